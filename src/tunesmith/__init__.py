@@ -1,0 +1,63 @@
+"""tunesmith: budget-aware hyperparameter tuning with the discipline built in.
+
+Example:
+    >>> import tunesmith as ts
+    >>> space = ts.Space({"lr": ts.Float(1e-5, 1e-1, log=True)})
+    >>> study = ts.Study(space, metric=ts.Metric("loss", "min"), budget=ts.Budget(trials=20), storage="memory")
+"""
+
+from tunesmith.budget import Budget
+from tunesmith.decision import Decision
+from tunesmith.errors import (
+    BudgetExhausted,
+    ConfigError,
+    MissingExtra,
+    SearchSpaceExhausted,
+    SpaceError,
+    StorageError,
+    StudyNotFound,
+    TunesmithError,
+)
+from tunesmith.objective import Guardrail, Metric
+from tunesmith.samplers import Auto, Grid, Random, Sampler, SearchContext
+from tunesmith.schedulers import FIFO, Scheduler
+from tunesmith.space import Choice, Fixed, Float, Int, Param, Space, SpaceWarning
+from tunesmith.study import Study, StudyResult
+from tunesmith.trial import Trial, TrialRecord, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FIFO",
+    "Auto",
+    "Budget",
+    "BudgetExhausted",
+    "Choice",
+    "ConfigError",
+    "Decision",
+    "Fixed",
+    "Float",
+    "Grid",
+    "Guardrail",
+    "Int",
+    "Metric",
+    "MissingExtra",
+    "Param",
+    "Random",
+    "Sampler",
+    "Scheduler",
+    "SearchContext",
+    "SearchSpaceExhausted",
+    "Space",
+    "SpaceError",
+    "SpaceWarning",
+    "StorageError",
+    "Study",
+    "StudyNotFound",
+    "StudyResult",
+    "Trial",
+    "TrialRecord",
+    "TrialState",
+    "TunesmithError",
+    "__version__",
+]

@@ -1,0 +1,142 @@
+"""The study's budget: trials, wall time and resource units; whichever is spent first ends it."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tunesmith.errors import ConfigError
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["Budget", "BudgetUsage", "parse_duration"]
+
+_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: float | int | str | None) -> float | None:
+    """Seconds from a number of seconds or a string such as ``"90s"``, ``"30m"``, ``"2h"``, ``"1h30m"``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"wall_time must be seconds or a duration such as '2h', got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", str(value).lower())
+        joined = "".join(f"{n}{u}" for n, u in parts)
+        if not parts or joined != re.sub(r"\s+", "", str(value).lower()):
+            raise ConfigError(f"wall_time must look like '90s', '30m', '2h' or '1h30m', got {value!r}")
+        seconds = 0.0
+        for number, unit in parts:
+            if unit and unit not in _UNITS:
+                raise ConfigError(f"unknown time unit {unit!r} in wall_time={value!r}: use s, m, h or d")
+            seconds += float(number) * _UNITS.get(unit or "s", 1.0)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"wall_time must be > 0, got {value!r}")
+    return seconds
+
+
+def _positive(name: str, value: Any, integer: bool) -> Any:
+    if value is None:
+        return None
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        what = "a positive integer" if integer else "a positive number"
+        raise ConfigError(f"{name} must be {what} or None, got {name}={value!r}")
+    return value
+
+
+# Trials that ended because their worker vanished do not spend the trial budget: the
+# configuration was never evaluated, so the study owes the user a replacement.
+INTERRUPTION_REASONS = frozenset({"interrupted", "lost worker"})
+
+
+def counts_toward_budget(record: TrialRecord) -> bool:
+    """Whether a trial spends the trial budget (every trial except those lost to a dead worker)."""
+    return not (record.state is TrialState.FAILED and record.reason in INTERRUPTION_REASONS)
+
+
+@dataclass(frozen=True)
+class BudgetUsage:
+    """What a study has spent, read from storage."""
+
+    trials: int
+    resource: float
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on the whole study, counted over all workers.
+
+    Args:
+        trials: the number of trials (interrupted ones excepted).
+        wall_time: seconds, or a string such as ``"2h"``, since the study's first trial started.
+        resource: the sum of resource units (steps reported) over all trials.
+    """
+
+    trials: int | None = None
+    wall_time: float | str | None = None
+    resource: float | None = None
+
+    def __post_init__(self) -> None:
+        _positive("trials", self.trials, integer=True)
+        _positive("resource", self.resource, integer=False)
+        object.__setattr__(self, "wall_time", parse_duration(self.wall_time))
+
+    @property
+    def wall_seconds(self) -> float | None:
+        return None if self.wall_time is None else float(self.wall_time)
+
+    def is_unbounded(self) -> bool:
+        return self.trials is None and self.wall_time is None and self.resource is None
+
+    @staticmethod
+    def usage(records: Iterable[TrialRecord], now: float) -> BudgetUsage:
+        trials = 0
+        resource = 0.0
+        first_start = math.inf
+        for record in records:
+            if counts_toward_budget(record):
+                trials += 1
+            resource += record.resource
+            if record.started_at is not None:
+                first_start = min(first_start, record.started_at)
+        elapsed = 0.0 if math.isinf(first_start) else max(0.0, now - first_start)
+        return BudgetUsage(trials=trials, resource=resource, elapsed=elapsed)
+
+    def exhausted_by(self, usage: BudgetUsage) -> str | None:
+        """The name of the first limit that ``usage`` reaches, or ``None`` while budget remains."""
+        if self.trials is not None and usage.trials >= self.trials:
+            return f"trial budget spent ({usage.trials}/{self.trials})"
+        if self.wall_seconds is not None and usage.elapsed >= self.wall_seconds:
+            return f"wall-time budget spent ({usage.elapsed:.0f}s/{self.wall_seconds:.0f}s)"
+        if self.resource is not None and usage.resource >= self.resource:
+            return f"resource budget spent ({usage.resource:g}/{self.resource:g})"
+        return None
+
+    def fraction_spent(self, usage: BudgetUsage) -> float:
+        """The largest fraction spent over the three limits (0 for an unbounded budget)."""
+        fractions = [0.0]
+        if self.trials is not None:
+            fractions.append(usage.trials / self.trials)
+        if self.wall_seconds is not None:
+            fractions.append(usage.elapsed / self.wall_seconds)
+        if self.resource is not None:
+            fractions.append(usage.resource / self.resource)
+        return min(1.0, max(fractions))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"trials": self.trials, "wall_time": self.wall_time, "resource": self.resource}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Budget:
+        if not data:
+            return cls()
+        unknown = set(data) - {"trials", "wall_time", "resource"}
+        if unknown:
+            raise ConfigError(f"unknown budget keys {sorted(unknown)}: use trials, wall_time and resource")
+        return cls(trials=data.get("trials"), wall_time=data.get("wall_time"), resource=data.get("resource"))

@@ -1,0 +1,50 @@
+"""The exception hierarchy: one root, specific subclasses that callers can catch as built-ins."""
+
+from __future__ import annotations
+
+
+class TunesmithError(Exception):
+    """Root of every error tunesmith raises on purpose."""
+
+
+class SpaceError(TunesmithError, ValueError):
+    """A search space or parameter breaks a rule; the message names the rule, the value and the fix."""
+
+
+class ConfigError(TunesmithError, ValueError):
+    """A study configuration (file or arguments) is invalid."""
+
+
+class StorageError(TunesmithError, RuntimeError):
+    """The storage cannot do what was asked (unknown URL, missing study, schema mismatch)."""
+
+
+class StudyNotFound(StorageError, KeyError):
+    """No study of that name exists in the storage."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class BudgetExhausted(TunesmithError):
+    """The study's budget (trials, wall time or resource) is spent: no new trial may start."""
+
+
+class SearchSpaceExhausted(TunesmithError):
+    """A finite sampler (grid) has proposed every point of its space."""
+
+
+class MissingExtra(TunesmithError, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""
+
+
+def require(module: str, extra: str) -> object:
+    """Import an optional dependency or raise `MissingExtra` naming the extra that provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtra(
+            f"{module!r} is needed for this feature: install it with pip install 'tunesmith[{extra}]'"
+        ) from exc

@@ -1,0 +1,82 @@
+"""The executor protocol: run objectives, carry their reports and results back. No tuning logic."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunesmith.decision import Decision
+
+__all__ = ["Executor", "ReportHandler", "TrialJob", "TrialOutcome"]
+
+# (trial number, step, metrics) -> the study's decision for that trial.
+ReportHandler = Callable[[int, int, dict[str, float]], Decision]
+Objective = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """One trial to run: what the objective's `Trial` handle is built from."""
+
+    number: int
+    params: dict[str, Any]
+    seed: int
+    start_step: int = 0
+    checkpoint_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a trial's run ended: the objective's return value, or why it produced none.
+
+    Attributes:
+        result: what the objective returned (``None`` when it failed).
+        reason: for a failure, a short cause ("exception", "killed by SIGSEGV", "out of memory").
+        error: the traceback or detail text.
+        decision: the last decision the trial received (so a stop is told apart from a finish).
+    """
+
+    number: int
+    result: Any = None
+    reason: str | None = None
+    error: str | None = None
+    decision: Decision = Decision.CONTINUE
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.reason is not None
+
+
+class Executor(ABC):
+    """Runs trials and reports their outcomes.
+
+    Subclasses implement `start`, `submit`, `wait`, `busy` and `shutdown`. An executor is
+    driven from one thread (the study's loop); ``on_report`` is only ever called from inside
+    `submit` or `wait`, on that thread. It never raises for a failure of the objective: every
+    failure becomes a `TrialOutcome` with a ``reason``.
+    """
+
+    capacity: int = 1
+
+    @abstractmethod
+    def start(self, objective: Objective, on_report: ReportHandler) -> None:
+        """Prepare to run ``objective``; reports go to ``on_report``."""
+
+    @abstractmethod
+    def submit(self, job: TrialJob) -> None:
+        """Start a trial; the caller keeps ``busy() < capacity``."""
+
+    @abstractmethod
+    def wait(self, timeout: float | None) -> list[TrialOutcome]:
+        """Block until at least one trial has ended (or ``timeout`` passes); return those outcomes."""
+
+    @abstractmethod
+    def busy(self) -> int:
+        """Trials submitted whose outcome has not been returned by `wait` yet."""
+
+    @abstractmethod
+    def shutdown(self, kill: bool = False) -> list[int]:
+        """Release resources; with ``kill`` also end running trials. Returns the numbers left unfinished."""

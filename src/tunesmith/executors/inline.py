@@ -1,0 +1,66 @@
+"""Runs each trial in the calling thread: simplest, debuggable, no isolation from crashes."""
+
+from __future__ import annotations
+
+import traceback
+
+from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
+from tunesmith.trial import Trial
+
+__all__ = ["InlineExecutor", "run_job"]
+
+
+def run_job(objective: Objective, job: TrialJob, on_report: ReportHandler | None) -> TrialOutcome:
+    """Run one trial in this process; exceptions become a failed outcome, never escape.
+
+    ``KeyboardInterrupt`` and ``SystemExit`` propagate: they mean the user wants out.
+    """
+    from pathlib import Path
+
+    reporter = None if on_report is None else (lambda step, metrics: on_report(job.number, step, metrics))
+    trial = Trial(
+        job.number,
+        job.params,
+        job.seed,
+        reporter,
+        start_step=job.start_step,
+        checkpoint_dir=Path(job.checkpoint_dir) if job.checkpoint_dir else None,
+    )
+    try:
+        result = objective(trial)
+    except MemoryError:
+        return TrialOutcome(job.number, reason="out of memory", error=traceback.format_exc(), decision=trial.decision)
+    except Exception as exc:  # noqa: BLE001 - a user's error must not end the study
+        return TrialOutcome(
+            job.number, reason=f"exception: {type(exc).__name__}", error=traceback.format_exc(), decision=trial.decision
+        )
+    return TrialOutcome(job.number, result=result, decision=trial.decision)
+
+
+class InlineExecutor(Executor):
+    """One trial at a time, in the study's own thread."""
+
+    capacity = 1
+
+    def __init__(self) -> None:
+        self._objective: Objective | None = None
+        self._on_report: ReportHandler | None = None
+        self._done: list[TrialOutcome] = []
+
+    def start(self, objective: Objective, on_report: ReportHandler) -> None:
+        self._objective = objective
+        self._on_report = on_report
+
+    def submit(self, job: TrialJob) -> None:
+        assert self._objective is not None, "start() first"
+        self._done.append(run_job(self._objective, job, self._on_report))
+
+    def wait(self, timeout: float | None) -> list[TrialOutcome]:
+        done, self._done = self._done, []
+        return done
+
+    def busy(self) -> int:
+        return len(self._done)
+
+    def shutdown(self, kill: bool = False) -> list[int]:
+        return []

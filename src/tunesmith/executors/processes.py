@@ -1,0 +1,266 @@
+"""Runs each trial in its own child process, so no objective can take the study down with it.
+
+An exception, a NaN, ``os._exit``, a segfault, a memory blow-up (with ``memory_limit``) or a
+hang (with ``trial_timeout``) each becomes a failed `TrialOutcome` with its reason, and the
+study goes on. Children talk to the parent over a pipe: ``("report", step, metrics)`` is
+answered with the decision; ``("result", value, decision)`` or ``("error", reason, text,
+decision)`` ends the trial. Children never touch the storage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_any
+from typing import Any
+
+from tunesmith.decision import Decision
+from tunesmith.errors import ConfigError
+from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
+from tunesmith.executors.inline import run_job
+
+__all__ = ["ProcessExecutor"]
+
+
+def _plain(value: Any) -> Any:
+    """Make a result safe to send: numpy scalars to floats, mappings to dicts."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def _address_space() -> int:
+    """Bytes of address space this process maps now (0 where /proc is unavailable)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def _child_main(objective: Objective, job: TrialJob, conn: Connection, memory_limit: int | None) -> None:
+    """Entry point of a trial's process. Always leaves through ``os._exit``: no inherited finalizer
+    (a parent's database connection, say) ever runs in the child."""
+    try:
+        if memory_limit is not None:
+            import resource
+
+            limit = _address_space() + memory_limit
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+        def on_report(number: int, step: int, metrics: dict[str, float]) -> Decision:
+            conn.send(("report", step, metrics))
+            return Decision(conn.recv())
+
+        outcome = run_job(objective, job, on_report)
+        if outcome.failed:
+            conn.send(("error", outcome.reason, outcome.error, outcome.decision.value))
+        else:
+            try:
+                conn.send(("result", _plain(outcome.result), outcome.decision.value))
+            except Exception as exc:  # noqa: BLE001 - an unpicklable result is the objective's fault
+                conn.send(("error", "result not serialisable", f"{type(exc).__name__}: {exc}", outcome.decision.value))
+    except BaseException:  # noqa: BLE001 - report anything, including SystemExit, then leave
+        with contextlib.suppress(Exception):
+            conn.send(("error", "exception in trial process", traceback.format_exc(), Decision.CONTINUE.value))
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(0)
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "trial process vanished"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if name == "SIGKILL":
+            return "killed by SIGKILL (out of memory or killed)"
+        return f"killed by {name}"
+    return f"trial process exited with code {exitcode}"
+
+
+@dataclass
+class _Running:
+    job: TrialJob
+    process: Any
+    conn: Connection
+    started: float
+    decision: Decision = Decision.CONTINUE
+
+
+class ProcessExecutor(Executor):
+    """Up to ``workers`` trials at once, each in a fresh child process.
+
+    Args:
+        workers: trials run at the same time.
+        memory_limit: bytes a trial may map beyond what its process starts with (enforced with
+            ``RLIMIT_AS``); a blow-up then fails that trial with "out of memory" instead of
+            starving the machine.
+        trial_timeout: seconds after which a trial is killed and recorded FAILED ("timed out").
+        start_method: ``"fork"`` (default on Linux: fast, objectives may be closures) or
+            ``"spawn"``/``"forkserver"`` (the objective must be importable).
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        *,
+        memory_limit: int | None = None,
+        trial_timeout: float | None = None,
+        start_method: str | None = None,
+    ) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be a positive integer, got workers={workers!r}")
+        if trial_timeout is not None and not (trial_timeout > 0 and math.isfinite(trial_timeout)):
+            raise ConfigError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
+        methods = mp.get_all_start_methods()
+        method = start_method or ("fork" if "fork" in methods else "spawn")
+        if method not in methods:
+            raise ConfigError(f"start_method must be one of {methods}, got {method!r}")
+        self.capacity = workers
+        self.memory_limit = memory_limit
+        self.trial_timeout = trial_timeout
+        self._ctx = mp.get_context(method)
+        self._objective: Objective | None = None
+        self._on_report: ReportHandler | None = None
+        self._running: dict[int, _Running] = {}
+        self._done: list[TrialOutcome] = []
+
+    def start(self, objective: Objective, on_report: ReportHandler) -> None:
+        self._objective = objective
+        self._on_report = on_report
+
+    def submit(self, job: TrialJob) -> None:
+        assert self._objective is not None, "start() first"
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(  # type: ignore[attr-defined]
+            target=_child_main,
+            args=(self._objective, job, child_conn, self.memory_limit),
+            name=f"tunesmith-trial-{job.number}",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        self._running[job.number] = _Running(job, process, parent_conn, time.monotonic())
+
+    def busy(self) -> int:
+        return len(self._running) + len(self._done)
+
+    def wait(self, timeout: float | None) -> list[TrialOutcome]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._done and self._running:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self.trial_timeout is not None:
+                next_expiry = min(r.started + self.trial_timeout for r in self._running.values()) - time.monotonic()
+                remaining = max(0.0, next_expiry) if remaining is None else min(remaining, max(0.0, next_expiry))
+            handles: list[Any] = []
+            for run in self._running.values():
+                handles.extend((run.conn, run.process.sentinel))
+            for ready in wait_any(handles, remaining):
+                self._service(ready)
+            self._expire()
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        done, self._done = self._done, []
+        return done
+
+    def _find(self, handle: Any) -> _Running | None:
+        for run in self._running.values():
+            if handle is run.conn or handle == run.process.sentinel:
+                return run
+        return None
+
+    def _service(self, handle: Any) -> None:
+        run = self._find(handle)
+        if run is None:
+            return
+        if handle is run.conn:
+            self._read_messages(run)
+        elif not run.process.is_alive():
+            self._read_messages(run)  # a result sent just before exiting is still in the pipe
+            if run.job.number in self._running:
+                run.process.join()
+                self._finish(
+                    run,
+                    TrialOutcome(
+                        run.job.number,
+                        reason=_exit_reason(run.process.exitcode),
+                        error=f"exit code {run.process.exitcode}",
+                        decision=run.decision,
+                    ),
+                )
+
+    def _read_messages(self, run: _Running) -> None:
+        try:
+            while run.job.number in self._running and run.conn.poll():
+                message = run.conn.recv()
+                kind = message[0]
+                if kind == "report":
+                    _, step, metrics = message
+                    assert self._on_report is not None
+                    run.decision = self._on_report(run.job.number, step, metrics)
+                    run.conn.send(run.decision.value)
+                elif kind == "result":
+                    self._finish(run, TrialOutcome(run.job.number, result=message[1], decision=Decision(message[2])))
+                elif kind == "error":
+                    _, reason, error, decision = message
+                    self._finish(
+                        run, TrialOutcome(run.job.number, reason=reason, error=error, decision=Decision(decision))
+                    )
+        except (EOFError, OSError):
+            pass  # the child is gone; its sentinel reports how
+
+    def _finish(self, run: _Running, outcome: TrialOutcome) -> None:
+        self._running.pop(run.job.number, None)
+        run.process.join(timeout=5)
+        if run.process.is_alive():
+            run.process.kill()
+            run.process.join()
+        run.conn.close()
+        self._done.append(outcome)
+
+    def _expire(self) -> None:
+        if self.trial_timeout is None:
+            return
+        now = time.monotonic()
+        for run in list(self._running.values()):
+            if now - run.started >= self.trial_timeout:
+                run.process.kill()
+                run.process.join()
+                self._finish(
+                    run,
+                    TrialOutcome(
+                        run.job.number,
+                        reason="timed out",
+                        error=f"killed after trial_timeout={self.trial_timeout}s",
+                        decision=run.decision,
+                    ),
+                )
+
+    def shutdown(self, kill: bool = False) -> list[int]:
+        left = list(self._running)
+        for run in list(self._running.values()):
+            if kill:
+                run.process.kill()
+            run.process.join(timeout=None if not kill else 5)
+            run.conn.close()
+        self._running.clear()
+        return left

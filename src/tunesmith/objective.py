@@ -1,0 +1,115 @@
+"""What a study optimises (`Metric`), what it must not break (`Guardrail`), and result normalisation."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tunesmith.errors import ConfigError
+
+__all__ = ["Guardrail", "Metric", "normalise_result"]
+
+Direction = Literal["min", "max"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """The primary metric: its name in the objective's result and whether lower or higher is better."""
+
+    name: str
+    direction: Direction = "min"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"metric name must be a non-empty string, got {self.name!r}")
+        if self.direction not in ("min", "max"):
+            raise ConfigError(
+                f"direction must be 'min' or 'max', got direction={self.direction!r}: "
+                "use 'min' for losses and 'max' for accuracies"
+            )
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether value ``a`` is strictly better than ``b``."""
+        return a < b if self.direction == "min" else a > b
+
+    def sign(self) -> float:
+        """+1 for min, -1 for max: ``sign() * value`` is always a loss."""
+        return 1.0 if self.direction == "min" else -1.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "direction": self.direction}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Metric:
+        return cls(str(data["name"]), data.get("direction", "min"))
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    """A constraint a winner must satisfy, e.g. ``Guardrail("latency_ms", "<=", 20.0)``.
+
+    A trial whose result breaches it is recorded INFEASIBLE: kept for the samplers as
+    information, never reported as best.
+    """
+
+    metric: str
+    op: str
+    bound: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or not self.metric:
+            raise ConfigError(f"guardrail metric must be a non-empty string, got {self.metric!r}")
+        if self.op not in _OPS:
+            raise ConfigError(f"guardrail op must be one of {list(_OPS)}, got op={self.op!r}: use '<=' for a ceiling")
+        if isinstance(self.bound, bool) or not isinstance(self.bound, int | float) or not math.isfinite(self.bound):
+            raise ConfigError(f"guardrail bound must be a finite number, got bound={self.bound!r}")
+
+    def holds(self, value: float) -> bool:
+        return math.isfinite(value) and _OPS[self.op](value, float(self.bound))
+
+    def describe(self) -> str:
+        return f"{self.metric} {self.op} {self.bound:g}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "op": self.op, "bound": self.bound}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Guardrail:
+        return cls(str(data["metric"]), str(data["op"]), float(data["bound"]))
+
+
+def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
+    """Turn what an objective returned into a dict of float metrics.
+
+    A bare number is the primary metric. Raises `ValueError` with the reason when the result
+    lacks the primary metric or holds something that is not a number.
+    """
+    if isinstance(result, bool):
+        raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
+    if isinstance(result, int | float):
+        return {metric.name: float(result)}
+    if hasattr(result, "item") and callable(result.item):  # numpy / torch scalars
+        return {metric.name: float(result.item())}
+    if not isinstance(result, Mapping):
+        raise ValueError(
+            f"the objective returned {type(result).__name__}; return a float or a dict such as {{'{metric.name}': 0.1}}"
+        )
+    out: dict[str, float] = {}
+    for key, value in result.items():
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"metric {key!r} is not a number: {value!r}") from None
+    if metric.name not in out:
+        raise ValueError(f"the result has no {metric.name!r} (the study's metric); it has {sorted(out)}")
+    return out

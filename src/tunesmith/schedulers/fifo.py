@@ -1,0 +1,21 @@
+"""FIFO: every trial runs to the end it chooses; the scheduler to use without an early signal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tunesmith.decision import Decision
+from tunesmith.samplers.base import SearchContext
+from tunesmith.schedulers.base import Scheduler
+from tunesmith.trial import TrialRecord
+
+__all__ = ["FIFO"]
+
+
+class FIFO(Scheduler):
+    """Never stops a trial early."""
+
+    name = "fifo"
+
+    def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
+        return Decision.CONTINUE

@@ -1,0 +1,7 @@
+"""Storage backends: in-memory and SQL (SQLite, PostgreSQL)."""
+
+from tunesmith.storage.base import Proposal, Storage, StudyInfo
+from tunesmith.storage.memory import MemoryStorage
+from tunesmith.storage.sql import SQLStorage, open_storage, redact_url
+
+__all__ = ["MemoryStorage", "Proposal", "SQLStorage", "Storage", "StudyInfo", "open_storage", "redact_url"]

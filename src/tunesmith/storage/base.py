@@ -1,0 +1,133 @@
+"""The storage protocol: the single source of truth for studies and their trials.
+
+Every implementation must make `Storage.create_trial` atomic across threads, processes and
+machines sharing the storage: trial numbers are unique and gap-free per study, and the
+trial budget is checked in the same transaction that creates the trial, so it is exact over
+any number of workers. Records are JSON; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunesmith.budget import counts_toward_budget
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["Proposal", "Proposer", "Storage", "StudyInfo"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """A stored study: its id, unique name, creation spec and free attributes."""
+
+    id: int
+    name: str
+    spec: dict[str, Any]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a proposer returns for a new trial number: its parameters, seed and attributes."""
+
+    params: dict[str, Any]
+    seed: int
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+# Called inside the storage's transaction with the new trial's number and the study's
+# history; it must not touch the storage itself.
+Proposer = Callable[[int, Sequence[TrialRecord]], Proposal]
+
+
+def count_budgeted(records: Iterable[TrialRecord]) -> int:
+    return sum(1 for r in records if counts_toward_budget(r))
+
+
+class Storage(ABC):
+    """Where studies live. Implementations: `MemoryStorage`, `SQLStorage` (SQLite, PostgreSQL).
+
+    Subclasses implement every abstract method. All methods are safe to call from several
+    threads; SQL storages are also safe across processes and machines.
+    """
+
+    url: str = ""
+
+    @abstractmethod
+    def get_or_create_study(self, name: str, spec: Mapping[str, Any], now: float) -> tuple[StudyInfo, bool]:
+        """The study called ``name``, created with ``spec`` when absent; the flag says whether it was created."""
+
+    @abstractmethod
+    def load_study(self, name: str) -> StudyInfo:
+        """The study called ``name``; raises `StudyNotFound`."""
+
+    @abstractmethod
+    def list_studies(self) -> list[StudyInfo]:
+        """Every study, oldest first."""
+
+    @abstractmethod
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Set one JSON attribute of a study."""
+
+    @abstractmethod
+    def create_trial(
+        self,
+        study_id: int,
+        propose: Proposer,
+        *,
+        max_trials: int | None,
+        worker: str,
+        now: float,
+    ) -> TrialRecord | None:
+        """Atomically number and insert a RUNNING trial, or return ``None`` when the budget is spent.
+
+        ``propose`` runs inside the transaction with the next number and the full history.
+        """
+
+    @abstractmethod
+    def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
+        """Record intermediate ``metrics`` at ``step``; raises the resource used and the heartbeat."""
+
+    @abstractmethod
+    def finish_trial(
+        self,
+        study_id: int,
+        number: int,
+        state: TrialState,
+        *,
+        metrics: Mapping[str, float],
+        reason: str | None,
+        error: str | None,
+        now: float,
+        only_if_running: bool = True,
+    ) -> bool:
+        """Move a trial to a final or paused state; returns ``False`` (changing nothing) when it had
+        already left RUNNING/PAUSED and ``only_if_running`` is set: a recorded result is never overwritten."""
+
+    @abstractmethod
+    def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
+        """Change ``state`` (as a `TrialState`), ``attrs`` (merged), ``worker`` or ``heartbeat_at``."""
+
+    @abstractmethod
+    def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:
+        """Mark the given running trials as alive at ``now``."""
+
+    @abstractmethod
+    def get_trials(self, study_id: int) -> list[TrialRecord]:
+        """Every trial of the study in number order, with intermediate values."""
+
+    def get_trial(self, study_id: int, number: int) -> TrialRecord:
+        """One trial; raises `KeyError` when the number does not exist."""
+        for record in self.get_trials(study_id):
+            if record.number == number:
+                return record
+        raise KeyError(f"trial {number} does not exist in study {study_id}")
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. Further use is undefined."""

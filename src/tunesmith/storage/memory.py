@@ -1,0 +1,151 @@
+"""In-process storage: fast, thread-safe, gone when the process ends."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from tunesmith.errors import StorageError, StudyNotFound
+from tunesmith.storage.base import Proposer, Storage, StudyInfo, count_budgeted
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["MemoryStorage"]
+
+
+class MemoryStorage(Storage):
+    """Keeps studies in a dict under a lock; for tests, notebooks and single-process runs."""
+
+    url = "memory"
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._studies: dict[int, StudyInfo] = {}
+        self._trials: dict[int, list[TrialRecord]] = {}
+
+    def get_or_create_study(self, name: str, spec: Mapping[str, Any], now: float) -> tuple[StudyInfo, bool]:
+        with self._lock:
+            try:
+                return self.load_study(name), False
+            except StudyNotFound:
+                info = StudyInfo(id=len(self._studies) + 1, name=name, spec=dict(spec), attrs={}, created_at=now)
+                self._studies[info.id] = info
+                self._trials[info.id] = []
+                return info, True
+
+    def load_study(self, name: str) -> StudyInfo:
+        with self._lock:
+            for info in self._studies.values():
+                if info.name == name:
+                    return info
+        raise StudyNotFound(f"no study named {name!r} in memory storage")
+
+    def list_studies(self) -> list[StudyInfo]:
+        with self._lock:
+            return list(self._studies.values())
+
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            info = self._study(study_id)
+            self._studies[study_id] = replace(info, attrs={**info.attrs, key: value})
+
+    def create_trial(
+        self, study_id: int, propose: Proposer, *, max_trials: int | None, worker: str, now: float
+    ) -> TrialRecord | None:
+        with self._lock:
+            trials = self._trials_of(study_id)
+            if max_trials is not None and count_budgeted(trials) >= max_trials:
+                return None
+            number = len(trials)
+            proposal = propose(number, list(trials))
+            record = TrialRecord(
+                number=number,
+                params=dict(proposal.params),
+                seed=proposal.seed,
+                state=TrialState.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                worker=worker,
+                attrs=dict(proposal.attrs),
+            )
+            trials.append(record)
+            return record
+
+    def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
+        with self._lock:
+            record = self._record(study_id, number)
+            intermediate = {**record.intermediate, step: {**record.intermediate.get(step, {}), **metrics}}
+            self._put(
+                study_id,
+                replace(
+                    record, intermediate=intermediate, resource=max(record.resource, float(step)), heartbeat_at=now
+                ),
+            )
+
+    def finish_trial(
+        self,
+        study_id: int,
+        number: int,
+        state: TrialState,
+        *,
+        metrics: Mapping[str, float],
+        reason: str | None,
+        error: str | None,
+        now: float,
+        only_if_running: bool = True,
+    ) -> bool:
+        with self._lock:
+            record = self._record(study_id, number)
+            if only_if_running and record.state.is_finished:
+                return False
+            finished_at = now if state.is_finished else None
+            self._put(
+                study_id,
+                replace(
+                    record, state=state, metrics=dict(metrics), reason=reason, error=error, finished_at=finished_at
+                ),
+            )
+            return True
+
+    def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
+        with self._lock:
+            record = self._record(study_id, number)
+            changes: dict[str, Any] = {}
+            for key, value in fields.items():
+                if key == "attrs":
+                    changes["attrs"] = {**record.attrs, **value}
+                elif key in ("state", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "error"):
+                    changes[key] = value
+                else:
+                    raise StorageError(f"update_trial cannot change {key!r}")
+            self._put(study_id, replace(record, **changes))
+
+    def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:
+        with self._lock:
+            for number in numbers:
+                record = self._record(study_id, number)
+                if not record.state.is_finished:
+                    self._put(study_id, replace(record, heartbeat_at=now))
+
+    def get_trials(self, study_id: int) -> list[TrialRecord]:
+        with self._lock:
+            return list(self._trials_of(study_id))
+
+    def _study(self, study_id: int) -> StudyInfo:
+        if study_id not in self._studies:
+            raise StudyNotFound(f"no study with id {study_id} in memory storage")
+        return self._studies[study_id]
+
+    def _trials_of(self, study_id: int) -> list[TrialRecord]:
+        self._study(study_id)
+        return self._trials[study_id]
+
+    def _record(self, study_id: int, number: int) -> TrialRecord:
+        trials = self._trials_of(study_id)
+        if not 0 <= number < len(trials):
+            raise KeyError(f"trial {number} does not exist in study {study_id}")
+        return trials[number]
+
+    def _put(self, study_id: int, record: TrialRecord) -> None:
+        self._trials[study_id][record.number] = record

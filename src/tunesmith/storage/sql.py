@@ -1,0 +1,421 @@
+"""SQL storage through SQLAlchemy 2 Core: SQLite by default (WAL, busy timeout), PostgreSQL at scale.
+
+Concurrency: every write runs in a transaction that first locks the study row (``BEGIN
+IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), so trial numbers are
+gap-free and the trial budget is exact across processes and machines.
+
+Finished trial records never change, so each storage object caches them and re-reads only
+the trials that were still running or are new; a 10,000-trial study is read once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tunesmith.errors import StorageError, StudyNotFound
+from tunesmith.storage.base import SCHEMA_VERSION, Proposer, Storage, StudyInfo, count_budgeted
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["SQLStorage", "redact_url"]
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "tunesmith_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+studies_table = sa.Table(
+    "studies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("attrs", sa.Text, nullable=False, default="{}"),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+trials_table = sa.Table(
+    "trials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("study_id", sa.Integer, sa.ForeignKey("studies.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False, default="{}"),
+    sa.Column("resource", sa.Float, nullable=False, default=0.0),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("heartbeat_at", sa.Float),
+    sa.Column("reason", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("worker", sa.String(255)),
+    sa.Column("attrs", sa.Text, nullable=False, default="{}"),
+    sa.UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
+    sa.Index("ix_trials_study_state", "study_id", "state"),
+)
+
+values_table = sa.Table(
+    "trial_values",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trial_id", sa.Integer, sa.ForeignKey("trials.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.UniqueConstraint("trial_id", "step", name="uq_values_trial_step"),
+)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe to print or log."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as its scheme only
+        return url.split("://", 1)[0] + "://***"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+class SQLStorage(Storage):
+    """A study database reached through a SQLAlchemy URL (``sqlite:///tunesmith.db``, ``postgresql://...``)."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 60.0, echo: bool = False) -> None:
+        self.url = url
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise StorageError(f"cannot parse storage URL {redact_url(url)!r}: {exc}") from None
+        self._is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._engine = self._make_engine(parsed, busy_timeout, echo)
+        self._cache_lock = threading.Lock()
+        self._finished: dict[int, dict[int, TrialRecord]] = {}
+        self._ensure_schema()
+
+    def _make_engine(self, parsed: sa.URL, busy_timeout: float, echo: bool) -> Engine:
+        if not self._is_sqlite:
+            if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            try:
+                return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, future=True)
+            except ImportError as exc:
+                raise StorageError(
+                    f"the driver for {parsed.drivername!r} is not installed ({exc}): pip install 'tunesmith[postgres]'"
+                ) from None
+        database = parsed.database
+        if database and database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
+        engine = sa.create_engine(
+            parsed,
+            echo=echo,
+            connect_args={"timeout": busy_timeout, "check_same_thread": False},
+            future=True,
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers queue on the database lock at BEGIN instead of failing on upgrade.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def _ensure_schema(self) -> None:
+        with self._engine.begin() as conn:
+            metadata.create_all(conn, checkfirst=True)
+            row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
+            if row is None:
+                conn.execute(sa.insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{redact_url(self.url)} has schema version {row[0]}, newer than this tunesmith "
+                    f"({SCHEMA_VERSION}): upgrade tunesmith"
+                )
+
+    @property
+    def schema_version(self) -> int:
+        with self._engine.connect() as conn:
+            value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar_one()
+        return int(value)
+
+    @contextmanager
+    def _locked(self, study_id: int) -> Iterator[Connection]:
+        """A write transaction holding the study's lock."""
+        with self._engine.begin() as conn:
+            query = sa.select(studies_table.c.id).where(studies_table.c.id == study_id)
+            if not self._is_sqlite:
+                query = query.with_for_update()
+            if conn.execute(query).first() is None:
+                raise StudyNotFound(f"no study with id {study_id} in {redact_url(self.url)}")
+            yield conn
+
+    # Studies ----------------------------------------------------------------------------------
+    @staticmethod
+    def _study_from_row(row: Any) -> StudyInfo:
+        return StudyInfo(
+            id=row.id, name=row.name, spec=json.loads(row.spec), attrs=json.loads(row.attrs), created_at=row.created_at
+        )
+
+    def get_or_create_study(self, name: str, spec: Mapping[str, Any], now: float) -> tuple[StudyInfo, bool]:
+        try:
+            return self.load_study(name), False
+        except StudyNotFound:
+            pass
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(sa.insert(studies_table).values(name=name, spec=_dumps(spec), attrs="{}", created_at=now))
+            return self.load_study(name), True
+        except sa.exc.IntegrityError:  # another worker created it first
+            return self.load_study(name), False
+
+    def load_study(self, name: str) -> StudyInfo:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(studies_table).where(studies_table.c.name == name)).first()
+        if row is None:
+            raise StudyNotFound(f"no study named {name!r} in {redact_url(self.url)}")
+        return self._study_from_row(row)
+
+    def list_studies(self) -> list[StudyInfo]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(studies_table).order_by(studies_table.c.id)).all()
+        return [self._study_from_row(r) for r in rows]
+
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._locked(study_id) as conn:
+            attrs = json.loads(
+                conn.execute(sa.select(studies_table.c.attrs).where(studies_table.c.id == study_id)).scalar_one()
+            )
+            attrs[key] = value
+            conn.execute(sa.update(studies_table).where(studies_table.c.id == study_id).values(attrs=_dumps(attrs)))
+
+    # Trials -----------------------------------------------------------------------------------
+    def _read_trials(self, conn: Connection, study_id: int) -> list[TrialRecord]:
+        with self._cache_lock:
+            cached = dict(self._finished.get(study_id, {}))
+        t = trials_table
+        query = sa.select(t).where(t.c.study_id == study_id)
+        if cached:
+            # Re-read only what may have changed: trials that were not finished when cached,
+            # and those numbered past the cache.
+            top = max(cached)
+            missing = sorted(set(range(top + 1)) - set(cached))
+            condition = t.c.number > top
+            if missing:
+                condition = sa.or_(condition, t.c.number.in_(missing))
+            query = query.where(condition)
+        rows = conn.execute(query.order_by(t.c.number)).all()
+        fresh = [r for r in rows if r.number not in cached]
+        values: dict[int, dict[int, dict[str, float]]] = {}
+        if fresh:
+            ids = [r.id for r in fresh]
+            v = values_table
+            for chunk_start in range(0, len(ids), 5000):
+                chunk = ids[chunk_start : chunk_start + 5000]
+                for vrow in conn.execute(sa.select(v.c.trial_id, v.c.step, v.c.metrics).where(v.c.trial_id.in_(chunk))):
+                    values.setdefault(vrow.trial_id, {})[vrow.step] = json.loads(vrow.metrics)
+        records = dict(cached)
+        newly_finished: dict[int, TrialRecord] = {}
+        for row in fresh:
+            record = TrialRecord(
+                number=row.number,
+                params=json.loads(row.params),
+                seed=int(row.seed),
+                state=TrialState(row.state),
+                metrics=json.loads(row.metrics),
+                intermediate=values.get(row.id, {}),
+                resource=float(row.resource),
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                heartbeat_at=row.heartbeat_at,
+                reason=row.reason,
+                error=row.error,
+                worker=row.worker,
+                attrs=json.loads(row.attrs),
+            )
+            records[record.number] = record
+            if record.state.is_finished:
+                newly_finished[record.number] = record
+        if newly_finished:
+            with self._cache_lock:
+                self._finished.setdefault(study_id, {}).update(newly_finished)
+        return [records[n] for n in sorted(records)]
+
+    def get_trials(self, study_id: int) -> list[TrialRecord]:
+        with self._engine.connect() as conn:
+            return self._read_trials(conn, study_id)
+
+    def _trial_id(self, conn: Connection, study_id: int, number: int) -> tuple[int, str]:
+        row = conn.execute(
+            sa.select(trials_table.c.id, trials_table.c.state).where(
+                trials_table.c.study_id == study_id, trials_table.c.number == number
+            )
+        ).first()
+        if row is None:
+            raise KeyError(f"trial {number} does not exist in study {study_id}")
+        return int(row.id), str(row.state)
+
+    def create_trial(
+        self, study_id: int, propose: Proposer, *, max_trials: int | None, worker: str, now: float
+    ) -> TrialRecord | None:
+        with self._locked(study_id) as conn:
+            history = self._read_trials(conn, study_id)
+            if max_trials is not None and count_budgeted(history) >= max_trials:
+                return None
+            number = history[-1].number + 1 if history else 0
+            proposal = propose(number, history)
+            record = TrialRecord(
+                number=number,
+                params=dict(proposal.params),
+                seed=int(proposal.seed),
+                state=TrialState.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                worker=worker,
+                attrs=dict(proposal.attrs),
+            )
+            conn.execute(
+                sa.insert(trials_table).values(
+                    study_id=study_id,
+                    number=number,
+                    state=record.state.value,
+                    params=_dumps(record.params),
+                    seed=record.seed,
+                    metrics="{}",
+                    resource=0.0,
+                    started_at=now,
+                    heartbeat_at=now,
+                    worker=worker,
+                    attrs=_dumps(record.attrs),
+                )
+            )
+        return record
+
+    def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
+        with self._engine.begin() as conn:
+            trial_id, _ = self._trial_id(conn, study_id, number)
+            v = values_table
+            existing = conn.execute(
+                sa.select(v.c.id, v.c.metrics).where(v.c.trial_id == trial_id, v.c.step == step)
+            ).first()
+            if existing is None:
+                conn.execute(sa.insert(v).values(trial_id=trial_id, step=step, metrics=_dumps(dict(metrics))))
+            else:
+                merged = {**json.loads(existing.metrics), **metrics}
+                conn.execute(sa.update(v).where(v.c.id == existing.id).values(metrics=_dumps(merged)))
+            t = trials_table
+            conn.execute(
+                sa.update(t)
+                .where(t.c.id == trial_id)
+                .values(
+                    resource=sa.func.max(t.c.resource, float(step))
+                    if self._is_sqlite
+                    else sa.func.greatest(t.c.resource, float(step)),
+                    heartbeat_at=now,
+                )
+            )
+
+    def finish_trial(
+        self,
+        study_id: int,
+        number: int,
+        state: TrialState,
+        *,
+        metrics: Mapping[str, float],
+        reason: str | None,
+        error: str | None,
+        now: float,
+        only_if_running: bool = True,
+    ) -> bool:
+        t = trials_table
+        with self._locked(study_id) as conn:
+            trial_id, current = self._trial_id(conn, study_id, number)
+            if only_if_running and TrialState(current).is_finished:
+                return False
+            conn.execute(
+                sa.update(t)
+                .where(t.c.id == trial_id)
+                .values(
+                    state=state.value,
+                    metrics=_dumps(dict(metrics)),
+                    reason=reason,
+                    error=error,
+                    finished_at=now if state.is_finished else None,
+                )
+            )
+        return True
+
+    def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
+        allowed = {"state", "attrs", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "error"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise StorageError(f"update_trial cannot change {sorted(unknown)}")
+        t = trials_table
+        with self._locked(study_id) as conn:
+            trial_id, _ = self._trial_id(conn, study_id, number)
+            values: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("state", "attrs")}
+            if "state" in fields:
+                values["state"] = TrialState(fields["state"]).value
+            if "attrs" in fields:
+                current = json.loads(conn.execute(sa.select(t.c.attrs).where(t.c.id == trial_id)).scalar_one())
+                values["attrs"] = _dumps({**current, **fields["attrs"]})
+            conn.execute(sa.update(t).where(t.c.id == trial_id).values(**values))
+        with self._cache_lock:
+            self._finished.get(study_id, {}).pop(number, None)
+
+    def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:
+        if not numbers:
+            return
+        t = trials_table
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.update(t)
+                .where(t.c.study_id == study_id, t.c.number.in_(list(numbers)), t.c.state == TrialState.RUNNING.value)
+                .values(heartbeat_at=now)
+            )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def open_storage(url: str | Storage | None) -> Storage:
+    """A storage from a URL: ``"memory"``, ``"sqlite:///path.db"``, ``"postgresql://..."``, or a path."""
+    from tunesmith.storage.memory import MemoryStorage
+
+    if isinstance(url, Storage):
+        return url
+    if url is None:
+        url = os.environ.get("TUNESMITH_STORAGE", "sqlite:///tunesmith.db")
+    if url == "memory":
+        return MemoryStorage()
+    if "://" not in url:
+        if url.endswith((".db", ".sqlite", ".sqlite3")):
+            url = f"sqlite:///{url}"
+        else:
+            raise StorageError(
+                f"storage must be 'memory', a SQLAlchemy URL or a .db path, got {url!r}: "
+                "use sqlite:///tunesmith.db or postgresql://user@host/db"
+            )
+    return SQLStorage(url)

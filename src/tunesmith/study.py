@@ -1,0 +1,523 @@
+"""The study: the only place that coordinates space, sampler, scheduler, budget, storage and executor."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tunesmith.budget import Budget, BudgetUsage
+from tunesmith.decision import Decision
+from tunesmith.environment import environment
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
+from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
+from tunesmith.objective import Guardrail, Metric, normalise_result
+from tunesmith.samplers import Auto, Sampler, SearchContext, make_sampler
+from tunesmith.schedulers import Scheduler, make_scheduler
+from tunesmith.space import Space
+from tunesmith.storage import Proposal, Storage, StudyInfo, open_storage
+from tunesmith.trial import Trial, TrialRecord, TrialState
+
+__all__ = ["Study", "StudyResult", "trial_seed"]
+
+Objective = Callable[[Trial], Any]
+Callback = Callable[["Study", TrialRecord], None]
+
+SPEC_VERSION = 1
+
+
+def trial_seed(study_seed: int, number: int) -> int:
+    """The seed of trial ``number``: a deterministic 32-bit function of the study seed and number."""
+    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0])
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited; only its parent has not collected it yet
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What `Study.optimize` returns: the best trial and how the run went."""
+
+    best: TrialRecord | None
+    trials_run: int
+    states: dict[str, int]
+    stop_reason: str
+    elapsed: float
+    usage: BudgetUsage | None = None
+    failures: list[TrialRecord] = field(default_factory=list)
+
+
+class Study:
+    """A named tuning experiment whose every trial lives in storage.
+
+    Creating a study whose name already exists in the storage resumes it (the space and metric
+    must match what was stored); `Study.load` resumes one from storage alone.
+
+    Args:
+        space: the search space.
+        metric: the primary metric (a name means minimise).
+        guardrails: constraints a winner must meet; a breach records the trial INFEASIBLE.
+        sampler: ``"auto"`` (default), a name, or a `Sampler`.
+        scheduler: ``None`` (FIFO), a name, or a `Scheduler`.
+        budget: limits over all workers; ``None`` means unbounded (pass ``n_trials`` to `optimize`).
+        storage: ``"sqlite:///tunesmith.db"`` (default), ``"memory"``, a URL, or a `Storage`.
+        name: the study's name in storage (a fresh one is made when omitted).
+        seed: the study seed; per-trial seeds and sampler randomness derive from it.
+        heartbeat_interval: seconds between liveness marks of running trials.
+        grace: seconds without a heartbeat after which a RUNNING trial counts as lost.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        *,
+        metric: Metric | str = "value",
+        guardrails: Sequence[Guardrail] = (),
+        sampler: str | Mapping[str, Any] | Sampler | None = "auto",
+        scheduler: str | Mapping[str, Any] | Scheduler | None = None,
+        budget: Budget | None = None,
+        storage: str | Storage | None = None,
+        name: str | None = None,
+        seed: int | None = None,
+        heartbeat_interval: float = 10.0,
+        grace: float = 300.0,
+    ) -> None:
+        if not isinstance(space, Space):
+            raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}: wrap the dict in ts.Space")
+        self.space = space
+        self.metric = Metric(metric) if isinstance(metric, str) else metric
+        if not isinstance(self.metric, Metric):
+            raise ConfigError(f"metric must be a name or ts.Metric, got {metric!r}")
+        self.guardrails = tuple(guardrails)
+        for guardrail in self.guardrails:
+            if not isinstance(guardrail, Guardrail):
+                raise ConfigError(f"guardrails must be ts.Guardrail objects, got {guardrail!r}")
+        self.sampler = make_sampler(sampler)
+        self.scheduler = make_scheduler(scheduler)
+        self.budget = budget or Budget()
+        if not isinstance(self.budget, Budget):
+            raise ConfigError(f"budget must be a ts.Budget, got {budget!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigError(f"seed must be a non-negative integer or None, got seed={seed!r}")
+        self.heartbeat_interval = heartbeat_interval
+        self.grace = grace
+        self._storage = open_storage(storage)
+        self.name = name or f"study-{uuid.uuid4().hex[:8]}"
+        self._worker = _worker_id()
+        self._decisions: dict[int, Decision] = {}
+        self._stop_notes: dict[int, str] = {}
+        self._running: set[int] = set()
+        self._workers = 1
+        chosen_seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        spec = self._spec(chosen_seed)
+        self._info, created = self._storage.get_or_create_study(self.name, spec, time.time())
+        if not created:
+            self._check_compatible(self._info.spec, seed)
+        self.seed = int(self._info.spec["seed"])
+        if created:
+            self._storage.set_study_attr(self._info.id, "environment", environment())
+            self._record_sampler_choice()
+
+    # Construction ------------------------------------------------------------------------------
+    def _spec(self, seed: int) -> dict[str, Any]:
+        return {
+            "version": SPEC_VERSION,
+            "space": self.space.to_json(),
+            "metric": self.metric.to_json(),
+            "guardrails": [g.to_json() for g in self.guardrails],
+            "budget": self.budget.to_json(),
+            "sampler": self.sampler.describe(),
+            "scheduler": self.scheduler.describe(),
+            "seed": seed,
+        }
+
+    def _check_compatible(self, stored: Mapping[str, Any], seed: int | None) -> None:
+        if Space.from_json(stored["space"]) != self.space:
+            raise ConfigError(
+                f"study {self.name!r} already exists in {self._storage.url} with a different space: "
+                "use a new name, or ts.Study.load(name, storage) to resume it as stored"
+            )
+        if Metric.from_json(stored["metric"]) != self.metric:
+            raise ConfigError(
+                f"study {self.name!r} exists with metric {stored['metric']}, not {self.metric.to_json()}: "
+                "use a new name for a different metric"
+            )
+        if seed is not None and int(stored["seed"]) != seed:
+            raise ConfigError(
+                f"study {self.name!r} exists with seed={stored['seed']}, not seed={seed}: "
+                "drop the seed to resume, or use a new name"
+            )
+
+    @classmethod
+    def load(cls, name: str, storage: str | Storage | None = None, **overrides: Any) -> Study:
+        """Resume a study from storage alone: space, metric, sampler, scheduler, budget and seed as stored."""
+        store = open_storage(storage)
+        info = store.load_study(name)
+        spec = info.spec
+        kwargs: dict[str, Any] = {
+            "space": Space.from_json(spec["space"]),
+            "metric": Metric.from_json(spec["metric"]),
+            "guardrails": [Guardrail.from_json(g) for g in spec.get("guardrails", [])],
+            "sampler": spec.get("sampler"),
+            "scheduler": spec.get("scheduler"),
+            "budget": Budget.from_json(spec.get("budget")),
+            "seed": int(spec["seed"]),
+        }
+        kwargs.update(overrides)
+        return cls(storage=store, name=name, **kwargs)
+
+    @staticmethod
+    def names(storage: str | Storage | None = None) -> list[str]:
+        """Names of every study in the storage."""
+        return [info.name for info in open_storage(storage).list_studies()]
+
+    def _record_sampler_choice(self) -> None:
+        if isinstance(self.sampler, Auto):
+            chosen, why = self.sampler.choose(self.space, self.context)
+            self._storage.set_study_attr(self._info.id, "sampler_choice", {"sampler": chosen.describe(), "why": why})
+
+    # Read access ---------------------------------------------------------------------------------
+    @property
+    def storage(self) -> Storage:
+        return self._storage
+
+    @property
+    def info(self) -> StudyInfo:
+        """The stored study (attributes re-read from storage)."""
+        return self._storage.load_study(self.name)
+
+    @property
+    def context(self) -> SearchContext:
+        return SearchContext(
+            metric=self.metric,
+            guardrails=self.guardrails,
+            budget=self.budget,
+            workers=self._workers,
+            trial_cost=self._trial_cost(),
+        )
+
+    def _trial_cost(self) -> float | None:
+        return None
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, in number order."""
+        return self._storage.get_trials(self._info.id)
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The best COMPLETE trial by the metric (INFEASIBLE, FAILED and STOPPED trials never qualify)."""
+        return self.best_of(self.trials)
+
+    def best_of(self, records: Sequence[TrialRecord]) -> TrialRecord | None:
+        best: TrialRecord | None = None
+        for record in records:
+            value = record.value(self.metric.name)
+            if record.state is not TrialState.COMPLETE or value is None:
+                continue
+            best_value = None if best is None else best.value(self.metric.name)
+            if best_value is None or self.metric.better(value, best_value):
+                best = record
+        return best
+
+    def usage(self) -> BudgetUsage:
+        return Budget.usage(self.trials, time.time())
+
+    # Ask / report / tell -------------------------------------------------------------------------
+    def ask(self) -> Trial:
+        """Start a new trial; raises `BudgetExhausted` when the budget is spent.
+
+        The trial budget is checked in the same storage transaction that numbers the trial, so it
+        is exact over any number of workers.
+        """
+        self.reap_lost_trials()
+        exhausted = self._exhausted_without_trials(self.trials)
+        if exhausted:
+            raise BudgetExhausted(exhausted)
+        record = self._storage.create_trial(
+            self._info.id, self._propose, max_trials=self.budget.trials, worker=self._worker, now=time.time()
+        )
+        if record is None:
+            raise BudgetExhausted(f"trial budget spent ({self.budget.trials}/{self.budget.trials})")
+        self._running.add(record.number)
+        self._decisions[record.number] = Decision.CONTINUE
+        return Trial(record.number, record.params, record.seed, self._reporter(record.number))
+
+    def _reporter(self, number: int) -> Callable[[int, dict[str, float]], Decision]:
+        return lambda step, metrics: self.report(number, step, metrics)
+
+    def _exhausted_without_trials(self, history: Sequence[TrialRecord]) -> str | None:
+        """Wall-time and resource limits (the trial limit is enforced by storage)."""
+        usage = Budget.usage(history, time.time())
+        no_trials = Budget(wall_time=self.budget.wall_time, resource=self.budget.resource)
+        return no_trials.exhausted_by(usage)
+
+    def _propose(self, number: int, history: Sequence[TrialRecord]) -> Proposal:
+        rng = np.random.default_rng([self.seed, number])
+        params = self.sampler.suggest(self.space, history, rng, self.context)
+        params = self.space.validate(params)
+        return Proposal(params=params, seed=trial_seed(self.seed, number), attrs={"sampler": self.sampler.name})
+
+    def report(self, number: int, step: int, metrics: Mapping[str, float]) -> Decision:
+        """Record intermediate ``metrics`` of trial ``number`` at ``step`` and return its decision."""
+        values = {str(k): float(v) for k, v in metrics.items()}
+        now = time.time()
+        self._storage.add_report(self._info.id, number, step, values, now)
+        value = values.get(self.metric.name)
+        if value is not None and not math.isfinite(value):
+            return self._decide(number, Decision.STOP, f"diverged: {self.metric.name}={value} at step {step}")
+        history = self._storage.get_trials(self._info.id)
+        exhausted = self._exhausted_without_trials(history)
+        if exhausted:
+            return self._decide(number, Decision.STOP, exhausted)
+        record = next(r for r in history if r.number == number)
+        decision = self.scheduler.decide(record, history, self.context)
+        if decision is not Decision.CONTINUE:
+            return self._decide(number, decision, f"{decision.value} by {self.scheduler.name} at step {step}")
+        return self._decide(number, decision, None)
+
+    def _decide(self, number: int, decision: Decision, note: str | None) -> Decision:
+        if self._decisions.get(number, Decision.CONTINUE) is Decision.CONTINUE:
+            self._decisions[number] = decision
+            if note:
+                self._stop_notes[number] = note
+        return decision
+
+    def tell(
+        self,
+        trial: Trial | int,
+        result: Any = None,
+        *,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> TrialRecord:
+        """Finish a trial with what its objective returned (or the error that ended it).
+
+        A float is the metric; a dict holds the metric and any others. A NaN/inf metric or an
+        error records FAILED; a guardrail breach INFEASIBLE; a trial the scheduler stopped
+        STOPPED (with its last reported metrics when the objective returned nothing).
+        """
+        number = trial.number if isinstance(trial, Trial) else int(trial)
+        decision = self._decisions.pop(number, Decision.CONTINUE)
+        if isinstance(trial, Trial) and trial.decision is not Decision.CONTINUE:
+            decision = trial.decision
+        note = self._stop_notes.pop(number, None)
+        record = self._storage.get_trial(self._info.id, number)
+        state, metrics, why, text = self._judge(record, result, error, reason, decision, note)
+        self._storage.finish_trial(
+            self._info.id, number, state, metrics=metrics, reason=why, error=text, now=time.time()
+        )
+        self._running.discard(number)
+        return self._storage.get_trial(self._info.id, number)
+
+    def _judge(
+        self,
+        record: TrialRecord,
+        result: Any,
+        error: str | None,
+        reason: str | None,
+        decision: Decision,
+        note: str | None,
+    ) -> tuple[TrialState, dict[str, float], str | None, str | None]:
+        """The final state, metrics, reason and error text of a finished trial."""
+        last_reported = record.intermediate[max(record.intermediate)] if record.intermediate else {}
+        if error is not None or reason is not None:
+            return TrialState.FAILED, dict(last_reported), reason or "error", error
+        stopped = decision is not Decision.CONTINUE
+        if result is None and stopped:
+            metrics = dict(last_reported)
+        else:
+            try:
+                metrics = normalise_result(result, self.metric)
+            except ValueError as exc:
+                return TrialState.FAILED, dict(last_reported), f"bad result: {exc}", None
+        value = metrics.get(self.metric.name)
+        if note and note.startswith("diverged"):
+            return TrialState.STOPPED, metrics, "diverged", note
+        if value is None or not math.isfinite(value):
+            if stopped:
+                return TrialState.STOPPED, metrics, note or "stopped", None
+            return TrialState.FAILED, metrics, f"{self.metric.name} is {value}", None
+        for guardrail in self.guardrails:
+            observed = metrics.get(guardrail.metric)
+            if observed is None:
+                return (
+                    TrialState.FAILED,
+                    metrics,
+                    f"guardrail metric {guardrail.metric!r} missing from the result",
+                    None,
+                )
+            if not guardrail.holds(observed):
+                return (
+                    TrialState.INFEASIBLE,
+                    metrics,
+                    f"guardrail breached: {guardrail.describe()} (got {observed:g})",
+                    None,
+                )
+        if decision is Decision.PAUSE:
+            return TrialState.PAUSED, metrics, note, None
+        if decision is Decision.STOP:
+            return TrialState.STOPPED, metrics, note or "stopped", None
+        return TrialState.COMPLETE, metrics, None, None
+
+    # Recovery ------------------------------------------------------------------------------------
+    def reap_lost_trials(self) -> list[int]:
+        """Mark RUNNING trials whose worker is gone as FAILED ("interrupted"); return their numbers.
+
+        A worker is gone when it ran on this host and its process no longer exists, or when it
+        has not sent a heartbeat for ``grace`` seconds.
+        """
+        host, _, own_pid = self._worker.rpartition(":")
+        now = time.time()
+        lost: list[int] = []
+        for record in self.trials:
+            if record.state is not TrialState.RUNNING or record.number in self._running:
+                continue
+            worker_host, _, pid_text = (record.worker or "").rpartition(":")
+            dead = worker_host == host and pid_text.isdigit() and pid_text != own_pid and not _pid_alive(int(pid_text))
+            silent = record.heartbeat_at is not None and now - record.heartbeat_at > self.grace
+            if dead or silent:
+                why = "its process is gone" if dead else f"no heartbeat for {now - (record.heartbeat_at or now):.0f}s"
+                if self._storage.finish_trial(
+                    self._info.id,
+                    record.number,
+                    TrialState.FAILED,
+                    metrics=record.metrics,
+                    reason="interrupted",
+                    error=f"worker {record.worker}: {why}",
+                    now=now,
+                ):
+                    lost.append(record.number)
+        return lost
+
+    # The loop ------------------------------------------------------------------------------------
+    def optimize(
+        self,
+        objective: Objective,
+        *,
+        n_trials: int | None = None,
+        workers: int = 1,
+        executor: str | Executor = "inline",
+        timeout: float | None = None,
+        callbacks: Sequence[Callback] = (),
+        memory_limit: int | None = None,
+        trial_timeout: float | None = None,
+    ) -> StudyResult:
+        """Run trials until the budget (or ``n_trials`` for this call, or ``timeout``) is spent.
+
+        Args:
+            objective: ``objective(trial) -> float | dict``.
+            n_trials: trials this call starts at most (the study budget still applies).
+            workers: trials at once (``executor="processes"``).
+            executor: ``"inline"``, ``"processes"`` or an `Executor`.
+            timeout: seconds this call may run before it stops starting trials.
+            callbacks: ``callback(study, record)`` after each finished trial.
+            memory_limit, trial_timeout: per-trial limits for the process executor.
+        """
+        if n_trials is None and self.budget.is_unbounded() and timeout is None:
+            raise ConfigError(
+                "this study has no budget and no n_trials: pass budget=ts.Budget(trials=...) or n_trials=..."
+            )
+        if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
+            raise ConfigError(f"n_trials must be a positive integer, got n_trials={n_trials!r}")
+        options: dict[str, Any] = {}
+        if memory_limit is not None:
+            options["memory_limit"] = memory_limit
+        if trial_timeout is not None:
+            options["trial_timeout"] = trial_timeout
+        if executor == "inline" and workers > 1:
+            executor = "processes"
+        runner = make_executor(executor, workers, **options)
+        self._workers = runner.capacity
+        runner.start(objective, self.report)
+        started_at = time.monotonic()
+        started = 0
+        stop_reason = ""
+        stop_beating = threading.Event()
+        beater = threading.Thread(target=self._beat, args=(stop_beating,), name="tunesmith-heartbeat", daemon=True)
+        beater.start()
+        self.reap_lost_trials()
+        finished: list[TrialRecord] = []
+        try:
+            while True:
+                while not stop_reason and runner.busy() < runner.capacity:
+                    if n_trials is not None and started >= n_trials:
+                        stop_reason = f"n_trials={n_trials} started"
+                        break
+                    if timeout is not None and time.monotonic() - started_at >= timeout:
+                        stop_reason = f"timeout of {timeout:g}s reached"
+                        break
+                    try:
+                        trial = self.ask()
+                    except (BudgetExhausted, SearchSpaceExhausted) as exc:
+                        stop_reason = str(exc)
+                        break
+                    started += 1
+                    runner.submit(TrialJob(trial.number, trial.params, trial.seed))
+                if runner.busy() == 0:
+                    break
+                for outcome in runner.wait(timeout=1.0):
+                    record = self._finish(outcome)
+                    finished.append(record)
+                    for callback in callbacks:
+                        callback(self, record)
+        except BaseException:
+            for number in runner.shutdown(kill=True):
+                with contextlib.suppress(Exception):
+                    self.tell(number, reason="interrupted", error="the study loop was interrupted")
+            raise
+        finally:
+            stop_beating.set()
+            runner.shutdown()
+        records = self.trials
+        states: dict[str, int] = {}
+        for record in records:
+            states[record.state.value] = states.get(record.state.value, 0) + 1
+        return StudyResult(
+            best=self.best_of(records),
+            trials_run=len(finished),
+            states=states,
+            stop_reason=stop_reason or "done",
+            elapsed=time.monotonic() - started_at,
+            usage=Budget.usage(records, time.time()),
+            failures=[r for r in finished if r.state is TrialState.FAILED],
+        )
+
+    def _finish(self, outcome: TrialOutcome) -> TrialRecord:
+        if outcome.decision is not Decision.CONTINUE and self._decisions.get(outcome.number) is Decision.CONTINUE:
+            self._decisions[outcome.number] = outcome.decision
+        if outcome.failed:
+            return self.tell(outcome.number, reason=outcome.reason, error=outcome.error)
+        return self.tell(outcome.number, outcome.result)
+
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.heartbeat_interval):
+            with contextlib.suppress(Exception):
+                self._storage.heartbeat(self._info.id, sorted(self._running), time.time())
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.name!r}, storage={self._storage.url!r})"

@@ -1,0 +1,204 @@
+"""Trials: the handle an objective sees (`Trial`) and the record storage keeps (`TrialRecord`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from tunesmith.decision import Decision
+from tunesmith.errors import TunesmithError
+
+__all__ = ["Trial", "TrialRecord", "TrialState"]
+
+
+class TrialState(Enum):
+    """Where a trial is in its life. Every state but RUNNING and PAUSED is final."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INFEASIBLE = "infeasible"
+
+    @property
+    def is_finished(self) -> bool:
+        return self not in (TrialState.RUNNING, TrialState.PAUSED)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """Everything storage keeps about one trial; JSON-serialisable, never pickled.
+
+    Attributes:
+        number: position in the study, unique and gap-free from 0.
+        params: the configuration.
+        seed: the trial's seed, derived from the study seed and ``number``.
+        state: see `TrialState`.
+        metrics: final metrics (for STOPPED trials, the last reported values).
+        intermediate: step -> metrics reported at that step (the learning curve).
+        resource: resource units used (the largest step reported).
+        started_at, finished_at, heartbeat_at: UNIX times.
+        reason: a short reason for a non-COMPLETE state ("exception", "interrupted", ...).
+        error: the traceback or error text, when there is one.
+        worker: ``host:pid`` of the process that ran the trial.
+        attrs: free JSON attributes (sampler notes, retry counts, lineage).
+    """
+
+    number: int
+    params: dict[str, Any]
+    seed: int
+    state: TrialState = TrialState.RUNNING
+    metrics: dict[str, float] = field(default_factory=dict)
+    intermediate: dict[int, dict[str, float]] = field(default_factory=dict)
+    resource: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    heartbeat_at: float | None = None
+    reason: str | None = None
+    error: str | None = None
+    worker: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def value(self, metric: str) -> float | None:
+        """The final value of ``metric`` (``None`` when absent or not finite)."""
+        v = self.metrics.get(metric)
+        return v if v is not None and math.isfinite(v) else None
+
+    def curve(self, metric: str) -> list[tuple[int, float]]:
+        """``(step, value)`` pairs of ``metric`` in step order."""
+        return [(step, m[metric]) for step, m in sorted(self.intermediate.items()) if metric in m]
+
+    def value_at(self, metric: str, step: int) -> float | None:
+        """The value reported at ``step`` exactly (``None`` when not reported)."""
+        reported = self.intermediate.get(step)
+        return None if reported is None else reported.get(metric)
+
+    def evolve(self, **changes: Any) -> TrialRecord:
+        """A copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "params": self.params,
+            "seed": self.seed,
+            "state": self.state.value,
+            "metrics": self.metrics,
+            "intermediate": {str(k): v for k, v in sorted(self.intermediate.items())},
+            "resource": self.resource,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "heartbeat_at": self.heartbeat_at,
+            "reason": self.reason,
+            "error": self.error,
+            "worker": self.worker,
+            "attrs": self.attrs,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrialRecord:
+        return cls(
+            number=int(data["number"]),
+            params=dict(data["params"]),
+            seed=int(data["seed"]),
+            state=TrialState(data["state"]),
+            metrics={k: float(v) for k, v in data.get("metrics", {}).items()},
+            intermediate={int(k): dict(v) for k, v in data.get("intermediate", {}).items()},
+            resource=float(data.get("resource", 0.0)),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            heartbeat_at=data.get("heartbeat_at"),
+            reason=data.get("reason"),
+            error=data.get("error"),
+            worker=data.get("worker"),
+            attrs=dict(data.get("attrs", {})),
+        )
+
+
+Reporter = Callable[[int, dict[str, float]], Decision]
+
+
+class Trial:
+    """The handle an objective receives.
+
+    Example:
+        >>> def objective(trial):
+        ...     for epoch in trial.steps(50):      # stops early when the scheduler says so
+        ...         loss = train_one_epoch(trial.params["lr"])
+        ...         trial.report(val_loss=loss)    # step = epochs done
+        ...     return {"val_loss": loss}
+    """
+
+    def __init__(
+        self,
+        number: int,
+        params: Mapping[str, Any],
+        seed: int,
+        reporter: Reporter | None = None,
+        *,
+        start_step: int = 0,
+        checkpoint_dir: Path | None = None,
+    ) -> None:
+        self.number = number
+        self.params: dict[str, Any] = dict(params)
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self._reporter = reporter
+        self._step = start_step
+        self._decision = Decision.CONTINUE
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, params={self.params}, seed={self.seed})"
+
+    @property
+    def step(self) -> int:
+        """Resource units done so far (the step of the last report)."""
+        return self._step
+
+    @property
+    def decision(self) -> Decision:
+        """The last decision received from the study."""
+        return self._decision
+
+    def steps(self, n: int) -> Iterator[int]:
+        """Yield 0-based steps up to ``n``, resuming after the last reported step.
+
+        The iteration ends early once the study decides this trial should stop or pause.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise TunesmithError(f"steps(n) needs a positive integer, got n={n!r}")
+        for step in range(self._step, n):
+            if self.should_stop():
+                return
+            yield step
+
+    def report(self, step: int | None = None, **metrics: float) -> Decision:
+        """Record intermediate metrics at ``step`` (default: one step after the last report).
+
+        Returns the study's decision; `should_stop` turns true on STOP or PAUSE.
+        """
+        if not metrics:
+            raise TunesmithError("report() needs at least one metric, e.g. trial.report(val_loss=0.3)")
+        step = self._step + 1 if step is None else int(step)
+        if step < 1:
+            raise TunesmithError(f"report step must be >= 1 (resource units done), got step={step}")
+        values = {str(k): float(v) for k, v in metrics.items()}
+        self._step = max(self._step, step)
+        if self._reporter is not None:
+            self._decision = self._reporter(step, values)
+        return self._decision
+
+    def should_stop(self) -> bool:
+        """Whether the study has told this trial to stop (or pause) at its last report."""
+        return self._decision is not Decision.CONTINUE
