@@ -30,6 +30,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
+	scripts/ensure-chromium.sh
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
