@@ -244,6 +244,15 @@ class Study:
                 best = record
         return best
 
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The study's stored JSON attributes (environment, sampler choice, holdout, ...)."""
+        return self.info.attrs
+
+    def set_attr(self, key: str, value: Any) -> None:
+        """Store one JSON attribute with the study."""
+        self._storage.set_study_attr(self._info.id, key, value)
+
     def usage(self) -> BudgetUsage:
         return Budget.usage(self.trials, time.time())
 

@@ -51,7 +51,9 @@ def _address_space() -> int:
         return 0
 
 
-def _child_main(objective: Objective, job: TrialJob, conn: Connection, memory_limit: int | None) -> None:
+def _child_main(
+    objective: Objective, job: TrialJob, conn: Connection, memory_limit: int | None, threads: int | None
+) -> None:
     """Entry point of a trial's process. Always leaves through ``os._exit``: no inherited finalizer
     (a parent's database connection, say) ever runs in the child."""
     try:
@@ -60,6 +62,11 @@ def _child_main(objective: Objective, job: TrialJob, conn: Connection, memory_li
 
             limit = _address_space() + memory_limit
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if threads is not None:
+            # Parallel trials each running a full BLAS thread pool would oversubscribe the cores.
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(threads)
 
         def on_report(number: int, step: int, metrics: dict[str, float]) -> Decision:
             conn.send(("report", step, metrics))
@@ -117,6 +124,8 @@ class ProcessExecutor(Executor):
         trial_timeout: seconds after which a trial is killed and recorded FAILED ("timed out").
         start_method: ``"fork"`` (default on Linux: fast, objectives may be closures) or
             ``"spawn"``/``"forkserver"`` (the objective must be importable).
+        threads_per_trial: BLAS/OpenMP threads each trial may use (default: the cores shared
+            evenly between the workers); ``None`` leaves the libraries' defaults.
     """
 
     def __init__(
@@ -126,6 +135,7 @@ class ProcessExecutor(Executor):
         memory_limit: int | None = None,
         trial_timeout: float | None = None,
         start_method: str | None = None,
+        threads_per_trial: int | str | None = "auto",
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"workers must be a positive integer, got workers={workers!r}")
@@ -136,6 +146,9 @@ class ProcessExecutor(Executor):
         if method not in methods:
             raise ConfigError(f"start_method must be one of {methods}, got {method!r}")
         self.capacity = workers
+        if threads_per_trial == "auto":
+            threads_per_trial = max(1, (os.cpu_count() or 1) // workers)
+        self.threads_per_trial = threads_per_trial if isinstance(threads_per_trial, int) else None
         self.memory_limit = memory_limit
         self.trial_timeout = trial_timeout
         self._ctx = mp.get_context(method)
@@ -153,7 +166,7 @@ class ProcessExecutor(Executor):
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_child_main,
-            args=(self._objective, job, child_conn, self.memory_limit),
+            args=(self._objective, job, child_conn, self.memory_limit, self.threads_per_trial),
             name=f"tunesmith-trial-{job.number}",
             daemon=True,
         )

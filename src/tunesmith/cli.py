@@ -1,0 +1,352 @@
+"""The ``tunesmith`` command line: run studies from config files and read them back from storage."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tunesmith.errors import StudyNotFound, TunesmithError
+from tunesmith.storage import Storage, open_storage, redact_url
+from tunesmith.study import Study, StudyResult
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["cli", "main"]
+
+DEFAULT_STORAGE = "sqlite:///tunesmith.db"
+DEMO_STORAGE = "sqlite:///tunesmith-demo.db"
+
+console = Console(highlight=False)
+storage_option = click.option(
+    "--storage",
+    envvar="TUNESMITH_STORAGE",
+    default=DEFAULT_STORAGE,
+    show_default=True,
+    help="Storage URL (also TUNESMITH_STORAGE); never printed with its password.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+
+
+class CliError(click.ClickException):
+    """A `TunesmithError` shown as one line, exit code 1, never a traceback."""
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    try:
+        yield
+    except TunesmithError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _open(storage: str) -> Storage:
+    with _friendly_errors():
+        return open_storage(storage)
+
+
+def _resolve_study(storage: str, name: str | None) -> Study:
+    store = _open(storage)
+    with _friendly_errors():
+        studies = store.list_studies()
+        if name is None:
+            if not studies:
+                raise CliError(f"no studies in {redact_url(storage)}: run one with `tunesmith run CONFIG`")
+            name = studies[-1].name  # the most recent
+        try:
+            return Study.load(name, store)
+        except StudyNotFound:
+            known = ", ".join(s.name for s in studies) or "none"
+            raise CliError(f"no study named {name!r} in {redact_url(storage)} (studies: {known})") from None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.3g}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
+
+
+def _record_json(record: TrialRecord) -> dict[str, Any]:
+    return {
+        "number": record.number,
+        "state": record.state.value,
+        "params": record.params,
+        "metrics": record.metrics,
+        "reason": record.reason,
+        "seed": record.seed,
+        "resource": record.resource,
+        "duration": record.duration,
+    }
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, sort_keys=True, allow_nan=True))
+
+
+def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("state")
+    table.add_column(study.metric.name, justify="right")
+    table.add_column("params")
+    table.add_column("reason", overflow="fold")
+    for record in records:
+        value = record.metrics.get(study.metric.name)
+        table.add_row(
+            str(record.number),
+            record.state.value,
+            "" if value is None else _fmt(value),
+            _params_text(record.params),
+            record.reason or "",
+        )
+    return table
+
+
+def _summary(study: Study, result: StudyResult | None = None, top: int = 5) -> None:
+    records = study.trials
+    states = {s.value: sum(1 for r in records if r.state is s) for s in TrialState}
+    counts = ", ".join(f"{n} {s}" for s, n in states.items() if n)
+    console.print(f"[bold]{study.name}[/bold] in {redact_url(study.storage.url)}: {len(records)} trials ({counts})")
+    if result is not None:
+        console.print(f"stopped: {result.stop_reason}; this run: {result.trials_run} trials in {result.elapsed:.1f}s")
+    choice = study.info.attrs.get("sampler_choice")
+    if choice:
+        console.print(f"sampler: {choice['why']}")
+    ranked = sorted(
+        (r for r in records if r.state is TrialState.COMPLETE and r.value(study.metric.name) is not None),
+        key=lambda r: study.metric.sign() * (r.value(study.metric.name) or 0.0),
+    )
+    if ranked:
+        console.print(_trials_table(study, ranked[:top], f"top {min(top, len(ranked))} by {study.metric.name}"))
+    best = study.best
+    if best is None:
+        console.print("[yellow]no COMPLETE trial yet: nothing to call best[/yellow]")
+    else:
+        console.print(
+            f"[bold green]best[/bold green] #{best.number}: {study.metric.name}="
+            f"{_fmt(best.metrics[study.metric.name])}  {_params_text(best.params)}"
+        )
+
+
+@contextmanager
+def _progress(study: Study, enabled: bool) -> Iterator[Callable[[Study, TrialRecord], None]]:
+    """A rich progress bar of budget burned; yields the per-trial callback that advances it."""
+    if not enabled:
+        yield lambda _study, _record: None
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}% budget"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    task = progress.add_task(study.name, total=100.0, detail="")
+    best_value: list[float] = []
+    failed = [0]
+
+    def advance(current: Study, record: TrialRecord) -> None:
+        value = record.value(current.metric.name)
+        is_better = value is not None and (not best_value or current.metric.better(value, best_value[0]))
+        if record.state is TrialState.COMPLETE and value is not None and is_better:
+            best_value[:] = [value]
+        if record.state is TrialState.FAILED:
+            failed[0] += 1
+        usage = current.usage()
+        spent = current.budget.fraction_spent(usage) * 100.0
+        best_text = f"best {current.metric.name} {_fmt(best_value[0])}" if best_value else "no result yet"
+        progress.update(task, completed=spent, detail=f"{usage.trials} trials · {best_text} · {failed[0]} failed")
+
+    with progress:
+        yield advance
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tunesmith")
+def cli() -> None:
+    """Budget-aware hyperparameter tuning with the discipline built in."""
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--storage", envvar="TUNESMITH_STORAGE", default=None, help="Overrides the config's storage.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Overrides the config's workers.")
+@click.option("--trials", "n_trials", type=click.IntRange(min=1), default=None, help="Start at most N trials now.")
+@click.option("--name", default=None, help="Overrides the config's study name.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when a terminal).")
+def run(
+    config: str, storage: str | None, workers: int | None, n_trials: int | None, name: str | None,
+    progress: bool | None,
+) -> None:  # fmt: skip
+    """Run (or resume) the study described by CONFIG (TOML or YAML)."""
+    from tunesmith.config import load_config
+
+    with _friendly_errors():
+        cfg = load_config(config)
+        objective = cfg.load_objective()
+        study = Study(
+            cfg.space,
+            metric=cfg.metric,
+            guardrails=cfg.guardrails,
+            sampler=cfg.sampler,
+            scheduler=cfg.scheduler,
+            budget=cfg.budget,
+            storage=storage or cfg.storage or DEFAULT_STORAGE,
+            name=name or cfg.name,
+            seed=cfg.seed,
+        )
+        worker_count = workers or cfg.workers
+        executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
+        show = sys.stdout.isatty() if progress is None else progress
+        with _progress(study, show) as advance:
+            result = study.optimize(
+                objective,
+                n_trials=n_trials,
+                workers=worker_count,
+                executor=executor,
+                callbacks=[advance],
+                memory_limit=cfg.memory_limit,
+                trial_timeout=cfg.trial_timeout,
+            )
+    _summary(study, result)
+
+
+@cli.command()
+@click.argument("study_name", required=False)
+@storage_option
+@json_option
+@click.option("--state", type=click.Choice([s.value for s in TrialState]), default=None, help="Only trials in STATE.")
+def trials(study_name: str | None, storage: str, as_json: bool, state: str | None) -> None:
+    """List the trials of STUDY_NAME (default: the most recent study)."""
+    study = _resolve_study(storage, study_name)
+    records = [r for r in study.trials if state is None or r.state.value == state]
+    if as_json:
+        for record in records:
+            _print_json(_record_json(record))
+        return
+    console.print(_trials_table(study, records, f"{study.name}: {len(records)} trials"))
+
+
+@cli.command()
+@click.argument("study_name", required=False)
+@storage_option
+@json_option
+def best(study_name: str | None, storage: str, as_json: bool) -> None:
+    """Show the best trial of STUDY_NAME (default: the most recent study)."""
+    study = _resolve_study(storage, study_name)
+    record = study.best
+    if record is None:
+        raise CliError(f"study {study.name!r} has no COMPLETE trial yet")
+    if as_json:
+        _print_json({"study": study.name, **_record_json(record)})
+        return
+    console.print(f"[bold]{study.name}[/bold] best trial #{record.number} (seed {record.seed})")
+    for key, value in record.params.items():
+        console.print(f"  {key} = {_fmt(value)}")
+    for key, value in record.metrics.items():
+        console.print(f"  [green]{key}[/green] = {_fmt(value)}")
+
+
+@cli.command()
+@click.argument("study_name", required=False)
+@storage_option
+def status(study_name: str | None, storage: str) -> None:
+    """Budget burned, trial states, the sampler's choice and the best so far."""
+    study = _resolve_study(storage, study_name)
+    usage = study.usage()
+    budget = study.budget
+    parts = []
+    if budget.trials is not None:
+        parts.append(f"trials {usage.trials}/{budget.trials}")
+    if budget.wall_seconds is not None:
+        parts.append(f"wall time {usage.elapsed:.0f}s/{budget.wall_seconds:.0f}s")
+    if budget.resource is not None:
+        parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
+    console.print(f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)")
+    _summary(study)
+
+
+@cli.command()
+@storage_option
+@json_option
+def studies(storage: str, as_json: bool) -> None:
+    """List the studies in the storage."""
+    store = _open(storage)
+    with _friendly_errors():
+        infos = store.list_studies()
+        for info in infos:
+            count = len(store.get_trials(info.id))
+            if as_json:
+                _print_json({"name": info.name, "trials": count, "created_at": info.created_at})
+            else:
+                console.print(f"{info.name}  ({count} trials)")
+
+
+@cli.command()
+@click.option("--storage", envvar="TUNESMITH_STORAGE", default=DEMO_STORAGE, show_default=True, help="Storage URL.")
+@click.option("--trials", "n_trials", type=click.IntRange(min=2), default=40, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when a terminal).")
+def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | None) -> None:
+    """Tune an MLP on scikit-learn's digits, then score the winner once on a locked holdout."""
+    from tunesmith import demo as demo_study
+
+    started = time.monotonic()
+    name = f"digits-mlp-{time.strftime('%Y%m%d-%H%M%S')}"
+    with _friendly_errors():
+        study = Study(
+            demo_study.make_space(),
+            metric=demo_study.METRIC,
+            guardrails=demo_study.GUARDRAILS,
+            budget=demo_study.default_budget(n_trials),
+            storage=storage,
+            name=name,
+            seed=seed,
+        )
+        console.print(
+            f"tuning MLPClassifier on digits: {n_trials} trials, {workers} worker processes, "
+            f"{demo_study.EPOCHS} epochs each, storage {redact_url(storage)}"
+        )
+        show = sys.stdout.isatty() if progress is None else progress
+        with _progress(study, show) as advance:
+            result = study.optimize(demo_study.objective, workers=workers, executor="processes", callbacks=[advance])
+    _summary(study, result)
+    if result.best is None:
+        raise CliError("no trial completed: nothing to score on the holdout")
+    scores = demo_study.evaluate_holdout(result.best.params, result.best.seed)
+    study.set_attr("holdout", {"trial": result.best.number, **scores, "opened": 1})
+    gap = scores["holdout_accuracy"] - scores["val_accuracy"]
+    console.print(
+        f"validation: log loss {scores['val_loss']:.4f}, accuracy {scores['val_accuracy']:.4f}\n"
+        f"holdout   : log loss {scores['holdout_loss']:.4f}, accuracy {scores['holdout_accuracy']:.4f} "
+        f"(gap {gap:+.4f}; the holdout was opened once, after tuning)"
+    )
+    console.print(
+        f"done in {time.monotonic() - started:.0f}s; read it back with: "
+        f"tunesmith best --storage {redact_url(storage)} {study.name}"
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="tunesmith")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Study configuration files (TOML or YAML) and ``module:function`` references.
+
+A config names everything a `Study` and `Study.optimize` need::
+
+    name = "digits-mlp"
+    objective = "tunesmith.demo:objective"
+    workers = 2
+    executor = "processes"
+    sampler = "auto"
+    seed = 0
+
+    [metric]
+    name = "val_loss"
+    direction = "min"
+
+    [[guardrails]]
+    metric = "predict_ms"
+    op = "<="
+    bound = 50
+
+    [budget]
+    trials = 40
+    wall_time = "10m"
+
+    [space]
+    lr = { type = "float", low = 1e-5, high = 1e-1, log = true }
+    batch_size = { type = "int", low = 16, high = 256, base = 2 }
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tunesmith.budget import Budget
+from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.objective import Guardrail, Metric
+from tunesmith.space import Space
+
+__all__ = ["StudyConfig", "import_object", "load_config"]
+
+_KNOWN_KEYS = {
+    "name", "objective", "storage", "seed", "workers", "executor", "sampler", "scheduler", "metric",
+    "guardrails", "budget", "space", "memory_limit", "trial_timeout", "holdout", "lr_probe",
+}  # fmt: skip
+
+
+@dataclass
+class StudyConfig:
+    """A parsed, validated config file."""
+
+    path: Path
+    name: str
+    objective: str
+    space: Space
+    metric: Metric
+    guardrails: list[Guardrail] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
+    sampler: Any = "auto"
+    scheduler: Any = None
+    storage: str | None = None
+    seed: int | None = None
+    workers: int = 1
+    executor: str = "inline"
+    memory_limit: int | None = None
+    trial_timeout: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def load_objective(self) -> Callable[..., Any]:
+        """The objective function the config names."""
+        return import_object(self.objective, base_dir=self.path.parent, what="objective")
+
+
+def import_object(reference: str, *, base_dir: Path | None = None, what: str = "object") -> Any:
+    """Import ``"package.module:attribute"``; the config's directory is importable too."""
+    if not isinstance(reference, str) or ":" not in reference:
+        raise ConfigError(f"{what} must look like 'module:function', got {reference!r}")
+    module_name, _, attribute = reference.partition(":")
+    if base_dir is not None and str(base_dir) not in sys.path:
+        sys.path.insert(0, str(base_dir))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"cannot import module {module_name!r} for the {what} ({exc}): check the name and path"
+        ) from None
+    target: Any = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise ConfigError(f"module {module_name!r} has no {attribute!r} (the {what}): check the name")
+        target = getattr(target, part)
+    return target
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"config must be .toml, .yaml or .yml, got {path.name!r}")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot parse {path.name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name} must hold a table of settings at the top level")
+    return data
+
+
+def _int_setting(data: Mapping[str, Any], key: str, default: int | None, minimum: int) -> int | None:
+    value = data.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{key} must be an integer >= {minimum}, got {key}={value!r}")
+    return value
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a config; every problem becomes one `ConfigError` naming the key."""
+    path = Path(path).resolve()
+    data = _read(path)
+    unknown = sorted(set(data) - _KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown keys {unknown} in {path.name}: known keys are {sorted(_KNOWN_KEYS)}")
+    for key in ("objective", "space", "metric"):
+        if key not in data:
+            raise ConfigError(f"{path.name} needs a {key!r} entry")
+    metric_data = data["metric"]
+    try:
+        if isinstance(metric_data, str):
+            metric = Metric(metric_data)
+        elif isinstance(metric_data, Mapping):
+            metric = Metric.from_json(metric_data)
+        else:
+            raise ConfigError(f"metric must be a name or a table with name and direction, got {metric_data!r}")
+        guardrails = [Guardrail.from_json(g) for g in data.get("guardrails", [])]
+        space = Space.from_json(data["space"])
+        budget = Budget.from_json(data.get("budget"))
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{path.name}: missing or invalid field {exc}") from None
+    except TunesmithError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
+    executor = data.get("executor")
+    workers = _int_setting(data, "workers", 1, 1) or 1
+    if executor is None:
+        executor = "processes" if workers > 1 else "inline"
+    storage = data.get("storage")
+    if storage is not None and not isinstance(storage, str):
+        raise ConfigError(f"storage must be a URL string, got {storage!r}")
+    return StudyConfig(
+        path=path,
+        name=str(data.get("name") or path.stem),
+        objective=str(data["objective"]),
+        space=space,
+        metric=metric,
+        guardrails=guardrails,
+        budget=budget,
+        sampler=data.get("sampler", "auto"),
+        scheduler=data.get("scheduler"),
+        storage=storage,
+        seed=_int_setting(data, "seed", None, 0),
+        workers=workers,
+        executor=str(executor),
+        memory_limit=_int_setting(data, "memory_limit", None, 1),
+        trial_timeout=data.get("trial_timeout"),
+        extra={k: data[k] for k in ("holdout", "lr_probe") if k in data},
+    )

@@ -1,0 +1,140 @@
+"""The demo study: scikit-learn's MLPClassifier on the bundled digits data.
+
+The space follows the guide's hierarchy: learning rate (log scale), batch size (powers of
+two), L2 strength ``alpha``, depth and width, then Adam's beta1/beta2 near their defaults.
+Epochs through ``partial_fit`` are the resource axis. A final holdout, split off before
+tuning and never passed to the objective, is scored once at the end.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from tunesmith.budget import Budget
+from tunesmith.objective import Guardrail, Metric
+from tunesmith.space import Float, Int, Space
+from tunesmith.trial import Trial
+
+__all__ = ["EPOCHS", "Splits", "evaluate_holdout", "make_space", "objective", "splits"]
+
+EPOCHS = 12
+HOLDOUT_SEED = 20261127
+
+
+@dataclass(frozen=True)
+class Splits:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_holdout: np.ndarray
+    y_holdout: np.ndarray
+
+
+@lru_cache(maxsize=1)
+def splits() -> Splits:
+    """Train / validation / locked holdout (60 / 20 / 20, stratified, fixed seed)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0
+    x_rest, x_hold, y_rest, y_hold = train_test_split(x, y, test_size=0.2, stratify=y, random_state=HOLDOUT_SEED)
+    x_tr, x_val, y_tr, y_val = train_test_split(x_rest, y_rest, test_size=0.25, stratify=y_rest, random_state=0)
+    return Splits(x_tr, y_tr, x_val, y_val, x_hold, y_hold)
+
+
+def make_space() -> Space:
+    return Space(
+        {
+            "learning_rate": Float(1e-5, 1e-1, log=True),
+            "batch_size": Int(16, 256, base=2),
+            "alpha": Float(1e-5, 1e-1, log=True),
+            "depth": Int(1, 3),
+            "width": Int(32, 256, base=2),
+            "beta_1": Float(0.8, 0.99),
+            "beta_2": Float(0.99, 0.9999),
+        }
+    )
+
+
+METRIC = Metric("val_loss", "min")
+GUARDRAILS = [Guardrail("predict_ms", "<=", 50.0)]
+
+
+def default_budget(trials: int = 40) -> Budget:
+    return Budget(trials=trials, wall_time="4m")
+
+
+def _build(params: dict[str, Any], seed: int) -> Any:
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(
+        hidden_layer_sizes=(int(params["width"]),) * int(params["depth"]),
+        learning_rate_init=float(params["learning_rate"]),
+        batch_size=int(params["batch_size"]),
+        alpha=float(params["alpha"]),
+        beta_1=float(params["beta_1"]),
+        beta_2=float(params["beta_2"]),
+        random_state=seed % (2**31),
+    )
+
+
+def _scores(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import log_loss
+
+    proba = model.predict_proba(x)
+    if not np.all(np.isfinite(proba)):
+        return float("nan"), 0.0
+    return float(log_loss(y, proba, labels=np.arange(10))), float(np.mean(proba.argmax(axis=1) == y))
+
+
+def _train(model: Any, data: Splits, epochs: int, trial: Trial | None = None) -> tuple[float, float]:
+    loss, accuracy = float("nan"), 0.0
+    steps = trial.steps(epochs) if trial is not None else iter(range(epochs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # overflow warnings of a diverging net are the signal, not noise
+        for _ in steps:
+            model.partial_fit(data.x_train, data.y_train, classes=np.arange(10))
+            loss, accuracy = _scores(model, data.x_val, data.y_val)
+            if trial is not None:
+                trial.report(val_loss=loss, val_accuracy=accuracy)
+    return loss, accuracy
+
+
+def _latency_ms(model: Any, x: np.ndarray, repeats: int = 5) -> float:
+    batch = x[:64]
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(batch)
+        timings.append((time.perf_counter() - start) * 1000.0)
+    return float(np.median(timings))
+
+
+def objective(trial: Trial) -> dict[str, float]:
+    """Train for up to `EPOCHS` epochs, reporting validation log loss after each."""
+    data = splits()
+    model = _build(trial.params, trial.seed)
+    loss, accuracy = _train(model, data, EPOCHS, trial)
+    return {"val_loss": loss, "val_accuracy": accuracy, "predict_ms": _latency_ms(model, data.x_val)}
+
+
+def evaluate_holdout(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Retrain the chosen configuration exactly as in tuning and score it once on the locked holdout."""
+    data = splits()
+    model = _build(params, seed)
+    val_loss, val_accuracy = _train(model, data, EPOCHS)
+    loss, accuracy = _scores(model, data.x_holdout, data.y_holdout)
+    return {
+        "val_loss": val_loss,
+        "val_accuracy": val_accuracy,
+        "holdout_loss": loss,
+        "holdout_accuracy": accuracy,
+    }
