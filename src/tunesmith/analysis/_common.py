@@ -1,0 +1,73 @@
+"""Helpers shared by the analysis modules: the data a study's records give them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from tunesmith.errors import TunesmithError
+from tunesmith.objective import Metric
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = [
+    "FINAL_STATES",
+    "NotEnoughTrials",
+    "as_metric",
+    "finished_values",
+    "format_value",
+    "round_sig",
+    "sorted_by_number",
+]
+
+# Trials whose final metric is a full evaluation of their configuration: COMPLETE ones, and
+# INFEASIBLE ones (evaluated in full, then rejected by a guardrail).
+FINAL_STATES: frozenset[TrialState] = frozenset({TrialState.COMPLETE, TrialState.INFEASIBLE})
+
+
+class NotEnoughTrials(TunesmithError, ValueError):
+    """An analysis needs more finished trials (or more varied results) than the study has."""
+
+
+def as_metric(metric: Metric | str) -> Metric:
+    """A `Metric` from a metric or a name (a bare name means minimise)."""
+    return Metric(metric) if isinstance(metric, str) else metric
+
+
+def finished_values(
+    records: Iterable[TrialRecord], metric: Metric, states: frozenset[TrialState] = FINAL_STATES
+) -> tuple[list[TrialRecord], np.ndarray]:
+    """The records in ``states`` with a finite ``metric`` and their values, in record order."""
+    kept: list[TrialRecord] = []
+    values: list[float] = []
+    for record in records:
+        if record.state not in states:
+            continue
+        value = record.value(metric.name)
+        if value is not None:
+            kept.append(record)
+            values.append(value)
+    return kept, np.asarray(values, dtype=float)
+
+
+def round_sig(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def format_value(value: object) -> str:
+    """A short human form of a parameter value: ``0.04``, ``3e-05``, ``256``, ``adam``."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.3g}"
+    return str(value)
+
+
+def sorted_by_number(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    return sorted(records, key=lambda r: r.number)

@@ -1,0 +1,401 @@
+"""Failure diagnosis: which parameters explain each failure signature, and what to change.
+
+For every signature that enough trials share, `diagnose` looks for the single rule on one
+parameter (``lr > 0.04``, ``batch_size <= 64``, ``optimizer = sgd``) that best separates the
+trials with that signature from the other judged trials (best F1 score over every cut between
+observed values), keeps it when it covers most of those trials and is mostly right, and turns
+it into a suggestion ("narrow lr to at most 0.03"). With an importance result it also names
+the parameters that barely matter, so the budget goes to the ones that do.
+
+Example:
+    >>> report = diagnose(study.trials, study.space, study.metric)
+    >>> print("\\n".join(report.lines()))
+    signatures of 100 trials: 15 diverged, 85 healthy
+    14 of 15 diverged trials have lr > 0.04 (14 of 16 trials with lr > 0.04 diverged)
+    narrow lr to at most 0.03
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from tunesmith.analysis._common import as_metric, format_value, round_sig
+from tunesmith.analysis.curves import (
+    CurveDiagnosis,
+    Signature,
+    SignatureThresholds,
+    classify_curves,
+    signature_counts,
+)
+from tunesmith.analysis.importance import ImportanceResult
+from tunesmith.errors import ConfigError
+from tunesmith.objective import Metric
+from tunesmith.space import Choice, Float, Int, Param, Space
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["Attribution", "Diagnosis", "Rule", "Suggestion", "diagnose"]
+
+Op = Literal[">", "<", ">=", "<=", "="]
+
+# A rule is kept when it covers this share of the signature's trials ...
+MIN_RECALL = 0.6
+# ... and this share of the trials it covers have the signature.
+MIN_PRECISION = 0.5
+# "Little effect": a main effect (and every interaction with it) below this share of the variance ...
+LITTLE_EFFECT = 0.05
+# ... while the most important parameter explains at least this share.
+DOMINANT_EFFECT = 0.2
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A condition on one parameter: ``lr > 0.04``, ``batch_size <= 64``, ``optimizer = sgd``."""
+
+    param: str
+    op: Op
+    value: Any
+
+    def holds(self, params: Mapping[str, Any]) -> bool:
+        """Whether a configuration satisfies the rule (an inactive parameter never does)."""
+        if self.param not in params:
+            return False
+        v = params[self.param]
+        if self.op == "=":
+            return json.dumps(v) == json.dumps(self.value)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return False
+        return {">": v > self.value, "<": v < self.value, ">=": v >= self.value, "<=": v <= self.value}[self.op]
+
+    def describe(self) -> str:
+        return f"{self.param} {self.op} {format_value(self.value)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"param": self.param, "op": self.op, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The rule that best explains one signature, with its evidence.
+
+    Attributes:
+        signature: the failure signature explained.
+        rule: the rule on one parameter.
+        matched: trials with the signature that satisfy the rule.
+        total: trials with the signature.
+        covered: judged trials that satisfy the rule (with or without the signature).
+    """
+
+    signature: Signature
+    rule: Rule
+    matched: int
+    total: int
+    covered: int
+
+    def describe(self) -> str:
+        what = self.signature.value
+        return (
+            f"{self.matched} of {self.total} {what} trials have {self.rule.describe()} "
+            f"({self.matched} of {self.covered} trials with {self.rule.describe()} {_verb(self.signature)})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "signature": self.signature.value,
+            "rule": self.rule.to_json(),
+            "matched": self.matched,
+            "total": self.total,
+            "covered": self.covered,
+            "text": self.describe(),
+        }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A concrete change to the search, with the evidence behind it."""
+
+    text: str
+    param: str | None = None
+    because: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "param": self.param, "because": self.because}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Every trial's signature, the attributions and the suggestions."""
+
+    metric: str
+    curves: dict[int, CurveDiagnosis]
+    attributions: tuple[Attribution, ...]
+    suggestions: tuple[Suggestion, ...]
+
+    @property
+    def counts(self) -> dict[Signature, int]:
+        return signature_counts(self.curves)
+
+    def signature_of(self, number: int) -> Signature | None:
+        """The signature of trial ``number`` (``None`` when it was not judged)."""
+        found = self.curves.get(number)
+        return None if found is None else found.signature
+
+    def lines(self) -> list[str]:
+        """The diagnosis in sentences: counts, attributions, then suggestions."""
+        counts = self.counts
+        if not self.curves:
+            return [f"no learning curves of {self.metric!r} to diagnose: report it at each step with trial.report()"]
+        parts = [f"{n} {s.value}" for s, n in counts.items() if n]
+        out = [f"signatures of {len(self.curves)} trials: {', '.join(parts)}"]
+        out += [a.describe() for a in self.attributions]
+        out += [s.text for s in self.suggestions]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "counts": {s.value: n for s, n in self.counts.items()},
+            "trials": {str(n): {"signature": d.signature.value, "detail": d.detail} for n, d in self.curves.items()},
+            "attributions": [a.to_json() for a in self.attributions],
+            "suggestions": [s.to_json() for s in self.suggestions],
+        }
+
+
+def diagnose(
+    records: Iterable[TrialRecord],
+    space: Space,
+    metric: Metric | str,
+    *,
+    importance: ImportanceResult | None = None,
+    curve_metric: str | None = None,
+    thresholds: SignatureThresholds | None = None,
+    min_trials: int = 3,
+) -> Diagnosis:
+    """Signatures of every trial, the parameters that explain them and what to change.
+
+    Args:
+        records: the study's trials.
+        space: the study's space.
+        metric: the study's metric (its direction orients the curves).
+        importance: when given, parameters with little effect are named for fixing.
+        curve_metric: the reported metric to read curves from (default: ``metric``'s name).
+        thresholds: the signature rules' thresholds.
+        min_trials: the fewest trials a signature needs before it is attributed.
+
+    Returns:
+        The diagnosis.
+    """
+    if isinstance(min_trials, bool) or not isinstance(min_trials, int) or min_trials < 1:
+        raise ConfigError(f"min_trials must be a positive integer, got min_trials={min_trials!r}")
+    metric_ = as_metric(metric)
+    records = list(records)
+    curves = classify_curves(records, metric_, curve_metric=curve_metric, thresholds=thresholds)
+    judged = [r for r in records if r.number in curves]
+    attributions: list[Attribution] = []
+    suggestions: list[Suggestion] = []
+    for signature in Signature:
+        if not signature.is_failure:
+            continue
+        positive = np.array([curves[r.number].signature is signature for r in judged], dtype=bool)
+        if positive.sum() < min_trials:
+            continue
+        found = _best_rule(judged, positive, space)
+        if found is None or found.matched < min_trials:
+            continue
+        attributions.append(Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered))
+        suggestion = _narrowing(found.rule, space[found.rule.param], signature)
+        if suggestion is not None:
+            suggestions.append(Suggestion(suggestion, found.rule.param, attributions[-1].describe()))
+    if importance is not None:
+        suggestions += _budget_suggestions(importance, records, metric_, space)
+    return Diagnosis(metric_.name, curves, tuple(attributions), tuple(suggestions))
+
+
+@dataclass(frozen=True)
+class _Found:
+    rule: Rule
+    matched: int
+    covered: int
+    score: float
+
+
+def _best_rule(judged: Sequence[TrialRecord], positive: np.ndarray, space: Space) -> _Found | None:
+    best: _Found | None = None
+    for name in space.dimensions:
+        param = space[name]
+        if isinstance(param, Choice):
+            found = _best_category(name, param, judged, positive)
+        elif isinstance(param, Float | Int):
+            found = _best_cut(name, param, judged, positive)
+        else:
+            found = None
+        if found is not None and (best is None or found.score > best.score):
+            best = found
+    if best is None:
+        return None
+    total = int(positive.sum())
+    if best.matched < MIN_RECALL * total or best.matched < MIN_PRECISION * best.covered:
+        return None
+    return best
+
+
+def _f1(matched: np.ndarray, covered: np.ndarray, total: int) -> np.ndarray:
+    return 2.0 * matched / np.maximum(covered + total, 1)
+
+
+def _best_category(name: str, param: Choice, judged: Sequence[TrialRecord], positive: np.ndarray) -> _Found | None:
+    if len(param.options) < 2:
+        return None
+    keys = [json.dumps(r.params[name]) if name in r.params else None for r in judged]
+    best: _Found | None = None
+    total = int(positive.sum())
+    for option in param.options:
+        inside = np.array([k == json.dumps(option) for k in keys], dtype=bool)
+        matched, covered = int((inside & positive).sum()), int(inside.sum())
+        score = float(_f1(np.array(matched), np.array(covered), total))
+        if covered and (best is None or score > best.score):
+            best = _Found(Rule(name, "=", option), matched, covered, score)
+    return best
+
+
+def _best_cut(name: str, param: Float | Int, judged: Sequence[TrialRecord], positive: np.ndarray) -> _Found | None:
+    """The cut ``param > t`` or ``param < t`` with the best F1 for the positive trials."""
+    values = np.array(
+        [float(r.params[name]) if isinstance(r.params.get(name), int | float) else math.nan for r in judged]
+    )
+    active = np.isfinite(values)
+    if active.sum() < 2:
+        return None
+    total = int(positive.sum())
+    x, pos = values[active], positive[active]
+    order = np.argsort(x, kind="stable")
+    x, pos = x[order], pos[order]
+    distinct, first = np.unique(x, return_index=True)
+    if len(distinct) < 2:
+        return None
+    # Cut k lies between distinct[k-1] and distinct[k]: "below" holds the first first[k] trials.
+    below_n = first[1:]
+    below_pos = np.cumsum(pos)[below_n - 1]
+    above_n = len(x) - below_n
+    above_pos = int(pos.sum()) - below_pos
+    f1_above = _f1(above_pos, above_n, total)
+    f1_below = _f1(below_pos, below_n, total)
+    k_above, k_below = int(np.argmax(f1_above)), int(np.argmax(f1_below))
+    if f1_above[k_above] >= f1_below[k_below]:
+        k, upper, score = k_above, True, float(f1_above[k_above])
+        matched, covered = int(above_pos[k]), int(above_n[k])
+    else:
+        k, upper, score = k_below, False, float(f1_below[k_below])
+        matched, covered = int(below_pos[k]), int(below_n[k])
+    lo, hi = float(distinct[k]), float(distinct[k + 1])
+    return _Found(_cut_rule(name, param, lo, hi, upper), matched, covered, score)
+
+
+def _cut_rule(name: str, param: Float | Int, lo: float, hi: float, upper: bool) -> Rule:
+    """A readable rule that splits observed values ``<= lo`` from ``>= hi``."""
+    if isinstance(param, Int):
+        return Rule(name, ">=", int(hi)) if upper else Rule(name, "<=", int(lo))
+    middle = math.sqrt(lo * hi) if param.log else (lo + hi) / 2.0
+    threshold = middle
+    for digits in (1, 2, 3):
+        candidate = round_sig(middle, digits)
+        if (lo <= candidate < hi) if upper else (lo < candidate <= hi):
+            threshold = candidate
+            break
+    return Rule(name, ">" if upper else "<", threshold)
+
+
+def _verb(signature: Signature) -> str:
+    return {
+        Signature.DIVERGED: "diverged",
+        Signature.UNSTABLE: "were unstable",
+        Signature.OVERFITTING: "overfit",
+        Signature.UNDERFITTING: "underfit",
+        Signature.HEALTHY: "were healthy",
+    }[signature]
+
+
+def _narrowing(rule: Rule, param: Param, signature: Signature) -> str | None:
+    """The range change that avoids ``rule``'s region, or ``None`` when none stays in the range."""
+    if rule.op == "=":
+        if isinstance(param, Choice) and len(param.options) > 1:
+            return f"drop {format_value(rule.value)} from {rule.param}'s options (it {_verb(signature)} most often)"
+        return None
+    if isinstance(param, Int):
+        allowed = param.values()
+        if rule.op == ">=":
+            below = [v for v in allowed if v < rule.value] if allowed else [int(rule.value) - 1]
+            bound = max(below) if below else None
+            return None if bound is None or bound < param.low else f"narrow {rule.param} to at most {bound}"
+        above = [v for v in allowed if v > rule.value] if allowed else [int(rule.value) + 1]
+        bound = min(above) if above else None
+        return None if bound is None or bound > param.high else f"narrow {rule.param} to at least {bound}"
+    assert isinstance(param, Float)
+    threshold = float(rule.value)
+    if rule.op == ">":
+        bound_f = _nice(threshold * 0.9 if threshold > 0 else threshold - 0.1 * abs(threshold), down=True)
+        if bound_f <= param.low:
+            return None
+        return f"narrow {rule.param} to at most {format_value(bound_f)}"
+    bound_f = _nice(threshold * 1.1 if threshold > 0 else threshold + 0.1 * abs(threshold), down=False)
+    if bound_f >= param.high:
+        return None
+    return f"narrow {rule.param} to at least {format_value(bound_f)}"
+
+
+def _nice(value: float, *, down: bool) -> float:
+    """``value`` rounded to one significant digit, down or up (``0.036 -> 0.03``; up: ``1.1e-4 -> 2e-4``)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    scale = 10.0 ** math.floor(math.log10(abs(value)))
+    digits = value / scale
+    rounded = math.floor(digits) if down else math.ceil(digits)
+    return round_sig(rounded * scale, 1)
+
+
+def _budget_suggestions(
+    result: ImportanceResult, records: Sequence[TrialRecord], metric: Metric, space: Space
+) -> list[Suggestion]:
+    if not result.main or result.main[0].mean < DOMINANT_EFFECT:
+        return []
+    top = result.main[0]
+    best = _best_record(records, metric)
+    out = [
+        Suggestion(
+            f"tune {top.name} first: it explains {top.mean:.0%} ± {top.std:.0%} of the variance of {result.metric}",
+            top.name,
+            f"fANOVA over {result.n_trials} trials, {result.n_trees} trees",
+        )
+    ]
+    for item in result.main[1:]:
+        name = item.name
+        strong_pair = any(name in p.params and p.mean >= LITTLE_EFFECT for p in result.pairs)
+        if item.mean >= LITTLE_EFFECT or strong_pair:
+            continue
+        value = best.params.get(name) if best is not None else None
+        fix = f"fix it at {format_value(value)}" if value is not None else "fix it"
+        out.append(
+            Suggestion(
+                f"{name} has little effect ({item.mean:.0%} of the variance): {fix} and spend the budget on {top.name}",
+                name,
+                f"fANOVA main effect {item.mean:.1%} ± {item.std:.1%}",
+            )
+        )
+    return out
+
+
+def _best_record(records: Sequence[TrialRecord], metric: Metric) -> TrialRecord | None:
+    best: TrialRecord | None = None
+    for record in records:
+        value = record.value(metric.name)
+        if record.state is not TrialState.COMPLETE or value is None:
+            continue
+        current = None if best is None else best.value(metric.name)
+        if current is None or metric.better(value, current):
+            best = record
+    return best

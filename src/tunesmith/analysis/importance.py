@@ -1,0 +1,319 @@
+"""Functional-ANOVA importance of hyperparameters, read off a random forest.
+
+The method is fANOVA (Hutter, Hoos and Leyton-Brown, 2014). A scikit-learn random forest is
+fitted on the finished trials in the unit-cube encoding of the space. Each tree is a piecewise
+constant function over axis-aligned boxes, so its variance over the search space (uniform in
+the encoding, which is the samplers' prior) splits exactly into the variance of each
+parameter's marginal (its *main effect*) and of each pair's marginal net of the two main
+effects (their *interaction*). An importance is that variance as a fraction of the tree's
+total. Every tree is fitted on its own bootstrap resample of the trials, so the spread of a
+fraction across trees is its uncertainty across refits; the forest reports mean and standard
+deviation.
+
+Conditional parameters: a trial in which a parameter is inactive has ``NaN`` in its
+dimension. The dimension is extended below 0 by a segment whose share of the dimension equals
+the share of trials in which the parameter is inactive, and inactive trials are placed in it.
+The uniform measure over the extended dimension then weighs "inactive" as often as the
+history shows it, and the tree can tell inactive from every active value.
+
+Example:
+    >>> result = importance(study.trials, study.space, study.metric)
+    >>> result.ranking()[0]
+    'lr'
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
+from tunesmith.errors import ConfigError
+from tunesmith.objective import Metric
+from tunesmith.space import Space
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["ImportanceResult", "ParamImportance", "importance"]
+
+# A parameter inactive in more than this share of trials gets at most this share of its
+# extended dimension, so that the active part never shrinks to nothing.
+_MAX_INACTIVE_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class ParamImportance:
+    """The importance of one parameter (a main effect) or of a pair (their interaction).
+
+    Attributes:
+        params: one name, or two for a pair.
+        mean: the mean over trees of the fraction of the metric's variance explained.
+        std: the standard deviation of that fraction over trees (fitted on bootstrap resamples).
+    """
+
+    params: tuple[str, ...]
+    mean: float
+    std: float
+
+    @property
+    def name(self) -> str:
+        return " x ".join(self.params)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"params": list(self.params), "mean": self.mean, "std": self.std}
+
+
+@dataclass(frozen=True)
+class ImportanceResult:
+    """Main effects (largest first), pair interactions (largest first) and how they were computed."""
+
+    metric: str
+    n_trials: int
+    n_trees: int
+    main: tuple[ParamImportance, ...]
+    pairs: tuple[ParamImportance, ...]
+
+    def ranking(self) -> list[str]:
+        """Parameter names, most important first."""
+        return [p.params[0] for p in self.main]
+
+    def of(self, name: str) -> ParamImportance:
+        """The main effect of ``name``."""
+        for item in self.main:
+            if item.params == (name,):
+                return item
+        raise ConfigError(f"no importance for parameter {name!r}: the analysed parameters are {self.ranking()}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "n_trials": self.n_trials,
+            "n_trees": self.n_trees,
+            "main": [p.to_json() for p in self.main],
+            "pairs": [p.to_json() for p in self.pairs],
+        }
+
+
+def importance(
+    records: Iterable[TrialRecord],
+    space: Space,
+    metric: Metric | str,
+    *,
+    n_trees: int = 64,
+    pairs: bool = True,
+    max_pair_params: int = 8,
+    seed: int = 0,
+    states: frozenset[TrialState] = FINAL_STATES,
+) -> ImportanceResult:
+    """The fANOVA importance of each parameter and pair for ``metric`` over finished trials.
+
+    Args:
+        records: the study's trials; those in ``states`` with a finite metric are used.
+        space: the study's space (its `Space.encode` gives the forest's inputs).
+        metric: the metric to explain (its direction does not matter: variance is sign-free).
+        n_trees: trees in the forest; more trees, tighter uncertainty.
+        pairs: whether to compute pair interactions.
+        max_pair_params: pairs are computed among this many most important parameters.
+        seed: the forest's random state.
+        states: which trial states count as finished evaluations.
+
+    Returns:
+        The importances, largest first.
+
+    Raises:
+        NotEnoughTrials: fewer than 4 usable trials, or a metric that never varies.
+    """
+    metric_ = as_metric(metric)
+    if isinstance(n_trees, bool) or not isinstance(n_trees, int) or n_trees < 2:
+        raise ConfigError(f"n_trees must be an integer >= 2, got n_trees={n_trees!r}: use the default 64")
+    kept, y = finished_values(records, metric_, states)
+    dims = space.dimensions
+    if len(kept) < 4:
+        raise NotEnoughTrials(
+            f"importance needs at least 4 finished trials with a finite {metric_.name!r}, got {len(kept)}: "
+            "run more trials first"
+        )
+    if not dims:
+        raise NotEnoughTrials("importance needs a space with at least one varying parameter, got only Fixed ones")
+    if float(np.ptp(y)) == 0.0:
+        raise NotEnoughTrials(
+            f"{metric_.name!r} has the same value ({y[0]:g}) in all {len(kept)} trials: nothing to explain"
+        )
+    x = np.vstack([space.encode(r.params) for r in kept])
+    x, lower, used = _extend_inactive(x)
+    forest = _fit_forest(x, y, n_trees, seed)
+    names = [dims[i] for i in used]
+    length = 1.0 - lower
+    trees = []
+    for estimator in forest.estimators_:
+        tree = _TreePartition.of(estimator.tree_, lower, length)
+        if tree is not None:
+            trees.append(tree)
+    if not trees:
+        raise NotEnoughTrials(f"no tree found any variation in {metric_.name!r}: run more (or more varied) trials")
+    mains = np.vstack([tree.main_effects() / tree.total for tree in trees])
+    main_items = [
+        ParamImportance((name,), float(mains[:, k].mean()), float(mains[:, k].std())) for k, name in enumerate(names)
+    ]
+    pair_items: list[ParamImportance] = []
+    if pairs and len(names) >= 2:
+        top = sorted(np.argsort(-mains.mean(axis=0))[: max(2, max_pair_params)].tolist())
+        pair_index = list(itertools.combinations(top, 2))
+        fractions = np.vstack(
+            [tree.interactions(pair_index, main) / tree.total for tree, main in zip(trees, mains, strict=True)]
+        )
+        pair_items = [
+            ParamImportance((names[i], names[j]), float(fractions[:, k].mean()), float(fractions[:, k].std()))
+            for k, (i, j) in enumerate(pair_index)
+        ]
+    main_items += [ParamImportance((name,), 0.0, 0.0) for i, name in enumerate(dims) if i not in used]
+    return ImportanceResult(
+        metric=metric_.name,
+        n_trials=len(kept),
+        n_trees=len(trees),
+        main=tuple(sorted(main_items, key=lambda p: -p.mean)),
+        pairs=tuple(sorted(pair_items, key=lambda p: -p.mean)),
+    )
+
+
+def _extend_inactive(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Fill inactive (NaN) cells below 0 and return the inputs, each dimension's lower end and the used columns."""
+    inactive_share = np.isnan(x).mean(axis=0)
+    used = [i for i in range(x.shape[1]) if inactive_share[i] < 1.0]
+    x = x[:, used]
+    share = np.minimum(inactive_share[used], _MAX_INACTIVE_SHARE)
+    width = share / (1.0 - share)  # the inactive segment [-width, 0) holds `share` of the extended dimension
+    x = np.where(np.isnan(x), -width / 2.0, x)
+    return x, -width, used
+
+
+def _fit_forest(x: np.ndarray, y: np.ndarray, n_trees: int, seed: int) -> Any:
+    from sklearn.ensemble import RandomForestRegressor
+
+    # Leaves of a few trials each keep the partition (and so the decomposition) small for
+    # thousands of trials, at no cost in what the forest can tell apart.
+    min_leaf = max(1, len(y) // 1000)
+    forest = RandomForestRegressor(
+        n_estimators=n_trees,
+        min_samples_leaf=min_leaf,
+        max_features=1.0,
+        bootstrap=True,
+        random_state=seed,
+        n_jobs=1,
+    )
+    forest.fit(x, y)
+    return forest
+
+
+def _leaf_boxes(tree: Any, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each leaf's box (``lo``, ``hi``; one row per leaf) and predicted value, within ``[lower, upper]``."""
+    left, right = tree.children_left, tree.children_right
+    feature, threshold = tree.feature, tree.threshold
+    n = tree.node_count
+    lo = np.tile(lower, (n, 1))
+    hi = np.tile(upper, (n, 1))
+    frontier = np.array([0])
+    while frontier.size:  # one pass per depth level: sklearn stores children after their parent
+        internal = frontier[left[frontier] != -1]
+        if not internal.size:
+            break
+        f, t = feature[internal], threshold[internal]
+        lc, rc = left[internal], right[internal]
+        for child in (lc, rc):
+            lo[child] = lo[internal]
+            hi[child] = hi[internal]
+        hi[lc, f] = np.minimum(hi[lc, f], t)
+        lo[rc, f] = np.maximum(lo[rc, f], t)
+        frontier = np.concatenate([lc, rc])
+    leaves = left == -1
+    return np.clip(lo[leaves], lower, upper), np.clip(hi[leaves], lower, upper), tree.value[leaves, 0, 0]
+
+
+@dataclass(frozen=True)
+class _TreePartition:
+    """One tree as boxes with values, normalised so that the search space has volume 1."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    width: np.ndarray
+    weighted: np.ndarray  # value * volume of each leaf
+    length: np.ndarray
+    mean: float
+    total: float
+
+    @classmethod
+    def of(cls, tree: Any, lower: np.ndarray, length: np.ndarray) -> _TreePartition | None:
+        """The partition of a fitted sklearn tree, or ``None`` when the tree is constant."""
+        lo, hi, values = _leaf_boxes(tree, lower, np.ones_like(lower))
+        width = (hi - lo) / length
+        keep = np.all(width > 0, axis=1)
+        lo, hi, values, width = lo[keep], hi[keep], values[keep], width[keep]
+        volume = np.prod(width, axis=1)
+        mean = float(volume @ values)
+        total = float(volume @ (values * values)) - mean * mean
+        if total <= 1e-12 * max(1.0, mean * mean):
+            return None
+        return cls(lo, hi, width, values * volume, length, mean, total)
+
+    def main_effects(self) -> np.ndarray:
+        """The variance of each dimension's marginal."""
+        return np.array(
+            [
+                max(
+                    0.0,
+                    _marginal_variance_1d(
+                        self.lo[:, i], self.hi[:, i], self.weighted / self.width[:, i], float(self.length[i]), self.mean
+                    ),
+                )
+                for i in range(self.lo.shape[1])
+            ]
+        )
+
+    def interactions(self, pair_index: Sequence[tuple[int, int]], main_fraction: np.ndarray) -> np.ndarray:
+        """The variance of each pair's marginal net of both main effects."""
+        main = main_fraction * self.total
+        out = []
+        for i, j in pair_index:
+            joint = _marginal_variance_2d(
+                (self.lo[:, i], self.hi[:, i], float(self.length[i])),
+                (self.lo[:, j], self.hi[:, j], float(self.length[j])),
+                self.weighted / (self.width[:, i] * self.width[:, j]),
+                self.mean,
+            )
+            out.append(max(0.0, joint - main[i] - main[j]))
+        return np.array(out)
+
+
+def _marginal_variance_1d(lo: np.ndarray, hi: np.ndarray, height: np.ndarray, length: float, mean: float) -> float:
+    """Variance of the step function ``sum_leaf height * 1[lo <= x < hi]`` over a dimension of ``length``."""
+    points = np.unique(np.concatenate([lo, hi]))
+    k = len(points)
+    steps = np.bincount(np.searchsorted(points, lo), weights=height, minlength=k)
+    steps -= np.bincount(np.searchsorted(points, hi), weights=height, minlength=k)
+    marginal = np.cumsum(steps)[:-1]
+    segment = np.diff(points) / length
+    return float(segment @ (marginal * marginal)) - mean * mean
+
+
+def _marginal_variance_2d(
+    first: tuple[np.ndarray, np.ndarray, float],
+    second: tuple[np.ndarray, np.ndarray, float],
+    height: np.ndarray,
+    mean: float,
+) -> float:
+    """Variance of the two-dimensional marginal, a step function over the grid of both dimensions' cuts."""
+    (lo_a, hi_a, len_a), (lo_b, hi_b, len_b) = first, second
+    points_a = np.unique(np.concatenate([lo_a, hi_a]))
+    points_b = np.unique(np.concatenate([lo_b, hi_b]))
+    ka, kb = len(points_a), len(points_b)
+    ia_lo, ia_hi = np.searchsorted(points_a, lo_a), np.searchsorted(points_a, hi_a)
+    ib_lo, ib_hi = np.searchsorted(points_b, lo_b), np.searchsorted(points_b, hi_b)
+    corners = np.concatenate([ia_lo * kb + ib_lo, ia_hi * kb + ib_lo, ia_lo * kb + ib_hi, ia_hi * kb + ib_hi])
+    signs = np.concatenate([height, -height, -height, height])
+    grid = np.bincount(corners, weights=signs, minlength=ka * kb).reshape(ka, kb)
+    marginal = np.cumsum(np.cumsum(grid, axis=0), axis=1)[:-1, :-1]
+    area = np.outer(np.diff(points_a) / len_a, np.diff(points_b) / len_b)
+    return float(np.sum(area * marginal * marginal)) - mean * mean
