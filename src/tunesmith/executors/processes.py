@@ -10,17 +10,19 @@ decision)`` ends the trial. Children never touch the storage.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import math
 import multiprocessing as mp
 import os
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_any
-from typing import Any
+from typing import IO, Any
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
@@ -52,11 +54,19 @@ def _address_space() -> int:
 
 
 def _child_main(
-    objective: Objective, job: TrialJob, conn: Connection, memory_limit: int | None, threads: int | None
+    objective: Objective,
+    job: TrialJob,
+    conn: Connection,
+    memory_limit: int | None,
+    threads: int | None,
+    crash_log: IO[bytes] | None,
 ) -> None:
     """Entry point of a trial's process. Always leaves through ``os._exit``: no inherited finalizer
     (a parent's database connection, say) ever runs in the child."""
     try:
+        if crash_log is not None:
+            # A segfault's Python stack goes to a file the parent reads, not to the user's terminal.
+            faulthandler.enable(file=crash_log, all_threads=False)
         if memory_limit is not None:
             import resource
 
@@ -110,7 +120,17 @@ class _Running:
     process: Any
     conn: Connection
     started: float
+    crash_log: IO[bytes] | None = None
     decision: Decision = Decision.CONTINUE
+
+    def crash_text(self) -> str:
+        """What the child's fault handler wrote (empty when it wrote nothing)."""
+        if self.crash_log is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            self.crash_log.seek(0)
+            return self.crash_log.read().decode(errors="replace").strip()
+        return ""
 
 
 class ProcessExecutor(Executor):
@@ -164,15 +184,17 @@ class ProcessExecutor(Executor):
     def submit(self, job: TrialJob) -> None:
         assert self._objective is not None, "start() first"
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        # Closed in _finish; a context manager cannot span the child's lifetime.
+        crash_log = tempfile.TemporaryFile() if self._ctx.get_start_method() == "fork" else None  # noqa: SIM115
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_child_main,
-            args=(self._objective, job, child_conn, self.memory_limit, self.threads_per_trial),
+            args=(self._objective, job, child_conn, self.memory_limit, self.threads_per_trial, crash_log),
             name=f"tunesmith-trial-{job.number}",
             daemon=True,
         )
         process.start()
         child_conn.close()
-        self._running[job.number] = _Running(job, process, parent_conn, time.monotonic())
+        self._running[job.number] = _Running(job, process, parent_conn, time.monotonic(), crash_log)
 
     def busy(self) -> int:
         return len(self._running) + len(self._done)
@@ -216,7 +238,7 @@ class ProcessExecutor(Executor):
                     TrialOutcome(
                         run.job.number,
                         reason=_exit_reason(run.process.exitcode),
-                        error=f"exit code {run.process.exitcode}",
+                        error="\n".join(filter(None, [f"exit code {run.process.exitcode}", run.crash_text()])),
                         decision=run.decision,
                     ),
                 )
@@ -248,6 +270,8 @@ class ProcessExecutor(Executor):
             run.process.kill()
             run.process.join()
         run.conn.close()
+        if run.crash_log is not None:
+            run.crash_log.close()
         self._done.append(outcome)
 
     def _expire(self) -> None:

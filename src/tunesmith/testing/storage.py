@@ -1,0 +1,199 @@
+"""The storage conformance suite: every `Storage` implementation must pass each check.
+
+Example:
+    >>> from tunesmith.testing.storage import check_storage
+    >>> from tunesmith.storage import MemoryStorage
+    >>> check_storage(MemoryStorage)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tunesmith.errors import StudyNotFound
+from tunesmith.storage.base import Proposal, Storage
+from tunesmith.trial import TrialState
+
+__all__ = ["STORAGE_CHECKS", "check_storage"]
+
+MakeStorage = Callable[[], Storage]
+SPEC: dict[str, Any] = {"space": {"x": {"type": "float", "low": 0.0, "high": 1.0}}, "seed": 7}
+
+
+def _propose(number: int, history: Any) -> Proposal:
+    return Proposal(params={"x": number / 100.0}, seed=1000 + number, attrs={"note": f"trial {number}"})
+
+
+def check_create_and_load_study(make: MakeStorage) -> None:
+    storage = make()
+    info, created = storage.get_or_create_study("alpha", SPEC, now=1.0)
+    assert created and info.name == "alpha" and info.spec == SPEC
+    again, created_again = storage.get_or_create_study("alpha", {"other": True}, now=2.0)
+    assert not created_again and again.id == info.id and again.spec == SPEC, "an existing study keeps its spec"
+    assert storage.load_study("alpha").id == info.id
+    assert [s.name for s in storage.list_studies()] == ["alpha"]
+
+
+def check_missing_study_raises(make: MakeStorage) -> None:
+    storage = make()
+    try:
+        storage.load_study("nope")
+    except StudyNotFound as exc:
+        assert "nope" in str(exc)
+        assert isinstance(exc, KeyError)
+    else:
+        raise AssertionError("load_study of a missing name must raise StudyNotFound")
+
+
+def check_study_attrs_round_trip(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("attrs", SPEC, now=1.0)
+    storage.set_study_attr(info.id, "environment", {"python": "3.11", "packages": {"numpy": "2"}})
+    storage.set_study_attr(info.id, "note", [1, 2.5, None, "x"])
+    attrs = storage.load_study("attrs").attrs
+    assert attrs == {"environment": {"python": "3.11", "packages": {"numpy": "2"}}, "note": [1, 2.5, None, "x"]}
+
+
+def check_trials_numbered_from_zero(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("numbers", SPEC, now=1.0)
+    records = [storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=10.0 + i) for i in range(5)]
+    assert [r.number for r in records if r is not None] == [0, 1, 2, 3, 4]
+    stored = storage.get_trials(info.id)
+    assert [r.number for r in stored] == [0, 1, 2, 3, 4]
+    first = stored[0]
+    assert first.state is TrialState.RUNNING and first.params == {"x": 0.0} and first.seed == 1000
+    assert first.attrs == {"note": "trial 0"} and first.worker == "h:1" and first.started_at == 10.0
+
+
+def check_proposer_sees_history(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("history", SPEC, now=1.0)
+    seen: list[list[int]] = []
+
+    def propose(number: int, history: Any) -> Proposal:
+        seen.append([r.number for r in history])
+        return _propose(number, history)
+
+    for _ in range(3):
+        storage.create_trial(info.id, propose, max_trials=None, worker="h:1", now=1.0)
+    assert seen == [[], [0], [0, 1]]
+
+
+def check_trial_budget_is_exact(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("budget", SPEC, now=1.0)
+    made = [storage.create_trial(info.id, _propose, max_trials=3, worker="h:1", now=1.0) for _ in range(5)]
+    assert [m is not None for m in made] == [True, True, True, False, False]
+    storage.finish_trial(info.id, 1, TrialState.FAILED, metrics={}, reason="interrupted", error=None, now=2.0)
+    replacement = storage.create_trial(info.id, _propose, max_trials=3, worker="h:1", now=3.0)
+    assert replacement is not None and replacement.number == 3, "an interrupted trial does not spend the budget"
+
+
+def check_reports_and_resource(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("reports", SPEC, now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    storage.add_report(info.id, 0, 1, {"loss": 0.9}, now=2.0)
+    storage.add_report(info.id, 0, 2, {"loss": 0.5, "acc": 0.7}, now=3.0)
+    storage.add_report(info.id, 0, 2, {"extra": 1.0}, now=3.5)
+    record = storage.get_trial(info.id, 0)
+    assert record.intermediate == {1: {"loss": 0.9}, 2: {"loss": 0.5, "acc": 0.7, "extra": 1.0}}
+    assert record.resource == 2.0 and record.heartbeat_at == 3.5
+    assert record.curve("loss") == [(1, 0.9), (2, 0.5)]
+
+
+def check_finish_is_final(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("finish", SPEC, now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    assert storage.finish_trial(info.id, 0, TrialState.COMPLETE, metrics={"loss": 0.25}, reason=None, error=None,
+                                now=5.0)
+    overwritten = storage.finish_trial(info.id, 0, TrialState.FAILED, metrics={}, reason="interrupted", error="late",
+                                       now=6.0)
+    assert not overwritten, "a recorded result is never overwritten"
+    record = storage.get_trial(info.id, 0)
+    assert record.state is TrialState.COMPLETE and record.metrics == {"loss": 0.25} and record.finished_at == 5.0
+    assert record.duration == 4.0
+
+
+def check_update_and_heartbeat(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("update", SPEC, now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    storage.update_trial(info.id, 0, attrs={"retry": 1})
+    storage.update_trial(info.id, 0, state=TrialState.PAUSED)
+    storage.heartbeat(info.id, [0], now=9.0)
+    record = storage.get_trial(info.id, 0)
+    assert record.attrs == {"note": "trial 0", "retry": 1} and record.state is TrialState.PAUSED
+    storage.update_trial(info.id, 0, state=TrialState.RUNNING)
+    storage.heartbeat(info.id, [0], now=12.0)
+    assert storage.get_trial(info.id, 0).heartbeat_at == 12.0
+
+
+def check_records_are_json(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("json", SPEC, now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    storage.add_report(info.id, 0, 1, {"loss": 0.5}, now=2.0)
+    storage.finish_trial(info.id, 0, TrialState.COMPLETE, metrics={"loss": 0.5}, reason=None, error=None, now=3.0)
+    record = storage.get_trial(info.id, 0)
+    text = json.dumps(record.to_json())
+    assert type(record).from_json(json.loads(text)) == record
+
+
+def check_concurrent_creation(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("threads", SPEC, now=1.0)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while storage.create_trial(info.id, _propose, max_trials=40, worker="h:1", now=1.0) is not None:
+                pass
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert [r.number for r in storage.get_trials(info.id)] == list(range(40))
+
+
+def check_studies_are_isolated(make: MakeStorage) -> None:
+    storage = make()
+    a, _ = storage.get_or_create_study("a", SPEC, now=1.0)
+    b, _ = storage.get_or_create_study("b", SPEC, now=1.0)
+    storage.create_trial(a.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    storage.create_trial(a.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    record = storage.create_trial(b.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    assert record is not None and record.number == 0
+    assert len(storage.get_trials(a.id)) == 2 and len(storage.get_trials(b.id)) == 1
+
+
+STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
+    check_create_and_load_study,
+    check_missing_study_raises,
+    check_study_attrs_round_trip,
+    check_trials_numbered_from_zero,
+    check_proposer_sees_history,
+    check_trial_budget_is_exact,
+    check_reports_and_resource,
+    check_finish_is_final,
+    check_update_and_heartbeat,
+    check_records_are_json,
+    check_concurrent_creation,
+    check_studies_are_isolated,
+]
+
+
+def check_storage(make: MakeStorage) -> None:
+    """Run every check against fresh storages made by ``make``; raises `AssertionError` on the first failure."""
+    for check in STORAGE_CHECKS:
+        check(make)

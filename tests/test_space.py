@@ -1,0 +1,229 @@
+"""Search spaces: validation messages, priors, encoding, conditions, JSON, and properties."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tunesmith import Choice, Fixed, Float, Int, Space, SpaceError, SpaceWarning, TunesmithError
+
+
+def test_log_float_with_zero_low_names_rule_value_and_fix() -> None:
+    with pytest.raises(SpaceError) as info:
+        Float(0.0, 1.0, log=True)
+    message = str(info.value)
+    assert "low must be > 0 when log=True" in message and "low=0.0" in message and "log=False" in message
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: Float(1.0, 1.0), "low < high must hold"),
+        (lambda: Float(0.0, math.inf), "finite number"),
+        (lambda: Float(0.0, 1.0, step=0.0), "step must be > 0"),
+        (lambda: Int(1, 10, base=2), "power of base=2"),
+        (lambda: Int(0, 10, log=True), "low must be >= 1 when log=True"),
+        (lambda: Int(1.5, 3), "low must be an integer"),  # type: ignore[arg-type]
+        (lambda: Choice([]), "options must not be empty"),
+        (lambda: Choice(["a", "a"]), "options must be unique"),
+        (lambda: Choice([object()]), "JSON scalars"),
+        (lambda: Space({"m": Float(0.1, 0.9, when={"opt": "sgd"})}), "not in the space"),
+        (lambda: Space({"opt": Choice(["adam"]), "m": Float(0.1, 0.9, when={"opt": "sgd"})}), "can never take"),
+        (lambda: Space({"x": 3}), "wrap constants as Fixed(3)"),  # type: ignore[dict-item]
+        (lambda: Space({}), "at least one parameter"),
+    ],
+)
+def test_invalid_spaces_raise_space_errors(make: object, fragment: str) -> None:
+    with pytest.raises(SpaceError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        make()  # type: ignore[operator]
+
+
+def test_condition_cycle_is_reported() -> None:
+    with pytest.raises(SpaceError, match="cycle"):
+        Space({"a": Choice([1, 2], when={"b": 1}), "b": Choice([1, 2], when={"a": 1})})
+
+
+def test_powers_of_two_are_sampled_evenly() -> None:
+    param = Int(32, 4096, base=2)
+    rng = np.random.default_rng(0)
+    draws = [param.sample(rng) for _ in range(7000)]
+    assert set(draws) == {32, 64, 128, 256, 512, 1024, 2048, 4096}
+    counts = np.bincount([int(math.log2(d)) - 5 for d in draws])
+    assert counts.min() > 700, counts
+
+
+def test_log_float_prior_is_log_uniform() -> None:
+    param = Float(1e-5, 1e-1, log=True)
+    rng = np.random.default_rng(1)
+    exponents = np.log10([param.sample(rng) for _ in range(4000)])
+    assert abs(np.mean(exponents) - (-3.0)) < 0.1
+    assert np.mean(exponents < -4) == pytest.approx(0.25, abs=0.03)
+
+
+def test_conditional_parameter_only_when_parent_matches() -> None:
+    space = Space({"optimizer": Choice(["adam", "sgd"]), "momentum": Float(0.8, 0.99, when={"optimizer": "sgd"})})
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        params = space.sample(rng)
+        assert ("momentum" in params) == (params["optimizer"] == "sgd")
+    encoded = space.encode({"optimizer": "adam"})
+    assert np.isnan(encoded[space.dimensions.index("momentum")])
+
+
+def test_children_follow_parents_regardless_of_declaration_order() -> None:
+    space = Space({"momentum": Float(0.8, 0.99, when={"optimizer": "sgd"}), "optimizer": Choice(["adam", "sgd"])})
+    assert list(space) == ["optimizer", "momentum"]
+
+
+def test_grid_respects_conditions() -> None:
+    space = Space(
+        {
+            "optimizer": Choice(["adam", "sgd"]),
+            "momentum": Choice([0.9, 0.99], when={"optimizer": "sgd"}),
+            "layers": Int(2, 3),
+        }
+    )
+    grid = space.grid()
+    assert len(grid) == 2 + 4  # adam x 2 layers, sgd x 2 momenta x 2 layers
+    assert all(("momentum" in g) == (g["optimizer"] == "sgd") for g in grid)
+
+
+def test_validate_fills_fixed_and_rejects_strays() -> None:
+    space = Space({"x": Float(0, 1), "tag": Fixed("v1")})
+    assert space.validate({"x": 0.5}) == {"x": 0.5, "tag": "v1"}
+    with pytest.raises(SpaceError, match="unknown parameters"):
+        space.validate({"x": 0.5, "y": 1})
+    with pytest.raises(SpaceError, match="outside its range"):
+        space.validate({"x": 2.0})
+
+
+@pytest.mark.parametrize(
+    ("name", "param"),
+    [("dropout", Float(0.0, 1.5)), ("lr", Float(1e-3, 50.0, log=True)), ("beta_1", Float(0.5, 1.2))],
+)
+def test_physically_meaningless_bounds_warn(name: str, param: Float) -> None:
+    with pytest.warns(SpaceWarning, match=name):
+        Space({name: param})
+
+
+def test_meaningful_bounds_do_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Space({"dropout": Float(0.0, 0.5), "learning_rate": Float(1e-5, 1e-1, log=True)})
+
+
+def test_json_round_trip_of_a_full_space() -> None:
+    space = Space(
+        {
+            "lr": Float(1e-5, 1e-1, log=True),
+            "batch_size": Int(32, 4096, base=2),
+            "wd": Float(0.0, 0.1, step=0.01),
+            "optimizer": Choice(["adam", "sgd"]),
+            "momentum": Float(0.8, 0.99, when={"optimizer": "sgd"}),
+            "layers": Int(2, 6),
+            "tag": Fixed("v1"),
+        }
+    )
+    text = json.dumps(space.to_json())
+    assert Space.from_json(json.loads(text)) == space
+
+
+# Property-based tests ------------------------------------------------------------------------------
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def float_params(draw: st.DrawFn) -> Float:
+    log = draw(st.booleans())
+    if log:
+        low = draw(st.floats(min_value=1e-8, max_value=1e3))
+        high = low * draw(st.floats(min_value=1.01, max_value=1e6))
+        return Float(low, high, log=True)
+    low = draw(finite)
+    high = low + draw(st.floats(min_value=1e-3, max_value=1e6))
+    step = draw(st.one_of(st.none(), st.floats(min_value=1e-3, max_value=1.0).map(lambda f: f * (high - low))))
+    return Float(low, high, step=step)
+
+
+@st.composite
+def int_params(draw: st.DrawFn) -> Int:
+    kind = draw(st.sampled_from(["linear", "log", "base"]))
+    if kind == "base":
+        base = draw(st.integers(2, 4))
+        lo = draw(st.integers(0, 5))
+        hi = lo + draw(st.integers(1, 5))
+        return Int(base**lo, base**hi, base=base)
+    low = draw(st.integers(1 if kind == "log" else -1000, 1000))
+    high = low + draw(st.integers(1, 10_000))
+    if kind == "log":
+        return Int(low, high, log=True)
+    return Int(low, high, step=draw(st.integers(1, max(1, (high - low)))))
+
+
+choices = st.lists(st.one_of(st.text(max_size=5), st.integers(-5, 5), st.booleans()), min_size=1, max_size=6).filter(
+    lambda xs: len({json.dumps(x) for x in xs}) == len(xs)
+)
+params_strategy = st.one_of(float_params(), int_params(), choices.map(Choice), st.integers().map(Fixed))
+spaces = st.dictionaries(st.text(alphabet="abcdefgh", min_size=1, max_size=4), params_strategy, min_size=1, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(spaces, st.integers(0, 2**32 - 1))
+def test_valid_spaces_sample_inside_bounds_and_round_trip(params: dict, seed: int) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpaceWarning)
+        space = Space(params)
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        config = space.sample(rng)
+        assert space.validate(config) == config
+        u = space.encode(config)
+        assert np.all((u >= 0) & (u <= 1))
+        decoded = space.decode(u)
+        for name, value in config.items():
+            if isinstance(space[name], Float) and space[name].step is None:  # type: ignore[union-attr]
+                assert decoded[name] == pytest.approx(value, rel=1e-9, abs=1e-9)
+            else:
+                assert decoded[name] == value
+    assert Space.from_json(json.loads(json.dumps(space.to_json()))) == space
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["float", "int", "choice", "fixed", "bogus"]),
+    st.dictionaries(
+        st.sampled_from(["low", "high", "log", "step", "base", "options", "value", "when", "junk"]),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-5, 5),
+            finite,
+            st.text(max_size=3),
+            st.lists(st.integers(-2, 2), max_size=3),
+        ),
+    ),
+)
+def test_invalid_params_raise_tunesmith_errors_not_crashes(kind: str, fields: dict) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SpaceWarning)
+            Space.from_json({"p": {"type": kind, **fields}})
+    except TunesmithError as exc:
+        assert str(exc)
+
+
+@settings(max_examples=100, deadline=None)
+@given(spaces, st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=6, max_size=6))
+def test_any_point_of_the_cube_decodes_to_a_valid_config(params: dict, point: list[float]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpaceWarning)
+        space = Space(params)
+    config = space.decode(point[: len(space.dimensions)])
+    assert space.validate(config) == config

@@ -1,0 +1,83 @@
+"""Every storage backend passes the one conformance suite, plus SQL specifics."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tunesmith.errors import StorageError
+from tunesmith.storage import MemoryStorage, SQLStorage, Storage, open_storage, redact_url
+from tunesmith.storage.base import SCHEMA_VERSION
+from tunesmith.testing.storage import STORAGE_CHECKS
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Storage]:
+    counter = iter(range(1000))
+    if request.param == "memory":
+        return MemoryStorage
+    return lambda: SQLStorage(f"sqlite:///{tmp_path}/s{next(counter)}.db")
+
+
+@pytest.mark.parametrize("check", STORAGE_CHECKS, ids=lambda c: c.__name__)
+def test_storage_conformance(make_storage: Callable[[], Storage], check: Callable[..., None]) -> None:
+    check(make_storage)
+
+
+def test_sqlite_uses_wal_and_records_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "study.db"
+    storage = SQLStorage(f"sqlite:///{path}")
+    assert storage.schema_version == SCHEMA_VERSION
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    SQLStorage(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE tunesmith_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(StorageError, match="newer than this tunesmith"):
+        SQLStorage(f"sqlite:///{path}")
+
+
+def test_sql_storage_stores_no_pickles(tmp_path: Path) -> None:
+    from tunesmith.testing.storage import check_records_are_json
+
+    path = tmp_path / "json.db"
+    check_records_are_json(lambda: SQLStorage(f"sqlite:///{path}"))
+    with sqlite3.connect(path) as conn:
+        for params, metrics, attrs in conn.execute("SELECT params, metrics, attrs FROM trials"):
+            for text in (params, metrics, attrs):
+                assert isinstance(text, str) and text.startswith("{")
+
+
+def test_a_second_storage_object_sees_finished_and_new_trials(tmp_path: Path) -> None:
+    from tunesmith.storage.base import Proposal
+    from tunesmith.trial import TrialState
+
+    url = f"sqlite:///{tmp_path}/shared.db"
+    writer, reader = SQLStorage(url), SQLStorage(url)
+    info, _ = writer.get_or_create_study("s", {"seed": 1}, now=0.0)
+    propose = lambda n, h: Proposal({"x": n}, n)  # noqa: E731
+    writer.create_trial(info.id, propose, max_trials=None, worker="h:1", now=0.0)
+    assert [r.state for r in reader.get_trials(info.id)] == [TrialState.RUNNING]
+    writer.finish_trial(info.id, 0, TrialState.COMPLETE, metrics={"v": 1.0}, reason=None, error=None, now=1.0)
+    writer.create_trial(info.id, propose, max_trials=None, worker="h:1", now=2.0)
+    states = [r.state for r in reader.get_trials(info.id)]
+    assert states == [TrialState.COMPLETE, TrialState.RUNNING], "the reader's cache must not hide changes"
+
+
+def test_open_storage_urls(tmp_path: Path) -> None:
+    assert isinstance(open_storage("memory"), MemoryStorage)
+    assert isinstance(open_storage(str(tmp_path / "a.db")), SQLStorage)
+    with pytest.raises(StorageError, match="storage must be"):
+        open_storage("tunesmith-no-scheme")
+
+
+def test_redact_url_hides_the_password() -> None:
+    redacted = redact_url("postgresql://alice:s3cret@db.example:5432/tune")
+    assert "s3cret" not in redacted and "alice" in redacted
