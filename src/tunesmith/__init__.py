@@ -19,7 +19,7 @@ from tunesmith.errors import (
     TunesmithError,
 )
 from tunesmith.objective import Guardrail, Metric
-from tunesmith.samplers import Auto, Grid, Random, Sampler, SearchContext
+from tunesmith.samplers import GP, TPE, Auto, Grid, Random, Sampler, SearchContext, Sobol
 from tunesmith.schedulers import FIFO, Scheduler
 from tunesmith.space import Choice, Fixed, Float, Int, Param, Space, SpaceWarning
 from tunesmith.study import Study, StudyResult
@@ -29,6 +29,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FIFO",
+    "GP",
+    "TPE",
     "Auto",
     "Budget",
     "BudgetExhausted",
@@ -48,6 +50,7 @@ __all__ = [
     "Scheduler",
     "SearchContext",
     "SearchSpaceExhausted",
+    "Sobol",
     "Space",
     "SpaceError",
     "SpaceWarning",

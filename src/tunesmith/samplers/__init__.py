@@ -8,12 +8,22 @@ from typing import Any
 from tunesmith.errors import ConfigError
 from tunesmith.samplers.auto import Auto
 from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.samplers.gp import GP
 from tunesmith.samplers.grid import Grid
+from tunesmith.samplers.qmc import Sobol
 from tunesmith.samplers.random import Random
+from tunesmith.samplers.tpe import TPE
 
-__all__ = ["SAMPLERS", "Auto", "Grid", "Random", "Sampler", "SearchContext", "make_sampler"]
+__all__ = ["GP", "SAMPLERS", "TPE", "Auto", "Grid", "Random", "Sampler", "SearchContext", "Sobol", "make_sampler"]
 
-SAMPLERS: dict[str, type[Sampler]] = {"auto": Auto, "random": Random, "grid": Grid}
+SAMPLERS: dict[str, type[Sampler]] = {
+    "auto": Auto,
+    "random": Random,
+    "grid": Grid,
+    "sobol": Sobol,
+    "tpe": TPE,
+    "gp": GP,
+}
 
 
 def make_sampler(spec: str | Mapping[str, Any] | Sampler | None) -> Sampler:

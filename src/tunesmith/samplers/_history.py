@@ -1,0 +1,139 @@
+"""What model-based samplers read from a history: encoded points, losses, feasibility, pending points.
+
+Internal helpers shared by `Sobol`, `TPE` and `GP`. Nothing here draws randomness, so the
+samplers stay pure functions of (space, history, rng, context).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tunesmith.budget import INTERRUPTION_REASONS
+from tunesmith.samplers.base import SearchContext
+from tunesmith.space import Choice, Space
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["EncodingCache", "Observations", "categorical_dims", "observe", "snap"]
+
+
+class EncodingCache:
+    """Memoises `Space.encode` per finished record.
+
+    Finished records are immutable, and storage hands out the same objects on every call,
+    so the cache is keyed by identity (checked, so a recycled ``id`` never returns a stale
+    row). Memoisation never changes a result, only its cost: at thousands of trials,
+    re-encoding the whole history on every ask would dominate the sampler's time.
+    """
+
+    def __init__(self, max_size: int = 100_000) -> None:
+        self._rows: dict[int, tuple[TrialRecord, Space, np.ndarray]] = {}
+        self._max_size = max_size
+
+    def encode(self, space: Space, record: TrialRecord) -> np.ndarray:
+        """The encoded point of ``record`` in ``space`` (``NaN`` for inactive dimensions)."""
+        hit = self._rows.get(id(record))
+        if hit is not None and hit[0] is record and hit[1] is space:
+            return hit[2]
+        row = space.encode(record.params)
+        if record.state.is_finished:
+            if len(self._rows) >= self._max_size:
+                self._rows.clear()
+            self._rows[id(record)] = (record, space, row)
+        return row
+
+
+@dataclass(frozen=True)
+class Observations:
+    """A history split into what each model needs.
+
+    Attributes:
+        x: encoded points with a loss, shape ``(n, d)``; ``NaN`` marks inactive dimensions.
+        loss: ``metric.sign() * value`` of each row of ``x`` (lower is better).
+        feasible: whether each row of ``x`` satisfied the guardrails (INFEASIBLE rows keep their loss).
+        failed_x: encoded points of trials that failed or diverged without a usable loss.
+        pending_x: encoded points of RUNNING and PAUSED trials (no result yet).
+        used_x: every encoded point of the history, in trial order.
+    """
+
+    x: np.ndarray
+    loss: np.ndarray
+    feasible: np.ndarray
+    failed_x: np.ndarray
+    pending_x: np.ndarray
+    used_x: np.ndarray
+
+    @property
+    def n_finished(self) -> int:
+        """Trials that taught something: with a loss or failed."""
+        return len(self.x) + len(self.failed_x)
+
+    @property
+    def has_infeasible(self) -> bool:
+        return bool(len(self.failed_x) or not np.all(self.feasible))
+
+
+def observe(
+    space: Space, history: Sequence[TrialRecord], context: SearchContext, cache: EncodingCache | None = None
+) -> Observations:
+    """Split ``history`` into losses, failures and pending points, in encoded form.
+
+    COMPLETE trials and STOPPED trials with a finite metric are observations; STOPPED trials
+    that diverged and FAILED trials are failures (trials lost to a dead worker are ignored: the
+    configuration was never evaluated); INFEASIBLE trials are observations marked infeasible, or
+    failures when they carry no finite metric; RUNNING and PAUSED trials are pending.
+    """
+    d = len(space.dimensions)
+    sign = context.metric.sign()
+    name = context.metric.name
+    xs: list[np.ndarray] = []
+    losses: list[float] = []
+    feasible: list[bool] = []
+    failed: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    used: list[np.ndarray] = []
+    for record in history:
+        row = cache.encode(space, record) if cache is not None else space.encode(record.params)
+        used.append(row)
+        state = record.state
+        if state in (TrialState.RUNNING, TrialState.PAUSED):
+            pending.append(row)
+            continue
+        if state is TrialState.FAILED and record.reason in INTERRUPTION_REASONS:
+            continue
+        value = record.value(name)
+        diverged = state is TrialState.STOPPED and record.reason == "diverged"
+        if state is TrialState.FAILED or diverged or value is None or not math.isfinite(value):
+            failed.append(row)
+            continue
+        xs.append(row)
+        losses.append(sign * value)
+        feasible.append(state is not TrialState.INFEASIBLE)
+
+    def stack(rows: list[np.ndarray]) -> np.ndarray:
+        return np.vstack(rows) if rows else np.empty((0, d))
+
+    return Observations(
+        x=stack(xs),
+        loss=np.asarray(losses, dtype=float),
+        feasible=np.asarray(feasible, dtype=bool),
+        failed_x=stack(failed),
+        pending_x=stack(pending),
+        used_x=stack(used),
+    )
+
+
+def categorical_dims(space: Space) -> tuple[np.ndarray, np.ndarray]:
+    """A mask of the categorical dimensions and each dimension's number of values (``inf`` for floats)."""
+    params = [space[n] for n in space.dimensions]
+    mask = np.array([isinstance(p, Choice) for p in params], dtype=bool)
+    sizes = np.array([p.cardinality() for p in params], dtype=float)
+    return mask, sizes
+
+
+def snap(space: Space, u: np.ndarray) -> np.ndarray:
+    """Round a point of the cube to what it decodes to (bin centres, inactive dimensions ``NaN``)."""
+    return space.encode(space.decode(np.clip(u, 0.0, 1.0)))

@@ -1,0 +1,311 @@
+"""Gaussian-process Bayesian optimisation: the most sample-efficient choice for expensive, low-dimensional searches."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import erfcx, log_ndtr, ndtr
+
+from tunesmith.errors import ConfigError
+from tunesmith.samplers._gp_model import GPModel, Hyper, fit_hyper, transform_outputs
+from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe
+from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.samplers.qmc import sobol_point
+from tunesmith.space import Space
+from tunesmith.trial import TrialRecord
+
+__all__ = ["GP"]
+
+_ACQUISITIONS = ("logei", "ucb")
+_LOG_INV_SQRT_2PI = -0.5 * math.log(2.0 * math.pi)
+
+
+def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log(z * Phi(z) + phi(z))`` and its derivative ``Phi(z) / h(z)``, stable for very negative z."""
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    ratio = np.empty_like(z)
+    big = z > -1.0
+    zb = z[big]
+    hb = zb * ndtr(zb) + np.exp(-0.5 * zb * zb + _LOG_INV_SQRT_2PI)
+    out[big] = np.log(hb)
+    ratio[big] = ndtr(zb) / hb
+    zs = np.maximum(z[~big], -1e6)
+    # h(z) = exp(-z^2/2) * (1/sqrt(2pi) + z/2 * erfcx(-z/sqrt 2)) for z < 0.
+    ex = erfcx(-zs / math.sqrt(2.0))
+    bracket = math.exp(_LOG_INV_SQRT_2PI) + 0.5 * zs * ex
+    asym = math.exp(_LOG_INV_SQRT_2PI) / (zs * zs)  # leading term of the bracket as z -> -inf
+    bracket = np.where(zs < -1e3, asym, np.maximum(bracket, asym * 0.5))
+    out[~big] = -0.5 * zs * zs + np.log(bracket)
+    ratio[~big] = 0.5 * ex / bracket
+    return out, ratio
+
+
+def _check_positive_int(name: str, value: object, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {name}={value!r}")
+    return value
+
+
+class _Acquisition:
+    """An acquisition (log-EI or UCB) times the probability of feasibility, with gradients."""
+
+    def __init__(
+        self,
+        model: GPModel,
+        best: float,
+        kind: str,
+        beta: float,
+        feasibility: GPModel | None,
+        cont: np.ndarray,
+    ) -> None:
+        self.model = model
+        self.best = best
+        self.kind = kind
+        self.beta = beta
+        self.feasibility = feasibility
+        self.cont = cont
+
+    def __call__(self, x: np.ndarray, grad: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        xc = x[:, self.cont]
+        xk = x[:, ~self.cont]
+        mu, var, dmu, dvar = self.model.predict(xc, xk, grad)
+        sd = np.sqrt(var)
+        if self.kind == "ucb":
+            value = -mu + math.sqrt(self.beta) * sd
+            gradient = None if dmu is None or dvar is None else -dmu + math.sqrt(self.beta) * dvar / (2 * sd[:, None])
+        else:
+            z = (self.best - mu) / sd
+            log_h, ratio = _log_h(z)
+            value = np.log(sd) + log_h
+            gradient = None
+            if dmu is not None and dvar is not None:
+                dsd = dvar / (2 * sd[:, None])
+                dz = (-dmu - z[:, None] * dsd) / sd[:, None]
+                gradient = dsd / sd[:, None] + ratio[:, None] * dz
+        if self.feasibility is not None:
+            fmu, fvar, fdmu, fdvar = self.feasibility.predict(xc, xk, grad)
+            scale = np.sqrt(1.0 + fvar)
+            t = fmu / scale
+            log_p = log_ndtr(t)
+            value = value + log_p
+            if gradient is not None and fdmu is not None and fdvar is not None:
+                dt = fdmu / scale[:, None] - (fmu / (2 * scale**3))[:, None] * fdvar
+                mills = np.exp(-0.5 * t * t + _LOG_INV_SQRT_2PI - log_p)
+                gradient = gradient + mills[:, None] * dt
+        return value, gradient
+
+
+class GP(Sampler):
+    """Bayesian optimisation with a Gaussian process (Matérn-5/2, one lengthscale per dimension).
+
+    Each suggestion fits the kernel's lengthscales, signal and noise by maximising the marginal
+    likelihood with priors; losses go through a Yeo-Johnson power transform first, so heavy
+    tails do not flatten the model. The acquisition (log expected improvement by default, or an
+    upper confidence bound) is maximised by multi-start L-BFGS-B over the encoded cube, seeded
+    from a quasi-random and a local candidate pool. Integers are searched on their continuous
+    axis and rounded; choices use a Hamming kernel and are searched by the candidate pool.
+    RUNNING trials are conditioned on at the model's prediction (kriging believer), so parallel
+    workers spread out; FAILED and INFEASIBLE trials train a feasibility model whose probability
+    multiplies the acquisition. The first ``n_startup`` trials follow a Sobol sequence.
+
+    Args:
+        n_startup: quasi-random trials before the model is used (default ``max(5, d + 1)``, at most 10).
+        acquisition: ``"logei"`` (default) or ``"ucb"``.
+        beta: UCB's exploration weight.
+        n_restarts: L-BFGS-B starts on the acquisition.
+        n_candidates: size of the candidate pool that picks the starts.
+        max_points: the model conditions on at most this many trials (the best half and an even spread of the rest).
+    """
+
+    name = "gp"
+
+    def __init__(
+        self,
+        n_startup: int | None = None,
+        acquisition: str = "logei",
+        beta: float = 4.0,
+        n_restarts: int = 5,
+        n_candidates: int = 1024,
+        max_points: int = 400,
+    ) -> None:
+        self.n_startup = None if n_startup is None else _check_positive_int("n_startup", n_startup)
+        if acquisition not in _ACQUISITIONS:
+            raise ConfigError(
+                f"acquisition must be one of {list(_ACQUISITIONS)}, got acquisition={acquisition!r}: "
+                "use 'logei' (the default)"
+            )
+        self.acquisition = acquisition
+        if isinstance(beta, bool) or not isinstance(beta, int | float) or not beta > 0:
+            raise ConfigError(f"beta must be a positive number, got beta={beta!r}")
+        self.beta = float(beta)
+        self.n_restarts = _check_positive_int("n_restarts", n_restarts)
+        self.n_candidates = _check_positive_int("n_candidates", n_candidates, 16)
+        self.max_points = _check_positive_int("max_points", max_points, 10)
+        self._cache = EncodingCache()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "n_startup": self.n_startup,
+            "acquisition": self.acquisition,
+            "beta": self.beta,
+            "n_restarts": self.n_restarts,
+            "n_candidates": self.n_candidates,
+            "max_points": self.max_points,
+        }
+
+    def startup_trials(self, space: Space) -> int:
+        """How many quasi-random trials come before the model."""
+        if self.n_startup is not None:
+            return self.n_startup
+        return min(10, max(5, len(space.dimensions) + 1))
+
+    def suggest(
+        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
+    ) -> dict[str, Any]:
+        if not space.dimensions:
+            return space.decode(np.empty(0))
+        obs = observe(space, history, context, self._cache)
+        if obs.n_finished < self.startup_trials(space) or len(obs.x) < 2:
+            return space.decode(sobol_point(space, history, rng, None))
+        u = self.propose(space, obs, rng)
+        return space.decode(u)
+
+    # The model -----------------------------------------------------------------------------------
+    def _subset(self, obs: Observations) -> np.ndarray:
+        n = len(obs.x)
+        if n <= self.max_points:
+            return np.arange(n)
+        order = np.argsort(obs.loss, kind="stable")
+        half = self.max_points // 2
+        rest = order[half:]
+        spread = rest[np.linspace(0, len(rest) - 1, self.max_points - half).astype(int)]
+        return np.sort(np.concatenate([order[:half], spread]))
+
+    def propose(self, space: Space, obs: Observations, rng: np.random.Generator) -> np.ndarray:
+        """The encoded point that maximises the acquisition."""
+        cat, sizes = categorical_dims(space)
+        cont = ~cat
+        keep = self._subset(obs)
+        x = np.where(np.isnan(obs.x[keep]), 0.5, obs.x[keep])
+        y = transform_outputs(obs.loss[keep])
+        feasible = obs.feasible[keep]
+        codes = self._codes(x, cat, sizes)
+        hyper = fit_hyper(x[:, cont], codes, y)
+        model = GPModel(x[:, cont], codes, y, hyper)
+        best = float(np.min(y[feasible])) if feasible.any() else float(np.min(y))
+        pending = np.where(np.isnan(obs.pending_x), 0.5, obs.pending_x)
+        if len(pending):
+            # Kriging believer: pretend the running trials return the model's prediction.
+            pc = self._codes(pending, cat, sizes)
+            believed, _, _, _ = model.predict(pending[:, cont], pc)
+            model = GPModel(
+                np.vstack([x[:, cont], pending[:, cont]]), np.vstack([codes, pc]), np.concatenate([y, believed]), hyper
+            )
+        feasibility = self._feasibility(obs, hyper, cat, sizes) if obs.has_infeasible else None
+        acq = _Acquisition(model, best, self.acquisition, self.beta, feasibility, cont)
+        return self._maximise(space, acq, x, y, obs, cat, sizes, rng)
+
+    @staticmethod
+    def _codes(x: np.ndarray, cat: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        k = sizes[cat]
+        return np.floor(np.clip(x[:, cat], 0.0, 1.0 - 1e-12) * k).astype(float)
+
+    def _feasibility(self, obs: Observations, hyper: Hyper, cat: np.ndarray, sizes: np.ndarray) -> GPModel:
+        """A least-squares classifier on +1 (feasible) / -1 (failed or infeasible), sharing the lengthscales."""
+        x = np.vstack([obs.x, obs.failed_x])
+        labels = np.concatenate([np.where(obs.feasible, 1.0, -1.0), -np.ones(len(obs.failed_x))])
+        if len(x) > self.max_points:
+            idx = np.linspace(0, len(x) - 1, self.max_points).astype(int)
+            x, labels = x[idx], labels[idx]
+        x = np.where(np.isnan(x), 0.5, x)
+        return GPModel(x[:, ~cat], self._codes(x, cat, sizes), labels, Hyper(hyper.lengthscale, 1.0, 0.1))
+
+    # Acquisition optimisation ------------------------------------------------------------------
+    def _maximise(
+        self,
+        space: Space,
+        acq: _Acquisition,
+        x: np.ndarray,
+        y: np.ndarray,
+        obs: Observations,
+        cat: np.ndarray,
+        sizes: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        d = x.shape[1]
+        cont = ~cat
+        n_local = self.n_candidates // 2
+        top = x[np.argsort(y)[: min(5, len(y))]]
+        local = top[rng.integers(len(top), size=n_local)] + rng.normal(0.0, 0.05, (n_local, d))
+        local[:, cat] = np.where(
+            rng.random((n_local, int(cat.sum()))) < 0.8, local[:, cat], rng.random((n_local, int(cat.sum())))
+        )
+        pool = np.clip(np.vstack([rng.random((self.n_candidates - n_local, d)), local]), 0.0, 1.0)
+        k = np.where(cat, sizes, 1.0)
+        pool[:, cat] = (np.floor(np.clip(pool[:, cat], 0.0, 1.0 - 1e-12) * k[cat]) + 0.5) / k[cat]
+        values, _ = acq(pool)
+        values = np.where(np.isfinite(values), values, -np.inf)
+        starts = pool[np.argsort(-values)[: self.n_restarts]]
+        finals = [starts]
+        if cont.any():
+            finals.append(self._lbfgs(acq, starts, cont))
+        candidates = np.vstack([*finals, pool[np.argsort(-values)[: 4 * self.n_restarts]]])
+        return self._pick(space, acq, candidates, obs)
+
+    @staticmethod
+    def _lbfgs(acq: _Acquisition, starts: np.ndarray, cont: np.ndarray) -> np.ndarray:
+        """Maximise the acquisition from every start at once (the sum is separable in the starts)."""
+        fixed = starts.copy()
+        dc = int(cont.sum())
+
+        def negative(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            pts = fixed.copy()
+            pts[:, cont] = flat.reshape(len(starts), dc)
+            value, gradient = acq(pts, grad=True)
+            assert gradient is not None
+            bad = ~np.isfinite(value)
+            value = np.where(bad, -1e6, value)
+            gradient = np.where(np.isfinite(gradient), gradient, 0.0)
+            return -float(np.sum(value)), -gradient.ravel()
+
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = minimize(
+                negative,
+                starts[:, cont].ravel(),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(0.0, 1.0)] * (len(starts) * dc),
+                options={"maxiter": 60},
+            )
+        out = fixed.copy()
+        out[:, cont] = np.clip(result.x, 0.0, 1.0).reshape(len(starts), dc)
+        return out
+
+    @staticmethod
+    def _pick(space: Space, acq: _Acquisition, candidates: np.ndarray, obs: Observations) -> np.ndarray:
+        """Round candidates to what they decode to and take the best that is not already tried."""
+        snapped = []
+        keys = []
+        for c in candidates:
+            config = space.decode(c)
+            keys.append(json.dumps(config, sort_keys=True))
+            snapped.append(space.encode(config))
+        snapped_arr = np.vstack(snapped)
+        values, _ = acq(np.where(np.isnan(snapped_arr), 0.5, snapped_arr))
+        values = np.where(np.isfinite(values), values, -np.inf)
+        tried: set[str] = set()
+        if math.isfinite(space.cardinality()):  # only a discrete space can propose a configuration twice
+            tried = {json.dumps(space.decode(np.where(np.isnan(u), 0.5, u)), sort_keys=True) for u in obs.used_x}
+        for i in np.argsort(-values, kind="stable"):
+            if keys[i] not in tried:
+                return np.asarray(snapped_arr[i])
+        return np.asarray(candidates[int(np.argmax(values))])

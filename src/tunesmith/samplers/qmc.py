@@ -1,0 +1,95 @@
+"""Quasi-random search: a scrambled Sobol sequence over the encoded space."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import qmc
+
+from tunesmith.errors import ConfigError
+from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.space import Space
+from tunesmith.trial import TrialRecord
+
+__all__ = ["Sobol", "sobol_point"]
+
+_BITS = 30
+_SCALE = float(1 << _BITS)
+# The scrambling matrices are fixed per dimension count; the study's randomness enters through a
+# digital shift (an XOR of the binary digits), which keeps the sequence's net structure intact.
+_SCRAMBLE_SEED = 0x5EED
+
+
+def _sobol_block(d: int, count: int, seed: int) -> np.ndarray:
+    """The first ``count`` points (rounded up to a power of two) of a scrambled Sobol sequence."""
+    n = 1 << max(0, math.ceil(math.log2(max(count, 1))))
+    return np.asarray(qmc.Sobol(d, scramble=True, seed=seed).random(n))
+
+
+def _to_bits(u: np.ndarray) -> np.ndarray:
+    return np.minimum(np.floor(np.clip(u, 0.0, 1.0) * _SCALE), _SCALE - 1).astype(np.int64)
+
+
+def sobol_point(space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, seed: int | None) -> np.ndarray:
+    """The next point of the study's Sobol sequence in the encoded cube.
+
+    The index is the number of trials in ``history`` (RUNNING ones included), so parallel
+    workers, who see each other's running trials, take distinct points. Without a fixed
+    ``seed`` the digital shift is drawn from ``rng`` for the first trial and read back from the
+    first trial's configuration afterwards, so one study follows one randomised sequence.
+    """
+    d = len(space.dimensions)
+    index = len(history)
+    block = _sobol_block(d, index + 1, _SCRAMBLE_SEED + d if seed is None else seed)
+    if seed is not None:
+        return np.asarray(block[index])
+    if index == 0:
+        return np.asarray(rng.random(d))
+    first = space.encode(history[0].params)
+    first = np.where(np.isnan(first), 0.5, first)
+    shift = _to_bits(first) ^ _to_bits(block[0])
+    return np.asarray(((_to_bits(block[index]) ^ shift) + 0.5) / _SCALE)
+
+
+class Sobol(Sampler):
+    """Scrambled Sobol points: evenly spread over every low-dimensional projection of the space.
+
+    Integers, powers of two and choices take equal-width bins of the unit cube and inactive
+    conditional parameters are dropped when a point is decoded, so every point is a valid
+    configuration. A point whose configuration was already tried (small discrete spaces) is
+    skipped for the next unused one.
+
+    Args:
+        seed: fix the scrambling; by default it comes from the study's seed.
+    """
+
+    name = "sobol"
+
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigError(f"seed must be a non-negative integer or None, got seed={seed!r}")
+        self.seed = seed
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "seed": self.seed}
+
+    def suggest(
+        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
+    ) -> dict[str, Any]:
+        u = sobol_point(space, history, rng, self.seed)
+        config = space.decode(u)
+        if space.cardinality() > 4 * (len(history) + 1):
+            return config
+        # A small discrete space: move on along the sequence past configurations already tried.
+        seen = {json.dumps(r.params, sort_keys=True) for r in history}
+        padded: list[TrialRecord] = list(history)
+        for _ in range(64):
+            if json.dumps(config, sort_keys=True) not in seen:
+                return config
+            padded.append(padded[-1] if padded else TrialRecord(number=0, params=config, seed=0))
+            config = space.decode(sobol_point(space, padded, rng, self.seed))
+        return space.sample(rng)

@@ -1,0 +1,203 @@
+"""Tree-structured Parzen estimator: sample where good trials are dense and bad ones are sparse."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp, ndtr, ndtri
+
+from tunesmith.errors import ConfigError
+from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe
+from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.samplers.qmc import sobol_point
+from tunesmith.space import Space
+from tunesmith.trial import TrialRecord
+
+__all__ = ["TPE"]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {name}={value!r}")
+    return value
+
+
+def _check_fraction(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+        raise ConfigError(f"{name} must be a number in (0, 1), got {name}={value!r}: the default is 0.1")
+    return float(value)
+
+
+class _Parzen:
+    """A product-kernel mixture over the encoded cube: one component per point plus a flat prior.
+
+    Numerical dimensions use Gaussians truncated to ``[0, 1]``; categorical dimensions keep the
+    point's category with high probability. A ``NaN`` coordinate (inactive parameter) makes that
+    dimension's factor the flat density, so conditional parameters are marginalised.
+    """
+
+    SCALE = 0.2
+
+    def __init__(self, points: np.ndarray, cat: np.ndarray, sizes: np.ndarray, prior_weight: float) -> None:
+        m, d = points.shape
+        self.points = points
+        self.cat = cat
+        self.sizes = np.where(cat, sizes, 1.0)
+        weights = np.ones(m + 1)
+        weights[m] = prior_weight
+        self.log_weights = np.log(weights / weights.sum())
+        # Bandwidths: a Scott-like rule that shrinks with the group size, floored at 1 / (m + 2) so a
+        # small group keeps exploring (Optuna's "magic clip"), and at half an integer's bin width.
+        floor = np.where(np.isfinite(sizes), 0.5 / np.maximum(sizes, 1.0), 0.0)
+        floor = np.maximum(floor, 1.0 / min(100, m + 2))
+        bandwidth = np.maximum(self.SCALE * max(m, 1) ** (-1.0 / (d + 4)), floor)
+        self.mu = np.vstack([points, np.full((1, d), 0.5)])
+        self.sigma = np.vstack([np.broadcast_to(bandwidth, (m, d)), np.ones((1, d))])
+        # Categorical kernels: keep the category with probability ``keep``, else uniform.
+        self.keep = 1.0 / (1.0 + math.sqrt(max(m, 1)) ** -1.0 * 2.0)
+        low = (0.0 - self.mu) / self.sigma
+        high = (1.0 - self.mu) / self.sigma
+        self.cdf_low = ndtr(low)
+        self.log_mass = np.log(np.maximum(ndtr(high) - self.cdf_low, 1e-300))
+        self.mass = np.exp(self.log_mass)
+
+    def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        m1, d = self.mu.shape
+        comp = rng.choice(m1, size=count, p=np.exp(self.log_weights))
+        mu = self.mu[comp]
+        sigma = self.sigma[comp]
+        u = rng.random((count, d))
+        q = self.cdf_low[comp] + u * self.mass[comp]
+        x = np.clip(mu + sigma * ndtri(np.clip(q, 1e-12, 1 - 1e-12)), 0.0, 1.0)
+        x = np.where(np.isnan(mu), rng.random((count, d)), x)
+        if self.cat.any():
+            k = self.sizes[self.cat]
+            centres = mu[:, self.cat]
+            stay = (rng.random((count, len(k))) < self.keep) & ~np.isnan(centres)
+            other = (np.floor(rng.random((count, len(k))) * k) + 0.5) / k
+            x[:, self.cat] = np.where(stay, centres, other)
+        return x
+
+    def log_pdf(self, x: np.ndarray) -> np.ndarray:
+        """Log density of each row of ``x`` (candidates), shape ``(c,)``."""
+        diff = (x[:, None, :] - self.mu[None, :, :]) / self.sigma[None, :, :]
+        log_k = -0.5 * diff**2 - _LOG_SQRT_2PI - np.log(self.sigma)[None] - self.log_mass[None]
+        if self.cat.any():
+            k = self.sizes[self.cat]
+            same = np.isclose(x[:, None, self.cat], self.mu[None, :, self.cat], atol=1e-9)
+            keep = np.log(self.keep + (1.0 - self.keep) / k)
+            move = np.log((1.0 - self.keep) / k)
+            log_cat = np.where(same, keep, move)
+            log_cat[:, -1, :] = -np.log(k)  # the prior component
+            log_k[:, :, self.cat] = log_cat
+        log_k = np.where(np.isnan(log_k), 0.0, log_k)  # inactive: the flat density
+        if self.cat.any():
+            flat = np.where(self.cat, -np.log(self.sizes), 0.0)
+            nan_cells = np.isnan(x[:, None, :]) | np.isnan(self.mu[None, :, :])
+            log_k = np.where(nan_cells, flat[None, None, :], log_k)
+        return np.asarray(logsumexp(log_k.sum(axis=2) + self.log_weights[None, :], axis=1))
+
+
+class TPE(Sampler):
+    """Tree-structured Parzen estimator (Bergstra et al. 2011), multivariate by default.
+
+    The finished trials are split into a good group (the best ``gamma`` fraction, at most
+    ``max_good`` trials) and the rest; candidates are drawn from the good group's density
+    ``l(x)`` and the one maximising ``l(x) / g(x)`` is proposed. INFEASIBLE trials rank after
+    every feasible one and FAILED trials last, so both teach the sampler where not to go;
+    RUNNING trials join the bad group (a constant liar), so parallel workers spread out.
+    The first ``n_startup`` trials follow a Sobol sequence.
+
+    Args:
+        n_startup: quasi-random trials before the model is used (default ``max(10, 2 * d)``, at most 20).
+        n_candidates: candidates drawn from ``l(x)`` per suggestion.
+        gamma: fraction of the finished trials in the good group.
+        max_good: cap on the size of the good group.
+        prior_weight: weight of the flat prior component in each density.
+        multivariate: model the joint density (True) or each parameter on its own.
+    """
+
+    name = "tpe"
+
+    def __init__(
+        self,
+        n_startup: int | None = None,
+        n_candidates: int = 24,
+        gamma: float = 0.1,
+        max_good: int = 25,
+        prior_weight: float = 1.0,
+        multivariate: bool = True,
+    ) -> None:
+        self.n_startup = None if n_startup is None else _check_int("n_startup", n_startup, 1)
+        self.n_candidates = _check_int("n_candidates", n_candidates, 1)
+        self.gamma = _check_fraction("gamma", gamma)
+        self.max_good = _check_int("max_good", max_good, 1)
+        if isinstance(prior_weight, bool) or not isinstance(prior_weight, int | float) or not prior_weight > 0:
+            raise ConfigError(f"prior_weight must be a positive number, got prior_weight={prior_weight!r}")
+        self.prior_weight = float(prior_weight)
+        self.multivariate = bool(multivariate)
+        self._cache = EncodingCache()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "n_startup": self.n_startup,
+            "n_candidates": self.n_candidates,
+            "gamma": self.gamma,
+            "max_good": self.max_good,
+            "prior_weight": self.prior_weight,
+            "multivariate": self.multivariate,
+        }
+
+    def startup_trials(self, space: Space) -> int:
+        """How many quasi-random trials come before the model."""
+        if self.n_startup is not None:
+            return self.n_startup
+        return min(20, max(10, 2 * len(space.dimensions)))
+
+    def suggest(
+        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
+    ) -> dict[str, Any]:
+        if not space.dimensions:
+            return space.decode(np.empty(0))
+        obs = observe(space, history, context, self._cache)
+        if obs.n_finished < self.startup_trials(space) or len(obs.x) == 0:
+            return space.decode(sobol_point(space, history, rng, None))
+        return space.decode(self.propose(space, obs, rng))
+
+    def split(self, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
+        """The good and bad groups, as encoded points."""
+        # Rank: feasible by loss, then infeasible by loss, then failures; pending are lies in the bad group.
+        order = np.lexsort((obs.loss, ~obs.feasible))
+        n_total = obs.n_finished
+        n_feasible = int(obs.feasible.sum())
+        n_good = min(self.max_good, max(1, math.ceil(self.gamma * n_total)))
+        n_good = max(1, min(n_good, n_feasible)) if n_feasible else 1
+        good = obs.x[order[:n_good]]
+        bad = np.vstack([obs.x[order[n_good:]], obs.failed_x, obs.pending_x])
+        return good, bad
+
+    def propose(self, space: Space, obs: Observations, rng: np.random.Generator) -> np.ndarray:
+        """The encoded point maximising ``l(x) / g(x)`` among candidates drawn from ``l``."""
+        cat, sizes = categorical_dims(space)
+        good, bad = self.split(obs)
+        lower = _Parzen(good, cat, sizes, self.prior_weight)
+        upper = _Parzen(bad, cat, sizes, self.prior_weight)
+        candidates = lower.sample(rng, self.n_candidates)
+        if space.is_conditional:
+            candidates = np.vstack([space.encode(space.decode(c)) for c in candidates])
+        if self.multivariate:
+            score = lower.log_pdf(candidates) - upper.log_pdf(candidates)
+            return np.asarray(candidates[int(np.argmax(score))])
+        best = np.empty(candidates.shape[1])
+        for j in range(candidates.shape[1]):
+            one = np.full_like(candidates, np.nan)
+            one[:, j] = candidates[:, j]
+            score = lower.log_pdf(one) - upper.log_pdf(one)
+            best[j] = candidates[int(np.argmax(score)), j]
+        return best
