@@ -6,6 +6,7 @@ Example:
     >>> study = ts.Study(space, metric=ts.Metric("loss", "min"), budget=ts.Budget(trials=20), storage="memory")
 """
 
+from tunesmith import lr
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
 from tunesmith.errors import (
@@ -63,4 +64,5 @@ __all__ = [
     "TrialState",
     "TunesmithError",
     "__version__",
+    "lr",
 ]

@@ -1,0 +1,270 @@
+"""The learning-rate range test (Smith, 2017): find where training starts to diverge.
+
+Take one training step at each of ``num_steps`` learning rates that rise exponentially from
+``min_lr`` to ``max_lr``, record the loss, and stop once the loss diverges. The curve of loss
+against learning rate falls while the rate is too small to matter, bottoms out, and shoots up
+once the rate is too large; a good rate lies slightly below the bottom.
+
+Example:
+    >>> import tunesmith as ts
+    >>> state = {"x": 1.0}
+    >>> def step(lr):                      # SGD on f(x) = 2 x**2 (curvature 4: diverges above 0.5)
+    ...     state["x"] -= lr * 4 * state["x"]
+    ...     return 2 * state["x"] ** 2
+    >>> result = ts.lr.range_test(step, min_lr=1e-5, max_lr=10, num_steps=100)
+    >>> bool(result.suggested_lr < 0.5)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.space import Float
+
+__all__ = ["RangeTestError", "RangeTestResult", "range_test"]
+
+
+class RangeTestError(TunesmithError, RuntimeError):
+    """A range test saw no usable range (too few steps, or a loss that never fell)."""
+
+
+def _check_positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"range_test: {name} must be a finite number > 0, got {name}={value!r}: pass e.g. 1e-7")
+    return float(value)
+
+
+def _centred_median(values: np.ndarray, window: int) -> np.ndarray:
+    """A running median over ``window`` points centred on each point (narrower at the edges): no lag."""
+    half = window // 2
+    return np.array([np.median(values[max(0, i - half) : i + half + 1]) for i in range(len(values))])
+
+
+@dataclass(frozen=True, eq=False)
+class RangeTestResult:
+    """The curve a range test recorded and the learning rates it suggests.
+
+    Attributes:
+        lrs: the learning rate of each step taken.
+        losses: the loss each step returned.
+        smoothed: the bias-corrected exponential moving average of the losses (what the stop rule saw).
+        trend: a centred running median of the losses, free of the moving average's lag; the
+            suggestions are read from it.
+        stop_reason: why the test ended (``"diverged"``, ``"non-finite loss"``, ``"max_lr reached"``).
+        margin: the factor between the divergence onset and `suggested_lr`.
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    trend: np.ndarray
+    stop_reason: str
+    margin: float = 3.0
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the test saw the loss diverge (if not, raise ``max_lr`` to see the whole curve)."""
+        return self.stop_reason != "max_lr reached"
+
+    def _bottom(self) -> int:
+        if len(self.lrs) < 5:
+            raise RangeTestError(
+                f"the range test took only {len(self.lrs)} steps before it stopped ({self.stop_reason}) "
+                f"at lr={self.lrs[-1] if len(self.lrs) else float('nan'):.3g}; at least 5 are needed: "
+                "lower min_lr or raise num_steps"
+            )
+        bottom = int(np.argmin(self.trend))
+        if bottom == 0:
+            raise RangeTestError(
+                f"the loss never fell below its value at min_lr={self.lrs[0]:.3g} (it rose from the first step): "
+                "lower min_lr so the test starts where the rate is too small to matter"
+            )
+        return bottom
+
+    @property
+    def onset_lr(self) -> float:
+        """Where the loss starts to diverge: the rate at the bottom of the trend, after which it rises."""
+        return float(self.lrs[self._bottom()])
+
+    @property
+    def suggested_lr(self) -> float:
+        """Slightly below where the loss starts to diverge: ``onset_lr / margin``."""
+        return self.onset_lr / self.margin
+
+    @property
+    def steepest_lr(self) -> float:
+        """The rate where the trend falls fastest against ``log(lr)`` (before the bottom)."""
+        bottom = self._bottom()
+        slope = np.gradient(self.trend, np.log(self.lrs))
+        return float(self.lrs[int(np.argmin(slope[: bottom + 1]))])
+
+    @property
+    def min_div_10_lr(self) -> float:
+        """The rate at the lowest loss divided by 10 (the classic rule of thumb)."""
+        return self.onset_lr / 10.0
+
+    @property
+    def suggestions(self) -> dict[str, float]:
+        """Every suggestion by name: ``suggested``, ``steepest``, ``min_div_10`` and the ``onset``."""
+        return {
+            "suggested": self.suggested_lr,
+            "steepest": self.steepest_lr,
+            "min_div_10": self.min_div_10_lr,
+            "onset": self.onset_lr,
+        }
+
+    def bounds(self, below: float = 10.0, above: float | None = None) -> Float:
+        """A log-scale `Float` around the suggestion, to put in a `Space`.
+
+        Args:
+            below: the range starts at ``suggested_lr / below``.
+            above: the range ends at ``suggested_lr * above``; default ``margin``, i.e. at the onset
+                of divergence.
+
+        Returns:
+            ``Float(suggested_lr / below, suggested_lr * above, log=True)``.
+        """
+        up = self.margin if above is None else above
+        for name, value in (("below", below), ("above", up)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 1 or math.isinf(value):
+                raise ConfigError(f"bounds: {name} must be a finite factor >= 1, got {name}={value!r}: pass e.g. 10")
+        if below == 1 and up == 1:
+            raise ConfigError("bounds: below and above cannot both be 1 (an empty range): pass below=10")
+        return Float(self.suggested_lr / below, self.suggested_lr * up, log=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The curve and the suggestions as JSON-serialisable values."""
+        out: dict[str, Any] = {
+            "lrs": self.lrs.tolist(),
+            "losses": self.losses.tolist(),
+            "smoothed": self.smoothed.tolist(),
+            "trend": self.trend.tolist(),
+            "stop_reason": self.stop_reason,
+            "margin": self.margin,
+        }
+        try:
+            out["suggestions"] = self.suggestions
+        except RangeTestError as exc:
+            out["error"] = str(exc)
+        return out
+
+    def plot(self, title: str = "Learning-rate range test") -> Any:
+        """A plotly figure of loss against learning rate (log axis) with the suggestions marked.
+
+        Returns:
+            a ``plotly.graph_objects.Figure``.
+        """
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(x=self.lrs, y=self.losses, mode="markers", name="loss", marker={"size": 4, "opacity": 0.4})
+        )
+        fig.add_trace(go.Scatter(x=self.lrs, y=self.trend, mode="lines", name="trend (centred median)"))
+        fig.add_trace(
+            go.Scatter(x=self.lrs, y=self.smoothed, mode="lines", name="moving average", line={"dash": "dot"})
+        )
+        try:
+            marks = self.suggestions
+        except RangeTestError:
+            marks = {}
+        colours = {"suggested": "green", "steepest": "orange", "min_div_10": "purple", "onset": "red"}
+        for name, lr in marks.items():
+            fig.add_vline(
+                x=math.log10(lr),
+                line={"color": colours[name], "dash": "solid" if name == "suggested" else "dash"},
+                annotation_text=f"{name} {lr:.2g}",
+                annotation_position="top left" if name == "onset" else "top right",
+            )
+        layout: dict[str, Any] = {"title": title, "xaxis": {"title": "learning rate", "type": "log"}}
+        if len(self.trend):
+            # Clip the view at the starting loss: the divergent tail would flatten the interesting part.
+            low, high = float(np.min(self.trend)), float(max(self.trend[0], self.losses[0]))
+            pad = 0.1 * max(high - low, 1e-12)
+            layout["yaxis"] = {"title": "loss", "range": [low - pad, high + pad]}
+        fig.update_layout(**layout)
+        return fig
+
+
+def range_test(
+    step: Callable[[float], float],
+    min_lr: float = 1e-7,
+    max_lr: float = 10.0,
+    num_steps: int = 100,
+    *,
+    smoothing: float = 0.98,
+    diverge_factor: float = 4.0,
+    window: int = 5,
+    margin: float = 3.0,
+) -> RangeTestResult:
+    """Run an LR range test with any framework.
+
+    Args:
+        step: ``step(lr) -> loss``: take one training step at learning rate ``lr`` (keeping the
+            model's state between calls) and return that step's loss.
+        min_lr: the first rate, small enough that a step barely changes the model.
+        max_lr: the last rate, large enough that training diverges.
+        num_steps: steps from ``min_lr`` to ``max_lr`` (rates are evenly spaced in ``log(lr)``).
+        smoothing: ``beta`` of the bias-corrected exponential moving average the stop rule watches.
+        diverge_factor: stop once the moving average exceeds this multiple of its best value.
+        window: points of the centred running median the suggestions are read from.
+        margin: `RangeTestResult.suggested_lr` is the divergence onset divided by this.
+
+    Returns:
+        a `RangeTestResult` with the curve, the suggestions, ``bounds()`` and ``plot()``.
+
+    Raises:
+        ConfigError: an argument breaks its rule.
+    """
+    min_lr = _check_positive("min_lr", min_lr)
+    max_lr = _check_positive("max_lr", max_lr)
+    if not min_lr < max_lr:
+        raise ConfigError(f"range_test: min_lr < max_lr must hold, got min_lr={min_lr!r}, max_lr={max_lr!r}: swap them")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 5:
+        raise ConfigError(f"range_test: num_steps must be an integer >= 5, got num_steps={num_steps!r}: use 100")
+    if isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not 0 <= smoothing < 1:
+        raise ConfigError(f"range_test: smoothing must lie in [0, 1), got smoothing={smoothing!r}: use 0.98")
+    if isinstance(diverge_factor, bool) or not isinstance(diverge_factor, int | float) or not diverge_factor > 1:
+        raise ConfigError(f"range_test: diverge_factor must be > 1, got diverge_factor={diverge_factor!r}: use 4.0")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
+        raise ConfigError(f"range_test: window must be an odd integer >= 1, got window={window!r}: use 5")
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 1 <= margin < math.inf:
+        raise ConfigError(f"range_test: margin must be a finite factor >= 1, got margin={margin!r}: use 3.0")
+    schedule = min_lr * (max_lr / min_lr) ** (np.arange(num_steps) / (num_steps - 1))
+    lrs: list[float] = []
+    losses: list[float] = []
+    smoothed: list[float] = []
+    average = 0.0
+    best = math.inf
+    stop_reason = "max_lr reached"
+    for i, lr in enumerate(schedule):
+        loss = float(step(float(lr)))
+        if not math.isfinite(loss):
+            stop_reason = "non-finite loss"
+            break
+        average = smoothing * average + (1 - smoothing) * loss
+        value = average / (1 - smoothing ** (i + 1))
+        lrs.append(float(lr))
+        losses.append(loss)
+        smoothed.append(value)
+        best = min(best, value)
+        # factor * best for positive losses; written with abs() so a loss that can go negative works too.
+        if i > 0 and value > best + (diverge_factor - 1) * abs(best):
+            stop_reason = "diverged"
+            break
+    raw = np.asarray(losses, dtype=float)
+    return RangeTestResult(
+        lrs=np.asarray(lrs, dtype=float),
+        losses=raw,
+        smoothed=np.asarray(smoothed, dtype=float),
+        trend=_centred_median(raw, window) if len(raw) else raw,
+        stop_reason=stop_reason,
+        margin=float(margin),
+    )
