@@ -401,6 +401,8 @@ class Cyclical(Schedule):
 
     @property
     def peak(self) -> float:
+        if self.mode == "exp_range":  # the amplitude has already shrunk by the first peak
+            return self.base_lr + (self.max_lr - self.base_lr) * self.gamma**self.step_size_up
         return self.max_lr
 
 
