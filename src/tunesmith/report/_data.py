@@ -1,0 +1,121 @@
+"""What a report is made of: the study's records and settings, and the analyses run on them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
+from tunesmith.budget import Budget
+from tunesmith.errors import ConfigError
+from tunesmith.objective import Guardrail, Metric
+from tunesmith.space import Space
+from tunesmith.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study import Study
+
+__all__ = ["Findings", "ReportData", "analyse", "report_data"]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report reads: a study's settings, its trials and its free attributes.
+
+    Build one with `ReportData.from_study`, or directly from records (for studies kept elsewhere).
+    The optional sections read ``attrs`` (see docs/architecture.md, "Report").
+    """
+
+    name: str
+    space: Space
+    metric: Metric
+    records: tuple[TrialRecord, ...]
+    guardrails: tuple[Guardrail, ...] = ()
+    budget: Budget = field(default_factory=Budget)
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_study(cls, study: Study) -> ReportData:
+        """A snapshot of ``study``: its trials and attributes as stored now."""
+        return cls(
+            name=study.name,
+            space=study.space,
+            metric=study.metric,
+            records=tuple(study.trials),
+            guardrails=tuple(study.guardrails),
+            budget=study.budget,
+            attrs=dict(study.info.attrs),
+        )
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The best COMPLETE trial by the metric."""
+        best: TrialRecord | None = None
+        for record in self.records:
+            value = record.value(self.metric.name)
+            if record.state is not TrialState.COMPLETE or value is None:
+                continue
+            current = None if best is None else best.value(self.metric.name)
+            if current is None or self.metric.better(value, current):
+                best = record
+        return best
+
+    def ranked(self) -> list[TrialRecord]:
+        """COMPLETE trials with a finite metric, best first."""
+        done = [r for r in self.records if r.state is TrialState.COMPLETE and r.value(self.metric.name) is not None]
+        return sorted(done, key=lambda r: (self.metric.sign() * (r.value(self.metric.name) or 0.0), r.number))
+
+    def state_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.records:
+            counts[record.state.value] = counts.get(record.state.value, 0) + 1
+        return counts
+
+
+def report_data(
+    source: Any,
+    *,
+    space: Space | None = None,
+    metric: Metric | str | None = None,
+    name: str = "study",
+) -> ReportData:
+    """A `ReportData` from a `Study`, a `ReportData`, or a sequence of records with ``space`` and ``metric``."""
+    if isinstance(source, ReportData):
+        return source
+    from tunesmith.study import Study
+
+    if isinstance(source, Study):
+        return ReportData.from_study(source)
+    if isinstance(source, Sequence) and all(isinstance(r, TrialRecord) for r in source):
+        if space is None or metric is None:
+            raise ConfigError(
+                "a report from bare trial records needs space= and metric=: "
+                "pass write_report(records, path, space=study_space, metric='val_loss')"
+            )
+        metric_ = Metric(metric) if isinstance(metric, str) else metric
+        return ReportData(name=name, space=space, metric=metric_, records=tuple(source))
+    raise ConfigError(
+        f"a report needs a Study, a ReportData or a list of TrialRecord, got {type(source).__name__}: "
+        "pass the study itself"
+    )
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The analyses a report shows: importance (or why there is none) and the diagnosis."""
+
+    importance: ImportanceResult | None
+    importance_note: str | None
+    diagnosis: Diagnosis
+
+
+def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
+    """Run importance and diagnosis on ``data``; a study too small for importance gets a note instead."""
+    result: ImportanceResult | None = None
+    note: str | None = None
+    try:
+        result = importance(data.records, data.space, data.metric, seed=seed, n_trees=n_trees)
+    except NotEnoughTrials as exc:
+        note = str(exc)
+    return Findings(result, note, diagnose(data.records, data.space, data.metric, importance=result))

@@ -1,0 +1,325 @@
+"""The HTML report: one self-contained file that opens offline in any browser.
+
+plotly.js is embedded once, in the page's head; every figure after it is a ``<div>`` and the
+call that draws it. A small script records script errors and, once every figure has been
+drawn, writes what it saw into the ``#ts-status`` element (``data-expected``,
+``data-rendered``, ``data-errors``), which is what the headless-browser test reads.
+
+Example:
+    >>> from tunesmith.report import write_report
+    >>> write_report(study, "report.html")
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tunesmith.analysis._common import format_value
+from tunesmith.objective import Metric
+from tunesmith.report import plots
+from tunesmith.report._data import Findings, ReportData, analyse, report_data
+from tunesmith.space import Space
+
+__all__ = ["render_report", "write_report"]
+
+TOP_K = 10
+
+
+@dataclass(frozen=True)
+class _Section:
+    title: str
+    body: str
+    figure: Any | None = None
+
+
+def write_report(
+    source: Any,
+    path: str | Path,
+    *,
+    space: Space | None = None,
+    metric: Metric | str | None = None,
+    title: str | None = None,
+    findings: Findings | None = None,
+) -> Path:
+    """Write the HTML report of a study to ``path`` and return the path.
+
+    Args:
+        source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
+        path: where to write the file (parent folders are created).
+        space, metric: the space and metric when ``source`` is bare records.
+        title: the page title (default: the study's name).
+        findings: analyses already computed (see `tunesmith.report.analyse`); computed when omitted.
+    """
+    text = render_report(source, space=space, metric=metric, title=title, findings=findings)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def render_report(
+    source: Any,
+    *,
+    space: Space | None = None,
+    metric: Metric | str | None = None,
+    title: str | None = None,
+    findings: Findings | None = None,
+) -> str:
+    """The HTML report as text (see `write_report`)."""
+    data = report_data(source, space=space, metric=metric)
+    found = findings or analyse(data)
+    sections = _sections(data, found)
+    return _page(data, found, sections, title or f"tunesmith report: {data.name}")
+
+
+def _sections(data: ReportData, found: Findings) -> list[_Section]:
+    out: list[_Section] = []
+    verdict = _optional(data.attrs, "verdict", _verdict_html)
+    if verdict is not None:
+        out.append(_Section("Verdict", verdict))
+    out.append(_Section("Best configuration", _best_html(data)))
+    out.append(_Section(f"Top {TOP_K} trials", _top_html(data)))
+    out.append(_Section("Diagnosis", _diagnosis_html(found)))
+    out.append(_Section("Optimisation history", "", plots.history(data)))
+    out.append(
+        _Section(
+            "Learning curves",
+            "<p>Colour shows each trial's failure signature; the buttons switch to its state.</p>",
+            plots.learning_curves(data, found.diagnosis),
+        )
+    )
+    out.append(
+        _Section(
+            "Hyperparameter importance",
+            "<p>Share of the metric's variance explained by each parameter (main effect) and by each pair beyond "
+            "their main effects (interaction), from a random forest; error bars show one standard deviation over "
+            "its trees.</p>",
+            plots.importance(found.importance, found.importance_note),
+        )
+    )
+    out.append(_Section("Parallel coordinates", "", plots.parallel_coordinates(data)))
+    out.append(_Section("Slices", "", plots.slices(data, found.diagnosis)))
+    out.append(_Section("Budget", _budget_html(data), plots.budget_burn(data)))
+    guard = plots.guardrails(data)
+    if guard is not None:
+        out.append(_Section("Guardrails", "", guard))
+    for key, heading, figure_of in (
+        ("seed_stability", "Seed stability", plots.seed_stability),
+        ("holdout", "Validation vs holdout", plots.holdout),
+    ):
+        if key in data.attrs:
+            try:
+                out.append(_Section(heading, "", figure_of(data.attrs[key])))
+            except (KeyError, TypeError, ValueError) as exc:
+                out.append(_Section(heading, _malformed(key, exc)))
+    return out
+
+
+def _optional(attrs: Mapping[str, Any], key: str, render: Callable[[Any], str]) -> str | None:
+    if key not in attrs:
+        return None
+    try:
+        return render(attrs[key])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return _malformed(key, exc)
+
+
+def _malformed(key: str, exc: Exception) -> str:
+    return (
+        f'<p class="warn">The study attribute <code>{html.escape(key)}</code> is not in the shape the report reads '
+        f"({html.escape(type(exc).__name__)}: {html.escape(str(exc))}); see docs/architecture.md, “Report”.</p>"
+    )
+
+
+def _verdict_html(verdict: Mapping[str, Any]) -> str:
+    status = str(verdict["status"]).lower()
+    css = {"pass": "ok", "warn": "warn", "fail": "bad"}.get(status, "warn")
+    reasons = "".join(f"<li>{html.escape(str(r))}</li>" for r in verdict.get("reasons", []))
+    summary = html.escape(str(verdict.get("summary", "")))
+    return f'<p class="verdict {css}"><b>{html.escape(status.upper())}</b> {summary}</p><ul>{reasons}</ul>'
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _best_html(data: ReportData) -> str:
+    best = data.best
+    if best is None:
+        return "<p>No trial has completed with a finite metric yet.</p>"
+    rows = [[name, format_value(value)] for name, value in best.params.items()]
+    metrics = ", ".join(f"{k} = {format_value(v)}" for k, v in best.metrics.items())
+    table = _table(["parameter", "value"], rows)
+    return f"<p>Trial {best.number} (seed {best.seed}): {html.escape(metrics)}</p>{table}"
+
+
+def _top_html(data: ReportData) -> str:
+    ranked = data.ranked()[:TOP_K]
+    if not ranked:
+        return "<p>No completed trials yet.</p>"
+    names = list(data.space.dimensions)
+    rows = [
+        [str(r.number), format_value(r.value(data.metric.name))]
+        + [format_value(r.params[n]) if n in r.params else "-" for n in names]
+        for r in ranked
+    ]
+    return _table(["trial", data.metric.name, *names], rows)
+
+
+def _diagnosis_html(found: Findings) -> str:
+    diagnosis = found.diagnosis
+    lines = diagnosis.lines()
+    counts = "".join(
+        f'<span class="chip" style="border-color:{plots.SIGNATURE_COLOURS[s]}">{s.value}: {n}</span>'
+        for s, n in diagnosis.counts.items()
+    )
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:]) or "<li>no failure pattern to report</li>"
+    head = html.escape(lines[0]) if lines else ""
+    note = f'<p class="warn">{html.escape(found.importance_note)}</p>' if found.importance_note else ""
+    return f"<p>{head}</p><p>{counts}</p><ul>{items}</ul>{note}"
+
+
+def _budget_html(data: ReportData) -> str:
+    usage = data.budget.usage(data.records, time.time())
+    limits = data.budget.to_json()
+    spent = [f"{usage.trials} trials", f"{usage.resource:g} resource units"]
+    stated = ", ".join(f"{k} = {v}" for k, v in limits.items() if v is not None) or "no budget set"
+    return f"<p>Spent {', '.join(spent)}; budget: {html.escape(stated)}.</p>"
+
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0; color: #111827;
+       background: #f9fafb; }
+header { background: #111827; color: #f9fafb; padding: 18px 32px; }
+header h1 { margin: 0 0 4px 0; font-size: 22px; }
+header p { margin: 0; color: #d1d5db; }
+main { max-width: 1280px; margin: 0 auto; padding: 16px 32px 48px; }
+section { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 12px 18px; margin: 16px 0; }
+section h2 { font-size: 17px; margin: 4px 0 8px; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { border-bottom: 1px solid #e5e7eb; padding: 4px 10px; text-align: left; }
+th { background: #f3f4f6; }
+.chip { display: inline-block; border: 2px solid; border-radius: 12px; padding: 1px 9px; margin: 0 6px 4px 0;
+        font-size: 12px; }
+.warn { color: #92400e; } .ok { color: #166534; } .bad { color: #991b1b; }
+.verdict { font-size: 16px; }
+"""
+
+# Installed before plotly.js so that any error, even while plotly loads, is recorded.
+_ERROR_HOOK = """
+window.__tsErrors = [];
+window.addEventListener("error", function (e) { window.__tsErrors.push(String(e.message || e)); });
+window.addEventListener("unhandledrejection", function (e) { window.__tsErrors.push("unhandled: " + e.reason); });
+(function () {
+  var original = console.error;
+  console.error = function () {
+    window.__tsErrors.push(Array.prototype.map.call(arguments, String).join(" "));
+    return original.apply(console, arguments);
+  };
+})();
+"""
+
+# After plotly.js: remember every drawing promise.
+_PLOT_HOOK = """
+window.__tsPlots = [];
+(function () {
+  var newPlot = Plotly.newPlot;
+  Plotly.newPlot = function () {
+    var drawing = newPlot.apply(this, arguments);
+    window.__tsPlots.push(drawing);
+    return drawing;
+  };
+})();
+"""
+
+_STATUS = """
+window.addEventListener("load", function () {
+  Promise.allSettled(window.__tsPlots).then(function (results) {
+    results.forEach(function (r) { if (r.status === "rejected") { window.__tsErrors.push("plot: " + r.reason); } });
+    var figures = document.querySelectorAll(".ts-figure");
+    var rendered = 0;
+    figures.forEach(function (f) {
+      var plot = f.querySelector(".js-plotly-plot");
+      if (plot && plot.querySelector(".main-svg") && plot._fullData) { rendered += 1; }
+    });
+    var status = document.getElementById("ts-status");
+    status.setAttribute("data-expected", String(figures.length));
+    status.setAttribute("data-rendered", String(rendered));
+    status.setAttribute("data-errors", JSON.stringify(window.__tsErrors));
+    status.setAttribute("data-done", "1");
+    status.textContent = rendered + " of " + figures.length + " figures drawn, " + window.__tsErrors.length + " errors";
+  });
+});
+"""
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def _page(data: ReportData, found: Findings, sections: list[_Section], title: str) -> str:
+    from plotly.offline import get_plotlyjs
+
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(data.state_counts().items()))
+    parts: list[str] = []
+    figure_index = 0
+    for section in sections:
+        body = section.body
+        if section.figure is not None:
+            div = section.figure.to_html(
+                full_html=False,
+                include_plotlyjs=False,
+                div_id=f"ts-figure-{figure_index}",
+                config={"displaylogo": False, "responsive": True},
+            )
+            body += f'<div class="ts-figure">{div}</div>'
+            figure_index += 1
+        parts.append(f"<section><h2>{html.escape(section.title)}</h2>{body}</section>")
+    analysis = {
+        "importance": found.importance.to_json() if found.importance else None,
+        "diagnosis": found.diagnosis.to_json(),
+    }
+    analysis_json = json.dumps(_finite_json(analysis), allow_nan=False, default=str).replace("</", "<\\/")
+    subtitle = (
+        f"metric {data.metric.name} ({data.metric.direction}) · {len(data.records)} trials"
+        + (f": {counts}" if counts else "")
+        + f" · written {time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{_STYLE}</style>
+<script>{_ERROR_HOOK}</script>
+<script>{get_plotlyjs()}</script>
+<script>{_PLOT_HOOK}</script>
+</head>
+<body>
+<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>
+<main>
+{"".join(parts)}
+<p id="ts-status" class="warn" data-done="0">figures not drawn: is JavaScript on?</p>
+</main>
+<script type="application/json" id="ts-analysis">{analysis_json}</script>
+<script>{_STATUS}</script>
+</body>
+</html>
+"""
