@@ -343,6 +343,61 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
     )
 
 
+@cli.command()
+@click.argument("study_name", required=False)
+@storage_option
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default="report.html", show_default=True, help="HTML file."
+)
+def report(study_name: str | None, storage: str, output: str) -> None:
+    """Write the HTML report of STUDY_NAME (default: the most recent study): one offline file."""
+    from tunesmith.report import analyse, report_data, summary, write_report
+
+    study = _resolve_study(storage, study_name)
+    with _friendly_errors():
+        data = report_data(study)
+        findings = analyse(data)
+        path = write_report(data, output, findings=findings)
+        summary(data, console=console, findings=findings)
+    console.print(f"report written to {path}")
+
+
+@cli.command()
+@click.argument("study_name", required=False)
+@storage_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="CSV file (default: stdout).")
+@click.option("--mlflow", "to_mlflow", is_flag=True, help="Also log the study to MLflow (tunesmith[mlflow]).")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLflow's own).")
+@click.option("--experiment", default=None, help="MLflow experiment (default: the study's name).")
+def export(
+    study_name: str | None,
+    storage: str,
+    output: str | None,
+    to_mlflow: bool,
+    tracking_uri: str | None,
+    experiment: str | None,
+) -> None:
+    """Export the trials of STUDY_NAME as CSV rows (one per trial), and optionally to MLflow."""
+    import csv
+
+    from tunesmith.report import log_to_mlflow, trial_rows, write_csv
+
+    study = _resolve_study(storage, study_name)
+    with _friendly_errors():
+        if output is not None:
+            path = write_csv(study, output)
+            console.print(f"{len(study.trials)} trials written to {path}")
+        elif not to_mlflow:
+            columns, rows = trial_rows(study)
+            writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        if to_mlflow:
+            run_id = log_to_mlflow(study, tracking_uri=tracking_uri, experiment=experiment)
+            console.print(f"logged to MLflow: parent run {run_id}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="tunesmith")

@@ -6,6 +6,19 @@
 """
 
 from tunesmith.report._data import Findings, ReportData, analyse, report_data
+from tunesmith.report.export import log_to_mlflow, trial_rows, write_csv
 from tunesmith.report.html import render_report, write_report
+from tunesmith.report.terminal import summary
 
-__all__ = ["Findings", "ReportData", "analyse", "render_report", "report_data", "write_report"]
+__all__ = [
+    "Findings",
+    "ReportData",
+    "analyse",
+    "log_to_mlflow",
+    "render_report",
+    "report_data",
+    "summary",
+    "trial_rows",
+    "write_csv",
+    "write_report",
+]

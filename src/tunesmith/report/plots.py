@@ -29,6 +29,7 @@ __all__ = [
     "guardrails",
     "history",
     "holdout",
+    "holdout_rows",
     "importance",
     "learning_curves",
     "parallel_coordinates",
@@ -501,14 +502,32 @@ def seed_stability(section: Mapping[str, Any]) -> go.Figure:
     return fig
 
 
+def holdout_rows(section: Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    """``(label, validation, holdout)`` rows from attribute ``holdout`` in either documented shape.
+
+    Either ``{"rows": [{"label", "validation", "holdout"}, ...]}``, or flat pairs
+    ``{"val_<metric>": v, "holdout_<metric>": h, ...}`` (one row per metric).
+    """
+    if "rows" in section:
+        return [(str(r["label"]), float(r["validation"]), float(r["holdout"])) for r in section["rows"]]
+    rows = [
+        (key[4:], float(value), float(section[f"holdout_{key[4:]}"]))
+        for key, value in section.items()
+        if key.startswith("val_") and f"holdout_{key[4:]}" in section
+    ]
+    if not rows:
+        raise ValueError("expected 'rows' or pairs of 'val_<metric>' and 'holdout_<metric>' keys")
+    return rows
+
+
 def holdout(section: Mapping[str, Any]) -> go.Figure:
-    """Validation against holdout scores per candidate (attribute ``holdout``)."""
-    metric = str(section.get("metric", "metric"))
-    rows = list(section["rows"])
-    labels = [str(r["label"]) for r in rows]
-    fig = _figure(f"Validation vs holdout: {metric}", yaxis_title=metric, barmode="group")
-    fig.add_trace(go.Bar(x=labels, y=[float(r["validation"]) for r in rows], name="validation", marker_color="#4c78a8"))
-    fig.add_trace(go.Bar(x=labels, y=[float(r["holdout"]) for r in rows], name="holdout", marker_color="#f58518"))
+    """Validation against holdout scores, per candidate or per metric (attribute ``holdout``)."""
+    rows = holdout_rows(section)
+    trial = f" (trial {section['trial']})" if "trial" in section else ""
+    fig = _figure(f"Validation vs holdout{trial}", barmode="group")
+    labels = [r[0] for r in rows]
+    fig.add_trace(go.Bar(x=labels, y=[r[1] for r in rows], name="validation", marker_color="#4c78a8"))
+    fig.add_trace(go.Bar(x=labels, y=[r[2] for r in rows], name="holdout", marker_color="#f58518"))
     return fig
 
 

@@ -1,0 +1,135 @@
+"""Trials as flat rows (CSV, or any table format), and a study logged to MLflow.
+
+A row holds one trial: ``number``, ``state``, ``reason``, ``seed``, ``value`` (the study's
+metric), ``resource``, ``started_at``, ``finished_at``, ``duration``, then one column per
+parameter (``params.<name>``) and per final metric (``metrics.<name>``). Every row has every
+column (``None`` where a trial lacks it), so the rows load as they are into pandas, polars or
+Parquet.
+
+Example:
+    >>> write_csv(study, "trials.csv")
+    >>> log_to_mlflow(study, tracking_uri="file:./mlruns")   # needs pip install 'tunesmith[mlflow]'
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from tunesmith.errors import require
+from tunesmith.objective import Metric
+from tunesmith.report._data import report_data
+from tunesmith.space import Space
+
+__all__ = ["log_to_mlflow", "trial_rows", "write_csv"]
+
+BASE_COLUMNS = ["number", "state", "reason", "seed", "value", "resource", "started_at", "finished_at", "duration"]
+
+
+def trial_rows(
+    source: Any, *, space: Space | None = None, metric: Metric | str | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The column names and one row per trial, in trial order.
+
+    Args:
+        source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
+        space, metric: the space and metric when ``source`` is bare records.
+
+    Returns:
+        ``(columns, rows)``; each row maps every column to a JSON scalar or ``None`` (non-finite metrics
+        stay as float NaN/inf, which CSV writes as ``nan``/``inf``).
+    """
+    data = report_data(source, space=space, metric=metric)
+    records = sorted(data.records, key=lambda r: r.number)
+    param_names = list(data.space)
+    extra_params = sorted({k for r in records for k in r.params} - set(param_names))
+    metric_names = sorted({k for r in records for k in r.metrics})
+    columns = (
+        BASE_COLUMNS + [f"params.{n}" for n in param_names + extra_params] + [f"metrics.{n}" for n in metric_names]
+    )
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        row: dict[str, Any] = dict.fromkeys(columns)
+        row.update(
+            number=record.number,
+            state=record.state.value,
+            reason=record.reason,
+            seed=record.seed,
+            value=record.metrics.get(data.metric.name),
+            resource=record.resource,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            duration=record.duration,
+        )
+        for name, value in record.params.items():
+            row[f"params.{name}"] = value
+        for name, value in record.metrics.items():
+            row[f"metrics.{name}"] = value
+        rows.append(row)
+    return columns, rows
+
+
+def write_csv(source: Any, path: str | Path, *, space: Space | None = None, metric: Metric | str | None = None) -> Path:
+    """Write `trial_rows` to a CSV file with a header line; return the path."""
+    columns, rows = trial_rows(source, space=space, metric=metric)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return target
+
+
+def log_to_mlflow(
+    source: Any,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    space: Space | None = None,
+    metric: Metric | str | None = None,
+) -> str:
+    """Log a study to MLflow: a parent run for the study, one nested run per trial.
+
+    Each trial's run gets its parameters, its state and reason as tags, its final metrics,
+    and every intermediate metric at its step. The parent run gets the best trial's
+    parameters and metric. Non-finite values are skipped (MLflow rejects them).
+
+    Args:
+        source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
+        tracking_uri: where MLflow writes (default: MLflow's own default, ``./mlruns``).
+        experiment: the MLflow experiment's name (default: the study's name).
+        space, metric: the space and metric when ``source`` is bare records.
+
+    Returns:
+        The parent run's id.
+
+    Raises:
+        MissingExtra: MLflow is not installed (``pip install 'tunesmith[mlflow]'``).
+    """
+    mlflow: Any = require("mlflow", "mlflow")
+    data = report_data(source, space=space, metric=metric)
+    if tracking_uri is not None:
+        mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment or data.name)
+    best = data.best
+    with mlflow.start_run(run_name=data.name) as parent:
+        mlflow.set_tags({"tunesmith.study": data.name, "tunesmith.metric": data.metric.name})
+        if best is not None:
+            mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
+            mlflow.log_metrics(_finite({f"best.{k}": v for k, v in best.metrics.items()}))
+        for record in sorted(data.records, key=lambda r: r.number):
+            with mlflow.start_run(run_name=f"trial-{record.number}", nested=True):
+                mlflow.log_params(record.params)
+                mlflow.set_tags({"state": record.state.value, "reason": record.reason or "", "seed": str(record.seed)})
+                for step, values in sorted(record.intermediate.items()):
+                    mlflow.log_metrics(_finite(values), step=step)
+                mlflow.log_metrics(_finite(record.metrics))
+        return str(parent.info.run_id)
+
+
+def _finite(values: dict[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if isinstance(v, int | float) and math.isfinite(v)}

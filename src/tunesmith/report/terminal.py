@@ -1,0 +1,117 @@
+"""The terminal summary of a study: best configuration, top-k trials, importance bars, diagnosis.
+
+The CLI calls `summary` at the end of ``run`` and for ``status``/``best``. It needs nothing but
+the study (analyses are run here unless passed in) and prints with rich.
+
+Example:
+    >>> from tunesmith.report.terminal import summary
+    >>> summary(study)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tunesmith.analysis import ImportanceResult
+from tunesmith.analysis._common import format_value
+from tunesmith.objective import Metric
+from tunesmith.report._data import Findings, ReportData, analyse, report_data
+from tunesmith.space import Space
+
+__all__ = ["importance_bars", "summary"]
+
+BAR_WIDTH = 30
+
+
+def summary(
+    source: Any,
+    *,
+    console: Console | None = None,
+    top_k: int = 5,
+    findings: Findings | None = None,
+    space: Space | None = None,
+    metric: Metric | str | None = None,
+    analyses: bool = True,
+) -> None:
+    """Print the summary of a study.
+
+    Args:
+        source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
+        console: where to print (default: a new rich console on stdout).
+        top_k: how many of the best trials to list.
+        findings: analyses already computed; computed here when omitted and ``analyses`` is true.
+        space, metric: the space and metric when ``source`` is bare records.
+        analyses: whether to run importance and diagnosis (off: best configuration and top-k only).
+    """
+    out = console or Console()
+    data = report_data(source, space=space, metric=metric)
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(data.state_counts().items())) or "no trials"
+    out.rule(f"[bold]{data.name}[/bold]: {data.metric.name} ({data.metric.direction}), {counts}")
+    best = data.best
+    if best is None:
+        out.print("No trial has completed with a finite metric yet.")
+    else:
+        metrics = ", ".join(f"{k}={format_value(v)}" for k, v in best.metrics.items())
+        out.print(Text(f"Best: trial {best.number} (seed {best.seed}): {metrics}", style="bold green"))
+        out.print(_best_table(data))
+        out.print(_top_table(data, top_k))
+    found = findings if findings is not None else (analyse(data) if analyses else None)
+    if found is None:
+        return
+    if found.importance is not None:
+        out.print(importance_bars(found.importance))
+    elif found.importance_note:
+        out.print(Text(f"importance: {found.importance_note}", style="yellow"))
+    out.print(Text("Diagnosis", style="bold"))
+    for line in found.diagnosis.lines():
+        out.print(Text(f"  • {line}"))
+
+
+def _best_table(data: ReportData) -> Table:
+    best = data.best
+    assert best is not None
+    table = Table(show_edge=False)
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    for name, value in best.params.items():
+        table.add_row(name, format_value(value))
+    return table
+
+
+def _top_table(data: ReportData, top_k: int) -> Table:
+    names = list(data.space.dimensions)
+    table = Table(title=f"Top {top_k}", title_justify="left", show_edge=False)
+    table.add_column("trial", justify="right")
+    table.add_column(data.metric.name, justify="right", style="bold")
+    for name in names:
+        table.add_column(name, justify="right")
+    for record in data.ranked()[:top_k]:
+        cells = [format_value(record.params[n]) if n in record.params else "-" for n in names]
+        table.add_row(str(record.number), format_value(record.value(data.metric.name)), *cells)
+    return table
+
+
+def importance_bars(result: ImportanceResult, width: int = BAR_WIDTH) -> Table:
+    """A table of main effects drawn as bars, with mean ± standard deviation over trees."""
+    table = Table(
+        title=f"Importance (fANOVA, {result.n_trials} trials, {result.n_trees} trees)",
+        title_justify="left",
+        show_edge=False,
+    )
+    table.add_column("parameter")
+    table.add_column("share of variance")
+    table.add_column("", justify="right")
+    for item in result.main:
+        filled = round(max(0.0, min(1.0, item.mean)) * width)
+        bar = Text("█" * filled, style="cyan") + Text("·" * (width - filled), style="dim")
+        table.add_row(item.name, bar, f"{item.mean:.0%} ± {item.std:.0%}")
+    for pair in result.pairs[:3]:
+        if pair.mean >= 0.01:
+            filled = round(max(0.0, min(1.0, pair.mean)) * width)
+            bar = Text("█" * filled, style="magenta") + Text("·" * (width - filled), style="dim")
+            table.add_row(pair.name, bar, f"{pair.mean:.0%} ± {pair.std:.0%}")
+    return table
