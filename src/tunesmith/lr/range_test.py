@@ -66,7 +66,7 @@ class RangeTestResult:
     smoothed: np.ndarray
     trend: np.ndarray
     stop_reason: str
-    margin: float = 3.0
+    margin: float = 5.0
 
     @property
     def diverged(self) -> bool:
@@ -95,7 +95,7 @@ class RangeTestResult:
 
     @property
     def suggested_lr(self) -> float:
-        """Slightly below where the loss starts to diverge: ``onset_lr / margin``."""
+        """Below where the loss starts to diverge: ``onset_lr / margin`` (see `range_test` for the margin)."""
         return self.onset_lr / self.margin
 
     @property
@@ -202,7 +202,7 @@ def range_test(
     smoothing: float = 0.98,
     diverge_factor: float = 4.0,
     window: int = 5,
-    margin: float = 3.0,
+    margin: float = 5.0,
 ) -> RangeTestResult:
     """Run an LR range test with any framework.
 
@@ -215,7 +215,10 @@ def range_test(
         smoothing: ``beta`` of the bias-corrected exponential moving average the stop rule watches.
         diverge_factor: stop once the moving average exceeds this multiple of its best value.
         window: points of the centred running median the suggestions are read from.
-        margin: `RangeTestResult.suggested_lr` is the divergence onset divided by this.
+        margin: `RangeTestResult.suggested_lr` is the divergence onset divided by this. The default, 5,
+            allows for ill-conditioned problems, where the loss (dominated by the flat directions)
+            keeps falling for a few steps after the stiff directions have become unstable: there
+            the bottom of the curve lies up to about 4 times past the stability limit.
 
     Returns:
         a `RangeTestResult` with the curve, the suggestions, ``bounds()`` and ``plot()``.
@@ -236,7 +239,7 @@ def range_test(
     if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
         raise ConfigError(f"range_test: window must be an odd integer >= 1, got window={window!r}: use 5")
     if isinstance(margin, bool) or not isinstance(margin, int | float) or not 1 <= margin < math.inf:
-        raise ConfigError(f"range_test: margin must be a finite factor >= 1, got margin={margin!r}: use 3.0")
+        raise ConfigError(f"range_test: margin must be a finite factor >= 1, got margin={margin!r}: use 5.0")
     schedule = min_lr * (max_lr / min_lr) ** (np.arange(num_steps) / (num_steps - 1))
     lrs: list[float] = []
     losses: list[float] = []
