@@ -105,24 +105,24 @@ _NOISE_PRIOR = (math.log(1e-3), 2.0)
 _SIGNAL_PRIOR = (0.0, 1.0)
 
 
-def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 40) -> Hyper:
+def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30) -> Hyper:
     """Maximise the log marginal likelihood plus log-priors over log-lengthscales, signal and noise."""
     n, dc = xc.shape
     dk = xk.shape[1]
     d = dc + dk
     center = _prior_center(d)
-    sq = [(xc[:, j][:, None] - xc[:, j][None, :]) ** 2 for j in range(dc)]
-    neq = [(xk[:, j][:, None] != xk[:, j][None, :]).astype(float) for j in range(dk)]
+    # Per-dimension squared distances (categorical: 0 or 1), flattened so that the distance and the
+    # lengthscale gradient are each one matrix-vector product.
+    parts = [((xc[:, j][:, None] - xc[:, j][None, :]) ** 2).ravel() for j in range(dc)]
+    parts += [(xk[:, j][:, None] != xk[:, j][None, :]).astype(float).ravel() for j in range(dk)]
+    dist = np.vstack(parts) if parts else np.zeros((0, n * n))
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         ls = np.exp(theta[:d])
         signal = math.exp(theta[d])
         noise = math.exp(theta[d + 1])
-        r2 = np.zeros((n, n))
-        for j in range(dc):
-            r2 += sq[j] / ls[j] ** 2
-        for j in range(dk):
-            r2 += neq[j] / ls[dc + j] ** 2
+        inv_ls2 = 1.0 / ls**2
+        r2 = (inv_ls2 @ dist).reshape(n, n)
         k, g = _matern(r2, signal)
         k[np.diag_indices_from(k)] += noise
         try:
@@ -138,10 +138,7 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 40) 
         w = inv - np.outer(alpha, alpha)  # d nll / d K = w / 2
         grad = np.empty_like(theta)
         m = w * g
-        for j in range(dc):
-            grad[j] = 0.5 * float(np.sum(m * sq[j])) / ls[j] ** 2
-        for j in range(dk):
-            grad[dc + j] = 0.5 * float(np.sum(m * neq[j])) / ls[dc + j] ** 2
+        grad[:d] = 0.5 * (dist @ m.ravel()) * inv_ls2
         kf = k.copy()
         kf[np.diag_indices_from(kf)] -= noise
         grad[d] = 0.5 * float(np.sum(w * kf))
