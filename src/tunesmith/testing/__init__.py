@@ -2,5 +2,5 @@
 
 * `tunesmith.testing.storage`: `STORAGE_CHECKS`, `check_storage(make_storage)`.
 * `tunesmith.testing.schedulers`: `SCHEDULER_CHECKS`, `check_scheduler(make_scheduler)`.
-* `tunesmith.testing.samplers`: `SAMPLER_CHECKS`, `check_sampler(make_sampler)`.
+* `tunesmith.testing.samplers`: the sampler suite.
 """
