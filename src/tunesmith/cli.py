@@ -398,6 +398,41 @@ def export(
             console.print(f"logged to MLflow: parent run {run_id}")
 
 
+@cli.command("lr-find")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--min-lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Overrides lr_probe.min_lr.")
+@click.option("--max-lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Overrides lr_probe.max_lr.")
+@click.option("--num-steps", type=click.IntRange(min=5), default=None, help="Overrides lr_probe.num_steps.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write the curve (HTML).")
+@json_option
+def lr_find(
+    config: str, min_lr: float | None, max_lr: float | None, num_steps: int | None, plot_path: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Run the LR range test for CONFIG, whose lr_probe returns step(lr) -> loss, and suggest bounds."""
+    from tunesmith.lr.cli_support import run_lr_find
+
+    with _friendly_errors():
+        outcome = run_lr_find(config, min_lr=min_lr, max_lr=max_lr, num_steps=num_steps)
+    result = outcome.result
+    if plot_path is not None:
+        result.plot(title=f"LR range test: {outcome.config.name}").write_html(plot_path, include_plotlyjs=True)
+    if as_json:
+        _print_json(outcome.to_json())
+        return
+    table = Table(title=f"LR range test ({len(result.lrs)} steps, {result.stop_reason})", title_justify="left")
+    table.add_column("suggestion")
+    table.add_column("learning rate", justify="right")
+    for name, lr in result.suggestions.items():
+        table.add_row(name, f"{lr:.3g}")
+    console.print(table)
+    if not result.diverged:
+        console.print("the loss did not diverge before max_lr: raise --max-lr to see where it does")
+    console.print(f"put in the space: {outcome.bounds_entry()}")
+    if plot_path is not None:
+        console.print(f"plot written to {plot_path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="tunesmith")

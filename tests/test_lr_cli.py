@@ -1,0 +1,133 @@
+"""``tunesmith lr-find CONFIG`` through click's CliRunner, on configs whose probe is a real quadratic."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tunesmith.cli import cli
+
+CURVATURE = 8.0  # the probe's SGD diverges above 2 / 8 = 0.25
+
+PROBE_SOURCE = f"""
+seen = []
+
+def objective(trial):
+    return trial.params["lr"]
+
+def lr_probe(params):
+    seen.append(dict(params))
+    state = {{"x": 1.0}}
+    def step(lr):
+        state["x"] -= lr * {CURVATURE} * state["x"]
+        return {CURVATURE} / 2 * state["x"] ** 2
+    return step
+
+def not_a_factory():
+    return 3
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """A directory with a probe module under a unique name; sys.path and sys.modules restored after."""
+    module = f"lr_probe_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(PROBE_SOURCE)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    return tmp_path, module
+
+
+def write_config(directory: Path, module: str, probe: str) -> Path:
+    config = directory / "study.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            name = "quadratic"
+            objective = "{module}:objective"
+            metric = "value"
+            {probe}
+
+            [space]
+            lr = {{ type = "float", low = 1e-4, high = 1.0, log = true }}
+            width = {{ type = "int", low = 8, high = 64 }}
+            """
+        )
+    )
+    return config
+
+
+def test_lr_find_prints_the_suggestions_and_the_bounds_to_put_in_the_space(project: tuple[Path, str]) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'lr_probe = "{module}:lr_probe"')
+    result = CliRunner().invoke(cli, ["lr-find", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "suggested" in result.output and "steepest" in result.output and "min_div_10" in result.output
+    assert 'put in the space: lr = { type = "float", low = ' in result.output
+
+
+def test_lr_find_json_holds_the_curve_and_a_suggestion_below_two_over_l(project: tuple[Path, str]) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'lr_probe = "{module}:lr_probe"')
+    result = CliRunner().invoke(cli, ["lr-find", str(config), "--json", "--num-steps", "80", "--min-lr", "1e-6"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    threshold = 2 / CURVATURE
+    assert threshold / 10 < data["suggestions"]["suggested"] < threshold
+    assert data["num_steps"] == 80 and data["lrs"][0] == pytest.approx(1e-6)
+    assert data["bounds"]["high"] == pytest.approx(data["suggestions"]["onset"])
+    assert data["stop_reason"] == "diverged"
+
+
+def test_the_probe_table_sets_the_range_and_the_factory_gets_the_space_centre_with_overrides(
+    project: tuple[Path, str], tmp_path: Path
+) -> None:
+    directory, module = project
+    probe = f"""
+            [lr_probe]
+            function = "{module}:lr_probe"
+            param = "peak_lr"
+            min_lr = 1e-5
+            max_lr = 5.0
+            num_steps = 60
+            params = {{ width = 16 }}
+    """
+    config = write_config(directory, module, textwrap.dedent(probe).replace("\n", "\n            "))
+    plot = tmp_path / "curve.html"
+    result = CliRunner().invoke(cli, ["lr-find", str(config), "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    assert "put in the space: peak_lr = " in result.output
+    assert plot.is_file() and "plotly" in plot.read_text()[:100000].lower()
+    seen = sys.modules[module].seen
+    assert seen == [{"lr": pytest.approx(1e-2), "width": 16}]  # lr at the centre of its log range
+
+
+def test_a_config_without_a_probe_is_refused_with_the_contract(project: tuple[Path, str]) -> None:
+    directory, module = project
+    config = write_config(directory, module, "")
+    result = CliRunner().invoke(cli, ["lr-find", str(config)])
+    assert result.exit_code == 1
+    assert "does not support lr-find (no lr_probe entry)" in result.output
+    assert "lr_probe = 'module:function'" in result.output
+
+
+def test_a_probe_that_returns_no_step_function_is_refused(project: tuple[Path, str]) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'lr_probe = "{module}:not_a_factory"')
+    result = CliRunner().invoke(cli, ["lr-find", str(config)])
+    assert result.exit_code == 1
+    assert "must return a step(lr) -> loss function, got int" in result.output
+
+
+def test_a_range_without_divergence_is_reported(project: tuple[Path, str]) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'lr_probe = "{module}:lr_probe"')
+    result = CliRunner().invoke(cli, ["lr-find", str(config), "--max-lr", "0.2"])
+    assert result.exit_code == 0, result.output
+    assert "did not diverge before max_lr" in result.output
