@@ -212,8 +212,8 @@ def test_auto_records_its_choice_and_why() -> None:
     tiny = ts.Study(ts.Space({"a": ts.Choice([1, 2, 3]), "b": ts.Int(1, 4)}), storage="memory")
     assert tiny.attrs["sampler_choice"]["sampler"]["name"] == "grid"
     big = make_study()
-    assert big.attrs["sampler_choice"]["sampler"]["name"] == "random"
-    assert "random" in big.attrs["sampler_choice"]["why"]
+    assert big.attrs["sampler_choice"]["sampler"]["name"] != "grid"
+    assert big.attrs["sampler_choice"]["why"]
 
 
 def test_grid_ends_the_study_when_exhausted() -> None:
@@ -234,7 +234,7 @@ def test_optimize_without_any_budget_is_refused() -> None:
 
 
 def test_random_search_improves_on_a_quadratic() -> None:
-    study = make_study(budget=ts.Budget(trials=60))
+    study = make_study(budget=ts.Budget(trials=60), sampler="random")
     study.optimize(lambda t: (t.params["x"] - 1.0) ** 2)
     assert study.best is not None and abs(study.best.params["x"] - 1.0) < 0.5
     assert np.isfinite(study.best.metrics["loss"])

@@ -132,6 +132,7 @@ class Study:
         self._stop_notes: dict[int, str] = {}
         self._running: set[int] = set()
         self._workers = 1
+        self._next_reap = 0.0
         chosen_seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         spec = self._spec(chosen_seed)
         self._info, created = self._storage.get_or_create_study(self.name, spec, time.time())
@@ -263,8 +264,12 @@ class Study:
         The trial budget is checked in the same storage transaction that numbers the trial, so it
         is exact over any number of workers.
         """
-        self.reap_lost_trials()
-        exhausted = self._exhausted_without_trials(self.trials)
+        history = self.trials
+        if time.monotonic() >= self._next_reap:
+            self._next_reap = time.monotonic() + min(self.heartbeat_interval, self.grace)
+            if self.reap_lost_trials(history):
+                history = self.trials
+        exhausted = self._exhausted_without_trials(history)
         if exhausted:
             raise BudgetExhausted(exhausted)
         record = self._storage.create_trial(
@@ -394,7 +399,7 @@ class Study:
         return TrialState.COMPLETE, metrics, None, None
 
     # Recovery ------------------------------------------------------------------------------------
-    def reap_lost_trials(self) -> list[int]:
+    def reap_lost_trials(self, history: Sequence[TrialRecord] | None = None) -> list[int]:
         """Mark RUNNING trials whose worker is gone as FAILED ("interrupted"); return their numbers.
 
         A worker is gone when it ran on this host and its process no longer exists, or when it
@@ -403,7 +408,7 @@ class Study:
         host, _, own_pid = self._worker.rpartition(":")
         now = time.time()
         lost: list[int] = []
-        for record in self.trials:
+        for record in self.trials if history is None else history:
             if record.state is not TrialState.RUNNING or record.number in self._running:
                 continue
             worker_host, _, pid_text = (record.worker or "").rpartition(":")

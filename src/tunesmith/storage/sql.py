@@ -138,13 +138,14 @@ class SQLStorage(Storage):
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            # Writers queue on the database lock at BEGIN instead of failing on upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers queue on the database lock at BEGIN instead of failing when a read lock
+            # is upgraded; readers take no lock (WAL gives them a consistent snapshot).
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writer") else "BEGIN")
 
         return engine
 
     def _ensure_schema(self) -> None:
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             metadata.create_all(conn, checkfirst=True)
             row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
             if row is None:
@@ -162,9 +163,17 @@ class SQLStorage(Storage):
         return int(value)
 
     @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(writer=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def _locked(self, study_id: int) -> Iterator[Connection]:
         """A write transaction holding the study's lock."""
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             query = sa.select(studies_table.c.id).where(studies_table.c.id == study_id)
             if not self._is_sqlite:
                 query = query.with_for_update()
@@ -185,7 +194,7 @@ class SQLStorage(Storage):
         except StudyNotFound:
             pass
         try:
-            with self._engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(sa.insert(studies_table).values(name=name, spec=_dumps(spec), attrs="{}", created_at=now))
             return self.load_study(name), True
         except sa.exc.IntegrityError:  # another worker created it first
@@ -239,22 +248,7 @@ class SQLStorage(Storage):
         records = dict(cached)
         newly_finished: dict[int, TrialRecord] = {}
         for row in fresh:
-            record = TrialRecord(
-                number=row.number,
-                params=json.loads(row.params),
-                seed=int(row.seed),
-                state=TrialState(row.state),
-                metrics=json.loads(row.metrics),
-                intermediate=values.get(row.id, {}),
-                resource=float(row.resource),
-                started_at=row.started_at,
-                finished_at=row.finished_at,
-                heartbeat_at=row.heartbeat_at,
-                reason=row.reason,
-                error=row.error,
-                worker=row.worker,
-                attrs=json.loads(row.attrs),
-            )
+            record = self._record_from_row(row, values.get(row.id, {}))
             records[record.number] = record
             if record.state.is_finished:
                 newly_finished[record.number] = record
@@ -266,6 +260,41 @@ class SQLStorage(Storage):
     def get_trials(self, study_id: int) -> list[TrialRecord]:
         with self._engine.connect() as conn:
             return self._read_trials(conn, study_id)
+
+    def get_trial(self, study_id: int, number: int) -> TrialRecord:
+        with self._cache_lock:
+            cached = self._finished.get(study_id, {}).get(number)
+        if cached is not None:
+            return cached
+        t, v = trials_table, values_table
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.study_id == study_id, t.c.number == number)).first()
+            if row is None:
+                raise KeyError(f"trial {number} does not exist in study {study_id}")
+            values = {
+                r.step: json.loads(r.metrics)
+                for r in conn.execute(sa.select(v.c.step, v.c.metrics).where(v.c.trial_id == row.id))
+            }
+        return self._record_from_row(row, values)
+
+    @staticmethod
+    def _record_from_row(row: Any, values: dict[int, dict[str, float]]) -> TrialRecord:
+        return TrialRecord(
+            number=row.number,
+            params=json.loads(row.params),
+            seed=int(row.seed),
+            state=TrialState(row.state),
+            metrics=json.loads(row.metrics),
+            intermediate=values,
+            resource=float(row.resource),
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            heartbeat_at=row.heartbeat_at,
+            reason=row.reason,
+            error=row.error,
+            worker=row.worker,
+            attrs=json.loads(row.attrs),
+        )
 
     def _trial_id(self, conn: Connection, study_id: int, number: int) -> tuple[int, str]:
         row = conn.execute(
@@ -314,7 +343,7 @@ class SQLStorage(Storage):
         return record
 
     def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             trial_id, _ = self._trial_id(conn, study_id, number)
             v = values_table
             existing = conn.execute(
@@ -389,7 +418,7 @@ class SQLStorage(Storage):
         if not numbers:
             return
         t = trials_table
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 sa.update(t)
                 .where(t.c.study_id == study_id, t.c.number.in_(list(numbers)), t.c.state == TrialState.RUNNING.value)

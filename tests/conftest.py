@@ -1,0 +1,45 @@
+"""Shared fixtures: importable objective modules for subprocess tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+OBJECTIVES = '''
+import math
+import os
+import time
+
+
+def quadratic(trial):
+    time.sleep(float(os.environ.get("TS_TEST_SLEEP", "0")))
+    return {"loss": (trial.params["x"] - 0.3) ** 2}
+
+
+def slow(trial):
+    time.sleep(0.4)
+    return {"loss": (trial.params["x"] - 0.3) ** 2}
+'''
+
+
+@pytest.fixture
+def objectives_dir(tmp_path: Path) -> Path:
+    """A directory holding ``objectives.py``; configs placed there can name ``objectives:quadratic``."""
+    (tmp_path / "objectives.py").write_text(textwrap.dedent(OBJECTIVES))
+    return tmp_path
+
+
+@pytest.fixture
+def cli_env(objectives_dir: Path) -> dict[str, str]:
+    """Environment for running the installed ``tunesmith`` and helper scripts in a subprocess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(objectives_dir), env.get("PYTHONPATH", "")]))
+    env.pop("TUNESMITH_STORAGE", None)
+    return env
