@@ -1,0 +1,225 @@
+"""Importance, curve signatures and diagnosis, on studies with planted structure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tunesmith as ts
+from tunesmith.analysis import (
+    NotEnoughTrials,
+    Signature,
+    classify_curves,
+    diagnose,
+    importance,
+)
+from tunesmith.trial import Trial, TrialRecord, TrialState
+
+SPACE = ts.Space(
+    {
+        "lr": ts.Float(1e-5, 1e-1, log=True),
+        "batch_size": ts.Int(32, 4096, base=2),
+        "weight_decay": ts.Float(1e-5, 1e-1, log=True),
+        "optimizer": ts.Choice(["adam", "sgd"]),
+        "momentum": ts.Float(0.8, 0.99, when={"optimizer": "sgd"}),
+    }
+)
+
+
+def _records(n: int, value_of, seed: int = 0) -> list[TrialRecord]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        params = SPACE.sample(rng)
+        u = SPACE.encode(params)
+        out.append(
+            TrialRecord(
+                number=i,
+                params=params,
+                seed=i,
+                state=TrialState.COMPLETE,
+                metrics={"loss": float(value_of(u, params, rng))},
+            )
+        )
+    return out
+
+
+def test_importance_ranks_a_planted_dominant_parameter_first() -> None:
+    records = _records(300, lambda u, p, rng: 4 * (u[0] - 0.6) ** 2 + 0.2 * u[2] + 0.02 * rng.normal())
+    result = importance(records, SPACE, "loss")
+    assert result.ranking()[0] == "lr"
+    assert result.of("lr").mean > 0.8
+    assert result.of("lr").mean > 5 * result.of("weight_decay").mean
+    assert result.of("batch_size").mean < 0.05
+    assert result.n_trials == 300
+
+
+def test_importance_of_an_additive_function_has_no_interaction() -> None:
+    records = _records(400, lambda u, p, rng: np.sin(3 * u[0]) + 0.7 * u[1])
+    result = importance(records, SPACE, "loss", n_trees=16)
+    main_total = sum(p.mean for p in result.main)
+    assert 0.85 < main_total <= 1.0 + 1e-9
+    assert all(p.mean < 0.05 for p in result.pairs)
+
+
+def test_importance_finds_a_pure_interaction() -> None:
+    # (u0 - 0.5) * (u2 - 0.5) has no main effect at all: only the pair explains it.
+    records = _records(600, lambda u, p, rng: (u[0] - 0.5) * (u[2] - 0.5))
+    result = importance(records, SPACE, "loss", n_trees=16)
+    top = result.pairs[0]
+    assert set(top.params) == {"lr", "weight_decay"}
+    assert top.mean > 0.5
+    assert result.of("lr").mean < 0.2
+
+
+def test_importance_reports_uncertainty_across_trees() -> None:
+    records = _records(80, lambda u, p, rng: u[0] + 0.5 * rng.normal())
+    result = importance(records, SPACE, "loss", n_trees=16)
+    assert result.n_trees == 16
+    assert result.of("lr").std > 0.0
+
+
+def test_importance_handles_an_inactive_conditional_parameter() -> None:
+    def value(u, p, rng):
+        return 2.0 * (u[4] - 0.2) ** 2 if p["optimizer"] == "sgd" else 0.3
+
+    result = importance(_records(400, value), SPACE, "loss", n_trees=16)
+    assert result.ranking()[:2] in (["momentum", "optimizer"], ["optimizer", "momentum"])
+
+
+def test_importance_needs_enough_varied_trials() -> None:
+    with pytest.raises(NotEnoughTrials, match="at least 4"):
+        importance(_records(3, lambda u, p, rng: u[0]), SPACE, "loss")
+    with pytest.raises(NotEnoughTrials, match="same value"):
+        importance(_records(20, lambda u, p, rng: 1.0), SPACE, "loss")
+
+
+def test_importance_is_fast_for_ten_thousand_trials() -> None:
+    import time
+
+    records = _records(10_000, lambda u, p, rng: 4 * (u[0] - 0.6) ** 2 + 0.3 * u[1] + 0.05 * rng.normal())
+    started = time.perf_counter()
+    result = importance(records, SPACE, "loss")
+    elapsed = time.perf_counter() - started
+    print(f"importance of 10,000 trials: {elapsed:.2f}s")
+    assert result.ranking()[0] == "lr"
+    assert elapsed < 15.0
+
+
+def _curve_record(number: int, values: list[float], **changes) -> TrialRecord:
+    record = TrialRecord(
+        number=number,
+        params={"lr": 1e-3},
+        seed=number,
+        state=TrialState.COMPLETE,
+        metrics={"loss": values[-1]},
+        intermediate={i + 1: {"loss": v} for i, v in enumerate(values)},
+    )
+    return record.evolve(**changes) if changes else record
+
+
+def test_each_planted_curve_gets_its_signature() -> None:
+    steps = np.arange(1, 21)
+    healthy = list(0.1 + 2.0 * np.exp(-steps / 3))
+    records = [
+        _curve_record(0, healthy),
+        _curve_record(1, [*healthy[:5], math.nan], state=TrialState.STOPPED),
+        _curve_record(2, list(2.0 * 1.4 ** (steps / 2))),
+        _curve_record(3, list(2.0 - 0.01 * steps)),
+        _curve_record(4, list(0.1 + 2.0 * np.exp(-steps / 3) + 0.04 * np.maximum(0, steps - 8))),
+        _curve_record(5, [2.0, 0.5, 1.5, 0.4, 1.6, 0.3, 1.4, 0.3, 1.5, 0.4]),
+        _curve_record(6, list(0.12 + 2.0 * np.exp(-steps / 3.5))),
+        _curve_record(7, healthy[:4], reason="diverged", state=TrialState.STOPPED),
+    ]
+    found = classify_curves(records, ts.Metric("loss", "min"))
+    assert {n: d.signature for n, d in found.items()} == {
+        0: Signature.HEALTHY,
+        1: Signature.DIVERGED,
+        2: Signature.DIVERGED,
+        3: Signature.UNDERFITTING,
+        4: Signature.OVERFITTING,
+        5: Signature.UNSTABLE,
+        6: Signature.HEALTHY,
+        7: Signature.DIVERGED,
+    }
+    assert "nan at step 6" in found[1].detail
+
+
+def test_curves_of_a_maximised_metric_are_read_the_right_way_up() -> None:
+    steps = np.arange(1, 21)
+    rising = list(0.95 - 0.85 * np.exp(-steps / 3))
+    peaked = list(0.95 - 0.85 * np.exp(-steps / 3) - 0.02 * np.maximum(0, steps - 6))
+    records = [_curve_record(0, rising), _curve_record(1, peaked), _curve_record(2, list(0.1 + 0.005 * steps))]
+    found = classify_curves(records, ts.Metric("loss", "max"))
+    assert found[0].signature is Signature.HEALTHY
+    assert found[1].signature is Signature.OVERFITTING
+    assert found[2].signature is Signature.UNDERFITTING
+
+
+def _planted_objective(trial: Trial) -> dict[str, float]:
+    """Loss curves whose failures follow the learning rate: above 0.04 the loss explodes to NaN."""
+    lr = trial.params["lr"]
+    rng = np.random.default_rng(trial.seed)
+    floor = 0.1 + 0.15 * (math.log10(lr) + 2.5) ** 2
+    loss = 2.3
+    for step in trial.steps(15):
+        if lr > 0.04:
+            loss = loss * 1.8 if step < 6 else math.nan
+        else:
+            loss = floor + (loss - floor) * (1 - 0.5 * min(1.0, lr * 300)) + 0.005 * rng.normal()
+        trial.report(loss=loss)
+    return {"loss": loss}
+
+
+@pytest.fixture(scope="module")
+def planted_study() -> ts.Study:
+    space = ts.Space(
+        {
+            "lr": ts.Float(1e-5, 1e-1, log=True),
+            "batch_size": ts.Int(32, 4096, base=2),
+        }
+    )
+    study = ts.Study(space, metric="loss", sampler="random", budget=ts.Budget(trials=150), storage="memory", seed=3)
+    study.optimize(_planted_objective)
+    return study
+
+
+def test_diverging_high_lr_trials_are_attributed_to_lr(planted_study: ts.Study) -> None:
+    records = planted_study.trials
+    diverged = [r for r in records if r.params["lr"] > 0.04]
+    assert len(diverged) >= 5
+    result = diagnose(records, planted_study.space, planted_study.metric)
+    attribution = next(a for a in result.attributions if a.signature is Signature.DIVERGED)
+    assert attribution.rule.param == "lr"
+    assert attribution.rule.op == ">"
+    assert attribution.total == len(diverged)
+    assert attribution.matched == len(diverged)
+    assert attribution.describe().startswith(f"{len(diverged)} of {len(diverged)} diverged trials have lr > ")
+    narrowing = next(s for s in result.suggestions if s.text.startswith("narrow lr to at most"))
+    bound = float(narrowing.text.rsplit(" ", 1)[1])
+    assert bound < min(r.params["lr"] for r in diverged)
+    assert bound >= max(r.params["lr"] for r in records if r.params["lr"] <= 0.04) * 0.5
+
+
+def test_an_unimportant_parameter_is_named_for_fixing(planted_study: ts.Study) -> None:
+    records = planted_study.trials
+    result = diagnose(
+        records, planted_study.space, planted_study.metric, importance=importance(records, planted_study.space, "loss")
+    )
+    texts = [s.text for s in result.suggestions]
+    assert any(t.startswith("tune lr first") for t in texts)
+    assert any(t.startswith("batch_size has little effect") and t.endswith("spend the budget on lr") for t in texts)
+
+
+def test_a_study_without_failures_gets_no_attribution() -> None:
+    steps = np.arange(1, 11)
+    records = [
+        _curve_record(i, list(0.1 + 0.01 * i + 2.0 * np.exp(-steps / 2)), params={"lr": 10.0 ** (-4 + i / 10)})
+        for i in range(20)
+    ]
+    result = diagnose(records, ts.Space({"lr": ts.Float(1e-5, 1e-1, log=True)}), "loss")
+    assert result.counts[Signature.HEALTHY] == 20
+    assert result.attributions == ()
+    assert result.lines()[0] == "signatures of 20 trials: 20 healthy"
