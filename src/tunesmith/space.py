@@ -129,7 +129,7 @@ class Param(ABC):
         """Restore a parameter written by `to_json` (also the form config files use)."""
         if not isinstance(data, Mapping) or "type" not in data:
             raise SpaceError(
-                f"a parameter must be a table with a 'type' key, got {data!r}: "
+                f"must be a table with a 'type' key, got {data!r}: "
                 "use {type = 'float', low = 0.0, high = 1.0}"
             )
         fields_ = dict(data)
@@ -654,4 +654,10 @@ class Space(Mapping[str, Param]):
             raise SpaceError(f"a space must be a table of parameters, got {data!r}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SpaceWarning)
-            return cls({name: Param.from_json(spec) for name, spec in data.items()})
+            params: dict[str, Param] = {}
+            for name, spec in data.items():
+                try:
+                    params[name] = Param.from_json(spec)
+                except SpaceError as exc:
+                    raise SpaceError(f"parameter {name!r}: {exc}") from None
+            return cls(params)

@@ -1,0 +1,146 @@
+"""The command line: run, trials, best, status, studies, demo, and clear errors for bad configs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import BIN
+from tunesmith.cli import cli
+
+CONFIG = """
+name = "quad"
+objective = "objectives:quadratic"
+seed = 2
+sampler = "random"
+
+[metric]
+name = "loss"
+direction = "min"
+
+[[guardrails]]
+metric = "loss"
+op = "<="
+bound = 0.2
+
+[budget]
+trials = 12
+
+[space]
+x = {{ type = "float", low = 0.0, high = 1.0 }}
+"""
+
+
+@pytest.fixture
+def config(objectives_dir: Path) -> Path:
+    path = objectives_dir / "quad.toml"
+    path.write_text(CONFIG.format())
+    return path
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> object:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_run_then_read_back_with_trials_best_and_status(config: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    result = invoke("run", str(config), "--storage", url, "--no-progress")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "12 trials" in result.output and "best #" in result.output  # type: ignore[attr-defined]
+
+    listed = invoke("trials", "--storage", url, "--json")
+    rows = [json.loads(line) for line in listed.output.splitlines()]  # type: ignore[attr-defined]
+    assert [r["number"] for r in rows] == list(range(12))
+    assert set(rows[0]) >= {"number", "state", "params", "metrics", "reason"}
+    assert {r["state"] for r in rows} <= {"complete", "infeasible"}
+
+    best = json.loads(invoke("best", "quad", "--storage", url, "--json").output)  # type: ignore[attr-defined]
+    assert best["state"] == "complete" and best["metrics"]["loss"] == min(
+        r["metrics"]["loss"] for r in rows if r["state"] == "complete"
+    )
+    status = invoke("status", "--storage", url)
+    assert "trials 12/12" in status.output and "100% spent" in status.output  # type: ignore[attr-defined]
+
+
+def test_storage_comes_from_the_environment(config: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/env.db"
+    assert invoke("run", str(config), "--no-progress", env={"TUNESMITH_STORAGE": url}).exit_code == 0  # type: ignore[attr-defined]
+    listed = invoke("studies", "--json", env={"TUNESMITH_STORAGE": url})
+    assert json.loads(listed.output)["name"] == "quad"  # type: ignore[attr-defined]
+
+
+def test_yaml_configs_work(objectives_dir: Path, tmp_path: Path) -> None:
+    path = objectives_dir / "quad.yaml"
+    path.write_text(
+        "objective: objectives:quadratic\nmetric: loss\nbudget: {trials: 3}\n"
+        "space:\n  x: {type: float, low: 0.0, high: 1.0}\n"
+    )
+    result = invoke("run", str(path), "--storage", f"sqlite:///{tmp_path}/y.db", "--no-progress")
+    assert result.exit_code == 0 and "3 trials" in result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c.replace('low = 0.0', 'low = 2.0'), "low < high must hold"),
+        (lambda c: c.replace('objectives:quadratic', 'objectives:nope'), "has no 'nope'"),
+        (lambda c: c.replace('objectives:quadratic', 'no_such_module:f'), "cannot import module"),
+        (lambda c: c.replace('direction = "min"', 'direction = "down"'), "direction must be 'min' or 'max'"),
+        (lambda c: c.replace('trials = 12', 'trials = -1'), "trials must be a positive integer"),
+        (lambda c: "bogus = 1\n" + c, "unknown keys ['bogus']"),
+        (lambda c: c + "\nbogus = 1\n", "parameter 'bogus': must be a table with a 'type' key"),
+        (lambda c: c.replace('op = "<="', 'op = "=~"'), "guardrail op must be one of"),
+        (lambda c: c.replace('[metric]', '[metrc]'), "did you mean 'metrc' -> 'metric'"),
+        (lambda c: c.replace('[metric]\nname = "loss"\ndirection = "min"', ''), "needs a 'metric' entry"),
+        (lambda c: c.replace('x = {', 'x = {{'), "cannot parse"),
+    ],
+)
+def test_bad_configs_give_one_clear_error_not_a_traceback(objectives_dir: Path, tmp_path: Path, mutate: object,
+                                                          message: str) -> None:
+    path = objectives_dir / "bad.toml"
+    path.write_text(mutate(CONFIG.format()))  # type: ignore[operator]
+    result = CliRunner().invoke(cli, ["run", str(path), "--storage", f"sqlite:///{tmp_path}/bad.db"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and message in result.output, result.output
+    assert result.output.startswith("Error:")
+
+
+def test_unknown_study_lists_the_known_ones(config: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/known.db"
+    invoke("run", str(config), "--storage", url, "--no-progress")
+    result = CliRunner().invoke(cli, ["best", "other", "--storage", url])
+    assert result.exit_code == 1 and "no study named 'other'" in result.output and "quad" in result.output
+
+
+def test_empty_storage_says_how_to_start(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["status", "--storage", f"sqlite:///{tmp_path}/empty.db"])
+    assert result.exit_code == 1 and "tunesmith run CONFIG" in result.output
+
+
+def test_the_password_of_a_storage_url_is_never_printed(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["status", "--storage", "postgresql://bob:hunter2@127.0.0.1:1/none"])
+    assert result.exit_code == 1 and "hunter2" not in result.output
+
+
+@pytest.mark.slow
+def test_demo_prints_validation_and_holdout_and_best_reads_it_back(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    url = f"sqlite:///{tmp_path}/demo.db"
+    demo = subprocess.run(
+        [str(BIN / "tunesmith"), "demo", "--trials", "6", "--storage", url, "--no-progress"],
+        env=cli_env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    assert "validation: log loss" in demo.stdout and "holdout   : log loss" in demo.stdout
+    best = subprocess.run(
+        [str(BIN / "tunesmith"), "best", "--storage", url, "--json"], env=cli_env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert best.returncode == 0, best.stderr
+    record = json.loads(best.stdout)
+    assert record["study"].startswith("digits-mlp-") and set(record["params"]) == {
+        "learning_rate", "batch_size", "alpha", "depth", "width", "beta_1", "beta_2",
+    }  # fmt: skip
