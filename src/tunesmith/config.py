@@ -133,7 +133,9 @@ def load_config(path: str | Path) -> StudyConfig:
     data = _read(path)
     unknown = sorted(set(data) - _KNOWN_KEYS)
     if unknown:
-        hints = [f"{key!r} -> {close[0]!r}" for key in unknown if (close := difflib.get_close_matches(key, _KNOWN_KEYS, 1))]
+        hints = [
+            f"{key!r} -> {close[0]!r}" for key in unknown if (close := difflib.get_close_matches(key, _KNOWN_KEYS, 1))
+        ]
         hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
         raise ConfigError(f"unknown keys {unknown} in {path.name}{hint}: known keys are {sorted(_KNOWN_KEYS)}")
     for key in ("objective", "space", "metric"):
