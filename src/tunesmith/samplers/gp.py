@@ -25,6 +25,10 @@ __all__ = ["GP"]
 
 _ACQUISITIONS = ("logei", "ucb")
 _LOG_INV_SQRT_2PI = -0.5 * math.log(2.0 * math.pi)
+# The feasibility model regresses +1/-1 labels; P(feasible) = Phi(mean / sqrt(slack + variance)).
+# A small slack makes a region surrounded by failures nearly forbidden, while unexplored regions
+# (mean 0) keep probability one half.
+_FEASIBILITY_SLACK = 0.01
 
 
 def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +96,7 @@ class _Acquisition:
                 gradient = dsd / sd[:, None] + ratio[:, None] * dz
         if self.feasibility is not None:
             fmu, fvar, fdmu, fdvar = self.feasibility.predict(xc, xk, grad)
-            scale = np.sqrt(1.0 + fvar)
+            scale = np.sqrt(_FEASIBILITY_SLACK + fvar)
             t = fmu / scale
             log_p = log_ndtr(t)
             value = value + log_p
@@ -245,7 +249,7 @@ class GP(Sampler):
             idx = np.linspace(0, len(x) - 1, self.max_points).astype(int)
             x, labels = x[idx], labels[idx]
         x = np.where(np.isnan(x), 0.5, x)
-        return GPModel(x[:, ~cat], self._codes(x, cat, sizes), labels, Hyper(hyper.lengthscale, 1.0, 0.1))
+        return GPModel(x[:, ~cat], self._codes(x, cat, sizes), labels, Hyper(hyper.lengthscale, 1.0, 0.01))
 
     # Acquisition optimisation ------------------------------------------------------------------
     def _maximise(
@@ -324,7 +328,13 @@ class GP(Sampler):
         tried: set[str] = set()
         if math.isfinite(space.cardinality()):  # only a discrete space can propose a configuration twice
             tried = {json.dumps(space.decode(np.where(np.isnan(u), 0.5, u)), sort_keys=True) for u in obs.used_x}
+        used = np.where(np.isnan(obs.used_x), 0.5, obs.used_x)
+        filled = np.where(np.isnan(snapped_arr), 0.5, snapped_arr)
         for i in np.argsort(-values, kind="stable"):
-            if keys[i] not in tried:
-                return np.asarray(snapped_arr[i])
+            if keys[i] in tried:
+                continue
+            # Re-evaluating a tried point teaches nothing (a noiseless model may still ask for it).
+            if len(used) and float(np.min(np.max(np.abs(used - filled[i]), axis=1))) < 1e-6:
+                continue
+            return np.asarray(snapped_arr[i])
         return np.asarray(candidates[int(np.argmax(values))])

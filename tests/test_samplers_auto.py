@@ -1,0 +1,81 @@
+"""`Auto` follows the guide's method table and records why it chose what it chose."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tunesmith as ts
+from tunesmith.objective import Metric
+from tunesmith.samplers import GP, TPE, Auto, Grid, SearchContext
+from tunesmith.samplers.auto import GP_MAX_TRIALS
+from tunesmith.space import Choice, Float, Int, Space
+from tunesmith.testing.samplers import CONTEXT, run_history
+from tunesmith.trial import TrialRecord, TrialState
+
+LOW_DIM = Space({"lr": Float(1e-5, 1e-1, log=True), "layers": Int(2, 6), "dropout": Float(0.0, 0.5)})
+
+
+def context(trials: int | None = None, cost: float | None = None) -> SearchContext:
+    return SearchContext(metric=Metric("loss"), budget=ts.Budget(trials=trials), trial_cost=cost)
+
+
+def test_a_tiny_space_gets_a_grid() -> None:
+    space = Space({"a": Choice([1, 2, 3]), "b": Int(1, 4)})
+    sampler, why = Auto().choose(space, context(50))
+    assert isinstance(sampler, Grid) and why.startswith("grid")
+
+
+def test_a_low_dimensional_search_gets_a_gp_after_a_sobol_start() -> None:
+    sampler, why = Auto().choose(LOW_DIM, context(60))
+    assert isinstance(sampler, GP)
+    assert "Sobol" in why and "gp" in why
+
+
+def test_a_large_space_gets_tpe() -> None:
+    space = Space({f"x{i}": Float(0.0, 1.0) for i in range(20)})
+    sampler, why = Auto().choose(space, context(60))
+    assert isinstance(sampler, TPE) and "20 parameters" in why
+
+
+def test_a_mostly_categorical_space_gets_tpe() -> None:
+    space = Space({f"c{i}": Choice(["a", "b", "c", "d", "e", "f"]) for i in range(4)} | {"x": Float(0.0, 1.0)})
+    sampler, _ = Auto().choose(space, context(60))
+    assert isinstance(sampler, TPE)
+
+
+def test_a_large_budget_gets_tpe() -> None:
+    sampler, why = Auto().choose(LOW_DIM, context(2000))
+    assert isinstance(sampler, TPE) and "2000 trials" in why
+
+
+def test_cheap_trials_get_tpe() -> None:
+    sampler, why = Auto().choose(LOW_DIM, context(60, cost=0.05))
+    assert isinstance(sampler, TPE) and "cheap" in why
+
+
+def test_an_unbounded_gp_search_hands_over_to_tpe_after_300_trials() -> None:
+    history = [
+        TrialRecord(number=n, params=LOW_DIM.sample(np.random.default_rng(n)), seed=n, metrics={"loss": float(n)})
+        for n in range(GP_MAX_TRIALS)
+    ]
+    history = [r.evolve(state=TrialState.COMPLETE) for r in history]
+    rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
+    assert Auto().suggest(LOW_DIM, history, rng_a, CONTEXT) == TPE().suggest(LOW_DIM, history, rng_b, CONTEXT)
+
+
+def test_the_study_records_the_choice_and_the_reason() -> None:
+    study = ts.Study(LOW_DIM, metric="loss", budget=ts.Budget(trials=40), storage="memory", seed=0)
+    choice = study.info.attrs["sampler_choice"]
+    assert choice["sampler"]["name"] == "gp"
+    assert "Sobol" in choice["why"]
+
+
+def test_auto_beats_random_on_an_easy_function() -> None:
+    def loss(p: dict[str, float]) -> float:
+        return (np.log10(p["lr"]) + 3.0) ** 2 + (p["layers"] - 4) ** 2 * 0.1 + (p["dropout"] - 0.2) ** 2
+
+    auto = np.mean([min(r.metrics["loss"] for r in run_history(Auto(), LOW_DIM, loss, 25, seed=s)) for s in range(2)])
+    rnd = np.mean(
+        [min(r.metrics["loss"] for r in run_history(ts.Random(), LOW_DIM, loss, 25, seed=s)) for s in range(2)]
+    )
+    assert auto < rnd / 3, (auto, rnd)
