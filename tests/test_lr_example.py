@@ -1,0 +1,57 @@
+"""The worked example runs end to end (reduced size) and its config drives ``tunesmith lr-find``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("torch")
+
+from tunesmith.cli import cli
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("lr_digits_torch_example", EXAMPLES / "lr_digits_torch.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_example_goes_from_range_test_to_a_tuned_schedule_and_a_holdout_score(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import torch
+
+    example = load_example()
+    threads = torch.get_num_threads()
+    try:
+        outcome = example.main(["--quick"])
+    finally:
+        torch.set_num_threads(threads)  # the example pins one thread; leave the session as it was
+    low, high = outcome["bounds"]
+    assert low < outcome["suggested_lr"] < high
+    assert low <= outcome["best"]["peak_lr"] <= high
+    assert outcome["best"]["schedule"] == "warmup_cosine"
+    assert outcome["holdout_accuracy"] > 0.85  # digits is easy: a broken pipeline scores ~0.1
+    assert outcome["elapsed"] < 60
+    printed = capsys.readouterr().out
+    assert "range test:" in printed and "holdout:" in printed
+
+
+def test_the_example_config_supports_lr_find(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    result = CliRunner().invoke(cli, ["lr-find", str(EXAMPLES / "lr_digits.toml"), "--json", "--num-steps", "60"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["param"] == "peak_lr" and data["stop_reason"] == "diverged"
+    assert 1e-3 < data["suggestions"]["suggested"] < 1.0
