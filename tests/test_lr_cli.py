@@ -6,6 +6,7 @@ import json
 import sys
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,13 +36,13 @@ def not_a_factory():
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
     """A directory with a probe module under a unique name; sys.path and sys.modules restored after."""
     module = f"lr_probe_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(PROBE_SOURCE)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
-    return tmp_path, module
+    yield tmp_path, module
+    sys.modules.pop(module, None)
 
 
 def write_config(directory: Path, module: str, probe: str) -> Path:

@@ -49,8 +49,10 @@ def test_the_example_goes_from_range_test_to_a_tuned_schedule_and_a_holdout_scor
 
 def test_the_example_config_supports_lr_find(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
-    result = CliRunner().invoke(cli, ["lr-find", str(EXAMPLES / "lr_digits.toml"), "--json", "--num-steps", "60"])
+    try:
+        result = CliRunner().invoke(cli, ["lr-find", str(EXAMPLES / "lr_digits.toml"), "--json", "--num-steps", "60"])
+    finally:
+        sys.modules.pop("lr_digits_torch", None)  # imported from examples/ by the config
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["param"] == "peak_lr" and data["stop_reason"] == "diverged"

@@ -165,3 +165,15 @@ def test_a_study_tunes_the_schedule_on_a_quadratic() -> None:
     result = study.optimize(objective)
     assert result.best is not None and result.best.params["peak_lr"] < 2 / 40
     assert result.best.metrics["loss"] < 1e-6
+
+
+def test_schedules_need_no_torch_until_torch_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from tunesmith.errors import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    monkeypatch.delitem(sys.modules, "tunesmith.lr.pytorch", raising=False)
+    assert OneCycle(0.1, 100)(50) > 0  # the schedules themselves are numpy only
+    with pytest.raises(MissingExtra, match=r"pip install 'tunesmith\[torch\]'"):
+        OneCycle(0.1, 100).torch(object())
