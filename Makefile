@@ -23,8 +23,7 @@ demo: install
 	$(BIN)/tunesmith demo
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples || true
+	$(BIN)/ruff check src tests $(wildcard benchmarks examples)
 
 typecheck: install
 	$(BIN)/mypy
