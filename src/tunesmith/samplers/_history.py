@@ -32,6 +32,11 @@ class EncodingCache:
     def __init__(self, max_size: int = 100_000) -> None:
         self._rows: dict[int, tuple[TrialRecord, Space, np.ndarray]] = {}
         self._max_size = max_size
+        # The observations of the longest finished prefix of the last history seen.
+        self.prefix: list[TrialRecord] = []
+        self.prefix_key: tuple[int, str, float] | None = None
+        self.prefix_obs: Observations | None = None
+        self.prefix_space: Space | None = None  # held so that id(space) in the key cannot be reused
 
     def encode(self, space: Space, record: TrialRecord) -> np.ndarray:
         """The encoded point of ``record`` in ``space`` (``NaN`` for inactive dimensions)."""
@@ -86,6 +91,47 @@ def observe(
     configuration was never evaluated); INFEASIBLE trials are observations marked infeasible, or
     failures when they carry no finite metric; RUNNING and PAUSED trials are pending.
     """
+    key = (id(space), context.metric.name, context.metric.sign())
+    start = 0
+    base: Observations | None = None
+    if cache is not None and cache.prefix_key == key and cache.prefix_obs is not None:
+        limit = min(len(cache.prefix), len(history))
+        while start < limit and history[start] is cache.prefix[start]:
+            start += 1
+        if start == len(cache.prefix):
+            base = cache.prefix_obs
+        else:
+            start = 0
+    finished = start
+    while finished < len(history) and history[finished].state.is_finished:
+        finished += 1
+    head = _observe(space, history[start:finished], context, cache)
+    if base is not None:
+        head = _concat(base, head)
+    if cache is not None and (base is None or finished > start):
+        cache.prefix = list(history[:finished])
+        cache.prefix_key = key
+        cache.prefix_obs = head
+        cache.prefix_space = space
+    if finished == len(history):
+        return head
+    return _concat(head, _observe(space, history[finished:], context, cache))
+
+
+def _concat(a: Observations, b: Observations) -> Observations:
+    return Observations(
+        x=np.vstack([a.x, b.x]),
+        loss=np.concatenate([a.loss, b.loss]),
+        feasible=np.concatenate([a.feasible, b.feasible]),
+        failed_x=np.vstack([a.failed_x, b.failed_x]),
+        pending_x=np.vstack([a.pending_x, b.pending_x]),
+        used_x=np.vstack([a.used_x, b.used_x]),
+    )
+
+
+def _observe(
+    space: Space, history: Sequence[TrialRecord], context: SearchContext, cache: EncodingCache | None
+) -> Observations:
     d = len(space.dimensions)
     sign = context.metric.sign()
     name = context.metric.name
@@ -114,7 +160,7 @@ def observe(
         feasible.append(state is not TrialState.INFEASIBLE)
 
     def stack(rows: list[np.ndarray]) -> np.ndarray:
-        return np.vstack(rows) if rows else np.empty((0, d))
+        return np.array(rows, dtype=float).reshape(len(rows), d)
 
     return Observations(
         x=stack(xs),
