@@ -117,7 +117,7 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
         if key in data.attrs:
             try:
                 out.append(_Section(heading, "", figure_of(data.attrs[key])))
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 out.append(_Section(heading, _malformed(key, exc)))
     return out
 

@@ -1,0 +1,268 @@
+"""The HTML report, its figures in a real headless Chromium, the terminal summary and the export."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import math
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+import tunesmith as ts
+from tunesmith.cli import cli
+from tunesmith.errors import ConfigError, MissingExtra
+from tunesmith.report import ReportData, analyse, log_to_mlflow, summary, trial_rows, write_csv, write_report
+from tunesmith.trial import Trial, TrialRecord, TrialState
+
+CHROMIUM = "/usr/bin/chromium"
+SPACE = ts.Space(
+    {
+        "lr": ts.Float(1e-5, 1e-1, log=True),
+        "batch_size": ts.Int(32, 4096, base=2),
+        "weight_decay": ts.Float(1e-5, 1e-1, log=True),
+        "optimizer": ts.Choice(["adam", "sgd"]),
+        "momentum": ts.Float(0.8, 0.99, when={"optimizer": "sgd"}),
+    }
+)
+
+
+def _objective(trial: Trial) -> dict[str, float]:
+    """High learning rates diverge, low ones underfit, tiny weight decay overfits late."""
+    lr, wd = trial.params["lr"], trial.params["weight_decay"]
+    rng = np.random.default_rng(trial.seed)
+    floor = 0.1 + 0.15 * (math.log10(lr) + 2.5) ** 2
+    loss = 2.3
+    for step in trial.steps(15):
+        if lr > 0.04:
+            loss = loss * 1.8 if step < 6 else math.nan
+        else:
+            loss = floor + (loss - floor) * (1 - 0.5 * min(1.0, lr * 300)) + 0.005 * rng.normal()
+            loss += 0.03 * max(0, step - 7) if wd < 1e-4 else 0.0
+        trial.report(val_loss=loss)
+    return {"val_loss": loss, "latency_ms": 5.0 + trial.params["batch_size"] / 200.0}
+
+
+def _study(storage: str = "memory", name: str = "planted") -> ts.Study:
+    study = ts.Study(
+        SPACE,
+        metric=ts.Metric("val_loss", "min"),
+        guardrails=[ts.Guardrail("latency_ms", "<=", 20.0)],
+        sampler="random",
+        budget=ts.Budget(trials=120, resource=3000),
+        storage=storage,
+        name=name,
+        seed=5,
+    )
+    study.optimize(_objective)
+    return study
+
+
+@pytest.fixture(scope="module")
+def study() -> ts.Study:
+    planted = _study()
+    planted.set_attr(
+        "verdict", {"status": "warn", "summary": "stable, holdout slightly worse", "reasons": ["seed spread 0.004"]}
+    )
+    planted.set_attr(
+        "seed_stability",
+        {
+            "metric": "val_loss",
+            "candidates": [{"label": "#3", "values": [0.1, 0.11]}, {"label": "#9", "values": [0.2, 0.25]}],
+        },
+    )
+    planted.set_attr("holdout", {"trial": 3, "val_loss": 0.1, "holdout_loss": 0.12, "opened": 1})
+    return planted
+
+
+@pytest.fixture(scope="module")
+def report_path(study: ts.Study, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(study, tmp_path_factory.mktemp("report") / "report.html")
+
+
+def test_the_report_is_one_offline_file_with_plotly_embedded_once(report_path: Path) -> None:
+    text = report_path.read_text(encoding="utf-8")
+    assert text.count("plotly.js v") == 1  # the library's banner, present once
+    assert not re.search(r"<script[^>]+src=", text)
+    markup = re.sub(r"<script>.*?</script>", "", text, flags=re.S)  # the page without its inline scripts
+    assert not re.search(r'(src|href)="https?:', markup)
+    assert len(re.findall(r'class="ts-figure"', text)) == 9
+    for heading in ("Verdict", "Learning curves", "Parallel coordinates", "Guardrails", "Seed stability"):
+        assert f"<h2>{heading}</h2>" in text
+    assert "Validation vs holdout (trial 3)" in text
+    analysis = json.loads(re.search(r'<script type="application/json" id="ts-analysis">(.*?)</script>', text, re.S)[1])
+    assert analysis["importance"]["main"][0]["params"] == ["lr"]
+
+
+def test_a_malformed_study_attribute_becomes_a_note_not_a_crash(study: ts.Study, tmp_path: Path) -> None:
+    data = ReportData.from_study(study)
+    broken = ReportData(
+        data.name, data.space, data.metric, data.records, data.guardrails, data.budget, {"seed_stability": [1, 2]}
+    )
+    text = write_report(broken, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "is not in the shape the report reads" in text
+
+
+def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make unit does) to install it")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: any fetch from the network would fail
+        "--virtual-time-budget=15000",
+    ]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_report_renders_every_figure_in_headless_chromium(report_path: Path, tmp_path: Path) -> None:
+    done = _chromium("--dump-dom", report_path.as_uri(), profile=tmp_path / "profile")
+    status = re.search(r'<p id="ts-status"([^>]*)>', done.stdout)
+    assert status is not None, f"no status in the page; chromium said: {done.stderr[-2000:]}"
+    attrs = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', status[1]))
+    assert attrs["data-done"] == "1"
+    errors = json.loads(attrs["data-errors"].replace("&quot;", '"'))
+    print(f"chromium: {attrs['data-rendered']} of {attrs['data-expected']} figures drawn, errors {errors}")
+    assert errors == []
+    assert attrs["data-expected"] == "9"
+    assert attrs["data-rendered"] == attrs["data-expected"]
+    screenshot = tmp_path / "report.png"
+    _chromium(
+        f"--screenshot={screenshot}", "--window-size=1300,1800", report_path.as_uri(), profile=tmp_path / "profile"
+    )
+    assert screenshot.stat().st_size > 20_000
+
+
+def _synthetic(n: int, steps: int = 20, seed: int = 0) -> ReportData:
+    """``n`` trials written as storage would hold them, with a learning curve each."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for number in range(n):
+        params = SPACE.sample(rng)
+        lr = params["lr"]
+        floor = 0.1 + 0.15 * (math.log10(lr) + 2.5) ** 2
+        loss, curve = 2.3, {}
+        state, reason = TrialState.COMPLETE, None
+        for step in range(1, steps + 1):
+            if lr > 0.04:
+                loss = loss * 1.7 if step < 8 else math.nan
+            else:
+                loss = floor + (loss - floor) * (1 - 0.5 * min(1.0, lr * 300)) + 0.005 * rng.normal()
+            curve[step] = {"val_loss": loss}
+            if math.isnan(loss):
+                state, reason = TrialState.STOPPED, "diverged"
+                break
+        records.append(
+            TrialRecord(
+                number=number,
+                params=params,
+                seed=number,
+                state=state,
+                metrics={"val_loss": loss},
+                intermediate=curve,
+                resource=float(max(curve)),
+                started_at=1.7e9 + number * 3.0,
+                finished_at=1.7e9 + number * 3.0 + 2.5,
+                reason=reason,
+            )
+        )
+    return ReportData("synthetic", SPACE, ts.Metric("val_loss", "min"), tuple(records), budget=ts.Budget(trials=n))
+
+
+def test_a_report_of_ten_thousand_trials_takes_under_twenty_seconds(tmp_path: Path) -> None:
+    data = _synthetic(10_000)
+    started = time.perf_counter()
+    path = write_report(data, tmp_path / "big.html")
+    elapsed = time.perf_counter() - started
+    print(f"report of 10,000 trials: {elapsed:.1f}s, {path.stat().st_size / 1e6:.1f} MB")
+    assert elapsed < 20.0
+    assert "showing 600 of 10000" in path.read_text(encoding="utf-8")
+
+
+def test_bare_records_need_a_space_and_a_metric(study: ts.Study, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="space= and metric="):
+        write_report(study.trials, tmp_path / "r.html")
+    path = write_report(study.trials, tmp_path / "r.html", space=SPACE, metric="val_loss")
+    assert path.stat().st_size > 1_000_000
+
+
+def test_the_terminal_summary_shows_best_importance_and_diagnosis(study: ts.Study) -> None:
+    buffer = io.StringIO()
+    summary(study, console=Console(file=buffer, width=140, color_system=None), top_k=3)
+    text = buffer.getvalue()
+    best = study.best
+    assert best is not None
+    assert f"Best: trial {best.number}" in text
+    assert "Top 3" in text
+    assert re.search(r"lr\s+│\s+█+", text)
+    assert "diverged trials have lr >" in text
+    assert "narrow lr to at most" in text
+
+
+def test_trial_rows_flatten_params_and_metrics(study: ts.Study, tmp_path: Path) -> None:
+    columns, rows = trial_rows(study)
+    assert len(rows) == len(study.trials)
+    assert columns[:5] == ["number", "state", "reason", "seed", "value"]
+    assert {"params.lr", "params.momentum", "metrics.val_loss", "metrics.latency_ms"} <= set(columns)
+    assert all(set(row) == set(columns) for row in rows)
+    adam = next(row for row in rows if row["params.optimizer"] == "adam")
+    assert adam["params.momentum"] is None
+    path = write_csv(study, tmp_path / "trials.csv")
+    with path.open(newline="") as fh:
+        read = list(csv.DictReader(fh))
+    assert [int(r["number"]) for r in read] == [r.number for r in study.trials]
+    first = study.trials[0]
+    assert float(read[0]["params.lr"]) == pytest.approx(first.params["lr"])
+    assert read[0]["state"] == first.state.value
+
+
+def test_mlflow_export_names_the_extra_when_mlflow_is_missing(study: ts.Study, tmp_path: Path) -> None:
+    if importlib.util.find_spec("mlflow") is None:
+        with pytest.raises(MissingExtra, match=r"tunesmith\[mlflow\]"):
+            log_to_mlflow(study, tracking_uri=tmp_path.as_uri())
+        return
+    import mlflow
+
+    run_id = log_to_mlflow(study, tracking_uri=tmp_path.as_uri(), experiment="planted")
+    children = mlflow.search_runs(experiment_names=["planted"], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
+    assert len(children) == len(study.trials)
+
+
+def test_the_cli_writes_the_report_and_exports_csv(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    _study(storage, name="cli-planted")
+    runner = CliRunner()
+    done = runner.invoke(cli, ["report", "cli-planted", "--storage", storage, "-o", str(tmp_path / "r.html")])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "r.html").stat().st_size > 1_000_000
+    assert "report written to" in done.output
+    done = runner.invoke(cli, ["export", "--storage", storage])
+    assert done.exit_code == 0, done.output
+    lines = done.output.strip().splitlines()
+    assert lines[0].startswith("number,state,reason,seed,value")
+    assert len(lines) == 1 + 120
+    done = runner.invoke(cli, ["report", "missing", "--storage", storage])
+    assert done.exit_code == 1
+    assert "no study named 'missing'" in done.output
+
+
+def test_analyse_notes_why_a_tiny_study_has_no_importance() -> None:
+    records = _synthetic(3).records
+    found = analyse(ReportData("tiny", SPACE, ts.Metric("val_loss", "min"), records))
+    assert found.importance is None
+    assert found.importance_note is not None and "at least 4" in found.importance_note
