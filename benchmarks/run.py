@@ -194,18 +194,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs = [(m, p, budget, s) for p in problems for s in range(seeds) for m in methods]
     start = time.perf_counter()
     runs: list[dict[str, Any]] = []
+
+    def progress(r: dict[str, Any]) -> None:
+        print(
+            f"[{len(runs)}/{len(jobs)}] {r['problem']:>14} {r['method']:>16} seed {r['seed']}: "
+            f"best {r['best']:.5g} ({r['seconds']:.1f}s)",
+            flush=True,
+        )
+
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             for result in pool.map(_job, jobs):
                 runs.append(result)
+                progress(result)
     else:
         for job in jobs:
             runs.append(_job(job))
-            r = runs[-1]
-            print(
-                f"{r['problem']:>14} {r['method']:>16} seed {r['seed']}: best {r['best']:.5g} ({r['seconds']:.1f}s)",
-                flush=True,
-            )
+            progress(runs[-1])
     summary = summarise(runs, methods, problems)
     overhead: list[dict[str, Any]] = []
     if not args.no_overhead and available("optuna-tpe"):
