@@ -169,7 +169,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--out", default="benchmarks/results", help="folder for results.json and results.md")
     parser.add_argument("--overhead-sizes", default=None, help="finished-trial counts (default 100,300,1000,3000)")
-    parser.add_argument("--gp-overhead-sizes", default=None, help="for the GP (default 100,300,1000)")
+    parser.add_argument("--gp-overhead-sizes", default=None, help="for the GP (default 100,300)")
     parser.add_argument("--no-overhead", action="store_true", help="skip the overhead benchmark")
     return parser.parse_args(argv)
 
@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overhead: list[dict[str, Any]] = []
     if not args.no_overhead and available("optuna-tpe"):
         sizes = [int(n) for n in (args.overhead_sizes or ("100,300" if args.quick else "100,300,1000,3000")).split(",")]
-        gp_sizes = [int(n) for n in (args.gp_overhead_sizes or ("100" if args.quick else "100,300,1000")).split(",")]
+        gp_sizes = [int(n) for n in (args.gp_overhead_sizes or ("100" if args.quick else "100,300")).split(",")]
         overhead = measure(sizes, gp_sizes, repeats=3 if args.quick else 5)
     config = {
         "budget": budget,
