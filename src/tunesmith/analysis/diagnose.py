@@ -372,18 +372,31 @@ def _budget_suggestions(
             f"fANOVA over {result.n_trials} trials, {result.n_trees} trees",
         )
     ]
-    for item in result.main[1:]:
-        name = item.name
-        strong_pair = any(name in p.params and p.mean >= LITTLE_EFFECT for p in result.pairs)
-        if item.mean >= LITTLE_EFFECT or strong_pair:
-            continue
-        value = best.params.get(name) if best is not None else None
+    interacting = {name for pair in result.pairs if pair.mean >= LITTLE_EFFECT for name in pair.params}
+    little = [item for item in result.main[1:] if item.mean < LITTLE_EFFECT and item.name not in interacting]
+    values = {item.name: best.params.get(item.name) if best is not None else None for item in little}
+    if len(little) == 1:
+        item = little[0]
+        value = values[item.name]
         fix = f"fix it at {format_value(value)}" if value is not None else "fix it"
         out.append(
             Suggestion(
-                f"{name} has little effect ({item.mean:.0%} of the variance): {fix} and spend the budget on {top.name}",
-                name,
+                f"{item.name} has little effect ({item.mean:.0%} of the variance): {fix} "
+                f"and spend the budget on {top.name}",
+                item.name,
                 f"fANOVA main effect {item.mean:.1%} ± {item.std:.1%}",
+            )
+        )
+    elif little:
+        names = ", ".join(f"{item.name} ({item.mean:.0%})" for item in little)
+        fixed = ", ".join(f"{n}={format_value(v)}" for n, v in values.items() if v is not None)
+        at = f" at the best trial's values ({fixed})" if fixed else ""
+        out.append(
+            Suggestion(
+                f"{names} have little effect (each under {LITTLE_EFFECT:.0%} of the variance): fix them{at} "
+                f"and spend the budget on {top.name}",
+                None,
+                "; ".join(f"{item.name}: {item.mean:.1%} ± {item.std:.1%}" for item in little),
             )
         )
     return out

@@ -104,8 +104,9 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
             plots.importance(found.importance, found.importance_note),
         )
     )
-    out.append(_Section("Parallel coordinates", "", plots.parallel_coordinates(data)))
-    out.append(_Section("Slices", "", plots.slices(data, found.diagnosis)))
+    ranking = found.importance.ranking() if found.importance else None
+    out.append(_Section("Parallel coordinates", "", plots.parallel_coordinates(data, ranking)))
+    out.append(_Section("Slices", "", plots.slices(data, ranking)))
     out.append(_Section("Budget", _budget_html(data), plots.budget_burn(data)))
     guard = plots.guardrails(data)
     if guard is not None:

@@ -229,9 +229,13 @@ def _curve_trace(label: str, members: Sequence[TrialRecord], metric: str, colour
 def _axis(param: Param, values: Sequence[Any]) -> tuple[list[float], list[float], list[str]]:
     """Coordinates of ``values`` on the parameter's encoded axis, with tick positions and labels."""
     coords = [param.encode(v) if v is not None else -0.15 for v in values]
+    discrete = param.values() if isinstance(param, Int) else None
     if isinstance(param, Choice):
         ticks = [param.encode(o) for o in param.options]
         labels = [format_value(o) for o in param.options]
+    elif discrete is not None and len(discrete) <= 10:
+        ticks = [param.encode(v) for v in discrete]
+        labels = [str(v) for v in discrete]
     else:
         ticks = [float(u) for u in np.linspace(0.0, 1.0, 5)]
         labels = [format_value(param.decode(u)) for u in ticks]
@@ -241,8 +245,18 @@ def _axis(param: Param, values: Sequence[Any]) -> tuple[list[float], list[float]
     return coords, ticks, labels
 
 
-def parallel_coordinates(data: ReportData) -> go.Figure:
-    """One line per evaluated trial across every parameter, ending at the metric (also the colour)."""
+def _ordered(data: ReportData, order: Sequence[str] | None) -> list[str]:
+    """The space's dimensions, those named in ``order`` first (e.g. most important first)."""
+    dims = data.space.dimensions
+    first = [n for n in order or () if n in dims]
+    return first + [n for n in dims if n not in first]
+
+
+def parallel_coordinates(data: ReportData, order: Sequence[str] | None = None) -> go.Figure:
+    """One line per evaluated trial across every parameter, ending at the metric (also the colour).
+
+    ``order`` puts those parameters first (the report passes the importance ranking).
+    """
     name = data.metric.name
     rows = [r for r in data.records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
     rows = [r for r in rows if r.value(name) is not None]
@@ -250,7 +264,7 @@ def parallel_coordinates(data: ReportData) -> go.Figure:
     if not rows:
         return _empty(fig, "no evaluated trials yet")
     dimensions = []
-    for param_name in data.space.dimensions:
+    for param_name in _ordered(data, order):
         param = data.space[param_name]
         values = [r.params.get(param_name) for r in rows]
         coords, ticks, labels = _axis(param, values)
@@ -334,10 +348,13 @@ def importance(result: ImportanceResult | None, note: str | None = None, top_pai
     return fig
 
 
-def slices(data: ReportData, diagnosis: Diagnosis | None = None, max_points: int = MAX_SLICE_POINTS) -> go.Figure:
-    """The metric against each parameter, one panel per parameter, coloured by trial number."""
+def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int = MAX_SLICE_POINTS) -> go.Figure:
+    """The metric against each parameter, one panel per parameter, coloured by trial number.
+
+    ``order`` puts those parameters first (the report passes the importance ranking).
+    """
     name = data.metric.name
-    dims = data.space.dimensions
+    dims = _ordered(data, order)
     evaluated = [r for r in data.records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
     evaluated = [r for r in evaluated if r.value(name) is not None]
     best = data.best
