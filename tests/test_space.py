@@ -227,3 +227,9 @@ def test_any_point_of_the_cube_decodes_to_a_valid_config(params: dict, point: li
         space = Space(params)
     config = space.decode(point[: len(space.dimensions)])
     assert space.validate(config) == config
+
+
+def test_integer_parameters_named_like_rates_do_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Space({"lr_cycle_steps": Int(100, 5000), "dropout_layers": Int(0, 3)})

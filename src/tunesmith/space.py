@@ -509,7 +509,7 @@ class Space(Mapping[str, Param]):
 
     @staticmethod
     def _check_meaningful(name: str, param: Param) -> None:
-        if not isinstance(param, Float | Int):
+        if not isinstance(param, Float):  # rates and probabilities are real-valued; lr_cycle_steps is not one
             return
         for pattern, low, high, why in _MEANINGFUL:
             if pattern.search(name) and (param.low < low or param.high > high):
