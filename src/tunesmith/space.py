@@ -217,7 +217,9 @@ class Float(Param):
             return False
         if self.step is not None:
             k = (value - self.low) / self.step
-            return abs(k - round(k)) < 1e-6
+            # Rounding error of value - low grows with the magnitude of the bounds, not of the step.
+            tolerance = 1e-6 + 1e-12 * max(abs(self.low), abs(self.high)) / self.step
+            return abs(k - round(k)) < tolerance
         return True
 
     def grid_values(self, points: int = 5) -> list[Any]:
