@@ -231,16 +231,25 @@ def test_trial_rows_flatten_params_and_metrics(study: ts.Study, tmp_path: Path) 
     assert read[0]["state"] == first.state.value
 
 
-def test_mlflow_export_names_the_extra_when_mlflow_is_missing(study: ts.Study, tmp_path: Path) -> None:
+def test_mlflow_export_logs_nested_runs_or_names_the_extra(
+    study: ts.Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if importlib.util.find_spec("mlflow") is None:
         with pytest.raises(MissingExtra, match=r"tunesmith\[mlflow\]"):
             log_to_mlflow(study, tracking_uri=tmp_path.as_uri())
         return
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     run_id = log_to_mlflow(study, tracking_uri=tmp_path.as_uri(), experiment="planted")
-    children = mlflow.search_runs(experiment_names=["planted"], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
+    client = MlflowClient(tracking_uri=tmp_path.as_uri())
+    experiment = client.get_experiment_by_name("planted")
+    children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'", max_results=1000)
     assert len(children) == len(study.trials)
+    first = study.trials[0]
+    child = next(c for c in children if c.info.run_name == f"trial-{first.number}")
+    history = client.get_metric_history(child.info.run_id, "val_loss")
+    assert {m.step for m in history} == set(first.intermediate)
 
 
 def test_the_cli_writes_the_report_and_exports_csv(tmp_path: Path) -> None:

@@ -100,7 +100,8 @@ def log_to_mlflow(
 
     Args:
         source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
-        tracking_uri: where MLflow writes (default: MLflow's own default, ``./mlruns``).
+        tracking_uri: where MLflow writes (default: MLflow's own; recent MLflow wants a database URI such
+            as ``sqlite:///mlflow.db`` and refuses ``./mlruns`` unless ``MLFLOW_ALLOW_FILE_STORE=true``).
         experiment: the MLflow experiment's name (default: the study's name).
         space, metric: the space and metric when ``source`` is bare records.
 
@@ -127,7 +128,8 @@ def log_to_mlflow(
                 mlflow.set_tags({"state": record.state.value, "reason": record.reason or "", "seed": str(record.seed)})
                 for step, values in sorted(record.intermediate.items()):
                     mlflow.log_metrics(_finite(values), step=step)
-                mlflow.log_metrics(_finite(record.metrics))
+                # Final metrics at the last step, so a metric's history ends with its final value.
+                mlflow.log_metrics(_finite(record.metrics), step=max(record.intermediate, default=0))
         return str(parent.info.run_id)
 
 
