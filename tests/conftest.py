@@ -43,3 +43,19 @@ def cli_env(objectives_dir: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(objectives_dir), env.get("PYTHONPATH", "")]))
     env.pop("TUNESMITH_STORAGE", None)
     return env
+
+
+# Appended for the PostgreSQL tests (the imports above belong to the original fixtures).
+from collections.abc import Iterator  # noqa: E402
+
+from tests.pg import PostgresServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the whole session (see tests/pg.py); `create_database` per test."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

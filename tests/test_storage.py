@@ -14,11 +14,14 @@ from tunesmith.storage.base import SCHEMA_VERSION
 from tunesmith.testing.storage import STORAGE_CHECKS
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def make_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Storage]:
     counter = iter(range(1000))
     if request.param == "memory":
         return MemoryStorage
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")  # a real server, started once per session
+        return lambda: SQLStorage(server.create_database())
     return lambda: SQLStorage(f"sqlite:///{tmp_path}/s{next(counter)}.db")
 
 

@@ -18,7 +18,8 @@ from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["Proposal", "Proposer", "Storage", "StudyInfo"]
 
-SCHEMA_VERSION = 1
+# The schema `SQLStorage` writes; alembic revision NNNN in storage/migrations produces version N.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)

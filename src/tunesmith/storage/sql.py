@@ -6,6 +6,14 @@ gap-free and the trial budget is exact across processes and machines.
 
 Finished trial records never change, so each storage object caches them and re-reads only
 the trials that were still running or are new; a 10,000-trial study is read once.
+
+Schema: the tables below are schema version `SCHEMA_VERSION`; alembic migrations in
+`tunesmith.storage.migrations` create them in an empty database and upgrade an older one when
+the storage opens it (``upgrade=False`` refuses instead). Concurrent openers take the database's
+write lock (SQLite) or an advisory lock (PostgreSQL), so only one of them migrates.
+
+The URL is kept private: `SQLStorage.url` is the redacted form (``postgresql://user:***@host/db``),
+safe to print, log or put into an error message.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +33,7 @@ from tunesmith.errors import StorageError, StudyNotFound
 from tunesmith.storage.base import SCHEMA_VERSION, Proposer, Storage, StudyInfo, count_budgeted
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["SQLStorage", "redact_url"]
+__all__ = ["SQLStorage", "open_storage", "read_storage_file", "redact_url", "storage_url_from_environment"]
 
 metadata = sa.MetaData()
 
@@ -63,9 +72,14 @@ trials_table = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("worker", sa.String(255)),
     sa.Column("attrs", sa.Text, nullable=False, default="{}"),
+    sa.Column("retry_of", sa.Integer, nullable=True),
     sa.UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     sa.Index("ix_trials_study_state", "study_id", "state"),
+    sa.Index("uq_trials_study_retry_of", "study_id", "retry_of", unique=True),
 )
+
+# pg_advisory_xact_lock key under which PostgreSQL openers create or migrate the schema ("tsmi").
+_SCHEMA_LOCK_KEY = 0x74736D69
 
 values_table = sa.Table(
     "trial_values",
@@ -91,19 +105,30 @@ def _dumps(value: Any) -> str:
 
 
 class SQLStorage(Storage):
-    """A study database reached through a SQLAlchemy URL (``sqlite:///tunesmith.db``, ``postgresql://...``)."""
+    """A study database reached through a SQLAlchemy URL (``sqlite:///tunesmith.db``, ``postgresql://...``).
 
-    def __init__(self, url: str, *, busy_timeout: float = 60.0, echo: bool = False) -> None:
-        self.url = url
+    Args:
+        url: the database URL; ``postgresql://`` uses psycopg 3 (``pip install 'tunesmith[postgres]'``).
+        busy_timeout: seconds a SQLite writer waits for the database lock.
+        echo: log every SQL statement (SQLAlchemy's ``echo``).
+        upgrade: migrate a database written by an older tunesmith to this schema version on open;
+            with ``False`` such a database raises `StorageError` (run ``tunesmith storage upgrade``).
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 60.0, echo: bool = False, upgrade: bool = True) -> None:
+        self.url = redact_url(url)
         try:
             parsed = sa.engine.make_url(url)
         except sa.exc.ArgumentError as exc:
-            raise StorageError(f"cannot parse storage URL {redact_url(url)!r}: {exc}") from None
+            raise StorageError(f"cannot parse storage URL {self.url!r}: {exc}") from None
         self._is_sqlite = parsed.get_backend_name() == "sqlite"
         self._engine = self._make_engine(parsed, busy_timeout, echo)
+        # Pooled connections are closed when the storage is dropped without close(), not left
+        # for the garbage collector (psycopg warns about those).
+        self._finalizer = weakref.finalize(self, self._engine.dispose)
         self._cache_lock = threading.Lock()
         self._finished: dict[int, dict[int, TrialRecord]] = {}
-        self._ensure_schema()
+        self._ensure_schema(upgrade)
 
     def _make_engine(self, parsed: sa.URL, busy_timeout: float, echo: bool) -> Engine:
         if not self._is_sqlite:
@@ -144,23 +169,44 @@ class SQLStorage(Storage):
 
         return engine
 
-    def _ensure_schema(self) -> None:
+    @staticmethod
+    def _stored_version(conn: Connection) -> int | None:
+        """The schema version the database records (``None`` for an empty database)."""
+        if not sa.inspect(conn).has_table("tunesmith_meta"):
+            return None
+        value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
+        return None if value is None else int(value)
+
+    def _ensure_schema(self, upgrade: bool) -> None:
+        with self._engine.connect() as conn:
+            if self._stored_version(conn) == SCHEMA_VERSION:
+                return  # the common case: no lock, no alembic
         with self._write() as conn:
-            metadata.create_all(conn, checkfirst=True)
-            row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
-            if row is None:
-                conn.execute(sa.insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row[0]) > SCHEMA_VERSION:
+            if not self._is_sqlite:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+            version = self._stored_version(conn)  # again, under the lock: another opener may have migrated
+            if version == SCHEMA_VERSION:
+                return
+            if version is not None and version > SCHEMA_VERSION:
                 raise StorageError(
-                    f"{redact_url(self.url)} has schema version {row[0]}, newer than this tunesmith "
+                    f"{self.url} has schema version {version}, newer than this tunesmith "
                     f"({SCHEMA_VERSION}): upgrade tunesmith"
                 )
+            if version is not None and not upgrade:
+                raise StorageError(
+                    f"{self.url} has schema version {version}, older than this tunesmith ({SCHEMA_VERSION}): "
+                    "run `tunesmith storage upgrade` or open it with SQLStorage(url, upgrade=True)"
+                )
+            _migrate(conn, version)
 
     @property
     def schema_version(self) -> int:
+        """The schema version the database records."""
         with self._engine.connect() as conn:
-            value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar_one()
-        return int(value)
+            version = self._stored_version(conn)
+        if version is None:
+            raise StorageError(f"{self.url} has no tunesmith schema")
+        return version
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -176,9 +222,11 @@ class SQLStorage(Storage):
         with self._write() as conn:
             query = sa.select(studies_table.c.id).where(studies_table.c.id == study_id)
             if not self._is_sqlite:
-                query = query.with_for_update()
+                # FOR NO KEY UPDATE: excludes other lockers, yet lets rows referencing the study
+                # (new trials) take their foreign-key share lock.
+                query = query.with_for_update(key_share=True)
             if conn.execute(query).first() is None:
-                raise StudyNotFound(f"no study with id {study_id} in {redact_url(self.url)}")
+                raise StudyNotFound(f"no study with id {study_id} in {self.url}")
             yield conn
 
     # Studies ----------------------------------------------------------------------------------
@@ -204,7 +252,7 @@ class SQLStorage(Storage):
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(studies_table).where(studies_table.c.name == name)).first()
         if row is None:
-            raise StudyNotFound(f"no study named {name!r} in {redact_url(self.url)}")
+            raise StudyNotFound(f"no study named {name!r} in {self.url}")
         return self._study_from_row(row)
 
     def list_studies(self) -> list[StudyInfo]:
@@ -338,6 +386,7 @@ class SQLStorage(Storage):
                     heartbeat_at=now,
                     worker=worker,
                     attrs=_dumps(record.attrs),
+                    retry_of=_retry_of(record.attrs),
                 )
             )
         return record
@@ -426,17 +475,70 @@ class SQLStorage(Storage):
             )
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._finalizer()
+
+
+def _retry_of(attrs: Mapping[str, Any]) -> int | None:
+    value = attrs.get("retry_of")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _migrate(conn: Connection, version: int | None) -> None:
+    """Bring the schema from ``version`` (``None``: empty database) to `SCHEMA_VERSION` with alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    from tunesmith.storage.migrations import MIGRATIONS_DIR, VERSION_TABLE, revision_of
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    if version is not None and not sa.inspect(conn).has_table(VERSION_TABLE):
+        # Written before tunesmith used alembic: the meta table says which revision it is at.
+        command.stamp(config, revision_of(version))
+    command.upgrade(config, revision_of(SCHEMA_VERSION))
+
+
+def read_storage_file(path: str | os.PathLike[str]) -> str:
+    """The storage URL kept in a file (its first non-empty line), so that it stays off command lines.
+
+    Raises:
+        StorageError: the file is missing, unreadable or empty.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = [line.strip() for line in fh]
+    except OSError as exc:
+        raise StorageError(f"cannot read the storage file {os.fspath(path)!r}: {exc.strerror}") from None
+    url = next((line for line in lines if line and not line.startswith("#")), "")
+    if not url:
+        raise StorageError(f"the storage file {os.fspath(path)!r} holds no URL: write the URL on its first line")
+    return url
+
+
+def storage_url_from_environment(default: str = "sqlite:///tunesmith.db") -> str:
+    """``TUNESMITH_STORAGE``, else the URL in the file ``TUNESMITH_STORAGE_FILE`` names, else ``default``."""
+    url = os.environ.get("TUNESMITH_STORAGE")
+    if url:
+        return url
+    path = os.environ.get("TUNESMITH_STORAGE_FILE")
+    if path:
+        return read_storage_file(path)
+    return default
 
 
 def open_storage(url: str | Storage | None) -> Storage:
-    """A storage from a URL: ``"memory"``, ``"sqlite:///path.db"``, ``"postgresql://..."``, or a path."""
+    """A storage from a URL: ``"memory"``, ``"sqlite:///path.db"``, ``"postgresql://..."``, or a path.
+
+    ``None`` reads ``TUNESMITH_STORAGE``, then the file named by ``TUNESMITH_STORAGE_FILE``, and
+    falls back to ``sqlite:///tunesmith.db``.
+    """
     from tunesmith.storage.memory import MemoryStorage
 
     if isinstance(url, Storage):
         return url
     if url is None:
-        url = os.environ.get("TUNESMITH_STORAGE", "sqlite:///tunesmith.db")
+        url = storage_url_from_environment()
     if url == "memory":
         return MemoryStorage()
     if "://" not in url:
