@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,torch
+EXTRAS ?= dev,torch,postgres,ray
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
 
@@ -30,6 +30,7 @@ typecheck: install
 
 unit: install
 	scripts/ensure-chromium.sh
+	scripts/ensure-postgres.sh
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
