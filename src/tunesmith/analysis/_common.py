@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -18,7 +18,6 @@ __all__ = [
     "finished_values",
     "format_value",
     "round_sig",
-    "sorted_by_number",
 ]
 
 # Trials whose final metric is a full evaluation of their configuration: COMPLETE ones, and
@@ -67,7 +66,3 @@ def format_value(value: object) -> str:
     if isinstance(value, float | np.floating):
         return f"{float(value):.3g}"
     return str(value)
-
-
-def sorted_by_number(records: Sequence[TrialRecord]) -> list[TrialRecord]:
-    return sorted(records, key=lambda r: r.number)

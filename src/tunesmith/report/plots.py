@@ -115,11 +115,14 @@ def _best_so_far(data: ReportData) -> tuple[list[int], list[float]]:
     return xs, ys
 
 
-def _thin(records: Sequence[TrialRecord], limit: int, keep: set[int], seed: int = 0) -> list[TrialRecord]:
-    """At most ``limit`` records: every one in ``keep`` (up to the limit), the rest drawn at random."""
+def _thin(
+    records: Sequence[TrialRecord], limit: int, keep: set[int], seed: int = 0, first: frozenset[int] = frozenset()
+) -> list[TrialRecord]:
+    """At most ``limit`` records: those in ``keep`` (``first`` before the others), the rest drawn at random."""
     if len(records) <= limit:
         return list(records)
-    kept = [r for r in records if r.number in keep][:limit]
+    kept = sorted((r for r in records if r.number in keep), key=lambda r: -1 if r.number in first else r.number)
+    kept = kept[:limit]
     rest = [r for r in records if r.number not in keep]
     room = limit - len(kept)
     if room > 0 and rest:
@@ -133,9 +136,12 @@ def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MA
     name = data.metric.name
     with_curves = [r for r in data.records if r.curve(name)]
     best = data.best
-    failures = {n for n, d in diagnosis.curves.items() if d.signature.is_failure}
-    keep = failures | ({best.number} if best else set())
-    shown = _thin(with_curves, max_curves, keep)
+    failures = sorted(n for n, d in diagnosis.curves.items() if d.signature.is_failure)
+    if len(failures) > max_curves // 2:  # failures get half the room at most, so healthy curves still show
+        picks = np.random.default_rng(1).choice(len(failures), size=max_curves // 2, replace=False)
+        failures = [failures[i] for i in sorted(picks.tolist())]
+    keep = set(failures) | ({best.number} if best else set())
+    shown = _thin(with_curves, max_curves, keep, first=frozenset({best.number} if best else set()))
     note = f" (showing {len(shown)} of {len(with_curves)})" if len(shown) < len(with_curves) else ""
     fig = _figure(f"Learning curves: {name} by step{note}", height=460, xaxis_title="step", yaxis_title=name)
     groups_sig: dict[str, list[TrialRecord]] = {}
