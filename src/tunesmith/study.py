@@ -9,13 +9,14 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from tunesmith.budget import Budget, BudgetUsage
+from tunesmith.budget import INTERRUPTION_REASONS, Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import environment
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
@@ -41,7 +42,21 @@ def trial_seed(study_seed: int, number: int) -> int:
 
 
 def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid`` of this process; ``TUNESMITH_WORKER_HOST`` names the host where hostnames are not
+    unique (containers sharing one), since a local-pid liveness check is only sound on one's own host."""
+    return f"{os.environ.get('TUNESMITH_WORKER_HOST') or socket.gethostname()}:{os.getpid()}"
+
+
+def _beat_while_alive(study_ref: weakref.ReferenceType[Study], interval: float) -> None:
+    """Body of a study's heartbeat thread: beat its running trials until the study is gone."""
+    while True:
+        time.sleep(interval)
+        study = study_ref()
+        if study is None:
+            return
+        with contextlib.suppress(Exception):  # a storage hiccup must not end the beating
+            study.heartbeat()
+        del study
 
 
 def _pid_alive(pid: int) -> bool:
@@ -87,8 +102,16 @@ class Study:
         storage: ``"sqlite:///tunesmith.db"`` (default), ``"memory"``, a URL, or a `Storage`.
         name: the study's name in storage (a fresh one is made when omitted).
         seed: the study seed; per-trial seeds and sampler randomness derive from it.
-        heartbeat_interval: seconds between liveness marks of running trials.
-        grace: seconds without a heartbeat after which a RUNNING trial counts as lost.
+        heartbeat_interval: seconds between liveness marks of running trials. A background thread
+            beats every trial this object started (through `optimize` or `ask`) until it is told;
+            see `heartbeat` for work that runs elsewhere.
+        grace: seconds without a heartbeat after which a RUNNING trial counts as lost: any worker
+            then records it FAILED with reason ``"lost worker"`` (``"interrupted"`` when its
+            process on this host is gone). Lost trials do not spend the trial budget.
+        retries: how many times a lost trial is re-queued: the next `ask` by any worker runs its
+            parameters (and seed) again as a new trial with ``attrs["retry_of"]`` (the lost
+            trial's number) and ``attrs["retries"]``. Stored with the study; ``None`` keeps the
+            stored value (0 for a new study).
     """
 
     def __init__(
@@ -105,6 +128,7 @@ class Study:
         seed: int | None = None,
         heartbeat_interval: float = 10.0,
         grace: float = 300.0,
+        retries: int | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}: wrap the dict in ts.Space")
@@ -123,8 +147,20 @@ class Study:
             raise ConfigError(f"budget must be a ts.Budget, got {budget!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"seed must be a non-negative integer or None, got seed={seed!r}")
+        for what, seconds in (("heartbeat_interval", heartbeat_interval), ("grace", grace)):
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
+                raise ConfigError(f"{what} must be a positive number of seconds, got {what}={seconds!r}")
+        if grace <= heartbeat_interval:
+            raise ConfigError(
+                f"grace must exceed heartbeat_interval, got grace={grace!r} <= heartbeat_interval="
+                f"{heartbeat_interval!r}: a live worker would be taken for lost; use grace of several intervals"
+            )
+        if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
+            raise ConfigError(f"retries must be a non-negative integer or None, got retries={retries!r}")
         self.heartbeat_interval = heartbeat_interval
         self.grace = grace
+        self.retries = retries or 0
+        self._beater: threading.Thread | None = None
         self._storage = open_storage(storage)
         self.name = name or f"study-{uuid.uuid4().hex[:8]}"
         self._worker = _worker_id()
@@ -138,7 +174,9 @@ class Study:
         self._info, created = self._storage.get_or_create_study(self.name, spec, time.time())
         if not created:
             self._check_compatible(self._info.spec, seed)
+            self._check_retries(self._info.spec, retries)
         self.seed = int(self._info.spec["seed"])
+        self.retries = int(self._info.spec.get("retries", self.retries))
         if created:
             self._storage.set_study_attr(self._info.id, "environment", environment())
             self._record_sampler_choice()
@@ -154,7 +192,15 @@ class Study:
             "sampler": self.sampler.describe(),
             "scheduler": self.scheduler.describe(),
             "seed": seed,
+            "retries": self.retries,
         }
+
+    def _check_retries(self, stored: Mapping[str, Any], retries: int | None) -> None:
+        if retries is not None and "retries" in stored and int(stored["retries"]) != retries:
+            raise ConfigError(
+                f"study {self.name!r} exists with retries={stored['retries']}, not retries={retries}: "
+                "drop retries to resume (every worker must re-queue alike), or use a new name"
+            )
 
     def _check_compatible(self, stored: Mapping[str, Any], seed: int | None) -> None:
         if Space.from_json(stored["space"]) != self.space:
@@ -187,6 +233,7 @@ class Study:
             "scheduler": spec.get("scheduler"),
             "budget": Budget.from_json(spec.get("budget")),
             "seed": int(spec["seed"]),
+            "retries": int(spec.get("retries", 0)),
         }
         kwargs.update(overrides)
         return cls(storage=store, name=name, **kwargs)
@@ -262,8 +309,11 @@ class Study:
         """Start a new trial; raises `BudgetExhausted` when the budget is spent.
 
         The trial budget is checked in the same storage transaction that numbers the trial, so it
-        is exact over any number of workers.
+        is exact over any number of workers. A trial lost with its worker and due a retry is
+        handed out again before the sampler is asked (see ``retries``). From the first `ask` on,
+        a background thread beats this object's untold trials every ``heartbeat_interval``.
         """
+        self._ensure_beater()
         history = self.trials
         if time.monotonic() >= self._next_reap:
             self._next_reap = time.monotonic() + min(self.heartbeat_interval, self.grace)
@@ -291,6 +341,9 @@ class Study:
         return no_trials.exhausted_by(usage)
 
     def _propose(self, number: int, history: Sequence[TrialRecord]) -> Proposal:
+        retry = self._requeued(history)
+        if retry is not None:
+            return retry
         rng = np.random.default_rng([self.seed, number])
         params = self.sampler.suggest(self.space, history, rng, self.context)
         params = self.space.validate(params)
@@ -400,10 +453,11 @@ class Study:
 
     # Recovery ------------------------------------------------------------------------------------
     def reap_lost_trials(self, history: Sequence[TrialRecord] | None = None) -> list[int]:
-        """Mark RUNNING trials whose worker is gone as FAILED ("interrupted"); return their numbers.
+        """Mark RUNNING trials whose worker is gone as FAILED; return their numbers.
 
-        A worker is gone when it ran on this host and its process no longer exists, or when it
-        has not sent a heartbeat for ``grace`` seconds.
+        The reason is ``"interrupted"`` when the worker ran on this host and its process no longer
+        exists, ``"lost worker"`` when it has not sent a heartbeat for ``grace`` seconds (from any
+        host). Neither spends the trial budget; with ``retries`` the trial is re-queued.
         """
         host, _, own_pid = self._worker.rpartition(":")
         now = time.time()
@@ -421,12 +475,83 @@ class Study:
                     record.number,
                     TrialState.FAILED,
                     metrics=record.metrics,
-                    reason="interrupted",
+                    reason="interrupted" if dead else "lost worker",
                     error=f"worker {record.worker}: {why}",
                     now=now,
                 ):
                     lost.append(record.number)
         return lost
+
+    def _requeued(self, history: Sequence[TrialRecord]) -> Proposal | None:
+        """The oldest lost trial still owed a retry, proposed again (same parameters and seed).
+
+        Runs inside `Storage.create_trial`, under the study lock, so exactly one worker picks up
+        each lost trial; the SQL storage also refuses a second ``retry_of`` the same trial.
+        """
+        if self.retries <= 0:
+            return None
+        retried = {r.attrs.get("retry_of") for r in history if "retry_of" in r.attrs}
+        for record in history:
+            if (
+                record.state is TrialState.FAILED
+                and record.reason in INTERRUPTION_REASONS
+                and record.number not in retried
+                and int(record.attrs.get("retries", 0)) < self.retries
+            ):
+                attrs = {**record.attrs, "retry_of": record.number, "retries": int(record.attrs.get("retries", 0)) + 1}
+                return Proposal(params=dict(record.params), seed=record.seed, attrs=attrs)
+        return None
+
+    def heartbeat(self, *trials: Trial | int) -> None:
+        """Mark trials as alive now: the given ones, or every trial this object started and has not told.
+
+        `ask` and `optimize` keep a background thread calling this every ``heartbeat_interval``
+        while the process lives, so an ask/tell loop needs nothing more. Call it yourself when a
+        trial's work runs somewhere that thread cannot vouch for, e.g. a job on another machine
+        that holds only the trial number::
+
+            study = ts.Study.load("mlp", storage)
+            study.heartbeat(17)          # every few seconds, well within ``grace``
+
+        A trial not beaten for ``grace`` seconds is recorded FAILED ("lost worker") by the next
+        worker that asks for a trial, and re-queued when the study allows ``retries``.
+        """
+        chosen = {t.number if isinstance(t, Trial) else int(t) for t in trials} if trials else set(self._running)
+        numbers = sorted(chosen)
+        if numbers:
+            self._storage.heartbeat(self._info.id, numbers, time.time())
+
+    def _ensure_beater(self) -> None:
+        """Start this object's heartbeat thread unless it runs (it holds the study weakly)."""
+        if self._beater is None or not self._beater.is_alive():
+            self._beater = threading.Thread(
+                target=_beat_while_alive,
+                args=(weakref.ref(self), self.heartbeat_interval),
+                name=f"tunesmith-heartbeat-{self.name}",
+                daemon=True,
+            )
+            self._beater.start()
+
+    def settle(self, *, poll: float | None = None, timeout: float | None = None) -> list[int]:
+        """Wait while other workers' trials are RUNNING, reaping lost ones; return the numbers reaped.
+
+        A worker whose budget is spent calls this before it leaves, so that a trial lost near the
+        end of the study is still recovered: when it returns reaped trials, the budget they freed
+        (and their retries) is there to be run, e.g. by calling `optimize` again. It returns an
+        empty list once no other trial is RUNNING (or after ``timeout`` seconds).
+        """
+        interval = poll if poll is not None else min(1.0, self.heartbeat_interval)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            history = self.trials
+            if not any(r.state is TrialState.RUNNING and r.number not in self._running for r in history):
+                return []
+            reaped = self.reap_lost_trials(history)
+            if reaped:
+                return reaped
+            if deadline is not None and time.monotonic() >= deadline:
+                return []
+            time.sleep(interval)
 
     # The loop ------------------------------------------------------------------------------------
     def optimize(
