@@ -19,9 +19,10 @@ from tunesmith.errors import (
     StudyNotFound,
     TunesmithError,
 )
+from tunesmith.executors import SimulatedExecutor
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import GP, TPE, Auto, Grid, Random, Sampler, SearchContext, Sobol
-from tunesmith.schedulers import FIFO, Scheduler
+from tunesmith.schedulers import ASHA, FIFO, PBT, Hyperband, MedianStop, Scheduler, SuccessiveHalving
 from tunesmith.space import Choice, Fixed, Float, Int, Param, Space, SpaceWarning
 from tunesmith.study import Study, StudyResult
 from tunesmith.trial import Trial, TrialRecord, TrialState
@@ -29,6 +30,12 @@ from tunesmith.trial import Trial, TrialRecord, TrialState
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASHA",
+    "PBT",
+    "Hyperband",
+    "MedianStop",
+    "SimulatedExecutor",
+    "SuccessiveHalving",
     "FIFO",
     "GP",
     "TPE",

@@ -102,7 +102,8 @@ class Budget:
         for record in records:
             if counts_toward_budget(record):
                 trials += 1
-            resource += record.resource
+            # A PBT continuation starts at its parent's step: only the steps it ran are its own.
+            resource += max(0.0, record.resource - float(record.attrs.get("start_step", 0)))
             if record.started_at is not None:
                 first_start = min(first_start, record.started_at)
         elapsed = 0.0 if math.isinf(first_start) else max(0.0, now - first_start)

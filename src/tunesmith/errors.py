@@ -27,7 +27,15 @@ class StudyNotFound(StorageError, KeyError):
 
 
 class BudgetExhausted(TunesmithError):
-    """The study's budget (trials, wall time or resource) is spent: no new trial may start."""
+    """The study's budget (trials, wall time or resource) is spent: no new trial may start.
+
+    Attributes:
+        limit: which limit was reached ("trials", or "wall_time or resource").
+    """
+
+    def __init__(self, message: str, limit: str = "trials") -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class SearchSpaceExhausted(TunesmithError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from tunesmith.samplers import Auto, Sampler, SearchContext, make_sampler
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.space import Space
 from tunesmith.storage import Proposal, Storage, StudyInfo, open_storage
+from tunesmith.storage.base import count_budgeted
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
 __all__ = ["Study", "StudyResult", "trial_seed"]
@@ -129,6 +132,9 @@ class Study:
         heartbeat_interval: float = 10.0,
         grace: float = 300.0,
         retries: int | None = None,
+        checkpoint_dir: str | Path | None = None,
+        keep_checkpoints: int = 3,
+        divergence_factor: float | None = 10.0,
     ) -> None:
         if not isinstance(space, Space):
             raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}: wrap the dict in ts.Space")
@@ -147,6 +153,11 @@ class Study:
             raise ConfigError(f"budget must be a ts.Budget, got {budget!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"seed must be a non-negative integer or None, got seed={seed!r}")
+        if divergence_factor is not None and not (divergence_factor > 1 and math.isfinite(divergence_factor)):
+            raise ConfigError(
+                f"divergence_factor must be > 1 or None, got {divergence_factor!r}: use 10 to stop a loss that "
+                "grows tenfold over its first value, or None to disable"
+            )
         for what, seconds in (("heartbeat_interval", heartbeat_interval), ("grace", grace)):
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
                 raise ConfigError(f"{what} must be a positive number of seconds, got {what}={seconds!r}")
@@ -161,8 +172,14 @@ class Study:
         self.grace = grace
         self.retries = retries or 0
         self._beater: threading.Thread | None = None
+        self.divergence_factor = divergence_factor
+        self.keep_checkpoints = keep_checkpoints
+        self._clock: Callable[[], float] = time.time
         self._storage = open_storage(storage)
         self.name = name or f"study-{uuid.uuid4().hex[:8]}"
+        self.checkpoint_root = Path(checkpoint_dir) if checkpoint_dir is not None else Path("tunesmith-checkpoints") / (
+            "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
+        )
         self._worker = _worker_id()
         self._decisions: dict[int, Decision] = {}
         self._stop_notes: dict[int, str] = {}
@@ -171,7 +188,7 @@ class Study:
         self._next_reap = 0.0
         chosen_seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         spec = self._spec(chosen_seed)
-        self._info, created = self._storage.get_or_create_study(self.name, spec, time.time())
+        self._info, created = self._storage.get_or_create_study(self.name, spec, self._clock())
         if not created:
             self._check_compatible(self._info.spec, seed)
             self._check_retries(self._info.spec, retries)
@@ -302,7 +319,11 @@ class Study:
         self._storage.set_study_attr(self._info.id, key, value)
 
     def usage(self) -> BudgetUsage:
-        return Budget.usage(self.trials, time.time())
+        return Budget.usage(self.trials, self._clock())
+
+    def trial_checkpoint_dir(self, number: int) -> Path:
+        """Where trial ``number`` keeps its checkpoint files."""
+        return self.checkpoint_root / f"trial-{number:06d}"
 
     # Ask / report / tell -------------------------------------------------------------------------
     def ask(self) -> Trial:
@@ -321,51 +342,163 @@ class Study:
                 history = self.trials
         exhausted = self._exhausted_without_trials(history)
         if exhausted:
-            raise BudgetExhausted(exhausted)
+            raise BudgetExhausted(exhausted, limit="wall_time or resource")
+        if self.scheduler.pauses:
+            resumed = self._resume_paused(history)
+            if resumed is not None:
+                return resumed
         record = self._storage.create_trial(
-            self._info.id, self._propose, max_trials=self.budget.trials, worker=self._worker, now=time.time()
+            self._info.id, self._propose, max_trials=self.budget.trials, worker=self._worker, now=self._clock()
         )
         if record is None:
-            raise BudgetExhausted(f"trial budget spent ({self.budget.trials}/{self.budget.trials})")
+            if self.scheduler.pauses:  # the trial budget just ran out: the final promotions are due
+                resumed = self._resume_paused(self.trials)
+                if resumed is not None:
+                    return resumed
+            raise BudgetExhausted(f"trial budget spent ({self.budget.trials}/{self.budget.trials})", limit="trials")
+        parent = record.attrs.get("parent")
+        if isinstance(parent, int):
+            self._copy_checkpoint(parent, record.number)
+        return self._handle(record)
+
+    def _handle(self, record: TrialRecord) -> Trial:
         self._running.add(record.number)
         self._decisions[record.number] = Decision.CONTINUE
-        return Trial(record.number, record.params, record.seed, self._reporter(record.number))
+        start = int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
+        return Trial(
+            record.number,
+            record.params,
+            record.seed,
+            self._reporter(record.number),
+            start_step=start,
+            checkpoint_dir=self.trial_checkpoint_dir(record.number),
+        )
+
+    def _resume_paused(self, history: Sequence[TrialRecord]) -> Trial | None:
+        """Run on a PAUSED trial the scheduler promotes; retire those it never will."""
+        final = self.budget.trials is not None and count_budgeted(history) >= self.budget.trials
+        promotion = self.scheduler.promote(history, self.context, final=final)
+        for number in promotion.retire:
+            record = next((r for r in history if r.number == number), None)
+            if record is not None and record.state is TrialState.PAUSED:
+                self._storage.finish_trial(
+                    self._info.id, number, TrialState.STOPPED, metrics=record.metrics, reason=promotion.reason,
+                    error=None, now=self._clock(),
+                )  # fmt: skip
+                self._remove_checkpoint(number)
+        if promotion.resume is None:
+            return None
+        record = self._storage.resume_trial(
+            self._info.id,
+            lambda fresh: self.scheduler.promote(fresh, self.context, final=final).resume,
+            worker=self._worker,
+            now=self._clock(),
+        )
+        return None if record is None else self._handle(record)
 
     def _reporter(self, number: int) -> Callable[[int, dict[str, float]], Decision]:
         return lambda step, metrics: self.report(number, step, metrics)
 
-    def _exhausted_without_trials(self, history: Sequence[TrialRecord]) -> str | None:
-        """Wall-time and resource limits (the trial limit is enforced by storage)."""
-        usage = Budget.usage(history, time.time())
+    def _exhausted_without_trials(self, history: Sequence[TrialRecord], step_for: int | None = None) -> str | None:
+        """Wall-time and resource limits (the trial limit is enforced by storage).
+
+        The resource budget is kept exact: one more step (of trial ``step_for``, or of a new
+        trial) is allowed only if it still fits after the step every other running trial may
+        already be taking.
+        """
+        usage = Budget.usage(history, self._clock())
         no_trials = Budget(wall_time=self.budget.wall_time, resource=self.budget.resource)
-        return no_trials.exhausted_by(usage)
+        exhausted = no_trials.exhausted_by(usage)
+        if exhausted or self.budget.resource is None:
+            return exhausted
+        in_flight = sum(1 for r in history if r.state is TrialState.RUNNING and r.number != step_for)
+        if usage.resource + in_flight + 1 > self.budget.resource:
+            return (
+                f"resource budget spent ({usage.resource:g} used, {in_flight} steps in flight, "
+                f"of {self.budget.resource:g})"
+            )
+        return None
 
     def _propose(self, number: int, history: Sequence[TrialRecord]) -> Proposal:
         retry = self._requeued(history)
         if retry is not None:
             return retry
         rng = np.random.default_rng([self.seed, number])
+        seed = trial_seed(self.seed, number)
+        continuation = self.scheduler.propose(self.space, history, rng, self.context)
+        if continuation is not None:
+            attrs = {
+                **continuation.attrs,
+                "sampler": self.scheduler.name,
+                "parent": continuation.parent,
+                "start_step": continuation.start_step,
+            }
+            return Proposal(params=self.space.validate(continuation.params), seed=seed, attrs=attrs)
         params = self.sampler.suggest(self.space, history, rng, self.context)
         params = self.space.validate(params)
-        return Proposal(params=params, seed=trial_seed(self.seed, number), attrs={"sampler": self.sampler.name})
+        return Proposal(params=params, seed=seed, attrs={"sampler": self.sampler.name})
+
+    # Checkpoints ---------------------------------------------------------------------------------
+    def _copy_checkpoint(self, source: int, target: int) -> None:
+        """Give a continuation its parent's checkpoint files (PBT's exploit)."""
+        origin = self.trial_checkpoint_dir(source)
+        if origin.is_dir():
+            shutil.copytree(origin, self.trial_checkpoint_dir(target), dirs_exist_ok=True)
+
+    def _remove_checkpoint(self, number: int) -> None:
+        shutil.rmtree(self.trial_checkpoint_dir(number), ignore_errors=True)
+
+    def _prune_checkpoints(self, history: Sequence[TrialRecord]) -> None:
+        """Delete checkpoints nobody can use: finished trials other than the best ``keep_checkpoints``."""
+        if not self.checkpoint_root.is_dir():
+            return
+        ranked = sorted(
+            (r for r in history if r.state is TrialState.COMPLETE and r.value(self.metric.name) is not None),
+            key=lambda r: self.metric.sign() * (r.value(self.metric.name) or 0.0),
+        )
+        keep = {r.number for r in ranked[: self.keep_checkpoints]}
+        for record in history:
+            if record.state.is_finished and record.number not in keep:
+                path = self.trial_checkpoint_dir(record.number)
+                if path.exists():
+                    shutil.rmtree(path, ignore_errors=True)
 
     def report(self, number: int, step: int, metrics: Mapping[str, float]) -> Decision:
         """Record intermediate ``metrics`` of trial ``number`` at ``step`` and return its decision."""
         values = {str(k): float(v) for k, v in metrics.items()}
-        now = time.time()
+        now = self._clock()
         self._storage.add_report(self._info.id, number, step, values, now)
         value = values.get(self.metric.name)
         if value is not None and not math.isfinite(value):
             return self._decide(number, Decision.STOP, f"diverged: {self.metric.name}={value} at step {step}")
         history = self._storage.get_trials(self._info.id)
-        exhausted = self._exhausted_without_trials(history)
+        record = next(r for r in history if r.number == number)
+        divergence = self._divergence(record)
+        if divergence:
+            return self._decide(number, Decision.STOP, divergence)
+        exhausted = self._exhausted_without_trials(history, step_for=number)
         if exhausted:
             return self._decide(number, Decision.STOP, exhausted)
-        record = next(r for r in history if r.number == number)
         decision = self.scheduler.decide(record, history, self.context)
         if decision is not Decision.CONTINUE:
             return self._decide(number, decision, f"{decision.value} by {self.scheduler.name} at step {step}")
         return self._decide(number, decision, None)
+
+    def _divergence(self, record: TrialRecord) -> str | None:
+        """A loss (minimised metric) that grew past ``divergence_factor`` times its first value."""
+        if self.divergence_factor is None or self.metric.direction != "min":
+            return None
+        curve = record.curve(self.metric.name)
+        if len(curve) < 2:
+            return None
+        first_step, first = curve[0]
+        step, last = curve[-1]
+        if first > 0 and last > self.divergence_factor * first:
+            return (
+                f"diverged: {self.metric.name} grew from {first:g} (step {first_step}) to {last:g} (step {step}), "
+                f"more than {self.divergence_factor:g}x"
+            )
+        return None
 
     def _decide(self, number: int, decision: Decision, note: str | None) -> Decision:
         if self._decisions.get(number, Decision.CONTINUE) is Decision.CONTINUE:
@@ -396,9 +529,11 @@ class Study:
         record = self._storage.get_trial(self._info.id, number)
         state, metrics, why, text = self._judge(record, result, error, reason, decision, note)
         self._storage.finish_trial(
-            self._info.id, number, state, metrics=metrics, reason=why, error=text, now=time.time()
+            self._info.id, number, state, metrics=metrics, reason=why, error=text, now=self._clock()
         )
         self._running.discard(number)
+        if state.is_finished and self.checkpoint_root.is_dir():
+            self._prune_checkpoints(self._storage.get_trials(self._info.id))
         return self._storage.get_trial(self._info.id, number)
 
     def _judge(
@@ -460,7 +595,7 @@ class Study:
         host). Neither spends the trial budget; with ``retries`` the trial is re-queued.
         """
         host, _, own_pid = self._worker.rpartition(":")
-        now = time.time()
+        now = self._clock()
         lost: list[int] = []
         for record in self.trials if history is None else history:
             if record.state is not TrialState.RUNNING or record.number in self._running:
@@ -519,7 +654,7 @@ class Study:
         chosen = {t.number if isinstance(t, Trial) else int(t) for t in trials} if trials else set(self._running)
         numbers = sorted(chosen)
         if numbers:
-            self._storage.heartbeat(self._info.id, numbers, time.time())
+            self._storage.heartbeat(self._info.id, numbers, self._clock())
 
     def _ensure_beater(self) -> None:
         """Start this object's heartbeat thread unless it runs (it holds the study weakly)."""
@@ -592,6 +727,7 @@ class Study:
             executor = "processes"
         runner = make_executor(executor, workers, **options)
         self._workers = runner.capacity
+        self._clock = getattr(runner, "clock", time.time)  # a simulated executor brings its own clock
         runner.start(objective, self.report)
         started_at = time.monotonic()
         started = 0
@@ -612,11 +748,24 @@ class Study:
                         break
                     try:
                         trial = self.ask()
-                    except (BudgetExhausted, SearchSpaceExhausted) as exc:
+                    except BudgetExhausted as exc:
+                        if exc.limit == "trials" and self.scheduler.pauses and runner.busy() > 0:
+                            break  # no new trial, but a trial that pauses later may still be promoted
+                        stop_reason = str(exc)
+                        break
+                    except SearchSpaceExhausted as exc:
                         stop_reason = str(exc)
                         break
                     started += 1
-                    runner.submit(TrialJob(trial.number, trial.params, trial.seed))
+                    runner.submit(
+                        TrialJob(
+                            trial.number,
+                            trial.params,
+                            trial.seed,
+                            start_step=trial.start_step,
+                            checkpoint_dir=str(self.trial_checkpoint_dir(trial.number)),
+                        )
+                    )
                 if runner.busy() == 0:
                     break
                 for outcome in runner.wait(timeout=1.0):
@@ -632,6 +781,7 @@ class Study:
         finally:
             stop_beating.set()
             runner.shutdown()
+            self._clock = time.time
         records = self.trials
         states: dict[str, int] = {}
         for record in records:
@@ -642,7 +792,7 @@ class Study:
             states=states,
             stop_reason=stop_reason or "done",
             elapsed=time.monotonic() - started_at,
-            usage=Budget.usage(records, time.time()),
+            usage=Budget.usage(records, self._clock()),
             failures=[r for r in finished if r.state is TrialState.FAILED],
         )
 

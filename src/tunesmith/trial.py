@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -153,13 +155,77 @@ class Trial:
         self.number = number
         self.params: dict[str, Any] = dict(params)
         self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
+        self.start_step = start_step
+        self._checkpoint_dir = checkpoint_dir
         self._reporter = reporter
         self._step = start_step
         self._decision = Decision.CONTINUE
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params}, seed={self.seed})"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """This trial's own directory for checkpoints (any files, any format), created on first use.
+
+        A trial resumed after a pause, or started by PBT from another trial's state, finds the
+        files it (or its parent) left here.
+        """
+        if self._checkpoint_dir is None:
+            raise TunesmithError(
+                "this trial has no checkpoint directory: create the study with checkpoint_dir=... "
+                "or run it through Study.ask/optimize"
+            )
+        self._checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        return self._checkpoint_dir
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the trial starts from a checkpoint (after a pause, or as a PBT continuation)."""
+        return self.start_step > 0
+
+    def save_checkpoint(self, state: Mapping[str, Any]) -> Path:
+        """Save plain state: JSON values, and numpy arrays (kept exactly in an ``.npz``).
+
+        The step is stored alongside, so `load_checkpoint` can say where training stopped.
+        Writes are atomic: a crash mid-save leaves the previous checkpoint intact.
+        """
+        import numpy as np
+
+        directory = self.checkpoint_dir
+        arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+        plain = {k: v for k, v in state.items() if k not in arrays}
+        try:
+            text = json.dumps({"step": self._step, "state": plain, "arrays": sorted(arrays)})
+        except (TypeError, ValueError) as exc:
+            raise TunesmithError(
+                f"save_checkpoint takes JSON values and numpy arrays ({exc}); write other formats "
+                "(torch.save, ...) into trial.checkpoint_dir yourself"
+            ) from None
+        if arrays:
+            tmp_arrays = directory / "tunesmith-arrays.tmp.npz"
+            np.savez(tmp_arrays, **arrays)  # type: ignore[arg-type]
+            os.replace(tmp_arrays, directory / "tunesmith-arrays.npz")
+        tmp = directory / "tunesmith-state.json.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, directory / "tunesmith-state.json")
+        return directory
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The state last saved with `save_checkpoint` (by this trial or the one it continues), or ``None``."""
+        import numpy as np
+
+        if self._checkpoint_dir is None:
+            return None
+        path = self._checkpoint_dir / "tunesmith-state.json"
+        if not path.is_file():
+            return None
+        saved = json.loads(path.read_text())
+        state: dict[str, Any] = dict(saved["state"])
+        if saved.get("arrays"):
+            with np.load(self._checkpoint_dir / "tunesmith-arrays.npz") as arrays:
+                state.update({k: arrays[k] for k in saved["arrays"]})
+        return state
 
     @property
     def step(self) -> int:

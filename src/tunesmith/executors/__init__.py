@@ -8,8 +8,17 @@ from tunesmith.errors import ConfigError
 from tunesmith.executors.base import Executor, TrialJob, TrialOutcome
 from tunesmith.executors.inline import InlineExecutor
 from tunesmith.executors.processes import ProcessExecutor
+from tunesmith.executors.simulated import SimulatedExecutor
 
-__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "TrialJob", "TrialOutcome", "make_executor"]
+__all__ = [
+    "Executor",
+    "InlineExecutor",
+    "ProcessExecutor",
+    "SimulatedExecutor",
+    "TrialJob",
+    "TrialOutcome",
+    "make_executor",
+]
 
 
 def make_executor(spec: str | Executor, workers: int = 1, **options: Any) -> Executor:
@@ -26,8 +35,12 @@ def make_executor(spec: str | Executor, workers: int = 1, **options: Any) -> Exe
     if spec == "processes":
         return ProcessExecutor(workers, **options)
     if spec == "ray":
-        from tunesmith.errors import require
+        from tunesmith.executors.ray import RayExecutor
 
-        require("ray", "ray")
-        raise ConfigError("executor='ray' is not available in this version: use 'processes'")
+        if options.get("memory_limit") is not None:
+            raise ConfigError(
+                "memory_limit is enforced by executor='processes' only: with Ray, give each trial what it needs "
+                "through RayExecutor(resources=...) or the cluster's memory settings"
+            )
+        return RayExecutor(workers, trial_timeout=options.get("trial_timeout"))
     raise ConfigError(f"executor must be 'inline', 'processes' or 'ray', got {spec!r}")

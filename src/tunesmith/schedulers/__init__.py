@@ -7,12 +7,35 @@ from typing import Any
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.schedulers.base import Scheduler
+from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
+from tunesmith.schedulers.median import MedianStop
+from tunesmith.schedulers.pbt import PBT
+from tunesmith.schedulers.successive_halving import ASHA, Hyperband, SuccessiveHalving
 
-__all__ = ["FIFO", "SCHEDULERS", "Decision", "Scheduler", "make_scheduler"]
+__all__ = [
+    "ASHA",
+    "FIFO",
+    "PBT",
+    "SCHEDULERS",
+    "Continuation",
+    "Decision",
+    "Hyperband",
+    "MedianStop",
+    "Promotion",
+    "Scheduler",
+    "SuccessiveHalving",
+    "make_scheduler",
+]
 
-SCHEDULERS: dict[str, type[Scheduler]] = {"fifo": FIFO}
+SCHEDULERS: dict[str, type[Scheduler]] = {
+    "fifo": FIFO,
+    "asha": ASHA,
+    "successive_halving": SuccessiveHalving,
+    "hyperband": Hyperband,
+    "median": MedianStop,
+    "pbt": PBT,
+}
 
 
 def make_scheduler(spec: str | Mapping[str, Any] | Scheduler | None) -> Scheduler:

@@ -4,13 +4,46 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from tunesmith.decision import Decision
 from tunesmith.samplers.base import SearchContext
+from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
-__all__ = ["Decision", "Scheduler"]
+__all__ = ["Continuation", "Decision", "Promotion", "Scheduler"]
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a pausing scheduler wants done with PAUSED trials.
+
+    Attributes:
+        resume: the PAUSED trial to run on next (``None``: start a new trial instead).
+        retire: PAUSED trials that can never be promoted; the study records them STOPPED.
+        reason: why those are retired.
+    """
+
+    resume: int | None = None
+    retire: tuple[int, ...] = ()
+    reason: str = "not promoted"
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A new trial that continues another trial's training (PBT's exploit and explore).
+
+    The study copies the checkpoint directory of ``parent`` into the new trial's before it
+    starts, and the new trial's steps begin at ``start_step``.
+    """
+
+    params: dict[str, Any]
+    parent: int
+    start_step: int
+    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 class Scheduler(ABC):
@@ -27,9 +60,30 @@ class Scheduler(ABC):
 
     name: str = "scheduler"
 
+    #: Whether `decide` may return PAUSE (the study then asks `promote` before starting trials).
+    pauses: bool = False
+
     @abstractmethod
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         """The decision for ``trial`` after its latest report."""
+
+    def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
+        """Which PAUSED trial to resume, and which to retire (pausing schedulers only).
+
+        ``final`` is true once no new trial may start (the trial budget is spent): promote what
+        deserves it and retire the rest, so the study can end.
+        """
+        return Promotion()
+
+    def propose(
+        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
+    ) -> Continuation | None:
+        """A continuation to start instead of asking the sampler (PBT); ``None`` by default."""
+        return None
+
+    def rungs(self) -> tuple[float, ...]:
+        """Resource levels at which trials are compared (samplers may fit on the highest one)."""
+        return ()
 
     def describe(self) -> dict[str, Any]:
         """The scheduler's name and settings, recorded with the study."""

@@ -130,5 +130,22 @@ class Storage(ABC):
                 return record
         raise KeyError(f"trial {number} does not exist in study {study_id}")
 
+    def resume_trial(
+        self, study_id: int, pick: Callable[[Sequence[TrialRecord]], int | None], *, worker: str, now: float
+    ) -> TrialRecord | None:
+        """Atomically move the PAUSED trial that ``pick(history)`` names back to RUNNING.
+
+        Returns the resumed record, or ``None`` when ``pick`` names none. ``pick`` runs with the
+        study locked, so two workers never resume the same trial. This default is atomic only
+        within one process; SQL storages override it with a database lock.
+        """
+        number = pick(self.get_trials(study_id))
+        if number is None:
+            return None
+        if self.get_trial(study_id, number).state is not TrialState.PAUSED:
+            return None
+        self.update_trial(study_id, number, state=TrialState.RUNNING, worker=worker, heartbeat_at=now)
+        return self.get_trial(study_id, number)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Further use is undefined."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -120,6 +120,12 @@ class MemoryStorage(Storage):
                 else:
                     raise StorageError(f"update_trial cannot change {key!r}")
             self._put(study_id, replace(record, **changes))
+
+    def resume_trial(
+        self, study_id: int, pick: Callable[[Sequence[TrialRecord]], int | None], *, worker: str, now: float
+    ) -> TrialRecord | None:
+        with self._lock:
+            return super().resume_trial(study_id, pick, worker=worker, now=now)
 
     def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -462,6 +462,23 @@ class SQLStorage(Storage):
             conn.execute(sa.update(t).where(t.c.id == trial_id).values(**values))
         with self._cache_lock:
             self._finished.get(study_id, {}).pop(number, None)
+
+    def resume_trial(
+        self, study_id: int, pick: Callable[[Sequence[TrialRecord]], int | None], *, worker: str, now: float
+    ) -> TrialRecord | None:
+        t = trials_table
+        with self._locked(study_id) as conn:
+            number = pick(self._read_trials(conn, study_id))
+            if number is None:
+                return None
+            changed = conn.execute(
+                sa.update(t)
+                .where(t.c.study_id == study_id, t.c.number == number, t.c.state == TrialState.PAUSED.value)
+                .values(state=TrialState.RUNNING.value, worker=worker, heartbeat_at=now)
+            ).rowcount
+            if not changed:
+                return None
+        return self.get_trial(study_id, number)
 
     def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:
         if not numbers:

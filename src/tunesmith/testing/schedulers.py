@@ -70,9 +70,17 @@ def check_does_not_mutate_history(make: MakeScheduler) -> None:
     assert [r.to_json() for r in history] == snapshot
 
 
-def check_first_trial_continues(make: MakeScheduler) -> None:
+def check_first_trial_is_not_stopped(make: MakeScheduler) -> None:
     record = TrialRecord(number=0, params={"x": 0.5}, seed=0, intermediate={1: {"loss": 1.0}}, resource=1.0)
-    assert make().decide(record, [record], CONTEXT) is Decision.CONTINUE, "a lone first trial has no peers to lose to"
+    assert make().decide(record, [record], CONTEXT) is not Decision.STOP, "a lone first trial has no peers to lose to"
+
+
+def check_pauses_only_when_declared(make: MakeScheduler) -> None:
+    scheduler = make()
+    history = synthetic_history()
+    decisions = {scheduler.decide(r, history, CONTEXT) for r in history if r.state is TrialState.RUNNING}
+    if not scheduler.pauses:
+        assert Decision.PAUSE not in decisions, "a scheduler that pauses must set pauses = True"
 
 
 def check_describe_is_json(make: MakeScheduler) -> None:
@@ -87,7 +95,8 @@ SCHEDULER_CHECKS: list[Callable[[MakeScheduler], None]] = [
     check_returns_decisions,
     check_deterministic,
     check_does_not_mutate_history,
-    check_first_trial_continues,
+    check_first_trial_is_not_stopped,
+    check_pauses_only_when_declared,
     check_describe_is_json,
 ]
 

@@ -1,0 +1,315 @@
+"""Successive halving in its three forms: synchronous (`SuccessiveHalving`), asynchronous (`ASHA`)
+and over brackets (`Hyperband`).
+
+Rungs sit at ``min_resource * eta**k`` below ``max_resource``. At a rung, a trial is compared
+with every trial of its bracket that reached the same rung, on the last value each reported at
+or before it. The top ``1/eta`` go on. With fewer than ``eta`` peers the top one still goes on
+and the rest stop: a bad trial never runs on just because few peers have reached its rung.
+
+All decisions are functions of the history, so one worker or many, and a study resumed from
+storage, reach the same ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from tunesmith.decision import Decision
+from tunesmith.errors import ConfigError
+from tunesmith.samplers.base import SearchContext
+from tunesmith.schedulers.base import Promotion, Scheduler
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["ASHA", "Hyperband", "SuccessiveHalving", "rung_levels"]
+
+Mode = Literal["stop", "promote"]
+
+
+def _check_resources(min_resource: float, max_resource: float, eta: float) -> None:
+    for name, value in (("min_resource", min_resource), ("max_resource", max_resource), ("eta", eta)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {name}={value!r}")
+    if min_resource <= 0:
+        raise ConfigError(f"min_resource must be > 0, got min_resource={min_resource}: use 1 (one epoch)")
+    if max_resource <= min_resource:
+        raise ConfigError(
+            f"max_resource must exceed min_resource, got min_resource={min_resource}, max_resource={max_resource}: "
+            "set max_resource to the full training length"
+        )
+    if eta < 2:
+        raise ConfigError(f"eta must be >= 2, got eta={eta}: use 3 (keep the top third) or 2 (the top half)")
+
+
+def rung_levels(min_resource: float, max_resource: float, eta: float) -> list[float]:
+    """The resource levels where trials are compared, below ``max_resource``."""
+    _check_resources(min_resource, max_resource, eta)
+    levels: list[float] = []
+    level = float(min_resource)
+    while level < max_resource - 1e-9:
+        levels.append(level)
+        level *= eta
+    return levels
+
+
+def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
+    """The last value of ``metric`` reported at or before ``level``, if the trial reached ``level``."""
+    if record.resource < level:
+        return None
+    value = None
+    for step, reported in sorted(record.intermediate.items()):
+        if step > level:
+            break
+        if metric in reported:
+            value = reported[metric]
+    return value if value is not None and math.isfinite(value) else None
+
+
+def crossed_level(record: TrialRecord, levels: Sequence[float]) -> float | None:
+    """The highest rung the trial's latest report crossed (``None`` when it crossed none)."""
+    steps = sorted(record.intermediate)
+    if not steps:
+        return None
+    latest = steps[-1]
+    previous = steps[-2] if len(steps) > 1 else float(record.attrs.get("start_step", 0))
+    crossed = [level for level in levels if previous < level <= latest]
+    return crossed[-1] if crossed else None
+
+
+class _Rungs:
+    """The rung arithmetic shared by the three schedulers: levels and rankings at a level."""
+
+    def __init__(self, levels: Sequence[float], eta: float) -> None:
+        self.levels = list(levels)
+        self.eta = eta
+
+    def ranked(self, members: Sequence[TrialRecord], level: float, context: SearchContext) -> list[TrialRecord]:
+        """Members that reached ``level``, best first (ties broken by trial number)."""
+        sign = context.metric.sign()
+        name = context.metric.name
+        scored = [(sign * v, r.number, r) for r in members if (v := value_at(r, name, level)) is not None]
+        return [r for _, _, r in sorted(scored, key=lambda item: (item[0], item[1]))]
+
+    def keep(self, reached: int, at_least_one: bool = True) -> int:
+        """How many of ``reached`` trials go on from a rung."""
+        count = int(reached // self.eta)
+        return max(1, count) if at_least_one else count
+
+    def continues(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
+                  context: SearchContext) -> bool:  # fmt: skip
+        ranked = self.ranked(members, level, context)
+        if trial not in ranked:
+            return True  # no finite value at the rung: divergence handling is the study's
+        return ranked.index(trial) < self.keep(len(ranked))
+
+    def next_level(self, level: float) -> float:
+        later = [lv for lv in self.levels if lv > level]
+        return later[0] if later else math.inf
+
+    def paused_at(self, record: TrialRecord, level: float) -> bool:
+        return record.state is TrialState.PAUSED and level <= record.resource < self.next_level(level)
+
+    def promotion(
+        self, members: Sequence[TrialRecord], context: SearchContext, *, final: bool, settled: bool = True
+    ) -> Promotion:
+        """The best promotable PAUSED member, highest rung first (ASHA's ``get_job``)."""
+        for level in reversed(self.levels):
+            ranked = self.ranked(members, level, context)
+            waiting = [r for r in ranked if self.paused_at(r, level)]
+            if not waiting or not settled:
+                continue
+            top = ranked[: self.keep(len(ranked), at_least_one=final)]
+            for record in top:
+                if self.paused_at(record, level):
+                    return Promotion(resume=record.number)
+        if final:
+            paused = tuple(r.number for r in members if r.state is TrialState.PAUSED)
+            return Promotion(retire=paused, reason="not promoted before the trial budget ran out")
+        return Promotion()
+
+
+class ASHA(Scheduler):
+    """Asynchronous successive halving.
+
+    Args:
+        min_resource: resource (steps) of the first rung.
+        max_resource: the full training length; no trial is compared beyond it.
+        eta: keep the top ``1/eta`` at each rung.
+        mode: ``"stop"`` (default): trials run on and are stopped at a rung when not in the top
+            ``1/eta`` of the trials that reached it -- needs no checkpoints. ``"promote"``: trials
+            pause at every rung and resume (from ``trial.checkpoint_dir``) when promoted.
+    """
+
+    name = "asha"
+
+    def __init__(self, min_resource: float = 1, max_resource: float = 81, eta: float = 3, mode: Mode = "stop") -> None:
+        if mode not in ("stop", "promote"):
+            raise ConfigError(f"mode must be 'stop' or 'promote', got mode={mode!r}")
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.eta = eta
+        self.mode = mode
+        self.pauses = mode == "promote"
+        self._rungs = _Rungs(rung_levels(min_resource, max_resource, eta), eta)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "min_resource": self.min_resource, "max_resource": self.max_resource,
+                "eta": self.eta, "mode": self.mode}  # fmt: skip
+
+    def rungs(self) -> tuple[float, ...]:
+        return (*self._rungs.levels, float(self.max_resource))
+
+    def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
+        level = crossed_level(trial, self._rungs.levels)
+        if level is None:
+            return Decision.CONTINUE
+        if self.mode == "promote":
+            return Decision.PAUSE
+        return Decision.CONTINUE if self._rungs.continues(trial, history, level, context) else Decision.STOP
+
+    def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
+        if not self.pauses:
+            return Promotion()
+        return self._rungs.promotion(history, context, final=final)
+
+
+class SuccessiveHalving(Scheduler):
+    """Synchronous successive halving: groups of ``population`` trials climb the rungs together.
+
+    Every trial pauses at each rung; once every member of its group has reached the rung (or
+    ended), the top ``1/eta`` resume from their checkpoints and the rest are stopped.
+
+    Args:
+        min_resource, max_resource, eta: as for `ASHA`.
+        population: trials per group (default ``eta ** number_of_rungs``, so one trial of each
+            group trains to ``max_resource``).
+    """
+
+    name = "successive_halving"
+    pauses = True
+
+    def __init__(self, min_resource: float = 1, max_resource: float = 81, eta: float = 3,
+                 population: int | None = None) -> None:  # fmt: skip
+        levels = rung_levels(min_resource, max_resource, eta)
+        if population is None:
+            population = round(eta ** len(levels))
+        if isinstance(population, bool) or not isinstance(population, int) or population < 2:
+            raise ConfigError(f"population must be an integer >= 2, got population={population!r}")
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.eta = eta
+        self.population = population
+        self._rungs = _Rungs(levels, eta)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "min_resource": self.min_resource, "max_resource": self.max_resource,
+                "eta": self.eta, "population": self.population}  # fmt: skip
+
+    def rungs(self) -> tuple[float, ...]:
+        return (*self._rungs.levels, float(self.max_resource))
+
+    def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
+        return Decision.PAUSE if crossed_level(trial, self._rungs.levels) is not None else Decision.CONTINUE
+
+    def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
+        groups: dict[int, list[TrialRecord]] = {}
+        for record in history:
+            groups.setdefault(record.number // self.population, []).append(record)
+        retire: list[int] = []
+        for members in groups.values():
+            full = len(members) >= self.population or final
+            for level in self._rungs.levels:
+                on_the_way = any(r.state is TrialState.RUNNING and r.resource < level for r in members)
+                if not full or on_the_way:
+                    break  # this rung is not settled; higher rungs cannot be either
+                ranked = self._rungs.ranked(members, level, context)
+                top = ranked[: self._rungs.keep(len(ranked))]
+                for record in ranked:
+                    if self._rungs.paused_at(record, level):
+                        if record in top:
+                            return Promotion(resume=record.number, retire=tuple(retire),
+                                             reason=f"not in the top 1/{self.eta:g} at rung {level:g}")
+                        retire.append(record.number)
+        return Promotion(retire=tuple(retire), reason=f"not in the top 1/{self.eta:g} at its rung")
+
+
+class Hyperband(Scheduler):
+    """Hyperband: brackets of successive halving that start at different resources.
+
+    Bracket ``s`` starts its rungs at ``max_resource / eta**s``; bracket 0 trains every trial to
+    ``max_resource`` (plain random search), the most aggressive bracket starts at
+    ``min_resource``. Trials are dealt to brackets in proportion to Hyperband's bracket sizes,
+    by trial number, so the assignment needs no state. Within a bracket, ASHA rules apply.
+
+    Args:
+        min_resource, max_resource, eta: as for `ASHA`.
+        brackets: how many brackets, most aggressive first (default: all).
+        mode: ``"stop"`` or ``"promote"`` within each bracket.
+    """
+
+    name = "hyperband"
+
+    def __init__(self, min_resource: float = 1, max_resource: float = 81, eta: float = 3,
+                 brackets: int | None = None, mode: Mode = "stop") -> None:  # fmt: skip
+        levels = rung_levels(min_resource, max_resource, eta)
+        s_max = len(levels)
+        if brackets is None:
+            brackets = s_max + 1
+        if isinstance(brackets, bool) or not isinstance(brackets, int) or not 1 <= brackets <= s_max + 1:
+            raise ConfigError(f"brackets must be an integer in [1, {s_max + 1}], got brackets={brackets!r}")
+        if mode not in ("stop", "promote"):
+            raise ConfigError(f"mode must be 'stop' or 'promote', got mode={mode!r}")
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.eta = eta
+        self.brackets = brackets
+        self.mode = mode
+        self.pauses = mode == "promote"
+        self._bracket_ids = list(range(s_max, s_max - brackets, -1))
+        self._asha = {
+            s: ASHA(max_resource / eta**s, max_resource, eta, mode) if s > 0 else None for s in self._bracket_ids
+        }
+        sizes = [math.ceil((s_max + 1) / (s + 1) * eta**s) for s in self._bracket_ids]
+        deck = [s for s, size in zip(self._bracket_ids, sizes, strict=True) for _ in range(size)]
+        self._deck = [deck[i] for i in np.random.default_rng(0).permutation(len(deck))]
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "min_resource": self.min_resource, "max_resource": self.max_resource,
+                "eta": self.eta, "brackets": self.brackets, "mode": self.mode}  # fmt: skip
+
+    def rungs(self) -> tuple[float, ...]:
+        levels = {float(self.max_resource)}
+        for asha in self._asha.values():
+            if asha is not None:
+                levels.update(asha.rungs())
+        return tuple(sorted(levels))
+
+    def bracket_of(self, number: int) -> int:
+        """The bracket (``s``) of trial ``number``."""
+        return self._deck[number % len(self._deck)]
+
+    def _members(self, bracket: int, history: Sequence[TrialRecord]) -> list[TrialRecord]:
+        return [r for r in history if self.bracket_of(r.number) == bracket]
+
+    def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
+        bracket = self.bracket_of(trial.number)
+        asha = self._asha[bracket]
+        if asha is None:
+            return Decision.CONTINUE
+        return asha.decide(trial, self._members(bracket, history), context)
+
+    def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
+        if not self.pauses:
+            return Promotion()
+        retire: list[int] = []
+        for bracket, asha in self._asha.items():
+            if asha is None:
+                continue
+            promotion = asha.promote(self._members(bracket, history), context, final=final)
+            if promotion.resume is not None:
+                return Promotion(resume=promotion.resume, retire=tuple(retire), reason=promotion.reason)
+            retire.extend(promotion.retire)
+        return Promotion(retire=tuple(retire), reason="not promoted before the trial budget ran out")

@@ -1,0 +1,397 @@
+"""Multi-fidelity scheduling: rung arithmetic, decisions on hand-built histories, pausing and
+promotion, PBT's exploit/explore with checkpoint hand-off, divergence, the simulated clock."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tunesmith as ts
+from tunesmith.decision import Decision
+from tunesmith.executors import SimulatedExecutor
+from tunesmith.objective import Metric
+from tunesmith.samplers.base import SearchContext
+from tunesmith.schedulers import ASHA, PBT, Hyperband, MedianStop, SuccessiveHalving, make_scheduler
+from tunesmith.schedulers.successive_halving import crossed_level, rung_levels
+from tunesmith.testing.schedulers import SCHEDULER_CHECKS
+from tunesmith.trial import TrialRecord, TrialState
+
+CONTEXT = SearchContext(metric=Metric("loss", "min"))
+
+
+def record(number: int, curve: dict[int, float], state: TrialState = TrialState.RUNNING,
+           reason: str | None = None) -> TrialRecord:  # fmt: skip
+    return TrialRecord(
+        number=number,
+        params={"x": number},
+        seed=number,
+        state=state,
+        intermediate={step: {"loss": value} for step, value in curve.items()},
+        resource=float(max(curve)) if curve else 0.0,
+        reason=reason,
+    )
+
+
+# Conformance -------------------------------------------------------------------------------------
+
+FACTORIES = {
+    "asha": lambda: ASHA(1, 9, 3),
+    "asha-promote": lambda: ASHA(1, 9, 3, mode="promote"),
+    "successive_halving": lambda: SuccessiveHalving(1, 9, 3),
+    "hyperband": lambda: Hyperband(1, 9, 3),
+    "median": lambda: MedianStop(warmup_steps=2, min_trials=3),
+    "pbt": lambda: PBT(perturbation_interval=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+@pytest.mark.parametrize("check", SCHEDULER_CHECKS, ids=lambda c: c.__name__)
+def test_scheduler_conformance(name: str, check: object) -> None:
+    check(FACTORIES[name])  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_schedulers_rebuild_from_their_description(name: str) -> None:
+    scheduler = FACTORIES[name]()
+    assert make_scheduler(scheduler.describe()).describe() == scheduler.describe()
+
+
+# Rung arithmetic ---------------------------------------------------------------------------------
+
+
+def test_rung_levels_grow_by_eta_below_max() -> None:
+    assert rung_levels(1, 27, 3) == [1, 3, 9]
+    assert rung_levels(1, 100, 2) == [1, 2, 4, 8, 16, 32, 64]
+    assert rung_levels(5, 50, 3) == [5, 15, 45]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_resource": 0}, "min_resource must be > 0"),
+        ({"min_resource": 10, "max_resource": 5}, "max_resource must exceed min_resource"),
+        ({"eta": 1}, "eta must be >= 2"),
+        ({"mode": "pause"}, "mode must be 'stop' or 'promote'"),
+    ],
+)
+def test_asha_validates_its_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(ts.ConfigError, match=message):
+        ASHA(**kwargs)
+
+
+def test_a_rung_is_crossed_once_even_when_reports_skip_it() -> None:
+    levels = [1, 3, 9]
+    assert crossed_level(record(0, {1: 1.0}), levels) == 1
+    assert crossed_level(record(0, {1: 1.0, 2: 1.0}), levels) is None
+    assert crossed_level(record(0, {2: 1.0, 4: 1.0}), levels) == 3  # reported at 2 then 4: rung 3 crossed
+    assert crossed_level(record(0, {1: 1.0, 10: 1.0}), levels) == 9
+
+
+# Decisions on hand-built histories -----------------------------------------------------------------
+
+
+def test_asha_stops_a_trial_outside_the_top_third_at_a_rung() -> None:
+    peers = [record(n, {1: v}, TrialState.STOPPED) for n, v in enumerate([0.1, 0.2, 0.3, 0.4, 0.5])]
+    good = record(5, {1: 0.05})
+    bad = record(6, {1: 0.45})
+    asha = ASHA(1, 9, 3)
+    assert asha.decide(good, [*peers, good], CONTEXT) is Decision.CONTINUE
+    assert asha.decide(bad, [*peers, bad], CONTEXT) is Decision.STOP
+
+
+def test_asha_with_few_peers_still_stops_a_bad_trial() -> None:
+    """The failure of other tools: a bad trial runs on because fewer than eta peers reached its rung."""
+    first = record(0, {1: 0.1, 2: 0.1, 3: 0.1}, TrialState.COMPLETE)
+    bad = record(1, {1: 5.0})
+    assert ASHA(1, 9, 3).decide(bad, [first, bad], CONTEXT) is Decision.STOP
+    good = record(1, {1: 0.01})
+    assert ASHA(1, 9, 3).decide(good, [first, good], CONTEXT) is Decision.CONTINUE
+
+
+def test_asha_compares_at_the_rung_not_at_later_steps() -> None:
+    # Peer 0 was excellent at rung 3 but got worse later; it is judged at 3.
+    peer = record(0, {1: 1.0, 3: 0.1, 9: 5.0}, TrialState.COMPLETE)
+    trial = record(1, {1: 1.0, 3: 0.2})
+    assert ASHA(1, 27, 3).decide(trial, [peer, trial], CONTEXT) is Decision.STOP
+
+
+def test_asha_respects_a_maximised_metric() -> None:
+    context = SearchContext(metric=Metric("acc", "max"))
+    peers = [TrialRecord(n, {}, n, TrialState.STOPPED, intermediate={1: {"acc": a}}, resource=1.0)
+             for n, a in enumerate([0.5, 0.6, 0.7])]  # fmt: skip
+    best = TrialRecord(3, {}, 3, intermediate={1: {"acc": 0.9}}, resource=1.0)
+    assert ASHA(1, 9, 3).decide(best, [*peers, best], context) is Decision.CONTINUE
+
+
+def test_asha_promote_mode_pauses_at_every_rung_and_promotes_the_top() -> None:
+    asha = ASHA(1, 9, 3, mode="promote")
+    trial = record(0, {1: 0.5})
+    assert asha.decide(trial, [trial], CONTEXT) is Decision.PAUSE
+    paused = [record(n, {1: v}, TrialState.PAUSED) for n, v in enumerate([0.3, 0.1, 0.5, 0.4, 0.2, 0.6])]
+    assert asha.promote(paused, CONTEXT, final=False).resume == 1
+    two_paused = paused[:2]
+    assert asha.promote(two_paused, CONTEXT, final=False).resume is None, "fewer than eta: wait for peers"
+    final = asha.promote(two_paused, CONTEXT, final=True)
+    assert final.resume == 1
+
+
+def test_asha_promote_final_retires_what_cannot_be_promoted() -> None:
+    asha = ASHA(1, 9, 3, mode="promote")
+    history = [record(0, {1: 0.1, 3: 0.1}, TrialState.RUNNING), record(1, {1: 0.9}, TrialState.PAUSED),
+               record(2, {1: 0.8}, TrialState.PAUSED)]  # fmt: skip
+    promotion = asha.promote(history, CONTEXT, final=True)
+    assert promotion.resume is None and set(promotion.retire) == {1, 2}
+
+
+def test_successive_halving_waits_for_the_whole_rung() -> None:
+    sha = SuccessiveHalving(1, 9, 3, population=6)
+    history = [record(n, {1: v}, TrialState.PAUSED) for n, v in enumerate([0.6, 0.5, 0.4, 0.3, 0.2])]
+    assert sha.promote(history, CONTEXT, final=False).resume is None, "group of 6 not complete"
+    running = record(5, {}, TrialState.RUNNING)
+    assert sha.promote([*history, running], CONTEXT, final=False).resume is None, "a member is still on its way"
+    last = record(5, {1: 0.9}, TrialState.PAUSED)
+    promotion = sha.promote([*history, last], CONTEXT, final=False)
+    assert promotion.resume == 4  # top 6 // 3 = 2 are trials 4 and 3
+    assert set(promotion.retire) <= {0, 1, 2, 5}
+
+
+def test_hyperband_deals_trials_to_brackets_in_proportion() -> None:
+    hyperband = Hyperband(1, 27, 3)
+    counts = np.bincount([hyperband.bracket_of(n) for n in range(len(hyperband._deck) * 10)])
+    # Hyperband's bracket sizes for max/min = 27, eta = 3: s=3: 27, s=2: 12 (ceil 4/3*9), s=1: 6, s=0: 4
+    assert list(counts) == [40, 60, 120, 270]
+
+
+def test_hyperband_bracket_zero_never_stops() -> None:
+    hyperband = Hyperband(1, 27, 3)
+    number = next(n for n in range(200) if hyperband.bracket_of(n) == 0)
+    trial = record(number, {1: 100.0})
+    peers = [record(n, {1: 0.1}, TrialState.COMPLETE) for n in range(200, 210)]
+    assert hyperband.decide(trial, [*peers, trial], CONTEXT) is Decision.CONTINUE
+
+
+def test_median_stop_after_warmup_only() -> None:
+    median = MedianStop(warmup_steps=3, min_trials=3)
+    peers = [record(n, {1: 1.0, 2: 0.8, 3: 0.5, 4: 0.4}, TrialState.COMPLETE) for n in range(3)]
+    early = record(3, {1: 9.0, 2: 9.0})
+    assert median.decide(early, [*peers, early], CONTEXT) is Decision.CONTINUE
+    late = record(3, {1: 9.0, 2: 9.0, 3: 9.0})
+    assert median.decide(late, [*peers, late], CONTEXT) is Decision.STOP
+    fine = record(3, {1: 9.0, 2: 9.0, 3: 0.45})
+    assert median.decide(fine, [*peers, fine], CONTEXT) is Decision.CONTINUE
+
+
+def test_median_stop_needs_enough_peers() -> None:
+    peers = [record(0, {5: 0.1}, TrialState.COMPLETE)]
+    trial = record(1, {5: 9.0})
+    assert MedianStop(warmup_steps=1, min_trials=2).decide(trial, [*peers, trial], CONTEXT) is Decision.CONTINUE
+
+
+# End to end on the simulated clock ---------------------------------------------------------------
+
+SPACE = ts.Space({"quality": ts.Float(0.0, 1.0)})
+
+
+def curve(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+    """Loss decays towards ``quality``; a step takes 60 simulated seconds."""
+    quality = trial.params["quality"]
+    for step in range(trial.step, 27):
+        yield 60.0, {"loss": quality + 1.0 / (step + 1)}
+
+
+def simulated_study(scheduler: object, trials: int = 60, workers: int = 4, **kwargs: object) -> ts.Study:
+    study = ts.Study(SPACE, metric="loss", scheduler=scheduler, storage="memory", seed=0, sampler="random",
+                     budget=ts.Budget(trials=trials), **kwargs)  # type: ignore[arg-type]  # fmt: skip
+    study.optimize(curve, executor=SimulatedExecutor(workers=workers))
+    return study
+
+
+def test_simulated_clock_runs_a_study_in_milliseconds_and_stamps_simulated_time() -> None:
+    study = simulated_study(None, trials=8, workers=2)
+    records = study.trials
+    assert all(r.state is TrialState.COMPLETE for r in records)
+    assert all(r.duration == pytest.approx(27 * 60.0) for r in records)
+    assert max(r.finished_at or 0 for r in records) - min(r.started_at or 0 for r in records) == pytest.approx(
+        4 * 27 * 60.0
+    )
+
+
+def test_asha_on_the_simulated_clock_saves_resource_and_keeps_the_winner() -> None:
+    fifo = simulated_study(None)
+    asha = simulated_study(ASHA(1, 27, 3))
+    assert fifo.usage().resource == 60 * 27
+    assert asha.usage().resource < 0.35 * fifo.usage().resource
+    assert asha.best is not None and fifo.best is not None
+    assert asha.best.params == fifo.best.params, "same seed, same configurations: the best survives the rungs"
+    assert asha.best.resource == 27
+
+
+def test_asha_decisions_do_not_depend_on_the_worker_count() -> None:
+    one = simulated_study(ASHA(1, 27, 3, mode="promote"), trials=30, workers=1)
+    four = simulated_study(ASHA(1, 27, 3, mode="promote"), trials=30, workers=4)
+    assert one.best is not None and four.best is not None
+    assert one.best.params == four.best.params
+    assert all(r.state is not TrialState.PAUSED for r in four.trials), "the study ends with nothing left paused"
+
+
+def test_asha_promote_resumes_from_the_pause_step() -> None:
+    starts: dict[int, list[int]] = {}
+
+    def tracking(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+        starts.setdefault(trial.number, []).append(trial.step)
+        yield from curve(trial)
+
+    study = ts.Study(SPACE, metric="loss", scheduler=ASHA(1, 27, 3, mode="promote"), storage="memory", seed=1,
+                     sampler="random", budget=ts.Budget(trials=27))  # fmt: skip
+    study.optimize(tracking, executor=SimulatedExecutor(workers=3))
+    climbed = [n for n, s in starts.items() if len(s) > 1]
+    assert climbed, "some trial must have been promoted"
+    for number in climbed:
+        assert starts[number] == [0, 1, 3, 9][: len(starts[number])]
+    winner = study.best
+    assert winner is not None and winner.resource == 27 and sorted(winner.intermediate) == list(range(1, 28))
+
+
+def test_synchronous_successive_halving_end_to_end() -> None:
+    study = simulated_study(SuccessiveHalving(1, 27, 3, population=27), trials=27, workers=5)
+    states = [r.state for r in study.trials]
+    assert states.count(TrialState.COMPLETE) == 1
+    assert all(s in (TrialState.COMPLETE, TrialState.STOPPED) for s in states)
+    reached = sorted(r.resource for r in study.trials)
+    assert reached.count(1.0) == 18 and reached.count(3.0) == 6 and reached.count(9.0) == 2
+
+
+def test_hyperband_end_to_end_completes_some_and_stops_others() -> None:
+    study = simulated_study(Hyperband(1, 27, 3), trials=40)
+    states = {r.state for r in study.trials}
+    assert TrialState.COMPLETE in states and TrialState.STOPPED in states
+
+
+def test_median_stop_end_to_end() -> None:
+    study = simulated_study(MedianStop(warmup_steps=3, min_trials=3), trials=20)
+    assert any(r.state is TrialState.STOPPED for r in study.trials)
+
+
+def test_a_resumed_study_makes_the_same_decisions(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/resume.db"
+
+    def run(n_trials: int | None, name: str) -> ts.Study:
+        study = ts.Study(SPACE, metric="loss", scheduler=ASHA(1, 27, 3), storage=url, name=name, seed=3,
+                         sampler="random", budget=ts.Budget(trials=24))  # fmt: skip
+        study.optimize(curve, executor=SimulatedExecutor(workers=1), n_trials=n_trials)
+        return study
+
+    straight = run(None, "straight")
+    run(10, "resumed")
+    resumed = run(None, "resumed")
+    assert [(r.state, r.resource) for r in straight.trials] == [(r.state, r.resource) for r in resumed.trials]
+
+
+def test_resource_budget_counts_steps_over_all_trials_exactly() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random",
+                     budget=ts.Budget(resource=100))  # fmt: skip
+    study.optimize(curve, executor=SimulatedExecutor(workers=3))
+    assert study.usage().resource == 100
+
+
+# Divergence ------------------------------------------------------------------------------------------
+
+
+def test_a_loss_that_explodes_is_stopped_as_diverged() -> None:
+    def exploding(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+        for step in range(20):
+            yield 1.0, {"loss": 1.0 * 2.0**step}
+
+    study = ts.Study(SPACE, metric="loss", storage="memory", budget=ts.Budget(trials=1), seed=0)
+    study.optimize(exploding, executor=SimulatedExecutor())
+    trial = study.trials[0]
+    assert trial.state is TrialState.STOPPED and trial.reason == "diverged"
+    assert trial.resource == 5  # 16x the first value at step 5 is past the default factor of 10
+    assert "grew from 1" in (trial.error or "")
+
+
+def test_divergence_factor_can_be_disabled() -> None:
+    def growing(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+        for step in range(8):
+            yield 1.0, {"loss": 2.0**step}
+
+    study = ts.Study(SPACE, metric="loss", storage="memory", budget=ts.Budget(trials=1), seed=0,
+                     divergence_factor=None)  # fmt: skip
+    study.optimize(growing, executor=SimulatedExecutor())
+    assert study.trials[0].state is TrialState.COMPLETE
+
+
+# PBT ----------------------------------------------------------------------------------------------------
+
+
+def test_pbt_stops_the_bottom_quantile_at_an_interval() -> None:
+    pbt = PBT(perturbation_interval=4, quantile=0.25, min_population=4)
+    history = [record(n, {4: v}) for n, v in enumerate([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])]
+    decisions = [pbt.decide(r, history, CONTEXT) for r in history]
+    assert decisions == [Decision.CONTINUE] * 6 + [Decision.STOP] * 2
+    between = record(9, {4: 0.9, 5: 0.95})
+    assert pbt.decide(between, [*history, between], CONTEXT) is Decision.CONTINUE
+
+
+def test_pbt_exploits_a_top_member_and_explores_its_params() -> None:
+    space = ts.Space({"lr": ts.Float(1e-4, 1.0, log=True), "opt": ts.Choice(["a", "b"])})
+    pbt = PBT(perturbation_interval=4, quantile=0.25, resample_probability=0.0, perturb_factors=(2.0,))
+    history = [
+        TrialRecord(n, {"lr": 0.01 * (n + 1), "opt": "a"}, n, TrialState.RUNNING,
+                    intermediate={4: {"loss": 0.1 * (n + 1)}}, resource=4.0, attrs={"lineage": [100 + n]})
+        for n in range(8)
+    ]  # fmt: skip
+    history[7] = history[7].evolve(state=TrialState.STOPPED, reason="stop by pbt at step 4")
+    continuation = pbt.propose(space, history, np.random.default_rng(0), CONTEXT)
+    assert continuation is not None
+    assert continuation.parent in (0, 1) and continuation.start_step == 4
+    donor = history[continuation.parent]
+    assert continuation.params["lr"] == pytest.approx(donor.params["lr"] * 2.0)
+    assert continuation.attrs["replaces"] == 7 and continuation.attrs["lineage"] == [100 + donor.number, donor.number]
+    replaced = [*history, TrialRecord(8, continuation.params, 8, attrs={"replaces": 7})]
+    assert pbt.propose(space, replaced, np.random.default_rng(0), CONTEXT) is None, "each victim is replaced once"
+
+
+def test_pbt_end_to_end_hands_checkpoints_to_continuations(tmp_path: Path) -> None:
+    space = ts.Space({"lr": ts.Float(0.01, 1.0, log=True)})
+
+    def train(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+        state = trial.load_checkpoint() or {"w": 0.0, "trained_by": []}
+        assert trial.resumed == (state["trained_by"] != []), "a continuation finds its parent's checkpoint"
+        weight = float(state["w"])
+        for _ in range(trial.step, 16):
+            weight += trial.params["lr"]
+            trial.save_checkpoint({"w": weight, "trained_by": [*state["trained_by"], trial.number],
+                                   "vector": np.full(3, weight)})  # fmt: skip
+            yield 1.0, {"loss": math.exp(-weight)}
+
+    study = ts.Study(space, metric="loss", scheduler=PBT(perturbation_interval=4), storage="memory", seed=0,
+                     sampler="random", budget=ts.Budget(resource=160), checkpoint_dir=tmp_path / "ckpt",
+                     keep_checkpoints=2)  # fmt: skip
+    study.optimize(train, executor=SimulatedExecutor(workers=4))
+    records = study.trials
+    continuations = [r for r in records if "parent" in r.attrs]
+    assert continuations, "PBT must have exploited some members"
+    for child in continuations:
+        parent = records[child.attrs["parent"]]
+        assert child.attrs["lineage"][-1] == parent.number
+        assert min(child.intermediate) == child.attrs["start_step"] + 1
+    assert study.usage().resource == 160
+    kept = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    unfinished = [r for r in records if not r.state.is_finished]
+    assert len(kept) <= 2 + len(unfinished), f"checkpoints nobody can use are deleted, kept {kept}"
+
+
+def test_checkpoint_helpers_round_trip_arrays_and_plain_state(tmp_path: Path) -> None:
+    trial = ts.Trial(0, {}, 0, checkpoint_dir=tmp_path / "t0")
+    assert trial.load_checkpoint() is None
+    trial.save_checkpoint({"epoch": 3, "history": [0.5, 0.4], "weights": np.arange(6.0).reshape(2, 3)})
+    state = trial.load_checkpoint()
+    assert state is not None and state["epoch"] == 3 and state["history"] == [0.5, 0.4]
+    np.testing.assert_array_equal(state["weights"], np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ts.TunesmithError, match="JSON values and numpy arrays"):
+        trial.save_checkpoint({"model": object()})
