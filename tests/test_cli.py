@@ -48,9 +48,11 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> object:
 
 def test_run_then_read_back_with_trials_best_and_status(config: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/cli.db"
-    result = invoke("run", str(config), "--storage", url, "--no-progress")
+    report = tmp_path / "quad.html"
+    result = invoke("run", str(config), "--storage", url, "--no-progress", "--report", str(report))
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
-    assert "12 trials" in result.output and "best #" in result.output  # type: ignore[attr-defined]
+    assert "trial budget spent (12/12)" in result.output and "Best: trial" in result.output  # type: ignore[attr-defined]
+    assert report.is_file() and "plotly" in report.read_text()[:200_000]
 
     listed = invoke("trials", "--storage", url, "--json")
     rows = [json.loads(line) for line in listed.output.splitlines()]  # type: ignore[attr-defined]
@@ -68,7 +70,8 @@ def test_run_then_read_back_with_trials_best_and_status(config: Path, tmp_path: 
 
 def test_storage_comes_from_the_environment(config: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/env.db"
-    assert invoke("run", str(config), "--no-progress", env={"TUNESMITH_STORAGE": url}).exit_code == 0  # type: ignore[attr-defined]
+    result = invoke("run", str(config), "--no-progress", "--no-report", env={"TUNESMITH_STORAGE": url})
+    assert result.exit_code == 0  # type: ignore[attr-defined]
     listed = invoke("studies", "--json", env={"TUNESMITH_STORAGE": url})
     assert json.loads(listed.output)["name"] == "quad"  # type: ignore[attr-defined]
 
@@ -79,8 +82,8 @@ def test_yaml_configs_work(objectives_dir: Path, tmp_path: Path) -> None:
         "objective: objectives:quadratic\nmetric: loss\nbudget: {trials: 3}\n"
         "space:\n  x: {type: float, low: 0.0, high: 1.0}\n"
     )
-    result = invoke("run", str(path), "--storage", f"sqlite:///{tmp_path}/y.db", "--no-progress")
-    assert result.exit_code == 0 and "3 trials" in result.output  # type: ignore[attr-defined]
+    result = invoke("run", str(path), "--storage", f"sqlite:///{tmp_path}/y.db", "--no-progress", "--no-report")
+    assert result.exit_code == 0 and "trial budget spent (3/3)" in result.output  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +114,7 @@ def test_bad_configs_give_one_clear_error_not_a_traceback(objectives_dir: Path, 
 
 def test_unknown_study_lists_the_known_ones(config: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/known.db"
-    invoke("run", str(config), "--storage", url, "--no-progress")
+    invoke("run", str(config), "--storage", url, "--no-progress", "--no-report")
     result = CliRunner().invoke(cli, ["best", "other", "--storage", url])
     assert result.exit_code == 1 and "no study named 'other'" in result.output and "quad" in result.output
 

@@ -92,7 +92,7 @@ def test_kill_9_of_a_run_then_rerun_loses_nothing_and_ends_exact(tmp_path: Path,
     db = tmp_path / "crash.db"
     config = objectives_dir / "crashy.toml"
     config.write_text(CONFIG.format(url=f"sqlite:///{db}"))
-    command = [str(BIN / "tunesmith"), "run", str(config), "--no-progress"]
+    command = [str(BIN / "tunesmith"), "run", str(config), "--no-progress", "--no-report"]
     run = subprocess.Popen(command, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
     deadline = time.monotonic() + 120

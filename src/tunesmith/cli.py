@@ -115,30 +115,26 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table
     return table
 
 
-def _summary(study: Study, result: StudyResult | None = None, top: int = 5) -> None:
-    records = study.trials
-    states = {s.value: sum(1 for r in records if r.state is s) for s in TrialState}
-    counts = ", ".join(f"{n} {s}" for s, n in states.items() if n)
-    console.print(f"[bold]{study.name}[/bold] in {redact_url(study.storage.url)}: {len(records)} trials ({counts})")
+def _summary(study: Study, result: StudyResult | None = None, *, analyses: bool = True) -> None:
+    """Where the study lives and how this run ended, then the report's terminal summary."""
+    from tunesmith.report import summary
+
+    console.print(f"[bold]{study.name}[/bold] in {redact_url(study.storage.url)}")
     if result is not None:
         console.print(f"stopped: {result.stop_reason}; this run: {result.trials_run} trials in {result.elapsed:.1f}s")
-    choice = study.info.attrs.get("sampler_choice")
+    choice = study.attrs.get("sampler_choice")
     if choice:
         console.print(f"sampler: {choice['why']}")
-    ranked = sorted(
-        (r for r in records if r.state is TrialState.COMPLETE and r.value(study.metric.name) is not None),
-        key=lambda r: study.metric.sign() * (r.value(study.metric.name) or 0.0),
-    )
-    if ranked:
-        console.print(_trials_table(study, ranked[:top], f"top {min(top, len(ranked))} by {study.metric.name}"))
-    best = study.best
-    if best is None:
-        console.print("[yellow]no COMPLETE trial yet: nothing to call best[/yellow]")
-    else:
-        console.print(
-            f"[bold green]best[/bold green] #{best.number}: {study.metric.name}="
-            f"{_fmt(best.metrics[study.metric.name])}  {_params_text(best.params)}"
-        )
+    summary(study, console=console, analyses=analyses)
+
+
+def _write_report(study: Study, path: str | None) -> None:
+    if not path:
+        return
+    from tunesmith.report import write_report
+
+    written = write_report(study, path)
+    console.print(f"report: {written}")
 
 
 @contextmanager
@@ -189,9 +185,11 @@ def cli() -> None:
 @click.option("--trials", "n_trials", type=click.IntRange(min=1), default=None, help="Start at most N trials now.")
 @click.option("--name", default=None, help="Overrides the config's study name.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when a terminal).")
+@click.option("--report", "report_path", default=None, help="HTML report path (default: STUDY-report.html).")
+@click.option("--no-report", is_flag=True, help="Do not write the HTML report.")
 def run(
     config: str, storage: str | None, workers: int | None, n_trials: int | None, name: str | None,
-    progress: bool | None,
+    progress: bool | None, report_path: str | None, no_report: bool,
 ) -> None:  # fmt: skip
     """Run (or resume) the study described by CONFIG (TOML or YAML)."""
     from tunesmith.config import load_config
@@ -223,7 +221,8 @@ def run(
                 memory_limit=cfg.memory_limit,
                 trial_timeout=cfg.trial_timeout,
             )
-    _summary(study, result)
+        _summary(study, result)
+        _write_report(study, None if no_report else report_path or f"{study.name}-report.html")
 
 
 @cli.command()
