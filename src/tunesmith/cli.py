@@ -298,11 +298,13 @@ def studies(storage: str, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--storage", envvar="TUNESMITH_STORAGE", default=DEMO_STORAGE, show_default=True, help="Storage URL.")
-@click.option("--trials", "n_trials", type=click.IntRange(min=2), default=40, show_default=True)
+@click.option("--trials", "n_trials", type=click.IntRange(min=2), default=60, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when a terminal).")
-def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | None) -> None:
+@click.option("--report", "report_path", default="tunesmith-demo-report.html", show_default=True,
+              help="HTML report path ('' for none).")  # fmt: skip
+def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | None, report_path: str) -> None:
     """Tune an MLP on scikit-learn's digits, then score the winner once on a locked holdout."""
     from tunesmith import demo as demo_study
 
@@ -314,18 +316,20 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
             metric=demo_study.METRIC,
             guardrails=demo_study.GUARDRAILS,
             budget=demo_study.default_budget(n_trials),
+            scheduler=demo_study.make_scheduler(),
             storage=storage,
             name=name,
             seed=seed,
         )
         console.print(
-            f"tuning MLPClassifier on digits: {n_trials} trials, {workers} worker processes, "
-            f"{demo_study.EPOCHS} epochs each, storage {redact_url(storage)}"
+            f"tuning MLPClassifier on digits: {n_trials} trials, {workers} worker processes, up to "
+            f"{demo_study.EPOCHS} epochs each (ASHA stops the weak at 1, 3 and 9), storage {redact_url(storage)}"
         )
         show = sys.stdout.isatty() if progress is None else progress
         with _progress(study, show) as advance:
             result = study.optimize(demo_study.objective, workers=workers, executor="processes", callbacks=[advance])
-    _summary(study, result)
+        _summary(study, result)
+        _write_report(study, report_path)
     if result.best is None:
         raise CliError("no trial completed: nothing to score on the holdout")
     scores = demo_study.evaluate_holdout(result.best.params, result.best.seed)

@@ -18,10 +18,11 @@ import numpy as np
 
 from tunesmith.budget import Budget
 from tunesmith.objective import Guardrail, Metric
+from tunesmith.schedulers import ASHA
 from tunesmith.space import Float, Int, Space
 from tunesmith.trial import Trial
 
-__all__ = ["EPOCHS", "Splits", "evaluate_holdout", "make_space", "objective", "splits"]
+__all__ = ["EPOCHS", "Splits", "evaluate_holdout", "make_scheduler", "make_space", "objective", "splits"]
 
 EPOCHS = 12
 HOLDOUT_SEED = 20261127
@@ -68,8 +69,13 @@ METRIC = Metric("val_loss", "min")
 GUARDRAILS = [Guardrail("predict_ms", "<=", 50.0)]
 
 
-def default_budget(trials: int = 40) -> Budget:
+def default_budget(trials: int = 60) -> Budget:
     return Budget(trials=trials, wall_time="4m")
+
+
+def make_scheduler() -> ASHA:
+    """Asynchronous successive halving over epochs: rungs at 1, 3 and 9 of 12 epochs, keep the top third."""
+    return ASHA(min_resource=1, max_resource=EPOCHS, eta=3)
 
 
 def _build(params: dict[str, Any], seed: int) -> Any:
