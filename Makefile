@@ -38,6 +38,7 @@ test: lint typecheck unit
 bench:
 	$(MAKE) install EXTRAS=dev,torch,bench
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.multifidelity
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
