@@ -283,6 +283,7 @@ class Study:
             budget=self.budget,
             workers=self._workers,
             trial_cost=self._trial_cost(),
+            rungs=self.scheduler.rungs(),
         )
 
     def _trial_cost(self) -> float | None:

@@ -26,6 +26,9 @@ class SearchContext:
     budget: Budget = field(default_factory=Budget)
     workers: int = 1
     trial_cost: float | None = None  # seconds per trial, when known or estimated
+    # Resource levels a multi-fidelity scheduler compares trials at (last: the full resource).
+    # Model-based samplers fit on the highest level with enough observations (the BOHB idea).
+    rungs: tuple[float, ...] = ()
 
 
 class Sampler(ABC):
