@@ -395,3 +395,39 @@ def test_checkpoint_helpers_round_trip_arrays_and_plain_state(tmp_path: Path) ->
     np.testing.assert_array_equal(state["weights"], np.arange(6.0).reshape(2, 3))
     with pytest.raises(ts.TunesmithError, match="JSON values and numpy arrays"):
         trial.save_checkpoint({"model": object()})
+
+
+# Seeing a multi-fidelity history at one rung ---------------------------------------------------------
+
+
+def test_rung_view_picks_the_highest_rung_enough_trials_reached() -> None:
+    from tunesmith.fidelity import rung_view
+
+    history = [record(n, {1: 1.0 + n, 3: 0.5 + n}, TrialState.STOPPED) for n in range(6)]
+    history += [record(6 + n, {1: 2.0 + n}, TrialState.STOPPED) for n in range(6)]
+    history.append(record(12, {1: 0.1}, TrialState.RUNNING))
+    level, view = rung_view(history, Metric("loss"), (1.0, 3.0, 9.0), min_observations=6)
+    assert level == 3.0
+    assert [r.number for r in view] == [0, 1, 2, 3, 4, 5, 12]
+    assert all(r.state is TrialState.COMPLETE and r.metrics["loss"] == 0.5 + r.number for r in view[:6])
+    assert view[-1].state is TrialState.RUNNING
+    level, view = rung_view(history, Metric("loss"), (1.0, 3.0, 9.0), min_observations=12)
+    assert level == 1.0 and len(view) == 13
+
+
+def test_importance_of_an_asha_study_is_measured_at_a_rung() -> None:
+    from tunesmith.report import analyse, report_data
+
+    space = ts.Space({"lr": ts.Float(0.0, 1.0), "noise": ts.Float(0.0, 1.0)})
+
+    def lr_matters(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+        for step in range(trial.step, 27):
+            yield 1.0, {"loss": (trial.params["lr"] - 0.2) ** 2 + 0.01 * trial.params["noise"] + 1.0 / (step + 1)}
+
+    study = ts.Study(space, metric="loss", scheduler=ASHA(1, 27, 3), storage="memory", seed=2, sampler="random",
+                     budget=ts.Budget(trials=60))  # fmt: skip
+    study.optimize(lr_matters, executor=SimulatedExecutor(workers=2))
+    findings = analyse(report_data(study))
+    assert findings.importance is not None, findings.importance_note
+    assert findings.importance.ranking()[0] == "lr"
+    assert "measured at resource" in (findings.importance_note or "")

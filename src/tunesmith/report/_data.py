@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
+from tunesmith.fidelity import rung_view
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -34,6 +35,7 @@ class ReportData:
     guardrails: tuple[Guardrail, ...] = ()
     budget: Budget = field(default_factory=Budget)
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    rungs: tuple[float, ...] = ()  # the scheduler's resource levels, for multi-fidelity studies
 
     @classmethod
     def from_study(cls, study: Study) -> ReportData:
@@ -46,6 +48,7 @@ class ReportData:
             guardrails=tuple(study.guardrails),
             budget=study.budget,
             attrs=dict(study.info.attrs),
+            rungs=study.scheduler.rungs(),
         )
 
     @property
@@ -114,8 +117,14 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     """Run importance and diagnosis on ``data``; a study too small for importance gets a note instead."""
     result: ImportanceResult | None = None
     note: str | None = None
+    # Under early stopping, compare trials where most of them were measured: the highest rung
+    # that enough reached (final values of stopped trials come from less training).
+    level, records = rung_view(data.records, data.metric, data.rungs, min_observations=max(10, 2 * len(data.space)))
     try:
-        result = importance(data.records, data.space, data.metric, seed=seed, n_trees=n_trees)
+        result = importance(records, data.space, data.metric, seed=seed, n_trees=n_trees)
+        if level is not None:
+            reached = sum(1 for r in records if r.state.is_finished and r.value(data.metric.name) is not None)
+            note = f"importance measured at resource {level:g}, the highest rung {reached} trials reached"
     except NotEnoughTrials as exc:
         note = str(exc)
     return Findings(result, note, diagnose(data.records, data.space, data.metric, importance=result))

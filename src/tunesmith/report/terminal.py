@@ -64,6 +64,8 @@ def summary(
         return
     if found.importance is not None:
         out.print(importance_bars(found.importance))
+        if found.importance_note:
+            out.print(Text(f"  ({found.importance_note})", style="dim"))
     elif found.importance_note:
         out.print(Text(f"importance: {found.importance_note}", style="yellow"))
     out.print(Text("Diagnosis", style="bold"))

@@ -20,6 +20,7 @@ import numpy as np
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
+from tunesmith.fidelity import value_at
 from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers.base import Promotion, Scheduler
 from tunesmith.trial import TrialRecord, TrialState
@@ -53,19 +54,6 @@ def rung_levels(min_resource: float, max_resource: float, eta: float) -> list[fl
         levels.append(level)
         level *= eta
     return levels
-
-
-def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
-    """The last value of ``metric`` reported at or before ``level``, if the trial reached ``level``."""
-    if record.resource < level:
-        return None
-    value = None
-    for step, reported in sorted(record.intermediate.items()):
-        if step > level:
-            break
-        if metric in reported:
-            value = reported[metric]
-    return value if value is not None and math.isfinite(value) else None
 
 
 def crossed_level(record: TrialRecord, levels: Sequence[float]) -> float | None:

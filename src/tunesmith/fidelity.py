@@ -1,0 +1,63 @@
+"""Seeing a multi-fidelity history at one resource level (the BOHB idea).
+
+Under early stopping, most trials end STOPPED at a low rung: their final metric was measured
+with less training than a COMPLETE trial's, so mixing the two misleads any model of the
+history. `rung_view` picks the highest rung that enough trials reached and presents every such
+trial with its value at that rung, as a finished observation; samplers fit on it and the
+importance analysis reads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from tunesmith.objective import Metric
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["rung_view", "value_at"]
+
+
+def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
+    """The last value of ``metric`` reported at or before ``level``, if the trial reached ``level``."""
+    if record.resource < level:
+        return None
+    value = None
+    for step, reported in sorted(record.intermediate.items()):
+        if step > level:
+            break
+        if metric in reported:
+            value = reported[metric]
+    return value if value is not None and math.isfinite(value) else None
+
+
+def rung_view(
+    history: Sequence[TrialRecord], metric: Metric, rungs: Sequence[float], min_observations: int
+) -> tuple[float | None, list[TrialRecord]]:
+    """The highest rung that at least ``min_observations`` trials reached, and the history seen there.
+
+    Trials that reached the rung appear COMPLETE (INFEASIBLE stays INFEASIBLE) with the metric's
+    value at the rung; RUNNING and PAUSED trials below it stay pending; FAILED and diverged
+    trials stay as they are (samplers learn to avoid them); trials stopped below the rung are
+    left out. Returns ``(None, history)`` when no rung has enough observations, or when the
+    highest such rung is the full resource (the history is then already right).
+    """
+    if not rungs:
+        return None, list(history)
+    for level in sorted(rungs, reverse=True):
+        reached = [r for r in history if value_at(r, metric.name, level) is not None]
+        if len(reached) < min_observations:
+            continue
+        if level == max(rungs):
+            return None, list(history)
+        ids = {r.number for r in reached}
+        view: list[TrialRecord] = []
+        for record in history:
+            if record.number in ids:
+                state = TrialState.INFEASIBLE if record.state is TrialState.INFEASIBLE else TrialState.COMPLETE
+                value = value_at(record, metric.name, level)
+                view.append(record.evolve(state=state, metrics={**record.metrics, metric.name: value}, reason=None))
+            elif not record.state.is_finished or record.state is TrialState.FAILED or record.reason == "diverged":
+                view.append(record)
+        return level, view
+    return None, list(history)
