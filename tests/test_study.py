@@ -238,3 +238,15 @@ def test_random_search_improves_on_a_quadratic() -> None:
     study.optimize(lambda t: (t.params["x"] - 1.0) ** 2)
     assert study.best is not None and abs(study.best.params["x"] - 1.0) < 0.5
     assert np.isfinite(study.best.metrics["loss"])
+
+
+def test_a_stopped_trial_without_guardrail_metrics_is_stopped_not_failed() -> None:
+    study = make_study(scheduler=StopAfterTwo(), budget=ts.Budget(trials=1),
+                       guardrails=[ts.Guardrail("latency_ms", "<=", 20.0)])  # fmt: skip
+
+    def objective(trial: ts.Trial) -> None:
+        for step in trial.steps(5):
+            trial.report(loss=1.0 / (step + 1))
+
+    study.optimize(objective)
+    assert study.trials[0].state is ts.TrialState.STOPPED

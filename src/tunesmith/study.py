@@ -565,6 +565,11 @@ class Study:
             if stopped:
                 return TrialState.STOPPED, metrics, note or "stopped", None
             return TrialState.FAILED, metrics, f"{self.metric.name} is {value}", None
+        # A stopped or paused trial was judged on partial training: guardrails apply to finished results.
+        if decision is Decision.PAUSE:
+            return TrialState.PAUSED, metrics, note, None
+        if decision is Decision.STOP:
+            return TrialState.STOPPED, metrics, note or "stopped", None
         for guardrail in self.guardrails:
             observed = metrics.get(guardrail.metric)
             if observed is None:
@@ -581,10 +586,6 @@ class Study:
                     f"guardrail breached: {guardrail.describe()} (got {observed:g})",
                     None,
                 )
-        if decision is Decision.PAUSE:
-            return TrialState.PAUSED, metrics, note, None
-        if decision is Decision.STOP:
-            return TrialState.STOPPED, metrics, note or "stopped", None
         return TrialState.COMPLETE, metrics, None, None
 
     # Recovery ------------------------------------------------------------------------------------
