@@ -6,9 +6,12 @@ Example:
     >>> study = ts.Study(space, metric=ts.Metric("loss", "min"), budget=ts.Budget(trials=20), storage="memory")
 """
 
-from tunesmith import lr
+from typing import Any
+
+from tunesmith import discipline, lr
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
+from tunesmith.discipline import Fidelity, Plan, Verdict, plan, priors
 from tunesmith.errors import (
     BudgetExhausted,
     ConfigError,
@@ -29,6 +32,16 @@ from tunesmith.trial import Trial, TrialRecord, TrialState
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> Any:
+    """``TunesmithSearchCV`` is imported on first use (it loads scikit-learn's model selection)."""
+    if name == "TunesmithSearchCV":
+        from tunesmith.integrations.sklearn import TunesmithSearchCV
+
+        return TunesmithSearchCV
+    raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")
+
+
 __all__ = [
     "ASHA",
     "PBT",
@@ -37,6 +50,13 @@ __all__ = [
     "SimulatedExecutor",
     "SuccessiveHalving",
     "FIFO",
+    "Fidelity",
+    "Plan",
+    "TunesmithSearchCV",
+    "Verdict",
+    "discipline",
+    "plan",
+    "priors",
     "GP",
     "TPE",
     "Auto",

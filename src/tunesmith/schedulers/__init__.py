@@ -7,6 +7,7 @@ from typing import Any
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
+from tunesmith.schedulers.auto import AutoScheduler
 from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
 from tunesmith.schedulers.median import MedianStop
@@ -16,6 +17,7 @@ from tunesmith.schedulers.successive_halving import ASHA, Hyperband, SuccessiveH
 __all__ = [
     "ASHA",
     "FIFO",
+    "AutoScheduler",
     "PBT",
     "SCHEDULERS",
     "Continuation",
@@ -35,6 +37,7 @@ SCHEDULERS: dict[str, type[Scheduler]] = {
     "hyperband": Hyperband,
     "median": MedianStop,
     "pbt": PBT,
+    "auto": AutoScheduler,
 }
 
 

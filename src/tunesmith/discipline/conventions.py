@@ -1,0 +1,102 @@
+"""How an objective (or a holdout evaluation) reports per-fold, per-slice and shifted-data metrics.
+
+Metrics stay a flat dict of floats; the extra results are keys with a prefix:
+
+* ``fold:<i>:<metric>``: the metric on cross-validation fold ``i`` (used for the optimism estimate);
+* ``slice:<name>:<metric>``: the metric on data slice ``name`` (used for the worst-slice check);
+* ``shifted:<metric>``: the metric on a shifted or time-split test set (used for the shift check).
+
+``<metric>`` is the study's metric name, or, for a holdout result, the name the holdout value
+is under (see `holdout_key`). Helpers build the keys::
+
+    return {"val_loss": mean_loss, **ts.discipline.fold_metrics("val_loss", per_fold_losses),
+            **ts.discipline.slice_metrics("val_loss", {"night": 0.4, "day": 0.2})}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from tunesmith.objective import Metric
+
+__all__ = [
+    "FOLD",
+    "SHIFTED",
+    "SLICE",
+    "folds_of",
+    "fold_metrics",
+    "holdout_key",
+    "shifted_of",
+    "slice_metrics",
+    "slices_of",
+]
+
+FOLD = "fold:"
+SLICE = "slice:"
+SHIFTED = "shifted:"
+_VALIDATION_PREFIXES = ("val_", "valid_", "validation_")
+
+
+def fold_metrics(metric: str, scores: Sequence[float]) -> dict[str, float]:
+    """``{"fold:0:<metric>": scores[0], ...}``: per-fold results to merge into an objective's result."""
+    return {f"{FOLD}{i}:{metric}": float(v) for i, v in enumerate(scores)}
+
+
+def slice_metrics(metric: str, slices: Mapping[str, float]) -> dict[str, float]:
+    """``{"slice:<name>:<metric>": value, ...}``: per-slice results to merge into a result."""
+    for name in slices:
+        if ":" in name:
+            raise ValueError(f"slice names must not contain ':', got {name!r}: use '_' or '-' instead")
+    return {f"{SLICE}{name}:{metric}": float(v) for name, v in slices.items()}
+
+
+def folds_of(metrics: Mapping[str, float], metric: str) -> list[float]:
+    """The per-fold values of ``metric`` in fold order (empty when the result has none)."""
+    found: dict[int, float] = {}
+    for key, value in metrics.items():
+        if key.startswith(FOLD):
+            index, _, name = key[len(FOLD) :].partition(":")
+            if name == metric and index.isdigit():
+                found[int(index)] = float(value)
+    return [found[i] for i in sorted(found)]
+
+
+def slices_of(metrics: Mapping[str, float], names: Iterable[str]) -> dict[str, float]:
+    """Slice name -> value, for the first of ``names`` that any slice key uses."""
+    for metric in names:
+        found = {}
+        for key, value in metrics.items():
+            if key.startswith(SLICE):
+                name, _, of = key[len(SLICE) :].rpartition(":")
+                if of == metric and name:
+                    found[name] = float(value)
+        if found:
+            return found
+    return {}
+
+
+def shifted_of(metrics: Mapping[str, float], names: Iterable[str]) -> float | None:
+    """The shifted-data value under the first of ``names`` present."""
+    for metric in names:
+        key = f"{SHIFTED}{metric}"
+        if key in metrics:
+            return float(metrics[key])
+    return None
+
+
+def holdout_key(metric: Metric, result: Mapping[str, float]) -> str | None:
+    """Where a holdout result keeps the primary metric.
+
+    In order: ``holdout_<base>`` (``base`` is the metric's name without a ``val_``/``valid_``/
+    ``validation_`` prefix, so ``val_loss`` -> ``holdout_loss``), ``holdout_<name>``, then the
+    metric's own name.
+    """
+    base = metric.name
+    for prefix in _VALIDATION_PREFIXES:
+        if base.startswith(prefix):
+            base = base[len(prefix) :]
+            break
+    for key in (f"holdout_{base}", f"holdout_{metric.name}", metric.name):
+        if key in result:
+            return key
+    return None

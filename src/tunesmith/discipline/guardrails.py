@@ -1,0 +1,236 @@
+"""What guardrails measure (calibration, latency, peak memory), and proxy-overfitting detection.
+
+Put the measurements in an objective's result and guard them::
+
+    proba = model.predict_proba(x_val)
+    return {"auc": auc, **ts.discipline.calibration(y_val, proba),
+            "latency_p95_ms": ts.discipline.latency(model.predict, x_val[:64]).p95_ms}
+
+Proxy overfitting is the primary metric improving while a guardrail metric degrades across the
+best trials (the guide: "AUC improves but calibration degrades"); `proxy_overfitting` finds it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tunesmith.errors import ConfigError
+from tunesmith.objective import Guardrail, Metric
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = [
+    "CALIBRATION_METRICS",
+    "Latency",
+    "ProxyFinding",
+    "brier_score",
+    "calibration",
+    "expected_calibration_error",
+    "latency",
+    "log_loss",
+    "peak_memory",
+    "proxy_overfitting",
+]
+
+#: Metric names `proxy_overfitting` watches by default (lower is better for each).
+CALIBRATION_METRICS = ("ece", "brier", "log_loss")
+
+
+def _probabilities(y_true: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true)
+    p = np.asarray(proba, dtype=float)
+    if p.ndim == 1:
+        p = np.column_stack([1.0 - p, p])
+    if p.ndim != 2 or p.shape[0] != y.shape[0]:
+        raise ConfigError(
+            f"proba must be (n_samples,) or (n_samples, n_classes) matching y_true, got {p.shape} for {y.shape[0]} "
+            "labels: pass predict_proba's output"
+        )
+    if y.min() < 0 or y.max() >= p.shape[1] or not np.issubdtype(y.dtype, np.integer):
+        raise ConfigError(
+            f"y_true must hold integer class indices in [0, {p.shape[1]}), got values in [{y.min()}, {y.max()}]: "
+            "encode labels with sklearn.preprocessing.LabelEncoder"
+        )
+    return y.astype(int), p
+
+
+def expected_calibration_error(y_true: Any, proba: Any, n_bins: int = 15) -> float:
+    """ECE: the confidence-weighted gap between confidence and accuracy, over equal-width confidence bins."""
+    y, p = _probabilities(y_true, proba)
+    confidence = p.max(axis=1)
+    correct = (p.argmax(axis=1) == y).astype(float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    total = 0.0
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total)
+
+
+def brier_score(y_true: Any, proba: Any) -> float:
+    """Mean squared distance between the predicted distribution and the one-hot label (multi-class Brier)."""
+    y, p = _probabilities(y_true, proba)
+    onehot = np.zeros_like(p)
+    onehot[np.arange(len(y)), y] = 1.0
+    return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
+
+
+def log_loss(y_true: Any, proba: Any) -> float:
+    """Cross-entropy of the predicted probabilities (scikit-learn's ``log_loss``)."""
+    from sklearn.metrics import log_loss as sk_log_loss
+
+    y, p = _probabilities(y_true, proba)
+    return float(sk_log_loss(y, p, labels=np.arange(p.shape[1])))
+
+
+def calibration(y_true: Any, proba: Any, n_bins: int = 15) -> dict[str, float]:
+    """``{"ece": ..., "brier": ..., "log_loss": ...}`` for an objective's result."""
+    return {
+        "ece": expected_calibration_error(y_true, proba, n_bins),
+        "brier": brier_score(y_true, proba),
+        "log_loss": log_loss(y_true, proba),
+    }
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Wall time of repeated calls, in milliseconds."""
+
+    median_ms: float
+    p95_ms: float
+    calls: int
+
+    def to_metrics(self, prefix: str = "latency") -> dict[str, float]:
+        return {f"{prefix}_median_ms": self.median_ms, f"{prefix}_p95_ms": self.p95_ms}
+
+
+def latency(fn: Callable[..., Any], *args: Any, repeats: int = 30, warmup: int = 3, **kwargs: Any) -> Latency:
+    """Median and 95th percentile of ``fn(*args, **kwargs)`` over ``repeats`` calls after ``warmup`` untimed ones."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ConfigError(f"repeats must be a positive integer, got repeats={repeats!r}: use 30")
+    for _ in range(warmup):
+        fn(*args, **kwargs)
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args, **kwargs)
+        timings.append((time.perf_counter() - start) * 1000.0)
+    return Latency(float(np.median(timings)), float(np.percentile(timings, 95)), repeats)
+
+
+def peak_memory(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``(fn(*args, **kwargs), peak MiB allocated during the call)``, traced with ``tracemalloc``.
+
+    numpy arrays are traced; memory that native libraries allocate on their own is not.
+    """
+    already = tracemalloc.is_tracing()
+    if not already:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base, _ = tracemalloc.get_traced_memory()
+    try:
+        result = fn(*args, **kwargs)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        if not already:
+            tracemalloc.stop()
+    return result, max(0.0, (peak - base) / 2**20)
+
+
+@dataclass(frozen=True)
+class ProxyFinding:
+    """A guardrail metric that degrades as the primary metric improves across the best trials.
+
+    Attributes:
+        metric: the degrading metric.
+        correlation: Spearman correlation between primary-metric goodness and this metric's badness (> 0: trade-off).
+        trials: how many of the best trials were compared.
+        detail: the figures, in words.
+    """
+
+    metric: str
+    correlation: float
+    trials: int
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "correlation": self.correlation, "trials": self.trials, "detail": self.detail}
+
+
+def _watched(watch: Sequence[Guardrail | Metric | str]) -> list[Metric]:
+    out = []
+    for item in watch:
+        if isinstance(item, Guardrail):
+            out.append(Metric(item.metric, "min" if item.op in ("<=", "<") else "max"))
+        elif isinstance(item, Metric):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Metric(item, "min"))
+        else:
+            raise ConfigError(f"watch takes Guardrail, Metric or metric names, got {item!r}")
+    return out
+
+
+def proxy_overfitting(
+    records: Sequence[TrialRecord],
+    metric: Metric,
+    watch: Sequence[Guardrail | Metric | str] = (),
+    *,
+    top: float = 0.25,
+    min_trials: int = 6,
+    threshold: float = 0.6,
+) -> list[ProxyFinding]:
+    """Guardrail metrics that get worse as the primary metric gets better among the best trials.
+
+    Args:
+        records: the trials; COMPLETE and INFEASIBLE ones with both metrics are compared.
+        metric: the primary metric.
+        watch: what to watch (a guardrail's direction is its bound's side); default: the
+            calibration metrics (`CALIBRATION_METRICS`) the trials report.
+        top: the fraction of trials (best by the primary metric) compared, at least ``min_trials``.
+        threshold: the Spearman correlation above which the trade-off is flagged.
+    """
+    from scipy.stats import spearmanr
+
+    finished = [r for r in records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
+    watched = _watched(watch) or [
+        Metric(name, "min") for name in CALIBRATION_METRICS if any(name in r.metrics for r in finished)
+    ]
+    ranked = sorted(
+        (r for r in finished if r.value(metric.name) is not None),
+        key=lambda r: metric.sign() * (r.value(metric.name) or 0.0),
+    )
+    count = max(min_trials, math.ceil(top * len(ranked)))
+    best = ranked[:count]
+    findings = []
+    for guard in watched:
+        pairs = [
+            (-metric.sign() * (r.value(metric.name) or 0.0), guard.sign() * v)
+            for r in best
+            if (v := r.value(guard.name)) is not None
+        ]
+        if len(pairs) < min_trials:
+            continue
+        goodness, badness = (np.array(x) for x in zip(*pairs, strict=True))
+        if np.ptp(goodness) == 0 or np.ptp(badness) == 0:
+            continue
+        rho = float(spearmanr(goodness, badness).statistic)
+        if rho >= threshold:
+            findings.append(
+                ProxyFinding(
+                    guard.name,
+                    rho,
+                    len(pairs),
+                    f"across the best {len(pairs)} trials, {guard.name} gets worse as {metric.name} improves "
+                    f"(Spearman {rho:.2f} >= {threshold:.2f})",
+                )
+            )
+    return findings

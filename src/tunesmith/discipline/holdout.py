@@ -1,0 +1,315 @@
+"""The locked final holdout: scored once, after the search, with the verdict.
+
+`finalize` scores the chosen configuration (the seed-stability winner when `validate_top` ran,
+else `Study.best`) on the holdout through ``evaluate(params, seed) -> dict``, which the search
+never calls. The opening is recorded in the study attribute ``holdout_log`` before the holdout is
+read; a second opening is refused unless ``force=True``, and a forced one is recorded as such.
+
+What ``evaluate`` returns: the primary metric under ``holdout_<base>`` (``val_loss`` ->
+``holdout_loss``), ``holdout_<metric>`` or the metric's own name (see `holdout_key`); optionally
+guardrail metrics under their own names, ``slice:<name>:<key>`` per slice and
+``shifted:<key>`` on a shifted or time-split set (or pass ``shifted=`` a second evaluation).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tunesmith.discipline.conventions import holdout_key, shifted_of, slices_of
+from tunesmith.discipline.guardrails import proxy_overfitting
+from tunesmith.discipline.optimism import Optimism, estimate_optimism
+from tunesmith.discipline.verdict import Check, Verdict
+from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.objective import Metric
+from tunesmith.trial import TrialRecord
+
+if TYPE_CHECKING:
+    from tunesmith.study import Study
+
+__all__ = ["Evaluate", "HoldoutOpened", "Thresholds", "finalize", "relative_drop"]
+
+Evaluate = Callable[[dict[str, Any], int], Mapping[str, float]]
+
+
+class HoldoutOpened(TunesmithError, RuntimeError):
+    """The holdout was opened already; reading it again would leak it into decisions."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When the verdict's checks fail (relative values: 0.02 is 2%).
+
+    Attributes:
+        gap: validation-vs-holdout gap (the guide: "a gap > 2% signals overfitting to the validation split").
+        seed_cv: the winner's seed spread, as standard deviation over |mean|.
+        slice: how far a slice may fall below the average of the slices.
+        shift: how far the shifted-data score may fall below the holdout score.
+    """
+
+    gap: float = 0.02
+    seed_cv: float = 0.05
+    slice: float = 0.10
+    shift: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("gap", "seed_cv", "slice", "shift"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise ConfigError(f"threshold {name} must be a non-negative fraction, got {name}={value!r}: e.g. 0.02")
+
+
+def relative_drop(metric: Metric, reference: float, value: float) -> float:
+    """How much worse ``value`` is than ``reference``, relative to ``|reference|`` (negative: better)."""
+    return metric.sign() * (value - reference) / max(abs(reference), 1e-12)
+
+
+def _chosen(study: Study) -> tuple[TrialRecord, float, str, Mapping[str, Any] | None]:
+    """The configuration to test, its validation value, how it was chosen, and its seed-stability entry."""
+    stability = study.attrs.get("seed_stability")
+    records = {r.number: r for r in study.trials}
+    if isinstance(stability, Mapping) and isinstance(stability.get("winner"), int) and stability["winner"] in records:
+        entry = next((c for c in stability.get("candidates", []) if c.get("trial") == stability["winner"]), None)
+        if entry is not None and math.isfinite(float(entry.get("mean", math.nan))):
+            rule = stability.get("rule", "lcb")
+            return records[stability["winner"]], float(entry["mean"]), f"seed-stability winner ({rule})", entry
+    best = study.best
+    if best is None:
+        raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: nothing to score on the holdout")
+    return best, float(best.metrics[study.metric.name]), "best validation score", None
+
+
+def _open(study: Study, force: bool, trial: int) -> list[dict[str, Any]]:
+    log = list(study.attrs.get("holdout_log") or [])
+    if log and not force:
+        first = log[0]
+        raise HoldoutOpened(
+            f"the holdout of study {study.name!r} was opened {len(log)} time(s) already (first for trial "
+            f"#{first.get('trial')} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first.get('at', 0)))} UTC): "
+            "a holdout is scored once, or it becomes another validation set; pass force=True to open it again "
+            "(the forcing is recorded and shown in the verdict)"
+        )
+    log.append({"at": time.time(), "forced": bool(log) and force, "trial": trial, "scores": None})
+    study.set_attr("holdout_log", log)  # recorded before the holdout is read, so a crash still counts
+    return log
+
+
+def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str) -> dict[str, float]:
+    result = evaluate(dict(params), seed)
+    if not isinstance(result, Mapping):
+        raise ConfigError(f"the {what} evaluation must return a dict of metrics, got {type(result).__name__}")
+    try:
+        return {str(k): float(v) for k, v in result.items()}
+    except (TypeError, ValueError):
+        raise ConfigError(f"the {what} evaluation returned a value that is not a number: {dict(result)!r}") from None
+
+
+def _baseline_check(study: Study, value: float, entry: Mapping[str, Any] | None) -> Check:
+    baseline = study.attrs.get("baseline")
+    name = "baseline margin"
+    if not isinstance(baseline, Mapping) or not baseline.get("values"):
+        return Check(name, True, "no baseline evaluated: declare ts.Study(..., baseline={...defaults})", checked=False)
+    metric = study.metric
+    base_mean = float(baseline["mean"])
+    noise = max(float(baseline.get("std") or 0.0), float(entry.get("std") or 0.0) if entry else 0.0)
+    margin = metric.sign() * (base_mean - value)
+    passed = margin > noise
+    return Check(
+        name,
+        passed,
+        f"{metric.name} {value:.4g} vs baseline {base_mean:.4g}: "
+        f"{'better' if margin > 0 else 'not better'} by {abs(margin):.3g}, seed noise {noise:.3g}"
+        + ("" if passed else " - the winner does not beat the baseline by more than its seed noise"),
+    )
+
+
+def _seed_check(study: Study, entry: Mapping[str, Any] | None, thresholds: Thresholds) -> Check:
+    name = "seed stability"
+    stability = study.attrs.get("seed_stability")
+    if entry is None or not isinstance(stability, Mapping):
+        return Check(
+            name, True, "the top candidates were not re-run: call study.validate_top(objective)", checked=False
+        )
+    mean, std = float(entry["mean"]), float(entry["std"])
+    cv = std / max(abs(mean), 1e-12)
+    passed = cv <= thresholds.seed_cv
+    changes = "changes" if stability.get("changes_across_seeds") else "stays the same"
+    overturned = "; it overturned the search's best" if stability.get("overturned") else ""
+    return Check(
+        name,
+        passed,
+        f"{study.metric.name} {mean:.4g} +- {std:.2g} over {len(entry.get('values', []))} seeds "
+        f"(spread {cv:.1%}, limit {thresholds.seed_cv:.0%}); the best candidate {changes} across seeds{overturned}",
+    )
+
+
+def _guardrail_check(study: Study, scores: Mapping[str, float]) -> Check:
+    name = "guardrails"
+    if not study.guardrails:
+        return Check(name, True, "the study declares no guardrails", checked=False)
+    breaches, measured = [], []
+    for guardrail in study.guardrails:
+        for key in (f"holdout_{guardrail.metric}", guardrail.metric):
+            if key in scores:
+                measured.append(guardrail.describe())
+                if not guardrail.holds(scores[key]):
+                    breaches.append(f"{guardrail.describe()} breached on the holdout (got {scores[key]:g})")
+                break
+    if breaches:
+        return Check(name, False, "; ".join(breaches))
+    where = (
+        f"held on the holdout ({', '.join(measured)})"
+        if measured
+        else "held in the search (not measured on the holdout)"
+    )
+    return Check(name, True, where)
+
+
+def _proxy_check(study: Study) -> Check:
+    name = "proxy overfitting"
+    findings = proxy_overfitting(study.trials, study.metric, study.guardrails)
+    if findings:
+        return Check(name, False, "; ".join(f.detail for f in findings))
+    return Check(name, True, "no guardrail or calibration metric degrades as the metric improves among the best trials")
+
+
+def _slice_check(study: Study, scores: Mapping[str, float], key: str, entry: Mapping[str, Any] | None,
+                 thresholds: Thresholds) -> tuple[Check, dict[str, float]]:  # fmt: skip
+    name = "worst slice"
+    slices, where = slices_of(scores, [key, study.metric.name]), "holdout"
+    if not slices and entry is not None and entry.get("slices"):
+        slices, where = {k: float(v) for k, v in entry["slices"].items()}, "validation, across seeds"
+    if len(slices) < 2:
+        return Check(name, True, "no per-slice metrics reported (slice:<name>:<metric> keys)", checked=False), {}
+    average = sum(slices.values()) / len(slices)
+    worst = max(slices, key=lambda s: relative_drop(study.metric, average, slices[s]))
+    drop = relative_drop(study.metric, average, slices[worst])
+    passed = drop <= thresholds.slice
+    return Check(
+        name,
+        passed,
+        f"slice {worst!r} {study.metric.name} {slices[worst]:.4g} vs slice average {average:.4g} "
+        f"({drop:+.1%}, limit {thresholds.slice:.0%}; {where})"
+        + ("" if passed else " - wins on average but collapses on a slice"),
+    ), slices
+
+
+def finalize(
+    study: Study,
+    evaluate: Evaluate,
+    *,
+    force: bool = False,
+    shifted: Evaluate | None = None,
+    thresholds: Thresholds | None = None,
+) -> Verdict:
+    """Score the chosen configuration once on the locked holdout and return the verdict.
+
+    Args:
+        study: the tuned study.
+        evaluate: ``evaluate(params, seed) -> dict`` of holdout metrics (see the module docstring).
+        force: open the holdout again although it was opened before (recorded as forced).
+        shifted: ``shifted(params, seed) -> dict`` on a shifted or time-split test set, same keys.
+        thresholds: when checks fail (default `Thresholds()`: gap 2%, seed spread 5%, slice 10%, shift 5%).
+
+    Returns:
+        The `Verdict`, also stored as the study attribute ``verdict``; the holdout scores are in
+        ``holdout``, the optimism estimate in ``optimism``.
+
+    Raises:
+        HoldoutOpened: when the holdout was opened before and ``force`` is false.
+    """
+    limits = thresholds or Thresholds()
+    record, validation, how, entry = _chosen(study)
+    log = _open(study, force, record.number)
+    scores = _evaluate(evaluate, record.params, record.seed, "holdout")
+    key = holdout_key(study.metric, scores)
+    if key is None:
+        raise ConfigError(
+            f"the holdout evaluation returned {sorted(scores)}, without the study's metric: return "
+            f"'holdout_<metric>' or {study.metric.name!r}"
+        )
+    holdout = scores[key]
+    gap = relative_drop(study.metric, validation, holdout)
+    checks = [_baseline_check(study, validation, entry)]
+    checks.append(
+        Check(
+            "holdout gap",
+            gap <= limits.gap,
+            f"validation {study.metric.name} {validation:.4g} ({how}, trial #{record.number}) "
+            f"vs holdout {holdout:.4g}: {gap:+.1%} (limit {limits.gap:.0%})"
+            + ("" if gap <= limits.gap else " - the search overfitted the validation split"),
+        )
+    )
+    checks.append(_seed_check(study, entry, limits))
+    checks.append(_guardrail_check(study, scores))
+    checks.append(_proxy_check(study))
+    slice_check, slices = _slice_check(study, scores, key, entry, limits)
+    checks.append(slice_check)
+    shifted_value = shifted_of(scores, [key, study.metric.name])
+    if shifted is not None:
+        shifted_scores = _evaluate(shifted, record.params, record.seed, "shifted")
+        scores.update({f"shifted:{k}": v for k, v in shifted_scores.items()})
+        shifted_key = holdout_key(study.metric, shifted_scores)
+        shifted_value = None if shifted_key is None else shifted_scores[shifted_key]
+    if shifted_value is None:
+        checks.append(Check("shifted data", True, "no shifted or time-split test set given", checked=False))
+    else:
+        drop = relative_drop(study.metric, holdout, shifted_value)
+        checks.append(
+            Check(
+                "shifted data",
+                drop <= limits.shift,
+                f"shifted {study.metric.name} {shifted_value:.4g} vs holdout {holdout:.4g}: {drop:+.1%} "
+                f"(limit {limits.shift:.0%})",
+            )
+        )
+    optimism = _optimism(study, entry)
+    if optimism is not None:
+        checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
+                            f"data; {optimism.detail}"))  # fmt: skip
+    forced = [e for e in log if e.get("forced")]
+    if forced:
+        checks.append(
+            Check(
+                "holdout opened once",
+                False,
+                f"the holdout was opened {len(log)} times ({len(forced)} forced): "
+                "its score is no longer an untouched estimate",
+            )
+        )
+    verdict = Verdict(checks, trial=record.number)
+    log[-1] = {**log[-1], "scores": scores, "how": how}
+    study.set_attr("holdout_log", log)
+    study.set_attr(
+        "holdout",
+        {
+            "rows": [{"label": study.metric.name, "validation": validation, "holdout": holdout}],
+            "trial": record.number,
+            "params": record.params,
+            "chosen_by": how,
+            "gap": gap,
+            "threshold": limits.gap,
+            "flagged": gap > limits.gap,
+            "opened": len(log),
+            "forced": len(forced),
+            "scores": scores,
+            "slices": slices,
+        },
+    )
+    if optimism is not None:
+        study.set_attr("optimism", optimism.to_json())
+    study.set_attr("verdict", verdict.to_attr())
+    return verdict
+
+
+def _optimism(study: Study, entry: Mapping[str, Any] | None) -> Optimism | None:
+    noise = None
+    baseline = study.attrs.get("baseline")
+    if entry is not None and entry.get("std"):
+        noise = float(entry["std"])
+    elif isinstance(baseline, Mapping) and baseline.get("std"):
+        noise = float(baseline["std"])
+    return estimate_optimism(study.trials, study.metric, noise=noise)

@@ -1,0 +1,148 @@
+"""How optimistic is the best validation score, given how many configurations were compared on it?
+
+Two estimates, both in the metric's units (positive: the best score flatters the configuration):
+
+* **bootstrap bias correction** when trials report per-fold results (``fold:<i>:<metric>`` keys,
+  see `tunesmith.discipline.conventions`): folds are resampled with replacement; on each
+  resample the configuration best on the in-bag folds is scored on the out-of-bag folds; the
+  mean out-of-bag score is the corrected estimate of the selected configuration, and its
+  distance to the apparent best is the optimism;
+* **order statistics** otherwise: the best of ``n`` noisy scores exceeds its true value by about
+  ``noise * E[max of n standard normals]``. ``noise`` is the seed noise when runs across seeds
+  were recorded (baseline or seed stability), else the spread of the better half of the trial
+  scores (a rough, usually generous stand-in); the estimate never exceeds the distance from the
+  best score to the median one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tunesmith.discipline.conventions import folds_of
+from tunesmith.objective import Metric
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["Optimism", "estimate_optimism", "expected_max_normal"]
+
+_COMPARED = (TrialState.COMPLETE, TrialState.INFEASIBLE)
+
+
+@dataclass(frozen=True)
+class Optimism:
+    """The optimism of the best validation score.
+
+    Attributes:
+        compared: configurations compared on the same validation data.
+        best: the best validation score.
+        estimate: how much better it looks than it is (metric units, >= 0 means optimistic).
+        corrected: ``best`` moved back by ``estimate``.
+        method: ``"bootstrap"`` or ``"order statistics"``.
+        detail: the figures behind it, in words.
+    """
+
+    compared: int
+    best: float
+    estimate: float
+    corrected: float
+    method: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"compared": self.compared, "best": self.best, "estimate": self.estimate,
+                "corrected": self.corrected, "method": self.method, "detail": self.detail}  # fmt: skip
+
+
+def expected_max_normal(n: int) -> float:
+    """E[max of n iid standard normals] (Blom's approximation; 0 for n = 1)."""
+    from scipy.stats import norm
+
+    if n <= 1:
+        return 0.0
+    return float(norm.ppf((n - 0.375) / (n + 0.25)))
+
+
+def _bootstrap(losses: np.ndarray, rng: np.random.Generator, rounds: int) -> float | None:
+    """Mean out-of-bag loss of the in-bag winner, over bootstrap resamples of the folds."""
+    folds = losses.shape[1]
+    outcomes = []
+    for _ in range(rounds):
+        bag = rng.integers(0, folds, folds)
+        out = np.setdiff1d(np.arange(folds), bag)
+        if out.size == 0:
+            continue
+        chosen = int(np.argmin(losses[:, bag].mean(axis=1)))
+        outcomes.append(float(losses[chosen, out].mean()))
+    return float(np.mean(outcomes)) if outcomes else None
+
+
+def estimate_optimism(
+    records: Sequence[TrialRecord],
+    metric: Metric,
+    *,
+    noise: float | None = None,
+    rounds: int = 2000,
+    seed: int = 0,
+) -> Optimism | None:
+    """Estimate the optimism of the best validation score among ``records`` (``None`` with fewer than 2).
+
+    Args:
+        records: the study's trials; COMPLETE and INFEASIBLE ones with a finite metric were compared.
+        metric: the study's metric.
+        noise: the metric's seed noise (standard deviation across seeds), when measured.
+        rounds: bootstrap resamples.
+        seed: the bootstrap's seed.
+    """
+    compared = [r for r in records if r.state in _COMPARED and r.value(metric.name) is not None]
+    if len(compared) < 2:
+        return None
+    sign = metric.sign()
+    losses = np.array([sign * (r.value(metric.name) or 0.0) for r in compared])
+    best_loss = float(losses.min())
+    best = sign * best_loss
+    folded = [(r, folds_of(r.metrics, metric.name)) for r in compared]
+    sizes = {len(f) for _, f in folded if len(f) >= 2}
+    if sizes:
+        size = max(sizes, key=lambda s: sum(len(f) == s for _, f in folded))
+        matrix = np.array([[sign * v for v in f] for _, f in folded if len(f) == size])
+        if matrix.shape[0] >= 2:
+            corrected_loss = _bootstrap(matrix, np.random.default_rng(seed), rounds)
+            if corrected_loss is not None:
+                apparent = float(matrix.mean(axis=1).min())
+                estimate = corrected_loss - apparent
+                return Optimism(
+                    compared=len(compared),
+                    best=sign * apparent,
+                    estimate=estimate,
+                    corrected=sign * corrected_loss,
+                    method="bootstrap",
+                    detail=(
+                        f"bootstrap bias correction over {size} folds of {matrix.shape[0]} configurations: "
+                        f"the selected configuration scores {sign * corrected_loss:.4g} out of bag, not "
+                        f"{sign * apparent:.4g}"
+                    ),
+                )
+    ordered = np.sort(losses)
+    if noise is not None and math.isfinite(noise) and noise > 0:
+        sigma, source = float(noise), "seed noise"
+    else:
+        half = ordered[: max(2, len(ordered) // 2)]
+        sigma, source = float(np.std(half, ddof=1)), "spread of the better half of the trial scores"
+    cap = float(np.median(ordered)) - best_loss
+    estimate = min(sigma * expected_max_normal(len(compared)), cap)
+    return Optimism(
+        compared=len(compared),
+        best=best,
+        estimate=estimate,
+        corrected=best + sign * estimate,
+        method="order statistics",
+        detail=(
+            f"best of {len(compared)} scores on one validation set, {source} {sigma:.3g}: "
+            f"optimistic by about {estimate:.3g} (expected maximum of {len(compared)} noise draws, "
+            f"at most the distance to the median score)"
+        ),
+    )

@@ -1,0 +1,353 @@
+"""The planner: from a space, a budget and what a trial costs, the search method and scheduler to use.
+
+`plan` follows the guide's method table (grid for tiny spaces; random search first; Bayesian
+optimisation when trials are expensive; ASHA/Hyperband when there is an early signal; PBT for
+long runs that can adapt), estimates how many configurations the budget buys under each
+option, and says why. Its sampler part is `Auto.choose` (what ``sampler="auto"`` runs) and its
+scheduler part is `choose_scheduler` (what ``scheduler="auto"`` runs), so a plan and a study
+created with ``"auto"`` agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from tunesmith.budget import Budget
+from tunesmith.errors import ConfigError
+from tunesmith.objective import Metric
+from tunesmith.samplers import Auto, Grid, Sampler, SearchContext, make_sampler
+from tunesmith.schedulers import Scheduler, make_scheduler
+from tunesmith.schedulers.auto import PBT_MIN_ROUNDS, choose_scheduler
+from tunesmith.schedulers.pbt import PBT
+from tunesmith.schedulers.successive_halving import rung_levels
+from tunesmith.space import Space
+
+__all__ = ["Fidelity", "Method", "Plan", "PlanOption", "plan"]
+
+
+class Method(Enum):
+    """The search methods of the guide's table."""
+
+    GRID = "grid"
+    RANDOM = "random"
+    BAYES = "bayesian optimisation"
+    ASHA = "asha"
+    HYPERBAND = "hyperband"
+    PBT = "pbt"
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """The resource axis of a trial (epochs, iterations, samples).
+
+    Attributes:
+        max_resource: the full training length.
+        min_resource: the first resource at which trials can be compared.
+        eta: the halving rate for successive halving.
+        early_signal: ``True`` when early rankings predict final ones, ``None`` when unsure, ``False`` when not.
+        adaptive: whether training can continue from a checkpoint with new hyperparameters (PBT).
+    """
+
+    max_resource: float
+    min_resource: float = 1
+    eta: float = 3
+    early_signal: bool | None = True
+    adaptive: bool = False
+
+    def __post_init__(self) -> None:
+        rung_levels(self.min_resource, self.max_resource, self.eta)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_resource": self.max_resource,
+            "min_resource": self.min_resource,
+            "eta": self.eta,
+            "early_signal": self.early_signal,
+            "adaptive": self.adaptive,
+        }
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    """One method of the table: whether it fits this search and how many configurations the budget buys.
+
+    Attributes:
+        method: the method.
+        fits: whether the method applies here at all (ASHA needs a resource axis, grid a finite space...).
+        configurations: configurations the budget evaluates under it (``None`` when unknown or unfit).
+        note: why it fits or not, in words.
+    """
+
+    method: Method
+    fits: bool
+    configurations: int | None
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method.value, "fits": self.fits, "configurations": self.configurations,
+                "note": self.note}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `plan` recommends.
+
+    Attributes:
+        sampler: a sampler name for ``ts.Study(sampler=...)``.
+        scheduler: a scheduler table for ``ts.Study(scheduler=...)`` (``{"name": "fifo"}`` without early stopping).
+        full_trials: how many full-length trials the budget pays for (``None`` when unbounded).
+        configurations: configurations the recommendation evaluates (``None`` when unbounded).
+        budget: a study budget that spends the same compute with the recommended scheduler (a trial
+            budget becomes the resource of that many full-length trials).
+        options: every method of the table with its count and note.
+        reasons: why this sampler and this scheduler, in words.
+    """
+
+    sampler: str
+    scheduler: dict[str, Any]
+    full_trials: float | None
+    configurations: int | None
+    budget: Budget
+    options: tuple[PlanOption, ...]
+    reasons: tuple[str, ...]
+
+    def make_sampler(self) -> Sampler:
+        """The recommended sampler."""
+        return make_sampler(self.sampler)
+
+    def make_scheduler(self) -> Scheduler:
+        """The recommended scheduler."""
+        return make_scheduler(dict(self.scheduler))
+
+    def summary(self) -> str:
+        """The plan in a few lines of text."""
+        lines = [f"sampler: {self.sampler}; scheduler: {self.scheduler['name']}"]
+        lines += [f"  why: {reason}" for reason in self.reasons]
+        if self.full_trials is not None:
+            lines.append(f"the budget pays for about {self.full_trials:.4g} full-length trials")
+        lines.append("configurations the budget buys under each method:")
+        for option in self.options:
+            count = "-" if option.configurations is None else str(option.configurations)
+            lines.append(
+                f"  {option.method.value:<22} {count:>8}  {'' if option.fits else '(does not fit) '}{option.note}"
+            )
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sampler": self.sampler,
+            "scheduler": self.scheduler,
+            "full_trials": self.full_trials,
+            "configurations": self.configurations,
+            "budget": self.budget.to_json(),
+            "options": [o.to_json() for o in self.options],
+            "reasons": list(self.reasons),
+        }
+
+
+def _resource_per_config(min_resource: float, max_resource: float, eta: float) -> float:
+    """Expected resource one configuration uses under successive halving in stop mode."""
+    levels = [*rung_levels(min_resource, max_resource, eta), float(max_resource)]
+    spent = levels[0]
+    for k in range(len(levels) - 1):
+        spent += eta ** -(k + 1) * (levels[k + 1] - levels[k])
+    return spent
+
+
+def _hyperband_resource_per_config(fidelity: Fidelity) -> float:
+    """Expected resource per configuration when trials are dealt to Hyperband's brackets."""
+    s_max = len(rung_levels(fidelity.min_resource, fidelity.max_resource, fidelity.eta))
+    total = weight = 0.0
+    for s in range(s_max + 1):
+        size = math.ceil((s_max + 1) / (s + 1) * fidelity.eta**s)
+        start = fidelity.max_resource / fidelity.eta**s
+        cost = fidelity.max_resource if s == 0 else _resource_per_config(start, fidelity.max_resource, fidelity.eta)
+        total += size * cost
+        weight += size
+    return total / weight
+
+
+def _full_trials(budget: Budget, trial_cost: float | None, workers: int, fidelity: Fidelity | None) -> float | None:
+    limits: list[float] = []
+    if budget.trials is not None:
+        limits.append(float(budget.trials))
+    if budget.wall_seconds is not None and trial_cost is not None:
+        limits.append(budget.wall_seconds * workers / trial_cost)
+    if budget.resource is not None and fidelity is not None:
+        limits.append(budget.resource / fidelity.max_resource)
+    return min(limits) if limits else None
+
+
+def _check(budget: Budget | int, trial_cost: float | None, workers: int) -> Budget:
+    if isinstance(budget, int) and not isinstance(budget, bool):
+        budget = Budget(trials=budget)
+    if not isinstance(budget, Budget):
+        raise ConfigError(f"budget must be a ts.Budget or a number of trials, got budget={budget!r}")
+    if trial_cost is not None and (
+        isinstance(trial_cost, bool) or not isinstance(trial_cost, int | float) or not 0 < trial_cost < math.inf
+    ):
+        raise ConfigError(f"trial_cost must be positive seconds per full trial, got trial_cost={trial_cost!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got workers={workers!r}")
+    if budget.wall_seconds is not None and budget.trials is None and trial_cost is None:
+        raise ConfigError(
+            "a wall-time budget needs trial_cost (seconds per full trial) to say how many trials it buys: "
+            "pass trial_cost=..., or a trial budget"
+        )
+    return budget
+
+
+def plan(
+    space: Space,
+    budget: Budget | int,
+    *,
+    trial_cost: float | None = None,
+    workers: int = 1,
+    fidelity: Fidelity | float | Mapping[str, Any] | None = None,
+) -> Plan:
+    """Recommend a sampler and a scheduler for searching ``space`` with ``budget``.
+
+    Args:
+        space: the search space.
+        budget: a `Budget` or a number of trials. A trial limit counts full-length trials: with
+            early stopping the same compute evaluates more configurations (see `Plan.budget`).
+        trial_cost: seconds one full-length trial takes (``None``: unknown, treated as expensive).
+        workers: trials run at once.
+        fidelity: the trials' resource axis: a `Fidelity`, its fields as a table, or just the full
+            training length (``fidelity=50`` epochs); ``None`` when trials cannot be cut early.
+
+    Returns:
+        A `Plan`; ``print(plan.summary())`` shows it.
+
+    Example:
+        >>> p = ts.plan(space, ts.Budget(trials=100), trial_cost=600, workers=4, fidelity=50)
+        >>> study = ts.Study(space, sampler=p.sampler, scheduler=p.scheduler, ...)
+    """
+    if not isinstance(space, Space):
+        raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}")
+    budget = _check(budget, trial_cost, workers)
+    if fidelity is not None and not isinstance(fidelity, Fidelity):
+        fidelity = Fidelity(**fidelity) if isinstance(fidelity, Mapping) else Fidelity(max_resource=fidelity)
+    full = _full_trials(budget, trial_cost, workers, fidelity)
+
+    scheduler, scheduler_why = (
+        choose_scheduler(None)
+        if fidelity is None
+        else choose_scheduler(
+            fidelity.max_resource,
+            min_resource=fidelity.min_resource,
+            eta=fidelity.eta,
+            early_signal=fidelity.early_signal,
+            adaptive=fidelity.adaptive,
+        )
+    )
+    options = _options(space, full, workers, fidelity)
+    by_method = {o.method: o for o in options}
+    scheduled = {"asha": Method.ASHA, "hyperband": Method.HYPERBAND, "pbt": Method.PBT}.get(scheduler.name)
+    configurations = by_method[scheduled or Method.RANDOM].configurations
+
+    trials_for_sampler = None if configurations is None else max(1, configurations)
+    context = SearchContext(
+        metric=Metric("value"), budget=Budget(trials=trials_for_sampler), workers=workers, trial_cost=trial_cost
+    )
+    chosen, sampler_why = Auto().choose(space, context)
+    sampler = chosen.name
+    reasons = [sampler_why]
+    startup = getattr(chosen, "startup_trials", None)
+    if not isinstance(chosen, Grid) and callable(startup) and configurations is not None:
+        first = int(startup(space))
+        if configurations <= first:
+            sampler = "sobol"
+            reasons = [
+                f"sobol: the budget buys {configurations} configurations, no more than the {first} quasi-random "
+                f"trials a model would start with - random search is the whole search (sampler='auto' runs the same)"
+            ]
+    if workers > 1 and sampler in ("gp", "tpe") and configurations is not None and configurations < 4 * workers:
+        reasons.append(
+            f"note: {configurations} configurations over {workers} workers are fewer than 4 rounds - a model "
+            "learns little between rounds, random search ('sobol') would do as well"
+        )
+    reasons.append(scheduler_why)
+    study_budget = budget
+    if scheduled is not None and fidelity is not None and full is not None:
+        # the trial limit now counts configurations; the compute is capped as resource units
+        study_budget = Budget(
+            trials=configurations, wall_time=budget.wall_time, resource=budget.resource or full * fidelity.max_resource
+        )
+    return Plan(
+        sampler=sampler,
+        scheduler=scheduler.describe(),
+        full_trials=full,
+        configurations=configurations,
+        budget=study_budget,
+        options=tuple(options),
+        reasons=tuple(reasons),
+    )
+
+
+def _options(space: Space, full: float | None, workers: int, fidelity: Fidelity | None) -> list[PlanOption]:
+    n = None if full is None else max(0, math.floor(full))
+    dims = [space[name] for name in space.dimensions]
+    grid = space.grid_size()
+    tiny = 0 < len(dims) <= 3 and all(p.cardinality() <= 5 for p in dims)
+    options = [
+        PlanOption(
+            Method.GRID,
+            tiny,
+            grid if n is None else min(grid, n),
+            f"{grid} grid points"
+            + ("; a tiny space is covered exhaustively" if tiny else "; wastes budget on unimportant dimensions"),
+        ),
+        PlanOption(Method.RANDOM, True, n, "the default first strategy: every trial a new value of each parameter"),
+        PlanOption(
+            Method.BAYES,
+            True,
+            n,
+            "same count, chosen by a model of the history: best when trials are expensive"
+            + ("; slower in parallel" if workers > 1 else ""),
+        ),
+    ]
+    if fidelity is None:
+        why = "needs a resource axis (fidelity=...) to cut runs early"
+        options += [PlanOption(m, False, None, why) for m in (Method.ASHA, Method.HYPERBAND, Method.PBT)]
+        return options
+    resource = None if full is None else full * fidelity.max_resource
+    per_asha = _resource_per_config(fidelity.min_resource, fidelity.max_resource, fidelity.eta)
+    per_hyperband = _hyperband_resource_per_config(fidelity)
+    signal = fidelity.early_signal is not False
+    options.append(
+        PlanOption(
+            Method.ASHA,
+            signal,
+            None if resource is None else math.floor(resource / per_asha),
+            f"about {per_asha:.3g} of {fidelity.max_resource:g} units per configuration"
+            + ("" if signal else "; early results do not predict final ones"),
+        )
+    )
+    options.append(
+        PlanOption(
+            Method.HYPERBAND,
+            signal,
+            None if resource is None else math.floor(resource / per_hyperband),
+            f"about {per_hyperband:.3g} units per configuration over its brackets",
+        )
+    )
+    interval = max(1, math.floor(fidelity.max_resource / (2 * PBT_MIN_ROUNDS)))
+    population = max(4, workers) if n is None else max(2, min(n, max(4, workers)))
+    rounds = math.floor(fidelity.max_resource / interval)
+    replaced = math.ceil(PBT().quantile * population)
+    generations = None if n is None else max(1, n // population)
+    options.append(
+        PlanOption(
+            Method.PBT,
+            fidelity.adaptive,
+            None if generations is None else generations * (population + rounds * replaced),
+            f"a population of {population} adapting every {interval} units"
+            + ("" if fidelity.adaptive else "; needs training that takes new hyperparameters mid-run (adaptive=True)"),
+        )
+    )
+    return options

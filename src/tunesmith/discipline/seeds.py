@@ -1,0 +1,512 @@
+"""Seed stability and the baseline: re-run configurations with fresh seeds, keep every run, pick by a stated rule.
+
+The guide: "run top-3 candidates across 5+ seeds, pick most stable". `validate_top` re-runs the
+best ``k`` distinct configurations of a study with the same ``seeds`` fresh seeds (paired, so
+seed effects cancel in the comparison), records every run in the study attribute
+``seed_stability`` (failed runs with their error), and picks the winner by a rule:
+
+* ``Rule.LCB`` (default): the best lower confidence bound of the metric's goodness, i.e. the mean
+  shifted by a one-sided Student-t margin (``confidence``) of its standard error toward worse;
+* ``Rule.MEAN``: the best mean;
+* ``Rule.WORST``: the best worst run.
+
+A candidate with a failed run, or whose mean of a guardrail metric breaches the guardrail, is
+not eligible. The baseline (the model's defaults) is run on the same seeds (`evaluate_baseline`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunesmith.discipline.conventions import slices_of
+from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.objective import Guardrail, Metric, normalise_result
+from tunesmith.trial import Trial, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study import Study
+
+__all__ = [
+    "Baseline",
+    "Candidate",
+    "Rule",
+    "SeedReport",
+    "SeedRun",
+    "declare_baseline",
+    "evaluate_baseline",
+    "run_pending_baseline",
+    "seed_list",
+    "top_configurations",
+    "validate_top",
+]
+
+Objective = Callable[[Trial], Any]
+BASELINE_NUMBER = -1
+
+
+class Rule(Enum):
+    """How `validate_top` picks the winner among re-run candidates."""
+
+    LCB = "lcb"
+    MEAN = "mean"
+    WORST = "worst"
+
+
+def seed_list(study_seed: int, count: int) -> list[int]:
+    """``count`` fresh 32-bit seeds derived from the study seed, distinct from every trial's seed stream."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 2:
+        raise ConfigError(f"seeds must be an integer >= 2 to measure spread, got seeds={count!r}: use 5")
+    return [int(np.random.SeedSequence([study_seed, 0x5EED, i]).generate_state(1)[0]) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One re-run of a configuration with one seed.
+
+    Attributes:
+        candidate: the trial number whose configuration ran (-1 for the baseline).
+        seed: the seed.
+        state: ``"complete"``, ``"infeasible"`` (a guardrail breached) or ``"failed"``.
+        metrics: everything the objective returned (slice metrics included).
+        reason: why it did not complete, with the error text for a failure.
+    """
+
+    candidate: int
+    seed: int
+    state: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"candidate": self.candidate, "seed": self.seed, "state": self.state, "metrics": self.metrics,
+                "reason": self.reason}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SeedRun:
+        return cls(int(data["candidate"]), int(data["seed"]), str(data["state"]),
+                   {k: float(v) for k, v in data.get("metrics", {}).items()}, data.get("reason"))  # fmt: skip
+
+
+def run_once(
+    objective: Objective,
+    params: Mapping[str, Any],
+    seed: int,
+    *,
+    candidate: int,
+    metric: Metric,
+    guardrails: Sequence[Guardrail] = (),
+    checkpoint_dir: Path | None = None,
+) -> SeedRun:
+    """Run ``objective`` on one configuration and seed; a user's error becomes a failed run, never an exception."""
+    trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
+    try:
+        result = objective(trial)
+    except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
+        text = "".join(traceback.format_exception(exc))
+        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"{type(exc).__name__}: {exc}\n{text}")
+    try:
+        metrics = normalise_result(result, metric)
+    except ValueError as exc:
+        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"bad result: {exc}")
+    value = metrics[metric.name]
+    if not math.isfinite(value):
+        return SeedRun(candidate, seed, TrialState.FAILED.value, metrics, f"{metric.name} is {value}")
+    for guardrail in guardrails:
+        observed = metrics.get(guardrail.metric)
+        if observed is None or not guardrail.holds(observed):
+            why = "missing" if observed is None else f"got {observed:g}"
+            return SeedRun(
+                candidate,
+                seed,
+                TrialState.INFEASIBLE.value,
+                metrics,
+                f"guardrail breached: {guardrail.describe()} ({why})",
+            )
+    return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics)
+
+
+def _t_quantile(confidence: float, dof: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(confidence, dof))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A configuration re-run across seeds.
+
+    Attributes:
+        trial: the trial it came from (-1 for the baseline).
+        params: the configuration.
+        original: its metric in the search (on the trial's own seed).
+        runs: every run, in seed order.
+        values: the metric of each run that produced one (failed runs have none).
+        mean, std: over ``values`` (``std`` with one degree of freedom removed).
+        score: what the rule ranks, in the metric's units (e.g. the pessimistic bound).
+        eligible: whether it may win (no failed run, every guardrail met on the mean).
+        note: why it is not eligible.
+        slices: slice name -> mean metric over the runs that reported it.
+    """
+
+    trial: int
+    params: dict[str, Any]
+    original: float | None
+    runs: tuple[SeedRun, ...]
+    values: tuple[float, ...]
+    mean: float
+    std: float
+    score: float
+    eligible: bool
+    note: str = ""
+    slices: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return "baseline" if self.trial == BASELINE_NUMBER else f"#{self.trial}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "trial": self.trial,
+            "params": self.params,
+            "original": self.original,
+            "values": list(self.values),
+            "mean": self.mean,
+            "std": self.std,
+            "score": self.score,
+            "eligible": self.eligible,
+            "note": self.note,
+            "slices": self.slices,
+        }
+
+
+def _summarise(
+    trial: int,
+    params: Mapping[str, Any],
+    original: float | None,
+    runs: Sequence[SeedRun],
+    metric: Metric,
+    guardrails: Sequence[Guardrail],
+    rule: Rule,
+    confidence: float,
+) -> Candidate:
+    values = tuple(run.metrics[metric.name] for run in runs if run.state != TrialState.FAILED.value)
+    mean = float(np.mean(values)) if values else math.nan
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if values else math.nan)
+    notes: list[str] = []
+    failed = [run for run in runs if run.state == TrialState.FAILED.value]
+    if failed:
+        notes.append(f"{len(failed)} of {len(runs)} runs failed ({(failed[0].reason or '').splitlines()[0]})")
+    for guardrail in guardrails:
+        observed = [run.metrics[guardrail.metric] for run in runs if guardrail.metric in run.metrics]
+        if observed and not guardrail.holds(float(np.mean(observed))):
+            notes.append(f"guardrail breached across seeds: {guardrail.describe()} (mean {np.mean(observed):g})")
+    if not values:
+        score = math.nan
+    elif rule is Rule.MEAN:
+        score = mean
+    elif rule is Rule.WORST:
+        score = max(values) if metric.direction == "min" else min(values)
+    else:
+        margin = _t_quantile(confidence, len(values) - 1) * std / math.sqrt(len(values)) if len(values) > 1 else 0.0
+        score = mean + metric.sign() * margin
+    slice_values: dict[str, list[float]] = {}
+    for run in runs:
+        for name, value in slices_of(run.metrics, [metric.name]).items():
+            slice_values.setdefault(name, []).append(value)
+    return Candidate(
+        trial=trial,
+        params=dict(params),
+        original=original,
+        runs=tuple(runs),
+        values=values,
+        mean=mean,
+        std=std,
+        score=score,
+        eligible=not notes and math.isfinite(score),
+        note="; ".join(notes),
+        slices={name: float(np.mean(v)) for name, v in slice_values.items()},
+    )
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What `validate_top` found.
+
+    Attributes:
+        metric: the study's metric.
+        rule: the rule that picked the winner; ``confidence`` its one-sided level (``Rule.LCB``).
+        seeds: the seeds every candidate ran with.
+        candidates: the candidates, in their order by the search's validation value.
+        winner: the chosen candidate (``None`` when none is eligible).
+        per_seed_winners: for each seed, the trial number of the best eligible candidate on it.
+    """
+
+    metric: Metric
+    rule: Rule
+    confidence: float
+    seeds: tuple[int, ...]
+    candidates: tuple[Candidate, ...]
+    winner: Candidate | None
+    per_seed_winners: tuple[int, ...]
+    baseline: Candidate | None = None
+
+    @property
+    def changes_across_seeds(self) -> bool:
+        """Whether the best candidate differs from one seed to another."""
+        return len(set(self.per_seed_winners)) > 1
+
+    @property
+    def overturned(self) -> bool:
+        """Whether the winner is not the configuration that was best in the search."""
+        return self.winner is not None and bool(self.candidates) and self.winner.trial != self.candidates[0].trial
+
+    def summary(self) -> str:
+        rule = f"{self.rule.value}" + (f" at {self.confidence:.0%}" if self.rule is Rule.LCB else "")
+        lines = [f"{len(self.candidates)} candidates x {len(self.seeds)} seeds, picked by {rule}:"]
+        for c in (*self.candidates, *([self.baseline] if self.baseline else [])):
+            mark = "*" if self.winner is not None and c.trial == self.winner.trial else " "
+            lines.append(
+                f" {mark} {c.label:>9} {self.metric.name} {c.mean:.4g} +- {c.std:.2g} (search {c.original!s:.6}; "
+                f"score {c.score:.4g}){'' if c.eligible or c.trial == BASELINE_NUMBER else ' not eligible: ' + c.note}"
+            )
+        if self.winner is None:
+            lines.append("no candidate is eligible")
+        else:
+            lines.append(
+                f"winner {self.winner.label}; the best candidate {'changes' if self.changes_across_seeds else 'stays'} "
+                f"across seeds ({', '.join(f'#{n}' for n in self.per_seed_winners)})"
+                + ("; the search's best was overturned" if self.overturned else "")
+            )
+        return "\n".join(lines)
+
+    def to_attr(self) -> dict[str, Any]:
+        """The study attribute ``seed_stability`` (docs/architecture.md, "Report"; every run is kept)."""
+        entries = [c.to_json() for c in self.candidates]
+        if self.baseline is not None:
+            entries.append({**self.baseline.to_json(), "baseline": True})
+        return {
+            "metric": self.metric.name,
+            "direction": self.metric.direction,
+            "rule": self.rule.value,
+            "confidence": self.confidence,
+            "seeds": list(self.seeds),
+            "candidates": entries,
+            "winner": None if self.winner is None else self.winner.trial,
+            "winner_params": None if self.winner is None else self.winner.params,
+            "per_seed_winners": list(self.per_seed_winners),
+            "changes_across_seeds": self.changes_across_seeds,
+            "overturned": self.overturned,
+            "runs": [run.to_json() for c in self.candidates for run in c.runs],
+        }
+
+
+def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -> list[TrialRecord]:
+    """The best ``k`` COMPLETE trials with distinct configurations, best first."""
+    ranked = sorted(
+        (r for r in records if r.state is TrialState.COMPLETE and r.value(metric.name) is not None),
+        key=lambda r: (metric.sign() * (r.value(metric.name) or 0.0), r.number),
+    )
+    seen: set[str] = set()
+    out: list[TrialRecord] = []
+    for record in ranked:
+        key = json.dumps(record.params, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(record)
+        if len(out) == k:
+            break
+    return out
+
+
+def _check_rule(rule: Rule | str, confidence: float) -> Rule:
+    try:
+        chosen = Rule(rule) if isinstance(rule, str) else rule
+    except ValueError:
+        raise ConfigError(f"rule must be one of {[r.value for r in Rule]}, got rule={rule!r}: use 'lcb'") from None
+    if not isinstance(chosen, Rule):
+        raise ConfigError(f"rule must be a tunesmith Rule or its name, got rule={rule!r}")
+    if not 0.5 <= confidence < 1:
+        raise ConfigError(f"confidence must be in [0.5, 1), got confidence={confidence!r}: use 0.9")
+    return chosen
+
+
+def _baseline_candidate(study: Study, rule: Rule, confidence: float) -> Candidate | None:
+    data = study.attrs.get("baseline")
+    if not isinstance(data, Mapping) or not data.get("runs"):
+        return None
+    runs = [SeedRun.from_json(r) for r in data["runs"]]
+    return _summarise(BASELINE_NUMBER, data["params"], None, runs, study.metric, study.guardrails, rule, confidence)
+
+
+def validate_top(
+    study: Study,
+    objective: Objective,
+    k: int = 3,
+    seeds: int = 5,
+    *,
+    rule: Rule | str = Rule.LCB,
+    confidence: float = 0.9,
+) -> SeedReport:
+    """Re-run the study's top ``k`` configurations with ``seeds`` fresh seeds and pick the most stable.
+
+    Every run is recorded in the study attribute ``seed_stability``; `finalize` then scores the
+    winner on the holdout. Re-runs are not trials: they do not spend the budget and cannot
+    become `Study.best` by a lucky seed.
+
+    Args:
+        study: the study whose trials are ranked.
+        objective: the same objective the search ran (it receives the fresh seed as ``trial.seed``).
+        k: how many distinct configurations to re-run.
+        seeds: how many seeds each runs with (the same seeds for all).
+        rule: how the winner is picked (see `Rule`).
+        confidence: the one-sided level of ``Rule.LCB``.
+
+    Raises:
+        TunesmithError: when the study has no COMPLETE trial.
+    """
+    chosen_rule = _check_rule(rule, confidence)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"k must be a positive integer, got k={k!r}: use 3")
+    seed_values = seed_list(study.seed, seeds)
+    top = top_configurations(study.trials, study.metric, k)
+    if not top:
+        raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
+    candidates = []
+    for record in top:
+        runs = [
+            run_once(
+                objective, record.params, seed, candidate=record.number, metric=study.metric,
+                guardrails=study.guardrails, checkpoint_dir=study.checkpoint_root / "seeds" / f"{record.number}-{i}",
+            )
+            for i, seed in enumerate(seed_values)
+        ]  # fmt: skip
+        candidates.append(
+            _summarise(
+                record.number, record.params, record.value(study.metric.name), runs, study.metric,
+                study.guardrails, chosen_rule, confidence,
+            )
+        )  # fmt: skip
+    eligible = [c for c in candidates if c.eligible]
+    winner = None
+    for c in eligible:
+        if winner is None or study.metric.better(c.score, winner.score):
+            winner = c
+    per_seed: list[int] = []
+    for i in range(len(seed_values)):
+        best_here: tuple[float, int] | None = None
+        for c in eligible:
+            value = c.runs[i].metrics.get(study.metric.name)
+            if value is not None and (best_here is None or study.metric.better(value, best_here[0])):
+                best_here = (value, c.trial)
+        if best_here is not None:
+            per_seed.append(best_here[1])
+    report = SeedReport(
+        metric=study.metric,
+        rule=chosen_rule,
+        confidence=confidence,
+        seeds=tuple(seed_values),
+        candidates=tuple(candidates),
+        winner=winner,
+        per_seed_winners=tuple(per_seed),
+        baseline=_baseline_candidate(study, chosen_rule, confidence),
+    )
+    study.set_attr("seed_stability", report.to_attr())
+    return report
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline configuration evaluated across seeds.
+
+    Attributes:
+        params: the configuration (the model's defaults).
+        runs: every run.
+        mean, std: of the metric over the runs that completed (``std`` is the seed noise).
+    """
+
+    params: dict[str, Any]
+    runs: tuple[SeedRun, ...]
+    mean: float
+    std: float
+
+    def to_attr(self, metric: Metric) -> dict[str, Any]:
+        """The study attribute ``baseline``."""
+        values = [r.metrics[metric.name] for r in self.runs if r.state != TrialState.FAILED.value]
+        return {
+            "params": self.params,
+            "seeds": [r.seed for r in self.runs],
+            "values": values,
+            "mean": self.mean,
+            "std": self.std,
+            "runs": [r.to_json() for r in self.runs],
+        }
+
+
+def evaluate_baseline(
+    study: Study, objective: Objective, params: Mapping[str, Any] | None = None, seeds: int = 5
+) -> Baseline:
+    """Run the baseline configuration with the same fresh seeds `validate_top` uses and record it.
+
+    Args:
+        study: the study.
+        objective: the study's objective.
+        params: the baseline configuration; default: the one declared with ``Study(baseline=...)``.
+        seeds: how many seeds.
+
+    Raises:
+        ConfigError: when no configuration is given or declared.
+        TunesmithError: when every baseline run failed.
+    """
+    declared = study.attrs.get("baseline")
+    if params is None:
+        if not isinstance(declared, Mapping) or not isinstance(declared.get("params"), Mapping):
+            raise ConfigError(
+                "no baseline configuration: pass params=... or declare one with ts.Study(..., baseline={...})"
+            )
+        params = declared["params"]
+        seeds = int(declared.get("seed_count", seeds))
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
+    runs = tuple(
+        run_once(
+            objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
+            checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{i}",
+        )
+        for i, seed in enumerate(seed_list(study.seed, seeds))
+    )  # fmt: skip
+    values = [r.metrics[study.metric.name] for r in runs if r.state != TrialState.FAILED.value]
+    if not values:
+        raise TunesmithError(f"every baseline run failed; the first error: {runs[0].reason}")
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    baseline = Baseline(dict(params), runs, float(np.mean(values)), std)
+    study.set_attr("baseline", {**baseline.to_attr(study.metric), "seed_count": seeds})
+    return baseline
+
+
+def declare_baseline(study: Study, params: Mapping[str, Any], seeds: int = 5) -> None:
+    """Record a baseline to evaluate before the search (``Study(baseline=...)``); keeps one already evaluated."""
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"baseline must be a dict of parameters, got baseline={params!r}")
+    seed_list(study.seed, seeds)  # validates the count
+    current = study.attrs.get("baseline")
+    if isinstance(current, Mapping) and current.get("runs"):
+        return
+    study.set_attr("baseline", {"params": dict(params), "seed_count": seeds, "runs": []})
+
+
+def run_pending_baseline(study: Study, objective: Objective) -> Baseline | None:
+    """Evaluate a declared baseline that has not run yet (called as `Study.optimize` starts)."""
+    declared = study.attrs.get("baseline")
+    if isinstance(declared, Mapping) and isinstance(declared.get("params"), Mapping) and not declared.get("runs"):
+        return evaluate_baseline(study, objective)
+    return None

@@ -1,0 +1,134 @@
+"""The whole Define -> Test sequence around a search: baseline first, then seed stability, holdout, verdict.
+
+Used by ``tunesmith run`` for a config that declares a holdout, and by ``tunesmith demo``. The
+config's ``holdout`` is either ``"module:function"`` (the evaluation) or a table::
+
+    [holdout]
+    evaluate = "mymodule:evaluate_holdout"   # evaluate(params, seed) -> dict
+    shifted = "mymodule:evaluate_shifted"    # optional: the same on shifted / time-split data
+    top = 3                                  # candidates re-run across seeds
+    seeds = 5
+    baseline = { lr = 1e-3, batch_size = 128 }   # optional: the model's defaults
+    gap = 0.02                               # optional thresholds (fractions)
+    slice = 0.10
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunesmith.discipline.holdout import Evaluate, Thresholds, finalize
+from tunesmith.discipline.seeds import SeedReport, declare_baseline, evaluate_baseline, validate_top
+from tunesmith.discipline.verdict import Verdict
+from tunesmith.errors import ConfigError
+from tunesmith.trial import Trial
+
+if TYPE_CHECKING:
+    from tunesmith.config import StudyConfig
+    from tunesmith.study import Study
+
+__all__ = ["HoldoutPlan", "after_search", "before_search", "demo_verdict", "holdout_plan"]
+
+_KEYS = {"evaluate", "shifted", "top", "seeds", "baseline", "gap", "seed_cv", "slice", "shift"}
+
+
+@dataclass(frozen=True)
+class HoldoutPlan:
+    """What a config's ``holdout`` entry asks for."""
+
+    evaluate: Evaluate
+    shifted: Evaluate | None = None
+    top: int = 3
+    seeds: int = 5
+    baseline: Mapping[str, Any] | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
+    """Parse a config's ``holdout`` entry (a ``"module:function"`` string or a table)."""
+    from tunesmith.config import import_object
+
+    if isinstance(entry, str):
+        entry = {"evaluate": entry}
+    if not isinstance(entry, Mapping) or "evaluate" not in entry:
+        raise ConfigError(f"holdout must be 'module:function' or a table with 'evaluate', got holdout={entry!r}")
+    unknown = sorted(set(entry) - _KEYS)
+    if unknown:
+        raise ConfigError(f"unknown holdout keys {unknown}: known keys are {sorted(_KEYS)}")
+    evaluate = import_object(entry["evaluate"], base_dir=base_dir, what="holdout evaluation")
+    shifted = entry.get("shifted")
+    baseline = entry.get("baseline")
+    if baseline is not None and not isinstance(baseline, Mapping):
+        raise ConfigError(f"holdout.baseline must be a table of parameters, got {baseline!r}")
+    return HoldoutPlan(
+        evaluate=evaluate,
+        shifted=None if shifted is None else import_object(shifted, base_dir=base_dir, what="shifted evaluation"),
+        top=int(entry.get("top", 3)),
+        seeds=int(entry.get("seeds", 5)),
+        baseline=baseline,
+        thresholds=Thresholds(**{k: float(entry[k]) for k in ("gap", "seed_cv", "slice", "shift") if k in entry}),
+    )
+
+
+def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any]) -> None:
+    """Evaluate the config's baseline across seeds before the search (no-op without a holdout or baseline)."""
+    if "holdout" not in cfg.extra:
+        return
+    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    if plan.baseline is not None:
+        declare_baseline(study, plan.baseline, plan.seeds)
+        current = study.attrs.get("baseline") or {}
+        if not current.get("runs"):
+            evaluate_baseline(study, objective, plan.baseline, plan.seeds)
+
+
+def after_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any]) -> Verdict | None:
+    """Re-run the top candidates across seeds, open the holdout once, return the verdict (``None`` without a holdout).
+
+    A study whose holdout was opened already gets the recorded verdict back instead of a second opening.
+    """
+    if "holdout" not in cfg.extra:
+        return None
+    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    if study.attrs.get("holdout_log"):
+        return recorded_verdict(study)
+    validate_top(study, objective, k=plan.top, seeds=plan.seeds)
+    return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds)
+
+
+def recorded_verdict(study: Study) -> Verdict | None:
+    """The verdict stored with the study by `finalize` (``None`` when there is none)."""
+    from tunesmith.discipline.verdict import Check
+
+    stored = study.attrs.get("verdict")
+    if not isinstance(stored, Mapping) or not isinstance(stored.get("checks"), list):
+        return None
+    checks = [Check(str(c["name"]), bool(c["passed"]), str(c["detail"]), bool(c.get("checked", True)))
+              for c in stored["checks"]]  # fmt: skip
+    return Verdict(checks, trial=stored.get("trial"))
+
+
+DEMO_BASELINE: dict[str, Any] = {
+    # MLPClassifier's defaults, with the batch size and width rounded to the space's powers of two
+    "learning_rate": 1e-3,
+    "batch_size": 128,
+    "alpha": 1e-4,
+    "depth": 1,
+    "width": 128,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+}
+
+
+def demo_verdict(study: Study, *, top: int = 3, seeds: int = 3) -> tuple[SeedReport, Verdict]:
+    """The demo's Test step: baseline across seeds, top candidates across seeds, the holdout once, the verdict."""
+    from tunesmith import demo
+
+    current = study.attrs.get("baseline") or {}
+    if not current.get("runs"):
+        evaluate_baseline(study, demo.objective, DEMO_BASELINE, seeds)
+    report = validate_top(study, demo.objective, k=top, seeds=seeds)
+    return report, finalize(study, demo.evaluate_holdout)

@@ -1,0 +1,96 @@
+"""The verdict: is the chosen configuration ready for production, and if not, why not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Check", "Verdict"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the verdict.
+
+    Attributes:
+        name: what was checked ("holdout gap", "seed stability", ...).
+        passed: whether the configuration passed it (a check that could not run counts as passed).
+        detail: the figures behind the outcome, in words.
+        checked: ``False`` when the check could not run (what is missing is in ``detail``).
+    """
+
+    name: str
+    passed: bool
+    detail: str
+    checked: bool = True
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"FAILED"`` or ``"not checked"``."""
+        if not self.checked:
+            return "not checked"
+        return "ok" if self.passed else "FAILED"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "checked": self.checked, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a configuration is ready, with every check that decided it.
+
+    ``ready`` is true when no check failed; checks that could not run are listed but do not block.
+    """
+
+    checks: tuple[Check, ...]
+    trial: int | None = None
+
+    def __init__(self, checks: Sequence[Check], trial: int | None = None) -> None:
+        object.__setattr__(self, "checks", tuple(checks))
+        object.__setattr__(self, "trial", trial)
+
+    @property
+    def ready(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    def check(self, name: str) -> Check:
+        """The check called ``name``."""
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(f"no check named {name!r}: the checks are {[c.name for c in self.checks]}")
+
+    @property
+    def headline(self) -> str:
+        if self.ready:
+            return "ready"
+        return "not ready: " + "; ".join(f"{c.name} - {c.detail}" for c in self.failed)
+
+    def summary(self) -> str:
+        """One line that says "ready" or "not ready" with the failed reasons, then one line per check."""
+        lines = [self.headline]
+        lines += [f"  [{c.status}] {c.name}: {c.detail}" for c in self.checks]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def to_attr(self) -> dict[str, Any]:
+        """The study attribute ``verdict`` the HTML report shows (see docs/architecture.md, "Report")."""
+        unchecked = [c for c in self.checks if not c.checked]
+        status = "fail" if not self.ready else ("warn" if unchecked else "pass")
+        return {
+            "status": status,
+            "ready": self.ready,
+            "summary": self.headline
+            if not self.ready
+            else "ready" + (f" ({len(unchecked)} check(s) could not run)" if unchecked else ""),
+            "reasons": [f"{c.name} [{c.status}]: {c.detail}" for c in self.checks],
+            "checks": [c.to_json() for c in self.checks],
+            "trial": self.trial,
+        }

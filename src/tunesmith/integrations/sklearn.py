@@ -1,0 +1,292 @@
+"""`TunesmithSearchCV`: a scikit-learn search estimator with tunesmith's samplers, schedulers and storage behind it.
+
+It subclasses scikit-learn's ``BaseSearchCV`` and overrides only ``_run_search``, so ``cv_results_``,
+``best_params_``, ``best_estimator_``, ``refit``, ``n_jobs`` and ``error_score`` behave as in
+``RandomizedSearchCV``::
+
+    search = TunesmithSearchCV(
+        SVC(), ts.Space({"C": ts.Float(1e-3, 1e3, log=True), "gamma": ts.Float(1e-4, 1e1, log=True)}),
+        n_trials=40, cv=5, random_state=0,
+    ).fit(X, y)
+    search.best_params_, search.cv_results_["mean_test_score"]
+
+With ``resource`` (``"n_samples"`` or an estimator parameter such as ``"max_iter"``) and a
+scheduler (``"asha"``, ``"hyperband"``, ``"median"``, ``"auto"``), each configuration is fitted at
+increasing resource and the scheduler stops the poor ones early; only fits at ``max_resource``
+compete for ``best_params_``. ``cv_results_`` then has a ``resource`` column, and a ``trial``
+column (the trial number in the study) in every case.
+"""
+
+from __future__ import annotations
+
+import numbers
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection._search import BaseSearchCV
+
+from tunesmith.budget import Budget
+from tunesmith.decision import Decision
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
+from tunesmith.objective import Metric
+from tunesmith.schedulers import FIFO, Scheduler, make_scheduler
+from tunesmith.space import Param, Space
+from tunesmith.study import Study
+from tunesmith.trial import Trial, TrialRecord
+
+__all__ = ["TunesmithSearchCV"]
+
+_RESOURCE_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto"}
+
+
+class _SubsampledSplits:
+    """A CV splitter that keeps the outer splits but trains on ``n_samples`` of each training fold."""
+
+    def __init__(self, base: Any, n_samples: int, seed: int) -> None:
+        self.base = base
+        self.n_samples = n_samples
+        self.seed = seed
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return int(self.base.get_n_splits(X, y, groups))
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng(self.seed)
+        for train, test in self.base.split(X, y, groups):
+            keep = min(len(train), self.n_samples)
+            yield np.sort(rng.choice(train, size=keep, replace=False)), test
+
+
+class TunesmithSearchCV(BaseSearchCV):
+    """Hyperparameter search over a tunesmith `Space` with cross-validation, as a scikit-learn estimator.
+
+    Args:
+        estimator: the scikit-learn estimator (or pipeline) to tune.
+        space: a `Space`, or a dict of parameters (``{"C": ts.Float(1e-3, 1e3, log=True)}``) whose
+            names are the estimator's parameters (``"svc__C"`` in a pipeline).
+        n_trials: configurations to evaluate (the study's trial budget).
+        scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score: as in
+            ``RandomizedSearchCV``. ``n_jobs`` also sets how many configurations are evaluated at once.
+        random_state: an int seeds the study (samplers and the ``n_samples`` subsampling).
+        sampler: ``"auto"`` (default), a sampler name or a tunesmith `Sampler`.
+        scheduler: ``None`` (every configuration at full resource), a name or a tunesmith `Scheduler`;
+            a scheduler that pauses trials (promote mode) is refused: fits are not resumable.
+        resource: ``"n_samples"`` or the name of an integer estimator parameter that sets the training
+            length (``"max_iter"``, ``"n_estimators"``); needed by early-stopping schedulers.
+        min_resource, max_resource: the resource range (``max_resource`` defaults to the training
+            fold size for ``"n_samples"``).
+        storage: where the study lives (``"memory"`` by default; a SQLite/PostgreSQL URL keeps it).
+        study_name: the study's name (a fresh one per ``fit`` when omitted).
+
+    Attributes:
+        trials_: the study's trial records after ``fit``.
+        study_name_: the name of the study in ``storage``.
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        space: Space | Mapping[str, Param],
+        *,
+        n_trials: int = 20,
+        scoring: Any = None,
+        n_jobs: int | None = None,
+        refit: bool | str | Callable[..., Any] = True,
+        cv: Any = None,
+        verbose: int = 0,
+        pre_dispatch: int | str = "2*n_jobs",
+        random_state: int | np.random.RandomState | None = None,
+        error_score: Any = np.nan,
+        return_train_score: bool = False,
+        sampler: Any = "auto",
+        scheduler: Any = None,
+        resource: str | None = None,
+        min_resource: int | None = None,
+        max_resource: int | None = None,
+        storage: str | None = "memory",
+        study_name: str | None = None,
+    ) -> None:
+        super().__init__(
+            estimator=estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        self.space = space
+        self.n_trials = n_trials
+        self.random_state = random_state
+        self.sampler = sampler
+        self.scheduler = scheduler
+        self.resource = resource
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.storage = storage
+        self.study_name = study_name
+
+    # Set-up -------------------------------------------------------------------------------------
+    def _space(self) -> Space:
+        if isinstance(self.space, Space):
+            return self.space
+        if isinstance(self.space, Mapping):
+            return Space(self.space)
+        raise ConfigError(f"space must be a ts.Space or a dict of parameters, got {type(self.space).__name__}")
+
+    def _seed(self) -> int | None:
+        state = self.random_state
+        if state is None:
+            return None
+        if isinstance(state, np.random.RandomState):
+            return int(state.randint(0, 2**31 - 1))
+        if isinstance(state, numbers.Integral) and not isinstance(state, bool) and int(state) >= 0:
+            return int(state)
+        raise ConfigError(f"random_state must be a non-negative int, a RandomState or None, got {state!r}")
+
+    def _resource_range(self, n_train: Callable[[], int]) -> tuple[int, int] | None:
+        if self.resource is None:
+            return None
+        if not isinstance(self.resource, str):
+            raise ConfigError(f"resource must be 'n_samples' or a parameter name, got resource={self.resource!r}")
+        if self.resource != "n_samples" and self.resource not in self.estimator.get_params():
+            raise ConfigError(
+                f"resource={self.resource!r} is not a parameter of {type(self.estimator).__name__}: "
+                "use 'n_samples' or a parameter such as 'max_iter'"
+            )
+        high = self.max_resource
+        if high is None and self.resource == "n_samples":
+            high = n_train()
+        if high is None:
+            raise ConfigError(f"max_resource is needed for resource={self.resource!r}: e.g. max_resource=200")
+        low = self.min_resource if self.min_resource is not None else max(1, high // 27)
+        if not 0 < low < high:
+            raise ConfigError(f"0 < min_resource < max_resource must hold, got {low} and {high}")
+        return int(low), int(high)
+
+    def _make_scheduler(self, resources: tuple[int, int] | None) -> Scheduler:
+        spec = self.scheduler
+        if isinstance(spec, str) and spec.lower() in _RESOURCE_SCHEDULERS:
+            if resources is None:
+                raise ConfigError(f"scheduler={spec!r} needs a resource: pass resource='n_samples' or 'max_iter'")
+            spec = {"name": spec, "min_resource": resources[0], "max_resource": resources[1]}
+        scheduler = make_scheduler(spec)
+        if scheduler.pauses:
+            raise ConfigError(
+                f"scheduler {scheduler.name!r} pauses trials, but a scikit-learn fit cannot resume: use mode='stop'"
+            )
+        if scheduler.name == "pbt" or getattr(getattr(scheduler, "chosen", None), "name", "") == "pbt":
+            raise ConfigError("PBT continues training from checkpoints, which scikit-learn fits cannot do")
+        if not isinstance(scheduler, FIFO) and resources is None:
+            raise ConfigError(f"scheduler {scheduler.name!r} needs a resource: pass resource='n_samples' or 'max_iter'")
+        return scheduler
+
+    # The search ---------------------------------------------------------------------------------
+    def _run_search(self, evaluate_candidates: Callable[..., dict[str, Any]]) -> None:
+        if isinstance(self.n_trials, bool) or not isinstance(self.n_trials, numbers.Integral) or self.n_trials < 1:
+            raise ConfigError(f"n_trials must be a positive integer, got n_trials={self.n_trials!r}")
+        from joblib import effective_n_jobs  # type: ignore[import-untyped]
+
+        base_cv = self._checked_cv_orig
+        resources = self._resource_range(lambda: min(len(tr) for tr, _ in base_cv.split(*self._fit_data)))
+        scheduler = self._make_scheduler(resources)
+        study = Study(
+            self._space(),
+            metric=Metric("score", "max"),
+            sampler=self.sampler,
+            scheduler=scheduler,
+            budget=Budget(trials=int(self.n_trials)),
+            storage=self.storage,
+            name=self.study_name or f"search-{uuid.uuid4().hex[:8]}",
+            seed=self._seed(),
+        )
+        batch = max(1, int(effective_n_jobs(self.n_jobs)))
+        score_key = self._score_key()
+
+        def evaluate(trials: Sequence[Trial], level: int | None) -> list[float]:
+            params = [dict(t.params) for t in trials]
+            cv = None
+            if level is not None and self.resource == "n_samples":
+                cv = _SubsampledSplits(base_cv, level, study.seed)
+            elif level is not None:
+                params = [{**p, str(self.resource): level} for p in params]
+            more: dict[str, list[Any]] = {"trial": [t.number for t in trials]}
+            if level is not None:
+                more["resource"] = [level] * len(trials)
+            results = evaluate_candidates(params, cv=cv, more_results=more)
+            return [float(v) for v in results[score_key][-len(trials) :]]
+
+        levels: list[int | None] = [None]
+        if resources is not None:
+            rungs = [int(r) for r in scheduler.rungs() if r <= resources[1]]
+            levels = sorted({*rungs, resources[1]}) if rungs else [resources[1]]
+        while True:
+            trials = self._ask(study, batch)
+            if not trials:
+                break
+            alive = list(trials)
+            last: dict[int, float] = {}
+            for level in levels:
+                scores = evaluate(alive, level)
+                still = []
+                for trial, score in zip(alive, scores, strict=True):
+                    last[trial.number] = score
+                    if level is None or level == levels[-1]:
+                        still.append(trial)
+                        continue
+                    decision = study.report(trial.number, level, {"score": score})
+                    if decision is Decision.CONTINUE and np.isfinite(score):
+                        still.append(trial)
+                    else:
+                        study.tell(trial)
+                alive = still
+                if not alive:
+                    break
+            for trial in alive:
+                study.tell(trial, {"score": last[trial.number]})
+        self.trials_: list[TrialRecord] = study.trials
+        self.study_name_ = study.name
+
+    @staticmethod
+    def _ask(study: Study, batch: int) -> list[Trial]:
+        trials: list[Trial] = []
+        for _ in range(batch):
+            try:
+                trials.append(study.ask())
+            except (BudgetExhausted, SearchSpaceExhausted):
+                break
+        return trials
+
+    def _score_key(self) -> str:
+        if callable(self.scoring) or self.scoring is None or isinstance(self.scoring, str):
+            return "mean_test_score"
+        if isinstance(self.refit, str):
+            return f"mean_test_{self.refit}"
+        names = list(self.scoring) if isinstance(self.scoring, Mapping | list | tuple | set) else []
+        if not names:
+            raise ConfigError(f"cannot read the score of scoring={self.scoring!r}: name the scorers")
+        return f"mean_test_{sorted(names)[0] if isinstance(self.scoring, set) else names[0]}"
+
+    def fit(self, X: Any, y: Any = None, **params: Any) -> TunesmithSearchCV:
+        """Run the search on ``X, y`` (as ``RandomizedSearchCV.fit``)."""
+        self._fit_data = (X, y, params.get("groups"))
+        try:
+            super().fit(X, y, **params)
+        finally:
+            del self._fit_data
+        return self
+
+    @staticmethod
+    def _select_best_index(refit: Any, refit_metric: str, results: Mapping[str, Any]) -> int:
+        """The best row among fits at full resource (a partial fit never wins)."""
+        if callable(refit) or "resource" not in results:
+            return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
+        resource = np.asarray(results["resource"], dtype=float)
+        full = resource == resource.max()
+        ranks = np.asarray(results[f"rank_test_{refit_metric}"], dtype=float)
+        ranks = np.where(full, ranks, np.inf)
+        return int(np.argmin(ranks))

@@ -1,0 +1,133 @@
+"""``scheduler="auto"``: pick the early-stopping scheduler from the trial's fidelity, as the planner does.
+
+The rules follow the guide's method table and depend only on what the user states about the
+resource axis, never on the number of workers, so every worker and a resumed study resolve
+``"auto"`` to the same scheduler:
+
+* no resource axis, or no meaningful early signal: `FIFO` (every trial trains to the end);
+* training that can take new hyperparameters from a checkpoint and is long enough for several
+  rounds (``adaptive=True``): `PBT`;
+* an early signal whose onset is uncertain (``early_signal=None``): `Hyperband`, which hedges
+  over where the first rung should sit;
+* otherwise `ASHA` (stop mode: needs no checkpoints, keeps every worker busy).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tunesmith.decision import Decision
+from tunesmith.errors import ConfigError
+from tunesmith.samplers.base import SearchContext
+from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
+from tunesmith.schedulers.fifo import FIFO
+from tunesmith.schedulers.pbt import PBT
+from tunesmith.schedulers.successive_halving import ASHA, Hyperband, rung_levels
+from tunesmith.space import Space
+from tunesmith.trial import TrialRecord
+
+__all__ = ["PBT_MIN_ROUNDS", "AutoScheduler", "choose_scheduler"]
+
+PBT_MIN_ROUNDS = 4  # PBT needs several exploit/explore rounds within one run to adapt anything
+
+
+def choose_scheduler(
+    max_resource: float | None,
+    *,
+    min_resource: float = 1,
+    eta: float = 3,
+    early_signal: bool | None = True,
+    adaptive: bool = False,
+) -> tuple[Scheduler, str]:
+    """The scheduler for a trial whose resource axis is described by the arguments, and why.
+
+    Args:
+        max_resource: the full training length in resource units (epochs, iterations); ``None``
+            when trials have no resource axis.
+        min_resource: the first resource at which trials can be compared.
+        eta: the halving rate of successive halving.
+        early_signal: ``True`` when rankings at ``min_resource`` already predict the final ones,
+            ``None`` when unsure, ``False`` when they do not.
+        adaptive: whether training can continue from a checkpoint with new hyperparameters (PBT).
+    """
+    if max_resource is None:
+        return FIFO(), "fifo: trials declare no resource axis, so there is nothing to cut early"
+    rung_levels(min_resource, max_resource, eta)  # validates the resource arguments
+    if adaptive:
+        interval = max(1, math.floor(max_resource / (2 * PBT_MIN_ROUNDS)))
+        if max_resource / interval >= PBT_MIN_ROUNDS:
+            return PBT(perturbation_interval=interval), (
+                f"pbt: training of {max_resource:g} units can take new hyperparameters from a checkpoint, "
+                f"so a population adapts them every {interval} units instead of a separate tuning phase"
+            )
+    if early_signal is False:
+        return FIFO(), "fifo: early results do not predict final ones, so stopping early would kill late bloomers"
+    if early_signal is None:
+        return Hyperband(min_resource, max_resource, eta), (
+            f"hyperband: an early signal whose onset is uncertain - brackets start at {min_resource:g} to "
+            f"{max_resource:g} units and hedge against cutting too early"
+        )
+    return ASHA(min_resource, max_resource, eta), (
+        f"asha: rankings stabilise early, so trials are compared from {min_resource:g} units and only the top "
+        f"1/{eta:g} go on to {max_resource:g}; asynchronous, so no worker waits for a rung to fill"
+    )
+
+
+class AutoScheduler(Scheduler):
+    """Delegates to the scheduler `choose_scheduler` picks from these settings (see the module docstring).
+
+    Args:
+        max_resource, min_resource, eta, early_signal, adaptive: as for `choose_scheduler`.
+    """
+
+    name = "auto"
+
+    def __init__(
+        self,
+        max_resource: float | None = None,
+        min_resource: float = 1,
+        eta: float = 3,
+        early_signal: bool | None = True,
+        adaptive: bool = False,
+    ) -> None:
+        if early_signal not in (True, False, None):
+            raise ConfigError(f"early_signal must be true, false or null (unsure), got early_signal={early_signal!r}")
+        if not isinstance(adaptive, bool):
+            raise ConfigError(f"adaptive must be true or false, got adaptive={adaptive!r}")
+        self.max_resource = max_resource
+        self.min_resource = min_resource
+        self.eta = eta
+        self.early_signal = early_signal
+        self.adaptive = adaptive
+        self.chosen, self.why = choose_scheduler(
+            max_resource, min_resource=min_resource, eta=eta, early_signal=early_signal, adaptive=adaptive
+        )
+        self.pauses = self.chosen.pauses
+
+    def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
+        return self.chosen.decide(trial, history, context)
+
+    def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
+        return self.chosen.promote(history, context, final=final)
+
+    def propose(
+        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
+    ) -> Continuation | None:
+        return self.chosen.propose(space, history, rng, context)
+
+    def rungs(self) -> tuple[float, ...]:
+        return self.chosen.rungs()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "max_resource": self.max_resource,
+            "min_resource": self.min_resource,
+            "eta": self.eta,
+            "early_signal": self.early_signal,
+            "adaptive": self.adaptive,
+        }
