@@ -431,3 +431,25 @@ def test_importance_of_an_asha_study_is_measured_at_a_rung() -> None:
     assert findings.importance is not None, findings.importance_note
     assert findings.importance.ranking()[0] == "lr"
     assert "measured at resource" in (findings.importance_note or "")
+
+
+def test_promote_mode_resumes_from_checkpoints_across_real_processes(tmp_path: Path) -> None:
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        state = trial.load_checkpoint() or {"epochs": 0}
+        assert state["epochs"] == trial.step, "a resumed trial finds the checkpoint it left when it paused"
+        loss = math.inf
+        for step in trial.steps(9):
+            state["epochs"] = step + 1
+            trial.save_checkpoint(state)
+            loss = trial.params["quality"] + 1.0 / (step + 1)
+            trial.report(loss=loss)
+        return {"loss": loss}
+
+    study = ts.Study(SPACE, metric="loss", scheduler=ASHA(1, 9, 3, mode="promote"), storage="memory", seed=4,
+                     sampler="random", budget=ts.Budget(trials=9), checkpoint_dir=tmp_path)  # fmt: skip
+    study.optimize(objective, workers=2, executor="processes")
+    states = [r.state for r in study.trials]
+    assert TrialState.PAUSED not in states and TrialState.FAILED not in states, [r.error for r in study.trials]
+    winner = study.best
+    assert winner is not None and winner.resource == 9
+    assert sorted(winner.intermediate) == list(range(1, 10))
