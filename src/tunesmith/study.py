@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,10 @@ from tunesmith.space import Space
 from tunesmith.storage import Proposal, Storage, StudyInfo, open_storage
 from tunesmith.storage.base import count_budgeted
 from tunesmith.trial import Trial, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.discipline.seeds import Baseline, SeedReport
+    from tunesmith.discipline.verdict import Verdict
 
 __all__ = ["Study", "StudyResult", "trial_seed"]
 
@@ -115,6 +119,8 @@ class Study:
             parameters (and seed) again as a new trial with ``attrs["retry_of"]`` (the lost
             trial's number) and ``attrs["retries"]``. Stored with the study; ``None`` keeps the
             stored value (0 for a new study).
+        baseline: the model's default configuration; evaluated across seeds when `optimize` first
+            runs, and every verdict is stated relative to it (see `Study.baseline`).
     """
 
     def __init__(
@@ -135,6 +141,7 @@ class Study:
         checkpoint_dir: str | Path | None = None,
         keep_checkpoints: int = 3,
         divergence_factor: float | None = 10.0,
+        baseline: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}: wrap the dict in ts.Space")
@@ -197,6 +204,8 @@ class Study:
         if created:
             self._storage.set_study_attr(self._info.id, "environment", environment())
             self._record_sampler_choice()
+        if baseline is not None:
+            self.baseline(baseline)
 
     # Construction ------------------------------------------------------------------------------
     def _spec(self, seed: int) -> dict[str, Any]:
@@ -318,6 +327,38 @@ class Study:
     def set_attr(self, key: str, value: Any) -> None:
         """Store one JSON attribute with the study."""
         self._storage.set_study_attr(self._info.id, key, value)
+
+    # The discipline (tunesmith.discipline) -----------------------------------------------------
+    def baseline(self, params: Mapping[str, Any], seeds: int = 5, objective: Objective | None = None) -> None:
+        """Declare the baseline configuration; it runs across ``seeds`` seeds before the search (or now,
+        given ``objective``). See `tunesmith.discipline.seeds`."""
+        from tunesmith.discipline.seeds import declare_baseline, evaluate_baseline
+
+        declare_baseline(self, params, seeds)
+        if objective is not None:
+            evaluate_baseline(self, objective, params, seeds)
+
+    def evaluate_baseline(
+        self, objective: Objective, params: Mapping[str, Any] | None = None, seeds: int = 5
+    ) -> Baseline:
+        """Run the baseline across seeds now and record it (`tunesmith.discipline.evaluate_baseline`)."""
+        from tunesmith.discipline.seeds import evaluate_baseline
+
+        return evaluate_baseline(self, objective, params, seeds)
+
+    def validate_top(self, objective: Objective, k: int = 3, seeds: int = 5, **options: Any) -> SeedReport:
+        """Re-run the top ``k`` configurations across ``seeds`` seeds; pick the most stable
+        (`tunesmith.discipline.validate_top`)."""
+        from tunesmith.discipline.seeds import validate_top
+
+        return validate_top(self, objective, k, seeds, **options)
+
+    def finalize(self, evaluate: Callable[[dict[str, Any], int], Mapping[str, float]], **options: Any) -> Verdict:
+        """Score the chosen configuration once on the locked holdout; return the verdict
+        (`tunesmith.discipline.finalize`)."""
+        from tunesmith.discipline.holdout import finalize
+
+        return finalize(self, evaluate, **options)
 
     def usage(self) -> BudgetUsage:
         return Budget.usage(self.trials, self._clock())
@@ -720,6 +761,9 @@ class Study:
             )
         if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
             raise ConfigError(f"n_trials must be a positive integer, got n_trials={n_trials!r}")
+        from tunesmith.discipline.seeds import run_pending_baseline
+
+        run_pending_baseline(self, objective)  # a declared baseline runs first, across seeds
         options: dict[str, Any] = {}
         if memory_limit is not None:
             options["memory_limit"] = memory_limit

@@ -14,6 +14,7 @@ from tunesmith.discipline.guardrails import (
     proxy_overfitting,
 )
 from tunesmith.discipline.holdout import HoldoutOpened, Thresholds, finalize
+from tunesmith.discipline.nested_cv import NestedCVResult, nested_cv
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.planner import Fidelity, Method, Plan, PlanOption, plan
 from tunesmith.discipline.seeds import Baseline, Candidate, Rule, SeedReport, SeedRun, evaluate_baseline, validate_top
@@ -27,6 +28,7 @@ __all__ = [
     "HoldoutOpened",
     "Latency",
     "Method",
+    "NestedCVResult",
     "Optimism",
     "Plan",
     "PlanOption",
@@ -46,6 +48,7 @@ __all__ = [
     "holdout_key",
     "latency",
     "log_loss",
+    "nested_cv",
     "peak_memory",
     "plan",
     "priors",
