@@ -561,6 +561,68 @@ def storage_upgrade(storage: str | None, storage_file: str | None) -> None:
         store.close()
     console.print(f"{redact_url(url)} is at schema version {version}")
 
+# The discipline: plan a search, open the holdout once, the verdict ----------------------------------
+@cli.command("plan")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--trial-cost", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds one full-length trial takes (default: unknown, treated as expensive).")  # fmt: skip
+@click.option("--trials", type=click.IntRange(min=1), default=None, help="Overrides the config's trial budget.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Overrides the config's workers.")
+@click.option("--max-resource", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Full training length in resource units (default: the scheduler's max_resource).")  # fmt: skip
+@click.option("--min-resource", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="First resource at which trials can be compared.")  # fmt: skip
+@click.option("--early-signal", type=click.Choice(["yes", "unsure", "no"]), default="yes", show_default=True,
+              help="Do early results predict final ones?")  # fmt: skip
+@click.option("--adaptive", is_flag=True, help="Training can take new hyperparameters from a checkpoint (PBT).")
+@json_option
+def plan_command(
+    config: str, trial_cost: float | None, trials: int | None, workers: int | None, max_resource: float | None,
+    min_resource: float | None, early_signal: str, adaptive: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Recommend the search method and scheduler for CONFIG, with what its budget buys under each."""
+    from tunesmith.config import load_config
+    from tunesmith.discipline.planner import plan_for_config
+
+    with _friendly_errors():
+        cfg = load_config(config)
+        plan = plan_for_config(
+            cfg, trial_cost=trial_cost, trials=trials, workers=workers, max_resource=max_resource,
+            min_resource=min_resource, early_signal={"yes": True, "unsure": None, "no": False}[early_signal],
+            adaptive=adaptive,
+        )  # fmt: skip
+    if as_json:
+        _print_json(plan.to_json())
+        return
+    click.echo(plan.summary())
+
+
+@cli.command("finalize")
+@click.argument("study_name", required=False)
+@storage_option
+@click.option("--evaluate", "evaluate_ref", required=True, help="module:function, evaluate(params, seed) -> dict.")
+@click.option("--shifted", "shifted_ref", default=None, help="module:function on a shifted or time-split test set.")
+@click.option("--force", is_flag=True, help="Open the holdout again although it was opened (recorded as forced).")
+@json_option
+def finalize_command(
+    study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool, as_json: bool
+) -> None:
+    """Score the chosen configuration of STUDY_NAME once on the locked holdout and print the verdict."""
+    from pathlib import Path
+
+    from tunesmith.config import import_object
+
+    study = _resolve_study(storage, study_name)
+    with _friendly_errors():
+        evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
+        shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
+        verdict = study.finalize(evaluate, force=force, shifted=shifted)
+    if as_json:
+        _print_json(verdict.to_attr())
+        return
+    click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="tunesmith")

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
@@ -26,7 +26,10 @@ from tunesmith.schedulers.pbt import PBT
 from tunesmith.schedulers.successive_halving import rung_levels
 from tunesmith.space import Space
 
-__all__ = ["Fidelity", "Method", "Plan", "PlanOption", "plan"]
+if TYPE_CHECKING:
+    from tunesmith.config import StudyConfig
+
+__all__ = ["Fidelity", "Method", "Plan", "PlanOption", "plan", "plan_for_config"]
 
 
 class Method(Enum):
@@ -351,3 +354,40 @@ def _options(space: Space, full: float | None, workers: int, fidelity: Fidelity 
         )
     )
     return options
+
+
+def plan_for_config(
+    cfg: StudyConfig,
+    *,
+    trial_cost: float | None = None,
+    max_resource: float | None = None,
+    min_resource: float | None = None,
+    early_signal: bool | None = True,
+    adaptive: bool = False,
+    workers: int | None = None,
+    trials: int | None = None,
+) -> Plan:
+    """`plan` for a config file's space, budget and workers (``tunesmith plan CONFIG``).
+
+    The resource axis comes from the arguments, else from the config's scheduler table
+    (``max_resource``/``min_resource``/``eta``); without either the plan has no early stopping.
+    """
+    table = cfg.scheduler if isinstance(cfg.scheduler, Mapping) else {}
+    high = max_resource if max_resource is not None else table.get("max_resource")
+    fidelity = None
+    if high is not None:
+        low = min_resource if min_resource is not None else table.get("min_resource", 1)
+        fidelity = Fidelity(
+            max_resource=float(high),
+            min_resource=float(low),
+            eta=float(table.get("eta", 3)),
+            early_signal=early_signal,
+            adaptive=adaptive,
+        )
+    budget = cfg.budget if trials is None else Budget(trials=trials, wall_time=cfg.budget.wall_time)
+    if budget.is_unbounded() or (budget.trials is None and budget.resource is None and trial_cost is None):
+        raise ConfigError(
+            f"{cfg.path.name} has no budget the planner can count in trials: add [budget] trials = N, "
+            "or pass --trials N (or --trial-cost SECONDS with a wall_time budget)"
+        )
+    return plan(cfg.space, budget, trial_cost=trial_cost, workers=workers or cfg.workers, fidelity=fidelity)
