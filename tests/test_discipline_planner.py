@@ -1,0 +1,160 @@
+"""Priors, the planner and ``scheduler="auto"``: the guide's method table, budgets in configurations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import tunesmith as ts
+from tunesmith.cli import cli
+from tunesmith.discipline.planner import Method
+from tunesmith.errors import ConfigError
+from tunesmith.samplers import Auto, SearchContext
+from tunesmith.schedulers import ASHA, FIFO, PBT, Hyperband, make_scheduler
+from tunesmith.schedulers.auto import AutoScheduler
+
+SPACE = ts.Space(
+    {
+        "lr": ts.priors.learning_rate(),
+        "batch_size": ts.priors.batch_size(),
+        "weight_decay": ts.priors.weight_decay(),
+        "layers": ts.priors.depth(),
+    }
+)
+
+
+def test_priors_follow_the_guide_ranges() -> None:
+    assert (ts.priors.learning_rate().low, ts.priors.learning_rate().high, ts.priors.learning_rate().log) == (
+        1e-5,
+        1e-1,
+        True,
+    )
+    assert ts.priors.batch_size().grid_values() == [32, 64, 128, 256, 512, 1024, 2048, 4096]
+    assert (ts.priors.depth().low, ts.priors.depth().high) == (2, 6)
+    assert ts.priors.width().grid_values()[0] == 64 and ts.priors.width().grid_values()[-1] == 1024
+    assert ts.priors.adam_beta1().contains(0.9) and ts.priors.adam_beta2().contains(0.999)
+    assert ts.priors.adam_eps().contains(1e-8)
+    assert ts.priors.weight_decay().contains(1e-5) and ts.priors.dropout().contains(0.1)
+
+
+def test_priors_are_overridable_and_take_conditions() -> None:
+    lr = ts.priors.learning_rate(1e-4, 1e-2, when={"optimizer": "sgd"})
+    assert (lr.low, lr.high, lr.when) == (1e-4, 1e-2, {"optimizer": "sgd"})
+    assert ts.priors.dropout(0.0, 0.5, log=False).contains(0.4)
+    with pytest.raises(ts.SpaceError):
+        ts.priors.batch_size(64, 32)
+
+
+def test_a_tiny_space_is_planned_as_a_grid() -> None:
+    space = ts.Space({"kernel": ts.Choice(["linear", "rbf"]), "degree": ts.Int(2, 4)})
+    plan = ts.plan(space, 50)
+    assert plan.sampler == "grid" and plan.scheduler["name"] == "fifo"
+    grid = next(o for o in plan.options if o.method is Method.GRID)
+    assert grid.fits and grid.configurations == 6
+
+
+def test_the_sampler_part_agrees_with_auto() -> None:
+    for budget, cost in ((60, None), (2000, None), (60, 0.05)):
+        plan = ts.plan(SPACE, budget, trial_cost=cost)
+        context = SearchContext(metric=ts.Metric("value"), budget=ts.Budget(trials=budget), trial_cost=cost)
+        chosen, _ = Auto().choose(SPACE, context)
+        assert plan.sampler == chosen.name
+
+
+def test_a_budget_smaller_than_the_model_start_is_random_search() -> None:
+    plan = ts.plan(SPACE, 4)
+    assert plan.sampler == "sobol" and "random search" in plan.reasons[0]
+
+
+def test_an_early_signal_buys_many_more_configurations_with_asha() -> None:
+    plan = ts.plan(SPACE, ts.Budget(trials=100), trial_cost=3600, workers=4, fidelity=81)
+    counts = {o.method: o.configurations for o in plan.options}
+    assert plan.scheduler["name"] == "asha"
+    assert counts[Method.RANDOM] == 100
+    assert counts[Method.ASHA] is not None and counts[Method.ASHA] >= 10 * counts[Method.RANDOM]
+    assert counts[Method.RANDOM] < (counts[Method.HYPERBAND] or 0) < counts[Method.ASHA]
+    assert plan.configurations == counts[Method.ASHA]
+    assert plan.budget.trials == counts[Method.ASHA] and plan.budget.resource == 100 * 81
+    assert isinstance(plan.make_scheduler(), ASHA)
+
+
+def test_an_uncertain_signal_gets_hyperband_and_none_gets_fifo() -> None:
+    assert ts.plan(SPACE, 100, fidelity=ts.Fidelity(27, early_signal=None)).scheduler["name"] == "hyperband"
+    fifo = ts.plan(SPACE, 100, fidelity=ts.Fidelity(27, early_signal=False))
+    assert fifo.scheduler["name"] == "fifo" and "late bloomers" in fifo.reasons[-1]
+    assert ts.plan(SPACE, 100).scheduler["name"] == "fifo"
+
+
+def test_long_adaptive_runs_get_pbt() -> None:
+    fidelity = {"max_resource": 100, "adaptive": True}
+    plan = ts.plan(SPACE, ts.Budget(wall_time="10h"), trial_cost=600, workers=8, fidelity=fidelity)
+    assert plan.scheduler["name"] == "pbt"
+    assert plan.full_trials == pytest.approx(10 * 3600 * 8 / 600)
+    assert "pbt" in plan.reasons[-1]
+
+
+def test_plan_refuses_what_it_cannot_count() -> None:
+    with pytest.raises(ConfigError, match="trial_cost"):
+        ts.plan(SPACE, ts.Budget(wall_time="1h"))
+    with pytest.raises(ConfigError, match="workers"):
+        ts.plan(SPACE, 10, workers=0)
+    with pytest.raises(ConfigError, match="trial_cost"):
+        ts.plan(SPACE, 10, trial_cost=-1.0)
+
+
+def test_the_plan_is_json_and_text() -> None:
+    plan = ts.plan(SPACE, 100, fidelity=27)
+    assert json.loads(json.dumps(plan.to_json()))["scheduler"]["name"] == "asha"
+    assert "configurations the budget buys" in plan.summary()
+
+
+def test_scheduler_auto_resolves_like_the_planner() -> None:
+    assert isinstance(make_scheduler("auto").chosen, FIFO)
+    assert isinstance(make_scheduler({"name": "auto", "max_resource": 27}).chosen, ASHA)
+    assert isinstance(AutoScheduler(max_resource=27, early_signal=None).chosen, Hyperband)
+    assert isinstance(AutoScheduler(max_resource=100, adaptive=True).chosen, PBT)
+    with pytest.raises(ConfigError):
+        AutoScheduler(max_resource=27, early_signal="maybe")  # type: ignore[arg-type]
+
+
+def test_a_study_with_scheduler_auto_stops_poor_trials_and_resumes_alike() -> None:
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+    def objective(trial: ts.Trial) -> float:
+        loss = 1.0
+        for step in trial.steps(9):
+            loss = (trial.params["x"] - 0.3) ** 2 + 1.0 / (step + 1)
+            trial.report(loss=loss)
+        return loss
+
+    storage = "memory"
+    study = ts.Study(space, metric="loss", sampler="random", scheduler={"name": "auto", "max_resource": 9},
+                     budget=ts.Budget(trials=12), storage=storage, seed=0)  # fmt: skip
+    study.optimize(objective)
+    states = {r.state for r in study.trials}
+    assert ts.TrialState.STOPPED in states and ts.TrialState.COMPLETE in states
+    again = ts.Study.load(study.name, study.storage)
+    assert isinstance(again.scheduler, AutoScheduler) and isinstance(again.scheduler.chosen, ASHA)
+
+
+def test_cli_plan_prints_the_recommendation(tmp_path: Path) -> None:
+    config = tmp_path / "study.toml"
+    config.write_text(
+        'objective = "objectives:quadratic"\nworkers = 2\n[metric]\nname = "loss"\n[budget]\ntrials = 50\n'
+        '[scheduler]\nname = "asha"\nmax_resource = 27\n[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n'
+    )
+    result = CliRunner().invoke(cli, ["plan", str(config), "--trial-cost", "60", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["scheduler"]["name"] == "asha" and data["configurations"] > 50
+    text = CliRunner().invoke(cli, ["plan", str(config), "--early-signal", "no"])
+    assert text.exit_code == 0 and "scheduler: fifo" in text.output
+    bare = tmp_path / "bare.toml"
+    bare.write_text(
+        'objective = "objectives:quadratic"\nmetric = "loss"\n[space]\nx = { type = "float", low = 0, high = 1 }\n'
+    )
+    refused = CliRunner().invoke(cli, ["plan", str(bare)])
+    assert refused.exit_code == 1 and "--trials" in refused.output
