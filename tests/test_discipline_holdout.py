@@ -1,0 +1,150 @@
+"""The locked holdout: opened once, the gap flagged, optimism estimated, the verdict recorded for the report."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import tunesmith as ts
+from tunesmith.cli import cli
+from tunesmith.discipline import HoldoutOpened, estimate_optimism, fold_metrics
+from tunesmith.errors import ConfigError
+from tunesmith.report import plots
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+
+def true_accuracy(params: dict[str, Any]) -> float:
+    return 0.80 + 0.02 * params["x"]
+
+
+def split_noise(params: dict[str, Any]) -> float:
+    """Fixed per configuration, as the luck of one validation split is."""
+    return float(np.random.default_rng(zlib.crc32(json.dumps(params).encode())).normal(0.0, 0.03))
+
+
+def noisy_objective(trial: ts.Trial) -> dict[str, float]:
+    return {"acc": true_accuracy(trial.params) + split_noise(trial.params)}
+
+
+def holdout(params: dict[str, Any], seed: int) -> dict[str, float]:
+    return {"holdout_acc": true_accuracy(params)}
+
+
+def tuned(trials: int = 150, storage: str = "memory", name: str | None = None) -> ts.Study:
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=trials),
+                     storage=storage, name=name, seed=3)  # fmt: skip
+    study.optimize(noisy_objective)
+    return study
+
+
+def test_many_trials_on_one_validation_split_show_a_flagged_gap() -> None:
+    study = tuned()
+    verdict = study.finalize(holdout)
+    gap = verdict.check("holdout gap")
+    assert not gap.passed and not verdict.ready and "overfitted the validation split" in gap.detail
+    stored = study.attrs["holdout"]
+    assert stored["flagged"] and stored["gap"] > 0.02 and stored["threshold"] == 0.02
+    optimism = study.attrs["optimism"]
+    assert optimism["compared"] == 150 and optimism["method"] == "order statistics"
+    real = stored["rows"][0]["validation"] - stored["rows"][0]["holdout"]
+    assert 0.3 * real < optimism["estimate"] <= real * 1.5
+
+
+def test_an_honest_validation_passes_the_gap_check() -> None:
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=20),
+                     storage="memory", seed=3)  # fmt: skip
+    study.optimize(lambda trial: {"acc": true_accuracy(trial.params)})
+    verdict = study.finalize(holdout)
+    assert verdict.check("holdout gap").passed and verdict.ready
+    assert study.attrs["verdict"]["status"] == "warn"  # ready, with checks that could not run
+
+
+def test_the_holdout_cannot_be_opened_twice_without_force_and_forcing_is_recorded() -> None:
+    calls: list[int] = []
+
+    def counted(params: dict[str, Any], seed: int) -> dict[str, float]:
+        calls.append(seed)
+        return holdout(params, seed)
+
+    study = tuned(30)
+    study.finalize(counted)
+    with pytest.raises(HoldoutOpened, match="force=True"):
+        study.finalize(counted)
+    assert len(calls) == 1
+    verdict = study.finalize(counted, force=True)
+    log = study.attrs["holdout_log"]
+    assert [entry["forced"] for entry in log] == [False, True] and len(calls) == 2
+    assert not verdict.check("holdout opened once").passed and not verdict.ready
+    assert study.attrs["holdout"]["opened"] == 2 and study.attrs["holdout"]["forced"] == 1
+
+
+def test_an_opening_is_recorded_even_when_the_evaluation_crashes() -> None:
+    study = tuned(10)
+
+    def crashing(params: dict[str, Any], seed: int) -> dict[str, float]:
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError):
+        study.finalize(crashing)
+    with pytest.raises(HoldoutOpened):
+        study.finalize(holdout)
+
+
+def test_a_holdout_result_without_the_metric_is_refused() -> None:
+    study = tuned(5)
+    with pytest.raises(ConfigError, match="holdout_<metric>"):
+        study.finalize(lambda params, seed: {"something": 1.0})
+
+
+def test_the_report_reads_the_recorded_attributes() -> None:
+    study = tuned(20)
+    study.finalize(holdout)
+    attrs = study.attrs
+    assert plots.holdout_rows(attrs["holdout"])[0][0] == "acc"
+    assert set(attrs["verdict"]) >= {"status", "summary", "reasons"}
+    assert attrs["verdict"]["status"] == "fail" and attrs["verdict"]["reasons"]
+
+
+def test_bootstrap_bias_correction_uses_per_fold_results() -> None:
+    rng = np.random.default_rng(0)
+    noisy = [
+        ts.TrialRecord(n, {"x": n / 60}, n, ts.TrialState.COMPLETE,
+                       metrics={"acc": 0.0, **fold_metrics("acc", 0.8 + rng.normal(0, 0.05, 5))})
+        for n in range(60)
+    ]  # fmt: skip
+    noisy = [r.evolve(metrics={**r.metrics, "acc": float(np.mean([r.metrics[f"fold:{i}:acc"] for i in range(5)]))})
+             for r in noisy]  # fmt: skip
+    found = estimate_optimism(noisy, ts.Metric("acc", "max"))
+    assert found is not None and found.method == "bootstrap" and found.estimate > 0.01
+    clear = [
+        ts.TrialRecord(n, {"x": n / 10}, n, ts.TrialState.COMPLETE,
+                       metrics={"acc": 0.5 + n * 0.04, **fold_metrics("acc", [0.5 + n * 0.04] * 5)})
+        for n in range(10)
+    ]  # fmt: skip
+    dominant = estimate_optimism(clear, ts.Metric("acc", "max"))
+    assert dominant is not None and dominant.estimate == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cli_finalize_opens_the_holdout_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "holdouts.py").write_text(
+        "def evaluate(params, seed):\n    return {'holdout_acc': 0.80 + 0.02 * params['x']}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    storage = f"sqlite:///{tmp_path / 'cli.db'}"
+    tuned(40, storage=storage, name="noisy")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["finalize", "noisy", "--storage", storage, "--evaluate", "holdouts:evaluate"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("not ready") and "holdout gap" in first.output
+    second = runner.invoke(cli, ["finalize", "noisy", "--storage", storage, "--evaluate", "holdouts:evaluate"])
+    assert second.exit_code == 1 and "force=True" in second.output
+    forced = runner.invoke(cli, ["finalize", "--storage", storage, "--evaluate", "holdouts:evaluate", "--force",
+                                 "--json"])  # fmt: skip
+    assert forced.exit_code == 0 and json.loads(forced.output)["status"] == "fail"
