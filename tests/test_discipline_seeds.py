@@ -1,0 +1,224 @@
+"""Seed stability, the baseline, guardrails, proxy overfitting, slices and shifted data in the verdict."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tunesmith as ts
+from tunesmith.discipline import (
+    brier_score,
+    calibration,
+    expected_calibration_error,
+    latency,
+    peak_memory,
+    proxy_overfitting,
+    seeds,
+    slice_metrics,
+)
+
+KINDS = ts.Space({"config": ts.Choice(["fragile", "stable", "decent"])})
+
+
+def searched(values: dict[str, dict[str, float]], guardrails: tuple[ts.Guardrail, ...] = (), **kwargs: Any) -> ts.Study:
+    """A study whose search saw ``values`` for each configuration (a grid, so each runs once)."""
+    study = ts.Study(KINDS, metric=ts.Metric("acc", "max"), guardrails=guardrails, sampler="grid",
+                     budget=ts.Budget(trials=len(values)), storage="memory", seed=7, **kwargs)  # fmt: skip
+    study.optimize(lambda trial: values[trial.params["config"]])
+    return study
+
+
+def lucky_on_one_seed(trial: ts.Trial) -> dict[str, float]:
+    """The "fragile" configuration shines on the first validation seed only; "stable" is good on all."""
+    first = seeds.seed_list(7, 5)[0]
+    noise = np.random.default_rng(trial.seed).normal(0, 0.003)
+    if trial.params["config"] == "fragile":
+        return {"acc": 0.97 if trial.seed == first else 0.55}
+    if trial.params["config"] == "stable":
+        return {"acc": 0.90 + noise}
+    return {"acc": 0.86 + noise}
+
+
+SEARCH = {"fragile": {"acc": 0.97}, "stable": {"acc": 0.90}, "decent": {"acc": 0.86}}
+
+
+def test_a_configuration_best_on_one_seed_and_bad_on_others_is_not_picked() -> None:
+    study = searched(SEARCH)
+    assert study.best is not None and study.best.params["config"] == "fragile"
+    report = study.validate_top(lucky_on_one_seed, k=3, seeds=5)
+    assert report.winner is not None and report.winner.params["config"] == "stable"
+    assert report.changes_across_seeds and report.overturned
+    assert report.rule is seeds.Rule.LCB
+    fragile = next(c for c in report.candidates if c.params["config"] == "fragile")
+    assert max(fragile.values) == 0.97 and fragile.std > 0.1
+    stored = study.attrs["seed_stability"]
+    assert len(stored["runs"]) == 15 and stored["winner"] == report.winner.trial
+    assert {c["label"] for c in stored["candidates"]} == {f"#{r.number}" for r in study.trials}
+    assert len(study.trials) == 3  # re-runs are not trials: they spend no budget and never become best
+
+
+def test_finalize_scores_the_seed_stability_winner() -> None:
+    study = searched(SEARCH)
+    report = study.validate_top(lucky_on_one_seed, k=3, seeds=5)
+    opened: list[dict[str, Any]] = []
+
+    def evaluate(params: dict[str, Any], seed: int) -> dict[str, float]:
+        opened.append(params)
+        return {"holdout_acc": 0.899}
+
+    verdict = study.finalize(evaluate)
+    assert opened == [{"config": "stable"}] and verdict.trial == report.winner.trial  # type: ignore[union-attr]
+    assert verdict.check("seed stability").passed and "overturned" in verdict.check("seed stability").detail
+    assert verdict.check("holdout gap").passed
+
+
+def test_every_rule_is_stated_and_failed_runs_are_kept() -> None:
+    study = searched(SEARCH)
+
+    def sometimes_crashes(trial: ts.Trial) -> dict[str, float]:
+        if trial.params["config"] == "decent" and trial.seed == seeds.seed_list(7, 3)[1]:
+            raise RuntimeError("CUDA error")
+        return lucky_on_one_seed(trial)
+
+    report = study.validate_top(sometimes_crashes, k=3, seeds=3, rule="worst")
+    decent = next(c for c in report.candidates if c.params["config"] == "decent")
+    assert not decent.eligible and "CUDA error" in decent.note
+    assert any(
+        run["state"] == "failed" and "CUDA error" in run["reason"] for run in study.attrs["seed_stability"]["runs"]
+    )
+    assert report.rule is seeds.Rule.WORST and "worst" in report.summary()
+    with pytest.raises(ts.ConfigError, match="rule"):
+        study.validate_top(lucky_on_one_seed, rule="median")
+    with pytest.raises(ts.ConfigError, match="seeds"):
+        study.validate_top(lucky_on_one_seed, seeds=1)
+
+
+def test_a_declared_baseline_runs_first_and_a_winner_within_seed_noise_is_not_ready() -> None:
+    order: list[str] = []
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        order.append(trial.params["config"])
+        return {"acc": 0.90 + np.random.default_rng(trial.seed).normal(0, 0.01)}
+
+    study = ts.Study(KINDS, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=3),
+                     storage="memory", seed=7, baseline={"config": "decent"})  # fmt: skip
+    study.optimize(objective)
+    assert order[:5] == ["decent"] * 5 and len(order) == 8
+    baseline = study.attrs["baseline"]
+    assert len(baseline["values"]) == 5 and baseline["std"] > 0
+    study.validate_top(objective, k=2, seeds=5)
+    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.905})
+    margin = verdict.check("baseline margin")
+    assert not margin.passed and "seed noise" in margin.detail and not verdict.ready
+
+
+def test_a_winner_that_clearly_beats_the_baseline_passes_the_margin() -> None:
+    study = searched(SEARCH)
+    study.baseline({"config": "decent"}, seeds=5, objective=lucky_on_one_seed)
+    study.validate_top(lucky_on_one_seed, k=3, seeds=5)
+    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.9})
+    assert verdict.check("baseline margin").passed
+
+
+def test_a_winner_that_breaches_a_guardrail_is_never_reported_as_best() -> None:
+    guard = (ts.Guardrail("latency_ms", "<=", 10.0),)
+    search = {"fragile": {"acc": 0.97, "latency_ms": 25.0}, "stable": {"acc": 0.90, "latency_ms": 9.5},
+              "decent": {"acc": 0.86, "latency_ms": 5.0}}  # fmt: skip
+    study = searched(search, guardrails=guard)
+    assert study.best is not None and study.best.params["config"] == "stable"
+    assert next(r for r in study.trials if r.params["config"] == "fragile").state is ts.TrialState.INFEASIBLE
+
+    def rerun(trial: ts.Trial) -> dict[str, float]:  # "stable" was lucky on latency in the search
+        return {**search[trial.params["config"]], "latency_ms": 12.0 if trial.params["config"] == "stable" else 5.0}
+
+    report = study.validate_top(rerun, k=3, seeds=3)
+    assert report.winner is not None and report.winner.params["config"] == "decent"
+    stable = next(c for c in report.candidates if c.params["config"] == "stable")
+    assert not stable.eligible and "latency_ms <= 10" in stable.note
+    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.86, "latency_ms": 14.0})
+    assert not verdict.check("guardrails").passed and "breached on the holdout" in verdict.check("guardrails").detail
+
+
+def test_a_collapsing_slice_makes_the_verdict_not_ready() -> None:
+    study = searched(SEARCH)
+
+    def evaluate(params: dict[str, Any], seed: int) -> dict[str, float]:
+        return {"holdout_acc": 0.89, **slice_metrics("holdout_acc", {"day": 0.93, "dusk": 0.92, "night": 0.55})}
+
+    study.validate_top(lucky_on_one_seed, k=2, seeds=3)
+    verdict = study.finalize(evaluate)
+    worst = verdict.check("worst slice")
+    assert not worst.passed and "'night'" in worst.detail and not verdict.ready
+    assert verdict.summary().startswith("not ready") and "worst slice" in verdict.summary().splitlines()[0]
+    assert study.attrs["holdout"]["slices"]["night"] == 0.55
+
+
+def test_slices_reported_by_the_objective_are_checked_when_the_holdout_has_none() -> None:
+    study = searched(SEARCH)
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        result = lucky_on_one_seed(trial)
+        return {**result, **slice_metrics("acc", {"old": result["acc"], "new": result["acc"] * 0.5})}
+
+    study.validate_top(objective, k=2, seeds=3)
+    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.9})
+    assert not verdict.check("worst slice").passed and "validation, across seeds" in verdict.check("worst slice").detail
+
+
+def test_a_drop_on_shifted_data_is_flagged() -> None:
+    study = searched(SEARCH)
+    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.97},
+                             shifted=lambda params, seed: {"holdout_acc": 0.80})  # fmt: skip
+    shifted = verdict.check("shifted data")
+    assert not shifted.passed and "0.8" in shifted.detail
+    fine = searched(SEARCH)
+    kept = fine.finalize(lambda params, seed: {"holdout_acc": 0.97, "shifted:holdout_acc": 0.965})
+    assert kept.check("shifted data").passed and kept.check("shifted data").checked
+
+
+def test_proxy_overfitting_is_detected_when_calibration_degrades_as_the_metric_improves() -> None:
+    space = ts.Space({"capacity": ts.Float(0.0, 1.0)})
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        c = trial.params["capacity"]
+        return {"auc": 0.8 + 0.15 * c, "ece": 0.02 + 0.2 * c**2}
+
+    study = ts.Study(space, metric=ts.Metric("auc", "max"), sampler="random", budget=ts.Budget(trials=30),
+                     storage="memory", seed=1)  # fmt: skip
+    study.optimize(objective)
+    findings = proxy_overfitting(study.trials, study.metric)
+    assert [f.metric for f in findings] == ["ece"] and findings[0].correlation > 0.9
+    verdict = study.finalize(lambda params, seed: {"holdout_auc": objective_value(params)})
+    assert not verdict.check("proxy overfitting").passed
+    steady = [r.evolve(metrics={**r.metrics, "ece": 0.05}) for r in study.trials]
+    assert proxy_overfitting(steady, study.metric) == []
+
+
+def objective_value(params: dict[str, Any]) -> float:
+    return 0.8 + 0.15 * params["capacity"]
+
+
+def test_calibration_helpers_agree_with_scikit_learn() -> None:
+    from sklearn.metrics import brier_score_loss
+    from sklearn.metrics import log_loss as sk_log_loss
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.01, 0.99, 400)
+    y = (rng.uniform(size=400) < p).astype(int)
+    assert brier_score(y, p) == pytest.approx(2 * brier_score_loss(y, p))  # multi-class form counts both classes
+    assert calibration(y, p)["log_loss"] == pytest.approx(sk_log_loss(y, p))
+    assert expected_calibration_error(y, p) < 0.08
+    overconfident = np.where(p > 0.5, 0.999, 0.001)
+    assert expected_calibration_error(y, overconfident) > 0.15
+    with pytest.raises(ts.ConfigError, match="y_true"):
+        brier_score(np.array([0.5, 1.0]), np.array([0.2, 0.3]))
+
+
+def test_latency_and_peak_memory_measure_the_call() -> None:
+    timing = latency(time.sleep, 0.002, repeats=10, warmup=1)
+    assert 1.5 <= timing.median_ms <= timing.p95_ms < 200 and timing.calls == 10
+    result, peak = peak_memory(lambda: np.ones(4 * 2**20 // 8).sum())
+    assert result == 4 * 2**20 // 8 and 3.5 < peak < 64
