@@ -15,16 +15,24 @@ scheduler (``"asha"``, ``"hyperband"``, ``"median"``, ``"auto"``), each configur
 increasing resource and the scheduler stops the poor ones early; only fits at ``max_resource``
 compete for ``best_params_``. ``cv_results_`` then has a ``resource`` column, and a ``trial``
 column (the trial number in the study) in every case.
+
+``error_score`` works as in ``RandomizedSearchCV`` (a failed fit scores ``error_score``, with a
+``FitFailedWarning``; ``"raise"`` raises), with one difference that sequential evaluation brings:
+scikit-learn refuses an evaluation round in which *every* fit failed, so a configuration whose
+every fold fails is recorded FAILED in the study (with the warning) but has no row in
+``cv_results_``. As in scikit-learn, the search raises when no fit succeeded at all.
 """
 
 from __future__ import annotations
 
 import numbers
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV
 
 from tunesmith.budget import Budget
@@ -205,6 +213,8 @@ class TunesmithSearchCV(BaseSearchCV):
             seed=self._seed(),
         )
         batch = max(1, int(effective_n_jobs(self.n_jobs)))
+        failures: list[str] = []
+        evaluated = [0]
         score_key = self._score_key()
 
         def evaluate(trials: Sequence[Trial], level: int | None) -> list[float]:
@@ -217,7 +227,17 @@ class TunesmithSearchCV(BaseSearchCV):
             more: dict[str, list[Any]] = {"trial": [t.number for t in trials]}
             if level is not None:
                 more["resource"] = [level] * len(trials)
-            results = evaluate_candidates(params, cv=cv, more_results=more)
+            try:
+                results = evaluate_candidates(params, cv=cv, more_results=more)
+            except ValueError as exc:
+                if "fits failed" not in str(exc):
+                    raise
+                # scikit-learn refuses a call whose every fit failed; in a sequential search that is one
+                # configuration's failure, not the search's: record it and go on
+                failures.append(str(exc))
+                warnings.warn(FitFailedWarning(str(exc)), stacklevel=2)
+                return [float("nan")] * len(trials)
+            evaluated[0] += 1
             return [float(v) for v in results[score_key][-len(trials) :]]
 
         levels: list[int | None] = [None]
@@ -238,8 +258,11 @@ class TunesmithSearchCV(BaseSearchCV):
                     if level is None or level == levels[-1]:
                         still.append(trial)
                         continue
+                    if not np.isfinite(score):
+                        study.tell(trial, {"score": score})  # recorded FAILED
+                        continue
                     decision = study.report(trial.number, level, {"score": score})
-                    if decision is Decision.CONTINUE and np.isfinite(score):
+                    if decision is Decision.CONTINUE:
                         still.append(trial)
                     else:
                         study.tell(trial)
@@ -248,6 +271,8 @@ class TunesmithSearchCV(BaseSearchCV):
                     break
             for trial in alive:
                 study.tell(trial, {"score": last[trial.number]})
+        if failures and not evaluated[0]:
+            raise ValueError(failures[-1])
         self.trials_: list[TrialRecord] = study.trials
         self.study_name_ = study.name
 

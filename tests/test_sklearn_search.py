@@ -1,0 +1,180 @@
+"""`TunesmithSearchCV` meets scikit-learn's expectations of a search estimator; nested CV on top of it."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
+from sklearn.model_selection import RandomizedSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator
+
+import tunesmith as ts
+from tunesmith.discipline import nested_cv
+from tunesmith.integrations.sklearn import TunesmithSearchCV
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[np.ndarray, np.ndarray]:
+    x, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(x)[::2], y[::2]
+
+
+C_SPACE = ts.Space({"C": ts.Float(1e-3, 1e2, log=True)})
+
+
+def test_cv_results_have_the_keys_randomized_search_has(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = cancer
+    ours = TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=4, cv=3, random_state=0,
+                             return_train_score=True).fit(x, y)  # fmt: skip
+    theirs = RandomizedSearchCV(LogisticRegression(), {"C": [0.01, 0.1, 1.0, 10.0]}, n_iter=4, cv=3, random_state=0,
+                                return_train_score=True).fit(x, y)  # fmt: skip
+    assert set(ours.cv_results_) == set(theirs.cv_results_) | {"trial"}
+    assert len(ours.cv_results_["params"]) == 4 and list(ours.cv_results_["trial"]) == [0, 1, 2, 3]
+    assert ours.n_splits_ == 3 and ours.best_score_ == pytest.approx(max(ours.cv_results_["mean_test_score"]))
+    assert ours.cv_results_["params"][ours.best_index_] == ours.best_params_
+    assert [r.state for r in ours.trials_] == [ts.TrialState.COMPLETE] * 4
+
+
+def test_refit_gives_a_best_estimator_and_refit_false_does_not(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = cancer
+    search = TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=3, cv=2, random_state=1).fit(x, y)
+    assert search.best_params_["C"] == search.best_estimator_.C
+    assert search.predict(x[:5]).shape == (5,) and 0.8 < search.score(x, y) <= 1.0
+    assert hasattr(search, "refit_time_")
+    bare = TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=3, cv=2, refit=False, random_state=1).fit(x, y)
+    assert not hasattr(bare, "best_estimator_")
+    with pytest.raises(AttributeError, match="predict"):
+        bare.predict(x[:5])
+
+
+def test_multimetric_scoring_refits_on_the_named_scorer(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = cancer
+    search = TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=3, cv=2, random_state=0,
+                               scoring={"acc": "accuracy", "auc": "roc_auc"}, refit="auc").fit(x, y)  # fmt: skip
+    assert {"mean_test_acc", "mean_test_auc", "rank_test_auc"} <= set(search.cv_results_)
+    assert search.best_score_ == pytest.approx(search.cv_results_["mean_test_auc"][search.best_index_])
+    assert [r.metrics["score"] for r in search.trials_] == list(search.cv_results_["mean_test_auc"])
+
+
+MARKER = -999.0
+
+
+class Fussy(ClassifierMixin, BaseEstimator):
+    """A classifier that fails to fit: never, on training folds holding the marked row, or always."""
+
+    def __init__(self, fail: str = "never") -> None:
+        self.fail = fail
+
+    def fit(self, x: Any, y: Any) -> Fussy:
+        if self.fail == "always" or (self.fail == "some" and np.any(x[:, -1] == MARKER)):
+            raise ValueError(f"cannot fit with fail={self.fail}")
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, x: Any) -> np.ndarray:
+        return np.full(len(x), self.classes_[0])
+
+
+def test_error_score_behaves_as_in_randomized_search(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = cancer
+    x = np.column_stack([x, np.zeros(len(x))])
+    x[0, -1] = MARKER
+    space = ts.Space({"fail": ts.Choice(["never", "some", "always"])})
+    with pytest.warns(FitFailedWarning):
+        search = TunesmithSearchCV(Fussy(), space, n_trials=3, cv=2, sampler="grid", error_score=0.25).fit(x, y)
+    rows = {p["fail"]: i for i, p in enumerate(search.cv_results_["params"])}
+    assert set(rows) == {"never", "some"}  # "always" failed every fit: recorded, without a row
+    scores = [search.cv_results_[f"split{k}_test_score"][rows["some"]] for k in range(2)]
+    assert sorted(scores)[0] == 0.25 and sorted(scores)[1] != 0.25
+    states = {r.params["fail"]: r.state for r in search.trials_}
+    assert states == {"never": ts.TrialState.COMPLETE, "some": ts.TrialState.COMPLETE, "always": ts.TrialState.FAILED}
+    with pytest.raises(ValueError, match="fail=some"):
+        TunesmithSearchCV(Fussy(), space, n_trials=3, cv=2, sampler="grid", error_score="raise").fit(x, y)
+    with pytest.warns(FitFailedWarning), pytest.raises(ValueError, match="fits failed"):
+        only = ts.Space({"fail": ts.Choice(["always"])})
+        TunesmithSearchCV(Fussy(), only, n_trials=1, cv=2, sampler="grid").fit(x, y)
+
+
+def test_a_grid_stops_when_the_space_is_exhausted(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = cancer
+    space = ts.Space({"C": ts.Choice([0.1, 1.0]), "fit_intercept": ts.Choice([True, False])})
+    search = TunesmithSearchCV(LogisticRegression(), space, n_trials=10, cv=2, sampler="grid").fit(x, y)
+    assert len(search.cv_results_["params"]) == 4
+
+
+def test_n_jobs_evaluates_the_same_configurations(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = cancer
+    one = TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=4, cv=2, sampler="random", random_state=5)
+    two = clone(one).set_params(n_jobs=2)
+    assert two.get_params()["space"] == C_SPACE
+    serial, parallel = one.fit(x, y), two.fit(x, y)
+    assert serial.cv_results_["params"] == parallel.cv_results_["params"]
+    np.testing.assert_allclose(serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"])
+
+
+def test_asha_on_iterations_stops_poor_configurations_early() -> None:
+    x, y = load_digits(return_X_y=True)
+    x = x[::3] / 16.0
+    y = y[::3]
+    space = ts.Space({"alpha": ts.Float(1e-6, 1e-1, log=True)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SGD's convergence warnings at low max_iter are the point
+        search = TunesmithSearchCV(
+            SGDClassifier(tol=None), space, n_trials=9, cv=2, random_state=0, resource="max_iter", min_resource=1,
+            max_resource=9, scheduler="asha",
+        ).fit(x, y)  # fmt: skip
+    states = [r.state for r in search.trials_]
+    assert ts.TrialState.STOPPED in states and ts.TrialState.COMPLETE in states
+    resources = np.asarray(search.cv_results_["resource"])
+    assert set(resources) == {1, 3, 9} and resources[search.best_index_] == 9
+    assert search.best_params_["max_iter"] == 9 and search.best_estimator_.max_iter == 9
+
+
+def test_subsampling_is_a_resource_too(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = cancer
+    search = TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=6, cv=2, random_state=0, resource="n_samples",
+                               min_resource=20, scheduler="asha").fit(x, y)  # fmt: skip
+    assert set(search.cv_results_["resource"]) >= {20, len(x) // 2}
+    assert search.cv_results_["resource"][search.best_index_] == max(search.cv_results_["resource"])
+
+
+def test_settings_that_cannot_work_are_refused(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = cancer
+    with pytest.raises(ts.ConfigError, match="needs a resource"):
+        TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=2, scheduler="asha").fit(x, y)
+    with pytest.raises(ts.ConfigError, match="not a parameter"):
+        TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=2, resource="epochs", max_resource=5).fit(x, y)
+    with pytest.raises(ts.ConfigError, match="cannot resume"):
+        TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=2, resource="max_iter", max_resource=27,
+                          scheduler=ts.ASHA(1, 27, mode="promote")).fit(x, y)  # fmt: skip
+
+
+def test_it_passes_scikit_learns_estimator_checks() -> None:
+    search = TunesmithSearchCV(Ridge(), {"alpha": ts.Float(0.1, 10.0, log=True)}, n_trials=2, cv=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(
+            search,
+            expected_failed_checks={
+                "check_supervised_y_2d": "RandomizedSearchCV(Ridge()) fails it alike: Ridge takes a 2-d y silently"
+            },
+        )
+
+
+def test_nested_cv_gives_outer_scores_with_their_spread() -> None:
+    x, y = load_wine(return_X_y=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    result = nested_cv(model, {"logisticregression__C": ts.Float(1e-4, 1e2, log=True)}, x, y, outer=3, inner=2,
+                       n_trials=3, sampler="random", random_state=0)  # fmt: skip
+    assert len(result.outer_scores) == 3 and len(result.best_params) == 3
+    assert 0.8 < result.mean <= 1.0 and result.std >= 0.0
+    assert result.optimism == pytest.approx(np.mean(result.inner_best_scores) - result.mean)
+    assert "nested CV over 3 outer folds" in result.summary()
