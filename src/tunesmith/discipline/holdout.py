@@ -286,7 +286,10 @@ def finalize(
     study.set_attr(
         "holdout",
         {
-            "rows": [{"label": study.metric.name, "validation": validation, "holdout": holdout}],
+            "rows": [
+                {"label": study.metric.name, "validation": validation, "holdout": holdout},
+                *_other_rows(study, record, scores, key),
+            ],
             "trial": record.number,
             "params": record.params,
             "chosen_by": how,
@@ -303,6 +306,21 @@ def finalize(
         study.set_attr("optimism", optimism.to_json())
     study.set_attr("verdict", verdict.to_attr())
     return verdict
+
+
+def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], key: str) -> list[dict[str, Any]]:
+    """Validation-vs-holdout rows for the other metrics both sides have (``val_x``/``x`` in the search,
+    ``holdout_x`` on the holdout), for the report; only the primary metric decides the gap check."""
+    rows = []
+    for name, value in scores.items():
+        if not name.startswith("holdout_") or name == key:
+            continue
+        base = name[len("holdout_") :]
+        for searched in (f"val_{base}", base):
+            if searched != study.metric.name and record.value(searched) is not None:
+                rows.append({"label": searched, "validation": record.value(searched), "holdout": value})
+                break
+    return rows
 
 
 def _optimism(study: Study, entry: Mapping[str, Any] | None) -> Optimism | None:

@@ -1,0 +1,83 @@
+"""The Define -> Test sequence a config with a holdout runs around its search, and the demo's verdict."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import tunesmith as ts
+from tunesmith.config import load_config
+from tunesmith.discipline.sequence import after_search, before_search, demo_verdict, holdout_plan, recorded_verdict
+from tunesmith.errors import ConfigError
+
+MODULE = """
+def objective(trial):
+    x = trial.params["x"]
+    wobble = (trial.seed % 7) / 1000.0
+    return {"loss": (x - 0.3) ** 2 + 0.1 + wobble}
+
+
+def evaluate(params, seed):
+    loss = (params["x"] - 0.3) ** 2 + 0.103
+    return {"holdout_loss": loss, "slice:a:holdout_loss": 0.10, "slice:b:holdout_loss": 0.11}
+"""
+
+
+def write_config(tmp_path: Path, holdout: str) -> Path:
+    (tmp_path / "seqmod.py").write_text(textwrap.dedent(MODULE))
+    config = tmp_path / "study.toml"
+    config.write_text(
+        'name = "seq"\nobjective = "seqmod:objective"\nseed = 1\nstorage = "memory"\nsampler = "random"\n'
+        + ("" if holdout.startswith("[") else holdout)
+        + '[metric]\nname = "loss"\n[budget]\ntrials = 12\n[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n'
+        + (holdout if holdout.startswith("[") else "")
+    )
+    return config
+
+
+def test_a_config_with_a_holdout_table_runs_baseline_search_seeds_holdout_and_verdict(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, '[holdout]\nevaluate = "seqmod:evaluate"\ntop = 2\nseeds = 3\n'
+                                             "baseline = { x = 0.9 }\ngap = 0.05\n"))  # fmt: skip
+    objective = cfg.load_objective()
+    study = ts.Study(cfg.space, metric=cfg.metric, sampler=cfg.sampler, budget=cfg.budget, storage="memory",
+                     seed=cfg.seed)  # fmt: skip
+    before_search(study, cfg, objective)
+    assert len(study.attrs["baseline"]["values"]) == 3 and not study.trials
+    study.optimize(objective)
+    verdict = after_search(study, cfg, objective)
+    assert verdict is not None and verdict.ready, verdict.summary()
+    assert {c.name for c in verdict.checks if c.checked} >= {"baseline margin", "holdout gap", "seed stability",
+                                                              "worst slice"}  # fmt: skip
+    assert len(study.attrs["seed_stability"]["candidates"]) == 3  # two candidates and the baseline
+    again = after_search(study, cfg, objective)  # the holdout is not opened twice
+    assert again is not None and again.ready and len(study.attrs["holdout_log"]) == 1
+    assert recorded_verdict(study) == again
+
+
+def test_a_plain_holdout_reference_works_and_no_holdout_is_a_no_op(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, 'holdout = "seqmod:evaluate"\n'))
+    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    assert (plan.top, plan.seeds, plan.baseline) == (3, 5, None)
+    bare = load_config(write_config(tmp_path, ""))
+    study = ts.Study(bare.space, metric=bare.metric, budget=bare.budget, storage="memory")
+    before_search(study, bare, bare.load_objective())
+    assert after_search(study, bare, bare.load_objective()) is None
+    with pytest.raises(ConfigError, match="unknown holdout keys"):
+        holdout_plan({"evaluate": "seqmod:evaluate", "seed": 3}, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_demo_ends_with_a_verdict() -> None:
+    from tunesmith import demo
+
+    study = ts.Study(demo.make_space(), metric=demo.METRIC, guardrails=demo.GUARDRAILS, budget=ts.Budget(trials=3),
+                     storage="memory", seed=0)  # fmt: skip
+    study.optimize(demo.objective)
+    report, verdict = demo_verdict(study, top=2, seeds=2)
+    assert report.winner is not None and verdict.trial == report.winner.trial
+    assert verdict.check("baseline margin").checked and verdict.check("holdout gap").checked
+    assert verdict.summary().splitlines()[0] in ("ready",) or verdict.summary().startswith("not ready: ")
+    rows = study.attrs["holdout"]["rows"]
+    assert [r["label"] for r in rows] == ["val_loss", "val_accuracy"]
