@@ -193,16 +193,19 @@ def proxy_overfitting(
     Args:
         records: the trials; COMPLETE and INFEASIBLE ones with both metrics are compared.
         metric: the primary metric.
-        watch: what to watch (a guardrail's direction is its bound's side); default: the
-            calibration metrics (`CALIBRATION_METRICS`) the trials report.
+        watch: what to watch (a guardrail's direction is its bound's side); the calibration
+            metrics (`CALIBRATION_METRICS`) the trials report are always watched too.
         top: the fraction of trials (best by the primary metric) compared, at least ``min_trials``.
         threshold: the Spearman correlation above which the trade-off is flagged.
     """
     from scipy.stats import spearmanr
 
     finished = [r for r in records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
-    watched = _watched(watch) or [
-        Metric(name, "min") for name in CALIBRATION_METRICS if any(name in r.metrics for r in finished)
+    watched = _watched(watch)
+    watched += [
+        Metric(name, "min")
+        for name in CALIBRATION_METRICS
+        if name not in {m.name for m in watched} and any(name in r.metrics for r in finished)
     ]
     ranked = sorted(
         (r for r in finished if r.value(metric.name) is not None),
