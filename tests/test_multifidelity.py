@@ -453,3 +453,18 @@ def test_promote_mode_resumes_from_checkpoints_across_real_processes(tmp_path: P
     winner = study.best
     assert winner is not None and winner.resource == 9
     assert sorted(winner.intermediate) == list(range(1, 10))
+
+
+def test_model_based_samplers_fit_on_the_highest_rung_with_enough_trials() -> None:
+    from tunesmith.samplers._history import observe
+
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    history = [TrialRecord(n, {"x": n / 20}, n, TrialState.STOPPED, intermediate={1: {"loss": 5.0 + n}},
+                           resource=1.0) for n in range(12)]  # fmt: skip
+    history += [TrialRecord(12 + n, {"x": 0.9 - n / 20}, n, TrialState.STOPPED,
+                            intermediate={1: {"loss": 1.0}, 3: {"loss": 0.5 + n}}, resource=3.0) for n in range(6)]  # fmt: skip
+    plain = observe(space, history, CONTEXT)
+    assert len(plain.x) == 18, "without rungs every finished trial's last value is an observation"
+    with_rungs = SearchContext(metric=Metric("loss"), rungs=(1.0, 3.0, 9.0))
+    at_rung = observe(space, history, with_rungs)
+    assert len(at_rung.x) == 6 and sorted(at_rung.loss) == [0.5 + n for n in range(6)]

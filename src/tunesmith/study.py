@@ -119,6 +119,8 @@ class Study:
             parameters (and seed) again as a new trial with ``attrs["retry_of"]`` (the lost
             trial's number) and ``attrs["retries"]``. Stored with the study; ``None`` keeps the
             stored value (0 for a new study).
+        trial_cost: the expected seconds per trial, if known; ``sampler="auto"`` and the planner use it
+            (a declared value, so that suggestions never depend on measured timings).
         baseline: the model's default configuration; evaluated across seeds when `optimize` first
             runs, and every verdict is stated relative to it (see `Study.baseline`).
     """
@@ -142,6 +144,7 @@ class Study:
         keep_checkpoints: int = 3,
         divergence_factor: float | None = 10.0,
         baseline: Mapping[str, Any] | None = None,
+        trial_cost: float | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}: wrap the dict in ts.Space")
@@ -180,6 +183,9 @@ class Study:
         self.retries = retries or 0
         self._beater: threading.Thread | None = None
         self.divergence_factor = divergence_factor
+        if trial_cost is not None and not (trial_cost > 0 and math.isfinite(trial_cost)):
+            raise ConfigError(f"trial_cost must be a positive number of seconds or None, got trial_cost={trial_cost!r}")
+        self.trial_cost = trial_cost
         self.keep_checkpoints = keep_checkpoints
         self._clock: Callable[[], float] = time.time
         self._storage = open_storage(storage)
@@ -286,17 +292,22 @@ class Study:
 
     @property
     def context(self) -> SearchContext:
+        """What samplers and schedulers may know besides the history."""
         return SearchContext(
             metric=self.metric,
             guardrails=self.guardrails,
             budget=self.budget,
             workers=self._workers,
-            trial_cost=self._trial_cost(),
+            # The declared cost, never the measured one: suggestions must not depend on timing.
+            trial_cost=self.trial_cost,
             rungs=self.scheduler.rungs(),
         )
 
-    def _trial_cost(self) -> float | None:
-        return None
+    @staticmethod
+    def measured_trial_cost(history: Sequence[TrialRecord]) -> float | None:
+        """Mean seconds of the finished, full-length trials so far (``None`` before the first)."""
+        durations = [r.duration for r in history if r.state is TrialState.COMPLETE and r.duration is not None]
+        return sum(durations) / len(durations) if durations else None
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -467,7 +478,8 @@ class Study:
             return retry
         rng = np.random.default_rng([self.seed, number])
         seed = trial_seed(self.seed, number)
-        continuation = self.scheduler.propose(self.space, history, rng, self.context)
+        context = self.context
+        continuation = self.scheduler.propose(self.space, history, rng, context)
         if continuation is not None:
             attrs = {
                 **continuation.attrs,
@@ -476,7 +488,7 @@ class Study:
                 "start_step": continuation.start_step,
             }
             return Proposal(params=self.space.validate(continuation.params), seed=seed, attrs=attrs)
-        params = self.sampler.suggest(self.space, history, rng, self.context)
+        params = self.sampler.suggest(self.space, history, rng, context)
         params = self.space.validate(params)
         return Proposal(params=params, seed=seed, attrs={"sampler": self.sampler.name})
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tunesmith.budget import INTERRUPTION_REASONS
+from tunesmith.fidelity import rung_view
 from tunesmith.samplers.base import SearchContext
 from tunesmith.space import Choice, Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -90,7 +91,15 @@ def observe(
     that diverged and FAILED trials are failures (trials lost to a dead worker are ignored: the
     configuration was never evaluated); INFEASIBLE trials are observations marked infeasible, or
     failures when they carry no finite metric; RUNNING and PAUSED trials are pending.
+
+    Under a multi-fidelity scheduler (``context.rungs``), the history is first seen at the highest
+    rung that enough trials reached (`tunesmith.fidelity.rung_view`), so the model compares values
+    measured after the same amount of training (the BOHB idea).
     """
+    if context.rungs:
+        level, view = rung_view(history, context.metric, context.rungs, max(6, len(space.dimensions) + 2))
+        if level is not None:
+            return _observe(space, view, context, cache)
     key = (id(space), context.metric.name, context.metric.sign())
     start = 0
     base: Observations | None = None
