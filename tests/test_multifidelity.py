@@ -459,10 +459,16 @@ def test_model_based_samplers_fit_on_the_highest_rung_with_enough_trials() -> No
     from tunesmith.samplers._history import observe
 
     space = ts.Space({"x": ts.Float(0.0, 1.0)})
-    history = [TrialRecord(n, {"x": n / 20}, n, TrialState.STOPPED, intermediate={1: {"loss": 5.0 + n}},
-                           resource=1.0) for n in range(12)]  # fmt: skip
-    history += [TrialRecord(12 + n, {"x": 0.9 - n / 20}, n, TrialState.STOPPED,
-                            intermediate={1: {"loss": 1.0}, 3: {"loss": 0.5 + n}}, resource=3.0) for n in range(6)]  # fmt: skip
+    history = [
+        TrialRecord(n, {"x": n / 20}, n, TrialState.STOPPED, metrics={"loss": 5.0 + n},
+                    intermediate={1: {"loss": 5.0 + n}}, resource=1.0)
+        for n in range(12)
+    ]  # fmt: skip
+    history += [
+        TrialRecord(12 + n, {"x": 0.9 - n / 20}, n, TrialState.STOPPED, metrics={"loss": 0.5 + n},
+                    intermediate={1: {"loss": 1.0}, 3: {"loss": 0.5 + n}}, resource=3.0)
+        for n in range(6)
+    ]  # fmt: skip
     plain = observe(space, history, CONTEXT)
     assert len(plain.x) == 18, "without rungs every finished trial's last value is an observation"
     with_rungs = SearchContext(metric=Metric("loss"), rungs=(1.0, 3.0, 9.0))
