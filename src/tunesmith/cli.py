@@ -211,6 +211,10 @@ def run(
         worker_count = workers or cfg.workers
         executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
         show = sys.stdout.isatty() if progress is None else progress
+        # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
+        from tunesmith.discipline.sequence import after_search, before_search
+
+        before_search(study, cfg, objective)
         with _progress(study, show) as advance:
             result = study.optimize(
                 objective,
@@ -222,6 +226,10 @@ def run(
                 trial_timeout=cfg.trial_timeout,
             )
         _summary(study, result)
+        # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict.
+        verdict = after_search(study, cfg, objective)
+        if verdict is not None:
+            click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
         _write_report(study, None if no_report else report_path or f"{study.name}-report.html")
 
 
@@ -329,17 +337,21 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         with _progress(study, show) as advance:
             result = study.optimize(demo_study.objective, workers=workers, executor="processes", callbacks=[advance])
         _summary(study, result)
-        _write_report(study, report_path)
     if result.best is None:
         raise CliError("no trial completed: nothing to score on the holdout")
-    scores = demo_study.evaluate_holdout(result.best.params, result.best.seed)
-    study.set_attr("holdout", {"trial": result.best.number, **scores, "opened": 1})
-    gap = scores["holdout_accuracy"] - scores["val_accuracy"]
-    console.print(
-        f"validation: log loss {scores['val_loss']:.4f}, accuracy {scores['val_accuracy']:.4f}\n"
-        f"holdout   : log loss {scores['holdout_loss']:.4f}, accuracy {scores['holdout_accuracy']:.4f} "
-        f"(gap {gap:+.4f}; the holdout was opened once, after tuning)"
-    )
+    from tunesmith.discipline.sequence import demo_verdict
+
+    with _friendly_errors():
+        # Test: the baseline and the top 3 across 3 new seeds, then the locked holdout, opened once.
+        stability, verdict = demo_verdict(study)
+        console.print(stability.summary(), markup=False)
+        holdout = study.attrs.get("holdout", {})
+        for row in holdout.get("rows", []):
+            console.print(
+                f"{row['label']}: validation {row['validation']:.4f}, holdout {row['holdout']:.4f}", markup=False
+            )
+        click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
+        _write_report(study, report_path)
     console.print(
         f"done in {time.monotonic() - started:.0f}s; read it back with: "
         f"tunesmith best --storage {redact_url(storage)} {study.name}"
