@@ -121,7 +121,7 @@ PROBLEMS: dict[str, CurveProblem] = {
     "sgd-cancer": CurveProblem("sgd-cancer", SGD_SPACE, _sgd("cancer"), 81),
 }
 
-METHODS = ["random", "asha", "hyperband", "asha-tpe", "optuna-sha", "optuna-hyperband"]
+METHODS = ["random", "asha", "asha-promote", "hyperband", "asha-tpe", "optuna-sha", "optuna-hyperband"]
 
 
 # Running a method --------------------------------------------------------------------------------------------
@@ -138,6 +138,8 @@ class Trace:
 def _scheduler(method: str, max_resource: int) -> ts.Scheduler | None:
     if method in ("asha", "asha-tpe"):
         return ts.ASHA(min_resource=1, max_resource=max_resource, eta=3)
+    if method == "asha-promote":
+        return ts.ASHA(min_resource=1, max_resource=max_resource, eta=3, mode="promote")
     if method == "hyperband":
         return ts.Hyperband(min_resource=1, max_resource=max_resource, eta=3)
     return None
@@ -159,13 +161,15 @@ def _run_tunesmith(method: str, problem: CurveProblem, resource: int, seed: int)
         divergence_factor=None,
     )
     study.optimize(objective, executor=ts.SimulatedExecutor(workers=1))
+    # One worker and one simulated second per step: the resource spent when a trial ended is the
+    # simulated time elapsed since the first trial started (paused trials resume later).
+    records = study.trials
+    start = min(r.started_at or 0.0 for r in records)
     events: list[tuple[float, float | None]] = []
-    spent = 0.0
-    for record in study.trials:
-        spent += record.resource
+    for record in sorted(records, key=lambda r: (r.finished_at or math.inf, r.number)):
         done = record.state is ts.TrialState.COMPLETE and record.resource >= problem.max_resource
-        events.append((spent, record.value("loss") if done else None))
-    return Trace(events, len(study.trials))
+        events.append(((record.finished_at or start) - start, record.value("loss") if done else None))
+    return Trace(events, len(records))
 
 
 def _run_optuna(method: str, problem: CurveProblem, resource: int, seed: int) -> Trace:
@@ -299,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = args.problems.split(",")
     methods = args.methods.split(",")
     if args.quick:
-        problems, methods, args.seeds, args.random_configs = ["curves", "sgd-cancer"], METHODS[:4], 2, 10
+        problems, methods, args.seeds, args.random_configs = ["curves", "sgd-cancer"], METHODS[:5], 2, 10
     try:
         import optuna  # noqa: F401
     except ImportError:

@@ -214,6 +214,7 @@ def run(
         # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
         from tunesmith.discipline.sequence import after_search, before_search
 
+        study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
         before_search(study, cfg, objective)
         with _progress(study, show) as advance:
             result = study.optimize(

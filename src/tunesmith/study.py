@@ -790,9 +790,7 @@ class Study:
         started_at = time.monotonic()
         started = 0
         stop_reason = ""
-        stop_beating = threading.Event()
-        beater = threading.Thread(target=self._beat, args=(stop_beating,), name="tunesmith-heartbeat", daemon=True)
-        beater.start()
+        self._ensure_beater()
         self.reap_lost_trials()
         finished: list[TrialRecord] = []
         try:
@@ -837,7 +835,6 @@ class Study:
                     self.tell(number, reason="interrupted", error="the study loop was interrupted")
             raise
         finally:
-            stop_beating.set()
             runner.shutdown()
             self._clock = time.time
         records = self.trials
@@ -860,11 +857,6 @@ class Study:
         if outcome.failed:
             return self.tell(outcome.number, reason=outcome.reason, error=outcome.error)
         return self.tell(outcome.number, outcome.result)
-
-    def _beat(self, stop: threading.Event) -> None:
-        while not stop.wait(self.heartbeat_interval):
-            with contextlib.suppress(Exception):
-                self._storage.heartbeat(self._info.id, sorted(self._running), time.time())
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, storage={self._storage.url!r})"
