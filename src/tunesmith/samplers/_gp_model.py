@@ -101,6 +101,12 @@ def _prior_center(d: int) -> float:
 
 
 _LS_PRIOR_SD = math.sqrt(3.0)
+# A choice's distance is 0 or 1 whatever the dimension: its lengthscale prior is centred at 1 (a
+# different option correlates about 0.5), so a choice is not written off as irrelevant because a
+# few early trials varied the continuous axes more.
+_CAT_LS_PRIOR = (0.0, 1.0)
+# ... and capped, so that an option never tried near the incumbent keeps some uncertainty there.
+_CAT_LS_MAX = 2.0
 _NOISE_PRIOR = (math.log(1e-3), 2.0)
 _SIGNAL_PRIOR = (0.0, 1.0)
 
@@ -110,7 +116,8 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30) 
     n, dc = xc.shape
     dk = xk.shape[1]
     d = dc + dk
-    center = _prior_center(d)
+    center = np.concatenate([np.full(dc, _prior_center(d)), np.full(dk, _CAT_LS_PRIOR[0])])
+    spread = np.concatenate([np.full(dc, _LS_PRIOR_SD), np.full(dk, _CAT_LS_PRIOR[1])])
     # Per-dimension squared distances (categorical: 0 or 1), flattened so that the distance and the
     # lengthscale gradient are each one matrix-vector product.
     parts = [((xc[:, j][:, None] - xc[:, j][None, :]) ** 2).ravel() for j in range(dc)]
@@ -144,8 +151,8 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30) 
         grad[d] = 0.5 * float(np.sum(w * kf))
         grad[d + 1] = 0.5 * noise * float(np.trace(w))
         # Log-priors (negated): normal on log-lengthscale, log-signal and log-noise.
-        prior = 0.5 * np.sum(((theta[:d] - center) / _LS_PRIOR_SD) ** 2)
-        grad[:d] += (theta[:d] - center) / _LS_PRIOR_SD**2
+        prior = 0.5 * np.sum(((theta[:d] - center) / spread) ** 2)
+        grad[:d] += (theta[:d] - center) / spread**2
         prior += 0.5 * ((theta[d] - _SIGNAL_PRIOR[0]) / _SIGNAL_PRIOR[1]) ** 2
         grad[d] += (theta[d] - _SIGNAL_PRIOR[0]) / _SIGNAL_PRIOR[1] ** 2
         prior += 0.5 * ((theta[d + 1] - _NOISE_PRIOR[0]) / _NOISE_PRIOR[1]) ** 2
@@ -153,7 +160,7 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30) 
         return nll + float(prior), grad
 
     start = np.concatenate([np.full(d, math.log(0.25 * math.sqrt(d))), [0.0, math.log(1e-3)]])
-    bounds = [(math.log(0.01), math.log(50.0))] * d + [
+    bounds = [(math.log(0.01), math.log(50.0))] * dc + [(math.log(0.01), math.log(_CAT_LS_MAX))] * dk + [
         (math.log(0.05), math.log(20.0)),
         (math.log(1e-6), math.log(0.5)),
     ]

@@ -18,7 +18,7 @@ from tunesmith.samplers._gp_model import GPModel, Hyper, fit_hyper, transform_ou
 from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe
 from tunesmith.samplers.base import Sampler, SearchContext
 from tunesmith.samplers.qmc import sobol_point
-from tunesmith.space import Space
+from tunesmith.space import Choice, Int, Space
 from tunesmith.trial import TrialRecord
 
 __all__ = ["GP"]
@@ -29,6 +29,9 @@ _LOG_INV_SQRT_2PI = -0.5 * math.log(2.0 * math.pi)
 # A small slack makes a region surrounded by failures nearly forbidden, while unexplored regions
 # (mean 0) keep probability one half.
 _FEASIBILITY_SLACK = 0.01
+# Integers with at most this many values are searched value by value, like choices.
+_MAX_DISCRETE_VALUES = 16
+_LOCAL_SEARCH_ROUNDS = 4
 
 
 def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +53,15 @@ def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out[~big] = -0.5 * zs * zs + np.log(bracket)
     ratio[~big] = 0.5 * ex / bracket
     return out, ratio
+
+
+def _snap_discrete(points: np.ndarray, choices: list[np.ndarray | None]) -> np.ndarray:
+    """Move each discrete coordinate to the nearest value it can take."""
+    out = points.copy()
+    for j, grid in enumerate(choices):
+        if grid is not None:
+            out[:, j] = grid[np.argmin(np.abs(points[:, j][:, None] - grid[None, :]), axis=1)]
+    return out
 
 
 def _check_positive_int(name: str, value: object, low: int = 1) -> int:
@@ -113,9 +125,10 @@ class GP(Sampler):
     Each suggestion fits the kernel's lengthscales, signal and noise by maximising the marginal
     likelihood with priors; losses go through a Yeo-Johnson power transform first, so heavy
     tails do not flatten the model. The acquisition (log expected improvement by default, or an
-    upper confidence bound) is maximised by multi-start L-BFGS-B over the encoded cube, seeded
-    from a quasi-random and a local candidate pool. Integers are searched on their continuous
-    axis and rounded; choices use a Hamming kernel and are searched by the candidate pool.
+    upper confidence bound) is maximised by a local search from the incumbent and the best points
+    of a random and a local candidate pool: L-BFGS-B on the continuous axes alternates with a sweep
+    of every value of each choice and small integer, until nothing changes. Choices use a Hamming
+    kernel; wide integer ranges are searched on their continuous axis and rounded.
     RUNNING trials are conditioned on at the model's prediction (kriging believer), so parallel
     workers spread out; FAILED and INFEASIBLE trials train a feasibility model whose probability
     multiplies the acquisition. The first ``n_startup`` trials follow a Sobol sequence.
@@ -252,6 +265,27 @@ class GP(Sampler):
         return GPModel(x[:, ~cat], self._codes(x, cat, sizes), labels, Hyper(hyper.lengthscale, 1.0, 0.01))
 
     # Acquisition optimisation ------------------------------------------------------------------
+    @staticmethod
+    def _discrete_choices(space: Space) -> list[np.ndarray | None]:
+        """Per dimension, the encoded values a local search steps through (``None``: a continuous axis).
+
+        Choices and integers with at most `_MAX_DISCRETE_VALUES` values are searched value by value,
+        as the acquisition is only meaningful at the values a configuration can take; wider integer
+        ranges are searched on their continuous axis and rounded at the end.
+        """
+        out: list[np.ndarray | None] = []
+        for name in space.dimensions:
+            param = space[name]
+            size = param.cardinality()
+            if isinstance(param, Choice):
+                out.append((np.arange(int(size)) + 0.5) / size)
+            elif isinstance(param, Int) and size <= _MAX_DISCRETE_VALUES:
+                values = param.values() or list(range(param.low, param.high + 1))
+                out.append(np.unique([param.encode(v) for v in values]))
+            else:
+                out.append(None)
+        return out
+
     def _maximise(
         self,
         space: Space,
@@ -264,24 +298,49 @@ class GP(Sampler):
         rng: np.random.Generator,
     ) -> np.ndarray:
         d = x.shape[1]
-        cont = ~cat
+        choices = self._discrete_choices(space)
+        discrete = np.array([c is not None for c in choices], dtype=bool)
         n_local = self.n_candidates // 2
-        top = x[np.argsort(y)[: min(5, len(y))]]
-        local = top[rng.integers(len(top), size=n_local)] + rng.normal(0.0, 0.05, (n_local, d))
-        local[:, cat] = np.where(
-            rng.random((n_local, int(cat.sum()))) < 0.8, local[:, cat], rng.random((n_local, int(cat.sum())))
-        )
+        top = x[np.argsort(y, kind="stable")[: min(5, len(y))]]
+        parents = top[rng.integers(len(top), size=n_local)]
+        local = parents + rng.normal(0.0, 0.05, (n_local, d))
+        # A local candidate keeps each discrete value of its parent with probability 0.8.
+        moved = rng.random((n_local, d)) < 0.2
+        local = np.where(discrete & ~moved, parents, np.where(discrete & moved, rng.random((n_local, d)), local))
         pool = np.clip(np.vstack([rng.random((self.n_candidates - n_local, d)), local]), 0.0, 1.0)
-        k = np.where(cat, sizes, 1.0)
-        pool[:, cat] = (np.floor(np.clip(pool[:, cat], 0.0, 1.0 - 1e-12) * k[cat]) + 0.5) / k[cat]
+        pool = _snap_discrete(pool, choices)
         values, _ = acq(pool)
         values = np.where(np.isfinite(values), values, -np.inf)
-        starts = pool[np.argsort(-values)[: self.n_restarts]]
-        finals = [starts]
-        if cont.any():
-            finals.append(self._lbfgs(acq, starts, cont))
-        candidates = np.vstack([*finals, pool[np.argsort(-values)[: 4 * self.n_restarts]]])
+        ranked = np.argsort(-values, kind="stable")
+        # Local searches start from the incumbent and the best candidates of the pool.
+        incumbent = x[int(np.argmin(y))][None, :]
+        starts = np.vstack([_snap_discrete(incumbent, choices), pool[ranked[: self.n_restarts]]])
+        finals = self._local_search(acq, starts, choices, discrete)
+        candidates = np.vstack([finals, starts, pool[ranked[: 4 * self.n_restarts]]])
         return self._pick(space, acq, candidates, obs)
+
+    def _local_search(
+        self, acq: _Acquisition, starts: np.ndarray, choices: list[np.ndarray | None], discrete: np.ndarray
+    ) -> np.ndarray:
+        """Alternate L-BFGS-B on the continuous axes with a sweep of each discrete axis, until no value changes."""
+        points = starts.copy()
+        for _ in range(_LOCAL_SEARCH_ROUNDS):
+            if (~discrete).any():
+                points = self._lbfgs(acq, points, ~discrete)
+            changed = False
+            for j, grid in enumerate(choices):
+                if grid is None or len(grid) < 2:
+                    continue
+                trial = np.repeat(points, len(grid), axis=0)
+                trial[:, j] = np.tile(grid, len(points))
+                values, _ = acq(trial)
+                values = np.where(np.isfinite(values), values, -np.inf).reshape(len(points), len(grid))
+                best = grid[np.argmax(values, axis=1)]
+                changed = changed or bool(np.any(best != points[:, j]))
+                points[:, j] = best
+            if not changed:
+                break
+        return points
 
     @staticmethod
     def _lbfgs(acq: _Acquisition, starts: np.ndarray, cont: np.ndarray) -> np.ndarray:
