@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,torch,postgres,ray
+EXTRAS ?= dev,torch,postgres,ray,bench
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
 
@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-demo: install
+# The demo needs only the core package; the test install adds the extras every test exercises.
+demo:
+	$(MAKE) install EXTRAS=dev
 	$(BIN)/tunesmith demo
 
 lint: install
@@ -36,7 +38,7 @@ unit: install
 test: lint typecheck unit
 
 bench:
-	$(MAKE) install EXTRAS=dev,torch,bench
+	$(MAKE) install
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.multifidelity
 
