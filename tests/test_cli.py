@@ -149,3 +149,16 @@ def test_demo_prints_validation_and_holdout_and_best_reads_it_back(tmp_path: Pat
     assert record["study"].startswith("digits-mlp-") and set(record["params"]) == {
         "learning_rate", "batch_size", "alpha", "depth", "width", "beta_1", "beta_2",
     }  # fmt: skip
+
+
+def test_best_names_the_seed_validated_winner_when_it_differs(config: Path, tmp_path: Path) -> None:
+    import tunesmith as ts
+
+    url = f"sqlite:///{tmp_path}/validated.db"
+    invoke("run", str(config), "--storage", url, "--no-progress", "--no-report")
+    study = ts.Study.load("quad", url)
+    other = next(r.number for r in study.trials if study.best and r.number != study.best.number)
+    study.set_attr("seed_stability", {"winner": other, "seeds": [1, 2, 3], "rule": "lcb"})
+    text = invoke("best", "--storage", url).output  # type: ignore[attr-defined]
+    assert f"trial #{other} is the validated winner" in text
+    assert json.loads(invoke("best", "--storage", url, "--json").output)["validated_winner"] == other  # type: ignore[attr-defined]

@@ -260,10 +260,17 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     record = study.best
     if record is None:
         raise CliError(f"study {study.name!r} has no COMPLETE trial yet")
+    stability = study.attrs.get("seed_stability") or {}
+    winner = stability.get("winner") if isinstance(stability, dict) else None
     if as_json:
-        _print_json({"study": study.name, **_record_json(record)})
+        _print_json({"study": study.name, **_record_json(record), "validated_winner": winner})
         return
     console.print(f"[bold]{study.name}[/bold] best trial #{record.number} (seed {record.seed})")
+    if isinstance(winner, int) and winner != record.number:
+        console.print(
+            f"[yellow]re-run across {len(stability.get('seeds') or [])} seeds, trial #{winner} is the validated winner "
+            f"(rule: {stability.get('rule')}); the search's best below did not hold up[/yellow]"
+        )
     for key, value in record.params.items():
         console.print(f"  {key} = {_fmt(value)}")
     for key, value in record.metrics.items():
