@@ -459,6 +459,8 @@ class Study:
         trial) is allowed only if it still fits after the step every other running trial may
         already be taking.
         """
+        if self.budget.wall_time is None and self.budget.resource is None:
+            return None  # nothing to add up: this is on every ask and report
         usage = Budget.usage(history, self._clock())
         no_trials = Budget(wall_time=self.budget.wall_time, resource=self.budget.resource)
         exhausted = no_trials.exhausted_by(usage)
