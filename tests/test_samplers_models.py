@@ -13,7 +13,8 @@ import tunesmith as ts
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import GP, TPE, Random, Sampler, SearchContext, Sobol, make_sampler
-from tunesmith.samplers._gp_model import GPModel, Hyper, transform_outputs
+from tunesmith.samplers._gp_model import GPModel, Hyper, fit_hyper, transform_outputs
+from tunesmith.samplers._history import categorical_dims, observe
 from tunesmith.samplers.gp import _Acquisition, _log_h
 from tunesmith.space import Choice, Float, Int, Space
 from tunesmith.testing.samplers import CONTEXT, run_history
@@ -207,6 +208,32 @@ def test_gp_kriging_believer_spreads_parallel_suggestions() -> None:
     pts = np.array([BRANIN.encode(p.params) for p in pending])
     dists = [np.linalg.norm(pts[i] - pts[j]) for i in range(3) for j in range(i)]
     assert min(dists) > 1e-3
+
+
+def test_gp_acquisition_tells_the_options_of_a_choice_apart() -> None:
+    space = Space({"x": Float(0.0, 1.0), "kind": Choice(["good", "bad"])})
+    rng = np.random.default_rng(0)
+    records = [
+        TrialRecord(number=n, params=(p := {"x": float(rng.random()), "kind": ["good", "bad"][n % 2]}), seed=n,
+                    state=TrialState.COMPLETE, metrics={"loss": p["x"] + (0.0 if p["kind"] == "good" else 3.0)})
+        for n in range(12)
+    ]  # fmt: skip
+    gp = GP()
+    obs = observe(space, records, CONTEXT)
+    cat, sizes = categorical_dims(space)
+    y = transform_outputs(obs.loss)
+    codes = GP._codes(obs.x, cat, sizes)
+    model = GPModel(obs.x[:, ~cat], codes, y, fit_hyper(obs.x[:, ~cat], codes, y))
+    acq = _Acquisition(model, float(y.min()), gp.acquisition, gp.beta, None, ~cat, sizes)
+    good, bad = space.encode({"x": 0.3, "kind": "good"}), space.encode({"x": 0.3, "kind": "bad"})
+    values, _ = acq(np.vstack([good, bad]))
+    assert values[0] > values[1] + 1.0, values
+
+
+def test_gp_never_proposes_a_point_it_already_tried() -> None:
+    records = run_history(GP(), BRANIN, branin, 25, seed=1)
+    points = {tuple(r.params.values()) for r in records}
+    assert len(points) == len(records)
 
 
 def test_log_h_matches_the_direct_formula_and_stays_finite() -> None:

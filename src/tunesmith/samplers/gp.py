@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from tunesmith.errors import ConfigError
 from tunesmith.samplers._gp_model import GPModel, Hyper, fit_hyper, transform_outputs
-from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe
+from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe, snap
 from tunesmith.samplers.base import Sampler, SearchContext
 from tunesmith.samplers.qmc import sobol_point
 from tunesmith.space import Choice, Int, Space
@@ -32,6 +32,8 @@ _FEASIBILITY_SLACK = 0.01
 # Integers with at most this many values are searched value by value, like choices.
 _MAX_DISCRETE_VALUES = 16
 _LOCAL_SEARCH_ROUNDS = 4
+# Candidates rounded and compared again before one is proposed.
+_PICK_FINALISTS = 8
 
 
 def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +83,7 @@ class _Acquisition:
         beta: float,
         feasibility: GPModel | None,
         cont: np.ndarray,
+        sizes: np.ndarray | None = None,
     ) -> None:
         self.model = model
         self.best = best
@@ -88,10 +91,14 @@ class _Acquisition:
         self.beta = beta
         self.feasibility = feasibility
         self.cont = cont
+        # The models compare choices by their option index, so points are turned into indices here.
+        self.option_counts = None if sizes is None else sizes[~cont]
 
     def __call__(self, x: np.ndarray, grad: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         xc = x[:, self.cont]
         xk = x[:, ~self.cont]
+        if self.option_counts is not None:
+            xk = np.floor(np.clip(xk, 0.0, 1.0 - 1e-12) * self.option_counts)
         mu, var, dmu, dvar = self.model.predict(xc, xk, grad)
         sd = np.sqrt(var)
         if self.kind == "ucb":
@@ -246,7 +253,7 @@ class GP(Sampler):
                 np.vstack([x[:, cont], pending[:, cont]]), np.vstack([codes, pc]), np.concatenate([y, believed]), hyper
             )
         feasibility = self._feasibility(obs, hyper, cat, sizes) if obs.has_infeasible else None
-        acq = _Acquisition(model, best, self.acquisition, self.beta, feasibility, cont)
+        acq = _Acquisition(model, best, self.acquisition, self.beta, feasibility, cont, sizes)
         return self._maximise(space, acq, x, y, obs, cat, sizes, rng)
 
     @staticmethod
@@ -316,7 +323,7 @@ class GP(Sampler):
         incumbent = x[int(np.argmin(y))][None, :]
         starts = np.vstack([_snap_discrete(incumbent, choices), pool[ranked[: self.n_restarts]]])
         finals = self._local_search(acq, starts, choices, discrete)
-        candidates = np.vstack([finals, starts, pool[ranked[: 4 * self.n_restarts]]])
+        candidates = np.vstack([finals, starts, pool])
         return self._pick(space, acq, candidates, obs)
 
     def _local_search(
@@ -374,26 +381,34 @@ class GP(Sampler):
 
     @staticmethod
     def _pick(space: Space, acq: _Acquisition, candidates: np.ndarray, obs: Observations) -> np.ndarray:
-        """Round candidates to what they decode to and take the best that is not already tried."""
-        snapped = []
-        keys = []
-        for c in candidates:
-            config = space.decode(c)
-            keys.append(json.dumps(config, sort_keys=True))
-            snapped.append(space.encode(config))
-        snapped_arr = np.vstack(snapped)
-        values, _ = acq(np.where(np.isnan(snapped_arr), 0.5, snapped_arr))
+        """Round the best candidates to what they decode to and take the best one not already tried.
+
+        Candidates are visited in order of their acquisition; the first few distinct untried ones
+        are rounded and compared again, since rounding an integer moves the value.
+        """
+        values, _ = acq(candidates)
         values = np.where(np.isfinite(values), values, -np.inf)
         tried: set[str] = set()
         if math.isfinite(space.cardinality()):  # only a discrete space can propose a configuration twice
             tried = {json.dumps(space.decode(np.where(np.isnan(u), 0.5, u)), sort_keys=True) for u in obs.used_x}
         used = np.where(np.isnan(obs.used_x), 0.5, obs.used_x)
-        filled = np.where(np.isnan(snapped_arr), 0.5, snapped_arr)
+        chosen: list[np.ndarray] = []
         for i in np.argsort(-values, kind="stable"):
-            if keys[i] in tried:
+            config = space.decode(candidates[i])
+            if tried and json.dumps(config, sort_keys=True) in tried:
                 continue
+            snapped = space.encode(config)
+            filled = np.where(np.isnan(snapped), 0.5, snapped)
             # Re-evaluating a tried point teaches nothing (a noiseless model may still ask for it).
-            if len(used) and float(np.min(np.max(np.abs(used - filled[i]), axis=1))) < 1e-6:
+            seen = np.vstack([used, *chosen]) if chosen else used
+            if len(seen) and float(np.min(np.max(np.abs(seen - filled), axis=1))) < 1e-6:
                 continue
-            return np.asarray(snapped_arr[i])
-        return np.asarray(candidates[int(np.argmax(values))])
+            chosen.append(filled[None, :])
+            if len(chosen) == _PICK_FINALISTS:
+                break
+        if not chosen:
+            return snap(space, candidates[int(np.argmax(values))])
+        finalists = np.vstack(chosen)
+        scores, _ = acq(finalists)
+        best = finalists[int(np.argmax(np.where(np.isfinite(scores), scores, -np.inf)))]
+        return space.encode(space.decode(best))
