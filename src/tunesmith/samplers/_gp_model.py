@@ -110,11 +110,12 @@ _LS_PRIOR_SD = math.sqrt(3.0)
 _CAT_LS_PRIOR = (0.0, 1.0)
 # ... and capped, so that an option never tried near the incumbent keeps some uncertainty there.
 _CAT_LS_MAX = 2.0
+_FIT_START_SCALES = (0.25, 1.0, 0.08)  # initial lengthscales, times sqrt(d)
 _NOISE_PRIOR = (math.log(1e-3), 2.0)
 _SIGNAL_PRIOR = (0.0, 1.0)
 
 
-def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30) -> Hyper:
+def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30, restarts: int = 3) -> Hyper:
     """Maximise the log marginal likelihood plus log-priors over log-lengthscales, signal and noise."""
     n, dc = xc.shape
     dk = xk.shape[1]
@@ -162,15 +163,25 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30) 
         grad[d + 1] += (theta[d + 1] - _NOISE_PRIOR[0]) / _NOISE_PRIOR[1] ** 2
         return nll + float(prior), grad
 
-    start = np.concatenate([np.full(d, math.log(0.25 * math.sqrt(d))), [0.0, math.log(1e-3)]])
+    # Several starts: the likelihood of a few dozen points often has a short-lengthscale mode (a
+    # wiggly fit) and a long one (a smooth trend); one start finds whichever is nearer.
+    starts = [
+        np.concatenate([np.full(d, math.log(scale * math.sqrt(d))), [0.0, math.log(1e-3)]])
+        for scale in _FIT_START_SCALES[:restarts]
+    ]
     bounds = [(math.log(0.01), math.log(50.0))] * dc + [(math.log(0.01), math.log(_CAT_LS_MAX))] * dk + [
         (math.log(0.05), math.log(20.0)),
         (math.log(1e-6), math.log(0.5)),
     ]
+    theta, best = starts[0], math.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter})
-    theta = result.x if np.all(np.isfinite(result.x)) else start
+        for start in starts:
+            result = minimize(
+                objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter}
+            )
+            if np.all(np.isfinite(result.x)) and float(result.fun) < best:
+                theta, best = result.x, float(result.fun)
     return Hyper(lengthscale=np.exp(theta[:d]), signal=math.exp(theta[d]), noise=math.exp(theta[d + 1]))
 
 
