@@ -120,7 +120,48 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
                 out.append(_Section(heading, "", figure_of(data.attrs[key])))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 out.append(_Section(heading, _malformed(key, exc)))
+    for key, heading, render in (
+        ("baseline", "Baseline", _baseline_html),
+        ("optimism", "Optimism of the best validation score", _optimism_html),
+        ("holdout_log", "Holdout openings", _holdout_log_html),
+    ):
+        section = _optional(data.attrs, key, render)
+        if section is not None:
+            out.append(_Section(heading, section))
     return out
+
+
+def _baseline_html(baseline: Mapping[str, Any]) -> str:
+    runs = baseline.get("runs") or []
+    params = ", ".join(f"{k}={format_value(v)}" for k, v in (baseline.get("params") or {}).items())
+    return (
+        f"<p>The model's defaults ({html.escape(params)}), run across {len(runs)} seeds: mean "
+        f"{html.escape(format_value(baseline['mean']))}. The dashed line in the optimisation history marks it; "
+        "the verdict asks the winner to beat it by more than its seed noise.</p>"
+    )
+
+
+def _optimism_html(optimism: Mapping[str, Any]) -> str:
+    return (
+        f"<p>{int(optimism['compared'])} configurations were compared on the same validation data "
+        f"({html.escape(str(optimism.get('method', '')))}): the best validation score "
+        f"{html.escape(format_value(optimism['best']))} is optimistic by about "
+        f"{html.escape(format_value(optimism['estimate']))}; corrected "
+        f"{html.escape(format_value(optimism['corrected']))}.</p><p>{html.escape(str(optimism.get('detail', '')))}</p>"
+    )
+
+
+def _holdout_log_html(log: list[Mapping[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(entry['at'])))}</td>"
+        f"<td>#{html.escape(str(entry.get('trial')))}</td><td>{html.escape(str(entry.get('how', '')))}</td>"
+        f"<td>{'forced' if entry.get('forced') else 'first opening'}</td></tr>"
+        for entry in log
+    )
+    return (
+        "<p>Every time the locked holdout was opened (a second opening needs force, and is recorded):</p>"
+        f"<table><tr><th>when</th><th>trial</th><th>chosen as</th><th></th></tr>{rows}</table>"
+    )
 
 
 def _optional(attrs: Mapping[str, Any], key: str, render: Callable[[Any], str]) -> str | None:

@@ -97,6 +97,13 @@ def history(data: ReportData) -> go.Figure:
                 x=steps_x, y=steps_y, mode="lines", name="best so far", line={"color": BEST_COLOUR, "shape": "hv"}
             )
         )
+    baseline = data.attrs.get("baseline")
+    if isinstance(baseline, Mapping) and isinstance(baseline.get("mean"), int | float):
+        # Results are read relative to the model's defaults (the DRIFT baseline).
+        fig.add_hline(
+            y=float(baseline["mean"]), line={"dash": "dash", "color": "#555555"},
+            annotation_text="baseline (defaults)", annotation_position="top left",
+        )  # fmt: skip
     return fig
 
 

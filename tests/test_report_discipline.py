@@ -1,0 +1,23 @@
+"""The report states results relative to the baseline and shows the optimism estimate and holdout openings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tunesmith as ts
+from tunesmith.report import write_report
+
+
+def test_report_shows_baseline_optimism_and_holdout_openings(tmp_path: Path) -> None:
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage="memory", seed=0, sampler="random",
+                     budget=ts.Budget(trials=8))  # fmt: skip
+    study.optimize(lambda t: (t.params["x"] - 0.3) ** 2)
+    study.set_attr("baseline", {"mean": 0.2, "params": {"x": 0.5}, "runs": [{}, {}, {}]})
+    study.set_attr("optimism", {"best": 0.01, "compared": 8, "corrected": 0.02, "estimate": 0.01,
+                                "method": "order statistics", "detail": "best of 8 <scores>"})  # fmt: skip
+    study.set_attr("holdout_log", [{"at": 1.7e9, "trial": 3, "how": "best", "forced": False},
+                                   {"at": 1.7e9 + 60, "trial": 3, "how": "best", "forced": True}])  # fmt: skip
+    text = write_report(study, tmp_path / "r.html").read_text()
+    assert "baseline (defaults)" in text and "run across 3 seeds" in text
+    assert "8 configurations were compared" in text and "best of 8 &lt;scores&gt;" in text
+    assert text.count("first opening") == 1 and text.count("<td>forced</td>") == 1
