@@ -643,6 +643,35 @@ def finalize_command(
     click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
 
 
+@cli.command("dashboard")
+@click.argument("study_name", required=False)
+@storage_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback only by default).")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True, help="0: a free port.")
+@click.option("--refresh", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+              help="Seconds between the page's reads.")  # fmt: skip
+@click.option("--allow-remote", is_flag=True, help="Serve on a non-loopback address (the dashboard has no login).")
+def dashboard_command(
+    study_name: str | None, storage: str, host: str, port: int, refresh: float, allow_remote: bool
+) -> None:
+    """Serve a live dashboard of STUDY_NAME (default: the most recent study) until Ctrl-C; it only reads."""
+    from tunesmith.dashboard import serve
+
+    with _friendly_errors():
+        try:
+            server = serve(storage, study_name, host, port, refresh=refresh, allow_remote=allow_remote)
+        except StudyNotFound:
+            raise CliError(f"no study named {study_name!r} in {redact_url(storage)}") from None
+        except OSError as exc:
+            raise CliError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    click.echo(f"tunesmith dashboard at {server.url} (storage {server.storage_label}); Ctrl-C to stop")
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.shutdown()
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="tunesmith")

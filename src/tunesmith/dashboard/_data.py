@@ -1,0 +1,142 @@
+"""What the dashboard shows, read from storage alone: one JSON-ready snapshot per request.
+
+Nothing here writes: a study is read with `Storage.load_study` and `Storage.get_trials` (no
+`Study` object is built, since building one may record attributes), and the figures come from
+`tunesmith.report.plots`, so the dashboard draws exactly what the HTML report draws.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tunesmith.analysis import diagnose
+from tunesmith.budget import Budget
+from tunesmith.objective import Guardrail, Metric
+from tunesmith.report import ReportData, plots
+from tunesmith.schedulers import make_scheduler
+from tunesmith.space import Space
+from tunesmith.storage import StudyInfo
+from tunesmith.trial import TrialRecord
+
+__all__ = ["FIGURES", "LATEST", "SnapshotCache", "json_safe", "snapshot", "study_data", "trial_json"]
+
+# The charts the page draws, in page order.
+FIGURES = ("history", "learning_curves", "budget_burn")
+# Trials listed in the table of latest trials.
+LATEST = 25
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def study_data(info: StudyInfo, records: Sequence[TrialRecord]) -> ReportData:
+    """A `ReportData` from a stored study's spec, attributes and trials (what `Study.load` would read)."""
+    spec = info.spec
+    scheduler = make_scheduler(spec.get("scheduler"))
+    return ReportData(
+        name=info.name,
+        space=Space.from_json(spec["space"]),
+        metric=Metric.from_json(spec["metric"]),
+        records=tuple(records),
+        guardrails=tuple(Guardrail.from_json(g) for g in spec.get("guardrails", [])),
+        budget=Budget.from_json(spec.get("budget")),
+        attrs=dict(info.attrs),
+        rungs=scheduler.rungs(),
+    )
+
+
+def trial_json(record: TrialRecord, metric: str) -> dict[str, Any]:
+    """One row of the trial table."""
+    return {
+        "number": record.number,
+        "state": record.state.value,
+        "value": record.value(metric),
+        "resource": record.resource,
+        "params": record.params,
+        "reason": record.reason,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "duration": record.duration,
+    }
+
+
+def _figures(data: ReportData) -> dict[str, Any]:
+    diagnosis = diagnose(data.records, data.space, data.metric)
+    figures = {
+        "history": plots.history(data),
+        "learning_curves": plots.learning_curves(data, diagnosis),
+        "budget_burn": plots.budget_burn(data),
+    }
+    # plotly's own encoder turns numpy arrays into lists and NaN into null.
+    return {name: json.loads(figure.to_json()) for name, figure in figures.items()}
+
+
+def _fingerprint(records: Sequence[TrialRecord]) -> tuple[tuple[Any, ...], ...]:
+    """Changes whenever anything a figure draws changes (new trials, states, reports)."""
+    return tuple((r.number, r.state.value, r.resource, len(r.intermediate), r.finished_at) for r in records)
+
+
+class SnapshotCache:
+    """Figures per study, rebuilt only when the study's trials changed since the last request.
+
+    Thread-safe: the server answers requests on many threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._figures: dict[str, tuple[tuple[tuple[Any, ...], ...], dict[str, Any]]] = {}
+
+    def figures(self, data: ReportData) -> dict[str, Any]:
+        key = _fingerprint(data.records)
+        with self._lock:
+            cached = self._figures.get(data.name)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        built = _figures(data)
+        with self._lock:
+            self._figures[data.name] = (key, built)
+        return built
+
+
+def snapshot(
+    info: StudyInfo, records: Sequence[TrialRecord], cache: SnapshotCache, now: float | None = None
+) -> dict[str, Any]:
+    """Everything the page shows for a stored study: counts, budget, best, latest trials and figures."""
+    data = study_data(info, records)
+    metric = data.metric.name
+    usage = Budget.usage(records, time.time() if now is None else now)
+    best = data.best
+    best_json = None if best is None else {"number": best.number, "value": best.value(metric), "params": best.params}
+    latest = sorted(records, key=lambda r: r.number, reverse=True)[:LATEST]
+    return json_safe(
+        {
+            "name": data.name,
+            "metric": {"name": metric, "direction": data.metric.direction},
+            "trials": len(records),
+            "states": data.state_counts(),
+            "usage": {"trials": usage.trials, "resource": usage.resource, "elapsed": usage.elapsed},
+            "budget": {
+                "trials": data.budget.trials,
+                "wall_seconds": data.budget.wall_seconds,
+                "resource": data.budget.resource,
+            },
+            "fraction_spent": data.budget.fraction_spent(usage),
+            "exhausted": data.budget.exhausted_by(usage),
+            "best": best_json,
+            "latest": [trial_json(r, metric) for r in latest],
+            "figures": cache.figures(data),
+        }
+    )
