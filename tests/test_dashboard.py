@@ -24,7 +24,7 @@ import tunesmith as ts
 from tests.pg import PostgresServer
 from tunesmith.cli import cli
 from tunesmith.dashboard import DashboardServer, serve
-from tunesmith.errors import ConfigError, StudyNotFound
+from tunesmith.errors import ConfigError, StorageError, StudyNotFound
 from tunesmith.storage import open_storage
 from tunesmith.trial import Trial, TrialState
 
@@ -168,6 +168,13 @@ def test_a_remote_host_is_refused_without_allow_remote(db: str) -> None:
     assert result.exit_code == 1
     assert "--allow-remote" in result.output
     assert "no authentication" in result.output
+
+
+def test_a_missing_database_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StorageError, match="only reads"):
+        serve(f"sqlite:///{missing}")
+    assert not missing.exists()
 
 
 def test_an_unknown_study_is_refused_before_serving(db: str) -> None:

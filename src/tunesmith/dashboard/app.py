@@ -24,12 +24,13 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tunesmith.dashboard._data import FIGURES, SnapshotCache, json_safe, snapshot, study_data
-from tunesmith.errors import ConfigError, StudyNotFound
-from tunesmith.storage import Storage, open_storage, redact_url
+from tunesmith.errors import ConfigError, StorageError, StudyNotFound
+from tunesmith.storage import SQLStorage, Storage, open_storage, redact_url
 
 __all__ = ["DashboardServer", "check_host", "serve"]
 
@@ -63,6 +64,24 @@ def check_host(host: str, allow_remote: bool = False) -> None:
             "of the storage; pass --allow-remote (allow_remote=True) to serve there anyway, or keep 127.0.0.1 "
             "and reach it through an SSH tunnel"
         )
+
+
+def _open_read_only(url: str) -> Storage:
+    """The storage at ``url``, refusing to create a missing SQLite file or to migrate an older schema."""
+    if "://" not in url and url.endswith((".db", ".sqlite", ".sqlite3")):
+        url = f"sqlite:///{url}"
+    if "://" not in url:
+        return open_storage(url)
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).is_file():
+        raise StorageError(
+            f"no database at {redact_url(url)}: the dashboard only reads, so it does not create one; "
+            "check the path, or start the study first"
+        )
+    return SQLStorage(url, upgrade=False)
 
 
 def _plotly_js() -> bytes:
@@ -196,7 +215,7 @@ class DashboardServer:
         if not (refresh > 0):
             raise ConfigError(f"refresh must be a positive number of seconds, got refresh={refresh!r}: use 2")
         self._owns_storage = not isinstance(storage, Storage)
-        self.storage = open_storage(storage)
+        self.storage = storage if isinstance(storage, Storage) else _open_read_only(storage)
         self.storage_label = storage.url if isinstance(storage, Storage) else redact_url(storage)
         self.study = study
         self.refresh = refresh
