@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,6 +191,9 @@ def test_user_controlled_text_is_escaped_in_the_page(db: str) -> None:
     _study(db, name=name, trials=1).storage.close()
     with serve(db, study=name) as running:
         status, body = _get(running.url)
+        snapshot = _get_json(running.url + "api/study/" + urllib.parse.quote(name, safe=""))
+    assert snapshot["name"] == name
+    assert snapshot["trials"] == 1
     page = body.decode()
     assert status == 200
     assert name not in page

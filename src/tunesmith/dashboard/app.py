@@ -163,9 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
         if dashboard.loopback_only and not _is_loopback(_host_name(self.headers.get("Host", ""))):
             self._send(HTTPStatus.FORBIDDEN, b"requests must name a loopback host", "text/plain; charset=utf-8", head)
             return
-        path = unquote(urlsplit(self.path).path)
         try:
-            status, body, kind = dashboard.route(path)
+            status, body, kind = dashboard.route(urlsplit(self.path).path)
         except Exception as exc:  # noqa: BLE001 - a broken study must not take the server down
             message = {"error": f"{type(exc).__name__}: {exc}"}
             status, body, kind = HTTPStatus.INTERNAL_SERVER_ERROR, _json(message), "application/json"
@@ -242,14 +241,17 @@ class DashboardServer:
         self.url = f"http://{shown}:{self.port}/"
 
     # Routing -----------------------------------------------------------------------------------
-    def route(self, path: str) -> tuple[HTTPStatus, bytes, str]:
-        """The status, body and content type answering a GET of ``path``."""
+    def route(self, raw_path: str) -> tuple[HTTPStatus, bytes, str]:
+        """The status, body and content type answering a GET of ``raw_path`` (still percent-encoded)."""
+        path = unquote(raw_path)
         if path in ("/", "/index.html"):
             return HTTPStatus.OK, self.page().encode("utf-8"), "text/html; charset=utf-8"
         if path == "/api/studies":
             return HTTPStatus.OK, _json(self.studies()), "application/json"
-        if path.startswith("/api/study/"):
-            name, _, rest = path[len("/api/study/") :].partition("/")
+        if raw_path.startswith("/api/study/"):
+            # Split before decoding: a study name may hold a "/" (sent as %2F).
+            quoted, _, rest = raw_path[len("/api/study/") :].partition("/")
+            name = unquote(quoted)
             if rest not in ("", "trials"):
                 return self._not_found(path)
             try:
