@@ -84,3 +84,11 @@ def test_open_storage_urls(tmp_path: Path) -> None:
 def test_redact_url_hides_the_password() -> None:
     redacted = redact_url("postgresql://alice:s3cret@db.example:5432/tune")
     assert "s3cret" not in redacted and "alice" in redacted
+
+
+def test_a_closed_sql_storage_opens_no_new_connection(tmp_path: Path) -> None:
+    storage = SQLStorage(f"sqlite:///{tmp_path}/closed.db")
+    storage.get_or_create_study("s", {"seed": 1}, now=0.0)
+    storage.close()
+    with pytest.raises(StorageError, match="is closed"):
+        storage.list_studies()

@@ -126,6 +126,16 @@ class SQLStorage(Storage):
         # Pooled connections are closed when the storage is dropped without close(), not left
         # for the garbage collector (psycopg warns about those).
         self._finalizer = weakref.finalize(self, self._engine.dispose)
+        # After close(), nothing may open a new connection behind the caller's back (a study's
+        # heartbeat thread, say): it would outlive the storage and be left to the garbage collector.
+        closed = self._closed = threading.Event()
+        shown = self.url
+
+        @sa.event.listens_for(self._engine, "do_connect")
+        def _refuse_after_close(*_args: Any) -> None:
+            if closed.is_set():
+                raise StorageError(f"the storage {shown} is closed: open it again to use it")
+
         self._cache_lock = threading.Lock()
         self._finished: dict[int, dict[int, TrialRecord]] = {}
         self._ensure_schema(upgrade)
@@ -492,6 +502,7 @@ class SQLStorage(Storage):
             )
 
     def close(self) -> None:
+        self._closed.set()
         self._finalizer()
 
 
