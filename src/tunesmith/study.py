@@ -29,7 +29,7 @@ from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.space import Space
 from tunesmith.storage import Proposal, Storage, StudyInfo, open_storage
 from tunesmith.storage.base import count_budgeted
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
     from tunesmith.discipline.seeds import Baseline, SeedReport
@@ -320,15 +320,8 @@ class Study:
         return self.best_of(self.trials)
 
     def best_of(self, records: Sequence[TrialRecord]) -> TrialRecord | None:
-        best: TrialRecord | None = None
-        for record in records:
-            value = record.value(self.metric.name)
-            if record.state is not TrialState.COMPLETE or value is None:
-                continue
-            best_value = None if best is None else best.value(self.metric.name)
-            if best_value is None or self.metric.better(value, best_value):
-                best = record
-        return best
+        """The best of ``records`` by this study's metric (see `best`)."""
+        return best_record(records, self.metric)
 
     @property
     def attrs(self) -> dict[str, Any]:

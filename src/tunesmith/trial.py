@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -13,8 +13,9 @@ from typing import Any
 
 from tunesmith.decision import Decision
 from tunesmith.errors import TunesmithError
+from tunesmith.objective import Metric
 
-__all__ = ["Trial", "TrialRecord", "TrialState"]
+__all__ = ["Trial", "TrialRecord", "TrialState", "best_record"]
 
 
 class TrialState(Enum):
@@ -126,6 +127,20 @@ class TrialRecord:
             worker=data.get("worker"),
             attrs=dict(data.get("attrs", {})),
         )
+
+
+def best_record(records: Iterable[TrialRecord], metric: Metric) -> TrialRecord | None:
+    """The best COMPLETE trial with a finite ``metric`` (the earliest on ties); STOPPED, FAILED and
+    INFEASIBLE trials never qualify."""
+    best: TrialRecord | None = None
+    best_value: float | None = None
+    for record in records:
+        value = record.value(metric.name)
+        if record.state is not TrialState.COMPLETE or value is None:
+            continue
+        if best_value is None or metric.better(value, best_value):
+            best, best_value = record, value
+    return best
 
 
 Reporter = Callable[[int, dict[str, float]], Decision]

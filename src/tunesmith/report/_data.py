@@ -12,7 +12,7 @@ from tunesmith.errors import ConfigError
 from tunesmith.fidelity import rung_view
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.space import Space
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
@@ -54,15 +54,7 @@ class ReportData:
     @property
     def best(self) -> TrialRecord | None:
         """The best COMPLETE trial by the metric."""
-        best: TrialRecord | None = None
-        for record in self.records:
-            value = record.value(self.metric.name)
-            if record.state is not TrialState.COMPLETE or value is None:
-                continue
-            current = None if best is None else best.value(self.metric.name)
-            if current is None or self.metric.better(value, current):
-                best = record
-        return best
+        return best_record(self.records, self.metric)
 
     def ranked(self) -> list[TrialRecord]:
         """COMPLETE trials with a finite metric, best first."""
