@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 import tunesmith as ts
+from tests.browser import chromium
 from tests.pg import PostgresServer
 from tunesmith.cli import cli
 from tunesmith.dashboard import DashboardServer, serve
@@ -29,7 +30,6 @@ from tunesmith.errors import ConfigError, StorageError, StudyNotFound
 from tunesmith.storage import open_storage
 from tunesmith.trial import Trial, TrialState
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "s3cret-dashboard-pw"
 SPACE = ts.Space(
     {
@@ -242,21 +242,7 @@ def test_the_command_prints_the_url_serves_and_stops_on_ctrl_c(postgres: Postgre
 
 
 def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make unit does) to install it")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # offline: a fetch from a CDN would fail
-    ]
-    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=90, check=False)
+    return chromium(*args, profile=profile, allow_loopback=True, timeout=90)
 
 
 class _Writer(threading.Thread):

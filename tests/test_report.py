@@ -18,12 +18,12 @@ from click.testing import CliRunner
 from rich.console import Console
 
 import tunesmith as ts
+from tests.browser import chromium
 from tunesmith.cli import cli
 from tunesmith.errors import ConfigError, MissingExtra
 from tunesmith.report import ReportData, analyse, log_to_mlflow, summary, trial_rows, write_csv, write_report
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
-CHROMIUM = "/usr/bin/chromium"
 SPACE = ts.Space(
     {
         "lr": ts.Float(1e-5, 1e-1, log=True),
@@ -112,22 +112,7 @@ def test_a_malformed_study_attribute_becomes_a_note_not_a_crash(study: ts.Study,
 
 
 def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make unit does) to install it")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: any fetch from the network would fail
-        "--virtual-time-budget=15000",
-    ]
-    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120, check=False)
+    return chromium("--virtual-time-budget=15000", *args, profile=profile, timeout=120)
 
 
 def test_the_report_renders_every_figure_in_headless_chromium(report_path: Path, tmp_path: Path) -> None:
