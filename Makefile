@@ -41,6 +41,8 @@ bench:
 	$(MAKE) install
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.multifidelity
+	$(BIN)/python -m benchmarks.throughput
+	$(BIN)/python -m benchmarks.memory --optuna --trials 5000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
