@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack, solve_triangular
-from scipy.optimize import minimize
 
 __all__ = ["GPModel", "Hyper", "fit_hyper", "transform_outputs"]
 
@@ -174,6 +173,8 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30, 
         (math.log(1e-6), math.log(0.5)),
     ]
     theta, best = starts[0], math.inf
+    from scipy.optimize import minimize  # imported on first use: keeps `import tunesmith` light
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for start in starts:

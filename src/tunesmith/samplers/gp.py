@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import erfcx, log_ndtr, ndtr
 from threadpoolctl import threadpool_limits
 
@@ -373,6 +372,8 @@ class GP(Sampler):
             value = np.where(bad, -1e6, value)
             gradient = np.where(np.isfinite(gradient), gradient, 0.0)
             return -float(np.sum(value)), -gradient.ravel()
+
+        from scipy.optimize import minimize  # imported on first use: keeps `import tunesmith` light
 
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from tunesmith.errors import ConfigError
 from tunesmith.samplers.base import Sampler, SearchContext
@@ -26,6 +25,8 @@ _SCRAMBLE_SEED = 0x5EED
 
 def _sobol_block(d: int, count: int, seed: int) -> np.ndarray:
     """The first ``count`` points (rounded up to a power of two) of a scrambled Sobol sequence."""
+    from scipy.stats import qmc  # imported on first use: scipy.stats costs ~0.5 s at start-up
+
     n = 1 << max(0, math.ceil(math.log2(max(count, 1))))
     return np.asarray(qmc.Sobol(d, scramble=True, seed=seed).random(n))
 
