@@ -520,8 +520,12 @@ class Study:
         value = values.get(self.metric.name)
         if value is not None and not math.isfinite(value):
             return self._decide(number, Decision.STOP, f"diverged: {self.metric.name}={value} at step {step}")
-        history = self._storage.get_trials(self._info.id)
-        record = next(r for r in history if r.number == number)
+        if self.scheduler.reads_history or self.budget.wall_time is not None or self.budget.resource is not None:
+            history = self._storage.get_trials(self._info.id)
+            record = next(r for r in history if r.number == number)
+        else:  # nothing below looks past this trial: one read, not the whole study, at every step
+            record = self._storage.get_trial(self._info.id, number)
+            history = [record]
         divergence = self._divergence(record)
         if divergence:
             return self._decide(number, Decision.STOP, divergence)

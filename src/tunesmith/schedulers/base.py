@@ -62,6 +62,8 @@ class Scheduler(ABC):
 
     #: Whether `decide` may return PAUSE (the study then asks `promote` before starting trials).
     pauses: bool = False
+    #: Whether `decide` looks at other trials; when not, the study passes only the trial itself.
+    reads_history: bool = True
 
     @abstractmethod
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:

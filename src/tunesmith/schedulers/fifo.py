@@ -16,6 +16,7 @@ class FIFO(Scheduler):
     """Never stops a trial early."""
 
     name = "fifo"
+    reads_history = False
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         return Decision.CONTINUE
