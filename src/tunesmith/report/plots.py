@@ -459,28 +459,17 @@ def budget_burn(data: ReportData) -> go.Figure:
     )
     # Limits are drawn as traces, not shapes, so that each sits on its own axis.
     x_end = max(times[-1], span / per)
-    if data.budget.trials is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=[0, x_end],
-                y=[data.budget.trials] * 2,
-                mode="lines",
-                name="trial budget",
-                line={"dash": "dash", "color": "#4c78a8"},
-            ),
-            secondary_y=False,
-        )
-    if data.budget.resource is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=[0, x_end],
-                y=[data.budget.resource] * 2,
-                mode="lines",
-                name="resource budget",
-                line={"dash": "dash", "color": "#f58518"},
-            ),
-            secondary_y=True,
-        )
+    for limit, name, colour, on_right in (
+        (data.budget.trials, "trial budget", "#4c78a8", False),
+        (data.budget.resource, "resource budget", "#f58518", True),
+    ):
+        if limit is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[0, x_end], y=[limit] * 2, mode="lines", name=name, line={"dash": "dash", "color": colour}
+                ),
+                secondary_y=on_right,
+            )
     if data.budget.wall_seconds is not None:
         fig.add_vline(x=data.budget.wall_seconds / per, line_dash="dot", annotation_text="wall-time budget")
     fig.update_xaxes(title_text=f"{unit} since the first trial started")
