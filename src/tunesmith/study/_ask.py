@@ -1,0 +1,69 @@
+"""What `Study.ask` hands out: a promoted PAUSED trial, a lost trial's retry, or a new proposal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tunesmith.storage import Proposal
+from tunesmith.storage.base import count_budgeted
+from tunesmith.study._recovery import requeued
+from tunesmith.trial import Trial, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+
+__all__ = ["propose", "resume_paused", "trial_seed"]
+
+
+def trial_seed(study_seed: int, number: int) -> int:
+    """The seed of trial ``number``: a deterministic 32-bit function of the study seed and number."""
+    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0])
+
+
+def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
+    """Run on a PAUSED trial the scheduler promotes; retire those it never will."""
+    final = study.budget.trials is not None and count_budgeted(history) >= study.budget.trials
+    promotion = study.scheduler.promote(history, study.context, final=final)
+    for number in promotion.retire:
+        record = next((r for r in history if r.number == number), None)
+        if record is not None and record.state is TrialState.PAUSED:
+            study.storage.finish_trial(
+                study._info.id, number, TrialState.STOPPED, metrics=record.metrics, reason=promotion.reason,
+                error=None, now=study._clock(),
+            )  # fmt: skip
+            study._checkpoints.remove(number)
+    if promotion.resume is None:
+        return None
+    record = study.storage.resume_trial(
+        study._info.id,
+        lambda fresh: study.scheduler.promote(fresh, study.context, final=final).resume,
+        worker=study._worker,
+        now=study._clock(),
+    )
+    return None if record is None else study._handle(record)
+
+
+def propose(study: Study, number: int, history: Sequence[TrialRecord]) -> Proposal:
+    """Trial ``number``'s parameters, seed and attributes; runs inside `Storage.create_trial`, under
+    the study lock: a lost trial's retry first, then a scheduler's continuation (PBT), else the sampler."""
+    retry = requeued(history, study.retries)
+    if retry is not None:
+        return retry
+    rng = np.random.default_rng([study.seed, number])
+    seed = trial_seed(study.seed, number)
+    context = study.context
+    continuation = study.scheduler.propose(study.space, history, rng, context)
+    if continuation is not None:
+        attrs = {
+            **continuation.attrs,
+            "sampler": study.scheduler.name,
+            "parent": continuation.parent,
+            "start_step": continuation.start_step,
+        }
+        return Proposal(params=study.space.validate(continuation.params), seed=seed, attrs=attrs)
+    params = study.sampler.suggest(study.space, history, rng, context)
+    params = study.space.validate(params)
+    return Proposal(params=params, seed=seed, attrs={"sampler": study.sampler.name})

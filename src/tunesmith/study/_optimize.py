@@ -1,0 +1,140 @@
+"""The optimize loop: keep the executor full until a limit is reached, then tell every outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tunesmith.budget import Budget, BudgetUsage
+from tunesmith.decision import Decision
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
+from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
+from tunesmith.trial import Trial, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+
+__all__ = ["Callback", "Objective", "StudyResult", "optimize"]
+
+Objective = Callable[[Trial], Any]
+Callback = Callable[["Study", TrialRecord], None]
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What `Study.optimize` returns: the best trial and how the run went."""
+
+    best: TrialRecord | None
+    trials_run: int
+    states: dict[str, int]
+    stop_reason: str
+    elapsed: float
+    usage: BudgetUsage | None = None
+    failures: list[TrialRecord] = field(default_factory=list)
+
+
+def optimize(
+    study: Study,
+    objective: Objective,
+    *,
+    n_trials: int | None,
+    workers: int,
+    executor: str | Executor,
+    timeout: float | None,
+    callbacks: Sequence[Callback],
+    memory_limit: int | None,
+    trial_timeout: float | None,
+) -> StudyResult:
+    """`Study.optimize`'s body (see there for the arguments)."""
+    if n_trials is None and study.budget.is_unbounded() and timeout is None:
+        raise ConfigError("this study has no budget and no n_trials: pass budget=ts.Budget(trials=...) or n_trials=...")
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
+        raise ConfigError(f"n_trials must be a positive integer, got n_trials={n_trials!r}")
+    from tunesmith.discipline.seeds import run_pending_baseline
+
+    run_pending_baseline(study, objective)  # a declared baseline runs first, across seeds
+    options: dict[str, Any] = {}
+    if memory_limit is not None:
+        options["memory_limit"] = memory_limit
+    if trial_timeout is not None:
+        options["trial_timeout"] = trial_timeout
+    if executor == "inline" and workers > 1:
+        executor = "processes"
+    runner = make_executor(executor, workers, **options)
+    study._workers = runner.capacity
+    study._clock = getattr(runner, "clock", time.time)  # a simulated executor brings its own clock
+    runner.start(objective, study.report)
+    started_at = time.monotonic()
+    started = 0
+    stop_reason = ""
+    study._ensure_beater()
+    study.reap_lost_trials()
+    finished: list[TrialRecord] = []
+    try:
+        while True:
+            while not stop_reason and runner.busy() < runner.capacity:
+                if n_trials is not None and started >= n_trials:
+                    stop_reason = f"n_trials={n_trials} started"
+                    break
+                if timeout is not None and time.monotonic() - started_at >= timeout:
+                    stop_reason = f"timeout of {timeout:g}s reached"
+                    break
+                try:
+                    trial = study.ask()
+                except BudgetExhausted as exc:
+                    if exc.limit == "trials" and study.scheduler.pauses and runner.busy() > 0:
+                        break  # no new trial, but a trial that pauses later may still be promoted
+                    stop_reason = str(exc)
+                    break
+                except SearchSpaceExhausted as exc:
+                    stop_reason = str(exc)
+                    break
+                started += 1
+                runner.submit(
+                    TrialJob(
+                        trial.number,
+                        trial.params,
+                        trial.seed,
+                        start_step=trial.start_step,
+                        checkpoint_dir=str(study.trial_checkpoint_dir(trial.number)),
+                    )
+                )
+            if runner.busy() == 0:
+                break
+            for outcome in runner.wait(timeout=1.0):
+                record = _finish(study, outcome)
+                finished.append(record)
+                for callback in callbacks:
+                    callback(study, record)
+    except BaseException:
+        for number in runner.shutdown(kill=True):
+            with contextlib.suppress(Exception):
+                study.tell(number, reason="interrupted", error="the study loop was interrupted")
+        raise
+    finally:
+        runner.shutdown()
+        study._clock = time.time
+    records = study.trials
+    states: dict[str, int] = {}
+    for record in records:
+        states[record.state.value] = states.get(record.state.value, 0) + 1
+    return StudyResult(
+        best=study.best_of(records),
+        trials_run=len(finished),
+        states=states,
+        stop_reason=stop_reason or "done",
+        elapsed=time.monotonic() - started_at,
+        usage=Budget.usage(records, study._clock()),
+        failures=[r for r in finished if r.state is TrialState.FAILED],
+    )
+
+
+def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
+    if outcome.decision is not Decision.CONTINUE and study._decisions.get(outcome.number) is Decision.CONTINUE:
+        study._decisions[outcome.number] = outcome.decision
+    if outcome.failed:
+        return study.tell(outcome.number, reason=outcome.reason, error=outcome.error)
+    return study.tell(outcome.number, outcome.result)

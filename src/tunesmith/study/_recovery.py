@@ -1,0 +1,155 @@
+"""Recovery of trials lost with their worker: heartbeats, reaping, re-queueing and settling."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tunesmith.budget import INTERRUPTION_REASONS
+from tunesmith.storage import Proposal
+from tunesmith.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+
+__all__ = ["Lost", "find_lost", "reap", "requeued", "settle", "start_heartbeat", "worker_id"]
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process; ``TUNESMITH_WORKER_HOST`` names the host where hostnames are not
+    unique (containers sharing one), since a local-pid liveness check is only sound on one's own host."""
+    return f"{os.environ.get('TUNESMITH_WORKER_HOST') or socket.gethostname()}:{os.getpid()}"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited; only its parent has not collected it yet
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A RUNNING trial whose worker is gone: ``dead`` when its process on this host no longer
+    exists, else silent for longer than the grace period."""
+
+    record: TrialRecord
+    dead: bool
+    detail: str
+
+    @property
+    def reason(self) -> str:
+        return "interrupted" if self.dead else "lost worker"
+
+
+def find_lost(
+    history: Sequence[TrialRecord], *, worker: str, own: Collection[int], now: float, grace: float
+) -> list[Lost]:
+    """The RUNNING trials of ``history`` whose worker is gone (never those in ``own``, which this
+    process runs itself)."""
+    host, _, own_pid = worker.rpartition(":")
+    lost: list[Lost] = []
+    for record in history:
+        if record.state is not TrialState.RUNNING or record.number in own:
+            continue
+        worker_host, _, pid_text = (record.worker or "").rpartition(":")
+        dead = worker_host == host and pid_text.isdigit() and pid_text != own_pid and not pid_alive(int(pid_text))
+        silent = record.heartbeat_at is not None and now - record.heartbeat_at > grace
+        if dead or silent:
+            why = "its process is gone" if dead else f"no heartbeat for {now - (record.heartbeat_at or now):.0f}s"
+            lost.append(Lost(record, dead, f"worker {record.worker}: {why}"))
+    return lost
+
+
+def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
+    """The oldest lost trial still owed a retry, proposed again (same parameters and seed).
+
+    Runs inside `Storage.create_trial`, under the study lock, so exactly one worker picks up
+    each lost trial; the SQL storage also refuses a second ``retry_of`` the same trial.
+    """
+    if retries <= 0:
+        return None
+    retried = {r.attrs.get("retry_of") for r in history if "retry_of" in r.attrs}
+    for record in history:
+        if (
+            record.state is TrialState.FAILED
+            and record.reason in INTERRUPTION_REASONS
+            and record.number not in retried
+            and int(record.attrs.get("retries", 0)) < retries
+        ):
+            attrs = {**record.attrs, "retry_of": record.number, "retries": int(record.attrs.get("retries", 0)) + 1}
+            return Proposal(params=dict(record.params), seed=record.seed, attrs=attrs)
+    return None
+
+
+def _beat_while_alive(study_ref: weakref.ReferenceType[Study], interval: float) -> None:
+    """Body of a study's heartbeat thread: beat its running trials until the study is gone."""
+    while True:
+        time.sleep(interval)
+        study = study_ref()
+        if study is None:
+            return
+        with contextlib.suppress(Exception):  # a storage hiccup must not end the beating
+            study.heartbeat()
+        del study
+
+
+def start_heartbeat(study: Study, interval: float) -> threading.Thread:
+    """Start a daemon thread beating ``study``'s untold trials every ``interval`` s; it holds the
+    study weakly and ends with it."""
+    thread = threading.Thread(
+        target=_beat_while_alive,
+        args=(weakref.ref(study), interval),
+        name=f"tunesmith-heartbeat-{study.name}",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def reap(study: Study, history: Sequence[TrialRecord]) -> list[int]:
+    """Record ``study``'s lost trials in ``history`` FAILED (see `Study.reap_lost_trials`)."""
+    now = study._clock()
+    reaped: list[int] = []
+    for lost in find_lost(history, worker=study._worker, own=study._running, now=now, grace=study.grace):
+        if study.storage.finish_trial(
+            study._info.id,
+            lost.record.number,
+            TrialState.FAILED,
+            metrics=lost.record.metrics,
+            reason=lost.reason,
+            error=lost.detail,
+            now=now,
+        ):
+            reaped.append(lost.record.number)
+    return reaped
+
+
+def settle(study: Study, *, poll: float | None, timeout: float | None) -> list[int]:
+    """Wait while other workers' trials run, reaping lost ones (see `Study.settle`)."""
+    interval = poll if poll is not None else min(1.0, study.heartbeat_interval)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        history = study.trials
+        if not any(r.state is TrialState.RUNNING and r.number not in study._running for r in history):
+            return []
+        reaped = reap(study, history)
+        if reaped:
+            return reaped
+        if deadline is not None and time.monotonic() >= deadline:
+            return []
+        time.sleep(interval)
