@@ -15,7 +15,7 @@ from tunesmith.analysis import (
     diagnose,
     importance,
 )
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 SPACE = ts.Space(
     {
@@ -131,7 +131,7 @@ def test_each_planted_curve_gets_its_signature() -> None:
         _curve_record(4, list(0.1 + 2.0 * np.exp(-steps / 3) + 0.04 * np.maximum(0, steps - 8))),
         _curve_record(5, [2.0, 0.5, 1.5, 0.4, 1.6, 0.3, 1.4, 0.3, 1.5, 0.4]),
         _curve_record(6, list(0.12 + 2.0 * np.exp(-steps / 3.5))),
-        _curve_record(7, healthy[:4], reason="diverged", state=TrialState.STOPPED),
+        _curve_record(7, healthy[:4], reason="diverged", kind=TrialKind.DIVERGED, state=TrialState.STOPPED),
     ]
     found = classify_curves(records, ts.Metric("loss", "min"))
     assert {n: d.signature for n, d in found.items()} == {

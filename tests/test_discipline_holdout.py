@@ -46,7 +46,7 @@ def tuned(trials: int = 150, storage: str = "memory", name: str | None = None) -
 
 def test_many_trials_on_one_validation_split_show_a_flagged_gap() -> None:
     study = tuned()
-    verdict = study.finalize(holdout)
+    verdict = ts.finalize(study, holdout)
     gap = verdict.check("holdout gap")
     assert not gap.passed and not verdict.ready and "overfitted the validation split" in gap.detail
     stored = study.attrs["holdout"]
@@ -61,7 +61,7 @@ def test_an_honest_validation_passes_the_gap_check() -> None:
     study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=20),
                      storage="memory", seed=3)  # fmt: skip
     study.optimize(lambda trial: {"acc": true_accuracy(trial.params)})
-    verdict = study.finalize(holdout)
+    verdict = ts.finalize(study, holdout)
     assert verdict.check("holdout gap").passed and verdict.ready
     assert study.attrs["verdict"]["status"] == "warn"  # ready, with checks that could not run
 
@@ -74,11 +74,11 @@ def test_the_holdout_cannot_be_opened_twice_without_force_and_forcing_is_recorde
         return holdout(params, seed)
 
     study = tuned(30)
-    study.finalize(counted)
+    ts.finalize(study, counted)
     with pytest.raises(HoldoutOpened, match="force=True"):
-        study.finalize(counted)
+        ts.finalize(study, counted)
     assert len(calls) == 1
-    verdict = study.finalize(counted, force=True)
+    verdict = ts.finalize(study, counted, force=True)
     log = study.attrs["holdout_log"]
     assert [entry["forced"] for entry in log] == [False, True] and len(calls) == 2
     assert not verdict.check("holdout opened once").passed and not verdict.ready
@@ -92,20 +92,20 @@ def test_an_opening_is_recorded_even_when_the_evaluation_crashes() -> None:
         raise RuntimeError("out of memory")
 
     with pytest.raises(RuntimeError):
-        study.finalize(crashing)
+        ts.finalize(study, crashing)
     with pytest.raises(HoldoutOpened):
-        study.finalize(holdout)
+        ts.finalize(study, holdout)
 
 
 def test_a_holdout_result_without_the_metric_is_refused() -> None:
     study = tuned(5)
     with pytest.raises(ConfigError, match="holdout_<metric>"):
-        study.finalize(lambda params, seed: {"something": 1.0})
+        ts.finalize(study, lambda params, seed: {"something": 1.0})
 
 
 def test_the_report_reads_the_recorded_attributes() -> None:
     study = tuned(20)
-    study.finalize(holdout)
+    ts.finalize(study, holdout)
     attrs = study.attrs
     assert plots.holdout_rows(attrs["holdout"])[0][0] == "acc"
     assert set(attrs["verdict"]) >= {"status", "summary", "reasons"}

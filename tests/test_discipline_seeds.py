@@ -48,7 +48,7 @@ SEARCH = {"fragile": {"acc": 0.97}, "stable": {"acc": 0.90}, "decent": {"acc": 0
 def test_a_configuration_best_on_one_seed_and_bad_on_others_is_not_picked() -> None:
     study = searched(SEARCH)
     assert study.best is not None and study.best.params["config"] == "fragile"
-    report = study.validate_top(lucky_on_one_seed, k=3, seeds=5)
+    report = ts.validate_top(study, lucky_on_one_seed, k=3, seeds=5)
     assert report.winner is not None and report.winner.params["config"] == "stable"
     assert report.changes_across_seeds and report.overturned
     assert report.rule is seeds.Rule.LCB
@@ -62,14 +62,14 @@ def test_a_configuration_best_on_one_seed_and_bad_on_others_is_not_picked() -> N
 
 def test_finalize_scores_the_seed_stability_winner() -> None:
     study = searched(SEARCH)
-    report = study.validate_top(lucky_on_one_seed, k=3, seeds=5)
+    report = ts.validate_top(study, lucky_on_one_seed, k=3, seeds=5)
     opened: list[dict[str, Any]] = []
 
     def evaluate(params: dict[str, Any], seed: int) -> dict[str, float]:
         opened.append(params)
         return {"holdout_acc": 0.899}
 
-    verdict = study.finalize(evaluate)
+    verdict = ts.finalize(study, evaluate)
     assert opened == [{"config": "stable"}] and verdict.trial == report.winner.trial  # type: ignore[union-attr]
     assert verdict.check("seed stability").passed and "overturned" in verdict.check("seed stability").detail
     assert verdict.check("holdout gap").passed
@@ -83,7 +83,7 @@ def test_every_rule_is_stated_and_failed_runs_are_kept() -> None:
             raise RuntimeError("CUDA error")
         return lucky_on_one_seed(trial)
 
-    report = study.validate_top(sometimes_crashes, k=3, seeds=3, rule="worst")
+    report = ts.validate_top(study, sometimes_crashes, k=3, seeds=3, rule="worst")
     decent = next(c for c in report.candidates if c.params["config"] == "decent")
     assert not decent.eligible and "CUDA error" in decent.note
     assert any(
@@ -91,12 +91,12 @@ def test_every_rule_is_stated_and_failed_runs_are_kept() -> None:
     )
     assert report.rule is seeds.Rule.WORST and "worst" in report.summary()
     with pytest.raises(ts.ConfigError, match="rule"):
-        study.validate_top(lucky_on_one_seed, rule="median")
+        ts.validate_top(study, lucky_on_one_seed, rule="median")
     with pytest.raises(ts.ConfigError, match="seeds"):
-        study.validate_top(lucky_on_one_seed, seeds=1)
+        ts.validate_top(study, lucky_on_one_seed, seeds=1)
 
 
-def test_a_declared_baseline_runs_first_and_a_winner_within_seed_noise_is_not_ready() -> None:
+def test_a_declared_baseline_runs_before_the_re_runs_and_a_winner_within_seed_noise_is_not_ready() -> None:
     order: list[str] = []
 
     def objective(trial: ts.Trial) -> dict[str, float]:
@@ -106,20 +106,21 @@ def test_a_declared_baseline_runs_first_and_a_winner_within_seed_noise_is_not_re
     study = ts.Study(KINDS, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=3),
                      storage="memory", seed=7, baseline={"config": "decent"})  # fmt: skip
     study.optimize(objective)
-    assert order[:5] == ["decent"] * 5 and len(order) == 8
+    assert len(order) == 3 and not study.attrs["baseline"]["runs"], "the search itself never runs the baseline"
+    ts.validate_top(study, objective, k=2, seeds=5)
+    assert order[3:8] == ["decent"] * 5 and len(order) == 3 + 5 + 2 * 5
     baseline = study.attrs["baseline"]
     assert len(baseline["values"]) == 5 and baseline["std"] > 0
-    study.validate_top(objective, k=2, seeds=5)
-    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.905})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.905})
     margin = verdict.check("baseline margin")
     assert not margin.passed and "seed noise" in margin.detail and not verdict.ready
 
 
 def test_a_winner_that_clearly_beats_the_baseline_passes_the_margin() -> None:
     study = searched(SEARCH)
-    study.baseline({"config": "decent"}, seeds=5, objective=lucky_on_one_seed)
-    study.validate_top(lucky_on_one_seed, k=3, seeds=5)
-    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.9})
+    ts.evaluate_baseline(study, lucky_on_one_seed, {"config": "decent"}, seeds=5)
+    ts.validate_top(study, lucky_on_one_seed, k=3, seeds=5)
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.9})
     assert verdict.check("baseline margin").passed
 
 
@@ -134,11 +135,11 @@ def test_a_winner_that_breaches_a_guardrail_is_never_reported_as_best() -> None:
     def rerun(trial: ts.Trial) -> dict[str, float]:  # "stable" was lucky on latency in the search
         return {**search[trial.params["config"]], "latency_ms": 12.0 if trial.params["config"] == "stable" else 5.0}
 
-    report = study.validate_top(rerun, k=3, seeds=3)
+    report = ts.validate_top(study, rerun, k=3, seeds=3)
     assert report.winner is not None and report.winner.params["config"] == "decent"
     stable = next(c for c in report.candidates if c.params["config"] == "stable")
     assert not stable.eligible and "latency_ms <= 10" in stable.note
-    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.86, "latency_ms": 14.0})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.86, "latency_ms": 14.0})
     assert not verdict.check("guardrails").passed and "breached on the holdout" in verdict.check("guardrails").detail
 
 
@@ -148,8 +149,8 @@ def test_a_collapsing_slice_makes_the_verdict_not_ready() -> None:
     def evaluate(params: dict[str, Any], seed: int) -> dict[str, float]:
         return {"holdout_acc": 0.89, **slice_metrics("holdout_acc", {"day": 0.93, "dusk": 0.92, "night": 0.55})}
 
-    study.validate_top(lucky_on_one_seed, k=2, seeds=3)
-    verdict = study.finalize(evaluate)
+    ts.validate_top(study, lucky_on_one_seed, k=2, seeds=3)
+    verdict = ts.finalize(study, evaluate)
     worst = verdict.check("worst slice")
     assert not worst.passed and "'night'" in worst.detail and not verdict.ready
     assert verdict.summary().startswith("not ready") and "worst slice" in verdict.summary().splitlines()[0]
@@ -163,19 +164,19 @@ def test_slices_reported_by_the_objective_are_checked_when_the_holdout_has_none(
         result = lucky_on_one_seed(trial)
         return {**result, **slice_metrics("acc", {"old": result["acc"], "new": result["acc"] * 0.5})}
 
-    study.validate_top(objective, k=2, seeds=3)
-    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.9})
+    ts.validate_top(study, objective, k=2, seeds=3)
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.9})
     assert not verdict.check("worst slice").passed and "validation, across seeds" in verdict.check("worst slice").detail
 
 
 def test_a_drop_on_shifted_data_is_flagged() -> None:
     study = searched(SEARCH)
-    verdict = study.finalize(lambda params, seed: {"holdout_acc": 0.97},
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.97},
                              shifted=lambda params, seed: {"holdout_acc": 0.80})  # fmt: skip
     shifted = verdict.check("shifted data")
     assert not shifted.passed and "0.8" in shifted.detail
     fine = searched(SEARCH)
-    kept = fine.finalize(lambda params, seed: {"holdout_acc": 0.97, "shifted:holdout_acc": 0.965})
+    kept = ts.finalize(fine, lambda params, seed: {"holdout_acc": 0.97, "shifted:holdout_acc": 0.965})
     assert kept.check("shifted data").passed and kept.check("shifted data").checked
 
 
@@ -191,7 +192,7 @@ def test_proxy_overfitting_is_detected_when_calibration_degrades_as_the_metric_i
     study.optimize(objective)
     findings = proxy_overfitting(study.trials, study.metric)
     assert [f.metric for f in findings] == ["ece"] and findings[0].correlation > 0.9
-    verdict = study.finalize(lambda params, seed: {"holdout_auc": objective_value(params)})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_auc": objective_value(params)})
     assert not verdict.check("proxy overfitting").passed
     steady = [r.evolve(metrics={**r.metrics, "ece": 0.05}) for r in study.trials]
     assert proxy_overfitting(steady, study.metric) == []

@@ -6,12 +6,15 @@ import ctypes
 import math
 import os
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 import tunesmith as ts
 from tunesmith.executors import InlineExecutor, ProcessExecutor, make_executor
+from tunesmith.executors.base import Executor, Objective, TrialJob, TrialOutcome
+from tunesmith.trial import TrialKind
 
 
 def fault_objective(trial: ts.Trial) -> float:
@@ -117,3 +120,56 @@ def test_make_executor_validates() -> None:
 def test_segfault_stack_is_kept_in_the_error_text(fault_study: ts.Study) -> None:
     record = next(r for r in fault_study.trials if r.params["kind"] == "segfault")
     assert "Segmentation fault" in (record.error or "") and "fault_objective" in (record.error or "")
+
+
+def _run_directly(executor: Executor, objective: Objective, params: list[dict[str, object]]) -> list[TrialOutcome]:
+    """Each job's outcome, in job order, from ``executor`` driven without a study."""
+    done: list[TrialOutcome] = []
+    executor.start(objective, lambda number, step, metrics: ts.Decision.CONTINUE)
+    for number, job_params in enumerate(params):
+        while executor.busy() >= executor.capacity:
+            done.extend(executor.wait(timeout=1.0))
+        executor.submit(TrialJob(number, job_params, seed=number))
+    while executor.busy():
+        done.extend(executor.wait(timeout=1.0))
+    executor.shutdown()
+    return sorted(done, key=lambda outcome: outcome.number)
+
+
+def test_every_failure_of_a_trial_process_carries_its_kind() -> None:
+    expected = {"ok": None, "raise": TrialKind.EXCEPTION, "exit": TrialKind.CRASH, "segfault": TrialKind.CRASH,
+                "memory": TrialKind.OUT_OF_MEMORY, "hang": TrialKind.TIMEOUT}  # fmt: skip
+    executor = ProcessExecutor(3, memory_limit=512 * 2**20, trial_timeout=5.0)
+    outcomes = _run_directly(executor, fault_objective, [{"kind": kind} for kind in expected])
+    assert {kind: o.kind for kind, o in zip(expected, outcomes, strict=True)} == expected
+    assert [o.failed for o in outcomes] == [kind is not None for kind in expected.values()]
+    assert outcomes[-1].reason == "timed out", "the reason stays beside the kind, unchanged"
+
+
+def test_a_result_that_cannot_leave_the_trial_process_is_a_bad_result() -> None:
+    import threading
+
+    (outcome,) = _run_directly(ProcessExecutor(1), lambda trial: {"lock": threading.Lock()}, [{}])
+    assert outcome.kind is TrialKind.BAD_RESULT and outcome.reason == "result not serialisable"
+
+
+def test_inline_failures_carry_their_kind() -> None:
+    def objective(trial: ts.Trial) -> float:
+        if trial.params["fault"] == "memory":
+            raise MemoryError
+        raise KeyError("missing")
+
+    outcomes = _run_directly(InlineExecutor(), objective, [{"fault": "memory"}, {"fault": "raise"}])
+    assert [(o.kind, o.reason) for o in outcomes] == [
+        (TrialKind.OUT_OF_MEMORY, "out of memory"),
+        (TrialKind.EXCEPTION, "exception: KeyError"),
+    ]
+
+
+def test_simulated_failures_carry_their_kind() -> None:
+    def objective(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+        yield 1.0, {"loss": 1.0}
+        raise RuntimeError("broke at step 2")
+
+    (outcome,) = _run_directly(ts.SimulatedExecutor(workers=1), objective, [{}])
+    assert outcome.kind is TrialKind.EXCEPTION and outcome.reason == "exception: RuntimeError"

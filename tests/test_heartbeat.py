@@ -186,7 +186,8 @@ def test_retries_are_stored_with_the_study_and_must_match(tmp_path: Path) -> Non
     [
         ({"retries": -1}, "retries must be a non-negative integer"),
         ({"grace": 0.05}, "grace must exceed heartbeat_interval"),
-        ({"heartbeat_interval": 0}, "heartbeat_interval must be a positive number"),
+        ({"heartbeat_interval": 0}, "heartbeat_interval must be a finite number > 0 .*seconds between heartbeats"),
+        ({"grace": True}, "grace must be a finite number > 0"),
     ],
 )
 def test_bad_recovery_settings_are_refused(kwargs: dict[str, object], message: str) -> None:

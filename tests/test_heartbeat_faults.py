@@ -29,7 +29,8 @@ def _run_fault_test(url: str, workers: int, per_worker: int, kills: int, env: di
     budget = workers * per_worker
     storage = SQLStorage(url)
     study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", budget=ts.Budget(trials=budget),
-                     storage=storage, name="faults", sampler="random", seed=11, retries=2)  # fmt: skip
+                     storage=storage, name="faults", sampler="random", seed=11, retries=2,
+                     heartbeat_interval=BEAT, grace=GRACE)  # fmt: skip
     study.set_attr("objective", "objectives:quadratic")  # workers find it there: no --objective needed
     command = [str(BIN / "tunesmith"), "worker", "faults", "--storage", url,
                "--heartbeat-interval", str(BEAT), "--grace", str(GRACE)]  # fmt: skip

@@ -121,8 +121,8 @@ def test_a_test_that_stops_after_a_few_steps_says_to_lower_min_lr() -> None:
         ({"min_lr": 1.0, "max_lr": 0.1}, r"min_lr < max_lr must hold, got min_lr=1.0, max_lr=0.1"),
         ({"min_lr": -1.0}, r"min_lr must be a finite number > 0, got min_lr=-1.0"),
         ({"num_steps": 3}, r"num_steps must be an integer >= 5, got num_steps=3"),
-        ({"smoothing": 1.0}, r"smoothing must lie in \[0, 1\)"),
-        ({"diverge_factor": 1.0}, "diverge_factor must be > 1"),
+        ({"smoothing": 1.0}, r"smoothing must be a number in \[0, 1\), got smoothing=1.0"),
+        ({"diverge_factor": 1.0}, "diverge_factor must be a number > 1, got diverge_factor=1.0"),
         ({"window": 4}, "window must be an odd integer"),
     ],
 )

@@ -135,7 +135,7 @@ def test_one_kind_is_recorded_as_fixed_and_bounds_from_a_range_test_can_be_used(
         ({"peak_lr": ts.Float(0.001, 0.1)}, "peak_lr must be searched on a log scale"),
         ({"warmup": (0.0, 1.5)}, r"warmup needs 0 <= low < high < 1"),
         ({"kinds": ["cyclical"], "cycle_steps": (50, 20)}, r"cycle_steps needs 2 <= low < high, got \(50, 20\)"),
-        ({"min_lr_ratio": 1.0}, r"min_lr_ratio must lie in \[0, 1\)"),
+        ({"min_lr_ratio": 1.0}, r"min_lr_ratio must be a number in \[0, 1\), got min_lr_ratio=1.0"),
     ],
 )
 def test_schedule_params_refuse_invalid_settings(kwargs: dict[str, object], message: str) -> None:

@@ -194,16 +194,16 @@ def test_a_negative_or_non_finite_step_is_refused(bad: Any) -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: OneCycle(0.1, 1000, pct_start=1.5), r"pct_start is a fraction.*pct_start=1.5"),
+        (lambda: OneCycle(0.1, 1000, pct_start=1.5), r"pct_start must be a number in \[0, 1\), got pct_start=1.5"),
         (lambda: OneCycle(0.1, 1000, pct_start=0.6, three_phase=True), "every phase needs at least one step"),
         (lambda: OneCycle(0.1, 1000, anneal="cosine"), "anneal must be 'cos' or 'linear'"),  # type: ignore[arg-type]
         (lambda: Cyclical(0.1, 0.01), r"base_lr <= max_lr must hold, got base_lr=0.1, max_lr=0.01"),
         (lambda: Cyclical(0.01, 0.1, mode="sine"), "mode must be"),  # type: ignore[arg-type]
-        (lambda: WarmupCosine(0.1, 100, warmup=1.0), r"warmup is a fraction.*\[0, 1\)"),
-        (lambda: WarmupCosine(-0.1, 100), r"peak_lr must be > 0, got peak_lr=-0.1"),
+        (lambda: WarmupCosine(0.1, 100, warmup=1.0), r"warmup must be a number in \[0, 1\).*a fraction of the run"),
+        (lambda: WarmupCosine(-0.1, 100), r"peak_lr must be a finite number > 0, got peak_lr=-0.1"),
         (lambda: CosineAnnealing(0.1, 0), r"total_steps must be a positive integer, got total_steps=0"),
         (lambda: CosineWarmRestarts(0.1, 10, cycle_mult=1.5), "cycle_mult must be a positive integer"),  # type: ignore[arg-type]
-        (lambda: StepDecay(0.1, 10, gamma=0.0), r"gamma must be > 0"),
+        (lambda: StepDecay(0.1, 10, gamma=0.0), r"gamma must be a finite number > 0"),
     ],
 )
 def test_invalid_arguments_raise_a_config_error_naming_the_rule_and_value(

@@ -16,9 +16,9 @@ from tests.pg import PostgresServer
 from tunesmith.errors import StorageError
 from tunesmith.storage import SQLStorage
 from tunesmith.storage.base import SCHEMA_VERSION, Proposal
-from tunesmith.storage.migrations import VERSION_TABLE
+from tunesmith.storage.migrations import MIGRATIONS_DIR, VERSION_TABLE
 from tunesmith.storage.sql import metadata
-from tunesmith.trial import TrialState
+from tunesmith.trial import TrialKind, TrialState
 
 
 def _version_1_tables() -> sa.MetaData:
@@ -131,7 +131,7 @@ def test_a_version_1_database_is_upgraded_on_open_without_losing_a_trial(
 ) -> None:
     _write_version_1_database(empty_url, trials=5)
     storage = opened(empty_url)
-    assert storage.schema_version == SCHEMA_VERSION == 2
+    assert storage.schema_version == SCHEMA_VERSION == 3
     assert _schema_diff(empty_url) == []
     info = storage.load_study("legacy")
     assert info.spec == {"seed": 3} and info.attrs == {"note": "v1"}
@@ -144,6 +144,93 @@ def test_a_version_1_database_is_upgraded_on_open_without_losing_a_trial(
     retry = storage.create_trial(info.id, lambda n, h: Proposal({"x": 0.4}, 104, {"retry_of": 4, "retries": 1}),
                                  max_trials=None, worker="new:1", now=20.0)  # fmt: skip
     assert retry is not None and retry.number == 5 and retry.attrs["retry_of"] == 4
+
+
+# (state, reason) as tunesmith wrote them up to schema version 2, and the kind version 3 backfills.
+_VERSION_2_ROWS: list[tuple[str, str | None, TrialKind | None]] = [
+    ("complete", None, None),
+    ("paused", "pause by asha at step 3", None),
+    ("stopped", "stop by asha at step 3", TrialKind.SCHEDULER),
+    ("stopped", "not in the top 1/3 at its rung", TrialKind.SCHEDULER),
+    ("stopped", "stopped", TrialKind.SCHEDULER),
+    ("stopped", "not promoted before the trial budget ran out", TrialKind.BUDGET),
+    ("stopped", "wall-time budget spent (61s/60s)", TrialKind.BUDGET),
+    ("stopped", "resource budget spent (9 used, 1 steps in flight, of 10)", TrialKind.BUDGET),
+    ("stopped", "diverged", TrialKind.DIVERGED),
+    ("failed", "interrupted", TrialKind.INTERRUPTED),
+    ("failed", "lost worker", TrialKind.LOST_WORKER),
+    ("failed", "exception: ValueError", TrialKind.EXCEPTION),
+    ("failed", "exception in trial process", TrialKind.EXCEPTION),
+    ("failed", "exception in trial task", TrialKind.EXCEPTION),
+    ("failed", "error", TrialKind.EXCEPTION),
+    ("failed", "a user's own words", TrialKind.EXCEPTION),
+    ("failed", "killed by SIGSEGV", TrialKind.CRASH),
+    ("failed", "killed by SIGKILL (out of memory or killed)", TrialKind.CRASH),
+    ("failed", "trial process exited with code 3", TrialKind.CRASH),
+    ("failed", "trial process vanished", TrialKind.CRASH),
+    ("failed", "timed out", TrialKind.TIMEOUT),
+    ("failed", "out of memory", TrialKind.OUT_OF_MEMORY),
+    ("failed", "loss is nan", TrialKind.NON_FINITE),
+    ("failed", "loss is -inf", TrialKind.NON_FINITE),
+    ("failed", "loss is None", TrialKind.MISSING_METRIC),
+    ("failed", "guardrail metric 'latency' missing from the result", TrialKind.MISSING_METRIC),
+    ("failed", "bad result: the objective returned 'x'\nexpected a float", TrialKind.BAD_RESULT),
+    ("failed", "result not serialisable", TrialKind.BAD_RESULT),
+    ("infeasible", "guardrail breached: latency <= 1 (got 2)", TrialKind.GUARDRAIL),
+    ("running", None, None),
+]
+
+
+def _write_version_2_database(url: str) -> None:
+    """A study holding one trial per row of `_VERSION_2_ROWS`, written by the migrations up to 0002."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    old = _version_1_tables()  # version 2 only added trials.retry_of, which these rows leave empty
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        study = old.tables["studies"].insert().values(name="legacy", spec="{}", attrs="{}", created_at=1.0)
+        study_id = conn.execute(study).inserted_primary_key[0]
+        for number, (state, reason, _) in enumerate(_VERSION_2_ROWS):
+            conn.execute(old.tables["trials"].insert().values(
+                study_id=study_id, number=number, state=state, params=json.dumps({"x": number}), seed=number,
+                metrics="{}", resource=0.0, started_at=1.0, finished_at=None if state == "running" else 2.0,
+                heartbeat_at=1.0, reason=reason, error=None, worker="old-host:42", attrs="{}"))  # fmt: skip
+    engine.dispose()
+
+
+def test_a_version_2_database_gets_each_trial_kind_from_its_reason(
+    empty_url: str, opened: Callable[..., SQLStorage]
+) -> None:
+    _write_version_2_database(empty_url)
+    with pytest.raises(StorageError, match=r"schema version 2, older than this tunesmith \(3\)"):
+        opened(empty_url, upgrade=False)
+    storage = opened(empty_url)
+    assert storage.schema_version == SCHEMA_VERSION == 3
+    assert _schema_diff(empty_url) == []
+    records = storage.get_trials(storage.load_study("legacy").id)
+    assert [(r.state.value, r.reason) for r in records] == [(s, r) for s, r, _ in _VERSION_2_ROWS], "reasons kept"
+    assert [(r.reason, r.kind) for r in records] == [(r, k) for _, r, k in _VERSION_2_ROWS]
+
+
+def test_after_the_upgrade_lost_trials_still_do_not_spend_the_trial_budget(
+    empty_url: str, opened: Callable[..., SQLStorage]
+) -> None:
+    _write_version_2_database(empty_url)
+    storage = opened(empty_url)
+    info = storage.load_study("legacy")
+    budgeted = len(_VERSION_2_ROWS) - 2  # the interrupted trial and the lost worker's
+    assert storage.create_trial(info.id, _propose_x, max_trials=budgeted, worker="new:1", now=3.0) is None
+    extra = storage.create_trial(info.id, _propose_x, max_trials=budgeted + 1, worker="new:1", now=3.0)
+    assert extra is not None and extra.number == len(_VERSION_2_ROWS) and extra.kind is None
+
+
+def _propose_x(number: int, history: object) -> Proposal:
+    return Proposal({"x": number}, number)
 
 
 def test_the_database_refuses_a_second_retry_of_the_same_trial(
@@ -161,7 +248,7 @@ def test_the_database_refuses_a_second_retry_of_the_same_trial(
 
 def test_an_older_database_is_refused_when_upgrade_is_off(empty_url: str, opened: Callable[..., SQLStorage]) -> None:
     _write_version_1_database(empty_url, trials=2)
-    with pytest.raises(StorageError, match=r"schema version 1, older than this tunesmith \(2\).*storage upgrade"):
+    with pytest.raises(StorageError, match=r"schema version 1, older than this tunesmith \(3\).*storage upgrade"):
         opened(empty_url, upgrade=False)
     assert opened(empty_url).schema_version == SCHEMA_VERSION
 
@@ -189,5 +276,5 @@ def test_concurrent_openers_of_an_empty_postgres_database_migrate_once(
     assert _schema_diff(url) == []
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0002"]
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0003"]
     engine.dispose()

@@ -18,7 +18,7 @@ from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers import ASHA, PBT, Hyperband, MedianStop, SuccessiveHalving, make_scheduler
 from tunesmith.schedulers.successive_halving import crossed_level, rung_levels
 from tunesmith.testing.schedulers import SCHEDULER_CHECKS
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 CONTEXT = SearchContext(metric=Metric("loss", "min"))
 
@@ -145,6 +145,22 @@ def test_asha_promote_final_retires_what_cannot_be_promoted() -> None:
                record(2, {1: 0.8}, TrialState.PAUSED)]  # fmt: skip
     promotion = asha.promote(history, CONTEXT, final=True)
     assert promotion.resume is None and set(promotion.retire) == {1, 2}
+
+
+def test_trials_left_unpromoted_by_the_trial_budget_are_retired_as_budget() -> None:
+    paused = [record(n, {1: v}, TrialState.PAUSED) for n, v in enumerate([0.9, 0.8])]
+    running = record(2, {1: 0.1, 3: 0.1})
+    assert ASHA(1, 9, 3, mode="promote").promote([running, *paused], CONTEXT, final=True).kind is TrialKind.BUDGET
+    hyperband = Hyperband(1, 9, 3, mode="promote")
+    promotion = hyperband.promote([running, *paused], CONTEXT, final=True)
+    assert promotion.retire and promotion.kind is TrialKind.BUDGET
+
+
+def test_trials_below_the_top_of_a_settled_rung_are_retired_by_the_scheduler() -> None:
+    group = [record(0, {1: 0.6}, TrialState.PAUSED), record(1, {1: 0.5}, TrialState.PAUSED),
+             record(2, {1: 0.1, 3: 0.1})]  # fmt: skip
+    promotion = SuccessiveHalving(1, 9, 3, population=3).promote(group, CONTEXT, final=False)
+    assert set(promotion.retire) == {0, 1} and promotion.kind is TrialKind.SCHEDULER
 
 
 def test_successive_halving_waits_for_the_whole_rung() -> None:
@@ -345,7 +361,7 @@ def test_pbt_exploits_a_top_member_and_explores_its_params() -> None:
                     intermediate={4: {"loss": 0.1 * (n + 1)}}, resource=4.0, attrs={"lineage": [100 + n]})
         for n in range(8)
     ]  # fmt: skip
-    history[7] = history[7].evolve(state=TrialState.STOPPED, reason="stop by pbt at step 4")
+    history[7] = history[7].evolve(state=TrialState.STOPPED, reason="stop by pbt at step 4", kind=TrialKind.SCHEDULER)
     continuation = pbt.propose(space, history, np.random.default_rng(0), CONTEXT)
     assert continuation is not None
     assert continuation.parent in (0, 1) and continuation.start_step == 4

@@ -198,5 +198,5 @@ def test_kill_9_of_the_driver_then_resume_loses_no_trial_and_the_grid_continues(
 def test_memory_limit_is_refused_for_ray_with_the_alternative() -> None:
     with pytest.raises(ConfigError, match="memory_limit is enforced by executor='processes' only"):
         _study("memory", trials=1).optimize(lambda t: 0.0, executor="ray", memory_limit=10**9)
-    with pytest.raises(ConfigError, match="num_gpus must be a number >= 0"):
+    with pytest.raises(ConfigError, match="num_gpus must be a finite number >= 0, got num_gpus=-1"):
         RayExecutor(num_gpus=-1)

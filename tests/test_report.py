@@ -202,9 +202,10 @@ def test_the_terminal_summary_shows_best_importance_and_diagnosis(study: ts.Stud
 def test_trial_rows_flatten_params_and_metrics(study: ts.Study, tmp_path: Path) -> None:
     columns, rows = trial_rows(study)
     assert len(rows) == len(study.trials)
-    assert columns[:5] == ["number", "state", "reason", "seed", "value"]
+    assert columns[:6] == ["number", "state", "kind", "reason", "seed", "value"]
     assert {"params.lr", "params.momentum", "metrics.val_loss", "metrics.latency_ms"} <= set(columns)
     assert all(set(row) == set(columns) for row in rows)
+    assert {row["kind"] for row in rows if row["reason"] == "diverged"} == {"diverged"}, "the kind beside the reason"
     adam = next(row for row in rows if row["params.optimizer"] == "adam")
     assert adam["params.momentum"] is None
     path = write_csv(study, tmp_path / "trials.csv")
@@ -248,7 +249,7 @@ def test_the_cli_writes_the_report_and_exports_csv(tmp_path: Path) -> None:
     done = runner.invoke(cli, ["export", "--storage", storage])
     assert done.exit_code == 0, done.output
     lines = done.output.strip().splitlines()
-    assert lines[0].startswith("number,state,reason,seed,value")
+    assert lines[0].startswith("number,state,kind,reason,seed,value")
     assert len(lines) == 1 + 120
     done = runner.invoke(cli, ["report", "missing", "--storage", storage])
     assert done.exit_code == 1

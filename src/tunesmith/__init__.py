@@ -11,7 +11,7 @@ from typing import Any
 from tunesmith import discipline, lr
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
-from tunesmith.discipline import Fidelity, Plan, Verdict, plan, priors
+from tunesmith.discipline import Fidelity, Plan, Verdict, evaluate_baseline, finalize, plan, priors, validate_top
 from tunesmith.errors import (
     BudgetExhausted,
     ConfigError,
@@ -28,7 +28,7 @@ from tunesmith.samplers import GP, TPE, Auto, Grid, Random, Sampler, SearchConte
 from tunesmith.schedulers import ASHA, FIFO, PBT, Hyperband, MedianStop, Scheduler, SuccessiveHalving
 from tunesmith.space import Choice, Fixed, Float, Int, Param, Space, SpaceWarning
 from tunesmith.study import Study, StudyResult
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __version__ = "0.1.0"
 
@@ -55,6 +55,9 @@ __all__ = [
     "TunesmithSearchCV",
     "Verdict",
     "discipline",
+    "evaluate_baseline",
+    "finalize",
+    "validate_top",
     "plan",
     "priors",
     "GP",
@@ -87,6 +90,7 @@ __all__ = [
     "StudyNotFound",
     "StudyResult",
     "Trial",
+    "TrialKind",
     "TrialRecord",
     "TrialState",
     "TunesmithError",

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tunesmith.errors import ConfigError
+from tunesmith._validate import integer, real
+from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["Budget", "BudgetUsage", "parse_duration"]
@@ -39,24 +40,13 @@ def parse_duration(value: float | int | str | None) -> float | None:
     return seconds
 
 
-def _positive(name: str, value: Any, integer: bool) -> Any:
-    if value is None:
-        return None
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        what = "a positive integer" if integer else "a positive number"
-        raise ConfigError(f"{name} must be {what} or None, got {name}={value!r}")
-    return value
-
-
-# Trials that ended because their worker vanished do not spend the trial budget: the
-# configuration was never evaluated, so the study owes the user a replacement.
-INTERRUPTION_REASONS = frozenset({"interrupted", "lost worker"})
-
-
 def counts_toward_budget(record: TrialRecord) -> bool:
-    """Whether a trial spends the trial budget (every trial except those lost to a dead worker)."""
-    return not (record.state is TrialState.FAILED and record.reason in INTERRUPTION_REASONS)
+    """Whether a trial spends the trial budget: every trial except those lost with their worker.
+
+    A FAILED trial of kind `TrialKind.INTERRUPTED` or `TrialKind.LOST_WORKER` was never
+    evaluated, so the study owes the user a replacement.
+    """
+    return not (record.state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption)
 
 
 @dataclass(frozen=True)
@@ -83,8 +73,8 @@ class Budget:
     resource: float | None = None
 
     def __post_init__(self) -> None:
-        _positive("trials", self.trials, integer=True)
-        _positive("resource", self.resource, integer=False)
+        integer("trials", self.trials, minimum=1, allow_none=True)
+        real("resource", self.resource, exclusive_minimum=0, finite=False, allow_none=True)
         object.__setattr__(self, "wall_time", parse_duration(self.wall_time))
 
     @property
@@ -109,13 +99,24 @@ class Budget:
         elapsed = 0.0 if math.isinf(first_start) else max(0.0, now - first_start)
         return BudgetUsage(trials=trials, resource=resource, elapsed=elapsed)
 
-    def exhausted_by(self, usage: BudgetUsage) -> str | None:
-        """The name of the first limit that ``usage`` reaches, or ``None`` while budget remains."""
+    def exhausted_limit(self, usage: BudgetUsage) -> BudgetLimit | None:
+        """The first limit that ``usage`` reaches (trials, then wall time, then resource), or ``None``."""
         if self.trials is not None and usage.trials >= self.trials:
-            return f"trial budget spent ({usage.trials}/{self.trials})"
+            return "trials"
         if self.wall_seconds is not None and usage.elapsed >= self.wall_seconds:
-            return f"wall-time budget spent ({usage.elapsed:.0f}s/{self.wall_seconds:.0f}s)"
+            return "wall_time"
         if self.resource is not None and usage.resource >= self.resource:
+            return "resource"
+        return None
+
+    def exhausted_by(self, usage: BudgetUsage) -> str | None:
+        """A sentence naming the limit `exhausted_limit` returns, or ``None`` while budget remains."""
+        limit = self.exhausted_limit(usage)
+        if limit == "trials":
+            return f"trial budget spent ({usage.trials}/{self.trials})"
+        if limit == "wall_time":
+            return f"wall-time budget spent ({usage.elapsed:.0f}s/{self.wall_seconds:.0f}s)"
+        if limit == "resource":
             return f"resource budget spent ({usage.resource:g}/{self.resource:g})"
         return None
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tunesmith.attributes import HoldoutAttr, SamplerChoiceAttr, SeedStabilityAttr, read_attr
 from tunesmith.errors import StudyNotFound, TunesmithError
 from tunesmith.storage import Storage, open_storage, redact_url
 from tunesmith.study import Study, StudyResult
@@ -122,9 +123,10 @@ def _summary(study: Study, result: StudyResult | None = None, *, analyses: bool 
     console.print(f"[bold]{study.name}[/bold] in {redact_url(study.storage.url)}")
     if result is not None:
         console.print(f"stopped: {result.stop_reason}; this run: {result.trials_run} trials in {result.elapsed:.1f}s")
-    choice = study.attrs.get("sampler_choice")
-    if choice:
-        console.print(f"sampler: {choice['why']}")
+    with _friendly_errors():
+        choice = read_attr(study.attrs, SamplerChoiceAttr)
+    if choice is not None:
+        console.print(f"sampler: {choice.why}")
     summary(study, console=console, analyses=analyses)
 
 
@@ -260,16 +262,17 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     record = study.best
     if record is None:
         raise CliError(f"study {study.name!r} has no COMPLETE trial yet")
-    stability = study.attrs.get("seed_stability") or {}
-    winner = stability.get("winner") if isinstance(stability, dict) else None
+    with _friendly_errors():
+        stability = read_attr(study.attrs, SeedStabilityAttr)
+    winner = None if stability is None else stability.winner
     if as_json:
         _print_json({"study": study.name, **_record_json(record), "validated_winner": winner})
         return
     console.print(f"[bold]{study.name}[/bold] best trial #{record.number} (seed {record.seed})")
-    if isinstance(winner, int) and winner != record.number:
+    if stability is not None and winner is not None and winner != record.number:
         console.print(
-            f"[yellow]re-run across {len(stability.get('seeds') or [])} seeds, trial #{winner} is the validated winner "
-            f"(rule: {stability.get('rule')}); the search's best below did not hold up[/yellow]"
+            f"[yellow]re-run across {len(stability.seeds or ())} seeds, trial #{winner} is the validated winner "
+            f"(rule: {stability.rule}); the search's best below did not hold up[/yellow]"
         )
     for key, value in record.params.items():
         console.print(f"  {key} = {_fmt(value)}")
@@ -353,11 +356,9 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         # Test: the baseline and the top 3 across 3 new seeds, then the locked holdout, opened once.
         stability, verdict = demo_verdict(study)
         console.print(stability.summary(), markup=False)
-        holdout = study.attrs.get("holdout", {})
-        for row in holdout.get("rows", []):
-            console.print(
-                f"{row['label']}: validation {row['validation']:.4f}, holdout {row['holdout']:.4f}", markup=False
-            )
+        holdout = read_attr(study.attrs, HoldoutAttr) or HoldoutAttr()
+        for row in holdout.rows or ():
+            console.print(f"{row.label}: validation {row.validation:.4f}, holdout {row.holdout:.4f}", markup=False)
         click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
         _write_report(study, report_path)
     console.print(
@@ -631,12 +632,13 @@ def finalize_command(
     from pathlib import Path
 
     from tunesmith.config import import_object
+    from tunesmith.discipline.holdout import finalize
 
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
         evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
         shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
-        verdict = study.finalize(evaluate, force=force, shifted=shifted)
+        verdict = finalize(study, evaluate, force=force, shifted=shifted)
     if as_json:
         _print_json(verdict.to_attr())
         return

@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from tunesmith._validate import integer
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Guardrail, Metric
@@ -122,9 +123,7 @@ def _int_setting(data: Mapping[str, Any], key: str, default: int | None, minimum
     value = data.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{key} must be an integer >= {minimum}, got {key}={value!r}")
-    return value
+    return integer(key, value, minimum=minimum)
 
 
 def load_config(path: str | Path) -> StudyConfig:

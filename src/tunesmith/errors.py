@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+# The limit a `BudgetExhausted` names: the trial count, the wall time or the resource units.
+BudgetLimit = Literal["trials", "wall_time", "resource"]
+
 
 class TunesmithError(Exception):
     """Root of every error tunesmith raises on purpose."""
@@ -13,6 +18,10 @@ class SpaceError(TunesmithError, ValueError):
 
 class ConfigError(TunesmithError, ValueError):
     """A study configuration (file or arguments) is invalid."""
+
+
+class AttributeShapeError(TunesmithError, ValueError):
+    """A stored study attribute is not in the shape tunesmith writes (see `tunesmith.attributes`)."""
 
 
 class StorageError(TunesmithError, RuntimeError):
@@ -30,10 +39,10 @@ class BudgetExhausted(TunesmithError):
     """The study's budget (trials, wall time or resource) is spent: no new trial may start.
 
     Attributes:
-        limit: which limit was reached ("trials", or "wall_time or resource").
+        limit: which limit was reached: ``"trials"``, ``"wall_time"`` or ``"resource"``.
     """
 
-    def __init__(self, message: str, limit: str = "trials") -> None:
+    def __init__(self, message: str, limit: BudgetLimit = "trials") -> None:
         super().__init__(message)
         self.limit = limit
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 from tunesmith.objective import Metric
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["rung_view", "value_at"]
 
@@ -56,8 +56,10 @@ def rung_view(
             if record.number in ids:
                 state = TrialState.INFEASIBLE if record.state is TrialState.INFEASIBLE else TrialState.COMPLETE
                 value = value_at(record, metric.name, level)
-                view.append(record.evolve(state=state, metrics={**record.metrics, metric.name: value}, reason=None))
-            elif not record.state.is_finished or record.state is TrialState.FAILED or record.reason == "diverged":
+                view.append(
+                    record.evolve(state=state, metrics={**record.metrics, metric.name: value}, reason=None, kind=None)
+                )
+            elif not record.state.is_finished or record.state is TrialState.FAILED or record.kind is TrialKind.DIVERGED:
                 view.append(record)
         return level, view
     return None, list(history)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tunesmith._validate import real
 from tunesmith.errors import ConfigError
 
 __all__ = ["Guardrail", "Metric", "normalise_result"]
@@ -71,8 +72,7 @@ class Guardrail:
             raise ConfigError(f"guardrail metric must be a non-empty string, got {self.metric!r}")
         if self.op not in _OPS:
             raise ConfigError(f"guardrail op must be one of {list(_OPS)}, got op={self.op!r}: use '<=' for a ceiling")
-        if isinstance(self.bound, bool) or not isinstance(self.bound, int | float) or not math.isfinite(self.bound):
-            raise ConfigError(f"guardrail bound must be a finite number, got bound={self.bound!r}")
+        real("bound", self.bound, context="guardrail", fix="pass the limit as a number, e.g. 20.0")
 
     def holds(self, value: float) -> bool:
         return math.isfinite(value) and _OPS[self.op](value, float(self.bound))

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from tunesmith._validate import integer, real
 from tunesmith.errors import SpaceError
 
 JsonScalar = str | int | float | bool | None
@@ -42,12 +43,6 @@ def _is_json_scalar(value: object) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or isinstance(value, str | int | bool)
-
-
-def _finite_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SpaceError(f"{name} must be a finite number, got {name}={value!r}: pass a float such as 0.1")
-    return float(value)
 
 
 def _normalise_when(when: Mapping[str, Any] | None) -> dict[str, tuple[JsonScalar, ...]]:
@@ -164,8 +159,8 @@ class Float(Param):
     step: float | None = None
 
     def __post_init__(self) -> None:
-        low = _finite_number("low", self.low)
-        high = _finite_number("high", self.high)
+        low = real("low", self.low, error=SpaceError, fix="pass a float such as 0.1")
+        high = real("high", self.high, error=SpaceError, fix="pass a float such as 0.1")
         if not low < high:
             raise SpaceError(
                 f"low < high must hold, got low={self.low!r}, high={self.high!r}: "
@@ -174,7 +169,7 @@ class Float(Param):
         if self.log and low <= 0:
             raise SpaceError(f"low must be > 0 when log=True, got low={self.low!r}: use low=1e-8 or log=False")
         if self.step is not None:
-            step = _finite_number("step", self.step)
+            step = real("step", self.step, error=SpaceError, fix="pass a float such as 0.1")
             if step <= 0:
                 raise SpaceError(f"step must be > 0, got step={self.step!r}: use step=None for a continuous range")
             if self.log:
@@ -252,12 +247,10 @@ class Int(Param):
     def __post_init__(self) -> None:
         for name in ("low", "high", "step"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                if isinstance(value, float) and value.is_integer():
-                    object.__setattr__(self, name, int(value))
-                    continue
-                raise SpaceError(f"{name} must be an integer, got {name}={value!r}: use Float for real values")
-            object.__setattr__(self, name, int(value))
+            if isinstance(value, float) and value.is_integer():  # Int(0.0, 10.0) means Int(0, 10)
+                value = int(value)
+            value = integer(name, value, numpy=True, error=SpaceError, fix="use Float for real values")
+            object.__setattr__(self, name, value)
         if not self.low < self.high:
             raise SpaceError(
                 f"low < high must hold, got low={self.low}, high={self.high}: "
@@ -266,8 +259,7 @@ class Int(Param):
         if self.step < 1:
             raise SpaceError(f"step must be >= 1, got step={self.step}: use step=1")
         if self.base is not None:
-            if isinstance(self.base, bool) or not isinstance(self.base, int) or self.base < 2:
-                raise SpaceError(f"base must be an integer >= 2, got base={self.base!r}: use base=2 for powers of two")
+            integer("base", self.base, minimum=2, error=SpaceError, fix="use base=2 for powers of two")
             if self.step != 1:
                 raise SpaceError(f"step cannot be combined with base, got step={self.step}: drop step")
             for name in ("low", "high"):

@@ -11,11 +11,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from tunesmith._validate import integer
 from tunesmith.decision import Decision
 from tunesmith.errors import TunesmithError
 from tunesmith.objective import Metric
 
-__all__ = ["Trial", "TrialRecord", "TrialState", "best_record"]
+__all__ = ["Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
 
 
 class TrialState(Enum):
@@ -33,6 +34,51 @@ class TrialState(Enum):
         return self not in (TrialState.RUNNING, TrialState.PAUSED)
 
 
+class TrialKind(Enum):
+    """Why a trial stopped, failed or was infeasible: the typed cause code reads.
+
+    The record's ``reason`` stays beside it as text for people; program logic reads the kind.
+    COMPLETE, RUNNING and PAUSED trials have none.
+
+    Stopped (STOPPED):
+        SCHEDULER: the scheduler stopped it, or retired it unpromoted.
+        DIVERGED: its primary metric went non-finite or grew past ``divergence_factor``.
+        BUDGET: the wall-time, resource or trial budget ran out under it.
+    Lost (FAILED; neither spends the trial budget):
+        INTERRUPTED: its process is gone (on this host), or the study loop was interrupted.
+        LOST_WORKER: its worker sent no heartbeat for ``grace`` seconds, or its Ray worker or node died.
+    Failed (FAILED):
+        EXCEPTION: the objective raised.
+        CRASH: the trial's process died (a signal, an exit code) without reporting.
+        TIMEOUT: it ran past ``trial_timeout`` and was killed.
+        OUT_OF_MEMORY: the objective raised `MemoryError` (e.g. under ``memory_limit``).
+        NON_FINITE: the final primary metric is NaN or infinite.
+        MISSING_METRIC: the result lacks the primary metric or a guardrail's metric.
+        BAD_RESULT: the result could not be read (wrong type, not serialisable).
+    Infeasible (INFEASIBLE):
+        GUARDRAIL: a guardrail was breached.
+    """
+
+    SCHEDULER = "scheduler"
+    DIVERGED = "diverged"
+    BUDGET = "budget"
+    INTERRUPTED = "interrupted"
+    LOST_WORKER = "lost_worker"
+    EXCEPTION = "exception"
+    CRASH = "crash"
+    TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out_of_memory"
+    NON_FINITE = "non_finite"
+    MISSING_METRIC = "missing_metric"
+    BAD_RESULT = "bad_result"
+    GUARDRAIL = "guardrail"
+
+    @property
+    def is_interruption(self) -> bool:
+        """The trial's worker vanished under it: its configuration was never judged, so it is owed a rerun."""
+        return self in (TrialKind.INTERRUPTED, TrialKind.LOST_WORKER)
+
+
 @dataclass(frozen=True)
 class TrialRecord:
     """Everything storage keeps about one trial; JSON-serialisable, never pickled.
@@ -46,7 +92,9 @@ class TrialRecord:
         intermediate: step -> metrics reported at that step (the learning curve).
         resource: resource units used (the largest step reported).
         started_at, finished_at, heartbeat_at: UNIX times.
-        reason: a short reason for a non-COMPLETE state ("exception", "interrupted", ...).
+        reason: a short reason for a non-COMPLETE state, for people ("exception: ValueError", ...).
+        kind: why a trial stopped or failed, for code (see `TrialKind`); ``None`` for COMPLETE,
+            RUNNING and PAUSED trials.
         error: the traceback or error text, when there is one.
         worker: ``host:pid`` of the process that ran the trial.
         attrs: free JSON attributes (sampler notes, retry counts, lineage).
@@ -63,6 +111,7 @@ class TrialRecord:
     finished_at: float | None = None
     heartbeat_at: float | None = None
     reason: str | None = None
+    kind: TrialKind | None = None
     error: str | None = None
     worker: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -104,6 +153,7 @@ class TrialRecord:
             "finished_at": self.finished_at,
             "heartbeat_at": self.heartbeat_at,
             "reason": self.reason,
+            "kind": None if self.kind is None else self.kind.value,
             "error": self.error,
             "worker": self.worker,
             "attrs": self.attrs,
@@ -123,6 +173,7 @@ class TrialRecord:
             finished_at=data.get("finished_at"),
             heartbeat_at=data.get("heartbeat_at"),
             reason=data.get("reason"),
+            kind=None if data.get("kind") is None else TrialKind(data["kind"]),
             error=data.get("error"),
             worker=data.get("worker"),
             attrs=dict(data.get("attrs", {})),
@@ -257,8 +308,7 @@ class Trial:
 
         The iteration ends early once the study decides this trial should stop or pause.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise TunesmithError(f"steps(n) needs a positive integer, got n={n!r}")
+        integer("n", n, minimum=1, context="steps(n)", error=TunesmithError)
         for step in range(self._step, n):
             if self.should_stop():
                 return

@@ -4,7 +4,7 @@ A curve is the study's metric (or another reported metric) by step, turned into 
 (lower is better) by the metric's direction. Each finished trial gets one signature, the first
 that applies in this order:
 
-- **diverged**: the trial ended with reason ``"diverged"``, or its curve or final metric holds
+- **diverged**: the trial ended as `TrialKind.DIVERGED`, or its curve or final metric holds
   a NaN or an infinity, or the loss ended far above where it started (it exploded).
 - **unstable**: the curve rebounded by a large amount at least twice (large oscillation).
 - **overfitting**: the curve reached its minimum before the end, then climbed back steadily by
@@ -28,10 +28,10 @@ from enum import Enum
 
 import numpy as np
 
+from tunesmith._validate import integer, real
 from tunesmith.analysis._common import as_metric, format_value
-from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialKind, TrialRecord
 
 __all__ = ["CurveDiagnosis", "Signature", "SignatureThresholds", "classify_curves", "signature_counts"]
 
@@ -76,11 +76,8 @@ class SignatureThresholds:
 
     def __post_init__(self) -> None:
         for name in ("explode", "rebound", "overfit_rise", "underfit_gap", "plateau"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigError(f"{name} must be a positive number, got {name}={value!r}")
-        if isinstance(self.min_points, bool) or not isinstance(self.min_points, int) or self.min_points < 2:
-            raise ConfigError(f"min_points must be an integer >= 2, got min_points={self.min_points!r}")
+            real(name, getattr(self, name), exclusive_minimum=0, finite=False)
+        integer("min_points", self.min_points, minimum=2)
 
 
 @dataclass(frozen=True)
@@ -181,7 +178,7 @@ def _divergence(
     reference: _Reference,
     rules: SignatureThresholds,
 ) -> str | None:
-    if (record.reason or "").startswith("diverged"):
+    if record.kind is TrialKind.DIVERGED:
         return record.error or f"stopped as diverged ({name} not finite)"
     if curve is not None:
         steps, values = curve

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tunesmith._validate import integer
 from tunesmith.analysis._common import as_metric, format_value, round_sig
 from tunesmith.analysis.curves import (
     CurveDiagnosis,
@@ -34,7 +35,6 @@ from tunesmith.analysis.curves import (
     signature_counts,
 )
 from tunesmith.analysis.importance import ImportanceResult
-from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
 from tunesmith.space import Choice, Float, Int, Param, Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -190,8 +190,7 @@ def diagnose(
     Returns:
         The diagnosis.
     """
-    if isinstance(min_trials, bool) or not isinstance(min_trials, int) or min_trials < 1:
-        raise ConfigError(f"min_trials must be a positive integer, got min_trials={min_trials!r}")
+    integer("min_trials", min_trials, minimum=1)
     metric_ = as_metric(metric)
     records = list(records)
     curves = classify_curves(records, metric_, curve_metric=curve_metric, thresholds=thresholds)

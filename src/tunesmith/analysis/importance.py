@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer
 from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
@@ -127,8 +128,7 @@ def importance(
         NotEnoughTrials: fewer than 4 usable trials, or a metric that never varies.
     """
     metric_ = as_metric(metric)
-    if isinstance(n_trees, bool) or not isinstance(n_trees, int) or n_trees < 2:
-        raise ConfigError(f"n_trees must be an integer >= 2, got n_trees={n_trees!r}: use the default 64")
+    integer("n_trees", n_trees, minimum=2, fix="use the default 64")
     kept, y = finished_values(records, metric_, states)
     dims = space.dimensions
     if len(kept) < 4:

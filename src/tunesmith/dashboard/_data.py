@@ -16,11 +16,10 @@ from typing import Any
 
 from tunesmith.analysis import diagnose
 from tunesmith.budget import Budget
-from tunesmith.objective import Guardrail, Metric
 from tunesmith.report import ReportData, plots
 from tunesmith.schedulers import make_scheduler
-from tunesmith.space import Space
 from tunesmith.storage import StudyInfo
+from tunesmith.study import StudySpec
 from tunesmith.trial import TrialRecord
 
 __all__ = ["FIGURES", "LATEST", "SnapshotCache", "json_safe", "snapshot", "study_data", "trial_json"]
@@ -44,17 +43,16 @@ def json_safe(value: Any) -> Any:
 
 def study_data(info: StudyInfo, records: Sequence[TrialRecord]) -> ReportData:
     """A `ReportData` from a stored study's spec, attributes and trials (what `Study.load` would read)."""
-    spec = info.spec
-    scheduler = make_scheduler(spec.get("scheduler"))
+    spec = StudySpec.from_json(info.spec)
     return ReportData(
         name=info.name,
-        space=Space.from_json(spec["space"]),
-        metric=Metric.from_json(spec["metric"]),
+        space=spec.space,
+        metric=spec.metric,
         records=tuple(records),
-        guardrails=tuple(Guardrail.from_json(g) for g in spec.get("guardrails", [])),
-        budget=Budget.from_json(spec.get("budget")),
+        guardrails=spec.guardrails,
+        budget=spec.budget,
         attrs=dict(info.attrs),
-        rungs=scheduler.rungs(),
+        rungs=make_scheduler(spec.scheduler).rungs(),
     )
 
 
@@ -66,6 +64,7 @@ def trial_json(record: TrialRecord, metric: str) -> dict[str, Any]:
         "value": record.value(metric),
         "resource": record.resource,
         "params": record.params,
+        "kind": None if record.kind is None else record.kind.value,
         "reason": record.reason,
         "started_at": record.started_at,
         "finished_at": record.finished_at,

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.trial import TrialRecord, TrialState
@@ -114,8 +115,7 @@ class Latency:
 
 def latency(fn: Callable[..., Any], *args: Any, repeats: int = 30, warmup: int = 3, **kwargs: Any) -> Latency:
     """Median and 95th percentile of ``fn(*args, **kwargs)`` over ``repeats`` calls after ``warmup`` untimed ones."""
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError(f"repeats must be a positive integer, got repeats={repeats!r}: use 30")
+    integer("repeats", repeats, minimum=1, fix="use 30")
     for _ in range(warmup):
         fn(*args, **kwargs)
     timings = []

@@ -16,9 +16,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._validate import real
+from tunesmith.attributes import (
+    BaselineAttr,
+    HoldoutAttr,
+    HoldoutLogAttr,
+    HoldoutOpeningAttr,
+    HoldoutRowAttr,
+    SeedCandidateAttr,
+    SeedStabilityAttr,
+    read_attr,
+    write_attr,
+)
 from tunesmith.discipline.conventions import holdout_key, shifted_of, slices_of
 from tunesmith.discipline.guardrails import proxy_overfitting
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
@@ -57,9 +69,7 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         for name in ("gap", "seed_cv", "slice", "shift"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
-                raise ConfigError(f"threshold {name} must be a non-negative fraction, got {name}={value!r}: e.g. 0.02")
+            real(name, getattr(self, name), minimum=0, context="Thresholds", fix=f"pass a fraction such as {name}=0.02")
 
 
 def relative_drop(metric: Metric, reference: float, value: float) -> float:
@@ -67,33 +77,33 @@ def relative_drop(metric: Metric, reference: float, value: float) -> float:
     return metric.sign() * (value - reference) / max(abs(reference), 1e-12)
 
 
-def _chosen(study: Study) -> tuple[TrialRecord, float, str, Mapping[str, Any] | None]:
+def _chosen(study: Study) -> tuple[TrialRecord, float, str, SeedCandidateAttr | None]:
     """The configuration to test, its validation value, how it was chosen, and its seed-stability entry."""
-    stability = study.attrs.get("seed_stability")
+    stability = read_attr(study.attrs, SeedStabilityAttr)
     records = {r.number: r for r in study.trials}
-    if isinstance(stability, Mapping) and isinstance(stability.get("winner"), int) and stability["winner"] in records:
-        entry = next((c for c in stability.get("candidates", []) if c.get("trial") == stability["winner"]), None)
-        if entry is not None and math.isfinite(float(entry.get("mean", math.nan))):
-            rule = stability.get("rule", "lcb")
-            return records[stability["winner"]], float(entry["mean"]), f"seed-stability winner ({rule})", entry
+    if stability is not None and stability.winner is not None and stability.winner in records:
+        entry = stability.candidate(stability.winner)
+        if entry is not None and entry.mean is not None and math.isfinite(entry.mean):
+            rule = "lcb" if stability.rule is None else stability.rule
+            return records[stability.winner], float(entry.mean), f"seed-stability winner ({rule})", entry
     best = study.best
     if best is None:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: nothing to score on the holdout")
     return best, float(best.metrics[study.metric.name]), "best validation score", None
 
 
-def _open(study: Study, force: bool, trial: int) -> list[dict[str, Any]]:
-    log = list(study.attrs.get("holdout_log") or [])
-    if log and not force:
-        first = log[0]
+def _open(study: Study, force: bool, trial: int) -> HoldoutLogAttr:
+    openings = (read_attr(study.attrs, HoldoutLogAttr) or HoldoutLogAttr()).openings
+    if openings and not force:
+        first = openings[0]
         raise HoldoutOpened(
-            f"the holdout of study {study.name!r} was opened {len(log)} time(s) already (first for trial "
-            f"#{first.get('trial')} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first.get('at', 0)))} UTC): "
+            f"the holdout of study {study.name!r} was opened {len(openings)} time(s) already (first for trial "
+            f"#{first.trial} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first.at))} UTC): "
             "a holdout is scored once, or it becomes another validation set; pass force=True to open it again "
             "(the forcing is recorded and shown in the verdict)"
         )
-    log.append({"at": time.time(), "forced": bool(log) and force, "trial": trial, "scores": None})
-    study.set_attr("holdout_log", log)  # recorded before the holdout is read, so a crash still counts
+    log = HoldoutLogAttr((*openings, HoldoutOpeningAttr(at=time.time(), forced=bool(openings) and force, trial=trial)))
+    write_attr(study, log)  # recorded before the holdout is read, so a crash still counts
     return log
 
 
@@ -107,14 +117,16 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str) 
         raise ConfigError(f"the {what} evaluation returned a value that is not a number: {dict(result)!r}") from None
 
 
-def _baseline_check(study: Study, value: float, entry: Mapping[str, Any] | None) -> Check:
-    baseline = study.attrs.get("baseline")
+def _baseline_check(study: Study, value: float, entry: SeedCandidateAttr | None) -> Check:
+    baseline = read_attr(study.attrs, BaselineAttr)
     name = "baseline margin"
-    if not isinstance(baseline, Mapping) or not baseline.get("values"):
+    if baseline is None or not baseline.values:
         return Check(name, True, "no baseline evaluated: declare ts.Study(..., baseline={...defaults})", checked=False)
+    if baseline.mean is None:
+        raise baseline.missing("mean")
     metric = study.metric
-    base_mean = float(baseline["mean"])
-    noise = max(float(baseline.get("std") or 0.0), float(entry.get("std") or 0.0) if entry else 0.0)
+    base_mean = float(baseline.mean)
+    noise = max(float(baseline.std or 0.0), float(entry.std or 0.0) if entry else 0.0)
     margin = metric.sign() * (base_mean - value)
     passed = margin > noise
     return Check(
@@ -126,22 +138,24 @@ def _baseline_check(study: Study, value: float, entry: Mapping[str, Any] | None)
     )
 
 
-def _seed_check(study: Study, entry: Mapping[str, Any] | None, thresholds: Thresholds) -> Check:
+def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thresholds) -> Check:
     name = "seed stability"
-    stability = study.attrs.get("seed_stability")
-    if entry is None or not isinstance(stability, Mapping):
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    if entry is None or stability is None:
         return Check(
             name, True, "the top candidates were not re-run: call study.validate_top(objective)", checked=False
         )
-    mean, std = float(entry["mean"]), float(entry["std"])
+    if entry.mean is None or entry.std is None:
+        raise entry.missing("mean" if entry.mean is None else "std", f"{stability.KEY}.candidates")
+    mean, std = float(entry.mean), float(entry.std)
     cv = std / max(abs(mean), 1e-12)
     passed = cv <= thresholds.seed_cv
-    changes = "changes" if stability.get("changes_across_seeds") else "stays the same"
-    overturned = "; it overturned the search's best" if stability.get("overturned") else ""
+    changes = "changes" if stability.changes_across_seeds else "stays the same"
+    overturned = "; it overturned the search's best" if stability.overturned else ""
     return Check(
         name,
         passed,
-        f"{study.metric.name} {mean:.4g} +- {std:.2g} over {len(entry.get('values', []))} seeds "
+        f"{study.metric.name} {mean:.4g} +- {std:.2g} over {len(entry.values)} seeds "
         f"(spread {cv:.1%}, limit {thresholds.seed_cv:.0%}); the best candidate {changes} across seeds{overturned}",
     )
 
@@ -176,12 +190,12 @@ def _proxy_check(study: Study) -> Check:
     return Check(name, True, "no guardrail or calibration metric degrades as the metric improves among the best trials")
 
 
-def _slice_check(study: Study, scores: Mapping[str, float], key: str, entry: Mapping[str, Any] | None,
+def _slice_check(study: Study, scores: Mapping[str, float], key: str, entry: SeedCandidateAttr | None,
                  thresholds: Thresholds) -> tuple[Check, dict[str, float]]:  # fmt: skip
     name = "worst slice"
     slices, where = slices_of(scores, [key, study.metric.name]), "holdout"
-    if not slices and entry is not None and entry.get("slices"):
-        slices, where = {k: float(v) for k, v in entry["slices"].items()}, "validation, across seeds"
+    if not slices and entry is not None and entry.slices:
+        slices, where = {k: float(v) for k, v in entry.slices.items()}, "validation, across seeds"
     if len(slices) < 2:
         return Check(name, True, "no per-slice metrics reported (slice:<name>:<metric> keys)", checked=False), {}
     average = sum(slices.values()) / len(slices)
@@ -270,45 +284,45 @@ def finalize(
     if optimism is not None:
         checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
                             f"data; {optimism.detail}"))  # fmt: skip
-    forced = [e for e in log if e.get("forced")]
+    forced = [e for e in log.openings if e.forced]
     if forced:
         checks.append(
             Check(
                 "holdout opened once",
                 False,
-                f"the holdout was opened {len(log)} times ({len(forced)} forced): "
+                f"the holdout was opened {len(log.openings)} times ({len(forced)} forced): "
                 "its score is no longer an untouched estimate",
             )
         )
     verdict = Verdict(checks, trial=record.number)
-    log[-1] = {**log[-1], "scores": scores, "how": how}
-    study.set_attr("holdout_log", log)
-    study.set_attr(
-        "holdout",
-        {
-            "rows": [
-                {"label": study.metric.name, "validation": validation, "holdout": holdout},
+    log = HoldoutLogAttr((*log.openings[:-1], replace(log.openings[-1], scores=scores, how=how)))
+    write_attr(study, log)
+    write_attr(
+        study,
+        HoldoutAttr(
+            rows=(
+                HoldoutRowAttr(label=study.metric.name, validation=validation, holdout=holdout),
                 *_other_rows(study, record, scores, key),
-            ],
-            "trial": record.number,
-            "params": record.params,
-            "chosen_by": how,
-            "gap": gap,
-            "threshold": limits.gap,
-            "flagged": gap > limits.gap,
-            "opened": len(log),
-            "forced": len(forced),
-            "scores": scores,
-            "slices": slices,
-        },
+            ),
+            trial=record.number,
+            params=record.params,
+            chosen_by=how,
+            gap=gap,
+            threshold=limits.gap,
+            flagged=gap > limits.gap,
+            opened=len(log.openings),
+            forced=len(forced),
+            scores=scores,
+            slices=slices,
+        ),
     )
     if optimism is not None:
-        study.set_attr("optimism", optimism.to_json())
-    study.set_attr("verdict", verdict.to_attr())
+        write_attr(study, optimism.attribute())
+    write_attr(study, verdict.attribute())
     return verdict
 
 
-def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], key: str) -> list[dict[str, Any]]:
+def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], key: str) -> list[HoldoutRowAttr]:
     """Validation-vs-holdout rows for the other metrics both sides have (``val_x``/``x`` in the search,
     ``holdout_x`` on the holdout), for the report; only the primary metric decides the gap check."""
     rows = []
@@ -317,17 +331,18 @@ def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], 
             continue
         base = name[len("holdout_") :]
         for searched in (f"val_{base}", base):
-            if searched != study.metric.name and record.value(searched) is not None:
-                rows.append({"label": searched, "validation": record.value(searched), "holdout": value})
+            validation = record.value(searched)
+            if searched != study.metric.name and validation is not None:
+                rows.append(HoldoutRowAttr(label=searched, validation=validation, holdout=value))
                 break
     return rows
 
 
-def _optimism(study: Study, entry: Mapping[str, Any] | None) -> Optimism | None:
+def _optimism(study: Study, entry: SeedCandidateAttr | None) -> Optimism | None:
     noise = None
-    baseline = study.attrs.get("baseline")
-    if entry is not None and entry.get("std"):
-        noise = float(entry["std"])
-    elif isinstance(baseline, Mapping) and baseline.get("std"):
-        noise = float(baseline["std"])
+    baseline = read_attr(study.attrs, BaselineAttr)
+    if entry is not None and entry.std:
+        noise = float(entry.std)
+    elif baseline is not None and baseline.std:
+        noise = float(baseline.std)
     return estimate_optimism(study.trials, study.metric, noise=noise)

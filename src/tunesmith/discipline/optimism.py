@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith.attributes import OptimismAttr
 from tunesmith.discipline.conventions import folds_of
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord, TrialState
@@ -53,8 +54,12 @@ class Optimism:
     detail: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"compared": self.compared, "best": self.best, "estimate": self.estimate,
-                "corrected": self.corrected, "method": self.method, "detail": self.detail}  # fmt: skip
+        return self.attribute().to_json()
+
+    def attribute(self) -> OptimismAttr:
+        """The study attribute ``optimism``."""
+        return OptimismAttr(compared=self.compared, best=self.best, estimate=self.estimate,
+                            corrected=self.corrected, method=self.method, detail=self.detail)  # fmt: skip
 
 
 def expected_max_normal(n: int) -> float:

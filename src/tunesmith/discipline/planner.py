@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._validate import duration, integer
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
@@ -190,12 +191,8 @@ def _check(budget: Budget | int, trial_cost: float | None, workers: int) -> Budg
         budget = Budget(trials=budget)
     if not isinstance(budget, Budget):
         raise ConfigError(f"budget must be a ts.Budget or a number of trials, got budget={budget!r}")
-    if trial_cost is not None and (
-        isinstance(trial_cost, bool) or not isinstance(trial_cost, int | float) or not 0 < trial_cost < math.inf
-    ):
-        raise ConfigError(f"trial_cost must be positive seconds per full trial, got trial_cost={trial_cost!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers must be a positive integer, got workers={workers!r}")
+    duration("trial_cost", trial_cost, allow_none=True, fix="pass the seconds one full trial takes, e.g. trial_cost=60")
+    integer("workers", workers, minimum=1)
     if budget.wall_seconds is not None and budget.trials is None and trial_cost is None:
         raise ConfigError(
             "a wall-time budget needs trial_cost (seconds per full trial) to say how many trials it buys: "

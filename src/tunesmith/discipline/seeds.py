@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunesmith._validate import integer
+from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr, write_attr
 from tunesmith.discipline.conventions import slices_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Guardrail, Metric, normalise_result
@@ -41,7 +43,6 @@ __all__ = [
     "Rule",
     "SeedReport",
     "SeedRun",
-    "declare_baseline",
     "evaluate_baseline",
     "run_pending_baseline",
     "seed_list",
@@ -63,8 +64,7 @@ class Rule(Enum):
 
 def seed_list(study_seed: int, count: int) -> list[int]:
     """``count`` fresh 32-bit seeds derived from the study seed, distinct from every trial's seed stream."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 2:
-        raise ConfigError(f"seeds must be an integer >= 2 to measure spread, got seeds={count!r}: use 5")
+    integer("seeds", count, minimum=2, fix="use 5 (a spread needs two seeds at least)")
     return [int(np.random.SeedSequence([study_seed, 0x5EED, i]).generate_state(1)[0]) for i in range(count)]
 
 
@@ -174,19 +174,15 @@ class Candidate:
         return "baseline" if self.trial == BASELINE_NUMBER else f"#{self.trial}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "trial": self.trial,
-            "params": self.params,
-            "original": self.original,
-            "values": list(self.values),
-            "mean": self.mean,
-            "std": self.std,
-            "score": self.score,
-            "eligible": self.eligible,
-            "note": self.note,
-            "slices": self.slices,
-        }
+        return self.attribute().to_json()
+
+    def attribute(self, *, baseline: bool = False) -> SeedCandidateAttr:
+        """Its entry in the study attribute ``seed_stability`` (``baseline`` marks the baseline's)."""
+        return SeedCandidateAttr(
+            label=self.label, trial=self.trial, params=self.params, original=self.original, values=self.values,
+            mean=self.mean, std=self.std, score=self.score, eligible=self.eligible, note=self.note,
+            slices=self.slices, baseline=baseline,
+        )  # fmt: skip
 
 
 def _summarise(
@@ -290,24 +286,28 @@ class SeedReport:
         return "\n".join(lines)
 
     def to_attr(self) -> dict[str, Any]:
-        """The study attribute ``seed_stability`` (docs/architecture.md, "Report"; every run is kept)."""
-        entries = [c.to_json() for c in self.candidates]
+        """The JSON of `attribute`."""
+        return self.attribute().to_json()
+
+    def attribute(self) -> SeedStabilityAttr:
+        """The study attribute ``seed_stability`` (every run is kept)."""
+        entries = [c.attribute() for c in self.candidates]
         if self.baseline is not None:
-            entries.append({**self.baseline.to_json(), "baseline": True})
-        return {
-            "metric": self.metric.name,
-            "direction": self.metric.direction,
-            "rule": self.rule.value,
-            "confidence": self.confidence,
-            "seeds": list(self.seeds),
-            "candidates": entries,
-            "winner": None if self.winner is None else self.winner.trial,
-            "winner_params": None if self.winner is None else self.winner.params,
-            "per_seed_winners": list(self.per_seed_winners),
-            "changes_across_seeds": self.changes_across_seeds,
-            "overturned": self.overturned,
-            "runs": [run.to_json() for c in self.candidates for run in c.runs],
-        }
+            entries.append(self.baseline.attribute(baseline=True))
+        return SeedStabilityAttr(
+            metric=self.metric.name,
+            direction=self.metric.direction,
+            rule=self.rule.value,
+            confidence=self.confidence,
+            seeds=self.seeds,
+            candidates=tuple(entries),
+            winner=None if self.winner is None else self.winner.trial,
+            winner_params=None if self.winner is None else self.winner.params,
+            per_seed_winners=self.per_seed_winners,
+            changes_across_seeds=self.changes_across_seeds,
+            overturned=self.overturned,
+            runs=tuple(run.to_json() for c in self.candidates for run in c.runs),
+        )
 
 
 def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -> list[TrialRecord]:
@@ -341,11 +341,13 @@ def _check_rule(rule: Rule | str, confidence: float) -> Rule:
 
 
 def _baseline_candidate(study: Study, rule: Rule, confidence: float) -> Candidate | None:
-    data = study.attrs.get("baseline")
-    if not isinstance(data, Mapping) or not data.get("runs"):
+    data = read_attr(study.attrs, BaselineAttr)
+    if data is None or not data.runs:
         return None
-    runs = [SeedRun.from_json(r) for r in data["runs"]]
-    return _summarise(BASELINE_NUMBER, data["params"], None, runs, study.metric, study.guardrails, rule, confidence)
+    if data.params is None:
+        raise data.missing("params")
+    runs = [SeedRun.from_json(r) for r in data.runs]
+    return _summarise(BASELINE_NUMBER, data.params, None, runs, study.metric, study.guardrails, rule, confidence)
 
 
 def validate_top(
@@ -359,7 +361,8 @@ def validate_top(
 ) -> SeedReport:
     """Re-run the study's top ``k`` configurations with ``seeds`` fresh seeds and pick the most stable.
 
-    Every run is recorded in the study attribute ``seed_stability``; `finalize` then scores the
+    A baseline declared with ``Study(baseline=...)`` and not evaluated yet runs first, on the same
+    seeds. Every run is recorded in the study attribute ``seed_stability``; `finalize` then scores the
     winner on the holdout. Re-runs are not trials: they do not spend the budget and cannot
     become `Study.best` by a lucky seed.
 
@@ -375,12 +378,12 @@ def validate_top(
         TunesmithError: when the study has no COMPLETE trial.
     """
     chosen_rule = _check_rule(rule, confidence)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"k must be a positive integer, got k={k!r}: use 3")
+    integer("k", k, minimum=1, fix="use 3")
     seed_values = seed_list(study.seed, seeds)
     top = top_configurations(study.trials, study.metric, k)
     if not top:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
+    run_pending_baseline(study, objective)  # a declared baseline runs first, on the same seeds
     candidates = []
     for record in top:
         runs = [
@@ -420,7 +423,7 @@ def validate_top(
         per_seed_winners=tuple(per_seed),
         baseline=_baseline_candidate(study, chosen_rule, confidence),
     )
-    study.set_attr("seed_stability", report.to_attr())
+    write_attr(study, report.attribute())
     return report
 
 
@@ -440,16 +443,15 @@ class Baseline:
     std: float
 
     def to_attr(self, metric: Metric) -> dict[str, Any]:
+        """The JSON of `attribute` (without ``seed_count``)."""
+        return self.attribute(metric).to_json()
+
+    def attribute(self, metric: Metric, seed_count: int | None = None) -> BaselineAttr:
         """The study attribute ``baseline``."""
         values = [r.metrics[metric.name] for r in self.runs if r.state != TrialState.FAILED.value]
-        return {
-            "params": self.params,
-            "seeds": [r.seed for r in self.runs],
-            "values": values,
-            "mean": self.mean,
-            "std": self.std,
-            "runs": [r.to_json() for r in self.runs],
-        }
+        return BaselineAttr(params=self.params, seeds=tuple(r.seed for r in self.runs), values=tuple(values),
+                            mean=self.mean, std=self.std, runs=tuple(r.to_json() for r in self.runs),
+                            seed_count=seed_count)  # fmt: skip
 
 
 def evaluate_baseline(
@@ -467,14 +469,14 @@ def evaluate_baseline(
         ConfigError: when no configuration is given or declared.
         TunesmithError: when every baseline run failed.
     """
-    declared = study.attrs.get("baseline")
     if params is None:
-        if not isinstance(declared, Mapping) or not isinstance(declared.get("params"), Mapping):
+        declared = read_attr(study.attrs, BaselineAttr)
+        if declared is None or declared.params is None:
             raise ConfigError(
                 "no baseline configuration: pass params=... or declare one with ts.Study(..., baseline={...})"
             )
-        params = declared["params"]
-        seeds = int(declared.get("seed_count", seeds))
+        params = declared.params
+        seeds = seeds if declared.seed_count is None else declared.seed_count
     if not isinstance(params, Mapping):
         raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
     runs = tuple(
@@ -489,24 +491,14 @@ def evaluate_baseline(
         raise TunesmithError(f"every baseline run failed; the first error: {runs[0].reason}")
     std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     baseline = Baseline(dict(params), runs, float(np.mean(values)), std)
-    study.set_attr("baseline", {**baseline.to_attr(study.metric), "seed_count": seeds})
+    write_attr(study, baseline.attribute(study.metric, seed_count=seeds))
     return baseline
 
 
-def declare_baseline(study: Study, params: Mapping[str, Any], seeds: int = 5) -> None:
-    """Record a baseline to evaluate before the search (``Study(baseline=...)``); keeps one already evaluated."""
-    if not isinstance(params, Mapping):
-        raise ConfigError(f"baseline must be a dict of parameters, got baseline={params!r}")
-    seed_list(study.seed, seeds)  # validates the count
-    current = study.attrs.get("baseline")
-    if isinstance(current, Mapping) and current.get("runs"):
-        return
-    study.set_attr("baseline", {"params": dict(params), "seed_count": seeds, "runs": []})
-
-
 def run_pending_baseline(study: Study, objective: Objective) -> Baseline | None:
-    """Evaluate a declared baseline that has not run yet (called as `Study.optimize` starts)."""
-    declared = study.attrs.get("baseline")
-    if isinstance(declared, Mapping) and isinstance(declared.get("params"), Mapping) and not declared.get("runs"):
+    """Evaluate a declared baseline that has not run yet (`validate_top` and the config-driven
+    sequence call it; the study itself never runs it)."""
+    declared = read_attr(study.attrs, BaselineAttr)
+    if declared is not None and declared.params is not None and not declared.runs:
         return evaluate_baseline(study, objective)
     return None

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunesmith.attributes import BaselineAttr, HoldoutLogAttr, VerdictAttr, read_attr
 from tunesmith.discipline.holdout import Evaluate, Thresholds, finalize
-from tunesmith.discipline.seeds import SeedReport, declare_baseline, evaluate_baseline, validate_top
+from tunesmith.discipline.seeds import SeedReport, evaluate_baseline, validate_top
 from tunesmith.discipline.verdict import Verdict
 from tunesmith.errors import ConfigError
 from tunesmith.trial import Trial
@@ -79,9 +80,9 @@ def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], A
         return
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
     if plan.baseline is not None:
-        declare_baseline(study, plan.baseline, plan.seeds)
-        current = study.attrs.get("baseline") or {}
-        if not current.get("runs"):
+        study.declare_baseline(plan.baseline, plan.seeds)
+        current = read_attr(study.attrs, BaselineAttr)
+        if current is None or not current.runs:
             evaluate_baseline(study, objective, plan.baseline, plan.seeds)
 
 
@@ -93,7 +94,8 @@ def after_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], An
     if "holdout" not in cfg.extra:
         return None
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
-    if study.attrs.get("holdout_log"):
+    log = read_attr(study.attrs, HoldoutLogAttr)
+    if log is not None and log.openings:
         return recorded_verdict(study)
     validate_top(study, objective, k=plan.top, seeds=plan.seeds)
     return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds)
@@ -103,12 +105,10 @@ def recorded_verdict(study: Study) -> Verdict | None:
     """The verdict stored with the study by `finalize` (``None`` when there is none)."""
     from tunesmith.discipline.verdict import Check
 
-    stored = study.attrs.get("verdict")
-    if not isinstance(stored, Mapping) or not isinstance(stored.get("checks"), list):
+    stored = read_attr(study.attrs, VerdictAttr)
+    if stored is None or stored.checks is None:
         return None
-    checks = [Check(str(c["name"]), bool(c["passed"]), str(c["detail"]), bool(c.get("checked", True)))
-              for c in stored["checks"]]  # fmt: skip
-    return Verdict(checks, trial=stored.get("trial"))
+    return Verdict([Check(c.name, c.passed, c.detail, c.checked) for c in stored.checks], trial=stored.trial)
 
 
 DEMO_BASELINE: dict[str, Any] = {
@@ -127,8 +127,8 @@ def demo_verdict(study: Study, *, top: int = 3, seeds: int = 3) -> tuple[SeedRep
     """The demo's Test step: baseline across seeds, top candidates across seeds, the holdout once, the verdict."""
     from tunesmith import demo
 
-    current = study.attrs.get("baseline") or {}
-    if not current.get("runs"):
+    current = read_attr(study.attrs, BaselineAttr)
+    if current is None or not current.runs:
         evaluate_baseline(study, demo.objective, DEMO_BASELINE, seeds)
     report = validate_top(study, demo.objective, k=top, seeds=seeds)
     return report, finalize(study, demo.evaluate_holdout)

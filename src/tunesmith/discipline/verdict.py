@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunesmith.attributes import CheckAttr, VerdictAttr
+
 __all__ = ["Check", "Verdict"]
 
 
@@ -33,7 +35,11 @@ class Check:
         return "ok" if self.passed else "FAILED"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "checked": self.checked, "detail": self.detail}
+        return self.attribute().to_json()
+
+    def attribute(self) -> CheckAttr:
+        """Its entry in the study attribute ``verdict``."""
+        return CheckAttr(name=self.name, passed=self.passed, checked=self.checked, detail=self.detail)
 
 
 @dataclass(frozen=True)
@@ -81,16 +87,20 @@ class Verdict:
         return self.summary()
 
     def to_attr(self) -> dict[str, Any]:
-        """The study attribute ``verdict`` the HTML report shows (see docs/architecture.md, "Report")."""
+        """The JSON of `attribute`."""
+        return self.attribute().to_json()
+
+    def attribute(self) -> VerdictAttr:
+        """The study attribute ``verdict`` the HTML report shows (see `tunesmith.attributes`)."""
         unchecked = [c for c in self.checks if not c.checked]
         status = "fail" if not self.ready else ("warn" if unchecked else "pass")
-        return {
-            "status": status,
-            "ready": self.ready,
-            "summary": self.headline
+        return VerdictAttr(
+            status=status,
+            ready=self.ready,
+            summary=self.headline
             if not self.ready
             else "ready" + (f" ({len(unchecked)} check(s) could not run)" if unchecked else ""),
-            "reasons": [f"{c.name} [{c.status}]: {c.detail}" for c in self.checks],
-            "checks": [c.to_json() for c in self.checks],
-            "trial": self.trial,
-        }
+            reasons=tuple(f"{c.name} [{c.status}]: {c.detail}" for c in self.checks),
+            checks=tuple(c.attribute() for c in self.checks),
+            trial=self.trial,
+        )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from tunesmith._registry import Registry
 from tunesmith.errors import ConfigError
 from tunesmith.executors.base import Executor, TrialJob, TrialOutcome
 from tunesmith.executors.inline import InlineExecutor
@@ -11,6 +13,7 @@ from tunesmith.executors.processes import ProcessExecutor
 from tunesmith.executors.simulated import SimulatedExecutor
 
 __all__ = [
+    "EXECUTORS",
     "Executor",
     "InlineExecutor",
     "ProcessExecutor",
@@ -21,26 +24,45 @@ __all__ = [
 ]
 
 
-def make_executor(spec: str | Executor, workers: int = 1, **options: Any) -> Executor:
-    """An executor from a name (``"inline"``, ``"processes"``) or an instance."""
+def _inline(workers: int = 1, **_limits: Any) -> Executor:
+    # Per-trial limits (memory_limit, trial_timeout) need a process of the trial's own: inline has none.
+    if workers != 1:
+        raise ConfigError(
+            f"the inline executor runs one trial at a time, got workers={workers}: "
+            "use executor='processes' for parallel trials"
+        )
+    return InlineExecutor()
+
+
+def _ray(workers: int = 2, *, memory_limit: int | None = None, **options: Any) -> Executor:
+    from tunesmith.executors.ray import RayExecutor
+
+    if memory_limit is not None:
+        raise ConfigError(
+            "memory_limit is enforced by executor='processes' only: with Ray, give each trial what it needs "
+            "through RayExecutor(resources=...) or the cluster's memory settings"
+        )
+    return RayExecutor(workers, **options)
+
+
+EXECUTORS: Registry[Executor] = Registry(
+    "executor",
+    Executor,
+    {"inline": _inline, "processes": ProcessExecutor, "ray": _ray, "simulated": SimulatedExecutor},
+)
+
+
+def make_executor(spec: str | Mapping[str, Any] | Executor, workers: int = 1, **options: Any) -> Executor:
+    """An executor from a name (``"inline"``, ``"processes"``, ``"ray"``, ``"simulated"``), a table or an instance.
+
+    Args:
+        spec: the executor, its name, or a table of its name and options (``{"name": "ray", "num_gpus": 0.5}``).
+        workers: trials at once (the inline executor runs exactly one).
+        **options: the executor's options (``memory_limit``, ``trial_timeout``...).
+
+    Raises:
+        ConfigError: an unknown name (the message lists the known ones), or options the executor refuses.
+    """
     if isinstance(spec, Executor):
         return spec
-    if spec == "inline":
-        if workers != 1:
-            raise ConfigError(
-                f"the inline executor runs one trial at a time, got workers={workers}: "
-                "use executor='processes' for parallel trials"
-            )
-        return InlineExecutor()
-    if spec == "processes":
-        return ProcessExecutor(workers, **options)
-    if spec == "ray":
-        from tunesmith.executors.ray import RayExecutor
-
-        if options.get("memory_limit") is not None:
-            raise ConfigError(
-                "memory_limit is enforced by executor='processes' only: with Ray, give each trial what it needs "
-                "through RayExecutor(resources=...) or the cluster's memory settings"
-            )
-        return RayExecutor(workers, trial_timeout=options.get("trial_timeout"))
-    raise ConfigError(f"executor must be 'inline', 'processes' or 'ray', got {spec!r}")
+    return EXECUTORS.build(spec, workers=workers, **options)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tunesmith.decision import Decision
+from tunesmith.trial import TrialKind
 
 __all__ = ["Executor", "ReportHandler", "TrialJob", "TrialOutcome"]
 
@@ -33,7 +35,9 @@ class TrialOutcome:
 
     Attributes:
         result: what the objective returned (``None`` when it failed).
-        reason: for a failure, a short cause ("exception", "killed by SIGSEGV", "out of memory").
+        reason: for a failure, a short cause for people ("exception: ValueError", "killed by SIGSEGV").
+        kind: for a failure, the same cause for code (`TrialKind.EXCEPTION`, `TrialKind.CRASH`, ...);
+            an executor sets both ``reason`` and ``kind`` for every failure.
         error: the traceback or detail text.
         decision: the last decision the trial received (so a stop is told apart from a finish).
     """
@@ -44,22 +48,33 @@ class TrialOutcome:
     error: str | None = None
     decision: Decision = Decision.CONTINUE
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: TrialKind | None = None
 
     @property
     def failed(self) -> bool:
-        return self.reason is not None
+        return self.kind is not None or self.reason is not None
 
 
 class Executor(ABC):
     """Runs trials and reports their outcomes.
 
-    Subclasses implement `start`, `submit`, `wait`, `busy` and `shutdown`. An executor is
-    driven from one thread (the study's loop); ``on_report`` is only ever called from inside
-    `submit` or `wait`, on that thread. It never raises for a failure of the objective: every
-    failure becomes a `TrialOutcome` with a ``reason``.
+    Subclasses implement `start`, `submit`, `wait`, `busy` and `shutdown`; they may override
+    `clock` (a simulated executor brings its own time). An executor is driven from one thread
+    (the study's loop); ``on_report`` is only ever called from inside `submit` or `wait`, on that
+    thread. It never raises for a failure of the objective: every failure becomes a `TrialOutcome`
+    with a ``reason`` and a ``kind``. `tunesmith.testing.executors` checks these promises.
     """
 
+    #: Trials the executor runs at once; the caller keeps ``busy() <= capacity``.
     capacity: int = 1
+
+    def clock(self) -> float:
+        """The time, in UNIX seconds, the study stamps everything with: the wall clock by default.
+
+        A reading is never earlier than the one before (only a system clock set back breaks
+        that for the default).
+        """
+        return time.time()
 
     @abstractmethod
     def start(self, objective: Objective, on_report: ReportHandler) -> None:

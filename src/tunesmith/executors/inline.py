@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
-from tunesmith.trial import Trial
+from tunesmith.trial import Trial, TrialKind
 
 __all__ = ["InlineExecutor", "run_job"]
 
@@ -29,10 +29,20 @@ def run_job(objective: Objective, job: TrialJob, on_report: ReportHandler | None
     try:
         result = objective(trial)
     except MemoryError:
-        return TrialOutcome(job.number, reason="out of memory", error=traceback.format_exc(), decision=trial.decision)
+        return TrialOutcome(
+            job.number,
+            reason="out of memory",
+            kind=TrialKind.OUT_OF_MEMORY,
+            error=traceback.format_exc(),
+            decision=trial.decision,
+        )
     except Exception as exc:  # noqa: BLE001 - a user's error must not end the study
         return TrialOutcome(
-            job.number, reason=f"exception: {type(exc).__name__}", error=traceback.format_exc(), decision=trial.decision
+            job.number,
+            reason=f"exception: {type(exc).__name__}",
+            kind=TrialKind.EXCEPTION,
+            error=traceback.format_exc(),
+            decision=trial.decision,
         )
     return TrialOutcome(job.number, result=result, decision=trial.decision)
 

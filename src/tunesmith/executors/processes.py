@@ -24,10 +24,12 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_any
 from typing import IO, Any
 
+from tunesmith._validate import integer
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
 from tunesmith.executors.inline import run_job
+from tunesmith.trial import TrialKind
 
 __all__ = ["ProcessExecutor"]
 
@@ -84,15 +86,18 @@ def _child_main(
 
         outcome = run_job(objective, job, on_report)
         if outcome.failed:
-            conn.send(("error", outcome.reason, outcome.error, outcome.decision.value))
+            kind = outcome.kind or TrialKind.EXCEPTION
+            conn.send(("error", outcome.reason, outcome.error, outcome.decision.value, kind.value))
         else:
             try:
                 conn.send(("result", _plain(outcome.result), outcome.decision.value))
             except Exception as exc:  # noqa: BLE001 - an unpicklable result is the objective's fault
-                conn.send(("error", "result not serialisable", f"{type(exc).__name__}: {exc}", outcome.decision.value))
+                conn.send(("error", "result not serialisable", f"{type(exc).__name__}: {exc}",
+                           outcome.decision.value, TrialKind.BAD_RESULT.value))  # fmt: skip
     except BaseException:  # noqa: BLE001 - report anything, including SystemExit, then leave
         with contextlib.suppress(Exception):
-            conn.send(("error", "exception in trial process", traceback.format_exc(), Decision.CONTINUE.value))
+            conn.send(("error", "exception in trial process", traceback.format_exc(), Decision.CONTINUE.value,
+                       TrialKind.EXCEPTION.value))  # fmt: skip
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
@@ -157,8 +162,7 @@ class ProcessExecutor(Executor):
         start_method: str | None = None,
         threads_per_trial: int | str | None = "auto",
     ) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"workers must be a positive integer, got workers={workers!r}")
+        integer("workers", workers, minimum=1)
         if trial_timeout is not None and not (trial_timeout > 0 and math.isfinite(trial_timeout)):
             raise ConfigError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
         methods = mp.get_all_start_methods()
@@ -238,6 +242,7 @@ class ProcessExecutor(Executor):
                     TrialOutcome(
                         run.job.number,
                         reason=_exit_reason(run.process.exitcode),
+                        kind=TrialKind.CRASH,
                         error="\n".join(filter(None, [f"exit code {run.process.exitcode}", run.crash_text()])),
                         decision=run.decision,
                     ),
@@ -256,10 +261,11 @@ class ProcessExecutor(Executor):
                 elif kind == "result":
                     self._finish(run, TrialOutcome(run.job.number, result=message[1], decision=Decision(message[2])))
                 elif kind == "error":
-                    _, reason, error, decision = message
-                    self._finish(
-                        run, TrialOutcome(run.job.number, reason=reason, error=error, decision=Decision(decision))
+                    _, reason, error, decision, failure = message
+                    outcome = TrialOutcome(
+                        run.job.number, reason=reason, kind=TrialKind(failure), error=error, decision=Decision(decision)
                     )
+                    self._finish(run, outcome)
         except (EOFError, OSError):
             pass  # the child is gone; its sentinel reports how
 
@@ -287,6 +293,7 @@ class ProcessExecutor(Executor):
                     TrialOutcome(
                         run.job.number,
                         reason="timed out",
+                        kind=TrialKind.TIMEOUT,
                         error=f"killed after trial_timeout={self.trial_timeout}s",
                         decision=run.decision,
                     ),
@@ -299,5 +306,7 @@ class ProcessExecutor(Executor):
                 run.process.kill()
             run.process.join(timeout=None if not kill else 5)
             run.conn.close()
+            if run.crash_log is not None:
+                run.crash_log.close()
         self._running.clear()
         return left

@@ -21,11 +21,13 @@ import traceback
 import uuid
 from typing import Any
 
+from tunesmith._validate import integer, real
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, require
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
 from tunesmith.executors.inline import run_job
 from tunesmith.executors.processes import _plain
+from tunesmith.trial import TrialKind
 
 __all__ = ["RayExecutor"]
 
@@ -116,11 +118,9 @@ class RayExecutor(Executor):
         trial_timeout: float | None = None,
         init_options: dict[str, Any] | None = None,
     ) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"workers must be a positive integer, got workers={workers!r}")
+        integer("workers", workers, minimum=1)
         for name, amount in (("num_cpus", num_cpus), ("num_gpus", num_gpus), *(resources or {}).items()):
-            if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 <= amount < math.inf:
-                raise ConfigError(f"{name} must be a number >= 0 (fractions allowed), got {name}={amount!r}")
+            real(name, amount, minimum=0, fix="pass 0 or more (fractions such as 0.5 are allowed)")
         if trial_timeout is not None and not (trial_timeout > 0 and math.isfinite(trial_timeout)):
             raise ConfigError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
         self.capacity = workers
@@ -236,10 +236,11 @@ class RayExecutor(Executor):
             outcome = self._ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
             names = {cls.__name__ for cls in type(exc).__mro__}
-            reason = "lost worker" if names & set(_LOST) else "exception in trial task"
+            lost = bool(names & set(_LOST))
             outcome = TrialOutcome(
                 job.number,
-                reason=reason,
+                reason="lost worker" if lost else "exception in trial task",
+                kind=TrialKind.LOST_WORKER if lost else TrialKind.EXCEPTION,
                 error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=2)}",
                 decision=decision,
             )
@@ -257,6 +258,7 @@ class RayExecutor(Executor):
                     TrialOutcome(
                         job.number,
                         reason="timed out",
+                        kind=TrialKind.TIMEOUT,
                         error=f"cancelled after trial_timeout={self.trial_timeout}s",
                         decision=self._decisions.pop(job.number, Decision.CONTINUE),
                     )

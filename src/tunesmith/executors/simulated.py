@@ -21,10 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tunesmith._validate import integer
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
-from tunesmith.trial import Trial
+from tunesmith.trial import Trial, TrialKind
 
 __all__ = ["SimulatedExecutor"]
 
@@ -45,9 +46,7 @@ class SimulatedExecutor(Executor):
     """
 
     def __init__(self, workers: int = 1, start_time: float | None = None) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"workers must be a positive integer, got workers={workers!r}")
-        self.capacity = workers
+        self.capacity = integer("workers", workers, minimum=1)
         self.now = time.time() if start_time is None else float(start_time)
         self._objective: Objective | None = None
         self._on_report: ReportHandler | None = None
@@ -83,7 +82,7 @@ class SimulatedExecutor(Executor):
             ) from None
         except Exception as exc:  # noqa: BLE001 - the objective's own failure
             self._done.append(TrialOutcome(job.number, reason=f"exception: {type(exc).__name__}",
-                                           error=traceback.format_exc()))  # fmt: skip
+                                           kind=TrialKind.EXCEPTION, error=traceback.format_exc()))  # fmt: skip
             return
         run = _Run(trial, steps)
         self._runs[job.number] = run
@@ -100,7 +99,7 @@ class SimulatedExecutor(Executor):
             return
         except Exception as exc:  # noqa: BLE001 - the objective's own failure
             self._runs.pop(number)
-            self._done.append(TrialOutcome(number, reason=f"exception: {type(exc).__name__}",
+            self._done.append(TrialOutcome(number, reason=f"exception: {type(exc).__name__}", kind=TrialKind.EXCEPTION,
                                            error=traceback.format_exc(), decision=run.trial.decision))  # fmt: skip
             return
         if not seconds >= 0:

@@ -35,6 +35,7 @@ import numpy as np
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV
 
+from tunesmith._validate import integer
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
@@ -195,8 +196,7 @@ class TunesmithSearchCV(BaseSearchCV):
 
     # The search ---------------------------------------------------------------------------------
     def _run_search(self, evaluate_candidates: Callable[..., dict[str, Any]]) -> None:
-        if isinstance(self.n_trials, bool) or not isinstance(self.n_trials, numbers.Integral) or self.n_trials < 1:
-            raise ConfigError(f"n_trials must be a positive integer, got n_trials={self.n_trials!r}")
+        integer("n_trials", self.n_trials, minimum=1, numpy=True)
         from joblib import effective_n_jobs  # type: ignore[import-untyped]
 
         base_cv = self._checked_cv_orig
@@ -243,7 +243,7 @@ class TunesmithSearchCV(BaseSearchCV):
         levels: list[int | None] = [None]
         if resources is not None:
             rungs = [int(r) for r in scheduler.rungs() if r <= resources[1]]
-            levels = sorted({*rungs, resources[1]}) if rungs else [resources[1]]
+            levels = [*sorted({*rungs, resources[1]})] if rungs else [resources[1]]
         while True:
             trials = self._ask(study, batch)
             if not trials:

@@ -24,7 +24,6 @@ same model the objective would. A factory that takes no argument is called witho
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer, real
 from tunesmith.errors import ConfigError
 from tunesmith.lr.range_test import RangeTestResult, range_test
 
@@ -86,14 +86,6 @@ class LrFindOutcome:
         return out
 
 
-def _number(name: str, value: object, *, integer: bool = False) -> float:
-    allowed = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, allowed) or not math.isfinite(value) or value <= 0:
-        kind = "a positive integer" if integer else "a positive number"
-        raise ConfigError(f"lr_probe.{name} must be {kind}, got {name}={value!r}: e.g. {name} = 100")
-    return float(value)
-
-
 def probe_settings(entry: object) -> LrProbeSettings:
     """Parse a config's ``lr_probe`` entry (a ``"module:function"`` string or a table)."""
     if entry is None:
@@ -116,9 +108,15 @@ def probe_settings(entry: object) -> LrProbeSettings:
     return LrProbeSettings(
         function=str(entry["function"]),
         param=param,
-        min_lr=_number("min_lr", entry.get("min_lr", 1e-7)),
-        max_lr=_number("max_lr", entry.get("max_lr", 10.0)),
-        num_steps=int(_number("num_steps", entry.get("num_steps", 100), integer=True)),
+        min_lr=real(
+            "min_lr", entry.get("min_lr", 1e-7), exclusive_minimum=0, context="lr_probe", fix="e.g. min_lr = 1e-7"
+        ),
+        max_lr=real(
+            "max_lr", entry.get("max_lr", 10.0), exclusive_minimum=0, context="lr_probe", fix="e.g. max_lr = 10"
+        ),
+        num_steps=integer(
+            "num_steps", entry.get("num_steps", 100), minimum=1, context="lr_probe", fix="e.g. num_steps = 100"
+        ),
         params=dict(params),
     )
 

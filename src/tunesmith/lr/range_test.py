@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer, real
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.space import Float
 
@@ -33,12 +34,6 @@ __all__ = ["RangeTestError", "RangeTestResult", "range_test"]
 
 class RangeTestError(TunesmithError, RuntimeError):
     """A range test saw no usable range (too few steps, or a loss that never fell)."""
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"range_test: {name} must be a finite number > 0, got {name}={value!r}: pass e.g. 1e-7")
-    return float(value)
 
 
 def _centred_median(values: np.ndarray, window: int) -> np.ndarray:
@@ -133,8 +128,7 @@ class RangeTestResult:
         """
         up = self.margin if above is None else above
         for name, value in (("below", below), ("above", up)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 1 or math.isinf(value):
-                raise ConfigError(f"bounds: {name} must be a finite factor >= 1, got {name}={value!r}: pass e.g. 10")
+            real(name, value, minimum=1, context="bounds", fix=f"pass a factor such as {name}=10")
         if below == 1 and up == 1:
             raise ConfigError("bounds: below and above cannot both be 1 (an empty range): pass below=10")
         return Float(self.suggested_lr / below, self.suggested_lr * up, log=True)
@@ -226,20 +220,16 @@ def range_test(
     Raises:
         ConfigError: an argument breaks its rule.
     """
-    min_lr = _check_positive("min_lr", min_lr)
-    max_lr = _check_positive("max_lr", max_lr)
+    min_lr = real("min_lr", min_lr, exclusive_minimum=0, context="range_test", fix="pass e.g. min_lr=1e-7")
+    max_lr = real("max_lr", max_lr, exclusive_minimum=0, context="range_test", fix="pass e.g. max_lr=10")
     if not min_lr < max_lr:
         raise ConfigError(f"range_test: min_lr < max_lr must hold, got min_lr={min_lr!r}, max_lr={max_lr!r}: swap them")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 5:
-        raise ConfigError(f"range_test: num_steps must be an integer >= 5, got num_steps={num_steps!r}: use 100")
-    if isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not 0 <= smoothing < 1:
-        raise ConfigError(f"range_test: smoothing must lie in [0, 1), got smoothing={smoothing!r}: use 0.98")
-    if isinstance(diverge_factor, bool) or not isinstance(diverge_factor, int | float) or not diverge_factor > 1:
-        raise ConfigError(f"range_test: diverge_factor must be > 1, got diverge_factor={diverge_factor!r}: use 4.0")
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
+    integer("num_steps", num_steps, minimum=5, context="range_test", fix="use 100")
+    real("smoothing", smoothing, minimum=0, exclusive_maximum=1, context="range_test", fix="use 0.98")
+    real("diverge_factor", diverge_factor, exclusive_minimum=1, finite=False, context="range_test", fix="use 4.0")
+    if integer("window", window, minimum=1, context="range_test", fix="use 5") % 2 == 0:
         raise ConfigError(f"range_test: window must be an odd integer >= 1, got window={window!r}: use 5")
-    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 1 <= margin < math.inf:
-        raise ConfigError(f"range_test: margin must be a finite factor >= 1, got margin={margin!r}: use 5.0")
+    real("margin", margin, minimum=1, context="range_test", fix="use 5.0")
     schedule = min_lr * (max_lr / min_lr) ** (np.arange(num_steps) / (num_steps - 1))
     lrs: list[float] = []
     losses: list[float] = []

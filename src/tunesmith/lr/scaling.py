@@ -21,18 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tunesmith._validate import integer, real
 from tunesmith.errors import ConfigError
 from tunesmith.lr.schedules import WarmupCosine, WarmupLinear
 
 __all__ = ["ScaledLR", "linear_scaling", "scale_lr", "tie_lr_to_batch"]
 
 Rule = Literal["linear", "sqrt"]
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a finite number > 0, got {name}={value!r}: pass e.g. {name}=256")
-    return float(value)
 
 
 def scale_lr(base_lr: float, base_batch: int, batch: int, rule: Rule = "linear") -> float:
@@ -48,8 +43,9 @@ def scale_lr(base_lr: float, base_batch: int, batch: int, rule: Rule = "linear")
     Raises:
         ConfigError: a non-positive rate or batch size, or an unknown rule.
     """
-    lr = _positive("base_lr", base_lr)
-    factor = _positive("batch", batch) / _positive("base_batch", base_batch)
+    lr = real("base_lr", base_lr, exclusive_minimum=0, fix="pass e.g. base_lr=0.1")
+    new_batch = real("batch", batch, exclusive_minimum=0, fix="pass e.g. batch=256")
+    factor = new_batch / real("base_batch", base_batch, exclusive_minimum=0, fix="pass e.g. base_batch=256")
     if rule == "linear":
         return lr * factor
     if rule == "sqrt":
@@ -75,11 +71,7 @@ class ScaledLR:
 
     def warmup_steps(self, steps_per_epoch: int) -> int:
         """The warmup in optimiser steps."""
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-            raise ConfigError(
-                f"steps_per_epoch must be a positive integer, got steps_per_epoch={steps_per_epoch!r}: "
-                "use len(train_loader)"
-            )
+        integer("steps_per_epoch", steps_per_epoch, minimum=1, fix="use len(train_loader)")
         return round(self.warmup_epochs * steps_per_epoch)
 
     def schedule(
@@ -92,8 +84,7 @@ class ScaledLR:
         """
         if decay not in ("cosine", "linear"):
             raise ConfigError(f"decay must be 'cosine' or 'linear', got decay={decay!r}: pick one")
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-            raise ConfigError(f"total_steps must be a positive integer, got total_steps={total_steps!r}")
+        integer("total_steps", total_steps, minimum=1)
         warm = self.warmup_steps(steps_per_epoch)
         if warm >= total_steps:
             raise ConfigError(
@@ -114,8 +105,7 @@ def linear_scaling(
     scaled one whenever the batch grows; none when it does not (the rate only falls).
     """
     lr = scale_lr(base_lr, base_batch, batch, rule)
-    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int | float) or not warmup_epochs >= 0:
-        raise ConfigError(f"warmup_epochs must be >= 0, got warmup_epochs={warmup_epochs!r}: use 5.0")
+    real("warmup_epochs", warmup_epochs, minimum=0, finite=False, fix="use 5.0")
     factor = lr / float(base_lr)
     return ScaledLR(
         lr=lr, base_lr=float(base_lr), factor=factor, warmup_epochs=float(warmup_epochs) if factor > 1 else 0.0

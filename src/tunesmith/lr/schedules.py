@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import numpy as np
 
+from tunesmith._validate import integer, real
 from tunesmith.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -48,45 +49,30 @@ __all__ = [
 ]
 
 
-# Validation helpers: each message states the rule, the value received and the fix. -----------------
-def _number(cls: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ConfigError(f"{cls}: {name} must be a number, got {name}={value!r}: pass a float such as 0.1")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ConfigError(f"{cls}: {name} must be finite, got {name}={value!r}: pass a finite float such as 0.1")
-    return out
-
-
+# Validation helpers: the schedule's class name leads each message; NumPy scalars are accepted. -------
 def _positive(cls: str, name: str, value: object) -> float:
-    out = _number(cls, name, value)
-    if out <= 0:
-        raise ConfigError(f"{cls}: {name} must be > 0, got {name}={value!r}: pass a positive value such as 0.1")
-    return out
+    return real(name, value, exclusive_minimum=0, numpy=True, context=cls, fix="pass a positive value such as 0.1")
 
 
 def _non_negative(cls: str, name: str, value: object) -> float:
-    out = _number(cls, name, value)
-    if out < 0:
-        raise ConfigError(f"{cls}: {name} must be >= 0, got {name}={value!r}: pass 0.0 or a positive value")
-    return out
+    return real(name, value, minimum=0, numpy=True, context=cls, fix="pass 0.0 or a positive value")
 
 
 def _positive_int(cls: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{cls}: {name} must be a positive integer, got {name}={value!r}: pass e.g. {name}=1000")
-    return int(value)
+    return integer(name, value, minimum=1, numpy=True, context=cls, fix=f"pass e.g. {name}=1000")
 
 
 def _fraction(cls: str, name: str, value: object, *, upper_open: bool = True) -> float:
-    out = _number(cls, name, value)
-    if out < 0 or out > 1 or (upper_open and out == 1):
-        bound = "[0, 1)" if upper_open else "[0, 1]"
-        raise ConfigError(
-            f"{cls}: {name} is a fraction of the run and must lie in {bound}, got {name}={value!r}: "
-            f"pass e.g. {name}=0.06 for 6%"
-        )
-    return out
+    return real(
+        name,
+        value,
+        minimum=0,
+        maximum=None if upper_open else 1,
+        exclusive_maximum=1 if upper_open else None,
+        numpy=True,
+        context=cls,
+        fix=f"it is a fraction of the run; pass e.g. {name}=0.06 for 6%",
+    )
 
 
 def _below(cls: str, low_name: str, low: float, high_name: str, high: float) -> None:

@@ -31,8 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
+from tunesmith._validate import integer, real
 from tunesmith.errors import ConfigError
 from tunesmith.lr.schedules import (
     Constant,
@@ -67,12 +66,8 @@ def _names(prefix: str) -> dict[str, str]:
 
 
 def _check_total(total_steps: object) -> int:
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int | np.integer) or total_steps < 1:
-        raise ConfigError(
-            f"total_steps must be a positive integer (optimiser steps in one run), got total_steps={total_steps!r}: "
-            "pass e.g. epochs * len(train_loader)"
-        )
-    return int(total_steps)
+    fix = "pass the optimiser steps in one run, e.g. epochs * len(train_loader)"
+    return integer("total_steps", total_steps, minimum=1, numpy=True, fix=fix)
 
 
 def _range(name: str, value: object, example: str) -> tuple[float, float]:
@@ -137,8 +132,7 @@ def schedule_params(
         if not 0 < low < high:
             raise ConfigError(f"peak_lr needs 0 < low < high, got peak_lr={peak_lr!r}: pass e.g. (1e-4, 1e-1)")
         peak = Float(low, high, log=True)
-    if isinstance(min_lr_ratio, bool) or not isinstance(min_lr_ratio, int | float) or not 0 <= min_lr_ratio < 1:
-        raise ConfigError(f"min_lr_ratio must lie in [0, 1), got min_lr_ratio={min_lr_ratio!r}: pass e.g. 0.01")
+    real("min_lr_ratio", min_lr_ratio, minimum=0, exclusive_maximum=1, fix="pass e.g. 0.01")
     params: dict[str, Param] = {
         names["schedule"]: Fixed(kinds[0]) if len(kinds) == 1 else Choice(list(kinds)),
         names["peak_lr"]: peak,

@@ -25,7 +25,7 @@ class ReportData:
     """Everything a report reads: a study's settings, its trials and its free attributes.
 
     Build one with `ReportData.from_study`, or directly from records (for studies kept elsewhere).
-    The optional sections read ``attrs`` (see docs/architecture.md, "Report").
+    The optional sections read ``attrs`` through `tunesmith.attributes` (see docs/architecture.md, "Report").
     """
 
     name: str

@@ -25,7 +25,9 @@ from tunesmith.space import Space
 
 __all__ = ["log_to_mlflow", "trial_rows", "write_csv"]
 
-BASE_COLUMNS = ["number", "state", "reason", "seed", "value", "resource", "started_at", "finished_at", "duration"]
+BASE_COLUMNS = [
+    "number", "state", "kind", "reason", "seed", "value", "resource", "started_at", "finished_at", "duration",
+]  # fmt: skip
 
 
 def trial_rows(
@@ -55,6 +57,7 @@ def trial_rows(
         row.update(
             number=record.number,
             state=record.state.value,
+            kind=None if record.kind is None else record.kind.value,
             reason=record.reason,
             seed=record.seed,
             value=record.metrics.get(data.metric.name),
@@ -125,7 +128,8 @@ def log_to_mlflow(
         for record in sorted(data.records, key=lambda r: r.number):
             with mlflow.start_run(run_name=f"trial-{record.number}", nested=True):
                 mlflow.log_params(record.params)
-                mlflow.set_tags({"state": record.state.value, "reason": record.reason or "", "seed": str(record.seed)})
+                mlflow.set_tags({"state": record.state.value, "kind": record.kind.value if record.kind else "",
+                                 "reason": record.reason or "", "seed": str(record.seed)})  # fmt: skip
                 for step, values in sorted(record.intermediate.items()):
                     mlflow.log_metrics(_finite(values), step=step)
                 # Final metrics at the last step, so a metric's history ends with its final value.

@@ -19,9 +19,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tunesmith.analysis._common import format_value
+from tunesmith.attributes import (
+    BaselineAttr,
+    HoldoutAttr,
+    HoldoutLogAttr,
+    OptimismAttr,
+    SeedStabilityAttr,
+    StudyAttribute,
+    VerdictAttr,
+    read_attr,
+)
 from tunesmith.objective import Metric
 from tunesmith.report import plots
 from tunesmith.report._data import Findings, ReportData, analyse, report_data
@@ -30,6 +40,7 @@ from tunesmith.space import Space
 __all__ = ["render_report", "write_report"]
 
 TOP_K = 10
+_A = TypeVar("_A", bound=StudyAttribute)
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ def render_report(
 
 def _sections(data: ReportData, found: Findings) -> list[_Section]:
     out: list[_Section] = []
-    verdict = _optional(data.attrs, "verdict", _verdict_html)
+    verdict = _optional(data.attrs, VerdictAttr, _verdict_html)
     if verdict is not None:
         out.append(_Section("Verdict", verdict))
     out.append(_Section("Best configuration", _best_html(data)))
@@ -111,52 +122,49 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     guard = plots.guardrails(data)
     if guard is not None:
         out.append(_Section("Guardrails", "", guard))
-    for key, heading, figure_of in (
-        ("seed_stability", "Seed stability", plots.seed_stability),
-        ("holdout", "Validation vs holdout", plots.holdout),
+    for section in (
+        _figure_section("Seed stability", data.attrs, SeedStabilityAttr, plots.seed_stability),
+        _figure_section("Validation vs holdout", data.attrs, HoldoutAttr, plots.holdout),
     ):
-        if key in data.attrs:
-            try:
-                out.append(_Section(heading, "", figure_of(data.attrs[key])))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                out.append(_Section(heading, _malformed(key, exc)))
-    for key, heading, render in (
-        ("baseline", "Baseline", _baseline_html),
-        ("optimism", "Optimism of the best validation score", _optimism_html),
-        ("holdout_log", "Holdout openings", _holdout_log_html),
-    ):
-        section = _optional(data.attrs, key, render)
         if section is not None:
-            out.append(_Section(heading, section))
+            out.append(section)
+    for heading, body in (
+        ("Baseline", _optional(data.attrs, BaselineAttr, _baseline_html)),
+        ("Optimism of the best validation score", _optional(data.attrs, OptimismAttr, _optimism_html)),
+        ("Holdout openings", _optional(data.attrs, HoldoutLogAttr, _holdout_log_html)),
+    ):
+        if body is not None:
+            out.append(_Section(heading, body))
     return out
 
 
-def _baseline_html(baseline: Mapping[str, Any]) -> str:
-    runs = baseline.get("runs") or []
-    params = ", ".join(f"{k}={format_value(v)}" for k, v in (baseline.get("params") or {}).items())
+def _baseline_html(baseline: BaselineAttr) -> str:
+    if baseline.mean is None:
+        raise baseline.missing("mean")
+    params = ", ".join(f"{k}={format_value(v)}" for k, v in (baseline.params or {}).items())
     return (
-        f"<p>The model's defaults ({html.escape(params)}), run across {len(runs)} seeds: mean "
-        f"{html.escape(format_value(baseline['mean']))}. The dashed line in the optimisation history marks it; "
+        f"<p>The model's defaults ({html.escape(params)}), run across {len(baseline.runs)} seeds: mean "
+        f"{html.escape(format_value(baseline.mean))}. The dashed line in the optimisation history marks it; "
         "the verdict asks the winner to beat it by more than its seed noise.</p>"
     )
 
 
-def _optimism_html(optimism: Mapping[str, Any]) -> str:
+def _optimism_html(optimism: OptimismAttr) -> str:
     return (
-        f"<p>{int(optimism['compared'])} configurations were compared on the same validation data "
-        f"({html.escape(str(optimism.get('method', '')))}): the best validation score "
-        f"{html.escape(format_value(optimism['best']))} is optimistic by about "
-        f"{html.escape(format_value(optimism['estimate']))}; corrected "
-        f"{html.escape(format_value(optimism['corrected']))}.</p><p>{html.escape(str(optimism.get('detail', '')))}</p>"
+        f"<p>{int(optimism.compared)} configurations were compared on the same validation data "
+        f"({html.escape(optimism.method or '')}): the best validation score "
+        f"{html.escape(format_value(optimism.best))} is optimistic by about "
+        f"{html.escape(format_value(optimism.estimate))}; corrected "
+        f"{html.escape(format_value(optimism.corrected))}.</p><p>{html.escape(optimism.detail or '')}</p>"
     )
 
 
-def _holdout_log_html(log: list[Mapping[str, Any]]) -> str:
+def _holdout_log_html(log: HoldoutLogAttr) -> str:
     rows = "".join(
-        f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(entry['at'])))}</td>"
-        f"<td>#{html.escape(str(entry.get('trial')))}</td><td>{html.escape(str(entry.get('how', '')))}</td>"
-        f"<td>{'forced' if entry.get('forced') else 'first opening'}</td></tr>"
-        for entry in log
+        f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(entry.at)))}</td>"
+        f"<td>#{html.escape(str(entry.trial))}</td><td>{html.escape(entry.how or '')}</td>"
+        f"<td>{'forced' if entry.forced else 'first opening'}</td></tr>"
+        for entry in log.openings
     )
     return (
         "<p>Every time the locked holdout was opened (a second opening needs force, and is recorded):</p>"
@@ -164,13 +172,23 @@ def _holdout_log_html(log: list[Mapping[str, Any]]) -> str:
     )
 
 
-def _optional(attrs: Mapping[str, Any], key: str, render: Callable[[Any], str]) -> str | None:
-    if key not in attrs:
-        return None
+def _optional(attrs: Mapping[str, Any], kind: type[_A], render: Callable[[_A], str]) -> str | None:
+    """The attribute ``kind`` rendered, ``None`` when absent, or a note when it is not in its shape."""
     try:
-        return render(attrs[key])
+        value = read_attr(attrs, kind)
+        return None if value is None else render(value)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # AttributeShapeError is a ValueError
+        return _malformed(kind.KEY, exc)
+
+
+def _figure_section(heading: str, attrs: Mapping[str, Any], kind: type[_A], figure_of: Callable[[_A], Any]
+                    ) -> _Section | None:  # fmt: skip
+    """A section with the attribute's figure, ``None`` when absent, or a note when it is not in its shape."""
+    try:
+        value = read_attr(attrs, kind)
+        return None if value is None else _Section(heading, "", figure_of(value))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return _malformed(key, exc)
+        return _Section(heading, _malformed(kind.KEY, exc))
 
 
 def _malformed(key: str, exc: Exception) -> str:
@@ -180,11 +198,11 @@ def _malformed(key: str, exc: Exception) -> str:
     )
 
 
-def _verdict_html(verdict: Mapping[str, Any]) -> str:
-    status = str(verdict["status"]).lower()
+def _verdict_html(verdict: VerdictAttr) -> str:
+    status = verdict.status.lower()
     css = {"pass": "ok", "warn": "warn", "fail": "bad"}.get(status, "warn")
-    reasons = "".join(f"<li>{html.escape(str(r))}</li>" for r in verdict.get("reasons", []))
-    summary = html.escape(str(verdict.get("summary", "")))
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in verdict.reasons or ())
+    summary = html.escape(verdict.summary or "")
     return f'<p class="verdict {css}"><b>{html.escape(status.upper())}</b> {summary}</p><ul>{reasons}</ul>'
 
 

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from tunesmith.analysis import Diagnosis, ImportanceResult, Signature
 from tunesmith.analysis._common import format_value
+from tunesmith.attributes import AttributeShapeError, BaselineAttr, HoldoutAttr, SeedStabilityAttr, read_attr
 from tunesmith.report._data import ReportData
 from tunesmith.space import Choice, Float, Int, Param
 from tunesmith.trial import TrialRecord, TrialState
@@ -97,11 +98,14 @@ def history(data: ReportData) -> go.Figure:
                 x=steps_x, y=steps_y, mode="lines", name="best so far", line={"color": BEST_COLOUR, "shape": "hv"}
             )
         )
-    baseline = data.attrs.get("baseline")
-    if isinstance(baseline, Mapping) and isinstance(baseline.get("mean"), int | float):
+    try:
+        baseline = read_attr(data.attrs, BaselineAttr)
+    except AttributeShapeError:
+        baseline = None  # the report's baseline section says what is wrong with it
+    if baseline is not None and baseline.mean is not None:
         # Results are read relative to the model's defaults (the DRIFT baseline).
         fig.add_hline(
-            y=float(baseline["mean"]), line={"dash": "dash", "color": "#555555"},
+            y=float(baseline.mean), line={"dash": "dash", "color": "#555555"},
             annotation_text="baseline (defaults)", annotation_position="top left",
         )  # fmt: skip
     return fig
@@ -509,40 +513,37 @@ def guardrails(data: ReportData) -> go.Figure | None:
     return fig
 
 
-def seed_stability(section: Mapping[str, Any]) -> go.Figure:
-    """The metric of each candidate across seeds (attribute ``seed_stability``, see docs/architecture.md)."""
-    metric = str(section.get("metric", "metric"))
+def seed_stability(section: SeedStabilityAttr | Mapping[str, Any]) -> go.Figure:
+    """The metric of each candidate across seeds (attribute ``seed_stability``, see `tunesmith.attributes`).
+
+    Raises:
+        AttributeShapeError: when the attribute is not in its shape or has no candidates.
+    """
+    stability = section if isinstance(section, SeedStabilityAttr) else SeedStabilityAttr.from_json(section)
+    if stability.candidates is None:
+        raise stability.missing("candidates")
+    metric = "metric" if stability.metric is None else stability.metric
     fig = _figure(f"Seed stability: {metric} across seeds", yaxis_title=metric)
-    for candidate in section["candidates"]:
-        values = [float(v) for v in candidate["values"]]
-        fig.add_trace(
-            go.Box(y=values, name=str(candidate["label"]), boxpoints="all", jitter=0.3, pointpos=0, showlegend=False)
-        )
+    for candidate in stability.candidates:
+        values = [float(v) for v in candidate.values]
+        fig.add_trace(go.Box(y=values, name=candidate.label, boxpoints="all", jitter=0.3, pointpos=0, showlegend=False))
     return fig
 
 
-def holdout_rows(section: Mapping[str, Any]) -> list[tuple[str, float, float]]:
-    """``(label, validation, holdout)`` rows from attribute ``holdout`` in either documented shape.
+def holdout_rows(section: HoldoutAttr | Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    """``(label, validation, holdout)`` rows from attribute ``holdout`` in either shape (`HoldoutAttr.table`).
 
-    Either ``{"rows": [{"label", "validation", "holdout"}, ...]}``, or flat pairs
-    ``{"val_<metric>": v, "holdout_<metric>": h, ...}`` (one row per metric).
+    Raises:
+        AttributeShapeError: when the attribute has neither rows nor pairs of numbers.
     """
-    if "rows" in section:
-        return [(str(r["label"]), float(r["validation"]), float(r["holdout"])) for r in section["rows"]]
-    rows = [
-        (key[4:], float(value), float(section[f"holdout_{key[4:]}"]))
-        for key, value in section.items()
-        if key.startswith("val_") and f"holdout_{key[4:]}" in section
-    ]
-    if not rows:
-        raise ValueError("expected 'rows' or pairs of 'val_<metric>' and 'holdout_<metric>' keys")
-    return rows
+    return (section if isinstance(section, HoldoutAttr) else HoldoutAttr.from_json(section)).table()
 
 
-def holdout(section: Mapping[str, Any]) -> go.Figure:
+def holdout(section: HoldoutAttr | Mapping[str, Any]) -> go.Figure:
     """Validation against holdout scores, per candidate or per metric (attribute ``holdout``)."""
-    rows = holdout_rows(section)
-    trial = f" (trial {section['trial']})" if "trial" in section else ""
+    stored = section if isinstance(section, HoldoutAttr) else HoldoutAttr.from_json(section)
+    rows = stored.table()
+    trial = "" if stored.trial is None else f" (trial {stored.trial})"
     fig = _figure(f"Validation vs holdout{trial}", barmode="group")
     labels = [r[0] for r in rows]
     fig.add_trace(go.Bar(x=labels, y=[r[1] for r in rows], name="validation", marker_color="#4c78a8"))

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunesmith.budget import INTERRUPTION_REASONS
+from tunesmith.context import SearchContext
 from tunesmith.fidelity import rung_view
-from tunesmith.samplers.base import SearchContext
 from tunesmith.space import Choice, Space
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["EncodingCache", "Observations", "categorical_dims", "observe", "snap"]
 
@@ -157,10 +156,10 @@ def _observe(
         if state in (TrialState.RUNNING, TrialState.PAUSED):
             pending.append(row)
             continue
-        if state is TrialState.FAILED and record.reason in INTERRUPTION_REASONS:
+        if state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption:
             continue
         value = record.value(name)
-        diverged = state is TrialState.STOPPED and record.reason == "diverged"
+        diverged = state is TrialState.STOPPED and record.kind is TrialKind.DIVERGED
         if state is TrialState.FAILED or diverged or value is None or not math.isfinite(value):
             failed.append(row)
             continue

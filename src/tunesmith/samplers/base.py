@@ -4,31 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from tunesmith.budget import Budget
-from tunesmith.objective import Guardrail, Metric
+from tunesmith.context import SearchContext
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
-__all__ = ["Sampler", "SearchContext"]
-
-
-@dataclass(frozen=True)
-class SearchContext:
-    """What a sampler or scheduler may know about the study besides its history."""
-
-    metric: Metric
-    guardrails: tuple[Guardrail, ...] = ()
-    budget: Budget = field(default_factory=Budget)
-    workers: int = 1
-    trial_cost: float | None = None  # seconds per trial, when known or estimated
-    # Resource levels a multi-fidelity scheduler compares trials at (last: the full resource).
-    # Model-based samplers fit on the highest level with enough observations (the BOHB idea).
-    rungs: tuple[float, ...] = ()
+__all__ = ["Sampler", "SearchContext"]  # SearchContext is re-exported from tunesmith.context
 
 
 class Sampler(ABC):

@@ -12,10 +12,12 @@ import numpy as np
 from scipy.special import erfcx, log_ndtr, ndtr
 from threadpoolctl import threadpool_limits
 
+from tunesmith._validate import integer, real
+from tunesmith.context import SearchContext
 from tunesmith.errors import ConfigError
 from tunesmith.samplers._gp_model import GPModel, Hyper, fit_hyper, transform_outputs
 from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe, snap
-from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.samplers.base import Sampler
 from tunesmith.samplers.qmc import sobol_point
 from tunesmith.space import Choice, Int, Space
 from tunesmith.trial import TrialRecord
@@ -68,12 +70,6 @@ def _snap_discrete(points: np.ndarray, choices: list[np.ndarray | None]) -> np.n
         if grid is not None:
             out[:, j] = grid[np.argmin(np.abs(points[:, j][:, None] - grid[None, :]), axis=1)]
     return out
-
-
-def _check_positive_int(name: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {name}={value!r}")
-    return value
 
 
 class _Acquisition:
@@ -166,19 +162,17 @@ class GP(Sampler):
         n_candidates: int = 1024,
         max_points: int = 400,
     ) -> None:
-        self.n_startup = None if n_startup is None else _check_positive_int("n_startup", n_startup)
+        self.n_startup = integer("n_startup", n_startup, minimum=1, allow_none=True)
         if acquisition not in _ACQUISITIONS:
             raise ConfigError(
                 f"acquisition must be one of {list(_ACQUISITIONS)}, got acquisition={acquisition!r}: "
                 "use 'logei' (the default)"
             )
         self.acquisition = acquisition
-        if isinstance(beta, bool) or not isinstance(beta, int | float) or not beta > 0:
-            raise ConfigError(f"beta must be a positive number, got beta={beta!r}")
-        self.beta = float(beta)
-        self.n_restarts = _check_positive_int("n_restarts", n_restarts)
-        self.n_candidates = _check_positive_int("n_candidates", n_candidates, 16)
-        self.max_points = _check_positive_int("max_points", max_points, 10)
+        self.beta = real("beta", beta, exclusive_minimum=0, finite=False)
+        self.n_restarts = integer("n_restarts", n_restarts, minimum=1)
+        self.n_candidates = integer("n_candidates", n_candidates, minimum=16)
+        self.max_points = integer("max_points", max_points, minimum=10)
         self._cache = EncodingCache()
 
     def describe(self) -> dict[str, Any]:

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer
+from tunesmith.context import SearchContext
 from tunesmith.errors import SearchSpaceExhausted, SpaceError
-from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -29,9 +31,7 @@ class Grid(Sampler):
     name = "grid"
 
     def __init__(self, points: int = 5, shuffle: bool = False, max_size: int = 100_000) -> None:
-        if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-            raise SpaceError(f"points must be an integer >= 2, got points={points!r}")
-        self.points = points
+        self.points = integer("points", points, minimum=2, error=SpaceError)
         self.shuffle = shuffle
         self.max_size = max_size
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.errors import ConfigError
-from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith._validate import integer
+from tunesmith.context import SearchContext
+from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -71,9 +72,7 @@ class Sobol(Sampler):
     name = "sobol"
 
     def __init__(self, seed: int | None = None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ConfigError(f"seed must be a non-negative integer or None, got seed={seed!r}")
-        self.seed = seed
+        self.seed = integer("seed", seed, minimum=0, allow_none=True)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "seed": self.seed}

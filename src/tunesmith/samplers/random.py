@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.context import SearchContext
+from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 

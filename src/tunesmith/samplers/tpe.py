@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp, ndtr, ndtri
 
-from tunesmith.errors import ConfigError
+from tunesmith._validate import integer, real
+from tunesmith.context import SearchContext
 from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe
-from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.samplers.base import Sampler
 from tunesmith.samplers.qmc import sobol_point
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
@@ -19,18 +20,6 @@ from tunesmith.trial import TrialRecord
 __all__ = ["TPE"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {name}={value!r}")
-    return value
-
-
-def _check_fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
-        raise ConfigError(f"{name} must be a number in (0, 1), got {name}={value!r}: the default is 0.1")
-    return float(value)
 
 
 class _Parzen:
@@ -145,13 +134,11 @@ class TPE(Sampler):
         prior_weight: float = 1.0,
         multivariate: bool = True,
     ) -> None:
-        self.n_startup = None if n_startup is None else _check_int("n_startup", n_startup, 1)
-        self.n_candidates = _check_int("n_candidates", n_candidates, 1)
-        self.gamma = _check_fraction("gamma", gamma)
-        self.max_good = _check_int("max_good", max_good, 1)
-        if isinstance(prior_weight, bool) or not isinstance(prior_weight, int | float) or not prior_weight > 0:
-            raise ConfigError(f"prior_weight must be a positive number, got prior_weight={prior_weight!r}")
-        self.prior_weight = float(prior_weight)
+        self.n_startup = integer("n_startup", n_startup, minimum=1, allow_none=True)
+        self.n_candidates = integer("n_candidates", n_candidates, minimum=1)
+        self.gamma = real("gamma", gamma, exclusive_minimum=0, exclusive_maximum=1, fix="the default is 0.1")
+        self.max_good = integer("max_good", max_good, minimum=1)
+        self.prior_weight = real("prior_weight", prior_weight, exclusive_minimum=0, finite=False)
         self.multivariate = bool(multivariate)
         self._cache = EncodingCache()
 

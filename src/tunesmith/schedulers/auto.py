@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
 from tunesmith.schedulers.pbt import PBT
@@ -106,7 +106,8 @@ class AutoScheduler(Scheduler):
         self.chosen, self.why = choose_scheduler(
             max_resource, min_resource=min_resource, eta=eta, early_signal=early_signal, adaptive=adaptive
         )
-        self.pauses = self.chosen.pauses
+        for flag in Scheduler.FLAGS:  # the study reads them off this scheduler, not off the chosen one
+            setattr(self, flag, getattr(self.chosen, flag))
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         return self.chosen.decide(trial, history, context)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
-from tunesmith.samplers.base import SearchContext
 from tunesmith.space import Space
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialKind, TrialRecord
 
 __all__ = ["Continuation", "Decision", "Promotion", "Scheduler"]
 
@@ -24,12 +24,15 @@ class Promotion:
     Attributes:
         resume: the PAUSED trial to run on next (``None``: start a new trial instead).
         retire: PAUSED trials that can never be promoted; the study records them STOPPED.
-        reason: why those are retired.
+        reason: why those are retired, for people.
+        kind: why those are retired, for code: `TrialKind.SCHEDULER` (not good enough at a rung)
+            or `TrialKind.BUDGET` (the trial budget ran out before they could be promoted).
     """
 
     resume: int | None = None
     retire: tuple[int, ...] = ()
     reason: str = "not promoted"
+    kind: TrialKind = TrialKind.SCHEDULER
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class Scheduler(ABC):
     pauses: bool = False
     #: Whether `decide` looks at other trials; when not, the study passes only the trial itself.
     reads_history: bool = True
+    #: The flags above: what the study reads off a scheduler besides its methods (a scheduler
+    #: that delegates to another, as `AutoScheduler` does, copies each of them).
+    FLAGS: ClassVar[tuple[str, ...]] = ("pauses", "reads_history")
 
     @abstractmethod
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
-from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers.base import Scheduler
 from tunesmith.trial import TrialRecord
 

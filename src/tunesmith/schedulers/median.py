@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer
+from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
-from tunesmith.errors import ConfigError
-from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers.base import Scheduler
 from tunesmith.trial import TrialRecord
 
@@ -35,11 +35,8 @@ class MedianStop(Scheduler):
     name = "median"
 
     def __init__(self, warmup_steps: int = 5, min_trials: int = 5) -> None:
-        for key, value in (("warmup_steps", warmup_steps), ("min_trials", min_trials)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{key} must be a non-negative integer, got {key}={value!r}")
-        self.warmup_steps = warmup_steps
-        self.min_trials = min_trials
+        self.warmup_steps = integer("warmup_steps", warmup_steps, minimum=0)
+        self.min_trials = integer("min_trials", min_trials, minimum=0)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "warmup_steps": self.warmup_steps, "min_trials": self.min_trials}

@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer
+from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers.base import Continuation, Scheduler
 from tunesmith.space import Choice, Fixed, Float, Int, Space
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["PBT"]
 
@@ -58,10 +59,7 @@ class PBT(Scheduler):
         perturb_factors: Sequence[float] = (0.8, 1.2),
         min_population: int = 4,
     ) -> None:
-        if isinstance(perturbation_interval, bool) or not isinstance(perturbation_interval, int):
-            raise ConfigError(f"perturbation_interval must be a positive integer, got {perturbation_interval!r}")
-        if perturbation_interval < 1:
-            raise ConfigError(f"perturbation_interval must be >= 1, got {perturbation_interval}")
+        integer("perturbation_interval", perturbation_interval, minimum=1)
         if not 0 < quantile <= 0.5:
             raise ConfigError(f"quantile must be in (0, 0.5], got quantile={quantile!r}: use 0.25")
         if not 0 <= resample_probability <= 1:
@@ -119,9 +117,7 @@ class PBT(Scheduler):
         victims = [
             r
             for r in history
-            if r.state is TrialState.STOPPED
-            and (r.reason or "").startswith(f"stop by {self.name}")
-            and r.number not in replaced
+            if r.state is TrialState.STOPPED and r.kind is TrialKind.SCHEDULER and r.number not in replaced
         ]
         if not victims:
             return None

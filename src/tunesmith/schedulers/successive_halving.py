@@ -18,12 +18,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tunesmith._validate import integer, real
+from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import value_at
-from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers.base import Promotion, Scheduler
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["ASHA", "Hyperband", "SuccessiveHalving", "rung_levels"]
 
@@ -32,8 +33,7 @@ Mode = Literal["stop", "promote"]
 
 def _check_resources(min_resource: float, max_resource: float, eta: float) -> None:
     for name, value in (("min_resource", min_resource), ("max_resource", max_resource), ("eta", eta)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ConfigError(f"{name} must be a finite number, got {name}={value!r}")
+        real(name, value)
     if min_resource <= 0:
         raise ConfigError(f"min_resource must be > 0, got min_resource={min_resource}: use 1 (one epoch)")
     if max_resource <= min_resource:
@@ -115,7 +115,9 @@ class _Rungs:
                     return Promotion(resume=record.number)
         if final:
             paused = tuple(r.number for r in members if r.state is TrialState.PAUSED)
-            return Promotion(retire=paused, reason="not promoted before the trial budget ran out")
+            return Promotion(
+                retire=paused, reason="not promoted before the trial budget ran out", kind=TrialKind.BUDGET
+            )
         return Promotion()
 
 
@@ -184,8 +186,7 @@ class SuccessiveHalving(Scheduler):
         levels = rung_levels(min_resource, max_resource, eta)
         if population is None:
             population = round(eta ** len(levels))
-        if isinstance(population, bool) or not isinstance(population, int) or population < 2:
-            raise ConfigError(f"population must be an integer >= 2, got population={population!r}")
+        integer("population", population, minimum=2)
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.eta = eta
@@ -246,8 +247,7 @@ class Hyperband(Scheduler):
         s_max = len(levels)
         if brackets is None:
             brackets = s_max + 1
-        if isinstance(brackets, bool) or not isinstance(brackets, int) or not 1 <= brackets <= s_max + 1:
-            raise ConfigError(f"brackets must be an integer in [1, {s_max + 1}], got brackets={brackets!r}")
+        integer("brackets", brackets, minimum=1, maximum=s_max + 1)
         if mode not in ("stop", "promote"):
             raise ConfigError(f"mode must be 'stop' or 'promote', got mode={mode!r}")
         self.min_resource = min_resource
@@ -297,7 +297,12 @@ class Hyperband(Scheduler):
             if asha is None:
                 continue
             promotion = asha.promote(self._members(bracket, history), context, final=final)
+            # A bracket retires trials only in final mode: the trial budget ran out under them.
             if promotion.resume is not None:
-                return Promotion(resume=promotion.resume, retire=tuple(retire), reason=promotion.reason)
+                return Promotion(
+                    resume=promotion.resume, retire=tuple(retire), reason=promotion.reason, kind=TrialKind.BUDGET
+                )
             retire.extend(promotion.retire)
-        return Promotion(retire=tuple(retire), reason="not promoted before the trial budget ran out")
+        return Promotion(
+            retire=tuple(retire), reason="not promoted before the trial budget ran out", kind=TrialKind.BUDGET
+        )

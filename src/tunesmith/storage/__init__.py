@@ -1,16 +1,20 @@
-"""Storage backends: in-memory and SQL (SQLite, PostgreSQL)."""
+"""Storage backends: in-memory and SQL (SQLite, PostgreSQL), opened from a URL by its scheme."""
 
+from __future__ import annotations
+
+from tunesmith._registry import Registry
+from tunesmith.errors import StorageError
 from tunesmith.storage.base import Proposal, Storage, StudyInfo
 from tunesmith.storage.memory import MemoryStorage
 from tunesmith.storage.sql import (
     SQLStorage,
-    open_storage,
     read_storage_file,
     redact_url,
     storage_url_from_environment,
 )
 
 __all__ = [
+    "STORAGES",
     "MemoryStorage",
     "Proposal",
     "SQLStorage",
@@ -21,3 +25,39 @@ __all__ = [
     "redact_url",
     "storage_url_from_environment",
 ]
+
+# URL scheme -> storage; a driver suffix (``postgresql+psycopg``) is dropped before the lookup.
+STORAGES: Registry[Storage] = Registry(
+    "storage",
+    Storage,
+    {"memory": MemoryStorage, "sqlite": SQLStorage, "postgresql": SQLStorage},
+    error=StorageError,
+)
+
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def open_storage(url: str | Storage | None) -> Storage:
+    """A storage from a URL: ``"memory"``, ``"sqlite:///path.db"``, ``"postgresql://..."``, or a path.
+
+    ``None`` reads ``TUNESMITH_STORAGE``, then the file named by ``TUNESMITH_STORAGE_FILE``, and
+    falls back to ``sqlite:///tunesmith.db``. The URL's scheme picks the backend from `STORAGES`.
+
+    Raises:
+        StorageError: neither ``memory``, a URL of a known scheme nor a SQLite file path.
+    """
+    if isinstance(url, Storage):
+        return url
+    if url is None:
+        url = storage_url_from_environment()
+    if url == "memory":
+        return STORAGES.build("memory")
+    if "://" not in url:
+        if not url.endswith(_SQLITE_SUFFIXES):
+            raise StorageError(
+                f"storage must be 'memory', a SQLAlchemy URL or a .db path, got {url!r}: "
+                "use sqlite:///tunesmith.db or postgresql://user@host/db"
+            )
+        url = f"sqlite:///{url}"
+    scheme = url.split("://", 1)[0].split("+", 1)[0]
+    return STORAGES.build(scheme, url=url)

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunesmith.budget import counts_toward_budget
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["Proposal", "Proposer", "Storage", "StudyInfo"]
 
 # The schema `SQLStorage` writes; alembic revision NNNN in storage/migrations produces version N.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -107,13 +107,19 @@ class Storage(ABC):
         error: str | None,
         now: float,
         only_if_running: bool = True,
+        kind: TrialKind | None = None,
     ) -> bool:
         """Move a trial to a final or paused state; returns ``False`` (changing nothing) when it had
-        already left RUNNING/PAUSED and ``only_if_running`` is set: a recorded result is never overwritten."""
+        already left RUNNING/PAUSED and ``only_if_running`` is set: a recorded result is never overwritten.
+
+        ``reason`` is the cause in words, for people; ``kind`` the same cause as a `TrialKind`,
+        for code (``None`` for COMPLETE and PAUSED). Both are stored as given.
+        """
 
     @abstractmethod
     def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
-        """Change ``state`` (as a `TrialState`), ``attrs`` (merged), ``worker`` or ``heartbeat_at``."""
+        """Change ``state`` (as a `TrialState`), ``attrs`` (merged), ``worker``, ``heartbeat_at``,
+        ``started_at``, ``finished_at``, ``reason``, ``kind`` (as a `TrialKind` or ``None``) or ``error``."""
 
     @abstractmethod
     def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from tunesmith.errors import StorageError, StudyNotFound
 from tunesmith.storage.base import Proposer, Storage, StudyInfo, count_budgeted
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["MemoryStorage"]
 
@@ -94,16 +94,24 @@ class MemoryStorage(Storage):
         error: str | None,
         now: float,
         only_if_running: bool = True,
+        kind: TrialKind | None = None,
     ) -> bool:
         with self._lock:
             record = self._record(study_id, number)
             if only_if_running and record.state.is_finished:
                 return False
             finished_at = now if state.is_finished else None
+            kind = None if kind is None else TrialKind(kind)
             self._put(
                 study_id,
                 replace(
-                    record, state=state, metrics=dict(metrics), reason=reason, error=error, finished_at=finished_at
+                    record,
+                    state=state,
+                    metrics=dict(metrics),
+                    reason=reason,
+                    kind=kind,
+                    error=error,
+                    finished_at=finished_at,
                 ),
             )
             return True
@@ -115,6 +123,8 @@ class MemoryStorage(Storage):
             for key, value in fields.items():
                 if key == "attrs":
                     changes["attrs"] = {**record.attrs, **value}
+                elif key == "kind":
+                    changes["kind"] = None if value is None else TrialKind(value)
                 elif key in ("state", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "error"):
                     changes[key] = value
                 else:

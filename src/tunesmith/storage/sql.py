@@ -31,9 +31,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from tunesmith.errors import StorageError, StudyNotFound
 from tunesmith.storage.base import SCHEMA_VERSION, Proposer, Storage, StudyInfo, count_budgeted
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["SQLStorage", "open_storage", "read_storage_file", "redact_url", "storage_url_from_environment"]
+__all__ = ["SQLStorage", "read_storage_file", "redact_url", "storage_url_from_environment"]
 
 metadata = sa.MetaData()
 
@@ -73,6 +73,7 @@ trials_table = sa.Table(
     sa.Column("worker", sa.String(255)),
     sa.Column("attrs", sa.Text, nullable=False, default="{}"),
     sa.Column("retry_of", sa.Integer, nullable=True),
+    sa.Column("kind", sa.String(32), nullable=True),  # a `TrialKind` value (schema version 3)
     sa.UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     sa.Index("ix_trials_study_state", "study_id", "state"),
     sa.Index("uq_trials_study_retry_of", "study_id", "retry_of", unique=True),
@@ -349,6 +350,7 @@ class SQLStorage(Storage):
             finished_at=row.finished_at,
             heartbeat_at=row.heartbeat_at,
             reason=row.reason,
+            kind=None if row.kind is None else TrialKind(row.kind),
             error=row.error,
             worker=row.worker,
             attrs=json.loads(row.attrs),
@@ -436,8 +438,10 @@ class SQLStorage(Storage):
         error: str | None,
         now: float,
         only_if_running: bool = True,
+        kind: TrialKind | None = None,
     ) -> bool:
         t = trials_table
+        kind_value = None if kind is None else TrialKind(kind).value
         with self._locked(study_id) as conn:
             trial_id, current = self._trial_id(conn, study_id, number)
             if only_if_running and TrialState(current).is_finished:
@@ -449,6 +453,7 @@ class SQLStorage(Storage):
                     state=state.value,
                     metrics=_dumps(dict(metrics)),
                     reason=reason,
+                    kind=kind_value,
                     error=error,
                     finished_at=now if state.is_finished else None,
                 )
@@ -456,14 +461,16 @@ class SQLStorage(Storage):
         return True
 
     def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
-        allowed = {"state", "attrs", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "error"}
+        allowed = {"state", "attrs", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "kind", "error"}
         unknown = set(fields) - allowed
         if unknown:
             raise StorageError(f"update_trial cannot change {sorted(unknown)}")
         t = trials_table
         with self._locked(study_id) as conn:
             trial_id, _ = self._trial_id(conn, study_id, number)
-            values: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("state", "attrs")}
+            values: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("state", "attrs", "kind")}
+            if "kind" in fields:
+                values["kind"] = None if fields["kind"] is None else TrialKind(fields["kind"]).value
             if "state" in fields:
                 values["state"] = TrialState(fields["state"]).value
             if "attrs" in fields:
@@ -553,28 +560,3 @@ def storage_url_from_environment(default: str = "sqlite:///tunesmith.db") -> str
     if path:
         return read_storage_file(path)
     return default
-
-
-def open_storage(url: str | Storage | None) -> Storage:
-    """A storage from a URL: ``"memory"``, ``"sqlite:///path.db"``, ``"postgresql://..."``, or a path.
-
-    ``None`` reads ``TUNESMITH_STORAGE``, then the file named by ``TUNESMITH_STORAGE_FILE``, and
-    falls back to ``sqlite:///tunesmith.db``.
-    """
-    from tunesmith.storage.memory import MemoryStorage
-
-    if isinstance(url, Storage):
-        return url
-    if url is None:
-        url = storage_url_from_environment()
-    if url == "memory":
-        return MemoryStorage()
-    if "://" not in url:
-        if url.endswith((".db", ".sqlite", ".sqlite3")):
-            url = f"sqlite:///{url}"
-        else:
-            raise StorageError(
-                f"storage must be 'memory', a SQLAlchemy URL or a .db path, got {url!r}: "
-                "use sqlite:///tunesmith.db or postgresql://user@host/db"
-            )
-    return SQLStorage(url)

@@ -32,7 +32,7 @@ def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
         if record is not None and record.state is TrialState.PAUSED:
             study.storage.finish_trial(
                 study._info.id, number, TrialState.STOPPED, metrics=record.metrics, reason=promotion.reason,
-                error=None, now=study._clock(),
+                error=None, now=study._clock(), kind=promotion.kind,
             )  # fmt: skip
             study._checkpoints.remove(number)
     if promotion.resume is None:

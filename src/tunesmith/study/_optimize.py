@@ -8,11 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._validate import integer
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
@@ -51,11 +52,7 @@ def optimize(
     """`Study.optimize`'s body (see there for the arguments)."""
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
         raise ConfigError("this study has no budget and no n_trials: pass budget=ts.Budget(trials=...) or n_trials=...")
-    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
-        raise ConfigError(f"n_trials must be a positive integer, got n_trials={n_trials!r}")
-    from tunesmith.discipline.seeds import run_pending_baseline
-
-    run_pending_baseline(study, objective)  # a declared baseline runs first, across seeds
+    integer("n_trials", n_trials, minimum=1, allow_none=True)
     options: dict[str, Any] = {}
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
@@ -65,7 +62,7 @@ def optimize(
         executor = "processes"
     runner = make_executor(executor, workers, **options)
     study._workers = runner.capacity
-    study._clock = getattr(runner, "clock", time.time)  # a simulated executor brings its own clock
+    study._clock = runner.clock  # a simulated executor brings its own clock
     runner.start(objective, study.report)
     started_at = time.monotonic()
     started = 0
@@ -112,10 +109,13 @@ def optimize(
     except BaseException:
         for number in runner.shutdown(kill=True):
             with contextlib.suppress(Exception):
-                study.tell(number, reason="interrupted", error="the study loop was interrupted")
+                study.tell(
+                    number, reason="interrupted", error="the study loop was interrupted", kind=TrialKind.INTERRUPTED
+                )
         raise
     finally:
         runner.shutdown()
+        ended = study._clock()  # read before the reset: a simulated run ends at its simulated time
         study._clock = time.time
     records = study.trials
     states: dict[str, int] = {}
@@ -127,7 +127,7 @@ def optimize(
         states=states,
         stop_reason=stop_reason or "done",
         elapsed=time.monotonic() - started_at,
-        usage=Budget.usage(records, study._clock()),
+        usage=Budget.usage(records, ended),
         failures=[r for r in finished if r.state is TrialState.FAILED],
     )
 
@@ -136,5 +136,5 @@ def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
     if outcome.decision is not Decision.CONTINUE and study._decisions.get(outcome.number) is Decision.CONTINUE:
         study._decisions[outcome.number] = outcome.decision
     if outcome.failed:
-        return study.tell(outcome.number, reason=outcome.reason, error=outcome.error)
+        return study.tell(outcome.number, reason=outcome.reason, error=outcome.error, kind=outcome.kind)
     return study.tell(outcome.number, outcome.result)

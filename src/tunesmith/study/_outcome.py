@@ -7,11 +7,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunesmith.budget import Budget
+from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.objective import Guardrail, Metric, normalise_result
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.schedulers import Scheduler
+from tunesmith.study._limits import spent_beyond_trials
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["Outcome", "divergence", "judge"]
+__all__ = ["Outcome", "StopNote", "decide_at_report", "divergence", "judge"]
+
+
+@dataclass(frozen=True)
+class StopNote:
+    """Why the study stopped or paused a running trial: a kind for code and a sentence for people."""
+
+    kind: TrialKind | None
+    text: str
 
 
 @dataclass(frozen=True)
@@ -23,12 +35,14 @@ class Outcome:
         metrics: the final metrics (the last reported ones when the objective returned nothing).
         reason: a short cause for people (``None`` for a COMPLETE trial).
         error: the longer text: a traceback, or the divergence detail.
+        kind: the cause for code (``None`` for COMPLETE and PAUSED trials).
     """
 
     state: TrialState
     metrics: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     error: str | None = None
+    kind: TrialKind | None = None
 
 
 def judge(
@@ -38,9 +52,10 @@ def judge(
     metric: Metric,
     guardrails: Sequence[Guardrail],
     decision: Decision,
-    note: str | None,
+    note: StopNote | None,
     error: str | None = None,
     reason: str | None = None,
+    kind: TrialKind | None = None,
 ) -> Outcome:
     """The outcome of trial ``record`` given what its objective returned (or the error that ended it).
 
@@ -50,12 +65,12 @@ def judge(
         metric: the study's primary metric.
         guardrails: the study's guardrails (applied to finished results only).
         decision: the last decision the trial received.
-        note: why the study stopped or paused it (``"diverged: ..."`` for divergence).
-        error, reason: a failure's text and short cause.
+        note: why the study stopped or paused it.
+        error, reason, kind: a failure's text, short cause and kind (an exception when not given).
     """
     last_reported = record.intermediate[max(record.intermediate)] if record.intermediate else {}
-    if error is not None or reason is not None:
-        return Outcome(TrialState.FAILED, dict(last_reported), reason or "error", error)
+    if error is not None or reason is not None or kind is not None:
+        return Outcome(TrialState.FAILED, dict(last_reported), reason or "error", error, kind or TrialKind.EXCEPTION)
     stopped = decision is not Decision.CONTINUE
     if result is None and stopped:
         metrics = dict(last_reported)
@@ -63,26 +78,37 @@ def judge(
         try:
             metrics = normalise_result(result, metric)
         except ValueError as exc:
-            return Outcome(TrialState.FAILED, dict(last_reported), f"bad result: {exc}")
+            return Outcome(TrialState.FAILED, dict(last_reported), f"bad result: {exc}", kind=TrialKind.BAD_RESULT)
     value = metrics.get(metric.name)
-    if note and note.startswith("diverged"):
-        return Outcome(TrialState.STOPPED, metrics, "diverged", note)
+    stop_kind = note.kind if note is not None and note.kind is not None else TrialKind.SCHEDULER
+    stop_text = note.text if note is not None else None
+    if stop_kind is TrialKind.DIVERGED:
+        return Outcome(TrialState.STOPPED, metrics, "diverged", stop_text, TrialKind.DIVERGED)
     if value is None or not math.isfinite(value):
         if stopped:
-            return Outcome(TrialState.STOPPED, metrics, note or "stopped")
-        return Outcome(TrialState.FAILED, metrics, f"{metric.name} is {value}")
+            return Outcome(TrialState.STOPPED, metrics, stop_text or "stopped", kind=stop_kind)
+        missing = TrialKind.MISSING_METRIC if value is None else TrialKind.NON_FINITE
+        return Outcome(TrialState.FAILED, metrics, f"{metric.name} is {value}", kind=missing)
     # A stopped or paused trial was judged on partial training: guardrails apply to finished results.
     if decision is Decision.PAUSE:
-        return Outcome(TrialState.PAUSED, metrics, note)
+        return Outcome(TrialState.PAUSED, metrics, stop_text)
     if decision is Decision.STOP:
-        return Outcome(TrialState.STOPPED, metrics, note or "stopped")
+        return Outcome(TrialState.STOPPED, metrics, stop_text or "stopped", kind=stop_kind)
     for guardrail in guardrails:
         observed = metrics.get(guardrail.metric)
         if observed is None:
-            return Outcome(TrialState.FAILED, metrics, f"guardrail metric {guardrail.metric!r} missing from the result")
+            return Outcome(
+                TrialState.FAILED,
+                metrics,
+                f"guardrail metric {guardrail.metric!r} missing from the result",
+                kind=TrialKind.MISSING_METRIC,
+            )
         if not guardrail.holds(observed):
             return Outcome(
-                TrialState.INFEASIBLE, metrics, f"guardrail breached: {guardrail.describe()} (got {observed:g})"
+                TrialState.INFEASIBLE,
+                metrics,
+                f"guardrail breached: {guardrail.describe()} (got {observed:g})",
+                kind=TrialKind.GUARDRAIL,
             )
     return Outcome(TrialState.COMPLETE, metrics)
 
@@ -102,3 +128,37 @@ def divergence(record: TrialRecord, metric: Metric, factor: float | None) -> str
             f"more than {factor:g}x"
         )
     return None
+
+
+def decide_at_report(
+    record: TrialRecord,
+    history: Sequence[TrialRecord],
+    step: int,
+    values: dict[str, float],
+    *,
+    now: float,
+    metric: Metric,
+    budget: Budget,
+    scheduler: Scheduler,
+    context: SearchContext,
+    divergence_factor: float | None,
+) -> tuple[Decision, StopNote | None]:
+    """What a running trial is told after reporting ``values`` at ``step``, and why when it is not
+    CONTINUE: divergence first, then the wall-time and resource limits, then the scheduler.
+
+    ``history`` holds at least ``record`` (the trial with this report stored); the whole study when
+    the scheduler reads history or the budget has a wall-time or resource limit.
+    """
+    value = values.get(metric.name)
+    if value is not None and not math.isfinite(value):
+        return Decision.STOP, StopNote(TrialKind.DIVERGED, f"diverged: {metric.name}={value} at step {step}")
+    diverged = divergence(record, metric, divergence_factor)
+    if diverged:
+        return Decision.STOP, StopNote(TrialKind.DIVERGED, diverged)
+    spent = spent_beyond_trials(budget, history, now, step_for=record.number)
+    if spent is not None:
+        return Decision.STOP, StopNote(TrialKind.BUDGET, spent.message)
+    decision = scheduler.decide(record, history, context)
+    if decision is not Decision.CONTINUE:
+        return decision, StopNote(TrialKind.SCHEDULER, f"{decision.value} by {scheduler.name} at step {step}")
+    return decision, None

@@ -12,9 +12,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tunesmith.budget import INTERRUPTION_REASONS
 from tunesmith.storage import Proposal
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
@@ -55,6 +54,10 @@ class Lost:
     def reason(self) -> str:
         return "interrupted" if self.dead else "lost worker"
 
+    @property
+    def kind(self) -> TrialKind:
+        return TrialKind.INTERRUPTED if self.dead else TrialKind.LOST_WORKER
+
 
 def find_lost(
     history: Sequence[TrialRecord], *, worker: str, own: Collection[int], now: float, grace: float
@@ -87,7 +90,8 @@ def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
     for record in history:
         if (
             record.state is TrialState.FAILED
-            and record.reason in INTERRUPTION_REASONS
+            and record.kind is not None
+            and record.kind.is_interruption
             and record.number not in retried
             and int(record.attrs.get("retries", 0)) < retries
         ):
@@ -134,6 +138,7 @@ def reap(study: Study, history: Sequence[TrialRecord]) -> list[int]:
             reason=lost.reason,
             error=lost.detail,
             now=now,
+            kind=lost.kind,
         ):
             reaped.append(lost.record.number)
     return reaped

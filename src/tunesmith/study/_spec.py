@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.space import Space
+
+if TYPE_CHECKING:
+    from tunesmith.study._settings import Settings
 
 __all__ = ["SPEC_VERSION", "StudySpec"]
 
@@ -73,40 +76,36 @@ class StudySpec:
             version=int(data.get("version", SPEC_VERSION)),
         )
 
-    def check_reopened(
-        self,
-        name: str,
-        where: str,
-        *,
-        space: Space,
-        metric: Metric,
-        seed: int | None,
-        retries: int | None,
-    ) -> None:
-        """Refuse to reopen study ``name`` (stored as ``self``) with a definition that contradicts it.
+    def check_reopened(self, name: str, where: str, settings: Settings) -> None:
+        """Refuse to reopen study ``name`` (stored as ``self``) with settings that contradict it.
 
         Raises:
             ConfigError: naming the setting that differs and how to resume instead.
         """
-        if self.space != space:
+        if self.space != settings.space:
             raise ConfigError(
                 f"study {name!r} already exists in {where} with a different space: "
                 "use a new name, or ts.Study.load(name, storage) to resume it as stored"
             )
-        if self.metric != metric:
+        if self.metric != settings.metric:
             raise ConfigError(
-                f"study {name!r} exists with metric {self.metric.to_json()}, not {metric.to_json()}: "
+                f"study {name!r} exists with metric {self.metric.to_json()}, not {settings.metric.to_json()}: "
                 "use a new name for a different metric"
             )
-        if seed is not None and self.seed != seed:
+        if settings.given_seed is not None and self.seed != settings.given_seed:
             raise ConfigError(
-                f"study {name!r} exists with seed={self.seed}, not seed={seed}: "
+                f"study {name!r} exists with seed={self.seed}, not seed={settings.given_seed}: "
                 "drop the seed to resume, or use a new name"
             )
-        if retries is not None and self.retries is not None and self.retries != retries:
+        if settings.given_retries is not None and self.retries is not None and self.retries != settings.given_retries:
             raise ConfigError(
-                f"study {name!r} exists with retries={self.retries}, not retries={retries}: "
+                f"study {name!r} exists with retries={self.retries}, not retries={settings.given_retries}: "
                 "drop retries to resume (every worker must re-queue alike), or use a new name"
+            )
+        if settings.given_grace is not None and self.grace is not None and self.grace != settings.given_grace:
+            raise ConfigError(
+                f"study {name!r} exists with grace={self.grace:g}, not grace={settings.given_grace:g}: drop grace "
+                "to resume with the stored value (every worker must judge lost trials alike), or use a new name"
             )
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer
+from tunesmith.attributes import BaselineAttr, EnvironmentAttr, SamplerChoiceAttr, read_attr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import environment
@@ -26,16 +28,11 @@ from tunesmith.study._ask import trial_seed
 from tunesmith.study._checkpoints import CheckpointStore, default_checkpoint_root
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
-from tunesmith.study._outcome import divergence, judge
+from tunesmith.study._outcome import StopNote, decide_at_report, judge
 from tunesmith.study._recovery import start_heartbeat, worker_id
+from tunesmith.study._settings import Settings, check_grace
 from tunesmith.study._spec import StudySpec
-from tunesmith.trial import Trial, TrialRecord, TrialState, best_record
-
-if TYPE_CHECKING:
-    import threading
-
-    from tunesmith.discipline.seeds import Baseline, SeedReport
-    from tunesmith.discipline.verdict import Verdict
+from tunesmith.trial import Trial, TrialKind, TrialRecord, best_record
 
 __all__ = ["Study", "trial_seed"]
 
@@ -56,20 +53,29 @@ class Study:
         storage: ``"sqlite:///tunesmith.db"`` (default), ``"memory"``, a URL, or a `Storage`.
         name: the study's name in storage (a fresh one is made when omitted).
         seed: the study seed; per-trial seeds and sampler randomness derive from it.
-        heartbeat_interval: seconds between liveness marks of running trials. A background thread
-            beats every trial this object started (through `optimize` or `ask`) until it is told;
-            see `heartbeat` for work that runs elsewhere.
-        grace: seconds without a heartbeat after which a RUNNING trial counts as lost: any worker
-            then records it FAILED with reason ``"lost worker"`` (``"interrupted"`` when its
-            process on this host is gone). Lost trials do not spend the trial budget.
+        heartbeat_interval: seconds between liveness marks of running trials (default 10; stored with
+            a new study, and ``None`` uses the stored value). A background thread beats every trial this
+            object started (through `optimize` or `ask`) until it is told; see `heartbeat` for work
+            that runs elsewhere.
+        grace: seconds without a heartbeat after which a RUNNING trial counts as lost (default 300;
+            stored, and reopening with another value is refused): any worker then records it FAILED with reason
+            ``"lost worker"`` (``"interrupted"`` when its process on this host is gone). Lost trials
+            do not spend the trial budget.
         retries: how many times a lost trial is re-queued: the next `ask` by any worker runs its
             parameters (and seed) again as a new trial with ``attrs["retry_of"]`` (the lost
             trial's number) and ``attrs["retries"]``. Stored with the study; ``None`` keeps the
             stored value (0 for a new study).
+        checkpoint_dir: where trials keep checkpoint files (default
+            ``tunesmith-checkpoints/<name>``), one ``trial-NNNNNN`` folder per trial.
+        keep_checkpoints: how many of the best finished trials keep their checkpoints; the others'
+            are deleted as trials finish.
+        divergence_factor: a minimised metric that grows past this many times its first reported
+            value stops the trial as diverged; ``None`` disables the check.
         trial_cost: the expected seconds per trial, if known; ``sampler="auto"`` and the planner use it
             (a declared value, so that suggestions never depend on measured timings).
-        baseline: the model's default configuration; evaluated across seeds when `optimize` first
-            runs, and every verdict is stated relative to it (see `Study.baseline`).
+        baseline: the model's default configuration, recorded with the study; `tunesmith.validate_top`
+            evaluates it across the same seeds before re-running the top candidates, and every
+            verdict is stated relative to it (see `tunesmith.evaluate_baseline`).
     """
 
     def __init__(
@@ -84,8 +90,8 @@ class Study:
         storage: str | Storage | None = None,
         name: str | None = None,
         seed: int | None = None,
-        heartbeat_interval: float = 10.0,
-        grace: float = 300.0,
+        heartbeat_interval: float | None = None,
+        grace: float | None = None,
         retries: int | None = None,
         checkpoint_dir: str | Path | None = None,
         keep_checkpoints: int = 3,
@@ -93,98 +99,67 @@ class Study:
         baseline: Mapping[str, Any] | None = None,
         trial_cost: float | None = None,
     ) -> None:
-        if not isinstance(space, Space):
-            raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}: wrap the dict in ts.Space")
-        self.space = space
-        self.metric = Metric(metric) if isinstance(metric, str) else metric
-        if not isinstance(self.metric, Metric):
-            raise ConfigError(f"metric must be a name or ts.Metric, got {metric!r}")
-        self.guardrails = tuple(guardrails)
-        for guardrail in self.guardrails:
-            if not isinstance(guardrail, Guardrail):
-                raise ConfigError(f"guardrails must be ts.Guardrail objects, got {guardrail!r}")
+        settings = Settings.check(
+            space=space, metric=metric, guardrails=guardrails, budget=budget, seed=seed,
+            heartbeat_interval=heartbeat_interval, grace=grace, retries=retries, keep_checkpoints=keep_checkpoints,
+            divergence_factor=divergence_factor, trial_cost=trial_cost,
+        )  # fmt: skip
+        self.space, self.metric, self.guardrails, self.budget = (
+            settings.space, settings.metric, settings.guardrails, settings.budget,
+        )  # fmt: skip
         self.sampler = make_sampler(sampler)
         self.scheduler = make_scheduler(scheduler)
-        self.budget = budget or Budget()
-        if not isinstance(self.budget, Budget):
-            raise ConfigError(f"budget must be a ts.Budget, got {budget!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ConfigError(f"seed must be a non-negative integer or None, got seed={seed!r}")
-        if divergence_factor is not None and not (divergence_factor > 1 and math.isfinite(divergence_factor)):
-            raise ConfigError(
-                f"divergence_factor must be > 1 or None, got {divergence_factor!r}: use 10 to stop a loss that "
-                "grows tenfold over its first value, or None to disable"
-            )
-        for what, seconds in (("heartbeat_interval", heartbeat_interval), ("grace", grace)):
-            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
-                raise ConfigError(f"{what} must be a positive number of seconds, got {what}={seconds!r}")
-        if grace <= heartbeat_interval:
-            raise ConfigError(
-                f"grace must exceed heartbeat_interval, got grace={grace!r} <= heartbeat_interval="
-                f"{heartbeat_interval!r}: a live worker would be taken for lost; use grace of several intervals"
-            )
-        if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
-            raise ConfigError(f"retries must be a non-negative integer or None, got retries={retries!r}")
-        self.heartbeat_interval = heartbeat_interval
-        self.grace = grace
-        self.retries = retries or 0
+        self.divergence_factor = settings.divergence_factor
+        self.trial_cost = settings.trial_cost
+        self.keep_checkpoints = settings.keep_checkpoints
         self._beater: threading.Thread | None = None
-        self.divergence_factor = divergence_factor
-        if trial_cost is not None and not (trial_cost > 0 and math.isfinite(trial_cost)):
-            raise ConfigError(f"trial_cost must be a positive number of seconds or None, got trial_cost={trial_cost!r}")
-        self.trial_cost = trial_cost
-        self.keep_checkpoints = keep_checkpoints
         self._clock: Callable[[], float] = time.time
         self._storage = open_storage(storage)
         self.name = name or f"study-{uuid.uuid4().hex[:8]}"
         root = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_root(self.name)
-        self._checkpoints = CheckpointStore(root, keep_checkpoints)
+        self._checkpoints = CheckpointStore(root, self.keep_checkpoints)
         self._worker = worker_id()
         self._decisions: dict[int, Decision] = {}
-        self._stop_notes: dict[int, str] = {}
+        self._stop_notes: dict[int, StopNote] = {}
         self._running: set[int] = set()
         self._workers = 1
         self._next_reap = 0.0
-        chosen_seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        seed = settings.given_seed
         spec = StudySpec(
-            space=self.space,
-            metric=self.metric,
-            seed=chosen_seed,
-            guardrails=self.guardrails,
-            budget=self.budget,
-            sampler=self.sampler.describe(),
-            scheduler=self.scheduler.describe(),
-            retries=self.retries,
-        )
+            space=self.space, metric=self.metric, guardrails=self.guardrails, budget=self.budget,
+            seed=seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0]),
+            sampler=self.sampler.describe(), scheduler=self.scheduler.describe(), retries=settings.given_retries or 0,
+            heartbeat_interval=settings.heartbeat_interval, grace=settings.grace,
+        )  # fmt: skip
         self._info, created = self._storage.get_or_create_study(self.name, spec.to_json(), self._clock())
         stored = StudySpec.from_json(self._info.spec)
         if not created:
-            stored.check_reopened(
-                self.name, self._storage.url, space=self.space, metric=self.metric, seed=seed, retries=retries
-            )
-        self.seed = stored.seed
-        self.retries = stored.retries if stored.retries is not None else self.retries
+            stored.check_reopened(self.name, self._storage.url, settings)
+        self.seed: int = stored.seed
+        self.retries: int = stored.retries if stored.retries is not None else settings.given_retries or 0
+        # The grace period is the study's (every worker judges lost trials alike); the beat is this
+        # object's own, the stored one unless given.
+        self.grace: float = stored.grace or settings.grace
+        self.heartbeat_interval: float = (
+            settings.given_interval or stored.heartbeat_interval or settings.heartbeat_interval
+        )
+        check_grace(self.heartbeat_interval, self.grace)
         if created:
-            self._storage.set_study_attr(self._info.id, "environment", environment())
+            write_attr(self, EnvironmentAttr.from_json(environment()))
             self._record_sampler_choice()
         if baseline is not None:
-            self.baseline(baseline)
+            self.declare_baseline(baseline)
 
     @classmethod
     def load(cls, name: str, storage: str | Storage | None = None, **overrides: Any) -> Study:
         """Resume a study from storage alone: space, metric, sampler, scheduler, budget and seed as stored."""
         store = open_storage(storage)
         spec = StudySpec.from_json(store.load_study(name).spec)
-        kwargs: dict[str, Any] = {
-            "space": spec.space,
-            "metric": spec.metric,
-            "guardrails": list(spec.guardrails),
-            "sampler": spec.sampler,
-            "scheduler": spec.scheduler,
-            "budget": spec.budget,
-            "seed": spec.seed,
-            "retries": spec.retries or 0,
-        }
+        kwargs: dict[str, Any] = dict(
+            space=spec.space, metric=spec.metric, guardrails=list(spec.guardrails), sampler=spec.sampler,
+            scheduler=spec.scheduler, budget=spec.budget, seed=spec.seed, retries=spec.retries or 0,
+            heartbeat_interval=spec.heartbeat_interval, grace=spec.grace,
+        )  # fmt: skip
         kwargs.update(overrides)
         return cls(storage=store, name=name, **kwargs)
 
@@ -196,7 +171,17 @@ class Study:
     def _record_sampler_choice(self) -> None:
         if isinstance(self.sampler, Auto):
             chosen, why = self.sampler.choose(self.space, self.context)
-            self._storage.set_study_attr(self._info.id, "sampler_choice", {"sampler": chosen.describe(), "why": why})
+            write_attr(self, SamplerChoiceAttr(sampler=chosen.describe(), why=why))
+
+    def declare_baseline(self, params: Mapping[str, Any], seeds: int = 5) -> None:
+        """Record the baseline configuration for the discipline to evaluate across ``seeds`` seeds
+        (`tunesmith.validate_top` runs a declared baseline first); one already evaluated is kept."""
+        if not isinstance(params, Mapping):
+            raise ConfigError(f"baseline must be a dict of parameters, got baseline={params!r}: pass the defaults")
+        integer("seeds", seeds, minimum=2, fix="use 5 seeds to measure the spread")
+        current = read_attr(self.attrs, BaselineAttr)
+        if current is None or not current.runs:
+            write_attr(self, BaselineAttr(params=dict(params), seed_count=seeds))
 
     # Read access ---------------------------------------------------------------------------------
     @property
@@ -211,21 +196,11 @@ class Study:
     @property
     def context(self) -> SearchContext:
         """What samplers and schedulers may know besides the history."""
+        # The declared trial cost, never the measured one: suggestions must not depend on timing.
         return SearchContext(
-            metric=self.metric,
-            guardrails=self.guardrails,
-            budget=self.budget,
-            workers=self._workers,
-            # The declared cost, never the measured one: suggestions must not depend on timing.
-            trial_cost=self.trial_cost,
-            rungs=self.scheduler.rungs(),
-        )
-
-    @staticmethod
-    def measured_trial_cost(history: Sequence[TrialRecord]) -> float | None:
-        """Mean seconds of the finished, full-length trials so far (``None`` before the first)."""
-        durations = [r.duration for r in history if r.state is TrialState.COMPLETE and r.duration is not None]
-        return sum(durations) / len(durations) if durations else None
+            metric=self.metric, guardrails=self.guardrails, budget=self.budget, workers=self._workers,
+            trial_cost=self.trial_cost, rungs=self.scheduler.rungs(),
+        )  # fmt: skip
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -249,38 +224,6 @@ class Study:
     def set_attr(self, key: str, value: Any) -> None:
         """Store one JSON attribute with the study."""
         self._storage.set_study_attr(self._info.id, key, value)
-
-    # The discipline (tunesmith.discipline) -----------------------------------------------------
-    def baseline(self, params: Mapping[str, Any], seeds: int = 5, objective: Objective | None = None) -> None:
-        """Declare the baseline configuration; it runs across ``seeds`` seeds before the search (or now,
-        given ``objective``). See `tunesmith.discipline.seeds`."""
-        from tunesmith.discipline.seeds import declare_baseline, evaluate_baseline
-
-        declare_baseline(self, params, seeds)
-        if objective is not None:
-            evaluate_baseline(self, objective, params, seeds)
-
-    def evaluate_baseline(
-        self, objective: Objective, params: Mapping[str, Any] | None = None, seeds: int = 5
-    ) -> Baseline:
-        """Run the baseline across seeds now and record it (`tunesmith.discipline.evaluate_baseline`)."""
-        from tunesmith.discipline.seeds import evaluate_baseline
-
-        return evaluate_baseline(self, objective, params, seeds)
-
-    def validate_top(self, objective: Objective, k: int = 3, seeds: int = 5, **options: Any) -> SeedReport:
-        """Re-run the top ``k`` configurations across ``seeds`` seeds; pick the most stable
-        (`tunesmith.discipline.validate_top`)."""
-        from tunesmith.discipline.seeds import validate_top
-
-        return validate_top(self, objective, k, seeds, **options)
-
-    def finalize(self, evaluate: Callable[[dict[str, Any], int], Mapping[str, float]], **options: Any) -> Verdict:
-        """Score the chosen configuration once on the locked holdout; return the verdict
-        (`tunesmith.discipline.finalize`)."""
-        from tunesmith.discipline.holdout import finalize
-
-        return finalize(self, evaluate, **options)
 
     def usage(self) -> BudgetUsage:
         return Budget.usage(self.trials, self._clock())
@@ -309,9 +252,9 @@ class Study:
             self._next_reap = time.monotonic() + min(self.heartbeat_interval, self.grace)
             if self.reap_lost_trials(history):
                 history = self.trials
-        exhausted = spent_beyond_trials(self.budget, history, self._clock())
-        if exhausted:
-            raise BudgetExhausted(exhausted, limit="wall_time or resource")
+        spent = spent_beyond_trials(self.budget, history, self._clock())
+        if spent is not None:
+            raise BudgetExhausted(spent.message, limit=spent.limit)
         if self.scheduler.pauses:
             resumed = _ask.resume_paused(self, history)
             if resumed is not None:
@@ -355,27 +298,19 @@ class Study:
         values = {str(k): float(v) for k, v in metrics.items()}
         now = self._clock()
         self._storage.add_report(self._info.id, number, step, values, now)
-        value = values.get(self.metric.name)
-        if value is not None and not math.isfinite(value):
-            return self._decide(number, Decision.STOP, f"diverged: {self.metric.name}={value} at step {step}")
         if self.scheduler.reads_history or self.budget.wall_time is not None or self.budget.resource is not None:
             history = self._storage.get_trials(self._info.id)
             record = next(r for r in history if r.number == number)
         else:  # nothing below looks past this trial: one read, not the whole study, at every step
             record = self._storage.get_trial(self._info.id, number)
             history = [record]
-        diverged = divergence(record, self.metric, self.divergence_factor)
-        if diverged:
-            return self._decide(number, Decision.STOP, diverged)
-        exhausted = spent_beyond_trials(self.budget, history, now, step_for=number)
-        if exhausted:
-            return self._decide(number, Decision.STOP, exhausted)
-        decision = self.scheduler.decide(record, history, self.context)
-        if decision is not Decision.CONTINUE:
-            return self._decide(number, decision, f"{decision.value} by {self.scheduler.name} at step {step}")
-        return self._decide(number, decision, None)
+        decision, note = decide_at_report(
+            record, history, step, values, now=now, metric=self.metric, budget=self.budget,
+            scheduler=self.scheduler, context=self.context, divergence_factor=self.divergence_factor,
+        )  # fmt: skip
+        return self._decide(number, decision, note)
 
-    def _decide(self, number: int, decision: Decision, note: str | None) -> Decision:
+    def _decide(self, number: int, decision: Decision, note: StopNote | None) -> Decision:
         if self._decisions.get(number, Decision.CONTINUE) is Decision.CONTINUE:
             self._decisions[number] = decision
             if note:
@@ -389,12 +324,14 @@ class Study:
         *,
         error: str | None = None,
         reason: str | None = None,
+        kind: TrialKind | None = None,
     ) -> TrialRecord:
         """Finish a trial with what its objective returned (or the error that ended it).
 
         A float is the metric; a dict holds the metric and any others. A NaN/inf metric or an
         error records FAILED; a guardrail breach INFEASIBLE; a trial the scheduler stopped
-        STOPPED (with its last reported metrics when the objective returned nothing).
+        STOPPED (with its last reported metrics when the objective returned nothing). A failure's
+        ``kind`` says why for code (`TrialKind.EXCEPTION` when only ``error`` or ``reason`` is given).
         """
         number = trial.number if isinstance(trial, Trial) else int(trial)
         decision = self._decisions.pop(number, Decision.CONTINUE)
@@ -411,6 +348,7 @@ class Study:
             note=note,
             error=error,
             reason=reason,
+            kind=kind,
         )
         self._storage.finish_trial(
             self._info.id,
@@ -420,6 +358,7 @@ class Study:
             reason=outcome.reason,
             error=outcome.error,
             now=self._clock(),
+            kind=outcome.kind,
         )
         self._running.discard(number)
         if outcome.state.is_finished and self._checkpoints.root.is_dir():
@@ -495,16 +434,9 @@ class Study:
             memory_limit, trial_timeout: per-trial limits for the process executor.
         """
         return _optimize.optimize(
-            self,
-            objective,
-            n_trials=n_trials,
-            workers=workers,
-            executor=executor,
-            timeout=timeout,
-            callbacks=callbacks,
-            memory_limit=memory_limit,
-            trial_timeout=trial_timeout,
-        )
+            self, objective, n_trials=n_trials, workers=workers, executor=executor, timeout=timeout,
+            callbacks=callbacks, memory_limit=memory_limit, trial_timeout=trial_timeout,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, storage={self._storage.url!r})"

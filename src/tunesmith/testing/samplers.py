@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith.context import SearchContext
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import make_sampler
-from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.samplers.base import Sampler
 from tunesmith.space import Choice, Fixed, Float, Int, Space
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
     "CONTEXT",
@@ -130,18 +131,18 @@ def _mixed_states(space: Space) -> list[TrialRecord]:
     """A history holding every trial state, interrupted trials and infeasible ones."""
     records = run_history(make_sampler("random"), space, mixed_value, 16, seed=3)
     states = [
-        (TrialState.FAILED, "exception", {}),
-        (TrialState.FAILED, "interrupted", {}),
-        (TrialState.INFEASIBLE, "guardrail breached", None),
-        (TrialState.STOPPED, "diverged", {"loss": math.inf}),
-        (TrialState.STOPPED, "stopped by asha at step 3", None),
-        (TrialState.PAUSED, None, None),
-        (TrialState.RUNNING, None, {}),
+        (TrialState.FAILED, "exception", TrialKind.EXCEPTION, {}),
+        (TrialState.FAILED, "interrupted", TrialKind.INTERRUPTED, {}),
+        (TrialState.INFEASIBLE, "guardrail breached", TrialKind.GUARDRAIL, None),
+        (TrialState.STOPPED, "diverged", TrialKind.DIVERGED, {"loss": math.inf}),
+        (TrialState.STOPPED, "stopped by asha at step 3", TrialKind.SCHEDULER, None),
+        (TrialState.PAUSED, None, None, None),
+        (TrialState.RUNNING, None, None, {}),
     ]
-    for i, (state, reason, metrics) in enumerate(states):
+    for i, (state, reason, kind, metrics) in enumerate(states):
         record = records[2 * i + 1]
         records[2 * i + 1] = record.evolve(
-            state=state, reason=reason, metrics=record.metrics if metrics is None else metrics
+            state=state, reason=reason, kind=kind, metrics=record.metrics if metrics is None else metrics
         )
     return records
 

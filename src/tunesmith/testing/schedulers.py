@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.objective import Metric
-from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers.base import Scheduler
 from tunesmith.trial import TrialRecord, TrialState
 

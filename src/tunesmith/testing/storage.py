@@ -15,7 +15,7 @@ from typing import Any
 
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage.base import Proposal, Storage
-from tunesmith.trial import TrialState
+from tunesmith.trial import TrialKind, TrialState
 
 __all__ = ["STORAGE_CHECKS", "check_storage"]
 
@@ -88,9 +88,26 @@ def check_trial_budget_is_exact(make: MakeStorage) -> None:
     info, _ = storage.get_or_create_study("budget", SPEC, now=1.0)
     made = [storage.create_trial(info.id, _propose, max_trials=3, worker="h:1", now=1.0) for _ in range(5)]
     assert [m is not None for m in made] == [True, True, True, False, False]
-    storage.finish_trial(info.id, 1, TrialState.FAILED, metrics={}, reason="interrupted", error=None, now=2.0)
+    storage.finish_trial(info.id, 1, TrialState.FAILED, metrics={}, reason="interrupted", error=None, now=2.0,
+                         kind=TrialKind.INTERRUPTED)  # fmt: skip
     replacement = storage.create_trial(info.id, _propose, max_trials=3, worker="h:1", now=3.0)
     assert replacement is not None and replacement.number == 3, "an interrupted trial does not spend the budget"
+
+
+def check_the_budget_reads_the_kind_not_the_reason(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("budget-kind", SPEC, now=1.0)
+    for _ in range(3):
+        storage.create_trial(info.id, _propose, max_trials=3, worker="h:1", now=1.0)
+    # Worded like a lost trial, but an exception: it spends the budget.
+    storage.finish_trial(info.id, 0, TrialState.FAILED, metrics={}, reason="lost worker", error=None, now=2.0,
+                         kind=TrialKind.EXCEPTION)  # fmt: skip
+    assert storage.create_trial(info.id, _propose, max_trials=3, worker="h:1", now=3.0) is None
+    # Worded as anything, but lost with its worker: it does not.
+    storage.finish_trial(info.id, 1, TrialState.FAILED, metrics={}, reason="no heartbeat", error=None, now=4.0,
+                         kind=TrialKind.LOST_WORKER)  # fmt: skip
+    replacement = storage.create_trial(info.id, _propose, max_trials=3, worker="h:1", now=5.0)
+    assert replacement is not None and replacement.number == 3, "a trial lost with its worker does not spend the budget"
 
 
 def check_reports_and_resource(make: MakeStorage) -> None:
@@ -113,11 +130,32 @@ def check_finish_is_final(make: MakeStorage) -> None:
     assert storage.finish_trial(info.id, 0, TrialState.COMPLETE, metrics={"loss": 0.25}, reason=None, error=None,
                                 now=5.0)
     overwritten = storage.finish_trial(info.id, 0, TrialState.FAILED, metrics={}, reason="interrupted", error="late",
-                                       now=6.0)
+                                       now=6.0, kind=TrialKind.INTERRUPTED)  # fmt: skip
     assert not overwritten, "a recorded result is never overwritten"
     record = storage.get_trial(info.id, 0)
     assert record.state is TrialState.COMPLETE and record.metrics == {"loss": 0.25} and record.finished_at == 5.0
+    assert record.reason is None and record.kind is None
     assert record.duration == 4.0
+
+
+def check_kind_is_stored_beside_the_reason(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("kinds", SPEC, now=1.0)
+    kinds = list(TrialKind)
+    for _ in range(len(kinds) + 2):
+        storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    for number, kind in enumerate(kinds):
+        state = TrialState.STOPPED if number % 2 else TrialState.FAILED
+        storage.finish_trial(info.id, number, state, metrics={}, reason=f"why {number}", error=None, now=2.0,
+                             kind=kind)  # fmt: skip
+    complete = len(kinds)
+    storage.finish_trial(info.id, complete, TrialState.COMPLETE, metrics={"loss": 0.1}, reason=None, error=None,
+                         now=2.0)  # fmt: skip
+    read = storage.get_trials(info.id)
+    assert [r.kind for r in read] == [*kinds, None, None], "every kind reads back; COMPLETE and RUNNING have none"
+    assert [r.reason for r in read[:complete]] == [f"why {n}" for n in range(complete)], "the reason stays beside it"
+    assert [storage.get_trial(info.id, n).kind for n in range(len(read))] == [r.kind for r in read]
+    assert storage.get_trial(info.id, complete + 1).state is TrialState.RUNNING
 
 
 def check_update_and_heartbeat(make: MakeStorage) -> None:
@@ -140,9 +178,12 @@ def check_records_are_json(make: MakeStorage) -> None:
     storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
     storage.add_report(info.id, 0, 1, {"loss": 0.5}, now=2.0)
     storage.finish_trial(info.id, 0, TrialState.COMPLETE, metrics={"loss": 0.5}, reason=None, error=None, now=3.0)
-    record = storage.get_trial(info.id, 0)
-    text = json.dumps(record.to_json())
-    assert type(record).from_json(json.loads(text)) == record
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=4.0)
+    storage.finish_trial(info.id, 1, TrialState.STOPPED, metrics={"loss": 9.0}, reason="diverged", error="grew",
+                         now=5.0, kind=TrialKind.DIVERGED)  # fmt: skip
+    for record in storage.get_trials(info.id):
+        text = json.dumps(record.to_json())
+        assert type(record).from_json(json.loads(text)) == record
 
 
 def check_concurrent_creation(make: MakeStorage) -> None:
@@ -184,8 +225,10 @@ STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
     check_trials_numbered_from_zero,
     check_proposer_sees_history,
     check_trial_budget_is_exact,
+    check_the_budget_reads_the_kind_not_the_reason,
     check_reports_and_resource,
     check_finish_is_final,
+    check_kind_is_stored_beside_the_reason,
     check_update_and_heartbeat,
     check_records_are_json,
     check_concurrent_creation,
