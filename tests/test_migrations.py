@@ -15,9 +15,9 @@ from alembic.runtime.migration import MigrationContext
 from tests.pg import PostgresServer
 from tunesmith.errors import StorageError
 from tunesmith.storage import SQLStorage
+from tunesmith.storage._sql_schema import metadata
 from tunesmith.storage.base import SCHEMA_VERSION, Proposal
 from tunesmith.storage.migrations import MIGRATIONS_DIR, VERSION_TABLE
-from tunesmith.storage.sql import metadata
 from tunesmith.trial import TrialKind, TrialState
 
 
@@ -123,7 +123,7 @@ def _schema_diff(url: str) -> list[object]:
 def test_migrations_build_exactly_the_declared_schema(empty_url: str, opened: Callable[..., SQLStorage]) -> None:
     storage = opened(empty_url)
     assert storage.schema_version == SCHEMA_VERSION
-    assert _schema_diff(empty_url) == [], "storage/migrations and the tables in storage/sql.py disagree"
+    assert _schema_diff(empty_url) == [], "storage/migrations and the tables in storage/_sql_schema.py disagree"
 
 
 def test_a_version_1_database_is_upgraded_on_open_without_losing_a_trial(

@@ -7,10 +7,12 @@ gap-free and the trial budget is exact across processes and machines.
 Finished trial records never change, so each storage object caches them and re-reads only
 the trials that were still running or are new; a 10,000-trial study is read once.
 
-Schema: the tables below are schema version `SCHEMA_VERSION`; alembic migrations in
-`tunesmith.storage.migrations` create them in an empty database and upgrade an older one when
-the storage opens it (``upgrade=False`` refuses instead). Concurrent openers take the database's
-write lock (SQLite) or an advisory lock (PostgreSQL), so only one of them migrates.
+Schema: the tables declared in `tunesmith.storage._sql_schema` are schema version
+`SCHEMA_VERSION`; alembic migrations in `tunesmith.storage.migrations` create them in an empty
+database and upgrade an older one when the storage opens it (``upgrade=False`` refuses instead).
+Concurrent openers take the database's write lock (SQLite) or an advisory lock (PostgreSQL), so
+only one of them migrates. URL helpers (`redact_url`, `read_storage_file`,
+`storage_url_from_environment`) live in `tunesmith.storage._urls` and are re-exported here.
 
 The URL is kept private: `SQLStorage.url` is the redacted form (``postgresql://user:***@host/db``),
 safe to print, log or put into an error message.
@@ -30,79 +32,26 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from tunesmith.errors import StorageError, StudyNotFound
+from tunesmith.storage._sql_schema import (
+    _dumps,
+    _migrate,
+    _record_from_row,
+    _retry_of,
+    _study_from_row,
+    meta_table,
+    studies_table,
+    trials_table,
+    values_table,
+)
+from tunesmith.storage._sql_schema import metadata as metadata
+from tunesmith.storage._urls import read_storage_file, redact_url, storage_url_from_environment
 from tunesmith.storage.base import SCHEMA_VERSION, Proposer, Storage, StudyInfo, count_budgeted
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["SQLStorage", "read_storage_file", "redact_url", "storage_url_from_environment"]
 
-metadata = sa.MetaData()
-
-meta_table = sa.Table(
-    "tunesmith_meta",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-
-studies_table = sa.Table(
-    "studies",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
-    sa.Column("spec", sa.Text, nullable=False),
-    sa.Column("attrs", sa.Text, nullable=False, default="{}"),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
-
-trials_table = sa.Table(
-    "trials",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("study_id", sa.Integer, sa.ForeignKey("studies.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("params", sa.Text, nullable=False),
-    sa.Column("seed", sa.BigInteger, nullable=False),
-    sa.Column("metrics", sa.Text, nullable=False, default="{}"),
-    sa.Column("resource", sa.Float, nullable=False, default=0.0),
-    sa.Column("started_at", sa.Float),
-    sa.Column("finished_at", sa.Float),
-    sa.Column("heartbeat_at", sa.Float),
-    sa.Column("reason", sa.Text),
-    sa.Column("error", sa.Text),
-    sa.Column("worker", sa.String(255)),
-    sa.Column("attrs", sa.Text, nullable=False, default="{}"),
-    sa.Column("retry_of", sa.Integer, nullable=True),
-    sa.Column("kind", sa.String(32), nullable=True),  # a `TrialKind` value (schema version 3)
-    sa.UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
-    sa.Index("ix_trials_study_state", "study_id", "state"),
-    sa.Index("uq_trials_study_retry_of", "study_id", "retry_of", unique=True),
-)
-
 # pg_advisory_xact_lock key under which PostgreSQL openers create or migrate the schema ("tsmi").
 _SCHEMA_LOCK_KEY = 0x74736D69
-
-values_table = sa.Table(
-    "trial_values",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("trial_id", sa.Integer, sa.ForeignKey("trials.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("step", sa.Integer, nullable=False),
-    sa.Column("metrics", sa.Text, nullable=False),
-    sa.UniqueConstraint("trial_id", "step", name="uq_values_trial_step"),
-)
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print or log."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as its scheme only
-        return url.split("://", 1)[0] + "://***"
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
 
 
 class SQLStorage(Storage):
@@ -241,12 +190,6 @@ class SQLStorage(Storage):
             yield conn
 
     # Studies ----------------------------------------------------------------------------------
-    @staticmethod
-    def _study_from_row(row: Any) -> StudyInfo:
-        return StudyInfo(
-            id=row.id, name=row.name, spec=json.loads(row.spec), attrs=json.loads(row.attrs), created_at=row.created_at
-        )
-
     def get_or_create_study(self, name: str, spec: Mapping[str, Any], now: float) -> tuple[StudyInfo, bool]:
         try:
             return self.load_study(name), False
@@ -264,12 +207,12 @@ class SQLStorage(Storage):
             row = conn.execute(sa.select(studies_table).where(studies_table.c.name == name)).first()
         if row is None:
             raise StudyNotFound(f"no study named {name!r} in {self.url}")
-        return self._study_from_row(row)
+        return _study_from_row(row)
 
     def list_studies(self) -> list[StudyInfo]:
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(studies_table).order_by(studies_table.c.id)).all()
-        return [self._study_from_row(r) for r in rows]
+        return [_study_from_row(r) for r in rows]
 
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         with self._locked(study_id) as conn:
@@ -307,7 +250,7 @@ class SQLStorage(Storage):
         records = dict(cached)
         newly_finished: dict[int, TrialRecord] = {}
         for row in fresh:
-            record = self._record_from_row(row, values.get(row.id, {}))
+            record = _record_from_row(row, values.get(row.id, {}))
             records[record.number] = record
             if record.state.is_finished:
                 newly_finished[record.number] = record
@@ -334,27 +277,7 @@ class SQLStorage(Storage):
                 r.step: json.loads(r.metrics)
                 for r in conn.execute(sa.select(v.c.step, v.c.metrics).where(v.c.trial_id == row.id))
             }
-        return self._record_from_row(row, values)
-
-    @staticmethod
-    def _record_from_row(row: Any, values: dict[int, dict[str, float]]) -> TrialRecord:
-        return TrialRecord(
-            number=row.number,
-            params=json.loads(row.params),
-            seed=int(row.seed),
-            state=TrialState(row.state),
-            metrics=json.loads(row.metrics),
-            intermediate=values,
-            resource=float(row.resource),
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            heartbeat_at=row.heartbeat_at,
-            reason=row.reason,
-            kind=None if row.kind is None else TrialKind(row.kind),
-            error=row.error,
-            worker=row.worker,
-            attrs=json.loads(row.attrs),
-        )
+        return _record_from_row(row, values)
 
     def _trial_id(self, conn: Connection, study_id: int, number: int) -> tuple[int, str]:
         row = conn.execute(
@@ -511,52 +434,3 @@ class SQLStorage(Storage):
     def close(self) -> None:
         self._closed.set()
         self._finalizer()
-
-
-def _retry_of(attrs: Mapping[str, Any]) -> int | None:
-    value = attrs.get("retry_of")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _migrate(conn: Connection, version: int | None) -> None:
-    """Bring the schema from ``version`` (``None``: empty database) to `SCHEMA_VERSION` with alembic."""
-    from alembic import command
-    from alembic.config import Config
-
-    from tunesmith.storage.migrations import MIGRATIONS_DIR, VERSION_TABLE, revision_of
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = conn
-    if version is not None and not sa.inspect(conn).has_table(VERSION_TABLE):
-        # Written before tunesmith used alembic: the meta table says which revision it is at.
-        command.stamp(config, revision_of(version))
-    command.upgrade(config, revision_of(SCHEMA_VERSION))
-
-
-def read_storage_file(path: str | os.PathLike[str]) -> str:
-    """The storage URL kept in a file (its first non-empty line), so that it stays off command lines.
-
-    Raises:
-        StorageError: the file is missing, unreadable or empty.
-    """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = [line.strip() for line in fh]
-    except OSError as exc:
-        raise StorageError(f"cannot read the storage file {os.fspath(path)!r}: {exc.strerror}") from None
-    url = next((line for line in lines if line and not line.startswith("#")), "")
-    if not url:
-        raise StorageError(f"the storage file {os.fspath(path)!r} holds no URL: write the URL on its first line")
-    return url
-
-
-def storage_url_from_environment(default: str = "sqlite:///tunesmith.db") -> str:
-    """``TUNESMITH_STORAGE``, else the URL in the file ``TUNESMITH_STORAGE_FILE`` names, else ``default``."""
-    url = os.environ.get("TUNESMITH_STORAGE")
-    if url:
-        return url
-    path = os.environ.get("TUNESMITH_STORAGE_FILE")
-    if path:
-        return read_storage_file(path)
-    return default

@@ -7,7 +7,7 @@ never by importing today's tables, so that old revisions keep meaning what they 
 
 To add a revision: copy the newest file in ``versions/``, bump the number, write ``upgrade`` and
 ``downgrade``, set ``schema_version`` in ``tunesmith_meta`` and bump `SCHEMA_VERSION`; the tests
-check that the migrated schema equals the tables `tunesmith.storage.sql` declares.
+check that the migrated schema equals the tables `tunesmith.storage._sql_schema` declares.
 """
 
 from __future__ import annotations

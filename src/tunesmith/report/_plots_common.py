@@ -1,0 +1,67 @@
+"""Shared pieces of the report's figures: state and signature colours, the layout, thinning, empty figures.
+
+Private to `tunesmith.report`: import figures and colours from `tunesmith.report.plots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from tunesmith.analysis import Signature
+from tunesmith.trial import TrialRecord, TrialState
+
+STATE_COLOURS: dict[TrialState, str] = {
+    TrialState.COMPLETE: "#4c78a8",
+    TrialState.STOPPED: "#9ca3af",
+    TrialState.FAILED: "#e45756",
+    TrialState.INFEASIBLE: "#f58518",
+    TrialState.RUNNING: "#54a24b",
+    TrialState.PAUSED: "#72b7b2",
+}
+SIGNATURE_COLOURS: dict[Signature, str] = {
+    Signature.HEALTHY: "#4c78a8",
+    Signature.DIVERGED: "#e45756",
+    Signature.UNSTABLE: "#f58518",
+    Signature.OVERFITTING: "#b279a2",
+    Signature.UNDERFITTING: "#9d755d",
+}
+BEST_COLOUR = "#111827"
+_LAYOUT: dict[str, Any] = {
+    "template": "plotly_white",
+    "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+    "font": {"family": "system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif", "size": 12},
+    "legend": {"orientation": "h", "y": -0.18},
+}
+
+
+def _figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(**{**_LAYOUT, "title": {"text": title, "x": 0.01}, "height": height, **layout})
+    return fig
+
+
+def _thin(
+    records: Sequence[TrialRecord], limit: int, keep: set[int], seed: int = 0, first: frozenset[int] = frozenset()
+) -> list[TrialRecord]:
+    """At most ``limit`` records: those in ``keep`` (``first`` before the others), the rest drawn at random."""
+    if len(records) <= limit:
+        return list(records)
+    kept = sorted((r for r in records if r.number in keep), key=lambda r: -1 if r.number in first else r.number)
+    kept = kept[:limit]
+    rest = [r for r in records if r.number not in keep]
+    room = limit - len(kept)
+    if room > 0 and rest:
+        picks = np.random.default_rng(seed).choice(len(rest), size=min(room, len(rest)), replace=False)
+        kept += [rest[i] for i in sorted(picks.tolist())]
+    return sorted(kept, key=lambda r: r.number)
+
+
+def _empty(fig: go.Figure, message: str) -> go.Figure:
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig

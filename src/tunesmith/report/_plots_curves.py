@@ -1,0 +1,180 @@
+"""The search over time: the optimisation history and the learning curves.
+
+Private to `tunesmith.report`: import these from `tunesmith.report.plots`. Learning curves keep
+at most `MAX_CURVES` trials (failures and the best trial always among them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from tunesmith.analysis import Diagnosis
+from tunesmith.attributes import AttributeShapeError, BaselineAttr, read_attr
+from tunesmith.report._data import ReportData
+from tunesmith.report._plots_common import BEST_COLOUR, SIGNATURE_COLOURS, STATE_COLOURS, _figure, _thin
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["MAX_CURVES", "history", "learning_curves"]
+
+MAX_CURVES = 600
+
+
+def history(data: ReportData) -> go.Figure:
+    """The metric of every trial by trial number, coloured by state, with the best so far."""
+    name = data.metric.name
+    fig = _figure(f"Optimisation history: {name} ({data.metric.direction})", xaxis_title="trial", yaxis_title=name)
+    by_state: dict[TrialState, tuple[list[int], list[float]]] = {}
+    for record in data.records:
+        value = record.value(name)
+        if value is not None:
+            xs, ys = by_state.setdefault(record.state, ([], []))
+            xs.append(record.number)
+            ys.append(value)
+    for state, (xs, ys) in by_state.items():
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name=state.value,
+                marker={"color": STATE_COLOURS[state], "size": 5, "opacity": 0.6},
+            )
+        )
+    steps_x, steps_y = _best_so_far(data)
+    if steps_x:
+        fig.add_trace(
+            go.Scatter(
+                x=steps_x, y=steps_y, mode="lines", name="best so far", line={"color": BEST_COLOUR, "shape": "hv"}
+            )
+        )
+    try:
+        baseline = read_attr(data.attrs, BaselineAttr)
+    except AttributeShapeError:
+        baseline = None  # the report's baseline section says what is wrong with it
+    if baseline is not None and baseline.mean is not None:
+        # Results are read relative to the model's defaults (the DRIFT baseline).
+        fig.add_hline(
+            y=float(baseline.mean), line={"dash": "dash", "color": "#555555"},
+            annotation_text="baseline (defaults)", annotation_position="top left",
+        )  # fmt: skip
+    return fig
+
+
+def _best_so_far(data: ReportData) -> tuple[list[int], list[float]]:
+    xs: list[int] = []
+    ys: list[float] = []
+    best: float | None = None
+    for record in sorted(data.records, key=lambda r: r.number):
+        value = record.value(data.metric.name)
+        improved = value is not None and (best is None or data.metric.better(value, best))
+        if record.state is TrialState.COMPLETE and improved:
+            best = value
+        if best is not None:
+            xs.append(record.number)
+            ys.append(best)
+    return xs, ys
+
+
+def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MAX_CURVES) -> go.Figure:
+    """Every trial's curve of the metric, coloured by signature (a button switches to state)."""
+    name = data.metric.name
+    with_curves = [r for r in data.records if r.curve(name)]
+    best = data.best
+    failures = sorted(n for n, d in diagnosis.curves.items() if d.signature.is_failure)
+    if len(failures) > max_curves // 2:  # failures get half the room at most, so healthy curves still show
+        picks = np.random.default_rng(1).choice(len(failures), size=max_curves // 2, replace=False)
+        failures = [failures[i] for i in sorted(picks.tolist())]
+    keep = set(failures) | ({best.number} if best else set())
+    shown = _thin(with_curves, max_curves, keep, first=frozenset({best.number} if best else set()))
+    note = f" (showing {len(shown)} of {len(with_curves)})" if len(shown) < len(with_curves) else ""
+    fig = _figure(f"Learning curves: {name} by step{note}", height=460, xaxis_title="step", yaxis_title=name)
+    groups_sig: dict[str, list[TrialRecord]] = {}
+    groups_state: dict[str, list[TrialRecord]] = {}
+    for record in shown:
+        signature = diagnosis.signature_of(record.number)
+        groups_sig.setdefault(signature.value if signature else "not judged", []).append(record)
+        groups_state.setdefault(record.state.value, []).append(record)
+    colour_sig = {s.value: c for s, c in SIGNATURE_COLOURS.items()} | {"not judged": "#9ca3af"}
+    colour_state = {s.value: c for s, c in STATE_COLOURS.items()}
+    for label, members in sorted(groups_sig.items()):
+        fig.add_trace(_curve_trace(label, members, name, colour_sig[label], visible=True))
+    for label, members in sorted(groups_state.items()):
+        fig.add_trace(_curve_trace(label, members, name, colour_state[label], visible=False))
+    n_sig, n_state = len(groups_sig), len(groups_state)
+    if best is not None:
+        points = best.curve(name)
+        fig.add_trace(
+            go.Scatter(
+                x=[s for s, _ in points],
+                y=[_finite_or_none(v) for _, v in points],
+                mode="lines",
+                name=f"best (trial {best.number})",
+                line={"color": BEST_COLOUR, "width": 3},
+            )
+        )
+    extra = [True] if best is not None else []
+    fig.update_layout(
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "right",
+                "x": 0.5,
+                "xanchor": "center",
+                "y": 1.0,
+                "yanchor": "bottom",
+                "buttons": [
+                    {
+                        "label": "by signature",
+                        "method": "restyle",
+                        "args": [{"visible": [True] * n_sig + [False] * n_state + extra}],
+                    },
+                    {
+                        "label": "by state",
+                        "method": "restyle",
+                        "args": [{"visible": [False] * n_sig + [True] * n_state + extra}],
+                    },
+                ],
+            }
+        ]
+    )
+    finite = [v for r in shown for _, v in r.curve(name) if math.isfinite(v)]
+    if finite:
+        # Diverged curves reach enormous values; clip the view to where the other curves live.
+        low, high = float(np.percentile(finite, 1)), float(np.percentile(finite, 97))
+        pad = 0.08 * (high - low or abs(high) or 1.0)
+        fig.update_yaxes(range=[low - pad, high + pad])
+    return fig
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _curve_trace(label: str, members: Sequence[TrialRecord], metric: str, colour: str, visible: bool) -> go.Scatter:
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    numbers: list[int | None] = []
+    for record in members:
+        for step, value in record.curve(metric):
+            xs.append(step)
+            ys.append(_finite_or_none(value))
+            numbers.append(record.number)
+        xs.append(None)  # a gap separates one trial's curve from the next
+        ys.append(None)
+        numbers.append(None)
+    return go.Scatter(
+        x=xs,
+        y=ys,
+        mode="lines",
+        name=f"{label} ({len(members)})",
+        visible=visible,
+        customdata=numbers,
+        hovertemplate="trial %{customdata}<br>step %{x}<br>%{y}<extra>" + label + "</extra>",
+        line={"color": colour, "width": 1},
+        opacity=0.55,
+        connectgaps=False,
+    )

@@ -1,0 +1,134 @@
+"""The discipline's figures: budget burn, guardrails, seed stability and validation vs holdout.
+
+Private to `tunesmith.report`: import these from `tunesmith.report.plots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from tunesmith.attributes import HoldoutAttr, SeedStabilityAttr
+from tunesmith.report._data import ReportData
+from tunesmith.report._plots_common import _LAYOUT, _empty, _figure
+
+__all__ = ["budget_burn", "guardrails", "holdout", "holdout_rows", "seed_stability"]
+
+
+def budget_burn(data: ReportData) -> go.Figure:
+    """Trials finished and resource used over wall time, against the budget's limits."""
+    finished = sorted(
+        (r for r in data.records if r.finished_at is not None and r.state.is_finished), key=lambda r: r.finished_at or 0
+    )
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.update_layout(**{**_LAYOUT, "title": {"text": "Budget burn over wall time", "x": 0.01}, "height": 380})
+    if not finished:
+        return _empty(fig, "no finished trials yet")
+    starts = [r.started_at for r in data.records if r.started_at is not None]
+    origin = min(starts) if starts else float(finished[0].finished_at or 0.0)
+    elapsed = [(r.finished_at or origin) - origin for r in finished]
+    span = max(max(elapsed), data.budget.wall_seconds or 0.0)
+    unit, per = ("seconds", 1.0) if span < 120 else ("minutes", 60.0) if span < 3 * 3600 else ("hours", 3600.0)
+    times = [t / per for t in elapsed]
+    trials = list(range(1, len(finished) + 1))
+    resource = np.cumsum([r.resource for r in finished]).tolist()
+    fig.add_trace(
+        go.Scatter(x=times, y=trials, mode="lines", name="trials finished", line={"shape": "hv", "color": "#4c78a8"}),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(x=times, y=resource, mode="lines", name="resource used", line={"shape": "hv", "color": "#f58518"}),
+        secondary_y=True,
+    )
+    # Limits are drawn as traces, not shapes, so that each sits on its own axis.
+    x_end = max(times[-1], span / per)
+    for limit, name, colour, on_right in (
+        (data.budget.trials, "trial budget", "#4c78a8", False),
+        (data.budget.resource, "resource budget", "#f58518", True),
+    ):
+        if limit is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[0, x_end], y=[limit] * 2, mode="lines", name=name, line={"dash": "dash", "color": colour}
+                ),
+                secondary_y=on_right,
+            )
+    if data.budget.wall_seconds is not None:
+        fig.add_vline(x=data.budget.wall_seconds / per, line_dash="dot", annotation_text="wall-time budget")
+    fig.update_xaxes(title_text=f"{unit} since the first trial started")
+    fig.update_yaxes(title_text="trials", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text="resource units", secondary_y=True, rangemode="tozero")
+    return fig
+
+
+def guardrails(data: ReportData) -> go.Figure | None:
+    """Each guardrail's metric against the primary metric, with its bound (``None`` without guardrails)."""
+    usable = [g for g in data.guardrails if any(g.metric in r.metrics for r in data.records)]
+    if not usable:
+        return None
+    name = data.metric.name
+    fig = make_subplots(rows=1, cols=len(usable), subplot_titles=[g.describe() for g in usable])
+    fig.update_layout(**{**_LAYOUT, "title": {"text": "Guardrails", "x": 0.01}, "height": 380})
+    for k, guard in enumerate(usable, start=1):
+        for ok in (True, False):
+            points = [r for r in data.records if guard.metric in r.metrics and r.value(name) is not None]
+            points = [r for r in points if guard.holds(r.metrics[guard.metric]) == ok]
+            fig.add_trace(
+                go.Scatter(
+                    x=[r.metrics[guard.metric] for r in points],
+                    y=[r.value(name) for r in points],
+                    mode="markers",
+                    name="holds" if ok else "breached",
+                    legendgroup="holds" if ok else "breached",
+                    showlegend=k == 1,
+                    marker={"color": "#4c78a8" if ok else "#e45756", "size": 5, "opacity": 0.6},
+                ),
+                row=1,
+                col=k,
+            )
+        fig.add_vline(x=guard.bound, line_dash="dash", line_color="#e45756", row=1, col=k)
+        fig.update_xaxes(title_text=guard.metric, row=1, col=k)
+    fig.update_yaxes(title_text=name, row=1, col=1)
+    return fig
+
+
+def seed_stability(section: SeedStabilityAttr | Mapping[str, Any]) -> go.Figure:
+    """The metric of each candidate across seeds (attribute ``seed_stability``, see `tunesmith.attributes`).
+
+    Raises:
+        AttributeShapeError: when the attribute is not in its shape or has no candidates.
+    """
+    stability = section if isinstance(section, SeedStabilityAttr) else SeedStabilityAttr.from_json(section)
+    if stability.candidates is None:
+        raise stability.missing("candidates")
+    metric = "metric" if stability.metric is None else stability.metric
+    fig = _figure(f"Seed stability: {metric} across seeds", yaxis_title=metric)
+    for candidate in stability.candidates:
+        values = [float(v) for v in candidate.values]
+        fig.add_trace(go.Box(y=values, name=candidate.label, boxpoints="all", jitter=0.3, pointpos=0, showlegend=False))
+    return fig
+
+
+def holdout_rows(section: HoldoutAttr | Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    """``(label, validation, holdout)`` rows from attribute ``holdout`` in either shape (`HoldoutAttr.table`).
+
+    Raises:
+        AttributeShapeError: when the attribute has neither rows nor pairs of numbers.
+    """
+    return (section if isinstance(section, HoldoutAttr) else HoldoutAttr.from_json(section)).table()
+
+
+def holdout(section: HoldoutAttr | Mapping[str, Any]) -> go.Figure:
+    """Validation against holdout scores, per candidate or per metric (attribute ``holdout``)."""
+    stored = section if isinstance(section, HoldoutAttr) else HoldoutAttr.from_json(section)
+    rows = stored.table()
+    trial = "" if stored.trial is None else f" (trial {stored.trial})"
+    fig = _figure(f"Validation vs holdout{trial}", barmode="group")
+    labels = [r[0] for r in rows]
+    fig.add_trace(go.Bar(x=labels, y=[r[1] for r in rows], name="validation", marker_color="#4c78a8"))
+    fig.add_trace(go.Bar(x=labels, y=[r[2] for r in rows], name="holdout", marker_color="#f58518"))
+    return fig

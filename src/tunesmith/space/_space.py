@@ -1,0 +1,252 @@
+"""`Space`: an ordered, validated set of parameters; sampling, unit-cube encoding, grids, JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tunesmith.errors import SpaceError
+from tunesmith.space._params import Fixed, Float, Param
+
+__all__ = ["Space", "SpaceWarning"]
+
+
+class SpaceWarning(UserWarning):
+    """A bound lies outside the range where the parameter is physically meaningful."""
+
+
+_MEANINGFUL: list[tuple[re.Pattern[str], float, float, str]] = [
+    (re.compile(r"dropout", re.I), 0.0, 1.0, "a dropout rate lies in [0, 1)"),
+    (re.compile(r"(^|_)(lr|learning_rate)($|_)", re.I), 0.0, 10.0, "a learning rate above 10 diverges for any model"),
+    (re.compile(r"momentum|beta", re.I), 0.0, 1.0, "a momentum or Adam beta lies in [0, 1)"),
+]
+
+
+class Space(Mapping[str, Param]):
+    """An ordered, validated set of named parameters with conditions.
+
+    Construction validates everything before any compute is spent: names, bounds, and that
+    each condition names an existing discrete parent with a value that parent can take.
+    Parameters are kept in an order where every parent precedes its children.
+    """
+
+    def __init__(self, params: Mapping[str, Param]) -> None:
+        if not isinstance(params, Mapping):
+            raise SpaceError(f"a Space takes a mapping of name to parameter, got {type(params).__name__}")
+        if not params:
+            raise SpaceError(
+                "a Space needs at least one parameter, got none: add e.g. {'lr': Float(1e-5, 1e-1, log=True)}"
+            )
+        for name, param in params.items():
+            if not isinstance(name, str) or not name:
+                raise SpaceError(f"parameter names must be non-empty strings, got {name!r}")
+            if not isinstance(param, Param):
+                raise SpaceError(
+                    f"parameter {name!r} must be a Float, Int, Choice or Fixed, got {param!r}: "
+                    f"wrap constants as Fixed({param!r})"
+                )
+        self._params: dict[str, Param] = {n: params[n] for n in self._topological_order(params)}
+        for name, param in self._params.items():
+            self._check_meaningful(name, param)
+
+    @staticmethod
+    def _topological_order(params: Mapping[str, Param]) -> list[str]:
+        for name, param in params.items():
+            for parent, allowed in param.conditions.items():
+                if parent == name:
+                    raise SpaceError(f"parameter {name!r} cannot be conditioned on itself")
+                if parent not in params:
+                    raise SpaceError(
+                        f"parameter {name!r} is conditioned on {parent!r}, which is not in the space: "
+                        f"add {parent!r} or fix the name (known: {sorted(params)})"
+                    )
+                parent_param = params[parent]
+                if isinstance(parent_param, Float):
+                    raise SpaceError(
+                        f"parameter {name!r} is conditioned on the float {parent!r}: conditions need a "
+                        "discrete parent (Choice, Int or Fixed)"
+                    )
+                for value in allowed:
+                    if not parent_param.contains(value):
+                        raise SpaceError(
+                            f"condition of {name!r} expects {parent}={value!r}, which {parent!r} can never take: "
+                            f"use one of {parent_param.grid_values(20)[:10]}"
+                        )
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, path: tuple[str, ...]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                raise SpaceError(f"conditions form a cycle: {' -> '.join((*path, name))}: break the cycle")
+            state[name] = 1
+            for parent in params[name].conditions:
+                visit(parent, (*path, name))
+            state[name] = 2
+            order.append(name)
+
+        for name in params:
+            visit(name, ())
+        return order
+
+    @staticmethod
+    def _check_meaningful(name: str, param: Param) -> None:
+        if not isinstance(param, Float):  # rates and probabilities are real-valued; lr_cycle_steps is not one
+            return
+        for pattern, low, high, why in _MEANINGFUL:
+            if pattern.search(name) and (param.low < low or param.high > high):
+                warnings.warn(
+                    f"{name!r} spans [{param.low}, {param.high}], outside [{low}, {high}]: {why}; "
+                    "narrow the bounds unless you mean it",
+                    SpaceWarning,
+                    stacklevel=4,
+                )
+                return
+
+    # Mapping protocol -------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Param:
+        return self._params[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Space) and self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_json(), sort_keys=True))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n!r}: {p!r}" for n, p in self._params.items())
+        return f"Space({{{inner}}})"
+
+    # Structure ---------------------------------------------------------------------------
+    @property
+    def dimensions(self) -> list[str]:
+        """Names of the parameters that vary, in encoding order."""
+        return [n for n, p in self._params.items() if p.is_dimension]
+
+    @property
+    def is_conditional(self) -> bool:
+        return any(p.conditions for p in self._params.values())
+
+    def is_active(self, name: str, params: Mapping[str, Any]) -> bool:
+        """Whether ``name`` is switched on by the values of its parents in ``params``."""
+        for parent, allowed in self._params[name].conditions.items():
+            if parent not in params or not self.is_active(parent, params):
+                return False
+            key = json.dumps(params[parent])
+            if not any(json.dumps(v) == key for v in allowed):
+                return False
+        return True
+
+    def cardinality(self) -> float:
+        """Number of distinct configurations (``math.inf`` when a float is continuous)."""
+        total = 1.0
+        for param in self._params.values():
+            total *= param.cardinality()
+        return total
+
+    # Sampling and encoding -----------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw one configuration from the priors; inactive parameters are left out."""
+        out: dict[str, Any] = {}
+        for name, param in self._params.items():
+            u = float(rng.random())  # drawn for every parameter so the stream does not depend on conditions
+            if self.is_active(name, out):
+                out[name] = param.decode(u)
+        return out
+
+    def encode(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Map a configuration to the unit cube; inactive dimensions are ``NaN``."""
+        dims = self.dimensions
+        out = np.full(len(dims), np.nan)
+        for i, name in enumerate(dims):
+            if name in params and self.is_active(name, params):
+                out[i] = self._params[name].encode(params[name])
+        return out
+
+    def decode(self, u: Sequence[float] | np.ndarray) -> dict[str, Any]:
+        """Map a point of the unit cube to a configuration (``NaN`` coordinates are read as 0.5)."""
+        arr = np.asarray(u, dtype=float)
+        dims = self.dimensions
+        if arr.shape != (len(dims),):
+            raise SpaceError(f"a point must have {len(dims)} coordinates, got shape {arr.shape}")
+        coords = dict(zip(dims, arr, strict=True))
+        out: dict[str, Any] = {}
+        for name, param in self._params.items():
+            if self.is_active(name, out):
+                value = coords.get(name, 0.5)
+                out[name] = param.decode(0.5 if np.isnan(value) else value)
+        return out
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a user-given configuration: every active parameter present and valid, no strays."""
+        unknown = sorted(set(params) - set(self._params))
+        if unknown:
+            raise SpaceError(f"unknown parameters {unknown}: the space has {list(self._params)}")
+        out: dict[str, Any] = {}
+        for name, param in self._params.items():
+            if not self.is_active(name, out):
+                continue
+            if name not in params:
+                if isinstance(param, Fixed):
+                    out[name] = param.value
+                    continue
+                raise SpaceError(f"parameter {name!r} is active but missing from {dict(params)!r}: give it a value")
+            if not param.contains(params[name]):
+                raise SpaceError(f"{name}={params[name]!r} is outside its range {param.to_json()}: pick a valid value")
+            out[name] = params[name]
+        return out
+
+    def grid(self, points: int = 5) -> list[dict[str, Any]]:
+        """Every grid configuration, conditions respected (continuous floats get ``points`` values)."""
+        configs: list[dict[str, Any]] = [{}]
+        for name, param in self._params.items():
+            extended: list[dict[str, Any]] = []
+            for config in configs:
+                if self.is_active(name, config):
+                    extended.extend({**config, name: v} for v in param.grid_values(points))
+                else:
+                    extended.append(config)
+            configs = extended
+        unique: dict[str, dict[str, Any]] = {}
+        for config in configs:
+            unique.setdefault(json.dumps(config, sort_keys=True), config)
+        return list(unique.values())
+
+    def grid_size(self, points: int = 5) -> int:
+        """How many configurations `grid` would return, without materialising a large one."""
+        sizes = [len(p.grid_values(points)) for p in self._params.values()]
+        if not self.is_conditional:
+            return math.prod(sizes)
+        return len(self.grid(points)) if math.prod(sizes) <= 1_000_000 else math.prod(sizes)
+
+    # JSON ------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable description; ``Space.from_json(space.to_json()) == space``."""
+        return {name: param.to_json() for name, param in self._params.items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Space:
+        if not isinstance(data, Mapping):
+            raise SpaceError(f"a space must be a table of parameters, got {data!r}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SpaceWarning)
+            params: dict[str, Param] = {}
+            for name, spec in data.items():
+                try:
+                    params[name] = Param.from_json(spec)
+                except SpaceError as exc:
+                    raise SpaceError(f"parameter {name!r}: {exc}") from None
+            return cls(params)

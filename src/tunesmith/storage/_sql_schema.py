@@ -1,0 +1,123 @@
+"""The SQL schema `SQLStorage` stores studies in, and the conversion between its rows and records.
+
+The tables are schema version `SCHEMA_VERSION`; alembic migrations in `tunesmith.storage.migrations`
+create them in an empty database and upgrade an older one (`_migrate`). A test checks that the
+migrated schema equals the tables declared here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tunesmith.storage.base import SCHEMA_VERSION, StudyInfo
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "tunesmith_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+studies_table = sa.Table(
+    "studies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("attrs", sa.Text, nullable=False, default="{}"),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+trials_table = sa.Table(
+    "trials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("study_id", sa.Integer, sa.ForeignKey("studies.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False, default="{}"),
+    sa.Column("resource", sa.Float, nullable=False, default=0.0),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("heartbeat_at", sa.Float),
+    sa.Column("reason", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("worker", sa.String(255)),
+    sa.Column("attrs", sa.Text, nullable=False, default="{}"),
+    sa.Column("retry_of", sa.Integer, nullable=True),
+    sa.Column("kind", sa.String(32), nullable=True),  # a `TrialKind` value (schema version 3)
+    sa.UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
+    sa.Index("ix_trials_study_state", "study_id", "state"),
+    sa.Index("uq_trials_study_retry_of", "study_id", "retry_of", unique=True),
+)
+
+values_table = sa.Table(
+    "trial_values",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trial_id", sa.Integer, sa.ForeignKey("trials.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.UniqueConstraint("trial_id", "step", name="uq_values_trial_step"),
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _study_from_row(row: Any) -> StudyInfo:
+    return StudyInfo(
+        id=row.id, name=row.name, spec=json.loads(row.spec), attrs=json.loads(row.attrs), created_at=row.created_at
+    )
+
+
+def _record_from_row(row: Any, values: dict[int, dict[str, float]]) -> TrialRecord:
+    return TrialRecord(
+        number=row.number,
+        params=json.loads(row.params),
+        seed=int(row.seed),
+        state=TrialState(row.state),
+        metrics=json.loads(row.metrics),
+        intermediate=values,
+        resource=float(row.resource),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        heartbeat_at=row.heartbeat_at,
+        reason=row.reason,
+        kind=None if row.kind is None else TrialKind(row.kind),
+        error=row.error,
+        worker=row.worker,
+        attrs=json.loads(row.attrs),
+    )
+
+
+def _retry_of(attrs: Mapping[str, Any]) -> int | None:
+    value = attrs.get("retry_of")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _migrate(conn: Connection, version: int | None) -> None:
+    """Bring the schema from ``version`` (``None``: empty database) to `SCHEMA_VERSION` with alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    from tunesmith.storage.migrations import MIGRATIONS_DIR, VERSION_TABLE, revision_of
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    if version is not None and not sa.inspect(conn).has_table(VERSION_TABLE):
+        # Written before tunesmith used alembic: the meta table says which revision it is at.
+        command.stamp(config, revision_of(version))
+    command.upgrade(config, revision_of(SCHEMA_VERSION))
