@@ -1,0 +1,5 @@
+"""``python -m tunesmith.cli``."""
+
+from tunesmith.cli import main
+
+main()

@@ -1,0 +1,105 @@
+"""What every command shares: the console, the storage and JSON options, errors as one line, finding a study."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+
+from tunesmith.attributes import SamplerChoiceAttr, read_attr
+from tunesmith.errors import StudyNotFound, TunesmithError
+from tunesmith.storage import Storage, open_storage, redact_url
+from tunesmith.study import Study, StudyResult
+from tunesmith.trial import TrialRecord
+
+DEFAULT_STORAGE = "sqlite:///tunesmith.db"
+DEMO_STORAGE = "sqlite:///tunesmith-demo.db"
+
+console = Console(highlight=False)
+storage_option = click.option(
+    "--storage",
+    envvar="TUNESMITH_STORAGE",
+    default=DEFAULT_STORAGE,
+    show_default=True,
+    help="Storage URL (also TUNESMITH_STORAGE); never printed with its password.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+
+
+class CliError(click.ClickException):
+    """A `TunesmithError` shown as one line, exit code 1, never a traceback."""
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    try:
+        yield
+    except TunesmithError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _open(storage: str) -> Storage:
+    with _friendly_errors():
+        return open_storage(storage)
+
+
+def _resolve_study(storage: str, name: str | None) -> Study:
+    store = _open(storage)
+    with _friendly_errors():
+        studies = store.list_studies()
+        if name is None:
+            if not studies:
+                raise CliError(f"no studies in {redact_url(storage)}: run one with `tunesmith run CONFIG`")
+            name = studies[-1].name  # the most recent
+        try:
+            return Study.load(name, store)
+        except StudyNotFound:
+            known = ", ".join(s.name for s in studies) or "none"
+            raise CliError(f"no study named {name!r} in {redact_url(storage)} (studies: {known})") from None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.3g}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
+
+
+def _record_json(record: TrialRecord) -> dict[str, Any]:
+    return {
+        "number": record.number,
+        "state": record.state.value,
+        "params": record.params,
+        "metrics": record.metrics,
+        "reason": record.reason,
+        "seed": record.seed,
+        "resource": record.resource,
+        "duration": record.duration,
+    }
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, sort_keys=True, allow_nan=True))
+
+
+def _summary(study: Study, result: StudyResult | None = None, *, analyses: bool = True) -> None:
+    """Where the study lives and how this run ended, then the report's terminal summary."""
+    from tunesmith.report import summary
+
+    console.print(f"[bold]{study.name}[/bold] in {redact_url(study.storage.url)}")
+    if result is not None:
+        console.print(f"stopped: {result.stop_reason}; this run: {result.trials_run} trials in {result.elapsed:.1f}s")
+    with _friendly_errors():
+        choice = read_attr(study.attrs, SamplerChoiceAttr)
+    if choice is not None:
+        console.print(f"sampler: {choice.why}")
+    summary(study, console=console, analyses=analyses)

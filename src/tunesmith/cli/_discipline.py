@@ -1,0 +1,105 @@
+"""The discipline: plan a search, open the holdout once, the verdict; and the LR range test."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from tunesmith.cli._common import _friendly_errors, _print_json, _resolve_study, console, json_option, storage_option
+
+
+@click.command("plan")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--trial-cost", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds one full-length trial takes (default: unknown, treated as expensive).")  # fmt: skip
+@click.option("--trials", type=click.IntRange(min=1), default=None, help="Overrides the config's trial budget.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Overrides the config's workers.")
+@click.option("--max-resource", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Full training length in resource units (default: the scheduler's max_resource).")  # fmt: skip
+@click.option("--min-resource", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="First resource at which trials can be compared.")  # fmt: skip
+@click.option("--early-signal", type=click.Choice(["yes", "unsure", "no"]), default="yes", show_default=True,
+              help="Do early results predict final ones?")  # fmt: skip
+@click.option("--adaptive", is_flag=True, help="Training can take new hyperparameters from a checkpoint (PBT).")
+@json_option
+def plan_command(
+    config: str, trial_cost: float | None, trials: int | None, workers: int | None, max_resource: float | None,
+    min_resource: float | None, early_signal: str, adaptive: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Recommend the search method and scheduler for CONFIG, with what its budget buys under each."""
+    from tunesmith.config import load_config
+    from tunesmith.discipline.planner import plan_for_config
+
+    with _friendly_errors():
+        cfg = load_config(config)
+        plan = plan_for_config(
+            cfg, trial_cost=trial_cost, trials=trials, workers=workers, max_resource=max_resource,
+            min_resource=min_resource, early_signal={"yes": True, "unsure": None, "no": False}[early_signal],
+            adaptive=adaptive,
+        )  # fmt: skip
+    if as_json:
+        _print_json(plan.to_json())
+        return
+    click.echo(plan.summary())
+
+
+@click.command("finalize")
+@click.argument("study_name", required=False)
+@storage_option
+@click.option("--evaluate", "evaluate_ref", required=True, help="module:function, evaluate(params, seed) -> dict.")
+@click.option("--shifted", "shifted_ref", default=None, help="module:function on a shifted or time-split test set.")
+@click.option("--force", is_flag=True, help="Open the holdout again although it was opened (recorded as forced).")
+@json_option
+def finalize_command(
+    study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool, as_json: bool
+) -> None:
+    """Score the chosen configuration of STUDY_NAME once on the locked holdout and print the verdict."""
+    from pathlib import Path
+
+    from tunesmith.config import import_object
+    from tunesmith.discipline.holdout import finalize
+
+    study = _resolve_study(storage, study_name)
+    with _friendly_errors():
+        evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
+        shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
+        verdict = finalize(study, evaluate, force=force, shifted=shifted)
+    if as_json:
+        _print_json(verdict.to_attr())
+        return
+    click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
+
+
+@click.command("lr-find")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--min-lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Overrides lr_probe.min_lr.")
+@click.option("--max-lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Overrides lr_probe.max_lr.")
+@click.option("--num-steps", type=click.IntRange(min=5), default=None, help="Overrides lr_probe.num_steps.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write the curve (HTML).")
+@json_option
+def lr_find(
+    config: str, min_lr: float | None, max_lr: float | None, num_steps: int | None, plot_path: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Run the LR range test for CONFIG, whose lr_probe returns step(lr) -> loss, and suggest bounds."""
+    from tunesmith.lr.cli_support import run_lr_find
+
+    with _friendly_errors():
+        outcome = run_lr_find(config, min_lr=min_lr, max_lr=max_lr, num_steps=num_steps)
+    result = outcome.result
+    if plot_path is not None:
+        result.plot(title=f"LR range test: {outcome.config.name}").write_html(plot_path, include_plotlyjs=True)
+    if as_json:
+        _print_json(outcome.to_json())
+        return
+    table = Table(title=f"LR range test ({len(result.lrs)} steps, {result.stop_reason})", title_justify="left")
+    table.add_column("suggestion")
+    table.add_column("learning rate", justify="right")
+    for name, lr in result.suggestions.items():
+        table.add_row(name, f"{lr:.3g}")
+    console.print(table)
+    if not result.diverged:
+        console.print("the loss did not diverge before max_lr: raise --max-lr to see where it does")
+    console.print(f"put in the space: {outcome.bounds_entry()}")
+    if plot_path is not None:
+        console.print(f"plot written to {plot_path}")

@@ -1,0 +1,211 @@
+"""Reading studies back from storage: trials, best, status, studies, report, export and the live dashboard."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.table import Table
+
+from tunesmith.attributes import SeedStabilityAttr, read_attr
+from tunesmith.cli._common import (
+    CliError,
+    _fmt,
+    _friendly_errors,
+    _open,
+    _params_text,
+    _print_json,
+    _record_json,
+    _resolve_study,
+    _summary,
+    console,
+    json_option,
+    storage_option,
+)
+from tunesmith.errors import StudyNotFound
+from tunesmith.storage import redact_url
+from tunesmith.study import Study
+from tunesmith.trial import TrialRecord, TrialState
+
+
+def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("state")
+    table.add_column(study.metric.name, justify="right")
+    table.add_column("params")
+    table.add_column("reason", overflow="fold")
+    for record in records:
+        value = record.metrics.get(study.metric.name)
+        table.add_row(
+            str(record.number),
+            record.state.value,
+            "" if value is None else _fmt(value),
+            _params_text(record.params),
+            record.reason or "",
+        )
+    return table
+
+
+@click.command()
+@click.argument("study_name", required=False)
+@storage_option
+@json_option
+@click.option("--state", type=click.Choice([s.value for s in TrialState]), default=None, help="Only trials in STATE.")
+def trials(study_name: str | None, storage: str, as_json: bool, state: str | None) -> None:
+    """List the trials of STUDY_NAME (default: the most recent study)."""
+    study = _resolve_study(storage, study_name)
+    records = [r for r in study.trials if state is None or r.state.value == state]
+    if as_json:
+        for record in records:
+            _print_json(_record_json(record))
+        return
+    console.print(_trials_table(study, records, f"{study.name}: {len(records)} trials"))
+
+
+@click.command()
+@click.argument("study_name", required=False)
+@storage_option
+@json_option
+def best(study_name: str | None, storage: str, as_json: bool) -> None:
+    """Show the best trial of STUDY_NAME (default: the most recent study)."""
+    study = _resolve_study(storage, study_name)
+    record = study.best
+    if record is None:
+        raise CliError(f"study {study.name!r} has no COMPLETE trial yet")
+    with _friendly_errors():
+        stability = read_attr(study.attrs, SeedStabilityAttr)
+    winner = None if stability is None else stability.winner
+    if as_json:
+        _print_json({"study": study.name, **_record_json(record), "validated_winner": winner})
+        return
+    console.print(f"[bold]{study.name}[/bold] best trial #{record.number} (seed {record.seed})")
+    if stability is not None and winner is not None and winner != record.number:
+        console.print(
+            f"[yellow]re-run across {len(stability.seeds or ())} seeds, trial #{winner} is the validated winner "
+            f"(rule: {stability.rule}); the search's best below did not hold up[/yellow]"
+        )
+    for key, value in record.params.items():
+        console.print(f"  {key} = {_fmt(value)}")
+    for key, value in record.metrics.items():
+        console.print(f"  [green]{key}[/green] = {_fmt(value)}")
+
+
+@click.command()
+@click.argument("study_name", required=False)
+@storage_option
+def status(study_name: str | None, storage: str) -> None:
+    """Budget burned, trial states, the sampler's choice and the best so far."""
+    study = _resolve_study(storage, study_name)
+    usage = study.usage()
+    budget = study.budget
+    parts = []
+    if budget.trials is not None:
+        parts.append(f"trials {usage.trials}/{budget.trials}")
+    if budget.wall_seconds is not None:
+        parts.append(f"wall time {usage.elapsed:.0f}s/{budget.wall_seconds:.0f}s")
+    if budget.resource is not None:
+        parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
+    console.print(f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)")
+    _summary(study)
+
+
+@click.command()
+@storage_option
+@json_option
+def studies(storage: str, as_json: bool) -> None:
+    """List the studies in the storage."""
+    store = _open(storage)
+    with _friendly_errors():
+        infos = store.list_studies()
+        for info in infos:
+            count = len(store.get_trials(info.id))
+            if as_json:
+                _print_json({"name": info.name, "trials": count, "created_at": info.created_at})
+            else:
+                console.print(f"{info.name}  ({count} trials)")
+
+
+@click.command()
+@click.argument("study_name", required=False)
+@storage_option
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default="report.html", show_default=True, help="HTML file."
+)
+def report(study_name: str | None, storage: str, output: str) -> None:
+    """Write the HTML report of STUDY_NAME (default: the most recent study): one offline file."""
+    from tunesmith.report import analyse, report_data, summary, write_report
+
+    study = _resolve_study(storage, study_name)
+    with _friendly_errors():
+        data = report_data(study)
+        findings = analyse(data)
+        path = write_report(data, output, findings=findings)
+        summary(data, console=console, findings=findings)
+    console.print(f"report written to {path}")
+
+
+@click.command()
+@click.argument("study_name", required=False)
+@storage_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="CSV file (default: stdout).")
+@click.option("--mlflow", "to_mlflow", is_flag=True, help="Also log the study to MLflow (tunesmith[mlflow]).")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLflow's own).")
+@click.option("--experiment", default=None, help="MLflow experiment (default: the study's name).")
+def export(
+    study_name: str | None,
+    storage: str,
+    output: str | None,
+    to_mlflow: bool,
+    tracking_uri: str | None,
+    experiment: str | None,
+) -> None:
+    """Export the trials of STUDY_NAME as CSV rows (one per trial), and optionally to MLflow."""
+    import csv
+
+    from tunesmith.report import log_to_mlflow, trial_rows, write_csv
+
+    study = _resolve_study(storage, study_name)
+    with _friendly_errors():
+        if output is not None:
+            path = write_csv(study, output)
+            console.print(f"{len(study.trials)} trials written to {path}")
+        elif not to_mlflow:
+            columns, rows = trial_rows(study)
+            writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        if to_mlflow:
+            run_id = log_to_mlflow(study, tracking_uri=tracking_uri, experiment=experiment)
+            console.print(f"logged to MLflow: parent run {run_id}")
+
+
+@click.command("dashboard")
+@click.argument("study_name", required=False)
+@storage_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback only by default).")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True, help="0: a free port.")
+@click.option("--refresh", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+              help="Seconds between the page's reads.")  # fmt: skip
+@click.option("--allow-remote", is_flag=True, help="Serve on a non-loopback address (the dashboard has no login).")
+def dashboard_command(
+    study_name: str | None, storage: str, host: str, port: int, refresh: float, allow_remote: bool
+) -> None:
+    """Serve a live dashboard of STUDY_NAME (default: the most recent study) until Ctrl-C; it only reads."""
+    from tunesmith.dashboard import serve
+
+    with _friendly_errors():
+        try:
+            server = serve(storage, study_name, host, port, refresh=refresh, allow_remote=allow_remote)
+        except StudyNotFound:
+            raise CliError(f"no study named {study_name!r} in {redact_url(storage)}") from None
+        except OSError as exc:
+            raise CliError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    click.echo(f"tunesmith dashboard at {server.url} (storage {server.storage_label}); Ctrl-C to stop")
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.shutdown()

@@ -1,0 +1,137 @@
+"""Scale-out: workers joining a study from any machine, and the storage's schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from tunesmith.cli._common import DEFAULT_STORAGE, CliError, _friendly_errors, _open, console
+from tunesmith.errors import StudyNotFound
+from tunesmith.storage import open_storage, redact_url
+from tunesmith.study import Study
+
+storage_file_option = click.option(
+    "--storage-file",
+    envvar="TUNESMITH_STORAGE_FILE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A file whose first line is the storage URL (also TUNESMITH_STORAGE_FILE): keeps a password off "
+    "command lines and out of the environment.",
+)
+
+
+def _storage_url(storage: str | None, storage_file: str | None, default: str | None = None) -> str:
+    """The storage URL from --storage or --storage-file (the command line beats the environment)."""
+    from click.core import ParameterSource
+
+    from tunesmith.storage import read_storage_file
+
+    context = click.get_current_context()
+    from_line = {
+        name: context.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in ("storage", "storage_file")
+    }
+    if storage and storage_file and from_line["storage"] == from_line["storage_file"]:
+        raise CliError("give the storage once: --storage (TUNESMITH_STORAGE) or --storage-file (its _FILE variable)")
+    if storage_file and not (storage and from_line["storage"]):
+        with _friendly_errors():
+            return read_storage_file(storage_file)
+    if storage:
+        return storage
+    if default is not None:
+        return default
+    raise CliError("no storage given: pass --storage URL or --storage-file PATH (or set TUNESMITH_STORAGE)")
+
+
+def _worker_objective(study: Study, reference: str | None) -> Callable[..., Any]:
+    """The objective from --objective, else the study's ``objective`` or ``config`` attribute."""
+    from pathlib import Path
+
+    from tunesmith.config import import_object, load_config
+
+    attrs = study.attrs
+    with _friendly_errors():
+        if reference is not None:
+            objective = import_object(reference, base_dir=Path.cwd(), what="objective")
+            if "objective" not in attrs and "config" not in attrs:
+                study.set_attr("objective", reference)  # so that later workers need no --objective
+            return objective
+        if isinstance(attrs.get("objective"), str):
+            return import_object(attrs["objective"], base_dir=Path.cwd(), what="objective")
+        if isinstance(attrs.get("config"), str):
+            return load_config(attrs["config"]).load_objective()
+    raise CliError(
+        f"study {study.name!r} records no objective (attribute 'objective' or 'config'): "
+        "pass --objective module:function"
+    )
+
+
+@click.command()
+@click.argument("study_name")
+@click.option("--storage", envvar="TUNESMITH_STORAGE", default=None, help="Storage URL (also TUNESMITH_STORAGE).")
+@storage_file_option
+@click.option("--objective", default=None, help="module:function (default: the one the study records).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Trials at once here.")
+@click.option("--executor", type=click.Choice(["inline", "processes", "ray"]), default=None,
+              help="How this worker runs its trials (default: inline, or processes with --workers > 1).")  # fmt: skip
+@click.option("--heartbeat-interval", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds between heartbeats (default: the study's).")  # fmt: skip
+@click.option("--grace", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds of silence after which another worker's trial counts as lost.")  # fmt: skip
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="When the budget is spent, wait for other workers' trials and run what lost ones free.")  # fmt: skip
+def worker(
+    study_name: str, storage: str | None, storage_file: str | None, objective: str | None, workers: int,
+    executor: str | None, heartbeat_interval: float | None, grace: float | None, wait: bool,
+) -> None:  # fmt: skip
+    """Join the study STUDY_NAME from this machine and run its trials until its budget is spent.
+
+    Any number of workers on any number of machines may share one storage (PostgreSQL across
+    machines): the trial budget is counted in the storage, so it is exact over all of them.
+    """
+    url = _storage_url(storage, storage_file)
+    store = _open(url)
+    overrides: dict[str, Any] = {}
+    if heartbeat_interval is not None:
+        overrides["heartbeat_interval"] = heartbeat_interval
+    if grace is not None:
+        overrides["grace"] = grace
+    with _friendly_errors():
+        try:
+            study = Study.load(study_name, store, **overrides)
+        except StudyNotFound:
+            known = ", ".join(s.name for s in store.list_studies()) or "none"
+            raise CliError(f"no study named {study_name!r} in {redact_url(url)} (studies: {known})") from None
+        run_objective = _worker_objective(study, objective)
+        chosen = executor or ("processes" if workers > 1 else "inline")
+        ran, stop_reason = 0, "done"
+        while True:
+            result = study.optimize(run_objective, workers=workers, executor=chosen)
+            ran += result.trials_run
+            stop_reason = result.stop_reason
+            if not wait or not study.settle():
+                break
+    console.print(f"worker ran {ran} trials of {study.name} in {redact_url(url)}; stopped: {stop_reason}")
+
+
+@click.group("storage")
+def storage_group() -> None:
+    """The storage itself: its schema."""
+
+
+@storage_group.command("upgrade")
+@click.option("--storage", envvar="TUNESMITH_STORAGE", default=None, help="Storage URL (also TUNESMITH_STORAGE).")
+@storage_file_option
+def storage_upgrade(storage: str | None, storage_file: str | None) -> None:
+    """Migrate a SQL storage written by an older tunesmith to this version's schema."""
+    from tunesmith.storage import SQLStorage
+
+    url = _storage_url(storage, storage_file, default=DEFAULT_STORAGE)
+    with _friendly_errors():
+        store = open_storage(url)
+        if not isinstance(store, SQLStorage):
+            raise CliError(f"{redact_url(url)} is not a SQL storage: only SQL storages have a schema")
+        version = store.schema_version
+        store.close()
+    console.print(f"{redact_url(url)} is at schema version {version}")
