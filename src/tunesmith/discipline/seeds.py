@@ -1,4 +1,4 @@
-"""Seed stability and the baseline: re-run configurations with fresh seeds, keep every run, pick by a stated rule.
+"""Seed stability: re-run configurations with fresh seeds, keep every run, pick by a stated rule.
 
 The guide: "run top-3 candidates across 5+ seeds, pick most stable". `validate_top` re-runs the
 best ``k`` distinct configurations of a study with the same ``seeds`` fresh seeds (paired, so
@@ -11,28 +11,28 @@ seed effects cancel in the comparison), records every run in the study attribute
 * ``Rule.WORST``: the best worst run.
 
 A candidate with a failed run, or whose mean of a guardrail metric breaches the guardrail, is
-not eligible. The baseline (the model's defaults) is run on the same seeds (`evaluate_baseline`).
+not eligible. The baseline (the model's defaults) runs on the same seeds (`tunesmith.discipline.baseline`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr, write_attr
+from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list
+from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
 from tunesmith.errors import ConfigError, TunesmithError
-from tunesmith.objective import Guardrail, Metric, normalise_result
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.objective import Guardrail, Metric
+from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
@@ -50,8 +50,6 @@ __all__ = [
     "validate_top",
 ]
 
-Objective = Callable[[Trial], Any]
-BASELINE_NUMBER = -1
 
 
 class Rule(Enum):
@@ -60,78 +58,6 @@ class Rule(Enum):
     LCB = "lcb"
     MEAN = "mean"
     WORST = "worst"
-
-
-def seed_list(study_seed: int, count: int) -> list[int]:
-    """``count`` fresh 32-bit seeds derived from the study seed, distinct from every trial's seed stream."""
-    integer("seeds", count, minimum=2, fix="use 5 (a spread needs two seeds at least)")
-    return [int(np.random.SeedSequence([study_seed, 0x5EED, i]).generate_state(1)[0]) for i in range(count)]
-
-
-@dataclass(frozen=True)
-class SeedRun:
-    """One re-run of a configuration with one seed.
-
-    Attributes:
-        candidate: the trial number whose configuration ran (-1 for the baseline).
-        seed: the seed.
-        state: ``"complete"``, ``"infeasible"`` (a guardrail breached) or ``"failed"``.
-        metrics: everything the objective returned (slice metrics included).
-        reason: why it did not complete, with the error text for a failure.
-    """
-
-    candidate: int
-    seed: int
-    state: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    reason: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"candidate": self.candidate, "seed": self.seed, "state": self.state, "metrics": self.metrics,
-                "reason": self.reason}  # fmt: skip
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SeedRun:
-        return cls(int(data["candidate"]), int(data["seed"]), str(data["state"]),
-                   {k: float(v) for k, v in data.get("metrics", {}).items()}, data.get("reason"))  # fmt: skip
-
-
-def run_once(
-    objective: Objective,
-    params: Mapping[str, Any],
-    seed: int,
-    *,
-    candidate: int,
-    metric: Metric,
-    guardrails: Sequence[Guardrail] = (),
-    checkpoint_dir: Path | None = None,
-) -> SeedRun:
-    """Run ``objective`` on one configuration and seed; a user's error becomes a failed run, never an exception."""
-    trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
-    try:
-        result = objective(trial)
-    except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
-        text = "".join(traceback.format_exception(exc))
-        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"{type(exc).__name__}: {exc}\n{text}")
-    try:
-        metrics = normalise_result(result, metric)
-    except ValueError as exc:
-        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"bad result: {exc}")
-    value = metrics[metric.name]
-    if not math.isfinite(value):
-        return SeedRun(candidate, seed, TrialState.FAILED.value, metrics, f"{metric.name} is {value}")
-    for guardrail in guardrails:
-        observed = metrics.get(guardrail.metric)
-        if observed is None or not guardrail.holds(observed):
-            why = "missing" if observed is None else f"got {observed:g}"
-            return SeedRun(
-                candidate,
-                seed,
-                TrialState.INFEASIBLE.value,
-                metrics,
-                f"guardrail breached: {guardrail.describe()} ({why})",
-            )
-    return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics)
 
 
 def _t_quantile(confidence: float, dof: int) -> float:
@@ -425,80 +351,3 @@ def validate_top(
     )
     write_attr(study, report.attribute())
     return report
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The baseline configuration evaluated across seeds.
-
-    Attributes:
-        params: the configuration (the model's defaults).
-        runs: every run.
-        mean, std: of the metric over the runs that completed (``std`` is the seed noise).
-    """
-
-    params: dict[str, Any]
-    runs: tuple[SeedRun, ...]
-    mean: float
-    std: float
-
-    def to_attr(self, metric: Metric) -> dict[str, Any]:
-        """The JSON of `attribute` (without ``seed_count``)."""
-        return self.attribute(metric).to_json()
-
-    def attribute(self, metric: Metric, seed_count: int | None = None) -> BaselineAttr:
-        """The study attribute ``baseline``."""
-        values = [r.metrics[metric.name] for r in self.runs if r.state != TrialState.FAILED.value]
-        return BaselineAttr(params=self.params, seeds=tuple(r.seed for r in self.runs), values=tuple(values),
-                            mean=self.mean, std=self.std, runs=tuple(r.to_json() for r in self.runs),
-                            seed_count=seed_count)  # fmt: skip
-
-
-def evaluate_baseline(
-    study: Study, objective: Objective, params: Mapping[str, Any] | None = None, seeds: int = 5
-) -> Baseline:
-    """Run the baseline configuration with the same fresh seeds `validate_top` uses and record it.
-
-    Args:
-        study: the study.
-        objective: the study's objective.
-        params: the baseline configuration; default: the one declared with ``Study(baseline=...)``.
-        seeds: how many seeds.
-
-    Raises:
-        ConfigError: when no configuration is given or declared.
-        TunesmithError: when every baseline run failed.
-    """
-    if params is None:
-        declared = read_attr(study.attrs, BaselineAttr)
-        if declared is None or declared.params is None:
-            raise ConfigError(
-                "no baseline configuration: pass params=... or declare one with ts.Study(..., baseline={...})"
-            )
-        params = declared.params
-        seeds = seeds if declared.seed_count is None else declared.seed_count
-    if not isinstance(params, Mapping):
-        raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
-    runs = tuple(
-        run_once(
-            objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
-            checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{i}",
-        )
-        for i, seed in enumerate(seed_list(study.seed, seeds))
-    )  # fmt: skip
-    values = [r.metrics[study.metric.name] for r in runs if r.state != TrialState.FAILED.value]
-    if not values:
-        raise TunesmithError(f"every baseline run failed; the first error: {runs[0].reason}")
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    baseline = Baseline(dict(params), runs, float(np.mean(values)), std)
-    write_attr(study, baseline.attribute(study.metric, seed_count=seeds))
-    return baseline
-
-
-def run_pending_baseline(study: Study, objective: Objective) -> Baseline | None:
-    """Evaluate a declared baseline that has not run yet (`validate_top` and the config-driven
-    sequence call it; the study itself never runs it)."""
-    declared = read_attr(study.attrs, BaselineAttr)
-    if declared is not None and declared.params is not None and not declared.runs:
-        return evaluate_baseline(study, objective)
-    return None

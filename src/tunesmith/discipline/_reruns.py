@@ -1,0 +1,93 @@
+"""Re-running one configuration with one fresh seed: what seed stability and the baseline share."""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunesmith._validate import integer
+from tunesmith.objective import Guardrail, Metric, normalise_result
+from tunesmith.trial import Trial, TrialState
+
+__all__ = ["BASELINE_NUMBER", "Objective", "SeedRun", "run_once", "seed_list"]
+
+Objective = Callable[[Trial], Any]
+BASELINE_NUMBER = -1
+
+
+def seed_list(study_seed: int, count: int) -> list[int]:
+    """``count`` fresh 32-bit seeds derived from the study seed, distinct from every trial's seed stream."""
+    integer("seeds", count, minimum=2, fix="use 5 (a spread needs two seeds at least)")
+    return [int(np.random.SeedSequence([study_seed, 0x5EED, i]).generate_state(1)[0]) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One re-run of a configuration with one seed.
+
+    Attributes:
+        candidate: the trial number whose configuration ran (-1 for the baseline).
+        seed: the seed.
+        state: ``"complete"``, ``"infeasible"`` (a guardrail breached) or ``"failed"``.
+        metrics: everything the objective returned (slice metrics included).
+        reason: why it did not complete, with the error text for a failure.
+    """
+
+    candidate: int
+    seed: int
+    state: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"candidate": self.candidate, "seed": self.seed, "state": self.state, "metrics": self.metrics,
+                "reason": self.reason}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SeedRun:
+        return cls(int(data["candidate"]), int(data["seed"]), str(data["state"]),
+                   {k: float(v) for k, v in data.get("metrics", {}).items()}, data.get("reason"))  # fmt: skip
+
+
+def run_once(
+    objective: Objective,
+    params: Mapping[str, Any],
+    seed: int,
+    *,
+    candidate: int,
+    metric: Metric,
+    guardrails: Sequence[Guardrail] = (),
+    checkpoint_dir: Path | None = None,
+) -> SeedRun:
+    """Run ``objective`` on one configuration and seed; a user's error becomes a failed run, never an exception."""
+    trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
+    try:
+        result = objective(trial)
+    except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
+        text = "".join(traceback.format_exception(exc))
+        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"{type(exc).__name__}: {exc}\n{text}")
+    try:
+        metrics = normalise_result(result, metric)
+    except ValueError as exc:
+        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"bad result: {exc}")
+    value = metrics[metric.name]
+    if not math.isfinite(value):
+        return SeedRun(candidate, seed, TrialState.FAILED.value, metrics, f"{metric.name} is {value}")
+    for guardrail in guardrails:
+        observed = metrics.get(guardrail.metric)
+        if observed is None or not guardrail.holds(observed):
+            why = "missing" if observed is None else f"got {observed:g}"
+            return SeedRun(
+                candidate,
+                seed,
+                TrialState.INFEASIBLE.value,
+                metrics,
+                f"guardrail breached: {guardrail.describe()} ({why})",
+            )
+    return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics)

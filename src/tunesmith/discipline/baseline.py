@@ -1,0 +1,97 @@
+"""The baseline: the model's defaults run across the same fresh seeds as the re-run candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunesmith.attributes import BaselineAttr, read_attr, write_attr
+from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list
+from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.objective import Metric
+from tunesmith.trial import TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study import Study
+
+__all__ = ["Baseline", "evaluate_baseline", "run_pending_baseline"]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline configuration evaluated across seeds.
+
+    Attributes:
+        params: the configuration (the model's defaults).
+        runs: every run.
+        mean, std: of the metric over the runs that completed (``std`` is the seed noise).
+    """
+
+    params: dict[str, Any]
+    runs: tuple[SeedRun, ...]
+    mean: float
+    std: float
+
+    def to_attr(self, metric: Metric) -> dict[str, Any]:
+        """The JSON of `attribute` (without ``seed_count``)."""
+        return self.attribute(metric).to_json()
+
+    def attribute(self, metric: Metric, seed_count: int | None = None) -> BaselineAttr:
+        """The study attribute ``baseline``."""
+        values = [r.metrics[metric.name] for r in self.runs if r.state != TrialState.FAILED.value]
+        return BaselineAttr(params=self.params, seeds=tuple(r.seed for r in self.runs), values=tuple(values),
+                            mean=self.mean, std=self.std, runs=tuple(r.to_json() for r in self.runs),
+                            seed_count=seed_count)  # fmt: skip
+
+
+def evaluate_baseline(
+    study: Study, objective: Objective, params: Mapping[str, Any] | None = None, seeds: int = 5
+) -> Baseline:
+    """Run the baseline configuration with the same fresh seeds `validate_top` uses and record it.
+
+    Args:
+        study: the study.
+        objective: the study's objective.
+        params: the baseline configuration; default: the one declared with ``Study(baseline=...)``.
+        seeds: how many seeds.
+
+    Raises:
+        ConfigError: when no configuration is given or declared.
+        TunesmithError: when every baseline run failed.
+    """
+    if params is None:
+        declared = read_attr(study.attrs, BaselineAttr)
+        if declared is None or declared.params is None:
+            raise ConfigError(
+                "no baseline configuration: pass params=... or declare one with ts.Study(..., baseline={...})"
+            )
+        params = declared.params
+        seeds = seeds if declared.seed_count is None else declared.seed_count
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
+    runs = tuple(
+        run_once(
+            objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
+            checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{i}",
+        )
+        for i, seed in enumerate(seed_list(study.seed, seeds))
+    )  # fmt: skip
+    values = [r.metrics[study.metric.name] for r in runs if r.state != TrialState.FAILED.value]
+    if not values:
+        raise TunesmithError(f"every baseline run failed; the first error: {runs[0].reason}")
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    baseline = Baseline(dict(params), runs, float(np.mean(values)), std)
+    write_attr(study, baseline.attribute(study.metric, seed_count=seeds))
+    return baseline
+
+
+def run_pending_baseline(study: Study, objective: Objective) -> Baseline | None:
+    """Evaluate a declared baseline that has not run yet (`validate_top` and the config-driven
+    sequence call it; the study itself never runs it)."""
+    declared = read_attr(study.attrs, BaselineAttr)
+    if declared is not None and declared.params is not None and not declared.runs:
+        return evaluate_baseline(study, objective)
+    return None
