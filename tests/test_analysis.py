@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -223,3 +224,33 @@ def test_a_study_without_failures_gets_no_attribution() -> None:
     assert result.counts[Signature.HEALTHY] == 20
     assert result.attributions == ()
     assert result.lines()[0] == "signatures of 20 trials: 20 healthy"
+
+
+def _random_study(objective: Any, trials: int, seed: int = 0) -> ts.Study:
+    space = ts.Space({"x": ts.Float(0.0, 1.0), "y": ts.Float(0.0, 1.0), "z": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metric="loss", sampler="random", budget=ts.Budget(trials=trials), storage="memory",
+                     seed=seed)  # fmt: skip
+    study.optimize(lambda t: objective(t.params))
+    return study
+
+
+def _advice(study: ts.Study) -> list[str]:
+    result = importance(study.trials, study.space, "loss", seed=0)
+    return [s.text for s in diagnose(study.trials, study.space, study.metric, importance=result).suggestions]
+
+
+def test_no_budget_advice_is_given_from_too_few_trials() -> None:
+    texts = _advice(_random_study(lambda p: 10 * p["x"] + 0.01 * p["z"], trials=12))
+    assert not any("first" in t or "little effect" in t for t in texts)
+    assert any(t.startswith("no advice on where to spend the budget yet: 12 trials") for t in texts)
+
+
+def test_two_equally_important_parameters_are_not_ranked() -> None:
+    texts = _advice(_random_study(lambda p: p["x"] + p["y"], trials=40))
+    assert not any(t.startswith("tune ") for t in texts), texts
+    assert any(t.startswith("no parameter stands out yet") and "would tell" in t for t in texts)
+
+
+def test_a_clearly_dominant_parameter_is_named_with_its_lead() -> None:
+    texts = _advice(_random_study(lambda p: 10 * p["x"] + 0.5 * p["y"], trials=40))
+    assert any(t.startswith("tune x first") and "of the trees" in t for t in texts), texts

@@ -44,15 +44,42 @@ def tuned(trials: int = 150, storage: str = "memory", name: str | None = None) -
     return study
 
 
+def per_example_objective(trial: ts.Trial) -> dict[str, Any]:
+    """Correct/incorrect on 300 validation examples, the same draw for a configuration every time."""
+    rng = np.random.default_rng(zlib.crc32(json.dumps(trial.params).encode()))
+    return {"acc": rng.random(300) < true_accuracy(trial.params)}
+
+
+def per_example_holdout(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    return {"holdout_acc": np.random.default_rng(seed).random(2000) < true_accuracy(params)}
+
+
 def test_many_trials_on_one_validation_split_show_a_flagged_gap() -> None:
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=150),
+                     storage="memory", seed=3)  # fmt: skip
+    study.optimize(per_example_objective)
+    assert study.best is not None and study.best.metrics["count:acc"] == 300 and "stderr:acc" in study.best.metrics
+    verdict = ts.finalize(study, per_example_holdout)
+    gap = verdict.check("holdout gap")
+    assert not gap.passed and not verdict.ready and "overfitted the validation split" in gap.detail
+    assert "points" in gap.detail and "300 examples" in gap.detail and "2000 examples" in gap.detail
+    stored = study.attrs["holdout"]
+    assert stored["flagged"] and stored["gap"] > 0.02 and stored["threshold"] == 0.02
+    assert stored["gap_units"] == "points" and 0 < stored["gap_stderr"] < 0.03
+    optimism = study.attrs["optimism"]
+    assert optimism["compared"] == 150 and optimism["method"] == "per-example noise"
+    true_optimism = stored["rows"][0]["validation"] - true_accuracy(stored["params"])
+    assert 0.5 * true_optimism <= optimism["estimate"] <= 1.5 * true_optimism
+
+
+def test_a_gap_without_noise_information_is_not_checked_and_says_what_to_return() -> None:
     study = tuned()
     verdict = ts.finalize(study, holdout)
     gap = verdict.check("holdout gap")
-    assert not gap.passed and not verdict.ready and "overfitted the validation split" in gap.detail
+    assert gap.passed and not gap.checked and "per-example values" in gap.detail
     stored = study.attrs["holdout"]
-    assert stored["flagged"] and stored["gap"] > 0.02 and stored["threshold"] == 0.02
+    assert not stored["flagged"] and stored["gap"] > 0.02
     optimism = study.attrs["optimism"]
-    assert optimism["compared"] == 150 and optimism["method"] == "order statistics"
     real = stored["rows"][0]["validation"] - stored["rows"][0]["holdout"]
     assert 0.3 * real < optimism["estimate"] <= real * 1.5
 
@@ -104,8 +131,10 @@ def test_a_holdout_result_without_the_metric_is_refused() -> None:
 
 
 def test_the_report_reads_the_recorded_attributes() -> None:
-    study = tuned(20)
-    ts.finalize(study, holdout)
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=150),
+                     storage="memory", seed=3)  # fmt: skip
+    study.optimize(per_example_objective)
+    ts.finalize(study, per_example_holdout)
     attrs = study.attrs
     assert plots.holdout_rows(attrs["holdout"])[0][0] == "acc"
     assert set(attrs["verdict"]) >= {"status", "summary", "reasons"}
@@ -134,11 +163,15 @@ def test_bootstrap_bias_correction_uses_per_fold_results() -> None:
 
 def test_cli_finalize_opens_the_holdout_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "holdouts.py").write_text(
-        "def evaluate(params, seed):\n    return {'holdout_acc': 0.80 + 0.02 * params['x']}\n"
+        "import numpy as np\n\n"
+        "def evaluate(params, seed):\n"
+        "    return {'holdout_acc': np.random.default_rng(seed).random(2000) < 0.80 + 0.02 * params['x']}\n"
     )
     monkeypatch.chdir(tmp_path)
     storage = f"sqlite:///{tmp_path / 'cli.db'}"
-    tuned(40, storage=storage, name="noisy")
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=150),
+                     storage=storage, name="noisy", seed=3)  # fmt: skip
+    study.optimize(per_example_objective)
     runner = CliRunner()
     first = runner.invoke(cli, ["finalize", "noisy", "--storage", storage, "--evaluate", "holdouts:evaluate"])
     assert first.exit_code == 0, first.output

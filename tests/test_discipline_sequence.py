@@ -13,15 +13,20 @@ from tunesmith.discipline.sequence import after_search, before_search, demo_verd
 from tunesmith.errors import ConfigError
 
 MODULE = """
+import random
+
+
 def objective(trial):
     x = trial.params["x"]
     wobble = (trial.seed % 7) / 1000.0
-    return {"loss": (x - 0.3) ** 2 + 0.1 + wobble}
+    rng = random.Random(42)  # one validation set: 200 examples' losses
+    return {"loss": [(x - 0.3) ** 2 + 0.1 + wobble + rng.gauss(0.0, 0.01) for _ in range(200)]}
 
 
 def evaluate(params, seed):
-    loss = (params["x"] - 0.3) ** 2 + 0.103
-    return {"holdout_loss": loss, "slice:a:holdout_loss": 0.10, "slice:b:holdout_loss": 0.11}
+    rng = random.Random(7)
+    losses = [(params["x"] - 0.3) ** 2 + 0.103 + rng.gauss(0.0, 0.01) for _ in range(200)]
+    return {"holdout_loss": losses, "slice:a:holdout_loss": 0.10, "slice:b:holdout_loss": 0.11}
 """
 
 

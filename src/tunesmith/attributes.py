@@ -239,6 +239,8 @@ class HoldoutAttr(JsonObject):
     params: dict[str, Any] | None = None
     chosen_by: str | None = None
     gap: float | None = None
+    gap_units: str | None = None
+    gap_stderr: float | None = None
     threshold: float | None = None
     flagged: bool | None = None
     opened: int | None = None
@@ -251,7 +253,8 @@ class HoldoutAttr(JsonObject):
         r = Fields(value, where or cls.KEY)
         numbers = "an object of numbers"
         return cls(rows=r.nested("rows", HoldoutRowAttr), trial=r.integer("trial"), params=r.mapping("params"),
-                   chosen_by=r.text("chosen_by"), gap=r.number("gap"), threshold=r.number("threshold"),
+                   chosen_by=r.text("chosen_by"), gap=r.number("gap"), gap_units=r.text("gap_units"),
+                   gap_stderr=r.number("gap_stderr"), threshold=r.number("threshold"),
                    flagged=r.flag("flagged"), opened=r.integer("opened"), forced=r.integer("forced"),
                    scores=r.mapping("scores", is_number, numbers), slices=r.mapping("slices", is_number, numbers),
                    **r.rest())  # fmt: skip

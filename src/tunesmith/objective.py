@@ -11,9 +11,13 @@ from typing import Any, Literal
 from tunesmith._validate import real
 from tunesmith.errors import ConfigError
 
-__all__ = ["Guardrail", "Metric", "normalise_result"]
+__all__ = ["COUNT", "STDERR", "Guardrail", "Metric", "is_per_example", "normalise_result", "summarise"]
 
 Direction = Literal["min", "max"]
+
+# A metric given as per-example values is stored as its mean, with these keys beside it.
+STDERR = "stderr:"
+COUNT = "count:"
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -88,17 +92,51 @@ class Guardrail:
         return cls(str(data["metric"]), str(data["op"]), float(data["bound"]))
 
 
+def summarise(name: str, values: Any) -> dict[str, float]:
+    """``{name: mean, "stderr:<name>": standard error, "count:<name>": n}`` of per-example values.
+
+    The array itself is never stored: its mean is the metric, and the count and standard error say
+    how much sampling noise the mean carries (the verdict's holdout-gap check reads them).
+
+    Raises:
+        ValueError: when ``values`` is empty or holds something that is not a number.
+    """
+    try:
+        numbers = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"metric {name!r} holds per-example values that are not all numbers") from None
+    if not numbers:
+        raise ValueError(f"metric {name!r} is an empty sequence: return one value per validation example")
+    n = len(numbers)
+    mean = math.fsum(numbers) / n
+    out = {name: mean, f"{COUNT}{name}": float(n)}
+    if n > 1:  # one value says nothing about its own noise
+        variance = math.fsum((v - mean) ** 2 for v in numbers) / (n - 1)
+        out[f"{STDERR}{name}"] = math.sqrt(variance / n)
+    return out
+
+
+def is_per_example(value: Any) -> bool:
+    """Whether a result value is a sequence of per-example values (a list, a tuple, an array), not one number."""
+    if isinstance(value, str | bytes | Mapping):
+        return False
+    if getattr(value, "ndim", 1) == 0:  # a zero-dimensional array is one number
+        return False
+    return isinstance(value, list | tuple) or (hasattr(value, "__len__") and hasattr(value, "__iter__"))
+
+
 def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
     """Turn what an objective returned into a dict of float metrics.
 
-    A bare number is the primary metric. Raises `ValueError` with the reason when the result
-    lacks the primary metric or holds something that is not a number.
+    A bare number is the primary metric. In a dict, a sequence of numbers (a list, an array) is a
+    metric's per-example values: see `summarise`. Raises `ValueError` with the reason when the
+    result lacks the primary metric or holds something that is not a number.
     """
     if isinstance(result, bool):
         raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
     if isinstance(result, int | float):
         return {metric.name: float(result)}
-    if hasattr(result, "item") and callable(result.item):  # numpy / torch scalars
+    if hasattr(result, "item") and callable(result.item) and not is_per_example(result):  # numpy / torch scalars
         return {metric.name: float(result.item())}
     if not isinstance(result, Mapping):
         raise ValueError(
@@ -106,6 +144,9 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
         )
     out: dict[str, float] = {}
     for key, value in result.items():
+        if is_per_example(value):
+            out.update(summarise(str(key), value))
+            continue
         try:
             out[str(key)] = float(value)
         except (TypeError, ValueError):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,11 +53,14 @@ class ParamImportance:
         params: one name, or two for a pair.
         mean: the mean over trees of the fraction of the metric's variance explained.
         std: the standard deviation of that fraction over trees (fitted on bootstrap resamples).
+        trees: the fraction in each tree, in tree order (the same order for every parameter, so two
+            parameters compare tree by tree); not stored.
     """
 
     params: tuple[str, ...]
     mean: float
     std: float
+    trees: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -156,7 +159,8 @@ def importance(
         raise NotEnoughTrials(f"no tree found any variation in {metric_.name!r}: run more (or more varied) trials")
     mains = np.vstack([tree.main_effects() / tree.total for tree in trees])
     main_items = [
-        ParamImportance((name,), float(mains[:, k].mean()), float(mains[:, k].std())) for k, name in enumerate(names)
+        ParamImportance((name,), float(mains[:, k].mean()), float(mains[:, k].std()), tuple(mains[:, k].tolist()))
+        for k, name in enumerate(names)
     ]
     pair_items: list[ParamImportance] = []
     if pairs and len(names) >= 2:

@@ -32,11 +32,12 @@ from tunesmith.attributes import (
     write_attr,
 )
 from tunesmith.discipline.conventions import holdout_key, shifted_of, slices_of
+from tunesmith.discipline.gap import gap_test, noise_of, scored_in_points
 from tunesmith.discipline.guardrails import proxy_overfitting
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.verdict import Check, Verdict
 from tunesmith.errors import ConfigError, TunesmithError
-from tunesmith.objective import Metric
+from tunesmith.objective import Metric, is_per_example, summarise
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -77,19 +78,23 @@ def relative_drop(metric: Metric, reference: float, value: float) -> float:
     return metric.sign() * (value - reference) / max(abs(reference), 1e-12)
 
 
-def _chosen(study: Study) -> tuple[TrialRecord, float, str, SeedCandidateAttr | None]:
-    """The configuration to test, its validation value, how it was chosen, and its seed-stability entry."""
+def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
+    """The configuration to test, how it was chosen, and its seed-stability entry.
+
+    After `validate_top` it is the re-run winner; when re-runs exist but no candidate was eligible it
+    is the search's best, and the seed-stability check fails.
+    """
     stability = read_attr(study.attrs, SeedStabilityAttr)
     records = {r.number: r for r in study.trials}
     if stability is not None and stability.winner is not None and stability.winner in records:
         entry = stability.candidate(stability.winner)
         if entry is not None and entry.mean is not None and math.isfinite(entry.mean):
             rule = "lcb" if stability.rule is None else stability.rule
-            return records[stability.winner], float(entry.mean), f"seed-stability winner ({rule})", entry
+            return records[stability.winner], f"seed-stability winner ({rule})", entry
     best = study.best
     if best is None:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: nothing to score on the holdout")
-    return best, float(best.metrics[study.metric.name]), "best validation score", None
+    return best, "best validation score", None
 
 
 def _open(study: Study, force: bool, trial: int) -> HoldoutLogAttr:
@@ -111,10 +116,16 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str) 
     result = evaluate(dict(params), seed)
     if not isinstance(result, Mapping):
         raise ConfigError(f"the {what} evaluation must return a dict of metrics, got {type(result).__name__}")
+    scores: dict[str, float] = {}
     try:
-        return {str(k): float(v) for k, v in result.items()}
+        for key, value in result.items():
+            if is_per_example(value):
+                scores.update(summarise(str(key), value))  # per-example values: mean, count, standard error
+            else:
+                scores[str(key)] = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"the {what} evaluation returned a value that is not a number: {dict(result)!r}") from None
+    return scores
 
 
 def _baseline_check(study: Study, value: float, entry: SeedCandidateAttr | None) -> Check:
@@ -141,9 +152,18 @@ def _baseline_check(study: Study, value: float, entry: SeedCandidateAttr | None)
 def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thresholds) -> Check:
     name = "seed stability"
     stability = read_attr(study.attrs, SeedStabilityAttr)
-    if entry is None or stability is None:
+    if stability is None:
         return Check(
-            name, True, "the top candidates were not re-run: call study.validate_top(objective)", checked=False
+            name, True, "the top candidates were not re-run: call ts.validate_top(study, objective)", checked=False
+        )
+    if entry is None:  # re-runs exist and none of them may win: the evidence says not ready
+        notes = [f"#{c.trial}: {c.note}" for c in stability.candidates or () if c.trial is not None and c.note]
+        return Check(
+            name,
+            False,
+            f"no re-run candidate was eligible across {len(stability.seeds or ())} seeds"
+            + (f" ({'; '.join(notes)})" if notes else "")
+            + "; the holdout scored the search's best, which the re-runs did not confirm",
         )
     if entry.mean is None or entry.std is None:
         raise entry.missing("mean" if entry.mean is None else "std", f"{stability.KEY}.candidates")
@@ -236,7 +256,9 @@ def finalize(
         HoldoutOpened: when the holdout was opened before and ``force`` is false.
     """
     limits = thresholds or Thresholds()
-    record, validation, how, entry = _chosen(study)
+    record, how, entry = _chosen(study)
+    validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
+    rerun = None if entry is None or entry.mean is None else float(entry.mean)
     log = _open(study, force, record.number)
     scores = _evaluate(evaluate, record.params, record.seed, "holdout")
     key = holdout_key(study.metric, scores)
@@ -246,15 +268,20 @@ def finalize(
             f"'holdout_<metric>' or {study.metric.name!r}"
         )
     holdout = scores[key]
-    gap = relative_drop(study.metric, validation, holdout)
-    checks = [_baseline_check(study, validation, entry)]
+    gap = gap_test(
+        study.metric, validation, holdout,
+        validation_noise=noise_of(record.metrics, study.metric.name), holdout_noise=noise_of(scores, key),
+        threshold=limits.gap, points=scored_in_points(study.metric, _scores_seen(study, holdout)),
+    )  # fmt: skip
+    beside = "" if rerun is None else f"; re-run mean {rerun:.4g}"
+    checks = [_baseline_check(study, validation if rerun is None else rerun, entry)]
     checks.append(
         Check(
             "holdout gap",
-            gap <= limits.gap,
-            f"validation {study.metric.name} {validation:.4g} ({how}, trial #{record.number}) "
-            f"vs holdout {holdout:.4g}: {gap:+.1%} (limit {limits.gap:.0%})"
-            + ("" if gap <= limits.gap else " - the search overfitted the validation split"),
+            not gap.flagged,
+            f"validation {study.metric.name} {validation:.4g} ({how}, trial #{record.number}{beside}) "
+            f"vs holdout {holdout:.4g}: {gap.detail}",
+            checked=gap.checked,
         )
     )
     checks.append(_seed_check(study, entry, limits))
@@ -307,9 +334,11 @@ def finalize(
             trial=record.number,
             params=record.params,
             chosen_by=how,
-            gap=gap,
+            gap=gap.gap,
+            gap_units=gap.units,
+            gap_stderr=gap.stderr,
             threshold=limits.gap,
-            flagged=gap > limits.gap,
+            flagged=gap.flagged,
             opened=len(log.openings),
             forced=len(forced),
             scores=scores,
@@ -320,6 +349,12 @@ def finalize(
         write_attr(study, optimism.attribute())
     write_attr(study, verdict.attribute())
     return verdict
+
+
+def _scores_seen(study: Study, holdout: float) -> list[float]:
+    """Every value of the primary metric the study saw (finished trials and the holdout)."""
+    name = study.metric.name
+    return [holdout, *(v for r in study.trials if r.state.is_finished and (v := r.value(name)) is not None)]
 
 
 def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], key: str) -> list[HoldoutRowAttr]:

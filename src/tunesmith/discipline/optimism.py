@@ -7,6 +7,10 @@ Two estimates, both in the metric's units (positive: the best score flatters the
   resample the configuration best on the in-bag folds is scored on the out-of-bag folds; the
   mean out-of-bag score is the corrected estimate of the selected configuration, and its
   distance to the apparent best is the optimism;
+* **per-example noise** when every trial reports per-example results (``stderr:<metric>``): each
+  configuration's score is redrawn around its mean with its own standard error, the best draw is
+  picked, and the optimism is how far it beats its own mean, on average (a dominant configuration
+  is barely flattered; many similar ones are);
 * **order statistics** otherwise: the best of ``n`` noisy scores exceeds its true value by about
   ``noise * E[max of n standard normals]``. ``noise`` is the seed noise when runs across seeds
   were recorded (baseline or seed stability), else the spread of the better half of the trial
@@ -25,7 +29,7 @@ import numpy as np
 
 from tunesmith.attributes import OptimismAttr
 from tunesmith.discipline.conventions import folds_of
-from tunesmith.objective import Metric
+from tunesmith.objective import STDERR, Metric
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["Optimism", "estimate_optimism", "expected_max_normal"]
@@ -42,7 +46,7 @@ class Optimism:
         best: the best validation score.
         estimate: how much better it looks than it is (metric units, >= 0 means optimistic).
         corrected: ``best`` moved back by ``estimate``.
-        method: ``"bootstrap"`` or ``"order statistics"``.
+        method: ``"bootstrap"``, ``"per-example noise"`` or ``"order statistics"``.
         detail: the figures behind it, in words.
     """
 
@@ -83,6 +87,34 @@ def _bootstrap(losses: np.ndarray, rng: np.random.Generator, rounds: int) -> flo
         chosen = int(np.argmin(losses[:, bag].mean(axis=1)))
         outcomes.append(float(losses[chosen, out].mean()))
     return float(np.mean(outcomes)) if outcomes else None
+
+
+def _per_example(
+    compared: Sequence[TrialRecord], metric: Metric, losses: np.ndarray, rounds: int, seed: int
+) -> Optimism | None:
+    """Selection bias simulated from each score's own standard error (per-example results): draw every
+    configuration's score around its mean, pick the best draw, and average how far it beats its mean."""
+    errors = np.array([r.metrics.get(f"{STDERR}{metric.name}", math.nan) for r in compared], dtype=float)
+    if not np.all(np.isfinite(errors)):
+        return None
+    draws = losses + errors * np.random.default_rng(seed).standard_normal((rounds, len(losses)))
+    chosen = draws.argmin(axis=1)
+    rows = np.arange(rounds)
+    estimate = float(np.mean(losses[chosen] - draws[rows, chosen]))
+    sign = metric.sign()
+    best = sign * float(losses.min())
+    return Optimism(
+        compared=len(compared),
+        best=best,
+        estimate=estimate,
+        corrected=best + sign * estimate,
+        method="per-example noise",
+        detail=(
+            f"{len(compared)} configurations drawn {rounds} times around their scores with their per-example "
+            f"standard errors (median {float(np.median(errors)):.3g}): the best draw beats its own mean by "
+            f"{estimate:.3g} on average"
+        ),
+    )
 
 
 def estimate_optimism(
@@ -131,6 +163,9 @@ def estimate_optimism(
                         f"{sign * apparent:.4g}"
                     ),
                 )
+    per_example = _per_example(compared, metric, losses, rounds, seed)
+    if per_example is not None:
+        return per_example
     ordered = np.sort(losses)
     if noise is not None and math.isfinite(noise) and noise > 0:
         sigma, source = float(noise), "seed noise"

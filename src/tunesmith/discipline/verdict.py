@@ -27,6 +27,10 @@ class Check:
     detail: str
     checked: bool = True
 
+    def __post_init__(self) -> None:
+        if not self.checked and not self.passed:
+            raise ValueError(f"check {self.name!r} could not run, so it cannot fail: pass checked=True or passed=True")
+
     @property
     def status(self) -> str:
         """``"ok"``, ``"FAILED"`` or ``"not checked"``."""

@@ -119,4 +119,5 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
             note = f"importance measured at resource {level:g}, the highest rung {reached} trials reached"
     except NotEnoughTrials as exc:
         note = str(exc)
-    return Findings(result, note, diagnose(data.records, data.space, data.metric, importance=result))
+    diagnosis = diagnose(data.records, data.space, data.metric, importance=result, importance_level=level)
+    return Findings(result, note, diagnosis)

@@ -1,0 +1,94 @@
+"""The holdout-gap test on planted scenarios with a known truth: few false alarms, leaks found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tunesmith as ts
+from tunesmith.discipline.gap import Noise, gap_test, noise_of, scored_in_points
+from tunesmith.objective import normalise_result
+
+ACC = ts.Metric("acc", "max")
+ERROR = ts.Metric("error_rate", "min")
+
+
+def _run(rng: np.random.Generator, metric: ts.Metric, leak: float, examples: int = 200) -> bool:
+    """One repetition: 20 configurations, one clearly best (true score 0.85 against 0.70), each scored on
+    ``examples`` validation examples; the winner by validation score is scored on as many holdout
+    examples. ``leak`` inflates every configuration's validation score (points). Returns whether the gap was flagged."""
+    truth = np.full(20, 0.70)
+    truth[7] = 0.85
+    if metric.direction == "min":
+        truth = 1.0 - truth
+    sign = 1.0 if metric.direction == "max" else -1.0
+    seen = np.clip(truth + sign * leak, 0.0, 1.0)  # what a leaky validation set shows
+    validation = [normalise_result({metric.name: rng.random(examples) < p}, metric) for p in seen]
+    values = [v[metric.name] for v in validation]
+    winner = int(np.argmax(values) if metric.direction == "max" else np.argmin(values))
+    holdout = normalise_result({metric.name: rng.random(examples) < truth[winner]}, metric)
+    test = gap_test(metric, values[winner], holdout[metric.name], validation_noise=noise_of(validation[winner],
+                    metric.name), holdout_noise=noise_of(holdout, metric.name), threshold=0.02,
+                    points=scored_in_points(metric, [*values, holdout[metric.name]]))  # fmt: skip
+    assert test.checked and test.units == "points"
+    return test.flagged
+
+
+@pytest.mark.parametrize("metric", [ACC, ERROR], ids=["accuracy", "error rate"])
+def test_with_no_leak_the_gap_is_rarely_flagged(metric: ts.Metric) -> None:
+    rng = np.random.default_rng(0)
+    alarms = np.mean([_run(rng, metric, leak=0.0) for _ in range(400)])
+    assert alarms <= 0.10, f"false alarms {alarms:.1%} (the relative 2% rule gave 32-38%)"
+
+
+@pytest.mark.parametrize("metric", [ACC, ERROR], ids=["accuracy", "error rate"])
+def test_a_leak_of_several_noise_widths_is_flagged(metric: ts.Metric) -> None:
+    rng = np.random.default_rng(1)
+    # the gap's noise width: sqrt(2 * 0.85 * 0.15 / 200) ~ 0.036; plant a leak of about three widths
+    found = np.mean([_run(rng, metric, leak=0.11) for _ in range(400)])
+    assert found >= 0.90, f"detection {found:.1%}"
+
+
+def test_a_gap_beyond_the_limit_but_within_noise_passes_and_says_so() -> None:
+    test = gap_test(ACC, 0.90, 0.86, validation_noise=Noise(0.03, "100 examples"),
+                    holdout_noise=Noise(0.03, "100 examples"), threshold=0.02, points=True)  # fmt: skip
+    assert not test.flagged and test.checked and "within noise" in test.detail and "+4.0 points" in test.detail
+
+
+def test_a_gap_within_the_limit_is_never_flagged_however_precise() -> None:
+    test = gap_test(ACC, 0.900, 0.885, validation_noise=Noise(0.001, "1e5 examples"),
+                    holdout_noise=Noise(0.001, "1e5 examples"), threshold=0.02, points=True)  # fmt: skip
+    assert not test.flagged and "within the limit" in test.detail
+
+
+def test_without_noise_information_the_gap_is_not_checked_and_says_what_to_return() -> None:
+    test = gap_test(ACC, 0.95, 0.80, validation_noise=None, holdout_noise=None, threshold=0.02, points=True)
+    assert not test.flagged and not test.checked and "per-example values" in test.detail
+
+
+def test_one_known_side_stands_for_both_and_the_detail_says_so() -> None:
+    test = gap_test(ACC, 0.95, 0.80, validation_noise=Noise(0.01, "2000 examples"), holdout_noise=None,
+                    threshold=0.02, points=True)  # fmt: skip
+    assert test.flagged and "assumed alike" in test.detail and test.stderr == pytest.approx(0.01 * 2**0.5)
+
+
+def test_an_unbounded_metric_reads_its_gap_relative_to_the_validation_score() -> None:
+    loss = ts.Metric("val_loss", "min")
+    assert not scored_in_points(loss, [0.05, 0.2])
+    test = gap_test(loss, 0.05, 0.06, validation_noise=Noise(0.002, "300 examples"),
+                    holdout_noise=Noise(0.002, "300 examples"), threshold=0.02, points=False)  # fmt: skip
+    assert test.units == "relative" and test.gap == pytest.approx(0.2) and test.flagged
+
+
+def test_per_fold_results_give_the_validation_noise() -> None:
+    metrics = {"acc": 0.8, **ts.discipline.fold_metrics("acc", [0.78, 0.80, 0.82, 0.79, 0.81])}
+    noise = noise_of(metrics, "acc")
+    assert noise is not None and noise.source == "5 folds" and noise.stderr == pytest.approx(0.00707, rel=1e-2)
+
+
+def test_per_example_values_become_the_mean_with_count_and_standard_error() -> None:
+    metrics = normalise_result({"acc": [1, 0, 1, 1], "ms": 3}, ACC)
+    assert metrics == pytest.approx({"acc": 0.75, "count:acc": 4.0, "stderr:acc": 0.25, "ms": 3.0})
+    assert "stderr:acc" not in normalise_result({"acc": [1]}, ACC), "one value says nothing of its noise"
+    with pytest.raises(ValueError, match="empty"):
+        normalise_result({"acc": []}, ACC)
