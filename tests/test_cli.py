@@ -137,7 +137,7 @@ def test_demo_prints_validation_and_holdout_and_best_reads_it_back(tmp_path: Pat
         env=cli_env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stderr
-    assert "val_loss: validation" in demo.stdout and ", holdout " in demo.stdout
+    assert "val_accuracy: validation" in demo.stdout and ", holdout " in demo.stdout
     assert "ready" in demo.stdout and "holdout gap" in demo.stdout  # the verdict, with its checks
     assert (tmp_path / "tunesmith-demo-report.html").is_file()
     best = subprocess.run(

@@ -85,4 +85,4 @@ def test_the_demo_ends_with_a_verdict() -> None:
     assert verdict.check("baseline margin").checked and verdict.check("holdout gap").checked
     assert verdict.summary().splitlines()[0] in ("ready",) or verdict.summary().startswith("not ready: ")
     rows = study.attrs["holdout"]["rows"]
-    assert [r["label"] for r in rows] == ["val_loss", "val_accuracy"]
+    assert [r["label"] for r in rows] == ["val_accuracy", "val_loss"]

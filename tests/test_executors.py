@@ -7,6 +7,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,3 +174,23 @@ def test_simulated_failures_carry_their_kind() -> None:
 
     (outcome,) = _run_directly(ts.SimulatedExecutor(workers=1), objective, [{}])
     assert outcome.kind is TrialKind.EXCEPTION and outcome.reason == "exception: RuntimeError"
+
+
+def test_the_segfault_stack_is_kept_when_the_parent_has_its_own_fault_handler(tmp_path: Path) -> None:
+    """Ray's driver enables faulthandler, then its C++ core installs its own SIGSEGV handler over it; a trial
+    process must still write its stack to the study (faulthandler, thinking itself enabled, reinstalled nothing)."""
+    import faulthandler
+    import signal
+
+    was_enabled = faulthandler.is_enabled()  # pytest's own handler, restored below
+    with open(tmp_path / "parent-faults.log", "wb") as parent_log:
+        faulthandler.enable(file=parent_log, all_threads=True)
+        previous = signal.signal(signal.SIGSEGV, signal.SIG_DFL)  # another library's handler over faulthandler's
+        try:
+            outcomes = _run_directly(ProcessExecutor(1), fault_objective, [{"kind": "segfault"}])
+        finally:
+            faulthandler.disable()
+            signal.signal(signal.SIGSEGV, previous)
+            if was_enabled:
+                faulthandler.enable()
+    assert "Segmentation fault" in (outcomes[0].error or "") and "fault_objective" in (outcomes[0].error or "")

@@ -489,4 +489,7 @@ def test_model_based_samplers_fit_on_the_highest_rung_with_enough_trials() -> No
     assert len(plain.x) == 18, "without rungs every finished trial's last value is an observation"
     with_rungs = SearchContext(metric=Metric("loss"), rungs=(1.0, 3.0, 9.0))
     at_rung = observe(space, history, with_rungs)
-    assert len(at_rung.x) == 6 and sorted(at_rung.loss) == [0.5 + n for n in range(6)]
+    reached, behind = sorted(at_rung.loss)[:6], at_rung.loss[:12]
+    assert len(at_rung.x) == 18 and reached == [0.5 + n for n in range(6)]
+    assert min(behind) > max(reached), "stopped at rung 1: behind every trial that reached rung 3"
+    assert list(behind) == sorted(behind), "in the order they had at rung 1"

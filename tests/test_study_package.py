@@ -10,7 +10,7 @@ import pytest
 import tunesmith as ts
 from tunesmith.decision import Decision
 from tunesmith.executors import SimulatedExecutor
-from tunesmith.study import StudySpec
+from tunesmith.study import ShortTrainingWarning, StudySpec, trained_fully
 from tunesmith.study._outcome import StopNote, judge
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -119,3 +119,47 @@ def test_an_objective_exception_is_failed_with_kind_exception() -> None:
 
     study.optimize(broken)
     assert study.trials[0].kind is TrialKind.EXCEPTION
+
+
+def test_a_trial_that_ran_all_its_steps_is_complete_although_the_resource_budget_ran_out() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(resource=15))
+
+    def five_steps(trial: ts.Trial) -> float:
+        for step in trial.steps(5):
+            trial.report(loss=trial.params["x"] + 1.0 / (step + 1))
+        return trial.params["x"] + 0.2
+
+    study.optimize(five_steps)
+    records = study.trials
+    assert [r.state for r in records] == [TrialState.COMPLETE] * 3, [(r.state, r.reason) for r in records]
+    assert study.best is not None
+
+
+def test_a_trial_stopped_by_the_budget_before_its_last_step_stays_stopped() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(resource=12))
+
+    def five_steps(trial: ts.Trial) -> float:
+        for step in trial.steps(5):
+            trial.report(loss=trial.params["x"] + 1.0 / (step + 1))
+        return trial.params["x"] + 0.2
+
+    study.optimize(five_steps)
+    last = study.trials[-1]
+    assert last.state is TrialState.STOPPED and last.kind is TrialKind.BUDGET and last.resource < 5
+
+
+def test_a_trial_budget_that_trains_fewer_than_five_configurations_fully_warns_with_the_fix() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, scheduler=ts.ASHA(min_resource=1,
+                     max_resource=27, eta=3), budget=ts.Budget(trials=20))  # fmt: skip
+    with pytest.warns(ShortTrainingWarning, match=r"about 0.741 of 20 configurations .*Budget\(resource=.*135 trials"):
+        study.optimize(_steps, executor=SimulatedExecutor(workers=2))
+
+
+def test_the_planner_and_the_run_agree_on_how_many_configurations_train_fully() -> None:
+    fidelity = ts.Fidelity(max_resource=27, min_resource=1, eta=3)
+    plan = ts.plan(SPACE, ts.Budget(trials=20), fidelity=fidelity)
+    assert plan.scheduler["name"] == "asha" and plan.trained_fully is not None
+    study = ts.Study(SPACE, metric="loss", storage="memory", scheduler=plan.scheduler, budget=plan.budget)
+    stated = trained_fully(study.budget, study.scheduler)
+    assert stated is not None and stated[0] == pytest.approx(plan.trained_fully)
+    assert f"{plan.trained_fully:.3g} configurations train to the full resource" in plan.summary()

@@ -9,17 +9,27 @@ count or a rate to a user), and every number check refuses NaN. Each check retur
 so a constructor validates and stores in one line::
 
     self.eta = real("eta", eta, minimum=2)
+
+`checked_arguments` does the same for the arguments' names: a class it decorates answers a
+misspelt keyword with the closest name it takes (``Float got an unexpected argument 'lwo': did you
+mean 'low'?``) instead of Python's ``__init__() got an unexpected keyword argument``.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import math
 import numbers
-from typing import Literal, NoReturn, overload
+from collections.abc import Callable
+from typing import Any, Literal, NoReturn, TypeVar, overload
 
-from tunesmith.errors import ConfigError
+from tunesmith.errors import ArgumentError, ConfigError
 
-__all__ = ["duration", "integer", "real"]
+__all__ = ["checked_arguments", "duration", "integer", "real"]
+
+_C = TypeVar("_C", bound=type)
 
 
 def _fail(name: str, value: object, rule: str, fix: str, context: str | None, error: type[Exception]) -> NoReturn:
@@ -328,3 +338,78 @@ def duration(
         rule = "a positive number of seconds" + (" or None" if allow_none else "")
         _fail(name, value, rule, fix or f"pass e.g. {name}=60", context, error)
     return checked
+
+
+def _call_form(parameters: list[inspect.Parameter]) -> str:
+    """``(low, high, log=False, step=None, *, when=None)``: how a constructor is called, without ``self``."""
+    parts: list[str] = []
+    star = False
+    for p in parameters:
+        if p.kind is p.VAR_POSITIONAL:
+            parts.append(f"*{p.name}")
+            star = True
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            parts.append(f"**{p.name}")
+            continue
+        if p.kind is p.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
+    return f"({', '.join(parts)})"
+
+
+def checked_arguments(error: type[TypeError] = ArgumentError) -> Callable[[_C], _C]:
+    """A class decorator: calls with arguments the constructor cannot take raise ``error``, explained.
+
+    An unknown keyword gets the closest name the constructor takes and the list of all of them;
+    a missing, repeated or surplus positional argument gets the constructor's call form. Calls
+    that bind are passed on unchanged (the constructor's own checks then apply). Put it above
+    ``@dataclass``, so that it wraps the generated ``__init__``.
+
+    Args:
+        error: the exception to raise: a `TunesmithError` that is also a `TypeError`
+            (`ArgumentError`, or `SpaceArgumentError` for parameters).
+
+    Example:
+        >>> import tunesmith as ts
+        >>> ts.Float(0, 1, lwo=0.1)
+        Traceback (most recent call last):
+        tunesmith.errors.SpaceArgumentError: Float got an unexpected argument 'lwo': did you mean 'low'? \
+It takes low, high, log, step, when
+    """
+
+    def decorate(cls: _C) -> _C:
+        init = cls.__init__  # type: ignore[misc]
+        if getattr(init, "_checks_arguments", False):  # inherited from a checked class: already checked
+            return cls
+        if init is object.__init__:  # a class without a constructor takes no arguments
+            signature = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)])
+        else:
+            signature = inspect.signature(init)
+        parameters = list(signature.parameters.values())[1:]
+        takes_any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters)
+        names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            try:
+                signature.bind(self, *args, **kwargs)
+            except TypeError as exc:
+                owner = type(self).__name__
+                unknown = [] if takes_any_keyword else [k for k in kwargs if k not in names]
+                takes = ", ".join(names) or "no arguments"
+                if unknown:
+                    close = difflib.get_close_matches(unknown[0], names, n=1)
+                    hint = f"did you mean {close[0]!r}? It takes {takes}" if close else f"it takes {takes}"
+                    message = f"{owner} got an unexpected argument {unknown[0]!r}: {hint}"
+                else:
+                    message = f"{owner}: {exc}; call it as {owner}{_call_form(parameters)}"
+                raise error(message) from None
+            init(self, *args, **kwargs)
+
+        __init__._checks_arguments = True  # type: ignore[attr-defined]
+        setattr(cls, "__init__", __init__)  # noqa: B010 - mypy refuses assigning to a method
+        return cls
+
+    return decorate

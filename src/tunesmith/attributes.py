@@ -35,6 +35,8 @@ __all__ = [
     "AttributeShapeError",
     "AttributeTarget",
     "BaselineAttr",
+    "BudgetChangeAttr",
+    "BudgetLogAttr",
     "CheckAttr",
     "EnvironmentAttr",
     "HoldoutAttr",
@@ -375,3 +377,37 @@ class VerdictAttr(JsonObject):
         return cls(status=r.text("status", required=True), ready=r.flag("ready"), summary=r.text("summary"),
                    reasons=r.items("reasons", is_text, "strings"), checks=r.nested("checks", CheckAttr),
                    trial=r.integer("trial"), **r.rest())  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetChangeAttr(JsonObject):
+    """One entry of ``budget_log``: at ``at`` (seconds since the epoch) the budget went from ``old`` to
+    ``new`` (each as `Budget.to_json` writes it)."""
+
+    at: float
+    old: dict[str, Any]
+    new: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> BudgetChangeAttr:
+        r = Fields(value, where or "budget_log entry")
+        return cls(at=r.number("at", required=True), old=r.mapping("old", required=True),
+                   new=r.mapping("new", required=True), **r.rest())  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BudgetLogAttr:
+    """``budget_log``: every extension of the study's budget (`Study.extend_budget`), first first (a JSON list)."""
+
+    KEY: ClassVar[str] = "budget_log"
+    changes: tuple[BudgetChangeAttr, ...] = ()
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [change.to_json() for change in self.changes]
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> BudgetLogAttr:
+        where = where or cls.KEY
+        if not isinstance(value, list):
+            raise shape_error(where, "a list of budget changes", value)
+        return cls(tuple(BudgetChangeAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))

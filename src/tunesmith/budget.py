@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tunesmith._validate import integer, real
+from tunesmith._validate import checked_arguments, integer, real
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -21,23 +22,41 @@ def parse_duration(value: float | int | str | None) -> float | None:
     """Seconds from a number of seconds or a string such as ``"90s"``, ``"30m"``, ``"2h"``, ``"1h30m"``."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise ConfigError(f"wall_time must be seconds or a duration such as '2h', got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
+        raise ConfigError(
+            f"wall_time must be seconds or a duration such as '2h', got wall_time={value!r}: pass e.g. 3600 or '1h'"
+        )
+    if isinstance(value, numbers.Real):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond the float range
+            seconds = math.inf
     else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", str(value).lower())
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", value.lower())
         joined = "".join(f"{n}{u}" for n, u in parts)
-        if not parts or joined != re.sub(r"\s+", "", str(value).lower()):
-            raise ConfigError(f"wall_time must look like '90s', '30m', '2h' or '1h30m', got {value!r}")
+        if not parts or joined != re.sub(r"\s+", "", value.lower()):
+            raise ConfigError(
+                f"wall_time must look like '90s', '30m', '2h' or '1h30m', got wall_time={value!r}: "
+                "write a number followed by s, m, h or d"
+            )
         seconds = 0.0
         for number, unit in parts:
             if unit and unit not in _UNITS:
-                raise ConfigError(f"unknown time unit {unit!r} in wall_time={value!r}: use s, m, h or d")
+                raise ConfigError(
+                    f"wall_time's units must be s, m, h or d, got {unit!r} in wall_time={value!r}: use s, m, h or d"
+                )
             seconds += float(number) * _UNITS.get(unit or "s", 1.0)
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(f"wall_time must be > 0, got {value!r}")
+        raise ConfigError(
+            f"wall_time must be a positive, finite duration, got wall_time={value!r}: pass e.g. 3600 or '1h'"
+        )
     return seconds
+
+
+def plain_number(value: float) -> str:
+    """``7200`` for 7200.0, ``0.5`` for 0.5: a number as a person (or a command line) writes it."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() and abs(number) < 1e16 else repr(number)
 
 
 def counts_toward_budget(record: TrialRecord) -> bool:
@@ -58,6 +77,7 @@ class BudgetUsage:
     elapsed: float
 
 
+@checked_arguments()
 @dataclass(frozen=True)
 class Budget:
     """Limits on the whole study, counted over all workers.
@@ -73,8 +93,10 @@ class Budget:
     resource: float | None = None
 
     def __post_init__(self) -> None:
-        integer("trials", self.trials, minimum=1, allow_none=True)
-        real("resource", self.resource, exclusive_minimum=0, finite=False, allow_none=True)
+        object.__setattr__(self, "trials", integer("trials", self.trials, minimum=1, allow_none=True))
+        object.__setattr__(
+            self, "resource", real("resource", self.resource, exclusive_minimum=0, finite=False, allow_none=True)
+        )
         object.__setattr__(self, "wall_time", parse_duration(self.wall_time))
 
     @property
@@ -83,6 +105,15 @@ class Budget:
 
     def is_unbounded(self) -> bool:
         return self.trials is None and self.wall_time is None and self.resource is None
+
+    def describe(self) -> str:
+        """The limits as arguments, ``"trials=20, wall_time=7200s"`` (``"unbounded"`` when there is none)."""
+        parts = [] if self.trials is None else [f"trials={self.trials}"]
+        if self.wall_seconds is not None:
+            parts.append(f"wall_time={plain_number(self.wall_seconds)}s")
+        if self.resource is not None:
+            parts.append(f"resource={plain_number(self.resource)}")
+        return ", ".join(parts) or "unbounded"
 
     @staticmethod
     def usage(records: Iterable[TrialRecord], now: float) -> BudgetUsage:

@@ -20,6 +20,18 @@ class ConfigError(TunesmithError, ValueError):
     """A study configuration (file or arguments) is invalid."""
 
 
+class ArgumentError(ConfigError, TypeError):
+    """A constructor was called with an argument it does not take (or without one it needs).
+
+    Also a `TypeError`, which is what Python raises for the same mistake; the message names the
+    argument, the closest one the constructor takes and every argument it takes.
+    """
+
+
+class SpaceArgumentError(SpaceError, TypeError):
+    """A parameter class was called with an argument it does not take: `ArgumentError`'s twin for spaces."""
+
+
 class AttributeShapeError(TunesmithError, ValueError):
     """A stored study attribute is not in the shape tunesmith writes (see `tunesmith.attributes`)."""
 

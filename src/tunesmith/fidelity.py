@@ -32,15 +32,24 @@ def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
 
 
 def rung_view(
-    history: Sequence[TrialRecord], metric: Metric, rungs: Sequence[float], min_observations: int
+    history: Sequence[TrialRecord],
+    metric: Metric,
+    rungs: Sequence[float],
+    min_observations: int,
+    *,
+    stopped_as_worst: bool = False,
 ) -> tuple[float | None, list[TrialRecord]]:
     """The highest rung that at least ``min_observations`` trials reached, and the history seen there.
 
     Trials that reached the rung appear COMPLETE (INFEASIBLE stays INFEASIBLE) with the metric's
     value at the rung; RUNNING and PAUSED trials below it stay pending; FAILED and diverged
     trials stay as they are (samplers learn to avoid them); trials stopped below the rung are
-    left out. Returns ``(None, history)`` when no rung has enough observations, or when the
-    highest such rung is the full resource (the history is then already right).
+    left out, or with ``stopped_as_worst`` (what samplers ask for) kept as COMPLETE behind the worst
+    value seen at the rung, by as much as they trailed the best trial at the rung where they
+    stopped: they lost there, their order among themselves is kept, and a model that forgot them
+    would propose their region again and again. Returns ``(None, history)``
+    when no rung has enough observations, or when the highest such rung is the full resource (the
+    history is then already right).
     """
     if not rungs:
         return None, list(history)
@@ -51,6 +60,7 @@ def rung_view(
         if level == max(rungs):
             return None, list(history)
         ids = {r.number for r in reached}
+        worst = max(metric.sign() * (value_at(r, metric.name, level) or 0.0) for r in reached)
         view: list[TrialRecord] = []
         for record in history:
             if record.number in ids:
@@ -61,5 +71,22 @@ def rung_view(
                 )
             elif not record.state.is_finished or record.state is TrialState.FAILED or record.kind is TrialKind.DIVERGED:
                 view.append(record)
+            elif stopped_as_worst and record.state is TrialState.STOPPED:
+                loss = worst + _behind_best(record, history, metric, rungs)
+                view.append(record.evolve(state=TrialState.COMPLETE, metrics={**record.metrics,
+                                          metric.name: metric.sign() * loss}, reason=None, kind=None))  # fmt: skip
         return level, view
     return None, list(history)
+
+
+def _behind_best(record: TrialRecord, history: Sequence[TrialRecord], metric: Metric, rungs: Sequence[float]) -> float:
+    """How far (in loss) a stopped trial trailed the best trial at the highest rung it reached (0 when unknown)."""
+    reached = [level for level in rungs if level <= record.resource]
+    if not reached:
+        return 0.0
+    level = max(reached)
+    own = value_at(record, metric.name, level)
+    if own is None:
+        return 0.0
+    values = [v for r in history if (v := value_at(r, metric.name, level)) is not None]
+    return max(0.0, metric.sign() * own - min(metric.sign() * v for v in values))

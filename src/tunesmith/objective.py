@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tunesmith._validate import real
+from tunesmith._validate import checked_arguments, real
 from tunesmith.errors import ConfigError
 
 __all__ = ["COUNT", "STDERR", "Guardrail", "Metric", "is_per_example", "normalise_result", "summarise"]
@@ -27,6 +27,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+@checked_arguments()
 @dataclass(frozen=True)
 class Metric:
     """The primary metric: its name in the objective's result and whether lower or higher is better."""
@@ -36,7 +37,10 @@ class Metric:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ConfigError(f"metric name must be a non-empty string, got {self.name!r}")
+            raise ConfigError(
+                f"metric name must be a non-empty string, got name={self.name!r}: pass the key your objective "
+                "returns, e.g. Metric('loss')"
+            )
         if self.direction not in ("min", "max"):
             raise ConfigError(
                 f"direction must be 'min' or 'max', got direction={self.direction!r}: "
@@ -59,6 +63,7 @@ class Metric:
         return cls(str(data["name"]), data.get("direction", "min"))
 
 
+@checked_arguments()
 @dataclass(frozen=True)
 class Guardrail:
     """A constraint a winner must satisfy, e.g. ``Guardrail("latency_ms", "<=", 20.0)``.
@@ -73,10 +78,14 @@ class Guardrail:
 
     def __post_init__(self) -> None:
         if not isinstance(self.metric, str) or not self.metric:
-            raise ConfigError(f"guardrail metric must be a non-empty string, got {self.metric!r}")
-        if self.op not in _OPS:
+            raise ConfigError(
+                f"guardrail metric must be a non-empty string, got metric={self.metric!r}: pass the key your "
+                "objective returns, e.g. Guardrail('latency_ms', '<=', 20.0)"
+            )
+        if not isinstance(self.op, str) or self.op not in _OPS:
             raise ConfigError(f"guardrail op must be one of {list(_OPS)}, got op={self.op!r}: use '<=' for a ceiling")
-        real("bound", self.bound, context="guardrail", fix="pass the limit as a number, e.g. 20.0")
+        bound = real("bound", self.bound, context="guardrail", fix="pass the limit as a number, e.g. 20.0")
+        object.__setattr__(self, "bound", bound)
 
     def holds(self, value: float) -> bool:
         return math.isfinite(value) and _OPS[self.op](value, float(self.bound))
@@ -89,7 +98,7 @@ class Guardrail:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Guardrail:
-        return cls(str(data["metric"]), str(data["op"]), float(data["bound"]))
+        return cls(str(data["metric"]), str(data["op"]), data["bound"])  # the constructor checks the bound
 
 
 def summarise(name: str, values: Any) -> dict[str, float]:

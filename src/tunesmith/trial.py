@@ -226,6 +226,7 @@ class Trial:
         self._reporter = reporter
         self._step = start_step
         self._decision = Decision.CONTINUE
+        self._planned: int | None = None
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params}, seed={self.seed})"
@@ -309,6 +310,7 @@ class Trial:
         The iteration ends early once the study decides this trial should stop or pause.
         """
         integer("n", n, minimum=1, context="steps(n)", error=TunesmithError)
+        self._planned = n
         for step in range(self._step, n):
             if self.should_stop():
                 return
@@ -329,6 +331,12 @@ class Trial:
         if self._reporter is not None:
             self._decision = self._reporter(step, values)
         return self._decision
+
+    @property
+    def ran_all_steps(self) -> bool:
+        """Whether the trial reported the last step `steps` planned: it trained to the end, so a stop
+        the study answered at that last report (a budget running out) cut nothing short."""
+        return self._planned is not None and self._step >= self._planned
 
     def should_stop(self) -> bool:
         """Whether the study has told this trial to stop (or pause) at its last report."""

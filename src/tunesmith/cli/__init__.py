@@ -2,7 +2,7 @@
 
 The group `cli` lives here; its commands, one module per kind: `_run` (run, demo), `_inspect` (trials,
 best, status, studies, report, export, dashboard), `_discipline` (plan, finalize, lr-find) and `_scale`
-(worker, storage upgrade). `_common` holds what they share.
+(worker, extend, storage upgrade). `_common` holds what they share.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import click
 from tunesmith.cli._discipline import finalize_command, lr_find, plan_command
 from tunesmith.cli._inspect import best, dashboard_command, export, report, status, studies, trials
 from tunesmith.cli._run import demo, run
-from tunesmith.cli._scale import storage_group, worker
+from tunesmith.cli._scale import extend, storage_group, worker
 
 __all__ = ["cli", "main"]
 
@@ -25,11 +25,17 @@ def cli() -> None:
 
 for _command in (
     run, trials, best, status, studies, demo, report, export, lr_find, worker, storage_group, plan_command,
-    finalize_command, dashboard_command,
+    finalize_command, dashboard_command, extend,
 ):  # fmt: skip
     cli.add_command(_command)
 
 
 def main() -> None:
     """Console-script entry point."""
+    import warnings
+
+    from tunesmith.study import ShortTrainingWarning
+
+    # `run` and `demo` state the number of fully trained configurations in their own words.
+    warnings.filterwarnings("ignore", category=ShortTrainingWarning)
     cli(prog_name="tunesmith")

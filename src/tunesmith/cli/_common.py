@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from tunesmith._text import terminal_safe
 from tunesmith.attributes import SamplerChoiceAttr, read_attr
 from tunesmith.errors import StudyNotFound, TunesmithError
 from tunesmith.storage import Storage, open_storage, redact_url
@@ -19,7 +20,8 @@ from tunesmith.trial import TrialRecord
 DEFAULT_STORAGE = "sqlite:///tunesmith.db"
 DEMO_STORAGE = "sqlite:///tunesmith-demo.db"
 
-console = Console(highlight=False)
+# Names are data: no highlighting, no :emoji: codes; every user-supplied string goes through `terminal_safe`.
+console = Console(highlight=False, emoji=False)
 storage_option = click.option(
     "--storage",
     envvar="TUNESMITH_STORAGE",
@@ -31,7 +33,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="One JSON obj
 
 
 class CliError(click.ClickException):
-    """A `TunesmithError` shown as one line, exit code 1, never a traceback."""
+    """A `TunesmithError` shown as one line, exit code 1, never a traceback (nor a name's escape sequence)."""
+
+    def format_message(self) -> str:
+        return terminal_safe(self.message, markup=False, multiline=True)
 
 
 @contextmanager
@@ -71,7 +76,8 @@ def _fmt(value: Any) -> str:
 
 
 def _params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
+    """``name=value, ...`` as rich markup: names and values are escaped."""
+    return terminal_safe(", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
 
 
 def _record_json(record: TrialRecord) -> dict[str, Any]:
@@ -95,11 +101,14 @@ def _summary(study: Study, result: StudyResult | None = None, *, analyses: bool 
     """Where the study lives and how this run ended, then the report's terminal summary."""
     from tunesmith.report import summary
 
-    console.print(f"[bold]{study.name}[/bold] in {redact_url(study.storage.url)}")
+    console.print(f"[bold]{terminal_safe(study.name)}[/bold] in {terminal_safe(redact_url(study.storage.url))}")
     if result is not None:
-        console.print(f"stopped: {result.stop_reason}; this run: {result.trials_run} trials in {result.elapsed:.1f}s")
+        ran = f"this run: {result.trials_run} trials in {result.elapsed:.1f}s"
+        console.print(terminal_safe(f"stopped: {result.stop_reason}; {ran}"))
+        for note in result.notes:
+            console.print(terminal_safe(note))
     with _friendly_errors():
         choice = read_attr(study.attrs, SamplerChoiceAttr)
     if choice is not None:
-        console.print(f"sampler: {choice.why}")
+        console.print(terminal_safe(f"sampler: {choice.why}"))
     summary(study, console=console, analyses=analyses)

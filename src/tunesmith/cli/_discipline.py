@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from tunesmith._text import terminal_safe
 from tunesmith.cli._common import _friendly_errors, _print_json, _resolve_study, console, json_option, storage_option
 
 
@@ -40,7 +41,7 @@ def plan_command(
     if as_json:
         _print_json(plan.to_json())
         return
-    click.echo(plan.summary())
+    click.echo(terminal_safe(plan.summary(), markup=False, multiline=True))
 
 
 @click.command("finalize")
@@ -67,7 +68,7 @@ def finalize_command(
     if as_json:
         _print_json(verdict.to_attr())
         return
-    click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
+    click.secho(terminal_safe(verdict.summary(), markup=False, multiline=True), fg="green" if verdict.ready else "red")
 
 
 @click.command("lr-find")
@@ -92,14 +93,15 @@ def lr_find(
     if as_json:
         _print_json(outcome.to_json())
         return
-    table = Table(title=f"LR range test ({len(result.lrs)} steps, {result.stop_reason})", title_justify="left")
+    title = terminal_safe(f"LR range test ({len(result.lrs)} steps, {result.stop_reason})")
+    table = Table(title=title, title_justify="left")
     table.add_column("suggestion")
     table.add_column("learning rate", justify="right")
     for name, lr in result.suggestions.items():
-        table.add_row(name, f"{lr:.3g}")
+        table.add_row(terminal_safe(name), f"{lr:.3g}")
     console.print(table)
     if not result.diverged:
         console.print("the loss did not diverge before max_lr: raise --max-lr to see where it does")
-    console.print(f"put in the space: {outcome.bounds_entry()}")
+    console.print(terminal_safe(f"put in the space: {outcome.bounds_entry()}"))
     if plot_path is not None:
-        console.print(f"plot written to {plot_path}")
+        console.print(terminal_safe(f"plot written to {plot_path}"))

@@ -7,6 +7,7 @@ import sys
 import click
 from rich.table import Table
 
+from tunesmith._text import terminal_safe
 from tunesmith.attributes import SeedStabilityAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
@@ -32,7 +33,7 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("state")
-    table.add_column(study.metric.name, justify="right")
+    table.add_column(terminal_safe(study.metric.name), justify="right")
     table.add_column("params")
     table.add_column("reason", overflow="fold")
     for record in records:
@@ -42,7 +43,7 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table
             record.state.value,
             "" if value is None else _fmt(value),
             _params_text(record.params),
-            record.reason or "",
+            terminal_safe(record.reason or ""),
         )
     return table
 
@@ -60,7 +61,7 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
         for record in records:
             _print_json(_record_json(record))
         return
-    console.print(_trials_table(study, records, f"{study.name}: {len(records)} trials"))
+    console.print(_trials_table(study, records, terminal_safe(f"{study.name}: {len(records)} trials")))
 
 
 @click.command()
@@ -79,16 +80,16 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     if as_json:
         _print_json({"study": study.name, **_record_json(record), "validated_winner": winner})
         return
-    console.print(f"[bold]{study.name}[/bold] best trial #{record.number} (seed {record.seed})")
+    console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{record.number} (seed {record.seed})")
     if stability is not None and winner is not None and winner != record.number:
         console.print(
             f"[yellow]re-run across {len(stability.seeds or ())} seeds, trial #{winner} is the validated winner "
-            f"(rule: {stability.rule}); the search's best below did not hold up[/yellow]"
+            f"(rule: {terminal_safe(stability.rule)}); the search's best below did not hold up[/yellow]"
         )
     for key, value in record.params.items():
-        console.print(f"  {key} = {_fmt(value)}")
+        console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
     for key, value in record.metrics.items():
-        console.print(f"  [green]{key}[/green] = {_fmt(value)}")
+        console.print(f"  [green]{terminal_safe(key)}[/green] = {terminal_safe(_fmt(value))}")
 
 
 @click.command()
@@ -123,7 +124,7 @@ def studies(storage: str, as_json: bool) -> None:
             if as_json:
                 _print_json({"name": info.name, "trials": count, "created_at": info.created_at})
             else:
-                console.print(f"{info.name}  ({count} trials)")
+                console.print(terminal_safe(f"{info.name}  ({count} trials)"))
 
 
 @click.command()
@@ -142,7 +143,7 @@ def report(study_name: str | None, storage: str, output: str) -> None:
         findings = analyse(data)
         path = write_report(data, output, findings=findings)
         summary(data, console=console, findings=findings)
-    console.print(f"report written to {path}")
+    console.print(terminal_safe(f"report written to {path}"))
 
 
 @click.command()
@@ -169,7 +170,7 @@ def export(
     with _friendly_errors():
         if output is not None:
             path = write_csv(study, output)
-            console.print(f"{len(study.trials)} trials written to {path}")
+            console.print(terminal_safe(f"{len(study.trials)} trials written to {path}"))
         elif not to_mlflow:
             columns, rows = trial_rows(study)
             writer = csv.DictWriter(sys.stdout, fieldnames=columns)
@@ -178,7 +179,7 @@ def export(
                 writer.writerow({k: "" if v is None else v for k, v in row.items()})
         if to_mlflow:
             run_id = log_to_mlflow(study, tracking_uri=tracking_uri, experiment=experiment)
-            console.print(f"logged to MLflow: parent run {run_id}")
+            console.print(terminal_safe(f"logged to MLflow: parent run {run_id}"))
 
 
 @click.command("dashboard")
@@ -202,7 +203,8 @@ def dashboard_command(
             raise CliError(f"no study named {study_name!r} in {redact_url(storage)}") from None
         except OSError as exc:
             raise CliError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-    click.echo(f"tunesmith dashboard at {server.url} (storage {server.storage_label}); Ctrl-C to stop")
+    served = f"tunesmith dashboard at {server.url} (storage {server.storage_label}); Ctrl-C to stop"
+    click.echo(terminal_safe(served, markup=False))
     try:
         server.wait()
     except KeyboardInterrupt:

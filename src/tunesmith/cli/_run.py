@@ -10,11 +10,17 @@ from contextlib import contextmanager
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tunesmith._text import safe_file_name, terminal_safe
 from tunesmith.attributes import HoldoutAttr, read_attr
 from tunesmith.cli._common import DEFAULT_STORAGE, DEMO_STORAGE, CliError, _fmt, _friendly_errors, _summary, console
 from tunesmith.storage import redact_url
-from tunesmith.study import Study
+from tunesmith.study import MIN_FULLY_TRAINED, Study, trained_fully
 from tunesmith.trial import TrialRecord, TrialState
+
+
+def _plain(text: str) -> str:
+    """A summary of several lines for `click.echo` or ``markup=False``: controls escaped, lines kept."""
+    return terminal_safe(text, markup=False, multiline=True)
 
 
 def _write_report(study: Study, path: str | None) -> None:
@@ -23,7 +29,7 @@ def _write_report(study: Study, path: str | None) -> None:
     from tunesmith.report import write_report
 
     written = write_report(study, path)
-    console.print(f"report: {written}")
+    console.print(terminal_safe(f"report: {written}"))
 
 
 @contextmanager
@@ -41,7 +47,7 @@ def _progress(study: Study, enabled: bool) -> Iterator[Callable[[Study, TrialRec
         console=console,
         transient=False,
     )
-    task = progress.add_task(study.name, total=100.0, detail="")
+    task = progress.add_task(terminal_safe(study.name), total=100.0, detail="")  # both columns are markup
     best_value: list[float] = []
     failed = [0]
 
@@ -55,7 +61,8 @@ def _progress(study: Study, enabled: bool) -> Iterator[Callable[[Study, TrialRec
         usage = current.usage()
         spent = current.budget.fraction_spent(usage) * 100.0
         best_text = f"best {current.metric.name} {_fmt(best_value[0])}" if best_value else "no result yet"
-        progress.update(task, completed=spent, detail=f"{usage.trials} trials · {best_text} · {failed[0]} failed")
+        detail = terminal_safe(f"{usage.trials} trials · {best_text} · {failed[0]} failed")
+        progress.update(task, completed=spent, detail=detail)
 
     with progress:
         yield advance
@@ -68,7 +75,8 @@ def _progress(study: Study, enabled: bool) -> Iterator[Callable[[Study, TrialRec
 @click.option("--trials", "n_trials", type=click.IntRange(min=1), default=None, help="Start at most N trials now.")
 @click.option("--name", default=None, help="Overrides the config's study name.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when a terminal).")
-@click.option("--report", "report_path", default=None, help="HTML report path (default: STUDY-report.html).")
+@click.option("--report", "report_path", default=None,
+              help="HTML report path (default: STUDY-report.html, STUDY made a safe file name).")  # fmt: skip
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report.")
 def run(
     config: str, storage: str | None, workers: int | None, n_trials: int | None, name: str | None,
@@ -93,6 +101,7 @@ def run(
         )
         worker_count = workers or cfg.workers
         executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
+        _state_training(study)
         show = sys.stdout.isatty() if progress is None else progress
         # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
         from tunesmith.discipline.sequence import after_search, before_search
@@ -113,8 +122,8 @@ def run(
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict.
         verdict = after_search(study, cfg, objective)
         if verdict is not None:
-            click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
-        _write_report(study, None if no_report else report_path or f"{study.name}-report.html")
+            click.secho(_plain(verdict.summary()), fg="green" if verdict.ready else "red")
+        _write_report(study, None if no_report else report_path or f"{safe_file_name(study.name)}-report.html")
 
 
 @click.command()
@@ -144,8 +153,10 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         )
         console.print(
             f"tuning MLPClassifier on digits: {n_trials} trials, {workers} worker processes, up to "
-            f"{demo_study.EPOCHS} epochs each (ASHA stops the weak at 1, 3 and 9), storage {redact_url(storage)}"
+            f"{demo_study.EPOCHS} epochs each (ASHA stops the weak at 2 and 6), "
+            f"storage {terminal_safe(redact_url(storage))}"
         )
+        _state_training(study)
         show = sys.stdout.isatty() if progress is None else progress
         with _progress(study, show) as advance:
             result = study.optimize(demo_study.objective, workers=workers, executor="processes", callbacks=[advance])
@@ -157,13 +168,23 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
     with _friendly_errors():
         # Test: the baseline and the top 3 across 3 new seeds, then the locked holdout, opened once.
         stability, verdict = demo_verdict(study)
-        console.print(stability.summary(), markup=False)
+        console.print(_plain(stability.summary()), markup=False)
         holdout = read_attr(study.attrs, HoldoutAttr) or HoldoutAttr()
         for row in holdout.rows or ():
-            console.print(f"{row.label}: validation {row.validation:.4f}, holdout {row.holdout:.4f}", markup=False)
-        click.secho(verdict.summary(), fg="green" if verdict.ready else "red")
+            console.print(
+                _plain(f"{row.label}: validation {row.validation:.4f}, holdout {row.holdout:.4f}"), markup=False
+            )
+        click.secho(_plain(verdict.summary()), fg="green" if verdict.ready else "red")
         _write_report(study, report_path)
     console.print(
         f"done in {time.monotonic() - started:.0f}s; read it back with: "
-        f"tunesmith best --storage {redact_url(storage)} {study.name}"
+        f"tunesmith best --storage {terminal_safe(redact_url(storage))} {terminal_safe(study.name)}"
     )
+
+
+def _state_training(study: Study) -> None:
+    """Say up front how many configurations the budget trains to the full resource (a warning under 5)."""
+    fully = trained_fully(study.budget, study.scheduler)
+    if fully is not None:
+        style = "yellow" if fully[0] < MIN_FULLY_TRAINED else "dim"
+        console.print(f"[{style}]{terminal_safe(fully[1])}[/{style}]")

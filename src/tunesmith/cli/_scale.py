@@ -1,4 +1,4 @@
-"""Scale-out: workers joining a study from any machine, and the storage's schema."""
+"""Scale-out and upkeep: workers joining a study from any machine, a study's budget extended, the storage's schema."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from tunesmith._text import terminal_safe
 from tunesmith.cli._common import DEFAULT_STORAGE, CliError, _friendly_errors, _open, console
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import open_storage, redact_url
@@ -112,7 +113,41 @@ def worker(
             stop_reason = result.stop_reason
             if not wait or not study.settle():
                 break
-    console.print(f"worker ran {ran} trials of {study.name} in {redact_url(url)}; stopped: {stop_reason}")
+    where = f"{study.name} in {redact_url(url)}"
+    console.print(terminal_safe(f"worker ran {ran} trials of {where}; stopped: {stop_reason}"))
+
+
+@click.command()
+@click.argument("study_name")
+@click.option("--storage", envvar="TUNESMITH_STORAGE", default=None,
+              help=f"Storage URL (also TUNESMITH_STORAGE; default {DEFAULT_STORAGE}).")  # fmt: skip
+@storage_file_option
+@click.option("--trials", type=click.IntRange(min=1), default=None, help="The new trial budget (a total).")
+@click.option("--wall-time", default=None, help="The new wall-time budget: seconds or a duration such as 2h.")
+@click.option("--resource", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The new resource budget (a total of steps).")  # fmt: skip
+def extend(
+    study_name: str, storage: str | None, storage_file: str | None, trials: int | None, wall_time: str | None,
+    resource: float | None,
+) -> None:  # fmt: skip
+    """Raise the budget of the study STUDY_NAME: each limit given is its new total, above the stored one.
+
+    A stored study's budget changes only this way (or with ``Study.extend_budget``); the change is
+    recorded in the study's ``budget_log``. Resume it afterwards with ``tunesmith run CONFIG`` (the
+    config's former budget is accepted) or ``tunesmith worker STUDY_NAME``.
+    """
+    url = _storage_url(storage, storage_file, default=DEFAULT_STORAGE)
+    store = _open(url)
+    with _friendly_errors():
+        try:
+            study = Study.load(study_name, store)
+        except StudyNotFound:
+            known = ", ".join(s.name for s in store.list_studies()) or "none"
+            raise CliError(f"no study named {study_name!r} in {redact_url(url)} (studies: {known})") from None
+        before = study.budget
+        after = study.extend_budget(trials=trials, wall_time=wall_time, resource=resource)
+    where = f"{study.name} in {redact_url(url)}"
+    console.print(terminal_safe(f"extended the budget of {where}: {before.describe()} -> {after.describe()}"))
 
 
 @click.group("storage")
@@ -134,4 +169,4 @@ def storage_upgrade(storage: str | None, storage_file: str | None) -> None:
             raise CliError(f"{redact_url(url)} is not a SQL storage: only SQL storages have a schema")
         version = store.schema_version
         store.close()
-    console.print(f"{redact_url(url)} is at schema version {version}")
+    console.print(terminal_safe(f"{redact_url(url)} is at schema version {version}"))

@@ -187,6 +187,7 @@ def proxy_overfitting(
     top: float = 0.25,
     min_trials: int = 6,
     threshold: float = 0.6,
+    significance: float = 0.05,
 ) -> list[ProxyFinding]:
     """Guardrail metrics that get worse as the primary metric gets better among the best trials.
 
@@ -196,7 +197,9 @@ def proxy_overfitting(
         watch: what to watch (a guardrail's direction is its bound's side); the calibration
             metrics (`CALIBRATION_METRICS`) the trials report are always watched too.
         top: the fraction of trials (best by the primary metric) compared, at least ``min_trials``.
-        threshold: the Spearman correlation above which the trade-off is flagged.
+        threshold: the Spearman correlation above which the trade-off is flagged ...
+        significance: ... when, moreover, a correlation that strong is this unlikely without any
+            trade-off (one-sided): six trials need a correlation of about 0.83, thirty about 0.31.
     """
     from scipy.stats import spearmanr
 
@@ -225,15 +228,16 @@ def proxy_overfitting(
         goodness, badness = (np.array(x) for x in zip(*pairs, strict=True))
         if np.ptp(goodness) == 0 or np.ptp(badness) == 0:
             continue
-        rho = float(spearmanr(goodness, badness).statistic)
-        if rho >= threshold:
+        test = spearmanr(goodness, badness, alternative="greater")
+        rho, p_value = float(test.statistic), float(test.pvalue)
+        if rho >= threshold and p_value <= significance:
             findings.append(
                 ProxyFinding(
                     guard.name,
                     rho,
                     len(pairs),
                     f"across the best {len(pairs)} trials, {guard.name} gets worse as {metric.name} improves "
-                    f"(Spearman {rho:.2f} >= {threshold:.2f})",
+                    f"(Spearman {rho:.2f} >= {threshold:.2f}, one-sided p = {p_value:.3f})",
                 )
             )
     return findings

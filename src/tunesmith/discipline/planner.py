@@ -26,6 +26,7 @@ from tunesmith.schedulers.auto import PBT_MIN_ROUNDS, choose_scheduler
 from tunesmith.schedulers.pbt import PBT
 from tunesmith.schedulers.successive_halving import rung_levels
 from tunesmith.space import Space
+from tunesmith.study import MIN_FULLY_TRAINED
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
@@ -109,6 +110,8 @@ class Plan:
             budget becomes the resource of that many full-length trials).
         options: every method of the table with its count and note.
         reasons: why this sampler and this scheduler, in words.
+        trained_fully: how many configurations ``budget`` trains to the full resource under the
+            scheduler (the same figure `Study.optimize` states and warns on; ``None`` without early stopping).
     """
 
     sampler: str
@@ -118,6 +121,7 @@ class Plan:
     budget: Budget
     options: tuple[PlanOption, ...]
     reasons: tuple[str, ...]
+    trained_fully: float | None = None
 
     def make_sampler(self) -> Sampler:
         """The recommended sampler."""
@@ -133,6 +137,8 @@ class Plan:
         lines += [f"  why: {reason}" for reason in self.reasons]
         if self.full_trials is not None:
             lines.append(f"the budget pays for about {self.full_trials:.4g} full-length trials")
+        if self.trained_fully is not None:
+            lines.append(f"about {self.trained_fully:.3g} configurations train to the full resource")
         lines.append("configurations the budget buys under each method:")
         for option in self.options:
             count = "-" if option.configurations is None else str(option.configurations)
@@ -147,6 +153,7 @@ class Plan:
             "scheduler": self.scheduler,
             "full_trials": self.full_trials,
             "configurations": self.configurations,
+            "trained_fully": self.trained_fully,
             "budget": self.budget.to_json(),
             "options": [o.to_json() for o in self.options],
             "reasons": list(self.reasons),
@@ -278,7 +285,13 @@ def plan(
         study_budget = Budget(
             trials=configurations, wall_time=budget.wall_time, resource=budget.resource or full * fidelity.max_resource
         )
+    share = scheduler.full_resource_share()
+    trained = None if share is None or share >= 1.0 or study_budget.trials is None else study_budget.trials * share
+    if trained is not None and trained < MIN_FULLY_TRAINED:
+        reasons.append(f"warning: only about {trained:.3g} configurations train to the full resource (fewer than "
+                       f"{MIN_FULLY_TRAINED}): the run will warn; a larger budget or a smaller eta helps")  # fmt: skip
     return Plan(
+        trained_fully=trained,
         sampler=sampler,
         scheduler=scheduler.describe(),
         full_trials=full,

@@ -24,8 +24,13 @@ __all__ = [
 ]
 
 
-def _inline(workers: int = 1, **_limits: Any) -> Executor:
-    # Per-trial limits (memory_limit, trial_timeout) need a process of the trial's own: inline has none.
+def _inline(workers: int = 1, **limits: Any) -> Executor:
+    given = sorted(name for name, value in limits.items() if value is not None)
+    if given:  # a trial running in this very thread cannot be stopped or capped from outside
+        raise ConfigError(
+            f"the inline executor cannot enforce {' and '.join(given)}: it runs the objective in the study's own "
+            "thread; use executor='processes' (workers=1 is fine), which runs each trial in a child process"
+        )
     if workers != 1:
         raise ConfigError(
             f"the inline executor runs one trial at a time, got workers={workers}: "

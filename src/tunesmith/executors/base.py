@@ -40,6 +40,7 @@ class TrialOutcome:
             an executor sets both ``reason`` and ``kind`` for every failure.
         error: the traceback or detail text.
         decision: the last decision the trial received (so a stop is told apart from a finish).
+        ran_all_steps: the trial reported the last step its ``steps(n)`` planned (see `Trial.ran_all_steps`).
     """
 
     number: int
@@ -48,6 +49,7 @@ class TrialOutcome:
     error: str | None = None
     decision: Decision = Decision.CONTINUE
     extra: dict[str, Any] = field(default_factory=dict)
+    ran_all_steps: bool = False
     kind: TrialKind | None = None
 
     @property

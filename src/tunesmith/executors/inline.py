@@ -44,7 +44,7 @@ def run_job(objective: Objective, job: TrialJob, on_report: ReportHandler | None
             error=traceback.format_exc(),
             decision=trial.decision,
         )
-    return TrialOutcome(job.number, result=result, decision=trial.decision)
+    return TrialOutcome(job.number, result=result, decision=trial.decision, ran_all_steps=trial.ran_all_steps)
 
 
 class InlineExecutor(Executor):

@@ -3,7 +3,7 @@
 An exception, a NaN, ``os._exit``, a segfault, a memory blow-up (with ``memory_limit``) or a
 hang (with ``trial_timeout``) each becomes a failed `TrialOutcome` with its reason, and the
 study goes on. Children talk to the parent over a pipe: ``("report", step, metrics)`` is
-answered with the decision; ``("result", value, decision)`` or ``("error", reason, text,
+answered with the decision; ``("result", value, decision, ran_all_steps)`` or ``("error", reason, text,
 decision)`` ends the trial. Children never touch the storage.
 """
 
@@ -67,7 +67,9 @@ def _child_main(
     (a parent's database connection, say) ever runs in the child."""
     try:
         if crash_log is not None:
-            # A segfault's Python stack goes to a file the parent reads, not to the user's terminal.
+            # A segfault's Python stack goes to a file the parent reads, not to the user's terminal. A
+            # handler the parent inherited (Ray enables one in its driver) is dropped first, or it wins.
+            faulthandler.disable()
             faulthandler.enable(file=crash_log, all_threads=False)
         if memory_limit is not None:
             import resource
@@ -90,7 +92,7 @@ def _child_main(
             conn.send(("error", outcome.reason, outcome.error, outcome.decision.value, kind.value))
         else:
             try:
-                conn.send(("result", _plain(outcome.result), outcome.decision.value))
+                conn.send(("result", _plain(outcome.result), outcome.decision.value, outcome.ran_all_steps))
             except Exception as exc:  # noqa: BLE001 - an unpicklable result is the objective's fault
                 conn.send(("error", "result not serialisable", f"{type(exc).__name__}: {exc}",
                            outcome.decision.value, TrialKind.BAD_RESULT.value))  # fmt: skip
@@ -259,7 +261,11 @@ class ProcessExecutor(Executor):
                     run.decision = self._on_report(run.job.number, step, metrics)
                     run.conn.send(run.decision.value)
                 elif kind == "result":
-                    self._finish(run, TrialOutcome(run.job.number, result=message[1], decision=Decision(message[2])))
+                    _, result, decision, ran_all = message
+                    outcome = TrialOutcome(
+                        run.job.number, result=result, decision=Decision(decision), ran_all_steps=ran_all
+                    )
+                    self._finish(run, outcome)
                 elif kind == "error":
                     _, reason, error, decision, failure = message
                     outcome = TrialOutcome(

@@ -85,7 +85,9 @@ def _run_trial(objective: Objective, job: TrialJob, hub: Any) -> TrialOutcome:
     outcome = run_job(objective, job, on_report)
     if outcome.failed:
         return outcome
-    return TrialOutcome(job.number, result=_plain(outcome.result), decision=outcome.decision)
+    return TrialOutcome(
+        job.number, result=_plain(outcome.result), decision=outcome.decision, ran_all_steps=outcome.ran_all_steps
+    )
 
 
 class RayExecutor(Executor):

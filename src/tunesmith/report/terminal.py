@@ -1,7 +1,8 @@
 """The terminal summary of a study: best configuration, top-k trials, importance bars, diagnosis.
 
 The CLI calls `summary` at the end of ``run`` and for ``status``/``best``. It needs nothing but
-the study (analyses are run here unless passed in) and prints with rich.
+the study (analyses are run here unless passed in) and prints with rich. Names, values and notes are
+user data: they go through `terminal_safe`, never into markup as they are.
 
 Example:
     >>> from tunesmith.report.terminal import summary
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._common import format_value
 from tunesmith.objective import Metric
@@ -47,16 +49,17 @@ def summary(
         space, metric: the space and metric when ``source`` is bare records.
         analyses: whether to run importance and diagnosis (off: best configuration and top-k only).
     """
-    out = console or Console()
+    out = console or Console(emoji=False)
     data = report_data(source, space=space, metric=metric)
     counts = ", ".join(f"{n} {state}" for state, n in sorted(data.state_counts().items())) or "no trials"
-    out.rule(f"[bold]{data.name}[/bold]: {data.metric.name} ({data.metric.direction}), {counts}")
+    heading = terminal_safe(f"{data.metric.name} ({data.metric.direction}), {counts}")
+    out.rule(f"[bold]{terminal_safe(data.name)}[/bold]: {heading}")
     best = data.best
     if best is None:
         out.print("No trial has completed with a finite metric yet.")
     else:
         metrics = ", ".join(f"{k}={format_value(v)}" for k, v in best.metrics.items())
-        out.print(Text(f"Best: trial {best.number} (seed {best.seed}): {metrics}", style="bold green"))
+        out.print(Text(f"Best: trial {best.number} (seed {best.seed}): {_plain(metrics)}", style="bold green"))
         out.print(_best_table(data))
         out.print(_top_table(data, top_k))
     found = findings if findings is not None else (analyse(data) if analyses else None)
@@ -65,12 +68,17 @@ def summary(
     if found.importance is not None:
         out.print(importance_bars(found.importance))
         if found.importance_note:
-            out.print(Text(f"  ({found.importance_note})", style="dim"))
+            out.print(Text(f"  ({_plain(found.importance_note)})", style="dim"))
     elif found.importance_note:
-        out.print(Text(f"importance: {found.importance_note}", style="yellow"))
+        out.print(Text(f"importance: {_plain(found.importance_note)}", style="yellow"))
     out.print(Text("Diagnosis", style="bold"))
     for line in found.diagnosis.lines():
-        out.print(Text(f"  • {line}"))
+        out.print(Text(f"  • {_plain(line)}"))
+
+
+def _plain(text: str) -> str:
+    """User data for a `Text`, which takes no markup: only the control characters need escaping."""
+    return terminal_safe(text, markup=False)
 
 
 def _best_table(data: ReportData) -> Table:
@@ -80,7 +88,7 @@ def _best_table(data: ReportData) -> Table:
     table.add_column("parameter")
     table.add_column("value", justify="right")
     for name, value in best.params.items():
-        table.add_row(name, format_value(value))
+        table.add_row(terminal_safe(name), terminal_safe(format_value(value)))
     return table
 
 
@@ -88,11 +96,11 @@ def _top_table(data: ReportData, top_k: int) -> Table:
     names = list(data.space.dimensions)
     table = Table(title=f"Top {top_k}", title_justify="left", show_edge=False)
     table.add_column("trial", justify="right")
-    table.add_column(data.metric.name, justify="right", style="bold")
+    table.add_column(terminal_safe(data.metric.name), justify="right", style="bold")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(terminal_safe(name), justify="right")
     for record in data.ranked()[:top_k]:
-        cells = [format_value(record.params[n]) if n in record.params else "-" for n in names]
+        cells = [terminal_safe(format_value(record.params[n])) if n in record.params else "-" for n in names]
         table.add_row(str(record.number), format_value(record.value(data.metric.name)), *cells)
     return table
 
@@ -110,10 +118,10 @@ def importance_bars(result: ImportanceResult, width: int = BAR_WIDTH) -> Table:
     for item in result.main:
         filled = round(max(0.0, min(1.0, item.mean)) * width)
         bar = Text("█" * filled, style="cyan") + Text("·" * (width - filled), style="dim")
-        table.add_row(item.name, bar, f"{item.mean:.0%} ± {item.std:.0%}")
+        table.add_row(terminal_safe(item.name), bar, f"{item.mean:.0%} ± {item.std:.0%}")
     for pair in result.pairs[:3]:
         if pair.mean >= 0.01:
             filled = round(max(0.0, min(1.0, pair.mean)) * width)
             bar = Text("█" * filled, style="magenta") + Text("·" * (width - filled), style="dim")
-            table.add_row(pair.name, bar, f"{pair.mean:.0%} ± {pair.std:.0%}")
+            table.add_row(terminal_safe(pair.name), bar, f"{pair.mean:.0%} ± {pair.std:.0%}")
     return table

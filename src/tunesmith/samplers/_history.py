@@ -93,10 +93,13 @@ def observe(
 
     Under a multi-fidelity scheduler (``context.rungs``), the history is first seen at the highest
     rung that enough trials reached (`tunesmith.fidelity.rung_view`), so the model compares values
-    measured after the same amount of training (the BOHB idea).
+    measured after the same amount of training (the BOHB idea); trials stopped below that rung count
+    as at least as bad as the worst trial there, so their region is not proposed again and again.
     """
     if context.rungs:
-        level, view = rung_view(history, context.metric, context.rungs, max(6, len(space.dimensions) + 2))
+        level, view = rung_view(
+            history, context.metric, context.rungs, max(6, len(space.dimensions) + 2), stopped_as_worst=True
+        )
         if level is not None:
             return _observe(space, view, context, cache)
     key = (id(space), context.metric.name, context.metric.sign())

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import checked_arguments
 from tunesmith.context import SearchContext
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
@@ -27,10 +28,16 @@ class Sampler(ABC):
       included, so parallel workers can avoid piling onto one point;
     * raise `SearchSpaceExhausted` when a finite sampler has nothing left to propose.
 
-    Samplers hold no reference to a study or storage and are safe to share between studies.
+    Samplers hold no reference to a study or storage and are safe to share between studies. Every
+    subclass's constructor answers a misspelt argument with the closest name it takes
+    (`tunesmith._validate.checked_arguments`).
     """
 
     name: str = "sampler"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        checked_arguments()(cls)
 
     @abstractmethod
     def suggest(

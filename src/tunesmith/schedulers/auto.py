@@ -123,6 +123,9 @@ class AutoScheduler(Scheduler):
     def rungs(self) -> tuple[float, ...]:
         return self.chosen.rungs()
 
+    def full_resource_share(self) -> float | None:
+        return self.chosen.full_resource_share()
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from tunesmith._validate import checked_arguments
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.space import Space
@@ -59,6 +60,9 @@ class Scheduler(ABC):
       a study resumed from storage, reach the same decisions;
     * treat ``trial`` (whose latest report is already in ``trial.intermediate``) and
       ``history`` (every trial of the study, ``trial`` included) as read-only.
+
+    Every subclass's constructor answers a misspelt argument with the closest name it takes
+    (`tunesmith._validate.checked_arguments`).
     """
 
     name: str = "scheduler"
@@ -70,6 +74,10 @@ class Scheduler(ABC):
     #: The flags above: what the study reads off a scheduler besides its methods (a scheduler
     #: that delegates to another, as `AutoScheduler` does, copies each of them).
     FLAGS: ClassVar[tuple[str, ...]] = ("pauses", "reads_history")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        checked_arguments()(cls)
 
     @abstractmethod
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
@@ -92,6 +100,11 @@ class Scheduler(ABC):
     def rungs(self) -> tuple[float, ...]:
         """Resource levels at which trials are compared (samplers may fit on the highest one)."""
         return ()
+
+    def full_resource_share(self) -> float | None:
+        """The share of new configurations expected to train to the full resource (1.0 when none is
+        stopped early by design; ``None`` when it depends on the results, as for median stopping)."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """The scheduler's name and settings, recorded with the study."""

@@ -20,3 +20,6 @@ class FIFO(Scheduler):
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         return Decision.CONTINUE
+
+    def full_resource_share(self) -> float:
+        return 1.0

@@ -152,6 +152,10 @@ class ASHA(Scheduler):
     def rungs(self) -> tuple[float, ...]:
         return (*self._rungs.levels, float(self.max_resource))
 
+    def full_resource_share(self) -> float:
+        """``eta ** -(rungs below the full resource)``: the share promoted through every rung."""
+        return float(self.eta ** -len(self._rungs.levels))
+
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         level = crossed_level(trial, self._rungs.levels)
         if level is None:
@@ -199,6 +203,10 @@ class SuccessiveHalving(Scheduler):
 
     def rungs(self) -> tuple[float, ...]:
         return (*self._rungs.levels, float(self.max_resource))
+
+    def full_resource_share(self) -> float:
+        """``eta ** -(rungs below the full resource)``: the share promoted through every rung."""
+        return float(self.eta ** -len(self._rungs.levels))
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         return Decision.PAUSE if crossed_level(trial, self._rungs.levels) is not None else Decision.CONTINUE
@@ -274,6 +282,11 @@ class Hyperband(Scheduler):
             if asha is not None:
                 levels.update(asha.rungs())
         return tuple(sorted(levels))
+
+    def full_resource_share(self) -> float:
+        """The brackets' shares, weighted by how often trials are dealt to each (bracket 0 trains fully)."""
+        shares = [1.0 if (asha := self._asha[s]) is None else asha.full_resource_share() for s in self._deck]
+        return sum(shares) / len(shares)
 
     def bracket_of(self, number: int) -> int:
         """The bracket (``s``) of trial ``number``."""

@@ -11,10 +11,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tunesmith._validate import integer, real
-from tunesmith.errors import SpaceError
+from tunesmith._validate import checked_arguments, integer, real
+from tunesmith.errors import SpaceArgumentError, SpaceError
 
 JsonScalar = str | int | float | bool | None
+
+# The samplers compute in int64 and float64: an integer bound, and the count of values an integer
+# or a stepped float takes, must stay within int64.
+INT64_MAX = 2**63 - 1
 
 __all__ = ["Choice", "Fixed", "Float", "Int", "JsonScalar", "Param"]
 
@@ -124,10 +128,18 @@ class Param(ABC):
         return hash(json.dumps(self.to_json(), sort_keys=True))
 
 
+def _flag(name: str, value: object) -> bool:
+    """A switch such as ``log``: True or False (a NumPy bool too), never a truthy string."""
+    if not isinstance(value, bool | np.bool_):
+        raise SpaceError(f"{name} must be True or False, got {name}={value!r}: pass {name}=True or {name}=False")
+    return bool(value)
+
+
 def _bin_index(u: float, n: int) -> int:
     return min(n - 1, max(0, math.floor(float(u) * n)))
 
 
+@checked_arguments(SpaceArgumentError)
 @dataclass(frozen=True, eq=False)
 class Float(Param):
     """A real-valued parameter in ``[low, high]``, uniform or log-uniform, optionally on a step grid."""
@@ -141,10 +153,16 @@ class Float(Param):
     def __post_init__(self) -> None:
         low = real("low", self.low, error=SpaceError, fix="pass a float such as 0.1")
         high = real("high", self.high, error=SpaceError, fix="pass a float such as 0.1")
+        object.__setattr__(self, "log", _flag("log", self.log))
         if not low < high:
             raise SpaceError(
                 f"low < high must hold, got low={self.low!r}, high={self.high!r}: "
                 "swap them, or use Fixed(value) for a constant"
+            )
+        if not math.isfinite(high - low):
+            raise SpaceError(
+                f"high - low must be a finite float64, got low={self.low!r}, high={self.high!r} (high - low "
+                "overflows): narrow the range, or use log=True with low > 0 for one over many orders of magnitude"
             )
         if self.log and low <= 0:
             raise SpaceError(f"low must be > 0 when log=True, got low={self.low!r}: use low=1e-8 or log=False")
@@ -157,6 +175,11 @@ class Float(Param):
             if step > high - low:
                 raise SpaceError(
                     f"step must not exceed high - low = {high - low!r}, got step={self.step!r}: use a smaller step"
+                )
+            if not (high - low) / step < INT64_MAX:
+                raise SpaceError(
+                    f"step must leave fewer than 2**63 values in [low, high], got step={self.step!r} for high - low "
+                    f"= {high - low!r}: use a larger step, or step=None for a continuous range"
                 )
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
@@ -209,6 +232,7 @@ class Float(Param):
         return {"low": self.low, "high": self.high, "log": self.log, "step": self.step}
 
 
+@checked_arguments(SpaceArgumentError)
 @dataclass(frozen=True, eq=False)
 class Int(Param):
     """An integer parameter in ``[low, high]``.
@@ -225,11 +249,17 @@ class Int(Param):
     step: int = 1
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "log", _flag("log", self.log))
         for name in ("low", "high", "step"):
             value = getattr(self, name)
             if isinstance(value, float) and value.is_integer():  # Int(0.0, 10.0) means Int(0, 10)
                 value = int(value)
             value = integer(name, value, numpy=True, error=SpaceError, fix="use Float for real values")
+            if not -INT64_MAX - 1 <= value <= INT64_MAX:
+                raise SpaceError(
+                    f"{name} must fit in a 64-bit integer [-2**63, 2**63 - 1], got {name}={value}: the samplers "
+                    "compute in int64; use Float(low, high, log=True) for numbers that large"
+                )
             object.__setattr__(self, name, value)
         if not self.low < self.high:
             raise SpaceError(
@@ -238,6 +268,11 @@ class Int(Param):
             )
         if self.step < 1:
             raise SpaceError(f"step must be >= 1, got step={self.step}: use step=1")
+        if self.high - self.low >= INT64_MAX:
+            raise SpaceError(
+                f"high - low must be below 2**63 - 1 (the count of values must fit in int64), got low={self.low}, "
+                f"high={self.high} (high - low = {self.high - self.low}): narrow the range"
+            )
         if self.base is not None:
             integer("base", self.base, minimum=2, error=SpaceError, fix="use base=2 for powers of two")
             if self.step != 1:
@@ -265,14 +300,17 @@ class Int(Param):
         assert self.base is not None
         return round(math.log(self.low, self.base)), round(math.log(self.high, self.base))
 
-    def values(self) -> list[int] | None:
-        """Every value, when the parameter is a power-of-base or stepped grid (``None`` for plain log)."""
+    def values(self) -> Sequence[int] | None:
+        """Every value, when the parameter is a power-of-base or stepped grid (``None`` for plain log).
+
+        A stepped grid is a `range`, so that a wide one costs nothing until it is iterated.
+        """
         if self.base is not None:
             lo, hi = self._exponents()
             return [self.base**k for k in range(lo, hi + 1)]
         if self.log:
             return None
-        return list(range(self.low, self.high + 1, self.step))
+        return range(self.low, self.high + 1, self.step)
 
     def encode(self, value: Any) -> float:
         v = int(value)
@@ -306,7 +344,7 @@ class Int(Param):
     def grid_values(self, points: int = 5) -> list[Any]:
         vals = self.values()
         if vals is not None and len(vals) <= max(points, 1) * 4:
-            return vals
+            return list(vals)
         return sorted({self.decode(u) for u in np.linspace(0.0, 1.0, max(points, 2))})
 
     def cardinality(self) -> float:
@@ -317,6 +355,7 @@ class Int(Param):
         return {"low": self.low, "high": self.high, "log": self.log, "base": self.base, "step": self.step}
 
 
+@checked_arguments(SpaceArgumentError)
 @dataclass(frozen=True, eq=False)
 class Choice(Param):
     """A categorical parameter: one of ``options`` (JSON scalars), each equally likely."""
@@ -371,6 +410,7 @@ class Choice(Param):
         return {"options": list(self.options)}
 
 
+@checked_arguments(SpaceArgumentError)
 @dataclass(frozen=True, eq=False)
 class Fixed(Param):
     """A constant recorded with every trial; takes no dimension of the search."""

@@ -77,6 +77,14 @@ class Storage(ABC):
         """Set one JSON attribute of a study."""
 
     @abstractmethod
+    def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
+        """Replace a study's stored spec (its attributes and trials are kept); raises `StudyNotFound`.
+
+        A spec is written once, when the study is created; this is for the one recorded change a
+        study allows, `Study.extend_budget`.
+        """
+
+    @abstractmethod
     def create_trial(
         self,
         study_id: int,

@@ -50,6 +50,10 @@ class MemoryStorage(Storage):
             info = self._study(study_id)
             self._studies[study_id] = replace(info, attrs={**info.attrs, key: value})
 
+    def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._studies[study_id] = replace(self._study(study_id), spec=dict(spec))
+
     def create_trial(
         self, study_id: int, propose: Proposer, *, max_trials: int | None, worker: str, now: float
     ) -> TrialRecord | None:

@@ -222,6 +222,10 @@ class SQLStorage(Storage):
             attrs[key] = value
             conn.execute(sa.update(studies_table).where(studies_table.c.id == study_id).values(attrs=_dumps(attrs)))
 
+    def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
+        with self._locked(study_id) as conn:
+            conn.execute(sa.update(studies_table).where(studies_table.c.id == study_id).values(spec=_dumps(spec)))
+
     # Trials -----------------------------------------------------------------------------------
     def _read_trials(self, conn: Connection, study_id: int) -> list[TrialRecord]:
         with self._cache_lock:

@@ -7,9 +7,21 @@ divergence), `_limits` (wall-time and resource limits), `_optimize` (the loop), 
 """
 
 from tunesmith.study._checkpoints import CheckpointStore
-from tunesmith.study._optimize import StudyResult
+from tunesmith.study._limits import MIN_FULLY_TRAINED, ShortTrainingWarning, trained_fully
+from tunesmith.study._optimize import ObjectiveError, StudyResult
 from tunesmith.study._outcome import Outcome
 from tunesmith.study._spec import StudySpec
 from tunesmith.study._study import Study, trial_seed
 
-__all__ = ["CheckpointStore", "Outcome", "Study", "StudyResult", "StudySpec", "trial_seed"]
+__all__ = [
+    "MIN_FULLY_TRAINED",
+    "CheckpointStore",
+    "ObjectiveError",
+    "Outcome",
+    "ShortTrainingWarning",
+    "Study",
+    "StudyResult",
+    "StudySpec",
+    "trained_fully",
+    "trial_seed",
+]

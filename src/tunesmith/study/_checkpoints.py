@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from tunesmith._text import safe_file_name
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -13,8 +15,8 @@ __all__ = ["CheckpointStore", "default_checkpoint_root"]
 
 
 def default_checkpoint_root(study_name: str) -> Path:
-    """``tunesmith-checkpoints/<name>``, the name reduced to characters safe in a folder name."""
-    return Path("tunesmith-checkpoints") / "".join(c if c.isalnum() or c in "-_." else "_" for c in study_name)
+    """``tunesmith-checkpoints/<name>``, the name made one safe folder name (see `safe_file_name`)."""
+    return Path("tunesmith-checkpoints") / safe_file_name(study_name)
 
 
 class CheckpointStore:
@@ -40,7 +42,8 @@ class CheckpointStore:
             shutil.copytree(origin, self.trial_dir(target), dirs_exist_ok=True)
 
     def remove(self, number: int) -> None:
-        shutil.rmtree(self.trial_dir(number), ignore_errors=True)
+        """Delete trial ``number``'s checkpoint folder, if it is inside ``root`` (see `_delete`)."""
+        self._delete(self.trial_dir(number))
 
     def prune(self, history: Sequence[TrialRecord], metric: Metric) -> None:
         """Delete checkpoints nobody can use: finished trials other than the best ``keep``."""
@@ -53,6 +56,24 @@ class CheckpointStore:
         kept = {r.number for r in ranked[: self.keep]}
         for record in history:
             if record.state.is_finished and record.number not in kept:
-                path = self.trial_dir(record.number)
-                if path.exists():
-                    shutil.rmtree(path, ignore_errors=True)
+                self._delete(self.trial_dir(record.number))
+
+    def _delete(self, path: Path) -> None:
+        """Delete ``path`` if it is a real folder strictly inside ``root``; refuse anything else, with a warning.
+
+        Deleting is the one thing here that can destroy a user's files: a link (which could point at
+        another trial's folder or anywhere else) or a path that resolves outside this study's root is
+        never deleted.
+        """
+        if not path.exists() and not path.is_symlink():
+            return
+        root, target = self.root.resolve(), path.resolve()
+        if path.is_symlink() or target == root or not target.is_relative_to(root):
+            warnings.warn(
+                f"not deleting checkpoint folder {path}: it is a link or resolves to {target}, not a folder "
+                f"inside the study's checkpoint root {root}; delete it yourself if it is a checkpoint",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
+        shutil.rmtree(target, ignore_errors=True)

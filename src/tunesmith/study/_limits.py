@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tunesmith.budget import Budget
 from tunesmith.errors import BudgetLimit
+from tunesmith.schedulers import Scheduler
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["Spent", "spent_beyond_trials"]
+__all__ = ["MIN_FULLY_TRAINED", "ShortTrainingWarning", "Spent", "spent_beyond_trials", "trained_fully"]
+
+# Fewer configurations trained to the full resource cannot tell a winner from noise.
+MIN_FULLY_TRAINED = 5
+
+
+class ShortTrainingWarning(UserWarning):
+    """The budget trains too few configurations to the full resource under early stopping."""
 
 
 @dataclass(frozen=True)
@@ -45,3 +54,23 @@ def spent_beyond_trials(
             f"resource budget spent ({usage.resource:g} used, {in_flight} steps in flight, of {budget.resource:g})",
         )
     return None
+
+
+def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | None:
+    """How many configurations a trial budget trains to the full resource under ``scheduler``, and a
+    sentence saying so (``None`` without a trial limit or when the scheduler's share is unknown)."""
+    share = scheduler.full_resource_share()
+    if budget.trials is None or share is None or share >= 1.0:
+        return None
+    count = budget.trials * share
+    sentence = (
+        f"{scheduler.name} trains about {count:.3g} of {budget.trials} configurations to the full resource "
+        f"({share:.1%} go through every rung)"
+    )
+    if count < MIN_FULLY_TRAINED:
+        sentence += (
+            f": fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; give a resource budget "
+            f"(ts.Budget(resource=...), which keeps starting configurations until the compute is spent), a "
+            f"smaller eta, or at least {math.ceil(MIN_FULLY_TRAINED / share)} trials"
+        )
+    return count, sentence

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,17 +12,74 @@ from typing import TYPE_CHECKING, Any
 from tunesmith._validate import integer
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, TunesmithError
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
+from tunesmith.study._limits import MIN_FULLY_TRAINED, ShortTrainingWarning, trained_fully
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["Callback", "Objective", "StudyResult", "optimize"]
+__all__ = ["Callback", "Objective", "ObjectiveError", "StudyResult", "optimize"]
 
 Objective = Callable[[Trial], Any]
 Callback = Callable[["Study", TrialRecord], None]
+
+
+class ObjectiveError(TunesmithError, RuntimeError):
+    """The first trials all failed the same way and none worked: the objective is broken, so the study
+    stopped instead of spending its budget on it. ``error`` holds the last traceback."""
+
+    def __init__(self, message: str, error: str | None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+# Failures that say the objective itself is broken when every configuration hits the same one.
+_SYSTEMATIC = (TrialKind.EXCEPTION, TrialKind.BAD_RESULT, TrialKind.MISSING_METRIC)
+
+
+def _worked(record: TrialRecord) -> bool:
+    return record.state in (TrialState.COMPLETE, TrialState.INFEASIBLE, TrialState.STOPPED, TrialState.PAUSED)
+
+
+def _failure_text(record: TrialRecord) -> str:
+    """The exception line of a failure (the last line of its traceback), or its reason."""
+    lines = [line for line in (record.error or "").splitlines() if line.strip()]
+    return lines[-1] if lines else record.reason or ""
+
+
+class _SystematicFailure:
+    """Watches finished trials: ``limit`` failures in a row of the same kind and text, before any trial
+    worked, mean a bug in the objective."""
+
+    def __init__(self, limit: int | None, *, worked_before: bool) -> None:
+        self.limit = limit
+        self.worked = worked_before
+        self.streak: list[TrialRecord] = []
+
+    def see(self, record: TrialRecord) -> None:
+        if self.limit is None or self.worked:
+            return
+        if _worked(record):
+            self.worked = True
+            return
+        if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
+            self.streak = []
+            return
+        last = self.streak[-1] if self.streak else None
+        if last is not None and (last.kind, _failure_text(last)) != (record.kind, _failure_text(record)):
+            self.streak = []
+        self.streak.append(record)
+        if len(self.streak) >= self.limit:
+            numbers = ", ".join(f"#{r.number}" for r in self.streak)
+            raise ObjectiveError(
+                f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
+                f"{_failure_text(record)}. The study stopped instead of spending its budget on a broken objective; "
+                "fix it and run again (the failures stay recorded, with their tracebacks), or pass fail_fast=None "
+                f"to keep going.\nThe last traceback:\n{record.error or record.reason}",
+                record.error,
+            )
 
 
 @dataclass(frozen=True)
@@ -35,6 +93,7 @@ class StudyResult:
     elapsed: float
     usage: BudgetUsage | None = None
     failures: list[TrialRecord] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
 
 
 def optimize(
@@ -48,18 +107,29 @@ def optimize(
     callbacks: Sequence[Callback],
     memory_limit: int | None,
     trial_timeout: float | None,
+    fail_fast: int | None = 3,
 ) -> StudyResult:
     """`Study.optimize`'s body (see there for the arguments)."""
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
         raise ConfigError("this study has no budget and no n_trials: pass budget=ts.Budget(trials=...) or n_trials=...")
     integer("n_trials", n_trials, minimum=1, allow_none=True)
+    systematic = _SystematicFailure(
+        integer("fail_fast", fail_fast, minimum=1, allow_none=True, fix="pass 3, or None to never stop on failures"),
+        worked_before=any(_worked(r) for r in study.trials),
+    )
+    fully = trained_fully(study.budget, study.scheduler)
+    if fully is not None and fully[0] < MIN_FULLY_TRAINED:
+        warnings.warn(fully[1], ShortTrainingWarning, stacklevel=3)
     options: dict[str, Any] = {}
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
     if trial_timeout is not None:
         options["trial_timeout"] = trial_timeout
-    if executor == "inline" and workers > 1:
+    notes: list[str] = []
+    if executor == "inline" and (workers > 1 or options):
         executor = "processes"
+        why = f"{workers} workers" if workers > 1 else " and ".join(sorted(options))
+        notes.append(f"trials ran in child processes (executor='processes'): {why} need a process per trial")
     runner = make_executor(executor, workers, **options)
     study._workers = runner.capacity
     study._clock = runner.clock  # a simulated executor brings its own clock
@@ -106,6 +176,7 @@ def optimize(
                 finished.append(record)
                 for callback in callbacks:
                     callback(study, record)
+                systematic.see(record)  # raises ObjectiveError: the objective is broken, not the configurations
     except BaseException:
         for number in runner.shutdown(kill=True):
             with contextlib.suppress(Exception):
@@ -128,6 +199,7 @@ def optimize(
         stop_reason=stop_reason or "done",
         elapsed=time.monotonic() - started_at,
         usage=Budget.usage(records, ended),
+        notes=tuple(notes),
         failures=[r for r in finished if r.state is TrialState.FAILED],
     )
 
@@ -137,4 +209,6 @@ def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
         study._decisions[outcome.number] = outcome.decision
     if outcome.failed:
         return study.tell(outcome.number, reason=outcome.reason, error=outcome.error, kind=outcome.kind)
+    if outcome.ran_all_steps:
+        study._ran_all_steps(outcome.number)
     return study.tell(outcome.number, outcome.result)

@@ -22,7 +22,8 @@ DEFAULT_GRACE = 300.0
 @dataclass(frozen=True)
 class Settings:
     """The checked arguments of `Study`. The ``given_*`` fields keep what the caller passed (``None``
-    when omitted), so that reopening a stored study can tell a contradiction from an omission."""
+    when omitted), so that reopening a stored study can tell a contradiction from an omission;
+    ``guardrails`` and ``budget`` are what a new study is created with."""
 
     space: Space
     metric: Metric
@@ -35,6 +36,8 @@ class Settings:
     given_retries: int | None
     given_interval: float | None
     given_grace: float | None
+    given_guardrails: tuple[Guardrail, ...] | None = None
+    given_budget: Budget | None = None
 
     @property
     def heartbeat_interval(self) -> float:
@@ -50,7 +53,7 @@ class Settings:
         *,
         space: Any,
         metric: Any,
-        guardrails: Sequence[Any],
+        guardrails: Sequence[Any] | None,
         budget: Any,
         seed: Any,
         heartbeat_interval: Any,
@@ -66,7 +69,10 @@ class Settings:
         checked_metric = Metric(metric) if isinstance(metric, str) else metric
         if not isinstance(checked_metric, Metric):
             raise ConfigError(f"metric must be a name or ts.Metric, got {metric!r}")
-        for guardrail in guardrails:
+        if guardrails is not None and not isinstance(guardrails, Sequence):
+            raise ConfigError(f"guardrails must be a list of ts.Guardrail, got {guardrails!r}: wrap it in a list")
+        given_guardrails = None if guardrails is None else tuple(guardrails)
+        for guardrail in given_guardrails or ():
             if not isinstance(guardrail, Guardrail):
                 raise ConfigError(f"guardrails must be ts.Guardrail objects, got {guardrail!r}")
         checked_budget = budget or Budget()
@@ -82,8 +88,10 @@ class Settings:
         settings = cls(
             space=space,
             metric=checked_metric,
-            guardrails=tuple(guardrails),
+            guardrails=given_guardrails or (),
             budget=checked_budget,
+            given_guardrails=given_guardrails,
+            given_budget=None if budget is None else checked_budget,
             divergence_factor=divergence_factor,
             trial_cost=real("trial_cost", trial_cost, exclusive_minimum=0, allow_none=True),
             keep_checkpoints=integer("keep_checkpoints", keep_checkpoints, minimum=0),

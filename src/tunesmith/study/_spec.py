@@ -1,20 +1,29 @@
-"""The stored spec: what a study is, written once when it is created and checked on every reopening."""
+"""The stored spec: what a study is, written once when it is created and checked on every reopening.
+
+Its budget is the one part that may change, and only by `extend_budget`: upwards, explicitly, and
+recorded in the study's ``budget_log``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from tunesmith.budget import Budget
+from tunesmith._validate import integer
+from tunesmith.attributes import BaselineAttr, BudgetChangeAttr, BudgetLogAttr, read_attr, write_attr
+from tunesmith.budget import Budget, plain_number
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.space import Space
 
 if TYPE_CHECKING:
+    from tunesmith.storage import Storage
     from tunesmith.study._settings import Settings
 
-__all__ = ["SPEC_VERSION", "StudySpec"]
+__all__ = ["SPEC_VERSION", "StudySpec", "extend_budget"]
+
+_LIMITS = ("trials", "wall_time", "resource")
 
 SPEC_VERSION = 1
 
@@ -76,11 +85,15 @@ class StudySpec:
             version=int(data.get("version", SPEC_VERSION)),
         )
 
-    def check_reopened(self, name: str, where: str, settings: Settings) -> None:
-        """Refuse to reopen study ``name`` (stored as ``self``) with settings that contradict it.
+    def check_reopened(self, name: str, where: str, settings: Settings, attrs: Mapping[str, Any] | None = None) -> None:
+        """Refuse to reopen study ``name`` (stored as ``self``, with attributes ``attrs``) with settings
+        that contradict it.
+
+        A budget the study had before a recorded extension (in ``budget_log``) is no contradiction:
+        a config or a script written before `extend_budget` still resumes the study, with its new budget.
 
         Raises:
-            ConfigError: naming the setting that differs and how to resume instead.
+            ConfigError: naming the setting that differs, the stored and the given value, and the fix.
         """
         if self.space != settings.space:
             raise ConfigError(
@@ -107,7 +120,112 @@ class StudySpec:
                 f"study {name!r} exists with grace={self.grace:g}, not grace={settings.given_grace:g}: drop grace "
                 "to resume with the stored value (every worker must judge lost trials alike), or use a new name"
             )
+        if settings.given_budget is not None and settings.given_budget != self.budget:
+            self._check_budget(name, where, settings.given_budget, attrs or {})
+        if settings.given_guardrails is not None and set(settings.given_guardrails) != set(self.guardrails):
+            raise ConfigError(
+                f"study {name!r} exists in {where} with guardrails {_guardrails_text(self.guardrails)}, not "
+                f"{_guardrails_text(settings.given_guardrails)}: its trials were judged by the stored ones, so "
+                "they cannot change; pass the stored guardrails (or none: guardrails=None, ts.Study.load) to "
+                "resume, or use a new name for other guardrails"
+            )
+
+    def _check_budget(self, name: str, where: str, given: Budget, attrs: Mapping[str, Any]) -> None:
+        log = read_attr(attrs, BudgetLogAttr)
+        if log is not None and any(Budget.from_json(change.old) == given for change in log.changes):
+            return  # the budget before a recorded extension: the study resumes with the extended one
+        raised = _raised_limits(self.budget, given)
+        if raised:
+            flags = " ".join(f"--{key.replace('_', '-')} {plain_number(value)}" for key, value in raised.items())
+            arguments = ", ".join(f"{key}={value!r}" for key, value in raised.items())
+            fix = (
+                f"a stored budget changes only by an explicit, recorded extension: run `tunesmith extend {name} "
+                f"{flags}` (or study.extend_budget({arguments})), then resume"
+            )
+        else:
+            fix = (
+                "a stored budget never shrinks nor gains a limit: pass the stored budget (or none: budget=None, "
+                "ts.Study.load) to resume, or use a new name for another budget"
+            )
+        raise ConfigError(
+            f"study {name!r} exists in {where} with budget {self.budget.describe()}, not {given.describe()}: {fix}"
+        )
 
 
 def _seconds_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _guardrails_text(guardrails: tuple[Guardrail, ...]) -> str:
+    return "[" + ", ".join(g.describe() for g in guardrails) + "]" if guardrails else "none"
+
+
+def _raised_limits(old: Budget, new: Budget) -> dict[str, float]:
+    """The limits ``new`` raises above ``old``; empty unless every other limit is the same."""
+    raised: dict[str, float] = {}
+    for key in _LIMITS:
+        before, after = getattr(old, key), getattr(new, key)
+        if after == before:
+            continue
+        if before is None or after is None or after < before:
+            return {}
+        raised[key] = after
+    return raised
+
+
+def extend_budget(
+    storage: Storage,
+    name: str,
+    now: float,
+    *,
+    trials: int | None = None,
+    wall_time: float | str | None = None,
+    resource: float | None = None,
+) -> Budget:
+    """Raise the stored budget of study ``name`` to the limits given; see `Study.extend_budget`.
+
+    Returns:
+        The new budget, as now stored.
+
+    Raises:
+        ConfigError: no limit given, a value that is no limit, a limit the study does not have, or
+            one not above the stored value.
+    """
+    given: dict[str, Any] = {
+        key: value for key, value in zip(_LIMITS, (trials, wall_time, resource), strict=True) if value is not None
+    }
+    if not given:
+        raise ConfigError(
+            "extend_budget needs a limit to raise, got none of trials, wall_time or resource: pass e.g. trials=50"
+        )
+    asked = Budget(**given)  # each value checked: the rule, the value and the fix
+    info = storage.load_study(name)
+    old = Budget.from_json(info.spec.get("budget"))
+    for key, value in given.items():
+        before, after = getattr(old, key), getattr(asked, key)
+        if before is None:
+            raise ConfigError(
+                f"study {name!r} has no {key} limit to extend (its budget is {old.describe()}), got {key}={value!r}: "
+                "a budget only grows, and a new limit would shrink it; use a new name for a study with that limit"
+            )
+        if after <= before:
+            raise ConfigError(
+                f"an extension must raise {key} above the stored {key}={plain_number(before)}, got {key}={value!r}: "
+                f"pass more than {plain_number(before)}, or leave {key} out"
+            )
+    new = replace(old, **{key: getattr(asked, key) for key in given})
+    storage.update_study_spec(info.id, {**info.spec, "budget": new.to_json()})
+    log = read_attr(info.attrs, BudgetLogAttr) or BudgetLogAttr()
+    change = BudgetChangeAttr(at=now, old=old.to_json(), new=new.to_json())
+    storage.set_study_attr(info.id, BudgetLogAttr.KEY, BudgetLogAttr((*log.changes, change)).to_json())
+    return new
+
+
+def declare_baseline(study: Any, params: Mapping[str, Any], seeds: int) -> None:
+    """`Study.declare_baseline`: the baseline recorded with the study (``study`` has ``attrs``/``set_attr``)."""
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"baseline must be a dict of parameters, got baseline={params!r}: pass the defaults")
+    integer("seeds", seeds, minimum=2, fix="use 5 seeds to measure the spread")
+    current = read_attr(study.attrs, BaselineAttr)
+    if current is None or not current.runs:
+        write_attr(study, BaselineAttr(params=dict(params), seed_count=seeds))

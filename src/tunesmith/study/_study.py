@@ -11,19 +11,19 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith._validate import integer
-from tunesmith.attributes import BaselineAttr, EnvironmentAttr, SamplerChoiceAttr, read_attr, write_attr
+from tunesmith._validate import checked_arguments
+from tunesmith.attributes import EnvironmentAttr, SamplerChoiceAttr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import environment
-from tunesmith.errors import BudgetExhausted, ConfigError
+from tunesmith.errors import BudgetExhausted
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import Auto, Sampler, SearchContext, make_sampler
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.space import Space
 from tunesmith.storage import Storage, StudyInfo, open_storage
-from tunesmith.study import _ask, _optimize, _recovery
+from tunesmith.study import _ask, _optimize, _recovery, _spec
 from tunesmith.study._ask import trial_seed
 from tunesmith.study._checkpoints import CheckpointStore, default_checkpoint_root
 from tunesmith.study._limits import spent_beyond_trials
@@ -37,19 +37,23 @@ from tunesmith.trial import Trial, TrialKind, TrialRecord, best_record
 __all__ = ["Study", "trial_seed"]
 
 
+@checked_arguments()
 class Study:
     """A named tuning experiment whose every trial lives in storage.
 
-    Creating a study whose name already exists in the storage resumes it (the space and metric
-    must match what was stored); `Study.load` resumes one from storage alone.
+    Creating a study whose name already exists in the storage resumes it (the space, metric,
+    guardrails and budget must match what was stored); `Study.load` resumes one from storage alone.
 
     Args:
         space: the search space.
         metric: the primary metric (a name means minimise).
-        guardrails: constraints a winner must meet; a breach records the trial INFEASIBLE.
+        guardrails: constraints a winner must meet; a breach records the trial INFEASIBLE. Stored with
+            a new study; ``None`` keeps the stored ones, and reopening with others is refused.
         sampler: ``"auto"`` (default), a name, or a `Sampler`.
         scheduler: ``None`` (FIFO), a name, or a `Scheduler`.
-        budget: limits over all workers; ``None`` means unbounded (pass ``n_trials`` to `optimize`).
+        budget: limits over all workers; ``None`` means unbounded (pass ``n_trials`` to `optimize`) for a
+            new study and the stored budget for an existing one. Reopening with another is refused:
+            `extend_budget` raises it.
         storage: ``"sqlite:///tunesmith.db"`` (default), ``"memory"``, a URL, or a `Storage`.
         name: the study's name in storage (a fresh one is made when omitted).
         seed: the study seed; per-trial seeds and sampler randomness derive from it.
@@ -83,7 +87,7 @@ class Study:
         space: Space,
         *,
         metric: Metric | str = "value",
-        guardrails: Sequence[Guardrail] = (),
+        guardrails: Sequence[Guardrail] | None = None,
         sampler: str | Mapping[str, Any] | Sampler | None = "auto",
         scheduler: str | Mapping[str, Any] | Scheduler | None = None,
         budget: Budget | None = None,
@@ -134,7 +138,8 @@ class Study:
         self._info, created = self._storage.get_or_create_study(self.name, spec.to_json(), self._clock())
         stored = StudySpec.from_json(self._info.spec)
         if not created:
-            stored.check_reopened(self.name, self._storage.url, settings)
+            stored.check_reopened(self.name, self._storage.url, settings, self._info.attrs)
+        self.budget, self.guardrails = stored.budget, stored.guardrails
         self.seed: int = stored.seed
         self.retries: int = stored.retries if stored.retries is not None else settings.given_retries or 0
         # The grace period is the study's (every worker judges lost trials alike); the beat is this
@@ -163,6 +168,20 @@ class Study:
         kwargs.update(overrides)
         return cls(storage=store, name=name, **kwargs)
 
+    def extend_budget(
+        self, *, trials: int | None = None, wall_time: float | str | None = None, resource: float | None = None
+    ) -> Budget:
+        """Raise the stored budget (``study.extend_budget(trials=50)``; ``tunesmith extend`` in the CLI).
+
+        Each limit given is the new total and must exceed the stored one; the others stay. The change
+        is stored and appended to the attribute ``budget_log`` (`tunesmith.attributes.BudgetLogAttr`).
+        Returns the new budget; raises `ConfigError` for no limit, a limit the study lacks, or a lower one.
+        """
+        self.budget = _spec.extend_budget(
+            self._storage, self.name, self._clock(), trials=trials, wall_time=wall_time, resource=resource
+        )
+        return self.budget
+
     @staticmethod
     def names(storage: str | Storage | None = None) -> list[str]:
         """Names of every study in the storage."""
@@ -176,12 +195,7 @@ class Study:
     def declare_baseline(self, params: Mapping[str, Any], seeds: int = 5) -> None:
         """Record the baseline configuration for the discipline to evaluate across ``seeds`` seeds
         (`tunesmith.validate_top` runs a declared baseline first); one already evaluated is kept."""
-        if not isinstance(params, Mapping):
-            raise ConfigError(f"baseline must be a dict of parameters, got baseline={params!r}: pass the defaults")
-        integer("seeds", seeds, minimum=2, fix="use 5 seeds to measure the spread")
-        current = read_attr(self.attrs, BaselineAttr)
-        if current is None or not current.runs:
-            write_attr(self, BaselineAttr(params=dict(params), seed_count=seeds))
+        _spec.declare_baseline(self, params, seeds)
 
     # Read access ---------------------------------------------------------------------------------
     @property
@@ -285,13 +299,10 @@ class Study:
             record.number,
             record.params,
             record.seed,
-            self._reporter(record.number),
+            lambda step, metrics: self.report(record.number, step, metrics),
             start_step=start,
             checkpoint_dir=self.trial_checkpoint_dir(record.number),
         )
-
-    def _reporter(self, number: int) -> Callable[[int, dict[str, float]], Decision]:
-        return lambda step, metrics: self.report(number, step, metrics)
 
     def report(self, number: int, step: int, metrics: Mapping[str, float]) -> Decision:
         """Record intermediate ``metrics`` of trial ``number`` at ``step`` and return its decision."""
@@ -317,6 +328,14 @@ class Study:
                 self._stop_notes[number] = note
         return decision
 
+    def _ran_all_steps(self, number: int) -> None:
+        """A trial that reported every step it planned is finished: a STOP answered at its last report
+        (a budget running out) cut nothing short. A divergence still counts."""
+        note = self._stop_notes.get(number)
+        if self._decisions.get(number) is Decision.STOP and (note is None or note.kind is not TrialKind.DIVERGED):
+            self._decisions[number] = Decision.CONTINUE
+            self._stop_notes.pop(number, None)
+
     def tell(
         self,
         trial: Trial | int,
@@ -334,32 +353,21 @@ class Study:
         ``kind`` says why for code (`TrialKind.EXCEPTION` when only ``error`` or ``reason`` is given).
         """
         number = trial.number if isinstance(trial, Trial) else int(trial)
+        if isinstance(trial, Trial) and trial.ran_all_steps:
+            self._ran_all_steps(number)
+        elif isinstance(trial, Trial) and trial.decision is not Decision.CONTINUE:
+            self._decisions[number] = trial.decision
         decision = self._decisions.pop(number, Decision.CONTINUE)
-        if isinstance(trial, Trial) and trial.decision is not Decision.CONTINUE:
-            decision = trial.decision
         note = self._stop_notes.pop(number, None)
         record = self._storage.get_trial(self._info.id, number)
         outcome = judge(
-            record,
-            result,
-            metric=self.metric,
-            guardrails=self.guardrails,
-            decision=decision,
-            note=note,
-            error=error,
-            reason=reason,
-            kind=kind,
-        )
+            record, result, metric=self.metric, guardrails=self.guardrails, decision=decision, note=note,
+            error=error, reason=reason, kind=kind,
+        )  # fmt: skip
         self._storage.finish_trial(
-            self._info.id,
-            number,
-            outcome.state,
-            metrics=outcome.metrics,
-            reason=outcome.reason,
-            error=outcome.error,
-            now=self._clock(),
-            kind=outcome.kind,
-        )
+            self._info.id, number, outcome.state, metrics=outcome.metrics, reason=outcome.reason,
+            error=outcome.error, now=self._clock(), kind=outcome.kind,
+        )  # fmt: skip
         self._running.discard(number)
         if outcome.state.is_finished and self._checkpoints.root.is_dir():
             self._checkpoints.prune(self._storage.get_trials(self._info.id), self.metric)
@@ -381,13 +389,10 @@ class Study:
         `ask` and `optimize` keep a background thread calling this every ``heartbeat_interval``
         while the process lives, so an ask/tell loop needs nothing more. Call it yourself when a
         trial's work runs somewhere that thread cannot vouch for, e.g. a job on another machine
-        that holds only the trial number::
-
-            study = ts.Study.load("mlp", storage)
-            study.heartbeat(17)          # every few seconds, well within ``grace``
-
-        A trial not beaten for ``grace`` seconds is recorded FAILED ("lost worker") by the next
-        worker that asks for a trial, and re-queued when the study allows ``retries``.
+        that holds only the trial number: ``ts.Study.load("mlp", storage).heartbeat(17)`` every few
+        seconds, well within ``grace``. A trial not beaten for ``grace`` seconds is recorded FAILED
+        ("lost worker") by the next worker that asks for a trial, and re-queued when the study allows
+        ``retries``.
         """
         chosen = {t.number if isinstance(t, Trial) else int(t) for t in trials} if trials else set(self._running)
         numbers = sorted(chosen)
@@ -421,6 +426,7 @@ class Study:
         callbacks: Sequence[Callback] = (),
         memory_limit: int | None = None,
         trial_timeout: float | None = None,
+        fail_fast: int | None = 3,
     ) -> StudyResult:
         """Run trials until the budget (or ``n_trials`` for this call, or ``timeout``) is spent.
 
@@ -432,10 +438,12 @@ class Study:
             timeout: seconds this call may run before it stops starting trials.
             callbacks: ``callback(study, record)`` after each finished trial.
             memory_limit, trial_timeout: per-trial limits for the process executor.
+            fail_fast: stop with `ObjectiveError` (and its traceback) when this many trials in a row fail
+                the same way before any trial worked: a bug in the objective; ``None`` never stops.
         """
         return _optimize.optimize(
             self, objective, n_trials=n_trials, workers=workers, executor=executor, timeout=timeout,
-            callbacks=callbacks, memory_limit=memory_limit, trial_timeout=trial_timeout,
+            callbacks=callbacks, memory_limit=memory_limit, trial_timeout=trial_timeout, fail_fast=fail_fast,
         )  # fmt: skip
 
     def __repr__(self) -> str:

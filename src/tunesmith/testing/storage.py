@@ -57,6 +57,29 @@ def check_study_attrs_round_trip(make: MakeStorage) -> None:
     assert attrs == {"environment": {"python": "3.11", "packages": {"numpy": "2"}}, "note": [1, 2.5, None, "x"]}
 
 
+def check_study_spec_update(make: MakeStorage) -> None:
+    storage = make()
+    info, _ = storage.get_or_create_study("spec", SPEC, now=1.0)
+    other, _ = storage.get_or_create_study("other", SPEC, now=1.0)
+    storage.set_study_attr(info.id, "note", "kept")
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=2.0)
+    extended = {**SPEC, "budget": {"trials": 10, "wall_time": None, "resource": None}}
+    storage.update_study_spec(info.id, extended)
+    loaded = storage.load_study("spec")
+    assert loaded.spec == extended and loaded.id == info.id, "the new spec replaces the stored one"
+    assert loaded.attrs == {"note": "kept"} and len(storage.get_trials(info.id)) == 1, "attributes and trials stay"
+    assert storage.load_study("other").spec == SPEC, "another study's spec is untouched"
+    assert {s.name: s.spec for s in storage.list_studies()}["spec"] == extended
+    again, created = storage.get_or_create_study("spec", SPEC, now=3.0)
+    assert not created and again.spec == extended, "reopening reads the updated spec"
+    try:
+        storage.update_study_spec(other.id + info.id + 100, SPEC)
+    except StudyNotFound:
+        pass
+    else:
+        raise AssertionError("update_study_spec of a missing study must raise StudyNotFound")
+
+
 def check_trials_numbered_from_zero(make: MakeStorage) -> None:
     storage = make()
     info, _ = storage.get_or_create_study("numbers", SPEC, now=1.0)
@@ -222,6 +245,7 @@ STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
     check_create_and_load_study,
     check_missing_study_raises,
     check_study_attrs_round_trip,
+    check_study_spec_update,
     check_trials_numbered_from_zero,
     check_proposer_sees_history,
     check_trial_budget_is_exact,

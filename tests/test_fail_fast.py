@@ -1,0 +1,92 @@
+"""A bug in the objective stops the study at once, with its traceback, instead of burning the budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import tunesmith as ts
+from tunesmith.cli import cli
+from tunesmith.study import ObjectiveError
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+
+def broken(trial: ts.Trial) -> float:
+    return undefined_name * trial.params["x"]  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_three_identical_failures_before_any_success_stop_the_study_with_the_traceback() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=50))
+    with pytest.raises(ObjectiveError, match="NameError: name 'undefined_name' is not defined") as caught:
+        study.optimize(broken)
+    assert len(study.trials) == 3, "three trials spent, not fifty"
+    assert (
+        caught.value.error is not None and "Traceback" in caught.value.error and "undefined_name" in caught.value.error
+    )
+    assert all(r.error and "Traceback" in r.error for r in study.trials), "every failure keeps its traceback"
+
+
+def test_a_misspelt_metric_is_caught_after_three_trials() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=50))
+    with pytest.raises(ObjectiveError, match="no 'loss'"):
+        study.optimize(lambda t: {"los": t.params["x"]})
+    assert len(study.trials) == 3
+
+
+def test_failures_that_depend_on_the_configuration_do_not_stop_the_study() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(trials=20))
+
+    def fragile(trial: ts.Trial) -> float:
+        if trial.params["x"] > 0.3:
+            raise ValueError("diverged for large x")
+        return trial.params["x"]
+
+    study.optimize(fragile)
+    assert len(study.trials) == 20, "a configuration that works shows the objective is sound"
+
+
+def test_fail_fast_none_keeps_going() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=6))
+    result = study.optimize(broken, fail_fast=None)
+    assert result.trials_run == 6 and len(result.failures) == 6
+
+
+def test_the_cli_exits_non_zero_with_the_exception_when_the_objective_is_broken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bug.py").write_text("def objective(trial):\n    return undefined_name\n")
+    (tmp_path / "study.toml").write_text(
+        'name = "bug"\nobjective = "bug:objective"\nseed = 1\n[metric]\nname = "loss"\n[budget]\ntrials = 40\n'
+        '[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n'
+    )
+    result = CliRunner().invoke(cli, ["run", "study.toml", "--storage", f"sqlite:///{tmp_path / 's.db'}",
+                                      "--no-progress", "--no-report"])  # fmt: skip
+    assert result.exit_code != 0, result.output
+    assert "NameError" in result.output and "undefined_name" in result.output
+
+
+def test_a_trial_timeout_holds_with_the_default_executor() -> None:
+    import time
+
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=1))
+
+    def hangs(trial: ts.Trial) -> float:
+        time.sleep(60)
+        return 0.0
+
+    started = time.monotonic()
+    result = study.optimize(hangs, trial_timeout=1.0)
+    assert time.monotonic() - started < 30
+    assert study.trials[0].kind is ts.TrialKind.TIMEOUT
+    assert any("child processes" in note and "trial_timeout" in note for note in result.notes)
+
+
+def test_the_inline_executor_refuses_limits_it_cannot_enforce() -> None:
+    from tunesmith.executors import make_executor
+
+    with pytest.raises(ts.ConfigError, match="cannot enforce trial_timeout"):
+        make_executor("inline", 1, trial_timeout=5.0)
