@@ -81,7 +81,7 @@ def test_a_fractional_gpu_request_puts_two_trials_on_one_gpu(cluster: Cluster) -
         import ray as remote_ray
 
         started = time.time()
-        time.sleep(1.0)
+        time.sleep(4.0)  # long enough to overlap even when a Ray worker starts slowly on a busy machine
         return {"loss": trial.params["x"], "gpu": float(remote_ray.get_gpu_ids()[0]), "start": started,
                 "end": time.time()}  # fmt: skip
 
