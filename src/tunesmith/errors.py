@@ -40,6 +40,21 @@ class StorageError(TunesmithError, RuntimeError):
     """The storage cannot do what was asked (unknown URL, missing study, schema mismatch)."""
 
 
+class StorageUnavailable(StorageError):
+    """The storage cannot be opened, reached or written; the message says why and the fix.
+
+    No such file, a server that does not answer, a file that is not a database, a read-only file or
+    directory, a full disk. What the call that raised it wanted to write was not stored.
+    """
+
+
+class StorageLost(StorageError):
+    """The database went away while in use: deleted, replaced, truncated or damaged.
+
+    The message names the last trial known to be stored; restore the file or start a new study.
+    """
+
+
 class StudyNotFound(StorageError, KeyError):
     """No study of that name exists in the storage."""
 
@@ -61,6 +76,10 @@ class BudgetExhausted(TunesmithError):
 
 class SearchSpaceExhausted(TunesmithError):
     """A finite sampler (grid) has proposed every point of its space."""
+
+
+class OrphanedTrialError(TunesmithError, RuntimeError):
+    """A trial's process outlived the driver that records it: it may no longer write anything for the trial."""
 
 
 class MissingExtra(TunesmithError, ImportError):

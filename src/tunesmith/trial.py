@@ -13,7 +13,7 @@ from typing import Any
 
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import OrphanedTrialError, TunesmithError
 from tunesmith.objective import Metric
 
 __all__ = ["Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
@@ -206,6 +206,11 @@ class Trial:
         ...         loss = train_one_epoch(trial.params["lr"])
         ...         trial.report(val_loss=loss)    # step = epochs done
         ...     return {"val_loss": loss}
+
+    ``parent_pid`` is set by an executor that runs the trial in a child process: the pid of the
+    process that records it. Once the trial's process has another parent (the driver died and it
+    was re-parented), it is an orphan whose trial a later run may already have recorded, and
+    `checkpoint_dir` and `save_checkpoint` raise `OrphanedTrialError` instead of writing.
     """
 
     def __init__(
@@ -217,12 +222,14 @@ class Trial:
         *,
         start_step: int = 0,
         checkpoint_dir: Path | None = None,
+        parent_pid: int | None = None,
     ) -> None:
         self.number = number
         self.params: dict[str, Any] = dict(params)
         self.seed = seed
         self.start_step = start_step
         self._checkpoint_dir = checkpoint_dir
+        self._parent_pid = parent_pid
         self._reporter = reporter
         self._step = start_step
         self._decision = Decision.CONTINUE
@@ -237,7 +244,11 @@ class Trial:
 
         A trial resumed after a pause, or started by PBT from another trial's state, finds the
         files it (or its parent) left here.
+
+        Raises:
+            OrphanedTrialError: the trial's process outlived the driver that records it.
         """
+        self._refuse_if_orphaned()
         if self._checkpoint_dir is None:
             raise TunesmithError(
                 "this trial has no checkpoint directory: create the study with checkpoint_dir=... "
@@ -256,6 +267,9 @@ class Trial:
 
         The step is stored alongside, so `load_checkpoint` can say where training stopped.
         Writes are atomic: a crash mid-save leaves the previous checkpoint intact.
+
+        Raises:
+            OrphanedTrialError: the trial's process outlived the driver that records it.
         """
         import numpy as np
 
@@ -277,6 +291,14 @@ class Trial:
         tmp.write_text(text)
         os.replace(tmp, directory / "tunesmith-state.json")
         return directory
+
+    def _refuse_if_orphaned(self) -> None:
+        if self._parent_pid is not None and os.getppid() != self._parent_pid:
+            raise OrphanedTrialError(
+                f"trial {self.number} may not write checkpoints: its process outlived the study's driver "
+                f"(parent pid {os.getppid()}, expected {self._parent_pid}), so a later run may already have "
+                "recorded this trial; this process should exit"
+            )
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The state last saved with `save_checkpoint` (by this trial or the one it continues), or ``None``."""

@@ -10,10 +10,13 @@ from tunesmith.trial import Trial, TrialKind
 __all__ = ["InlineExecutor", "run_job"]
 
 
-def run_job(objective: Objective, job: TrialJob, on_report: ReportHandler | None) -> TrialOutcome:
+def run_job(
+    objective: Objective, job: TrialJob, on_report: ReportHandler | None, *, parent_pid: int | None = None
+) -> TrialOutcome:
     """Run one trial in this process; exceptions become a failed outcome, never escape.
 
-    ``KeyboardInterrupt`` and ``SystemExit`` propagate: they mean the user wants out.
+    ``KeyboardInterrupt`` and ``SystemExit`` propagate: they mean the user wants out. ``parent_pid``
+    (a trial process's driver) makes the `Trial` refuse checkpoint writes once that parent is gone.
     """
     from pathlib import Path
 
@@ -25,6 +28,7 @@ def run_job(objective: Objective, job: TrialJob, on_report: ReportHandler | None
         reporter,
         start_step=job.start_step,
         checkpoint_dir=Path(job.checkpoint_dir) if job.checkpoint_dir else None,
+        parent_pid=parent_pid,
     )
     try:
         result = objective(trial)

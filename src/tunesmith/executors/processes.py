@@ -5,24 +5,33 @@ hang (with ``trial_timeout``) each becomes a failed `TrialOutcome` with its reas
 study goes on. Children talk to the parent over a pipe: ``("report", step, metrics)`` is
 answered with the decision; ``("result", value, decision, ran_all_steps)`` or ``("error", reason, text,
 decision)`` ends the trial. Children never touch the storage.
+
+A trial's process dies with its driver (the process that runs the study): on Linux the kernel
+sends it SIGKILL when the driver dies (``PR_SET_PDEATHSIG``), elsewhere a watchdog thread notices
+within a second that it was re-parented. A child whose pipe breaks exits at once, and its `Trial`
+refuses to write checkpoints once orphaned, so a stale process never touches a trial that a later
+run has already recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
+import functools
 import math
 import multiprocessing as mp
 import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_any
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
@@ -55,6 +64,63 @@ def _address_space() -> int:
         return 0
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_DRIVER_WATCH_INTERVAL = 1.0  # seconds between the fallback watchdog's looks at the parent pid
+_ORPHANED_EXIT = 3  # the exit code of a trial process that found its driver gone (nobody reads it)
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl``, or ``None`` off Linux (resolved in the parent, so a forked child inherits it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _parent_death_signal() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies; ``False`` where that is unavailable."""
+    prctl = _prctl()
+    return prctl is not None and prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+
+
+def _orphaned() -> NoReturn:
+    """Leave at once, running nothing: the driver is gone, so nothing this trial does can be recorded."""
+    os._exit(_ORPHANED_EXIT)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(_DRIVER_WATCH_INTERVAL)
+        if os.getppid() != parent_pid:
+            _orphaned()
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Tie this trial process's life to its parent's: a driver killed with SIGKILL leaves no orphans.
+
+    The parent-death signal only covers a parent that dies after it is set, so the parent pid is
+    checked again afterwards. Where there is no such signal, a watchdog thread polls the parent pid.
+    (Linux sends the signal when the parent *thread* that forked exits: the study's loop thread,
+    which joins or kills every trial process before it returns.)
+    """
+    armed = _parent_death_signal()
+    if os.getppid() != parent_pid:
+        _orphaned()
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), name="tunesmith-parent-watch", daemon=True).start()
+
+
+def _send(conn: Connection, message: tuple[Any, ...]) -> None:
+    """Send to the driver, or leave if it is gone (a broken pipe: nobody will record this trial)."""
+    try:
+        conn.send(message)
+    except (EOFError, OSError):
+        _orphaned()
+
+
 def _child_main(
     objective: Objective,
     job: TrialJob,
@@ -62,10 +128,23 @@ def _child_main(
     memory_limit: int | None,
     threads: int | None,
     crash_log: IO[bytes] | None,
+    parent_pid: int | None = None,
+    inherited: tuple[Connection, ...] = (),
 ) -> None:
     """Entry point of a trial's process. Always leaves through ``os._exit``: no inherited finalizer
-    (a parent's database connection, say) ever runs in the child."""
+    (a parent's database connection, say) ever runs in the child.
+
+    ``parent_pid`` is the pid the child's parent had before the fork (``None``: read it now, for a
+    forkserver's child); ``inherited`` are the driver's ends of this and earlier trials' pipes, which
+    a forked child holds copies of: closed here, so that the driver's death breaks this trial's pipe.
+    """
     try:
+        if parent_pid is None:
+            parent_pid = os.getppid()
+        _die_with_parent(parent_pid)
+        for other in inherited:
+            with contextlib.suppress(OSError):
+                other.close()
         if crash_log is not None:
             # A segfault's Python stack goes to a file the parent reads, not to the user's terminal. A
             # handler the parent inherited (Ray enables one in its driver) is dropped first, or it wins.
@@ -83,19 +162,24 @@ def _child_main(
             threadpool_limits(threads)
 
         def on_report(number: int, step: int, metrics: dict[str, float]) -> Decision:
-            conn.send(("report", step, metrics))
-            return Decision(conn.recv())
+            _send(conn, ("report", step, metrics))
+            try:
+                return Decision(conn.recv())
+            except (EOFError, OSError):
+                _orphaned()
 
-        outcome = run_job(objective, job, on_report)
+        outcome = run_job(objective, job, on_report, parent_pid=parent_pid)
         if outcome.failed:
             kind = outcome.kind or TrialKind.EXCEPTION
-            conn.send(("error", outcome.reason, outcome.error, outcome.decision.value, kind.value))
+            _send(conn, ("error", outcome.reason, outcome.error, outcome.decision.value, kind.value))
         else:
             try:
                 conn.send(("result", _plain(outcome.result), outcome.decision.value, outcome.ran_all_steps))
+            except (EOFError, OSError):
+                _orphaned()
             except Exception as exc:  # noqa: BLE001 - an unpicklable result is the objective's fault
-                conn.send(("error", "result not serialisable", f"{type(exc).__name__}: {exc}",
-                           outcome.decision.value, TrialKind.BAD_RESULT.value))  # fmt: skip
+                _send(conn, ("error", "result not serialisable", f"{type(exc).__name__}: {exc}",
+                             outcome.decision.value, TrialKind.BAD_RESULT.value))  # fmt: skip
     except BaseException:  # noqa: BLE001 - report anything, including SystemExit, then leave
         with contextlib.suppress(Exception):
             conn.send(("error", "exception in trial process", traceback.format_exc(), Decision.CONTINUE.value,
@@ -178,6 +262,7 @@ class ProcessExecutor(Executor):
         self.memory_limit = memory_limit
         self.trial_timeout = trial_timeout
         self._ctx = mp.get_context(method)
+        _prctl()  # resolved once here, so a forked child does not load libc again before it is protected
         self._objective: Objective | None = None
         self._on_report: ReportHandler | None = None
         self._running: dict[int, _Running] = {}
@@ -191,10 +276,15 @@ class ProcessExecutor(Executor):
         assert self._objective is not None, "start() first"
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         # Closed in _finish; a context manager cannot span the child's lifetime.
-        crash_log = tempfile.TemporaryFile() if self._ctx.get_start_method() == "fork" else None  # noqa: SIM115
+        forked = self._ctx.get_start_method() == "fork"
+        crash_log = tempfile.TemporaryFile() if forked else None  # noqa: SIM115
+        # A forkserver's child is the server's, which exits with the driver: that child reads its parent itself.
+        parent_pid = None if self._ctx.get_start_method() == "forkserver" else os.getpid()
+        inherited = (parent_conn, *(run.conn for run in self._running.values())) if forked else ()
+        limits = (self.memory_limit, self.threads_per_trial, crash_log)
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_child_main,
-            args=(self._objective, job, child_conn, self.memory_limit, self.threads_per_trial, crash_log),
+            args=(self._objective, job, child_conn, *limits, parent_pid, inherited),
             name=f"tunesmith-trial-{job.number}",
             daemon=True,
         )
