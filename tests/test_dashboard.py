@@ -7,6 +7,7 @@ import json
 import math
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -158,6 +159,18 @@ def test_a_request_naming_a_foreign_host_is_refused(server: DashboardServer) -> 
     status, _ = _get(server.url + "api/studies", headers={"Host": f"evil.example:{server.port}"})
     assert status == 403
     assert _get(server.url + "api/studies", headers={"Host": f"localhost:{server.port}"})[0] == 200
+
+
+def test_a_client_that_connects_and_sends_nothing_is_dropped(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tunesmith.dashboard import app
+
+    assert app._Handler.timeout is not None and app._Handler.timeout <= 60, "a stalled socket is held forever"
+    monkeypatch.setattr(app._Handler, "timeout", 0.3)  # the shipped 30 s, shortened for the test
+    with serve(db) as running, socket.create_connection((running.host, running.port), timeout=10) as stalled:
+        started = time.monotonic()
+        assert stalled.recv(1) == b"", "the server closes the silent connection"
+        assert time.monotonic() - started < 5
+        assert _get(running.url + "api/studies")[0] == 200, "and still serves others"
 
 
 def test_a_remote_host_is_refused_without_allow_remote(db: str) -> None:

@@ -19,6 +19,8 @@ from tunesmith.errors import (
     SearchSpaceExhausted,
     SpaceError,
     StorageError,
+    StorageLost,
+    StorageUnavailable,
     StudyNotFound,
     TunesmithError,
 )
@@ -86,6 +88,8 @@ __all__ = [
     "SpaceError",
     "SpaceWarning",
     "StorageError",
+    "StorageLost",
+    "StorageUnavailable",
     "Study",
     "StudyNotFound",
     "StudyResult",

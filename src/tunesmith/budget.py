@@ -13,7 +13,7 @@ from tunesmith._validate import checked_arguments, integer, real
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["Budget", "BudgetUsage", "parse_duration"]
+__all__ = ["RETRY_REQUESTED", "Budget", "BudgetUsage", "counts_toward_budget", "parse_duration", "running_time"]
 
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -59,18 +59,55 @@ def plain_number(value: float) -> str:
     return str(int(number)) if number.is_integer() and abs(number) < 1e16 else repr(number)
 
 
+# The attribute `Study.retry_failed` sets on a FAILED trial it re-queues: its retry spends the budget instead.
+RETRY_REQUESTED = "retry_requested"
+
+
 def counts_toward_budget(record: TrialRecord) -> bool:
-    """Whether a trial spends the trial budget: every trial except those lost with their worker.
+    """Whether a trial spends the trial budget: every trial except those the study owes a rerun.
 
     A FAILED trial of kind `TrialKind.INTERRUPTED` or `TrialKind.LOST_WORKER` was never
-    evaluated, so the study owes the user a replacement.
+    evaluated, so the study owes the user a replacement. A FAILED trial re-queued by
+    `Study.retry_failed` (``attrs["retry_requested"]``) is replaced by its retry, which spends the
+    budget in its place: from the moment it is queued, so that a spent study can still run it.
     """
-    return not (record.state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption)
+    if record.state is not TrialState.FAILED:
+        return True
+    return not ((record.kind is not None and record.kind.is_interruption) or record.attrs.get(RETRY_REQUESTED))
+
+
+def running_time(records: Iterable[TrialRecord], now: float) -> float:
+    """Seconds during which at least one of ``records`` was running (overlapping trials count once).
+
+    A trial runs from ``started_at`` to ``finished_at``; a RUNNING one to ``now``; a PAUSED one, and
+    one lost with its worker (recorded when found, maybe long after), to its last heartbeat.
+    """
+    spans: list[tuple[float, float]] = []
+    for record in records:
+        start = record.started_at
+        if start is None:
+            continue
+        lost = record.state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption
+        if record.state is TrialState.RUNNING:
+            end = now
+        elif record.state is TrialState.PAUSED or (lost and record.heartbeat_at is not None):
+            end = record.heartbeat_at if record.heartbeat_at is not None else start
+        else:
+            end = record.finished_at if record.finished_at is not None else start
+        if lost and record.finished_at is not None:
+            end = min(end, record.finished_at)
+        spans.append((start, max(start, end)))
+    total, covered = 0.0, -math.inf
+    for start, end in sorted(spans):
+        if end > covered:
+            total += end - max(start, covered)
+            covered = end
+    return total
 
 
 @dataclass(frozen=True)
 class BudgetUsage:
-    """What a study has spent, read from storage."""
+    """What a study has spent, read from storage; ``elapsed`` is its running time (see `running_time`)."""
 
     trials: int
     resource: float
@@ -83,8 +120,12 @@ class Budget:
     """Limits on the whole study, counted over all workers.
 
     Args:
-        trials: the number of trials (interrupted ones excepted).
-        wall_time: seconds, or a string such as ``"2h"``, since the study's first trial started.
+        trials: the number of trials (interrupted ones, and failed ones re-queued, excepted).
+        wall_time: seconds, or a string such as ``"2h"``, of the study's running time: the time during
+            which at least one of its trials ran (`running_time`). Time while no trial runs (between two
+            runs of a study, before a resumed one starts again) is not spent, so a study stopped after
+            29 s and resumed the next day has the rest of its wall time left; the moments between one
+            trial and the next on a worker (the sampler's turn) are not counted either.
         resource: the sum of resource units (steps reported) over all trials.
     """
 
@@ -117,18 +158,17 @@ class Budget:
 
     @staticmethod
     def usage(records: Iterable[TrialRecord], now: float) -> BudgetUsage:
+        """What ``records`` spent by ``now``: trials (`counts_toward_budget`), resource units and the
+        running time (`running_time`: time while trials ran, not time since the first one started)."""
+        records = list(records)
         trials = 0
         resource = 0.0
-        first_start = math.inf
         for record in records:
             if counts_toward_budget(record):
                 trials += 1
             # A PBT continuation starts at its parent's step: only the steps it ran are its own.
             resource += max(0.0, record.resource - float(record.attrs.get("start_step", 0)))
-            if record.started_at is not None:
-                first_start = min(first_start, record.started_at)
-        elapsed = 0.0 if math.isinf(first_start) else max(0.0, now - first_start)
-        return BudgetUsage(trials=trials, resource=resource, elapsed=elapsed)
+        return BudgetUsage(trials=trials, resource=resource, elapsed=running_time(records, now))
 
     def exhausted_limit(self, usage: BudgetUsage) -> BudgetLimit | None:
         """The first limit that ``usage`` reaches (trials, then wall time, then resource), or ``None``."""

@@ -1,8 +1,8 @@
 """The ``tunesmith`` command line: run studies from config files and read them back from storage.
 
 The group `cli` lives here; its commands, one module per kind: `_run` (run, demo), `_inspect` (trials,
-best, status, studies, report, export, dashboard), `_discipline` (plan, finalize, lr-find) and `_scale`
-(worker, extend, storage upgrade). `_common` holds what they share.
+best, status, studies, report, export, dashboard), `_failures` (show, retry), `_discipline` (plan, finalize,
+lr-find) and `_scale` (worker, extend, storage upgrade). `_common` holds what they share.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from tunesmith.cli._discipline import finalize_command, lr_find, plan_command
+from tunesmith.cli._failures import retry, show
 from tunesmith.cli._inspect import best, dashboard_command, export, report, status, studies, trials
 from tunesmith.cli._run import demo, run
 from tunesmith.cli._scale import extend, storage_group, worker
@@ -25,7 +26,7 @@ def cli() -> None:
 
 for _command in (
     run, trials, best, status, studies, demo, report, export, lr_find, worker, storage_group, plan_command,
-    finalize_command, dashboard_command, extend,
+    finalize_command, dashboard_command, extend, show, retry,
 ):  # fmt: skip
     cli.add_command(_command)
 

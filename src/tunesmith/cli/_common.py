@@ -47,9 +47,10 @@ def _friendly_errors() -> Iterator[None]:
         raise CliError(str(exc)) from None
 
 
-def _open(storage: str) -> Storage:
+def _open(storage: str, *, create: bool = False) -> Storage:
+    """The storage at ``storage``; a missing SQLite file is refused unless ``create`` (run, worker)."""
     with _friendly_errors():
-        return open_storage(storage)
+        return open_storage(storage, create=create)
 
 
 def _resolve_study(storage: str, name: str | None) -> Study:

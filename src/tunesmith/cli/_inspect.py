@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from rich.table import Table
@@ -48,18 +49,52 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table
     return table
 
 
+def _failed_table(records: list[TrialRecord], title: str) -> Table:
+    """FAILED trials: why (kind, reason and the exception line of the traceback) before what."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("kind")
+    table.add_column("reason", overflow="fold")
+    table.add_column("error", overflow="fold")
+    table.add_column("params")
+    for record in records:
+        lines = [line for line in (record.error or "").splitlines() if line.strip()]
+        table.add_row(
+            str(record.number),
+            "" if record.kind is None else record.kind.value,
+            terminal_safe(record.reason or ""),
+            terminal_safe(lines[-1].strip() if lines else ""),
+            _params_text(record.params),
+        )
+    return table
+
+
+def _trial_json(record: TrialRecord) -> dict[str, Any]:
+    """A `trials --json` row: the common fields, the failure's kind and its whole traceback."""
+    return {**_record_json(record), "kind": None if record.kind is None else record.kind.value, "error": record.error}
+
+
 @click.command()
 @click.argument("study_name", required=False)
 @storage_option
 @json_option
 @click.option("--state", type=click.Choice([s.value for s in TrialState]), default=None, help="Only trials in STATE.")
-def trials(study_name: str | None, storage: str, as_json: bool, state: str | None) -> None:
-    """List the trials of STUDY_NAME (default: the most recent study)."""
+@click.option("--failed", is_flag=True, help="Only FAILED trials, with their kind, reason and error.")
+def trials(study_name: str | None, storage: str, as_json: bool, state: str | None, failed: bool) -> None:
+    """List the trials of STUDY_NAME (default: the most recent study); `tunesmith show` prints one in full."""
+    if failed and state not in (None, TrialState.FAILED.value):
+        raise CliError(f"--failed lists FAILED trials, so it cannot go with --state {state}: give one of them")
+    if failed:
+        state = TrialState.FAILED.value
     study = _resolve_study(storage, study_name)
     records = [r for r in study.trials if state is None or r.state.value == state]
     if as_json:
         for record in records:
-            _print_json(_record_json(record))
+            _print_json(_trial_json(record))
+        return
+    if failed:
+        title = f"{study.name}: {len(records)} failed trials (tunesmith show {study.name} N: one in full)"
+        console.print(_failed_table(records, terminal_safe(title)))
         return
     console.print(_trials_table(study, records, terminal_safe(f"{study.name}: {len(records)} trials")))
 
@@ -96,7 +131,11 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
 @click.argument("study_name", required=False)
 @storage_option
 def status(study_name: str | None, storage: str) -> None:
-    """Budget burned, trial states, the sampler's choice and the best so far."""
+    """Budget burned, trial states, the sampler's choice and the best so far.
+
+    Wall time is the study's running time, the time while at least one of its trials ran (see
+    `tunesmith.Budget`): a study that ran 29 s shows 29 s however long ago it started.
+    """
     study = _resolve_study(storage, study_name)
     usage = study.usage()
     budget = study.budget
@@ -104,7 +143,7 @@ def status(study_name: str | None, storage: str) -> None:
     if budget.trials is not None:
         parts.append(f"trials {usage.trials}/{budget.trials}")
     if budget.wall_seconds is not None:
-        parts.append(f"wall time {usage.elapsed:.0f}s/{budget.wall_seconds:.0f}s")
+        parts.append(f"wall time {usage.elapsed:.0f}s/{budget.wall_seconds:.0f}s counted while trials ran")
     if budget.resource is not None:
         parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
     console.print(f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)")

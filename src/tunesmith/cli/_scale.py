@@ -92,7 +92,7 @@ def worker(
     machines): the trial budget is counted in the storage, so it is exact over all of them.
     """
     url = _storage_url(storage, storage_file)
-    store = _open(url)
+    store = _open(url, create=True)
     overrides: dict[str, Any] = {}
     if heartbeat_interval is not None:
         overrides["heartbeat_interval"] = heartbeat_interval

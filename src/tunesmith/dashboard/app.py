@@ -81,7 +81,7 @@ def _open_read_only(url: str) -> Storage:
             f"no database at {redact_url(url)}: the dashboard only reads, so it does not create one; "
             "check the path, or start the study first"
         )
-    return SQLStorage(url, upgrade=False)
+    return SQLStorage(url, upgrade=False, must_exist=True)
 
 
 def _plotly_js() -> bytes:
@@ -148,6 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "tunesmith-dashboard"
     sys_version = ""
+    # Seconds a connection may stay silent (before or between requests) before it is dropped: a client that
+    # connects and sends nothing must not hold a thread and a socket forever.
+    timeout = 30.0
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the command line prints the URL and nothing per request."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tunesmith._registry import Registry
 from tunesmith.errors import StorageError
+from tunesmith.storage._failures import unsupported_scheme
 from tunesmith.storage.base import Proposal, Storage, StudyInfo
 from tunesmith.storage.memory import MemoryStorage
 from tunesmith.storage.sql import (
@@ -37,14 +38,21 @@ STORAGES: Registry[Storage] = Registry(
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
-def open_storage(url: str | Storage | None) -> Storage:
+def open_storage(url: str | Storage | None, *, create: bool = True) -> Storage:
     """A storage from a URL: ``"memory"``, ``"sqlite:///path.db"``, ``"postgresql://..."``, or a path.
 
     ``None`` reads ``TUNESMITH_STORAGE``, then the file named by ``TUNESMITH_STORAGE_FILE``, and
     falls back to ``sqlite:///tunesmith.db``. The URL's scheme picks the backend from `STORAGES`.
 
+    Args:
+        url: the URL, a path, a `Storage` (returned as it is) or ``None``.
+        create: create a missing SQLite file and tunesmith's tables; ``False`` refuses a database
+            that does not exist (``SQLStorage(must_exist=True)``): commands that only read use it, so
+            that a mistyped path is an error, not a new empty database.
+
     Raises:
         StorageError: neither ``memory``, a URL of a known scheme nor a SQLite file path.
+        StorageUnavailable: the database cannot be opened, or is missing and ``create`` is false.
     """
     if isinstance(url, Storage):
         return url
@@ -60,4 +68,8 @@ def open_storage(url: str | Storage | None) -> Storage:
             )
         url = f"sqlite:///{url}"
     scheme = url.split("://", 1)[0].split("+", 1)[0]
-    return STORAGES.build(scheme, url=url)
+    if scheme.lower() not in STORAGES:
+        raise unsupported_scheme(redact_url(url), scheme, STORAGES.names())
+    if scheme.lower() == "memory":
+        return STORAGES.build(scheme)
+    return STORAGES.build(scheme, url=url, **({} if create else {"must_exist": True}))

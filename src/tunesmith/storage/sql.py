@@ -16,12 +16,15 @@ only one of them migrates. URL helpers (`redact_url`, `read_storage_file`,
 
 The URL is kept private: `SQLStorage.url` is the redacted form (``postgresql://user:***@host/db``),
 safe to print, log or put into an error message.
+
+Failures: the engine (`tunesmith.storage._engine`) turns every driver exception into a
+`StorageError` with the fix (`tunesmith.storage._failures`); a SQLite file deleted, replaced or
+truncated while open stops the next write with `StorageLost` (`tunesmith.storage._sqlite_file`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,9 +32,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from tunesmith.errors import StorageError, StudyNotFound
+from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound
+from tunesmith.storage._engine import make_engine
+from tunesmith.storage._failures import no_schema
 from tunesmith.storage._sql_schema import (
     _dumps,
     _migrate,
@@ -63,16 +68,30 @@ class SQLStorage(Storage):
         echo: log every SQL statement (SQLAlchemy's ``echo``).
         upgrade: migrate a database written by an older tunesmith to this schema version on open;
             with ``False`` such a database raises `StorageError` (run ``tunesmith storage upgrade``).
+        must_exist: refuse a SQLite file that does not exist, and a database without tunesmith's
+            tables, instead of creating them (what commands that only read want).
+
+    A SQLite file that cannot be written (nor its directory) is opened read-only, as is one whose
+    URL ends in ``?mode=ro`` (``?immutable=1``: read-only and unlocked, for read-only media).
+
+    Raises:
+        StorageError: the URL is malformed or names an unsupported backend or a missing driver.
+        StorageUnavailable: the database cannot be opened or reached; the message says why.
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 60.0, echo: bool = False, upgrade: bool = True) -> None:
+    def __init__(
+        self, url: str, *, busy_timeout: float = 60.0, echo: bool = False, upgrade: bool = True,
+        must_exist: bool = False,
+    ) -> None:  # fmt: skip
         self.url = redact_url(url)
         try:
             parsed = sa.engine.make_url(url)
         except sa.exc.ArgumentError as exc:
             raise StorageError(f"cannot parse storage URL {self.url!r}: {exc}") from None
         self._is_sqlite = parsed.get_backend_name() == "sqlite"
-        self._engine = self._make_engine(parsed, busy_timeout, echo)
+        self._engine, self._file = make_engine(
+            parsed, self.url, busy_timeout=busy_timeout, echo=echo, must_exist=must_exist
+        )
         # Pooled connections are closed when the storage is dropped without close(), not left
         # for the garbage collector (psycopg warns about those).
         self._finalizer = weakref.finalize(self, self._engine.dispose)
@@ -88,46 +107,7 @@ class SQLStorage(Storage):
 
         self._cache_lock = threading.Lock()
         self._finished: dict[int, dict[int, TrialRecord]] = {}
-        self._ensure_schema(upgrade)
-
-    def _make_engine(self, parsed: sa.URL, busy_timeout: float, echo: bool) -> Engine:
-        if not self._is_sqlite:
-            if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-                parsed = parsed.set(drivername="postgresql+psycopg")
-            try:
-                return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, future=True)
-            except ImportError as exc:
-                raise StorageError(
-                    f"the driver for {parsed.drivername!r} is not installed ({exc}): pip install 'tunesmith[postgres]'"
-                ) from None
-        database = parsed.database
-        if database and database != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
-        engine = sa.create_engine(
-            parsed,
-            echo=echo,
-            connect_args={"timeout": busy_timeout, "check_same_thread": False},
-            future=True,
-        )
-
-        @sa.event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
-            dbapi_conn.isolation_level = None
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.close()
-
-        @sa.event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            # Writers queue on the database lock at BEGIN instead of failing when a read lock
-            # is upgraded; readers take no lock (WAL gives them a consistent snapshot).
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writer") else "BEGIN")
-
-        return engine
+        self._ensure_schema(upgrade, must_exist)
 
     @staticmethod
     def _stored_version(conn: Connection) -> int | None:
@@ -137,10 +117,18 @@ class SQLStorage(Storage):
         value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
         return None if value is None else int(value)
 
-    def _ensure_schema(self, upgrade: bool) -> None:
+    def _ensure_schema(self, upgrade: bool, must_exist: bool) -> None:
         with self._engine.connect() as conn:
-            if self._stored_version(conn) == SCHEMA_VERSION:
-                return  # the common case: no lock, no alembic
+            version = self._stored_version(conn)
+        if version == SCHEMA_VERSION:
+            return  # the common case: no lock, no alembic
+        if version is None and must_exist:
+            raise no_schema(self.url)
+        if self._file is not None and self._file.read_only and version is not None and version < SCHEMA_VERSION:
+            raise StorageUnavailable(
+                f"{self.url} has schema version {version}, older than this tunesmith ({SCHEMA_VERSION}), and is "
+                "read-only here: run `tunesmith storage upgrade` where it is writable, or on a copy"
+            )
         with self._write() as conn:
             if not self._is_sqlite:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
@@ -170,7 +158,9 @@ class SQLStorage(Storage):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), once the SQLite file is found intact."""
+        if self._file is not None:
+            self._file.verify()
         with self._engine.connect() as conn:
             conn = conn.execution_options(writer=True)
             with conn.begin():
@@ -385,6 +375,8 @@ class SQLStorage(Storage):
                     finished_at=now if state.is_finished else None,
                 )
             )
+        if self._file is not None and state.is_finished:
+            self._file.trial_finished(number)
         return True
 
     def update_trial(self, study_id: int, number: int, **fields: Any) -> None:

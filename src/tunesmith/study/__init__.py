@@ -3,7 +3,8 @@
 `Study` (in `_study`) is the public face: ask / report / tell, read access and `optimize`. Behind it,
 one module per responsibility: `_spec` (the stored definition), `_outcome` (judging results and
 divergence), `_limits` (wall-time and resource limits), `_optimize` (the loop), `_recovery`
-(heartbeats, reaping, re-queueing) and `_checkpoints` (checkpoint folders).
+(heartbeats, reaping, re-queueing), `_retry` (failed trials re-queued after a fix) and `_checkpoints`
+(checkpoint folders).
 """
 
 from tunesmith.study._checkpoints import CheckpointStore

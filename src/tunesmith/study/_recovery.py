@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.storage import Proposal
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -79,23 +80,24 @@ def find_lost(
 
 
 def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
-    """The oldest lost trial still owed a retry, proposed again (same parameters and seed).
+    """The oldest FAILED trial still owed a retry, proposed again (same parameters and seed).
 
-    Runs inside `Storage.create_trial`, under the study lock, so exactly one worker picks up
-    each lost trial; the SQL storage also refuses a second ``retry_of`` the same trial.
+    A trial is owed one when it was lost with its worker and has had fewer than ``retries``, or
+    when `Study.retry_failed` marked it (``attrs["retry_requested"]``, whatever ``retries``); either
+    way only while no trial is its ``retry_of`` yet. Runs inside `Storage.create_trial`, under the
+    study lock, so exactly one worker picks up each; the SQL storage also refuses a second
+    ``retry_of`` the same trial.
     """
-    if retries <= 0:
-        return None
     retried = {r.attrs.get("retry_of") for r in history if "retry_of" in r.attrs}
     for record in history:
-        if (
-            record.state is TrialState.FAILED
-            and record.kind is not None
-            and record.kind.is_interruption
-            and record.number not in retried
-            and int(record.attrs.get("retries", 0)) < retries
-        ):
-            attrs = {**record.attrs, "retry_of": record.number, "retries": int(record.attrs.get("retries", 0)) + 1}
+        if record.state is not TrialState.FAILED or record.number in retried:
+            continue
+        count = int(record.attrs.get("retries", 0))
+        if record.attrs.get(RETRY_REQUESTED):  # re-queued after a fix: not a lost worker's retry
+            attrs = {k: v for k, v in record.attrs.items() if k != RETRY_REQUESTED}
+            return Proposal(params=dict(record.params), seed=record.seed, attrs={**attrs, "retry_of": record.number})
+        if record.kind is not None and record.kind.is_interruption and count < retries:
+            attrs = {**record.attrs, "retry_of": record.number, "retries": count + 1}
             return Proposal(params=dict(record.params), seed=record.seed, attrs=attrs)
     return None
 

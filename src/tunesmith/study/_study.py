@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,14 @@ from tunesmith.samplers import Auto, Sampler, SearchContext, make_sampler
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.space import Space
 from tunesmith.storage import Storage, StudyInfo, open_storage
-from tunesmith.study import _ask, _optimize, _recovery, _spec
+from tunesmith.study import _ask, _optimize, _recovery, _retry, _spec
 from tunesmith.study._ask import trial_seed
 from tunesmith.study._checkpoints import CheckpointStore, default_checkpoint_root
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
 from tunesmith.study._outcome import StopNote, decide_at_report, judge
 from tunesmith.study._recovery import start_heartbeat, worker_id
+from tunesmith.study._retry import CODE_FAILURES
 from tunesmith.study._settings import Settings, check_grace
 from tunesmith.study._spec import StudySpec
 from tunesmith.trial import Trial, TrialKind, TrialRecord, best_record
@@ -158,7 +159,7 @@ class Study:
     @classmethod
     def load(cls, name: str, storage: str | Storage | None = None, **overrides: Any) -> Study:
         """Resume a study from storage alone: space, metric, sampler, scheduler, budget and seed as stored."""
-        store = open_storage(storage)
+        store = open_storage(storage, create=False)  # a mistyped path is an error, not a new empty database
         spec = StudySpec.from_json(store.load_study(name).spec)
         kwargs: dict[str, Any] = dict(
             space=spec.space, metric=spec.metric, guardrails=list(spec.guardrails), sampler=spec.sampler,
@@ -184,8 +185,8 @@ class Study:
 
     @staticmethod
     def names(storage: str | Storage | None = None) -> list[str]:
-        """Names of every study in the storage."""
-        return [info.name for info in open_storage(storage).list_studies()]
+        """Names of every study in the storage (a missing SQLite file is an error, not created)."""
+        return [info.name for info in open_storage(storage, create=False).list_studies()]
 
     def _record_sampler_choice(self) -> None:
         if isinstance(self.sampler, Auto):
@@ -274,12 +275,9 @@ class Study:
             if resumed is not None:
                 return resumed
         record = self._storage.create_trial(
-            self._info.id,
-            lambda number, history: _ask.propose(self, number, history),
-            max_trials=self.budget.trials,
-            worker=self._worker,
-            now=self._clock(),
-        )
+            self._info.id, lambda number, history: _ask.propose(self, number, history),
+            max_trials=self.budget.trials, worker=self._worker, now=self._clock(),
+        )  # fmt: skip
         if record is None:
             if self.scheduler.pauses:  # the trial budget just ran out: the final promotions are due
                 resumed = _ask.resume_paused(self, self.trials)
@@ -296,13 +294,9 @@ class Study:
         self._decisions[record.number] = Decision.CONTINUE
         start = int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
         return Trial(
-            record.number,
-            record.params,
-            record.seed,
-            lambda step, metrics: self.report(record.number, step, metrics),
-            start_step=start,
-            checkpoint_dir=self.trial_checkpoint_dir(record.number),
-        )
+            record.number, record.params, record.seed, lambda step, metrics: self.report(record.number, step, metrics),
+            start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number),
+        )  # fmt: skip
 
     def report(self, number: int, step: int, metrics: Mapping[str, float]) -> Decision:
         """Record intermediate ``metrics`` of trial ``number`` at ``step`` and return its decision."""
@@ -382,6 +376,12 @@ class Study:
         host). Neither spends the trial budget; with ``retries`` the trial is re-queued.
         """
         return _recovery.reap(self, self.trials if history is None else history)
+
+    def retry_failed(self, kinds: Iterable[TrialKind] = CODE_FAILURES) -> list[int]:
+        """Re-queue, each once, the FAILED trials of ``kinds`` (default: the code's failures) after a fix; returns
+        their numbers. The next `ask`s run them first as new trials (same parameters and seed, ``attrs["retry_of"]``);
+        a re-queued trial stops spending the trial budget, as its retry spends it (CLI: ``tunesmith retry``)."""
+        return _retry.retry_failed(self, kinds)
 
     def heartbeat(self, *trials: Trial | int) -> None:
         """Mark trials as alive now: the given ones, or every trial this object started and has not told.

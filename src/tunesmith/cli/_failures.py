@@ -1,0 +1,111 @@
+"""Failures, read and recovered: one trial shown in full (`show`), failed trials re-queued after a fix (`retry`)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from tunesmith._text import terminal_safe
+from tunesmith.cli._common import (
+    CliError,
+    _fmt,
+    _friendly_errors,
+    _print_json,
+    _resolve_study,
+    json_option,
+    storage_option,
+)
+from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS
+from tunesmith.trial import TrialKind, TrialRecord
+
+
+def _echo(text: object) -> None:
+    """One line of user data, exactly as stored: no markup, controls escaped, never wrapped."""
+    click.echo(terminal_safe(text, markup=False))
+
+
+def _when(moment: float | None) -> str:
+    return "-" if moment is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment))
+
+
+def _pairs(values: dict[str, object]) -> str:
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items()) or "none"
+
+
+def _show_record(study_name: str, record: TrialRecord) -> None:
+    steps = sorted(record.intermediate)
+    reports = f"{len(steps)} (steps {steps[0]}-{steps[-1]})" if steps else "0"
+    duration = "-" if record.duration is None else f"{record.duration:.1f}s"
+    _echo(f"{study_name}: trial #{record.number}")
+    for label, value in (
+        ("state", record.state.value),
+        ("kind", "-" if record.kind is None else record.kind.value),
+        ("reason", record.reason or "-"),
+        ("params", _pairs(record.params)),
+        ("seed", record.seed),
+        ("metrics", _pairs(dict(record.metrics))),
+        ("reports", reports),
+        ("resource", _fmt(record.resource)),
+        ("worker", record.worker or "-"),
+        ("started", _when(record.started_at)),
+        ("finished", f"{_when(record.finished_at)} ({duration})"),
+        ("heartbeat", _when(record.heartbeat_at)),
+        ("attrs", _pairs(record.attrs)),
+    ):
+        _echo(f"  {label:<10} {value}")
+    if record.error:
+        click.echo("traceback:" if "Traceback" in record.error else "error:")
+        click.echo(terminal_safe(record.error.rstrip("\n"), markup=False, multiline=True))
+
+
+@click.command()
+@click.argument("target", nargs=-1, required=True, metavar="[STUDY_NAME] NUMBER")
+@storage_option
+@json_option
+def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
+    """Print trial NUMBER of STUDY_NAME (default: the most recent study) in full: its state, kind and
+    reason, parameters, metrics, reports, worker, times and, for a failure, its whole traceback."""
+    if len(target) > 2:
+        raise CliError(f"show takes a study name and a trial number, got {len(target)} arguments: {' '.join(target)}")
+    try:
+        number = int(target[-1])
+    except ValueError:
+        raise CliError(f"the trial number must be an integer, got {target[-1]!r}: e.g. tunesmith show NAME 3") from None
+    study = _resolve_study(storage, target[0] if len(target) == 2 else None)
+    with _friendly_errors():
+        records = study.trials
+    record = next((r for r in records if r.number == number), None)
+    if record is None:
+        held = f"its trials are #0-#{records[-1].number}" if records else "it has no trial yet"
+        raise CliError(f"study {study.name!r} has no trial #{number}: {held}")
+    if as_json:
+        _print_json({"study": study.name, **record.to_json()})
+        return
+    _show_record(study.name, record)
+
+
+@click.command()
+@click.argument("study_name")
+@storage_option
+@click.option("--kind", "kinds", multiple=True, type=click.Choice([k.value for k in FAILED_KINDS]),
+              help="Re-queue failures of this kind (repeatable; default: exception, bad_result and "
+              "missing_metric, the failures of the code).")  # fmt: skip
+def retry(study_name: str, storage: str, kinds: tuple[str, ...]) -> None:
+    """Re-queue the FAILED trials of STUDY_NAME after a fix to the objective, each once.
+
+    The next ``tunesmith run CONFIG`` or ``tunesmith worker STUDY_NAME`` runs them first, as new trials
+    with the same parameters and seeds (``attrs["retry_of"]`` names the failure). A re-queued trial no
+    longer spends the trial budget: its retry spends it instead, so a spent study can run them.
+    """
+    study = _resolve_study(storage, study_name)
+    chosen = tuple(TrialKind(k) for k in kinds) or CODE_FAILURES
+    with _friendly_errors():
+        queued = study.retry_failed(chosen)
+    which = ", ".join(k.value for k in chosen)
+    if not queued:
+        _echo(f"no FAILED trial of {study.name} of kind {which} is owed a retry: nothing re-queued")
+        return
+    numbers = ", ".join(f"#{n}" for n in queued)
+    _echo(f"re-queued {len(queued)} failed trials of {study.name} ({numbers}; kind {which}); "
+          f"`tunesmith run CONFIG` or `tunesmith worker {study.name}` runs them first")  # fmt: skip

@@ -1,0 +1,157 @@
+"""The SQLAlchemy engine behind `SQLStorage`: one per storage, its failures explained in one place.
+
+SQLite: WAL, a busy timeout, ``BEGIN IMMEDIATE`` for writers; a file database is created by the
+storage (never by a connection, so a deleted file is not silently recreated) and opened read-only
+when it or its directory cannot be written. PostgreSQL: psycopg 3 with a connect timeout. Every
+driver exception goes through the engine's ``handle_error`` event to `tunesmith.storage._failures`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tunesmith.storage._failures import (
+    bad_sqlite_url,
+    explain,
+    missing_database,
+    missing_driver,
+    no_schema,
+    os_failure,
+    unsupported_scheme,
+)
+from tunesmith.storage._sqlite_file import DatabaseFile, access_mode, connection_uri, requested_mode
+
+__all__ = ["make_engine"]
+
+# Seconds to wait for a PostgreSQL server to answer (libpq waits forever by default); the URL's
+# ``?connect_timeout=`` wins.
+POSTGRESQL_CONNECT_TIMEOUT = 15
+
+
+def make_engine(
+    parsed: sa.URL, shown: str, *, busy_timeout: float, echo: bool, must_exist: bool
+) -> tuple[Engine, DatabaseFile | None]:
+    """The engine for ``parsed``, and the SQLite file it opened (``None``: a server or ``:memory:``).
+
+    Args:
+        parsed: the URL.
+        shown: the redacted URL, for messages.
+        busy_timeout: seconds a SQLite writer waits for the database lock.
+        echo: log every statement.
+        must_exist: refuse a SQLite file that does not exist instead of creating it.
+
+    Raises:
+        StorageError: the URL names no supported backend, is malformed, or its driver is missing.
+        StorageUnavailable: the SQLite file is missing (``must_exist``) or cannot be created.
+    """
+    backend = parsed.get_backend_name()
+    database_file: DatabaseFile | None = None
+    if backend == "sqlite":
+        engine, database_file = _sqlite_engine(parsed, shown, busy_timeout, echo, must_exist)
+    elif backend == "postgresql":
+        engine = _postgresql_engine(parsed, shown, echo)
+    else:
+        raise unsupported_scheme(shown, backend)
+    _explain_failures(engine, shown, database_file)
+    return engine, database_file
+
+
+def _postgresql_engine(parsed: sa.URL, shown: str, echo: bool) -> Engine:
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    connect_args: dict[str, Any] = {}
+    if parsed.drivername == "postgresql+psycopg" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = POSTGRESQL_CONNECT_TIMEOUT
+    try:
+        return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    except ImportError as exc:
+        raise missing_driver(shown, parsed.drivername, exc) from None
+
+
+def _open_file(parsed: sa.URL, shown: str, must_exist: bool) -> tuple[sa.URL, DatabaseFile | None]:
+    """Create the database file unless it exists (or refuse a missing one); the URL without our options."""
+    database = parsed.database or ""
+    if database in ("", ":memory:") or "uri" in parsed.query:
+        return parsed, None  # in memory, or a file: URI the caller manages
+    requested = requested_mode(parsed.query)
+    parsed = parsed.difference_update_query(["mode", "immutable"])
+    path = os.path.abspath(database)
+    if os.path.isdir(path):
+        raise os_failure(shown, path, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)), "open")
+    if not os.path.exists(path):
+        if must_exist or requested is not None:
+            raise missing_database(shown, database)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "ab"):
+                pass  # an empty file is an empty SQLite database
+        except OSError as exc:
+            raise os_failure(shown, path, exc, "create the SQLite database") from None
+    elif must_exist and os.path.getsize(path) == 0:
+        raise no_schema(shown)  # before a connection writes the WAL header into it
+    return parsed, DatabaseFile(path, access_mode(path, requested))
+
+
+def _sqlite_engine(
+    parsed: sa.URL, shown: str, busy_timeout: float, echo: bool, must_exist: bool
+) -> tuple[Engine, DatabaseFile | None]:
+    if parsed.host or parsed.username or parsed.password or parsed.port:
+        raise bad_sqlite_url(shown, parsed)
+    parsed, database_file = _open_file(parsed, shown, must_exist)
+    engine = sa.create_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False})
+    read_only = database_file is not None and database_file.read_only
+    if database_file is not None:
+        uri = connection_uri(database_file.path, database_file.mode)
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+            # mode=rw: SQLite never creates the file, so a deleted database is not silently recreated.
+            cargs[0] = uri
+            cparams["uri"] = True
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        if not read_only:  # a read-only connection reads the mode the file records
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers queue on the database lock at BEGIN instead of failing when a read lock
+        # is upgraded; readers take no lock (WAL gives them a consistent snapshot).
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writer") else "BEGIN")
+
+    return engine, database_file
+
+
+def _explain_failures(engine: Engine, shown: str, database_file: DatabaseFile | None) -> None:
+    path = None if database_file is None else database_file.path
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _explain(context: sa.engine.ExceptionContext) -> None:
+        if context.is_pre_ping:
+            return  # the pool reconnects by itself
+        if database_file is not None:
+            gone = database_file.check()  # a vanished file explains any error that follows
+            if gone is not None:
+                raise gone
+        error = explain(
+            context.original_exception,
+            shown,
+            path=path,
+            connecting=context.connection is None,
+            disconnected=context.is_disconnect,
+        )
+        if error is not None:
+            raise error

@@ -1,0 +1,240 @@
+"""Every way a storage can fail, turned into one `StorageError` that says what happened and the fix.
+
+This is the one place that reads driver exceptions (sqlite3, psycopg, SQLAlchemy) and the one place
+that words storage failures; `SQLStorage` calls `explain` from its engine's ``handle_error`` event,
+so no statement anywhere else needs a ``try``. Messages carry the redacted URL or the file's path,
+never a password, and fit on one line so the CLI can print them without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
+
+__all__ = [
+    "SQLITE_FORMS",
+    "bad_sqlite_url",
+    "explain",
+    "lost",
+    "missing_database",
+    "missing_driver",
+    "no_schema",
+    "os_failure",
+    "unsupported_scheme",
+]
+
+SQLITE_FORMS = (
+    "sqlite:///relative/path.db (three slashes: relative to the working directory) or "
+    "sqlite:////absolute/path.db (four slashes: from the root)"
+)
+_SUPPORTED = "SQLite (sqlite:///tunesmith.db) or PostgreSQL (postgresql://user@host/db)"
+
+# SQLite's primary result codes (the low byte of sqlite3.Error.sqlite_errorcode).
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+# Free bytes under which a "disk I/O error" is taken to be a full disk.
+_NEARLY_FULL = 128 * 1024
+
+
+_KNOWN = ("memory", "postgresql", "sqlite")
+
+
+def unsupported_scheme(url: str, scheme: str, known: Sequence[str] = _KNOWN) -> StorageError:
+    """A URL whose scheme no storage serves (``mysql://``), with the close one if there is one."""
+    close = difflib.get_close_matches(scheme.lower(), list(known), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return StorageError(
+        f"unknown storage {scheme.lower()!r}: {hint}tunesmith stores studies in {_SUPPORTED} or 'memory', not at {url}"
+    )
+
+
+def bad_sqlite_url(url: str, parsed: sa.URL) -> StorageError:
+    """``sqlite://tmp/x.db``: two slashes, so the first part of the path was read as a host name."""
+    if parsed.host and not (parsed.username or parsed.password or parsed.port):
+        relative = f"{parsed.host}/{parsed.database or ''}".rstrip("/")
+        return StorageError(
+            f"{url} has two slashes after 'sqlite:', so {parsed.host!r} was read as a host name: write "
+            f"sqlite:///{relative} for the relative path {relative} (three slashes) or sqlite:////{relative} "
+            f"for the absolute path /{relative} (four slashes)"
+        )
+    return StorageError(f"{url} is not a SQLite URL: SQLite has no user, host or port; write {SQLITE_FORMS}")
+
+
+def missing_driver(url: str, drivername: str, exc: ImportError) -> StorageError:
+    """The URL names a driver that is not installed."""
+    if drivername in ("postgresql", "postgresql+psycopg"):
+        fix = "pip install 'tunesmith[postgres]'"
+    else:
+        fix = "use postgresql://... (psycopg 3, pip install 'tunesmith[postgres]') or install that driver"
+    return StorageError(f"the driver for {drivername!r} ({url}) is not installed ({exc}): {fix}")
+
+
+def missing_database(url: str, database: str) -> StorageUnavailable:
+    """A reading command was pointed at a SQLite file that does not exist (``database``: the URL's path)."""
+    relative = "" if os.path.isabs(database) else f"; a relative path is read from {os.getcwd()}: {SQLITE_FORMS}"
+    return StorageUnavailable(
+        f"no database at {os.path.abspath(database)} ({url}): check the path (`tunesmith run CONFIG` or "
+        f"`tunesmith worker` create it){relative}"
+    )
+
+
+def no_schema(url: str) -> StorageUnavailable:
+    """A reading command was pointed at a database with no tunesmith tables."""
+    return StorageUnavailable(
+        f"{url} holds no tunesmith database (no tunesmith tables): check the path or database name "
+        "(run/worker create it)"
+    )
+
+
+def lost(path: str, what: str, last_trial: int | None) -> StorageLost:
+    """The database file went away while in use: ``what`` says how (was deleted, replaced, truncated)."""
+    if last_trial is None:
+        stored = "nothing this process wrote since it opened the file is sure to be stored"
+    else:
+        stored = f"nothing after trial {last_trial} was stored"
+    return StorageLost(
+        f"the SQLite database {os.path.abspath(path)} {what} while in use: {stored}; "
+        "restore the file or start a new study"
+    )
+
+
+def os_failure(url: str, path: str, exc: OSError, doing: str) -> StorageUnavailable:
+    """Creating the database file or its directory failed (permissions, a full disk, a file in the way)."""
+    where = os.path.abspath(path)
+    if exc.errno == errno.ENOSPC:
+        fix = "free some space and run again"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "choose a path you can write to, or fix the directory's permissions"
+    elif exc.errno == errno.EISDIR:
+        fix = "that path is a directory: name a file inside it, such as tunesmith.db"
+    else:
+        fix = f"check the path; URLs are {SQLITE_FORMS}"
+    return StorageUnavailable(f"cannot {doing} {where} ({url}): {exc.strerror or exc}: {fix}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def _disk_full(path: str) -> bool:
+    """Whether the disk holding ``path`` has (next to) no room left.
+
+    On a full disk SQLite often fails to grow its -shm file first, and says only "disk I/O error".
+    """
+    try:
+        stat = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+    return stat.f_bavail * stat.f_frsize < _NEARLY_FULL
+
+
+def _sqlite(orig: Any, url: str, path: str | None) -> StorageError:
+    code = getattr(orig, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    said = _first_line(orig)
+    where = path or url
+    if primary == _SQLITE_NOTADB:
+        return StorageUnavailable(
+            f"{where} is not a SQLite database ({said}): check the path, or move that file away "
+            "and let `tunesmith run` create a new database there"
+        )
+    if primary == _SQLITE_CORRUPT:
+        return StorageLost(
+            f"the SQLite database {where} is damaged ({said}): was it truncated, overwritten or copied while in "
+            "use? Restore it from a copy, or start a new study in another file"
+        )
+    if primary == _SQLITE_FULL or (primary == _SQLITE_IOERR and path is not None and _disk_full(path)):
+        return StorageUnavailable(
+            f"the disk holding {where} is full ({said}): nothing more can be stored; free some space and "
+            "run again (the study resumes where it stopped)"
+        )
+    if primary in (_SQLITE_READONLY, _SQLITE_PERM):
+        return StorageUnavailable(
+            f"{where} is read-only here ({said}): reading works, writing does not; run this where the file and "
+            "its directory are writable, or copy the database (with its -wal file) somewhere writable"
+        )
+    if primary == _SQLITE_CANTOPEN:
+        return StorageUnavailable(
+            f"cannot open the SQLite database {where} ({said}): check that the path exists and that you may "
+            "read it; a read-only directory also needs the database's -wal and -shm files next to it, so copy "
+            "them with it"
+        )
+    if primary == _SQLITE_IOERR:
+        return StorageUnavailable(
+            f"disk I/O error on the SQLite database {where} ({said}): the file may have been truncated or "
+            "deleted, or its disk failed; restore the file or start a new study"
+        )
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StorageUnavailable(
+            f"the SQLite database {where} stayed locked longer than the busy timeout ({said}): another "
+            "process holds a long write; retry, or raise SQLStorage(busy_timeout=...)"
+        )
+    return StorageUnavailable(f"the SQLite database {where} failed: {said}")
+
+
+# PostgreSQL SQLSTATE codes worth a sentence of their own.
+_PG_STATES = {
+    "53100": "the server's disk is full: free space on it and run again (the study resumes where it stopped)",
+    "53300": "the server refuses more connections: lower the number of workers or raise max_connections",
+    "25006": "the database is read-only (a standby?): connect to the primary server",
+    "42501": "this user may not do that here: grant it the rights on the database, or connect as its owner",
+    "3D000": "that database does not exist: create it (createdb) or check its name in the URL",
+    "28P01": "password authentication failed: check the user and password",
+    "28000": "the server refused this user: check the user and the server's pg_hba.conf",
+}
+
+
+def _postgresql(orig: Any, url: str, connecting: bool, disconnected: bool) -> StorageError:
+    said = _first_line(orig)
+    state = getattr(orig, "sqlstate", None)
+    if state in _PG_STATES:
+        return StorageUnavailable(f"PostgreSQL at {url}: {said}: {_PG_STATES[state]}")
+    if connecting:
+        return StorageUnavailable(
+            f"cannot connect to PostgreSQL at {url} ({said}): check that the server runs and accepts TCP "
+            "connections at that host and port, and the user, password and database name"
+        )
+    if disconnected or (state or "").startswith(("08", "57P")):
+        return StorageUnavailable(
+            f"lost the connection to PostgreSQL at {url} ({said}): the last write may not have been stored; "
+            "run again when the server is back (the study resumes where it stopped)"
+        )
+    return StorageUnavailable(f"PostgreSQL at {url} failed: {said}")
+
+
+def explain(
+    exc: BaseException, url: str, *, path: str | None = None, connecting: bool = False, disconnected: bool = False
+) -> StorageError | None:
+    """The `StorageError` to raise in place of a driver's exception, or ``None`` to let it through.
+
+    Only failures of the storage itself are translated: an `sqlalchemy.exc.IntegrityError` (a
+    unique index doing its job: another worker created the study first, a retry taken twice), a
+    `ProgrammingError` or a `DataError` is tunesmith's own business and passes unchanged.
+
+    Args:
+        exc: the driver's exception (SQLAlchemy's ``original_exception``).
+        url: the redacted URL, to name the storage.
+        path: the SQLite file, when there is one.
+        connecting: the exception was raised while connecting.
+        disconnected: the driver lost the connection.
+    """
+    module = type(exc).__module__.split(".", 1)[0]
+    # The DB-API classes it belongs to: psycopg's UniqueViolation is an IntegrityError.
+    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    if kinds & {"IntegrityError", "ProgrammingError", "DataError"}:
+        return None
+    if module == "sqlite3":
+        return _sqlite(exc, url, path)
+    if module in ("psycopg", "psycopg2"):
+        return _postgresql(exc, url, connecting, disconnected)
+    if kinds & {"OperationalError", "InterfaceError", "InternalError", "DatabaseError"}:
+        return StorageUnavailable(f"the storage {url} failed: {_first_line(exc)}")
+    return None
