@@ -121,15 +121,15 @@ def test_an_objective_exception_is_failed_with_kind_exception() -> None:
     assert study.trials[0].kind is TrialKind.EXCEPTION
 
 
+def _five_steps(trial: ts.Trial) -> float:
+    for step in trial.steps(5):
+        trial.report(loss=trial.params["x"] + 1.0 / (step + 1))
+    return trial.params["x"] + 0.2
+
+
 def test_a_trial_that_ran_all_its_steps_is_complete_although_the_resource_budget_ran_out() -> None:
     study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(resource=15))
-
-    def five_steps(trial: ts.Trial) -> float:
-        for step in trial.steps(5):
-            trial.report(loss=trial.params["x"] + 1.0 / (step + 1))
-        return trial.params["x"] + 0.2
-
-    study.optimize(five_steps)
+    study.optimize(_five_steps)
     records = study.trials
     assert [r.state for r in records] == [TrialState.COMPLETE] * 3, [(r.state, r.reason) for r in records]
     assert study.best is not None
@@ -137,13 +137,7 @@ def test_a_trial_that_ran_all_its_steps_is_complete_although_the_resource_budget
 
 def test_a_trial_stopped_by_the_budget_before_its_last_step_stays_stopped() -> None:
     study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(resource=12))
-
-    def five_steps(trial: ts.Trial) -> float:
-        for step in trial.steps(5):
-            trial.report(loss=trial.params["x"] + 1.0 / (step + 1))
-        return trial.params["x"] + 0.2
-
-    study.optimize(five_steps)
+    study.optimize(_five_steps)
     last = study.trials[-1]
     assert last.state is TrialState.STOPPED and last.kind is TrialKind.BUDGET and last.resource < 5
 

@@ -89,6 +89,14 @@ def _bootstrap(losses: np.ndarray, rng: np.random.Generator, rounds: int) -> flo
     return float(np.mean(outcomes)) if outcomes else None
 
 
+def _selected(
+    compared: Sequence[TrialRecord], best: float, estimate: float, sign: float, method: str, detail: str
+) -> Optimism:
+    """An estimate of how much the best of ``compared`` (``best``) flatters itself."""
+    return Optimism(compared=len(compared), best=best, estimate=estimate, corrected=best + sign * estimate,
+                    method=method, detail=detail)  # fmt: skip
+
+
 def _per_example(
     compared: Sequence[TrialRecord], metric: Metric, losses: np.ndarray, rounds: int, seed: int
 ) -> Optimism | None:
@@ -103,18 +111,11 @@ def _per_example(
     estimate = float(np.mean(losses[chosen] - draws[rows, chosen]))
     sign = metric.sign()
     best = sign * float(losses.min())
-    return Optimism(
-        compared=len(compared),
-        best=best,
-        estimate=estimate,
-        corrected=best + sign * estimate,
-        method="per-example noise",
-        detail=(
-            f"{len(compared)} configurations drawn {rounds} times around their scores with their per-example "
-            f"standard errors (median {float(np.median(errors)):.3g}): the best draw beats its own mean by "
-            f"{estimate:.3g} on average"
-        ),
-    )
+    return _selected(compared, best, estimate, sign, "per-example noise", (
+        f"{len(compared)} configurations drawn {rounds} times around their scores with their per-example "
+        f"standard errors (median {float(np.median(errors)):.3g}): the best draw beats its own mean by "
+        f"{estimate:.3g} on average"
+    ))  # fmt: skip
 
 
 def estimate_optimism(
@@ -174,15 +175,8 @@ def estimate_optimism(
         sigma, source = float(np.std(half, ddof=1)), "spread of the better half of the trial scores"
     cap = float(np.median(ordered)) - best_loss
     estimate = min(sigma * expected_max_normal(len(compared)), cap)
-    return Optimism(
-        compared=len(compared),
-        best=best,
-        estimate=estimate,
-        corrected=best + sign * estimate,
-        method="order statistics",
-        detail=(
-            f"best of {len(compared)} scores on one validation set, {source} {sigma:.3g}: "
-            f"optimistic by about {estimate:.3g} (expected maximum of {len(compared)} noise draws, "
-            f"at most the distance to the median score)"
-        ),
-    )
+    return _selected(compared, best, estimate, sign, "order statistics", (
+        f"best of {len(compared)} scores on one validation set, {source} {sigma:.3g}: "
+        f"optimistic by about {estimate:.3g} (expected maximum of {len(compared)} noise draws, "
+        f"at most the distance to the median score)"
+    ))  # fmt: skip
