@@ -1,7 +1,9 @@
 """Methods under test: tunesmith's samplers and the peer tuners, each behind one function.
 
-``run(method, problem, budget, seed)`` returns the losses of the trials in order. Peers are
-imported lazily; `available()` says which are installed (the ``bench`` extra installs all).
+``run(method, problem, budget, seed, batch)`` returns the losses of the trials in order. With
+``batch > 1`` each method is asked for ``batch`` suggestions before any is told, through its
+ask/tell API (as ``batch`` parallel workers would ask), so the pending trials' handling is measured.
+Peers are imported lazily; `available()` says which are installed (the ``bench`` extra installs all).
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ from tunesmith.space import Choice, Fixed, Float, Int, Param
 
 __all__ = ["METHODS", "OURS", "PEERS", "available", "run"]
 
-OURS = ["tunesmith-auto", "tunesmith-gp", "tunesmith-tpe", "tunesmith-sobol"]
-PEERS = ["random", "optuna-tpe", "optuna-gp", "hyperopt-tpe", "skopt-gp"]
+OURS = ["tunesmith-auto", "tunesmith-gp", "tunesmith-tpe", "tunesmith-sobol", "tunesmith-cmaes"]
+PEERS = ["random", "optuna-tpe", "optuna-gp", "optuna-cmaes", "hyperopt-tpe", "skopt-gp"]
 METHODS = OURS + PEERS
-_NEEDS = {"optuna-tpe": "optuna", "optuna-gp": "optuna", "hyperopt-tpe": "hyperopt", "skopt-gp": "skopt"}
+_NEEDS = {
+    "optuna-tpe": "optuna",
+    "optuna-gp": "optuna",
+    "optuna-cmaes": "optuna",
+    "hyperopt-tpe": "hyperopt",
+    "skopt-gp": "skopt",
+}
 
 
 def available(method: str) -> bool:
@@ -32,16 +40,22 @@ def available(method: str) -> bool:
     return module is None or importlib.util.find_spec(module) is not None
 
 
-def _run_tunesmith(sampler: str, problem: Problem, budget: int, seed: int) -> list[float]:
+def _rounds(budget: int, batch: int) -> list[int]:
+    """How many suggestions each round asks for: ``batch`` each, the last one what the budget leaves."""
+    return [min(batch, budget - start) for start in range(0, budget, batch)]
+
+
+def _run_tunesmith(sampler: str, problem: Problem, budget: int, seed: int, batch: int = 1) -> list[float]:
     study = ts.Study(
         problem.space, metric="loss", sampler=sampler, budget=ts.Budget(trials=budget), storage="memory", seed=seed
     )
     losses = []
-    for _ in range(budget):
-        trial = study.ask()
-        value = problem.loss(trial.params)
-        study.tell(trial, value)
-        losses.append(value)
+    for size in _rounds(budget, batch):
+        trials = [study.ask() for _ in range(size)]
+        for trial in trials:
+            value = problem.loss(trial.params)
+            study.tell(trial, value)
+            losses.append(value)
     return losses
 
 
@@ -61,7 +75,7 @@ def _optuna_value(trial: Any, name: str, param: Param) -> Any:
     raise TypeError(f"unsupported parameter {param!r}")
 
 
-def _run_optuna(kind: str, problem: Problem, budget: int, seed: int) -> list[float]:
+def _run_optuna(kind: str, problem: Problem, budget: int, seed: int, batch: int = 1) -> list[float]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -71,6 +85,8 @@ def _run_optuna(kind: str, problem: Problem, budget: int, seed: int) -> list[flo
             sampler: Any = optuna.samplers.TPESampler(seed=seed, multivariate=True)
         elif kind == "gp":
             sampler = optuna.samplers.GPSampler(seed=seed)
+        elif kind == "cmaes":  # choices fall back to Optuna's independent (random) sampler
+            sampler = optuna.samplers.CmaEsSampler(seed=seed, with_margin=True, warn_independent_sampling=False)
         else:
             sampler = optuna.samplers.RandomSampler(seed=seed)
         study = optuna.create_study(sampler=sampler)
@@ -82,12 +98,24 @@ def _run_optuna(kind: str, problem: Problem, budget: int, seed: int) -> list[flo
             losses.append(value)
             return value
 
-        study.optimize(objective, n_trials=budget)
+        if batch == 1:
+            study.optimize(objective, n_trials=budget)
+            return losses
+        for size in _rounds(budget, batch):
+            asked = [study.ask() for _ in range(size)]
+            # Parameters are drawn at ask time for all of the batch, before any value is told.
+            params = [
+                {name: _optuna_value(trial, name, param) for name, param in problem.space.items()} for trial in asked
+            ]
+            for trial, values in zip(asked, params, strict=True):
+                value = problem.loss(values)
+                losses.append(value)
+                study.tell(trial, value)
     return losses
 
 
 # Hyperopt -----------------------------------------------------------------------------------------
-def _run_hyperopt(problem: Problem, budget: int, seed: int) -> list[float]:
+def _run_hyperopt(problem: Problem, budget: int, seed: int, batch: int = 1) -> list[float]:
     import hyperopt
     from hyperopt import hp
 
@@ -132,13 +160,14 @@ def _run_hyperopt(problem: Problem, budget: int, seed: int) -> list[float]:
             max_evals=budget,
             rstate=np.random.default_rng(seed),
             show_progressbar=False,
+            max_queue_len=batch,  # suggestions drawn together, before any of them is evaluated
         )
     return losses
 
 
 # scikit-optimize ------------------------------------------------------------------------------------
-def _run_skopt(problem: Problem, budget: int, seed: int) -> list[float]:
-    from skopt import gp_minimize
+def _run_skopt(problem: Problem, budget: int, seed: int, batch: int = 1) -> list[float]:
+    from skopt import Optimizer, gp_minimize
     from skopt.space import Categorical, Integer, Real
 
     dims: list[Any] = []
@@ -170,22 +199,34 @@ def _run_skopt(problem: Problem, budget: int, seed: int) -> list[float]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gp_minimize(objective, dims, n_calls=budget, n_initial_points=min(10, budget), random_state=seed)
+        if batch == 1:
+            gp_minimize(objective, dims, n_calls=budget, n_initial_points=min(10, budget), random_state=seed)
+            return losses
+        # Batches through the ask/tell API: skopt fills the pending points with a constant liar.
+        optimizer = Optimizer(dims, base_estimator="GP", n_initial_points=min(10, budget), random_state=seed)
+        for size in _rounds(budget, batch):
+            points = optimizer.ask(n_points=size)
+            optimizer.tell(points, [objective(point) for point in points])
     return losses
 
 
-def run(method: str, problem: Problem, budget: int, seed: int) -> list[float]:
-    """The losses of ``budget`` trials of ``method`` on ``problem`` with ``seed``, in trial order."""
+def run(method: str, problem: Problem, budget: int, seed: int, batch: int = 1) -> list[float]:
+    """The losses of ``budget`` trials of ``method`` on ``problem`` with ``seed``, in trial order.
+
+    ``batch`` suggestions are asked before any of them is told (1: one at a time).
+    """
     if method.startswith("tunesmith-"):
-        return _run_tunesmith(method.removeprefix("tunesmith-"), problem, budget, seed)
+        return _run_tunesmith(method.removeprefix("tunesmith-"), problem, budget, seed, batch)
     if method == "random":
-        return _run_tunesmith("random", problem, budget, seed)
+        return _run_tunesmith("random", problem, budget, seed, batch)
     if method == "optuna-tpe":
-        return _run_optuna("tpe", problem, budget, seed)
+        return _run_optuna("tpe", problem, budget, seed, batch)
     if method == "optuna-gp":
-        return _run_optuna("gp", problem, budget, seed)
+        return _run_optuna("gp", problem, budget, seed, batch)
+    if method == "optuna-cmaes":
+        return _run_optuna("cmaes", problem, budget, seed, batch)
     if method == "hyperopt-tpe":
-        return _run_hyperopt(problem, budget, seed)
+        return _run_hyperopt(problem, budget, seed, batch)
     if method == "skopt-gp":
-        return _run_skopt(problem, budget, seed)
+        return _run_skopt(problem, budget, seed, batch)
     raise KeyError(f"unknown method {method!r}: choose from {METHODS}")

@@ -152,6 +152,47 @@ def _logreg_digits(p: Mapping[str, Any]) -> float:
     return _cv_loss(model, "digits", "neg_log_loss")
 
 
+def _tree_space() -> Space:
+    # Integer-heavy, as trees are tuned in practice: three wide integer ranges, a fraction and a choice.
+    return Space(
+        {
+            "max_depth": Int(1, 30),
+            "min_samples_split": Int(2, 50),
+            "min_samples_leaf": Int(1, 50),
+            "max_features": Float(0.1, 1.0),
+            "criterion": Choice(["a", "b"]),
+        }
+    )
+
+
+def _tree_digits(p: Mapping[str, Any]) -> float:
+    from sklearn.tree import DecisionTreeClassifier
+
+    model = DecisionTreeClassifier(
+        max_depth=p["max_depth"],
+        min_samples_split=p["min_samples_split"],
+        min_samples_leaf=p["min_samples_leaf"],
+        max_features=p["max_features"],
+        criterion="gini" if p["criterion"] == "a" else "entropy",
+        random_state=0,
+    )
+    return _cv_loss(model, "digits", "accuracy") + 1.0  # 1 - accuracy
+
+
+def _tree_diabetes(p: Mapping[str, Any]) -> float:
+    from sklearn.tree import DecisionTreeRegressor
+
+    model = DecisionTreeRegressor(
+        max_depth=p["max_depth"],
+        min_samples_split=p["min_samples_split"],
+        min_samples_leaf=p["min_samples_leaf"],
+        max_features=p["max_features"],
+        criterion="squared_error" if p["criterion"] == "a" else "absolute_error",
+        random_state=0,
+    )
+    return _cv_loss(model, "diabetes", "neg_root_mean_squared_error")
+
+
 def _problems() -> dict[str, Problem]:
     return {
         "branin": Problem(
@@ -216,6 +257,8 @@ def _problems() -> dict[str, Problem]:
             _logreg_digits,
             kind="sklearn",
         ),
+        "tree_digits": Problem("tree_digits", _tree_space(), _tree_digits, kind="sklearn"),
+        "tree_diabetes": Problem("tree_diabetes", _tree_space(), _tree_diabetes, kind="sklearn"),
     }
 
 

@@ -9,6 +9,7 @@ Example:
     python -m benchmarks --quick                 # a smoke run, well under a minute
     python -m benchmarks                         # the full suite (about 20-30 minutes on 2 cores)
     python -m benchmarks --problems branin,mixed --methods tunesmith-auto,optuna-tpe --seeds 3
+    python -m benchmarks --batch 4               # 4 suggestions asked before any is told (4 workers)
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ QUICK_PROBLEMS = ["branin", "mixed"]
 QUICK_METHODS = ["tunesmith-auto", "tunesmith-tpe", "random", "optuna-tpe", "hyperopt-tpe"]
 
 
-def _job(args: tuple[str, str, int, int]) -> dict[str, Any]:
-    method, problem_name, budget, seed = args
+def _job(args: tuple[str, str, int, int, int]) -> dict[str, Any]:
+    method, problem_name, budget, seed, batch = args
     problem = get_problems([problem_name])[0]
     start = time.perf_counter()
-    losses = run(method, problem, budget, seed)
+    losses = run(method, problem, budget, seed, batch)
     return {
         "method": method,
         "problem": problem_name,
@@ -119,8 +120,9 @@ def to_markdown(summary: dict[str, Any], methods: list[str], config: dict[str, A
     """The results as Markdown tables."""
     short = {m: m.replace("tunesmith-", "ts-") for m in methods}
     lines = [
-        f"Budget {config['budget']} trials, {config['seeds']} seeds per problem. "
-        "Cell: mean best loss (normalised score: 100 = best value any method found, 0 = mean random configuration).",
+        f"Budget {config['budget']} trials, {config['seeds']} seeds per problem, "
+        + (f"{config['batch']} suggestions asked at a time. " if config.get("batch", 1) > 1 else "one at a time. ")
+        + "Cell: mean best loss (normalised score: 100 = best value any method found, 0 = mean random configuration).",
         "",
         "| problem | " + " | ".join(short[m] for m in methods) + " |",
         "|---|" + "---|" * len(methods),
@@ -167,6 +169,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--problems", default=None, help="comma-separated problem names (default all)")
     parser.add_argument("--methods", default=None, help="comma-separated methods (default all installed)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="suggestions asked before any is told, as parallel workers do (default 1)"
+    )
     parser.add_argument("--out", default="benchmarks/results", help="folder for results.json and results.md")
     parser.add_argument("--overhead-sizes", default=None, help="finished-trial counts (default 100,300,1000,3000)")
     parser.add_argument("--gp-overhead-sizes", default=None, help="for the GP (default 100,300)")
@@ -191,7 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     methods = [m for m in wanted if m not in missing]
     if "random" not in methods:
         methods.append("random")  # the normalised score needs the random baseline
-    jobs = [(m, p, budget, s) for p in problems for s in range(seeds) for m in methods]
+    if args.batch < 1:
+        print(f"--batch must be >= 1, got --batch {args.batch}: use 1 for sequential runs", file=sys.stderr)
+        return 2
+    jobs = [(m, p, budget, s, args.batch) for p in problems for s in range(seeds) for m in methods]
     start = time.perf_counter()
     runs: list[dict[str, Any]] = []
 
@@ -220,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = {
         "budget": budget,
         "seeds": seeds,
+        "batch": args.batch,
         "problems": problems,
         "methods": methods,
         "overhead": overhead,

@@ -14,16 +14,22 @@ import tunesmith as ts
 from tunesmith import attributes
 from tunesmith.attributes import (
     BaselineAttr,
+    BudgetLogAttr,
     CheckAttr,
+    ChoiceAttr,
+    EnqueuedAttr,
     EnvironmentAttr,
     HoldoutAttr,
     HoldoutLogAttr,
     HoldoutOpeningAttr,
+    LearnedSpaceAttr,
     OptimismAttr,
+    ReferencePointAttr,
     SamplerChoiceAttr,
     SeedCandidateAttr,
     SeedStabilityAttr,
     VerdictAttr,
+    WarmStartAttr,
     read_attr,
     write_attr,
 )
@@ -71,6 +77,32 @@ WRITTEN: dict[type[Any], list[Any]] = {
                     "detail": "best of 20 scores"}],
     VerdictAttr: [{"status": "warn", "ready": True, "summary": "ready (1 check(s) could not run)",
                    "reasons": ["holdout gap [ok]: ..."], "checks": [CHECK, {**CHECK, "checked": False}], "trial": 4}],
+    LearnedSpaceAttr: [
+        {"params": [{"name": "lr", "type": "float", "low": 0.0001, "high": 0.1, "log": True, "step": None},
+                    {"name": "optimizer", "type": "choice", "options": ["adam", "sgd"]},
+                    {"name": "layers", "type": "int", "low": 1, "high": 6, "log": False, "base": None, "step": 1}]},
+    ],
+    BudgetLogAttr: [
+        [{"at": 1.7e9, "old": {"trials": 20, "wall_time": None, "resource": None},
+          "new": {"trials": 30, "wall_time": None, "resource": None}}],
+    ],
+    EnqueuedAttr: [
+        {"configs": [{"id": "402f4e61d0ce46a886123b7c301be4b0", "params": {"lr": 0.01}, "at": 1.7e9,
+                      "note": "the paper's setting"},
+                     {"id": "5b1c0e7e9f2a4d33a1f0c2d4e6a8b0c1", "params": {"lr": 0.02, "depth": 4}, "at": 1.7e9 + 5}]},
+    ],
+    WarmStartAttr: [
+        {"source": "2 records", "metric": "loss", "points": [{"params": {"x": 0.5}, "value": 0.2}], "dropped": 1,
+         "at": 1.7e9},
+    ],
+    ReferencePointAttr: [
+        {"values": {"loss": 1.0, "latency_ms": 50.0}, "source": "given"},
+        {"values": {"loss": 1.2, "latency_ms": 61.0}, "source": "derived", "trials": [0, 1, 2]},
+    ],
+    ChoiceAttr: [
+        {"rule": {"rule": "knee"}, "trial": 3, "params": {"x": 0.4}, "values": {"loss": 0.2, "latency_ms": 12.0},
+         "why": "the knee of the front", "front": [5, 3, 1], "neighbours": [5, 1], "at": 1.7e9},
+    ],
 }  # fmt: skip
 
 # What the report has always read (docs/architecture.md, "Report"), older versions and `tunesmith demo` wrote.
@@ -96,6 +128,13 @@ def test_a_stored_value_reads_and_writes_back_exactly(kind: Any, stored: Any) ->
     value = kind.from_json(json.loads(json.dumps(stored)))
     assert value.to_json() == stored
     assert kind.from_json(value.to_json()) == value
+
+
+def test_every_shared_attribute_has_the_shapes_tunesmith_writes_in_the_table() -> None:
+    """A new attribute class (in `tunesmith.attributes` or a module it re-exports) comes with its shapes here."""
+    kinds = {getattr(attributes, name) for name in attributes.__all__}
+    keyed = {kind for kind in kinds if isinstance(kind, type) and isinstance(getattr(kind, "KEY", None), str)}
+    assert sorted(kind.__name__ for kind in keyed - set(WRITTEN)) == []
 
 
 def test_values_built_in_code_write_the_json_tunesmith_always_wrote() -> None:
@@ -155,6 +194,12 @@ def test_absent_keys_read_as_none_and_defaults() -> None:
         (HoldoutLogAttr, [{"trial": 1}], "holdout_log[0] must be an object with 'at'"),
         (OptimismAttr, {"compared": 2, "best": 1.0, "estimate": 0.1}, "with 'corrected'"),
         (SamplerChoiceAttr, {"sampler": "tpe", "why": "x"}, "sampler_choice.sampler must be a JSON object"),
+        (LearnedSpaceAttr, {"params": [{"type": "float"}]}, "learned_space.params must be a list of objects with a"),
+        (EnqueuedAttr, {"configs": [{"params": {}}]}, "enqueued.configs must be a list of objects with an 'id'"),
+        (WarmStartAttr, {"source": "x", "metric": "loss", "points": []}, "warm_start must be an object with 'at'"),
+        (BudgetLogAttr, {"at": 1}, "budget_log must be a list"),
+        (ReferencePointAttr, {"values": {"loss": "high"}, "source": "given"}, "reference_point.values must be"),
+        (ChoiceAttr, {"rule": {"rule": "knee"}, "trial": 3}, "choice must be an object with 'params'"),
     ],
 )  # fmt: skip
 def test_a_value_of_another_shape_is_refused_naming_where_and_the_fix(kind: Any, stored: Any, where: str) -> None:
@@ -223,8 +268,10 @@ def test_the_report_reads_older_shapes_with_extra_keys_and_notes_a_broken_one() 
 
 def test_the_attributes_module_stays_in_the_core() -> None:
     """It may import the errors, trial and objective level only: never discipline, report, dashboard or cli."""
-    allowed = {"tunesmith.errors", "tunesmith._attribute_json", "tunesmith.trial", "tunesmith.objective"}
-    for module in (attributes.__file__, Path(attributes.__file__).with_name("_attribute_json.py")):
+    allowed = {"tunesmith.errors", "tunesmith._attribute_json", "tunesmith._attributes_judging", "tunesmith.trial",
+               "tunesmith.objective"}  # fmt: skip
+    here = Path(attributes.__file__)
+    for module in (here, here.with_name("_attribute_json.py"), here.with_name("_attributes_judging.py")):
         tree = ast.parse(Path(str(module)).read_text(encoding="utf-8"))
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
         imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}

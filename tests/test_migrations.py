@@ -131,7 +131,7 @@ def test_a_version_1_database_is_upgraded_on_open_without_losing_a_trial(
 ) -> None:
     _write_version_1_database(empty_url, trials=5)
     storage = opened(empty_url)
-    assert storage.schema_version == SCHEMA_VERSION == 3
+    assert storage.schema_version == SCHEMA_VERSION == 4
     assert _schema_diff(empty_url) == []
     info = storage.load_study("legacy")
     assert info.spec == {"seed": 3} and info.attrs == {"note": "v1"}
@@ -207,10 +207,10 @@ def test_a_version_2_database_gets_each_trial_kind_from_its_reason(
     empty_url: str, opened: Callable[..., SQLStorage]
 ) -> None:
     _write_version_2_database(empty_url)
-    with pytest.raises(StorageError, match=r"schema version 2, older than this tunesmith \(3\)"):
+    with pytest.raises(StorageError, match=r"schema version 2, older than this tunesmith \(4\)"):
         opened(empty_url, upgrade=False)
     storage = opened(empty_url)
-    assert storage.schema_version == SCHEMA_VERSION == 3
+    assert storage.schema_version == SCHEMA_VERSION == 4
     assert _schema_diff(empty_url) == []
     records = storage.get_trials(storage.load_study("legacy").id)
     assert [(r.state.value, r.reason) for r in records] == [(s, r) for s, r, _ in _VERSION_2_ROWS], "reasons kept"
@@ -248,7 +248,7 @@ def test_the_database_refuses_a_second_retry_of_the_same_trial(
 
 def test_an_older_database_is_refused_when_upgrade_is_off(empty_url: str, opened: Callable[..., SQLStorage]) -> None:
     _write_version_1_database(empty_url, trials=2)
-    with pytest.raises(StorageError, match=r"schema version 1, older than this tunesmith \(3\).*storage upgrade"):
+    with pytest.raises(StorageError, match=r"schema version 1, older than this tunesmith \(4\).*storage upgrade"):
         opened(empty_url, upgrade=False)
     assert opened(empty_url).schema_version == SCHEMA_VERSION
 
@@ -276,5 +276,5 @@ def test_concurrent_openers_of_an_empty_postgres_database_migrate_once(
     assert _schema_diff(url) == []
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0003"]
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0004"]
     engine.dispose()

@@ -27,7 +27,7 @@ def test_names_are_case_insensitive() -> None:
 
 
 def test_an_unknown_name_lists_the_known_ones_and_suggests_a_close_one() -> None:
-    known = r"sampler must be 'auto', 'gp', 'grid', 'random', 'sobol' or 'tpe'"
+    known = r"sampler must be 'auto', 'cmaes', 'gp', 'grid', 'nsga2', 'random', 'sobol' or 'tpe'"
     with pytest.raises(ConfigError, match=rf"unknown sampler 'tpee': {known}: did you mean 'tpe'\?"):
         make_sampler("tpee")
 

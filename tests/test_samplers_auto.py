@@ -13,6 +13,7 @@ from tunesmith.testing.samplers import CONTEXT, run_history
 from tunesmith.trial import TrialRecord, TrialState
 
 LOW_DIM = Space({"lr": Float(1e-5, 1e-1, log=True), "layers": Int(2, 6), "dropout": Float(0.0, 0.5)})
+WITH_CHOICES = Space({**LOW_DIM, "act": Choice(["relu", "gelu"]), "opt": Choice(["adam", "sgd"])})
 
 
 def context(trials: int | None = None, cost: float | None = None) -> SearchContext:
@@ -43,8 +44,9 @@ def test_a_mostly_categorical_space_gets_tpe() -> None:
     assert isinstance(sampler, TPE)
 
 
-def test_a_large_budget_gets_tpe() -> None:
-    sampler, why = Auto().choose(LOW_DIM, context(2000))
+def test_a_large_budget_gets_tpe_when_choices_are_more_than_a_quarter_of_the_space() -> None:
+    # (a continuous-dominated space gets CMA-ES instead: tests/test_samplers_cmaes.py)
+    sampler, why = Auto().choose(WITH_CHOICES, context(2000))
     assert isinstance(sampler, TPE) and "2000 trials" in why
 
 
@@ -54,13 +56,15 @@ def test_cheap_trials_get_tpe() -> None:
 
 
 def test_an_unbounded_gp_search_hands_over_to_tpe_after_300_trials() -> None:
+    space = WITH_CHOICES  # a continuous-dominated space goes on with CMA-ES (tests/test_samplers_cmaes.py)
     history = [
-        TrialRecord(number=n, params=LOW_DIM.sample(np.random.default_rng(n)), seed=n, metrics={"loss": float(n)})
+        TrialRecord(number=n, params=space.sample(np.random.default_rng(n)), seed=n, metrics={"loss": float(n)})
         for n in range(GP_MAX_TRIALS)
     ]
     history = [r.evolve(state=TrialState.COMPLETE) for r in history]
     rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
-    assert Auto().suggest(LOW_DIM, history, rng_a, CONTEXT) == TPE().suggest(LOW_DIM, history, rng_b, CONTEXT)
+    assert isinstance(Auto().choose(space, context())[0], GP)
+    assert Auto().suggest(space, history, rng_a, CONTEXT) == TPE().suggest(space, history, rng_b, CONTEXT)
 
 
 def test_the_study_records_the_choice_and_the_reason() -> None:

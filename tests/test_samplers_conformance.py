@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tunesmith.samplers import GP, TPE, Auto, Grid, Random, Sampler, Sobol
+from tunesmith.samplers import CMAES, GP, TPE, Auto, Grid, Random, Sampler, Sobol
 from tunesmith.testing.samplers import SAMPLER_CHECKS, check_sampler
 
 SAMPLERS: dict[str, Callable[[], Sampler]] = {
@@ -15,6 +15,7 @@ SAMPLERS: dict[str, Callable[[], Sampler]] = {
     "sobol": Sobol,
     "tpe": lambda: TPE(n_startup=6),
     "gp": lambda: GP(n_startup=5, n_candidates=256),
+    "cmaes": lambda: CMAES(n_startup=6),
     "auto": Auto,
 }
 

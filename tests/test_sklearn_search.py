@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
 import numpy as np
 import pytest
+from scipy.stats import expon, loguniform, norm, poisson, randint, reciprocal, uniform
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.model_selection import RandomizedSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import check_estimator
 
 import tunesmith as ts
@@ -114,7 +117,7 @@ def test_n_jobs_evaluates_the_same_configurations(cancer: tuple[np.ndarray, np.n
     x, y = cancer
     one = TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=4, cv=2, sampler="random", random_state=5)
     two = clone(one).set_params(n_jobs=2)
-    assert two.get_params()["space"] == C_SPACE
+    assert two.get_params()["param_distributions"] == C_SPACE
     serial, parallel = one.fit(x, y), two.fit(x, y)
     assert serial.cv_results_["params"] == parallel.cv_results_["params"]
     np.testing.assert_allclose(serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"])
@@ -178,3 +181,162 @@ def test_nested_cv_gives_outer_scores_with_their_spread() -> None:
     assert 0.8 < result.mean <= 1.0 and result.std >= 0.0
     assert result.optimism == pytest.approx(np.mean(result.inner_best_scores) - result.mean)
     assert "nested CV over 3 outer folds" in result.summary()
+
+
+# A drop-in for RandomizedSearchCV ---------------------------------------------------------------
+
+
+def test_a_randomized_search_call_runs_with_only_the_class_renamed() -> None:
+    X, y = load_iris(return_X_y=True)
+    theirs = RandomizedSearchCV(SVC(), {"C": loguniform(1e-3, 1e3), "kernel": ["rbf", "linear"]}, n_iter=20, cv=3,
+                                scoring="accuracy", random_state=0, n_jobs=1).fit(X, y)  # fmt: skip
+    ours = TunesmithSearchCV(SVC(), {"C": loguniform(1e-3, 1e3), "kernel": ["rbf", "linear"]}, n_iter=20, cv=3,
+                             scoring="accuracy", random_state=0, n_jobs=1).fit(X, y)  # fmt: skip
+    assert set(ours.cv_results_) == set(theirs.cv_results_) | {"trial"}
+    assert len(ours.cv_results_["params"]) == 20 and len(ours.trials_) == 20
+    assert ours.space_ == ts.Space({"C": ts.Float(1e-3, 1e3, log=True), "kernel": ts.Choice(["rbf", "linear"])})
+    assert {p["kernel"] for p in ours.cv_results_["params"]} == {"rbf", "linear"}
+    assert all(1e-3 <= p["C"] <= 1e3 for p in ours.cv_results_["params"])
+    assert ours.best_score_ == pytest.approx(max(ours.cv_results_["mean_test_score"]))
+    assert ours.best_params_ == ours.cv_results_["params"][ours.best_index_]
+    assert ours.best_estimator_.get_params()["C"] == ours.best_params_["C"]
+    assert ours.best_estimator_.kernel == ours.best_params_["kernel"]
+    assert ours.score(X, y) == pytest.approx(ours.best_estimator_.score(X, y))
+    assert ours.n_splits_ == theirs.n_splits_ == 3 and ours.refit_time_ > 0
+    # as good a search as scikit-learn's on the same budget: within one fold's worth of accuracy
+    assert ours.best_score_ >= theirs.best_score_ - 1 / 50
+
+
+def test_it_takes_every_argument_of_randomized_search_with_the_same_default() -> None:
+    theirs = inspect.signature(RandomizedSearchCV).parameters
+    ours = inspect.signature(TunesmithSearchCV).parameters
+    assert list(ours)[: len(theirs)] == list(theirs)
+    for name, param in theirs.items():
+        assert ours[name].kind == param.kind
+        assert ours[name].default is param.default or ours[name].default == param.default, name
+
+
+@pytest.mark.parametrize(
+    ("distribution", "param"),
+    [
+        (loguniform(1e-3, 1e3), ts.Float(1e-3, 1e3, log=True)),
+        (reciprocal(0.5, 50.0), ts.Float(0.5, 50.0, log=True)),
+        (uniform(0.5, 2.0), ts.Float(0.5, 2.5)),
+        (uniform(loc=0.1, scale=0.8), ts.Float(0.1, 0.9)),
+        (randint(1, 6), ts.Int(1, 5)),
+        (randint(2, 3), ts.Fixed(2)),
+        ([0.1, 1.0, 10.0], ts.Choice([0.1, 1.0, 10.0])),
+        (np.array([1, 2, 3]), ts.Choice([1, 2, 3])),
+        ([1.0, 1.0, 10.0], ts.Choice([1.0, 10.0])),
+        ([True], ts.Fixed(True)),
+        (ts.Float(0.2, 0.3), ts.Float(0.2, 0.3)),
+    ],
+    ids=lambda value: getattr(getattr(value, "dist", None), "name", type(value).__name__),
+)
+def test_each_distribution_is_read_as_the_parameter_with_the_same_range(distribution: Any, param: ts.Param) -> None:
+    x, y = load_iris(return_X_y=True)
+    search = TunesmithSearchCV(Recorder(), {"value": distribution}, n_iter=4, cv=2, random_state=0).fit(x, y)
+    assert search.space_["value"] == param
+    assert all(param.contains(p["value"]) for p in search.cv_results_["params"])
+
+
+class Recorder(ClassifierMixin, BaseEstimator):
+    """A classifier that takes any ``value`` and ``shape`` and predicts the majority class."""
+
+    def __init__(self, value: Any = None, shape: Any = None) -> None:
+        self.value = value
+        self.shape = shape
+
+    def fit(self, x: Any, y: Any) -> Recorder:
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.majority_ = self.classes_[np.argmax(counts)]
+        self.seen_ = (self.value, self.shape)
+        return self
+
+    def predict(self, x: Any) -> np.ndarray:
+        return np.full(len(x), self.majority_)
+
+
+def test_a_list_of_values_that_are_not_json_reaches_the_estimator_as_given() -> None:
+    x, y = load_iris(return_X_y=True)
+    shapes = [(50,), (100, 50), None]
+    search = TunesmithSearchCV(Recorder(), {"shape": shapes}, n_iter=6, cv=2, sampler="grid").fit(x, y)
+    assert search.space_["shape"] == ts.Choice(["(50,)", "(100, 50)", "None"])
+    assert [p["shape"] for p in search.cv_results_["params"]] == shapes
+    assert search.best_estimator_.seen_[1] in shapes
+    assert {r.params["shape"] for r in search.trials_} == {"(50,)", "(100, 50)", "None"}
+
+
+def test_a_list_of_dicts_picks_one_dict_per_configuration() -> None:
+    x, y = load_iris(return_X_y=True)
+    grids = [
+        {"kernel": ["linear"], "C": loguniform(1e-2, 1e2)},
+        {"kernel": ["rbf"], "C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-3, 1e1)},
+    ]
+    search = TunesmithSearchCV(SVC(), grids, n_iter=12, cv=2, sampler="random", random_state=0).fit(x, y)
+    rows = search.cv_results_["params"]
+    assert {p["kernel"] for p in rows} == {"linear", "rbf"}
+    assert all(set(p) == ({"kernel", "C"} if p["kernel"] == "linear" else {"kernel", "C", "gamma"}) for p in rows)
+    assert all(1e-2 <= p["C"] <= 1e2 for p in rows)
+    # "C" has one distribution in both dicts: one parameter; "kernel" differs: one per dict
+    assert set(search.space_) == {"@distributions", "C", "kernel@0", "kernel@1", "gamma"}
+    assert search.space_["C"].conditions == {"@distributions": (0, 1)}
+    assert search.best_estimator_.kernel == search.best_params_["kernel"]
+
+
+def test_a_tunesmith_condition_inside_one_of_the_dicts_still_holds() -> None:
+    x, y = load_iris(return_X_y=True)
+    grids = [
+        {"kernel": ["linear", "rbf"], "gamma": ts.Float(1e-3, 1.0, log=True, when={"kernel": "rbf"})},
+        {"kernel": ["poly"], "degree": randint(2, 4)},
+    ]
+    search = TunesmithSearchCV(SVC(), grids, n_iter=12, cv=2, sampler="random", random_state=1).fit(x, y)
+    rows = search.cv_results_["params"]
+    expected = {"linear": {"kernel"}, "rbf": {"kernel", "gamma"}, "poly": {"kernel", "degree"}}
+    assert {p["kernel"] for p in rows} == set(expected)
+    assert all(set(p) == expected[p["kernel"]] for p in rows)
+
+
+def test_a_distribution_without_an_equivalent_is_refused_with_the_range_to_use() -> None:
+    x, y = load_iris(return_X_y=True)
+
+    def fit(distributions: Any) -> None:
+        TunesmithSearchCV(Recorder(), distributions, n_iter=2, cv=2).fit(x, y)
+
+    with pytest.raises(ts.SpaceError, match=r"\['value'\] is scipy.stats.norm\(0, 1\).*use uniform\(-2.326, 4.653\)"):
+        fit({"value": norm(0, 1)})
+    with pytest.raises(ts.SpaceError, match=r"scipy.stats.expon.*use loguniform\(0.01005, 4.605\)"):
+        fit({"value": expon()})
+    with pytest.raises(ts.SpaceError, match=r"scipy.stats.poisson\(3\).*use randint\(0, 9\) or ts.Int\(0, 8\)"):
+        fit({"value": poisson(3)})
+    with pytest.raises(ts.SpaceError, match=r"loguniform\(1, 10, loc=5\).*only without loc"):
+        fit({"value": loguniform(1, 10, loc=5)})
+    with pytest.raises(ts.SpaceError, match=r"\[1\]\['value'\] must be a list of values.*\['abc'\]"):
+        fit([{"value": [1, 2]}, {"value": "abc"}])
+    with pytest.raises(ts.SpaceError, match=r"must name at least one parameter"):
+        fit({})
+    with pytest.raises(ts.SpaceError, match=r"must list at least one value"):
+        fit({"value": []})
+    with pytest.raises(ts.ConfigError, match=r"n_iter and n_trials both set the trial budget.*pass only n_iter"):
+        TunesmithSearchCV(Recorder(), {"value": [1, 2]}, n_iter=3, n_trials=5).fit(x, y)
+    with pytest.raises(ts.ConfigError, match=r"n_iter must be a positive integer, got n_iter=0"):
+        TunesmithSearchCV(Recorder(), {"value": [1, 2]}, n_iter=0).fit(x, y)
+
+
+def test_n_trials_still_sets_the_budget_and_n_iter_defaults_to_ten() -> None:
+    x, y = load_iris(return_X_y=True)
+    assert len(TunesmithSearchCV(Recorder(), {"value": uniform()}, cv=2).fit(x, y).trials_) == 10
+    assert len(TunesmithSearchCV(Recorder(), {"value": uniform()}, cv=2, n_trials=3).fit(x, y).trials_) == 3
+
+
+def test_scipy_distributions_pass_scikit_learns_estimator_checks() -> None:
+    search = TunesmithSearchCV(Ridge(), {"alpha": loguniform(0.1, 10.0), "fit_intercept": [True, False]}, n_iter=2,
+                               cv=2, random_state=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(
+            search,
+            expected_failed_checks={
+                "check_supervised_y_2d": "RandomizedSearchCV(Ridge()) fails it alike: Ridge takes a 2-d y silently"
+            },
+        )

@@ -8,7 +8,7 @@ Example:
 
 from typing import Any
 
-from tunesmith import discipline, lr
+from tunesmith import choose, discipline, integrations, lr, pareto
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
 from tunesmith.discipline import Fidelity, Plan, Verdict, evaluate_baseline, finalize, plan, priors, validate_top
@@ -26,10 +26,10 @@ from tunesmith.errors import (
 )
 from tunesmith.executors import SimulatedExecutor
 from tunesmith.objective import Guardrail, Metric
-from tunesmith.samplers import GP, TPE, Auto, Grid, Random, Sampler, SearchContext, Sobol
+from tunesmith.samplers import CMAES, GP, TPE, Auto, Grid, Random, Sampler, SearchContext, Sobol
 from tunesmith.schedulers import ASHA, FIFO, PBT, Hyperband, MedianStop, Scheduler, SuccessiveHalving
 from tunesmith.space import Choice, Fixed, Float, Int, Param, Space, SpaceWarning
-from tunesmith.study import Study, StudyResult
+from tunesmith.study import Observer, Study, StudyResult, WarmStartWarning
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __version__ = "0.1.0"
@@ -56,12 +56,16 @@ __all__ = [
     "Plan",
     "TunesmithSearchCV",
     "Verdict",
+    "choose",
     "discipline",
+    "integrations",
+    "pareto",
     "evaluate_baseline",
     "finalize",
     "validate_top",
     "plan",
     "priors",
+    "CMAES",
     "GP",
     "TPE",
     "Auto",
@@ -77,6 +81,7 @@ __all__ = [
     "Int",
     "Metric",
     "MissingExtra",
+    "Observer",
     "Param",
     "Random",
     "Sampler",
@@ -93,6 +98,7 @@ __all__ = [
     "Study",
     "StudyNotFound",
     "StudyResult",
+    "WarmStartWarning",
     "Trial",
     "TrialKind",
     "TrialRecord",

@@ -29,6 +29,17 @@ from tunesmith._attribute_json import (
     is_text,
     shape_error,
 )
+from tunesmith._attributes_judging import (
+    CheckAttr,
+    HoldoutAttr,
+    HoldoutLogAttr,
+    HoldoutOpeningAttr,
+    HoldoutRowAttr,
+    OptimismAttr,
+    SeedCandidateAttr,
+    SeedStabilityAttr,
+    VerdictAttr,
+)
 from tunesmith.errors import AttributeShapeError
 
 __all__ = [
@@ -38,17 +49,22 @@ __all__ = [
     "BudgetChangeAttr",
     "BudgetLogAttr",
     "CheckAttr",
+    "ChoiceAttr",
+    "EnqueuedAttr",
     "EnvironmentAttr",
     "HoldoutAttr",
     "HoldoutLogAttr",
     "HoldoutOpeningAttr",
     "HoldoutRowAttr",
+    "LearnedSpaceAttr",
     "OptimismAttr",
+    "ReferencePointAttr",
     "SamplerChoiceAttr",
     "SeedCandidateAttr",
     "SeedStabilityAttr",
     "StudyAttribute",
     "VerdictAttr",
+    "WarmStartAttr",
     "read_attr",
     "write_attr",
 ]
@@ -126,6 +142,25 @@ class SamplerChoiceAttr(JsonObject):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LearnedSpaceAttr(JsonObject):
+    """``learned_space``: the parameters trials asked for by name (define-by-run, `Trial.suggest_float`...)
+    outside the space given up front, in the order first learned, each `Param.to_json` with its ``name``."""
+
+    KEY: ClassVar[str] = "learned_space"
+    params: tuple[dict[str, Any], ...] = ()
+
+    def definitions(self) -> dict[str, dict[str, Any]]:
+        """Name -> the parameter's JSON (`Param.from_json` reads it), in order."""
+        return {p["name"]: {k: v for k, v in p.items() if k != "name"} for p in self.params}
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> LearnedSpaceAttr:
+        r = Fields(value, where or cls.KEY)
+        named = lambda v: is_object(v) and is_text(v.get("name"))  # noqa: E731
+        return cls(params=r.items("params", named, "objects with a 'name'", required=True), **r.rest())
+
+
+@dataclass(frozen=True, kw_only=True)
 class BaselineAttr(JsonObject):
     """``baseline``: the model's defaults, declared (``params``, ``seed_count``, no runs yet) or run across
     seeds (also ``seeds``, ``values``, ``mean``, ``std``; each run as ``SeedRun.to_json()`` writes it)."""
@@ -147,236 +182,6 @@ class BaselineAttr(JsonObject):
                    values=r.items("values", is_number, "numbers"), mean=r.number("mean"), std=r.number("std"),
                    runs=r.items("runs", is_object, "objects") or (), seed_count=r.integer("seed_count"),
                    **r.rest())  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class SeedCandidateAttr(JsonObject):
-    """One entry of ``seed_stability.candidates``: ``label`` and ``values`` (the report's minimal shape), and
-    from `validate_top` the rest (``original`` is null for the baseline, which also has ``baseline: true``)."""
-
-    ALWAYS = frozenset({"original"})
-    label: str
-    trial: int | None = None
-    params: dict[str, Any] | None = None
-    original: float | None = None
-    values: tuple[float, ...]
-    mean: float | None = None
-    std: float | None = None
-    score: float | None = None
-    eligible: bool | None = None
-    note: str | None = None
-    slices: dict[str, float] | None = None
-    baseline: bool = False
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> SeedCandidateAttr:
-        r = Fields(value, where or "seed_stability candidate")
-        return cls(label=r.text("label", required=True), trial=r.integer("trial"), params=r.mapping("params"),
-                   original=r.number("original"),
-                   values=r.items("values", is_number, "numbers", required=True), mean=r.number("mean"),
-                   std=r.number("std"), score=r.number("score"), eligible=r.flag("eligible"), note=r.text("note"),
-                   slices=r.mapping("slices", is_number, "an object of numbers"),
-                   baseline=bool(r.flag("baseline")), **r.rest())  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class SeedStabilityAttr(JsonObject):
-    """``seed_stability``: the candidates re-run across seeds by `validate_top`, with its rule and winner
-    (a trial number); ``runs`` holds every run as ``SeedRun.to_json()`` writes it."""
-
-    KEY: ClassVar[str] = "seed_stability"
-    ALWAYS = frozenset({"winner", "winner_params"})
-    metric: str | None = None
-    direction: str | None = None
-    rule: str | None = None
-    confidence: float | None = None
-    seeds: tuple[int, ...] | None = None
-    candidates: tuple[SeedCandidateAttr, ...] | None = None
-    winner: int | None = None
-    winner_params: dict[str, Any] | None = None
-    per_seed_winners: tuple[int, ...] | None = None
-    changes_across_seeds: bool | None = None
-    overturned: bool | None = None
-    runs: tuple[dict[str, Any], ...] | None = None
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> SeedStabilityAttr:
-        r = Fields(value, where or cls.KEY)
-        return cls(metric=r.text("metric"), direction=r.text("direction"), rule=r.text("rule"),
-                   confidence=r.number("confidence"), seeds=r.items("seeds", is_integer, "integers"),
-                   candidates=r.nested("candidates", SeedCandidateAttr), winner=r.integer("winner"),
-                   winner_params=r.mapping("winner_params"),
-                   per_seed_winners=r.items("per_seed_winners", is_integer, "integers"),
-                   changes_across_seeds=r.flag("changes_across_seeds"), overturned=r.flag("overturned"),
-                   runs=r.items("runs", is_object, "objects"), **r.rest())  # fmt: skip
-
-    def candidate(self, trial: int) -> SeedCandidateAttr | None:
-        """The candidate re-run from trial ``trial`` (``None`` when there is none)."""
-        return next((c for c in self.candidates or () if c.trial == trial), None)
-
-
-@dataclass(frozen=True, kw_only=True)
-class HoldoutRowAttr(JsonObject):
-    """One row of ``holdout.rows``: a metric's validation and holdout values."""
-
-    label: str
-    validation: float
-    holdout: float
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> HoldoutRowAttr:
-        r = Fields(value, where or "holdout row")
-        return cls(label=r.text("label", required=True), validation=r.number("validation", required=True),
-                   holdout=r.number("holdout", required=True), **r.rest())  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class HoldoutAttr(JsonObject):
-    """``holdout``: ``rows`` (the primary metric first) and what `finalize` adds, or the flat pairs
-    ``val_<metric>`` / ``holdout_<metric>`` (kept in ``extra``) that ``tunesmith demo`` once wrote."""
-
-    KEY: ClassVar[str] = "holdout"
-    rows: tuple[HoldoutRowAttr, ...] | None = None
-    trial: int | None = None
-    params: dict[str, Any] | None = None
-    chosen_by: str | None = None
-    gap: float | None = None
-    gap_units: str | None = None
-    gap_stderr: float | None = None
-    threshold: float | None = None
-    flagged: bool | None = None
-    opened: int | None = None
-    forced: int | None = None
-    scores: dict[str, float] | None = None
-    slices: dict[str, float] | None = None
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> HoldoutAttr:
-        r = Fields(value, where or cls.KEY)
-        numbers = "an object of numbers"
-        return cls(rows=r.nested("rows", HoldoutRowAttr), trial=r.integer("trial"), params=r.mapping("params"),
-                   chosen_by=r.text("chosen_by"), gap=r.number("gap"), gap_units=r.text("gap_units"),
-                   gap_stderr=r.number("gap_stderr"), threshold=r.number("threshold"),
-                   flagged=r.flag("flagged"), opened=r.integer("opened"), forced=r.integer("forced"),
-                   scores=r.mapping("scores", is_number, numbers), slices=r.mapping("slices", is_number, numbers),
-                   **r.rest())  # fmt: skip
-
-    def table(self) -> list[tuple[str, float, float]]:
-        """``(label, validation, holdout)`` per metric, from ``rows`` or else the flat pairs.
-
-        Raises:
-            AttributeShapeError: when there are neither rows nor pairs of numbers.
-        """
-        if self.rows is not None:
-            return [(row.label, float(row.validation), float(row.holdout)) for row in self.rows]
-        pairs = [(key[4:], value, self.extra[f"holdout_{key[4:]}"]) for key, value in self.extra.items()
-                 if key.startswith("val_") and f"holdout_{key[4:]}" in self.extra]  # fmt: skip
-        if not pairs:
-            raise shape_error(self.KEY, "an object with 'rows' or pairs of 'val_<metric>' and 'holdout_<metric>' keys",
-                         self.to_json())  # fmt: skip
-        for label, validation, holdout in pairs:
-            if not (is_number(validation) and is_number(holdout)):
-                raise shape_error(f"{self.KEY}.val_{label}/holdout_{label}", "numbers", (validation, holdout))
-        return [(label, float(validation), float(holdout)) for label, validation, holdout in pairs]
-
-
-@dataclass(frozen=True, kw_only=True)
-class HoldoutOpeningAttr(JsonObject):
-    """One entry of ``holdout_log``: when, whether forced, for which trial; ``scores`` (null until read)
-    and ``how`` the trial was chosen are filled in once the evaluation returned."""
-
-    ALWAYS = frozenset({"scores"})
-    at: float
-    forced: bool | None = None
-    trial: int | None = None
-    scores: dict[str, float] | None = None
-    how: str | None = None
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> HoldoutOpeningAttr:
-        r = Fields(value, where or "holdout_log entry")
-        return cls(at=r.number("at", required=True), forced=r.flag("forced"), trial=r.integer("trial"),
-                   scores=r.mapping("scores", is_number, "an object of numbers"), how=r.text("how"),
-                   **r.rest())  # fmt: skip
-
-
-@dataclass(frozen=True)
-class HoldoutLogAttr:
-    """``holdout_log``: every opening of the locked holdout, first first (stored as a JSON list)."""
-
-    KEY: ClassVar[str] = "holdout_log"
-    openings: tuple[HoldoutOpeningAttr, ...] = ()
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [opening.to_json() for opening in self.openings]
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> HoldoutLogAttr:
-        where = where or cls.KEY
-        if not isinstance(value, list):
-            raise shape_error(where, "a list of openings", value)
-        return cls(tuple(HoldoutOpeningAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))
-
-
-@dataclass(frozen=True, kw_only=True)
-class OptimismAttr(JsonObject):
-    """``optimism``: how optimistic the best validation score is (see `tunesmith.discipline.optimism`)."""
-
-    KEY: ClassVar[str] = "optimism"
-    compared: int
-    best: float
-    estimate: float
-    corrected: float
-    method: str | None = None
-    detail: str | None = None
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> OptimismAttr:
-        r = Fields(value, where or cls.KEY)
-        return cls(compared=r.integer("compared", required=True), best=r.number("best", required=True),
-                   estimate=r.number("estimate", required=True), corrected=r.number("corrected", required=True),
-                   method=r.text("method"), detail=r.text("detail"), **r.rest())  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class CheckAttr(JsonObject):
-    """One entry of ``verdict.checks`` (see `tunesmith.discipline.verdict.Check`)."""
-
-    ALWAYS = frozenset({"checked"})
-    name: str
-    passed: bool
-    checked: bool = True
-    detail: str
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> CheckAttr:
-        r = Fields(value, where or "verdict check")
-        checked = r.flag("checked")
-        return cls(name=r.text("name", required=True), passed=r.flag("passed", required=True),
-                   checked=True if checked is None else checked, detail=r.text("detail", required=True),
-                   **r.rest())  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class VerdictAttr(JsonObject):
-    """``verdict``: ``status`` (``"pass"``, ``"warn"`` or ``"fail"``), ``summary`` and ``reasons`` (the
-    report's shape); `finalize` adds ``ready``, every check and the trial it judged (null when none)."""
-
-    KEY: ClassVar[str] = "verdict"
-    ALWAYS = frozenset({"trial"})
-    status: str
-    ready: bool | None = None
-    summary: str | None = None
-    reasons: tuple[str, ...] | None = None
-    checks: tuple[CheckAttr, ...] | None = None
-    trial: int | None = None
-
-    @classmethod
-    def from_json(cls, value: Any, where: str | None = None) -> VerdictAttr:
-        r = Fields(value, where or cls.KEY)
-        return cls(status=r.text("status", required=True), ready=r.flag("ready"), summary=r.text("summary"),
-                   reasons=r.items("reasons", is_text, "strings"), checks=r.nested("checks", CheckAttr),
-                   trial=r.integer("trial"), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -411,3 +216,85 @@ class BudgetLogAttr:
         if not isinstance(value, list):
             raise shape_error(where, "a list of budget changes", value)
         return cls(tuple(BudgetChangeAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnqueuedAttr(JsonObject):
+    """``enqueued``: every configuration `Study.enqueue` queued, first first; each ``{"id", "params", "at",
+    "note"}`` (``params`` as given: the sampler draws the others), its ``id`` recorded by the trial that ran it."""
+
+    KEY: ClassVar[str] = "enqueued"
+    configs: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> EnqueuedAttr:
+        r = Fields(value, where or cls.KEY)
+        entry = lambda v: is_object(v) and is_text(v.get("id")) and is_object(v.get("params"))  # noqa: E731
+        return cls(configs=r.items("configs", entry, "objects with an 'id' and 'params'") or (), **r.rest())
+
+
+@dataclass(frozen=True, kw_only=True)
+class WarmStartAttr(JsonObject):
+    """``warm_start``: earlier results the samplers learn from (never trials): ``source`` in words, ``metric``,
+    ``points`` (``{"params", "value"}`` each), rows ``dropped`` (outside the space, no finite value), ``at``."""
+
+    KEY: ClassVar[str] = "warm_start"
+    source: str
+    metric: str
+    points: tuple[dict[str, Any], ...]
+    dropped: int = 0
+    at: float
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> WarmStartAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(source=r.text("source", required=True), metric=r.text("metric", required=True),
+                   points=r.items("points", is_object, "objects", required=True), dropped=r.integer("dropped") or 0,
+                   at=r.number("at", required=True), **r.rest())  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferencePointAttr(JsonObject):
+    """``reference_point``: what a multi-objective study's hypervolume is measured against, in the objectives'
+    own units (``values``: name -> value); ``source`` is ``"given"`` (``Study(reference_point=...)``) or
+    ``"derived"`` (the nadir of the complete trials numbered in ``trials`` plus 10% of their range). Written
+    once; it never moves, so hypervolumes stay comparable over the study's life."""
+
+    KEY: ClassVar[str] = "reference_point"
+    values: dict[str, float]
+    source: str
+    trials: tuple[int, ...] = ()
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> ReferencePointAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(values=r.mapping("values", is_number, "an object of numbers", required=True),
+                   source=r.text("source", required=True), trials=r.items("trials", is_integer, "integers") or (),
+                   **r.rest())  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChoiceAttr(JsonObject):
+    """``choice``: the trial `Study.choose` picked from a multi-objective study's Pareto front: the ``rule``
+    (`tunesmith.choose` rule JSON), ``trial``, ``params``, its objective ``values``, ``why`` in words, the
+    ``front`` then (trial numbers, by the primary objective), the chosen trial's ``neighbours`` on it, ``at``."""
+
+    KEY: ClassVar[str] = "choice"
+    rule: dict[str, Any]
+    trial: int
+    params: dict[str, Any]
+    values: dict[str, float]
+    why: str
+    front: tuple[int, ...] = ()
+    neighbours: tuple[int, ...] = ()
+    at: float | None = None
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> ChoiceAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(rule=r.mapping("rule", required=True), trial=r.integer("trial", required=True),
+                   params=r.mapping("params", required=True),
+                   values=r.mapping("values", is_number, "an object of numbers", required=True),
+                   why=r.text("why", required=True), front=r.items("front", is_integer, "integers") or (),
+                   neighbours=r.items("neighbours", is_integer, "integers") or (), at=r.number("at"),
+                   **r.rest())  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tunesmith.budget import Budget
+from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 
 __all__ = ["SearchContext"]
@@ -19,7 +20,8 @@ class SearchContext:
     """What a sampler or scheduler may know about the study besides its history.
 
     Attributes:
-        metric: the metric the study optimises, and its direction.
+        metric: the metric the study optimises, and its direction (with several objectives: the
+            first, the primary one).
         guardrails: the constraints a result must meet to be feasible.
         budget: the study's budget.
         workers: trials run at once.
@@ -27,6 +29,10 @@ class SearchContext:
         rungs: resource levels a multi-fidelity scheduler compares trials at (last: the full
             resource); model-based samplers fit on the highest level with enough observations
             (the BOHB idea).
+        objectives: every objective of a multi-objective study in the order given (``metric`` is
+            ``objectives[0]``); empty for a single-objective study. Samplers and schedulers detect
+            several objectives by ``len(context.objectives) > 1`` and compare trials in losses space
+            (``m.sign() * record.value(m.name)``; see `tunesmith.pareto`).
     """
 
     metric: Metric
@@ -35,3 +41,11 @@ class SearchContext:
     workers: int = 1
     trial_cost: float | None = None
     rungs: tuple[float, ...] = ()
+    objectives: tuple[Metric, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.objectives and self.objectives[0] != self.metric:
+            raise ConfigError(
+                f"SearchContext.metric must be objectives[0], got metric={self.metric!r} and "
+                f"objectives[0]={self.objectives[0]!r}: pass metric=objectives[0]"
+            )

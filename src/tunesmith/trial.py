@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -15,8 +15,13 @@ from tunesmith._validate import integer
 from tunesmith.decision import Decision
 from tunesmith.errors import OrphanedTrialError, TunesmithError
 from tunesmith.objective import Metric
+from tunesmith.space import JsonScalar, Param, Space
+from tunesmith.space._define_by_run import AskedParams
 
-__all__ = ["Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
+__all__ = ["INVALIDATED", "Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
+
+# The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
+INVALIDATED = "invalidated"
 
 
 class TrialState(Enum):
@@ -122,6 +127,13 @@ class TrialRecord:
             return None
         return self.finished_at - self.started_at
 
+    @property
+    def invalidated(self) -> str | None:
+        """Why `Study.invalidate` took this trial out of best, the samplers, schedulers and the
+        discipline (``attrs["invalidated"]``); ``None`` for a valid trial."""
+        reason = self.attrs.get(INVALIDATED)
+        return reason if isinstance(reason, str) else None
+
     def value(self, metric: str) -> float | None:
         """The final value of ``metric`` (``None`` when absent or not finite)."""
         v = self.metrics.get(metric)
@@ -181,13 +193,13 @@ class TrialRecord:
 
 
 def best_record(records: Iterable[TrialRecord], metric: Metric) -> TrialRecord | None:
-    """The best COMPLETE trial with a finite ``metric`` (the earliest on ties); STOPPED, FAILED and
-    INFEASIBLE trials never qualify."""
+    """The best COMPLETE trial with a finite ``metric`` (the earliest on ties); STOPPED, FAILED,
+    INFEASIBLE and invalidated trials never qualify."""
     best: TrialRecord | None = None
     best_value: float | None = None
     for record in records:
         value = record.value(metric.name)
-        if record.state is not TrialState.COMPLETE or value is None:
+        if record.state is not TrialState.COMPLETE or value is None or record.invalidated is not None:
             continue
         if best_value is None or metric.better(value, best_value):
             best, best_value = record, value
@@ -207,6 +219,18 @@ class Trial:
         ...         trial.report(val_loss=loss)    # step = epochs done
         ...     return {"val_loss": loss}
 
+    Define-by-run: an objective may ask for its parameters as it goes, with `suggest_float`,
+    `suggest_int` and `suggest_categorical` (a conditional parameter is one asked for inside an ``if``).
+    ``space`` is what the study knew when it handed the trial out: a parameter it knows returns the
+    trial's value, a new one is drawn from its prior with the trial's seed (the study learns it when the
+    trial is told). Without ``space`` the trial re-runs a fixed configuration (the discipline's seed
+    re-runs, a baseline): asking for a parameter it lacks raises `SpaceError` instead of drawing one.
+
+        >>> def objective(trial):                   # ts.Study() with no space learns it from these
+        ...     lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+        ...     if trial.suggest_categorical("optimizer", ["adam", "sgd"]) == "sgd":
+        ...         momentum = trial.suggest_float("momentum", 0.8, 0.99)   # only sgd trials have it
+
     ``parent_pid`` is set by an executor that runs the trial in a child process: the pid of the
     process that records it. Once the trial's process has another parent (the driver died and it
     was re-parented), it is an orphan whose trial a later run may already have recorded, and
@@ -223,10 +247,12 @@ class Trial:
         start_step: int = 0,
         checkpoint_dir: Path | None = None,
         parent_pid: int | None = None,
+        space: Space | None = None,
     ) -> None:
         self.number = number
         self.params: dict[str, Any] = dict(params)
         self.seed = seed
+        self._asked = AskedParams(number, self.params, seed, space)
         self.start_step = start_step
         self._checkpoint_dir = checkpoint_dir
         self._parent_pid = parent_pid
@@ -237,6 +263,36 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params}, seed={self.seed})"
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
+        """The float parameter ``name`` in ``[low, high]`` (log-uniform with ``log=True``, multiples of
+        ``step`` from ``low`` with a step): the trial's value, or a draw from that prior for a new parameter.
+
+        Raises:
+            SpaceError: the study defines ``name`` otherwise (the message shows both definitions), or the
+                trial re-runs a fixed configuration without it.
+        """
+        return float(self._asked.suggest_float(name, low, high, log=log, step=step))
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> int:
+        """The integer parameter ``name`` in ``[low, high]``; see `suggest_float`."""
+        return int(self._asked.suggest_int(name, low, high, log=log, step=step))
+
+    def suggest_categorical(self, name: str, choices: Sequence[JsonScalar]) -> Any:
+        """The categorical parameter ``name``, one of ``choices`` (JSON scalars); see `suggest_float`."""
+        return self._asked.suggest_categorical(name, choices)
+
+    @property
+    def asked(self) -> dict[str, Param]:
+        """The definitions this trial asked for by name, in the order asked."""
+        return dict(self._asked.definitions)
+
+    def defined_by_run(self) -> dict[str, Any] | None:
+        """What flows back to the study when the objective asked for parameters by name (JSON: the trial's
+        ``params`` and the ``definitions`` asked for); ``None`` when it asked for none."""
+        return self._asked.to_json() if self._asked.definitions else None
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -326,6 +382,13 @@ class Trial:
         """The last decision received from the study."""
         return self._decision
 
+    def plan(self, n: int) -> None:
+        """Declare that the trial trains for ``n`` steps in all, for objectives that report without
+        `steps` (the training-library callbacks call it with the library's epoch or round count): a stop
+        the study answers at step ``n`` (a budget running out) then cuts nothing short, and the trial is
+        recorded finished, as with `steps`."""
+        self._planned = integer("n", n, minimum=1, context="plan(n)", error=TunesmithError)
+
     def steps(self, n: int) -> Iterator[int]:
         """Yield 0-based steps up to ``n``, resuming after the last reported step.
 
@@ -356,7 +419,7 @@ class Trial:
 
     @property
     def ran_all_steps(self) -> bool:
-        """Whether the trial reported the last step `steps` planned: it trained to the end, so a stop
+        """Whether the trial reported the last step `steps` (or `plan`) planned: it trained to the end, so a stop
         the study answered at that last report (a budget running out) cut nothing short."""
         return self._planned is not None and self._step >= self._planned
 

@@ -12,7 +12,7 @@ import numpy as np
 from tunesmith.analysis._common import format_value
 from tunesmith.analysis.importance import ImportanceResult, ParamImportance
 from tunesmith.objective import Metric
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialRecord, best_record
 
 __all__ = ["DOMINANT_EFFECT", "LEAD_CONFIDENCE", "LITTLE_EFFECT", "MIN_ADVICE_TRIALS", "Suggestion", "budget_advice"]
 
@@ -85,7 +85,7 @@ def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metr
             f"no parameter stands out yet: {top.name} {top.mean:.0%} ± {top.std:.0%} against {runner_up.name} "
             f"{runner_up.mean:.0%} ± {runner_up.std:.0%}; {_trials_to_tell(result, top, runner_up)}", None, evidence,
         )]  # fmt: skip
-    best = _best_record(records, metric)
+    best = best_record(records, metric)  # never an invalidated trial
     out = [
         Suggestion(
             f"tune {top.name} first: it explains {top.mean:.0%} ± {top.std:.0%} of the variance of {result.metric}"
@@ -122,15 +122,3 @@ def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metr
             )
         )
     return out
-
-
-def _best_record(records: Sequence[TrialRecord], metric: Metric) -> TrialRecord | None:
-    best: TrialRecord | None = None
-    for record in records:
-        value = record.value(metric.name)
-        if record.state is not TrialState.COMPLETE or value is None:
-            continue
-        current = None if best is None else best.value(metric.name)
-        if current is None or metric.better(value, current):
-            best = record
-    return best

@@ -18,6 +18,7 @@ __all__ = [
     "finished_values",
     "format_value",
     "round_sig",
+    "valid_records",
 ]
 
 # Trials whose final metric is a full evaluation of their configuration: COMPLETE ones, and
@@ -34,14 +35,20 @@ def as_metric(metric: Metric | str) -> Metric:
     return Metric(metric) if isinstance(metric, str) else metric
 
 
+def valid_records(records: Iterable[TrialRecord]) -> list[TrialRecord]:
+    """``records`` without the trials `Study.invalidate` took out of the search: what an analysis may
+    learn from or judge (an invalidated trial stays listed, marked, wherever trials are listed)."""
+    return [r for r in records if r.invalidated is None]
+
+
 def finished_values(
     records: Iterable[TrialRecord], metric: Metric, states: frozenset[TrialState] = FINAL_STATES
 ) -> tuple[list[TrialRecord], np.ndarray]:
-    """The records in ``states`` with a finite ``metric`` and their values, in record order."""
+    """The valid records in ``states`` with a finite ``metric`` and their values, in record order."""
     kept: list[TrialRecord] = []
     values: list[float] = []
     for record in records:
-        if record.state not in states:
+        if record.state not in states or record.invalidated is not None:
             continue
         value = record.value(metric.name)
         if value is not None:

@@ -99,7 +99,7 @@ def classify_curves(
     """The signature of every finished trial that has a curve (or a non-finite result).
 
     Args:
-        records: the study's trials; running and paused ones are skipped.
+        records: the study's trials; running, paused and invalidated ones are skipped.
         metric: the study's metric; its direction orients the curves.
         curve_metric: the reported metric to read curves from (default: ``metric``'s name).
         thresholds: the rules' thresholds.
@@ -113,7 +113,7 @@ def classify_curves(
     rules = thresholds or SignatureThresholds()
     sign = metric_.sign()
     curves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    finished = [r for r in records if r.state.is_finished]
+    finished = [r for r in records if r.state.is_finished and r.invalidated is None]
     for record in finished:
         points = record.curve(name)
         if points:

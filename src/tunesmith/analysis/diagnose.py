@@ -27,7 +27,7 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.analysis._advice import Suggestion, budget_advice
-from tunesmith.analysis._common import as_metric, format_value, round_sig
+from tunesmith.analysis._common import as_metric, format_value, round_sig, valid_records
 from tunesmith.analysis.curves import (
     CurveDiagnosis,
     Signature,
@@ -48,7 +48,6 @@ Op = Literal[">", "<", ">=", "<=", "="]
 MIN_RECALL = 0.6
 # ... and this share of the trials it covers have the signature.
 MIN_PRECISION = 0.5
-
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def diagnose(
     """Signatures of every trial, the parameters that explain them and what to change.
 
     Args:
-        records: the study's trials.
+        records: the study's trials (invalidated ones are left out).
         space: the study's space.
         metric: the study's metric (its direction orients the curves).
         importance: when given (and the evidence supports it), the parameter to tune first and those
@@ -182,7 +181,7 @@ def diagnose(
     """
     integer("min_trials", min_trials, minimum=1)
     metric_ = as_metric(metric)
-    records = list(records)
+    records = valid_records(records)
     curves = classify_curves(records, metric_, curve_metric=curve_metric, thresholds=thresholds)
     judged = [r for r in records if r.number in curves]
     attributions: list[Attribution] = []

@@ -115,7 +115,7 @@ def importance(
     """The fANOVA importance of each parameter and pair for ``metric`` over finished trials.
 
     Args:
-        records: the study's trials; those in ``states`` with a finite metric are used.
+        records: the study's trials; valid ones (not invalidated) in ``states`` with a finite metric are used.
         space: the study's space (its `Space.encode` gives the forest's inputs).
         metric: the metric to explain (its direction does not matter: variance is sign-free).
         n_trees: trees in the forest; more trees, tighter uncertainty.

@@ -2,7 +2,8 @@
 
 The group `cli` lives here; its commands, one module per kind: `_run` (run, demo), `_inspect` (trials,
 best, status, studies, report, export, dashboard), `_failures` (show, retry), `_discipline` (plan, finalize,
-lr-find) and `_scale` (worker, extend, storage upgrade). `_common` holds what they share.
+lr-find), `_scale` (worker, extend, storage upgrade), `_optuna` (import-optuna) and `_known` (enqueue, invalidate,
+revalidate). `_common` holds what they share.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import click
 from tunesmith.cli._discipline import finalize_command, lr_find, plan_command
 from tunesmith.cli._failures import retry, show
 from tunesmith.cli._inspect import best, dashboard_command, export, report, status, studies, trials
+from tunesmith.cli._known import enqueue, invalidate, revalidate
+from tunesmith.cli._optuna import import_optuna
 from tunesmith.cli._run import demo, run
 from tunesmith.cli._scale import extend, storage_group, worker
 
@@ -26,7 +29,7 @@ def cli() -> None:
 
 for _command in (
     run, trials, best, status, studies, demo, report, export, lr_find, worker, storage_group, plan_command,
-    finalize_command, dashboard_command, extend, show, retry,
+    finalize_command, dashboard_command, extend, show, retry, import_optuna, enqueue, invalidate, revalidate,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import shlex
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
+from tunesmith._progress import Progress
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import SamplerChoiceAttr, read_attr
 from tunesmith.errors import StudyNotFound, TunesmithError
 from tunesmith.storage import Storage, open_storage, redact_url
 from tunesmith.study import Study, StudyResult
 from tunesmith.trial import TrialRecord
+
+if TYPE_CHECKING:
+    from tunesmith.report import Findings
 
 DEFAULT_STORAGE = "sqlite:///tunesmith.db"
 DEMO_STORAGE = "sqlite:///tunesmith-demo.db"
@@ -45,6 +52,46 @@ def _friendly_errors() -> Iterator[None]:
         yield
     except TunesmithError as exc:
         raise CliError(str(exc)) from None
+
+
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+
+
+@contextmanager
+def _interruptible(say: Callable[[], str]) -> Iterator[None]:
+    """Ctrl-C ends the command with ``say()`` on stderr (what was kept, how to carry on) and exit code 130,
+    instead of click's bare "Aborted!"."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo(terminal_safe(say(), markup=False, multiline=True), err=True)
+        raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as typed (the arguments and the options given on the command line, not those from the
+    environment), ready to paste into a shell; a storage URL's password shows as ``***``."""
+    names, node = [], ctx
+    while node.parent is not None:  # the root's name is the program's
+        names.append(node.info_name or "")
+        node = node.parent
+    words = ["tunesmith", *(reversed(names) if names else [ctx.info_name or ""])]
+    options: list[str] = []
+    for param in ctx.command.params:
+        name = param.name or ""
+        value = ctx.params.get(name)
+        if ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE or value is None:
+            continue
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif isinstance(param, click.Option) and param.is_flag:
+            if value:
+                options.append(param.opts[0])
+            elif param.secondary_opts:
+                options.append(param.secondary_opts[0])
+        else:
+            options += [param.opts[0], redact_url(str(value)) if name == "storage" else str(value)]
+    return shlex.join(words + options)
 
 
 def _open(storage: str, *, create: bool = False) -> Storage:
@@ -98,7 +145,21 @@ def _print_json(obj: Any) -> None:
     click.echo(json.dumps(obj, sort_keys=True, allow_nan=True))
 
 
-def _summary(study: Study, result: StudyResult | None = None, *, analyses: bool = True) -> None:
+def _analyse(study: Study) -> tuple[Findings, float]:
+    """Importance and diagnosis of ``study``'s trials, with a progress line; returns them and the seconds taken."""
+    from tunesmith.report import ReportData, analyse
+
+    started = time.monotonic()
+    data = ReportData.from_study(study)
+    with Progress(f"analysing {len(data.records)} trials of {study.name}", 1, unit="analyses") as bar:
+        findings = analyse(data)
+        bar.update(advance=1)
+    return findings, time.monotonic() - started
+
+
+def _summary(
+    study: Study, result: StudyResult | None = None, *, analyses: bool = True, findings: Findings | None = None
+) -> None:
     """Where the study lives and how this run ended, then the report's terminal summary."""
     from tunesmith.report import summary
 
@@ -112,4 +173,4 @@ def _summary(study: Study, result: StudyResult | None = None, *, analyses: bool 
         choice = read_attr(study.attrs, SamplerChoiceAttr)
     if choice is not None:
         console.print(terminal_safe(f"sampler: {choice.why}"))
-    summary(study, console=console, analyses=analyses)
+    summary(study, console=console, analyses=analyses, findings=findings)

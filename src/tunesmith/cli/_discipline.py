@@ -6,7 +6,15 @@ import click
 from rich.table import Table
 
 from tunesmith._text import terminal_safe
-from tunesmith.cli._common import _friendly_errors, _print_json, _resolve_study, console, json_option, storage_option
+from tunesmith.cli._common import (
+    _friendly_errors,
+    _interruptible,
+    _print_json,
+    _resolve_study,
+    console,
+    json_option,
+    storage_option,
+)
 
 
 @click.command("plan")
@@ -50,11 +58,17 @@ def plan_command(
 @click.option("--evaluate", "evaluate_ref", required=True, help="module:function, evaluate(params, seed) -> dict.")
 @click.option("--shifted", "shifted_ref", default=None, help="module:function on a shifted or time-split test set.")
 @click.option("--force", is_flag=True, help="Open the holdout again although it was opened (recorded as forced).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
 @json_option
 def finalize_command(
-    study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool, as_json: bool
-) -> None:
-    """Score the chosen configuration of STUDY_NAME once on the locked holdout and print the verdict."""
+    study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool,
+    progress: bool | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Score the chosen configuration of STUDY_NAME once on the locked holdout and print the verdict.
+
+    Ctrl-C exits with code 130; the opening stays recorded (``--force`` opens the holdout again).
+    """
     from pathlib import Path
 
     from tunesmith.config import import_object
@@ -64,11 +78,19 @@ def finalize_command(
     with _friendly_errors():
         evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
         shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
-        verdict = finalize(study, evaluate, force=force, shifted=shifted)
+        with _interruptible(lambda: _opening_kept(study.name)):
+            verdict = finalize(study, evaluate, force=force, shifted=shifted, progress=progress)
     if as_json:
         _print_json(verdict.to_attr())
         return
     click.secho(terminal_safe(verdict.summary(), markup=False, multiline=True), fg="green" if verdict.ready else "red")
+
+
+def _opening_kept(name: str) -> str:
+    return (
+        f"interrupted: an opening of the holdout of study {name!r} that had begun stays recorded; "
+        "`tunesmith finalize --force` opens it again, and the verdict reports it as forced"
+    )
 
 
 @click.command("lr-find")

@@ -39,7 +39,7 @@ def _show_record(study_name: str, record: TrialRecord) -> None:
     duration = "-" if record.duration is None else f"{record.duration:.1f}s"
     _echo(f"{study_name}: trial #{record.number}")
     for label, value in (
-        ("state", record.state.value),
+        ("state", record.state.value + ("" if record.invalidated is None else f", invalidated: {record.invalidated}")),
         ("kind", "-" if record.kind is None else record.kind.value),
         ("reason", record.reason or "-"),
         ("params", _pairs(record.params)),

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from tunesmith._text import terminal_safe
-from tunesmith.attributes import SeedStabilityAttr, read_attr
+from tunesmith.attributes import ChoiceAttr, SeedStabilityAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
     _fmt,
@@ -24,6 +24,7 @@ from tunesmith.cli._common import (
     json_option,
     storage_option,
 )
+from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
@@ -34,17 +35,20 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("state")
-    table.add_column(terminal_safe(study.metric.name), justify="right")
+    objectives = study.objectives or (study.metric,)  # a column per objective
+    for metric in objectives:
+        table.add_column(terminal_safe(metric.name), justify="right")
     table.add_column("params")
     table.add_column("reason", overflow="fold")
     for record in records:
-        value = record.metrics.get(study.metric.name)
+        values = [record.metrics.get(metric.name) for metric in objectives]
+        invalid = record.invalidated
         table.add_row(
             str(record.number),
-            record.state.value,
-            "" if value is None else _fmt(value),
+            record.state.value if invalid is None else f"{record.state.value}, invalidated",
+            *("" if value is None else _fmt(value) for value in values),
             _params_text(record.params),
-            terminal_safe(record.reason or ""),
+            terminal_safe(record.reason or "" if invalid is None else f"invalidated: {invalid}"),
         )
     return table
 
@@ -71,7 +75,8 @@ def _failed_table(records: list[TrialRecord], title: str) -> Table:
 
 def _trial_json(record: TrialRecord) -> dict[str, Any]:
     """A `trials --json` row: the common fields, the failure's kind and its whole traceback."""
-    return {**_record_json(record), "kind": None if record.kind is None else record.kind.value, "error": record.error}
+    kind = None if record.kind is None else record.kind.value
+    return {**_record_json(record), "kind": kind, "error": record.error, "invalidated": record.invalidated}
 
 
 @click.command()
@@ -104,8 +109,11 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
 @storage_option
 @json_option
 def best(study_name: str | None, storage: str, as_json: bool) -> None:
-    """Show the best trial of STUDY_NAME (default: the most recent study)."""
+    """Show the best trial of STUDY_NAME (default: the most recent study); with several objectives, the Pareto front."""
     study = _resolve_study(storage, study_name)
+    if len(study.objectives) > 1:
+        _print_front(study, as_json)
+        return
     record = study.best
     if record is None:
         raise CliError(f"study {study.name!r} has no COMPLETE trial yet")
@@ -125,6 +133,34 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
     for key, value in record.metrics.items():
         console.print(f"  [green]{terminal_safe(key)}[/green] = {terminal_safe(_fmt(value))}")
+
+
+def _print_front(study: Study, as_json: bool) -> None:
+    """`best` of a study with several objectives: its Pareto front, the recorded choice marked."""
+    from tunesmith.report import report_data
+    from tunesmith.report.terminal import front_table
+
+    front = study.pareto_front
+    if not front:
+        raise CliError(f"study {study.name!r} has no COMPLETE trial with every objective yet")
+    with _friendly_errors():
+        choice = read_attr(study.attrs, ChoiceAttr)
+    chosen = None if choice is None else choice.trial
+    if as_json:
+        rows = [_record_json(r) for r in front]
+        _print_json({"study": study.name, "front": rows, "chosen": chosen, "hypervolume": study.hypervolume()})
+        return
+    names = ", ".join(m.name for m in study.objectives)
+    console.print(
+        f"[bold]{terminal_safe(study.name)}[/bold] Pareto front: {len(front)} trials ({terminal_safe(names)})"
+    )
+    primary = study.metric
+    ordered = sorted(front, key=lambda r: (primary.sign() * r.metrics[primary.name], r.number))
+    console.print(front_table(report_data(study), ordered, chosen))
+    if choice is None:
+        console.print("no choice recorded: study.choose(ts.choose.knee()) picks one (* marks it)")
+    else:
+        console.print(terminal_safe(f"* chosen: trial #{choice.trial} ({choice.why})"))
 
 
 @click.command()
@@ -147,6 +183,8 @@ def status(study_name: str | None, storage: str) -> None:
     if budget.resource is not None:
         parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
     console.print(f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)")
+    for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
+        console.print(terminal_safe(line))
     _summary(study)
 
 

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tunesmith._progress import Progress, showing, shown
 from tunesmith._text import safe_file_name, terminal_safe
 from tunesmith.attributes import HoldoutAttr, read_attr
-from tunesmith.cli._common import DEFAULT_STORAGE, DEMO_STORAGE, CliError, _fmt, _friendly_errors, _summary, console
+from tunesmith.cli._common import (
+    DEFAULT_STORAGE,
+    DEMO_STORAGE,
+    CliError,
+    _analyse,
+    _command_line,
+    _friendly_errors,
+    _interruptible,
+    _summary,
+    console,
+)
 from tunesmith.storage import redact_url
 from tunesmith.study import MIN_FULLY_TRAINED, Study, trained_fully
-from tunesmith.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.report import Findings
 
 
 def _plain(text: str) -> str:
@@ -23,49 +33,46 @@ def _plain(text: str) -> str:
     return terminal_safe(text, markup=False, multiline=True)
 
 
-def _write_report(study: Study, path: str | None) -> None:
+def _write_report(
+    study: Study, path: str | None, findings: Findings | None = None, analysis_seconds: float | None = None
+) -> None:
+    """Write the HTML report (reusing analyses already made), with a progress line.
+
+    Drawing the figures is guessed to take about as long as the analyses took on the same trials.
+    """
     if not path:
         return
-    from tunesmith.report import write_report
+    from tunesmith.report import ReportData, analyse, write_report
 
-    written = write_report(study, path)
+    steps = 1 if findings is not None else 2
+    with Progress(f"writing the report of {study.name}", steps, unit="steps", per_unit=analysis_seconds) as bar:
+        data = ReportData.from_study(study)
+        if findings is None:
+            findings = analyse(data)
+            bar.update(advance=1)
+        written = write_report(data, path, findings=findings)
+        bar.update(advance=1)
     console.print(terminal_safe(f"report: {written}"))
 
 
-@contextmanager
-def _progress(study: Study, enabled: bool) -> Iterator[Callable[[Study, TrialRecord], None]]:
-    """A rich progress bar of budget burned; yields the per-trial callback that advances it."""
-    if not enabled:
-        yield lambda _study, _record: None
-        return
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}% budget"),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
+def _interrupted(ctx: click.Context, opened: list[Study]) -> str:
+    """What Ctrl-C kept and the command that carries on."""
+    command = _command_line(ctx)
+    if not opened:
+        return f"interrupted before the study opened; run it with:\n  {command}"
+    study = opened[0]
+    where = redact_url(study.storage.url)
+    if where == "memory":
+        return f"interrupted: study {study.name!r} lived in memory, so its trials are gone; run it again:\n  {command}"
+    try:
+        kept = sum(1 for r in study.trials if r.state.is_finished and not (r.kind and r.kind.is_interruption))
+    except Exception:  # noqa: BLE001 - the message must come out even when storage does not answer
+        kept = None
+    trials = "its finished trials" if kept is None else f"its {kept} finished trial{'s' * (kept != 1)}"
+    return (
+        f"interrupted: study {study.name!r} keeps {trials} in {where} (a trial cut short is recorded as interrupted "
+        f"and does not spend the budget); resume with:\n  {command}"
     )
-    task = progress.add_task(terminal_safe(study.name), total=100.0, detail="")  # both columns are markup
-    best_value: list[float] = []
-    failed = [0]
-
-    def advance(current: Study, record: TrialRecord) -> None:
-        value = record.value(current.metric.name)
-        is_better = value is not None and (not best_value or current.metric.better(value, best_value[0]))
-        if record.state is TrialState.COMPLETE and value is not None and is_better:
-            best_value[:] = [value]
-        if record.state is TrialState.FAILED:
-            failed[0] += 1
-        usage = current.usage()
-        spent = current.budget.fraction_spent(usage) * 100.0
-        best_text = f"best {current.metric.name} {_fmt(best_value[0])}" if best_value else "no result yet"
-        detail = terminal_safe(f"{usage.trials} trials · {best_text} · {failed[0]} failed")
-        progress.update(task, completed=spent, detail=detail)
-
-    with progress:
-        yield advance
 
 
 @click.command()
@@ -74,18 +81,27 @@ def _progress(study: Study, enabled: bool) -> Iterator[Callable[[Study, TrialRec
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Overrides the config's workers.")
 @click.option("--trials", "n_trials", type=click.IntRange(min=1), default=None, help="Start at most N trials now.")
 @click.option("--name", default=None, help="Overrides the config's study name.")
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
 @click.option("--report", "report_path", default=None,
               help="HTML report path (default: STUDY-report.html, STUDY made a safe file name).")  # fmt: skip
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report.")
+@click.pass_context
 def run(
-    config: str, storage: str | None, workers: int | None, n_trials: int | None, name: str | None,
-    progress: bool | None, report_path: str | None, no_report: bool,
+    ctx: click.Context, config: str, storage: str | None, workers: int | None, n_trials: int | None,
+    name: str | None, progress: bool | None, report_path: str | None, no_report: bool,
 ) -> None:  # fmt: skip
-    """Run (or resume) the study described by CONFIG (TOML or YAML)."""
+    """Run (or resume) the study described by CONFIG (TOML or YAML).
+
+    Each wait (the baseline, the search, the re-runs of the top candidates, the holdout, the report) shows its
+    progress and the time left on stderr. Ctrl-C keeps every stored trial, records the running one as
+    interrupted, prints the command that resumes and exits with code 130.
+    """
     from tunesmith.config import load_config
 
-    with _friendly_errors():
+    opened: list[Study] = []
+    show = shown(progress)
+    with _interruptible(lambda: _interrupted(ctx, opened)), showing(show), _friendly_errors():
         cfg = load_config(config)
         objective = cfg.load_objective()
         study = Study(
@@ -99,31 +115,32 @@ def run(
             name=name or cfg.name,
             seed=cfg.seed,
         )
+        opened.append(study)
         worker_count = workers or cfg.workers
         executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
         _state_training(study)
-        show = sys.stdout.isatty() if progress is None else progress
         # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
         from tunesmith.discipline.sequence import after_search, before_search
 
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
         before_search(study, cfg, objective)
-        with _progress(study, show) as advance:
-            result = study.optimize(
-                objective,
-                n_trials=n_trials,
-                workers=worker_count,
-                executor=executor,
-                callbacks=[advance],
-                memory_limit=cfg.memory_limit,
-                trial_timeout=cfg.trial_timeout,
-            )
-        _summary(study, result)
+        result = study.optimize(
+            objective,
+            n_trials=n_trials,
+            workers=worker_count,
+            executor=executor,
+            memory_limit=cfg.memory_limit,
+            trial_timeout=cfg.trial_timeout,
+            progress=show,
+        )
+        findings, took = _analyse(study)
+        _summary(study, result, findings=findings)
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict.
         verdict = after_search(study, cfg, objective)
         if verdict is not None:
             click.secho(_plain(verdict.summary()), fg="green" if verdict.ready else "red")
-        _write_report(study, None if no_report else report_path or f"{safe_file_name(study.name)}-report.html")
+        path = None if no_report else report_path or f"{safe_file_name(study.name)}-report.html"
+        _write_report(study, path, findings, took)
 
 
 @click.command()
@@ -131,7 +148,8 @@ def run(
 @click.option("--trials", "n_trials", type=click.IntRange(min=2), default=60, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
 @click.option("--report", "report_path", default="tunesmith-demo-report.html", show_default=True,
               help="HTML report path ('' for none).")  # fmt: skip
 def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | None, report_path: str) -> None:
@@ -140,7 +158,12 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
 
     started = time.monotonic()
     name = f"digits-mlp-{time.strftime('%Y%m%d-%H%M%S')}"
-    with _friendly_errors():
+    show = shown(progress)
+
+    def kept() -> str:
+        return f"interrupted: the demo's trials so far are kept in {redact_url(storage)} as study {name!r}"
+
+    with _interruptible(kept), showing(show), _friendly_errors():
         study = Study(
             demo_study.make_space(),
             metric=demo_study.METRIC,
@@ -157,15 +180,14 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
             f"storage {terminal_safe(redact_url(storage))}"
         )
         _state_training(study)
-        show = sys.stdout.isatty() if progress is None else progress
-        with _progress(study, show) as advance:
-            result = study.optimize(demo_study.objective, workers=workers, executor="processes", callbacks=[advance])
-        _summary(study, result)
+        result = study.optimize(demo_study.objective, workers=workers, executor="processes", progress=show)
+        findings, took = _analyse(study)
+        _summary(study, result, findings=findings)
     if result.best is None:
         raise CliError("no trial completed: nothing to score on the holdout")
     from tunesmith.discipline.sequence import demo_verdict
 
-    with _friendly_errors():
+    with _interruptible(kept), showing(show), _friendly_errors():
         # Test: the baseline and the top 3 across 3 new seeds, then the locked holdout, opened once.
         stability, verdict = demo_verdict(study)
         console.print(_plain(stability.summary()), markup=False)
@@ -175,7 +197,7 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
                 _plain(f"{row.label}: validation {row.validation:.4f}, holdout {row.holdout:.4f}"), markup=False
             )
         click.secho(_plain(verdict.summary()), fg="green" if verdict.ready else "red")
-        _write_report(study, report_path)
+        _write_report(study, report_path, findings, took)
     console.print(
         f"done in {time.monotonic() - started:.0f}s; read it back with: "
         f"tunesmith best --storage {terminal_safe(redact_url(storage))} {terminal_safe(study.name)}"

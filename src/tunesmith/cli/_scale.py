@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from tunesmith._text import terminal_safe
-from tunesmith.cli._common import DEFAULT_STORAGE, CliError, _friendly_errors, _open, console
+from tunesmith.cli._common import DEFAULT_STORAGE, CliError, _friendly_errors, _interruptible, _open, console
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import open_storage, redact_url
 from tunesmith.study import Study
@@ -98,7 +98,14 @@ def worker(
         overrides["heartbeat_interval"] = heartbeat_interval
     if grace is not None:
         overrides["grace"] = grace
-    with _friendly_errors():
+
+    def kept() -> str:
+        return (
+            f"interrupted: the trials this worker finished are kept in {redact_url(url)}; its running trial is "
+            f"recorded interrupted. Carry on with: tunesmith worker {study_name} (the same storage and objective)"
+        )
+
+    with _interruptible(kept), _friendly_errors():
         try:
             study = Study.load(study_name, store, **overrides)
         except StudyNotFound:
@@ -159,12 +166,15 @@ def storage_group() -> None:
 @click.option("--storage", envvar="TUNESMITH_STORAGE", default=None, help="Storage URL (also TUNESMITH_STORAGE).")
 @storage_file_option
 def storage_upgrade(storage: str | None, storage_file: str | None) -> None:
-    """Migrate a SQL storage written by an older tunesmith to this version's schema."""
+    """Migrate a SQL storage written by an older tunesmith to this version's schema.
+
+    It never creates a database: a missing SQLite file (or one without tunesmith's tables) is refused.
+    """
     from tunesmith.storage import SQLStorage
 
     url = _storage_url(storage, storage_file, default=DEFAULT_STORAGE)
     with _friendly_errors():
-        store = open_storage(url)
+        store = open_storage(url, create=False)
         if not isinstance(store, SQLStorage):
             raise CliError(f"{redact_url(url)} is not a SQL storage: only SQL storages have a schema")
         version = store.schema_version

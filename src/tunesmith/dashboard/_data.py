@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tunesmith.analysis import diagnose
+from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.schedulers import make_scheduler
@@ -22,10 +23,12 @@ from tunesmith.storage import StudyInfo
 from tunesmith.study import StudySpec
 from tunesmith.trial import TrialRecord
 
-__all__ = ["FIGURES", "LATEST", "SnapshotCache", "json_safe", "snapshot", "study_data", "trial_json"]
+__all__ = ["FIGURES", "FRONT_FIGURES", "LATEST", "SnapshotCache", "json_safe", "snapshot", "study_data", "trial_json"]
 
 # The charts the page draws, in page order.
 FIGURES = ("history", "learning_curves", "budget_burn")
+# Drawn too for a study with several objectives (the page adds a chart for each, above the others).
+FRONT_FIGURES = ("pareto_front", "hypervolume")
 # Trials listed in the table of latest trials.
 LATEST = 25
 
@@ -46,14 +49,33 @@ def study_data(info: StudyInfo, records: Sequence[TrialRecord]) -> ReportData:
     spec = StudySpec.from_json(info.spec)
     return ReportData(
         name=info.name,
-        space=spec.space,
+        space=spec.search_space(info.attrs),  # with the parameters a define-by-run study learned
         metric=spec.metric,
         records=tuple(records),
         guardrails=spec.guardrails,
         budget=spec.budget,
         attrs=dict(info.attrs),
         rungs=make_scheduler(spec.scheduler).rungs(),
+        objectives=spec.objectives,
+        given_reference=spec.reference_point,
     )
+
+
+def _front_json(data: ReportData) -> dict[str, Any] | None:
+    """Several objectives: the objectives, the front's trials (by the primary objective), the chosen trial."""
+    if not data.several:
+        return None
+    primary = data.metric
+    front = sorted(data.front, key=lambda r: (primary.sign() * r.metrics[primary.name], r.number))
+    choice = read_attr(data.attrs, ChoiceAttr)
+    return {
+        "objectives": [m.to_json() for m in data.objectives],
+        "trials": [
+            {"number": r.number, "values": {m.name: r.metrics[m.name] for m in data.objectives}, "params": r.params}
+            for r in front
+        ],
+        "chosen": None if choice is None else choice.trial,
+    }
 
 
 def trial_json(record: TrialRecord, metric: str) -> dict[str, Any]:
@@ -66,6 +88,7 @@ def trial_json(record: TrialRecord, metric: str) -> dict[str, Any]:
         "params": record.params,
         "kind": None if record.kind is None else record.kind.value,
         "reason": record.reason,
+        "invalidated": record.invalidated,  # why `Study.invalidate` took it out of the search (the row is marked)
         "started_at": record.started_at,
         "finished_at": record.finished_at,
         "duration": record.duration,
@@ -73,19 +96,23 @@ def trial_json(record: TrialRecord, metric: str) -> dict[str, Any]:
 
 
 def _figures(data: ReportData) -> dict[str, Any]:
-    diagnosis = diagnose(data.records, data.space, data.metric)
+    diagnosis = diagnose(data.valid, data.space, data.metric)
     figures = {
         "history": plots.history(data),
         "learning_curves": plots.learning_curves(data, diagnosis),
         "budget_burn": plots.budget_burn(data),
     }
+    if data.several:
+        figures.update({"pareto_front": plots.pareto_front(data), "hypervolume": plots.hypervolume_history(data)})
     # plotly's own encoder turns numpy arrays into lists and NaN into null.
     return {name: json.loads(figure.to_json()) for name, figure in figures.items()}
 
 
 def _fingerprint(records: Sequence[TrialRecord]) -> tuple[tuple[Any, ...], ...]:
-    """Changes whenever anything a figure draws changes (new trials, states, reports)."""
-    return tuple((r.number, r.state.value, r.resource, len(r.intermediate), r.finished_at) for r in records)
+    """Changes whenever anything a figure draws changes (new trials, states, reports, invalidations)."""
+    return tuple(
+        (r.number, r.state.value, r.resource, len(r.intermediate), r.finished_at, r.invalidated) for r in records
+    )
 
 
 class SnapshotCache:
@@ -117,7 +144,7 @@ def snapshot(
     data = study_data(info, records)
     metric = data.metric.name
     usage = Budget.usage(records, time.time() if now is None else now)
-    best = data.best
+    best = None if data.several else data.best  # several objectives: no best, the front instead
     best_json = None if best is None else {"number": best.number, "value": best.value(metric), "params": best.params}
     latest = sorted(records, key=lambda r: r.number, reverse=True)[:LATEST]
     return json_safe(
@@ -135,6 +162,7 @@ def snapshot(
             "fraction_spent": data.budget.fraction_spent(usage),
             "exhausted": data.budget.exhausted_by(usage),
             "best": best_json,
+            "front": _front_json(data),
             "latest": [trial_json(r, metric) for r in latest],
             "figures": cache.figures(data),
         }

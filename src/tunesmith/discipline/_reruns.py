@@ -13,9 +13,9 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.objective import Guardrail, Metric, normalise_result
-from tunesmith.trial import Trial, TrialState
+from tunesmith.trial import Trial, TrialRecord, TrialState
 
-__all__ = ["BASELINE_NUMBER", "Objective", "SeedRun", "run_once", "seed_list"]
+__all__ = ["BASELINE_NUMBER", "Objective", "SeedRun", "run_once", "seed_list", "typical_duration"]
 
 Objective = Callable[[Trial], Any]
 BASELINE_NUMBER = -1
@@ -25,6 +25,13 @@ def seed_list(study_seed: int, count: int) -> list[int]:
     """``count`` fresh 32-bit seeds derived from the study seed, distinct from every trial's seed stream."""
     integer("seeds", count, minimum=2, fix="use 5 (a spread needs two seeds at least)")
     return [int(np.random.SeedSequence([study_seed, 0x5EED, i]).generate_state(1)[0]) for i in range(count)]
+
+
+def typical_duration(records: Sequence[TrialRecord]) -> float | None:
+    """The median seconds a COMPLETE trial among ``records`` took: what a re-run is expected to take
+    before one has finished (``None`` without any)."""
+    durations = [r.duration for r in records if r.state is TrialState.COMPLETE and r.duration is not None]
+    return float(np.median(durations)) if durations else None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunesmith._progress import Progress, check_progress
 from tunesmith.attributes import BaselineAttr, read_attr, write_attr
-from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list
+from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list, typical_duration
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialState
@@ -48,7 +49,12 @@ class Baseline:
 
 
 def evaluate_baseline(
-    study: Study, objective: Objective, params: Mapping[str, Any] | None = None, seeds: int = 5
+    study: Study,
+    objective: Objective,
+    params: Mapping[str, Any] | None = None,
+    seeds: int = 5,
+    *,
+    progress: bool | None = None,
 ) -> Baseline:
     """Run the baseline configuration with the same fresh seeds `validate_top` uses and record it.
 
@@ -57,11 +63,13 @@ def evaluate_baseline(
         objective: the study's objective.
         params: the baseline configuration; default: the one declared with ``Study(baseline=...)``.
         seeds: how many seeds.
+        progress: show runs done and the time left on stderr (``None``: when stderr is a terminal).
 
     Raises:
         ConfigError: when no configuration is given or declared.
         TunesmithError: when every baseline run failed.
     """
+    check_progress(progress)
     if params is None:
         declared = read_attr(study.attrs, BaselineAttr)
         if declared is None or declared.params is None:
@@ -72,13 +80,17 @@ def evaluate_baseline(
         seeds = seeds if declared.seed_count is None else declared.seed_count
     if not isinstance(params, Mapping):
         raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
-    runs = tuple(
-        run_once(
-            objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
-            checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{i}",
-        )
-        for i, seed in enumerate(seed_list(study.seed, seeds))
-    )  # fmt: skip
+    seed_values = seed_list(study.seed, seeds)
+    done: list[SeedRun] = []
+    label = f"baseline of {study.name} across {len(seed_values)} seeds"
+    with Progress(label, len(seed_values), unit="runs", per_unit=typical_duration(study.trials), show=progress) as bar:
+        for i, seed in enumerate(seed_values):
+            done.append(run_once(
+                objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
+                checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{i}",
+            ))  # fmt: skip
+            bar.update(advance=1)
+    runs = tuple(done)
     values = [r.metrics[study.metric.name] for r in runs if r.state != TrialState.FAILED.value]
     if not values:
         raise TunesmithError(f"every baseline run failed; the first error: {runs[0].reason}")
@@ -88,10 +100,10 @@ def evaluate_baseline(
     return baseline
 
 
-def run_pending_baseline(study: Study, objective: Objective) -> Baseline | None:
+def run_pending_baseline(study: Study, objective: Objective, *, progress: bool | None = None) -> Baseline | None:
     """Evaluate a declared baseline that has not run yet (`validate_top` and the config-driven
     sequence call it; the study itself never runs it)."""
     declared = read_attr(study.attrs, BaselineAttr)
     if declared is not None and declared.params is not None and not declared.runs:
-        return evaluate_baseline(study, objective)
+        return evaluate_baseline(study, objective, progress=progress)
     return None

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import real
 from tunesmith.attributes import (
     BaselineAttr,
@@ -31,6 +32,7 @@ from tunesmith.attributes import (
     read_attr,
     write_attr,
 )
+from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline.conventions import holdout_key, shifted_of, slices_of
 from tunesmith.discipline.gap import gap_test, noise_of, scored_in_points
 from tunesmith.discipline.guardrails import proxy_overfitting
@@ -85,12 +87,18 @@ def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
     is the search's best, and the seed-stability check fails.
     """
     stability = read_attr(study.attrs, SeedStabilityAttr)
-    records = {r.number: r for r in study.trials}
+    records = {r.number: r for r in study.trials if r.invalidated is None}  # a winner invalidated since is not chosen
+    front_choice = chosen_from_front(study, "finalize") if several_objectives(study) else None
+    if front_choice is not None and (stability is None or stability.winner != front_choice.number):
+        return front_choice, "chosen from the Pareto front", None  # not re-run since it was chosen
     if stability is not None and stability.winner is not None and stability.winner in records:
         entry = stability.candidate(stability.winner)
         if entry is not None and entry.mean is not None and math.isfinite(entry.mean):
             rule = "lcb" if stability.rule is None else stability.rule
-            return records[stability.winner], f"seed-stability winner ({rule})", entry
+            how = f"seed-stability winner ({rule})" if front_choice is None else "chosen from the Pareto front, re-run"
+            return records[stability.winner], how, entry
+    if front_choice is not None:
+        return front_choice, "chosen from the Pareto front", None
     best = study.best
     if best is None:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: nothing to score on the holdout")
@@ -222,7 +230,7 @@ def _guardrail_check(study: Study, scores: Mapping[str, float]) -> Check:
 
 def _proxy_check(study: Study) -> Check:
     name = "proxy overfitting"
-    findings = proxy_overfitting(study.trials, study.metric, study.guardrails)
+    findings = proxy_overfitting(_valid(study), study.metric, study.guardrails)
     if findings:
         return Check(name, False, "; ".join(f.detail for f in findings))
     return Check(name, True, "no guardrail or calibration metric degrades as the metric improves among the best trials")
@@ -256,6 +264,7 @@ def finalize(
     force: bool = False,
     shifted: Evaluate | None = None,
     thresholds: Thresholds | None = None,
+    progress: bool | None = None,
 ) -> Verdict:
     """Score the chosen configuration once on the locked holdout and return the verdict.
 
@@ -265,6 +274,8 @@ def finalize(
         force: open the holdout again although it was opened before (recorded as forced).
         shifted: ``shifted(params, seed) -> dict`` on a shifted or time-split test set, same keys.
         thresholds: when checks fail (default `Thresholds()`: gap 2%, seed spread 5%, slice 10%, shift 5%).
+        progress: show the evaluations and the time left on stderr (``None``: when stderr is a terminal); the
+            time left is first guessed from how long the chosen trial took in the search.
 
     Returns:
         The `Verdict`, also stored as the study attribute ``verdict``; the holdout scores are in
@@ -273,18 +284,25 @@ def finalize(
     Raises:
         HoldoutOpened: when the holdout was opened before and ``force`` is false.
     """
+    check_progress(progress)
     limits = thresholds or Thresholds()
     record, how, entry = _chosen(study)
     validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
     rerun = None if entry is None or entry.mean is None else float(entry.mean)
     log = _open(study, force, record.number)
-    scores = _evaluate(evaluate, record.params, record.seed, "holdout")
-    key = holdout_key(study.metric, scores)
-    if key is None:
-        raise ConfigError(
-            f"the holdout evaluation returned {sorted(scores)}, without the study's metric: return "
-            f"'holdout_<metric>' or {study.metric.name!r}"
-        )
+    bar = Progress(f"holdout of {study.name}: trial #{record.number}", 1 + (shifted is not None), unit="evaluations",
+                   per_unit=record.duration, show=progress)  # fmt: skip
+    with bar:
+        scores = _evaluate(evaluate, record.params, record.seed, "holdout")
+        bar.update(advance=1)
+        key = holdout_key(study.metric, scores)
+        if key is None:
+            raise ConfigError(
+                f"the holdout evaluation returned {sorted(scores)}, without the study's metric: return "
+                f"'holdout_<metric>' or {study.metric.name!r}"
+            )
+        shifted_scores = None if shifted is None else _evaluate(shifted, record.params, record.seed, "shifted")
+        bar.update(advance=shifted is not None)
     holdout = scores[key]
     gap = gap_test(
         study.metric, validation, holdout,
@@ -305,11 +323,12 @@ def finalize(
     checks.append(_seed_check(study, entry, limits))
     checks.append(_guardrail_check(study, scores))
     checks.append(_proxy_check(study))
+    if several_objectives(study):
+        checks.append(front_check(study, record))
     slice_check, slices = _slice_check(study, scores, key, entry, limits)
     checks.append(slice_check)
     shifted_value = shifted_of(scores, [key, study.metric.name])
-    if shifted is not None:
-        shifted_scores = _evaluate(shifted, record.params, record.seed, "shifted")
+    if shifted_scores is not None:
         scores.update({f"shifted:{k}": v for k, v in shifted_scores.items()})
         shifted_key = holdout_key(study.metric, shifted_scores)
         shifted_value = None if shifted_key is None else shifted_scores[shifted_key]
@@ -369,10 +388,15 @@ def finalize(
     return verdict
 
 
+def _valid(study: Study) -> list[TrialRecord]:
+    """The study's trials less the invalidated ones: nothing the checks judge by may rest on them."""
+    return [r for r in study.trials if r.invalidated is None]
+
+
 def _scores_seen(study: Study, holdout: float) -> list[float]:
     """Every value of the primary metric the study saw (finished trials and the holdout)."""
     name = study.metric.name
-    return [holdout, *(v for r in study.trials if r.state.is_finished and (v := r.value(name)) is not None)]
+    return [holdout, *(v for r in _valid(study) if r.state.is_finished and (v := r.value(name)) is not None)]
 
 
 def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], key: str) -> list[HoldoutRowAttr]:
@@ -398,4 +422,4 @@ def _optimism(study: Study, entry: SeedCandidateAttr | None) -> Optimism | None:
         noise = float(entry.std)
     elif baseline is not None and baseline.std:
         noise = float(baseline.std)
-    return estimate_optimism(study.trials, study.metric, noise=noise)
+    return estimate_optimism(_valid(study), study.metric, noise=noise)

@@ -273,7 +273,8 @@ def plan(
                 f"sobol: the budget buys {configurations} configurations, no more than the {first} quasi-random "
                 f"trials a model would start with - random search is the whole search (sampler='auto' runs the same)"
             ]
-    if workers > 1 and sampler in ("gp", "tpe") and configurations is not None and configurations < 4 * workers:
+    model_based = ("gp", "tpe", "cmaes")  # they learn between rounds: fewer than 4 rounds leaves them little
+    if workers > 1 and sampler in model_based and configurations is not None and configurations < 4 * workers:
         reasons.append(
             f"note: {configurations} configurations over {workers} workers are fewer than 4 rounds - a model "
             "learns little between rounds, random search ('sobol') would do as well"

@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr, write_attr
-from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list
+from tunesmith.discipline._front import chosen_from_front, describe, front_around, several_objectives
+from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list, typical_duration
 from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
 from tunesmith.errors import ConfigError, TunesmithError
@@ -49,7 +51,6 @@ __all__ = [
     "top_configurations",
     "validate_top",
 ]
-
 
 
 class Rule(Enum):
@@ -171,6 +172,8 @@ class SeedReport:
         candidates: the candidates, in their order by the search's validation value.
         winner: the chosen candidate (``None`` when none is eligible).
         per_seed_winners: for each seed, the trial number of the best eligible candidate on it.
+        around, around_trials: on a multi-objective study, the chosen trial's neighbours on the Pareto front
+            (in words, and their numbers).
     """
 
     metric: Metric
@@ -181,6 +184,8 @@ class SeedReport:
     winner: Candidate | None
     per_seed_winners: tuple[int, ...]
     baseline: Candidate | None = None
+    around: tuple[str, ...] = ()
+    around_trials: tuple[int, ...] = ()
 
     @property
     def changes_across_seeds(self) -> bool:
@@ -201,6 +206,8 @@ class SeedReport:
                 f" {mark} {c.label:>9} {self.metric.name} {c.mean:.4g} +- {c.std:.2g} (search {c.original!s:.6}; "
                 f"score {c.score:.4g}){'' if c.eligible or c.trial == BASELINE_NUMBER else ' not eligible: ' + c.note}"
             )
+        if self.around:
+            lines.append(f"the front around the chosen trial: {', '.join(self.around)}")
         if self.winner is None:
             lines.append("no candidate is eligible")
         else:
@@ -233,13 +240,18 @@ class SeedReport:
             changes_across_seeds=self.changes_across_seeds,
             overturned=self.overturned,
             runs=tuple(run.to_json() for c in self.candidates for run in c.runs),
+            around=self.around_trials or None,
         )
 
 
 def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -> list[TrialRecord]:
-    """The best ``k`` COMPLETE trials with distinct configurations, best first."""
+    """The best ``k`` COMPLETE, valid (not invalidated) trials with distinct configurations, best first."""
     ranked = sorted(
-        (r for r in records if r.state is TrialState.COMPLETE and r.value(metric.name) is not None),
+        (
+            r
+            for r in records
+            if r.state is TrialState.COMPLETE and r.value(metric.name) is not None and r.invalidated is None
+        ),
         key=lambda r: (metric.sign() * (r.value(metric.name) or 0.0), r.number),
     )
     seen: set[str] = set()
@@ -284,11 +296,14 @@ def validate_top(
     *,
     rule: Rule | str = Rule.LCB,
     confidence: float = 0.9,
+    progress: bool | None = None,
 ) -> SeedReport:
     """Re-run the study's top ``k`` configurations with ``seeds`` fresh seeds and pick the most stable.
 
     A baseline declared with ``Study(baseline=...)`` and not evaluated yet runs first, on the same
-    seeds. Every run is recorded in the study attribute ``seed_stability``; `finalize` then scores the
+    seeds. On a multi-objective study the candidate is the trial `Study.choose` recorded (``k`` is not
+    used), judged on the primary objective, and the report names its neighbours on the Pareto front.
+    Every run is recorded in the study attribute ``seed_stability``; `finalize` then scores the
     winner on the holdout. Re-runs are not trials: they do not spend the budget and cannot
     become `Study.best` by a lucky seed.
 
@@ -299,32 +314,41 @@ def validate_top(
         seeds: how many seeds each runs with (the same seeds for all).
         rule: how the winner is picked (see `Rule`).
         confidence: the one-sided level of ``Rule.LCB``.
+        progress: show runs done and the time left on stderr (``None``: when stderr is a terminal).
 
     Raises:
         TunesmithError: when the study has no COMPLETE trial.
+        ConfigError: a multi-objective study without a recorded choice (`Study.choose`).
     """
+    check_progress(progress)
     chosen_rule = _check_rule(rule, confidence)
     integer("k", k, minimum=1, fix="use 3")
     seed_values = seed_list(study.seed, seeds)
-    top = top_configurations(study.trials, study.metric, k)
+    several = several_objectives(study)  # then the one candidate is the trial study.choose recorded
+    top = [chosen_from_front(study, "validate_top")] if several else top_configurations(study.trials, study.metric, k)
     if not top:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
-    run_pending_baseline(study, objective)  # a declared baseline runs first, on the same seeds
+    run_pending_baseline(study, objective, progress=progress)  # a declared baseline runs first, on the same seeds
     candidates = []
-    for record in top:
-        runs = [
-            run_once(
-                objective, record.params, seed, candidate=record.number, metric=study.metric,
-                guardrails=study.guardrails, checkpoint_dir=study.checkpoint_root / "seeds" / f"{record.number}-{i}",
-            )
-            for i, seed in enumerate(seed_values)
-        ]  # fmt: skip
-        candidates.append(
-            _summarise(
-                record.number, record.params, record.value(study.metric.name), runs, study.metric,
-                study.guardrails, chosen_rule, confidence,
-            )
-        )  # fmt: skip
+    label = f"re-running the top {len(top)} of {study.name} across {len(seed_values)} seeds"
+    expected = typical_duration(top)  # the same configurations took this long in the search
+    with Progress(label, len(top) * len(seed_values), unit="runs", per_unit=expected, show=progress) as bar:
+        for record in top:
+            runs = []
+            for i, seed in enumerate(seed_values):
+                bar.update(detail=f"#{record.number}, seed {i + 1}/{len(seed_values)}")
+                folder = study.checkpoint_root / "seeds" / f"{record.number}-{i}"
+                runs.append(run_once(
+                    objective, record.params, seed, candidate=record.number, metric=study.metric,
+                    guardrails=study.guardrails, checkpoint_dir=folder,
+                ))  # fmt: skip
+                bar.update(advance=1)
+            candidates.append(
+                _summarise(
+                    record.number, record.params, record.value(study.metric.name), runs, study.metric,
+                    study.guardrails, chosen_rule, confidence,
+                )
+            )  # fmt: skip
     eligible = [c for c in candidates if c.eligible]
     winner = None
     for c in eligible:
@@ -348,6 +372,8 @@ def validate_top(
         winner=winner,
         per_seed_winners=tuple(per_seed),
         baseline=_baseline_candidate(study, chosen_rule, confidence),
+        around=tuple(describe(r, study) for r in front_around(study, top[0])) if several else (),
+        around_trials=tuple(r.number for r in front_around(study, top[0])) if several else (),
     )
     write_attr(study, report.attribute())
     return report

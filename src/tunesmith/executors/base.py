@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunesmith.decision import Decision
+from tunesmith.space import Space
 from tunesmith.trial import TrialKind
 
 __all__ = ["Executor", "ReportHandler", "TrialJob", "TrialOutcome"]
@@ -20,13 +21,18 @@ Objective = Callable[..., Any]
 
 @dataclass(frozen=True)
 class TrialJob:
-    """One trial to run: what the objective's `Trial` handle is built from."""
+    """One trial to run: what the objective's `Trial` handle is built from.
+
+    ``space`` is the study's space when the trial was handed out, for an objective that asks for its
+    parameters by name (`Trial.suggest_float`...); ``None`` runs ``params`` as a fixed configuration.
+    """
 
     number: int
     params: dict[str, Any]
     seed: int
     start_step: int = 0
     checkpoint_dir: str | None = None
+    space: Space | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class TrialOutcome:
         error: the traceback or detail text.
         decision: the last decision the trial received (so a stop is told apart from a finish).
         ran_all_steps: the trial reported the last step its ``steps(n)`` planned (see `Trial.ran_all_steps`).
+        extra: ``{"defined_by_run": ...}`` when the objective asked for parameters by name
+            (`Trial.defined_by_run`, success or failure alike), for the study to record.
     """
 
     number: int

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import traceback
+from typing import Any
 
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
 from tunesmith.trial import Trial, TrialKind
 
-__all__ = ["InlineExecutor", "run_job"]
+__all__ = ["InlineExecutor", "asked_extra", "run_job"]
 
 
 def run_job(
@@ -29,6 +30,7 @@ def run_job(
         start_step=job.start_step,
         checkpoint_dir=Path(job.checkpoint_dir) if job.checkpoint_dir else None,
         parent_pid=parent_pid,
+        space=job.space,
     )
     try:
         result = objective(trial)
@@ -39,6 +41,7 @@ def run_job(
             kind=TrialKind.OUT_OF_MEMORY,
             error=traceback.format_exc(),
             decision=trial.decision,
+            extra=asked_extra(trial),
         )
     except Exception as exc:  # noqa: BLE001 - a user's error must not end the study
         return TrialOutcome(
@@ -47,8 +50,17 @@ def run_job(
             kind=TrialKind.EXCEPTION,
             error=traceback.format_exc(),
             decision=trial.decision,
+            extra=asked_extra(trial),
         )
-    return TrialOutcome(job.number, result=result, decision=trial.decision, ran_all_steps=trial.ran_all_steps)
+    return TrialOutcome(
+        job.number, result=result, decision=trial.decision, ran_all_steps=trial.ran_all_steps, extra=asked_extra(trial)
+    )
+
+
+def asked_extra(trial: Trial) -> dict[str, Any]:
+    """An outcome's ``extra``: what the objective asked for by name, when it asked (see `TrialOutcome`)."""
+    asked = trial.defined_by_run()
+    return {} if asked is None else {"defined_by_run": asked}
 
 
 class InlineExecutor(Executor):

@@ -3,8 +3,9 @@
 An exception, a NaN, ``os._exit``, a segfault, a memory blow-up (with ``memory_limit``) or a
 hang (with ``trial_timeout``) each becomes a failed `TrialOutcome` with its reason, and the
 study goes on. Children talk to the parent over a pipe: ``("report", step, metrics)`` is
-answered with the decision; ``("result", value, decision, ran_all_steps)`` or ``("error", reason, text,
-decision)`` ends the trial. Children never touch the storage.
+answered with the decision; ``("result", value, decision, ran_all_steps, extra)`` or ``("error", reason,
+text, decision, kind, extra)`` ends the trial (``extra``: what the objective asked for by name, see
+`TrialOutcome`). Children never touch the storage.
 
 A trial's process dies with its driver (the process that runs the study): on Linux the kernel
 sends it SIGKILL when the driver dies (``PR_SET_PDEATHSIG``), elsewhere a watchdog thread notices
@@ -171,19 +172,20 @@ def _child_main(
         outcome = run_job(objective, job, on_report, parent_pid=parent_pid)
         if outcome.failed:
             kind = outcome.kind or TrialKind.EXCEPTION
-            _send(conn, ("error", outcome.reason, outcome.error, outcome.decision.value, kind.value))
+            _send(conn, ("error", outcome.reason, outcome.error, outcome.decision.value, kind.value, outcome.extra))
         else:
             try:
-                conn.send(("result", _plain(outcome.result), outcome.decision.value, outcome.ran_all_steps))
+                conn.send(("result", _plain(outcome.result), outcome.decision.value, outcome.ran_all_steps,
+                           outcome.extra))  # fmt: skip
             except (EOFError, OSError):
                 _orphaned()
             except Exception as exc:  # noqa: BLE001 - an unpicklable result is the objective's fault
                 _send(conn, ("error", "result not serialisable", f"{type(exc).__name__}: {exc}",
-                             outcome.decision.value, TrialKind.BAD_RESULT.value))  # fmt: skip
+                             outcome.decision.value, TrialKind.BAD_RESULT.value, outcome.extra))  # fmt: skip
     except BaseException:  # noqa: BLE001 - report anything, including SystemExit, then leave
         with contextlib.suppress(Exception):
             conn.send(("error", "exception in trial process", traceback.format_exc(), Decision.CONTINUE.value,
-                       TrialKind.EXCEPTION.value))  # fmt: skip
+                       TrialKind.EXCEPTION.value, {}))  # fmt: skip
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
@@ -351,16 +353,17 @@ class ProcessExecutor(Executor):
                     run.decision = self._on_report(run.job.number, step, metrics)
                     run.conn.send(run.decision.value)
                 elif kind == "result":
-                    _, result, decision, ran_all = message
+                    _, result, decision, ran_all, extra = message
                     outcome = TrialOutcome(
-                        run.job.number, result=result, decision=Decision(decision), ran_all_steps=ran_all
+                        run.job.number, result=result, decision=Decision(decision), ran_all_steps=ran_all, extra=extra
                     )
                     self._finish(run, outcome)
                 elif kind == "error":
-                    _, reason, error, decision, failure = message
+                    _, reason, error, decision, failure, extra = message
                     outcome = TrialOutcome(
-                        run.job.number, reason=reason, kind=TrialKind(failure), error=error, decision=Decision(decision)
-                    )
+                        run.job.number, reason=reason, kind=TrialKind(failure), error=error,
+                        decision=Decision(decision), extra=extra,
+                    )  # fmt: skip
                     self._finish(run, outcome)
         except (EOFError, OSError):
             pass  # the child is gone; its sentinel reports how

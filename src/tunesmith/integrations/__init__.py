@@ -1,1 +1,25 @@
-"""Integrations with other libraries (imported lazily: each needs its library installed)."""
+"""Integrations with other libraries (imported lazily: each needs its library installed).
+
+``tunesmith.integrations.<name>`` imports the module on first use, so ``ts.integrations.keras`` works
+without an import of its own; a missing library raises `tunesmith.MissingExtra` naming the extra.
+
+- ``sklearn``: `TunesmithSearchCV`; ``optuna``, ``mlflow``, ``wandb``: see their modules.
+- ``lightning``, ``keras``, ``xgboost``, ``transformers``: ``TunesmithCallback(trial, monitor=...)``;
+  ``lightgbm``: ``tunesmith_callback(trial, monitor=...)``. Each reports every epoch or boosting round
+  to the trial and stops the training run when the study stops the trial.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+_MODULES = frozenset(
+    {"keras", "lightgbm", "lightning", "mlflow", "optuna", "sklearn", "transformers", "wandb", "xgboost"}
+)
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,14 +1,19 @@
 """`TunesmithSearchCV`: a scikit-learn search estimator with tunesmith's samplers, schedulers and storage behind it.
 
-It subclasses scikit-learn's ``BaseSearchCV`` and overrides only ``_run_search``, so ``cv_results_``,
-``best_params_``, ``best_estimator_``, ``refit``, ``n_jobs`` and ``error_score`` behave as in
-``RandomizedSearchCV``::
+A drop-in for ``RandomizedSearchCV``: it takes the same arguments (``param_distributions`` with
+scipy.stats distributions and lists, ``n_iter``, ``scoring``, ``refit``, ``cv``, ``n_jobs``,
+``random_state``, ...), so an existing call works with only the class name changed::
 
     search = TunesmithSearchCV(
-        SVC(), ts.Space({"C": ts.Float(1e-3, 1e3, log=True), "gamma": ts.Float(1e-4, 1e1, log=True)}),
-        n_trials=40, cv=5, random_state=0,
+        SVC(), {"C": loguniform(1e-3, 1e3), "kernel": ["rbf", "linear"]}, n_iter=20, cv=3, random_state=0,
     ).fit(X, y)
     search.best_params_, search.cv_results_["mean_test_score"]
+
+``param_distributions`` may also be a `Space` or a dict of tunesmith parameters
+(``{"C": ts.Float(1e-3, 1e3, log=True)}``); see `tunesmith.integrations._sklearn_space` for how
+distributions are read. It subclasses scikit-learn's ``BaseSearchCV`` and overrides only
+``_run_search``, so ``cv_results_``, ``best_params_``, ``best_estimator_``, ``refit``, ``n_jobs``
+and ``error_score`` behave as in ``RandomizedSearchCV``.
 
 With ``resource`` (``"n_samples"`` or an estimator parameter such as ``"max_iter"``) and a
 scheduler (``"asha"``, ``"hyperband"``, ``"median"``, ``"auto"``), each configuration is fitted at
@@ -39,9 +44,10 @@ from tunesmith._validate import integer
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
+from tunesmith.integrations._sklearn_space import read_distributions
 from tunesmith.objective import Metric
 from tunesmith.schedulers import FIFO, Scheduler, make_scheduler
-from tunesmith.space import Param, Space
+from tunesmith.space import Space
 from tunesmith.study import Study
 from tunesmith.trial import Trial, TrialRecord
 
@@ -69,16 +75,19 @@ class _SubsampledSplits:
 
 
 class TunesmithSearchCV(BaseSearchCV):
-    """Hyperparameter search over a tunesmith `Space` with cross-validation, as a scikit-learn estimator.
+    """Hyperparameter search with cross-validation, as a scikit-learn estimator (``RandomizedSearchCV``'s arguments).
 
     Args:
         estimator: the scikit-learn estimator (or pipeline) to tune.
-        space: a `Space`, or a dict of parameters (``{"C": ts.Float(1e-3, 1e3, log=True)}``) whose
-            names are the estimator's parameters (``"svc__C"`` in a pipeline).
-        n_trials: configurations to evaluate (the study's trial budget).
+        param_distributions: a dict whose names are the estimator's parameters (``"svc__C"`` in a
+            pipeline) and whose values are scipy.stats distributions (``loguniform``, ``uniform``,
+            ``randint``), lists of values or tunesmith parameters (``ts.Float(1e-3, 1e3, log=True)``);
+            a list of such dicts (one is picked per configuration, as scikit-learn does); or a `Space`.
+        n_iter: configurations to evaluate (the study's trial budget).
         scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score: as in
             ``RandomizedSearchCV``. ``n_jobs`` also sets how many configurations are evaluated at once.
         random_state: an int seeds the study (samplers and the ``n_samples`` subsampling).
+        n_trials: tunesmith's name for ``n_iter`` (kept for existing code); give one of the two.
         sampler: ``"auto"`` (default), a sampler name or a tunesmith `Sampler`.
         scheduler: ``None`` (every configuration at full resource), a name or a tunesmith `Scheduler`;
             a scheduler that pauses trials (promote mode) is refused: fits are not resumable.
@@ -90,6 +99,7 @@ class TunesmithSearchCV(BaseSearchCV):
         study_name: the study's name (a fresh one per ``fit`` when omitted).
 
     Attributes:
+        space_: the `Space` that ``param_distributions`` was read into.
         trials_: the study's trial records after ``fit``.
         study_name_: the name of the study in ``storage``.
     """
@@ -97,9 +107,9 @@ class TunesmithSearchCV(BaseSearchCV):
     def __init__(
         self,
         estimator: Any,
-        space: Space | Mapping[str, Param],
+        param_distributions: Space | Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *,
-        n_trials: int = 20,
+        n_iter: int = 10,
         scoring: Any = None,
         n_jobs: int | None = None,
         refit: bool | str | Callable[..., Any] = True,
@@ -109,6 +119,7 @@ class TunesmithSearchCV(BaseSearchCV):
         random_state: int | np.random.RandomState | None = None,
         error_score: Any = np.nan,
         return_train_score: bool = False,
+        n_trials: int | None = None,
         sampler: Any = "auto",
         scheduler: Any = None,
         resource: str | None = None,
@@ -128,7 +139,8 @@ class TunesmithSearchCV(BaseSearchCV):
             error_score=error_score,
             return_train_score=return_train_score,
         )
-        self.space = space
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
         self.n_trials = n_trials
         self.random_state = random_state
         self.sampler = sampler
@@ -140,12 +152,15 @@ class TunesmithSearchCV(BaseSearchCV):
         self.study_name = study_name
 
     # Set-up -------------------------------------------------------------------------------------
-    def _space(self) -> Space:
-        if isinstance(self.space, Space):
-            return self.space
-        if isinstance(self.space, Mapping):
-            return Space(self.space)
-        raise ConfigError(f"space must be a ts.Space or a dict of parameters, got {type(self.space).__name__}")
+    def _budget(self) -> int:
+        if self.n_trials is None:
+            return integer("n_iter", self.n_iter, minimum=1, numpy=True)
+        if self.n_iter not in (10, self.n_trials):  # 10: n_iter's default, i.e. not given
+            raise ConfigError(
+                f"n_iter and n_trials both set the trial budget, got n_iter={self.n_iter!r}, "
+                f"n_trials={self.n_trials!r}: pass only n_iter"
+            )
+        return integer("n_trials", self.n_trials, minimum=1, numpy=True)
 
     def _seed(self) -> int | None:
         state = self.random_state
@@ -196,18 +211,19 @@ class TunesmithSearchCV(BaseSearchCV):
 
     # The search ---------------------------------------------------------------------------------
     def _run_search(self, evaluate_candidates: Callable[..., dict[str, Any]]) -> None:
-        integer("n_trials", self.n_trials, minimum=1, numpy=True)
+        budget = self._budget()
+        space, translation = read_distributions(self.param_distributions)
         from joblib import effective_n_jobs  # type: ignore[import-untyped]
 
         base_cv = self._checked_cv_orig
         resources = self._resource_range(lambda: min(len(tr) for tr, _ in base_cv.split(*self._fit_data)))
         scheduler = self._make_scheduler(resources)
         study = Study(
-            self._space(),
+            space,
             metric=Metric("score", "max"),
             sampler=self.sampler,
             scheduler=scheduler,
-            budget=Budget(trials=int(self.n_trials)),
+            budget=Budget(trials=budget),
             storage=self.storage,
             name=self.study_name or f"search-{uuid.uuid4().hex[:8]}",
             seed=self._seed(),
@@ -218,7 +234,7 @@ class TunesmithSearchCV(BaseSearchCV):
         score_key = self._score_key()
 
         def evaluate(trials: Sequence[Trial], level: int | None) -> list[float]:
-            params = [dict(t.params) for t in trials]
+            params = [translation.to_estimator(t.params) for t in trials]
             cv = None
             if level is not None and self.resource == "n_samples":
                 cv = _SubsampledSplits(base_cv, level, study.seed)
@@ -273,6 +289,7 @@ class TunesmithSearchCV(BaseSearchCV):
                 study.tell(trial, {"score": last[trial.number]})
         if failures and not evaluated[0]:
             raise ValueError(failures[-1])
+        self.space_ = space
         self.trials_: list[TrialRecord] = study.trials
         self.study_name_ = study.name
 

@@ -6,11 +6,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
+from tunesmith.analysis._common import valid_records
+from tunesmith.attributes import ReferencePointAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import rung_view
 from tunesmith.objective import Guardrail, Metric
+from tunesmith.pareto import hypervolume_history, loss_matrix, pareto_front, reference_losses, study_reference
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState, best_record
 
@@ -36,6 +41,8 @@ class ReportData:
     budget: Budget = field(default_factory=Budget)
     attrs: Mapping[str, Any] = field(default_factory=dict)
     rungs: tuple[float, ...] = ()  # the scheduler's resource levels, for multi-fidelity studies
+    objectives: tuple[Metric, ...] = ()  # every objective of a multi-objective study (``metric`` first)
+    given_reference: Mapping[str, float] | None = None  # the reference point given with such a study
 
     @classmethod
     def from_study(cls, study: Study) -> ReportData:
@@ -49,16 +56,55 @@ class ReportData:
             budget=study.budget,
             attrs=dict(study.info.attrs),
             rungs=study.scheduler.rungs(),
+            objectives=tuple(study.objectives),
+            given_reference=study.given_reference,
         )
 
     @property
     def best(self) -> TrialRecord | None:
-        """The best COMPLETE trial by the metric."""
+        """The best COMPLETE, valid trial by the metric."""
         return best_record(self.records, self.metric)
 
+    @property
+    def valid(self) -> tuple[TrialRecord, ...]:
+        """The records without invalidated trials: what every figure that ranks or learns draws from."""
+        return tuple(valid_records(self.records))
+
+    @property
+    def invalidated(self) -> tuple[TrialRecord, ...]:
+        """The trials `Study.invalidate` took out of the search, listed (marked) for the audit."""
+        return tuple(r for r in self.records if r.invalidated is not None)
+
+    @property
+    def several(self) -> bool:
+        """Whether the study has several objectives (then it has a front, not a best)."""
+        return len(self.objectives) > 1
+
+    @property
+    def front(self) -> list[TrialRecord]:
+        """The non-dominated feasible trials (several objectives), in trial order."""
+        return pareto_front(self.records, self.objectives) if self.several else []
+
+    @property
+    def reference(self) -> ReferencePointAttr | None:
+        """The hypervolume's reference point: stored, given, or (not stored yet) derived from the first trials."""
+        if not self.several:
+            return None
+        stored = read_attr(self.attrs, ReferencePointAttr)
+        return study_reference(self.records, self.objectives, given=self.given_reference, stored=stored)
+
+    def hypervolumes(self) -> tuple[list[TrialRecord], list[float]]:
+        """The complete feasible trials in number order and the front's hypervolume after each (empty: no reference)."""
+        reference = self.reference
+        if reference is None:
+            return [], []
+        kept, losses = loss_matrix(sorted(self.records, key=lambda r: r.number), self.objectives)
+        ref = reference_losses(reference.values, self.objectives)
+        return kept, hypervolume_history(np.asarray(losses), ref)
+
     def ranked(self) -> list[TrialRecord]:
-        """COMPLETE trials with a finite metric, best first."""
-        done = [r for r in self.records if r.state is TrialState.COMPLETE and r.value(self.metric.name) is not None]
+        """COMPLETE, valid trials with a finite metric, best first."""
+        done = [r for r in self.valid if r.state is TrialState.COMPLETE and r.value(self.metric.name) is not None]
         return sorted(done, key=lambda r: (self.metric.sign() * (r.value(self.metric.name) or 0.0), r.number))
 
     def state_counts(self) -> dict[str, int]:
@@ -111,7 +157,8 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     note: str | None = None
     # Under early stopping, compare trials where most of them were measured: the highest rung
     # that enough reached (final values of stopped trials come from less training).
-    level, records = rung_view(data.records, data.metric, data.rungs, min_observations=max(10, 2 * len(data.space)))
+    # Invalidated trials are out of every analysis (`Study.invalidate`).
+    level, records = rung_view(data.valid, data.metric, data.rungs, min_observations=max(10, 2 * len(data.space)))
     try:
         result = importance(records, data.space, data.metric, seed=seed, n_trees=n_trees)
         if level is not None:
@@ -119,5 +166,5 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
             note = f"importance measured at resource {level:g}, the highest rung {reached} trials reached"
     except NotEnoughTrials as exc:
         note = str(exc)
-    diagnosis = diagnose(data.records, data.space, data.metric, importance=result, importance_level=level)
+    diagnosis = diagnose(data.valid, data.space, data.metric, importance=result, importance_level=level)
     return Findings(result, note, diagnosis)

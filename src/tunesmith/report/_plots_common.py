@@ -30,6 +30,7 @@ SIGNATURE_COLOURS: dict[Signature, str] = {
     Signature.UNDERFITTING: "#9d755d",
 }
 BEST_COLOUR = "#111827"
+INVALIDATED_COLOUR = "#6b7280"  # trials taken out of the search, shown for the audit
 _LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 50},

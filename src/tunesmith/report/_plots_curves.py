@@ -15,7 +15,14 @@ import plotly.graph_objects as go
 from tunesmith.analysis import Diagnosis
 from tunesmith.attributes import AttributeShapeError, BaselineAttr, read_attr
 from tunesmith.report._data import ReportData
-from tunesmith.report._plots_common import BEST_COLOUR, SIGNATURE_COLOURS, STATE_COLOURS, _figure, _thin
+from tunesmith.report._plots_common import (
+    BEST_COLOUR,
+    INVALIDATED_COLOUR,
+    SIGNATURE_COLOURS,
+    STATE_COLOURS,
+    _figure,
+    _thin,
+)
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["MAX_CURVES", "history", "learning_curves"]
@@ -24,11 +31,14 @@ MAX_CURVES = 600
 
 
 def history(data: ReportData) -> go.Figure:
-    """The metric of every trial by trial number, coloured by state, with the best so far."""
+    """The metric of every trial by trial number, coloured by state, with the best so far.
+
+    Invalidated trials are shown apart, as crosses with their reason, and never set the best so far.
+    """
     name = data.metric.name
     fig = _figure(f"Optimisation history: {name} ({data.metric.direction})", xaxis_title="trial", yaxis_title=name)
     by_state: dict[TrialState, tuple[list[int], list[float]]] = {}
-    for record in data.records:
+    for record in data.valid:
         value = record.value(name)
         if value is not None:
             xs, ys = by_state.setdefault(record.state, ([], []))
@@ -44,6 +54,16 @@ def history(data: ReportData) -> go.Figure:
                 marker={"color": STATE_COLOURS[state], "size": 5, "opacity": 0.6},
             )
         )
+    invalid = [r for r in data.invalidated if r.value(name) is not None]
+    if invalid:
+        fig.add_trace(
+            go.Scatter(
+                x=[r.number for r in invalid], y=[r.value(name) for r in invalid], mode="markers", name="invalidated",
+                customdata=[r.invalidated for r in invalid],
+                hovertemplate="trial %{x} (invalidated: %{customdata})<br>%{y}<extra></extra>",
+                marker={"color": INVALIDATED_COLOUR, "size": 8, "symbol": "x-thin", "line": {"width": 2}},
+            )
+        )  # fmt: skip
     steps_x, steps_y = _best_so_far(data)
     if steps_x:
         fig.add_trace(
@@ -71,7 +91,7 @@ def _best_so_far(data: ReportData) -> tuple[list[int], list[float]]:
     for record in sorted(data.records, key=lambda r: r.number):
         value = record.value(data.metric.name)
         improved = value is not None and (best is None or data.metric.better(value, best))
-        if record.state is TrialState.COMPLETE and improved:
+        if record.state is TrialState.COMPLETE and record.invalidated is None and improved:
             best = value
         if best is not None:
             xs.append(record.number)
@@ -80,9 +100,9 @@ def _best_so_far(data: ReportData) -> tuple[list[int], list[float]]:
 
 
 def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MAX_CURVES) -> go.Figure:
-    """Every trial's curve of the metric, coloured by signature (a button switches to state)."""
+    """Every valid trial's curve of the metric, coloured by signature (a button switches to state)."""
     name = data.metric.name
-    with_curves = [r for r in data.records if r.curve(name)]
+    with_curves = [r for r in data.valid if r.curve(name)]
     best = data.best
     failures = sorted(n for n, d in diagnosis.curves.items() if d.signature.is_failure)
     if len(failures) > max_curves // 2:  # failures get half the room at most, so healthy curves still show

@@ -13,14 +13,43 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tunesmith.attributes import HoldoutAttr, SeedStabilityAttr
+from tunesmith.budget import Budget
 from tunesmith.report._data import ReportData
 from tunesmith.report._plots_common import _LAYOUT, _empty, _figure
+from tunesmith.trial import TrialRecord
 
 __all__ = ["budget_burn", "guardrails", "holdout", "holdout_rows", "seed_stability"]
 
 
+def _resource_ceiling(data: ReportData, finished: list[TrialRecord]) -> tuple[float, str] | None:
+    """The top of the resource axis and what it is, so that the resource line's height is the share of
+    the budget spent: the resource budget; without one, the resource the trial or wall-time budget
+    spends at the rate so far (the line then stands as high as the larger share of those spent);
+    ``None`` for an unbounded budget, which has no top."""
+    budget = data.budget
+    last = max(r.finished_at or 0.0 for r in finished)
+    usage = budget.usage(finished, last)
+    if budget.resource is not None:
+        return max(budget.resource, usage.resource), "top: the resource budget"
+    shares = []
+    if budget.trials is not None:
+        shares.append((usage.trials / budget.trials, "trial"))
+    if budget.wall_seconds is not None:
+        shares.append((usage.elapsed / budget.wall_seconds, "wall-time"))
+    if not shares or usage.resource <= 0:
+        return None
+    share, limit = max(shares)
+    if share <= 0:
+        return None
+    return usage.resource / min(1.0, share), f"top: what the {limit} budget spends at this rate"
+
+
 def budget_burn(data: ReportData) -> go.Figure:
-    """Trials finished and resource used over wall time, against the budget's limits."""
+    """Trials finished and resource used over wall time, against the budget's limits.
+
+    The resource axis runs from 0 to the resource budget (see `_resource_ceiling`), never to the
+    resource used, so a line reaches the top only when its budget is spent.
+    """
     finished = sorted(
         (r for r in data.records if r.finished_at is not None and r.state.is_finished), key=lambda r: r.finished_at or 0
     )
@@ -35,7 +64,8 @@ def budget_burn(data: ReportData) -> go.Figure:
     unit, per = ("seconds", 1.0) if span < 120 else ("minutes", 60.0) if span < 3 * 3600 else ("hours", 3600.0)
     times = [t / per for t in elapsed]
     trials = list(range(1, len(finished) + 1))
-    resource = np.cumsum([r.resource for r in finished]).tolist()
+    # Resource as the budget counts it: a PBT continuation's steps before its start are its parent's.
+    resource = np.cumsum([Budget.usage([r], 0.0).resource for r in finished]).tolist()
     fig.add_trace(
         go.Scatter(x=times, y=trials, mode="lines", name="trials finished", line={"shape": "hv", "color": "#4c78a8"}),
         secondary_y=False,
@@ -61,13 +91,21 @@ def budget_burn(data: ReportData) -> go.Figure:
         fig.add_vline(x=data.budget.wall_seconds / per, line_dash="dot", annotation_text="wall-time budget")
     fig.update_xaxes(title_text=f"{unit} since the first trial started")
     fig.update_yaxes(title_text="trials", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title_text="resource units", secondary_y=True, rangemode="tozero")
+    ceiling = _resource_ceiling(data, finished)
+    if ceiling is None:
+        fig.update_yaxes(title_text="resource units", secondary_y=True, rangemode="tozero")
+    else:
+        top, meaning = ceiling
+        fig.update_yaxes(
+            title_text=f"resource units ({meaning})", secondary_y=True, range=[0, top * 1.05], autorange=False
+        )
     return fig
 
 
 def guardrails(data: ReportData) -> go.Figure | None:
-    """Each guardrail's metric against the primary metric, with its bound (``None`` without guardrails)."""
-    usable = [g for g in data.guardrails if any(g.metric in r.metrics for r in data.records)]
+    """Each guardrail's metric against the primary metric over the valid trials, with its bound (``None``
+    without guardrails)."""
+    usable = [g for g in data.guardrails if any(g.metric in r.metrics for r in data.valid)]
     if not usable:
         return None
     name = data.metric.name
@@ -75,7 +113,7 @@ def guardrails(data: ReportData) -> go.Figure | None:
     fig.update_layout(**{**_LAYOUT, "title": {"text": "Guardrails", "x": 0.01}, "height": 380})
     for k, guard in enumerate(usable, start=1):
         for ok in (True, False):
-            points = [r for r in data.records if guard.metric in r.metrics and r.value(name) is not None]
+            points = [r for r in data.valid if guard.metric in r.metrics and r.value(name) is not None]
             points = [r for r in points if guard.holds(r.metrics[guard.metric]) == ok]
             fig.add_trace(
                 go.Scatter(

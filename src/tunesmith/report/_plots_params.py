@@ -53,12 +53,12 @@ def _ordered(data: ReportData, order: Sequence[str] | None) -> list[str]:
 
 
 def parallel_coordinates(data: ReportData, order: Sequence[str] | None = None) -> go.Figure:
-    """One line per evaluated trial across every parameter, ending at the metric (also the colour).
+    """One line per evaluated, valid trial across every parameter, ending at the metric (also the colour).
 
     ``order`` puts those parameters first (the report passes the importance ranking).
     """
     name = data.metric.name
-    rows = [r for r in data.records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
+    rows = [r for r in data.valid if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
     rows = [r for r in rows if r.value(name) is not None]
     fig = _figure(f"Parallel coordinates ({len(rows)} evaluated trials)", height=460)
     if not rows:
@@ -149,13 +149,13 @@ def importance(result: ImportanceResult | None, note: str | None = None, top_pai
 
 
 def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int = MAX_SLICE_POINTS) -> go.Figure:
-    """The metric against each parameter, one panel per parameter, coloured by trial number.
+    """The metric against each parameter (valid trials), one panel per parameter, coloured by trial number.
 
     ``order`` puts those parameters first (the report passes the importance ranking).
     """
     name = data.metric.name
     dims = _ordered(data, order)
-    evaluated = [r for r in data.records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
+    evaluated = [r for r in data.valid if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
     evaluated = [r for r in evaluated if r.value(name) is not None]
     best = data.best
     shown = _thin(evaluated, max_points, {best.number} if best else set())

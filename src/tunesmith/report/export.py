@@ -1,8 +1,10 @@
 """Trials as flat rows (CSV, or any table format), and a study logged to MLflow.
 
-A row holds one trial: ``number``, ``state``, ``reason``, ``seed``, ``value`` (the study's
-metric), ``resource``, ``started_at``, ``finished_at``, ``duration``, then one column per
-parameter (``params.<name>``) and per final metric (``metrics.<name>``). Every row has every
+A row holds one trial: ``number``, ``state``, ``kind``, ``reason``, ``seed``, ``value`` (the study's
+metric), ``resource``, ``started_at``, ``finished_at``, ``duration``, ``invalidated`` (why
+`Study.invalidate` took the trial out of the search; empty for a valid trial: every trial is kept,
+so the rows are the audit), then one column per parameter (``params.<name>``) and per final metric
+(``metrics.<name>``). Every row has every
 column (``None`` where a trial lacks it), so the rows load as they are into pandas, polars or
 Parquet.
 
@@ -27,6 +29,7 @@ __all__ = ["log_to_mlflow", "trial_rows", "write_csv"]
 
 BASE_COLUMNS = [
     "number", "state", "kind", "reason", "seed", "value", "resource", "started_at", "finished_at", "duration",
+    "invalidated",
 ]  # fmt: skip
 
 
@@ -65,6 +68,7 @@ def trial_rows(
             started_at=record.started_at,
             finished_at=record.finished_at,
             duration=record.duration,
+            invalidated=record.invalidated,
         )
         for name, value in record.params.items():
             row[f"params.{name}"] = value
@@ -97,8 +101,8 @@ def log_to_mlflow(
 ) -> str:
     """Log a study to MLflow: a parent run for the study, one nested run per trial.
 
-    Each trial's run gets its parameters, its state and reason as tags, its final metrics,
-    and every intermediate metric at its step. The parent run gets the best trial's
+    Each trial's run gets its parameters, its state and reason (and why it was invalidated) as tags, its
+    final metrics, and every intermediate metric at its step. The parent run gets the best trial's
     parameters and metric. Non-finite values are skipped (MLflow rejects them).
 
     Args:
@@ -129,7 +133,8 @@ def log_to_mlflow(
             with mlflow.start_run(run_name=f"trial-{record.number}", nested=True):
                 mlflow.log_params(record.params)
                 mlflow.set_tags({"state": record.state.value, "kind": record.kind.value if record.kind else "",
-                                 "reason": record.reason or "", "seed": str(record.seed)})  # fmt: skip
+                                 "reason": record.reason or "", "seed": str(record.seed),
+                                 "invalidated": record.invalidated or ""})  # fmt: skip
                 for step, values in sorted(record.intermediate.items()):
                     mlflow.log_metrics(_finite(values), step=step)
                 # Final metrics at the last step, so a metric's history ends with its final value.

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import (
     BaselineAttr,
+    ChoiceAttr,
     HoldoutAttr,
     HoldoutLogAttr,
     OptimismAttr,
@@ -36,6 +37,7 @@ from tunesmith.objective import Metric
 from tunesmith.report import plots
 from tunesmith.report._data import Findings, ReportData, analyse, report_data
 from tunesmith.space import Space
+from tunesmith.trial import TrialRecord
 
 __all__ = ["render_report", "write_report"]
 
@@ -95,8 +97,14 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     verdict = _optional(data.attrs, VerdictAttr, _verdict_html)
     if verdict is not None:
         out.append(_Section("Verdict", verdict))
-    out.append(_Section("Best configuration", _best_html(data)))
+    if data.several:  # no single best: the front, its history, and the choice made from it
+        out.append(_Section("Pareto front", _front_html(data), plots.pareto_front(data)))
+        out.append(_Section("Hypervolume", "", plots.hypervolume_history(data)))
+    else:
+        out.append(_Section("Best configuration", _best_html(data)))
     out.append(_Section(f"Top {TOP_K} trials", _top_html(data)))
+    if data.invalidated:
+        out.append(_Section("Invalidated trials", _invalidated_html(data)))
     out.append(_Section("Diagnosis", _diagnosis_html(found)))
     out.append(_Section("Optimisation history", "", plots.history(data)))
     out.append(
@@ -222,6 +230,33 @@ def _best_html(data: ReportData) -> str:
     return f"<p>Trial {best.number} (seed {best.seed}): {html.escape(metrics)}</p>{table}"
 
 
+def _front_html(data: ReportData) -> str:
+    front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
+    if not front:
+        return "<p>No trial has completed with every objective finite yet.</p>"
+    choice = read_attr(data.attrs, ChoiceAttr)
+    names = list(data.space.dimensions)
+    rows = [
+        [("* " if choice is not None and r.number == choice.trial else "") + str(r.number)]
+        + [format_value(r.metrics[m.name]) for m in data.objectives]
+        + [format_value(r.params[n]) if n in r.params else "-" for n in names]
+        for r in front
+    ]
+    _, history = data.hypervolumes()
+    reference = data.reference
+    lines = [f"{len(front)} non-dominated feasible trials"]
+    if reference is not None and history:
+        point = ", ".join(f"{k} = {format_value(v)}" for k, v in reference.values.items())
+        lines.append(f"hypervolume {history[-1]:.6g} against the reference point ({point}; {reference.source})")
+    lines.append(
+        "no choice recorded: study.choose(ts.choose.knee()) picks one for the discipline"
+        if choice is None
+        else f"* chosen: trial {choice.trial} ({choice.why})"
+    )
+    text = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    return text + _table(["trial", *(f"{m.name} ({m.direction})" for m in data.objectives), *names], rows)
+
+
 def _top_html(data: ReportData) -> str:
     ranked = data.ranked()[:TOP_K]
     if not ranked:
@@ -233,6 +268,25 @@ def _top_html(data: ReportData) -> str:
         for r in ranked
     ]
     return _table(["trial", data.metric.name, *names], rows)
+
+
+def _invalidated_html(data: ReportData) -> str:
+    """The trials taken out of the search, each with its reason: listed for the audit, in no figure that ranks."""
+    rows = [
+        [str(r.number), r.state.value, format_value(r.value(data.metric.name)), r.invalidated or "", _when(r)]
+        for r in data.invalidated
+    ]
+    return (
+        "<p>These trials were invalidated (<code>study.invalidate</code>): they are out of the best configuration, "
+        "the top trials, the analyses and every figure but the optimisation history, where they are crosses. "
+        "They still spent their budget.</p>"
+        + _table(["trial", "state", data.metric.name, "reason", "invalidated at"], rows)
+    )
+
+
+def _when(record: TrialRecord) -> str:
+    at = record.attrs.get("invalidated_at")
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(at))) if isinstance(at, int | float) else "-"
 
 
 def _diagnosis_html(found: Findings) -> str:
@@ -337,6 +391,8 @@ def _page(data: ReportData, found: Findings, sections: list[_Section], title: st
     from plotly.offline import get_plotlyjs
 
     counts = ", ".join(f"{n} {state}" for state, n in sorted(data.state_counts().items()))
+    if data.invalidated:
+        counts += f" ({len(data.invalidated)} invalidated)"
     parts: list[str] = []
     figure_index = 0
     for section in sections:

@@ -13,6 +13,7 @@ from tunesmith.report._plots_common import SIGNATURE_COLOURS, STATE_COLOURS
 from tunesmith.report._plots_curves import MAX_CURVES as MAX_CURVES
 from tunesmith.report._plots_curves import history, learning_curves
 from tunesmith.report._plots_discipline import budget_burn, guardrails, holdout, holdout_rows, seed_stability
+from tunesmith.report._plots_front import hypervolume_history, pareto_front
 from tunesmith.report._plots_params import MAX_SLICE_POINTS as MAX_SLICE_POINTS
 from tunesmith.report._plots_params import importance, parallel_coordinates, slices
 
@@ -24,9 +25,11 @@ __all__ = [
     "history",
     "holdout",
     "holdout_rows",
+    "hypervolume_history",
     "importance",
     "learning_curves",
     "parallel_coordinates",
+    "pareto_front",
     "seed_stability",
     "slices",
 ]

@@ -20,11 +20,13 @@ from rich.text import Text
 from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._common import format_value
+from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.objective import Metric
 from tunesmith.report._data import Findings, ReportData, analyse, report_data
 from tunesmith.space import Space
+from tunesmith.trial import TrialRecord
 
-__all__ = ["importance_bars", "summary"]
+__all__ = ["front_table", "importance_bars", "summary"]
 
 BAR_WIDTH = 30
 
@@ -52,16 +54,21 @@ def summary(
     out = console or Console(emoji=False)
     data = report_data(source, space=space, metric=metric)
     counts = ", ".join(f"{n} {state}" for state, n in sorted(data.state_counts().items())) or "no trials"
-    heading = terminal_safe(f"{data.metric.name} ({data.metric.direction}), {counts}")
+    aims = ", ".join(f"{m.name} ({m.direction})" for m in (data.objectives or (data.metric,)))
+    heading = terminal_safe(f"{aims}, {counts}")
     out.rule(f"[bold]{terminal_safe(data.name)}[/bold]: {heading}")
     best = data.best
-    if best is None:
+    if data.several:
+        _print_front(data, out)
+    elif best is None:
         out.print("No trial has completed with a finite metric yet.")
     else:
         metrics = ", ".join(f"{k}={format_value(v)}" for k, v in best.metrics.items())
         out.print(Text(f"Best: trial {best.number} (seed {best.seed}): {_plain(metrics)}", style="bold green"))
         out.print(_best_table(data))
         out.print(_top_table(data, top_k))
+    for record in data.invalidated:  # listed for the audit; out of best, top-k and the analyses
+        out.print(Text(f"invalidated: trial {record.number}: {_plain(record.invalidated or '')}", style="yellow"))
     found = findings if findings is not None else (analyse(data) if analyses else None)
     if found is None:
         return
@@ -74,6 +81,43 @@ def summary(
     out.print(Text("Diagnosis", style="bold"))
     for line in found.diagnosis.lines():
         out.print(Text(f"  • {_plain(line)}"))
+
+
+def _print_front(data: ReportData, out: Console) -> None:
+    """Several objectives: the Pareto front (by the primary objective), its hypervolume and the recorded choice."""
+    front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
+    if not front:
+        out.print("No trial has completed with every objective finite yet.")
+        return
+    choice = read_attr(data.attrs, ChoiceAttr)
+    out.print(Text(f"Pareto front: {len(front)} trials", style="bold green"))
+    out.print(front_table(data, front, None if choice is None else choice.trial))
+    reference = data.reference
+    _, history = data.hypervolumes()
+    if reference is not None and history:
+        point = ", ".join(f"{k}={format_value(v)}" for k, v in reference.values.items())
+        out.print(_plain(f"hypervolume {history[-1]:.6g} (reference point {point}, {reference.source})"))
+    if choice is None:
+        out.print(_plain("no choice recorded: study.choose(ts.choose.knee()) picks one for the discipline"))
+    else:
+        out.print(_plain(f"chosen: trial {choice.trial} ({choice.why})"))
+
+
+def front_table(data: ReportData, front: list[TrialRecord], chosen: int | None = None) -> Table:
+    """The front's trials: a column per objective, then the parameters; the chosen trial marked with *."""
+    names = list(data.space.dimensions)
+    table = Table(show_edge=False)
+    table.add_column("trial", justify="right")
+    for metric in data.objectives:
+        table.add_column(terminal_safe(f"{metric.name} ({metric.direction})"), justify="right", style="bold")
+    for name in names:
+        table.add_column(terminal_safe(name), justify="right")
+    for record in front:
+        cells = [terminal_safe(format_value(record.params[n])) if n in record.params else "-" for n in names]
+        mark = "*" if record.number == chosen else ""
+        values = [format_value(record.metrics[m.name]) for m in data.objectives]
+        table.add_row(f"{mark}{record.number}", *values, *cells)
+    return table
 
 
 def _plain(text: str) -> str:

@@ -8,18 +8,42 @@ from typing import Any
 from tunesmith._registry import Registry
 from tunesmith.samplers.auto import Auto
 from tunesmith.samplers.base import Sampler, SearchContext
+from tunesmith.samplers.cmaes import CMAES
 from tunesmith.samplers.gp import GP
 from tunesmith.samplers.grid import Grid
+from tunesmith.samplers.nsga2 import NSGA2
 from tunesmith.samplers.qmc import Sobol
 from tunesmith.samplers.random import Random
 from tunesmith.samplers.tpe import TPE
 
-__all__ = ["GP", "SAMPLERS", "TPE", "Auto", "Grid", "Random", "Sampler", "SearchContext", "Sobol", "make_sampler"]
+__all__ = [
+    "CMAES",
+    "GP",
+    "NSGA2",
+    "SAMPLERS",
+    "TPE",
+    "Auto",
+    "Grid",
+    "Random",
+    "Sampler",
+    "SearchContext",
+    "Sobol",
+    "make_sampler",
+]
 
 SAMPLERS: Registry[Sampler] = Registry(
     "sampler",
     Sampler,
-    {"auto": Auto, "random": Random, "grid": Grid, "sobol": Sobol, "tpe": TPE, "gp": GP},
+    {
+        "auto": Auto,
+        "random": Random,
+        "grid": Grid,
+        "sobol": Sobol,
+        "tpe": TPE,
+        "gp": GP,
+        "cmaes": CMAES,
+        "nsga2": NSGA2,
+    },
     default=Auto,
 )
 

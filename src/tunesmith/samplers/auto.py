@@ -8,9 +8,13 @@ from typing import Any
 import numpy as np
 
 from tunesmith.context import SearchContext
+from tunesmith.samplers._auto_multiobjective import MO_GP_MAX_TRIALS, choose_multiobjective
+from tunesmith.samplers._objectives import is_multiobjective
 from tunesmith.samplers.base import Sampler
+from tunesmith.samplers.cmaes import CMAES
 from tunesmith.samplers.gp import GP
 from tunesmith.samplers.grid import Grid
+from tunesmith.samplers.nsga2 import NSGA2
 from tunesmith.samplers.tpe import TPE
 from tunesmith.space import Choice, Space
 from tunesmith.trial import TrialRecord
@@ -22,6 +26,14 @@ GRID_MAX_VALUES = 5
 GP_MAX_DIMS = 12  # past this a GP's lengthscales are hard to learn from a few dozen trials
 GP_MAX_TRIALS = 300  # past this the GP's cubic cost outgrows its gain; TPE stays in milliseconds
 CHEAP_TRIAL_SECONDS = 1.0  # when a trial is this cheap, the GP's own time would dominate
+# CMA-ES takes the budgets past GP_MAX_TRIALS when the space is continuous-dominated: it costs
+# O(d^2) per suggestion whatever the history's length, and it keeps converging where the GP's edge
+# (sample efficiency in the first hundred or so trials) is spent. 300 trials are also enough for it:
+# its population is 4 + 3 ln d (10 to 16 trials for 5 to 50 parameters), so ~20 generations or more
+# after the Sobol start. Categorical parameters are sampled independently of the rest, so they may be
+# at most a quarter of the parameters, and CMA-ES needs two numeric ones.
+CMAES_MIN_TRIALS = GP_MAX_TRIALS
+CMAES_MAX_CATEGORICAL_SHARE = 0.25
 
 
 class Auto(Sampler):
@@ -31,9 +43,16 @@ class Auto(Sampler):
     * Otherwise a quasi-random (Sobol) start, then a model:
 
       - GP for low-dimensional searches (at most 12 parameters, not mostly categorical) whose
-        trials are expensive or of unknown cost, while the budget is at most 300 trials; the
-        search moves on to TPE once 300 trials have finished, to keep each suggestion cheap;
+        trials are expensive or of unknown cost, while the budget is at most 300 trials; an
+        unbounded search moves on after 300 trials, to keep each suggestion cheap: to CMA-ES
+        (started from the GP's best trials) on a continuous-dominated space, else to TPE;
+      - CMA-ES for continuous-dominated spaces (at least two numeric parameters, at most a quarter
+        categorical) with a budget of more than 300 trials, whatever their number or cost;
       - TPE for large or mostly categorical spaces, large budgets and cheap trials.
+
+    With several objectives (`tunesmith.samplers._auto_multiobjective`): the GP with expected
+    hypervolume improvement up to 300 trials, MOTPE for larger budgets (up to 1000), large or mostly
+    categorical spaces and cheap trials, NSGA-II past 1000 trials.
     """
 
     name = "auto"
@@ -41,6 +60,17 @@ class Auto(Sampler):
     def __init__(self) -> None:
         self._gp = GP()
         self._tpe = TPE()
+        self._cmaes = CMAES()
+        self._nsga2 = NSGA2()
+        # After an unbounded GP search: its first 300 trials are CMA-ES's start, the best of them its mean.
+        self._handover = CMAES(n_startup=GP_MAX_TRIALS)
+
+    @staticmethod
+    def continuous_dominated(space: Space) -> bool:
+        """Whether CMA-ES suits ``space``: two or more numeric parameters, at most a quarter categorical."""
+        dims = [space[n] for n in space.dimensions]
+        n_cat = sum(isinstance(p, Choice) for p in dims)
+        return len(dims) - n_cat >= 2 and n_cat <= CMAES_MAX_CATEGORICAL_SHARE * len(dims)
 
     def choose(self, space: Space, context: SearchContext) -> tuple[Sampler, str]:
         """The sampler to use and the reason, in words."""
@@ -52,9 +82,20 @@ class Auto(Sampler):
                 f"grid: {d} parameter(s) with at most {GRID_MAX_VALUES} values each "
                 f"({size} configurations) - a tiny space is covered exhaustively"
             )
+        if is_multiobjective(context):
+            return choose_multiobjective(space, context, self._gp, self._tpe, self._nsga2)
         n_cat = sum(isinstance(p, Choice) for p in dims)
         trials = context.budget.trials
         cost = context.trial_cost
+        if trials is not None and trials > CMAES_MIN_TRIALS and self.continuous_dominated(space):
+            n_num = d - n_cat
+            variant = "sep-CMA-ES" if self._cmaes.is_separable(space) else "CMA-ES"
+            return self._cmaes, (
+                f"cmaes: a budget of {trials} trials (more than {CMAES_MIN_TRIALS}) over {n_num} numeric of {d} "
+                f"parameters - past the point where a GP pays for its cost; after "
+                f"{self._cmaes.startup_trials(space)} Sobol trials, {variant} keeps converging at O(d^2) per "
+                "suggestion" + (" (choices sampled by TPE)" if n_cat else "")
+            )
         if d > GP_MAX_DIMS:
             return self._tpe, (
                 f"tpe: {d} parameters (more than {GP_MAX_DIMS}) - after {self._tpe.startup_trials(space)} Sobol "
@@ -76,16 +117,21 @@ class Auto(Sampler):
                 f"{self._tpe.startup_trials(space)} Sobol trials first"
             )
         budget = "an unbounded budget" if trials is None else f"a budget of {trials} trials"
+        successor = "CMA-ES" if self.continuous_dominated(space) else "TPE"
         return self._gp, (
             f"gp: {d} parameters and {budget} - after {self._gp.startup_trials(space)} Sobol trials, "
             "Gaussian-process BO is the most sample-efficient for expensive low-dimensional searches"
-            + (f" (TPE takes over after {GP_MAX_TRIALS} trials)" if trials is None else "")
+            + (f" ({successor} takes over after {GP_MAX_TRIALS} trials)" if trials is None else "")
         )
 
     def suggest(
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
     ) -> dict[str, Any]:
         sampler, _ = self.choose(space, context)
-        if sampler is self._gp and len(history) >= GP_MAX_TRIALS:
-            sampler = self._tpe
+        if sampler is self._gp and is_multiobjective(context) and len(history) >= MO_GP_MAX_TRIALS:
+            sampler = self._tpe  # an unbounded multi-objective GP search goes on with MOTPE
+        elif sampler is self._gp and len(history) >= GP_MAX_TRIALS:
+            # CMA-ES once the GP's trials have all finished (while some run, TPE bridges the gap).
+            ready = self.continuous_dominated(space) and not self._handover.in_startup(space, history)
+            sampler = self._handover if ready else self._tpe
         return sampler.suggest(space, history, rng, context)

@@ -2,37 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-from scipy.special import erfcx, log_ndtr, ndtr
 from threadpoolctl import threadpool_limits
 
 from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
 from tunesmith.errors import ConfigError
-from tunesmith.samplers._gp_model import GPModel, Hyper, fit_hyper, transform_outputs
+from tunesmith.samplers._gp_model import GPModel, Hyper, add_log_feasibility, fit_hyper, transform_outputs
+from tunesmith.samplers._gp_model import log_h as _log_h
+from tunesmith.samplers._gp_multi import propose_multiobjective
+from tunesmith.samplers._gp_search import DiscreteAxes, local_search
 from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe, snap
+from tunesmith.samplers._objectives import ObjectiveObservations, is_multiobjective, observe_objectives
 from tunesmith.samplers.base import Sampler
 from tunesmith.samplers.qmc import sobol_point
-from tunesmith.space import Choice, Int, Space
+from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
 __all__ = ["GP"]
 
 _ACQUISITIONS = ("logei", "ucb")
-_LOG_INV_SQRT_2PI = -0.5 * math.log(2.0 * math.pi)
-# The feasibility model regresses +1/-1 labels; P(feasible) = Phi(mean / sqrt(slack + variance)).
-# A small slack makes a region surrounded by failures nearly forbidden, while unexplored regions
-# (mean 0) keep probability one half.
-_FEASIBILITY_SLACK = 0.01
-# Integers with at most this many values are searched value by value, like choices.
-_MAX_DISCRETE_VALUES = 16
-_LOCAL_SEARCH_ROUNDS = 4
+# Up to this many observations the kernel hyperparameters are refitted at every suggestion; past it,
+# at fixed history sizes (`refit_size`), so that a fit serves ~n/16 suggestions yet stays a function
+# of the history alone. At 300 trials the fit was 60% of a suggestion's time.
+_REFIT_EVERY_TRIAL = 32
+_HYPER_CACHE_SIZE = 64
 # The GP's prior mean on the standardised losses: far from every trial the model expects a loss two
 # standard deviations worse than the average, not the average. With a zero mean, the large prior
 # variance away from the data made expected improvement chase the cube's corners in 5-6 dimensions
@@ -42,34 +42,24 @@ _PRIOR_MEAN = 2.0
 _PICK_FINALISTS = 8
 
 
-def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``log(z * Phi(z) + phi(z))`` and its derivative ``Phi(z) / h(z)``, stable for very negative z."""
-    z = np.asarray(z, dtype=float)
-    out = np.empty_like(z)
-    ratio = np.empty_like(z)
-    big = z > -1.0
-    zb = z[big]
-    hb = zb * ndtr(zb) + np.exp(-0.5 * zb * zb + _LOG_INV_SQRT_2PI)
-    out[big] = np.log(hb)
-    ratio[big] = ndtr(zb) / hb
-    zs = np.maximum(z[~big], -1e6)
-    # h(z) = exp(-z^2/2) * (1/sqrt(2pi) + z/2 * erfcx(-z/sqrt 2)) for z < 0.
-    ex = erfcx(-zs / math.sqrt(2.0))
-    bracket = math.exp(_LOG_INV_SQRT_2PI) + 0.5 * zs * ex
-    asym = math.exp(_LOG_INV_SQRT_2PI) / (zs * zs)  # leading term of the bracket as z -> -inf
-    bracket = np.where(zs < -1e3, asym, np.maximum(bracket, asym * 0.5))
-    out[~big] = -0.5 * zs * zs + np.log(bracket)
-    ratio[~big] = 0.5 * ex / bracket
-    return out, ratio
+def refit_size(n: int) -> int:
+    """How many of the first observations the kernel hyperparameters are fitted on, with ``n`` observed.
+
+    All of them up to `_REFIT_EVERY_TRIAL`; then ``n`` rounded down to a multiple of a power of
+    two about ``n / 16`` (2 from 32 observations, 4 from 64, 16 from 256), so the fit lags the data
+    by at most 6% and is refitted once every such step. Fixed sizes, not the sampler's own past,
+    decide when: the same history gives the same hyperparameters in any process.
+    """
+    if n <= _REFIT_EVERY_TRIAL:
+        return n
+    step = 2 ** (int(math.log2(n)) - 4)
+    return n - n % step
 
 
-def _snap_discrete(points: np.ndarray, choices: list[np.ndarray | None]) -> np.ndarray:
-    """Move each discrete coordinate to the nearest value it can take."""
-    out = points.copy()
-    for j, grid in enumerate(choices):
-        if grid is not None:
-            out[:, j] = grid[np.argmin(np.abs(points[:, j][:, None] - grid[None, :]), axis=1)]
-    return out
+class Acquisition(Protocol):
+    """What `GP.maximise` maximises: a value per row of ``x`` and, with ``grad``, its continuous gradient."""
+
+    def __call__(self, x: np.ndarray, grad: bool = False) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
 class _Acquisition:
@@ -114,33 +104,34 @@ class _Acquisition:
                 dz = (-dmu - z[:, None] * dsd) / sd[:, None]
                 gradient = dsd / sd[:, None] + ratio[:, None] * dz
         if self.feasibility is not None:
-            fmu, fvar, fdmu, fdvar = self.feasibility.predict(xc, xk, grad)
-            scale = np.sqrt(_FEASIBILITY_SLACK + fvar)
-            t = fmu / scale
-            log_p = log_ndtr(t)
-            value = value + log_p
-            if gradient is not None and fdmu is not None and fdvar is not None:
-                dt = fdmu / scale[:, None] - (fmu / (2 * scale**3))[:, None] * fdvar
-                mills = np.exp(-0.5 * t * t + _LOG_INV_SQRT_2PI - log_p)
-                gradient = gradient + mills[:, None] * dt
+            value, gradient = add_log_feasibility(self.feasibility, xc, xk, value, gradient)
         return value, gradient
 
 
 class GP(Sampler):
     """Bayesian optimisation with a Gaussian process (Matérn-5/2, one lengthscale per dimension).
 
-    Each suggestion fits the kernel's lengthscales, signal and noise by maximising the marginal
-    likelihood with priors (from three starting points); losses go through a Yeo-Johnson power
-    transform first, so heavy tails do not flatten the model, and the prior mean is pessimistic
-    (two standard deviations worse than the average), so unexplored corners do not look promising
-    merely for being uncertain. The acquisition (log expected improvement by default, or an
-    upper confidence bound) is maximised by a local search from the incumbent and the best points
-    of a random and a local candidate pool: L-BFGS-B on the continuous axes alternates with a sweep
-    of every value of each choice and small integer, until nothing changes. Choices use a Hamming
-    kernel; wide integer ranges are searched on their continuous axis and rounded.
-    RUNNING trials are conditioned on at the model's prediction (kriging believer), so parallel
-    workers spread out; FAILED and INFEASIBLE trials train a feasibility model whose probability
+    The kernel's lengthscales, signal and noise maximise the marginal likelihood with priors (from
+    three starting points), refitted at every suggestion up to 32 observations and then at fixed
+    history sizes about n/16 apart (`refit_size`; memoised, so a refit is paid once); losses go
+    through a Yeo-Johnson power transform first, so heavy tails do not flatten the model, and the
+    prior mean is pessimistic (two standard deviations worse than the average), so unexplored
+    corners do not look promising merely for being uncertain. The acquisition (log expected
+    improvement by default, or an upper confidence bound) is maximised by a local search from the
+    incumbent and the best points of a random and a local candidate pool: L-BFGS-B on the
+    continuous axes alternates with a sweep of every value of each choice and small integer, until
+    nothing changes. Choices use a Hamming kernel; wide integer ranges are searched on their
+    continuous axis, rounded to the lattice and swept over their neighbouring integers. RUNNING
+    trials are conditioned on at the model's prediction (kriging believer, under the same
+    pessimistic prior mean), so parallel workers spread out; FAILED and INFEASIBLE trials train a
+    feasibility model whose probability
     multiplies the acquisition. The first ``n_startup`` trials follow a Sobol sequence.
+
+    With several objectives (``len(context.objectives) > 1``) each objective gets its own GP and
+    the acquisition is the log of the exact expected hypervolume improvement over the feasible
+    front, in the models' transformed space (`tunesmith.samplers._gp_multi`); running trials join
+    the front at their predicted values. Past three objectives each suggestion is a ParEGO step:
+    log-EI on an augmented Chebyshev scalarisation with a random weight.
 
     Args:
         n_startup: quasi-random trials before the model is used (default ``max(5, d + 1)``, at most 10).
@@ -174,6 +165,9 @@ class GP(Sampler):
         self.n_candidates = integer("n_candidates", n_candidates, minimum=16)
         self.max_points = integer("max_points", max_points, minimum=10)
         self._cache = EncodingCache()
+        # Fitted hyperparameters by a digest of the observations they were fitted on: a memo that
+        # changes the cost of a suggestion, never its result.
+        self._hypers: dict[bytes, Hyper] = {}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -197,21 +191,29 @@ class GP(Sampler):
     ) -> dict[str, Any]:
         if not space.dimensions:
             return space.decode(np.empty(0))
-        obs = observe(space, history, context, self._cache)
+        many = is_multiobjective(context)
+        obs = (
+            observe_objectives(space, history, context, self._cache)
+            if many
+            else observe(space, history, context, self._cache)
+        )
         if obs.n_finished < self.startup_trials(space) or len(obs.x) < 2:
             return space.decode(sobol_point(space, history, rng, None))
         # The matrices are small (at most max_points rows): a multi-threaded BLAS only adds
         # synchronisation, which costs ten times the work itself on a busy machine.
         with threadpool_limits(1, user_api="blas"):
-            u = self.propose(space, obs, rng)
+            if isinstance(obs, ObjectiveObservations):
+                u = propose_multiobjective(self, space, obs, rng)
+            else:
+                u = self.propose(space, obs, rng)
         return space.decode(u)
 
     # The model -----------------------------------------------------------------------------------
-    def _subset(self, obs: Observations) -> np.ndarray:
-        n = len(obs.x)
+    def _subset(self, loss: np.ndarray) -> np.ndarray:
+        n = len(loss)
         if n <= self.max_points:
             return np.arange(n)
-        order = np.argsort(obs.loss, kind="stable")
+        order = np.argsort(loss, kind="stable")
         half = self.max_points // 2
         rest = order[half:]
         spread = rest[np.linspace(0, len(rest) - 1, self.max_points - half).astype(int)]
@@ -231,37 +233,55 @@ class GP(Sampler):
         spread = rest[np.linspace(0, len(rest) - 1, size - size // 2).astype(int)]
         return np.sort(np.concatenate([order[: size // 2], spread]))
 
+    def hyper(self, x: np.ndarray, loss: np.ndarray, cat: np.ndarray, sizes: np.ndarray) -> Hyper:
+        """Kernel hyperparameters fitted on the first `refit_size` observations (memoised by their digest)."""
+        m = refit_size(len(loss))
+        x, loss = x[:m], loss[:m]
+        key = hashlib.blake2b(
+            np.ascontiguousarray(x).tobytes() + np.ascontiguousarray(loss).tobytes() + cat.tobytes(), digest_size=16
+        ).digest()
+        hit = self._hypers.get(key)
+        if hit is not None:
+            return hit
+        keep = self._subset(loss)
+        xk = np.where(np.isnan(x[keep]), 0.5, x[keep])
+        y = transform_outputs(loss[keep])
+        fit = self._fit_subset(y)
+        hyper = fit_hyper(xk[fit][:, ~cat], self._codes(xk, cat, sizes)[fit], y[fit])
+        if len(self._hypers) >= _HYPER_CACHE_SIZE:
+            self._hypers.clear()
+        self._hypers[key] = hyper
+        return hyper
+
     def propose(self, space: Space, obs: Observations, rng: np.random.Generator) -> np.ndarray:
         """The encoded point that maximises the acquisition."""
         cat, sizes = categorical_dims(space)
         cont = ~cat
-        keep = self._subset(obs)
+        keep = self._subset(obs.loss)
         x = np.where(np.isnan(obs.x[keep]), 0.5, obs.x[keep])
         y = transform_outputs(obs.loss[keep])
         feasible = obs.feasible[keep]
         codes = self._codes(x, cat, sizes)
-        fit = self._fit_subset(y)
-        hyper = fit_hyper(x[fit][:, cont], codes[fit], y[fit])
+        hyper = self.hyper(obs.x, obs.loss, cat, sizes)
         model = GPModel(x[:, cont], codes, y, hyper, mean=_PRIOR_MEAN)
         best = float(np.min(y[feasible])) if feasible.any() else float(np.min(y))
         pending = np.where(np.isnan(obs.pending_x), 0.5, obs.pending_x)
         if len(pending):
             # Kriging believer: pretend the running trials return the model's prediction.
-            pc = self._codes(pending, cat, sizes)
-            believed, _, _, _ = model.predict(pending[:, cont], pc)
-            model = GPModel(
-                np.vstack([x[:, cont], pending[:, cont]]), np.vstack([codes, pc]), np.concatenate([y, believed]), hyper
-            )
+            model, _ = model.believe(y, pending[:, cont], self._codes(pending, cat, sizes))
         feasibility = self._feasibility(obs, hyper, cat, sizes) if obs.has_infeasible else None
         acq = _Acquisition(model, best, self.acquisition, self.beta, feasibility, cont, sizes)
-        return self._maximise(space, acq, x, y, obs, cat, sizes, rng)
+        top = x[np.argsort(y, kind="stable")[: min(5, len(y))]]
+        return self.maximise(space, acq, top, x[int(np.argmin(y))], obs.used_x, rng)
 
     @staticmethod
     def _codes(x: np.ndarray, cat: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         k = sizes[cat]
         return np.floor(np.clip(x[:, cat], 0.0, 1.0 - 1e-12) * k).astype(float)
 
-    def _feasibility(self, obs: Observations, hyper: Hyper, cat: np.ndarray, sizes: np.ndarray) -> GPModel:
+    def _feasibility(
+        self, obs: Observations | ObjectiveObservations, hyper: Hyper, cat: np.ndarray, sizes: np.ndarray
+    ) -> GPModel:
         """A least-squares classifier on +1 (feasible) / -1 (failed or infeasible), sharing the lengthscales."""
         x = np.vstack([obs.x, obs.failed_x])
         labels = np.concatenate([np.where(obs.feasible, 1.0, -1.0), -np.ones(len(obs.failed_x))])
@@ -272,120 +292,47 @@ class GP(Sampler):
         return GPModel(x[:, ~cat], self._codes(x, cat, sizes), labels, Hyper(hyper.lengthscale, 1.0, 0.01))
 
     # Acquisition optimisation ------------------------------------------------------------------
-    @staticmethod
-    def _discrete_choices(space: Space) -> list[np.ndarray | None]:
-        """Per dimension, the encoded values a local search steps through (``None``: a continuous axis).
-
-        Choices and integers with at most `_MAX_DISCRETE_VALUES` values are searched value by value,
-        as the acquisition is only meaningful at the values a configuration can take; wider integer
-        ranges are searched on their continuous axis and rounded at the end.
-        """
-        out: list[np.ndarray | None] = []
-        for name in space.dimensions:
-            param = space[name]
-            size = param.cardinality()
-            if isinstance(param, Choice):
-                out.append((np.arange(int(size)) + 0.5) / size)
-            elif isinstance(param, Int) and size <= _MAX_DISCRETE_VALUES:
-                values = param.values() or list(range(param.low, param.high + 1))
-                out.append(np.unique([param.encode(v) for v in values]))
-            else:
-                out.append(None)
-        return out
-
-    def _maximise(
+    def maximise(
         self,
         space: Space,
-        acq: _Acquisition,
-        x: np.ndarray,
-        y: np.ndarray,
-        obs: Observations,
-        cat: np.ndarray,
-        sizes: np.ndarray,
+        acq: Acquisition,
+        top: np.ndarray,
+        incumbent: np.ndarray,
+        used_x: np.ndarray,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        d = x.shape[1]
-        choices = self._discrete_choices(space)
-        discrete = np.array([c is not None for c in choices], dtype=bool)
+        """The encoded point maximising ``acq``: a random pool plus perturbations of ``top``, then local searches.
+
+        Args:
+            top: encoded points (no ``NaN``) whose neighbourhoods are searched (the best trials).
+            incumbent: the point a local search always starts from.
+            used_x: every encoded point of the history, which is never proposed again.
+        """
+        d = top.shape[1]
+        axes = DiscreteAxes.of(space)
+        discrete = axes.swept
         n_local = self.n_candidates // 2
-        top = x[np.argsort(y, kind="stable")[: min(5, len(y))]]
         parents = top[rng.integers(len(top), size=n_local)]
         local = parents + rng.normal(0.0, 0.05, (n_local, d))
         # A local candidate keeps each discrete value of its parent with probability 0.8.
         moved = rng.random((n_local, d)) < 0.2
         local = np.where(discrete & ~moved, parents, np.where(discrete & moved, rng.random((n_local, d)), local))
         pool = np.clip(np.vstack([rng.random((self.n_candidates - n_local, d)), local]), 0.0, 1.0)
-        pool = _snap_discrete(pool, choices)
+        pool = axes.snap(pool)
         values, _ = acq(pool)
         values = np.where(np.isfinite(values), values, -np.inf)
         ranked = np.argsort(-values, kind="stable")
         # Local searches start from the incumbent and the best candidates of the pool.
-        incumbent = x[int(np.argmin(y))][None, :]
-        starts = np.vstack([_snap_discrete(incumbent, choices), pool[ranked[: self.n_restarts]]])
-        finals = self._local_search(acq, starts, choices, discrete)
+        starts = np.vstack([axes.snap(incumbent[None, :]), pool[ranked[: self.n_restarts]]])
+        finals = local_search(acq, starts, axes)
         searched, _ = acq(np.vstack([finals, starts]))
         candidates = np.vstack([finals, starts, pool])
         # The pool's values are known already: at 300 trials re-evaluating it costs a fifth of a suggestion.
-        return self._pick(space, acq, candidates, obs, np.concatenate([searched, values]))
-
-    def _local_search(
-        self, acq: _Acquisition, starts: np.ndarray, choices: list[np.ndarray | None], discrete: np.ndarray
-    ) -> np.ndarray:
-        """Alternate L-BFGS-B on the continuous axes with a sweep of each discrete axis, until no value changes."""
-        points = starts.copy()
-        for _ in range(_LOCAL_SEARCH_ROUNDS):
-            if (~discrete).any():
-                points = self._lbfgs(acq, points, ~discrete)
-            changed = False
-            for j, grid in enumerate(choices):
-                if grid is None or len(grid) < 2:
-                    continue
-                trial = np.repeat(points, len(grid), axis=0)
-                trial[:, j] = np.tile(grid, len(points))
-                values, _ = acq(trial)
-                values = np.where(np.isfinite(values), values, -np.inf).reshape(len(points), len(grid))
-                best = grid[np.argmax(values, axis=1)]
-                changed = changed or bool(np.any(best != points[:, j]))
-                points[:, j] = best
-            if not changed:
-                break
-        return points
-
-    @staticmethod
-    def _lbfgs(acq: _Acquisition, starts: np.ndarray, cont: np.ndarray) -> np.ndarray:
-        """Maximise the acquisition from every start at once (the sum is separable in the starts)."""
-        fixed = starts.copy()
-        dc = int(cont.sum())
-
-        def negative(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            pts = fixed.copy()
-            pts[:, cont] = flat.reshape(len(starts), dc)
-            value, gradient = acq(pts, grad=True)
-            assert gradient is not None
-            bad = ~np.isfinite(value)
-            value = np.where(bad, -1e6, value)
-            gradient = np.where(np.isfinite(gradient), gradient, 0.0)
-            return -float(np.sum(value)), -gradient.ravel()
-
-        from scipy.optimize import minimize  # imported on first use: keeps `import tunesmith` light
-
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            result = minimize(
-                negative,
-                starts[:, cont].ravel(),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=[(0.0, 1.0)] * (len(starts) * dc),
-                options={"maxiter": 40},
-            )
-        out = fixed.copy()
-        out[:, cont] = np.clip(result.x, 0.0, 1.0).reshape(len(starts), dc)
-        return out
+        return self._pick(space, acq, candidates, used_x, np.concatenate([searched, values]))
 
     @staticmethod
     def _pick(
-        space: Space, acq: _Acquisition, candidates: np.ndarray, obs: Observations, values: np.ndarray | None = None
+        space: Space, acq: Acquisition, candidates: np.ndarray, used_x: np.ndarray, values: np.ndarray | None = None
     ) -> np.ndarray:
         """Round the best candidates to what they decode to and take the best one not already tried.
 
@@ -397,8 +344,8 @@ class GP(Sampler):
         values = np.where(np.isfinite(values), values, -np.inf)
         tried: set[str] = set()
         if math.isfinite(space.cardinality()):  # only a discrete space can propose a configuration twice
-            tried = {json.dumps(space.decode(np.where(np.isnan(u), 0.5, u)), sort_keys=True) for u in obs.used_x}
-        used = np.where(np.isnan(obs.used_x), 0.5, obs.used_x)
+            tried = {json.dumps(space.decode(np.where(np.isnan(u), 0.5, u)), sort_keys=True) for u in used_x}
+        used = np.where(np.isnan(used_x), 0.5, used_x)
         chosen: list[np.ndarray] = []
         for i in np.argsort(-values, kind="stable"):
             config = space.decode(candidates[i])

@@ -13,7 +13,7 @@ from tunesmith.context import SearchContext
 from tunesmith.errors import SearchSpaceExhausted, SpaceError
 from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["Grid"]
 
@@ -53,7 +53,17 @@ class Grid(Sampler):
             order = np.random.default_rng(len(grid)).permutation(len(grid))
             grid = [grid[i] for i in order]
         seen = {json.dumps(r.params, sort_keys=True) for r in history}
+        # A trial that never asked for a parameter (define-by-run: a branch it did not take) ran every value
+        # of it: a grid point that agrees with it on the parameters it has was tried (a failed trial may
+        # have stopped before it asked for the rest, so it stands only for itself).
+        partial = {frozenset(r.params) for r in history if r.state is not TrialState.FAILED} - {frozenset(space)}
         for config in grid:
-            if json.dumps(config, sort_keys=True) not in seen:
+            if json.dumps(config, sort_keys=True) in seen:
+                continue
+            if not any(
+                json.dumps({k: config[k] for k in keys}, sort_keys=True) in seen
+                for keys in partial
+                if keys <= config.keys()
+            ):
                 return config
         raise SearchSpaceExhausted(f"all {len(grid)} grid points have been evaluated")

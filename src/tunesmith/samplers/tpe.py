@@ -12,6 +12,7 @@ from scipy.special import logsumexp, ndtr, ndtri
 from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
 from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe
+from tunesmith.samplers._objectives import ObjectiveObservations, is_multiobjective, observe_objectives, rank_best_first
 from tunesmith.samplers.base import Sampler
 from tunesmith.samplers.qmc import sobol_point
 from tunesmith.space import Space
@@ -114,6 +115,10 @@ class TPE(Sampler):
     RUNNING trials join the bad group (a constant liar), so parallel workers spread out.
     The first ``n_startup`` trials follow a Sobol sequence.
 
+    With several objectives (MOTPE, Ozaki et al. 2020) the good group is the first non-dominated
+    fronts, the last one that does not fit cut by greedy hypervolume subset selection, so the good
+    group both advances and spreads the front; it holds ``gamma`` of the finished trials (no cap).
+
     Args:
         n_startup: quasi-random trials before the model is used (default ``max(10, 2 * d)``, at most 20).
         n_candidates: candidates drawn from ``l(x)`` per suggestion.
@@ -164,6 +169,11 @@ class TPE(Sampler):
     ) -> dict[str, Any]:
         if not space.dimensions:
             return space.decode(np.empty(0))
+        if is_multiobjective(context):
+            many = observe_objectives(space, history, context, self._cache)
+            if many.n_finished < self.startup_trials(space) or len(many.x) == 0:
+                return space.decode(sobol_point(space, history, rng, None))
+            return space.decode(self._propose_groups(space, *self.split_fronts(many), rng))
         obs = observe(space, history, context, self._cache)
         if obs.n_finished < self.startup_trials(space) or len(obs.x) == 0:
             return space.decode(sobol_point(space, history, rng, None))
@@ -181,10 +191,24 @@ class TPE(Sampler):
         bad = np.vstack([obs.x[order[n_good:]], obs.failed_x, obs.pending_x])
         return good, bad
 
+    def split_fronts(self, obs: ObjectiveObservations) -> tuple[np.ndarray, np.ndarray]:
+        """The good and bad groups with several objectives: by non-dominated rank and hypervolume contribution.
+
+        Feasible trials come first (infeasible ones join the good group only when no trial is
+        feasible); failed and pending trials are always in the bad group.
+        """
+        n_good = max(1, math.ceil(self.gamma * obs.n_finished))
+        pool = np.flatnonzero(obs.feasible) if obs.feasible.any() else np.arange(len(obs.x))
+        chosen = pool[rank_best_first(obs.losses[pool], n_good)]
+        rest = np.setdiff1d(np.arange(len(obs.x)), chosen)
+        return obs.x[chosen], np.vstack([obs.x[rest], obs.failed_x, obs.pending_x])
+
     def propose(self, space: Space, obs: Observations, rng: np.random.Generator) -> np.ndarray:
         """The encoded point maximising ``l(x) / g(x)`` among candidates drawn from ``l``."""
+        return self._propose_groups(space, *self.split(obs), rng)
+
+    def _propose_groups(self, space: Space, good: np.ndarray, bad: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         cat, sizes = categorical_dims(space)
-        good, bad = self.split(obs)
         lower = _Parzen(good, cat, sizes, self.prior_weight)
         upper = _Parzen(bad, cat, sizes, self.prior_weight)
         candidates = lower.sample(rng, self.n_candidates)

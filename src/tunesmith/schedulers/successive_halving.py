@@ -7,7 +7,8 @@ or before it. The top ``1/eta`` go on. With fewer than ``eta`` peers the top one
 and the rest stop: a bad trial never runs on just because few peers have reached its rung.
 
 All decisions are functions of the history, so one worker or many, and a study resumed from
-storage, reach the same ones.
+storage, reach the same ones. With several objectives, trials at a rung are ranked by non-dominated
+sorting (MO-ASHA; see `_Rungs.ranked`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import value_at
+from tunesmith.pareto import losses_of, nondominated_order
 from tunesmith.schedulers.base import Promotion, Scheduler
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -75,11 +77,31 @@ class _Rungs:
         self.eta = eta
 
     def ranked(self, members: Sequence[TrialRecord], level: float, context: SearchContext) -> list[TrialRecord]:
-        """Members that reached ``level``, best first (ties broken by trial number)."""
+        """Members that reached ``level``, best first (ties broken by trial number).
+
+        With several objectives (``len(context.objectives) > 1``) as MO-ASHA ranks them: by non-dominated
+        front, ties inside a front by crowding distance (the more isolated first), then by trial number;
+        a member lacking an objective's value at the level is not ranked.
+        """
+        if len(context.objectives) > 1:
+            return self._ranked_by_fronts(members, level, context)
         sign = context.metric.sign()
         name = context.metric.name
         scored = [(sign * v, r.number, r) for r in members if (v := value_at(r, name, level)) is not None]
         return [r for _, _, r in sorted(scored, key=lambda item: (item[0], item[1]))]
+
+    @staticmethod
+    def _ranked_by_fronts(members: Sequence[TrialRecord], level: float, context: SearchContext) -> list[TrialRecord]:
+        reached: list[TrialRecord] = []
+        rows: list[list[float]] = []
+        for record in sorted(members, key=lambda r: r.number):
+            values = {m.name: value_at(record, m.name, level) for m in context.objectives}
+            losses = losses_of({k: v for k, v in values.items() if v is not None}, context.objectives)
+            if losses is not None:
+                reached.append(record)
+                rows.append(losses)
+        order = nondominated_order(np.asarray(rows, dtype=float).reshape(len(rows), len(context.objectives)))
+        return [reached[i] for i in order]
 
     def keep(self, reached: int, at_least_one: bool = True) -> int:
         """How many of ``reached`` trials go on from a rung."""

@@ -55,6 +55,31 @@ class Space(Mapping[str, Param]):
         for name, param in self._params.items():
             self._check_meaningful(name, param)
 
+    @classmethod
+    def empty(cls) -> Space:
+        """The space without parameters: a define-by-run study's before any trial asked for one.
+
+        ``Space({})`` is refused (a space given up front needs a parameter); this one is only grown,
+        with `extended`.
+        """
+        space = cls.__new__(cls)
+        space._params = {}
+        return space
+
+    def extended(self, params: Mapping[str, Param]) -> Space:
+        """This space with ``params`` added after its own (names it has already are refused).
+
+        No `SpaceWarning`: a parameter asked for by name is warned about when a trial first draws it.
+        """
+        clash = sorted(set(params) & set(self._params))
+        if clash:
+            raise SpaceError(f"parameters {clash} are already in the space: extend it with new names only")
+        if not params:
+            return self
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SpaceWarning)
+            return Space({**self._params, **params})
+
     @staticmethod
     def _topological_order(params: Mapping[str, Param]) -> list[str]:
         for name, param in params.items():

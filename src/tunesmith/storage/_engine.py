@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from tunesmith.errors import StorageError
 from tunesmith.storage._failures import (
     bad_sqlite_url,
     explain,
@@ -24,9 +28,9 @@ from tunesmith.storage._failures import (
     os_failure,
     unsupported_scheme,
 )
-from tunesmith.storage._sqlite_file import DatabaseFile, access_mode, connection_uri, requested_mode
+from tunesmith.storage._sqlite_file import DatabaseFile, access_mode, connection_uri, from_file_uri, requested_mode
 
-__all__ = ["make_engine"]
+__all__ = ["Connections", "make_engine"]
 
 # Seconds to wait for a PostgreSQL server to answer (libpq waits forever by default); the URL's
 # ``?connect_timeout=`` wins.
@@ -74,10 +78,17 @@ def _postgresql_engine(parsed: sa.URL, shown: str, echo: bool) -> Engine:
 
 
 def _open_file(parsed: sa.URL, shown: str, must_exist: bool) -> tuple[sa.URL, DatabaseFile | None]:
-    """Create the database file unless it exists (or refuse a missing one); the URL without our options."""
+    """Create the database file unless it exists (or refuse a missing one); the URL without our options.
+
+    A ``file:`` URI (``?uri=true``) is opened as the file it names, with the same checks.
+    """
+    plain = from_file_uri(parsed)
+    if plain is None:
+        return parsed, None  # a file: URI of an in-memory database
+    parsed, options = plain
     database = parsed.database or ""
-    if database in ("", ":memory:") or "uri" in parsed.query:
-        return parsed, None  # in memory, or a file: URI the caller manages
+    if database in ("", ":memory:"):
+        return parsed, None
     requested = requested_mode(parsed.query)
     parsed = parsed.difference_update_query(["mode", "immutable"])
     path = os.path.abspath(database)
@@ -94,7 +105,7 @@ def _open_file(parsed: sa.URL, shown: str, must_exist: bool) -> tuple[sa.URL, Da
             raise os_failure(shown, path, exc, "create the SQLite database") from None
     elif must_exist and os.path.getsize(path) == 0:
         raise no_schema(shown)  # before a connection writes the WAL header into it
-    return parsed, DatabaseFile(path, access_mode(path, requested))
+    return parsed, DatabaseFile(path, access_mode(path, requested), options)
 
 
 def _sqlite_engine(
@@ -106,7 +117,7 @@ def _sqlite_engine(
     engine = sa.create_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False})
     read_only = database_file is not None and database_file.read_only
     if database_file is not None:
-        uri = connection_uri(database_file.path, database_file.mode)
+        uri = connection_uri(database_file.path, database_file.mode, database_file.options)
 
         @sa.event.listens_for(engine, "do_connect")
         def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
@@ -155,3 +166,65 @@ def _explain_failures(engine: Engine, shown: str, database_file: DatabaseFile | 
         )
         if error is not None:
             raise error
+
+
+class Connections:
+    """The engine's connections in use, so that closing waits for them instead of pulling them away.
+
+    A connection checked out while the storage closes (a study's heartbeat thread beating) would go
+    back to a pool the engine no longer holds, and stay open until the garbage collector finds it
+    (psycopg then warns). `open` refuses once `close` began; `close` waits for the connections in use
+    on other threads, then disposes of the engine; a connection still in use after the wait (or
+    held by the closing thread itself) disposes of it again when it is returned. Thread-safe.
+
+    Args:
+        engine: the storage's engine.
+        shown: the redacted URL, for messages.
+        wait: the most seconds `close` waits for connections in use.
+    """
+
+    def __init__(self, engine: Engine, shown: str, wait: float) -> None:
+        self._engine = engine
+        self._shown = shown
+        self._wait = wait
+        self._changed = threading.Condition()
+        self._in_use: dict[int, int] = {}  # thread id -> connections it holds
+        self._disposing = threading.Lock()  # close() returns only once every connection is closed
+        self.closed = False
+
+    @contextmanager
+    def open(self) -> Iterator[Connection]:
+        """A connection of the engine, returned to it at the end of the block.
+
+        Raises:
+            StorageError: the storage is closed.
+        """
+        me = threading.get_ident()
+        with self._changed:
+            if self.closed:
+                raise StorageError(f"the storage {self._shown} is closed: open it again to use it")
+            self._in_use[me] = self._in_use.get(me, 0) + 1
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        finally:
+            with self._changed:
+                self._in_use[me] -= 1
+                if not self._in_use[me]:
+                    del self._in_use[me]
+                last = self.closed and not self._in_use
+                self._changed.notify_all()
+            if last:
+                self._dispose()  # close() may have stopped waiting for this one: its connection is back now
+
+    def close(self) -> None:
+        """Refuse new connections, wait for those in use on other threads, then close every connection."""
+        me = threading.get_ident()
+        with self._changed:
+            self.closed = True
+            self._changed.wait_for(lambda: not set(self._in_use) - {me}, timeout=self._wait)
+        self._dispose()
+
+    def _dispose(self) -> None:
+        with self._disposing:
+            self._engine.dispose()

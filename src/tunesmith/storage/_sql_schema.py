@@ -34,6 +34,8 @@ studies_table = sa.Table(
     sa.Column("spec", sa.Text, nullable=False),
     sa.Column("attrs", sa.Text, nullable=False, default="{}"),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Bumped (under the study lock) whenever a finished trial's row changes: caches compare it (version 4).
+    sa.Column("trials_revision", sa.Integer, nullable=False, server_default="0"),
 )
 
 trials_table = sa.Table(
@@ -100,6 +102,21 @@ def _record_from_row(row: Any, values: dict[int, dict[str, float]]) -> TrialReco
         worker=row.worker,
         attrs=json.loads(row.attrs),
     )
+
+
+def trials_revision(conn: Connection, study_id: int) -> int:
+    """The study's ``trials_revision``: it moves whenever a finished trial changes (see `FinishedTrials`)."""
+    s = studies_table
+    return int(conn.execute(sa.select(s.c.trials_revision).where(s.c.id == study_id)).scalar() or 0)
+
+
+def bump_trials_revision(conn: Connection, study_id: int) -> int:
+    """Record, with the study locked, that a finished trial changes; returns the revision before (pass it
+    to `FinishedTrials.changed` once the transaction is committed)."""
+    before = trials_revision(conn, study_id)
+    s = studies_table
+    conn.execute(sa.update(s).where(s.c.id == study_id).values(trials_revision=before + 1))
+    return before
 
 
 def _retry_of(attrs: Mapping[str, Any]) -> int | None:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
+
+import sqlalchemy as sa
 
 from tunesmith.errors import StorageError, StorageLost
 from tunesmith.storage._failures import lost
 
-__all__ = ["AccessMode", "DatabaseFile", "access_mode", "connection_uri", "requested_mode"]
+__all__ = ["AccessMode", "DatabaseFile", "access_mode", "connection_uri", "from_file_uri", "requested_mode"]
 
 # rw: read and write an existing file (SQLite never creates it: the storage does, once);
 # ro: read only; immutable: read only, without the -shm file a read-only directory cannot hold.
@@ -40,6 +42,43 @@ def requested_mode(query: Mapping[str, object]) -> AccessMode | None:
     if mode == "ro":
         return "ro"
     raise StorageError(f"a SQLite URL's mode must be 'ro' (read only) or 'rw', got mode={mode!r}: use ?mode=ro")
+
+
+# Query keys the Python driver takes itself (SQLAlchemy's pysqlite dialect); the rest of a ``uri=true``
+# URL's query belongs to the SQLite URI.
+_DRIVER_KEYS = ("uri", "timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements")
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+
+
+def from_file_uri(parsed: sa.URL) -> tuple[sa.URL, tuple[tuple[str, str], ...]] | None:
+    """A URL as a plain file path, and the SQLite URI options it carries besides ``mode`` and ``immutable``.
+
+    ``sqlite:///file:x.db?mode=ro&uri=true`` names the file ``x.db`` by a SQLite URI; read as a plain
+    path, it goes through the same checks as ``sqlite:///x.db?mode=ro`` (a missing file refused, never
+    created, when only reading). A URL without ``uri=true`` is returned as it is (SQLite then reads
+    ``file:x.db`` as a file name); ``None`` means an in-memory database (``file::memory:``, ``mode=memory``).
+
+    Raises:
+        StorageError: the URI names a host other than ``localhost``.
+    """
+    if str(parsed.query.get("uri", "")).lower() not in _TRUE:
+        return parsed, ()
+    database = parsed.database or ""
+    path = database
+    if database.startswith("file:"):
+        parts = urlsplit(database)
+        if parts.netloc not in ("", "localhost"):
+            raise StorageError(
+                f"a SQLite file: URI names no host, got {parts.netloc!r} in {database!r}: "
+                "write file:relative/path.db or file:///absolute/path.db"
+            )
+        path = unquote(parts.path)
+    if path in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        return None
+    ours = (*_DRIVER_KEYS, "mode", "immutable")
+    others = tuple((key, str(value)) for key, value in sorted(parsed.query.items()) if key not in ours)
+    plain = parsed.set(database=path).difference_update_query(["uri", *(key for key, _ in others)])
+    return plain, others
 
 
 def _writable(path: str) -> bool:
@@ -67,10 +106,12 @@ def access_mode(path: str, requested: AccessMode | None = None) -> AccessMode:
     return "ro"  # a -wal without its -shm in a read-only directory: SQLite says it cannot open it
 
 
-def connection_uri(path: str, mode: AccessMode) -> str:
-    """The ``file:`` URI that opens ``path`` with ``mode`` (SQLite then never creates the file)."""
-    options = "mode=ro&immutable=1" if mode == "immutable" else f"mode={mode}"
-    return f"file:{quote(os.path.abspath(path))}?{options}"
+def connection_uri(path: str, mode: AccessMode, options: Sequence[tuple[str, str]] = ()) -> str:
+    """The ``file:`` URI that opens ``path`` with ``mode`` (SQLite then never creates the file), with
+    further URI ``options`` (``cache=shared``) kept from the URL."""
+    chosen = "mode=ro&immutable=1" if mode == "immutable" else f"mode={mode}"
+    extra = "".join(f"&{quote(key)}={quote(value)}" for key, value in options)
+    return f"file:{quote(os.path.abspath(path))}?{chosen}{extra}"
 
 
 class DatabaseFile:
@@ -83,11 +124,13 @@ class DatabaseFile:
     Args:
         path: the database file; it must exist.
         mode: how the storage's connections open it.
+        options: further SQLite URI options the connections open it with (from a ``file:`` URL).
     """
 
-    def __init__(self, path: str, mode: AccessMode = "rw") -> None:
+    def __init__(self, path: str, mode: AccessMode = "rw", options: Sequence[tuple[str, str]] = ()) -> None:
         self.path = os.path.abspath(path)
         self.mode: AccessMode = mode
+        self.options = tuple(options)
         stat = os.stat(self.path)
         self._identity = (stat.st_dev, stat.st_ino)
         self._size = stat.st_size

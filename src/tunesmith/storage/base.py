@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunesmith.budget import counts_toward_budget
+from tunesmith.errors import StudyNotFound
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["Proposal", "Proposer", "Storage", "StudyInfo"]
 
 # The schema `SQLStorage` writes; alembic revision NNNN in storage/migrations produces version N.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,19 @@ class Storage(ABC):
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         """Set one JSON attribute of a study."""
 
+    def update_study_attr(self, study_id: int, key: str, update: Callable[[Any], Any]) -> Any:
+        """Replace one JSON attribute with ``update(current)`` (``current`` is ``None`` when absent) and
+        return the new value, atomically: ``update`` runs with the study locked, so two workers appending
+        to a list both land. It must not touch the storage. This default is atomic only within one
+        process and only for a storage without other writers; `MemoryStorage` and `SQLStorage` override it.
+        """
+        info = next((s for s in self.list_studies() if s.id == study_id), None)
+        if info is None:
+            raise StudyNotFound(f"no study with id {study_id} in {self.url or type(self).__name__}")
+        value = update(info.attrs.get(key))
+        self.set_study_attr(study_id, key, value)
+        return value
+
     @abstractmethod
     def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
         """Replace a study's stored spec (its attributes and trials are kept); raises `StudyNotFound`.
@@ -126,7 +140,8 @@ class Storage(ABC):
 
     @abstractmethod
     def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
-        """Change ``state`` (as a `TrialState`), ``attrs`` (merged), ``worker``, ``heartbeat_at``,
+        """Change ``state`` (as a `TrialState`), ``params`` (replaced: what a define-by-run objective asked
+        for), ``attrs`` (merged), ``worker``, ``heartbeat_at``,
         ``started_at``, ``finished_at``, ``reason``, ``kind`` (as a `TrialKind` or ``None``) or ``error``."""
 
     @abstractmethod
@@ -162,4 +177,5 @@ class Storage(ABC):
         return self.get_trial(study_id, number)
 
     def close(self) -> None:  # noqa: B027 - optional hook
-        """Release connections. Further use is undefined."""
+        """Release connections; a storage holding them waits for those in use on other threads (a study's
+        heartbeat thread) first. Further use is undefined (`SQLStorage` raises `StorageError`)."""

@@ -50,6 +50,12 @@ class MemoryStorage(Storage):
             info = self._study(study_id)
             self._studies[study_id] = replace(info, attrs={**info.attrs, key: value})
 
+    def update_study_attr(self, study_id: int, key: str, update: Callable[[Any], Any]) -> Any:
+        with self._lock:
+            value = update(self._study(study_id).attrs.get(key))
+            self.set_study_attr(study_id, key, value)
+            return value
+
     def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
         with self._lock:
             self._studies[study_id] = replace(self._study(study_id), spec=dict(spec))
@@ -129,6 +135,8 @@ class MemoryStorage(Storage):
                     changes["attrs"] = {**record.attrs, **value}
                 elif key == "kind":
                     changes["kind"] = None if value is None else TrialKind(value)
+                elif key == "params":
+                    changes["params"] = dict(value)
                 elif key in ("state", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "error"):
                     changes[key] = value
                 else:

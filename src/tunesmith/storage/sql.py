@@ -4,8 +4,13 @@ Concurrency: every write runs in a transaction that first locks the study row (`
 IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), so trial numbers are
 gap-free and the trial budget is exact across processes and machines.
 
-Finished trial records never change, so each storage object caches them and re-reads only
-the trials that were still running or are new; a 10,000-trial study is read once.
+Finished trial records seldom change, so each storage object caches them and re-reads only
+the trials that were still running or are new; a 10,000-trial study is read once. A change to a
+finished trial (a retry mark) bumps the study's ``trials_revision``, which every read checks (one
+row by primary key): a storage in another process then drops its stale cache of that study.
+
+`close` waits for connections in use on other threads (a study's heartbeat thread) before it
+closes the engine's connections, so none is left open behind the caller's back.
 
 Schema: the tables declared in `tunesmith.storage._sql_schema` are schema version
 `SCHEMA_VERSION`; alembic migrations in `tunesmith.storage.migrations` create them in an empty
@@ -25,7 +30,6 @@ truncated while open stops the next write with `StorageLost` (`tunesmith.storage
 from __future__ import annotations
 
 import json
-import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound
-from tunesmith.storage._engine import make_engine
+from tunesmith.storage._engine import Connections, make_engine
 from tunesmith.storage._failures import no_schema
 from tunesmith.storage._sql_schema import (
     _dumps,
@@ -43,12 +47,15 @@ from tunesmith.storage._sql_schema import (
     _record_from_row,
     _retry_of,
     _study_from_row,
+    bump_trials_revision,
     meta_table,
     studies_table,
+    trials_revision,
     trials_table,
     values_table,
 )
 from tunesmith.storage._sql_schema import metadata as metadata
+from tunesmith.storage._trial_cache import FinishedTrials
 from tunesmith.storage._urls import read_storage_file, redact_url, storage_url_from_environment
 from tunesmith.storage.base import SCHEMA_VERSION, Proposer, Storage, StudyInfo, count_budgeted
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -95,18 +102,9 @@ class SQLStorage(Storage):
         # Pooled connections are closed when the storage is dropped without close(), not left
         # for the garbage collector (psycopg warns about those).
         self._finalizer = weakref.finalize(self, self._engine.dispose)
-        # After close(), nothing may open a new connection behind the caller's back (a study's
-        # heartbeat thread, say): it would outlive the storage and be left to the garbage collector.
-        closed = self._closed = threading.Event()
-        shown = self.url
-
-        @sa.event.listens_for(self._engine, "do_connect")
-        def _refuse_after_close(*_args: Any) -> None:
-            if closed.is_set():
-                raise StorageError(f"the storage {shown} is closed: open it again to use it")
-
-        self._cache_lock = threading.Lock()
-        self._finished: dict[int, dict[int, TrialRecord]] = {}
+        # Every connection is taken through this, so that close() can wait for those in use.
+        self._connections = Connections(self._engine, self.url, wait=max(busy_timeout, 15.0))
+        self._finished = FinishedTrials()
         self._ensure_schema(upgrade, must_exist)
 
     @staticmethod
@@ -118,7 +116,7 @@ class SQLStorage(Storage):
         return None if value is None else int(value)
 
     def _ensure_schema(self, upgrade: bool, must_exist: bool) -> None:
-        with self._engine.connect() as conn:
+        with self._connections.open() as conn:
             version = self._stored_version(conn)
         if version == SCHEMA_VERSION:
             return  # the common case: no lock, no alembic
@@ -150,7 +148,7 @@ class SQLStorage(Storage):
     @property
     def schema_version(self) -> int:
         """The schema version the database records."""
-        with self._engine.connect() as conn:
+        with self._connections.open() as conn:
             version = self._stored_version(conn)
         if version is None:
             raise StorageError(f"{self.url} has no tunesmith schema")
@@ -161,7 +159,7 @@ class SQLStorage(Storage):
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite), once the SQLite file is found intact."""
         if self._file is not None:
             self._file.verify()
-        with self._engine.connect() as conn:
+        with self._connections.open() as conn:
             conn = conn.execution_options(writer=True)
             with conn.begin():
                 yield conn
@@ -193,24 +191,27 @@ class SQLStorage(Storage):
             return self.load_study(name), False
 
     def load_study(self, name: str) -> StudyInfo:
-        with self._engine.connect() as conn:
+        with self._connections.open() as conn:
             row = conn.execute(sa.select(studies_table).where(studies_table.c.name == name)).first()
         if row is None:
             raise StudyNotFound(f"no study named {name!r} in {self.url}")
         return _study_from_row(row)
 
     def list_studies(self) -> list[StudyInfo]:
-        with self._engine.connect() as conn:
+        with self._connections.open() as conn:
             rows = conn.execute(sa.select(studies_table).order_by(studies_table.c.id)).all()
         return [_study_from_row(r) for r in rows]
 
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        self.update_study_attr(study_id, key, lambda _: value)
+
+    def update_study_attr(self, study_id: int, key: str, update: Callable[[Any], Any]) -> Any:
         with self._locked(study_id) as conn:
-            attrs = json.loads(
-                conn.execute(sa.select(studies_table.c.attrs).where(studies_table.c.id == study_id)).scalar_one()
-            )
-            attrs[key] = value
+            query = sa.select(studies_table.c.attrs).where(studies_table.c.id == study_id)
+            attrs = json.loads(conn.execute(query).scalar_one())
+            attrs[key] = value = update(attrs.get(key))
             conn.execute(sa.update(studies_table).where(studies_table.c.id == study_id).values(attrs=_dumps(attrs)))
+        return value
 
     def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
         with self._locked(study_id) as conn:
@@ -218,8 +219,8 @@ class SQLStorage(Storage):
 
     # Trials -----------------------------------------------------------------------------------
     def _read_trials(self, conn: Connection, study_id: int) -> list[TrialRecord]:
-        with self._cache_lock:
-            cached = dict(self._finished.get(study_id, {}))
+        revision = trials_revision(conn, study_id)
+        cached = self._finished.view(study_id, revision)
         t = trials_table
         query = sa.select(t).where(t.c.study_id == study_id)
         if cached:
@@ -249,21 +250,19 @@ class SQLStorage(Storage):
             if record.state.is_finished:
                 newly_finished[record.number] = record
         if newly_finished:
-            with self._cache_lock:
-                self._finished.setdefault(study_id, {}).update(newly_finished)
+            self._finished.add(study_id, revision, newly_finished)
         return [records[n] for n in sorted(records)]
 
     def get_trials(self, study_id: int) -> list[TrialRecord]:
-        with self._engine.connect() as conn:
+        with self._connections.open() as conn:
             return self._read_trials(conn, study_id)
 
     def get_trial(self, study_id: int, number: int) -> TrialRecord:
-        with self._cache_lock:
-            cached = self._finished.get(study_id, {}).get(number)
-        if cached is not None:
-            return cached
         t, v = trials_table, values_table
-        with self._engine.connect() as conn:
+        with self._connections.open() as conn:
+            cached = self._finished.get(study_id, number, trials_revision(conn, study_id))
+            if cached is not None:
+                return cached
             row = conn.execute(sa.select(t).where(t.c.study_id == study_id, t.c.number == number)).first()
             if row is None:
                 raise KeyError(f"trial {number} does not exist in study {study_id}")
@@ -363,6 +362,7 @@ class SQLStorage(Storage):
             trial_id, current = self._trial_id(conn, study_id, number)
             if only_if_running and TrialState(current).is_finished:
                 return False
+            revised = bump_trials_revision(conn, study_id) if TrialState(current).is_finished else None
             conn.execute(
                 sa.update(t)
                 .where(t.c.id == trial_id)
@@ -375,19 +375,25 @@ class SQLStorage(Storage):
                     finished_at=now if state.is_finished else None,
                 )
             )
+        if revised is not None:
+            self._finished.changed(study_id, number, revised, revised + 1)
         if self._file is not None and state.is_finished:
             self._file.trial_finished(number)
         return True
 
     def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
-        allowed = {"state", "attrs", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "kind", "error"}
+        allowed = {"state", "params", "attrs", "worker", "heartbeat_at", "started_at", "finished_at", "reason",
+                   "kind", "error"}  # fmt: skip
         unknown = set(fields) - allowed
         if unknown:
             raise StorageError(f"update_trial cannot change {sorted(unknown)}")
         t = trials_table
         with self._locked(study_id) as conn:
-            trial_id, _ = self._trial_id(conn, study_id, number)
-            values: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("state", "attrs", "kind")}
+            trial_id, current = self._trial_id(conn, study_id, number)
+            revised = bump_trials_revision(conn, study_id) if TrialState(current).is_finished else None
+            values: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("state", "params", "attrs", "kind")}
+            if "params" in fields:
+                values["params"] = _dumps(dict(fields["params"]))
             if "kind" in fields:
                 values["kind"] = None if fields["kind"] is None else TrialKind(fields["kind"]).value
             if "state" in fields:
@@ -396,8 +402,8 @@ class SQLStorage(Storage):
                 current = json.loads(conn.execute(sa.select(t.c.attrs).where(t.c.id == trial_id)).scalar_one())
                 values["attrs"] = _dumps({**current, **fields["attrs"]})
             conn.execute(sa.update(t).where(t.c.id == trial_id).values(**values))
-        with self._cache_lock:
-            self._finished.get(study_id, {}).pop(number, None)
+        if revised is not None:
+            self._finished.changed(study_id, number, revised, revised + 1)
 
     def resume_trial(
         self, study_id: int, pick: Callable[[Sequence[TrialRecord]], int | None], *, worker: str, now: float
@@ -428,5 +434,7 @@ class SQLStorage(Storage):
             )
 
     def close(self) -> None:
-        self._closed.set()
-        self._finalizer()
+        """Refuse further use, wait (up to the busy timeout, at least 15 s) for connections in use on
+        other threads, such as a study's heartbeat thread, and close every connection."""
+        self._connections.close()
+        self._finalizer.detach()

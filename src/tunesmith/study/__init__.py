@@ -2,27 +2,33 @@
 
 `Study` (in `_study`) is the public face: ask / report / tell, read access and `optimize`. Behind it,
 one module per responsibility: `_spec` (the stored definition), `_outcome` (judging results and
-divergence), `_limits` (wall-time and resource limits), `_optimize` (the loop), `_recovery`
-(heartbeats, reaping, re-queueing), `_retry` (failed trials re-queued after a fix) and `_checkpoints`
+divergence), `_limits` (wall-time and resource limits), `_optimize` (the loop), `_observers` (the hooks
+`optimize` calls as trials start, report and end: live tracking), `_recovery`
+(heartbeats, reaping, re-queueing), `_retry` (failed trials re-queued after a fix), `_known` (enqueued
+configurations, invalidated trials), `_warm_start` (earlier results for the samplers) and `_checkpoints`
 (checkpoint folders).
 """
 
 from tunesmith.study._checkpoints import CheckpointStore
 from tunesmith.study._limits import MIN_FULLY_TRAINED, ShortTrainingWarning, trained_fully
+from tunesmith.study._observers import Observer
 from tunesmith.study._optimize import ObjectiveError, StudyResult
 from tunesmith.study._outcome import Outcome
 from tunesmith.study._spec import StudySpec
 from tunesmith.study._study import Study, trial_seed
+from tunesmith.study._warm_start import WarmStartWarning
 
 __all__ = [
     "MIN_FULLY_TRAINED",
     "CheckpointStore",
     "ObjectiveError",
+    "Observer",
     "Outcome",
     "ShortTrainingWarning",
     "Study",
     "StudyResult",
     "StudySpec",
+    "WarmStartWarning",
     "trained_fully",
     "trial_seed",
 ]

@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunesmith.storage import Proposal
-from tunesmith.storage.base import count_budgeted
+from tunesmith.storage.base import Proposer, count_budgeted
+from tunesmith.study._known import NOTHING_KNOWN, Known, queued_proposal, read_known, valid
 from tunesmith.study._recovery import requeued
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["propose", "resume_paused", "trial_seed"]
+__all__ = ["propose", "proposer", "resume_paused", "trial_seed"]
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -26,7 +27,7 @@ def trial_seed(study_seed: int, number: int) -> int:
 def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
     """Run on a PAUSED trial the scheduler promotes; retire those it never will."""
     final = study.budget.trials is not None and count_budgeted(history) >= study.budget.trials
-    promotion = study.scheduler.promote(history, study.context, final=final)
+    promotion = study.scheduler.promote(valid(history), study.context, final=final)
     for number in promotion.retire:
         record = next((r for r in history if r.number == number), None)
         if record is not None and record.state is TrialState.PAUSED:
@@ -39,23 +40,36 @@ def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
         return None
     record = study.storage.resume_trial(
         study._info.id,
-        lambda fresh: study.scheduler.promote(fresh, study.context, final=final).resume,
+        lambda fresh: study.scheduler.promote(valid(fresh), study.context, final=final).resume,
         worker=study._worker,
         now=study._clock(),
     )
     return None if record is None else study._handle(record)
 
 
-def propose(study: Study, number: int, history: Sequence[TrialRecord]) -> Proposal:
+def proposer(study: Study) -> Proposer:
+    """`propose` for ``study``'s next trial, with its queue, warm start and learned space (the parameters
+    trials asked for by name) read now, outside the lock."""
+    study._defined.refresh(study.attrs)
+    known = read_known(study)
+    return lambda number, history: propose(study, number, history, known)
+
+
+def propose(study: Study, number: int, history: Sequence[TrialRecord], known: Known = NOTHING_KNOWN) -> Proposal:
     """Trial ``number``'s parameters, seed and attributes; runs inside `Storage.create_trial`, under
-    the study lock: a lost trial's retry first, then a scheduler's continuation (PBT), else the sampler."""
+    the study lock: a lost trial's retry first, then an enqueued configuration, then a scheduler's
+    continuation (PBT), else the sampler. Invalidated trials are hidden from both; the sampler also
+    learns from the warm start's points (`tunesmith.study._known`)."""
     retry = requeued(history, study.retries)
     if retry is not None:
         return retry
     rng = np.random.default_rng([study.seed, number])
     seed = trial_seed(study.seed, number)
     context = study.context
-    continuation = study.scheduler.propose(study.space, history, rng, context)
+    queued = known.next_queued(history)
+    if queued is not None:
+        return queued_proposal(study, queued, known.for_samplers(history), rng, context, seed)
+    continuation = study.scheduler.propose(study.space, valid(history), rng, context)
     if continuation is not None:
         attrs = {
             **continuation.attrs,
@@ -64,6 +78,6 @@ def propose(study: Study, number: int, history: Sequence[TrialRecord]) -> Propos
             "start_step": continuation.start_step,
         }
         return Proposal(params=study.space.validate(continuation.params), seed=seed, attrs=attrs)
-    params = study.sampler.suggest(study.space, history, rng, context)
-    params = study.space.validate(params)
+    space = study.space  # no parameter at all before a define-by-run study's first trial asked for one
+    params = space.validate(study.sampler.suggest(space, known.for_samplers(history), rng, context)) if space else {}
     return Proposal(params=params, seed=seed, attrs={"sampler": study.sampler.name})

@@ -46,11 +46,16 @@ class CheckpointStore:
         self._delete(self.trial_dir(number))
 
     def prune(self, history: Sequence[TrialRecord], metric: Metric) -> None:
-        """Delete checkpoints nobody can use: finished trials other than the best ``keep``."""
+        """Delete checkpoints nobody can use: finished trials other than the best ``keep`` valid ones (an
+        invalidated trial never holds one of the ``keep`` places, so its checkpoint goes at the next prune)."""
         if not self.root.is_dir():
             return
         ranked = sorted(
-            (r for r in history if r.state is TrialState.COMPLETE and r.value(metric.name) is not None),
+            (
+                r
+                for r in history
+                if r.state is TrialState.COMPLETE and r.value(metric.name) is not None and r.invalidated is None
+            ),
             key=lambda r: metric.sign() * (r.value(metric.name) or 0.0),
         )
         kept = {r.number for r in ranked[: self.keep]}

@@ -9,12 +9,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._progress import check_progress
 from tunesmith._validate import integer
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, TunesmithError
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
+from tunesmith.study import _define_by_run
 from tunesmith.study._limits import MIN_FULLY_TRAINED, ShortTrainingWarning, trained_fully
+from tunesmith.study._observers import Observer, Observers
+from tunesmith.study._outcome import ran_all_steps
+from tunesmith.study._search_progress import SearchProgress, resume_hint
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -23,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["Callback", "Objective", "ObjectiveError", "StudyResult", "optimize"]
 
 Objective = Callable[[Trial], Any]
-Callback = Callable[["Study", TrialRecord], None]
+# ``callback(study, record)`` after each finished trial, or an `Observer` (hooks as trials start, report, end)
+Callback = Callable[["Study", TrialRecord], None] | Observer
 
 
 class ObjectiveError(TunesmithError, RuntimeError):
@@ -108,11 +114,14 @@ def optimize(
     memory_limit: int | None,
     trial_timeout: float | None,
     fail_fast: int | None = 3,
+    progress: bool | None = None,
 ) -> StudyResult:
     """`Study.optimize`'s body (see there for the arguments)."""
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
         raise ConfigError("this study has no budget and no n_trials: pass budget=ts.Budget(trials=...) or n_trials=...")
     integer("n_trials", n_trials, minimum=1, allow_none=True)
+    check_progress(progress)
+    observers = Observers(callbacks)
     systematic = _SystematicFailure(
         integer("fail_fast", fail_fast, minimum=1, allow_none=True, fix="pass 3, or None to never stop on failures"),
         worked_before=any(_worked(r) for r in study.trials),
@@ -133,15 +142,21 @@ def optimize(
     runner = make_executor(executor, workers, **options)
     study._workers = runner.capacity
     study._clock = runner.clock  # a simulated executor brings its own clock
-    runner.start(objective, study.report)
+    runner.start(objective, observers.reporter(study))
     started_at = time.monotonic()
     started = 0
     stop_reason = ""
     study._ensure_beater()
     study.reap_lost_trials()
     finished: list[TrialRecord] = []
+    pending: set[int] = set()  # submitted, not told: an inline trial cut short is in no executor's list
+    loop_began = study._clock()
+    meter = SearchProgress(study, n_trials=n_trials, timeout=timeout, show=progress, workers=runner.capacity)
+    error: BaseException | None = None
     try:
+        observers.notify("on_optimize_start", study)
         while True:
+            meter.tick()
             while not stop_reason and runner.busy() < runner.capacity:
                 if n_trials is not None and started >= n_trials:
                     stop_reason = f"n_trials={n_trials} started"
@@ -160,6 +175,8 @@ def optimize(
                     stop_reason = str(exc)
                     break
                 started += 1
+                pending.add(trial.number)
+                observers.trial_start(study, trial)
                 runner.submit(
                     TrialJob(
                         trial.number,
@@ -167,32 +184,45 @@ def optimize(
                         trial.seed,
                         start_step=trial.start_step,
                         checkpoint_dir=str(study.trial_checkpoint_dir(trial.number)),
+                        space=study.space,  # for an objective that asks for parameters by name
                     )
                 )
             if runner.busy() == 0:
                 break
             for outcome in runner.wait(timeout=1.0):
                 record = _finish(study, outcome)
+                pending.discard(record.number)
                 finished.append(record)
-                for callback in callbacks:
-                    callback(study, record)
+                meter.finished(record)
+                observers.notify("on_trial_end", study, record)
                 systematic.see(record)  # raises ObjectiveError: the objective is broken, not the configurations
-    except BaseException:
-        for number in runner.shutdown(kill=True):
+    except BaseException as exc:
+        error = exc
+        cut_short = pending.union(runner.shutdown(kill=True))
+        if isinstance(exc, KeyboardInterrupt):
             with contextlib.suppress(Exception):
-                study.tell(
+                cut_short |= _started_here(study, loop_began)  # Ctrl-C may land between creating a trial and running it
+        for number in sorted(cut_short):
+            with contextlib.suppress(Exception):
+                told = study.tell(
                     number, reason="interrupted", error="the study loop was interrupted", kind=TrialKind.INTERRUPTED
                 )
+                observers.notify("on_trial_end", study, told)
+        with contextlib.suppress(Exception):
+            observers.notify("on_optimize_end", study, None)
+        if isinstance(exc, KeyboardInterrupt):
+            exc.add_note(resume_hint(study))
         raise
     finally:
         runner.shutdown()
+        meter.close(error)
         ended = study._clock()  # read before the reset: a simulated run ends at its simulated time
         study._clock = time.time
     records = study.trials
     states: dict[str, int] = {}
     for record in records:
         states[record.state.value] = states.get(record.state.value, 0) + 1
-    return StudyResult(
+    result = StudyResult(
         best=study.best_of(records),
         trials_run=len(finished),
         states=states,
@@ -202,13 +232,27 @@ def optimize(
         notes=tuple(notes),
         failures=[r for r in finished if r.state is TrialState.FAILED],
     )
+    observers.notify("on_optimize_end", study, result)
+    return result
+
+
+def _started_here(study: Study, since: float) -> set[int]:
+    """RUNNING trials this process started since ``since``: after Ctrl-C, none of them runs any more."""
+    return {
+        r.number
+        for r in study.trials
+        if r.state is TrialState.RUNNING and r.worker == study._worker and (r.started_at or 0.0) >= since
+    }
 
 
 def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
     if outcome.decision is not Decision.CONTINUE and study._decisions.get(outcome.number) is Decision.CONTINUE:
         study._decisions[outcome.number] = outcome.decision
+    conflict = _define_by_run.record(study, outcome.number, outcome.extra.get("defined_by_run"))
+    if conflict and not outcome.failed:
+        return study.tell(outcome.number, reason=_define_by_run.CONFLICT, error=conflict, kind=TrialKind.EXCEPTION)
     if outcome.failed:
         return study.tell(outcome.number, reason=outcome.reason, error=outcome.error, kind=outcome.kind)
     if outcome.ran_all_steps:
-        study._ran_all_steps(outcome.number)
+        ran_all_steps(study._decisions, study._stop_notes, outcome.number)
     return study.tell(outcome.number, outcome.result)

@@ -15,7 +15,7 @@ from tunesmith.schedulers import Scheduler
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["Outcome", "StopNote", "decide_at_report", "divergence", "judge"]
+__all__ = ["Outcome", "StopNote", "decide_at_report", "divergence", "judge", "ran_all_steps"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def judge(
     error: str | None = None,
     reason: str | None = None,
     kind: TrialKind | None = None,
+    objectives: Sequence[Metric] = (),
 ) -> Outcome:
     """The outcome of trial ``record`` given what its objective returned (or the error that ended it).
 
@@ -67,6 +68,8 @@ def judge(
         decision: the last decision the trial received.
         note: why the study stopped or paused it.
         error, reason, kind: a failure's text, short cause and kind (an exception when not given).
+        objectives: every objective of a multi-objective study: a finished result lacking one fails as a
+            missing metric (a non-finite one as non-finite), as the primary metric does.
     """
     last_reported = record.intermediate[max(record.intermediate)] if record.intermediate else {}
     if error is not None or reason is not None or kind is not None:
@@ -94,6 +97,11 @@ def judge(
         return Outcome(TrialState.PAUSED, metrics, stop_text)
     if decision is Decision.STOP:
         return Outcome(TrialState.STOPPED, metrics, stop_text or "stopped", kind=stop_kind)
+    for objective in objectives[1:]:
+        other = metrics.get(objective.name)
+        if other is None or not math.isfinite(other):
+            missing = TrialKind.MISSING_METRIC if other is None else TrialKind.NON_FINITE
+            return Outcome(TrialState.FAILED, metrics, f"{objective.name} is {other}", kind=missing)
     for guardrail in guardrails:
         observed = metrics.get(guardrail.metric)
         if observed is None:
@@ -158,7 +166,17 @@ def decide_at_report(
     spent = spent_beyond_trials(budget, history, now, step_for=record.number)
     if spent is not None:
         return Decision.STOP, StopNote(TrialKind.BUDGET, spent.message)
-    decision = scheduler.decide(record, history, context)
+    # An invalidated trial never sets the bar at a rung (`Study.invalidate`).
+    decision = scheduler.decide(record, [r for r in history if r is record or r.invalidated is None], context)
     if decision is not Decision.CONTINUE:
         return decision, StopNote(TrialKind.SCHEDULER, f"{decision.value} by {scheduler.name} at step {step}")
     return decision, None
+
+
+def ran_all_steps(decisions: dict[int, Decision], notes: dict[int, StopNote], number: int) -> None:
+    """A trial that reported every step it planned is finished: a STOP answered at its last report
+    (a budget running out) cut nothing short, so its decision goes back to CONTINUE. A divergence still counts."""
+    note = notes.get(number)
+    if decisions.get(number) is Decision.STOP and (note is None or note.kind is not TrialKind.DIVERGED):
+        decisions[number] = Decision.CONTINUE
+        notes.pop(number, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +11,10 @@ from tunesmith._validate import integer, real
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
+from tunesmith.pareto import reference_losses
 from tunesmith.space import Space
 
-__all__ = ["DEFAULT_GRACE", "DEFAULT_HEARTBEAT_INTERVAL", "Settings", "check_grace"]
+__all__ = ["DEFAULT_GRACE", "DEFAULT_HEARTBEAT_INTERVAL", "Settings", "check_grace", "check_objectives"]
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
 DEFAULT_GRACE = 300.0
@@ -23,9 +24,11 @@ DEFAULT_GRACE = 300.0
 class Settings:
     """The checked arguments of `Study`. The ``given_*`` fields keep what the caller passed (``None``
     when omitted), so that reopening a stored study can tell a contradiction from an omission;
-    ``guardrails`` and ``budget`` are what a new study is created with."""
+    ``guardrails`` and ``budget`` are what a new study is created with; ``space`` is ``None`` when the
+    caller gave none (define-by-run, or the stored space of a study reopened). ``objectives`` holds every
+    objective of a multi-objective study (``metric`` is the first), and is empty for a single-objective one."""
 
-    space: Space
+    space: Space | None
     metric: Metric
     guardrails: tuple[Guardrail, ...]
     budget: Budget
@@ -38,6 +41,8 @@ class Settings:
     given_grace: float | None
     given_guardrails: tuple[Guardrail, ...] | None = None
     given_budget: Budget | None = None
+    objectives: tuple[Metric, ...] = ()
+    given_reference: dict[str, float] | None = None
 
     @property
     def heartbeat_interval(self) -> float:
@@ -53,6 +58,8 @@ class Settings:
         *,
         space: Any,
         metric: Any,
+        metrics: Sequence[Any] | None = None,
+        reference_point: Mapping[str, Any] | None = None,
         guardrails: Sequence[Any] | None,
         budget: Any,
         seed: Any,
@@ -64,11 +71,13 @@ class Settings:
         trial_cost: Any,
     ) -> Settings:
         """Check every argument; raise `ConfigError` naming the rule, the value and the fix."""
-        if not isinstance(space, Space):
-            raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}: wrap the dict in ts.Space")
-        checked_metric = Metric(metric) if isinstance(metric, str) else metric
-        if not isinstance(checked_metric, Metric):
-            raise ConfigError(f"metric must be a name or ts.Metric, got {metric!r}")
+        if space is not None and not isinstance(space, Space):
+            raise ConfigError(
+                f"space must be a tunesmith.Space or None, got {type(space).__name__}: wrap the dict in ts.Space, "
+                "or pass none and ask for parameters in the objective (trial.suggest_float...)"
+            )
+        checked_metric, objectives = check_objectives(metric, metrics)
+        given_reference = _check_reference(reference_point, objectives)
         if guardrails is not None and not isinstance(guardrails, Sequence):
             raise ConfigError(f"guardrails must be a list of ts.Guardrail, got {guardrails!r}: wrap it in a list")
         given_guardrails = None if guardrails is None else tuple(guardrails)
@@ -92,6 +101,8 @@ class Settings:
             budget=checked_budget,
             given_guardrails=given_guardrails,
             given_budget=None if budget is None else checked_budget,
+            objectives=objectives,
+            given_reference=given_reference,
             divergence_factor=divergence_factor,
             trial_cost=real("trial_cost", trial_cost, exclusive_minimum=0, allow_none=True),
             keep_checkpoints=integer("keep_checkpoints", keep_checkpoints, minimum=0),
@@ -108,6 +119,51 @@ class Settings:
         )  # fmt: skip
         check_grace(settings.heartbeat_interval, settings.grace)
         return settings
+
+
+def _metric(value: Any, what: str) -> Metric:
+    checked = Metric(value) if isinstance(value, str) else value
+    if not isinstance(checked, Metric):
+        raise ConfigError(f"{what} must be a name or ts.Metric, got {value!r}: pass e.g. ts.Metric('val_loss', 'min')")
+    return checked
+
+
+def check_objectives(metric: Any, metrics: Sequence[Any] | None) -> tuple[Metric, tuple[Metric, ...]]:
+    """The primary metric and every objective (empty for one objective) from ``metric=`` or ``metrics=``.
+
+    ``metric`` ``None`` means the default, ``"value"``; one entry in ``metrics`` is a single-objective study.
+    """
+    if metrics is None:
+        return _metric("value" if metric is None else metric, "metric"), ()
+    if metric is not None:
+        raise ConfigError(
+            f"pass either metric= or metrics=, got metric={metric!r} and metrics={metrics!r}: use metrics=[...] "
+            "for several objectives and metric= for one"
+        )
+    if isinstance(metrics, str | Metric) or not isinstance(metrics, Sequence) or not metrics:
+        raise ConfigError(
+            f"metrics must be a non-empty list of ts.Metric, got metrics={metrics!r}: pass e.g. "
+            "[ts.Metric('val_loss', 'min'), ts.Metric('latency_ms', 'min')]"
+        )
+    objectives = tuple(_metric(m, "each of metrics") for m in metrics)
+    names = [m.name for m in objectives]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"metrics must have distinct names, got {names}: give each objective once")
+    return objectives[0], objectives if len(objectives) > 1 else ()
+
+
+def _check_reference(reference: Mapping[str, Any] | None, objectives: tuple[Metric, ...]) -> dict[str, float] | None:
+    if reference is None:
+        return None
+    if not objectives:
+        raise ConfigError(
+            f"reference_point is for several objectives (the hypervolume's bound), got reference_point={reference!r} "
+            "with one metric: pass metrics=[...] or drop reference_point"
+        )
+    if not isinstance(reference, Mapping):
+        raise ConfigError(f"reference_point must be a dict of objective -> value, got {reference!r}")
+    reference_losses(reference, objectives)  # checks the names and the values
+    return {m.name: float(reference[m.name]) for m in objectives}
 
 
 def check_grace(interval: float, grace: float) -> None:

@@ -16,6 +16,7 @@ from tunesmith.budget import Budget, plain_number
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.space import Space
+from tunesmith.study._define_by_run import learned_space
 
 if TYPE_CHECKING:
     from tunesmith.storage import Storage
@@ -34,10 +35,13 @@ class StudySpec:
 
     ``sampler`` and ``scheduler`` are their ``describe()`` forms, which `make_sampler` and
     `make_scheduler` rebuild. ``retries``, ``heartbeat_interval`` and ``grace`` are ``None`` in
-    studies stored before they were recorded.
+    studies stored before they were recorded. ``objectives`` (every objective, ``metric`` first) and
+    ``reference_point`` (as given, in the objectives' units) are stored only for a multi-objective study.
+    ``space`` is the space given up front (``None``, JSON null, for a define-by-run study); `search_space`
+    adds the parameters trials asked for by name.
     """
 
-    space: Space
+    space: Space | None
     metric: Metric
     seed: int
     guardrails: tuple[Guardrail, ...] = ()
@@ -47,12 +51,14 @@ class StudySpec:
     retries: int | None = None
     heartbeat_interval: float | None = None
     grace: float | None = None
+    objectives: tuple[Metric, ...] = ()
+    reference_point: dict[str, float] | None = None
     version: int = SPEC_VERSION
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "version": self.version,
-            "space": self.space.to_json(),
+            "space": None if self.space is None else self.space.to_json(),
             "metric": self.metric.to_json(),
             "guardrails": [g.to_json() for g in self.guardrails],
             "budget": self.budget.to_json(),
@@ -66,13 +72,17 @@ class StudySpec:
             data["heartbeat_interval"] = self.heartbeat_interval
         if self.grace is not None:
             data["grace"] = self.grace
+        if self.objectives:
+            data["objectives"] = [m.to_json() for m in self.objectives]
+        if self.reference_point is not None:
+            data["reference_point"] = dict(self.reference_point)
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StudySpec:
         """Read a stored spec (older specs lack ``retries``, ``heartbeat_interval`` and ``grace``)."""
         return cls(
-            space=Space.from_json(data["space"]),
+            space=None if data.get("space") is None else Space.from_json(data["space"]),
             metric=Metric.from_json(data["metric"]),
             seed=int(data["seed"]),
             guardrails=tuple(Guardrail.from_json(g) for g in data.get("guardrails", [])),
@@ -82,8 +92,28 @@ class StudySpec:
             retries=None if data.get("retries") is None else int(data["retries"]),
             heartbeat_interval=_seconds_or_none(data.get("heartbeat_interval")),
             grace=_seconds_or_none(data.get("grace")),
+            objectives=tuple(Metric.from_json(m) for m in data.get("objectives", [])),
+            reference_point=None if data.get("reference_point") is None else dict(data["reference_point"]),
             version=int(data.get("version", SPEC_VERSION)),
         )
+
+    def search_space(self, attrs: Mapping[str, Any]) -> Space:
+        """The study's space now: the one given up front extended by the parameters trials asked for
+        by name (the ``learned_space`` attribute in ``attrs``); `Space.empty` before any is known."""
+        return learned_space(self.space, attrs)
+
+    def arguments(self) -> dict[str, Any]:
+        """`Study`'s arguments that rebuild the stored study (what `Study.load` passes)."""
+        objectives: dict[str, Any] = (
+            {"metrics": list(self.objectives), "reference_point": self.reference_point}
+            if self.objectives
+            else {"metric": self.metric}
+        )
+        return dict(
+            space=self.space, guardrails=list(self.guardrails), sampler=self.sampler, **objectives,
+            scheduler=self.scheduler, budget=self.budget, seed=self.seed, retries=self.retries or 0,
+            heartbeat_interval=self.heartbeat_interval, grace=self.grace,
+        )  # fmt: skip
 
     def check_reopened(self, name: str, where: str, settings: Settings, attrs: Mapping[str, Any] | None = None) -> None:
         """Refuse to reopen study ``name`` (stored as ``self``, with attributes ``attrs``) with settings
@@ -95,15 +125,22 @@ class StudySpec:
         Raises:
             ConfigError: naming the setting that differs, the stored and the given value, and the fix.
         """
-        if self.space != settings.space:
+        if settings.space is not None and self.space != settings.space:
+            stored = "no space given up front (define-by-run)" if self.space is None else "a different space"
             raise ConfigError(
-                f"study {name!r} already exists in {where} with a different space: "
-                "use a new name, or ts.Study.load(name, storage) to resume it as stored"
+                f"study {name!r} already exists in {where} with {stored}: use a new name, or drop space= "
+                "(or ts.Study.load(name, storage)) to resume it as stored"
             )
-        if self.metric != settings.metric:
+        if self.metric != settings.metric or self.objectives != settings.objectives:
             raise ConfigError(
-                f"study {name!r} exists with metric {self.metric.to_json()}, not {settings.metric.to_json()}: "
-                "use a new name for a different metric"
+                f"study {name!r} exists with {_objectives_text(self)}, not {_objectives_text(settings)}: "
+                "use a new name for different objectives, or ts.Study.load(name, storage) to resume it as stored"
+            )
+        if settings.given_reference is not None and settings.given_reference != self.reference_point:
+            stored = "no reference point given" if self.reference_point is None else f"{self.reference_point}"
+            raise ConfigError(
+                f"study {name!r} exists with reference_point {stored}, not {settings.given_reference}: the "
+                "hypervolume's reference never moves; drop reference_point to resume, or use a new name"
             )
         if settings.given_seed is not None and self.seed != settings.given_seed:
             raise ConfigError(
@@ -150,6 +187,12 @@ class StudySpec:
         raise ConfigError(
             f"study {name!r} exists in {where} with budget {self.budget.describe()}, not {given.describe()}: {fix}"
         )
+
+
+def _objectives_text(study: StudySpec | Settings) -> str:
+    if study.objectives:
+        return "objectives " + ", ".join(f"{m.name} ({m.direction})" for m in study.objectives)
+    return f"metric {study.metric.to_json()}"
 
 
 def _seconds_or_none(value: Any) -> float | None:

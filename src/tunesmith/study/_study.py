@@ -12,23 +12,23 @@ from typing import Any
 import numpy as np
 
 from tunesmith._validate import checked_arguments
-from tunesmith.attributes import EnvironmentAttr, SamplerChoiceAttr, write_attr
+from tunesmith.attributes import EnvironmentAttr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import environment
 from tunesmith.errors import BudgetExhausted
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric
-from tunesmith.samplers import Auto, Sampler, SearchContext, make_sampler
+from tunesmith.samplers import Sampler, SearchContext, make_sampler
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.space import Space
 from tunesmith.storage import Storage, StudyInfo, open_storage
-from tunesmith.study import _ask, _optimize, _recovery, _retry, _spec
+from tunesmith.study import _ask, _define_by_run, _known, _multi, _optimize, _recovery, _retry, _spec, _warm_start
 from tunesmith.study._ask import trial_seed
 from tunesmith.study._checkpoints import CheckpointStore, default_checkpoint_root
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
-from tunesmith.study._outcome import StopNote, decide_at_report, judge
+from tunesmith.study._outcome import StopNote, decide_at_report, judge, ran_all_steps
 from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
 from tunesmith.study._settings import Settings, check_grace
@@ -39,15 +39,19 @@ __all__ = ["Study", "trial_seed"]
 
 
 @checked_arguments()
-class Study:
+class Study(_known.KnownConfigs, _multi.MultiObjective):
     """A named tuning experiment whose every trial lives in storage.
 
     Creating a study whose name already exists in the storage resumes it (the space, metric,
     guardrails and budget must match what was stored); `Study.load` resumes one from storage alone.
 
     Args:
-        space: the search space.
-        metric: the primary metric (a name means minimise).
+        space: the search space; ``None`` (or omitted): learned from what trials ask for by name
+            (`Trial.suggest_float`, ...), and a space given up front grows the same way.
+        metric: the metric to optimise (a name means minimise; default ``"value"``).
+        metrics: several objectives instead of ``metric`` (``[ts.Metric("val_loss"), ts.Metric("latency_ms")]``):
+            `best` is then refused; see `pareto_front`, `hypervolume` and `choose`. Stored, as ``metric`` is.
+        reference_point: the hypervolume's bound per objective (default: derived from the first 10 trials).
         guardrails: constraints a winner must meet; a breach records the trial INFEASIBLE. Stored with
             a new study; ``None`` keeps the stored ones, and reopening with others is refused.
         sampler: ``"auto"`` (default), a name, or a `Sampler`.
@@ -81,13 +85,16 @@ class Study:
         baseline: the model's default configuration, recorded with the study; `tunesmith.validate_top`
             evaluates it across the same seeds before re-running the top candidates, and every
             verdict is stated relative to it (see `tunesmith.evaluate_baseline`).
+        warm_start: earlier results the samplers learn from, never trials: a `Study`, a CSV path or records.
     """
 
     def __init__(
         self,
-        space: Space,
+        space: Space | None = None,
         *,
-        metric: Metric | str = "value",
+        metric: Metric | str | None = None,
+        metrics: Sequence[Metric | str] | None = None,
+        reference_point: Mapping[str, float] | None = None,
         guardrails: Sequence[Guardrail] | None = None,
         sampler: str | Mapping[str, Any] | Sampler | None = "auto",
         scheduler: str | Mapping[str, Any] | Scheduler | None = None,
@@ -103,15 +110,16 @@ class Study:
         divergence_factor: float | None = 10.0,
         baseline: Mapping[str, Any] | None = None,
         trial_cost: float | None = None,
+        warm_start: _warm_start.WarmStartSource | None = None,
     ) -> None:
         settings = Settings.check(
             space=space, metric=metric, guardrails=guardrails, budget=budget, seed=seed,
             heartbeat_interval=heartbeat_interval, grace=grace, retries=retries, keep_checkpoints=keep_checkpoints,
-            divergence_factor=divergence_factor, trial_cost=trial_cost,
+            divergence_factor=divergence_factor, trial_cost=trial_cost, metrics=metrics,
+            reference_point=reference_point,
         )  # fmt: skip
-        self.space, self.metric, self.guardrails, self.budget = (
-            settings.space, settings.metric, settings.guardrails, settings.budget,
-        )  # fmt: skip
+        self.metric, self.guardrails, self.budget = settings.metric, settings.guardrails, settings.budget
+        self.objectives, self.given_reference = settings.objectives, settings.given_reference
         self.sampler = make_sampler(sampler)
         self.scheduler = make_scheduler(scheduler)
         self.divergence_factor = settings.divergence_factor
@@ -131,16 +139,18 @@ class Study:
         self._next_reap = 0.0
         seed = settings.given_seed
         spec = StudySpec(
-            space=self.space, metric=self.metric, guardrails=self.guardrails, budget=self.budget,
+            space=settings.space, metric=self.metric, guardrails=self.guardrails, budget=self.budget,
             seed=seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0]),
             sampler=self.sampler.describe(), scheduler=self.scheduler.describe(), retries=settings.given_retries or 0,
-            heartbeat_interval=settings.heartbeat_interval, grace=settings.grace,
+            heartbeat_interval=settings.heartbeat_interval, grace=settings.grace, objectives=settings.objectives,
+            reference_point=settings.given_reference,
         )  # fmt: skip
         self._info, created = self._storage.get_or_create_study(self.name, spec.to_json(), self._clock())
         stored = StudySpec.from_json(self._info.spec)
         if not created:
             stored.check_reopened(self.name, self._storage.url, settings, self._info.attrs)
         self.budget, self.guardrails = stored.budget, stored.guardrails
+        self._defined = _define_by_run.DefinedSpace(stored.space, self._info.attrs)
         self.seed: int = stored.seed
         self.retries: int = stored.retries if stored.retries is not None else settings.given_retries or 0
         # The grace period is the study's (every worker judges lost trials alike); the beat is this
@@ -152,22 +162,17 @@ class Study:
         check_grace(self.heartbeat_interval, self.grace)
         if created:
             write_attr(self, EnvironmentAttr.from_json(environment()))
-            self._record_sampler_choice()
+            _define_by_run.record_sampler_choice(self, self.space)
         if baseline is not None:
             self.declare_baseline(baseline)
+        _warm_start.record_warm_start(self, warm_start)
 
     @classmethod
     def load(cls, name: str, storage: str | Storage | None = None, **overrides: Any) -> Study:
         """Resume a study from storage alone: space, metric, sampler, scheduler, budget and seed as stored."""
         store = open_storage(storage, create=False)  # a mistyped path is an error, not a new empty database
         spec = StudySpec.from_json(store.load_study(name).spec)
-        kwargs: dict[str, Any] = dict(
-            space=spec.space, metric=spec.metric, guardrails=list(spec.guardrails), sampler=spec.sampler,
-            scheduler=spec.scheduler, budget=spec.budget, seed=spec.seed, retries=spec.retries or 0,
-            heartbeat_interval=spec.heartbeat_interval, grace=spec.grace,
-        )  # fmt: skip
-        kwargs.update(overrides)
-        return cls(storage=store, name=name, **kwargs)
+        return cls(storage=store, name=name, **{**spec.arguments(), **overrides})
 
     def extend_budget(
         self, *, trials: int | None = None, wall_time: float | str | None = None, resource: float | None = None
@@ -188,10 +193,11 @@ class Study:
         """Names of every study in the storage (a missing SQLite file is an error, not created)."""
         return [info.name for info in open_storage(storage, create=False).list_studies()]
 
-    def _record_sampler_choice(self) -> None:
-        if isinstance(self.sampler, Auto):
-            chosen, why = self.sampler.choose(self.space, self.context)
-            write_attr(self, SamplerChoiceAttr(sampler=chosen.describe(), why=why))
+    @property
+    def space(self) -> Space:
+        """The given space extended by the parameters trials asked for by name, as of this object's last
+        ask or tell (`Space.empty` before any); stored in the ``learned_space`` attribute."""
+        return self._defined.current
 
     def declare_baseline(self, params: Mapping[str, Any], seeds: int = 5) -> None:
         """Record the baseline configuration for the discipline to evaluate across ``seeds`` seeds
@@ -214,7 +220,7 @@ class Study:
         # The declared trial cost, never the measured one: suggestions must not depend on timing.
         return SearchContext(
             metric=self.metric, guardrails=self.guardrails, budget=self.budget, workers=self._workers,
-            trial_cost=self.trial_cost, rungs=self.scheduler.rungs(),
+            trial_cost=self.trial_cost, rungs=self.scheduler.rungs(), objectives=self.objectives,
         )  # fmt: skip
 
     @property
@@ -224,7 +230,9 @@ class Study:
 
     @property
     def best(self) -> TrialRecord | None:
-        """The best COMPLETE trial by the metric (INFEASIBLE, FAILED and STOPPED trials never qualify)."""
+        """The best COMPLETE trial by the metric (INFEASIBLE, FAILED and STOPPED trials never qualify);
+        refused with several objectives (see `pareto_front`, `choose`)."""
+        _multi.refuse_best(self)
         return self.best_of(self.trials)
 
     def best_of(self, records: Sequence[TrialRecord]) -> TrialRecord | None:
@@ -275,7 +283,7 @@ class Study:
             if resumed is not None:
                 return resumed
         record = self._storage.create_trial(
-            self._info.id, lambda number, history: _ask.propose(self, number, history),
+            self._info.id, _ask.proposer(self),
             max_trials=self.budget.trials, worker=self._worker, now=self._clock(),
         )  # fmt: skip
         if record is None:
@@ -293,10 +301,10 @@ class Study:
         self._running.add(record.number)
         self._decisions[record.number] = Decision.CONTINUE
         start = int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
-        return Trial(
+        return self._defined.hand_out(Trial(
             record.number, record.params, record.seed, lambda step, metrics: self.report(record.number, step, metrics),
-            start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number),
-        )  # fmt: skip
+            start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number), space=self.space,
+        ))  # fmt: skip
 
     def report(self, number: int, step: int, metrics: Mapping[str, float]) -> Decision:
         """Record intermediate ``metrics`` of trial ``number`` at ``step`` and return its decision."""
@@ -322,14 +330,6 @@ class Study:
                 self._stop_notes[number] = note
         return decision
 
-    def _ran_all_steps(self, number: int) -> None:
-        """A trial that reported every step it planned is finished: a STOP answered at its last report
-        (a budget running out) cut nothing short. A divergence still counts."""
-        note = self._stop_notes.get(number)
-        if self._decisions.get(number) is Decision.STOP and (note is None or note.kind is not TrialKind.DIVERGED):
-            self._decisions[number] = Decision.CONTINUE
-            self._stop_notes.pop(number, None)
-
     def tell(
         self,
         trial: Trial | int,
@@ -347,8 +347,10 @@ class Study:
         ``kind`` says why for code (`TrialKind.EXCEPTION` when only ``error`` or ``reason`` is given).
         """
         number = trial.number if isinstance(trial, Trial) else int(trial)
+        if conflict := _define_by_run.told(self, trial):  # stores the parameters it asked for by name
+            result, error, reason, kind = None, conflict, _define_by_run.CONFLICT, TrialKind.EXCEPTION
         if isinstance(trial, Trial) and trial.ran_all_steps:
-            self._ran_all_steps(number)
+            ran_all_steps(self._decisions, self._stop_notes, number)
         elif isinstance(trial, Trial) and trial.decision is not Decision.CONTINUE:
             self._decisions[number] = trial.decision
         decision = self._decisions.pop(number, Decision.CONTINUE)
@@ -356,13 +358,14 @@ class Study:
         record = self._storage.get_trial(self._info.id, number)
         outcome = judge(
             record, result, metric=self.metric, guardrails=self.guardrails, decision=decision, note=note,
-            error=error, reason=reason, kind=kind,
+            error=error, reason=reason, kind=kind, objectives=self.objectives,
         )  # fmt: skip
         self._storage.finish_trial(
             self._info.id, number, outcome.state, metrics=outcome.metrics, reason=outcome.reason,
             error=outcome.error, now=self._clock(), kind=outcome.kind,
         )  # fmt: skip
         self._running.discard(number)
+        _multi.after_tell(self, outcome.state)  # several objectives: store the reference point once it is known
         if outcome.state.is_finished and self._checkpoints.root.is_dir():
             self._checkpoints.prune(self._storage.get_trials(self._info.id), self.metric)
         return self._storage.get_trial(self._info.id, number)
@@ -416,18 +419,11 @@ class Study:
 
     # The loop ------------------------------------------------------------------------------------
     def optimize(
-        self,
-        objective: Objective,
-        *,
-        n_trials: int | None = None,
-        workers: int = 1,
-        executor: str | Executor = "inline",
-        timeout: float | None = None,
-        callbacks: Sequence[Callback] = (),
-        memory_limit: int | None = None,
-        trial_timeout: float | None = None,
-        fail_fast: int | None = 3,
-    ) -> StudyResult:
+        self, objective: Objective, *, n_trials: int | None = None, workers: int = 1,
+        executor: str | Executor = "inline", timeout: float | None = None, callbacks: Sequence[Callback] = (),
+        memory_limit: int | None = None, trial_timeout: float | None = None, fail_fast: int | None = 3,
+        progress: bool | None = None,
+    ) -> StudyResult:  # fmt: skip
         """Run trials until the budget (or ``n_trials`` for this call, or ``timeout``) is spent.
 
         Args:
@@ -436,14 +432,17 @@ class Study:
             workers: trials at once (``executor="processes"``).
             executor: ``"inline"``, ``"processes"`` or an `Executor`.
             timeout: seconds this call may run before it stops starting trials.
-            callbacks: ``callback(study, record)`` after each finished trial.
+            callbacks: ``callback(study, record)`` after each finished trial, or `Observer`s (live tracking).
             memory_limit, trial_timeout: per-trial limits for the process executor.
             fail_fast: stop with `ObjectiveError` (and its traceback) when this many trials in a row fail
                 the same way before any trial worked: a bug in the objective; ``None`` never stops.
+            progress: show trials done and the time left on stderr (``None``: when stderr is a terminal).
+                On Ctrl-C the running trial is recorded interrupted and the exception's note says how to resume.
         """
         return _optimize.optimize(
             self, objective, n_trials=n_trials, workers=workers, executor=executor, timeout=timeout,
             callbacks=callbacks, memory_limit=memory_limit, trial_timeout=trial_timeout, fail_fast=fail_fast,
+            progress=progress,
         )  # fmt: skip
 
     def __repr__(self) -> str:

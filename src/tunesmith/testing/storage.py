@@ -186,10 +186,12 @@ def check_update_and_heartbeat(make: MakeStorage) -> None:
     info, _ = storage.get_or_create_study("update", SPEC, now=1.0)
     storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
     storage.update_trial(info.id, 0, attrs={"retry": 1})
+    storage.update_trial(info.id, 0, params={"x": 0.25, "asked": "later"})  # what a define-by-run trial asked
     storage.update_trial(info.id, 0, state=TrialState.PAUSED)
     storage.heartbeat(info.id, [0], now=9.0)
     record = storage.get_trial(info.id, 0)
     assert record.attrs == {"note": "trial 0", "retry": 1} and record.state is TrialState.PAUSED
+    assert record.params == {"x": 0.25, "asked": "later"}
     storage.update_trial(info.id, 0, state=TrialState.RUNNING)
     storage.heartbeat(info.id, [0], now=12.0)
     assert storage.get_trial(info.id, 0).heartbeat_at == 12.0
@@ -241,6 +243,34 @@ def check_studies_are_isolated(make: MakeStorage) -> None:
     assert len(storage.get_trials(a.id)) == 2 and len(storage.get_trials(b.id)) == 1
 
 
+def _appending(entry: list[int]) -> Callable[[Any], Any]:
+    return lambda old: [*(old or []), entry]
+
+
+def check_attribute_updates_are_atomic(make: MakeStorage) -> None:
+    """`Storage.update_study_attr` from several threads at once: every update lands (a queue, say)."""
+    storage = make()
+    info, _ = storage.get_or_create_study("queue", SPEC, now=1.0)
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(10):
+                storage.update_study_attr(info.id, "queue", _appending([worker, i]))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    queue = storage.load_study("queue").attrs["queue"]
+    assert sorted(map(tuple, queue)) == [(w, i) for w in range(4) for i in range(10)]
+    assert storage.update_study_attr(info.id, "other", lambda old: old) is None, "an absent key reads None"
+
+
 STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
     check_create_and_load_study,
     check_missing_study_raises,
@@ -256,6 +286,7 @@ STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
     check_update_and_heartbeat,
     check_records_are_json,
     check_concurrent_creation,
+    check_attribute_updates_are_atomic,
     check_studies_are_isolated,
 ]
 

@@ -100,9 +100,32 @@
     });
   }
 
+  function renderFront(data) {
+    var table = $("ts-best-params");
+    var names = data.front.objectives.map(function (m) { return m.name; });
+    $("ts-best-value").textContent = data.front.trials.length ?
+      "Pareto front: " + data.front.trials.length + " trials (" + names.join(", ") + ")" +
+        (data.front.chosen === null ? "" : "; * chosen: trial " + data.front.chosen) :
+      "no complete trial with every objective yet";
+    var head = el("tr");
+    ["#"].concat(names, ["parameters"]).forEach(function (title) { head.appendChild(el("th", title)); });
+    table.appendChild(head);
+    data.front.trials.forEach(function (trial) {
+      var row = el("tr");
+      row.appendChild(el("td", (trial.number === data.front.chosen ? "* " : "") + trial.number));
+      names.forEach(function (name) { row.appendChild(el("td", fmt(trial.values[name]))); });
+      row.appendChild(el("td", params(trial.params)));
+      table.appendChild(row);
+    });
+  }
+
   function renderBest(data) {
     var table = $("ts-best-params");
     table.replaceChildren();
+    if (data.front) {
+      renderFront(data);
+      return;
+    }
     if (!data.best) {
       $("ts-best-value").textContent = "no complete trial yet";
       return;
@@ -129,20 +152,36 @@
       var row = el("tr");
       row.setAttribute("data-number", String(trial.number));
       row.appendChild(el("td", trial.number));
-      var state = el("td", trial.state);
+      var invalid = trial.invalidated !== null && trial.invalidated !== undefined;
+      var state = el("td", invalid ? trial.state + ", invalidated" : trial.state);
       state.style.color = STATE_COLOURS[trial.state] || "inherit";
       row.appendChild(state);
+      if (invalid) { row.className = "invalidated"; }
       row.appendChild(el("td", fmt(trial.value)));
       row.appendChild(el("td", fmt(trial.resource)));
       row.appendChild(el("td", trial.duration === null ? "-" : seconds(trial.duration)));
       row.appendChild(el("td", params(trial.params)));
-      row.appendChild(el("td", trial.reason || ""));
+      row.appendChild(el("td", invalid ? "invalidated: " + trial.invalidated : trial.reason || ""));
       table.appendChild(row);
     });
   }
 
+  function chartFor(name) {
+    // A chart the page lacks (a study with several objectives draws its front): added above the others.
+    if ($("ts-chart-" + name)) { return; }
+    var section = el("section");
+    var chart = el("div", null, "ts-chart");
+    chart.id = "ts-chart-" + name;
+    section.appendChild(chart);
+    var first = $("ts-chart-" + figureNames[0]).parentNode;
+    first.parentNode.insertBefore(section, first);
+  }
+
   function renderFigures(data) {
-    return figureNames.map(function (name) {
+    Object.keys(data.figures).forEach(function (name) {
+      if (figureNames.indexOf(name) < 0) { chartFor(name); }
+    });
+    return Object.keys(data.figures).map(function (name) {
       var figure = data.figures[name];
       var text = JSON.stringify(figure);
       if (!figure || drawn[name] === current + "\n" + text) { return Promise.resolve(); }

@@ -1,0 +1,204 @@
+"""Rules for choosing one configuration from a multi-objective study's Pareto front (`Study.choose`).
+
+A rule is a frozen value a user can state and the study records (``to_json``):
+
+* `best` ``("val_loss", bounds={"latency_ms": ("<=", 20)})``: the best value of one objective among the front's
+  trials that meet every bound on the others;
+* `knee` ``()``: the knee of the front. Each objective is scaled to [0, 1] over the front (0: the front's best);
+  the knee is the point farthest, on the side of the ideal point, from the line (with three or more objectives,
+  the hyperplane) through the front's extremes (each objective's best trial). When the extremes do not span
+  such a plane (e.g. one trial is best on two objectives), it is the point nearest the ideal point instead;
+* `weights` ``({"val_loss": 0.7, "latency_ms": 0.3})``: the smallest weighted sum of the objectives scaled to
+  [0, 1] over the front (weights of objectives left out are 0).
+
+Example:
+    >>> import tunesmith as ts
+    >>> study.choose(ts.choose.best("val_loss", bounds={"latency_ms": ("<=", 20)}))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from tunesmith.errors import ConfigError
+from tunesmith.objective import Guardrail, Metric
+from tunesmith.pareto import loss_matrix
+from tunesmith.trial import TrialRecord
+
+__all__ = ["Best", "Knee", "Rule", "Weights", "best", "from_json", "knee", "neighbours", "weights"]
+
+
+class Rule(Protocol):
+    """What every rule provides: ``pick`` (the chosen trial of a non-empty front and why, in words) and its JSON."""
+
+    def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def _scaled(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> np.ndarray:
+    """The front's losses, each objective scaled to [0, 1] over the front (0: its best; no range: 0)."""
+    _, losses = loss_matrix(front, objectives)
+    low, high = losses.min(axis=0), losses.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    return np.asarray((losses - low) / span)
+
+
+def _objective(name: str, objectives: Sequence[Metric], what: str) -> Metric:
+    for metric in objectives:
+        if metric.name == name:
+            return metric
+    raise ConfigError(
+        f"{what} must name one of the study's objectives {[m.name for m in objectives]}, got {name!r}: "
+        "use one of those names"
+    )
+
+
+def _describe(record: TrialRecord, objectives: Sequence[Metric]) -> str:
+    return ", ".join(f"{m.name} {record.metrics[m.name]:.4g}" for m in objectives)
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best ``metric`` among the front's trials meeting every bound (see `best`)."""
+
+    metric: str
+    bounds: tuple[Guardrail, ...] = ()
+
+    def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
+        metric = _objective(self.metric, objectives, "choose.best's metric")
+        for bound in self.bounds:
+            _objective(bound.metric, objectives, "a bound of choose.best")
+        allowed = [r for r in front if all(b.holds(r.metrics[b.metric]) for b in self.bounds)]
+        if not allowed:
+            closest = min(front, key=lambda r: sum(_excess(b, r.metrics[b.metric]) for b in self.bounds))
+            raise ConfigError(
+                f"no trial on the Pareto front meets {self._bounds_text()} (closest: #{closest.number} with "
+                f"{_describe(closest, objectives)}): loosen the bounds, or run more trials"
+            )
+        chosen = min(allowed, key=lambda r: (metric.sign() * r.metrics[metric.name], r.number))
+        where = f" under {self._bounds_text()}" if self.bounds else ""
+        return chosen, f"best {metric.name}{where} among {len(allowed)} of the front's {len(front)} trials"
+
+    def _bounds_text(self) -> str:
+        return " and ".join(b.describe() for b in self.bounds)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": "best", "metric": self.metric, "bounds": [b.to_json() for b in self.bounds]}
+
+
+def _excess(bound: Guardrail, value: float) -> float:
+    """How far ``value`` is outside ``bound`` (0 inside)."""
+    return 0.0 if bound.holds(value) else abs(value - float(bound.bound))
+
+
+@dataclass(frozen=True)
+class Knee:
+    """The knee of the front (see the module's docstring for the rule)."""
+
+    def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
+        scaled = _scaled(front, objectives)
+        extremes = scaled[[int(np.lexsort((scaled.sum(axis=1), scaled[:, j]))[0]) for j in range(scaled.shape[1])]]
+        normal = _plane_normal(extremes)
+        if normal is None:
+            scores = np.linalg.norm(scaled, axis=1)  # nearest the ideal point
+            how = "nearest the ideal point of the scaled front (its extremes span no plane)"
+        else:
+            scores = -(1.0 - scaled @ normal) / np.linalg.norm(normal)  # farther on the ideal's side: better
+            how = "farthest from the line through the front's extremes, on the scaled front"
+        order = sorted(range(len(front)), key=lambda i: (round(float(scores[i]), 12), front[i].number))
+        return front[order[0]], f"knee point: {how}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": "knee"}
+
+
+def _plane_normal(extremes: np.ndarray) -> np.ndarray | None:
+    """``n`` with ``n . e = 1`` for every extreme ``e``, or ``None`` when they span no such plane."""
+    if np.linalg.matrix_rank(extremes) < len(extremes):
+        return None
+    normal = np.linalg.solve(extremes, np.ones(len(extremes)))
+    return normal if np.all(np.isfinite(normal)) else None
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The smallest weighted sum of the scaled objectives (see `weights`)."""
+
+    weights: tuple[tuple[str, float], ...]
+
+    def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
+        given = dict(self.weights)
+        for name in given:
+            _objective(name, objectives, "a weight of choose.weights")
+        vector = np.asarray([given.get(m.name, 0.0) for m in objectives])
+        scores = _scaled(front, objectives) @ vector
+        best = min(range(len(front)), key=lambda i: (round(float(scores[i]), 12), front[i].number))
+        text = ", ".join(f"{name} {weight:g}" for name, weight in self.weights)
+        return front[best], f"smallest weighted sum ({text}) of the objectives scaled to [0, 1] over the front"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": "weights", "weights": dict(self.weights)}
+
+
+def best(metric: str, bounds: Mapping[str, tuple[str, float]] | None = None) -> Best:
+    """The best ``metric`` among the front's trials that meet ``bounds`` (name -> ``(op, bound)``, op one of
+    ``<=``, ``<``, ``>=``, ``>``), e.g. ``best("val_loss", bounds={"latency_ms": ("<=", 20)})``."""
+    if not isinstance(metric, str) or not metric:
+        raise ConfigError(f"choose.best needs an objective's name, got {metric!r}: pass e.g. 'val_loss'")
+    checked = []
+    for name, bound in (bounds or {}).items():
+        if not (isinstance(bound, Sequence) and not isinstance(bound, str) and len(bound) == 2):
+            raise ConfigError(
+                f"a bound of choose.best must be (op, value), got {name}={bound!r}: pass e.g. {{{name!r}: ('<=', 20)}}"
+            )
+        checked.append(Guardrail(name, bound[0], bound[1]))  # checks the op and the value
+    return Best(metric, tuple(checked))
+
+
+def knee() -> Knee:
+    """The knee point of the front (see the module's docstring for the rule)."""
+    return Knee()
+
+
+def weights(values: Mapping[str, float]) -> Weights:
+    """The smallest weighted sum of the objectives scaled to [0, 1] over the front; weights are >= 0,
+    not all 0, e.g. ``weights({"val_loss": 0.7, "latency_ms": 0.3})``."""
+    if not isinstance(values, Mapping) or not values:
+        raise ConfigError(
+            f"choose.weights needs a dict of objective -> weight, got {values!r}: pass e.g. {{'loss': 1}}"
+        )
+    checked: list[tuple[str, float]] = []
+    for name, weight in values.items():
+        ok = isinstance(weight, int | float) and not isinstance(weight, bool) and math.isfinite(weight) and weight >= 0
+        if not ok:
+            raise ConfigError(f"weights must be finite numbers >= 0, got {name}={weight!r}: pass e.g. {name}=0.5")
+        checked.append((str(name), float(weight)))
+    if not any(w > 0 for _, w in checked):
+        raise ConfigError(f"at least one weight must be > 0, got {dict(values)!r}: give the objective you care about 1")
+    return Weights(tuple(checked))
+
+
+def from_json(data: Mapping[str, Any]) -> Rule:
+    """The rule a `ChoiceAttr` recorded (``to_json`` of `Best`, `Knee` or `Weights`)."""
+    kind = data.get("rule")
+    if kind == "best":
+        bounds = {b["metric"]: (b["op"], b["bound"]) for b in data.get("bounds", [])}
+        return best(str(data["metric"]), bounds)
+    if kind == "knee":
+        return knee()
+    if kind == "weights":
+        return weights(dict(data["weights"]))
+    raise ConfigError(f"a recorded choice rule must be 'best', 'knee' or 'weights', got {kind!r}: choose again")
+
+
+def neighbours(front: Sequence[TrialRecord], chosen: TrialRecord, primary: Metric) -> list[TrialRecord]:
+    """The trials next to ``chosen`` on the front ordered by the primary objective (one on each side when there)."""
+    ordered = sorted(front, key=lambda r: (primary.sign() * r.metrics[primary.name], r.number))
+    at = next(i for i, r in enumerate(ordered) if r.number == chosen.number)
+    return [ordered[i] for i in (at - 1, at + 1) if 0 <= i < len(ordered)]

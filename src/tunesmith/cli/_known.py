@@ -1,0 +1,102 @@
+"""Known configurations from the command line: `enqueue` one to run next, `invalidate` / `revalidate` a trial,
+and the lines `status` prints about the queue, the warm start and invalidated trials."""
+
+from __future__ import annotations
+
+import click
+
+from tunesmith._text import terminal_safe
+from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
+from tunesmith.cli._common import CliError, _friendly_errors, _params_text, _resolve_study, console, storage_option
+from tunesmith.study import Study
+from tunesmith.study._known import ENQUEUE_ID, from_text
+
+study_option = click.option("--study", "study_name", required=True, help="The study's name.")
+
+
+def known_lines(study: Study) -> list[str]:
+    """What `status` says about the warm start, the queue and invalidated trials (nothing when none)."""
+    lines: list[str] = []
+    with _friendly_errors():
+        attrs = study.attrs
+        warm = read_attr(attrs, WarmStartAttr)
+        queue = read_attr(attrs, EnqueuedAttr)
+    records = study.trials
+    if warm is not None:
+        dropped = f"; {warm.dropped} dropped, outside the space" if warm.dropped else ""
+        lines.append(
+            f"warm start: {len(warm.points)} earlier results from {warm.source} inform the sampler; they are not "
+            f"trials of this study{dropped}"
+        )
+    if queue is not None and queue.configs:
+        ran = {r.attrs.get(ENQUEUE_ID) for r in records if ENQUEUE_ID in r.attrs}
+        waiting = sum(1 for entry in queue.configs if entry["id"] not in ran)
+        lines.append(f"enqueued: {waiting} configurations waiting, {len(queue.configs) - waiting} run")
+    invalid = [r.number for r in records if r.invalidated is not None]
+    if invalid:
+        numbers = ", ".join(f"#{n}" for n in invalid)
+        lines.append(f"invalidated: {len(invalid)} trials ({numbers}), out of best, the samplers and the discipline")
+    return lines
+
+
+def _parse(study: Study, pairs: tuple[str, ...]) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise CliError(f"parameters are given as name=value, got {pair!r}: e.g. tunesmith enqueue ... lr=0.01")
+        # A name the study does not know yet (define-by-run) is read as a number, true/false/null or text.
+        params[name] = from_text(study.space.get(name), text)
+    return params
+
+
+@click.command()
+@study_option
+@storage_option
+@click.option("--note", default=None, help="Why this configuration (kept with it and its trial).")
+@click.argument("params", nargs=-1, required=True, metavar="NAME=VALUE...")
+def enqueue(study_name: str, storage: str, note: str | None, params: tuple[str, ...]) -> None:
+    """Queue a configuration for STUDY: the next trial any worker starts runs it, before the sampler's
+    proposals. Parameters left out are drawn by the sampler."""
+    study = _resolve_study(storage, study_name)
+    values = _parse(study, params)
+    with _friendly_errors():
+        study.enqueue(values, note=note)
+        waiting = known_lines(study)
+    console.print(f"enqueued for {terminal_safe(study.name)}: {_params_text(values)}")
+    for line in waiting:
+        if line.startswith("enqueued:"):
+            console.print(terminal_safe(line))
+
+
+@click.command()
+@study_option
+@storage_option
+@click.argument("number", type=int)
+@click.option("--reason", required=True, help="Why the trial's result cannot be trusted (kept for the audit).")
+def invalidate(study_name: str, storage: str, number: int, reason: str) -> None:
+    """Take trial NUMBER of STUDY out of best, the samplers, the schedulers and the discipline; it stays
+    stored and listed, marked with the reason (`tunesmith revalidate` undoes it)."""
+    study = _resolve_study(storage, study_name)
+    with _friendly_errors():
+        study.invalidate(number, reason)
+        if len(study.objectives) > 1:
+            front = ", ".join(f"#{record.number}" for record in study.pareto_front) or "empty"
+            now = f"the Pareto front is now {front}"
+        else:
+            best = study.best
+            now = "best is now " + ("none" if best is None else f"trial #{best.number}")
+    console.print(terminal_safe(f"trial #{number} of {study.name} invalidated: {reason.strip()}"))
+    console.print(terminal_safe(now))
+
+
+@click.command()
+@study_option
+@storage_option
+@click.argument("number", type=int)
+def revalidate(study_name: str, storage: str, number: int) -> None:
+    """Undo `tunesmith invalidate`: trial NUMBER of STUDY counts again."""
+    study = _resolve_study(storage, study_name)
+    with _friendly_errors():
+        study.revalidate(number)
+    console.print(terminal_safe(f"trial #{number} of {study.name} counts again"))

@@ -1,0 +1,60 @@
+"""``tunesmith import-optuna``: copy an Optuna study into tunesmith storage, to resume it or judge it there."""
+
+from __future__ import annotations
+
+import click
+
+from tunesmith._text import terminal_safe
+from tunesmith.budget import Budget
+from tunesmith.cli._common import _friendly_errors, _open, console, storage_option
+from tunesmith.storage import redact_url
+
+
+@click.command("import-optuna")
+@click.option("--from", "source", required=True, help="The Optuna storage URL, e.g. sqlite:///optuna.db.")
+@click.option("--study", "study_name", required=True, help="The Optuna study's name.")
+@storage_option
+@click.option("--as", "new_name", default=None, help="The tunesmith study's name (default: the Optuna study's).")
+@click.option("--metric", default=None, help="The metric's name (default: Optuna's metric name, else 'value').")
+@click.option("--sampler", default="auto", show_default=True, help="The sampler the study resumes with.")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="A trial budget counting the imported trials (default: none).")  # fmt: skip
+@click.option("--seed", type=int, default=None, help="The study seed (default: a random one).")
+def import_optuna(
+    source: str, study_name: str, storage: str, new_name: str | None, metric: str | None, sampler: str,
+    trials: int | None, seed: int | None,
+) -> None:  # fmt: skip
+    """Copy the Optuna study --study from --from into tunesmith storage as a new study.
+
+    Parameters become a search space (one asked only in some trials is conditional when another
+    parameter's value explains it, else optional), and every trial keeps its number, parameters,
+    value, state (PRUNED: stopped; FAIL: failed; RUNNING and WAITING: interrupted, and WAITING ones run
+    first on resume), intermediate values, user attributes and times. A study of the target name that
+    exists already is refused. Needs the optuna extra.
+    """
+    with _friendly_errors():
+        from tunesmith.integrations.optuna import import_study
+
+        store = _open(storage, create=True)
+        result = import_study(
+            source, study_name, storage=store, name=new_name, metric=metric, sampler=sampler,
+            budget=None if trials is None else Budget(trials=trials), seed=seed,
+        )  # fmt: skip
+    study = result.study
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(result.states.items()))
+    where = f"{study.name} in {redact_url(storage)}"
+    console.print(
+        terminal_safe(f"imported {result.trials} trials of Optuna study {study_name!r} into {where}: {counts}")
+    )
+    console.print(terminal_safe(f"space: {', '.join(f'{n}={p.to_json()}' for n, p in study.space.items())}"))
+    if result.step_offset:
+        console.print(terminal_safe(f"steps shifted by {result.step_offset}: tunesmith counts steps from 1"))
+    if result.optional:
+        console.print(terminal_safe(f"asked in only some trials, for no reason the others explain: "
+                                    f"{', '.join(result.optional)} (kept unconditional)"))  # fmt: skip
+    if result.queued:
+        console.print(terminal_safe(f"waiting in Optuna, queued to run first: trials {list(result.queued)}"))
+    for number, why in sorted(result.not_queued.items()):
+        console.print(terminal_safe(f"waiting trial {number} not queued: {why}"))
+    console.print(terminal_safe(f"resume: tunesmith worker {study.name} --storage {redact_url(storage)} "
+                                "--objective module:function"))  # fmt: skip

@@ -1,0 +1,71 @@
+"""What every training-library callback shares: read the library's metrics, report one epoch or
+boosting round to the trial, and tell the library whether to stop."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tunesmith.errors import TunesmithError
+from tunesmith.trial import Trial
+
+__all__ = ["MetricNotReported", "report_and_decide", "scalars"]
+
+# Counters a library logs beside its metrics: they are the step itself, never a metric to judge.
+_COUNTERS = frozenset({"step", "epoch"})
+
+
+class MetricNotReported(TunesmithError, KeyError):
+    """A callback's monitored metric is not among the metrics the training library produced.
+
+    Also a `KeyError`, what a lookup of a missing name raises; the message names the metric, the
+    ones the library did produce and how to fix the mismatch.
+    """
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
+        return str(self.args[0]) if self.args else ""
+
+
+def scalars(values: Mapping[str, Any]) -> dict[str, float]:
+    """The entries of ``values`` that are single numbers (Python or NumPy numbers, one-element tensors),
+    as floats; counters (``step``, ``epoch``) and anything else (strings, arrays, None) are left out."""
+    found: dict[str, float] = {}
+    for name, value in values.items():
+        if name in _COUNTERS or isinstance(value, bool | str | bytes) or value is None:
+            continue
+        try:
+            found[str(name)] = float(value)
+        except (TypeError, ValueError, RuntimeError):  # arrays and tensors of more than one value
+            continue
+    return found
+
+
+def report_and_decide(
+    trial: Trial, step: int, metrics: Mapping[str, float], *, monitor: str, where: str, fix: str
+) -> bool:
+    """Report ``metrics`` at ``step`` and return whether the training run must stop.
+
+    A trial the study has already told to stop (or pause) is not reported to again: the run is
+    asked to stop at once.
+
+    Args:
+        trial: the trial the training run belongs to.
+        step: resource units done (epochs or boosting rounds so far).
+        metrics: what the library produced at this step, as floats.
+        monitor: the metric the callback watches; it must be among ``metrics``.
+        where: the place the metrics came from, for the error ("Keras's logs at epoch 3").
+        fix: how to make ``monitor`` appear, for the error.
+
+    Raises:
+        MetricNotReported: ``monitor`` is not among ``metrics``.
+    """
+    if trial.should_stop():
+        return True
+    if monitor not in metrics:
+        available = ", ".join(repr(name) for name in sorted(metrics)) or "none"
+        raise MetricNotReported(
+            f"the monitored metric must be among the metrics reported, but {monitor!r} is not in {where} "
+            f"(available: {available}): pass monitor= one of those, or {fix}"
+        )
+    trial.report(step, **metrics)
+    return trial.should_stop()

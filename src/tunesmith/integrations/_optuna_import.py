@@ -1,0 +1,282 @@
+"""Copying an Optuna study into tunesmith storage (`import_study`; CLI ``tunesmith import-optuna``).
+
+Needs the ``optuna`` extra. Every trial is written through the `Storage` protocol as tunesmith writes its
+own: `Storage.create_trial` (numbered in the study lock, under the trial budget), `Storage.add_report` per
+intermediate value and `Storage.finish_trial`, each stamped with Optuna's own times.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tunesmith._attribute_json import Fields, JsonObject, is_text
+from tunesmith.attributes import read_attr, write_attr
+from tunesmith.budget import RETRY_REQUESTED, Budget
+from tunesmith.errors import ConfigError, SpaceError, StorageError, StorageUnavailable, StudyNotFound, require
+from tunesmith.integrations._optuna_convert import infer_space, record_of
+from tunesmith.objective import Direction, Metric
+from tunesmith.samplers import Sampler
+from tunesmith.schedulers import Scheduler
+from tunesmith.space import Space
+from tunesmith.storage import Proposal, Storage, open_storage, redact_url
+from tunesmith.storage.base import count_budgeted
+from tunesmith.study import Study, trial_seed
+from tunesmith.trial import TrialRecord
+
+require("optuna", "optuna")
+
+import optuna  # noqa: E402 - after the check that names the extra
+from optuna.study import StudyDirection  # noqa: E402
+from optuna.trial import FrozenTrial  # noqa: E402
+from optuna.trial import TrialState as OptunaState  # noqa: E402
+
+__all__ = ["IMPORT_WORKER", "ImportResult", "OptunaImportAttr", "import_study"]
+
+# The worker imported trials are recorded with: no process of this name exists, so none is ever reaped.
+IMPORT_WORKER = "optuna-import"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptunaImportAttr(JsonObject):
+    """``optuna_import``: where a study was imported from (written before the first trial, ``complete`` after the last).
+
+    Attributes:
+        source: the Optuna storage URL (password hidden), or the storage's type when given as an object.
+        study: the Optuna study's name.
+        trials: how many trials were copied.
+        step_offset: added to every Optuna step (1 when some trial reported at step 0; tunesmith's steps count
+            resource units done, from 1).
+        optional: parameters some trials lack for no reason the others explain (see `infer_space`).
+        queued: numbers of the trials WAITING in Optuna, queued to run first when the study resumes.
+        complete: whether every trial was written.
+        at: when the import started (UNIX time).
+    """
+
+    KEY: ClassVar[str] = "optuna_import"
+    ALWAYS = frozenset({"complete"})
+    source: str
+    study: str
+    trials: int = 0
+    step_offset: int = 0
+    optional: tuple[str, ...] = ()
+    queued: tuple[int, ...] = ()
+    complete: bool = False
+    at: float | None = None
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> OptunaImportAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(source=r.text("source", required=True), study=r.text("study", required=True),
+                   trials=r.integer("trials") or 0, step_offset=r.integer("step_offset") or 0,
+                   optional=r.items("optional", is_text, "parameter names") or (),
+                   queued=r.items("queued", lambda v: isinstance(v, int), "trial numbers") or (),
+                   complete=bool(r.flag("complete")), at=r.number("at"), **r.rest())  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What `import_study` did.
+
+    Attributes:
+        study: the tunesmith study, ready to resume (``result.study.optimize(objective)``).
+        states: imported trials per tunesmith state (``{"complete": 40, "stopped": 7, "failed": 3}``).
+        optional: parameters some trials lack for no reason the others explain (see `infer_space`).
+        queued: trials WAITING in Optuna, queued to run first when the study resumes.
+        not_queued: WAITING trials whose enqueued parameters are not a valid configuration of the space, with why.
+        step_offset: added to every Optuna step (see `OptunaImportAttr`).
+    """
+
+    study: Study
+    states: dict[str, int]
+    optional: tuple[str, ...] = ()
+    queued: tuple[int, ...] = ()
+    not_queued: dict[int, str] = field(default_factory=dict)
+    step_offset: int = 0
+
+    @property
+    def trials(self) -> int:
+        return sum(self.states.values())
+
+
+def import_study(
+    source: str | optuna.storages.BaseStorage,
+    study_name: str,
+    *,
+    storage: str | Storage | None = None,
+    name: str | None = None,
+    metric: str | None = None,
+    sampler: str | Mapping[str, Any] | Sampler | None = "auto",
+    scheduler: str | Mapping[str, Any] | Scheduler | None = None,
+    budget: Budget | None = None,
+    seed: int | None = None,
+) -> ImportResult:
+    """Copy the Optuna study ``study_name`` into tunesmith storage as a new study, to resume or judge there.
+
+    Parameters and their distributions become a `Space` (see `infer_space`: a parameter asked only in some
+    trials becomes conditional when another parameter's value explains it, else optional), the direction the
+    metric's goal, and each trial a record with its number, parameters, value, state, intermediate values
+    (the reported curve), user attributes (``attrs["user_attrs"]``; ``attrs["optuna"]`` keeps the Optuna
+    number and state) and times. States: COMPLETE -> COMPLETE; PRUNED -> STOPPED (kind SCHEDULER, its last
+    intermediate value as its result); FAIL -> FAILED (kind EXCEPTION); RUNNING -> FAILED (kind INTERRUPTED:
+    its worker reports to Optuna, not here, and it spends no budget); WAITING -> FAILED (kind INTERRUPTED),
+    queued to run first when the study resumes if its enqueued parameters are a valid configuration.
+
+    Importing is done once: a study of the target name that already exists is refused (nothing is copied
+    twice); import again under another ``name``.
+
+    Args:
+        source: the Optuna storage: a URL (``sqlite:///optuna.db``, ``postgresql://...``) or a storage object.
+        study_name: the Optuna study's name.
+        storage: the tunesmith storage to write (default: as `Study`).
+        name: the tunesmith study's name (default: ``study_name``).
+        metric: the metric's name (default: the Optuna study's metric name, else ``"value"``).
+        sampler, scheduler, seed: as for `Study`; the sampler continues from the imported history.
+        budget: the study's budget, counting the imported trials (``Budget(trials=100)``: 100 in all).
+
+    Raises:
+        ConfigError: a multi-objective study, a study without parameters, a budget the imported trials exceed,
+            or a tunesmith study of the target name that exists already.
+        StudyNotFound: no Optuna study of that name (the message lists those there are).
+        StorageUnavailable: a SQLite source file that does not exist.
+    """
+    loaded = _load_optuna(source, study_name)
+    if len(loaded.directions) != 1:
+        raise ConfigError(
+            f"Optuna study {study_name!r} has {len(loaded.directions)} objectives "
+            f"({', '.join(d.name.lower() for d in loaded.directions)}): a tunesmith study optimises one metric, "
+            "with others as guardrails; import a single-objective study"
+        )
+    direction: Direction = "max" if loaded.directions[0] is StudyDirection.MAXIMIZE else "min"
+    names = loaded.metric_names
+    target = Metric(metric or (names[0] if names else "value"), direction)
+    trials = sorted(loaded.get_trials(deepcopy=False), key=lambda t: t.number)
+    inferred = infer_space(trials)
+    step_offset = 1 if any(0 in t.intermediate_values for t in trials) else 0
+    records = [record_of(t, target.name, step_offset=step_offset) for t in trials]
+    queue, not_queued = _waiting(trials, inferred.space)
+    records = [_queued(r, queue[r.number]) if r.number in queue else r for r in records]
+    if budget is not None and budget.trials is not None and count_budgeted(records) > budget.trials:
+        raise ConfigError(
+            f"the imported trials spend {count_budgeted(records)} trials of the budget, more than budget.trials="
+            f"{budget.trials}: pass a budget of at least {count_budgeted(records)} trials (the imported count too)"
+        )
+    store = open_storage(storage)
+    new_name = name or study_name
+    _refuse_existing(store, new_name, study_name)
+    study = Study(inferred.space, metric=target, sampler=sampler, scheduler=scheduler, budget=budget,
+                  storage=store, name=new_name, seed=seed)  # fmt: skip
+    attr = OptunaImportAttr(source=_where(source), study=study_name,
+                            step_offset=step_offset, optional=inferred.optional, queued=tuple(sorted(queue)),
+                            at=time.time())  # fmt: skip
+    write_attr(study, attr)
+    study_id = store.load_study(new_name).id
+    for record in records:
+        _write(store, study_id, record.evolve(seed=trial_seed(study.seed, record.number)), study.budget)
+    write_attr(study, replace(attr, trials=len(records), complete=True))
+    states = Counter(record.state.value for record in records)
+    return ImportResult(study, dict(states), inferred.optional, tuple(sorted(queue)), not_queued, step_offset)
+
+
+@dataclass(frozen=True)
+class _Queued:
+    params: dict[str, Any]
+    drawn: tuple[str, ...]  # not fixed by ``enqueue_trial``: drawn from the prior at import
+
+
+def _queued(record: TrialRecord, queued: _Queued) -> TrialRecord:
+    """A WAITING trial queued to run first on resume (`Study.retry_failed`'s mark), its drawn parameters named."""
+    drawn = {"drawn_from_prior": list(queued.drawn)} if queued.drawn else {}
+    return record.evolve(params=queued.params, attrs={**record.attrs, RETRY_REQUESTED: True, **drawn})
+
+
+def _where(source: str | optuna.storages.BaseStorage) -> str:
+    return redact_url(source) if isinstance(source, str) else type(source).__name__
+
+
+def _load_optuna(source: str | optuna.storages.BaseStorage, study_name: str) -> optuna.Study:
+    if isinstance(source, str) and source.startswith("sqlite"):
+        path = source.split("///", 1)[1] if "///" in source else ""
+        if path not in ("", ":memory:") and not Path(path).is_file():
+            raise StorageUnavailable(
+                f"no Optuna storage at {redact_url(source)}: the file {path!r} does not exist; check the path "
+                "(reading never creates it)"
+            )
+    try:
+        return optuna.load_study(study_name=study_name, storage=source, sampler=optuna.samplers.RandomSampler())
+    except KeyError:
+        known = ", ".join(optuna.study.get_all_study_names(source)) or "none"
+        raise StudyNotFound(
+            f"no Optuna study named {study_name!r} in {_where(source)} (studies: {known}): pass one of them"
+        ) from None
+
+
+def _waiting(trials: list[FrozenTrial], space: Space) -> tuple[dict[int, _Queued], dict[int, str]]:
+    """The WAITING trials that can run: number -> their parameters (those Optuna's ``enqueue_trial`` fixed, and
+    the rest drawn from the prior, as Optuna would have sampled them); and those that cannot, with why."""
+    queue: dict[int, _Queued] = {}
+    refused: dict[int, str] = {}
+    for trial in trials:
+        if trial.state is not OptunaState.WAITING:
+            continue
+        fixed = {**trial.params, **(trial.system_attrs.get("fixed_params") or {})}
+        unknown = sorted(set(fixed) - set(space))
+        if unknown:
+            refused[trial.number] = f"parameters {unknown} are not in the space {list(space)}"
+            continue
+        rng = np.random.default_rng(trial.number)
+        params: dict[str, Any] = {}
+        for name, param in space.items():
+            if space.is_active(name, params):
+                params[name] = fixed[name] if name in fixed else param.sample(rng)
+        try:
+            queue[trial.number] = _Queued(space.validate(params), tuple(n for n in params if n not in fixed))
+        except SpaceError as exc:
+            refused[trial.number] = str(exc)
+    return queue, refused
+
+
+def _refuse_existing(store: Storage, name: str, source_study: str) -> None:
+    try:
+        info = store.load_study(name)
+    except StudyNotFound:
+        return
+    earlier = read_attr(info.attrs, OptunaImportAttr)
+    if earlier is None:
+        why = f"a study named {name!r} already exists in {redact_url(store.url)}"
+    elif earlier.complete:
+        why = f"{name!r} was already imported from Optuna study {earlier.study!r} ({earlier.trials} trials)"
+    else:
+        why = f"an import into {name!r} from Optuna study {earlier.study!r} was interrupted before its last trial"
+    raise ConfigError(
+        f"{why}: an import is never merged into an existing study, so that no trial is copied twice; resume it "
+        f"with ts.Study.load({name!r}, storage), or import {source_study!r} under a new name (--as NEW_NAME, name=)"
+    )
+
+
+def _write(store: Storage, study_id: int, record: TrialRecord, budget: Budget) -> None:
+    """Write one imported trial as the study writes its own: created (numbered, under the budget), its
+    curve reported, then finished, at Optuna's times."""
+    started = record.started_at if record.started_at is not None else time.time()
+    created = store.create_trial(
+        study_id, lambda number, history: Proposal(record.params, record.seed, record.attrs),
+        max_trials=budget.trials, worker=IMPORT_WORKER, now=started,
+    )  # fmt: skip
+    if created is None or created.number != record.number:
+        raise StorageError(
+            f"Optuna trial {record.number} could not be written as trial {record.number} "
+            f"(got {'none: the budget is spent' if created is None else created.number}): another writer is "
+            "adding trials to this study; import under a new name"
+        )
+    for step, metrics in sorted(record.intermediate.items()):
+        store.add_report(study_id, record.number, step, metrics, started)
+    store.finish_trial(
+        study_id, record.number, record.state, metrics=record.metrics, reason=record.reason, error=record.error,
+        now=record.finished_at if record.finished_at is not None else started, kind=record.kind,
+    )  # fmt: skip

@@ -1,0 +1,60 @@
+"""What the live-tracking observers (MLflow, Weights & Biases) share: finite metrics, the verdict, the best trial."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunesmith.attributes import VerdictAttr, read_attr
+from tunesmith.errors import ConfigError
+from tunesmith.trial import TrialRecord
+
+if TYPE_CHECKING:
+    from tunesmith.study import Study
+
+__all__ = ["finite", "is_better", "last_step", "report_file", "verdict_json"]
+
+
+def finite(values: Mapping[str, Any]) -> dict[str, float]:
+    """The finite numeric values (trackers refuse NaN and infinities)."""
+    return {
+        str(k): float(v)
+        for k, v in values.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
+
+
+def last_step(record: TrialRecord) -> int:
+    """The step a trial's final metrics are logged at: its last report, 0 without reports."""
+    return max(record.intermediate, default=0)
+
+
+def is_better(study: Study, record: TrialRecord, best: TrialRecord | None) -> bool:
+    """Whether ``record`` is the study's new best among ``record`` and the best so far."""
+    return study.best_of([r for r in (best, record) if r is not None]) is record
+
+
+def verdict_json(study: Study) -> dict[str, Any]:
+    """The study's ``verdict`` attribute as JSON, or a `ConfigError` that says how to get one."""
+    verdict = read_attr(study.attrs, VerdictAttr)
+    if verdict is None:
+        raise ConfigError(
+            f"study {study.name!r} has no verdict yet, got attributes {sorted(study.attrs)}: run "
+            "ts.validate_top(study, objective) and ts.finalize(study, evaluate) first"
+        )
+    data: dict[str, Any] = json.loads(json.dumps(verdict.to_json()))
+    return data
+
+
+def report_file(path: str | Path) -> Path:
+    """An existing report file, or a `ConfigError` that says how to write one."""
+    target = Path(path)
+    if not target.is_file():
+        raise ConfigError(
+            f"the report must be an existing file, got path={str(path)!r}: write it first with "
+            "tunesmith.report.write_report(study, path)"
+        )
+    return target

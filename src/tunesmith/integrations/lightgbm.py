@@ -1,0 +1,74 @@
+"""LightGBM: `tunesmith_callback` reports every boosting round to a trial and stops training when the
+study says so.
+
+Importing this module needs the ``lightgbm`` extra (``pip install 'tunesmith[lightgbm]'``)::
+
+    def objective(trial):
+        booster = lgb.train(params(trial), train_set, num_boost_round=200, valid_sets=[valid_set],
+                            callbacks=[tunesmith_callback(trial, monitor="valid_0-binary_logloss")])
+        return {"valid_0-binary_logloss": booster.best_score["valid_0"]["binary_logloss"]}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tunesmith.errors import require
+
+require("lightgbm", "lightgbm")  # raises MissingExtra naming the extra when LightGBM is absent
+
+import lightgbm  # noqa: E402
+
+from tunesmith.integrations._callbacks import MetricNotReported, report_and_decide  # noqa: E402
+from tunesmith.trial import Trial  # noqa: E402
+
+__all__ = ["MetricNotReported", "tunesmith_callback"]
+
+
+class _TunesmithCallback:
+    """The callable `tunesmith_callback` returns (LightGBM calls it after every round)."""
+
+    # LightGBM runs callbacks in ``order``: after record_evaluation (20), so the round that stops
+    # the run is recorded, and before early_stopping (30), so that round is reported.
+    ORDER = 25
+
+    def __init__(self, trial: Trial, monitor: str) -> None:
+        self.trial = trial
+        self.monitor = monitor
+        self.order = self.ORDER  # an instance attribute: LightGBM sets one on callbacks that lack it
+        self.before_iteration = False
+
+    def __call__(self, env: Any) -> None:
+        rounds = env.iteration + 1
+        if env.end_iteration > 0:
+            self.trial.plan(env.end_iteration)
+        # (data set, metric, value, higher is better[, std over cv folds]): a tuple, or a named one from 4.7 on
+        results = env.evaluation_result_list or []
+        metrics = {f"{result[0]}-{result[1]}": float(result[2]) for result in results}
+        stop = report_and_decide(
+            self.trial, rounds, metrics, monitor=self.monitor, where=f"LightGBM's evaluations after round {rounds}",
+            fix="evaluate it: pass valid_sets= (eval_set= to fit) and set the metric parameter",
+        )  # fmt: skip
+        if stop:
+            raise lightgbm.callback.EarlyStopException(env.iteration, results)
+
+
+def tunesmith_callback(trial: Trial, monitor: str) -> _TunesmithCallback:
+    """A LightGBM callback that reports every evaluation after each boosting round and stops training
+    (by raising LightGBM's ``EarlyStopException``) when the trial is stopped (or paused: resuming is
+    the objective's business).
+
+    The step is the number of boosting rounds done, so a scheduler's resource is rounds. Metrics are
+    named ``<data set>-<metric>`` (``valid_0-binary_logloss``; ``lightgbm.cv`` names its set ``valid``),
+    and ``monitor`` must be among them. A stopped booster keeps every round it trained
+    (``best_iteration`` is the last one).
+
+    Args:
+        trial: the trial this training belongs to.
+        monitor: the evaluation that must be reported, e.g. ``"valid_0-binary_logloss"`` (the first of
+            ``valid_sets``, unless ``valid_names=`` names it) or ``"valid_0-l2"``.
+
+    Raises:
+        MetricNotReported: after the first round, when ``monitor`` was not evaluated.
+    """
+    return _TunesmithCallback(trial, monitor)

@@ -1,0 +1,189 @@
+"""NSGA-II: an evolutionary search for the Pareto front, for studies with several objectives and large budgets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tunesmith._validate import integer, real
+from tunesmith.context import SearchContext
+from tunesmith.pareto import crowding_distance, nondominated_ranks
+from tunesmith.samplers._history import EncodingCache, categorical_dims, observe, snap
+from tunesmith.samplers._objectives import observe_objectives
+from tunesmith.samplers.base import Sampler
+from tunesmith.samplers.qmc import sobol_point
+from tunesmith.space import Space
+from tunesmith.trial import TrialRecord
+
+__all__ = ["NSGA2"]
+
+_MAX_REBREEDS = 16
+
+
+def _survival_keys(losses: np.ndarray, feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the non-dominated rank (feasible rows first: infeasible ones rank after every feasible
+    front) and the crowding distance within its front; lower rank, then larger crowding, is better."""
+    n = len(losses)
+    rank = np.zeros(n, dtype=int)
+    crowding = np.zeros(n)
+    offset = 0
+    for group in (np.flatnonzero(feasible), np.flatnonzero(~feasible)):
+        if len(group) == 0:
+            continue
+        ranks = nondominated_ranks(losses[group])
+        rank[group] = ranks + offset
+        for r in np.unique(ranks):
+            members = group[ranks == r]
+            crowding[members] = crowding_distance(losses[members])
+        offset += int(ranks.max()) + 1
+    return rank, crowding
+
+
+class NSGA2(Sampler):
+    """NSGA-II (Deb et al. 2002): non-dominated sorting, crowding distance, SBX and polynomial mutation.
+
+    Stateless: the population is rebuilt from the history on every call. Trial ``n`` belongs to
+    generation ``n // population_size``; the first generation is quasi-random (Sobol). A trial of
+    generation ``g`` is bred from the parents of ``g``: the ``population_size`` best finished trials
+    of the earlier generations, by non-dominated rank (feasible trials before infeasible ones), then
+    crowding distance (the elitist selection of NSGA-II). Two parents are picked by binary tournaments
+    on the same keys; numeric parameters are crossed by simulated binary crossover (SBX) and mutated
+    by polynomial mutation in the unit cube, choices by uniform crossover and a uniform resample.
+    Each suggestion draws only from ``rng``, so the same history and rng give the same child; a child
+    equal to a finished or running trial is bred again, so parallel workers never duplicate one.
+    With a single objective it ranks trials by their loss (a plain genetic algorithm).
+
+    Args:
+        population_size: trials per generation (and parents kept).
+        crossover_prob: probability that a child is crossed rather than copied from one parent.
+        crossover_eta: SBX's distribution index (larger: children closer to their parents).
+        mutation_eta: polynomial mutation's distribution index.
+        mutation_prob: probability that a parameter mutates (default ``1 / d``).
+    """
+
+    name = "nsga2"
+
+    def __init__(
+        self,
+        population_size: int = 40,
+        crossover_prob: float = 0.9,
+        crossover_eta: float = 20.0,
+        mutation_eta: float = 20.0,
+        mutation_prob: float | None = None,
+    ) -> None:
+        self.population_size = integer("population_size", population_size, minimum=2)
+        self.crossover_prob = real("crossover_prob", crossover_prob, minimum=0, maximum=1)
+        self.crossover_eta = real("crossover_eta", crossover_eta, minimum=0)
+        self.mutation_eta = real("mutation_eta", mutation_eta, minimum=0)
+        self.mutation_prob = (
+            None if mutation_prob is None else real("mutation_prob", mutation_prob, minimum=0, maximum=1)
+        )
+        self._cache = EncodingCache()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "population_size": self.population_size,
+            "crossover_prob": self.crossover_prob,
+            "crossover_eta": self.crossover_eta,
+            "mutation_eta": self.mutation_eta,
+            "mutation_prob": self.mutation_prob,
+        }
+
+    def suggest(
+        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
+    ) -> dict[str, Any]:
+        if not space.dimensions:
+            return space.decode(np.empty(0))
+        generation = len(history) // self.population_size
+        earlier = [r for r in history if r.number < generation * self.population_size]
+        x, losses, feasible = self._finished(space, earlier, context)
+        if generation == 0 or len(x) < 2:
+            return space.decode(sobol_point(space, history, rng, None))
+        rank, crowding = _survival_keys(losses, feasible)
+        # Elitist selection: the best population_size of every finished trial of earlier generations.
+        order = np.lexsort((-crowding, rank))[: self.population_size]
+        used = np.vstack([self._cache.encode(space, r) for r in history])
+        used = np.where(np.isnan(used), 0.5, used)
+        for _ in range(_MAX_REBREEDS):
+            parents = [self._tournament(order, rank, crowding, rng) for _ in range(2)]
+            child = snap(space, self._breed(space, x[parents[0]], x[parents[1]], rng))
+            filled = np.where(np.isnan(child), 0.5, child)
+            # A child equal to a finished or running trial teaches nothing: breed another.
+            if float(np.min(np.max(np.abs(used - filled), axis=1))) > 1e-9:
+                break
+        return space.decode(child)
+
+    def _finished(
+        self, space: Space, history: Sequence[TrialRecord], context: SearchContext
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if len(context.objectives) > 1:
+            many = observe_objectives(space, history, context, self._cache)
+            return many.x, many.losses, many.feasible
+        one = observe(space, history, context, self._cache)
+        return one.x, one.loss[:, None], one.feasible
+
+    @staticmethod
+    def _tournament(pool: np.ndarray, rank: np.ndarray, crowding: np.ndarray, rng: np.random.Generator) -> int:
+        a, b = (int(i) for i in rng.choice(pool, size=2, replace=len(pool) < 2))
+        if rank[a] != rank[b]:
+            return a if rank[a] < rank[b] else b
+        if crowding[a] != crowding[b]:
+            return a if crowding[a] > crowding[b] else b
+        return a
+
+    def _breed(self, space: Space, first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One child of two encoded parents (``NaN``: an inactive parameter, filled from the other or at random)."""
+        d = len(first)
+        cat, sizes = categorical_dims(space)
+        fill = rng.random(d)
+        a = np.where(np.isnan(first), np.where(np.isnan(second), fill, second), first)
+        b = np.where(np.isnan(second), a, second)
+        child = a.copy()
+        if rng.random() < self.crossover_prob:
+            child = np.where(cat, np.where(rng.random(d) < 0.5, a, b), self._sbx(a, b, rng))
+        p_mutate = self.mutation_prob if self.mutation_prob is not None else 1.0 / d
+        mutate = rng.random(d) < p_mutate
+        mutated = self._polynomial(child, rng)
+        resampled = (np.floor(rng.random(d) * np.where(cat, sizes, 1.0)) + 0.5) / np.where(cat, sizes, 1.0)
+        child = np.where(mutate, np.where(cat, resampled, mutated), child)
+        return np.clip(child, 0.0, 1.0)
+
+    def _sbx(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Simulated binary crossover in ``[0, 1]`` (Deb & Agrawal's bounded form), one child per call.
+
+        Each coordinate is crossed with probability one half; the spread factor's distribution keeps
+        children inside the bounds and near their parents as ``crossover_eta`` grows.
+        """
+        d = len(a)
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        gap = np.maximum(high - low, 1e-12)
+        u = rng.random(d)
+        eta = self.crossover_eta
+        children = []
+        for distance in (low, 1.0 - high):  # towards the lower bound, then the upper one
+            beta = 1.0 + 2.0 * distance / gap
+            alpha = 2.0 - beta ** -(eta + 1.0)
+            inner = u <= 1.0 / alpha
+            betaq = np.where(
+                inner,
+                (u * alpha) ** (1.0 / (eta + 1.0)),
+                (1.0 / np.maximum(2.0 - u * alpha, 1e-12)) ** (1.0 / (eta + 1.0)),
+            )
+            children.append(betaq)
+        c_low = 0.5 * (low + high - children[0] * gap)
+        c_high = 0.5 * (low + high + children[1] * gap)
+        child = np.where(rng.random(d) < 0.5, c_low, c_high)
+        crossed = (rng.random(d) < 0.5) & (high - low > 1e-12)
+        return np.where(crossed, np.clip(child, 0.0, 1.0), np.where(rng.random(d) < 0.5, a, b))
+
+    def _polynomial(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Polynomial mutation in ``[0, 1]`` (Deb's bounded form): small moves likely, the bounds respected."""
+        u = rng.random(len(x))
+        power = 1.0 / (self.mutation_eta + 1.0)
+        below = u < 0.5
+        delta_low = (2.0 * u + (1.0 - 2.0 * u) * (1.0 - x) ** (self.mutation_eta + 1.0)) ** power - 1.0
+        delta_high = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * x ** (self.mutation_eta + 1.0)) ** power
+        return np.clip(x + np.where(below, delta_low, delta_high), 0.0, 1.0)

@@ -1,0 +1,336 @@
+"""Known configurations: enqueued ones run next, earlier results warm-start the samplers, bad trials are invalidated.
+
+- **Enqueue.** `Study.enqueue(params)` appends ``{"id", "params", "at", "note"}`` to the study attribute
+  ``enqueued`` (`EnqueuedAttr`), atomically (`Storage.update_study_attr`), so any worker of any process
+  sees it. `Known.next_queued` runs inside `Storage.create_trial`, under the study lock, and hands out the
+  oldest entry whose ``id`` no trial records yet (``attrs["enqueue_id"]``): each entry runs exactly once,
+  the lost-trial retry's guarantee, after owed retries and before the scheduler's and the sampler's
+  proposals. The entries stay in the attribute as the record of what was asked. A parameter the study
+  does not know yet (a define-by-run one no trial asked for) is kept as given, and checked by the trial
+  whose objective asks for it (`tunesmith.space._define_by_run.AskedParams`).
+- **Warm start.** ``Study(warm_start=...)`` stores earlier results in the ``warm_start`` attribute
+  (`tunesmith.study._warm_start`); every proposal puts them before the study's own trials in the history the
+  sampler reads, as COMPLETE records with negative numbers and ``attrs["warm_start"]`` naming the source.
+  They are never stored as trials: not in `Study.trials`, the budget, `best` or the discipline.
+- **Invalidate.** `Study.invalidate(n, reason)` writes ``attrs["invalidated"]`` (the reason) and
+  ``attrs["invalidated_at"]`` on the finished trial, the one source of truth: `TrialRecord.invalidated`
+  reads it, `best_record` skips it, the samplers, the schedulers and the discipline never see it. It is
+  kept for audit (``tunesmith trials``, ``tunesmith show``) and still spent its budget.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
+from tunesmith.context import SearchContext
+from tunesmith.errors import ConfigError, SpaceError
+from tunesmith.space import Choice, Fixed, Float, Int, Space
+from tunesmith.space._define_by_run import plain
+from tunesmith.space._params import JsonScalar, Param
+from tunesmith.storage import Proposal
+from tunesmith.trial import INVALIDATED, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+
+__all__ = ["ENQUEUE_ID", "Known", "KnownConfigs", "checked_params", "from_text", "plain", "read_known", "valid"]
+
+# The trial attribute naming the `enqueued` entry a trial ran.
+ENQUEUE_ID = "enqueue_id"
+
+
+class KnownConfigs:
+    """`Study`'s methods for configurations known before the search: the queue and invalidation.
+
+    A base of `Study` only (it is `Study`'s face, kept in its own module); warm starts are the
+    ``warm_start`` argument of `Study` itself.
+    """
+
+    def enqueue(self, params: Mapping[str, Any], *, note: str | None = None) -> None:
+        """Run ``params`` next: the next trial any worker starts runs it, before the sampler's proposals
+        (after a paused trial's promotion and a lost trial's owed retry); several run in the order they were
+        enqueued, each once.
+
+        The values of the space's parameters (those given up front and those trials asked for by name so
+        far) are checked now. A parameter the study does not know yet (one the objective will ask for by name,
+        ``trial.suggest_float("lr", ...)``) is taken as given: its value goes into the trial's ``params``, and
+        ``trial.suggest_*`` returns it once it fits the definition asked for; a value outside it fails that
+        trial, saying so. A name close to a known parameter's is refused as a likely typo. A partial
+        configuration is allowed: the sampler draws the parameters it lacks for that trial; a conditional
+        parameter needs its parents given.
+        The trial records ``attrs["enqueued"] = True`` (and ``attrs["note"]``) and spends the budget as
+        any trial does. CLI: ``tunesmith enqueue --study NAME key=value ...``.
+
+        Raises:
+            SpaceError: a value outside its parameter's range, an inactive parameter, a name close to a known
+                parameter's, a value that is not a JSON scalar.
+        """
+        study = cast("Study", self)
+        space = study._defined.refresh(study.attrs)  # with what other workers' trials asked for since
+        entry: dict[str, Any] = {"id": uuid.uuid4().hex, "params": checked_params(space, params, learns=True)}
+        entry["at"] = study._clock()
+        if note is not None:
+            entry["note"] = str(note)
+
+        def append(stored: Any) -> Any:
+            queue = EnqueuedAttr() if stored is None else EnqueuedAttr.from_json(stored)
+            return EnqueuedAttr(configs=(*queue.configs, entry), extra=queue.extra).to_json()
+
+        study.storage.update_study_attr(study._info.id, EnqueuedAttr.KEY, append)
+
+    def invalidate(self, number: int, reason: str) -> TrialRecord:
+        """Take finished trial ``number`` out of the search: never `best`, never in the samplers' or
+        the schedulers' history, never a candidate of `tunesmith.validate_top` or `tunesmith.finalize`.
+
+        It stays stored and shown, marked with ``reason`` (``tunesmith trials``, ``tunesmith show``),
+        and it still spent its budget (``extend_budget`` buys a replacement). `revalidate` undoes it.
+        CLI: ``tunesmith invalidate --study NAME N --reason "..."``.
+
+        Raises:
+            ConfigError: no such trial, a trial still running or paused, or an empty reason.
+        """
+        study = cast("Study", self)
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(
+                f"invalidate needs a reason for the audit trail, got reason={reason!r}: "
+                'say why, e.g. reason="evaluated on the training split"'
+            )
+        _finished_trial(study, number, "invalidate")
+        study.storage.update_trial(
+            study._info.id, number, attrs={INVALIDATED: reason.strip(), "invalidated_at": study._clock()}
+        )
+        return study.storage.get_trial(study._info.id, number)
+
+    def revalidate(self, number: int) -> TrialRecord:
+        """Undo `invalidate`: trial ``number`` counts again (``attrs["revalidated_at"]`` records when)."""
+        study = cast("Study", self)
+        if _finished_trial(study, number, "revalidate").invalidated is None:
+            raise ConfigError(f"trial #{number} of study {study.name!r} is not invalidated: nothing to revalidate")
+        study.storage.update_trial(study._info.id, number, attrs={INVALIDATED: None, "revalidated_at": study._clock()})
+        return study.storage.get_trial(study._info.id, number)
+
+
+def _finished_trial(study: Study, number: int, what: str) -> TrialRecord:
+    try:
+        record = study.storage.get_trial(study._info.id, int(number))
+    except KeyError:
+        held = len(study.trials)
+        have = f"its trials are #0-#{held - 1}" if held else "it has no trial yet"
+        raise ConfigError(f"{what}: study {study.name!r} has no trial #{number}: {have}") from None
+    if not record.state.is_finished:
+        raise ConfigError(
+            f"{what}: trial #{number} of study {study.name!r} is {record.state.value.upper()}; only a finished "
+            "trial can be judged: wait until it ends"
+        )
+    return record
+
+
+def valid(history: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """``history`` without invalidated trials: what samplers and schedulers may learn from."""
+    return [r for r in history if r.invalidated is None]
+
+
+# Checking a configuration -------------------------------------------------------------------------
+def _range(param: Param) -> str:
+    if isinstance(param, Choice):
+        return f"one of {list(param.options)}"
+    if isinstance(param, Fixed):
+        return f"fixed at {param.value!r}"
+    if isinstance(param, Int | Float):
+        base = getattr(param, "base", None)
+        steps = f" in steps of {param.step}" if param.step and param.step != 1 else ""
+        return f"[{param.low}, {param.high}]{steps}" + (f", powers of {base}" if base else "")
+    return repr(param)
+
+
+def from_text(param: Param | None, text: str) -> Any:
+    """A CSV cell (or a command line's ``name=value``) as the value ``param`` holds (left as text when it is
+    none of them: then it is outside). Without a ``param`` (one no trial has asked for yet): a number,
+    ``true``/``false``/``null``, else the text."""
+    if param is None:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        return value if value is None or isinstance(value, bool | int | float) else text
+    if isinstance(param, Choice | Fixed):
+        options = param.options if isinstance(param, Choice) else (param.value,)
+        return next((o for o in options if text in (str(o), _text_of(o))), text)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if isinstance(param, Int) and number.is_integer():
+        return int(number)
+    return number if isinstance(param, Float) else text
+
+
+def _text_of(value: Any) -> str:
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def checked_params(
+    space: Space, params: Mapping[str, Any], what: str = "enqueue", *, learns: bool = False
+) -> dict[str, Any]:
+    """``params`` checked against ``space``: each a parameter of it, inside its range, and active given
+    the others; parameters left out are allowed (the sampler draws them). Returns them as JSON scalars.
+
+    With ``learns`` (the study learns parameters from what its trials ask for by name), a name the space
+    lacks is kept unchecked, as a JSON scalar, unless it is close to a known name (a likely typo); the trial
+    that runs it checks it against the definition it asks for."""
+    if not isinstance(params, Mapping):
+        raise ConfigError(
+            f"{what} takes a mapping of parameter values, got {type(params).__name__} {params!r}: "
+            f"pass e.g. {{{next(iter(space), 'x')!r}: ...}}"
+        )
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if name not in space:
+            close = difflib.get_close_matches(str(name), list(space), n=1)
+            if learns and not close and isinstance(name, str) and name:
+                out[name] = _unlearned(name, value, what)
+                continue
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            later = (
+                f"; if {name!r} is a new parameter the objective asks for by name, enqueue it once a trial has "
+                "asked for it, or add it to the space"
+                if learns and close
+                else ""
+            )
+            raise SpaceError(
+                f"{what}: {name!r} is not a parameter of the space, got {name}={value!r}: {hint}"
+                f"the space has {', '.join(space) or 'no parameters'}{later}"
+            )
+        out[name] = plain(space[name], value)
+        if not space[name].contains(out[name]):
+            raise SpaceError(
+                f"{what}: {name}={value!r} is outside the parameter's range, {_range(space[name])}: "
+                "give a value inside it"
+            )
+    for name in (n for n in out if n in space):
+        parents = space[name].conditions
+        missing = [p for p in parents if p not in out]
+        if missing:
+            raise SpaceError(
+                f"{what}: {name} applies only for some values of {', '.join(missing)}, which is not given, got "
+                f"{name}={out[name]!r}: give {', '.join(missing)} too, or leave {name} out for the sampler to choose"
+            )
+        if not space.is_active(name, out):
+            when = ", ".join(f"{p} in {list(v)}" for p, v in parents.items())
+            raise SpaceError(
+                f"{what}: {name} applies only when {when}, so {name}={out[name]!r} would be ignored with "
+                f"{', '.join(f'{p}={out[p]!r}' for p in parents)}: drop {name} or change its parent"
+            )
+    return out
+
+
+def _unlearned(name: str, value: Any, what: str) -> JsonScalar:
+    """The value of a parameter no trial has asked for yet: any JSON scalar (its range is not known)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if (value is None or isinstance(value, bool | int | float | str)) and finite:
+        return value
+    raise SpaceError(
+        f"{what}: {name}={value!r} is not a value a parameter asked for by name can take (a number, a string, "
+        "true, false or null): give one of those"
+    )
+
+
+# What a proposal needs to know --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Known:
+    """What `Study.ask` reads from the study's attributes once per trial, before the storage's lock is
+    taken (a proposer must not touch the storage): the queue and the warm-start points."""
+
+    queue: tuple[dict[str, Any], ...] = ()
+    priors: tuple[TrialRecord, ...] = ()
+
+    def next_queued(self, history: Sequence[TrialRecord]) -> dict[str, Any] | None:
+        """The oldest enqueued configuration no trial of ``history`` ran yet."""
+        if not self.queue:
+            return None
+        taken = {r.attrs.get(ENQUEUE_ID) for r in history if ENQUEUE_ID in r.attrs}
+        return next((entry for entry in self.queue if entry["id"] not in taken), None)
+
+    def for_samplers(self, history: Sequence[TrialRecord]) -> list[TrialRecord]:
+        """The history a sampler learns from: warm-start points first, then the valid trials."""
+        return [*self.priors, *valid(history)]
+
+
+NOTHING_KNOWN = Known()
+
+# Prior records are built once per study and source, so that samplers' encoding caches (keyed by the
+# records' identity) keep working across asks.
+_PRIORS: dict[tuple[str, float, str], tuple[TrialRecord, ...]] = {}
+
+
+def _priors(study: Study, warm: WarmStartAttr) -> tuple[TrialRecord, ...]:
+    key = (warm.source, warm.at, study.metric.name)
+    cached = _PRIORS.get(key)
+    if cached is None:
+        n = len(warm.points)
+        cached = tuple(
+            TrialRecord(
+                number=i - n,
+                params=dict(p["params"]),
+                seed=0,
+                state=TrialState.COMPLETE,
+                metrics={study.metric.name: float(p["value"])},
+                attrs={"warm_start": warm.source},
+            )
+            for i, p in enumerate(warm.points)
+        )
+        if len(_PRIORS) > 64:  # studies come and go; this is a cache, not a registry
+            _PRIORS.clear()
+        _PRIORS[key] = cached
+    return cached
+
+
+def read_known(study: Study) -> Known:
+    """The queue and the warm-start points of ``study``, read from its attributes now."""
+    attrs = study.attrs
+    queue = read_attr(attrs, EnqueuedAttr)
+    warm = read_attr(attrs, WarmStartAttr)
+    if queue is None and warm is None:
+        return NOTHING_KNOWN
+    return Known(
+        queue=() if queue is None else queue.configs,
+        priors=() if warm is None else _priors(study, warm),
+    )
+
+
+def queued_proposal(
+    study: Study, entry: Mapping[str, Any], learned: list[TrialRecord], rng: np.random.Generator,
+    context: SearchContext, seed: int,
+) -> Proposal:  # fmt: skip
+    """The trial of an enqueued ``entry``; the sampler draws what the entry leaves out. A value the space could
+    not check when it was enqueued (its parameter learned only since, or not yet) goes to the trial as given:
+    the trial checks it against the definition its objective asks for."""
+    given = dict(entry["params"])
+    space = study.space
+    checked: dict[str, Any] = {}
+    for name, value in given.items():
+        if name in space and space[name].contains(plain(space[name], value)):
+            checked[name] = plain(space[name], value)
+    unchecked = {name: value for name, value in given.items() if name not in checked}
+    attrs: dict[str, Any] = {"enqueued": True, ENQUEUE_ID: entry["id"], "sampler": "enqueued"}
+    if "note" in entry:
+        attrs["note"] = entry["note"]
+    drawn: dict[str, Any] = {}
+    if any(name not in checked and space.is_active(name, checked) for name in space.dimensions):
+        drawn = study.sampler.suggest(space, learned, rng, context)
+        attrs["sampler"] = study.sampler.name
+    params = {**space.validate({**drawn, **checked}), **unchecked}
+    if drawn:
+        attrs["drawn"] = sorted(set(params) - set(given))
+    return Proposal(params=params, seed=seed, attrs=attrs)

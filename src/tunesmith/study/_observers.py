@@ -1,0 +1,99 @@
+"""Observers: objects `Study.optimize` tells as a run starts, as trials start, report and finish, and as it ends.
+
+Live tracking (MLflow, Weights & Biases) needs more than a call per finished trial: it logs a
+trial's parameters when it starts and each metric at the step it is reported. An observer is an
+object with any of the hooks of `Observer`; a plain callable ``callback(study, record)`` in
+``callbacks`` is still called once per finished trial, as before.
+
+Where the hooks run: on the thread of the study's loop, in the driver process, whatever the
+executor. The process and Ray executors already carry every report of a trial back to the driver,
+where the study records it (`Executor`'s ``on_report``); `on_report` is called right after that,
+before the trial gets its decision. So an observer sees each step as it is reported, never reads
+storage for it, and needs nothing from the trial's process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tunesmith.decision import Decision
+from tunesmith.errors import ConfigError
+from tunesmith.trial import Trial, TrialKind, TrialRecord
+
+if TYPE_CHECKING:
+    from tunesmith.study._optimize import StudyResult
+    from tunesmith.study._study import Study
+
+__all__ = ["HOOKS", "Observer", "Observers"]
+
+HOOKS = ("on_optimize_start", "on_trial_start", "on_report", "on_trial_end", "on_optimize_end")
+
+
+class Observer:
+    """Hooks called by `Study.optimize`; each is a no-op here, so a subclass overrides only what it needs.
+
+    Any object with one of these methods is an observer (subclassing is optional). Hooks run in
+    the driver, on the loop's thread, one at a time; an exception in a hook stops the run like an
+    exception in a callback.
+    """
+
+    def on_optimize_start(self, study: Study) -> None:
+        """A call to `optimize` begins."""
+
+    def on_trial_start(self, study: Study, trial: Trial) -> None:
+        """A trial was created (or a paused one resumed) and is about to run; ``trial.params`` is set."""
+
+    def on_report(self, study: Study, number: int, step: int, metrics: Mapping[str, float], decision: Decision) -> None:
+        """Trial ``number`` reported ``metrics`` at ``step``; the study answered ``decision``."""
+
+    def on_trial_end(self, study: Study, record: TrialRecord) -> None:
+        """A trial finished (or paused); ``record`` is what storage holds now."""
+
+    def on_optimize_end(self, study: Study, result: StudyResult | None) -> None:
+        """The call to `optimize` ends: ``result`` as it returns, ``None`` when the loop raised."""
+
+
+class Observers:
+    """The hooks of every callback passed to `optimize`, called in the order the callbacks were given."""
+
+    def __init__(self, callbacks: Sequence[Any]) -> None:
+        self.hooks: dict[str, list[Callable[..., None]]] = {hook: [] for hook in HOOKS}
+        for i, callback in enumerate(callbacks):
+            found = {hook: getattr(callback, hook) for hook in HOOKS if callable(getattr(callback, hook, None))}
+            if found:
+                for hook, method in found.items():
+                    self.hooks[hook].append(method)
+            elif callable(callback):
+                self.hooks["on_trial_end"].append(callback)
+            else:
+                raise ConfigError(
+                    f"callbacks[{i}] must be callable as callback(study, record) or have an observer hook "
+                    f"({', '.join(HOOKS)}), got {callback!r}: subclass tunesmith.Observer"
+                )
+
+    def notify(self, hook: str, *args: Any) -> None:
+        for method in self.hooks[hook]:
+            method(*args)
+
+    def trial_start(self, study: Study, trial: Trial) -> None:
+        """`on_trial_start`; a hook that raises leaves no RUNNING trial behind: the trial, which never ran,
+        is recorded interrupted (it does not spend the trial budget) before the error goes on."""
+        try:
+            self.notify("on_trial_start", study, trial)
+        except BaseException:
+            study.tell(trial, reason="interrupted", error="an observer failed before the trial ran",
+                       kind=TrialKind.INTERRUPTED)  # fmt: skip
+            raise
+
+    def reporter(self, study: Study) -> Callable[[int, int, dict[str, float]], Decision]:
+        """The executor's ``on_report``: record the report in the study, then tell the observers."""
+        if not self.hooks["on_report"]:
+            return study.report
+
+        def report(number: int, step: int, metrics: dict[str, float]) -> Decision:
+            decision = study.report(number, step, metrics)
+            self.notify("on_report", study, number, step, metrics, decision)
+            return decision
+
+        return report

@@ -1,0 +1,217 @@
+"""Warm starts: earlier results, from another study, a CSV file or records, as the samplers' prior knowledge.
+
+``Study(warm_start=source)`` reads the source once, when the study records it: each result becomes a point
+``{"params", "value"}`` of the study attribute ``warm_start`` (`WarmStartAttr`), together with the source
+in words. Every worker then reads the points from there (`tunesmith.study._known.read_known`), so a resumed
+study or a ``tunesmith worker`` needs no access to the source. A parameter the space lacks is refused
+(the results would describe another search); a result outside the space's bounds or without a finite
+value of the metric is dropped, and a `WarmStartWarning` says how many.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from tunesmith.attributes import WarmStartAttr, read_attr, write_attr
+from tunesmith.errors import ConfigError, SpaceError
+from tunesmith.objective import Metric
+from tunesmith.space import Space
+from tunesmith.study._known import from_text, plain
+from tunesmith.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+
+__all__ = ["WarmStartSource", "WarmStartWarning", "record_warm_start"]
+
+WarmStartSource: TypeAlias = "Study | str | os.PathLike[str] | Sequence[TrialRecord | Mapping[str, Any]]"
+
+# One result as read: its parameters (values as the source holds them) and its metric value.
+_Row = tuple[dict[str, Any], Any]
+
+
+class WarmStartWarning(UserWarning):
+    """Some earlier results were dropped from a warm start: outside the space's bounds or without a value."""
+
+
+def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
+    """Read ``source`` and store its results as ``study``'s ``warm_start`` attribute (``None``: nothing to do).
+
+    A study records one warm start: the same source given again (a resumed script) is a no-op, another
+    one is refused.
+
+    Raises:
+        ConfigError: an unreadable source, a metric it lacks, no usable result, or a second source.
+        SpaceError: a parameter the space lacks.
+    """
+    if source is None:
+        return
+    described = _describe(study, source)
+    stored = read_attr(study.attrs, WarmStartAttr)
+    if stored is not None:
+        if stored.source == described:
+            return
+        raise ConfigError(
+            f"study {study.name!r} was warm-started from {stored.source}, got warm_start={described}: a study "
+            "has one warm start; omit warm_start to resume this study, or start a new one"
+        )
+    rows = _rows(study, source)
+    unknown = sorted({name for params, _ in rows for name in params} - set(study.space))
+    if unknown:
+        # Define-by-run: a parameter no trial has asked for has no range yet, so its results could be neither
+        # checked nor encoded for the samplers; the study's space must know it before the warm start is read.
+        raise SpaceError(
+            f"warm start from {described}: {unknown} are not parameters of this study's space "
+            f"({', '.join(study.space) or 'none yet'}): results of another search would mislead the sampler, "
+            "and a parameter the objective asks for by name is known only once a trial asked for it; drop those "
+            "parameters from the source, or give them in the space (ts.Study(space=...), which define-by-run "
+            "objectives may still extend)"
+        )
+    points, outside, no_value = _points(study.space, rows, text=_is_csv(source))
+    if not points:
+        raise ConfigError(
+            f"warm start from {described}: none of its {len(rows)} results is usable ({outside} outside the "
+            f"space, {no_value} without a finite {study.metric.name!r}): give results of this search"
+        )
+    if outside or no_value:
+        warnings.warn(
+            f"warm start from {described}: {outside + no_value} of {len(rows)} results dropped ({outside} outside "
+            f"the space's bounds, {no_value} without a finite {study.metric.name!r}); {len(points)} inform the sampler",
+            WarmStartWarning,
+            stacklevel=4,
+        )
+    attr = WarmStartAttr(
+        source=described, metric=study.metric.name, points=tuple(points), dropped=outside + no_value, at=study._clock()
+    )
+    write_attr(study, attr)
+
+
+def _is_csv(source: object) -> bool:
+    return isinstance(source, str | os.PathLike)
+
+
+def _as_study(source: object) -> Study | None:
+    from tunesmith.study._study import Study  # at run time only: the face imports this module
+
+    return source if isinstance(source, Study) else None
+
+
+def _describe(study: Study, source: object) -> str:
+    other = _as_study(source)
+    if other is not None:
+        return f"study {other.name!r} in {other.storage.url}"
+    if isinstance(source, str | os.PathLike):
+        return f"CSV file {Path(source).resolve()}"
+    if isinstance(source, Sequence):
+        return f"{len(source)} records"
+    raise ConfigError(
+        f"warm_start takes a Study, a CSV file's path or a list of records, got {type(source).__name__}: "
+        "pass e.g. warm_start=ts.Study.load('earlier', storage) or warm_start='results.csv'"
+    )
+
+
+def _rows(study: Study, source: Any) -> list[_Row]:
+    metric = study.metric
+    other = _as_study(source)
+    if other is not None:
+        if other.name == study.name and other.storage.url == study.storage.url:
+            raise ConfigError(f"study {study.name!r} cannot warm-start from itself: give an earlier study")
+        _same_metric(metric, other.metric, f"study {other.name!r}")
+        return _record_rows(other.trials, metric)
+    if _is_csv(source):
+        return _csv_rows(Path(source), metric)
+    records = [r for r in source if isinstance(r, TrialRecord)]
+    rows = _record_rows(records, metric)
+    for item in source:
+        if isinstance(item, TrialRecord):
+            continue
+        if not isinstance(item, Mapping):
+            raise ConfigError(
+                f"warm_start records are TrialRecords or mappings of parameters and {metric.name!r}, got "
+                f"{type(item).__name__} {item!r}: pass e.g. {{'x': 0.1, {metric.name!r}: 0.5}}"
+            )
+        rows.append(({k: v for k, v in item.items() if k != metric.name}, item.get(metric.name)))
+    return rows
+
+
+def _same_metric(metric: Metric, other: Metric, where: str) -> None:
+    if other.name != metric.name or other.direction != metric.direction:
+        raise ConfigError(
+            f"warm start from {where}: it measures {other.name!r} ({other.direction}), this study "
+            f"{metric.name!r} ({metric.direction}): warm-start from a study of the same metric"
+        )
+
+
+def _record_rows(records: Iterable[TrialRecord], metric: Metric) -> list[_Row]:
+    """COMPLETE, valid trials: the results a search would have learned from."""
+    return [
+        (dict(r.params), r.metrics.get(metric.name))
+        for r in records
+        if r.state is TrialState.COMPLETE and r.invalidated is None
+    ]
+
+
+def _csv_rows(path: Path, metric: Metric) -> list[_Row]:
+    """One row per result: a column per parameter and the metric's column (an empty cell: an inactive
+    parameter); or the file ``tunesmith export`` writes (``params.<name>``, ``metrics.<name>``, ``state``;
+    its invalidated trials, with an ``invalidated`` reason, are left out)."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            table = list(reader)
+            columns = list(reader.fieldnames or [])
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the warm-start CSV file {path}: {exc.strerror or exc}: give a readable file"
+        ) from None
+    if any(c.startswith("params.") for c in columns):  # `tunesmith export`'s columns
+        value_column = f"metrics.{metric.name}"
+        params_of = {c: c.removeprefix("params.") for c in columns if c.startswith("params.")}
+        table = [
+            row
+            for row in table
+            if row.get("state", "complete") == TrialState.COMPLETE.value and not row.get("invalidated")
+        ]
+    else:
+        value_column = metric.name
+        params_of = {c: c for c in columns if c != metric.name}
+    if value_column not in columns:
+        raise ConfigError(
+            f"the warm-start CSV file {path} has no column {value_column!r} (its columns: {', '.join(columns)}): "
+            f"add the metric's values, one column per parameter plus {value_column!r}"
+        )
+    return [
+        ({name: row[c] for c, name in params_of.items() if row.get(c) not in (None, "")}, row.get(value_column))
+        for row in table
+    ]
+
+
+def _value(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and not isinstance(raw, bool) else None
+
+
+def _points(space: Space, rows: list[_Row], *, text: bool) -> tuple[list[dict[str, Any]], int, int]:
+    """The usable results as ``{"params", "value"}``, and how many were outside the space or had no value."""
+    points: list[dict[str, Any]] = []
+    outside = no_value = 0
+    for params, raw in rows:
+        value = _value(raw)
+        if value is None:
+            no_value += 1
+            continue
+        typed = {k: from_text(space[k], v) if text else plain(space[k], v) for k, v in params.items()}
+        try:
+            points.append({"params": space.validate(typed), "value": value})
+        except SpaceError:
+            outside += 1
+    return points, outside, no_value

@@ -1,0 +1,369 @@
+"""Training-library callbacks: each reports every epoch or boosting round of a real training run to a
+real study, and a trial the scheduler stops ends its training run early while the others run to the end."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits
+
+import tunesmith as ts
+from tunesmith.context import SearchContext
+from tunesmith.decision import Decision
+from tunesmith.errors import MissingExtra
+from tunesmith.integrations._callbacks import MetricNotReported
+from tunesmith.schedulers import Scheduler
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
+
+# Keras reads its backend once, at its first import: PyTorch's, as no TensorFlow is installed.
+os.environ["KERAS_BACKEND"] = "torch"
+
+STOP_AT = 2
+# Each library comes with its extra, all of them in the test install (make test); elsewhere they skip.
+SKIP_REASON = "the training-library extras are part of the test install (make test)"
+
+
+class StopEvenTrials(Scheduler):
+    """Stops every even-numbered trial once it has reported `STOP_AT` steps; odd ones run to the end."""
+
+    name = "stop_even_trials"
+    reads_history = False
+
+    def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
+        if trial.number % 2 == 0 and max(trial.intermediate) >= STOP_AT:
+            return Decision.STOP
+        return Decision.CONTINUE
+
+
+def run_study(metric: str, objective: Callable[[Trial], dict[str, float]], scheduler: Any = None,
+              n_trials: int = 2) -> list[TrialRecord]:  # fmt: skip
+    study = ts.Study(
+        ts.Space({"lr": ts.Float(0.01, 0.1, log=True)}), metric=metric, sampler="random",
+        scheduler=scheduler or StopEvenTrials(), storage="memory", seed=0, divergence_factor=None,
+    )  # fmt: skip
+    study.optimize(objective, n_trials=n_trials)
+    return sorted(study.trials, key=lambda record: record.number)
+
+
+def assert_stopped_early_and_finished(records: list[TrialRecord], metric: str, planned: int) -> None:
+    """Trial 0 was stopped at `STOP_AT` and its run trained no further; trial 1 trained to the end."""
+    stopped, finished = records
+    assert (stopped.state, stopped.kind) == (TrialState.STOPPED, TrialKind.SCHEDULER)
+    assert stopped.metrics["trained"] == STOP_AT < planned  # counted by the library, not the callback
+    assert [step for step, _ in stopped.curve(metric)] == list(range(1, STOP_AT + 1))
+    assert finished.state is TrialState.COMPLETE
+    assert finished.metrics["trained"] == planned
+    assert [step for step, _ in finished.curve(metric)] == list(range(1, planned + 1))
+    assert all(np.isfinite(value) for _, value in finished.curve(metric))
+
+
+def digits(n: int = 240) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    x, y = load_digits(return_X_y=True)
+    x = (x[: 2 * n] / 16.0).astype(np.float32)
+    y = y[: 2 * n].astype(np.int64)
+    return x[:n], y[:n], x[n:], y[n:]
+
+
+def breast_cancer() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    x, y = load_breast_cancer(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y = x[order], y[order]
+    return x[:400], y[:400], x[400:], y[400:]
+
+
+# Lazy imports ------------------------------------------------------------------------------------
+
+LIBRARIES = {
+    "lightning": "lightning.pytorch",
+    "keras": "keras",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "transformers": "transformers",
+}
+
+
+@pytest.mark.parametrize("extra", sorted(LIBRARIES))
+def test_a_missing_library_names_the_extra_to_install(extra: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, LIBRARIES[extra], None)  # None in sys.modules: the import fails
+    monkeypatch.delitem(sys.modules, f"tunesmith.integrations.{extra}", raising=False)
+    with pytest.raises(MissingExtra, match=rf"pip install 'tunesmith\[{extra}\]'"):
+        importlib.import_module(f"tunesmith.integrations.{extra}")
+
+
+def test_integrations_are_reached_from_the_package_without_an_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("xgboost", reason=SKIP_REASON)
+    monkeypatch.delattr(ts.integrations, "xgboost", raising=False)  # as if no test had imported it yet
+    monkeypatch.delitem(sys.modules, "tunesmith.integrations.xgboost", raising=False)
+    callback = ts.integrations.xgboost.TunesmithCallback(Trial(0, {}, 0), monitor="validation_0-logloss")
+    assert callback.monitor == "validation_0-logloss"
+
+
+# PyTorch Lightning -------------------------------------------------------------------------------
+
+
+def lightning_fit(trial: Trial, epochs: int, tmp_path: Path, monitor: str = "val_loss",
+                  validate: bool = True) -> dict[str, float]:  # fmt: skip
+    pytest.importorskip("lightning.pytorch", reason=SKIP_REASON)
+    import lightning.pytorch as pl
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from tunesmith.integrations.lightning import TunesmithCallback
+
+    class Classifier(pl.LightningModule):
+        def __init__(self, lr: float) -> None:
+            super().__init__()
+            self.net = torch.nn.Linear(64, 10)
+            self.lr = lr
+            self.epochs_started = 0
+
+        def on_train_epoch_start(self) -> None:
+            self.epochs_started += 1
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            x, y = batch
+            loss = torch.nn.functional.cross_entropy(self.net(x), y)
+            self.log("train_loss", loss, on_step=False, on_epoch=True)
+            return loss
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            x, y = batch
+            self.log("val_loss", torch.nn.functional.cross_entropy(self.net(x), y))
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    x, y, xv, yv = digits()
+    train = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=60)
+    valid = DataLoader(TensorDataset(torch.from_numpy(xv), torch.from_numpy(yv)), batch_size=240)
+    torch.manual_seed(trial.seed % 2**31)
+    model = Classifier(trial.params["lr"])
+    trainer = pl.Trainer(
+        max_epochs=epochs, callbacks=[TunesmithCallback(trial, monitor=monitor)], accelerator="cpu",
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=tmp_path, num_sanity_val_steps=0,
+    )  # fmt: skip
+    trainer.fit(model, train, valid if validate else None)
+    return {monitor: float(trainer.callback_metrics[monitor]), "trained": model.epochs_started}
+
+
+# Lightning warns that a 4-batch loader is small and that the loaders have no worker processes, and
+# (2.6 beside torch 2.13) uses a torch pytree class that torch deprecated.
+lightning_noise = pytest.mark.filterwarnings(
+    r"ignore:The '(train|val)_dataloader' does not have many workers:UserWarning",
+    r"ignore:The number of training batches \(\d+\) is smaller:UserWarning",
+    r"ignore:`isinstance\(treespec, LeafSpec\)` is deprecated:FutureWarning:lightning.pytorch.utilities._pytree",
+)
+
+
+@lightning_noise
+def test_lightning_callback_stops_the_fit_of_a_stopped_trial_and_lets_the_others_finish(tmp_path: Path) -> None:
+    records = run_study("val_loss", lambda trial: lightning_fit(trial, 5, tmp_path))
+    assert_stopped_early_and_finished(records, "val_loss", planned=5)
+
+
+@lightning_noise
+@pytest.mark.filterwarnings(r"ignore:You defined a `validation_step` but have no `val_dataloader`:UserWarning")
+def test_lightning_callback_reports_training_epochs_when_the_fit_does_not_validate(tmp_path: Path) -> None:
+    records = run_study("train_loss", lambda trial: lightning_fit(trial, 5, tmp_path, "train_loss", validate=False))
+    assert_stopped_early_and_finished(records, "train_loss", planned=5)
+    assert "val_loss" not in records[1].intermediate[5]
+
+
+@lightning_noise
+def test_lightning_callback_names_a_metric_that_was_not_logged(tmp_path: Path) -> None:
+    with pytest.raises(MetricNotReported, match=r"'val_acc' is not in trainer.callback_metrics.*'val_loss'"):
+        lightning_fit(Trial(0, {"lr": 0.05}, 0), 2, tmp_path, monitor="val_acc")
+
+
+# Keras -------------------------------------------------------------------------------------------
+
+
+def keras_fit(trial: Trial, epochs: int, monitor: str = "val_loss") -> dict[str, float]:
+    pytest.importorskip("keras", reason=SKIP_REASON)
+    import keras
+
+    from tunesmith.integrations.keras import TunesmithCallback
+
+    assert keras.backend.backend() == "torch"
+    keras.utils.set_random_seed(trial.seed % 2**31)
+    x, y, xv, yv = digits()
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(trial.params["lr"]), loss="sparse_categorical_crossentropy")
+    history = model.fit(
+        x, y, validation_data=(xv, yv), epochs=epochs, batch_size=60, verbose=0,
+        callbacks=[TunesmithCallback(trial, monitor=monitor)],
+    )  # fmt: skip
+    return {"val_loss": history.history["val_loss"][-1], "trained": len(history.history["loss"])}
+
+
+def test_keras_callback_stops_the_fit_of_a_stopped_trial_and_lets_the_others_finish() -> None:
+    records = run_study("val_loss", lambda trial: keras_fit(trial, 5))
+    assert_stopped_early_and_finished(records, "val_loss", planned=5)
+
+
+def test_keras_callback_names_a_metric_that_is_not_in_the_logs() -> None:
+    with pytest.raises(MetricNotReported, match=r"'val_accuracy' is not in Keras's logs.*'loss', 'val_loss'"):
+        keras_fit(Trial(0, {"lr": 0.05}, 0), 2, monitor="val_accuracy")
+
+
+# XGBoost -----------------------------------------------------------------------------------------
+
+XGB_ROUNDS = 8
+
+
+def xgboost_fit(trial: Trial, monitor: str = "validation_0-logloss") -> dict[str, float]:
+    pytest.importorskip("xgboost", reason=SKIP_REASON)
+    import xgboost
+
+    from tunesmith.integrations.xgboost import TunesmithCallback
+
+    x, y, xv, yv = breast_cancer()
+    model = xgboost.XGBClassifier(
+        n_estimators=XGB_ROUNDS, learning_rate=trial.params["lr"] * 5, max_depth=2, n_jobs=1,
+        eval_metric="logloss", callbacks=[TunesmithCallback(trial, monitor=monitor)],
+    )  # fmt: skip
+    model.fit(x, y, eval_set=[(xv, yv)], verbose=False)
+    return {
+        "validation_0-logloss": model.evals_result()["validation_0"]["logloss"][-1],
+        "trained": model.get_booster().num_boosted_rounds(),
+    }
+
+
+def test_xgboost_callback_stops_the_boosting_of_a_stopped_trial_and_lets_the_others_finish() -> None:
+    records = run_study("validation_0-logloss", xgboost_fit)
+    assert_stopped_early_and_finished(records, "validation_0-logloss", planned=XGB_ROUNDS)
+
+
+def test_xgboost_callback_under_asha_stops_only_the_trials_asha_stops() -> None:
+    asha = ts.ASHA(min_resource=2, max_resource=XGB_ROUNDS, eta=2)
+    records = run_study("validation_0-logloss", xgboost_fit, scheduler=asha, n_trials=6)
+    stopped = [r for r in records if r.state is TrialState.STOPPED]
+    assert stopped, "ASHA stopped no trial: the test shows nothing"
+    for record in records:  # the booster trained exactly the rounds the study heard of
+        assert record.metrics["trained"] == record.resource == len(record.curve("validation_0-logloss"))
+    assert all(r.resource < XGB_ROUNDS for r in stopped)
+    assert all(r.resource == XGB_ROUNDS for r in records if r.state is TrialState.COMPLETE)
+
+
+def test_xgboost_callback_names_an_evaluation_that_did_not_run() -> None:
+    with pytest.raises(MetricNotReported, match=r"'validation_0-auc' is not in .*'validation_0-logloss'"):
+        xgboost_fit(Trial(0, {"lr": 0.05}, 0), monitor="validation_0-auc")
+
+
+# LightGBM ----------------------------------------------------------------------------------------
+
+LGB_ROUNDS = 8
+
+
+def lightgbm_fit(trial: Trial, monitor: str = "valid-binary_logloss") -> dict[str, float]:
+    pytest.importorskip("lightgbm", reason=SKIP_REASON)
+    import lightgbm
+
+    from tunesmith.integrations.lightgbm import tunesmith_callback
+
+    x, y, xv, yv = breast_cancer()
+    params = {"objective": "binary", "learning_rate": trial.params["lr"] * 5, "num_leaves": 4,
+              "verbosity": -1, "num_threads": 1, "seed": trial.seed % 2**31}  # fmt: skip
+    train = lightgbm.Dataset(x, y)
+    booster = lightgbm.train(
+        params, train, num_boost_round=LGB_ROUNDS, valid_sets=[lightgbm.Dataset(xv, yv, reference=train)],
+        valid_names=["valid"], callbacks=[tunesmith_callback(trial, monitor=monitor)],
+    )  # fmt: skip
+    return {"valid-binary_logloss": booster.best_score["valid"]["binary_logloss"],
+            "trained": booster.current_iteration()}  # fmt: skip
+
+
+def test_lightgbm_callback_stops_the_boosting_of_a_stopped_trial_and_lets_the_others_finish() -> None:
+    records = run_study("valid-binary_logloss", lightgbm_fit)
+    assert_stopped_early_and_finished(records, "valid-binary_logloss", planned=LGB_ROUNDS)
+
+
+def test_lightgbm_callback_names_an_evaluation_that_did_not_run() -> None:
+    with pytest.raises(MetricNotReported, match=r"'valid_0-binary_logloss' is not in .*'valid-binary_logloss'"):
+        lightgbm_fit(Trial(0, {"lr": 0.05}, 0), monitor="valid_0-binary_logloss")
+
+
+# Hugging Face Transformers -----------------------------------------------------------------------
+
+
+def transformers_train(trial: Trial, epochs: int, tmp_path: Path, monitor: str = "eval_loss",
+                       eval_strategy: str = "epoch") -> dict[str, float]:  # fmt: skip
+    pytest.importorskip("transformers", reason=SKIP_REASON)
+    import torch
+    import transformers
+
+    from tunesmith.integrations.transformers import TunesmithCallback
+
+    transformers.set_seed(trial.seed % 2**31)
+    config = transformers.BertConfig(
+        vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=16, num_labels=2,
+    )  # fmt: skip
+    model = transformers.BertForSequenceClassification(config)
+    rng = np.random.default_rng(0)
+    tokens = torch.from_numpy(rng.integers(1, 32, size=(96, 8)))
+    labels = (tokens < 16).sum(dim=1) > 4  # a sequence of mostly small tokens is class 1
+    examples = [{"input_ids": t, "attention_mask": torch.ones(8, dtype=torch.long), "labels": int(lab)}
+                for t, lab in zip(tokens, labels, strict=True)]  # fmt: skip
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / f"trial-{trial.number}"), eval_strategy=eval_strategy, num_train_epochs=epochs,
+        learning_rate=trial.params["lr"], per_device_train_batch_size=32, per_device_eval_batch_size=32,
+        save_strategy="no", logging_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True,
+        seed=trial.seed % 2**31,
+    )  # fmt: skip
+    trainer = transformers.Trainer(
+        model=model, args=args, train_dataset=examples[:64], eval_dataset=examples[64:],
+        callbacks=[TunesmithCallback(trial, monitor=monitor)],
+    )  # fmt: skip
+    trainer.train()
+    return {"eval_loss": trainer.evaluate()["eval_loss"], "trained": round(trainer.state.epoch)}
+
+
+def test_transformers_callback_stops_the_training_of_a_stopped_trial_and_lets_the_others_finish(
+    tmp_path: Path,
+) -> None:
+    records = run_study("eval_loss", lambda trial: transformers_train(trial, 4, tmp_path))
+    assert_stopped_early_and_finished(records, "eval_loss", planned=4)
+
+
+def test_transformers_callback_names_a_metric_the_evaluation_did_not_return(tmp_path: Path) -> None:
+    with pytest.raises(MetricNotReported, match=r"'eval_accuracy' is not in .*'eval_loss'"):
+        transformers_train(Trial(0, {"lr": 0.05}, 0), 2, tmp_path, monitor="eval_accuracy")
+
+
+def test_transformers_callback_refuses_a_trainer_that_never_evaluates(tmp_path: Path) -> None:
+    with pytest.raises(ts.ConfigError, match="eval_strategy='no': pass eval_strategy='epoch'"):
+        transformers_train(Trial(0, {"lr": 0.05}, 0), 2, tmp_path, eval_strategy="no")
+
+
+# A budget that runs out at the last planned step cuts nothing short ----------------------------------
+
+
+def run_on_a_resource_budget(metric: str, objective: Callable[[Trial], dict[str, float]], resource: int) -> TrialRecord:
+    study = ts.Study(
+        ts.Space({"lr": ts.Float(0.01, 0.1, log=True)}), metric=metric, sampler="random", storage="memory", seed=0,
+        budget=ts.Budget(resource=resource), divergence_factor=None,
+    )  # fmt: skip
+    study.optimize(objective, n_trials=1)
+    (record,) = study.trials
+    return record
+
+
+def test_a_stop_at_the_last_round_the_library_planned_records_the_trial_complete() -> None:
+    record = run_on_a_resource_budget("valid-binary_logloss", lightgbm_fit, resource=LGB_ROUNDS)
+    assert record.metrics["trained"] == LGB_ROUNDS  # the budget's STOP came at the last round
+    assert record.state is TrialState.COMPLETE, record.reason
+
+
+def test_a_stop_at_the_last_epoch_keras_planned_records_the_trial_complete() -> None:
+    record = run_on_a_resource_budget("val_loss", lambda trial: keras_fit(trial, epochs=3), resource=3)
+    assert record.metrics["trained"] == 3
+    assert record.state is TrialState.COMPLETE, record.reason

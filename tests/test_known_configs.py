@@ -1,0 +1,404 @@
+"""Known configurations: enqueued ones run next and once, warm starts inform the samplers, invalidated trials
+are out of the search but kept for audit."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import tunesmith as ts
+from tests.pg import PostgresServer
+from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
+from tunesmith.cli import cli
+from tunesmith.decision import Decision
+from tunesmith.errors import ConfigError, SpaceError
+from tunesmith.samplers import SAMPLERS, Random, SearchContext
+from tunesmith.storage import SQLStorage
+from tunesmith.study import WarmStartWarning
+from tunesmith.trial import TrialRecord
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0), "depth": ts.Int(1, 8), "act": ts.Choice(["relu", "tanh"])})
+CONDITIONAL = ts.Space(
+    {"opt": ts.Choice(["sgd", "adam"]), "beta1": ts.Float(0.5, 0.99, when={"opt": "adam"}), "lr": ts.Float(1e-4, 1e-1)}
+)
+
+
+def _text(output: str) -> str:
+    """Terminal output with rich's line wrapping undone."""
+    return " ".join(output.split())
+
+
+def _study(storage: Any = "memory", space: ts.Space = SPACE, **kwargs: Any) -> ts.Study:
+    options: dict[str, Any] = {"metric": "loss", "sampler": "tpe", "seed": 3, "name": "known", **kwargs}
+    return ts.Study(space, storage=storage, **options)
+
+
+def _run(study: ts.Study, n: int, loss: Callable[[dict[str, Any]], float] = lambda p: p["x"]) -> list[TrialRecord]:
+    records = []
+    for _ in range(n):
+        trial = study.ask()
+        records.append(study.tell(trial, {"loss": loss(trial.params)}))
+    return records
+
+
+class Recorder(Random):
+    """A random sampler that keeps every history it was given (to see what a sampler learns from)."""
+
+    name = "recorder"
+    seen: ClassVar[list[list[TrialRecord]]] = []
+
+    def suggest(
+        self, space: ts.Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
+    ) -> dict[str, Any]:
+        Recorder.seen.append(list(history))
+        return super().suggest(space, history, rng, context)
+
+
+@pytest.fixture
+def recorder() -> Iterator[type[Recorder]]:
+    SAMPLERS["recorder"] = Recorder
+    Recorder.seen = []
+    yield Recorder
+    del SAMPLERS["recorder"]
+
+
+# Enqueue -------------------------------------------------------------------------------------------
+def test_enqueued_configurations_run_next_in_order_before_the_sampler() -> None:
+    study = _study()
+    _run(study, 2)
+    study.enqueue({"x": 0.25, "depth": 4, "act": "tanh"}, note="the paper's setting")
+    study.enqueue({"x": 0.75, "depth": 2, "act": "relu"})
+    first, second, third = _run(study, 3)
+    assert first.params == {"x": 0.25, "depth": 4, "act": "tanh"}
+    assert second.params == {"x": 0.75, "depth": 2, "act": "relu"}
+    assert first.attrs["enqueued"] is True and first.attrs["note"] == "the paper's setting"
+    assert second.attrs["enqueued"] is True and "note" not in second.attrs
+    assert "enqueued" not in third.attrs and third.attrs["sampler"] == "tpe"
+
+
+def test_an_enqueued_configuration_spends_the_trial_budget_like_any_trial() -> None:
+    study = _study(budget=ts.Budget(trials=2))
+    study.enqueue({"x": 0.5, "depth": 1, "act": "relu"})
+    study.optimize(lambda t: {"loss": t.params["x"]})
+    assert len(study.trials) == 2 and study.trials[0].params["x"] == 0.5
+
+
+def test_a_partial_configuration_gets_the_rest_from_the_sampler() -> None:
+    study = _study()
+    study.enqueue({"depth": 7})
+    record = _run(study, 1)[0]
+    assert record.params["depth"] == 7 and set(record.params) == {"x", "depth", "act"}
+    assert record.attrs["drawn"] == ["act", "x"]
+
+
+def test_a_conditional_parameter_is_enqueued_with_its_parent() -> None:
+    study = _study(space=CONDITIONAL)
+    study.enqueue({"opt": "adam", "beta1": 0.9})
+    assert _run(study, 1, lambda p: p["lr"])[0].params["beta1"] == 0.9
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"lrr": 0.01}, r"'lrr' is not a parameter of the space, got lrr=0.01: did you mean 'lr'\?"),
+        ({"lr": 5.0}, r"lr=5.0 is outside the parameter's range, \[0.0001, 0.1\]: give a value inside it"),
+        ({"opt": "rmsprop"}, r"opt='rmsprop' is outside the parameter's range, one of \['sgd', 'adam'\]"),
+        ({"beta1": 0.9}, r"beta1 applies only for some values of opt, which is not given.*give opt too"),
+        ({"opt": "sgd", "beta1": 0.9}, r"beta1 applies only when opt in \['adam'\].*drop beta1 or change its parent"),
+    ],
+)
+def test_enqueued_values_are_checked_against_the_space_at_once(params: dict[str, Any], message: str) -> None:
+    study = _study(space=CONDITIONAL)
+    with pytest.raises(SpaceError, match=message):
+        study.enqueue(params)
+    assert read_attr(study.attrs, EnqueuedAttr) is None, "nothing was queued"
+
+
+def _race(url: str, queued: int, budget: int) -> None:
+    """``queued`` configurations enqueued by two workers at once, then run by two workers at once; each
+    worker has a storage object of its own (its own connections and cache), as a process would."""
+    opened: list[SQLStorage] = []
+    errors: list[Exception] = []
+
+    def worker(job: Callable[[ts.Study], None]) -> threading.Thread:
+        opened.append(SQLStorage(url))
+        study = ts.Study.load("race", opened[-1])
+
+        def body() -> None:
+            try:
+                job(study)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        return threading.Thread(target=body)
+
+    def enqueue(first: int) -> Callable[[ts.Study], None]:
+        def job(study: ts.Study) -> None:
+            for i in range(first, queued, 2):
+                study.enqueue({"x": i / 100, "depth": 1, "act": "relu"}, note=str(i))
+
+        return job
+
+    def run(study: ts.Study) -> None:
+        while True:
+            try:
+                trial = study.ask()
+            except ts.BudgetExhausted:
+                return
+            study.tell(trial, {"loss": trial.params["x"]})
+
+    opened.append(SQLStorage(url))
+    try:
+        _study(opened[0], name="race", budget=ts.Budget(trials=budget), sampler="random")
+        for jobs in ((enqueue(0), enqueue(1)), (run, run)):
+            threads = [worker(job) for job in jobs]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+            assert not errors, errors
+        study = ts.Study.load("race", opened[0])
+        entries = read_attr(study.attrs, EnqueuedAttr)
+        assert entries is not None and len(entries.configs) == queued, "both enqueuers' entries landed"
+        trials = study.trials
+        ran = [r.attrs["enqueue_id"] for r in trials if r.attrs.get("enqueued")]
+        assert sorted(ran) == sorted(e["id"] for e in entries.configs), "each entry ran exactly once"
+        assert all(r.attrs.get("enqueued") for r in trials[:queued]), "before any sampler proposal"
+        assert len(trials) == budget
+    finally:
+        for storage in opened:
+            storage.close()
+
+
+def test_each_enqueued_configuration_runs_exactly_once_across_workers_on_sqlite(tmp_path: Path) -> None:
+    _race(f"sqlite:///{tmp_path}/race.db", queued=10, budget=16)
+
+
+def test_each_enqueued_configuration_runs_exactly_once_across_workers_on_postgresql(
+    postgres: PostgresServer,
+) -> None:
+    _race(postgres.create_database("known"), queued=10, budget=16)
+
+
+def test_tunesmith_enqueue_queues_a_configuration_from_the_command_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    storage = SQLStorage(url)
+    _study(storage, name="cli").storage.close()
+    args = ["enqueue", "--study", "cli", "--storage", url, "--note", "known good", "x=0.5", "depth=3", "act=tanh"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "enqueued for cli: x=0.5, depth=3, act=tanh" in _text(result.output)
+    assert "1 configurations waiting" in _text(result.output)
+    bad = CliRunner().invoke(cli, ["enqueue", "--study", "cli", "--storage", url, "depth=30"])
+    assert bad.exit_code == 1 and "depth=30 is outside the parameter's range, [1, 8]" in _text(bad.output)
+    study = ts.Study.load("cli", url)
+    record = _run(study, 1)[0]
+    assert record.params == {"x": 0.5, "depth": 3, "act": "tanh"} and record.attrs["note"] == "known good"
+    study.storage.close()
+
+
+# Warm start -----------------------------------------------------------------------------------------
+WIDE = ts.Space({"x": ts.Float(-5.0, 5.0), "y": ts.Float(-5.0, 5.0)})
+
+
+def _bowl(params: dict[str, Any]) -> float:
+    return float((params["x"] - 1.3) ** 2 + (params["y"] + 2.1) ** 2)
+
+
+def _trials_to(study: ts.Study, target: float, cap: int) -> int:
+    for n in range(1, cap + 1):
+        trial = study.ask()
+        value = _bowl(trial.params)
+        study.tell(trial, {"loss": value})
+        if value <= target:
+            return n
+    return cap + 1
+
+
+@pytest.mark.parametrize(("sampler", "seeds", "earlier"), [("tpe", 5, 30), ("gp", 3, 12)])
+def test_warm_starting_from_an_earlier_study_reaches_a_good_value_in_fewer_trials(
+    sampler: str, seeds: int, earlier: int
+) -> None:
+    cold_total = warm_total = 0
+    for seed in range(seeds):
+        before = _study(space=WIDE, sampler=sampler, seed=100 + seed, name="before")
+        _run(before, earlier, _bowl)
+        cold = _study(space=WIDE, sampler=sampler, seed=seed, name="cold")
+        warm = _study(space=WIDE, sampler=sampler, seed=seed, name="warm", warm_start=before)
+        cold_total += _trials_to(cold, 0.5, 20)
+        warm_total += _trials_to(warm, 0.5, 20)
+    # Same seeds and sampler: without the warm start both would take exactly as many trials.
+    assert warm_total * 3 < cold_total, (warm_total, cold_total)
+
+
+def test_warm_start_points_inform_the_sampler_but_are_never_trials(recorder: type[Recorder]) -> None:
+    before = _study(name="before")
+    earlier = _run(before, 4)
+    study = _study(name="after", sampler="recorder", warm_start=before, budget=ts.Budget(trials=2))
+    study.optimize(lambda t: {"loss": t.params["x"]})
+    priors = [r for r in Recorder.seen[0] if "warm_start" in r.attrs]
+    assert [(r.params, r.metrics["loss"]) for r in priors] == [(r.params, r.metrics["loss"]) for r in earlier]
+    assert all(r.number < 0 and r.attrs["warm_start"] == "study 'before' in memory" for r in priors)
+    assert [r.number for r in study.trials] == [0, 1] and study.usage().trials == 2
+    assert study.best is not None and study.best.number in (0, 1)
+
+
+def test_the_warm_start_is_recorded_once_and_shown_by_status(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/ws.db"
+    before = _study(url, name="before")
+    _run(before, 3)
+    after = _study(url, name="after", warm_start=before)
+    stored = read_attr(after.attrs, WarmStartAttr)
+    assert stored is not None and stored.source == f"study 'before' in {url}" and len(stored.points) == 3
+    _study(url, name="after", warm_start=before)  # a resumed script passes the same source: nothing changes
+    with pytest.raises(ConfigError, match=r"was warm-started from study 'before'.*got warm_start=3 records"):
+        _study(url, name="after", warm_start=before.trials)
+    result = CliRunner().invoke(cli, ["status", "after", "--storage", url])
+    assert result.exit_code == 0, result.output
+    assert f"warm start: 3 earlier results from study 'before' in {url} inform the sampler" in _text(result.output)
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_csv_warm_start_drops_results_outside_the_bounds_with_a_count(tmp_path: Path) -> None:
+    rows = [
+        {"x": 0.1, "depth": 2, "act": "relu", "loss": 0.3},
+        {"x": 0.9, "depth": 5, "act": "tanh", "loss": 0.7},
+        {"x": 1.5, "depth": 5, "act": "tanh", "loss": 0.1},  # x out of bounds
+        {"x": 0.5, "depth": 9, "act": "relu", "loss": 0.2},  # depth out of bounds
+        {"x": 0.5, "depth": 3, "act": "relu", "loss": ""},  # no value
+    ]
+    path = _write_csv(tmp_path / "earlier.csv", rows)
+    with pytest.warns(WarmStartWarning, match=r"3 of 5 results dropped \(2 outside the space.*1 without a finite"):
+        study = _study(warm_start=str(path))
+    stored = read_attr(study.attrs, WarmStartAttr)
+    assert stored is not None and stored.dropped == 3
+    assert stored.points == (
+        {"params": {"x": 0.1, "depth": 2, "act": "relu"}, "value": 0.3},
+        {"params": {"x": 0.9, "depth": 5, "act": "tanh"}, "value": 0.7},
+    )
+
+
+def test_a_csv_with_a_parameter_outside_the_space_or_without_the_metric_is_refused(tmp_path: Path) -> None:
+    extra = _write_csv(tmp_path / "extra.csv", [{"x": 0.1, "depth": 2, "act": "relu", "width": 64, "loss": 0.3}])
+    with pytest.raises(SpaceError, match=r"\['width'\] are not parameters of this study's space.*drop those"):
+        _study(warm_start=extra)
+    no_metric = _write_csv(tmp_path / "nometric.csv", [{"x": 0.1, "depth": 2, "act": "relu", "acc": 0.3}])
+    with pytest.raises(ConfigError, match=r"has no column 'loss'.*add the metric's values"):
+        _study(warm_start=no_metric)
+
+
+def test_a_tunesmith_export_is_a_warm_start_source(tmp_path: Path) -> None:
+    before = _study(name="before")
+    _run(before, 4)
+    exported = tmp_path / "trials.csv"
+    ts.report.write_csv(before, exported)
+    stored = read_attr(_study(name="after", warm_start=exported).attrs, WarmStartAttr)
+    assert stored is not None
+    assert [p["value"] for p in stored.points] == [r.metrics["loss"] for r in before.trials]
+
+
+# Invalidate -----------------------------------------------------------------------------------------
+def test_an_invalidated_trial_is_never_best_but_is_kept_for_audit() -> None:
+    study = _study()
+    records = _run(study, 4)
+    best = min(records, key=lambda r: r.metrics["loss"])
+    marked = study.invalidate(best.number, "evaluated on the training split")
+    assert marked.invalidated == "evaluated on the training split"
+    assert study.best is not None and study.best.number != best.number
+    assert [r.number for r in study.trials] == [0, 1, 2, 3], "kept"
+    study.revalidate(best.number)
+    assert study.best is not None and study.best.number == best.number
+
+
+def test_the_samplers_never_learn_from_an_invalidated_trial() -> None:
+    study = _study(space=ts.Space({"c": ts.Choice(["a", "b", "c"])}), sampler="grid")
+    records = _run(study, 3, lambda p: 1.0)
+    study.invalidate(records[1].number, "a corrupted data shard")
+    # Grid never repeats what its history holds: the invalidated configuration is free again.
+    assert _run(study, 1, lambda p: 1.0)[0].params == records[1].params
+
+
+def test_schedulers_never_compare_a_trial_with_an_invalidated_one() -> None:
+    study = _study(scheduler={"name": "median", "warmup_steps": 0, "min_trials": 1})
+    good = study.ask()
+    assert good.report(loss=0.1) is Decision.CONTINUE
+    study.tell(good, {"loss": 0.1})
+    study.invalidate(good.number, "leaked labels")
+    bad = study.ask()
+    assert bad.report(loss=5.0) is Decision.CONTINUE, "its only peer is invalidated"
+    study.tell(bad, {"loss": 5.0})
+    study.revalidate(good.number)
+    worse = study.ask()
+    assert worse.report(loss=6.0) is Decision.STOP, "with the peer back, the median rule stops it"
+
+
+def test_the_discipline_never_picks_an_invalidated_trial() -> None:
+    study = _study()
+    records = _run(study, 5)
+    ranked = sorted(records, key=lambda r: r.metrics["loss"])
+    study.invalidate(ranked[0].number, "a bug in the metric")
+    report = ts.validate_top(study, lambda trial: {"loss": trial.params["x"]}, k=2, seeds=2)
+    assert [c.trial for c in report.candidates] == [ranked[1].number, ranked[2].number]
+
+
+@pytest.mark.parametrize(
+    ("number", "reason", "message"),
+    [
+        (7, "x", r"has no trial #7: its trials are #0-#2"),
+        (1, " ", r"invalidate needs a reason.*say why"),
+        (2, "x", r"trial #2 of study 'known' is RUNNING; only a finished trial can be judged"),
+    ],
+)
+def test_invalidate_refuses_what_it_cannot_do(number: int, reason: str, message: str) -> None:
+    study = _study()
+    _run(study, 2)
+    study.ask()
+    with pytest.raises(ConfigError, match=message):
+        study.invalidate(number, reason)
+
+
+def test_an_invalidation_in_another_process_is_seen_by_a_running_worker(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/inv.db"
+    worker = _study(SQLStorage(url))
+    records = _run(worker, 3)
+    best = worker.best
+    assert best is not None
+    result = CliRunner().invoke(cli, ["invalidate", "--study", "known", "--storage", url, str(best.number),
+                                      "--reason", "wrong split"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert worker.best is not None and worker.best.number != best.number, "the worker's cache noticed"
+    assert len(records) == 3
+    worker.storage.close()
+
+
+def test_tunesmith_trials_show_and_status_mark_an_invalidated_trial(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/audit.db"
+    study = _study(url)
+    _run(study, 2)
+    study.invalidate(1, "evaluated on the training split")
+    listed = CliRunner().invoke(cli, ["trials", "known", "--storage", url, "--json"])
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [row["invalidated"] for row in rows] == [None, "evaluated on the training split"]
+    table = CliRunner().invoke(cli, ["trials", "known", "--storage", url]).output
+    assert table.count("invalidated") == 2, "in the state and the reason columns"
+    shown = CliRunner().invoke(cli, ["show", "known", "1", "--storage", url])
+    assert "complete, invalidated: evaluated on the training split" in _text(shown.output)
+    status = CliRunner().invoke(cli, ["status", "known", "--storage", url])
+    assert "invalidated: 1 trials (#1)" in _text(status.output)
+    undo = CliRunner().invoke(cli, ["revalidate", "--study", "known", "--storage", url, "1"])
+    assert undo.exit_code == 0 and ts.Study.load("known", url).trials[1].invalidated is None
