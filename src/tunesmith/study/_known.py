@@ -135,8 +135,11 @@ def _finished_trial(study: Study, number: int, what: str) -> TrialRecord:
 
 
 def valid(history: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """``history`` without invalidated trials: what samplers and schedulers may learn from."""
-    return [r for r in history if r.invalidated is None]
+    """``history`` without invalidated trials: what samplers and schedulers may learn from.
+
+    Runs on every ask over the whole history, so it reads the attribute directly (a reason is a string;
+    a revalidated trial holds ``None``) rather than through `TrialRecord.invalidated`."""
+    return [r for r in history if not isinstance(r.attrs.get(INVALIDATED), str)]
 
 
 # Checking a configuration -------------------------------------------------------------------------
