@@ -172,6 +172,14 @@ def test_progress_draws_at_most_a_few_times_a_second_and_costs_microseconds_per_
     assert lines[-1].startswith(f"busy: {updates}/{updates} steps, done after")
 
 
+def test_a_log_gets_the_first_estimate_however_soon_the_first_unit_ends() -> None:
+    stream = io.StringIO()
+    with Progress("quick", 5, unit="trials", show=True, stream=stream) as bar:
+        bar.update(advance=1)  # well inside a quarter of a second of the start
+        lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and LEFT.search(lines[1]), lines
+
+
 def test_the_search_loop_is_not_slowed_by_its_progress() -> None:
     def quick(trial: ts.Trial) -> float:
         return trial.params["x"]

@@ -169,7 +169,7 @@ class Progress:
         if eta is not _RATE:
             self._given = True
             self._eta = None if eta is None else (max(0.0, float(eta)), now)
-        if self._view is not None and now - self._last_drawn >= 1.0 / REFRESH_PER_SECOND:
+        if self._view is not None and (not self._view.throttled or now - self._last_drawn >= 1.0 / REFRESH_PER_SECOND):
             self._last_drawn = now
             self._view.update(now)
 
@@ -214,6 +214,10 @@ class Progress:
 
 
 class _View:
+    # Whether updates reach the view at most `REFRESH_PER_SECOND` times a second; the plain view keeps its own
+    # pace (`PLAIN_INTERVAL`) and must see the update that brings the first estimate, however soon it comes.
+    throttled = True
+
     def __init__(self, progress: Progress, stream: IO[str]) -> None:
         self.progress, self.stream = progress, stream
 
@@ -226,6 +230,8 @@ class _View:
 
 class _PlainView(_View):
     """One line per update, at most one every `PLAIN_INTERVAL` seconds, plus the first estimate and the end."""
+
+    throttled = False
 
     def __init__(self, progress: Progress, stream: IO[str]) -> None:
         super().__init__(progress, stream)

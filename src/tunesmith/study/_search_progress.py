@@ -89,7 +89,7 @@ class SearchProgress:
         self.failed += record.state is TrialState.FAILED
         best = self.study.best_of([record, *([self.best] if self.best else [])])
         self.best = best
-        self._draw()
+        self._draw(force=self.finished_here == 1)  # the first trial told brings the first estimate: never skip it
 
     def tick(self) -> None:
         """Redraw the time-based limits (the loop calls this on every pass; drawing is throttled)."""
