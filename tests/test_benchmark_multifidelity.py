@@ -1,26 +1,55 @@
-"""The multi-fidelity benchmark runs end to end on a tiny configuration and writes its tables."""
+"""The multi-fidelity benchmark runs end to end on tiny configurations, spends budgets exactly, writes its tables."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from benchmarks.multifidelity import PROBLEMS, main, run_method
+import pytest
+from benchmarks.multifidelity import main, run_method
+from benchmarks.multifidelity_peers import available
+from benchmarks.multifidelity_problems import PROBLEMS, CurveCache
 
 
 def test_asha_spends_exactly_the_budget_and_evaluates_more_configurations() -> None:
     problem = PROBLEMS["curves"]
     random = run_method("random", problem, resource=4 * 81, seed=0)
     asha = run_method("asha", problem, resource=4 * 81, seed=0)
-    assert random.configurations == 4 and random.events[-1][0] == 4 * 81
-    assert asha.events[-1][0] == 4 * 81
+    assert random.configurations == 4 and random.spent == 4 * 81 and len(random.events) == 4
+    assert asha.spent == 4 * 81
     assert asha.configurations > 4 * random.configurations
 
 
+def test_four_workers_on_the_simulated_clock_spend_the_same_budget() -> None:
+    trace = run_method("asha", PROBLEMS["divergence"], resource=6 * 81, seed=1, workers=4)
+    assert trace.spent == 6 * 81
+    assert [spent for spent, _ in trace.events] == sorted(spent for spent, _ in trace.events)
+
+
+def test_a_curve_continues_where_it_stopped_as_from_a_checkpoint() -> None:
+    problem = PROBLEMS["sgd-digits"]
+    params = {"alpha": 1e-4, "eta0": 0.01, "loss": "hinge", "penalty": "l2"}
+    whole = list(problem.curve(params, 7))[:5]
+    cache = CurveCache(problem)
+    first = [cache.loss("a", params, 7, step) for step in (1, 2)]
+    later = [cache.loss("a", params, 7, step) for step in (3, 4, 5)]
+    assert first + later == whole
+
+
+@pytest.mark.parametrize("peer", ["optuna-sha", "optuna-wilcoxon", "synetune-asha", "synetune-bohb", "dehb", "smac-mf"])
+def test_each_peer_spends_exactly_the_budget(peer: str) -> None:
+    if not available(peer):
+        pytest.skip(f"{peer} is not installed (pip install 'tunesmith[bench]')")
+    trace = run_method(peer, PROBLEMS["curves"], resource=3 * 81, seed=0, workers=2)
+    assert trace.spent == 3 * 81
+    assert trace.configurations >= 3
+
+
 def test_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
-    code = main(["--problems", "curves", "--methods", "random,asha", "--seeds", "1", "--random-configs", "3",
-                 "--out", str(tmp_path)])  # fmt: skip
+    code = main(["--problems", "curves", "--methods", "asha", "--seeds", "1", "--random-configs", "3",
+                 "--workers", "1,2", "--out", str(tmp_path)])  # fmt: skip
     assert code == 0
     results = json.loads((tmp_path / "multifidelity.json").read_text())
     assert set(results["curves"]["methods"]) == {"random", "asha"}
+    assert results["curves (2 workers)"]["workers"] == 2
     assert "| curves | asha |" in (tmp_path / "multifidelity.md").read_text()

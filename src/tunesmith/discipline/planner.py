@@ -24,7 +24,7 @@ from tunesmith.samplers import Auto, Grid, Sampler, SearchContext, make_sampler
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.schedulers.auto import PBT_MIN_ROUNDS, choose_scheduler
 from tunesmith.schedulers.pbt import PBT
-from tunesmith.schedulers.successive_halving import rung_levels
+from tunesmith.schedulers.successive_halving import bracket_sizes, rung_levels
 from tunesmith.space import Space
 from tunesmith.study import MIN_FULLY_TRAINED
 
@@ -170,11 +170,10 @@ def _resource_per_config(min_resource: float, max_resource: float, eta: float) -
 
 
 def _hyperband_resource_per_config(fidelity: Fidelity) -> float:
-    """Expected resource per configuration when trials are dealt to Hyperband's brackets."""
-    s_max = len(rung_levels(fidelity.min_resource, fidelity.max_resource, fidelity.eta))
+    """Expected resource per configuration when trials are dealt to Hyperband's brackets (as the scheduler
+    deals them: `bracket_sizes`)."""
     total = weight = 0.0
-    for s in range(s_max + 1):
-        size = math.ceil((s_max + 1) / (s + 1) * fidelity.eta**s)
+    for s, size in bracket_sizes(fidelity.min_resource, fidelity.max_resource, fidelity.eta).items():
         start = fidelity.max_resource / fidelity.eta**s
         cost = fidelity.max_resource if s == 0 else _resource_per_config(start, fidelity.max_resource, fidelity.eta)
         total += size * cost

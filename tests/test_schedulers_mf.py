@@ -1,0 +1,82 @@
+"""Multi-fidelity scheduling that does not waste resource early: vouched rungs and Hyperband's deal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import tunesmith as ts
+from tunesmith.decision import Decision
+from tunesmith.executors import SimulatedExecutor
+from tunesmith.objective import Metric
+from tunesmith.samplers.base import SearchContext
+from tunesmith.schedulers import ASHA, Hyperband, make_scheduler
+from tunesmith.schedulers.successive_halving import bracket_sizes
+from tunesmith.trial import TrialRecord, TrialState
+
+CONTEXT = SearchContext(metric=Metric("loss", "min"))
+
+
+def record(number: int, curve: dict[int, float], state: TrialState = TrialState.STOPPED) -> TrialRecord:
+    return TrialRecord(number=number, params={"x": number}, seed=number, state=state,
+                       intermediate={step: {"loss": value} for step, value in curve.items()},
+                       resource=float(max(curve)))  # fmt: skip
+
+
+def test_vouched_asha_stops_the_best_of_two_when_no_lower_rung_can_vouch_for_it() -> None:
+    first = record(0, {1: 0.5})
+    trial = record(1, {1: 0.1}, TrialState.RUNNING)
+    assert ASHA(1, 27, 3).decide(trial, [first, trial], CONTEXT) is Decision.CONTINUE
+    assert ASHA(1, 27, 3, few_peers="vouched").decide(trial, [first, trial], CONTEXT) is Decision.STOP
+
+
+def test_vouched_asha_lets_a_trial_alone_at_a_rung_go_on_when_the_rung_below_ranks_it_on_top() -> None:
+    peers = [record(n, {1: 0.5 + n / 100}) for n in range(8)]  # nine at rung 1: the top ninth reaches rung 9
+    best = record(8, {1: 0.1, 3: 0.1}, TrialState.RUNNING)
+    asha = ASHA(1, 27, 3, few_peers="vouched")
+    assert asha.decide(best, [*peers, best], CONTEXT) is Decision.CONTINUE
+    second = record(8, {1: 0.51, 3: 0.1}, TrialState.RUNNING)  # first at rung 3, but only second at rung 1
+    assert asha.decide(second, [*peers, second], CONTEXT) is Decision.STOP
+    assert ASHA(1, 27, 3).decide(second, [*peers, second], CONTEXT) is Decision.CONTINUE
+
+
+def test_vouched_asha_with_enough_peers_keeps_the_top_third_as_plain_asha_does() -> None:
+    peers = [record(n, {1: 0.1 * (n + 1)}) for n in range(5)]
+    good, bad = record(5, {1: 0.05}, TrialState.RUNNING), record(5, {1: 0.45}, TrialState.RUNNING)
+    asha = ASHA(1, 9, 3, few_peers="vouched")
+    assert asha.decide(good, [*peers, good], CONTEXT) is Decision.CONTINUE
+    assert asha.decide(bad, [*peers, bad], CONTEXT) is Decision.STOP
+
+
+def test_few_peers_is_validated_and_survives_the_description() -> None:
+    with pytest.raises(ts.ConfigError, match="few_peers must be 'best' or 'vouched'"):
+        ASHA(1, 9, 3, few_peers="patient")  # type: ignore[arg-type]
+    assert make_scheduler(ASHA(1, 9, 3, few_peers="vouched").describe()).describe()["few_peers"] == "vouched"
+    assert Hyperband(1, 9, 3).describe()["few_peers"] == "vouched"
+
+
+def test_hyperband_deals_trials_to_brackets_in_proportion_to_eta_to_the_s() -> None:
+    assert bracket_sizes(1, 81, 3) == {4: 81, 3: 27, 2: 9, 1: 3, 0: 1}
+    hyperband = Hyperband(1, 81, 3)
+    counts = np.bincount([hyperband.bracket_of(n) for n in range(121 * 10)])
+    assert list(counts) == [10, 30, 90, 270, 810]
+
+
+SPACE = ts.Space({"quality": ts.Float(0.0, 1.0)})
+
+
+def curve(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+    quality = trial.params["quality"]
+    for step in range(trial.step, 81):
+        yield 1.0, {"loss": quality + 1.0 / (step + 1)}
+
+
+def test_hyperband_evaluates_about_ten_times_the_configurations_of_random_search_at_equal_resource() -> None:
+    full_trainings = 20
+    study = ts.Study(SPACE, metric="loss", scheduler=Hyperband(1, 81, 3), storage="memory", seed=0,
+                     sampler="random", budget=ts.Budget(resource=full_trainings * 81))  # fmt: skip
+    study.optimize(curve, executor=SimulatedExecutor(workers=1))
+    assert study.usage().resource == full_trainings * 81
+    assert len(study.trials) >= 8 * full_trainings  # Hyperband's own bracket sizes: about 5x
