@@ -39,26 +39,30 @@ test: lint typecheck unit
 
 # The quick suite (every test not marked slow) on the other supported Pythons, each in its own venv with
 # the core, dev and postgres extras: the pinned CPU build of torch lies on this machine's disk for 3.11 only,
-# so the torch, ray and training-library tests skip there (they run in `unit` on 3.11).
+# so the torch, ray and training-library tests skip there (they run in `unit` on 3.11). The Pythons run side
+# by side (one pytest each, on a 2-core machine), each into its own log, shown when both have ended.
 OTHER_PYTHONS ?= 3.12 3.13
 QUICK_EXTRAS ?= dev,postgres
 
 quick-pythons:
+	scripts/ensure-chromium.sh
+	scripts/ensure-postgres.sh
+	@for v in $(OTHER_PYTHONS); do scripts/find-python.sh $$v >/dev/null || exit 1; done
 	@for v in $(OTHER_PYTHONS); do \
-		py="$$(scripts/find-python.sh $$v)" || exit 1; \
-		$(MAKE) quick PYTHON="$$py" VENV=.venv-$$v EXTRAS=$(QUICK_EXTRAS) || exit 1; \
-	done
+		( $(MAKE) --no-print-directory quick PYTHON="$$(scripts/find-python.sh $$v)" VENV=.venv-$$v \
+			EXTRAS=$(QUICK_EXTRAS) > .quick-$$v.log 2>&1; echo $$? > .quick-$$v.rc ) & \
+	done; wait; status=0; \
+	for v in $(OTHER_PYTHONS); do \
+		echo "== the quick suite on Python $$v"; cat .quick-$$v.log; \
+		[ "$$(cat .quick-$$v.rc)" = 0 ] || { echo "== Python $$v failed"; status=1; }; \
+		rm -f .quick-$$v.log .quick-$$v.rc; \
+	done; exit $$status
 
 quick: install
 	scripts/ensure-chromium.sh
 	scripts/ensure-postgres.sh
 	$(BIN)/python --version
 	$(BIN)/pytest -q -m "not slow" -p no:cacheprovider
-
-# The documentation site (mkdocs-material, API reference from the docstrings) into site/; --strict fails
-# on any warning: a broken link or anchor, a page left out of the nav, a docstring mkdocstrings cannot read.
-docs: install
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench:
 	$(MAKE) install

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import moocore
 import numpy as np
+import pytest
 from benchmarks.multiobjective import PROBLEMS, main, run_method
 
 
@@ -24,6 +26,7 @@ def test_a_run_returns_one_row_of_objectives_per_trial() -> None:
     assert run.losses.shape == (8, 3) and run.seconds_per_suggestion > 0
 
 
+@pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="the bench extra is not installed")
 def test_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
     code = main(["--problems", "zdt1", "--methods", "tunesmith-tpe,optuna-tpe", "--seeds", "1", "--budgets", "12",
                  "--out", str(tmp_path)])  # fmt: skip

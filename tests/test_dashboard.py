@@ -236,7 +236,10 @@ def test_the_command_prints_the_url_serves_and_stops_on_ctrl_c(postgres: Postgre
     url = _password_url(postgres)
     _study(url, trials=2).storage.close()
     command = [sys.executable, "-u", "-m", "tunesmith.cli", "dashboard", "live", "--storage", url, "--refresh", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A shell's background job (make runs the suites of two Pythons side by side) ignores SIGINT, and its
+    # children inherit that: give the dashboard the default handler, as a terminal would.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
