@@ -138,6 +138,10 @@ def _drive(peer: Peer, resource: int, workers: int) -> Trace:
             if current is None or meter.spent >= resource:
                 continue
             job, done = current
+            if done >= problem.max_resource:  # a configuration asked again at a fidelity it has already trained to
+                peer.end(job, done, cache.loss(job.key, job.params, peer.seed_of(job.key), done), cut=False)
+                running[w] = None
+                continue
             step = done + 1
             loss = cache.loss(job.key, job.params, peer.seed_of(job.key), step)
             meter.charge(step, loss)
