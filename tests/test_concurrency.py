@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -38,15 +39,17 @@ WORKER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_four_worker_processes_share_one_sqlite_file(tmp_path: Path, objectives_dir: Path,
-                                                     cli_env: dict[str, str]) -> None:
+def test_four_worker_processes_share_one_sqlite_file(
+    tmp_path: Path, objectives_dir: Path, cli_env: dict[str, str]
+) -> None:
     url = f"sqlite:///{tmp_path}/shared.db"
     script = objectives_dir / "worker.py"
     script.write_text(WORKER)
     env = {**cli_env, "TS_TEST_SLEEP": "0.01"}
     workers = [
-        subprocess.Popen([sys.executable, str(script), url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(4)
     ]
     outputs = [w.communicate(timeout=240) for w in workers]
@@ -82,19 +85,21 @@ x = {{ type = "float", low = 0.0, high = 1.0 }}
 
 
 def _states(db: Path) -> dict[int, tuple[str, str | None]]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:  # sqlite3's own context commits but never closes
         return {n: (s, r) for n, s, r in conn.execute("SELECT number, state, reason FROM trials")}
 
 
 @pytest.mark.slow
-def test_kill_9_of_a_run_then_rerun_loses_nothing_and_ends_exact(tmp_path: Path, objectives_dir: Path,
-                                                                 cli_env: dict[str, str]) -> None:
+def test_kill_9_of_a_run_then_rerun_loses_nothing_and_ends_exact(
+    tmp_path: Path, objectives_dir: Path, cli_env: dict[str, str]
+) -> None:
     db = tmp_path / "crash.db"
     config = objectives_dir / "crashy.toml"
     config.write_text(CONFIG.format(url=f"sqlite:///{db}"))
     command = [str(BIN / "tunesmith"), "run", str(config), "--no-progress", "--no-report"]
-    run = subprocess.Popen(command, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        command, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.2)

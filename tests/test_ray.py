@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ DRIVER = textwrap.dedent(
 
 def _states(db: Path) -> dict[int, str]:
     try:
-        with sqlite3.connect(db) as conn:
+        with closing(sqlite3.connect(db)) as conn, conn:  # sqlite3's own context commits but never closes
             return dict(conn.execute("SELECT number, state FROM trials").fetchall())
     except sqlite3.OperationalError:
         return {}

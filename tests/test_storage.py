@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -34,14 +35,14 @@ def test_sqlite_uses_wal_and_records_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "study.db"
     storage = SQLStorage(f"sqlite:///{path}")
     assert storage.schema_version == SCHEMA_VERSION
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:  # sqlite3's own context commits but never closes
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     SQLStorage(f"sqlite:///{path}").close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:  # sqlite3's own context commits but never closes
         conn.execute("UPDATE tunesmith_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     with pytest.raises(StorageError, match="newer than this tunesmith"):
         SQLStorage(f"sqlite:///{path}")
@@ -52,7 +53,7 @@ def test_sql_storage_stores_no_pickles(tmp_path: Path) -> None:
 
     path = tmp_path / "json.db"
     check_records_are_json(lambda: SQLStorage(f"sqlite:///{path}"))
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:  # sqlite3's own context commits but never closes
         for params, metrics, attrs in conn.execute("SELECT params, metrics, attrs FROM trials"):
             for text in (params, metrics, attrs):
                 assert isinstance(text, str) and text.startswith("{")
