@@ -51,8 +51,25 @@ class EncodingCache:
         return row
 
 
+class Split:
+    """What every split of a history answers from its ``x``, ``failed_x`` and ``feasible``."""
+
+    x: np.ndarray
+    failed_x: np.ndarray
+    feasible: np.ndarray
+
+    @property
+    def n_finished(self) -> int:
+        """Trials that taught something: with a result or failed."""
+        return len(self.x) + len(self.failed_x)
+
+    @property
+    def has_infeasible(self) -> bool:
+        return bool(len(self.failed_x) or not np.all(self.feasible))
+
+
 @dataclass(frozen=True)
-class Observations:
+class Observations(Split):
     """A history split into what each model needs.
 
     Attributes:
@@ -70,15 +87,6 @@ class Observations:
     failed_x: np.ndarray
     pending_x: np.ndarray
     used_x: np.ndarray
-
-    @property
-    def n_finished(self) -> int:
-        """Trials that taught something: with a loss or failed."""
-        return len(self.x) + len(self.failed_x)
-
-    @property
-    def has_infeasible(self) -> bool:
-        return bool(len(self.failed_x) or not np.all(self.feasible))
 
 
 def observe(

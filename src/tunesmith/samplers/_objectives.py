@@ -15,7 +15,7 @@ import numpy as np
 
 from tunesmith.context import SearchContext
 from tunesmith.pareto import hypervolume_contributions, nondominated_ranks
-from tunesmith.samplers._history import EncodingCache
+from tunesmith.samplers._history import EncodingCache, Split
 from tunesmith.space import Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -28,7 +28,7 @@ def is_multiobjective(context: SearchContext) -> bool:
 
 
 @dataclass(frozen=True)
-class ObjectiveObservations:
+class ObjectiveObservations(Split):
     """A history split for a multi-objective model.
 
     Attributes:
@@ -48,15 +48,6 @@ class ObjectiveObservations:
     pending_x: np.ndarray
     used_x: np.ndarray
     numbers: np.ndarray
-
-    @property
-    def n_finished(self) -> int:
-        """Trials that taught something: with losses or failed."""
-        return len(self.x) + len(self.failed_x)
-
-    @property
-    def has_infeasible(self) -> bool:
-        return bool(len(self.failed_x) or not np.all(self.feasible))
 
 
 def observe_objectives(
