@@ -241,3 +241,50 @@ def test_a_multiobjective_study_records_the_choice_and_the_reason() -> None:
     study = ts.Study(SPACE, metrics=[ts.Metric("f1"), ts.Metric("f2")], budget=ts.Budget(trials=40), storage="memory")
     choice = study.info.attrs["sampler_choice"]
     assert choice["sampler"]["name"] == "gp" and "hypervolume" in choice["why"]
+
+
+# The reference point bounds the volume the GP pursues -----------------------------------------------
+def _linear_front(p: Mapping[str, Any]) -> dict[str, float]:
+    return {"f1": p["x0"], "f2": 1.0 - p["x0"] + p["x1"]}
+
+
+def _gp_proposals(context: SearchContext, trials: int = 24) -> list[dict[str, Any]]:
+    sampler, records = GP(n_candidates=256, n_restarts=2), []
+    for number in range(trials):
+        params = sampler.suggest(SPACE, list(records), np.random.default_rng([7, number]), context)
+        records.append(TrialRecord(number, params, number, TrialState.COMPLETE, metrics=_linear_front(params)))
+    return [r.params for r in records[sampler.startup_trials(SPACE) :]]
+
+
+def test_the_gp_seeks_hypervolume_inside_the_study_s_reference_point() -> None:
+    """With the reference at f1 = 0.3, only the front's part below it adds volume: the GP stays there,
+    where without it the proposals spread along the whole front (the benchmark's DTLZ2 gap)."""
+    told = _gp_proposals(SearchContext(metric=TWO[0], objectives=TWO, reference=(0.3, 1.5)))
+    untold = _gp_proposals(CONTEXT)
+    inside = sum(p["x0"] < 0.3 for p in told)
+    assert inside >= 0.8 * len(told), [round(p["x0"], 2) for p in told]
+    assert sum(p["x0"] < 0.3 for p in untold) < inside
+
+
+def test_a_study_tells_its_samplers_its_reference_point_in_losses_space() -> None:
+    metrics = [ts.Metric("error", "min"), ts.Metric("speed", "max")]
+    given = ts.Study(SPACE, metrics=metrics, reference_point={"error": 0.5, "speed": 10.0}, storage="memory")
+    assert given.context.reference == (0.5, -10.0)
+    derived = ts.Study(SPACE, metrics=metrics, storage="memory", seed=0, sampler="random")
+    assert derived.context.reference == ()
+    for number in range(10):
+        trial = derived.ask()
+        derived.tell(trial, {"error": trial.params["x0"], "speed": 5.0 + number})
+    stored = derived.reference_point
+    assert stored is not None and derived.context.reference == (stored["error"], -stored["speed"])
+
+
+def test_the_output_transform_maps_new_values_as_it_maps_its_data() -> None:
+    from tunesmith.samplers._gp_model import OutputTransform, transform_outputs
+
+    y = np.random.default_rng(0).lognormal(0.0, 2.0, 40)
+    transform = OutputTransform(y)
+    assert np.allclose(transform(y), transform_outputs(y))
+    beyond = transform(np.array([y.min() - 1.0, y.max(), y.max() * 2, y.max() * 100]))
+    assert np.all(np.diff(beyond) > 0) and beyond[1] == pytest.approx(transform_outputs(y).max())
+    assert np.all(OutputTransform(np.ones(4))(np.array([0.0, 1.0, 2.0])) == [-1.0, 0.0, 1.0])

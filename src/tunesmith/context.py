@@ -33,6 +33,10 @@ class SearchContext:
             ``objectives[0]``); empty for a single-objective study. Samplers and schedulers detect
             several objectives by ``len(context.objectives) > 1`` and compare trials in losses space
             (``m.sign() * record.value(m.name)``; see `tunesmith.pareto`).
+        reference: a multi-objective study's hypervolume reference point (given, or derived from its
+            first trials and stored), in losses space, one value per objective; empty while there is
+            none. The GP's hypervolume improvement counts volume only inside it, so the sampler
+            pursues the hypervolume the study reports.
     """
 
     metric: Metric
@@ -42,6 +46,7 @@ class SearchContext:
     trial_cost: float | None = None
     rungs: tuple[float, ...] = ()
     objectives: tuple[Metric, ...] = ()
+    reference: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.objectives and self.objectives[0] != self.metric:

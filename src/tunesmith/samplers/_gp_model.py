@@ -16,7 +16,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack, solve_triangular
 from scipy.special import erfcx, log_ndtr, ndtr
 
-__all__ = ["GPModel", "Hyper", "add_log_feasibility", "fit_hyper", "log_h", "transform_outputs"]
+__all__ = ["GPModel", "Hyper", "add_log_feasibility", "fit_hyper", "log_h", "OutputTransform", "transform_outputs"]
 
 _SQRT5 = math.sqrt(5.0)
 _LOG_INV_SQRT_2PI = -0.5 * math.log(2.0 * math.pi)
@@ -218,26 +218,52 @@ def transform_outputs(y: np.ndarray) -> np.ndarray:
     model everywhere else: values are first centred on the median and scaled by the median
     absolute deviation, then ``sign(z) * log1p(|z|)`` keeps the order but bounds the tails, and a
     power transform fitted by maximum likelihood (the NeurIPS 2020 black-box challenge's trick)
-    makes the rest closer to Gaussian.
+    makes the rest closer to Gaussian. `OutputTransform` keeps the fitted steps for other values.
     """
-    if len(y) < 2 or float(np.ptp(y)) <= 0 or not np.all(np.isfinite(y)):
-        return np.zeros_like(y)
-    med = float(np.median(y))
-    scale = 1.4826 * float(np.median(np.abs(y - med)))
-    if scale <= 0:
-        scale = float(np.std(y))
-    z = (y - med) / scale
-    z = np.sign(z) * np.log1p(np.abs(z))
-    if len(y) >= 5:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            try:
-                t = _yeo_johnson(z, _yeo_johnson_lambda(z))
-            except (ValueError, FloatingPointError, OverflowError):
-                t = z
-        if np.all(np.isfinite(t)) and float(np.std(t)) > 0:
-            z = t
-    return (z - np.mean(z)) / np.std(z)
+    return OutputTransform(y)(y)
+
+
+class OutputTransform:
+    """The monotone map `transform_outputs` fits on ``y``, applicable to other values (a reference point)."""
+
+    def __init__(self, y: np.ndarray) -> None:
+        y = np.asarray(y, dtype=float)
+        self.constant: float | None = None
+        if len(y) < 2 or float(np.ptp(y)) <= 0 or not np.all(np.isfinite(y)):
+            # NaN when the values are not all finite: everything then maps to 0
+            self.constant = float(y[0]) if len(y) and np.all(np.isfinite(y)) else math.nan
+            return
+        self.median = float(np.median(y))
+        scale = 1.4826 * float(np.median(np.abs(y - self.median)))
+        self.scale = scale if scale > 0 else float(np.std(y))
+        z = self._squash(y)
+        self.lmbda: float | None = None
+        if len(y) >= 5:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                try:
+                    lmbda = _yeo_johnson_lambda(z)
+                    t = _yeo_johnson(z, lmbda)
+                except (ValueError, FloatingPointError, OverflowError):
+                    t = z
+                else:
+                    if np.all(np.isfinite(t)) and float(np.std(t)) > 0:
+                        self.lmbda, z = lmbda, t
+        self.mean, self.std = float(np.mean(z)), float(np.std(z))
+
+    def _squash(self, y: np.ndarray) -> np.ndarray:
+        z = (y - self.median) / self.scale
+        return np.asarray(np.sign(z) * np.log1p(np.abs(z)))
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        if self.constant is not None:  # no spread to scale by: the data sit at 0, others at +-1
+            return np.zeros_like(values) if math.isnan(self.constant) else np.sign(values - self.constant)
+        z = self._squash(values)
+        if self.lmbda is not None:
+            with np.errstate(all="ignore"):
+                z = _yeo_johnson(z, self.lmbda)
+        return (z - self.mean) / self.std
 
 
 # The power transform's exponent is searched in this range: the inputs are log-squashed already

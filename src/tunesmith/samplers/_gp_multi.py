@@ -14,13 +14,14 @@ maximises log-EI on that.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import log_ndtr
 
 from tunesmith.pareto import hypervolume_contributions, nondominated_order, nondominated_ranks
-from tunesmith.samplers._gp_model import GPModel, add_log_feasibility, fit_hyper, log_h, transform_outputs
+from tunesmith.samplers._gp_model import GPModel, OutputTransform, add_log_feasibility, fit_hyper, log_h
 from tunesmith.samplers._history import Observations, categorical_dims
 from tunesmith.samplers._objectives import ObjectiveObservations
 from tunesmith.space import Space
@@ -32,8 +33,8 @@ __all__ = ["EHVI_MAX_OBJECTIVES", "ExpectedHypervolumeImprovement", "non_dominat
 
 EHVI_MAX_OBJECTIVES = 3
 _LOG_INV_SQRT_2PI = -0.5 * math.log(2.0 * math.pi)
-# The reference point in the models' standardised space: the observed nadir pushed out by this share
-# of each objective's range, so the front's extremes still add volume.
+# The study's reference point (given, or derived from its first trials) bounds the volume that counts;
+# before it exists, the observed nadir pushed out by this share of each objective's range does.
 _REFERENCE_MARGIN = 0.1
 # Points of the front the boxes are cut from, at most: three objectives give O(m^2) boxes, and the
 # candidates x boxes arrays dominate a suggestion's time past ~40 points.
@@ -175,8 +176,13 @@ def _parego(losses: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(weighted.max(axis=1) + _PAREGO_RHO * weighted.sum(axis=1))
 
 
-def propose_multiobjective(gp: GP, space: Space, obs: ObjectiveObservations, rng: np.random.Generator) -> np.ndarray:
-    """The encoded point maximising EHVI (at most three objectives), else a ParEGO step."""
+def propose_multiobjective(
+    gp: GP, space: Space, obs: ObjectiveObservations, rng: np.random.Generator, reference: Sequence[float] = ()
+) -> np.ndarray:
+    """The encoded point maximising EHVI (at most three objectives), else a ParEGO step.
+
+    ``reference`` (losses space) is the study's given reference point: only volume inside it counts.
+    """
     k = obs.losses.shape[1]
     if k > EHVI_MAX_OBJECTIVES:
         scalar = Observations(obs.x, _parego(obs.losses, rng), obs.feasible, obs.failed_x, obs.pending_x, obs.used_x)
@@ -191,7 +197,8 @@ def propose_multiobjective(gp: GP, space: Space, obs: ObjectiveObservations, rng
         keep = np.sort(np.concatenate([order[:half], rest[np.linspace(0, len(rest) - 1, half).astype(int)]]))
     x = np.where(np.isnan(obs.x[keep]), 0.5, obs.x[keep])
     codes = gp._codes(x, cat, sizes)
-    ys = np.stack([transform_outputs(obs.losses[keep, j]) for j in range(k)], axis=1)
+    transforms = [OutputTransform(obs.losses[keep, j]) for j in range(k)]
+    ys = np.stack([t(obs.losses[keep, j]) for j, t in enumerate(transforms)], axis=1)
     feasible = obs.feasible[keep]
     pending = np.where(np.isnan(obs.pending_x), 0.5, obs.pending_x)
     pending_codes = gp._codes(pending, cat, sizes)
@@ -208,14 +215,17 @@ def propose_multiobjective(gp: GP, space: Space, obs: ObjectiveObservations, rng
         models.append(model)
     assert hyper is not None
     known = ys[feasible] if feasible.any() else np.empty((0, k))
-    worst, best = ys.max(axis=0), ys.min(axis=0)
-    reference = worst + _REFERENCE_MARGIN * np.where(worst > best, worst - best, 1.0)
     front = np.vstack([known, believed])
     front = front[nondominated_ranks(front) == 0] if len(front) else front
+    if len(reference):
+        point = np.array([float(t(np.array([r]))[0]) for t, r in zip(transforms, reference, strict=True)])
+    else:
+        worst, best = ys.max(axis=0), ys.min(axis=0)
+        point = worst + _REFERENCE_MARGIN * np.where(worst > best, worst - best, 1.0)
     if len(front) > _MAX_FRONT[k]:
         # The boxes are cut from the points that hold the most volume on their own (an approximation).
-        front = front[np.argsort(-hypervolume_contributions(front, reference), kind="stable")[: _MAX_FRONT[k]]]
-    lower, upper = non_dominated_boxes(front, reference)
+        front = front[np.argsort(-hypervolume_contributions(front, point), kind="stable")[: _MAX_FRONT[k]]]
+    lower, upper = non_dominated_boxes(front, point)
     feasibility = gp._feasibility(obs, hyper, cat, sizes) if obs.has_infeasible else None
     acq = ExpectedHypervolumeImprovement(models, lower, upper, feasibility, cont, sizes)
     ranks = nondominated_ranks(ys[feasible] if feasible.any() else ys)

@@ -203,7 +203,7 @@ class GP(Sampler):
         # synchronisation, which costs ten times the work itself on a busy machine.
         with threadpool_limits(1, user_api="blas"):
             if isinstance(obs, ObjectiveObservations):
-                u = propose_multiobjective(self, space, obs, rng)
+                u = propose_multiobjective(self, space, obs, rng, context.reference)
             else:
                 u = self.propose(space, obs, rng)
         return space.decode(u)

@@ -40,6 +40,24 @@ def after_tell(study: Study, state: TrialState) -> None:
         study._reference(study.trials)
 
 
+def sampler_reference(study: Study) -> tuple[float, ...]:
+    """The study's reference point in losses space, for the samplers (empty while there is none).
+
+    The given one, else the derived one once stored (`after_tell`); either never moves, so it is
+    kept on the study object after the first read.
+    """
+    if len(study.objectives) < 2:
+        return ()
+    if not study._reference_seen:
+        values = study.given_reference
+        if values is None:
+            stored = read_attr(study.attrs, ReferencePointAttr)
+            values = None if stored is None else dict(stored.values)
+        if values is not None:
+            study._reference_seen = tuple(float(v) for v in reference_losses(values, study.objectives))
+    return study._reference_seen
+
+
 class MultiObjective:
     """`Study`'s methods for several objectives (a base of `Study` only, kept in its own module).
 

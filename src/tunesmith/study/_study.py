@@ -120,6 +120,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         )  # fmt: skip
         self.metric, self.guardrails, self.budget = settings.metric, settings.guardrails, settings.budget
         self.objectives, self.given_reference = settings.objectives, settings.given_reference
+        self._reference_seen: tuple[float, ...] = ()  # see _multi.sampler_reference
         self.sampler = make_sampler(sampler)
         self.scheduler = make_scheduler(scheduler)
         self.divergence_factor = settings.divergence_factor
@@ -221,6 +222,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         return SearchContext(
             metric=self.metric, guardrails=self.guardrails, budget=self.budget, workers=self._workers,
             trial_cost=self.trial_cost, rungs=self.scheduler.rungs(), objectives=self.objectives,
+            reference=_multi.sampler_reference(self),
         )  # fmt: skip
 
     @property
