@@ -494,3 +494,46 @@ def test_model_based_samplers_fit_on_the_highest_rung_with_enough_trials() -> No
     assert len(at_rung.x) == 18 and reached == [0.5 + n for n in range(6)]
     assert min(behind) > max(reached), "stopped at rung 1: behind every trial that reached rung 3"
     assert list(behind) == sorted(behind), "in the order they had at rung 1"
+
+
+def test_once_enough_trials_trained_to_the_end_samplers_see_final_values_and_stopped_trials_behind() -> None:
+    """Seen at an intermediate rung, a model would optimise the loss after 27 of 81 steps (fast starters);
+    once enough trials trained to the end, it fits their final values and ranks every stopped trial after."""
+    from tunesmith.samplers._history import observe
+
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    full = [TrialRecord(n, {"x": n / 10}, n, TrialState.COMPLETE, metrics={"loss": 0.1 + n / 100},
+                        intermediate={1: {"loss": 2.0}, 3: {"loss": 0.05 + n / 100}, 9: {"loss": 0.1 + n / 100}},
+                        resource=9.0) for n in range(6)]  # fmt: skip
+    # Validation loss that rises late (overfitting): stopped after 3 steps, these trailed every trial there,
+    # yet their last values sit among the final ones.
+    stopped = [TrialRecord(6 + n, {"x": 0.05 + n / 10}, n, TrialState.STOPPED, metrics={"loss": 0.12 + n / 100},
+                           intermediate={1: {"loss": 1.5}, 3: {"loss": 0.12 + n / 100}}, resource=3.0)
+               for n in range(4)]  # fmt: skip
+    obs = observe(space, full + stopped, SearchContext(metric=Metric("loss"), rungs=(1.0, 3.0, 9.0)))
+    finals, behind = obs.loss[:6], obs.loss[6:]
+    assert list(finals) == [0.1 + n / 100 for n in range(6)], "trained to the end: the final values"
+    assert min(behind) > max(finals) and list(behind) == sorted(behind)
+
+
+def test_a_trial_that_diverged_after_a_rung_is_a_failure_to_samplers_however_good_it_looked_there() -> None:
+    from tunesmith.samplers._history import observe
+
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    history = [TrialRecord(n, {"x": n / 10}, n, TrialState.STOPPED, metrics={"loss": 1.0 + n},
+                           intermediate={1: {"loss": 1.0 + n}}, resource=1.0) for n in range(6)]  # fmt: skip
+    diverged = TrialRecord(6, {"x": 0.95}, 6, TrialState.STOPPED, metrics={"loss": 1e3}, kind=TrialKind.DIVERGED,
+                           intermediate={1: {"loss": 0.01}, 3: {"loss": 1e3}}, resource=3.0)  # fmt: skip
+    obs = observe(space, [*history, diverged], SearchContext(metric=Metric("loss"), rungs=(1.0, 3.0, 9.0)))
+    assert len(obs.x) == 6 and len(obs.failed_x) == 1 and obs.failed_x[0][0] == pytest.approx(0.95)
+
+
+def test_asha_keeps_no_place_at_a_rung_for_a_trial_that_diverged_later() -> None:
+    """Late divergers look best at the low rungs; counted there, they stop the live trials that could win."""
+    diverged = [record(n, {1: 0.01 * n, 3: 1e3}, TrialState.STOPPED) for n in range(3)]
+    diverged = [r.evolve(kind=TrialKind.DIVERGED) for r in diverged]
+    peers = [record(3 + n, {1: 0.5 + n}, TrialState.STOPPED) for n in range(3)]
+    trial = record(6, {1: 0.4})
+    history = [*diverged, *peers, trial]
+    assert ASHA(1, 9, 3).decide(trial, history, CONTEXT) is Decision.CONTINUE
+    assert ASHA(1, 9, 3).decide(trial, [r.evolve(kind=None) for r in history], CONTEXT) is Decision.STOP

@@ -47,46 +47,65 @@ def rung_view(
     left out, or with ``stopped_as_worst`` (what samplers ask for) kept as COMPLETE behind the worst
     value seen at the rung, by as much as they trailed the best trial at the rung where they
     stopped: they lost there, their order among themselves is kept, and a model that forgot them
-    would propose their region again and again. Returns ``(None, history)``
-    when no rung has enough observations, or when the highest such rung is the full resource (the
-    history is then already right).
+    would propose their region again and again. At the full resource, trials trained to the end keep
+    their own values. Returns ``(None, history)`` when no rung has enough observations, or when the
+    highest such rung is the full resource and ``stopped_as_worst`` is off (the history is then
+    already right).
     """
     if not rungs:
         return None, list(history)
-    for level in sorted(rungs, reverse=True):
-        reached = [r for r in history if value_at(r, metric.name, level) is not None]
+    name, sign = metric.name, metric.sign()
+    levels = sorted(rungs)
+    # A trial that diverged later stays a failure, however good it looked at a rung.
+    at = {r.number: _losses_at(r, name, sign, levels) for r in history if r.kind is not TrialKind.DIVERGED}
+    best = [min((x for v in at.values() if (x := v[i]) is not None), default=None) for i in range(len(levels))]
+    for index in range(len(levels) - 1, -1, -1):
+        level = levels[index]
+        reached = {n: v[index] for n, v in at.items() if v[index] is not None}
         if len(reached) < min_observations:
             continue
-        if level == max(rungs):
+        full = index == len(levels) - 1
+        if full and not stopped_as_worst:
             return None, list(history)
-        ids = {r.number for r in reached}
-        worst = max(metric.sign() * (value_at(r, metric.name, level) or 0.0) for r in reached)
+        worst = max(loss for loss in reached.values() if loss is not None)
         view: list[TrialRecord] = []
         for record in history:
-            if record.number in ids:
+            loss = reached.get(record.number)
+            if loss is not None and full:
+                view.append(record)  # trained to the end: its own final values
+            elif loss is not None:
                 state = TrialState.INFEASIBLE if record.state is TrialState.INFEASIBLE else TrialState.COMPLETE
-                value = value_at(record, metric.name, level)
-                view.append(
-                    record.evolve(state=state, metrics={**record.metrics, metric.name: value}, reason=None, kind=None)
-                )
+                view.append(record.evolve(state=state, metrics={**record.metrics, name: sign * loss}, reason=None,
+                                          kind=None))  # fmt: skip
             elif not record.state.is_finished or record.state is TrialState.FAILED or record.kind is TrialKind.DIVERGED:
                 view.append(record)
             elif stopped_as_worst and record.state is TrialState.STOPPED:
-                loss = worst + _behind_best(record, history, metric, rungs)
+                behind = _behind_best(at[record.number], best)
                 view.append(record.evolve(state=TrialState.COMPLETE, metrics={**record.metrics,
-                                          metric.name: metric.sign() * loss}, reason=None, kind=None))  # fmt: skip
+                                          name: sign * (worst + behind)}, reason=None, kind=None))  # fmt: skip
         return level, view
     return None, list(history)
 
 
-def _behind_best(record: TrialRecord, history: Sequence[TrialRecord], metric: Metric, rungs: Sequence[float]) -> float:
+def _losses_at(record: TrialRecord, metric: str, sign: float, levels: Sequence[float]) -> list[float | None]:
+    """``sign * value_at(record, metric, level)`` for each of the ascending ``levels``, in one pass."""
+    out: list[float | None] = []
+    steps = iter(sorted(record.intermediate.items()))
+    pending = next(steps, None)
+    value: float | None = None
+    for level in levels:
+        while pending is not None and pending[0] <= level:
+            if metric in pending[1]:
+                value = pending[1][metric]
+            pending = next(steps, None)
+        reached = record.resource >= level and value is not None and math.isfinite(value)
+        out.append(sign * value if reached and value is not None else None)
+    return out
+
+
+def _behind_best(own: Sequence[float | None], best: Sequence[float | None]) -> float:
     """How far (in loss) a stopped trial trailed the best trial at the highest rung it reached (0 when unknown)."""
-    reached = [level for level in rungs if level <= record.resource]
-    if not reached:
-        return 0.0
-    level = max(reached)
-    own = value_at(record, metric.name, level)
-    if own is None:
-        return 0.0
-    values = [v for r in history if (v := value_at(r, metric.name, level)) is not None]
-    return max(0.0, metric.sign() * own - min(metric.sign() * v for v in values))
+    for mine, top in zip(reversed(own), reversed(best), strict=True):
+        if mine is not None and top is not None:
+            return max(0.0, mine - top)
+    return 0.0

@@ -48,7 +48,10 @@ class Auto(Sampler):
         (started from the GP's best trials) on a continuous-dominated space, else to TPE;
       - CMA-ES for continuous-dominated spaces (at least two numeric parameters, at most a quarter
         categorical) with a budget of more than 300 trials, whatever their number or cost;
-      - TPE for large or mostly categorical spaces, large budgets and cheap trials.
+      - TPE for large or mostly categorical spaces, large budgets and cheap trials, and under a
+        multi-fidelity scheduler (``context.rungs``) unless the trial budget is at most 300: early
+        stopping deals hundreds of configurations, most seen only at a low rung, which TPE reads
+        (`tunesmith.fidelity.rung_view`) at milliseconds per suggestion; CMA-ES cannot use them.
 
     With several objectives (`tunesmith.samplers._auto_multiobjective`): the GP with expected
     hypervolume improvement up to 300 trials, MOTPE for larger budgets (up to 1000), large or mostly
@@ -87,6 +90,13 @@ class Auto(Sampler):
         n_cat = sum(isinstance(p, Choice) for p in dims)
         trials = context.budget.trials
         cost = context.trial_cost
+        if context.rungs and (trials is None or trials > GP_MAX_TRIALS):
+            return self._tpe, (
+                f"tpe: early stopping at {len(context.rungs) - 1} rung(s) and "
+                + ("an unbounded trial budget" if trials is None else f"a budget of {trials} trials")
+                + f" - after {self._tpe.startup_trials(space)} Sobol trials, TPE reads hundreds of trials stopped "
+                "at low rungs at milliseconds per suggestion, where a GP's cost grows with them"
+            )
         if trials is not None and trials > CMAES_MIN_TRIALS and self.continuous_dominated(space):
             n_num = d - n_cat
             variant = "sep-CMA-ES" if self._cmaes.is_separable(space) else "CMA-ES"

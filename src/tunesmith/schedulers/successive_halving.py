@@ -28,6 +28,7 @@ from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import value_at
 from tunesmith.pareto import losses_of, nondominated_order
+from tunesmith.schedulers._final_model import predicted_finals
 from tunesmith.schedulers.base import Promotion, Scheduler
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -42,6 +43,14 @@ def _check_few_peers(few_peers: str) -> None:
         raise ConfigError(
             f"few_peers must be 'best' or 'vouched', got few_peers={few_peers!r}: 'vouched' stops early trials "
             "that only a few peers vouch for"
+        )
+
+
+def _check_predict_final(predict_final: object) -> None:
+    if not isinstance(predict_final, bool):
+        raise ConfigError(
+            f"predict_final must be true or false, got predict_final={predict_final!r}: true ranks trials at a rung "
+            "by their predicted final value once trials trained to the end support it"
         )
 
 
@@ -82,11 +91,16 @@ def crossed_level(record: TrialRecord, levels: Sequence[float]) -> float | None:
 
 
 class _Rungs:
-    """The rung arithmetic shared by the three schedulers: levels and rankings at a level."""
+    """The rung arithmetic shared by the three schedulers: levels and rankings at a level.
 
-    def __init__(self, levels: Sequence[float], eta: float) -> None:
+    With ``full`` (the full resource), one objective is ranked by each trial's predicted final value
+    once the trials trained to the end can predict it (`tunesmith.schedulers._final_model`).
+    """
+
+    def __init__(self, levels: Sequence[float], eta: float, full: float | None = None) -> None:
         self.levels = list(levels)
         self.eta = eta
+        self.full = full
 
     def ranked(self, members: Sequence[TrialRecord], level: float, context: SearchContext) -> list[TrialRecord]:
         """Members that reached ``level``, best first (ties broken by trial number).
@@ -95,12 +109,18 @@ class _Rungs:
         front, ties inside a front by crowding distance (the more isolated first), then by trial number;
         a member lacking an objective's value at the level is not ranked.
         """
+        # A trial that diverged after the rung cannot win: it keeps no place that a live trial needs.
+        members = [r for r in members if r.kind is not TrialKind.DIVERGED]
         if len(context.objectives) > 1:
             return self._ranked_by_fronts(members, level, context)
         sign = context.metric.sign()
         name = context.metric.name
-        scored = [(sign * v, r.number, r) for r in members if (v := value_at(r, name, level)) is not None]
-        return [r for _, _, r in sorted(scored, key=lambda item: (item[0], item[1]))]
+        scored = [(sign * v, r) for r in members if (v := value_at(r, name, level)) is not None]
+        if self.full is not None and level < self.full:
+            predicted = predicted_finals(scored, name, sign, self.full)
+            if predicted is not None:
+                scored = [(p, r) for p, (_, r) in zip(predicted, scored, strict=True)]
+        return [r for _, r in sorted(scored, key=lambda item: (item[0], item[1].number))]
 
     @staticmethod
     def _ranked_by_fronts(members: Sequence[TrialRecord], level: float, context: SearchContext) -> list[TrialRecord]:
@@ -183,26 +203,34 @@ class ASHA(Scheduler):
             reached: ``"best"`` (default) to be the best there; ``"vouched"`` also a lower rung
             that enough trials reached ranking it in its top ``eta**-(rungs climbed)``, else it
             stops (early trials then stop cheaply instead of training to the end).
+        predict_final: rank trials at a rung by their final value as predicted from the trials
+            trained to the end (their value at the rung and their hyperparameters), once that
+            prediction ranks those trials better than the rung's raw value does (default ``True``;
+            see `tunesmith.schedulers._final_model`). ``False`` ranks by the raw value always.
     """
 
     name = "asha"
 
     def __init__(self, min_resource: float = 1, max_resource: float = 81, eta: float = 3, mode: Mode = "stop",
-                 few_peers: FewPeers = "best") -> None:  # fmt: skip
+                 few_peers: FewPeers = "best", predict_final: bool = True) -> None:  # fmt: skip
         if mode not in ("stop", "promote"):
             raise ConfigError(f"mode must be 'stop' or 'promote', got mode={mode!r}")
         _check_few_peers(few_peers)
+        _check_predict_final(predict_final)
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.eta = eta
         self.mode = mode
         self.few_peers = few_peers
+        self.predict_final = predict_final
         self.pauses = mode == "promote"
-        self._rungs = _Rungs(rung_levels(min_resource, max_resource, eta), eta)
+        full = float(max_resource) if predict_final else None
+        self._rungs = _Rungs(rung_levels(min_resource, max_resource, eta), eta, full)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "min_resource": self.min_resource, "max_resource": self.max_resource,
-                "eta": self.eta, "mode": self.mode, "few_peers": self.few_peers}  # fmt: skip
+                "eta": self.eta, "mode": self.mode, "few_peers": self.few_peers,
+                "predict_final": self.predict_final}  # fmt: skip
 
     def rungs(self) -> tuple[float, ...]:
         return (*self._rungs.levels, float(self.max_resource))
@@ -283,8 +311,11 @@ class SuccessiveHalving(Scheduler):
                 for record in ranked:
                     if self._rungs.paused_at(record, level):
                         if record in top:
-                            return Promotion(resume=record.number, retire=tuple(retire),
-                                             reason=f"not in the top 1/{self.eta:g} at rung {level:g}")
+                            return Promotion(
+                                resume=record.number,
+                                retire=tuple(retire),
+                                reason=f"not in the top 1/{self.eta:g} at rung {level:g}",
+                            )
                         retire.append(record.number)
         return Promotion(retire=tuple(retire), reason=f"not in the top 1/{self.eta:g} at its rung")
 
@@ -316,12 +347,14 @@ class Hyperband(Scheduler):
         mode: ``"stop"`` or ``"promote"`` within each bracket.
         few_peers: as for `ASHA`, within each bracket (default ``"vouched"``: with five brackets,
             each bracket's first trials would otherwise train to the end on the word of one peer).
+        predict_final: as for `ASHA`, within each bracket.
     """
 
     name = "hyperband"
 
     def __init__(self, min_resource: float = 1, max_resource: float = 81, eta: float = 3, brackets: int | None = None,
-                 mode: Mode = "stop", few_peers: FewPeers = "vouched") -> None:  # fmt: skip
+                 mode: Mode = "stop", few_peers: FewPeers = "vouched",
+                 predict_final: bool = True) -> None:  # fmt: skip
         levels = rung_levels(min_resource, max_resource, eta)
         s_max = len(levels)
         if brackets is None:
@@ -330,16 +363,18 @@ class Hyperband(Scheduler):
         if mode not in ("stop", "promote"):
             raise ConfigError(f"mode must be 'stop' or 'promote', got mode={mode!r}")
         _check_few_peers(few_peers)
+        _check_predict_final(predict_final)
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.eta = eta
         self.brackets = brackets
         self.mode = mode
         self.few_peers = few_peers
+        self.predict_final = predict_final
         self.pauses = mode == "promote"
         self._bracket_ids = list(range(s_max, s_max - brackets, -1))
         self._asha = {
-            s: ASHA(max_resource / eta**s, max_resource, eta, mode, few_peers) if s > 0 else None
+            s: ASHA(max_resource / eta**s, max_resource, eta, mode, few_peers, predict_final) if s > 0 else None
             for s in self._bracket_ids
         }
         sizes = bracket_sizes(min_resource, max_resource, eta)
@@ -348,7 +383,8 @@ class Hyperband(Scheduler):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "min_resource": self.min_resource, "max_resource": self.max_resource,
-                "eta": self.eta, "brackets": self.brackets, "mode": self.mode, "few_peers": self.few_peers}  # fmt: skip
+                "eta": self.eta, "brackets": self.brackets, "mode": self.mode, "few_peers": self.few_peers,
+                "predict_final": self.predict_final}  # fmt: skip
 
     def rungs(self) -> tuple[float, ...]:
         levels = {float(self.max_resource)}
