@@ -7,7 +7,7 @@ trained trial first matched random search's final best ("reach", a fraction of t
 
 Methods: random search (every trial trained fully), tunesmith's default multi-fidelity setting
 (``scheduler={"name": "auto", "max_resource": 81}`` with the default sampler and divergence check),
-ASHA (stop and promote mode), Hyperband and ASHA with TPE under a random sampler or TPE; peers:
+ASHA (stop and promote mode) and Hyperband under a random sampler, ASHA and Hyperband with TPE (BOHB-like); peers:
 Optuna's SuccessiveHalving, Hyperband and Wilcoxon pruners (under its default TPE sampler),
 Syne Tune's ASHA and BOHB, DEHB and SMAC3's multi-fidelity facade (see
 `benchmarks.multifidelity_peers`). Problems: see `benchmarks.multifidelity_problems`. Trials run
@@ -37,7 +37,7 @@ from benchmarks.multifidelity_problems import PROBLEMS, CurveCache, CurveProblem
 
 __all__ = ["METHODS", "PROBLEMS", "main", "run_method"]
 
-OURS = ["random", "default", "asha", "asha-promote", "hyperband", "asha-tpe"]
+OURS = ["random", "default", "asha", "asha-promote", "hyperband", "asha-tpe", "hyperband-tpe"]
 METHODS = OURS + PEERS
 DEFAULT_PROBLEMS = ["curves", "late-bloomers", "divergence", "sgd-digits", "mlp-digits"]
 # Random search (the target) runs on seeds of its own: with the methods' seeds, tunesmith's samplers would share
@@ -55,8 +55,9 @@ def _study(method: str, problem: CurveProblem, resource: int, seed: int) -> ts.S
         options["sampler"] = "tpe" if method == "asha-tpe" else "random"
     elif method == "asha-promote":
         options["scheduler"] = ts.ASHA(min_resource=1, max_resource=top, eta=3, mode="promote")
-    elif method == "hyperband":
+    elif method in ("hyperband", "hyperband-tpe"):
         options["scheduler"] = ts.Hyperband(min_resource=1, max_resource=top, eta=3)
+        options["sampler"] = "tpe" if method == "hyperband-tpe" else "random"
     elif method != "random":
         raise KeyError(f"unknown method {method!r}: one of {METHODS}")
     return ts.Study(problem.space, metric="loss", budget=ts.Budget(resource=resource), storage="memory",
