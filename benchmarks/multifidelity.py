@@ -37,7 +37,7 @@ from benchmarks.multifidelity_problems import PROBLEMS, CurveCache, CurveProblem
 
 __all__ = ["METHODS", "PROBLEMS", "main", "run_method"]
 
-OURS = ["random", "default", "asha", "asha-promote", "hyperband", "asha-tpe", "hyperband-tpe"]
+OURS = ["random", "default", "default-raw", "asha", "asha-promote", "hyperband", "asha-tpe", "hyperband-tpe"]
 METHODS = OURS + PEERS
 DEFAULT_PROBLEMS = ["curves", "late-bloomers", "divergence", "sgd-digits", "mlp-digits"]
 # Random search (the target) runs on seeds of its own: with the methods' seeds, tunesmith's samplers would share
@@ -50,6 +50,8 @@ def _study(method: str, problem: CurveProblem, resource: int, seed: int) -> ts.S
     options: dict[str, Any] = {"sampler": "random", "divergence_factor": None}
     if method == "default":  # what a user gets by naming the resource axis and nothing else
         options = {"scheduler": {"name": "auto", "max_resource": top}}
+    elif method == "default-raw":  # the default, ranking rungs by raw values (no prediction of the final one)
+        options = {"scheduler": ts.ASHA(min_resource=1, max_resource=top, eta=3, predict_final=False)}
     elif method in ("asha", "asha-tpe"):
         options["scheduler"] = ts.ASHA(min_resource=1, max_resource=top, eta=3)
         options["sampler"] = "tpe" if method == "asha-tpe" else "random"
