@@ -61,13 +61,13 @@ def rung_view(
     best = [min((x for v in at.values() if (x := v[i]) is not None), default=None) for i in range(len(levels))]
     for index in range(len(levels) - 1, -1, -1):
         level = levels[index]
-        reached = {n: v[index] for n, v in at.items() if v[index] is not None}
+        reached = {n: loss for n, v in at.items() if (loss := v[index]) is not None}
         if len(reached) < min_observations:
             continue
         full = index == len(levels) - 1
         if full and not stopped_as_worst:
             return None, list(history)
-        worst = max(loss for loss in reached.values() if loss is not None)
+        worst = max(reached.values())
         view: list[TrialRecord] = []
         for record in history:
             loss = reached.get(record.number)

@@ -181,7 +181,8 @@ def propose_multiobjective(
 ) -> np.ndarray:
     """The encoded point maximising EHVI (at most three objectives), else a ParEGO step.
 
-    ``reference`` (losses space) is the study's given reference point: only volume inside it counts.
+    ``reference`` (losses space) is the study's reference point (``context.reference``): only volume inside
+    it counts. Without one, the observed nadir plus `_REFERENCE_MARGIN` of each objective's range bounds it.
     """
     k = obs.losses.shape[1]
     if k > EHVI_MAX_OBJECTIVES:

@@ -36,10 +36,12 @@ def predicted_finals(scored: Sequence[tuple[float, TrialRecord]], metric: str, s
     """Each trial's predicted final loss, in the order of ``scored`` (``(loss at the rung, record)``
     pairs), or ``None`` when the model has too few trials trained to ``full`` or does not rank them
     better than the rung does."""
+    finals = [value_at(record, metric, full) for _, record in scored]
+    known = np.array([f is not None for f in finals], dtype=bool)
+    if known.sum() < 4:  # two rows per coefficient even with no parameter: the intercept and the rung loss
+        return None
     features = _features([record for _, record in scored])
     rows = np.column_stack([np.array([loss for loss, _ in scored], dtype=float), features])
-    finals = [value_at(record, metric, full) for _, record in scored]
-    known = np.array([f is not None for f in finals])
     if known.sum() < 2 * (rows.shape[1] + 1):
         return None
     x, y = rows[known], sign * np.array([f for f in finals if f is not None], dtype=float)

@@ -38,15 +38,15 @@ Mode = Literal["stop", "promote"]
 FewPeers = Literal["best", "vouched"]
 
 
-def _check_few_peers(few_peers: str) -> None:
+def _check_options(mode: str, few_peers: str, predict_final: object) -> None:
+    """The options `ASHA` and `Hyperband` share."""
+    if mode not in ("stop", "promote"):
+        raise ConfigError(f"mode must be 'stop' or 'promote', got mode={mode!r}")
     if few_peers not in ("best", "vouched"):
         raise ConfigError(
             f"few_peers must be 'best' or 'vouched', got few_peers={few_peers!r}: 'vouched' stops early trials "
             "that only a few peers vouch for"
         )
-
-
-def _check_predict_final(predict_final: object) -> None:
     if not isinstance(predict_final, bool):
         raise ConfigError(
             f"predict_final must be true or false, got predict_final={predict_final!r}: true ranks trials at a rung "
@@ -213,10 +213,7 @@ class ASHA(Scheduler):
 
     def __init__(self, min_resource: float = 1, max_resource: float = 81, eta: float = 3, mode: Mode = "stop",
                  few_peers: FewPeers = "best", predict_final: bool = True) -> None:  # fmt: skip
-        if mode not in ("stop", "promote"):
-            raise ConfigError(f"mode must be 'stop' or 'promote', got mode={mode!r}")
-        _check_few_peers(few_peers)
-        _check_predict_final(predict_final)
+        _check_options(mode, few_peers, predict_final)
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.eta = eta
@@ -360,10 +357,7 @@ class Hyperband(Scheduler):
         if brackets is None:
             brackets = s_max + 1
         integer("brackets", brackets, minimum=1, maximum=s_max + 1)
-        if mode not in ("stop", "promote"):
-            raise ConfigError(f"mode must be 'stop' or 'promote', got mode={mode!r}")
-        _check_few_peers(few_peers)
-        _check_predict_final(predict_final)
+        _check_options(mode, few_peers, predict_final)
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.eta = eta

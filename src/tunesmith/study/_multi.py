@@ -49,12 +49,10 @@ def sampler_reference(study: Study) -> tuple[float, ...]:
     if len(study.objectives) < 2:
         return ()
     if not study._reference_seen:
-        values = study.given_reference
-        if values is None:
-            stored = read_attr(study.attrs, ReferencePointAttr)
-            values = None if stored is None else dict(stored.values)
-        if values is not None:
-            study._reference_seen = tuple(float(v) for v in reference_losses(values, study.objectives))
+        stored = None if study.given_reference is not None else read_attr(study.attrs, ReferencePointAttr)
+        found = study_reference((), study.objectives, given=study.given_reference, stored=stored)
+        if found is not None:
+            study._reference_seen = tuple(float(v) for v in reference_losses(found.values, study.objectives))
     return study._reference_seen
 
 
