@@ -284,7 +284,14 @@ def test_the_output_transform_maps_new_values_as_it_maps_its_data() -> None:
 
     y = np.random.default_rng(0).lognormal(0.0, 2.0, 40)
     transform = OutputTransform(y)
-    assert np.allclose(transform(y), transform_outputs(y))
+    fitted = transform(y)
+    # Standardised and in the data's order (transform_outputs is this map applied to its own data).
+    assert float(np.mean(fitted)) == pytest.approx(0.0, abs=1e-9) and float(np.std(fitted)) == pytest.approx(1.0)
+    assert np.array_equal(np.argsort(fitted), np.argsort(y))
+    assert np.array_equal(fitted, transform_outputs(y))
+    # A new value lands where its rank among the data puts it: a reference point beyond the worst, beyond.
     beyond = transform(np.array([y.min() - 1.0, y.max(), y.max() * 2, y.max() * 100]))
-    assert np.all(np.diff(beyond) > 0) and beyond[1] == pytest.approx(transform_outputs(y).max())
+    assert np.all(np.diff(beyond) > 0) and beyond[1] == pytest.approx(fitted.max()) and beyond[0] < fitted.min()
+    middle = transform(np.array([np.median(y)]))[0]
+    assert np.sum(fitted < middle) == pytest.approx(len(y) / 2, abs=1)
     assert np.all(OutputTransform(np.ones(4))(np.array([0.0, 1.0, 2.0])) == [-1.0, 0.0, 1.0])
