@@ -59,6 +59,10 @@ def test_with_few_trials_trained_to_the_end_the_rung_ranks_by_its_own_value() ->
     candidate = at_rung(100, 0.7, 0.0, TrialState.RUNNING)
     past = history(5)
     assert ASHA(1, 9, 3).decide(candidate, [*past, candidate], CONTEXT) is Decision.STOP
+    # Three coefficients and an intercept want eight trained trials: seven are not enough, fourteen are.
+    scored = [(r.intermediate[1]["loss"], r) for r in history(7)]
+    assert predicted_finals(scored, "loss", 1.0, 9.0) is None
+    assert predicted_finals([(r.intermediate[1]["loss"], r) for r in history(14)], "loss", 1.0, 9.0) is not None
 
 
 def test_the_model_is_left_out_when_the_rung_already_ranks_the_final_values() -> None:
