@@ -67,6 +67,29 @@ def test_a_batch_of_suggestions_on_an_integer_space_is_distinct_and_spread() -> 
     assert min(gaps) >= 1.0 / 50  # at least one lattice step apart on some axis
 
 
+def _batched_best(seed: int, trials: int = 32, batch: int = 4) -> float:
+    """The best ``tree_like`` value a GP finds when it is asked ``batch`` suggestions before any is told."""
+    gp = GP()
+    history: list[TrialRecord] = []
+    while len(history) < trials:
+        pending: list[TrialRecord] = []
+        for _ in range(batch):
+            params = gp.suggest(TREE, history + pending, np.random.default_rng([seed, len(history) + len(pending)]),
+                                CONTEXT)  # fmt: skip
+            pending.append(TrialRecord(number=len(history) + len(pending), params=params, seed=0,
+                                       state=TrialState.RUNNING))  # fmt: skip
+        history += [r.evolve(state=TrialState.COMPLETE, metrics={"loss": tree_like(r.params)}) for r in pending]
+    return min(r.metrics["loss"] for r in history)
+
+
+def test_a_batch_of_four_finds_the_optimum_of_an_integer_heavy_space() -> None:
+    # The believer's values count as results for the incumbent too: a pending trial predicted to beat
+    # the best left its own neighbourhood's expected improvement intact, so the rest of a batch piled up
+    # beside it (3 of 4 alike on the tree benchmark). Without that, 2 of these 6 seeds got within 0.01.
+    found = [_batched_best(seed) for seed in range(6)]
+    assert sum(best < 0.01 for best in found) >= 4, found
+
+
 def test_a_wide_integer_takes_the_better_neighbour_not_the_nearer_one() -> None:
     # The acquisition peaks 0.7 of the way from 40 to 41 but falls 10x faster to the right:
     # rounding the continuous optimum gives 41, while 40 scores higher.

@@ -123,9 +123,9 @@ class GP(Sampler):
     nothing changes. Choices use a Hamming kernel; wide integer ranges are searched on their
     continuous axis, rounded to the lattice and swept over their neighbouring integers. RUNNING
     trials are conditioned on at the model's prediction (kriging believer, under the same
-    pessimistic prior mean), so parallel workers spread out; FAILED and INFEASIBLE trials train a
-    feasibility model whose probability
-    multiplies the acquisition. The first ``n_startup`` trials follow a Sobol sequence.
+    pessimistic prior mean), which also counts towards the incumbent, so parallel workers spread
+    out; FAILED and INFEASIBLE trials train a feasibility model whose probability multiplies the
+    acquisition. The first ``n_startup`` trials follow a Sobol sequence.
 
     With several objectives (``len(context.objectives) > 1``) each objective gets its own GP and
     the acquisition is the log of the exact expected hypervolume improvement over the feasible
@@ -267,8 +267,10 @@ class GP(Sampler):
         best = float(np.min(y[feasible])) if feasible.any() else float(np.min(y))
         pending = np.where(np.isnan(obs.pending_x), 0.5, obs.pending_x)
         if len(pending):
-            # Kriging believer: pretend the running trials return the model's prediction.
-            model, _ = model.believe(y, pending[:, cont], self._codes(pending, cat, sizes))
+            # Kriging believer: pretend the running trials return the model's prediction, incumbent included,
+            # so a believed value better than the best does not leave its own neighbourhood worth proposing again.
+            model, believed = model.believe(y, pending[:, cont], self._codes(pending, cat, sizes))
+            best = min(best, float(np.min(believed)))
         feasibility = self._feasibility(obs, hyper, cat, sizes) if obs.has_infeasible else None
         acq = _Acquisition(model, best, self.acquisition, self.beta, feasibility, cont, sizes)
         top = x[np.argsort(y, kind="stable")[: min(5, len(y))]]
