@@ -54,3 +54,35 @@ def test_stopped_trials_are_kept_behind_the_worst_at_the_rung_in_their_own_order
     assert level == 3.0 and values[6] >= 1.0 and values[7] > values[6], values
     _, forgetting = rung_view([*reached, *low], ts.Metric("loss"), [1.0, 3.0, 9.0], 6)
     assert {r.number for r in forgetting} == set(range(6)), "the report's view still leaves them out"
+
+
+def test_a_running_trial_stays_pending_for_samplers_whatever_rungs_it_passed() -> None:
+    # With several workers a trial still training may yet diverge: a late diverger that looks best at a rung
+    # drew the search to its region before it blew up (4 workers on the benchmark's divergence curves: 2 of 5
+    # seeds matched random search's best, 4 of 5 with running trials kept pending).
+    finished = [_stopped(i, [1.0, 0.8, 0.5 + 0.1 * i]) for i in range(6)]
+    running = TrialRecord(6, {"lr": 0.5, "width": 0.9}, 6, TrialState.RUNNING, intermediate={1: {"loss": 0.2},
+                          3: {"loss": 0.1}}, resource=3)  # fmt: skip
+    level, view = rung_view([*finished, running], ts.Metric("loss"), [1.0, 3.0, 9.0], 6, stopped_as_worst=True,
+                            running_pending=True)  # fmt: skip
+    assert level == 3.0
+    assert [r for r in view if r.number == 6] == [running], "pending, as it is: not a result at the rung"
+    _, report = rung_view([*finished, running], ts.Metric("loss"), [1.0, 3.0, 9.0], 6)
+    shown = next(r for r in report if r.number == 6)
+    assert shown.state is TrialState.COMPLETE and shown.metrics["loss"] == 0.1, "the report still shows its value"
+    # Nor does it count towards the trials a rung needs before samplers read it.
+    level, _ = rung_view([*finished[:5], running], ts.Metric("loss"), [1.0, 3.0, 9.0], 6, stopped_as_worst=True,
+                         running_pending=True)  # fmt: skip
+    assert level is None
+
+
+def test_samplers_under_early_stopping_see_running_trials_as_pending() -> None:
+    from tunesmith.context import SearchContext
+    from tunesmith.samplers._history import observe
+
+    finished = [_stopped(i, [1.0, 0.8, 0.5 + 0.1 * i]) for i in range(6)]
+    running = TrialRecord(6, {"lr": 0.5, "width": 0.9}, 6, TrialState.RUNNING, intermediate={1: {"loss": 0.2},
+                          3: {"loss": 0.1}}, resource=3)  # fmt: skip
+    context = SearchContext(metric=ts.Metric("loss"), rungs=(1.0, 3.0, 9.0))
+    obs = observe(SPACE, [*finished, running], context)
+    assert len(obs.pending_x) == 1 and len(obs.x) == 6

@@ -38,6 +38,7 @@ def rung_view(
     min_observations: int,
     *,
     stopped_as_worst: bool = False,
+    running_pending: bool = False,
 ) -> tuple[float | None, list[TrialRecord]]:
     """The highest rung that at least ``min_observations`` trials reached, and the history seen there.
 
@@ -48,16 +49,19 @@ def rung_view(
     value seen at the rung, by as much as they trailed the best trial at the rung where they
     stopped: they lost there, their order among themselves is kept, and a model that forgot them
     would propose their region again and again. At the full resource, trials trained to the end keep
-    their own values. Returns ``(None, history)`` when no rung has enough observations, or when the
-    highest such rung is the full resource and ``stopped_as_worst`` is off (the history is then
-    already right).
+    their own values. With ``running_pending`` (what samplers ask for) a RUNNING trial stays pending
+    whatever rungs it passed: it may yet diverge, and with several workers a late diverger that still
+    looks best at a rung would draw the search to its region before it blows up. Returns
+    ``(None, history)`` when no rung has enough observations, or when the highest such rung is the
+    full resource and ``stopped_as_worst`` is off (the history is then already right).
     """
     if not rungs:
         return None, list(history)
     name, sign = metric.name, metric.sign()
     levels = sorted(rungs)
     # A trial that diverged later stays a failure, however good it looked at a rung.
-    at = {r.number: _losses_at(r, name, sign, levels) for r in history if r.kind is not TrialKind.DIVERGED}
+    at = {r.number: _losses_at(r, name, sign, levels) for r in history
+          if r.kind is not TrialKind.DIVERGED and not (running_pending and r.state is TrialState.RUNNING)}  # fmt: skip
     best = [min((x for v in at.values() if (x := v[i]) is not None), default=None) for i in range(len(levels))]
     for index in range(len(levels) - 1, -1, -1):
         level = levels[index]

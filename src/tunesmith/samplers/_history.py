@@ -106,7 +106,12 @@ def observe(
     """
     if context.rungs:
         level, view = rung_view(
-            history, context.metric, context.rungs, max(6, len(space.dimensions) + 2), stopped_as_worst=True
+            history,
+            context.metric,
+            context.rungs,
+            max(6, len(space.dimensions) + 2),
+            stopped_as_worst=True,
+            running_pending=True,
         )
         if level is not None:
             return _observe(space, view, context, cache)
