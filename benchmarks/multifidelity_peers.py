@@ -174,7 +174,11 @@ class OptunaPeer(Peer):
             ),
             "wilcoxon": lambda: optuna.pruners.WilcoxonPruner(),
         }
-        self.study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruners[pruner]())
+        # A fixed study name: the Hyperband pruner deals trials to brackets by a hash of the study's name, which is
+        # random by default, so its results would move from one run of the benchmark to the next.
+        self.study = optuna.create_study(study_name=f"benchmark-{problem.name}-{seed}",
+                                         sampler=optuna.samplers.TPESampler(seed=seed),
+                                         pruner=pruners[pruner]())  # fmt: skip
 
     def ask(self) -> Job:
         trial = self.study.ask()
