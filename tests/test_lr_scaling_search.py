@@ -84,7 +84,8 @@ def test_tie_lr_to_batch_scales_the_searched_rate_to_each_trials_batch() -> None
 
 # Schedules as search dimensions ---------------------------------------------------------------------
 def test_schedule_params_make_a_conditional_space_and_every_sample_builds_its_schedule() -> None:
-    kinds = ["constant", "cosine", "warmup_cosine", "warmup_linear", "one_cycle", "cyclical", "cosine_restarts"]
+    kinds = ["constant", "cosine", "warmup_cosine", "warmup_linear", "one_cycle", "cyclical", "cyclical_cosine",
+             "cosine_restarts"]  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         space = ts.Space({**schedule_params(1000, kinds=kinds, peak_lr=(1e-4, 1e-1)), "wd": ts.Float(1e-5, 1e-1)})
@@ -94,9 +95,9 @@ def test_schedule_params_make_a_conditional_space_and_every_sample_builds_its_sc
     for _ in range(200):
         params = space.sample(rng)
         assert ("warmup" in params) == (params["schedule"] in ("warmup_cosine", "warmup_linear"))
-        assert ("cycle_steps" in params) == (params["schedule"] in ("cyclical", "cosine_restarts"))
+        assert ("cycle_steps" in params) == (params["schedule"] in ("cyclical", "cyclical_cosine", "cosine_restarts"))
         schedule = schedule_from_params(params, total_steps=1000)
-        seen.add(schedule.kind)
+        seen.add(params["schedule"])
         assert schedule.peak == pytest.approx(params["peak_lr"])
         lrs = schedule(np.arange(1000))
         assert np.all(lrs > 0) or schedule.kind in ("cosine", "warmup_cosine", "warmup_linear")
@@ -110,6 +111,8 @@ def test_a_trial_tunes_warmup_cosine_with_peak_and_warmup_as_one_configuration()
     assert schedule == WarmupCosine(3e-3, 1000, warmup=0.06, min_lr=3e-5)
     cycle = schedule_from_params({"schedule": "cyclical", "peak_lr": 0.1, "cycle_steps": 200}, total_steps=1000)
     assert cycle == Cyclical(0.01, 0.1, step_size_up=100)
+    smooth = schedule_from_params({"schedule": "cyclical_cosine", "peak_lr": 0.1, "cycle_steps": 200}, 1000)
+    assert smooth == Cyclical(0.01, 0.1, step_size_up=100, shape="cosine")
     restarts = schedule_from_params({"schedule": "cosine_restarts", "peak_lr": 0.1, "cycle_steps": 90}, 1000)
     assert restarts == CosineWarmRestarts(0.1, 90)
 

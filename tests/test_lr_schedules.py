@@ -116,6 +116,24 @@ def test_cyclical_matches_torch_cyclic_lr_at_every_step(case: dict[str, Any]) ->
     assert max_deviation(schedule, reference) < TOLERANCE
 
 
+@pytest.mark.parametrize("case", CYCLIC_CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_a_cosine_cycle_swings_along_half_cosines_between_the_triangles_bounds(case: dict[str, Any]) -> None:
+    steps = np.arange(1500)
+    triangle = Cyclical(1e-3, 0.1, step_size_up=50, **case)
+    cosine = Cyclical(1e-3, 0.1, step_size_up=50, shape="cosine", **case)
+    # Where the triangle has climbed a share s of its current height, the cosine has climbed (1 - cos(pi s)) / 2.
+    down = case.get("step_size_down") or 50
+    into = steps % (50 + down)
+    share = np.where(into <= 50, into / 50, 1.0 - (into - 50) / down)
+    height = (triangle(steps) - 1e-3) / np.where(share > 0, share, 1.0)
+    expected = 1e-3 + height * (1.0 - np.cos(np.pi * share)) / 2.0
+    assert float(np.max(np.abs(cosine(steps) - expected))) < TOLERANCE
+    assert cosine(0) == pytest.approx(1e-3) and cosine(50) == pytest.approx(triangle(50))
+    assert cosine(25) == pytest.approx(triangle(25))  # halfway up: where the line is
+    assert cosine(5) < triangle(5) and cosine(45) > triangle(45)  # lingers near each bound
+    assert cosine.peak == triangle.peak
+
+
 @pytest.mark.parametrize(("total", "floor"), [(500, 0.0), (500, 1e-4), (37, 0.01)])
 def test_cosine_annealing_matches_torch_cosine_annealing_lr_over_the_whole_run(total: int, floor: float) -> None:
     reference = torch_lrs(lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=floor), total + 1)
@@ -199,6 +217,7 @@ def test_a_negative_or_non_finite_step_is_refused(bad: Any) -> None:
         (lambda: OneCycle(0.1, 1000, anneal="cosine"), "anneal must be 'cos' or 'linear'"),  # type: ignore[arg-type]
         (lambda: Cyclical(0.1, 0.01), r"base_lr <= max_lr must hold, got base_lr=0.1, max_lr=0.01"),
         (lambda: Cyclical(0.01, 0.1, mode="sine"), "mode must be"),  # type: ignore[arg-type]
+        (lambda: Cyclical(0.01, 0.1, shape="sine"), "shape must be 'triangle' or 'cosine'"),  # type: ignore[arg-type]
         (lambda: WarmupCosine(0.1, 100, warmup=1.0), r"warmup must be a number in \[0, 1\).*a fraction of the run"),
         (lambda: WarmupCosine(-0.1, 100), r"peak_lr must be a finite number > 0, got peak_lr=-0.1"),
         (lambda: CosineAnnealing(0.1, 0), r"total_steps must be a positive integer, got total_steps=0"),
@@ -223,6 +242,7 @@ def test_invalid_arguments_raise_a_config_error_naming_the_rule_and_value(
         WarmupCosine(0.1, 100, warmup=0.05),
         WarmupLinear(0.1, 100, warmup=0.1, start_lr=0.01),
         Cyclical(0.01, 0.1, 20, mode="exp_range", gamma=0.99),
+        Cyclical(0.01, 0.1, 20, mode="triangular2", shape="cosine"),
         CosineWarmRestarts(0.1, 10, cycle_mult=2),
         OneCycle(0.1, 100, three_phase=True),
     ],

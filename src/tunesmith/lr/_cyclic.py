@@ -5,6 +5,7 @@ Private to `tunesmith.lr`: import these from `tunesmith.lr` or `tunesmith.lr.sch
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -22,10 +23,11 @@ from tunesmith.lr._schedule_base import (
     _positive_int,
 )
 
-__all__ = ["CosineWarmRestarts", "Cyclical", "CyclicalMode", "OneCycle"]
+__all__ = ["CosineWarmRestarts", "Cyclical", "CyclicalMode", "CyclicalShape", "OneCycle"]
 
 
 CyclicalMode = Literal["triangular", "triangular2", "exp_range"]
+CyclicalShape = Literal["triangle", "cosine"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Cyclical(Schedule):
     The rate climbs linearly from ``base_lr`` to ``max_lr`` over ``step_size_up`` steps and falls
     back over ``step_size_down`` (default: the same). ``mode="triangular"`` keeps the amplitude,
     ``"triangular2"`` halves it every cycle, ``"exp_range"`` scales it by ``gamma ** step``.
+    ``shape="cosine"`` swings between the bounds along half cosines instead of straight lines (the
+    rate lingers near each bound and turns smoothly there); the default ``"triangle"`` is ``CyclicLR``.
     """
 
     kind: ClassVar[str] = "cyclical"
@@ -44,6 +48,7 @@ class Cyclical(Schedule):
     step_size_down: int | None = None
     mode: CyclicalMode = "triangular"
     gamma: float = 1.0
+    shape: CyclicalShape = "triangle"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_lr", _positive("Cyclical", "base_lr", self.base_lr))
@@ -65,6 +70,11 @@ class Cyclical(Schedule):
                 "pass e.g. gamma=0.999"
             )
         object.__setattr__(self, "gamma", gamma)
+        if self.shape not in ("triangle", "cosine"):
+            raise ConfigError(
+                f"Cyclical: shape must be 'triangle' or 'cosine', got shape={self.shape!r}: 'cosine' swings along "
+                "half cosines, 'triangle' along straight lines (PyTorch's CyclicLR)"
+            )
 
     @property
     def cycle_steps(self) -> int:
@@ -78,6 +88,8 @@ class Cyclical(Schedule):
         x = 1.0 + t / total - cycle
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
+        if self.shape == "cosine":
+            scale = (1.0 - np.cos(math.pi * scale)) / 2.0
         height = (self.max_lr - self.base_lr) * scale
         if self.mode == "triangular":
             amplitude = np.ones(t.shape)

@@ -28,6 +28,7 @@ import numpy as np
 
 from tunesmith.lr._cyclic import CosineWarmRestarts, Cyclical, OneCycle
 from tunesmith.lr._cyclic import CyclicalMode as CyclicalMode
+from tunesmith.lr._cyclic import CyclicalShape as CyclicalShape
 from tunesmith.lr._schedule_base import (
     Schedule,
     _below,

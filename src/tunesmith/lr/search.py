@@ -15,15 +15,16 @@ and 6% warmup" as one configuration:
 Kinds and what the parameters mean for each (``peak`` is ``peak_lr``, ``floor`` is
 ``peak * min_lr_ratio``):
 
-=================  =====================================================================
-``constant``       ``Constant(peak)``
-``cosine``         ``CosineAnnealing(peak, total_steps, min_lr=floor)``
-``warmup_cosine``  ``WarmupCosine(peak, total_steps, warmup, min_lr=floor)``
-``warmup_linear``  ``WarmupLinear(peak, total_steps, warmup, min_lr=floor)``
-``one_cycle``      ``OneCycle(peak, total_steps)`` (PyTorch's defaults)
-``cyclical``       ``Cyclical(peak / 10, peak, step_size_up=cycle_steps // 2)`` (triangular)
-``cosine_restarts`` ``CosineWarmRestarts(peak, cycle_steps, min_lr=floor)``
-=================  =====================================================================
+===================  =====================================================================
+``constant``         ``Constant(peak)``
+``cosine``           ``CosineAnnealing(peak, total_steps, min_lr=floor)``
+``warmup_cosine``    ``WarmupCosine(peak, total_steps, warmup, min_lr=floor)``
+``warmup_linear``    ``WarmupLinear(peak, total_steps, warmup, min_lr=floor)``
+``one_cycle``        ``OneCycle(peak, total_steps)`` (PyTorch's defaults)
+``cyclical``         ``Cyclical(peak / 10, peak, step_size_up=cycle_steps // 2)`` (triangular)
+``cyclical_cosine``  ``Cyclical(peak / 10, peak, step_size_up=cycle_steps // 2, shape="cosine")``
+``cosine_restarts``  ``CosineWarmRestarts(peak, cycle_steps, min_lr=floor)``
+===================  =====================================================================
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tunesmith.lr.schedules import (
     CosineAnnealing,
     CosineWarmRestarts,
     Cyclical,
+    CyclicalShape,
     OneCycle,
     Schedule,
     WarmupCosine,
@@ -54,10 +56,11 @@ SEARCHABLE_KINDS: tuple[str, ...] = (
     "warmup_linear",
     "one_cycle",
     "cyclical",
+    "cyclical_cosine",
     "cosine_restarts",
 )
 _WITH_WARMUP = ("warmup_cosine", "warmup_linear")
-_WITH_CYCLE = ("cyclical", "cosine_restarts")
+_WITH_CYCLE = ("cyclical", "cyclical_cosine", "cosine_restarts")
 CYCLICAL_DIV = 10.0
 
 
@@ -196,9 +199,10 @@ def schedule_from_params(params: Mapping[str, Any], total_steps: int, *, prefix:
         return WarmupLinear(peak, total, warmup=float(get("warmup")), min_lr=floor)
     if kind == "one_cycle":
         return OneCycle(peak, total)
-    if kind == "cyclical":
+    if kind in ("cyclical", "cyclical_cosine"):
         step_up = max(1, int(get("cycle_steps")) // 2)
-        return Cyclical(peak / CYCLICAL_DIV, peak, step_size_up=step_up)
+        shape: CyclicalShape = "cosine" if kind == "cyclical_cosine" else "triangle"
+        return Cyclical(peak / CYCLICAL_DIV, peak, step_size_up=step_up, shape=shape)
     if kind == "cosine_restarts":
         return CosineWarmRestarts(peak, int(get("cycle_steps")), min_lr=floor)
     raise ConfigError(
