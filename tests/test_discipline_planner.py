@@ -158,3 +158,29 @@ def test_cli_plan_prints_the_recommendation(tmp_path: Path) -> None:
     )
     refused = CliRunner().invoke(cli, ["plan", str(bare)])
     assert refused.exit_code == 1 and "--trials" in refused.output
+
+
+def test_a_small_budget_names_the_optimizer_details_to_leave_at_their_defaults() -> None:
+    space = ts.Space({"lr": ts.priors.learning_rate(), "weight_decay": ts.priors.weight_decay(),
+                      "optim.beta1": ts.priors.adam_beta1(), "optim.beta2": ts.priors.adam_beta2()})  # fmt: skip
+    small = [r for r in ts.plan(space, 30, trial_cost=60).reasons if "ranks" in r]
+    assert len(small) == 1
+    assert "30 configurations for 4 parameters" in small[0]
+    assert "optim.beta1 (default 0.9), optim.beta2 (default 0.999) are named like optimizer details" in small[0]
+    assert "lr (default" not in small[0] and "weight_decay (default" not in small[0]  # only the low-priority ones
+    # Ten configurations per parameter are enough to tune them all; a space without such names gets no note.
+    assert not [r for r in ts.plan(space, 40, trial_cost=60).reasons if "ranks" in r]
+    plain = ts.Space({"lr": ts.priors.learning_rate(), "steps": ts.Int(1, 9), "clr": ts.Float(0.1, 1.0)})
+    assert not [r for r in ts.plan(plain, 5, trial_cost=60).reasons if "ranks" in r]
+
+
+def test_a_parameter_name_points_to_its_place_in_the_guides_hierarchy() -> None:
+    from tunesmith.discipline.priors import priority_of
+
+    assert priority_of("lr") is not None and priority_of("lr")[:2] == ("learning_rate", "critical")  # type: ignore[index]
+    assert priority_of("head_lr")[0] == "learning_rate"  # type: ignore[index]
+    assert priority_of("optimizer.beta2")[:2] == ("adam_beta2", "low")  # type: ignore[index]
+    assert priority_of("momentum")[1] == "low"  # type: ignore[index]
+    assert priority_of("num_layers")[0] == "depth"  # type: ignore[index]
+    for unrelated in ("steps", "clr", "n_estimators", "max_depth_ratio"):
+        assert priority_of(unrelated) is None, unrelated

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith._validate import duration, integer
 from tunesmith.budget import Budget
+from tunesmith.discipline.priors import DEFAULTS, priority_of
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
 from tunesmith.samplers import Auto, Grid, Sampler, SearchContext, make_sampler
@@ -31,7 +32,11 @@ from tunesmith.study import MIN_FULLY_TRAINED
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
 
-__all__ = ["Fidelity", "Method", "Plan", "PlanOption", "plan", "plan_for_config"]
+__all__ = ["PER_PARAMETER", "Fidelity", "Method", "Plan", "PlanOption", "plan", "plan_for_config"]
+
+# Configurations per parameter below which the plan names the parameters to leave at their defaults: a
+# model-based search wants about ten per parameter (the rule of thumb behind a 10 d initial design).
+PER_PARAMETER = 10
 
 
 class Method(Enum):
@@ -278,6 +283,9 @@ def plan(
             f"note: {configurations} configurations over {workers} workers are fewer than 4 rounds - a model "
             "learns little between rounds, random search ('sobol') would do as well"
         )
+    low = _low_priority_note(space, configurations)
+    if low is not None:
+        reasons.append(low)
     reasons.append(scheduler_why)
     study_budget = budget
     if scheduled is not None and fidelity is not None and full is not None:
@@ -299,6 +307,24 @@ def plan(
         budget=study_budget,
         options=tuple(options),
         reasons=tuple(reasons),
+    )
+
+
+def _low_priority_note(space: Space, configurations: int | None) -> str | None:
+    """Which parameters a small budget should leave at their defaults, by the guide's importance hierarchy:
+    named like ones it ranks low, when the budget buys fewer than `PER_PARAMETER` configurations per parameter."""
+    d = len(space.dimensions)
+    if configurations is None or configurations >= PER_PARAMETER * d:
+        return None
+    low = [(name, entry[0]) for name in space.dimensions if (entry := priority_of(name)) and entry[1] == "low"]
+    if not low or len(low) == d:
+        return None
+    names = ", ".join(f"{name} (default {DEFAULTS[prior]})" for name, prior in low)
+    return (
+        f"note: the budget buys {configurations} configurations for {d} parameters, fewer than {PER_PARAMETER} "
+        f"per parameter; {names} {'is' if len(low) == 1 else 'are'} named like optimizer details the guide ranks "
+        "low (rarely worth tuning, the default is usually optimal): fix them at their defaults and spend the "
+        "budget on the rest"
     )
 
 

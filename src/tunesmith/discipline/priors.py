@@ -10,21 +10,26 @@ setting can be overridden, and any other keyword (``when=...``) goes to the para
         "layers": ts.priors.depth(),
     })
 
-`PRIORITY` orders them by their usual impact, so that the budget goes to the first ones first.
+`PRIORITY` orders them by their usual impact, so that the budget goes to the first ones first;
+`priority_of` reads a parameter's place in it from its name (the planner uses it to say which
+parameters a small budget should leave at their defaults).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tunesmith.space import Float, Int
 
 __all__ = [
+    "DEFAULTS",
     "PRIORITY",
     "adam_beta1",
     "adam_beta2",
     "adam_eps",
     "batch_size",
+    "priority_of",
     "depth",
     "dropout",
     "learning_rate",
@@ -46,6 +51,38 @@ PRIORITY: tuple[tuple[str, str, str], ...] = (
     ("adam_eps", "low", "rarely worth tuning; Adam's default is usually optimal"),
     ("momentum", "low", "SGD momentum; 0.9 is the usual default"),
 )
+
+#: The default a low-priority parameter is left at when it is not tuned.
+DEFAULTS: dict[str, str] = {"adam_beta1": "0.9", "adam_beta2": "0.999", "adam_eps": "1e-8", "momentum": "0.9"}
+
+# How parameters are usually named, matched on the whole name split at "_", "-", "." (so "lr" is not found
+# inside "clr", nor "eps" inside "steps"). The first pattern that matches decides.
+_NAMES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (prior, re.compile(pattern, re.I))
+    for prior, pattern in (
+        ("adam_beta1", r"(^|[_.-])(beta_?1|b1)$"),
+        ("adam_beta2", r"(^|[_.-])(beta_?2|b2)$"),
+        ("adam_eps", r"(^|[_.-])(eps|epsilon)$"),
+        ("momentum", r"(^|[_.-])momentum$"),
+        ("learning_rate", r"(^|[_.-])(lr|learning_rate|eta0?)$"),
+        ("batch_size", r"(^|[_.-])(batch_size|batch|bs)$"),
+        ("weight_decay", r"(^|[_.-])(weight_decay|wd|l2|alpha)$"),
+        ("dropout", r"(^|[_.-])(dropout|drop_rate|p_drop)$"),
+        ("depth", r"(^|[_.-])(depth|layers|n_layers|num_layers)$"),
+        ("width", r"(^|[_.-])(width|units|hidden|hidden_size|n_units)$"),
+    )
+)
+
+
+def priority_of(name: str) -> tuple[str, str, str] | None:
+    """The `PRIORITY` entry ``(prior, priority, why)`` a parameter's name points to, or ``None``.
+
+    Example: ``priority_of("optimizer.beta2")`` is ``("adam_beta2", "low", ...)``.
+    """
+    for prior, pattern in _NAMES:
+        if pattern.search(name):
+            return next(entry for entry in PRIORITY if entry[0] == prior)
+    return None
 
 
 def learning_rate(low: float = 1e-5, high: float = 1e-1, *, log: bool = True, **options: Any) -> Float:
