@@ -90,3 +90,58 @@ def test_the_inline_executor_refuses_limits_it_cannot_enforce() -> None:
 
     with pytest.raises(ts.ConfigError, match="cannot enforce trial_timeout"):
         make_executor("inline", 1, trial_timeout=5.0)
+
+
+def _reports(key: str, every: int = 1):  # type: ignore[no-untyped-def]
+    """An objective reporting ``key`` every ``every`` steps (a spare metric at the others) and returning 'loss'."""
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        for epoch in trial.steps(9):  # reported as steps 1 to 9
+            step = epoch + 1
+            trial.report(**{key if step % every == 0 else "train_loss": trial.params["x"] + 1.0 / step})
+        return {"loss": trial.params["x"]}
+
+    return objective
+
+
+def test_reports_without_the_metric_under_early_stopping_stop_the_study_at_the_last_rung() -> None:
+    # ASHA ranks by 'loss' at steps 1 and 3; reports carrying 'los' leave it blind, and every trial would
+    # train to the end while the study claimed early stopping.
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=50),
+                     scheduler=ts.ASHA(1, 9, 3))  # fmt: skip
+    with pytest.raises(ObjectiveError, match=r"asha ranks trials by 'loss' at its rungs \(1, 3\), but the reports up "
+                       r"to step 3 carry only \['los'\]"):  # fmt: skip
+        study.optimize(_reports("los"))
+    assert len(study.trials) == 3
+    assert all(r.state is ts.TrialState.FAILED and r.kind is ts.TrialKind.MISSING_METRIC for r in study.trials)
+    assert all(r.resource == 3 for r in study.trials), "each stopped at the rung that showed it, not at the end"
+
+
+def test_a_trial_that_pauses_at_a_rung_without_the_metric_fails_there() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=50),
+                     scheduler=ts.ASHA(1, 9, 3, mode="promote"))  # fmt: skip
+    with pytest.raises(ObjectiveError, match="could never be promoted from its rung"):
+        study.optimize(_reports("los"))
+    assert all(r.resource == 1 for r in study.trials)
+
+
+def test_a_metric_reported_every_other_step_is_enough_for_the_rungs() -> None:
+    # Evaluated at even steps only: rung 1 has no value, but rung 3 reads the one of step 2.
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=12),
+                     scheduler=ts.ASHA(1, 9, 3))  # fmt: skip
+    study.optimize(_reports("loss", every=2))
+    assert len(study.trials) == 12 and not [r for r in study.trials if r.state is ts.TrialState.FAILED]
+    assert any(r.state is ts.TrialState.STOPPED for r in study.trials), "the rungs compared the trials"
+
+
+def test_a_multi_objective_study_needs_every_objective_in_the_reports() -> None:
+    study = ts.Study(SPACE, metrics=[ts.Metric("loss"), ts.Metric("latency")], storage="memory", seed=0,
+                     budget=ts.Budget(trials=50), scheduler=ts.ASHA(1, 9, 3))  # fmt: skip
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        for epoch in trial.steps(9):
+            trial.report(loss=trial.params["x"] + 1.0 / (epoch + 1))
+        return {"loss": trial.params["x"], "latency": 1.0 - trial.params["x"]}
+
+    with pytest.raises(ObjectiveError, match=r"ranks trials by 'latency'"):
+        study.optimize(objective)

@@ -12,10 +12,11 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.objective import Guardrail, Metric, normalise_result
 from tunesmith.schedulers import Scheduler
+from tunesmith.schedulers.successive_halving import crossed_level
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["Outcome", "StopNote", "decide_at_report", "divergence", "judge", "ran_all_steps"]
+__all__ = ["Outcome", "StopNote", "decide_at_report", "divergence", "judge", "ran_all_steps", "unranked"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ def judge(
     value = metrics.get(metric.name)
     stop_kind = note.kind if note is not None and note.kind is not None else TrialKind.SCHEDULER
     stop_text = note.text if note is not None else None
+    if stop_kind is TrialKind.MISSING_METRIC:  # its reports never carried what the scheduler ranks by
+        return Outcome(TrialState.FAILED, metrics, "reports lack the metric", stop_text, TrialKind.MISSING_METRIC)
     if stop_kind is TrialKind.DIVERGED:
         return Outcome(TrialState.STOPPED, metrics, "diverged", stop_text, TrialKind.DIVERGED)
     if value is None or not math.isfinite(value):
@@ -163,6 +166,9 @@ def decide_at_report(
     diverged = divergence(record, metric, divergence_factor)
     if diverged:
         return Decision.STOP, StopNote(TrialKind.DIVERGED, diverged)
+    blind = unranked(record, scheduler, context)
+    if blind is not None:
+        return Decision.STOP, StopNote(TrialKind.MISSING_METRIC, blind)
     spent = spent_beyond_trials(budget, history, now, step_for=record.number)
     if spent is not None:
         return Decision.STOP, StopNote(TrialKind.BUDGET, spent.message)
@@ -171,6 +177,35 @@ def decide_at_report(
     if decision is not Decision.CONTINUE:
         return decision, StopNote(TrialKind.SCHEDULER, f"{decision.value} by {scheduler.name} at step {step}")
     return decision, None
+
+
+def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext) -> str | None:
+    """Why ``scheduler`` can rank ``record`` at none of its rungs, judged at the report that crossed the
+    deciding rung: a trial that pauses must carry the metric at its first rung to be promoted from it; one
+    that runs on, by the last rung below the full resource at the latest, or no rung compared it.
+
+    Returns the sentence for the trial's error (the same for every trial that makes the mistake, so that
+    the study's fail-fast sees one failure repeated), or ``None`` when the metric was reported in time.
+    """
+    levels = sorted(scheduler.rungs())[:-1]  # the last entry is the full resource, where nothing is compared
+    if not levels:
+        return None
+    deciding = levels[0] if scheduler.pauses else levels[-1]
+    if crossed_level(record, [deciding]) is None:
+        return None
+    names = [m.name for m in (context.objectives or (context.metric,))]
+    carried = {key for step, values in record.intermediate.items() if step <= deciding for key in values}
+    missing = [name for name in names if name not in carried]
+    if not missing:
+        return None
+    what = " and ".join(repr(name) for name in missing)
+    outcome = "could never be promoted from its rung" if scheduler.pauses else "could not be stopped early"
+    return (
+        f"{scheduler.name} ranks trials by {what} at its rungs ({', '.join(f'{lv:g}' for lv in levels)}), but the "
+        f"reports up to step {deciding:g} carry only {sorted(carried) or 'nothing'}: no rung could compare the "
+        f"trial, so it {outcome}. Report {what} at every step (trial.report({missing[0]}=...)), or move the first "
+        "rung (min_resource) to a step where it is reported"
+    )
 
 
 def ran_all_steps(decisions: dict[int, Decision], notes: dict[int, StopNote], number: int) -> None:
