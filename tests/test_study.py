@@ -78,6 +78,23 @@ def test_max_direction_picks_the_largest() -> None:
     assert study.best is not None and study.best.metrics["acc"] == 0.9
 
 
+@pytest.mark.parametrize("name", ["accuracy", "val_acc", "roc_auc", "val_f1", "r2", "neg_log_loss", "score"])
+def test_a_bare_name_that_reads_like_a_score_is_refused_rather_than_minimised(name: str) -> None:
+    with pytest.raises(ts.ConfigError, match=rf"metric '{name}' reads like a score where higher is better, but a "
+                       rf"bare name is minimised: pass ts.Metric\('{name}', 'max'\)"):  # fmt: skip
+        ts.Study(quadratic_space(), metric=name, storage="memory")
+    with pytest.raises(ts.ConfigError, match="reads like a score"):
+        ts.Study(quadratic_space(), metrics=[ts.Metric("loss"), name], storage="memory")
+    assert ts.Study(quadratic_space(), metric=ts.Metric(name, "max"), storage="memory").metric.direction == "max"
+    assert ts.Study(quadratic_space(), metric=ts.Metric(name, "min"), storage="memory").metric.direction == "min"
+
+
+@pytest.mark.parametrize("name", ["loss", "val_error", "latency_ms", "logloss", "value", "f1", "accuracy_loss"])
+def test_a_bare_name_of_a_loss_is_minimised(name: str) -> None:
+    # A bare "f1" is how optimisation papers name their first objective: nothing says it is an F1 score.
+    assert ts.Study(quadratic_space(), metric=name, storage="memory").metric == ts.Metric(name, "min")
+
+
 def test_trial_budget_is_exact() -> None:
     study = make_study(budget=ts.Budget(trials=3))
     result = study.optimize(lambda t: t.params["x"] ** 2)

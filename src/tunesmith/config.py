@@ -43,7 +43,7 @@ import yaml
 from tunesmith._validate import integer
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError, TunesmithError
-from tunesmith.objective import Guardrail, Metric
+from tunesmith.objective import Guardrail, Metric, metric_named
 from tunesmith.space import Space
 
 __all__ = ["StudyConfig", "import_object", "load_config"]
@@ -143,7 +143,7 @@ def load_config(path: str | Path) -> StudyConfig:
     metric_data = data["metric"]
     try:
         if isinstance(metric_data, str):
-            metric = Metric(metric_data)
+            metric = metric_named(metric_data)
         elif isinstance(metric_data, Mapping):
             metric = Metric.from_json(metric_data)
         else:

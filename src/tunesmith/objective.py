@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,7 +12,17 @@ from typing import Any, Literal
 from tunesmith._validate import checked_arguments, real
 from tunesmith.errors import ConfigError
 
-__all__ = ["COUNT", "STDERR", "Guardrail", "Metric", "is_per_example", "normalise_result", "summarise"]
+__all__ = [
+    "COUNT",
+    "STDERR",
+    "Guardrail",
+    "Metric",
+    "is_per_example",
+    "metric_named",
+    "normalise_result",
+    "reads_as_score",
+    "summarise",
+]
 
 Direction = Literal["min", "max"]
 
@@ -61,6 +72,35 @@ class Metric:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Metric:
         return cls(str(data["name"]), data.get("direction", "min"))
+
+
+# Words of a metric's name (split at anything but letters and digits) that say higher is better, and words that
+# say lower is: a name with a word of the second kind is never read as a score ("accuracy_loss").
+_SCORE_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "precision", "recall", "r2", "iou", "dice",
+                          "ndcg", "bleu", "rouge", "map", "mcc", "kappa", "score", "reward", "neg"})  # fmt: skip
+_LOSS_WORDS = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity", "ppl", "cost", "latency",
+                         "regret", "wer", "cer", "time", "ms"})  # fmt: skip
+
+
+def reads_as_score(name: str) -> bool:
+    """Whether a metric's name says higher is better: accuracy, AUC, precision, recall, R2, a score, a reward,
+    scikit-learn's negated losses (``neg_log_loss``), an F1 named with another word (``val_f1``; a bare ``f1``
+    is also how optimisation papers name their first objective, so it says nothing)."""
+    words = {w for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    if words & _LOSS_WORDS:
+        return "neg" in words  # neg_mean_squared_error: scikit-learn's negated loss, maximised
+    return bool(words & _SCORE_WORDS) or ("f1" in words and len(words) > 1)
+
+
+def metric_named(name: str) -> Metric:
+    """The metric a bare name stands for: minimised, unless the name reads like a score (`reads_as_score`),
+    which is refused rather than minimised silently."""
+    if reads_as_score(name):
+        raise ConfigError(
+            f"metric {name!r} reads like a score where higher is better, but a bare name is minimised: pass "
+            f"ts.Metric({name!r}, 'max') (or ts.Metric({name!r}, 'min') if lower really is better)"
+        )
+    return Metric(name)
 
 
 @checked_arguments()

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from tunesmith.errors import TunesmithError
-from tunesmith.objective import Metric
+from tunesmith.objective import Metric, metric_named
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
@@ -32,7 +32,7 @@ class NotEnoughTrials(TunesmithError, ValueError):
 
 def as_metric(metric: Metric | str) -> Metric:
     """A `Metric` from a metric or a name (a bare name means minimise)."""
-    return Metric(metric) if isinstance(metric, str) else metric
+    return metric_named(metric) if isinstance(metric, str) else metric
 
 
 def valid_records(records: Iterable[TrialRecord]) -> list[TrialRecord]:

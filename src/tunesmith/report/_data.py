@@ -14,7 +14,7 @@ from tunesmith.attributes import ReferencePointAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import rung_view
-from tunesmith.objective import Guardrail, Metric
+from tunesmith.objective import Guardrail, Metric, metric_named
 from tunesmith.pareto import hypervolume_history, loss_matrix, pareto_front, reference_losses, study_reference
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState, best_record
@@ -134,7 +134,7 @@ def report_data(
                 "a report from bare trial records needs space= and metric=: "
                 "pass write_report(records, path, space=study_space, metric='val_loss')"
             )
-        metric_ = Metric(metric) if isinstance(metric, str) else metric
+        metric_ = metric_named(metric) if isinstance(metric, str) else metric
         return ReportData(name=name, space=space, metric=metric_, records=tuple(source))
     raise ConfigError(
         f"a report needs a Study, a ReportData or a list of TrialRecord, got {type(source).__name__}: "

@@ -10,7 +10,7 @@ from typing import Any
 from tunesmith._validate import integer, real
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
-from tunesmith.objective import Guardrail, Metric
+from tunesmith.objective import Guardrail, Metric, metric_named
 from tunesmith.pareto import reference_losses
 from tunesmith.space import Space
 
@@ -122,7 +122,7 @@ class Settings:
 
 
 def _metric(value: Any, what: str) -> Metric:
-    checked = Metric(value) if isinstance(value, str) else value
+    checked = metric_named(value) if isinstance(value, str) else value
     if not isinstance(checked, Metric):
         raise ConfigError(f"{what} must be a name or ts.Metric, got {value!r}: pass e.g. ts.Metric('val_loss', 'min')")
     return checked

@@ -48,7 +48,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
     Args:
         space: the search space; ``None`` (or omitted): learned from what trials ask for by name
             (`Trial.suggest_float`, ...), and a space given up front grows the same way.
-        metric: the metric to optimise (a name means minimise; default ``"value"``).
+        metric: the metric to optimise (a name means minimise; default ``"value"``). A name that reads like a
+            score (``"accuracy"``, ``"val_auc"``, ``"neg_log_loss"``) is refused: pass ``ts.Metric(name, "max")``.
         metrics: several objectives instead of ``metric`` (``[ts.Metric("val_loss"), ts.Metric("latency_ms")]``):
             `best` is then refused; see `pareto_front`, `hypervolume` and `choose`. Stored, as ``metric`` is.
         reference_point: the hypervolume's bound per objective (default: derived from the first 10 trials).
