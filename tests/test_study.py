@@ -268,3 +268,13 @@ def test_a_stopped_trial_without_guardrail_metrics_is_stopped_not_failed() -> No
 
     study.optimize(objective)
     assert study.trials[0].state is ts.TrialState.STOPPED
+
+
+def test_optimize_refuses_what_it_cannot_run_before_starting_a_trial() -> None:
+    study = make_study()
+    with pytest.raises(ts.ConfigError, match=r"objective must be a function of a trial, got float 0\.5: pass the "
+                       r"function itself"):  # fmt: skip
+        study.optimize(0.5, n_trials=2)  # type: ignore[arg-type]  # what calling the objective returned
+    with pytest.raises(ts.ConfigError, match=r"workers must be a positive integer, got workers=0"):
+        study.optimize(lambda trial: 1.0, n_trials=2, workers=0)
+    assert study.trials == [], "nothing was started, so nothing was recorded as failed"

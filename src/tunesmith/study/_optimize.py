@@ -117,6 +117,12 @@ def optimize(
     progress: bool | None = None,
 ) -> StudyResult:
     """`Study.optimize`'s body (see there for the arguments)."""
+    if not callable(objective):
+        raise ConfigError(
+            f"objective must be a function of a trial, got {type(objective).__name__} {objective!r}: pass the "
+            "function itself, study.optimize(objective), not what calling it returned"
+        )
+    integer("workers", workers, minimum=1, fix="pass workers=1, or the trials to run at once")
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
         raise ConfigError("this study has no budget and no n_trials: pass budget=ts.Budget(trials=...) or n_trials=...")
     integer("n_trials", n_trials, minimum=1, allow_none=True)
