@@ -106,6 +106,32 @@ def test_choices_and_conditional_parameters_are_features_in_a_fixed_order() -> N
     assert np.allclose(first, list(reversed(again)))
 
 
+def _tied(seed: int) -> list[TrialRecord]:
+    """Trained trials whose rung values are coarse (many ties), as error rates on a small validation set are."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in range(16):
+        x = float(rng.uniform())
+        end = round((final(x) + 0.02 * rng.standard_normal()) * 540) / 540
+        start = round((end + 0.3 - 0.2 * x + 0.05 * rng.standard_normal()) * 20) / 20
+        out.append(TrialRecord(n, {"x": x}, n, TrialState.COMPLETE, intermediate={1: {"loss": start}, 9: {"loss": end}},
+                               resource=9.0))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("seed", [3, 18])
+def test_whether_the_model_is_used_does_not_depend_on_the_order_of_tied_trials(seed: int) -> None:
+    # Tied rung values once took ranks by position, so the same trials listed in another order could
+    # switch the model on or off. Tied values share their average rank now.
+    records = _tied(seed)
+    used = set()
+    for permutation in range(8):
+        order = np.random.default_rng(permutation).permutation(len(records))
+        scored = [(records[i].intermediate[1]["loss"], records[i]) for i in order]
+        used.add(predicted_finals(scored, "loss", 1.0, 9.0) is not None)
+    assert len(used) == 1
+
+
 def test_predict_final_is_validated_and_survives_the_description() -> None:
     with pytest.raises(ConfigError, match="predict_final must be true or false"):
         ASHA(1, 9, 3, predict_final="yes")  # type: ignore[arg-type]
