@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import tunesmith as ts
 from tunesmith.decision import Decision
 from tunesmith.executors import SimulatedExecutor
-from tunesmith.study import ShortTrainingWarning, StudySpec, trained_fully
+from tunesmith.study import ResourceAxisWarning, ShortTrainingWarning, StudySpec, trained_fully
 from tunesmith.study._outcome import StopNote, judge
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -145,8 +146,12 @@ def test_a_trial_stopped_by_the_budget_before_its_last_step_stays_stopped() -> N
 def test_a_trial_budget_that_trains_fewer_than_five_configurations_fully_warns_with_the_fix() -> None:
     study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, scheduler=ts.ASHA(min_resource=1,
                      max_resource=27, eta=3), budget=ts.Budget(trials=20))  # fmt: skip
+    def trains_27_steps(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+        for step in range(trial.step, 27):
+            yield 100.0, {"loss": trial.params["x"] + 1.0 / (step + 1)}
+
     with pytest.warns(ShortTrainingWarning, match=r"about 0.741 of 20 configurations .*Budget\(resource=.*135 trials"):
-        study.optimize(_steps, executor=SimulatedExecutor(workers=2))
+        study.optimize(trains_27_steps, executor=SimulatedExecutor(workers=2))
 
 
 def test_the_planner_and_the_run_agree_on_how_many_configurations_train_fully() -> None:
@@ -157,3 +162,46 @@ def test_the_planner_and_the_run_agree_on_how_many_configurations_train_fully() 
     stated = trained_fully(study.budget, study.scheduler)
     assert stated is not None and stated[0] == pytest.approx(plan.trained_fully)
     assert f"{plan.trained_fully:.3g} configurations train to the full resource" in plan.summary()
+
+
+def _trains(length: int, *, report: bool = True, short_for: int | None = None):  # type: ignore[no-untyped-def]
+    """An objective training ``length`` steps (trial ``short_for`` stops itself after 4), reporting each or none."""
+
+    def objective(trial: ts.Trial) -> float:
+        steps = 4 if trial.number == short_for else length
+        for epoch in trial.steps(steps):
+            if report:
+                trial.report(loss=trial.params["x"] + 1.0 / (epoch + 1))
+        return trial.params["x"]
+
+    return objective
+
+
+def _axis_warnings(objective, **options: object) -> tuple[list[str], ts.StudyResult]:  # type: ignore[no-untyped-def]
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random",
+                     scheduler=ts.ASHA(1, 27, 3), budget=ts.Budget(trials=12), **options)  # type: ignore[arg-type]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = study.optimize(objective)
+    return [str(w.message) for w in caught if w.category is ResourceAxisWarning], result
+
+
+def test_trials_that_all_end_short_of_max_resource_are_said_once_with_the_fix() -> None:
+    said, result = _axis_warnings(_trains(5))
+    assert said == [
+        "the first 3 completed trials ended by step 5, short of asha's max_resource 27, so none counts as trained "
+        "to the end; the rung at 9 compared none of them: if a full run is 5 steps, set max_resource=5 (if your "
+        "training stops itself early, this is expected)"
+    ]
+    assert result.notes == tuple(said), "the result keeps what was said"
+
+
+def test_trials_that_report_no_step_under_early_stopping_are_said_once() -> None:
+    said, _ = _axis_warnings(_trains(27, report=False))
+    assert len(said) == 1
+    assert said[0].startswith("the first 3 completed trials reported no step, so asha could stop none")
+
+
+def test_trials_on_the_axis_or_one_that_stops_itself_early_say_nothing() -> None:
+    assert _axis_warnings(_trains(27))[0] == []
+    assert _axis_warnings(_trains(27, short_for=0))[0] == [], "one trial ending early proves nothing"

@@ -11,7 +11,16 @@ from tunesmith.errors import BudgetLimit
 from tunesmith.schedulers import Scheduler
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["MIN_FULLY_TRAINED", "ShortTrainingWarning", "Spent", "spent_beyond_trials", "trained_fully"]
+__all__ = [
+    "AXIS_WATCH",
+    "MIN_FULLY_TRAINED",
+    "AxisWatch",
+    "ResourceAxisWarning",
+    "ShortTrainingWarning",
+    "Spent",
+    "spent_beyond_trials",
+    "trained_fully",
+]
 
 # Fewer configurations trained to the full resource cannot tell a winner from noise.
 MIN_FULLY_TRAINED = 5
@@ -19,6 +28,65 @@ MIN_FULLY_TRAINED = 5
 
 class ShortTrainingWarning(UserWarning):
     """The budget trains too few configurations to the full resource under early stopping."""
+
+
+# Completed trials to see before judging whether the scheduler's resource axis is the trials' own.
+AXIS_WATCH = 3
+
+
+class ResourceAxisWarning(UserWarning):
+    """The first completed trials reported no step, or none reached the scheduler's ``max_resource`` (`AxisWatch`)."""
+
+
+class AxisWatch:
+    """Says once when the first completed trials show that the scheduler misses the trials' resource axis.
+
+    After `AXIS_WATCH` COMPLETE trials, either none reported a step (an early-stopping scheduler then had
+    nothing to compare and stopped none), or none reached the full resource (the last of
+    ``scheduler.rungs()``: the rungs past where they end never compared them, and nothing counts as
+    trained to the end: neither the final-value prediction nor the samplers' view at the full resource).
+    One trial ending short proves nothing (training may stop itself early); the first few all doing so
+    is a ``max_resource`` that is not the trials' length.
+    """
+
+    def __init__(self, scheduler: Scheduler, history: Sequence[TrialRecord]) -> None:
+        self.scheduler = scheduler
+        self.completed = [r for r in history if r.state is TrialState.COMPLETE]
+        self.settled = not scheduler.reads_history or self._fine()
+
+    def see(self, record: TrialRecord) -> str | None:
+        """The warning the trials completed so far call for, once; ``None`` otherwise."""
+        if self.settled or record.state is not TrialState.COMPLETE:
+            return None
+        self.completed.append(record)
+        message = self._message()
+        self.settled = message is not None or self._fine()
+        return message
+
+    def _fine(self) -> bool:
+        levels = self.scheduler.rungs()
+        return any(r.intermediate and (not levels or r.resource >= max(levels)) for r in self.completed)
+
+    def _message(self) -> str | None:
+        if len(self.completed) < AXIS_WATCH or self._fine():
+            return None
+        name, count = self.scheduler.name, len(self.completed)
+        if not any(r.intermediate for r in self.completed):
+            return (
+                f"the first {count} completed trials reported no step, so {name} could stop none of them: it compares "
+                "trials by what trial.report() records at each step; report the metric as training goes (for epoch "
+                "in trial.steps(n): ... trial.report(val_loss=...)), or leave the scheduler out"
+            )
+        levels = sorted(self.scheduler.rungs())
+        longest = max(r.resource for r in self.completed)
+        skipped = [f"{level:g}" for level in levels[:-1] if level > longest]
+        plural = "s" if len(skipped) > 1 else ""
+        rungs = f"; the rung{plural} at {', '.join(skipped)} compared none of them" if skipped else ""
+        return (
+            f"the first {count} completed trials ended by step {longest:g}, short of {name}'s max_resource "
+            f"{levels[-1]:g}, so none counts as trained to the end{rungs}: if a full run is {longest:g} steps, set "
+            f"max_resource={longest:g} (if your training stops itself early, this is expected)"
+        )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,13 @@ from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, TunesmithError
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.study import _define_by_run
-from tunesmith.study._limits import MIN_FULLY_TRAINED, ShortTrainingWarning, trained_fully
+from tunesmith.study._limits import (
+    MIN_FULLY_TRAINED,
+    AxisWatch,
+    ResourceAxisWarning,
+    ShortTrainingWarning,
+    trained_fully,
+)
 from tunesmith.study._observers import Observer, Observers
 from tunesmith.study._outcome import ran_all_steps
 from tunesmith.study._search_progress import SearchProgress, resume_hint
@@ -157,6 +163,7 @@ def optimize(
     finished: list[TrialRecord] = []
     pending: set[int] = set()  # submitted, not told: an inline trial cut short is in no executor's list
     loop_began = study._clock()
+    axis = AxisWatch(study.scheduler, study.trials)
     meter = SearchProgress(study, n_trials=n_trials, timeout=timeout, show=progress, workers=runner.capacity)
     error: BaseException | None = None
     try:
@@ -202,6 +209,9 @@ def optimize(
                 meter.finished(record)
                 observers.notify("on_trial_end", study, record)
                 systematic.see(record)  # raises ObjectiveError: the objective is broken, not the configurations
+                if off_axis := axis.see(record):
+                    warnings.warn(off_axis, ResourceAxisWarning, stacklevel=3)
+                    notes.append(off_axis)
     except BaseException as exc:
         error = exc
         cut_short = pending.union(runner.shutdown(kill=True))
