@@ -145,3 +145,16 @@ def test_a_multi_objective_study_needs_every_objective_in_the_reports() -> None:
 
     with pytest.raises(ObjectiveError, match=r"ranks trials by 'latency'"):
         study.optimize(objective)
+
+
+def test_under_hyperband_only_a_trial_that_pauses_where_it_has_no_metric_fails() -> None:
+    # The metric comes from step 3 on: the bracket pausing first at step 1 cannot rank its trials there,
+    # the bracket whose first rung is step 3 can, and the bracket with no rung never pauses.
+    hyperband = ts.Hyperband(1, 9, 3, mode="promote")
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=20),
+                     scheduler=hyperband)  # fmt: skip
+    study.optimize(_reports("loss", every=3), fail_fast=None)
+    failed = {r.number for r in study.trials if r.kind is ts.TrialKind.MISSING_METRIC}
+    assert failed and all(hyperband.bracket_of(n) == 2 for n in failed)
+    later = [r for r in study.trials if hyperband.bracket_of(r.number) == 1]
+    assert later and not [r for r in later if r.state is ts.TrialState.FAILED]

@@ -166,32 +166,32 @@ def decide_at_report(
     diverged = divergence(record, metric, divergence_factor)
     if diverged:
         return Decision.STOP, StopNote(TrialKind.DIVERGED, diverged)
-    blind = unranked(record, scheduler, context)
-    if blind is not None:
-        return Decision.STOP, StopNote(TrialKind.MISSING_METRIC, blind)
     spent = spent_beyond_trials(budget, history, now, step_for=record.number)
     if spent is not None:
         return Decision.STOP, StopNote(TrialKind.BUDGET, spent.message)
     # An invalidated trial never sets the bar at a rung (`Study.invalidate`).
     decision = scheduler.decide(record, [r for r in history if r is record or r.invalidated is None], context)
+    blind = unranked(record, scheduler, context, pausing=decision is Decision.PAUSE)
+    if blind is not None:
+        return Decision.STOP, StopNote(TrialKind.MISSING_METRIC, blind)
     if decision is not Decision.CONTINUE:
         return decision, StopNote(TrialKind.SCHEDULER, f"{decision.value} by {scheduler.name} at step {step}")
     return decision, None
 
 
-def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext) -> str | None:
-    """Why ``scheduler`` can rank ``record`` at none of its rungs, judged at the report that crossed the
-    deciding rung: a trial that pauses must carry the metric at its first rung to be promoted from it; one
-    that runs on, by the last rung below the full resource at the latest, or no rung compared it.
+def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext, *, pausing: bool) -> str | None:
+    """Why ``scheduler`` cannot rank ``record`` at its rungs, judged at the report that crossed the deciding
+    rung: a trial that pauses there (``pausing``) must carry the metric at that rung to be promoted from it;
+    one that runs on, by the last rung below the full resource at the latest, or no rung compared it.
 
     Returns the sentence for the trial's error (the same for every trial that makes the mistake, so that
     the study's fail-fast sees one failure repeated), or ``None`` when the metric was reported in time.
     """
     levels = sorted(scheduler.rungs())[:-1]  # the last entry is the full resource, where nothing is compared
-    if not levels:
+    if not levels or (scheduler.pauses and not pausing):
         return None
-    deciding = levels[0] if scheduler.pauses else levels[-1]
-    if crossed_level(record, [deciding]) is None:
+    deciding = crossed_level(record, levels) if scheduler.pauses else levels[-1]
+    if deciding is None or crossed_level(record, [deciding]) is None:
         return None
     names = [m.name for m in (context.objectives or (context.metric,))]
     carried = {key for step, values in record.intermediate.items() if step <= deciding for key in values}
