@@ -50,6 +50,28 @@ def test_vouched_asha_with_enough_peers_keeps_the_top_third_as_plain_asha_does()
     assert asha.decide(bad, [*peers, bad], CONTEXT) is Decision.STOP
 
 
+def test_a_trial_tied_with_the_last_one_kept_at_a_rung_goes_on() -> None:
+    # Six trials at rung 1 keep two; error rates on 540 examples tie: a later trial equal to the second best
+    # cannot be told from it, so it is not stopped for coming later.
+    errors = [10 / 540, 12 / 540, 15 / 540, 20 / 540, 30 / 540]
+    peers = [record(n, {1: e}) for n, e in enumerate(errors)]
+    tied, worse = record(5, {1: 12 / 540}, TrialState.RUNNING), record(5, {1: 13 / 540}, TrialState.RUNNING)
+    asha = ASHA(1, 9, 3, predict_final=False)
+    assert asha.decide(tied, [*peers, tied], CONTEXT) is Decision.CONTINUE
+    assert asha.decide(worse, [*peers, worse], CONTEXT) is Decision.STOP
+
+
+def test_a_paused_trial_tied_with_the_last_one_kept_at_a_rung_is_promoted() -> None:
+    # Six trials reached rung 1, so two go on: #0 and #1 already did; #5 ties with them and is promoted too.
+    promoted = [record(n, {1: 10 / 540, 3: 0.01}, TrialState.RUNNING) for n in range(2)]
+    others = [record(n, {1: e}) for n, e in zip(range(2, 5), (20 / 540, 30 / 540, 40 / 540), strict=True)]
+    waiting = record(5, {1: 10 / 540}, TrialState.PAUSED)
+    asha = ASHA(1, 9, 3, mode="promote", predict_final=False)
+    assert asha.promote([*promoted, *others, waiting], CONTEXT, final=False).resume == 5
+    behind = record(5, {1: 11 / 540}, TrialState.PAUSED)
+    assert asha.promote([*promoted, *others, behind], CONTEXT, final=False).resume is None
+
+
 def test_few_peers_is_validated_and_survives_the_description() -> None:
     with pytest.raises(ts.ConfigError, match="few_peers must be 'best' or 'vouched'"):
         ASHA(1, 9, 3, few_peers="patient")  # type: ignore[arg-type]

@@ -3,11 +3,12 @@ and over brackets (`Hyperband`).
 
 Rungs sit at ``min_resource * eta**k`` below ``max_resource``. At a rung, a trial is compared
 with every trial of its bracket that reached the same rung, on the last value each reported at
-or before it. The top ``1/eta`` go on. With fewer than ``eta`` peers the top one still goes on
-and the rest stop: a bad trial never runs on just because few peers have reached its rung. With
-``few_peers="vouched"`` (Hyperband's brackets) even the top one needs more: a lower rung that
-enough trials reached must rank it in its top ``eta**-(rungs climbed)``, so that early trials do
-not train to the end on the word of one or two peers.
+or before it. The top ``1/eta`` go on, and so does any trial tied with the last of them (a rung cannot
+tell tied trials apart, and error rates on a fixed validation set tie often). With fewer than ``eta``
+peers the top one still goes on and the rest stop: a bad trial never runs on just because few peers
+have reached its rung. With ``few_peers="vouched"`` (Hyperband's brackets) even the top one needs more:
+a lower rung that enough trials reached must rank it in its top ``eta**-(rungs climbed)``, so that
+early trials do not train to the end on the word of one or two peers.
 
 All decisions are functions of the history, so one worker or many, and a study resumed from
 storage, reach the same ones. With several objectives, trials at a rung are ranked by non-dominated
@@ -109,10 +110,17 @@ class _Rungs:
         front, ties inside a front by crowding distance (the more isolated first), then by trial number;
         a member lacking an objective's value at the level is not ranked.
         """
+        return [r for _, r in self.scored(members, level, context)]
+
+    def scored(
+        self, members: Sequence[TrialRecord], level: float, context: SearchContext
+    ) -> list[tuple[float | None, TrialRecord]]:
+        """`ranked` with each member's score (its loss, or predicted final loss, at ``level``; ``None`` when
+        several objectives are ranked by fronts, which have no single score)."""
         # A trial that diverged after the rung cannot win: it keeps no place that a live trial needs.
         members = [r for r in members if r.kind is not TrialKind.DIVERGED]
         if len(context.objectives) > 1:
-            return self._ranked_by_fronts(members, level, context)
+            return [(None, r) for r in self._ranked_by_fronts(members, level, context)]
         sign = context.metric.sign()
         name = context.metric.name
         scored = [(sign * v, r) for r in members if (v := value_at(r, name, level)) is not None]
@@ -120,7 +128,17 @@ class _Rungs:
             predicted = predicted_finals(scored, name, sign, self.full)
             if predicted is not None:
                 scored = [(p, r) for p, (_, r) in zip(predicted, scored, strict=True)]
-        return [r for _, r in sorted(scored, key=lambda item: (item[0], item[1].number))]
+        return [(score, r) for score, r in sorted(scored, key=lambda item: (item[0], item[1].number))]
+
+    @staticmethod
+    def top(scored: Sequence[tuple[float | None, TrialRecord]], keep: int) -> list[TrialRecord]:
+        """The first ``keep`` of ``scored`` (best first), and every later one tied with the last of them: a rung
+        cannot tell tied trials apart (error rates on a fixed validation set tie often), so it stops none of
+        them for the tie."""
+        if keep <= 0:
+            return []
+        cutoff = scored[keep - 1][0] if keep <= len(scored) else None
+        return [r for i, (score, r) in enumerate(scored) if i < keep or (cutoff is not None and score == cutoff)]
 
     @staticmethod
     def _ranked_by_fronts(members: Sequence[TrialRecord], level: float, context: SearchContext) -> list[TrialRecord]:
@@ -142,12 +160,12 @@ class _Rungs:
 
     def continues(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
                   context: SearchContext, *, vouched: bool = False) -> bool:  # fmt: skip
-        ranked = self.ranked(members, level, context)
-        if trial not in ranked:
+        scored = self.scored(members, level, context)
+        if trial not in (ranked := [r for _, r in scored]):
             return True  # no finite value at the rung: divergence handling is the study's
         if not vouched or len(ranked) >= self.eta:
-            return ranked.index(trial) < self.keep(len(ranked))
-        return ranked.index(trial) == 0 and self.vouched_below(trial, members, level, context)
+            return trial in self.top(scored, self.keep(len(ranked)))
+        return trial in self.top(scored, 1) and self.vouched_below(trial, members, level, context)
 
     def vouched_below(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
                       context: SearchContext) -> bool:  # fmt: skip
@@ -155,10 +173,10 @@ class _Rungs:
         ``eta**-(j + 1)``, ``j`` the rungs between them (the share that reaches ``level``'s next rung)."""
         index = self.levels.index(level)
         for below in range(index - 1, -1, -1):
-            ranked = self.ranked(members, self.levels[below], context)
-            keep = int(len(ranked) // self.eta ** (index - below + 1))
+            scored = self.scored(members, self.levels[below], context)
+            keep = int(len(scored) // self.eta ** (index - below + 1))
             if keep >= 1:
-                return trial in ranked[:keep]
+                return trial in self.top(scored, keep)
         return False
 
     def next_level(self, level: float) -> float:
@@ -173,12 +191,11 @@ class _Rungs:
     ) -> Promotion:
         """The best promotable PAUSED member, highest rung first (ASHA's ``get_job``)."""
         for level in reversed(self.levels):
-            ranked = self.ranked(members, level, context)
-            waiting = [r for r in ranked if self.paused_at(r, level)]
+            scored = self.scored(members, level, context)
+            waiting = [r for _, r in scored if self.paused_at(r, level)]
             if not waiting or not settled:
                 continue
-            top = ranked[: self.keep(len(ranked), at_least_one=final)]
-            for record in top:
+            for record in self.top(scored, self.keep(len(scored), at_least_one=final)):
                 if self.paused_at(record, level):
                     return Promotion(resume=record.number)
         if final:
@@ -303,9 +320,9 @@ class SuccessiveHalving(Scheduler):
                 on_the_way = any(r.state is TrialState.RUNNING and r.resource < level for r in members)
                 if not full or on_the_way:
                     break  # this rung is not settled; higher rungs cannot be either
-                ranked = self._rungs.ranked(members, level, context)
-                top = ranked[: self._rungs.keep(len(ranked))]
-                for record in ranked:
+                scored = self._rungs.scored(members, level, context)
+                top = self._rungs.top(scored, self._rungs.keep(len(scored)))
+                for _, record in scored:
                     if self._rungs.paused_at(record, level):
                         if record in top:
                             return Promotion(
