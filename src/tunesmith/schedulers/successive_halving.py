@@ -12,7 +12,7 @@ early trials do not train to the end on the word of one or two peers.
 
 All decisions are functions of the history, so one worker or many, and a study resumed from
 storage, reach the same ones. With several objectives, trials at a rung are ranked by non-dominated
-sorting (MO-ASHA; see `_Rungs.ranked`).
+sorting (MO-ASHA; see `_Rungs.scored`).
 """
 
 from __future__ import annotations
@@ -103,20 +103,17 @@ class _Rungs:
         self.eta = eta
         self.full = full
 
-    def ranked(self, members: Sequence[TrialRecord], level: float, context: SearchContext) -> list[TrialRecord]:
-        """Members that reached ``level``, best first (ties broken by trial number).
-
-        With several objectives (``len(context.objectives) > 1``) as MO-ASHA ranks them: by non-dominated
-        front, ties inside a front by crowding distance (the more isolated first), then by trial number;
-        a member lacking an objective's value at the level is not ranked.
-        """
-        return [r for _, r in self.scored(members, level, context)]
-
     def scored(
         self, members: Sequence[TrialRecord], level: float, context: SearchContext
     ) -> list[tuple[float | None, TrialRecord]]:
-        """`ranked` with each member's score (its loss, or predicted final loss, at ``level``; ``None`` when
-        several objectives are ranked by fronts, which have no single score)."""
+        """Members that reached ``level``, best first (ties broken by trial number), each with its score: its
+        loss, or predicted final loss, at ``level``.
+
+        With several objectives (``len(context.objectives) > 1``) as MO-ASHA ranks them: by non-dominated
+        front, ties inside a front by crowding distance (the more isolated first), then by trial number;
+        the score is then ``None`` (fronts have no single score), and a member lacking an objective's value
+        at the level is not ranked.
+        """
         # A trial that diverged after the rung cannot win: it keeps no place that a live trial needs.
         members = [r for r in members if r.kind is not TrialKind.DIVERGED]
         if len(context.objectives) > 1:
@@ -161,10 +158,10 @@ class _Rungs:
     def continues(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
                   context: SearchContext, *, vouched: bool = False) -> bool:  # fmt: skip
         scored = self.scored(members, level, context)
-        if trial not in (ranked := [r for _, r in scored]):
+        if all(record != trial for _, record in scored):
             return True  # no finite value at the rung: divergence handling is the study's
-        if not vouched or len(ranked) >= self.eta:
-            return trial in self.top(scored, self.keep(len(ranked)))
+        if not vouched or len(scored) >= self.eta:
+            return trial in self.top(scored, self.keep(len(scored)))
         return trial in self.top(scored, 1) and self.vouched_below(trial, members, level, context)
 
     def vouched_below(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,

@@ -59,8 +59,11 @@ class AxisWatch:
         if self.settled or record.state is not TrialState.COMPLETE:
             return None
         self.completed.append(record)
+        if self._fine():
+            self.settled = True
+            return None
         message = self._message()
-        self.settled = message is not None or self._fine()
+        self.settled = message is not None
         return message
 
     def _fine(self) -> bool:
@@ -68,7 +71,8 @@ class AxisWatch:
         return any(r.intermediate and (not levels or r.resource >= max(levels)) for r in self.completed)
 
     def _message(self) -> str | None:
-        if len(self.completed) < AXIS_WATCH or self._fine():
+        """What the completed trials show, once `AXIS_WATCH` of them are in (none of them `_fine`)."""
+        if len(self.completed) < AXIS_WATCH:
             return None
         name, count = self.scheduler.name, len(self.completed)
         if not any(r.intermediate for r in self.completed):

@@ -134,9 +134,10 @@ def optimize(
     integer("n_trials", n_trials, minimum=1, allow_none=True)
     check_progress(progress)
     observers = Observers(callbacks)
+    history = study.trials  # read once: what worked before and what completed before this call
     systematic = _SystematicFailure(
         integer("fail_fast", fail_fast, minimum=1, allow_none=True, fix="pass 3, or None to never stop on failures"),
-        worked_before=any(_worked(r) for r in study.trials),
+        worked_before=any(_worked(r) for r in history),
     )
     fully = trained_fully(study.budget, study.scheduler)
     if fully is not None and fully[0] < MIN_FULLY_TRAINED:
@@ -163,7 +164,7 @@ def optimize(
     finished: list[TrialRecord] = []
     pending: set[int] = set()  # submitted, not told: an inline trial cut short is in no executor's list
     loop_began = study._clock()
-    axis = AxisWatch(study.scheduler, study.trials)
+    axis = AxisWatch(study.scheduler, history)
     meter = SearchProgress(study, n_trials=n_trials, timeout=timeout, show=progress, workers=runner.capacity)
     error: BaseException | None = None
     try:

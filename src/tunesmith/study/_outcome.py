@@ -190,6 +190,8 @@ def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext, 
     levels = sorted(scheduler.rungs())[:-1]  # the last entry is the full resource, where nothing is compared
     if not levels or (scheduler.pauses and not pausing):
         return None
+    if not scheduler.pauses and record.resource < levels[-1]:
+        return None  # before the last rung: nothing to judge yet (and no sort of the reports on every step)
     deciding = crossed_level(record, levels) if scheduler.pauses else levels[-1]
     if deciding is None or crossed_level(record, [deciding]) is None:
         return None
