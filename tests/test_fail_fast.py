@@ -147,6 +147,56 @@ def test_a_multi_objective_study_needs_every_objective_in_the_reports() -> None:
         study.optimize(objective)
 
 
+@pytest.mark.parametrize(
+    ("scheduler", "budget"),
+    [(ts.MedianStop(warmup_steps=1, min_trials=2), ts.Budget(trials=20)),
+     (ts.PBT(perturbation_interval=3, min_population=2), ts.Budget(resource=400))],
+    ids=["median", "pbt"],
+)  # fmt: skip
+def test_schedulers_without_rungs_stop_the_study_when_no_report_carried_the_metric(
+    scheduler: ts.schedulers.Scheduler, budget: ts.Budget
+) -> None:
+    # Median stopping and PBT read the latest value whenever it came, so the trial's end is where a misspelt
+    # key shows for certain: nothing could compare the trial, and every trial trained to the end unnoticed.
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=budget, scheduler=scheduler)
+    with pytest.raises(ObjectiveError, match=rf"{scheduler.name} compares trials by 'loss' as they report, but the "
+                       r"trial's reports carry only \['los', 'train_loss'\]"):  # fmt: skip
+        study.optimize(_reports("los", every=3))
+    assert len(study.trials) == 3
+    for record in study.trials:
+        assert record.state is ts.TrialState.FAILED and record.kind is ts.TrialKind.MISSING_METRIC
+        assert record.metrics == {"loss": record.params["x"]}, "the result it returned is kept"
+
+
+def test_schedulers_without_rungs_accept_a_metric_reported_every_few_steps() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=12),
+                     scheduler=ts.MedianStop(warmup_steps=1, min_trials=2))  # fmt: skip
+    study.optimize(_reports("loss", every=3))
+    assert not [r for r in study.trials if r.state is ts.TrialState.FAILED]
+    assert any(r.state is ts.TrialState.STOPPED for r in study.trials), "median stopping compared the trials"
+
+
+def test_a_trial_ending_before_the_last_rung_without_the_metric_fails_at_its_end() -> None:
+    # Two steps under rungs at 1 and 3: the last rung never comes, but rung 1 could not compare the trial either.
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=20),
+                     scheduler=ts.ASHA(1, 9, 3))  # fmt: skip
+
+    def short(trial: ts.Trial) -> float:
+        for step in (1, 2):
+            trial.report(step=step, los=trial.params["x"])
+        return trial.params["x"]
+
+    with pytest.raises(ObjectiveError, match=r"asha compares trials by 'loss' as they report"):
+        study.optimize(short)
+    assert all(r.resource == 2 and r.kind is ts.TrialKind.MISSING_METRIC for r in study.trials)
+
+
+def test_without_early_stopping_reports_may_carry_anything() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=4), scheduler="fifo")
+    study.optimize(_reports("los"))
+    assert [r.state for r in study.trials] == [ts.TrialState.COMPLETE] * 4
+
+
 def test_under_hyperband_only_a_trial_that_pauses_where_it_has_no_metric_fails() -> None:
     # The metric comes from step 3 on: the bracket pausing first at step 1 cannot rank its trials there,
     # the bracket whose first rung is step 3 can, and the bracket with no rung never pauses.

@@ -16,7 +16,9 @@ from tunesmith.schedulers.successive_halving import crossed_level
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["Outcome", "StopNote", "decide_at_report", "divergence", "judge", "ran_all_steps", "unranked"]
+__all__ = [
+    "Outcome", "StopNote", "decide_at_report", "divergence", "judge", "never_compared", "ran_all_steps", "unranked",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,35 @@ def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext, 
         f"reports up to step {deciding:g} carry only {sorted(carried) or 'nothing'}: no rung could compare the "
         f"trial, so it {outcome}. Report {what} at every step (trial.report({missing[0]}=...)), or move the first "
         "rung (min_resource) to a step where it is reported"
+    )
+
+
+def never_compared(record: TrialRecord, scheduler: Scheduler, context: SearchContext) -> str | None:
+    """Why ``scheduler`` could never have compared ``record``, a trial that ran to its end: it reported steps,
+    but none of its reports carried what the scheduler ranks by.
+
+    Judged at the end, the one point where it is certain for a scheduler without rungs: median stopping and
+    PBT read whatever value came last, so a metric reported every few steps serves them, and only a trial
+    whose reports never carried it was out of their reach the whole time. A rung scheduler needs every
+    objective (`unranked` judges it earlier, at its deciding rung); median stopping and PBT read the primary
+    metric. A trial that reported nothing is `tunesmith.study._limits.AxisWatch`'s (its objective may not
+    train in steps at all).
+
+    Returns the sentence for the trial's error (the same for every trial that makes the mistake), or ``None``.
+    """
+    if not scheduler.reads_history or not record.intermediate:
+        return None
+    objectives = context.objectives or (context.metric,)
+    names = [m.name for m in objectives] if scheduler.rungs() else [context.metric.name]
+    carried = {key for values in record.intermediate.values() for key in values}
+    missing = [name for name in names if name not in carried]
+    if not missing:
+        return None
+    what = " and ".join(repr(name) for name in missing)
+    return (
+        f"{scheduler.name} compares trials by {what} as they report, but the trial's reports carry only "
+        f"{sorted(carried)}: it could never be compared, so it could not be stopped early. Report {what} with its "
+        f"steps (trial.report({missing[0]}=...)), or use scheduler='fifo' to train every trial to the end"
     )
 
 

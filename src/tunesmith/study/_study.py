@@ -28,7 +28,7 @@ from tunesmith.study._ask import trial_seed
 from tunesmith.study._checkpoints import CheckpointStore, default_checkpoint_root
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
-from tunesmith.study._outcome import StopNote, decide_at_report, judge, ran_all_steps
+from tunesmith.study._outcome import StopNote, decide_at_report, judge, never_compared, ran_all_steps
 from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
 from tunesmith.study._settings import Settings, check_grace
@@ -359,6 +359,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         decision = self._decisions.pop(number, Decision.CONTINUE)
         note = self._stop_notes.pop(number, None)
         record = self._storage.get_trial(self._info.id, number)
+        if decision is Decision.CONTINUE and note is None and error is None and reason is None and kind is None:
+            blind = never_compared(record, self.scheduler, self.context)  # ran to its end, out of the scheduler's reach
+            note = None if blind is None else StopNote(TrialKind.MISSING_METRIC, blind)
         outcome = judge(
             record, result, metric=self.metric, guardrails=self.guardrails, decision=decision, note=note,
             error=error, reason=reason, kind=kind, objectives=self.objectives,
