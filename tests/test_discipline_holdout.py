@@ -181,3 +181,39 @@ def test_cli_finalize_opens_the_holdout_once(tmp_path: Path, monkeypatch: pytest
     forced = runner.invoke(cli, ["finalize", "--storage", storage, "--evaluate", "holdouts:evaluate", "--force",
                                  "--json"])  # fmt: skip
     assert forced.exit_code == 0 and json.loads(forced.output)["status"] == "fail"
+
+
+def _against_baseline(accuracy: float, trials: int, baseline: float = 0.80) -> ts.Check:
+    """The baseline margin of a search over configurations all ``accuracy`` accurate on 200 validation examples
+    (each trial its own draw; one trial scores ``accuracy`` exactly), against a deterministic baseline scoring
+    ``baseline`` on every seed."""
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        draws = np.random.default_rng(trial.seed).random(200) if trials > 1 else np.arange(200) / 200
+        return {"acc": draws < accuracy}
+
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=trials),
+                     storage="memory", seed=0, baseline={"x": 0.5})  # fmt: skip
+    study.optimize(objective)
+    ts.evaluate_baseline(study, lambda trial: {"acc": baseline})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": accuracy})
+    return verdict.check("baseline margin")
+
+
+def test_a_search_best_that_beats_the_baseline_only_by_its_selection_luck_fails_the_margin() -> None:
+    # Twenty configurations as good as the baseline: the best of twenty draws of 200 examples beats 0.80 by luck.
+    margin = _against_baseline(0.80, trials=20)
+    assert not margin.passed
+    assert "less its selection optimism" in margin.detail
+    assert "standard errors of its score, 200 examples" in margin.detail
+
+
+def test_a_margin_within_the_sampling_noise_cannot_tell_and_says_what_would_decide() -> None:
+    margin = _against_baseline(0.84, trials=1)  # one trial: nothing selected; 0.84 +- 0.026 against 0.80
+    assert not margin.passed and "cannot tell the winner from the baseline" in margin.detail
+    assert "more validation examples" in margin.detail
+
+
+def test_a_winner_well_beyond_the_sampling_noise_passes_the_margin() -> None:
+    margin = _against_baseline(0.95, trials=20)
+    assert margin.passed and "better by" in margin.detail

@@ -34,7 +34,7 @@ from tunesmith.attributes import (
 )
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline.conventions import holdout_key, shifted_of, slices_of
-from tunesmith.discipline.gap import gap_test, noise_of, scored_in_points
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, gap_test, noise_of, scored_in_points
 from tunesmith.discipline.guardrails import proxy_overfitting
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.verdict import Check, Verdict
@@ -136,7 +136,20 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str) 
     return scores
 
 
-def _baseline_check(study: Study, value: float, entry: SeedCandidateAttr | None) -> Check:
+def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None,
+                    optimism: Optimism | None) -> Check:  # fmt: skip
+    """Whether the winner beats the baseline by more than the noise in either score.
+
+    The winner's score is its re-run mean; without re-runs, the search's best, which won a comparison on
+    the same validation data and is moved back by the selection optimism when that was estimated from
+    measured noise (folds, per-example errors or seed noise). The noise is the larger of one seed standard
+    deviation (the baseline's or the winner's: on five seeds, about a one-sided 95% test of the means) and,
+    when the winner's result carries its sampling noise (per-example values or folds), `Z_ONE_SIDED_95` of its
+    standard errors: a validation set of a few hundred examples moves a score by more than many tuning gains.
+    That stands in for the standard error of the difference, which the per-example values would give paired
+    but which are not kept: on one validation set the two models' errors are correlated, and the winner's own
+    standard error is the difference's when they correlate at 0.5.
+    """
     baseline = read_attr(study.attrs, BaselineAttr)
     name = "baseline margin"
     if baseline is None or not baseline.values:
@@ -145,15 +158,37 @@ def _baseline_check(study: Study, value: float, entry: SeedCandidateAttr | None)
         raise baseline.missing("mean")
     metric = study.metric
     base_mean = float(baseline.mean)
-    noise = max(float(baseline.std or 0.0), float(entry.std or 0.0) if entry else 0.0)
+    searched = float(record.metrics[metric.name])
+    if entry is not None and entry.mean is not None:
+        value, what = float(entry.mean), f"re-run mean over {len(entry.values or ())} seeds"
+    elif optimism is not None and optimism.measured and optimism.estimate > 0:
+        value = searched + metric.sign() * optimism.estimate
+        what = f"the search's {searched:.4g} less its selection optimism {optimism.estimate:.3g}"
+    elif optimism is None:
+        value, what = searched, "the search's one score: nothing was selected"
+    else:
+        value, what = searched, "the search's best, not corrected for selection: ts.validate_top re-runs it"
+    seed_noise = max(float(baseline.std or 0.0), float(entry.std or 0.0) if entry else 0.0)
+    winner = noise_of(record.metrics, metric.name)
+    sampling, noise = 0.0, f"seed noise {seed_noise:.3g}"
+    if winner is not None and Z_ONE_SIDED_95 * winner.stderr > seed_noise:
+        sampling = Z_ONE_SIDED_95 * winner.stderr
+        noise = f"sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors of its score, {winner.source})"
     margin = metric.sign() * (base_mean - value)
-    passed = margin > noise
+    passed = margin > max(seed_noise, sampling)
+    if passed:
+        outcome = ""
+    elif margin > 0:
+        outcome = (" - within the noise, so the evidence cannot tell the winner from the baseline: more validation "
+                   "examples, or more seeds for both, would decide")  # fmt: skip
+    else:
+        outcome = " - the winner does not beat the baseline"
+    relation = "better" if margin > 0 else "worse" if margin < 0 else "no better"
     return Check(
         name,
         passed,
-        f"{metric.name} {value:.4g} vs baseline {base_mean:.4g}: "
-        f"{'better' if margin > 0 else 'not better'} by {abs(margin):.3g}, seed noise {noise:.3g}"
-        + ("" if passed else " - the winner does not beat the baseline by more than its seed noise"),
+        f"{metric.name} {value:.4g} ({what}) vs baseline {base_mean:.4g}: {relation} by {abs(margin):.3g}, "
+        f"{noise}{outcome}",
     )
 
 
@@ -310,7 +345,8 @@ def finalize(
         threshold=limits.gap, points=scored_in_points(study.metric, _scores_seen(study, holdout)),
     )  # fmt: skip
     beside = "" if rerun is None else f"; re-run mean {rerun:.4g}"
-    checks = [_baseline_check(study, validation if rerun is None else rerun, entry)]
+    optimism = _optimism(study, entry)
+    checks = [_baseline_check(study, record, entry, optimism)]
     checks.append(
         Check(
             "holdout gap",
@@ -344,7 +380,6 @@ def finalize(
                 f"(limit {limits.shift:.0%})",
             )
         )
-    optimism = _optimism(study, entry)
     if optimism is not None:
         checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
                             f"data; {optimism.detail}"))  # fmt: skip

@@ -48,6 +48,9 @@ class Optimism:
         corrected: ``best`` moved back by ``estimate``.
         method: ``"bootstrap"``, ``"per-example noise"`` or ``"order statistics"``.
         detail: the figures behind it, in words.
+        measured: whether the noise behind it was measured (folds, per-example errors, seed noise) rather than
+            stood in for by the spread of the trial scores; only a measured estimate corrects a score a check
+            decides on.
     """
 
     compared: int
@@ -56,6 +59,7 @@ class Optimism:
     corrected: float
     method: str
     detail: str
+    measured: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return self.attribute().to_json()
@@ -89,12 +93,11 @@ def _bootstrap(losses: np.ndarray, rng: np.random.Generator, rounds: int) -> flo
     return float(np.mean(outcomes)) if outcomes else None
 
 
-def _selected(
-    compared: Sequence[TrialRecord], best: float, estimate: float, sign: float, method: str, detail: str
-) -> Optimism:
+def _selected(compared: Sequence[TrialRecord], best: float, estimate: float, sign: float, method: str, detail: str,
+              measured: bool = True) -> Optimism:  # fmt: skip
     """An estimate of how much the best of ``compared`` (``best``) flatters itself."""
     return Optimism(compared=len(compared), best=best, estimate=estimate, corrected=best + sign * estimate,
-                    method=method, detail=detail)  # fmt: skip
+                    method=method, detail=detail, measured=measured)  # fmt: skip
 
 
 def _per_example(
@@ -168,7 +171,8 @@ def estimate_optimism(
     if per_example is not None:
         return per_example
     ordered = np.sort(losses)
-    if noise is not None and math.isfinite(noise) and noise > 0:
+    measured = noise is not None and math.isfinite(noise) and noise > 0
+    if noise is not None and measured:
         sigma, source = float(noise), "seed noise"
     else:
         half = ordered[: max(2, len(ordered) // 2)]
@@ -179,4 +183,4 @@ def estimate_optimism(
         f"best of {len(compared)} scores on one validation set, {source} {sigma:.3g}: "
         f"optimistic by about {estimate:.3g} (expected maximum of {len(compared)} noise draws, "
         f"at most the distance to the median score)"
-    ))  # fmt: skip
+    ), measured)  # fmt: skip

@@ -153,7 +153,7 @@ def _baseline_html(baseline: BaselineAttr) -> str:
     return (
         f"<p>The model's defaults ({html.escape(params)}), run across {len(baseline.runs)} seeds: mean "
         f"{html.escape(format_value(baseline.mean))}. The dashed line in the optimisation history marks it; "
-        "the verdict asks the winner to beat it by more than its seed noise.</p>"
+        "the verdict asks the winner to beat it by more than the noise of seeds and of the validation sample.</p>"
     )
 
 
