@@ -223,3 +223,21 @@ def test_latency_and_peak_memory_measure_the_call() -> None:
     assert 1.5 <= timing.median_ms <= timing.p95_ms < 200 and timing.calls == 10
     result, peak = peak_memory(lambda: np.ones(4 * 2**20 // 8).sum())
     assert result == 4 * 2**20 // 8 and 3.5 < peak < 64
+
+
+def test_a_candidate_beaten_on_every_seed_never_wins_on_its_steadiness() -> None:
+    # B ties itself on both seeds (spread 0, no margin); A beats it on each. The lower bound alone picks B.
+    space = ts.Space({"model": ts.Choice(["A", "B"])})
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        return {"acc": (0.95 if trial.seed % 2 else 0.85) if trial.params["model"] == "A" else 0.82}
+
+    study = ts.Study(space, metric=ts.Metric("acc", "max"), sampler="grid", storage="memory", seed=0)
+    study.optimize(objective, n_trials=2)
+    report = ts.validate_top(study, objective, k=2, seeds=2)
+    a, b = sorted(report.candidates, key=lambda c: c.params["model"])
+    assert sorted(a.values) == [0.85, 0.95] and b.score > a.score, "the seeds split A, and B's bound is higher"
+    assert report.winner is not None and report.winner.params == {"model": "A"}
+    assert f"beaten on every seed by #{a.trial}" in report.summary()
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.9})
+    assert "the winner is the best candidate on every seed" in verdict.check("seed stability").detail

@@ -37,6 +37,7 @@ from tunesmith.discipline.conventions import holdout_key, shifted_of, slices_of
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, gap_test, noise_of, scored_in_points
 from tunesmith.discipline.guardrails import proxy_overfitting
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
+from tunesmith.discipline.seeds import across_seeds
 from tunesmith.discipline.verdict import Check, Verdict
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Metric, is_per_example, summarise
@@ -216,7 +217,7 @@ def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thres
     # bound (chi-square on n - 1 degrees of freedom) is beyond the limit.
     lower = cv * _spread_lower_factor(len(entry.values))
     passed = lower <= thresholds.seed_cv
-    changes = "changes" if stability.changes_across_seeds else "stays the same"
+    changes = across_seeds(stability.per_seed_winners or (), stability.winner)
     overturned = "; it overturned the search's best" if stability.overturned else ""
     if passed and cv > thresholds.seed_cv:
         verdict = f"; above the limit, but {len(entry.values)} seeds cannot tell (95% lower bound {lower:.1%})"
@@ -228,7 +229,7 @@ def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thres
         name,
         passed,
         f"{study.metric.name} {mean:.4g} +- {std:.2g} over {len(entry.values)} seeds (spread {cv:.1%}, limit "
-        f"{thresholds.seed_cv:.0%}{verdict}); the best candidate {changes} across seeds{overturned}",
+        f"{thresholds.seed_cv:.0%}{verdict}); {changes}{overturned}",
     )
 
 

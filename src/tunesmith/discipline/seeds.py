@@ -200,11 +200,18 @@ class SeedReport:
     def summary(self) -> str:
         rule = f"{self.rule.value}" + (f" at {self.confidence:.0%}" if self.rule is Rule.LCB else "")
         lines = [f"{len(self.candidates)} candidates x {len(self.seeds)} seeds, picked by {rule}:"]
+        eligible = [c for c in self.candidates if c.eligible]
         for c in (*self.candidates, *([self.baseline] if self.baseline else [])):
             mark = "*" if self.winner is not None and c.trial == self.winner.trial else " "
+            if not c.eligible and c.trial != BASELINE_NUMBER:
+                status = f" not eligible: {c.note}"
+            elif c.trial != BASELINE_NUMBER and (better := _beaten_on_every_seed(c, eligible, self.metric)) is not None:
+                status = f" beaten on every seed by #{better}"
+            else:
+                status = ""
             lines.append(
                 f" {mark} {c.label:>9} {self.metric.name} {c.mean:.4g} +- {c.std:.2g} (search {c.original!s:.6}; "
-                f"score {c.score:.4g}){'' if c.eligible or c.trial == BASELINE_NUMBER else ' not eligible: ' + c.note}"
+                f"score {c.score:.4g}){status}"
             )
         if self.around:
             lines.append(f"the front around the chosen trial: {', '.join(self.around)}")
@@ -212,8 +219,7 @@ class SeedReport:
             lines.append("no candidate is eligible")
         else:
             lines.append(
-                f"winner {self.winner.label}; the best candidate {'changes' if self.changes_across_seeds else 'stays'} "
-                f"across seeds ({', '.join(f'#{n}' for n in self.per_seed_winners)})"
+                f"winner {self.winner.label}; {across_seeds(self.per_seed_winners, self.winner.trial)}"
                 + ("; the search's best was overturned" if self.overturned else "")
             )
         return "\n".join(lines)
@@ -242,6 +248,34 @@ class SeedReport:
             runs=tuple(run.to_json() for c in self.candidates for run in c.runs),
             around=self.around_trials or None,
         )
+
+
+def _beaten_on_every_seed(candidate: Candidate, others: Sequence[Candidate], metric: Metric) -> int | None:
+    """The trial number of a candidate at least as good as ``candidate`` on every seed and better on one
+    (``None``: none is), comparing the runs of each seed (all completed: the candidates are eligible)."""
+    mine = [run.metrics.get(metric.name) for run in candidate.runs]
+    for other in others:
+        if other is candidate:
+            continue
+        theirs = [run.metrics.get(metric.name) for run in other.runs]
+        pairs = [(a, b) for a, b in zip(mine, theirs, strict=True) if a is not None and b is not None]
+        if len(pairs) != len(mine) or not pairs:
+            continue
+        if all(not metric.better(a, b) for a, b in pairs) and any(metric.better(b, a) for a, b in pairs):
+            return other.trial
+    return None
+
+
+def across_seeds(per_seed_winners: Sequence[int], winner: int | None) -> str:
+    """Which candidate was best on each seed, said against the winner."""
+    if not per_seed_winners:
+        return "no seed had an eligible candidate"
+    listed = ", ".join(f"#{n}" for n in per_seed_winners)
+    if len(set(per_seed_winners)) > 1:
+        return f"the best candidate changes across seeds ({listed})"
+    if per_seed_winners[0] == winner:
+        return "the winner is the best candidate on every seed"
+    return f"#{per_seed_winners[0]} is the best candidate on every seed, level with the winner on at least one"
 
 
 def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -> list[TrialRecord]:
@@ -350,8 +384,11 @@ def validate_top(
                 )
             )  # fmt: skip
     eligible = [c for c in candidates if c.eligible]
+    # Every candidate ran on the same seeds: one beaten on every seed by another has nothing to offer the rule,
+    # however steady it is (on two seeds, a spread of 0 by chance would otherwise win the lower bound).
+    undominated = [c for c in eligible if _beaten_on_every_seed(c, eligible, study.metric) is None]
     winner = None
-    for c in eligible:
+    for c in undominated:
         if winner is None or study.metric.better(c.score, winner.score):
             winner = c
     per_seed: list[int] = []
