@@ -1,11 +1,16 @@
-"""Trial records: the kind of a stopped or failed trial, beside its reason."""
+"""Trial records: the kind of a stopped or failed trial, beside its reason; what `Trial.report` accepts."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 
+import numpy as np
 import pytest
 
+import tunesmith as ts
+from tunesmith.decision import Decision
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 
@@ -35,3 +40,37 @@ def test_only_interrupted_and_lost_worker_are_interruptions() -> None:
 
 def test_kind_values_are_stable_column_values() -> None:
     assert all(k.value == k.name.lower() and len(k.value) <= 32 for k in TrialKind)
+
+
+def _reported(step: object, value: object = 0.5) -> dict[int, dict[str, float]]:
+    seen: dict[int, dict[str, float]] = {}
+
+    def reporter(at: int, values: dict[str, float]) -> Decision:
+        seen[at] = values
+        return Decision.CONTINUE
+
+    trial = ts.Trial(0, {}, 0, reporter=reporter)
+    trial.report(step=step, loss=value)  # type: ignore[arg-type]
+    return seen
+
+
+@pytest.mark.parametrize("step", [1.5, 0.5, True, "3", 0, -2, float("inf"), float("nan"), 2**60])
+def test_a_report_step_that_is_not_a_whole_number_from_one_is_refused_with_the_fix(step: object) -> None:
+    # Half-epoch steps were cut to integers and overwrote each other; a bool or a string was read as a number.
+    expected = rf"report step must be a whole number .*got step={re.escape(repr(step))}: count in the finest unit"
+    with pytest.raises(ts.TunesmithError, match=expected):
+        _reported(step)
+
+
+def test_whole_steps_and_numeric_scalars_of_any_kind_are_accepted() -> None:
+    torch = pytest.importorskip("torch")
+    assert _reported(3.0) == {3: {"loss": 0.5}}
+    assert _reported(np.int64(4), np.float32(0.25)) == {4: {"loss": 0.25}}
+    assert _reported(torch.tensor(5), torch.tensor(0.75)) == {5: {"loss": 0.75}}
+    assert math.isnan(_reported(1, float("nan"))[1]["loss"]), "a NaN loss is a divergence to record, not an error"
+
+
+@pytest.mark.parametrize("value", [True, "0.5", None, [0.5]])
+def test_a_reported_metric_that_is_not_a_number_is_refused_with_the_fix(value: object) -> None:
+    with pytest.raises(ts.TunesmithError, match=r"report\(\) takes numbers, got loss=.*trial.report\(loss=float"):
+        _reported(1, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,47 @@ __all__ = ["INVALIDATED", "Trial", "TrialKind", "TrialRecord", "TrialState", "be
 
 # The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
 INVALIDATED = "invalidated"
+
+
+MAX_STEP = 2**53  # the largest step a float, and every storage backend, holds exactly
+
+
+def _report_step(step: object) -> int:
+    """``step`` as a whole number of resource units >= 1: an integer, or a number with nothing after the point.
+
+    A fractional step would be cut to an integer and its report would overwrite the one before (two reports at
+    1.0 and 1.5 land on step 1), so it is refused, as are bools and strings.
+    """
+    whole: int | None = None
+    if isinstance(step, numbers.Integral) and not isinstance(step, bool):
+        whole = int(step)
+    elif not isinstance(step, bool | str | bytes):
+        try:
+            number = float(step)  # type: ignore[arg-type]  # a NumPy or torch scalar as well
+        except (TypeError, ValueError):
+            number = math.nan
+        whole = int(number) if math.isfinite(number) and number.is_integer() else None
+    if whole is None or not 1 <= whole <= MAX_STEP:
+        raise TunesmithError(
+            f"report step must be a whole number of resource units done (epochs, batches) from 1 to 2**53, got "
+            f"step={step!r}: count in the finest unit you report at (evaluated every half epoch: step=2 * epoch), "
+            "or leave step out to count reports"
+        )
+    return whole
+
+
+def _report_value(name: str, value: object) -> float:
+    """A reported metric as a float: a number (NaN and infinities included: they signal divergence), a NumPy or
+    torch scalar among them, never a bool or a string."""
+    if not isinstance(value, bool | str | bytes):
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    raise TunesmithError(
+        f"report() takes numbers, got {name}={value!r} ({type(value).__name__}): pass the metric's value as a "
+        f"number, e.g. trial.report({name}=float(...))"
+    )
 
 
 class TrialState(Enum):
@@ -408,10 +450,8 @@ class Trial:
         """
         if not metrics:
             raise TunesmithError("report() needs at least one metric, e.g. trial.report(val_loss=0.3)")
-        step = self._step + 1 if step is None else int(step)
-        if step < 1:
-            raise TunesmithError(f"report step must be >= 1 (resource units done), got step={step}")
-        values = {str(k): float(v) for k, v in metrics.items()}
+        step = self._step + 1 if step is None else _report_step(step)
+        values = {str(k): _report_value(str(k), v) for k, v in metrics.items()}
         self._step = max(self._step, step)
         if self._reporter is not None:
             self._decision = self._reporter(step, values)
