@@ -78,7 +78,8 @@ def test_max_direction_picks_the_largest() -> None:
     assert study.best is not None and study.best.metrics["acc"] == 0.9
 
 
-@pytest.mark.parametrize("name", ["accuracy", "val_acc", "roc_auc", "val_f1", "r2", "neg_log_loss", "score"])
+@pytest.mark.parametrize("name", ["accuracy", "val_acc", "roc_auc", "val_f1", "r2", "neg_log_loss", "score",
+                                  "valAccuracy", "testAUC", "F1Score", "valaccuracy", "meanAveragePrecision"])
 def test_a_bare_name_that_reads_like_a_score_is_refused_rather_than_minimised(name: str) -> None:
     with pytest.raises(ts.ConfigError, match=rf"metric '{name}' reads like a score where higher is better, but a "
                        rf"bare name is minimised: pass ts.Metric\('{name}', 'max'\)"):  # fmt: skip
@@ -89,7 +90,8 @@ def test_a_bare_name_that_reads_like_a_score_is_refused_rather_than_minimised(na
     assert ts.Study(quadratic_space(), metric=ts.Metric(name, "min"), storage="memory").metric.direction == "min"
 
 
-@pytest.mark.parametrize("name", ["loss", "val_error", "latency_ms", "logloss", "value", "f1", "accuracy_loss"])
+@pytest.mark.parametrize("name", ["loss", "val_error", "latency_ms", "logloss", "value", "f1", "accuracy_loss",
+                                  "valLoss", "accuracyLoss", "trainloss", "num_errors", "runtime", "timestamp"])
 def test_a_bare_name_of_a_loss_is_minimised(name: str) -> None:
     # A bare "f1" is how optimisation papers name their first objective: nothing says it is an F1 score.
     assert ts.Study(quadratic_space(), metric=name, storage="memory").metric == ts.Metric(name, "min")

@@ -82,11 +82,26 @@ _LOSS_WORDS = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "p
                          "regret", "wer", "cer", "time", "ms"})  # fmt: skip
 
 
+# Words long enough to be found inside a name written without separators (``valaccuracy``, ``trainloss``).
+_LONG_WORDS = frozenset(w for w in _SCORE_WORDS | _LOSS_WORDS if len(w) >= 4) - {"time"}
+
+
+def _name_words(name: str) -> set[str]:
+    """The words of a metric's name: split at anything but letters and digits and at camelCase humps
+    (``valAcc``, ``testAUC``, ``F1Score``), plus the long known words inside a word that has none of its own."""
+    humps = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
+    words = {w for w in re.split(r"[^a-z0-9]+", humps.lower()) if w}
+    known = _SCORE_WORDS | _LOSS_WORDS
+    inside = {long for w in words - known for long in _LONG_WORDS if long in w}
+    return words | inside
+
+
 def reads_as_score(name: str) -> bool:
     """Whether a metric's name says higher is better: accuracy, AUC, precision, recall, R2, a score, a reward,
     scikit-learn's negated losses (``neg_log_loss``), an F1 named with another word (``val_f1``; a bare ``f1``
-    is also how optimisation papers name their first objective, so it says nothing)."""
-    words = {w for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    is also how optimisation papers name their first objective, so it says nothing). Words are read in any
+    spelling: ``val_accuracy``, ``valAccuracy``, ``valaccuracy``."""
+    words = _name_words(name)
     if words & _LOSS_WORDS:
         return "neg" in words  # neg_mean_squared_error: scikit-learn's negated loss, maximised
     return bool(words & _SCORE_WORDS) or ("f1" in words and len(words) > 1)
