@@ -104,9 +104,12 @@ def judge(
         return Outcome(TrialState.STOPPED, metrics, stop_text or "stopped", kind=stop_kind)
     for objective in objectives[1:]:
         other = metrics.get(objective.name)
-        if other is None or not math.isfinite(other):
-            missing = TrialKind.MISSING_METRIC if other is None else TrialKind.NON_FINITE
-            return Outcome(TrialState.FAILED, metrics, f"{objective.name} is {other}", kind=missing)
+        if other is None:
+            names = ", ".join(repr(m.name) for m in objectives)
+            return Outcome(TrialState.FAILED, metrics, f"the result has no {objective.name!r} (the study's objectives "
+                           f"are {names}); it has {sorted(metrics)}", kind=TrialKind.MISSING_METRIC)  # fmt: skip
+        if not math.isfinite(other):
+            return Outcome(TrialState.FAILED, metrics, f"{objective.name} is {other}", kind=TrialKind.NON_FINITE)
     for guardrail in guardrails:
         observed = metrics.get(guardrail.metric)
         if observed is None:
