@@ -241,3 +241,16 @@ def test_a_candidate_beaten_on_every_seed_never_wins_on_its_steadiness() -> None
     assert f"beaten on every seed by #{a.trial}" in report.summary()
     verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.9})
     assert "the winner is the best candidate on every seed" in verdict.check("seed stability").detail
+
+
+def test_evaluate_baseline_runs_the_seeds_it_is_given_and_else_the_declared_number() -> None:
+    calls: list[int] = []
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        calls.append(trial.seed)
+        return {"acc": 0.9}
+
+    study = ts.Study(KINDS, metric=ts.Metric("acc", "max"), storage="memory", seed=0, baseline={"config": "decent"})
+    study.declare_baseline({"config": "decent"}, seeds=3)
+    assert len(ts.evaluate_baseline(study, objective).runs) == 3, "without a number, the declared one"
+    assert len(ts.evaluate_baseline(study, objective, seeds=2).runs) == 2 and len(calls) == 3 + 2

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Baseline", "evaluate_baseline", "run_pending_baseline"]
 
+DEFAULT_SEEDS = 5  # a baseline run without a declared or given number of seeds
+
 
 @dataclass(frozen=True)
 class Baseline:
@@ -52,7 +54,7 @@ def evaluate_baseline(
     study: Study,
     objective: Objective,
     params: Mapping[str, Any] | None = None,
-    seeds: int = 5,
+    seeds: int | None = None,
     *,
     progress: bool | None = None,
 ) -> Baseline:
@@ -62,7 +64,8 @@ def evaluate_baseline(
         study: the study.
         objective: the study's objective.
         params: the baseline configuration; default: the one declared with ``Study(baseline=...)``.
-        seeds: how many seeds.
+        seeds: how many seeds (default: the number declared with the baseline, else 5); given, it is the
+            number run, whatever was declared.
         progress: show runs done and the time left on stderr (``None``: when stderr is a terminal).
 
     Raises:
@@ -77,7 +80,9 @@ def evaluate_baseline(
                 "no baseline configuration: pass params=... or declare one with ts.Study(..., baseline={...})"
             )
         params = declared.params
-        seeds = seeds if declared.seed_count is None else declared.seed_count
+        if seeds is None:
+            seeds = declared.seed_count
+    seeds = DEFAULT_SEEDS if seeds is None else seeds
     if not isinstance(params, Mapping):
         raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
     seed_values = seed_list(study.seed, seeds)
