@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 import tunesmith as ts
+from tunesmith.analysis import diagnose
 from tunesmith.decision import Decision
 from tunesmith.executors import SimulatedExecutor
 from tunesmith.objective import Metric
@@ -102,3 +104,35 @@ def test_hyperband_evaluates_about_ten_times_the_configurations_of_random_search
     study.optimize(curve, executor=SimulatedExecutor(workers=1))
     assert study.usage().resource == full_trainings * 81
     assert len(study.trials) >= 8 * full_trainings  # Hyperband's own bracket sizes: about 5x
+
+
+def _nine_steps(trial: ts.Trial) -> float:
+    for step in trial.steps(9):
+        trial.report(loss=trial.params["quality"] + 1.0 / (step + 1))
+    return trial.params["quality"]
+
+
+def test_optimize_ending_with_trials_paused_at_their_rungs_says_so_and_how_to_finish() -> None:
+    # A call limit (n_trials) instead of the study's trial budget: no final promotions, every trial waits.
+    study = ts.Study(SPACE, metric="loss", sampler="random", storage="memory", seed=0,
+                     scheduler=ts.SuccessiveHalving(1, 9, 3))  # fmt: skip
+    with pytest.warns(ts.study.PausedTrialsWarning, match=r"9 trials are paused at their rungs waiting for "
+                      r"promotion \(#0, #1, #2, #3, #4, \.\.\.\): the next optimize\(\) call resumes them, or give "
+                      r"the study a trial budget .*; no trial has finished yet, so there is no best"):  # fmt: skip
+        result = study.optimize(_nine_steps, n_trials=10)
+    assert result.states == {"paused": 9} and result.best is None and len(result.notes) == 1
+    assert diagnose(study.trials, SPACE, "loss").lines() == [
+        "no finished trial to diagnose yet: 9 trials reported 'loss' and are still running or paused at a rung"
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ts.study.PausedTrialsWarning)  # the next group may wait in its turn
+        study.optimize(_nine_steps, n_trials=40)
+    first = [r.state for r in study.trials if r.number < 9]
+    assert TrialState.PAUSED not in first and TrialState.COMPLETE in first, "the next call resumed them"
+
+
+def test_a_trial_budget_ends_with_its_promotions_made_and_nothing_paused() -> None:
+    study = ts.Study(SPACE, metric="loss", sampler="random", storage="memory", seed=0, budget=ts.Budget(trials=9),
+                     scheduler=ts.SuccessiveHalving(1, 9, 3, population=9))  # fmt: skip
+    result = study.optimize(_nine_steps)
+    assert "paused" not in result.states and not [n for n in result.notes if "paused" in n]

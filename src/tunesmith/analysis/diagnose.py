@@ -120,6 +120,7 @@ class Diagnosis:
     curves: dict[int, CurveDiagnosis]
     attributions: tuple[Attribution, ...]
     suggestions: tuple[Suggestion, ...]
+    unfinished: int = 0  # trials that reported the metric but have not finished (running, or paused at a rung)
 
     @property
     def counts(self) -> dict[Signature, int]:
@@ -133,6 +134,9 @@ class Diagnosis:
     def lines(self) -> list[str]:
         """The diagnosis in sentences: counts, attributions, then suggestions."""
         counts = self.counts
+        if not self.curves and self.unfinished:
+            return [f"no finished trial to diagnose yet: {self.unfinished} trials reported {self.metric!r} and are "
+                    "still running or paused at a rung"]  # fmt: skip
         if not self.curves:
             return [f"no learning curves of {self.metric!r} to diagnose: report it at each step with trial.report()"]
         parts = [f"{n} {s.value}" for s, n in counts.items() if n]
@@ -205,7 +209,11 @@ def diagnose(
             weaker = f" (measured at resource {importance_level:g}, not after full training: weaker evidence)"
             advice = [Suggestion(a.text + weaker, a.param, a.because) for a in advice]
         suggestions += advice
-    return Diagnosis(metric_.name, curves, tuple(attributions), tuple(suggestions))
+    name = curve_metric or metric_.name
+    unfinished = sum(
+        1 for r in records if not r.state.is_finished and any(name in values for values in r.intermediate.values())
+    )
+    return Diagnosis(metric_.name, curves, tuple(attributions), tuple(suggestions), unfinished)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ configurations, invalidated trials), `_warm_start` (earlier results for the samp
 """
 
 from tunesmith.study._checkpoints import CheckpointStore
-from tunesmith.study._limits import MIN_FULLY_TRAINED, ResourceAxisWarning, ShortTrainingWarning, trained_fully
+from tunesmith.study._limits import (
+    MIN_FULLY_TRAINED,
+    PausedTrialsWarning,
+    ResourceAxisWarning,
+    ShortTrainingWarning,
+    trained_fully,
+)
 from tunesmith.study._observers import Observer
 from tunesmith.study._optimize import ObjectiveError, StudyResult
 from tunesmith.study._outcome import Outcome
@@ -24,6 +30,7 @@ __all__ = [
     "ObjectiveError",
     "Observer",
     "Outcome",
+    "PausedTrialsWarning",
     "ResourceAxisWarning",
     "ShortTrainingWarning",
     "Study",

@@ -15,9 +15,11 @@ __all__ = [
     "AXIS_WATCH",
     "MIN_FULLY_TRAINED",
     "AxisWatch",
+    "PausedTrialsWarning",
     "ResourceAxisWarning",
     "ShortTrainingWarning",
     "Spent",
+    "paused_note",
     "spent_beyond_trials",
     "trained_fully",
 ]
@@ -28,6 +30,24 @@ MIN_FULLY_TRAINED = 5
 
 class ShortTrainingWarning(UserWarning):
     """The budget trains too few configurations to the full resource under early stopping."""
+
+
+class PausedTrialsWarning(UserWarning):
+    """`optimize` returned with trials paused at their rungs: no trial budget had the last promotions made."""
+
+
+def paused_note(records: Sequence[TrialRecord], finished_any: bool) -> str | None:
+    """What to say when ``optimize`` ends with PAUSED trials (a pausing scheduler, and a call limit rather than
+    the study's trial budget ended it), or ``None`` when none is paused."""
+    paused = [r.number for r in records if r.state is TrialState.PAUSED]
+    if not paused:
+        return None
+    shown = ", ".join(f"#{n}" for n in paused[:5]) + (", ..." if len(paused) > 5 else "")
+    return (
+        f"{len(paused)} trials are paused at their rungs waiting for promotion ({shown}): the next optimize() call "
+        "resumes them, or give the study a trial budget (Budget(trials=...)) so that its last promotions are made "
+        "before it ends" + ("" if finished_any else "; no trial has finished yet, so there is no best")
+    )
 
 
 # Completed trials to see before judging whether the scheduler's resource axis is the trials' own.

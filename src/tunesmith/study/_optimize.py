@@ -19,8 +19,10 @@ from tunesmith.study import _define_by_run
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
     AxisWatch,
+    PausedTrialsWarning,
     ResourceAxisWarning,
     ShortTrainingWarning,
+    paused_note,
     trained_fully,
 )
 from tunesmith.study._observers import Observer, Observers
@@ -239,6 +241,9 @@ def optimize(
     states: dict[str, int] = {}
     for record in records:
         states[record.state.value] = states.get(record.state.value, 0) + 1
+    if waiting := paused_note(records, finished_any=bool(states.get(TrialState.COMPLETE.value))):
+        warnings.warn(waiting, PausedTrialsWarning, stacklevel=3)
+        notes.append(waiting)
     result = StudyResult(
         best=study.best_of(records),
         trials_run=len(finished),
