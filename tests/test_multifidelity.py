@@ -537,3 +537,24 @@ def test_asha_keeps_no_place_at_a_rung_for_a_trial_that_diverged_later() -> None
     history = [*diverged, *peers, trial]
     assert ASHA(1, 9, 3).decide(trial, history, CONTEXT) is Decision.CONTINUE
     assert ASHA(1, 9, 3).decide(trial, [r.evolve(kind=None) for r in history], CONTEXT) is Decision.STOP
+
+
+def test_pbt_with_fewer_workers_than_its_population_says_it_cannot_exploit() -> None:
+    space = ts.Space({"lr": ts.Float(0.01, 1.0, log=True)})
+
+    def train(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+        for step in range(trial.step, 12):
+            yield 1.0, {"loss": 1.0 / (1 + trial.params["lr"] * (step + 1))}
+
+    def study() -> ts.Study:
+        return ts.Study(space, metric="loss", scheduler=PBT(perturbation_interval=4, min_population=4),
+                        storage="memory", seed=0, budget=ts.Budget(resource=96))  # fmt: skip
+
+    alone = study()
+    with pytest.warns(ts.study.PopulationWarning, match=r"pbt needs 4 trials training at the same time .* this "
+                      r"optimize\(\) runs 2 at once: .* pass workers=4 or more"):  # fmt: skip
+        result = alone.optimize(train, executor=SimulatedExecutor(workers=2))
+    assert not [r for r in alone.trials if "parent" in r.attrs] and any("min_population" in n for n in result.notes)
+    together = study()
+    together.optimize(train, executor=SimulatedExecutor(workers=4))  # no warning (they are errors here)
+    assert [r for r in together.trials if "parent" in r.attrs], "with its population training at once, PBT exploits"

@@ -126,6 +126,9 @@ class AutoScheduler(Scheduler):
     def full_resource_share(self) -> float | None:
         return self.chosen.full_resource_share()
 
+    def min_concurrent(self) -> int:
+        return self.chosen.min_concurrent()
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

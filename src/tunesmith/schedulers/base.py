@@ -106,6 +106,11 @@ class Scheduler(ABC):
         stopped early by design; ``None`` when it depends on the results, as for median stopping)."""
         return None
 
+    def min_concurrent(self) -> int:
+        """Trials that must train at the same time for the scheduler to act at all (PBT compares the members
+        training now); 1 for a scheduler that compares a trial with finished ones too."""
+        return 1
+
     def describe(self) -> dict[str, Any]:
         """The scheduler's name and settings, recorded with the study."""
         return {"name": self.name}

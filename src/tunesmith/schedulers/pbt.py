@@ -84,6 +84,10 @@ class PBT(Scheduler):
             "min_population": self.min_population,
         }
 
+    def min_concurrent(self) -> int:
+        """``min_population``: the population is the trials training now, and none is exploited with fewer."""
+        return self.min_population
+
     def _ranked(self, members: Sequence[TrialRecord], context: SearchContext) -> list[TrialRecord]:
         """Members best first, by their latest value (ties broken by trial number)."""
         sign, name = context.metric.sign(), context.metric.name

@@ -13,6 +13,7 @@ from tunesmith.study._checkpoints import CheckpointStore
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
     PausedTrialsWarning,
+    PopulationWarning,
     ResourceAxisWarning,
     ShortTrainingWarning,
     trained_fully,
@@ -31,6 +32,7 @@ __all__ = [
     "Observer",
     "Outcome",
     "PausedTrialsWarning",
+    "PopulationWarning",
     "ResourceAxisWarning",
     "ShortTrainingWarning",
     "Study",

@@ -16,10 +16,12 @@ __all__ = [
     "MIN_FULLY_TRAINED",
     "AxisWatch",
     "PausedTrialsWarning",
+    "PopulationWarning",
     "ResourceAxisWarning",
     "ShortTrainingWarning",
     "Spent",
     "paused_note",
+    "population_note",
     "spent_beyond_trials",
     "trained_fully",
 ]
@@ -30,6 +32,22 @@ MIN_FULLY_TRAINED = 5
 
 class ShortTrainingWarning(UserWarning):
     """The budget trains too few configurations to the full resource under early stopping."""
+
+
+class PopulationWarning(UserWarning):
+    """`optimize` runs fewer workers than its scheduler needs training at once (PBT's ``min_population``)."""
+
+
+def population_note(scheduler: Scheduler, workers: int) -> str | None:
+    """What to say when ``workers`` trials at once are fewer than ``scheduler`` needs to act at all."""
+    needed = scheduler.min_concurrent()
+    if workers >= needed:
+        return None
+    return (
+        f"{scheduler.name} needs {needed} trials training at the same time to compare them (min_population), but "
+        f"this optimize() runs {workers} at once: unless other processes train this study's trials beside it, no "
+        f"trial will be exploited and the search is plain random search; pass workers={needed} or more"
+    )
 
 
 class PausedTrialsWarning(UserWarning):

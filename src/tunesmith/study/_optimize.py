@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._progress import check_progress
-from tunesmith._validate import integer
+from tunesmith._validate import integer, real
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, TunesmithError
@@ -20,9 +20,11 @@ from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
     AxisWatch,
     PausedTrialsWarning,
+    PopulationWarning,
     ResourceAxisWarning,
     ShortTrainingWarning,
     paused_note,
+    population_note,
     trained_fully,
 )
 from tunesmith.study._observers import Observer, Observers
@@ -134,6 +136,7 @@ def optimize(
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
         raise ConfigError("this study has no budget and no n_trials: pass budget=ts.Budget(trials=...) or n_trials=...")
     integer("n_trials", n_trials, minimum=1, allow_none=True)
+    real("timeout", timeout, exclusive_minimum=0, allow_none=True, fix="pass the seconds to search, e.g. timeout=3600")
     check_progress(progress)
     observers = Observers(callbacks)
     history = study.trials  # read once: what worked before and what completed before this call
@@ -156,6 +159,9 @@ def optimize(
         notes.append(f"trials ran in child processes (executor='processes'): {why} need a process per trial")
     runner = make_executor(executor, workers, **options)
     study._workers = runner.capacity
+    if lonely := population_note(study.scheduler, runner.capacity):
+        warnings.warn(lonely, PopulationWarning, stacklevel=3)
+        notes.append(lonely)
     study._clock = runner.clock  # a simulated executor brings its own clock
     runner.start(objective, observers.reporter(study))
     started_at = time.monotonic()
