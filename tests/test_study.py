@@ -49,12 +49,20 @@ def test_a_bare_float_is_the_metric() -> None:
         ("text", "return a float or a dict"),
         (None, "return a float or a dict"),
         ({"loss": "abc"}, "not a number"),
+        ({"loss": "0.5"}, "metric 'loss' is not a number: '0.5' (str)"),  # float() took it as 0.5
+        ({"loss": True}, "metric 'loss' is not a number: True (bool)"),  # float() took it as 1.0
+        ({"loss": 0.5, "note": "ok"}, "metric 'note' is not a number"),
     ],
 )
 def test_bad_results_are_failed_with_a_reason(result: object, reason: str) -> None:
     study = make_study()
     record = study.tell(study.ask(), result)
     assert record.state is ts.TrialState.FAILED and reason in (record.reason or "")
+
+
+def test_a_flag_beside_the_metric_is_kept_as_a_number() -> None:
+    study = make_study()
+    assert study.tell(study.ask(), {"loss": 0.5, "converged": True}).metrics == {"loss": 0.5, "converged": 1.0}
 
 
 def test_guardrail_breach_is_infeasible_and_never_best() -> None:

@@ -211,6 +211,10 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
         if is_per_example(value):
             out.update(summarise(str(key), value))
             continue
+        # float() would read "0.5" as 0.5 (text where a number was meant) and True as 1.0 (a flag beside the metric
+        # may be one, the metric itself never)
+        if isinstance(value, str | bytes) or (isinstance(value, bool) and key == metric.name):
+            raise ValueError(f"metric {key!r} is not a number: {value!r} ({type(value).__name__}); return a float")
         try:
             out[str(key)] = float(value)
         except (TypeError, ValueError):
