@@ -100,6 +100,8 @@ def test_yaml_configs_work(objectives_dir: Path, tmp_path: Path) -> None:
         (lambda c: c.replace('[metric]', '[metrc]'), "did you mean 'metrc' -> 'metric'"),
         (lambda c: c.replace('[metric]\nname = "loss"\ndirection = "min"', ''), "needs a 'metric' entry"),
         (lambda c: c.replace('x = {', 'x = {{'), "cannot parse"),
+        (lambda c: 'metric = "accuracy"\n' + c.replace('[metric]\nname = "loss"\ndirection = "min"', ''),
+         'write metric = { name = "accuracy", direction = "max" } (or direction min'),
     ],
 )
 def test_bad_configs_give_one_clear_error_not_a_traceback(objectives_dir: Path, tmp_path: Path, mutate: object,
