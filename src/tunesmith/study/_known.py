@@ -214,6 +214,14 @@ def checked_params(
                 f"the space has {', '.join(space) or 'no parameters'}{later}"
             )
         out[name] = plain(space[name], value)
+        given = out[name]
+        if isinstance(space[name], Float | Int) and (
+            isinstance(given, bool) or not isinstance(given, int | float) or not math.isfinite(given)
+        ):
+            raise SpaceError(
+                f"{what}: {name}={value!r} is not a finite number ({type(value).__name__}): give a number in "
+                f"{_range(space[name])}"
+            )
         if not space[name].contains(out[name]):
             raise SpaceError(
                 f"{what}: {name}={value!r} is outside the parameter's range, {_range(space[name])}: "
