@@ -177,9 +177,11 @@ def _trains(length: int, *, report: bool = True, short_for: int | None = None): 
     return objective
 
 
-def _axis_warnings(objective, **options: object) -> tuple[list[str], ts.StudyResult]:  # type: ignore[no-untyped-def]
+def _axis_warnings(objective, scheduler: ts.schedulers.Scheduler | None = None,  # type: ignore[no-untyped-def]
+                   **options: object) -> tuple[list[str], ts.StudyResult]:  # fmt: skip
     study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random",
-                     scheduler=ts.ASHA(1, 27, 3), budget=ts.Budget(trials=12), **options)  # type: ignore[arg-type]
+                     scheduler=scheduler or ts.ASHA(1, 27, 3), budget=ts.Budget(trials=12),
+                     **options)  # type: ignore[arg-type]  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = study.optimize(objective)
@@ -205,3 +207,12 @@ def test_trials_that_report_no_step_under_early_stopping_are_said_once() -> None
 def test_trials_on_the_axis_or_one_that_stops_itself_early_say_nothing() -> None:
     assert _axis_warnings(_trains(27))[0] == []
     assert _axis_warnings(_trains(27, short_for=0))[0] == [], "one trial ending early proves nothing"
+
+
+def test_trials_that_all_end_before_median_stopping_s_warm_up_are_said_once_with_the_fix() -> None:
+    said, _ = _axis_warnings(_trains(5), ts.MedianStop(warmup_steps=10))
+    assert said == [
+        "the first 3 completed trials ended by step 5, before median makes its first decision at step 10 "
+        "(warmup_steps), so it could stop none of them: set warmup_steps below 5"
+    ]
+    assert _axis_warnings(_trains(12), ts.MedianStop(warmup_steps=10))[0] == []

@@ -129,6 +129,9 @@ class AutoScheduler(Scheduler):
     def min_concurrent(self) -> int:
         return self.chosen.min_concurrent()
 
+    def first_decision(self) -> float | None:
+        return self.chosen.first_decision()
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -106,6 +106,10 @@ class Scheduler(ABC):
         stopped early by design; ``None`` when it depends on the results, as for median stopping)."""
         return None
 
+    def first_decision(self) -> float | None:
+        """The earliest step at which the scheduler may stop a trial (``None``: at its first rung, or never)."""
+        return None
+
     def min_concurrent(self) -> int:
         """Trials that must train at the same time for the scheduler to act at all (PBT compares the members
         training now); 1 for a scheduler that compares a trial with finished ones too."""

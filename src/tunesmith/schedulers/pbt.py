@@ -84,6 +84,10 @@ class PBT(Scheduler):
             "min_population": self.min_population,
         }
 
+    def first_decision(self) -> float:
+        """The first exploit round: ``perturbation_interval``."""
+        return float(self.perturbation_interval)
+
     def min_concurrent(self) -> int:
         """``min_population``: the population is the trials training now, and none is exploited with fewer."""
         return self.min_population

@@ -76,11 +76,15 @@ class ResourceAxisWarning(UserWarning):
     """The first completed trials reported no step, or none reached the scheduler's ``max_resource`` (`AxisWatch`)."""
 
 
+_FIRST_DECISION = {"median": "warmup_steps", "pbt": "perturbation_interval"}
+
+
 class AxisWatch:
     """Says once when the first completed trials show that the scheduler misses the trials' resource axis.
 
     After `AXIS_WATCH` COMPLETE trials, either none reported a step (an early-stopping scheduler then had
-    nothing to compare and stopped none), or none reached the full resource (the last of
+    nothing to compare and stopped none), none reached a scheduler's first decision (`Scheduler.first_decision`:
+    median stopping's warm-up, PBT's first round), or none reached the full resource (the last of
     ``scheduler.rungs()``: the rungs past where they end never compared them, and nothing counts as
     trained to the end: neither the final-value prediction nor the samplers' view at the full resource).
     One trial ending short proves nothing (training may stop itself early); the first few all doing so
@@ -106,7 +110,10 @@ class AxisWatch:
 
     def _fine(self) -> bool:
         levels = self.scheduler.rungs()
-        return any(r.intermediate and (not levels or r.resource >= max(levels)) for r in self.completed)
+        first = self.scheduler.first_decision() or 0.0
+        return any(
+            r.intermediate and (not levels or r.resource >= max(levels)) and r.resource >= first for r in self.completed
+        )
 
     def _message(self) -> str | None:
         """What the completed trials show, once `AXIS_WATCH` of them are in (none of them `_fine`)."""
@@ -121,6 +128,13 @@ class AxisWatch:
             )
         levels = sorted(self.scheduler.rungs())
         longest = max(r.resource for r in self.completed)
+        first = self.scheduler.first_decision()
+        if not levels and first is not None and longest < first:
+            setting = _FIRST_DECISION.get(name, "the setting that delays it")
+            return (
+                f"the first {count} completed trials ended by step {longest:g}, before {name} makes its first decision "
+                f"at step {first:g} ({setting}), so it could stop none of them: set {setting} below {longest:g}"
+            )
         skipped = [f"{level:g}" for level in levels[:-1] if level > longest]
         plural = "s" if len(skipped) > 1 else ""
         rungs = f"; the rung{plural} at {', '.join(skipped)} compared none of them" if skipped else ""
