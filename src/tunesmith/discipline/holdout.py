@@ -162,7 +162,8 @@ def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr 
     searched = float(record.metrics[metric.name])
     if entry is not None and entry.mean is not None:
         value, what = float(entry.mean), f"re-run mean over {len(entry.values or ())} seeds"
-    elif optimism is not None and optimism.measured and optimism.estimate > 0:
+    elif (optimism is not None and optimism.measured and optimism.estimate > 0
+          and math.isclose(searched, optimism.best)):  # fmt: skip  # the search's best (not a front's choice)
         value = searched + metric.sign() * optimism.estimate
         what = f"the search's {searched:.4g} less its selection optimism {optimism.estimate:.3g}"
     elif optimism is None:
