@@ -205,7 +205,7 @@ def test_a_search_best_that_beats_the_baseline_only_by_its_selection_luck_fails_
     margin = _against_baseline(0.80, trials=20)
     assert not margin.passed
     assert "less its selection optimism" in margin.detail
-    assert "standard errors of its score, 200 examples" in margin.detail
+    assert "standard errors of the difference: its score's, 200 examples, and the baseline mean's" in margin.detail
 
 
 def test_a_margin_within_the_sampling_noise_cannot_tell_and_says_what_would_decide() -> None:

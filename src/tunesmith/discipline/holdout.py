@@ -145,11 +145,12 @@ def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr 
     the same validation data and is moved back by the selection optimism when that was estimated from
     measured noise (folds, per-example errors or seed noise). The noise is the larger of one seed standard
     deviation (the baseline's or the winner's: on five seeds, about a one-sided 95% test of the means) and,
-    when the winner's result carries its sampling noise (per-example values or folds), `Z_ONE_SIDED_95` of its
-    standard errors: a validation set of a few hundred examples moves a score by more than many tuning gains.
-    That stands in for the standard error of the difference, which the per-example values would give paired
-    but which are not kept: on one validation set the two models' errors are correlated, and the winner's own
-    standard error is the difference's when they correlate at 0.5.
+    when the winner's result carries its sampling noise (per-example values or folds), `Z_ONE_SIDED_95`
+    standard errors of the difference: the winner's own (a validation set of a few hundred examples moves a
+    score by more than many tuning gains) combined with the baseline mean's across its seeds. The winner's
+    standard error stands in for its share of the difference's, which the per-example values of both models
+    would give paired but which are not kept: on one validation set the two models' errors are correlated,
+    and the winner's own standard error is the difference's when they correlate at 0.5.
     """
     baseline = read_attr(study.attrs, BaselineAttr)
     name = "baseline margin"
@@ -172,10 +173,13 @@ def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr 
         value, what = searched, "the search's best, not corrected for selection: ts.validate_top re-runs it"
     seed_noise = max(float(baseline.std or 0.0), float(entry.std or 0.0) if entry else 0.0)
     winner = noise_of(record.metrics, metric.name)
+    # The baseline's mean is itself uncertain: its seeds' spread over the square root of their number.
+    base_error = float(baseline.std or 0.0) / math.sqrt(len(baseline.values))
     sampling, noise = 0.0, f"seed noise {seed_noise:.3g}"
-    if winner is not None and Z_ONE_SIDED_95 * winner.stderr > seed_noise:
-        sampling = Z_ONE_SIDED_95 * winner.stderr
-        noise = f"sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors of its score, {winner.source})"
+    if winner is not None and Z_ONE_SIDED_95 * math.hypot(winner.stderr, base_error) > seed_noise:
+        sampling = Z_ONE_SIDED_95 * math.hypot(winner.stderr, base_error)
+        noise = (f"sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors of the difference: its "
+                 f"score's, {winner.source}, and the baseline mean's)")  # fmt: skip
     margin = metric.sign() * (base_mean - value)
     passed = margin > max(seed_noise, sampling)
     if passed:
