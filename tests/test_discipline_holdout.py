@@ -217,3 +217,23 @@ def test_a_margin_within_the_sampling_noise_cannot_tell_and_says_what_would_deci
 def test_a_winner_well_beyond_the_sampling_noise_passes_the_margin() -> None:
     margin = _against_baseline(0.95, trials=20)
     assert margin.passed and "better by" in margin.detail
+
+
+def test_per_example_optimism_shrinks_near_equal_scores_together_and_leaves_a_clear_winner() -> None:
+    # Near-equal: every configuration 0.80 accurate, scores spread by noise alone; the best of 50 draws flatters
+    # by about se * E[max of 50 normals] (2.25 se). One clearly best (0.95 against 0.70): it barely flatters.
+    from tunesmith.discipline.optimism import expected_max_normal
+
+    rng = np.random.default_rng(5)
+    se = 0.03
+
+    def records(truths: list[float]) -> list[ts.TrialRecord]:
+        return [ts.TrialRecord(n, {"x": n}, n, ts.TrialState.COMPLETE,
+                               metrics={"acc": t + se * rng.standard_normal(), "stderr:acc": se})
+                for n, t in enumerate(truths)]  # fmt: skip
+
+    equal = estimate_optimism(records([0.80] * 50), ts.Metric("acc", "max"))
+    assert equal is not None and equal.method == "per-example noise"
+    assert equal.estimate == pytest.approx(se * expected_max_normal(50), rel=0.15)
+    clear = estimate_optimism(records([0.95] + [0.70] * 49), ts.Metric("acc", "max"))
+    assert clear is not None and abs(clear.estimate) < 0.2 * se

@@ -103,22 +103,65 @@ def _selected(compared: Sequence[TrialRecord], best: float, estimate: float, sig
 def _per_example(
     compared: Sequence[TrialRecord], metric: Metric, losses: np.ndarray, rounds: int, seed: int
 ) -> Optimism | None:
-    """Selection bias simulated from each score's own standard error (per-example results): draw every
-    configuration's score around its mean, pick the best draw, and average how far it beats its mean."""
+    """Selection bias simulated from each score's own standard error (per-example results).
+
+    An observed score is its configuration's true score plus noise of its standard error, so the observed
+    scores spread more than the true ones. The distribution of true scores is estimated by deconvolution
+    (`_deconvolved`), and each configuration's true score has a posterior given its observed one. Each
+    round draws every true score from its posterior and an observed score around it, picks the best
+    observed draw, and records how much it flatters its true score; the estimate is the average.
+    Configurations of nearly equal quality share one posterior lump, and the best of many draws flatters by
+    about ``se * E[max of n]``; one clearly best configuration keeps a lump of its own and barely flatters.
+    (Redrawing around the observed scores instead would count their noise as real differences and
+    under-correct: by about a third for 200 near-equal configurations in ``benchmarks.discipline``.)
+    """
     errors = np.array([r.metrics.get(f"{STDERR}{metric.name}", math.nan) for r in compared], dtype=float)
     if not np.all(np.isfinite(errors)):
         return None
-    draws = losses + errors * np.random.default_rng(seed).standard_normal((rounds, len(losses)))
+    prior, posterior = _deconvolved(losses, errors)
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(posterior, axis=1)
+    uniform = rng.random((rounds, len(losses)))
+    true = np.empty((rounds, len(losses)))
+    for i in range(len(losses)):
+        picks = np.minimum(np.searchsorted(cumulative[i], uniform[:, i]), len(prior) - 1)
+        true[:, i] = prior[picks]
+    draws = true + errors * rng.standard_normal((rounds, len(losses)))
     chosen = draws.argmin(axis=1)
     rows = np.arange(rounds)
-    estimate = float(np.mean(losses[chosen] - draws[rows, chosen]))
+    estimate = float(np.mean(true[rows, chosen] - draws[rows, chosen]))
     sign = metric.sign()
     best = sign * float(losses.min())
     return _selected(compared, best, estimate, sign, "per-example noise", (
-        f"{len(compared)} configurations drawn {rounds} times around their scores with their per-example "
-        f"standard errors (median {float(np.median(errors)):.3g}): the best draw beats its own mean by "
-        f"{estimate:.3g} on average"
+        f"{len(compared)} configurations, their true scores deconvolved from their per-example standard errors "
+        f"(median {float(np.median(errors)):.3g}) and redrawn {rounds} times: the best draw flatters its true score "
+        f"by {estimate:.3g} on average"
     ))  # fmt: skip
+
+
+GRID = 100  # support points of the deconvolved distribution of true scores
+EM_ROUNDS = 300
+
+
+def _deconvolved(losses: np.ndarray, errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distribution of the configurations' true scores, as the nonparametric maximum likelihood estimate
+    on a grid (EM), and each configuration's posterior over that grid given its observed score and error.
+
+    No shape is assumed: near-equal configurations come out as one tight lump (every score shrunk toward
+    it), one clearly best configuration as a lump of its own (left where it is)."""
+    from scipy.stats import norm
+
+    support = np.linspace(float(losses.min()), float(losses.max()), GRID)
+    # A score without noise (every example right: a standard error of 0) is located to the grid's spacing.
+    widths = np.maximum(errors, max(float(support[1] - support[0]), 1e-12))[:, None]
+    likelihood = norm.pdf((losses[:, None] - support[None, :]) / widths) / widths
+    weights = np.full(GRID, 1.0 / GRID)
+    for _ in range(EM_ROUNDS):
+        joint = likelihood * weights
+        posterior = joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-300)
+        weights = posterior.mean(axis=0)
+    joint = likelihood * weights
+    return support, joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-300)
 
 
 def estimate_optimism(
