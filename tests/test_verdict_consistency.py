@@ -69,6 +69,10 @@ def test_the_verdict_is_ready_exactly_when_no_check_failed_and_no_text_contradic
     assert verdict.summary().splitlines()[0].startswith("ready" if verdict.ready else "not ready")
     stored = study.attrs["verdict"]
     assert stored["ready"] == verdict.ready
+    assert stored["summary"] == verdict.headline == verdict.summary().splitlines()[0], "printed as stored"
+    unchecked = [c.name for c in verdict.checks if not c.checked]
+    if verdict.ready and unchecked:
+        assert verdict.headline == f"ready (not checked: {', '.join(unchecked)})", "resting on the others"
     assert stored["status"] == ("fail" if failed else "warn" if any(not c.checked for c in verdict.checks) else "pass")
     assert all(c.checked for c in failed), "a check that could not run never fails"
     # every piece of evidence that exists is read, never reported missing

@@ -113,8 +113,8 @@ def _open(study: Study, force: bool, trial: int) -> HoldoutLogAttr:
         raise HoldoutOpened(
             f"the holdout of study {study.name!r} was opened {len(openings)} time(s) already (first for trial "
             f"#{first.trial} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first.at))} UTC): "
-            "a holdout is scored once, or it becomes another validation set; pass force=True to open it again "
-            "(the forcing is recorded and shown in the verdict)"
+            "a holdout is scored once, or it becomes another validation set; pass force=True (tunesmith finalize "
+            "--force) to open it again (the forcing is recorded and shown in the verdict)"
         )
     log = HoldoutLogAttr((*openings, HoldoutOpeningAttr(at=time.time(), forced=bool(openings) and force, trial=trial)))
     write_attr(study, log)  # recorded before the holdout is read, so a crash still counts

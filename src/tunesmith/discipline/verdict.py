@@ -76,9 +76,17 @@ class Verdict:
         raise KeyError(f"no check named {name!r}: the checks are {[c.name for c in self.checks]}")
 
     @property
+    def unchecked(self) -> tuple[Check, ...]:
+        """The checks that could not run (what each lacks is in its detail)."""
+        return tuple(c for c in self.checks if not c.checked)
+
+    @property
     def headline(self) -> str:
+        """"ready", qualified by the checks that could not run (it rests on the others alone), or "not ready"
+        with every failed check's reason; printed and stored alike."""
         if self.ready:
-            return "ready"
+            unchecked = self.unchecked
+            return "ready" + (f" (not checked: {', '.join(c.name for c in unchecked)})" if unchecked else "")
         return "not ready: " + "; ".join(f"{c.name} - {c.detail}" for c in self.failed)
 
     def summary(self) -> str:
@@ -96,14 +104,11 @@ class Verdict:
 
     def attribute(self) -> VerdictAttr:
         """The study attribute ``verdict`` the HTML report shows (see `tunesmith.attributes`)."""
-        unchecked = [c for c in self.checks if not c.checked]
-        status = "fail" if not self.ready else ("warn" if unchecked else "pass")
+        status = "fail" if not self.ready else ("warn" if self.unchecked else "pass")
         return VerdictAttr(
             status=status,
             ready=self.ready,
-            summary=self.headline
-            if not self.ready
-            else "ready" + (f" ({len(unchecked)} check(s) could not run)" if unchecked else ""),
+            summary=self.headline,
             reasons=tuple(f"{c.name} [{c.status}]: {c.detail}" for c in self.checks),
             checks=tuple(c.attribute() for c in self.checks),
             trial=self.trial,
