@@ -158,6 +158,9 @@ def test_cli_plan_prints_the_recommendation(tmp_path: Path) -> None:
     )
     refused = CliRunner().invoke(cli, ["plan", str(bare)])
     assert refused.exit_code == 1 and "--trials" in refused.output
+    alone = CliRunner().invoke(cli, ["plan", str(bare), "--trials", "20", "--min-resource", "3"])
+    assert alone.exit_code == 1 and "min_resource=3 needs a resource axis" in alone.output, "not dropped silently"
+    assert "--max-resource" in alone.output
 
 
 def test_a_small_budget_names_the_optimizer_details_to_leave_at_their_defaults() -> None:

@@ -96,3 +96,26 @@ def test_early_stopping_without_a_small_trial_budget_gets_tpe_and_says_why() -> 
     small = ts.Study(LOW_DIM, metric="loss", scheduler=ts.ASHA(1, 27, 3), budget=ts.Budget(trials=60),
                      storage="memory", seed=0)  # fmt: skip
     assert small.info.attrs["sampler_choice"]["sampler"]["name"] == "gp"
+
+
+def test_a_grid_larger_than_the_budget_is_visited_in_the_study_s_own_shuffled_order() -> None:
+    # In grid order four trials would all take the first value of the first parameters: one corner.
+    space = Space({"k": Int(1, 5), "w": Choice(["uniform", "distance"]), "p": Int(1, 2)})
+    sampler, why = Auto().choose(space, context(4))
+    assert isinstance(sampler, Grid) and sampler.shuffle
+    assert why.endswith("(20 configurations), visited in a shuffled order - a budget of 4 trials covers 4 of them")
+    firsts = set()
+    for seed in range(6):
+        study = ts.Study(space, metric="loss", storage="memory", seed=seed, budget=ts.Budget(trials=4))
+        study.optimize(lambda trial: float(trial.params["k"]))
+        firsts.add(tuple(study.trials[0].params.values()))
+        assert len({tuple(r.params.values()) for r in study.trials}) == 4, "no point twice"
+    assert len(firsts) > 2, "the order follows the study's seed"
+    assert isinstance(Auto().choose(space, context(20))[0], Grid) and not Auto().choose(space, context(20))[0].shuffle
+
+
+def test_a_budget_within_the_model_s_quasi_random_start_says_the_search_is_quasi_random() -> None:
+    _, why = Auto().choose(LOW_DIM, context(4))
+    assert why.endswith("but a budget of 4 trials is no more than the 5 Sobol trials it starts with, so the whole "
+                        "search is quasi-random, as sampler='sobol' would run it")  # fmt: skip
+    assert "quasi-random" not in Auto().choose(LOW_DIM, context(60))[1]

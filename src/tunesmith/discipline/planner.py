@@ -410,6 +410,12 @@ def plan_for_config(
     """
     table = cfg.scheduler if isinstance(cfg.scheduler, Mapping) else {}
     high = max_resource if max_resource is not None else table.get("max_resource")
+    if high is None and min_resource is not None:
+        raise ConfigError(
+            f"min_resource={min_resource:g} needs a resource axis, but neither max_resource nor the config's "
+            "scheduler table gives its full length: pass max_resource too (--max-resource), the full training "
+            "length in the same units"
+        )
     fidelity = None
     if high is not None:
         low = min_resource if min_resource is not None else table.get("min_resource", 1)

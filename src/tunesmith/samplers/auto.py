@@ -77,10 +77,28 @@ class Auto(Sampler):
 
     def choose(self, space: Space, context: SearchContext) -> tuple[Sampler, str]:
         """The sampler to use and the reason, in words."""
+        sampler, why = self._choose(space, context)
+        trials = context.budget.trials
+        startup = getattr(sampler, "startup_trials", None)
+        if trials is not None and callable(startup) and trials <= (first := int(startup(space))):
+            why += (
+                f"; but a budget of {trials} trials is no more than the {first} Sobol trials it starts with, so the "
+                "whole search is quasi-random, as sampler='sobol' would run it"
+            )
+        return sampler, why
+
+    def _choose(self, space: Space, context: SearchContext) -> tuple[Sampler, str]:
         dims = [space[n] for n in space.dimensions]
         d = len(dims)
         if 0 < d <= GRID_MAX_PARAMS and all(p.cardinality() <= GRID_MAX_VALUES for p in dims):
             size = space.grid_size()
+            trials = context.budget.trials
+            if trials is not None and trials < size:
+                # The budget covers part of the grid: in grid order it would be one corner, all first values.
+                return Grid(shuffle=True), (
+                    f"grid: {d} parameter(s) with at most {GRID_MAX_VALUES} values each ({size} configurations), "
+                    f"visited in a shuffled order - a budget of {trials} trials covers {trials} of them"
+                )
             return Grid(), (
                 f"grid: {d} parameter(s) with at most {GRID_MAX_VALUES} values each "
                 f"({size} configurations) - a tiny space is covered exhaustively"

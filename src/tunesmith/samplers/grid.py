@@ -38,6 +38,28 @@ class Grid(Sampler):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "points": self.points, "shuffle": self.shuffle}
 
+    @staticmethod
+    def _shuffled(grid: list[dict[str, Any]], history: Sequence[TrialRecord], rng: np.random.Generator
+                  ) -> list[dict[str, Any]]:  # fmt: skip
+        """The grid in the study's own random order.
+
+        The order must not depend on the per-trial rng, or workers would disagree on it. The first trial
+        takes a point drawn from its rng (the study's seed); every later suggestion reads that point back from
+        the history and orders the rest by a permutation seeded with it, so studies with other seeds visit
+        other points first, and one study keeps one order across workers and restarts.
+        """
+        keys = [json.dumps(config, sort_keys=True) for config in grid]
+        first = None
+        if history:
+            opening = json.dumps(min(history, key=lambda r: r.number).params, sort_keys=True)
+            first = keys.index(opening) if opening in keys else None
+        else:
+            first = int(rng.integers(len(grid)))
+        order = np.random.default_rng([len(grid)] if first is None else [len(grid), first]).permutation(len(grid))
+        if first is not None:
+            order = np.concatenate([[first], order[order != first]])
+        return [grid[i] for i in order]
+
     def suggest(
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
     ) -> dict[str, Any]:
@@ -49,9 +71,7 @@ class Grid(Sampler):
             )
         grid = space.grid(self.points)
         if self.shuffle:
-            # The order must not depend on the per-trial rng, or workers would disagree on it.
-            order = np.random.default_rng(len(grid)).permutation(len(grid))
-            grid = [grid[i] for i in order]
+            grid = self._shuffled(grid, history, rng)
         seen = {json.dumps(r.params, sort_keys=True) for r in history}
         # A trial that never asked for a parameter (define-by-run: a branch it did not take) ran every value
         # of it: a grid point that agrees with it on the parameters it has was tried (a failed trial may
