@@ -139,6 +139,8 @@ def test_asha_on_iterations_stops_poor_configurations_early() -> None:
     resources = np.asarray(search.cv_results_["resource"])
     assert set(resources) == {1, 3, 9} and resources[search.best_index_] == 9
     assert search.best_params_["max_iter"] == 9 and search.best_estimator_.max_iter == 9
+    for record in search.trials_:  # stored with the resource it was trained on: 9 for those trained fully
+        assert record.resource == (9 if record.state is ts.TrialState.COMPLETE else max(record.intermediate))
 
 
 def test_subsampling_is_a_resource_too(cancer: tuple[np.ndarray, np.ndarray]) -> None:
@@ -340,3 +342,26 @@ def test_scipy_distributions_pass_scikit_learns_estimator_checks() -> None:
                 "check_supervised_y_2d": "RandomizedSearchCV(Ridge()) fails it alike: Ridge takes a 2-d y silently"
             },
         )
+
+
+def test_a_resumed_search_scores_the_stored_configurations_again_so_the_best_stays_the_best(
+    tmp_path: Any, cancer: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # The first fit tries one value of C; the budget is extended and the second fit draws the other only.
+    # best_params_ came from this fit's rows alone, so C=0.001 (far worse) won when the second fit drew it;
+    # a third fit, its budget spent, crashed inside scikit-learn.
+    x, y = cancer
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+
+    def search(n_iter: int) -> TunesmithSearchCV:
+        return TunesmithSearchCV(make_pipeline(StandardScaler(), LogisticRegression()), {"logisticregression__C": [
+            1.0, 0.001]}, n_iter=n_iter, cv=3, storage=storage, study_name="resumed", random_state=0).fit(x, y)
+
+    first = search(1)
+    assert len(first.cv_results_["params"]) == 1
+    ts.Study.load("resumed", storage).extend_budget(trials=2)
+    second = search(2)
+    assert sorted(p["logisticregression__C"] for p in second.cv_results_["params"]) == [0.001, 1.0]
+    assert second.best_params_ == {"logisticregression__C": 1.0} and len(second.trials_) == 2
+    spent = search(2)
+    assert len(spent.cv_results_["params"]) == 2 and spent.best_params_ == {"logisticregression__C": 1.0}

@@ -49,7 +49,7 @@ from tunesmith.objective import Metric
 from tunesmith.schedulers import FIFO, Scheduler, make_scheduler
 from tunesmith.space import Space
 from tunesmith.study import Study
-from tunesmith.trial import Trial, TrialRecord
+from tunesmith.trial import Trial, TrialRecord, TrialState
 
 __all__ = ["TunesmithSearchCV"]
 
@@ -233,7 +233,7 @@ class TunesmithSearchCV(BaseSearchCV):
         evaluated = [0]
         score_key = self._score_key()
 
-        def evaluate(trials: Sequence[Trial], level: int | None) -> list[float]:
+        def evaluate(trials: Sequence[Trial | TrialRecord], level: int | None) -> list[float]:
             params = [translation.to_estimator(t.params) for t in trials]
             cv = None
             if level is not None and self.resource == "n_samples":
@@ -260,6 +260,12 @@ class TunesmithSearchCV(BaseSearchCV):
         if resources is not None:
             rungs = [int(r) for r in scheduler.rungs() if r <= resources[1]]
             levels = [*sorted({*rungs, resources[1]})] if rungs else [resources[1]]
+        # A study resumed from storage (an earlier fit, or `tunesmith extend`) holds configurations this fit did
+        # not evaluate: scikit-learn picks best_params_ from cv_results_ alone, so they are scored again on this
+        # fit's data, trained fully, and take their rows there (a study whose budget is spent still has them).
+        earlier = [r for r in study.trials if r.state is TrialState.COMPLETE and r.invalidated is None]
+        if earlier:
+            evaluate(earlier, levels[-1])
         while True:
             trials = self._ask(study, batch)
             if not trials:
@@ -286,6 +292,8 @@ class TunesmithSearchCV(BaseSearchCV):
                 if not alive:
                     break
             for trial in alive:
+                if levels[-1] is not None and np.isfinite(last[trial.number]):
+                    study.report(trial.number, levels[-1], {"score": last[trial.number]})  # trained fully: its resource
                 study.tell(trial, {"score": last[trial.number]})
         if failures and not evaluated[0]:
             raise ValueError(failures[-1])
