@@ -132,3 +132,11 @@ def test_a_range_without_divergence_is_reported(project: tuple[Path, str]) -> No
     result = CliRunner().invoke(cli, ["lr-find", str(config), "--max-lr", "0.2"])
     assert result.exit_code == 0, result.output
     assert "did not diverge before max_lr" in result.output
+
+
+def test_a_probe_param_spelt_like_a_space_parameter_is_refused_with_the_name(project: tuple[Path, str]) -> None:
+    # "put in the space: l = ..." beside an existing lr would add a second rate, not bound the searched one.
+    directory, module = project
+    probe = f'\n            [lr_probe]\n            function = "{module}:lr_probe"\n            param = "lrr"\n'
+    result = CliRunner().invoke(cli, ["lr-find", str(write_config(directory, module, probe))])
+    assert result.exit_code == 1 and "lr_probe.param 'lrr' is not in the space, but 'lr' is" in result.output

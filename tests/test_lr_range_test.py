@@ -220,3 +220,12 @@ def test_range_test_torch_restores_state_even_when_a_step_fails() -> None:
     with pytest.raises(RuntimeError):
         ts.lr.range_test_torch(model, optimizer, torch.nn.functional.mse_loss, batches, num_steps=10)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_loss_that_is_noise_gives_no_suggestion(seed: int) -> None:
+    # A step that does not train: the curve's lowest point is luck, and a rate read from it would be too.
+    rng = np.random.default_rng(seed)
+    result = ts.lr.range_test(lambda lr: 1.0 + 0.05 * rng.standard_normal(), min_lr=1e-6, max_lr=10, num_steps=50)
+    with pytest.raises(RangeTestError, match=r"the loss never clearly fell: .* within 4 times its step-to-step noise"):
+        _ = result.suggested_lr

@@ -23,6 +23,7 @@ same model the objective would. A factory that takes no argument is called witho
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -159,6 +160,13 @@ def run_lr_find(
         max_lr=settings.max_lr if max_lr is None else max_lr,
         num_steps=settings.num_steps if num_steps is None else num_steps,
     )
+    if settings.param not in cfg.space:
+        close = difflib.get_close_matches(settings.param, list(cfg.space), n=1)
+        if close:  # a new parameter is fine (the bounds are to be added); a misspelt one would miss the old range
+            raise ConfigError(
+                f"lr_probe.param {settings.param!r} is not in the space, but {close[0]!r} is: did you mean "
+                f"param = '{close[0]}'? (a new name is fine when the rate is not searched yet)"
+            )
     factory = import_object(settings.function, base_dir=cfg.path.parent, what="lr_probe")
     if not callable(factory):
         raise ConfigError(f"lr_probe {settings.function!r} is not callable: {_CONTRACT}")
