@@ -223,12 +223,21 @@ def test_importing_twice_is_refused_and_a_new_name_is_not(imported: tuple[str, s
     assert len(ts.Study.load("legacy-2", target).trials) == 16
 
 
-def test_a_multi_objective_study_is_refused_by_the_importer_and_the_sampler(tmp_path: Path) -> None:
+def test_a_multi_objective_study_is_imported_with_its_objectives_and_refused_by_the_sampler(tmp_path: Path) -> None:
     source = optuna.storages.InMemoryStorage()
     study = optuna.create_study(study_name="mo", storage=source, directions=["minimize", "maximize"])
-    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=2)
-    with pytest.raises(ConfigError, match=r"has 2 objectives \(minimize, maximize\).*one metric"):
-        import_study(source, "mo", storage="memory")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(["error", "speed"])
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=6)
+    imported = import_study(source, "mo", storage="memory").study
+    assert list(imported.objectives) == [ts.Metric("error", "min"), ts.Metric("speed", "max")]
+    for theirs, ours in zip(study.trials, imported.trials, strict=True):
+        assert ours.metrics == {"error": theirs.values[0], "speed": theirs.values[1]}
+    front = {t.number for t in study.best_trials}
+    assert {r.number for r in imported.pareto_front} == front, "the same Pareto front"
+    with pytest.raises(ConfigError, match=r"has 2 objectives, but metric='loss' names one: leave it out"):
+        import_study(source, "mo", storage="memory", metric="loss")
     sampled = optuna.create_study(directions=["minimize", "maximize"], sampler=TunesmithSampler())
     with pytest.raises(ConfigError, match="optimises one objective"):
         sampled.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)

@@ -177,24 +177,28 @@ def _condition(
 
 
 def record_of(
-    trial: FrozenTrial, metric: str, *, seed: int = 0, step_offset: int = 0, live: bool = False
+    trial: FrozenTrial, metric: str | Sequence[str], *, seed: int = 0, step_offset: int = 0, live: bool = False
 ) -> TrialRecord:
     """One Optuna trial as a tunesmith record (number, parameters, state, value, curve, attributes, times).
 
-    The value is the metric ``metric``; each intermediate value is reported at ``step + step_offset``
-    (tunesmith's steps count resource units done, from 1). ``live`` keeps a RUNNING trial RUNNING (what
-    `TunesmithSampler` sees: a pending point); otherwise states map as `IMPORTED_STATES` says. A COMPLETE
-    trial with a non-finite value is FAILED of kind NON_FINITE, as tunesmith records one.
+    The value is the metric ``metric`` (with several objectives, a name per objective, in Optuna's order);
+    each intermediate value is reported at ``step + step_offset`` (tunesmith's steps count resource units
+    done, from 1). ``live`` keeps a RUNNING trial RUNNING (what `TunesmithSampler` sees: a pending point);
+    otherwise states map as `IMPORTED_STATES` says. A COMPLETE trial with a non-finite value is FAILED of
+    kind NON_FINITE, as tunesmith records one.
     """
     if live and trial.state is OptunaState.RUNNING:
         state, kind, reason = TrialState.RUNNING, None, None
     else:
         state, kind, reason = IMPORTED_STATES[trial.state]
+    names = [metric] if isinstance(metric, str) else list(metric)
+    metric = names[0]
     metrics: dict[str, float] = {}
-    if trial.value is not None:  # a PRUNED trial's value is its last intermediate value
-        metrics[metric] = float(trial.value)
-        if state is TrialState.COMPLETE and not math.isfinite(metrics[metric]):
-            state, kind, reason = TrialState.FAILED, TrialKind.NON_FINITE, f"{metric} is {metrics[metric]} (Optuna)"
+    if trial.values is not None:  # a PRUNED trial's value is its last intermediate value
+        metrics.update({name: float(value) for name, value in zip(names, trial.values, strict=False)})
+        broken = next((name for name in names if name in metrics and not math.isfinite(metrics[name])), None)
+        if state is TrialState.COMPLETE and broken is not None:
+            state, kind, reason = TrialState.FAILED, TrialKind.NON_FINITE, f"{broken} is {metrics[broken]} (Optuna)"
     curve = {int(step) + step_offset: {metric: float(v)} for step, v in sorted(trial.intermediate_values.items())}
     if state is TrialState.STOPPED and not metrics and curve:
         metrics = dict(curve[max(curve)])

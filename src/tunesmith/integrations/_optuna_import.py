@@ -136,30 +136,36 @@ def import_study(
         study_name: the Optuna study's name.
         storage: the tunesmith storage to write (default: as `Study`).
         name: the tunesmith study's name (default: ``study_name``).
-        metric: the metric's name (default: the Optuna study's metric name, else ``"value"``).
+        metric: the metric's name (default: the Optuna study's metric name, else ``"value"``). A multi-objective
+            study becomes one with the same objectives and directions, named after the Optuna study's metric
+            names, else ``value_0``, ``value_1``, ...
         sampler, scheduler, seed: as for `Study`; the sampler continues from the imported history.
         budget: the study's budget, counting the imported trials (``Budget(trials=100)``: 100 in all).
 
     Raises:
-        ConfigError: a multi-objective study, a study without parameters, a budget the imported trials exceed,
-            or a tunesmith study of the target name that exists already.
+        ConfigError: ``metric`` for a multi-objective study (its objectives keep Optuna's names), a study without
+            parameters, a budget the imported trials exceed, or a tunesmith study of the target name that exists
+            already.
         StudyNotFound: no Optuna study of that name (the message lists those there are).
         StorageUnavailable: a SQLite source file that does not exist.
     """
     loaded = _load_optuna(source, study_name)
-    if len(loaded.directions) != 1:
-        raise ConfigError(
-            f"Optuna study {study_name!r} has {len(loaded.directions)} objectives "
-            f"({', '.join(d.name.lower() for d in loaded.directions)}): a tunesmith study optimises one metric, "
-            "with others as guardrails; import a single-objective study"
-        )
-    direction: Direction = "max" if loaded.directions[0] is StudyDirection.MAXIMIZE else "min"
+    directions: list[Direction] = ["max" if d is StudyDirection.MAXIMIZE else "min" for d in loaded.directions]
     names = loaded.metric_names
-    target = Metric(metric or (names[0] if names else "value"), direction)
+    if len(directions) > 1 and metric is not None:
+        raise ConfigError(
+            f"Optuna study {study_name!r} has {len(directions)} objectives, but metric={metric!r} names one: leave "
+            "it out, and the objectives take the Optuna study's metric names (set_metric_names), else value_0, "
+            "value_1, ..."
+        )
+    if len(directions) > 1:
+        targets = [Metric(names[i] if names else f"value_{i}", d) for i, d in enumerate(directions)]
+    else:
+        targets = [Metric(metric or (names[0] if names else "value"), directions[0])]
     trials = sorted(loaded.get_trials(deepcopy=False), key=lambda t: t.number)
     inferred = infer_space(trials)
     step_offset = 1 if any(0 in t.intermediate_values for t in trials) else 0
-    records = [record_of(t, target.name, step_offset=step_offset) for t in trials]
+    records = [record_of(t, [m.name for m in targets], step_offset=step_offset) for t in trials]
     queue, not_queued = _waiting(trials, inferred.space)
     records = [_queued(r, queue[r.number]) if r.number in queue else r for r in records]
     if budget is not None and budget.trials is not None and count_budgeted(records) > budget.trials:
@@ -170,8 +176,9 @@ def import_study(
     store = open_storage(storage)
     new_name = name or study_name
     _refuse_existing(store, new_name, study_name)
-    study = Study(inferred.space, metric=target, sampler=sampler, scheduler=scheduler, budget=budget,
-                  storage=store, name=new_name, seed=seed)  # fmt: skip
+    objectives: dict[str, Any] = {"metric": targets[0]} if len(targets) == 1 else {"metrics": targets}
+    study = Study(inferred.space, sampler=sampler, scheduler=scheduler, budget=budget, storage=store, name=new_name,
+                  seed=seed, **objectives)  # fmt: skip
     attr = OptunaImportAttr(source=_where(source), study=study_name,
                             step_offset=step_offset, optional=inferred.optional, queued=tuple(sorted(queue)),
                             at=time.time())  # fmt: skip
