@@ -367,3 +367,96 @@ def test_a_stop_at_the_last_epoch_keras_planned_records_the_trial_complete() -> 
     record = run_on_a_resource_budget("val_loss", lambda trial: keras_fit(trial, epochs=3), resource=3)
     assert record.metrics["trained"] == 3
     assert record.state is TrialState.COMPLETE, record.reason
+
+
+def _lightning_reports(monitor: str, every: int, tmp_path: Path) -> dict[int, dict[str, float]]:
+    """What the callback reports for a module that logs its epoch as train_loss and epoch + 0.5 as val_loss,
+    validating every ``every`` epochs."""
+    pytest.importorskip("lightning.pytorch", reason=SKIP_REASON)
+    import lightning.pytorch as pl
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from tunesmith.decision import Decision
+    from tunesmith.integrations.lightning import TunesmithCallback
+
+    class Logs(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            self.log("train_loss", float(self.current_epoch), on_step=False, on_epoch=True)
+            return self.net(batch[0]).pow(2).mean()
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            self.log("val_loss", self.current_epoch + 0.5)
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    reports: dict[int, dict[str, float]] = {}
+
+    def reporter(step: int, values: dict[str, float]) -> Decision:
+        reports[step] = values
+        return Decision.CONTINUE
+
+    data = DataLoader(TensorDataset(torch.zeros(8, 2)), batch_size=8)
+    trainer = pl.Trainer(
+        max_epochs=4, callbacks=[TunesmithCallback(Trial(0, {}, 0, reporter=reporter), monitor=monitor)],
+        accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=tmp_path, num_sanity_val_steps=0, check_val_every_n_epoch=every,
+    )  # fmt: skip
+    trainer.fit(Logs(), data, data)
+    return reports
+
+
+@lightning_noise
+@pytest.mark.filterwarnings(r"ignore:The 'val_dataloader' does not have many workers:UserWarning")
+def test_lightning_reports_each_epoch_s_own_training_metrics_beside_its_validation(tmp_path: Path) -> None:
+    # Reported at the end of a validation, train_loss was the previous epoch's (and missing at the first).
+    reports = _lightning_reports("train_loss", every=1, tmp_path=tmp_path)
+    assert reports == {e + 1: {"train_loss": float(e), "val_loss": e + 0.5} for e in range(4)}
+
+
+@lightning_noise
+@pytest.mark.filterwarnings(r"ignore:The 'val_dataloader' does not have many workers:UserWarning")
+def test_lightning_leaves_out_validation_metrics_of_an_epoch_that_did_not_validate(tmp_path: Path) -> None:
+    # Validating every 2 epochs (epochs 2 and 4): no error for the epochs between, and no stale val_loss.
+    reports = _lightning_reports("val_loss", every=2, tmp_path=tmp_path)
+    assert reports == {1: {"train_loss": 0.0}, 2: {"train_loss": 1.0, "val_loss": 1.5}, 3: {"train_loss": 2.0},
+                       4: {"train_loss": 3.0, "val_loss": 3.5}}  # fmt: skip
+
+
+def _keras_reports(validation: dict[str, Any], epochs: int = 4) -> dict[int, dict[str, float]]:
+    pytest.importorskip("keras", reason=SKIP_REASON)
+    import keras
+
+    from tunesmith.decision import Decision
+    from tunesmith.integrations.keras import TunesmithCallback
+
+    reports: dict[int, dict[str, float]] = {}
+
+    def reporter(step: int, values: dict[str, float]) -> Decision:
+        reports[step] = values
+        return Decision.CONTINUE
+
+    x, y, xv, yv = digits()
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+    callback = TunesmithCallback(Trial(0, {}, 0, reporter=reporter), monitor="val_loss")
+    model.fit(x, y, epochs=epochs, batch_size=60, verbose=0, callbacks=[callback],
+              **({"validation_data": (xv, yv)} if validation else {}), **validation)  # fmt: skip
+    return reports
+
+
+def test_keras_with_validation_every_other_epoch_reports_val_loss_where_it_exists() -> None:
+    # Validating at epochs 2 and 4: the callback failed at epoch 1, telling to pass the validation_data it had.
+    reports = _keras_reports({"validation_freq": 2})
+    assert sorted(reports) == [1, 2, 3, 4]
+    assert [("val_loss" in reports[step]) for step in (1, 2, 3, 4)] == [False, True, False, True]
+
+
+def test_keras_without_validation_data_names_it_at_the_end() -> None:
+    with pytest.raises(MetricNotReported, match=r"'val_loss' was in none of Keras's logs.*pass validation_data="):
+        _keras_reports({}, epochs=2)

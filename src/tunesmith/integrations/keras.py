@@ -32,6 +32,8 @@ class TunesmithCallback(keras.callbacks.Callback):
 
     The step is the number of epochs done (``epoch + 1``, counting from ``initial_epoch``), so a
     scheduler's resource is epochs. Every scalar in the logs is reported, and ``monitor`` must be among them.
+    An epoch that did not validate (``validation_freq`` > 1: no ``val_`` entry in its logs) is reported
+    without a ``val_`` monitor, which comes with the next validation.
 
     Args:
         trial: the trial this fit belongs to.
@@ -39,13 +41,17 @@ class TunesmithCallback(keras.callbacks.Callback):
             need ``validation_data`` or ``validation_split``).
 
     Raises:
-        MetricNotReported: at the end of the first epoch, when ``monitor`` is not in the logs.
+        MetricNotReported: at the end of the first epoch that has ``monitor``'s kind of entries (any, or
+            ``val_`` ones for a ``val_`` monitor) without it, or at the end of training when a ``val_``
+            monitor never came.
     """
 
     def __init__(self, trial: Trial, monitor: str = "val_loss") -> None:
         super().__init__()
         self.trial = trial
         self.monitor = monitor
+        self._seen = False
+        self._last: dict[str, float] = {}
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         epochs = (self.params or {}).get("epochs")
@@ -54,9 +60,31 @@ class TunesmithCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         done = epoch + 1
+        metrics = self._last = scalars(logs or {})
+        validated = any(name.startswith("val_") for name in metrics)
+        if self.monitor.startswith("val_") and not validated:  # this epoch did not validate (validation_freq)
+            if metrics and not self.trial.should_stop():
+                self.trial.report(done, **metrics)
+            self.model.stop_training = self.model.stop_training or self.trial.should_stop()
+            return
+        self._seen = True
         stop = report_and_decide(
-            self.trial, done, scalars(logs or {}), monitor=self.monitor, where=f"Keras's logs at epoch {done}",
-            fix="compile the model with that metric (and pass validation_data= to fit for a val_ metric)",
+            self.trial, done, metrics, monitor=self.monitor, where=f"Keras's logs at epoch {done}", fix=_FIX,
         )  # fmt: skip
         if stop:
             self.model.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._seen and self.monitor.startswith("val_") and not self.trial.should_stop():
+            available = ", ".join(repr(name) for name in sorted(self._last)) or "none"
+            raise MetricNotReported(
+                f"the monitored metric must be among the metrics reported, but {self.monitor!r} was in none of "
+                f"Keras's logs, which never held a val_ entry (available: {available}): pass validation_data= "
+                "(or validation_split=) to fit, or monitor= one of those"
+            )
+
+
+_FIX = (
+    "compile the model with that metric (and pass validation_data= to fit for a val_ metric; with validation_freq, "
+    "it is checked at the epochs that validate)"
+)

@@ -12,8 +12,6 @@ Importing this module needs the ``lightning`` extra (``pip install 'tunesmith[li
 
 from __future__ import annotations
 
-from typing import Any
-
 from tunesmith.errors import require
 
 require("lightning.pytorch", "lightning")  # raises MissingExtra naming the extra when Lightning is absent
@@ -27,12 +25,14 @@ __all__ = ["MetricNotReported", "TunesmithCallback"]
 
 
 class TunesmithCallback(pl.Callback):
-    """Reports ``trainer.callback_metrics`` once per epoch and sets ``trainer.should_stop`` when the
-    trial is stopped (or paused: resuming is the objective's business, from its own checkpoint).
+    """Reports ``trainer.callback_metrics`` at the end of every training epoch and sets ``trainer.should_stop``
+    when the trial is stopped (or paused: resuming is the objective's business, from its own checkpoint).
 
-    When the fit validates, each validation is reported (the sanity check is not; a validation in
-    the middle of an epoch, with ``val_check_interval < 1``, counts for that epoch); without
-    validation, the end of each training epoch is. The step is the epoch's number counted from 1
+    The end of the training epoch is the one point where every metric is the epoch's own: Lightning
+    validates before it, and aggregates the epoch's training metrics (``on_epoch=True``) only there, so
+    at the end of a validation they still hold the previous epoch's. In an epoch that did not validate
+    (``check_val_every_n_epoch`` > 1) the validation metrics are an earlier epoch's: they are left out,
+    and so is the report when ``monitor`` is one of them. The step is the epoch's number counted from 1
     (``current_epoch + 1``), so a scheduler's resource is epochs. Every scalar metric is reported, and
     ``monitor`` must be among them.
 
@@ -41,31 +41,47 @@ class TunesmithCallback(pl.Callback):
         monitor: the metric that must be logged (``self.log(monitor, ...)``), usually the study's metric.
 
     Raises:
-        MetricNotReported: at the first report, when ``monitor`` was not logged.
+        MetricNotReported: at the end of an epoch that validated (or of any epoch, in a fit without
+            validation), when ``monitor`` was not logged.
     """
 
     def __init__(self, trial: Trial, monitor: str = "val_loss") -> None:
         super().__init__()
         self.trial = trial
         self.monitor = monitor
+        self._before: dict[str, float] = {}
+        self._from_validation: set[str] = set()  # the metrics validation logs
+        self._validated_in: int | None = None  # the last epoch that validated
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.max_epochs is not None and trainer.max_epochs > 0:
             self.trial.plan(trainer.max_epochs)
 
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
-            self._report(trainer, "validation")
+            self._before = scalars(trainer.callback_metrics)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        after = scalars(trainer.callback_metrics)
+        self._from_validation |= {name for name, value in after.items() if self._before.get(name) != value}
+        self._validated_in = trainer.current_epoch
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.enable_validation:
-            self._report(trainer, "training epoch")
-
-    def _report(self, trainer: Any, stage: str) -> None:
         epoch = trainer.current_epoch + 1
+        metrics = scalars(trainer.callback_metrics)
+        validates = bool(trainer.enable_validation)
+        if validates and self._validated_in != trainer.current_epoch:
+            metrics = {k: v for k, v in metrics.items() if k not in self._from_validation}  # an earlier epoch's
+            if self.monitor not in metrics:  # it comes with the next validation
+                if metrics and not self.trial.should_stop():
+                    self.trial.report(epoch, **metrics)
+                return
+        stage = "training epoch and its validation" if validates else "training epoch"
         stop = report_and_decide(
-            self.trial, epoch, scalars(trainer.callback_metrics), monitor=self.monitor,
-            where=f"trainer.callback_metrics after the {stage} of epoch {epoch}",
+            self.trial, epoch, metrics, monitor=self.monitor,
+            where=f"trainer.callback_metrics at the end of the {stage} {epoch}",
             fix=f"log it in the LightningModule with self.log({self.monitor!r}, value)",
         )  # fmt: skip
         if stop:
