@@ -216,3 +216,12 @@ def test_trials_that_all_end_before_median_stopping_s_warm_up_are_said_once_with
         "(warmup_steps), so it could stop none of them: set warmup_steps below 5"
     ]
     assert _axis_warnings(_trains(12), ts.MedianStop(warmup_steps=10))[0] == []
+
+
+def test_trials_that_all_train_past_max_resource_are_said_once_with_the_fix() -> None:
+    said, _ = _axis_warnings(_trains(30), ts.ASHA(1, 9, 3))
+    assert said == [
+        "the first 3 completed trials trained to step 30 or more, past asha's max_resource 9, so its rungs (1, 3) "
+        "sit in the first 30% of training and nothing later is compared: if a full run is 30 steps, set "
+        "max_resource=30"
+    ]

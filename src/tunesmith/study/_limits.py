@@ -84,7 +84,8 @@ class AxisWatch:
 
     After `AXIS_WATCH` COMPLETE trials, either none reported a step (an early-stopping scheduler then had
     nothing to compare and stopped none), none reached a scheduler's first decision (`Scheduler.first_decision`:
-    median stopping's warm-up, PBT's first round), or none reached the full resource (the last of
+    median stopping's warm-up, PBT's first round), all trained past the full resource (the rungs then sit in
+    the first part of training and the rest is never compared), or none reached the full resource (the last of
     ``scheduler.rungs()``: the rungs past where they end never compared them, and nothing counts as
     trained to the end: neither the final-value prediction nor the samplers' view at the full resource).
     One trial ending short proves nothing (training may stop itself early); the first few all doing so
@@ -111,8 +112,9 @@ class AxisWatch:
     def _fine(self) -> bool:
         levels = self.scheduler.rungs()
         first = self.scheduler.first_decision() or 0.0
+        top = max(levels) if levels else None  # trained to the full resource, neither short of it nor past it
         return any(
-            r.intermediate and (not levels or r.resource >= max(levels)) and r.resource >= first for r in self.completed
+            r.intermediate and (top is None or r.resource == top) and r.resource >= first for r in self.completed
         )
 
     def _message(self) -> str | None:
@@ -128,6 +130,14 @@ class AxisWatch:
             )
         levels = sorted(self.scheduler.rungs())
         longest = max(r.resource for r in self.completed)
+        shortest = min(r.resource for r in self.completed)
+        if levels and shortest > levels[-1]:
+            return (
+                f"the first {count} completed trials trained to step {shortest:g} or more, past {name}'s max_resource "
+                f"{levels[-1]:g}, so its rungs ({', '.join(f'{lv:g}' for lv in levels[:-1])}) sit in the first "
+                f"{levels[-1] / shortest:.0%} of training and nothing later is compared: if a full run is {longest:g} "
+                f"steps, set max_resource={longest:g}"
+            )
         first = self.scheduler.first_decision()
         if not levels and first is not None and longest < first:
             setting = _FIRST_DECISION.get(name, "the setting that delays it")
