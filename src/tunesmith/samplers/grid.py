@@ -19,12 +19,18 @@ __all__ = ["Grid"]
 
 
 class Grid(Sampler):
-    """Visits each grid point once; continuous floats get ``points`` evenly spaced values.
+    """Visits each grid point once.
+
+    Choices get every option. Integers and stepped floats get every value when they have at most
+    ``4 * points`` of them, else ``points`` evenly spaced ones, as continuous floats do (so ``Int(0, 199)``
+    gets 5 by default: pass ``points=200`` for all of them).
 
     Args:
-        points: values per continuous float (on its log scale when ``log=True``).
-        shuffle: visit points in a seeded random order rather than lexicographically, so a
-            budget smaller than the grid still covers every dimension.
+        points: values per continuous float (on its log scale when ``log=True``), and per integer or stepped
+            float with more than ``4 * points`` values.
+        shuffle: visit points in the study's own random order rather than lexicographically, so a budget
+            smaller than the grid still covers every dimension (the first point is drawn from the study's
+            seed, the order follows from it: every worker and a resumed study agree on it).
         max_size: refuse grids larger than this (the guide: grids explode combinatorially).
     """
 
