@@ -194,3 +194,39 @@ def test_the_segfault_stack_is_kept_when_the_parent_has_its_own_fault_handler(tm
             if was_enabled:
                 faulthandler.enable()
     assert "Segmentation fault" in (outcomes[0].error or "") and "fault_objective" in (outcomes[0].error or "")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _spawns_and_waits(trial: ts.Trial) -> float:
+    """Starts a long-lived process, as a launcher or a data server would, writes its pid, then works."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "300"])
+    (Path(os.environ["TUNESMITH_TEST_PIDS"]) / f"{trial.number}.pid").write_text(str(child.pid))
+    if trial.number == 0:
+        time.sleep(60)  # past its timeout
+    return float(trial.params["x"])
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_processes_an_objective_started_die_with_its_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A trial killed for its timeout left its `sleep` running under init; so did one that completed.
+    monkeypatch.setenv("TUNESMITH_TEST_PIDS", str(tmp_path))
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", budget=ts.Budget(trials=2),
+                     storage="memory", seed=0, sampler="random")  # fmt: skip
+    study.optimize(_spawns_and_waits, workers=2, executor="processes", trial_timeout=3.0)
+    assert sorted(r.state.value for r in study.trials) == ["complete", "failed"]
+    pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if _alive(pid)], "no process a trial started outlives it"

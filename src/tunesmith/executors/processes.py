@@ -114,6 +114,16 @@ def _die_with_parent(parent_pid: int) -> None:
         threading.Thread(target=_watch_parent, args=(parent_pid,), name="tunesmith-parent-watch", daemon=True).start()
 
 
+def _kill_group(pid: int | None) -> None:
+    """SIGKILL the process group a trial process leads (its own and every process it started that stayed in
+    it); nothing when the group is gone. The group's id cannot be given to another process while any
+    member lives, so this never reaches beyond the trial."""
+    if pid is None or not hasattr(os, "killpg"):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def _send(conn: Connection, message: tuple[Any, ...]) -> None:
     """Send to the driver, or leave if it is gone (a broken pipe: nobody will record this trial)."""
     try:
@@ -142,6 +152,10 @@ def _child_main(
     try:
         if parent_pid is None:
             parent_pid = os.getppid()
+        if hasattr(os, "setpgid"):
+            # A process group of its own: what the objective starts (a data loader's workers, a subprocess) joins
+            # it, and a timeout, the trial's end or the driver's shutdown kills the group, leaving no orphans.
+            os.setpgid(0, 0)
         _die_with_parent(parent_pid)
         for other in inherited:
             with contextlib.suppress(OSError):
@@ -374,6 +388,7 @@ class ProcessExecutor(Executor):
         if run.process.is_alive():
             run.process.kill()
             run.process.join()
+        _kill_group(run.process.pid)  # what the trial started and left running
         run.conn.close()
         if run.crash_log is not None:
             run.crash_log.close()
@@ -385,6 +400,7 @@ class ProcessExecutor(Executor):
         now = time.monotonic()
         for run in list(self._running.values()):
             if now - run.started >= self.trial_timeout:
+                _kill_group(run.process.pid)
                 run.process.kill()
                 run.process.join()
                 self._finish(
@@ -402,8 +418,10 @@ class ProcessExecutor(Executor):
         left = list(self._running)
         for run in list(self._running.values()):
             if kill:
+                _kill_group(run.process.pid)
                 run.process.kill()
             run.process.join(timeout=None if not kill else 5)
+            _kill_group(run.process.pid)
             run.conn.close()
             if run.crash_log is not None:
                 run.crash_log.close()
