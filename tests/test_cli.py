@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+import tunesmith as ts
 from tests.conftest import BIN
 from tunesmith.cli import cli
 
@@ -164,3 +167,19 @@ def test_best_names_the_seed_validated_winner_when_it_differs(config: Path, tmp_
     text = invoke("best", "--storage", url).output  # type: ignore[attr-defined]
     assert f"trial #{other} is the validated winner" in text
     assert json.loads(invoke("best", "--storage", url, "--json").output)["validated_winner"] == other  # type: ignore[attr-defined]
+
+
+def test_json_output_holds_no_nan_or_infinity(tmp_path: Path) -> None:
+    # json.dumps wrote NaN and Infinity: JavaScript's JSON.parse refuses them, jq 1.6 reads Infinity as 1.8e308.
+    url = f"sqlite:///{tmp_path / 'nan.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="nan", seed=0)
+    study.tell(study.ask(), {"loss": 0.5, "grad_norm": math.inf})
+    study.tell(study.ask(), float("nan"))  # FAILED, its metric kept as NaN
+
+    def strict(text: str) -> Any:
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON output"))
+
+    lines = invoke("trials", "nan", "--storage", url, "--json").output.splitlines()  # type: ignore[attr-defined]
+    assert [strict(line)["metrics"].get("loss") for line in lines] == [0.5, None]  # one trial per line
+    best = strict(invoke("best", "nan", "--storage", url, "--json").output)  # type: ignore[attr-defined]
+    assert best["metrics"]["grad_norm"] is None

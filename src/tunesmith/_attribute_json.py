@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -9,7 +10,22 @@ from typing import Any, ClassVar
 
 from tunesmith.errors import AttributeShapeError
 
-__all__ = ["Fields", "JsonObject", "is_flag", "is_integer", "is_number", "is_object", "is_text", "shape_error"]
+__all__ = [
+    "Fields", "JsonObject", "is_flag", "is_integer", "is_number", "is_object", "is_text", "json_safe", "shape_error",
+]  # fmt: skip
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None``: JSON has no NaN or infinity, and
+    ``json.dumps``'s ``NaN`` and ``Infinity`` are refused by strict parsers (JavaScript's) and misread by
+    others (jq 1.6 reads ``Infinity`` as the largest float)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def shape_error(where: str, what: str, value: Any) -> AttributeShapeError:

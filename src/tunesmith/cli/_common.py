@@ -13,6 +13,7 @@ import click
 from click.core import ParameterSource
 from rich.console import Console
 
+from tunesmith._attribute_json import json_safe
 from tunesmith._progress import Progress
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import SamplerChoiceAttr, read_attr
@@ -142,7 +143,7 @@ def _record_json(record: TrialRecord) -> dict[str, Any]:
 
 
 def _print_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, sort_keys=True, allow_nan=True))
+    click.echo(json.dumps(json_safe(obj), sort_keys=True, allow_nan=False))  # NaN and infinities as null
 
 
 def _analyse(study: Study) -> tuple[Findings, float]:

@@ -8,12 +8,12 @@ Nothing here writes: a study is read with `Storage.load_study` and `Storage.get_
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from tunesmith._attribute_json import json_safe
 from tunesmith.analysis import diagnose
 from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.budget import Budget
@@ -31,17 +31,6 @@ FIGURES = ("history", "learning_curves", "budget_burn")
 FRONT_FIGURES = ("pareto_front", "hypervolume")
 # Trials listed in the table of latest trials.
 LATEST = 25
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def study_data(info: StudyInfo, records: Sequence[TrialRecord]) -> ReportData:
