@@ -20,6 +20,7 @@ from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
 from tunesmith.cli import cli
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, SpaceError
+from tunesmith.report import write_csv
 from tunesmith.samplers import SAMPLERS, Random, SearchContext
 from tunesmith.storage import SQLStorage
 from tunesmith.study import WarmStartWarning
@@ -313,6 +314,21 @@ def test_a_tunesmith_export_is_a_warm_start_source(tmp_path: Path) -> None:
     stored = read_attr(_study(name="after", warm_start=exported).attrs, WarmStartAttr)
     assert stored is not None
     assert [p["value"] for p in stored.points] == [r.metrics["loss"] for r in before.trials]
+
+
+def test_an_export_tells_a_none_choice_from_an_inactive_parameter(tmp_path: Path) -> None:
+    # max_depth=None was written as an empty cell, read back as a missing parameter: those results were dropped.
+    space = ts.Space({"max_depth": ts.Choice([None, 3, 5]), "lr": ts.Float(1e-3, 1.0, log=True)})
+    before = ts.Study(space, metric="loss", storage="memory", seed=0, name="before")
+    for depth in (None, 3, None, 5):
+        before.enqueue({"max_depth": depth})
+        trial = before.ask()
+        before.tell(trial, {"loss": (0.1 if depth is None else 0.5) + trial.params["lr"]})
+    exported = write_csv(before, tmp_path / "trials.csv")
+    assert exported.read_text().count(",null,") == 2
+    after = ts.Study(space, metric="loss", storage="memory", seed=0, name="after", warm_start=exported)
+    stored = read_attr(after.attrs, WarmStartAttr)
+    assert stored is not None and [p["params"]["max_depth"] for p in stored.points] == [None, 3, None, 5]
 
 
 # Invalidate -----------------------------------------------------------------------------------------

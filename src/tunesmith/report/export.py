@@ -46,7 +46,13 @@ def trial_rows(
         ``(columns, rows)``; each row maps every column to a JSON scalar or ``None`` (non-finite metrics
         stay as float NaN/inf, which CSV writes as ``nan``/``inf``).
     """
-    data = report_data(source, space=space, metric=metric)
+    columns, rows, _ = _table(report_data(source, space=space, metric=metric))
+    return columns, rows
+
+
+def _table(data: Any) -> tuple[list[str], list[dict[str, Any]], set[tuple[int, str]]]:
+    """`trial_rows`, and the (row, column) cells of parameters whose value is ``None`` (a choice such as
+    ``max_depth=None``), which a CSV must tell from a parameter the trial did not have (inactive)."""
     records = sorted(data.records, key=lambda r: r.number)
     param_names = list(data.space)
     extra_params = sorted({k for r in records for k in r.params} - set(param_names))
@@ -55,7 +61,8 @@ def trial_rows(
         BASE_COLUMNS + [f"params.{n}" for n in param_names + extra_params] + [f"metrics.{n}" for n in metric_names]
     )
     rows: list[dict[str, Any]] = []
-    for record in records:
+    nulls: set[tuple[int, str]] = set()
+    for index, record in enumerate(records):
         row: dict[str, Any] = dict.fromkeys(columns)
         row.update(
             number=record.number,
@@ -72,22 +79,28 @@ def trial_rows(
         )
         for name, value in record.params.items():
             row[f"params.{name}"] = value
+            if value is None:
+                nulls.add((index, f"params.{name}"))
         for name, value in record.metrics.items():
             row[f"metrics.{name}"] = value
         rows.append(row)
-    return columns, rows
+    return columns, rows, nulls
 
 
 def write_csv(source: Any, path: str | Path, *, space: Space | None = None, metric: Metric | str | None = None) -> Path:
-    """Write `trial_rows` to a CSV file with a header line; return the path."""
-    columns, rows = trial_rows(source, space=space, metric=metric)
+    """Write `trial_rows` to a CSV file with a header line; return the path.
+
+    An empty cell is a value the trial does not have (an inactive parameter, a metric it did not report); a
+    parameter whose value is ``None`` (a choice) is written ``null``, which a warm start reads back as ``None``.
+    """
+    columns, rows, nulls = _table(report_data(source, space=space, metric=metric))
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        for index, row in enumerate(rows):
+            writer.writerow({k: ("null" if (index, k) in nulls else "") if v is None else v for k, v in row.items()})
     return target
 
 
