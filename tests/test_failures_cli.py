@@ -157,6 +157,23 @@ def test_a_requeued_failure_no_longer_spends_the_trial_budget_its_retry_does() -
     assert study.usage().trials == 4 and result.stop_reason == "trial budget spent (4/4)"
 
 
+def test_retrying_interrupted_trials_on_a_spent_budget_is_refused_with_the_budget_to_set() -> None:
+    # An interrupted trial never spent the budget (a new trial replaced it): re-queued on a spent study, it was
+    # reported queued and then never ran.
+    study = _study(trials=2)
+    trial = study.ask()
+    study.tell(trial, reason="interrupted", error="the worker died", kind=ts.TrialKind.INTERRUPTED)
+    study.optimize(fixed)
+    assert study.usage().trials == 2 and len(study.trials) == 3
+    with pytest.raises(ts.ConfigError, match=r"has 0 of 2 trials left, but retrying 1 interrupted or lost trial\(s\) "
+                       r"\(#0\) needs 1: .* tunesmith extend STUDY --trials 3"):  # fmt: skip
+        study.retry_failed(kinds=[ts.TrialKind.INTERRUPTED])
+    study.extend_budget(trials=3)
+    assert study.retry_failed(kinds=[ts.TrialKind.INTERRUPTED]) == [0]
+    study.optimize(fixed)
+    assert study.trials[-1].attrs["retry_of"] == 0 and study.trials[-1].state is TrialState.COMPLETE
+
+
 def test_a_failure_is_requeued_once_however_often_retry_failed_is_called() -> None:
     study = _study(trials=2)
     study.optimize(broken, fail_fast=None)

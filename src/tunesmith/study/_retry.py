@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from tunesmith.budget import RETRY_REQUESTED
+from tunesmith.budget import RETRY_REQUESTED, counts_toward_budget
 from tunesmith.errors import ConfigError
+from tunesmith.storage.base import count_budgeted
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -55,8 +56,21 @@ def owed_retry(history: Sequence[TrialRecord], kinds: Iterable[TrialKind]) -> li
 def retry_failed(study: Study, kinds: Iterable[TrialKind]) -> list[int]:
     """Queue ``study``'s FAILED trials of ``kinds`` for a retry (see `Study.retry_failed`)."""
     chosen = _checked_kinds(kinds)
+    history = study.trials
+    owed = owed_retry(history, chosen)
+    # An interrupted trial never spent the budget (a new trial replaced it), so its retry frees no place to run in.
+    unpaid = [r.number for r in owed if not counts_toward_budget(r)]
+    limit = study.budget.trials
+    if unpaid and limit is not None and (spent := count_budgeted(history)) + len(unpaid) > limit:
+        needed = spent + len(unpaid)
+        raise ConfigError(
+            f"the trial budget has {limit - spent} of {limit} trials left, but retrying {len(unpaid)} "
+            f"interrupted or lost trial(s) ({', '.join(f'#{n}' for n in unpaid)}) needs {len(unpaid)}: they never "
+            f"counted towards the budget, so their retries would never run; raise it first "
+            f"(study.extend_budget(trials={needed}), or tunesmith extend STUDY --trials {needed})"
+        )
     queued: list[int] = []
-    for record in owed_retry(study.trials, chosen):
+    for record in owed:
         study.storage.update_trial(study._info.id, record.number, attrs={RETRY_REQUESTED: True})
         queued.append(record.number)
     return queued
