@@ -43,7 +43,7 @@ import yaml
 from tunesmith._validate import integer
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError, TunesmithError
-from tunesmith.objective import Guardrail, Metric, metric_named, reads_as_score
+from tunesmith.objective import Guardrail, Metric, metric_named
 from tunesmith.space import Space
 
 __all__ = ["StudyConfig", "import_object", "load_config"]
@@ -142,15 +142,10 @@ def load_config(path: str | Path) -> StudyConfig:
             raise ConfigError(f"{path.name} needs a {key!r} entry")
     metric_data = data["metric"]
     try:
-        if isinstance(metric_data, str) and reads_as_score(metric_data):
+        if isinstance(metric_data, str):
             table = (f'metric = {{ name = "{metric_data}", direction = "max" }}' if path.suffix == ".toml"
                      else f"metric: {{name: {metric_data}, direction: max}}")  # fmt: skip
-            raise ConfigError(
-                f"metric {metric_data!r} reads like a score where higher is better, but a bare name is minimised: "
-                f"write {table} (or direction min if lower really is better)"
-            )
-        if isinstance(metric_data, str):
-            metric = metric_named(metric_data)
+            metric = metric_named(metric_data, fix=f"write {table} (or direction min if lower really is better)")
         elif isinstance(metric_data, Mapping):
             metric = Metric.from_json(metric_data)
         else:

@@ -107,13 +107,14 @@ def reads_as_score(name: str) -> bool:
     return bool(words & _SCORE_WORDS) or ("f1" in words and len(words) > 1)
 
 
-def metric_named(name: str) -> Metric:
+def metric_named(name: str, fix: str | None = None) -> Metric:
     """The metric a bare name stands for: minimised, unless the name reads like a score (`reads_as_score`),
-    which is refused rather than minimised silently."""
+    which is refused rather than minimised silently. ``fix`` is what to write instead, where the name came from
+    something other than Python (a config file); by default the `Metric` call."""
     if reads_as_score(name):
         raise ConfigError(
-            f"metric {name!r} reads like a score where higher is better, but a bare name is minimised: pass "
-            f"ts.Metric({name!r}, 'max') (or ts.Metric({name!r}, 'min') if lower really is better)"
+            f"metric {name!r} reads like a score where higher is better, but a bare name is minimised: "
+            + (fix or f"pass ts.Metric({name!r}, 'max') (or ts.Metric({name!r}, 'min') if lower really is better)")
         )
     return Metric(name)
 

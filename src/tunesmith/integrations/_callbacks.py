@@ -9,7 +9,7 @@ from typing import Any
 from tunesmith.errors import TunesmithError
 from tunesmith.trial import Trial
 
-__all__ = ["MetricNotReported", "report_and_decide", "scalars"]
+__all__ = ["MetricNotReported", "report_and_decide", "report_without_monitor", "scalars"]
 
 # Counters a library logs beside its metrics: they are the step itself, never a metric to judge.
 _COUNTERS = frozenset({"step", "epoch"})
@@ -68,4 +68,12 @@ def report_and_decide(
             f"(available: {available}): pass monitor= one of those, or {fix}"
         )
     trial.report(step, **metrics)
+    return trial.should_stop()
+
+
+def report_without_monitor(trial: Trial, step: int, metrics: Mapping[str, float]) -> bool:
+    """Report ``metrics`` of a step that could not measure the monitored metric (an epoch that did not
+    validate): what there is, without it, which comes at a later step. Returns whether the run must stop."""
+    if metrics and not trial.should_stop():
+        trial.report(step, **metrics)
     return trial.should_stop()

@@ -20,7 +20,12 @@ require("keras", "keras")  # raises MissingExtra naming the extra when Keras is 
 
 import keras  # noqa: E402
 
-from tunesmith.integrations._callbacks import MetricNotReported, report_and_decide, scalars  # noqa: E402
+from tunesmith.integrations._callbacks import (  # noqa: E402
+    MetricNotReported,
+    report_and_decide,
+    report_without_monitor,
+    scalars,
+)
 from tunesmith.trial import Trial  # noqa: E402
 
 __all__ = ["MetricNotReported", "TunesmithCallback"]
@@ -63,9 +68,8 @@ class TunesmithCallback(keras.callbacks.Callback):
         metrics = self._last = scalars(logs or {})
         validated = any(name.startswith("val_") for name in metrics)
         if self.monitor.startswith("val_") and not validated:  # this epoch did not validate (validation_freq)
-            if metrics and not self.trial.should_stop():
-                self.trial.report(done, **metrics)
-            self.model.stop_training = self.model.stop_training or self.trial.should_stop()
+            if report_without_monitor(self.trial, done, metrics):
+                self.model.stop_training = True
             return
         self._seen = True
         stop = report_and_decide(

@@ -18,7 +18,12 @@ require("lightning.pytorch", "lightning")  # raises MissingExtra naming the extr
 
 import lightning.pytorch as pl  # noqa: E402
 
-from tunesmith.integrations._callbacks import MetricNotReported, report_and_decide, scalars  # noqa: E402
+from tunesmith.integrations._callbacks import (  # noqa: E402
+    MetricNotReported,
+    report_and_decide,
+    report_without_monitor,
+    scalars,
+)
 from tunesmith.trial import Trial  # noqa: E402
 
 __all__ = ["MetricNotReported", "TunesmithCallback"]
@@ -75,8 +80,8 @@ class TunesmithCallback(pl.Callback):
         if validates and self._validated_in != trainer.current_epoch:
             metrics = {k: v for k, v in metrics.items() if k not in self._from_validation}  # an earlier epoch's
             if self.monitor not in metrics:  # it comes with the next validation
-                if metrics and not self.trial.should_stop():
-                    self.trial.report(epoch, **metrics)
+                if report_without_monitor(self.trial, epoch, metrics):
+                    trainer.should_stop = True
                 return
         stage = "training epoch and its validation" if validates else "training epoch"
         stop = report_and_decide(

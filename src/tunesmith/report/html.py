@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tunesmith._attribute_json import json_safe
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import (
     BaselineAttr,
@@ -376,17 +376,6 @@ window.addEventListener("load", function () {
 """
 
 
-def _finite_json(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _finite_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_json(v) for v in value]
-    return value
-
-
 def _page(data: ReportData, found: Findings, sections: list[_Section], title: str) -> str:
     from plotly.offline import get_plotlyjs
 
@@ -411,7 +400,7 @@ def _page(data: ReportData, found: Findings, sections: list[_Section], title: st
         "importance": found.importance.to_json() if found.importance else None,
         "diagnosis": found.diagnosis.to_json(),
     }
-    analysis_json = json.dumps(_finite_json(analysis), allow_nan=False, default=str).replace("</", "<\\/")
+    analysis_json = json.dumps(json_safe(analysis), allow_nan=False, default=str).replace("</", "<\\/")
     subtitle = (
         f"metric {data.metric.name} ({data.metric.direction}) · {len(data.records)} trials"
         + (f": {counts}" if counts else "")

@@ -54,13 +54,11 @@ class Grid(Sampler):
         the history and orders the rest by a permutation seeded with it, so studies with other seeds visit
         other points first, and one study keeps one order across workers and restarts.
         """
-        keys = [json.dumps(config, sort_keys=True) for config in grid]
-        first = None
+        first: int | None = int(rng.integers(len(grid)))
         if history:
+            keys = [json.dumps(config, sort_keys=True) for config in grid]
             opening = json.dumps(min(history, key=lambda r: r.number).params, sort_keys=True)
             first = keys.index(opening) if opening in keys else None
-        else:
-            first = int(rng.integers(len(grid)))
         order = np.random.default_rng([len(grid)] if first is None else [len(grid), first]).permutation(len(grid))
         if first is not None:
             order = np.concatenate([[first], order[order != first]])

@@ -129,7 +129,7 @@ class AutoScheduler(Scheduler):
     def min_concurrent(self) -> int:
         return self.chosen.min_concurrent()
 
-    def first_decision(self) -> float | None:
+    def first_decision(self) -> tuple[float, str] | None:
         return self.chosen.first_decision()
 
     def describe(self) -> dict[str, Any]:

@@ -106,8 +106,9 @@ class Scheduler(ABC):
         stopped early by design; ``None`` when it depends on the results, as for median stopping)."""
         return None
 
-    def first_decision(self) -> float | None:
-        """The earliest step at which the scheduler may stop a trial (``None``: at its first rung, or never)."""
+    def first_decision(self) -> tuple[float, str] | None:
+        """The earliest step at which the scheduler may stop a trial, and the setting that puts it there
+        (``None``: at its first rung, or never)."""
         return None
 
     def min_concurrent(self) -> int:

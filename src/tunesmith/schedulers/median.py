@@ -41,9 +41,9 @@ class MedianStop(Scheduler):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "warmup_steps": self.warmup_steps, "min_trials": self.min_trials}
 
-    def first_decision(self) -> float:
+    def first_decision(self) -> tuple[float, str]:
         """``warmup_steps`` (step 1 without a warm-up): no trial is stopped before it."""
-        return float(max(1, self.warmup_steps))
+        return float(max(1, self.warmup_steps)), "warmup_steps"
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         if not trial.intermediate:

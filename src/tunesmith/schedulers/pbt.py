@@ -84,9 +84,9 @@ class PBT(Scheduler):
             "min_population": self.min_population,
         }
 
-    def first_decision(self) -> float:
+    def first_decision(self) -> tuple[float, str]:
         """The first exploit round: ``perturbation_interval``."""
-        return float(self.perturbation_interval)
+        return float(self.perturbation_interval), "perturbation_interval"
 
     def min_concurrent(self) -> int:
         """``min_population``: the population is the trials training now, and none is exploited with fewer."""

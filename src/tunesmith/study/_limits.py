@@ -76,9 +76,6 @@ class ResourceAxisWarning(UserWarning):
     """The first completed trials reported no step, or none reached the scheduler's ``max_resource`` (`AxisWatch`)."""
 
 
-_FIRST_DECISION = {"median": "warmup_steps", "pbt": "perturbation_interval"}
-
-
 class AxisWatch:
     """Says once when the first completed trials show that the scheduler misses the trials' resource axis.
 
@@ -111,7 +108,7 @@ class AxisWatch:
 
     def _fine(self) -> bool:
         levels = self.scheduler.rungs()
-        first = self.scheduler.first_decision() or 0.0
+        first = (self.scheduler.first_decision() or (0.0, ""))[0]
         top = max(levels) if levels else None  # trained to the full resource, neither short of it nor past it
         return any(
             r.intermediate and (top is None or r.resource == top) and r.resource >= first for r in self.completed
@@ -139,11 +136,11 @@ class AxisWatch:
                 f"steps, set max_resource={longest:g}"
             )
         first = self.scheduler.first_decision()
-        if not levels and first is not None and longest < first:
-            setting = _FIRST_DECISION.get(name, "the setting that delays it")
+        if not levels and first is not None and longest < first[0]:
+            step, setting = first
             return (
                 f"the first {count} completed trials ended by step {longest:g}, before {name} makes its first decision "
-                f"at step {first:g} ({setting}), so it could stop none of them: set {setting} below {longest:g}"
+                f"at step {step:g} ({setting}), so it could stop none of them: set {setting} below {longest:g}"
             )
         skipped = [f"{level:g}" for level in levels[:-1] if level > longest]
         plural = "s" if len(skipped) > 1 else ""
