@@ -33,13 +33,14 @@ def _pairs(values: dict[str, object]) -> str:
     return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items()) or "none"
 
 
-def _show_record(study_name: str, record: TrialRecord) -> None:
+def _show_record(study_name: str, record: TrialRecord, gone: str | None) -> None:
     steps = sorted(record.intermediate)
     reports = f"{len(steps)} (steps {steps[0]}-{steps[-1]})" if steps else "0"
     duration = "-" if record.duration is None else f"{record.duration:.1f}s"
     _echo(f"{study_name}: trial #{record.number}")
     for label, value in (
-        ("state", record.state.value + ("" if record.invalidated is None else f", invalidated: {record.invalidated}")),
+        ("state", record.state.value + ("" if record.invalidated is None else f", invalidated: {record.invalidated}")
+         + ("" if gone is None else f", but {gone}")),
         ("kind", "-" if record.kind is None else record.kind.value),
         ("reason", record.reason or "-"),
         ("params", _pairs(record.params)),
@@ -79,10 +80,11 @@ def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
     if record is None:
         held = f"its trials are #0-#{records[-1].number}" if records else "it has no trial yet"
         raise CliError(f"study {study.name!r} has no trial #{number}: {held}")
+    gone = study.gone_trials().get(number)
     if as_json:
-        _print_json({"study": study.name, **record.to_json()})
+        _print_json({"study": study.name, **record.to_json(), "worker_gone": gone})
         return
-    _show_record(study.name, record)
+    _show_record(study.name, record, gone)
 
 
 @click.command()

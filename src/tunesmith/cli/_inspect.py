@@ -31,7 +31,8 @@ from tunesmith.study import Study
 from tunesmith.trial import TrialRecord, TrialState
 
 
-def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table:
+def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: dict[int, str]) -> Table:
+    """Every trial, a RUNNING one whose worker is gone marked so, with why (``gone``: `Study.gone_trials`)."""
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("state")
@@ -43,12 +44,16 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str) -> Table
     for record in records:
         values = [record.metrics.get(metric.name) for metric in objectives]
         invalid = record.invalidated
+        state = record.state.value if invalid is None else f"{record.state.value}, invalidated"
+        reason = record.reason or "" if invalid is None else f"invalidated: {invalid}"
+        if record.number in gone:
+            state, reason = f"{state} (worker gone)", gone[record.number]
         table.add_row(
             str(record.number),
-            record.state.value if invalid is None else f"{record.state.value}, invalidated",
+            state,
             *("" if value is None else _fmt(value) for value in values),
             _params_text(record.params),
-            terminal_safe(record.reason or "" if invalid is None else f"invalidated: {invalid}"),
+            terminal_safe(reason),
         )
     return table
 
@@ -73,10 +78,14 @@ def _failed_table(records: list[TrialRecord], title: str) -> Table:
     return table
 
 
-def _trial_json(record: TrialRecord) -> dict[str, Any]:
-    """A `trials --json` row: the common fields, the failure's kind and its whole traceback."""
+def _trial_json(record: TrialRecord, gone: dict[int, str]) -> dict[str, Any]:
+    """A `trials --json` row: the common fields, the failure's kind and its whole traceback, and for a
+    RUNNING trial whose worker is gone, why (``worker_gone``; else null)."""
     kind = None if record.kind is None else record.kind.value
-    return {**_record_json(record), "kind": kind, "error": record.error, "invalidated": record.invalidated}
+    return {
+        **_record_json(record), "kind": kind, "error": record.error, "invalidated": record.invalidated,
+        "worker_gone": gone.get(record.number),
+    }  # fmt: skip
 
 
 @click.command()
@@ -93,15 +102,16 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
         state = TrialState.FAILED.value
     study = _resolve_study(storage, study_name)
     records = [r for r in study.trials if state is None or r.state.value == state]
+    gone = study.gone_trials()
     if as_json:
         for record in records:
-            _print_json(_trial_json(record))
+            _print_json(_trial_json(record, gone))
         return
     if failed:
         title = f"{study.name}: {len(records)} failed trials (tunesmith show {study.name} N: one in full)"
         console.print(_failed_table(records, terminal_safe(title)))
         return
-    console.print(_trials_table(study, records, terminal_safe(f"{study.name}: {len(records)} trials")))
+    console.print(_trials_table(study, records, terminal_safe(f"{study.name}: {len(records)} trials"), gone))
 
 
 @click.command()
@@ -185,6 +195,8 @@ def status(study_name: str | None, storage: str) -> None:
     console.print(f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
+    for number, note in study.gone_trials().items():
+        console.print(f"[yellow]{terminal_safe(f'trial {number} is recorded running, but {note}')}[/yellow]")
     _summary(study)
 
 

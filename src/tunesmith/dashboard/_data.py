@@ -20,7 +20,7 @@ from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.schedulers import make_scheduler
 from tunesmith.storage import StudyInfo
-from tunesmith.study import StudySpec
+from tunesmith.study import DEFAULT_GRACE, StudySpec, gone_notes
 from tunesmith.trial import TrialRecord
 
 __all__ = ["FIGURES", "FRONT_FIGURES", "LATEST", "SnapshotCache", "json_safe", "snapshot", "study_data", "trial_json"]
@@ -67,8 +67,8 @@ def _front_json(data: ReportData) -> dict[str, Any] | None:
     }
 
 
-def trial_json(record: TrialRecord, metric: str) -> dict[str, Any]:
-    """One row of the trial table."""
+def trial_json(record: TrialRecord, metric: str, gone: str | None = None) -> dict[str, Any]:
+    """One row of the trial table; ``gone``: why a RUNNING trial's worker is gone (`gone_notes`)."""
     return {
         "number": record.number,
         "state": record.state.value,
@@ -81,6 +81,7 @@ def trial_json(record: TrialRecord, metric: str) -> dict[str, Any]:
         "started_at": record.started_at,
         "finished_at": record.finished_at,
         "duration": record.duration,
+        "worker_gone": gone,
     }
 
 
@@ -136,12 +137,18 @@ def snapshot(
     best = None if data.several else data.best  # several objectives: no best, the front instead
     best_json = None if best is None else {"number": best.number, "value": best.value(metric), "params": best.params}
     latest = sorted(records, key=lambda r: r.number, reverse=True)[:LATEST]
+    spec = StudySpec.from_json(info.spec)
+    gone = gone_notes(
+        records, study=info.name, grace=spec.grace or DEFAULT_GRACE, retries=spec.retries or 0,
+        now=time.time() if now is None else now,
+    )  # fmt: skip
     return json_safe(
         {
             "name": data.name,
             "metric": {"name": metric, "direction": data.metric.direction},
             "trials": len(records),
             "states": data.state_counts(),
+            "gone": len(gone),  # RUNNING trials whose worker is gone (storage keeps them RUNNING until reaped)
             "usage": {"trials": usage.trials, "resource": usage.resource, "elapsed": usage.elapsed},
             "budget": {
                 "trials": data.budget.trials,
@@ -152,7 +159,7 @@ def snapshot(
             "exhausted": data.budget.exhausted_by(usage),
             "best": best_json,
             "front": _front_json(data),
-            "latest": [trial_json(r, metric) for r in latest],
+            "latest": [trial_json(r, metric, gone.get(r.number)) for r in latest],
             "figures": cache.figures(data),
         }
     )

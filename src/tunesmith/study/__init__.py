@@ -21,11 +21,14 @@ from tunesmith.study._limits import (
 from tunesmith.study._observers import Observer
 from tunesmith.study._optimize import ObjectiveError, StudyResult
 from tunesmith.study._outcome import Outcome
+from tunesmith.study._recovery import gone_notes
+from tunesmith.study._settings import DEFAULT_GRACE
 from tunesmith.study._spec import StudySpec
 from tunesmith.study._study import Study, trial_seed
 from tunesmith.study._warm_start import WarmStartWarning
 
 __all__ = [
+    "DEFAULT_GRACE",
     "MIN_FULLY_TRAINED",
     "CheckpointStore",
     "ObjectiveError",
@@ -39,6 +42,7 @@ __all__ = [
     "StudyResult",
     "StudySpec",
     "WarmStartWarning",
+    "gone_notes",
     "trained_fully",
     "trial_seed",
 ]

@@ -19,7 +19,7 @@ from tunesmith.trial import TrialKind, TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["Lost", "find_lost", "reap", "requeued", "settle", "start_heartbeat", "worker_id"]
+__all__ = ["Lost", "find_lost", "gone_notes", "reap", "requeued", "settle", "start_heartbeat", "worker_id"]
 
 
 def worker_id() -> str:
@@ -77,6 +77,25 @@ def find_lost(
             why = "its process is gone" if dead else f"no heartbeat for {now - (record.heartbeat_at or now):.0f}s"
             lost.append(Lost(record, dead, f"worker {record.worker}: {why}"))
     return lost
+
+
+def gone_notes(
+    history: Sequence[TrialRecord], *, study: str, grace: float, retries: int, now: float
+) -> dict[int, str]:
+    """What a reader that runs no trial (``tunesmith status``, ``trials``, the dashboard) says of each
+    RUNNING trial whose worker is gone, by trial number. Storage keeps such a trial RUNNING until a
+    worker of the study reaps it, so a reader that showed the state alone would report a dead run as
+    alive."""
+    notes: dict[int, str] = {}
+    for lost in find_lost(history, worker=worker_id(), own=(), now=now, grace=grace):
+        again = int(lost.record.attrs.get("retries", 0)) < retries
+        notes[lost.record.number] = (
+            f"its worker is gone ({lost.detail}); the next worker of this study (tunesmith run or worker) "
+            f"records it FAILED ({lost.reason}), outside the trial budget, "
+            + ("and runs it again (retries)" if again else f"and does not run it again (retries={retries}; "
+               f"tunesmith retry {study} --kind {lost.kind.value} re-queues it)")
+        )  # fmt: skip
+    return notes
 
 
 def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:

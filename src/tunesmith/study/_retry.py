@@ -56,6 +56,8 @@ def owed_retry(history: Sequence[TrialRecord], kinds: Iterable[TrialKind]) -> li
 def retry_failed(study: Study, kinds: Iterable[TrialKind]) -> list[int]:
     """Queue ``study``'s FAILED trials of ``kinds`` for a retry (see `Study.retry_failed`)."""
     chosen = _checked_kinds(kinds)
+    if any(kind.is_interruption for kind in chosen):
+        study.reap_lost_trials()  # a trial still RUNNING whose worker is gone is one of those asked for
     history = study.trials
     owed = owed_retry(history, chosen)
     # An interrupted trial never spent the budget (a new trial replaced it), so its retry frees no place to run in.

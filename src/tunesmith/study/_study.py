@@ -386,6 +386,13 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         """
         return _recovery.reap(self, self.trials if history is None else history)
 
+    def gone_trials(self) -> dict[int, str]:
+        """The RUNNING trials whose worker is gone, by number, each with what the next worker will do
+        with it: what `reap_lost_trials` would record now, read without writing (``tunesmith status``
+        shows it, since storage keeps such a trial RUNNING until a worker of the study reaps it)."""
+        history = [r for r in self.trials if r.number not in self._running]
+        return _recovery.gone_notes(history, study=self.name, grace=self.grace, retries=self.retries, now=self._clock())
+
     def retry_failed(self, kinds: Iterable[TrialKind] = CODE_FAILURES) -> list[int]:
         """Re-queue, each once, the FAILED trials of ``kinds`` (default: the code's failures) after a fix; returns
         their numbers. The next `ask`s run them first as new trials (same parameters and seed, ``attrs["retry_of"]``);

@@ -98,6 +98,12 @@
       chip.style.borderColor = STATE_COLOURS[state] || "#9ca3af";
       box.appendChild(chip);
     });
+    if (data.gone) {  // RUNNING in storage, but their workers are gone: the next worker reaps them
+      var gone = el("span", data.gone + " running with the worker gone", "chip");
+      gone.id = "ts-gone";
+      gone.style.borderColor = "#dc2626";
+      box.appendChild(gone);
+    }
   }
 
   function renderFront(data) {
@@ -153,7 +159,8 @@
       row.setAttribute("data-number", String(trial.number));
       row.appendChild(el("td", trial.number));
       var invalid = trial.invalidated !== null && trial.invalidated !== undefined;
-      var state = el("td", invalid ? trial.state + ", invalidated" : trial.state);
+      var gone = trial.worker_gone !== null && trial.worker_gone !== undefined;
+      var state = el("td", (invalid ? trial.state + ", invalidated" : trial.state) + (gone ? " (worker gone)" : ""));
       state.style.color = STATE_COLOURS[trial.state] || "inherit";
       row.appendChild(state);
       if (invalid) { row.className = "invalidated"; }
@@ -161,7 +168,8 @@
       row.appendChild(el("td", fmt(trial.resource)));
       row.appendChild(el("td", trial.duration === null ? "-" : seconds(trial.duration)));
       row.appendChild(el("td", params(trial.params)));
-      row.appendChild(el("td", invalid ? "invalidated: " + trial.invalidated : trial.reason || ""));
+      row.appendChild(el("td", gone ? trial.worker_gone :
+        invalid ? "invalidated: " + trial.invalidated : trial.reason || ""));
       table.appendChild(row);
     });
   }

@@ -1,0 +1,125 @@
+"""A trial whose worker is gone stays RUNNING in storage until a worker of the study reaps it: every
+reader (status, trials, show, the dashboard) says so instead of showing a dead run as alive."""
+
+from __future__ import annotations
+
+import gc
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+import tunesmith as ts
+from tests.browser import chromium
+from tunesmith.cli import cli
+from tunesmith.dashboard import serve
+from tunesmith.dashboard._data import SnapshotCache, snapshot
+from tunesmith.storage import MemoryStorage, SQLStorage
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _killed_mid_trial(tmp_path: Path, retries: int = 0) -> tuple[str, int]:
+    """A SQLite study ``gone`` whose worker process asked for a trial and died without a word."""
+    url = f"sqlite:///{tmp_path}/gone.db"
+    ts.Study(SPACE, metric="loss", storage=url, name="gone", sampler="random", seed=1, retries=retries).storage.close()
+    script = textwrap.dedent(
+        f"""
+        import os, tunesmith as ts
+        trial = ts.Study.load("gone", {url!r}).ask()
+        print(trial.number, flush=True)
+        os._exit(0)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    return url, int(out.stdout.split()[0])
+
+
+def test_status_trials_and_show_say_a_dead_worker_s_trial_is_gone(tmp_path: Path) -> None:
+    url, number = _killed_mid_trial(tmp_path)
+    status = invoke("status", "gone", "--storage", url)
+    assert status.exit_code == 0
+    text = " ".join(status.output.split())
+    assert f"trial {number} is recorded running, but its worker is gone" in text
+    assert "its process is gone" in text and "records it FAILED (interrupted)" in text
+    assert "tunesmith retry gone --kind interrupted" in text, "retries=0: the note says how to run it again"
+    table = " ".join(invoke("trials", "gone", "--storage", url).output.split())
+    assert "running (worker gone)" in table
+    (row,) = [json.loads(line) for line in invoke("trials", "gone", "--storage", url, "--json").output.splitlines()]
+    assert row["state"] == "running" and "its worker is gone" in row["worker_gone"]
+    shown = json.loads(invoke("show", "gone", str(number), "--storage", url, "--json").output)
+    assert shown["worker_gone"] == row["worker_gone"]
+    assert SQLStorage(url).get_trials(1)[0].state is ts.TrialState.RUNNING, "reading records nothing"
+
+
+def test_a_trial_whose_worker_lives_is_not_called_gone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/alive.db"
+    worker = ts.Study(SPACE, metric="loss", storage=url, name="alive", sampler="random", seed=1)
+    worker.ask()  # this process runs it and beats its heartbeat
+    assert ts.Study.load("alive", url).gone_trials() == {}
+    assert "worker gone" not in invoke("trials", "alive", "--storage", url).output
+    assert row_gone(invoke("trials", "alive", "--storage", url, "--json")) is None
+
+
+def row_gone(result: Result) -> object:
+    (row,) = [json.loads(line) for line in result.output.splitlines()]
+    return row["worker_gone"]
+
+
+def test_a_silent_trial_is_gone_after_grace_and_the_note_says_it_runs_again_with_retries() -> None:
+    storage = MemoryStorage()
+    options: dict[str, object] = {"metric": "loss", "name": "quiet", "heartbeat_interval": 0.1, "grace": 0.6}
+    vanished = ts.Study(SPACE, storage=storage, retries=1, **options)  # type: ignore[arg-type]
+    number = vanished.ask().number
+    del vanished
+    gc.collect()  # its heartbeat thread ends with it, as a worker's would on another machine
+    reader = ts.Study(SPACE, storage=storage, **options)  # type: ignore[arg-type]
+    assert reader.gone_trials() == {}, "within grace the trial may still be alive"
+    time.sleep(0.9)
+    note = reader.gone_trials()[number]
+    assert "no heartbeat for" in note and "FAILED (lost worker)" in note and "runs it again" in note
+
+
+def test_the_dashboard_counts_and_marks_a_gone_trial(tmp_path: Path) -> None:
+    url, number = _killed_mid_trial(tmp_path)
+    storage = SQLStorage(url)
+    info = storage.load_study("gone")
+    data = snapshot(info, storage.get_trials(info.id), SnapshotCache())
+    assert data["gone"] == 1 and data["states"] == {"running": 1}
+    (row,) = data["latest"]
+    assert row["number"] == number and "its process is gone" in row["worker_gone"]
+
+
+def test_retry_of_interrupted_trials_reaps_a_gone_one_first(tmp_path: Path) -> None:
+    url, number = _killed_mid_trial(tmp_path)
+    result = invoke("retry", "gone", "--storage", url, "--kind", "interrupted")
+    assert result.exit_code == 0 and f"#{number}" in result.output
+    study = ts.Study.load("gone", url)
+    record = study.trials[number]
+    assert record.state is ts.TrialState.FAILED and record.kind is ts.TrialKind.INTERRUPTED
+    retry = study.ask()
+    assert study.storage.get_trial(study.info.id, retry.number).attrs["retry_of"] == number
+
+
+def test_the_dashboard_page_marks_the_gone_trial_in_headless_chromium(tmp_path: Path) -> None:
+    url, number = _killed_mid_trial(tmp_path)
+    server = serve(url, refresh=0.5)
+    try:
+        page = chromium("--virtual-time-budget=4000", "--dump-dom", server.url, profile=tmp_path / "profile",
+                        allow_loopback=True, timeout=90)  # fmt: skip
+    finally:
+        server.shutdown()
+    assert re.search(r'<span class="chip" id="ts-gone"[^>]*>1 running with the worker gone</span>', page.stdout), (
+        page.stderr[-2000:]
+    )
+    row = re.search(rf'<tr data-number="{number}">(.*?)</tr>', page.stdout)
+    assert row is not None and "running (worker gone)" in row[1] and "its process is gone" in row[1]
