@@ -16,6 +16,7 @@ from tunesmith.attributes import (
     BaselineAttr,
     BudgetLogAttr,
     CheckAttr,
+    CheckpointRootAttr,
     ChoiceAttr,
     EnqueuedAttr,
     EnvironmentAttr,
@@ -49,6 +50,7 @@ WRITTEN: dict[type[Any], list[Any]] = {
     EnvironmentAttr: [{"python": "3.11.9", "implementation": "CPython", "platform": "Linux",
                        "packages": {"numpy": "2.0"}, "git_commit": None}],
     SamplerChoiceAttr: [{"sampler": {"name": "tpe", "n_startup": 10}, "why": "continuous space, 100 trials"}],
+    CheckpointRootAttr: [{"path": "/home/me/project/tunesmith-checkpoints/mlp"}],
     BaselineAttr: [
         {"params": {"x": 0.5}, "seed_count": 3, "runs": []},
         {"params": {"x": 0.5}, "seeds": [11, 12], "values": [0.8, 0.79], "mean": 0.795, "std": 0.007,

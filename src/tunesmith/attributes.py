@@ -49,6 +49,7 @@ __all__ = [
     "BudgetChangeAttr",
     "BudgetLogAttr",
     "CheckAttr",
+    "CheckpointRootAttr",
     "ChoiceAttr",
     "EnqueuedAttr",
     "EnvironmentAttr",
@@ -139,6 +140,20 @@ class SamplerChoiceAttr(JsonObject):
     def from_json(cls, value: Any, where: str | None = None) -> SamplerChoiceAttr:
         r = Fields(value, where or cls.KEY)
         return cls(sampler=r.mapping("sampler", required=True), why=r.text("why", required=True), **r.rest())
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointRootAttr(JsonObject):
+    """``checkpoint_root``: the absolute folder the study's first opener kept checkpoints in, so that a worker
+    started in another working directory resumes a paused trial from the same files."""
+
+    KEY: ClassVar[str] = "checkpoint_root"
+    path: str
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> CheckpointRootAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(path=r.text("path", required=True), **r.rest())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ configurations, invalidated trials), `_warm_start` (earlier results for the samp
 (checkpoint folders).
 """
 
-from tunesmith.study._checkpoints import CheckpointStore
+from tunesmith.study._checkpoints import CheckpointMissingWarning, CheckpointStore
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
     PausedTrialsWarning,
@@ -30,6 +30,7 @@ from tunesmith.study._warm_start import WarmStartWarning
 __all__ = [
     "DEFAULT_GRACE",
     "MIN_FULLY_TRAINED",
+    "CheckpointMissingWarning",
     "CheckpointStore",
     "ObjectiveError",
     "Observer",

@@ -2,21 +2,55 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from tunesmith._text import safe_file_name
+from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["CheckpointStore", "default_checkpoint_root"]
+__all__ = [
+    "CHECKPOINTED",
+    "CheckpointMissingWarning",
+    "CheckpointStore",
+    "default_checkpoint_root",
+    "stored_checkpoint_root",
+]
 
 
 def default_checkpoint_root(study_name: str) -> Path:
     """``tunesmith-checkpoints/<name>``, the name made one safe folder name (see `safe_file_name`)."""
     return Path("tunesmith-checkpoints") / safe_file_name(study_name)
+
+
+# A trial's attribute, set when it ended (or paused) with files in its checkpoint folder: a resumption
+# (or a PBT continuation) that finds the folder empty has lost them.
+CHECKPOINTED = "checkpointed"
+
+
+class CheckpointMissingWarning(UserWarning):
+    """A paused trial (or a PBT continuation) resumes where its checkpoint files are not: it starts again
+    from step 0. Usually a worker started where the study's checkpoint folder is not (another machine
+    without a shared filesystem, or ``checkpoint_dir`` given otherwise), or the folder was deleted."""
+
+
+def stored_checkpoint_root(attrs: Mapping[str, Any], fallback: Path) -> Path:
+    """The checkpoint folder the study recorded when it was created, when this process can use it (it
+    exists, or it can be created: the same machine or a shared filesystem); else ``fallback`` (this
+    process's default), as on another machine, where the recorded folder's files are not to be found
+    anyway. Studies created before the folder was recorded use ``fallback``."""
+    stored = read_attr(attrs, CheckpointRootAttr)
+    if stored is None:
+        return fallback.absolute()
+    root = Path(stored.path)
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    usable = existing is not None and existing.is_dir() and (existing == root or os.access(existing, os.W_OK | os.X_OK))
+    return root if usable else fallback.absolute()
 
 
 class CheckpointStore:
@@ -34,6 +68,34 @@ class CheckpointStore:
     def trial_dir(self, number: int) -> Path:
         """Where trial ``number`` keeps its checkpoint files."""
         return self.root / f"trial-{number:06d}"
+
+    def holds_files(self, number: int) -> bool:
+        """Whether trial ``number``'s folder holds any file (a checkpoint to resume from)."""
+        folder = self.trial_dir(number)
+        return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+    def resume_step(
+        self, record: TrialRecord, start: int, *, study: str, trial: Callable[[int], TrialRecord]
+    ) -> int:
+        """The step ``record`` resumes from, its checkpoint folder being empty: ``start`` when the folder never
+        held files (an objective that keeps no checkpoint), else 0 with a `CheckpointMissingWarning`: the
+        files it (or its PBT parent, read with ``trial``) left are not here, so its training starts again."""
+        source = record
+        parent = record.attrs.get("parent")
+        if not record.attrs.get(CHECKPOINTED) and isinstance(parent, int):
+            source = trial(parent)
+        if not source.attrs.get(CHECKPOINTED):
+            return start
+        whose = "it" if source is record else f"its parent trial {source.number}"
+        warnings.warn(
+            f"trial {record.number} resumes at step {start}, but its checkpoint folder "
+            f"{self.trial_dir(record.number)} holds none of the files {whose} left: it starts again from step 0 "
+            f"and trains its first {start} step(s) again; run every worker of study {study!r} where its "
+            "checkpoints are (the same machine or a shared filesystem, or checkpoint_dir= naming that folder)",
+            CheckpointMissingWarning,
+            stacklevel=4,
+        )
+        return 0
 
     def copy(self, source: int, target: int) -> None:
         """Give a continuation its parent's checkpoint files (PBT's exploit)."""

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tunesmith._validate import checked_arguments
-from tunesmith.attributes import EnvironmentAttr, write_attr
+from tunesmith.attributes import CheckpointRootAttr, EnvironmentAttr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import environment
@@ -25,7 +25,7 @@ from tunesmith.space import Space
 from tunesmith.storage import Storage, StudyInfo, open_storage
 from tunesmith.study import _ask, _define_by_run, _known, _multi, _optimize, _recovery, _retry, _spec, _warm_start
 from tunesmith.study._ask import trial_seed
-from tunesmith.study._checkpoints import CheckpointStore, default_checkpoint_root
+from tunesmith.study._checkpoints import CHECKPOINTED, CheckpointStore, default_checkpoint_root, stored_checkpoint_root
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
 from tunesmith.study._outcome import StopNote, decide_at_report, judge, never_compared, ran_all_steps
@@ -75,8 +75,10 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
             parameters (and seed) again as a new trial with ``attrs["retry_of"]`` (the lost
             trial's number) and ``attrs["retries"]``. Stored with the study; ``None`` keeps the
             stored value (0 for a new study).
-        checkpoint_dir: where trials keep checkpoint files (default
-            ``tunesmith-checkpoints/<name>``), one ``trial-NNNNNN`` folder per trial.
+        checkpoint_dir: where trials keep checkpoint files (default ``tunesmith-checkpoints/<name>``
+            in the working directory of the study's first opener, stored as an absolute path, so a
+            worker started elsewhere on the same machine or a shared filesystem finds the same files),
+            one ``trial-NNNNNN`` folder per trial.
         keep_checkpoints: how many of the best finished trials keep their checkpoints; the others'
             are deleted as trials finish.
         divergence_factor: a minimised metric that grows past this many times its first reported
@@ -132,7 +134,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         self._storage = open_storage(storage)
         self.name = name or f"study-{uuid.uuid4().hex[:8]}"
         root = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_root(self.name)
-        self._checkpoints = CheckpointStore(root, self.keep_checkpoints)
+        self._checkpoints = CheckpointStore(root.absolute(), self.keep_checkpoints)
         self._worker = worker_id()
         self._decisions: dict[int, Decision] = {}
         self._stop_notes: dict[int, StopNote] = {}
@@ -164,7 +166,10 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         check_grace(self.heartbeat_interval, self.grace)
         if created:
             write_attr(self, EnvironmentAttr.from_json(environment()))
+            write_attr(self, CheckpointRootAttr(path=str(self._checkpoints.root)))
             _define_by_run.record_sampler_choice(self, self.space)
+        elif checkpoint_dir is None:
+            self._checkpoints = CheckpointStore(stored_checkpoint_root(self._info.attrs, root), self.keep_checkpoints)
         if baseline is not None:
             self.declare_baseline(baseline)
         _warm_start.record_warm_start(self, warm_start)
@@ -304,6 +309,10 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         self._running.add(record.number)
         self._decisions[record.number] = Decision.CONTINUE
         start = int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
+        if start > 0 and not self._checkpoints.holds_files(record.number):
+            start = self._checkpoints.resume_step(
+                record, start, study=self.name, trial=lambda n: self._storage.get_trial(self._info.id, n)
+            )
         return self._defined.hand_out(Trial(
             record.number, record.params, record.seed, lambda step, metrics: self.report(record.number, step, metrics),
             start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number), space=self.space,
@@ -370,6 +379,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
             self._info.id, number, outcome.state, metrics=outcome.metrics, reason=outcome.reason,
             error=outcome.error, now=self._clock(), kind=outcome.kind,
         )  # fmt: skip
+        if self._checkpoints.holds_files(number):  # a resumption that finds none has lost them
+            self._storage.update_trial(self._info.id, number, attrs={CHECKPOINTED: True})
         self._running.discard(number)
         _multi.after_tell(self, outcome.state)  # several objectives: store the reference point once it is known
         if outcome.state.is_finished and self._checkpoints.root.is_dir():
@@ -460,3 +471,4 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, storage={self._storage.url!r})"
+

@@ -1,0 +1,125 @@
+"""Checkpoints survive a worker started elsewhere: the study records its checkpoint folder as an absolute
+path, and a trial resumed where its files are not starts again from step 0, with a warning, instead of
+resuming from nothing at its old step."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+import tunesmith as ts
+from tunesmith.attributes import CheckpointRootAttr, read_attr
+from tunesmith.schedulers import ASHA
+from tunesmith.study import CheckpointMissingWarning
+
+SPACE = ts.Space({"quality": ts.Float(0.0, 1.0)})
+
+
+def _study(url: str, trials: int = 9, **kwargs: object) -> ts.Study:
+    return ts.Study(SPACE, metric="loss", scheduler=ASHA(1, 9, 3, mode="promote"), storage=url, name="ckpt",
+                    seed=4, sampler="random", budget=ts.Budget(trials=trials), **kwargs)  # type: ignore[arg-type]  # fmt: skip
+
+
+def checkpointed(trial: ts.Trial) -> dict[str, float]:
+    """Trains from its checkpoint: it must find the epochs it says it did (``trial.step``)."""
+    state = trial.load_checkpoint() or {"epochs": 0}
+    assert state["epochs"] == trial.step, f"resumed at step {trial.step} with {state['epochs']} epochs done"
+    loss = math.inf
+    for step in trial.steps(9):
+        state["epochs"] = step + 1
+        trial.save_checkpoint(state)
+        loss = trial.params["quality"] + 1.0 / (step + 1)
+        trial.report(loss=loss)
+    return {"loss": loss}
+
+
+def _pause_some(url: str, where: Path, monkeypatch: pytest.MonkeyPatch) -> ts.Study:
+    """The first worker, run in ``where``, leaves trials paused at their rungs with their checkpoints."""
+    where.mkdir()
+    monkeypatch.chdir(where)
+    study = _study(url)
+    with pytest.warns(ts.study.PausedTrialsWarning):
+        study.optimize(checkpointed, n_trials=6)
+    assert any(r.state is ts.TrialState.PAUSED for r in study.trials)
+    return study
+
+
+def test_a_worker_in_another_directory_resumes_from_the_first_opener_s_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/ckpt.db"
+    first = _pause_some(url, tmp_path / "a", monkeypatch)
+    root = tmp_path / "a" / "tunesmith-checkpoints" / "ckpt"
+    assert first.checkpoint_root == root
+    stored = read_attr(first.attrs, CheckpointRootAttr)
+    assert stored is not None and stored.path == str(root)
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "b")
+    second = ts.Study.load("ckpt", url)
+    assert second.checkpoint_root == root
+    paused = {r.number for r in second.trials if r.state is ts.TrialState.PAUSED}
+    resumed: list[int] = []
+
+    def noting(trial: ts.Trial) -> dict[str, float]:
+        if trial.step > 0 and trial.number in paused:
+            resumed.append(trial.number)
+        return checkpointed(trial)  # asserts that a resumed trial finds the epochs it did
+
+    second.optimize(noting)
+    assert resumed, "a trial paused by the first worker was resumed here"
+    states = {r.state for r in second.trials}
+    assert ts.TrialState.PAUSED not in states and ts.TrialState.FAILED not in states
+    assert not (tmp_path / "b" / "tunesmith-checkpoints").exists()
+
+
+def test_a_resumed_trial_whose_files_are_gone_starts_again_from_step_0_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/ckpt.db"
+    first = _pause_some(url, tmp_path / "a", monkeypatch)
+    marked = [r.number for r in first.trials if r.attrs.get("checkpointed")]
+    assert marked == [r.number for r in first.trials], "each trial ended or paused with files in its folder"
+    for folder in first.checkpoint_root.iterdir():
+        for file in folder.iterdir():
+            file.unlink()  # e.g. a worker on a machine without the shared folder
+    with pytest.warns(CheckpointMissingWarning, match=r"resumes at step \d+, but its checkpoint folder .* holds none"):
+        ts.Study.load("ckpt", url).optimize(checkpointed)  # asserts epochs == step: it must start at 0
+    states = {r.state for r in ts.Study.load("ckpt", url).trials}
+    assert ts.TrialState.FAILED not in states and ts.TrialState.PAUSED not in states
+
+
+def test_an_objective_that_keeps_no_checkpoint_resumes_at_its_step_without_a_warning(tmp_path: Path) -> None:
+    steps: list[int] = []
+
+    def stateless(trial: ts.Trial) -> dict[str, float]:
+        steps.append(trial.step)
+        for step in trial.steps(9):
+            trial.report(loss=trial.params["quality"] + 1.0 / (step + 1))
+        return {"loss": trial.params["quality"]}
+
+    _study("memory", checkpoint_dir=tmp_path).optimize(stateless)  # any warning fails the test
+    assert any(step > 0 for step in steps), "paused trials resumed at their rung"
+
+
+def test_a_recorded_folder_this_process_cannot_create_falls_back_to_the_local_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/ckpt.db"
+    created = _study(url)
+    (tmp_path / "a-file").write_text("")  # the recorded folder cannot be made here, as on another machine
+    created.set_attr("checkpoint_root", {"path": str(tmp_path / "a-file" / "ckpt")})
+    created.storage.close()
+    monkeypatch.chdir(tmp_path)
+    study = ts.Study.load("ckpt", url)
+    assert study.checkpoint_root == tmp_path / "tunesmith-checkpoints" / "ckpt"
+    assert os.path.isabs(study.checkpoint_root)
+
+
+def test_an_explicit_checkpoint_dir_wins_over_the_recorded_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/ckpt.db"
+    _study(url, checkpoint_dir=tmp_path / "first").storage.close()
+    assert ts.Study.load("ckpt", url).checkpoint_root == tmp_path / "first"
+    assert ts.Study.load("ckpt", url, checkpoint_dir=tmp_path / "mine").checkpoint_root == tmp_path / "mine"
