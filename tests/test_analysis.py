@@ -226,6 +226,48 @@ def test_a_study_without_failures_gets_no_attribution() -> None:
     assert result.lines()[0] == "signatures of 20 trials: 20 healthy"
 
 
+def _diverging_at_random(trials: int, diverged: set[int], seed: int) -> list[TrialRecord]:
+    """Trials on two parameters whose divergence has nothing to do with them (those in ``diverged``)."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(1, 11)
+    records = []
+    for i in range(trials):
+        curve = list(2.0 * 1.5**steps) if i in diverged else list(0.1 + 2.0 * np.exp(-steps / 2))
+        params = {"depth": int(rng.integers(1, 9)), "C": float(10 ** rng.uniform(-3, 1))}
+        records.append(_curve_record(i, curve, params=params))
+    return records
+
+
+DIVERGENCE_SPACE = ts.Space({"depth": ts.Int(1, 8), "C": ts.Float(1e-3, 10.0, log=True)})
+
+
+def test_failures_unrelated_to_any_parameter_get_no_narrowing_advice() -> None:
+    """With 3 of 12 trials diverging at random, the best cut over two parameters often covers them all
+    (3 of 3 diverged trials have depth <= 2); chance explains that, so no advice is given."""
+    advised = []
+    for seed in range(30):
+        chosen = set(np.random.default_rng(100 + seed).choice(12, size=3, replace=False).tolist())
+        result = diagnose(_diverging_at_random(12, chosen, seed), DIVERGENCE_SPACE, "loss")
+        assert result.counts[Signature.DIVERGED] == 3
+        if result.attributions:
+            advised.append((seed, result.lines()))
+    assert advised == []
+
+
+def test_when_every_trial_failed_no_parameter_is_blamed() -> None:
+    result = diagnose(_diverging_at_random(10, set(range(10)), seed=1), DIVERGENCE_SPACE, "loss")
+    assert result.counts[Signature.DIVERGED] == 10
+    assert result.attributions == () and result.suggestions == ()
+
+
+def test_an_attribution_says_how_likely_chance_alone_would_give_it(planted_study: ts.Study) -> None:
+    result = diagnose(planted_study.trials, planted_study.space, planted_study.metric)
+    attribution = next(a for a in result.attributions if a.signature is Signature.DIVERGED)
+    assert attribution.p_value is not None and attribution.p_value <= 0.01
+    assert f"p = {attribution.p_value:.2g} by chance" in attribution.describe()
+    assert attribution.to_json()["p_value"] == attribution.p_value
+
+
 def _random_study(objective: Any, trials: int, seed: int = 0) -> ts.Study:
     space = ts.Space({"x": ts.Float(0.0, 1.0), "y": ts.Float(0.0, 1.0), "z": ts.Float(0.0, 1.0)})
     study = ts.Study(space, metric="loss", sampler="random", budget=ts.Budget(trials=trials), storage="memory",

@@ -3,15 +3,20 @@
 For every signature that enough trials share, `diagnose` looks for the single rule on one
 parameter (``lr > 0.04``, ``batch_size <= 64``, ``optimizer = sgd``) that best separates the
 trials with that signature from the other judged trials (best F1 score over every cut between
-observed values), keeps it when it covers most of those trials and is mostly right, and turns
-it into a suggestion ("narrow lr to at most 0.03"). With an importance result it also names
-the parameters that barely matter, so the budget goes to the ones that do.
+observed values), keeps it when it covers most of those trials and is mostly right and when chance
+cannot explain it, and turns it into a suggestion ("narrow lr to at most 0.03"). Chance is measured
+by a permutation test: the signature is dealt to the same number of trials at random, the best rule
+over every parameter and cut is found again, and the rule is kept only when at most 5% of such
+shuffles find one as good (``p``, stated with the rule). So the failures' base rate counts, and so
+does the search over many parameters and cuts: a rule picked out of hundreds looks good by luck.
+With an importance result it also names the parameters that barely matter, so the budget goes to the
+ones that do.
 
 Example:
     >>> report = diagnose(study.trials, study.space, study.metric)
     >>> print("\\n".join(report.lines()))
     signatures of 100 trials: 15 diverged, 85 healthy
-    14 of 15 diverged trials have lr > 0.04 (14 of 16 trials with lr > 0.04 diverged)
+    14 of 15 diverged trials have lr > 0.04 (14 of 16 trials with lr > 0.04 diverged; p = 0.005 by chance)
     narrow lr to at most 0.03
 """
 
@@ -46,8 +51,12 @@ Op = Literal[">", "<", ">=", "<=", "="]
 
 # A rule is kept when it covers this share of the signature's trials ...
 MIN_RECALL = 0.6
-# ... and this share of the trials it covers have the signature.
+# ... and this share of the trials it covers have the signature ...
 MIN_PRECISION = 0.5
+# ... and at most this share of random deals of the signature give a rule as good (the permutation test).
+ALPHA = 0.05
+# The shuffles of the permutation test (seeded: the same trials give the same diagnosis).
+PERMUTATIONS = 199
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ class Attribution:
         matched: trials with the signature that satisfy the rule.
         total: trials with the signature.
         covered: judged trials that satisfy the rule (with or without the signature).
+        p_value: the share of random deals of the signature (as many trials, any of the judged ones) for
+            which the best rule over every parameter and cut is as good (`PERMUTATIONS` shuffles, +1 each).
     """
 
     signature: Signature
@@ -93,12 +104,14 @@ class Attribution:
     matched: int
     total: int
     covered: int
+    p_value: float | None = None
 
     def describe(self) -> str:
         what = self.signature.value
+        chance = "" if self.p_value is None else f"; p = {self.p_value:.2g} by chance"
         return (
             f"{self.matched} of {self.total} {what} trials have {self.rule.describe()} "
-            f"({self.matched} of {self.covered} trials with {self.rule.describe()} {_verb(self.signature)})"
+            f"({self.matched} of {self.covered} trials with {self.rule.describe()} {_verb(self.signature)}{chance})"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -108,6 +121,7 @@ class Attribution:
             "matched": self.matched,
             "total": self.total,
             "covered": self.covered,
+            "p_value": self.p_value,
             "text": self.describe(),
         }
 
@@ -199,7 +213,12 @@ def diagnose(
         found = _best_rule(judged, positive, space)
         if found is None or found.matched < min_trials:
             continue
-        attributions.append(Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered))
+        p_value = _chance(judged, positive, space, found.score)
+        if p_value > ALPHA:
+            continue
+        attributions.append(
+            Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered, p_value)
+        )
         suggestion = _narrowing(found.rule, space[found.rule.param], signature)
         if suggestion is not None:
             suggestions.append(Suggestion(suggestion, found.rule.param, attributions[-1].describe()))
@@ -244,8 +263,52 @@ def _best_rule(judged: Sequence[TrialRecord], positive: np.ndarray, space: Space
     return best
 
 
-def _f1(matched: np.ndarray, covered: np.ndarray, total: int) -> np.ndarray:
+def _f1(matched: np.ndarray, covered: np.ndarray, total: int | np.ndarray) -> np.ndarray:
     return 2.0 * matched / np.maximum(covered + total, 1)
+
+
+def _chance(judged: Sequence[TrialRecord], positive: np.ndarray, space: Space, score: float) -> float:
+    """The permutation p-value of a best rule scoring ``score``: the share of shuffles of ``positive``
+    whose best rule, over every parameter and cut as `_best_rule` searches them, scores at least as well
+    (each side counted with one, so it is never 0)."""
+    rng = np.random.default_rng(0)
+    deals = np.array([rng.permutation(positive) for _ in range(PERMUTATIONS)], dtype=bool)
+    best = np.zeros(PERMUTATIONS)
+    for name in space.dimensions:
+        param = space[name]
+        if isinstance(param, Choice) and len(param.options) > 1:
+            keys = [json.dumps(r.params[name]) if name in r.params else None for r in judged]
+            for option in param.options:
+                inside = np.array([k == json.dumps(option) for k in keys], dtype=bool)
+                if inside.any():
+                    matched = deals[:, inside].sum(axis=1)
+                    best = np.maximum(best, _f1(matched, np.full_like(matched, inside.sum()), deals.sum(axis=1)))
+        elif isinstance(param, Float | Int):
+            best = np.maximum(best, _best_cut_scores(name, judged, deals))
+    exceed = int((best >= score - 1e-12).sum())
+    return (exceed + 1) / (PERMUTATIONS + 1)
+
+
+def _best_cut_scores(name: str, judged: Sequence[TrialRecord], deals: np.ndarray) -> np.ndarray:
+    """`_best_cut`'s best F1 on ``name`` for each row of ``deals`` (0 where no cut exists)."""
+    values = np.array(
+        [float(r.params[name]) if isinstance(r.params.get(name), int | float) else math.nan for r in judged]
+    )
+    active = np.flatnonzero(np.isfinite(values))
+    if len(active) < 2:
+        return np.zeros(len(deals))
+    order = active[np.argsort(values[active], kind="stable")]
+    distinct, first = np.unique(values[order], return_index=True)
+    if len(distinct) < 2:
+        return np.zeros(len(deals))
+    total = deals.sum(axis=1)[:, None]
+    cumulative = np.cumsum(deals[:, order], axis=1)
+    below_n = first[1:]
+    below_pos = cumulative[:, below_n - 1]
+    above_pos = cumulative[:, -1:] - below_pos
+    f1_above = _f1(above_pos, len(order) - below_n, total)
+    f1_below = _f1(below_pos, below_n, total)
+    return np.maximum(f1_above.max(axis=1), f1_below.max(axis=1))
 
 
 def _best_category(name: str, param: Choice, judged: Sequence[TrialRecord], positive: np.ndarray) -> _Found | None:
