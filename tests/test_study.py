@@ -12,6 +12,7 @@ import pytest
 
 import tunesmith as ts
 from tunesmith.decision import Decision
+from tunesmith.objective import MetricDirectionWarning
 from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers.base import Scheduler
 from tunesmith.study import trial_seed
@@ -86,8 +87,23 @@ def test_max_direction_picks_the_largest() -> None:
     assert study.best is not None and study.best.metrics["acc"] == 0.9
 
 
-@pytest.mark.parametrize("name", ["accuracy", "val_acc", "roc_auc", "val_f1", "r2", "neg_log_loss", "score",
-                                  "valAccuracy", "testAUC", "F1Score", "valaccuracy", "meanAveragePrecision"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "accuracy",
+        "val_acc",
+        "roc_auc",
+        "val_f1",
+        "r2",
+        "neg_log_loss",
+        "score",
+        "valAccuracy",
+        "testAUC",
+        "F1Score",
+        "valaccuracy",
+        "meanAveragePrecision",
+    ],
+)
 def test_a_bare_name_that_reads_like_a_score_is_refused_rather_than_minimised(name: str) -> None:
     with pytest.raises(ts.ConfigError, match=rf"metric '{name}' reads like a score where higher is better, but a "
                        rf"bare name is minimised: pass ts.Metric\('{name}', 'max'\)"):  # fmt: skip
@@ -95,11 +111,57 @@ def test_a_bare_name_that_reads_like_a_score_is_refused_rather_than_minimised(na
     with pytest.raises(ts.ConfigError, match="reads like a score"):
         ts.Study(quadratic_space(), metrics=[ts.Metric("loss"), name], storage="memory")
     assert ts.Study(quadratic_space(), metric=ts.Metric(name, "max"), storage="memory").metric.direction == "max"
-    assert ts.Study(quadratic_space(), metric=ts.Metric(name, "min"), storage="memory").metric.direction == "min"
+    with pytest.warns(MetricDirectionWarning, match=rf"metric '{name}' reads like a score .* but the study minimises"):
+        minimised = ts.Study(quadratic_space(), metric=ts.Metric(name, "min"), storage="memory")
+    assert minimised.metric.direction == "min", "a choice made explicitly is kept, with a warning"
 
 
-@pytest.mark.parametrize("name", ["loss", "val_error", "latency_ms", "logloss", "value", "f1", "accuracy_loss",
-                                  "valLoss", "accuracyLoss", "trainloss", "num_errors", "runtime", "timestamp"])
+def test_a_metric_object_without_a_direction_that_reads_like_a_score_warns_when_the_study_is_created(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/acc.db"
+    with pytest.warns(MetricDirectionWarning, match=r"pass ts.Metric\('val_accuracy', 'max'\)"):
+        ts.Study(quadratic_space(), metric=ts.Metric("val_accuracy"), storage=url, name="acc").storage.close()
+    ts.Study.load("acc", url).storage.close()  # reopening says nothing more: the warning came at creation
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"name": "val_accuracy"}, "a bare name is minimised: add direction = 'max' to the metric's table"),
+        ({"name": "val_accuracy", "directon": "max"}, r"unknown key\(s\) 'directon': did you mean 'direction'"),
+    ],
+)
+def test_a_metric_table_without_a_direction_or_with_a_misspelt_key_is_refused(
+    table: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ts.ConfigError, match=message):
+        ts.Metric.from_json(table)
+
+
+def test_a_guardrail_table_with_a_misspelt_key_is_refused() -> None:
+    with pytest.raises(ts.ConfigError, match=r"unknown key\(s\) 'bonud': did you mean 'bound'"):
+        ts.Guardrail.from_json({"metric": "latency_ms", "op": "<=", "bonud": 20})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "loss",
+        "val_error",
+        "latency_ms",
+        "logloss",
+        "value",
+        "f1",
+        "accuracy_loss",
+        "valLoss",
+        "accuracyLoss",
+        "trainloss",
+        "num_errors",
+        "runtime",
+        "timestamp",
+    ],
+)
 def test_a_bare_name_of_a_loss_is_minimised(name: str) -> None:
     # A bare "f1" is how optimisation papers name their first objective: nothing says it is an F1 score.
     assert ts.Study(quadratic_space(), metric=name, storage="memory").metric == ts.Metric(name, "min")

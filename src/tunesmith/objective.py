@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import operator
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,11 +19,13 @@ __all__ = [
     "STDERR",
     "Guardrail",
     "Metric",
+    "MetricDirectionWarning",
     "is_per_example",
     "metric_named",
     "normalise_result",
     "reads_as_score",
     "summarise",
+    "warn_if_minimised_score",
 ]
 
 Direction = Literal["min", "max"]
@@ -71,7 +75,46 @@ class Metric:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Metric:
-        return cls(str(data["name"]), data.get("direction", "min"))
+        """A metric from its table (a config file's, or a stored spec's): ``name`` and ``direction``; without a
+        direction, a name that reads like a score is refused, as a bare name is (`metric_named`)."""
+        _check_keys("metric", data, ("name", "direction"))
+        if "direction" not in data:
+            return metric_named(
+                str(data["name"]),
+                fix="add direction = 'max' to the metric's table (or 'min' if lower really is better)",
+            )
+        return cls(str(data["name"]), data["direction"])
+
+
+class MetricDirectionWarning(UserWarning):
+    """A new study minimises a metric whose name reads like a score (accuracy, AUC, F1...)."""
+
+
+def warn_if_minimised_score(metric: Metric) -> None:
+    """Warn when ``metric`` is minimised although its name says higher is better (`reads_as_score`): given as
+    ``Metric("val_accuracy")`` (minimised by default) or with ``"min"`` by mistake, the search would look
+    for the worst model. Called when a study is created, not each time one is opened."""
+    if metric.direction == "min" and reads_as_score(metric.name):
+        warnings.warn(
+            f"metric {metric.name!r} reads like a score where higher is better, but the study minimises it: "
+            f"pass ts.Metric({metric.name!r}, 'max'); if lower really is better, name it so (e.g. "
+            f"'{metric.name}_error') or filter this warning",
+            MetricDirectionWarning,
+            stacklevel=4,
+        )
+
+
+def _check_keys(what: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """Refuse keys of a ``what`` table other than ``known``: a misspelt one would be dropped silently."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what} must be a table with keys {', '.join(known)}, got {data!r}")
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"{what} has unknown key(s) {', '.join(map(repr, unknown))}: {hint}its keys are {', '.join(known)}"
+        )
 
 
 # Words of a metric's name (split at anything but letters and digits) that say higher is better, and words that
@@ -154,6 +197,7 @@ class Guardrail:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Guardrail:
+        _check_keys("guardrail", data, ("metric", "op", "bound"))
         return cls(str(data["metric"]), str(data["op"]), data["bound"])  # the constructor checks the bound
 
 

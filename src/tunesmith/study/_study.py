@@ -18,7 +18,7 @@ from tunesmith.decision import Decision
 from tunesmith.environment import environment
 from tunesmith.errors import BudgetExhausted
 from tunesmith.executors import Executor
-from tunesmith.objective import Guardrail, Metric
+from tunesmith.objective import Guardrail, Metric, warn_if_minimised_score
 from tunesmith.samplers import Sampler, SearchContext, make_sampler
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.space import Space
@@ -165,6 +165,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         )
         check_grace(self.heartbeat_interval, self.grace)
         if created:
+            for objective in self.objectives or (self.metric,):
+                warn_if_minimised_score(objective)
             write_attr(self, EnvironmentAttr.from_json(environment()))
             write_attr(self, CheckpointRootAttr(path=str(self._checkpoints.root)))
             _define_by_run.record_sampler_choice(self, self.space)
@@ -471,4 +473,3 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, storage={self._storage.url!r})"
-
