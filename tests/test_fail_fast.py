@@ -213,3 +213,46 @@ def test_under_hyperband_only_a_trial_that_pauses_where_it_has_no_metric_fails()
     assert failed and all(hyperband.bracket_of(n) == 2 for n in failed)
     later = [r for r in study.trials if hyperband.bracket_of(r.number) == 1]
     assert later and not [r for r in later if r.state is ts.TrialState.FAILED]
+
+
+def test_an_objective_that_calls_sys_exit_fails_its_trial_and_stops_the_study_like_any_bug() -> None:
+    """A training script's main() that calls sys.exit(0) (or argparse's exit) must not end the study
+    quietly with exit code 0: inline as in a trial process, it is the trial's failure, with the traceback."""
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=50))
+
+    def exits(trial: ts.Trial) -> float:
+        raise SystemExit(0)
+
+    with pytest.raises(ObjectiveError, match="failed the same way and none worked: SystemExit: 0"):
+        study.optimize(exits)
+    assert len(study.trials) == 3
+    record = study.trials[0]
+    assert record.state is ts.TrialState.FAILED and record.kind is ts.TrialKind.EXCEPTION
+    assert record.reason == "the objective called sys.exit(0)" and "SystemExit" in (record.error or "")
+
+
+class _FailingReports(ts.storage.MemoryStorage):
+    """A storage whose writes of reports fail from the third on, as a locked or lost database does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports = 0
+
+    def add_report(self, *args: object, **kwargs: object) -> None:
+        self.reports += 1
+        if self.reports >= 3:
+            raise ts.errors.StorageUnavailable("the database is locked (injected)")
+        super().add_report(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_storage_failure_while_the_objective_reports_stops_the_study_instead_of_failing_the_trial() -> None:
+    study = ts.Study(SPACE, metric="loss", storage=_FailingReports(), seed=0, budget=ts.Budget(trials=5))
+
+    def reporting(trial: ts.Trial) -> float:
+        for step in trial.steps(4):
+            trial.report(loss=trial.params["x"] / (step + 1))
+        return trial.params["x"]
+
+    with pytest.raises(ts.errors.StorageUnavailable, match="injected"):
+        study.optimize(reporting)
+    assert not any(r.kind is ts.TrialKind.EXCEPTION for r in study.trials), "the objective is not to blame"

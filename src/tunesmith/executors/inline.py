@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+from tunesmith.errors import StorageError
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
 from tunesmith.trial import Trial, TrialKind
 
@@ -14,10 +15,14 @@ __all__ = ["InlineExecutor", "asked_extra", "run_job"]
 def run_job(
     objective: Objective, job: TrialJob, on_report: ReportHandler | None, *, parent_pid: int | None = None
 ) -> TrialOutcome:
-    """Run one trial in this process; exceptions become a failed outcome, never escape.
+    """Run one trial in this process; the objective's exceptions become a failed outcome, never escape.
 
-    ``KeyboardInterrupt`` and ``SystemExit`` propagate: they mean the user wants out. ``parent_pid``
-    (a trial process's driver) makes the `Trial` refuse checkpoint writes once that parent is gone.
+    ``KeyboardInterrupt`` propagates: the user wants out. ``SystemExit`` from the objective (a training
+    script's ``sys.exit`` or argparse) is its failure, with the traceback, as in a trial process: it
+    must not end the study quietly with the objective's exit code. A `StorageError` raised while the
+    objective reported (the study's storage failing, not the objective) propagates and stops the study.
+    ``parent_pid`` (a trial process's driver) makes the `Trial` refuse checkpoint writes once that
+    parent is gone.
     """
     from pathlib import Path
 
@@ -43,10 +48,13 @@ def run_job(
             decision=trial.decision,
             extra=asked_extra(trial),
         )
-    except Exception as exc:  # noqa: BLE001 - a user's error must not end the study
+    except (Exception, SystemExit) as exc:  # a user's error (or sys.exit) must not end the study
+        if _storage_failure(exc):
+            raise
+        exited = f"the objective called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else None
         return TrialOutcome(
             job.number,
-            reason=f"exception: {type(exc).__name__}",
+            reason=exited or f"exception: {type(exc).__name__}",
             kind=TrialKind.EXCEPTION,
             error=traceback.format_exc(),
             decision=trial.decision,
@@ -55,6 +63,19 @@ def run_job(
     return TrialOutcome(
         job.number, result=result, decision=trial.decision, ran_all_steps=trial.ran_all_steps, extra=asked_extra(trial)
     )
+
+
+def _storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling or from, a `StorageError`: the study's storage failed
+    under the objective (in `Trial.report`), which is no fault of the configuration tried."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StorageError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def asked_extra(trial: Trial) -> dict[str, Any]:
