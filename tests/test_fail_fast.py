@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -256,3 +257,37 @@ def test_a_storage_failure_while_the_objective_reports_stops_the_study_instead_o
     with pytest.raises(ts.errors.StorageUnavailable, match="injected"):
         study.optimize(reporting)
     assert not any(r.kind is ts.TrialKind.EXCEPTION for r in study.trials), "the objective is not to blame"
+
+
+def test_ten_trials_that_all_fail_in_any_way_with_none_working_stop_the_study() -> None:
+    """NaN results, crashes, out of memory and timeouts may come from one configuration, so three of them
+    do not stop a study; but when the first ten all failed and none worked, every configuration fails."""
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=40))
+    with pytest.raises(ObjectiveError, match=r"the first 10 trials all failed and none worked \(10 non_finite"):
+        study.optimize(lambda trial: math.nan)
+    assert len(study.trials) == 10, "ten trials spent, not forty"
+
+
+def test_a_run_that_ends_with_every_trial_failed_raises_however_small_its_budget() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=4))
+    with pytest.raises(ObjectiveError, match=r"all 4 trials of this run failed and none worked \(4 non_finite"):
+        study.optimize(lambda trial: math.inf)
+
+
+def test_failures_of_many_configurations_do_not_stop_a_study_once_one_worked() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(trials=30))
+    study.optimize(lambda trial: trial.params["x"] if trial.number == 4 else math.nan)
+    assert len(study.trials) == 30 and study.best is not None and study.best.number == 4
+
+
+def test_the_cli_exits_non_zero_when_every_trial_returned_nan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nan.py").write_text("def objective(trial):\n    return float('nan')\n")
+    (tmp_path / "study.toml").write_text(
+        'name = "nan"\nobjective = "nan:objective"\nseed = 1\n[metric]\nname = "loss"\n[budget]\ntrials = 6\n'
+        '[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n'
+    )
+    result = CliRunner().invoke(cli, ["run", "study.toml", "--storage", f"sqlite:///{tmp_path / 's.db'}",
+                                      "--no-progress", "--no-report"])  # fmt: skip
+    assert result.exit_code != 0, result.output
+    assert "all 6 trials of this run failed and none worked (6 non_finite" in " ".join(result.output.split())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -67,12 +68,15 @@ def _failure_text(record: TrialRecord) -> str:
 
 class _SystematicFailure:
     """Watches finished trials: ``limit`` failures in a row of the same kind and text, before any trial
-    worked, mean a bug in the objective."""
+    worked, mean a bug in the objective; so do `_every_failed` failures of any kind (crashes, NaN results,
+    out of memory, timeouts, which one configuration may cause but not every one), before any worked, and
+    a run that ends with ``limit`` or more failures and nothing that worked."""
 
     def __init__(self, limit: int | None, *, worked_before: bool) -> None:
         self.limit = limit
         self.worked = worked_before
         self.streak: list[TrialRecord] = []
+        self.failures: list[TrialRecord] = []  # every failure before any trial worked
 
     def see(self, record: TrialRecord) -> None:
         if self.limit is None or self.worked:
@@ -80,6 +84,10 @@ class _SystematicFailure:
         if _worked(record):
             self.worked = True
             return
+        if record.state is TrialState.FAILED and not (record.kind is not None and record.kind.is_interruption):
+            self.failures.append(record)
+            if len(self.failures) >= _every_failed(self.limit):
+                raise self._nothing_worked(f"the first {len(self.failures)} trials all failed and none worked")
         if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
             self.streak = []
             return
@@ -96,6 +104,31 @@ class _SystematicFailure:
                 f"to keep going.\nThe last traceback:\n{record.error or record.reason}",
                 record.error,
             )
+
+    def at_end(self) -> None:
+        """At the end of a run that raised nothing: ``limit`` or more failures and no trial that worked, in the
+        run or before it, is a broken objective or space too, however few trials the budget allowed."""
+        if self.limit is not None and not self.worked and len(self.failures) >= self.limit:
+            raise self._nothing_worked(f"all {len(self.failures)} trials of this run failed and none worked")
+
+    def _nothing_worked(self, what: str) -> ObjectiveError:
+        kinds = Counter(r.kind.value if r.kind is not None else "failed" for r in self.failures)
+        counts = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+        last = self.failures[-1]
+        return ObjectiveError(
+            f"{what} ({counts}; the last: {_failure_text(last)}). Every configuration tried failed, so the objective "
+            "or the space is broken (a learning rate range that always diverges, a model that never fits in memory, "
+            "a time limit no trial meets); the study stopped instead of spending its budget. `tunesmith trials "
+            "--failed` lists them; fix it and run again, or pass fail_fast=None to keep going.\n"
+            f"The last failure:\n{last.error or last.reason}",
+            last.error,
+        )
+
+
+def _every_failed(limit: int) -> int:
+    """How many failures of any kind in a row, with none that worked, stop a study: more than the ``limit``
+    of identical code failures, since a space may hold many configurations that diverge or crash."""
+    return max(10, 3 * limit)
 
 
 @dataclass(frozen=True)
@@ -243,6 +276,7 @@ def optimize(
         meter.close(error)
         ended = study._clock()  # read before the reset: a simulated run ends at its simulated time
         study._clock = time.time
+    systematic.at_end()  # raises ObjectiveError: nothing worked in a run that failed again and again
     records = study.trials
     states: dict[str, int] = {}
     for record in records:
