@@ -219,6 +219,29 @@ def test_a_winner_well_beyond_the_sampling_noise_passes_the_margin() -> None:
     assert margin.passed and "better by" in margin.detail
 
 
+@pytest.mark.parametrize("rerun", [False, True])
+def test_a_deterministic_pipeline_without_per_example_values_cannot_pass_the_margin_on_rounding(rerun: bool) -> None:
+    """The same score on every seed and no per-example values: the only noise known is 0 (or 1e-16 of
+    rounding), so a win of 3 examples in 500 cannot be told from the validation sample's noise."""
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        return {"acc": 0.9463 + 0.006 * trial.params["x"] + 1e-16 * (trial.seed % 3)}  # rounding across seeds
+
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=8),
+                     storage="memory", seed=0, baseline={"x": 0.0})  # fmt: skip
+    study.optimize(objective)
+    if rerun:
+        ts.validate_top(study, objective, k=2, seeds=2)
+    else:
+        ts.evaluate_baseline(study, objective)
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.95})
+    margin = verdict.check("baseline margin")
+    assert margin.passed and not margin.checked, margin.detail
+    assert "better by" in margin.detail and "but no noise is known" in margin.detail
+    assert "return per-example values (e.g. {'acc': correct_per_example})" in margin.detail
+    assert verdict.headline.startswith("ready (not checked: baseline margin")
+
+
 def test_per_example_optimism_shrinks_near_equal_scores_together_and_leaves_a_clear_winner() -> None:
     # Near-equal: every configuration 0.80 accurate, scores spread by noise alone; the best of 50 draws flatters
     # by about se * E[max of 50 normals] (2.25 se). One clearly best (0.95 against 0.70): it barely flatters.

@@ -137,6 +137,10 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str) 
     return scores
 
 
+# A seed spread this small, relative to the scores, is rounding: the runs agree exactly across seeds.
+_NO_NOISE = 1e-9
+
+
 def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None,
                     optimism: Optimism | None) -> Check:  # fmt: skip
     """Whether the winner beats the baseline by more than the noise in either score.
@@ -181,6 +185,13 @@ def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr 
         noise = (f"sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors of the difference: its "
                  f"score's, {winner.source}, and the baseline mean's)")  # fmt: skip
     margin = metric.sign() * (base_mean - value)
+    if margin > 0 and winner is None and seed_noise <= _NO_NOISE * max(1.0, abs(base_mean), abs(value)):
+        return Check(name, True, (
+            f"{metric.name} {value:.4g} ({what}) vs baseline {base_mean:.4g}: better by {margin:.3g}, but no noise is "
+            "known, so it cannot be told from the validation sample's noise: the runs agree across seeds (a "
+            "deterministic pipeline, or no re-runs) and the results carry no per-example values or folds; return "
+            f"per-example values (e.g. {{'{metric.name}': correct_per_example}}) or per-fold scores to decide"
+        ), checked=False)  # fmt: skip
     passed = margin > max(seed_noise, sampling)
     if passed:
         outcome = ""
