@@ -209,8 +209,9 @@ class SeedReport:
                 status = f" beaten on every seed by #{better}"
             else:
                 status = ""
+            origin = f"{len(c.runs)} seeds" if c.original is None else f"search {c.original!s:.6}"
             lines.append(
-                f" {mark} {c.label:>9} {self.metric.name} {c.mean:.4g} +- {c.std:.2g} (search {c.original!s:.6}; "
+                f" {mark} {c.label:>9} {self.metric.name} {c.mean:.4g} +- {c.std:.2g} ({origin}; "
                 f"score {c.score:.4g}){status}"
             )
         if self.around:
@@ -393,13 +394,15 @@ def validate_top(
             winner = c
     per_seed: list[int] = []
     for i in range(len(seed_values)):
-        best_here: tuple[float, int] | None = None
-        for c in eligible:
-            value = c.runs[i].metrics.get(study.metric.name)
-            if value is not None and (best_here is None or study.metric.better(value, best_here[0])):
-                best_here = (value, c.trial)
-        if best_here is not None:
-            per_seed.append(best_here[1])
+        # The best candidates of seed i (several when they tie): the winner when it is one of them, so that a
+        # tie never reads as the best candidate changing across seeds; else the best ranked in the search.
+        scored = [(c.runs[i].metrics.get(study.metric.name), c.trial) for c in eligible]
+        values = [(value, trial) for value, trial in scored if value is not None]
+        if not values:
+            continue
+        top = min(study.metric.sign() * value for value, _ in values)
+        tied = [trial for value, trial in values if study.metric.sign() * value == top]
+        per_seed.append(winner.trial if winner is not None and winner.trial in tied else tied[0])
     report = SeedReport(
         metric=study.metric,
         rule=chosen_rule,
