@@ -396,12 +396,15 @@ def validate_top(
     for i in range(len(seed_values)):
         # The best candidates of seed i (several when they tie): the winner when it is one of them, so that a
         # tie never reads as the best candidate changing across seeds; else the best ranked in the search.
-        scored = [(c.runs[i].metrics.get(study.metric.name), c.trial) for c in eligible]
-        values = [(value, trial) for value, trial in scored if value is not None]
-        if not values:
+        losses = [
+            (study.metric.sign() * seen, c.trial)
+            for c in eligible
+            if (seen := c.runs[i].metrics.get(study.metric.name)) is not None
+        ]
+        if not losses:
             continue
-        top = min(study.metric.sign() * value for value, _ in values)
-        tied = [trial for value, trial in values if study.metric.sign() * value == top]
+        top = min(loss for loss, _ in losses)
+        tied = [trial for loss, trial in losses if loss == top]
         per_seed.append(winner.trial if winner is not None and winner.trial in tied else tied[0])
     report = SeedReport(
         metric=study.metric,
