@@ -403,8 +403,8 @@ def validate_top(
         ]
         if not losses:
             continue
-        top = min(loss for loss, _ in losses)
-        tied = [trial for loss, trial in losses if loss == top]
+        best_loss = min(loss for loss, _ in losses)
+        tied = [trial for loss, trial in losses if loss == best_loss]
         per_seed.append(winner.trial if winner is not None and winner.trial in tied else tied[0])
     report = SeedReport(
         metric=study.metric,
