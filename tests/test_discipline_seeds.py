@@ -277,3 +277,27 @@ def test_a_tie_on_one_seed_does_not_read_as_the_best_candidate_changing_across_s
     assert not report.changes_across_seeds and set(report.per_seed_winners) == {report.winner.trial}
     assert "the winner is the best candidate on every seed" in report.summary()
     assert "changes across seeds" not in report.summary()
+
+
+def test_failed_baseline_runs_are_warned_about_and_named_in_the_margin() -> None:
+    from tunesmith.discipline.baseline import BaselineFailuresWarning
+
+    study = searched(SEARCH)
+    calls: list[int] = []
+
+    def mostly_nan(trial: ts.Trial) -> dict[str, float]:
+        calls.append(trial.seed)
+        return {"acc": 0.86 if len(calls) == 1 else float("nan")}
+
+    with pytest.warns(BaselineFailuresWarning, match="4 of 5 baseline runs failed .* seed spread is unknown"):
+        baseline = ts.evaluate_baseline(study, mostly_nan, {"config": "decent"}, seeds=5)
+    assert baseline.std is None and study.attrs["baseline"].get("std") is None, "one value has no spread, not 0"
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.9})
+    margin = verdict.check("baseline margin")
+    assert "baseline 0.86 (on 1 of 5 seeds: 4 failed; its seed spread unknown)" in margin.detail
+
+
+def test_a_baseline_whose_every_run_failed_says_how_to_replace_it() -> None:
+    study = searched(SEARCH)
+    with pytest.raises(ts.TunesmithError, match=r"every baseline run failed \(3 of 3 seeds.*ts.evaluate_baseline"):
+        ts.evaluate_baseline(study, lambda trial: {"acc": float("nan")}, {"config": "decent"}, seeds=3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,13 @@ from tunesmith.trial import TrialState
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["Baseline", "evaluate_baseline", "run_pending_baseline"]
+__all__ = ["Baseline", "BaselineFailuresWarning", "evaluate_baseline", "run_pending_baseline"]
 
 DEFAULT_SEEDS = 5  # a baseline run without a declared or given number of seeds
+
+
+class BaselineFailuresWarning(UserWarning):
+    """Some baseline runs failed: the baseline's mean and spread rest on the others."""
 
 
 @dataclass(frozen=True)
@@ -30,13 +35,14 @@ class Baseline:
     Attributes:
         params: the configuration (the model's defaults).
         runs: every run.
-        mean, std: of the metric over the runs that completed (``std`` is the seed noise).
+        mean, std: of the metric over the runs that completed (``std`` is the seed noise; ``None`` when
+            fewer than two completed, so it is unknown).
     """
 
     params: dict[str, Any]
     runs: tuple[SeedRun, ...]
     mean: float
-    std: float
+    std: float | None
 
     def to_attr(self, metric: Metric) -> dict[str, Any]:
         """The JSON of `attribute` (without ``seed_count``)."""
@@ -97,9 +103,23 @@ def evaluate_baseline(
             bar.update(advance=1)
     runs = tuple(done)
     values = [r.metrics[study.metric.name] for r in runs if r.state != TrialState.FAILED.value]
+    failed = [r for r in runs if r.state == TrialState.FAILED.value]
+    fix = (f"fix the objective for the baseline {dict(params)!r}, or evaluate another with "
+           "ts.evaluate_baseline(study, objective, params={...}), which replaces it")  # fmt: skip
     if not values:
-        raise TunesmithError(f"every baseline run failed; the first error: {runs[0].reason}")
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        raise TunesmithError(
+            f"every baseline run failed ({len(runs)} of {len(runs)} seeds; the first: {failed[0].reason}): {fix}"
+        )
+    if failed:
+        warnings.warn(
+            f"{len(failed)} of {len(runs)} baseline runs failed (the first: {failed[0].reason}); the baseline's mean "
+            f"rests on the other {len(values)}"
+            + ("" if len(values) > 1 else ", and with one its seed spread is unknown")
+            + f": {fix}",
+            BaselineFailuresWarning,
+            stacklevel=2,
+        )
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
     baseline = Baseline(dict(params), runs, float(np.mean(values)), std)
     write_attr(study, baseline.attribute(study.metric, seed_count=seeds))
     return baseline

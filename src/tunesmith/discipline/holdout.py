@@ -187,7 +187,8 @@ def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr 
     margin = metric.sign() * (base_mean - value)
     if margin > 0 and winner is None and seed_noise <= _NO_NOISE * max(1.0, abs(base_mean), abs(value)):
         return Check(name, True, (
-            f"{metric.name} {value:.4g} ({what}) vs baseline {base_mean:.4g}: better by {margin:.3g}, but no noise is "
+            f"{metric.name} {value:.4g} ({what}) vs baseline {base_mean:.4g}{_baseline_failures(baseline)}: better by "
+            f"{margin:.3g}, but no noise is "
             "known, so it cannot be told from the validation sample's noise: the runs agree across seeds (a "
             "deterministic pipeline, or no re-runs) and the results carry no per-example values or folds; return "
             f"per-example values (e.g. {{'{metric.name}': correct_per_example}}) or per-fold scores to decide"
@@ -204,9 +205,18 @@ def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr 
     return Check(
         name,
         passed,
-        f"{metric.name} {value:.4g} ({what}) vs baseline {base_mean:.4g}: {relation} by {abs(margin):.3g}, "
-        f"{noise}{outcome}",
+        f"{metric.name} {value:.4g} ({what}) vs baseline {base_mean:.4g}{_baseline_failures(baseline)}: "
+        f"{relation} by {abs(margin):.3g}, {noise}{outcome}",
     )
+
+
+def _baseline_failures(baseline: BaselineAttr) -> str:
+    """`` (on 1 of 5 seeds: 4 failed)`` when some baseline runs failed, else nothing."""
+    runs, values = len(baseline.runs), len(baseline.values or ())
+    if runs <= values:
+        return ""
+    unknown = "; its seed spread unknown" if values < 2 else ""
+    return f" (on {values} of {runs} seeds: {runs - values} failed{unknown})"
 
 
 def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thresholds) -> Check:

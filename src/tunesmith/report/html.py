@@ -150,10 +150,12 @@ def _baseline_html(baseline: BaselineAttr) -> str:
     if baseline.mean is None:
         raise baseline.missing("mean")
     params = ", ".join(f"{k}={format_value(v)}" for k, v in (baseline.params or {}).items())
+    failed = len(baseline.runs) - len(baseline.values or ())
     return (
-        f"<p>The model's defaults ({html.escape(params)}), run across {len(baseline.runs)} seeds: mean "
-        f"{html.escape(format_value(baseline.mean))}. The dashed line in the optimisation history marks it; "
-        "the verdict asks the winner to beat it by more than the noise of seeds and of the validation sample.</p>"
+        f"<p>The model's defaults ({html.escape(params)}), run across {len(baseline.runs)} seeds"
+        f"{f' ({failed} failed)' if failed > 0 else ''}: mean {html.escape(format_value(baseline.mean))}. The "
+        "dashed line in the optimisation history marks it; the verdict asks the winner to beat it by more than the "
+        "noise of seeds and of the validation sample.</p>"
     )
 
 
