@@ -166,7 +166,7 @@ def test_retrying_interrupted_trials_on_a_spent_budget_is_refused_with_the_budge
     study.optimize(fixed)
     assert study.usage().trials == 2 and len(study.trials) == 3
     with pytest.raises(ts.ConfigError, match=r"has 0 of 2 trials left, but retrying 1 interrupted or lost trial\(s\) "
-                       r"\(#0\) needs 1: .* tunesmith extend STUDY --trials 3"):  # fmt: skip
+                       r"\(#0\) needs 1: .* tunesmith extend bugs --trials 3"):  # fmt: skip
         study.retry_failed(kinds=[ts.TrialKind.INTERRUPTED])
     study.extend_budget(trials=3)
     assert study.retry_failed(kinds=[ts.TrialKind.INTERRUPTED]) == [0]

@@ -69,7 +69,7 @@ def retry_failed(study: Study, kinds: Iterable[TrialKind]) -> list[int]:
             f"the trial budget has {limit - spent} of {limit} trials left, but retrying {len(unpaid)} "
             f"interrupted or lost trial(s) ({', '.join(f'#{n}' for n in unpaid)}) needs {len(unpaid)}: they never "
             f"counted towards the budget, so their retries would never run; raise it first "
-            f"(study.extend_budget(trials={needed}), or tunesmith extend STUDY --trials {needed})"
+            f"(study.extend_budget(trials={needed}), or tunesmith extend {study.name} --trials {needed})"
         )
     queued: list[int] = []
     for record in owed:
