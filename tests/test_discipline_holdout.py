@@ -260,3 +260,34 @@ def test_per_example_optimism_shrinks_near_equal_scores_together_and_leaves_a_cl
     assert equal.estimate == pytest.approx(se * expected_max_normal(50), rel=0.15)
     clear = estimate_optimism(records([0.95] + [0.70] * 49), ts.Metric("acc", "max"))
     assert clear is not None and abs(clear.estimate) < 0.2 * se
+
+
+def test_a_search_that_goes_on_after_the_holdout_was_opened_is_warned_and_the_verdict_shown_stale(
+    tmp_path: Path,
+) -> None:
+    from tunesmith.discipline.verdict import stale_note
+    from tunesmith.report import render_report
+    from tunesmith.study import HoldoutSpentWarning
+
+    url = f"sqlite:///{tmp_path}/after.db"
+    study = tuned(4, storage=url, name="after")
+    ts.finalize(study, holdout)
+    assert stale_note(study.attrs, study.trials) is None, "just judged: not stale"
+    study.extend_budget(trials=8)
+    with pytest.warns(HoldoutSpentWarning, match="opened 1 time\\(s\\) already for trial #"):
+        result = study.optimize(noisy_objective)
+    assert any("holdout of this study was opened" in note for note in result.notes)
+    note = stale_note(study.attrs, study.trials)
+    assert note is not None and note.startswith("stale: 4 trials finished after the holdout was opened")
+    assert "force=True" in note
+    status = CliRunner().invoke(cli, ["status", "after", "--storage", url])
+    assert "verdict stale: 4 trials finished after the holdout was opened" in " ".join(status.output.split())
+    assert "<b>STALE</b> stale: 4 trials finished" in render_report(study)
+
+
+def test_a_declared_baseline_that_never_ran_says_how_to_run_it() -> None:
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=4),
+                     storage="memory", seed=3, baseline={"x": 0.5})  # fmt: skip
+    study.optimize(noisy_objective)
+    margin = ts.finalize(study, holdout).check("baseline margin")
+    assert not margin.checked and "the declared baseline was never run: ts.evaluate_baseline" in margin.detail

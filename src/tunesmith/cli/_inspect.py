@@ -195,6 +195,10 @@ def status(study_name: str | None, storage: str) -> None:
     console.print(f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
+    from tunesmith.discipline.verdict import stale_note
+
+    if stale := stale_note(study.attrs, study.trials):
+        console.print(f"[yellow]{terminal_safe(f'verdict {stale}')}[/yellow]")
     for number, note in study.gone_trials().items():
         console.print(f"[yellow]{terminal_safe(f'trial {number} is recorded running, but {note}')}[/yellow]")
     _summary(study)

@@ -121,6 +121,7 @@ def run(
         _state_training(study)
         # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
         from tunesmith.discipline.sequence import after_search, before_search
+        from tunesmith.discipline.verdict import stale_note
 
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
         before_search(study, cfg, objective)
@@ -139,6 +140,8 @@ def run(
         verdict = after_search(study, cfg, objective)
         if verdict is not None:
             click.secho(_plain(verdict.summary()), fg="green" if verdict.ready else "red")
+            if stale := stale_note(study.attrs, study.trials):
+                click.secho(_plain(stale), fg="yellow")
         path = None if no_report else report_path or f"{safe_file_name(study.name)}-report.html"
         _write_report(study, path, findings, took)
 

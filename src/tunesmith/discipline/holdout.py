@@ -158,8 +158,11 @@ def _baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr 
     """
     baseline = read_attr(study.attrs, BaselineAttr)
     name = "baseline margin"
-    if baseline is None or not baseline.values:
+    if baseline is None:
         return Check(name, True, "no baseline evaluated: declare ts.Study(..., baseline={...defaults})", checked=False)
+    if not baseline.values:
+        return Check(name, True, "the declared baseline was never run: ts.evaluate_baseline(study, objective) runs it "
+                     "(ts.validate_top runs it first)", checked=False)  # fmt: skip
     if baseline.mean is None:
         raise baseline.missing("mean")
     metric = study.metric

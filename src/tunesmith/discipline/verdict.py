@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tunesmith.attributes import CheckAttr, VerdictAttr
+from tunesmith.attributes import CheckAttr, HoldoutLogAttr, SeedStabilityAttr, VerdictAttr, read_attr
+from tunesmith.trial import TrialRecord
 
-__all__ = ["Check", "Verdict"]
+__all__ = ["Check", "Verdict", "stale_note"]
+
+
+def stale_note(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> str | None:
+    """Why the recorded verdict no longer judges the study as it stands (``None``: it does, or there is none):
+    trials finished after the holdout was last opened, or the re-runs now pick another trial than the one
+    judged. The holdout is spent by then, so only a forced opening can judge again, and the verdict says so."""
+    verdict = read_attr(attrs, VerdictAttr)
+    log = read_attr(attrs, HoldoutLogAttr)
+    if verdict is None or log is None or not log.openings:
+        return None
+    opened = log.openings[-1].at
+    later = [r for r in records if r.state.is_finished and r.finished_at is not None and r.finished_at > opened]
+    stability = read_attr(attrs, SeedStabilityAttr)
+    moved = (stability is not None and stability.winner is not None and verdict.trial is not None
+             and stability.winner != verdict.trial)  # fmt: skip
+    if not later and not moved:
+        return None
+    reasons = []
+    if later:
+        reasons.append(f"{len(later)} trials finished after the holdout was opened")
+    if moved and stability is not None:
+        reasons.append(f"the seed re-runs now pick trial #{stability.winner}, not the judged #{verdict.trial}")
+    return (
+        f"stale: {' and '.join(reasons)}; the holdout is spent, so a new verdict needs a forced opening "
+        "(ts.finalize(..., force=True), tunesmith finalize --force), which the verdict records"
+    )
 
 
 @dataclass(frozen=True)

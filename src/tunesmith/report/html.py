@@ -96,7 +96,11 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     out: list[_Section] = []
     verdict = _optional(data.attrs, VerdictAttr, _verdict_html)
     if verdict is not None:
-        out.append(_Section("Verdict", verdict))
+        from tunesmith.discipline.verdict import stale_note
+
+        stale = stale_note(data.attrs, data.records)
+        warning = "" if stale is None else f'<p class="verdict bad"><b>STALE</b> {html.escape(stale)}</p>'
+        out.append(_Section("Verdict", warning + verdict))
     if data.several:  # no single best: the front, its history, and the choice made from it
         out.append(_Section("Pareto front", _front_html(data), plots.pareto_front(data)))
         out.append(_Section("Hypervolume", "", plots.hypervolume_history(data)))

@@ -12,6 +12,7 @@ configurations, invalidated trials), `_warm_start` (earlier results for the samp
 from tunesmith.study._checkpoints import CheckpointMissingWarning, CheckpointStore
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
+    HoldoutSpentWarning,
     PausedTrialsWarning,
     PopulationWarning,
     ResourceAxisWarning,
@@ -32,6 +33,7 @@ __all__ = [
     "MIN_FULLY_TRAINED",
     "CheckpointMissingWarning",
     "CheckpointStore",
+    "HoldoutSpentWarning",
     "ObjectiveError",
     "Observer",
     "Outcome",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.errors import BudgetLimit
 from tunesmith.schedulers import Scheduler
@@ -65,6 +67,26 @@ def paused_note(records: Sequence[TrialRecord], finished_any: bool) -> str | Non
         f"{len(paused)} trials are paused at their rungs waiting for promotion ({shown}): the next optimize() call "
         "resumes them, or give the study a trial budget (Budget(trials=...)) so that its last promotions are made "
         "before it ends" + ("" if finished_any else "; no trial has finished yet, so there is no best")
+    )
+
+
+class HoldoutSpentWarning(UserWarning):
+    """`optimize` runs trials after the study's holdout was opened (`finalize`): the recorded verdict judged the
+    study before them."""
+
+
+def holdout_spent_note(attrs: Mapping[str, Any]) -> str | None:
+    """What to say when ``optimize`` starts on a study whose holdout was opened (``None``: it was not)."""
+    log = read_attr(attrs, HoldoutLogAttr)
+    if log is None or not log.openings:
+        return None
+    trial = log.openings[-1].trial
+    judged = "" if trial is None else f" for trial #{trial}"
+    return (
+        f"the holdout of this study was opened {len(log.openings)} time(s) already{judged}: trials run now come "
+        "after it, so the recorded verdict no longer judges the study as it stands (it is shown as stale), and a "
+        "new verdict needs a forced opening (finalize(..., force=True)), which it records; a search that goes on "
+        "after seeing the holdout makes it one more validation set"
     )
 
 

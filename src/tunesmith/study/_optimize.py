@@ -20,10 +20,12 @@ from tunesmith.study import _define_by_run
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
     AxisWatch,
+    HoldoutSpentWarning,
     PausedTrialsWarning,
     PopulationWarning,
     ResourceAxisWarning,
     ShortTrainingWarning,
+    holdout_spent_note,
     paused_note,
     population_note,
     trained_fully,
@@ -177,6 +179,8 @@ def optimize(
         integer("fail_fast", fail_fast, minimum=1, allow_none=True, fix="pass 3, or None to never stop on failures"),
         worked_before=any(_worked(r) for r in history),
     )
+    if spent := holdout_spent_note(study.attrs):
+        warnings.warn(spent, HoldoutSpentWarning, stacklevel=3)
     fully = trained_fully(study.budget, study.scheduler)
     if fully is not None and fully[0] < MIN_FULLY_TRAINED:
         warnings.warn(fully[1], ShortTrainingWarning, stacklevel=3)
@@ -185,7 +189,7 @@ def optimize(
         options["memory_limit"] = memory_limit
     if trial_timeout is not None:
         options["trial_timeout"] = trial_timeout
-    notes: list[str] = []
+    notes: list[str] = [spent] if spent else []
     if executor == "inline" and (workers > 1 or options):
         executor = "processes"
         why = f"{workers} workers" if workers > 1 else " and ".join(sorted(options))
