@@ -26,6 +26,7 @@ __all__ = [
     "folds_of",
     "fold_metrics",
     "holdout_key",
+    "holdout_keys",
     "shifted_of",
     "slice_metrics",
     "slices_of",
@@ -91,12 +92,14 @@ def holdout_key(metric: Metric, result: Mapping[str, float]) -> str | None:
     ``validation_`` prefix, so ``val_loss`` -> ``holdout_loss``), ``holdout_<name>``, then the
     metric's own name.
     """
+    return next((key for key in holdout_keys(metric) if key in result), None)
+
+
+def holdout_keys(metric: Metric) -> tuple[str, ...]:
+    """The names a holdout result may give the primary metric, in the order `holdout_key` reads them."""
     base = metric.name
     for prefix in _VALIDATION_PREFIXES:
         if base.startswith(prefix):
             base = base[len(prefix) :]
             break
-    for key in (f"holdout_{base}", f"holdout_{metric.name}", metric.name):
-        if key in result:
-            return key
-    return None
+    return tuple(dict.fromkeys((f"holdout_{base}", f"holdout_{metric.name}", metric.name)))

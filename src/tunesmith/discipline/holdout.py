@@ -33,7 +33,7 @@ from tunesmith.attributes import (
     write_attr,
 )
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
-from tunesmith.discipline.conventions import holdout_key, shifted_of, slices_of
+from tunesmith.discipline.conventions import holdout_key, holdout_keys, shifted_of, slices_of
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, gap_test, noise_of, scored_in_points
 from tunesmith.discipline.guardrails import proxy_overfitting
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
@@ -362,9 +362,11 @@ def finalize(
         bar.update(advance=1)
         key = holdout_key(study.metric, scores)
         if key is None:
+            names = " or ".join(repr(k) for k in holdout_keys(study.metric))
             raise ConfigError(
-                f"the holdout evaluation returned {sorted(scores)}, without the study's metric: return "
-                f"'holdout_<metric>' or {study.metric.name!r}"
+                f"the holdout evaluation returned {sorted(scores)}, without the study's metric: return it as {names} "
+                "('holdout_<metric>'). The holdout was read, so this opening is recorded: after the fix, finalize "
+                "again with force=True (tunesmith finalize --force), which the verdict records"
             )
         shifted_scores = None if shifted is None else _evaluate(shifted, record.params, record.seed, "shifted")
         bar.update(advance=shifted is not None)
