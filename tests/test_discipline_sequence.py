@@ -88,3 +88,19 @@ def test_the_demo_ends_with_a_verdict() -> None:
     )
     rows = study.attrs["holdout"]["rows"]
     assert [r["label"] for r in rows] == ["val_accuracy", "val_loss"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"seeds": 1}, r"holdout.seeds must be an integer >= 2, got holdout.seeds=1"),
+        ({"seeds": 2.9}, r"holdout.seeds must be an integer >= 2, got holdout.seeds=2.9"),
+        ({"top": 0}, r"holdout.top must be a positive integer, got holdout.top=0"),
+        ({"gap": "2%"}, r"holdout.gap must be a finite number > 0, got holdout.gap='2%'"),
+    ],
+)
+def test_a_holdout_entry_with_a_bad_number_is_refused_before_anything_runs(
+    entry: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        holdout_plan({"evaluate": "os:getcwd", **entry})

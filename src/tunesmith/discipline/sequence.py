@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._validate import integer, real
 from tunesmith.attributes import BaselineAttr, HoldoutLogAttr, VerdictAttr, read_attr
 from tunesmith.discipline.holdout import Evaluate, Thresholds, finalize
 from tunesmith.discipline.seeds import SeedReport, evaluate_baseline, validate_top
@@ -67,10 +68,21 @@ def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
     return HoldoutPlan(
         evaluate=evaluate,
         shifted=None if shifted is None else import_object(shifted, base_dir=base_dir, what="shifted evaluation"),
-        top=int(entry.get("top", 3)),
-        seeds=int(entry.get("seeds", 5)),
+        top=integer("holdout.top", entry.get("top", 3), minimum=1, fix="re-run the best 3: top = 3"),
+        seeds=integer(
+            "holdout.seeds",
+            entry.get("seeds", 5),
+            minimum=2,
+            fix="give at least 2 seeds, so that the runs have a spread: seeds = 5",
+        ),
         baseline=baseline,
-        thresholds=Thresholds(**{k: float(entry[k]) for k in ("gap", "seed_cv", "slice", "shift") if k in entry}),
+        thresholds=Thresholds(
+            **{
+                k: real(f"holdout.{k}", entry[k], exclusive_minimum=0, fix="give a fraction, e.g. 0.02")
+                for k in ("gap", "seed_cv", "slice", "shift")
+                if k in entry
+            }
+        ),
     )
 
 
