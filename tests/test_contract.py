@@ -120,6 +120,15 @@ def test_extend_budget_stores_the_new_budget_and_the_study_runs_to_it() -> None:
     assert len(study.trials) == 10
 
 
+def test_extend_budget_records_what_the_auto_sampler_chooses_for_the_new_budget() -> None:
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0), "y": ts.Float(0.0, 1.0)}), metric="loss",
+                     budget=ts.Budget(trials=12), storage="memory")  # fmt: skip
+    assert study.attrs["sampler_choice"]["sampler"]["name"] == "gp"
+    study.extend_budget(trials=400)
+    choice = study.attrs["sampler_choice"]
+    assert choice["sampler"]["name"] == "cmaes" and "a budget of 400 trials" in choice["why"]
+
+
 def test_extend_budget_records_when_and_from_what_to_what_in_budget_log() -> None:
     storage = MemoryStorage()
     study = open_study(storage, budget=ts.Budget(trials=3, wall_time="1h"))

@@ -195,6 +195,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         self.budget = _spec.extend_budget(
             self._storage, self.name, self._clock(), trials=trials, wall_time=wall_time, resource=resource
         )
+        _define_by_run.record_sampler_choice(self, self.space)  # "auto" chooses by the budget: say what it picks now
         return self.budget
 
     @staticmethod
