@@ -185,6 +185,16 @@ def test_nested_cv_gives_outer_scores_with_their_spread() -> None:
     assert "nested CV over 3 outer folds" in result.summary()
 
 
+def test_nested_cv_says_how_sure_its_optimism_is() -> None:
+    from tunesmith.discipline.nested_cv import NestedCVResult
+
+    noisy = NestedCVResult((0.90, 0.92, 0.95), (0.93, 0.90, 0.94), ({}, {}, {}))
+    assert noisy.optimism_stderr == pytest.approx(np.std([0.03, -0.02, -0.01], ddof=1) / np.sqrt(3))
+    assert "within the noise, so the folds cannot tell" in noisy.summary()
+    clear = NestedCVResult((0.90, 0.91, 0.90, 0.90), (0.95, 0.96, 0.95, 0.955), ({}, {}, {}, {}))
+    assert "optimistic by +0.0513 +- 0.0013, a standard error over the folds)" in clear.summary()
+
+
 # A drop-in for RandomizedSearchCV ---------------------------------------------------------------
 
 

@@ -47,10 +47,28 @@ class NestedCVResult:
         """Mean inner best score minus mean outer score (scores are higher-is-better, as in scikit-learn)."""
         return float(np.mean(self.inner_best_scores)) - self.mean
 
+    @property
+    def optimism_stderr(self) -> float | None:
+        """The standard error of `optimism`, from the folds' paired differences (inner best less outer score);
+        ``None`` with one fold."""
+        if len(self.outer_scores) < 2:
+            return None
+        differences = np.subtract(self.inner_best_scores, self.outer_scores)
+        return float(np.std(differences, ddof=1) / np.sqrt(len(differences)))
+
     def summary(self) -> str:
+        error = self.optimism_stderr
+        if error is None:
+            sure = "one fold: its noise is unknown"
+        elif abs(self.optimism) > 2.0 * error:
+            sure = f"+- {error:.4f}, a standard error over the folds"
+        else:
+            sure = (f"+- {error:.4f}, a standard error over the folds: within the noise, so the folds cannot tell "
+                    "whether the inner scores flatter; more outer folds would")  # fmt: skip
         return (
             f"nested CV over {len(self.outer_scores)} outer folds: {self.mean:.4f} +- {self.std:.4f} "
-            f"(the inner tuning reported {np.mean(self.inner_best_scores):.4f}: optimistic by {self.optimism:+.4f})"
+            f"(the inner tuning reported {np.mean(self.inner_best_scores):.4f}: optimistic by {self.optimism:+.4f} "
+            f"{sure})"
         )
 
 
