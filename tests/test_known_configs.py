@@ -421,3 +421,34 @@ def test_tunesmith_trials_show_and_status_mark_an_invalidated_trial(tmp_path: Pa
     assert "invalidated: 1 trials (#1)" in _text(status.output)
     undo = CliRunner().invoke(cli, ["revalidate", "--study", "known", "--storage", url, "1"])
     assert undo.exit_code == 0 and ts.Study.load("known", url).trials[1].invalidated is None
+
+
+def _branching(trial: ts.Trial) -> float:
+    """A define-by-run objective whose parameters depend on a branch: x on one, depth on the other."""
+    if trial.suggest_categorical("kind", ["linear", "tree"]) == "linear":
+        return trial.suggest_float("x", 0.0, 1.0)
+    return trial.suggest_int("depth", 1, 5) / 5
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes", "random"])
+def test_a_define_by_run_study_warm_starts_another_with_every_branch_kept(sampler: str, tmp_path: Path) -> None:
+    """A trial that took one branch lacks the other branch's parameters; the warm start once dropped every
+    such trial as outside the space (here all twelve, refused as unusable)."""
+    before = ts.Study(metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=12))
+    before.optimize(_branching)
+    for source in (before, write_csv(before, tmp_path / "before.csv")):
+        after = ts.Study(before.space, metric="loss", storage="memory", seed=1, sampler=sampler,
+                         budget=ts.Budget(trials=14), warm_start=source)  # fmt: skip
+        stored = read_attr(after.attrs, WarmStartAttr)
+        assert stored is not None and stored.dropped == 0 and len(stored.points) == 12
+        assert {frozenset(p["params"]) for p in stored.points} == {
+            frozenset({"kind", "x"}), frozenset({"kind", "depth"})
+        }
+        after.optimize(lambda t: t.params["x"] if t.params["kind"] == "linear" else t.params["depth"] / 5)
+        assert len(after.trials) == 14, "the samplers read the branches' results (CMA-ES past its start too)"
+
+
+def test_results_lacking_a_parameter_no_result_gives_are_still_dropped(tmp_path: Path) -> None:
+    rows = [{"x": 0.1, "act": "relu", "loss": 0.3}, {"x": 0.9, "act": "tanh", "loss": 0.7}]  # no depth anywhere
+    with pytest.raises(ConfigError, match="none of its 2 results is usable"):
+        _study(warm_start=_write_csv(tmp_path / "older.csv", rows))

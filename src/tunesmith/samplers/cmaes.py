@@ -282,6 +282,8 @@ class CMAES(Sampler):
         context: SearchContext,
     ) -> None:
         """Add ``record`` to the current generation if the current distribution drew it; tell when full."""
+        if record.number < 0:
+            return  # a warm start's earlier result: it informs the start, never a generation, and has no draw
         x = self._cache.encode(space, record)[layout.numeric]
         active = ~np.isnan(x)
         if not active.any():

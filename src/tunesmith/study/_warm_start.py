@@ -201,7 +201,14 @@ def _value(raw: Any) -> float | None:
 
 
 def _points(space: Space, rows: list[_Row], *, text: bool) -> tuple[list[dict[str, Any]], int, int]:
-    """The usable results as ``{"params", "value"}``, and how many were outside the space or had no value."""
+    """The usable results as ``{"params", "value"}``, and how many were outside the space or had no value.
+
+    A parameter that some results give and others lack is one their objective asked for on some branches
+    only (define-by-run): a result without it keeps it inactive, as the study's own trials do, instead of
+    being dropped. A parameter no result gives belongs to another search, and the results lacking it are.
+    """
+    given = [frozenset(params) for params, _ in rows]
+    branching = frozenset().union(*given) - frozenset.intersection(*given) if given else frozenset()
     points: list[dict[str, Any]] = []
     outside = no_value = 0
     for params, raw in rows:
@@ -211,7 +218,21 @@ def _points(space: Space, rows: list[_Row], *, text: bool) -> tuple[list[dict[st
             continue
         typed = {k: from_text(space[k], v) if text else plain(space[k], v) for k, v in params.items()}
         try:
-            points.append({"params": space.validate(typed), "value": value})
+            points.append({"params": _checked(space, typed, branching), "value": value})
         except SpaceError:
             outside += 1
     return points, outside, no_value
+
+
+def _checked(space: Space, params: dict[str, Any], branching: frozenset[str]) -> dict[str, Any]:
+    """``params`` checked against the space; parameters in ``branching`` may be missing (inactive)."""
+    try:
+        return space.validate(params)
+    except SpaceError:
+        missing = {name for name in space if name not in params}
+        if not missing or not missing <= branching:
+            raise
+        for name, value in params.items():
+            if not space[name].contains(value):
+                raise SpaceError(f"{name}={value!r} is outside its range") from None
+        return dict(params)
