@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 import tunesmith as ts
 from tunesmith.cli import cli
@@ -56,17 +56,22 @@ def test_fail_fast_none_keeps_going() -> None:
     assert result.trials_run == 6 and len(result.failures) == 6
 
 
+def _run_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str, trials: int) -> Result:
+    """``tunesmith run`` on a study of one float, whose objective (module ``name``) returns ``body``."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"{name}.py").write_text(f"def objective(trial):\n    return {body}\n")
+    (tmp_path / "study.toml").write_text(
+        f'name = "{name}"\nobjective = "{name}:objective"\nseed = 1\n[metric]\nname = "loss"\n[budget]\n'
+        f'trials = {trials}\n[space]\nx = {{ type = "float", low = 0.0, high = 1.0 }}\n'
+    )
+    return CliRunner().invoke(cli, ["run", "study.toml", "--storage", f"sqlite:///{tmp_path / 's.db'}",
+                                    "--no-progress", "--no-report"])  # fmt: skip
+
+
 def test_the_cli_exits_non_zero_with_the_exception_when_the_objective_is_broken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "bug.py").write_text("def objective(trial):\n    return undefined_name\n")
-    (tmp_path / "study.toml").write_text(
-        'name = "bug"\nobjective = "bug:objective"\nseed = 1\n[metric]\nname = "loss"\n[budget]\ntrials = 40\n'
-        '[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n'
-    )
-    result = CliRunner().invoke(cli, ["run", "study.toml", "--storage", f"sqlite:///{tmp_path / 's.db'}",
-                                      "--no-progress", "--no-report"])  # fmt: skip
+    result = _run_config(tmp_path, monkeypatch, "bug", "undefined_name", trials=40)
     assert result.exit_code != 0, result.output
     assert "NameError" in result.output and "undefined_name" in result.output
 
@@ -281,13 +286,6 @@ def test_failures_of_many_configurations_do_not_stop_a_study_once_one_worked() -
 
 
 def test_the_cli_exits_non_zero_when_every_trial_returned_nan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "nan.py").write_text("def objective(trial):\n    return float('nan')\n")
-    (tmp_path / "study.toml").write_text(
-        'name = "nan"\nobjective = "nan:objective"\nseed = 1\n[metric]\nname = "loss"\n[budget]\ntrials = 6\n'
-        '[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n'
-    )
-    result = CliRunner().invoke(cli, ["run", "study.toml", "--storage", f"sqlite:///{tmp_path / 's.db'}",
-                                      "--no-progress", "--no-report"])  # fmt: skip
+    result = _run_config(tmp_path, monkeypatch, "nan", "float('nan')", trials=6)
     assert result.exit_code != 0, result.output
     assert "all 6 trials of this run failed and none worked (6 non_finite" in " ".join(result.output.split())
