@@ -241,3 +241,29 @@ def test_the_report_and_the_dashboard_read_the_learned_space() -> None:
     columns, rows = trial_rows(study)
     assert {f"params.{name}" for name in ASKED} <= set(columns)
     assert len(rows) == 30
+
+
+def test_the_gp_does_not_run_a_branch_s_configuration_again_for_a_parameter_that_branch_never_asks() -> None:
+    """A tree trial lacks C (it never asked for it): a proposal that differs from it only in C is that trial
+    again. The GP once took C for a difference and ran the same tree for most of the budget."""
+
+    def branches(trial: Trial) -> float:
+        if trial.suggest_categorical("model", ["logreg", "tree"]) == "logreg":
+            return 0.10 + 0.01 * abs(math.log10(trial.suggest_float("C", 1e-3, 1e2, log=True)))
+        depth = trial.suggest_int("max_depth", 1, 10)
+        return 0.05 + 0.01 * abs(depth - 9) + (0.01 if trial.suggest_categorical("criterion", ["gini", "entropy"])
+                                                == "gini" else 0.0)  # fmt: skip
+
+    study = ts.Study(metric="loss", sampler="gp", budget=ts.Budget(trials=20), storage="memory", seed=1)
+    study.optimize(branches)
+    after_start = [r for r in study.trials if r.number >= 5 and r.params["model"] == "tree"]
+    earlier = {json_key(r.params) for r in study.trials if r.number < 5}
+    repeated = [r.number for i, r in enumerate(after_start)
+                if json_key(r.params) in earlier | {json_key(p.params) for p in after_start[:i]}]  # fmt: skip
+    assert repeated == [], f"trials {repeated} ran a tree configuration again"
+
+
+def json_key(params: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(params, sort_keys=True)

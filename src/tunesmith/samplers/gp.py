@@ -347,7 +347,9 @@ class GP(Sampler):
         tried: set[str] = set()
         if math.isfinite(space.cardinality()):  # only a discrete space can propose a configuration twice
             tried = {json.dumps(space.decode(np.where(np.isnan(u), 0.5, u)), sort_keys=True) for u in used_x}
-        used = np.where(np.isnan(used_x), 0.5, used_x)
+        # A parameter a trial lacks (inactive: another branch, or never asked for by a define-by-run objective)
+        # says nothing about it: a candidate that agrees on every parameter the trial has is that trial again.
+        used = used_x[~np.all(np.isnan(used_x), axis=1)] if len(used_x) else used_x
         chosen: list[np.ndarray] = []
         for i in np.argsort(-values, kind="stable"):
             config = space.decode(candidates[i])
@@ -357,7 +359,8 @@ class GP(Sampler):
             filled = np.where(np.isnan(snapped), 0.5, snapped)
             # Re-evaluating a tried point teaches nothing (a noiseless model may still ask for it).
             seen = np.vstack([used, *chosen]) if chosen else used
-            if len(seen) and float(np.min(np.max(np.abs(seen - filled), axis=1))) < 1e-6:
+            gaps = np.where(np.isnan(seen), 0.0, np.abs(seen - filled))
+            if len(seen) and float(np.min(np.max(gaps, axis=1))) < 1e-6:
                 continue
             chosen.append(filled[None, :])
             if len(chosen) == _PICK_FINALISTS:
