@@ -452,3 +452,32 @@ def test_results_lacking_a_parameter_no_result_gives_are_still_dropped(tmp_path:
     rows = [{"x": 0.1, "act": "relu", "loss": 0.3}, {"x": 0.9, "act": "tanh", "loss": 0.7}]  # no depth anywhere
     with pytest.raises(ConfigError, match="none of its 2 results is usable"):
         _study(warm_start=_write_csv(tmp_path / "older.csv", rows))
+
+
+def test_a_warm_start_of_a_study_with_several_objectives_carries_every_objective(tmp_path: Path) -> None:
+    """With the first objective alone, every earlier result lacked the others, and the samplers read each as
+    a failure: the search learned to avoid the regions that had done best."""
+    from tunesmith.samplers._objectives import observe_objectives
+    from tunesmith.study._known import read_known
+
+    space = ts.Space({"x": ts.Float(0.0, 1.0), "y": ts.Float(0.0, 1.0)})
+    metrics = [ts.Metric("error", "min"), ts.Metric("size", "min")]
+
+    def two(trial: ts.Trial) -> dict[str, float]:
+        return {"error": trial.params["x"], "size": 1.0 - trial.params["x"] + trial.params["y"]}
+
+    before = ts.Study(space, metrics=metrics, storage="memory", seed=0, budget=ts.Budget(trials=8), name="before")
+    before.optimize(two)
+    for source in (before, write_csv(before, tmp_path / "before.csv")):
+        after = ts.Study(space, metrics=metrics, storage="memory", seed=1, budget=ts.Budget(trials=10),
+                         warm_start=source)  # fmt: skip
+        stored = read_attr(after.attrs, WarmStartAttr)
+        assert stored is not None and len(stored.points) == 8
+        assert all(set(p["values"]) == {"error", "size"} for p in stored.points)
+        priors = read_known(after).priors
+        assert len(priors) == 8 and all(set(r.metrics) == {"error", "size"} for r in priors)
+        seen = observe_objectives(after.space, priors, after.context)
+        assert len(seen.x) == 8 and len(seen.failed_x) == 0, "none reads as a failure"
+        after.optimize(two)
+    with pytest.raises(ConfigError, match=r"it measures 'error' \(min\), 'size' \(min\), this study 'cost'"):
+        ts.Study(space, metrics=[ts.Metric("error"), ts.Metric("cost")], storage="memory", warm_start=before)

@@ -296,7 +296,9 @@ def _priors(study: Study, warm: WarmStartAttr) -> tuple[TrialRecord, ...]:
                 params=dict(p["params"]),
                 seed=0,
                 state=TrialState.COMPLETE,
-                metrics={study.metric.name: float(p["value"])},
+                metrics={str(k): float(v) for k, v in p["values"].items()}
+                if "values" in p
+                else {study.metric.name: float(p["value"])},
                 attrs={"warm_start": warm.source},
             )
             for i, p in enumerate(warm.points)

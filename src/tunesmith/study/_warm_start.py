@@ -1,7 +1,9 @@
 """Warm starts: earlier results, from another study, a CSV file or records, as the samplers' prior knowledge.
 
 ``Study(warm_start=source)`` reads the source once, when the study records it: each result becomes a point
-``{"params", "value"}`` of the study attribute ``warm_start`` (`WarmStartAttr`), together with the source
+``{"params", "value"}`` of the study attribute ``warm_start`` (`WarmStartAttr`; a study with several
+objectives adds ``"values"``, every objective's, since a result without them reads as a failure to the
+samplers), together with the source
 in words. Every worker then reads the points from there (`tunesmith.study._known.read_known`), so a resumed
 study or a ``tunesmith worker`` needs no access to the source. A parameter the space lacks is refused
 (the results would describe another search); a result outside the space's bounds or without a finite
@@ -32,8 +34,8 @@ __all__ = ["WarmStartSource", "WarmStartWarning", "record_warm_start"]
 
 WarmStartSource: TypeAlias = "Study | str | os.PathLike[str] | Sequence[TrialRecord | Mapping[str, Any]]"
 
-# One result as read: its parameters (values as the source holds them) and its metric value.
-_Row = tuple[dict[str, Any], Any]
+# One result as read: its parameters (values as the source holds them) and each objective's value, by name.
+_Row = tuple[dict[str, Any], dict[str, Any]]
 
 
 class WarmStartWarning(UserWarning):
@@ -73,16 +75,16 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
             "parameters from the source, or give them in the space (ts.Study(space=...), which define-by-run "
             "objectives may still extend)"
         )
-    points, outside, no_value = _points(study.space, rows, text=_is_csv(source))
+    points, outside, no_value = _points(study.space, rows, _objectives(study), text=_is_csv(source))
     if not points:
         raise ConfigError(
             f"warm start from {described}: none of its {len(rows)} results is usable ({outside} outside the "
-            f"space, {no_value} without a finite {study.metric.name!r}): give results of this search"
+            f"space, {no_value} without a finite {_names(study)}): give results of this search"
         )
     if outside or no_value:
         warnings.warn(
             f"warm start from {described}: {outside + no_value} of {len(rows)} results dropped ({outside} outside "
-            f"the space's bounds, {no_value} without a finite {study.metric.name!r}); {len(points)} inform the sampler",
+            f"the space's bounds, {no_value} without a finite {_names(study)}); {len(points)} inform the sampler",
             WarmStartWarning,
             stacklevel=4,
         )
@@ -90,6 +92,15 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
         source=described, metric=study.metric.name, points=tuple(points), dropped=outside + no_value, at=study._clock()
     )
     write_attr(study, attr)
+
+
+def _objectives(study: Study) -> tuple[Metric, ...]:
+    """What each result must carry: every objective of a study with several, else the metric."""
+    return study.objectives or (study.metric,)
+
+
+def _names(study: Study) -> str:
+    return " and ".join(repr(m.name) for m in _objectives(study))
 
 
 def _is_csv(source: object) -> bool:
@@ -117,47 +128,53 @@ def _describe(study: Study, source: object) -> str:
 
 
 def _rows(study: Study, source: Any) -> list[_Row]:
-    metric = study.metric
+    objectives = _objectives(study)
+    names = {m.name for m in objectives}
     other = _as_study(source)
     if other is not None:
         if other.name == study.name and other.storage.url == study.storage.url:
             raise ConfigError(f"study {study.name!r} cannot warm-start from itself: give an earlier study")
-        _same_metric(metric, other.metric, f"study {other.name!r}")
-        return _record_rows(other.trials, metric)
+        for metric in objectives:
+            _same_metric(metric, _objectives(other), f"study {other.name!r}")
+        return _record_rows(other.trials, objectives)
     if _is_csv(source):
-        return _csv_rows(Path(source), metric)
+        return _csv_rows(Path(source), objectives)
     records = [r for r in source if isinstance(r, TrialRecord)]
-    rows = _record_rows(records, metric)
+    rows = _record_rows(records, objectives)
     for item in source:
         if isinstance(item, TrialRecord):
             continue
         if not isinstance(item, Mapping):
+            example = ", ".join(f"{m.name!r}: 0.5" for m in objectives)
             raise ConfigError(
-                f"warm_start records are TrialRecords or mappings of parameters and {metric.name!r}, got "
-                f"{type(item).__name__} {item!r}: pass e.g. {{'x': 0.1, {metric.name!r}: 0.5}}"
+                f"warm_start records are TrialRecords or mappings of parameters and {_names(study)}, got "
+                f"{type(item).__name__} {item!r}: pass e.g. {{'x': 0.1, {example}}}"
             )
-        rows.append(({k: v for k, v in item.items() if k != metric.name}, item.get(metric.name)))
+        rows.append(({k: v for k, v in item.items() if k not in names}, {m.name: item.get(m.name) for m in objectives}))
     return rows
 
 
-def _same_metric(metric: Metric, other: Metric, where: str) -> None:
-    if other.name != metric.name or other.direction != metric.direction:
+def _same_metric(metric: Metric, others: Sequence[Metric], where: str) -> None:
+    """Refuse a source that does not measure ``metric`` the same way (one of its objectives, same direction)."""
+    other = next((m for m in others if m.name == metric.name), None)
+    if other is None or other.direction != metric.direction:
+        measures = ", ".join(f"{m.name!r} ({m.direction})" for m in others)
         raise ConfigError(
-            f"warm start from {where}: it measures {other.name!r} ({other.direction}), this study "
-            f"{metric.name!r} ({metric.direction}): warm-start from a study of the same metric"
+            f"warm start from {where}: it measures {measures}, this study {metric.name!r} ({metric.direction}): "
+            "warm-start from a study of the same metrics"
         )
 
 
-def _record_rows(records: Iterable[TrialRecord], metric: Metric) -> list[_Row]:
+def _record_rows(records: Iterable[TrialRecord], objectives: Sequence[Metric]) -> list[_Row]:
     """COMPLETE, valid trials: the results a search would have learned from."""
     return [
-        (dict(r.params), r.metrics.get(metric.name))
+        (dict(r.params), {m.name: r.metrics.get(m.name) for m in objectives})
         for r in records
         if r.state is TrialState.COMPLETE and r.invalidated is None
     ]
 
 
-def _csv_rows(path: Path, metric: Metric) -> list[_Row]:
+def _csv_rows(path: Path, objectives: Sequence[Metric]) -> list[_Row]:
     """One row per result: a column per parameter and the metric's column (an empty cell: an inactive
     parameter); or the file ``tunesmith export`` writes (``params.<name>``, ``metrics.<name>``, ``state``;
     its invalidated trials, with an ``invalidated`` reason, are left out)."""
@@ -171,7 +188,7 @@ def _csv_rows(path: Path, metric: Metric) -> list[_Row]:
             f"cannot read the warm-start CSV file {path}: {exc.strerror or exc}: give a readable file"
         ) from None
     if any(c.startswith("params.") for c in columns):  # `tunesmith export`'s columns
-        value_column = f"metrics.{metric.name}"
+        value_columns = {m.name: f"metrics.{m.name}" for m in objectives}
         params_of = {c: c.removeprefix("params.") for c in columns if c.startswith("params.")}
         table = [
             row
@@ -179,15 +196,19 @@ def _csv_rows(path: Path, metric: Metric) -> list[_Row]:
             if row.get("state", "complete") == TrialState.COMPLETE.value and not row.get("invalidated")
         ]
     else:
-        value_column = metric.name
-        params_of = {c: c for c in columns if c != metric.name}
-    if value_column not in columns:
-        raise ConfigError(
-            f"the warm-start CSV file {path} has no column {value_column!r} (its columns: {', '.join(columns)}): "
-            f"add the metric's values, one column per parameter plus {value_column!r}"
-        )
+        value_columns = {m.name: m.name for m in objectives}
+        params_of = {c: c for c in columns if c not in value_columns}
+    for column in value_columns.values():
+        if column not in columns:
+            raise ConfigError(
+                f"the warm-start CSV file {path} has no column {column!r} (its columns: {', '.join(columns)}): "
+                f"add the metric's values, one column per parameter plus {column!r}"
+            )
     return [
-        ({name: row[c] for c, name in params_of.items() if row.get(c) not in (None, "")}, row.get(value_column))
+        (
+            {name: row[c] for c, name in params_of.items() if row.get(c) not in (None, "")},
+            {name: row.get(column) for name, column in value_columns.items()},
+        )
         for row in table
     ]
 
@@ -200,7 +221,9 @@ def _value(raw: Any) -> float | None:
     return value if math.isfinite(value) and not isinstance(raw, bool) else None
 
 
-def _points(space: Space, rows: list[_Row], *, text: bool) -> tuple[list[dict[str, Any]], int, int]:
+def _points(
+    space: Space, rows: list[_Row], objectives: Sequence[Metric], *, text: bool
+) -> tuple[list[dict[str, Any]], int, int]:
     """The usable results as ``{"params", "value"}``, and how many were outside the space or had no value.
 
     A parameter that some results give and others lack is one their objective asked for on some branches
@@ -212,15 +235,19 @@ def _points(space: Space, rows: list[_Row], *, text: bool) -> tuple[list[dict[st
     points: list[dict[str, Any]] = []
     outside = no_value = 0
     for params, raw in rows:
-        value = _value(raw)
-        if value is None:
+        values = {name: _value(v) for name, v in raw.items()}
+        if any(v is None for v in values.values()):
             no_value += 1
             continue
         typed = {k: from_text(space[k], v) if text else plain(space[k], v) for k, v in params.items()}
         try:
-            points.append({"params": _checked(space, typed, branching), "value": value})
+            point: dict[str, Any] = {"params": _checked(space, typed, branching), "value": values[objectives[0].name]}
         except SpaceError:
             outside += 1
+            continue
+        if len(objectives) > 1:
+            point["values"] = values
+        points.append(point)
     return points, outside, no_value
 
 
