@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -375,3 +376,17 @@ def test_a_resumed_search_scores_the_stored_configurations_again_so_the_best_sta
     assert second.best_params_ == {"logisticregression__C": 1.0} and len(second.trials_) == 2
     spent = search(2)
     assert len(spent.cv_results_["params"]) == 2 and spent.best_params_ == {"logisticregression__C": 1.0}
+
+
+def test_a_fit_that_raises_records_its_trials_failed_with_the_traceback(tmp_path: Path) -> None:
+    """error_score="raise": the fit raises as scikit-learn's does, and its trial is recorded FAILED with the
+    exception instead of staying RUNNING in storage as if a worker still ran it."""
+    x, y = load_breast_cancer(return_X_y=True)
+    url = f"sqlite:///{tmp_path}/raise.db"
+    search = TunesmithSearchCV(LogisticRegression(max_iter=300), {"C": [-1.0, -2.0]}, n_iter=2, cv=3,
+                               random_state=0, error_score="raise", storage=url, study_name="raise")  # fmt: skip
+    with pytest.raises(ValueError, match="'C' parameter"):
+        search.fit(x[:200, :5], y[:200])
+    (record,) = ts.Study.load("raise", url).trials
+    assert record.state is ts.TrialState.FAILED and record.kind is ts.TrialKind.EXCEPTION
+    assert (record.reason or "").startswith("exception: ") and "'C' parameter" in (record.error or "")

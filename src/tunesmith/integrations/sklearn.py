@@ -30,7 +30,9 @@ every fold fails is recorded FAILED in the study (with the warning) but has no r
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+import traceback
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -49,7 +51,7 @@ from tunesmith.objective import Metric
 from tunesmith.schedulers import FIFO, Scheduler, make_scheduler
 from tunesmith.space import Space
 from tunesmith.study import Study
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __all__ = ["TunesmithSearchCV"]
 
@@ -270,36 +272,50 @@ class TunesmithSearchCV(BaseSearchCV):
             trials = self._ask(study, batch)
             if not trials:
                 break
-            alive = list(trials)
-            last: dict[int, float] = {}
-            for level in levels:
-                scores = evaluate(alive, level)
-                still = []
-                for trial, score in zip(alive, scores, strict=True):
-                    last[trial.number] = score
-                    if level is None or level == levels[-1]:
-                        still.append(trial)
-                        continue
-                    if not np.isfinite(score):
-                        study.tell(trial, {"score": score})  # recorded FAILED
-                        continue
-                    decision = study.report(trial.number, level, {"score": score})
-                    if decision is Decision.CONTINUE:
-                        still.append(trial)
-                    else:
-                        study.tell(trial)
-                alive = still
-                if not alive:
-                    break
-            for trial in alive:
-                if levels[-1] is not None and np.isfinite(last[trial.number]):
-                    study.report(trial.number, levels[-1], {"score": last[trial.number]})  # trained fully: its resource
-                study.tell(trial, {"score": last[trial.number]})
+            try:
+                self._run_batch(study, trials, levels, evaluate)
+            except BaseException as exc:  # error_score="raise", a bug, Ctrl-C: record the batch, then re-raise
+                _record_unfinished(study, trials, exc)
+                raise
         if failures and not evaluated[0]:
             raise ValueError(failures[-1])
         self.space_ = space
         self.trials_: list[TrialRecord] = study.trials
         self.study_name_ = study.name
+
+    @staticmethod
+    def _run_batch(
+        study: Study,
+        trials: Sequence[Trial],
+        levels: list[int | None],
+        evaluate: Callable[[Sequence[Trial | TrialRecord], int | None], list[float]],
+    ) -> None:
+        """Evaluate one batch of trials rung by rung, telling each its end."""
+        alive = list(trials)
+        last: dict[int, float] = {}
+        for level in levels:
+            scores = evaluate(alive, level)
+            still = []
+            for trial, score in zip(alive, scores, strict=True):
+                last[trial.number] = score
+                if level is None or level == levels[-1]:
+                    still.append(trial)
+                    continue
+                if not np.isfinite(score):
+                    study.tell(trial, {"score": score})  # recorded FAILED
+                    continue
+                decision = study.report(trial.number, level, {"score": score})
+                if decision is Decision.CONTINUE:
+                    still.append(trial)
+                else:
+                    study.tell(trial)
+            alive = still
+            if not alive:
+                break
+        for trial in alive:
+            if levels[-1] is not None and np.isfinite(last[trial.number]):
+                study.report(trial.number, levels[-1], {"score": last[trial.number]})  # trained fully: its resource
+            study.tell(trial, {"score": last[trial.number]})
 
     @staticmethod
     def _ask(study: Study, batch: int) -> list[Trial]:
@@ -340,3 +356,19 @@ class TunesmithSearchCV(BaseSearchCV):
         ranks = np.asarray(results[f"rank_test_{refit_metric}"], dtype=float)
         ranks = np.where(full, ranks, np.inf)
         return int(np.argmin(ranks))
+
+
+def _record_unfinished(study: Study, trials: Sequence[Trial], exc: BaseException) -> None:
+    """Tell the trials of a batch that ``exc`` cut short FAILED, with its traceback (interrupted on Ctrl-C),
+    so that none stays RUNNING in storage as if a worker still ran it."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    error = "".join(traceback.format_exception(exc))
+    for trial in trials:
+        with contextlib.suppress(Exception):
+            if study.storage.get_trial(study.info.id, trial.number).state is TrialState.RUNNING:
+                study.tell(
+                    trial,
+                    error=error,
+                    reason="interrupted" if interrupted else f"exception: {type(exc).__name__}",
+                    kind=TrialKind.INTERRUPTED if interrupted else TrialKind.EXCEPTION,
+                )
