@@ -5,14 +5,18 @@ their pid, then append a timestamp to a marker file and save a checkpoint every 
 killed with SIGKILL, and no trial process may survive it, nor any marker or checkpoint be written
 after it. The ways an orphan ends are tested one at a time: the parent-death signal, the watchdog
 thread that replaces it where there is none, the broken pipe of a trial that reports, and the
-checkpoint an orphan is refused.
+checkpoint an orphan is refused. A real `tunesmith run` whose trials start a `sleep` is then stopped
+with SIGTERM (as `timeout`, systemd, docker stop, SLURM and Kubernetes do) and with SIGKILL: no
+process of the trials' process groups may outlive it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,9 +25,12 @@ from pathlib import Path
 
 import pytest
 
+import tunesmith as ts
+from tests.conftest import BIN
+from tunesmith.cli._common import Terminated, _sigterm_as_interrupt
 from tunesmith.errors import OrphanedTrialError
 from tunesmith.executors import processes
-from tunesmith.trial import Trial
+from tunesmith.trial import Trial, TrialKind, TrialState
 
 WORKERS = 2
 # mode -> (the trial processes' pids, the time the driver was killed)
@@ -190,3 +197,136 @@ def test_a_trial_process_whose_driver_died_before_it_was_protected_exits_at_once
     child.join(timeout=10)
 
     assert child.exitcode == processes._ORPHANED_EXIT
+
+
+# A `tunesmith run` whose trials each start a `sleep` (a launcher, a data server) in the trial's process group and
+# record both pids: "<trial pid> <sleep pid>".
+GROUP_OBJECTIVE = """
+import os, subprocess, time
+from pathlib import Path
+
+
+def objective(trial):
+    child = subprocess.Popen(["sleep", "4242"])
+    pids = Path(__file__).parent / f"pids-{trial.number}"
+    pids.with_suffix(".tmp").write_text(f"{os.getpid()} {child.pid}")
+    pids.with_suffix(".tmp").replace(pids)
+    time.sleep(60)
+    return {"loss": trial.params["x"]}
+"""
+
+GROUP_CONFIG = """
+name = "groups"
+objective = "group_objective:objective"
+storage = "sqlite:///groups.db"
+executor = "processes"
+workers = WORKERS
+seed = 0
+[metric]
+name = "loss"
+direction = "min"
+[budget]
+trials = WORKERS
+[space]
+x = { type = "float", low = 0.0, high = 1.0 }
+""".replace("WORKERS", str(WORKERS))
+
+
+def _group_members(group: int) -> list[int]:
+    """The live processes of the process group ``group`` (zombies left out)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getpgid(int(entry.name)) == group and _alive(int(entry.name)):
+                    members.append(int(entry.name))
+    return members
+
+
+@pytest.fixture
+def run_cli_driver(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> Iterator[Callable[[], tuple[subprocess.Popen[str], list[int]]]]:
+    """Start `tunesmith run` on `GROUP_CONFIG` (stdout and stderr to ``out.txt``, not a pipe a surviving `sleep`
+    would hold open) and wait until every trial has started its `sleep`; returns the driver and the trials'
+    process groups. Afterwards SIGKILLs whatever is left of those groups and the driver, pass or fail."""
+    groups: list[int] = []
+    drivers: list[subprocess.Popen[str]] = []
+
+    def start() -> tuple[subprocess.Popen[str], list[int]]:
+        (tmp_path / "group_objective.py").write_text(GROUP_OBJECTIVE)
+        (tmp_path / "groups.toml").write_text(GROUP_CONFIG)
+        with (tmp_path / "out.txt").open("w") as out:
+            driver = subprocess.Popen([str(BIN / "tunesmith"), "run", "groups.toml", "--no-report", "--no-progress"],
+                                      cwd=tmp_path, env=cli_env, stdin=subprocess.DEVNULL, stdout=out,
+                                      stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        drivers.append(driver)
+
+        def started() -> bool:
+            if driver.poll() is not None:
+                raise AssertionError(f"the driver exited early:\n{(tmp_path / 'out.txt').read_text()}")
+            return all((tmp_path / f"pids-{n}").is_file() for n in range(WORKERS))
+
+        _wait_for(started, 30, "every trial to start its sleep")
+        pids = [(tmp_path / f"pids-{n}").read_text().split() for n in range(WORKERS)]
+        groups.extend(int(trial_pid) for trial_pid, _sleep in pids)
+        assert all(_alive(int(sleep)) for _trial, sleep in pids)
+        return driver, groups
+
+    yield start
+    for group in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(group, signal.SIGKILL)
+    for driver in drivers:
+        driver.kill()
+        driver.wait(timeout=60)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_to_the_cli_records_the_trials_interrupted_says_so_and_leaves_no_process_of_theirs(
+    run_cli_driver: Callable[[], tuple[subprocess.Popen[str], list[int]]], tmp_path: Path
+) -> None:
+    driver, groups = run_cli_driver()
+
+    driver.send_signal(signal.SIGTERM)
+    driver.wait(timeout=60)
+
+    output = (tmp_path / "out.txt").read_text()
+    assert driver.returncode == 143, output
+    assert output.startswith("terminated (SIGTERM): study 'groups' keeps its 0 finished trials"), output
+    assert "resume with:\n  tunesmith run groups.toml --no-progress --no-report" in output, output
+    _wait_for(lambda: not any(_group_members(g) for g in groups), 5, "the trials' process groups to die")
+    trials = ts.Study.load("groups", f"sqlite:///{tmp_path}/groups.db").trials
+    assert [(t.state, t.kind) for t in trials] == [(TrialState.FAILED, TrialKind.INTERRUPTED)] * WORKERS
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl, /proc")
+def test_a_driver_killed_with_sigkill_takes_every_process_its_trials_started_with_it(
+    run_cli_driver: Callable[[], tuple[subprocess.Popen[str], list[int]]],
+) -> None:
+    driver, groups = run_cli_driver()
+
+    driver.kill()
+    driver.wait(timeout=60)
+
+    _wait_for(lambda: not any(_group_members(g) for g in groups), 5, "the trials' process groups to die")
+
+
+def test_sigterm_in_a_cli_command_raises_once_and_the_former_handler_comes_back() -> None:
+    caught: list[int] = []
+
+    def former(signum: int, frame: object) -> None:  # stands for the default, which would end pytest
+        caught.append(signum)
+
+    outside = signal.signal(signal.SIGTERM, former)
+    try:
+        with _sigterm_as_interrupt():
+            with pytest.raises(Terminated):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler raises as soon as the signal arrives
+            os.kill(os.getpid(), signal.SIGTERM)  # a second one (`timeout` signals twice) while trials are recorded
+            time.sleep(0.1)
+        assert signal.getsignal(signal.SIGTERM) is former
+    finally:
+        signal.signal(signal.SIGTERM, outside)
+    assert caught == []

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -56,17 +60,63 @@ def _friendly_errors() -> Iterator[None]:
 
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+TERMINATED_EXIT = 143  # 128 + SIGTERM, what a shell reports for a command stopped by `kill`, `timeout`, a supervisor
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's `KeyboardInterrupt`, so that `Study.optimize` records
+    the running trials as interrupted and kills their processes before the command exits."""
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, the first SIGTERM raises `Terminated` in the main thread; the previous handler is
+    restored afterwards.
+
+    Later SIGTERMs are ignored while the command records what was cut short (``timeout`` signals the command and
+    then its whole process group, so one SIGTERM often comes twice); a supervisor's SIGKILL still ends it. A trial
+    process forked inside the block inherits the handler, which there does what SIGTERM does by default.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (a command invoked from a thread keeps the default)
+        return
+    owner, fired = os.getpid(), False
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if os.getpid() != owner:  # a forked trial process: SIGTERM ends it as by default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        if not fired:
+            fired = True
+            raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
 def _interruptible(say: Callable[[], str]) -> Iterator[None]:
-    """Ctrl-C ends the command with ``say()`` on stderr (what was kept, how to carry on) and exit code 130,
-    instead of click's bare "Aborted!"."""
+    """Ctrl-C or SIGTERM ends the command with ``say()`` on stderr (what was kept, how to carry on) and exit code
+    130 (143 for SIGTERM), instead of click's bare "Aborted!" or a silent death that leaves trials RUNNING and the
+    trials' own processes orphaned.
+
+    ``say()`` starts with "interrupted"; after SIGTERM that word reads "terminated (SIGTERM)".
+    """
     try:
-        yield
-    except KeyboardInterrupt:
-        click.echo(terminal_safe(say(), markup=False, multiline=True), err=True)
-        raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+        with _sigterm_as_interrupt():
+            yield
+    except KeyboardInterrupt as exc:
+        text, code = say(), INTERRUPTED_EXIT
+        if isinstance(exc, Terminated):
+            cause, code = "terminated (SIGTERM)", TERMINATED_EXIT
+            text = cause + text.removeprefix("interrupted") if text.startswith("interrupted") else f"{cause}: {text}"
+        click.echo(terminal_safe(text, markup=False, multiline=True), err=True)
+        raise click.exceptions.Exit(code) from None
 
 
 def _command_line(ctx: click.Context) -> str:

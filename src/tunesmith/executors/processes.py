@@ -7,11 +7,12 @@ answered with the decision; ``("result", value, decision, ran_all_steps, extra)`
 text, decision, kind, extra)`` ends the trial (``extra``: what the objective asked for by name, see
 `TrialOutcome`). Children never touch the storage.
 
-A trial's process dies with its driver (the process that runs the study): on Linux the kernel
-sends it SIGKILL when the driver dies (``PR_SET_PDEATHSIG``), elsewhere a watchdog thread notices
-within a second that it was re-parented. A child whose pipe breaks exits at once, and its `Trial`
-refuses to write checkpoints once orphaned, so a stale process never touches a trial that a later
-run has already recorded.
+A trial's process dies with its driver (the process that runs the study), and takes the process
+group it leads with it (what the objective started: a launcher, a data loader's workers): on Linux
+the kernel sends it SIGHUP when the driver dies (``PR_SET_PDEATHSIG``), whose handler SIGKILLs the
+group; elsewhere a watchdog thread notices within a second that it was re-parented. A child whose
+pipe breaks kills its group at once, and its `Trial` refuses to write checkpoints once orphaned, so
+a stale process never touches a trial that a later run has already recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import contextlib
 import ctypes
 import faulthandler
 import functools
-import math
 import multiprocessing as mp
 import os
 import signal
@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_any
 from typing import IO, Any, NoReturn
 
-from tunesmith._validate import integer
+from tunesmith._validate import duration, integer
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
@@ -66,6 +66,12 @@ def _address_space() -> int:
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# The signal the kernel sends a trial process when its driver dies. Not SIGKILL, which would kill the trial process
+# alone and leave what it started running, but a signal it can catch to kill its whole group. SIGHUP ("your
+# controlling process went away") is one a training objective is unlikely to handle: SIGTERM and SIGUSR1 are taken
+# by preemption handlers (Lightning's on SLURM, for one), SIGINT by KeyboardInterrupt. An objective that installs
+# its own SIGHUP handler takes this over; the broken pipe still ends it at its next report.
+_DRIVER_DEATH_SIGNAL = signal.SIGHUP
 _DRIVER_WATCH_INTERVAL = 1.0  # seconds between the fallback watchdog's looks at the parent pid
 _ORPHANED_EXIT = 3  # the exit code of a trial process that found its driver gone (nobody reads it)
 
@@ -82,13 +88,30 @@ def _prctl() -> Any:
 
 
 def _parent_death_signal() -> bool:
-    """Ask the kernel to SIGKILL this process when its parent dies; ``False`` where that is unavailable."""
+    """Ask the kernel to send this process `_DRIVER_DEATH_SIGNAL` when its parent dies, handled by killing this
+    process and its group (`_orphaned`); ``False`` where that is unavailable."""
     prctl = _prctl()
-    return prctl is not None and prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    if prctl is None:
+        return False
+    # The handler first: the signal may come the moment prctl returns.
+    previous = signal.signal(_DRIVER_DEATH_SIGNAL, _on_driver_death)
+    if prctl(_PR_SET_PDEATHSIG, _DRIVER_DEATH_SIGNAL, 0, 0, 0) == 0:
+        return True
+    signal.signal(_DRIVER_DEATH_SIGNAL, previous)
+    return False
+
+
+def _on_driver_death(signum: int, frame: object) -> None:
+    _orphaned()
 
 
 def _orphaned() -> NoReturn:
-    """Leave at once, running nothing: the driver is gone, so nothing this trial does can be recorded."""
+    """Leave at once, running nothing, and SIGKILL the process group this trial process leads (what its objective
+    started and left running): the driver is gone, so nothing this trial does can be recorded, and no driver is
+    left to kill the group. A process that leads no group (not set up as a trial) leaves alone."""
+    if hasattr(os, "killpg") and os.getpgrp() == os.getpid():
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpid(), signal.SIGKILL)  # this process too
     os._exit(_ORPHANED_EXIT)
 
 
@@ -100,18 +123,21 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Tie this trial process's life to its parent's: a driver killed with SIGKILL leaves no orphans.
+    """Tie the life of this trial process and of its process group to its parent's: a driver killed with
+    SIGKILL leaves no orphans.
 
     The parent-death signal only covers a parent that dies after it is set, so the parent pid is
-    checked again afterwards. Where there is no such signal, a watchdog thread polls the parent pid.
-    (Linux sends the signal when the parent *thread* that forked exits: the study's loop thread,
-    which joins or kills every trial process before it returns.)
+    checked again afterwards. (Linux sends the signal when the parent *thread* that forked exits: the
+    study's loop thread, which joins or kills every trial process before it returns.) The signal's
+    handler runs when the main thread next runs Python code, so a watchdog thread also polls the
+    parent pid every second: a trial inside a long C call that releases the GIL (a sleep, most of
+    numpy's and torch's kernels) still dies within a second; where there is no such signal, the
+    watchdog alone does it.
     """
-    armed = _parent_death_signal()
+    _parent_death_signal()
     if os.getppid() != parent_pid:
         _orphaned()
-    if not armed:
-        threading.Thread(target=_watch_parent, args=(parent_pid,), name="tunesmith-parent-watch", daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="tunesmith-parent-watch", daemon=True).start()
 
 
 def _kill_group(pid: int | None) -> None:
@@ -265,8 +291,10 @@ class ProcessExecutor(Executor):
         threads_per_trial: int | str | None = "auto",
     ) -> None:
         integer("workers", workers, minimum=1)
-        if trial_timeout is not None and not (trial_timeout > 0 and math.isfinite(trial_timeout)):
-            raise ConfigError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
+        # A bool is not seconds (True would be 1 s), nor is a string ("5s" is for config files, which convert it).
+        trial_timeout = duration(
+            "trial_timeout", trial_timeout, allow_none=True, fix="pass seconds, e.g. trial_timeout=600"
+        )
         methods = mp.get_all_start_methods()
         method = start_method or ("fork" if "fork" in methods else "spawn")
         if method not in methods:
