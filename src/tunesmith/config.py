@@ -40,8 +40,8 @@ from typing import Any
 
 import yaml
 
-from tunesmith._validate import integer
-from tunesmith.budget import Budget
+from tunesmith._validate import duration, integer
+from tunesmith.budget import Budget, parse_duration
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Guardrail, Metric, metric_named
 from tunesmith.space import Space
@@ -126,6 +126,19 @@ def _int_setting(data: Mapping[str, Any], key: str, default: int | None, minimum
     return integer(key, value, minimum=minimum)
 
 
+def _duration_setting(data: Mapping[str, Any], key: str) -> float | None:
+    """Seconds from a number of seconds or a duration string (``"90s"``, ``"30m"``, ``"1h30m"``), as ``wall_time``."""
+    value = data.get(key)
+    fix = f'write seconds or a duration, e.g. {key} = 600 or {key} = "10m"'
+    if isinstance(value, str):
+        try:
+            value = parse_duration(value)
+        except ConfigError:
+            rule = "seconds or a duration such as '90s', '30m', '2h' or '1h30m' (units s, m, h, d)"
+            raise ConfigError(f"{key} must be {rule}, got {key}={value!r}: {fix}") from None
+    return None if value is None else duration(key, value, fix=fix)
+
+
 def load_config(path: str | Path) -> StudyConfig:
     """Read and validate a config; every problem becomes one `ConfigError` naming the key."""
     path = Path(path).resolve()
@@ -179,6 +192,6 @@ def load_config(path: str | Path) -> StudyConfig:
         workers=workers,
         executor=str(executor),
         memory_limit=_int_setting(data, "memory_limit", None, 1),
-        trial_timeout=data.get("trial_timeout"),
+        trial_timeout=_duration_setting(data, "trial_timeout"),
         extra={k: data[k] for k in ("holdout", "lr_probe") if k in data},
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,9 @@ from tunesmith.cli._common import DEFAULT_STORAGE, CliError, _friendly_errors, _
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import open_storage, redact_url
 from tunesmith.study import Study
+
+if TYPE_CHECKING:
+    from tunesmith.config import StudyConfig
 
 storage_file_option = click.option(
     "--storage-file",
@@ -45,8 +48,9 @@ def _storage_url(storage: str | None, storage_file: str | None, default: str | N
     raise CliError("no storage given: pass --storage URL or --storage-file PATH (or set TUNESMITH_STORAGE)")
 
 
-def _worker_objective(study: Study, reference: str | None) -> Callable[..., Any]:
-    """The objective from --objective, else the study's ``objective`` or ``config`` attribute."""
+def _worker_objective(study: Study, reference: str | None) -> tuple[Callable[..., Any], StudyConfig | None]:
+    """The objective from --objective, else the study's ``objective`` or ``config`` attribute; with the config
+    when the objective came from it (its executor, ``trial_timeout`` and ``memory_limit`` apply to the worker)."""
     from pathlib import Path
 
     from tunesmith.config import import_object, load_config
@@ -57,11 +61,12 @@ def _worker_objective(study: Study, reference: str | None) -> Callable[..., Any]
             objective = import_object(reference, base_dir=Path.cwd(), what="objective")
             if "objective" not in attrs and "config" not in attrs:
                 study.set_attr("objective", reference)  # so that later workers need no --objective
-            return objective
+            return objective, None
         if isinstance(attrs.get("objective"), str):
-            return import_object(attrs["objective"], base_dir=Path.cwd(), what="objective")
+            return import_object(attrs["objective"], base_dir=Path.cwd(), what="objective"), None
         if isinstance(attrs.get("config"), str):
-            return load_config(attrs["config"]).load_objective()
+            config = load_config(attrs["config"])
+            return config.load_objective(), config
     raise CliError(
         f"study {study.name!r} records no objective (attribute 'objective' or 'config'): "
         "pass --objective module:function"
@@ -75,7 +80,8 @@ def _worker_objective(study: Study, reference: str | None) -> Callable[..., Any]
 @click.option("--objective", default=None, help="module:function (default: the one the study records).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Trials at once here.")
 @click.option("--executor", type=click.Choice(["inline", "processes", "ray"]), default=None,
-              help="How this worker runs its trials (default: inline, or processes with --workers > 1).")  # fmt: skip
+              help="How this worker runs its trials (default: the study config's, else inline, or processes with "
+                   "--workers > 1).")  # fmt: skip
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds between heartbeats (default: the study's).")  # fmt: skip
 @click.option("--grace", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -89,7 +95,10 @@ def worker(
     """Join the study STUDY_NAME from this machine and run its trials until its budget is spent.
 
     Any number of workers on any number of machines may share one storage (PostgreSQL across
-    machines): the trial budget is counted in the storage, so it is exact over all of them.
+    machines): the trial budget is counted in the storage, so it is exact over all of them. When the
+    objective comes from the study's config, so do the executor (unless --executor), ``trial_timeout``
+    and ``memory_limit``, as for ``tunesmith run``. Ctrl-C or SIGTERM records the running trials as
+    interrupted and exits with code 130 (143 for SIGTERM).
     """
     url = _storage_url(storage, storage_file)
     store = _open(url, create=True)
@@ -111,11 +120,17 @@ def worker(
         except StudyNotFound:
             known = ", ".join(s.name for s in store.list_studies()) or "none"
             raise CliError(f"no study named {study_name!r} in {redact_url(url)} (studies: {known})") from None
-        run_objective = _worker_objective(study, objective)
-        chosen = executor or ("processes" if workers > 1 else "inline")
+        run_objective, config = _worker_objective(study, objective)
+        limits: dict[str, Any] = {}
+        chosen = executor
+        if config is not None:
+            limits = {"memory_limit": config.memory_limit, "trial_timeout": config.trial_timeout}
+            if chosen is None and not (config.executor == "inline" and workers > 1):
+                chosen = config.executor
+        chosen = chosen or ("processes" if workers > 1 else "inline")
         ran, stop_reason = 0, "done"
         while True:
-            result = study.optimize(run_objective, workers=workers, executor=chosen)
+            result = study.optimize(run_objective, workers=workers, executor=chosen, **limits)
             ran += result.trials_run
             stop_reason = result.stop_reason
             if not wait or not study.settle():
