@@ -277,6 +277,25 @@ def test_cli_invalidate_on_a_multi_objective_study_shows_the_front_not_best(tmp_
     assert member not in {r.number for r in ts.Study.load("inv-mo", url).pareto_front}
 
 
+def test_a_choice_whose_trial_was_invalidated_is_shown_void_everywhere(tmp_path: Path) -> None:
+    """The API said nothing was chosen; best, status, the JSON, the report and the dashboard still named it."""
+    url = f"sqlite:///{tmp_path / 'void.db'}"
+    s = zdt1_study(12, storage=url, name="void")
+    chosen = s.choose(ts.choose.knee())
+    s.invalidate(chosen.number, "leaked labels")
+    assert s.chosen is None
+    runner = CliRunner()
+    data = json.loads(runner.invoke(cli, ["best", "void", "--storage", url, "--json"], catch_exceptions=False).output)
+    assert data["chosen"] is None and f"the choice of trial {chosen.number} is void" in data["void_choice"]
+    for command in ("best", "status"):
+        text = " ".join(runner.invoke(cli, [command, "void", "--storage", url], catch_exceptions=False).output.split())
+        assert f"the choice of trial {chosen.number} is void: it was invalidated since (leaked labels)" in text
+        assert "chosen: trial" not in text
+    page = write_report(s, tmp_path / "report.html").read_text()
+    assert "is void: it was invalidated since" in page and "* chosen: trial" not in page
+    assert snapshot(s.info, s.trials, SnapshotCache())["front"]["chosen"] is None
+
+
 def test_the_html_report_draws_the_front_and_the_hypervolume(study: ts.Study, tmp_path: Path) -> None:
     page = write_report(study, tmp_path / "report.html").read_text()
     assert "<h2>Pareto front</h2>" in page and "<h2>Hypervolume</h2>" in page

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from tunesmith._text import terminal_safe
-from tunesmith.attributes import ChoiceAttr, SeedStabilityAttr, read_attr
+from tunesmith.attributes import SeedStabilityAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
     _fmt,
@@ -153,12 +153,14 @@ def _print_front(study: Study, as_json: bool) -> None:
     front = study.pareto_front
     if not front:
         raise CliError(f"study {study.name!r} has no COMPLETE trial with every objective yet")
+    data = report_data(study)
     with _friendly_errors():
-        choice = read_attr(study.attrs, ChoiceAttr)
+        choice, void = data.choice, data.void_choice
     chosen = None if choice is None else choice.trial
     if as_json:
         rows = [_record_json(r) for r in front]
-        _print_json({"study": study.name, "front": rows, "chosen": chosen, "hypervolume": study.hypervolume()})
+        _print_json({"study": study.name, "front": rows, "chosen": chosen, "void_choice": void,
+                     "hypervolume": study.hypervolume()})  # fmt: skip
         return
     names = ", ".join(m.name for m in study.objectives)
     console.print(
@@ -166,8 +168,10 @@ def _print_front(study: Study, as_json: bool) -> None:
     )
     primary = study.metric
     ordered = sorted(front, key=lambda r: (primary.sign() * r.metrics[primary.name], r.number))
-    console.print(front_table(report_data(study), ordered, chosen))
-    if choice is None:
+    console.print(front_table(data, ordered, chosen))
+    if void is not None:
+        console.print(f"[yellow]{terminal_safe(void)}[/yellow]")
+    elif choice is None:
         console.print("no choice recorded: study.choose(ts.choose.knee()) picks one (* marks it)")
     else:
         console.print(terminal_safe(f"* chosen: trial #{choice.trial} ({choice.why})"))

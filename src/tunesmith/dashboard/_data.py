@@ -15,7 +15,6 @@ from typing import Any
 
 from tunesmith._attribute_json import json_safe
 from tunesmith.analysis import diagnose
-from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.schedulers import make_scheduler
@@ -56,7 +55,7 @@ def _front_json(data: ReportData) -> dict[str, Any] | None:
         return None
     primary = data.metric
     front = sorted(data.front, key=lambda r: (primary.sign() * r.metrics[primary.name], r.number))
-    choice = read_attr(data.attrs, ChoiceAttr)
+    choice = data.choice
     return {
         "objectives": [m.to_json() for m in data.objectives],
         "trials": [

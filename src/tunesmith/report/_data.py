@@ -10,7 +10,7 @@ import numpy as np
 
 from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
 from tunesmith.analysis._common import valid_records
-from tunesmith.attributes import ReferencePointAttr, read_attr
+from tunesmith.attributes import ChoiceAttr, ReferencePointAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import rung_view
@@ -84,6 +84,27 @@ class ReportData:
     def front(self) -> list[TrialRecord]:
         """The non-dominated feasible trials (several objectives), in trial order."""
         return pareto_front(self.records, self.objectives) if self.several else []
+
+    @property
+    def choice(self) -> ChoiceAttr | None:
+        """The choice recorded from the front (`Study.choose`), unless its trial was invalidated since: then
+        nothing is chosen, and `void_choice` says why."""
+        recorded = read_attr(self.attrs, ChoiceAttr)
+        if recorded is None or self.void_choice is not None:
+            return None
+        return recorded
+
+    @property
+    def void_choice(self) -> str | None:
+        """Why the recorded choice no longer stands (its trial was invalidated after it was chosen), else ``None``."""
+        recorded = read_attr(self.attrs, ChoiceAttr)
+        if recorded is None:
+            return None
+        trial = next((r for r in self.records if r.number == recorded.trial), None)
+        if trial is None or trial.invalidated is None:
+            return None
+        return (f"the choice of trial {recorded.trial} is void: it was invalidated since ({trial.invalidated}); "
+                "choose again from the front: study.choose(ts.choose.knee())")  # fmt: skip
 
     @property
     def reference(self) -> ReferencePointAttr | None:

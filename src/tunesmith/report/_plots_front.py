@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.objective import Metric
 from tunesmith.pareto import loss_matrix, nondominated_ranks
 from tunesmith.report._data import ReportData
@@ -42,7 +41,7 @@ def pareto_front(data: ReportData) -> go.Figure:
         return _empty(fig, "no complete trial with every objective yet")
     front = _front_of(complete, objectives)
     on_front = {r.number for r in front}
-    choice = read_attr(data.attrs, ChoiceAttr)
+    choice = data.choice
     if len(objectives) > 2:
         return _pairwise(fig, complete, on_front, objectives)
     x, y = objectives

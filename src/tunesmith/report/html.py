@@ -24,7 +24,6 @@ from tunesmith._attribute_json import json_safe
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import (
     BaselineAttr,
-    ChoiceAttr,
     HoldoutAttr,
     HoldoutLogAttr,
     OptimismAttr,
@@ -240,7 +239,7 @@ def _front_html(data: ReportData) -> str:
     front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
     if not front:
         return "<p>No trial has completed with every objective finite yet.</p>"
-    choice = read_attr(data.attrs, ChoiceAttr)
+    choice = data.choice
     names = list(data.space.dimensions)
     rows = [
         [("* " if choice is not None and r.number == choice.trial else "") + str(r.number)]
@@ -255,9 +254,12 @@ def _front_html(data: ReportData) -> str:
         point = ", ".join(f"{k} = {format_value(v)}" for k, v in reference.values.items())
         lines.append(f"hypervolume {history[-1]:.6g} against the reference point ({point}; {reference.source})")
     lines.append(
-        "no choice recorded: study.choose(ts.choose.knee()) picks one for the discipline"
-        if choice is None
-        else f"* chosen: trial {choice.trial} ({choice.why})"
+        data.void_choice
+        or (
+            "no choice recorded: study.choose(ts.choose.knee()) picks one for the discipline"
+            if choice is None
+            else f"* chosen: trial {choice.trial} ({choice.why})"
+        )
     )
     text = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
     return text + _table(["trial", *(f"{m.name} ({m.direction})" for m in data.objectives), *names], rows)

@@ -20,7 +20,6 @@ from rich.text import Text
 from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._common import format_value
-from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.objective import Metric
 from tunesmith.report._data import Findings, ReportData, analyse, report_data
 from tunesmith.space import Space
@@ -89,7 +88,7 @@ def _print_front(data: ReportData, out: Console) -> None:
     if not front:
         out.print("No trial has completed with every objective finite yet.")
         return
-    choice = read_attr(data.attrs, ChoiceAttr)
+    choice = data.choice
     out.print(Text(f"Pareto front: {len(front)} trials", style="bold green"))
     out.print(front_table(data, front, None if choice is None else choice.trial))
     reference = data.reference
@@ -97,7 +96,9 @@ def _print_front(data: ReportData, out: Console) -> None:
     if reference is not None and history:
         point = ", ".join(f"{k}={format_value(v)}" for k, v in reference.values.items())
         out.print(_plain(f"hypervolume {history[-1]:.6g} (reference point {point}, {reference.source})"))
-    if choice is None:
+    if data.void_choice is not None:
+        out.print(Text(_plain(data.void_choice), style="yellow"))
+    elif choice is None:
         out.print(_plain("no choice recorded: study.choose(ts.choose.knee()) picks one for the discipline"))
     else:
         out.print(_plain(f"chosen: trial {choice.trial} ({choice.why})"))
