@@ -481,3 +481,23 @@ def test_a_warm_start_of_a_study_with_several_objectives_carries_every_objective
         after.optimize(two)
     with pytest.raises(ConfigError, match=r"it measures 'error' \(min\), 'size' \(min\), this study 'cost'"):
         ts.Study(space, metrics=[ts.Metric("error"), ts.Metric("cost")], storage="memory", warm_start=before)
+
+
+def test_enqueueing_beyond_a_spent_trial_budget_says_it_will_not_run_until_the_budget_is_raised(
+    tmp_path: Path,
+) -> None:
+    from tunesmith.study._known import QueueBeyondBudgetWarning
+
+    url = f"sqlite:///{tmp_path}/spent.db"
+    study = _study(url, budget=ts.Budget(trials=3))
+    study.optimize(lambda t: t.params["x"])
+    with pytest.warns(QueueBeyondBudgetWarning, match=r"1 enqueued configuration\(s\) wait, but the trial budget "
+                      r"has 0 of 3 trials left.*tunesmith extend known --trials 4"):  # fmt: skip
+        study.enqueue({"x": 0.5, "depth": 2, "act": "relu"})
+    result = study.optimize(lambda t: t.params["x"])
+    assert result.trials_run == 0 and any("enqueued configuration(s) wait" in note for note in result.notes)
+    status = CliRunner().invoke(cli, ["status", "known", "--storage", url], catch_exceptions=False)
+    assert "has 0 of 3 trials left" in " ".join(status.output.split())
+    study.extend_budget(trials=4)
+    study.optimize(lambda t: t.params["x"])
+    assert study.trials[-1].params == {"x": 0.5, "depth": 2, "act": "relu"}

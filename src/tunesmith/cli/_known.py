@@ -3,13 +3,15 @@ and the lines `status` prints about the queue, the warm start and invalidated tr
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
 from tunesmith.cli._common import CliError, _friendly_errors, _params_text, _resolve_study, console, storage_option
 from tunesmith.study import Study
-from tunesmith.study._known import ENQUEUE_ID, from_text
+from tunesmith.study._known import QueueBeyondBudgetWarning, from_text, queue_beyond_budget, waiting
 
 study_option = click.option("--study", "study_name", required=True, help="The study's name.")
 
@@ -29,9 +31,10 @@ def known_lines(study: Study) -> list[str]:
             f"trials of this study{dropped}"
         )
     if queue is not None and queue.configs:
-        ran = {r.attrs.get(ENQUEUE_ID) for r in records if ENQUEUE_ID in r.attrs}
-        waiting = sum(1 for entry in queue.configs if entry["id"] not in ran)
-        lines.append(f"enqueued: {waiting} configurations waiting, {len(queue.configs) - waiting} run")
+        count = waiting(study)
+        lines.append(f"enqueued: {count} configurations waiting, {len(queue.configs) - count} run")
+        if blocked := queue_beyond_budget(study):
+            lines.append(blocked)
     invalid = [r.number for r in records if r.invalidated is not None]
     if invalid:
         numbers = ", ".join(f"#{n}" for n in invalid)
@@ -61,11 +64,13 @@ def enqueue(study_name: str, storage: str, note: str | None, params: tuple[str, 
     study = _resolve_study(storage, study_name)
     values = _parse(study, params)
     with _friendly_errors():
-        study.enqueue(values, note=note)
-        waiting = known_lines(study)
+        with warnings.catch_warnings():  # said below, with the queue
+            warnings.simplefilter("ignore", QueueBeyondBudgetWarning)
+            study.enqueue(values, note=note)
+        lines = known_lines(study)
     console.print(f"enqueued for {terminal_safe(study.name)}: {_params_text(values)}")
-    for line in waiting:
-        if line.startswith("enqueued:"):
+    for line in lines:
+        if line.startswith("enqueued:") or "enqueued configuration(s) wait" in line:
             console.print(terminal_safe(line))
 
 

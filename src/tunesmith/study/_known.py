@@ -24,6 +24,7 @@ import difflib
 import json
 import math
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -37,12 +38,24 @@ from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.space._define_by_run import plain
 from tunesmith.space._params import JsonScalar, Param
 from tunesmith.storage import Proposal
+from tunesmith.storage.base import count_budgeted
 from tunesmith.trial import INVALIDATED, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["ENQUEUE_ID", "Known", "KnownConfigs", "checked_params", "from_text", "plain", "read_known", "valid"]
+__all__ = [
+    "ENQUEUE_ID",
+    "Known",
+    "KnownConfigs",
+    "QueueBeyondBudgetWarning",
+    "checked_params",
+    "from_text",
+    "plain",
+    "queue_beyond_budget",
+    "read_known",
+    "valid",
+]
 
 # The trial attribute naming the `enqueued` entry a trial ran.
 ENQUEUE_ID = "enqueue_id"
@@ -86,6 +99,8 @@ class KnownConfigs:
             return EnqueuedAttr(configs=(*queue.configs, entry), extra=queue.extra).to_json()
 
         study.storage.update_study_attr(study._info.id, EnqueuedAttr.KEY, append)
+        if blocked := queue_beyond_budget(study):
+            warnings.warn(blocked, QueueBeyondBudgetWarning, stacklevel=2)
 
     def invalidate(self, number: int, reason: str) -> TrialRecord:
         """Take finished trial ``number`` out of the search: never `best`, never in the samplers' or
@@ -279,6 +294,37 @@ class Known:
 
 
 NOTHING_KNOWN = Known()
+
+
+class QueueBeyondBudgetWarning(UserWarning):
+    """Enqueued configurations wait for trials the study's budget has no room for."""
+
+
+def waiting(study: Study) -> int:
+    """How many enqueued configurations no trial has run yet."""
+    queue = read_attr(study.attrs, EnqueuedAttr)
+    if queue is None:
+        return 0
+    ran = {r.attrs.get(ENQUEUE_ID) for r in study.trials if ENQUEUE_ID in r.attrs}
+    return sum(1 for entry in queue.configs if entry["id"] not in ran)
+
+
+def queue_beyond_budget(study: Study) -> str | None:
+    """What to say when the enqueued configurations waiting outnumber the trials the budget has left (``None``:
+    they fit, or the budget counts no trials)."""
+    limit = study.budget.trials
+    count = waiting(study)
+    if limit is None or not count:
+        return None
+    left = max(0, limit - count_budgeted(study.trials))
+    if count <= left:
+        return None
+    needed = limit + count - left
+    return (
+        f"{count} enqueued configuration(s) wait, but the trial budget has {left} of {limit} trials left: they run "
+        f"only once it is raised (study.extend_budget(trials={needed}), or tunesmith extend {study.name} "
+        f"--trials {needed})"
+    )
 
 # Prior records are built once per study and source, so that samplers' encoding caches (keyed by the
 # records' identity) keep working across asks.

@@ -17,6 +17,7 @@ from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, TunesmithError
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.study import _define_by_run
+from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
     AxisWatch,
@@ -288,6 +289,8 @@ def optimize(
     if waiting := paused_note(records, finished_any=bool(states.get(TrialState.COMPLETE.value))):
         warnings.warn(waiting, PausedTrialsWarning, stacklevel=3)
         notes.append(waiting)
+    if blocked := queue_beyond_budget(study):
+        notes.append(blocked)  # enqueued configurations the spent budget never ran
     result = StudyResult(
         best=study.best_of(records),
         trials_run=len(finished),
