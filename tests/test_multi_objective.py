@@ -192,6 +192,13 @@ def test_choose_knee_picks_the_point_farthest_below_the_line_between_the_extreme
     assert read_attr(s.attrs, ChoiceAttr).rule == {"rule": "knee"}  # type: ignore[union-attr]
 
 
+def test_choose_knee_on_a_straight_front_says_it_has_no_knee_instead_of_picking_an_end_by_trial_number() -> None:
+    s = told([(0.0, 1.0), (0.25, 0.75), (0.5, 0.5), (0.75, 0.25), (1.0, 0.0)])
+    chosen = s.choose(ts.choose.knee())
+    assert chosen.number == 2, "the middle is nearest the ideal point; a tie broken by number gave trial 0"
+    assert "the front has no knee" in read_attr(s.attrs, ChoiceAttr).why  # type: ignore[union-attr]
+
+
 def test_choose_weights_minimises_the_weighted_sum_of_the_scaled_objectives() -> None:
     s = told([(0.0, 10.0), (0.3, 4.0), (1.0, 0.0)])
     # Scaled: (0, 1), (0.3, 0.4), (1, 0). Weight on f1 alone picks #0; on f2 alone #2; equal weights #1.

@@ -97,6 +97,10 @@ def _excess(bound: Guardrail, value: float) -> float:
     return 0.0 if bound.holds(value) else abs(value - float(bound.bound))
 
 
+# How far below the line through the extremes (on the front scaled to [0, 1]) a point must lie to be a knee.
+_NO_KNEE = 1e-9
+
+
 @dataclass(frozen=True)
 class Knee:
     """The knee of the front (see the module's docstring for the rule)."""
@@ -111,6 +115,10 @@ class Knee:
         else:
             scores = -(1.0 - scaled @ normal) / np.linalg.norm(normal)  # farther on the ideal's side: better
             how = "farthest from the line through the front's extremes, on the scaled front"
+            if float(-scores.min()) <= _NO_KNEE:  # every point on the line: the farthest is a tie, not a knee
+                scores = np.linalg.norm(scaled, axis=1)
+                how = ("the front has no knee (every point lies on the line through its extremes), so the point "
+                       "nearest the ideal point of the scaled front")  # fmt: skip
         order = sorted(range(len(front)), key=lambda i: (round(float(scores[i]), 12), front[i].number))
         return front[order[0]], f"knee point: {how}"
 
