@@ -261,3 +261,21 @@ def test_analyse_notes_why_a_tiny_study_has_no_importance() -> None:
     found = analyse(ReportData("tiny", SPACE, ts.Metric("val_loss", "min"), records))
     assert found.importance is None
     assert found.importance_note is not None and "at least 4" in found.importance_note
+
+
+def test_per_example_results_are_shown_with_their_error_and_a_top_within_noise_is_said() -> None:
+    """val_acc from 171 examples was shown as three unrelated numbers (val_acc, stderr:val_acc, count:val_acc),
+    and the best named without a word that the next trials are within its noise."""
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metric=ts.Metric("acc", "max"), sampler="random", storage="memory", seed=0,
+                     budget=ts.Budget(trials=6))  # fmt: skip
+    study.optimize(lambda t: {"acc": np.random.default_rng(t.seed).random(171) < 0.9 + 0.02 * t.params["x"]})
+    out = io.StringIO()
+    summary(study, console=Console(file=out, width=200), analyses=False)
+    text = out.getvalue()
+    best = study.best
+    assert best is not None
+    error = best.metrics["stderr:acc"]
+    assert f"acc={best.metrics['acc']:.3g} ± {error:.3g} (n=171)" in text and "stderr:acc=" not in text
+    assert "lie within two standard errors of the best's acc" in text and "ts.validate_top" in text
+    assert "lie within two standard errors" in ts.report.render_report(study)

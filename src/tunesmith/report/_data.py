@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -9,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
-from tunesmith.analysis._common import valid_records
+from tunesmith.analysis._common import format_value, valid_records
 from tunesmith.attributes import ChoiceAttr, ReferencePointAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import rung_view
-from tunesmith.objective import Guardrail, Metric, metric_named
+from tunesmith.objective import COUNT, STDERR, Guardrail, Metric, metric_named
 from tunesmith.pareto import hypervolume_history, loss_matrix, pareto_front, reference_losses, study_reference
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState, best_record
@@ -22,7 +23,7 @@ from tunesmith.trial import TrialRecord, TrialState, best_record
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["Findings", "ReportData", "analyse", "report_data"]
+__all__ = ["Findings", "ReportData", "analyse", "metrics_text", "report_data", "within_noise_of_best"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,43 @@ class ReportData:
         for record in self.records:
             counts[record.state.value] = counts.get(record.state.value, 0) + 1
         return counts
+
+
+def metrics_text(metrics: Mapping[str, float]) -> str:
+    """``name=value`` pairs, a metric returned per example shown with its standard error and count
+    (``val_acc=0.965 ± 0.0141 (n=171)``) rather than as three unrelated numbers."""
+    parts = []
+    for name, value in metrics.items():
+        if name.startswith((STDERR, COUNT)):
+            continue
+        stderr, count = metrics.get(f"{STDERR}{name}"), metrics.get(f"{COUNT}{name}")
+        if stderr is None:
+            parts.append(f"{name}={format_value(value)}")
+        else:
+            size = "" if count is None else f" (n={int(count)})"
+            parts.append(f"{name}={format_value(value)} ± {format_value(stderr)}{size}")
+    return ", ".join(parts)
+
+
+def within_noise_of_best(data: ReportData, top_k: int) -> list[TrialRecord]:
+    """The trials among the best ``top_k`` (the best left out) whose metric lies within two standard errors of
+    the difference from the best's, when both carry their per-example standard error: the search cannot tell
+    them from the best."""
+    ranked = data.ranked()[:top_k]
+    if not ranked:
+        return []
+    name = data.metric.name
+    best, best_error = ranked[0], ranked[0].metrics.get(f"{STDERR}{name}")
+    if best_error is None:
+        return []
+    tied = []
+    for record in ranked[1:]:
+        error = record.metrics.get(f"{STDERR}{name}")
+        if error is not None and abs((record.value(name) or 0.0) - (best.value(name) or 0.0)) < 2.0 * math.hypot(
+            best_error, error
+        ):
+            tied.append(record)
+    return tied
 
 
 def report_data(

@@ -20,8 +20,8 @@ from rich.text import Text
 from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._common import format_value
-from tunesmith.objective import Metric
-from tunesmith.report._data import Findings, ReportData, analyse, report_data
+from tunesmith.objective import STDERR, Metric
+from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, within_noise_of_best
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -62,10 +62,17 @@ def summary(
     elif best is None:
         out.print("No trial has completed with a finite metric yet.")
     else:
-        metrics = ", ".join(f"{k}={format_value(v)}" for k, v in best.metrics.items())
-        out.print(Text(f"Best: trial {best.number} (seed {best.seed}): {_plain(metrics)}", style="bold green"))
+        out.print(Text(f"Best: trial {best.number} (seed {best.seed}): {_plain(metrics_text(best.metrics))}",
+                       style="bold green"))  # fmt: skip
         out.print(_best_table(data))
         out.print(_top_table(data, top_k))
+        if tied := within_noise_of_best(data, top_k):
+            numbers = ", ".join(f"#{r.number}" for r in tied)
+            out.print(Text(
+                f"{numbers} lie within two standard errors of the best's {data.metric.name} (per-example noise): "
+                "the search cannot tell them apart; ts.validate_top(study, objective) re-runs them across seeds",
+                style="yellow",
+            ))  # fmt: skip
     for record in data.invalidated:  # listed for the audit; out of best, top-k and the analyses
         out.print(Text(f"invalidated: trial {record.number}: {_plain(record.invalidated or '')}", style="yellow"))
     found = findings if findings is not None else (analyse(data) if analyses else None)
@@ -146,7 +153,9 @@ def _top_table(data: ReportData, top_k: int) -> Table:
         table.add_column(terminal_safe(name), justify="right")
     for record in data.ranked()[:top_k]:
         cells = [terminal_safe(format_value(record.params[n])) if n in record.params else "-" for n in names]
-        table.add_row(str(record.number), format_value(record.value(data.metric.name)), *cells)
+        error = record.metrics.get(f"{STDERR}{data.metric.name}")
+        shown = format_value(record.value(data.metric.name)) + ("" if error is None else f" ± {format_value(error)}")
+        table.add_row(str(record.number), shown, *cells)
     return table
 
 
