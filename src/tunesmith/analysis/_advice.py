@@ -79,6 +79,10 @@ def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metr
             f"no advice on where to spend the budget yet: {result.n_trials} trials measured, advice needs "
             f"{MIN_ADVICE_TRIALS} (about {MIN_ADVICE_TRIALS - result.n_trials} more)", None, evidence,
         )]  # fmt: skip
+    if result.explains_nothing:
+        return [Suggestion(
+            f"no advice on where to spend the budget: {result.explained_note()}", None, evidence,
+        )]  # fmt: skip
     if _lead(top, runner_up) < LEAD_CONFIDENCE:
         assert runner_up is not None
         return [Suggestion(

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,27 @@ class ImportanceResult:
     n_trees: int
     main: tuple[ParamImportance, ...]
     pairs: tuple[ParamImportance, ...]
+    explained: float | None = None  # the forest's out-of-bag R²: the share of the variation across trials it predicts
+
+    @property
+    def explains_nothing(self) -> bool:
+        """Whether the parameters predict none of the metric's variation for a trial the forest did not see
+        (out-of-bag R² at most 0): the shares then divide noise among the parameters."""
+        return self.explained is not None and self.explained <= 0.0
+
+    def explained_note(self) -> str | None:
+        """What the shares rest on, in words (``None`` when unknown)."""
+        if self.explained is None:
+            return None
+        if self.explains_nothing:
+            return (
+                f"the parameters predict none of the variation in {self.metric!r} across these {self.n_trials} "
+                f"trials (out-of-bag R² {self.explained:.2f}): the shares divide noise, not effects; run more trials"
+            )
+        return (
+            f"the parameters predict {self.explained:.0%} of the variation in {self.metric!r} across trials "
+            "(out-of-bag R²); the shares divide that part"
+        )
 
     def ranking(self) -> list[str]:
         """Parameter names, most important first."""
@@ -98,6 +120,7 @@ class ImportanceResult:
             "n_trees": self.n_trees,
             "main": [p.to_json() for p in self.main],
             "pairs": [p.to_json() for p in self.pairs],
+            "explained": self.explained,
         }
 
 
@@ -180,7 +203,21 @@ def importance(
         n_trees=len(trees),
         main=tuple(sorted(main_items, key=lambda p: -p.mean)),
         pairs=tuple(sorted(pair_items, key=lambda p: -p.mean)),
+        explained=_out_of_bag_r2(forest, y),
     )
+
+
+def _out_of_bag_r2(forest: Any, y: np.ndarray) -> float | None:
+    """R² of each trial's prediction by the trees whose bootstrap left it out (``None`` when too few were)."""
+    prediction = getattr(forest, "oob_prediction_", None)
+    if prediction is None:
+        return None
+    known = np.isfinite(prediction)
+    if known.sum() < 4:
+        return None
+    residual = float(np.sum((y[known] - prediction[known]) ** 2))
+    total = float(np.sum((y[known] - y[known].mean()) ** 2))
+    return None if total == 0.0 else 1.0 - residual / total
 
 
 def _extend_inactive(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -205,10 +242,13 @@ def _fit_forest(x: np.ndarray, y: np.ndarray, n_trees: int, seed: int) -> Any:
         min_samples_leaf=min_leaf,
         max_features=1.0,
         bootstrap=True,
+        oob_score=True,  # out-of-bag predictions: how much of the variation the parameters really predict
         random_state=seed,
         n_jobs=1,
     )
-    forest.fit(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a trial in every bootstrap has no out-of-bag prediction
+        forest.fit(x, y)
     return forest
 
 
