@@ -123,6 +123,14 @@ def test_enqueued_values_are_checked_against_the_space_at_once(params: dict[str,
     study = _study(space=CONDITIONAL)
     with pytest.raises(SpaceError, match=message):
         study.enqueue(params)
+
+
+@pytest.mark.parametrize("value", ["3.5", 3.5])
+def test_a_fractional_value_for_an_integer_parameter_is_called_not_an_integer(value: object) -> None:
+    """'3.5' was refused as "not a finite number", and 3.5 as outside the range [1, 10]."""
+    study = _study(space=ts.Space({"max_depth": ts.Int(1, 10)}))
+    with pytest.raises(SpaceError, match=r"max_depth=.?3.5.? is not an integer \((str|float)\): give an integer in"):
+        study.enqueue({"max_depth": value})
     assert read_attr(study.attrs, EnqueuedAttr) is None, "nothing was queued"
 
 

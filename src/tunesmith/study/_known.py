@@ -230,12 +230,17 @@ def checked_params(
             )
         out[name] = plain(space[name], value)
         given = out[name]
+        integral = isinstance(space[name], Int)
         if isinstance(space[name], Float | Int) and (
-            isinstance(given, bool) or not isinstance(given, int | float) or not math.isfinite(given)
+            isinstance(given, bool)
+            or not isinstance(given, int | float)
+            or not math.isfinite(given)
+            or (integral and not float(given).is_integer())
         ):
+            kind = "an integer" if integral else "a finite number"
             raise SpaceError(
-                f"{what}: {name}={value!r} is not a finite number ({type(value).__name__}): give a number in "
-                f"{_range(space[name])}"
+                f"{what}: {name}={value!r} is not {kind} ({type(value).__name__}): give "
+                f"{'an integer' if integral else 'a number'} in {_range(space[name])}"
             )
         if not space[name].contains(out[name]):
             raise SpaceError(
