@@ -144,6 +144,12 @@ def load_config(path: str | Path) -> StudyConfig:
     path = Path(path).resolve()
     data = _read(path)
     unknown = sorted(set(data) - _KNOWN_KEYS)
+    if "metrics" in unknown:
+        raise ConfigError(
+            f"{path.name} declares 'metrics': a config file tunes one metric ('metric'); a study with several "
+            "objectives is created in Python, ts.Study(space, metrics=[ts.Metric('error'), ts.Metric('latency')]), "
+            "and `tunesmith worker NAME` runs it from the command line"
+        )
     if unknown:
         hints = [
             f"{key!r} -> {close[0]!r}" for key in unknown if (close := difflib.get_close_matches(key, _KNOWN_KEYS, 1))
