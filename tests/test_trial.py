@@ -74,3 +74,20 @@ def test_whole_steps_and_numeric_scalars_of_any_kind_are_accepted() -> None:
 def test_a_reported_metric_that_is_not_a_number_is_refused_with_the_fix(value: object) -> None:
     with pytest.raises(ts.TunesmithError, match=r"report\(\) takes numbers, got loss=.*trial.report\(loss=float"):
         _reported(1, value)
+
+
+def test_should_stop_reads_the_same_called_or_not() -> None:
+    """`if trial.should_stop:` (the call forgotten) was a bound method, always true: every trial stopped after
+    its first report and returned that step's value as its result."""
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage="memory", seed=0,
+                     scheduler=ts.ASHA(max_resource=9))  # fmt: skip
+    trial = study.ask()
+    trial.report(1, loss=0.5)
+    assert not trial.should_stop and trial.should_stop() is False
+    steps = 1
+    for step in range(2, 10):
+        trial.report(step, loss=0.5 / step)
+        steps = step
+        if trial.should_stop:
+            break
+    assert steps == 9, "a lone trial at every rung goes on to the end"

@@ -19,7 +19,7 @@ from tunesmith.objective import Metric
 from tunesmith.space import JsonScalar, Param, Space
 from tunesmith.space._define_by_run import AskedParams
 
-__all__ = ["INVALIDATED", "Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
+__all__ = ["INVALIDATED", "StopFlag", "Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
 
 # The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
 INVALIDATED = "invalidated"
@@ -251,6 +251,25 @@ def best_record(records: Iterable[TrialRecord], metric: Metric) -> TrialRecord |
 Reporter = Callable[[int, dict[str, float]], Decision]
 
 
+
+class StopFlag:
+    """`Trial.should_stop`: true when the study told the trial to stop or pause, whether called or read."""
+
+    __slots__ = ("_stop",)
+
+    def __init__(self, stop: bool) -> None:
+        self._stop = stop
+
+    def __call__(self) -> bool:
+        return self._stop
+
+    def __bool__(self) -> bool:
+        return self._stop
+
+    def __repr__(self) -> str:
+        return f"StopFlag({self._stop})"
+
+
 class Trial:
     """The handle an objective receives.
 
@@ -463,6 +482,9 @@ class Trial:
         the study answered at that last report (a budget running out) cut nothing short."""
         return self._planned is not None and self._step >= self._planned
 
-    def should_stop(self) -> bool:
-        """Whether the study has told this trial to stop (or pause) at its last report."""
-        return self._decision is not Decision.CONTINUE
+    @property
+    def should_stop(self) -> StopFlag:
+        """Whether the study has told this trial to stop (or pause) at its last report: ``trial.should_stop()``,
+        as documented; ``if trial.should_stop:`` (the call forgotten, Optuna's ``should_prune`` habit) reads
+        the same, where a bound method would always be true and stop every trial after its first report."""
+        return StopFlag(self._decision is not Decision.CONTINUE)
