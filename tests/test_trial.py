@@ -91,3 +91,26 @@ def test_should_stop_reads_the_same_called_or_not() -> None:
         if trial.should_stop:
             break
     assert steps == 9, "a lone trial at every rung goes on to the end"
+
+
+def test_a_trial_stopped_early_stays_stopped_when_its_report_steps_count_other_units() -> None:
+    """steps(9) epochs reported at optimizer steps 10, 20, ... 90: the first report's step (10) passed the 9
+    planned, so a trial ASHA stopped there was read as having trained to the end, recorded COMPLETE after one
+    epoch, and could become the best."""
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage="memory", seed=0,
+                     sampler="random", scheduler=ts.ASHA(min_resource=10, max_resource=90),
+                     budget=ts.Budget(trials=12))  # fmt: skip
+
+    def epochs(trial: ts.Trial) -> float:
+        loss = 1.0
+        for epoch in trial.steps(9):
+            loss = trial.params["x"] + 1.0 / (epoch + 1)
+            trial.report((epoch + 1) * 10, loss=loss)
+        return loss
+
+    with pytest.warns(ts.study.ShortTrainingWarning):
+        study.optimize(epochs)
+    for record in study.trials:
+        trained_fully = record.resource == 90
+        assert (record.state is ts.TrialState.COMPLETE) == trained_fully, (record.number, record.state, record.resource)
+    assert study.best is not None and study.best.resource == 90

@@ -321,6 +321,7 @@ class Trial:
         self._step = start_step
         self._decision = Decision.CONTINUE
         self._planned: int | None = None
+        self._looped: bool | None = None  # whether the last `steps` loop ran to its end (None: no loop yet)
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params}, seed={self.seed})"
@@ -457,10 +458,12 @@ class Trial:
         """
         integer("n", n, minimum=1, context="steps(n)", error=TunesmithError)
         self._planned = n
+        self._looped = False
         for step in range(self._step, n):
             if self.should_stop():
                 return
             yield step
+        self._looped = True  # every planned step ran: the loop ended by itself, not on a stop
 
     def report(self, step: int | None = None, **metrics: float) -> Decision:
         """Record intermediate metrics at ``step`` (default: one step after the last report).
@@ -478,8 +481,11 @@ class Trial:
 
     @property
     def ran_all_steps(self) -> bool:
-        """Whether the trial reported the last step `steps` (or `plan`) planned: it trained to the end, so a stop
-        the study answered at that last report (a budget running out) cut nothing short."""
+        """Whether the trial trained to the end: the `steps` loop ran its last step (whatever the report steps
+        counted, epochs or optimizer steps), or, with `plan`, the last report reached the planned step. A stop
+        the study answered at that last report (a budget running out) then cut nothing short."""
+        if self._looped is not None:
+            return self._looped
         return self._planned is not None and self._step >= self._planned
 
     @property
