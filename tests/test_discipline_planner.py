@@ -64,6 +64,17 @@ def test_the_sampler_part_agrees_with_auto() -> None:
         assert plan.sampler == chosen.name
 
 
+def test_under_early_stopping_the_plan_picks_the_sampler_a_study_with_its_scheduler_picks() -> None:
+    """The plan's context lacked the rungs, so it offered CMA-ES where a study with the plan's own scheduler and
+    budget runs TPE (CMA-ES cannot read trials stopped at a rung)."""
+    space = ts.Space({f"x{i}": ts.Float(0.0, 1.0) for i in range(4)})
+    plan = ts.plan(space, ts.Budget(trials=40), trial_cost=3600, fidelity=27)
+    assert plan.scheduler["name"] == "asha" and plan.budget.trials is not None and plan.budget.trials > 300
+    study = ts.Study(space, metric="loss", scheduler=plan.make_scheduler(), budget=plan.budget, storage="memory")
+    assert plan.sampler == study.attrs["sampler_choice"]["sampler"]["name"] == "tpe"
+    assert "early_signal, an assumption" in " ".join(plan.reasons)
+
+
 def test_a_budget_smaller_than_the_model_start_is_random_search() -> None:
     plan = ts.plan(SPACE, 4)
     assert plan.sampler == "sobol" and "random search" in plan.reasons[0]

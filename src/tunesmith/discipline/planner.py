@@ -263,8 +263,9 @@ def plan(
 
     trials_for_sampler = None if configurations is None else max(1, configurations)
     context = SearchContext(
-        metric=Metric("value"), budget=Budget(trials=trials_for_sampler), workers=workers, trial_cost=trial_cost
-    )
+        metric=Metric("value"), budget=Budget(trials=trials_for_sampler), workers=workers, trial_cost=trial_cost,
+        rungs=scheduler.rungs(),  # as a study with this scheduler gives `auto`: early stopping changes its choice
+    )  # fmt: skip
     chosen, sampler_why = Auto().choose(space, context)
     sampler = chosen.name
     reasons = [sampler_why]

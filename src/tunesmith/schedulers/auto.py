@@ -72,8 +72,9 @@ def choose_scheduler(
             f"{max_resource:g} units and hedge against cutting too early"
         )
     return ASHA(min_resource, max_resource, eta), (
-        f"asha: rankings stabilise early, so trials are compared from {min_resource:g} units and only the top "
-        f"1/{eta:g} go on to {max_resource:g}; asynchronous, so no worker waits for a rung to fill"
+        f"asha: taking rankings to stabilise early (early_signal, an assumption: say 'unsure' or 'no' if a slow "
+        f"start can still win), trials are compared from {min_resource:g} units and only the top 1/{eta:g} go on "
+        f"to {max_resource:g}; asynchronous, so no worker waits for a rung to fill"
     )
 
 
