@@ -109,7 +109,7 @@ def test_integrations_are_reached_from_the_package_without_an_import(monkeypatch
 
 
 def lightning_fit(trial: Trial, epochs: int, tmp_path: Path, monitor: str = "val_loss",
-                  validate: bool = True) -> dict[str, float]:  # fmt: skip
+                  validate: bool = True, min_epochs: int | None = None) -> dict[str, float]:  # fmt: skip
     pytest.importorskip("lightning.pytorch", reason=SKIP_REASON)
     import lightning.pytorch as pl
     import torch
@@ -146,7 +146,8 @@ def lightning_fit(trial: Trial, epochs: int, tmp_path: Path, monitor: str = "val
     torch.manual_seed(trial.seed % 2**31)
     model = Classifier(trial.params["lr"])
     trainer = pl.Trainer(
-        max_epochs=epochs, callbacks=[TunesmithCallback(trial, monitor=monitor)], accelerator="cpu",
+        max_epochs=epochs, min_epochs=min_epochs, callbacks=[TunesmithCallback(trial, monitor=monitor)],
+        accelerator="cpu",
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         default_root_dir=tmp_path, num_sanity_val_steps=0,
     )  # fmt: skip
@@ -175,6 +176,18 @@ def test_lightning_callback_reports_training_epochs_when_the_fit_does_not_valida
     records = run_study("train_loss", lambda trial: lightning_fit(trial, 5, tmp_path, "train_loss", validate=False))
     assert_stopped_early_and_finished(records, "train_loss", planned=5)
     assert "val_loss" not in records[1].intermediate[5]
+
+
+@lightning_noise
+def test_lightning_training_on_past_a_stop_fails_the_trial_naming_min_epochs(tmp_path: Path) -> None:
+    """Trainer(min_epochs=5) outranks should_stop: the stopped trial trained all 5 epochs while its record said
+    it stopped at epoch 2, with the fifth epoch's value as its result."""
+    records = run_study("val_loss", lambda trial: lightning_fit(trial, 5, tmp_path, min_epochs=5))
+    stopped = records[0]
+    assert stopped.state is TrialState.FAILED and "TrainingWentOn" in (stopped.error or "")
+    assert f"after tunesmith asked it to stop at epoch {STOP_AT}" in (stopped.error or "")
+    assert "Trainer(min_epochs=5" in (stopped.error or "")
+    assert records[1].state is TrialState.COMPLETE, "a trial never stopped trains its min_epochs as planned"
 
 
 @lightning_noise

@@ -12,7 +12,7 @@ Importing this module needs the ``lightning`` extra (``pip install 'tunesmith[li
 
 from __future__ import annotations
 
-from tunesmith.errors import require
+from tunesmith.errors import TunesmithError, require
 
 require("lightning.pytorch", "lightning")  # raises MissingExtra naming the extra when Lightning is absent
 
@@ -26,7 +26,11 @@ from tunesmith.integrations._callbacks import (  # noqa: E402
 )
 from tunesmith.trial import Trial  # noqa: E402
 
-__all__ = ["MetricNotReported", "TunesmithCallback"]
+__all__ = ["MetricNotReported", "TrainingWentOn", "TunesmithCallback"]
+
+
+class TrainingWentOn(TunesmithError, RuntimeError):
+    """The library trained on after the callback passed the study's stop on (Lightning's ``min_epochs``)."""
 
 
 class TunesmithCallback(pl.Callback):
@@ -48,6 +52,8 @@ class TunesmithCallback(pl.Callback):
     Raises:
         MetricNotReported: at the end of an epoch that validated (or of any epoch, in a fit without
             validation), when ``monitor`` was not logged.
+        TrainingWentOn: at the end of an epoch Lightning trained after the stop was passed on
+            (``Trainer(min_epochs=...)`` outranks ``should_stop``): the trial fails, saying so.
     """
 
     def __init__(self, trial: Trial, monitor: str = "val_loss") -> None:
@@ -57,6 +63,7 @@ class TunesmithCallback(pl.Callback):
         self._before: dict[str, float] = {}
         self._from_validation: set[str] = set()  # the metrics validation logs
         self._validated_in: int | None = None  # the last epoch that validated
+        self._stopped_at: int | None = None  # the epoch at whose end the study's stop was passed on
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.max_epochs is not None and trainer.max_epochs > 0:
@@ -75,13 +82,20 @@ class TunesmithCallback(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
+        if self._stopped_at is not None:  # Lightning trained on after the stop: its min_epochs/min_steps outrank it
+            raise TrainingWentOn(
+                f"Lightning trained epoch {epoch} after tunesmith asked it to stop at epoch {self._stopped_at}: "
+                f"Trainer(min_epochs={trainer.min_epochs}, min_steps={trainer.min_steps}) outranks "
+                "trainer.should_stop, so early stopping saves nothing and the trial's result would come from an "
+                "epoch the study never judged; drop min_epochs and min_steps, or keep them within the first rung"
+            )
         metrics = scalars(trainer.callback_metrics)
         validates = bool(trainer.enable_validation)
         if validates and self._validated_in != trainer.current_epoch:
             metrics = {k: v for k, v in metrics.items() if k not in self._from_validation}  # an earlier epoch's
             if self.monitor not in metrics:  # it comes with the next validation
                 if report_without_monitor(self.trial, epoch, metrics):
-                    trainer.should_stop = True
+                    self._stop(trainer, epoch)
                 return
         stage = "training epoch and its validation" if validates else "training epoch"
         stop = report_and_decide(
@@ -90,4 +104,8 @@ class TunesmithCallback(pl.Callback):
             fix=f"log it in the LightningModule with self.log({self.monitor!r}, value)",
         )  # fmt: skip
         if stop:
-            trainer.should_stop = True
+            self._stop(trainer, epoch)
+
+    def _stop(self, trainer: pl.Trainer, epoch: int) -> None:
+        trainer.should_stop = True
+        self._stopped_at = epoch
