@@ -373,6 +373,25 @@ def test_pbt_exploits_a_top_member_and_explores_its_params() -> None:
     assert pbt.propose(space, replaced, np.random.default_rng(0), CONTEXT) is None, "each victim is replaced once"
 
 
+def test_pbt_labels_each_explored_parameter_with_the_change_it_made() -> None:
+    """The label said 'x0.8' for a linear range moved by a share of its width, an integer that did not move and a
+    value stopped at a bound."""
+    from tunesmith.schedulers.pbt import _change
+
+    log_lr = ts.Float(1e-4, 1.0, log=True)
+    linear = ts.Float(0.0, 1.0)
+    count = ts.Int(1, 8)
+    assert _change(log_lr, 0.01, 0.008, 0.8) == "x0.8"
+    assert _change(log_lr, 0.9, 1.0, 1.2) == "to the bound 1"
+    assert _change(linear, 0.3, 0.5, 1.2) == "+0.2"
+    assert _change(linear, 0.1, 0.0, 0.8) == "to the bound 0"
+    assert _change(count, 4, 3, 0.8) == "4 -> 3"
+    pbt = PBT(perturbation_interval=4, resample_probability=0.0, perturb_factors=(0.8,))
+    space = ts.Space({"n": ts.Int(1, 8)})
+    _, changes = pbt._explore(space, {"n": 1}, np.random.default_rng(0))
+    assert changes == {}, "n stayed 1 (0.8 rounds back up): nothing to label"
+
+
 def test_pbt_end_to_end_hands_checkpoints_to_continuations(tmp_path: Path) -> None:
     space = ts.Space({"lr": ts.Float(0.01, 1.0, log=True)})
 

@@ -163,7 +163,8 @@ class PBT(Scheduler):
                     changes[name] = "resampled"
             elif isinstance(param, Float | Int):
                 value = self._perturb(param, current, factor)
-                changes[name] = f"x{factor:g}"
+                if value != current:
+                    changes[name] = _change(param, current, value, factor)
             else:  # pragma: no cover - every Param kind is handled above
                 value = current
             out[name] = value
@@ -178,3 +179,13 @@ class PBT(Scheduler):
         if isinstance(param, Int):
             return param.decode(param.encode(max(param.low, round(target))))
         return param.decode(param.encode(target))  # snaps to the step grid, if any
+
+
+def _change(param: Float | Int, before: float, after: float, factor: float) -> str:
+    """How a perturbation moved a value, as it moved it: ``x0.8`` when multiplied (and not stopped by a bound),
+    else the move itself (``+0.2 of the range``, ``-1``, ``to the bound 1``)."""
+    if after in (param.low, param.high) and (before * factor if param.log or param.low > 0 else None) != after:
+        return f"to the bound {after:g}"
+    if param.log or param.low > 0:
+        return f"x{factor:g}" if math.isclose(after, before * factor, rel_tol=1e-9) else f"{before:g} -> {after:g}"
+    return f"{after - before:+g}"
