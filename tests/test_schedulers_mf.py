@@ -136,3 +136,22 @@ def test_a_trial_budget_ends_with_its_promotions_made_and_nothing_paused() -> No
                      scheduler=ts.SuccessiveHalving(1, 9, 3, population=9))  # fmt: skip
     result = study.optimize(_nine_steps)
     assert "paused" not in result.states and not [n for n in result.notes if "paused" in n]
+
+
+def test_a_run_whose_every_trial_was_stopped_says_there_is_no_best() -> None:
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+    def curve(trial: ts.Trial) -> dict[str, float]:
+        value = 1.0
+        for step in trial.steps(27):
+            value = (trial.params["x"] - 0.3) ** 2 + 1.0 / (step + 1)
+            trial.report(val_loss=value)
+        return {"val_loss": value}
+
+    study = ts.Study(space, metric="val_loss", scheduler=ts.Hyperband(min_resource=1, max_resource=27, eta=3),
+                     budget=ts.Budget(trials=16), seed=0, storage="memory")  # fmt: skip
+    with pytest.warns(ts.study.ShortTrainingWarning) as caught:
+        result = study.optimize(curve)
+    assert study.best is None and set(result.states) == {"stopped"}
+    said = "no trial trained to the full resource (27): hyperband stopped all 16 at a rung, so the study has no best"
+    assert any(said in str(w.message) for w in caught) and any(said in note for note in result.notes)

@@ -11,7 +11,7 @@ from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.errors import BudgetLimit
 from tunesmith.schedulers import Scheduler
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
     "AXIS_WATCH",
@@ -22,6 +22,7 @@ __all__ = [
     "ResourceAxisWarning",
     "ShortTrainingWarning",
     "Spent",
+    "none_trained_note",
     "paused_note",
     "population_note",
     "spent_beyond_trials",
@@ -34,6 +35,21 @@ MIN_FULLY_TRAINED = 5
 
 class ShortTrainingWarning(UserWarning):
     """The budget trains too few configurations to the full resource under early stopping."""
+
+
+def none_trained_note(records: Sequence[TrialRecord], scheduler: Scheduler) -> str | None:
+    """What to say when early stopping stopped every finished trial, so that none trained to the full resource and
+    the study has no best (``None`` when one completed, or none was stopped)."""
+    stopped = [r for r in records if r.state is TrialState.STOPPED and r.kind is TrialKind.SCHEDULER]
+    if not stopped or any(r.state is TrialState.COMPLETE for r in records):
+        return None
+    full = scheduler.rungs()[-1] if scheduler.rungs() else None
+    to = "" if full is None else f" ({full:g})"
+    return (
+        f"no trial trained to the full resource{to}: {scheduler.name} stopped all {len(stopped)} at a rung, so the "
+        "study has no best; raise the trial budget (study.extend_budget(trials=...), tunesmith extend) or give a "
+        "resource budget (ts.Budget(resource=...)), which keeps starting configurations until the compute is spent"
+    )
 
 
 class PopulationWarning(UserWarning):

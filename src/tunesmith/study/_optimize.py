@@ -27,6 +27,7 @@ from tunesmith.study._limits import (
     ResourceAxisWarning,
     ShortTrainingWarning,
     holdout_spent_note,
+    none_trained_note,
     paused_note,
     population_note,
     trained_fully,
@@ -289,6 +290,9 @@ def optimize(
     if waiting := paused_note(records, finished_any=bool(states.get(TrialState.COMPLETE.value))):
         warnings.warn(waiting, PausedTrialsWarning, stacklevel=3)
         notes.append(waiting)
+    if untrained := none_trained_note(records, study.scheduler):
+        warnings.warn(untrained, ShortTrainingWarning, stacklevel=3)
+        notes.append(untrained)
     if blocked := queue_beyond_budget(study):
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     result = StudyResult(
