@@ -126,12 +126,17 @@ def test_a_probe_that_returns_no_step_function_is_refused(project: tuple[Path, s
     assert "must return a step(lr) -> loss function, got int" in result.output
 
 
-def test_a_range_without_divergence_is_reported(project: tuple[Path, str]) -> None:
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_range_that_never_diverged_reads_no_bounds_and_says_to_raise_max_lr(
+    project: tuple[Path, str], json_flag: list[str]
+) -> None:
+    """The onset was reported as max_lr itself and the bounds ended there: a limit of the test, not of training."""
     directory, module = project
     config = write_config(directory, module, f'lr_probe = "{module}:lr_probe"')
-    result = CliRunner().invoke(cli, ["lr-find", str(config), "--max-lr", "0.2"])
-    assert result.exit_code == 0, result.output
-    assert "did not diverge before max_lr" in result.output
+    result = CliRunner().invoke(cli, ["lr-find", str(config), "--max-lr", "0.2", *json_flag])
+    assert result.exit_code == 1, result.output
+    assert "still falling at max_lr=0.2 and never diverged" in " ".join(result.output.split())
+    assert "put in the space" not in result.output
 
 
 def test_a_probe_param_spelt_like_a_space_parameter_is_refused_with_the_name(project: tuple[Path, str]) -> None:

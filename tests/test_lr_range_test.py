@@ -229,3 +229,19 @@ def test_a_loss_that_is_noise_gives_no_suggestion(seed: int) -> None:
     result = ts.lr.range_test(lambda lr: 1.0 + 0.05 * rng.standard_normal(), min_lr=1e-6, max_lr=10, num_steps=50)
     with pytest.raises(RangeTestError, match=r"the loss never clearly fell: .* within 4 times its step-to-step noise"):
         _ = result.suggested_lr
+
+
+@pytest.mark.parametrize("num_steps", [5, 6, 7])
+def test_a_short_range_test_says_it_is_too_short_instead_of_misreading_the_curve(num_steps: int) -> None:
+    """A noiseless curve over 5 to 7 steps was read as 'never fell below min_lr', as noise ('a larger batch'),
+    or had its onset on an already diverged point."""
+    result = range_test(sgd_on_quadratic([4.0]), min_lr=1e-3, max_lr=10.0, num_steps=num_steps)
+    with pytest.raises(RangeTestError, match=rf"took only {len(result.lrs)} steps .* at least 15"):
+        _ = result.suggested_lr
+
+
+def test_a_loss_still_falling_at_max_lr_gives_no_onset() -> None:
+    result = range_test(sgd_on_quadratic([4.0]), min_lr=1e-5, max_lr=0.05, num_steps=60)
+    assert not result.diverged
+    with pytest.raises(RangeTestError, match=r"still falling at max_lr=0.05 and never diverged.*raise max_lr"):
+        _ = result.bounds()

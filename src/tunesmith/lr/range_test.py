@@ -32,6 +32,11 @@ from tunesmith.space import Float
 __all__ = ["RangeTestError", "RangeTestResult", "range_test"]
 
 
+# The fewest steps a rate is read from: the trend (a centred median of 5) and the step-to-step noise need
+# more points than a handful to tell a fall from noise (5 to 7 steps of a noiseless curve were read as noise).
+MIN_READ_STEPS = 15
+
+
 class RangeTestError(TunesmithError, RuntimeError):
     """A range test saw no usable range (too few steps, or a loss that never fell)."""
 
@@ -69,13 +74,19 @@ class RangeTestResult:
         return self.stop_reason != "max_lr reached"
 
     def _bottom(self) -> int:
-        if len(self.lrs) < 5:
+        if len(self.lrs) < MIN_READ_STEPS:
+            fix = "lower min_lr" if self.diverged else "raise num_steps (100 is usual)"
             raise RangeTestError(
                 f"the range test took only {len(self.lrs)} steps before it stopped ({self.stop_reason}) "
-                f"at lr={self.lrs[-1] if len(self.lrs) else float('nan'):.3g}; at least 5 are needed: "
-                "lower min_lr or raise num_steps"
+                f"at lr={self.lrs[-1] if len(self.lrs) else float('nan'):.3g}; a rate is read from at least "
+                f"{MIN_READ_STEPS}, since fewer cannot tell the loss's fall from its noise: {fix}"
             )
         bottom = int(np.argmin(self.trend))
+        if not self.diverged and bottom >= len(self.trend) - 2:
+            raise RangeTestError(
+                f"the loss was still falling at max_lr={self.lrs[-1]:.3g} and never diverged, so the onset lies "
+                "above the rates tried and no bound can be read: raise max_lr until the loss blows up"
+            )
         if bottom == 0:
             raise RangeTestError(
                 f"the loss never fell below its value at min_lr={self.lrs[0]:.3g} (it rose from the first step): "
