@@ -289,3 +289,20 @@ def test_the_cli_exits_non_zero_when_every_trial_returned_nan(tmp_path: Path, mo
     result = _run_config(tmp_path, monkeypatch, "nan", "float('nan')", trials=6)
     assert result.exit_code != 0, result.output
     assert "all 6 trials of this run failed and none worked (6 non_finite" in " ".join(result.output.split())
+
+
+def test_reports_in_other_units_than_the_rungs_stop_the_study_naming_the_units() -> None:
+    """Epochs reported at optimizer steps 100, 200, ... under ASHA over 27 epochs: the first report is past every
+    rung, so no rung compares any trial; the message said the reports 'carry only nothing'."""
+    study = ts.Study(SPACE, metric="val_loss", scheduler=ts.ASHA(min_resource=1, max_resource=27), seed=0,
+                     storage="memory", budget=ts.Budget(trials=10))  # fmt: skip
+
+    def optimizer_steps(trial: ts.Trial) -> dict[str, float]:
+        value = 1.0
+        for epoch in trial.steps(27):
+            value = (trial.params["x"] - 0.3) ** 2 + 1.0 / (epoch + 1)
+            trial.report((epoch + 1) * 100, val_loss=value)
+        return {"val_loss": value}
+
+    with pytest.raises(ObjectiveError, match=r"first report came at step 100, past every rung.*other units"):
+        study.optimize(optimizer_steps)

@@ -207,6 +207,16 @@ def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext, 
         return None
     what = " and ".join(repr(name) for name in missing)
     outcome = "could never be promoted from its rung" if scheduler.pauses else "could not be stopped early"
+    first = min(record.intermediate, default=None)
+    if not carried and first is not None and first > levels[-1]:
+        full = scheduler.rungs()[-1]
+        return (
+            f"{scheduler.name} compares trials at its rungs ({', '.join(f'{lv:g}' for lv in levels)}, full "
+            f"resource {full:g}), but the trial's first report came at step {first:g}, past every rung, so no "
+            f"rung could compare it and it {outcome}: its steps count other units than the scheduler's resource "
+            "(optimizer steps against epochs, say); report in the scheduler's units (trial.report(epoch + 1, ...)) "
+            "or give max_resource and min_resource in the units reported"
+        )
     return (
         f"{scheduler.name} ranks trials by {what} at its rungs ({', '.join(f'{lv:g}' for lv in levels)}), but the "
         f"reports up to step {deciding:g} carry only {sorted(carried) or 'nothing'}: no rung could compare the "
