@@ -63,3 +63,13 @@ def test_the_process_executor_refuses_a_trial_timeout_that_is_not_seconds(value:
     with pytest.raises(ConfigError, match=r"trial_timeout must be a positive number of seconds or None, got "
                                           r"trial_timeout=.*: pass seconds, e.g. trial_timeout=600"):  # fmt: skip
         ProcessExecutor(1, trial_timeout=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [True, "5s", 0, float("inf")])
+def test_the_ray_executor_refuses_a_trial_timeout_that_is_not_seconds(value: object) -> None:
+    pytest.importorskip("ray")
+    from tunesmith.executors.ray import RayExecutor
+
+    with pytest.raises(ConfigError, match=r"trial_timeout must be a positive number of seconds or None, got "
+                                          r"trial_timeout=.*: pass seconds, e.g. trial_timeout=600"):  # fmt: skip
+        RayExecutor(1, trial_timeout=value)  # type: ignore[arg-type]

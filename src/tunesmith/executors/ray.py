@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 import traceback
 import uuid
 from typing import Any
 
-from tunesmith._validate import integer, real
+from tunesmith._validate import duration, integer, real
 from tunesmith.decision import Decision
-from tunesmith.errors import ConfigError, require
+from tunesmith.errors import require
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
 from tunesmith.executors.inline import run_job
 from tunesmith.executors.processes import _plain
@@ -123,8 +122,10 @@ class RayExecutor(Executor):
         integer("workers", workers, minimum=1)
         for name, amount in (("num_cpus", num_cpus), ("num_gpus", num_gpus), *(resources or {}).items()):
             real(name, amount, minimum=0, fix="pass 0 or more (fractions such as 0.5 are allowed)")
-        if trial_timeout is not None and not (trial_timeout > 0 and math.isfinite(trial_timeout)):
-            raise ConfigError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
+        # A bool is not seconds (True would be 1 s), nor is a string ("5s" is for config files, which convert it).
+        trial_timeout = duration(
+            "trial_timeout", trial_timeout, allow_none=True, fix="pass seconds, e.g. trial_timeout=600"
+        )
         self.capacity = workers
         self.num_cpus = float(num_cpus)
         self.num_gpus = float(num_gpus)
