@@ -284,6 +284,10 @@ def test_a_search_that_goes_on_after_the_holdout_was_opened_is_warned_and_the_ve
     assert "force=True" in note
     status = CliRunner().invoke(cli, ["status", "after", "--storage", url])
     assert "verdict stale: 4 trials finished after the holdout was opened" in " ".join(status.output.split())
+    headline = study.attrs["verdict"]["summary"]
+    assert f"verdict: {headline}" in " ".join(status.output.split()), "status shows the recorded verdict"
+    report = CliRunner().invoke(cli, ["report", "after", "--storage", url, "-o", str(tmp_path / "r.html")])
+    assert f"verdict: {headline}" in " ".join(report.output.split()), "so does report's terminal summary"
     assert "<b>STALE</b> stale: 4 trials finished" in render_report(study)
 
 

@@ -199,10 +199,7 @@ def status(study_name: str | None, storage: str) -> None:
     console.print(f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
-    from tunesmith.discipline.verdict import stale_note
-
-    if stale := stale_note(study.attrs, study.trials):
-        console.print(f"[yellow]{terminal_safe(f'verdict {stale}')}[/yellow]")
+    _verdict_lines(study)
     for number, note in study.gone_trials().items():
         console.print(f"[yellow]{terminal_safe(f'trial {number} is recorded running, but {note}')}[/yellow]")
     _summary(study)
@@ -240,7 +237,23 @@ def report(study_name: str | None, storage: str, output: str) -> None:
         findings = analyse(data)
         path = write_report(data, output, findings=findings)
         summary(data, console=console, findings=findings)
+        _verdict_lines(study)
     console.print(terminal_safe(f"report written to {path}"))
+
+
+def _verdict_lines(study: Study) -> None:
+    """The recorded verdict's headline (as `finalize` stored it), and why it is stale when it is."""
+    from tunesmith.attributes import VerdictAttr
+    from tunesmith.discipline.verdict import stale_note
+
+    with _friendly_errors():
+        verdict = read_attr(study.attrs, VerdictAttr)
+    if verdict is None:
+        return
+    colour = "green" if verdict.ready else "red"
+    console.print(f"[{colour}]{terminal_safe(f'verdict: {verdict.summary or verdict.status}')}[/{colour}]")
+    if stale := stale_note(study.attrs, study.trials):
+        console.print(f"[yellow]{terminal_safe(f'verdict {stale}')}[/yellow]")
 
 
 @click.command()
