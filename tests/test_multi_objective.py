@@ -308,6 +308,7 @@ def test_the_html_report_draws_the_front_and_the_hypervolume(study: ts.Study, tm
     assert "<h2>Pareto front</h2>" in page and "<h2>Hypervolume</h2>" in page
     assert "Pareto front (" in page  # the highlighted front's trace
     assert "Best configuration" not in page
+    assert "Top 10 trials by f1, the first objective" in page, "the table ranks by one objective: it says which"
 
 
 def test_the_dashboard_snapshot_lists_the_front_and_draws_it(study: ts.Study) -> None:

@@ -220,7 +220,8 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     level, records = rung_view(data.valid, data.metric, data.rungs, min_observations=max(10, 2 * len(data.space)))
     try:
         result = importance(records, data.space, data.metric, seed=seed, n_trees=n_trees)
-        notes = [result.explained_note()]
+        first = f"importance of {data.metric.name}, the first objective (the others are not analysed)"
+        notes = [first if data.several else None, result.explained_note()]
         if level is not None:
             reached = sum(1 for r in records if r.state.is_finished and r.value(data.metric.name) is not None)
             notes.append(f"importance measured at resource {level:g}, the highest rung {reached} trials reached")

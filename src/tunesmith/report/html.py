@@ -105,7 +105,8 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
         out.append(_Section("Hypervolume", "", plots.hypervolume_history(data)))
     else:
         out.append(_Section("Best configuration", _best_html(data)))
-    out.append(_Section(f"Top {TOP_K} trials", _top_html(data)))
+    ranked_by = f" by {data.metric.name}, the first objective" if data.several else ""
+    out.append(_Section(f"Top {TOP_K} trials{ranked_by}", _top_html(data)))
     if data.invalidated:
         out.append(_Section("Invalidated trials", _invalidated_html(data)))
     out.append(_Section("Diagnosis", _diagnosis_html(found)))
