@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tunesmith.budget import Budget, BudgetUsage, counts_toward_budget
@@ -59,3 +61,46 @@ def test_budget_exhausted_carries_the_limit() -> None:
     error = BudgetExhausted("wall-time budget spent (60s/60s)", limit="wall_time")
     assert error.limit == "wall_time" and str(error) == "wall-time budget spent (60s/60s)"
     assert BudgetExhausted("trial budget spent (3/3)").limit == "trials"
+
+
+def test_the_wait_of_a_paused_trial_before_its_resumption_is_not_running_time() -> None:
+    from tunesmith.budget import running_time
+
+    resumed = TrialRecord(0, {}, 0, TrialState.COMPLETE, started_at=100.0, finished_at=200.0,
+                          attrs={"paused": [[110.0, 190.0]]})  # fmt: skip
+    assert resumed.duration == pytest.approx(20.0)
+    assert running_time([resumed], now=300.0) == pytest.approx(20.0)
+    beside = TrialRecord(1, {}, 1, TrialState.COMPLETE, started_at=150.0, finished_at=160.0)
+    assert running_time([resumed, beside], now=300.0) == pytest.approx(30.0), "another trial ran in the gap"
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_time_between_two_runs_is_not_charged_to_the_wall_time_budget_of_a_pausing_study(
+    storage: str, tmp_path: Path
+) -> None:
+    """ASHA's promote mode leaves trials paused between runs: the wait until the next run resumed one was
+    charged as running time, and the next run stopped at once on the wall-time budget ('25s/20s')."""
+    import time
+
+    import tunesmith as ts
+
+    url = "memory" if storage == "memory" else f"sqlite:///{tmp_path}/wait.db"
+
+    def curve(trial: ts.Trial) -> dict[str, float]:
+        value = 1.0
+        for step in trial.steps(9):
+            value = trial.params["x"] + 1.0 / (step + 1)
+            trial.report(loss=value)
+        return {"loss": value}
+
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", sampler="random", seed=0, storage=url,
+                     scheduler=ts.ASHA(1, 9, 3, mode="promote"),
+                     budget=ts.Budget(wall_time=1.5, trials=12))  # fmt: skip
+    with pytest.warns(UserWarning):
+        study.optimize(curve, n_trials=3)
+    time.sleep(2.0)
+    result = study.optimize(curve)
+    assert result.stop_reason.startswith("trial budget spent"), result.stop_reason
+    assert study.usage().elapsed < 1.5
+    resumed = [r for r in study.trials if r.paused]
+    assert resumed and all((r.duration or 0.0) < 1.0 for r in resumed)

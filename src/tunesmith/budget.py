@@ -80,7 +80,8 @@ def running_time(records: Iterable[TrialRecord], now: float) -> float:
     """Seconds during which at least one of ``records`` was running (overlapping trials count once).
 
     A trial runs from ``started_at`` to ``finished_at``; a RUNNING one to ``now``; a PAUSED one, and
-    one lost with its worker (recorded when found, maybe long after), to its last heartbeat.
+    one lost with its worker (recorded when found, maybe long after), to its last heartbeat. The spans a
+    trial waited paused at a rung before it was resumed (`TrialRecord.paused`) are not running time.
     """
     spans: list[tuple[float, float]] = []
     for record in records:
@@ -96,13 +97,27 @@ def running_time(records: Iterable[TrialRecord], now: float) -> float:
             end = record.finished_at if record.finished_at is not None else start
         if lost and record.finished_at is not None:
             end = min(end, record.finished_at)
-        spans.append((start, max(start, end)))
+        spans += _without(start, max(start, end), record.paused)
     total, covered = 0.0, -math.inf
     for start, end in sorted(spans):
         if end > covered:
             total += end - max(start, covered)
             covered = end
     return total
+
+
+def _without(start: float, end: float, gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``[start, end]`` with the ``gaps`` (a trial's waits paused at a rung) cut out."""
+    pieces, at = [], start
+    for gap_start, gap_end in sorted(gaps):
+        if gap_end <= at or gap_start >= end:
+            continue
+        if gap_start > at:
+            pieces.append((at, gap_start))
+        at = max(at, gap_end)
+    if at < end:
+        pieces.append((at, end))
+    return pieces or [(start, start)]
 
 
 @dataclass(frozen=True)

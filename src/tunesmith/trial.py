@@ -19,10 +19,12 @@ from tunesmith.objective import Metric
 from tunesmith.space import JsonScalar, Param, Space
 from tunesmith.space._define_by_run import AskedParams
 
-__all__ = ["INVALIDATED", "StopFlag", "Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
+__all__ = ["INVALIDATED", "PAUSED_SPANS", "StopFlag", "Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
 
 # The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
 INVALIDATED = "invalidated"
+# The trial attribute its resumptions write: ``[[paused_from, resumed_at], ...]`` (see `TrialRecord.paused`).
+PAUSED_SPANS = "paused"
 
 
 MAX_STEP = 2**53  # the largest step a float, and every storage backend, holds exactly
@@ -165,9 +167,20 @@ class TrialRecord:
 
     @property
     def duration(self) -> float | None:
+        """Seconds it ran: from its start to its end, less the time it waited paused at a rung."""
         if self.started_at is None or self.finished_at is None:
             return None
-        return self.finished_at - self.started_at
+        waited = sum(max(0.0, min(end, self.finished_at) - max(start, self.started_at)) for start, end in self.paused)
+        return self.finished_at - self.started_at - waited
+
+    @property
+    def paused(self) -> list[tuple[float, float]]:
+        """The spans it waited paused at a rung before a resumption (``attrs["paused"]``, written when it resumed):
+        no running time, however long a study waited between two runs."""
+        spans = self.attrs.get(PAUSED_SPANS)
+        if not isinstance(spans, list):
+            return []
+        return [(float(a), float(b)) for a, b in (span for span in spans if isinstance(span, list) and len(span) == 2)]
 
     @property
     def invalidated(self) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import StudyNotFound
-from tunesmith.trial import TrialKind, TrialRecord, TrialState
+from tunesmith.trial import PAUSED_SPANS, TrialKind, TrialRecord, TrialState
 
 __all__ = ["Proposal", "Proposer", "Storage", "StudyInfo"]
 
@@ -171,11 +171,22 @@ class Storage(ABC):
         number = pick(self.get_trials(study_id))
         if number is None:
             return None
-        if self.get_trial(study_id, number).state is not TrialState.PAUSED:
+        record = self.get_trial(study_id, number)
+        if record.state is not TrialState.PAUSED:
             return None
-        self.update_trial(study_id, number, state=TrialState.RUNNING, worker=worker, heartbeat_at=now)
+        self.update_trial(
+            study_id, number, state=TrialState.RUNNING, worker=worker, heartbeat_at=now, attrs=paused_until(record, now)
+        )
         return self.get_trial(study_id, number)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; a storage holding them waits for those in use on other threads (a study's
         heartbeat thread) first. Further use is undefined (`SQLStorage` raises `StorageError`)."""
+
+
+def paused_until(record: TrialRecord, now: float) -> dict[str, Any]:
+    """The attributes that record ``record``'s wait at its rung, from its last heartbeat (its pause) to ``now``,
+    its resumption: `TrialRecord.paused`, which running time and duration leave out."""
+    since = record.heartbeat_at if record.heartbeat_at is not None else now
+    spans = [[a, b] for a, b in record.paused]
+    return {PAUSED_SPANS: [*spans, [since, max(since, now)]]}

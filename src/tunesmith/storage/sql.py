@@ -57,7 +57,7 @@ from tunesmith.storage._sql_schema import (
 from tunesmith.storage._sql_schema import metadata as metadata
 from tunesmith.storage._trial_cache import FinishedTrials
 from tunesmith.storage._urls import read_storage_file, redact_url, storage_url_from_environment
-from tunesmith.storage.base import SCHEMA_VERSION, Proposer, Storage, StudyInfo, count_budgeted
+from tunesmith.storage.base import SCHEMA_VERSION, Proposer, Storage, StudyInfo, count_budgeted, paused_until
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["SQLStorage", "read_storage_file", "redact_url", "storage_url_from_environment"]
@@ -410,13 +410,22 @@ class SQLStorage(Storage):
     ) -> TrialRecord | None:
         t = trials_table
         with self._locked(study_id) as conn:
-            number = pick(self._read_trials(conn, study_id))
+            history = self._read_trials(conn, study_id)
+            number = pick(history)
             if number is None:
+                return None
+            paused = next((r for r in history if r.number == number), None)
+            if paused is None or paused.state is not TrialState.PAUSED:
                 return None
             changed = conn.execute(
                 sa.update(t)
                 .where(t.c.study_id == study_id, t.c.number == number, t.c.state == TrialState.PAUSED.value)
-                .values(state=TrialState.RUNNING.value, worker=worker, heartbeat_at=now)
+                .values(
+                    state=TrialState.RUNNING.value,
+                    worker=worker,
+                    heartbeat_at=now,
+                    attrs=_dumps({**paused.attrs, **paused_until(paused, now)}),
+                )
             ).rowcount
             if not changed:
                 return None

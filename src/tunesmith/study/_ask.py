@@ -31,9 +31,11 @@ def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
     for number in promotion.retire:
         record = next((r for r in history if r.number == number), None)
         if record is not None and record.state is TrialState.PAUSED:
+            # It ended where it paused (its last heartbeat): the wait for a promotion that never came was no running.
+            ended = record.heartbeat_at if record.heartbeat_at is not None else study._clock()
             study.storage.finish_trial(
                 study._info.id, number, TrialState.STOPPED, metrics=record.metrics, reason=promotion.reason,
-                error=None, now=study._clock(), kind=promotion.kind,
+                error=None, now=ended, kind=promotion.kind,
             )  # fmt: skip
             study._checkpoints.remove(number)
     if promotion.resume is None:
