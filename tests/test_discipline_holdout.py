@@ -297,3 +297,24 @@ def test_a_declared_baseline_that_never_ran_says_how_to_run_it() -> None:
     study.optimize(noisy_objective)
     margin = ts.finalize(study, holdout).check("baseline margin")
     assert not margin.checked and "the declared baseline was never run: ts.evaluate_baseline" in margin.detail
+
+
+def test_a_verdict_on_a_trial_invalidated_since_is_stale_and_best_names_no_validated_winner(tmp_path: Path) -> None:
+    from tunesmith.discipline.verdict import stale_note
+
+    url = f"sqlite:///{tmp_path}/void.db"
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=6),
+                     storage=url, name="void", seed=3)  # fmt: skip
+    study.optimize(per_example_objective)
+    winner = ts.validate_top(study, per_example_objective, k=2, seeds=2).winner
+    assert winner is not None and winner.trial is not None
+    verdict = ts.finalize(study, per_example_holdout)
+    assert verdict.trial == winner.trial
+    study.invalidate(winner.trial, "evaluated on the training split")
+    note = stale_note(study.attrs, study.trials)
+    assert note is not None and f"the judged trial #{winner.trial} was invalidated since" in note
+    best = json.loads(CliRunner().invoke(cli, ["best", "void", "--storage", url, "--json"]).output)
+    assert best["validated_winner"] is None and best["number"] != winner.trial
+    text = " ".join(CliRunner().invoke(cli, ["best", "void", "--storage", url]).output.split())
+    assert f"the re-runs picked trial #{winner.trial}, invalidated since" in text and "validated winner" not in text
+

@@ -130,10 +130,16 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     with _friendly_errors():
         stability = read_attr(study.attrs, SeedStabilityAttr)
     winner = None if stability is None else stability.winner
+    void = next((r for r in study.trials if r.number == winner and r.invalidated is not None), None)
+    if void is not None:
+        winner = None  # the re-runs' winner was invalidated since: it validates nothing now
     if as_json:
         _print_json({"study": study.name, **_record_json(record), "validated_winner": winner})
         return
     console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{record.number} (seed {record.seed})")
+    if void is not None:
+        said = f"the re-runs picked trial #{void.number}, invalidated since ({void.invalidated})"
+        console.print(f"[yellow]{terminal_safe(said)}: run ts.validate_top again[/yellow]")
     if stability is not None and winner is not None and winner != record.number:
         console.print(
             f"[yellow]re-run across {len(stability.seeds or ())} seeds, trial #{winner} is the validated winner "

@@ -25,13 +25,17 @@ def stale_note(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> str 
     stability = read_attr(attrs, SeedStabilityAttr)
     moved = (stability is not None and stability.winner is not None and verdict.trial is not None
              and stability.winner != verdict.trial)  # fmt: skip
-    if not later and not moved:
+    judged = next((r for r in records if r.number == verdict.trial), None)
+    void = judged is not None and judged.invalidated is not None
+    if not later and not moved and not void:
         return None
     reasons = []
     if later:
         reasons.append(f"{len(later)} trials finished after the holdout was opened")
     if moved and stability is not None:
         reasons.append(f"the seed re-runs now pick trial #{stability.winner}, not the judged #{verdict.trial}")
+    if void and judged is not None:
+        reasons.append(f"the judged trial #{judged.number} was invalidated since ({judged.invalidated})")
     return (
         f"stale: {' and '.join(reasons)}; the holdout is spent, so a new verdict needs a forced opening "
         "(ts.finalize(..., force=True), tunesmith finalize --force), which the verdict records"
