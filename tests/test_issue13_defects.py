@@ -65,6 +65,29 @@ def test_without_a_resource_budget_the_resource_line_stands_as_high_as_the_trial
     assert used / top == pytest.approx(0.25 / 1.05), "a quarter of the trials, a quarter of the axis (and its margin)"
 
 
+def test_the_burn_counts_trials_as_the_budget_does_against_the_study_s_running_time() -> None:
+    """A failure re-queued for a retry drew the line to 5 against a budget of 4 (the text said 4 spent), and the
+    x axis ran in wall-clock seconds against a wall-time budget that counts running time."""
+    import time
+
+    study = ts.Study(SPACE, metric="loss", sampler="random", seed=1, storage="memory", budget=ts.Budget(trials=4))
+
+    def first_fails(trial: ts.Trial) -> float:
+        if trial.number == 0:
+            raise ValueError("a bug, fixed below")
+        return float(trial.params["x"])
+
+    study.optimize(first_fails, n_trials=2)
+    time.sleep(1.0)  # between two runs: no running time
+    study.retry_failed()
+    study.optimize(lambda t: float(t.params["x"]))
+    assert study.usage().trials == 4 and len(study.trials) == 5
+    figure = plots.budget_burn(ReportData.from_study(study))
+    line = next(trace for trace in figure.data if trace.name == "trials finished")
+    assert line.y[-1] == 4, "the line ends where the budget says it is spent"
+    assert max(line.x) < 0.5 and "running time" in figure.layout.xaxis.title.text
+
+
 # a retry mark reaches a running worker --------------------------------------------------------------
 def broken(trial: ts.Trial) -> float:
     raise ValueError(f"bug at x={trial.params['x']}")

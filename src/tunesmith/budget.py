@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +15,15 @@ from tunesmith._validate import checked_arguments, integer, real
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["RETRY_REQUESTED", "Budget", "BudgetUsage", "counts_toward_budget", "parse_duration", "running_time"]
+__all__ = [
+    "RETRY_REQUESTED",
+    "Budget",
+    "BudgetUsage",
+    "counts_toward_budget",
+    "parse_duration",
+    "running_clock",
+    "running_time",
+]
 
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -83,6 +93,11 @@ def running_time(records: Iterable[TrialRecord], now: float) -> float:
     one lost with its worker (recorded when found, maybe long after), to its last heartbeat. The spans a
     trial waited paused at a rung before it was resumed (`TrialRecord.paused`) are not running time.
     """
+    return sum(end - start for start, end in _merged(_running_spans(records, now)))
+
+
+def _running_spans(records: Iterable[TrialRecord], now: float) -> list[tuple[float, float]]:
+    """Each trial's running spans (see `running_time`), not yet merged."""
     spans: list[tuple[float, float]] = []
     for record in records:
         start = record.started_at
@@ -98,12 +113,35 @@ def running_time(records: Iterable[TrialRecord], now: float) -> float:
         if lost and record.finished_at is not None:
             end = min(end, record.finished_at)
         spans += _without(start, max(start, end), record.paused)
-    total, covered = 0.0, -math.inf
+    return spans
+
+
+def running_clock(records: Iterable[TrialRecord], now: float) -> Callable[[float], float]:
+    """A function from a wall-clock time to the study's running time by then (see `running_time`): what a
+    wall-time budget had spent at that moment, for figures drawn against it."""
+    merged = _merged(_running_spans(records, now))
+    starts = [start for start, _ in merged]
+    before = list(itertools.accumulate((end - start for start, end in merged), initial=0.0))
+
+    def at(moment: float) -> float:
+        i = bisect.bisect_right(starts, moment)
+        if i == 0:
+            return 0.0
+        start, end = merged[i - 1]
+        return before[i - 1] + min(moment, end) - start
+
+    return at
+
+
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``spans`` as disjoint, sorted spans (overlaps counted once)."""
+    out: list[tuple[float, float]] = []
     for start, end in sorted(spans):
-        if end > covered:
-            total += end - max(start, covered)
-            covered = end
-    return total
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def _without(start: float, end: float, gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tunesmith.attributes import HoldoutAttr, SeedStabilityAttr
-from tunesmith.budget import Budget
+from tunesmith.budget import Budget, counts_toward_budget, running_clock
 from tunesmith.report._data import ReportData
 from tunesmith.report._plots_common import _LAYOUT, _empty, _figure
 from tunesmith.trial import TrialRecord
@@ -57,13 +57,14 @@ def budget_burn(data: ReportData) -> go.Figure:
     fig.update_layout(**{**_LAYOUT, "title": {"text": "Budget burn over wall time", "x": 0.01}, "height": 380})
     if not finished:
         return _empty(fig, "no finished trials yet")
-    starts = [r.started_at for r in data.records if r.started_at is not None]
-    origin = min(starts) if starts else float(finished[0].finished_at or 0.0)
-    elapsed = [(r.finished_at or origin) - origin for r in finished]
+    # The x axis is the study's running time, what its wall-time budget counts: time between two runs is none.
+    clock = running_clock(data.records, max(r.finished_at or 0.0 for r in finished))
+    elapsed = [clock(r.finished_at or 0.0) for r in finished]
     span = max(max(elapsed), data.budget.wall_seconds or 0.0)
     unit, per = ("seconds", 1.0) if span < 120 else ("minutes", 60.0) if span < 3 * 3600 else ("hours", 3600.0)
     times = [t / per for t in elapsed]
-    trials = list(range(1, len(finished) + 1))
+    # Trials as the trial budget counts them: not an interrupted one, nor a failure re-queued for a retry.
+    trials = np.cumsum([1 if counts_toward_budget(r) else 0 for r in finished]).tolist()
     # Resource as the budget counts it: a PBT continuation's steps before its start are its parent's.
     resource = np.cumsum([Budget.usage([r], 0.0).resource for r in finished]).tolist()
     fig.add_trace(
@@ -89,7 +90,7 @@ def budget_burn(data: ReportData) -> go.Figure:
             )
     if data.budget.wall_seconds is not None:
         fig.add_vline(x=data.budget.wall_seconds / per, line_dash="dot", annotation_text="wall-time budget")
-    fig.update_xaxes(title_text=f"{unit} since the first trial started")
+    fig.update_xaxes(title_text=f"{unit} of running time (while at least one trial ran)")
     fig.update_yaxes(title_text="trials", secondary_y=False, rangemode="tozero")
     ceiling = _resource_ceiling(data, finished)
     if ceiling is None:
