@@ -119,7 +119,7 @@ def test_optimize_ending_with_trials_paused_at_their_rungs_says_so_and_how_to_fi
     with pytest.warns(ts.study.PausedTrialsWarning, match=r"9 trials are paused at their rungs waiting for "
                       r"promotion \(#0, #1, #2, #3, #4, \.\.\.\): the next optimize\(\) call resumes them, or give "
                       r"the study a trial budget .*; no trial has finished yet, so there is no best"):  # fmt: skip
-        result = study.optimize(_nine_steps, n_trials=10)
+        result = study.optimize(_nine_steps, n_trials=9)  # nine new trials: a resumption is no new start
     assert result.states == {"paused": 9} and result.best is None and len(result.notes) == 1
     assert diagnose(study.trials, SPACE, "loss").lines() == [
         "no finished trial to diagnose yet: 9 trials reported 'loss' and are still running or paused at a rung"
@@ -155,3 +155,15 @@ def test_a_run_whose_every_trial_was_stopped_says_there_is_no_best() -> None:
     assert study.best is None and set(result.states) == {"stopped"}
     said = "no trial trained to the full resource (27): hyperband stopped all 16 at a rung, so the study has no best"
     assert any(said in str(w.message) for w in caught) and any(said in note for note in result.notes)
+
+
+def test_n_trials_counts_new_trials_and_trials_run_counts_each_trial_once_under_promotion() -> None:
+    """A paused trial resumed was counted as a started trial (n_trials=10 made 8) and each of its runs as a trial
+    run (trials_run 10 against 8 trials)."""
+    study = ts.Study(SPACE, metric="loss", sampler="random", storage="memory", seed=0,
+                     scheduler=ts.ASHA(1, 9, 3, mode="promote"))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ts.study.PausedTrialsWarning)
+        result = study.optimize(_nine_steps, n_trials=10)
+    assert len(study.trials) == 10 and result.trials_run == 10
+    assert any(r.resource > 1 for r in study.trials), "some were promoted and resumed in the call"

@@ -205,6 +205,7 @@ def optimize(
     runner.start(objective, observers.reporter(study))
     started_at = time.monotonic()
     started = 0
+    known = {r.number for r in history}  # a trial asked for again (a paused one resumed) is not a new start
     stop_reason = ""
     study._ensure_beater()
     study.reap_lost_trials()
@@ -235,7 +236,9 @@ def optimize(
                 except SearchSpaceExhausted as exc:
                     stop_reason = str(exc)
                     break
-                started += 1
+                if trial.number not in known:
+                    started += 1
+                    known.add(trial.number)
                 pending.add(trial.number)
                 observers.trial_start(study, trial)
                 runner.submit(
@@ -297,7 +300,7 @@ def optimize(
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     result = StudyResult(
         best=study.best_of(records),
-        trials_run=len(finished),
+        trials_run=len({record.number for record in finished}),  # a trial paused and resumed ran once
         states=states,
         stop_reason=stop_reason or "done",
         elapsed=time.monotonic() - started_at,
