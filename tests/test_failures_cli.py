@@ -16,6 +16,7 @@ import tunesmith as ts
 from tests.pg import PostgresServer
 from tunesmith.budget import Budget, running_time
 from tunesmith.cli import cli
+from tunesmith.report import write_csv
 from tunesmith.storage import Proposal, SQLStorage
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -322,3 +323,23 @@ def test_closing_a_postgres_storage_while_its_study_beats_leaves_no_connection_b
         storage.close()  # the study still beats, every 5 ms
         del study, trial
         gc.collect()  # a connection left open here is a ResourceWarning, an error under the suite's filters
+
+
+def test_a_retry_is_visible_in_status_the_failed_list_the_json_and_the_export(failed_db: str, tmp_path: Path) -> None:
+    """Only `show`'s attrs linked a failure to its retry, so the exports could not be reconciled with the budget."""
+    invoke("retry", "bugs", "--storage", failed_db)
+    status = " ".join(invoke("status", "bugs", "--storage", failed_db).output.split())
+    assert "retry queued: 2 failed trials (#0, #2) run again next" in status
+    study = ts.Study.load("bugs", failed_db)
+    study.optimize(fixed)  # the two retries take the places the two failures gave up
+    failed = " ".join(invoke("trials", "bugs", "--storage", failed_db, "--failed").output.split())
+    assert "(re-run as #4)" in failed and "(re-run as #5)" in failed
+    rows = {row["number"]: row for row in map(json.loads, invoke("trials", "bugs", "--storage", failed_db,
+                                                                  "--json").output.splitlines())}  # fmt: skip
+    assert rows[4]["retry_of"] == 0 and rows[5]["retry_of"] == 2
+    assert rows[0]["counts_toward_budget"] is False and rows[4]["counts_toward_budget"] is True
+    assert sum(row["counts_toward_budget"] for row in rows.values()) == study.usage().trials == 4
+    exported = tmp_path / "trials.csv"
+    write_csv(study, exported)
+    text = exported.read_text()
+    assert "retry_of,counts_toward_budget" in text.splitlines()[0]

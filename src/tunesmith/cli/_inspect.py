@@ -10,6 +10,7 @@ from rich.table import Table
 
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import SeedStabilityAttr, read_attr
+from tunesmith.budget import RETRY_REQUESTED, counts_toward_budget
 from tunesmith.cli._common import (
     CliError,
     _fmt,
@@ -58,7 +59,7 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: di
     return table
 
 
-def _failed_table(records: list[TrialRecord], title: str) -> Table:
+def _failed_table(records: list[TrialRecord], title: str, retries: dict[int, int]) -> Table:
     """FAILED trials: why (kind, reason and the exception line of the traceback) before what."""
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
@@ -68,10 +69,13 @@ def _failed_table(records: list[TrialRecord], title: str) -> Table:
     table.add_column("params")
     for record in records:
         lines = [line for line in (record.error or "").splitlines() if line.strip()]
+        retry = retries.get(record.number)
+        again = f" (re-run as #{retry})" if retry is not None else " (retry queued)" if record.attrs.get(
+            RETRY_REQUESTED) else ""  # fmt: skip
         table.add_row(
             str(record.number),
             "" if record.kind is None else record.kind.value,
-            terminal_safe(record.reason or ""),
+            terminal_safe((record.reason or "") + again),
             terminal_safe(lines[-1].strip() if lines else ""),
             _params_text(record.params),
         )
@@ -84,7 +88,8 @@ def _trial_json(record: TrialRecord, gone: dict[int, str]) -> dict[str, Any]:
     kind = None if record.kind is None else record.kind.value
     return {
         **_record_json(record), "kind": kind, "error": record.error, "invalidated": record.invalidated,
-        "worker_gone": gone.get(record.number),
+        "worker_gone": gone.get(record.number), "retry_of": record.attrs.get("retry_of"),
+        "counts_toward_budget": counts_toward_budget(record),
     }  # fmt: skip
 
 
@@ -109,7 +114,8 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
         return
     if failed:
         title = f"{study.name}: {len(records)} failed trials (tunesmith show {study.name} N: one in full)"
-        console.print(_failed_table(records, terminal_safe(title)))
+        retries = {r.attrs["retry_of"]: r.number for r in study.trials if isinstance(r.attrs.get("retry_of"), int)}
+        console.print(_failed_table(records, terminal_safe(title), retries))
         return
     console.print(_trials_table(study, records, terminal_safe(f"{study.name}: {len(records)} trials"), gone))
 

@@ -9,6 +9,7 @@ import click
 
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
+from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.cli._common import CliError, _friendly_errors, _params_text, _resolve_study, console, storage_option
 from tunesmith.study import Study
 from tunesmith.study._known import QueueBeyondBudgetWarning, from_text, queue_beyond_budget, waiting
@@ -35,6 +36,15 @@ def known_lines(study: Study) -> list[str]:
         lines.append(f"enqueued: {count} configurations waiting, {len(queue.configs) - count} run")
         if blocked := queue_beyond_budget(study):
             lines.append(blocked)
+    queued = [r.number for r in records if r.attrs.get(RETRY_REQUESTED)]
+    retried = {r.attrs.get("retry_of") for r in records if "retry_of" in r.attrs}
+    waiting_retry = [n for n in queued if n not in retried]
+    if waiting_retry:
+        numbers = ", ".join(f"#{n}" for n in waiting_retry)
+        lines.append(
+            f"retry queued: {len(waiting_retry)} failed trials ({numbers}) run again next, each retry taking the "
+            "budget place its failure gave up"
+        )
     invalid = [r.number for r in records if r.invalidated is not None]
     if invalid:
         numbers = ", ".join(f"#{n}" for n in invalid)

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import require
 from tunesmith.objective import Metric
 from tunesmith.report._data import report_data
@@ -29,7 +30,7 @@ __all__ = ["log_to_mlflow", "trial_rows", "write_csv"]
 
 BASE_COLUMNS = [
     "number", "state", "kind", "reason", "seed", "value", "resource", "started_at", "finished_at", "duration",
-    "invalidated",
+    "invalidated", "retry_of", "counts_toward_budget",
 ]  # fmt: skip
 
 
@@ -76,6 +77,8 @@ def _table(data: Any) -> tuple[list[str], list[dict[str, Any]], set[tuple[int, s
             finished_at=record.finished_at,
             duration=record.duration,
             invalidated=record.invalidated,
+            retry_of=record.attrs.get("retry_of"),  # the failed trial this one re-runs
+            counts_toward_budget=counts_toward_budget(record),  # an interrupted or re-queued failure does not
         )
         for name, value in record.params.items():
             row[f"params.{name}"] = value
