@@ -1,6 +1,6 @@
 """Checkpoints survive a worker started elsewhere: the study records its checkpoint folder as an absolute
-path, and a trial resumed where its files are not starts again from step 0, with a warning, instead of
-resuming from nothing at its old step."""
+path, and a trial that would resume where its files are not is recorded FAILED and stops the study, instead
+of resuming from nothing at its old step."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import tunesmith as ts
 from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.schedulers import ASHA
-from tunesmith.study import CheckpointMissingWarning
+from tunesmith.study import CheckpointMissing
 
 SPACE = ts.Space({"quality": ts.Float(0.0, 1.0)})
 
@@ -75,9 +75,11 @@ def test_a_worker_in_another_directory_resumes_from_the_first_opener_s_checkpoin
     assert not (tmp_path / "b" / "tunesmith-checkpoints").exists()
 
 
-def test_a_resumed_trial_whose_files_are_gone_starts_again_from_step_0_with_a_warning(
+def test_a_resumed_trial_whose_files_are_gone_fails_and_stops_the_study_saying_where_they_should_be(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """It resumed at its old step with nothing loaded, training from scratch under steps that said otherwise.
+    Restarting it from step 0 does not work either: its earlier reports stay, and the scheduler reads them."""
     url = f"sqlite:///{tmp_path}/ckpt.db"
     first = _pause_some(url, tmp_path / "a", monkeypatch)
     marked = [r.number for r in first.trials if r.attrs.get("checkpointed")]
@@ -85,10 +87,11 @@ def test_a_resumed_trial_whose_files_are_gone_starts_again_from_step_0_with_a_wa
     for folder in first.checkpoint_root.iterdir():
         for file in folder.iterdir():
             file.unlink()  # e.g. a worker on a machine without the shared folder
-    with pytest.warns(CheckpointMissingWarning, match=r"resumes at step \d+, but its checkpoint folder .* holds none"):
-        ts.Study.load("ckpt", url).optimize(checkpointed)  # asserts epochs == step: it must start at 0
-    states = {r.state for r in ts.Study.load("ckpt", url).trials}
-    assert ts.TrialState.FAILED not in states and ts.TrialState.PAUSED not in states
+    with pytest.raises(CheckpointMissing, match=r"would resume at step \d+, but its checkpoint folder .* holds none"):
+        ts.Study.load("ckpt", url).optimize(checkpointed)
+    failed = [r for r in ts.Study.load("ckpt", url).trials if r.state is ts.TrialState.FAILED]
+    assert len(failed) == 1 and failed[0].reason == "checkpoint missing"
+    assert "run every worker of study 'ckpt' where its checkpoints are" in (failed[0].error or "")
 
 
 def test_an_objective_that_keeps_no_checkpoint_resumes_at_its_step_without_a_warning(tmp_path: Path) -> None:

@@ -470,16 +470,7 @@ def test_importance_of_an_asha_study_is_measured_at_a_rung() -> None:
 
 
 def test_promote_mode_resumes_from_checkpoints_across_real_processes(tmp_path: Path) -> None:
-    def objective(trial: ts.Trial) -> dict[str, float]:
-        state = trial.load_checkpoint() or {"epochs": 0}
-        assert state["epochs"] == trial.step, "a resumed trial finds the checkpoint it left when it paused"
-        loss = math.inf
-        for step in trial.steps(9):
-            state["epochs"] = step + 1
-            trial.save_checkpoint(state)
-            loss = trial.params["quality"] + 1.0 / (step + 1)
-            trial.report(loss=loss)
-        return {"loss": loss}
+    from tests.test_checkpoint_root import checkpointed as objective  # asserts a resumed trial finds its epochs
 
     study = ts.Study(SPACE, metric="loss", scheduler=ASHA(1, 9, 3, mode="promote"), storage="memory", seed=4,
                      sampler="random", budget=ts.Budget(trials=9), checkpoint_dir=tmp_path)  # fmt: skip

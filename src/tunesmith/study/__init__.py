@@ -9,7 +9,7 @@ configurations, invalidated trials), `_warm_start` (earlier results for the samp
 (checkpoint folders).
 """
 
-from tunesmith.study._checkpoints import CheckpointMissingWarning, CheckpointStore
+from tunesmith.study._checkpoints import CheckpointMissing, CheckpointStore
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
     HoldoutSpentWarning,
@@ -31,7 +31,7 @@ from tunesmith.study._warm_start import WarmStartWarning
 __all__ = [
     "DEFAULT_GRACE",
     "MIN_FULLY_TRAINED",
-    "CheckpointMissingWarning",
+    "CheckpointMissing",
     "CheckpointStore",
     "HoldoutSpentWarning",
     "ObjectiveError",

@@ -11,12 +11,13 @@ from typing import Any
 
 from tunesmith._text import safe_file_name
 from tunesmith.attributes import CheckpointRootAttr, read_attr
+from tunesmith.errors import TunesmithError
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
     "CHECKPOINTED",
-    "CheckpointMissingWarning",
+    "CheckpointMissing",
     "CheckpointStore",
     "default_checkpoint_root",
     "stored_checkpoint_root",
@@ -33,10 +34,11 @@ def default_checkpoint_root(study_name: str) -> Path:
 CHECKPOINTED = "checkpointed"
 
 
-class CheckpointMissingWarning(UserWarning):
-    """A paused trial (or a PBT continuation) resumes where its checkpoint files are not: it starts again
-    from step 0. Usually a worker started where the study's checkpoint folder is not (another machine
-    without a shared filesystem, or ``checkpoint_dir`` given otherwise), or the folder was deleted."""
+class CheckpointMissing(TunesmithError, RuntimeError):
+    """A paused trial (or a PBT continuation) would resume where its checkpoint files are not. Usually a worker
+    started where the study's checkpoint folder is not (another machine without a shared filesystem, or
+    ``checkpoint_dir`` given otherwise), or the folder was deleted: a setup problem every resumption would meet,
+    so the study records the trial FAILED and stops, rather than train it from nothing under its old steps."""
 
 
 def stored_checkpoint_root(attrs: Mapping[str, Any], fallback: Path) -> Path:
@@ -74,28 +76,26 @@ class CheckpointStore:
         folder = self.trial_dir(number)
         return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
-    def resume_step(
+    def missing(
         self, record: TrialRecord, start: int, *, study: str, trial: Callable[[int], TrialRecord]
-    ) -> int:
-        """The step ``record`` resumes from, its checkpoint folder being empty: ``start`` when the folder never
-        held files (an objective that keeps no checkpoint), else 0 with a `CheckpointMissingWarning`: the
-        files it (or its PBT parent, read with ``trial``) left are not here, so its training starts again."""
+    ) -> str | None:
+        """Why ``record`` cannot resume at ``start``, its checkpoint folder being empty: the files it (or its PBT
+        parent, read with ``trial``) left are not here; ``None`` when the folder never held files (an objective
+        that keeps no checkpoint resumes as it always does)."""
         source = record
         parent = record.attrs.get("parent")
         if not record.attrs.get(CHECKPOINTED) and isinstance(parent, int):
             source = trial(parent)
         if not source.attrs.get(CHECKPOINTED):
-            return start
+            return None
         whose = "it" if source is record else f"its parent trial {source.number}"
-        warnings.warn(
-            f"trial {record.number} resumes at step {start}, but its checkpoint folder "
-            f"{self.trial_dir(record.number)} holds none of the files {whose} left: it starts again from step 0 "
-            f"and trains its first {start} step(s) again; run every worker of study {study!r} where its "
-            "checkpoints are (the same machine or a shared filesystem, or checkpoint_dir= naming that folder)",
-            CheckpointMissingWarning,
-            stacklevel=4,
+        return (
+            f"trial {record.number} would resume at step {start}, but its checkpoint folder "
+            f"{self.trial_dir(record.number)} holds none of the files {whose} left, so it would train from nothing "
+            f"under its old steps: run every worker of study {study!r} where its checkpoints are (the same machine "
+            "or a shared filesystem, or checkpoint_dir= naming that folder); the trial is recorded FAILED, and "
+            "`tunesmith retry --kind exception` runs its configuration again from the start"
         )
-        return 0
 
     def copy(self, source: int, target: int) -> None:
         """Give a continuation its parent's checkpoint files (PBT's exploit)."""

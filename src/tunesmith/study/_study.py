@@ -25,7 +25,13 @@ from tunesmith.space import Space
 from tunesmith.storage import Storage, StudyInfo, open_storage
 from tunesmith.study import _ask, _define_by_run, _known, _multi, _optimize, _recovery, _retry, _spec, _warm_start
 from tunesmith.study._ask import trial_seed
-from tunesmith.study._checkpoints import CHECKPOINTED, CheckpointStore, default_checkpoint_root, stored_checkpoint_root
+from tunesmith.study._checkpoints import (
+    CHECKPOINTED,
+    CheckpointMissing,
+    CheckpointStore,
+    default_checkpoint_root,
+    stored_checkpoint_root,
+)
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
 from tunesmith.study._outcome import StopNote, decide_at_report, judge, never_compared, ran_all_steps
@@ -33,7 +39,7 @@ from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
 from tunesmith.study._settings import Settings, check_grace
 from tunesmith.study._spec import StudySpec
-from tunesmith.trial import Trial, TrialKind, TrialRecord, best_record
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState, best_record
 
 __all__ = ["Study", "trial_seed"]
 
@@ -313,9 +319,16 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         self._decisions[record.number] = Decision.CONTINUE
         start = int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
         if start > 0 and not self._checkpoints.holds_files(record.number):
-            start = self._checkpoints.resume_step(
+            lost = self._checkpoints.missing(
                 record, start, study=self.name, trial=lambda n: self._storage.get_trial(self._info.id, n)
             )
+            if lost is not None:
+                self._storage.finish_trial(
+                    self._info.id, record.number, TrialState.FAILED, metrics=record.metrics,
+                    reason="checkpoint missing", error=lost, now=self._clock(), kind=TrialKind.EXCEPTION,
+                )  # fmt: skip
+                self._running.discard(record.number)
+                raise CheckpointMissing(lost)
         return self._defined.hand_out(Trial(
             record.number, record.params, record.seed, lambda step, metrics: self.report(record.number, step, metrics),
             start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number), space=self.space,
