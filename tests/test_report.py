@@ -279,3 +279,11 @@ def test_per_example_results_are_shown_with_their_error_and_a_top_within_noise_i
     assert f"acc={best.metrics['acc']:.3g} ± {error:.3g} (n=171)" in text and "stderr:acc=" not in text
     assert "lie within two standard errors of the best's acc" in text and "ts.validate_top" in text
     assert "lie within two standard errors" in ts.report.render_report(study)
+    stability = ts.validate_top(study, lambda t: {"acc": np.random.default_rng(t.seed).random(171) < 0.9}, k=2,
+                                seeds=2)  # fmt: skip
+    assert stability.winner is not None
+    out = io.StringIO()
+    summary(study, console=Console(file=out, width=200), analyses=False)
+    after = " ".join(out.getvalue().split())
+    assert f"the seed re-runs picked #{stability.winner.trial} across 2 seeds" in after, "not: run validate_top"
+    assert "ts.validate_top(study, objective) re-runs them" not in after

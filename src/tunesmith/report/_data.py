@@ -11,7 +11,7 @@ import numpy as np
 
 from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
 from tunesmith.analysis._common import format_value, valid_records
-from tunesmith.attributes import ChoiceAttr, ReferencePointAttr, read_attr
+from tunesmith.attributes import ChoiceAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import rung_view
@@ -23,7 +23,7 @@ from tunesmith.trial import TrialRecord, TrialState, best_record
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["Findings", "ReportData", "analyse", "metrics_text", "report_data", "within_noise_of_best"]
+__all__ = ["Findings", "ReportData", "analyse", "metrics_text", "report_data", "tie_note", "within_noise_of_best"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,21 @@ def within_noise_of_best(data: ReportData, top_k: int) -> list[TrialRecord]:
         ):
             tied.append(record)
     return tied
+
+
+def tie_note(data: ReportData, top_k: int) -> str | None:
+    """What to say of the top trials that lie within the best's noise (`within_noise_of_best`): that the search
+    cannot tell them apart, and what the seed re-runs found when they ran, else how to run them."""
+    tied = within_noise_of_best(data, top_k)
+    if not tied:
+        return None
+    numbers = ", ".join(f"#{r.number}" for r in tied)
+    said = (f"{numbers} lie within two standard errors of the best's {data.metric.name} (per-example noise): the "
+            "search cannot tell them apart")  # fmt: skip
+    stability = read_attr(data.attrs, SeedStabilityAttr)
+    if stability is not None and stability.winner is not None:
+        return f"{said}; the seed re-runs picked #{stability.winner} across {len(stability.seeds or ())} seeds"
+    return f"{said}; ts.validate_top(study, objective) re-runs them across seeds"
 
 
 def report_data(

@@ -34,7 +34,7 @@ from tunesmith.attributes import (
 )
 from tunesmith.objective import Metric
 from tunesmith.report import plots
-from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, within_noise_of_best
+from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, tie_note
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -232,12 +232,8 @@ def _best_html(data: ReportData) -> str:
         return "<p>No trial has completed with a finite metric yet.</p>"
     rows = [[name, format_value(value)] for name, value in best.params.items()]
     table = _table(["parameter", "value"], rows)
-    tied = within_noise_of_best(data, TOP_K)
-    note = "" if not tied else (
-        f'<p class="warn">{html.escape(", ".join(f"#{r.number}" for r in tied))} lie within two standard errors of '
-        f"the best's {html.escape(data.metric.name)} (per-example noise): the search cannot tell them apart; "
-        "<code>ts.validate_top(study, objective)</code> re-runs them across seeds.</p>"
-    )  # fmt: skip
+    tied = tie_note(data, TOP_K)
+    note = "" if tied is None else f'<p class="warn">{html.escape(tied)}</p>'
     return f"<p>Trial {best.number} (seed {best.seed}): {html.escape(metrics_text(best.metrics))}</p>{table}{note}"
 
 

@@ -21,7 +21,7 @@ from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._common import format_value
 from tunesmith.objective import STDERR, Metric
-from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, within_noise_of_best
+from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, tie_note
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -66,13 +66,8 @@ def summary(
                        style="bold green"))  # fmt: skip
         out.print(_best_table(data))
         out.print(_top_table(data, top_k))
-        if tied := within_noise_of_best(data, top_k):
-            numbers = ", ".join(f"#{r.number}" for r in tied)
-            out.print(Text(
-                f"{numbers} lie within two standard errors of the best's {data.metric.name} (per-example noise): "
-                "the search cannot tell them apart; ts.validate_top(study, objective) re-runs them across seeds",
-                style="yellow",
-            ))  # fmt: skip
+        if tied := tie_note(data, top_k):
+            out.print(Text(_plain(tied), style="yellow"))
     for record in data.invalidated:  # listed for the audit; out of best, top-k and the analyses
         out.print(Text(f"invalidated: trial {record.number}: {_plain(record.invalidated or '')}", style="yellow"))
     found = findings if findings is not None else (analyse(data) if analyses else None)
