@@ -13,6 +13,7 @@ from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.cli._common import CliError, _friendly_errors, _params_text, _resolve_study, console, storage_option
 from tunesmith.study import Study
 from tunesmith.study._known import QueueBeyondBudgetWarning, from_text, queue_beyond_budget, waiting
+from tunesmith.trial import TrialRecord
 
 study_option = click.option("--study", "study_name", required=True, help="The study's name.")
 
@@ -31,11 +32,7 @@ def known_lines(study: Study) -> list[str]:
             f"warm start: {len(warm.points)} earlier results from {warm.source} inform the sampler; they are not "
             f"trials of this study{dropped}"
         )
-    if queue is not None and queue.configs:
-        count = waiting(study)
-        lines.append(f"enqueued: {count} configurations waiting, {len(queue.configs) - count} run")
-        if blocked := queue_beyond_budget(study):
-            lines.append(blocked)
+    lines += queue_lines(study, queue, records)
     queued = [r.number for r in records if r.attrs.get(RETRY_REQUESTED)]
     retried = {r.attrs.get("retry_of") for r in records if "retry_of" in r.attrs}
     waiting_retry = [n for n in queued if n not in retried]
@@ -49,6 +46,17 @@ def known_lines(study: Study) -> list[str]:
     if invalid:
         numbers = ", ".join(f"#{n}" for n in invalid)
         lines.append(f"invalidated: {len(invalid)} trials ({numbers}), out of best, the samplers and the discipline")
+    return lines
+
+
+def queue_lines(study: Study, queue: EnqueuedAttr | None, records: list[TrialRecord]) -> list[str]:
+    """What `status` and `enqueue` say about the queue: how many wait, and whether the budget has room for them."""
+    if queue is None or not queue.configs:
+        return []
+    count = waiting(queue, records)
+    lines = [f"enqueued: {count} configurations waiting, {len(queue.configs) - count} run"]
+    if blocked := queue_beyond_budget(study, records):
+        lines.append(blocked)
     return lines
 
 
@@ -77,11 +85,10 @@ def enqueue(study_name: str, storage: str, note: str | None, params: tuple[str, 
         with warnings.catch_warnings():  # said below, with the queue
             warnings.simplefilter("ignore", QueueBeyondBudgetWarning)
             study.enqueue(values, note=note)
-        lines = known_lines(study)
+        lines = queue_lines(study, read_attr(study.attrs, EnqueuedAttr), study.trials)
     console.print(f"enqueued for {terminal_safe(study.name)}: {_params_text(values)}")
     for line in lines:
-        if line.startswith("enqueued:") or "enqueued configuration(s) wait" in line:
-            console.print(terminal_safe(line))
+        console.print(terminal_safe(line))
 
 
 @click.command()

@@ -55,6 +55,7 @@ __all__ = [
     "queue_beyond_budget",
     "read_known",
     "valid",
+    "waiting",
 ]
 
 # The trial attribute naming the `enqueued` entry a trial ran.
@@ -290,7 +291,7 @@ class Known:
         """The oldest enqueued configuration no trial of ``history`` ran yet."""
         if not self.queue:
             return None
-        taken = {r.attrs.get(ENQUEUE_ID) for r in history if ENQUEUE_ID in r.attrs}
+        taken = _ran(history)
         return next((entry for entry in self.queue if entry["id"] not in taken), None)
 
     def for_samplers(self, history: Sequence[TrialRecord]) -> list[TrialRecord]:
@@ -305,23 +306,30 @@ class QueueBeyondBudgetWarning(UserWarning):
     """Enqueued configurations wait for trials the study's budget has no room for."""
 
 
-def waiting(study: Study) -> int:
-    """How many enqueued configurations no trial has run yet."""
-    queue = read_attr(study.attrs, EnqueuedAttr)
+def _ran(records: Sequence[TrialRecord]) -> set[Any]:
+    """The ids of the enqueued entries trials of ``records`` ran."""
+    return {r.attrs.get(ENQUEUE_ID) for r in records if ENQUEUE_ID in r.attrs}
+
+
+def waiting(queue: EnqueuedAttr | None, records: Sequence[TrialRecord]) -> int:
+    """How many configurations of ``queue`` no trial of ``records`` has run yet."""
     if queue is None:
         return 0
-    ran = {r.attrs.get(ENQUEUE_ID) for r in study.trials if ENQUEUE_ID in r.attrs}
+    ran = _ran(records)
     return sum(1 for entry in queue.configs if entry["id"] not in ran)
 
 
-def queue_beyond_budget(study: Study) -> str | None:
+def queue_beyond_budget(study: Study, records: Sequence[TrialRecord] | None = None) -> str | None:
     """What to say when the enqueued configurations waiting outnumber the trials the budget has left (``None``:
-    they fit, or the budget counts no trials)."""
+    they fit, or the budget counts no trials). ``records``: the study's trials, when already read."""
     limit = study.budget.trials
-    count = waiting(study)
-    if limit is None or not count:
+    if limit is None:
         return None
-    left = max(0, limit - count_budgeted(study.trials))
+    history = study.trials if records is None else records
+    count = waiting(read_attr(study.attrs, EnqueuedAttr), history)
+    if not count:
+        return None
+    left = max(0, limit - count_budgeted(history))
     if count <= left:
         return None
     needed = limit + count - left

@@ -296,7 +296,7 @@ def optimize(
     if untrained := none_trained_note(records, study.scheduler):
         warnings.warn(untrained, ShortTrainingWarning, stacklevel=3)
         notes.append(untrained)
-    if blocked := queue_beyond_budget(study):
+    if blocked := queue_beyond_budget(study, records):
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     result = StudyResult(
         best=study.best_of(records),
