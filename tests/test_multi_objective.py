@@ -273,6 +273,17 @@ def test_cli_status_trials_and_best_show_every_objective_and_the_front(tmp_path:
     assert "Pareto front" in text.output and "chosen: trial" in text.output
 
 
+def test_a_study_too_small_for_a_derived_reference_says_why_it_has_no_hypervolume(tmp_path: Path) -> None:
+    """Before, status, the report and its figure said nothing of the hypervolume below 10 trials."""
+    url = f"sqlite:///{tmp_path / 'small.db'}"
+    s = zdt1_study(5, storage=url, name="small-mo")
+    status = CliRunner().invoke(cli, ["status", "small-mo", "--storage", url], catch_exceptions=False)
+    why = "no hypervolume yet: its reference point is derived from the first 10 complete feasible trials (5 so far)"
+    assert why in " ".join(status.output.split())
+    assert "pass reference_point=" in status.output
+    assert why in write_report(s, tmp_path / "report.html").read_text()
+
+
 def test_cli_invalidate_on_a_multi_objective_study_shows_the_front_not_best(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'inv.db'}"
     s = zdt1_study(12, storage=url, name="inv-mo")

@@ -16,7 +16,14 @@ from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import rung_view
 from tunesmith.objective import COUNT, STDERR, Guardrail, Metric, metric_named
-from tunesmith.pareto import hypervolume_history, loss_matrix, pareto_front, reference_losses, study_reference
+from tunesmith.pareto import (
+    REFERENCE_TRIALS,
+    hypervolume_history,
+    loss_matrix,
+    pareto_front,
+    reference_losses,
+    study_reference,
+)
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState, best_record
 
@@ -114,6 +121,18 @@ class ReportData:
             return None
         stored = read_attr(self.attrs, ReferencePointAttr)
         return study_reference(self.records, self.objectives, given=self.given_reference, stored=stored)
+
+    def hypervolume_line(self) -> str:
+        """The front's hypervolume against its reference point, or why there is none yet."""
+        _, history = self.hypervolumes()
+        reference = self.reference
+        if reference is not None and history:
+            point = ", ".join(f"{k} = {format_value(v)}" for k, v in reference.values.items())
+            return f"hypervolume {history[-1]:.6g} against the reference point ({point}; {reference.source})"
+        kept, _ = loss_matrix(self.records, self.objectives)
+        return (f"no hypervolume yet: its reference point is derived from the first {REFERENCE_TRIALS} complete "
+                f"feasible trials ({len(kept)} so far); pass reference_point={{...}} (one bound per objective) to "
+                "the study to measure it from the first trial")  # fmt: skip
 
     def hypervolumes(self) -> tuple[list[TrialRecord], list[float]]:
         """The complete feasible trials in number order and the front's hypervolume after each (empty: no reference)."""

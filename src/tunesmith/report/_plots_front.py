@@ -103,7 +103,7 @@ def hypervolume_history(data: ReportData) -> go.Figure:
     kept, history = data.hypervolumes()
     reference = data.reference
     if reference is None or not history:
-        return _empty(fig, "no reference point yet: it is derived once 10 trials have completed")
+        return _empty(fig, data.hypervolume_line())
     fig.add_trace(go.Scatter(
         x=[r.number for r in kept], y=history, mode="lines+markers", line={"shape": "hv", "color": FRONT_COLOUR},
         name="hypervolume",

@@ -249,12 +249,7 @@ def _front_html(data: ReportData) -> str:
         + [format_value(r.params[n]) if n in r.params else "-" for n in names]
         for r in front
     ]
-    _, history = data.hypervolumes()
-    reference = data.reference
-    lines = [f"{len(front)} non-dominated feasible trials"]
-    if reference is not None and history:
-        point = ", ".join(f"{k} = {format_value(v)}" for k, v in reference.values.items())
-        lines.append(f"hypervolume {history[-1]:.6g} against the reference point ({point}; {reference.source})")
+    lines = [f"{len(front)} non-dominated feasible trials", data.hypervolume_line()]
     lines.append(
         data.void_choice
         or (

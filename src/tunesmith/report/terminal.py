@@ -93,11 +93,7 @@ def _print_front(data: ReportData, out: Console) -> None:
     choice = data.choice
     out.print(Text(f"Pareto front: {len(front)} trials", style="bold green"))
     out.print(front_table(data, front, None if choice is None else choice.trial))
-    reference = data.reference
-    _, history = data.hypervolumes()
-    if reference is not None and history:
-        point = ", ".join(f"{k}={format_value(v)}" for k, v in reference.values.items())
-        out.print(_plain(f"hypervolume {history[-1]:.6g} (reference point {point}, {reference.source})"))
+    out.print(_plain(data.hypervolume_line()))
     if data.void_choice is not None:
         out.print(Text(_plain(data.void_choice), style="yellow"))
     elif choice is None:
