@@ -104,3 +104,30 @@ def test_time_between_two_runs_is_not_charged_to_the_wall_time_budget_of_a_pausi
     assert study.usage().elapsed < 1.5
     resumed = [r for r in study.trials if r.paused]
     assert resumed and all((r.duration or 0.0) < 1.0 for r in resumed)
+
+
+def test_a_wall_time_budget_overrun_by_a_trial_that_never_reports_says_why_and_the_two_fixes() -> None:
+    """Before, the run ended at '2s/0s' with nothing saying that the budget can stop a trial only at a report."""
+    import time
+
+    import tunesmith as ts
+
+    def silent(trial: ts.Trial) -> float:
+        time.sleep(1.6)
+        return float(trial.params["x"])
+
+    def reporting(trial: ts.Trial) -> float:
+        for step in range(1, 1000):
+            time.sleep(0.05)
+            trial.report(step, value=float(trial.params["x"]) / step)
+            if trial.should_stop:
+                break
+        return float(trial.params["x"])
+
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    overrun = ts.Study(space, storage="memory", seed=0, budget=ts.Budget(wall_time=0.3)).optimize(silent)
+    note = next(n for n in overrun.notes if "wall-time budget" in n)
+    assert "ran to 2s" in note and "(#0 reported none)" in note
+    assert "trial.report" in note and "trial_timeout=" in note
+    stopped = ts.Study(space, storage="memory", seed=0, budget=ts.Budget(wall_time=0.3)).optimize(reporting)
+    assert stopped.usage.elapsed < 1.0 and not [n for n in stopped.notes if "wall-time budget" in n]

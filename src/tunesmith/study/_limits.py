@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesmith.attributes import HoldoutLogAttr, read_attr
-from tunesmith.budget import Budget
+from tunesmith.budget import Budget, plain_number
 from tunesmith.errors import BudgetLimit
 from tunesmith.schedulers import Scheduler
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -23,6 +23,7 @@ __all__ = [
     "ShortTrainingWarning",
     "Spent",
     "none_trained_note",
+    "overrun_note",
     "paused_note",
     "population_note",
     "spent_beyond_trials",
@@ -35,6 +36,21 @@ MIN_FULLY_TRAINED = 5
 
 class ShortTrainingWarning(UserWarning):
     """The budget trains too few configurations to the full resource under early stopping."""
+
+
+def overrun_note(budget: Budget, elapsed: float, finished: Sequence[TrialRecord]) -> str | None:
+    """Why a wall-time budget ran well past its limit, when it did: a running trial is stopped only when it
+    reports a step, so one that reports none (or takes long steps) runs on to its end."""
+    wall = budget.wall_seconds
+    if wall is None or elapsed <= 1.1 * wall + 1.0:
+        return None
+    silent = [f"#{r.number}" for r in finished if not r.intermediate]
+    who = f" ({', '.join(silent[:5])}{', ...' if len(silent) > 5 else ''} reported none)" if silent else ""
+    return (
+        f"the wall-time budget of {plain_number(wall)}s ran to {elapsed:.0f}s: a running trial is stopped only "
+        f"when it reports a step{who}; report each step (trial.report, or yield from the objective) so that "
+        "the budget can stop it, or cap every trial with trial_timeout= (a trial cut off loses its work)"
+    )
 
 
 def none_trained_note(records: Sequence[TrialRecord], scheduler: Scheduler) -> str | None:

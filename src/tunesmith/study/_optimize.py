@@ -28,6 +28,7 @@ from tunesmith.study._limits import (
     ShortTrainingWarning,
     holdout_spent_note,
     none_trained_note,
+    overrun_note,
     paused_note,
     population_note,
     trained_fully,
@@ -296,6 +297,9 @@ def optimize(
     if untrained := none_trained_note(records, study.scheduler):
         warnings.warn(untrained, ShortTrainingWarning, stacklevel=3)
         notes.append(untrained)
+    usage = Budget.usage(records, ended)
+    if overrun := overrun_note(study.budget, usage.elapsed, finished):
+        notes.append(overrun)
     if blocked := queue_beyond_budget(study, records):
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     result = StudyResult(
@@ -304,7 +308,7 @@ def optimize(
         states=states,
         stop_reason=stop_reason or "done",
         elapsed=time.monotonic() - started_at,
-        usage=Budget.usage(records, ended),
+        usage=usage,
         notes=tuple(notes),
         failures=[r for r in finished if r.state is TrialState.FAILED],
     )
