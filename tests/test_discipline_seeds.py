@@ -301,3 +301,20 @@ def test_a_baseline_whose_every_run_failed_says_how_to_replace_it() -> None:
     study = searched(SEARCH)
     with pytest.raises(ts.TunesmithError, match=r"every baseline run failed \(3 of 3 seeds.*ts.evaluate_baseline"):
         ts.evaluate_baseline(study, lambda trial: {"acc": float("nan")}, {"config": "decent"}, seeds=3)
+
+
+def test_the_summary_prints_each_candidates_search_value_in_full_not_cut_to_six_characters() -> None:
+    """`f"{original!s:.6}"` printed a loss of 1.0014e-05 as "1.0014", off by 10^5 from what was recorded."""
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        noise = np.random.default_rng(trial.seed).normal(0, 1e-7)
+        return {"val_loss": 1e-5 * (1 + trial.params["x"]) + noise}
+
+    study = ts.Study(space, metric=ts.Metric("val_loss", "min"), budget=ts.Budget(trials=6), storage="memory",
+                     seed=0)  # fmt: skip
+    study.optimize(objective)
+    report = ts.validate_top(study, objective, k=2, seeds=3)
+    for candidate in report.candidates:
+        assert candidate.original is not None and f"(search {candidate.original:.4g};" in report.summary()
+        assert 1e-5 < candidate.original < 3e-5

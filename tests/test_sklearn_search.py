@@ -191,9 +191,25 @@ def test_nested_cv_says_how_sure_its_optimism_is() -> None:
 
     noisy = NestedCVResult((0.90, 0.92, 0.95), (0.93, 0.90, 0.94), ({}, {}, {}))
     assert noisy.optimism_stderr == pytest.approx(np.std([0.03, -0.02, -0.01], ddof=1) / np.sqrt(3))
-    assert "within the noise, so the folds cannot tell" in noisy.summary()
+    assert "within the noise (one-sided t-test, 5%), so the folds cannot tell" in noisy.summary()
     clear = NestedCVResult((0.90, 0.91, 0.90, 0.90), (0.95, 0.96, 0.95, 0.955), ({}, {}, {}, {}))
-    assert "optimistic by +0.0513 +- 0.0013, a standard error over the folds)" in clear.summary()
+    assert "optimistic by +0.0513 +- 0.0013, a standard error over the folds; beyond their noise" in clear.summary()
+    pessimistic = NestedCVResult((0.95, 0.96, 0.95, 0.955), (0.90, 0.91, 0.90, 0.90), ({}, {}, {}, {}))
+    assert not pessimistic.optimistic and "within the noise" in pessimistic.summary(), "one-sided: flattering only"
+
+
+def test_nested_cv_calls_optimism_beyond_noise_at_its_stated_rate_on_few_folds() -> None:
+    """Two standard errors over 3 folds (2 degrees of freedom) called pure noise optimistic 18% of the time."""
+    from tunesmith.discipline.nested_cv import NestedCVResult
+
+    rng = np.random.default_rng(0)
+    for folds in (3, 5):
+        calls = 0
+        for _ in range(2000):
+            outer = 0.9 + 0.02 * rng.standard_normal(folds)
+            inner = 0.9 + 0.02 * rng.standard_normal(folds)
+            calls += bool(NestedCVResult(tuple(outer), tuple(inner), tuple({} for _ in range(folds))).optimistic)
+        assert 0.03 < calls / 2000 < 0.07, f"{folds} folds: {calls / 2000:.1%} of null runs called optimistic"
 
 
 # A drop-in for RandomizedSearchCV ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from tunesmith.space import Param, Space
 
@@ -56,15 +57,24 @@ class NestedCVResult:
         differences = np.subtract(self.inner_best_scores, self.outer_scores)
         return float(np.std(differences, ddof=1) / np.sqrt(len(differences)))
 
+    @property
+    def optimistic(self) -> bool | None:
+        """Whether the inner scores flatter beyond the folds' noise: a one-sided t-test of the folds' paired
+        differences at 5% (k - 1 degrees of freedom for k folds); ``None`` with one fold or no spread."""
+        error = self.optimism_stderr
+        if error is None or error == 0.0:
+            return None if error is None or self.optimism <= 0.0 else True
+        return bool(self.optimism > float(stats.t.ppf(0.95, len(self.outer_scores) - 1)) * error)
+
     def summary(self) -> str:
         error = self.optimism_stderr
         if error is None:
             sure = "one fold: its noise is unknown"
-        elif abs(self.optimism) > 2.0 * error:
-            sure = f"+- {error:.4f}, a standard error over the folds"
+        elif self.optimistic:
+            sure = f"+- {error:.4f}, a standard error over the folds; beyond their noise (one-sided t-test, 5%)"
         else:
-            sure = (f"+- {error:.4f}, a standard error over the folds: within the noise, so the folds cannot tell "
-                    "whether the inner scores flatter; more outer folds would")  # fmt: skip
+            sure = (f"+- {error:.4f}, a standard error over the folds: within the noise (one-sided t-test, 5%), "
+                    "so the folds cannot tell whether the inner scores flatter; more outer folds would")  # fmt: skip
         return (
             f"nested CV over {len(self.outer_scores)} outer folds: {self.mean:.4f} +- {self.std:.4f} "
             f"(the inner tuning reported {np.mean(self.inner_best_scores):.4f}: optimistic by {self.optimism:+.4f} "

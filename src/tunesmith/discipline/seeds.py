@@ -211,7 +211,7 @@ class SeedReport:
                 status = ""
             completed = sum(1 for run in c.runs if run.state != TrialState.FAILED.value)
             seeds = f"{len(c.runs)} seeds" if completed == len(c.runs) else f"{completed} of {len(c.runs)} seeds"
-            origin = seeds if c.original is None else f"search {c.original!s:.6}"
+            origin = seeds if c.original is None else f"search {c.original:.4g}"
             lines.append(
                 f" {mark} {c.label:>9} {self.metric.name} {c.mean:.4g} +- {c.std:.2g} ({origin}; "
                 f"score {c.score:.4g}){status}"
