@@ -4,6 +4,7 @@ choice, the CLI / report / dashboard views, and MO-ASHA ranking by non-dominated
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from tunesmith.context import SearchContext
 from tunesmith.dashboard._data import SnapshotCache, snapshot
 from tunesmith.decision import Decision
 from tunesmith.executors import SimulatedExecutor
-from tunesmith.pareto import crowding_distance, nondominated_ranks
+from tunesmith.pareto import crowding_distance, nondominated_ranks, pareto_front
 from tunesmith.report import write_report
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -197,6 +198,47 @@ def test_choose_knee_on_a_straight_front_says_it_has_no_knee_instead_of_picking_
     chosen = s.choose(ts.choose.knee())
     assert chosen.number == 2, "the middle is nearest the ideal point; a tie broken by number gave trial 0"
     assert "the front has no knee" in read_attr(s.attrs, ChoiceAttr).why  # type: ignore[union-attr]
+
+
+def _noisy_front(seed: int, true_error: Any) -> list[TrialRecord]:
+    """30 configurations whose error is measured on 2,000 examples (its standard error recorded)."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for i in range(30):
+        latency = float(rng.uniform(5, 25))
+        error = rng.binomial(2000, true_error(latency)) / 2000
+        metrics = {"error": error, "stderr:error": math.sqrt(error * (1 - error) / 2000), "latency_ms": latency}
+        records.append(TrialRecord(i, {"size": latency}, i, TrialState.COMPLETE, metrics))
+    return records
+
+
+def test_choose_knee_on_a_straight_front_measured_with_noise_says_the_noise_cannot_show_a_knee() -> None:
+    """A straight trade-off measured on 2,000 examples drew "knee point: farthest..." in 50 of 50 studies."""
+    objectives = [ts.Metric("error", "min"), ts.Metric("latency_ms", "min")]
+    claims = 0
+    for seed in range(30):
+        front = pareto_front(_noisy_front(seed, lambda latency: 0.30 - latency / 100), objectives)
+        _, why = ts.choose.knee().pick(front, objectives)
+        claims += "no knee beyond its noise" not in why
+    assert claims <= 3, f"a knee claimed on a straight front in {claims} of 30 studies"
+
+
+def test_choose_knee_finds_a_real_knee_beyond_the_noise_and_says_by_how_much() -> None:
+    objectives = [ts.Metric("error", "min"), ts.Metric("latency_ms", "min")]
+    found = []
+    for seed in range(10):
+        front = pareto_front(_noisy_front(seed, lambda latency: 0.05 + 0.25 * math.exp(-(latency - 5) / 2)),
+                             objectives)  # fmt: skip
+        chosen, why = ts.choose.knee().pick(front, objectives)
+        assert "standard errors from the line, beyond its noise" in why
+        found.append(chosen.metrics["latency_ms"])
+    assert 8 < float(np.median(found)) < 11
+
+
+def test_choose_knee_without_standard_errors_says_it_cannot_judge_the_noise() -> None:
+    s = told([(0.0, 1.0), (0.5, 0.45), (0.2, 0.2), (1.0, 0.0), (0.9, 0.9)])
+    assert s.choose(ts.choose.knee()).number == 2
+    assert "whether this knee is beyond noise is unknown" in read_attr(s.attrs, ChoiceAttr).why  # type: ignore[union-attr]
 
 
 def test_choose_weights_minimises_the_weighted_sum_of_the_scaled_objectives() -> None:

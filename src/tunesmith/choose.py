@@ -7,7 +7,10 @@ A rule is a frozen value a user can state and the study records (``to_json``):
 * `knee` ``()``: the knee of the front. Each objective is scaled to [0, 1] over the front (0: the front's best);
   the knee is the point farthest, on the side of the ideal point, from the line (with three or more objectives,
   the hyperplane) through the front's extremes (each objective's best trial). When the extremes do not span
-  such a plane (e.g. one trial is best on two objectives), it is the point nearest the ideal point instead;
+  such a plane (e.g. one trial is best on two objectives), it is the point nearest the ideal point instead.
+  When the trials record standard errors (``stderr:<objective>``, from per-example values), the farthest point
+  must lie beyond the noise in its distance from that plane (one-sided, 5% over the front's points, Bonferroni);
+  a front whose knee is within the noise is said to have none, and the point nearest the ideal point is chosen;
 * `weights` ``({"val_loss": 0.7, "latency_ms": 0.3})``: the smallest weighted sum of the objectives scaled to
   [0, 1] over the front (weights of objectives left out are 0).
 
@@ -24,9 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from scipy import stats
 
 from tunesmith.errors import ConfigError
-from tunesmith.objective import Guardrail, Metric
+from tunesmith.objective import STDERR, Guardrail, Metric
 from tunesmith.pareto import loss_matrix
 from tunesmith.trial import TrialRecord
 
@@ -44,9 +48,22 @@ class Rule(Protocol):
 def _scaled(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> np.ndarray:
     """The front's losses, each objective scaled to [0, 1] over the front (0: its best; no range: 0)."""
     _, losses = loss_matrix(front, objectives)
+    return np.asarray((losses - losses.min(axis=0)) / _spans(losses))
+
+
+def _spans(losses: np.ndarray) -> np.ndarray:
     low, high = losses.min(axis=0), losses.max(axis=0)
-    span = np.where(high > low, high - low, 1.0)
-    return np.asarray((losses - low) / span)
+    return np.asarray(np.where(high > low, high - low, 1.0))
+
+
+def _scaled_errors(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> np.ndarray | None:
+    """Each trial's recorded standard errors (``stderr:<objective>``, 0 where one is not recorded) on the scale of
+    `_scaled`; ``None`` when no trial of the front records any."""
+    errors = np.array([[float(r.metrics.get(f"{STDERR}{m.name}", 0.0)) for m in objectives] for r in front])
+    if not np.any(errors > 0):
+        return None
+    _, losses = loss_matrix(front, objectives)
+    return np.asarray(errors / _spans(losses))
 
 
 def _objective(name: str, objectives: Sequence[Metric], what: str) -> Metric:
@@ -99,6 +116,8 @@ def _excess(bound: Guardrail, value: float) -> float:
 
 # How far below the line through the extremes (on the front scaled to [0, 1]) a point must lie to be a knee.
 _NO_KNEE = 1e-9
+# A knee must lie beyond the noise in its distance from that line at this family-wise level over the front.
+_KNEE_LEVEL = 0.05
 
 
 @dataclass(frozen=True)
@@ -107,7 +126,8 @@ class Knee:
 
     def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
         scaled = _scaled(front, objectives)
-        extremes = scaled[[int(np.lexsort((scaled.sum(axis=1), scaled[:, j]))[0]) for j in range(scaled.shape[1])]]
+        extremes_of = [int(np.lexsort((scaled.sum(axis=1), scaled[:, j]))[0]) for j in range(scaled.shape[1])]
+        extremes = scaled[extremes_of]
         normal = _plane_normal(extremes)
         if normal is None:
             scores = np.linalg.norm(scaled, axis=1)  # nearest the ideal point
@@ -115,15 +135,52 @@ class Knee:
         else:
             scores = -(1.0 - scaled @ normal) / np.linalg.norm(normal)  # farther on the ideal's side: better
             how = "farthest from the line through the front's extremes, on the scaled front"
+            farthest = int(np.argmin(scores))
+            within = _within_noise(front, objectives, normal, float(-scores[farthest]), farthest, extremes_of)
             if float(-scores.min()) <= _NO_KNEE:  # every point on the line: the farthest is a tie, not a knee
                 scores = np.linalg.norm(scaled, axis=1)
                 how = ("the front has no knee (every point lies on the line through its extremes), so the point "
                        "nearest the ideal point of the scaled front")  # fmt: skip
+            elif within is None:
+                how += " (no standard errors recorded: whether this knee is beyond noise is unknown)"
+            elif within[0] <= within[1]:
+                scores = np.linalg.norm(scaled, axis=1)
+                how = (f"the front has no knee beyond its noise (the point farthest from the line through its "
+                       f"extremes lies {within[0]:.1f} standard errors from it; a knee needs more than "
+                       f"{within[1]:.1f}), so the point nearest the ideal point of the scaled front; more examples "
+                       "per evaluation would tell")  # fmt: skip
+            else:
+                how += f" ({within[0]:.1f} standard errors from the line, beyond its noise: more than {within[1]:.1f})"
         order = sorted(range(len(front)), key=lambda i: (round(float(scores[i]), 12), front[i].number))
         return front[order[0]], f"knee point: {how}"
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": "knee"}
+
+
+def _within_noise(
+    front: Sequence[TrialRecord],
+    objectives: Sequence[Metric],
+    normal: np.ndarray,
+    distance: float,
+    farthest: int,
+    extremes: Sequence[int],
+) -> tuple[float, float] | None:
+    """The farthest point's ``distance`` from the plane through the extremes in standard errors of the recorded
+    noise, and the number of standard errors a knee must exceed; ``None`` when no standard error is recorded
+    for these points.
+
+    The distance's standard error combines the point's errors and the largest of the extremes' (the plane
+    moves with them) along the plane's normal; the farthest of n points is judged at a one-sided Bonferroni
+    level of `_KNEE_LEVEL` / n, as the largest of n noisy distances is the one picked."""
+    errors = _scaled_errors(front, objectives)
+    if errors is None:
+        return None
+    unit = normal / np.linalg.norm(normal)
+    along = np.sqrt((errors * unit) ** 2 @ np.ones(len(unit)))  # each point's error along the normal
+    error = math.hypot(float(along[farthest]), max(float(along[i]) for i in extremes))
+    cut = float(stats.norm.ppf(1.0 - _KNEE_LEVEL / len(front)))
+    return None if error == 0.0 else (distance / error, cut)
 
 
 def _plane_normal(extremes: np.ndarray) -> np.ndarray | None:
