@@ -65,6 +65,28 @@ def _upper(item: ParamImportance) -> float:
     return float(np.quantile(item.trees, 0.95)) if item.trees else item.mean + 1.645 * item.std
 
 
+_BOUNDS = "in its fANOVA share and in what a forest without it fails to predict"
+
+
+def _of_what(result: ImportanceResult) -> str:
+    """What a share divides: the part of the metric's variation the parameters predict, when that is known."""
+    if result.explained is None:
+        return f"the variance of {result.metric}"
+    return f"the part of {result.metric}'s variation the parameters predict ({result.explained:.0%}, out of bag)"
+
+
+def _little(result: ImportanceResult, item: ParamImportance) -> float | None:
+    """A one-sided 95% upper bound of the share of variance lost without ``item`` when both that and its fANOVA
+    share's bound are under `LITTLE_EFFECT` (``None``: not shown to have little effect)."""
+    if _upper(item) >= LITTLE_EFFECT:
+        return None
+    dropped = result.dropped(item.name)
+    if dropped is None:
+        return None
+    bound = dropped[0] + 1.645 * dropped[1]
+    return max(bound, _upper(item)) if bound < LITTLE_EFFECT else None
+
+
 def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metric: Metric) -> list[Suggestion]:
     """Advice on where to spend the budget, given only when the evidence supports it: a parameter to
     tune first when it leads the next one in 95% of the trees, parameters to fix when even the upper
@@ -92,14 +114,15 @@ def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metr
     best = best_record(records, metric)  # never an invalidated trial
     out = [
         Suggestion(
-            f"tune {top.name} first: it explains {top.mean:.0%} ± {top.std:.0%} of the variance of {result.metric}"
-            f" (more than {runner_up.name if runner_up else 'any other'} in {_lead(top, runner_up):.0%} of the trees)",
+            f"tune {top.name} first: it explains {top.mean:.0%} ± {top.std:.0%} of {_of_what(result)}"
+            f"; more than {runner_up.name if runner_up else 'any other'} in {_lead(top, runner_up):.0%} of the trees",
             top.name,
             evidence,
         )
     ]
     interacting = {name for pair in result.pairs if pair.mean >= LITTLE_EFFECT for name in pair.params}
-    little = [item for item in result.main[1:] if _upper(item) < LITTLE_EFFECT and item.name not in interacting]
+    bounds = {item.name: _little(result, item) for item in result.main[1:] if item.name not in interacting}
+    little = [item for item in result.main[1:] if bounds.get(item.name) is not None]
     values = {item.name: best.params.get(item.name) if best is not None else None for item in little}
     if len(little) == 1:
         item = little[0]
@@ -107,8 +130,8 @@ def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metr
         fix = f"fix it at {format_value(value)}" if value is not None else "fix it"
         out.append(
             Suggestion(
-                f"{item.name} has little effect ({item.mean:.0%} of the variance, at most {_upper(item):.0%}): "
-                f"{fix} and spend the budget on {top.name}",
+                f"{item.name} has little effect ({item.mean:.0%} of the variance, at most {bounds[item.name]:.0%} at "
+                f"95%, {_BOUNDS}): {fix} and spend the budget on {top.name}",
                 item.name,
                 f"fANOVA main effect {item.mean:.1%} ± {item.std:.1%}",
             )
@@ -119,7 +142,7 @@ def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metr
         at = f" at the best trial's values ({fixed})" if fixed else ""
         out.append(
             Suggestion(
-                f"{names} have little effect (each at most {LITTLE_EFFECT:.0%} of the variance, 95% bound): "
+                f"{names} have little effect (each at most {LITTLE_EFFECT:.0%} of the variance at 95%, {_BOUNDS}): "
                 f"fix them{at} and spend the budget on {top.name}",
                 None,
                 "; ".join(f"{item.name}: {item.mean:.1%} ± {item.std:.1%}" for item in little),

@@ -72,6 +72,18 @@ class ParamImportance:
 
 
 @dataclass(frozen=True)
+class _Fit:
+    """The forest's inputs and out-of-bag predictions, for refits without one parameter."""
+
+    x: np.ndarray
+    y: np.ndarray
+    names: tuple[str, ...]
+    oob: np.ndarray
+    n_trees: int
+    seed: int
+
+
+@dataclass(frozen=True)
 class ImportanceResult:
     """Main effects (largest first), pair interactions (largest first) and how they were computed."""
 
@@ -81,6 +93,31 @@ class ImportanceResult:
     main: tuple[ParamImportance, ...]
     pairs: tuple[ParamImportance, ...]
     explained: float | None = None  # the forest's out-of-bag R²: the share of the variation across trials it predicts
+    # What the forest was fitted on, for `dropped` (not stored, not compared).
+    _fit: _Fit | None = field(default=None, compare=False, repr=False)
+
+    def dropped(self, name: str) -> tuple[float, float] | None:
+        """The share of the metric's variance that the forest fails to predict out of bag once ``name`` is left
+        out of its inputs (the rise in out-of-bag squared error over the metric's variance), and the standard
+        error of that share from the trials' paired errors; ``None`` when it cannot be measured.
+
+        A check of a small fANOVA share: a forest fitted on few trials gives a secondary effect too little of
+        the variance (part of it shows up as spurious interactions), and the spread over trees misses that bias;
+        a forest without the parameter that predicts as well shows it matters little."""
+        fit = self._fit
+        if fit is None or name not in fit.names or len(fit.names) < 2:
+            return None
+        kept = [k for k, other in enumerate(fit.names) if other != name]
+        without = _fit_forest(fit.x[:, kept], fit.y, fit.n_trees, fit.seed)
+        prediction = getattr(without, "oob_prediction_", None)
+        if prediction is None:
+            return None
+        known = np.isfinite(prediction) & np.isfinite(fit.oob)
+        variance = float(np.var(fit.y[known]))
+        if known.sum() < 4 or variance == 0.0:
+            return None
+        rise = (fit.y[known] - prediction[known]) ** 2 - (fit.y[known] - fit.oob[known]) ** 2
+        return float(rise.mean() / variance), float(rise.std(ddof=1) / np.sqrt(known.sum()) / variance)
 
     @property
     def explains_nothing(self) -> bool:
@@ -197,6 +234,7 @@ def importance(
             for k, (i, j) in enumerate(pair_index)
         ]
     main_items += [ParamImportance((name,), 0.0, 0.0) for i, name in enumerate(dims) if i not in used]
+    oob = np.asarray(getattr(forest, "oob_prediction_", np.full(len(y), np.nan)))
     return ImportanceResult(
         metric=metric_.name,
         n_trials=len(kept),
@@ -204,6 +242,7 @@ def importance(
         main=tuple(sorted(main_items, key=lambda p: -p.mean)),
         pairs=tuple(sorted(pair_items, key=lambda p: -p.mean)),
         explained=_out_of_bag_r2(forest, y),
+        _fit=_Fit(x, y, tuple(names), oob, n_trees, seed),
     )
 
 
