@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,22 @@ def test_a_trial_stopped_early_stays_stopped_when_its_report_steps_count_other_u
         trained_fully = record.resource == 90
         assert (record.state is ts.TrialState.COMPLETE) == trained_fully, (record.number, record.state, record.resource)
     assert study.best is not None and study.best.resource == 90
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_a_report_after_tell_is_refused_and_the_told_record_is_kept(storage: str, tmp_path: Path) -> None:
+    """A callback still attached to a finished trial rewrote its stored curve (step 1: 0.9 became 7.0) and its
+    resource, and was told to continue."""
+    from tunesmith.errors import TrialNotRunning
+
+    url = "memory" if storage == "memory" else f"sqlite:///{tmp_path / 'told.db'}"
+    study = ts.Study(ts.Space({"a": ts.Float(0.0, 1.0)}), metric="loss", storage=url, seed=0)
+    trial = study.ask()
+    trial.report(1, loss=0.9)
+    trial.report(2, loss=0.8)
+    study.tell(trial, {"loss": 0.8})
+    for step, value in ((3, 5.0), (1, 7.0)):
+        with pytest.raises(TrialNotRunning, match=r"trial #0 is complete, not running: .* report before study.tell"):
+            trial.report(step, loss=value)
+    record = study.trials[0]
+    assert record.curve("loss") == [(1, 0.9), (2, 0.8)] and record.resource == 2.0

@@ -78,6 +78,19 @@ class SearchSpaceExhausted(TunesmithError):
     """A finite sampler (grid) has proposed every point of its space."""
 
 
+class TrialNotRunning(TunesmithError, RuntimeError):
+    """A report reached a trial that is not running (already told, or paused): it is not recorded."""
+
+
+def not_running(number: int, state: str) -> str:
+    """`TrialNotRunning`'s message: the trial, its state, why nothing was recorded and the fix."""
+    return (
+        f"trial #{number} is {state}, not running: a report is recorded only while a trial runs (after it was "
+        "told, it would rewrite the curve of a result already recorded); report before study.tell, and end the "
+        "training loop or remove the callback when the trial ends"
+    )
+
+
 class OrphanedTrialError(TunesmithError, RuntimeError):
     """A trial's process outlived the driver that records it: it may no longer write anything for the trial."""
 

@@ -9,13 +9,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunesmith.decision import Decision
+from tunesmith.errors import TrialNotRunning
 from tunesmith.space import Space
 from tunesmith.trial import TrialKind
 
-__all__ = ["Executor", "ReportHandler", "TrialJob", "TrialOutcome"]
+__all__ = ["Executor", "ReportHandler", "TrialJob", "TrialOutcome", "decide_report"]
 
 # (trial number, step, metrics) -> the study's decision for that trial.
 ReportHandler = Callable[[int, int, dict[str, float]], Decision]
+
+
+def decide_report(handler: ReportHandler, number: int, step: int, metrics: dict[str, float]) -> Decision:
+    """The study's decision on a report from a trial this executor still runs: STOP when the study no longer has
+    the trial running (another process finished it, e.g. as lost), so its training ends instead of the driver."""
+    try:
+        return handler(number, step, metrics)
+    except TrialNotRunning:
+        return Decision.STOP
 Objective = Callable[..., Any]
 
 

@@ -37,7 +37,7 @@ from typing import IO, Any, NoReturn
 from tunesmith._validate import duration, integer
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
+from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome, decide_report
 from tunesmith.executors.inline import run_job
 from tunesmith.trial import TrialKind
 
@@ -392,7 +392,7 @@ class ProcessExecutor(Executor):
                 if kind == "report":
                     _, step, metrics = message
                     assert self._on_report is not None
-                    run.decision = self._on_report(run.job.number, step, metrics)
+                    run.decision = decide_report(self._on_report, run.job.number, step, metrics)
                     run.conn.send(run.decision.value)
                 elif kind == "result":
                     _, result, decision, ran_all, extra = message

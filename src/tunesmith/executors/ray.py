@@ -23,7 +23,7 @@ from typing import Any
 from tunesmith._validate import duration, integer, real
 from tunesmith.decision import Decision
 from tunesmith.errors import require
-from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
+from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome, decide_report
 from tunesmith.executors.inline import run_job
 from tunesmith.executors.processes import _plain
 from tunesmith.trial import TrialKind
@@ -226,7 +226,7 @@ class RayExecutor(Executor):
         assert self._on_report is not None
         decisions: list[tuple[str, str]] = []
         for key, number, step, metrics in reports:
-            decision = self._on_report(number, step, metrics)
+            decision = decide_report(self._on_report, number, step, metrics)
             self._decisions[number] = decision
             decisions.append((key, decision.value))
         if decisions:

@@ -115,7 +115,11 @@ class Storage(ABC):
 
     @abstractmethod
     def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
-        """Record intermediate ``metrics`` at ``step``; raises the resource used and the heartbeat."""
+        """Record intermediate ``metrics`` at ``step``; raises the resource used and the heartbeat.
+
+        Raises:
+            TrialNotRunning: the trial is not RUNNING (finished or paused); nothing is written.
+        """
 
     @abstractmethod
     def finish_trial(

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from tunesmith.errors import StorageError, StudyNotFound
+from tunesmith.errors import StorageError, StudyNotFound, TrialNotRunning, not_running
 from tunesmith.storage.base import Proposer, Storage, StudyInfo, count_budgeted
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -85,6 +85,8 @@ class MemoryStorage(Storage):
     def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
         with self._lock:
             record = self._record(study_id, number)
+            if record.state is not TrialState.RUNNING:
+                raise TrialNotRunning(not_running(number, record.state.value))
             intermediate = {**record.intermediate, step: {**record.intermediate.get(step, {}), **metrics}}
             self._put(
                 study_id,

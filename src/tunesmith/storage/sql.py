@@ -38,7 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound
+from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound, TrialNotRunning, not_running
 from tunesmith.storage._engine import Connections, make_engine
 from tunesmith.storage._failures import no_schema
 from tunesmith.storage._sql_schema import (
@@ -321,7 +321,9 @@ class SQLStorage(Storage):
 
     def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
         with self._write() as conn:
-            trial_id, _ = self._trial_id(conn, study_id, number)
+            trial_id, state = self._trial_id(conn, study_id, number)
+            if state != TrialState.RUNNING.value:
+                raise TrialNotRunning(not_running(number, state))
             v = values_table
             existing = conn.execute(
                 sa.select(v.c.id, v.c.metrics).where(v.c.trial_id == trial_id, v.c.step == step)

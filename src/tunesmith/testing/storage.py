@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tunesmith.errors import StudyNotFound
+from tunesmith.errors import StudyNotFound, TrialNotRunning
 from tunesmith.storage.base import Proposal, Storage
 from tunesmith.trial import TrialKind, TrialState
 
@@ -159,6 +159,14 @@ def check_finish_is_final(make: MakeStorage) -> None:
     assert record.state is TrialState.COMPLETE and record.metrics == {"loss": 0.25} and record.finished_at == 5.0
     assert record.reason is None and record.kind is None
     assert record.duration == 4.0
+    try:
+        storage.add_report(info.id, 0, 1, {"loss": 7.0}, now=7.0)
+    except TrialNotRunning as exc:
+        assert "trial #0 is complete, not running" in str(exc)
+    else:
+        raise AssertionError("a report to a finished trial rewrote its curve instead of raising TrialNotRunning")
+    after = storage.get_trial(info.id, 0)
+    assert after.intermediate == {} and after.resource == record.resource and after.heartbeat_at == record.heartbeat_at
 
 
 def check_kind_is_stored_beside_the_reason(make: MakeStorage) -> None:
