@@ -86,7 +86,7 @@ def test_a_trial_timeout_holds_with_the_default_executor() -> None:
         return 0.0
 
     started = time.monotonic()
-    result = study.optimize(hangs, trial_timeout=1.0)
+    result = study.optimize(hangs, trial_timeout=1.0, fail_fast=None)  # a budget of one failed trial raises
     assert time.monotonic() - started < 30
     assert study.trials[0].kind is ts.TrialKind.TIMEOUT
     assert any("child processes" in note and "trial_timeout" in note for note in result.notes)
@@ -306,3 +306,21 @@ def test_reports_in_other_units_than_the_rungs_stop_the_study_naming_the_units()
 
     with pytest.raises(ObjectiveError, match=r"first report came at step 100, past every rung.*other units"):
         study.optimize(optimizer_steps)
+
+
+def test_a_broken_objective_run_a_trial_or_two_at_a_time_stops_at_the_third_identical_failure() -> None:
+    """`tunesmith run --trials 1`, then 2, then 1 on a misspelt metric exited 0 each time: every run counted only
+    its own failures, and a run ending under three failures raised nothing."""
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=50))
+    misspelt = lambda t: {"los": t.params["x"]}  # noqa: E731
+    with pytest.raises(ObjectiveError, match=r"all 1 trials of this run failed and none worked .*The study has no re"):
+        study.optimize(misspelt, n_trials=1)
+    with pytest.raises(ObjectiveError, match=r"the first 3 trials \(#0, #1, #2\) failed the same way"):
+        study.optimize(misspelt, n_trials=2)
+    with pytest.raises(ObjectiveError, match=r"the first 4 trials \(#0, #1, #2, #3\) failed the same way"):
+        study.optimize(misspelt, n_trials=1)
+    with pytest.raises(ObjectiveError, match=r"all 1 trials of this run failed, as did 4 before it, and none worked"):
+        study.optimize(lambda t: math.nan, n_trials=1)
+    study.optimize(lambda t: t.params["x"], n_trials=1)
+    study.optimize(misspelt, n_trials=3)  # once one worked, failures belong to configurations: no stop
+    assert len(study.trials) == 9

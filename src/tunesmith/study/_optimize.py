@@ -75,13 +75,21 @@ class _SystematicFailure:
     """Watches finished trials: ``limit`` failures in a row of the same kind and text, before any trial
     worked, mean a bug in the objective; so do `_every_failed` failures of any kind (crashes, NaN results,
     out of memory, timeouts, which one configuration may cause but not every one), before any worked, and
-    a run that ends with ``limit`` or more failures and nothing that worked."""
+    a run that ends with failures and nothing that worked, in it or before it.
 
-    def __init__(self, limit: int | None, *, worked_before: bool) -> None:
+    The study's earlier trials count: a broken objective run a trial or two at a time (a smoke test with
+    ``--trials 1``) stops at the same failure as one run of the whole budget."""
+
+    def __init__(self, limit: int | None, history: Sequence[TrialRecord]) -> None:
         self.limit = limit
-        self.worked = worked_before
+        self.worked = any(_worked(r) for r in history)
         self.streak: list[TrialRecord] = []
-        self.failures: list[TrialRecord] = []  # every failure before any trial worked
+        self.failures: list[TrialRecord] = []  # every failure before any trial worked, earlier runs' too
+        self.failed_here = 0
+        if not self.worked:
+            for record in sorted(history, key=lambda r: r.number):
+                if record.state.is_finished:
+                    self._count(record)
 
     def see(self, record: TrialRecord) -> None:
         if self.limit is None or self.worked:
@@ -89,18 +97,11 @@ class _SystematicFailure:
         if _worked(record):
             self.worked = True
             return
-        if record.state is TrialState.FAILED and not (record.kind is not None and record.kind.is_interruption):
-            self.failures.append(record)
-            if len(self.failures) >= _every_failed(self.limit):
-                raise self._nothing_worked(f"the first {len(self.failures)} trials all failed and none worked")
-        if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
-            self.streak = []
-            return
-        last = self.streak[-1] if self.streak else None
-        if last is not None and (last.kind, _failure_text(last)) != (record.kind, _failure_text(record)):
-            self.streak = []
-        self.streak.append(record)
-        if len(self.streak) >= self.limit:
+        self.failed_here += self._failed(record)
+        self._count(record)
+        if self._failed(record) and len(self.failures) >= _every_failed(self.limit):
+            raise self._nothing_worked(f"the first {len(self.failures)} trials all failed and none worked")
+        if self.streak and self.streak[-1] is record and len(self.streak) >= self.limit:
             numbers = ", ".join(f"#{r.number}" for r in self.streak)
             raise ObjectiveError(
                 f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
@@ -110,21 +111,49 @@ class _SystematicFailure:
                 record.error,
             )
 
+    @staticmethod
+    def _failed(record: TrialRecord) -> bool:
+        return record.state is TrialState.FAILED and not (record.kind is not None and record.kind.is_interruption)
+
+    def _count(self, record: TrialRecord) -> None:
+        """Add a finished trial that did not work to the failures and the streak of identical ones."""
+        if record.state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption:
+            return  # an interrupted trial says nothing of the objective
+        if self._failed(record):
+            self.failures.append(record)
+        if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
+            self.streak = []
+            return
+        last = self.streak[-1] if self.streak else None
+        if last is not None and (last.kind, _failure_text(last)) != (record.kind, _failure_text(record)):
+            self.streak = []
+        self.streak.append(record)
+
     def at_end(self) -> None:
-        """At the end of a run that raised nothing: ``limit`` or more failures and no trial that worked, in the
-        run or before it, is a broken objective or space too, however few trials the budget allowed."""
-        if self.limit is not None and not self.worked and len(self.failures) >= self.limit:
-            raise self._nothing_worked(f"all {len(self.failures)} trials of this run failed and none worked")
+        """At the end of a run that raised nothing: failures in this run and no trial that worked, in the run or
+        before it, is a broken objective or space too, however few trials the budget allowed."""
+        if self.limit is not None and not self.worked and self.failed_here:
+            here = f"all {self.failed_here} trials of this run failed"
+            earlier = len(self.failures) - self.failed_here
+            raise self._nothing_worked(f"{here} and none worked" if not earlier else
+                                       f"{here}, as did {earlier} before it, and none worked")  # fmt: skip
 
     def _nothing_worked(self, what: str) -> ObjectiveError:
         kinds = Counter(r.kind.value if r.kind is not None else "failed" for r in self.failures)
         counts = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
         last = self.failures[-1]
+        if self.limit is not None and len(self.failures) < self.limit:
+            why = (f"The study has no result. With {len(self.failures)} failed, the configurations tried may be to "
+                   "blame rather than the objective; `tunesmith trials --failed` lists them with their tracebacks: "
+                   "fix what they show and run again, run more trials, or pass fail_fast=None to keep "
+                   "going.")  # fmt: skip
+        else:
+            why = ("Every configuration tried failed, so the objective or the space is broken (a learning rate range "
+                   "that always diverges, a model that never fits in memory, a time limit no trial meets); the study "
+                   "stopped instead of spending its budget. `tunesmith trials --failed` lists them; fix it and run "
+                   "again, or pass fail_fast=None to keep going.")  # fmt: skip
         return ObjectiveError(
-            f"{what} ({counts}; the last: {_failure_text(last)}). Every configuration tried failed, so the objective "
-            "or the space is broken (a learning rate range that always diverges, a model that never fits in memory, "
-            "a time limit no trial meets); the study stopped instead of spending its budget. `tunesmith trials "
-            "--failed` lists them; fix it and run again, or pass fail_fast=None to keep going.\n"
+            f"{what} ({counts}; the last: {_failure_text(last)}). {why}\n"
             f"The last failure:\n{last.error or last.reason}",
             last.error,
         )
@@ -180,7 +209,7 @@ def optimize(
     history = study.trials  # read once: what worked before and what completed before this call
     systematic = _SystematicFailure(
         integer("fail_fast", fail_fast, minimum=1, allow_none=True, fix="pass 3, or None to never stop on failures"),
-        worked_before=any(_worked(r) for r in history),
+        history,
     )
     if spent := holdout_spent_note(study.attrs):
         warnings.warn(spent, HoldoutSpentWarning, stacklevel=3)
