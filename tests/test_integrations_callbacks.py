@@ -232,7 +232,8 @@ def test_keras_callback_names_a_metric_that_is_not_in_the_logs() -> None:
 XGB_ROUNDS = 8
 
 
-def xgboost_fit(trial: Trial, monitor: str = "validation_0-logloss") -> dict[str, float]:
+def xgboost_fit(trial: Trial, monitor: str = "validation_0-logloss",
+                early_stopping_rounds: int | None = None) -> dict[str, float]:  # fmt: skip
     pytest.importorskip("xgboost", reason=SKIP_REASON)
     import xgboost
 
@@ -241,13 +242,54 @@ def xgboost_fit(trial: Trial, monitor: str = "validation_0-logloss") -> dict[str
     x, y, xv, yv = breast_cancer()
     model = xgboost.XGBClassifier(
         n_estimators=XGB_ROUNDS, learning_rate=trial.params["lr"] * 5, max_depth=2, n_jobs=1,
-        eval_metric="logloss", callbacks=[TunesmithCallback(trial, monitor=monitor)],
+        eval_metric="logloss", early_stopping_rounds=early_stopping_rounds,
+        callbacks=[TunesmithCallback(trial, monitor=monitor)],
     )  # fmt: skip
     model.fit(x, y, eval_set=[(xv, yv)], verbose=False)
-    return {
-        "validation_0-logloss": model.evals_result()["validation_0"]["logloss"][-1],
-        "trained": model.get_booster().num_boosted_rounds(),
-    }
+    history = model.evals_result()["validation_0"]["logloss"]
+    found = {"validation_0-logloss": history[-1], "trained": model.get_booster().num_boosted_rounds()}
+    if early_stopping_rounds is not None:  # the round EarlyStopping kept, and the one it should have
+        found |= {"best_iteration": model.best_iteration, "best_trained": int(np.argmin(history))}
+    return found
+
+
+XGB_PARAMS = {"objective": "binary:logistic", "eval_metric": "logloss", "max_depth": 2, "nthread": 1}
+
+
+def xgboost_boost(trial: Trial, rounds: int = XGB_ROUNDS, model: Any = None, log: dict[str, Any] | None = None) -> Any:
+    """The booster ``xgboost.train`` returns after ``rounds`` more rounds (continuing ``model``), its
+    evaluations in ``log``."""
+    pytest.importorskip("xgboost", reason=SKIP_REASON)
+    import xgboost
+
+    from tunesmith.integrations.xgboost import TunesmithCallback
+
+    x, y, xv, yv = breast_cancer()
+    return xgboost.train(
+        {**XGB_PARAMS, "eta": trial.params["lr"] * 5}, xgboost.DMatrix(x, label=y), rounds,
+        evals=[(xgboost.DMatrix(xv, label=yv), "valid")], evals_result=log, verbose_eval=False, xgb_model=model,
+        callbacks=[TunesmithCallback(trial, monitor="valid-logloss")],
+    )  # fmt: skip
+
+
+def xgboost_train(trial: Trial) -> dict[str, float]:
+    log: dict[str, Any] = {}
+    booster = xgboost_boost(trial, log=log)
+    return {"valid-logloss": log["valid"]["logloss"][-1], "trained": booster.num_boosted_rounds()}
+
+
+def xgboost_cv(trial: Trial) -> dict[str, float]:
+    pytest.importorskip("xgboost", reason=SKIP_REASON)
+    import xgboost
+
+    from tunesmith.integrations.xgboost import TunesmithCallback
+
+    x, y, _, _ = breast_cancer()
+    results = xgboost.cv(
+        {**XGB_PARAMS, "eta": trial.params["lr"] * 5}, xgboost.DMatrix(x, label=y), XGB_ROUNDS, nfold=3,
+        seed=0, as_pandas=False, callbacks=[TunesmithCallback(trial, monitor="test-logloss")],
+    )  # fmt: skip
+    return {"test-logloss": results["test-logloss-mean"][-1], "trained": len(results["test-logloss-mean"])}
 
 
 def test_xgboost_callback_stops_the_boosting_of_a_stopped_trial_and_lets_the_others_finish() -> None:
@@ -264,6 +306,37 @@ def test_xgboost_callback_under_asha_stops_only_the_trials_asha_stops() -> None:
         assert record.metrics["trained"] == record.resource == len(record.curve("validation_0-logloss"))
     assert all(r.resource < XGB_ROUNDS for r in stopped)
     assert all(r.resource == XGB_ROUNDS for r in records if r.state is TrialState.COMPLETE)
+
+
+def test_xgboost_cv_callback_stops_the_folds_of_a_stopped_trial_and_lets_the_others_finish() -> None:
+    # A stop from after_iteration made xgboost.cv cut its results at a best_iteration only EarlyStopping
+    # sets: int(None), and every stopped trial FAILED.
+    records = run_study("test-logloss", xgboost_cv)
+    assert_stopped_early_and_finished(records, "test-logloss", planned=XGB_ROUNDS)
+
+
+def test_xgboost_callback_stop_leaves_early_stopping_the_last_round_trained() -> None:
+    # XGBoost stops calling after_iteration at the first callback that returns True: EarlyStopping, after
+    # the tunesmith callback, missed the last round, and best_iteration was a round stale.
+    stopped, finished = run_study("validation_0-logloss", lambda trial: xgboost_fit(trial, early_stopping_rounds=3))
+    assert stopped.state is TrialState.STOPPED and stopped.metrics["trained"] == STOP_AT
+    for record in (stopped, finished):
+        assert record.metrics["best_iteration"] == record.metrics["best_trained"]
+    assert stopped.metrics["best_iteration"] == STOP_AT - 1, "the last round did not improve: the test shows nothing"
+
+
+def test_xgboost_callback_counts_the_rounds_of_the_model_training_continues_from() -> None:
+    steps: list[int] = []
+
+    def reporter(step: int, values: dict[str, float]) -> Decision:
+        steps.append(step)
+        return Decision.CONTINUE
+
+    trial = Trial(0, {"lr": 0.05}, 0, reporter=reporter)
+    checkpoint = xgboost_boost(trial, rounds=3)
+    resumed = xgboost_boost(trial, rounds=2, model=checkpoint)
+    assert resumed.num_boosted_rounds() == 5
+    assert steps == [1, 2, 3, 4, 5]  # the resumed rounds were reported as 1 and 2 again
 
 
 def test_xgboost_callback_names_an_evaluation_that_did_not_run() -> None:
@@ -308,7 +381,7 @@ def test_lightgbm_callback_names_an_evaluation_that_did_not_run() -> None:
 
 
 def transformers_train(trial: Trial, epochs: int, tmp_path: Path, monitor: str = "eval_loss",
-                       eval_strategy: str = "epoch") -> dict[str, float]:  # fmt: skip
+                       eval_strategy: str = "epoch", test: bool = False) -> dict[str, float]:  # fmt: skip
     pytest.importorskip("transformers", reason=SKIP_REASON)
     import torch
     import transformers
@@ -337,7 +410,10 @@ def transformers_train(trial: Trial, epochs: int, tmp_path: Path, monitor: str =
         callbacks=[TunesmithCallback(trial, monitor=monitor)],
     )  # fmt: skip
     trainer.train()
-    return {"eval_loss": trainer.evaluate()["eval_loss"], "trained": round(trainer.state.epoch)}
+    found = {"eval_loss": trainer.evaluate()["eval_loss"], "trained": round(trainer.state.epoch)}
+    if test:  # the training examples stand in for a test set: an evaluation unlike the validation's
+        found["test_loss"] = trainer.evaluate(eval_dataset=examples[:32])["eval_loss"]
+    return found
 
 
 def test_transformers_callback_stops_the_training_of_a_stopped_trial_and_lets_the_others_finish(
@@ -345,6 +421,20 @@ def test_transformers_callback_stops_the_training_of_a_stopped_trial_and_lets_th
 ) -> None:
     records = run_study("eval_loss", lambda trial: transformers_train(trial, 4, tmp_path))
     assert_stopped_early_and_finished(records, "eval_loss", planned=4)
+
+
+def test_transformers_callback_does_not_report_evaluations_after_training(tmp_path: Path) -> None:
+    # trainer.evaluate() after trainer.train(), of the final model or on a test set, was reported at the last
+    # epoch and overwrote its value: the record's curve ended on the test set's loss.
+    reports: list[tuple[int, float]] = []
+
+    def reporter(step: int, values: dict[str, float]) -> Decision:
+        reports.append((step, values["eval_loss"]))
+        return Decision.CONTINUE
+
+    result = transformers_train(Trial(0, {"lr": 0.05}, 0, reporter=reporter), 2, tmp_path, test=True)
+    assert [step for step, _ in reports] == [1, 2]
+    assert reports[-1][1] == result["eval_loss"] != result["test_loss"]
 
 
 def test_transformers_callback_names_a_metric_the_evaluation_did_not_return(tmp_path: Path) -> None:
@@ -373,6 +463,19 @@ def run_on_a_resource_budget(metric: str, objective: Callable[[Trial], dict[str,
 def test_a_stop_at_the_last_round_the_library_planned_records_the_trial_complete() -> None:
     record = run_on_a_resource_budget("valid-binary_logloss", lightgbm_fit, resource=LGB_ROUNDS)
     assert record.metrics["trained"] == LGB_ROUNDS  # the budget's STOP came at the last round
+    assert record.state is TrialState.COMPLETE, record.reason
+
+
+@pytest.mark.parametrize(
+    ("metric", "objective"),
+    [("validation_0-logloss", xgboost_fit), ("valid-logloss", xgboost_train), ("test-logloss", xgboost_cv)],
+    ids=["scikit-learn API", "xgboost.train", "xgboost.cv"],
+)
+def test_a_stop_at_the_last_round_xgboost_planned_records_the_trial_complete(
+    metric: str, objective: Callable[[Trial], dict[str, float]]
+) -> None:
+    record = run_on_a_resource_budget(metric, objective, resource=XGB_ROUNDS)
+    assert record.metrics["trained"] == XGB_ROUNDS
     assert record.state is TrialState.COMPLETE, record.reason
 
 

@@ -41,7 +41,9 @@ class TunesmithCallback(transformers.TrainerCallback):
 
     The step follows the evaluation cadence: epochs done with ``eval_strategy="epoch"``, optimizer
     steps done (``state.global_step``) with ``eval_strategy="steps"``; a scheduler's resource is in
-    the same unit. Every scalar metric is reported, and ``monitor`` must be among them.
+    the same unit. Every scalar metric is reported, and ``monitor`` must be among them. Only the
+    evaluations of a ``trainer.train()`` run are: a ``trainer.evaluate()`` before or after it (of the
+    final model, or on a test set) is no step of the training and is not reported.
 
     Args:
         trial: the trial this training belongs to.
@@ -56,6 +58,7 @@ class TunesmithCallback(transformers.TrainerCallback):
     def __init__(self, trial: Trial, monitor: str = "eval_loss") -> None:
         self.trial = trial
         self.monitor = monitor
+        self._training = False  # between on_train_begin and on_train_end: evaluations are steps
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if _strategy(args) == "no":
@@ -68,11 +71,17 @@ class TunesmithCallback(transformers.TrainerCallback):
             self.trial.plan(int(args.num_train_epochs))
         elif _strategy(args) == "steps" and state.max_steps > 0:
             self.trial.plan(int(state.max_steps))
+        self._training = True
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._training = False
 
     def on_evaluate(
         self, args: Any, state: Any, control: Any, metrics: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
-        if not state.global_step:  # an evaluation before any training (trainer.evaluate() first) is no step
+        # trainer.evaluate() outside trainer.train() (first, or after it on a test set) is no step: its
+        # value would overwrite the last evaluation of training and contradict the curve.
+        if not self._training or not state.global_step:
             return
         by_epoch = _strategy(args) == "epoch"
         step = round(state.epoch) if by_epoch else int(state.global_step)

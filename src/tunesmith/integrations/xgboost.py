@@ -10,11 +10,13 @@ Importing this module needs the ``xgboost`` extra (``pip install 'tunesmith[xgbo
         return {"validation-logloss": float(booster.eval(dvalid).split(":")[-1])}
 
 With the scikit-learn API, ``XGBClassifier(callbacks=[callback]).fit(X, y, eval_set=[(X_val, y_val)])``
-names the evaluation sets ``validation_0``, ``validation_1``, ...
+names the evaluation sets ``validation_0``, ``validation_1``, ...; ``xgboost.cv`` names them ``train``
+and ``test``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,11 +25,16 @@ from tunesmith.errors import require
 require("xgboost", "xgboost")  # raises MissingExtra naming the extra when XGBoost is absent
 
 import xgboost  # noqa: E402
+import xgboost.training  # noqa: E402
 
 from tunesmith.integrations._callbacks import MetricNotReported, report_and_decide  # noqa: E402
 from tunesmith.trial import Trial  # noqa: E402
 
 __all__ = ["MetricNotReported", "TunesmithCallback"]
+
+# How far up the stack `planned_rounds` looks for xgboost.train or xgboost.cv: their CallbackContainer
+# calls before_training, so they are two frames above it.
+_FRAMES_UP = 4
 
 
 def round_metrics(evals_log: Mapping[str, Mapping[str, Sequence[Any]]]) -> dict[str, float]:
@@ -42,13 +49,35 @@ def round_metrics(evals_log: Mapping[str, Mapping[str, Sequence[Any]]]) -> dict[
     return found
 
 
+def planned_rounds() -> int | None:
+    """The ``num_boost_round`` of the ``xgboost.train`` or ``xgboost.cv`` call running this callback
+    (the scikit-learn API passes its ``n_estimators`` to ``xgboost.train``), or None outside them.
+
+    XGBoost tells callbacks nothing of the rounds planned (LightGBM's ``env.end_iteration``), so this
+    reads the argument from the training function's frame."""
+    frame = sys._getframe(1)
+    for _ in range(_FRAMES_UP):
+        if frame.f_back is None:
+            return None
+        frame = frame.f_back
+        code = frame.f_code
+        if code.co_filename == xgboost.training.__file__ and code.co_name in {"train", "cv"}:
+            rounds = frame.f_locals.get("num_boost_round")
+            return rounds if isinstance(rounds, int) else None
+    return None
+
+
 class TunesmithCallback(xgboost.callback.TrainingCallback):
-    """Reports every evaluation after each boosting round and stops training (``after_iteration``
-    returns True) when the trial is stopped (or paused: resuming is the objective's business).
+    """Reports every evaluation after each boosting round and stops training when the trial is stopped
+    (or paused: resuming is the objective's business, e.g. ``xgboost.train(..., xgb_model=checkpoint)``).
 
     The step is the number of boosting rounds done (counting rounds of a model training continues
     from), so a scheduler's resource is rounds. Metrics are named ``<data set>-<metric>`` as in the
     training log, and ``monitor`` must be among them.
+
+    A stopped run ends as if ``num_boost_round`` (``n_estimators``) had been the rounds it trained:
+    the other callbacks see its last round too (XGBoost's ``EarlyStopping`` counts it in
+    ``best_iteration``), ``xgboost.cv`` returns a row for every round, and the booster keeps them all.
 
     Args:
         trial: the trial this training belongs to.
@@ -63,11 +92,29 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
         super().__init__()
         self.trial = trial
         self.monitor = monitor
+        self.starting_round = 0  # rounds of the model training continues from, as in EarlyStopping
+        self._stop = False
+
+    def before_training(self, model: Any) -> Any:
+        self.starting_round = model.num_boosted_rounds()
+        self._stop = False
+        rounds = planned_rounds()
+        if rounds is not None and self.starting_round + rounds > 0:
+            self.trial.plan(self.starting_round + rounds)
+        return model
+
+    def before_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        # The stop comes here, before the next round, rather than from after_iteration: XGBoost stops
+        # calling after_iteration on the first callback that returns True, so EarlyStopping would miss
+        # the last round, and a stop from after_iteration makes xgboost.cv cut its results at a
+        # best_iteration only EarlyStopping sets.
+        return self._stop
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        rounds = epoch + 1
-        return report_and_decide(
+        rounds = self.starting_round + epoch + 1
+        self._stop = report_and_decide(
             self.trial, rounds, round_metrics(evals_log), monitor=self.monitor,
             where=f"XGBoost's evaluations after round {rounds}",
             fix="evaluate it: pass evals=[(dvalid, name)] to xgboost.train (eval_set= to fit) and set eval_metric",
         )  # fmt: skip
+        return False
