@@ -406,3 +406,71 @@ def test_a_fit_that_raises_records_its_trials_failed_with_the_traceback(tmp_path
     (record,) = ts.Study.load("raise", url).trials
     assert record.state is ts.TrialState.FAILED and record.kind is ts.TrialKind.EXCEPTION
     assert (record.reason or "").startswith("exception: ") and "'C' parameter" in (record.error or "")
+
+
+class Graded(BaseEstimator):
+    """An estimator whose score is its ``skill`` at any ``max_iter``: median stopping's ranking is known."""
+
+    def __init__(self, skill: float = 0.5, max_iter: int = 1) -> None:
+        self.skill = skill
+        self.max_iter = max_iter
+
+    def fit(self, x: Any, y: Any) -> Graded:
+        self.fitted_ = True
+        return self
+
+    def score(self, x: Any, y: Any) -> float:
+        return float(self.skill)
+
+
+def test_median_stopping_fits_each_configuration_on_a_ladder_and_stops_the_poor_ones_early() -> None:
+    # "median" fitted every configuration once, at max_resource: min_resource went unused and nothing was stopped
+    x, y = load_iris(return_X_y=True)
+    space = ts.Space({"skill": ts.Float(0.0, 1.0)})
+    search = TunesmithSearchCV(Graded(), space, n_iter=12, cv=2, sampler="random", random_state=0, scheduler="median",
+                               resource="max_iter", min_resource=1, max_resource=9).fit(x, y)  # fmt: skip
+    assert set(search.cv_results_["resource"]) == {1, 3, 9} and search.best_params_["max_iter"] == 9
+    records = search.trials_
+    skills = [r.params["skill"] for r in records]
+    for record in records[:5]:  # MedianStop's min_trials=5: the first five have too few peers to be stopped
+        assert record.state is ts.TrialState.COMPLETE and [s for s, _ in record.curve("score")] == [1, 3, 9]
+    below = [r for r in records[5:] if r.params["skill"] < np.median(skills[: r.number])]
+    assert below and all(r.state is ts.TrialState.STOPPED and r.resource == 1 for r in below)
+    assert search.best_params_["skill"] == max(r.params["skill"] for r in records if r.state is ts.TrialState.COMPLETE)
+    # an instance's warm-up is where its ladder starts (no fit is wasted where it cannot stop anything) ...
+    warm = ts.MedianStop(warmup_steps=3, min_trials=2)
+    later = TunesmithSearchCV(Graded(), space, n_iter=6, cv=2, random_state=0, resource="max_iter", min_resource=1,
+                              max_resource=9, scheduler=warm).fit(x, y)  # fmt: skip
+    assert set(later.cv_results_["resource"]) == {3, 9}
+    # ... and one that could never stop a trial is refused
+    with pytest.raises(ts.ConfigError, match=r"warmup_steps=9 must be below max_resource=9: lower warmup_steps"):
+        TunesmithSearchCV(Graded(), space, n_iter=2, cv=2, resource="max_iter", min_resource=1, max_resource=9,
+                          scheduler=ts.MedianStop(warmup_steps=9)).fit(x, y)  # fmt: skip
+
+
+def test_a_configuration_whose_fits_raise_is_recorded_as_an_exception_with_scikit_learns_error(
+    tmp_path: Path, cancer: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # it was recorded FAILED as a NaN score ("score is nan", no error): the cause went only to a warning, and
+    # `tunesmith retry` (which re-queues exceptions, not NaN scores) passed it over
+    x, y = cancer
+    url = f"sqlite:///{tmp_path}/fail.db"
+    search = TunesmithSearchCV(LogisticRegression(), {"C": [-1.0, 1.0]}, n_iter=2, cv=2, sampler="grid", storage=url,
+                               study_name="fail", scheduler="asha", resource="n_samples", min_resource=20)  # fmt: skip
+    with pytest.warns(FitFailedWarning, match="'C' parameter"):
+        search.fit(x, y)
+    failed, good = sorted(ts.Study.load("fail", url).trials, key=lambda r: r.params["C"])
+    assert failed.state is ts.TrialState.FAILED and failed.kind is ts.TrialKind.EXCEPTION
+    assert failed.reason == "exception: InvalidParameterError" and "'C' parameter" in (failed.error or "")
+    assert good.state is ts.TrialState.COMPLETE and search.best_params_["C"] == 1.0
+    assert ts.Study.load("fail", url).retry_failed() == [failed.number]
+    # failing on some folds: scored as error_score says; NaN (the default) fails it, with the error
+    x = np.column_stack([x, np.zeros(len(x))])
+    x[0, -1] = MARKER
+    space = ts.Space({"fail": ts.Choice(["never", "some"])})
+    with pytest.warns(FitFailedWarning, match="fail=some"), pytest.warns(UserWarning, match="non-finite"):
+        some = TunesmithSearchCV(Fussy(), space, n_trials=2, cv=2, sampler="grid").fit(x, y)
+    assert np.isnan(some.cv_results_["mean_test_score"][1])  # its row, as RandomizedSearchCV has it
+    record = some.trials_[1]
+    assert record.state is ts.TrialState.FAILED and record.kind is ts.TrialKind.EXCEPTION
+    assert (record.error or "").startswith("1 of the 2 fits failed") and "fail=some" in (record.error or "")

@@ -18,14 +18,21 @@ and ``error_score`` behave as in ``RandomizedSearchCV``.
 With ``resource`` (``"n_samples"`` or an estimator parameter such as ``"max_iter"``) and a
 scheduler (``"asha"``, ``"hyperband"``, ``"median"``, ``"auto"``), each configuration is fitted at
 increasing resource and the scheduler stops the poor ones early; only fits at ``max_resource``
-compete for ``best_params_``. ``cv_results_`` then has a ``resource`` column, and a ``trial``
-column (the trial number in the study) in every case.
+compete for ``best_params_``. The resource levels are the scheduler's rungs; median stopping has
+none, so its levels are ``min_resource * 3**k`` below ``max_resource``, then ``max_resource``
+(from ``warmup_steps`` on for a `MedianStop` with a later warm-up; ``"median"`` compares from
+``min_resource``). ``cv_results_`` then has a ``resource`` column, and a ``trial`` column (the trial
+number in the study) in every case.
 
 ``error_score`` works as in ``RandomizedSearchCV`` (a failed fit scores ``error_score``, with a
-``FitFailedWarning``; ``"raise"`` raises), with one difference that sequential evaluation brings:
+``FitFailedWarning``; ``"raise"`` raises). In the study, a configuration whose fits raised is
+recorded FAILED with kind ``exception`` and scikit-learn's error (its traceback) as the trial's
+error when every fold failed, or when its score is NaN (``error_score=nan``, the default); one
+that failed on some folds only and still scores a number (a numeric ``error_score``) completes with
+that score, as its row in ``cv_results_`` says. One difference that sequential evaluation brings:
 scikit-learn refuses an evaluation round in which *every* fit failed, so a configuration whose
-every fold fails is recorded FAILED in the study (with the warning) but has no row in
-``cv_results_``. As in scikit-learn, the search raises when no fit succeeded at all.
+every fold fails has no row in ``cv_results_`` (it has one, scored ``error_score``, when ``n_jobs``
+evaluates it beside others). As in scikit-learn, the search raises when no fit succeeded at all.
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ import numbers
 import traceback
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.exceptions import FitFailedWarning
@@ -48,14 +56,16 @@ from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
 from tunesmith.integrations._sklearn_space import read_distributions
 from tunesmith.objective import Metric
-from tunesmith.schedulers import FIFO, Scheduler, make_scheduler
+from tunesmith.schedulers import FIFO, MedianStop, Scheduler, make_scheduler
+from tunesmith.schedulers.successive_halving import rung_levels
 from tunesmith.space import Space
 from tunesmith.study import Study
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __all__ = ["TunesmithSearchCV"]
 
-_RESOURCE_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto"}
+_RESOURCE_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto", "median"}
+_MEDIAN_LADDER = 3  # median stopping has no rungs: configurations climb a ladder x3 (ASHA's eta) instead
 
 
 class _SubsampledSplits:
@@ -199,7 +209,10 @@ class TunesmithSearchCV(BaseSearchCV):
         if isinstance(spec, str) and spec.lower() in _RESOURCE_SCHEDULERS:
             if resources is None:
                 raise ConfigError(f"scheduler={spec!r} needs a resource: pass resource='n_samples' or 'max_iter'")
-            spec = {"name": spec, "min_resource": resources[0], "max_resource": resources[1]}
+            if spec.lower() == "median":  # compared from the first fit on, as the rung schedulers do
+                spec = {"name": "median", "warmup_steps": resources[0]}
+            else:
+                spec = {"name": spec, "min_resource": resources[0], "max_resource": resources[1]}
         scheduler = make_scheduler(spec)
         if scheduler.pauses:
             raise ConfigError(
@@ -209,7 +222,31 @@ class TunesmithSearchCV(BaseSearchCV):
             raise ConfigError("PBT continues training from checkpoints, which scikit-learn fits cannot do")
         if not isinstance(scheduler, FIFO) and resources is None:
             raise ConfigError(f"scheduler {scheduler.name!r} needs a resource: pass resource='n_samples' or 'max_iter'")
+        if isinstance(scheduler, MedianStop) and resources is not None and scheduler.warmup_steps >= resources[1]:
+            raise ConfigError(
+                f"median stopping never stops a trial before warmup_steps, so warmup_steps="
+                f"{scheduler.warmup_steps} must be below max_resource={resources[1]}: lower warmup_steps "
+                f"(e.g. to min_resource={resources[0]}) or raise max_resource"
+            )
         return scheduler
+
+    @staticmethod
+    def _levels(scheduler: Scheduler, resources: tuple[int, int] | None) -> list[int | None]:
+        """The resource levels at which each configuration is fitted (``[None]``: once, as given).
+
+        A rung scheduler's rungs; for median stopping, which compares trials at whatever step they
+        report, a geometric ladder (x3) from the first step where it may stop one (``warmup_steps``, or
+        ``min_resource`` when that is later); the full resource last in both cases.
+        """
+        if resources is None:
+            return [None]
+        low, high = resources
+        if isinstance(scheduler, MedianStop):
+            rungs = rung_levels(max(low, scheduler.warmup_steps), high, _MEDIAN_LADDER)
+        else:
+            rungs = list(scheduler.rungs())
+        ladder: list[int | None] = [*sorted({*(int(r) for r in rungs if r < high), high})]
+        return ladder
 
     # The search ---------------------------------------------------------------------------------
     def _run_search(self, evaluate_candidates: Callable[..., dict[str, Any]]) -> None:
@@ -235,7 +272,7 @@ class TunesmithSearchCV(BaseSearchCV):
         evaluated = [0]
         score_key = self._score_key()
 
-        def evaluate(trials: Sequence[Trial | TrialRecord], level: int | None) -> list[float]:
+        def evaluate(trials: Sequence[Trial | TrialRecord], level: int | None) -> list[_Score]:
             params = [translation.to_estimator(t.params) for t in trials]
             cv = None
             if level is not None and self.resource == "n_samples":
@@ -254,14 +291,13 @@ class TunesmithSearchCV(BaseSearchCV):
                 # configuration's failure, not the search's: record it and go on
                 failures.append(str(exc))
                 warnings.warn(FitFailedWarning(str(exc)), stacklevel=2)
-                return [float("nan")] * len(trials)
+                return [_Score(float("nan"), str(exc).strip(), every_fold=True)] * len(trials)
             evaluated[0] += 1
-            return [float(v) for v in results[score_key][-len(trials) :]]
+            scores = results[score_key][-len(trials) :]
+            errors = self._fit_errors[-len(trials) :]
+            return [_Score.of(float(v), e) for v, e in zip(scores, errors, strict=True)]
 
-        levels: list[int | None] = [None]
-        if resources is not None:
-            rungs = [int(r) for r in scheduler.rungs() if r <= resources[1]]
-            levels = [*sorted({*rungs, resources[1]})] if rungs else [resources[1]]
+        levels = self._levels(scheduler, resources)
         # A study resumed from storage (an earlier fit, or `tunesmith extend`) holds configurations this fit did
         # not evaluate: scikit-learn picks best_params_ from cv_results_ alone, so they are scored again on this
         # fit's data, trained fully, and take their rows there (a study whose budget is spent still has them).
@@ -288,7 +324,7 @@ class TunesmithSearchCV(BaseSearchCV):
         study: Study,
         trials: Sequence[Trial],
         levels: list[int | None],
-        evaluate: Callable[[Sequence[Trial | TrialRecord], int | None], list[float]],
+        evaluate: Callable[[Sequence[Trial | TrialRecord], int | None], list[_Score]],
     ) -> None:
         """Evaluate one batch of trials rung by rung, telling each its end."""
         alive = list(trials)
@@ -296,8 +332,12 @@ class TunesmithSearchCV(BaseSearchCV):
         for level in levels:
             scores = evaluate(alive, level)
             still = []
-            for trial, score in zip(alive, scores, strict=True):
+            for trial, (score, error, every_fold) in zip(alive, scores, strict=True):
                 last[trial.number] = score
+                if error is not None and (every_fold or not np.isfinite(score)):
+                    # its fits raised: FAILED as an exception, with scikit-learn's error, not as a NaN score
+                    study.tell(trial, error=error, reason=_reason(error), kind=TrialKind.EXCEPTION)
+                    continue
                 if level is None or level == levels[-1]:
                     still.append(trial)
                     continue
@@ -340,11 +380,23 @@ class TunesmithSearchCV(BaseSearchCV):
     def fit(self, X: Any, y: Any = None, **params: Any) -> TunesmithSearchCV:
         """Run the search on ``X, y`` (as ``RandomizedSearchCV.fit``)."""
         self._fit_data = (X, y, params.get("groups"))
+        self._fit_errors: list[tuple[str, bool] | None] = []
         try:
             super().fit(X, y, **params)
         finally:
-            del self._fit_data
+            del self._fit_data, self._fit_errors
         return self
+
+    def _format_results(
+        self, candidate_params: Sequence[Any], n_splits: int, out: Sequence[Mapping[str, Any]], more_results: Any = None
+    ) -> dict[str, Any]:
+        """``cv_results_`` as scikit-learn builds it; keeps each candidate's fit errors, which scikit-learn only
+        warns about, so that a configuration whose fits raised is recorded with its error."""
+        self._fit_errors = [
+            _fit_errors([o.get("fit_error") for o in out[i * n_splits : (i + 1) * n_splits]])
+            for i in range(len(candidate_params))
+        ]
+        return dict(super()._format_results(candidate_params, n_splits, out, more_results))
 
     @staticmethod
     def _select_best_index(refit: Any, refit_metric: str, results: Mapping[str, Any]) -> int:
@@ -356,6 +408,37 @@ class TunesmithSearchCV(BaseSearchCV):
         ranks = np.asarray(results[f"rank_test_{refit_metric}"], dtype=float)
         ranks = np.where(full, ranks, np.inf)
         return int(np.argmin(ranks))
+
+
+class _Score(NamedTuple):
+    """A configuration's score at one level, with the error of its fits that raised (``None``: none did)."""
+
+    score: float
+    error: str | None
+    every_fold: bool = False
+
+    @classmethod
+    def of(cls, score: float, errors: tuple[str, bool] | None) -> _Score:
+        return cls(score, None) if errors is None else cls(score, *errors)
+
+
+def _fit_errors(errors: Sequence[str | None]) -> tuple[str, bool] | None:
+    """The text of a candidate's failed fits (as scikit-learn's `FitFailedWarning` words it), and whether
+    every fold failed; ``None`` when every fit succeeded."""
+    failed = [e for e in errors if e is not None]
+    if not failed:
+        return None
+    delimiter = "-" * 80 + "\n"
+    details = "\n".join(
+        f"{delimiter}{n} fits failed with the following error:\n{e}" for e, n in Counter(failed).items()
+    )
+    return f"{len(failed)} of the {len(errors)} fits failed.\n{details}".strip(), len(failed) == len(errors)
+
+
+def _reason(error: str) -> str:
+    """``"exception: ValueError"`` from a traceback's last line (scikit-learn keeps fit errors as text)."""
+    name = error.strip().splitlines()[-1].split(":", 1)[0].strip() if error.strip() else ""
+    return f"exception: {name.rsplit('.', 1)[-1]}" if name.replace(".", "").isidentifier() else "exception"
 
 
 def _record_unfinished(study: Study, trials: Sequence[Trial], exc: BaseException) -> None:
