@@ -352,6 +352,22 @@ def test_an_invalidated_trial_is_never_best_but_is_kept_for_audit() -> None:
     assert study.best is not None and study.best.number == best.number
 
 
+def test_a_second_invalidate_and_a_revalidate_keep_every_earlier_reason_in_the_audit_trail() -> None:
+    """A second reason replaced the first, and revalidate erased the reason: nothing of either was left."""
+    study = _study()
+    number = _run(study, 2)[0].number
+    study.invalidate(number, "evaluated on the training split")
+    study.invalidate(number, "and its seed was fixed by hand")
+    study.revalidate(number)
+    record = study.trials[number]
+    assert record.invalidated is None and record.attrs["revalidated_at"] is not None
+    log = record.attrs["judgements"]
+    assert [e.get("invalidated", "revalidated") for e in log] == [
+        "evaluated on the training split", "and its seed was fixed by hand", "revalidated",
+    ]  # fmt: skip
+    assert all(e["at"] is not None for e in log) and log[0]["at"] <= log[1]["at"] <= log[2]["at"]
+
+
 def test_the_samplers_never_learn_from_an_invalidated_trial() -> None:
     study = _study(space=ts.Space({"c": ts.Choice(["a", "b", "c"])}), sampler="grid")
     records = _run(study, 3, lambda p: 1.0)

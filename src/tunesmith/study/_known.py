@@ -109,6 +109,8 @@ class KnownConfigs:
 
         It stays stored and shown, marked with ``reason`` (``tunesmith trials``, ``tunesmith show``),
         and it still spent its budget (``extend_budget`` buys a replacement). `revalidate` undoes it.
+        Every invalidate and revalidate is appended to ``attrs["judgements"]`` with its time, so a later
+        reason or a revalidation never erases an earlier reason.
         CLI: ``tunesmith invalidate --study NAME N --reason "..."``.
 
         Raises:
@@ -120,19 +122,37 @@ class KnownConfigs:
                 f"invalidate needs a reason for the audit trail, got reason={reason!r}: "
                 'say why, e.g. reason="evaluated on the training split"'
             )
-        _finished_trial(study, number, "invalidate")
-        study.storage.update_trial(
-            study._info.id, number, attrs={INVALIDATED: reason.strip(), "invalidated_at": study._clock()}
-        )
+        record = _finished_trial(study, number, "invalidate")
+        now = study._clock()
+        study.storage.update_trial(study._info.id, number, attrs={
+            INVALIDATED: reason.strip(), "invalidated_at": now,
+            JUDGEMENTS: _judged(record, {"invalidated": reason.strip(), "at": now}),
+        })  # fmt: skip
         return study.storage.get_trial(study._info.id, number)
 
     def revalidate(self, number: int) -> TrialRecord:
         """Undo `invalidate`: trial ``number`` counts again (``attrs["revalidated_at"]`` records when)."""
         study = cast("Study", self)
-        if _finished_trial(study, number, "revalidate").invalidated is None:
+        record = _finished_trial(study, number, "revalidate")
+        if record.invalidated is None:
             raise ConfigError(f"trial #{number} of study {study.name!r} is not invalidated: nothing to revalidate")
-        study.storage.update_trial(study._info.id, number, attrs={INVALIDATED: None, "revalidated_at": study._clock()})
+        now = study._clock()
+        study.storage.update_trial(study._info.id, number, attrs={
+            INVALIDATED: None, "revalidated_at": now, JUDGEMENTS: _judged(record, {"revalidated": True, "at": now}),
+        })  # fmt: skip
         return study.storage.get_trial(study._info.id, number)
+
+
+# Every invalidate and revalidate of a trial, oldest first: the audit trail a later call never overwrites.
+JUDGEMENTS = "judgements"
+
+
+def _judged(record: TrialRecord, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trial's judgements with ``entry`` added (one written before the log existed is kept as its first)."""
+    log = [dict(e) for e in record.attrs.get(JUDGEMENTS) or ()]
+    if not log and record.invalidated is not None:
+        log.append({"invalidated": record.invalidated, "at": record.attrs.get("invalidated_at")})
+    return [*log, entry]
 
 
 def _finished_trial(study: Study, number: int, what: str) -> TrialRecord:
