@@ -280,3 +280,29 @@ def test_checkpoint_deletion_still_removes_a_trial_folder_inside_the_root(tmp_pa
     (store.trial_dir(2) / "model.pt").write_text("weights")
     store.remove(2)
     assert not store.trial_dir(2).exists() and store.root.is_dir()
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_a_name_typed_composed_or_decomposed_is_one_study(storage: str, tmp_path: Path) -> None:
+    """"café" precomposed and as "e" plus a combining accent (as macOS file names come) made two studies, each
+    spending its own budget, that `tunesmith studies` listed alike."""
+    import unicodedata
+
+    from tunesmith.storage import open_storage
+
+    store = open_storage("memory" if storage == "memory" else f"sqlite:///{tmp_path / 'names.db'}")
+    composed, decomposed = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    first = ts.Study(space, metric="loss", storage=store, name=decomposed, seed=0, budget=ts.Budget(trials=2))
+    first.optimize(lambda t: t.params["x"])
+    again = ts.Study(space, metric="loss", storage=store, name=composed, seed=0)
+    assert again.name == first.name == composed and len(again.trials) == 2
+    assert [info.name for info in store.list_studies()] == [composed]
+    assert ts.Study.load(decomposed, storage=store).name == composed
+
+
+@pytest.mark.parametrize("name", ["quad ", " quad", "quad\n"])
+def test_a_study_name_with_white_space_at_its_ends_is_refused_with_the_stripped_name(name: str) -> None:
+    fix = r"white space at its ends, which no listing shows: pass name='quad'"
+    with pytest.raises(ts.errors.ConfigError, match=fix):
+        ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage="memory", name=name)

@@ -8,6 +8,7 @@ any number of workers. Records are JSON; nothing is pickled.
 
 from __future__ import annotations
 
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,15 @@ from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import StudyNotFound
 from tunesmith.trial import PAUSED_SPANS, TrialKind, TrialRecord, TrialState
 
-__all__ = ["Proposal", "Proposer", "Storage", "StudyInfo"]
+__all__ = ["Proposal", "Proposer", "Storage", "StudyInfo", "name_forms"]
+
+
+def name_forms(name: str) -> tuple[str, ...]:
+    """The forms a study name is looked up by: its NFC form (what is stored: "café" typed precomposed or as "e"
+    and a combining accent, as macOS file names come, is one study), then the name as given when that differs
+    (a study stored before names were normalised)."""
+    composed = unicodedata.normalize("NFC", name)
+    return (composed,) if composed == name else (composed, name)
 
 # The schema `SQLStorage` writes; alembic revision NNNN in storage/migrations produces version N.
 SCHEMA_VERSION = 4

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from tunesmith.errors import StorageError, StudyNotFound, TrialNotRunning, not_running
-from tunesmith.storage.base import Proposer, Storage, StudyInfo, count_budgeted
+from tunesmith.storage.base import Proposer, Storage, StudyInfo, count_budgeted, name_forms
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["MemoryStorage"]
@@ -29,16 +29,18 @@ class MemoryStorage(Storage):
             try:
                 return self.load_study(name), False
             except StudyNotFound:
-                info = StudyInfo(id=len(self._studies) + 1, name=name, spec=dict(spec), attrs={}, created_at=now)
+                info = StudyInfo(id=len(self._studies) + 1, name=name_forms(name)[0], spec=dict(spec), attrs={},
+                                 created_at=now)  # fmt: skip
                 self._studies[info.id] = info
                 self._trials[info.id] = []
                 return info, True
 
     def load_study(self, name: str) -> StudyInfo:
         with self._lock:
-            for info in self._studies.values():
-                if info.name == name:
-                    return info
+            for form in name_forms(name):
+                for info in self._studies.values():
+                    if info.name == form:
+                        return info
         raise StudyNotFound(f"no study named {name!r} in memory storage")
 
     def list_studies(self) -> list[StudyInfo]:

@@ -57,7 +57,15 @@ from tunesmith.storage._sql_schema import (
 from tunesmith.storage._sql_schema import metadata as metadata
 from tunesmith.storage._trial_cache import FinishedTrials
 from tunesmith.storage._urls import read_storage_file, redact_url, storage_url_from_environment
-from tunesmith.storage.base import SCHEMA_VERSION, Proposer, Storage, StudyInfo, count_budgeted, paused_until
+from tunesmith.storage.base import (
+    SCHEMA_VERSION,
+    Proposer,
+    Storage,
+    StudyInfo,
+    count_budgeted,
+    name_forms,
+    paused_until,
+)
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["SQLStorage", "read_storage_file", "redact_url", "storage_url_from_environment"]
@@ -183,6 +191,7 @@ class SQLStorage(Storage):
             return self.load_study(name), False
         except StudyNotFound:
             pass
+        name = name_forms(name)[0]
         try:
             with self._write() as conn:
                 conn.execute(sa.insert(studies_table).values(name=name, spec=_dumps(spec), attrs="{}", created_at=now))
@@ -192,7 +201,9 @@ class SQLStorage(Storage):
 
     def load_study(self, name: str) -> StudyInfo:
         with self._connections.open() as conn:
-            row = conn.execute(sa.select(studies_table).where(studies_table.c.name == name)).first()
+            row = None
+            for form in name_forms(name):
+                row = row or conn.execute(sa.select(studies_table).where(studies_table.c.name == form)).first()
         if row is None:
             raise StudyNotFound(f"no study named {name!r} in {self.url}")
         return _study_from_row(row)

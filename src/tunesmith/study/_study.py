@@ -16,13 +16,14 @@ from tunesmith.attributes import CheckpointRootAttr, EnvironmentAttr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import environment
-from tunesmith.errors import BudgetExhausted
+from tunesmith.errors import BudgetExhausted, ConfigError
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric, warn_if_minimised_score
 from tunesmith.samplers import Sampler, SearchContext, make_sampler
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.space import Space
 from tunesmith.storage import Storage, StudyInfo, open_storage
+from tunesmith.storage.base import name_forms
 from tunesmith.study import _ask, _define_by_run, _known, _multi, _optimize, _recovery, _retry, _spec, _warm_start
 from tunesmith.study._ask import trial_seed
 from tunesmith.study._checkpoints import (
@@ -42,6 +43,18 @@ from tunesmith.study._spec import StudySpec
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState, best_record
 
 __all__ = ["Study", "trial_seed"]
+
+
+def _study_name(name: Any) -> str:
+    """A given study name in the form storage keeps (NFC: `name_forms`), refused when it is not a string or has
+    spaces at its ends ("quad " and "quad" would be two studies that every listing prints alike)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"name must be a string, got {type(name).__name__} {name!r}: pass e.g. name='resnet-lr'")
+    if name != name.strip():
+        raise ConfigError(
+            f"study name {name!r} has white space at its ends, which no listing shows: pass name={name.strip()!r}"
+        )
+    return name_forms(name)[0]
 
 
 @checked_arguments()
@@ -138,7 +151,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         self._beater: threading.Thread | None = None
         self._clock: Callable[[], float] = time.time
         self._storage = open_storage(storage)
-        self.name = name or f"study-{uuid.uuid4().hex[:8]}"
+        self.name = _study_name(name) if name else f"study-{uuid.uuid4().hex[:8]}"
         root = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_root(self.name)
         self._checkpoints = CheckpointStore(root.absolute(), self.keep_checkpoints)
         self._worker = worker_id()
@@ -156,6 +169,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
             reference_point=settings.given_reference,
         )  # fmt: skip
         self._info, created = self._storage.get_or_create_study(self.name, spec.to_json(), self._clock())
+        self.name = self._info.name  # a study stored before names were normalised keeps its own form
         stored = StudySpec.from_json(self._info.spec)
         if not created:
             stored.check_reopened(self.name, self._storage.url, settings, self._info.attrs)
