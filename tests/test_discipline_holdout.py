@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from pathlib import Path
 from typing import Any
@@ -262,6 +263,30 @@ def test_per_example_optimism_shrinks_near_equal_scores_together_and_leaves_a_cl
     assert equal.estimate == pytest.approx(se * expected_max_normal(50), rel=0.15)
     clear = estimate_optimism(records([0.95] + [0.70] * 49), ts.Metric("acc", "max"))
     assert clear is not None and abs(clear.estimate) < 0.2 * se
+
+
+def test_per_example_optimism_of_configurations_sharing_their_validation_examples_counts_only_what_differs() -> None:
+    """20 equally good configurations, each differing from one base model on 5% of the same 300 examples: what
+    differs between them is noise of about 0.0126, so the best flatters by about 0.0126 * E[max of 20] = 0.024
+    (the shared part moves them all alike); the estimate from each score's own standard error (0.024) was 0.045,
+    moving the best score back below the median one."""
+    from tunesmith.discipline.optimism import expected_max_normal
+
+    estimates = []
+    for rep in range(12):
+        rng = np.random.default_rng(rep)
+        base = rng.random(300) < 0.8
+        records = []
+        for n in range(20):
+            correct = base ^ (rng.random(300) < 0.05)
+            error = float(correct.std(ddof=1) / np.sqrt(300))
+            records.append(ts.TrialRecord(n, {"x": n}, n, ts.TrialState.COMPLETE,
+                                          metrics={"acc": float(correct.mean()), "stderr:acc": error}))  # fmt: skip
+        found = estimate_optimism(records, ts.Metric("acc", "max"), rounds=500, seed=rep)
+        assert found is not None and "share validation examples, so scaled by" in found.detail
+        estimates.append(found.estimate)
+    differing = math.sqrt(0.05 * 0.95 / 300)
+    assert float(np.mean(estimates)) == pytest.approx(differing * expected_max_normal(20), rel=0.25)
 
 
 def test_a_search_that_goes_on_after_the_holdout_was_opened_is_warned_and_the_verdict_shown_stale(

@@ -10,7 +10,9 @@ Two estimates, both in the metric's units (positive: the best score flatters the
 * **per-example noise** when every trial reports per-example results (``stderr:<metric>``): each
   configuration's score is redrawn around its mean with its own standard error, the best draw is
   picked, and the optimism is how far it beats its own mean, on average (a dominant configuration
-  is barely flattered; many similar ones are);
+  is barely flattered; many similar ones are); when the scores spread less than their standard errors
+  (configurations scored on the same examples share most of their noise, which flatters none), the
+  errors are first scaled down to the spread;
 * **order statistics** otherwise: the best of ``n`` noisy scores exceeds its true value by about
   ``noise * E[max of n standard normals]``. ``noise`` is the seed noise when runs across seeds
   were recorded (baseline or seed stability), else the spread of the better half of the trial
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from tunesmith.attributes import OptimismAttr
 from tunesmith.discipline.conventions import folds_of
@@ -118,6 +121,8 @@ def _per_example(
     errors = np.array([r.metrics.get(f"{STDERR}{metric.name}", math.nan) for r in compared], dtype=float)
     if not np.all(np.isfinite(errors)):
         return None
+    typical = float(np.median(errors))
+    errors, shared = _shared_noise(losses, errors)
     prior, posterior = _deconvolved(losses, errors)
     rng = np.random.default_rng(seed)
     cumulative = np.cumsum(posterior, axis=1)
@@ -134,9 +139,30 @@ def _per_example(
     best = sign * float(losses.min())
     return _selected(compared, best, estimate, sign, "per-example noise", (
         f"{len(compared)} configurations, their true scores deconvolved from their per-example standard errors "
-        f"(median {float(np.median(errors)):.3g}) and redrawn {rounds} times: the best draw flatters its true score "
-        f"by {estimate:.3g} on average"
+        f"(median {typical:.3g}{shared}) and redrawn {rounds} times: the best draw flatters its true "
+        f"score by {estimate:.3g} on average"
     ))  # fmt: skip
+
+
+def _shared_noise(losses: np.ndarray, errors: np.ndarray) -> tuple[np.ndarray, str]:
+    """The errors of what differs between configurations, and what was done to them, in words.
+
+    Configurations scored on the same examples share most of their noise, which moves them all alike and so
+    flatters none: their scores then spread less than their standard errors say, which true differences
+    could never cause. When the spread is below the errors' at 5% (a chi-square test), the errors are scaled
+    down to the spread, the most the configuration-specific noise can be; otherwise they are kept."""
+    n = len(losses)
+    squared = float(np.mean(errors**2))
+    if n < 3 or squared == 0.0:
+        return errors, ""
+    variance = float(np.var(losses, ddof=1))
+    if (n - 1) * variance / squared >= float(stats.chi2.ppf(0.05, n - 1)):
+        return errors, ""
+    factor = math.sqrt(variance / squared)
+    return errors * factor, (
+        f"; the scores spread less than that, as they do when configurations share validation examples, so "
+        f"scaled by {factor:.2f} to their spread"
+    )
 
 
 GRID = 100  # support points of the deconvolved distribution of true scores
