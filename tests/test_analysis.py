@@ -359,3 +359,13 @@ def test_importance_of_a_real_effect_says_how_much_of_the_variation_the_paramete
     assert result.explained is not None and result.explained > 0.7
     assert f"predict {result.explained:.0%} of the variation" in (result.explained_note() or "")
     assert result.to_json()["explained"] == result.explained
+
+
+def test_importance_of_values_near_the_float_limit_is_finite() -> None:
+    """Losses of 1e300 and -1e300 overflowed the trees' variances: every share came back NaN, silently."""
+    space = ts.Space({"a": ts.Float(0.0, 1.0), "b": ts.Float(0.0, 1.0)})
+    rng = np.random.default_rng(0)
+    records = [TrialRecord(i, {"a": float(rng.random()), "b": float(rng.random())}, i, TrialState.COMPLETE,
+                           {"loss": v}) for i, v in enumerate([1e300, -1e300, 1.0, 2.0, 3.0, 4.0])]  # fmt: skip
+    result = importance(records, space, "loss")
+    assert all(math.isfinite(item.mean) and 0.0 <= item.mean <= 1.0 for item in result.main)

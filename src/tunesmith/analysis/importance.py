@@ -205,6 +205,9 @@ def importance(
         raise NotEnoughTrials(
             f"{metric_.name!r} has the same value ({y[0]:g}) in all {len(kept)} trials: nothing to explain"
         )
+    # Shares are fractions of variance, the same in any unit: centred and scaled to [-1, 1], values near the
+    # float limit (1e300) no longer overflow the trees' variances into NaN shares.
+    y = (y - np.median(y)) / float(np.max(np.abs(y - np.median(y))))
     x = np.vstack([space.encode(r.params) for r in kept])
     x, lower, used = _extend_inactive(x)
     forest = _fit_forest(x, y, n_trees, seed)
