@@ -41,23 +41,24 @@ x = {{ type = "float", low = 0.0, high = 1.0 }}
 """
 
 
-def _start_study(folder: Path, name: str, objective: str, settings: str) -> str:
+def _start_study(folder: Path, name: str, objective: str, settings: str, exit_code: int = 0) -> str:
     """Run the config's first trial with `tunesmith run` (which records the config); the storage URL."""
     (folder / f"worker_config_{name}.py").write_text(OBJECTIVE)  # a module per test: imports are cached
     config = folder / f"{name}.toml"
     config.write_text(CONFIG.format(name=name, objective=objective, settings=settings))
     url = f"sqlite:///{folder}/{name}.db"
     ran = CliRunner().invoke(cli, ["run", str(config), "--storage", url, "--trials", "1", "--no-report"])
-    assert ran.exit_code == 0, ran.output
+    assert ran.exit_code == exit_code, ran.output
     return url
 
 
 def test_a_worker_kills_a_trial_past_the_configs_trial_timeout(tmp_path: Path) -> None:
-    url = _start_study(tmp_path, "hang", "hangs", "trial_timeout = 1")
+    # Each run's only trial times out and nothing has worked: both exit non-zero (the study has no result).
+    url = _start_study(tmp_path, "hang", "hangs", "trial_timeout = 1", exit_code=1)
 
     result = CliRunner().invoke(cli, ["worker", "hang", "--storage", url], catch_exceptions=False)
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and "as did 1 before it, and none worked (2 timeout" in result.output, result.output
     worker_trial = ts.Study.load("hang", url).trials[1]
     assert (worker_trial.state, worker_trial.kind, worker_trial.reason) == (
         TrialState.FAILED,
