@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -34,13 +35,107 @@ DEMO_STORAGE = "sqlite:///tunesmith-demo.db"
 
 # Names are data: no highlighting, no :emoji: codes; every user-supplied string goes through `terminal_safe`.
 console = Console(highlight=False, emoji=False)
-storage_option = click.option(
-    "--storage",
-    envvar="TUNESMITH_STORAGE",
-    default=DEFAULT_STORAGE,
-    show_default=True,
-    help="Storage URL (also TUNESMITH_STORAGE); never printed with its password.",
-)
+
+
+def storage_options(*, default: str | None = DEFAULT_STORAGE, config: bool = False) -> Callable[[Any], Any]:
+    """``--storage`` and ``--storage-file`` (and their environment variables) as given, for `storage_url` to
+    resolve: `storage_option` does it for a command; `run` does it with its config's storage."""
+    if config:
+        order = f"beats the config's storage, which beats TUNESMITH_STORAGE; default {default}"
+    else:
+        order = f"also TUNESMITH_STORAGE; default {default}" if default else "also TUNESMITH_STORAGE"
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--storage-file",
+            envvar="TUNESMITH_STORAGE_FILE",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="A file whose first line is the storage URL (also TUNESMITH_STORAGE_FILE): keeps a password off "
+            "command lines and out of the environment.",
+        )(command)
+        shown = f"Storage URL ({order}); never printed with its password."
+        return click.option("--storage", envvar="TUNESMITH_STORAGE", default=None, help=shown)(command)
+
+    return decorate
+
+
+def storage_url(
+    storage: str | None,
+    storage_file: str | None,
+    *,
+    config: str | None = None,
+    default: str | None = DEFAULT_STORAGE,
+    say: bool = True,
+) -> str:
+    """The storage URL, found the same way by every command: --storage or --storage-file on the command line,
+    else the config's ``storage`` (`run`), else TUNESMITH_STORAGE or TUNESMITH_STORAGE_FILE, else ``default``.
+
+    ``storage`` and ``storage_file`` are the options' values, from the command line or the environment (click
+    knows which). Unless ``say`` is false (JSON output), a URL from the environment or the default is printed
+    on stderr with where it came from, its password hidden; so is the config's when it beats a variable set.
+
+    Raises:
+        CliError: both options on the command line, or both variables set; none given and no ``default``.
+    """
+    context = click.get_current_context()
+    given = {"storage": storage, "storage_file": storage_file}
+    typed = [key for key, value in given.items() if value and context.get_parameter_source(key) not in _NOT_TYPED]
+    if len(typed) == 2:
+        raise CliError("give the storage once, got both --storage and --storage-file: drop one of them")
+    if typed:
+        return _read_storage_file(storage_file or "") if typed == ["storage_file"] else storage or ""
+    if config:
+        if not (storage or storage_file):
+            return config  # written in the config the command line names: said only when it beats a variable
+        variable = "TUNESMITH_STORAGE" if storage else "TUNESMITH_STORAGE_FILE"
+        url, origin = config, f"from the config's storage, which beats {variable}; --storage overrides both"
+    elif storage and storage_file:
+        raise CliError(
+            f"give the storage once, got both TUNESMITH_STORAGE={redact_url(storage)} and "
+            f"TUNESMITH_STORAGE_FILE={storage_file}: unset one, or pass --storage or --storage-file, which win"
+        )
+    elif storage:
+        url, origin = storage, "from TUNESMITH_STORAGE; --storage overrides it"
+    elif storage_file:
+        url, origin = _read_storage_file(storage_file), f"from the file TUNESMITH_STORAGE_FILE names, {storage_file}"
+    elif default is not None:
+        url, origin = default, "the default; pass --storage URL or set TUNESMITH_STORAGE for another"
+    else:
+        raise CliError(
+            "no storage given: pass --storage URL or --storage-file PATH (or set TUNESMITH_STORAGE or "
+            "TUNESMITH_STORAGE_FILE)"
+        )
+    if say:
+        click.echo(terminal_safe(f"storage: {redact_url(url)} ({origin})", markup=False), err=True)
+    return url
+
+
+_NOT_TYPED = (ParameterSource.ENVIRONMENT, ParameterSource.DEFAULT)
+
+
+def _read_storage_file(path: str) -> str:
+    from tunesmith.storage import read_storage_file
+
+    with _friendly_errors():
+        return read_storage_file(path)
+
+
+def storage_option(command: Callable[..., Any] | None = None, *, default: str | None = DEFAULT_STORAGE) -> Any:
+    """``--storage`` and ``--storage-file`` for a command whose ``storage`` argument is the URL `storage_url`
+    resolves (``@storage_option``, or ``@storage_option(default=None)`` for a command that needs one given)."""
+
+    def decorate(command: Callable[..., Any]) -> Any:
+        @functools.wraps(command)
+        def resolved(*args: Any, storage: str | None, storage_file: str | None, **kwargs: Any) -> Any:
+            url = storage_url(storage, storage_file, default=default, say=not kwargs.get("as_json"))
+            return command(*args, storage=url, **kwargs)
+
+        return storage_options(default=default)(resolved)
+
+    return decorate if command is None else decorate(command)
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,20 +11,25 @@ from tunesmith._progress import Progress, showing, shown
 from tunesmith._text import safe_file_name, terminal_safe
 from tunesmith.attributes import HoldoutAttr, read_attr
 from tunesmith.cli._common import (
-    DEFAULT_STORAGE,
     DEMO_STORAGE,
     CliError,
     _analyse,
     _command_line,
     _friendly_errors,
     _interruptible,
+    _open,
     _summary,
     console,
+    storage_option,
+    storage_options,
+    storage_url,
 )
-from tunesmith.storage import redact_url
-from tunesmith.study import MIN_FULLY_TRAINED, Study, trained_fully
+from tunesmith.errors import StudyNotFound
+from tunesmith.storage import Storage, redact_url
+from tunesmith.study import MIN_FULLY_TRAINED, Study, StudySpec, trained_fully
 
 if TYPE_CHECKING:
+    from tunesmith.config import StudyConfig
     from tunesmith.report import Findings
 
 
@@ -77,7 +82,7 @@ def _interrupted(ctx: click.Context, opened: list[Study]) -> str:
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--storage", envvar="TUNESMITH_STORAGE", default=None, help="Overrides the config's storage.")
+@storage_options(config=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Overrides the config's workers.")
 @click.option("--trials", "n_trials", type=click.IntRange(min=1), default=None, help="Start at most N trials now.")
 @click.option("--name", default=None, help="Overrides the config's study name.")
@@ -88,10 +93,14 @@ def _interrupted(ctx: click.Context, opened: list[Study]) -> str:
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report.")
 @click.pass_context
 def run(
-    ctx: click.Context, config: str, storage: str | None, workers: int | None, n_trials: int | None,
-    name: str | None, progress: bool | None, report_path: str | None, no_report: bool,
+    ctx: click.Context, config: str, storage: str | None, storage_file: str | None, workers: int | None,
+    n_trials: int | None, name: str | None, progress: bool | None, report_path: str | None, no_report: bool,
 ) -> None:  # fmt: skip
     """Run (or resume) the study described by CONFIG (TOML or YAML).
+
+    The storage is --storage (or --storage-file), else the config's ``storage``, else TUNESMITH_STORAGE (or
+    TUNESMITH_STORAGE_FILE), else sqlite:///tunesmith.db. A study that exists is resumed with its stored sampler
+    and scheduler; a config that names other ones is refused.
 
     Each wait (the baseline, the search, the re-runs of the top candidates, the holdout, the report) shows its
     progress and the time left on stderr. Ctrl-C keeps every stored trial, records the running one as
@@ -104,14 +113,16 @@ def run(
     with _interruptible(lambda: _interrupted(ctx, opened)), showing(show), _friendly_errors():
         cfg = load_config(config)
         objective = cfg.load_objective()
+        store = _open(storage_url(storage, storage_file, config=cfg.storage), create=True)
+        sampler, scheduler = _sampler_and_scheduler(store, name or cfg.name, cfg)
         study = Study(
             cfg.space,
             metric=cfg.metric,
             guardrails=cfg.guardrails,
-            sampler=cfg.sampler,
-            scheduler=cfg.scheduler,
+            sampler=sampler,
+            scheduler=scheduler,
             budget=cfg.budget,
-            storage=storage or cfg.storage or DEFAULT_STORAGE,
+            storage=store,
             name=name or cfg.name,
             seed=cfg.seed,
         )
@@ -147,7 +158,7 @@ def run(
 
 
 @click.command()
-@click.option("--storage", envvar="TUNESMITH_STORAGE", default=DEMO_STORAGE, show_default=True, help="Storage URL.")
+@storage_option(default=DEMO_STORAGE)
 @click.option("--trials", "n_trials", type=click.IntRange(min=2), default=60, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
@@ -205,6 +216,21 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         f"done in {time.monotonic() - started:.0f}s; read it back with: "
         f"tunesmith best --storage {terminal_safe(redact_url(storage))} {terminal_safe(study.name)}"
     )
+
+
+def _sampler_and_scheduler(store: Storage, name: str, cfg: StudyConfig) -> tuple[Any, Any]:
+    """The sampler and scheduler to open study ``name`` with: the config's for a new study; for a stored one, the
+    stored ones where the config names none (no ``scheduler``, no ``sampler`` or ``"auto"``), and a config that
+    names others is refused (`StudySpec.check_plugins`)."""
+    try:
+        info = store.load_study(name)
+    except StudyNotFound:
+        return cfg.sampler, cfg.scheduler
+    stored = StudySpec.from_json(info.spec)
+    stored.check_plugins(info.name, store.url, sampler=cfg.sampler, scheduler=cfg.scheduler)
+    sampler = stored.sampler if stored.sampler is not None and cfg.sampler == "auto" else cfg.sampler
+    scheduler = stored.scheduler if stored.scheduler is not None and cfg.scheduler is None else cfg.scheduler
+    return sampler, scheduler
 
 
 def _state_training(study: Study) -> None:

@@ -8,44 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tunesmith._text import terminal_safe
-from tunesmith.cli._common import DEFAULT_STORAGE, CliError, _friendly_errors, _interruptible, _open, console
+from tunesmith.cli._common import CliError, _friendly_errors, _interruptible, _open, console, storage_option
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import open_storage, redact_url
 from tunesmith.study import Study
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
-
-storage_file_option = click.option(
-    "--storage-file",
-    envvar="TUNESMITH_STORAGE_FILE",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="A file whose first line is the storage URL (also TUNESMITH_STORAGE_FILE): keeps a password off "
-    "command lines and out of the environment.",
-)
-
-
-def _storage_url(storage: str | None, storage_file: str | None, default: str | None = None) -> str:
-    """The storage URL from --storage or --storage-file (the command line beats the environment)."""
-    from click.core import ParameterSource
-
-    from tunesmith.storage import read_storage_file
-
-    context = click.get_current_context()
-    from_line = {
-        name: context.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in ("storage", "storage_file")
-    }
-    if storage and storage_file and from_line["storage"] == from_line["storage_file"]:
-        raise CliError("give the storage once: --storage (TUNESMITH_STORAGE) or --storage-file (its _FILE variable)")
-    if storage_file and not (storage and from_line["storage"]):
-        with _friendly_errors():
-            return read_storage_file(storage_file)
-    if storage:
-        return storage
-    if default is not None:
-        return default
-    raise CliError("no storage given: pass --storage URL or --storage-file PATH (or set TUNESMITH_STORAGE)")
 
 
 def _worker_objective(study: Study, reference: str | None) -> tuple[Callable[..., Any], StudyConfig | None]:
@@ -75,8 +44,7 @@ def _worker_objective(study: Study, reference: str | None) -> tuple[Callable[...
 
 @click.command()
 @click.argument("study_name")
-@click.option("--storage", envvar="TUNESMITH_STORAGE", default=None, help="Storage URL (also TUNESMITH_STORAGE).")
-@storage_file_option
+@storage_option(default=None)
 @click.option("--objective", default=None, help="module:function (default: the one the study records).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Trials at once here.")
 @click.option("--executor", type=click.Choice(["inline", "processes", "ray"]), default=None,
@@ -89,7 +57,7 @@ def _worker_objective(study: Study, reference: str | None) -> tuple[Callable[...
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="When the budget is spent, wait for other workers' trials and run what lost ones free.")  # fmt: skip
 def worker(
-    study_name: str, storage: str | None, storage_file: str | None, objective: str | None, workers: int,
+    study_name: str, storage: str, objective: str | None, workers: int,
     executor: str | None, heartbeat_interval: float | None, grace: float | None, wait: bool,
 ) -> None:  # fmt: skip
     """Join the study STUDY_NAME from this machine and run its trials until its budget is spent.
@@ -100,7 +68,7 @@ def worker(
     and ``memory_limit``, as for ``tunesmith run``. Ctrl-C or SIGTERM records the running trials as
     interrupted and exits with code 130 (143 for SIGTERM).
     """
-    url = _storage_url(storage, storage_file)
+    url = storage
     store = _open(url, create=True)
     overrides: dict[str, Any] = {}
     if heartbeat_interval is not None:
@@ -141,15 +109,13 @@ def worker(
 
 @click.command()
 @click.argument("study_name")
-@click.option("--storage", envvar="TUNESMITH_STORAGE", default=None,
-              help=f"Storage URL (also TUNESMITH_STORAGE; default {DEFAULT_STORAGE}).")  # fmt: skip
-@storage_file_option
+@storage_option
 @click.option("--trials", type=click.IntRange(min=1), default=None, help="The new trial budget (a total).")
 @click.option("--wall-time", default=None, help="The new wall-time budget: seconds or a duration such as 2h.")
 @click.option("--resource", type=click.FloatRange(min=0, min_open=True), default=None,
               help="The new resource budget (a total of steps).")  # fmt: skip
 def extend(
-    study_name: str, storage: str | None, storage_file: str | None, trials: int | None, wall_time: str | None,
+    study_name: str, storage: str, trials: int | None, wall_time: str | None,
     resource: float | None,
 ) -> None:  # fmt: skip
     """Raise the budget of the study STUDY_NAME: each limit given is its new total, above the stored one.
@@ -158,7 +124,7 @@ def extend(
     recorded in the study's ``budget_log``. Resume it afterwards with ``tunesmith run CONFIG`` (the
     config's former budget is accepted) or ``tunesmith worker STUDY_NAME``.
     """
-    url = _storage_url(storage, storage_file, default=DEFAULT_STORAGE)
+    url = storage
     store = _open(url)
     with _friendly_errors():
         try:
@@ -178,16 +144,15 @@ def storage_group() -> None:
 
 
 @storage_group.command("upgrade")
-@click.option("--storage", envvar="TUNESMITH_STORAGE", default=None, help="Storage URL (also TUNESMITH_STORAGE).")
-@storage_file_option
-def storage_upgrade(storage: str | None, storage_file: str | None) -> None:
+@storage_option
+def storage_upgrade(storage: str) -> None:
     """Migrate a SQL storage written by an older tunesmith to this version's schema.
 
     It never creates a database: a missing SQLite file (or one without tunesmith's tables) is refused.
     """
     from tunesmith.storage import SQLStorage
 
-    url = _storage_url(storage, storage_file, default=DEFAULT_STORAGE)
+    url = storage
     with _friendly_errors():
         store = open_storage(url, create=False)
         if not isinstance(store, SQLStorage):

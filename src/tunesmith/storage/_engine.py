@@ -89,6 +89,7 @@ def _open_file(parsed: sa.URL, shown: str, must_exist: bool) -> tuple[sa.URL, Da
     database = parsed.database or ""
     if database in ("", ":memory:"):
         return parsed, None
+    _refuse_home_shorthand(parsed, database, shown)
     requested = requested_mode(parsed.query)
     parsed = parsed.difference_update_query(["mode", "immutable"])
     path = os.path.abspath(database)
@@ -106,6 +107,30 @@ def _open_file(parsed: sa.URL, shown: str, must_exist: bool) -> tuple[sa.URL, Da
     elif must_exist and os.path.getsize(path) == 0:
         raise no_schema(shown)  # before a connection writes the WAL header into it
     return parsed, DatabaseFile(path, access_mode(path, requested), options)
+
+
+def _refuse_home_shorthand(parsed: sa.URL, database: str, shown: str) -> None:
+    """Refuse ``sqlite:///~/x.db``: neither SQLite nor a URL expands ``~``, so the file would be created in a
+    directory literally named ``~`` under the working directory, where no one looks for it.
+
+    Raises:
+        StorageError: naming the expanded absolute URL to write instead (and ``./~/`` for a directory that is
+            really named ``~``).
+    """
+    first = database.replace(os.sep, "/").split("/", 1)[0]
+    if not first.startswith("~"):
+        return
+    expanded = os.path.expanduser(database)
+    if expanded == database:  # ~name of no known user
+        fix = "write the absolute path with four slashes, sqlite:////path/to/the.db"
+    else:
+        absolute = parsed.set(database=expanded).render_as_string(hide_password=True)
+        fix = f"write the absolute path instead, {absolute} (four slashes)"
+    raise StorageError(
+        f"{shown} starts its path with {first!r}, which a storage URL does not expand to a home directory (it "
+        f"would name {os.path.join(os.getcwd(), first)}): {fix}, or sqlite:///./{database} for a path that really "
+        f"starts with a directory named {first!r}"
+    )
 
 
 def _sqlite_engine(

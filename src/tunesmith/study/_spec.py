@@ -6,6 +6,7 @@ recorded in the study's ``budget_log``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,8 @@ from tunesmith.attributes import BaselineAttr, BudgetChangeAttr, BudgetLogAttr, 
 from tunesmith.budget import Budget, plain_number
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
+from tunesmith.samplers import make_sampler
+from tunesmith.schedulers import make_scheduler
 from tunesmith.space import Space
 from tunesmith.study._define_by_run import learned_space
 
@@ -115,22 +118,28 @@ class StudySpec:
             heartbeat_interval=self.heartbeat_interval, grace=self.grace,
         )  # fmt: skip
 
-    def check_reopened(self, name: str, where: str, settings: Settings, attrs: Mapping[str, Any] | None = None) -> None:
+    def check_reopened(
+        self,
+        name: str,
+        where: str,
+        settings: Settings,
+        attrs: Mapping[str, Any] | None = None,
+        *,
+        sampler: Any = None,
+        scheduler: Any = None,
+    ) -> None:
         """Refuse to reopen study ``name`` (stored as ``self``, with attributes ``attrs``) with settings
         that contradict it.
 
         A budget the study had before a recorded extension (in ``budget_log``) is no contradiction:
         a config or a script written before `extend_budget` still resumes the study, with its new budget.
+        ``sampler`` and ``scheduler`` are the ones given (see `check_plugins`); ``None``: not given.
 
         Raises:
             ConfigError: naming the setting that differs, the stored and the given value, and the fix.
         """
         if settings.space is not None and self.space != settings.space:
-            stored = "no space given up front (define-by-run)" if self.space is None else "a different space"
-            raise ConfigError(
-                f"study {name!r} already exists in {where} with {stored}: use a new name, or drop space= "
-                "(or ts.Study.load(name, storage)) to resume it as stored"
-            )
+            raise ConfigError(_space_mismatch(name, where, self.space, settings.space))
         if self.metric != settings.metric or self.objectives != settings.objectives:
             raise ConfigError(
                 f"study {name!r} exists with {_objectives_text(self)}, not {_objectives_text(settings)}: "
@@ -147,6 +156,7 @@ class StudySpec:
                 f"study {name!r} exists with seed={self.seed}, not seed={settings.given_seed}: "
                 "drop the seed to resume, or use a new name"
             )
+        self.check_plugins(name, where, sampler=sampler, scheduler=scheduler)
         if settings.given_retries is not None and self.retries is not None and self.retries != settings.given_retries:
             raise ConfigError(
                 f"study {name!r} exists with retries={self.retries}, not retries={settings.given_retries}: "
@@ -166,6 +176,33 @@ class StudySpec:
                 "they cannot change; pass the stored guardrails (or none: guardrails=None, ts.Study.load) to "
                 "resume, or use a new name for other guardrails"
             )
+
+    def check_plugins(self, name: str, where: str, *, sampler: Any = None, scheduler: Any = None) -> None:
+        """Refuse to reopen study ``name`` with another sampler or scheduler than the stored ones.
+
+        ``sampler`` and ``scheduler`` are the ones given, in any form `make_sampler` and `make_scheduler`
+        take; ``None`` (and ``sampler="auto"``, the default) means none given: the study resumes with the
+        stored one. They are compared as rebuilt (``describe()``), so ``"asha"`` equals the ``asha`` table
+        with its defaults, and a form stored by an older tunesmith gains the settings added since.
+
+        Raises:
+            ConfigError: naming which differs, the stored and the given form, and the fix.
+        """
+        for kind, given, stored, make in (
+            ("sampler", None if _is_auto(sampler) else sampler, self.sampler, make_sampler),
+            ("scheduler", scheduler, self.scheduler, make_scheduler),
+        ):
+            if given is None or stored is None:
+                continue  # not given (the stored one runs), or a study stored without one
+            wanted, kept = _plugin_form(make(given)), _plugin_form(make(stored))
+            if wanted != kept:
+                raise ConfigError(
+                    f"study {name!r} exists in {where} with {kind} {_plugin_text(kept, wanted)}, not "
+                    f"{_plugin_text(wanted, kept)}: its trials were chosen and judged by the stored {kind}, so it "
+                    f"cannot change; drop the {kind} (from the config, or {kind}= in Python) to resume with the "
+                    f"stored one, pass the stored one ({kind} = {_plugin_value(kept)}), or use a new name "
+                    f"(tunesmith run --name NEW, or name=) for another {kind}"
+                )
 
     def _check_budget(self, name: str, where: str, given: Budget, attrs: Mapping[str, Any]) -> None:
         log = read_attr(attrs, BudgetLogAttr)
@@ -187,6 +224,70 @@ class StudySpec:
         raise ConfigError(
             f"study {name!r} exists in {where} with budget {self.budget.describe()}, not {given.describe()}: {fix}"
         )
+
+
+def _is_auto(sampler: Any) -> bool:
+    return isinstance(sampler, str) and sampler == "auto"
+
+
+def _plugin_form(plugin: Any) -> dict[str, Any]:
+    """A sampler's or scheduler's ``describe()`` as stored (JSON: tuples become lists)."""
+    form: dict[str, Any] = json.loads(json.dumps(plugin.describe()))
+    return form
+
+
+def _plugin_text(form: Mapping[str, Any], other: Mapping[str, Any]) -> str:
+    """``random``; or, beside a form of the same name, the name and the settings that differ."""
+    name = str(form.get("name"))
+    if form.get("name") != other.get("name"):
+        return repr(name)
+    differ = [f"{key}={form.get(key)!r}" for key in form if key != "name" and form.get(key) != other.get(key)]
+    differ += [f"{key} unset" for key in other if key not in form]
+    return f"{name!r} ({', '.join(differ)})"
+
+
+def _plugin_value(form: Mapping[str, Any]) -> str:
+    """The stored form as a config or a call would give it: the name alone, else the whole table."""
+    return json.dumps(form["name"]) if set(form) == {"name"} else json.dumps(dict(form))
+
+
+def _space_mismatch(name: str, where: str, stored: Space | None, given: Space) -> str:
+    """Study ``name`` is stored with a space other than ``given``: each parameter that differs, and the fixes."""
+    new_name = "use a new name for the new space (tunesmith run --name NEW, or name= in Python)"
+    resume = "drop space= (ts.Study.load(name, storage)) to resume it as stored"
+    if stored is None:
+        return (
+            f"study {name!r} already exists in {where} with no space given up front (define-by-run), not the "
+            f"space of {', '.join(given)}: its parameters are the ones its objective asks for; {resume} in Python, "
+            f"or {new_name}"
+        )
+    old, new = stored.to_json(), given.to_json()
+    differences = [f"removed {key} (stored {_param_text(old[key])})" for key in old if key not in new]
+    differences += [f"added {key} (given {_param_text(new[key])})" for key in new if key not in old]
+    differences += [
+        f"changed {key} (stored {_param_text(old[key])}, given {_param_text(new[key])})"
+        for key in old
+        if key in new and old[key] != new[key]
+    ]
+    return (
+        f"study {name!r} already exists in {where} with a different space: {'; '.join(differences)}. Its trials "
+        f"were drawn from the stored space, so it cannot change: restore the stored definitions in the config's "
+        f"[space] (or the space= you pass), {resume}, or {new_name}"
+    )
+
+
+def _param_text(definition: Mapping[str, Any]) -> str:
+    """A parameter's JSON definition as a config writes it (``{type = "float", low = 0.0, high = 1.0}``), its
+    defaults (``log = false``, no ``step``) left out."""
+    defaults: dict[str, Any] = {"log": False, "step": None, "base": None}
+    if definition.get("type") == "int":
+        defaults["step"] = 1
+    fields = [
+        f"{key} = {json.dumps(value)}"
+        for key, value in definition.items()
+        if not (key in defaults and value == defaults[key])
+    ]
+    return "{" + ", ".join(fields) + "}"
 
 
 def _objectives_text(study: StudySpec | Settings) -> str:

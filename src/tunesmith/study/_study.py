@@ -172,7 +172,13 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         self.name = self._info.name  # a study stored before names were normalised keeps its own form
         stored = StudySpec.from_json(self._info.spec)
         if not created:
-            stored.check_reopened(self.name, self._storage.url, settings, self._info.attrs)
+            stored.check_reopened(self.name, self._storage.url, settings, self._info.attrs, sampler=sampler,
+                                  scheduler=scheduler)  # fmt: skip
+            # Not given (the defaults): the study goes on with the ones it was run with, as stored.
+            if (sampler is None or sampler == "auto") and stored.sampler is not None:
+                self.sampler = make_sampler(stored.sampler)
+            if scheduler is None and stored.scheduler is not None:
+                self.scheduler = make_scheduler(stored.scheduler)
         self.budget, self.guardrails = stored.budget, stored.guardrails
         self._defined = _define_by_run.DefinedSpace(stored.space, self._info.attrs)
         self.seed: int = stored.seed
