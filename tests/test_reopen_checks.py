@@ -172,3 +172,13 @@ def test_a_changed_space_in_a_config_gives_the_command_line_fixes(folder: Path) 
     assert result.exit_code == 1
     assert "changed x (stored" in result.output and "high = 5.0}" in result.output
     assert "[space]" in result.output and "tunesmith run --name NEW" in result.output
+
+
+def test_a_study_reopened_in_python_keeps_its_sampler_and_scheduler_or_refuses_others(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'py.db'}"
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    ts.Study(space, metric="loss", storage=url, name="py", sampler="random", scheduler="median", seed=0)
+    resumed = ts.Study(space, metric="loss", storage=url, name="py", seed=0)  # sampler and scheduler not given
+    assert resumed.sampler.describe()["name"] == "random" and resumed.scheduler.describe()["name"] == "median"
+    with pytest.raises(ts.errors.ConfigError, match=r"exists in .* with sampler 'random', not 'tpe'"):
+        ts.Study(space, metric="loss", storage=url, name="py", sampler="tpe", seed=0)
