@@ -207,3 +207,18 @@ def test_a_directory_really_named_tilde_is_reached_with_a_leading_dot(in_tmp: Pa
 
     assert (in_tmp / "~" / "tilde.db").is_file()
     storage.close()
+
+
+def test_a_config_run_from_another_directory_says_it_created_a_new_database(in_tmp: Path) -> None:
+    """A relative storage is read from the working directory, the objective next to the config: run from the
+    parent, the config silently started its study afresh in a second database."""
+    project = in_tmp / "proj"
+    project.mkdir()
+    config = write_config(project, "sqlite:///q.db")
+    (project / "objectives.py").write_text((in_tmp / "objectives.py").read_text())
+    first = invoke("run", str(config), "--no-progress", "--no-report")
+    assert first.exit_code == 0, first.output
+    said = f"created a new database {in_tmp / 'q.db'} (a relative sqlite:/// path is read from the working directory"
+    assert f"{said}, {in_tmp})" in " ".join(first.output.split())
+    again = invoke("run", str(config), "--no-progress", "--no-report")
+    assert again.exit_code == 0 and "created a new database" not in again.output, again.output

@@ -293,7 +293,7 @@ def test_sigterm_to_the_cli_records_the_trials_interrupted_says_so_and_leaves_no
 
     output = (tmp_path / "out.txt").read_text()
     assert driver.returncode == 143, output
-    assert output.startswith("terminated (SIGTERM): study 'groups' keeps its 0 finished trials"), output
+    assert "\nterminated (SIGTERM): study 'groups' keeps its 0 finished trials" in f"\n{output}", output
     assert "resume with:\n  tunesmith run groups.toml --no-progress --no-report" in output, output
     _wait_for(lambda: not any(_group_members(g) for g in groups), 5, "the trials' process groups to die")
     trials = ts.Study.load("groups", f"sqlite:///{tmp_path}/groups.db").trials

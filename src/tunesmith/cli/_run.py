@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +114,12 @@ def run(
     with _interruptible(lambda: _interrupted(ctx, opened)), showing(show), _friendly_errors():
         cfg = load_config(config)
         objective = cfg.load_objective()
-        store = _open(storage_url(storage, storage_file, config=cfg.storage), create=True)
+        url = storage_url(storage, storage_file, config=cfg.storage)
+        created = _new_sqlite_file(url)
+        store = _open(url, create=True)
+        if created is not None:  # a relative path read from another directory starts a study afresh, unnoticed
+            click.echo(terminal_safe(f"created a new database {created} (a relative sqlite:/// path is read from "
+                                     f"the working directory, {os.getcwd()})", markup=False), err=True)  # fmt: skip
         sampler, scheduler = _sampler_and_scheduler(store, name or cfg.name, cfg)
         study = Study(
             cfg.space,
@@ -216,6 +222,21 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         f"done in {time.monotonic() - started:.0f}s; read it back with: "
         f"tunesmith best --storage {terminal_safe(redact_url(storage))} {terminal_safe(study.name)}"
     )
+
+
+def _new_sqlite_file(url: str) -> str | None:
+    """The absolute path of the SQLite file ``url`` names when no such file exists yet (``None`` otherwise)."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None  # not a URL: opening it says why
+    database = parsed.database or ""
+    if not parsed.drivername.startswith("sqlite") or database in ("", ":memory:") or database.startswith("~"):
+        return None
+    path = os.path.abspath(database)
+    return None if os.path.exists(path) else path
 
 
 def _sampler_and_scheduler(store: Storage, name: str, cfg: StudyConfig) -> tuple[Any, Any]:
