@@ -117,7 +117,7 @@ def run(
         url = storage_url(storage, storage_file, config=cfg.storage)
         created = _new_sqlite_file(url)
         store = _open(url, create=True)
-        if created is not None:  # a relative path read from another directory starts a study afresh, unnoticed
+        if created is not None:  # a relative path read from another directory would start a study afresh
             click.echo(terminal_safe(f"created a new database {created} (a relative sqlite:/// path is read from "
                                      f"the working directory, {os.getcwd()})", markup=False), err=True)  # fmt: skip
         sampler, scheduler = _sampler_and_scheduler(store, name or cfg.name, cfg)
@@ -225,7 +225,8 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
 
 
 def _new_sqlite_file(url: str) -> str | None:
-    """The absolute path of the SQLite file ``url`` names when no such file exists yet (``None`` otherwise)."""
+    """The absolute path of the SQLite file ``url`` names by a relative path when no such file exists yet
+    (``None`` otherwise: an absolute path says where it is)."""
     import sqlalchemy as sa
 
     try:
@@ -234,6 +235,8 @@ def _new_sqlite_file(url: str) -> str | None:
         return None  # not a URL: opening it says why
     database = parsed.database or ""
     if not parsed.drivername.startswith("sqlite") or database in ("", ":memory:") or database.startswith("~"):
+        return None
+    if os.path.isabs(database):
         return None
     path = os.path.abspath(database)
     return None if os.path.exists(path) else path
