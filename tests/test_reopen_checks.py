@@ -55,7 +55,9 @@ def run(folder: Path, plugins: str, *, trials: int = 4, extra: str = "", name: s
     return CliRunner().invoke(cli, args, catch_exceptions=False)
 
 
-def test_resuming_with_another_sampler_and_scheduler_is_refused_and_runs_nothing(folder: Path) -> None:
+def test_resuming_with_another_scheduler_is_refused_and_runs_nothing(folder: Path) -> None:
+    """A study created with random search and no scheduler, resumed from a config with TPE and ASHA, ran ASHA
+    while its spec (so `Study.load` and every worker) still said FIFO."""
     assert run(folder, 'sampler = "random"').exit_code == 0
     url = f"sqlite:///{folder}/sc.db"
     ts.Study.load("sc", url).extend_budget(trials=12)
@@ -63,11 +65,26 @@ def test_resuming_with_another_sampler_and_scheduler_is_refused_and_runs_nothing
     result = run(folder, f'sampler = "tpe"\n{ASHA}', trials=12, name="changed")
 
     assert result.exit_code == 1
-    assert "with sampler 'random', not 'tpe'" in result.output
-    assert "drop the sampler" in result.output and "--name NEW" in result.output
+    assert "with scheduler 'fifo', not 'asha'" in result.output
+    assert "drop the scheduler" in result.output and "--name NEW" in result.output
     loaded = ts.Study.load("sc", url)
     assert len(loaded.trials) == 4 and all(r.state is TrialState.COMPLETE for r in loaded.trials)
     assert (loaded.sampler.describe(), loaded.scheduler.describe()) == ({"name": "random"}, {"name": "fifo"})
+
+
+def test_resuming_with_another_sampler_switches_to_it_and_the_spec_and_its_log_say_so(folder: Path) -> None:
+    """A search may begin at random and go on with a model: the switch is stored, so storage says what runs."""
+    assert run(folder, 'sampler = "random"').exit_code == 0
+    url = f"sqlite:///{folder}/sc.db"
+    ts.Study.load("sc", url).extend_budget(trials=6)
+
+    result = run(folder, 'sampler = "tpe"', trials=6, name="switched")
+
+    assert result.exit_code == 0, result.output
+    loaded = ts.Study.load("sc", url)
+    assert len(loaded.trials) == 6 and loaded.sampler.describe()["name"] == "tpe"
+    (entry,) = loaded.attrs["sampler_log"]
+    assert (entry["old"], entry["new"]["name"], entry["after"]) == ({"name": "random"}, "tpe", 4)
 
 
 def test_resuming_with_another_scheduler_is_refused_with_both(folder: Path) -> None:
@@ -129,7 +146,7 @@ def test_a_changed_scheduler_setting_is_named_with_its_stored_and_given_value() 
     assert "with scheduler 'asha' (max_resource=9), not 'asha' (max_resource=81)" in str(refused.value)
 
 
-def test_check_reopened_refuses_a_given_sampler_and_accepts_none_or_auto() -> None:
+def test_check_plugins_refuses_a_given_sampler_and_accepts_none_or_auto() -> None:
     space = ts.Space({"x": ts.Float(0.0, 1.0)})
     study = ts.Study(space, metric="loss", sampler="random", storage="memory", name="s", seed=0)
     spec = StudySpec.from_json(study.storage.load_study("s").spec)
@@ -141,7 +158,7 @@ def test_check_reopened_refuses_a_given_sampler_and_accepts_none_or_auto() -> No
     for omitted in (None, "auto"):
         spec.check_reopened("s", "memory", settings, sampler=omitted)
     with pytest.raises(ts.ConfigError, match="with sampler 'random', not 'tpe'"):
-        spec.check_reopened("s", "memory", settings, sampler="tpe")
+        spec.check_plugins("s", "memory", sampler="tpe")
 
 
 def test_a_changed_space_names_each_parameter_with_its_stored_and_given_definition(tmp_path: Path) -> None:
@@ -174,11 +191,15 @@ def test_a_changed_space_in_a_config_gives_the_command_line_fixes(folder: Path) 
     assert "[space]" in result.output and "tunesmith run --name NEW" in result.output
 
 
-def test_a_study_reopened_in_python_keeps_its_sampler_and_scheduler_or_refuses_others(tmp_path: Path) -> None:
+def test_a_study_reopened_in_python_keeps_its_sampler_and_scheduler_or_records_a_switch(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'py.db'}"
     space = ts.Space({"x": ts.Float(0.0, 1.0)})
     ts.Study(space, metric="loss", storage=url, name="py", sampler="random", scheduler="median", seed=0)
     resumed = ts.Study(space, metric="loss", storage=url, name="py", seed=0)  # sampler and scheduler not given
     assert resumed.sampler.describe()["name"] == "random" and resumed.scheduler.describe()["name"] == "median"
-    with pytest.raises(ts.errors.ConfigError, match=r"exists in .* with sampler 'random', not 'tpe'"):
-        ts.Study(space, metric="loss", storage=url, name="py", sampler="tpe", seed=0)
+    assert "sampler_log" not in resumed.attrs, "resumed as stored: no switch"
+    with pytest.raises(ts.errors.ConfigError, match=r"exists in .* with scheduler 'median', not 'asha'"):
+        ts.Study(space, metric="loss", storage=url, name="py", scheduler="asha", seed=0)
+    switched = ts.Study(space, metric="loss", storage=url, name="py", sampler="tpe", seed=0)
+    assert ts.Study.load("py", url).sampler.describe()["name"] == switched.sampler.describe()["name"] == "tpe"
+    assert len(switched.attrs["sampler_log"]) == 1

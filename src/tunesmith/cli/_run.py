@@ -101,7 +101,7 @@ def run(
 
     The storage is --storage (or --storage-file), else the config's ``storage``, else TUNESMITH_STORAGE (or
     TUNESMITH_STORAGE_FILE), else sqlite:///tunesmith.db. A study that exists is resumed with its stored sampler
-    and scheduler; a config that names other ones is refused.
+    and scheduler; a config that names another scheduler is refused, another sampler is switched to and logged.
 
     Each wait (the baseline, the search, the re-runs of the top candidates, the holdout, the report) shows its
     progress and the time left on stderr. Ctrl-C keeps every stored trial, records the running one as
@@ -244,14 +244,14 @@ def _new_sqlite_file(url: str) -> str | None:
 
 def _sampler_and_scheduler(store: Storage, name: str, cfg: StudyConfig) -> tuple[Any, Any]:
     """The sampler and scheduler to open study ``name`` with: the config's for a new study; for a stored one, the
-    stored ones where the config names none (no ``scheduler``, no ``sampler`` or ``"auto"``), and a config that
-    names others is refused (`StudySpec.check_plugins`)."""
+    stored ones where the config names none (no ``scheduler``, no ``sampler`` or ``"auto"``); another scheduler is
+    refused (`StudySpec.check_plugins`), another sampler is a switch the study stores and logs."""
     try:
         info = store.load_study(name)
     except StudyNotFound:
         return cfg.sampler, cfg.scheduler
     stored = StudySpec.from_json(info.spec)
-    stored.check_plugins(info.name, store.url, sampler=cfg.sampler, scheduler=cfg.scheduler)
+    stored.check_plugins(info.name, store.url, scheduler=cfg.scheduler)  # another sampler: a switch Study records
     sampler = stored.sampler if stored.sampler is not None and cfg.sampler == "auto" else cfg.sampler
     scheduler = stored.scheduler if stored.scheduler is not None and cfg.scheduler is None else cfg.scheduler
     return sampler, scheduler

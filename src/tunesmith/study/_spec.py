@@ -22,7 +22,7 @@ from tunesmith.space import Space
 from tunesmith.study._define_by_run import learned_space
 
 if TYPE_CHECKING:
-    from tunesmith.storage import Storage
+    from tunesmith.storage import Storage, StudyInfo
     from tunesmith.study._settings import Settings
 
 __all__ = ["SPEC_VERSION", "StudySpec", "extend_budget"]
@@ -178,7 +178,8 @@ class StudySpec:
             )
 
     def check_plugins(self, name: str, where: str, *, sampler: Any = None, scheduler: Any = None) -> None:
-        """Refuse to reopen study ``name`` with another sampler or scheduler than the stored ones.
+        """Refuse to reopen study ``name`` with another sampler or scheduler than the stored ones (`Study` passes
+        only the scheduler: another sampler is a switch it records, `switch_sampler`).
 
         ``sampler`` and ``scheduler`` are the ones given, in any form `make_sampler` and `make_scheduler`
         take; ``None`` (and ``sampler="auto"``, the default) means none given: the study resumes with the
@@ -363,6 +364,24 @@ def extend_budget(
     change = BudgetChangeAttr(at=now, old=old.to_json(), new=new.to_json())
     storage.set_study_attr(info.id, BudgetLogAttr.KEY, BudgetLogAttr((*log.changes, change)).to_json())
     return new
+
+
+# Every change of a stored study's sampler: ``{"at", "old", "new", "after"}`` (after: trials then stored).
+SAMPLER_LOG = "sampler_log"
+
+
+def switch_sampler(storage: Storage, info: StudyInfo, given: Any, now: float, trials: int) -> bool:
+    """Store ``given`` (a sampler) as study ``info``'s sampler when it differs from the stored one, appending the
+    change to the ``sampler_log`` attribute, so that the spec says what runs (``tunesmith status``,
+    ``Study.load``, workers); whether it changed. A search may well begin at random and go on with a model."""
+    stored = info.spec.get("sampler")
+    new = _plugin_form(given)
+    if stored is None or _plugin_form(make_sampler(stored)) == new:
+        return False
+    storage.update_study_spec(info.id, {**info.spec, "sampler": new})
+    entry = {"at": now, "old": stored, "new": new, "after": trials}
+    storage.update_study_attr(info.id, SAMPLER_LOG, lambda log: [*(log or []), entry])
+    return True
 
 
 def declare_baseline(study: Any, params: Mapping[str, Any], seeds: int) -> None:

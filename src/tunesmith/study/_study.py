@@ -172,11 +172,14 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         self.name = self._info.name  # a study stored before names were normalised keeps its own form
         stored = StudySpec.from_json(self._info.spec)
         if not created:
-            stored.check_reopened(self.name, self._storage.url, settings, self._info.attrs, sampler=sampler,
-                                  scheduler=scheduler)  # fmt: skip
-            # Not given (the defaults): the study goes on with the ones it was run with, as stored.
+            stored.check_reopened(self.name, self._storage.url, settings, self._info.attrs, scheduler=scheduler)
+            # Not given (the defaults): the study goes on with the ones it was run with, as stored. Another
+            # sampler is a switch (a search may begin at random and go on with a model): stored and logged.
             if (sampler is None or sampler == "auto") and stored.sampler is not None:
                 self.sampler = make_sampler(stored.sampler)
+            elif _spec.switch_sampler(self._storage, self._info, self.sampler, self._clock(),
+                                      len(self._storage.get_trials(self._info.id))):  # fmt: skip
+                self._info = self._storage.load_study(self.name)
             if scheduler is None and stored.scheduler is not None:
                 self.scheduler = make_scheduler(stored.scheduler)
         self.budget, self.guardrails = stored.budget, stored.guardrails
