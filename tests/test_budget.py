@@ -131,3 +131,25 @@ def test_a_wall_time_budget_overrun_by_a_trial_that_never_reports_says_why_and_t
     assert "trial.report" in note and "trial_timeout=" in note
     stopped = ts.Study(space, storage="memory", seed=0, budget=ts.Budget(wall_time=0.3)).optimize(reporting)
     assert stopped.usage.elapsed < 1.0 and not [n for n in stopped.notes if "wall-time budget" in n]
+
+
+def test_a_spent_resource_budget_ends_the_trials_paused_at_their_rungs_instead_of_leaving_them_waiting() -> None:
+    """ASHA in promote mode under a resource budget left 6-7 trials PAUSED for ever, and the warning said the next
+    optimize() would resume them; it ran nothing."""
+    import tunesmith as ts
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        x, value = trial.params["x"], 0.0
+        for step in trial.steps(9):
+            value = (x - 1) ** 2 + 5.0 / (step + 1)
+            trial.report(loss=value)
+        return {"loss": value}
+
+    study = ts.Study(ts.Space({"x": ts.Float(-2.0, 2.0)}), metric="loss", storage="memory", seed=0,
+                     scheduler=ts.ASHA(min_resource=1, max_resource=9, eta=3, mode="promote"),
+                     budget=ts.Budget(trials=50, resource=20))  # fmt: skip
+    result = study.optimize(objective)
+    assert result.stop_reason.startswith("resource budget spent") and not result.notes, result.notes
+    retired = [r for r in study.trials if "while it waited at its rung for a promotion" in (r.reason or "")]
+    assert len(retired) >= 3 and all(r.state is TrialState.STOPPED and r.kind is TrialKind.BUDGET for r in retired)
+    assert not [r for r in study.trials if r.state is TrialState.PAUSED]

@@ -112,6 +112,15 @@ def _nine_steps(trial: ts.Trial) -> float:
     return trial.params["quality"]
 
 
+def test_the_paused_note_of_a_study_with_a_trial_budget_does_not_advise_one() -> None:
+    """It told a study with Budget(trials=50) to "give the study a trial budget"."""
+    study = ts.Study(SPACE, metric="loss", sampler="random", storage="memory", seed=0, budget=ts.Budget(trials=50),
+                     scheduler=ts.SuccessiveHalving(1, 9, 3))  # fmt: skip
+    with pytest.warns(ts.study.PausedTrialsWarning, match=r"resumes them; the study's trial budget makes its last "
+                      r"promotions before it ends"):  # fmt: skip
+        study.optimize(_nine_steps, n_trials=9)
+
+
 def test_optimize_ending_with_trials_paused_at_their_rungs_says_so_and_how_to_finish() -> None:
     # A call limit (n_trials) instead of the study's trial budget: no final promotions, every trial waits.
     study = ts.Study(SPACE, metric="loss", sampler="random", storage="memory", seed=0,

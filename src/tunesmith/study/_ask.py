@@ -11,12 +11,12 @@ from tunesmith.storage import Proposal
 from tunesmith.storage.base import Proposer, count_budgeted
 from tunesmith.study._known import NOTHING_KNOWN, Known, queued_proposal, read_known, valid
 from tunesmith.study._recovery import requeued
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["propose", "proposer", "resume_paused", "trial_seed"]
+__all__ = ["propose", "proposer", "resume_paused", "retire_paused", "trial_seed"]
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -47,6 +47,20 @@ def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
         now=study._clock(),
     )
     return None if record is None else study._handle(record)
+
+
+def retire_paused(study: Study, history: Sequence[TrialRecord], reason: str) -> None:
+    """End every PAUSED trial as STOPPED (kind BUDGET) where it paused: the wall-time or resource budget is spent,
+    so no promotion can train it further (left PAUSED, it waited for ever, and a study none of whose trials
+    finished had no best)."""
+    for record in history:
+        if record.state is TrialState.PAUSED:
+            ended = record.heartbeat_at if record.heartbeat_at is not None else study._clock()
+            study.storage.finish_trial(
+                study._info.id, record.number, TrialState.STOPPED, metrics=record.metrics, reason=reason,
+                error=None, now=ended, kind=TrialKind.BUDGET,
+            )  # fmt: skip
+            study._checkpoints.remove(record.number)
 
 
 def proposer(study: Study) -> Proposer:

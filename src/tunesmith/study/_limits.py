@@ -88,17 +88,22 @@ class PausedTrialsWarning(UserWarning):
     """`optimize` returned with trials paused at their rungs: no trial budget had the last promotions made."""
 
 
-def paused_note(records: Sequence[TrialRecord], finished_any: bool) -> str | None:
+def paused_note(records: Sequence[TrialRecord], finished_any: bool, budget: Budget) -> str | None:
     """What to say when ``optimize`` ends with PAUSED trials (a pausing scheduler, and a call limit rather than
-    the study's trial budget ended it), or ``None`` when none is paused."""
+    the study's budget ended it), or ``None`` when none is paused."""
     paused = [r.number for r in records if r.state is TrialState.PAUSED]
     if not paused:
         return None
     shown = ", ".join(f"#{n}" for n in paused[:5]) + (", ..." if len(paused) > 5 else "")
+    last = (
+        "; the study's trial budget makes its last promotions before it ends"
+        if budget.trials is not None
+        else ", or give the study a trial budget (Budget(trials=...)) so that its last promotions are made before it "
+        "ends"
+    )
     return (
         f"{len(paused)} trials are paused at their rungs waiting for promotion ({shown}): the next optimize() call "
-        "resumes them, or give the study a trial budget (Budget(trials=...)) so that its last promotions are made "
-        "before it ends" + ("" if finished_any else "; no trial has finished yet, so there is no best")
+        f"resumes them{last}" + ("" if finished_any else "; no trial has finished yet, so there is no best")
     )
 
 

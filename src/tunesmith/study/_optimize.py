@@ -320,7 +320,8 @@ def optimize(
     states: dict[str, int] = {}
     for record in records:
         states[record.state.value] = states.get(record.state.value, 0) + 1
-    if waiting := paused_note(records, finished_any=bool(states.get(TrialState.COMPLETE.value))):
+    finished_any = bool(states.get(TrialState.COMPLETE.value))
+    if waiting := paused_note(records, finished_any=finished_any, budget=study.budget):
         warnings.warn(waiting, PausedTrialsWarning, stacklevel=3)
         notes.append(waiting)
     if untrained := none_trained_note(records, study.scheduler):

@@ -317,6 +317,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
                 history = self.trials
         spent = spent_beyond_trials(self.budget, history, self._clock())
         if spent is not None:
+            if self.scheduler.pauses:  # nothing is left to resume them with: they end where they paused
+                _ask.retire_paused(self, history, f"{spent.message} while it waited at its rung for a promotion")
             raise BudgetExhausted(spent.message, limit=spent.limit)
         if self.scheduler.pauses:
             resumed = _ask.resume_paused(self, history)
