@@ -123,3 +123,22 @@ def test_the_dashboard_page_marks_the_gone_trial_in_headless_chromium(tmp_path: 
     )
     row = re.search(rf'<tr data-number="{number}">(.*?)</tr>', page.stdout)
     assert row is not None and "running (worker gone)" in row[1] and "its process is gone" in row[1]
+
+
+def test_a_result_that_comes_after_its_trial_was_given_up_as_lost_is_refused_loudly() -> None:
+    """A worker stalled past the grace finished its trial (the best one) after another worker gave it up: the
+    result was thrown away with no word, and the worker said it had run the trial."""
+    import pytest
+
+    from tunesmith.trial import TrialKind, TrialState
+
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, heartbeat_interval=1.0, grace=5.0)
+    trial = study.ask()
+    study.storage.finish_trial(study.info.id, trial.number, TrialState.FAILED, metrics={}, reason="no heartbeat",
+                               error=None, now=time.time(), kind=TrialKind.LOST_WORKER)  # fmt: skip
+    with pytest.warns(ts.study.ResultDiscardedWarning) as caught:
+        study.tell(trial, {"loss": 0.693})
+    said = str(caught[0].message)
+    assert "trial #0 had already ended as failed (no heartbeat) when this result came (complete, loss=0.693)" in said
+    assert "the study's grace (5s" in said and "give the study a longer grace=" in said
+    assert study.trials[0].state is TrialState.FAILED, "storage keeps what it holds"

@@ -22,7 +22,7 @@ from tunesmith.study._limits import (
 from tunesmith.study._observers import Observer
 from tunesmith.study._optimize import ObjectiveError, StudyResult
 from tunesmith.study._outcome import Outcome
-from tunesmith.study._recovery import gone_notes
+from tunesmith.study._recovery import ResultDiscardedWarning, gone_notes
 from tunesmith.study._settings import DEFAULT_GRACE
 from tunesmith.study._spec import StudySpec
 from tunesmith.study._study import Study, trial_seed
@@ -40,6 +40,7 @@ __all__ = [
     "PausedTrialsWarning",
     "PopulationWarning",
     "ResourceAxisWarning",
+    "ResultDiscardedWarning",
     "ShortTrainingWarning",
     "Study",
     "StudyResult",

@@ -19,7 +19,40 @@ from tunesmith.trial import TrialKind, TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["Lost", "find_lost", "gone_notes", "reap", "requeued", "settle", "start_heartbeat", "worker_id"]
+__all__ = [
+    "Lost",
+    "ResultDiscardedWarning",
+    "discarded_note",
+    "find_lost",
+    "gone_notes",
+    "reap",
+    "requeued",
+    "settle",
+    "start_heartbeat",
+    "worker_id",
+]
+
+
+class ResultDiscardedWarning(UserWarning):
+    """A trial's result came after the trial had already ended in storage (most often: its worker stalled past
+    the study's grace and another worker gave the trial up as lost), so it was not recorded."""
+
+
+def discarded_note(stored: TrialRecord, state: TrialState, metrics: dict[str, float], grace: float) -> str:
+    """What to say of a result that came for a trial storage already holds as ended."""
+    values = ", ".join(f"{k}={v:.6g}" for k, v in metrics.items()) or "no metrics"
+    why = f" ({stored.reason})" if stored.reason else ""
+    lost = (
+        f"; a worker whose heartbeat stops for longer than the study's grace ({grace:g}s: a machine that stalled, "
+        "a process paused) is taken for gone and its trial given up (retried when retries allow): give the study "
+        "a longer grace= when its workers can stall that long"
+        if stored.kind is TrialKind.LOST_WORKER
+        else ""
+    )
+    return (
+        f"trial #{stored.number} had already ended as {stored.state.value}{why} when this result came "
+        f"({state.value}, {values}): it is not recorded, storage keeps what it holds{lost}"
+    )
 
 
 def worker_id() -> str:

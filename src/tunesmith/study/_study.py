@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -416,10 +417,14 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
             record, result, metric=self.metric, guardrails=self.guardrails, decision=decision, note=note,
             error=error, reason=reason, kind=kind, objectives=self.objectives,
         )  # fmt: skip
-        self._storage.finish_trial(
+        recorded = self._storage.finish_trial(
             self._info.id, number, outcome.state, metrics=outcome.metrics, reason=outcome.reason,
             error=outcome.error, now=self._clock(), kind=outcome.kind,
         )  # fmt: skip
+        if not recorded:  # it had ended already: say what was thrown away, loudly, never overwrite it
+            stored = self._storage.get_trial(self._info.id, number)
+            warnings.warn(_recovery.discarded_note(stored, outcome.state, dict(outcome.metrics), self.grace),
+                          _recovery.ResultDiscardedWarning, stacklevel=2)  # fmt: skip
         if self._checkpoints.holds_files(number):  # a resumption that finds none has lost them
             self._storage.update_trial(self._info.id, number, attrs={CHECKPOINTED: True})
         self._running.discard(number)
