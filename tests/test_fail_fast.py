@@ -324,3 +324,25 @@ def test_a_broken_objective_run_a_trial_or_two_at_a_time_stops_at_the_third_iden
     study.optimize(lambda t: t.params["x"], n_trials=1)
     study.optimize(misspelt, n_trials=3)  # once one worked, failures belong to configurations: no stop
     assert len(study.trials) == 9
+
+
+def test_ten_trials_in_a_row_lost_with_their_worker_stop_the_run_even_after_others_worked() -> None:
+    """A lost trial spends no budget: under Ray, a worker environment that lost every trial ran 2,659 trials
+    against a budget of 5 and never stopped."""
+    from tunesmith.study._optimize import _SystematicFailure
+    from tunesmith.trial import TrialKind, TrialRecord, TrialState
+
+    worked = TrialRecord(0, {"x": 0.5}, 0, TrialState.COMPLETE, {"loss": 0.5})
+    watch = _SystematicFailure(3, [worked])
+
+    def lost(number: int) -> TrialRecord:
+        return TrialRecord(number, {"x": 0.5}, number, TrialState.FAILED, reason="lost worker",
+                           kind=TrialKind.LOST_WORKER, error="WorkerCrashedError: the worker died")  # fmt: skip
+
+    for number in range(1, 10):
+        watch.see(lost(number))
+    watch.see(TrialRecord(10, {"x": 0.1}, 10, TrialState.COMPLETE, {"loss": 0.1}))  # one that worked breaks the row
+    for number in range(11, 20):
+        watch.see(lost(number))
+    with pytest.raises(ObjectiveError, match=r"the last 10 trials of this run all lost their worker .*run for ever"):
+        watch.see(lost(20))

@@ -86,13 +86,17 @@ class _SystematicFailure:
         self.streak: list[TrialRecord] = []
         self.failures: list[TrialRecord] = []  # every failure before any trial worked, earlier runs' too
         self.failed_here = 0
+        self.lost = 0  # trials of this run lost with their worker, in a row
         if not self.worked:
             for record in sorted(history, key=lambda r: r.number):
                 if record.state.is_finished:
                     self._count(record)
 
     def see(self, record: TrialRecord) -> None:
-        if self.limit is None or self.worked:
+        if self.limit is None:
+            return
+        self._lost_in_a_row(record)
+        if self.worked:
             return
         if _worked(record):
             self.worked = True
@@ -108,6 +112,24 @@ class _SystematicFailure:
                 f"{_failure_text(record)}. The study stopped instead of spending its budget on a broken objective; "
                 "fix it and run again (the failures stay recorded, with their tracebacks), or pass fail_fast=None "
                 f"to keep going.\nThe last traceback:\n{record.error or record.reason}",
+                record.error,
+            )
+
+    def _lost_in_a_row(self, record: TrialRecord) -> None:
+        """Trials lost with their worker spend no budget (the machinery failed, not the configuration), so a
+        cluster or a trial environment that loses every trial would run for ever: `_every_failed` in a row stop
+        the run, whatever worked before."""
+        if record.kind is not TrialKind.LOST_WORKER:
+            self.lost = 0
+            return
+        self.lost += 1
+        if self.limit is not None and self.lost >= _every_failed(self.limit):
+            raise ObjectiveError(
+                f"the last {self.lost} trials of this run all lost their worker (the last: {_failure_text(record)}): "
+                "a lost trial spends no budget, so a cluster or trial environment that loses every trial would run "
+                "for ever. Check the workers (their logs, memory, whether they can import the objective's module), "
+                "then run again; the lost trials stay recorded and are retried when retries allow.\n"
+                f"The last failure:\n{record.error or record.reason}",
                 record.error,
             )
 
