@@ -28,7 +28,8 @@ from tunesmith.storage import SQLStorage, open_storage
 from tunesmith.storage import _sqlite_file as sqlite_file
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
-READING_COMMANDS = [["best"], ["status"], ["trials"], ["studies"], ["report", "-o", "r.html"], ["export"]]
+READING_COMMANDS = [["best"], ["status"], ["trials"], ["studies"], ["report", "-o", "r.html"], ["export"],
+                    ["worker", "quad", "--objective", "objectives:quadratic"]]  # a worker joins: it creates nothing
 
 
 def _invoke(*args: str) -> object:
@@ -154,7 +155,7 @@ def test_a_reading_command_refuses_a_missing_database_and_creates_none(
     monkeypatch.chdir(tmp_path)
     line = _one_error_line(_invoke(*command, "--storage", "sqlite:///typo.db"))
     assert f"no database at {tmp_path / 'typo.db'}" in line
-    assert "check the path (`tunesmith run CONFIG` or `tunesmith worker` create it)" in line
+    assert "check the path (`tunesmith run CONFIG` creates it)" in line
     assert "sqlite:////absolute/path.db" in line, "a relative path: the absolute form is explained"
     assert not (tmp_path / "typo.db").exists()
 

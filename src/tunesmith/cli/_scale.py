@@ -53,7 +53,8 @@ def _worker_objective(study: Study, reference: str | None) -> tuple[Callable[...
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds between heartbeats (default: the study's).")  # fmt: skip
 @click.option("--grace", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds of silence after which another worker's trial counts as lost.")  # fmt: skip
+              help="A check, not a setting: the grace is the study's (every worker judges lost trials alike), so a "
+                   "value other than the stored one is refused.")  # fmt: skip
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="When the budget is spent, wait for other workers' trials and run what lost ones free.")  # fmt: skip
 def worker(
@@ -69,7 +70,7 @@ def worker(
     interrupted and exits with code 130 (143 for SIGTERM).
     """
     url = storage
-    store = _open(url, create=True)
+    store = _open(url, create=False)  # a worker joins a study: a mistyped path is an error, not a new empty file
     overrides: dict[str, Any] = {}
     if heartbeat_interval is not None:
         overrides["heartbeat_interval"] = heartbeat_interval

@@ -80,8 +80,8 @@ def missing_database(url: str, database: str) -> StorageUnavailable:
     """A reading command was pointed at a SQLite file that does not exist (``database``: the URL's path)."""
     relative = "" if os.path.isabs(database) else f"; a relative path is read from {os.getcwd()}: {SQLITE_FORMS}"
     return StorageUnavailable(
-        f"no database at {os.path.abspath(database)} ({url}): check the path (`tunesmith run CONFIG` or "
-        f"`tunesmith worker` create it){relative}"
+        f"no database at {os.path.abspath(database)} ({url}): check the path (`tunesmith run CONFIG` creates "
+        f"it){relative}"
     )
 
 
@@ -89,7 +89,7 @@ def no_schema(url: str) -> StorageUnavailable:
     """A reading command was pointed at a database with no tunesmith tables."""
     return StorageUnavailable(
         f"{url} holds no tunesmith database (no tunesmith tables): check the path or database name "
-        "(run/worker create it)"
+        "(`tunesmith run CONFIG` creates it)"
     )
 
 
