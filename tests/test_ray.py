@@ -20,6 +20,7 @@ import pytest
 import tunesmith as ts
 from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import ConfigError
+from tunesmith.study import ObjectiveError
 
 # Loopback only: Ray would otherwise turn 127.0.0.1 into this machine's routed address. Read at import.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -201,3 +202,151 @@ def test_memory_limit_is_refused_for_ray_with_the_alternative() -> None:
         _study("memory", trials=1).optimize(lambda t: 0.0, executor="ray", memory_limit=10**9)
     with pytest.raises(ConfigError, match="num_gpus must be a finite number >= 0, got num_gpus=-1"):
         RayExecutor(num_gpus=-1)
+
+
+def _runaway_guard(limit: int) -> Any:
+    """A callback that ends a study recording more than ``limit`` trials: a runaway fails fast, not at the timeout."""
+
+    def guard(study: ts.Study, record: ts.TrialRecord) -> None:
+        if record.number >= limit:
+            raise AssertionError(f"trial #{record.number} recorded: the study ran past its budget")
+
+    return guard
+
+
+def test_a_trial_whose_process_dies_is_a_crash_that_spends_the_budget(cluster: Cluster) -> None:
+    def objective(trial: ts.Trial) -> float:
+        os._exit(3)  # what a segfault in native training code does to the task's worker
+
+    study = _study("memory", trials=3)
+    with pytest.raises(ObjectiveError, match="all 3 trials of this run failed and none worked"):
+        study.optimize(objective, executor=RayExecutor(workers=1), callbacks=[_runaway_guard(6)])
+    records = study.trials
+    assert len(records) == 3
+    assert all(r.kind is ts.TrialKind.CRASH and r.reason == "trial process died" for r in records), [
+        (r.number, r.kind, r.reason) for r in records
+    ]
+    assert "WorkerCrashedError" in (records[0].error or "")
+    assert all(counts_toward_budget(r) for r in records)
+
+
+@pytest.mark.slow
+def test_crashes_in_a_row_stop_the_study_through_fail_fast(cluster: Cluster) -> None:
+    def objective(trial: ts.Trial) -> float:
+        os._exit(3)
+
+    study = _study("memory", trials=30)
+    with pytest.raises(ObjectiveError, match="the first 10 trials all failed and none worked"):
+        study.optimize(objective, executor=RayExecutor(workers=2), callbacks=[_runaway_guard(14)])
+    crashed = [r for r in study.trials if r.kind is ts.TrialKind.CRASH]
+    assert len(crashed) == 10 and len(study.trials) <= 11, [(r.number, r.kind) for r in study.trials]
+
+
+def test_an_objective_the_ray_workers_cannot_import_stops_the_study_with_the_import_error(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The driver can import the objective's module, the cluster's workers cannot: its pickle names the module.
+    (tmp_path / "driver_only_objective.py").write_text("def objective(trial):\n    return trial.params['x']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from driver_only_objective import objective  # type: ignore[import-not-found]
+
+    study = _study("memory", trials=5)
+    with pytest.raises(ObjectiveError, match="No module named 'driver_only_objective'"):
+        study.optimize(objective, executor=RayExecutor(workers=1), callbacks=[_runaway_guard(8)])
+    records = study.trials
+    assert len(records) == 3, [(r.number, r.kind, r.reason) for r in records]
+    assert all(r.kind is ts.TrialKind.EXCEPTION and counts_toward_budget(r) for r in records)
+
+
+def test_define_by_run_parameters_come_back_from_the_ray_task(cluster: Cluster) -> None:
+    def objective(trial: ts.Trial) -> float:
+        lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+        return lr + trial.suggest_int("layers", 1, 4) * 0.01
+
+    study = ts.Study(metric="value", budget=ts.Budget(trials=2), storage="memory", name="dbr", seed=0)
+    result = study.optimize(objective, executor=RayExecutor(workers=1))
+    assert result.states == {"complete": 2}
+    for record in study.trials:
+        assert sorted(record.params) == ["layers", "lr"], record.params
+        assert record.metrics["value"] == pytest.approx(record.params["lr"] + record.params["layers"] * 0.01)
+    assert sorted(study.space) == ["layers", "lr"]
+
+
+SLEEPER = textwrap.dedent(
+    """
+    import time
+
+    def objective(trial):
+        time.sleep(60)
+        return trial.params["x"]
+    """
+)
+
+
+def test_sigterm_to_a_cli_worker_on_ray_records_the_trial_and_exits_143(cluster: Cluster, tmp_path: Path) -> None:
+    (tmp_path / "sleeper.py").write_text(SLEEPER)
+    db = tmp_path / "term.db"
+    _study(f"sqlite:///{db}", trials=2, name="term")
+    tunesmith = Path(sys.executable).with_name("tunesmith")
+    env = {**os.environ, "RAY_ADDRESS": cluster.address}  # join this cluster instead of starting one
+    worker = subprocess.Popen(
+        [str(tunesmith), "worker", "term", "--storage", f"sqlite:///{db}", "--objective", "sleeper:objective",
+         "--executor", "ray"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while "running" not in _states(db).values():
+            assert worker.poll() is None and time.monotonic() < deadline, "no trial started"
+            time.sleep(0.2)
+        time.sleep(1.0)  # past ray.init: the trial's task is submitted
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 143, err[-2000:]
+    assert "terminated (SIGTERM)" in err and "Carry on with: tunesmith worker term" in err, err[-2000:]
+    assert set(_states(db).values()) == {"failed"}, "the running trial was recorded interrupted"
+
+
+def test_ray_executor_is_exported_lazily_from_tunesmith_executors() -> None:
+    from tunesmith import executors
+    from tunesmith.executors import RayExecutor as exported
+
+    assert exported is RayExecutor and "RayExecutor" in executors.__all__
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, tunesmith, tunesmith.executors; "
+         "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith(('ray.', 'tunesmith.executors.ray'))))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert imported.stdout.strip() == "[]", "importing tunesmith imported the Ray executor or Ray"
+
+
+CRASH, EXCEPTION, LOST = ts.TrialKind.CRASH, ts.TrialKind.EXCEPTION, ts.TrialKind.LOST_WORKER
+
+
+FAILURES = [
+    ("WorkerCrashedError", (), CRASH, "trial process died"),
+    ("OutOfMemoryError", ("the node ran short",), ts.TrialKind.OUT_OF_MEMORY, "out of memory"),
+    ("RaySystemError", ("No module named 'm'",), EXCEPTION, "exception in trial task"),
+    ("RuntimeEnvSetupError", ("pip failed",), EXCEPTION, "exception in trial task"),
+    ("NodeDiedError", ("node gone",), LOST, "lost worker"),
+    ("LocalRayletDiedError", (), LOST, "lost worker"),
+    ("OwnerDiedError", ("ab", "", ""), LOST, "lost worker"),
+    ("ActorDiedError", (), LOST, "lost worker"),
+    ("TaskCancelledError", (), LOST, "lost worker"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kind", "reason"), FAILURES, ids=[row[0] for row in FAILURES])
+def test_each_ray_failure_is_recorded_as_what_failed(
+    name: str, args: tuple[Any, ...], kind: ts.TrialKind, reason: str
+) -> None:
+    from tunesmith.executors.ray import _failure
+
+    exc = getattr(ray.exceptions, name)(*args)
+    outcome = _failure(4, exc, ts.Decision.CONTINUE)
+    assert (outcome.number, outcome.kind, outcome.reason) == (4, kind, reason)
+    assert outcome.error == f"{name}: {exc}"

@@ -95,7 +95,7 @@ class TrialKind(Enum):
         BUDGET: the wall-time, resource or trial budget ran out under it.
     Lost (FAILED; neither spends the trial budget):
         INTERRUPTED: its process is gone (on this host), or the study loop was interrupted.
-        LOST_WORKER: its worker sent no heartbeat for ``grace`` seconds, or its Ray worker or node died.
+        LOST_WORKER: its worker sent no heartbeat for ``grace`` seconds, or the Ray node under it died.
     Failed (FAILED):
         EXCEPTION: the objective raised.
         CRASH: the trial's process died (a signal, an exit code) without reporting.

@@ -1,9 +1,13 @@
-"""Executors: run objectives and carry reports back; they hold no tuning logic."""
+"""Executors: run objectives and carry reports back; they hold no tuning logic.
+
+``RayExecutor`` is imported on first use (``from tunesmith.executors import RayExecutor``), so that importing
+tunesmith never loads the Ray executor's module; Ray itself is imported when the executor starts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith._registry import Registry
 from tunesmith.errors import ConfigError
@@ -12,16 +16,28 @@ from tunesmith.executors.inline import InlineExecutor
 from tunesmith.executors.processes import ProcessExecutor
 from tunesmith.executors.simulated import SimulatedExecutor
 
+if TYPE_CHECKING:  # imported on first use, by __getattr__
+    from tunesmith.executors.ray import RayExecutor
+
 __all__ = [
     "EXECUTORS",
     "Executor",
     "InlineExecutor",
     "ProcessExecutor",
+    "RayExecutor",
     "SimulatedExecutor",
     "TrialJob",
     "TrialOutcome",
     "make_executor",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RayExecutor":
+        from tunesmith.executors.ray import RayExecutor
+
+        return RayExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _inline(workers: int = 1, **limits: Any) -> Executor:

@@ -3,10 +3,14 @@
 The study stays on the driver: every ``trial.report`` inside a task goes to a small report hub
 (an actor pinned to the driver's node), the driver's `RayExecutor.wait` hands it to the study
 and sends the study's decision back, so schedulers decide on the driver exactly as with local
-processes. A task whose worker or node dies (``WorkerCrashedError``, ``NodeDiedError``, ...)
-becomes a failed outcome with reason ``"lost worker"``: it does not spend the trial budget and
-is re-queued when the study allows ``retries``. Ray's own task retries are off, so a trial is
-never run twice behind the study's back.
+processes. Failures are recorded as the processes executor records them: a trial whose own
+process dies under it (``os._exit``, a segfault: ``WorkerCrashedError``) is a CRASH, and an error
+deserialising or running the task (an objective whose module the workers cannot import:
+``RaySystemError``) an EXCEPTION with Ray's text; both spend the trial budget and count towards
+``fail_fast``. Only the machinery under a trial dying (its node or raylet, the object or actor it
+needs: ``NodeDiedError``, ``OwnerDiedError``, ...) makes a failed outcome with reason ``"lost
+worker"``, which does not spend the trial budget and is re-queued when the study allows
+``retries``. Ray's own task retries are off, so a trial is never run twice behind the study's back.
 
 Requires the ``ray`` extra: ``pip install 'tunesmith[ray]'``.
 """
@@ -15,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 import time
-import traceback
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from tunesmith._validate import duration, integer, real
@@ -30,17 +36,22 @@ from tunesmith.trial import TrialKind
 
 __all__ = ["RayExecutor"]
 
-# Exceptions that mean the machinery under a trial failed, not the objective: the trial is lost.
+# Exceptions that mean the machinery under a trial failed, not the objective: the trial is lost, owed a rerun.
+# (Ray raises NodeDiedError, not WorkerCrashedError, when it cannot reach the raylet of the task's node.) A
+# cancellation is lost too: our own, for trial_timeout, is recorded in `_expire` before Ray reports it.
 _LOST = (
-    "WorkerCrashedError",
     "NodeDiedError",
     "LocalRayletDiedError",
     "OwnerDiedError",
     "ObjectLostError",
     "ActorDiedError",
-    "RaySystemError",
     "TaskCancelledError",
 )
+# The trial's own process died while running it, its raylet alive: what the objective did (os._exit, a
+# segfault, the kernel's OOM killer), as a dead child is for the processes executor.
+_CRASHED = ("WorkerCrashedError",)
+# Ray's memory monitor killed the trial's process: the node ran short of memory.
+_OUT_OF_MEMORY = ("OutOfMemoryError",)
 
 
 class _ReportHub:
@@ -85,7 +96,31 @@ def _run_trial(objective: Objective, job: TrialJob, hub: Any) -> TrialOutcome:
     if outcome.failed:
         return outcome
     return TrialOutcome(
-        job.number, result=_plain(outcome.result), decision=outcome.decision, ran_all_steps=outcome.ran_all_steps
+        job.number,
+        result=_plain(outcome.result),
+        decision=outcome.decision,
+        ran_all_steps=outcome.ran_all_steps,
+        extra=outcome.extra,  # what a define-by-run objective asked for by name
+    )
+
+
+def _failure(number: int, exc: BaseException, decision: Decision) -> TrialOutcome:
+    """The outcome of a trial whose task failed in Ray, not in the objective (`run_job` catches the objective's
+    own exceptions): lost with the machinery under it, crashed with its process, or an error in the task."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    error = f"{type(exc).__name__}: {exc}"  # Ray's text holds the task's traceback; the driver's says nothing
+    if names & set(_LOST):
+        return TrialOutcome(number, reason="lost worker", kind=TrialKind.LOST_WORKER, error=error, decision=decision)
+    if names & set(_CRASHED):
+        return TrialOutcome(number, reason="trial process died", kind=TrialKind.CRASH, error=error, decision=decision)
+    if names & set(_OUT_OF_MEMORY):
+        return TrialOutcome(
+            number, reason="out of memory", kind=TrialKind.OUT_OF_MEMORY, error=error, decision=decision
+        )
+    # RaySystemError (an argument the worker cannot deserialise: the objective's module missing there),
+    # RuntimeEnvSetupError, TaskUnschedulableError...: the same for every configuration, so fail_fast sees it.
+    return TrialOutcome(
+        number, reason="exception in trial task", kind=TrialKind.EXCEPTION, error=error, decision=decision
     )
 
 
@@ -143,6 +178,9 @@ class RayExecutor(Executor):
         self._decisions: dict[int, Decision] = {}
         self._poll: Any = None
         self._done: list[TrialOutcome] = []
+        self._sigterm: Any = None  # the SIGTERM handler this executor wrapped (`_wrap_sigterm`)
+        self._on_sigterm: Any = None
+        self._raised: BaseException | None = None  # what that handler raised last
 
     # Lifecycle ---------------------------------------------------------------------------------
     def start(self, objective: Objective, on_report: ReportHandler) -> None:
@@ -157,7 +195,16 @@ class RayExecutor(Executor):
                 self._owns_ray = True
             else:
                 options["address"] = self.address
-            ray.init(**options)
+            # ray.init installs its own SIGTERM handler (a bare sys.exit(15)) over the one this process had: the
+            # CLI's, which records the cut-short trials and says how to carry on, exiting 143. Keep the one before.
+            main = threading.current_thread() is threading.main_thread()
+            sigterm = signal.getsignal(signal.SIGTERM) if main else None
+            try:
+                ray.init(**options)
+            finally:
+                if sigterm is not None:  # None: a handler not installed from Python, which cannot be put back
+                    signal.signal(signal.SIGTERM, sigterm)
+        self._wrap_sigterm()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = ray.get_runtime_context().get_node_id()
@@ -180,6 +227,12 @@ class RayExecutor(Executor):
         return len(self._running) + len(self._done)
 
     def wait(self, timeout: float | None) -> list[TrialOutcome]:
+        with self._signal_errors():
+            self._wait(timeout)
+        done, self._done = self._done, []
+        return done
+
+    def _wait(self, timeout: float | None) -> None:
         ray = self._ray
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._done and self._running:
@@ -199,8 +252,6 @@ class RayExecutor(Executor):
             self._expire()
             if deadline is not None and time.monotonic() >= deadline:
                 break
-        done, self._done = self._done, []
-        return done
 
     def shutdown(self, kill: bool = False) -> list[int]:
         left = [job.number for job, _ in self._running.values()]
@@ -218,9 +269,53 @@ class RayExecutor(Executor):
         if self._owns_ray:
             ray.shutdown()
             self._owns_ray = False
+        self._unwrap_sigterm()
         return left
 
     # Internals ---------------------------------------------------------------------------------
+    def _wrap_sigterm(self) -> None:
+        """Remember what the SIGTERM handler raises while this executor runs (main thread, a Python handler only).
+
+        A handler runs inside Ray's blocking calls (``ray.wait``, ``ray.get``), and Ray turns whatever it raises
+        there into a bare `KeyboardInterrupt`: the CLI's ``Terminated`` would read as Ctrl-C (exit 130, "interrupted"
+        instead of 143, "terminated (SIGTERM)"). `_signal_errors` raises the handler's own exception instead.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        handler = signal.getsignal(signal.SIGTERM)
+        if not callable(handler) or handler is self._on_sigterm:
+            return
+
+        def on_sigterm(signum: int, frame: Any) -> Any:
+            try:
+                return handler(signum, frame)
+            except BaseException as exc:
+                self._raised = exc
+                raise
+
+        self._sigterm, self._on_sigterm = handler, on_sigterm
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    def _unwrap_sigterm(self) -> None:
+        if self._sigterm is None or threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is self._on_sigterm:  # not replaced since by someone else
+            signal.signal(signal.SIGTERM, self._sigterm)
+        self._sigterm = self._on_sigterm = None
+
+    @contextlib.contextmanager
+    def _signal_errors(self) -> Iterator[None]:
+        """Within the block, a `KeyboardInterrupt` from Ray that stands for what the SIGTERM handler raised is
+        that exception again."""
+        self._raised = None
+        try:
+            yield
+        except KeyboardInterrupt as exc:
+            raised, self._raised = self._raised, None
+            if raised is None or raised is exc:
+                raise
+            raise raised from None
+
     def _answer(self, reports: list[tuple[str, int, int, dict[str, float]]]) -> None:
         """Hand each report to the study and send its decision back to the waiting task."""
         assert self._on_report is not None
@@ -238,15 +333,7 @@ class RayExecutor(Executor):
         try:
             outcome = self._ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
-            names = {cls.__name__ for cls in type(exc).__mro__}
-            lost = bool(names & set(_LOST))
-            outcome = TrialOutcome(
-                job.number,
-                reason="lost worker" if lost else "exception in trial task",
-                kind=TrialKind.LOST_WORKER if lost else TrialKind.EXCEPTION,
-                error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=2)}",
-                decision=decision,
-            )
+            outcome = _failure(job.number, exc, decision)
         self._done.append(outcome)
 
     def _expire(self) -> None:

@@ -127,7 +127,7 @@ class _SystematicFailure:
             raise ObjectiveError(
                 f"the last {self.lost} trials of this run all lost their worker (the last: {_failure_text(record)}): "
                 "a lost trial spends no budget, so a cluster or trial environment that loses every trial would run "
-                "for ever. Check the workers (their logs, memory, whether they can import the objective's module), "
+                "for ever. Check the workers and their nodes (their logs, memory, the network between them), "
                 "then run again; the lost trials stay recorded and are retried when retries allow.\n"
                 f"The last failure:\n{record.error or record.reason}",
                 record.error,
