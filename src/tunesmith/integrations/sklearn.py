@@ -219,7 +219,11 @@ class TunesmithSearchCV(BaseSearchCV):
                 f"scheduler {scheduler.name!r} pauses trials, but a scikit-learn fit cannot resume: use mode='stop'"
             )
         if scheduler.name == "pbt" or getattr(getattr(scheduler, "chosen", None), "name", "") == "pbt":
-            raise ConfigError("PBT continues training from checkpoints, which scikit-learn fits cannot do")
+            raise ConfigError(
+                "PBT continues training from checkpoints, which scikit-learn fits cannot do, got scheduler="
+                f"{scheduler.name!r}: use scheduler='asha' (or 'hyperband', 'median') to stop poor configurations "
+                "early, each fit starting afresh"
+            )
         if not isinstance(scheduler, FIFO) and resources is None:
             raise ConfigError(f"scheduler {scheduler.name!r} needs a resource: pass resource='n_samples' or 'max_iter'")
         if isinstance(scheduler, MedianStop) and resources is not None and scheduler.warmup_steps >= resources[1]:
