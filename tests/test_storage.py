@@ -93,3 +93,19 @@ def test_a_closed_sql_storage_opens_no_new_connection(tmp_path: Path) -> None:
     storage.close()
     with pytest.raises(StorageError, match="is closed"):
         storage.list_studies()
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_a_study_not_found_lists_the_studies_there_are_with_the_closest_first(storage: str, tmp_path: Path) -> None:
+    """From Python the message said only "no study named 'real-studdy' in ...", though the guide says it lists them."""
+    import tunesmith as ts
+    from tunesmith.errors import StudyNotFound
+
+    url = "memory" if storage == "memory" else f"sqlite:///{tmp_path / 'nf.db'}"
+    store = open_storage(url)
+    with pytest.raises(StudyNotFound, match=r"which holds no study yet: check the storage, or create the study"):
+        store.load_study("real-studdy")
+    for name in ("other", "real-study"):
+        ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=store, name=name, seed=0)
+    with pytest.raises(StudyNotFound, match=r"its studies are 'real-study', 'other'; did you mean 'real-study'\?"):
+        store.load_study("real-studdy")

@@ -8,6 +8,7 @@ any number of workers. Records are JSON; nothing is pickled.
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,7 +19,21 @@ from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import StudyNotFound
 from tunesmith.trial import PAUSED_SPANS, TrialKind, TrialRecord, TrialState
 
-__all__ = ["Proposal", "Proposer", "Storage", "StudyInfo", "name_forms"]
+__all__ = ["Proposal", "Proposer", "Storage", "StudyInfo", "name_forms", "study_not_found"]
+
+
+def study_not_found(name: str, where: str, names: Sequence[str]) -> StudyNotFound:
+    """`StudyNotFound` for ``name``, listing the studies ``where`` holds (the closest first) and the fix."""
+    if not names:
+        return StudyNotFound(
+            f"no study named {name!r} in {where}, which holds no study yet: check the storage, or create the study "
+            "with ts.Study(space, name=...) (`tunesmith run CONFIG`)"
+        )
+    close = difflib.get_close_matches(name, names, n=1)
+    shown = ", ".join(repr(n) for n in [*close, *(n for n in names if n not in close)][:10])
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    return StudyNotFound(f"no study named {name!r} in {where}: its studies are {shown}{more}{guess}")
 
 
 def name_forms(name: str) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from tunesmith.errors import StorageError, StudyNotFound, TrialNotRunning, not_running
-from tunesmith.storage.base import Proposer, Storage, StudyInfo, count_budgeted, name_forms
+from tunesmith.storage.base import Proposer, Storage, StudyInfo, count_budgeted, name_forms, study_not_found
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["MemoryStorage"]
@@ -41,7 +41,8 @@ class MemoryStorage(Storage):
                 for info in self._studies.values():
                     if info.name == form:
                         return info
-        raise StudyNotFound(f"no study named {name!r} in memory storage")
+            names = [info.name for info in self._studies.values()]
+        raise study_not_found(name, "memory storage", names)
 
     def list_studies(self) -> list[StudyInfo]:
         with self._lock:

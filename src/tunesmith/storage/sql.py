@@ -65,6 +65,7 @@ from tunesmith.storage.base import (
     count_budgeted,
     name_forms,
     paused_until,
+    study_not_found,
 )
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -205,7 +206,10 @@ class SQLStorage(Storage):
             for form in name_forms(name):
                 row = row or conn.execute(sa.select(studies_table).where(studies_table.c.name == form)).first()
         if row is None:
-            raise StudyNotFound(f"no study named {name!r} in {self.url}")
+            with self._connections.open() as conn:
+                query = sa.select(studies_table.c.name).order_by(studies_table.c.id)
+                names = [str(n) for n in conn.execute(query).scalars()]
+            raise study_not_found(name, self.url, names)
         return _study_from_row(row)
 
     def list_studies(self) -> list[StudyInfo]:
