@@ -104,7 +104,7 @@ def test_a_trial_diverged_at_a_report_is_stopped_with_kind_diverged() -> None:
 
 @pytest.mark.parametrize(
     ("result", "kind"),
-    [(float("nan"), TrialKind.NON_FINITE), ({"other": 1.0}, TrialKind.BAD_RESULT), ("text", TrialKind.BAD_RESULT)],
+    [(float("nan"), TrialKind.NON_FINITE), ({"other": 1.0}, TrialKind.MISSING_METRIC), ("text", TrialKind.BAD_RESULT)],
 )
 def test_a_result_without_a_usable_metric_records_its_kind(result: object, kind: TrialKind) -> None:
     study = ts.Study(SPACE, metric="loss", storage="memory", seed=0)

@@ -20,6 +20,7 @@ __all__ = [
     "Guardrail",
     "Metric",
     "MetricDirectionWarning",
+    "MissingMetric",
     "is_per_example",
     "metric_named",
     "normalise_result",
@@ -265,5 +266,9 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
         except (TypeError, ValueError):
             raise ValueError(f"metric {key!r} is not a number: {value!r}") from None
     if metric.name not in out:
-        raise ValueError(f"the result has no {metric.name!r} (the study's metric); it has {sorted(out)}")
+        raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); it has {sorted(out)}")
     return out
+
+
+class MissingMetric(ValueError):
+    """A result that can be read but lacks the study's metric (a trial of kind MISSING_METRIC, not BAD_RESULT)."""

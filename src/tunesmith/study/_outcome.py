@@ -10,7 +10,7 @@ from typing import Any
 from tunesmith.budget import Budget
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
-from tunesmith.objective import Guardrail, Metric, normalise_result
+from tunesmith.objective import Guardrail, Metric, MissingMetric, normalise_result
 from tunesmith.schedulers import Scheduler
 from tunesmith.schedulers.successive_halving import crossed_level
 from tunesmith.study._limits import spent_beyond_trials
@@ -83,6 +83,9 @@ def judge(
     else:
         try:
             metrics = normalise_result(result, metric)
+        except MissingMetric as exc:
+            return Outcome(TrialState.FAILED, dict(last_reported), f"missing metric: {exc}",
+                           kind=TrialKind.MISSING_METRIC)  # fmt: skip
         except ValueError as exc:
             return Outcome(TrialState.FAILED, dict(last_reported), f"bad result: {exc}", kind=TrialKind.BAD_RESULT)
     value = metrics.get(metric.name)
