@@ -56,13 +56,15 @@ def test_fail_fast_none_keeps_going() -> None:
     assert result.trials_run == 6 and len(result.failures) == 6
 
 
-def _run_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str, trials: int) -> Result:
+def _run_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str, trials: int, settings: str = ""
+) -> Result:
     """``tunesmith run`` on a study of one float, whose objective (module ``name``) returns ``body``."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / f"{name}.py").write_text(f"def objective(trial):\n    return {body}\n")
     (tmp_path / "study.toml").write_text(
-        f'name = "{name}"\nobjective = "{name}:objective"\nseed = 1\n[metric]\nname = "loss"\n[budget]\n'
-        f'trials = {trials}\n[space]\nx = {{ type = "float", low = 0.0, high = 1.0 }}\n'
+        f'name = "{name}"\nobjective = "{name}:objective"\nseed = 1\n{settings}\n[metric]\nname = "loss"\n'
+        f'[budget]\ntrials = {trials}\n[space]\nx = {{ type = "float", low = 0.0, high = 1.0 }}\n'
     )
     return CliRunner().invoke(cli, ["run", "study.toml", "--storage", f"sqlite:///{tmp_path / 's.db'}",
                                     "--no-progress", "--no-report"])  # fmt: skip
@@ -74,6 +76,16 @@ def test_the_cli_exits_non_zero_with_the_exception_when_the_objective_is_broken(
     result = _run_config(tmp_path, monkeypatch, "bug", "undefined_name", trials=40)
     assert result.exit_code != 0, result.output
     assert "NameError" in result.output and "undefined_name" in result.output
+
+
+def test_the_cli_says_how_to_keep_going_in_a_config_and_fail_fast_false_there_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message said "pass fail_fast=None", which no option or config key of `tunesmith run` could do."""
+    stopped = _run_config(tmp_path, monkeypatch, "typo", '{"los": 1.0}', trials=6)
+    assert stopped.exit_code == 1 and "(in a config file: fail_fast = false) to keep going" in stopped.output
+    kept = _run_config(tmp_path, monkeypatch, "typo2", '{"los": 1.0}', trials=6, settings="fail_fast = false")
+    assert kept.exit_code == 0 and "6 trials" in kept.output, kept.output
 
 
 def test_a_trial_timeout_holds_with_the_default_executor() -> None:

@@ -50,7 +50,7 @@ __all__ = ["StudyConfig", "import_object", "load_config"]
 
 _KNOWN_KEYS = {
     "name", "objective", "storage", "seed", "workers", "executor", "sampler", "scheduler", "metric",
-    "guardrails", "budget", "space", "memory_limit", "trial_timeout", "holdout", "lr_probe",
+    "guardrails", "budget", "space", "memory_limit", "trial_timeout", "holdout", "lr_probe", "fail_fast",
 }  # fmt: skip
 
 
@@ -73,6 +73,7 @@ class StudyConfig:
     executor: str = "inline"
     memory_limit: int | None = None
     trial_timeout: float | None = None
+    fail_fast: int | None = 3  # `Study.optimize`'s; ``fail_fast = false`` in the file: never stop on failures
     extra: dict[str, Any] = field(default_factory=dict)
 
     def load_objective(self) -> Callable[..., Any]:
@@ -139,6 +140,19 @@ def _duration_setting(data: Mapping[str, Any], key: str) -> float | None:
     return None if value is None else duration(key, value, fix=fix)
 
 
+def _fail_fast(data: Mapping[str, Any]) -> int | None:
+    """``fail_fast``: how many identical failures, before any trial worked, stop the run (3); ``false`` never."""
+    value = data.get("fail_fast", 3)
+    if value is False:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(
+            "fail_fast must be a number of failures or false, got fail_fast = true: write fail_fast = 3 (the "
+            "default), or fail_fast = false to never stop on failures"
+        )
+    return integer("fail_fast", value, minimum=1, fix="write fail_fast = 3, or fail_fast = false to keep going")
+
+
 def load_config(path: str | Path) -> StudyConfig:
     """Read and validate a config; every problem becomes one `ConfigError` naming the key."""
     path = Path(path).resolve()
@@ -199,5 +213,6 @@ def load_config(path: str | Path) -> StudyConfig:
         executor=str(executor),
         memory_limit=_int_setting(data, "memory_limit", None, 1),
         trial_timeout=_duration_setting(data, "trial_timeout"),
+        fail_fast=_fail_fast(data),
         extra={k: data[k] for k in ("holdout", "lr_probe") if k in data},
     )

@@ -149,6 +149,7 @@ def run(
             executor=executor,
             memory_limit=cfg.memory_limit,
             trial_timeout=cfg.trial_timeout,
+            fail_fast=cfg.fail_fast,
             progress=show,
         )
         findings, took = _analyse(study)

@@ -93,7 +93,8 @@ def worker(
         limits: dict[str, Any] = {}
         chosen = executor
         if config is not None:
-            limits = {"memory_limit": config.memory_limit, "trial_timeout": config.trial_timeout}
+            limits = {"memory_limit": config.memory_limit, "trial_timeout": config.trial_timeout,
+                      "fail_fast": config.fail_fast}  # fmt: skip
             if chosen is None and not (config.executor == "inline" and workers > 1):
                 chosen = config.executor
         chosen = chosen or ("processes" if workers > 1 else "inline")

@@ -111,7 +111,8 @@ class _SystematicFailure:
                 f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
                 f"{_failure_text(record)}. The study stopped instead of spending its budget on a broken objective; "
                 "fix it and run again (the failures stay recorded, with their tracebacks), or pass fail_fast=None "
-                f"to keep going.\nThe last traceback:\n{record.error or record.reason}",
+                "(in a config file: fail_fast = false) to keep going.\n"
+                f"The last traceback:\n{record.error or record.reason}",
                 record.error,
             )
 
@@ -167,13 +168,13 @@ class _SystematicFailure:
         if self.limit is not None and len(self.failures) < self.limit:
             why = (f"The study has no result. With {len(self.failures)} failed, the configurations tried may be to "
                    "blame rather than the objective; `tunesmith trials --failed` lists them with their tracebacks: "
-                   "fix what they show and run again, run more trials, or pass fail_fast=None to keep "
-                   "going.")  # fmt: skip
+                   "fix what they show and run again, run more trials, or pass fail_fast=None (in a config file: "
+                   "fail_fast = false) to keep going.")  # fmt: skip
         else:
             why = ("Every configuration tried failed, so the objective or the space is broken (a learning rate range "
                    "that always diverges, a model that never fits in memory, a time limit no trial meets); the study "
                    "stopped instead of spending its budget. `tunesmith trials --failed` lists them; fix it and run "
-                   "again, or pass fail_fast=None to keep going.")  # fmt: skip
+                   "again, or pass fail_fast=None (in a config file: fail_fast = false) to keep going.")  # fmt: skip
         return ObjectiveError(
             f"{what} ({counts}; the last: {_failure_text(last)}). {why}\n"
             f"The last failure:\n{last.error or last.reason}",
