@@ -318,3 +318,21 @@ def test_the_summary_prints_each_candidates_search_value_in_full_not_cut_to_six_
     for candidate in report.candidates:
         assert candidate.original is not None and f"(search {candidate.original:.4g};" in report.summary()
         assert 1e-5 < candidate.original < 3e-5
+
+
+def test_a_declared_baseline_run_by_validate_top_gets_the_very_seeds_the_candidates_get() -> None:
+    """The guide says so; the baseline ran its declared 5 seeds beside candidates on 3, and the margin compared
+    means over different seed sets."""
+    from tunesmith.attributes import BaselineAttr, read_attr
+
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        return {"loss": (trial.params["x"] - 0.3) ** 2 + (trial.seed % 100) / 1e4}
+
+    study = ts.Study(space, metric="loss", budget=ts.Budget(trials=6), storage="memory", seed=0, baseline={"x": 0.5})
+    study.optimize(objective)
+    report = ts.validate_top(study, objective, k=2, seeds=3)
+    baseline = read_attr(study.attrs, BaselineAttr)
+    assert baseline is not None and len(baseline.values) == 3
+    assert set(baseline.seeds or ()) == set(report.seeds)

@@ -125,10 +125,12 @@ def evaluate_baseline(
     return baseline
 
 
-def run_pending_baseline(study: Study, objective: Objective, *, progress: bool | None = None) -> Baseline | None:
+def run_pending_baseline(
+    study: Study, objective: Objective, *, seeds: int | None = None, progress: bool | None = None
+) -> Baseline | None:
     """Evaluate a declared baseline that has not run yet (`validate_top` and the config-driven
-    sequence call it; the study itself never runs it)."""
+    sequence call it; the study itself never runs it), on ``seeds`` seeds (default: the declared count)."""
     declared = read_attr(study.attrs, BaselineAttr)
     if declared is not None and declared.params is not None and not declared.runs:
-        return evaluate_baseline(study, objective, progress=progress)
+        return evaluate_baseline(study, objective, seeds=seeds, progress=progress)
     return None

@@ -365,7 +365,8 @@ def validate_top(
     top = [chosen_from_front(study, "validate_top")] if several else top_configurations(study.trials, study.metric, k)
     if not top:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
-    run_pending_baseline(study, objective, progress=progress)  # a declared baseline runs first, on the same seeds
+    # A declared baseline runs first, on the very seeds the candidates get (the seed list's first ``seeds``).
+    run_pending_baseline(study, objective, seeds=len(seed_values), progress=progress)
     candidates = []
     label = f"re-running the top {len(top)} of {study.name} across {len(seed_values)} seeds"
     expected = typical_duration(top)  # the same configurations took this long in the search
