@@ -255,7 +255,8 @@ def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | N
     count = budget.trials * share
     sentence = (
         f"{scheduler.name} trains about {count:.3g} of {budget.trials} configurations to the full resource "
-        f"({share:.1%} go through every rung)"
+        f"({share:.1%} go through every rung once the rungs are full; the first trials, promoted among few "
+        "peers, may add a few)"
     )
     if count < MIN_FULLY_TRAINED:
         sentence += (
