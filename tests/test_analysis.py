@@ -369,3 +369,33 @@ def test_importance_of_values_near_the_float_limit_is_finite() -> None:
                            {"loss": v}) for i, v in enumerate([1e300, -1e300, 1.0, 2.0, 3.0, 4.0])]  # fmt: skip
     result = importance(records, space, "loss")
     assert all(math.isfinite(item.mean) and 0.0 <= item.mean <= 1.0 for item in result.main)
+
+
+def test_a_trial_cut_short_by_the_scheduler_is_not_called_underfitting() -> None:
+    """ASHA's promote mode cut four trials at rung 3 while their loss still fell; the report called them levelled
+    off ("underfitting") and advised narrowing lr away from the only trial trained to the end, the best."""
+    steps = np.arange(1, 10)
+    records = [_curve_record(0, list(0.1 + 0.9 * np.exp(-steps / 2)))]
+    for number in range(1, 5):
+        cut = list(1.0 - 0.11 * np.arange(1, 4))  # still falling when the scheduler stopped it at step 3
+        records.append(_curve_record(number, cut, state=TrialState.STOPPED, kind=TrialKind.SCHEDULER))
+    found = classify_curves(records, ts.Metric("loss", "min"))
+    assert all(found[n].signature is Signature.HEALTHY for n in range(1, 5)), [found[n].detail for n in range(5)]
+
+
+def test_a_narrowing_that_would_rule_out_the_best_trial_is_not_advised() -> None:
+    space = ts.Space({"lr": ts.Float(1e-4, 1.0, log=True)})
+    steps = np.arange(1, 10)
+    records = []
+    for number in range(12):  # healthy, lr below 0.05
+        lr = 10 ** (-4 + number * 0.2)
+        records.append(_curve_record(number, list(0.2 + 0.9 * np.exp(-steps / 2)), params={"lr": lr}))
+    for number in range(12, 17):  # levelled off high, lr above 0.05
+        lr = 0.06 + 0.01 * (number - 12)
+        records.append(_curve_record(number, list(0.9 + 0.1 * np.exp(-steps)), params={"lr": lr}))
+    records.append(_curve_record(17, list(0.05 + 0.9 * np.exp(-steps / 2)), params={"lr": 0.4}))  # the best
+    result = diagnose(records, space, ts.Metric("loss", "min"))
+    texts = [s.text for s in result.suggestions]
+    assert any(a.signature is Signature.UNDERFITTING and a.rule.param == "lr" for a in result.attributions)
+    assert not any(t.startswith("narrow lr") for t in texts), texts
+    assert "lr is not narrowed: the best trial, #17 (lr=0.4), lies in that region" in texts

@@ -35,7 +35,7 @@ import numpy as np
 from tunesmith._validate import integer, real
 from tunesmith.analysis._common import as_metric, format_value
 from tunesmith.objective import Metric
-from tunesmith.trial import TrialKind, TrialRecord
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["CurveDiagnosis", "Signature", "SignatureThresholds", "classify_curves", "signature_counts"]
 
@@ -127,6 +127,8 @@ def classify_curves(
     reference = _Reference.of(curves.values())
     out: dict[int, CurveDiagnosis] = {}
     shaped: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
+    # Cut short by the scheduler or the budget: the curve ends where training was stopped, not where it levelled.
+    truncated = {r.number for r in finished if r.state is TrialState.STOPPED and r.kind in _CUT_SHORT}
     for record in finished:
         curve = curves.get(record.number)
         final = record.metrics.get(name)
@@ -139,7 +141,7 @@ def classify_curves(
     # that is measurement noise, not a rebound, in a study whose every curve is that noisy.
     noise = float(np.median([_noise(c[1]) for _, c in shaped])) if shaped else 0.0
     for number, curve in shaped:
-        signature, detail = _shape(curve, reference, rules, name, sign, noise)
+        signature, detail = _shape(curve, reference, rules, name, sign, noise, number in truncated)
         out[number] = CurveDiagnosis(number, signature, detail)
     return dict(sorted(out.items()))
 
@@ -214,6 +216,7 @@ def _shape(
     name: str,
     sign: float,
     noise: float,
+    truncated: bool = False,
 ) -> tuple[Signature, str]:
     steps, values = curve
     last_step = float(steps[-1])
@@ -254,6 +257,7 @@ def _shape(
     closed_late = float(values[third][0] - values[-1]) / gap if third.any() else 0.0
     if (
         len(values) >= 2
+        and not truncated
         and open_share > rules.underfit_gap
         and float(values[-1] - best) > noise_rise
         and closed_late < rules.plateau
@@ -264,6 +268,9 @@ def _shape(
         )
     return Signature.HEALTHY, f"{name} reached {shown(values[-1])} at step {int(last_step)}"
 
+
+# A trial stopped for these reasons was cut short: its curve cannot show that it levelled off (underfitting).
+_CUT_SHORT = (TrialKind.SCHEDULER, TrialKind.BUDGET)
 
 # How many standard errors of the difference of two points a rise must exceed to be more than the curve's noise.
 _NOISE_CUT = 3.0

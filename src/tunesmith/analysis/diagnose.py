@@ -43,7 +43,7 @@ from tunesmith.analysis.curves import (
 from tunesmith.analysis.importance import ImportanceResult
 from tunesmith.objective import Metric
 from tunesmith.space import Choice, Float, Int, Param, Space
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialRecord, best_record
 
 __all__ = ["Attribution", "Diagnosis", "Rule", "Suggestion", "diagnose"]
 
@@ -204,6 +204,7 @@ def diagnose(
     judged = [r for r in records if r.number in curves]
     attributions: list[Attribution] = []
     suggestions: list[Suggestion] = []
+    best = best_record(records, metric_)
     for signature in Signature:
         if not signature.is_failure:
             continue
@@ -220,6 +221,11 @@ def diagnose(
             Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered, p_value)
         )
         suggestion = _narrowing(found.rule, space[found.rule.param], signature)
+        if suggestion is not None and best is not None and found.rule.holds(best.params):
+            # The region to leave holds the best trial: narrowing would rule out the best result so far.
+            value = format_value(best.params[found.rule.param])
+            suggestion = (f"{found.rule.param} is not narrowed: the best trial, #{best.number} ({found.rule.param}="
+                          f"{value}), lies in that region")  # fmt: skip
         if suggestion is not None:
             suggestions.append(Suggestion(suggestion, found.rule.param, attributions[-1].describe()))
     if importance is not None:
