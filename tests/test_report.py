@@ -287,3 +287,16 @@ def test_per_example_results_are_shown_with_their_error_and_a_top_within_noise_i
     after = " ".join(out.getvalue().split())
     assert f"the seed re-runs picked #{stability.winner.trial} across 2 seeds" in after, "not: run validate_top"
     assert "ts.validate_top(study, objective) re-runs them" not in after
+
+
+def test_the_html_importance_section_carries_its_caveat_beside_the_figure(tmp_path: Path) -> None:
+    """The caveat that the shares divide noise sat under "Diagnosis", while the importance section claimed
+    shares of the metric's variance without it."""
+    space = ts.Space({"a": ts.Float(0.0, 1.0), "b": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(trials=14))
+    study.optimize(lambda t: float(np.random.default_rng(t.seed).normal()))  # no parameter matters
+    page = write_report(study, tmp_path / "noise.html").read_text()
+    section = page.split("<h2>Hyperparameter importance</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "the shares divide noise, not effects" in section
+    diagnosis = page.split("<h2>Diagnosis</h2>", 1)[1].split("<h2>", 1)[0] if "<h2>Diagnosis</h2>" in page else ""
+    assert "the shares divide noise" not in diagnosis

@@ -257,7 +257,7 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
         first = f"importance of {data.metric.name}, the first objective (the others are not analysed)"
         notes = [first if data.several else None, result.explained_note()]
         if level is not None:
-            reached = sum(1 for r in records if r.state.is_finished and r.value(data.metric.name) is not None)
+            reached = result.n_trials  # those the forest measured (a diverged trial's value is not finite)
             notes.append(f"importance measured at resource {level:g}, the highest rung {reached} trials reached")
         note = "; ".join(n for n in notes if n) or None
     except NotEnoughTrials as exc:

@@ -123,7 +123,8 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
             "Hyperparameter importance",
             "<p>Share of the metric's variance explained by each parameter (main effect) and by each pair beyond "
             "their main effects (interaction), from a random forest; error bars show one standard deviation over "
-            "its trees.</p>",
+            "its trees.</p>"
+            + (f'<p class="warn">{html.escape(found.importance_note)}</p>' if found.importance_note else ""),
             plots.importance(found.importance, found.importance_note),
         )
     )
@@ -303,8 +304,7 @@ def _diagnosis_html(found: Findings) -> str:
     )
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:]) or "<li>no failure pattern to report</li>"
     head = html.escape(lines[0]) if lines else ""
-    note = f'<p class="warn">{html.escape(found.importance_note)}</p>' if found.importance_note else ""
-    return f"<p>{head}</p><p>{counts}</p><ul>{items}</ul>{note}"
+    return f"<p>{head}</p><p>{counts}</p><ul>{items}</ul>"
 
 
 def _budget_html(data: ReportData) -> str:
