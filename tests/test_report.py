@@ -285,8 +285,10 @@ def test_per_example_results_are_shown_with_their_error_and_a_top_within_noise_i
     out = io.StringIO()
     summary(study, console=Console(file=out, width=200), analyses=False)
     after = " ".join(out.getvalue().split())
-    assert f"the seed re-runs picked #{stability.winner.trial} across 2 seeds" in after, "not: run validate_top"
+    rerun = ", ".join(f"#{c.trial}" for c in stability.candidates)
+    assert f"the seed re-runs of {rerun} picked #{stability.winner.trial} across 2 seeds" in after, "not: run it"
     assert "ts.validate_top(study, objective) re-runs them" not in after
+
 
 
 def test_the_html_importance_section_carries_its_caveat_beside_the_figure(tmp_path: Path) -> None:
@@ -300,3 +302,23 @@ def test_the_html_importance_section_carries_its_caveat_beside_the_figure(tmp_pa
     assert "the shares divide noise, not effects" in section
     diagnosis = page.split("<h2>Diagnosis</h2>", 1)[1].split("<h2>", 1)[0] if "<h2>Diagnosis</h2>" in page else ""
     assert "the shares divide noise" not in diagnosis
+
+
+def test_the_tie_note_names_the_tied_trials_the_seed_re_runs_did_not_cover() -> None:
+    """It said "the seed re-runs picked #16" of ten tied trials when only #16 and #19 were re-run."""
+    from tunesmith.report._data import tie_note
+
+    def told(number: int, acc: float) -> TrialRecord:
+        return TrialRecord(number, {"x": number / 10}, number, TrialState.COMPLETE,
+                           {"acc": acc, "stderr:acc": 0.02, "count:acc": 200.0})  # fmt: skip
+
+    records = tuple(told(n, 0.90 - 0.001 * n) for n in range(5))
+    stability = {"metric": "acc", "direction": "max", "rule": "lcb", "seeds": [1, 2, 3], "winner": 1,
+                 "winner_params": {"x": 0.1},
+                 "candidates": [{"label": "#0", "trial": 0, "values": [0.9] * 3, "original": 0.9},
+                                {"label": "#1", "trial": 1, "values": [0.91] * 3, "original": 0.899}]}  # fmt: skip
+    data = ReportData(name="s", space=ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("acc", "max"),
+                      records=records, attrs={"seed_stability": stability})  # fmt: skip
+    note = tie_note(data, 5)
+    assert note is not None and "the seed re-runs of #0, #1 picked #1 across 3 seeds" in note
+    assert "#2, #3, #4 were not re-run: ts.validate_top(study, objective, k=5)" in note

@@ -203,7 +203,14 @@ def tie_note(data: ReportData, top_k: int) -> str | None:
             "search cannot tell them apart")  # fmt: skip
     stability = read_attr(data.attrs, SeedStabilityAttr)
     if stability is not None and stability.winner is not None:
-        return f"{said}; the seed re-runs picked #{stability.winner} across {len(stability.seeds or ())} seeds"
+        rerun = [c.trial for c in stability.candidates or () if c.trial is not None and c.trial >= 0]
+        said += (f"; the seed re-runs of {', '.join(f'#{n}' for n in rerun)} picked #{stability.winner} across "
+                 f"{len(stability.seeds or ())} seeds")  # fmt: skip
+        left = [f"#{r.number}" for r in tied if r.number not in rerun]
+        if left:
+            said += (f"; {', '.join(left)} were not re-run: ts.validate_top(study, objective, k={top_k}) re-runs "
+                     "the top trials across seeds")  # fmt: skip
+        return said
     return f"{said}; ts.validate_top(study, objective) re-runs them across seeds"
 
 
