@@ -429,3 +429,15 @@ def test_mo_schedulers_stop_trials_and_the_trial_budget_stays_exact(scheduler: t
     # alone (the same study with metric="f1"), none above x0 = 0.9 does.
     finished = [r.params["x0"] for r in s.trials if r.state is TrialState.COMPLETE]
     assert min(finished) < 0.05 and max(finished) > 0.95
+
+
+def test_a_choice_made_after_the_last_trial_reaches_the_dashboards_cached_figures() -> None:
+    """The figure cache keyed on the trials only: the front figure lacked the chosen trial until a trial changed."""
+    s = zdt1_study(12)
+    cache = SnapshotCache()
+    before = snapshot(s.info, s.trials, cache)["figures"]["pareto_front"]
+    chosen = s.choose(ts.choose.knee())
+    after = snapshot(s.info, s.trials, cache)["figures"]["pareto_front"]
+    names = [trace.get("name", "") for trace in after["data"]]
+    assert any(f"#{chosen.number}" in name for name in names), names
+    assert after != before

@@ -7,6 +7,7 @@ Nothing here writes: a study is read with `Storage.load_study` and `Storage.get_
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -97,11 +98,13 @@ def _figures(data: ReportData) -> dict[str, Any]:
     return {name: json.loads(figure.to_json()) for name, figure in figures.items()}
 
 
-def _fingerprint(records: Sequence[TrialRecord]) -> tuple[tuple[Any, ...], ...]:
-    """Changes whenever anything a figure draws changes (new trials, states, reports, invalidations)."""
-    return tuple(
-        (r.number, r.state.value, r.resource, len(r.intermediate), r.finished_at, r.invalidated) for r in records
+def _fingerprint(data: ReportData) -> tuple[Any, ...]:
+    """Changes whenever anything a figure draws changes: new trials, states, reports, invalidations, and the
+    study's attributes (a choice from the front, the baseline's line, the reference point)."""
+    trials = tuple(
+        (r.number, r.state.value, r.resource, len(r.intermediate), r.finished_at, r.invalidated) for r in data.records
     )
+    return trials, hashlib.sha256(json.dumps(data.attrs, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class SnapshotCache:
@@ -112,10 +115,10 @@ class SnapshotCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._figures: dict[str, tuple[tuple[tuple[Any, ...], ...], dict[str, Any]]] = {}
+        self._figures: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def figures(self, data: ReportData) -> dict[str, Any]:
-        key = _fingerprint(data.records)
+        key = _fingerprint(data)
         with self._lock:
             cached = self._figures.get(data.name)
             if cached is not None and cached[0] == key:
