@@ -322,3 +322,21 @@ def test_the_tie_note_names_the_tied_trials_the_seed_re_runs_did_not_cover() -> 
     note = tie_note(data, 5)
     assert note is not None and "the seed re-runs of #0, #1 picked #1 across 3 seeds" in note
     assert "#2, #3, #4 were not re-run: ts.validate_top(study, objective, k=5)" in note
+
+
+def test_the_html_top_table_and_the_dashboards_best_show_a_per_example_metric_with_its_error(
+    tmp_path: Path,
+) -> None:
+    """The terminal said 0.975 ± 0.0111 (n=200); the HTML top table and the dashboard said 0.975."""
+    from tunesmith.dashboard._data import SnapshotCache, snapshot
+
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metric=ts.Metric("acc", "max"), sampler="random", storage="memory", seed=0,
+                     budget=ts.Budget(trials=4))  # fmt: skip
+    study.optimize(lambda t: {"acc": np.random.default_rng(t.seed).random(200) < 0.9})
+    best = study.best
+    assert best is not None
+    shown = f"{best.metrics['acc']:.3g} ± {best.metrics['stderr:acc']:.3g} (n=200)"
+    top = write_report(study, tmp_path / "r.html").read_text().split("<h2>Top 10 trials</h2>", 1)[1].split("<h2>")[0]
+    assert shown in top
+    assert snapshot(study.info, study.trials, SnapshotCache())["best"]["text"] == shown

@@ -12,12 +12,13 @@ def test_report_shows_baseline_optimism_and_holdout_openings(tmp_path: Path) -> 
     study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage="memory", seed=0, sampler="random",
                      budget=ts.Budget(trials=8))  # fmt: skip
     study.optimize(lambda t: (t.params["x"] - 0.3) ** 2)
-    study.set_attr("baseline", {"mean": 0.2, "params": {"x": 0.5}, "runs": [{}, {}, {}]})
+    study.set_attr("baseline", {"mean": 0.2, "std": 0.03, "params": {"x": 0.5}, "runs": [{}, {}, {}]})
     study.set_attr("optimism", {"best": 0.01, "compared": 8, "corrected": 0.02, "estimate": 0.01,
                                 "method": "order statistics", "detail": "best of 8 <scores>"})  # fmt: skip
     study.set_attr("holdout_log", [{"at": 1.7e9, "trial": 3, "how": "best", "forced": False},
                                    {"at": 1.7e9 + 60, "trial": 3, "how": "best", "forced": True}])  # fmt: skip
     text = write_report(study, tmp_path / "r.html").read_text()
     assert "baseline (defaults)" in text and "run across 3 seeds" in text
+    assert "mean 0.2 ± 0.03 (standard deviation over seeds)" in text  # its spread, as the re-runs printed it
     assert "8 configurations were compared" in text and "best of 8 &lt;scores&gt;" in text
     assert text.count("first opening") == 1 and text.count("<td>forced</td>") == 1

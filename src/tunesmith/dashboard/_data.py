@@ -18,6 +18,7 @@ from tunesmith._attribute_json import json_safe
 from tunesmith.analysis import diagnose
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
+from tunesmith.report._data import value_text
 from tunesmith.schedulers import make_scheduler
 from tunesmith.storage import StudyInfo
 from tunesmith.study import DEFAULT_GRACE, StudySpec, gone_notes
@@ -137,7 +138,10 @@ def snapshot(
     metric = data.metric.name
     usage = Budget.usage(records, time.time() if now is None else now)
     best = None if data.several else data.best  # several objectives: no best, the front instead
-    best_json = None if best is None else {"number": best.number, "value": best.value(metric), "params": best.params}
+    best_json = None if best is None else {
+        "number": best.number, "value": best.value(metric), "text": value_text(best.metrics, metric),
+        "params": best.params,
+    }  # fmt: skip
     latest = sorted(records, key=lambda r: r.number, reverse=True)[:LATEST]
     spec = StudySpec.from_json(info.spec)
     gone = gone_notes(

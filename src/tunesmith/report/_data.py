@@ -158,17 +158,22 @@ class ReportData:
 def metrics_text(metrics: Mapping[str, float]) -> str:
     """``name=value`` pairs, a metric returned per example shown with its standard error and count
     (``val_acc=0.965 ± 0.0141 (n=171)``) rather than as three unrelated numbers."""
-    parts = []
-    for name, value in metrics.items():
-        if name.startswith((STDERR, COUNT)):
-            continue
-        stderr, count = metrics.get(f"{STDERR}{name}"), metrics.get(f"{COUNT}{name}")
-        if stderr is None:
-            parts.append(f"{name}={format_value(value)}")
-        else:
-            size = "" if count is None else f" (n={int(count)})"
-            parts.append(f"{name}={format_value(value)} ± {format_value(stderr)}{size}")
-    return ", ".join(parts)
+    return ", ".join(
+        f"{name}={value_text(metrics, name)}" for name in metrics if not name.startswith((STDERR, COUNT))
+    )
+
+
+def value_text(metrics: Mapping[str, float], name: str) -> str:
+    """Metric ``name``'s value, with its standard error and count when it was returned per example
+    (``0.965 ± 0.0141 (n=171)``); ``-`` when the metrics lack it."""
+    value = metrics.get(name)
+    if value is None:
+        return "-"
+    stderr, count = metrics.get(f"{STDERR}{name}"), metrics.get(f"{COUNT}{name}")
+    if stderr is None:
+        return format_value(value)
+    size = "" if count is None else f" (n={int(count)})"
+    return f"{format_value(value)} ± {format_value(stderr)}{size}"
 
 
 def within_noise_of_best(data: ReportData, top_k: int) -> list[TrialRecord]:

@@ -34,7 +34,7 @@ from tunesmith.attributes import (
 )
 from tunesmith.objective import Metric
 from tunesmith.report import plots
-from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, tie_note
+from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, tie_note, value_text
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -156,9 +156,11 @@ def _baseline_html(baseline: BaselineAttr) -> str:
         raise baseline.missing("mean")
     params = ", ".join(f"{k}={format_value(v)}" for k, v in (baseline.params or {}).items())
     failed = len(baseline.runs) - len(baseline.values or ())
+    spread = "" if baseline.std is None else f" ± {format_value(baseline.std)} (standard deviation over seeds)"
     return (
         f"<p>The model's defaults ({html.escape(params)}), run across {len(baseline.runs)} seeds"
-        f"{f' ({failed} failed)' if failed > 0 else ''}: mean {html.escape(format_value(baseline.mean))}. The "
+        f"{f' ({failed} failed)' if failed > 0 else ''}: mean {html.escape(format_value(baseline.mean))}"
+        f"{html.escape(spread)}. The "
         "dashed line in the optimisation history marks it; the verdict asks the winner to beat it by more than the "
         "noise of seeds and of the validation sample.</p>"
     )
@@ -269,7 +271,7 @@ def _top_html(data: ReportData) -> str:
         return "<p>No completed trials yet.</p>"
     names = list(data.space.dimensions)
     rows = [
-        [str(r.number), format_value(r.value(data.metric.name))]
+        [str(r.number), value_text(r.metrics, data.metric.name)]
         + [format_value(r.params[n]) if n in r.params else "-" for n in names]
         for r in ranked
     ]

@@ -136,7 +136,7 @@
       $("ts-best-value").textContent = "no complete trial yet";
       return;
     }
-    $("ts-best-value").textContent = data.metric.name + " = " + fmt(data.best.value) + " (" +
+    $("ts-best-value").textContent = data.metric.name + " = " + (data.best.text || fmt(data.best.value)) + " (" +
       data.metric.direction + ") at trial " + data.best.number;
     Object.keys(data.best.params).forEach(function (key) {
       var row = el("tr");
