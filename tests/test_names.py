@@ -306,3 +306,20 @@ def test_a_study_name_with_white_space_at_its_ends_is_refused_with_the_stripped_
     fix = r"white space at its ends, which no listing shows: pass name='quad'"
     with pytest.raises(ts.errors.ConfigError, match=fix):
         ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage="memory", name=name)
+
+
+def test_names_with_markup_reach_the_report_figures_as_entities_plotly_shows_as_written() -> None:
+    """Plotly reads <b> in figure text as markup: a parameter named optimizer<b> was drawn as "optimizer" in the
+    importance bars, the slices and the parallel coordinates, though the tables showed it as written."""
+    from tunesmith.report import analyse, plots, report_data
+
+    space = ts.Space({"optimizer<b>": ts.Float(0.0, 1.0), "lr": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metric="loss<i>", storage="memory", seed=0, sampler="random", budget=ts.Budget(trials=12))
+    study.optimize(lambda t: {"loss<i>": t.params["optimizer<b>"] + 0.1 * t.params["lr"]})
+    data = report_data(study)
+    found = analyse(data)
+    figures = [plots.importance(found.importance, found.importance_note), plots.slices(data),
+               plots.parallel_coordinates(data), plots.history(data)]  # fmt: skip
+    text = " ".join(figure.to_json() for figure in figures)
+    assert "optimizer&lt;b&gt;" in text and "loss&lt;i&gt;" in text
+    assert "optimizer<b>" not in text.replace("\\u003c", "<").replace("&lt;b&gt;", "")

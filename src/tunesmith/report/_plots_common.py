@@ -39,6 +39,12 @@ _LAYOUT: dict[str, Any] = {
 }
 
 
+def plot_text(text: str) -> str:
+    """A user's name (a parameter, a metric) as plotly text: plotly reads ``<b>``, ``<i>``, ``<br>`` in figure
+    text as markup, so ``optimizer<b>`` was drawn as ``optimizer``; its entities show the name as stored."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(**{**_LAYOUT, "title": {"text": title, "x": 0.01}, "height": height, **layout})

@@ -22,6 +22,7 @@ from tunesmith.report._plots_common import (
     STATE_COLOURS,
     _figure,
     _thin,
+    plot_text,
 )
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -36,7 +37,8 @@ def history(data: ReportData) -> go.Figure:
     Invalidated trials are shown apart, as crosses with their reason, and never set the best so far.
     """
     name = data.metric.name
-    fig = _figure(f"Optimisation history: {name} ({data.metric.direction})", xaxis_title="trial", yaxis_title=name)
+    fig = _figure(f"Optimisation history: {plot_text(name)} ({data.metric.direction})", xaxis_title="trial",
+                  yaxis_title=plot_text(name))  # fmt: skip
     by_state: dict[TrialState, tuple[list[int], list[float]]] = {}
     for record in data.valid:
         value = record.value(name)
@@ -111,7 +113,8 @@ def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MA
     keep = set(failures) | ({best.number} if best else set())
     shown = _thin(with_curves, max_curves, keep, first=frozenset({best.number} if best else set()))
     note = f" (showing {len(shown)} of {len(with_curves)})" if len(shown) < len(with_curves) else ""
-    fig = _figure(f"Learning curves: {name} by step{note}", height=460, xaxis_title="step", yaxis_title=name)
+    fig = _figure(f"Learning curves: {plot_text(name)} by step{note}", height=460, xaxis_title="step",
+                  yaxis_title=plot_text(name))  # fmt: skip
     groups_sig: dict[str, list[TrialRecord]] = {}
     groups_state: dict[str, list[TrialRecord]] = {}
     for record in shown:

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from tunesmith.attributes import HoldoutAttr, SeedStabilityAttr
 from tunesmith.budget import Budget, counts_toward_budget, running_clock
 from tunesmith.report._data import ReportData
-from tunesmith.report._plots_common import _LAYOUT, _empty, _figure
+from tunesmith.report._plots_common import _LAYOUT, _empty, _figure, plot_text
 from tunesmith.trial import TrialRecord
 
 __all__ = ["budget_burn", "guardrails", "holdout", "holdout_rows", "seed_stability"]
@@ -110,7 +110,7 @@ def guardrails(data: ReportData) -> go.Figure | None:
     if not usable:
         return None
     name = data.metric.name
-    fig = make_subplots(rows=1, cols=len(usable), subplot_titles=[g.describe() for g in usable])
+    fig = make_subplots(rows=1, cols=len(usable), subplot_titles=[plot_text(g.describe()) for g in usable])
     fig.update_layout(**{**_LAYOUT, "title": {"text": "Guardrails", "x": 0.01}, "height": 380})
     for k, guard in enumerate(usable, start=1):
         for ok in (True, False):
@@ -130,8 +130,8 @@ def guardrails(data: ReportData) -> go.Figure | None:
                 col=k,
             )
         fig.add_vline(x=guard.bound, line_dash="dash", line_color="#e45756", row=1, col=k)
-        fig.update_xaxes(title_text=guard.metric, row=1, col=k)
-    fig.update_yaxes(title_text=name, row=1, col=1)
+        fig.update_xaxes(title_text=plot_text(guard.metric), row=1, col=k)
+    fig.update_yaxes(title_text=plot_text(name), row=1, col=1)
     return fig
 
 

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from tunesmith.objective import Metric
 from tunesmith.pareto import loss_matrix, nondominated_ranks
 from tunesmith.report._data import ReportData
-from tunesmith.report._plots_common import BEST_COLOUR, STATE_COLOURS, _empty, _figure
+from tunesmith.report._plots_common import BEST_COLOUR, STATE_COLOURS, _empty, _figure, plot_text
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["hypervolume_history", "pareto_front"]
@@ -79,8 +79,8 @@ def pareto_front(data: ReportData) -> go.Figure:
             x=[reference.values[x.name]], y=[reference.values[y.name]], mode="markers", name="reference point",
             marker={"symbol": "x", "size": 10, "color": "#6b7280"},
         ))  # fmt: skip
-    fig.update_xaxes(title_text=f"{x.name} ({x.direction})")
-    fig.update_yaxes(title_text=f"{y.name} ({y.direction})")
+    fig.update_xaxes(title_text=f"{plot_text(x.name)} ({x.direction})")
+    fig.update_yaxes(title_text=f"{plot_text(y.name)} ({y.direction})")
     return fig
 
 
@@ -89,7 +89,7 @@ def _pairwise(
 ) -> go.Figure:
     colours = [FRONT_COLOUR if r.number in on_front else STATE_COLOURS[TrialState.COMPLETE] for r in complete]
     fig.add_trace(go.Splom(
-        dimensions=[{"label": f"{m.name} ({m.direction})", "values": [r.metrics[m.name] for r in complete]}
+        dimensions=[{"label": f"{plot_text(m.name)} ({m.direction})", "values": [r.metrics[m.name] for r in complete]}
                     for m in objectives],
         marker={"color": colours, "size": 6}, text=[_label(r, objectives) for r in complete], hoverinfo="text",
         diagonal={"visible": False}, showupperhalf=False, name="trials (red: on the front)",

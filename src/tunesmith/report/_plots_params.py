@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._common import format_value
 from tunesmith.report._data import ReportData
-from tunesmith.report._plots_common import _LAYOUT, _empty, _figure, _thin
+from tunesmith.report._plots_common import _LAYOUT, _empty, _figure, _thin, plot_text
 from tunesmith.space import Choice, Float, Int, Param
 from tunesmith.trial import TrialState
 
@@ -70,7 +70,7 @@ def parallel_coordinates(data: ReportData, order: Sequence[str] | None = None) -
         coords, ticks, labels = _axis(param, values)
         dimensions.append(
             {
-                "label": param_name,
+                "label": plot_text(param_name),
                 "values": coords,
                 "tickvals": ticks,
                 "ticktext": labels,
@@ -78,7 +78,7 @@ def parallel_coordinates(data: ReportData, order: Sequence[str] | None = None) -
             }
         )
     metric_values = [r.value(name) for r in rows]
-    dimensions.append({"label": name, "values": metric_values})
+    dimensions.append({"label": plot_text(name), "values": metric_values})
     fig.add_trace(
         go.Parcoords(
             dimensions=dimensions,
@@ -87,7 +87,7 @@ def parallel_coordinates(data: ReportData, order: Sequence[str] | None = None) -
                 "colorscale": "Viridis",
                 "reversescale": data.metric.direction == "min",
                 "showscale": True,
-                "colorbar": {"title": {"text": name}},
+                "colorbar": {"title": {"text": plot_text(name)}},
             },
         )
     )
@@ -121,7 +121,7 @@ def importance(result: ImportanceResult | None, note: str | None = None, top_pai
     fig.add_trace(
         go.Bar(
             x=[p.mean for p in mains],
-            y=[p.name for p in mains],
+            y=[plot_text(p.name) for p in mains],
             orientation="h",
             error_x={"type": "data", "array": [p.std for p in mains], "visible": True},
             marker={"color": "#4c78a8"},
@@ -135,7 +135,7 @@ def importance(result: ImportanceResult | None, note: str | None = None, top_pai
         fig.add_trace(
             go.Bar(
                 x=[p.mean for p in pairs],
-                y=[p.name for p in pairs],
+                y=[plot_text(p.name) for p in pairs],
                 orientation="h",
                 error_x={"type": "data", "array": [p.std for p in pairs], "visible": True},
                 marker={"color": "#72b7b2"},
@@ -162,10 +162,10 @@ def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int
     cols = min(3, max(1, len(dims)))
     rows = math.ceil(len(dims) / cols)
     note = f" (showing {len(shown)} of {len(evaluated)})" if len(shown) < len(evaluated) else ""
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=dims, vertical_spacing=0.5 / max(rows, 1) ** 0.5 / 2)
-    fig.update_layout(
-        **{**_LAYOUT, "title": {"text": f"Slices: {name} by parameter{note}", "x": 0.01}, "height": 60 + 280 * rows}
-    )
+    titles = [plot_text(d) for d in dims]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.5 / max(rows, 1) ** 0.5 / 2)
+    title = {"text": f"Slices: {plot_text(name)} by parameter{note}", "x": 0.01}
+    fig.update_layout(**{**_LAYOUT, "title": title, "height": 60 + 280 * rows})
     fig.update_layout(showlegend=False)
     numbers = [r.number for r in shown]
     for k, param_name in enumerate(dims):
@@ -190,7 +190,8 @@ def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int
                     "colorbar": {"title": {"text": "trial"}, "len": 0.5} if k == 0 else None,
                 },
                 customdata=[numbers[i] for i in active],
-                hovertemplate=f"trial %{{customdata}}<br>{param_name}=%{{x}}<br>{name}=%{{y}}<extra></extra>",
+                hovertemplate=(f"trial %{{customdata}}<br>{plot_text(param_name)}=%{{x}}<br>{plot_text(name)}=%{{y}}"
+                               "<extra></extra>"),
             ),
             row=row,
             col=col,
