@@ -153,3 +153,10 @@ def test_a_spent_resource_budget_ends_the_trials_paused_at_their_rungs_instead_o
     retired = [r for r in study.trials if "while it waited at its rung for a promotion" in (r.reason or "")]
     assert len(retired) >= 3 and all(r.state is TrialState.STOPPED and r.kind is TrialKind.BUDGET for r in retired)
     assert not [r for r in study.trials if r.state is TrialState.PAUSED]
+
+
+def test_a_running_trial_whose_worker_is_gone_stops_spending_wall_time_at_its_last_heartbeat() -> None:
+    """`status` and the dashboard showed the wall-time budget burning after the driver was killed: nothing ran."""
+    running = TrialRecord(number=0, params={}, seed=0, state=TrialState.RUNNING, started_at=0.0, heartbeat_at=5.0)
+    assert Budget.usage([running], now=20.0).elapsed == 20.0  # its worker may be alive: it runs until now
+    assert Budget.usage([running], now=20.0, gone={0}).elapsed == 5.0

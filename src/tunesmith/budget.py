@@ -7,7 +7,7 @@ import itertools
 import math
 import numbers
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,17 +86,18 @@ def counts_toward_budget(record: TrialRecord) -> bool:
     return not ((record.kind is not None and record.kind.is_interruption) or record.attrs.get(RETRY_REQUESTED))
 
 
-def running_time(records: Iterable[TrialRecord], now: float) -> float:
+def running_time(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> float:
     """Seconds during which at least one of ``records`` was running (overlapping trials count once).
 
-    A trial runs from ``started_at`` to ``finished_at``; a RUNNING one to ``now``; a PAUSED one, and
-    one lost with its worker (recorded when found, maybe long after), to its last heartbeat. The spans a
+    A trial runs from ``started_at`` to ``finished_at``; a RUNNING one to ``now``, unless its number is in
+    ``gone`` (its worker is known to be gone, not yet reaped: `Study.gone_trials`); a PAUSED one, one lost
+    with its worker (recorded when found, maybe long after) and a gone one to its last heartbeat. The spans a
     trial waited paused at a rung before it was resumed (`TrialRecord.paused`) are not running time.
     """
-    return sum(end - start for start, end in _merged(_running_spans(records, now)))
+    return sum(end - start for start, end in _merged(_running_spans(records, now, gone)))
 
 
-def _running_spans(records: Iterable[TrialRecord], now: float) -> list[tuple[float, float]]:
+def _running_spans(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> list[tuple[float, float]]:
     """Each trial's running spans (see `running_time`), not yet merged."""
     spans: list[tuple[float, float]] = []
     for record in records:
@@ -104,7 +105,9 @@ def _running_spans(records: Iterable[TrialRecord], now: float) -> list[tuple[flo
         if start is None:
             continue
         lost = record.state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption
-        if record.state is TrialState.RUNNING:
+        if record.state is TrialState.RUNNING and record.number in gone and record.heartbeat_at is not None:
+            end = min(now, record.heartbeat_at)  # nothing runs it: its time stopped with its worker
+        elif record.state is TrialState.RUNNING:
             end = now
         elif record.state is TrialState.PAUSED or (lost and record.heartbeat_at is not None):
             end = record.heartbeat_at if record.heartbeat_at is not None else start
@@ -210,9 +213,10 @@ class Budget:
         return ", ".join(parts) or "unbounded"
 
     @staticmethod
-    def usage(records: Iterable[TrialRecord], now: float) -> BudgetUsage:
+    def usage(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> BudgetUsage:
         """What ``records`` spent by ``now``: trials (`counts_toward_budget`), resource units and the
-        running time (`running_time`: time while trials ran, not time since the first one started)."""
+        running time (`running_time`: time while trials ran, not time since the first one started; a RUNNING
+        trial numbered in ``gone``, whose worker is gone, up to its last heartbeat)."""
         records = list(records)
         trials = 0
         resource = 0.0
@@ -221,7 +225,7 @@ class Budget:
                 trials += 1
             # A PBT continuation starts at its parent's step: only the steps it ran are its own.
             resource += max(0.0, record.resource - float(record.attrs.get("start_step", 0)))
-        return BudgetUsage(trials=trials, resource=resource, elapsed=running_time(records, now))
+        return BudgetUsage(trials=trials, resource=resource, elapsed=running_time(records, now, gone))
 
     def exhausted_limit(self, usage: BudgetUsage) -> BudgetLimit | None:
         """The first limit that ``usage`` reaches (trials, then wall time, then resource), or ``None``."""

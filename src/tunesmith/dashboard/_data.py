@@ -136,7 +136,6 @@ def snapshot(
     """Everything the page shows for a stored study: counts, budget, best, latest trials and figures."""
     data = study_data(info, records)
     metric = data.metric.name
-    usage = Budget.usage(records, time.time() if now is None else now)
     best = None if data.several else data.best  # several objectives: no best, the front instead
     best_json = None if best is None else {
         "number": best.number, "value": best.value(metric), "text": value_text(best.metrics, metric),
@@ -148,6 +147,7 @@ def snapshot(
         records, study=info.name, grace=spec.grace or DEFAULT_GRACE, retries=spec.retries or 0,
         now=time.time() if now is None else now,
     )  # fmt: skip
+    usage = Budget.usage(records, time.time() if now is None else now, gone=gone)  # a gone trial runs no more
     return json_safe(
         {
             "name": data.name,

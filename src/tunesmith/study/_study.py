@@ -290,7 +290,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         self._storage.set_study_attr(self._info.id, key, value)
 
     def usage(self) -> BudgetUsage:
-        return Budget.usage(self.trials, self._clock())
+        """What the study spent; a trial whose worker is gone (`gone_trials`) ran until its last heartbeat."""
+        return Budget.usage(self.trials, self._clock(), gone=self.gone_trials())
 
     @property
     def checkpoint_root(self) -> Path:
