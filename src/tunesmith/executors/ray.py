@@ -136,7 +136,7 @@ class RayExecutor(Executor):
         address: a running cluster to join (``"ray://host:10001"``, ``"host:6379"`` or ``"auto"``);
             ``None`` joins the cluster this process is already connected to, else the one the
             ``RAY_ADDRESS`` environment variable names (as ``ray.init()`` does), else starts a local
-            one bound to 127.0.0.1 that is shut down with the executor (``"local"``: always a new one).
+            one bound to 127.0.0.1 that is shut down with the executor.
         trial_timeout: seconds after which a trial's task is cancelled and recorded FAILED.
         init_options: extra keyword arguments for ``ray.init`` (``runtime_env``, ``namespace``...).
 
