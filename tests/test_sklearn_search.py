@@ -451,6 +451,18 @@ def test_median_stopping_fits_each_configuration_on_a_ladder_and_stops_the_poor_
                           scheduler=ts.MedianStop(warmup_steps=9)).fit(x, y)  # fmt: skip
 
 
+def test_median_stopping_with_too_few_configurations_to_stop_any_says_so() -> None:
+    """With n_iter at or under MedianStop's min_trials every configuration was fitted at every level, silently."""
+    from tunesmith.integrations.sklearn import EarlyStoppingWarning
+
+    x, y = load_iris(return_X_y=True)
+    space = ts.Space({"skill": ts.Float(0.0, 1.0)})
+    with pytest.warns(EarlyStoppingWarning, match=r"min_trials=5 others at the same level, so with n_iter=4 it can "
+                      r"stop none .* give n_iter > 5"):  # fmt: skip
+        TunesmithSearchCV(Graded(), space, n_iter=4, cv=2, random_state=0, scheduler="median", resource="max_iter",
+                          min_resource=1, max_resource=9).fit(x, y)  # fmt: skip
+
+
 def test_a_configuration_whose_fits_raise_is_recorded_as_an_exception_with_scikit_learns_error(
     tmp_path: Path, cancer: tuple[np.ndarray, np.ndarray]
 ) -> None:

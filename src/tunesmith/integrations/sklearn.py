@@ -62,7 +62,11 @@ from tunesmith.space import Space
 from tunesmith.study import Study
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
-__all__ = ["TunesmithSearchCV"]
+__all__ = ["EarlyStoppingWarning", "TunesmithSearchCV"]
+
+
+class EarlyStoppingWarning(UserWarning):
+    """The search's early stopping cannot stop any configuration as set (too few configurations to compare)."""
 
 _RESOURCE_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto", "median"}
 _MEDIAN_LADDER = 3  # median stopping has no rungs: configurations climb a ladder x3 (ASHA's eta) instead
@@ -261,6 +265,15 @@ class TunesmithSearchCV(BaseSearchCV):
         base_cv = self._checked_cv_orig
         resources = self._resource_range(lambda: min(len(tr) for tr, _ in base_cv.split(*self._fit_data)))
         scheduler = self._make_scheduler(resources)
+        if isinstance(scheduler, MedianStop) and budget <= scheduler.min_trials:
+            warnings.warn(
+                f"median stopping stops a configuration only against at least min_trials={scheduler.min_trials} "
+                f"others at the same level, so with n_iter={budget} it can stop none and every configuration is "
+                f"fitted at every level: give n_iter > {scheduler.min_trials}, a lower min_trials "
+                "(scheduler={'name': 'median', 'min_trials': 2}), or scheduler='asha'",
+                EarlyStoppingWarning,
+                stacklevel=2,
+            )
         study = Study(
             space,
             metric=Metric("score", "max"),
