@@ -28,16 +28,8 @@ def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
     """Run on a PAUSED trial the scheduler promotes; retire those it never will."""
     final = study.budget.trials is not None and count_budgeted(history) >= study.budget.trials
     promotion = study.scheduler.promote(valid(history), study.context, final=final)
-    for number in promotion.retire:
-        record = next((r for r in history if r.number == number), None)
-        if record is not None and record.state is TrialState.PAUSED:
-            # It ended where it paused (its last heartbeat): the wait for a promotion that never came was no running.
-            ended = record.heartbeat_at if record.heartbeat_at is not None else study._clock()
-            study.storage.finish_trial(
-                study._info.id, number, TrialState.STOPPED, metrics=record.metrics, reason=promotion.reason,
-                error=None, now=ended, kind=promotion.kind,
-            )  # fmt: skip
-            study._checkpoints.remove(number)
+    retired = set(promotion.retire)
+    _end_paused(study, [r for r in history if r.number in retired], promotion.reason, promotion.kind)
     if promotion.resume is None:
         return None
     record = study.storage.resume_trial(
@@ -53,12 +45,18 @@ def retire_paused(study: Study, history: Sequence[TrialRecord], reason: str) -> 
     """End every PAUSED trial as STOPPED (kind BUDGET) where it paused: the wall-time or resource budget is spent,
     so no promotion can train it further (left PAUSED, it waited for ever, and a study none of whose trials
     finished had no best)."""
-    for record in history:
+    _end_paused(study, history, reason, TrialKind.BUDGET)
+
+
+def _end_paused(study: Study, records: Sequence[TrialRecord], reason: str | None, kind: TrialKind | None) -> None:
+    """End the PAUSED ones of ``records`` as STOPPED where they paused (their last heartbeat: the wait for a
+    promotion that never came was no running), their checkpoints removed."""
+    for record in records:
         if record.state is TrialState.PAUSED:
             ended = record.heartbeat_at if record.heartbeat_at is not None else study._clock()
             study.storage.finish_trial(
                 study._info.id, record.number, TrialState.STOPPED, metrics=record.metrics, reason=reason,
-                error=None, now=ended, kind=TrialKind.BUDGET,
+                error=None, now=ended, kind=kind,
             )  # fmt: skip
             study._checkpoints.remove(record.number)
 

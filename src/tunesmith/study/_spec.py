@@ -370,7 +370,7 @@ def extend_budget(
 SAMPLER_LOG = "sampler_log"
 
 
-def switch_sampler(storage: Storage, info: StudyInfo, given: Any, now: float, trials: int) -> bool:
+def switch_sampler(storage: Storage, info: StudyInfo, given: Any, now: float) -> bool:
     """Store ``given`` (a sampler) as study ``info``'s sampler when it differs from the stored one, appending the
     change to the ``sampler_log`` attribute, so that the spec says what runs (``tunesmith status``,
     ``Study.load``, workers); whether it changed. A search may well begin at random and go on with a model."""
@@ -379,7 +379,7 @@ def switch_sampler(storage: Storage, info: StudyInfo, given: Any, now: float, tr
     if stored is None or _plugin_form(make_sampler(stored)) == new:
         return False
     storage.update_study_spec(info.id, {**info.spec, "sampler": new})
-    entry = {"at": now, "old": stored, "new": new, "after": trials}
+    entry = {"at": now, "old": stored, "new": new, "after": len(storage.get_trials(info.id))}  # read on a switch only
     storage.update_study_attr(info.id, SAMPLER_LOG, lambda log: [*(log or []), entry])
     return True
 

@@ -178,8 +178,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
             # sampler is a switch (a search may begin at random and go on with a model): stored and logged.
             if (sampler is None or sampler == "auto") and stored.sampler is not None:
                 self.sampler = make_sampler(stored.sampler)
-            elif _spec.switch_sampler(self._storage, self._info, self.sampler, self._clock(),
-                                      len(self._storage.get_trials(self._info.id))):  # fmt: skip
+            elif _spec.switch_sampler(self._storage, self._info, self.sampler, self._clock()):
                 self._info = self._storage.load_study(self.name)
             if scheduler is None and stored.scheduler is not None:
                 self.scheduler = make_scheduler(stored.scheduler)
@@ -291,7 +290,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
 
     def usage(self) -> BudgetUsage:
         """What the study spent; a trial whose worker is gone (`gone_trials`) ran until its last heartbeat."""
-        return Budget.usage(self.trials, self._clock(), gone=self.gone_trials())
+        history = self.trials
+        return Budget.usage(history, self._clock(), gone=self._gone(history))
 
     @property
     def checkpoint_root(self) -> Path:
@@ -448,8 +448,12 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         """The RUNNING trials whose worker is gone, by number, each with what the next worker will do
         with it: what `reap_lost_trials` would record now, read without writing (``tunesmith status``
         shows it, since storage keeps such a trial RUNNING until a worker of the study reaps it)."""
-        history = [r for r in self.trials if r.number not in self._running]
-        return _recovery.gone_notes(history, study=self.name, grace=self.grace, retries=self.retries, now=self._clock())
+        return self._gone(self.trials)
+
+    def _gone(self, history: Sequence[TrialRecord]) -> dict[int, str]:
+        """`gone_trials` of ``history`` (read by the caller); this object's own running trials are never gone."""
+        others = [r for r in history if r.number not in self._running]
+        return _recovery.gone_notes(others, study=self.name, grace=self.grace, retries=self.retries, now=self._clock())
 
     def retry_failed(self, kinds: Iterable[TrialKind] = CODE_FAILURES) -> list[int]:
         """Re-queue, each once, the FAILED trials of ``kinds`` (default: the code's failures) after a fix; returns
