@@ -230,3 +230,17 @@ def test_processes_an_objective_started_die_with_its_trial(tmp_path: Path, monke
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in pids if _alive(pid)], "no process a trial started outlives it"
+
+
+def test_a_report_for_a_trial_another_process_finished_is_answered_stop_not_raised_in_the_driver() -> None:
+    """The process and Ray executors hand reports to the study in the driver: a trial another worker reaped
+    (storage refuses its report with TrialNotRunning) is told to stop instead of crashing the driver's loop."""
+    from tunesmith.decision import Decision
+    from tunesmith.errors import TrialNotRunning
+    from tunesmith.executors.base import decide_report
+
+    def finished_elsewhere(number: int, step: int, metrics: dict[str, float]) -> Decision:
+        raise TrialNotRunning(f"trial #{number} is failed, not running")
+
+    assert decide_report(finished_elsewhere, 3, 2, {"loss": 0.5}) is Decision.STOP
+    assert decide_report(lambda n, s, m: Decision.CONTINUE, 3, 2, {"loss": 0.5}) is Decision.CONTINUE
