@@ -33,9 +33,9 @@ from tunesmith.attributes import (
     write_attr,
 )
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
+from tunesmith.discipline._guard_checks import guardrail_check, proxy_check
 from tunesmith.discipline.conventions import holdout_key, holdout_keys, shifted_of, slices_of
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, gap_test, noise_of, scored_in_points
-from tunesmith.discipline.guardrails import proxy_overfitting
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.seeds import across_seeds
 from tunesmith.discipline.verdict import Check, Verdict
@@ -271,36 +271,6 @@ def _spread_lower_factor(seeds: int) -> float:
     return math.sqrt((seeds - 1) / float(chi2.ppf(0.95, seeds - 1)))
 
 
-def _guardrail_check(study: Study, scores: Mapping[str, float]) -> Check:
-    name = "guardrails"
-    if not study.guardrails:
-        return Check(name, True, "the study declares no guardrails", checked=False)
-    breaches, measured = [], []
-    for guardrail in study.guardrails:
-        for key in (f"holdout_{guardrail.metric}", guardrail.metric):
-            if key in scores:
-                measured.append(guardrail.describe())
-                if not guardrail.holds(scores[key]):
-                    breaches.append(f"{guardrail.describe()} breached on the holdout (got {scores[key]:g})")
-                break
-    if breaches:
-        return Check(name, False, "; ".join(breaches))
-    where = (
-        f"held on the holdout ({', '.join(measured)})"
-        if measured
-        else "held in the search (not measured on the holdout)"
-    )
-    return Check(name, True, where)
-
-
-def _proxy_check(study: Study) -> Check:
-    name = "proxy overfitting"
-    findings = proxy_overfitting(_valid(study), study.metric, study.guardrails)
-    if findings:
-        return Check(name, False, "; ".join(f.detail for f in findings))
-    return Check(name, True, "no guardrail or calibration metric degrades as the metric improves among the best trials")
-
-
 def _slice_check(study: Study, scores: Mapping[str, float], key: str, entry: SeedCandidateAttr | None,
                  thresholds: Thresholds) -> tuple[Check, dict[str, float]]:  # fmt: skip
     name = "worst slice"
@@ -389,8 +359,8 @@ def finalize(
         )
     )
     checks.append(_seed_check(study, entry, limits))
-    checks.append(_guardrail_check(study, scores))
-    checks.append(_proxy_check(study))
+    checks.append(guardrail_check(study, scores))
+    checks.append(proxy_check(study, _valid(study)))
     if several_objectives(study):
         checks.append(front_check(study, record))
     slice_check, slices = _slice_check(study, scores, key, entry, limits)
