@@ -6,8 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from tunesmith.discipline.guardrails import proxy_overfitting
+from tunesmith.discipline.conventions import holdout_key
+from tunesmith.discipline.gap import noise_of
+from tunesmith.discipline.guardrails import GuardrailOutcome, proxy_overfitting, read_guardrail
 from tunesmith.discipline.verdict import Check
+from tunesmith.errors import TunesmithError
+from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -16,26 +20,32 @@ if TYPE_CHECKING:
 __all__ = ["guardrail_check", "proxy_check"]
 
 
-def guardrail_check(study: Study, scores: Mapping[str, float]) -> Check:
+def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, float]) -> Check:
+    """Each guardrail on the chosen configuration: on the holdout when ``scores`` measure it (under the names
+    `holdout_keys` reads for a metric), else on its search result; decided beyond the measurement's noise
+    (`read_guardrail`). A guardrail the evidence cannot decide fails the check, which says so and what would
+    decide it: a winner is ready only when its guardrails are shown to hold."""
     name = "guardrails"
     if not study.guardrails:
         return Check(name, True, "the study declares no guardrails", checked=False)
-    breaches, measured = [], []
+    lines, outcomes = [], []
     for guardrail in study.guardrails:
-        for key in (f"holdout_{guardrail.metric}", guardrail.metric):
-            if key in scores:
-                measured.append(guardrail.describe())
-                if not guardrail.holds(scores[key]):
-                    breaches.append(f"{guardrail.describe()} breached on the holdout (got {scores[key]:g})")
-                break
-    if breaches:
-        return Check(name, False, "; ".join(breaches))
-    where = (
-        f"held on the holdout ({', '.join(measured)})"
-        if measured
-        else "held in the search (not measured on the holdout)"
-    )
-    return Check(name, True, where)
+        key = holdout_key(Metric(guardrail.metric, "min"), scores)
+        if key is not None:
+            reading, where = read_guardrail(guardrail, scores[key], noise_of(scores, key)), "on the holdout"
+        else:
+            value = record.value(guardrail.metric)
+            if value is None:  # the search records a result without a guardrail's metric as FAILED
+                raise TunesmithError(f"trial #{record.number} has no {guardrail.metric!r}: it cannot have passed "
+                                     f"{guardrail.describe()}")  # fmt: skip
+            where = "in the search (not measured on the holdout)"
+            reading = read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric))
+        outcomes.append(reading.outcome)
+        lines.append(reading.describe(where))
+    passed = all(o is GuardrailOutcome.HELD for o in outcomes)
+    if GuardrailOutcome.UNDECIDED in outcomes and GuardrailOutcome.BREACHED not in outcomes:
+        lines.append("a winner is ready only when its guardrails are shown to hold")
+    return Check(name, passed, "; ".join(lines))
 
 
 def proxy_check(study: Study, records: Sequence[TrialRecord]) -> Check:

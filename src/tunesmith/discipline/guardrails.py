@@ -16,18 +16,22 @@ import math
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 import numpy as np
 
 from tunesmith._validate import integer
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
     "CALIBRATION_METRICS",
+    "GuardrailOutcome",
+    "GuardrailReading",
     "Latency",
     "ProxyFinding",
     "brier_score",
@@ -37,6 +41,7 @@ __all__ = [
     "log_loss",
     "peak_memory",
     "proxy_overfitting",
+    "read_guardrail",
 ]
 
 #: Metric names `proxy_overfitting` watches by default (lower is better for each).
@@ -241,3 +246,76 @@ def proxy_overfitting(
                 )
             )
     return findings
+
+
+class GuardrailOutcome(Enum):
+    """What a measurement says of a guardrail, allowing for its noise."""
+
+    HELD = "held"
+    BREACHED = "breached"
+    UNDECIDED = "undecided"  # within the noise of the bound: the evidence cannot tell
+
+
+@dataclass(frozen=True)
+class GuardrailReading:
+    """One guardrail judged on one measurement.
+
+    Attributes:
+        guardrail: the guardrail.
+        value: the measured value.
+        noise: its standard error and where that came from (``None``: unknown, judged on the point).
+        outcome: held or breached beyond ``Z_ONE_SIDED_95`` standard errors (one-sided 95%), else
+            undecided; on the point alone when the noise is unknown.
+    """
+
+    guardrail: Guardrail
+    value: float
+    noise: Noise | None
+    outcome: GuardrailOutcome
+
+    @property
+    def inside(self) -> float:
+        """How far inside the bound the value lies (negative: beyond it)."""
+        distance = float(self.guardrail.bound) - self.value
+        return distance if self.guardrail.op in ("<=", "<") else -distance
+
+    def describe(self, where: str = "") -> str:
+        """``latency_ms <= 20: cannot tell on the holdout (20.07 +- 0.354 (400 examples), 0.2 standard errors
+        beyond; ...)``: the rule, the outcome ``where`` it was measured, the value and its noise."""
+        rule, at = self.guardrail.describe(), f" {where}" if where else ""
+        if self.noise is None:
+            return (f"{rule}: {self.outcome.value}{at} ({self.value:.4g}; its noise is unknown, so this reads the "
+                    "point: per-example or per-fold values would say how sure)")  # fmt: skip
+        value = f"{self.value:.4g} +- {self.noise.stderr:.3g} ({self.noise.source})"
+        if self.noise.stderr <= 0:
+            return f"{rule}: {self.outcome.value}{at} ({value})"
+        z = self.inside / self.noise.stderr
+        side = f"{abs(z):.1f} standard errors {'inside' if z >= 0 else 'beyond'}"
+        if self.outcome is not GuardrailOutcome.UNDECIDED:
+            return f"{rule}: {self.outcome.value}{at} ({value}, {side})"
+        return (f"{rule}: cannot tell{at} ({value}, {side}; a one-sided 95% decision needs {Z_ONE_SIDED_95:.2f}): "
+                f"{_what_decides(abs(z))}")  # fmt: skip
+
+
+def _what_decides(z: float) -> str:
+    """How much more data would decide a reading ``z`` standard errors from the bound, if the value held."""
+    if z <= 0.1:
+        return "the value sits on the bound, so more data would barely help: move it off the bound"
+    factor = (Z_ONE_SIDED_95 / z) ** 2  # the standard error falls with the square root of the sample
+    return f"about {factor:.0f}x the examples (or seeds) would decide at this distance"
+
+
+def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = None) -> GuardrailReading:
+    """Judge ``guardrail`` on ``value`` measured with ``noise``: held or breached only beyond the noise."""
+    if not math.isfinite(value):
+        return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED)
+    if noise is None or not math.isfinite(noise.stderr) or noise.stderr <= 0:
+        outcome = GuardrailOutcome.HELD if guardrail.holds(value) else GuardrailOutcome.BREACHED
+        return GuardrailReading(guardrail, value, noise, outcome)
+    reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED)
+    z = reading.inside / noise.stderr
+    if z >= Z_ONE_SIDED_95 and guardrail.holds(value):
+        return replace(reading, outcome=GuardrailOutcome.HELD)
+    if z <= -Z_ONE_SIDED_95:
+        return replace(reading, outcome=GuardrailOutcome.BREACHED)
+    return reading

@@ -7,7 +7,8 @@ read; a second opening is refused unless ``force=True``, and a forced one is rec
 
 What ``evaluate`` returns: the primary metric under ``holdout_<base>`` (``val_loss`` ->
 ``holdout_loss``), ``holdout_<metric>`` or the metric's own name (see `holdout_key`); optionally
-guardrail metrics under their own names, ``slice:<name>:<key>`` per slice and
+guardrail metrics (under the names read for the primary metric: ``holdout_<base>``,
+``holdout_<name>`` or the name itself), ``slice:<name>:<key>`` per slice and
 ``shifted:<key>`` on a shifted or time-split set (or pass ``shifted=`` a second evaluation).
 """
 
@@ -359,7 +360,7 @@ def finalize(
         )
     )
     checks.append(_seed_check(study, entry, limits))
-    checks.append(guardrail_check(study, scores))
+    checks.append(guardrail_check(study, record, scores))
     checks.append(proxy_check(study, _valid(study)))
     if several_objectives(study):
         checks.append(front_check(study, record))

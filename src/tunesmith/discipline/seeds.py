@@ -10,8 +10,10 @@ seed effects cancel in the comparison), records every run in the study attribute
 * ``Rule.MEAN``: the best mean;
 * ``Rule.WORST``: the best worst run.
 
-A candidate with a failed run, or whose mean of a guardrail metric breaches the guardrail, is
-not eligible. The baseline (the model's defaults) runs on the same seeds (`tunesmith.discipline.baseline`).
+A candidate with a failed run, or whose mean of a guardrail metric breaches the guardrail beyond
+its noise (`read_guardrail`), is not eligible; one within the noise of the bound stays eligible with
+a note, and the verdict's guardrail check decides. The baseline (the model's defaults) runs on the
+same seeds (`tunesmith.discipline.baseline`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from tunesmith.discipline._front import chosen_from_front, describe, front_aroun
 from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list, typical_duration
 from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
+from tunesmith.discipline.gap import Noise, noise_of
+from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.trial import TrialRecord, TrialState
@@ -125,14 +129,17 @@ def _summarise(
     values = tuple(run.metrics[metric.name] for run in runs if run.state != TrialState.FAILED.value)
     mean = float(np.mean(values)) if values else math.nan
     std = float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if values else math.nan)
-    notes: list[str] = []
+    notes: list[str] = []  # each one keeps the candidate from winning
     failed = [run for run in runs if run.state == TrialState.FAILED.value]
     if failed:
         notes.append(f"{len(failed)} of {len(runs)} runs failed ({(failed[0].reason or '').splitlines()[0]})")
+    caveats = []
     for guardrail in guardrails:
-        observed = [run.metrics[guardrail.metric] for run in runs if guardrail.metric in run.metrics]
-        if observed and not guardrail.holds(float(np.mean(observed))):
-            notes.append(f"guardrail breached across seeds: {guardrail.describe()} (mean {np.mean(observed):g})")
+        reading = _guardrail_across_seeds(guardrail, runs)
+        if reading is not None and reading.outcome is GuardrailOutcome.BREACHED:
+            notes.append(f"guardrail breached across seeds: {reading.describe()}")
+        elif reading is not None and reading.outcome is GuardrailOutcome.UNDECIDED:
+            caveats.append(f"guardrail undecided across seeds: {reading.describe()}")
     if not values:
         score = math.nan
     elif rule is Rule.MEAN:
@@ -156,9 +163,25 @@ def _summarise(
         std=std,
         score=score,
         eligible=not notes and math.isfinite(score),
-        note="; ".join(notes),
+        note="; ".join(notes + caveats),
         slices={name: float(np.mean(v)) for name, v in slice_values.items()},
     )
+
+
+def _guardrail_across_seeds(guardrail: Guardrail, runs: Sequence[SeedRun]) -> GuardrailReading | None:
+    """``guardrail`` on its mean over the runs that measured it, with the mean's noise: the seeds' spread
+    over the square root of their number and, when the runs carry per-example or per-fold noise, the
+    runs' typical standard error (the same validation examples in every run: that part does not average out)."""
+    measured = [run for run in runs if guardrail.metric in run.metrics]
+    if not measured:
+        return None
+    values = [float(run.metrics[guardrail.metric]) for run in measured]
+    spread = float(np.std(values, ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    sampling = [n.stderr for run in measured if (n := noise_of(run.metrics, guardrail.metric)) is not None]
+    within = float(np.mean(sampling)) if sampling else 0.0
+    stderr = math.hypot(spread, within)
+    noise = None if len(values) < 2 and not sampling else Noise(stderr, f"{len(values)} seeds")
+    return read_guardrail(guardrail, float(np.mean(values)), noise)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,95 @@
+"""Guardrails judged against the noise of what measured them: held or breached only beyond it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import tunesmith as ts
+from tunesmith.discipline.gap import Noise
+from tunesmith.discipline.guardrails import GuardrailOutcome, read_guardrail
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
+LATENCY = ts.Guardrail("latency_ms", "<=", 20.0)
+
+
+def tuned(guardrails: tuple[ts.Guardrail, ...] = (LATENCY,), latency: Any = 10.0) -> ts.Study:
+    study = ts.Study(SPACE, metric="loss", guardrails=guardrails, budget=ts.Budget(trials=4), storage="memory",
+                     seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"loss": (trial.params["x"] - 0.3) ** 2, "latency_ms": latency})
+    return study
+
+
+def latencies(mean: float, n: int = 400) -> np.ndarray:
+    """Per-example latencies whose mean is exactly ``mean`` (standard error about 0.25 at n = 400)."""
+    values = np.random.default_rng(0).normal(0.0, 5.0, n)
+    return values - values.mean() + mean
+
+
+def test_a_reading_within_noise_of_the_bound_is_undecided_and_beyond_it_decided() -> None:
+    noise = Noise(0.25, "400 examples")
+    assert read_guardrail(LATENCY, 19.9, noise).outcome is GuardrailOutcome.UNDECIDED
+    assert read_guardrail(LATENCY, 20.1, noise).outcome is GuardrailOutcome.UNDECIDED
+    assert read_guardrail(LATENCY, 19.0, noise).outcome is GuardrailOutcome.HELD
+    assert read_guardrail(LATENCY, 21.0, noise).outcome is GuardrailOutcome.BREACHED
+    floor = ts.Guardrail("recall", ">=", 0.8)  # a floor: inside is above it
+    assert read_guardrail(floor, 0.9, Noise(0.01, "900 examples")).outcome is GuardrailOutcome.HELD
+    assert read_guardrail(floor, 0.79, Noise(0.01, "900 examples")).outcome is GuardrailOutcome.UNDECIDED
+    assert read_guardrail(LATENCY, 19.9).outcome is GuardrailOutcome.HELD  # no noise known: the point decides
+    assert read_guardrail(LATENCY, float("nan"), noise).outcome is GuardrailOutcome.BREACHED
+
+
+def test_a_holdout_guardrail_inside_the_bound_by_less_than_its_noise_is_not_ready_and_says_what_decides() -> None:
+    study = tuned()
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_loss": 0.01, "latency_ms": latencies(19.8)})
+    check = verdict.check("guardrails")
+    assert not check.passed and not verdict.ready
+    assert "cannot tell on the holdout" in check.detail and "19.8 +- 0.2" in check.detail
+    assert "the examples (or seeds) would decide" in check.detail
+
+
+def test_a_holdout_guardrail_well_inside_its_noise_holds_and_shows_the_value() -> None:
+    study = tuned()
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_loss": 0.01, "latency_ms": latencies(18.0)})
+    check = verdict.check("guardrails")
+    assert (
+        check.passed and "held on the holdout (18 +- 0.2" in check.detail and "standard errors inside" in check.detail
+    )
+
+
+def test_a_search_measurement_within_noise_is_not_ready_when_the_holdout_does_not_measure_the_guardrail() -> None:
+    study = tuned(latency=latencies(19.9))
+    assert study.best is not None and study.best.state is ts.TrialState.COMPLETE  # the point held in the search
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_loss": 0.01})
+    check = verdict.check("guardrails")
+    assert not check.passed and "cannot tell in the search (not measured on the holdout)" in check.detail
+
+
+def test_a_guardrail_on_a_validation_metric_is_read_under_the_holdout_name_of_its_base() -> None:
+    study = ts.Study(SPACE, metric="loss", guardrails=(ts.Guardrail("val_ece", "<=", 0.05),),
+                     budget=ts.Budget(trials=3), storage="memory", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"loss": trial.params["x"], "val_ece": 0.02})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_loss": 0.5, "holdout_ece": 0.30})
+    check = verdict.check("guardrails")
+    assert not check.passed and "breached on the holdout (0.3" in check.detail
+
+
+def test_a_re_run_mean_within_noise_of_a_guardrail_stays_eligible_with_a_note_and_a_clear_breach_does_not() -> None:
+    study = tuned()
+    offsets = iter(np.tile([-0.6, 0.6, -0.3, 0.3, 0.0], 4))
+
+    def rerun(trial: ts.Trial) -> dict[str, Any]:  # the mean across seeds sits 0.1 inside the bound, seeds spread
+        return {"loss": (trial.params["x"] - 0.3) ** 2, "latency_ms": 19.9 + next(offsets)}
+
+    report = ts.validate_top(study, rerun, k=1, seeds=5)
+    (candidate,) = report.candidates
+    assert candidate.eligible and "guardrail undecided across seeds: latency_ms <= 20: cannot tell" in candidate.note
+
+    def breaching(trial: ts.Trial) -> dict[str, Any]:
+        return {"loss": (trial.params["x"] - 0.3) ** 2, "latency_ms": 23.0 + next(offsets, 0.0)}
+
+    offsets = iter(np.tile([-0.6, 0.6, -0.3, 0.3, 0.0], 4))
+    report = ts.validate_top(study, breaching, k=1, seeds=5)
+    (candidate,) = report.candidates
+    assert not candidate.eligible and "guardrail breached across seeds: latency_ms <= 20: breached" in candidate.note
