@@ -71,9 +71,12 @@ def test_the_verdict_is_ready_exactly_when_no_check_failed_and_no_text_contradic
     assert stored["ready"] == verdict.ready
     assert stored["summary"] == verdict.headline == verdict.summary().splitlines()[0], "printed as stored"
     unchecked = [c.name for c in verdict.checks if not c.checked]
-    if verdict.ready and unchecked:
-        assert verdict.headline == f"ready (not checked: {', '.join(unchecked)})", "resting on the others"
-    assert stored["status"] == ("fail" if failed else "warn" if any(not c.checked for c in verdict.checks) else "pass")
+    undecided = [c.name for c in verdict.checks if c.checked and not c.decided]
+    qualifiers = [f"{what}: {', '.join(names)}" for what, names in (("undecided", undecided),
+                                                                     ("not checked", unchecked)) if names]  # fmt: skip
+    if verdict.ready and qualifiers:
+        assert verdict.headline == f"ready ({'; '.join(qualifiers)})", "resting on the others"
+    assert stored["status"] == ("fail" if failed else "warn" if unchecked or undecided else "pass")
     assert all(c.checked for c in failed), "a check that could not run never fails"
     # every piece of evidence that exists is read, never reported missing
     margin = checks["baseline margin"]

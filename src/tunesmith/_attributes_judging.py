@@ -220,19 +220,20 @@ class OptimismAttr(JsonObject):
 class CheckAttr(JsonObject):
     """One entry of ``verdict.checks`` (see `tunesmith.discipline.verdict.Check`)."""
 
-    ALWAYS = frozenset({"checked"})
+    ALWAYS = frozenset({"checked", "decided"})
     name: str
     passed: bool
     checked: bool = True
+    decided: bool = True
     detail: str
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> CheckAttr:
         r = Fields(value, where or "verdict check")
-        checked = r.flag("checked")
+        checked, decided = r.flag("checked"), r.flag("decided")
         return cls(name=r.text("name", required=True), passed=r.flag("passed", required=True),
-                   checked=True if checked is None else checked, detail=r.text("detail", required=True),
-                   **r.rest())  # fmt: skip
+                   checked=True if checked is None else checked, decided=True if decided is None else decided,
+                   detail=r.text("detail", required=True), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

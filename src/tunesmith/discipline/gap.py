@@ -20,7 +20,7 @@ from typing import Literal
 from tunesmith.discipline.conventions import folds_of
 from tunesmith.objective import COUNT, STDERR, Metric
 
-__all__ = ["Z_ONE_SIDED_95", "GapTest", "Noise", "gap_test", "noise_of", "scored_in_points"]
+__all__ = ["Z_ONE_SIDED_95", "GapTest", "Noise", "gap_test", "more_data", "noise_of", "scored_in_points"]
 
 Z_ONE_SIDED_95 = 1.6448536269514722
 _BOUNDED_NAMES = ("acc", "auc", "error", "err_rate", "f1", "precision", "recall", "iou", "dice", "map")
@@ -66,6 +66,8 @@ class GapTest:
         flagged: beyond the threshold and beyond ``Z_ONE_SIDED_95`` standard errors.
         checked: whether the noise was known, so that the test could decide.
         detail: the figures in words.
+        decided: ``False`` when the gap is beyond the threshold but within the noise (not flagged, and the
+            detail says how many more examples would decide).
     """
 
     gap: float
@@ -75,6 +77,7 @@ class GapTest:
     flagged: bool
     checked: bool
     detail: str
+    decided: bool = True
 
 
 def _show(value: float, units: str) -> str:
@@ -129,9 +132,18 @@ def gap_test(
     if flagged:
         verdict = "beyond the limit and beyond noise: the search overfitted the validation split"
     elif gap > threshold:
-        verdict = "beyond the limit but within noise (95%): not evidence of overfitting"
+        verdict = (f"beyond the limit but within noise (95%): not evidence of overfitting, nor of its absence; "
+                   f"{more_data(gap / stderr, 'the validation and holdout examples')}")  # fmt: skip
     else:
         verdict = "within the limit"
     spread = _show(stderr, units).lstrip("+")
     detail = f"gap {_show(gap, units)} +- {spread} ({limit}; noise from {', '.join(sides)}): {verdict}"
-    return GapTest(gap, units, stderr, threshold, flagged, True, detail)
+    return GapTest(gap, units, stderr, threshold, flagged, True, detail, decided=flagged or gap <= threshold)
+
+
+def more_data(z: float, what: str, z_needed: float = Z_ONE_SIDED_95) -> str:
+    """How much more data would decide a difference measured ``z`` standard errors from zero, if it held:
+    the standard error falls with the square root of the sample, so ``(z_needed / z) ** 2`` times as much."""
+    if z <= 0.1:
+        return f"the difference is too close to zero for more of {what} to decide it soon"
+    return f"about {(z_needed / z) ** 2:.1f}x {what} would decide at this size"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tunesmith._validate import integer
-from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.trial import TrialRecord, TrialState
@@ -301,8 +301,7 @@ def _what_decides(z: float) -> str:
     """How much more data would decide a reading ``z`` standard errors from the bound, if the value held."""
     if z <= 0.1:
         return "the value sits on the bound, so more data would barely help: move it off the bound"
-    factor = (Z_ONE_SIDED_95 / z) ** 2  # the standard error falls with the square root of the sample
-    return f"about {factor:.0f}x the examples (or seeds) would decide at this distance"
+    return more_data(z, "the examples (or seeds)")
 
 
 def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = None) -> GuardrailReading:

@@ -250,7 +250,11 @@ def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thres
     changes = across_seeds(stability.per_seed_winners or (), stability.winner)
     overturned = "; it overturned the search's best" if stability.overturned else ""
     if passed and cv > thresholds.seed_cv:
-        verdict = f"; above the limit, but {len(entry.values)} seeds cannot tell (95% lower bound {lower:.1%})"
+        needed = next((n for n in range(len(entry.values) + 1, 101)
+                       if cv * _spread_lower_factor(n) > thresholds.seed_cv), None)  # fmt: skip
+        decides = "more seeds would hardly decide" if needed is None else f"about {needed} seeds would decide"
+        verdict = (f"; above the limit, but {len(entry.values)} seeds cannot tell (95% lower bound {lower:.1%}): "
+                   f"{decides} at this spread")  # fmt: skip
     elif not passed:
         verdict = f"; even its 95% lower bound {lower:.1%} is beyond the limit: results depend on the seed"
     else:
@@ -260,6 +264,7 @@ def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thres
         passed,
         f"{study.metric.name} {mean:.4g} +- {std:.2g} over {len(entry.values)} seeds (spread {cv:.1%}, limit "
         f"{thresholds.seed_cv:.0%}{verdict}); {changes}{overturned}",
+        decided=not passed or cv <= thresholds.seed_cv,
     )
 
 
@@ -357,6 +362,7 @@ def finalize(
             f"validation {study.metric.name} {validation:.4g} ({how}, trial #{record.number}{beside}) "
             f"vs holdout {holdout:.4g}: {gap.detail}",
             checked=gap.checked,
+            decided=gap.decided,
         )
     )
     checks.append(_seed_check(study, entry, limits))

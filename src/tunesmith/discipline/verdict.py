@@ -51,12 +51,16 @@ class Check:
         passed: whether the configuration passed it (a check that could not run counts as passed).
         detail: the figures behind the outcome, in words.
         checked: ``False`` when the check could not run (what is missing is in ``detail``).
+        decided: ``False`` when it ran but the evidence could not decide (what would is in ``detail``):
+            passed when the burden of proof lies on a failure (the holdout gap, seed spread, slices,
+            shifted data), failed when it lies on the configuration (guardrails, the baseline margin).
     """
 
     name: str
     passed: bool
     detail: str
     checked: bool = True
+    decided: bool = True
 
     def __post_init__(self) -> None:
         if not self.checked and not self.passed:
@@ -64,9 +68,12 @@ class Check:
 
     @property
     def status(self) -> str:
-        """``"ok"``, ``"FAILED"`` or ``"not checked"``."""
+        """``"ok"``, ``"FAILED"``, ``"undecided"`` (passed, the evidence could not decide), ``"FAILED,
+        undecided"`` (failed for want of evidence) or ``"not checked"``."""
         if not self.checked:
             return "not checked"
+        if not self.decided:
+            return "undecided" if self.passed else "FAILED, undecided"
         return "ok" if self.passed else "FAILED"
 
     def to_json(self) -> dict[str, Any]:
@@ -74,14 +81,16 @@ class Check:
 
     def attribute(self) -> CheckAttr:
         """Its entry in the study attribute ``verdict``."""
-        return CheckAttr(name=self.name, passed=self.passed, checked=self.checked, detail=self.detail)
+        return CheckAttr(name=self.name, passed=self.passed, checked=self.checked, decided=self.decided,
+                         detail=self.detail)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Verdict:
     """Whether a configuration is ready, with every check that decided it.
 
-    ``ready`` is true when no check failed; checks that could not run are listed but do not block.
+    ``ready`` is true when no check failed; checks that could not run, and passed checks whose evidence
+    could not decide, are listed in the headline but do not block.
     """
 
     checks: tuple[Check, ...]
@@ -112,12 +121,19 @@ class Verdict:
         return tuple(c for c in self.checks if not c.checked)
 
     @property
+    def undecided(self) -> tuple[Check, ...]:
+        """The checks that ran but whose evidence could not decide (what would decide each is in its detail)."""
+        return tuple(c for c in self.checks if c.checked and not c.decided)
+
+    @property
     def headline(self) -> str:
-        """"ready", qualified by the checks that could not run (it rests on the others alone), or "not ready"
-        with every failed check's reason; printed and stored alike."""
+        """"ready", qualified by the checks whose evidence could not decide and those that could not run (it
+        rests on the others), or "not ready" with every failed check's reason; printed and stored alike."""
         if self.ready:
-            unchecked = self.unchecked
-            return "ready" + (f" (not checked: {', '.join(c.name for c in unchecked)})" if unchecked else "")
+            qualifiers = [f"{what}: {', '.join(c.name for c in checks)}"
+                          for what, checks in (("undecided", self.undecided), ("not checked", self.unchecked))
+                          if checks]  # fmt: skip
+            return "ready" + (f" ({'; '.join(qualifiers)})" if qualifiers else "")
         return "not ready: " + "; ".join(f"{c.name} - {c.detail}" for c in self.failed)
 
     def summary(self) -> str:
@@ -135,7 +151,7 @@ class Verdict:
 
     def attribute(self) -> VerdictAttr:
         """The study attribute ``verdict`` the HTML report shows (see `tunesmith.attributes`)."""
-        status = "fail" if not self.ready else ("warn" if self.unchecked else "pass")
+        status = "fail" if not self.ready else ("warn" if self.unchecked or self.undecided else "pass")
         return VerdictAttr(
             status=status,
             ready=self.ready,

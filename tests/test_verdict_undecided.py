@@ -1,0 +1,55 @@
+"""A check whose evidence cannot decide says so in the verdict's headline, and what would decide it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import tunesmith as ts
+from tunesmith.discipline.sequence import recorded_verdict
+
+SPACE = ts.Space({"config": ts.Choice(["a", "b"])})
+
+
+def correct(hits: int, n: int = 300) -> np.ndarray:
+    """``hits`` correct answers out of ``n`` (per-example results)."""
+    return np.arange(n) < hits
+
+
+def test_a_gap_beyond_the_limit_but_within_noise_is_ready_undecided_and_says_how_much_data_would_decide() -> None:
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
+                     storage="memory", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"acc": correct(240 if trial.params["config"] == "a" else 200)})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": correct(228)})  # 4 points below 0.80
+    gap = verdict.check("holdout gap")
+    assert gap.passed and gap.checked and not gap.decided and gap.status == "undecided"
+    assert "x the validation and holdout examples would decide" in gap.detail
+    assert verdict.ready and verdict.headline.startswith("ready (undecided: holdout gap; not checked: ")
+    assert study.attrs["verdict"]["status"] == "warn"
+    assert recorded_verdict(study) == verdict  # the stored verdict keeps which checks were undecided
+
+
+def test_a_clear_gap_and_a_gap_within_the_limit_are_decided() -> None:
+    for holdout_hits, flagged in ((180, True), (237, False)):
+        study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
+                         storage="memory", seed=0)  # fmt: skip
+        study.optimize(lambda trial: {"acc": correct(240 if trial.params["config"] == "a" else 200)})
+        gap = ts.finalize(study, lambda params, seed, h=holdout_hits: {"holdout_acc": correct(h)}).check("holdout gap")
+        assert gap.decided and gap.passed is not flagged
+
+
+def test_a_seed_spread_above_the_limit_that_few_seeds_cannot_confirm_is_undecided_and_names_the_seeds_needed() -> None:
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
+                     storage="memory", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"acc": 0.8 if trial.params["config"] == "a" else 0.7})
+    wobble = iter([0.74, 0.86, 0.80] * 4)
+
+    def rerun(trial: ts.Trial) -> dict[str, Any]:  # spread 7.5% of the mean on 3 seeds: its lower bound is under 5%
+        return {"acc": next(wobble) if trial.params["config"] == "a" else 0.6}
+
+    ts.validate_top(study, rerun, k=1, seeds=3)
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.8})
+    seeds = verdict.check("seed stability")
+    assert seeds.passed and not seeds.decided and "seeds would decide at this spread" in seeds.detail
+    assert "undecided: " in verdict.headline and "seed stability" in verdict.headline
