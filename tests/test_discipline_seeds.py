@@ -113,7 +113,8 @@ def test_a_declared_baseline_runs_before_the_re_runs_and_a_winner_within_seed_no
     assert len(baseline["values"]) == 5 and baseline["std"] > 0
     verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.905})
     margin = verdict.check("baseline margin")
-    assert not margin.passed and "seed noise" in margin.detail and not verdict.ready
+    assert not margin.passed and "does not beat the baseline" in margin.detail and not verdict.ready
+    assert "on 5 paired seeds the winner gains 0 +- 0 seed by seed" in margin.detail  # each seed gives both alike
 
 
 def test_a_winner_that_clearly_beats_the_baseline_passes_the_margin() -> None:
@@ -336,3 +337,34 @@ def test_a_declared_baseline_run_by_validate_top_gets_the_very_seeds_the_candida
     baseline = read_attr(study.attrs, BaselineAttr)
     assert baseline is not None and len(baseline.values) == 3
     assert set(baseline.seeds or ()) == set(report.seeds)
+
+
+def test_the_baseline_margin_pairs_seeds_so_a_gain_steady_across_noisy_seeds_passes() -> None:
+    def objective(trial: ts.Trial) -> dict[str, float]:  # each seed moves both alike by far more than the gain
+        shared = np.random.default_rng(trial.seed).normal(0, 0.05)
+        own = np.random.default_rng([trial.seed, ["stable", "fragile", "decent"].index(trial.params["config"])])
+        own = own.normal(0, 0.002)
+        gain = {"stable": 0.03, "fragile": 0.0, "decent": 0.0}[trial.params["config"]]
+        return {"acc": 0.80 + gain + shared + own}
+
+    study = ts.Study(KINDS, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=3),
+                     storage="memory", seed=7, baseline={"config": "decent"})  # fmt: skip
+    study.optimize(objective)
+    report = ts.validate_top(study, objective, k=1, seeds=5)
+    assert report.winner is not None and report.winner.params["config"] == "stable"
+    assert float(study.attrs["baseline"]["std"]) > 0.03  # the unpaired means cannot tell 0.03 from seed noise
+    margin = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.83}).check("baseline margin")
+    assert margin.passed and margin.decided and "on 5 paired seeds the winner gains 0.02" in margin.detail
+
+
+def test_the_baseline_margin_allows_for_picking_the_best_of_several_candidates() -> None:
+    def objective(trial: ts.Trial) -> dict[str, float]:  # nothing beats the baseline: each seed is luck
+        which = ["stable", "fragile", "decent"].index(trial.params["config"])
+        return {"acc": 0.80 + np.random.default_rng([trial.seed, which]).normal(0, 0.01)}
+
+    study = ts.Study(KINDS, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=3),
+                     storage="memory", seed=7, baseline={"config": "decent"})  # fmt: skip
+    study.optimize(objective)
+    ts.validate_top(study, objective, k=3, seeds=5)
+    margin = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.8}).check("baseline margin")
+    assert "(one-sided t-test at 1.67% for the best of 3 candidates)" in margin.detail

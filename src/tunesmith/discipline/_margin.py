@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, read_attr
-from tunesmith.discipline.gap import Z_ONE_SIDED_95, noise_of
+from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
+from tunesmith.discipline._reruns import BASELINE_NUMBER, SeedRun
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data, noise_of
 from tunesmith.discipline.optimism import Optimism
 from tunesmith.discipline.verdict import Check
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
@@ -19,6 +23,7 @@ __all__ = ["baseline_check"]
 
 # A seed spread this small, relative to the scores, is rounding: the runs agree exactly across seeds.
 _NO_NOISE = 1e-9
+_LEVEL = 0.05  # the paired test's one-sided level, shared among the candidates the winner was picked from
 
 
 def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None,
@@ -58,8 +63,11 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
         value, what = searched, "the search's one score: nothing was selected"
     else:
         value, what = searched, "the search's best, not corrected for selection: ts.validate_top re-runs it"
-    seed_noise = max(float(baseline.std or 0.0), float(entry.std or 0.0) if entry else 0.0)
     winner = noise_of(record.metrics, metric.name)
+    paired = _paired(study, entry, baseline)
+    if paired is not None:
+        return _paired_check(study, paired, winner, what, base_mean, baseline)
+    seed_noise = max(float(baseline.std or 0.0), float(entry.std or 0.0) if entry else 0.0)
     # The baseline's mean is itself uncertain: its seeds' spread over the square root of their number.
     base_error = float(baseline.std or 0.0) / math.sqrt(len(baseline.values))
     sampling, noise = 0.0, f"seed noise {seed_noise:.3g}"
@@ -90,7 +98,79 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
         passed,
         f"{metric.name} {value:.4g} ({what}) vs baseline {base_mean:.4g}{_baseline_failures(baseline)}: "
         f"{relation} by {abs(margin):.3g}, {noise}{outcome}",
+        decided=passed or margin <= 0,
     )
+
+
+@dataclass(frozen=True)
+class _Paired:
+    """The winner's and the baseline's re-runs on the seeds both ran: ``differences`` (positive: the winner
+    is better), and ``candidates``, how many configurations the winner was picked from."""
+
+    differences: tuple[float, ...]
+    candidates: int
+
+
+def _paired(study: Study, entry: SeedCandidateAttr | None, baseline: BaselineAttr) -> _Paired | None:
+    """The winner's re-runs paired with the baseline's by seed (``None``: fewer than two seeds in common)."""
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    if entry is None or entry.trial is None or stability is None:
+        return None
+    name, sign = study.metric.name, study.metric.sign()
+
+    def by_seed(runs: Iterable[Mapping[str, Any]], candidate: int) -> dict[int, float]:
+        found = {}
+        for data in runs:
+            run = SeedRun.from_json(data)
+            value = run.metrics.get(name)
+            if run.candidate == candidate and run.state != TrialState.FAILED.value and value is not None:
+                found[run.seed] = value
+        return found
+
+    winner = by_seed(stability.runs or (), entry.trial)
+    base = by_seed(baseline.runs, BASELINE_NUMBER)
+    seeds = [seed for seed in winner if seed in base]
+    if len(seeds) < 2:
+        return None
+    candidates = sum(1 for c in stability.candidates or () if not c.baseline)
+    return _Paired(tuple(sign * (base[s] - winner[s]) for s in seeds), max(1, candidates))
+
+
+def _paired_check(study: Study, paired: _Paired, winner: Noise | None, what: str, base_mean: float,
+                  baseline: BaselineAttr) -> Check:  # fmt: skip
+    """The margin as a paired one-sided t-test over the seeds both ran, at 5% over the number of candidates
+    the winner was picked from (Bonferroni: the best of three beats a baseline by chance more often than one
+    does); a result carrying its sampling noise must also beat `Z_ONE_SIDED_95` of its standard errors, the
+    noise of the validation examples every seed shares, which pairing does not remove."""
+    from scipy.stats import t as student
+
+    metric, n = study.metric, len(paired.differences)
+    mean = math.fsum(paired.differences) / n
+    spread = statistics.stdev(paired.differences)
+    level = _LEVEL / paired.candidates
+    needed = float(student.ppf(1.0 - level, n - 1)) * spread / math.sqrt(n)
+    sampling = Z_ONE_SIDED_95 * winner.stderr if winner is not None else 0.0
+    picked = f" for the best of {paired.candidates} candidates" if paired.candidates > 1 else ""
+    test = (f"on {n} paired seeds the winner gains {mean:.3g} +- {spread / math.sqrt(n):.2g} seed by seed; beyond "
+            f"chance means more than {needed:.3g} (one-sided t-test at {level:.2%}{picked})")  # fmt: skip
+    if winner is not None:
+        test += f"; sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors, {winner.source})"
+    head = f"{metric.name} {base_mean - metric.sign() * mean:.4g} ({what}) vs baseline {base_mean:.4g}"
+    head += _baseline_failures(baseline)
+    if mean > 0 and spread <= _NO_NOISE * max(1.0, abs(base_mean)) and winner is None:
+        return Check("baseline margin", True, (
+            f"{head}: better by {mean:.3g} on every one of {n} seeds alike, but no noise is known, so it cannot be "
+            "told from the validation sample's noise: return per-example values (e.g. "
+            f"{{'{metric.name}': correct_per_example}}) or per-fold scores to decide"), checked=False)  # fmt: skip
+    passed = mean > max(needed, sampling)
+    if passed:
+        outcome = ""
+    elif mean > 0:
+        more = more_data(mean / max(needed, sampling) * Z_ONE_SIDED_95, "the seeds for both (and examples)")
+        outcome = f" - within the noise, so the evidence cannot tell the winner from the baseline: {more}"
+    else:
+        outcome = " - the winner does not beat the baseline"
+    return Check("baseline margin", passed, f"{head}: {test}{outcome}", decided=passed or mean <= 0)
 
 
 def _baseline_failures(baseline: BaselineAttr) -> str:
