@@ -343,3 +343,16 @@ def test_a_verdict_on_a_trial_invalidated_since_is_stale_and_best_names_no_valid
     text = " ".join(CliRunner().invoke(cli, ["best", "void", "--storage", url]).output.split())
     assert f"the re-runs picked trial #{winner.trial}, invalidated since" in text and "validated winner" not in text
 
+
+
+def test_a_holdout_score_that_is_not_a_number_is_refused_and_the_opening_is_recorded() -> None:
+    study = tuned(trials=5)
+    with pytest.raises(ConfigError, match=r"holdout_acc=nan.*force=True"):
+        ts.finalize(study, lambda params, seed: {"holdout_acc": [1.0, float("nan"), 0.0]})
+    assert "verdict" not in study.attrs and len(study.attrs["holdout_log"]) == 1
+    with pytest.raises(ConfigError, match=r"slice night=nan"):
+        ts.finalize(study, lambda params, seed: {"holdout_acc": 0.8, "slice:night:holdout_acc": float("nan"),
+                                                 "slice:day:holdout_acc": 0.8}, force=True)  # fmt: skip
+    with pytest.raises(ConfigError, match=r"shifted holdout_acc=inf"):
+        ts.finalize(study, lambda params, seed: {"holdout_acc": 0.8}, force=True,
+                    shifted=lambda params, seed: {"holdout_acc": float("inf")})  # fmt: skip

@@ -45,7 +45,8 @@ def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, floa
     passed = all(o is GuardrailOutcome.HELD for o in outcomes)
     if GuardrailOutcome.UNDECIDED in outcomes and GuardrailOutcome.BREACHED not in outcomes:
         lines.append("a winner is ready only when its guardrails are shown to hold")
-    return Check(name, passed, "; ".join(lines))
+    decided = GuardrailOutcome.BREACHED in outcomes or GuardrailOutcome.UNDECIDED not in outcomes
+    return Check(name, passed, "; ".join(lines), decided=decided)
 
 
 def proxy_check(study: Study, records: Sequence[TrialRecord]) -> Check:

@@ -262,6 +262,7 @@ def finalize(
             )
         shifted_scores = None if shifted is None else _evaluate(shifted, record.params, record.seed, "shifted")
         bar.update(advance=shifted is not None)
+    _refuse_non_finite(scores, key, shifted_scores, study.metric)
     holdout = scores[key]
     gap = gap_test(
         study.metric, validation, holdout,
@@ -346,6 +347,24 @@ def finalize(
         write_attr(study, optimism.attribute())
     write_attr(study, verdict.attribute())
     return verdict
+
+
+def _refuse_non_finite(scores: Mapping[str, float], key: str, shifted: Mapping[str, float] | None,
+                       metric: Metric) -> None:  # fmt: skip
+    """Refuse a holdout (or shifted) score the verdict reads that is not a finite number: NaN compares as
+    neither better nor worse, so a NaN gap would read as within the limit."""
+    read = {key: scores[key], **{f"slice {k}": v for k, v in slices_of(scores, [key, metric.name]).items()}}
+    read |= {k: v for k, v in scores.items() if k.startswith("shifted:")}
+    if shifted is not None:
+        read |= {f"shifted {k}": v for k, v in shifted.items() if k in holdout_keys(metric)}
+    bad = {k: v for k, v in read.items() if not math.isfinite(v)}
+    if bad:
+        raise ConfigError(
+            f"the holdout evaluation returned {', '.join(f'{k}={v}' for k, v in bad.items())}: the verdict needs "
+            "finite scores (a NaN usually means an empty set or a failed prediction; per-example values must all "
+            "be numbers). The holdout was read, so this opening is recorded: after the fix, finalize again with "
+            "force=True (tunesmith finalize --force), which the verdict records"
+        )
 
 
 def _valid(study: Study) -> list[TrialRecord]:
