@@ -42,6 +42,11 @@ def lucky_on_one_seed(trial: ts.Trial) -> dict[str, float]:
     return {"acc": 0.86 + noise}
 
 
+def hits(correct: int, n: int = 200) -> np.ndarray:
+    """Per-example results: ``correct`` of ``n`` right."""
+    return np.arange(n) < correct
+
+
 SEARCH = {"fragile": {"acc": 0.97}, "stable": {"acc": 0.90}, "decent": {"acc": 0.86}}
 
 
@@ -148,7 +153,8 @@ def test_a_collapsing_slice_makes_the_verdict_not_ready() -> None:
     study = searched(SEARCH)
 
     def evaluate(params: dict[str, Any], seed: int) -> dict[str, float]:
-        return {"holdout_acc": 0.89, **slice_metrics("holdout_acc", {"day": 0.93, "dusk": 0.92, "night": 0.55})}
+        per_slice = {"day": hits(186), "dusk": hits(184), "night": hits(110)}  # of 200: 0.93, 0.92, 0.55
+        return {"holdout_acc": 0.89, **{f"slice:{name}:holdout_acc": v for name, v in per_slice.items()}}
 
     ts.validate_top(study, lucky_on_one_seed, k=2, seeds=3)
     verdict = ts.finalize(study, evaluate)
@@ -156,6 +162,20 @@ def test_a_collapsing_slice_makes_the_verdict_not_ready() -> None:
     assert not worst.passed and "'night'" in worst.detail and not verdict.ready
     assert verdict.summary().startswith("not ready") and "worst slice" in verdict.summary().splitlines()[0]
     assert study.attrs["holdout"]["slices"]["night"] == 0.55
+    assert "beyond 2.13 standard errors" in worst.detail  # the worst of three slices: one-sided 5% over three
+
+
+def test_a_slice_below_the_average_by_its_noise_alone_is_not_a_collapse_and_scalar_slices_are_not_checked() -> None:
+    study = searched(SEARCH)
+    equal = {"day": hits(20, 200), "dusk": hits(19, 200), "night": hits(12, 200)}  # error rates: one true 0.085
+    per_slice = {f"slice:{name}:holdout_acc": 1 - v.astype(float) for name, v in equal.items()}
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.89, **per_slice})
+    assert verdict.check("worst slice").passed  # 6 vs 9.3 points of error: within three slices' noise
+    scalar = searched(SEARCH)
+    verdict = ts.finalize(scalar, lambda params, seed: {"holdout_acc": 0.89, **slice_metrics("holdout_acc", {
+        "day": 0.93, "night": 0.55})})  # fmt: skip
+    worst = verdict.check("worst slice")
+    assert not worst.checked and "no noise is known" in worst.detail and "per-example values" in worst.detail
 
 
 def test_slices_reported_by_the_objective_are_checked_when_the_holdout_has_none() -> None:
@@ -172,13 +192,23 @@ def test_slices_reported_by_the_objective_are_checked_when_the_holdout_has_none(
 
 def test_a_drop_on_shifted_data_is_flagged() -> None:
     study = searched(SEARCH)
-    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.97},
-                             shifted=lambda params, seed: {"holdout_acc": 0.80})  # fmt: skip
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": hits(388, 400)},
+                             shifted=lambda params, seed: {"holdout_acc": hits(320, 400)})  # fmt: skip
     shifted = verdict.check("shifted data")
-    assert not shifted.passed and "0.8" in shifted.detail
+    assert not shifted.passed and "0.8 vs holdout 0.97" in shifted.detail and "beyond noise" in shifted.detail
     fine = searched(SEARCH)
-    kept = ts.finalize(fine, lambda params, seed: {"holdout_acc": 0.97, "shifted:holdout_acc": 0.965})
+    kept = ts.finalize(
+        fine, lambda params, seed: {"holdout_acc": hits(388, 400), "shifted:holdout_acc": hits(386, 400)}
+    )
     assert kept.check("shifted data").passed and kept.check("shifted data").checked
+    noisy = searched(SEARCH)  # 6 points worse on 100 examples: beyond the 5-point limit, within the noise
+    unsure = ts.finalize(
+        noisy, lambda params, seed: {"holdout_acc": hits(90, 100), "shifted:holdout_acc": hits(84, 100)}
+    )
+    check = unsure.check("shifted data")
+    assert check.passed and not check.decided and "x the examples would decide" in check.detail
+    scalar = ts.finalize(searched(SEARCH), lambda params, seed: {"holdout_acc": 0.97, "shifted:holdout_acc": 0.5})
+    assert not scalar.check("shifted data").checked  # no noise known: it cannot tell, and says what to return
 
 
 def test_proxy_overfitting_is_detected_when_calibration_degrades_as_the_metric_improves() -> None:

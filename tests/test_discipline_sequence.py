@@ -26,7 +26,7 @@ def objective(trial):
 def evaluate(params, seed):
     rng = random.Random(7)
     losses = [(params["x"] - 0.3) ** 2 + 0.103 + rng.gauss(0.0, 0.01) for _ in range(200)]
-    return {"holdout_loss": losses, "slice:a:holdout_loss": 0.10, "slice:b:holdout_loss": 0.11}
+    return {"holdout_loss": losses, "slice:a:holdout_loss": losses[:100], "slice:b:holdout_loss": losses[100:]}
 """
 
 

@@ -33,10 +33,11 @@ from tunesmith.attributes import (
     read_attr,
     write_attr,
 )
+from tunesmith.discipline._drops import shifted_check, slice_check, winner_runs
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import guardrail_check, proxy_check
 from tunesmith.discipline._margin import baseline_check
-from tunesmith.discipline.conventions import holdout_key, holdout_keys, shifted_of, slices_of
+from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, shifted_of, slices_of
 from tunesmith.discipline.gap import gap_test, noise_of, scored_in_points
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.seeds import across_seeds
@@ -48,7 +49,7 @@ from tunesmith.trial import TrialRecord
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["Evaluate", "HoldoutOpened", "Thresholds", "finalize", "relative_drop"]
+__all__ = ["Evaluate", "HoldoutOpened", "Thresholds", "finalize"]
 
 Evaluate = Callable[[dict[str, Any], int], Mapping[str, float]]
 
@@ -76,11 +77,6 @@ class Thresholds:
     def __post_init__(self) -> None:
         for name in ("gap", "seed_cv", "slice", "shift"):
             real(name, getattr(self, name), minimum=0, context="Thresholds", fix=f"pass a fraction such as {name}=0.02")
-
-
-def relative_drop(metric: Metric, reference: float, value: float) -> float:
-    """How much worse ``value`` is than ``reference``, relative to ``|reference|`` (negative: better)."""
-    return metric.sign() * (value - reference) / max(abs(reference), 1e-12)
 
 
 def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
@@ -193,27 +189,6 @@ def _spread_lower_factor(seeds: int) -> float:
     return math.sqrt((seeds - 1) / float(chi2.ppf(0.95, seeds - 1)))
 
 
-def _slice_check(study: Study, scores: Mapping[str, float], key: str, entry: SeedCandidateAttr | None,
-                 thresholds: Thresholds) -> tuple[Check, dict[str, float]]:  # fmt: skip
-    name = "worst slice"
-    slices, where = slices_of(scores, [key, study.metric.name]), "holdout"
-    if not slices and entry is not None and entry.slices:
-        slices, where = {k: float(v) for k, v in entry.slices.items()}, "validation, across seeds"
-    if len(slices) < 2:
-        return Check(name, True, "no per-slice metrics reported (slice:<name>:<metric> keys)", checked=False), {}
-    average = sum(slices.values()) / len(slices)
-    worst = max(slices, key=lambda s: relative_drop(study.metric, average, slices[s]))
-    drop = relative_drop(study.metric, average, slices[worst])
-    passed = drop <= thresholds.slice
-    return Check(
-        name,
-        passed,
-        f"slice {worst!r} {study.metric.name} {slices[worst]:.4g} vs slice average {average:.4g} "
-        f"({drop:+.1%}, limit {thresholds.slice:.0%}; {where})"
-        + ("" if passed else " - wins on average but collapses on a slice"),
-    ), slices
-
-
 def finalize(
     study: Study,
     evaluate: Evaluate,
@@ -287,25 +262,21 @@ def finalize(
     checks.append(proxy_check(study, _valid(study)))
     if several_objectives(study):
         checks.append(front_check(study, record))
-    slice_check, slices = _slice_check(study, scores, key, entry, limits)
-    checks.append(slice_check)
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    runs = winner_runs(stability.runs if stability is not None else None, record.number if entry else None)
+    slices_check, slices = slice_check(study.metric, scores, key, runs, entry.slices if entry else None, limits.slice)
+    checks.append(slices_check)
     shifted_value = shifted_of(scores, [key, study.metric.name])
+    shifted_noise = None
+    if shifted_value is not None:
+        shifted_noise = next((n for m in (key, study.metric.name) if (n := noise_of(scores, f"{SHIFTED}{m}"))), None)
     if shifted_scores is not None:
         scores.update({f"shifted:{k}": v for k, v in shifted_scores.items()})
         shifted_key = holdout_key(study.metric, shifted_scores)
         shifted_value = None if shifted_key is None else shifted_scores[shifted_key]
-    if shifted_value is None:
-        checks.append(Check("shifted data", True, "no shifted or time-split test set given", checked=False))
-    else:
-        drop = relative_drop(study.metric, holdout, shifted_value)
-        checks.append(
-            Check(
-                "shifted data",
-                drop <= limits.shift,
-                f"shifted {study.metric.name} {shifted_value:.4g} vs holdout {holdout:.4g}: {drop:+.1%} "
-                f"(limit {limits.shift:.0%})",
-            )
-        )
+        shifted_noise = None if shifted_key is None else noise_of(shifted_scores, shifted_key)
+    checks.append(shifted_check(study.metric, holdout, noise_of(scores, key), shifted_value, shifted_noise,
+                                limits.shift))  # fmt: skip
     if optimism is not None:
         checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
                             f"data; {optimism.detail}"))  # fmt: skip

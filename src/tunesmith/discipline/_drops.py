@@ -1,0 +1,134 @@
+"""The verdict's checks for a drop: the worst slice against the slices' average, and shifted data against
+the holdout, each decided beyond the practical limit *and* beyond the noise of the two scores (as the
+holdout gap is). Bounded scores (accuracy, an error rate) read in points, other metrics relative to the
+reference; a drop whose noise is unknown is not checked, and says what to return."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tunesmith.discipline._reruns import SeedRun
+from tunesmith.discipline.conventions import SLICE, slices_of
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data, noise_of, scored_in_points
+from tunesmith.discipline.verdict import Check
+from tunesmith.objective import Metric
+
+__all__ = ["shifted_check", "slice_check"]
+
+_LEVEL = 0.05  # one-sided, shared among the slices when the worst of several is judged
+
+
+@dataclass(frozen=True)
+class _Side:
+    value: float
+    noise: Noise | None
+
+
+def _drop(metric: Metric, name: str, reference: _Side, worse: _Side, threshold: float, points: bool, z: float,
+          compared: str, correlated: float = 0.0) -> Check:  # fmt: skip
+    """``worse`` against ``reference``: fails beyond ``threshold`` and beyond ``z`` standard errors of the
+    difference (``correlated``: the share of ``worse``'s variance inside ``reference``, for a slice in its
+    own average)."""
+    scale = 1.0 if points else max(abs(reference.value), 1e-12)
+    drop = metric.sign() * (worse.value - reference.value) / scale
+    show = (lambda v: f"{v * 100:+.1f} points") if points else (lambda v: f"{v:+.1%}")
+    limit = f"limit {show(threshold).lstrip('+')}"
+    if reference.noise is None and worse.noise is None:
+        return Check(name, True, (
+            f"{compared}: {show(drop)} ({limit}), but no noise is known, so it cannot be told from sampling noise: "
+            "return per-example values (e.g. one value per example of each slice or of the shifted set)"
+        ), checked=False)  # fmt: skip
+    known = [s.noise.stderr for s in (reference, worse) if s.noise is not None]
+    ref_se = reference.noise.stderr if reference.noise is not None else known[0]
+    worse_se = worse.noise.stderr if worse.noise is not None else known[0]
+    variance = (1.0 - correlated) ** 2 * worse_se**2 + ref_se**2 - (correlated**2) * worse_se**2
+    stderr = math.sqrt(max(variance, 0.0)) / scale
+    flagged = drop > threshold and drop > z * stderr
+    if flagged:
+        outcome = "beyond the limit and beyond noise"
+    elif drop > threshold:
+        more = more_data(drop / stderr, "the examples", z) if stderr > 0 else "more examples would decide"
+        outcome = f"beyond the limit but within noise: not evidence of a drop, nor of its absence; {more}"
+    else:
+        outcome = "within the limit"
+    spread = show(stderr).lstrip("+")
+    detail = f"{compared}: {show(drop)} +- {spread} ({limit}; a drop beyond {z:.2f} standard errors): {outcome}"
+    return Check(name, not flagged, detail, decided=flagged or drop <= threshold)
+
+
+def slice_check(
+    metric: Metric,
+    scores: Mapping[str, float],
+    key: str,
+    runs: Sequence[SeedRun],
+    slices_seen: Mapping[str, float] | None,
+    threshold: float,
+) -> tuple[Check, dict[str, float]]:
+    """The worst slice against the average of the slices, on the holdout (``slice:<name>:<key>``), else on the
+    winner's re-runs (``slices_seen``: their means; ``runs``: the runs, whose spread across seeds is the noise).
+    The worst of ``k`` slices is picked, so the test is one-sided at 5% over ``k`` (Bonferroni)."""
+    name = "worst slice"
+    slices, where = slices_of(scores, [key, metric.name]), "holdout"
+    of = next((m for m in (key, metric.name) if any(k.startswith(SLICE) and k.endswith(f":{m}") for k in scores)), key)
+    noises: dict[str, Noise | None] = {s: noise_of(scores, f"{SLICE}{s}:{of}") for s in slices}
+    if not slices and slices_seen:
+        slices, where = dict(slices_seen), "validation, across seeds"
+        noises = {s: _across_seeds(runs, s, metric.name) for s in slices}
+    if len(slices) < 2:
+        return Check(name, True, "no per-slice metrics reported (slice:<name>:<metric> keys)", checked=False), {}
+    k = len(slices)
+    average = sum(slices.values()) / k
+    worst = max(slices, key=lambda s: metric.sign() * slices[s])
+    known = [n.stderr for n in noises.values() if n is not None]
+    if known:
+        typical = statistics.fmean(known)
+        errors = {s: n.stderr if n is not None else typical for s, n in noises.items()}
+        average_noise: Noise | None = Noise(math.sqrt(sum(e**2 for e in errors.values())) / k, "the slices")
+        worst_noise: Noise | None = Noise(errors[worst], "its examples")
+    else:
+        average_noise = worst_noise = None
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1.0 - _LEVEL / k))
+    points = scored_in_points(metric, list(slices.values()))
+    compared = f"slice {worst!r} {metric.name} {slices[worst]:.4g} vs slice average {average:.4g} ({where})"
+    check = _drop(metric, name, _Side(average, average_noise), _Side(slices[worst], worst_noise), threshold, points,
+                  z, compared, correlated=1.0 / k)  # fmt: skip
+    if not check.passed:
+        check = Check(name, False, check.detail + " - wins on average but collapses on a slice")
+    return check, slices
+
+
+def _across_seeds(runs: Sequence[SeedRun], slice_name: str, metric: str) -> Noise | None:
+    """A slice's noise in the re-runs: its spread across seeds over the square root of their number, with the
+    runs' per-example standard error when they carry one (the same examples in every run)."""
+    key = f"{SLICE}{slice_name}:{metric}"
+    values = [run.metrics[key] for run in runs if key in run.metrics]
+    if len(values) < 2:
+        return None
+    within = [n.stderr for run in runs if (n := noise_of(run.metrics, key)) is not None]
+    spread = statistics.stdev(values) / math.sqrt(len(values))
+    return Noise(math.hypot(spread, statistics.fmean(within) if within else 0.0), f"{len(values)} seeds")
+
+
+def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, shifted: float | None,
+                  shifted_noise: Noise | None, threshold: float) -> Check:  # fmt: skip
+    """The shifted or time-split score against the holdout score."""
+    name = "shifted data"
+    if shifted is None:
+        return Check(name, True, "no shifted or time-split test set given", checked=False)
+    points = scored_in_points(metric, [holdout, shifted])
+    compared = f"shifted {metric.name} {shifted:.4g} vs holdout {holdout:.4g}"
+    return _drop(metric, name, _Side(holdout, holdout_noise), _Side(shifted, shifted_noise), threshold, points,
+                 Z_ONE_SIDED_95, compared)  # fmt: skip
+
+
+def winner_runs(runs: Sequence[Mapping[str, Any]] | None, trial: int | None) -> list[SeedRun]:
+    """The re-runs of trial ``trial`` that did not fail (``seed_stability.runs``)."""
+    if runs is None or trial is None:
+        return []
+    return [r for r in (SeedRun.from_json(data) for data in runs) if r.candidate == trial and r.state != "failed"]
