@@ -53,3 +53,26 @@ def test_a_seed_spread_above_the_limit_that_few_seeds_cannot_confirm_is_undecide
     seeds = verdict.check("seed stability")
     assert seeds.passed and not seeds.decided and "seeds would decide at this spread" in seeds.detail
     assert "undecided: " in verdict.headline and "seed stability" in verdict.headline
+
+
+def seed_check_on(name: str, direction: str, accuracies: list[float]) -> ts.discipline.Check:
+    """The seed-stability check of a winner re-run with these accuracies, scored as ``name``: accuracy
+    itself ("max"), or the error rate 1 - accuracy ("min")."""
+
+    def score(accuracy: float) -> float:
+        return accuracy if direction == "max" else 1.0 - accuracy
+
+    study = ts.Study(SPACE, metric=ts.Metric(name, direction), sampler="grid", budget=ts.Budget(trials=2),
+                     storage="memory", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {name: score(0.96 if trial.params["config"] == "a" else 0.9)})
+    runs = iter(accuracies)
+    ts.validate_top(study, lambda trial: {name: score(next(runs)) if trial.params["config"] == "a" else 0.5},
+                    k=1, seeds=len(accuracies))  # fmt: skip
+    return ts.finalize(study, lambda params, seed: {f"holdout_{name}": score(0.95)}).check("seed stability")
+
+
+def test_seed_spread_reads_an_error_rate_as_it_reads_the_accuracy_it_complements() -> None:
+    accuracies = [0.94, 0.95, 0.96, 0.945, 0.955]
+    accuracy, error = seed_check_on("acc", "max", accuracies), seed_check_on("error", "min", accuracies)
+    assert accuracy.passed and error.passed  # a spread of 0.008 in 0.95, however it is written
+    assert accuracy.detail.split("(spread ")[1][:4] == error.detail.split("(spread ")[1][:4] == "0.8%"

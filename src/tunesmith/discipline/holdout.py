@@ -154,7 +154,10 @@ def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thres
     if entry.mean is None or entry.std is None:
         raise entry.missing("mean" if entry.mean is None else "std", f"{stability.KEY}.candidates")
     mean, std = float(entry.mean), float(entry.std)
-    cv = std / max(abs(mean), 1e-12)
+    # A bounded score (accuracy, an error rate) is measured against the larger of itself and its complement,
+    # so that 0.95 accuracy and 0.05 error, the same model, have the same spread.
+    bounded = scored_in_points(study.metric, [float(v) for v in entry.values])
+    cv = std / max(abs(mean), 1.0 - mean if bounded else 0.0, 1e-12)
     # A spread measured on a few seeds is itself uncertain: fail only when even its one-sided 95% lower
     # bound (chi-square on n - 1 degrees of freedom) is beyond the limit.
     lower = cv * _spread_lower_factor(len(entry.values))
