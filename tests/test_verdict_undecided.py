@@ -76,3 +76,21 @@ def test_seed_spread_reads_an_error_rate_as_it_reads_the_accuracy_it_complements
     accuracy, error = seed_check_on("acc", "max", accuracies), seed_check_on("error", "min", accuracies)
     assert accuracy.passed and error.passed  # a spread of 0.008 in 0.95, however it is written
     assert accuracy.detail.split("(spread ")[1][:4] == error.detail.split("(spread ")[1][:4] == "0.8%"
+
+
+def test_a_perfect_per_example_score_still_carries_its_sampling_noise() -> None:
+    from tunesmith.discipline.gap import noise_of
+
+    perfect = noise_of({"acc": 1.0, "stderr:acc": 0.0, "count:acc": 150.0}, "acc")
+    assert perfect is not None and 0.006 < perfect.stderr < 0.007 and "all alike" in perfect.source
+    assert noise_of({"loss": 0.3, "stderr:loss": 0.0, "count:loss": 150.0}, "loss") is None  # unknown, not zero
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
+                     storage="memory", seed=0, baseline={"config": "b"})  # fmt: skip
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:  # 150 of 150 against 149 of 150, on every seed
+        return {"acc": correct(150 if trial.params["config"] == "a" else 149, 150)}
+
+    study.optimize(objective)
+    ts.validate_top(study, objective, k=1, seeds=5)
+    margin = ts.finalize(study, lambda params, seed: {"holdout_acc": correct(150, 150)}).check("baseline margin")
+    assert not margin.passed and not margin.decided and "x the validation examples would decide" in margin.detail

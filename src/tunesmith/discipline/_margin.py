@@ -166,7 +166,8 @@ def _paired_check(study: Study, paired: _Paired, winner: Noise | None, what: str
     if passed:
         outcome = ""
     elif mean > 0:
-        more = more_data(mean / max(needed, sampling) * Z_ONE_SIDED_95, "the seeds for both (and examples)")
+        what = "the validation examples" if sampling > needed else "the seeds for both"
+        more = more_data(mean / max(needed, sampling) * Z_ONE_SIDED_95, what)
         outcome = f" - within the noise, so the evidence cannot tell the winner from the baseline: {more}"
     else:
         outcome = " - the winner does not beat the baseline"

@@ -40,11 +40,24 @@ def noise_of(metrics: Mapping[str, float], name: str) -> Noise | None:
     stderr = metrics.get(f"{STDERR}{name}")
     if stderr is not None and math.isfinite(stderr):
         count = metrics.get(f"{COUNT}{name}")
+        if stderr == 0:  # every example alike: a perfect (or nil) score still carries its sampling noise
+            return _all_alike(metrics.get(name), count)
         return Noise(float(stderr), f"{int(count)} examples" if count else "per-example values")
     folds = folds_of(metrics, name)
     if len(folds) >= 2:
         return Noise(statistics.stdev(folds) / math.sqrt(len(folds)), f"{len(folds)} folds")
     return None
+
+
+def _all_alike(value: float | None, count: float | None) -> Noise | None:
+    """The noise of a score whose examples all agree: for a proportion (every example right, or every one
+    wrong) the standard error of the adjusted proportion (x + 1) / (n + 2), which a sample of n cannot rule
+    out; for anything else unknown (``None``)."""
+    if value not in (0.0, 1.0) or not count or count < 1:
+        return None
+    n = float(count)
+    adjusted = (n * float(value) + 1.0) / (n + 2.0)
+    return Noise(math.sqrt(adjusted * (1.0 - adjusted) / n), f"{int(n)} examples, all alike")
 
 
 def scored_in_points(metric: Metric, values: Sequence[float]) -> bool:
