@@ -229,6 +229,42 @@ def test_proxy_overfitting_is_detected_when_calibration_degrades_as_the_metric_i
     assert proxy_overfitting(steady, study.metric) == []
 
 
+def test_proxy_overfitting_shares_its_level_among_the_metrics_it_watches_and_says_when_it_compared_none() -> None:
+    from tunesmith.discipline.guardrails import proxy_scan
+
+    auc = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    ece = [0.5, 0.6, 0.3, 0.4, 0.1, 0.2]  # worse as auc improves, two swaps: Spearman 0.83, one-sided p 0.02
+
+    def records(extra: dict[str, list[float]]) -> list[ts.TrialRecord]:
+        return [ts.TrialRecord(i, {"x": float(i)}, i, ts.TrialState.COMPLETE,
+                               {"auc": auc[i], "ece": ece[i], **{k: v[i] for k, v in extra.items()}})
+                for i in range(6)]  # fmt: skip
+
+    alone = proxy_scan(records({}), ts.Metric("auc", "max"))
+    assert alone.compared == ("ece",) and [f.metric for f in alone.findings] == ["ece"]
+    unrelated = {"brier": [0.3, 0.1, 0.2, 0.6, 0.4, 0.5], "log_loss": [0.2, 0.5, 0.1, 0.3, 0.6, 0.4]}
+    watched = proxy_scan(records(unrelated), ts.Metric("auc", "max"))
+    assert watched.compared == ("ece", "brier", "log_loss") and watched.findings == []  # 0.02 > 5% / 3
+    lonely = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("auc", "max"), budget=ts.Budget(trials=3),
+                      storage="memory", seed=0)  # fmt: skip
+    lonely.optimize(lambda trial: {"auc": trial.params["x"], "ece": 1 - trial.params["x"]})
+    check = ts.finalize(lonely, lambda params, seed: {"holdout_auc": 0.5}).check("proxy overfitting")
+    assert not check.checked and "nothing to compare" in check.detail
+
+
+def test_a_guardrail_on_another_objective_is_the_front_not_proxy_overfitting() -> None:
+    space = ts.Space({"size": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metrics=[ts.Metric("error", "min"), ts.Metric("latency_ms", "min")],
+                     guardrails=[ts.Guardrail("latency_ms", "<=", 60.0)], budget=ts.Budget(trials=30), storage="memory",
+                     seed=0)  # fmt: skip
+    study.optimize(
+        lambda trial: {"error": 0.3 - 0.2 * trial.params["size"], "latency_ms": 10 + 40 * trial.params["size"]}
+    )
+    study.choose(ts.choose.knee())
+    check = ts.finalize(study, lambda params, seed: {"holdout_error": 0.2}).check("proxy overfitting")
+    assert check.passed and not check.checked and "latency_ms is an objective" in check.detail
+
+
 def objective_value(params: dict[str, Any]) -> float:
     return 0.8 + 0.15 * params["capacity"]
 

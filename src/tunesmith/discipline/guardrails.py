@@ -34,6 +34,7 @@ __all__ = [
     "GuardrailReading",
     "Latency",
     "ProxyFinding",
+    "ProxyScan",
     "brier_score",
     "calibration",
     "expected_calibration_error",
@@ -41,6 +42,7 @@ __all__ = [
     "log_loss",
     "peak_memory",
     "proxy_overfitting",
+    "proxy_scan",
     "read_guardrail",
 ]
 
@@ -204,8 +206,34 @@ def proxy_overfitting(
         top: the fraction of trials (best by the primary metric) compared, at least ``min_trials``.
         threshold: the Spearman correlation above which the trade-off is flagged ...
         significance: ... when, moreover, a correlation that strong is this unlikely without any
-            trade-off (one-sided): six trials need a correlation of about 0.83, thirty about 0.31.
+            trade-off (one-sided), shared among the metrics compared (Bonferroni: watching three
+            metrics must not triple the false alarms): six trials need a correlation of about 0.83,
+            thirty about 0.31, for one metric.
     """
+    return proxy_scan(records, metric, watch, top=top, min_trials=min_trials, threshold=threshold,
+                      significance=significance).findings  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProxyScan:
+    """What `proxy_scan` compared (``compared``: the metrics it could test) and found."""
+
+    compared: tuple[str, ...]
+    findings: list[ProxyFinding]
+
+
+def proxy_scan(
+    records: Sequence[TrialRecord],
+    metric: Metric,
+    watch: Sequence[Guardrail | Metric | str] = (),
+    *,
+    top: float = 0.25,
+    min_trials: int = 6,
+    threshold: float = 0.6,
+    significance: float = 0.05,
+) -> ProxyScan:
+    """`proxy_overfitting`, also saying which metrics it could compare (enough trials measured them, and
+    they varied)."""
     from scipy.stats import spearmanr
 
     finished = [r for r in records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
@@ -221,7 +249,7 @@ def proxy_overfitting(
     )
     count = max(min_trials, math.ceil(top * len(ranked)))
     best = ranked[:count]
-    findings = []
+    tests = []
     for guard in watched:
         pairs = [
             (-metric.sign() * (r.value(metric.name) or 0.0), guard.sign() * v)
@@ -234,18 +262,21 @@ def proxy_overfitting(
         if np.ptp(goodness) == 0 or np.ptp(badness) == 0:
             continue
         test = spearmanr(goodness, badness, alternative="greater")
-        rho, p_value = float(test.statistic), float(test.pvalue)
-        if rho >= threshold and p_value <= significance:
-            findings.append(
-                ProxyFinding(
-                    guard.name,
-                    rho,
-                    len(pairs),
-                    f"across the best {len(pairs)} trials, {guard.name} gets worse as {metric.name} improves "
-                    f"(Spearman {rho:.2f} >= {threshold:.2f}, one-sided p = {p_value:.3f})",
-                )
-            )
-    return findings
+        tests.append((guard, len(pairs), float(test.statistic), float(test.pvalue)))
+    level = significance / max(1, len(tests))
+    findings = [
+        ProxyFinding(
+            guard.name,
+            rho,
+            n,
+            f"across the best {n} trials, {guard.name} gets worse as {metric.name} improves "
+            f"(Spearman {rho:.2f} >= {threshold:.2f}, one-sided p = {p_value:.3f}"
+            + (f" <= {level:.3f}: {significance:.0%} over {len(tests)} metrics watched)" if len(tests) > 1 else ")"),
+        )
+        for guard, n, rho, p_value in tests
+        if rho >= threshold and p_value <= level
+    ]
+    return ProxyScan(tuple(guard.name for guard, *_ in tests), findings)
 
 
 class GuardrailOutcome(Enum):
