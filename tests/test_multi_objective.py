@@ -71,7 +71,7 @@ def test_pareto_front_is_the_non_dominated_trials_by_brute_force(study: ts.Study
 def test_the_context_carries_every_objective_with_the_primary_as_metric(study: ts.Study) -> None:
     assert study.context.objectives == tuple(OBJECTIVES)
     assert study.context.metric == OBJECTIVES[0]
-    single = ts.Study(SPACE, metric="f1", storage="memory")
+    single = ts.Study(SPACE, metric="f2", storage="memory")
     assert single.context.objectives == ()
 
 
@@ -115,7 +115,7 @@ def test_objectives_are_stored_resumed_and_other_objectives_refused(tmp_path: Pa
     with pytest.raises(ts.ConfigError, match="objectives f1 \\(min\\), f2 \\(min\\)"):
         ts.Study(SPACE, metrics=[ts.Metric("f1"), ts.Metric("f2", "max")], storage=url, name="mo")
     with pytest.raises(ts.ConfigError, match="objectives"):
-        ts.Study(SPACE, metric="f1", storage=url, name="mo")
+        ts.Study(SPACE, metric="f2", storage=url, name="mo")
 
 
 # Hypervolume -------------------------------------------------------------------------------------

@@ -233,3 +233,27 @@ def test_integer_parameters_named_like_rates_do_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Space({"lr_cycle_steps": Int(100, 5000), "dropout_layers": Int(0, 3)})
+
+
+def test_numpy_options_are_stored_as_the_python_values_they_hold() -> None:
+    """Choice(list(np.arange(1, 4))) was refused ("name the option with a string") while Int took NumPy integers,
+    and np.float64 options stayed np.float64."""
+    ints = Choice(list(np.arange(1, 4)))
+    assert ints.options == (1, 2, 3) and all(type(o) is int for o in ints.options)
+    floats = Choice(list(np.array([0.1, 0.2])))
+    assert floats.options == (0.1, 0.2) and all(type(o) is float for o in floats.options)
+    mixed = Choice([np.str_("adam"), np.bool_(True), None])
+    assert [type(o) for o in mixed.options] == [str, bool, type(None)]
+    assert Choice(np.array([16, 32, 64])).options == (16, 32, 64)
+    assert ints.contains(np.int64(2)) and ints.index(np.int64(3)) == 2
+    assert json.loads(json.dumps(ints.to_json())) == {"type": "choice", "options": [1, 2, 3]}
+    fixed = Fixed(np.int64(7))
+    assert type(fixed.value) is int and fixed.contains(np.int64(7))
+    assert Float(0.0, 1.0, when={"n": np.int64(2)}).to_json()["when"] == {"n": [2]}
+
+
+def test_a_numpy_option_that_is_not_a_json_scalar_is_still_refused() -> None:
+    with pytest.raises(SpaceError, match="options must be JSON scalars"):
+        Choice([np.float64("nan"), 1.0])
+    with pytest.raises(SpaceError, match="options must be unique, got 1 twice"):
+        Choice([np.int64(1), 1])

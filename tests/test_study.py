@@ -102,6 +102,7 @@ def test_max_direction_picks_the_largest() -> None:
         "F1Score",
         "valaccuracy",
         "meanAveragePrecision",
+        "f1",
     ],
 )
 def test_a_bare_name_that_reads_like_a_score_is_refused_rather_than_minimised(name: str) -> None:
@@ -152,7 +153,6 @@ def test_a_guardrail_table_with_a_misspelt_key_is_refused() -> None:
         "latency_ms",
         "logloss",
         "value",
-        "f1",
         "accuracy_loss",
         "valLoss",
         "accuracyLoss",
@@ -163,7 +163,6 @@ def test_a_guardrail_table_with_a_misspelt_key_is_refused() -> None:
     ],
 )
 def test_a_bare_name_of_a_loss_is_minimised(name: str) -> None:
-    # A bare "f1" is how optimisation papers name their first objective: nothing says it is an F1 score.
     assert ts.Study(quadratic_space(), metric=name, storage="memory").metric == ts.Metric(name, "min")
 
 

@@ -7,7 +7,7 @@ import math
 import operator
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -91,11 +91,13 @@ class MetricDirectionWarning(UserWarning):
     """A new study minimises a metric whose name reads like a score (accuracy, AUC, F1...)."""
 
 
-def warn_if_minimised_score(metric: Metric) -> None:
+def warn_if_minimised_score(metric: Metric, objectives: Sequence[Metric] = ()) -> None:
     """Warn when ``metric`` is minimised although its name says higher is better (`reads_as_score`): given as
     ``Metric("val_accuracy")`` (minimised by default) or with ``"min"`` by mistake, the search would look
-    for the worst model. Called when a study is created, not each time one is opened."""
-    if metric.direction == "min" and reads_as_score(metric.name):
+    for the worst model. Called when a study is created, not each time one is opened. Among several
+    ``objectives``, ``f1``, ``f2``... are how optimisation papers number them, not F1 scores: not warned."""
+    numbered = len(objectives) > 1 and re.fullmatch(r"f\d+", metric.name) is not None
+    if metric.direction == "min" and reads_as_score(metric.name) and not numbered:
         warnings.warn(
             f"metric {metric.name!r} reads like a score where higher is better, but the study minimises it: "
             f"pass ts.Metric({metric.name!r}, 'max'); if lower really is better, name it so (e.g. "
@@ -119,11 +121,18 @@ def _check_keys(what: str, data: Mapping[str, Any], known: tuple[str, ...]) -> N
 
 
 # Words of a metric's name (split at anything but letters and digits) that say higher is better, and words that
-# say lower is: a name with a word of the second kind is never read as a score ("accuracy_loss").
+# say lower is: a name with a word of the second kind is never read as a score ("accuracy_loss"), unless it also
+# has a word of `_SCORE_OF_LOSS_WORDS`. Every scikit-learn scorer name (`sklearn.metrics.get_scorer_names()`, all
+# higher-is-better) reads as a score: f1, jaccard, matthews_corrcoef, explained_variance, d2_*_score,
+# positive_likelihood_ratio and the neg_* losses.
 _SCORE_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "precision", "recall", "r2", "iou", "dice",
-                          "ndcg", "bleu", "rouge", "map", "mcc", "kappa", "score", "reward", "neg"})  # fmt: skip
+                          "ndcg", "bleu", "rouge", "map", "mcc", "kappa", "score", "reward", "neg", "f1", "jaccard",
+                          "matthews", "corrcoef", "explained", "d2", "likelihood"})  # fmt: skip
 _LOSS_WORDS = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity", "ppl", "cost", "latency",
-                         "regret", "wer", "cer", "time", "ms"})  # fmt: skip
+                         "regret", "wer", "cer", "time", "ms", "brier", "negative"})  # fmt: skip
+# Words that make a score of a loss: scikit-learn's negated losses (neg_log_loss, neg_negative_likelihood_ratio)
+# and D² scores, the share of a loss's deviance explained (d2_log_loss_score).
+_SCORE_OF_LOSS_WORDS = frozenset({"neg", "d2"})
 
 
 # Words long enough to be found inside a name written without separators (``valaccuracy``, ``trainloss``).
@@ -141,14 +150,15 @@ def _name_words(name: str) -> set[str]:
 
 
 def reads_as_score(name: str) -> bool:
-    """Whether a metric's name says higher is better: accuracy, AUC, precision, recall, R2, a score, a reward,
-    scikit-learn's negated losses (``neg_log_loss``), an F1 named with another word (``val_f1``; a bare ``f1``
-    is also how optimisation papers name their first objective, so it says nothing). Words are read in any
-    spelling: ``val_accuracy``, ``valAccuracy``, ``valaccuracy``."""
+    """Whether a metric's name says higher is better: accuracy, AUC, precision, recall, F1, R2, a score, a reward,
+    and every scikit-learn scorer name, its negated losses (``neg_log_loss``) and D² scores
+    (``d2_log_loss_score``) included. Words are read in any spelling: ``val_accuracy``, ``valAccuracy``,
+    ``valaccuracy``. (Numbered objectives ``f1``, ``f2`` of a study with several are `warn_if_minimised_score`'s
+    exception, not this function's.)"""
     words = _name_words(name)
     if words & _LOSS_WORDS:
-        return "neg" in words  # neg_mean_squared_error: scikit-learn's negated loss, maximised
-    return bool(words & _SCORE_WORDS) or ("f1" in words and len(words) > 1)
+        return bool(words & _SCORE_OF_LOSS_WORDS)  # neg_mean_squared_error: a negated loss, maximised
+    return bool(words & _SCORE_WORDS)
 
 
 def metric_named(name: str, fix: str | None = None) -> Metric:

@@ -5,10 +5,11 @@ parameter (``lr > 0.04``, ``batch_size <= 64``, ``optimizer = sgd``) that best s
 trials with that signature from the other judged trials (best F1 score over every cut between
 observed values), keeps it when it covers most of those trials and is mostly right and when chance
 cannot explain it, and turns it into a suggestion ("narrow lr to at most 0.03"). Chance is measured
-by a permutation test: the signature is dealt to the same number of trials at random, the best rule
-over every parameter and cut is found again, and the rule is kept only when at most 5% of such
-shuffles find one as good (``p``, stated with the rule). So the failures' base rate counts, and so
-does the search over many parameters and cuts: a rule picked out of hundreds looks good by luck.
+by a permutation test (`_chance`): the trials' signatures are dealt to their configurations at random,
+the best rule of every signature over every parameter and cut is found again, and a rule is kept only
+when at most 5% of such shuffles find, for some signature, one as unlikely (``p``, stated with the rule).
+So the failures' base rate counts, and so does the search over many parameters, cuts and signatures: a
+rule picked out of hundreds looks good by luck, and so does the best of three signatures' rules.
 With an importance result it also names the parameters that barely matter, so the budget goes to the
 ones that do.
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.analysis._advice import Suggestion, budget_advice
+from tunesmith.analysis._chance import f1, family_p_values
 from tunesmith.analysis._common import as_metric, format_value, round_sig, valid_records
 from tunesmith.analysis.curves import (
     CurveDiagnosis,
@@ -53,10 +55,9 @@ Op = Literal[">", "<", ">=", "<=", "="]
 MIN_RECALL = 0.6
 # ... and this share of the trials it covers have the signature ...
 MIN_PRECISION = 0.5
-# ... and at most this share of random deals of the signature give a rule as good (the permutation test).
+# ... and at most this share of random deals of the signatures give rules as good, across every signature
+# tested (the permutation test, `_chance.family_p_values`).
 ALPHA = 0.05
-# The shuffles of the permutation test (seeded: the same trials give the same diagnosis).
-PERMUTATIONS = 199
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,10 @@ class Attribution:
         matched: trials with the signature that satisfy the rule.
         total: trials with the signature.
         covered: judged trials that satisfy the rule (with or without the signature).
-        p_value: the share of random deals of the signature (as many trials, any of the judged ones) for
-            which the best rule over every parameter and cut is as good (`PERMUTATIONS` shuffles, +1 each).
+        p_value: how often chance alone explains a signature as well (`_chance.PERMUTATIONS` shuffles of the trials'
+            signatures, the unshuffled ones counted too): the share of shuffles in which the best rule, over
+            every parameter and cut, of some signature tested is as unlikely as this one's (min-P over the
+            signatures, so showing several signatures does not raise the false alarms above `ALPHA`).
     """
 
     signature: Signature
@@ -205,20 +208,21 @@ def diagnose(
     attributions: list[Attribution] = []
     suggestions: list[Suggestion] = []
     best = best_record(records, metric_)
-    for signature in Signature:
-        if not signature.is_failure:
-            continue
-        positive = np.array([curves[r.number].signature is signature for r in judged], dtype=bool)
-        if positive.sum() < min_trials:
-            continue
+    # Every failure signature shared by enough trials is tested, whatever its rule turns out to be: the
+    # family the permutation test adjusts for is fixed before any rule is looked at.
+    positives = {
+        signature: np.array([curves[r.number].signature is signature for r in judged], dtype=bool)
+        for signature in Signature
+        if signature.is_failure
+    }
+    tested = {s: positive for s, positive in positives.items() if positive.sum() >= min_trials}
+    p_values = family_p_values(judged, tested, space)
+    for signature, positive in tested.items():
         found = _best_rule(judged, positive, space)
-        if found is None or found.matched < min_trials:
-            continue
-        p_value = _chance(judged, positive, space, found.score)
-        if p_value > ALPHA:
+        if found is None or found.matched < min_trials or p_values[signature] > ALPHA:
             continue
         attributions.append(
-            Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered, p_value)
+            Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered, p_values[signature])
         )
         suggestion = _narrowing(found.rule, space[found.rule.param], signature)
         if suggestion is not None and best is not None and found.rule.holds(best.params):
@@ -269,54 +273,6 @@ def _best_rule(judged: Sequence[TrialRecord], positive: np.ndarray, space: Space
     return best
 
 
-def _f1(matched: np.ndarray, covered: np.ndarray, total: int | np.ndarray) -> np.ndarray:
-    return 2.0 * matched / np.maximum(covered + total, 1)
-
-
-def _chance(judged: Sequence[TrialRecord], positive: np.ndarray, space: Space, score: float) -> float:
-    """The permutation p-value of a best rule scoring ``score``: the share of shuffles of ``positive``
-    whose best rule, over every parameter and cut as `_best_rule` searches them, scores at least as well
-    (each side counted with one, so it is never 0)."""
-    rng = np.random.default_rng(0)
-    deals = np.array([rng.permutation(positive) for _ in range(PERMUTATIONS)], dtype=bool)
-    best = np.zeros(PERMUTATIONS)
-    for name in space.dimensions:
-        param = space[name]
-        if isinstance(param, Choice) and len(param.options) > 1:
-            keys = [json.dumps(r.params[name]) if name in r.params else None for r in judged]
-            for option in param.options:
-                inside = np.array([k == json.dumps(option) for k in keys], dtype=bool)
-                if inside.any():
-                    matched = deals[:, inside].sum(axis=1)
-                    best = np.maximum(best, _f1(matched, np.full_like(matched, inside.sum()), deals.sum(axis=1)))
-        elif isinstance(param, Float | Int):
-            best = np.maximum(best, _best_cut_scores(name, judged, deals))
-    exceed = int((best >= score - 1e-12).sum())
-    return (exceed + 1) / (PERMUTATIONS + 1)
-
-
-def _best_cut_scores(name: str, judged: Sequence[TrialRecord], deals: np.ndarray) -> np.ndarray:
-    """`_best_cut`'s best F1 on ``name`` for each row of ``deals`` (0 where no cut exists)."""
-    values = np.array(
-        [float(r.params[name]) if isinstance(r.params.get(name), int | float) else math.nan for r in judged]
-    )
-    active = np.flatnonzero(np.isfinite(values))
-    if len(active) < 2:
-        return np.zeros(len(deals))
-    order = active[np.argsort(values[active], kind="stable")]
-    distinct, first = np.unique(values[order], return_index=True)
-    if len(distinct) < 2:
-        return np.zeros(len(deals))
-    total = deals.sum(axis=1)[:, None]
-    cumulative = np.cumsum(deals[:, order], axis=1)
-    below_n = first[1:]
-    below_pos = cumulative[:, below_n - 1]
-    above_pos = cumulative[:, -1:] - below_pos
-    f1_above = _f1(above_pos, len(order) - below_n, total)
-    f1_below = _f1(below_pos, below_n, total)
-    return np.maximum(f1_above.max(axis=1), f1_below.max(axis=1))
-
-
 def _best_category(name: str, param: Choice, judged: Sequence[TrialRecord], positive: np.ndarray) -> _Found | None:
     if len(param.options) < 2:
         return None
@@ -326,7 +282,7 @@ def _best_category(name: str, param: Choice, judged: Sequence[TrialRecord], posi
     for option in param.options:
         inside = np.array([k == json.dumps(option) for k in keys], dtype=bool)
         matched, covered = int((inside & positive).sum()), int(inside.sum())
-        score = float(_f1(np.array(matched), np.array(covered), total))
+        score = float(f1(np.array(matched), np.array(covered), total))
         if covered and (best is None or score > best.score):
             best = _Found(Rule(name, "=", option), matched, covered, score)
     return best
@@ -352,8 +308,8 @@ def _best_cut(name: str, param: Float | Int, judged: Sequence[TrialRecord], posi
     below_pos = np.cumsum(pos)[below_n - 1]
     above_n = len(x) - below_n
     above_pos = int(pos.sum()) - below_pos
-    f1_above = _f1(above_pos, above_n, total)
-    f1_below = _f1(below_pos, below_n, total)
+    f1_above = f1(above_pos, above_n, total)
+    f1_below = f1(below_pos, below_n, total)
     k_above, k_below = int(np.argmax(f1_above)), int(np.argmax(f1_below))
     if f1_above[k_above] >= f1_below[k_below]:
         k, upper, score = k_above, True, float(f1_above[k_above])

@@ -30,7 +30,16 @@ from tunesmith.trial import TrialRecord, TrialState, best_record
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["Findings", "ReportData", "analyse", "metrics_text", "report_data", "tie_note", "within_noise_of_best"]
+__all__ = [
+    "Findings",
+    "ReportData",
+    "analyse",
+    "metrics_text",
+    "report_data",
+    "tie_note",
+    "tied_with_best",
+    "within_noise_of_best",
+]
 
 
 @dataclass(frozen=True)
@@ -158,9 +167,7 @@ class ReportData:
 def metrics_text(metrics: Mapping[str, float]) -> str:
     """``name=value`` pairs, a metric returned per example shown with its standard error and count
     (``val_acc=0.965 ± 0.0141 (n=171)``) rather than as three unrelated numbers."""
-    return ", ".join(
-        f"{name}={value_text(metrics, name)}" for name in metrics if not name.startswith((STDERR, COUNT))
-    )
+    return ", ".join(f"{name}={value_text(metrics, name)}" for name in metrics if not name.startswith((STDERR, COUNT)))
 
 
 def value_text(metrics: Mapping[str, float], name: str) -> str:
@@ -197,12 +204,45 @@ def within_noise_of_best(data: ReportData, top_k: int) -> list[TrialRecord]:
     return tied
 
 
+def tied_with_best(data: ReportData) -> list[TrialRecord]:
+    """The ranked trials (the best left out) whose metric equals the best's exactly: nothing in the results
+    orders them, and the best shown is the earliest of them."""
+    ranked = data.ranked()
+    if not ranked:
+        return []
+    name = data.metric.name
+    value = ranked[0].value(name)
+    return [r for r in ranked[1:] if r.value(name) == value]
+
+
+# The tied trials named in a note before "and N more".
+TIES_NAMED = 10
+
+
 def tie_note(data: ReportData, top_k: int) -> str | None:
-    """What to say of the top trials that lie within the best's noise (`within_noise_of_best`): that the search
-    cannot tell them apart, and what the seed re-runs found when they ran, else how to run them."""
-    tied = within_noise_of_best(data, top_k)
-    if not tied:
-        return None
+    """What to say of the trials the best cannot be told from: those whose metric equals the best's exactly
+    (`tied_with_best`; the earliest is shown as best), and the top trials within the best's noise
+    (`within_noise_of_best`), with what the seed re-runs found when they ran, else how to run them."""
+    exact = tied_with_best(data)
+    said = [_exact_tie_note(data, exact)] if exact else []
+    numbers_tied = {r.number for r in exact}
+    noisy = [r for r in within_noise_of_best(data, top_k) if r.number not in numbers_tied]
+    if noisy:
+        said.append(_noise_note(data, top_k, noisy))
+    return "; ".join(said) or None
+
+
+def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
+    best = data.ranked()[0]
+    tied = [best, *exact]
+    named = ", ".join(f"#{r.number}" for r in tied[:TIES_NAMED])
+    more = f" and {len(tied) - TIES_NAMED} more" if len(tied) > TIES_NAMED else ""
+    value = format_value(best.value(data.metric.name) or 0.0)
+    return (f"{len(tied)} trials tie exactly at the best's {data.metric.name} = {value} ({named}{more}): nothing in "
+            f"the results tells them apart, and the earliest, #{best.number}, is shown as best")  # fmt: skip
+
+
+def _noise_note(data: ReportData, top_k: int, tied: list[TrialRecord]) -> str:
     numbers = ", ".join(f"#{r.number}" for r in tied)
     said = (f"{numbers} lie within two standard errors of the best's {data.metric.name} (per-example noise): the "
             "search cannot tell them apart")  # fmt: skip

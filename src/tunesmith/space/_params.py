@@ -13,39 +13,13 @@ import numpy as np
 
 from tunesmith._validate import checked_arguments, integer, real
 from tunesmith.errors import SpaceArgumentError, SpaceError
-
-JsonScalar = str | int | float | bool | None
+from tunesmith.space._scalars import JsonScalar, is_json_scalar, normalise_when, plain
 
 # The samplers compute in int64 and float64: an integer bound, and the count of values an integer
 # or a stepped float takes, must stay within int64.
 INT64_MAX = 2**63 - 1
 
 __all__ = ["Choice", "Fixed", "Float", "Int", "JsonScalar", "Param"]
-
-
-def _is_json_scalar(value: object) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, str | int | bool)
-
-
-def _normalise_when(when: Mapping[str, Any] | None) -> dict[str, tuple[JsonScalar, ...]]:
-    if when is None:
-        return {}
-    if not isinstance(when, Mapping):
-        raise SpaceError(
-            f'when must be a mapping of parent name to value, got when={when!r}: use when={{"optimizer": "sgd"}}'
-        )
-    out: dict[str, tuple[JsonScalar, ...]] = {}
-    for parent, allowed in when.items():
-        values = tuple(allowed) if isinstance(allowed, list | tuple | set | frozenset) else (allowed,)
-        if not values or not all(_is_json_scalar(v) for v in values):
-            raise SpaceError(
-                f"when[{parent!r}] must be a value or a non-empty list of JSON scalars, got {allowed!r}: "
-                f'use when={{"{parent}": "sgd"}} or when={{"{parent}": ["sgd", "rmsprop"]}}'
-            )
-        out[str(parent)] = values
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +36,7 @@ class Param(ABC):
     @property
     def conditions(self) -> dict[str, tuple[JsonScalar, ...]]:
         """The normalised condition: parent name -> allowed values."""
-        return _normalise_when(self.when)
+        return normalise_when(self.when)
 
     @property
     def is_dimension(self) -> bool:
@@ -108,8 +82,7 @@ class Param(ABC):
         """Restore a parameter written by `to_json` (also the form config files use)."""
         if not isinstance(data, Mapping) or "type" not in data:
             raise SpaceError(
-                f"must be a table with a 'type' key, got {data!r}: "
-                "use {type = 'float', low = 0.0, high = 1.0}"
+                f"must be a table with a 'type' key, got {data!r}: use {{type = 'float', low = 0.0, high = 1.0}}"
             )
         fields_ = dict(data)
         kind = fields_.pop("type")
@@ -183,7 +156,7 @@ class Float(Param):
                 )
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
-        _normalise_when(self.when)
+        normalise_when(self.when)
 
     def _count(self) -> int:
         assert self.step is not None
@@ -294,7 +267,7 @@ class Int(Param):
             raise SpaceError(
                 f"step must not exceed high - low = {self.high - self.low}, got step={self.step}: use a smaller step"
             )
-        _normalise_when(self.when)
+        normalise_when(self.when)
 
     def _exponents(self) -> tuple[int, int]:
         assert self.base is not None
@@ -364,12 +337,15 @@ class Choice(Param):
     options: Sequence[JsonScalar]
 
     def __post_init__(self) -> None:
-        if isinstance(self.options, str | bytes) or not isinstance(self.options, Sequence):
+        given = self.options
+        if isinstance(given, np.ndarray) and given.ndim == 1:  # an array's items as Python values
+            given = given.tolist()
+        if isinstance(given, str | bytes) or not isinstance(given, Sequence):
             raise SpaceError(f"options must be a list, got options={self.options!r}: use Choice(['a', 'b'])")
-        options = tuple(self.options)
+        options = tuple(plain(o) for o in given)
         if not options:
             raise SpaceError("options must not be empty, got options=[]: list at least one value")
-        bad = [o for o in options if not _is_json_scalar(o)]
+        bad = [o for o in options if not is_json_scalar(o)]
         if bad:
             raise SpaceError(
                 f"options must be JSON scalars (str, int, float, bool, None), got {bad[0]!r}: "
@@ -380,11 +356,12 @@ class Choice(Param):
             dup = next(o for o, k in zip(options, keys, strict=True) if keys.count(k) > 1)
             raise SpaceError(f"options must be unique, got {dup!r} twice: remove the duplicate")
         object.__setattr__(self, "options", options)
-        _normalise_when(self.when)
+        normalise_when(self.when)
 
     def index(self, value: Any) -> int:
         """The position of ``value`` among the options."""
-        key = json.dumps(value)
+        value = plain(value)
+        key = json.dumps(value) if is_json_scalar(value) else None
         for i, option in enumerate(self.options):
             if json.dumps(option) == key:
                 return i
@@ -397,7 +374,8 @@ class Choice(Param):
         return self.options[_bin_index(u, len(self.options))]
 
     def contains(self, value: Any) -> bool:
-        key = json.dumps(value) if _is_json_scalar(value) else None
+        value = plain(value)
+        key = json.dumps(value) if is_json_scalar(value) else None
         return key is not None and any(json.dumps(o) == key for o in self.options)
 
     def grid_values(self, points: int = 5) -> list[Any]:
@@ -419,9 +397,10 @@ class Fixed(Param):
     value: JsonScalar
 
     def __post_init__(self) -> None:
-        if not _is_json_scalar(self.value):
+        object.__setattr__(self, "value", plain(self.value))
+        if not is_json_scalar(self.value):
             raise SpaceError(f"value must be a JSON scalar, got value={self.value!r}: use a str, int, float or bool")
-        _normalise_when(self.when)
+        normalise_when(self.when)
 
     @property
     def is_dimension(self) -> bool:
@@ -434,7 +413,8 @@ class Fixed(Param):
         return self.value
 
     def contains(self, value: Any) -> bool:
-        return json.dumps(value) == json.dumps(self.value) if _is_json_scalar(value) else False
+        value = plain(value)
+        return json.dumps(value) == json.dumps(self.value) if is_json_scalar(value) else False
 
     def grid_values(self, points: int = 5) -> list[Any]:
         return [self.value]

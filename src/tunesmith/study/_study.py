@@ -37,6 +37,7 @@ from tunesmith.study._checkpoints import (
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
 from tunesmith.study._outcome import StopNote, decide_at_report, judge, never_compared, ran_all_steps
+from tunesmith.study._pickling import StorageHandle
 from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
 from tunesmith.study._settings import Settings, check_grace
@@ -59,7 +60,7 @@ def _study_name(name: Any) -> str:
 
 
 @checked_arguments()
-class Study(_known.KnownConfigs, _multi.MultiObjective):
+class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
     """A named tuning experiment whose every trial lives in storage.
 
     Creating a study whose name already exists in the storage resumes it (the space, metric,
@@ -195,7 +196,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
         check_grace(self.heartbeat_interval, self.grace)
         if created:
             for objective in self.objectives or (self.metric,):
-                warn_if_minimised_score(objective)
+                warn_if_minimised_score(objective, self.objectives)
             write_attr(self, EnvironmentAttr.from_json(environment()))
             write_attr(self, CheckpointRootAttr(path=str(self._checkpoints.root)))
             _define_by_run.record_sampler_choice(self, self.space)
@@ -519,6 +520,3 @@ class Study(_known.KnownConfigs, _multi.MultiObjective):
             callbacks=callbacks, memory_limit=memory_limit, trial_timeout=trial_timeout, fail_fast=fail_fast,
             progress=progress,
         )  # fmt: skip
-
-    def __repr__(self) -> str:
-        return f"Study(name={self.name!r}, storage={self._storage.url!r})"
