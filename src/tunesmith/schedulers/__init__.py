@@ -10,9 +10,10 @@ from tunesmith.decision import Decision
 from tunesmith.schedulers.auto import AutoScheduler
 from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
+from tunesmith.schedulers.hyperband import Hyperband
 from tunesmith.schedulers.median import MedianStop
 from tunesmith.schedulers.pbt import PBT
-from tunesmith.schedulers.successive_halving import ASHA, Hyperband, SuccessiveHalving
+from tunesmith.schedulers.successive_halving import ASHA, SuccessiveHalving
 
 __all__ = [
     "ASHA",

@@ -23,10 +23,12 @@ import numpy as np
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
+from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
+from tunesmith.schedulers.hyperband import Hyperband
 from tunesmith.schedulers.pbt import PBT
-from tunesmith.schedulers.successive_halving import ASHA, Hyperband, rung_levels
+from tunesmith.schedulers.successive_halving import ASHA, rung_levels
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -126,6 +128,12 @@ class AutoScheduler(Scheduler):
 
     def full_resource_share(self) -> float | None:
         return self.chosen.full_resource_share()
+
+    def deck(self) -> Deck | None:
+        return self.chosen.deck()
+
+    def explain(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> str | None:
+        return self.chosen.explain(trial, history, context)
 
     def min_concurrent(self) -> int:
         return self.chosen.min_concurrent()

@@ -12,6 +12,7 @@ import numpy as np
 from tunesmith._validate import checked_arguments
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
+from tunesmith.schedulers._deck import Deck
 from tunesmith.space import Space
 from tunesmith.trial import TrialKind, TrialRecord
 
@@ -83,6 +84,11 @@ class Scheduler(ABC):
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         """The decision for ``trial`` after its latest report."""
 
+    def explain(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> str | None:
+        """Why `decide` did not answer CONTINUE for ``trial``, for people (the study puts it in the stop reason);
+        ``None`` by default. Called with `decide`'s arguments, only after it stopped or paused the trial."""
+        return None
+
     def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
         """Which PAUSED trial to resume, and which to retire (pausing schedulers only).
 
@@ -104,6 +110,11 @@ class Scheduler(ABC):
     def full_resource_share(self) -> float | None:
         """The share of new configurations expected to train to the full resource (1.0 when none is
         stopped early by design; ``None`` when it depends on the results, as for median stopping)."""
+        return None
+
+    def deck(self) -> Deck | None:
+        """The rungs and brackets trials are dealt to, for estimating how many a budget trains fully
+        (`tunesmith.schedulers._deck.simulate`); ``None`` (the default) when the scheduler has none to play."""
         return None
 
     def first_decision(self) -> tuple[float, str] | None:

@@ -1,5 +1,5 @@
-"""Successive halving in its three forms: synchronous (`SuccessiveHalving`), asynchronous (`ASHA`)
-and over brackets (`Hyperband`).
+"""Successive halving in its synchronous (`SuccessiveHalving`) and asynchronous (`ASHA`) forms; over brackets it
+is `tunesmith.schedulers.hyperband.Hyperband`.
 
 Rungs sit at ``min_resource * eta**k`` below ``max_resource``. At a rung, a trial is compared
 with every trial of its bracket that reached the same rung, on the last value each reported at
@@ -29,11 +29,12 @@ from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import value_at
 from tunesmith.pareto import losses_of, nondominated_order
+from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers._final_model import predicted_finals
 from tunesmith.schedulers.base import Promotion, Scheduler
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["ASHA", "Hyperband", "SuccessiveHalving", "bracket_sizes", "rung_levels"]
+__all__ = ["ASHA", "SuccessiveHalving", "bracket_sizes", "rung_levels"]
 
 Mode = Literal["stop", "promote"]
 FewPeers = Literal["best", "vouched"]
@@ -250,6 +251,13 @@ class ASHA(Scheduler):
         """``eta ** -(rungs below the full resource)``: the share promoted through every rung."""
         return float(self.eta ** -len(self._rungs.levels))
 
+    def deck(self) -> Deck | None:
+        """One bracket, in stop mode (``None`` in promote mode: promotions wait on the trials started meanwhile)."""
+        if self.mode != "stop":
+            return None
+        levels = tuple(self._rungs.levels)
+        return Deck((levels,), (0,), float(self.max_resource), float(self.eta), self.few_peers == "vouched")
+
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         level = crossed_level(trial, self._rungs.levels)
         if level is None:
@@ -303,6 +311,11 @@ class SuccessiveHalving(Scheduler):
         """``eta ** -(rungs below the full resource)``: the share promoted through every rung."""
         return float(self.eta ** -len(self._rungs.levels))
 
+    def deck(self) -> Deck:
+        """Groups of ``population``, each training its top ``population * eta**-rungs`` fully."""
+        levels = tuple(self._rungs.levels)
+        return Deck((levels,), (0,), float(self.max_resource), float(self.eta), group=self.population)
+
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         return Decision.PAUSE if crossed_level(trial, self._rungs.levels) is not None else Decision.CONTINUE
 
@@ -335,105 +348,3 @@ def bracket_sizes(min_resource: float, max_resource: float, eta: float) -> dict[
     """Trials dealt to bracket ``s`` in each round of Hyperband's deck: ``round(eta**s)`` (see `Hyperband` for why)."""
     s_max = len(rung_levels(min_resource, max_resource, eta))
     return {s: round(eta**s) for s in range(s_max, -1, -1)}
-
-
-class Hyperband(Scheduler):
-    """Hyperband: brackets of successive halving that start at different resources.
-
-    Bracket ``s`` starts its rungs at ``max_resource / eta**s``; bracket 0 trains every trial to
-    ``max_resource`` (plain random search), the most aggressive bracket starts at
-    ``min_resource``. Trials are dealt to brackets in proportion to ``eta**s`` (`bracket_sizes`),
-    by trial number, so the assignment needs no state. Within a bracket, ASHA rules apply.
-
-    Hyperband's own sizes, ``(s_max + 1) / (s + 1) * eta**s``, give each bracket the same resource
-    when every rung is filled synchronously; in stop mode a configuration of bracket ``s`` costs
-    about ``max_resource / eta**s * (1 + s * (1 - 1/eta))``, so those sizes would spend most of the
-    resource on the conservative brackets and evaluate only ~6x the configurations of random search
-    (81 steps, eta 3). Dealt by ``eta**s``, the most aggressive bracket still gets under a third of the
-    resource and bracket 0 (random search) about a tenth, and ~10x the configurations are evaluated.
-
-    Args:
-        min_resource, max_resource, eta: as for `ASHA`.
-        brackets: how many brackets, most aggressive first (default: all).
-        mode: ``"stop"`` or ``"promote"`` within each bracket.
-        few_peers: as for `ASHA`, within each bracket (default ``"vouched"``: with five brackets,
-            each bracket's first trials would otherwise train to the end on the word of one peer).
-        predict_final: as for `ASHA`, within each bracket.
-    """
-
-    name = "hyperband"
-
-    def __init__(self, min_resource: float = 1, max_resource: float = 81, eta: float = 3, brackets: int | None = None,
-                 mode: Mode = "stop", few_peers: FewPeers = "vouched",
-                 predict_final: bool = True) -> None:  # fmt: skip
-        levels = rung_levels(min_resource, max_resource, eta)
-        s_max = len(levels)
-        if brackets is None:
-            brackets = s_max + 1
-        integer("brackets", brackets, minimum=1, maximum=s_max + 1)
-        _check_options(mode, few_peers, predict_final)
-        self.min_resource = min_resource
-        self.max_resource = max_resource
-        self.eta = eta
-        self.brackets = brackets
-        self.mode = mode
-        self.few_peers = few_peers
-        self.predict_final = predict_final
-        self.pauses = mode == "promote"
-        self._bracket_ids = list(range(s_max, s_max - brackets, -1))
-        self._asha = {
-            s: ASHA(max_resource / eta**s, max_resource, eta, mode, few_peers, predict_final) if s > 0 else None
-            for s in self._bracket_ids
-        }
-        sizes = bracket_sizes(min_resource, max_resource, eta)
-        deck = [s for s in self._bracket_ids for _ in range(sizes[s])]
-        self._deck = [deck[i] for i in np.random.default_rng(0).permutation(len(deck))]
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "min_resource": self.min_resource, "max_resource": self.max_resource,
-                "eta": self.eta, "brackets": self.brackets, "mode": self.mode, "few_peers": self.few_peers,
-                "predict_final": self.predict_final}  # fmt: skip
-
-    def rungs(self) -> tuple[float, ...]:
-        levels = {float(self.max_resource)}
-        for asha in self._asha.values():
-            if asha is not None:
-                levels.update(asha.rungs())
-        return tuple(sorted(levels))
-
-    def full_resource_share(self) -> float:
-        """The brackets' shares, weighted by how often trials are dealt to each (bracket 0 trains fully)."""
-        shares = [1.0 if (asha := self._asha[s]) is None else asha.full_resource_share() for s in self._deck]
-        return sum(shares) / len(shares)
-
-    def bracket_of(self, number: int) -> int:
-        """The bracket (``s``) of trial ``number``."""
-        return self._deck[number % len(self._deck)]
-
-    def _members(self, bracket: int, history: Sequence[TrialRecord]) -> list[TrialRecord]:
-        return [r for r in history if self.bracket_of(r.number) == bracket]
-
-    def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
-        bracket = self.bracket_of(trial.number)
-        asha = self._asha[bracket]
-        if asha is None:
-            return Decision.CONTINUE
-        return asha.decide(trial, self._members(bracket, history), context)
-
-    def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
-        if not self.pauses:
-            return Promotion()
-        retire: list[int] = []
-        for bracket, asha in self._asha.items():
-            if asha is None:
-                continue
-            promotion = asha.promote(self._members(bracket, history), context, final=final)
-            # A bracket retires trials only in final mode: the trial budget ran out under them.
-            if promotion.resume is not None:
-                return Promotion(
-                    resume=promotion.resume, retire=tuple(retire), reason=promotion.reason, kind=TrialKind.BUDGET
-                )
-            retire.extend(promotion.retire)
-        return Promotion(
-            retire=tuple(retire), reason="not promoted before the trial budget ran out", kind=TrialKind.BUDGET
-        )

@@ -11,6 +11,7 @@ from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import Budget, plain_number
 from tunesmith.errors import BudgetLimit
 from tunesmith.schedulers import Scheduler
+from tunesmith.schedulers._deck import MAX_PLAYED, Deck, simulate
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
@@ -53,18 +54,43 @@ def overrun_note(budget: Budget, elapsed: float, finished: Sequence[TrialRecord]
     )
 
 
-def none_trained_note(records: Sequence[TrialRecord], scheduler: Scheduler) -> str | None:
+def none_trained_note(records: Sequence[TrialRecord], scheduler: Scheduler, budget: Budget | None = None) -> str | None:
     """What to say when early stopping stopped every finished trial, so that none trained to the full resource and
-    the study has no best (``None`` when one completed, or none was stopped)."""
+    the study has no best (``None`` when one completed, or none was stopped). The fix depends on ``budget``: more
+    resource for a resource budget that ran out, else more trials, or a resource budget when none is set."""
     stopped = [r for r in records if r.state is TrialState.STOPPED and r.kind is TrialKind.SCHEDULER]
     if not stopped or any(r.state is TrialState.COMPLETE for r in records):
         return None
     full = scheduler.rungs()[-1] if scheduler.rungs() else None
     to = "" if full is None else f" ({full:g})"
+    said = f"no trial trained to the full resource{to}: {scheduler.name} stopped all {len(stopped)} at a rung"
+    deck = scheduler.deck()
+    if budget is not None and budget.resource is not None and (budget.trials is None or len(records) < budget.trials):
+        enough = None if deck is None else _resource_for(deck, MIN_FULLY_TRAINED)
+        more = (
+            f": about {plain_number(enough)} trains {MIN_FULLY_TRAINED} configurations fully with its deck played one "
+            "trial at a time (parallel workers need more)"
+            if enough is not None and enough > budget.resource
+            else ""
+        )
+        return (
+            f"{said} and the resource budget ({plain_number(budget.resource)}) is spent, so the study has no best; "
+            f"raise the resource budget (study.extend_budget(resource=...), tunesmith extend --resource){more}"
+        )
+    first = None if deck is None else simulate(deck, trials=MAX_PLAYED)
+    more = ""
+    tried = len(records) if budget is None or budget.trials is None else budget.trials
+    if first is not None and math.isfinite(first.first_trials) and first.first_trials > tried:
+        more = f" (about {plain_number(first.first_trials)} trials let one finish in 9 runs of 10)"
+    resource = (
+        ""
+        if budget is not None and budget.resource is not None
+        else " or give a resource budget (ts.Budget(resource=...)), which keeps starting configurations until the "
+        "compute is spent"
+    )
     return (
-        f"no trial trained to the full resource{to}: {scheduler.name} stopped all {len(stopped)} at a rung, so the "
-        "study has no best; raise the trial budget (study.extend_budget(trials=...), tunesmith extend) or give a "
-        "resource budget (ts.Budget(resource=...)), which keeps starting configurations until the compute is spent"
+        f"{said}, so the study has no best; raise the trial budget (study.extend_budget(trials=...), tunesmith "
+        f"extend){more}{resource}"
     )
 
 
@@ -247,14 +273,54 @@ def spent_beyond_trials(
 
 
 def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | None:
-    """How many configurations a trial budget trains to the full resource under ``scheduler``, and a
-    sentence saying so (``None`` without a trial limit or when the scheduler's share is unknown)."""
+    """How many configurations the budget trains to the full resource under ``scheduler``, and a sentence saying
+    so (``None`` when neither a trial nor a resource limit is set, or the scheduler cannot say).
+
+    A trial budget counts ``Scheduler.full_resource_share()`` of its trials, except under vouched rungs
+    (Hyperband's brackets), whose first trials stop early: its deck is played (`tunesmith.schedulers._deck`).
+    A resource budget under a rung scheduler plays its deck until the resource is spent.
+    """
     share = scheduler.full_resource_share()
-    if budget.trials is None or share is None or share >= 1.0:
+    deck = scheduler.deck()
+    if budget.trials is not None:
+        if share is None or share >= 1.0:
+            return None
+        if deck is None or not deck.vouched:
+            return _by_share(budget.trials, share, scheduler.name)
+        run = simulate(deck, trials=budget.trials, resource=budget.resource)
+        sentence = (
+            f"{scheduler.name} trains about {run.trained:.3g} of {budget.trials} configurations to the full resource "
+            f"(its deck played one trial at a time: the first trials of each bracket stop unless a lower rung vouches "
+            f"for them, and {share:.1%} go through every rung once the rungs are full){_no_best(run.none)}"
+        )
+        if run.trained < MIN_FULLY_TRAINED:
+            needed = budget.trials + math.ceil((MIN_FULLY_TRAINED - run.trained) / share)
+            sentence += (
+                f": fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; give a resource budget "
+                f"(ts.Budget(resource=...), which keeps starting configurations until the compute is spent), a "
+                f"smaller eta, or about {needed} trials"
+            )
+        return run.trained, sentence
+    if budget.resource is None or deck is None:
         return None
-    count = budget.trials * share
+    run = simulate(deck, resource=budget.resource)
     sentence = (
-        f"{scheduler.name} trains about {count:.3g} of {budget.trials} configurations to the full resource "
+        f"{scheduler.name} trains about {run.trained:.3g} configurations to the full resource "
+        f"({plain_number(deck.max_resource)}) with a resource budget of {plain_number(budget.resource)} (its deck "
+        f"played one trial at a time; parallel workers spend more on trials cut short){_no_best(run.none)}"
+    )
+    if run.trained < MIN_FULLY_TRAINED:
+        sentence += (
+            f": fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; give a resource budget of about "
+            f"{plain_number(_resource_for(deck, MIN_FULLY_TRAINED))}, or a smaller eta"
+        )
+    return run.trained, sentence
+
+
+def _by_share(trials: int, share: float, name: str) -> tuple[float, str]:
+    count = trials * share
+    sentence = (
+        f"{name} trains about {count:.3g} of {trials} configurations to the full resource "
         f"({share:.1%} go through every rung once the rungs are full; the first trials, promoted among few "
         "peers, may add a few)"
     )
@@ -265,3 +331,22 @@ def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | N
             f"smaller eta, or at least {math.ceil(MIN_FULLY_TRAINED / share)} trials"
         )
     return count, sentence
+
+
+def _no_best(none: float) -> str:
+    if none < 0.05:
+        return ""
+    return f"; in about {none:.0%} of runs none does, and the study ends with no best"
+
+
+def _resource_for(deck: Deck, wanted: int) -> float:
+    """The resource budget whose deck, played one trial at a time, trains ``wanted`` configurations fully on
+    average (doubling, then halving the step; to 5%)."""
+    high = deck.max_resource * wanted
+    while simulate(deck, resource=high).trained < wanted and high < deck.max_resource * MAX_PLAYED:
+        high *= 2.0
+    low = high / 2.0
+    while high - low > 0.05 * high:
+        middle = (low + high) / 2.0
+        low, high = (middle, high) if simulate(deck, resource=middle).trained < wanted else (low, middle)
+    return float(math.ceil(high))

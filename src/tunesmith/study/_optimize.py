@@ -347,7 +347,7 @@ def optimize(
     if waiting := paused_note(records, finished_any=finished_any, budget=study.budget):
         warnings.warn(waiting, PausedTrialsWarning, stacklevel=3)
         notes.append(waiting)
-    if untrained := none_trained_note(records, study.scheduler):
+    if untrained := none_trained_note(records, study.scheduler, study.budget):
         warnings.warn(untrained, ShortTrainingWarning, stacklevel=3)
         notes.append(untrained)
     usage = Budget.usage(records, ended)

@@ -178,12 +178,15 @@ def decide_at_report(
     if spent is not None:
         return Decision.STOP, StopNote(TrialKind.BUDGET, spent.message)
     # An invalidated trial never sets the bar at a rung (`Study.invalidate`).
-    decision = scheduler.decide(record, [r for r in history if r is record or r.invalidated is None], context)
+    judged = [r for r in history if r is record or r.invalidated is None]
+    decision = scheduler.decide(record, judged, context)
     blind = unranked(record, scheduler, context, pausing=decision is Decision.PAUSE)
     if blind is not None:
         return Decision.STOP, StopNote(TrialKind.MISSING_METRIC, blind)
     if decision is not Decision.CONTINUE:
-        return decision, StopNote(TrialKind.SCHEDULER, f"{decision.value} by {scheduler.name} at step {step}")
+        why = scheduler.explain(record, judged, context)
+        text = f"{decision.value} by {scheduler.name} at step {step}" + (f": {why}" if why else "")
+        return decision, StopNote(TrialKind.SCHEDULER, text)
     return decision, None
 
 
