@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 import tunesmith as ts
 from tunesmith.discipline.gap import Noise
@@ -93,3 +94,23 @@ def test_a_re_run_mean_within_noise_of_a_guardrail_stays_eligible_with_a_note_an
     report = ts.validate_top(study, breaching, k=1, seeds=5)
     (candidate,) = report.candidates
     assert not candidate.eligible and "guardrail breached across seeds: latency_ms <= 20: breached" in candidate.note
+
+
+def test_re_runs_without_a_guardrail_metric_are_failures_and_a_broken_re_run_objective_stops_validate_top() -> None:
+    study = tuned()
+
+    def forgets_latency(trial: ts.Trial) -> dict[str, Any]:
+        return {"loss": (trial.params["x"] - 0.3) ** 2}
+
+    with pytest.raises(ts.study.ObjectiveError, match=r"first 3 re-runs .* all failed.*lacks the guardrail metric"):
+        ts.validate_top(study, forgets_latency, k=2, seeds=3)
+    assert "seed_stability" not in study.attrs
+    calls = iter(range(100))
+
+    def forgets_once(trial: ts.Trial) -> dict[str, Any]:  # one configuration's run lacks it: that run failed
+        result = {"loss": (trial.params["x"] - 0.3) ** 2, "latency_ms": 10.0}
+        return {"loss": result["loss"]} if next(calls) == 1 else result
+
+    report = ts.validate_top(study, forgets_once, k=2, seeds=3)
+    failed = [c for c in report.candidates if not c.eligible]
+    assert len(failed) == 1 and "lacks the guardrail metric(s) ['latency_ms']" in failed[0].note

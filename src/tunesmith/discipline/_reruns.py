@@ -86,15 +86,19 @@ def run_once(
     value = metrics[metric.name]
     if not math.isfinite(value):
         return SeedRun(candidate, seed, TrialState.FAILED.value, metrics, f"{metric.name} is {value}")
+    missing = [g.metric for g in guardrails if g.metric not in metrics]
+    if missing:  # as in the search: a result without a guardrail's metric is the objective's failure, not a breach
+        return SeedRun(candidate, seed, TrialState.FAILED.value, metrics,
+                       f"bad result: it lacks the guardrail metric(s) {missing} (it has {sorted(metrics)}): return "
+                       "every guardrail's metric from the objective")  # fmt: skip
     for guardrail in guardrails:
-        observed = metrics.get(guardrail.metric)
-        if observed is None or not guardrail.holds(observed):
-            why = "missing" if observed is None else f"got {observed:g}"
+        observed = metrics[guardrail.metric]
+        if not guardrail.holds(observed):
             return SeedRun(
                 candidate,
                 seed,
                 TrialState.INFEASIBLE.value,
                 metrics,
-                f"guardrail breached: {guardrail.describe()} ({why})",
+                f"guardrail breached: {guardrail.describe()} (got {observed:g})",
             )
     return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics)

@@ -38,6 +38,7 @@ from tunesmith.discipline.gap import Noise, noise_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Guardrail, Metric
+from tunesmith.study import ObjectiveError
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -182,6 +183,25 @@ def _guardrail_across_seeds(guardrail: Guardrail, runs: Sequence[SeedRun]) -> Gu
     stderr = math.hypot(spread, within)
     noise = None if len(values) < 2 and not sampling else Noise(stderr, f"{len(values)} seeds")
     return read_guardrail(guardrail, float(np.mean(values)), noise)
+
+
+# Failed re-runs in a row, from the first, that say the objective is broken (the search's fail_fast default).
+_BROKEN_AFTER = 3
+
+
+def _stop_if_broken(runs: Sequence[SeedRun]) -> None:
+    """Raise when the first `_BROKEN_AFTER` re-runs all failed: configurations that worked in the search fail
+    every time, so the objective given to `validate_top` is broken (another signature, a missing metric), and
+    going on would only record a verdict of "no eligible candidate" on a bug."""
+    if len(runs) < _BROKEN_AFTER or any(run.state != TrialState.FAILED.value for run in runs):
+        return
+    first = runs[0].reason or ""
+    raise ObjectiveError(
+        f"the first {len(runs)} re-runs of validate_top all failed, though their configurations worked in the "
+        f"search: the objective given to it is broken ({first.splitlines()[0] if first else 'no reason'}); fix it "
+        f"and run validate_top again (nothing was recorded).\nThe first failure:\n{first}",
+        first,
+    )
 
 
 @dataclass(frozen=True)
@@ -390,7 +410,7 @@ def validate_top(
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
     # A declared baseline runs first, on the very seeds the candidates get (the seed list's first ``seeds``).
     run_pending_baseline(study, objective, seeds=len(seed_values), progress=progress)
-    candidates = []
+    candidates: list[Candidate] = []
     label = f"re-running the top {len(top)} of {study.name} across {len(seed_values)} seeds"
     expected = typical_duration(top)  # the same configurations took this long in the search
     with Progress(label, len(top) * len(seed_values), unit="runs", per_unit=expected, show=progress) as bar:
@@ -404,6 +424,7 @@ def validate_top(
                     guardrails=study.guardrails, checkpoint_dir=folder,
                 ))  # fmt: skip
                 bar.update(advance=1)
+                _stop_if_broken([*(run for c in candidates for run in c.runs), *runs])
             candidates.append(
                 _summarise(
                     record.number, record.params, record.value(study.metric.name), runs, study.metric,
