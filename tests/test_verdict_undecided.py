@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 import tunesmith as ts
 from tunesmith.discipline.sequence import recorded_verdict
@@ -94,3 +95,41 @@ def test_a_perfect_per_example_score_still_carries_its_sampling_noise() -> None:
     ts.validate_top(study, objective, k=1, seeds=5)
     margin = ts.finalize(study, lambda params, seed: {"holdout_acc": correct(150, 150)}).check("baseline margin")
     assert not margin.passed and not margin.decided and "x the validation examples would decide" in margin.detail
+
+
+def test_a_verdict_goes_stale_when_the_re_runs_or_the_baseline_it_judged_change_and_says_so() -> None:
+    from tunesmith.discipline.verdict import stale_note
+
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
+                     storage="memory", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"acc": 0.9 if trial.params["config"] == "a" else 0.8})
+    ts.validate_top(study, lambda trial: {"acc": 0.9}, k=1, seeds=3)
+    ts.finalize(study, lambda params, seed: {"holdout_acc": 0.9})
+    assert stale_note(study.attrs, study.trials) is None
+    with pytest.warns(ts.study.HoldoutSpentWarning, match="validate_top ran after the study's verdict"):
+        ts.validate_top(study, lambda trial: {"acc": 0.5 + 0.1 * (trial.seed % 7)}, k=1, seeds=3)
+    note = stale_note(study.attrs, study.trials)
+    assert note is not None and "the seed re-runs (validate_top) it judged changed since" in note
+    with pytest.warns(ts.study.HoldoutSpentWarning, match="evaluate_baseline ran after"):
+        ts.evaluate_baseline(study, lambda trial: {"acc": 0.7}, {"config": "b"}, seeds=2)
+    assert "the baseline runs it judged changed since" in (stale_note(study.attrs, study.trials) or "")
+
+
+def test_a_multi_objective_verdict_goes_stale_when_the_choice_moves() -> None:
+    from tunesmith.discipline.verdict import stale_note
+
+    space = ts.Space({"size": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metrics=[ts.Metric("error", "min"), ts.Metric("latency_ms", "min")],
+                     budget=ts.Budget(trials=12), storage="memory", seed=0)  # fmt: skip
+    study.optimize(
+        lambda trial: {"error": 0.3 - 0.2 * trial.params["size"], "latency_ms": 10 + 40 * trial.params["size"]}
+    )
+    judged = study.choose(ts.choose.best("error"))
+    ts.finalize(study, lambda params, seed: {"holdout_error": 0.2})
+    moved = study.choose(ts.choose.best("latency_ms"))
+    assert moved.number != judged.number
+    note = stale_note(study.attrs, study.trials)
+    assert (
+        note is not None
+        and f"the recorded choice is now trial #{moved.number}, not the judged #{judged.number}" in note
+    )

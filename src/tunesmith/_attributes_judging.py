@@ -239,7 +239,8 @@ class CheckAttr(JsonObject):
 @dataclass(frozen=True, kw_only=True)
 class VerdictAttr(JsonObject):
     """``verdict``: ``status`` (``"pass"``, ``"warn"`` or ``"fail"``), ``summary`` and ``reasons`` (the
-    report's shape); `finalize` adds ``ready``, every check and the trial it judged (null when none)."""
+    report's shape); `finalize` adds ``ready``, every check, the trial it judged (null when none) and the
+    ``evidence`` it read (`tunesmith.discipline.verdict.evidence_of`), so that a later change shows it stale."""
 
     KEY: ClassVar[str] = "verdict"
     ALWAYS = frozenset({"trial"})
@@ -249,10 +250,11 @@ class VerdictAttr(JsonObject):
     reasons: tuple[str, ...] | None = None
     checks: tuple[CheckAttr, ...] | None = None
     trial: int | None = None
+    evidence: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> VerdictAttr:
         r = Fields(value, where or cls.KEY)
         return cls(status=r.text("status", required=True), ready=r.flag("ready"), summary=r.text("summary"),
                    reasons=r.items("reasons", is_text, "strings"), checks=r.nested("checks", CheckAttr),
-                   trial=r.integer("trial"), **r.rest())  # fmt: skip
+                   trial=r.integer("trial"), evidence=r.mapping("evidence"), **r.rest())  # fmt: skip

@@ -12,6 +12,7 @@ import numpy as np
 from tunesmith._progress import Progress, check_progress
 from tunesmith.attributes import BaselineAttr, read_attr, write_attr
 from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list, typical_duration
+from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialState
@@ -122,6 +123,7 @@ def evaluate_baseline(
     std = float(np.std(values, ddof=1)) if len(values) > 1 else None
     baseline = Baseline(dict(params), runs, float(np.mean(values)), std)
     write_attr(study, baseline.attribute(study.metric, seed_count=seeds))
+    warn_if_judged(study.attrs, "evaluate_baseline")
     return baseline
 
 

@@ -41,7 +41,7 @@ from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys,
 from tunesmith.discipline.gap import gap_test, noise_of, scored_in_points
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.seeds import across_seeds
-from tunesmith.discipline.verdict import Check, Verdict
+from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Metric, is_per_example, summarise
 from tunesmith.trial import TrialRecord
@@ -319,7 +319,7 @@ def finalize(
     )
     if optimism is not None:
         write_attr(study, optimism.attribute())
-    write_attr(study, verdict.attribute())
+    write_attr(study, replace(verdict.attribute(), evidence=evidence_of(study.attrs)))
     return verdict
 
 

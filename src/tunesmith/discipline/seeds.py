@@ -36,6 +36,7 @@ from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_pendi
 from tunesmith.discipline.conventions import slices_of
 from tunesmith.discipline.gap import Noise, noise_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
+from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.study import ObjectiveError
@@ -466,4 +467,5 @@ def validate_top(
         around_trials=tuple(r.number for r in front_around(study, top[0])) if several else (),
     )
     write_attr(study, report.attribute())
+    warn_if_judged(study.attrs, "validate_top")
     return report
