@@ -133,3 +133,26 @@ def test_a_multi_objective_verdict_goes_stale_when_the_choice_moves() -> None:
         note is not None
         and f"the recorded choice is now trial #{moved.number}, not the judged #{judged.number}" in note
     )
+
+
+def two_objectives(trials: int) -> ts.Study:
+    space = ts.Space({"size": ts.Float(0.0, 1.0)})
+    return ts.Study(space, metrics=[ts.Metric("error", "min"), ts.Metric("latency_ms", "min")],
+                    budget=ts.Budget(trials=trials), storage="memory", seed=0)  # fmt: skip
+
+
+def test_a_choice_dominated_by_trials_run_since_fails_the_front_check_and_an_invalidated_one_is_named() -> None:
+    study = two_objectives(8)
+    study.optimize(
+        lambda trial: {"error": 0.3 - 0.2 * trial.params["size"], "latency_ms": 10 + 40 * trial.params["size"]}
+    )
+    chosen = study.choose(ts.choose.knee())
+    study.extend_budget(trials=10)
+    study.enqueue({"size": chosen.params["size"]})  # the same size, now 5 ms faster: it dominates the choice
+    study.optimize(lambda trial: {"error": 0.3 - 0.2 * trial.params["size"],
+                                  "latency_ms": 5 + 40 * trial.params["size"]})  # fmt: skip
+    check = ts.finalize(study, lambda params, seed: {"holdout_error": 0.2}).check("Pareto front")
+    assert not check.passed and "is dominated by #" in check.detail and "choose again" in check.detail
+    study.invalidate(chosen.number, reason="leak found")
+    with pytest.raises(ts.ConfigError, match=rf"recorded choice .* trial #{chosen.number}, was invalidated since"):
+        ts.validate_top(study, lambda trial: {"error": 0.1, "latency_ms": 10.0})

@@ -7,11 +7,16 @@ the front around it (its neighbours on the front ordered by the primary objectiv
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.choose import neighbours
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, noise_of
 from tunesmith.discipline.verdict import Check
 from tunesmith.errors import ConfigError
+from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -27,6 +32,15 @@ def several_objectives(study: Study) -> bool:
 def chosen_from_front(study: Study, what: str) -> TrialRecord:
     """The trial `Study.choose` recorded; refused (naming `study.choose`) when there is none."""
     chosen = study.chosen
+    choice = read_attr(study.attrs, ChoiceAttr)
+    if chosen is None and choice is not None:
+        void = next((r for r in study.trials if r.number == choice.trial), None)
+        why = f" ({void.invalidated})" if void is not None and void.invalidated else ""
+        raise ConfigError(
+            f"{what} needs one configuration, but the recorded choice of study {study.name!r}, trial #{choice.trial}, "
+            f"was invalidated since{why}: choose again from the Pareto front with study.choose(...) (the rule was "
+            f"{choice.rule.get('name', choice.rule)})"
+        )
     if chosen is None:
         names = ", ".join(m.name for m in study.objectives)
         raise ConfigError(
@@ -51,9 +65,45 @@ def describe(record: TrialRecord, study: Study) -> str:
 
 
 def front_check(study: Study, chosen: TrialRecord) -> Check:
-    """The verdict's line on the front: the chosen trial, the rule, and its neighbours (information only)."""
+    """The verdict's line on the front: the chosen trial and its neighbours; when trials run since the choice
+    dominate it, it fails (the choice is no longer what its rule picks), or is undecided when every one of them
+    dominates it only within the recorded noise of the objectives."""
     around = front_around(study, chosen)
     beside = "; neighbours on the front: " + ", ".join(describe(r, study) for r in around) if around else ""
-    on_front = any(r.number == chosen.number for r in study.pareto_front)
-    where = f"of {len(study.pareto_front)} on the front" if on_front else "no longer on the front"
-    return Check("Pareto front", True, f"chosen {describe(chosen, study)}, {where}{beside}")
+    front = study.pareto_front
+    if any(r.number == chosen.number for r in front):
+        return Check("Pareto front", True, f"chosen {describe(chosen, study)}, of {len(front)} on the front{beside}")
+    better = [r for r in front if _dominates(r, chosen, study.objectives)]
+    if not better:
+        return Check("Pareto front", True, f"chosen {describe(chosen, study)}, no longer on the front")
+    clear = [r for r in better if _beyond_noise(r, chosen, study.objectives)]
+    named = ", ".join(describe(r, study) for r in (clear or better)[:3])
+    fix = "choose again (study.choose(rule)), then re-run validate_top and finalize (force=True)"
+    if clear:
+        return Check("Pareto front", False, f"chosen {describe(chosen, study)} is dominated by {named}, run since "
+                     f"the choice, beyond the noise: it is no longer what its rule would pick; {fix}")  # fmt: skip
+    detail = (f"chosen {describe(chosen, study)} is dominated by {named}, but only within the recorded noise of "
+              f"the objectives: the evidence cannot tell them apart; more examples would decide, or {fix}")  # fmt: skip
+    return Check("Pareto front", True, detail, decided=False)
+
+
+def _dominates(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric]) -> bool:
+    losses = [(m.sign() * a.metrics[m.name], m.sign() * b.metrics[m.name]) for m in objectives]
+    return all(x <= y for x, y in losses) and any(x < y for x, y in losses)
+
+
+def _beyond_noise(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric]) -> bool:
+    """Whether ``a`` beats ``b`` beyond noise (one-sided 95%) on some objective; with no noise recorded for an
+    objective, any difference there counts."""
+    for m in objectives:
+        gain = m.sign() * (b.metrics[m.name] - a.metrics[m.name])
+        errors = [n.stderr for r in (a, b) if (n := noise_of(r.metrics, m.name)) is not None]
+        if gain <= 0:
+            continue
+        if not errors:
+            return True
+        # the standard error of the difference; with one side's noise unknown, the other's taken for it
+        difference = math.hypot(errors[0], errors[-1]) if len(errors) == 2 else math.sqrt(2.0) * errors[0]
+        if gain > Z_ONE_SIDED_95 * difference:
+            return True
+    return False
