@@ -525,3 +525,21 @@ def test_enqueueing_beyond_a_spent_trial_budget_says_it_will_not_run_until_the_b
     study.extend_budget(trials=4)
     study.optimize(lambda t: t.params["x"])
     assert study.trials[-1].params == {"x": 0.5, "depth": 2, "act": "relu"}
+
+
+def test_a_warm_start_drops_earlier_results_that_breach_this_studys_guardrails_and_says_which_were_unmeasured() -> None:
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    old = ts.Study(space, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=10),
+                   storage="memory", seed=0, name="old")  # fmt: skip
+    old.optimize(lambda trial: {"acc": trial.params["x"], "latency_ms": 100 * trial.params["x"]})
+    breaching = sum(100 * r.params["x"] > 50 for r in old.trials)
+    assert 0 < breaching < 10
+    with pytest.warns(WarmStartWarning, match=rf"{breaching} breaching this study's guardrails"):
+        new = ts.Study(space, metric=ts.Metric("acc", "max"), guardrails=[ts.Guardrail("latency_ms", "<=", 50.0)],
+                       budget=ts.Budget(trials=3), storage="memory", seed=1, warm_start=old, name="new")  # fmt: skip
+    points = new.attrs["warm_start"]["points"]
+    assert len(points) == 10 - breaching and all(100 * p["params"]["x"] <= 50 for p in points)
+    with pytest.warns(WarmStartWarning, match="never measured latency_ms, so they are taken as feasible"):
+        ts.Study(space, metric=ts.Metric("acc", "max"), guardrails=[ts.Guardrail("latency_ms", "<=", 50.0)],
+                 budget=ts.Budget(trials=3), storage="memory", seed=1, name="bare",
+                 warm_start=[{"x": 0.2, "acc": 0.2}, {"x": 0.9, "acc": 0.9, "latency_ms": 90.0}])  # fmt: skip

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from tunesmith.attributes import WarmStartAttr, read_attr, write_attr
 from tunesmith.errors import ConfigError, SpaceError
-from tunesmith.objective import Metric
+from tunesmith.objective import Guardrail, Metric
 from tunesmith.space import Space
 from tunesmith.study._known import from_text, plain
 from tunesmith.trial import TrialRecord, TrialState
@@ -75,23 +75,49 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
             "parameters from the source, or give them in the space (ts.Study(space=...), which define-by-run "
             "objectives may still extend)"
         )
+    rows, breaching, unguarded = _guarded_rows(rows, study.guardrails)
     points, outside, no_value = _points(study.space, rows, _objectives(study), text=_is_csv(source))
+    dropped = outside + no_value + breaching
     if not points:
         raise ConfigError(
-            f"warm start from {described}: none of its {len(rows)} results is usable ({outside} outside the "
-            f"space, {no_value} without a finite {_names(study)}): give results of this search"
+            f"warm start from {described}: none of its {dropped} results is usable ({outside} outside the "
+            f"space, {no_value} without a finite {_names(study)}, {breaching} breaching this study's guardrails): "
+            "give results of this search"
         )
-    if outside or no_value:
+    if dropped or unguarded:
+        untested = (f"; {unguarded} of those kept never measured {', '.join(sorted(_guarded(study)))}, so they are "
+                   "taken as feasible" if unguarded else "")  # fmt: skip
         warnings.warn(
-            f"warm start from {described}: {outside + no_value} of {len(rows)} results dropped ({outside} outside "
-            f"the space's bounds, {no_value} without a finite {_names(study)}); {len(points)} inform the sampler",
+            f"warm start from {described}: {dropped} of {len(rows) + breaching} results dropped ({outside} outside "
+            f"the space's bounds, {no_value} without a finite {_names(study)}, {breaching} breaching this study's "
+            f"guardrails); {len(points)} inform the sampler{untested}",
             WarmStartWarning,
             stacklevel=4,
         )
     attr = WarmStartAttr(
-        source=described, metric=study.metric.name, points=tuple(points), dropped=outside + no_value, at=study._clock()
+        source=described, metric=study.metric.name, points=tuple(points), dropped=dropped, at=study._clock()
     )
     write_attr(study, attr)
+
+
+def _guarded(study: Study) -> list[str]:
+    """The metrics this study's guardrails read that are not objectives."""
+    objectives = {m.name for m in _objectives(study)}
+    return list(dict.fromkeys(g.metric for g in study.guardrails if g.metric not in objectives))
+
+
+def _guarded_rows(rows: list[_Row], guardrails: Sequence[Guardrail]) -> tuple[list[_Row], int, int]:
+    """The rows that meet this study's guardrails where they measured them (a breach would be INFEASIBLE here,
+    never a result for the samplers to learn from), how many breached, and how many kept measured none."""
+    kept, breaching, unguarded = [], 0, 0
+    for params, values in rows:
+        measured = [(g, _value(values[g.metric])) for g in guardrails if values.get(g.metric) is not None]
+        if any(v is None or not g.holds(v) for g, v in measured):
+            breaching += 1
+            continue
+        unguarded += bool(guardrails) and not measured
+        kept.append((params, values))
+    return kept, breaching, unguarded
 
 
 def _objectives(study: Study) -> tuple[Metric, ...]:
@@ -129,18 +155,19 @@ def _describe(study: Study, source: object) -> str:
 
 def _rows(study: Study, source: Any) -> list[_Row]:
     objectives = _objectives(study)
-    names = {m.name for m in objectives}
+    guarded = _guarded(study)
+    names = {m.name for m in objectives} | set(guarded)
     other = _as_study(source)
     if other is not None:
         if other.name == study.name and other.storage.url == study.storage.url:
             raise ConfigError(f"study {study.name!r} cannot warm-start from itself: give an earlier study")
         for metric in objectives:
             _same_metric(metric, _objectives(other), f"study {other.name!r}")
-        return _record_rows(other.trials, objectives)
+        return _record_rows(other.trials, objectives, guarded)
     if _is_csv(source):
-        return _csv_rows(Path(source), objectives)
+        return _csv_rows(Path(source), objectives, guarded)
     records = [r for r in source if isinstance(r, TrialRecord)]
-    rows = _record_rows(records, objectives)
+    rows = _record_rows(records, objectives, guarded)
     for item in source:
         if isinstance(item, TrialRecord):
             continue
@@ -150,7 +177,8 @@ def _rows(study: Study, source: Any) -> list[_Row]:
                 f"warm_start records are TrialRecords or mappings of parameters and {_names(study)}, got "
                 f"{type(item).__name__} {item!r}: pass e.g. {{'x': 0.1, {example}}}"
             )
-        rows.append(({k: v for k, v in item.items() if k not in names}, {m.name: item.get(m.name) for m in objectives}))
+        values = {m.name: item.get(m.name) for m in objectives} | {g: item[g] for g in guarded if g in item}
+        rows.append(({k: v for k, v in item.items() if k not in names}, values))
     return rows
 
 
@@ -165,16 +193,18 @@ def _same_metric(metric: Metric, others: Sequence[Metric], where: str) -> None:
         )
 
 
-def _record_rows(records: Iterable[TrialRecord], objectives: Sequence[Metric]) -> list[_Row]:
-    """COMPLETE, valid trials: the results a search would have learned from."""
-    return [
-        (dict(r.params), {m.name: r.metrics.get(m.name) for m in objectives})
-        for r in records
-        if r.state is TrialState.COMPLETE and r.invalidated is None
-    ]
+def _record_rows(records: Iterable[TrialRecord], objectives: Sequence[Metric], guarded: Sequence[str]) -> list[_Row]:
+    """COMPLETE, valid trials: the results a search would have learned from (with the guardrail metrics they
+    measured, for this study's guardrails)."""
+    rows: list[_Row] = []
+    for r in records:
+        if r.state is TrialState.COMPLETE and r.invalidated is None:
+            values = {m.name: r.metrics.get(m.name) for m in objectives}
+            rows.append((dict(r.params), values | {g: r.metrics[g] for g in guarded if g in r.metrics}))
+    return rows
 
 
-def _csv_rows(path: Path, objectives: Sequence[Metric]) -> list[_Row]:
+def _csv_rows(path: Path, objectives: Sequence[Metric], guarded: Sequence[str]) -> list[_Row]:
     """One row per result: a column per parameter and the metric's column (an empty cell: an inactive
     parameter); or the file ``tunesmith export`` writes (``params.<name>``, ``metrics.<name>``, ``state``;
     its invalidated trials, with an ``invalidated`` reason, are left out)."""
@@ -189,6 +219,7 @@ def _csv_rows(path: Path, objectives: Sequence[Metric]) -> list[_Row]:
         ) from None
     if any(c.startswith("params.") for c in columns):  # `tunesmith export`'s columns
         value_columns = {m.name: f"metrics.{m.name}" for m in objectives}
+        guard_columns = {g: f"metrics.{g}" for g in guarded if f"metrics.{g}" in columns}
         params_of = {c: c.removeprefix("params.") for c in columns if c.startswith("params.")}
         table = [
             row
@@ -197,7 +228,8 @@ def _csv_rows(path: Path, objectives: Sequence[Metric]) -> list[_Row]:
         ]
     else:
         value_columns = {m.name: m.name for m in objectives}
-        params_of = {c: c for c in columns if c not in value_columns}
+        guard_columns = {g: g for g in guarded if g in columns}
+        params_of = {c: c for c in columns if c not in value_columns and c not in guard_columns}
     for column in value_columns.values():
         if column not in columns:
             raise ConfigError(
@@ -207,7 +239,8 @@ def _csv_rows(path: Path, objectives: Sequence[Metric]) -> list[_Row]:
     return [
         (
             {name: row[c] for c, name in params_of.items() if row.get(c) not in (None, "")},
-            {name: row.get(column) for name, column in value_columns.items()},
+            {name: row.get(column) for name, column in value_columns.items()}
+            | {g: row[c] for g, c in guard_columns.items() if row.get(c) not in (None, "")},
         )
         for row in table
     ]
