@@ -143,7 +143,8 @@ def test_run_stops_with_one_line_and_does_not_report_a_spent_budget(
     output: str = result.output
     assert result.exit_code == 1, output
     assert "Traceback" not in output and "budget spent" not in output
-    assert "Error: the SQLite database" in output and "was deleted while in use" in output
+    assert "Error: trial #3's result (loss=" in output and "could not be stored: the SQLite database" in output
+    assert "was deleted while in use" in output
     assert "nothing after trial 2 was stored; restore the file or start a new study" in output
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from typing import Any
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
@@ -30,6 +34,20 @@ from tunesmith.errors import StudyNotFound
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.trial import TrialRecord, TrialState
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _one_line_errors(command: _Command) -> _Command:
+    """The command with every `TunesmithError` (a damaged database, a server gone) shown as one line, exit
+    code 1, never a traceback, as `_friendly_errors` does for a block."""
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        with _friendly_errors():
+            return command(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
 
 
 def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: dict[int, str]) -> Table:
@@ -99,6 +117,7 @@ def _trial_json(record: TrialRecord, gone: dict[int, str]) -> dict[str, Any]:
 @json_option
 @click.option("--state", type=click.Choice([s.value for s in TrialState]), default=None, help="Only trials in STATE.")
 @click.option("--failed", is_flag=True, help="Only FAILED trials, with their kind, reason and error.")
+@_one_line_errors
 def trials(study_name: str | None, storage: str, as_json: bool, state: str | None, failed: bool) -> None:
     """List the trials of STUDY_NAME (default: the most recent study); `tunesmith show` prints one in full."""
     if failed and state not in (None, TrialState.FAILED.value):
@@ -124,6 +143,7 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
 @click.argument("study_name", required=False)
 @storage_option
 @json_option
+@_one_line_errors
 def best(study_name: str | None, storage: str, as_json: bool) -> None:
     """Show the best trial of STUDY_NAME (default: the most recent study); with several objectives, the Pareto front."""
     study = _resolve_study(storage, study_name)
@@ -192,6 +212,7 @@ def _print_front(study: Study, as_json: bool) -> None:
 @click.command()
 @click.argument("study_name", required=False)
 @storage_option
+@_one_line_errors
 def status(study_name: str | None, storage: str) -> None:
     """Budget burned, trial states, the sampler's choice and the best so far.
 
@@ -220,6 +241,7 @@ def status(study_name: str | None, storage: str) -> None:
 @click.command()
 @storage_option
 @json_option
+@_one_line_errors
 def studies(storage: str, as_json: bool) -> None:
     """List the studies in the storage."""
     store = _open(storage)
@@ -239,6 +261,7 @@ def studies(storage: str, as_json: bool) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), default="report.html", show_default=True, help="HTML file."
 )
+@_one_line_errors
 def report(study_name: str | None, storage: str, output: str) -> None:
     """Write the HTML report of STUDY_NAME (default: the most recent study): one offline file."""
     from tunesmith.report import analyse, report_data, summary, write_report
@@ -275,6 +298,7 @@ def _verdict_lines(study: Study) -> None:
 @click.option("--mlflow", "to_mlflow", is_flag=True, help="Also log the study to MLflow (tunesmith[mlflow]).")
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLflow's own).")
 @click.option("--experiment", default=None, help="MLflow experiment (default: the study's name).")
+@_one_line_errors
 def export(
     study_name: str | None,
     storage: str,
@@ -284,9 +308,7 @@ def export(
     experiment: str | None,
 ) -> None:
     """Export the trials of STUDY_NAME as CSV rows (one per trial), and optionally to MLflow."""
-    import csv
-
-    from tunesmith.report import log_to_mlflow, trial_rows, write_csv
+    from tunesmith.report import log_to_mlflow, write_csv
 
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
@@ -294,11 +316,12 @@ def export(
             path = write_csv(study, output)
             console.print(terminal_safe(f"{len(study.trials)} trials written to {path}"))
         elif not to_mlflow:
-            columns, rows = trial_rows(study)
-            writer = csv.DictWriter(sys.stdout, fieldnames=columns)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            # One writer for the file and stdout, so both write a None choice as null (an empty cell is a
+            # parameter the trial did not have) and a warm start reads them alike.
+            with tempfile.TemporaryDirectory(prefix="tunesmith-export-") as scratch:
+                text = write_csv(study, Path(scratch) / "trials.csv").read_text(encoding="utf-8")
+            sys.stdout.write(text)
+            sys.stdout.flush()
         if to_mlflow:
             run_id = log_to_mlflow(study, tracking_uri=tracking_uri, experiment=experiment)
             console.print(terminal_safe(f"logged to MLflow: parent run {run_id}"))
@@ -312,6 +335,7 @@ def export(
 @click.option("--refresh", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
               help="Seconds between the page's reads.")  # fmt: skip
 @click.option("--allow-remote", is_flag=True, help="Serve on a non-loopback address (the dashboard has no login).")
+@_one_line_errors
 def dashboard_command(
     study_name: str | None, storage: str, host: str, port: int, refresh: float, allow_remote: bool
 ) -> None:

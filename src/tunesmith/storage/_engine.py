@@ -1,9 +1,12 @@
 """The SQLAlchemy engine behind `SQLStorage`: one per storage, its failures explained in one place.
 
-SQLite: WAL, a busy timeout, ``BEGIN IMMEDIATE`` for writers; a file database is created by the
-storage (never by a connection, so a deleted file is not silently recreated) and opened read-only
-when it or its directory cannot be written. PostgreSQL: psycopg 3 with a connect timeout. Every
-driver exception goes through the engine's ``handle_error`` event to `tunesmith.storage._failures`.
+SQLite: WAL, a busy timeout (the URL's ``?timeout=`` wins), ``BEGIN IMMEDIATE`` for writers; a file
+database is created by the storage (never by a connection, so a deleted file is not silently recreated)
+and opened read-only when it or its directory cannot be written. PostgreSQL: psycopg 3 with a connect
+timeout, TCP keepalives and a ``lock_timeout`` equal to the busy timeout, so a row lock held by a stalled
+session fails like a SQLite lock instead of waiting forever; a server that goes away after the engine
+connected (a restart) is reconnected to for a while before the failure is let through. Every driver
+exception goes through the engine's ``handle_error`` event to `tunesmith.storage._failures`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tunesmith.errors import StorageError
 from tunesmith.storage._failures import (
+    ServerGone,
     bad_sqlite_url,
     explain,
     missing_database,
@@ -35,19 +40,28 @@ __all__ = ["Connections", "make_engine"]
 # Seconds to wait for a PostgreSQL server to answer (libpq waits forever by default); the URL's
 # ``?connect_timeout=`` wins.
 POSTGRESQL_CONNECT_TIMEOUT = 15
+# libpq's TCP keepalives: a server that vanished without closing the connection (a dead host, a dropped
+# network) is noticed after about 30 + 3 x 10 s instead of the kernel's two hours. The URL's values win.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+# Pauses between attempts to reconnect to a PostgreSQL server that went away (a restart), doubling.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.2, 2.0
 
 
 def make_engine(
-    parsed: sa.URL, shown: str, *, busy_timeout: float, echo: bool, must_exist: bool
-) -> tuple[Engine, DatabaseFile | None]:
-    """The engine for ``parsed``, and the SQLite file it opened (``None``: a server or ``:memory:``).
+    parsed: sa.URL, shown: str, *, busy_timeout: float, echo: bool, must_exist: bool, reconnect_for: float = 0.0
+) -> tuple[Engine, DatabaseFile | None, Connections]:
+    """The engine for ``parsed``, the SQLite file it opened (``None``: a server or ``:memory:``), and the
+    `Connections` every connection is to be taken through.
 
     Args:
         parsed: the URL.
         shown: the redacted URL, for messages.
-        busy_timeout: seconds a SQLite writer waits for the database lock.
+        busy_timeout: seconds a SQLite writer waits for the database lock, and a PostgreSQL statement for a
+            row lock (``lock_timeout``); a SQLite URL's ``?timeout=`` wins.
         echo: log every statement.
         must_exist: refuse a SQLite file that does not exist instead of creating it.
+        reconnect_for: seconds to keep reconnecting to a PostgreSQL server that went away after the engine
+            had connected (a restart) before `ServerGone` is let through.
 
     Raises:
         StorageError: the URL names no supported backend, is malformed, or its driver is missing.
@@ -56,21 +70,49 @@ def make_engine(
     backend = parsed.get_backend_name()
     database_file: DatabaseFile | None = None
     if backend == "sqlite":
+        busy_timeout = url_busy_timeout(parsed, busy_timeout)
         engine, database_file = _sqlite_engine(parsed, shown, busy_timeout, echo, must_exist)
     elif backend == "postgresql":
-        engine = _postgresql_engine(parsed, shown, echo)
+        engine = _postgresql_engine(parsed, shown, echo, busy_timeout)
     else:
         raise unsupported_scheme(shown, backend)
-    _explain_failures(engine, shown, database_file)
-    return engine, database_file
+    _explain_failures(engine, shown, database_file, busy_timeout)
+    connections = Connections(engine, shown, wait=max(busy_timeout, 15.0), reconnect_for=reconnect_for)
+    return engine, database_file, connections
 
 
-def _postgresql_engine(parsed: sa.URL, shown: str, echo: bool) -> Engine:
+def url_busy_timeout(parsed: sa.URL, busy_timeout: float) -> float:
+    """The seconds a SQLite URL's ``?timeout=`` gives (the driver's own option), else ``busy_timeout``.
+
+    Raises:
+        StorageError: the timeout is not a number of seconds.
+    """
+    given = parsed.query.get("timeout")
+    if given is None:
+        return busy_timeout
+    try:
+        seconds = float(str(given))
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise StorageError(
+            f"a SQLite URL's timeout is the seconds a writer waits for the database lock, got timeout={given!r}: "
+            "write ?timeout=300"
+        )
+    return seconds
+
+
+def _postgresql_engine(parsed: sa.URL, shown: str, echo: bool, lock_timeout: float) -> Engine:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     connect_args: dict[str, Any] = {}
-    if parsed.drivername == "postgresql+psycopg" and "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = POSTGRESQL_CONNECT_TIMEOUT
+    if parsed.drivername == "postgresql+psycopg":
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = POSTGRESQL_CONNECT_TIMEOUT
+        connect_args.update({key: value for key, value in _KEEPALIVES.items() if key not in parsed.query})
+        # The URL's own options come after ours, so that its -c lock_timeout=... wins.
+        given = parsed.query.get("options", "")
+        connect_args["options"] = f"-c lock_timeout={int(lock_timeout * 1000)} {given}".strip()
     try:
         return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     except ImportError as exc:
@@ -150,6 +192,10 @@ def _sqlite_engine(
             cargs[0] = uri
             cparams["uri"] = True
 
+        sa.event.listen(engine, "connect", lambda _conn, _record: database_file.connection_opened())
+        sa.event.listen(engine, "close", lambda _conn, _record: database_file.connection_closed())
+        sa.event.listen(engine, "close_detached", lambda _conn: database_file.connection_closed())
+
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
@@ -171,8 +217,13 @@ def _sqlite_engine(
     return engine, database_file
 
 
-def _explain_failures(engine: Engine, shown: str, database_file: DatabaseFile | None) -> None:
+def _explain_failures(engine: Engine, shown: str, database_file: DatabaseFile | None, busy_timeout: float) -> None:
     path = None if database_file is None else database_file.path
+    connected = threading.Event()  # once set, a failure to connect means the server went away
+
+    @sa.event.listens_for(engine, "connect")
+    def _connected(_dbapi_conn: Any, _record: Any) -> None:
+        connected.set()
 
     @sa.event.listens_for(engine, "handle_error")
     def _explain(context: sa.engine.ExceptionContext) -> None:
@@ -188,6 +239,8 @@ def _explain_failures(engine: Engine, shown: str, database_file: DatabaseFile | 
             path=path,
             connecting=context.connection is None,
             disconnected=context.is_disconnect,
+            connected_before=connected.is_set(),
+            busy_timeout=busy_timeout,
         )
         if error is not None:
             raise error
@@ -202,16 +255,24 @@ class Connections:
     on other threads, then disposes of the engine; a connection still in use after the wait (or
     held by the closing thread itself) disposes of it again when it is returned. Thread-safe.
 
+    A PostgreSQL server that went away after the engine connected (`ServerGone`: stopped, restarting) is
+    reconnected to, with pauses doubling from 0.2 s to 2 s, for ``reconnect_for`` seconds: a restart of a
+    few seconds goes unnoticed. Only taking a connection is retried, never a statement: a connection that
+    fails at checkout (the pool's pre-ping found it dead and could not replace it) has sent nothing, so
+    retrying cannot apply a write twice.
+
     Args:
         engine: the storage's engine.
         shown: the redacted URL, for messages.
         wait: the most seconds `close` waits for connections in use.
+        reconnect_for: the seconds to keep reconnecting to a server that went away.
     """
 
-    def __init__(self, engine: Engine, shown: str, wait: float) -> None:
+    def __init__(self, engine: Engine, shown: str, wait: float, reconnect_for: float = 0.0) -> None:
         self._engine = engine
         self._shown = shown
         self._wait = wait
+        self._reconnect_for = reconnect_for
         self._changed = threading.Condition()
         self._in_use: dict[int, int] = {}  # thread id -> connections it holds
         self._disposing = threading.Lock()  # close() returns only once every connection is closed
@@ -230,7 +291,7 @@ class Connections:
                 raise StorageError(f"the storage {self._shown} is closed: open it again to use it")
             self._in_use[me] = self._in_use.get(me, 0) + 1
         try:
-            with self._engine.connect() as conn:
+            with self._connect() as conn:
                 yield conn
         finally:
             with self._changed:
@@ -241,6 +302,20 @@ class Connections:
                 self._changed.notify_all()
             if last:
                 self._dispose()  # close() may have stopped waiting for this one: its connection is back now
+
+    def _connect(self) -> Connection:
+        """A connection of the engine, reconnecting while a server that went away may come back."""
+        deadline = time.monotonic() + self._reconnect_for
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                return self._engine.connect()
+            except ServerGone:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    raise
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, _LONGEST_PAUSE)
 
     def close(self) -> None:
         """Refuse new connections, wait for those in use on other threads, then close every connection."""

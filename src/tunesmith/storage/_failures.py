@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import errno
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
 
 __all__ = [
     "SQLITE_FORMS",
+    "ServerGone",
     "bad_sqlite_url",
     "explain",
     "lost",
@@ -28,6 +30,7 @@ __all__ = [
     "no_schema",
     "os_failure",
     "unsupported_scheme",
+    "wal_lost",
 ]
 
 SQLITE_FORMS = (
@@ -44,6 +47,12 @@ _NEARLY_FULL = 128 * 1024
 
 
 _KNOWN = ("memory", "postgresql", "sqlite")
+
+
+class ServerGone(StorageUnavailable):
+    """A PostgreSQL server this storage was connected to cannot be reached now (stopped, restarting, the
+    network gone). Unlike a server never reached, waiting may help: `tunesmith.storage._engine.Connections`
+    reconnects for a while before letting it through."""
 
 
 def unsupported_scheme(url: str, scheme: str, known: Sequence[str] = _KNOWN) -> StorageError:
@@ -94,7 +103,8 @@ def no_schema(url: str) -> StorageUnavailable:
 
 
 def lost(path: str, what: str, last_trial: int | None) -> StorageLost:
-    """The database file went away while in use: ``what`` says how (was deleted, replaced, truncated)."""
+    """The database file went away while in use: ``what`` says how (was deleted, replaced, truncated,
+    had its -wal file deleted)."""
     if last_trial is None:
         stored = "nothing this process wrote since it opened the file is sure to be stored"
     else:
@@ -102,6 +112,21 @@ def lost(path: str, what: str, last_trial: int | None) -> StorageLost:
     return StorageLost(
         f"the SQLite database {os.path.abspath(path)} {what} while in use: {stored}; "
         "restore the file or start a new study"
+    )
+
+
+def wal_lost(path: str, what: str) -> StorageLost:
+    """The database's ``-wal`` file went away while in use (``what``: was deleted, was replaced).
+
+    The open connections keep the deleted file and write it back into the database when the last of them
+    closes (the storage closes them on exit); a process killed before then loses what the file held.
+    """
+    where = os.path.abspath(path)
+    return StorageLost(
+        f"the SQLite database {where}'s -wal file {what} while in use: another program removed it (the writes "
+        "since the last checkpoint live only in it); this process stops writing and hands what it holds back to "
+        f"the database when it closes it (a process killed now loses those trials): leave {where}-wal and -shm "
+        "alone while a study runs, then run again to resume"
     )
 
 
@@ -136,7 +161,7 @@ def _disk_full(path: str) -> bool:
     return stat.f_bavail * stat.f_frsize < _NEARLY_FULL
 
 
-def _sqlite(orig: Any, url: str, path: str | None) -> StorageError:
+def _sqlite(orig: Any, url: str, path: str | None, busy_timeout: float) -> StorageError:
     code = getattr(orig, "sqlite_errorcode", None)
     primary = None if code is None else code & 0xFF
     said = _first_line(orig)
@@ -174,10 +199,20 @@ def _sqlite(orig: Any, url: str, path: str | None) -> StorageError:
         )
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
         return StorageUnavailable(
-            f"the SQLite database {where} stayed locked longer than the busy timeout ({said}): another "
-            "process holds a long write; retry, or raise SQLStorage(busy_timeout=...)"
+            f"the SQLite database {where} {_stayed_locked('busy', busy_timeout, said)}: another process holds a "
+            f"long write; retry, or raise the timeout: ?timeout={_longer(busy_timeout)} (seconds) at the end of the "
+            f"storage URL, or SQLStorage(busy_timeout={_longer(busy_timeout)})"
         )
     return StorageUnavailable(f"the SQLite database {where} failed: {said}")
+
+
+def _stayed_locked(which: str, timeout: float, said: str) -> str:
+    return f"stayed locked longer than the {which} timeout ({timeout:g} s) ({said})"
+
+
+def _longer(timeout: float) -> int:
+    """A timeout worth suggesting in place of ``timeout``: five times as long, at least 300 s."""
+    return max(300, int(timeout * 5))
 
 
 # PostgreSQL SQLSTATE codes worth a sentence of their own.
@@ -189,20 +224,58 @@ _PG_STATES = {
     "3D000": "that database does not exist: create it (createdb) or check its name in the URL",
     "28P01": "password authentication failed: check the user and password",
     "28000": "the server refused this user: check the user and the server's pg_hba.conf",
+    # not a SQLSTATE: libpq's own refusal to connect without a password the server asks for
+    "no password": "the server asks for a password and none was given: write it in the URL "
+    "(postgresql://user:PASSWORD@host/db) or keep it in ~/.pgpass, and pass the URL with --storage-file",
 }
+# psycopg reports a failure to connect with no sqlstate (3.3), so the server's message says which it was:
+# the English texts the server sends (lc_messages other than English: only the generic advice applies).
+_PG_MESSAGES = (
+    (re.compile(r"password authentication failed"), "28P01"),
+    (re.compile(r"no password supplied"), "no password"),
+    (re.compile(r'database "[^"]*" does not exist'), "3D000"),
+    (re.compile(r'pg_hba\.conf|role "[^"]*" does not exist|is not permitted to log in'), "28000"),
+    (re.compile(r"too many (clients|connections)|connection slots are reserved"), "53300"),
+    (re.compile(r"the database system is (starting up|shutting down|in recovery|not yet accepting)"), "57P03"),
+)
 
 
-def _postgresql(orig: Any, url: str, connecting: bool, disconnected: bool) -> StorageError:
-    said = _first_line(orig)
+def _sqlstate(orig: Any) -> str | None:
+    """The SQLSTATE of a psycopg error, read from the server's message when psycopg gives none."""
     state = getattr(orig, "sqlstate", None)
+    if state:
+        return str(state)
+    text = str(orig)
+    return next((code for pattern, code in _PG_MESSAGES if pattern.search(text)), None)
+
+
+def _postgresql(
+    orig: Any, url: str, connecting: bool, disconnected: bool, connected_before: bool, lock_timeout: float
+) -> StorageError:
+    said = _first_line(orig)
+    state = _sqlstate(orig)
     if state in _PG_STATES:
         return StorageUnavailable(f"PostgreSQL at {url}: {said}: {_PG_STATES[state]}")
+    if state == "55P03":  # lock_not_available: lock_timeout ran out
+        return StorageUnavailable(
+            f"the PostgreSQL database at {url} {_stayed_locked('lock', lock_timeout, said)}: another session "
+            "holds a long write on the study (a stalled worker, a transaction left open in psql); retry, or raise "
+            f"the timeout: SQLStorage(busy_timeout={_longer(lock_timeout)}), or "
+            f"?options=-c%20lock_timeout%3D{_longer(lock_timeout)}s at the end of the storage URL"
+        )
+    gone = disconnected or (state or "").startswith(("08", "57P"))
+    if connecting and connected_before and (gone or state is None):
+        return ServerGone(
+            f"lost the connection to PostgreSQL at {url} ({said}): the server stopped or cannot be reached since "
+            "this process connected to it, and did not come back while tunesmith retried; run again when the "
+            "server is back (the study resumes where it stopped)"
+        )
     if connecting:
         return StorageUnavailable(
             f"cannot connect to PostgreSQL at {url} ({said}): check that the server runs and accepts TCP "
             "connections at that host and port, and the user, password and database name"
         )
-    if disconnected or (state or "").startswith(("08", "57P")):
+    if gone:
         return StorageUnavailable(
             f"lost the connection to PostgreSQL at {url} ({said}): the last write may not have been stored; "
             "run again when the server is back (the study resumes where it stopped)"
@@ -211,7 +284,14 @@ def _postgresql(orig: Any, url: str, connecting: bool, disconnected: bool) -> St
 
 
 def explain(
-    exc: BaseException, url: str, *, path: str | None = None, connecting: bool = False, disconnected: bool = False
+    exc: BaseException,
+    url: str,
+    *,
+    path: str | None = None,
+    connecting: bool = False,
+    disconnected: bool = False,
+    connected_before: bool = False,
+    busy_timeout: float = 60.0,
 ) -> StorageError | None:
     """The `StorageError` to raise in place of a driver's exception, or ``None`` to let it through.
 
@@ -225,6 +305,9 @@ def explain(
         path: the SQLite file, when there is one.
         connecting: the exception was raised while connecting.
         disconnected: the driver lost the connection.
+        connected_before: the engine had connected before: a failure to connect now means the server went
+            away (`ServerGone`, which the engine retries), not a wrong address or password.
+        busy_timeout: the seconds a write waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout).
     """
     module = type(exc).__module__.split(".", 1)[0]
     # The DB-API classes it belongs to: psycopg's UniqueViolation is an IntegrityError.
@@ -232,9 +315,9 @@ def explain(
     if kinds & {"IntegrityError", "ProgrammingError", "DataError"}:
         return None
     if module == "sqlite3":
-        return _sqlite(exc, url, path)
+        return _sqlite(exc, url, path, busy_timeout)
     if module in ("psycopg", "psycopg2"):
-        return _postgresql(exc, url, connecting, disconnected)
+        return _postgresql(exc, url, connecting, disconnected, connected_before, busy_timeout)
     if kinds & {"OperationalError", "InterfaceError", "InternalError", "DatabaseError"}:
         return StorageUnavailable(f"the storage {url} failed: {_first_line(exc)}")
     return None

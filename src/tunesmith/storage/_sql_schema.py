@@ -104,6 +104,14 @@ def _record_from_row(row: Any, values: dict[int, dict[str, float]]) -> TrialReco
     )
 
 
+def stored_version(conn: Connection) -> int | None:
+    """The schema version the database records (``None`` for an empty database)."""
+    if not sa.inspect(conn).has_table("tunesmith_meta"):
+        return None
+    value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
+    return None if value is None else int(value)
+
+
 def trials_revision(conn: Connection, study_id: int) -> int:
     """The study's ``trials_revision``: it moves whenever a finished trial changes (see `FinishedTrials`)."""
     s = studies_table

@@ -2,8 +2,10 @@
 
 A file deleted, replaced or truncated under a running study does not stop SQLite: the open
 connections keep writing into the deleted inode, or into the WAL of a truncated file, and every
-write "succeeds". `DatabaseFile` remembers the file's identity and size when the storage opens it;
-`SQLStorage` asks it before each write transaction (one ``os.stat``), so the study stops at the
+write "succeeds". The same holds for a deleted ``-wal`` file: every write since the last checkpoint
+then lives only in a file no one else can open, and a crash loses it. `DatabaseFile` remembers the
+file's identity and size when the storage opens it, and the ``-wal`` file's identity once it exists;
+`SQLStorage` asks it before each write transaction (one or two ``os.stat``), so the study stops at the
 first write after the loss instead of reporting a budget spent into nowhere.
 """
 
@@ -18,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 import sqlalchemy as sa
 
 from tunesmith.errors import StorageError, StorageLost
-from tunesmith.storage._failures import lost
+from tunesmith.storage._failures import lost, wal_lost
 
 __all__ = ["AccessMode", "DatabaseFile", "access_mode", "connection_uri", "from_file_uri", "requested_mode"]
 
@@ -118,8 +120,10 @@ class DatabaseFile:
     """The SQLite file a storage opened, as it was then: its identity (device, inode) and its size.
 
     `verify` raises `StorageLost` when the file has since been deleted, replaced by another file or
-    truncated. A tunesmith database never shrinks (nothing VACUUMs it), so a smaller file was
-    truncated. Once lost, always lost. Thread-safe.
+    truncated, or when its ``-wal`` file, once seen, was deleted or replaced. A tunesmith database never
+    shrinks (nothing VACUUMs it), so a smaller file was truncated; SQLite resets and truncates its
+    ``-wal`` in place, and deletes it only when the last connection closes, which cannot happen while
+    this storage holds its connections open. Once lost, always lost. Thread-safe.
 
     Args:
         path: the database file; it must exist.
@@ -136,6 +140,12 @@ class DatabaseFile:
         self._size = stat.st_size
         self._lock = threading.Lock()
         self._lost: str | None = None
+        self._wal_lost: str | None = None
+        # The -wal file's (st_dev, st_ino), read by the first check that finds it while this storage holds a
+        # connection, so that it is the file those connections write. SQLite deletes the -wal itself when the
+        # last connection to the database closes, so it is forgotten when this storage's last one closes.
+        self._wal: tuple[int, int] | None = None
+        self._connections = 0
         self._stored: int | None = None  # the last trial finished before a write that found the file intact
         self._unconfirmed: int | None = None  # finished since: its write may have gone to a lost file
 
@@ -158,16 +168,47 @@ class DatabaseFile:
         self._size = stat.st_size
         return None
 
+    def connection_opened(self) -> None:
+        """The storage opened a connection to the file (the pool's ``connect`` event)."""
+        with self._lock:
+            self._connections += 1
+
+    def connection_closed(self) -> None:
+        """The storage closed one (the pool's ``close`` events): after its last, SQLite may delete the -wal."""
+        with self._lock:
+            self._connections = max(0, self._connections - 1)
+            if not self._connections:
+                self._wal = None
+
+    def _wal_problem(self) -> str | None:
+        if self.read_only or not self._connections:
+            return None  # a reader writes no -wal; without a connection, SQLite may delete it by right
+        try:
+            stat = os.stat(f"{self.path}-wal")
+        except FileNotFoundError:
+            return None if self._wal is None else "was deleted"
+        except OSError:
+            return None
+        if self._wal is None:
+            self._wal = (stat.st_dev, stat.st_ino)
+        elif (stat.st_dev, stat.st_ino) != self._wal:
+            return "was replaced by another file"
+        return None
+
     def check(self) -> StorageLost | None:
         """The error to raise if the file is no longer the one opened (``None``: it is)."""
         with self._lock:
-            if self._lost is None:
+            if self._lost is None and self._wal_lost is None:
                 self._lost = self._problem()
-            if self._lost is None:
-                if self._unconfirmed is not None:
-                    self._stored, self._unconfirmed = self._unconfirmed, None
-                return None
-            return lost(self.path, self._lost, self._stored)
+                if self._lost is None:
+                    self._wal_lost = self._wal_problem()
+            if self._lost is not None:
+                return lost(self.path, self._lost, self._stored)
+            if self._wal_lost is not None:
+                return wal_lost(self.path, self._wal_lost)
+            if self._unconfirmed is not None:
+                self._stored, self._unconfirmed = self._unconfirmed, None
+            return None
 
     def verify(self) -> None:
         """Raise `StorageLost` unless the file is still the one opened and not truncated."""

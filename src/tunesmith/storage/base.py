@@ -43,6 +43,7 @@ def name_forms(name: str) -> tuple[str, ...]:
     composed = unicodedata.normalize("NFC", name)
     return (composed,) if composed == name else (composed, name)
 
+
 # The schema `SQLStorage` writes; alembic revision NNNN in storage/migrations produces version N.
 SCHEMA_VERSION = 4
 

@@ -1,30 +1,20 @@
 """SQL storage through SQLAlchemy 2 Core: SQLite by default (WAL, busy timeout), PostgreSQL at scale.
 
 Concurrency: every write runs in a transaction that first locks the study row (``BEGIN
-IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), so trial numbers are
+IMMEDIATE`` on SQLite, ``SELECT ... FOR NO KEY UPDATE`` on PostgreSQL), so trial numbers are
 gap-free and the trial budget is exact across processes and machines.
 
-Finished trial records seldom change, so each storage object caches them and re-reads only
-the trials that were still running or are new; a 10,000-trial study is read once. A change to a
-finished trial (a retry mark) bumps the study's ``trials_revision``, which every read checks (one
-row by primary key): a storage in another process then drops its stale cache of that study.
+Finished trial records are cached per storage object (`tunesmith.storage._trial_cache`). Schema: the
+tables of `tunesmith.storage._sql_schema` are schema version `SCHEMA_VERSION`; alembic migrations
+(`tunesmith.storage.migrations`) create them in an empty database and upgrade an older one on open
+(``upgrade=False`` refuses instead), one opener at a time (SQLite's write lock, a PostgreSQL advisory
+lock). `SQLStorage.url` is the redacted URL (``postgresql://user:***@host/db``), safe to print.
 
-`close` waits for connections in use on other threads (a study's heartbeat thread) before it
-closes the engine's connections, so none is left open behind the caller's back.
-
-Schema: the tables declared in `tunesmith.storage._sql_schema` are schema version
-`SCHEMA_VERSION`; alembic migrations in `tunesmith.storage.migrations` create them in an empty
-database and upgrade an older one when the storage opens it (``upgrade=False`` refuses instead).
-Concurrent openers take the database's write lock (SQLite) or an advisory lock (PostgreSQL), so
-only one of them migrates. URL helpers (`redact_url`, `read_storage_file`,
-`storage_url_from_environment`) live in `tunesmith.storage._urls` and are re-exported here.
-
-The URL is kept private: `SQLStorage.url` is the redacted form (``postgresql://user:***@host/db``),
-safe to print, log or put into an error message.
-
-Failures: the engine (`tunesmith.storage._engine`) turns every driver exception into a
-`StorageError` with the fix (`tunesmith.storage._failures`); a SQLite file deleted, replaced or
-truncated while open stops the next write with `StorageLost` (`tunesmith.storage._sqlite_file`).
+Failures: the engine (`tunesmith.storage._engine`) turns every driver exception into a `StorageError`
+with the fix (`tunesmith.storage._failures`), reconnects to a PostgreSQL server that restarted, and its
+`Connections` let `close` wait for connections in use on other threads; a SQLite file (or its ``-wal``)
+deleted, replaced or truncated while open stops the next write with `StorageLost`
+(`tunesmith.storage._sqlite_file`).
 """
 
 from __future__ import annotations
@@ -39,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound, TrialNotRunning, not_running
-from tunesmith.storage._engine import Connections, make_engine
+from tunesmith.storage._engine import make_engine
 from tunesmith.storage._failures import no_schema
 from tunesmith.storage._sql_schema import (
     _dumps,
@@ -48,7 +38,7 @@ from tunesmith.storage._sql_schema import (
     _retry_of,
     _study_from_row,
     bump_trials_revision,
-    meta_table,
+    stored_version,
     studies_table,
     trials_revision,
     trials_table,
@@ -80,12 +70,15 @@ class SQLStorage(Storage):
 
     Args:
         url: the database URL; ``postgresql://`` uses psycopg 3 (``pip install 'tunesmith[postgres]'``).
-        busy_timeout: seconds a SQLite writer waits for the database lock.
+        busy_timeout: seconds a write waits for a lock another process holds: SQLite's busy timeout (a
+            SQLite URL's ``?timeout=`` wins), PostgreSQL's ``lock_timeout``.
         echo: log every SQL statement (SQLAlchemy's ``echo``).
         upgrade: migrate a database written by an older tunesmith to this schema version on open;
             with ``False`` such a database raises `StorageError` (run ``tunesmith storage upgrade``).
         must_exist: refuse a SQLite file that does not exist, and a database without tunesmith's
             tables, instead of creating them (what commands that only read want).
+        reconnect_for: seconds to keep reconnecting to a PostgreSQL server that went away (a restart)
+            before a read or write fails with `StorageUnavailable` ("lost the connection").
 
     A SQLite file that cannot be written (nor its directory) is opened read-only, as is one whose
     URL ends in ``?mode=ro`` (``?immutable=1``: read-only and unlocked, for read-only media).
@@ -97,7 +90,7 @@ class SQLStorage(Storage):
 
     def __init__(
         self, url: str, *, busy_timeout: float = 60.0, echo: bool = False, upgrade: bool = True,
-        must_exist: bool = False,
+        must_exist: bool = False, reconnect_for: float = 10.0,
     ) -> None:  # fmt: skip
         self.url = redact_url(url)
         try:
@@ -105,28 +98,19 @@ class SQLStorage(Storage):
         except sa.exc.ArgumentError as exc:
             raise StorageError(f"cannot parse storage URL {self.url!r}: {exc}") from None
         self._is_sqlite = parsed.get_backend_name() == "sqlite"
-        self._engine, self._file = make_engine(
-            parsed, self.url, busy_timeout=busy_timeout, echo=echo, must_exist=must_exist
+        # Every connection is taken through _connections, so that close() can wait for those in use.
+        self._engine, self._file, self._connections = make_engine(
+            parsed, self.url, busy_timeout=busy_timeout, echo=echo, must_exist=must_exist, reconnect_for=reconnect_for
         )
         # Pooled connections are closed when the storage is dropped without close(), not left
         # for the garbage collector (psycopg warns about those).
         self._finalizer = weakref.finalize(self, self._engine.dispose)
-        # Every connection is taken through this, so that close() can wait for those in use.
-        self._connections = Connections(self._engine, self.url, wait=max(busy_timeout, 15.0))
         self._finished = FinishedTrials()
         self._ensure_schema(upgrade, must_exist)
 
-    @staticmethod
-    def _stored_version(conn: Connection) -> int | None:
-        """The schema version the database records (``None`` for an empty database)."""
-        if not sa.inspect(conn).has_table("tunesmith_meta"):
-            return None
-        value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
-        return None if value is None else int(value)
-
     def _ensure_schema(self, upgrade: bool, must_exist: bool) -> None:
         with self._connections.open() as conn:
-            version = self._stored_version(conn)
+            version = stored_version(conn)
         if version == SCHEMA_VERSION:
             return  # the common case: no lock, no alembic
         if version is None and must_exist:
@@ -139,7 +123,7 @@ class SQLStorage(Storage):
         with self._write() as conn:
             if not self._is_sqlite:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
-            version = self._stored_version(conn)  # again, under the lock: another opener may have migrated
+            version = stored_version(conn)  # again, under the lock: another opener may have migrated
             if version == SCHEMA_VERSION:
                 return
             if version is not None and version > SCHEMA_VERSION:
@@ -158,7 +142,7 @@ class SQLStorage(Storage):
     def schema_version(self) -> int:
         """The schema version the database records."""
         with self._connections.open() as conn:
-            version = self._stored_version(conn)
+            version = stored_version(conn)
         if version is None:
             raise StorageError(f"{self.url} has no tunesmith schema")
         return version

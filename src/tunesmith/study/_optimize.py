@@ -35,6 +35,7 @@ from tunesmith.study._limits import (
 )
 from tunesmith.study._observers import Observer, Observers
 from tunesmith.study._outcome import ran_all_steps
+from tunesmith.study._recovery import cut_short_by, naming_the_result
 from tunesmith.study._search_progress import SearchProgress, resume_hint
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
@@ -307,7 +308,8 @@ def optimize(
             if runner.busy() == 0:
                 break
             for outcome in runner.wait(timeout=1.0):
-                record = _finish(study, outcome)
+                with naming_the_result(outcome.number, outcome.result, outcome.reason if outcome.failed else None):
+                    record = _finish(study, outcome)
                 pending.discard(record.number)
                 finished.append(record)
                 meter.finished(record)
@@ -322,11 +324,10 @@ def optimize(
         if isinstance(exc, KeyboardInterrupt):
             with contextlib.suppress(Exception):
                 cut_short |= _started_here(study, loop_began)  # Ctrl-C may land between creating a trial and running it
+        reason, said = cut_short_by(exc)  # a storage failure is not an interruption, nor told as one
         for number in sorted(cut_short):
             with contextlib.suppress(Exception):
-                told = study.tell(
-                    number, reason="interrupted", error="the study loop was interrupted", kind=TrialKind.INTERRUPTED
-                )
+                told = study.tell(number, reason=reason, error=said, kind=TrialKind.INTERRUPTED)
                 observers.notify("on_trial_end", study, told)
         with contextlib.suppress(Exception):
             observers.notify("on_optimize_end", study, None)

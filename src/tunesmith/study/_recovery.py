@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from numbers import Real
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.budget import RETRY_REQUESTED
+from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
 from tunesmith.storage import Proposal
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -22,15 +25,19 @@ if TYPE_CHECKING:
 __all__ = [
     "Lost",
     "ResultDiscardedWarning",
+    "cut_short_by",
     "discarded_note",
     "find_lost",
     "gone_notes",
+    "naming_the_result",
     "reap",
     "requeued",
     "settle",
     "start_heartbeat",
     "worker_id",
 ]
+
+_log = logging.getLogger("tunesmith")
 
 
 class ResultDiscardedWarning(UserWarning):
@@ -112,9 +119,7 @@ def find_lost(
     return lost
 
 
-def gone_notes(
-    history: Sequence[TrialRecord], *, study: str, grace: float, retries: int, now: float
-) -> dict[int, str]:
+def gone_notes(history: Sequence[TrialRecord], *, study: str, grace: float, retries: int, now: float) -> dict[int, str]:
     """What a reader that runs no trial (``tunesmith status``, ``trials``, the dashboard) says of each
     RUNNING trial whose worker is gone, by trial number. Storage keeps such a trial RUNNING until a
     worker of the study reaps it, so a reader that showed the state alone would report a dead run as
@@ -155,14 +160,35 @@ def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
 
 
 def _beat_while_alive(study_ref: weakref.ReferenceType[Study], interval: float) -> None:
-    """Body of a study's heartbeat thread: beat its running trials until the study is gone."""
+    """Body of a study's heartbeat thread: beat its running trials until the study is gone.
+
+    A storage failure must not end the beating (the storage may come back before the trials end), but it is
+    said at once, on the ``tunesmith`` logger (stderr when logging is not set up), and once per outage: the
+    study loop itself hears of it only when a trial ends and its result cannot be written.
+    """
+    failing = False
     while True:
         time.sleep(interval)
         study = study_ref()
         if study is None:
             return
-        with contextlib.suppress(Exception):  # a storage hiccup must not end the beating
+        try:
             study.heartbeat()
+        except (StorageUnavailable, StorageLost) as exc:
+            if not failing:
+                _log.warning(
+                    "tunesmith: cannot record that the running trials of study %r are alive: %s; the trials go on, "
+                    "and their results are stored if the storage is back when they end",
+                    study.name,
+                    exc,
+                )
+            failing = True
+        except Exception:  # noqa: BLE001 - a closed storage, a hiccup: the next beat tries again
+            pass
+        else:
+            if failing:
+                _log.warning("tunesmith: study %r's storage answers again", study.name)
+            failing = False
         del study
 
 
@@ -177,6 +203,35 @@ def start_heartbeat(study: Study, interval: float) -> threading.Thread:
     )
     thread.start()
     return thread
+
+
+def _result_text(result: Any) -> str:
+    """What an objective returned, in full precision, for a message that must not lose it."""
+    if isinstance(result, Mapping):
+        return ", ".join(f"{key}={_result_text(value)}" for key, value in result.items()) or "no metrics"
+    if isinstance(result, Real) and not isinstance(result, bool):
+        return repr(float(result))
+    text = repr(result)
+    return text if len(text) <= 200 else f"{text[:200]}..."
+
+
+@contextmanager
+def naming_the_result(number: int, result: Any, failure: str | None = None) -> Iterator[None]:
+    """Within the block, which records trial ``number``'s outcome, a storage failure (`StorageUnavailable`,
+    `StorageLost`) is raised again with the trial and what it returned (``result``; ``failure``: the reason
+    it failed instead) in its message, so that a value the objective computed is never lost in silence."""
+    try:
+        yield
+    except (StorageUnavailable, StorageLost) as exc:
+        what = f"failure ({failure})" if failure is not None else f"result ({_result_text(result)})"
+        raise type(exc)(f"trial #{number}'s {what} could not be stored: {exc}") from exc
+
+
+def cut_short_by(exc: BaseException) -> tuple[str, str]:
+    """The reason and error a trial that the study loop cut short because of ``exc`` is recorded with."""
+    if isinstance(exc, StorageError):
+        return "storage failure", f"the study stopped: its storage failed ({exc})"
+    return "interrupted", "the study loop was interrupted"
 
 
 def reap(study: Study, history: Sequence[TrialRecord]) -> list[int]:
