@@ -225,14 +225,34 @@ def test_choose_knee_on_a_straight_front_measured_with_noise_says_the_noise_cann
 
 def test_choose_knee_finds_a_real_knee_beyond_the_noise_and_says_by_how_much() -> None:
     objectives = [ts.Metric("error", "min"), ts.Metric("latency_ms", "min")]
-    found = []
+    found, claimed = [], 0
     for seed in range(10):
         front = pareto_front(_noisy_front(seed, lambda latency: 0.05 + 0.25 * math.exp(-(latency - 5) / 2)),
                              objectives)  # fmt: skip
         chosen, why = ts.choose.knee().pick(front, objectives)
-        assert "standard errors from the line, beyond its noise" in why
+        claimed += "standard errors from the line, beyond its noise" in why
         found.append(chosen.metrics["latency_ms"])
-    assert 8 < float(np.median(found)) < 11
+    # The knee's line is also drawn through every other extreme the noise allows (the flat tail's points are
+    # within noise of the least error), so some studies do not claim it; their pick, nearest the ideal, is the
+    # knee all the same.
+    assert claimed >= 6 and 8 < float(np.median(found)) < 11
+
+
+def test_choose_knee_is_not_fooled_by_an_extreme_that_noise_alone_put_ahead() -> None:
+    """A straight front with dominated configurations behind it: noise put one of them, far behind on latency,
+    barely ahead on error, and the true extreme beside it read as a knee "beyond the noise" in half the studies."""
+    objectives = [ts.Metric("error", "min"), ts.Metric("latency_ms", "min")]
+    rng, claims = np.random.default_rng(0), 0
+    for _ in range(100):
+        t = np.sort(rng.uniform(0, 1, 100))
+        behind = 0.3 * rng.uniform(0, 1, 100)
+        error, latency = t + rng.normal(0, 0.02, 100), 1 - t + behind + rng.normal(0, 0.02, 100)
+        records = [TrialRecord(i, {"x": float(t[i])}, i, TrialState.COMPLETE,
+                               {"error": float(error[i]), "latency_ms": float(latency[i]), "stderr:error": 0.02,
+                                "stderr:latency_ms": 0.02}) for i in range(100)]  # fmt: skip
+        _, why = ts.choose.knee().pick(pareto_front(records, objectives), objectives)
+        claims += "beyond its noise: more than" in why
+    assert claims <= 10  # 54 of 100 before
 
 
 def test_choose_knee_without_standard_errors_says_it_cannot_judge_the_noise() -> None:

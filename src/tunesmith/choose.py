@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ class Knee:
 
     def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
         scaled = _scaled(front, objectives)
-        extremes_of = [int(np.lexsort((scaled.sum(axis=1), scaled[:, j]))[0]) for j in range(scaled.shape[1])]
+        extremes_of = _extremes(scaled, _scaled_errors(front, objectives))
         extremes = scaled[extremes_of]
         normal = _plane_normal(extremes)
         if normal is None:
@@ -143,12 +144,14 @@ class Knee:
                        "nearest the ideal point of the scaled front")  # fmt: skip
             elif within is None:
                 how += " (no standard errors recorded: whether this knee is beyond noise is unknown)"
-            elif within[0] <= within[1]:
+            elif within[0] <= within[1] or not _knee_survives(scaled, _scaled_errors(front, objectives), extremes_of,
+                                                               farthest, front, objectives):  # fmt: skip
                 scores = np.linalg.norm(scaled, axis=1)
                 how = (f"the front has no knee beyond its noise (the point farthest from the line through its "
-                       f"extremes lies {within[0]:.1f} standard errors from it; a knee needs more than "
-                       f"{within[1]:.1f}), so the point nearest the ideal point of the scaled front; more examples "
-                       "per evaluation would tell")  # fmt: skip
+                       f"extremes lies {within[0]:.1f} standard errors from it, a knee needs more than "
+                       f"{within[1]:.1f}, from that line or from one through other extremes the noise allows), so "
+                       "the point nearest the ideal point of the scaled front; more examples per evaluation would "
+                       "tell")  # fmt: skip
             else:
                 how += f" ({within[0]:.1f} standard errors from the line, beyond its noise: more than {within[1]:.1f})"
         order = sorted(range(len(front)), key=lambda i: (round(float(scores[i]), 12), front[i].number))
@@ -156,6 +159,44 @@ class Knee:
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": "knee"}
+
+
+def _extremes(scaled: np.ndarray, errors: np.ndarray | None) -> list[int]:
+    """For each objective, the front's point best on it, ties broken by the smallest sum over all."""
+    return [int(np.lexsort((scaled.sum(axis=1), scaled[:, j]))[0]) for j in range(scaled.shape[1])]
+
+
+def _rival_extremes(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[int]) -> list[tuple[int, ...]]:
+    """Other sets of extremes the noise allows: for each objective, the points within the noise of its best (at
+    the front's family-wise level, as the knee itself: the best of many noisy points is flattered), the four
+    least behind on the others kept. A point that
+    noise alone put ahead on one objective, far behind on the others, would otherwise tilt the line and make a
+    knee of the true extreme beside it."""
+    z = float(stats.norm.ppf(1.0 - _KNEE_LEVEL / len(scaled)))
+    options = []
+    for j, best in enumerate(extremes):
+        margin = z * np.sqrt(errors[:, j] ** 2 + errors[best, j] ** 2)
+        tied = np.flatnonzero(scaled[:, j] <= scaled[best, j] + margin)
+        options.append([int(i) for i in tied[np.argsort(scaled[tied].sum(axis=1), kind="stable")][:4]])
+    return [combo for combo in itertools.product(*options) if list(combo) != list(extremes)]
+
+
+def _knee_survives(scaled: np.ndarray, errors: np.ndarray | None, extremes: Sequence[int], farthest: int,
+                   front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> bool:  # fmt: skip
+    """Whether the knee stays beyond the noise from the line through every set of extremes the noise allows."""
+    if errors is None:
+        return True
+    for rival in _rival_extremes(scaled, errors, extremes):
+        if farthest in rival:
+            return False  # the knee is itself an extreme the noise allows
+        normal = _plane_normal(scaled[list(rival)])
+        if normal is None:
+            continue
+        distance = float((1.0 - scaled[farthest] @ normal) / np.linalg.norm(normal))
+        within = _within_noise(front, objectives, normal, distance, farthest, rival)
+        if within is not None and within[0] <= within[1]:
+            return False
+    return True
 
 
 def _within_noise(
