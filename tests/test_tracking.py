@@ -145,11 +145,12 @@ def test_mlflow_logs_each_step_when_it_is_reported_not_after_the_trial(tmp_path:
     seen: dict[int, list[list[int]]] = {}
 
     def watched(trial: ts.Trial) -> dict[str, float]:
-        run_id = tracking.run_ids[trial.number]
-        assert client.get_run(run_id).data.params == {k: json.dumps(v) for k, v in trial.params.items()}
+        run_id = tracking.run_ids[("live", trial.number)]
+        assert client.get_run(run_id).info.status == "RUNNING"
         if trial.number > 0:  # the previous trial is logged and closed before this one starts
-            before = client.get_run(tracking.run_ids[trial.number - 1])
+            before = client.get_run(tracking.run_ids[("live", trial.number - 1)])
             assert before.info.status == "FINISHED" and before.data.tags["tunesmith.state"] == "complete"
+            assert before.data.params == {k: json.dumps(v) for k, v in study.trials[trial.number - 1].params.items()}
         loss = math.nan
         for step in trial.steps(STEPS):
             loss = _loss(trial.params["lr"], trial.params["layers"], step)
@@ -176,7 +177,8 @@ def test_mlflow_nests_a_run_per_trial_from_child_processes_with_steps_final_valu
         for step in trial.steps(STEPS):
             loss = _loss(trial.params["lr"], trial.params["layers"], step)
             trial.report(loss=loss)
-            live += trial.step in {m.step for m in reader.get_metric_history(tracking.run_ids[trial.number], "loss")}
+            history = reader.get_metric_history(tracking.run_ids[("nested", trial.number)], "loss")
+            live += trial.step in {m.step for m in history}
         return {"loss": loss, "live": live}
 
     study = _study(tmp_path, "nested")
@@ -237,6 +239,113 @@ def test_a_resumed_study_logs_into_the_same_mlflow_run(tmp_path: Path, mlflow_ur
     assert sorted(_children(client, parent)) == [0, 1, 2, 3]
     best = [m.value for m in sorted(client.get_metric_history(parent, "best_loss"), key=lambda m: m.step)]
     assert best == sorted(best, reverse=True) and best[-1] == study.best.metrics["loss"]  # the study's best so far
+
+
+def test_one_mlflow_callback_logs_two_studies_in_turn_each_into_its_own_runs(tmp_path: Path, mlflow_uri: str) -> None:
+    tracking = MLflowCallback(tracking_uri=mlflow_uri, experiment="families")
+    studies = []
+    for name, scale in (("svm", 1.0), ("forest", 10.0)):
+        study = _study(tmp_path, name)
+        study.optimize(lambda t, scale=scale: {"loss": scale * curve(t)["loss"]}, n_trials=2, callbacks=[tracking])
+        studies.append(study)
+    client = _client(mlflow_uri)
+    for study in studies:
+        children = _children(client, tracking.parent_run_id(study))
+        assert sorted(children) == [0, 1]
+        for record in study.trials:
+            run = children[record.number]
+            assert run.info.run_id == tracking.run_ids[(study.name, record.number)]
+            assert run.data.tags["tunesmith.study"] == study.name and run.info.status == "FINISHED"
+            assert run.data.metrics["loss"] == record.metrics["loss"]  # this study's, not the next one's
+            assert run.data.params == {k: json.dumps(v) for k, v in record.params.items()}
+
+
+@pytest.mark.parametrize(
+    ("options", "refused"),
+    [
+        (
+            {"metric": ts.Metric("recall@10", "max")},
+            r"MLflow refuses the metric 'recall@10': .*only letters.*"
+            r"Fix: name the metric otherwise.*e\.g\. 'recall_10'",
+        ),
+        ({"guardrails": [ts.Guardrail("p99 latency (ms)", "<=", 50.0)]}, r"the guardrail metric 'p99 latency \(ms\)'"),
+        (
+            {"space": ts.Space({"x" * 300: ts.Float(0.0, 1.0)})},
+            r"parameter 'x+'\.\.\. \(300 characters\): .*at most "
+            r"250 characters.*rename the parameter in the space",
+        ),
+        ({"space": ts.Space({"../up": ts.Float(0.0, 1.0)})}, r"parameter '\.\./up': .*file paths.*e\.g\. 'up'"),
+        ({"metric": ts.Metric("m" * 248)}, r"logged as 'best_' \+ the name"),  # the study run's best_<metric>
+        ({"name": "s" * 501}, r"MLflow experiment names hold 1 to 500 characters.*MLflowCallback\(experiment=\.\.\.\)"),
+    ],
+    ids=["metric", "guardrail", "long-parameter", "path-parameter", "best-curve", "experiment"],
+)
+def test_a_name_mlflow_refuses_stops_the_run_before_any_trial_with_the_rule_and_a_name_it_accepts(
+    tmp_path: Path, mlflow_uri: str, options: dict[str, Any], refused: str
+) -> None:
+    space = options.pop("space", ts.Space({"x": ts.Float(0.0, 1.0)}))
+    metric = options.pop("metric", ts.Metric("loss"))
+    study = ts.Study(space, metric=metric, storage="memory", name=options.pop("name", "refused"), **options)
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        return {metric.name: 0.5, "p99 latency (ms)": 10.0}
+
+    with pytest.raises(ts.ConfigError, match=refused):
+        study.optimize(objective, n_trials=3, callbacks=[MLflowCallback(tracking_uri=mlflow_uri)])
+    assert study.trials == []  # no trial ran, none spent the budget
+
+
+def test_a_reported_metric_mlflow_refuses_stops_the_run_at_once_and_ends_the_trial_run(
+    tmp_path: Path, mlflow_uri: str
+) -> None:
+    tracking = MLflowCallback(tracking_uri=mlflow_uri, experiment="reported")
+
+    def objective(trial: ts.Trial) -> float:
+        for _ in trial.steps(STEPS):
+            trial.report(loss=0.5, **{"val/acc@1": 0.9})
+        return 0.5
+
+    study = _study(tmp_path, "reported")
+    with pytest.raises(ts.ConfigError, match=r"MLflow refuses the reported metric 'val/acc@1'.*e\.g\. 'val_acc_1'"):
+        study.optimize(objective, n_trials=5, callbacks=[tracking])
+    (only,) = study.trials
+    assert only.state is ts.TrialState.FAILED and only.kind is ts.TrialKind.INTERRUPTED  # no budget spent
+    run = _client(mlflow_uri).get_run(tracking.run_ids[("reported", 0)])
+    assert run.info.status == "KILLED" and run.data.tags["tunesmith.kind"] == "interrupted"
+
+
+def test_mlflow_logs_a_define_by_run_trial_s_parameters_as_storage_records_them(
+    tmp_path: Path, mlflow_uri: str
+) -> None:
+    tracking = MLflowCallback(tracking_uri=mlflow_uri, experiment="branches")
+
+    def objective(trial: ts.Trial) -> float:
+        kind = trial.suggest_categorical("kind", ["deep", "shallow"])
+        x = trial.suggest_float("x", 0.0, 1.0)
+        if kind == "deep":
+            x += trial.suggest_int("layers", 1, 9) / 10
+        return x
+
+    study = ts.Study(metric="loss", storage="memory", name="branches", seed=0)
+    study.optimize(objective, n_trials=8, callbacks=[tracking])
+    client = _client(mlflow_uri)
+    shallow = [r for r in study.trials if r.params["kind"] == "shallow"]
+    assert shallow and all("layers" not in r.params for r in shallow)
+    for record in study.trials:  # a branch not taken logs no parameter
+        logged = client.get_run(tracking.run_ids[("branches", record.number)]).data.params
+        assert logged == {k: json.dumps(v) if not isinstance(v, str) else v for k, v in record.params.items()}
+
+
+def test_a_define_by_run_parameter_mlflow_refuses_is_named_when_it_appears_and_its_run_is_ended(
+    tmp_path: Path, mlflow_uri: str
+) -> None:
+    tracking = MLflowCallback(tracking_uri=mlflow_uri, experiment="asked")
+    study = ts.Study(metric="loss", storage="memory", name="asked", seed=0)
+    with pytest.raises(ts.ConfigError, match=r"MLflow refuses the parameter 'lr@warmup'.*e\.g\. 'lr_warmup'"):
+        study.optimize(lambda t: t.suggest_float("lr@warmup", 0.0, 1.0), n_trials=3, callbacks=[tracking])
+    assert [r.state for r in study.trials] == [ts.TrialState.COMPLETE]  # stopped after the trial that asked
+    run = _client(mlflow_uri).get_run(tracking.run_ids[("asked", 0)])
+    assert run.info.status == "FINISHED" and run.data.tags["tunesmith.state"] == "complete"  # not left RUNNING
 
 
 # Weights & Biases -------------------------------------------------------------------------------

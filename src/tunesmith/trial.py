@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import numbers
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,6 +10,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from tunesmith import _report_rules as rules
+from tunesmith._checkpoint_file import load_state, save_state
+from tunesmith._report_rules import MAX_STEP, ReportRefused, StopFlag
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
 from tunesmith.errors import OrphanedTrialError, TunesmithError
@@ -19,53 +20,15 @@ from tunesmith.objective import Metric
 from tunesmith.space import JsonScalar, Param, Space
 from tunesmith.space._define_by_run import AskedParams
 
-__all__ = ["INVALIDATED", "PAUSED_SPANS", "StopFlag", "Trial", "TrialKind", "TrialRecord", "TrialState", "best_record"]
+__all__ = [
+    "INVALIDATED", "MAX_STEP", "PAUSED_SPANS", "ReportRefused", "StopFlag", "Trial", "TrialKind", "TrialRecord",
+    "TrialState", "best_record",
+]  # fmt: skip
 
 # The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
 INVALIDATED = "invalidated"
 # The trial attribute its resumptions write: ``[[paused_from, resumed_at], ...]`` (see `TrialRecord.paused`).
 PAUSED_SPANS = "paused"
-
-
-MAX_STEP = 2**53  # the largest step a float, and every storage backend, holds exactly
-
-
-def _report_step(step: object) -> int:
-    """``step`` as a whole number of resource units >= 1: an integer, or a number with nothing after the point.
-
-    A fractional step would be cut to an integer and its report would overwrite the one before (two reports at
-    1.0 and 1.5 land on step 1), so it is refused, as are bools and strings.
-    """
-    whole: int | None = None
-    if isinstance(step, numbers.Integral) and not isinstance(step, bool):
-        whole = int(step)
-    elif not isinstance(step, bool | str | bytes):
-        try:
-            number = float(step)  # type: ignore[arg-type]  # a NumPy or torch scalar as well
-        except (TypeError, ValueError):
-            number = math.nan
-        whole = int(number) if math.isfinite(number) and number.is_integer() else None
-    if whole is None or not 1 <= whole <= MAX_STEP:
-        raise TunesmithError(
-            f"report step must be a whole number of resource units done (epochs, batches) from 1 to 2**53, got "
-            f"step={step!r}: count in the finest unit you report at (evaluated every half epoch: step=2 * epoch), "
-            "or leave step out to count reports"
-        )
-    return whole
-
-
-def _report_value(name: str, value: object) -> float:
-    """A reported metric as a float: a number (NaN and infinities included: they signal divergence), a NumPy or
-    torch scalar among them, never a bool or a string."""
-    if not isinstance(value, bool | str | bytes):
-        try:
-            return float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            pass
-    raise TunesmithError(
-        f"report() takes numbers, got {name}={value!r} ({type(value).__name__}): pass the metric's value as a "
-        f"number, e.g. trial.report({name}=float(...))"
-    )
 
 
 class TrialState(Enum):
@@ -264,25 +227,6 @@ def best_record(records: Iterable[TrialRecord], metric: Metric) -> TrialRecord |
 Reporter = Callable[[int, dict[str, float]], Decision]
 
 
-
-class StopFlag:
-    """`Trial.should_stop`: true when the study told the trial to stop or pause, whether called or read."""
-
-    __slots__ = ("_stop",)
-
-    def __init__(self, stop: bool) -> None:
-        self._stop = stop
-
-    def __call__(self) -> bool:
-        return self._stop
-
-    def __bool__(self) -> bool:
-        return self._stop
-
-    def __repr__(self) -> str:
-        return f"StopFlag({self._stop})"
-
-
 class Trial:
     """The handle an objective receives.
 
@@ -335,6 +279,8 @@ class Trial:
         self._decision = Decision.CONTINUE
         self._planned: int | None = None
         self._looped: bool | None = None  # whether the last `steps` loop ran to its end (None: no loop yet)
+        self._refused: str | None = None
+        self._reported_at_step: set[str] = set()  # the metrics this run reported at its last step
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params}, seed={self.seed})"
@@ -394,33 +340,18 @@ class Trial:
         return self.start_step > 0
 
     def save_checkpoint(self, state: Mapping[str, Any]) -> Path:
-        """Save plain state: JSON values, and numpy arrays (kept exactly in an ``.npz``).
+        """Save plain state: JSON values with string keys, and numpy arrays (kept exactly in an ``.npz``).
 
-        The step is stored alongside, so `load_checkpoint` can say where training stopped.
-        Writes are atomic: a crash mid-save leaves the previous checkpoint intact.
+        The step is stored alongside, so `load_checkpoint` can say where training stopped. Writes are atomic:
+        the arrays go to a file of their own first and the state that names them replaces the old one in one
+        rename, so a crash mid-save leaves the previous checkpoint intact, arrays and all.
 
         Raises:
+            TunesmithError: a value JSON cannot hold, or a key that is not a string (``{1: 2}`` loads as ``{"1": 2}``).
             OrphanedTrialError: the trial's process outlived the driver that records it.
         """
-        import numpy as np
-
         directory = self.checkpoint_dir
-        arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
-        plain = {k: v for k, v in state.items() if k not in arrays}
-        try:
-            text = json.dumps({"step": self._step, "state": plain, "arrays": sorted(arrays)})
-        except (TypeError, ValueError) as exc:
-            raise TunesmithError(
-                f"save_checkpoint takes JSON values and numpy arrays ({exc}); write other formats "
-                "(torch.save, ...) into trial.checkpoint_dir yourself"
-            ) from None
-        if arrays:
-            tmp_arrays = directory / "tunesmith-arrays.tmp.npz"
-            np.savez(tmp_arrays, **arrays)  # type: ignore[arg-type]
-            os.replace(tmp_arrays, directory / "tunesmith-arrays.npz")
-        tmp = directory / "tunesmith-state.json.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, directory / "tunesmith-state.json")
+        save_state(directory, self._step, state)
         return directory
 
     def _refuse_if_orphaned(self) -> None:
@@ -432,20 +363,12 @@ class Trial:
             )
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        """The state last saved with `save_checkpoint` (by this trial or the one it continues), or ``None``."""
-        import numpy as np
+        """The state last saved with `save_checkpoint` (by this trial or the one it continues), or ``None``.
 
-        if self._checkpoint_dir is None:
-            return None
-        path = self._checkpoint_dir / "tunesmith-state.json"
-        if not path.is_file():
-            return None
-        saved = json.loads(path.read_text())
-        state: dict[str, Any] = dict(saved["state"])
-        if saved.get("arrays"):
-            with np.load(self._checkpoint_dir / "tunesmith-arrays.npz") as arrays:
-                state.update({k: arrays[k] for k in saved["arrays"]})
-        return state
+        Raises:
+            TunesmithError: the checkpoint's files were damaged or changed outside `save_checkpoint`.
+        """
+        return None if self._checkpoint_dir is None else load_state(self._checkpoint_dir)
 
     @property
     def step(self) -> int:
@@ -481,16 +404,38 @@ class Trial:
     def report(self, step: int | None = None, **metrics: float) -> Decision:
         """Record intermediate metrics at ``step`` (default: one step after the last report).
 
-        Returns the study's decision; `should_stop` turns true on STOP or PAUSE.
+        Steps must increase: after the last one reported (the same step again only with metrics not reported at
+        it yet, which join it), and for a resumed trial after ``start_step``. Once the
+        study answered STOP or PAUSE, the trial reports nothing more. Returns the study's decision;
+        `should_stop` turns true on STOP or PAUSE.
+
+        Raises:
+            ReportRefused: a step at or below the last one, or a report after a STOP or PAUSE (nothing is
+                recorded; run through `Study.optimize`, the trial is recorded FAILED and the run stops).
         """
         if not metrics:
             raise TunesmithError("report() needs at least one metric, e.g. trial.report(val_loss=0.3)")
-        step = self._step + 1 if step is None else _report_step(step)
-        values = {str(k): _report_value(str(k), v) for k, v in metrics.items()}
-        self._step = max(self._step, step)
+        step = self._step + 1 if step is None else rules.report_step(step)
+        values = {str(k): rules.report_value(str(k), v) for k, v in metrics.items()}
+        again = set(values) & self._reported_at_step
+        refused = (
+            rules.after_stop(self.number, self._decision, self._step, step)
+            if self._decision is not Decision.CONTINUE
+            else rules.out_of_order(self.number, step, self._step, self.start_step, again=again)
+        )
+        if refused is not None:
+            self._refused = self._refused or refused
+            raise ReportRefused(refused)
         if self._reporter is not None:
             self._decision = self._reporter(step, values)
+        self._reported_at_step = set(values) | (self._reported_at_step if step == self._step else set())
+        self._step = step  # once recorded: a report the study raised for (not running any more) recorded nothing
         return self._decision
+
+    @property
+    def refused(self) -> str | None:
+        """`ReportRefused`'s message for the first refused report, or ``None`` (it fails the trial even if caught)."""
+        return self._refused
 
     @property
     def ran_all_steps(self) -> bool:

@@ -13,19 +13,40 @@ from tunesmith.errors import TrialNotRunning
 from tunesmith.space import Space
 from tunesmith.trial import TrialKind
 
-__all__ = ["Executor", "ReportHandler", "TrialJob", "TrialOutcome", "decide_report"]
+__all__ = ["REFUSED_REPORT", "Executor", "ReportHandler", "StopStudy", "TrialJob", "TrialOutcome", "decide_report"]
 
 # (trial number, step, metrics) -> the study's decision for that trial.
 ReportHandler = Callable[[int, int, dict[str, float]], Decision]
+# `TrialOutcome.extra`'s key for why the trial's `Trial` refused a report (`tunesmith.trial.ReportRefused`).
+REFUSED_REPORT = "refused_report"
+
+
+class StopStudy(BaseException):
+    """What a report handler raises to stop the study at once for a fault that is not the trial's (an observer's
+    hook failed): ``error``, the fault itself, is raised in its place where it leaves the executor.
+
+    It is a `BaseException`, so no ``except Exception`` on its way, in the objective (the report is made in its
+    call stack when the trial runs inline) or in an executor, turns it into the trial's failure.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def decide_report(handler: ReportHandler, number: int, step: int, metrics: dict[str, float]) -> Decision:
     """The study's decision on a report from a trial this executor still runs: STOP when the study no longer has
-    the trial running (another process finished it, e.g. as lost), so its training ends instead of the driver."""
+    the trial running (another process finished it, e.g. as lost), so its training ends instead of the driver.
+    A `StopStudy` raises its ``error``."""
     try:
         return handler(number, step, metrics)
     except TrialNotRunning:
         return Decision.STOP
+    except StopStudy as stop:
+        error = stop.error
+    raise error  # outside the handler: the error's own traceback, not "during handling of StopStudy"
+
+
 Objective = Callable[..., Any]
 
 
@@ -58,7 +79,8 @@ class TrialOutcome:
         decision: the last decision the trial received (so a stop is told apart from a finish).
         ran_all_steps: the trial reported the last step its ``steps(n)`` planned (see `Trial.ran_all_steps`).
         extra: ``{"defined_by_run": ...}`` when the objective asked for parameters by name
-            (`Trial.defined_by_run`, success or failure alike), for the study to record.
+            (`Trial.defined_by_run`, success or failure alike), for the study to record; ``REFUSED_REPORT``:
+            why the trial refused a report (`Trial.refused`), a failure of the objective that stops the run.
     """
 
     number: int

@@ -5,8 +5,17 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from tunesmith.errors import StorageError
-from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
+from tunesmith.decision import Decision
+from tunesmith.errors import StorageError, TrialNotRunning
+from tunesmith.executors.base import (
+    REFUSED_REPORT,
+    Executor,
+    Objective,
+    ReportHandler,
+    StopStudy,
+    TrialJob,
+    TrialOutcome,
+)
 from tunesmith.trial import Trial, TrialKind
 
 __all__ = ["InlineExecutor", "asked_extra", "run_job"]
@@ -20,9 +29,12 @@ def run_job(
     ``KeyboardInterrupt`` propagates: the user wants out. ``SystemExit`` from the objective (a training
     script's ``sys.exit`` or argparse) is its failure, with the traceback, as in a trial process: it
     must not end the study quietly with the objective's exit code. A `StorageError` raised while the
-    objective reported (the study's storage failing, not the objective) propagates and stops the study.
+    objective reported (the study's storage failing, not the objective) propagates and stops the study, and so
+    does the error a `StopStudy` raised by a report carries (an observer's hook failed).
     ``parent_pid`` (a trial process's driver) makes the `Trial` refuse checkpoint writes once that
-    parent is gone.
+    parent is gone. A report the `Trial` refused (`ReportRefused`: a step going back, a report after a stop)
+    fails the trial, kind EXCEPTION, even when the objective caught the error and returned; the outcome's
+    ``extra[REFUSED_REPORT]`` holds why, for the study to stop the run on.
     """
     from pathlib import Path
 
@@ -37,8 +49,11 @@ def run_job(
         parent_pid=parent_pid,
         space=job.space,
     )
+    stopped: BaseException | None = None
     try:
         result = objective(trial)
+    except StopStudy as stop:
+        stopped = stop.error  # raised below, outside the handler: its own traceback, not "during handling of"
     except MemoryError:
         return TrialOutcome(
             job.number,
@@ -57,6 +72,17 @@ def run_job(
             reason=exited or f"exception: {type(exc).__name__}",
             kind=TrialKind.EXCEPTION,
             error=traceback.format_exc(),
+            decision=trial.decision,
+            extra=asked_extra(trial),
+        )
+    if stopped is not None:
+        raise stopped
+    if trial.refused is not None:  # the objective caught `ReportRefused` and went on: its result comes from past it
+        return TrialOutcome(
+            job.number,
+            reason="exception: ReportRefused",
+            kind=TrialKind.EXCEPTION,
+            error=f"ReportRefused: {trial.refused} (the objective caught this error and returned a result)",
             decision=trial.decision,
             extra=asked_extra(trial),
         )
@@ -79,9 +105,13 @@ def _storage_failure(exc: BaseException) -> bool:
 
 
 def asked_extra(trial: Trial) -> dict[str, Any]:
-    """An outcome's ``extra``: what the objective asked for by name, when it asked (see `TrialOutcome`)."""
+    """An outcome's ``extra``: what the objective asked for by name, when it asked, and why a report was refused,
+    when one was (see `TrialOutcome`)."""
     asked = trial.defined_by_run()
-    return {} if asked is None else {"defined_by_run": asked}
+    extra: dict[str, Any] = {} if asked is None else {"defined_by_run": asked}
+    if trial.refused is not None:
+        extra[REFUSED_REPORT] = trial.refused
+    return extra
 
 
 class InlineExecutor(Executor):
@@ -100,7 +130,16 @@ class InlineExecutor(Executor):
 
     def submit(self, job: TrialJob) -> None:
         assert self._objective is not None, "start() first"
-        self._done.append(run_job(self._objective, job, self._on_report))
+        self._done.append(run_job(self._objective, job, self._answer))
+
+    def _answer(self, number: int, step: int, metrics: dict[str, float]) -> Decision:
+        """The study's decision, STOP for a trial another process finished (as `decide_report` answers a trial
+        process): a further report is then refused in the trial, as after any STOP."""
+        assert self._on_report is not None
+        try:
+            return self._on_report(number, step, metrics)
+        except TrialNotRunning:
+            return Decision.STOP
 
     def wait(self, timeout: float | None) -> list[TrialOutcome]:
         done, self._done = self._done, []

@@ -37,7 +37,15 @@ from typing import IO, Any, NoReturn
 from tunesmith._validate import duration, integer
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome, decide_report
+from tunesmith.executors.base import (
+    Executor,
+    Objective,
+    ReportHandler,
+    StopStudy,
+    TrialJob,
+    TrialOutcome,
+    decide_report,
+)
 from tunesmith.executors.inline import run_job
 from tunesmith.trial import TrialKind
 
@@ -392,7 +400,10 @@ class ProcessExecutor(Executor):
                 if kind == "report":
                     _, step, metrics = message
                     assert self._on_report is not None
-                    run.decision = decide_report(self._on_report, run.job.number, step, metrics)
+                    try:
+                        run.decision = decide_report(self._on_report, run.job.number, step, metrics)
+                    except OSError as exc:  # the driver's (an observer's ConnectionError), not the pipe's
+                        raise StopStudy(exc) from exc
                     run.conn.send(run.decision.value)
                 elif kind == "result":
                     _, result, decision, ran_all, extra = message
@@ -407,8 +418,13 @@ class ProcessExecutor(Executor):
                         decision=Decision(decision), extra=extra,
                     )  # fmt: skip
                     self._finish(run, outcome)
+        except StopStudy as stop:
+            error = stop.error
         except (EOFError, OSError):
-            pass  # the child is gone; its sentinel reports how
+            return  # the child is gone; its sentinel reports how
+        else:
+            return
+        raise error  # outside the handler: its own traceback, not "during handling of StopStudy"
 
     def _finish(self, run: _Running, outcome: TrialOutcome) -> None:
         self._running.pop(run.job.number, None)

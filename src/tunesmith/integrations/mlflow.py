@@ -10,27 +10,39 @@
     tracking.log_verdict(study)                    # verdict.json and verdict tags on the study's run
     tracking.log_report(study, "report.html")     # the HTML report as an artifact
 
-Each trial's run gets its parameters when it starts, each reported metric at its step while the
-trial runs (the study's loop calls the observer as each report arrives, from any executor), then
-its final metrics, its state, kind and reason as tags, and an MLflow status: FINISHED (complete,
-stopped, infeasible), FAILED, KILLED (interrupted) or SCHEDULED (paused, until it resumes). The
+Each trial's run gets each reported metric at its step while the trial runs (the study's loop calls
+the observer as each report arrives, from any executor), then its parameters as storage records them
+(for an objective that asks for parameters by name, only those of the branches it took), its final
+metrics, its state, kind and reason as tags, and an MLflow status: FINISHED (complete, stopped,
+infeasible), FAILED, KILLED (interrupted) or SCHEDULED (paused, until it resumes); a run is never
+left RUNNING once its trial ended, by whatever route. The
 study's run gets the best value so far at each trial number (``best_<metric>``). It runs through
 `MlflowClient` with explicit run ids, so concurrent trials each log to their own run and the
 user's active MLflow run is left alone; when there is one, the study's run is nested under it. A
-study resumed later (another process, the same experiment) logs into the same parent run. Needs
+study resumed later (another process, the same experiment) logs into the same parent run. One
+callback may log several studies in turn; each gets its own runs.
+
+MLflow refuses some names tunesmith accepts (``recall@10``, a parameter name of 300 characters): the
+study's metrics, guardrails, parameters and experiment name are checked against MLflow's rules when
+the run starts, names first seen later (define-by-run parameters, other reported metrics) when they
+appear, and a name MLflow would refuse raises `ConfigError` with the rule and a name it accepts. Needs
 ``pip install 'tunesmith[mlflow]'``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import posixpath
+import re
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.decision import Decision
-from tunesmith.errors import require
+from tunesmith.errors import ConfigError, require
 from tunesmith.integrations._tracking import finite, is_better, last_step, report_file, verdict_json
 from tunesmith.study import Observer
 from tunesmith.trial import Trial, TrialRecord, TrialState
@@ -42,9 +54,45 @@ __all__ = ["MLflowCallback"]
 
 _PARENT = "mlflow.parentRunId"
 
+# MLflow's rules for metric and parameter names (mlflow/utils/validation.py): these characters only (no colon on
+# Windows), a name a path would not rewrite (no "..", no leading "/", no "a//b" or "a/./b"), 250 characters at most.
+_NAME_CHARACTERS = re.compile(r"[/\w.\- ]*" if sys.platform == "win32" else r"[/\w.\- :]*")
+_NAME_MAX = 250
+_EXPERIMENT_NAME_MAX = 500
+_BATCH = 100  # MLflow takes at most 100 parameters (1000 metrics) in one log_batch
+_BEST = "best_"  # the study run's curve of the best value, "best_<metric>"
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _name_problem(name: str) -> str | None:
+    """The MLflow rule ``name`` breaks as a metric or parameter name, or ``None``."""
+    if len(name) > _NAME_MAX:
+        return f"MLflow names hold at most {_NAME_MAX} characters, this one {len(name)}"
+    if not _NAME_CHARACTERS.fullmatch(name):
+        colon = "" if sys.platform == "win32" else ", colons"
+        return f"MLflow names hold only letters, digits, underscores, dashes, periods, spaces{colon} and slashes"
+    normal = posixpath.normpath(name)
+    if normal != name or normal == "." or normal.startswith(("..", "/")):
+        return f"MLflow stores names as file paths, and this one reads as the path {normal!r}"
+    return None
+
+
+def check_names(what: str, names: Iterable[str], fix: str, *, prefix: str = "") -> None:
+    """Raise `ConfigError` for the first of ``names`` (each logged as ``prefix + name``) MLflow would refuse."""
+    for name in names:
+        problem = _name_problem(prefix + name)
+        if problem is None:
+            continue
+        shown = repr(name) if len(name) <= 60 else f"{name[:40]!r}... ({len(name)} characters)"
+        logged = f", logged as {prefix!r} + the name" if prefix else ""
+        accepted = re.sub(r"[^\w.\- ]", "_", name).strip("._ ")[: min(40, _NAME_MAX - len(prefix))] or "value"
+        raise ConfigError(
+            f"MLflow refuses the {what} {shown}{logged}: {problem}. Fix: {fix}, e.g. {accepted!r}, or track this "
+            "study without MLflowCallback"
+        )
 
 
 def _status(record: TrialRecord) -> str:
@@ -66,7 +114,10 @@ class MLflowCallback(Observer):
         tags: extra tags for the study's run.
 
     Attributes:
-        run_ids: the MLflow run id of each trial logged, by trial number.
+        run_ids: the MLflow run id of each trial logged, by ``(study name, trial number)``.
+
+    Raises:
+        ConfigError: from the hooks, for a metric, guardrail, parameter or experiment name MLflow refuses.
     """
 
     def __init__(
@@ -75,11 +126,13 @@ class MLflowCallback(Observer):
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.tags = dict(tags or {})
-        self.run_ids: dict[int, str] = {}
+        self.run_ids: dict[tuple[str, int], str] = {}
         self._client: Any = None
         self._experiments: dict[str, str] = {}
         self._parents: dict[str, str] = {}
-        self._logged_params: dict[int, set[str]] = {}
+        self._logged_params: dict[tuple[str, int], set[str]] = {}
+        self._open: set[tuple[str, int]] = set()  # trials whose run this callback set RUNNING and did not end
+        self._checked: set[str] = set()  # metric names found acceptable
         self._best: dict[str, TrialRecord] = {}
 
     # MLflow objects -------------------------------------------------------------------------------
@@ -95,8 +148,18 @@ class MLflowCallback(Observer):
             self._client = tracking.MlflowClient(tracking_uri=self.tracking_uri)
         return self._client
 
-    def _experiment_id(self, study: Study) -> str:
+    def _experiment_name(self, study: Study) -> str:
         name = self.experiment or study.name
+        if not name or len(name) > _EXPERIMENT_NAME_MAX:
+            given = "experiment" if self.experiment else "study name, the default experiment,"
+            raise ConfigError(
+                f"MLflow experiment names hold 1 to {_EXPERIMENT_NAME_MAX} characters, got the {given} "
+                f"{name[:60]!r} ({len(name)} characters): pass MLflowCallback(experiment=...) a shorter name"
+            )
+        return name
+
+    def _experiment_id(self, study: Study) -> str:
+        name = self._experiment_name(study)
         if name not in self._experiments:
             client = self._connect(study)
             found = client.get_experiment_by_name(name)
@@ -142,18 +205,32 @@ class MLflowCallback(Observer):
         )
         return str(runs[0].info.run_id) if runs else None
 
-    def _log_params(self, client: Any, number: int, params: Mapping[str, Any]) -> None:
-        """Log the parameters not logged yet (MLflow's are write-once; define-by-run ones come later)."""
-        seen = self._logged_params.setdefault(number, set())
+    def _check_metrics(self, names: Iterable[str]) -> None:
+        new = [name for name in names if name not in self._checked]
+        check_names("reported metric", new, "report it under another name")
+        self._checked.update(new)
+
+    def _log_params(self, client: Any, key: tuple[str, int], params: Mapping[str, Any]) -> None:
+        """Log the parameters not logged yet (MLflow's are write-once; a resumed trial's come again)."""
+        seen = self._logged_params.setdefault(key, set())
         new = {k: v for k, v in params.items() if k not in seen}
-        if new:
-            entities = self._entities()
-            entries = [entities.Param(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in new.items()]
-            client.log_batch(self.run_ids[number], params=entries)
-            seen.update(new)
+        check_names("parameter", new, "rename the parameter")
+        entities = self._entities()
+        entries = [entities.Param(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in new.items()]
+        for first in range(0, len(entries), _BATCH):
+            client.log_batch(self.run_ids[key], params=entries[first : first + _BATCH])
+        seen.update(new)
 
     # Hooks ------------------------------------------------------------------------------------------
     def on_optimize_start(self, study: Study) -> None:
+        """Check every name MLflow will be given, then open (or reopen) the study's run."""
+        self._experiment_name(study)
+        metrics = [metric.name for metric in (*study.objectives, study.metric)]
+        check_names("metric", metrics, "name the metric otherwise (ts.Metric(name))")
+        check_names("metric", [study.metric.name], "name the metric otherwise (ts.Metric(name))", prefix=_BEST)
+        check_names("guardrail metric", [g.metric for g in study.guardrails], "name the guardrail's metric otherwise")
+        check_names("parameter", list(study.space), "rename the parameter in the space")
+        self._checked.update(metrics)
         client = self._connect(study)
         run_id = self.parent_run_id(study)
         client.update_run(run_id, status="RUNNING")
@@ -163,67 +240,99 @@ class MLflowCallback(Observer):
                 self._best[study.name] = best
 
     def on_trial_start(self, study: Study, trial: Trial) -> None:
+        """Open the trial's run; its parameters are logged when it ends, as storage records them."""
+        check_names("parameter", list(trial.params), "rename the parameter")
         client = self._connect(study)
         parent = self.parent_run_id(study)
-        number = trial.number
-        run_id = self.run_ids.get(number)
+        key = (study.name, trial.number)
+        run_id = self.run_ids.get(key)
         if run_id is None and trial.start_step > 0:  # a paused trial resumed: its run may be an earlier process's
-            run_id = self._find_trial(client, self._experiment_id(study), parent, number)
+            run_id = self._find_trial(client, self._experiment_id(study), parent, trial.number)
         tags = {"tunesmith.state": TrialState.RUNNING.value}
         if run_id is None:
-            tags.update({_PARENT: parent, "tunesmith.study": study.name, "tunesmith.trial": str(number),
+            tags.update({_PARENT: parent, "tunesmith.study": study.name, "tunesmith.trial": str(trial.number),
                          "tunesmith.seed": str(trial.seed)})  # fmt: skip
             run = client.create_run(
-                self._experiment_id(study), start_time=_now_ms(), run_name=f"trial-{number}", tags=tags
+                self._experiment_id(study), start_time=_now_ms(), run_name=f"trial-{trial.number}", tags=tags
             )
             run_id = str(run.info.run_id)
+            self.run_ids[key] = run_id
+            self._open.add(key)
         else:
+            self.run_ids[key] = run_id
+            self._open.add(key)
             client.update_run(run_id, status="RUNNING")
-            for key, value in tags.items():
-                client.set_tag(run_id, key, value)
-        self.run_ids[number] = run_id
-        self._log_params(client, number, trial.params)
+            for name, value in tags.items():
+                client.set_tag(run_id, name, value)
 
     def on_report(self, study: Study, number: int, step: int, metrics: Mapping[str, float], decision: Decision) -> None:
-        run_id = self.run_ids.get(number)
+        run_id = self.run_ids.get((study.name, number))
         if run_id is None:
             return
+        values = finite(metrics)
+        self._check_metrics(values)
         entities = self._entities()
         now = _now_ms()
-        entries = [entities.Metric(k, v, now, int(step)) for k, v in finite(metrics).items()]
+        entries = [entities.Metric(k, v, now, int(step)) for k, v in values.items()]
         if entries:
             self._connect(study).log_batch(run_id, metrics=entries)
 
     def on_trial_end(self, study: Study, record: TrialRecord) -> None:
-        run_id = self.run_ids.get(record.number)
+        """Log the trial's parameters, final metrics and state, then end its run, whatever fails on the way."""
+        key = (study.name, record.number)
+        run_id = self.run_ids.get(key)
         if run_id is None:
             return
         client = self._connect(study)
-        entities = self._entities()
-        self._log_params(client, record.number, record.params)
-        now = _now_ms()
-        step = last_step(record)
-        metrics = [entities.Metric(k, v, now, step) for k, v in finite(record.metrics).items()]
-        tags = [entities.RunTag("tunesmith.state", record.state.value),
-                entities.RunTag("tunesmith.kind", record.kind.value if record.kind else ""),
-                entities.RunTag("tunesmith.reason", (record.reason or "")[:5000])]  # fmt: skip
-        client.log_batch(run_id, metrics=metrics, tags=tags)
-        if record.error:
-            client.log_text(run_id, record.error, "error.txt")
-        status = _status(record)
-        if status == "SCHEDULED":
-            client.update_run(run_id, status=status)
-        else:
-            client.set_terminated(run_id, status=status, end_time=now)
+        try:
+            self._log_end(client, study, record, run_id)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first failure is the one to raise
+                self._close(client, key, record)
+            raise
+        self._close(client, key, record)
         best = self._best.get(study.name)
         if is_better(study, record, best):
             self._best[study.name] = record
             value = record.value(study.metric.name)
             if value is not None:
-                client.log_metric(self.parent_run_id(study), f"best_{study.metric.name}", value, now, record.number)
+                client.log_metric(
+                    self.parent_run_id(study), f"{_BEST}{study.metric.name}", value, _now_ms(), record.number
+                )
+
+    def _log_end(self, client: Any, study: Study, record: TrialRecord, run_id: str) -> None:
+        entities = self._entities()
+        tags = [entities.RunTag("tunesmith.state", record.state.value),
+                entities.RunTag("tunesmith.kind", record.kind.value if record.kind else ""),
+                entities.RunTag("tunesmith.reason", (record.reason or "")[:5000])]  # fmt: skip
+        client.log_batch(run_id, tags=tags)
+        if record.error:
+            client.log_text(run_id, record.error, "error.txt")
+        self._log_params(client, (study.name, record.number), record.params)
+        values = finite(record.metrics)
+        self._check_metrics(values)
+        now, step = _now_ms(), last_step(record)
+        metrics: Sequence[Any] = [entities.Metric(k, v, now, step) for k, v in values.items()]
+        if metrics:
+            client.log_batch(run_id, metrics=metrics)
+
+    def _close(self, client: Any, key: tuple[str, int], record: TrialRecord) -> None:
+        """End the trial's run with the MLflow status of its state (SCHEDULED while it is paused)."""
+        status = _status(record)
+        if status == "SCHEDULED":
+            client.update_run(self.run_ids[key], status=status)
+        else:
+            client.set_terminated(self.run_ids[key], status=status, end_time=_now_ms())
+        self._open.discard(key)
 
     def on_optimize_end(self, study: Study, result: StudyResult | None) -> None:
         client = self._connect(study)
+        for key in sorted(k for k in self._open if k[0] == study.name):  # a trial whose end no hook heard
+            with contextlib.suppress(Exception):
+                client.set_terminated(self.run_ids[key], status="KILLED", end_time=_now_ms())
+            self._open.discard(key)
+        if study.name not in self._parents:  # the run never started (a name MLflow refuses)
+            return
         run_id = self.parent_run_id(study)
         if result is not None:
             client.set_tag(run_id, "tunesmith.stop_reason", result.stop_reason)

@@ -9,7 +9,7 @@ configurations, invalidated trials), `_warm_start` (earlier results for the samp
 (checkpoint folders).
 """
 
-from tunesmith.study._checkpoints import CheckpointMissing, CheckpointStore
+from tunesmith.study._checkpoints import CheckpointMissing, CheckpointStore, CheckpointWarning
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
     HoldoutSpentWarning,
@@ -33,6 +33,7 @@ __all__ = [
     "MIN_FULLY_TRAINED",
     "CheckpointMissing",
     "CheckpointStore",
+    "CheckpointWarning",
     "HoldoutSpentWarning",
     "ObjectiveError",
     "Observer",

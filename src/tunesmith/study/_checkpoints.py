@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tunesmith._checkpoint_file import whole
 from tunesmith._text import safe_file_name
 from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.errors import TunesmithError
@@ -19,6 +20,7 @@ __all__ = [
     "CHECKPOINTED",
     "CheckpointMissing",
     "CheckpointStore",
+    "CheckpointWarning",
     "default_checkpoint_root",
     "stored_checkpoint_root",
 ]
@@ -39,6 +41,11 @@ class CheckpointMissing(TunesmithError, RuntimeError):
     started where the study's checkpoint folder is not (another machine without a shared filesystem, or
     ``checkpoint_dir`` given otherwise), or the folder was deleted: a setup problem every resumption would meet,
     so the study records the trial FAILED and stops, rather than train it from nothing under its old steps."""
+
+
+class CheckpointWarning(UserWarning):
+    """A trial resumes or continues from a checkpoint that was never saved: a PBT continuation whose donor left no
+    files trains from nothing under the steps it borrowed."""
 
 
 def stored_checkpoint_root(attrs: Mapping[str, Any], fallback: Path) -> Path:
@@ -66,6 +73,7 @@ class CheckpointStore:
     def __init__(self, root: Path, keep: int) -> None:
         self.root = root
         self.keep = keep
+        self._warned_no_donor = False  # `CheckpointWarning` for a PBT donor without files: once per study
 
     def trial_dir(self, number: int) -> Path:
         """Where trial ``number`` keeps its checkpoint files."""
@@ -81,12 +89,15 @@ class CheckpointStore:
     ) -> str | None:
         """Why ``record`` cannot resume at ``start``, its checkpoint folder being empty: the files it (or its PBT
         parent, read with ``trial``) left are not here; ``None`` when the folder never held files (an objective
-        that keeps no checkpoint resumes as it always does)."""
+        that keeps no checkpoint resumes as it always does; for a PBT continuation that is worth a
+        `CheckpointWarning`, once per study, since it trains from nothing under its donor's steps)."""
         source = record
         parent = record.attrs.get("parent")
         if not record.attrs.get(CHECKPOINTED) and isinstance(parent, int):
             source = trial(parent)
         if not source.attrs.get(CHECKPOINTED):
+            if source is not record:
+                self._warn_no_donor_checkpoint(record, source.number, start)
             return None
         whose = "it" if source is record else f"its parent trial {source.number}"
         return (
@@ -97,11 +108,36 @@ class CheckpointStore:
             "`tunesmith retry --kind exception` runs its configuration again from the start"
         )
 
+    def _warn_no_donor_checkpoint(self, record: TrialRecord, donor: int, start: int) -> None:
+        if self._warned_no_donor:
+            return
+        self._warned_no_donor = True
+        warnings.warn(
+            f"trial {record.number} continues trial {donor}'s training from step {start} (PBT's exploit), but trial "
+            f"{donor} saved no checkpoint (its folder {self.trial_dir(donor)} holds no file): PBT needs the "
+            "objective to save its state (trial.save_checkpoint(...) or files in trial.checkpoint_dir) as it trains "
+            "and to load it when trial.resumed (trial.load_checkpoint()); without them each continuation trains "
+            "from scratch under borrowed steps. Shown once per study",
+            CheckpointWarning,
+            stacklevel=5,
+        )
+
     def copy(self, source: int, target: int) -> None:
-        """Give a continuation its parent's checkpoint files (PBT's exploit)."""
-        origin = self.trial_dir(source)
-        if origin.is_dir():
-            shutil.copytree(origin, self.trial_dir(target), dirs_exist_ok=True)
+        """Give a continuation its parent's checkpoint files (PBT's exploit). The parent may be saving while they
+        are copied: a copy that missed a file the save replaced, or took the new state without its new arrays,
+        is made again."""
+        origin, copied = self.trial_dir(source), self.trial_dir(target)
+        for attempt in range(3):
+            if not origin.is_dir():
+                return
+            try:
+                shutil.copytree(origin, copied, dirs_exist_ok=True)
+            except shutil.Error:
+                if attempt == 2:
+                    raise
+                continue
+            if whole(copied) or not whole(origin):
+                return
 
     def remove(self, number: int) -> None:
         """Delete trial ``number``'s checkpoint folder, if it is inside ``root`` (see `_delete`)."""

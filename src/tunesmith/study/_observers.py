@@ -10,15 +10,23 @@ executor. The process and Ray executors already carry every report of a trial ba
 where the study records it (`Executor`'s ``on_report``); `on_report` is called right after that,
 before the trial gets its decision. So an observer sees each step as it is reported, never reads
 storage for it, and needs nothing from the trial's process.
+
+A hook that raises stops the run at once, with the hook's own exception. One in `on_report` is raised
+in the objective's call stack when the trial runs inline: it travels as `StopStudy`, a `BaseException`
+that the objective's ``except Exception`` and the executor let through, so the trial is recorded
+interrupted (it spends no budget and says nothing of the objective) rather than failed, and the run
+does not go on to spend its budget on trials whose tracking fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
+from tunesmith.executors.base import StopStudy
 from tunesmith.trial import Trial, TrialKind, TrialRecord
 
 if TYPE_CHECKING:
@@ -59,6 +67,7 @@ class Observers:
 
     def __init__(self, callbacks: Sequence[Any]) -> None:
         self.hooks: dict[str, list[Callable[..., None]]] = {hook: [] for hook in HOOKS}
+        self._failed: dict[int, BaseException] = {}  # trial number -> its on_report hook's exception
         for i, callback in enumerate(callbacks):
             found = {hook: getattr(callback, hook) for hook in HOOKS if callable(getattr(callback, hook, None))}
             if found:
@@ -75,15 +84,27 @@ class Observers:
     def notify(self, hook: str, *args: Any) -> None:
         for method in self.hooks[hook]:
             method(*args)
+        if hook == "on_trial_end":
+            self._raise_swallowed(args[1])
+
+    def _raise_swallowed(self, record: TrialRecord) -> None:
+        """At a trial's end, the exception of one of its `on_report` hooks when the objective caught the
+        `StopStudy` that carried it (a bare ``except:``) and the trial ended otherwise than interrupted."""
+        failed = self._failed.pop(record.number, None)
+        if failed is not None and record.kind is not TrialKind.INTERRUPTED:
+            raise failed
 
     def trial_start(self, study: Study, trial: Trial) -> None:
         """`on_trial_start`; a hook that raises leaves no RUNNING trial behind: the trial, which never ran,
-        is recorded interrupted (it does not spend the trial budget) before the error goes on."""
+        is recorded interrupted (it does not spend the trial budget), and the observers hear of its end (a
+        tracker closes what it opened), before the error goes on."""
         try:
             self.notify("on_trial_start", study, trial)
         except BaseException:
-            study.tell(trial, reason="interrupted", error="an observer failed before the trial ran",
-                       kind=TrialKind.INTERRUPTED)  # fmt: skip
+            told = study.tell(trial, reason="interrupted", error="an observer failed before the trial ran",
+                              kind=TrialKind.INTERRUPTED)  # fmt: skip
+            with contextlib.suppress(Exception):  # the first failure is the one to raise
+                self.notify("on_trial_end", study, told)
             raise
 
     def reporter(self, study: Study) -> Callable[[int, int, dict[str, float]], Decision]:
@@ -92,8 +113,14 @@ class Observers:
             return study.report
 
         def report(number: int, step: int, metrics: dict[str, float]) -> Decision:
+            if (failed := self._failed.get(number)) is not None:
+                raise StopStudy(failed)  # the objective caught it and reported again
             decision = study.report(number, step, metrics)
-            self.notify("on_report", study, number, step, metrics, decision)
+            try:
+                self.notify("on_report", study, number, step, metrics, decision)
+            except BaseException as exc:  # noqa: BLE001 - raised again, by the executor
+                self._failed[number] = exc
+                raise StopStudy(exc) from None  # the executor raises ``exc`` itself, with the hook's traceback
             return decision
 
         return report

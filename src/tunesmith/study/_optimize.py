@@ -16,6 +16,7 @@ from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, TunesmithError
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
+from tunesmith.executors.base import REFUSED_REPORT
 from tunesmith.study import _define_by_run
 from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
@@ -116,6 +117,19 @@ class _SystematicFailure:
                 f"The last traceback:\n{record.error or record.reason}",
                 record.error,
             )
+
+    def refused(self, record: TrialRecord, why: str | None) -> None:
+        """A trial that broke the report rules (`tunesmith.trial.ReportRefused`: a step going back, a report after
+        a stop) stops the run at once, whatever worked before: the objective's loop breaks them in every trial."""
+        if why is None or self.limit is None:
+            return
+        raise ObjectiveError(
+            f"trial {record.number} broke the report rules and is recorded {record.state.value.upper()}: {why}. "
+            "The objective would break them in every trial, so the study stopped; fix it and run again (the trial "
+            "stays recorded, with its traceback), or pass fail_fast=None (in a config file: fail_fast = false) to "
+            f"keep going.\nThe traceback:\n{record.error or record.reason}",
+            record.error,
+        )
 
     def _lost_in_a_row(self, record: TrialRecord) -> None:
         """Trials lost with their worker spend no budget (the machinery failed, not the configuration), so a
@@ -314,6 +328,7 @@ def optimize(
                 finished.append(record)
                 meter.finished(record)
                 observers.notify("on_trial_end", study, record)
+                systematic.refused(record, outcome.extra.get(REFUSED_REPORT))  # raises ObjectiveError
                 systematic.see(record)  # raises ObjectiveError: the objective is broken, not the configurations
                 if off_axis := axis.see(record):
                     warnings.warn(off_axis, ResourceAxisWarning, stacklevel=3)

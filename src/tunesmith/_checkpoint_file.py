@@ -1,0 +1,137 @@
+"""`Trial.save_checkpoint` / `Trial.load_checkpoint`'s files: plain state as JSON, numpy arrays in an ``.npz``.
+
+A checkpoint is the JSON file ``tunesmith-state.json``: the step, the JSON values and the name of the arrays
+file that goes with them. Saving writes the arrays under a new, unique name first, then replaces the JSON in one
+atomic rename (the commit), and only then deletes the arrays the old JSON named: a crash at any point leaves the
+previous checkpoint whole, never the new arrays beside the old state. Checkpoints written before the arrays file
+had its own name (``tunesmith-arrays.npz``, replaced before the JSON) still load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tunesmith.errors import TunesmithError
+
+__all__ = ["load_state", "save_state", "whole"]
+
+STATE_FILE = "tunesmith-state.json"
+_OLD_ARRAYS = "tunesmith-arrays.npz"  # the one arrays file of checkpoints written before names were unique
+_ARRAYS_GLOB = "tunesmith-arrays*.npz"
+
+
+def _string_keys(value: Any, where: str) -> None:
+    """Refuse a mapping key that is not a string, at any depth: JSON would turn ``{1: 2}`` into ``{"1": 2}``,
+    so the state would load back under other keys than it was saved with."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TunesmithError(
+                    f"save_checkpoint takes string keys only (JSON keeps no other), got key {key!r} "
+                    f"({type(key).__name__}) in {where}: it would load back as {str(key)!r}; use string keys "
+                    f"(e.g. {str(key)!r}), or save a list of [key, value] pairs"
+                )
+            _string_keys(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _string_keys(item, f"{where}[{index}]")
+
+
+def _write_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
+    """An ``.npz`` as `numpy.savez` writes it (any array name, ``file`` too), flushed to disk before the JSON that
+    names it replaces the old one; object arrays, which `numpy.load` would refuse to read back, are refused here."""
+    import numpy as np
+
+    with open(path, "wb") as fh:
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, array in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def save_state(directory: Path, step: int, state: Mapping[str, Any]) -> None:
+    """Save ``state`` (JSON values and top-level numpy arrays) with ``step`` into ``directory``, atomically."""
+    import numpy as np
+
+    _string_keys(state, "the state")
+    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+    plain = {k: v for k, v in state.items() if k not in arrays}
+    arrays_file = f"tunesmith-arrays-{uuid.uuid4().hex}.npz" if arrays else None
+    try:
+        text = json.dumps({"step": step, "state": plain, "arrays": sorted(arrays), "arrays_file": arrays_file})
+    except (TypeError, ValueError) as exc:
+        raise TunesmithError(
+            f"save_checkpoint takes JSON values and numpy arrays ({exc}); write other formats "
+            "(torch.save, ...) into trial.checkpoint_dir yourself"
+        ) from None
+    if arrays_file is not None:
+        try:
+            _write_arrays(directory / arrays_file, arrays)
+        except ValueError as exc:  # an object array: numpy pickles none here
+            (directory / arrays_file).unlink(missing_ok=True)
+            raise TunesmithError(
+                f"save_checkpoint takes numpy arrays of numbers, strings or bools ({exc}); convert an object array "
+                "(np.asarray(x, dtype=float)), or write it into trial.checkpoint_dir yourself"
+            ) from None
+    tmp = directory / f"{STATE_FILE}.tmp"
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, directory / STATE_FILE)  # the commit: from here on the new arrays are the checkpoint's
+    except BaseException:  # a full disk, an interrupt: the previous checkpoint stands, without these arrays
+        for written in (tmp, *([directory / arrays_file] if arrays_file else [])):
+            with contextlib.suppress(OSError):
+                written.unlink(missing_ok=True)
+        raise
+    for stale in directory.glob(_ARRAYS_GLOB):  # the old checkpoint's, and any a crash left unreferenced
+        if stale.name != arrays_file:
+            stale.unlink(missing_ok=True)
+
+
+def load_state(directory: Path) -> dict[str, Any] | None:
+    """The state `save_state` last saved into ``directory`` (arrays included), or ``None`` when there is none."""
+    import numpy as np
+
+    path = directory / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        state: dict[str, Any] = dict(saved["state"])
+        names = list(saved.get("arrays") or [])
+        arrays_file = Path(saved.get("arrays_file") or _OLD_ARRAYS).name
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TunesmithError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}): it was not written by "
+            "save_checkpoint, or written over by other code; delete it to start the trial from nothing"
+        ) from None
+    if names:
+        try:
+            with np.load(directory / arrays_file) as stored:
+                state.update({name: stored[name] for name in names})
+        except (OSError, KeyError, ValueError) as exc:
+            raise TunesmithError(
+                f"checkpoint {path} names arrays {names} in {arrays_file}, which cannot be read "
+                f"({type(exc).__name__}: {exc}): the folder's files were changed outside save_checkpoint; "
+                "delete the folder's tunesmith-* files to start the trial from nothing"
+            ) from None
+    return state
+
+
+def whole(directory: Path) -> bool:
+    """Whether ``directory``'s checkpoint, if any, has the arrays file its state names (a copy taken while the
+    trial saved may hold the new state without the new arrays)."""
+    try:
+        saved = json.loads((directory / STATE_FILE).read_text())
+        arrays_file = Path(saved.get("arrays_file") or _OLD_ARRAYS).name
+        return not saved.get("arrays") or (directory / arrays_file).is_file()
+    except (OSError, ValueError, AttributeError, TypeError):
+        return not (directory / STATE_FILE).exists()  # no checkpoint of ours is whole; a damaged one never will be
