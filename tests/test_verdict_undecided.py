@@ -156,3 +156,37 @@ def test_a_choice_dominated_by_trials_run_since_fails_the_front_check_and_an_inv
     study.invalidate(chosen.number, reason="leak found")
     with pytest.raises(ts.ConfigError, match=rf"recorded choice .* trial #{chosen.number}, was invalidated since"):
         ts.validate_top(study, lambda trial: {"error": 0.1, "latency_ms": 10.0})
+
+
+def test_a_verdict_on_a_trial_other_than_the_re_run_winner_reads_its_own_re_runs_and_is_not_stale_at_once() -> None:
+    from tunesmith.discipline.verdict import stale_note
+
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("acc", "max"), sampler="random",
+                     budget=ts.Budget(trials=4), storage="memory", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"acc": 0.8 + 0.1 * trial.params["x"]})
+    report = ts.validate_top(study, lambda trial: {"acc": 0.8 + 0.1 * trial.params["x"]}, k=2, seeds=3)
+    assert report.winner is not None
+    study.invalidate(report.winner.trial, reason="leak found")
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.85})
+    runner_up = next(c for c in report.candidates if c.trial != report.winner.trial)
+    assert verdict.trial == runner_up.trial
+    seeds = verdict.check("seed stability")
+    assert seeds.passed and seeds.checked and "over 3 seeds" in seeds.detail  # its own three re-runs
+    assert stale_note(study.attrs, study.trials) is None
+
+
+def test_a_front_choice_made_after_the_re_runs_is_not_checked_for_seeds_and_the_verdict_is_current() -> None:
+    from tunesmith.discipline.verdict import stale_note
+
+    study = two_objectives(12)
+    study.optimize(
+        lambda trial: {"error": 0.3 - 0.2 * trial.params["size"], "latency_ms": 10 + 40 * trial.params["size"]}
+    )
+    first = study.choose(ts.choose.best("error"))
+    ts.validate_top(study, lambda trial: {"error": 0.1, "latency_ms": 40.0}, seeds=3)
+    second = study.choose(ts.choose.best("latency_ms"))
+    assert second.number != first.number
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_error": 0.2})
+    seeds = verdict.check("seed stability")
+    assert not seeds.checked and f"the judged trial #{second.number}" in seeds.detail and "validate_top" in seeds.detail
+    assert stale_note(study.attrs, study.trials) is None

@@ -89,7 +89,8 @@ def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
     records = {r.number: r for r in study.trials if r.invalidated is None}  # a winner invalidated since is not chosen
     front_choice = chosen_from_front(study, "finalize") if several_objectives(study) else None
     if front_choice is not None and (stability is None or stability.winner != front_choice.number):
-        return front_choice, "chosen from the Pareto front", None  # not re-run since it was chosen
+        entry = _own_reruns(stability, front_choice.number)  # re-run before, though not as the winner
+        return front_choice, "chosen from the Pareto front", entry
     if stability is not None and stability.winner is not None and stability.winner in records:
         entry = stability.candidate(stability.winner)
         if entry is not None and entry.mean is not None and math.isfinite(entry.mean):
@@ -101,7 +102,16 @@ def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
     best = study.best
     if best is None:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: nothing to score on the holdout")
-    return best, "best validation score", None
+    entry = _own_reruns(stability, best.number)  # e.g. the re-run winner was invalidated since
+    return best, "best validation score" + (", re-run" if entry is not None else ""), entry
+
+
+def _own_reruns(stability: SeedStabilityAttr | None, trial: int) -> SeedCandidateAttr | None:
+    """``trial``'s own entry in the seed re-runs when it was re-run and eligible (``None`` otherwise)."""
+    entry = None if stability is None else stability.candidate(trial)
+    if entry is None or not entry.eligible or entry.mean is None or not math.isfinite(entry.mean):
+        return None
+    return entry
 
 
 def _open(study: Study, force: bool, trial: int) -> HoldoutLogAttr:
@@ -135,13 +145,20 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str) 
     return scores
 
 
-def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thresholds) -> Check:
+def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidateAttr | None,
+                thresholds: Thresholds) -> Check:  # fmt: skip
     name = "seed stability"
     stability = read_attr(study.attrs, SeedStabilityAttr)
     if stability is None:
         return Check(
             name, True, "the top candidates were not re-run: call ts.validate_top(study, objective)", checked=False
         )
+    own = stability.candidate(record.number)
+    if entry is None and own is None and stability.winner is not None:  # the re-runs judged other trials
+        rerun = ", ".join(f"#{c.trial}" for c in stability.candidates or () if c.trial is not None)
+        return Check(name, True, (
+            f"the judged trial #{record.number} ({how}) was not re-run: the re-runs are of {rerun}, before it was "
+            "chosen; run ts.validate_top(study, objective) again to re-run it"), checked=False)  # fmt: skip
     if entry is None:  # re-runs exist and none of them may win: the evidence says not ready
         notes = [f"#{c.trial}: {c.note}" for c in stability.candidates or () if c.trial is not None and c.note]
         return Check(
@@ -149,7 +166,7 @@ def _seed_check(study: Study, entry: SeedCandidateAttr | None, thresholds: Thres
             False,
             f"no re-run candidate was eligible across {len(stability.seeds or ())} seeds"
             + (f" ({'; '.join(notes)})" if notes else "")
-            + "; the holdout scored the search's best, which the re-runs did not confirm",
+            + f"; the holdout scored trial #{record.number} ({how}), which the re-runs did not confirm",
         )
     if entry.mean is None or entry.std is None:
         raise entry.missing("mean" if entry.mean is None else "std", f"{stability.KEY}.candidates")
@@ -260,7 +277,7 @@ def finalize(
             decided=gap.decided,
         )
     )
-    checks.append(_seed_check(study, entry, limits))
+    checks.append(_seed_check(study, record, how, entry, limits))
     checks.append(guardrail_check(study, record, scores))
     checks.append(proxy_check(study, _valid(study)))
     if several_objectives(study):

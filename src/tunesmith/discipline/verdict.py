@@ -36,8 +36,10 @@ def stale_note(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> str 
     opened = log.openings[-1].at
     later = [r for r in records if r.state.is_finished and r.finished_at is not None and r.finished_at > opened]
     stability = read_attr(attrs, SeedStabilityAttr)
-    moved = (stability is not None and stability.winner is not None and verdict.trial is not None
-             and stability.winner != verdict.trial)  # fmt: skip
+    # A verdict that recorded its evidence goes stale when the re-runs change (below); an older one, when the
+    # re-runs pick another trial than the one it judged.
+    moved = (verdict.evidence is None and stability is not None and stability.winner is not None
+             and verdict.trial is not None and stability.winner != verdict.trial)  # fmt: skip
     judged = next((r for r in records if r.number == verdict.trial), None)
     void = judged is not None and judged.invalidated is not None
     choice = read_attr(attrs, ChoiceAttr)
