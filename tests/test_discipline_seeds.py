@@ -175,7 +175,7 @@ def test_a_slice_below_the_average_by_its_noise_alone_is_not_a_collapse_and_scal
     verdict = ts.finalize(scalar, lambda params, seed: {"holdout_acc": 0.89, **slice_metrics("holdout_acc", {
         "day": 0.93, "night": 0.55})})  # fmt: skip
     worst = verdict.check("worst slice")
-    assert not worst.checked and "no noise is known" in worst.detail and "per-example values" in worst.detail
+    assert not worst.checked and "is unknown" in worst.detail and "per-example values" in worst.detail
 
 
 def test_slices_reported_by_the_objective_are_checked_when_the_holdout_has_none() -> None:
