@@ -222,8 +222,15 @@ def test_mlflow_logs_the_verdict_and_the_report_into_the_study_run(tmp_path: Pat
     assert logged["status"] == verdict.attribute().status and logged["ready"] == verdict.ready
     assert client.get_run(run_id).data.tags["tunesmith.verdict"] == logged["status"]
     assert {a.path for a in client.list_artifacts(run_id)} >= {"verdict.json", "report.html", "space.json"}
+    assert logged["stale"] is None and client.get_run(run_id).data.tags["tunesmith.stale"] == "false"
     with pytest.raises(ts.ConfigError, match="must be an existing file"):
         tracking.log_report(study, tmp_path / "missing.html")
+    with pytest.warns(ts.study.HoldoutSpentWarning):
+        study.optimize(curve, n_trials=1, callbacks=[tracking])  # a trial after the verdict: it is stale
+    tracking.log_verdict(study)
+    again = json.loads(Path(client.download_artifacts(run_id, "verdict.json", str(tmp_path / "w"))).read_text())
+    assert again["stale"].startswith("stale: 1 trials finished after the holdout was opened")
+    assert client.get_run(run_id).data.tags["tunesmith.stale"] == "true"
 
 
 def test_a_resumed_study_logs_into_the_same_mlflow_run(tmp_path: Path, mlflow_uri: str) -> None:
@@ -469,6 +476,7 @@ def test_wandb_logs_the_verdict_and_the_report_as_runs_of_the_study_group(tmp_pa
     judged = runs["wandb-judged-verdict"]
     assert judged["group"] == "wandb-judged" and judged["job_type"] == "verdict"
     assert judged["summary"]["verdict"] == verdict.attribute().status and judged["summary"]["ready"] == verdict.ready
+    assert judged["summary"].get("stale") is None  # current: nothing came after it
     assert judged["artifacts"] == [("verdict", ["verdict.json"])]
     report = runs["wandb-judged-report"]
     assert report["job_type"] == "report" and report["summary"]["report._type"] == "html-file"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.attributes import VerdictAttr, read_attr
 from tunesmith.errors import ConfigError
+from tunesmith.study._verdict_state import stale_note
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def verdict_json(study: Study) -> dict[str, Any]:
             "ts.validate_top(study, objective) and ts.finalize(study, evaluate) first"
         )
     data: dict[str, Any] = json.loads(json.dumps(verdict.to_json()))
+    data["stale"] = stale_note(study.attrs, study.trials)  # a stale verdict is logged as one, never as current
     return data
 
 

@@ -343,14 +343,17 @@ class MLflowCallback(Observer):
     # After the run -----------------------------------------------------------------------------------
     def log_verdict(self, study: Study) -> str:
         """Log the study's verdict (written by ``ts.finalize``) to its run: ``verdict.json`` and tags
-        ``tunesmith.verdict`` and ``tunesmith.ready``. Returns the run id."""
+        ``tunesmith.verdict``, ``tunesmith.ready`` and ``tunesmith.stale`` (``verdict.json`` and ``verdict.txt`` then
+        say why: trials or evidence that came after it). Returns the run id."""
         verdict = verdict_json(study)
         client = self._connect(study)
         run_id = self.parent_run_id(study)
         client.log_dict(run_id, verdict, "verdict.json")
         if verdict.get("summary"):
-            client.log_text(run_id, str(verdict["summary"]), "verdict.txt")
+            stale = f"\n{verdict['stale']}" if verdict.get("stale") else ""
+            client.log_text(run_id, str(verdict["summary"]) + stale, "verdict.txt")
         client.set_tag(run_id, "tunesmith.verdict", str(verdict.get("status", "")))
+        client.set_tag(run_id, "tunesmith.stale", "true" if verdict.get("stale") else "false")
         if verdict.get("ready") is not None:
             client.set_tag(run_id, "tunesmith.ready", str(bool(verdict["ready"])).lower())
         return run_id

@@ -134,7 +134,7 @@ class WandbCallback(Observer):
         )
         try:
             run.summary.update({"verdict": verdict.get("status"), "ready": verdict.get("ready"),
-                                "summary": verdict.get("summary") or ""})  # fmt: skip
+                                "summary": verdict.get("summary") or "", "stale": verdict.get("stale")})  # fmt: skip
             artifact = wandb.Artifact(f"{_artifact_name(study.name)}-verdict", type="verdict")
             with artifact.new_file("verdict.json") as fh:
                 fh.write(json.dumps(verdict, indent=2))
