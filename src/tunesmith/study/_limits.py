@@ -146,10 +146,10 @@ def holdout_spent_note(attrs: Mapping[str, Any]) -> str | None:
     trial = log.openings[-1].trial
     judged = "" if trial is None else f" for trial #{trial}"
     return (
-        f"the holdout of this study was opened {len(log.openings)} time(s) already{judged}: trials run now come "
-        "after it, so the recorded verdict no longer judges the study as it stands (it is shown as stale), and a "
-        "new verdict needs a forced opening (finalize(..., force=True)), which it records; a search that goes on "
-        "after seeing the holdout makes it one more validation set"
+        f"the holdout of this study was opened {len(log.openings)} time(s) already{judged}: a trial that finishes "
+        "now comes after it, and from then on the recorded verdict no longer judges the study as it stands (it is "
+        "shown as stale); a new verdict needs a forced opening (finalize(..., force=True)), which it records; a "
+        "search that goes on after seeing the holdout makes it one more validation set"
     )
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from tunesmith.attributes import ChoiceAttr, ReferencePointAttr, read_attr
+from tunesmith.attributes import ChoiceAttr, ReferencePointAttr, VerdictAttr, read_attr
 from tunesmith.choose import Rule, neighbours
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
 from tunesmith.pareto import hypervolume_history, loss_matrix, pareto_front, reference_losses, study_reference
+from tunesmith.study._verdict_state import warn_if_judged
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -136,6 +137,9 @@ class MultiObjective:
             neighbours=tuple(r.number for r in neighbours(front, chosen, primary)),
             at=study._clock(),
         ).to_json())  # fmt: skip
+        verdict = read_attr(study.attrs, VerdictAttr)
+        if verdict is not None and verdict.trial != chosen.number:
+            warn_if_judged(study.attrs, "study.choose, picking another trial than the one judged,")
         return chosen
 
     @property
