@@ -114,3 +114,17 @@ def test_re_runs_without_a_guardrail_metric_are_failures_and_a_broken_re_run_obj
     report = ts.validate_top(study, forgets_once, k=2, seeds=3)
     failed = [c for c in report.candidates if not c.eligible]
     assert len(failed) == 1 and "lacks the guardrail metric(s) ['latency_ms']" in failed[0].note
+
+
+def test_the_reports_guardrail_figure_marks_each_trial_as_the_verdict_judges_it() -> None:
+    from tunesmith.report import ReportData
+    from tunesmith.report._plots_discipline import guardrails
+
+    study = ts.Study(ts.Space({"x": ts.Choice([0, 1, 2])}), metric="loss", guardrails=(LATENCY,), sampler="grid",
+                     budget=ts.Budget(trials=3), storage="memory", seed=0)  # fmt: skip
+    near = [latencies(15.0), latencies(19.9), latencies(23.0)]
+    study.optimize(lambda trial: {"loss": float(trial.params["x"]), "latency_ms": near[trial.params["x"]]})
+    figure = guardrails(ReportData.from_study(study))
+    assert figure is not None
+    shown = {trace.name: list(trace.x) for trace in figure.data}
+    assert shown["holds"] == [15.0] and shown["cannot tell"] == [19.9] and shown["breached"] == [23.0]

@@ -14,6 +14,8 @@ from plotly.subplots import make_subplots
 
 from tunesmith.attributes import HoldoutAttr, SeedStabilityAttr
 from tunesmith.budget import Budget, counts_toward_budget, running_clock
+from tunesmith.discipline.gap import noise_of
+from tunesmith.discipline.guardrails import GuardrailOutcome, read_guardrail
 from tunesmith.report._data import ReportData
 from tunesmith.report._plots_common import _LAYOUT, _empty, _figure, plot_text
 from tunesmith.trial import TrialRecord
@@ -104,27 +106,35 @@ def budget_burn(data: ReportData) -> go.Figure:
 
 
 def guardrails(data: ReportData) -> go.Figure | None:
-    """Each guardrail's metric against the primary metric over the valid trials, with its bound (``None``
-    without guardrails)."""
+    """Each guardrail's metric against the primary metric over the valid trials, with its bound, each trial
+    marked as the verdict would judge it: holds, cannot tell (within its recorded noise of the bound) or breached
+    (``None`` without guardrails)."""
     usable = [g for g in data.guardrails if any(g.metric in r.metrics for r in data.valid)]
     if not usable:
         return None
     name = data.metric.name
     fig = make_subplots(rows=1, cols=len(usable), subplot_titles=[plot_text(g.describe()) for g in usable])
     fig.update_layout(**{**_LAYOUT, "title": {"text": "Guardrails", "x": 0.01}, "height": 380})
+    groups = {GuardrailOutcome.HELD: ("holds", "#4c78a8"), GuardrailOutcome.UNDECIDED: ("cannot tell", "#f2a541"),
+              GuardrailOutcome.BREACHED: ("breached", "#e45756")}  # fmt: skip
     for k, guard in enumerate(usable, start=1):
-        for ok in (True, False):
-            points = [r for r in data.valid if guard.metric in r.metrics and r.value(name) is not None]
-            points = [r for r in points if guard.holds(r.metrics[guard.metric]) == ok]
+        measured = [r for r in data.valid if guard.metric in r.metrics and r.value(name) is not None]
+        # judged as the verdict judges it: against each measurement's recorded noise
+        outcome = {r.number: read_guardrail(guard, r.metrics[guard.metric], noise_of(r.metrics, guard.metric)).outcome
+                   for r in measured}  # fmt: skip
+        for kind, (label, colour) in groups.items():
+            points = [r for r in measured if outcome[r.number] is kind]
+            if kind is GuardrailOutcome.UNDECIDED and not points:
+                continue
             fig.add_trace(
                 go.Scatter(
                     x=[r.metrics[guard.metric] for r in points],
                     y=[r.value(name) for r in points],
                     mode="markers",
-                    name="holds" if ok else "breached",
-                    legendgroup="holds" if ok else "breached",
+                    name=label,
+                    legendgroup=label,
                     showlegend=k == 1,
-                    marker={"color": "#4c78a8" if ok else "#e45756", "size": 5, "opacity": 0.6},
+                    marker={"color": colour, "size": 5, "opacity": 0.6},
                 ),
                 row=1,
                 col=k,
