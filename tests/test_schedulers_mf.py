@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from tunesmith.executors import SimulatedExecutor
 from tunesmith.objective import Metric
 from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers import ASHA, Hyperband, make_scheduler
+from tunesmith.schedulers.hyperband import most_aggressive_bracket
 from tunesmith.schedulers.successive_halving import bracket_sizes
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -89,6 +91,44 @@ def test_hyperband_deals_trials_to_brackets_in_proportion_to_eta_to_the_s() -> N
 
 
 SPACE = ts.Space({"quality": ts.Float(0.0, 1.0)})
+
+
+def test_hyperband_starts_its_most_aggressive_bracket_at_the_lowest_level_not_below_min_resource() -> None:
+    # A power of eta keeps the layout (and the multi-fidelity benchmark's figures, 1 to 81 by 3); otherwise
+    # the most aggressive bracket starts above min_resource rather than below it.
+    cases = {
+        (1, 81, 3): (1.0, 3.0, 9.0, 27.0, 81.0),
+        (1, 27, 3): (1.0, 3.0, 9.0, 27.0),
+        (1, 12, 3): (12 / 9, 4.0, 12.0),
+        (2, 27, 3): (3.0, 9.0, 27.0),
+        (1, 100, 3): (100 / 81, 100 / 27, 100 / 9, 100 / 3, 100.0),  # each level once, though brackets round apart
+    }
+    for (low, high, eta), rungs in cases.items():
+        assert Hyperband(low, high, eta, mode="promote").rungs() == pytest.approx(rungs), (low, high)
+        deck = Hyperband(low, high, eta).deck()
+        assert deck is not None
+        assert len(deck.brackets) == len(rungs), (low, high)
+        for k, levels in enumerate(deck.brackets):
+            assert levels == pytest.approx(rungs[k:-1]), (low, high, k)
+        assert most_aggressive_bracket(low, high, eta) == len(rungs) - 1
+
+
+def test_hyperband_promote_over_twelve_steps_ranks_every_trial_at_whole_steps(tmp_path: Path) -> None:
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        state = trial.load_checkpoint() if trial.resumed else None
+        loss = 1.0 if state is None else float(state["loss"])
+        for _ in trial.steps(12):
+            loss *= 0.8 + 0.1 * trial.params["quality"]
+            trial.report(loss=loss)
+            trial.save_checkpoint({"loss": loss})
+        return {"loss": loss}
+
+    study = ts.Study(SPACE, metric="loss", scheduler=Hyperband(1, 12, 3, mode="promote"), storage="memory", seed=0,
+                     budget=ts.Budget(trials=9), checkpoint_dir=tmp_path / "ckpt")  # fmt: skip
+    study.optimize(objective, progress=False)
+    failed = [(r.number, r.reason) for r in study.trials if r.state is TrialState.FAILED]
+    assert not failed, failed
+    assert study.best is not None and study.best.resource == 12
 
 
 def curve(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:

@@ -12,18 +12,27 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers.base import Promotion, Scheduler
-from tunesmith.schedulers.successive_halving import ASHA, FewPeers, Mode, _check_options, bracket_sizes, rung_levels
+from tunesmith.schedulers.successive_halving import (
+    ASHA,
+    FewPeers,
+    Mode,
+    _check_options,
+    bracket_sizes,
+    most_aggressive_bracket,
+)
 from tunesmith.trial import TrialKind, TrialRecord
 
-__all__ = ["Hyperband"]
+__all__ = ["Hyperband", "most_aggressive_bracket"]
 
 
 class Hyperband(Scheduler):
     """Hyperband: brackets of successive halving that start at different resources.
 
     Bracket ``s`` starts its rungs at ``max_resource / eta**s``; bracket 0 trains every trial to
-    ``max_resource`` (plain random search), the most aggressive bracket starts at
-    ``min_resource``. Trials are dealt to brackets in proportion to ``eta**s`` (`bracket_sizes`),
+    ``max_resource`` (plain random search), the most aggressive bracket (``s_max``, the largest ``s`` with
+    ``max_resource / eta**s >= min_resource``) starts at ``min_resource`` when ``max_resource / min_resource``
+    is a power of ``eta``, else at the lowest such level above it (1, 12, eta 3: 1.33, 4, 12), so no trial is
+    judged below ``min_resource``. Trials are dealt to brackets in proportion to ``eta**s`` (`bracket_sizes`),
     by trial number, so the assignment needs no state. Within a bracket, ASHA rules apply.
 
     Hyperband's own sizes, ``(s_max + 1) / (s + 1) * eta**s``, give each bracket the same resource
@@ -47,8 +56,7 @@ class Hyperband(Scheduler):
     def __init__(self, min_resource: float = 1, max_resource: float = 81, eta: float = 3, brackets: int | None = None,
                  mode: Mode = "stop", few_peers: FewPeers = "vouched",
                  predict_final: bool = True) -> None:  # fmt: skip
-        levels = rung_levels(min_resource, max_resource, eta)
-        s_max = len(levels)
+        s_max = most_aggressive_bracket(min_resource, max_resource, eta)
         if brackets is None:
             brackets = s_max + 1
         integer("brackets", brackets, minimum=1, maximum=s_max + 1)
@@ -76,11 +84,13 @@ class Hyperband(Scheduler):
                 "predict_final": self.predict_final}  # fmt: skip
 
     def rungs(self) -> tuple[float, ...]:
-        levels = {float(self.max_resource)}
-        for asha in self._asha.values():
-            if asha is not None:
-                levels.update(asha.rungs())
-        return tuple(sorted(levels))
+        """Every bracket's rungs, once each: brackets compute the same level apart (``100 / 3**4`` and
+        ``100 / 3**5 * 3``), so levels equal to a relative ``1e-9`` are one rung."""
+        levels: list[float] = []
+        for level in sorted({float(self.max_resource)}.union(*(a.rungs() for a in self._asha.values() if a))):
+            if not levels or level > levels[-1] * (1 + 1e-9):
+                levels.append(level)
+        return tuple(levels)
 
     def full_resource_share(self) -> float:
         """The brackets' shares, weighted by how often trials are dealt to each (bracket 0 trains fully)."""

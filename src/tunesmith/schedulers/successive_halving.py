@@ -34,7 +34,7 @@ from tunesmith.schedulers._final_model import predicted_finals
 from tunesmith.schedulers.base import Promotion, Scheduler
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["ASHA", "SuccessiveHalving", "bracket_sizes", "rung_levels"]
+__all__ = ["ASHA", "SuccessiveHalving", "bracket_sizes", "most_aggressive_bracket", "rung_levels"]
 
 Mode = Literal["stop", "promote"]
 FewPeers = Literal["best", "vouched"]
@@ -344,7 +344,19 @@ class SuccessiveHalving(Scheduler):
         return Promotion(retire=tuple(retire), reason=f"not in the top 1/{self.eta:g} at its rung")
 
 
+def most_aggressive_bracket(min_resource: float, max_resource: float, eta: float) -> int:
+    """``s_max``: the largest ``s`` whose first rung, ``max_resource / eta**s``, is not below ``min_resource``
+    (``floor(log_eta(max_resource / min_resource))``, counted so that an exact power of ``eta`` computed with a
+    rounding error still counts: 1 to 81 by 3 gives 4, 1 to 12 gives 2)."""
+    rung_levels(min_resource, max_resource, eta)  # validates the resource arguments
+    s = 0
+    while max_resource / eta ** (s + 1) >= min_resource * (1 - 1e-9):
+        s += 1
+    return s
+
+
 def bracket_sizes(min_resource: float, max_resource: float, eta: float) -> dict[int, int]:
-    """Trials dealt to bracket ``s`` in each round of Hyperband's deck: ``round(eta**s)`` (see `Hyperband` for why)."""
-    s_max = len(rung_levels(min_resource, max_resource, eta))
+    """Trials dealt to bracket ``s`` in each round of Hyperband's deck: ``round(eta**s)`` (see `Hyperband` for why),
+    for every bracket Hyperband plays (none starts below ``min_resource``)."""
+    s_max = most_aggressive_bracket(min_resource, max_resource, eta)
     return {s: round(eta**s) for s in range(s_max, -1, -1)}

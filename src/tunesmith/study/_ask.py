@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["propose", "proposer", "resume_paused", "retire_paused", "trial_seed"]
+__all__ = ["full_length", "propose", "proposer", "resume_paused", "retire_paused", "trial_seed"]
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -61,6 +62,19 @@ def _end_paused(study: Study, records: Sequence[TrialRecord], reason: str | None
             study._checkpoints.remove(record.number)
 
 
+def full_length(history: Sequence[TrialRecord]) -> float:
+    """The most steps a trial trained to its end (COMPLETE with reports), ``inf`` before any: how far trials go.
+
+    A continuation that would start there has nothing left to train: its donor has reported its last step and
+    is only still RUNNING until its objective returns. Handed out, it would run no step, return its donor's
+    final metrics from the copied checkpoint and be recorded COMPLETE with no report of its own, a copy of its
+    donor; the sampler proposes instead, and the stopped trial it was to replace is replaced by a later
+    continuation of a donor with steps left.
+    """
+    ended = [r.resource for r in history if r.state is TrialState.COMPLETE and r.resource > 0 and r.invalidated is None]
+    return max(ended, default=math.inf)
+
+
 def proposer(study: Study) -> Proposer:
     """`propose` for ``study``'s next trial, with its queue, warm start and learned space (the parameters
     trials asked for by name) read now, outside the lock."""
@@ -72,8 +86,8 @@ def proposer(study: Study) -> Proposer:
 def propose(study: Study, number: int, history: Sequence[TrialRecord], known: Known = NOTHING_KNOWN) -> Proposal:
     """Trial ``number``'s parameters, seed and attributes; runs inside `Storage.create_trial`, under
     the study lock: a lost trial's retry first, then an enqueued configuration, then a scheduler's
-    continuation (PBT), else the sampler. Invalidated trials are hidden from both; the sampler also
-    learns from the warm start's points (`tunesmith.study._known`)."""
+    continuation (PBT) of a donor with steps left (`full_length`), else the sampler. Invalidated trials are
+    hidden from both; the sampler also learns from the warm start's points (`tunesmith.study._known`)."""
     retry = requeued(history, study.retries)
     if retry is not None:
         return retry
@@ -84,7 +98,7 @@ def propose(study: Study, number: int, history: Sequence[TrialRecord], known: Kn
     if queued is not None:
         return queued_proposal(study, queued, known.for_samplers(history), rng, context, seed)
     continuation = study.scheduler.propose(study.space, valid(history), rng, context)
-    if continuation is not None:
+    if continuation is not None and continuation.start_step < full_length(history):
         attrs = {
             **continuation.attrs,
             "sampler": study.scheduler.name,

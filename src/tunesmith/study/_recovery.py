@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
 from tunesmith.storage import Proposal
+from tunesmith.study._checkpoints import CHECKPOINTED
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
 __all__ = [
+    "FROM_SCRATCH",
     "Lost",
     "ResultDiscardedWarning",
     "cut_short_by",
@@ -38,6 +40,11 @@ __all__ = [
 ]
 
 _log = logging.getLogger("tunesmith")
+
+# The failed trial's attributes its retry drops (see `requeued`): the request itself, a PBT continuation's
+# donor, start step and lineage (the retry trains from step 0), and whether its checkpoint folder held files
+# (the retry's folder is a new one).
+FROM_SCRATCH = frozenset({RETRY_REQUESTED, "parent", "start_step", "lineage", CHECKPOINTED})
 
 
 class ResultDiscardedWarning(UserWarning):
@@ -144,17 +151,23 @@ def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
     way only while no trial is its ``retry_of`` yet. Runs inside `Storage.create_trial`, under the
     study lock, so exactly one worker picks up each; the SQL storage also refuses a second
     ``retry_of`` the same trial.
+
+    A retry trains from scratch: it keeps none of the attributes that tied the failed trial to steps it did
+    not train itself (`FROM_SCRATCH`). A PBT continuation was to start at its donor's step, from the checkpoint
+    its donor held then; the donor has trained on (or ended) since, and only its current checkpoint is kept,
+    so its retry runs its configuration from step 0 rather than load later weights under the old start step
+    (which recorded a 22-step training as 12 steps).
     """
     retried = {r.attrs.get("retry_of") for r in history if "retry_of" in r.attrs}
     for record in history:
         if record.state is not TrialState.FAILED or record.number in retried:
             continue
         count = int(record.attrs.get("retries", 0))
+        attrs = {k: v for k, v in record.attrs.items() if k not in FROM_SCRATCH}
         if record.attrs.get(RETRY_REQUESTED):  # re-queued after a fix: not a lost worker's retry
-            attrs = {k: v for k, v in record.attrs.items() if k != RETRY_REQUESTED}
             return Proposal(params=dict(record.params), seed=record.seed, attrs={**attrs, "retry_of": record.number})
         if record.kind is not None and record.kind.is_interruption and count < retries:
-            attrs = {**record.attrs, "retry_of": record.number, "retries": count + 1}
+            attrs = {**attrs, "retry_of": record.number, "retries": count + 1}
             return Proposal(params=dict(record.params), seed=record.seed, attrs=attrs)
     return None
 
