@@ -384,8 +384,15 @@ def test_a_resumed_search_scores_the_stored_configurations_again_so_the_best_sta
     storage = f"sqlite:///{tmp_path / 'search.db'}"
 
     def search(n_iter: int) -> TunesmithSearchCV:
-        return TunesmithSearchCV(make_pipeline(StandardScaler(), LogisticRegression()), {"logisticregression__C": [
-            1.0, 0.001]}, n_iter=n_iter, cv=3, storage=storage, study_name="resumed", random_state=0).fit(x, y)
+        return TunesmithSearchCV(
+            make_pipeline(StandardScaler(), LogisticRegression()),
+            {"logisticregression__C": [1.0, 0.001]},
+            n_iter=n_iter,
+            cv=3,
+            storage=storage,
+            study_name="resumed",
+            random_state=0,
+        ).fit(x, y)
 
     first = search(1)
     assert len(first.cv_results_["params"]) == 1
@@ -489,3 +496,28 @@ def test_a_configuration_whose_fits_raise_is_recorded_as_an_exception_with_sciki
     record = some.trials_[1]
     assert record.state is ts.TrialState.FAILED and record.kind is ts.TrialKind.EXCEPTION
     assert (record.error or "").startswith("1 of the 2 fits failed") and "fail=some" in (record.error or "")
+
+
+class StopsEveryConfigurationAtThree(ts.ASHA):
+    """ASHA's rungs (1, 3, 9) with every configuration stopped at resource 3: none reaches max_resource."""
+
+    def decide(self, trial: ts.TrialRecord, history: Any, context: Any) -> ts.Decision:
+        return ts.Decision.STOP if max(trial.intermediate) >= 3 else ts.Decision.CONTINUE
+
+
+def test_a_search_whose_scheduler_stopped_every_configuration_early_says_its_best_is_a_partial_fit() -> None:
+    # best_params_ came from the furthest resource fitted, silently: a partial fit, where only fits at
+    # max_resource should compete (Hyperband with too few configurations to promote one that far).
+    from tunesmith.integrations.sklearn import EarlyStoppingWarning
+
+    x, y = load_iris(return_X_y=True)
+    space = ts.Space({"skill": ts.Float(0.0, 1.0)})
+    stopping = StopsEveryConfigurationAtThree(min_resource=1, max_resource=9)
+    with pytest.warns(EarlyStoppingWarning, match=r"max_resource=9 .* none was fitted further than max_iter=3, so "
+                      r"best_params_ is the best fit at max_iter=3, a partial fit. Give a larger n_iter.* "
+                      r"or scheduler='asha'"):  # fmt: skip
+        search = TunesmithSearchCV(Graded(), space, n_iter=4, cv=2, random_state=0, resource="max_iter", min_resource=1,
+                                   max_resource=9, scheduler=stopping).fit(x, y)  # fmt: skip
+    assert set(search.cv_results_["resource"]) == {1, 3} and search.max_resource_ == 9
+    assert search.best_params_["max_iter"] == 3
+    assert search.best_params_["skill"] == max(r.params["skill"] for r in search.trials_)

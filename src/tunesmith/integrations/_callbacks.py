@@ -9,7 +9,7 @@ from typing import Any
 from tunesmith.errors import TunesmithError
 from tunesmith.trial import Trial
 
-__all__ = ["MetricNotReported", "report_and_decide", "report_without_monitor", "scalars"]
+__all__ = ["MetricNotReported", "missing_monitor", "report_and_decide", "report_without_monitor", "scalars"]
 
 # Counters a library logs beside its metrics: they are the step itself, never a metric to judge.
 _COUNTERS = frozenset({"step", "epoch"})
@@ -62,13 +62,18 @@ def report_and_decide(
     if trial.should_stop():
         return True
     if monitor not in metrics:
-        available = ", ".join(repr(name) for name in sorted(metrics)) or "none"
-        raise MetricNotReported(
-            f"the monitored metric must be among the metrics reported, but {monitor!r} is not in {where} "
-            f"(available: {available}): pass monitor= one of those, or {fix}"
-        )
+        raise missing_monitor(monitor, metrics, where=where, fix=fix)
     trial.report(step, **metrics)
     return trial.should_stop()
+
+
+def missing_monitor(monitor: str, metrics: Mapping[str, float], *, where: str, fix: str) -> MetricNotReported:
+    """The error for ``monitor`` missing from ``metrics`` (found at ``where``); ``fix`` says how to add it."""
+    available = ", ".join(repr(name) for name in sorted(metrics)) or "none"
+    return MetricNotReported(
+        f"the monitored metric must be among the metrics reported, but {monitor!r} is not in {where} "
+        f"(available: {available}): pass monitor= one of those, or {fix}"
+    )
 
 
 def report_without_monitor(trial: Trial, step: int, metrics: Mapping[str, float]) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunesmith.errors import require
+from tunesmith.errors import ConfigError, require
 
 require("keras", "keras")  # raises MissingExtra naming the extra when Keras is absent
 
@@ -38,7 +38,8 @@ class TunesmithCallback(keras.callbacks.Callback):
     The step is the number of epochs done (``epoch + 1``, counting from ``initial_epoch``), so a
     scheduler's resource is epochs. Every scalar in the logs is reported, and ``monitor`` must be among them.
     An epoch that did not validate (``validation_freq`` > 1: no ``val_`` entry in its logs) is reported
-    without a ``val_`` monitor, which comes with the next validation.
+    without a ``val_`` monitor, which comes with the next validation. A resumed trial's fit counts on from
+    the epochs it has done: ``model.fit(..., initial_epoch=trial.step)``, on the model it saved.
 
     Args:
         trial: the trial this fit belongs to.
@@ -46,6 +47,8 @@ class TunesmithCallback(keras.callbacks.Callback):
             need ``validation_data`` or ``validation_split``).
 
     Raises:
+        ConfigError: at the start of a fit whose first epoch is one the trial has reported already (a resumed
+            trial, or a second fit, without ``initial_epoch=trial.step``).
         MetricNotReported: at the end of the first epoch that has ``monitor``'s kind of entries (any, or
             ``val_`` ones for a ``val_`` monitor) without it, or at the end of training when a ``val_``
             monitor never came.
@@ -57,11 +60,26 @@ class TunesmithCallback(keras.callbacks.Callback):
         self.monitor = monitor
         self._seen = False
         self._last: dict[str, float] = {}
+        self._first = True  # the next epoch is the first of a fit
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         epochs = (self.params or {}).get("epochs")
         if isinstance(epochs, int) and epochs > 0:
             self.trial.plan(epochs)
+        self._first = True
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # Keras tells callbacks a fit's initial_epoch only through its first epoch, before anything is trained
+        first, self._first = self._first, False
+        if first and epoch < self.trial.step and not self.trial.should_stop():
+            resumed = self.trial.resumed and self.trial.step == self.trial.start_step
+            done = f"resumed after epoch {self.trial.step}" if resumed else f"reported epochs up to {self.trial.step}"
+            raise ConfigError(
+                f"a fit must count on from the epochs its trial has done, but trial {self.trial.number} {done} and "
+                f"this fit starts at epoch {epoch + 1} (initial_epoch={epoch}), so its reports would go back over "
+                "epochs the scheduler judged: pass model.fit(..., initial_epoch=trial.step), and when trial.resumed "
+                "load the model it saved (keras.saving.load_model) instead of building a new one"
+            )
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         done = epoch + 1

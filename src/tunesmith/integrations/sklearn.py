@@ -18,11 +18,14 @@ and ``error_score`` behave as in ``RandomizedSearchCV``.
 With ``resource`` (``"n_samples"`` or an estimator parameter such as ``"max_iter"``) and a
 scheduler (``"asha"``, ``"hyperband"``, ``"median"``, ``"auto"``), each configuration is fitted at
 increasing resource and the scheduler stops the poor ones early; only fits at ``max_resource``
-compete for ``best_params_``. The resource levels are the scheduler's rungs; median stopping has
-none, so its levels are ``min_resource * 3**k`` below ``max_resource``, then ``max_resource``
-(from ``warmup_steps`` on for a `MedianStop` with a later warm-up; ``"median"`` compares from
-``min_resource``). ``cv_results_`` then has a ``resource`` column, and a ``trial`` column (the trial
-number in the study) in every case.
+compete for ``best_params_``. When the scheduler stopped every configuration before ``max_resource``
+(Hyperband with too few configurations for a bracket to promote one that far), the best fit at the
+furthest resource reached is chosen, a partial fit, with an ``EarlyStoppingWarning`` saying so and what
+to change (a larger ``n_iter``, or ``scheduler="asha"``, which trains its first configuration fully).
+The resource levels are the scheduler's rungs; median stopping has none, so its levels are
+``min_resource * 3**k`` below ``max_resource``, then ``max_resource`` (from ``warmup_steps`` on for a
+`MedianStop` with a later warm-up; ``"median"`` compares from ``min_resource``). ``cv_results_`` then has
+a ``resource`` column, and a ``trial`` column (the trial number in the study) in every case.
 
 ``error_score`` works as in ``RandomizedSearchCV`` (a failed fit scores ``error_score``, with a
 ``FitFailedWarning``; ``"raise"`` raises). In the study, a configuration whose fits raised is
@@ -37,14 +40,11 @@ evaluates it beside others). As in scikit-learn, the search raises when no fit s
 
 from __future__ import annotations
 
-import contextlib
 import numbers
-import traceback
 import uuid
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import FitFailedWarning
@@ -54,6 +54,13 @@ from tunesmith._validate import integer
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
+from tunesmith.integrations._sklearn_fits import (
+    Score,
+    SubsampledSplits,
+    failure_reason,
+    fit_errors,
+    record_unfinished,
+)
 from tunesmith.integrations._sklearn_space import read_distributions
 from tunesmith.objective import Metric
 from tunesmith.schedulers import FIFO, MedianStop, Scheduler, make_scheduler
@@ -66,28 +73,12 @@ __all__ = ["EarlyStoppingWarning", "TunesmithSearchCV"]
 
 
 class EarlyStoppingWarning(UserWarning):
-    """The search's early stopping cannot stop any configuration as set (too few configurations to compare)."""
+    """The search's early stopping does not work as set: it can stop no configuration (too few to compare), or
+    it stopped every one before ``max_resource`` (so the best is a partial fit)."""
+
 
 _RESOURCE_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto", "median"}
 _MEDIAN_LADDER = 3  # median stopping has no rungs: configurations climb a ladder x3 (ASHA's eta) instead
-
-
-class _SubsampledSplits:
-    """A CV splitter that keeps the outer splits but trains on ``n_samples`` of each training fold."""
-
-    def __init__(self, base: Any, n_samples: int, seed: int) -> None:
-        self.base = base
-        self.n_samples = n_samples
-        self.seed = seed
-
-    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
-        return int(self.base.get_n_splits(X, y, groups))
-
-    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        rng = np.random.default_rng(self.seed)
-        for train, test in self.base.split(X, y, groups):
-            keep = min(len(train), self.n_samples)
-            yield np.sort(rng.choice(train, size=keep, replace=False)), test
 
 
 class TunesmithSearchCV(BaseSearchCV):
@@ -118,6 +109,8 @@ class TunesmithSearchCV(BaseSearchCV):
         space_: the `Space` that ``param_distributions`` was read into.
         trials_: the study's trial records after ``fit``.
         study_name_: the name of the study in ``storage``.
+        max_resource_: the resource of a full fit (``max_resource``, or the training fold size for
+            ``"n_samples"``); ``None`` without ``resource``.
     """
 
     def __init__(
@@ -264,6 +257,7 @@ class TunesmithSearchCV(BaseSearchCV):
 
         base_cv = self._checked_cv_orig
         resources = self._resource_range(lambda: min(len(tr) for tr, _ in base_cv.split(*self._fit_data)))
+        self.max_resource_ = None if resources is None else resources[1]
         scheduler = self._make_scheduler(resources)
         if isinstance(scheduler, MedianStop) and budget <= scheduler.min_trials:
             warnings.warn(
@@ -289,11 +283,11 @@ class TunesmithSearchCV(BaseSearchCV):
         evaluated = [0]
         score_key = self._score_key()
 
-        def evaluate(trials: Sequence[Trial | TrialRecord], level: int | None) -> list[_Score]:
+        def evaluate(trials: Sequence[Trial | TrialRecord], level: int | None) -> list[Score]:
             params = [translation.to_estimator(t.params) for t in trials]
             cv = None
             if level is not None and self.resource == "n_samples":
-                cv = _SubsampledSplits(base_cv, level, study.seed)
+                cv = SubsampledSplits(base_cv, level, study.seed)
             elif level is not None:
                 params = [{**p, str(self.resource): level} for p in params]
             more: dict[str, list[Any]] = {"trial": [t.number for t in trials]}
@@ -308,11 +302,11 @@ class TunesmithSearchCV(BaseSearchCV):
                 # configuration's failure, not the search's: record it and go on
                 failures.append(str(exc))
                 warnings.warn(FitFailedWarning(str(exc)), stacklevel=2)
-                return [_Score(float("nan"), str(exc).strip(), every_fold=True)] * len(trials)
+                return [Score(float("nan"), str(exc).strip(), every_fold=True)] * len(trials)
             evaluated[0] += 1
             scores = results[score_key][-len(trials) :]
             errors = self._fit_errors[-len(trials) :]
-            return [_Score.of(float(v), e) for v, e in zip(scores, errors, strict=True)]
+            return [Score.of(float(v), e) for v, e in zip(scores, errors, strict=True)]
 
         levels = self._levels(scheduler, resources)
         # A study resumed from storage (an earlier fit, or `tunesmith extend`) holds configurations this fit did
@@ -328,7 +322,7 @@ class TunesmithSearchCV(BaseSearchCV):
             try:
                 self._run_batch(study, trials, levels, evaluate)
             except BaseException as exc:  # error_score="raise", a bug, Ctrl-C: record the batch, then re-raise
-                _record_unfinished(study, trials, exc)
+                record_unfinished(study, trials, exc)
                 raise
         if failures and not evaluated[0]:
             raise ValueError(failures[-1])
@@ -341,7 +335,7 @@ class TunesmithSearchCV(BaseSearchCV):
         study: Study,
         trials: Sequence[Trial],
         levels: list[int | None],
-        evaluate: Callable[[Sequence[Trial | TrialRecord], int | None], list[_Score]],
+        evaluate: Callable[[Sequence[Trial | TrialRecord], int | None], list[Score]],
     ) -> None:
         """Evaluate one batch of trials rung by rung, telling each its end."""
         alive = list(trials)
@@ -353,7 +347,7 @@ class TunesmithSearchCV(BaseSearchCV):
                 last[trial.number] = score
                 if error is not None and (every_fold or not np.isfinite(score)):
                     # its fits raised: FAILED as an exception, with scikit-learn's error, not as a NaN score
-                    study.tell(trial, error=error, reason=_reason(error), kind=TrialKind.EXCEPTION)
+                    study.tell(trial, error=error, reason=failure_reason(error), kind=TrialKind.EXCEPTION)
                     continue
                 if level is None or level == levels[-1]:
                     still.append(trial)
@@ -410,65 +404,28 @@ class TunesmithSearchCV(BaseSearchCV):
         """``cv_results_`` as scikit-learn builds it; keeps each candidate's fit errors, which scikit-learn only
         warns about, so that a configuration whose fits raised is recorded with its error."""
         self._fit_errors = [
-            _fit_errors([o.get("fit_error") for o in out[i * n_splits : (i + 1) * n_splits]])
+            fit_errors([o.get("fit_error") for o in out[i * n_splits : (i + 1) * n_splits]])
             for i in range(len(candidate_params))
         ]
         return dict(super()._format_results(candidate_params, n_splits, out, more_results))
 
-    @staticmethod
-    def _select_best_index(refit: Any, refit_metric: str, results: Mapping[str, Any]) -> int:
-        """The best row among fits at full resource (a partial fit never wins)."""
-        if callable(refit) or "resource" not in results:
+    def _select_best_index(self, refit: Any, refit_metric: str, results: Mapping[str, Any]) -> int:
+        """The best row among fits at ``max_resource`` (a partial fit never beats a full one); when the scheduler
+        stopped every configuration before it, the best at the furthest resource fitted, with a warning."""
+        if callable(refit) or "resource" not in results or self.max_resource_ is None:
             return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
         resource = np.asarray(results["resource"], dtype=float)
-        full = resource == resource.max()
+        level = float(self.max_resource_)
+        if not np.any(resource == level):
+            level = float(resource.max())
+            warnings.warn(
+                f"only fits at max_resource={self.max_resource_} should compete for best_params_, but the scheduler "
+                f"stopped every configuration before it: none was fitted further than {self.resource}={level:g}, so "
+                f"best_params_ is the best fit at {self.resource}={level:g}, a partial fit. Give a larger n_iter, so "
+                "that a configuration reaches max_resource (Hyperband needs enough configurations in a bracket to "
+                "promote one that far), or scheduler='asha', which trains its first configuration fully",
+                EarlyStoppingWarning,
+                stacklevel=3,
+            )
         ranks = np.asarray(results[f"rank_test_{refit_metric}"], dtype=float)
-        ranks = np.where(full, ranks, np.inf)
-        return int(np.argmin(ranks))
-
-
-class _Score(NamedTuple):
-    """A configuration's score at one level, with the error of its fits that raised (``None``: none did)."""
-
-    score: float
-    error: str | None
-    every_fold: bool = False
-
-    @classmethod
-    def of(cls, score: float, errors: tuple[str, bool] | None) -> _Score:
-        return cls(score, None) if errors is None else cls(score, *errors)
-
-
-def _fit_errors(errors: Sequence[str | None]) -> tuple[str, bool] | None:
-    """The text of a candidate's failed fits (as scikit-learn's `FitFailedWarning` words it), and whether
-    every fold failed; ``None`` when every fit succeeded."""
-    failed = [e for e in errors if e is not None]
-    if not failed:
-        return None
-    delimiter = "-" * 80 + "\n"
-    details = "\n".join(
-        f"{delimiter}{n} fits failed with the following error:\n{e}" for e, n in Counter(failed).items()
-    )
-    return f"{len(failed)} of the {len(errors)} fits failed.\n{details}".strip(), len(failed) == len(errors)
-
-
-def _reason(error: str) -> str:
-    """``"exception: ValueError"`` from a traceback's last line (scikit-learn keeps fit errors as text)."""
-    name = error.strip().splitlines()[-1].split(":", 1)[0].strip() if error.strip() else ""
-    return f"exception: {name.rsplit('.', 1)[-1]}" if name.replace(".", "").isidentifier() else "exception"
-
-
-def _record_unfinished(study: Study, trials: Sequence[Trial], exc: BaseException) -> None:
-    """Tell the trials of a batch that ``exc`` cut short FAILED, with its traceback (interrupted on Ctrl-C),
-    so that none stays RUNNING in storage as if a worker still ran it."""
-    interrupted = isinstance(exc, KeyboardInterrupt)
-    error = "".join(traceback.format_exception(exc))
-    for trial in trials:
-        with contextlib.suppress(Exception):
-            if study.storage.get_trial(study.info.id, trial.number).state is TrialState.RUNNING:
-                study.tell(
-                    trial,
-                    error=error,
-                    reason="interrupted" if interrupted else f"exception: {type(exc).__name__}",
-                    kind=TrialKind.INTERRUPTED if interrupted else TrialKind.EXCEPTION,
-                )
+        return int(np.argmin(np.where(resource == level, ranks, np.inf)))
