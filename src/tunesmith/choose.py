@@ -126,8 +126,8 @@ class Knee:
     """The knee of the front (see the module's docstring for the rule)."""
 
     def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
-        scaled = _scaled(front, objectives)
-        extremes_of = _extremes(scaled, _scaled_errors(front, objectives))
+        scaled, errors = _scaled(front, objectives), _scaled_errors(front, objectives)
+        extremes_of = [int(np.lexsort((scaled.sum(axis=1), scaled[:, j]))[0]) for j in range(scaled.shape[1])]
         extremes = scaled[extremes_of]
         normal = _plane_normal(extremes)
         if normal is None:
@@ -137,15 +137,15 @@ class Knee:
             scores = -(1.0 - scaled @ normal) / np.linalg.norm(normal)  # farther on the ideal's side: better
             how = "farthest from the line through the front's extremes, on the scaled front"
             farthest = int(np.argmin(scores))
-            within = _within_noise(front, objectives, normal, float(-scores[farthest]), farthest, extremes_of)
+            within = _within_noise(errors, normal, float(-scores[farthest]), farthest, extremes_of)
             if float(-scores.min()) <= _NO_KNEE:  # every point on the line: the farthest is a tie, not a knee
                 scores = np.linalg.norm(scaled, axis=1)
                 how = ("the front has no knee (every point lies on the line through its extremes), so the point "
                        "nearest the ideal point of the scaled front")  # fmt: skip
             elif within is None:
                 how += " (no standard errors recorded: whether this knee is beyond noise is unknown)"
-            elif within[0] <= within[1] or not _knee_survives(scaled, _scaled_errors(front, objectives), extremes_of,
-                                                               farthest, front, objectives):  # fmt: skip
+            elif within[0] <= within[1] or (errors is not None and not _knee_survives(scaled, errors, extremes_of,
+                                                                                      farthest)):  # fmt: skip
                 scores = np.linalg.norm(scaled, axis=1)
                 how = (f"the front has no knee beyond its noise (the point farthest from the line through its "
                        f"extremes lies {within[0]:.1f} standard errors from it, a knee needs more than "
@@ -161,17 +161,11 @@ class Knee:
         return {"rule": "knee"}
 
 
-def _extremes(scaled: np.ndarray, errors: np.ndarray | None) -> list[int]:
-    """For each objective, the front's point best on it, ties broken by the smallest sum over all."""
-    return [int(np.lexsort((scaled.sum(axis=1), scaled[:, j]))[0]) for j in range(scaled.shape[1])]
-
-
 def _rival_extremes(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[int]) -> list[tuple[int, ...]]:
     """Other sets of extremes the noise allows: for each objective, the points within the noise of its best (at
     the front's family-wise level, as the knee itself: the best of many noisy points is flattered), the four
-    least behind on the others kept. A point that
-    noise alone put ahead on one objective, far behind on the others, would otherwise tilt the line and make a
-    knee of the true extreme beside it."""
+    least behind on the others kept. A point that noise alone put ahead on one objective, far behind on the others,
+    would otherwise tilt the line and make a knee of the true extreme beside it."""
     z = float(stats.norm.ppf(1.0 - _KNEE_LEVEL / len(scaled)))
     options = []
     for j, best in enumerate(extremes):
@@ -181,11 +175,8 @@ def _rival_extremes(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[i
     return [combo for combo in itertools.product(*options) if list(combo) != list(extremes)]
 
 
-def _knee_survives(scaled: np.ndarray, errors: np.ndarray | None, extremes: Sequence[int], farthest: int,
-                   front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> bool:  # fmt: skip
+def _knee_survives(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[int], farthest: int) -> bool:
     """Whether the knee stays beyond the noise from the line through every set of extremes the noise allows."""
-    if errors is None:
-        return True
     for rival in _rival_extremes(scaled, errors, extremes):
         if farthest in rival:
             return False  # the knee is itself an extreme the noise allows
@@ -193,34 +184,32 @@ def _knee_survives(scaled: np.ndarray, errors: np.ndarray | None, extremes: Sequ
         if normal is None:
             continue
         distance = float((1.0 - scaled[farthest] @ normal) / np.linalg.norm(normal))
-        within = _within_noise(front, objectives, normal, distance, farthest, rival)
+        within = _within_noise(errors, normal, distance, farthest, rival)
         if within is not None and within[0] <= within[1]:
             return False
     return True
 
 
 def _within_noise(
-    front: Sequence[TrialRecord],
-    objectives: Sequence[Metric],
+    errors: np.ndarray | None,
     normal: np.ndarray,
     distance: float,
     farthest: int,
     extremes: Sequence[int],
 ) -> tuple[float, float] | None:
     """The farthest point's ``distance`` from the plane through the extremes in standard errors of the recorded
-    noise, and the number of standard errors a knee must exceed; ``None`` when no standard error is recorded
-    for these points.
+    noise (``errors``: each point's, scaled as the front, `_scaled_errors`), and the number of standard errors a
+    knee must exceed; ``None`` when no standard error is recorded for these points.
 
     The distance's standard error combines the point's errors and the largest of the extremes' (the plane
     moves with them) along the plane's normal; the farthest of n points is judged at a one-sided Bonferroni
     level of `_KNEE_LEVEL` / n, as the largest of n noisy distances is the one picked."""
-    errors = _scaled_errors(front, objectives)
     if errors is None:
         return None
     unit = normal / np.linalg.norm(normal)
     along = np.sqrt((errors * unit) ** 2 @ np.ones(len(unit)))  # each point's error along the normal
     error = math.hypot(float(along[farthest]), max(float(along[i]) for i in extremes))
-    cut = float(stats.norm.ppf(1.0 - _KNEE_LEVEL / len(front)))
+    cut = float(stats.norm.ppf(1.0 - _KNEE_LEVEL / len(errors)))
     return None if error == 0.0 else (distance / error, cut)
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from tunesmith._validate import integer, real
 from tunesmith.analysis._common import as_metric, format_value
 from tunesmith.objective import Metric
+from tunesmith.schedulers._noise import step_noise
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["CurveDiagnosis", "Signature", "SignatureThresholds", "classify_curves", "signature_counts"]
@@ -279,9 +280,7 @@ _NOISE_CUT = 3.0
 def _noise(values: np.ndarray) -> float:
     """The step-to-step noise of a curve: a robust standard deviation from its second differences (which a smooth
     trend barely moves; each is the sum of three noisy points, variance 6 sigma^2); 0 for fewer than 4 points."""
-    if len(values) < 4:
-        return 0.0
-    return float(np.median(np.abs(np.diff(values, 2)))) / 0.6745 / math.sqrt(6.0)
+    return step_noise(values) or 0.0
 
 
 def _climbs(steps: np.ndarray, values: np.ndarray) -> bool:

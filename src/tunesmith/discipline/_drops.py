@@ -6,12 +6,10 @@ reference; a drop whose noise is unknown is not checked, and says what to return
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from tunesmith.discipline._reruns import SeedRun
+from tunesmith.discipline._reruns import SeedRun, across_runs
 from tunesmith.discipline.conventions import SLICE, slices_of
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data, noise_of, scored_in_points
 from tunesmith.discipline.verdict import Check
@@ -105,13 +103,8 @@ def slice_check(
 def _across_seeds(runs: Sequence[SeedRun], slice_name: str, metric: str) -> Noise | None:
     """A slice's noise in the re-runs: its spread across seeds over the square root of their number, with the
     runs' per-example standard error when they carry one (the same examples in every run)."""
-    key = f"{SLICE}{slice_name}:{metric}"
-    values = [run.metrics[key] for run in runs if key in run.metrics]
-    if len(values) < 2:
-        return None
-    within = [n.stderr for run in runs if (n := noise_of(run.metrics, key)) is not None]
-    spread = statistics.stdev(values) / math.sqrt(len(values))
-    return Noise(math.hypot(spread, statistics.fmean(within) if within else 0.0), f"{len(values)} seeds")
+    measured = across_runs(runs, f"{SLICE}{slice_name}:{metric}")
+    return None if measured is None or measured[2] < 2 else measured[1]
 
 
 def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, shifted: float | None,
@@ -126,8 +119,3 @@ def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, s
                  Z_ONE_SIDED_95, compared)  # fmt: skip
 
 
-def winner_runs(runs: Sequence[Mapping[str, Any]] | None, trial: int | None) -> list[SeedRun]:
-    """The re-runs of trial ``trial`` that did not fail (``seed_stability.runs``)."""
-    if runs is None or trial is None:
-        return []
-    return [r for r in (SeedRun.from_json(data) for data in runs) if r.candidate == trial and r.state != "failed"]

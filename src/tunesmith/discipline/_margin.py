@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
-from tunesmith.discipline._reruns import BASELINE_NUMBER, SeedRun
+from tunesmith.discipline._reruns import BASELINE_NUMBER, completed
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data, noise_of
 from tunesmith.discipline.optimism import Optimism
 from tunesmith.discipline.verdict import Check
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
@@ -119,13 +119,7 @@ def _paired(study: Study, entry: SeedCandidateAttr | None, baseline: BaselineAtt
     name, sign = study.metric.name, study.metric.sign()
 
     def by_seed(runs: Iterable[Mapping[str, Any]], candidate: int) -> dict[int, float]:
-        found = {}
-        for data in runs:
-            run = SeedRun.from_json(data)
-            value = run.metrics.get(name)
-            if run.candidate == candidate and run.state != TrialState.FAILED.value and value is not None:
-                found[run.seed] = value
-        return found
+        return {run.seed: run.metrics[name] for run in completed(runs, candidate) if name in run.metrics}
 
     winner = by_seed(stability.runs or (), entry.trial)
     base = by_seed(baseline.runs, BASELINE_NUMBER)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tunesmith._validate import integer
+from tunesmith.discipline.gap import Noise, noise_of
 from tunesmith.objective import Guardrail, Metric, normalise_result
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
@@ -102,3 +103,28 @@ def run_once(
                 f"guardrail breached: {guardrail.describe()} (got {observed:g})",
             )
     return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics)
+
+
+def completed(runs: Iterable[Mapping[str, Any]] | None, candidate: int | None) -> list[SeedRun]:
+    """The recorded runs (``seed_stability.runs``, ``baseline.runs``) of ``candidate`` that did not fail."""
+    if runs is None or candidate is None:
+        return []
+    found = (SeedRun.from_json(data) for data in runs)
+    return [run for run in found if run.candidate == candidate and run.state != TrialState.FAILED.value]
+
+
+def across_runs(runs: Sequence[SeedRun], key: str) -> tuple[float, Noise | None, int] | None:
+    """The mean of ``key`` over the runs that measured it, the mean's noise and how many runs measured it
+    (``None``: none did). The noise is the runs' spread over the square root of their number with, when the runs
+    carry per-example or per-fold noise, their typical standard error (every run scored the same validation
+    examples: that part does not average out); unknown (``None``) for one run without such noise."""
+    values = [float(run.metrics[key]) for run in runs if key in run.metrics]
+    if not values:
+        return None
+    spread = float(np.std(values, ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    within = [n.stderr for run in runs if key in run.metrics and (n := noise_of(run.metrics, key)) is not None]
+    noise = None
+    if len(values) > 1 or within:
+        noise = Noise(math.hypot(spread, float(np.mean(within)) if within else 0.0), f"{len(values)} seeds")
+    return float(np.mean(values)), noise, len(values)
+

@@ -33,10 +33,11 @@ from tunesmith.attributes import (
     read_attr,
     write_attr,
 )
-from tunesmith.discipline._drops import shifted_check, slice_check, winner_runs
+from tunesmith.discipline._drops import shifted_check, slice_check
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import guardrail_check, proxy_check
 from tunesmith.discipline._margin import baseline_check
+from tunesmith.discipline._reruns import completed
 from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, shifted_of, slices_of
 from tunesmith.discipline.gap import gap_test, noise_of, scored_in_points
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
@@ -283,7 +284,7 @@ def finalize(
     if several_objectives(study):
         checks.append(front_check(study, record))
     stability = read_attr(study.attrs, SeedStabilityAttr)
-    runs = winner_runs(stability.runs if stability is not None else None, record.number if entry else None)
+    runs = completed(stability.runs if stability is not None else None, record.number if entry else None)
     slices_check, slices = slice_check(study.metric, scores, key, runs, entry.slices if entry else None, limits.slice)
     checks.append(slices_check)
     shifted_value = shifted_of(scores, [key, study.metric.name])

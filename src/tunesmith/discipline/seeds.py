@@ -31,10 +31,17 @@ from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr, write_attr
 from tunesmith.discipline._front import chosen_from_front, describe, front_around, several_objectives
-from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list, typical_duration
+from tunesmith.discipline._reruns import (
+    BASELINE_NUMBER,
+    Objective,
+    SeedRun,
+    across_runs,
+    run_once,
+    seed_list,
+    typical_duration,
+)
 from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
-from tunesmith.discipline.gap import Noise, noise_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
@@ -174,16 +181,8 @@ def _guardrail_across_seeds(guardrail: Guardrail, runs: Sequence[SeedRun]) -> Gu
     """``guardrail`` on its mean over the runs that measured it, with the mean's noise: the seeds' spread
     over the square root of their number and, when the runs carry per-example or per-fold noise, the
     runs' typical standard error (the same validation examples in every run: that part does not average out)."""
-    measured = [run for run in runs if guardrail.metric in run.metrics]
-    if not measured:
-        return None
-    values = [float(run.metrics[guardrail.metric]) for run in measured]
-    spread = float(np.std(values, ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    sampling = [n.stderr for run in measured if (n := noise_of(run.metrics, guardrail.metric)) is not None]
-    within = float(np.mean(sampling)) if sampling else 0.0
-    stderr = math.hypot(spread, within)
-    noise = None if len(values) < 2 and not sampling else Noise(stderr, f"{len(values)} seeds")
-    return read_guardrail(guardrail, float(np.mean(values)), noise)
+    measured = across_runs(runs, guardrail.metric)
+    return None if measured is None else read_guardrail(guardrail, measured[0], measured[1])
 
 
 # Failed re-runs in a row, from the first, that say the objective is broken (the search's fail_fast default).

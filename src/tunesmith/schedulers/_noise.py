@@ -3,7 +3,7 @@
 A curve's noise is a robust standard deviation from its second differences: a smooth trend barely moves
 them, and each is the sum of three noisy points (variance ``6 sigma**2``). The study's noise is the median
 over its curves, so one erratic curve does not set it. `tunesmith.analysis.curves` reads curve signatures
-the same way; this copy lives in the core, which may not import the analysis layer.
+with the same `step_noise` (it lives in the core, which may not import the analysis layer).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def losses(record: TrialRecord, metric: str, sign: float, up_to: float = math.in
     return [sign * v for v in values if v is not None and math.isfinite(v)]
 
 
-def step_noise(values: Sequence[float]) -> float | None:
+def step_noise(values: Sequence[float] | np.ndarray) -> float | None:
     """A curve's step-to-step noise (a standard deviation) from its second differences; ``None`` for fewer than
     4 points."""
     if len(values) < 4:
