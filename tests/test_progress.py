@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import pty
 import re
@@ -185,11 +186,12 @@ def test_the_search_loop_is_not_slowed_by_its_progress() -> None:
     def quick(trial: ts.Trial) -> float:
         return trial.params["x"]
 
-    timings = {}
-    for shown in (False, True):
-        started = time.perf_counter()
-        new_study(400).optimize(quick, progress=shown)
-        timings[shown] = time.perf_counter() - started
+    timings: dict[bool, float] = {False: math.inf, True: math.inf}
+    for _ in range(3):  # the fastest of three, alternating: CI runs two Pythons' suites at once on two cores
+        for shown in (False, True):
+            started = time.perf_counter()
+            new_study(400).optimize(quick, progress=shown)
+            timings[shown] = min(timings[shown], time.perf_counter() - started)
     # the bar reads storage once, then counts what the loop tells it; drawing is throttled
     assert timings[True] < timings[False] * 1.5 + 0.3, timings
 
