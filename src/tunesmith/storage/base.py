@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunesmith._report_rules import out_of_order
 from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import StudyNotFound
 from tunesmith.trial import PAUSED_SPANS, TrialKind, TrialRecord, TrialState
 
-__all__ = ["Proposal", "Proposer", "Storage", "StudyInfo", "name_forms", "study_not_found"]
+__all__ = ["Proposal", "Proposer", "Storage", "StudyInfo", "name_forms", "refused_report", "study_not_found"]
 
 
 def study_not_found(name: str, where: str, names: Sequence[str]) -> StudyNotFound:
@@ -75,6 +76,32 @@ Proposer = Callable[[int, Sequence[TrialRecord]], Proposal]
 
 def count_budgeted(records: Iterable[TrialRecord]) -> int:
     return sum(1 for r in records if counts_toward_budget(r))
+
+
+def refused_report(
+    number: int,
+    step: int,
+    names: Iterable[str],
+    *,
+    resource: float,
+    stored_at_step: Iterable[str],
+    attrs: Callable[[], Mapping[str, Any]],
+) -> str | None:
+    """Why trial ``number`` may not record metrics ``names`` at ``step``, read on its stored curve
+    (`_report_rules.out_of_order`), so the report rules hold for whichever `Study` object or process reports;
+    ``None`` when it may.
+
+    ``resource`` is the trial's largest stored step and ``stored_at_step`` the metrics stored at ``step``.
+    ``attrs()`` reads the trial's attributes for ``start_step``, the step a continuation begins at: it is
+    called only on a first report or a step not after ``resource``, so the usual report reads nothing more.
+    A trial resumed after a pause counts from its stored curve (its resumption is not stored): a same-step
+    report of new metrics there is let through, which `Trial.report` refuses.
+    """
+    last = int(resource)
+    if step > last > 0:
+        return None
+    start = int(attrs().get("start_step", 0))
+    return out_of_order(number, step, max(last, start), start, set(names) & set(stored_at_step))
 
 
 class Storage(ABC):
@@ -142,8 +169,12 @@ class Storage(ABC):
     def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
         """Record intermediate ``metrics`` at ``step``; raises the resource used and the heartbeat.
 
+        The report rules are checked on the stored curve in the same transaction as the write (`refused_report`):
+        steps increase, a step again only with metrics not stored at it, which join them.
+
         Raises:
             TrialNotRunning: the trial is not RUNNING (finished or paused); nothing is written.
+            ReportRefused: ``step`` breaks the report rules; nothing is written.
         """
 
     @abstractmethod

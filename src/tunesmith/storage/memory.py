@@ -7,8 +7,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from tunesmith._report_rules import ReportRefused
 from tunesmith.errors import StorageError, StudyNotFound, TrialNotRunning, not_running
-from tunesmith.storage.base import Proposer, Storage, StudyInfo, count_budgeted, name_forms, study_not_found
+from tunesmith.storage.base import (
+    Proposer,
+    Storage,
+    StudyInfo,
+    count_budgeted,
+    name_forms,
+    refused_report,
+    study_not_found,
+)
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["MemoryStorage"]
@@ -90,7 +99,13 @@ class MemoryStorage(Storage):
             record = self._record(study_id, number)
             if record.state is not TrialState.RUNNING:
                 raise TrialNotRunning(not_running(number, record.state.value))
-            intermediate = {**record.intermediate, step: {**record.intermediate.get(step, {}), **metrics}}
+            stored = record.intermediate.get(step, {})
+            refused = refused_report(
+                number, step, metrics, resource=record.resource, stored_at_step=stored, attrs=lambda: record.attrs
+            )
+            if refused is not None:
+                raise ReportRefused(refused)
+            intermediate = {**record.intermediate, step: {**stored, **metrics}}
             self._put(
                 study_id,
                 replace(

@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tunesmith._report_rules import ReportRefused
 from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound, TrialNotRunning, not_running
 from tunesmith.storage._engine import make_engine
 from tunesmith.storage._failures import no_schema
@@ -55,6 +56,7 @@ from tunesmith.storage.base import (
     count_budgeted,
     name_forms,
     paused_until,
+    refused_report,
     study_not_found,
 )
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -272,14 +274,19 @@ class SQLStorage(Storage):
         return _record_from_row(row, values)
 
     def _trial_id(self, conn: Connection, study_id: int, number: int) -> tuple[int, str]:
+        row = self._trial_row(conn, study_id, number)
+        return int(row.id), str(row.state)
+
+    @staticmethod
+    def _trial_row(conn: Connection, study_id: int, number: int, *columns: sa.Column[Any]) -> sa.Row[Any]:
+        """The trial's ``id`` and ``state``, and ``columns``; raises `KeyError` when the number does not exist."""
+        t = trials_table
         row = conn.execute(
-            sa.select(trials_table.c.id, trials_table.c.state).where(
-                trials_table.c.study_id == study_id, trials_table.c.number == number
-            )
+            sa.select(t.c.id, t.c.state, *columns).where(t.c.study_id == study_id, t.c.number == number)
         ).first()
         if row is None:
             raise KeyError(f"trial {number} does not exist in study {study_id}")
-        return int(row.id), str(row.state)
+        return row
 
     def create_trial(
         self, study_id: int, propose: Proposer, *, max_trials: int | None, worker: str, now: float
@@ -319,20 +326,26 @@ class SQLStorage(Storage):
         return record
 
     def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
+        t, v = trials_table, values_table
         with self._write() as conn:
-            trial_id, state = self._trial_id(conn, study_id, number)
-            if state != TrialState.RUNNING.value:
-                raise TrialNotRunning(not_running(number, state))
-            v = values_table
+            trial = self._trial_row(conn, study_id, number, t.c.resource, t.c.attrs)  # attrs parsed only if needed
+            trial_id = int(trial.id)
+            if trial.state != TrialState.RUNNING.value:
+                raise TrialNotRunning(not_running(number, str(trial.state)))
             existing = conn.execute(
                 sa.select(v.c.id, v.c.metrics).where(v.c.trial_id == trial_id, v.c.step == step)
             ).first()
+            stored: dict[str, float] = {} if existing is None else json.loads(existing.metrics)
+            refused = refused_report(
+                number, step, metrics, resource=float(trial.resource), stored_at_step=stored,
+                attrs=lambda: json.loads(trial.attrs),
+            )  # fmt: skip
+            if refused is not None:
+                raise ReportRefused(refused)
             if existing is None:
                 conn.execute(sa.insert(v).values(trial_id=trial_id, step=step, metrics=_dumps(dict(metrics))))
             else:
-                merged = {**json.loads(existing.metrics), **metrics}
-                conn.execute(sa.update(v).where(v.c.id == existing.id).values(metrics=_dumps(merged)))
-            t = trials_table
+                conn.execute(sa.update(v).where(v.c.id == existing.id).values(metrics=_dumps({**stored, **metrics})))
             conn.execute(
                 sa.update(t)
                 .where(t.c.id == trial_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith import _report_rules as rules
 from tunesmith._validate import checked_arguments
 from tunesmith.attributes import CheckpointRootAttr, EnvironmentAttr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
@@ -158,6 +159,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._checkpoints = CheckpointStore(root.absolute(), self.keep_checkpoints)
         self._worker = worker_id()
         self._decisions: dict[int, Decision] = {}
+        self._told_at: dict[int, int] = {}  # the step at which a trial was told its STOP or PAUSE
         self._stop_notes: dict[int, StopNote] = {}
         self._running: set[int] = set()
         self._workers = 1
@@ -345,6 +347,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
     def _handle(self, record: TrialRecord) -> Trial:
         self._running.add(record.number)
         self._decisions[record.number] = Decision.CONTINUE
+        self._told_at.pop(record.number, None)
         start = int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
         if start > 0 and not self._checkpoints.holds_files(record.number):
             lost = self._checkpoints.missing(
@@ -363,8 +366,22 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         ))  # fmt: skip
 
     def report(self, number: int, step: int, metrics: Mapping[str, float]) -> Decision:
-        """Record intermediate ``metrics`` of trial ``number`` at ``step`` and return its decision."""
-        values = {str(k): float(v) for k, v in metrics.items()}
+        """Record intermediate ``metrics`` of trial ``number`` at ``step`` and return its decision.
+
+        The rules of `Trial.report` hold: steps increase (the same step again only with metrics not stored at
+        it, which join them), checked on the stored curve, so from any `Study` object on the storage; and
+        a trial this object told to stop or pause reports nothing more.
+
+        Raises:
+            ReportRefused: a step at or below the trial's last stored one, or a report after this object
+                answered STOP or PAUSE; nothing is recorded.
+            TrialNotRunning: the trial is not RUNNING (told, or paused); nothing is recorded.
+        """
+        step = rules.report_step(step)
+        values = {str(k): rules.report_value(str(k), v) for k, v in metrics.items()}
+        told = self._decisions.get(number, Decision.CONTINUE)
+        if told is not Decision.CONTINUE:
+            raise rules.ReportRefused(rules.after_stop(number, told, self._told_at.get(number, step), step))
         now = self._clock()
         self._storage.add_report(self._info.id, number, step, values, now)
         if self.scheduler.reads_history or self.budget.wall_time is not None or self.budget.resource is not None:
@@ -377,11 +394,13 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             record, history, step, values, now=now, metric=self.metric, budget=self.budget,
             scheduler=self.scheduler, context=self.context, divergence_factor=self.divergence_factor,
         )  # fmt: skip
-        return self._decide(number, decision, note)
+        return self._decide(number, step, decision, note)
 
-    def _decide(self, number: int, decision: Decision, note: StopNote | None) -> Decision:
+    def _decide(self, number: int, step: int, decision: Decision, note: StopNote | None) -> Decision:
         if self._decisions.get(number, Decision.CONTINUE) is Decision.CONTINUE:
             self._decisions[number] = decision
+            if decision is not Decision.CONTINUE:
+                self._told_at[number] = step
             if note:
                 self._stop_notes[number] = note
         return decision
@@ -411,6 +430,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             self._decisions[number] = trial.decision
         decision = self._decisions.pop(number, Decision.CONTINUE)
         note = self._stop_notes.pop(number, None)
+        self._told_at.pop(number, None)
         record = self._storage.get_trial(self._info.id, number)
         if decision is Decision.CONTINUE and note is None and error is None and reason is None and kind is None:
             blind = never_compared(record, self.scheduler, self.context)  # ran to its end, out of the scheduler's reach
