@@ -437,6 +437,16 @@ class Trial:
         """`ReportRefused`'s message for the first refused report, or ``None`` (it fails the trial even if caught)."""
         return self._refused
 
+    def refuse(self, why: str) -> None:
+        """Record that the objective breaks the report rules before it reports: for a training-library callback
+        that sees, before training, that its reports would go back over steps done (a resumed Keras fit without
+        ``initial_epoch=trial.step``), and raises its own error with ``why`` (the rule, the values and the fix).
+
+        The trial then fails as after a refused report, even if that error is caught, and `Study.optimize` stops
+        the run with ``why``, since every trial would break the rule again. Only the first refusal is kept.
+        """
+        self._refused = self._refused or why
+
     @property
     def ran_all_steps(self) -> bool:
         """Whether the trial trained to the end: the `steps` loop ran its last step (whatever the report steps

@@ -48,7 +48,8 @@ class TunesmithCallback(keras.callbacks.Callback):
 
     Raises:
         ConfigError: at the start of a fit whose first epoch is one the trial has reported already (a resumed
-            trial, or a second fit, without ``initial_epoch=trial.step``).
+            trial, or a second fit, without ``initial_epoch=trial.step``). The trial is marked refused
+            (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run.
         MetricNotReported: at the end of the first epoch that has ``monitor``'s kind of entries (any, or
             ``val_`` ones for a ``val_`` monitor) without it, or at the end of training when a ``val_``
             monitor never came.
@@ -74,12 +75,14 @@ class TunesmithCallback(keras.callbacks.Callback):
         if first and epoch < self.trial.step and not self.trial.should_stop():
             resumed = self.trial.resumed and self.trial.step == self.trial.start_step
             done = f"resumed after epoch {self.trial.step}" if resumed else f"reported epochs up to {self.trial.step}"
-            raise ConfigError(
+            why = (
                 f"a fit must count on from the epochs its trial has done, but trial {self.trial.number} {done} and "
                 f"this fit starts at epoch {epoch + 1} (initial_epoch={epoch}), so its reports would go back over "
                 "epochs the scheduler judged: pass model.fit(..., initial_epoch=trial.step), and when trial.resumed "
                 "load the model it saved (keras.saving.load_model) instead of building a new one"
             )
+            self.trial.refuse(why)  # the objective's fit call breaks the rule in every trial: the run stops
+            raise ConfigError(why)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         done = epoch + 1

@@ -16,6 +16,7 @@ which brings ``accelerate``, as ``Trainer`` needs)::
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from tunesmith.errors import ConfigError, require
@@ -26,7 +27,6 @@ import transformers  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
     MetricNotReported,
-    missing_monitor,
     report_and_decide,
     report_without_monitor,
     scalars,
@@ -41,6 +41,36 @@ _FIX = (
     "return it from compute_metrics (the Trainer adds the eval_ prefix, and eval_<name>_ for each dataset of an "
     "eval_dataset dict)"
 )
+
+
+# How far up the stack `_running_trainer` looks from a hook: the Trainer's training loop calls the callback handler,
+# which calls each callback, so it is three frames above the hook; a few more allow for wrappers.
+_FRAMES_UP = 6
+
+
+def _running_trainer() -> transformers.Trainer | None:
+    """The ``Trainer`` whose training calls the hook that calls this, or None when none is found.
+
+    The Trainer hands callbacks neither itself nor its evaluation datasets, so this finds it up the stack: the
+    frame of its own method, whose ``self`` it is."""
+    frame = sys._getframe(1).f_back
+    for _ in range(_FRAMES_UP):
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, transformers.Trainer):
+            return owner
+        frame = frame.f_back
+    return None
+
+
+def _evaluations_per_round(trainer: transformers.Trainer | None) -> int | None:
+    """How many times ``trainer`` calls ``on_evaluate`` in one evaluation round: once per dataset of a dict of
+    ``eval_dataset``s, else once; None when that cannot be known (no Trainer found, no evaluation dataset)."""
+    datasets = None if trainer is None else trainer.eval_dataset
+    if datasets is None:
+        return None
+    return len(datasets) if isinstance(datasets, dict) else 1
 
 
 def _strategy(args: Any) -> str:
@@ -69,10 +99,11 @@ class TunesmithCallback(transformers.TrainerCallback):
 
     With a dict of evaluation datasets (``eval_dataset={"a": ..., "b": ...}``) the Trainer evaluates each in
     turn, ``on_evaluate`` once per dataset (metrics ``eval_a_loss``, ``eval_b_loss``, ...), and sends no event
-    when the round is over. The callback gathers a round's metrics until ``monitor``'s dataset has been
-    evaluated and reports them at once, so the study decides as soon as it can; the datasets evaluated after
-    it join the same step, unless the study stopped the trial there. ``monitor`` missing from a whole round
-    is found when training goes on (the next step or epoch begins) or ends.
+    when the round is over. The callback gathers a round's metrics until every dataset of the Trainer's
+    ``eval_dataset`` has been evaluated and reports them together, at the round's step: the study decides on
+    the whole round, before the Trainer trains on, and a trial it stops there keeps every dataset's metrics.
+    (Were the Trainer not found, the round would be reported once ``monitor``'s dataset is in, and the datasets
+    after it would join the step unless the study stopped the trial there.)
 
     Args:
         trial: the trial this training belongs to.
@@ -81,7 +112,7 @@ class TunesmithCallback(transformers.TrainerCallback):
 
     Raises:
         ConfigError: at the start of training, when ``eval_strategy`` is ``"no"`` (nothing to report).
-        MetricNotReported: after the first evaluation round, when ``monitor`` was in none of its metrics.
+        MetricNotReported: at the end of the first evaluation round, when ``monitor`` was in none of its metrics.
     """
 
     def __init__(self, trial: Trial, monitor: str = "eval_loss") -> None:
@@ -89,9 +120,11 @@ class TunesmithCallback(transformers.TrainerCallback):
         self.monitor = monitor
         self._training = False  # between on_train_begin and on_train_end: evaluations are steps
         self._unit = "epoch"  # what a step counts: "epoch", or "step" with eval_strategy="steps"
+        self._per_round: int | None = None  # evaluations in a round: the Trainer's eval datasets (None: unknown)
         self._round: int | None = None  # the step of the evaluation round under way
-        self._gathered: dict[str, float] = {}  # its metrics so far, while monitor has not come
-        self._reported = False  # whether the round was reported (monitor came)
+        self._evaluated = 0  # the evaluations of the round so far
+        self._gathered: dict[str, float] = {}  # their metrics, until the round is reported
+        self._reported = False  # whether the round was reported
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if _strategy(args) == "no":
@@ -105,17 +138,18 @@ class TunesmithCallback(transformers.TrainerCallback):
         planned = int(state.num_train_epochs or 0) if self._unit == "epoch" else int(state.max_steps or 0)
         if 0 < planned <= MAX_STEP:
             self.trial.plan(planned)
+        self._per_round = _evaluations_per_round(_running_trainer())
         self._training = True
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._end_round()
+        self._end_round(control)
         self._training = False
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._end_round()
+        self._end_round(control)
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._end_round()
+        self._end_round(control)
 
     def on_evaluate(
         self, args: Any, state: Any, control: Any, metrics: dict[str, Any] | None = None, **kwargs: Any
@@ -126,27 +160,41 @@ class TunesmithCallback(transformers.TrainerCallback):
             return
         step = _epoch_step(state.epoch) if self._unit == "epoch" else int(state.global_step)
         if step != self._round:
-            self._end_round()
+            self._end_round(control)
             self._round = step
         values = scalars(metrics or {})
-        if self._reported:  # a dataset evaluated after monitor's: its metrics join the step
+        self._evaluated += 1
+        if self._reported:  # reported at monitor's dataset (the Trainer was not found): a later one joins the step
             stop = report_without_monitor(self.trial, step, values)
         else:
             self._gathered.update(values)
-            if self.monitor not in self._gathered:  # its dataset comes later in the round, or never
+            if not self._round_complete():  # more datasets of the round to come
                 return
-            stop = report_and_decide(self.trial, step, self._gathered, monitor=self.monitor, where=self._where(step),
-                                     fix=_FIX)  # fmt: skip
-            self._reported = True
+            stop = self._report_round(step)
         if stop:
             control.should_training_stop = True
 
-    def _end_round(self) -> None:
-        """Close the evaluation round under way: one whose metrics never held ``monitor`` is an error."""
-        gathered, step, reported = self._gathered, self._round, self._reported
-        self._round, self._gathered, self._reported = None, {}, False
-        if step is not None and not reported and not self.trial.should_stop():
-            raise missing_monitor(self.monitor, gathered, where=self._where(step), fix=_FIX)
+    def _round_complete(self) -> bool:
+        """Whether every dataset of the round under way has been evaluated; when the round's datasets are unknown,
+        whether ``monitor``'s has, so that the study decides at once."""
+        if self._per_round is None:
+            return self.monitor in self._gathered
+        return self._evaluated >= self._per_round
+
+    def _report_round(self, step: int) -> bool:
+        """Report the metrics gathered at ``step``; returns whether training must stop."""
+        self._reported = True
+        return report_and_decide(self.trial, step, self._gathered, monitor=self.monitor, where=self._where(step),
+                                 fix=_FIX)  # fmt: skip
+
+    def _end_round(self, control: Any) -> None:
+        """Close the evaluation round under way. A round the Trainer ended short of its datasets is reported now;
+        one whose metrics never held ``monitor`` is an error."""
+        try:
+            if self._round is not None and not self._reported and self._report_round(self._round):
+                control.should_training_stop = True
+        finally:
+            self._round, self._evaluated, self._gathered, self._reported = None, 0, {}, False
 
     def _where(self, step: int) -> str:
         return f"the Trainer's evaluation metrics at {self._unit} {step}"
