@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from tunesmith._report_rules import ReportRefused
 from tunesmith.errors import StudyNotFound, TrialNotRunning
 from tunesmith.storage.base import Proposal, Storage
 from tunesmith.trial import TrialKind, TrialState
@@ -144,6 +145,26 @@ def check_reports_and_resource(make: MakeStorage) -> None:
     assert record.intermediate == {1: {"loss": 0.9}, 2: {"loss": 0.5, "acc": 0.7, "extra": 1.0}}
     assert record.resource == 2.0 and record.heartbeat_at == 3.5
     assert record.curve("loss") == [(1, 0.9), (2, 0.5)]
+
+
+def check_reports_go_forward(make: MakeStorage) -> None:
+    """A step at or below the last one stored, or a metric stored at a step again, is refused unwritten (the
+    report rules hold on the stored curve, whichever process reports)."""
+    storage = make()
+    info, _ = storage.get_or_create_study("forward", SPEC, now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    storage.add_report(info.id, 0, 1, {"loss": 0.9}, now=2.0)
+    storage.add_report(info.id, 0, 3, {"loss": 0.5}, now=3.0)
+    for step, metrics in ((2, {"loss": 0.1}), (3, {"loss": 0.1}), (1, {"acc": 0.1})):
+        try:
+            storage.add_report(info.id, 0, step, metrics, now=4.0)
+        except ReportRefused:
+            pass
+        else:
+            raise AssertionError(f"a report of {metrics} at step {step} after step 3 was accepted instead of refused")
+    record = storage.get_trial(info.id, 0)
+    assert record.intermediate == {1: {"loss": 0.9}, 3: {"loss": 0.5}}, "a refused report wrote something"
+    assert record.resource == 3.0 and record.heartbeat_at == 3.0
 
 
 def check_finish_is_final(make: MakeStorage) -> None:
@@ -289,6 +310,7 @@ STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
     check_trial_budget_is_exact,
     check_the_budget_reads_the_kind_not_the_reason,
     check_reports_and_resource,
+    check_reports_go_forward,
     check_finish_is_final,
     check_kind_is_stored_beside_the_reason,
     check_update_and_heartbeat,
