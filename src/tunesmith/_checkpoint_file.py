@@ -20,7 +20,7 @@ from typing import Any
 
 from tunesmith.errors import TunesmithError
 
-__all__ = ["load_state", "save_state", "whole"]
+__all__ = ["load_state", "save_state", "saved_step", "whole"]
 
 STATE_FILE = "tunesmith-state.json"
 _OLD_ARRAYS = "tunesmith-arrays.npz"  # the one arrays file of checkpoints written before names were unique
@@ -124,6 +124,17 @@ def load_state(directory: Path) -> dict[str, Any] | None:
                 "delete the folder's tunesmith-* files to start the trial from nothing"
             ) from None
     return state
+
+
+def saved_step(directory: Path) -> int | None:
+    """The step ``directory``'s checkpoint was saved at (the step its state holds: `Trial.save_checkpoint`), or
+    ``None`` when the folder holds no checkpoint of ours (files the objective wrote itself carry no step) or one
+    that cannot be read."""
+    try:
+        step = json.loads((directory / STATE_FILE).read_text())["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
 
 
 def whole(directory: Path) -> bool:

@@ -279,6 +279,7 @@ class Trial:
         self._decision = Decision.CONTINUE
         self._planned: int | None = None
         self._looped: bool | None = None  # whether the last `steps` loop ran to its end (None: no loop yet)
+        self._training: int | None = None  # inside a `steps` loop: the steps done once this iteration's is done
         self._refused: str | None = None
         self._reported_at_step: set[str] = set()  # the metrics this run reported at its last step
 
@@ -342,16 +343,20 @@ class Trial:
     def save_checkpoint(self, state: Mapping[str, Any]) -> Path:
         """Save plain state: JSON values with string keys, and numpy arrays (kept exactly in an ``.npz``).
 
-        The step is stored alongside, so `load_checkpoint` can say where training stopped. Writes are atomic:
-        the arrays go to a file of their own first and the state that names them replaces the old one in one
-        rename, so a crash mid-save leaves the previous checkpoint intact, arrays and all.
+        The step is stored alongside, so a continuation given these files starts where they stand: the last step
+        reported, or inside a `steps` loop the step its iteration trains, whether saved before or after its
+        report. Writes are atomic: the arrays go to a file of their own first and the state that names them
+        replaces the old one in one rename, so a crash mid-save leaves the previous checkpoint intact, arrays and
+        all.
 
         Raises:
             TunesmithError: a value JSON cannot hold, or a key that is not a string (``{1: 2}`` loads as ``{"1": 2}``).
             OrphanedTrialError: the trial's process outlived the driver that records it.
         """
         directory = self.checkpoint_dir
-        save_state(directory, self._step, state)
+        # Inside a `steps` loop the state is that of the step this iteration trains, whether it is saved before
+        # its report or after: a continuation or a resume starts from the step its files hold.
+        save_state(directory, max(self._step, self._training or 0), state)
         return directory
 
     def _refuse_if_orphaned(self) -> None:
@@ -395,10 +400,14 @@ class Trial:
         integer("n", n, minimum=1, context="steps(n)", error=TunesmithError)
         self._planned = n
         self._looped = False
-        for step in range(self._step, n):
-            if self.should_stop():
-                return
-            yield step
+        try:
+            for step in range(self._step, n):
+                if self.should_stop():
+                    return
+                self._training = step + 1
+                yield step
+        finally:
+            self._training = None
         self._looped = True  # every planned step ran: the loop ended by itself, not on a stop
 
     def report(self, step: int | None = None, **metrics: float) -> Decision:

@@ -5,8 +5,8 @@ At every ``perturbation_interval`` steps, a member in the bottom ``quantile`` of
 (exploited) when it trails the weakest member of the top ``quantile`` by more than the noise explains: the
 difference of the two means must exceed the one-sided ``level`` quantile of its standard error, measured
 from the population's step-to-step noise (`tunesmith.schedulers._noise`). The next trial
-the study starts is its replacement: a `Continuation` of a member from the top ``quantile``,
-whose checkpoint files the study copies into the new trial's directory and whose
+the study starts is its replacement: a `Continuation` of a member from the top ``quantile`` with steps
+left (`_known_length`), whose checkpoint files the study copies into the new trial's directory and whose
 hyperparameters are perturbed or resampled (explored).
 The replacement records its parent, the trial it replaces and its whole lineage.
 """
@@ -176,9 +176,10 @@ class PBT(Scheduler):
         if not victims:
             return None
         victim = victims[0]
-        # Donors are the top of the members still training: a finished one has no steps to hand on.
+        # Donors are the top of the members still training, with steps left to hand on (`_known_length`).
         ranked = self._ranked([r for r in history if r.state is TrialState.RUNNING], context)
-        donors = ranked[: self._cut(len(ranked) + 1)]
+        length = _known_length(history)
+        donors = [r for r in ranked[: self._cut(len(ranked) + 1)] if r.resource < length]
         if not donors:
             return None
         donor = donors[int(rng.integers(len(donors)))]
@@ -225,6 +226,19 @@ class PBT(Scheduler):
         if isinstance(param, Int):
             return param.decode(param.encode(max(param.low, round(target))))
         return param.decode(param.encode(target))  # snaps to the step grid, if any
+
+
+def _known_length(history: Sequence[TrialRecord]) -> float:
+    """How many steps training is known to run (all members train alike): a member below it has steps left.
+
+    A member that has reported its last step stays RUNNING until its objective returns (a final evaluation,
+    say), and nothing tells it from a member in mid-step: continued, it would hand on no step to train. Known
+    are the furthest step any trial reported and, one past it, the step of each member the scheduler stopped
+    (one stopped at the last step it planned with ``steps(n)`` or ``plan(n)`` cut nothing short and is recorded
+    COMPLETE; an objective that plans no length is taken to have had steps left where it was stopped).
+    """
+    cut_short = [r.resource + 1.0 for r in history if r.state is TrialState.STOPPED and r.kind is TrialKind.SCHEDULER]
+    return max([r.resource for r in history] + cut_short, default=0.0)
 
 
 @functools.lru_cache(maxsize=256)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,7 @@ from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["full_length", "propose", "proposer", "resume_paused", "retire_paused", "trial_seed"]
+__all__ = ["full_length", "hand_over_checkpoint", "propose", "proposer", "resume_paused", "retire_paused", "trial_seed"]
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -73,6 +74,22 @@ def full_length(history: Sequence[TrialRecord]) -> float:
     """
     ended = [r.resource for r in history if r.state is TrialState.COMPLETE and r.resource > 0 and r.invalidated is None]
     return max(ended, default=math.inf)
+
+
+def hand_over_checkpoint(study: Study, record: TrialRecord, parent: int) -> TrialRecord:
+    """Copy continuation ``record``'s checkpoint from its ``parent`` (PBT's exploit) and make its ``start_step`` the
+    step the copied files were saved at, so that its curve and resource count on from the state it loads.
+
+    The continuation recorded its parent's last report when it was created; the parent may have trained and saved
+    on before the copy, or still be saving the step it reported. The copy is made outside the study lock (a
+    checkpoint can be large) and the trial is handed out only once its start step agrees with it. Files the
+    objective wrote itself carry no step: the recorded one stands.
+    """
+    saved = study._checkpoints.copy(parent, record.number)
+    if saved is None or saved == int(record.attrs.get("start_step", 0)):
+        return record
+    study._storage.update_trial(study._info.id, record.number, attrs={"start_step": saved})
+    return replace(record, attrs={**record.attrs, "start_step": saved})
 
 
 def proposer(study: Study) -> Proposer:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunesmith._checkpoint_file import whole
+from tunesmith._checkpoint_file import saved_step, whole
 from tunesmith._text import safe_file_name
 from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.errors import TunesmithError
@@ -122,10 +122,16 @@ class CheckpointStore:
             stacklevel=5,
         )
 
-    def copy(self, source: int, target: int) -> None:
-        """Give a continuation its parent's checkpoint files (PBT's exploit). The parent may be saving while they
-        are copied: a copy that missed a file the save replaced, or took the new state without its new arrays,
-        is made again."""
+    def copy(self, source: int, target: int) -> int | None:
+        """Give a continuation its parent's checkpoint files (PBT's exploit) and return the step they were saved at
+        (`saved_step`; ``None`` for files the objective wrote itself, which carry no step). The parent may have
+        trained on since the continuation was created: the step says where the files it got stand."""
+        self._copy_files(source, target)
+        return saved_step(self.trial_dir(target))
+
+    def _copy_files(self, source: int, target: int) -> None:
+        """Copy ``source``'s folder into ``target``'s. The parent may be saving while they are copied: a copy that
+        missed a file the save replaced, or took the new state without its new arrays, is made again."""
         origin, copied = self.trial_dir(source), self.trial_dir(target)
         for attempt in range(3):
             if not origin.is_dir():

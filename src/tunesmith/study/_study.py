@@ -341,7 +341,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             raise BudgetExhausted(f"trial budget spent ({self.budget.trials}/{self.budget.trials})", limit="trials")
         parent = record.attrs.get("parent")
         if isinstance(parent, int):
-            self._checkpoints.copy(parent, record.number)
+            record = _ask.hand_over_checkpoint(self, record, parent)
         return self._handle(record)
 
     def _handle(self, record: TrialRecord) -> Trial:
