@@ -12,9 +12,12 @@ best trials (the guide: "AUC improves but calibration degrades"); `proxy_overfit
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -193,10 +196,17 @@ def proxy_overfitting(
     *,
     top: float = 0.25,
     min_trials: int = 6,
-    threshold: float = 0.6,
+    threshold: float | None = None,
     significance: float = 0.05,
 ) -> list[ProxyFinding]:
     """Guardrail metrics that get worse as the primary metric gets better among the best trials.
+
+    A metric is flagged when the Spearman correlation between the primary metric's goodness and its badness,
+    over the best trials, is positive beyond chance: its one-sided p-value is at most ``significance`` shared
+    among the metrics compared (Bonferroni: watching three metrics must not triple the false alarms). The
+    p-value counts every ordering of the watched metric up to 8 trials, a fixed sample of 20,000 orderings up
+    to 30, and takes Student's t approximation beyond, each within about 5% of the stated level. Six trials
+    need a correlation of about 0.83, ten about 0.56, thirty about 0.31, for one metric.
 
     Args:
         records: the trials; COMPLETE and INFEASIBLE ones with both metrics are compared.
@@ -204,14 +214,17 @@ def proxy_overfitting(
         watch: what to watch (a guardrail's direction is its bound's side); the calibration
             metrics (`CALIBRATION_METRICS`) the trials report are always watched too.
         top: the fraction of trials (best by the primary metric) compared, at least ``min_trials``.
-        threshold: the Spearman correlation above which the trade-off is flagged ...
-        significance: ... when, moreover, a correlation that strong is this unlikely without any
-            trade-off (one-sided), shared among the metrics compared (Bonferroni: watching three
-            metrics must not triple the false alarms): six trials need a correlation of about 0.83,
-            thirty about 0.31, for one metric.
+        min_trials: the fewest trials measuring a metric for it to be compared.
+        threshold: deprecated; a correlation the flag also requires. A fixed correlation over the best
+            trials loses power as trials grow (their range narrows), so the p-value alone decides.
+        significance: the chance, shared among the metrics compared, of flagging a metric with no trade-off.
+
+    Warns:
+        FutureWarning: when ``threshold`` is given.
     """
-    return proxy_scan(records, metric, watch, top=top, min_trials=min_trials, threshold=threshold,
-                      significance=significance).findings  # fmt: skip
+    _warn_threshold(threshold)
+    return _scan(records, metric, watch, top=top, min_trials=min_trials, threshold=threshold,
+                 significance=significance).findings  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -229,11 +242,37 @@ def proxy_scan(
     *,
     top: float = 0.25,
     min_trials: int = 6,
-    threshold: float = 0.6,
+    threshold: float | None = None,
     significance: float = 0.05,
 ) -> ProxyScan:
     """`proxy_overfitting`, also saying which metrics it could compare (enough trials measured them, and
     they varied)."""
+    _warn_threshold(threshold)
+    return _scan(records, metric, watch, top=top, min_trials=min_trials, threshold=threshold,
+                 significance=significance)  # fmt: skip
+
+
+def _warn_threshold(threshold: float | None) -> None:
+    if threshold is not None:
+        warnings.warn(
+            f"proxy overfitting's threshold is deprecated, got threshold={threshold}: a fixed correlation over "
+            "the best trials loses power as trials grow, so the one-sided p-value alone should decide; drop the "
+            "argument (it still also requires the correlation to reach it)",
+            FutureWarning,
+            stacklevel=3,
+        )
+
+
+def _scan(
+    records: Sequence[TrialRecord],
+    metric: Metric,
+    watch: Sequence[Guardrail | Metric | str],
+    *,
+    top: float,
+    min_trials: int,
+    threshold: float | None,
+    significance: float,
+) -> ProxyScan:
     from scipy.stats import spearmanr
 
     finished = [r for r in records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
@@ -262,21 +301,58 @@ def proxy_scan(
         if np.ptp(goodness) == 0 or np.ptp(badness) == 0:
             continue
         test = spearmanr(goodness, badness, alternative="greater")
-        tests.append((guard, len(pairs), float(test.statistic), float(test.pvalue)))
+        p_value = _trade_off_p_value(goodness, badness) if len(pairs) <= _SAMPLED_ORDERINGS_UP_TO else test.pvalue
+        tests.append((guard, len(pairs), float(test.statistic), float(p_value)))
     level = significance / max(1, len(tests))
-    findings = [
-        ProxyFinding(
-            guard.name,
-            rho,
-            n,
-            f"across the best {n} trials, {guard.name} gets worse as {metric.name} improves "
-            f"(Spearman {rho:.2f} >= {threshold:.2f}, one-sided p = {p_value:.3f}"
-            + (f" <= {level:.3f}: {significance:.0%} over {len(tests)} metrics watched)" if len(tests) > 1 else ")"),
-        )
-        for guard, n, rho, p_value in tests
-        if rho >= threshold and p_value <= level
-    ]
+    findings = []
+    for guard, n, rho, p_value in tests:
+        if p_value > level or (threshold is not None and rho < threshold):
+            continue
+        floor = f" >= {threshold:.2f}" if threshold is not None else ""
+        shown = f"p = {p_value:.3f}" if p_value >= 0.001 else "p < 0.001"
+        shared = f" <= {level:.3f}: {significance:.0%} over {len(tests)} metrics watched" if len(tests) > 1 else ""
+        findings.append(ProxyFinding(guard.name, rho, n, (
+            f"across the best {n} trials, {guard.name} gets worse as {metric.name} improves (Spearman {rho:.2f}"
+            f"{floor}, one-sided {shown}{shared})")))  # fmt: skip
     return ProxyScan(tuple(guard.name for guard, *_ in tests), findings)
+
+
+#: Up to this many trials compared, the p-value counts every ordering of the watched metric (8! = 40,320).
+_EVERY_ORDERING_UP_TO = 8
+#: Up to this many, a fixed sample of orderings; beyond, Student's t approximation (measured under no trade-off
+#: at a level of 1.67%: 1.71% false alarms at 50 trials, but 1.75% at 20 and 1.97% at 10).
+_SAMPLED_ORDERINGS_UP_TO = 30
+_SAMPLED_ORDERINGS = 20_000
+
+
+def _trade_off_p_value(goodness: np.ndarray, badness: np.ndarray) -> float:
+    """One-sided p-value of Spearman's correlation between ``goodness`` and ``badness``: the share of orderings
+    of ``badness`` (every one, or a fixed sample) that correlate at least as strongly. Tied values share their
+    average rank, in the observed pairs and in every ordering alike."""
+    from scipy.stats import rankdata
+
+    n = len(goodness)
+    good = rankdata(goodness) - (n + 1) / 2
+    bad = rankdata(badness) - (n + 1) / 2
+    orderings = _orderings(n)
+    # Centred ranks are multiples of 1/2, so these sums are exact and ties with the observed one are counted.
+    as_strong = int(np.count_nonzero(good[orderings] @ bad >= good @ bad))
+    if n <= _EVERY_ORDERING_UP_TO:
+        return as_strong / len(orderings)
+    return (1 + as_strong) / (1 + len(orderings))
+
+
+@functools.cache
+def _orderings(n: int) -> np.ndarray:
+    """Every ordering of ``n`` positions, or a fixed sample of them: the same trials always get the same
+    p-value."""
+    if n <= _EVERY_ORDERING_UP_TO:
+        orderings = np.array(list(itertools.permutations(range(n))), dtype=np.int8)
+    else:
+        rng = np.random.default_rng(n)
+        orderings = rng.permuted(np.tile(np.arange(n, dtype=np.int8), (_SAMPLED_ORDERINGS, 1)), axis=1)
+    orderings.setflags(write=False)
+    return orderings
 
 
 class GuardrailOutcome(Enum):
