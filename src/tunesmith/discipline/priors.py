@@ -55,21 +55,41 @@ PRIORITY: tuple[tuple[str, str, str], ...] = (
 #: The default a low-priority parameter is left at when it is not tuned.
 DEFAULTS: dict[str, str] = {"adam_beta1": "0.9", "adam_beta2": "0.999", "adam_eps": "1e-8", "momentum": "0.9"}
 
-# How parameters are usually named, matched on the whole name split at "_", "-", "." (so "lr" is not found
-# inside "clr", nor "eps" inside "steps"). The first pattern that matches decides.
-_NAMES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (prior, re.compile(pattern, re.I))
-    for prior, pattern in (
-        ("adam_beta1", r"(^|[_.-])(beta_?1|b1)$"),
-        ("adam_beta2", r"(^|[_.-])(beta_?2|b2)$"),
-        ("adam_eps", r"(^|[_.-])(eps|epsilon)$"),
-        ("momentum", r"(^|[_.-])momentum$"),
-        ("learning_rate", r"(^|[_.-])(lr|learning_rate|eta0?)$"),
-        ("batch_size", r"(^|[_.-])(batch_size|batch|bs)$"),
-        ("weight_decay", r"(^|[_.-])(weight_decay|wd|l2|alpha)$"),
-        ("dropout", r"(^|[_.-])(dropout|drop_rate|p_drop)$"),
-        ("depth", r"(^|[_.-])(depth|layers|n_layers|num_layers)$"),
-        ("width", r"(^|[_.-])(width|units|hidden|hidden_size|n_units)$"),
+# How parameters are usually spelt, compared word by word: a name is split into lower-case words at
+# punctuation, camelCase and digits ("optimizer.learningRate_init" -> optimizer learning rate init), and a
+# spelling matches the last words of the name, after any trailing qualifiers ("learning_rate_init", "lr_peak",
+# KerasTuner's "units_0"). Words before it are free ("head_lr", "optim.beta2", "num_hidden_layers"); any other
+# word after it means the name is about something else ("lr_scheduler", "max_depth_ratio"), and "lr" inside a
+# word ("clr") is no match.
+_SPELLINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("learning_rate", ("lr", "learning_rate", "learningrate", "eta")),
+    ("batch_size", ("batch_size", "batchsize", "batch", "bs")),
+    ("weight_decay", ("weight_decay", "weightdecay", "wd", "l2", "l2_reg", "reg_lambda", "alpha")),
+    ("dropout", ("dropout", "drop", "pdrop")),
+    ("depth", ("depth", "layers", "n_layer", "num_layer", "nlayers")),
+    ("width", ("width", "units", "neurons", "hidden", "hidden_size", "hidden_dim", "hidden_layer_sizes", "d_model")),
+    ("adam_beta1", ("beta1", "b1", "betas_0")),
+    ("adam_beta2", ("beta2", "b2", "betas_1")),
+    ("adam_eps", ("eps", "epsilon")),
+    ("momentum", ("momentum",)),
+)
+
+# Words that may follow a spelling without changing what the parameter is (numbers too: a layer's index).
+_QUALIFIERS = frozenset({"init", "initial", "peak", "max", "min", "base", "start", "final", "rate", "prob", "p"})
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def _words(name: str) -> tuple[str, ...]:
+    """``name`` as lower-case words: ``"learningRate_init"`` -> ``("learning", "rate", "init")``."""
+    return tuple(word.lower() for word in _WORD.findall(name))
+
+
+# Longest spellings first, so that a name is read by the most specific spelling that ends where it does.
+_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = tuple(
+    sorted(
+        ((_words(spelling), prior) for prior, spellings in _SPELLINGS for spelling in spellings),
+        key=lambda entry: -len(entry[0]),
     )
 )
 
@@ -77,11 +97,19 @@ _NAMES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 def priority_of(name: str) -> tuple[str, str, str] | None:
     """The `PRIORITY` entry ``(prior, priority, why)`` a parameter's name points to, or ``None``.
 
+    The name is read word by word (see `_SPELLINGS`), so common spellings from PyTorch, Keras,
+    scikit-learn and Hugging Face configs are recognised: ``learning_rate_init``, ``lr_peak``,
+    ``per_device_train_batch_size``, ``hidden_dropout_prob``, ``hidden_layer_sizes``, ``beta_2``.
+
     Example: ``priority_of("optimizer.beta2")`` is ``("adam_beta2", "low", ...)``.
     """
-    for prior, pattern in _NAMES:
-        if pattern.search(name):
-            return next(entry for entry in PRIORITY if entry[0] == prior)
+    words = _words(name)
+    for end in range(len(words), 0, -1):
+        for phrase, prior in _PHRASES:
+            if words[max(0, end - len(phrase)) : end] == phrase:
+                return next(entry for entry in PRIORITY if entry[0] == prior)
+        if not (words[end - 1] in _QUALIFIERS or words[end - 1].isdigit()):
+            return None
     return None
 
 
@@ -100,10 +128,13 @@ def weight_decay(low: float = 1e-5, high: float = 1e-1, *, log: bool = True, **o
     return Float(low, high, log=log, **options)
 
 
-def dropout(low: float = 1e-5, high: float = 1e-1, *, log: bool = True, **options: Any) -> Float:
-    """Dropout rate: 1e-5 to 1e-1 on a log scale, the guide's regularisation range.
+def dropout(low: float = 0.0, high: float = 0.5, *, log: bool = False, **options: Any) -> Float:
+    """Dropout rate: 0.0 to 0.5, uniform.
 
-    Small networks on small data often want more: ``dropout(0.0, 0.5, log=False)``.
+    Dropout is a probability: its useful values differ by tenths, not by factors of ten, and 0
+    (no dropout) is a fair candidate, so it is searched uniformly rather than on a log scale.
+    Past 0.5 a layer drops most of its units; large over-parameterised layers sometimes still
+    gain there: ``dropout(high=0.6)``.
     """
     return Float(low, high, log=log, **options)
 

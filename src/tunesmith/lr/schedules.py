@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from tunesmith.errors import ConfigError
 from tunesmith.lr._cyclic import CosineWarmRestarts, Cyclical, OneCycle
 from tunesmith.lr._cyclic import CyclicalMode as CyclicalMode
 from tunesmith.lr._cyclic import CyclicalShape as CyclicalShape
@@ -161,6 +162,16 @@ class _Warmup(Schedule):
         object.__setattr__(self, "start_lr", _non_negative(cls, "start_lr", self.start_lr))
         _below(cls, "min_lr", self.min_lr, "peak_lr", self.peak_lr)
         _below(cls, "start_lr", self.start_lr, "peak_lr", self.peak_lr)
+        if self.warmup_steps >= self.total_steps:
+            # No step would be left to decay over: the rate would never reach the peak, and the decay's
+            # 0/0 would make it NaN from the last step on (PyTorch's LinearLR + CosineAnnealingLR raise there).
+            # Flooring to 4 decimals keeps the suggested fraction at or below (total_steps - 1) / total_steps.
+            fits = math.floor((self.total_steps - 1) / self.total_steps * 1e4) / 1e4
+            raise ConfigError(
+                f"{cls}: the warmup must end before the run does (round(warmup * total_steps) < total_steps), "
+                f"got warmup={self.warmup!r}, total_steps={self.total_steps} ({self.warmup_steps} warmup steps): "
+                f"pass a smaller warmup such as warmup={fits:g}, or more total_steps"
+            )
 
     @property
     def peak(self) -> float:
@@ -189,6 +200,10 @@ class WarmupCosine(_Warmup):
     The rate rises from ``start_lr`` at step 0 to ``peak_lr`` at step ``warmup_steps`` and reaches
     ``min_lr`` at ``total_steps``, the shape used to train BERT, GPT and ViT.
 
+    Raises:
+        ConfigError: besides a field out of range, a ``warmup`` that rounds to the whole run
+            (``warmup_steps == total_steps``), which would leave no step to decay over.
+
     Example:
         >>> WarmupCosine(3e-3, total_steps=1000, warmup=0.06)(60)
         0.003
@@ -202,7 +217,10 @@ class WarmupCosine(_Warmup):
 
 @dataclass(frozen=True)
 class WarmupLinear(_Warmup):
-    """Linear warmup over ``warmup`` (a fraction) of ``total_steps``, then a linear decay to ``min_lr``."""
+    """Linear warmup over ``warmup`` (a fraction) of ``total_steps``, then a linear decay to ``min_lr``.
+
+    Refuses a ``warmup`` that rounds to the whole run, as `WarmupCosine` does.
+    """
 
     kind: ClassVar[str] = "warmup_linear"
 
