@@ -17,7 +17,8 @@ from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
-    "Outcome", "StopNote", "decide_at_report", "divergence", "judge", "never_compared", "ran_all_steps", "unranked",
+    "DivergenceReference", "Outcome", "StopNote", "decide_at_report", "divergence", "divergence_reference", "judge",
+    "never_compared", "ran_all_steps", "unranked",
 ]  # fmt: skip
 
 
@@ -132,21 +133,95 @@ def judge(
     return Outcome(TrialState.COMPLETE, metrics)
 
 
-def divergence(record: TrialRecord, metric: Metric, factor: float | None) -> str | None:
-    """Why a loss (minimised metric) counts as diverged: it grew past ``factor`` times its first value."""
+def divergence(
+    record: TrialRecord, metric: Metric, factor: float | None, history: Sequence[TrialRecord] = ()
+) -> str | None:
+    """Why a loss (minimised metric) counts as diverged: it grew past ``factor`` times where the trial's training
+    started, its first report (`divergence_reference`). ``history`` holds the trials ``record`` continues, if any.
+    """
     if factor is None or metric.direction != "min":
         return None
     curve = record.curve(metric.name)
-    if len(curve) < 2:
+    reference = divergence_reference(record, metric, history)
+    # A trial's own first report cannot tell it grew; a continuation's can, against its lineage's start.
+    if not curve or reference is None or (reference.trial == record.number and len(curve) < 2):
         return None
-    first_step, first = curve[0]
     step, last = curve[-1]
-    if first > 0 and last > factor * first:
+    if reference.value > 0 and last > factor * reference.value:
         return (
-            f"diverged: {metric.name} grew from {first:g} (step {first_step}) to {last:g} (step {step}), "
-            f"more than {factor:g}x"
+            f"diverged: {metric.name} grew from {reference.value:g} ({reference.describe(record.number)}) to "
+            f"{last:g} (step {step}), more than divergence_factor={factor:g} times"
         )
     return None
+
+
+@dataclass(frozen=True)
+class DivergenceReference:
+    """Where a trial's training started, which divergence is measured from: the first report of ``trial``.
+
+    Attributes:
+        trial: the trial that made the report: the judged trial itself, or its lineage's root.
+        step: the report's step.
+        value: the metric's value there.
+    """
+
+    trial: int
+    step: int
+    value: float
+
+    def describe(self, judged: int) -> str:
+        """The reference for people, as seen from trial ``judged``."""
+        if self.trial == judged:
+            return f"its first report, step {self.step}"
+        return f"step {self.step} of trial {self.trial}, where its lineage's training started"
+
+
+def divergence_reference(
+    record: TrialRecord, metric: Metric, history: Sequence[TrialRecord]
+) -> DivergenceReference | None:
+    """Where ``record``'s training started: its own first report of ``metric``, unless it continues another
+    trial's training (a PBT continuation: attributes ``lineage``, ``parent``), whose first report is of a model
+    already trained; then the first report of its lineage's root, the trial whose training it carries on.
+
+    A trial resumed after a pause (ASHA's promotions) keeps its own reports from before the pause, so its own
+    first report is where it started. A continuation whose root is not in ``history`` (or never reported the
+    metric) has no reference: the root's start is unknown, and any later first report would make a noise
+    bump in a trained loss look like a blow-up.
+    """
+    root = _lineage_root(record, history)
+    if root is None:
+        return None
+    curve = root.curve(metric.name)
+    if not curve:
+        return None
+    step, value = curve[0]
+    return DivergenceReference(root.number, step, value)
+
+
+def _lineage_root(record: TrialRecord, history: Sequence[TrialRecord]) -> TrialRecord | None:
+    """The trial whose training ``record`` carries on (``record`` itself for a trial that started from scratch),
+    or ``None`` when a link of its lineage is not in ``history``."""
+    if _earliest_ancestor(record) is None:
+        return record  # most trials: no pass over the history at every report
+    by_number = {r.number: r for r in history}
+    current, seen = record, {record.number}
+    while (ancestor := _earliest_ancestor(current)) is not None:
+        found = by_number.get(ancestor)
+        if found is None or found.number in seen:
+            return None
+        current = found
+        seen.add(found.number)
+    return current
+
+
+def _earliest_ancestor(record: TrialRecord) -> int | None:
+    """The first trial of ``record``'s recorded lineage (PBT writes the whole lineage, root first, and the
+    parent), or ``None`` for a trial that started from scratch."""
+    lineage = record.attrs.get("lineage")
+    if isinstance(lineage, list) and lineage and isinstance(lineage[0], int):
+        return lineage[0]
+    parent = record.attrs.get("parent")
+    return parent if isinstance(parent, int) else None
 
 
 def decide_at_report(
@@ -166,12 +241,14 @@ def decide_at_report(
     CONTINUE: divergence first, then the wall-time and resource limits, then the scheduler.
 
     ``history`` holds at least ``record`` (the trial with this report stored); the whole study when
-    the scheduler reads history or the budget has a wall-time or resource limit.
+    the scheduler reads history or the budget has a wall-time or resource limit. Divergence reads a
+    continuation's lineage in it (`divergence_reference`): PBT, the one scheduler that makes continuations,
+    reads history, so its studies supply the whole study.
     """
     value = values.get(metric.name)
     if value is not None and not math.isfinite(value):
         return Decision.STOP, StopNote(TrialKind.DIVERGED, f"diverged: {metric.name}={value} at step {step}")
-    diverged = divergence(record, metric, divergence_factor)
+    diverged = divergence(record, metric, divergence_factor, history)
     if diverged:
         return Decision.STOP, StopNote(TrialKind.DIVERGED, diverged)
     spent = spent_beyond_trials(budget, history, now, step_for=record.number)
