@@ -7,7 +7,7 @@ import math
 import operator
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ __all__ = [
     "MissingMetric",
     "is_per_example",
     "metric_named",
+    "name_words",
     "normalise_result",
     "reads_as_score",
     "summarise",
@@ -139,14 +140,14 @@ _SCORE_OF_LOSS_WORDS = frozenset({"neg", "d2"})
 _LONG_WORDS = frozenset(w for w in _SCORE_WORDS | _LOSS_WORDS if len(w) >= 4) - {"time"}
 
 
-def _name_words(name: str) -> set[str]:
-    """The words of a metric's name: split at anything but letters and digits and at camelCase humps
-    (``valAcc``, ``testAUC``, ``F1Score``), plus the long known words inside a word that has none of its own."""
+def name_words(name: str, inside: Collection[str] = ()) -> set[str]:
+    """The words of a metric's name, lower-cased: split at anything but letters and digits and at camelCase humps
+    (``valAcc``, ``testAUC``, ``F1Score``), plus each of ``inside`` found within a word that is not itself one of
+    them (``valaccuracy``, ``trainloss``)."""
     humps = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
     words = {w for w in re.split(r"[^a-z0-9]+", humps.lower()) if w}
-    known = _SCORE_WORDS | _LOSS_WORDS
-    inside = {long for w in words - known for long in _LONG_WORDS if long in w}
-    return words | inside
+    found = {known for w in words.difference(inside) for known in inside if known in w}
+    return words | found
 
 
 def reads_as_score(name: str) -> bool:
@@ -155,7 +156,7 @@ def reads_as_score(name: str) -> bool:
     (``d2_log_loss_score``) included. Words are read in any spelling: ``val_accuracy``, ``valAccuracy``,
     ``valaccuracy``. (Numbered objectives ``f1``, ``f2`` of a study with several are `warn_if_minimised_score`'s
     exception, not this function's.)"""
-    words = _name_words(name)
+    words = name_words(name, _LONG_WORDS)
     if words & _LOSS_WORDS:
         return bool(words & _SCORE_OF_LOSS_WORDS)  # neg_mean_squared_error: a negated loss, maximised
     return bool(words & _SCORE_WORDS)

@@ -2,11 +2,11 @@
 
 The gap compares the validation score that *selected* the configuration (the search's value, where
 the selection bias lives) with its holdout score. Bounded scores (accuracy, AUC, an error rate, all
-values in [0, 1]) are compared in points, other metrics relative to the validation score. The gap
-is flagged only when it is beyond the practical threshold (the guide's 2%) **and** beyond what the
-noise of both sides explains (one-sided, 95%). The noise comes from per-example results
-(``stderr:<metric>``, written when an objective returns one value per example) or per-fold results
-(``fold:<i>:<metric>``); without either the test says it cannot tell and does not fail.
+values in [0, 1]) are compared in points, other metrics (a mean squared error too, whatever its values)
+relative to the validation score. The gap is flagged only when it is beyond the practical threshold (the
+guide's 2%) **and** beyond what the noise of both sides explains (one-sided, 95%). The noise comes from
+per-example results (``stderr:<metric>``, written when an objective returns one value per example) or per-fold
+results (``fold:<i>:<metric>``); without either the test says it cannot tell and does not fail.
 """
 
 from __future__ import annotations
@@ -18,12 +18,29 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tunesmith.discipline.conventions import folds_of
-from tunesmith.objective import COUNT, STDERR, Metric
+from tunesmith.objective import COUNT, STDERR, Metric, name_words
 
 __all__ = ["Z_ONE_SIDED_95", "GapTest", "Noise", "gap_test", "more_data", "noise_of", "scored_in_points"]
 
 Z_ONE_SIDED_95 = 1.6448536269514722
-_BOUNDED_NAMES = ("acc", "auc", "error", "err_rate", "f1", "precision", "recall", "iou", "dice", "map")
+
+# Words of a metric's name (`name_words`) that say it is a score or a rate in [0, 1], and words of regression errors
+# and unbounded losses, which are never read in points: a mean squared error of 0.05 is no error rate, and its gap
+# read in points would hide a holdout 38% worse ("val_mean_squared_error", "log_loss", "cross_entropy_error").
+_BOUNDED_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "ap", "map", "f1", "fbeta", "fscore",
+                            "f1score", "precision", "recall", "sensitivity", "specificity", "tpr", "fpr", "tnr",
+                            "fnr", "iou", "miou", "jaccard", "dice", "ndcg", "mrr", "error", "err",
+                            "misclassification", "hamming"})  # fmt: skip
+_UNBOUNDED_WORDS = frozenset({"squared", "absolute", "mse", "mae", "rmse", "msle", "rmsle", "mape", "smape",
+                              "huber", "l1", "l2", "log", "logloss", "entropy", "crossentropy", "xent", "bce", "nll",
+                              "perplexity", "ppl", "deviance", "poisson", "tweedie", "hinge", "kl", "kld",
+                              "divergence", "relative"})  # fmt: skip
+# scikit-learn's zero_one_loss, the misclassification rate: bounded by its two words together.
+_ZERO_ONE = frozenset({"zero", "one"})
+# Words also found inside a name written without separators (``valaccuracy``, ``meansquarederror``): only those of
+# five letters or more, which do not turn up inside other words by chance as "dice" does in "indices" or "map" in
+# "heatmap".
+_INSIDE_WORDS = frozenset(w for w in _BOUNDED_WORDS | _UNBOUNDED_WORDS if len(w) >= 5)
 
 
 @dataclass(frozen=True)
@@ -61,10 +78,19 @@ def _all_alike(value: float | None, count: float | None) -> Noise | None:
 
 
 def scored_in_points(metric: Metric, values: Sequence[float]) -> bool:
-    """Whether ``metric`` is a bounded score (accuracy, AUC, an error rate) whose gap reads in points:
-    its name says so and every value seen lies in [0, 1]."""
-    name = metric.name.lower()
-    return any(hint in name for hint in _BOUNDED_NAMES) and all(0.0 <= v <= 1.0 for v in values)
+    """Whether ``metric`` is a bounded score (accuracy, AUC, F1, IoU, mAP, an error rate) whose gap reads in
+    points: its name says so (`_reads_as_bounded`) and every value seen lies in [0, 1]."""
+    return _reads_as_bounded(metric.name) and all(0.0 <= v <= 1.0 for v in values)
+
+
+def _reads_as_bounded(name: str) -> bool:
+    """Whether a metric's name, read by words, says a score or a rate in [0, 1]: a word of `_BOUNDED_WORDS` (or
+    ``zero_one``) and none of `_UNBOUNDED_WORDS`. The name is also read without its camelCase humps, so that
+    ``mAP``, ``IoU`` and ``mIoU`` are one word each, as written."""
+    words = name_words(name, _INSIDE_WORDS) | name_words(name.lower(), _INSIDE_WORDS)
+    if words & _UNBOUNDED_WORDS:
+        return False
+    return bool(words & _BOUNDED_WORDS) or _ZERO_ONE.issubset(words)
 
 
 @dataclass(frozen=True)
