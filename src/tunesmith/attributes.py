@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from tunesmith._attribute_json import (
@@ -109,7 +109,12 @@ def write_attr(target: AttributeTarget, value: StudyAttribute) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class EnvironmentAttr(JsonObject):
-    """``environment``: the interpreter, package versions and git commit the study ran with."""
+    """``environment``: the interpreter, package versions and git commit the study was created with, their
+    ``fingerprint`` (`tunesmith.environment.fingerprint`), and ``environments``: every environment a trial ran
+    under, by fingerprint, added the first time a trial records it (the trial's ``attrs["environment"]``).
+
+    Studies stored before trials recorded their environment have neither ``fingerprint`` nor ``environments``.
+    """
 
     KEY: ClassVar[str] = "environment"
     ALWAYS = frozenset({"git_commit"})
@@ -118,14 +123,29 @@ class EnvironmentAttr(JsonObject):
     platform: str
     packages: dict[str, str]
     git_commit: str | None = None
+    fingerprint: str | None = None
+    environments: dict[str, EnvironmentAttr] = field(default_factory=dict)
+
+    def with_environment(self, entry: EnvironmentAttr) -> EnvironmentAttr:
+        """This attribute with ``entry`` in ``environments`` under its fingerprint (unchanged when it is there)."""
+        if entry.fingerprint is None:
+            raise entry.missing("fingerprint", f"{self.KEY}.environments entry")
+        if entry.fingerprint in self.environments:
+            return self
+        return replace(self, environments={**self.environments, entry.fingerprint: entry})
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> EnvironmentAttr:
-        r = Fields(value, where or cls.KEY)
+        where = where or cls.KEY
+        r = Fields(value, where)
+        seen = r.mapping("environments", is_object, "an object of environments by fingerprint") or {}
         return cls(python=r.text("python", required=True), implementation=r.text("implementation", required=True),
                    platform=r.text("platform", required=True),
                    packages=r.mapping("packages", is_text, "an object of version strings", required=True),
-                   git_commit=r.text("git_commit"), **r.rest())  # fmt: skip
+                   git_commit=r.text("git_commit"), fingerprint=r.text("fingerprint"),
+                   environments={key: cls.from_json(entry, f"{where}.environments.{key}")
+                                 for key, entry in seen.items()},
+                   **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,9 +12,10 @@ import numpy as np
 
 from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
 from tunesmith.analysis._common import format_value, valid_records
-from tunesmith.attributes import ChoiceAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
+from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
-from tunesmith.errors import ConfigError
+from tunesmith.environment import TRIAL_KEY
+from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.fidelity import rung_view
 from tunesmith.objective import COUNT, STDERR, Guardrail, Metric, metric_named
 from tunesmith.pareto import (
@@ -31,9 +33,11 @@ if TYPE_CHECKING:
     from tunesmith.study import Study
 
 __all__ = [
+    "EnvironmentGroup",
     "Findings",
     "ReportData",
     "analyse",
+    "environment_note",
     "metrics_text",
     "report_data",
     "tie_note",
@@ -157,11 +161,94 @@ class ReportData:
         done = [r for r in self.valid if r.state is TrialState.COMPLETE and r.value(self.metric.name) is not None]
         return sorted(done, key=lambda r: (self.metric.sign() * (r.value(self.metric.name) or 0.0), r.number))
 
+    def environment_groups(self) -> list[EnvironmentGroup]:
+        """The trials by the environment they ran under (their ``attrs["environment"]`` fingerprint), in the
+        order each first ran; those that recorded none (run by an older tunesmith) form a group of their own."""
+        try:
+            stored = read_attr(self.attrs, EnvironmentAttr)
+        except AttributeShapeError:  # the HTML report notes the shape; the trials still say which ran together
+            stored = None
+        known = {} if stored is None else dict(stored.environments)
+        if stored is not None and stored.fingerprint is not None:
+            known.setdefault(stored.fingerprint, stored)
+        numbers: dict[str | None, list[int]] = {}
+        for record in sorted(self.records, key=lambda r: r.number):
+            mark = record.attrs.get(TRIAL_KEY)
+            numbers.setdefault(mark if isinstance(mark, str) else None, []).append(record.number)
+        return [EnvironmentGroup(mark, None if mark is None else known.get(mark), tuple(n))
+                for mark, n in numbers.items()]  # fmt: skip
+
     def state_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for record in self.records:
             counts[record.state.value] = counts.get(record.state.value, 0) + 1
         return counts
+
+
+@dataclass(frozen=True)
+class EnvironmentGroup:
+    """Trials that ran under one environment: its ``fingerprint`` (``None``: trials that recorded none), the
+    environment as the study recorded it (``None`` when it did not) and the trial numbers, in order."""
+
+    fingerprint: str | None
+    environment: EnvironmentAttr | None
+    trials: tuple[int, ...]
+
+    def label(self, packages: Sequence[str] = ()) -> str:
+        """The environment in a few words: its git commit (short) and the versions of ``packages``."""
+        if self.fingerprint is None:
+            return "no recorded environment (run by an older tunesmith, or imported)"
+        if self.environment is None:
+            return f"environment {self.fingerprint} (missing from the study's environment attribute)"
+        commit = self.environment.git_commit
+        if commit is None:
+            said = "no git commit"
+        else:
+            said = f"commit {commit[:7]}{'+dirty' if commit.endswith('+dirty') else ''}"
+        versions = [f"{name} {self.environment.packages.get(name, 'not installed')}" for name in packages]
+        return ", ".join([said, *versions])
+
+
+# The runs of consecutive trial numbers named in an environment note before "and N more".
+RUNS_NAMED = 6
+
+
+def trial_runs_text(numbers: Sequence[int]) -> str:
+    """``#0-#4, #7, #9-#12``: trial numbers as runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    named = [f"#{run[0]}" if len(run) == 1 else f"#{run[0]}-#{run[-1]}" for run in runs[:RUNS_NAMED]]
+    left = sum(len(run) for run in runs[RUNS_NAMED:])
+    return ", ".join(named) + (f" and {left} more" if left else "")
+
+
+def differing_packages(groups: Sequence[EnvironmentGroup]) -> list[str]:
+    """The packages whose versions differ between the recorded environments of ``groups``."""
+    known = [g.environment for g in groups if g.environment is not None]
+    names = sorted({name for env in known for name in env.packages})
+    return [name for name in names if len({env.packages.get(name) for env in known}) > 1]
+
+
+def environment_note(data: ReportData) -> str | None:
+    """What to say when the trials ran under more than one environment (code or package versions): which trials
+    ran under which, where the best ran, and what to do; ``None`` when they all ran under one."""
+    groups = data.environment_groups()
+    if len(groups) < 2:
+        return None
+    packages = differing_packages(groups)
+    parts = "; ".join(f"{trial_runs_text(g.trials)} under {g.label(packages)}" for g in groups)
+    said = f"trials ran under {len(groups)} environments (git commit, package versions): {parts}"
+    best = None if data.several else data.best
+    if best is not None:
+        group = next(g for g in groups if best.number in g.trials)
+        said += f"; the best, #{best.number}, ran under {group.label(packages)}"
+    fix = f"tunesmith invalidate --study {shlex.quote(data.name)} N --reason 'objective changed'"
+    return (f"{said}. Results of other code or packages may not compare: if the objective changed, invalidate the "
+            f"trials run before ({fix}, once per trial) or compare trials within one environment")  # fmt: skip
 
 
 def metrics_text(metrics: Mapping[str, float]) -> str:

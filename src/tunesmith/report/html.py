@@ -24,6 +24,7 @@ from tunesmith._attribute_json import json_safe
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import (
     BaselineAttr,
+    EnvironmentAttr,
     HoldoutAttr,
     HoldoutLogAttr,
     OptimismAttr,
@@ -34,7 +35,18 @@ from tunesmith.attributes import (
 )
 from tunesmith.objective import Metric
 from tunesmith.report import plots
-from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, tie_note, value_text
+from tunesmith.report._data import (
+    Findings,
+    ReportData,
+    analyse,
+    differing_packages,
+    environment_note,
+    metrics_text,
+    report_data,
+    tie_note,
+    trial_runs_text,
+    value_text,
+)
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -109,6 +121,10 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     out.append(_Section(f"Top {TOP_K} trials{ranked_by}", _top_html(data)))
     if data.invalidated:
         out.append(_Section("Invalidated trials", _invalidated_html(data)))
+    environments = _environments_section(data)
+    several = environment_note(data) is not None
+    if environments is not None and several:  # results of other code may not compare: said before any figure
+        out.append(environments)
     out.append(_Section("Diagnosis", _diagnosis_html(found)))
     out.append(_Section("Optimisation history", "", plots.history(data)))
     out.append(
@@ -148,7 +164,34 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     ):
         if body is not None:
             out.append(_Section(heading, body))
+    if environments is not None and not several:
+        out.append(environments)
     return out
+
+
+def _environments_section(data: ReportData) -> _Section | None:
+    """The environments the trials ran under (git commit, interpreter, packages), each with its trials, and a
+    warning when there were several; ``None`` when no trial recorded its environment."""
+    groups = data.environment_groups()
+    malformed = _optional(data.attrs, EnvironmentAttr, lambda _: "") or ""  # a note when not in its shape
+    if not malformed and all(g.fingerprint is None for g in groups):
+        return None  # no trial recorded its environment (none ran yet, or an older tunesmith ran them)
+    packages = differing_packages(groups)
+    rows = [
+        [
+            trial_runs_text(g.trials),
+            g.label(packages),
+            g.fingerprint or "-",
+            "-" if g.environment is None else g.environment.python,
+            "-" if g.environment is None else ", ".join(f"{k} {v}" for k, v in sorted(g.environment.packages.items())),
+        ]
+        for g in groups
+    ]
+    note = environment_note(data)
+    warning = "" if note is None else f'<p class="warn">{html.escape(note)}</p>'
+    heading = "Environments" if len(groups) > 1 else "Environment"
+    table = _table(["trials", "ran under", "fingerprint", "python", "packages"], rows)
+    return _Section(heading, warning + malformed + table)
 
 
 def _baseline_html(baseline: BaselineAttr) -> str:

@@ -21,7 +21,15 @@ from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._common import format_value
 from tunesmith.objective import STDERR, Metric
-from tunesmith.report._data import Findings, ReportData, analyse, metrics_text, report_data, tie_note
+from tunesmith.report._data import (
+    Findings,
+    ReportData,
+    analyse,
+    environment_note,
+    metrics_text,
+    report_data,
+    tie_note,
+)
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -70,6 +78,8 @@ def summary(
             out.print(Text(_plain(tied), style="yellow"))
     for record in data.invalidated:  # listed for the audit; out of best, top-k and the analyses
         out.print(Text(f"invalidated: trial {record.number}: {_plain(record.invalidated or '')}", style="yellow"))
+    if several := environment_note(data):  # trials run under other code or packages may not compare
+        out.print(Text(_plain(several), style="yellow"))
     found = findings if findings is not None else (analyse(data) if analyses else None)
     if found is None:
         return

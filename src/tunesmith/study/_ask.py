@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tunesmith.environment import TRIAL_KEY, record_environment
 from tunesmith.storage import Proposal
 from tunesmith.storage.base import Proposer, count_budgeted
 from tunesmith.study._known import NOTHING_KNOWN, Known, queued_proposal, read_known, valid
@@ -94,17 +95,37 @@ def hand_over_checkpoint(study: Study, record: TrialRecord, parent: int) -> Tria
 
 def proposer(study: Study) -> Proposer:
     """`propose` for ``study``'s next trial, with its queue, warm start and learned space (the parameters
-    trials asked for by name) read now, outside the lock."""
-    study._defined.refresh(study.attrs)
+    trials asked for by name) read now, outside the lock, as is this process's environment (recorded with the
+    study the first time it appears: `tunesmith.environment.record_environment`)."""
+    attrs = study.attrs
+    study._defined.refresh(attrs)
+    fingerprint = record_environment(study.storage, study._info.id, attrs)
     known = read_known(study)
-    return lambda number, history: propose(study, number, history, known)
+    return lambda number, history: propose(study, number, history, known, fingerprint=fingerprint)
 
 
-def propose(study: Study, number: int, history: Sequence[TrialRecord], known: Known = NOTHING_KNOWN) -> Proposal:
+def propose(
+    study: Study,
+    number: int,
+    history: Sequence[TrialRecord],
+    known: Known = NOTHING_KNOWN,
+    *,
+    fingerprint: str | None = None,
+) -> Proposal:
     """Trial ``number``'s parameters, seed and attributes; runs inside `Storage.create_trial`, under
     the study lock: a lost trial's retry first, then an enqueued configuration, then a scheduler's
     continuation (PBT) of a donor with steps left (`full_length`), else the sampler. Invalidated trials are
-    hidden from both; the sampler also learns from the warm start's points (`tunesmith.study._known`)."""
+    hidden from both; the sampler also learns from the warm start's points (`tunesmith.study._known`).
+
+    ``fingerprint`` (the environment this process runs, `tunesmith.environment`) goes into the attributes
+    under ``"environment"``, a retry's too: it runs under this process's code, not its failed trial's."""
+    proposal = _propose(study, number, history, known)
+    if fingerprint is None:
+        return proposal
+    return replace(proposal, attrs={**proposal.attrs, TRIAL_KEY: fingerprint})
+
+
+def _propose(study: Study, number: int, history: Sequence[TrialRecord], known: Known) -> Proposal:
     retry = requeued(history, study.retries)
     if retry is not None:
         return retry

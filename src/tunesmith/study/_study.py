@@ -14,10 +14,10 @@ import numpy as np
 
 from tunesmith import _report_rules as rules
 from tunesmith._validate import checked_arguments
-from tunesmith.attributes import CheckpointRootAttr, EnvironmentAttr, write_attr
+from tunesmith.attributes import CheckpointRootAttr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
-from tunesmith.environment import environment
+from tunesmith.environment import record_environment
 from tunesmith.errors import BudgetExhausted, ConfigError
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric, warn_if_minimised_score
@@ -199,7 +199,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         if created:
             for objective in self.objectives or (self.metric,):
                 warn_if_minimised_score(objective, self.objectives)
-            write_attr(self, EnvironmentAttr.from_json(environment()))
+            record_environment(self._storage, self._info.id, {})  # merged: a worker's own, recorded meanwhile, stays
             write_attr(self, CheckpointRootAttr(path=str(self._checkpoints.root)))
             _define_by_run.record_sampler_choice(self, self.space)
         elif checkpoint_dir is None:
