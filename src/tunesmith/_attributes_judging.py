@@ -27,7 +27,9 @@ __all__ = [
 @dataclass(frozen=True, kw_only=True)
 class SeedCandidateAttr(JsonObject):
     """One entry of ``seed_stability.candidates``: ``label`` and ``values`` (the report's minimal shape), and
-    from `validate_top` the rest (``original`` is null for the baseline, which also has ``baseline: true``)."""
+    from `validate_top` the rest (``original`` is null for the baseline, which also has ``baseline: true``).
+    The winner's entry also has ``confirm_values``, ``confirm_mean``, ``confirm_std`` and ``confirm_note`` when
+    it was re-run on fresh seeds after the pick (``seed_stability.confirm_seeds``); absent otherwise."""
 
     ALWAYS = frozenset({"original"})
     label: str
@@ -42,6 +44,10 @@ class SeedCandidateAttr(JsonObject):
     note: str | None = None
     slices: dict[str, float] | None = None
     baseline: bool = False
+    confirm_values: tuple[float, ...] | None = None
+    confirm_mean: float | None = None
+    confirm_std: float | None = None
+    confirm_note: str | None = None
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> SeedCandidateAttr:
@@ -51,14 +57,19 @@ class SeedCandidateAttr(JsonObject):
                    values=r.items("values", is_number, "numbers", required=True), mean=r.number("mean"),
                    std=r.number("std"), score=r.number("score"), eligible=r.flag("eligible"), note=r.text("note"),
                    slices=r.mapping("slices", is_number, "an object of numbers"),
-                   baseline=bool(r.flag("baseline")), **r.rest())  # fmt: skip
+                   baseline=bool(r.flag("baseline")),
+                   confirm_values=r.items("confirm_values", is_number, "numbers"),
+                   confirm_mean=r.number("confirm_mean"), confirm_std=r.number("confirm_std"),
+                   confirm_note=r.text("confirm_note"), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
 class SeedStabilityAttr(JsonObject):
     """``seed_stability``: the candidates re-run across seeds by `validate_top`, with its rule and winner
     (a trial number); ``runs`` holds every run as ``SeedRun.to_json()`` writes it. On a multi-objective study
-    the one candidate is the trial `Study.choose` recorded, and ``around`` its neighbours on the Pareto front."""
+    the one candidate is the trial `Study.choose` recorded, and ``around`` its neighbours on the Pareto front.
+    When the winner was picked from several candidates by a rule that reads their spread, it was re-run on
+    ``confirm_seeds`` after the pick, every such run in ``confirm_runs`` (absent when it was not)."""
 
     KEY: ClassVar[str] = "seed_stability"
     ALWAYS = frozenset({"winner", "winner_params"})
@@ -75,6 +86,8 @@ class SeedStabilityAttr(JsonObject):
     overturned: bool | None = None
     runs: tuple[dict[str, Any], ...] | None = None
     around: tuple[int, ...] | None = None
+    confirm_seeds: tuple[int, ...] | None = None
+    confirm_runs: tuple[dict[str, Any], ...] | None = None
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> SeedStabilityAttr:
@@ -86,7 +99,8 @@ class SeedStabilityAttr(JsonObject):
                    per_seed_winners=r.items("per_seed_winners", is_integer, "integers"),
                    changes_across_seeds=r.flag("changes_across_seeds"), overturned=r.flag("overturned"),
                    runs=r.items("runs", is_object, "objects"), around=r.items("around", is_integer, "integers"),
-                   **r.rest())  # fmt: skip
+                   confirm_seeds=r.items("confirm_seeds", is_integer, "integers"),
+                   confirm_runs=r.items("confirm_runs", is_object, "objects"), **r.rest())  # fmt: skip
 
     def candidate(self, trial: int) -> SeedCandidateAttr | None:
         """The candidate re-run from trial ``trial`` (``None`` when there is none)."""

@@ -41,7 +41,7 @@ from tunesmith.discipline._reruns import completed
 from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, shifted_of, slices_of
 from tunesmith.discipline.gap import gap_test, noise_of, scored_in_points
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
-from tunesmith.discipline.seeds import across_seeds
+from tunesmith.discipline.seeds import Rule, across_seeds, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Metric, is_per_example, summarise
@@ -169,24 +169,39 @@ def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidat
             + (f" ({'; '.join(notes)})" if notes else "")
             + f"; the holdout scored trial #{record.number} ({how}), which the re-runs did not confirm",
         )
-    if entry.mean is None or entry.std is None:
-        raise entry.missing("mean" if entry.mean is None else "std", f"{stability.KEY}.candidates")
-    mean, std = float(entry.mean), float(entry.std)
+    changes = across_seeds(stability.per_seed_winners or (), stability.winner)
+    overturned = "; it overturned the search's best" if stability.overturned else ""
+    if entry.confirm_values is not None:  # re-run on fresh seeds after the pick: judged on those runs alone
+        ran = len(stability.confirm_runs or entry.confirm_values)
+        if len(entry.confirm_values) < ran:  # a failed run on a fresh seed, as a failed one bars a candidate
+            return Check(name, False, (
+                f"re-run on {ran} fresh seeds after the pick, the winner failed: {entry.confirm_note}; a configuration "
+                f"that fails on a fresh seed is not stable across seeds; {changes}{overturned}"))  # fmt: skip
+        if entry.confirm_mean is None or entry.confirm_std is None:
+            raise entry.missing("confirm_mean" if entry.confirm_mean is None else "confirm_std",
+                                f"{stability.KEY}.candidates")  # fmt: skip
+        mean, std, values = float(entry.confirm_mean), float(entry.confirm_std), entry.confirm_values
+        seeds = (f"over {len(values)} fresh seeds run after the pick, not the {len(entry.values)} that picked it "
+                 f"(+- {float(entry.std or 0.0):.2g} on those, which the pick can flatter)")  # fmt: skip
+        caveat = f"; {entry.confirm_note}" if entry.confirm_note else ""
+    else:
+        if entry.mean is None or entry.std is None:
+            raise entry.missing("mean" if entry.mean is None else "std", f"{stability.KEY}.candidates")
+        mean, std, values = float(entry.mean), float(entry.std), entry.values
+        seeds, caveat = f"over {len(values)} seeds", _picked_on_these_runs(stability, record)
     # A bounded score (accuracy, an error rate) is measured against the larger of itself and its complement,
     # so that 0.95 accuracy and 0.05 error, the same model, have the same spread.
-    bounded = scored_in_points(study.metric, [float(v) for v in entry.values])
+    bounded = scored_in_points(study.metric, [float(v) for v in values])
     cv = std / max(abs(mean), 1.0 - mean if bounded else 0.0, 1e-12)
     # A spread measured on a few seeds is itself uncertain: fail only when even its one-sided 95% lower
     # bound (chi-square on n - 1 degrees of freedom) is beyond the limit.
-    lower = cv * _spread_lower_factor(len(entry.values))
+    lower = cv * _spread_lower_factor(len(values))
     passed = lower <= thresholds.seed_cv
-    changes = across_seeds(stability.per_seed_winners or (), stability.winner)
-    overturned = "; it overturned the search's best" if stability.overturned else ""
     if passed and cv > thresholds.seed_cv:
-        needed = next((n for n in range(len(entry.values) + 1, 101)
+        needed = next((n for n in range(len(values) + 1, 101)
                        if cv * _spread_lower_factor(n) > thresholds.seed_cv), None)  # fmt: skip
         decides = "more seeds would hardly decide" if needed is None else f"about {needed} seeds would decide"
-        verdict = (f"; above the limit, but {len(entry.values)} seeds cannot tell (95% lower bound {lower:.1%}): "
+        verdict = (f"; above the limit, but {len(values)} seeds cannot tell (95% lower bound {lower:.1%}): "
                    f"{decides} at this spread")  # fmt: skip
     elif not passed:
         verdict = f"; even its 95% lower bound {lower:.1%} is beyond the limit: results depend on the seed"
@@ -195,10 +210,22 @@ def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidat
     return Check(
         name,
         passed,
-        f"{study.metric.name} {mean:.4g} +- {std:.2g} over {len(entry.values)} seeds (spread {cv:.1%}, limit "
-        f"{thresholds.seed_cv:.0%}{verdict}); {changes}{overturned}",
+        f"{study.metric.name} {mean:.4g} +- {std:.2g} {seeds} (spread {cv:.1%}, limit "
+        f"{thresholds.seed_cv:.0%}{verdict}); {changes}{overturned}{caveat}",
         decided=not passed or cv <= thresholds.seed_cv,
     )
+
+
+def _picked_on_these_runs(stability: SeedStabilityAttr, record: TrialRecord) -> str:
+    """What the seed check says when it reads the winner's spread on the very runs a rule that reads the spread
+    picked it on (``""``: it did not): those runs flatter it (`seeds.spread_flattered`)."""
+    competing = sum(1 for c in stability.candidates or () if not c.baseline and c.eligible is not False)
+    if record.number != stability.winner or not spread_flattered(stability.rule, competing):
+        return ""
+    rule = stability.rule or Rule.LCB.value
+    return (f"; the spread was read on the runs that picked it from {competing} candidates by {rule}, which "
+            "favours runs that happen to agree: run ts.validate_top(study, objective) again without confirm=0 to "
+            "re-run the winner on fresh seeds after the pick")  # fmt: skip
 
 
 def _spread_lower_factor(seeds: int) -> float:
