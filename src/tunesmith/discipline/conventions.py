@@ -9,15 +9,16 @@ Metrics stay a flat dict of floats; the extra results are keys with a prefix:
 ``<metric>`` is the study's metric name, or, for a holdout result, the name the holdout value
 is under (see `holdout_key`). Helpers build the keys::
 
-    return {"val_loss": mean_loss, **ts.discipline.fold_metrics("val_loss", per_fold_losses),
-            **ts.discipline.slice_metrics("val_loss", {"night": 0.4, "day": 0.2})}
+    return {"val_loss": losses, **ts.discipline.fold_metrics("val_loss", per_fold_losses),
+            **ts.discipline.slice_metrics("val_loss", {"night": losses[night], "day": losses[~night]})}
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import SupportsFloat
 
-from tunesmith.objective import Metric
+from tunesmith.objective import Metric, is_per_example, summarise
 
 __all__ = [
     "FOLD",
@@ -43,12 +44,36 @@ def fold_metrics(metric: str, scores: Sequence[float]) -> dict[str, float]:
     return {f"{FOLD}{i}:{metric}": float(v) for i, v in enumerate(scores)}
 
 
-def slice_metrics(metric: str, slices: Mapping[str, float]) -> dict[str, float]:
-    """``{"slice:<name>:<metric>": value, ...}``: per-slice results to merge into a result."""
-    for name in slices:
+def slice_metrics(metric: str, slices: Mapping[str, float | Iterable[float]]) -> dict[str, float]:
+    """``{"slice:<name>:<metric>": value, ...}``: per-slice results to merge into a result.
+
+    Give each slice its per-example values (a list or an array, one value per example of the slice): the
+    result then carries the slice's mean with its count and standard error (``count:`` and ``stderr:`` keys, as
+    a per-example metric does), which the worst-slice check needs to tell a collapse from sampling noise. A
+    slice given as one number (its mean) carries no noise, and the check says it cannot decide.
+
+    Example:
+        ``slice_metrics("val_acc", {"night": correct[night], "day": correct[~night]})``
+
+    Raises:
+        ValueError: a slice name with ``':'``, or a value that is neither a number nor a non-empty sequence
+            of numbers.
+    """
+    out: dict[str, float] = {}
+    for name, value in slices.items():
         if ":" in name:
             raise ValueError(f"slice names must not contain ':', got {name!r}: use '_' or '-' instead")
-    return {f"{SLICE}{name}:{metric}": float(v) for name, v in slices.items()}
+        key = f"{SLICE}{name}:{metric}"
+        if is_per_example(value):
+            out.update(summarise(key, value))
+            continue
+        if not isinstance(value, SupportsFloat):  # text, or a mapping, where a number was meant
+            raise ValueError(
+                f"slice {name!r} must be a number or a sequence of per-example numbers, got {value!r} "
+                f"({type(value).__name__}): pass one value per example of the slice, e.g. a list or an array"
+            )
+        out[key] = float(value)
+    return out
 
 
 def folds_of(metrics: Mapping[str, float], metric: str) -> list[float]:

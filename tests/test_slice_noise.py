@@ -1,0 +1,127 @@
+"""The worst-slice check's noise: per-example slice values through `slice_metrics`, and what it says without them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tunesmith as ts
+from tunesmith.discipline import slice_metrics
+from tunesmith.objective import summarise
+
+SPACE = ts.Space({"config": ts.Choice(["only"])})
+
+
+def correct(right: int, n: int) -> np.ndarray:
+    """Per-example results: ``right`` of ``n`` examples right."""
+    return (np.arange(n) < right).astype(float)
+
+
+def searched(objective: Any) -> ts.Study:
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=1),
+                     storage="memory", seed=3)  # fmt: skip
+    study.optimize(objective)
+    return study
+
+
+def returning(result: dict[str, Any]) -> Callable[[dict[str, Any], int], dict[str, Any]]:
+    """A holdout evaluation that returns ``result`` (per-example values and all)."""
+    return lambda params, seed: result
+
+
+def flipped(values: np.ndarray, seed: int, share: float = 0.02) -> np.ndarray:
+    """``values`` with a ``share`` of them flipped by the seed: a re-trained model on the same examples."""
+    flips = np.random.default_rng(seed).random(len(values)) < share
+    return np.where(flips, 1.0 - values, values)
+
+
+def test_slice_metrics_keeps_per_example_values_as_mean_count_and_standard_error() -> None:
+    night = np.array([1.0, 0.0, 1.0, 1.0])
+    result = slice_metrics("acc", {"night": night, "day": [1.0, 1.0, 0.0]})
+    assert result == {**summarise("slice:night:acc", night), **summarise("slice:day:acc", [1.0, 1.0, 0.0])}
+    assert result["slice:night:acc"] == 0.75 and result["count:slice:night:acc"] == 4
+
+
+def test_slice_metrics_refuses_text_with_the_rule_the_value_and_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"slice 'night' must be a number .* got '0\.5' \(str\): pass one value per"):
+        slice_metrics("acc", {"night": "0.5"})  # type: ignore[dict-item]
+
+
+def test_a_collapse_given_per_example_through_slice_metrics_on_the_holdout_fails_the_verdict() -> None:
+    study = searched(lambda trial: {"acc": correct(180, 200)})
+    verdict = ts.finalize(study, returning({"holdout_acc": correct(270, 400), **slice_metrics(
+        "holdout_acc", {"day": correct(180, 200), "night": correct(90, 200)})}))  # fmt: skip
+    worst = verdict.check("worst slice")
+    assert not worst.passed and worst.decided and "slice 'night' holdout_acc 0.45" in worst.detail
+
+
+def test_holdout_slices_given_as_means_beyond_the_limit_are_undecided_and_the_detail_names_them_and_the_fix() -> None:
+    study = searched(lambda trial: {"acc": correct(180, 200)})
+    verdict = ts.finalize(study, returning({"holdout_acc": correct(270, 400), **slice_metrics(
+        "holdout_acc", {"day": 0.9, "night": 0.45})}))  # fmt: skip
+    worst = verdict.check("worst slice")
+    assert worst.passed and worst.checked and not worst.decided and "beyond the limit, but" in worst.detail
+    assert "slice(s) 'day', 'night' as a mean only" in worst.detail
+    assert "ts.discipline.slice_metrics('holdout_acc', {'night': <one value per example" in worst.detail
+
+
+def test_re_run_slices_given_as_means_are_undecided_since_the_seeds_spread_leaves_out_the_examples_noise() -> None:
+    base = {"big": correct(270, 300), "small": correct(8, 12)}  # 11.7 points below the average, on every seed
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        per = {name: flipped(values, trial.seed) for name, values in base.items()}
+        means = {name: float(values.mean()) for name, values in per.items()}
+        return {"acc": np.concatenate(list(per.values())), **slice_metrics("acc", means)}
+
+    study = searched(objective)
+    ts.validate_top(study, objective, k=1, seeds=5)
+    worst = ts.finalize(study, returning({"holdout_acc": correct(90, 100)})).check("worst slice")
+    assert worst.passed and not worst.decided
+    assert "across 5 seeds is the seeds' noise, and without per-example values the sampling noise" in worst.detail
+
+
+def test_a_small_slice_below_the_average_by_its_own_examples_noise_is_not_a_collapse_across_seeds() -> None:
+    base = {"big": correct(270, 300), "small": correct(8, 12)}  # 11.7 points below the average: 4 of 12 wrong
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        per = {name: flipped(values, trial.seed) for name, values in base.items()}
+        return {"acc": np.concatenate(list(per.values())), **slice_metrics("acc", per)}
+
+    study = searched(objective)
+    ts.validate_top(study, objective, k=1, seeds=5)
+    worst = ts.finalize(study, returning({"holdout_acc": correct(90, 100)})).check("worst slice")
+    assert worst.checked and worst.passed and not worst.decided and "beyond the limit but within noise" in worst.detail
+
+
+def test_a_collapse_across_seeds_with_per_example_slices_fails_the_verdict() -> None:
+    base = {"old": correct(180, 200), "new": correct(90, 200)}
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        per = {name: flipped(values, trial.seed) for name, values in base.items()}
+        return {"acc": np.concatenate(list(per.values())), **slice_metrics("acc", per)}
+
+    study = searched(objective)
+    ts.validate_top(study, objective, k=1, seeds=3)
+    worst = ts.finalize(study, returning({"holdout_acc": correct(90, 100)})).check("worst slice")
+    assert not worst.passed and "slice 'new'" in worst.detail and "validation, across seeds" in worst.detail
+
+
+def test_shifted_data_without_its_noise_says_which_side_lacks_per_example_values() -> None:
+    study = searched(lambda trial: {"acc": correct(180, 200)})
+    verdict = ts.finalize(study, returning({"holdout_acc": correct(360, 400), "shifted:holdout_acc": 0.5}))
+    shifted = verdict.check("shifted data")
+    assert shifted.passed and not shifted.decided
+    assert "the shifted set gave one number without per-example values" in shifted.detail
+    assert "the holdout" not in shifted.detail.split("beyond the limit, but ")[1]
+
+
+def test_a_drop_within_the_limit_passes_even_when_its_noise_is_unknown() -> None:
+    study = searched(lambda trial: {"acc": correct(180, 200)})
+    verdict = ts.finalize(study, returning({"holdout_acc": correct(360, 400), **slice_metrics(
+        "holdout_acc", {"day": 0.91, "night": 0.89})}))  # fmt: skip
+    worst = verdict.check("worst slice")
+    assert worst.passed and worst.checked and worst.decided
+    assert "within the limit (its noise is unknown)" in worst.detail
