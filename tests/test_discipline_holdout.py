@@ -55,22 +55,44 @@ def per_example_holdout(params: dict[str, Any], seed: int) -> dict[str, Any]:
     return {"holdout_acc": np.random.default_rng(seed).random(2000) < true_accuracy(params)}
 
 
-def test_many_trials_on_one_validation_split_show_a_flagged_gap() -> None:
+def leaked_holdout(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The holdout of a validation split easier than the world by 8 points (a leak)."""
+    return {"holdout_acc": np.random.default_rng(seed).random(2000) < true_accuracy(params) - 0.08}
+
+
+def test_the_gap_that_choosing_among_many_trials_explains_is_expected_not_overfitting() -> None:
+    # 150 configurations within 2 points of each other on one split of 300 examples: the best validation score
+    # is the luckiest draw, several points above its truth. The holdout takes that back, as the optimism
+    # estimate says it will; failing it as overfitting failed a third of the studies with nothing to find.
     study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=150),
                      storage="memory", seed=3)  # fmt: skip
     study.optimize(per_example_objective)
     assert study.best is not None and study.best.metrics["count:acc"] == 300 and "stderr:acc" in study.best.metrics
     verdict = ts.finalize(study, per_example_holdout)
     gap = verdict.check("holdout gap")
-    assert not gap.passed and not verdict.ready and "overfitted the validation split" in gap.detail
+    assert gap.passed and gap.decided, gap.detail
+    assert "is expected from choosing among 150 configurations" in gap.detail
     assert "points" in gap.detail and "300 examples" in gap.detail and "2000 examples" in gap.detail
     stored = study.attrs["holdout"]
-    assert stored["flagged"] and stored["gap"] > 0.02 and stored["threshold"] == 0.02
+    assert not stored["flagged"] and stored["gap"] > 0.02 and stored["threshold"] == 0.02
+    assert 0.02 < stored["gap_expected"] <= stored["gap"] + 0.02
     assert stored["gap_units"] == "points" and 0 < stored["gap_stderr"] < 0.03
     optimism = study.attrs["optimism"]
     assert optimism["compared"] == 150 and optimism["method"] == "per-example noise"
     true_optimism = stored["rows"][0]["validation"] - true_accuracy(stored["params"])
     assert 0.5 * true_optimism <= optimism["estimate"] <= 1.5 * true_optimism
+
+
+def test_a_holdout_worse_than_choosing_among_the_trials_explains_is_overfitting() -> None:
+    # The same search, but the validation split is easier than the world by 8 points (a leak): beyond what the
+    # choice explains, the holdout falls short, and the verdict says the search overfitted the validation split.
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=150),
+                     storage="memory", seed=3)  # fmt: skip
+    study.optimize(per_example_objective)
+    verdict = ts.finalize(study, leaked_holdout)
+    gap = verdict.check("holdout gap")
+    assert not gap.passed and not verdict.ready and "overfitted the validation split" in gap.detail
+    assert "is expected from choosing among 150 configurations" in gap.detail
 
 
 def test_a_gap_without_noise_information_is_not_checked_and_says_what_to_return() -> None:
@@ -137,7 +159,7 @@ def test_the_report_reads_the_recorded_attributes() -> None:
     study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=150),
                      storage="memory", seed=3)  # fmt: skip
     study.optimize(per_example_objective)
-    ts.finalize(study, per_example_holdout)
+    ts.finalize(study, leaked_holdout)
     attrs = study.attrs
     assert plots.holdout_rows(attrs["holdout"])[0][0] == "acc"
     assert set(attrs["verdict"]) >= {"status", "summary", "reasons"}
@@ -168,7 +190,7 @@ def test_cli_finalize_opens_the_holdout_once(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "holdouts.py").write_text(
         "import numpy as np\n\n"
         "def evaluate(params, seed):\n"
-        "    return {'holdout_acc': np.random.default_rng(seed).random(2000) < 0.80 + 0.02 * params['x']}\n"
+        "    return {'holdout_acc': np.random.default_rng(seed).random(2000) < 0.72 + 0.02 * params['x']}\n"
     )
     monkeypatch.chdir(tmp_path)
     storage = f"sqlite:///{tmp_path / 'cli.db'}"

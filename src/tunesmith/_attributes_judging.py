@@ -125,7 +125,9 @@ class HoldoutRowAttr(JsonObject):
 @dataclass(frozen=True, kw_only=True)
 class HoldoutAttr(JsonObject):
     """``holdout``: ``rows`` (the primary metric first) and what `finalize` adds, or the flat pairs
-    ``val_<metric>`` / ``holdout_<metric>`` (kept in ``extra``) that ``tunesmith demo`` once wrote."""
+    ``val_<metric>`` / ``holdout_<metric>`` (kept in ``extra``) that ``tunesmith demo`` once wrote.
+    ``gap_expected`` is the part of ``gap`` that choosing among the configurations explains (the optimism
+    estimate), absent before finalize took it back."""
 
     KEY: ClassVar[str] = "holdout"
     rows: tuple[HoldoutRowAttr, ...] | None = None
@@ -135,6 +137,7 @@ class HoldoutAttr(JsonObject):
     gap: float | None = None
     gap_units: str | None = None
     gap_stderr: float | None = None
+    gap_expected: float | None = None
     threshold: float | None = None
     flagged: bool | None = None
     opened: int | None = None
@@ -148,7 +151,8 @@ class HoldoutAttr(JsonObject):
         numbers = "an object of numbers"
         return cls(rows=r.nested("rows", HoldoutRowAttr), trial=r.integer("trial"), params=r.mapping("params"),
                    chosen_by=r.text("chosen_by"), gap=r.number("gap"), gap_units=r.text("gap_units"),
-                   gap_stderr=r.number("gap_stderr"), threshold=r.number("threshold"),
+                   gap_stderr=r.number("gap_stderr"), gap_expected=r.number("gap_expected"),
+                   threshold=r.number("threshold"),
                    flagged=r.flag("flagged"), opened=r.integer("opened"), forced=r.integer("forced"),
                    scores=r.mapping("scores", is_number, numbers), slices=r.mapping("slices", is_number, numbers),
                    **r.rest())  # fmt: skip

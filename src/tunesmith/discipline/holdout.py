@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import real
 from tunesmith.attributes import (
@@ -39,7 +41,7 @@ from tunesmith.discipline._guard_checks import guardrail_check, proxy_check
 from tunesmith.discipline._margin import baseline_check
 from tunesmith.discipline._reruns import completed
 from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, shifted_of, slices_of
-from tunesmith.discipline.gap import gap_test, noise_of, scored_in_points
+from tunesmith.discipline.gap import Noise, gap_test, noise_of, scored_in_points
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.seeds import Rule, across_seeds, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
@@ -287,13 +289,14 @@ def finalize(
         bar.update(advance=shifted is not None)
     _refuse_non_finite(scores, key, shifted_scores, study.metric)
     holdout = scores[key]
+    optimism = _optimism(study, entry)
     gap = gap_test(
         study.metric, validation, holdout,
-        validation_noise=noise_of(record.metrics, study.metric.name), holdout_noise=noise_of(scores, key),
+        validation_noise=_validation_noise(record, study.metric, entry), holdout_noise=noise_of(scores, key),
         threshold=limits.gap, points=scored_in_points(study.metric, _scores_seen(study, holdout)),
+        selection=_selection(study, validation, optimism), compared=optimism.compared if optimism else 1,
     )  # fmt: skip
     beside = "" if rerun is None else f"; re-run mean {rerun:.4g}"
-    optimism = _optimism(study, entry)
     checks = [baseline_check(study, record, entry, optimism)]
     checks.append(
         Check(
@@ -354,6 +357,7 @@ def finalize(
             gap=gap.gap,
             gap_units=gap.units,
             gap_stderr=gap.stderr,
+            gap_expected=gap.expected,
             threshold=limits.gap,
             flagged=gap.flagged,
             opened=len(log.openings),
@@ -411,6 +415,26 @@ def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], 
                 rows.append(HoldoutRowAttr(label=searched, validation=validation, holdout=value))
                 break
     return rows
+
+
+def _validation_noise(record: TrialRecord, metric: Metric, entry: SeedCandidateAttr | None) -> Noise | None:
+    """The noise of the validation score that chose ``record``: its per-example or per-fold standard error, else,
+    when it was re-run across seeds, the spread of one run (the search scored it once, on one seed)."""
+    noise = noise_of(record.metrics, metric.name)
+    if noise is None and entry is not None and entry.std and len(entry.values) >= 2:
+        noise = Noise(float(entry.std), f"one run of {len(entry.values)} seeds' spread")
+    return noise
+
+
+def _selection(study: Study, validation: float, optimism: Optimism | None) -> float:
+    """How much choosing among the study's configurations flatters ``validation``, the chosen one's score: the
+    optimism estimate when its noise was measured, but never more than the chosen score's lead over the median
+    score (a configuration chosen below the best was flattered less than the best)."""
+    if optimism is None or not optimism.measured or optimism.estimate <= 0:
+        return 0.0
+    values = [v for r in _valid(study) if (v := r.value(study.metric.name)) is not None and math.isfinite(v)]
+    lead = study.metric.sign() * (float(np.median(values)) - validation) if values else 0.0
+    return max(0.0, min(optimism.estimate, lead))
 
 
 def _optimism(study: Study, entry: SeedCandidateAttr | None) -> Optimism | None:
