@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
-from tunesmith.discipline._reruns import BASELINE_NUMBER, completed
+from tunesmith.discipline._reruns import BASELINE_NUMBER, SeedRun, completed
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data, noise_of
 from tunesmith.discipline.optimism import Optimism
 from tunesmith.discipline.verdict import Check
@@ -46,6 +46,8 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     if baseline is None:
         return Check(name, True, "no baseline evaluated: declare ts.Study(..., baseline={...defaults})", checked=False)
     if not baseline.values:
+        if baseline.runs:  # it ran, and every run failed
+            return _all_failed(baseline)
         return Check(name, True, "the declared baseline was never run: ts.evaluate_baseline(study, objective) runs it "
                      "(ts.validate_top runs it first)", checked=False)  # fmt: skip
     if baseline.mean is None:
@@ -166,6 +168,19 @@ def _paired_check(study: Study, paired: _Paired, winner: Noise | None, what: str
     else:
         outcome = " - the winner does not beat the baseline"
     return Check("baseline margin", passed, f"{head}: {test}{outcome}", decided=passed or mean <= 0)
+
+
+def _all_failed(baseline: BaselineAttr) -> Check:
+    """The margin when the baseline ran and no run gave a score: failed, for the winner was compared with nothing
+    (it fails as undecided: the burden of proof lies on the winner, and the evidence is missing, not against it)."""
+    runs = [SeedRun.from_json(run) for run in baseline.runs]
+    reason = next((run.reason for run in runs if run.reason), None) or "no reason recorded"
+    params = dict(baseline.params or {})
+    return Check("baseline margin", False, (
+        f"every baseline run failed ({len(runs)} of {len(runs)} seeds; the first: {reason.splitlines()[0]}), so "
+        f"the winner was compared with nothing: fix the objective for the baseline {params!r} and run "
+        "ts.evaluate_baseline(study, objective) again (ts.validate_top runs it first), or evaluate another with "
+        "ts.evaluate_baseline(study, objective, params={...}), which replaces it"), decided=False)  # fmt: skip
 
 
 def _baseline_failures(baseline: BaselineAttr) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,10 +12,19 @@ import numpy as np
 
 from tunesmith._progress import Progress, check_progress
 from tunesmith.attributes import BaselineAttr, read_attr, write_attr
-from tunesmith.discipline._reruns import BASELINE_NUMBER, Objective, SeedRun, run_once, seed_list, typical_duration
+from tunesmith.discipline._reruns import (
+    BASELINE_NUMBER,
+    Objective,
+    SeedRun,
+    completed,
+    run_once,
+    seed_list,
+    typical_duration,
+)
 from tunesmith.discipline.verdict import warn_if_judged
-from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
+from tunesmith.study import ObjectiveError
 from tunesmith.trial import TrialState
 
 if TYPE_CHECKING:
@@ -50,11 +60,11 @@ class Baseline:
         return self.attribute(metric).to_json()
 
     def attribute(self, metric: Metric, seed_count: int | None = None) -> BaselineAttr:
-        """The study attribute ``baseline``."""
+        """The study attribute ``baseline`` (``mean`` null when no run completed)."""
         values = [r.metrics[metric.name] for r in self.runs if r.state != TrialState.FAILED.value]
         return BaselineAttr(params=self.params, seeds=tuple(r.seed for r in self.runs), values=tuple(values),
-                            mean=self.mean, std=self.std, runs=tuple(r.to_json() for r in self.runs),
-                            seed_count=seed_count)  # fmt: skip
+                            mean=self.mean if values else None, std=self.std,
+                            runs=tuple(r.to_json() for r in self.runs), seed_count=seed_count)  # fmt: skip
 
 
 def evaluate_baseline(
@@ -77,7 +87,7 @@ def evaluate_baseline(
 
     Raises:
         ConfigError: when no configuration is given or declared.
-        TunesmithError: when every baseline run failed.
+        ObjectiveError: when every baseline run failed (a `TunesmithError`); the failed runs are recorded first.
     """
     check_progress(progress)
     if params is None:
@@ -108,8 +118,16 @@ def evaluate_baseline(
     fix = (f"fix the objective for the baseline {dict(params)!r}, or evaluate another with "
            "ts.evaluate_baseline(study, objective, params={...}), which replaces it")  # fmt: skip
     if not values:
-        raise TunesmithError(
-            f"every baseline run failed ({len(runs)} of {len(runs)} seeds; the first: {failed[0].reason}): {fix}"
+        # Recorded before raising: the verdict's baseline margin then fails on these runs, rather than reading
+        # as a baseline never run, and `run_pending_baseline` runs it again once the objective is fixed.
+        write_attr(study, Baseline(dict(params), runs, math.nan, None).attribute(study.metric, seed_count=seeds))
+        warn_if_judged(study.attrs, "evaluate_baseline")
+        first = failed[0].reason or ""
+        raise ObjectiveError(
+            f"every baseline run failed ({len(runs)} of {len(runs)} seeds; the first: "
+            f"{first.splitlines()[0] if first else 'no reason'}): {fix}. The failed runs are recorded in the study "
+            f"attribute baseline, so the verdict's baseline margin fails until then.\nThe first failure:\n{first}",
+            first,
         )
     if failed:
         warnings.warn(
@@ -130,9 +148,10 @@ def evaluate_baseline(
 def run_pending_baseline(
     study: Study, objective: Objective, *, seeds: int | None = None, progress: bool | None = None
 ) -> Baseline | None:
-    """Evaluate a declared baseline that has not run yet (`validate_top` and the config-driven
-    sequence call it; the study itself never runs it), on ``seeds`` seeds (default: the declared count)."""
+    """Evaluate a declared baseline that has not run yet, or whose every run failed (`validate_top` and the
+    config-driven sequence call it; the study itself never runs it), on ``seeds`` seeds (default: the declared
+    count)."""
     declared = read_attr(study.attrs, BaselineAttr)
-    if declared is not None and declared.params is not None and not declared.runs:
+    if declared is not None and declared.params is not None and not completed(declared.runs, BASELINE_NUMBER):
         return evaluate_baseline(study, objective, seeds=seeds, progress=progress)
     return None

@@ -201,17 +201,39 @@ def _guardrail_across_seeds(guardrail: Guardrail, runs: Sequence[SeedRun]) -> Gu
 _BROKEN_AFTER = 3
 
 
-def _stop_if_broken(runs: Sequence[SeedRun]) -> None:
-    """Raise when the first `_BROKEN_AFTER` re-runs all failed: configurations that worked in the search fail
-    every time, so the objective given to `validate_top` is broken (another signature, a missing metric), and
-    going on would only record a verdict of "no eligible candidate" on a bug."""
+def _stop_if_broken(
+    study: Study, candidates: Sequence[Candidate], baseline: Candidate | None, *, rule: Rule, confidence: float,
+    seeds: Sequence[int],
+) -> None:  # fmt: skip
+    """Record the runs so far and raise when the first `_BROKEN_AFTER` re-runs all failed: configurations that
+    worked in the search fail every time, so the objective given to `validate_top` is broken (another signature, a
+    missing metric), and going on would only spend more runs on a bug.
+
+    ``candidates`` are those re-run so far, the last one perhaps on fewer seeds than the others. They are recorded
+    in the attribute ``seed_stability`` with no winner, every failed run with its error, so that the verdict's
+    seed-stability check fails on them rather than reading as never run.
+    """
+    runs = [run for candidate in candidates for run in candidate.runs]
     if len(runs) < _BROKEN_AFTER or any(run.state != TrialState.FAILED.value for run in runs):
         return
     first = runs[0].reason or ""
+    line = first.splitlines()[0] if first else "no reason"
+    stopped = (f"validate_top stopped after {len(runs)} failed re-runs: its objective is broken; fix it and run "
+               "ts.validate_top(study, objective) again")  # fmt: skip
+    last = candidates[-1]
+    recorded = [*candidates[:-1], replace(last, note=f"{last.note}; {stopped}" if last.note else stopped)]
+    report = SeedReport(
+        metric=study.metric, rule=rule, confidence=confidence,
+        seeds=tuple(seeds[: max(len(c.runs) for c in candidates)]),  # the seeds the first candidate ran on
+        candidates=tuple(recorded), winner=None, per_seed_winners=(), baseline=baseline,
+    )  # fmt: skip
+    write_attr(study, report.attribute())
+    warn_if_judged(study.attrs, "validate_top")
     raise ObjectiveError(
         f"the first {len(runs)} re-runs of validate_top all failed, though their configurations worked in the "
-        f"search: the objective given to it is broken ({first.splitlines()[0] if first else 'no reason'}); fix it "
-        f"and run validate_top again (nothing was recorded).\nThe first failure:\n{first}",
+        f"search: the objective given to it is broken ({line}); fix it and run validate_top again. The failed runs "
+        f"are recorded in the study attribute seed_stability, so the verdict's seed-stability check fails until "
+        f"then.\nThe first failure:\n{first}",
         first,
     )
 
@@ -486,6 +508,9 @@ def validate_top(
     Raises:
         TunesmithError: when the study has no COMPLETE trial.
         ConfigError: a multi-objective study without a recorded choice (`Study.choose`).
+        ObjectiveError: when the first three re-runs all failed, or every run of the declared baseline did: the
+            objective is broken. The runs made are recorded first (``seed_stability``, ``baseline``), so that the
+            verdict fails on them.
     """
     check_progress(progress)
     chosen_rule = _check_rule(rule, confidence)
@@ -498,6 +523,7 @@ def validate_top(
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
     # A declared baseline runs first, on the very seeds the candidates get (the seed list's first ``seeds``).
     run_pending_baseline(study, objective, seeds=len(seed_values), progress=progress)
+    baseline = _baseline_candidate(study, chosen_rule, confidence)
     candidates: list[Candidate] = []
     label = f"re-running the top {len(top)} of {study.name} across {len(seed_values)} seeds"
     expected = typical_duration(top)  # the same configurations took this long in the search
@@ -512,13 +538,13 @@ def validate_top(
                     guardrails=study.guardrails, checkpoint_dir=folder,
                 ))  # fmt: skip
                 bar.update(advance=1)
-                _stop_if_broken([*(run for c in candidates for run in c.runs), *runs])
-            candidates.append(
-                _summarise(
+                current = _summarise(
                     record.number, record.params, record.value(study.metric.name), runs, study.metric,
                     study.guardrails, chosen_rule, confidence,
-                )
-            )  # fmt: skip
+                )  # fmt: skip
+                _stop_if_broken(study, [*candidates, current], baseline, rule=chosen_rule, confidence=confidence,
+                                seeds=seed_values)  # fmt: skip
+            candidates.append(current)
     eligible = [c for c in candidates if c.eligible]
     # Every candidate ran on the same seeds: one beaten on every seed by another has nothing to offer the rule,
     # however steady it is (on two seeds, a spread of 0 by chance would otherwise win the lower bound).
@@ -559,7 +585,7 @@ def validate_top(
         candidates=tuple(candidates),
         winner=winner,
         per_seed_winners=tuple(per_seed),
-        baseline=_baseline_candidate(study, chosen_rule, confidence),
+        baseline=baseline,
         around=tuple(describe(r, study) for r in front_around(study, top[0])) if several else (),
         around_trials=tuple(r.number for r in front_around(study, top[0])) if several else (),
         confirm_seeds=confirm_seeds,
