@@ -5,8 +5,9 @@ database is created by the storage (never by a connection, so a deleted file is 
 and opened read-only when it or its directory cannot be written. PostgreSQL: psycopg 3 with a connect
 timeout, TCP keepalives and a ``lock_timeout`` equal to the busy timeout, so a row lock held by a stalled
 session fails like a SQLite lock instead of waiting forever; a server that goes away after the engine
-connected (a restart) is reconnected to for a while before the failure is let through. Every driver
-exception goes through the engine's ``handle_error`` event to `tunesmith.storage._failures`.
+connected (a restart) is reconnected to for a while before the failure is let through, and a transaction
+the lost connection cut off runs again as a whole (`Connections.run`). Every driver exception goes through
+the engine's ``handle_error`` event to `tunesmith.storage._failures`.
 """
 
 from __future__ import annotations
@@ -15,18 +16,22 @@ import errno
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from tunesmith.errors import StorageError
+from tunesmith.errors import StorageError, StorageUnavailable
 from tunesmith.storage._failures import (
+    ConnectionLost,
     ServerGone,
     bad_sqlite_url,
+    commit_unknown,
     explain,
+    gave_up,
     missing_database,
     missing_driver,
     no_schema,
@@ -35,7 +40,9 @@ from tunesmith.storage._failures import (
 )
 from tunesmith.storage._sqlite_file import DatabaseFile, access_mode, connection_uri, from_file_uri, requested_mode
 
-__all__ = ["Connections", "make_engine"]
+__all__ = ["Connections", "Landing", "make_engine"]
+
+Result = TypeVar("Result")
 
 # Seconds to wait for a PostgreSQL server to answer (libpq waits forever by default); the URL's
 # ``?connect_timeout=`` wins.
@@ -246,6 +253,24 @@ def _explain_failures(engine: Engine, shown: str, database_file: DatabaseFile | 
             raise error
 
 
+@dataclass(frozen=True)
+class Landing(Generic[Result]):
+    """How to tell whether a write whose COMMIT a lost connection cut off landed (`Connections.run`).
+
+    Args:
+        check: reads, in the transaction that would run the write again, whether the write that returned
+            ``result`` is stored: ``True`` (it landed: ``result`` stands), ``False`` (it did not: run it again), or
+            a text saying why storage cannot tell and what it holds.
+        what: the write, for messages ("trial #7's outcome (COMPLETE, loss=0.25)"); ``None`` when the transaction
+            that returned ``result`` wrote nothing, so that ``result`` stands whether its COMMIT landed or not.
+        holds: what storage may hold when the check cannot be made.
+    """
+
+    check: Callable[[Connection, Result], bool | str]
+    what: Callable[[Result], str | None]
+    holds: Callable[[Result], str]
+
+
 class Connections:
     """The engine's connections in use, so that closing waits for them instead of pulling them away.
 
@@ -257,9 +282,10 @@ class Connections:
 
     A PostgreSQL server that went away after the engine connected (`ServerGone`: stopped, restarting) is
     reconnected to, with pauses doubling from 0.2 s to 2 s, for ``reconnect_for`` seconds: a restart of a
-    few seconds goes unnoticed. Only taking a connection is retried, never a statement: a connection that
-    fails at checkout (the pool's pre-ping found it dead and could not replace it) has sent nothing, so
-    retrying cannot apply a write twice.
+    few seconds goes unnoticed. A transaction run through `run` whose connection broke in flight
+    (`ConnectionLost`) runs again as a whole on a new connection for ``reconnect_for`` seconds from the first
+    loss; one whose COMMIT the loss cut off first reads whether that COMMIT landed (its `Landing`), so no write
+    applies twice.
 
     Args:
         engine: the storage's engine.
@@ -279,8 +305,12 @@ class Connections:
         self.closed = False
 
     @contextmanager
-    def open(self) -> Iterator[Connection]:
+    def open(self, until: float | None = None) -> Iterator[Connection]:
         """A connection of the engine, returned to it at the end of the block.
+
+        Args:
+            until: the `time.monotonic` reading up to which to reconnect to a server that went away
+                (``None``: ``reconnect_for`` seconds from now).
 
         Raises:
             StorageError: the storage is closed.
@@ -291,7 +321,7 @@ class Connections:
                 raise StorageError(f"the storage {self._shown} is closed: open it again to use it")
             self._in_use[me] = self._in_use.get(me, 0) + 1
         try:
-            with self._connect() as conn:
+            with self._connect(until) as conn:
                 yield conn
         finally:
             with self._changed:
@@ -303,9 +333,9 @@ class Connections:
             if last:
                 self._dispose()  # close() may have stopped waiting for this one: its connection is back now
 
-    def _connect(self) -> Connection:
+    def _connect(self, until: float | None) -> Connection:
         """A connection of the engine, reconnecting while a server that went away may come back."""
-        deadline = time.monotonic() + self._reconnect_for
+        deadline = time.monotonic() + self._reconnect_for if until is None else until
         pause = _FIRST_PAUSE
         while True:
             try:
@@ -316,6 +346,71 @@ class Connections:
                     raise
             time.sleep(min(pause, left))
             pause = min(pause * 2, _LONGEST_PAUSE)
+
+    def run(
+        self, work: Callable[[Connection], Result], *, writer: bool = False, landing: Landing[Result] | None = None
+    ) -> Result:
+        """``work(conn)`` in one transaction, committed when ``writer`` (a read ends with the connection); what it
+        returns.
+
+        A transaction cut off by a lost connection (`ConnectionLost`) before its COMMIT rolled back on the
+        server, so it runs again as a whole on a new connection, at once and then after pauses doubling from
+        0.2 s, until ``reconnect_for`` seconds after the first loss. A COMMIT the loss cut off may have landed: a
+        write with a ``landing`` first has its `Landing.check` read whether it did, in the transaction that would
+        run it again; a write without one must be harmless to run twice (a heartbeat, a value set again).
+
+        Raises:
+            ConnectionLost: the transaction was cut off before its COMMIT every time until the time ran out; nothing
+                of it is stored.
+            ServerGone: the server did not come back; nothing of the transaction is stored.
+            CommitUnknown: a COMMIT was cut off and whether it landed cannot be read (the server did not come
+                back in time, or the check cannot tell); the message names the write and what storage may hold.
+        """
+        deadline: float | None = None  # reconnect_for after the first loss
+        pause = 0.0
+        cut_off: tuple[Result, StorageUnavailable] | None = None  # a write whose COMMIT was cut off, and the loss
+        while True:
+            ran: list[Result] = []  # once the work ran, a loss cuts off its COMMIT
+            try:
+                with self.open(deadline) as conn:
+                    if not writer:
+                        return work(conn)
+                    conn = conn.execution_options(writer=True)
+                    with conn.begin():
+                        if cut_off is not None and landing is not None and self._landed(landing, conn, *cut_off):
+                            return cut_off[0]
+                        cut_off = None
+                        ran.append(work(conn))
+                    return ran[0]
+            except (ConnectionLost, ServerGone) as exc:
+                if deadline is None:
+                    if isinstance(exc, ServerGone):
+                        raise  # the first connection could not be taken: _connect has waited already
+                    deadline = time.monotonic() + self._reconnect_for
+                if ran and landing is not None:
+                    if landing.what(ran[0]) is None:
+                        return ran[0]  # it wrote nothing: what it read stands
+                    cut_off = (ran[0], exc)
+                if time.monotonic() >= deadline or self.closed:
+                    if cut_off is not None and landing is not None:
+                        what, holds = str(landing.what(cut_off[0])), landing.holds(cut_off[0])
+                        raise commit_unknown(self._shown, exc, what, holds, self._reconnect_for) from exc
+                    if isinstance(exc, ConnectionLost) and not ran:
+                        raise gave_up(self._shown, exc, self._reconnect_for) from exc
+                    raise
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(max(pause * 2, _FIRST_PAUSE), _LONGEST_PAUSE)
+
+    def _landed(self, landing: Landing[Result], conn: Connection, result: Result, lost: StorageUnavailable) -> bool:
+        """Whether the write that returned ``result`` landed before ``lost`` cut off its COMMIT (`Landing.check`).
+
+        Raises:
+            CommitUnknown: storage cannot tell.
+        """
+        landed = landing.check(conn, result)
+        if isinstance(landed, str):
+            raise commit_unknown(self._shown, lost, str(landing.what(result)), landed, None) from lost
+        return landed
 
     def close(self) -> None:
         """Refuse new connections, wait for those in use on other threads, then close every connection."""

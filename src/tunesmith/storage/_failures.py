@@ -21,9 +21,13 @@ from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
 
 __all__ = [
     "SQLITE_FORMS",
+    "CommitUnknown",
+    "ConnectionLost",
     "ServerGone",
     "bad_sqlite_url",
+    "commit_unknown",
     "explain",
+    "gave_up",
     "lost",
     "missing_database",
     "missing_driver",
@@ -53,6 +57,19 @@ class ServerGone(StorageUnavailable):
     """A PostgreSQL server this storage was connected to cannot be reached now (stopped, restarting, the
     network gone). Unlike a server never reached, waiting may help: `tunesmith.storage._engine.Connections`
     reconnects for a while before letting it through."""
+
+
+class ConnectionLost(StorageUnavailable):
+    """The connection to a PostgreSQL server broke while a statement or its COMMIT was in flight (the server
+    restarted, an administrator ended the session, the network dropped). A transaction whose COMMIT was not sent
+    rolled back on the server, so it can run again as a whole: `tunesmith.storage._engine.Connections.run` does,
+    on a new connection, after first reading whether a COMMIT the loss cut off landed."""
+
+
+class CommitUnknown(StorageUnavailable):
+    """The connection broke during a transaction's COMMIT and whether the COMMIT landed could not be read back
+    (the server did not come back in time, or another writer changed what it wrote since). The message names
+    what was being written and what storage may hold."""
 
 
 def unsupported_scheme(url: str, scheme: str, known: Sequence[str] = _KNOWN) -> StorageError:
@@ -147,6 +164,29 @@ def os_failure(url: str, path: str, exc: OSError, doing: str) -> StorageUnavaila
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def gave_up(url: str, lost: StorageUnavailable, seconds: float) -> ConnectionLost:
+    """A transaction the lost connection cut off before its COMMIT, run again for ``seconds`` in vain: it rolled
+    back every time, so nothing of it is stored."""
+    return ConnectionLost(
+        f"lost the connection to PostgreSQL at {url} ({_first_line(lost.__cause__ or lost)}) and could not run the "
+        f"transaction again within {seconds:g} s: it rolled back, so nothing of it was stored; run again when the "
+        "server is back (the study resumes where it stopped)"
+    )
+
+
+def commit_unknown(url: str, lost: StorageUnavailable, what: str, holds: str, seconds: float | None) -> CommitUnknown:
+    """The lost connection cut off the COMMIT of ``what`` and whether it landed cannot be read: the server did not
+    come back within ``seconds``, or (``seconds=None``) ``holds`` says why the stored data cannot tell."""
+    said = _first_line(lost.__cause__ or lost)
+    if seconds is None:
+        return CommitUnknown(f"lost the connection to PostgreSQL at {url} ({said}) while committing {what}: {holds}")
+    return CommitUnknown(
+        f"lost the connection to PostgreSQL at {url} ({said}) while committing {what}, and it did not come back "
+        f"within {seconds:g} s to read whether that landed: {holds}; run again when the server is back (the study "
+        "resumes where it stopped)"
+    )
 
 
 def _disk_full(path: str) -> bool:
@@ -276,7 +316,7 @@ def _postgresql(
             "connections at that host and port, and the user, password and database name"
         )
     if gone:
-        return StorageUnavailable(
+        return ConnectionLost(
             f"lost the connection to PostgreSQL at {url} ({said}): the last write may not have been stored; "
             "run again when the server is back (the study resumes where it stopped)"
         )

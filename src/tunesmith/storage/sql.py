@@ -14,23 +14,38 @@ Failures: the engine (`tunesmith.storage._engine`) turns every driver exception 
 with the fix (`tunesmith.storage._failures`), reconnects to a PostgreSQL server that restarted, and its
 `Connections` let `close` wait for connections in use on other threads; a SQLite file (or its ``-wal``)
 deleted, replaced or truncated while open stops the next write with `StorageLost`
-(`tunesmith.storage._sqlite_file`).
+(`tunesmith.storage._sqlite_file`). Every read and write is one unit of work (`_read`, `_write`, `_locked`)
+that runs again as a whole on a new connection when a lost connection cut it off (`Connections.run`); a
+write whose COMMIT the loss cut off is first looked for, under the lock the write takes (so a COMMIT still
+running in the old session has finished), and nothing is written twice:
+
+- ``create_trial``: the trial row at the number it took, with this worker, start time, seed and parameters;
+- ``add_report``: every reported metric stored at the step (a step holds a metric once: a report of one
+  already there is refused, so they can only be this report's);
+- ``finish_trial``: the trial's row holding this state, metrics, reason, kind, error and finish time (so a
+  result that landed is not run again and then called discarded because the trial is finished);
+- ``update_study_attr`` (``set_study_attr``): the attribute holding the value written (landed), or the
+  value read before (not landed); anything else means another writer changed it since, and nobody can tell;
+- ``resume_trial``: the trial RUNNING for this worker since this resumption; ``get_or_create_study``: the
+  study with this spec and creation time;
+- ``update_trial``, ``update_study_spec``, ``heartbeat`` and creating the schema set values (or check the
+  version under a lock), so running them twice changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tunesmith._report_rules import ReportRefused
 from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound, TrialNotRunning, not_running
-from tunesmith.storage._engine import make_engine
+from tunesmith.storage._engine import Landing, make_engine
 from tunesmith.storage._failures import no_schema
 from tunesmith.storage._sql_schema import (
     _dumps,
@@ -65,6 +80,13 @@ __all__ = ["SQLStorage", "read_storage_file", "redact_url", "storage_url_from_en
 
 # pg_advisory_xact_lock key under which PostgreSQL openers create or migrate the schema ("tsmi").
 _SCHEMA_LOCK_KEY = 0x74736D69
+# What storage holds of a trial left RUNNING by a write whose outcome is unknown.
+_LEFT_RUNNING = (
+    "a trial left RUNNING is recorded lost (LOST_WORKER, no budget spent) once its heartbeat is older than the "
+    "study's grace"
+)
+
+Result = TypeVar("Result")
 
 
 class SQLStorage(Storage):
@@ -79,8 +101,9 @@ class SQLStorage(Storage):
             with ``False`` such a database raises `StorageError` (run ``tunesmith storage upgrade``).
         must_exist: refuse a SQLite file that does not exist, and a database without tunesmith's
             tables, instead of creating them (what commands that only read want).
-        reconnect_for: seconds to keep reconnecting to a PostgreSQL server that went away (a restart)
-            before a read or write fails with `StorageUnavailable` ("lost the connection").
+        reconnect_for: seconds to keep reconnecting to a PostgreSQL server that went away (a restart), and
+            to keep running again a read or write whose connection was lost in flight, before it fails with
+            `StorageUnavailable` ("lost the connection").
 
     A SQLite file that cannot be written (nor its directory) is opened read-only, as is one whose
     URL ends in ``?mode=ro`` (``?immutable=1``: read-only and unlocked, for read-only media).
@@ -111,8 +134,7 @@ class SQLStorage(Storage):
         self._ensure_schema(upgrade, must_exist)
 
     def _ensure_schema(self, upgrade: bool, must_exist: bool) -> None:
-        with self._connections.open() as conn:
-            version = stored_version(conn)
+        version = self._read(stored_version)
         if version == SCHEMA_VERSION:
             return  # the common case: no lock, no alembic
         if version is None and must_exist:
@@ -122,7 +144,8 @@ class SQLStorage(Storage):
                 f"{self.url} has schema version {version}, older than this tunesmith ({SCHEMA_VERSION}), and is "
                 "read-only here: run `tunesmith storage upgrade` where it is writable, or on a copy"
             )
-        with self._write() as conn:
+
+        def migrate(conn: Connection) -> None:
             if not self._is_sqlite:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
             version = stored_version(conn)  # again, under the lock: another opener may have migrated
@@ -140,37 +163,63 @@ class SQLStorage(Storage):
                 )
             _migrate(conn, version)
 
+        self._write(migrate)  # run again after a lost COMMIT, it finds the version migrated, or migrates
+
     @property
     def schema_version(self) -> int:
         """The schema version the database records."""
-        with self._connections.open() as conn:
-            version = stored_version(conn)
+        version = self._read(stored_version)
         if version is None:
             raise StorageError(f"{self.url} has no tunesmith schema")
         return version
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), once the SQLite file is found intact."""
+    def _read(self, work: Callable[[Connection], Result]) -> Result:
+        """``work(conn)`` on a connection: run again on a new one when a lost connection cut it off."""
+        return self._connections.run(work)
+
+    def _write(self, work: Callable[[Connection], Result], landing: Landing[Result] | None = None) -> Result:
+        """``work(conn)`` in a write transaction (``BEGIN IMMEDIATE`` on SQLite), once the SQLite file is found
+        intact; run again as a whole on a new connection when a lost connection cut it off (`Connections.run`).
+
+        ``landing`` tells whether a COMMIT the loss cut off landed; a write without one must change nothing when
+        it runs twice.
+        """
         if self._file is not None:
             self._file.verify()
-        with self._connections.open() as conn:
-            conn = conn.execution_options(writer=True)
-            with conn.begin():
-                yield conn
+        return self._connections.run(work, writer=True, landing=landing)
 
-    @contextmanager
-    def _locked(self, study_id: int) -> Iterator[Connection]:
-        """A write transaction holding the study's lock."""
-        with self._write() as conn:
-            query = sa.select(studies_table.c.id).where(studies_table.c.id == study_id)
-            if not self._is_sqlite:
-                # FOR NO KEY UPDATE: excludes other lockers, yet lets rows referencing the study
-                # (new trials) take their foreign-key share lock.
-                query = query.with_for_update(key_share=True)
-            if conn.execute(query).first() is None:
-                raise StudyNotFound(f"no study with id {study_id} in {self.url}")
-            yield conn
+    def _locked(
+        self, study_id: int, work: Callable[[Connection], Result], landing: Landing[Result] | None = None
+    ) -> Result:
+        """``work(conn)`` in a write transaction holding the study's lock (see `_write`).
+
+        ``landing``'s check takes the lock first: a COMMIT the loss cut off that reached a server still running
+        its session has then finished, so the check reads its outcome, not the moment before it.
+        """
+
+        def locked(conn: Connection) -> Result:
+            self._lock_study(conn, study_id)
+            return work(conn)
+
+        if landing is None:
+            return self._write(locked)
+        check = landing.check
+
+        def checked(conn: Connection, result: Result) -> bool | str:
+            self._lock_study(conn, study_id)
+            return check(conn, result)
+
+        return self._write(locked, replace(landing, check=checked))
+
+    def _lock_study(self, conn: Connection, study_id: int) -> None:
+        """Lock study ``study_id`` until the transaction ends; raises `StudyNotFound`."""
+        query = sa.select(studies_table.c.id).where(studies_table.c.id == study_id)
+        if not self._is_sqlite:
+            # FOR NO KEY UPDATE: excludes other lockers, yet lets rows referencing the study
+            # (new trials) take their foreign-key share lock.
+            query = query.with_for_update(key_share=True)
+        if conn.execute(query).first() is None:
+            raise StudyNotFound(f"no study with id {study_id} in {self.url}")
 
     # Studies ----------------------------------------------------------------------------------
     def get_or_create_study(self, name: str, spec: Mapping[str, Any], now: float) -> tuple[StudyInfo, bool]:
@@ -179,44 +228,75 @@ class SQLStorage(Storage):
         except StudyNotFound:
             pass
         name = name_forms(name)[0]
+        text = _dumps(spec)
+
+        def created(conn: Connection, _: object) -> bool:
+            query = sa.select(studies_table.c.spec, studies_table.c.created_at).where(studies_table.c.name == name)
+            row = conn.execute(query).first()
+            return row is not None and row.spec == text and row.created_at == now
+
+        landing = Landing(
+            created, lambda _: f"the new study {name!r}", lambda _: f"study {name!r} may be stored or not; run again"
+        )
+        insert = sa.insert(studies_table).values(name=name, spec=text, attrs="{}", created_at=now)
         try:
-            with self._write() as conn:
-                conn.execute(sa.insert(studies_table).values(name=name, spec=_dumps(spec), attrs="{}", created_at=now))
+            self._write(lambda conn: conn.execute(insert), landing)
             return self.load_study(name), True
         except sa.exc.IntegrityError:  # another worker created it first
             return self.load_study(name), False
 
     def load_study(self, name: str) -> StudyInfo:
-        with self._connections.open() as conn:
+        def find(conn: Connection) -> sa.Row[Any] | None:
             row = None
             for form in name_forms(name):
                 row = row or conn.execute(sa.select(studies_table).where(studies_table.c.name == form)).first()
+            return row
+
+        row = self._read(find)
         if row is None:
-            with self._connections.open() as conn:
-                query = sa.select(studies_table.c.name).order_by(studies_table.c.id)
-                names = [str(n) for n in conn.execute(query).scalars()]
+            query = sa.select(studies_table.c.name).order_by(studies_table.c.id)
+            names = self._read(lambda conn: [str(n) for n in conn.execute(query).scalars()])
             raise study_not_found(name, self.url, names)
         return _study_from_row(row)
 
     def list_studies(self) -> list[StudyInfo]:
-        with self._connections.open() as conn:
-            rows = conn.execute(sa.select(studies_table).order_by(studies_table.c.id)).all()
+        rows = self._read(lambda conn: conn.execute(sa.select(studies_table).order_by(studies_table.c.id)).all())
         return [_study_from_row(r) for r in rows]
 
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         self.update_study_attr(study_id, key, lambda _: value)
 
     def update_study_attr(self, study_id: int, key: str, update: Callable[[Any], Any]) -> Any:
-        with self._locked(study_id) as conn:
-            query = sa.select(studies_table.c.attrs).where(studies_table.c.id == study_id)
+        query = sa.select(studies_table.c.attrs).where(studies_table.c.id == study_id)
+
+        def rewrite(conn: Connection) -> tuple[str, str, Any]:
             attrs = json.loads(conn.execute(query).scalar_one())
+            before = _dumps(attrs.get(key))
             attrs[key] = value = update(attrs.get(key))
             conn.execute(sa.update(studies_table).where(studies_table.c.id == study_id).values(attrs=_dumps(attrs)))
-        return value
+            return before, _dumps(value), value
+
+        def landed(conn: Connection, written: tuple[str, str, Any]) -> bool | str:
+            stored = conn.execute(query).scalar()
+            now = _dumps(None if stored is None else json.loads(stored).get(key))
+            if now in written[:2]:
+                return now == written[1]
+            return (
+                "another writer has changed it since, so storage cannot tell whether it holds this write; read the "
+                "attribute back (Study.attrs) and write it again if this write is missing"
+            )
+
+        def what(_: object) -> str:
+            return f"study attribute {key!r} of study {study_id}"
+
+        def holds(_: object) -> str:
+            return f"storage holds study attribute {key!r} either with this write or as it was before"
+
+        return self._locked(study_id, rewrite, Landing(landed, what, holds))[2]
 
     def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
-        with self._locked(study_id) as conn:
-            conn.execute(sa.update(studies_table).where(studies_table.c.id == study_id).values(spec=_dumps(spec)))
+        update = sa.update(studies_table).where(studies_table.c.id == study_id).values(spec=_dumps(spec))
+        self._locked(study_id, lambda conn: conn.execute(update))  # the same spec twice changes nothing
 
     # Trials -----------------------------------------------------------------------------------
     def _read_trials(self, conn: Connection, study_id: int) -> list[TrialRecord]:
@@ -255,12 +335,12 @@ class SQLStorage(Storage):
         return [records[n] for n in sorted(records)]
 
     def get_trials(self, study_id: int) -> list[TrialRecord]:
-        with self._connections.open() as conn:
-            return self._read_trials(conn, study_id)
+        return self._read(lambda conn: self._read_trials(conn, study_id))
 
     def get_trial(self, study_id: int, number: int) -> TrialRecord:
         t, v = trials_table, values_table
-        with self._connections.open() as conn:
+
+        def read(conn: Connection) -> TrialRecord:
             cached = self._finished.get(study_id, number, trials_revision(conn, study_id))
             if cached is not None:
                 return cached
@@ -271,7 +351,9 @@ class SQLStorage(Storage):
                 r.step: json.loads(r.metrics)
                 for r in conn.execute(sa.select(v.c.step, v.c.metrics).where(v.c.trial_id == row.id))
             }
-        return _record_from_row(row, values)
+            return _record_from_row(row, values)
+
+        return self._read(read)
 
     def _trial_id(self, conn: Connection, study_id: int, number: int) -> tuple[int, str]:
         row = self._trial_row(conn, study_id, number)
@@ -291,7 +373,7 @@ class SQLStorage(Storage):
     def create_trial(
         self, study_id: int, propose: Proposer, *, max_trials: int | None, worker: str, now: float
     ) -> TrialRecord | None:
-        with self._locked(study_id) as conn:
+        def create(conn: Connection) -> TrialRecord | None:
             history = self._read_trials(conn, study_id)
             if max_trials is not None and count_budgeted(history) >= max_trials:
                 return None
@@ -323,11 +405,30 @@ class SQLStorage(Storage):
                     retry_of=_retry_of(record.attrs),
                 )
             )
-        return record
+            return record
+
+        def landed(conn: Connection, record: TrialRecord | None) -> bool:
+            if record is None:
+                return True  # it wrote nothing
+            t = trials_table
+            query = sa.select(t.c.worker, t.c.started_at, t.c.seed, t.c.params)
+            row = conn.execute(query.where(t.c.study_id == study_id, t.c.number == record.number)).first()
+            mine = (record.worker, record.started_at, record.seed, _dumps(record.params))
+            return row is not None and (row.worker, row.started_at, row.seed, row.params) == mine
+
+        def what(record: TrialRecord | None) -> str | None:
+            return None if record is None else f"the new trial #{record.number} of study {study_id} ({record.params})"
+
+        def holds(record: TrialRecord | None) -> str:
+            number = "" if record is None else f" #{record.number}"
+            return f"storage holds trial{number} either RUNNING for this worker or not at all; {_LEFT_RUNNING}"
+
+        return self._locked(study_id, create, Landing(landed, what, holds))
 
     def add_report(self, study_id: int, number: int, step: int, metrics: Mapping[str, float], now: float) -> None:
         t, v = trials_table, values_table
-        with self._write() as conn:
+
+        def record(conn: Connection) -> None:
             trial = self._trial_row(conn, study_id, number, t.c.resource, t.c.attrs)  # attrs parsed only if needed
             trial_id = int(trial.id)
             if trial.state != TrialState.RUNNING.value:
@@ -357,6 +458,26 @@ class SQLStorage(Storage):
                 )
             )
 
+        def landed(conn: Connection, _: None) -> bool:
+            # The report updated the trial's row: locking it waits for a COMMIT still running in the old session.
+            trial = conn.execute(
+                sa.select(t.c.id).where(t.c.study_id == study_id, t.c.number == number).with_for_update()
+            ).first()
+            # Each metric is stored at a step once (a report of one already there is refused): present with
+            # these values, they are this report's.
+            query = sa.select(v.c.metrics).where(v.c.trial_id == (None if trial is None else trial.id))
+            row = conn.execute(query.where(v.c.step == step)).first()
+            stored = {} if row is None else json.loads(row.metrics)
+            return all(name in stored and _dumps(stored[name]) == _dumps(value) for name, value in metrics.items())
+
+        def what(_: None) -> str:
+            return f"trial #{number}'s report at step {step} ({_values(metrics)})"
+
+        def holds(_: None) -> str:
+            return f"storage holds trial #{number} with this report or without it, still RUNNING; {_LEFT_RUNNING}"
+
+        self._write(record, Landing(landed, what, holds))
+
     def finish_trial(
         self,
         study_id: int,
@@ -371,24 +492,41 @@ class SQLStorage(Storage):
         kind: TrialKind | None = None,
     ) -> bool:
         t = trials_table
-        kind_value = None if kind is None else TrialKind(kind).value
-        with self._locked(study_id) as conn:
+        outcome = {
+            "state": state.value,
+            "metrics": _dumps(dict(metrics)),
+            "reason": reason,
+            "kind": None if kind is None else TrialKind(kind).value,
+            "error": error,
+            "finished_at": now if state.is_finished else None,
+        }
+
+        def finish(conn: Connection) -> tuple[str, int | None] | None:
+            """The state it replaced and the trials revision it bumped; ``None`` when it wrote nothing."""
             trial_id, current = self._trial_id(conn, study_id, number)
             if only_if_running and TrialState(current).is_finished:
-                return False
+                return None
             revised = bump_trials_revision(conn, study_id) if TrialState(current).is_finished else None
-            conn.execute(
-                sa.update(t)
-                .where(t.c.id == trial_id)
-                .values(
-                    state=state.value,
-                    metrics=_dumps(dict(metrics)),
-                    reason=reason,
-                    kind=kind_value,
-                    error=error,
-                    finished_at=now if state.is_finished else None,
-                )
-            )
+            conn.execute(sa.update(t).where(t.c.id == trial_id).values(**outcome))
+            return current, revised
+
+        def landed(conn: Connection, _: object) -> bool:
+            query = sa.select(*(t.c[name] for name in outcome)).where(t.c.study_id == study_id, t.c.number == number)
+            row = conn.execute(query).first()
+            return row is not None and tuple(row) == tuple(outcome.values())
+
+        def what(finished: tuple[str, int | None] | None) -> str | None:
+            values = f", {_values(metrics)}" if metrics else ""
+            return None if finished is None else f"trial #{number}'s outcome ({state.value}{values})"
+
+        def holds(finished: tuple[str, int | None] | None) -> str:
+            before = "" if finished is None else f" or still {finished[0]}"
+            return f"storage holds trial #{number} either {state.value} with this outcome{before}; {_LEFT_RUNNING}"
+
+        finished = self._locked(study_id, finish, Landing(landed, what, holds))
+        if finished is None:
+            return False
+        revised = finished[1]
         if revised is not None:
             self._finished.changed(study_id, number, revised, revised + 1)
         if self._file is not None and state.is_finished:
@@ -402,7 +540,8 @@ class SQLStorage(Storage):
         if unknown:
             raise StorageError(f"update_trial cannot change {sorted(unknown)}")
         t = trials_table
-        with self._locked(study_id) as conn:
+
+        def update(conn: Connection) -> int | None:  # the same values set twice change nothing
             trial_id, current = self._trial_id(conn, study_id, number)
             revised = bump_trials_revision(conn, study_id) if TrialState(current).is_finished else None
             values: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("state", "params", "attrs", "kind")}
@@ -416,6 +555,9 @@ class SQLStorage(Storage):
                 current = json.loads(conn.execute(sa.select(t.c.attrs).where(t.c.id == trial_id)).scalar_one())
                 values["attrs"] = _dumps({**current, **fields["attrs"]})
             conn.execute(sa.update(t).where(t.c.id == trial_id).values(**values))
+            return revised
+
+        revised = self._locked(study_id, update)
         if revised is not None:
             self._finished.changed(study_id, number, revised, revised + 1)
 
@@ -423,7 +565,8 @@ class SQLStorage(Storage):
         self, study_id: int, pick: Callable[[Sequence[TrialRecord]], int | None], *, worker: str, now: float
     ) -> TrialRecord | None:
         t = trials_table
-        with self._locked(study_id) as conn:
+
+        def resume(conn: Connection) -> int | None:
             history = self._read_trials(conn, study_id)
             number = pick(history)
             if number is None:
@@ -441,23 +584,42 @@ class SQLStorage(Storage):
                     attrs=_dumps({**paused.attrs, **paused_until(paused, now)}),
                 )
             ).rowcount
-            if not changed:
-                return None
-        return self.get_trial(study_id, number)
+            return number if changed else None
+
+        def landed(conn: Connection, number: int | None) -> bool:
+            if number is None:
+                return True  # it wrote nothing
+            query = sa.select(t.c.state, t.c.worker, t.c.heartbeat_at)
+            row = conn.execute(query.where(t.c.study_id == study_id, t.c.number == number)).first()
+            return row is not None and tuple(row) == (TrialState.RUNNING.value, worker, now)
+
+        def what(number: int | None) -> str | None:
+            return None if number is None else f"the resumption of trial #{number} of study {study_id}"
+
+        def holds(number: int | None) -> str:
+            return f"storage holds trial #{number} either RUNNING for this worker or still PAUSED; {_LEFT_RUNNING}"
+
+        number = self._locked(study_id, resume, Landing(landed, what, holds))
+        return None if number is None else self.get_trial(study_id, number)
 
     def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:
         if not numbers:
             return
         t = trials_table
-        with self._write() as conn:
-            conn.execute(
-                sa.update(t)
-                .where(t.c.study_id == study_id, t.c.number.in_(list(numbers)), t.c.state == TrialState.RUNNING.value)
-                .values(heartbeat_at=now)
-            )
+        beat = (
+            sa.update(t)
+            .where(t.c.study_id == study_id, t.c.number.in_(list(numbers)), t.c.state == TrialState.RUNNING.value)
+            .values(heartbeat_at=now)
+        )
+        self._write(lambda conn: conn.execute(beat))  # the same time set twice changes nothing
 
     def close(self) -> None:
         """Refuse further use, wait (up to the busy timeout, at least 15 s) for connections in use on
         other threads, such as a study's heartbeat thread, and close every connection."""
         self._connections.close()
         self._finalizer.detach()
+
+
+def _values(metrics: Mapping[str, float]) -> str:
+    """Metrics in full precision, for messages: ``loss=0.25, acc=0.875``."""
+    return ", ".join(f"{name}={value!r}" for name, value in metrics.items())
