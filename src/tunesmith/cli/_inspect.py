@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import sys
 import tempfile
@@ -319,12 +320,27 @@ def export(
             # One writer for the file and stdout, so both write a None choice as null (an empty cell is a
             # parameter the trial did not have) and a warm start reads them alike.
             with tempfile.TemporaryDirectory(prefix="tunesmith-export-") as scratch:
-                text = write_csv(study, Path(scratch) / "trials.csv").read_text(encoding="utf-8")
-            sys.stdout.write(text)
-            sys.stdout.flush()
+                _print_csv(write_csv(study, Path(scratch) / "trials.csv"))
         if to_mlflow:
             run_id = log_to_mlflow(study, tracking_uri=tracking_uri, experiment=experiment)
             console.print(terminal_safe(f"logged to MLflow: parent run {run_id}"))
+
+
+def _print_csv(path: Path) -> None:
+    """The CSV file at ``path`` on stdout, its rows ending in a line feed.
+
+    A pipe or a redirect gets every value exactly, for the program that reads it (only a CRLF inside a value
+    becomes a line feed, as the rows' ends do). A terminal gets each cell with its control characters escaped, as
+    every command shows user text, so that a name or value cannot clear the screen or retitle the window; the
+    rows stay valid CSV, one line each.
+    """
+    with path.open(newline="", encoding="utf-8") as fh:
+        if sys.stdout.isatty():
+            rows = [[terminal_safe(cell, markup=False) for cell in row] for row in csv.reader(fh)]
+            csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
+        else:
+            sys.stdout.write(fh.read().replace("\r\n", "\n"))  # a lone CR in a value is data: kept
+    sys.stdout.flush()
 
 
 @click.command("dashboard")
