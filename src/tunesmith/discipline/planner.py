@@ -28,6 +28,7 @@ from tunesmith.schedulers.pbt import PBT
 from tunesmith.schedulers.successive_halving import bracket_sizes, rung_levels
 from tunesmith.space import Space
 from tunesmith.study import MIN_FULLY_TRAINED
+from tunesmith.study._limits import trained_fully
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
@@ -116,7 +117,8 @@ class Plan:
         options: every method of the table with its count and note.
         reasons: why this sampler and this scheduler, in words.
         trained_fully: how many configurations ``budget`` trains to the full resource under the
-            scheduler (the same figure `Study.optimize` states and warns on; ``None`` without early stopping).
+            scheduler in 9 runs of 10 (the figure `Study.optimize` states and warns on; ``None`` without early
+            stopping).
     """
 
     sampler: str
@@ -294,8 +296,9 @@ def plan(
         study_budget = Budget(
             trials=configurations, wall_time=budget.wall_time, resource=budget.resource or full * fidelity.max_resource
         )
-    share = scheduler.full_resource_share()
-    trained = None if share is None or share >= 1.0 or study_budget.trials is None else study_budget.trials * share
+    # The run's own estimate (its scheduler's deck played on this budget), so that the plan and the run agree.
+    stated = trained_fully(study_budget, scheduler) if study_budget.trials is not None else None
+    trained = None if stated is None else stated[0]
     if trained is not None and trained < MIN_FULLY_TRAINED:
         reasons.append(f"warning: only about {trained:.3g} configurations train to the full resource (fewer than "
                        f"{MIN_FULLY_TRAINED}): the run will warn; a larger budget or a smaller eta helps")  # fmt: skip

@@ -11,7 +11,7 @@ from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import Budget, plain_number
 from tunesmith.errors import BudgetLimit
 from tunesmith.schedulers import Scheduler
-from tunesmith.schedulers._deck import MAX_PLAYED, Deck, simulate
+from tunesmith.schedulers._deck import Deck, DeckRun, resource_for, simulate, trials_for
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
@@ -57,7 +57,8 @@ def overrun_note(budget: Budget, elapsed: float, finished: Sequence[TrialRecord]
 def none_trained_note(records: Sequence[TrialRecord], scheduler: Scheduler, budget: Budget | None = None) -> str | None:
     """What to say when early stopping stopped every finished trial, so that none trained to the full resource and
     the study has no best (``None`` when one completed, or none was stopped). The fix depends on ``budget``: more
-    resource for a resource budget that ran out, else more trials, or a resource budget when none is set."""
+    resource for a resource budget that ran out, else more trials, or a resource budget when none is set; the
+    budgets it names are the deck's (`trials_for`, `resource_for`), as `trained_fully` advises them."""
     stopped = [r for r in records if r.state is TrialState.STOPPED and r.kind is TrialKind.SCHEDULER]
     if not stopped or any(r.state is TrialState.COMPLETE for r in records):
         return None
@@ -66,31 +67,38 @@ def none_trained_note(records: Sequence[TrialRecord], scheduler: Scheduler, budg
     said = f"no trial trained to the full resource{to}: {scheduler.name} stopped all {len(stopped)} at a rung"
     deck = scheduler.deck()
     if budget is not None and budget.resource is not None and (budget.trials is None or len(records) < budget.trials):
-        enough = None if deck is None else _resource_for(deck, MIN_FULLY_TRAINED)
-        more = (
-            f": about {plain_number(enough)} trains {MIN_FULLY_TRAINED} configurations fully with its deck played one "
-            "trial at a time (parallel workers need more)"
-            if enough is not None and enough > budget.resource
-            else ""
-        )
+        more = ""
+        if deck is not None:
+            trials, enough = _resource_advice(deck, budget.trials)
+            if enough > budget.resource:
+                with_trials = "" if trials == budget.trials else f" with a trial budget of {trials}"
+                more = (
+                    f": about {plain_number(enough)}{with_trials} trains {MIN_FULLY_TRAINED} configurations fully in 9 "
+                    "runs of 10 with its deck played one trial at a time (parallel workers need more)"
+                )
         return (
             f"{said} and the resource budget ({plain_number(budget.resource)}) is spent, so the study has no best; "
             f"raise the resource budget (study.extend_budget(resource=...), tunesmith extend --resource){more}"
         )
-    first = None if deck is None else simulate(deck, trials=MAX_PLAYED)
-    more = ""
+    more = why = ""
     tried = len(records) if budget is None or budget.trials is None else budget.trials
-    if first is not None and math.isfinite(first.first_trials) and first.first_trials > tried:
-        more = f" (about {plain_number(first.first_trials)} trials let one finish in 9 runs of 10)"
-    resource = (
+    resource = None if budget is None else budget.resource
+    one = None if deck is None else trials_for(deck, 1, resource=resource)
+    if deck is not None and one is not None and one > tried:
+        none = simulate(deck, trials=tried, resource=resource).none
+        why = f": with {tried} trials its deck trains none fully in {none:.0%} of runs ({_first_trials(deck)})"
+        five_need = trials_for(deck, MIN_FULLY_TRAINED, resource=resource)
+        five = "" if five_need is None else f", about {five_need} let {MIN_FULLY_TRAINED} finish"
+        more = f": about {one} trials let one finish in 9 runs of 10{five}"
+    resource_fix = (
         ""
         if budget is not None and budget.resource is not None
-        else " or give a resource budget (ts.Budget(resource=...)), which keeps starting configurations until the "
+        else "; or give a resource budget (ts.Budget(resource=...)), which keeps starting configurations until the "
         "compute is spent"
     )
     return (
-        f"{said}, so the study has no best; raise the trial budget (study.extend_budget(trials=...), tunesmith "
-        f"extend){more}{resource}"
+        f"{said}, so the study has no best{why}; raise the trial budget (study.extend_budget(trials=...), tunesmith "
+        f"extend --trials){more}{resource_fix}"
     )
 
 
@@ -273,48 +281,101 @@ def spent_beyond_trials(
 
 
 def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | None:
-    """How many configurations the budget trains to the full resource under ``scheduler``, and a sentence saying
-    so (``None`` when neither a trial nor a resource limit is set, or the scheduler cannot say).
+    """How many configurations the budget trains to the full resource under ``scheduler`` in 9 runs of 10, and
+    a sentence saying so with the average and the spread across runs (``None`` when neither a trial nor a
+    resource limit is set, or the scheduler cannot say).
 
-    A trial budget counts ``Scheduler.full_resource_share()`` of its trials, except under vouched rungs
-    (Hyperband's brackets), whose first trials stop early: its deck is played (`tunesmith.schedulers._deck`).
-    A resource budget under a rung scheduler plays its deck until the resource is spent.
+    The count is the one `optimize` warns under (`MIN_FULLY_TRAINED`), so it is the low end of the runs: a budget
+    that trains 5 on average trains fewer in half of them. A rung scheduler's deck is played
+    (`tunesmith.schedulers._deck`): its first trials are promoted among few peers (ASHA), or stop unless a lower
+    rung vouches for them (Hyperband's brackets), and a resource budget is played until it is spent. A scheduler
+    with no deck to play (promotion mode) counts ``Scheduler.full_resource_share()`` of a trial budget. The budget
+    the sentence advises is found on the same runs (`trials_for`, `resource_for`), so that budget asked about in
+    turn trains `MIN_FULLY_TRAINED` and draws no advice.
     """
     share = scheduler.full_resource_share()
     deck = scheduler.deck()
     if budget.trials is not None:
         if share is None or share >= 1.0:
             return None
-        if deck is None or not deck.vouched:
+        if deck is None:
             return _by_share(budget.trials, share, scheduler.name)
         run = simulate(deck, trials=budget.trials, resource=budget.resource)
         sentence = (
-            f"{scheduler.name} trains about {run.trained:.3g} of {budget.trials} configurations to the full resource "
-            f"(its deck played one trial at a time: the first trials of each bracket stop unless a lower rung vouches "
-            f"for them, and {share:.1%} go through every rung once the rungs are full){_no_best(run.none)}"
+            f"{scheduler.name} trains {_spread(run)} of {budget.trials} configurations to the full resource "
+            f"({_how(deck, share)}){_no_best(run.none)}"
         )
-        if run.trained < MIN_FULLY_TRAINED:
-            needed = budget.trials + math.ceil((MIN_FULLY_TRAINED - run.trained) / share)
+        if run.low < MIN_FULLY_TRAINED:
             sentence += (
-                f": fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; give a resource budget "
-                f"(ts.Budget(resource=...), which keeps starting configurations until the compute is spent), a "
-                f"smaller eta, or about {needed} trials"
+                f": {_too_few()}; give a resource budget (ts.Budget(resource=...), which keeps starting "
+                f"configurations until the compute is spent), a smaller eta, or {_trials_advice(deck, budget)}"
             )
-        return run.trained, sentence
+        return float(run.low), sentence
     if budget.resource is None or deck is None:
         return None
     run = simulate(deck, resource=budget.resource)
     sentence = (
-        f"{scheduler.name} trains about {run.trained:.3g} configurations to the full resource "
+        f"{scheduler.name} trains {_spread(run)} configurations to the full resource "
         f"({plain_number(deck.max_resource)}) with a resource budget of {plain_number(budget.resource)} (its deck "
         f"played one trial at a time; parallel workers spend more on trials cut short){_no_best(run.none)}"
     )
-    if run.trained < MIN_FULLY_TRAINED:
+    if run.low < MIN_FULLY_TRAINED:
+        _, enough = _resource_advice(deck, None)
         sentence += (
-            f": fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; give a resource budget of about "
-            f"{plain_number(_resource_for(deck, MIN_FULLY_TRAINED))}, or a smaller eta"
+            f": {_too_few()}; give a resource budget of about {plain_number(enough)}, which trains "
+            f"{MIN_FULLY_TRAINED} or more in 9 runs of 10, or a smaller eta"
         )
-    return run.trained, sentence
+    return float(run.low), sentence
+
+
+def _spread(run: DeckRun) -> str:
+    """The average and the spread across runs: ``3.1 on average (2-5 in 8 runs of 10)``."""
+    if run.low == run.high == run.trained:
+        return f"{run.low}"
+    spread = f"{run.low} in 8 runs of 10 or more" if run.low == run.high else f"{run.low}-{run.high} in 8 runs of 10"
+    average = f"{run.trained:.2g}" if run.trained < 10 else f"{run.trained:.0f}"
+    return f"{average} on average ({spread})"
+
+
+def _how(deck: Deck, share: float) -> str:
+    """How the deck's first trials differ from the share, and what the model assumes."""
+    if deck.group is not None:
+        return f"groups of {deck.group}, the last one halved when the budget ends"
+    return (
+        f"its deck played one trial at a time: {_first_trials(deck)}, and {share:.1%} go through every rung once the "
+        "rungs are full; configurations drawn independently, as random search draws them: a sampler that learns "
+        "spreads the count wider"
+    )
+
+
+def _first_trials(deck: Deck) -> str:
+    if deck.group is not None:
+        return f"each group of {deck.group} trains its best fully once it is full or the budget ends"
+    if deck.vouched:
+        return "the first trials of each bracket stop unless a lower rung vouches for them"
+    return "the first trials go on as the best of few peers"
+
+
+def _too_few() -> str:
+    return (
+        f"fewer than {MIN_FULLY_TRAINED} train fully in more than 1 run of 10, and so few cannot tell a winner from "
+        "noise"
+    )
+
+
+def _trials_advice(deck: Deck, budget: Budget) -> str:
+    """The trial budget that trains `MIN_FULLY_TRAINED` in 9 runs of 10 under ``budget``'s resource; when that
+    resource is too small for any number of trials, the resource to raise it to (and the trials, if need be)."""
+    trials = trials_for(deck, MIN_FULLY_TRAINED, resource=budget.resource)
+    if trials is not None:
+        return f"about {trials} trials, which train {MIN_FULLY_TRAINED} or more in 9 runs of 10"
+    needed, enough = _resource_advice(deck, budget.trials)
+    more = "" if needed == budget.trials else f"about {needed} trials and "
+    return (
+        f"{more}a resource budget of about {plain_number(enough)}, which train {MIN_FULLY_TRAINED} or more in 9 runs "
+        f"of 10 (the resource budget of {plain_number(budget.resource or 0.0)} trains fewer in more than 1 run of 10 "
+        "whatever the trials)"
+    )
 
 
 def _by_share(trials: int, share: float, name: str) -> tuple[float, str]:
@@ -339,14 +400,13 @@ def _no_best(none: float) -> str:
     return f"; in about {none:.0%} of runs none does, and the study ends with no best"
 
 
-def _resource_for(deck: Deck, wanted: int) -> float:
-    """The resource budget whose deck, played one trial at a time, trains ``wanted`` configurations fully on
-    average (doubling, then halving the step; to 5%)."""
-    high = deck.max_resource * wanted
-    while simulate(deck, resource=high).trained < wanted and high < deck.max_resource * MAX_PLAYED:
-        high *= 2.0
-    low = high / 2.0
-    while high - low > 0.05 * high:
-        middle = (low + high) / 2.0
-        low, high = (middle, high) if simulate(deck, resource=middle).trained < wanted else (low, middle)
-    return float(math.ceil(high))
+def _resource_advice(deck: Deck, trials: int | None) -> tuple[int | None, float]:
+    """The resource budget that trains `MIN_FULLY_TRAINED` in 9 runs of 10 within ``trials`` (``None``: no trial
+    limit), with the trial budget it needs when ``trials`` are too few for it."""
+    enough = resource_for(deck, MIN_FULLY_TRAINED, trials=trials)
+    if enough is not None:
+        return trials, enough
+    needed = trials_for(deck, MIN_FULLY_TRAINED)
+    enough = resource_for(deck, MIN_FULLY_TRAINED, trials=needed)
+    assert needed is not None and enough is not None, "with no resource limit, enough trials always train them"
+    return needed, enough
