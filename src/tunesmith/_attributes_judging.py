@@ -127,7 +127,9 @@ class HoldoutAttr(JsonObject):
     """``holdout``: ``rows`` (the primary metric first) and what `finalize` adds, or the flat pairs
     ``val_<metric>`` / ``holdout_<metric>`` (kept in ``extra``) that ``tunesmith demo`` once wrote.
     ``gap_expected`` is the part of ``gap`` that choosing among the configurations explains (the optimism
-    estimate), absent before finalize took it back."""
+    estimate), absent before finalize took it back. ``baseline_params`` and ``baseline_scores`` are the baseline
+    configuration and its scores when `finalize` scored it beside the winner for the shifted-data check (its
+    holdout scores, with ``shifted:<key>`` from a shifted evaluation); absent otherwise."""
 
     KEY: ClassVar[str] = "holdout"
     rows: tuple[HoldoutRowAttr, ...] | None = None
@@ -144,6 +146,8 @@ class HoldoutAttr(JsonObject):
     forced: int | None = None
     scores: dict[str, float] | None = None
     slices: dict[str, float] | None = None
+    baseline_params: dict[str, Any] | None = None
+    baseline_scores: dict[str, float] | None = None
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> HoldoutAttr:
@@ -155,7 +159,8 @@ class HoldoutAttr(JsonObject):
                    threshold=r.number("threshold"),
                    flagged=r.flag("flagged"), opened=r.integer("opened"), forced=r.integer("forced"),
                    scores=r.mapping("scores", is_number, numbers), slices=r.mapping("slices", is_number, numbers),
-                   **r.rest())  # fmt: skip
+                   baseline_params=r.mapping("baseline_params"),
+                   baseline_scores=r.mapping("baseline_scores", is_number, numbers), **r.rest())  # fmt: skip
 
     def table(self) -> list[tuple[str, float, float]]:
         """``(label, validation, holdout)`` per metric, from ``rows`` or else the flat pairs.

@@ -15,7 +15,7 @@ sum, 1%)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tunesmith.discipline._reruns import SeedRun, across_runs
@@ -24,7 +24,7 @@ from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data, noise_of,
 from tunesmith.discipline.verdict import Check
 from tunesmith.objective import Metric
 
-__all__ = ["shifted_check", "slice_check"]
+__all__ = ["BaselineShift", "shifted_check", "slice_check"]
 
 _LEVEL = 0.05  # one-sided, shared among the slices when the worst of several is judged
 
@@ -144,12 +144,35 @@ def _across_seeds(runs: Sequence[SeedRun], slice_name: str, metric: str) -> Nois
     return measured[1]
 
 
+@dataclass(frozen=True)
+class BaselineShift:
+    """The baseline's scores beside the winner's in the shifted-data check, each with its noise (``None``:
+    unknown), and the noise of the winner-minus-baseline difference per example where both were scored on the
+    same examples (``holdout_paired``, ``shifted_paired``; ``None``: not paired, the two standard errors combine).
+    """
+
+    holdout: float
+    holdout_noise: Noise | None
+    shifted: float
+    shifted_noise: Noise | None
+    holdout_paired: Noise | None = None
+    shifted_paired: Noise | None = None
+
+
 def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, shifted: float | None,
-                  shifted_noise: Noise | None, threshold: float) -> Check:  # fmt: skip
-    """The shifted or time-split score against the holdout score."""
+                  shifted_noise: Noise | None, threshold: float,
+                  baseline: BaselineShift | None = None) -> Check:  # fmt: skip
+    """Does the tuning hold under the shift? With a ``baseline`` scored on the same sets, the winner's gain over
+    it on the shifted set, against the noise of the difference: it fails when the winner is worse than the
+    baseline there beyond noise, and the drop from holdout to shifted of both is information (a drop the
+    baseline shares is the shift's, not the tuning's). Without one, the shifted score against the holdout score,
+    beyond ``threshold`` and beyond noise."""
     name = "shifted data"
     if shifted is None:
         return Check(name, True, "no shifted or time-split test set given", checked=False)
+    if baseline is not None:
+        return _gain_under_shift(metric, _Side(holdout, holdout_noise), _Side(shifted, shifted_noise), baseline,
+                                 threshold)  # fmt: skip
     points = scored_in_points(metric, [holdout, shifted])
     compared = f"shifted {metric.name} {shifted:.4g} vs holdout {holdout:.4g}"
     lacking = " and ".join(side for side, noise in (("the holdout", holdout_noise), ("the shifted set", shifted_noise))
@@ -158,5 +181,90 @@ def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, s
         f"{lacking} gave one number without per-example values: the noise is unknown, so the drop cannot be told "
         f"from sampling noise: return one value per example (a list or an array) for {lacking}"
     )
-    return _drop(metric, name, _Side(holdout, holdout_noise), _Side(shifted, shifted_noise), threshold, points,
-                 Z_ONE_SIDED_95, compared, unknown)  # fmt: skip
+    check = _drop(metric, name, _Side(holdout, holdout_noise), _Side(shifted, shifted_noise), threshold, points,
+                  Z_ONE_SIDED_95, compared, unknown)  # fmt: skip
+    return Check(name, check.passed, check.detail + (
+        "; without a baseline this compares the winner with itself, and a drop every model shares under the shift "
+        "is blamed on the tuning: declare one (ts.Study(..., baseline={...defaults})) and this check judges the "
+        "gain over it instead"), checked=check.checked, decided=check.decided)  # fmt: skip
+
+
+def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: BaselineShift,
+                      threshold: float) -> Check:  # fmt: skip
+    """The winner's gain over the baseline on the shifted set (positive: the winner is better), in points for a
+    bounded score, else relative to the baseline's shifted score; one-sided at 5% either way."""
+    points = scored_in_points(metric, [holdout.value, shifted.value, baseline.holdout, baseline.shifted])
+    show = (lambda v: f"{v * 100:+.1f} points") if points else (lambda v: f"{v:+.1%}")
+    gain, noise = _gain(metric, shifted, _Side(baseline.shifted, baseline.shifted_noise), baseline.shifted_paired,
+                        points)  # fmt: skip
+    held_gain, held_noise = _gain(metric, holdout, _Side(baseline.holdout, baseline.holdout_noise),
+                                  baseline.holdout_paired, points)  # fmt: skip
+    compared = f"shifted {metric.name}: winner {shifted.value:.4g} vs baseline {baseline.shifted:.4g}"
+    compared += f": gain {show(gain)}"
+    on_holdout = f"on the holdout {show(held_gain)}" + ("" if held_noise is None else f" +- {_size(show, held_noise)}")
+    if noise is None:
+        sides = (("the winner", shifted.noise), ("the baseline", baseline.shifted_noise))
+        lacking = " and ".join(who for who, side in sides if side is None)
+        detail = (f"{compared} ({on_holdout}): its noise is unknown, as the shifted set gave {lacking} one number "
+                  "without per-example values, so whether the gain holds under the shift cannot be told from sampling "
+                  "noise: return one value per example (a list or an array) from the shifted evaluation")  # fmt: skip
+        lost = held = False
+    else:
+        # Identical differences on every example (stderr 0) decide by their sign alone.
+        z = gain / noise.stderr if noise.stderr > 0 else math.copysign(math.inf, gain) if gain else 0.0
+        lost, held = z < -Z_ONE_SIDED_95, z > Z_ONE_SIDED_95
+        detail = (f"{compared} +- {_size(show, noise)} ({noise.source}; {on_holdout}; decided beyond "
+                  f"{Z_ONE_SIDED_95:.2f} standard errors): ")  # fmt: skip
+        if lost:
+            detail += "the tuned configuration is worse than the baseline under the shift, beyond noise"
+        elif held:
+            detail += "the gain holds under the shift, beyond noise"
+        else:
+            detail += ("within noise: not evidence that the gain holds under the shift, nor that it is lost; "
+                       + more_data(abs(z), "the shifted examples"))  # fmt: skip
+    detail += _drops_of_both(metric, holdout, shifted, baseline, threshold, points, lost)
+    return Check("shifted data", not lost, detail, decided=lost or held)
+
+
+def _gain(metric: Metric, winner: _Side, baseline: _Side, paired: Noise | None,
+          points: bool) -> tuple[float, Noise | None]:  # fmt: skip
+    """The winner's gain over the baseline and its noise: ``paired`` (the per-example differences) when given,
+    else both standard errors combined, else unknown."""
+    scale = 1.0 if points else max(abs(baseline.value), 1e-12)
+    gain = -metric.sign() * (winner.value - baseline.value) / scale
+    if paired is not None:
+        return gain, Noise(paired.stderr / scale, paired.source, paired.examples)
+    if winner.noise is None or baseline.noise is None:
+        return gain, None
+    stderr = math.hypot(winner.noise.stderr, baseline.noise.stderr) / scale
+    return gain, Noise(stderr, "the two standard errors combined, unpaired")
+
+
+def _drops_of_both(metric: Metric, holdout: _Side, shifted: _Side, baseline: BaselineShift, threshold: float,
+                   points: bool, lost: bool) -> str:  # fmt: skip
+    """The drop from holdout to shifted of the winner and of the baseline, as information: when both drop beyond
+    ``threshold`` and beyond noise and the gain was not lost, the shift itself explains the drop."""
+    show = (lambda v: f"{v * 100:.1f} points") if points else (lambda v: f"{v:.1%}")
+    moves, beyond = [], []
+    for who, before, after in (("the winner", holdout, shifted),
+                               ("the baseline", _Side(baseline.holdout, baseline.holdout_noise),
+                                _Side(baseline.shifted, baseline.shifted_noise))):  # fmt: skip
+        scale = 1.0 if points else max(abs(before.value), 1e-12)
+        drop = metric.sign() * (after.value - before.value) / scale
+        stderr = None
+        if before.noise is not None and after.noise is not None:  # different examples: independent
+            stderr = math.hypot(before.noise.stderr, after.noise.stderr) / scale
+        spread = "" if stderr is None else f" +- {show(stderr)}"
+        moves.append(f"{who} {'loses' if drop > 0 else 'gains'} {show(abs(drop))}{spread}")
+        beyond.append(drop > threshold and stderr is not None and drop > Z_ONE_SIDED_95 * stderr)
+    text = f"; from holdout to shifted, {moves[0]} and {moves[1]}"
+    if all(beyond) and not lost:
+        return text + (f": both lose beyond the limit of {show(threshold)} and beyond noise, so the drop is the shift "
+                       "itself, not the tuning")  # fmt: skip
+    if lost:
+        return text + ": the tuning's gain does not carry over to the shift"
+    return text
+
+
+def _size(show: Callable[[float], str], noise: Noise) -> str:
+    return show(noise.stderr).lstrip("+")

@@ -10,6 +10,10 @@ What ``evaluate`` returns: the primary metric under ``holdout_<base>`` (``val_lo
 guardrail metrics (under the names read for the primary metric: ``holdout_<base>``,
 ``holdout_<name>`` or the name itself), ``slice:<name>:<key>`` per slice and
 ``shifted:<key>`` on a shifted or time-split set (or pass ``shifted=`` a second evaluation).
+
+With a shifted set and a baseline (declared or evaluated), the baseline configuration is scored too, with the
+same evaluations and seed, so that the shifted-data check judges the tuned gain over it under the shift rather
+than the winner's own drop, which a shift that every model suffers would blame on the tuning.
 """
 
 from __future__ import annotations
@@ -35,12 +39,12 @@ from tunesmith.attributes import (
     read_attr,
     write_attr,
 )
-from tunesmith.discipline._drops import shifted_check, slice_check
+from tunesmith.discipline._drops import BaselineShift, shifted_check, slice_check
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import guardrail_check, proxy_check
 from tunesmith.discipline._margin import baseline_check
 from tunesmith.discipline._reruns import completed
-from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, shifted_of, slices_of
+from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, slices_of
 from tunesmith.discipline.gap import Noise, gap_test, noise_of, scored_in_points
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.seeds import Rule, across_seeds, spread_flattered
@@ -56,6 +60,8 @@ __all__ = ["Evaluate", "HoldoutOpened", "Thresholds", "finalize"]
 
 Evaluate = Callable[[dict[str, Any], int], Mapping[str, float]]
 
+_BASELINE = "baseline:"  # the baseline's scores in the holdout log, beside the winner's
+
 
 class HoldoutOpened(TunesmithError, RuntimeError):
     """The holdout was opened already; reading it again would leak it into decisions."""
@@ -69,7 +75,8 @@ class Thresholds:
         gap: validation-vs-holdout gap (the guide: "a gap > 2% signals overfitting to the validation split").
         seed_cv: the winner's seed spread, as standard deviation over |mean|.
         slice: how far a slice may fall below the average of the slices.
-        shift: how far the shifted-data score may fall below the holdout score.
+        shift: how far the shifted-data score may fall below the holdout score (without a baseline; with one,
+            the check judges the gain over the baseline, and a drop beyond this that both share is the shift's).
     """
 
     gap: float = 0.02
@@ -132,20 +139,113 @@ def _open(study: Study, force: bool, trial: int) -> HoldoutLogAttr:
     return log
 
 
-def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str) -> dict[str, float]:
+def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int,
+              what: str) -> tuple[dict[str, float], dict[str, np.ndarray]]:  # fmt: skip
+    """The scores ``evaluate`` returned, and the per-example values behind them (kept only for this call, to pair
+    the winner's with the baseline's on the same examples; never stored)."""
     result = evaluate(dict(params), seed)
     if not isinstance(result, Mapping):
         raise ConfigError(f"the {what} evaluation must return a dict of metrics, got {type(result).__name__}")
+    values: Mapping[str, Any] = result  # per-example sequences too, though `Evaluate` says numbers
     scores: dict[str, float] = {}
+    examples: dict[str, np.ndarray] = {}
     try:
-        for key, value in result.items():
+        for key, value in values.items():
             if is_per_example(value):
                 scores.update(summarise(str(key), value))  # per-example values: mean, count, standard error
+                examples[str(key)] = np.array([float(v) for v in value])  # as `summarise` reads them
             else:
                 scores[str(key)] = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"the {what} evaluation returned a value that is not a number: {dict(result)!r}") from None
-    return scores
+    return scores, examples
+
+
+def _metric_key(metric: Metric, scores: Mapping[str, float], what: str) -> str:
+    """Where the ``what`` evaluation's result keeps the study's metric; refused when it has none."""
+    key = holdout_key(metric, scores)
+    if key is None:
+        names = " or ".join(repr(k) for k in holdout_keys(metric))
+        raise ConfigError(
+            f"the {what} evaluation returned {sorted(scores)}, without the study's metric: return it as {names} "
+            "('holdout_<metric>'). The holdout was read, so this opening is recorded: after the fix, finalize "
+            "again with force=True (tunesmith finalize --force), which the verdict records"
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class _Shift:
+    """A configuration's shifted score, its noise and per-example values (``None``: absent or unknown)."""
+
+    value: float | None
+    noise: Noise | None = None
+    examples: np.ndarray | None = None
+
+
+def _shift_of(metric: Metric, key: str, scores: Mapping[str, float], examples: Mapping[str, np.ndarray],
+              shifted: tuple[dict[str, float], dict[str, np.ndarray]] | None) -> _Shift:  # fmt: skip
+    """The shifted score: the study's metric in the ``shifted`` evaluation when there is one, else the holdout
+    result's ``shifted:<key>`` (or ``shifted:<metric>``)."""
+    if shifted is not None:
+        shifted_scores, shifted_examples = shifted
+        found = holdout_key(metric, shifted_scores)
+        if found is None:
+            return _Shift(None)
+        return _Shift(shifted_scores[found], noise_of(shifted_scores, found), shifted_examples.get(found))
+    for name in (f"{SHIFTED}{key}", f"{SHIFTED}{metric.name}"):
+        if name in scores:
+            return _Shift(scores[name], noise_of(scores, name), examples.get(name))
+    return _Shift(None)
+
+
+@dataclass(frozen=True)
+class _BaselineScored:
+    """The baseline's evaluations in `finalize`: its holdout scores (with ``shifted:<key>`` from the shifted
+    evaluation) and what the shifted-data check reads."""
+
+    scores: dict[str, float]
+    shift: BaselineShift
+
+
+def _score_baseline(metric: Metric, params: dict[str, Any], seed: int, evaluate: Evaluate, shifted: Evaluate | None,
+                    winner: tuple[str, Mapping[str, np.ndarray], _Shift],
+                    bar: Progress) -> _BaselineScored:  # fmt: skip
+    """Score the baseline with the winner's evaluations and seed; ``winner`` (its holdout key, per-example values
+    and shifted score) pairs the two on the same examples."""
+    scores, examples = _evaluate(evaluate, params, seed, "baseline's holdout")
+    bar.update(advance=1)
+    key = _metric_key(metric, scores, "baseline's holdout")
+    shifted_result = None
+    if shifted is not None:
+        shifted_result = _evaluate(shifted, params, seed, "baseline's shifted")
+        bar.update(advance=1)
+        scores.update({f"{SHIFTED}{k}": v for k, v in shifted_result[0].items()})
+    shift = _shift_of(metric, key, scores, examples, shifted_result)
+    if shift.value is None or not math.isfinite(shift.value) or not math.isfinite(scores[key]):
+        raise ConfigError(
+            f"the baseline's evaluations (params {params!r}) returned holdout {key}={scores[key]} and shifted "
+            f"{'no score of the metric' if shift.value is None else shift.value}: the shifted-data check needs finite "
+            "scores of the study's metric on both sets, as the winner's gave: return them for every configuration. "
+            "The holdout was read, so this opening is recorded: after the fix, finalize again with force=True "
+            "(tunesmith finalize --force)"
+        )
+    winner_key, winner_examples, winner_shift = winner
+    return _BaselineScored(scores, BaselineShift(
+        holdout=scores[key], holdout_noise=noise_of(scores, key), shifted=shift.value,
+        shifted_noise=shift.noise, holdout_paired=_paired(winner_examples.get(winner_key), examples.get(key)),
+        shifted_paired=_paired(winner_shift.examples, shift.examples)))  # fmt: skip
+
+
+def _paired(winner: np.ndarray | None, baseline: np.ndarray | None) -> Noise | None:
+    """The noise of the winner-minus-baseline mean from their per-example values on the same examples (the same
+    evaluation, the same seed): the standard error of the differences, free of what the examples share.
+    ``None`` without both, or when their counts differ (not the same examples)."""
+    if winner is None or baseline is None or len(winner) != len(baseline) or len(winner) < 2:
+        return None
+    differences = winner - baseline
+    stderr = float(np.std(differences, ddof=1)) / math.sqrt(len(differences))
+    return Noise(stderr, f"paired over {len(differences)} examples", len(differences))
 
 
 def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidateAttr | None,
@@ -254,14 +354,17 @@ def finalize(
         study: the tuned study.
         evaluate: ``evaluate(params, seed) -> dict`` of holdout metrics (see the module docstring).
         force: open the holdout again although it was opened before (recorded as forced).
-        shifted: ``shifted(params, seed) -> dict`` on a shifted or time-split test set, same keys.
+        shifted: ``shifted(params, seed) -> dict`` on a shifted or time-split test set, same keys. With a
+            baseline (declared or evaluated), the baseline is scored too, by ``evaluate`` and ``shifted`` with the
+            winner's seed, and the check judges the winner's gain over it under the shift.
         thresholds: when checks fail (default `Thresholds()`: gap 2%, seed spread 5%, slice 10%, shift 5%).
         progress: show the evaluations and the time left on stderr (``None``: when stderr is a terminal); the
             time left is first guessed from how long the chosen trial took in the search.
 
     Returns:
         The `Verdict`, also stored as the study attribute ``verdict``; the holdout scores are in
-        ``holdout``, the optimism estimate in ``optimism``.
+        ``holdout`` (the baseline's, when it was scored, in ``baseline_scores``), the optimism estimate in
+        ``optimism``.
 
     Raises:
         HoldoutOpened: when the holdout was opened before and ``force`` is false.
@@ -272,22 +375,26 @@ def finalize(
     validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
     rerun = None if entry is None or entry.mean is None else float(entry.mean)
     log = _open(study, force, record.number)
-    bar = Progress(f"holdout of {study.name}: trial #{record.number}", 1 + (shifted is not None), unit="evaluations",
-                   per_unit=record.duration, show=progress)  # fmt: skip
+    declared = read_attr(study.attrs, BaselineAttr)
+    baseline_params = None if declared is None or declared.params is None else dict(declared.params)
+    per_configuration = 1 + (shifted is not None)
+    bar = Progress(f"holdout of {study.name}: trial #{record.number}",
+                   per_configuration * (1 + (baseline_params is not None and shifted is not None)),
+                   unit="evaluations", per_unit=record.duration, show=progress)  # fmt: skip
     with bar:
-        scores = _evaluate(evaluate, record.params, record.seed, "holdout")
+        scores, examples = _evaluate(evaluate, record.params, record.seed, "holdout")
         bar.update(advance=1)
-        key = holdout_key(study.metric, scores)
-        if key is None:
-            names = " or ".join(repr(k) for k in holdout_keys(study.metric))
-            raise ConfigError(
-                f"the holdout evaluation returned {sorted(scores)}, without the study's metric: return it as {names} "
-                "('holdout_<metric>'). The holdout was read, so this opening is recorded: after the fix, finalize "
-                "again with force=True (tunesmith finalize --force), which the verdict records"
-            )
-        shifted_scores = None if shifted is None else _evaluate(shifted, record.params, record.seed, "shifted")
+        key = _metric_key(study.metric, scores, "holdout")
+        shifted_result = None if shifted is None else _evaluate(shifted, record.params, record.seed, "shifted")
         bar.update(advance=shifted is not None)
-    _refuse_non_finite(scores, key, shifted_scores, study.metric)
+        shifted_scores = None if shifted_result is None else shifted_result[0]
+        _refuse_non_finite(scores, key, shifted_scores, study.metric)
+        winner_shift = _shift_of(study.metric, key, scores, examples, shifted_result)
+        baseline_scored = None
+        if baseline_params is not None and winner_shift.value is not None:  # the gain under the shift needs it
+            bar.update(total=2 * per_configuration, detail="the baseline, for the gain under the shift")
+            baseline_scored = _score_baseline(study.metric, baseline_params, record.seed, evaluate, shifted,
+                                              (key, examples, winner_shift), bar)  # fmt: skip
     holdout = scores[key]
     optimism = _optimism(study, entry)
     gap = gap_test(
@@ -317,17 +424,10 @@ def finalize(
     runs = completed(stability.runs if stability is not None else None, record.number if entry else None)
     slices_check, slices = slice_check(study.metric, scores, key, runs, entry.slices if entry else None, limits.slice)
     checks.append(slices_check)
-    shifted_value = shifted_of(scores, [key, study.metric.name])
-    shifted_noise = None
-    if shifted_value is not None:
-        shifted_noise = next((n for m in (key, study.metric.name) if (n := noise_of(scores, f"{SHIFTED}{m}"))), None)
     if shifted_scores is not None:
-        scores.update({f"shifted:{k}": v for k, v in shifted_scores.items()})
-        shifted_key = holdout_key(study.metric, shifted_scores)
-        shifted_value = None if shifted_key is None else shifted_scores[shifted_key]
-        shifted_noise = None if shifted_key is None else noise_of(shifted_scores, shifted_key)
-    checks.append(shifted_check(study.metric, holdout, noise_of(scores, key), shifted_value, shifted_noise,
-                                limits.shift))  # fmt: skip
+        scores.update({f"{SHIFTED}{k}": v for k, v in shifted_scores.items()})
+    checks.append(shifted_check(study.metric, holdout, noise_of(scores, key), winner_shift.value, winner_shift.noise,
+                                limits.shift, None if baseline_scored is None else baseline_scored.shift))  # fmt: skip
     if optimism is not None:
         checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
                             f"data; {optimism.detail}"))  # fmt: skip
@@ -342,7 +442,10 @@ def finalize(
             )
         )
     verdict = Verdict(checks, trial=record.number)
-    log = HoldoutLogAttr((*log.openings[:-1], replace(log.openings[-1], scores=scores, how=how)))
+    read = dict(scores)
+    if baseline_scored is not None:
+        read.update({f"{_BASELINE}{k}": v for k, v in baseline_scored.scores.items()})
+    log = HoldoutLogAttr((*log.openings[:-1], replace(log.openings[-1], scores=read, how=how)))
     write_attr(study, log)
     write_attr(
         study,
@@ -364,6 +467,8 @@ def finalize(
             forced=len(forced),
             scores=scores,
             slices=slices,
+            baseline_params=None if baseline_scored is None else baseline_params,
+            baseline_scores=None if baseline_scored is None else baseline_scored.scores,
         ),
     )
     if optimism is not None:
