@@ -1,7 +1,8 @@
 """The verdict's checks for a drop: the worst slice against the slices' average, and shifted data against
-the holdout, each decided beyond the practical limit *and* beyond the noise of the two scores (as the
-holdout gap is). Bounded scores (accuracy, an error rate) read in points, other metrics relative to the
-reference; a drop whose noise is unknown is not checked, and says what to return.
+the holdout (with a baseline: the tuned gain over it under the shift), each decided beyond the practical limit
+*and* beyond the noise of the two scores (as the holdout gap is). Bounded scores (accuracy, an error rate) read
+in points, other metrics relative to the reference; a drop whose noise is unknown passes within the limit and
+is undecided beyond it, saying what to return.
 
 A slice's noise on the re-runs has two sources: the seeds (the spread of its mean across the runs) and its own
 examples (the per-example standard error of its mean, which no number of seeds averages out, since every run
