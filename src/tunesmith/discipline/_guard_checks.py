@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tunesmith.attributes import SeedStabilityAttr, read_attr
+from tunesmith.discipline._reruns import SeedRun, completed
 from tunesmith.discipline.conventions import holdout_key
 from tunesmith.discipline.gap import noise_of
-from tunesmith.discipline.guardrails import GuardrailOutcome, proxy_scan, read_guardrail
+from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, proxy_scan, read_guardrail
+from tunesmith.discipline.seeds import _guardrail_across_seeds
 from tunesmith.discipline.verdict import Check
 from tunesmith.errors import TunesmithError
-from tunesmith.objective import Metric
+from tunesmith.objective import Guardrail, Metric
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -21,27 +25,22 @@ __all__ = ["guardrail_check", "proxy_check"]
 
 
 def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, float]) -> Check:
-    """Each guardrail on the chosen configuration: on the holdout when ``scores`` measure it (under the names
-    `holdout_keys` reads for a metric), else on its search result; decided beyond the measurement's noise
-    (`read_guardrail`). A guardrail the evidence cannot decide fails the check, which says so and what would
-    decide it: a winner is ready only when its guardrails are shown to hold."""
+    """Each guardrail on every measurement of the chosen configuration: the holdout when ``scores`` measure it
+    (under the names `holdout_keys` reads for a metric), and its seed re-runs (`validate_top`'s selection and
+    confirmation runs, read as a mean with the seeds' noise); its single search result only when neither
+    measured it. Each is decided beyond its noise (`read_guardrail`): a breach in any fails, a reading the
+    evidence cannot decide in any leaves the guardrail undecided, and so does a re-run that breached it on its
+    own. An undecided guardrail fails the check, which says what would decide it: a winner is ready only when
+    its guardrails are shown to hold."""
     name = "guardrails"
     if not study.guardrails:
         return Check(name, True, "the study declares no guardrails", checked=False)
+    reruns = _Reruns.of(study, record.number)
     lines, outcomes = [], []
     for guardrail in study.guardrails:
-        key = holdout_key(Metric(guardrail.metric, "min"), scores)
-        if key is not None:
-            reading, where = read_guardrail(guardrail, scores[key], noise_of(scores, key)), "on the holdout"
-        else:
-            value = record.value(guardrail.metric)
-            if value is None:  # the search records a result without a guardrail's metric as FAILED
-                raise TunesmithError(f"trial #{record.number} has no {guardrail.metric!r}: it cannot have passed "
-                                     f"{guardrail.describe()}")  # fmt: skip
-            where = "in the search (not measured on the holdout)"
-            reading = read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric))
-        outcomes.append(reading.outcome)
-        lines.append(reading.describe(where))
+        outcome, line = _judge(guardrail, record, scores, reruns)
+        outcomes.append(outcome)
+        lines.append(line)
     passed = all(o is GuardrailOutcome.HELD for o in outcomes)
     if GuardrailOutcome.UNDECIDED in outcomes and GuardrailOutcome.BREACHED not in outcomes:
         lines.append("a winner is ready only when its guardrails are shown to hold")
@@ -49,10 +48,98 @@ def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, floa
     return Check(name, passed, "; ".join(lines), decided=decided)
 
 
+@dataclass(frozen=True)
+class _Reruns:
+    """The judged trial's own seed re-runs that completed (a failed run measured nothing): those that picked it
+    and those on fresh seeds after the pick."""
+
+    trial: int
+    selection: tuple[SeedRun, ...]
+    confirmation: tuple[SeedRun, ...]
+
+    @classmethod
+    def of(cls, study: Study, trial: int) -> _Reruns:
+        stability = read_attr(study.attrs, SeedStabilityAttr)
+        if stability is None or stability.candidate(trial) is None:
+            return cls(trial, (), ())
+        return cls(trial, tuple(completed(stability.runs, trial)), tuple(completed(stability.confirm_runs, trial)))
+
+    def measuring(self, metric: str) -> tuple[tuple[SeedRun, ...], str]:
+        """The runs that measured ``metric``, and which they are in words."""
+        selection = tuple(run for run in self.selection if metric in run.metrics)
+        confirmation = tuple(run for run in self.confirmation if metric in run.metrics)
+        said = f"{len(selection)} re-runs of trial #{self.trial}"
+        if confirmation:
+            said = f"{len(selection)} selection and {len(confirmation)} confirmation re-runs of trial #{self.trial}"
+        return (*selection, *confirmation), said
+
+
+_SHOWN = {GuardrailOutcome.HELD: "held", GuardrailOutcome.BREACHED: "breached",
+          GuardrailOutcome.UNDECIDED: "not shown to hold"}  # fmt: skip
+
+
+def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float],
+           reruns: _Reruns) -> tuple[GuardrailOutcome, str]:  # fmt: skip
+    """One guardrail on every source that measured it: its outcome (the worst of theirs) and the detail."""
+    readings: list[tuple[str, GuardrailReading]] = []
+    read: list[str] = []
+    key = holdout_key(Metric(guardrail.metric, "min"), scores)
+    if key is not None:
+        readings.append(("on the holdout", read_guardrail(guardrail, scores[key], noise_of(scores, key))))
+        read.append("the holdout")
+    runs, said = reruns.measuring(guardrail.metric)
+    # Selection and confirmation runs are pooled: the same configuration on fresh seeds each time. The pick read
+    # the guardrail only to bar a breach beyond noise, and a single breaching run is judged on its own below.
+    across = _guardrail_across_seeds(guardrail, runs)
+    if across is not None:
+        readings.append(("across the re-runs", across))
+        read.append(said)
+    if readings:
+        read.append("not the search's single result")
+    else:
+        value = record.value(guardrail.metric)
+        if value is None:  # the search records a result without a guardrail's metric as FAILED
+            raise TunesmithError(f"trial #{record.number} has no {guardrail.metric!r}: it cannot have passed "
+                                 f"{guardrail.describe()}")  # fmt: skip
+        readings.append(("in the search (not measured on the holdout)",
+                         read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric))))  # fmt: skip
+        read.append("the search's single result alone (not measured on the holdout, not re-run across seeds)")
+    outcomes = [reading.outcome for _, reading in readings]
+    rule = guardrail.describe()
+    parts = [reading.describe(where).removeprefix(f"{rule}: ") for where, reading in readings]
+    breaching = [run for run in runs if not guardrail.holds(run.metrics[guardrail.metric])]
+    if breaching:
+        parts.append(_breached_on_their_own(breaching, len(runs), guardrail))
+        outcomes.append(GuardrailOutcome.UNDECIDED)  # never held while a run of it breached; a breach still fails
+    outcome = _worst(outcomes)
+    overall = f"{_SHOWN[outcome]}: " if len(parts) > 1 else ""
+    return outcome, f"{rule}: {overall}{'; '.join(parts)} (read: {', '.join(read)})"
+
+
+def _worst(outcomes: Sequence[GuardrailOutcome]) -> GuardrailOutcome:
+    """Breached when any source breached it beyond noise, else undecided when any could not tell, else held."""
+    for outcome in (GuardrailOutcome.BREACHED, GuardrailOutcome.UNDECIDED):
+        if outcome in outcomes:
+            return outcome
+    return GuardrailOutcome.HELD
+
+
+def _breached_on_their_own(breaching: Sequence[SeedRun], runs: int, guardrail: Guardrail) -> str:
+    """What the detail says of re-runs that breached ``guardrail`` each on its own (recorded INFEASIBLE)."""
+    named = ", ".join(f"seed {run.seed}: {run.metrics[guardrail.metric]:.4g}" for run in breaching[:5])
+    more = f" and {len(breaching) - 5} more" if len(breaching) > 5 else ""
+    return (f"{len(breaching)} of {runs} re-runs breached it (each recorded INFEASIBLE; {named}{more}), so "
+            "whatever its mean, it is not shown to hold on every seed: more seeds would measure how often it "
+            "breaches, not make it hold; find what breaches on those seeds, fix it and re-run "
+            "ts.validate_top(study, objective)")
+
+
 def proxy_check(study: Study, records: Sequence[TrialRecord]) -> Check:
-    """Proxy overfitting among the best trials, on the guardrails and calibration metrics the trials report. On
-    a study of several objectives, a guardrail on another objective is left out: that trade-off is the front the
-    study set out to explore, not a proxy overfitted."""
+    """Proxy overfitting among the best trials, on the guardrails and calibration metrics the trials report: fails
+    on a trade-off beyond chance (`proxy_scan`); passes undecided when none was found but the trials could not
+    have shown a moderate one either, saying what would decide. On a study of several objectives, a guardrail on
+    another objective is left out: that trade-off is the front the study set out to explore, not a proxy
+    overfitted."""
     name = "proxy overfitting"
     objectives = {m.name for m in study.objectives}
     watch = [g for g in study.guardrails if g.metric not in objectives]
@@ -65,5 +152,5 @@ def proxy_check(study: Study, records: Sequence[TrialRecord]) -> Check:
         return Check(name, True, (
             "nothing to compare: no guardrail or calibration metric (ece, brier, log_loss) measured on at least 6 of "
             f"the best trials and varying{why}"), checked=False)  # fmt: skip
-    return Check(name, True, f"{', '.join(scan.compared)} do not degrade as {study.metric.name} improves among the "
-                 "best trials")  # fmt: skip
+    # No finding is not evidence of no trade-off: it is decided only when the trials could have shown a moderate one.
+    return Check(name, True, scan.absence(study.metric), decided=scan.decided)
