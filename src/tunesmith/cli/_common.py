@@ -261,6 +261,18 @@ def _resolve_study(storage: str, name: str | None) -> Study:
             raise CliError(f"no study named {name!r} in {redact_url(storage)} (studies: {known})") from None
 
 
+def _confirm_stored(study: Study) -> None:
+    """Read ``study``'s storage once more, after a command's last output: a SQLite file deleted or replaced since
+    the command's last read or write (a read checks the file) ends the command with that error on one line and exit
+    code 1, so that no command reports success over a database that is gone.
+
+    Raises:
+        CliError: the storage no longer answers, or no longer holds the study.
+    """
+    with _friendly_errors():
+        study.storage.load_study(study.name)
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from tunesmith._text import terminal_safe
 from tunesmith.cli._common import (
+    _confirm_stored,
     _friendly_errors,
     _interruptible,
     _print_json,
@@ -82,8 +83,10 @@ def finalize_command(
             verdict = finalize(study, evaluate, force=force, shifted=shifted, progress=progress)
     if as_json:
         _print_json(verdict.to_attr())
-        return
-    click.secho(terminal_safe(verdict.summary(), markup=False, multiline=True), fg="green" if verdict.ready else "red")
+    else:
+        summary = terminal_safe(verdict.summary(), markup=False, multiline=True)
+        click.secho(summary, fg="green" if verdict.ready else "red")
+    _confirm_stored(study)  # the opening and the verdict are recorded only if the database is still there
 
 
 def _opening_kept(name: str) -> str:

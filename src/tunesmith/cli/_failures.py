@@ -9,6 +9,7 @@ import click
 from tunesmith._text import terminal_safe
 from tunesmith.cli._common import (
     CliError,
+    _confirm_stored,
     _fmt,
     _friendly_errors,
     _print_json,
@@ -111,3 +112,4 @@ def retry(study_name: str, storage: str, kinds: tuple[str, ...]) -> None:
     numbers = ", ".join(f"#{n}" for n in queued)
     _echo(f"re-queued {len(queued)} failed trials of {study.name} ({numbers}; kind {which}); "
           f"`tunesmith run CONFIG` or `tunesmith worker {study.name}` runs them first")  # fmt: skip
+    _confirm_stored(study)

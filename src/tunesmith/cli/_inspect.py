@@ -18,6 +18,7 @@ from tunesmith.attributes import SeedStabilityAttr, read_attr
 from tunesmith.budget import RETRY_REQUESTED, counts_toward_budget
 from tunesmith.cli._common import (
     CliError,
+    _confirm_stored,
     _fmt,
     _friendly_errors,
     _open,
@@ -275,6 +276,7 @@ def report(study_name: str | None, storage: str, output: str) -> None:
         summary(data, console=console, findings=findings)
         _verdict_lines(study)
     console.print(terminal_safe(f"report written to {path}"))
+    _confirm_stored(study)
 
 
 def _verdict_lines(study: Study) -> None:
@@ -324,6 +326,7 @@ def export(
         if to_mlflow:
             run_id = log_to_mlflow(study, tracking_uri=tracking_uri, experiment=experiment)
             console.print(terminal_safe(f"logged to MLflow: parent run {run_id}"))
+    _confirm_stored(study)
 
 
 def _print_csv(path: Path) -> None:

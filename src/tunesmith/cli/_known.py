@@ -10,7 +10,15 @@ import click
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
 from tunesmith.budget import RETRY_REQUESTED
-from tunesmith.cli._common import CliError, _friendly_errors, _params_text, _resolve_study, console, storage_option
+from tunesmith.cli._common import (
+    CliError,
+    _confirm_stored,
+    _friendly_errors,
+    _params_text,
+    _resolve_study,
+    console,
+    storage_option,
+)
 from tunesmith.study import Study
 from tunesmith.study._known import QueueBeyondBudgetWarning, from_text, queue_beyond_budget, waiting
 from tunesmith.trial import TrialRecord
@@ -89,6 +97,7 @@ def enqueue(study_name: str, storage: str, note: str | None, params: tuple[str, 
     console.print(f"enqueued for {terminal_safe(study.name)}: {_params_text(values)}")
     for line in lines:
         console.print(terminal_safe(line))
+    _confirm_stored(study)
 
 
 @click.command()
@@ -110,6 +119,7 @@ def invalidate(study_name: str, storage: str, number: int, reason: str) -> None:
             now = "best is now " + ("none" if best is None else f"trial #{best.number}")
     console.print(terminal_safe(f"trial #{number} of {study.name} invalidated: {reason.strip()}"))
     console.print(terminal_safe(now))
+    _confirm_stored(study)
 
 
 @click.command()
@@ -122,3 +132,4 @@ def revalidate(study_name: str, storage: str, number: int) -> None:
     with _friendly_errors():
         study.revalidate(number)
     console.print(terminal_safe(f"trial #{number} of {study.name} counts again"))
+    _confirm_stored(study)

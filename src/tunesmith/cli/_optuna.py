@@ -6,7 +6,7 @@ import click
 
 from tunesmith._text import terminal_safe
 from tunesmith.budget import Budget
-from tunesmith.cli._common import _friendly_errors, _open, console, storage_option
+from tunesmith.cli._common import _confirm_stored, _friendly_errors, _open, console, storage_option
 from tunesmith.storage import redact_url
 
 
@@ -58,3 +58,4 @@ def import_optuna(
         console.print(terminal_safe(f"waiting trial {number} not queued: {why}"))
     console.print(terminal_safe(f"resume: tunesmith worker {study.name} --storage {redact_url(storage)} "
                                 "--objective module:function"))  # fmt: skip
+    _confirm_stored(study)

@@ -16,6 +16,7 @@ from tunesmith.cli._common import (
     CliError,
     _analyse,
     _command_line,
+    _confirm_stored,
     _friendly_errors,
     _interruptible,
     _open,
@@ -105,7 +106,8 @@ def run(
 
     Each wait (the baseline, the search, the re-runs of the top candidates, the holdout, the report) shows its
     progress and the time left on stderr. Ctrl-C keeps every stored trial, records the running one as
-    interrupted, prints the command that resumes and exits with code 130.
+    interrupted, prints the command that resumes and exits with code 130. A SQLite database deleted or replaced
+    before the command ends, even after its summary and report, makes it exit with code 1 and say so.
     """
     from tunesmith.config import load_config
 
@@ -162,6 +164,7 @@ def run(
                 click.secho(_plain(stale), fg="yellow")
         path = None if no_report else report_path or f"{safe_file_name(study.name)}-report.html"
         _write_report(study, path, findings, took)
+        _confirm_stored(study)  # the database may have gone while the summary and the report were made
 
 
 @click.command()
@@ -223,6 +226,7 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         f"done in {time.monotonic() - started:.0f}s; read it back with: "
         f"tunesmith best --storage {terminal_safe(redact_url(storage))} {terminal_safe(study.name)}"
     )
+    _confirm_stored(study)
 
 
 def _new_sqlite_file(url: str) -> str | None:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tunesmith._text import terminal_safe
-from tunesmith.cli._common import CliError, _friendly_errors, _interruptible, _open, console, storage_option
+from tunesmith.cli._common import (
+    CliError,
+    _confirm_stored,
+    _friendly_errors,
+    _interruptible,
+    _open,
+    console,
+    storage_option,
+)
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import open_storage, redact_url
 from tunesmith.study import Study
@@ -107,6 +115,7 @@ def worker(
                 break
     where = f"{study.name} in {redact_url(url)}"
     console.print(terminal_safe(f"worker ran {ran} trials of {where}; stopped: {stop_reason}"))
+    _confirm_stored(study)
 
 
 @click.command()
@@ -138,6 +147,7 @@ def extend(
         after = study.extend_budget(trials=trials, wall_time=wall_time, resource=resource)
     where = f"{study.name} in {redact_url(url)}"
     console.print(terminal_safe(f"extended the budget of {where}: {before.describe()} -> {after.describe()}"))
+    _confirm_stored(study)
 
 
 @click.group("storage")

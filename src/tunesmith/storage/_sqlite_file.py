@@ -5,8 +5,10 @@ connections keep writing into the deleted inode, or into the WAL of a truncated 
 write "succeeds". The same holds for a deleted ``-wal`` file: every write since the last checkpoint
 then lives only in a file no one else can open, and a crash loses it. `DatabaseFile` remembers the
 file's identity and size when the storage opens it, and the ``-wal`` file's identity once it exists;
-`SQLStorage` asks it before each write transaction (one or two ``os.stat``), so the study stops at the
-first write after the loss instead of reporting a budget spent into nowhere.
+`SQLStorage` asks it before each read and each write transaction (one ``os.stat``, two while a ``-wal`` is
+in use), so the study stops at the first write after the loss instead of reporting a budget spent into
+nowhere, and a reader (a `Study` held in a session, a command's summary, report or export) stops at its
+first read instead of serving a database that is gone from the open connections.
 """
 
 from __future__ import annotations

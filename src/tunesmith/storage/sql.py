@@ -13,7 +13,7 @@ lock). `SQLStorage.url` is the redacted URL (``postgresql://user:***@host/db``),
 Failures: the engine (`tunesmith.storage._engine`) turns every driver exception into a `StorageError`
 with the fix (`tunesmith.storage._failures`), reconnects to a PostgreSQL server that restarted, and its
 `Connections` let `close` wait for connections in use on other threads; a SQLite file (or its ``-wal``)
-deleted, replaced or truncated while open stops the next write with `StorageLost`
+deleted, replaced or truncated while open stops the next read or write with `StorageLost`
 (`tunesmith.storage._sqlite_file`). Every read and write is one unit of work (`_read`, `_write`, `_locked`)
 that runs again as a whole on a new connection when a lost connection cut it off (`Connections.run`); a
 write whose COMMIT the loss cut off is first looked for, under the lock the write takes (so a COMMIT still
@@ -174,7 +174,11 @@ class SQLStorage(Storage):
         return version
 
     def _read(self, work: Callable[[Connection], Result]) -> Result:
-        """``work(conn)`` on a connection: run again on a new one when a lost connection cut it off."""
+        """``work(conn)`` on a connection, once the SQLite file is found intact (as `_write` does: the open
+        connections still read a deleted or replaced file, so a study that is gone would go on being served); run
+        again on a new connection when a lost connection cut it off."""
+        if self._file is not None:
+            self._file.verify()
         return self._connections.run(work)
 
     def _write(self, work: Callable[[Connection], Result], landing: Landing[Result] | None = None) -> Result:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
 from tunesmith.storage import Proposal
+from tunesmith.storage._failures import CommitUnknown
 from tunesmith.study._checkpoints import CHECKPOINTED
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -232,12 +233,16 @@ def _result_text(result: Any) -> str:
 def naming_the_result(number: int, result: Any, failure: str | None = None) -> Iterator[None]:
     """Within the block, which records trial ``number``'s outcome, a storage failure (`StorageUnavailable`,
     `StorageLost`) is raised again with the trial and what it returned (``result``; ``failure``: the reason
-    it failed instead) in its message, so that a value the objective computed is never lost in silence."""
+    it failed instead) in its message, so that a value the objective computed is never lost in silence.
+
+    A COMMIT cut off with its outcome unknown (`CommitUnknown`) says the result may not have been stored, since
+    its message goes on to say that storage may hold it."""
     try:
         yield
     except (StorageUnavailable, StorageLost) as exc:
         what = f"failure ({failure})" if failure is not None else f"result ({_result_text(result)})"
-        raise type(exc)(f"trial #{number}'s {what} could not be stored: {exc}") from exc
+        outcome = "may not have been stored" if isinstance(exc, CommitUnknown) else "could not be stored"
+        raise type(exc)(f"trial #{number}'s {what} {outcome}: {exc}") from exc
 
 
 def cut_short_by(exc: BaseException) -> tuple[str, str]:
