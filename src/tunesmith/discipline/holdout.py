@@ -526,11 +526,12 @@ def _validation_noise(record: TrialRecord, metric: Metric, entry: SeedCandidateA
     """The noise of the validation score that chose ``record``: its per-example or per-fold standard error, else,
     when it was re-run across seeds, the spread of one run (the search scored it once, on one seed)."""
     noise = noise_of(record.metrics, metric.name)
-    if noise is None and entry is not None and entry.std is not None and len(entry.values) >= 2:
-        # Runs that all gave the same value (to rounding) measured no noise: the seeds do not move this score.
-        if entry.std > 1e-9 * max(1.0, abs(float(entry.mean or 0.0))):
-            noise = Noise(float(entry.std), f"one run of {len(entry.values)} seeds' spread")
-    return noise
+    if noise is not None or entry is None or entry.std is None or len(entry.values) < 2:
+        return noise
+    # Runs that all gave the same value (to rounding) measured no noise: the seeds do not move this score.
+    if entry.std <= 1e-9 * max(1.0, abs(float(entry.mean or 0.0))):
+        return None
+    return Noise(float(entry.std), f"one run of {len(entry.values)} seeds' spread")
 
 
 def _selection(study: Study, validation: float, optimism: Optimism | None) -> float:
