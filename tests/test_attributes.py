@@ -194,7 +194,7 @@ def test_absent_keys_read_as_none_and_defaults() -> None:
          "verdict.checks[0].passed must be true or false"),
         (HoldoutLogAttr, {"at": 1.0}, "holdout_log must be a list"),
         (HoldoutLogAttr, [{"trial": 1}], "holdout_log[0] must be an object with 'at'"),
-        (OptimismAttr, {"compared": 2, "best": 1.0, "estimate": 0.1}, "with 'corrected'"),
+        (OptimismAttr, {"compared": 2, "best": 1.0, "estimate": "0.1"}, "optimism.estimate must be a number"),
         (SamplerChoiceAttr, {"sampler": "tpe", "why": "x"}, "sampler_choice.sampler must be a JSON object"),
         (LearnedSpaceAttr, {"params": [{"type": "float"}]}, "learned_space.params must be a list of objects with a"),
         (EnqueuedAttr, {"configs": [{"params": {}}]}, "enqueued.configs must be a list of objects with an 'id'"),

@@ -221,13 +221,14 @@ class HoldoutLogAttr:
 
 @dataclass(frozen=True, kw_only=True)
 class OptimismAttr(JsonObject):
-    """``optimism``: how optimistic the best validation score is (see `tunesmith.discipline.optimism`)."""
+    """``optimism``: how optimistic the best validation score is (see `tunesmith.discipline.optimism`);
+    ``estimate`` and ``corrected`` are null when the noise behind them is unknown (the detail says why)."""
 
     KEY: ClassVar[str] = "optimism"
     compared: int
     best: float
-    estimate: float
-    corrected: float
+    estimate: float | None = None
+    corrected: float | None = None
     method: str | None = None
     detail: str | None = None
 
@@ -235,7 +236,7 @@ class OptimismAttr(JsonObject):
     def from_json(cls, value: Any, where: str | None = None) -> OptimismAttr:
         r = Fields(value, where or cls.KEY)
         return cls(compared=r.integer("compared", required=True), best=r.number("best", required=True),
-                   estimate=r.number("estimate", required=True), corrected=r.number("corrected", required=True),
+                   estimate=r.number("estimate"), corrected=r.number("corrected"),
                    method=r.text("method"), detail=r.text("detail"), **r.rest())  # fmt: skip
 
 

@@ -210,6 +210,9 @@ def _baseline_html(baseline: BaselineAttr) -> str:
 
 
 def _optimism_html(optimism: OptimismAttr) -> str:
+    if optimism.estimate is None or optimism.corrected is None:  # the noise is unknown: the detail says why
+        return (f"<p>{int(optimism.compared)} configurations were compared on the same validation data.</p>"
+                f"<p>{html.escape(optimism.detail or '')}</p>")  # fmt: skip
     return (
         f"<p>{int(optimism.compared)} configurations were compared on the same validation data "
         f"({html.escape(optimism.method or '')}): the best validation score "

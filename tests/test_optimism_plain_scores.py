@@ -1,0 +1,131 @@
+"""The optimism of plain-float results: the noise is what the parameters do not explain, or unknown."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tunesmith as ts
+from tunesmith.discipline import estimate_optimism
+from tunesmith.discipline.optimism import expected_max_normal
+
+ACC = ts.Metric("acc", "max")
+
+
+def _records(params: list[dict[str, Any]], scores: np.ndarray) -> list[ts.TrialRecord]:
+    return [
+        ts.TrialRecord(i, p, i, ts.TrialState.COMPLETE, metrics={"acc": float(s)})
+        for i, (p, s) in enumerate(zip(params, scores, strict=True))
+    ]
+
+
+def _observed(truth: np.ndarray, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Scores drawn around ``truth``, and the true optimism of the best of them."""
+    scores = truth + rng.normal(0.0, noise, len(truth))
+    best = int(np.argmax(scores))
+    return scores, float(scores[best] - truth[best])
+
+
+def test_a_smooth_signal_with_small_noise_is_not_read_as_noise() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random(200)
+    scores, real = _observed(0.80 + 0.15 * x, 0.002, rng)
+    found = estimate_optimism(_records([{"x": float(v)} for v in x], scores), ACC)
+    assert found is not None and found.method == "residual noise" and not found.measured
+    assert abs(found.estimate - real) < 0.002  # within one noise width; the better half's spread said about 0.06
+
+
+def test_equal_configurations_are_flattered_by_the_expected_maximum_of_their_noise() -> None:
+    rng = np.random.default_rng(1)
+    found = []
+    for _ in range(6):
+        x = rng.random((100, 2))
+        scores, _real = _observed(np.full(100, 0.80), 0.01, rng)
+        optimism = estimate_optimism(_records([{"a": float(a), "b": float(b)} for a, b in x], scores), ACC)
+        assert optimism is not None
+        found.append(optimism.estimate)
+    assert float(np.mean(found)) == pytest.approx(0.01 * expected_max_normal(100), rel=0.15)
+
+
+def test_a_categorical_effect_shared_by_many_configurations_is_read_as_a_real_difference() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.random((150, 2))
+    kind = rng.integers(0, 3, 150)
+    scores, real = _observed(0.80 + 0.05 * x[:, 0] + 0.03 * kind, 0.005, rng)
+    params = [{"a": float(a), "b": float(b), "kind": f"k{k}"} for (a, b), k in zip(x, kind, strict=True)]
+    found = estimate_optimism(_records(params, scores), ACC)
+    assert found is not None and abs(found.estimate - real) < 0.003
+
+
+def test_the_branches_of_a_conditional_space_are_fitted_apart() -> None:
+    rng = np.random.default_rng(3)
+    params, truth = [], []
+    for _ in range(150):
+        lr = float(10 ** rng.uniform(-5, -1))
+        if rng.random() < 0.5:
+            momentum = float(rng.uniform(0.0, 0.99))
+            params.append({"optimizer": "sgd", "lr": lr, "momentum": momentum})
+            truth.append(0.85 - 0.01 * (math.log10(lr) + 2) ** 2 + 0.03 * momentum)
+        else:
+            params.append({"optimizer": "adam", "lr": lr})
+            truth.append(0.87 - 0.01 * (math.log10(lr) + 3.5) ** 2)
+    scores, real = _observed(np.array(truth), 0.005, rng)
+    found = estimate_optimism(_records(params, scores), ACC)
+    assert found is not None and abs(found.estimate - real) < 0.003
+
+
+def test_a_parameter_drawn_log_uniformly_is_read_on_its_log_scale() -> None:
+    # Smooth in log(lr); on a linear axis most trials crowd near 0, where the score changes fastest.
+    rng = np.random.default_rng(4)
+    lr = 10 ** rng.uniform(-6, 0, 120)
+    scores, real = _observed(0.90 - 0.02 * (np.log10(lr) + 3) ** 2, 0.005, rng)
+    found = estimate_optimism(_records([{"lr": float(v)} for v in lr], scores), ACC)
+    assert found is not None and abs(found.estimate - real) < 0.003
+
+
+def test_categorical_values_no_two_configurations_share_leave_the_noise_unknown() -> None:
+    rng = np.random.default_rng(5)
+    scores = 0.8 + rng.normal(0.0, 0.01, 40)
+    found = estimate_optimism(_records([{"model": f"m{i}", "width": 64} for i in range(40)], scores), ACC)
+    assert found is not None and math.isnan(found.estimate) and math.isnan(found.corrected)
+    assert "noise is unknown: 0 of 40 configurations share their categorical values" in found.detail
+
+
+def test_too_few_configurations_leave_the_noise_unknown() -> None:
+    found = estimate_optimism(_records([{"x": i / 5} for i in range(6)], np.linspace(0.7, 0.8, 6)), ACC)
+    assert found is not None and math.isnan(found.estimate)
+    assert "6 configurations are too few" in found.detail
+
+
+def test_a_score_as_rough_as_the_trials_spacing_leaves_the_noise_unknown() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.random((200, 3))
+    scores, _real = _observed(0.8 + 0.02 * np.sin(15 * x).sum(axis=1), 0.005, rng)
+    params = [{"a": float(a), "b": float(b), "c": float(c)} for a, b, c in x]
+    found = estimate_optimism(_records(params, scores), ACC)
+    assert found is not None and math.isnan(found.estimate)
+    assert "changes as fast as the trials are spaced along" in found.detail
+
+
+def test_many_trials_are_fitted_on_a_sample_that_keeps_the_best() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.random(1000)
+    scores, real = _observed(0.80 + 0.02 * x, 0.01, rng)
+    found = estimate_optimism(_records([{"x": float(v)} for v in x], scores), ACC)
+    assert found is not None and "on the best and 299 others" in found.detail
+    assert abs(found.estimate - real) < 0.15 * real
+
+
+def test_finalize_records_an_unknown_optimism_without_a_number(tmp_path: Path) -> None:
+    space = ts.Space({"model": ts.Choice([f"m{i}" for i in range(8)])})
+    study = ts.Study(space, metric=ACC, sampler="grid", budget=ts.Budget(trials=8),
+                     storage=f"sqlite:///{tmp_path / 'plain.db'}", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"acc": 0.8 + 0.01 * int(trial.params["model"][1:])})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.8})
+    check = verdict.check("optimism")
+    assert check is not None and "noise is unknown" in check.detail and "optimistic by" not in check.detail
+    assert study.attrs["optimism"].get("estimate") is None  # no number is stored, never NaN
