@@ -15,12 +15,17 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
+import re
+import sys
+import threading
 import time
 import tracemalloc
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +42,8 @@ __all__ = [
     "GuardrailReading",
     "Latency",
     "MODERATE_TRADE_OFF",
+    "PEAK_MEMORY_SAMPLE_INTERVAL_S",
+    "PeakMemory",
     "ProxyFinding",
     "ProxyScan",
     "ProxyTest",
@@ -138,23 +145,219 @@ def latency(fn: Callable[..., Any], *args: Any, repeats: int = 30, warmup: int =
     return Latency(float(np.median(timings)), float(np.percentile(timings, 95)), repeats)
 
 
-def peak_memory(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """``(fn(*args, **kwargs), peak MiB allocated during the call)``, traced with ``tracemalloc``.
+#: Seconds between the resident-set samples `peak_memory` takes while the call runs.
+PEAK_MEMORY_SAMPLE_INTERVAL_S = 0.001
 
-    numpy arrays are traced; memory that native libraries allocate on their own is not.
+# tracemalloc keeps a record of every live block it traces, allocated with malloc beside the process's own memory,
+# so the resident set grows with it (by more than the traced data itself for many small Python objects) and keeps
+# some of it after the blocks are freed. get_tracemalloc_memory() counts the records' hash-table entries but not
+# the trace each entry points to nor malloc's per-chunk overhead: on CPython 3.11 with glibc the resident set grew
+# by 1.9 to 2.0 times what it reports (lists of ints, floats, bytes and dicts); the entry (32 bytes), its trace
+# (16) and malloc's chunks (48 and 32) bound the ratio at 2.5, which the resident figure subtracts.
+_TRACING_FOOTPRINT_RATIO = 2.5
+_MIB = 2**20
+
+
+class PeakMemory(float):
+    """The MiB a call added to the process at its peak, as a float, with the figures it is the larger of.
+
+    It compares and formats as the float it is (``f"{peak:.1f}"``, ``peak <= 512``); the attributes say what was
+    measured. Pickles and JSON keep the float (pickles keep the attributes too).
+
+    Attributes:
+        traced_mib: the peak rise of memory allocated through Python's allocators, traced with ``tracemalloc``:
+            Python objects and numpy arrays, exactly (a ``numpy.zeros`` array counts whole, even where its pages
+            were never touched); blind to memory native libraries allocate themselves (PyTorch tensors on the CPU,
+            LightGBM, XGBoost).
+        resident_mib: the peak rise of the process's resident set (``/proc/self/statm``) over its size when the call
+            began, sampled every ``sample_interval_s`` in a background thread and once as the call returns, and
+            read exactly from the process's high-water mark (``VmHWM``) when the call set a new one; less
+            ``tracemalloc``'s own records (see `peak_memory`). ``None`` where ``/proc/self`` cannot be read (off
+            Linux): the float is then ``traced_mib`` alone.
+        cuda_mib: the peak rise of the memory PyTorch allocated on CUDA devices during the call, summed over the
+            devices (``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``); not part of the float.
+            ``None`` when torch was not imported or CUDA is not available.
+        sample_interval_s: the seconds between resident-set samples.
     """
+
+    __slots__ = ("cuda_mib", "resident_mib", "sample_interval_s", "traced_mib")
+    traced_mib: float
+    resident_mib: float | None
+    cuda_mib: float | None
+    sample_interval_s: float
+
+    def __new__(
+        cls, traced_mib: float, resident_mib: float | None, cuda_mib: float | None, sample_interval_s: float
+    ) -> PeakMemory:
+        self = super().__new__(cls, max(traced_mib, resident_mib or 0.0))
+        object.__setattr__(self, "traced_mib", traced_mib)
+        object.__setattr__(self, "resident_mib", resident_mib)
+        object.__setattr__(self, "cuda_mib", cuda_mib)
+        object.__setattr__(self, "sample_interval_s", sample_interval_s)
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"PeakMemory is immutable: {name} cannot be set")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.traced_mib, self.resident_mib, self.cuda_mib, self.sample_interval_s))
+
+    @property
+    def detail(self) -> str:
+        """What was measured, in words."""
+        if self.resident_mib is None:
+            host = f"traced {self.traced_mib:.2f} MiB (tracemalloc); the resident set was not readable"
+        else:
+            interval_ms = self.sample_interval_s * 1000
+            host = (
+                f"resident set +{self.resident_mib:.2f} MiB (sampled every {interval_ms:g} ms), traced "
+                f"{self.traced_mib:.2f} MiB (tracemalloc)"
+            )
+        device = "not measured" if self.cuda_mib is None else f"{self.cuda_mib:.2f} MiB allocated by PyTorch"
+        return f"peak {float(self):.2f} MiB: {host}; CUDA {device}"
+
+
+class _ResidentSampler:
+    """Samples this process's resident set in a background thread from `__init__` to `stop`.
+
+    Also samples tracemalloc's own memory, whose largest growth `stop` takes off the peak at
+    ``_TRACING_FOOTPRINT_RATIO`` (tracemalloc must be tracing throughout).
+    """
+
+    def __init__(self, interval: float) -> None:
+        self._statm = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            self._page = os.sysconf("SC_PAGE_SIZE")
+            self._interval = interval
+            self._high_water_at_start = _high_water_mark()
+            self._tracing_at_start = tracemalloc.get_tracemalloc_memory()
+            self._tracing_peak = 0
+            self._sampled_peak = 0
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample_until_stopped, name="peak_memory", daemon=True)
+            self._thread.start()
+            self._start = self._resident()  # after the thread's start, so that its stack is not counted
+        except BaseException:
+            os.close(self._statm)
+            raise
+
+    def _resident(self) -> int:
+        return int(os.pread(self._statm, 128, 0).split()[1]) * self._page
+
+    def _tracing_growth(self) -> int:
+        return tracemalloc.get_tracemalloc_memory() - self._tracing_at_start
+
+    def _sample_until_stopped(self) -> None:
+        while True:
+            self._sampled_peak = max(self._sampled_peak, self._resident())
+            self._tracing_peak = max(self._tracing_peak, self._tracing_growth())
+            if self._stop.wait(self._interval):
+                return
+
+    def stop(self) -> float:
+        """Stop sampling; the peak rise in MiB, the last sample taken now."""
+        last = self._resident()
+        self._stop.set()
+        self._thread.join()
+        os.close(self._statm)
+        peak = max(self._sampled_peak, last)
+        high_water, before = _high_water_mark(), self._high_water_at_start
+        if high_water is not None and before is not None and high_water > before:
+            peak = max(peak, high_water)  # the call set the process's high-water mark: its exact peak
+        tracing = _TRACING_FOOTPRINT_RATIO * max(self._tracing_peak, self._tracing_growth())
+        return max(0.0, (peak - self._start - tracing) / _MIB)
+
+
+def _high_water_mark() -> int | None:
+    """This process's peak resident set so far in bytes (``VmHWM``), or ``None`` where it cannot be read."""
+    try:
+        status = Path("/proc/self/status").read_bytes()
+    except OSError:
+        return None
+    found = re.search(rb"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) * 1024 if found else None
+
+
+def _cuda_in_use() -> Any:
+    """``torch.cuda`` when torch is imported and CUDA is available, else ``None``; never imports torch itself."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return torch.cuda
+
+
+def _cuda_start(cuda: Any) -> list[int]:
+    """Reset each device's peak; the bytes PyTorch holds allocated on each now (none before CUDA starts)."""
+    if not cuda.is_initialized():
+        return [0] * cuda.device_count()
+    allocated = []
+    for device in range(cuda.device_count()):
+        cuda.reset_peak_memory_stats(device)
+        allocated.append(cuda.memory_allocated(device))
+    return allocated
+
+
+def _cuda_rise(cuda: Any, allocated: list[int]) -> float:
+    """The MiB PyTorch's peak allocation rose above ``allocated`` (from `_cuda_start`), summed over the devices."""
+    if not cuda.is_initialized():
+        return 0.0
+    return sum(max(0, cuda.max_memory_allocated(device) - start) for device, start in enumerate(allocated)) / _MIB
+
+
+def peak_memory(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, PeakMemory]:
+    """``(fn(*args, **kwargs), PeakMemory)``: the MiB the call added to the process at its peak.
+
+    The figure (a float) is the larger of two measurements of host memory, both kept on the `PeakMemory`:
+    ``traced_mib``, what Python's allocators handed out (``tracemalloc``: Python objects and numpy arrays), and
+    ``resident_mib``, the rise of the process's resident set, which sees what native libraries allocate too
+    (PyTorch on the CPU, LightGBM, XGBoost). When torch is imported and CUDA is available, the peak of PyTorch's
+    CUDA allocations is ``cuda_mib``, a separate figure.
+
+    Limits:
+        - The resident set is sampled every `PEAK_MEMORY_SAMPLE_INTERVAL_S` (1 ms) by a Python thread, and read
+          as the call returns: a spike shorter than that is missed, unless the call set a new peak for the
+          whole process (then its high-water mark gives the exact peak). The thread needs the GIL: while the call
+          runs Python code it samples about every ``sys.getswitchinterval()`` (5 ms), and through a native call
+          that holds the GIL not at all.
+        - The resident set is the process's: what other threads allocate during the call counts too.
+        - Allocator caches: memory an allocator kept from earlier frees (glibc, pymalloc) is reused without the
+          resident set growing, and only ``traced_mib`` sees Python's share of it; memory allocated but never
+          touched is not resident.
+        - tracemalloc's own records (more memory than the data itself for millions of small Python objects)
+          are taken off the resident figure at 2.5 times the most tracemalloc reported of them, an upper bound:
+          native memory allocated beside many Python objects reads low by up to that much, rather than the
+          records reading as the call's memory.
+        - ``cuda_mib`` counts tensors PyTorch allocated, not its cached reserve (``max_memory_reserved``), the
+          CUDA context or other libraries' device memory. It resets PyTorch's peak statistics, and ``tracemalloc``
+          its peak, for the whole process: nested or concurrent calls disturb each other.
+
+    Example::
+
+        _, peak = ts.discipline.peak_memory(model.predict, x_val)
+        return {"auc": auc, "peak_mib": peak}
+    """
+    cuda = _cuda_in_use()
+    cuda_allocated = _cuda_start(cuda) if cuda is not None else []
     already = tracemalloc.is_tracing()
     if not already:
         tracemalloc.start()
     tracemalloc.reset_peak()
     base, _ = tracemalloc.get_traced_memory()
     try:
-        result = fn(*args, **kwargs)
+        try:
+            sampler: _ResidentSampler | None = _ResidentSampler(PEAK_MEMORY_SAMPLE_INTERVAL_S)
+        except OSError:  # no /proc/self (off Linux)
+            sampler = None
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            resident = sampler.stop() if sampler is not None else None
         _, peak = tracemalloc.get_traced_memory()
     finally:
         if not already:
             tracemalloc.stop()
-    return result, max(0.0, (peak - base) / 2**20)
+    cuda_mib = _cuda_rise(cuda, cuda_allocated) if cuda is not None else None
+    return result, PeakMemory(max(0.0, (peak - base) / _MIB), resident, cuda_mib, PEAK_MEMORY_SAMPLE_INTERVAL_S)
 
 
 @dataclass(frozen=True)
