@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 import tunesmith as ts
+from tunesmith.report import write_report
 from tunesmith.study import ObjectiveError
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
@@ -100,3 +102,12 @@ def test_a_baseline_recorded_as_all_failed_runs_again_in_the_next_validate_top()
     report = ts.validate_top(study, fixed, k=3, seeds=5)
     assert report.baseline is not None and len(report.baseline.values) == 5
     assert [run["state"] for run in study.attrs["baseline"]["runs"]] == ["complete"] * 5
+
+
+def test_the_report_says_every_baseline_run_failed_rather_than_that_it_cannot_read_the_baseline(tmp_path: Path) -> None:
+    study = searched(baseline=CRASHING_BASELINE)
+    with pytest.raises(ObjectiveError):
+        ts.validate_top(study, objective, k=3, seeds=5)
+    page = write_report(study, tmp_path / "report.html").read_text()
+    assert "were run on 5 seeds and every run failed" in page
+    assert "RuntimeError: the baseline&#x27;s configuration crashes the model" in page

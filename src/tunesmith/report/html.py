@@ -195,9 +195,17 @@ def _environments_section(data: ReportData) -> _Section | None:
 
 
 def _baseline_html(baseline: BaselineAttr) -> str:
+    params = ", ".join(f"{k}={format_value(v)}" for k, v in (baseline.params or {}).items())
+    if baseline.mean is None and baseline.runs:  # run, and every run failed: say so, not that it was never run
+        first = next((str(run.get("reason")) for run in baseline.runs if run.get("reason")), "no reason recorded")
+        return (
+            f"<p>The model's defaults ({html.escape(params)}) were run on {len(baseline.runs)} seeds and every run "
+            f"failed (the first: {html.escape(first)}), so the winner was compared with nothing and the verdict's "
+            "baseline margin fails: fix the objective for these parameters and run "
+            "<code>ts.evaluate_baseline(study, objective)</code> again.</p>"
+        )
     if baseline.mean is None:
         raise baseline.missing("mean")
-    params = ", ".join(f"{k}={format_value(v)}" for k, v in (baseline.params or {}).items())
     failed = len(baseline.runs) - len(baseline.values or ())
     spread = "" if baseline.std is None else f" ± {format_value(baseline.std)} (standard deviation over seeds)"
     return (
