@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Evaluate", "HoldoutOpened", "Thresholds", "finalize"]
 
-Evaluate = Callable[[dict[str, Any], int], Mapping[str, float]]
+Evaluate = Callable[[dict[str, Any], int], Mapping[str, Any]]  # numbers, or one value per example (a sequence)
 
 _BASELINE = "baseline:"  # the baseline's scores in the holdout log, beside the winner's
 
