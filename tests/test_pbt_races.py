@@ -3,6 +3,7 @@ and no continuation is made from a donor that may have reported its last step, b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import tunesmith as ts
@@ -32,17 +33,24 @@ def _stop_the_worst(study: ts.Study, victim: ts.Trial) -> None:
     assert study.trials[victim.number].state is TrialState.STOPPED
 
 
-def test_a_continuation_starts_at_the_step_of_the_checkpoint_it_copies(tmp_path: Path) -> None:
+def _continued(tmp_path: Path, train_donor: Callable[[ts.Trial], None]) -> tuple[ts.Study, ts.Trial]:
+    """Four members; the donor, trained by ``train_donor``, is the best; one member reported step 6, one is
+    stopped as the worst: the next trial is a continuation of the donor (checked), returned with the study."""
     study = _study(tmp_path)
     donor, ahead, behind, victim = (study.ask() for _ in range(4))
-    # The donor, the best member, has reported step 5 and is still saving its state for it: its checkpoint
-    # holds 4 steps. Another member reported step 6, so the donor has steps left.
-    _train(donor, [0.2 - 0.01 * k for k in range(5)], saved=4)
+    train_donor(donor)
     _train(ahead, [0.6 - 0.01 * k for k in range(6)])
     _train(behind, [0.61, 0.6, 0.59, 0.58])
     _stop_the_worst(study, victim)
     child = study.ask()
     assert study.trials[child.number].attrs["parent"] == donor.number
+    return study, child
+
+
+def test_a_continuation_starts_at_the_step_of_the_checkpoint_it_copies(tmp_path: Path) -> None:
+    # The donor, the best member, has reported step 5 and is still saving its state for it: its checkpoint
+    # holds 4 steps. Another member reported step 6, so the donor has steps left.
+    study, child = _continued(tmp_path, lambda donor: _train(donor, [0.2 - 0.01 * k for k in range(5)], saved=4))
     state = child.load_checkpoint()
     assert state is not None and state["trained"] == child.start_step == 4, (state, child.start_step)
     assert study.trials[child.number].attrs["start_step"] == 4
@@ -71,13 +79,6 @@ def _train_saving_first(trial: ts.Trial, losses: list[float]) -> None:
 
 
 def test_a_state_saved_before_its_report_in_a_steps_loop_hands_on_the_step_it_holds(tmp_path: Path) -> None:
-    study = _study(tmp_path)
-    donor, ahead, behind, victim = (study.ask() for _ in range(4))
-    _train_saving_first(donor, [0.2 - 0.01 * k for k in range(4)])
-    _train(ahead, [0.6 - 0.01 * k for k in range(6)])
-    _train(behind, [0.61, 0.6, 0.59, 0.58])
-    _stop_the_worst(study, victim)
-    child = study.ask()
-    assert study.trials[child.number].attrs["parent"] == donor.number
+    _, child = _continued(tmp_path, lambda donor: _train_saving_first(donor, [0.2 - 0.01 * k for k in range(4)]))
     state = child.load_checkpoint()
     assert state is not None and state["trained"] == child.start_step == 4, (state, child.start_step)
