@@ -64,9 +64,12 @@ def test_a_loss_inf_at_the_first_report_under_asha_stops_the_study(tmp_path: Pat
 
 
 def test_trials_nan_at_the_first_report_in_earlier_runs_count_toward_the_stop(tmp_path: Path) -> None:
-    """A smoke test run four trials at a time: the third run stops after two more, at the study's tenth."""
-    _study(tmp_path).optimize(nan_from_step_one, n_trials=4)
-    ts.Study.load("nan", storage=_sqlite(tmp_path)).optimize(nan_from_step_one, n_trials=4)
+    """A smoke test run four trials at a time: each run ends saying nothing worked, and the third stops after two
+    more, at the study's tenth."""
+    with pytest.raises(ObjectiveError, match=r"all 4 trials of this run diverged and none worked .*may be to blame"):
+        _study(tmp_path).optimize(nan_from_step_one, n_trials=4)
+    with pytest.raises(ObjectiveError, match=r"all 4 trials of this run diverged, as did 4 before it"):
+        ts.Study.load("nan", storage=_sqlite(tmp_path)).optimize(nan_from_step_one, n_trials=4)
     with pytest.raises(ObjectiveError, match=r"the first report of the first 10 trials in a row"):
         ts.Study.load("nan", storage=_sqlite(tmp_path)).optimize(nan_from_step_one, n_trials=4)
     assert len(ts.Study.load("nan", storage=_sqlite(tmp_path)).trials) == 10
@@ -119,3 +122,39 @@ def test_the_cli_exits_non_zero_with_the_rule_when_the_loss_is_nan_from_the_firs
     said = " ".join(result.output.split())
     assert "the first report of the first 10 trials in a row, across 10 different configurations, was NaN" in said
     assert "check the objective's loss at step 1" in said
+
+
+def blows_up_at_step_four(trial: ts.Trial) -> dict[str, float]:
+    """A space too aggressive everywhere: every configuration trains three steps, then the loss turns NaN."""
+    loss = 1.0
+    for step in trial.steps(6):
+        loss = 1.0 / (step + 1) if step < 3 else math.nan
+        trial.report(val_loss=loss)
+    return {"val_loss": loss}
+
+
+def test_every_trial_diverging_after_some_steps_stops_the_study_at_the_tenth(tmp_path: Path) -> None:
+    study = _study(tmp_path)
+    with pytest.raises(ObjectiveError, match=r"the first 10 trials in a row, across 10 different configurations, "
+                                             r"diverged, and none worked .*Every configuration tried diverged "
+                                             r"\(these trials covered lr .*lower the upper bounds"):  # fmt: skip
+        study.optimize(blows_up_at_step_four)
+    assert len(ts.Study.load("nan", storage=_sqlite(tmp_path)).trials) == 10, "ten trials spent, not fifty"
+
+
+def test_a_short_run_where_every_trial_diverged_ends_saying_nothing_worked(tmp_path: Path) -> None:
+    with pytest.raises(ObjectiveError, match=r"all 4 trials of this run diverged and none worked \(4 diverged after "
+                                             r"some steps.*may be to blame"):  # fmt: skip
+        _study(tmp_path).optimize(blows_up_at_step_four, n_trials=4)
+
+
+def test_a_diverged_trial_is_not_one_that_worked_so_identical_crashes_after_it_still_stop_the_study(
+    tmp_path: Path,
+) -> None:
+    def diverges_then_crashes(trial: ts.Trial) -> dict[str, float]:
+        if trial.number == 0:
+            return blows_up_at_step_four(trial)
+        raise KeyError("val_loss")
+
+    with pytest.raises(ObjectiveError, match=r"the first 3 trials \(#1, #2, #3\) failed the same way"):
+        _study(tmp_path).optimize(diverges_then_crashes)

@@ -64,12 +64,13 @@ class ObjectiveError(TunesmithError, RuntimeError):
 _SYSTEMATIC = (TrialKind.EXCEPTION, TrialKind.BAD_RESULT, TrialKind.MISSING_METRIC)
 
 
-def _worked(record: TrialRecord, metric: str | None) -> bool:
-    """Whether ``record`` shows the objective works: a trial stopped as diverged whose metric was never finite
-    (`_non_finite_from_start`) shows nothing of the kind."""
+def _worked(record: TrialRecord) -> bool:
+    """Whether ``record`` shows the objective works: it gave a result (complete, infeasible, or stopped or paused at
+    a rung). A trial stopped as diverged gave none, whether its metric was never finite (`_non_finite_from_start`)
+    or blew up after some steps."""
     if record.state not in (TrialState.COMPLETE, TrialState.INFEASIBLE, TrialState.STOPPED, TrialState.PAUSED):
         return False
-    return _non_finite_from_start(record, metric) is None
+    return record.kind is not TrialKind.DIVERGED
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,18 @@ def _non_finite_from_start(record: TrialRecord, metric: str | None) -> _NonFinit
     return None
 
 
+def _diverged(record: TrialRecord) -> bool:
+    return record.state is TrialState.STOPPED and record.kind is TrialKind.DIVERGED
+
+
+def _failure_kind(record: TrialRecord, metric: str | None) -> str:
+    """A failure's kind in words, for the count of kinds: its failure kind, or how it diverged."""
+    if _diverged(record):
+        from_start = _non_finite_from_start(record, metric) is not None
+        return "diverged at the first report" if from_start else "diverged after some steps"
+    return record.kind.value if record.kind is not None else "failed"
+
+
 def _failure_text(record: TrialRecord) -> str:
     """The exception line of a failure (the last line of its traceback), or its reason."""
     lines = [line for line in (record.error or "").splitlines() if line.strip()]
@@ -121,15 +134,16 @@ class _SystematicFailure:
     out of memory, timeouts, which one configuration may cause but not every one), before any worked, and
     a run that ends with failures and nothing that worked, in it or before it.
 
-    A trial stopped as diverged at its first report of ``metric`` (the primary metric; ``None``: any), which was
-    NaN or infinite there, counts among the failures of any kind and is no trial that worked: a loss never finite
-    in any configuration is a bug (a log(0), an uninitialised tensor), where a divergence after some steps is a
-    configuration's. It counts toward `_every_failed`, not the ``limit`` of identical failures: its text is the
-    same whatever the cause, and if a region holding a fraction p of the space diverged at once, the first n
-    trials drawn independently would all fall in it with probability p**n: 12% for three in half the space, 0.1%
-    for ten (Sobol's first points, which split every axis, and samplers that avoid diverged regions do better).
-    It does not make a run that ends with nothing that worked raise: a few trials cannot tell a bug from a
-    region that diverges.
+    A trial stopped as diverged is no trial that worked (it gave no result) and counts among the failures of any
+    kind: at its first report of ``metric`` (the primary metric; ``None``: any), NaN or infinite there, a loss never
+    finite in any configuration is a bug (a log(0), an uninitialised tensor); after some steps, a space that
+    diverges everywhere (a learning-rate range above what the model takes). Divergence counts toward
+    `_every_failed`, not the ``limit`` of identical failures: its text is the same whatever the cause, and if a
+    region holding a fraction p of the space diverged, the first n trials drawn independently would all fall in it
+    with probability p**n: 12% for three in half the space, 0.1% for ten (Sobol's first points, which split every
+    axis, and samplers that avoid diverged regions do better). A run that ends with nothing that worked raises for
+    divergence only from ``limit`` diverged trials in it: one or two cannot tell a broken space from an unlucky
+    region.
 
     The study's earlier trials count: a broken objective run a trial or two at a time (a smoke test with
     ``--trials 1``) stops at the same failure as one run of the whole budget."""
@@ -137,11 +151,12 @@ class _SystematicFailure:
     def __init__(self, limit: int | None, history: Sequence[TrialRecord], metric: str | None = None) -> None:
         self.limit = limit
         self.metric = metric
-        self.worked = any(_worked(r, metric) for r in history)
+        self.worked = any(_worked(r) for r in history)
         self.streak: list[TrialRecord] = []
         self.failures: list[TrialRecord] = []  # every failure before any trial worked, earlier runs' too
         self.failed_here = 0
         self.counted_here = 0  # this run's trials among the failures
+        self.diverged_here = 0  # this run's trials stopped as diverged, before any worked
         self.lost = 0  # trials of this run lost with their worker, in a row
         if not self.worked:
             for record in sorted(history, key=lambda r: r.number):
@@ -154,10 +169,11 @@ class _SystematicFailure:
         self._lost_in_a_row(record)
         if self.worked:
             return
-        if _worked(record, self.metric):
+        if _worked(record):
             self.worked = True
             return
         self.failed_here += self._failed(record)
+        self.diverged_here += record.kind is TrialKind.DIVERGED and record.state is TrialState.STOPPED
         counted = self._count(record)
         self.counted_here += counted
         if counted and len(self.failures) >= _every_failed(self.limit):
@@ -213,7 +229,7 @@ class _SystematicFailure:
         counts among the failures."""
         if record.state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption:
             return False  # an interrupted trial says nothing of the objective
-        counted = self._failed(record) or _non_finite_from_start(record, self.metric) is not None
+        counted = self._failed(record) or _diverged(record)
         if counted:
             self.failures.append(record)
         if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
@@ -229,37 +245,54 @@ class _SystematicFailure:
         """The rule `_every_failed` failures broke, in the words that fit them."""
         n = len(self.failures)
         diverged = sum(r.state is not TrialState.FAILED for r in self.failures)
+        from_start = sum(_non_finite_from_start(r, self.metric) is not None for r in self.failures)
+        configurations = len({repr(sorted(r.params.items())) for r in self.failures})
         if not diverged:
             return f"the first {n} trials all failed and none worked"
-        if diverged == n:
-            configurations = len({repr(sorted(r.params.items())) for r in self.failures})
+        if from_start == n:
             return (f"the first report of the first {n} trials in a row, across {configurations} different "
                     "configurations, was NaN or infinite, and none worked")  # fmt: skip
-        return f"the first {n} trials all failed or were NaN or infinite from their first report, and none worked"
+        if diverged == n:
+            return (f"the first {n} trials in a row, across {configurations} different configurations, diverged, "
+                    "and none worked")  # fmt: skip
+        return f"the first {n} trials all failed or diverged, and none worked"
 
     def at_end(self) -> None:
-        """At the end of a run that raised nothing: failures in this run and no trial that worked, in the run or
-        before it, is a broken objective or space too, however few trials the budget allowed."""
-        if self.limit is not None and not self.worked and self.failed_here:
-            here = f"all {self.counted_here} trials of this run failed"
-            if self.counted_here > self.failed_here:
-                here += " or were NaN or infinite from their first report"
+        """At the end of a run that raised nothing: failures in this run, or at least ``limit`` diverged trials, and
+        no trial that worked, in the run or before it, is a broken objective or space too, however few trials the
+        budget allowed."""
+        if self.limit is None or self.worked:
+            return
+        if self.failed_here or self.diverged_here >= self.limit:
+            here = f"all {self.counted_here} trials of this run " + (
+                "diverged" if not self.failed_here else
+                "failed" if self.counted_here == self.failed_here else "failed or diverged")  # fmt: skip
             earlier = len(self.failures) - self.counted_here
             raise self._nothing_worked(f"{here} and none worked" if not earlier else
                                        f"{here}, as did {earlier} before it, and none worked")  # fmt: skip
 
     def _nothing_worked(self, what: str) -> ObjectiveError:
-        kinds = Counter("diverged at the first report" if r.state is not TrialState.FAILED else
-                        r.kind.value if r.kind is not None else "failed" for r in self.failures)  # fmt: skip
+        kinds = Counter(_failure_kind(r, self.metric) for r in self.failures)
         counts = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
         last = self.failures[-1]
-        if self.limit is not None and len(self.failures) < self.limit:
-            why = (f"The study has no result. With {len(self.failures)} failed, the configurations tried may be to "
-                   "blame rather than the objective; `tunesmith trials --failed` lists them with their tracebacks: "
-                   "fix what they show and run again, run more trials, or pass fail_fast=None (in a config file: "
-                   "fail_fast = false) to keep going.")  # fmt: skip
+        diverged = all(_diverged(r) for r in self.failures)
+        # A few divergences say less than a few identical crashes: a region may diverge (see the class's note).
+        few = None if self.limit is None else _every_failed(self.limit) if diverged else self.limit
+        if few is not None and len(self.failures) < few:
+            listed = ("`tunesmith trials --state stopped` lists them with the step where each diverged" if diverged
+                      else "`tunesmith trials --failed` lists them with their tracebacks")  # fmt: skip
+            why = (f"The study has no result. With {len(self.failures)} {'diverged' if diverged else 'failed'}, the "
+                   f"configurations tried may be to blame rather than the objective; {listed}: fix what they show and "
+                   "run again, run more trials, or pass fail_fast=None (in a config file: fail_fast = false) to keep "
+                   "going.")  # fmt: skip
         elif all(_non_finite_from_start(r, self.metric) is not None for r in self.failures):
             why = self._never_finite()
+        elif diverged:
+            why = (f"Every configuration tried diverged (these trials covered {_tried_ranges(self.failures)}), so the "
+                   "space is too aggressive for the model: a learning rate range above what it trains at, no warmup, "
+                   "no gradient clipping. The study stopped instead of spending its budget; lower the upper bounds "
+                   "(`tunesmith lr-find` measures where the loss blows up) and run again, or pass fail_fast=None (in a "
+                   "config file: fail_fast = false) to keep going.")  # fmt: skip
         else:
             why = ("Every configuration tried failed, so the objective or the space is broken (a learning rate range "
                    "that always diverges, a model that never fits in memory, a time limit no trial meets); the study "
