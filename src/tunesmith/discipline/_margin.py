@@ -30,16 +30,20 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
                     optimism: Optimism | None) -> Check:  # fmt: skip
     """Whether the winner beats the baseline by more than the noise in either score.
 
-    The winner's score is its re-run mean; without re-runs, the search's best, which won a comparison on
-    the same validation data and is moved back by the selection optimism when that was estimated from
+    The winner's score is its mean over the confirmation runs, the fresh seeds it re-ran on after the pick
+    (unbiased for seed luck); without them, its mean over the runs that picked it, which the pick favours when
+    it was picked from several candidates (the best of three as good as the baseline, on five seeds, reads a
+    third of a seed standard deviation too high); without re-runs, the search's best, which won a comparison
+    on the same validation data and is moved back by the selection optimism when that was estimated from
     measured noise (folds, per-example errors or seed noise). The noise is the larger of one seed standard
-    deviation (the baseline's or the winner's: on five seeds, about a one-sided 95% test of the means) and,
-    when the winner's result carries its sampling noise (per-example values or folds), `Z_ONE_SIDED_95`
-    standard errors of the difference: the winner's own (a validation set of a few hundred examples moves a
-    score by more than many tuning gains) combined with the baseline mean's across its seeds. The winner's
-    standard error stands in for its share of the difference's, which the per-example values of both models
-    would give paired but which are not kept: on one validation set the two models' errors are correlated,
-    and the winner's own standard error is the difference's when they correlate at 0.5.
+    deviation (the baseline's, or the winner's on the runs its score is read on: on five seeds, about a
+    one-sided 95% test of the means) and, when the winner's result carries its sampling noise (per-example
+    values or folds), `Z_ONE_SIDED_95` standard errors of the difference: the winner's own (a validation set
+    of a few hundred examples moves a score by more than many tuning gains) combined with the baseline mean's
+    across its seeds. The winner's standard error stands in for its share of the difference's, which the
+    per-example values of both models would give paired but which are not kept: on one validation set the two
+    models' errors are correlated, and the winner's own standard error is the difference's when they correlate
+    at 0.5.
     """
     baseline = read_attr(study.attrs, BaselineAttr)
     name = "baseline margin"
@@ -55,8 +59,9 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     metric = study.metric
     base_mean = float(baseline.mean)
     searched = float(record.metrics[metric.name])
-    if entry is not None and entry.mean is not None:
-        value, what = float(entry.mean), f"re-run mean over {len(entry.values or ())} seeds"
+    rerun = _rerun_score(study, entry)
+    if rerun is not None:
+        value, what = rerun.mean, rerun.what
     elif (optimism is not None and optimism.measured and optimism.estimate > 0
           and math.isclose(searched, optimism.best)):  # fmt: skip  # the search's best (not a front's choice)
         value = searched + metric.sign() * optimism.estimate
@@ -66,10 +71,10 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     else:
         value, what = searched, "the search's best, not corrected for selection: ts.validate_top re-runs it"
     winner = noise_of(record.metrics, metric.name)
-    paired = _paired(study, entry, baseline)
+    paired = _paired(study, entry, rerun, baseline)
     if paired is not None:
         return _paired_check(study, paired, winner, what, base_mean, baseline)
-    seed_noise = max(float(baseline.std or 0.0), float(entry.std or 0.0) if entry else 0.0)
+    seed_noise = max(float(baseline.std or 0.0), rerun.std if rerun is not None else 0.0)
     # The baseline's mean is itself uncertain: its seeds' spread over the square root of their number.
     base_error = float(baseline.std or 0.0) / math.sqrt(len(baseline.values))
     sampling, noise = 0.0, f"seed noise {seed_noise:.3g}"
@@ -105,6 +110,44 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
 
 
 @dataclass(frozen=True)
+class _Rerun:
+    """The winner's score on its re-runs: ``mean`` and ``std`` (one seed's), ``what`` says which runs in the
+    check's words, and ``confirmation`` whether they are the fresh seeds run after the pick."""
+
+    mean: float
+    std: float
+    what: str
+    confirmation: bool
+
+
+def _rerun_score(study: Study, entry: SeedCandidateAttr | None) -> _Rerun | None:
+    """The winner's re-run score (``None``: it was not re-run): its confirmation runs when any completed, else
+    the selection runs, said to be favoured by the pick when it was picked from several candidates."""
+    if entry is None:
+        return None
+    confirmed = entry.confirm_values or ()
+    if confirmed and entry.confirm_mean is not None and math.isfinite(entry.confirm_mean):
+        # One completed run has no spread of its own: the selection runs' stands in.
+        spread = entry.confirm_std if len(confirmed) > 1 else entry.std
+        return _Rerun(float(entry.confirm_mean), float(spread or 0.0),
+                      f"confirmation mean over {len(confirmed)} fresh seeds after the pick", True)  # fmt: skip
+    if entry.mean is None:
+        return None
+    seeds = len(entry.values or ())
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    picked = _candidates(stability) if stability is not None else 1
+    what = f"re-run mean over {seeds} seeds"
+    if picked > 1:
+        what = f"selection mean over {seeds} seeds: the runs that picked it from {picked} candidates favour it"
+    return _Rerun(float(entry.mean), float(entry.std or 0.0), what, False)
+
+
+def _candidates(stability: SeedStabilityAttr) -> int:
+    """How many configurations the winner was picked from (the baseline is not one of them)."""
+    return max(1, sum(1 for c in stability.candidates or () if not c.baseline))
+
+
+@dataclass(frozen=True)
 class _Paired:
     """The winner's and the baseline's re-runs on the seeds both ran: ``differences`` (positive: the winner
     is better), and ``candidates``, how many configurations the winner was picked from."""
@@ -113,23 +156,30 @@ class _Paired:
     candidates: int
 
 
-def _paired(study: Study, entry: SeedCandidateAttr | None, baseline: BaselineAttr) -> _Paired | None:
-    """The winner's re-runs paired with the baseline's by seed (``None``: fewer than two seeds in common)."""
+def _paired(study: Study, entry: SeedCandidateAttr | None, rerun: _Rerun | None,
+            baseline: BaselineAttr) -> _Paired | None:  # fmt: skip
+    """The winner's re-runs that ``rerun`` reads, paired with the baseline's by seed (``None``: fewer than two
+    seeds in common).
+
+    The confirmation runs are on the seed list's seeds after the selection's, and a baseline runs on its first
+    seeds (as many as the selection's when `validate_top` runs it), so they pair only with a baseline evaluated
+    on more seeds than the selection ran; they owe nothing to the pick, so the winner counts as one candidate.
+    """
     stability = read_attr(study.attrs, SeedStabilityAttr)
-    if entry is None or entry.trial is None or stability is None:
+    if entry is None or entry.trial is None or stability is None or rerun is None:
         return None
     name, sign = study.metric.name, study.metric.sign()
 
     def by_seed(runs: Iterable[Mapping[str, Any]], candidate: int) -> dict[int, float]:
         return {run.seed: run.metrics[name] for run in completed(runs, candidate) if name in run.metrics}
 
-    winner = by_seed(stability.runs or (), entry.trial)
+    winner = by_seed((stability.confirm_runs if rerun.confirmation else stability.runs) or (), entry.trial)
     base = by_seed(baseline.runs, BASELINE_NUMBER)
     seeds = [seed for seed in winner if seed in base]
     if len(seeds) < 2:
         return None
-    candidates = sum(1 for c in stability.candidates or () if not c.baseline)
-    return _Paired(tuple(sign * (base[s] - winner[s]) for s in seeds), max(1, candidates))
+    candidates = 1 if rerun.confirmation else _candidates(stability)
+    return _Paired(tuple(sign * (base[s] - winner[s]) for s in seeds), candidates)
 
 
 def _paired_check(study: Study, paired: _Paired, winner: Noise | None, what: str, base_mean: float,

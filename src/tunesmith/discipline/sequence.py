@@ -8,6 +8,7 @@ config's ``holdout`` is either ``"module:function"`` (the evaluation) or a table
     shifted = "mymodule:evaluate_shifted"    # optional: the same on shifted / time-split data
     top = 3                                  # candidates re-run across seeds
     seeds = 5
+    confirm = 5                              # optional: fresh seeds the winner re-runs on after the pick
     baseline = { lr = 1e-3, batch_size = 128 }   # optional: the model's defaults
     gap = 0.02                               # optional thresholds (fractions)
     slice = 0.10
@@ -34,17 +35,18 @@ if TYPE_CHECKING:
 
 __all__ = ["HoldoutPlan", "after_search", "before_search", "demo_verdict", "holdout_plan"]
 
-_KEYS = {"evaluate", "shifted", "top", "seeds", "baseline", "gap", "seed_cv", "slice", "shift"}
+_KEYS = {"evaluate", "shifted", "top", "seeds", "confirm", "baseline", "gap", "seed_cv", "slice", "shift"}
 
 
 @dataclass(frozen=True)
 class HoldoutPlan:
-    """What a config's ``holdout`` entry asks for."""
+    """What a config's ``holdout`` entry asks for (``confirm``: `validate_top`'s; ``None``: as many as ``seeds``)."""
 
     evaluate: Evaluate
     shifted: Evaluate | None = None
     top: int = 3
     seeds: int = 5
+    confirm: int | None = None
     baseline: Mapping[str, Any] | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -75,6 +77,7 @@ def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
             minimum=2,
             fix="give at least 2 seeds, so that the runs have a spread: seeds = 5",
         ),
+        confirm=_confirm(entry),
         baseline=baseline,
         thresholds=Thresholds(
             **{
@@ -84,6 +87,18 @@ def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
             }
         ),
     )
+
+
+def _confirm(entry: Mapping[str, Any]) -> int | None:
+    """The entry's ``confirm``, checked before anything runs (``None`` when absent: as many as ``seeds``)."""
+    if "confirm" not in entry:
+        return None
+    fix = ("give how many fresh seeds the winner re-runs on after the pick, at least 2 (a spread needs two), "
+           "e.g. confirm = 5, or confirm = 0 for none; leave it out for as many as seeds")  # fmt: skip
+    count = integer("holdout.confirm", entry["confirm"], minimum=0, fix=fix)
+    if count == 1:
+        raise ConfigError(f"holdout.confirm must be 0 or an integer >= 2, got holdout.confirm=1: {fix}")
+    return count
 
 
 def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any]) -> None:
@@ -109,7 +124,7 @@ def after_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], An
     log = read_attr(study.attrs, HoldoutLogAttr)
     if log is not None and log.openings:
         return recorded_verdict(study)
-    validate_top(study, objective, k=plan.top, seeds=plan.seeds)
+    validate_top(study, objective, k=plan.top, seeds=plan.seeds, confirm=plan.confirm)
     return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds)
 
 
