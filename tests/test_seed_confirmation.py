@@ -131,14 +131,14 @@ def test_confirm_must_be_zero_or_at_least_two_and_is_checked_before_any_run() ->
     assert not study.attrs["baseline"]["runs"], "not even the baseline ran"
 
 
-def test_the_baseline_keeps_the_selection_seeds_so_the_margin_reads_the_fresh_ones_unpaired() -> None:
+def test_the_baseline_runs_the_selection_seeds_first_and_the_fresh_ones_after_the_winner() -> None:
     calls, objective = recording()
     study = searched(objective, baseline={"c": "c"})
     report = ts.validate_top(study, objective, k=2, seeds=3)
     assert report.winner is not None and report.confirm_seeds == tuple(FRESH)
-    assert [seed for config, seed in calls[3:] if config == "c"] == SELECTION, "the baseline ran first, once"
-    margin = ts.finalize(study, lambda params, seed: {"loss": 1.0}).check("baseline margin")
-    assert "(confirmation mean over 3 fresh seeds after the pick)" in margin.detail and "paired" not in margin.detail
+    winner = report.winner.params["c"]
+    assert calls[3:6] == [("c", seed) for seed in SELECTION], "the baseline ran first, on the selection seeds"
+    assert calls[-6:] == [(winner, seed) for seed in FRESH] + [("c", seed) for seed in FRESH]
 
 
 def test_the_fresh_seeds_are_a_phase_of_their_own_with_its_time_left(capsys: pytest.CaptureFixture[str]) -> None:

@@ -73,7 +73,7 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     winner = noise_of(record.metrics, metric.name)
     paired = _paired(study, entry, rerun, baseline)
     if paired is not None:
-        return _paired_check(study, paired, winner, what, base_mean, baseline)
+        return _paired_check(study, paired, winner, value, what, baseline)
     seed_noise = max(float(baseline.std or 0.0), rerun.std if rerun is not None else 0.0)
     # The baseline's mean is itself uncertain: its seeds' spread over the square root of their number.
     base_error = float(baseline.std or 0.0) / math.sqrt(len(baseline.values))
@@ -150,10 +150,12 @@ def _candidates(stability: SeedStabilityAttr) -> int:
 @dataclass(frozen=True)
 class _Paired:
     """The winner's and the baseline's re-runs on the seeds both ran: ``differences`` (positive: the winner
-    is better), and ``candidates``, how many configurations the winner was picked from."""
+    is better), ``candidates``, how many configurations the winner was picked from, and ``baseline_mean``, the
+    baseline's mean on those seeds."""
 
     differences: tuple[float, ...]
     candidates: int
+    baseline_mean: float
 
 
 def _paired(study: Study, entry: SeedCandidateAttr | None, rerun: _Rerun | None,
@@ -162,8 +164,9 @@ def _paired(study: Study, entry: SeedCandidateAttr | None, rerun: _Rerun | None,
     seeds in common).
 
     The confirmation runs are on the seed list's seeds after the selection's, and a baseline runs on its first
-    seeds (as many as the selection's when `validate_top` runs it), so they pair only with a baseline evaluated
-    on more seeds than the selection ran; they owe nothing to the pick, so the winner counts as one candidate.
+    seeds; `validate_top` runs a recorded baseline on the confirmation seeds too (`run_baseline_on_seeds`), so
+    they pair unless the baseline was evaluated after it. They owe nothing to the pick, so the winner counts as
+    one candidate.
     """
     stability = read_attr(study.attrs, SeedStabilityAttr)
     if entry is None or entry.trial is None or stability is None or rerun is None:
@@ -179,15 +182,18 @@ def _paired(study: Study, entry: SeedCandidateAttr | None, rerun: _Rerun | None,
     if len(seeds) < 2:
         return None
     candidates = 1 if rerun.confirmation else _candidates(stability)
-    return _Paired(tuple(sign * (base[s] - winner[s]) for s in seeds), candidates)
+    return _Paired(tuple(sign * (base[s] - winner[s]) for s in seeds), candidates,
+                   math.fsum(base[s] for s in seeds) / len(seeds))  # fmt: skip
 
 
-def _paired_check(study: Study, paired: _Paired, winner: Noise | None, what: str, base_mean: float,
+def _paired_check(study: Study, paired: _Paired, winner: Noise | None, value: float, what: str,
                   baseline: BaselineAttr) -> Check:  # fmt: skip
     """The margin as a paired one-sided t-test over the seeds both ran, at 5% over the number of candidates
     the winner was picked from (Bonferroni: the best of three beats a baseline by chance more often than one
     does); a result carrying its sampling noise must also beat `Z_ONE_SIDED_95` of its standard errors, the
-    noise of the validation examples every seed shares, which pairing does not remove."""
+    noise of the validation examples every seed shares, which pairing does not remove. ``value`` is the
+    winner's score, which ``what`` names; the baseline's is its mean on the paired seeds, beside its mean over
+    all its seeds when it ran more (the winner's confirmation seeds after its selection seeds)."""
     from scipy.stats import t as student
 
     metric, n = study.metric, len(paired.differences)
@@ -201,9 +207,11 @@ def _paired_check(study: Study, paired: _Paired, winner: Noise | None, what: str
             f"chance means more than {needed:.3g} (one-sided t-test at {level:.2%}{picked})")  # fmt: skip
     if winner is not None:
         test += f"; sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors, {winner.source})"
-    head = f"{metric.name} {base_mean - metric.sign() * mean:.4g} ({what}) vs baseline {base_mean:.4g}"
+    head = f"{metric.name} {value:.4g} ({what}) vs baseline {paired.baseline_mean:.4g}"
+    if n < len(baseline.values or ()):
+        head += f" on the same seeds, {float(baseline.mean or 0.0):.4g} over all {len(baseline.values or ())}"
     head += _baseline_failures(baseline)
-    if mean > 0 and spread <= _NO_NOISE * max(1.0, abs(base_mean)) and winner is None:
+    if mean > 0 and spread <= _NO_NOISE * max(1.0, abs(paired.baseline_mean)) and winner is None:
         return Check("baseline margin", True, (
             f"{head}: better by {mean:.3g} on every one of {n} seeds alike, but no noise is known, so it cannot be "
             "told from the validation sample's noise: return per-example values (e.g. "

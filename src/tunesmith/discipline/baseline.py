@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,20 +103,11 @@ def evaluate_baseline(
     if not isinstance(params, Mapping):
         raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
     seed_values = seed_list(study.seed, seeds)
-    done: list[SeedRun] = []
     label = f"baseline of {study.name} across {len(seed_values)} seeds"
-    with Progress(label, len(seed_values), unit="runs", per_unit=typical_duration(study.trials), show=progress) as bar:
-        for i, seed in enumerate(seed_values):
-            done.append(run_once(
-                objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
-                checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{i}",
-            ))  # fmt: skip
-            bar.update(advance=1)
-    runs = tuple(done)
+    runs = _run(study, objective, params, list(enumerate(seed_values)), label, progress)
     values = [r.metrics[study.metric.name] for r in runs if r.state != TrialState.FAILED.value]
     failed = [r for r in runs if r.state == TrialState.FAILED.value]
-    fix = (f"fix the objective for the baseline {dict(params)!r}, or evaluate another with "
-           "ts.evaluate_baseline(study, objective, params={...}), which replaces it")  # fmt: skip
+    fix = _fix(params)
     if not values:
         # Recorded before raising: the verdict's baseline margin then fails on these runs, rather than reading
         # as a baseline never run, and `run_pending_baseline` runs it again once the objective is fixed.
@@ -138,10 +129,77 @@ def evaluate_baseline(
             BaselineFailuresWarning,
             stacklevel=2,
         )
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
-    baseline = Baseline(dict(params), runs, float(np.mean(values)), std)
+    baseline = _measured(params, runs, study.metric)
     write_attr(study, baseline.attribute(study.metric, seed_count=seeds))
     warn_if_judged(study.attrs, "evaluate_baseline")
+    return baseline
+
+
+def _run(study: Study, objective: Objective, params: Mapping[str, Any], seeds: Sequence[tuple[int, int]], label: str,
+         progress: bool | None) -> tuple[SeedRun, ...]:  # fmt: skip
+    """The baseline run on each ``(index, seed)`` of ``seeds`` (``index``: the seed's place in the seed list, which
+    names its checkpoint folder); a user's error becomes a failed run."""
+    done: list[SeedRun] = []
+    with Progress(label, len(seeds), unit="runs", per_unit=typical_duration(study.trials), show=progress) as bar:
+        for index, seed in seeds:
+            done.append(run_once(
+                objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
+                checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{index}",
+            ))  # fmt: skip
+            bar.update(advance=1)
+    return tuple(done)
+
+
+def _fix(params: Mapping[str, Any]) -> str:
+    """What to do about the baseline's failed runs."""
+    return (f"fix the objective for the baseline {dict(params)!r}, or evaluate another with "
+            "ts.evaluate_baseline(study, objective, params={...}), which replaces it")  # fmt: skip
+
+
+def _measured(params: Mapping[str, Any], runs: tuple[SeedRun, ...], metric: Metric) -> Baseline:
+    """The baseline with the mean and spread of its runs that completed (at least one did)."""
+    values = [r.metrics[metric.name] for r in runs if r.state != TrialState.FAILED.value]
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return Baseline(dict(params), runs, float(np.mean(values)), std)
+
+
+def run_baseline_on_seeds(
+    study: Study, objective: Objective, seeds: Sequence[int], *, first: int, progress: bool | None = None
+) -> Baseline | None:
+    """Run the recorded baseline on those of ``seeds`` (the seed list's from the ``first``-th on) it has not run,
+    and record them with its runs (``None``: nothing ran, for every seed was run already or no baseline with a
+    completed run is recorded).
+
+    `validate_top` calls it with the winner's confirmation seeds, so that the baseline margin pairs those runs with
+    the baseline's seed by seed: the baseline runs on the seed list's first seeds, and the confirmation on the seeds
+    after the selection's. A seed run before, failed or not, is not run again: re-running `validate_top` adds no
+    run. Its mean and spread stay what `evaluate_baseline` makes them, over every run that completed: the same
+    configuration on more fresh seeds, so they only sharpen the mean the unpaired margin and the report read, and
+    the margin pairs runs by seed, not means. A failed run is recorded with its error and warned about
+    (`BaselineFailuresWarning`), never raised: the baseline completed runs before, so the objective works and the
+    failure is the configuration's on that seed.
+    """
+    recorded = read_attr(study.attrs, BaselineAttr)
+    if recorded is None or recorded.params is None or not completed(recorded.runs, BASELINE_NUMBER):
+        return None
+    earlier = tuple(SeedRun.from_json(run) for run in recorded.runs)
+    ran = {run.seed for run in earlier}
+    missing = [(first + i, seed) for i, seed in enumerate(seeds) if seed not in ran]
+    if not missing:
+        return None
+    label = f"baseline of {study.name} on the winner's {len(missing)} fresh seeds"
+    added = _run(study, objective, recorded.params, missing, label, progress)
+    baseline = _measured(recorded.params, earlier + added, study.metric)
+    write_attr(study, baseline.attribute(study.metric, seed_count=recorded.seed_count))
+    failed = [run for run in added if run.state == TrialState.FAILED.value]
+    if failed:
+        warnings.warn(
+            f"{len(failed)} of {len(added)} baseline runs on the winner's fresh seeds failed (the first: "
+            f"{(failed[0].reason or 'no reason').splitlines()[0]}; each error is in the study attribute baseline); the "
+            f"baseline margin pairs the winner with the baseline on the other seeds only: {_fix(recorded.params)}",
+            BaselineFailuresWarning,
+            stacklevel=3,
+        )
     return baseline
 
 

@@ -18,7 +18,8 @@ same seeds (`tunesmith.discipline.baseline`).
 Then the guide's second step, "re-run final configuration across seeds": a winner picked from several
 eligible candidates by ``Rule.LCB`` or ``Rule.WORST`` won partly because its runs happened to agree, so
 their spread reads low. It is re-run on ``confirm`` further fresh seeds after the pick, and the verdict
-judges its spread on those runs alone.
+judges its spread on those runs alone. The baseline runs on those seeds too, so that the baseline margin pairs
+them with the winner's seed by seed.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from tunesmith.discipline._reruns import (
     seed_list,
     typical_duration,
 )
-from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_pending_baseline
+from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_baseline_on_seeds, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.discipline.verdict import warn_if_judged
@@ -461,13 +462,18 @@ def _confirm(
     return runs
 
 
-def _baseline_candidate(study: Study, rule: Rule, confidence: float) -> Candidate | None:
+def _baseline_candidate(study: Study, rule: Rule, confidence: float, seeds: Sequence[int]) -> Candidate | None:
+    """The baseline beside the candidates, on those of its runs that are on their ``seeds`` (``None``: none is),
+    as the winner's entry holds its selection runs: its runs on other seeds (a baseline evaluated on more, or on the
+    winner's fresh seeds after the pick) are in the attribute ``baseline``."""
     data = read_attr(study.attrs, BaselineAttr)
     if data is None or not data.runs:
         return None
     if data.params is None:
         raise data.missing("params")
-    runs = [SeedRun.from_json(r) for r in data.runs]
+    runs = [run for r in data.runs if (run := SeedRun.from_json(r)).seed in seeds]
+    if not runs:
+        return None
     return _summarise(BASELINE_NUMBER, data.params, None, runs, study.metric, study.guardrails, rule, confidence)
 
 
@@ -489,7 +495,11 @@ def validate_top(
     used), judged on the primary objective, and the report names its neighbours on the Pareto front.
     A winner picked from several eligible candidates by a rule that reads their spread (``Rule.LCB``,
     ``Rule.WORST``) then re-runs on ``confirm`` further fresh seeds, and the verdict judges its spread on
-    those runs alone: the runs that picked it flatter its spread.
+    those runs alone: the runs that picked it flatter its spread. A recorded baseline then runs on those
+    fresh seeds too, those it has not run yet (``confirm`` more baseline runs; none on a second call), so
+    that the baseline margin pairs the winner's confirmation runs with it seed by seed; the attribute
+    ``baseline``'s mean and spread are then over every seed it ran (`run_baseline_on_seeds`), and the report's
+    ``baseline`` beside the candidates holds its runs on their seeds.
     Every run is recorded in the study attribute ``seed_stability``; `finalize` then scores the
     winner on the holdout. Re-runs are not trials: they do not spend the budget and cannot
     become `Study.best` by a lucky seed.
@@ -501,8 +511,8 @@ def validate_top(
         seeds: how many seeds each runs with (the same seeds for all).
         rule: how the winner is picked (see `Rule`).
         confidence: the one-sided level of ``Rule.LCB``.
-        confirm: how many fresh seeds the winner re-runs on after such a pick (``None``: as many as ``seeds``;
-            0: none, and the verdict reads the spread on the runs that picked it).
+        confirm: how many fresh seeds the winner re-runs on after such a pick, and a recorded baseline with it
+            (``None``: as many as ``seeds``; 0: none, and the verdict reads the spread on the runs that picked it).
         progress: show runs done and the time left on stderr (``None``: when stderr is a terminal).
 
     Raises:
@@ -510,7 +520,8 @@ def validate_top(
         ConfigError: a multi-objective study without a recorded choice (`Study.choose`).
         ObjectiveError: when the first three re-runs all failed, or every run of the declared baseline did: the
             objective is broken. The runs made are recorded first (``seed_stability``, ``baseline``), so that the
-            verdict fails on them.
+            verdict fails on them. A failed run on the fresh seeds after the pick, the winner's or the baseline's,
+            is recorded and raises nothing (the baseline's is warned about, `BaselineFailuresWarning`).
     """
     check_progress(progress)
     chosen_rule = _check_rule(rule, confidence)
@@ -523,7 +534,7 @@ def validate_top(
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
     # A declared baseline runs first, on the very seeds the candidates get (the seed list's first ``seeds``).
     run_pending_baseline(study, objective, seeds=len(seed_values), progress=progress)
-    baseline = _baseline_candidate(study, chosen_rule, confidence)
+    baseline = _baseline_candidate(study, chosen_rule, confidence, seed_values)
     candidates: list[Candidate] = []
     label = f"re-running the top {len(top)} of {study.name} across {len(seed_values)} seeds"
     expected = typical_duration(top)  # the same configurations took this long in the search
@@ -577,6 +588,8 @@ def validate_top(
         confirmation = _summarise(
             winner.trial, winner.params, winner.original, runs, study.metric, study.guardrails, chosen_rule, confidence
         )
+        # The baseline ran on the seed list's first seeds: on these too, the margin pairs the winner with it.
+        run_baseline_on_seeds(study, objective, confirm_seeds, first=len(seed_values), progress=progress)
     report = SeedReport(
         metric=study.metric,
         rule=chosen_rule,
