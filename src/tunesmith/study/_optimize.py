@@ -130,9 +130,9 @@ def _failure_text(record: TrialRecord) -> str:
 
 class _SystematicFailure:
     """Watches finished trials: ``limit`` failures in a row of the same kind and text, before any trial
-    worked, mean a bug in the objective; so do `_every_failed` failures of any kind (crashes, NaN results,
-    out of memory, timeouts, which one configuration may cause but not every one), before any worked, and
-    a run that ends with failures and nothing that worked, in it or before it.
+    worked, mean a bug in the objective (after trials worked, see `_broke_after_working`); so do `_every_failed`
+    failures of any kind (crashes, NaN results, out of memory, timeouts, which one configuration may cause but not
+    every one), before any worked, and a run that ends with failures and nothing that worked, in it or before it.
 
     A trial stopped as diverged is no trial that worked (it gave no result) and counts among the failures of any
     kind: at its first report of ``metric`` (the primary metric; ``None``: any), NaN or infinite there, a loss never
@@ -158,6 +158,12 @@ class _SystematicFailure:
         self.counted_here = 0  # this run's trials among the failures
         self.diverged_here = 0  # this run's trials stopped as diverged, before any worked
         self.lost = 0  # trials of this run lost with their worker, in a row
+        self.broke: list[TrialRecord] = []  # this run's latest identical code failures in a row, after one worked
+        # Every finished trial, and each code failure's (kind, exception line): what a streak's rate is judged against.
+        self.finished = 0
+        self.texts: Counter[tuple[TrialKind | None, str]] = Counter()
+        for record in history:
+            self._tally(record)
         if not self.worked:
             for record in sorted(history, key=lambda r: r.number):
                 if record.state.is_finished:
@@ -167,7 +173,9 @@ class _SystematicFailure:
         if self.limit is None:
             return
         self._lost_in_a_row(record)
+        self._tally(record)
         if self.worked:
+            self._broke_after_working(record)
             return
         if _worked(record):
             self.worked = True
@@ -219,6 +227,50 @@ class _SystematicFailure:
                 f"The last failure:\n{record.error or record.reason}",
                 record.error,
             )
+
+    def _tally(self, record: TrialRecord) -> None:
+        if not record.state.is_finished or (record.kind is not None and record.kind.is_interruption):
+            return
+        self.finished += 1
+        if record.state is TrialState.FAILED and record.kind in _SYSTEMATIC:
+            self.texts[(record.kind, _failure_text(record))] += 1
+
+    def _broke_after_working(self, record: TrialRecord) -> None:
+        """After trials worked, `_every_failed` or more code failures in a row with one exception line (the same
+        kind and text) mean something broke during the run (a data file or a service gone, a full disk, a code path
+        most configurations take) when they cluster at the end: were this failure's occurrences spread at random
+        over every finished trial, the chance that the last ``k`` would all be among them is below `_BROKE_LEVEL`
+        (a permutation test, exact whatever the failure's rate). A region of the space that raises on purpose
+        fails at a steady rate, earlier trials included, and samplers that learn from failures avoid it. The test
+        needs trials that worked before the streak: three, then twenty failures; ten, then ten."""
+        if record.kind is not None and record.kind.is_interruption:
+            return  # an interrupted or lost trial says nothing of the objective
+        if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
+            self.broke = []
+            return
+        last = self.broke[-1] if self.broke else None
+        if last is not None and (last.kind, _failure_text(last)) != (record.kind, _failure_text(record)):
+            self.broke = []
+        self.broke.append(record)
+        if self.limit is None or len(self.broke) < _every_failed(self.limit):
+            return
+        streak, total, same = len(self.broke), self.finished, self.texts[(record.kind, _failure_text(record))]
+        # Were the failures spread over the trials at random, the chance that the last ``streak`` hold them all.
+        chance = math.prod((same - i) / (total - i) for i in range(streak))
+        if chance >= _BROKE_LEVEL:
+            return
+        before, same = total - streak, same - streak
+        raise ObjectiveError(
+            f"the last {len(self.broke)} trials ({_numbers(self.broke)}) failed the same way after earlier trials "
+            f"worked: {_failure_text(record)} (it failed {same} of the {before} trials before them: were its "
+            f"{same + streak} failures spread at random over all {total} trials, the last {streak} would hold them all "
+            f"with a chance of {chance:.1g}). Something broke during the run (a data file or a "
+            "service gone, a full disk) or a code path most configurations take is broken; the study stopped instead "
+            "of spending the rest of its budget on it. Fix it and run again (the failures stay recorded, with their "
+            "tracebacks; `tunesmith retry STUDY` re-queues them), or pass fail_fast=None (in a config file: "
+            f"fail_fast = false) to keep going.\nThe last traceback:\n{record.error or record.reason}",
+            record.error,
+        )
 
     @staticmethod
     def _failed(record: TrialRecord) -> bool:
@@ -350,6 +402,11 @@ def _tried_ranges(records: Sequence[TrialRecord]) -> str:
             distinct = sorted({str(v) for v in seen})
             ranges.append(f"{name} {distinct[0]}" if len(distinct) == 1 else f"{name} in {{{', '.join(distinct)}}}")
     return ", ".join(ranges) or "no parameters"
+
+
+# How unlikely a streak of identical code failures after trials worked must be, at the rate the earlier trials
+# failed that way, to stop the study (`_SystematicFailure._broke_after_working`).
+_BROKE_LEVEL = 1e-4
 
 
 def _every_failed(limit: int) -> int:
