@@ -1,15 +1,19 @@
 """What every training-library callback shares: read the library's metrics, report one epoch or
-boosting round to the trial, and tell the library whether to stop."""
+boosting round to the trial, tell the library whether to stop, and refuse a run that would not count on
+from the steps its trial has done."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.trial import Trial
 
-__all__ = ["MetricNotReported", "missing_monitor", "report_and_decide", "report_without_monitor", "scalars"]
+__all__ = [
+    "MetricNotReported", "missing_monitor", "refuse_going_back", "report_and_decide", "report_without_monitor",
+    "scalars",
+]  # fmt: skip
 
 # Counters a library logs beside its metrics: they are the step itself, never a metric to judge.
 _COUNTERS = frozenset({"step", "epoch"})
@@ -82,3 +86,36 @@ def report_without_monitor(trial: Trial, step: int, metrics: Mapping[str, float]
     if metrics and not trial.should_stop():
         trial.report(step, **metrics)
     return trial.should_stop()
+
+
+def refuse_going_back(trial: Trial, done: int, *, unit: str, counted_by: str, fix: str) -> None:
+    """Refuse, before it trains, a training run that starts below the steps its trial has done.
+
+    The run's first report is a step after ``done``, so when ``done`` is below ``trial.step`` (a resumed trial
+    that starts over instead of continuing its checkpoint, or a second run of the same trial) that report
+    would be refused, but only after a whole epoch or boosting round was trained. The trial is marked refused
+    (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run, since the
+    objective would start over in every resumed trial. A trial already told to stop is left to the stop.
+
+    Args:
+        trial: the trial the run belongs to.
+        done: the steps the run starts from (the rounds of the booster it continues, the epochs of the
+            checkpoint it resumes), in the callback's step units.
+        unit: what a step counts, singular ("round", "epoch", "optimizer step").
+        counted_by: where ``done`` was read, for the message ("trainer.current_epoch").
+        fix: how to continue with the library, for the message.
+
+    Raises:
+        ConfigError: ``done`` is below ``trial.step``.
+    """
+    if done >= trial.step or trial.should_stop():
+        return
+    resumed = trial.resumed and trial.step == trial.start_step
+    before = f"resumed after {unit} {trial.step}" if resumed else f"reported {unit}s up to {trial.step}"
+    why = (
+        f"a training run must count on from the {unit}s its trial has done, but trial {trial.number} {before} and "
+        f"this run starts at {unit} {done + 1} ({counted_by}={done}), so its reports would go back over {unit}s "
+        f"the scheduler judged: {fix}"
+    )
+    trial.refuse(why)
+    raise ConfigError(why)

@@ -19,7 +19,11 @@ require("lightgbm", "lightgbm")  # raises MissingExtra naming the extra when Lig
 
 import lightgbm  # noqa: E402
 
-from tunesmith.integrations._callbacks import MetricNotReported, report_and_decide  # noqa: E402
+from tunesmith.integrations._callbacks import (  # noqa: E402
+    MetricNotReported,
+    refuse_going_back,
+    report_and_decide,
+)
 from tunesmith.trial import Trial  # noqa: E402
 
 __all__ = ["MetricNotReported", "tunesmith_callback"]
@@ -39,6 +43,10 @@ class _TunesmithCallback:
         self.before_iteration = False
 
     def __call__(self, env: Any) -> None:
+        if env.iteration == env.begin_iteration:  # the first round of this training, not reported yet
+            # LightGBM calls a callback before every round (without evaluations) or after it, never before training
+            # alone: after the first round is the earliest this callback can see where the training started.
+            refuse_going_back(self.trial, env.begin_iteration, unit="round", counted_by="begin_iteration", fix=_FIX)
         rounds = env.iteration + 1
         if env.end_iteration > 0:
             self.trial.plan(env.end_iteration)
@@ -58,10 +66,12 @@ def tunesmith_callback(trial: Trial, monitor: str) -> _TunesmithCallback:
     (by raising LightGBM's ``EarlyStopException``) when the trial is stopped (or paused: resuming is
     the objective's business).
 
-    The step is the number of boosting rounds done, so a scheduler's resource is rounds. Metrics are
-    named ``<data set>-<metric>`` (``valid_0-binary_logloss``; ``lightgbm.cv`` names its set ``valid``),
-    and ``monitor`` must be among them. A stopped booster keeps every round it trained
-    (``best_iteration`` is the last one).
+    The step is the number of boosting rounds done (counting rounds of an ``init_model`` training continues
+    from), so a scheduler's resource is rounds. Metrics are named ``<data set>-<metric>``
+    (``valid_0-binary_logloss``; ``lightgbm.cv`` names its set ``valid``), and ``monitor`` must be among
+    them. A stopped booster keeps every round it trained (``best_iteration`` is the last one). A resumed
+    trial continues the booster it saved, ``lightgbm.train(..., init_model=booster)``, so that its rounds
+    count on from ``trial.step``.
 
     Args:
         trial: the trial this training belongs to.
@@ -69,6 +79,18 @@ def tunesmith_callback(trial: Trial, monitor: str) -> _TunesmithCallback:
             ``valid_sets``, unless ``valid_names=`` names it) or ``"valid_0-l2"``.
 
     Raises:
+        ConfigError: after the first round, before it is reported, when the training started below the
+            rounds the trial has done (a resumed trial, or a second training of it, without ``init_model=``).
+            LightGBM calls callbacks either before each round, without its evaluations, or after it, so this
+            one sees the start only there. The trial is marked refused (`Trial.refuse`): it fails even if the
+            error is caught, and `Study.optimize` stops the run.
         MetricNotReported: after the first round, when ``monitor`` was not evaluated.
     """
     return _TunesmithCallback(trial, monitor)
+
+
+_FIX = (
+    "continue the booster the trial saved, lightgbm.train(..., init_model=<that booster, or its file under "
+    "trial.checkpoint_dir>) (fit(..., init_model=...) in the scikit-learn API), with num_boost_round the rounds "
+    "still to train; lightgbm.cv counts rounds from 1 even with init_model, so resume with lightgbm.train"
+)

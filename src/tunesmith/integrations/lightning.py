@@ -20,6 +20,7 @@ import lightning.pytorch as pl  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
     MetricNotReported,
+    refuse_going_back,
     report_and_decide,
     report_without_monitor,
     scalars,
@@ -43,13 +44,18 @@ class TunesmithCallback(pl.Callback):
     (``check_val_every_n_epoch`` > 1) the validation metrics are an earlier epoch's: they are left out,
     and so is the report when ``monitor`` is one of them. The step is the epoch's number counted from 1
     (``current_epoch + 1``), so a scheduler's resource is epochs. Every scalar metric is reported, and
-    ``monitor`` must be among them.
+    ``monitor`` must be among them. A resumed trial continues from the checkpoint it saved,
+    ``trainer.fit(model, ..., ckpt_path=...)``, so that ``trainer.current_epoch`` starts at ``trial.step``.
 
     Args:
         trial: the trial this fit belongs to.
         monitor: the metric that must be logged (``self.log(monitor, ...)``), usually the study's metric.
 
     Raises:
+        ConfigError: at the start of training (``on_train_start``, once Lightning has restored the checkpoint),
+            when ``trainer.current_epoch`` is below the epochs the trial has done (a resumed trial, or a second
+            fit of it, without ``ckpt_path=``). The trial is marked refused (`Trial.refuse`): it fails even if
+            the error is caught, and `Study.optimize` stops the run.
         MetricNotReported: at the end of an epoch that validated (or of any epoch, in a fit without
             validation), when ``monitor`` was not logged.
         TrainingWentOn: at the end of an epoch Lightning trained after the stop was passed on
@@ -68,6 +74,10 @@ class TunesmithCallback(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.max_epochs is not None and trainer.max_epochs > 0:
             self.trial.plan(trainer.max_epochs)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # not on_fit_start: Lightning restores the epoch from ckpt_path after it, before this
+        refuse_going_back(self.trial, trainer.current_epoch, unit="epoch", counted_by="trainer.current_epoch", fix=_FIX)
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
@@ -109,3 +119,9 @@ class TunesmithCallback(pl.Callback):
     def _stop(self, trainer: pl.Trainer, epoch: int) -> None:
         trainer.should_stop = True
         self._stopped_at = epoch
+
+
+_FIX = (
+    "continue from the checkpoint the trial saved, trainer.fit(model, ..., ckpt_path=<trainer.save_checkpoint's file "
+    "under trial.checkpoint_dir>), so that trainer.current_epoch starts at trial.step"
+)

@@ -27,6 +27,7 @@ import transformers  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
     MetricNotReported,
+    refuse_going_back,
     report_and_decide,
     report_without_monitor,
     scalars,
@@ -37,6 +38,11 @@ __all__ = ["MetricNotReported", "TunesmithCallback"]
 
 # How far from a whole number `state.epoch` may be and still count as it: the Trainer sums fractions of an epoch.
 _EPOCH_TOLERANCE = 1e-6
+_RESUME_FIX = (
+    "continue from the checkpoint the trial saved, trainer.train(resume_from_checkpoint=<a checkpoint-N folder under "
+    "trial.checkpoint_dir, or True with output_dir=trial.checkpoint_dir>), so that state.epoch and "
+    "state.global_step start where it stopped"
+)
 _FIX = (
     "return it from compute_metrics (the Trainer adds the eval_ prefix, and eval_<name>_ for each dataset of an "
     "eval_dataset dict)"
@@ -78,6 +84,12 @@ def _strategy(args: Any) -> str:
     return str(getattr(strategy, "value", strategy))
 
 
+def _whole_epochs(epoch: float | None) -> int:
+    """The whole epochs done at ``state.epoch`` (None before any training): a resumed run's next evaluation by
+    epoch comes at the end of the one after them."""
+    return math.floor((epoch or 0.0) + _EPOCH_TOLERANCE)
+
+
 def _epoch_step(epoch: float) -> int:
     """The step of an evaluation at ``state.epoch``: epochs done, a partial last one (``max_steps``, or
     ``num_train_epochs=2.5``) counting as the next, since it trained past the epoch reported before it."""
@@ -95,7 +107,8 @@ class TunesmithCallback(transformers.TrainerCallback):
     (``state.global_step``) with ``eval_strategy="steps"``; a scheduler's resource is in the same unit. Every
     scalar metric is reported, and ``monitor`` must be among them. Only the evaluations of a
     ``trainer.train()`` run are: a ``trainer.evaluate()`` before or after it (of the final model, or on a test
-    set) is no step of the training and is not reported.
+    set) is no step of the training and is not reported. A resumed trial continues from the checkpoint it
+    saved, ``trainer.train(resume_from_checkpoint=...)``, so that its steps count on from ``trial.step``.
 
     With a dict of evaluation datasets (``eval_dataset={"a": ..., "b": ...}``) the Trainer evaluates each in
     turn, ``on_evaluate`` once per dataset (metrics ``eval_a_loss``, ``eval_b_loss``, ...), and sends no event
@@ -111,7 +124,11 @@ class TunesmithCallback(transformers.TrainerCallback):
             evaluation metrics with ``eval_``, and those of a dataset named ``a`` with ``eval_a_``).
 
     Raises:
-        ConfigError: at the start of training, when ``eval_strategy`` is ``"no"`` (nothing to report).
+        ConfigError: at the start of training, when ``eval_strategy`` is ``"no"`` (nothing to report), or when
+            training starts below the steps the trial has done (whole epochs of ``state.epoch``, or
+            ``state.global_step``; a resumed trial, or a second training of it, without
+            ``resume_from_checkpoint=``): then the trial is marked refused (`Trial.refuse`), fails even if the
+            error is caught, and `Study.optimize` stops the run.
         MetricNotReported: at the end of the first evaluation round, when ``monitor`` was in none of its metrics.
     """
 
@@ -134,6 +151,11 @@ class TunesmithCallback(transformers.TrainerCallback):
                 "TrainingArguments, and an eval_dataset to the Trainer"
             )
         self._unit = "epoch" if _strategy(args) == "epoch" else "step"
+        if self._unit == "epoch":
+            done, unit, counted_by = _whole_epochs(state.epoch), "epoch", "int(state.epoch)"
+        else:
+            done, unit, counted_by = int(state.global_step), "optimizer step", "state.global_step"
+        refuse_going_back(self.trial, done, unit=unit, counted_by=counted_by, fix=_RESUME_FIX)
         # the Trainer's own count, a partial last epoch included (sys.maxsize for a dataset of unknown length)
         planned = int(state.num_train_epochs or 0) if self._unit == "epoch" else int(state.max_steps or 0)
         if 0 < planned <= MAX_STEP:

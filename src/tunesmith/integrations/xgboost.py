@@ -27,7 +27,11 @@ require("xgboost", "xgboost")  # raises MissingExtra naming the extra when XGBoo
 import xgboost  # noqa: E402
 import xgboost.training  # noqa: E402
 
-from tunesmith.integrations._callbacks import MetricNotReported, report_and_decide  # noqa: E402
+from tunesmith.integrations._callbacks import (  # noqa: E402
+    MetricNotReported,
+    refuse_going_back,
+    report_and_decide,
+)
 from tunesmith.trial import Trial  # noqa: E402
 
 __all__ = ["MetricNotReported", "TunesmithCallback"]
@@ -73,7 +77,8 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
 
     The step is the number of boosting rounds done (counting rounds of a model training continues
     from), so a scheduler's resource is rounds. Metrics are named ``<data set>-<metric>`` as in the
-    training log, and ``monitor`` must be among them.
+    training log, and ``monitor`` must be among them. A resumed trial continues the booster it saved,
+    ``xgboost.train(..., xgb_model=booster)``, so that its rounds count on from ``trial.step``.
 
     A stopped run ends as if ``num_boost_round`` (``n_estimators``) had been the rounds it trained:
     the other callbacks see its last round too (XGBoost's ``EarlyStopping`` counts it in
@@ -85,6 +90,9 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
             scikit-learn API's first ``eval_set``) or ``"<name>-<eval_metric>"`` for ``evals=[(d, name)]``.
 
     Raises:
+        ConfigError: before the first round, when the booster starts below the rounds the trial has done
+            (a resumed trial, or a second training of it, without ``xgb_model=``). The trial is marked
+            refused (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run.
         MetricNotReported: after the first round, when ``monitor`` was not evaluated.
     """
 
@@ -97,6 +105,7 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
 
     def before_training(self, model: Any) -> Any:
         self.starting_round = model.num_boosted_rounds()
+        refuse_going_back(self.trial, self.starting_round, unit="round", counted_by="num_boosted_rounds()", fix=_FIX)
         self._stop = False
         rounds = planned_rounds()
         if rounds is not None and self.starting_round + rounds > 0:
@@ -118,3 +127,10 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
             fix="evaluate it: pass evals=[(dvalid, name)] to xgboost.train (eval_set= to fit) and set eval_metric",
         )  # fmt: skip
         return False
+
+
+_FIX = (
+    "continue the booster the trial saved, xgboost.train(..., xgb_model=<that booster, or its file under "
+    "trial.checkpoint_dir>) (fit(..., xgb_model=...) in the scikit-learn API), with num_boost_round the rounds "
+    "still to train; xgboost.cv cannot continue a booster, so resume with xgboost.train"
+)
