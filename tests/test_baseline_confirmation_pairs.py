@@ -8,17 +8,12 @@ import numpy as np
 import pytest
 
 import tunesmith as ts
+from tests.test_margin_confirmation import BASELINE, FRESH, SELECTION, margin, searched
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import BaselineAttr, SeedStabilityAttr, read_attr
 from tunesmith.discipline._reruns import Objective, seed_list
 from tunesmith.discipline.baseline import BaselineFailuresWarning
-from tunesmith.discipline.verdict import Check
 from tunesmith.report import write_report
-
-SPACE = ts.Space({"c": ts.Choice(["a", "b", "c"])})
-BASELINE = {"c": "base"}
-SELECTION = seed_list(7, 5)  # the seeds validate_top(seeds=5) picks on for a study with seed=7
-FRESH = seed_list(7, 10)[5:]  # the seeds the winner re-runs on after the pick (confirm=5)
 
 
 def steady_gain(trial: ts.Trial) -> dict[str, float]:
@@ -39,18 +34,6 @@ def counting(objective: Objective) -> tuple[list[int], Objective]:
         return dict(objective(trial))
 
     return seeds, counted
-
-
-def searched(objective: Objective, baseline: dict[str, str] | None = BASELINE) -> ts.Study:
-    """Each configuration searched once (a grid), on study seed 7."""
-    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=3),
-                     storage="memory", seed=7, baseline=baseline)  # fmt: skip
-    study.optimize(objective, progress=False)
-    return study
-
-
-def margin(study: ts.Study) -> Check:
-    return ts.finalize(study, lambda params, seed: {"holdout_acc": 0.8}, progress=False).check("baseline margin")
 
 
 def test_the_margin_pairs_the_winners_confirmation_runs_with_the_declared_baseline_at_5_percent() -> None:
