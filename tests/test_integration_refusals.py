@@ -24,8 +24,8 @@ def test_a_resumed_keras_fit_without_initial_epoch_fails_its_trial_and_stops_the
         scheduler=ts.ASHA(min_resource=1, max_resource=9, eta=3, mode="promote"), budget=ts.Budget(trials=9),
         storage="memory", seed=0, checkpoint_dir=str(tmp_path / "checkpoints"), divergence_factor=None,
     )  # fmt: skip
-    with pytest.raises(ObjectiveError, match=r"trial \d broke the report rules and is recorded FAILED: a fit must "
-                       r"count on from .* pass model\.fit\(\.\.\., initial_epoch=trial\.step\)"):  # fmt: skip
+    with pytest.raises(ObjectiveError, match=r"trial \d broke the report rules and is recorded FAILED: a training run "
+                       r"must count on from .* pass model\.fit\(\.\.\., initial_epoch=trial\.step\)"):  # fmt: skip
         promoting.optimize(lambda trial: keras_fit(trial, 9), progress=False)  # fits from epoch 1 when resumed
     [failed] = [record for record in promoting.trials if record.state is TrialState.FAILED]
     assert failed.kind is TrialKind.EXCEPTION and failed.error is not None and "ConfigError" in failed.error

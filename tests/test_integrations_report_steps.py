@@ -160,7 +160,7 @@ def resumed_fit(initial_epoch: int | None) -> list[int]:
 def test_a_resumed_keras_fit_without_initial_epoch_is_told_to_pass_it() -> None:
     # It was refused at its first report with the report rules' generic fixes (trial.steps, load_checkpoint),
     # none of which a Keras user writes.
-    with pytest.raises(ts.ConfigError, match=r"trial 0 resumed after epoch 2 and this fit starts at epoch 1 "
+    with pytest.raises(ts.ConfigError, match=r"trial 0 resumed after epoch 2 and this run starts at epoch 1 "
                        r"\(initial_epoch=0\).*model\.fit\(\.\.\., initial_epoch=trial\.step\)"):  # fmt: skip
         resumed_fit(initial_epoch=None)
     assert resumed_fit(initial_epoch=2) == [3, 4]

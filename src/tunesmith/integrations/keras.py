@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunesmith.errors import ConfigError, require
+from tunesmith.errors import require
 
 require("keras", "keras")  # raises MissingExtra naming the extra when Keras is absent
 
@@ -22,6 +22,7 @@ import keras  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
     MetricNotReported,
+    refuse_going_back,
     report_and_decide,
     report_without_monitor,
     scalars,
@@ -72,17 +73,8 @@ class TunesmithCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # Keras tells callbacks a fit's initial_epoch only through its first epoch, before anything is trained
         first, self._first = self._first, False
-        if first and epoch < self.trial.step and not self.trial.should_stop():
-            resumed = self.trial.resumed and self.trial.step == self.trial.start_step
-            done = f"resumed after epoch {self.trial.step}" if resumed else f"reported epochs up to {self.trial.step}"
-            why = (
-                f"a fit must count on from the epochs its trial has done, but trial {self.trial.number} {done} and "
-                f"this fit starts at epoch {epoch + 1} (initial_epoch={epoch}), so its reports would go back over "
-                "epochs the scheduler judged: pass model.fit(..., initial_epoch=trial.step), and when trial.resumed "
-                "load the model it saved (keras.saving.load_model) instead of building a new one"
-            )
-            self.trial.refuse(why)  # the objective's fit call breaks the rule in every trial: the run stops
-            raise ConfigError(why)
+        if first:  # the objective's fit call would break the rule in every trial: the run stops
+            refuse_going_back(self.trial, epoch, unit="epoch", counted_by="initial_epoch", fix=_RESUME_FIX)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         done = epoch + 1
@@ -112,4 +104,8 @@ class TunesmithCallback(keras.callbacks.Callback):
 _FIX = (
     "compile the model with that metric (and pass validation_data= to fit for a val_ metric; with validation_freq, "
     "it is checked at the epochs that validate)"
+)
+_RESUME_FIX = (
+    "pass model.fit(..., initial_epoch=trial.step), and when trial.resumed load the model it saved "
+    "(keras.saving.load_model) instead of building a new one"
 )
