@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import sys
 import tomllib
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,16 +92,54 @@ def import_object(reference: str, *, base_dir: Path | None = None, what: str = "
         sys.path.insert(0, str(base_dir))
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not _names_part_of(exc.name, module_name):
+            raise _raised_at_import(module_name, what, exc) from None  # a module it imports is missing
         raise ConfigError(
             f"cannot import module {module_name!r} for the {what} ({exc}): check the name and path"
         ) from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - anything the user's module raises; Ctrl-C still interrupts
+        raise _raised_at_import(module_name, what, exc) from None
     target: Any = module
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise ConfigError(f"module {module_name!r} has no {attribute!r} (the {what}): check the name")
         target = getattr(target, part)
     return target
+
+
+def _names_part_of(missing: str, module_name: str) -> bool:
+    """Whether the missing module ``missing`` is ``module_name`` or a package above it (the reference is wrong)."""
+    return module_name == missing or module_name.startswith(missing + ".")
+
+
+# Frames of the import machinery, not of the user's module: left out of the traceback an import error shows.
+_IMPORT_MACHINERY = ("<frozen importlib", os.path.join(Path(importlib.__file__).parent, ""), __file__)
+
+
+def _raised_at_import(module_name: str, what: str, exc: BaseException) -> ConfigError:
+    """One error for an exception that importing the ``what``'s module raised: what it raised, the fix, and the
+    traceback of the module's own frames (the import machinery's left out), below the first line."""
+    if isinstance(exc, SystemExit):
+        raised = f"SystemExit (exit code {exc.code!r})"
+    else:
+        raised = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
+    if isinstance(exc, SyntaxError):
+        fix = f"fix the syntax at {exc.filename}, line {exc.lineno}"
+    elif isinstance(exc, ModuleNotFoundError):
+        fix = f"install {exc.name!r} where this command runs, since module {module_name!r} imports it"
+    elif isinstance(exc, SystemExit):
+        fix = (f"a module named as the {what} must import without side effects: put the script's main code "
+               "under if __name__ == '__main__'")  # fmt: skip
+    else:
+        fix = (f"a module named as the {what} must import without side effects or errors: fix what raised it "
+               "(shown below), or put the script's main code under if __name__ == '__main__'")  # fmt: skip
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_IMPORT_MACHINERY)]
+    shown = "".join(traceback.format_list(frames))
+    if isinstance(exc, SyntaxError):  # its place is the exception itself, not a frame
+        shown += "".join(traceback.format_exception_only(exc))
+    where = f"\nwhere it was raised:\n{shown.rstrip()}" if shown.strip() else ""
+    return ConfigError(f"importing module {module_name!r} for the {what} raised {raised}: {fix}{where}")
 
 
 def _read(path: Path) -> dict[str, Any]:

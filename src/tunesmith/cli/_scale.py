@@ -25,25 +25,57 @@ if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
 
 
-def _worker_objective(study: Study, reference: str | None) -> tuple[Callable[..., Any], StudyConfig | None]:
-    """The objective from --objective, else the study's ``objective`` or ``config`` attribute; with the config
-    when the objective came from it (its executor, ``trial_timeout`` and ``memory_limit`` apply to the worker)."""
+def _recorded_config(study: Study) -> tuple[StudyConfig | None, str | None]:
+    """The config the study records (``attrs["config"]``, written by ``tunesmith run``), read on this machine; or
+    ``None`` and why it cannot be read here (``None`` too when the study records no config)."""
+    from tunesmith.config import load_config
+    from tunesmith.errors import ConfigError
+
+    path = study.attrs.get("config")
+    if not isinstance(path, str):
+        return None, None
+    try:
+        return load_config(path), None
+    except ConfigError as exc:
+        return None, f"study {study.name!r} records its config {path}, which cannot be read here ({exc})"
+
+
+def _worker_objective(
+    study: Study, reference: str | None, config: StudyConfig | None, unread: str | None
+) -> Callable[..., Any]:  # fmt: skip
+    """The objective: the study's (its ``objective`` attribute, else its config's); ``reference`` (--objective)
+    only when it names the same one, or when the study records none, which it then records for later workers.
+
+    Raises:
+        CliError: ``reference`` names another objective than the study's, or neither names one.
+    """
     from pathlib import Path
 
-    from tunesmith.config import import_object, load_config
+    from tunesmith.config import import_object
 
     attrs = study.attrs
+    recorded, source, base_dir = None, "", Path.cwd()
+    if isinstance(attrs.get("objective"), str):
+        recorded, source = attrs["objective"], "its 'objective' attribute"
+    elif config is not None:  # read from the config's directory, as `tunesmith run` reads it
+        recorded, source, base_dir = config.objective, f"its config {config.path}", config.path.parent
+    if reference is not None and recorded is not None and reference.strip() != recorded.strip():
+        # Trials of two objectives in one study cannot be compared, and no trial records which one it ran.
+        raise CliError(
+            f"--objective {reference} is not the objective of study {study.name!r}, which records {recorded} "
+            f"({source}): one study runs one objective; leave --objective out (or pass --objective {recorded}), "
+            "or start a new study for the other objective"
+        )
     with _friendly_errors():
-        if reference is not None:
+        if reference is not None:  # read from the working directory, as the option's help says
             objective = import_object(reference, base_dir=Path.cwd(), what="objective")
-            if "objective" not in attrs and "config" not in attrs:
+            if recorded is None and "config" not in attrs:
                 study.set_attr("objective", reference)  # so that later workers need no --objective
-            return objective, None
-        if isinstance(attrs.get("objective"), str):
-            return import_object(attrs["objective"], base_dir=Path.cwd(), what="objective"), None
-        if isinstance(attrs.get("config"), str):
-            config = load_config(attrs["config"])
-            return config.load_objective(), config
+            return objective
+        if recorded is not None:
+            return import_object(recorded, base_dir=base_dir, what="objective")
+    if unread is not None:
+        raise CliError(f"{unread}: make it readable at that path, or pass --objective module:function")
     raise CliError(
         f"study {study.name!r} records no objective (attribute 'objective' or 'config'): "
         "pass --objective module:function"
@@ -53,7 +85,8 @@ def _worker_objective(study: Study, reference: str | None) -> tuple[Callable[...
 @click.command()
 @click.argument("study_name")
 @storage_option(default=None)
-@click.option("--objective", default=None, help="module:function (default: the one the study records).")
+@click.option("--objective", default=None,
+              help="module:function (default: the one the study records; another one is refused).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Trials at once here.")
 @click.option("--executor", type=click.Choice(["inline", "processes", "ray"]), default=None,
               help="How this worker runs its trials (default: the study config's, else inline, or processes with "
@@ -73,9 +106,11 @@ def worker(
 
     Any number of workers on any number of machines may share one storage (PostgreSQL across
     machines): the trial budget is counted in the storage, so it is exact over all of them. When the
-    objective comes from the study's config, so do the executor (unless --executor), ``trial_timeout``
-    and ``memory_limit``, as for ``tunesmith run``. Ctrl-C or SIGTERM records the running trials as
-    interrupted and exits with code 130 (143 for SIGTERM).
+    study records its config (``tunesmith run`` does), its executor (unless --executor), ``trial_timeout``,
+    ``memory_limit`` and ``fail_fast`` apply, as for ``tunesmith run``, with or without --objective; a config
+    this machine cannot read is said in one warning line. --objective must name the objective the study
+    records, if it records one. Ctrl-C or SIGTERM records the running trials as interrupted and exits with
+    code 130 (143 for SIGTERM).
     """
     url = storage
     store = _open(url, create=False)  # a worker joins a study: a mistyped path is an error, not a new empty file
@@ -97,7 +132,13 @@ def worker(
         except StudyNotFound:
             known = ", ".join(s.name for s in store.list_studies()) or "none"
             raise CliError(f"no study named {study_name!r} in {redact_url(url)} (studies: {known})") from None
-        run_objective, config = _worker_objective(study, objective)
+        config, unread = _recorded_config(study)
+        run_objective = _worker_objective(study, objective, config, unread)
+        if unread is not None:  # the objective came from --objective or the 'objective' attribute
+            click.echo(terminal_safe(
+                f"warning: {unread}, so this worker runs without its trial_timeout, memory_limit, executor and "
+                "fail_fast (the defaults apply): make the config readable at that path to apply them", markup=False,
+            ), err=True)  # fmt: skip
         limits: dict[str, Any] = {}
         chosen = executor
         if config is not None:

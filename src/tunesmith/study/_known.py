@@ -78,7 +78,10 @@ class KnownConfigs:
         far) are checked now. A parameter the study does not know yet (one the objective will ask for by name,
         ``trial.suggest_float("lr", ...)``) is taken as given: its value goes into the trial's ``params``, and
         ``trial.suggest_*`` returns it once it fits the definition asked for; a value outside it fails that
-        trial, saying so. A name close to a known parameter's is refused as a likely typo. A partial
+        trial, saying so. A name close to a known parameter's is refused as a likely typo. A study whose space
+        was given up front takes a new name only while its objective may ask for names: once a trial has
+        completed, only if some trial asked for a parameter outside the given space; otherwise nothing would
+        read the value, and the trial's record would claim a configuration that never ran. A partial
         configuration is allowed: the sampler draws the parameters it lacks for that trial; a conditional
         parameter needs its parents given.
         The trial records ``attrs["enqueued"] = True`` (and ``attrs["note"]``) and spends the budget as
@@ -86,11 +89,13 @@ class KnownConfigs:
 
         Raises:
             SpaceError: a value outside its parameter's range, an inactive parameter, a name close to a known
-                parameter's, a value that is not a JSON scalar.
+                parameter's, a new name the study would not read, a value that is not a JSON scalar.
         """
         study = cast("Study", self)
         space = study._defined.refresh(study.attrs)  # with what other workers' trials asked for since
-        entry: dict[str, Any] = {"id": uuid.uuid4().hex, "params": checked_params(space, params, learns=True)}
+        refused = _why_no_new_names(study, space)
+        checked = checked_params(space, params, learns=refused is None, refused_new=refused or "")
+        entry: dict[str, Any] = {"id": uuid.uuid4().hex, "params": checked}
         entry["at"] = study._clock()
         if note is not None:
             entry["note"] = str(note)
@@ -218,14 +223,15 @@ def _text_of(value: Any) -> str:
 
 
 def checked_params(
-    space: Space, params: Mapping[str, Any], what: str = "enqueue", *, learns: bool = False
+    space: Space, params: Mapping[str, Any], what: str = "enqueue", *, learns: bool = False, refused_new: str = ""
 ) -> dict[str, Any]:
     """``params`` checked against ``space``: each a parameter of it, inside its range, and active given
     the others; parameters left out are allowed (the sampler draws them). Returns them as JSON scalars.
 
     With ``learns`` (the study learns parameters from what its trials ask for by name), a name the space
     lacks is kept unchecked, as a JSON scalar, unless it is close to a known name (a likely typo); the trial
-    that runs it checks it against the definition it asks for."""
+    that runs it checks it against the definition it asks for. Without it, such a name is refused, and
+    ``refused_new`` (why the study takes no new names, with the fix) ends the message."""
     if not isinstance(params, Mapping):
         raise ConfigError(
             f"{what} takes a mapping of parameter values, got {type(params).__name__} {params!r}: "
@@ -239,12 +245,12 @@ def checked_params(
                 out[name] = _unlearned(name, value, what)
                 continue
             hint = f"did you mean {close[0]!r}? " if close else ""
-            later = (
-                f"; if {name!r} is a new parameter the objective asks for by name, enqueue it once a trial has "
-                "asked for it, or add it to the space"
-                if learns and close
-                else ""
-            )
+            later = f"; {refused_new}" if refused_new else ""
+            if learns and close:
+                later = (
+                    f"; if {name!r} is a new parameter the objective asks for by name, enqueue it once a trial has "
+                    "asked for it, or add it to the space"
+                )
             raise SpaceError(
                 f"{what}: {name!r} is not a parameter of the space, got {name}={value!r}: {hint}"
                 f"the space has {', '.join(space) or 'no parameters'}{later}"
@@ -283,6 +289,27 @@ def checked_params(
                 f"{', '.join(f'{p}={out[p]!r}' for p in parents)}: drop {name} or change its parent"
             )
     return out
+
+
+def _why_no_new_names(study: Study, space: Space) -> str | None:
+    """Why ``study`` takes no parameter its ``space`` lacks (with the fix), or ``None`` when it may learn one.
+
+    A define-by-run study (no space given up front) learns names, and so does a study with a given space
+    once a trial asked for a parameter outside it. A given space with completed trials that asked for none
+    says its objective reads only that space: a new name's value would go unread, and the trial's record
+    would claim it ran with it. Before any trial completed, that is not known yet, so the name is taken."""
+    given = study._defined.given
+    if given is None or not len(given) or any(name not in given for name in space):
+        return None
+    completed = sum(1 for record in study.trials if record.state is TrialState.COMPLETE)
+    if not completed:
+        return None
+    ran = "its completed trial" if completed == 1 else f"its {completed} completed trials"
+    return (
+        f"study {study.name!r} was given its space up front and {ran} asked for no other parameter by name, so "
+        "no trial would read a new one and its record would claim a value that never ran: add the parameter "
+        "to the space (a new study), or enqueue it once a trial has asked for it by name (trial.suggest_*)"
+    )
 
 
 def _unlearned(name: str, value: Any, what: str) -> JsonScalar:
