@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -156,51 +156,72 @@ def _friendly_errors() -> Iterator[None]:
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 TERMINATED_EXIT = 143  # 128 + SIGTERM, what a shell reports for a command stopped by `kill`, `timeout`, a supervisor
+HUNG_UP_EXIT = 129  # 128 + SIGHUP, what a shell reports for a command whose terminal closed (an ssh session dropped)
+# The signals that end a command as Ctrl-C does, but say "terminated (SIG...)", with their exit codes.
+_TERMINATING: dict[int, int] = {signal.SIGTERM: TERMINATED_EXIT}
+if hasattr(signal, "SIGHUP"):  # not on Windows
+    _TERMINATING[signal.SIGHUP] = HUNG_UP_EXIT
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's `KeyboardInterrupt`, so that `Study.optimize` records
-    the running trials as interrupted and kills their processes before the command exits."""
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's `KeyboardInterrupt`, so that `Study.optimize`
+    records the running trials as interrupted and kills their processes before the command exits.
+
+    Attributes:
+        signum: the signal that ended the command.
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, the first SIGTERM raises `Terminated` in the main thread; the previous handler is
-    restored afterwards.
+    """Within the block, the first SIGTERM or SIGHUP (the terminal closed) raises `Terminated` in the main thread;
+    the previous handlers are restored afterwards.
 
-    Later SIGTERMs are ignored while the command records what was cut short (``timeout`` signals the command and
-    then its whole process group, so one SIGTERM often comes twice); a supervisor's SIGKILL still ends it. A trial
-    process forked inside the block inherits the handler, which there does what SIGTERM does by default.
+    Later ones are ignored while the command records what was cut short (``timeout`` signals the command and then
+    its whole process group, so one SIGTERM often comes twice; a closed terminal may be followed by SIGTERM); a
+    supervisor's SIGKILL still ends it. A trial process forked inside the block inherits the handler, which there
+    does what the signal does by default. A signal ignored when the block starts stays ignored: ``nohup`` asks for
+    a command that outlives its terminal.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (a command invoked from a thread keeps the default)
         return
     owner, fired = os.getpid(), False
 
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal fired
-        if os.getpid() != owner:  # a forked trial process: SIGTERM ends it as by default
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
+        if os.getpid() != owner:  # a forked trial process: the signal ends it as by default
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
             return
         if not fired:
             fired = True
-            raise Terminated
+            raise Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    previous = {
+        number: signal.signal(number, on_signal)
+        for number in _TERMINATING
+        if signal.getsignal(number) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextmanager
 def _interruptible(say: Callable[[], str]) -> Iterator[None]:
-    """Ctrl-C or SIGTERM ends the command with ``say()`` on stderr (what was kept, how to carry on) and exit code
-    130 (143 for SIGTERM), instead of click's bare "Aborted!" or a silent death that leaves trials RUNNING and the
-    trials' own processes orphaned.
+    """Ctrl-C, SIGTERM or SIGHUP ends the command with ``say()`` on stderr (what was kept, how to carry on) and
+    exit code 130 (143 for SIGTERM, 129 for SIGHUP), instead of click's bare "Aborted!" or a silent death that
+    leaves trials RUNNING and the trials' own processes orphaned.
 
-    ``say()`` starts with "interrupted"; after SIGTERM that word reads "terminated (SIGTERM)".
+    ``say()`` starts with "interrupted"; after SIGTERM that word reads "terminated (SIGTERM)", after SIGHUP
+    "terminated (SIGHUP)". A closed terminal may refuse the message: the exit code still says what happened.
     """
     try:
         with _sigterm_as_interrupt():
@@ -208,9 +229,10 @@ def _interruptible(say: Callable[[], str]) -> Iterator[None]:
     except KeyboardInterrupt as exc:
         text, code = say(), INTERRUPTED_EXIT
         if isinstance(exc, Terminated):
-            cause, code = "terminated (SIGTERM)", TERMINATED_EXIT
+            cause, code = f"terminated ({signal.Signals(exc.signum).name})", _TERMINATING[exc.signum]
             text = cause + text.removeprefix("interrupted") if text.startswith("interrupted") else f"{cause}: {text}"
-        click.echo(terminal_safe(text, markup=False, multiline=True), err=True)
+        with suppress(OSError):  # stderr on a terminal that hung up
+            click.echo(terminal_safe(text, markup=False, multiline=True), err=True)
         raise click.exceptions.Exit(code) from None
 
 

@@ -109,8 +109,8 @@ def worker(
     study records its config (``tunesmith run`` does), its executor (unless --executor), ``trial_timeout``,
     ``memory_limit`` and ``fail_fast`` apply, as for ``tunesmith run``, with or without --objective; a config
     this machine cannot read is said in one warning line. --objective must name the objective the study
-    records, if it records one. Ctrl-C or SIGTERM records the running trials as interrupted and exits with
-    code 130 (143 for SIGTERM).
+    records, if it records one. Ctrl-C, SIGTERM or SIGHUP records the running trials as interrupted and exits
+    with code 130 (143 for SIGTERM, 129 for SIGHUP).
     """
     url = storage
     store = _open(url, create=False)  # a worker joins a study: a mistyped path is an error, not a new empty file

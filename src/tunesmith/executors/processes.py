@@ -5,7 +5,8 @@ hang (with ``trial_timeout``) each becomes a failed `TrialOutcome` with its reas
 study goes on. Children talk to the parent over a pipe: ``("report", step, metrics)`` is
 answered with the decision; ``("result", value, decision, ran_all_steps, extra)`` or ``("error", reason,
 text, decision, kind, extra)`` ends the trial (``extra``: what the objective asked for by name, see
-`TrialOutcome`). Children never touch the storage.
+`TrialOutcome`), after ``("leftover", count)`` when the objective left processes running. Children never touch
+the storage.
 
 A trial's process dies with its driver (the process that runs the study), and takes the process
 group it leads with it (what the objective started: a launcher, a data loader's workers): on Linux
@@ -13,6 +14,13 @@ the kernel sends it SIGHUP when the driver dies (``PR_SET_PDEATHSIG``), whose ha
 group; elsewhere a watchdog thread notices within a second that it was re-parented. A child whose
 pipe breaks kills its group at once, and its `Trial` refuses to write checkpoints once orphaned, so
 a stale process never touches a trial that a later run has already recorded.
+
+No process a trial started outlives the trial, not even one in a session of its own (``setsid``, a
+daemon): on Linux the trial process is a child subreaper (``PR_SET_CHILD_SUBREAPER``), so what its
+objective started stays below it, and every process still below it when the trial ends is killed
+(`_process_tree.end_descendants`): by the trial process itself once the objective has returned (the
+driver then logs a warning naming the trial and how many it killed), or by the driver, which stops the
+trial process first (SIGSTOP), when the trial is cut off (timed out, or killed at shutdown).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import contextlib
 import ctypes
 import faulthandler
 import functools
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -37,6 +46,7 @@ from typing import IO, Any, NoReturn
 from tunesmith._validate import duration, integer
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
+from tunesmith.executors._process_tree import end_descendants
 from tunesmith.executors.base import (
     Executor,
     Objective,
@@ -50,6 +60,8 @@ from tunesmith.executors.inline import run_job
 from tunesmith.trial import TrialKind
 
 __all__ = ["ProcessExecutor"]
+
+_log = logging.getLogger("tunesmith")
 
 
 def _plain(value: Any) -> Any:
@@ -74,6 +86,7 @@ def _address_space() -> int:
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h> (Linux 3.4)
 # The signal the kernel sends a trial process when its driver dies. Not SIGKILL, which would kill the trial process
 # alone and leave what it started running, but a signal it can catch to kill its whole group. SIGHUP ("your
 # controlling process went away") is one a training objective is unlikely to handle: SIGTERM and SIGUSR1 are taken
@@ -109,15 +122,25 @@ def _parent_death_signal() -> bool:
     return False
 
 
+def _become_subreaper() -> bool:
+    """Make this process the one that adopts its orphaned descendants (not init), so that a process the objective
+    started that leaves the trial's session and loses its parent (a daemon) is still found and killed when the
+    trial ends; ``False`` where that is unavailable (off Linux, before Linux 3.4)."""
+    prctl = _prctl()
+    return prctl is not None and prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
 def _on_driver_death(signum: int, frame: object) -> None:
     _orphaned()
 
 
 def _orphaned() -> NoReturn:
-    """Leave at once, running nothing, and SIGKILL the process group this trial process leads (what its objective
-    started and left running): the driver is gone, so nothing this trial does can be recorded, and no driver is
-    left to kill the group. A process that leads no group (not set up as a trial) leaves alone."""
+    """Leave at once, running nothing, and SIGKILL what this trial process started and left running (its
+    descendants, then the process group it leads): the driver is gone, so nothing this trial does can be recorded,
+    and no driver is left to kill them. A process that leads no group (not set up as a trial) leaves alone."""
     if hasattr(os, "killpg") and os.getpgrp() == os.getpid():
+        with contextlib.suppress(OSError):
+            end_descendants(os.getpid())
         with contextlib.suppress(OSError):
             os.killpg(os.getpid(), signal.SIGKILL)  # this process too
     os._exit(_ORPHANED_EXIT)
@@ -158,6 +181,26 @@ def _kill_group(pid: int | None) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _cut_off(process: Any) -> None:
+    """Kill a trial process that has not ended by itself (timed out, or the study is shutting down) and every
+    process below it: stopped first, so that it starts no more, then its descendants (those in a session of their
+    own too), then its group, itself included; joined."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(process.pid, signal.SIGSTOP)
+    end_descendants(process.pid)
+    _kill_group(process.pid)
+    process.kill()
+    process.join()
+
+
+def _end_leftovers(conn: Connection) -> None:
+    """Kill what the objective, now returned, left running below this trial process, and tell the driver how many
+    (``("leftover", count)``), which warns: a trial's end does not wait on a daemon it started."""
+    count = end_descendants(os.getpid())
+    if count:
+        _send(conn, ("leftover", count))
+
+
 def _send(conn: Connection, message: tuple[Any, ...]) -> None:
     """Send to the driver, or leave if it is gone (a broken pipe: nobody will record this trial)."""
     try:
@@ -190,6 +233,7 @@ def _child_main(
             # A process group of its own: what the objective starts (a data loader's workers, a subprocess) joins
             # it, and a timeout, the trial's end or the driver's shutdown kills the group, leaving no orphans.
             os.setpgid(0, 0)
+        _become_subreaper()
         _die_with_parent(parent_pid)
         for other in inherited:
             with contextlib.suppress(OSError):
@@ -218,6 +262,7 @@ def _child_main(
                 _orphaned()
 
         outcome = run_job(objective, job, on_report, parent_pid=parent_pid)
+        _end_leftovers(conn)
         if outcome.failed:
             kind = outcome.kind or TrialKind.EXCEPTION
             _send(conn, ("error", outcome.reason, outcome.error, outcome.decision.value, kind.value, outcome.extra))
@@ -238,6 +283,8 @@ def _child_main(
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
+        with contextlib.suppress(Exception):
+            end_descendants(os.getpid())  # a trial process that failed before its objective returned
         os._exit(0)
 
 
@@ -405,6 +452,13 @@ class ProcessExecutor(Executor):
                     except OSError as exc:  # the driver's (an observer's ConnectionError), not the pipe's
                         raise StopStudy(exc) from exc
                     run.conn.send(run.decision.value)
+                elif kind == "leftover":
+                    _, count = message
+                    _log.warning(
+                        "tunesmith: trial %d ended with %d process%s it started still running; killed %s, since no "
+                        "process outlives its trial: wait for or stop what the objective starts before it returns",
+                        run.job.number, count, "" if count == 1 else "es", "it" if count == 1 else "them",
+                    )  # fmt: skip
                 elif kind == "result":
                     _, result, decision, ran_all, extra = message
                     outcome = TrialOutcome(
@@ -430,9 +484,10 @@ class ProcessExecutor(Executor):
         self._running.pop(run.job.number, None)
         run.process.join(timeout=5)
         if run.process.is_alive():
-            run.process.kill()
-            run.process.join()
-        _kill_group(run.process.pid)  # what the trial started and left running
+            _cut_off(run.process)
+        # What is left of the group of a trial process that died (a crash): what left its session went to init with
+        # the trial process's death, out of reach.
+        _kill_group(run.process.pid)
         run.conn.close()
         if run.crash_log is not None:
             run.crash_log.close()
@@ -444,9 +499,7 @@ class ProcessExecutor(Executor):
         now = time.monotonic()
         for run in list(self._running.values()):
             if now - run.started >= self.trial_timeout:
-                _kill_group(run.process.pid)
-                run.process.kill()
-                run.process.join()
+                _cut_off(run.process)
                 self._finish(
                     run,
                     TrialOutcome(
@@ -462,9 +515,8 @@ class ProcessExecutor(Executor):
         left = list(self._running)
         for run in list(self._running.values()):
             if kill:
-                _kill_group(run.process.pid)
-                run.process.kill()
-            run.process.join(timeout=None if not kill else 5)
+                _cut_off(run.process)
+            run.process.join()  # left alone, a trial process ends what it started itself
             _kill_group(run.process.pid)
             run.conn.close()
             if run.crash_log is not None:
