@@ -67,7 +67,7 @@ def test_a_breach_across_the_re_runs_fails_a_guardrail_that_held_on_the_holdout(
     ts.validate_top(study, objective, k=1, seeds=5)
     check = guardrail_detail(study, holdout_latency_ms=12.0)
     assert not check.passed and check.decided
-    assert check.detail.startswith("latency_ms <= 50: breached: held on the holdout (12;")
+    assert check.detail.startswith("latency_ms <= 50: breached: inside the bound on the holdout (12;")
     assert "; breached across the re-runs (7" in check.detail and "5 of 5 re-runs breached it" in check.detail
     assert "(read: the holdout, 5 re-runs of trial #0, not the search's single result)" in check.detail
 

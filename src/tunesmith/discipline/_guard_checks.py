@@ -30,8 +30,9 @@ def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, floa
     confirmation runs, read as a mean with the seeds' noise); its single search result only when neither
     measured it. Each is decided beyond its noise (`read_guardrail`): a breach in any fails, a reading the
     evidence cannot decide in any leaves the guardrail undecided, and so does a re-run that breached it on its
-    own. An undecided guardrail fails the check, which says what would decide it: a winner is ready only when
-    its guardrails are shown to hold."""
+    own. A reading of unknown noise inside the bound shows nothing either way: the guardrail holds only when a
+    reading with known noise shows it. An undecided guardrail fails the check, which says what would decide it: a
+    winner is ready only when its guardrails are shown to hold."""
     name = "guardrails"
     if not study.guardrails:
         return Check(name, True, "the study declares no guardrails", checked=False)
@@ -94,6 +95,7 @@ def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float
     if across is not None:
         readings.append(("across the re-runs", across))
         read.append(said)
+    favoured = ""
     if readings:
         read.append("not the search's single result")
     else:
@@ -101,19 +103,40 @@ def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float
         if value is None:  # the search records a result without a guardrail's metric as FAILED
             raise TunesmithError(f"trial #{record.number} has no {guardrail.metric!r}: it cannot have passed "
                                  f"{guardrail.describe()}")  # fmt: skip
-        readings.append(("in the search (not measured on the holdout)",
-                         read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric))))  # fmt: skip
+        searched = read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric))
+        readings.append(("in the search (not measured on the holdout)", searched))
         read.append("the search's single result alone (not measured on the holdout, not re-run across seeds)")
-    outcomes = [reading.outcome for _, reading in readings]
+        if searched.outcome is GuardrailOutcome.UNDECIDED:
+            favoured = f"; {_FAVOURED_BY_THE_PICK}"
+    # A point of unknown noise inside the bound shows nothing either way: alone, it leaves the guardrail undecided.
+    outcomes = [reading.outcome for _, reading in readings
+                if reading.noise_known or reading.outcome is GuardrailOutcome.BREACHED]  # fmt: skip
     rule = guardrail.describe()
-    parts = [reading.describe(where).removeprefix(f"{rule}: ") for where, reading in readings]
+    parts = [_part(reading, where, rule, shown=bool(outcomes)) for where, reading in readings]
+    parts[-1] += favoured
     breaching = [run for run in runs if not guardrail.holds(run.metrics[guardrail.metric])]
     if breaching:
         parts.append(_breached_on_their_own(breaching, len(runs), guardrail))
         outcomes.append(GuardrailOutcome.UNDECIDED)  # never held while a run of it breached; a breach still fails
-    outcome = _worst(outcomes)
+    outcome = _worst(outcomes) if outcomes else GuardrailOutcome.UNDECIDED
     overall = f"{_SHOWN[outcome]}: " if len(parts) > 1 else ""
     return outcome, f"{rule}: {overall}{'; '.join(parts)} (read: {', '.join(read)})"
+
+
+def _part(reading: GuardrailReading, where: str, rule: str, *, shown: bool) -> str:
+    """One reading in the detail; ``shown``: readings with known noise (or a breach) decide the guardrail, and a
+    point of unknown noise inside the bound is then only named."""
+    if shown and not reading.noise_known and reading.outcome is GuardrailOutcome.UNDECIDED:
+        return f"inside the bound {where} ({reading.value:.4g}; its noise is unknown, so this point shows nothing)"
+    return reading.describe(where).removeprefix(f"{rule}: ")
+
+
+# Said of the search's result when it cannot show that a guardrail holds: the chosen trial's reading was selected.
+_FAVOURED_BY_THE_PICK = (
+    "and the search's result is favoured by the pick: a result that breached the guardrail made its trial "
+    "INFEASIBLE, never chosen, so the chosen trial's one reading is one that fell inside the bound, whatever its "
+    "true value; re-runs of the winner across seeds also remove that luck"
+)
 
 
 def _worst(outcomes: Sequence[GuardrailOutcome]) -> GuardrailOutcome:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
 from tunesmith.discipline._reruns import BASELINE_NUMBER, SeedRun, completed
-from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data, noise_of
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, noise_of
 from tunesmith.discipline.optimism import Optimism
 from tunesmith.discipline.verdict import Check
 from tunesmith.trial import TrialRecord
@@ -95,8 +95,9 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     if passed:
         outcome = ""
     elif margin > 0:
-        outcome = (" - within the noise, so the evidence cannot tell the winner from the baseline: more validation "
-                   "examples, or more seeds for both, would decide")  # fmt: skip
+        bars = _UnpairedBars(seed_noise, winner, base_error)
+        outcome = (" - within the noise, so the evidence cannot tell the winner from the baseline: "
+                   f"{bars.advice(margin, _how_to_pair(rerun, entry))}")  # fmt: skip
     else:
         outcome = " - the winner does not beat the baseline"
     relation = "better" if margin > 0 else "worse" if margin < 0 else "no better"
@@ -220,12 +221,119 @@ def _paired_check(study: Study, paired: _Paired, winner: Noise | None, value: fl
     if passed:
         outcome = ""
     elif mean > 0:
-        what = "the validation examples" if sampling > needed else "the seeds for both"
-        more = more_data(mean / max(needed, sampling) * Z_ONE_SIDED_95, what)
+        more = _paired_advice(mean, needed, sampling, spread, level, n)
         outcome = f" - within the noise, so the evidence cannot tell the winner from the baseline: {more}"
     else:
         outcome = " - the winner does not beat the baseline"
     return Check("baseline margin", passed, f"{head}: {test}{outcome}", decided=passed or mean <= 0)
+
+
+# A gain a tenth of a standard error or less from zero is within noise: more data would not decide it soon (over
+# (1.645 / 0.1) ** 2, about 270, times as much), as `more_data` says of any difference that close.
+_WITHIN_NOISE_Z = 0.1
+
+
+def _within_noise(gain: float, bar: float) -> str | None:
+    """What the check says of a ``gain`` too small for any practical amount of data to clear ``bar`` (a one-sided
+    95% bar: about `Z_ONE_SIDED_95` standard errors); ``None`` when more data could."""
+    if Z_ONE_SIDED_95 * gain / bar > _WITHIN_NOISE_Z:
+        return None
+    return (f"the gain itself is within noise: {gain:.3g} is a tenth of a standard error or less (the bar, {bar:.3g}, "
+            f"is {Z_ONE_SIDED_95:.3g} of them), so no practical amount of seeds or examples would decide")  # fmt: skip
+
+
+def _paired_advice(gain: float, needed: float, sampling: float, spread: float, level: float, seeds: int) -> str:
+    """What would decide a positive paired ``gain`` that does not clear both bars: more paired seeds lower the
+    t-test's bar ``needed`` (not the sampling bar), more validation examples the ``sampling`` bar (not the t-test's);
+    each is named with how many would clear it if the gain and the spreads stayed, and both when both are above."""
+    hopeless = _within_noise(gain, max(needed, sampling))
+    if hopeless is not None:
+        return hopeless
+    more_seeds = (f"about {_seeds_to_clear(gain, spread, level, seeds)} paired seeds for both (now {seeds})",
+                  f"the t-test's bar ({needed:.3g})")  # fmt: skip
+    more_examples = (f"about {(sampling / gain) ** 2:.1f}x the validation examples",
+                     f"the sampling bar ({sampling:.3g})")  # fmt: skip
+    if needed >= gain and sampling >= gain:
+        return _both(more_seeds, more_examples)
+    if needed >= gain:
+        return _one(more_seeds, more_examples[1] if sampling > 0 else "")
+    return _one(more_examples, more_seeds[1] if needed > 0 else "")
+
+
+def _seeds_to_clear(gain: float, spread: float, level: float, seeds: int) -> int:
+    """The fewest paired seeds whose one-sided t-test at ``level`` clears ``gain`` at this ``spread`` of the
+    differences (more than ``seeds``): the bar falls with the square root of the seeds and with the t quantile."""
+    from scipy.stats import norm
+    from scipy.stats import t as student
+
+    # The normal quantile is below every t quantile: no fewer seeds than it asks for can clear the gain.
+    count = max(seeds + 1, math.ceil((float(norm.ppf(1.0 - level)) * spread / gain) ** 2))
+    while float(student.ppf(1.0 - level, count - 1)) * spread / math.sqrt(count) >= gain:
+        count += 1
+    return count
+
+
+def _one(remedy: tuple[str, str], other: str) -> str:
+    """``remedy`` (how much more data, the bar it lowers) in words, the ``other`` bar (if any) below the gain."""
+    below = f"; {other} is below the gain already" if other else ""
+    return f"{remedy[0]} would decide, bringing {remedy[1]} below the gain{below}"
+
+
+def _both(more_seeds: tuple[str, str], more_examples: tuple[str, str]) -> str:
+    """Both remedies in words, when both bars lie above the gain."""
+    return (f"both bars lie above the gain, so neither more seeds nor more examples alone would decide: "
+            f"{more_seeds[0]} would bring {more_seeds[1]} below it, and {more_examples[0]} "
+            f"{more_examples[1]}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _UnpairedBars:
+    """The unpaired rule's bars: one seed standard deviation ``seed_noise``, and `Z_ONE_SIDED_95` standard errors
+    of the difference, the winner's sampling noise ``winner`` combined with the baseline mean's ``base_error``."""
+
+    seed_noise: float
+    winner: Noise | None
+    base_error: float
+
+    def advice(self, gain: float, pair: str) -> str:
+        """What would decide a positive ``gain`` within these bars. More seeds do not lower one seed standard
+        deviation, nor more examples the baseline mean's error: either above the gain needs the two models run
+        on the same seeds and compared seed by seed (``pair`` says how), where the bar falls with the square root
+        of the seeds. More validation examples lower the winner's own sampling noise."""
+        own = Z_ONE_SIDED_95 * self.winner.stderr if self.winner is not None else 0.0
+        baseline_part = Z_ONE_SIDED_95 * self.base_error if self.winner is not None else 0.0
+        sampling = math.hypot(own, baseline_part)
+        hopeless = _within_noise(gain, max(self.seed_noise, sampling))
+        if hopeless is not None:
+            return hopeless
+        unmoved = []  # bars above the gain that more of the data at hand cannot lower
+        if self.seed_noise >= gain:
+            unmoved.append(f"one seed standard deviation ({self.seed_noise:.3g}), which more seeds do not lower,")
+        if baseline_part >= gain:
+            unmoved.append(f"the baseline mean's error across its seeds ({baseline_part:.3g} at "
+                           f"{Z_ONE_SIDED_95:.3g} standard errors), which more examples do not lower,")  # fmt: skip
+        if not unmoved:  # the sampling bar alone, and the baseline's part of it is below the gain
+            factor = own**2 / (gain**2 - baseline_part**2)
+            other = f"one seed standard deviation ({self.seed_noise:.3g})" if self.seed_noise > 0 else ""
+            return _one((f"about {factor:.1f}x the validation examples", f"the sampling bar ({sampling:.3g})"), other)
+        paired = (f"{' and '.join(unmoved)} {'lies' if len(unmoved) == 1 else 'lie'} above the gain: the winner and "
+                  "the baseline run on the same seeds would be compared seed by seed, with a bar that falls with the "
+                  f"square root of the seeds ({pair})")  # fmt: skip
+        if own < gain:
+            return paired
+        # The validation examples every seed shares: pairing keeps that noise, and only more examples lower it.
+        more = f"about {(own / gain) ** 2:.1f}x the validation examples"
+        return f"{paired}; and {more} for the winner's sampling noise ({own:.3g})"
+
+
+def _how_to_pair(rerun: _Rerun | None, entry: SeedCandidateAttr | None) -> str:
+    """How to run the winner and the baseline on the same seeds: re-run the winner on the baseline's seeds, or run
+    the baseline on the seeds the winner's score was read on (the seed list's first ones, which it replaces)."""
+    if rerun is None or entry is None:
+        return "ts.validate_top(study, objective) re-runs the winner on the baseline's seeds"
+    seeds = len(entry.values or ()) + (len(entry.confirm_values or ()) if rerun.confirmation else 0)
+    return (f"ts.evaluate_baseline(study, objective, seeds={seeds}) runs the baseline on the seeds the winner's "
+            "score was read on")  # fmt: skip
 
 
 def _all_failed(baseline: BaselineAttr) -> Check:

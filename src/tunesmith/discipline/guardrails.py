@@ -723,7 +723,7 @@ class GuardrailOutcome(Enum):
 
     HELD = "held"
     BREACHED = "breached"
-    UNDECIDED = "undecided"  # within the noise of the bound: the evidence cannot tell
+    UNDECIDED = "undecided"  # within the noise of the bound, or inside it with unknown noise: the evidence cannot tell
 
 
 @dataclass(frozen=True)
@@ -733,9 +733,10 @@ class GuardrailReading:
     Attributes:
         guardrail: the guardrail.
         value: the measured value.
-        noise: its standard error and where that came from (``None``: unknown, judged on the point).
-        outcome: held or breached beyond ``Z_ONE_SIDED_95`` standard errors (one-sided 95%), else
-            undecided; on the point alone when the noise is unknown.
+        noise: its standard error and where that came from (``None``: unknown).
+        outcome: held or breached beyond ``Z_ONE_SIDED_95`` standard errors (one-sided 95%), else undecided.
+            With unknown noise (`noise_known` false) a value beyond the bound is breached and one inside it
+            undecided: the point alone cannot show that a guardrail holds.
     """
 
     guardrail: Guardrail
@@ -749,13 +750,22 @@ class GuardrailReading:
         distance = float(self.guardrail.bound) - self.value
         return distance if self.guardrail.op in ("<=", "<") else -distance
 
+    @property
+    def noise_known(self) -> bool:
+        """Whether the value's standard error is known (zero included: runs that agree exactly across seeds)."""
+        return _known(self.noise)
+
     def describe(self, where: str = "") -> str:
         """``latency_ms <= 20: cannot tell on the holdout (20.07 +- 0.354 (400 examples), 0.2 standard errors
         beyond; ...)``: the rule, the outcome ``where`` it was measured, the value and its noise."""
         rule, at = self.guardrail.describe(), f" {where}" if where else ""
-        if self.noise is None:
-            return (f"{rule}: {self.outcome.value}{at} ({self.value:.4g}; its noise is unknown, so this reads the "
-                    "point: per-example or per-fold values would say how sure)")  # fmt: skip
+        if self.noise is None or not self.noise_known:
+            if self.outcome is GuardrailOutcome.BREACHED:
+                return (f"{rule}: breached{at} ({self.value:.4g}; its noise is unknown, so this reads the point, and "
+                        "beyond the bound a point is a breach)")  # fmt: skip
+            measures = _what_measures(self.guardrail)
+            return (f"{rule}: not shown to hold{at} ({self.value:.4g}, inside the bound on the point; its noise is "
+                    f"unknown, so the point alone cannot show that it holds: {measures})")  # fmt: skip
         value = f"{self.value:.4g} +- {self.noise.stderr:.3g} ({self.noise.source})"
         if self.noise.stderr <= 0:
             return f"{rule}: {self.outcome.value}{at} ({value})"
@@ -767,6 +777,16 @@ class GuardrailReading:
                 f"{_what_decides(abs(z))}")  # fmt: skip
 
 
+def _known(noise: Noise | None) -> bool:
+    return noise is not None and math.isfinite(noise.stderr) and noise.stderr >= 0
+
+
+def _what_measures(guardrail: Guardrail) -> str:
+    """What would measure the noise of a guardrail's metric read as one number."""
+    return (f"re-runs across seeds (ts.validate_top(study, objective)) or per-example values of {guardrail.metric} "
+            "(a sequence) would measure it")  # fmt: skip
+
+
 def _what_decides(z: float) -> str:
     """How much more data would decide a reading ``z`` standard errors from the bound, if the value held."""
     if z <= 0.1:
@@ -775,12 +795,17 @@ def _what_decides(z: float) -> str:
 
 
 def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = None) -> GuardrailReading:
-    """Judge ``guardrail`` on ``value`` measured with ``noise``: held or breached only beyond the noise."""
+    """Judge ``guardrail`` on ``value`` measured with ``noise``: held or breached only beyond the noise. With the
+    noise unknown a value beyond the bound is breached, and one inside it undecided: one number of unknown noise
+    cannot show that the guardrail holds (the search once read a latency of 51 +- 2 ms against a limit of 50 as
+    held in 191 of 200 studies, on the chosen trial's one lucky result)."""
     if not math.isfinite(value):
         return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED)
-    if noise is None or not math.isfinite(noise.stderr) or noise.stderr <= 0:
-        outcome = GuardrailOutcome.HELD if guardrail.holds(value) else GuardrailOutcome.BREACHED
-        return GuardrailReading(guardrail, value, noise, outcome)
+    if noise is None or not _known(noise) or noise.stderr == 0:
+        if not guardrail.holds(value):
+            return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED)
+        held = GuardrailOutcome.HELD if _known(noise) else GuardrailOutcome.UNDECIDED
+        return GuardrailReading(guardrail, value, noise, held)
     reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED)
     z = reading.inside / noise.stderr
     if z >= Z_ONE_SIDED_95 and guardrail.holds(value):
