@@ -163,7 +163,7 @@ def test_a_collapsing_slice_makes_the_verdict_not_ready() -> None:
     assert not worst.passed and "'night'" in worst.detail and not verdict.ready
     assert verdict.summary().startswith("not ready") and "worst slice" in verdict.summary().splitlines()[0]
     assert study.attrs["holdout"]["slices"]["night"] == 0.55
-    assert "beyond 2.13 standard errors" in worst.detail  # the worst of three slices: one-sided 5% over three
+    assert "bounds at 2.13 standard errors" in worst.detail  # the worst of three slices: one-sided 5% over three
 
 
 def test_a_slice_below_the_average_by_its_noise_alone_is_not_a_collapse_and_scalar_slices_are_undecided() -> None:

@@ -32,7 +32,9 @@ def test_a_gap_beyond_the_limit_but_within_noise_is_ready_undecided_and_says_how
 
 
 def test_a_clear_gap_and_a_gap_within_the_limit_are_decided() -> None:
-    for holdout_hits, flagged in ((180, True), (237, False)):
+    # 0.80 on validation: 0.60 on the holdout is beyond the 2-point limit by more than noise; 0.84 is within it by
+    # more than noise (upper bound about +1 point). 0.79 on 300 examples would be within the limit, yet undecided.
+    for holdout_hits, flagged in ((180, True), (252, False)):
         study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
                          storage="memory", seed=0)  # fmt: skip
         study.optimize(lambda trial: {"acc": correct(240 if trial.params["config"] == "a" else 200)})
