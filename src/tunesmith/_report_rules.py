@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from tunesmith._text import excerpt
 from tunesmith.decision import Decision
 from tunesmith.errors import TunesmithError
 
@@ -78,8 +79,8 @@ def report_value(name: str, value: object) -> float:
         except (TypeError, ValueError):
             pass
     raise TunesmithError(
-        f"report() takes numbers, got {name}={value!r} ({type(value).__name__}): pass the metric's value as a "
-        f"number, e.g. trial.report({name}=float(...))"
+        f"report() takes numbers, got {name}={excerpt(repr(value))} ({type(value).__name__}): pass the metric's value "
+        f"as a number, e.g. trial.report({name}=float(...))"
     )
 
 

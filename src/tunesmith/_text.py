@@ -1,7 +1,9 @@
 """Names are data: user-supplied text made safe for the terminal and for the file system.
 
 A study name, a parameter name or value, a reason or an error message is whatever the user typed;
-it must never become rich markup, a terminal escape sequence or a path that leaves its folder.
+it must never become rich markup, a terminal escape sequence or a path that leaves its folder, and
+what is stored or quoted of it is bounded (`bounded_error`, `excerpt`): an exception raised with a
+20 MB message must not become a 20 MB record or error line.
 
 Example:
     >>> terminal_safe("evil[/bold]\\x1b[2J")
@@ -18,12 +20,17 @@ import unicodedata
 
 from rich.markup import escape
 
-__all__ = ["safe_file_name", "terminal_safe"]
+__all__ = ["ERROR_CHARS", "EXCERPT_CHARS", "bounded_error", "excerpt", "safe_file_name", "terminal_safe"]
 
 # Invisible characters that reorder the text around them (Trojan Source): shown, never obeyed.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _FAMILIAR = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _MAX_FILE_NAME = 100  # characters kept from the name; far under any file system's 255-byte limit
+# A failure's stored text (a traceback, a crash's output) keeps this many characters: deep tracebacks of chained
+# exceptions run to a few thousand, while an exception raised with a 20 MB message would store all of it per trial.
+ERROR_CHARS = 50_000
+# A value or an exception line quoted inside a one-line message keeps this many characters.
+EXCERPT_CHARS = 200
 # Names Windows reserves for devices, whatever the extension.
 _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
 
@@ -80,3 +87,38 @@ def safe_file_name(name: str) -> str:
         return name
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{kept[:_MAX_FILE_NAME]}-{digest}"
+
+
+# The marker `_cut` leaves, found again when a cut text is cut once more (an excerpt of a stored traceback).
+_CUT_MARKER = re.compile(r" \[\.\.\. ([\d,]+) characters cut \.\.\.\] ")
+
+
+def _cut(text: str, head: int, tail: int) -> str:
+    """``text`` when it holds at most ``head + tail`` characters; else its first ``head`` and last ``tail``
+    characters around a marker that says how many of the original text were cut (a marker among those cut now
+    counts what it stood for)."""
+    if len(text) <= head + tail:
+        return text
+    middle = text[head : len(text) - tail]
+    earlier = list(_CUT_MARKER.finditer(middle))
+    cut = len(middle) + sum(int(m.group(1).replace(",", "")) - len(m.group()) for m in earlier)
+    return f"{text[:head]} [... {cut:,} characters cut ...] {text[len(text) - tail :]}"
+
+
+def bounded_error(text: str, limit: int = ERROR_CHARS) -> str:
+    """A failure's text as stored: at most ``limit`` characters plus a marker, keeping a quarter from the head and
+    three quarters from the tail, since a traceback ends with the innermost frames and the exception line.
+
+    Example:
+        >>> bounded_error("x" * 10 + "y" * 100, limit=40)
+        'xxxxxxxxxx [... 70 characters cut ...] yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'
+    """
+    tail = limit * 3 // 4
+    return _cut(text, limit - tail, tail)
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """A value or an exception line quoted inside a message: at most ``limit`` characters plus a marker, keeping
+    three quarters from the head (the exception's type and the start of its message) and a quarter from the tail."""
+    head = limit * 3 // 4
+    return _cut(text, head, limit - head)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tunesmith._text import excerpt
 from tunesmith._validate import checked_arguments, real
 from tunesmith.errors import ConfigError
 
@@ -271,11 +272,14 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
         # float() would read "0.5" as 0.5 (text where a number was meant) and True as 1.0 (a flag beside the metric
         # may be one, the metric itself never)
         if isinstance(value, str | bytes) or (isinstance(value, bool) and key == metric.name):
-            raise ValueError(f"metric {key!r} is not a number: {value!r} ({type(value).__name__}); return a float")
+            raise ValueError(
+                f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))} ({type(value).__name__}); "
+                "return a float"
+            )
         try:
             out[str(key)] = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"metric {key!r} is not a number: {value!r}") from None
+            raise ValueError(f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))}") from None
     if metric.name not in out:
         raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); it has {sorted(out)}")
     return out

@@ -35,6 +35,7 @@ from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
+from tunesmith.study._optimize import failure_text
 from tunesmith.trial import TrialRecord, TrialState
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
@@ -80,7 +81,8 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: di
 
 
 def _failed_table(records: list[TrialRecord], title: str, retries: dict[int, int]) -> Table:
-    """FAILED trials: why (kind, reason and the exception line of the traceback) before what."""
+    """FAILED trials: why (kind, reason, and in one bounded line what the failure said: a crash's reason, else the
+    exception line of the traceback) before what."""
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("kind")
@@ -88,7 +90,6 @@ def _failed_table(records: list[TrialRecord], title: str, retries: dict[int, int
     table.add_column("error", overflow="fold")
     table.add_column("params")
     for record in records:
-        lines = [line for line in (record.error or "").splitlines() if line.strip()]
         retry = retries.get(record.number)
         again = f" (re-run as #{retry})" if retry is not None else " (retry queued)" if record.attrs.get(
             RETRY_REQUESTED) else ""  # fmt: skip
@@ -96,7 +97,7 @@ def _failed_table(records: list[TrialRecord], title: str, retries: dict[int, int
             str(record.number),
             "" if record.kind is None else record.kind.value,
             terminal_safe((record.reason or "") + again),
-            terminal_safe(lines[-1].strip() if lines else ""),
+            terminal_safe(failure_text(record) if record.error else ""),
             _params_text(record.params),
         )
     return table

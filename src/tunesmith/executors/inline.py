@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+from tunesmith._text import bounded_error, excerpt
 from tunesmith.decision import Decision
 from tunesmith.errors import StorageError, TrialNotRunning
 from tunesmith.executors.base import (
@@ -34,7 +35,9 @@ def run_job(
     ``parent_pid`` (a trial process's driver) makes the `Trial` refuse checkpoint writes once that
     parent is gone. A report the `Trial` refused (`ReportRefused`: a step going back, a report after a stop)
     fails the trial, kind EXCEPTION, even when the objective caught the error and returned; the outcome's
-    ``extra[REFUSED_REPORT]`` holds why, for the study to stop the run on.
+    ``extra[REFUSED_REPORT]`` holds why, for the study to stop the run on. A failure's text keeps at most
+    `tunesmith._text.ERROR_CHARS` characters (`bounded_error`: its head and tail): an exception raised with a
+    20 MB message is not stored, nor sent over a trial process's pipe, whole.
     """
     from pathlib import Path
 
@@ -59,19 +62,19 @@ def run_job(
             job.number,
             reason="out of memory",
             kind=TrialKind.OUT_OF_MEMORY,
-            error=traceback.format_exc(),
+            error=bounded_error(traceback.format_exc()),
             decision=trial.decision,
             extra=asked_extra(trial),
         )
     except (Exception, SystemExit) as exc:  # a user's error (or sys.exit) must not end the study
         if _storage_failure(exc):
             raise
-        exited = f"the objective called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else None
+        exited = f"the objective called sys.exit({excerpt(repr(exc.code))})" if isinstance(exc, SystemExit) else None
         return TrialOutcome(
             job.number,
             reason=exited or f"exception: {type(exc).__name__}",
             kind=TrialKind.EXCEPTION,
-            error=traceback.format_exc(),
+            error=bounded_error(traceback.format_exc()),
             decision=trial.decision,
             extra=asked_extra(trial),
         )
@@ -82,7 +85,9 @@ def run_job(
             job.number,
             reason="exception: ReportRefused",
             kind=TrialKind.EXCEPTION,
-            error=f"ReportRefused: {trial.refused} (the objective caught this error and returned a result)",
+            error=bounded_error(
+                f"ReportRefused: {trial.refused} (the objective caught this error and returned a result)"
+            ),
             decision=trial.decision,
             extra=asked_extra(trial),
         )

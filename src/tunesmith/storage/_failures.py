@@ -12,6 +12,8 @@ import difflib
 import errno
 import os
 import re
+import shlex
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,6 +50,13 @@ _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
 # Free bytes under which a "disk I/O error" is taken to be a full disk.
 _NEARLY_FULL = 128 * 1024
+# The most one refused write leaves a file short of the file-size limit: a write that would cross the limit stops
+# at it, and one that starts past it writes nothing, so the file it grew ends within one write of the limit (a WAL
+# frame: a page of at most 64 KiB and its 24-byte header; the -shm file grows by 32 KiB).
+_ONE_WRITE = 64 * 1024 + 24
+# The files SQLite writes for a database: a refused write may have been to any of them.
+_SQLITE_FILES = ("", "-wal", "-journal", "-shm")
+_NO_RESTORE = "SQLite rolls a refused write back, so the database is intact and the study resumes where it stopped"
 
 
 _KNOWN = ("memory", "postgresql", "sqlite")
@@ -148,10 +157,15 @@ def wal_lost(path: str, what: str) -> StorageLost:
 
 
 def os_failure(url: str, path: str, exc: OSError, doing: str) -> StorageUnavailable:
-    """Creating the database file or its directory failed (permissions, a full disk, a file in the way)."""
+    """Creating the database file or its directory failed (permissions, a full disk or quota, a file-size limit,
+    a file in the way)."""
     where = os.path.abspath(path)
     if exc.errno == errno.ENOSPC:
         fix = "free some space and run again"
+    elif exc.errno == errno.EDQUOT:
+        fix = "your disk quota is used up (`quota -s` shows it): free space within it or have it raised, and run again"
+    elif exc.errno == errno.EFBIG:
+        fix = "a file would exceed this process's file-size limit (`ulimit -f`): raise the limit and run again"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         fix = "choose a path you can write to, or fix the directory's permissions"
     elif exc.errno == errno.EISDIR:
@@ -189,16 +203,76 @@ def commit_unknown(url: str, lost: StorageUnavailable, what: str, holds: str, se
     )
 
 
-def _disk_full(path: str) -> bool:
-    """Whether the disk holding ``path`` has (next to) no room left.
+def _file_size_limit() -> int | None:
+    """This process's file-size limit in bytes (``RLIMIT_FSIZE``, what ``ulimit -f`` sets), ``None`` when unlimited.
 
-    On a full disk SQLite often fails to grow its -shm file first, and says only "disk I/O error".
+    A write past it fails with EFBIG (Python ignores the SIGXFSZ that would otherwise kill the process), which
+    SQLite reports as a "disk I/O error", or as "database or disk is full" when the write stopped at the limit.
     """
+    if sys.platform == "win32":
+        return None
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _at_size_limit(path: str, limit: int) -> tuple[str, int] | None:
+    """The file of the database at ``path`` (itself, its -wal, -journal or -shm) that ends within one write of
+    ``limit`` bytes, with its size: a write to it was refused by the limit. ``None`` when none does."""
+    for suffix in _SQLITE_FILES:
+        try:
+            size = os.stat(path + suffix).st_size
+        except OSError:
+            continue
+        if size > limit - _ONE_WRITE:
+            return os.path.abspath(path + suffix), size
+    return None
+
+
+def _free_bytes(path: str) -> int | None:
+    """Bytes free to this user on the disk holding ``path``; ``None`` where that cannot be read."""
     try:
         stat = os.statvfs(os.path.dirname(os.path.abspath(path)))
     except (OSError, AttributeError):  # no statvfs on Windows
-        return False
-    return stat.f_bavail * stat.f_frsize < _NEARLY_FULL
+        return None
+    return stat.f_bavail * stat.f_frsize
+
+
+def _write_refused(primary: int, path: str, where: str, said: str, name: str) -> StorageUnavailable:
+    """SQLITE_FULL or SQLITE_IOERR on the database at ``path``: a file-size limit reached, else a full disk (SQLite
+    often fails to grow its -shm file first there, and says only "disk I/O error"), else every cause that fits:
+    sqlite3 gives no errno to tell a used-up quota (EDQUOT) from a failing disk. Never advice to replace the file:
+    a refused write leaves it as it was."""
+    limit = _file_size_limit()
+    reached = None if limit is None else _at_size_limit(path, limit)
+    if limit is not None and reached is not None:
+        grown, size = reached
+        return StorageUnavailable(
+            f"the SQLite database {where} reached this process's file-size limit ({said}): {grown} holds {size:,} "
+            f"bytes and the limit (`ulimit -f`, RLIMIT_FSIZE) is {limit:,} bytes; raise it (`ulimit -f unlimited`, "
+            f"or the job scheduler's file-size setting) and run again: {_NO_RESTORE}"
+        )
+    free = _free_bytes(path)
+    if primary == _SQLITE_FULL or (free is not None and free < _NEARLY_FULL):
+        # SQLITE_FULL is a write cut short: no room on the disk, or in this user's quota of it.
+        quota = (
+            f"; the disk shows {free:,} bytes free now, so your disk quota (`quota -s`) may be what is full"
+            if free is not None and free >= _NEARLY_FULL
+            else ""
+        )
+        return StorageUnavailable(
+            f"the disk holding {where} is full ({said}): nothing more can be stored; free some space and run again "
+            f"(the study resumes where it stopped){quota}"
+        )
+    limited = "" if limit is None else f": {limit:,} bytes here"
+    return StorageUnavailable(
+        f"SQLite failed on the database {where} ({said}, {name}), and the error does not say why: a disk quota used "
+        f"up (`quota -s` shows yours), a file-size limit (`ulimit -f`{limited}), a full or failing disk, or a network "
+        "file system that dropped the file (see the system log). Fix the cause and run again (the study resumes where "
+        f"it stopped); SQLite rolls a refused write back, so the file is normally intact: "
+        f"`sqlite3 {shlex.quote(where)} 'PRAGMA integrity_check'` says whether it is"
+    )
 
 
 def _sqlite(orig: Any, url: str, path: str | None, busy_timeout: float) -> StorageError:
@@ -216,7 +290,10 @@ def _sqlite(orig: Any, url: str, path: str | None, busy_timeout: float) -> Stora
             f"the SQLite database {where} is damaged ({said}): was it truncated, overwritten or copied while in "
             "use? Restore it from a copy, or start a new study in another file"
         )
-    if primary == _SQLITE_FULL or (primary == _SQLITE_IOERR and path is not None and _disk_full(path)):
+    if primary in (_SQLITE_FULL, _SQLITE_IOERR) and path is not None:
+        name = getattr(orig, "sqlite_errorname", None) or f"SQLite error {code}"
+        return _write_refused(primary, path, where, said, name)
+    if primary == _SQLITE_FULL:
         return StorageUnavailable(
             f"the disk holding {where} is full ({said}): nothing more can be stored; free some space and "
             "run again (the study resumes where it stopped)"
@@ -234,8 +311,8 @@ def _sqlite(orig: Any, url: str, path: str | None, busy_timeout: float) -> Stora
         )
     if primary == _SQLITE_IOERR:
         return StorageUnavailable(
-            f"disk I/O error on the SQLite database {where} ({said}): the file may have been truncated or "
-            "deleted, or its disk failed; restore the file or start a new study"
+            f"disk I/O error on the SQLite database {where} ({said}): a disk quota used up, a file-size limit "
+            "(`ulimit -f`), a full or failing disk; fix the cause and run again (the study resumes where it stopped)"
         )
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
         return StorageUnavailable(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._progress import check_progress
+from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
 from tunesmith._validate import integer, real
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
@@ -44,7 +45,7 @@ from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["Callback", "Objective", "ObjectiveError", "StudyResult", "optimize"]
+__all__ = ["Callback", "Objective", "ObjectiveError", "StudyResult", "failure_text", "optimize"]
 
 Objective = Callable[[Trial], Any]
 # ``callback(study, record)`` after each finished trial, or an `Observer` (hooks as trials start, report, end)
@@ -122,10 +123,33 @@ def _failure_kind(record: TrialRecord, metric: str | None) -> str:
     return record.kind.value if record.kind is not None else "failed"
 
 
-def _failure_text(record: TrialRecord) -> str:
-    """The exception line of a failure (the last line of its traceback), or its reason."""
+# Kinds whose stored text does not end with the cause: a crash's ends with what the fault handler wrote (after a
+# segfault, the list of extension modules loaded), an out-of-memory's with Ray's advice. Their reason names it.
+_REASON_SAYS = frozenset({TrialKind.CRASH, TrialKind.OUT_OF_MEMORY})
+# Characters of each line of a failure's text quoted under a message (the text itself may hold a 50,000-character
+# line: an exception raised with a huge message).
+_LINE_CHARS = 1_000
+
+
+def _failure_line(record: TrialRecord) -> str:
+    """What a failure says, whole: the reason of a crash or an out-of-memory (``killed by SIGSEGV``), else the
+    exception line (the last line of its traceback), else the reason. Failures are the same when these are."""
     lines = [line for line in (record.error or "").splitlines() if line.strip()]
-    return lines[-1] if lines else record.reason or ""
+    said = record.reason if record.kind in _REASON_SAYS and record.reason else lines[-1].strip() if lines else None
+    return said or record.reason or ""
+
+
+def failure_text(record: TrialRecord) -> str:
+    """A failure in one line for people: `_failure_line`, at most `tunesmith._text.EXCERPT_CHARS` characters (plus
+    a marker saying how many were cut)."""
+    return excerpt(_failure_line(record))
+
+
+def _stored_text(record: TrialRecord) -> str:
+    """A failure's traceback (else its reason) as quoted under a message: each line and the whole bounded, so an
+    exception raised with a huge message (or a record stored before failures were bounded) prints a few lines."""
+    text = record.error or record.reason or ""
+    return bounded_error("\n".join(excerpt(line, _LINE_CHARS) for line in text.splitlines()), ERROR_CHARS)
 
 
 class _SystematicFailure:
@@ -190,10 +214,10 @@ class _SystematicFailure:
             numbers = ", ".join(f"#{r.number}" for r in self.streak)
             raise ObjectiveError(
                 f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
-                f"{_failure_text(record)}. The study stopped instead of spending its budget on a broken objective; "
+                f"{failure_text(record)}. The study stopped instead of spending its budget on a broken objective; "
                 "fix it and run again (the failures stay recorded, with their tracebacks), or pass fail_fast=None "
                 "(in a config file: fail_fast = false) to keep going.\n"
-                f"The last traceback:\n{record.error or record.reason}",
+                f"The last traceback:\n{_stored_text(record)}",
                 record.error,
             )
 
@@ -203,10 +227,11 @@ class _SystematicFailure:
         if why is None or self.limit is None:
             return
         raise ObjectiveError(
-            f"trial {record.number} broke the report rules and is recorded {record.state.value.upper()}: {why}. "
+            f"trial {record.number} broke the report rules and is recorded {record.state.value.upper()}: "
+            f"{excerpt(why)}. "
             "The objective would break them in every trial, so the study stopped; fix it and run again (the trial "
             "stays recorded, with its traceback), or pass fail_fast=None (in a config file: fail_fast = false) to "
-            f"keep going.\nThe traceback:\n{record.error or record.reason}",
+            f"keep going.\nThe traceback:\n{_stored_text(record)}",
             record.error,
         )
 
@@ -220,11 +245,11 @@ class _SystematicFailure:
         self.lost += 1
         if self.limit is not None and self.lost >= _every_failed(self.limit):
             raise ObjectiveError(
-                f"the last {self.lost} trials of this run all lost their worker (the last: {_failure_text(record)}): "
+                f"the last {self.lost} trials of this run all lost their worker (the last: {failure_text(record)}): "
                 "a lost trial spends no budget, so a cluster or trial environment that loses every trial would run "
                 "for ever. Check the workers and their nodes (their logs, memory, the network between them), "
                 "then run again; the lost trials stay recorded and are retried when retries allow.\n"
-                f"The last failure:\n{record.error or record.reason}",
+                f"The last failure:\n{_stored_text(record)}",
                 record.error,
             )
 
@@ -233,7 +258,7 @@ class _SystematicFailure:
             return
         self.finished += 1
         if record.state is TrialState.FAILED and record.kind in _SYSTEMATIC:
-            self.texts[(record.kind, _failure_text(record))] += 1
+            self.texts[(record.kind, _failure_line(record))] += 1
 
     def _broke_after_working(self, record: TrialRecord) -> None:
         """After trials worked, `_every_failed` or more code failures in a row with one exception line (the same
@@ -249,12 +274,12 @@ class _SystematicFailure:
             self.broke = []
             return
         last = self.broke[-1] if self.broke else None
-        if last is not None and (last.kind, _failure_text(last)) != (record.kind, _failure_text(record)):
+        if last is not None and (last.kind, _failure_line(last)) != (record.kind, _failure_line(record)):
             self.broke = []
         self.broke.append(record)
         if self.limit is None or len(self.broke) < _every_failed(self.limit):
             return
-        streak, total, same = len(self.broke), self.finished, self.texts[(record.kind, _failure_text(record))]
+        streak, total, same = len(self.broke), self.finished, self.texts[(record.kind, _failure_line(record))]
         # Were the failures spread over the trials at random, the chance that the last ``streak`` hold them all.
         chance = math.prod((same - i) / (total - i) for i in range(streak))
         if chance >= _BROKE_LEVEL:
@@ -262,13 +287,13 @@ class _SystematicFailure:
         before, same = total - streak, same - streak
         raise ObjectiveError(
             f"the last {len(self.broke)} trials ({_numbers(self.broke)}) failed the same way after earlier trials "
-            f"worked: {_failure_text(record)} (it failed {same} of the {before} trials before them: were its "
+            f"worked: {failure_text(record)} (it failed {same} of the {before} trials before them: were its "
             f"{same + streak} failures spread at random over all {total} trials, the last {streak} would hold them all "
             f"with a chance of {chance:.1g}). Something broke during the run (a data file or a "
             "service gone, a full disk) or a code path most configurations take is broken; the study stopped instead "
             "of spending the rest of its budget on it. Fix it and run again (the failures stay recorded, with their "
             "tracebacks; `tunesmith retry STUDY` re-queues them), or pass fail_fast=None (in a config file: "
-            f"fail_fast = false) to keep going.\nThe last traceback:\n{record.error or record.reason}",
+            f"fail_fast = false) to keep going.\nThe last traceback:\n{_stored_text(record)}",
             record.error,
         )
 
@@ -288,7 +313,7 @@ class _SystematicFailure:
             self.streak = []
             return counted
         last = self.streak[-1] if self.streak else None
-        if last is not None and (last.kind, _failure_text(last)) != (record.kind, _failure_text(record)):
+        if last is not None and (last.kind, _failure_line(last)) != (record.kind, _failure_line(record)):
             self.streak = []
         self.streak.append(record)
         return counted
@@ -351,8 +376,7 @@ class _SystematicFailure:
                    "stopped instead of spending its budget. `tunesmith trials --failed` lists them; fix it and run "
                    "again, or pass fail_fast=None (in a config file: fail_fast = false) to keep going.")  # fmt: skip
         return ObjectiveError(
-            f"{what} ({counts}; the last: {_failure_text(last)}). {why}\n"
-            f"The last failure:\n{last.error or last.reason}",
+            f"{what} ({counts}; the last: {failure_text(last)}). {why}\nThe last failure:\n{_stored_text(last)}",
             last.error,
         )
 
@@ -614,7 +638,9 @@ def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
     if conflict and not outcome.failed:
         return study.tell(outcome.number, reason=_define_by_run.CONFLICT, error=conflict, kind=TrialKind.EXCEPTION)
     if outcome.failed:
-        return study.tell(outcome.number, reason=outcome.reason, error=outcome.error, kind=outcome.kind)
+        # Every executor's text is bounded as stored: a crash's fault-handler dump, a simulated or Ray traceback.
+        error = None if outcome.error is None else bounded_error(outcome.error)
+        return study.tell(outcome.number, reason=outcome.reason, error=error, kind=outcome.kind)
     if outcome.ran_all_steps:
         ran_all_steps(study._decisions, study._stop_notes, outcome.number)
     return study.tell(outcome.number, outcome.result)
