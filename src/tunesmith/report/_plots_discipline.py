@@ -107,8 +107,8 @@ def budget_burn(data: ReportData) -> go.Figure:
 
 def guardrails(data: ReportData) -> go.Figure | None:
     """Each guardrail's metric against the primary metric over the valid trials, with its bound, each trial
-    marked as the verdict would judge it: holds, cannot tell (within its recorded noise of the bound) or breached
-    (``None`` without guardrails)."""
+    marked as the verdict would judge it: holds, cannot tell (within its recorded noise of the bound, or inside
+    the bound with no noise recorded: one number cannot show it holds) or breached (``None`` without guardrails)."""
     usable = [g for g in data.guardrails if any(g.metric in r.metrics for r in data.valid)]
     if not usable:
         return None
