@@ -70,7 +70,9 @@ def test_the_gap_that_choosing_among_many_trials_explains_is_expected_not_overfi
     assert study.best is not None and study.best.metrics["count:acc"] == 300 and "stderr:acc" in study.best.metrics
     verdict = ts.finalize(study, per_example_holdout)
     gap = verdict.check("holdout gap")
-    assert gap.passed and gap.decided, gap.detail
+    # +0.7 points beyond what selection explains, +- 2.4 on 300 validation examples: within the 2-point limit, but
+    # its upper bound is not, so the check passes undecided (the burden of proof is on a failure).
+    assert gap.passed and "within the limit" in gap.detail, gap.detail
     assert "is expected from choosing among 150 configurations" in gap.detail
     assert "points" in gap.detail and "300 examples" in gap.detail and "2000 examples" in gap.detail
     stored = study.attrs["holdout"]
@@ -236,7 +238,7 @@ def test_a_search_best_that_beats_the_baseline_only_by_its_selection_luck_fails_
 def test_a_margin_within_the_sampling_noise_cannot_tell_and_says_what_would_decide() -> None:
     margin = _against_baseline(0.84, trials=1)  # one trial: nothing selected; 0.84 +- 0.026 against 0.80
     assert not margin.passed and "cannot tell the winner from the baseline" in margin.detail
-    assert "more validation examples" in margin.detail
+    assert "x the validation examples would decide" in margin.detail
 
 
 def test_a_winner_well_beyond_the_sampling_noise_passes_the_margin() -> None:
