@@ -140,9 +140,10 @@ def _failure_line(record: TrialRecord) -> str:
 
 
 def failure_text(record: TrialRecord) -> str:
-    """A failure in one line for people: `_failure_line`, at most `tunesmith._text.EXCERPT_CHARS` characters (plus
-    a marker saying how many were cut)."""
-    return excerpt(_failure_line(record))
+    """A failure in one line for people: `_failure_line`, at most `_LINE_CHARS` characters (plus a marker saying how
+    many were cut): enough for an error that states its rule, value and fix (tunesmith's own are a few hundred
+    characters), bounded against a message of megabytes."""
+    return excerpt(_failure_line(record), _LINE_CHARS)
 
 
 def _stored_text(record: TrialRecord) -> str:
@@ -228,7 +229,7 @@ class _SystematicFailure:
             return
         raise ObjectiveError(
             f"trial {record.number} broke the report rules and is recorded {record.state.value.upper()}: "
-            f"{excerpt(why)}. "
+            f"{excerpt(why, _LINE_CHARS)}. "
             "The objective would break them in every trial, so the study stopped; fix it and run again (the trial "
             "stays recorded, with its traceback), or pass fail_fast=None (in a config file: fail_fast = false) to "
             f"keep going.\nThe traceback:\n{_stored_text(record)}",
