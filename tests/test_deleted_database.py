@@ -159,7 +159,11 @@ def test_a_command_writing_a_file_exits_1_when_the_database_is_deleted_while_it_
     tmp_path: Path, command: list[str]
 ) -> None:
     database, pipe = tmp_path / "s.db", tmp_path / "out"
-    study = _study(f"sqlite:///{database}", trials=4)
+    # Each row longer than a pipe's buffer (64 KiB): the command cannot finish writing, and check the database
+    # after, before the reader has deleted it (4 short CSV rows fit the buffer, and the check raced the deletion).
+    long = ts.Space({"x": ts.Float(0.0, 1.0), "note": ts.Choice(["a" * 70_000, "b" * 70_000])})
+    study = ts.Study(long, metric="loss", budget=ts.Budget(trials=4), storage=f"sqlite:///{database}", name="s",
+                     seed=0, sampler="random")  # fmt: skip
     study.optimize(lambda trial: {"loss": trial.params["x"]})
     study.storage.close()
     result = _invoke_deleting_while_it_writes(

@@ -83,8 +83,10 @@ def test_an_exception_at_import_shows_the_modules_own_frames_not_the_import_mach
         "module named as the objective must import without side effects or errors"
     ), result.output
     assert where == "where it was raised:"
-    assert [line.strip() for line in frames] == [
-        f'File "{tmp_path / "raises_at_import.py"}", line 4, in <module>', "data = load_data()", "^^^^^^^^^^^",
+    # Python's own caret lines under a frame's code differ between versions (3.13 marks more): left out.
+    shown = [line.strip() for line in frames if line.strip().strip("^~")]
+    assert shown == [
+        f'File "{tmp_path / "raises_at_import.py"}", line 4, in <module>', "data = load_data()",
         f'File "{tmp_path / "raises_at_import.py"}", line 2, in load_data', "raise RuntimeError('no data/train.csv')",
     ]  # fmt: skip
 
