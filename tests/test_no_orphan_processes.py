@@ -21,7 +21,11 @@ import pytest
 import tunesmith as ts
 from tunesmith.trial import TrialKind, TrialState
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl and /proc are Linux's")
+# Real processes and signals, about 10 s a file: the whole suite runs them, the quick ones on other Pythons do not.
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl and /proc are Linux's"),
+    pytest.mark.slow,
+]
 
 # Starts a `sleep` in a session of its own, records its pid in the folder argv[1] names and exits without waiting
 # for it: what a launcher that daemonizes a server does. The `sleep` is left without a parent.

@@ -22,7 +22,8 @@ import tunesmith as ts
 from tests.conftest import BIN
 from tunesmith.trial import TrialKind, TrialState
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+# Real processes and signals, about 10 s a file: the whole suite runs them, the quick ones on other Pythons do not.
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"), pytest.mark.slow]
 
 WORKERS = 2
 
