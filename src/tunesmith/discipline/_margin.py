@@ -59,7 +59,8 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     metric = study.metric
     base_mean = float(baseline.mean)
     searched = float(record.metrics[metric.name])
-    rerun = _rerun_score(study, entry)
+    stability = read_attr(study.attrs, SeedStabilityAttr)  # read once: both the score and the pairs come from it
+    rerun = _rerun_score(stability, entry)
     if rerun is not None:
         value, what = rerun.mean, rerun.what
     elif (optimism is not None and optimism.measured and optimism.estimate > 0
@@ -71,7 +72,7 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     else:
         value, what = searched, "the search's best, not corrected for selection: ts.validate_top re-runs it"
     winner = noise_of(record.metrics, metric.name)
-    paired = _paired(study, entry, rerun, baseline)
+    paired = _paired(study, stability, entry, rerun, baseline)
     if paired is not None:
         return _paired_check(study, paired, winner, value, what, baseline)
     seed_noise = max(float(baseline.std or 0.0), rerun.std if rerun is not None else 0.0)
@@ -121,7 +122,7 @@ class _Rerun:
     confirmation: bool
 
 
-def _rerun_score(study: Study, entry: SeedCandidateAttr | None) -> _Rerun | None:
+def _rerun_score(stability: SeedStabilityAttr | None, entry: SeedCandidateAttr | None) -> _Rerun | None:
     """The winner's re-run score (``None``: it was not re-run): its confirmation runs when any completed, else
     the selection runs, said to be favoured by the pick when it was picked from several candidates."""
     if entry is None:
@@ -135,7 +136,6 @@ def _rerun_score(study: Study, entry: SeedCandidateAttr | None) -> _Rerun | None
     if entry.mean is None:
         return None
     seeds = len(entry.values or ())
-    stability = read_attr(study.attrs, SeedStabilityAttr)
     picked = _candidates(stability) if stability is not None else 1
     what = f"re-run mean over {seeds} seeds"
     if picked > 1:
@@ -159,8 +159,8 @@ class _Paired:
     baseline_mean: float
 
 
-def _paired(study: Study, entry: SeedCandidateAttr | None, rerun: _Rerun | None,
-            baseline: BaselineAttr) -> _Paired | None:  # fmt: skip
+def _paired(study: Study, stability: SeedStabilityAttr | None, entry: SeedCandidateAttr | None,
+            rerun: _Rerun | None, baseline: BaselineAttr) -> _Paired | None:  # fmt: skip
     """The winner's re-runs that ``rerun`` reads, paired with the baseline's by seed (``None``: fewer than two
     seeds in common).
 
@@ -169,7 +169,6 @@ def _paired(study: Study, entry: SeedCandidateAttr | None, rerun: _Rerun | None,
     they pair unless the baseline was evaluated after it. They owe nothing to the pick, so the winner counts as
     one candidate.
     """
-    stability = read_attr(study.attrs, SeedStabilityAttr)
     if entry is None or entry.trial is None or stability is None or rerun is None:
         return None
     name, sign = study.metric.name, study.metric.sign()
