@@ -11,7 +11,7 @@ from scipy.stats import t
 
 import tunesmith as ts
 from tunesmith.discipline._reruns import seed_list
-from tunesmith.discipline.gap import Z_ONE_SIDED_95
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, gap_test
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
 METRIC = ts.Metric("score", "max")
@@ -46,6 +46,7 @@ def test_the_gap_reads_the_winners_spread_on_its_fresh_seeds_not_on_the_agreeing
     assert study.attrs["holdout"]["gap"] > 0.08 and gap.passed
     assert study.attrs["holdout"]["gap_stderr"] > math.sqrt(2) * 0.05 / 1.11
     assert "one run's spread over 3 fresh seeds run after the pick" in gap.detail
+    assert "examples would decide" not in gap.detail  # more examples do not shrink a seed spread
 
 
 def test_the_optimism_reads_the_winners_spread_on_its_fresh_seeds() -> None:
@@ -88,3 +89,38 @@ def test_equally_good_configurations_are_called_overfitted_at_most_at_the_5_perc
         failed += not ts.finalize(study, holdout).check("holdout gap").passed
     # With the spread of 3 runs read as if known, and the optimism read at it, 21% of such searches failed.
     assert failed / studies <= 0.08, f"{failed} of {studies}"
+
+
+ACCURACY = ts.Metric("accuracy", "max")
+ONE_RUN = Noise(0.03, "one run's spread over 3 seeds, x1.5", floor=0.02)  # a seed spread of 0.02, widened
+HOLDOUT = Noise(0.005, "2000 examples", 2000)
+
+
+def _advice(holdout: float, validation_noise: Noise, holdout_noise: Noise | None) -> str:
+    gap = gap_test(ACCURACY, 0.9, holdout, validation_noise=validation_noise, holdout_noise=holdout_noise,
+                   threshold=0.02, points=True)  # fmt: skip
+    assert gap.checked and not gap.decided
+    return gap.detail.split("nor of its absence; ")[1]
+
+
+def test_a_gap_within_one_runs_seed_spread_of_the_limit_is_not_said_to_be_decided_by_more_examples() -> None:
+    # 3 points against a 2-point limit: 1 point away, within 1.645 x 0.02 of one run's seed spread.
+    advice = _advice(0.87, ONE_RUN, HOLDOUT)
+    assert "examples would decide" not in advice
+    assert "neither more examples nor more seeds" in advice
+
+
+def test_a_gap_beyond_one_runs_seed_spread_but_within_its_widened_noise_asks_for_more_seeds() -> None:
+    # 6 points against the limit of 2: 4 points away, beyond 1.645 x 0.02 but within 1.645 x 0.0304.
+    advice = _advice(0.84, ONE_RUN, HOLDOUT)
+    assert "more fresh seeds after the pick" in advice and "more holdout examples" in advice
+
+
+def test_a_holdout_of_unknown_noise_taken_as_one_run_asks_for_its_per_example_values() -> None:
+    advice = _advice(0.84, ONE_RUN, None)  # both sides one run's spread: 0.028 apart, 4 points away
+    assert "per-example values from evaluate" in advice
+
+
+def test_sampling_noise_alone_is_still_decided_by_more_examples() -> None:
+    advice = _advice(0.87, Noise(0.01, "1000 examples", 1000), HOLDOUT)
+    assert "x the validation and holdout examples would decide" in advice

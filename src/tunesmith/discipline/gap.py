@@ -49,11 +49,14 @@ _INSIDE_WORDS = frozenset(w for w in _BOUNDED_WORDS | _UNBOUNDED_WORDS if len(w)
 @dataclass(frozen=True)
 class Noise:
     """The standard error of one score, where it came from (``"200 examples"``, ``"5 folds"``) and, for a mean of
-    per-example values, how many examples it averages (``None`` otherwise)."""
+    per-example values, how many examples it averages (``None`` otherwise). ``floor`` is the part that more
+    examples do not shrink: the seed-to-seed spread of one run, for a score read on one seed whose noise is
+    that spread (0 for sampling noise)."""
 
     stderr: float
     source: str
     examples: int | None = None
+    floor: float = 0.0
 
 
 def noise_of(metrics: Mapping[str, float], name: str) -> Noise | None:
@@ -201,12 +204,34 @@ def gap_test(
         verdict = f"within the limit, and so is its 95% upper bound {_show(upper, units)}"
     else:
         side = "beyond" if gap > threshold else "within"
-        more = more_data(abs(gap - threshold) / stderr, "the validation and holdout examples", against="the limit")
+        more = _what_decides(abs(gap - threshold) * scale, stderr * scale, validation_noise, holdout_noise)
         verdict = (f"{side} the limit but within noise of it (95% bounds {_show(lower, units)} to "
                    f"{_show(upper, units)}): not evidence of overfitting beyond the limit, nor of its absence; {more}")
     spread = _show(stderr, units).lstrip("+")
     detail = f"gap {shown} +- {spread} ({limit}; noise from {', '.join(sides)}): {verdict}"
     return GapTest(raw, units, stderr, threshold, flagged, True, detail, decided=decided, expected=expected)
+
+
+def _what_decides(distance: float, stderr: float, validation: Noise | None, holdout: Noise | None) -> str:
+    """What would decide a gap ``distance`` from the limit at standard error ``stderr`` (both in the metric's
+    units). Sampling noise shrinks with more examples (`more_data`); the spread of one run across seeds does not:
+    more validation examples leave it whole, and more seeds only measure it more tightly. When that spread alone
+    keeps the gap within noise of the limit, more data does not decide it, and the advice says so rather than
+    asking for examples that would not help. A side whose noise is unknown is taken as noisy as the other, as
+    `gap_test` takes it, spread included."""
+    sides = [validation or holdout, holdout or validation]
+    floor = math.sqrt(sum(n.floor**2 for n in sides if n is not None))
+    if floor == 0:
+        return more_data(distance / stderr, "the validation and holdout examples", against="the limit")
+    spread = f"the seed-to-seed spread of one run ({floor / math.sqrt(2 if holdout is None else 1):.3g})"
+    if distance > Z_ONE_SIDED_95 * floor:
+        return (f"part of its noise is {spread}, which more examples do not shrink: more fresh seeds after the pick "
+                "(measuring that spread more tightly) and more holdout examples would decide")
+    if holdout is None:
+        return (f"{spread}, taken for the holdout's noise as well, keeps it within noise of the limit whatever the "
+                "number of examples: per-example values from evaluate would measure the holdout's own noise")
+    return (f"{spread} alone keeps it within noise of the limit, and neither more examples nor more seeds shrink "
+            "that spread: one run's gap cannot decide this")
 
 
 def _variance_of_difference(validation: Noise, holdout: Noise, beyond: float) -> float:

@@ -556,7 +556,7 @@ def _validation_noise(record: TrialRecord, metric: Metric, entry: SeedCandidateA
     why = (f"{runs} runs measure it loosely, and the optimism taken back was read at it (noncentral Student's t, "
            f"{runs - 1} degrees of freedom)") if shift > 0 else (
            f"{runs} runs measure it loosely (Student's t, {runs - 1} degrees of freedom)")  # fmt: skip
-    return Noise(std * widening, f"one run's spread over {source}, x{widening:.2f}: {why}")
+    return Noise(std * widening, f"one run's spread over {source}, x{widening:.2f}: {why}", floor=std)
 
 
 def _run_spread(entry: SeedCandidateAttr | None) -> tuple[float, int, str] | None:
