@@ -128,3 +128,23 @@ def test_the_reports_guardrail_figure_marks_each_trial_as_the_verdict_judges_it(
     assert figure is not None
     shown = {trace.name: list(trace.x) for trace in figure.data}
     assert shown["holds"] == [15.0] and shown["cannot tell"] == [19.9] and shown["breached"] == [23.0]
+
+
+def test_the_searchs_reading_chosen_for_falling_inside_the_bound_holds_at_most_5_percent_of_the_time_at_it() -> None:
+    # A true latency exactly on the bound: half the readings fall inside, and the search chooses only those.
+    noise = Noise(0.25, "400 examples")
+    readings = 20.0 + 0.25 * np.random.default_rng(1).standard_normal(20_000)
+    inside = readings[readings <= 20.0]
+    held = [read_guardrail(LATENCY, float(v), noise, chosen_inside=True).outcome is GuardrailOutcome.HELD
+            for v in inside]  # fmt: skip
+    plain = [read_guardrail(LATENCY, float(v), noise).outcome is GuardrailOutcome.HELD for v in inside]
+    assert np.mean(plain) == pytest.approx(0.10, abs=0.01)  # the one-sided 5% point, read among the chosen
+    assert np.mean(held) == pytest.approx(0.05, abs=0.01)
+
+
+def test_a_search_result_1_8_standard_errors_inside_the_bound_is_undecided_and_says_why() -> None:
+    study = tuned(latency=latencies(19.55))  # 1.8 standard errors of 0.25 inside: held at 1.645, not at 1.96
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_loss": 0.01})
+    check = verdict.check("guardrails")
+    assert not check.passed and "cannot tell in the search" in check.detail
+    assert "needs 1.96, as the reading was chosen for falling inside the bound" in check.detail

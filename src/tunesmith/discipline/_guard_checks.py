@@ -103,7 +103,7 @@ def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float
         if value is None:  # the search records a result without a guardrail's metric as FAILED
             raise TunesmithError(f"trial #{record.number} has no {guardrail.metric!r}: it cannot have passed "
                                  f"{guardrail.describe()}")  # fmt: skip
-        searched = read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric))
+        searched = read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric), chosen_inside=True)
         readings.append(("in the search (not measured on the holdout)", searched))
         read.append("the search's single result alone (not measured on the holdout, not re-run across seeds)")
         if searched.outcome is GuardrailOutcome.UNDECIDED:

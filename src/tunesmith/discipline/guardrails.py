@@ -718,6 +718,11 @@ def _orderings(n: int) -> np.ndarray:
     return orderings
 
 
+# The standard errors inside the bound a held reading needs when it was chosen for falling inside (`read_guardrail`):
+# the normal's one-sided 2.5% point, half of 5%, since at the bound half the readings fall inside.
+Z_HELD_WHEN_CHOSEN_INSIDE = 1.959963984540054
+
+
 class GuardrailOutcome(Enum):
     """What a measurement says of a guardrail, allowing for its noise."""
 
@@ -737,12 +742,15 @@ class GuardrailReading:
         outcome: held or breached beyond ``Z_ONE_SIDED_95`` standard errors (one-sided 95%), else undecided.
             With unknown noise (`noise_known` false) a value beyond the bound is breached and one inside it
             undecided: the point alone cannot show that a guardrail holds.
+        needed: how many standard errors inside the bound a held reading needs: ``Z_ONE_SIDED_95``, or
+            `Z_HELD_WHEN_CHOSEN_INSIDE` for a reading chosen because it fell inside (see `read_guardrail`).
     """
 
     guardrail: Guardrail
     value: float
     noise: Noise | None
     outcome: GuardrailOutcome
+    needed: float = Z_ONE_SIDED_95
 
     @property
     def inside(self) -> float:
@@ -773,8 +781,10 @@ class GuardrailReading:
         side = f"{abs(z):.1f} standard errors {'inside' if z >= 0 else 'beyond'}"
         if self.outcome is not GuardrailOutcome.UNDECIDED:
             return f"{rule}: {self.outcome.value}{at} ({value}, {side})"
-        return (f"{rule}: cannot tell{at} ({value}, {side}; a one-sided 95% decision needs {Z_ONE_SIDED_95:.2f}): "
-                f"{_what_decides(abs(z))}")  # fmt: skip
+        needs = Z_ONE_SIDED_95 if z < 0 else self.needed
+        chosen = "" if needs == Z_ONE_SIDED_95 else ", as the reading was chosen for falling inside the bound"
+        return (f"{rule}: cannot tell{at} ({value}, {side}; a one-sided 95% decision needs {needs:.2f}{chosen}): "
+                f"{_what_decides(abs(z), needs)}")  # fmt: skip
 
 
 def _known(noise: Noise | None) -> bool:
@@ -787,18 +797,25 @@ def _what_measures(guardrail: Guardrail) -> str:
             "(a sequence) would measure it")  # fmt: skip
 
 
-def _what_decides(z: float) -> str:
-    """How much more data would decide a reading ``z`` standard errors from the bound, if the value held."""
+def _what_decides(z: float, needed: float) -> str:
+    """How much more data would decide a reading ``z`` standard errors from the bound, if the value held, at
+    ``needed`` standard errors."""
     if z <= 0.1:
         return "the value sits on the bound, so more data would barely help: move it off the bound"
-    return more_data(z, "the examples (or seeds)")
+    return more_data(z, "the examples (or seeds)", needed)
 
 
-def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = None) -> GuardrailReading:
+def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = None, *,
+                   chosen_inside: bool = False) -> GuardrailReading:  # fmt: skip
     """Judge ``guardrail`` on ``value`` measured with ``noise``: held or breached only beyond the noise. With the
     noise unknown a value beyond the bound is breached, and one inside it undecided: one number of unknown noise
     cannot show that the guardrail holds (the search once read a latency of 51 +- 2 ms against a limit of 50 as
-    held in 191 of 200 studies, on the chosen trial's one lucky result)."""
+    held in 191 of 200 studies, on the chosen trial's one lucky result).
+
+    ``chosen_inside``: the reading is the search's result of the trial it chose, and a trial whose result breached
+    the guardrail was infeasible, never chosen. At a true value on the bound half the readings fall inside, so
+    held at ``Z_ONE_SIDED_95`` standard errors would be read in 10% of the chosen ones (10.5% measured): held then
+    needs `Z_HELD_WHEN_CHOSEN_INSIDE`, the one-sided 2.5% point, which keeps 5% among readings inside the bound."""
     if not math.isfinite(value):
         return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED)
     if noise is None or not _known(noise) or noise.stderr == 0:
@@ -806,9 +823,10 @@ def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = Non
             return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED)
         held = GuardrailOutcome.HELD if _known(noise) else GuardrailOutcome.UNDECIDED
         return GuardrailReading(guardrail, value, noise, held)
-    reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED)
+    needed = Z_HELD_WHEN_CHOSEN_INSIDE if chosen_inside else Z_ONE_SIDED_95
+    reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED, needed)
     z = reading.inside / noise.stderr
-    if z >= Z_ONE_SIDED_95 and guardrail.holds(value):
+    if z >= needed and guardrail.holds(value):
         return replace(reading, outcome=GuardrailOutcome.HELD)
     if z <= -Z_ONE_SIDED_95:
         return replace(reading, outcome=GuardrailOutcome.BREACHED)
