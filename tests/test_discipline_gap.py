@@ -61,9 +61,27 @@ def test_a_gap_within_the_limit_is_never_flagged_however_precise() -> None:
     assert not test.flagged and "within the limit" in test.detail
 
 
-def test_without_noise_information_the_gap_is_not_checked_and_says_what_to_return() -> None:
+def test_without_noise_information_a_gap_within_the_limit_is_not_checked_and_says_what_to_return() -> None:
+    test = gap_test(ACC, 0.95, 0.94, validation_noise=None, holdout_noise=None, threshold=0.02, points=True)
+    assert not test.flagged and not test.checked and not test.leans and "per-example values" in test.detail
+
+
+def test_without_noise_information_a_gap_beyond_the_limit_is_undecided_leaning_and_says_what_to_return() -> None:
     test = gap_test(ACC, 0.95, 0.80, validation_noise=None, holdout_noise=None, threshold=0.02, points=True)
-    assert not test.flagged and not test.checked and "per-example values" in test.detail
+    assert test.checked and not test.decided and test.leans and not test.flagged
+    assert "beyond the limit, but no noise is known" in test.detail and "per-example values" in test.detail
+
+
+def test_a_holdout_better_than_validation_beyond_the_limit_and_beyond_noise_is_flagged() -> None:
+    test = gap_test(ACC, 0.81, 0.958, validation_noise=Noise(0.0175, "500 examples", 500),
+                    holdout_noise=Noise(0.009, "500 examples", 500), threshold=0.02, points=True)  # fmt: skip
+    assert test.flagged and "does not estimate how the configuration does on new data" in test.detail
+
+
+def test_a_holdout_better_than_validation_within_noise_of_the_limit_is_not_flagged() -> None:
+    test = gap_test(ACC, 0.90, 0.93, validation_noise=Noise(0.0134, "500 examples", 500),
+                    holdout_noise=Noise(0.0114, "500 examples", 500), threshold=0.02, points=True)  # fmt: skip
+    assert not test.flagged and not test.leans
 
 
 def test_one_known_side_stands_for_both_and_the_detail_says_so() -> None:

@@ -97,11 +97,12 @@ def test_a_holdout_worse_than_choosing_among_the_trials_explains_is_overfitting(
     assert "is expected from choosing among 150 configurations" in gap.detail
 
 
-def test_a_gap_without_noise_information_is_not_checked_and_says_what_to_return() -> None:
+def test_a_gap_beyond_the_limit_without_noise_information_is_not_shown_ready_and_says_what_to_return() -> None:
     study = tuned()
     verdict = ts.finalize(study, holdout)
     gap = verdict.check("holdout gap")
-    assert gap.passed and not gap.checked and "per-example values" in gap.detail
+    assert gap.passed and gap.checked and not gap.decided and gap.leans and "per-example values" in gap.detail
+    assert not verdict.ready and verdict.headline.startswith("not shown ready")
     stored = study.attrs["holdout"]
     assert not stored["flagged"] and stored["gap"] > 0.02
     optimism = study.attrs["optimism"]

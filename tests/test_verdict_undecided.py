@@ -18,7 +18,7 @@ def correct(hits: int, n: int = 300) -> np.ndarray:
     return np.arange(n) < hits
 
 
-def test_a_gap_beyond_the_limit_but_within_noise_is_ready_undecided_and_says_how_much_data_would_decide() -> None:
+def test_a_gap_beyond_the_limit_but_within_noise_is_not_shown_ready_and_says_how_much_data_would_decide() -> None:
     study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
                      storage="memory", seed=0)  # fmt: skip
     study.optimize(lambda trial: {"acc": correct(240 if trial.params["config"] == "a" else 200)})
@@ -26,9 +26,20 @@ def test_a_gap_beyond_the_limit_but_within_noise_is_ready_undecided_and_says_how
     gap = verdict.check("holdout gap")
     assert gap.passed and gap.checked and not gap.decided and gap.status == "undecided"
     assert "x the validation and holdout examples would decide" in gap.detail
+    assert gap.leans and not verdict.ready and verdict.headline.startswith("not shown ready")
+    assert "holdout gap - " in verdict.headline  # with its figures and what would decide
+    assert study.attrs["verdict"]["status"] == "warn" and study.attrs["verdict"]["ready"] is False
+    assert recorded_verdict(study) == verdict  # the stored verdict keeps which checks were undecided and leaned
+
+
+def test_a_gap_within_the_limit_but_within_noise_is_ready_undecided() -> None:
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
+                     storage="memory", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"acc": correct(240 if trial.params["config"] == "a" else 200)})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": correct(237)})  # 1 point below 0.80
+    gap = verdict.check("holdout gap")
+    assert gap.passed and not gap.decided and not gap.leans
     assert verdict.ready and verdict.headline.startswith("ready (undecided: holdout gap; not checked: ")
-    assert study.attrs["verdict"]["status"] == "warn"
-    assert recorded_verdict(study) == verdict  # the stored verdict keeps which checks were undecided
 
 
 def test_a_clear_gap_and_a_gap_within_the_limit_are_decided() -> None:
@@ -55,7 +66,7 @@ def test_a_seed_spread_above_the_limit_that_few_seeds_cannot_confirm_is_undecide
     verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.8})
     seeds = verdict.check("seed stability")
     assert seeds.passed and not seeds.decided and "seeds would decide at this spread" in seeds.detail
-    assert "undecided: " in verdict.headline and "seed stability" in verdict.headline
+    assert seeds.leans and verdict.headline.startswith("not shown ready") and "seed stability - " in verdict.headline
 
 
 def seed_check_on(name: str, direction: str, accuracies: list[float]) -> ts.discipline.Check:

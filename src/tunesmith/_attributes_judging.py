@@ -249,15 +249,16 @@ class CheckAttr(JsonObject):
     passed: bool
     checked: bool = True
     decided: bool = True
+    leans: bool = False
     detail: str
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> CheckAttr:
         r = Fields(value, where or "verdict check")
-        checked, decided = r.flag("checked"), r.flag("decided")
+        checked, decided, leans = r.flag("checked"), r.flag("decided"), r.flag("leans")
         return cls(name=r.text("name", required=True), passed=r.flag("passed", required=True),
                    checked=True if checked is None else checked, decided=True if decided is None else decided,
-                   detail=r.text("detail", required=True), **r.rest())  # fmt: skip
+                   leans=bool(leans), detail=r.text("detail", required=True), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

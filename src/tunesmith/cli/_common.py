@@ -295,6 +295,12 @@ def _confirm_stored(study: Study) -> None:
         study.storage.load_study(study.name)
 
 
+def verdict_colour(ready: bool | None, failed: bool) -> str:
+    """The colour a verdict's headline prints in: green when ready, red when a check failed, yellow when it is
+    not shown ready (a check leans beyond its limit within noise)."""
+    return "green" if ready else "red" if failed else "yellow"
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):

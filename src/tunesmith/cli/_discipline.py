@@ -15,6 +15,7 @@ from tunesmith.cli._common import (
     console,
     json_option,
     storage_option,
+    verdict_colour,
 )
 
 
@@ -85,7 +86,7 @@ def finalize_command(
         _print_json(verdict.to_attr())
     else:
         summary = terminal_safe(verdict.summary(), markup=False, multiline=True)
-        click.secho(summary, fg="green" if verdict.ready else "red")
+        click.secho(summary, fg=verdict_colour(verdict.ready, bool(verdict.failed)))
     _confirm_stored(study)  # the opening and the verdict are recorded only if the database is still there
 
 

@@ -30,6 +30,7 @@ from tunesmith.cli._common import (
     console,
     json_option,
     storage_option,
+    verdict_colour,
 )
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
@@ -289,7 +290,7 @@ def _verdict_lines(study: Study) -> None:
         verdict = read_attr(study.attrs, VerdictAttr)
     if verdict is None:
         return
-    colour = "green" if verdict.ready else "red"
+    colour = verdict_colour(verdict.ready, verdict.status == "fail")
     console.print(f"[{colour}]{terminal_safe(f'verdict: {verdict.summary or verdict.status}')}[/{colour}]")
     if stale := stale_note(study.attrs, study.trials):
         console.print(f"[yellow]{terminal_safe(f'verdict {stale}')}[/yellow]")

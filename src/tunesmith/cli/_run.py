@@ -25,6 +25,7 @@ from tunesmith.cli._common import (
     storage_option,
     storage_options,
     storage_url,
+    verdict_colour,
 )
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import Storage, redact_url
@@ -159,7 +160,7 @@ def run(
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict.
         verdict = after_search(study, cfg, objective)
         if verdict is not None:
-            click.secho(_plain(verdict.summary()), fg="green" if verdict.ready else "red")
+            click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed)))
             if stale := stale_note(study.attrs, study.trials):
                 click.secho(_plain(stale), fg="yellow")
         path = None if no_report else report_path or f"{safe_file_name(study.name)}-report.html"
@@ -220,7 +221,7 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
             console.print(
                 _plain(f"{row.label}: validation {row.validation:.4f}, holdout {row.holdout:.4f}"), markup=False
             )
-        click.secho(_plain(verdict.summary()), fg="green" if verdict.ready else "red")
+        click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed)))
         _write_report(study, report_path, findings, took)
     console.print(
         f"done in {time.monotonic() - started:.0f}s; read it back with: "

@@ -70,7 +70,7 @@ def _drop(metric: Metric, name: str, reference: _Side, worse: _Side, threshold: 
         if drop <= threshold:
             return Check(name, True, f"{compared}: {show(drop)} ({limit}): within the limit (its noise is unknown)")
         return Check(name, True, f"{compared}: {show(drop)} ({limit}): beyond the limit, but {unknown}",
-                     decided=False)  # fmt: skip
+                     decided=False, leans=True)  # fmt: skip
     lower, upper = drop - z * stderr, drop + z * stderr
     flagged, decided = lower > threshold, lower > threshold or upper <= threshold
     if flagged:
@@ -84,7 +84,7 @@ def _drop(metric: Metric, name: str, reference: _Side, worse: _Side, threshold: 
                    f"{more}")  # fmt: skip
     spread = show(stderr).lstrip("+")
     detail = f"{compared}: {show(drop)} +- {spread} ({limit}; bounds at {z:.2f} standard errors): {outcome}"
-    return Check(name, not flagged, detail, decided=decided)
+    return Check(name, not flagged, detail, decided=decided, leans=not decided and drop > threshold)
 
 
 def slice_check(
@@ -214,7 +214,7 @@ def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, s
     return Check(name, check.passed, check.detail + (
         "; without a baseline this compares the winner with itself, and a drop every model shares under the shift "
         "is blamed on the tuning: declare one (ts.Study(..., baseline={...defaults})) and this check judges the "
-        "gain over it instead"), checked=check.checked, decided=check.decided)  # fmt: skip
+        "gain over it instead"), checked=check.checked, decided=check.decided, leans=check.leans)  # fmt: skip
 
 
 def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: BaselineShift,

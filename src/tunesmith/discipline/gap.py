@@ -112,13 +112,17 @@ class GapTest:
         stderr: the gap's standard error in the same units (``None``: no noise information).
         threshold: the practical threshold in the same units.
         flagged: ``gap - expected`` beyond the threshold by more than ``Z_ONE_SIDED_95`` standard errors (its
-            lower bound is beyond it).
-        checked: whether the noise was known, so that the test could decide.
+            lower bound is beyond it), or below minus the threshold by as much: a holdout better than validation
+            beyond noise is no untouched estimate of the same thing (shared examples, an easier distribution).
+        checked: whether the test ran: the noise was known, or, unknown, the gap lies beyond the threshold (then
+            undecided and ``leans``).
         detail: the figures in words.
         decided: ``False`` when the threshold lies within ``Z_ONE_SIDED_95`` standard errors of ``gap -
             expected`` (not flagged, and the detail says how many more examples would decide).
         expected: the part of ``gap`` that choosing the configuration on the validation data explains (the
             ``selection`` given to `gap_test`, in ``units``); the threshold and the noise judge ``gap - expected``.
+        leans: undecided with ``gap - expected`` beyond the threshold (within noise of it, or of unknown noise):
+            the verdict cannot call the configuration ready on it (`Check.leans`).
     """
 
     gap: float
@@ -130,6 +134,7 @@ class GapTest:
     detail: str
     decided: bool = True
     expected: float = 0.0
+    leans: bool = False
 
 
 def _show(value: float, units: str) -> str:
@@ -176,8 +181,13 @@ def gap_test(
         shown = (f"{shown}, of which about {_show(expected, units)} is expected from choosing among {compared} "
                  f"configurations on the same validation data (the optimism estimate): {_show(gap, units)} beyond it")
     if validation_noise is None and holdout_noise is None:
-        return GapTest(raw, units, None, threshold, False, False, expected=expected, detail=(
-            f"gap {shown} ({limit}), but no noise is known, so it cannot be told from sampling noise: "
+        # Within the limit there is nothing to tell; beyond it the gap may be noise or overfitting, and one number
+        # a side cannot say which: a gap of 29 points on plain floats was "not checked" and the verdict ready.
+        beyond = gap > threshold
+        side = " beyond the limit, but" if beyond else ""
+        return GapTest(raw, units, None, threshold, False, beyond, expected=expected, decided=not beyond,
+                       leans=beyond, detail=(
+            f"gap {shown} ({limit}),{side} no noise is known, so it cannot be told from sampling noise: "
             f"return per-example values (e.g. {{'{metric.name}': correct_per_example}}) or per-fold scores from "
             f"the objective, and per-example values from evaluate"
         ))  # fmt: skip
@@ -197,9 +207,17 @@ def gap_test(
     # large set, and was flagged whenever its point estimate crossed the limit.
     lower, upper = gap - Z_ONE_SIDED_95 * stderr, gap + Z_ONE_SIDED_95 * stderr
     flagged, decided = lower > threshold, lower > threshold or upper <= threshold
+    # The other side: a holdout better than validation by more than the limit, beyond noise, is no untouched
+    # estimate of the same thing (examples shared with the training data, or an easier distribution).
+    easier = upper < -threshold
     if flagged:
         verdict = (f"beyond the limit and beyond noise (its 95% lower bound {_show(lower, units)} is beyond the "
                    "limit): the search overfitted the validation split")  # fmt: skip
+    elif easier:
+        verdict = (f"the holdout scores better than validation by more than the limit, beyond noise (its 95% upper "
+                   f"bound {_show(upper, units)}): a holdout that shares examples with the training data, or comes "
+                   "from an easier distribution, does not estimate how the configuration does on new data: check "
+                   "it for duplicates of training or validation examples and for how it was split")  # fmt: skip
     elif decided:
         verdict = f"within the limit, and so is its 95% upper bound {_show(upper, units)}"
     else:
@@ -209,7 +227,8 @@ def gap_test(
                    f"{_show(upper, units)}): not evidence of overfitting beyond the limit, nor of its absence; {more}")
     spread = _show(stderr, units).lstrip("+")
     detail = f"gap {shown} +- {spread} ({limit}; noise from {', '.join(sides)}): {verdict}"
-    return GapTest(raw, units, stderr, threshold, flagged, True, detail, decided=decided, expected=expected)
+    return GapTest(raw, units, stderr, threshold, flagged or easier, True, detail, decided=decided,
+                   expected=expected, leans=not decided and gap > threshold)  # fmt: skip
 
 
 def _what_decides(distance: float, stderr: float, validation: Noise | None, holdout: Noise | None) -> str:

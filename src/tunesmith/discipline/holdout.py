@@ -315,6 +315,7 @@ def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidat
         f"{study.metric.name} {mean:.4g} +- {std:.2g} {seeds} (spread {cv:.1%}, limit "
         f"{limit:.0%}{verdict}); {changes}{overturned}{caveat}",
         decided=decided,
+        leans=not decided and cv > limit,
     )
 
 
@@ -428,6 +429,7 @@ def finalize(
             f"vs holdout {holdout:.4g}: {gap.detail}",
             checked=gap.checked,
             decided=gap.decided,
+            leans=gap.leans,
         )
     )
     checks.append(_seed_check(study, record, how, entry, limits))

@@ -135,7 +135,8 @@ def recorded_verdict(study: Study) -> Verdict | None:
     stored = read_attr(study.attrs, VerdictAttr)
     if stored is None or stored.checks is None:
         return None
-    return Verdict([Check(c.name, c.passed, c.detail, c.checked, c.decided) for c in stored.checks], trial=stored.trial)
+    return Verdict([Check(c.name, c.passed, c.detail, c.checked, c.decided, c.leans) for c in stored.checks],
+                   trial=stored.trial)
 
 
 DEMO_BASELINE: dict[str, Any] = {

@@ -24,6 +24,9 @@ class Check:
         decided: ``False`` when it ran but the evidence could not decide (what would is in ``detail``):
             passed when the burden of proof lies on a failure (the holdout gap, seed spread, slices,
             shifted data), failed when it lies on the configuration (guardrails, the baseline margin).
+        leans: an undecided pass whose estimate lies beyond the check's limit (a gap, a spread or a drop past
+            it, within noise of it): not shown to fail, and not shown to pass either, so the verdict is "not
+            shown ready" rather than "ready".
     """
 
     name: str
@@ -31,10 +34,14 @@ class Check:
     detail: str
     checked: bool = True
     decided: bool = True
+    leans: bool = False
 
     def __post_init__(self) -> None:
         if not self.checked and not self.passed:
             raise ValueError(f"check {self.name!r} could not run, so it cannot fail: pass checked=True or passed=True")
+        if self.leans and (self.decided or not self.passed or not self.checked):
+            raise ValueError(f"check {self.name!r} leans beyond its limit only as an undecided pass: pass "
+                             "decided=False, passed=True and checked=True, or leans=False")  # fmt: skip
 
     @property
     def status(self) -> str:
@@ -52,15 +59,16 @@ class Check:
     def attribute(self) -> CheckAttr:
         """Its entry in the study attribute ``verdict``."""
         return CheckAttr(name=self.name, passed=self.passed, checked=self.checked, decided=self.decided,
-                         detail=self.detail)  # fmt: skip
+                         leans=self.leans, detail=self.detail)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Verdict:
     """Whether a configuration is ready, with every check that decided it.
 
-    ``ready`` is true when no check failed; checks that could not run, and passed checks whose evidence
-    could not decide, are listed in the headline but do not block.
+    ``ready`` is true when no check failed and none leans beyond its limit (`Check.leans`); checks that could not
+    run, and passed checks whose evidence could not decide but whose estimate lies within their limit, are listed
+    in the headline but do not block.
     """
 
     checks: tuple[Check, ...]
@@ -72,7 +80,12 @@ class Verdict:
 
     @property
     def ready(self) -> bool:
-        return all(check.passed for check in self.checks)
+        return all(check.passed and not check.leans for check in self.checks)
+
+    @property
+    def leaning(self) -> tuple[Check, ...]:
+        """The undecided checks whose estimate lies beyond their limit: they keep the verdict from "ready"."""
+        return tuple(c for c in self.checks if c.leans)
 
     @property
     def failed(self) -> tuple[Check, ...]:
@@ -98,16 +111,20 @@ class Verdict:
     @property
     def headline(self) -> str:
         """"ready", qualified by the checks whose evidence could not decide and those that could not run (it
-        rests on the others), or "not ready" with every failed check's reason; printed and stored alike."""
-        if self.ready:
-            qualifiers = [f"{what}: {', '.join(c.name for c in checks)}"
-                          for what, checks in (("undecided", self.undecided), ("not checked", self.unchecked))
-                          if checks]  # fmt: skip
-            return "ready" + (f" ({'; '.join(qualifiers)})" if qualifiers else "")
-        return "not ready: " + "; ".join(f"{c.name} - {c.detail}" for c in self.failed)
+        rests on the others); "not shown ready" with the reason of every check that leans beyond its limit within
+        noise, when none failed; or "not ready" with every failed check's reason; printed and stored alike."""
+        if self.failed:
+            return "not ready: " + "; ".join(f"{c.name} - {c.detail}" for c in self.failed)
+        if self.leaning:
+            return ("not shown ready (beyond a limit within noise: neither shown to fail nor to pass): "
+                    + "; ".join(f"{c.name} - {c.detail}" for c in self.leaning))  # fmt: skip
+        qualifiers = [f"{what}: {', '.join(c.name for c in checks)}"
+                      for what, checks in (("undecided", self.undecided), ("not checked", self.unchecked))
+                      if checks]  # fmt: skip
+        return "ready" + (f" ({'; '.join(qualifiers)})" if qualifiers else "")
 
     def summary(self) -> str:
-        """One line that says "ready" or "not ready" with the failed reasons, then one line per check."""
+        """The headline (`headline`), then one line per check."""
         lines = [self.headline]
         lines += [f"  [{c.status}] {c.name}: {c.detail}" for c in self.checks]
         return "\n".join(lines)
@@ -121,7 +138,7 @@ class Verdict:
 
     def attribute(self) -> VerdictAttr:
         """The study attribute ``verdict`` the HTML report shows (see `tunesmith.attributes`)."""
-        status = "fail" if not self.ready else ("warn" if self.unchecked or self.undecided else "pass")
+        status = "fail" if self.failed else ("warn" if self.unchecked or self.undecided else "pass")
         return VerdictAttr(
             status=status,
             ready=self.ready,
