@@ -9,6 +9,7 @@ tuning's own estimate is.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from tunesmith.errors import ConfigError
 from tunesmith.space import Param, Space
 
 __all__ = ["NestedCVResult", "nested_cv"]
@@ -94,6 +96,7 @@ def nested_cv(
     scoring: Any = None,
     random_state: int | None = 0,
     n_jobs: int | None = None,
+    groups: Any = None,
     **search_options: Any,
 ) -> NestedCVResult:
     """Estimate a tuned estimator's score with nested cross-validation.
@@ -108,7 +111,17 @@ def nested_cv(
         scoring: a scikit-learn scoring (default: the estimator's ``score``).
         random_state: seeds every tuning run (each outer fold gets its own derived seed).
         n_jobs: parallel fits inside each tuning run.
+        groups: the group of each row (a patient, a subject) when rows of one group are related. Given, it
+            reaches the outer splitter's ``split`` and, sliced to each outer training part, the inner search's
+            ``fit``; a fold count (``outer`` or ``inner`` as an int) then makes group folds
+            (``StratifiedGroupKFold`` for classifiers, ``GroupKFold`` otherwise), so no group is on both sides
+            of a split. A splitter object must split by groups (``GroupKFold``, ``LeaveOneGroupOut``, ...):
+            one that splits rows (``KFold``) is refused beside ``groups``, and a group splitter needs it.
         **search_options: passed to `TunesmithSearchCV` (``sampler``, ``scheduler``, ``resource``, ...).
+
+    Raises:
+        ConfigError: a group splitter without ``groups``, a splitter of rows beside ``groups``, or ``groups``
+            without one label per row of ``X``; raised before any fit.
     """
     from sklearn.base import is_classifier
     from sklearn.metrics import check_scoring
@@ -116,9 +129,12 @@ def nested_cv(
 
     from tunesmith.integrations.sklearn import TunesmithSearchCV
 
-    splitter = check_cv(outer, y, classifier=is_classifier(estimator))
+    classifier = is_classifier(estimator)
+    splitter = check_cv(_group_folds(outer, y, classifier, groups), y, classifier=classifier)
+    inner = _group_folds(inner, y, classifier, groups)
+    _check_groups(X, groups, outer=splitter, inner=inner)
     outer_scores, inner_scores, chosen = [], [], []
-    for fold, (train, test) in enumerate(splitter.split(X, y)):
+    for fold, (train, test) in enumerate(splitter.split(X, y, groups)):
         seed = None if random_state is None else int(np.random.SeedSequence([random_state, fold]).generate_state(1)[0])
         search = TunesmithSearchCV(
             estimator,
@@ -131,7 +147,8 @@ def nested_cv(
             refit=True,
             **search_options,
         )
-        search.fit(_rows(X, train), None if y is None else _rows(y, train))
+        fit_params = {} if groups is None else {"groups": _rows(groups, train)}
+        search.fit(_rows(X, train), None if y is None else _rows(y, train), **fit_params)
         scorer = check_scoring(search.best_estimator_, scoring)
         outer_scores.append(
             float(scorer(search.best_estimator_, _rows(X, test), None if y is None else _rows(y, test)))
@@ -139,6 +156,55 @@ def nested_cv(
         inner_scores.append(float(search.best_score_))
         chosen.append(dict(search.best_params_))
     return NestedCVResult(tuple(outer_scores), tuple(inner_scores), tuple(chosen))
+
+
+def _group_folds(cv: Any, y: Any, classifier: bool, groups: Any) -> Any:
+    """``cv`` unchanged, except that a fold count with ``groups`` given becomes group folds: scikit-learn reads
+    an int as (Stratified)KFold, which ignores groups and would put rows of one group on both sides."""
+    if groups is None or isinstance(cv, bool) or not isinstance(cv, numbers.Integral):
+        return cv
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+    from sklearn.utils.multiclass import type_of_target
+
+    if classifier and y is not None and type_of_target(y) in ("binary", "multiclass"):
+        return StratifiedGroupKFold(int(cv))
+    return GroupKFold(int(cv))
+
+
+def _splits_by_groups(cv: Any) -> bool:
+    """Whether ``cv`` is a splitter whose ``split`` needs groups (scikit-learn's group splitters request them)."""
+    if not hasattr(cv, "split"):
+        return False
+    from sklearn.utils.metadata_routing import get_routing_for_object
+
+    return bool(get_routing_for_object(cv).consumes("split", ["groups"]))
+
+
+def _check_groups(X: Any, groups: Any, *, outer: Any, inner: Any) -> None:
+    """Refuse, before any fit, a group splitter without groups and groups without one label per row."""
+    if groups is None:
+        given = [f"{name}={cv!r}" for name, cv in (("outer", outer), ("inner", inner)) if _splits_by_groups(cv)]
+        if given:
+            raise ConfigError(
+                f"a splitter that splits by groups needs groups, got {' and '.join(given)} with groups=None: "
+                "pass groups= (the group of each row, e.g. the patient id)"
+            )
+        return
+    # A splitter object that splits rows would put one group on both sides of a split however groups are given.
+    ignoring = [f"{name}={cv!r}" for name, cv in (("outer", outer), ("inner", inner))
+                if hasattr(cv, "split") and not _splits_by_groups(cv)]  # fmt: skip
+    if ignoring:
+        raise ConfigError(
+            f"groups were given, but {' and '.join(ignoring)} splits rows, not groups, so rows of one group would "
+            "sit on both sides of its splits: pass a group splitter (GroupKFold, StratifiedGroupKFold, "
+            "LeaveOneGroupOut) or a fold count, which becomes group folds"
+        )
+    rows = X.shape[0] if hasattr(X, "shape") else len(X)
+    if len(groups) != rows:
+        raise ConfigError(
+            f"groups must hold one label per row of X, got {len(groups)} labels for {rows} rows: "
+            "pass the group of each row of X, in the order of X"
+        )
 
 
 def _rows(data: Any, index: np.ndarray) -> Any:
