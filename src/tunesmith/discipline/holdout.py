@@ -124,19 +124,43 @@ def _own_reruns(stability: SeedStabilityAttr | None, trial: int) -> SeedCandidat
     return entry
 
 
-def _open(study: Study, force: bool, trial: int) -> HoldoutLogAttr:
-    openings = (read_attr(study.attrs, HoldoutLogAttr) or HoldoutLogAttr()).openings
-    if openings and not force:
-        first = openings[0]
-        raise HoldoutOpened(
-            f"the holdout of study {study.name!r} was opened {len(openings)} time(s) already (first for trial "
-            f"#{first.trial} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first.at))} UTC): "
-            "a holdout is scored once, or it becomes another validation set; pass force=True (tunesmith finalize "
-            "--force) to open it again (the forcing is recorded and shown in the verdict)"
-        )
-    log = HoldoutLogAttr((*openings, HoldoutOpeningAttr(at=time.time(), forced=bool(openings) and force, trial=trial)))
-    write_attr(study, log)  # recorded before the holdout is read, so a crash still counts
-    return log
+def _open(study: Study, force: bool, trial: int) -> HoldoutOpeningAttr:
+    """Record an opening of the holdout for ``trial`` before it is read, so that a crash still counts, and return
+    it. The log is appended atomically (`Storage.update_study_attr`): two openings at once, from two processes,
+    both land, and the second is refused unless ``force``."""
+    at = time.time()
+
+    def append(current: Any) -> list[dict[str, Any]]:
+        openings = () if current is None else HoldoutLogAttr.from_json(current).openings
+        if openings and not force:
+            first = openings[0]
+            raise HoldoutOpened(
+                f"the holdout of study {study.name!r} was opened {len(openings)} time(s) already (first for trial "
+                f"#{first.trial} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first.at))} UTC): "
+                "a holdout is scored once, or it becomes another validation set; pass force=True (tunesmith "
+                "finalize --force) to open it again (the forcing is recorded and shown in the verdict)"
+            )
+        opening = HoldoutOpeningAttr(at=at, forced=bool(openings) and force, trial=trial)
+        return HoldoutLogAttr((*openings, opening)).to_json()
+
+    stored = HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, append))
+    return next(o for o in reversed(stored.openings) if o.at == at and o.trial == trial)
+
+
+def _record_read(study: Study, opening: HoldoutOpeningAttr, read: dict[str, float], how: str) -> HoldoutLogAttr:
+    """Fill in what ``opening`` read, atomically, in the log as it is now (another opening may have been recorded
+    since, by another process: a copy taken at the opening would erase it), and return that log."""
+
+    def fill(current: Any) -> list[dict[str, Any]]:
+        openings = () if current is None else HoldoutLogAttr.from_json(current).openings
+        mine = [o for o in openings if o.at == opening.at and o.trial == opening.trial]
+        if not mine:  # the log was removed or rewritten by hand since the opening: it is recorded again
+            openings = (*openings, opening)
+        return HoldoutLogAttr(tuple(replace(o, scores=read, how=how)
+                                    if o.at == opening.at and o.trial == opening.trial else o
+                                    for o in openings)).to_json()  # fmt: skip
+
+    return HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, fill))
 
 
 def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int,
@@ -388,7 +412,7 @@ def finalize(
     record, how, entry = _chosen(study)
     validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
     rerun = None if entry is None or entry.mean is None else float(entry.mean)
-    log = _open(study, force, record.number)
+    opening = _open(study, force, record.number)
     declared = read_attr(study.attrs, BaselineAttr)
     baseline_params = None if declared is None or declared.params is None else dict(declared.params)
     per_configuration = 1 + (shifted is not None)
@@ -448,6 +472,10 @@ def finalize(
     if optimism is not None:
         checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
                             f"data; {optimism.detail}"))  # fmt: skip
+    read = dict(scores)
+    if baseline_scored is not None:
+        read.update({f"{_BASELINE}{k}": v for k, v in baseline_scored.scores.items()})
+    log = _record_read(study, opening, read, how)
     forced = [e for e in log.openings if e.forced]
     if forced:
         checks.append(
@@ -459,11 +487,6 @@ def finalize(
             )
         )
     verdict = Verdict(checks, trial=record.number)
-    read = dict(scores)
-    if baseline_scored is not None:
-        read.update({f"{_BASELINE}{k}": v for k, v in baseline_scored.scores.items()})
-    log = HoldoutLogAttr((*log.openings[:-1], replace(log.openings[-1], scores=read, how=how)))
-    write_attr(study, log)
     write_attr(
         study,
         HoldoutAttr(
