@@ -281,8 +281,20 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
         except (TypeError, ValueError):
             raise ValueError(f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))}") from None
     if metric.name not in out:
-        raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); it has {sorted(out)}")
+        raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); {keys_of(out, metric.name)}")
     return out
+
+
+def keys_of(result: Mapping[str, Any], wanted: str, *, taken: Collection[str] = (), shown: int = 20) -> str:
+    """What a result that lacks ``wanted`` has instead: the close names first (not those ``taken`` by something
+    else, such as the study's other objectives), at most ``shown`` keys, each cut to a short excerpt (a result of
+    thousands of keys made a message of megabytes)."""
+    keys = sorted(result)
+    close = difflib.get_close_matches(wanted, [k for k in keys if k not in taken], n=3)
+    listed = ", ".join(excerpt(repr(k), 80) for k in keys[:shown])
+    more = f", and {len(keys) - shown} more" if len(keys) > shown else ""
+    hint = f"did you mean {' or '.join(excerpt(repr(k), 80) for k in close)}? " if close else ""
+    return f"{hint}it has {len(keys)} key(s): [{listed}{more}]"
 
 
 class MissingMetric(ValueError):

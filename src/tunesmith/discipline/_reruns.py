@@ -13,7 +13,7 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.discipline.gap import Noise, noise_of
-from tunesmith.objective import Guardrail, Metric, normalise_result
+from tunesmith.objective import Guardrail, Metric, keys_of, normalise_result
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
 __all__ = ["BASELINE_NUMBER", "Objective", "SeedRun", "run_once", "seed_list", "typical_duration"]
@@ -89,9 +89,10 @@ def run_once(
         return SeedRun(candidate, seed, TrialState.FAILED.value, metrics, f"{metric.name} is {value}")
     missing = [g.metric for g in guardrails if g.metric not in metrics]
     if missing:  # as in the search: a result without a guardrail's metric is the objective's failure, not a breach
+        has = keys_of(metrics, missing[0])
         return SeedRun(candidate, seed, TrialState.FAILED.value, metrics,
-                       f"bad result: it lacks the guardrail metric(s) {missing} (it has {sorted(metrics)}): return "
-                       "every guardrail's metric from the objective")  # fmt: skip
+                       f"bad result: it lacks the guardrail metric(s) {missing} ({has}): return every guardrail's "
+                       "metric from the objective")  # fmt: skip
     for guardrail in guardrails:
         observed = metrics[guardrail.metric]
         if not guardrail.holds(observed):

@@ -10,7 +10,7 @@ from typing import Any
 from tunesmith.budget import Budget
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
-from tunesmith.objective import Guardrail, Metric, MissingMetric, normalise_result
+from tunesmith.objective import Guardrail, Metric, MissingMetric, keys_of, normalise_result
 from tunesmith.schedulers import Scheduler
 from tunesmith.schedulers.successive_halving import crossed_level
 from tunesmith.study._limits import spent_beyond_trials
@@ -110,8 +110,9 @@ def judge(
         other = metrics.get(objective.name)
         if other is None:
             names = ", ".join(repr(m.name) for m in objectives)
+            keys = keys_of(metrics, objective.name, taken=[m.name for m in objectives])
             return Outcome(TrialState.FAILED, metrics, f"the result has no {objective.name!r} (the study's objectives "
-                           f"are {names}); it has {sorted(metrics)}", kind=TrialKind.MISSING_METRIC)  # fmt: skip
+                           f"are {names}); {keys}", kind=TrialKind.MISSING_METRIC)  # fmt: skip
         if not math.isfinite(other):
             return Outcome(TrialState.FAILED, metrics, f"{objective.name} is {other}", kind=TrialKind.NON_FINITE)
     for guardrail in guardrails:
