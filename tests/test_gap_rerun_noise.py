@@ -124,3 +124,17 @@ def test_a_holdout_of_unknown_noise_taken_as_one_run_asks_for_its_per_example_va
 def test_sampling_noise_alone_is_still_decided_by_more_examples() -> None:
     advice = _advice(0.87, Noise(0.01, "1000 examples", 1000), HOLDOUT)
     assert "x the validation and holdout examples would decide" in advice
+
+
+def test_runs_that_agree_to_rounding_measure_no_seed_noise_and_no_optimism_is_read_at_it() -> None:
+    # Means of floats that differ only in their last bits (a spread of about 1e-16) are runs that agreed.
+    scores = [0.1 * 3, 0.3, 0.1 + 0.2]  # 0.30000000000000004, 0.3, 0.30000000000000004
+    study = ts.Study(SPACE, metric=METRIC, sampler="random", budget=ts.Budget(trials=8), storage="memory", seed=0,
+                     baseline={"x": 0.0})  # fmt: skip
+    study.optimize(lambda trial: {"score": 0.5 + trial.params["x"] / 10}, progress=False)
+    runs = iter(scores * 20)
+    ts.validate_top(study, lambda trial: {"score": next(runs)}, k=2, seeds=3, progress=False)
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_score": 0.3})
+    optimism, gap = verdict.check("optimism").detail, verdict.check("holdout gap").detail
+    assert "seed noise" not in optimism and "their noise is unknown" in optimism
+    assert "of which about" not in gap and "no noise is known" in gap

@@ -573,8 +573,7 @@ def _validation_noise(record: TrialRecord, metric: Metric, entry: SeedCandidateA
     if noise is not None or entry is None or spread is None:
         return noise
     std, runs, source = spread
-    # Runs that all gave the same value (to rounding) measured no noise: the seeds do not move this score.
-    if std <= 1e-9 * max(1.0, abs(float(entry.mean or 0.0))):
+    if std == 0:  # runs that all gave the same value measured no noise: the seeds do not move this score
         return None
     shift = selection / (math.sqrt(2.0) * std)
     widening = _few_runs_widening(runs, shift)
@@ -594,10 +593,13 @@ def _run_spread(entry: SeedCandidateAttr | None) -> tuple[float, int, str] | Non
         return None
     confirmed = entry.confirm_values or ()
     if len(confirmed) >= 2 and entry.confirm_std is not None:
-        return float(entry.confirm_std), len(confirmed), f"{len(confirmed)} fresh seeds run after the pick"
-    if entry.std is None or len(entry.values) < 2:
+        std, runs, source = float(entry.confirm_std), len(confirmed), f"{len(confirmed)} fresh seeds run after the pick"
+    elif entry.std is None or len(entry.values) < 2:
         return None
-    return float(entry.std), len(entry.values), f"{len(entry.values)} seeds"
+    else:
+        std, runs, source = float(entry.std), len(entry.values), f"{len(entry.values)} seeds"
+    # Runs that all gave the same value up to rounding (1e-16 of a mean of floats) measured no spread: 0.
+    return (0.0 if std <= 1e-9 * max(1.0, abs(float(entry.mean or 0.0))) else std), runs, source
 
 
 def _few_runs_widening(runs: int, shift: float) -> float:
@@ -636,6 +638,6 @@ def _optimism(study: Study, entry: SeedCandidateAttr | None) -> Optimism | None:
     spread = _run_spread(entry)
     if spread is not None and spread[0] > 0:
         noise = spread[0]
-    elif baseline is not None and baseline.std:
-        noise = float(baseline.std)
+    elif baseline is not None and baseline.std and baseline.std > 1e-9 * max(1.0, abs(float(baseline.mean or 0.0))):
+        noise = float(baseline.std)  # a spread of rounding (runs that all agreed) is none
     return estimate_optimism(_valid(study), study.metric, noise=noise)

@@ -116,7 +116,7 @@ class Verdict:
         if self.failed:
             return "not ready: " + "; ".join(f"{c.name} - {c.detail}" for c in self.failed)
         if self.leaning:
-            return ("not shown ready (beyond a limit within noise: neither shown to fail nor to pass): "
+            return ("not shown ready (an estimate beyond its limit that the evidence cannot decide): "
                     + "; ".join(f"{c.name} - {c.detail}" for c in self.leaning))  # fmt: skip
         qualifiers = [f"{what}: {', '.join(c.name for c in checks)}"
                       for what, checks in (("undecided", self.undecided), ("not checked", self.unchecked))
