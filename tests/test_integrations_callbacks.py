@@ -573,6 +573,6 @@ def test_keras_with_validation_every_other_epoch_reports_val_loss_where_it_exist
     assert [("val_loss" in reports[step]) for step in (1, 2, 3, 4)] == [False, True, False, True]
 
 
-def test_keras_without_validation_data_names_it_at_the_end() -> None:
+def test_keras_without_validation_data_names_it() -> None:
     with pytest.raises(MetricNotReported, match=r"'val_loss' was in none of Keras's logs.*pass validation_data="):
         _keras_reports({}, epochs=2)

@@ -12,6 +12,7 @@ backend (TensorFlow, JAX or PyTorch; set ``KERAS_BACKEND`` before Keras is first
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from tunesmith.errors import require
@@ -39,8 +40,10 @@ class TunesmithCallback(keras.callbacks.Callback):
     The step is the number of epochs done (``epoch + 1``, counting from ``initial_epoch``), so a
     scheduler's resource is epochs. Every scalar in the logs is reported, and ``monitor`` must be among them.
     An epoch that did not validate (``validation_freq`` > 1: no ``val_`` entry in its logs) is reported
-    without a ``val_`` monitor, which comes with the next validation. A resumed trial's fit counts on from
-    the epochs it has done: ``model.fit(..., initial_epoch=trial.step)``, on the model it saved.
+    without a ``val_`` monitor, which comes with the next validation; a fit none of whose epochs will validate
+    (no ``validation_data``, or a ``validation_freq`` that names none of its epochs) is refused at the end of
+    its first epoch, whatever the scheduler. A resumed trial's fit counts on from the epochs it has done:
+    ``model.fit(..., initial_epoch=trial.step)``, on the model it saved.
 
     Args:
         trial: the trial this fit belongs to.
@@ -52,8 +55,9 @@ class TunesmithCallback(keras.callbacks.Callback):
             trial, or a second fit, without ``initial_epoch=trial.step``). The trial is marked refused
             (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run.
         MetricNotReported: at the end of the first epoch that has ``monitor``'s kind of entries (any, or
-            ``val_`` ones for a ``val_`` monitor) without it, or at the end of training when a ``val_``
-            monitor never came.
+            ``val_`` ones for a ``val_`` monitor) without it; for a ``val_`` monitor, at the end of a fit's first
+            epoch when no epoch of the fit will validate, or at the end of training when it never came in a
+            fit whose arguments could not be read.
     """
 
     def __init__(self, trial: Trial, monitor: str = "val_loss") -> None:
@@ -63,12 +67,13 @@ class TunesmithCallback(keras.callbacks.Callback):
         self._seen = False
         self._last: dict[str, float] = {}
         self._first = True  # the next epoch is the first of a fit
+        self._first_end = True  # the next epoch end is the first of a fit
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         epochs = (self.params or {}).get("epochs")
         if isinstance(epochs, int) and epochs > 0:
             self.trial.plan(epochs)
-        self._first = True
+        self._first = self._first_end = True
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # Keras tells callbacks a fit's initial_epoch only through its first epoch, before anything is trained
@@ -80,7 +85,10 @@ class TunesmithCallback(keras.callbacks.Callback):
         done = epoch + 1
         metrics = self._last = scalars(logs or {})
         validated = any(name.startswith("val_") for name in metrics)
-        if self.monitor.startswith("val_") and not validated:  # this epoch did not validate (validation_freq)
+        first, self._first_end = self._first_end, False
+        if self.monitor.startswith("val_") and not validated:  # this epoch did not validate
+            if first:  # whether a later one will is known now, not after the trial trained (or was stopped)
+                self._refuse_a_fit_that_never_validates(done, metrics)
             if report_without_monitor(self.trial, done, metrics):
                 self.model.stop_training = True
             return
@@ -91,6 +99,31 @@ class TunesmithCallback(keras.callbacks.Callback):
         if stop:
             self.model.stop_training = True
 
+    def _refuse_a_fit_that_never_validates(self, done: int, metrics: dict[str, float]) -> None:
+        """Raise `MetricNotReported` when no epoch from ``done`` to the fit's last will log a ``val_`` entry."""
+        last = (self.params or {}).get("epochs")
+        arguments = _fit_arguments(self.model)
+        if arguments is None or not isinstance(last, int):  # unknown: on_train_end checks what came
+            return
+        validation_data, validation_freq = arguments
+        epochs = f"epoch {done}" if last <= done else f"epochs {done} to {last}"
+        if validation_data is None:
+            why, fix = "fit was given no validation data", "pass validation_data= (or validation_split=) to fit"
+        elif isinstance(validation_freq, int) and not any(e % validation_freq == 0 for e in range(done, last + 1)):
+            why = f"validation_freq={validation_freq} validates none of its {epochs}"
+            fix = "pass a validation_freq that validates one of them (1: every epoch)"
+        elif isinstance(validation_freq, list) and not any(e in validation_freq for e in range(done, last + 1)):
+            why = f"validation_freq={validation_freq!r} validates none of its {epochs}"
+            fix = "pass a validation_freq that lists one of them"
+        else:
+            return
+        available = ", ".join(repr(name) for name in sorted(metrics)) or "none"
+        raise MetricNotReported(
+            f"the monitored metric must be among the metrics reported, but {self.monitor!r} was in none of Keras's "
+            f"logs so far (epoch {done}; available: {available}) and no epoch of this fit will log it, since {why}: "
+            f"{fix}, or monitor= one of those"
+        )
+
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if not self._seen and self.monitor.startswith("val_") and not self.trial.should_stop():
             available = ", ".join(repr(name) for name in sorted(self._last)) or "none"
@@ -99,6 +132,27 @@ class TunesmithCallback(keras.callbacks.Callback):
                 f"Keras's logs, which never held a val_ entry (available: {available}): pass validation_data= "
                 "(or validation_split=) to fit, or monitor= one of those"
             )
+
+
+def _fit_arguments(model: keras.Model) -> tuple[object, object] | None:
+    """The ``validation_data`` and ``validation_freq`` of the ``fit`` of ``model`` that is running, or None when
+    no such call is on the stack (a training loop that calls the callbacks itself).
+
+    Keras passes neither to callbacks (``params`` holds ``epochs``, ``steps`` and ``verbose``), so they are read
+    from the local variables of its ``fit``, where ``validation_data`` is already the slice that
+    ``validation_split`` made. Every backend's ``fit`` names them so; callbacks run in its thread.
+    """
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
+                names = frame.f_locals
+                if "validation_data" in names and "validation_freq" in names:
+                    return names["validation_data"], names["validation_freq"]
+            frame = frame.f_back
+        return None
+    finally:
+        del frame  # a frame held in a local would keep the whole stack alive
 
 
 _FIX = (
