@@ -1,13 +1,17 @@
 """Population Based Training: the bottom of the population continues from the top, perturbed.
 
-At every ``perturbation_interval`` steps, a member in the bottom ``quantile`` of the population
-(the trials training now, ranked by the mean of their last ``perturbation_interval`` reports) is stopped
+At every ``perturbation_interval`` steps, a member in the bottom ``quantile`` of the population is stopped
 (exploited) when it trails the weakest member of the top ``quantile`` by more than the noise explains: the
 difference of the two means must exceed the one-sided ``level`` quantile of its standard error, measured
-from the population's step-to-step noise (`tunesmith.schedulers._noise`). The next trial
-the study starts is its replacement: a `Continuation` of a member from the top ``quantile`` with steps
-left (`_known_length`), whose checkpoint files the study copies into the new trial's directory and whose
-hyperparameters are perturbed or resampled (explored).
+from the population's step-to-step noise up to the steps compared (`tunesmith.schedulers._noise`). Members are
+compared at a comparable point of training: the steps of the member's last ``perturbation_interval`` reports. Each trial
+training now that trained through the first of them is ranked by the mean of its values at those it reported: a
+trial further on by what it reported then, not by where it is now, and one less than an interval behind on the
+steps it reached; the gap to the donor is measured at the steps both reported. A continuation that started past
+them, or a trial an interval or more behind, is not compared; with fewer than ``min_population`` members
+compared, the member goes on. The next trial the study starts is its replacement: a `Continuation` of a member
+from the top ``quantile`` with steps left (`_known_length`), whose checkpoint files the study copies into the new
+trial's directory and whose hyperparameters are perturbed or resampled (explored).
 The replacement records its parent, the trial it replaces and its whole lineage.
 """
 
@@ -25,7 +29,7 @@ from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.schedulers._noise import losses, study_noise
+from tunesmith.schedulers._noise import losses, step_noise, study_noise
 from tunesmith.schedulers.base import Continuation, Scheduler
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -43,8 +47,19 @@ class _Standing:
 
 
 @dataclass(frozen=True)
+class _Round:
+    """A member and the trials training now at a comparable point, at a round (`PBT._round`)."""
+
+    steps: tuple[int, ...]  # the steps of the member's last ``perturbation_interval`` reports
+    standings: tuple[_Standing, ...]  # best first, by the mean of each one's values at ``steps``
+    values: dict[int, dict[int, float]]  # trial number -> its losses at the ``steps`` it reported
+    running: int  # the trials training now, the member among them
+    noise: float  # the step-to-step noise of the compared curves up to the last of ``steps``
+
+
+@dataclass(frozen=True)
 class _Trail:
-    """How far a bottom member trails the weakest donor, against the noise."""
+    """How far a bottom member trails the weakest donor at the steps both reported, against the noise."""
 
     gap: float
     stderr: float
@@ -52,6 +67,8 @@ class _Trail:
     donor: int
     bar: float  # the gap, in standard errors, that noise alone exceeds with chance ``level`` at these ranks
     members: int
+    window: tuple[int, ...]  # the steps members were ranked at
+    steps: tuple[int, ...]  # the steps the gap is measured at
 
 
 class PBT(Scheduler):
@@ -64,7 +81,7 @@ class PBT(Scheduler):
         quantile: the fraction at the bottom that is replaced, and at the top that donates.
         resample_probability: chance that a parameter is redrawn from its prior instead of perturbed.
         perturb_factors: multipliers applied to a numeric parameter (one drawn at random).
-        min_population: members that must have reached a round before anyone is exploited.
+        min_population: members at a comparable point (the member among them) a round needs to exploit anyone.
         level: the chance, at one round, of exploiting a member that trails the donors by noise alone
             (one-sided; default 0.05).
     """
@@ -125,23 +142,64 @@ class PBT(Scheduler):
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         trail = self._trail(trial, history, context)
-        return Decision.STOP if trail is not None and trail.gap > trail.bar * trail.stderr else Decision.CONTINUE
+        stop = isinstance(trail, _Trail) and trail.gap > trail.bar * trail.stderr
+        return Decision.STOP if stop else Decision.CONTINUE
 
     def explain(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> str | None:
+        """Why `decide` stopped ``trial``; also, at a round where too few members are at a comparable point to
+        rank it, why it goes on (the study reads this only for a stop)."""
         trail = self._trail(trial, history, context)
         if trail is None:
             return None
+        if isinstance(trail, _Round):
+            return (
+                f"goes on: only {len(trail.standings)} of the {trail.running} trials training now are at a comparable "
+                f"point (trained through step {trail.steps[0]} and reported at {_steps(trail.steps)}; the others "
+                f"started past step {trail.steps[0]}, as continuations, or are an interval or more behind), fewer "
+                f"than min_population={self.min_population}: it is ranked against none this round"
+            )
         size = f"{trail.gap / trail.stderr:.1f} standard errors" if trail.stderr > 0 else "noiseless curves"
         return (
-            f"in the bottom {self.quantile:g}, its mean {context.metric.name} over the last "
-            f"{self.perturbation_interval} reports trails #{trail.donor}, the weakest of the top {self.quantile:g}, "
-            f"by {trail.gap:.3g} (standard error {trail.stderr:.3g} from the step-to-step noise "
-            f"{trail.noise:.3g}: {size}, where noise alone reaches {trail.bar:.2f} between these ranks of "
-            f"{trail.members} members at one-sided {self.level:g})"
+            f"in the bottom {self.quantile:g} of the {trail.members} trials training now ranked at "
+            f"{_steps(trail.window)}, its mean {context.metric.name} trails #{trail.donor}, the weakest of the top "
+            f"{self.quantile:g}, by {trail.gap:.3g} at the same {_steps(trail.steps)} (standard error "
+            f"{trail.stderr:.3g} from the step-to-step noise {trail.noise:.3g} up to there: {size}, where noise alone "
+            f"reaches {trail.bar:.2f} between these ranks of {trail.members} members at one-sided {self.level:g})"
         )
 
-    def _trail(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> _Trail | None:
-        """How far ``trial`` trails the weakest donor at a round, when it is in the bottom quantile there."""
+    def _trail(
+        self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext
+    ) -> _Trail | _Round | None:
+        """How far ``trial`` trails the weakest donor at a round, when it is in the bottom quantile there, measured
+        at the steps both reported; the round itself when too few members are compared to rank it; ``None``
+        between rounds and above the bottom."""
+        compared = self._round(trial, history, context)
+        if compared is None:
+            return None
+        ranked = compared.standings
+        if len(ranked) < self.min_population:
+            return compared
+        cut = self._cut(len(ranked))
+        position = next(i for i, s in enumerate(ranked) if s.record.number == trial.number)
+        if position < len(ranked) - cut:
+            return None
+        donor = ranked[cut - 1].record.number
+        mine, theirs = compared.values[trial.number], compared.values[donor]
+        steps = tuple(sorted(theirs))  # a subset of ``mine``'s: a peer behind lacks the latest steps
+        gap = float(np.mean([mine[s] - theirs[s] for s in steps]))
+        stderr = compared.noise * math.sqrt(2.0 / len(steps))
+        bar = _noise_bar(len(ranked), position, cut - 1, self.level)
+        return _Trail(gap, stderr, compared.noise, donor, bar, len(ranked), compared.steps, steps)
+
+    def _round(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> _Round | None:
+        """``trial`` and the trials training now at a comparable point, when its latest report starts a round
+        (``None`` otherwise, or with no finite report).
+
+        Compared are the steps of its last ``perturbation_interval`` reports: a peer is ranked by the mean of its
+        values at those steps, if it trained through the first of them (a continuation that started later
+        did not) and reported at least one (a peer an interval or more behind did not). A peer further on is
+        ranked by what it reported then, not by where it is now; a peer behind, on the steps it reached.
+        """
         steps = sorted(trial.intermediate)
         if not steps:
             return None
@@ -149,20 +207,26 @@ class PBT(Scheduler):
         previous = steps[-2] if len(steps) > 1 else int(trial.attrs.get("start_step", 0))
         if latest // self.perturbation_interval == previous // self.perturbation_interval:
             return None
-        # The population is the trials training now, each judged by its last reports (as they
-        # report in turn, peers may be a step behind or ahead).
-        alive = [r for r in history if r.state is TrialState.RUNNING or r.number == trial.number]
-        ranked = self._standings(alive, context)
-        cut = self._cut(len(ranked))
-        if len(ranked) < self.min_population or trial not in [s.record for s in ranked[-cut:]]:
-            return None
-        position = next(i for i, s in enumerate(ranked) if s.record == trial)
-        mine, donor = ranked[position], ranked[cut - 1]
         sign, name = context.metric.sign(), context.metric.name
-        noise = study_noise([losses(s.record, name, sign) for s in ranked])
-        stderr = noise * math.sqrt(1.0 / mine.reports + 1.0 / donor.reports)
-        bar = _noise_bar(len(ranked), position, cut - 1, self.level)
-        return _Trail(mine.mean - donor.mean, stderr, noise, donor.record.number, bar, len(ranked))
+        mine = _curve(trial, name, sign)
+        window = tuple(sorted(mine)[-self.perturbation_interval :])
+        if not window:
+            return None
+        peers = [
+            (r, _curve(r, name, sign)) for r in history if r.state is TrialState.RUNNING and r.number != trial.number
+        ]
+        members = [(trial, mine)] + [(r, c) for r, c in peers if c and min(c) <= window[0] and c.keys() & set(window)]
+        values = {r.number: {s: c[s] for s in window if s in c} for r, c in members}
+        standings = sorted(
+            (_Standing(float(np.mean(list(values[r.number].values()))), len(values[r.number]), r) for r, _ in members),
+            key=lambda s: (s.mean, s.record.number),
+        )
+        # The noise where the members are compared (it shrinks as training goes on), from their whole curves when
+        # too few steps lead up to there to measure it on.
+        early = [[v for s, v in sorted(c.items()) if s <= window[-1]] for _, c in members]
+        whole = [[v for _, v in sorted(c.items())] for _, c in members]
+        noise = study_noise(early if any(step_noise(e) is not None for e in early) else whole)
+        return _Round(window, tuple(standings), values, 1 + len(peers), noise)
 
     def propose(
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
@@ -239,6 +303,16 @@ def _known_length(history: Sequence[TrialRecord]) -> float:
     """
     cut_short = [r.resource + 1.0 for r in history if r.state is TrialState.STOPPED and r.kind is TrialKind.SCHEDULER]
     return max([r.resource for r in history] + cut_short, default=0.0)
+
+
+def _curve(record: TrialRecord, metric: str, sign: float) -> dict[int, float]:
+    """The finite values of ``metric`` that ``record`` reported, by step, as losses (``sign * value``)."""
+    return {s: sign * v for s, v in record.curve(metric) if math.isfinite(v)}
+
+
+def _steps(steps: Sequence[int]) -> str:
+    """``step 5`` or ``steps 1-5``: the steps a member was compared at."""
+    return f"step {steps[0]}" if len(steps) == 1 else f"steps {steps[0]}-{steps[-1]}"
 
 
 @functools.lru_cache(maxsize=256)
