@@ -182,7 +182,8 @@ class Budget:
             runs of a study, before a resumed one starts again) is not spent, so a study stopped after
             29 s and resumed the next day has the rest of its wall time left; the moments between one
             trial and the next on a worker (the sampler's turn) are not counted either.
-        resource: the sum of resource units (steps reported) over all trials.
+        resource: the sum of resource units over all trials, each trial's the furthest step it reported (a
+            report every 5 epochs spends 5 units); kept exact where the report interval allows.
     """
 
     trials: int | None = None

@@ -23,10 +23,12 @@ __all__ = [
     "ResourceAxisWarning",
     "ShortTrainingWarning",
     "Spent",
+    "first_report_interval",
     "none_trained_note",
     "overrun_note",
     "paused_note",
     "population_note",
+    "report_interval",
     "spent_beyond_trials",
     "trained_fully",
 ]
@@ -258,26 +260,108 @@ def spent_beyond_trials(
 ) -> Spent | None:
     """The wall-time or resource limit if it is spent, else ``None`` (storage enforces the trial limit).
 
-    The resource budget is kept exact: one more step (of trial ``step_for``, or of a new trial)
-    is allowed only if it still fits after the step every other running trial may already be
-    taking.
+    The resource budget is kept exact: a trial can be stopped only when it reports, and the units up to
+    its next report are trained before the study hears of them, so a report (of trial ``step_for``) is
+    answered CONTINUE, and a new trial started, only if the next report still fits after the next report
+    of every other running trial. Each trial's next report is as far on as its last one was
+    (`report_interval`: every 5 epochs, every 50 steps); a trial that has not reported yet, as far in as
+    the trials so far first reported (`first_report_interval`). A report farther on than that (the first
+    report of a study, or an interval that grew) cannot be foreseen: it is recorded, since its units were
+    trained, and the message says by how much it passed the budget and which report did.
     """
     if budget.wall_time is None and budget.resource is None:
         return None  # nothing to add up: this is on every ask and report
     usage = Budget.usage(history, now)
     no_trials = Budget(wall_time=budget.wall_time, resource=budget.resource)
     limit = no_trials.exhausted_limit(usage)
+    if limit == "resource" and budget.resource is not None and usage.resource > budget.resource:
+        return Spent(limit, _overrun_message(budget.resource, usage.resource, history, step_for))
     if limit is not None:
         return Spent(limit, no_trials.exhausted_by(usage) or limit)
     if budget.resource is None:
         return None
-    in_flight = sum(1 for r in history if r.state is TrialState.RUNNING and r.number != step_for)
-    if usage.resource + in_flight + 1 > budget.resource:
-        return Spent(
-            "resource",
-            f"resource budget spent ({usage.resource:g} used, {in_flight} steps in flight, of {budget.resource:g})",
+    first = first_report_interval(history)
+    in_flight = sum(_next_interval(r, first) for r in history if r.state is TrialState.RUNNING and r.number != step_for)
+    reporting = next((r for r in history if r.number == step_for), None)
+    own = first if reporting is None else _next_interval(reporting, first)
+    if usage.resource + in_flight + own <= budget.resource:
+        return None
+    message = f"resource budget spent ({usage.resource:g} used, {in_flight:g} steps in flight, of {budget.resource:g})"
+    if own > 1 and reporting is not None:
+        message += f": the trial reports every {own:g} steps, so its next report would pass it"
+    elif own > 1:
+        message += f": a new trial first reports {own:g} steps in, as the trials so far did, so it would pass it"
+    return Spent("resource", message)
+
+
+def report_interval(record: TrialRecord) -> float | None:
+    """The units ``record`` trained between its last two reports, or up to its first from where it started
+    (step 0, or a continuation's ``start_step``); ``None`` before its first report."""
+    start = float(record.attrs.get("start_step", 0))
+    steps = sorted(float(step) for step in record.intermediate if step > start)
+    if not steps:
+        return None
+    return steps[-1] - (steps[-2] if len(steps) > 1 else start)
+
+
+def first_report_interval(history: Sequence[TrialRecord]) -> float:
+    """The most units a trial of ``history`` trained before its first report (from where it started), the
+    study's best guess for a trial that has not reported yet; 1 before any trial reported."""
+    firsts = []
+    for record in history:
+        start = float(record.attrs.get("start_step", 0))
+        own = [float(step) for step in record.intermediate if step > start]
+        if own:
+            firsts.append(min(own) - start)
+    return max(firsts, default=1.0)
+
+
+def _next_interval(record: TrialRecord, first: float) -> float:
+    """How far on ``record``'s next report is expected: as far as its last one was (``first`` before any)."""
+    interval = report_interval(record)
+    return first if interval is None else interval
+
+
+def _overrun_message(limit: float, used: float, history: Sequence[TrialRecord], step_for: int | None) -> str:
+    """Why the resource budget was passed: the report whose units, trained before the study could stop them,
+    went past ``limit`` (or the reports of trials that ran at once), how far, and what the trials still
+    running may add before their next reports stop them."""
+    over = f"resource budget spent and overrun by {used - limit:g} ({used:g} used of {limit:g})"
+
+    def order(record: TrialRecord) -> tuple[bool, bool, int]:
+        # The reporting trial first, then those the budget stopped or still running: the latest reports.
+        latest = record.state is TrialState.RUNNING or record.kind is TrialKind.BUDGET
+        return record.number != step_for, not latest, -record.number
+
+    recent = sorted((r for r in history if report_interval(r) is not None), key=order)
+    crossing = next((r for r in recent if used - (report_interval(r) or 0.0) < limit), None)
+    if crossing is not None:  # before this report the budget still held
+        interval = report_interval(crossing) or 0.0
+        step = max(float(s) for s in crossing.intermediate)
+        before = step - interval
+        start = float(crossing.attrs.get("start_step", 0))
+        after = f"its start (step {before:g})" if before == start else f"its report at step {before:g}"
+        why = (
+            f"trial #{crossing.number} reported step {step:g}, {interval:g} steps after {after}; a trial can be "
+            f"stopped only when it reports, so those {interval:g} steps were trained before the budget could stop it"
         )
-    return None
+    else:
+        together = [r for r in recent if r.state is TrialState.RUNNING or r.kind is TrialKind.BUDGET][:5]
+        named = ", ".join(f"#{r.number} ({report_interval(r) or 0.0:g} steps)" for r in together)
+        why = (
+            f"trials that ran at once passed it with their last reports ({named or 'none left running'}: the steps "
+            "each trained since its previous report); a running trial can be stopped only when it reports"
+        )
+    first = first_report_interval(history)
+    running = [r for r in history if r.state is TrialState.RUNNING and r.number != step_for]
+    if running:
+        more = sum(_next_interval(r, first) for r in running)
+        names = ", ".join(f"#{r.number}" for r in running[:5]) + (", ..." if len(running) > 5 else "")
+        why += f"; trials still running ({names}) stop at their next reports, about {more:g} steps more"
+    return (
+        f"{over}: {why}; report more often (trial.report at every epoch or step, or a shorter evaluation interval), "
+        "or give a resource budget larger by a whole report interval"
+    )
 
 
 def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | None:
