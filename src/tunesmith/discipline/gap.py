@@ -208,14 +208,17 @@ def gap_test(
     lower, upper = gap - Z_ONE_SIDED_95 * stderr, gap + Z_ONE_SIDED_95 * stderr
     flagged, decided = lower > threshold, lower > threshold or upper <= threshold
     # The other side: a holdout better than validation by more than the limit, beyond noise, is no untouched
-    # estimate of the same thing (examples shared with the training data, or an easier distribution).
-    easier = upper < -threshold
+    # estimate of the same thing (examples shared with the training data, or an easier distribution). Read on the
+    # raw gap: the optimism taken back above protects the other side, and here it would make the holdout look
+    # better than it is (an estimate of +4 points where the true optimism was 0 flagged 6% of clean studies).
+    raw_upper = raw + Z_ONE_SIDED_95 * stderr
+    easier = raw_upper < -threshold
     if flagged:
         verdict = (f"beyond the limit and beyond noise (its 95% lower bound {_show(lower, units)} is beyond the "
                    "limit): the search overfitted the validation split")  # fmt: skip
     elif easier:
-        verdict = (f"the holdout scores better than validation by more than the limit, beyond noise (its 95% upper "
-                   f"bound {_show(upper, units)}): a holdout that shares examples with the training data, or comes "
+        verdict = (f"the holdout scores better than validation by more than the limit, beyond noise (the raw gap's "
+                   f"95% upper bound {_show(raw_upper, units)}): a holdout that shares examples with the training data, or comes "
                    "from an easier distribution, does not estimate how the configuration does on new data: check "
                    "it for duplicates of training or validation examples and for how it was split")  # fmt: skip
     elif decided:
