@@ -6,6 +6,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
@@ -35,15 +36,16 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     it was picked from several candidates (the best of three as good as the baseline, on five seeds, reads a
     third of a seed standard deviation too high); without re-runs, the search's best, which won a comparison
     on the same validation data and is moved back by the selection optimism when that was estimated from
-    measured noise (folds, per-example errors or seed noise). The noise is the larger of one seed standard
-    deviation (the baseline's, or the winner's on the runs its score is read on: on five seeds, about a
-    one-sided 95% test of the means) and, when the winner's result carries its sampling noise (per-example
-    values or folds), `Z_ONE_SIDED_95` standard errors of the difference: the winner's own (a validation set
-    of a few hundred examples moves a score by more than many tuning gains) combined with the baseline mean's
-    across its seeds. The winner's standard error stands in for its share of the difference's, which the
-    per-example values of both models would give paired but which are not kept: on one validation set the two
-    models' errors are correlated, and the winner's own standard error is the difference's when they correlate
-    at 0.5.
+    measured noise (folds, per-example errors or seed noise). The noise is the larger of a seed bar and, when
+    the winner's result carries its sampling noise (per-example values or folds), `Z_ONE_SIDED_95` standard
+    errors of the difference: the winner's own (a validation set of a few hundred examples moves a score by more
+    than many tuning gains) combined with the baseline mean's across its seeds. The winner's standard error
+    stands in for its share of the difference's, which the per-example values of both models would give paired
+    but which are not kept: on one validation set the two models' errors are correlated, and the winner's own
+    standard error is the difference's when they correlate at 0.5. The seed bar is one seed standard deviation
+    when the winner's score is a mean over re-runs (the baseline's or the winner's spread, the larger: on five
+    seeds each, about a one-sided 95% test of the means); without re-runs the search's best is one run against
+    the baseline's mean, a one-sided 5% test read from the baseline's spread alone (`_SingleRun`).
     """
     baseline = read_attr(study.attrs, BaselineAttr)
     name = "baseline margin"
@@ -61,11 +63,14 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     searched = float(record.metrics[metric.name])
     stability = read_attr(study.attrs, SeedStabilityAttr)  # read once: both the score and the pairs come from it
     rerun = _rerun_score(stability, entry)
+    # Whether the winner is the search's best (not a front's choice), the best of ``optimism.compared`` scores
+    searched_best = optimism is not None and math.isclose(searched, optimism.best)
+    taken_back = 0.0  # the selection optimism the search's best was moved back by
     if rerun is not None:
         value, what = rerun.mean, rerun.what
-    elif (optimism is not None and optimism.measured and optimism.estimate > 0
-          and math.isclose(searched, optimism.best)):  # fmt: skip  # the search's best (not a front's choice)
-        value = searched + metric.sign() * optimism.estimate
+    elif optimism is not None and optimism.measured and optimism.estimate > 0 and searched_best:
+        taken_back = optimism.estimate
+        value = searched + metric.sign() * taken_back
         what = f"the search's {searched:.4g} less its selection optimism {optimism.estimate:.3g}"
     elif optimism is None:
         value, what = searched, "the search's one score: nothing was selected"
@@ -78,8 +83,13 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     seed_noise = max(float(baseline.std or 0.0), rerun.std if rerun is not None else 0.0)
     # The baseline's mean is itself uncertain: its seeds' spread over the square root of their number.
     base_error = float(baseline.std or 0.0) / math.sqrt(len(baseline.values))
-    sampling, noise = 0.0, f"seed noise {seed_noise:.3g}"
-    if winner is not None and Z_ONE_SIDED_95 * math.hypot(winner.stderr, base_error) > seed_noise:
+    single = None
+    if rerun is None and seed_noise > 0 and len(baseline.values) >= 2:  # the baseline's spread is all there is
+        compared = optimism.compared if optimism is not None and searched_best else 1
+        single = _SingleRun(seed_noise, len(baseline.values), compared, taken_back)
+    seed_bar = single.bar() if single is not None else seed_noise
+    sampling, noise = 0.0, f"seed noise {seed_noise:.3g}" if single is None else single.words()
+    if winner is not None and Z_ONE_SIDED_95 * math.hypot(winner.stderr, base_error) > seed_bar:
         sampling = Z_ONE_SIDED_95 * math.hypot(winner.stderr, base_error)
         noise = (f"sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors of the difference: its "
                  f"score's, {winner.source}, and the baseline mean's)")  # fmt: skip
@@ -92,11 +102,11 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
             "deterministic pipeline, or no re-runs) and the results carry no per-example values or folds; return "
             f"per-example values (e.g. {{'{metric.name}': correct_per_example}}) or per-fold scores to decide"
         ), checked=False)  # fmt: skip
-    passed = margin > max(seed_noise, sampling)
+    passed = margin > max(seed_bar, sampling)
     if passed:
         outcome = ""
     elif margin > 0:
-        bars = _UnpairedBars(seed_noise, winner, base_error)
+        bars = _UnpairedBars(seed_noise, winner, base_error, single)
         outcome = (" - within the noise, so the evidence cannot tell the winner from the baseline: "
                    f"{bars.advice(margin, _how_to_pair(rerun, entry))}")  # fmt: skip
     else:
@@ -285,36 +295,148 @@ def _both(more_seeds: tuple[str, str], more_examples: tuple[str, str]) -> str:
             f"{more_examples[1]}")  # fmt: skip
 
 
+# Baseline seeds beyond which the seed bar of a single run is not sought further: it is then within a hair of its
+# floor (`_SingleRun.floor`), which no number of baseline seeds lowers.
+_MOST_BASELINE_SEEDS = 10_000
+_QUADRATURE_NODES = 64  # per dimension of `_best_over_spread`'s integral: its level to about 1e-4
+
+
+@lru_cache(maxsize=256)
+def _best_over_spread(compared: int, seeds: int) -> float:
+    """The one-sided 5% bar, in seed standard deviations, on the best of ``compared`` runs less the mean of
+    ``seeds`` other runs, all alike, the standard deviation read from the ``seeds`` runs alone.
+
+    That ratio is ``(M - Z) / S``: ``M`` the largest of ``compared`` standard normals, ``Z`` normal with variance
+    ``1 / seeds``, ``S`` the square root of a chi-square on ``seeds - 1`` degrees of freedom over them. Its chance
+    of exceeding ``c``, ``E[1 - Phi(c S + Z) ** compared]``, is integrated by Gauss quadrature (Gauss-Hermite over
+    ``Z``, Gauss-Legendre over the probability of ``S``) and ``c`` solved for. One run (``compared`` 1) is
+    Student's t on ``seeds - 1`` degrees of freedom times ``sqrt(1 + 1 / seeds)``."""
+    import numpy as np
+    from scipy.optimize import brentq
+    from scipy.special import log_ndtr, roots_hermitenorm, roots_legendre
+    from scipy.stats import chi
+
+    degrees = seeds - 1
+    points, weights = roots_legendre(_QUADRATURE_NODES)
+    spread = chi.ppf((points + 1.0) / 2.0, degrees) / math.sqrt(degrees)
+    spread_weights = weights / 2.0
+    normal, normal_weights = roots_hermitenorm(_QUADRATURE_NODES)
+    mean = normal / math.sqrt(seeds)
+    normal_weights = normal_weights / math.sqrt(2.0 * math.pi)
+
+    def excess(bar: float) -> float:
+        below = compared * log_ndtr(bar * spread[:, None] + mean[None, :])  # log P(every run below the bar)
+        return float(spread_weights @ -np.expm1(below) @ normal_weights) - _LEVEL
+
+    high = 4.0
+    while excess(high) > 0:
+        high *= 2.0
+    return float(brentq(excess, 0.0, high, xtol=1e-6))
+
+
+@dataclass(frozen=True)
+class _SingleRun:
+    """The search's best read as one run against the baseline's mean over ``seeds`` seeds, without re-runs: its
+    seed noise is one run's, measured only by the baseline's ``spread`` (one seed standard deviation on ``seeds``
+    runs). It was the best of ``compared`` scores (1: not the search's best) and moved back by ``taken_back``, its
+    selection optimism (0: not corrected).
+
+    The seed bar on the margin is the larger of two one-sided 5% bars. The best of the compared runs against the
+    baseline's mean: the best less the mean must exceed `_best_over_spread` seed standard deviations, exact where
+    every compared configuration is as good as the baseline (the least favourable case: configurations that differ
+    leave the best less lucky), and the margin that much less the optimism taken back. No normal or Student's t
+    quantile of the margin will do when the optimism was read at this spread (order statistics: the spread times
+    the expected maximum of the compared scores' noise), for a spread of a few seeds that happens to read low then
+    shrinks both the bar and the optimism. And the margin as one run against the mean, the optimism taken as
+    known: Student's t on ``seeds - 1`` degrees of freedom on ``sqrt(1 + 1 / seeds)`` seed standard deviations,
+    which holds the margin above zero when an optimism read from per-example errors or folds exceeds the first
+    bar's allowance. Among 20 configurations no better than a baseline run on five seeds (no re-runs, plain
+    scores of 300 examples, seed effect 0.02), one seed standard deviation as the bar passed 20% of searches, the
+    second bar alone 9% (simulated), the larger of the two 4.0% (of 4200).
+    """
+
+    spread: float
+    seeds: int
+    compared: int
+    taken_back: float
+
+    def _bars(self, seeds: int) -> tuple[float, float]:
+        """The best-of-the-compared bar and the one-run bar on the margin, with the baseline on ``seeds`` seeds."""
+        return (self.spread * _best_over_spread(self.compared, seeds) - self.taken_back,
+                self.spread * _best_over_spread(1, seeds))  # fmt: skip
+
+    def bar(self, seeds: int | None = None) -> float:
+        """How far the margin must exceed zero at the one-sided 5% level with the baseline on ``seeds`` seeds
+        (``None``: the seeds it ran) at this spread."""
+        return max(self._bars(self.seeds if seeds is None else seeds))
+
+    @property
+    def floor(self) -> float:
+        """The bar with the baseline's mean known exactly, which more baseline seeds do not lower: the 95% quantile
+        of the best of the compared runs' noise less the optimism taken back, or of one run's noise."""
+        from scipy.stats import norm
+
+        best = float(norm.ppf((1.0 - _LEVEL) ** (1.0 / self.compared)))
+        return max(self.spread * best - self.taken_back, Z_ONE_SIDED_95 * self.spread)
+
+    def seeds_to_clear(self, gain: float) -> int | None:
+        """The fewest baseline seeds whose bar lies below ``gain`` at this spread (``None``: none up to
+        `_MOST_BASELINE_SEEDS`); the bar falls as the seeds grow."""
+        if self.floor >= gain or self.bar(_MOST_BASELINE_SEEDS) >= gain:
+            return None
+        low, high = self.seeds, _MOST_BASELINE_SEEDS  # the bar at low is at or above the gain, at high below it
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if self.bar(middle) < gain else (middle, high)
+        return high
+
+    def words(self) -> str:
+        """The seed noise and its bar, in the check's words."""
+        best_of, one_run = self._bars(self.seeds)
+        test = (f"for the best of {self.compared} runs: a spread that reads low lowers an optimism read at it too"
+                if self.compared > 1 and best_of >= one_run else "Student's t")  # fmt: skip
+        return (f"seed noise {self.spread:.3g} (the baseline's over {self.seeds} seeds): one run against their mean "
+                f"is beyond chance above {self.bar():.3g} (one-sided {_LEVEL:.0%} on {self.seeds - 1} degrees of "
+                f"freedom, {test})")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class _UnpairedBars:
-    """The unpaired rule's bars: one seed standard deviation ``seed_noise``, and `Z_ONE_SIDED_95` standard errors
-    of the difference, the winner's sampling noise ``winner`` combined with the baseline mean's ``base_error``."""
+    """The unpaired rule's bars: the seed bar, one seed standard deviation ``seed_noise`` or, for the search's
+    single run, ``single``'s; and `Z_ONE_SIDED_95` standard errors of the difference, the winner's sampling noise
+    ``winner`` combined with the baseline mean's ``base_error``."""
 
     seed_noise: float
     winner: Noise | None
     base_error: float
+    single: _SingleRun | None = None
 
     def advice(self, gain: float, pair: str) -> str:
         """What would decide a positive ``gain`` within these bars. More seeds do not lower one seed standard
-        deviation, nor more examples the baseline mean's error: either above the gain needs the two models run
-        on the same seeds and compared seed by seed (``pair`` says how), where the bar falls with the square root
-        of the seeds. More validation examples lower the winner's own sampling noise."""
+        deviation (the spread of a mean over re-runs, or a single run's own noise), nor more examples the baseline
+        mean's error: either above the gain needs the two models run on the same seeds and compared seed by seed
+        (``pair`` says how), where the bar falls with the square root of the seeds. More baseline seeds lower a
+        single run's seed bar down to its own noise; more validation examples the winner's own sampling noise."""
         own = Z_ONE_SIDED_95 * self.winner.stderr if self.winner is not None else 0.0
         baseline_part = Z_ONE_SIDED_95 * self.base_error if self.winner is not None else 0.0
         sampling = math.hypot(own, baseline_part)
-        hopeless = _within_noise(gain, max(self.seed_noise, sampling))
+        seed_bar = self.single.bar() if self.single is not None else self.seed_noise
+        hopeless = _within_noise(gain, max(seed_bar, sampling))
         if hopeless is not None:
             return hopeless
+        # The baseline seeds that would bring a single run's seed bar below the gain (None: none would, or it is)
+        seeds = self.single.seeds_to_clear(gain) if self.single is not None and seed_bar >= gain else None
         unmoved = []  # bars above the gain that more of the data at hand cannot lower
-        if self.seed_noise >= gain:
+        if self.single is not None and seed_bar >= gain and seeds is None:
+            unmoved.append(f"the search's best's own noise, {self.single.floor:.3g} at 95% read from one seed standard "
+                           f"deviation ({self.seed_noise:.3g}), which more seeds do not lower,")  # fmt: skip
+        elif self.single is None and self.seed_noise >= gain:
             unmoved.append(f"one seed standard deviation ({self.seed_noise:.3g}), which more seeds do not lower,")
         if baseline_part >= gain:
             unmoved.append(f"the baseline mean's error across its seeds ({baseline_part:.3g} at "
                            f"{Z_ONE_SIDED_95:.3g} standard errors), which more examples do not lower,")  # fmt: skip
-        if not unmoved:  # the sampling bar alone, and the baseline's part of it is below the gain
-            factor = own**2 / (gain**2 - baseline_part**2)
-            other = f"one seed standard deviation ({self.seed_noise:.3g})" if self.seed_noise > 0 else ""
-            return _one((f"about {factor:.1f}x the validation examples", f"the sampling bar ({sampling:.3g})"), other)
+        if not unmoved:  # the bars more baseline seeds or more examples lower
+            return self._more_data(gain, seeds, seed_bar, (own, baseline_part, sampling))
         paired = (f"{' and '.join(unmoved)} {'lies' if len(unmoved) == 1 else 'lie'} above the gain: the winner and "
                   "the baseline run on the same seeds would be compared seed by seed, with a bar that falls with the "
                   f"square root of the seeds ({pair})")  # fmt: skip
@@ -323,6 +445,28 @@ class _UnpairedBars:
         # The validation examples every seed shares: pairing keeps that noise, and only more examples lower it.
         more = f"about {(own / gain) ** 2:.1f}x the validation examples"
         return f"{paired}; and {more} for the winner's sampling noise ({own:.3g})"
+
+    def _more_data(self, gain: float, seeds: int | None, seed_bar: float, sampling: tuple[float, float, float]) -> str:
+        """What would decide a ``gain`` when every bar above it falls with more data: a single run's seed bar with
+        ``seeds`` baseline seeds (``None``: that bar is below the gain), the sampling bar (``sampling``: the
+        winner's part, the baseline mean's, and both combined) with more validation examples, down to the baseline
+        mean's part, below the gain here."""
+        own, baseline_part, bar = sampling
+        examples = (f"about {own**2 / (gain**2 - baseline_part**2):.1f}x the validation examples",
+                    f"the sampling bar ({bar:.3g})")  # fmt: skip
+        if seeds is None or self.single is None:  # the sampling bar alone lies above the gain
+            if self.single is not None:
+                other = f"the seed bar ({seed_bar:.3g})"
+            else:
+                other = f"one seed standard deviation ({self.seed_noise:.3g})" if self.seed_noise > 0 else ""
+            return _one(examples, other)
+        more_seeds = (f"about {seeds} baseline seeds (now {self.single.seeds}; ts.evaluate_baseline(study, "
+                      f"objective, seeds={seeds}))", f"the seed bar ({seed_bar:.3g})")  # fmt: skip
+        if bar >= gain:
+            return (f"both bars lie above the gain, so neither more baseline seeds nor more examples alone would "
+                    f"decide: {more_seeds[0]} would bring {more_seeds[1]} below it, and {examples[0]} "
+                    f"{examples[1]}")  # fmt: skip
+        return _one(more_seeds, examples[1] if bar > 0 else "")
 
 
 def _how_to_pair(rerun: _Rerun | None, entry: SeedCandidateAttr | None) -> str:
