@@ -218,9 +218,10 @@ def gap_test(
                    "limit): the search overfitted the validation split")  # fmt: skip
     elif easier:
         verdict = (f"the holdout scores better than validation by more than the limit, beyond noise (the raw gap's "
-                   f"95% upper bound {_show(raw_upper, units)}): a holdout that shares examples with the training data, or comes "
-                   "from an easier distribution, does not estimate how the configuration does on new data: check "
-                   "it for duplicates of training or validation examples and for how it was split")  # fmt: skip
+                   f"95% upper bound {_show(raw_upper, units)}): a holdout that shares examples with the training "
+                   "data, or comes from an easier distribution, does not estimate how the configuration does on new "
+                   "data: check it for duplicates of training or validation examples and for how it was "
+                   "split")  # fmt: skip
     elif decided:
         verdict = f"within the limit, and so is its 95% upper bound {_show(upper, units)}"
     else:
