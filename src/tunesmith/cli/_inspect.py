@@ -156,7 +156,10 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         return
     record = study.best
     if record is None:
-        raise CliError(f"study {study.name!r} has no COMPLETE trial yet")
+        from tunesmith.report import report_data
+        from tunesmith.report.terminal import no_feasible_note
+
+        raise CliError(f"study {study.name!r} has {no_feasible_note(report_data(study)) or 'no COMPLETE trial yet'}")
     with _friendly_errors():
         stability = read_attr(study.attrs, SeedStabilityAttr)
     winner = None if stability is None else stability.winner
@@ -182,21 +185,23 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
 
 
 def _print_front(study: Study, as_json: bool) -> None:
-    """`best` of a study with several objectives: its Pareto front, the recorded choice marked."""
+    """`best` of a study with several objectives: its Pareto front, the recorded choice marked (and said to be off
+    the front when later trials dominate it)."""
     from tunesmith.report import report_data
-    from tunesmith.report.terminal import front_table
+    from tunesmith.report.terminal import choice_off_front, front_table, no_feasible_note
 
     front = study.pareto_front
-    if not front:
-        raise CliError(f"study {study.name!r} has no COMPLETE trial with every objective yet")
     data = report_data(study)
+    if not front:
+        said = no_feasible_note(data) or "no COMPLETE trial with every objective yet"
+        raise CliError(f"study {study.name!r} has {said}")
     with _friendly_errors():
-        choice, void = data.choice, data.void_choice
+        choice, void, left = data.choice, data.void_choice, choice_off_front(data)
     chosen = None if choice is None else choice.trial
     if as_json:
         rows = [_record_json(r) for r in front]
         _print_json({"study": study.name, "front": rows, "chosen": chosen, "void_choice": void,
-                     "hypervolume": study.hypervolume()})  # fmt: skip
+                     "choice_off_front": left, "hypervolume": study.hypervolume()})  # fmt: skip
         return
     names = ", ".join(m.name for m in study.objectives)
     console.print(
@@ -211,6 +216,8 @@ def _print_front(study: Study, as_json: bool) -> None:
         console.print("no choice recorded: study.choose(ts.choose.knee()) picks one (* marks it)")
     else:
         console.print(terminal_safe(f"* chosen: trial #{choice.trial} ({choice.why})"))
+        if left is not None:
+            console.print(f"[yellow]{terminal_safe(left)}[/yellow]")
 
 
 @click.command()

@@ -19,6 +19,7 @@ from tunesmith.analysis import diagnose
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.report._data import value_text
+from tunesmith.report.terminal import choice_off_front, no_feasible_note, shown_best
 from tunesmith.schedulers import make_scheduler
 from tunesmith.storage import StudyInfo
 from tunesmith.study import DEFAULT_GRACE, StudySpec, gone_notes
@@ -52,7 +53,8 @@ def study_data(info: StudyInfo, records: Sequence[TrialRecord]) -> ReportData:
 
 
 def _front_json(data: ReportData) -> dict[str, Any] | None:
-    """Several objectives: the objectives, the front's trials (by the primary objective), the chosen trial."""
+    """Several objectives: the objectives, the front's trials (by the primary objective), the chosen trial and, when
+    it left the front since, by which trials it is dominated and how to choose again (``off_front``)."""
     if not data.several:
         return None
     primary = data.metric
@@ -65,6 +67,7 @@ def _front_json(data: ReportData) -> dict[str, Any] | None:
             for r in front
         ],
         "chosen": None if choice is None else choice.trial,
+        "off_front": choice_off_front(data),
     }
 
 
@@ -133,13 +136,17 @@ class SnapshotCache:
 def snapshot(
     info: StudyInfo, records: Sequence[TrialRecord], cache: SnapshotCache, now: float | None = None
 ) -> dict[str, Any]:
-    """Everything the page shows for a stored study: counts, budget, best, latest trials and figures."""
+    """Everything the page shows for a stored study: counts, budget, best (the seed re-runs' winner when there is
+    one), latest trials and figures."""
     data = study_data(info, records)
     metric = data.metric.name
-    best = None if data.several else data.best  # several objectives: no best, the front instead
-    best_json = None if best is None else {
-        "number": best.number, "value": best.value(metric), "text": value_text(best.metrics, metric),
-        "params": best.params,
+    shown = shown_best(data)  # several objectives: no best, the front instead
+    best_json = None if shown is None else {
+        "number": shown.record.number, "value": shown.record.value(metric),
+        "text": value_text(shown.record.metrics, metric), "params": shown.record.params,
+        "validated": shown.validated,  # the seed re-runs' winner, shown before the search's best
+        "label": shown.label, "search_best": shown.search.number,
+        "note": "; ".join(shown.lines) or None,  # what the re-runs found of the winner and of the search's best
     }  # fmt: skip
     latest = sorted(records, key=lambda r: r.number, reverse=True)[:LATEST]
     spec = StudySpec.from_json(info.spec)
@@ -164,6 +171,7 @@ def snapshot(
             "fraction_spent": data.budget.fraction_spent(usage),
             "exhausted": data.budget.exhausted_by(usage),
             "best": best_json,
+            "no_feasible": no_feasible_note(data),  # no best: every finished trial broke a guardrail
             "front": _front_json(data),
             "latest": [trial_json(r, metric, gone.get(r.number)) for r in latest],
             "figures": cache.figures(data),

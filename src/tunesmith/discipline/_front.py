@@ -17,12 +17,20 @@ from tunesmith.discipline.gap import Z_ONE_SIDED_95, noise_of
 from tunesmith.discipline.verdict import Check
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["chosen_from_front", "front_around", "front_check", "several_objectives"]
+__all__ = [
+    "beyond_noise",
+    "chosen_from_front",
+    "dominates",
+    "front_around",
+    "front_check",
+    "near_front",
+    "several_objectives",
+]
 
 
 def several_objectives(study: Study) -> bool:
@@ -73,10 +81,10 @@ def front_check(study: Study, chosen: TrialRecord) -> Check:
     front = study.pareto_front
     if any(r.number == chosen.number for r in front):
         return Check("Pareto front", True, f"chosen {describe(chosen, study)}, of {len(front)} on the front{beside}")
-    better = [r for r in front if _dominates(r, chosen, study.objectives)]
+    better = [r for r in front if dominates(r, chosen, study.objectives)]
     if not better:
         return Check("Pareto front", True, f"chosen {describe(chosen, study)}, no longer on the front")
-    clear = [r for r in better if _beyond_noise(r, chosen, study.objectives)]
+    clear = [r for r in better if beyond_noise(r, chosen, study.objectives)]
     named = ", ".join(describe(r, study) for r in (clear or better)[:3])
     fix = "choose again (study.choose(rule)), then re-run validate_top and finalize (force=True)"
     if clear:
@@ -87,12 +95,31 @@ def front_check(study: Study, chosen: TrialRecord) -> Check:
     return Check("Pareto front", True, detail, decided=False)
 
 
-def _dominates(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric]) -> bool:
+def near_front(front: Sequence[TrialRecord], records: Sequence[TrialRecord],
+               objectives: Sequence[Metric]) -> list[TrialRecord]:  # fmt: skip
+    """The COMPLETE ``records`` off the ``front`` that it dominates only within the recorded noise of the
+    objectives: every front member that dominates one beats it on no objective beyond one-sided 95% of the
+    difference's standard error, so the front cannot be told from them. Only records whose every objective
+    carries its noise count (a difference of unknown noise is taken as real, as `beyond_noise` takes it)."""
+    on_front = {r.number for r in front}
+    near = []
+    for record in records:
+        if record.number in on_front or any(noise_of(record.metrics, m.name) is None for m in objectives):
+            continue
+        if record.state is not TrialState.COMPLETE or any(m.name not in record.metrics for m in objectives):
+            continue
+        dominating = [r for r in front if dominates(r, record, objectives)]
+        if dominating and not any(beyond_noise(r, record, objectives) for r in dominating):
+            near.append(record)
+    return near
+
+
+def dominates(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric]) -> bool:
     losses = [(m.sign() * a.metrics[m.name], m.sign() * b.metrics[m.name]) for m in objectives]
     return all(x <= y for x, y in losses) and any(x < y for x, y in losses)
 
 
-def _beyond_noise(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric]) -> bool:
+def beyond_noise(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric]) -> bool:
     """Whether ``a`` beats ``b`` beyond noise (one-sided 95%) on some objective; with no noise recorded for an
     objective, any difference there counts."""
     for m in objectives:

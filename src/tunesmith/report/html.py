@@ -47,6 +47,7 @@ from tunesmith.report._data import (
     trial_runs_text,
     value_text,
 )
+from tunesmith.report.terminal import choice_off_front, near_front_note, no_feasible_note, shown_best
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -284,19 +285,28 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _best_html(data: ReportData) -> str:
-    best = data.best
-    if best is None:
+    shown = shown_best(data)
+    if shown is None:
+        infeasible = no_feasible_note(data)
+        if infeasible is not None:
+            return f'<p class="warn">{html.escape(infeasible)}</p>'
         return "<p>No trial has completed with a finite metric yet.</p>"
+    best = shown.record
     rows = [[name, format_value(value)] for name, value in best.params.items()]
     table = _table(["parameter", "value"], rows)
+    said = "".join(f'<p class="{"ok" if shown.settled else "warn"}">{html.escape(line)}</p>' for line in shown.lines)
     tied = tie_note(data, TOP_K)
     note = "" if tied is None else f'<p class="warn">{html.escape(tied)}</p>'
-    return f"<p>Trial {best.number} (seed {best.seed}): {html.escape(metrics_text(best.metrics))}</p>{table}{note}"
+    headline = f"Trial {best.number} (seed {best.seed}){shown.label}: {metrics_text(best.metrics)}"
+    return f"<p>{html.escape(headline)}</p>{said}{table}{note}"
 
 
 def _front_html(data: ReportData) -> str:
     front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
     if not front:
+        infeasible = no_feasible_note(data)
+        if infeasible is not None:
+            return f'<p class="warn">{html.escape(infeasible)}</p>'
         return "<p>No trial has completed with every objective finite yet.</p>"
     choice = data.choice
     names = list(data.space.dimensions)
@@ -316,6 +326,10 @@ def _front_html(data: ReportData) -> str:
         )
     )
     text = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    if left := choice_off_front(data):
+        text += f'<p class="warn">{html.escape(left)}</p>'
+    if near := near_front_note(data):
+        text += f'<p class="warn">{html.escape(near)}</p>'
     return text + _table(["trial", *(f"{m.name} ({m.direction})" for m in data.objectives), *names], rows)
 
 

@@ -111,8 +111,9 @@
     var names = data.front.objectives.map(function (m) { return m.name; });
     $("ts-best-value").textContent = data.front.trials.length ?
       "Pareto front: " + data.front.trials.length + " trials (" + names.join(", ") + ")" +
-        (data.front.chosen === null ? "" : "; * chosen: trial " + data.front.chosen) :
-      "no complete trial with every objective yet";
+        (data.front.chosen === null ? "" : "; * chosen: trial " + data.front.chosen) +
+        (data.front.off_front ? "; " + data.front.off_front : "") :
+      data.no_feasible || "no complete trial with every objective yet";
     var head = el("tr");
     ["#"].concat(names, ["parameters"]).forEach(function (title) { head.appendChild(el("th", title)); });
     table.appendChild(head);
@@ -133,11 +134,13 @@
       return;
     }
     if (!data.best) {
-      $("ts-best-value").textContent = "no complete trial yet";
+      $("ts-best-value").textContent = data.no_feasible || "no complete trial yet";
       return;
     }
     $("ts-best-value").textContent = data.metric.name + " = " + (data.best.text || fmt(data.best.value)) + " (" +
-      data.metric.direction + ") at trial " + data.best.number;
+      data.metric.direction + ") at trial " + data.best.number +
+      (data.best.label || "") +
+      (data.best.note ? "; " + data.best.note : "");
     Object.keys(data.best.params).forEach(function (key) {
       var row = el("tr");
       row.appendChild(el("th", key));
