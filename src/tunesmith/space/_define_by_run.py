@@ -30,7 +30,14 @@ from tunesmith.errors import SpaceError
 from tunesmith.space._params import Choice, Fixed, Float, Int, JsonScalar, Param
 from tunesmith.space._space import Space
 
-__all__ = ["AskedParams", "describe", "plain", "same_definition"]
+__all__ = ["AskedParams", "DefinitionError", "describe", "plain", "same_definition"]
+
+
+class DefinitionError(SpaceError):
+    """A `Trial.suggest_float` (or sibling) call that no value can satisfy: ``low >= high``, ``log=True`` with
+    ``low <= 0``, no choices, a name that is not a string. It is a mistake in the objective's code, not in the
+    configuration tried (a parameter keeps one definition for the whole study), so `Study.optimize` stops at the
+    first trial that raises it (``fail_fast=None`` goes on)."""
 
 
 def plain(param: Param, value: Any) -> Any:
@@ -105,7 +112,7 @@ class AskedParams:
 
     def _answer(self, name: str, param: Param, call: str) -> Any:
         if not isinstance(name, str) or not name:
-            raise SpaceError(f"{call}: a parameter's name must be a non-empty string, got {name!r}: name it")
+            raise DefinitionError(f"{call}: a parameter's name must be a non-empty string, got {name!r}: name it")
         earlier = self.definitions.get(name)
         if earlier is not None:
             if not same_definition(earlier, param):
@@ -162,8 +169,8 @@ class AskedParams:
 
 
 def _built(call: str, make: Callable[[], Param]) -> Param:
-    """``make()``, its error prefixed with the call that asked for it."""
+    """``make()``; its error, a definition no value can satisfy, is a `DefinitionError` prefixed with the call."""
     try:
         return make()
     except SpaceError as exc:
-        raise type(exc)(f"{call}: {exc}") from None
+        raise DefinitionError(f"{call}: {exc}") from None

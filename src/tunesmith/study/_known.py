@@ -5,7 +5,10 @@
   sees it. `Known.next_queued` runs inside `Storage.create_trial`, under the study lock, and hands out the
   oldest entry whose ``id`` no trial records yet (``attrs["enqueue_id"]``): each entry runs exactly once,
   the lost-trial retry's guarantee, after owed retries and before the scheduler's and the sampler's
-  proposals. The entries stay in the attribute as the record of what was asked. A parameter the study
+  proposals. The sampler draws what an entry leaves out; where a given parent switches on children its proposal
+  (on another branch) lacks, they are drawn from their prior (``attrs["drawn_from_prior"]``). An entry that cannot
+  be completed (stored without `enqueue`'s checks) is marked ``"refused"``, with why, said once and skipped. The
+  entries stay in the attribute as the record of what was asked. A parameter the study
   does not know yet (a define-by-run one no trial asked for) is kept as given, and checked by the trial
   whose objective asks for it (`tunesmith.space._define_by_run.AskedParams`).
 - **Warm start.** ``Study(warm_start=...)`` stores earlier results in the ``warm_start`` attribute
@@ -49,6 +52,7 @@ __all__ = [
     "Known",
     "KnownConfigs",
     "QueueBeyondBudgetWarning",
+    "QueuedConfigurationRefusedWarning",
     "checked_params",
     "from_text",
     "plain",
@@ -82,7 +86,8 @@ class KnownConfigs:
         was given up front takes a new name only while its objective may ask for names: once a trial has
         completed, only if some trial asked for a parameter outside the given space; otherwise nothing would
         read the value, and the trial's record would claim a configuration that never ran. A partial
-        configuration is allowed: the sampler draws the parameters it lacks for that trial; a conditional
+        configuration is allowed: the sampler draws the parameters it lacks for that trial (the children a given
+        parent switches on come from its prior when the sampler's proposal took another branch); a conditional
         parameter needs its parents given.
         The trial records ``attrs["enqueued"] = True`` (and ``attrs["note"]``) and spends the budget as
         any trial does. CLI: ``tunesmith enqueue --study NAME key=value ...``.
@@ -353,17 +358,26 @@ class QueueBeyondBudgetWarning(UserWarning):
     """Enqueued configurations wait for trials the study's budget has no room for."""
 
 
+class QueuedConfigurationRefusedWarning(UserWarning):
+    """An enqueued configuration cannot be completed into one of the space (stored without `Study.enqueue`'s
+    checks): it is marked refused and skipped, never run."""
+
+
+# The key of an ``enqueued`` entry that can never run, holding why (`_refuse`).
+REFUSED = "refused"
+
+
 def _ran(records: Sequence[TrialRecord]) -> set[Any]:
     """The ids of the enqueued entries trials of ``records`` ran."""
     return {r.attrs.get(ENQUEUE_ID) for r in records if ENQUEUE_ID in r.attrs}
 
 
 def waiting(queue: EnqueuedAttr | None, records: Sequence[TrialRecord]) -> int:
-    """How many configurations of ``queue`` no trial of ``records`` has run yet."""
+    """How many configurations of ``queue`` no trial of ``records`` has run yet (those refused aside)."""
     if queue is None:
         return 0
     ran = _ran(records)
-    return sum(1 for entry in queue.configs if entry["id"] not in ran)
+    return sum(1 for entry in queue.configs if entry["id"] not in ran and REFUSED not in entry)
 
 
 def queue_beyond_budget(study: Study, records: Sequence[TrialRecord] | None = None) -> str | None:
@@ -423,7 +437,7 @@ def read_known(study: Study) -> Known:
     if queue is None and warm is None:
         return NOTHING_KNOWN
     return Known(
-        queue=() if queue is None else queue.configs,
+        queue=() if queue is None else _runnable(study, queue),
         priors=() if warm is None else _priors(study, warm),
     )
 
@@ -432,15 +446,12 @@ def queued_proposal(
     study: Study, entry: Mapping[str, Any], learned: list[TrialRecord], rng: np.random.Generator,
     context: SearchContext, seed: int,
 ) -> Proposal:  # fmt: skip
-    """The trial of an enqueued ``entry``; the sampler draws what the entry leaves out. A value the space could
-    not check when it was enqueued (its parameter learned only since, or not yet) goes to the trial as given:
-    the trial checks it against the definition its objective asks for."""
+    """The trial of an enqueued ``entry``; the sampler draws what the entry leaves out (`_completed`). A value the
+    space could not check when it was enqueued (its parameter learned only since, or not yet) goes to the trial as
+    given: the trial checks it against the definition its objective asks for."""
     given = dict(entry["params"])
     space = study.space
-    checked: dict[str, Any] = {}
-    for name, value in given.items():
-        if name in space and space[name].contains(plain(space[name], value)):
-            checked[name] = plain(space[name], value)
+    checked = _checked_given(space, given)
     unchecked = {name: value for name, value in given.items() if name not in checked}
     attrs: dict[str, Any] = {"enqueued": True, ENQUEUE_ID: entry["id"], "sampler": "enqueued"}
     if "note" in entry:
@@ -449,7 +460,109 @@ def queued_proposal(
     if any(name not in checked and space.is_active(name, checked) for name in space.dimensions):
         drawn = study.sampler.suggest(space, learned, rng, context)
         attrs["sampler"] = study.sampler.name
-    params = {**space.validate({**drawn, **checked}), **unchecked}
+    completed, from_prior = _completed(space, checked, drawn, rng)
+    params = {**completed, **unchecked}
     if drawn:
         attrs["drawn"] = sorted(set(params) - set(given))
+    if from_prior:
+        attrs[DRAWN_FROM_PRIOR] = from_prior
     return Proposal(params=params, seed=seed, attrs=attrs)
+
+
+# The trial attribute naming the parameters of an enqueued configuration drawn from their prior: children its
+# given parents switch on that the sampler's proposal, on another branch, did not hold.
+DRAWN_FROM_PRIOR = "drawn_from_prior"
+
+
+def _checked_given(space: Space, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of ``given`` that ``space`` holds, as its parameters hold them (the others go to the trial as
+    given)."""
+    return {
+        name: plain(space[name], value)
+        for name, value in given.items()
+        if name in space and space[name].contains(plain(space[name], value))
+    }
+
+
+def _completed(
+    space: Space, given: Mapping[str, Any], drawn: Mapping[str, Any], rng: np.random.Generator
+) -> tuple[dict[str, Any], list[str]]:
+    """``given`` (checked values) completed into a configuration of ``space``, and the names drawn from the prior.
+
+    Parents come before their children, so each parameter the values so far switch on takes its given value, else
+    the sampler's (``drawn``), else a draw from its prior: the sampler drew a whole configuration on a branch of its
+    own choosing, and where a given parent picks another branch, its children are not in that proposal (the
+    sampler cannot be asked for a configuration with some values fixed). The sampler's values on the branch not
+    taken are dropped. An entry `Study.enqueue` accepted always completes (`_incomplete`)."""
+    out: dict[str, Any] = {}
+    from_prior: list[str] = []
+    for name, param in space.items():
+        if not space.is_active(name, out):
+            continue
+        if name in given:
+            out[name] = given[name]
+        elif name in drawn and param.contains(drawn[name]):
+            out[name] = drawn[name]
+        else:
+            out[name] = param.sample(rng)
+            if param.is_dimension:
+                from_prior.append(name)
+    return space.validate(out), from_prior
+
+
+def _incomplete(space: Space, params: Mapping[str, Any]) -> str | None:
+    """Why enqueued ``params`` cannot be completed into a configuration of ``space`` (``None``: they can): a value
+    switched off by the others, or without the parent that switches it on. `Study.enqueue` refuses both (see
+    `checked_params`); a queue stored otherwise (by hand, or by a version that did not check) may hold them."""
+    checked = _checked_given(space, params)
+    for name, value in checked.items():
+        if space.is_active(name, checked):
+            continue
+        when = ", ".join(f"{p} in {list(v)}" for p, v in space[name].conditions.items())
+        got = ", ".join(f"{p}={params[p]!r}" for p in space[name].conditions if p in params)
+        return f"{name}={value!r} applies only when {when}, " + (f"got {got}" if got else "and no parent is given")
+    return None
+
+
+def _runnable(study: Study, queue: EnqueuedAttr) -> tuple[dict[str, Any], ...]:
+    """The entries of ``queue`` that can run. One that cannot (`_incomplete`) is never handed out, and if no trial
+    ran it, it is marked refused in the stored queue and said once (`_refuse`): it never blocks the ones after it."""
+    space = study.space
+    why = {
+        entry["id"]: reason
+        for entry in queue.configs
+        if REFUSED not in entry and (reason := _incomplete(space, entry["params"])) is not None
+    }
+    if why:
+        _refuse(study, why)
+    return tuple(entry for entry in queue.configs if REFUSED not in entry and entry["id"] not in why)
+
+
+def _refuse(study: Study, why: Mapping[str, str]) -> None:
+    """Mark the enqueued entries ``why`` names (id -> reason) refused, with their reason, unless a trial ran them,
+    and warn once for each (`QueuedConfigurationRefusedWarning`: the worker whose update marked it)."""
+    ran = _ran(study.trials)
+    marked: list[dict[str, Any]] = []
+
+    def mark(stored: Any) -> Any:  # runs with the study locked: another worker may have marked them first
+        marked.clear()
+        queue = EnqueuedAttr() if stored is None else EnqueuedAttr.from_json(stored)
+        configs = []
+        for entry in queue.configs:
+            if entry["id"] in why and entry["id"] not in ran and REFUSED not in entry:
+                entry = {**entry, REFUSED: why[entry["id"]]}
+                marked.append(entry)
+            configs.append(entry)
+        return EnqueuedAttr(configs=tuple(configs), extra=queue.extra).to_json()
+
+    if any(entry_id not in ran for entry_id in why):
+        study.storage.update_study_attr(study._info.id, EnqueuedAttr.KEY, mark)
+    for entry in marked:
+        note = f" ({entry['note']})" if "note" in entry else ""
+        warnings.warn(
+            f"the enqueued configuration {entry['params']!r}{note} cannot run in study {study.name!r}: "
+            f"{entry[REFUSED]}; it is skipped (marked refused in the queue) and the queue goes on: enqueue it again "
+            "with each conditional parameter's parent set to a value that switches it on, or without the parameter",
+            QueuedConfigurationRefusedWarning,
+            stacklevel=2,
+        )

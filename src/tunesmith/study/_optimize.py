@@ -19,6 +19,7 @@ from tunesmith.decision import Decision
 from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, TunesmithError
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.base import REFUSED_REPORT
+from tunesmith.space._define_by_run import DefinitionError
 from tunesmith.study import _define_by_run
 from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
@@ -139,6 +140,20 @@ def _failure_line(record: TrialRecord) -> str:
     return said or record.reason or ""
 
 
+# How the exception line of a trial's traceback starts when a `Trial.suggest_*` definition no value can satisfy
+# failed it and the objective let the error through (the traceback is what crosses a trial process's pipe).
+_DEFINITION_ERROR = f"{DefinitionError.__module__}.{DefinitionError.__qualname__}: "
+
+
+def _definition_error(record: TrialRecord) -> str | None:
+    """What a trial failed by a `DefinitionError` says (the call and the rule it breaks), else ``None``. A
+    `SpaceError` the objective raises itself, for one configuration, is no definition error."""
+    if record.state is not TrialState.FAILED or record.kind is not TrialKind.EXCEPTION:
+        return None
+    line = _failure_line(record)
+    return line[len(_DEFINITION_ERROR) :] if line.startswith(_DEFINITION_ERROR) else None
+
+
 def failure_text(record: TrialRecord) -> str:
     """A failure in one line for people: `_failure_line`, at most `_LINE_CHARS` characters (plus a marker saying how
     many were cut): enough for an error that states its rule, value and fix (tunesmith's own are a few hundred
@@ -171,7 +186,8 @@ class _SystematicFailure:
     region.
 
     The study's earlier trials count: a broken objective run a trial or two at a time (a smoke test with
-    ``--trials 1``) stops at the same failure as one run of the whole budget."""
+    ``--trials 1``) stops at the same failure as one run of the whole budget. A trial failed by a ``suggest_*``
+    definition no value can satisfy stops the run at once (`_undefinable`), as a refused report does (`refused`)."""
 
     def __init__(self, limit: int | None, history: Sequence[TrialRecord], metric: str | None = None) -> None:
         self.limit = limit
@@ -197,6 +213,7 @@ class _SystematicFailure:
     def see(self, record: TrialRecord) -> None:
         if self.limit is None:
             return
+        self._undefinable(record)
         self._lost_in_a_row(record)
         self._tally(record)
         if self.worked:
@@ -233,6 +250,22 @@ class _SystematicFailure:
             "The objective would break them in every trial, so the study stopped; fix it and run again (the trial "
             "stays recorded, with its traceback), or pass fail_fast=None (in a config file: fail_fast = false) to "
             f"keep going.\nThe traceback:\n{_stored_text(record)}",
+            record.error,
+        )
+
+    def _undefinable(self, record: TrialRecord) -> None:
+        """A trial failed by a `Trial.suggest_*` definition no value can satisfy (`DefinitionError`: ``low >= high``,
+        ``log=True`` with ``low <= 0``) stops the run at once, whatever worked before: a parameter keeps one
+        definition for the whole study, so every trial that asks for it would fail the same way."""
+        said = _definition_error(record)
+        if said is None:
+            return
+        raise ObjectiveError(
+            f"trial {record.number} asked for a parameter with a definition no value can satisfy: "
+            f"{excerpt(said, _LINE_CHARS)}. A parameter keeps one definition for the whole study, so every trial "
+            "that asks for it would fail the same way and the study stopped; fix the call in the objective and run "
+            "again (the trial stays recorded, with its traceback), or pass fail_fast=None (in a config file: "
+            f"fail_fast = false) to keep going.\nThe traceback:\n{_stored_text(record)}",
             record.error,
         )
 
