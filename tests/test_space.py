@@ -148,7 +148,7 @@ def float_params(draw: st.DrawFn) -> Float:
         return Float(low, high, log=True)
     low = draw(finite)
     high = low + draw(st.floats(min_value=1e-3, max_value=1e6))
-    step = draw(st.one_of(st.none(), st.floats(min_value=1e-3, max_value=1.0).map(lambda f: f * (high - low))))
+    step = draw(st.one_of(st.none(), st.integers(1, 1000).map(lambda n: (high - low) / n)))  # a whole number of steps
     return Float(low, high, step=step)
 
 
@@ -164,7 +164,8 @@ def int_params(draw: st.DrawFn) -> Int:
     high = low + draw(st.integers(1, 10_000))
     if kind == "log":
         return Int(low, high, log=True)
-    return Int(low, high, step=draw(st.integers(1, max(1, (high - low)))))
+    step = draw(st.integers(1, high - low))
+    return Int(low, low + step * ((high - low) // step), step=step)  # a whole number of steps
 
 
 choices = st.lists(st.one_of(st.text(max_size=5), st.integers(-5, 5), st.booleans()), min_size=1, max_size=6).filter(

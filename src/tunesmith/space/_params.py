@@ -7,6 +7,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Context, Decimal
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,6 +19,21 @@ from tunesmith.space._scalars import JsonScalar, is_json_scalar, normalise_when,
 # The samplers compute in int64 and float64: an integer bound, and the count of values an integer
 # or a stepped float takes, must stay within int64.
 INT64_MAX = 2**63 - 1
+
+# Exact decimal arithmetic for stepped grids, in a context of its own (a caller's decimal.getcontext()
+# may have any precision): 40 digits hold a step index below 2**63 times a 17-digit step exactly.
+_DECIMAL = Context(prec=40)
+# How far (high - low) / step may lie from a whole number and still count as one. Float64 errs by a few
+# units of 2**-52 relative to the count of steps and to the bounds measured in steps (0.6 / 0.2 is
+# 2.9999999999999996; 1e8 + 0.3 is off by 1e-7 steps of 0.1): a billionth of a step plus 1e-13 of those
+# (hundreds of times the error) admits bounds written in decimals or computed from them, nothing more.
+_WHOLE_STEPS_SLACK = 1e-9
+_WHOLE_STEPS_RELATIVE = 1e-13
+# A value within this share of a step (plus float64 noise at the bounds' magnitude) of a grid value is on
+# the grid: values rounded in a config file or computed as low + k * step by hand still validate.
+_ON_GRID_SLACK = 1e-6
+# How many step counts above the given one `_whole_steps_error` tries when it suggests a step.
+_STEP_SUGGESTION_TRIES = 100
 
 __all__ = ["Choice", "Fixed", "Float", "Int", "JsonScalar", "Param"]
 
@@ -78,14 +94,20 @@ class Param(ABC):
         return out
 
     @staticmethod
-    def from_json(data: Mapping[str, Any]) -> Param:
-        """Restore a parameter written by `to_json` (also the form config files use)."""
+    def from_json(data: Mapping[str, Any], *, stored: bool = False) -> Param:
+        """Restore a parameter written by `to_json` (also the form config files use).
+
+        ``stored``: read from a study's stored spec, which an older version may have written with a step that does
+        not divide its range (now refused): such a range keeps the values it drew, its ``high`` moved down to the
+        last value of its grid, since the older version never drew beyond it."""
         if not isinstance(data, Mapping) or "type" not in data:
             raise SpaceError(
                 f"must be a table with a 'type' key, got {data!r}: use {{type = 'float', low = 0.0, high = 1.0}}"
             )
         fields_ = dict(data)
         kind = fields_.pop("type")
+        if stored and kind in ("float", "int"):
+            fields_ = _onto_the_grid(kind, fields_)
         classes: dict[str, type[Param]] = {"float": Float, "int": Int, "choice": Choice, "fixed": Fixed}
         if kind not in classes:
             raise SpaceError(f"parameter type must be one of {sorted(classes)}, got type={kind!r}")
@@ -112,10 +134,86 @@ def _bin_index(u: float, n: int) -> int:
     return min(n - 1, max(0, math.floor(float(u) * n)))
 
 
+def _decimal(x: float) -> Decimal:
+    """A float as the decimal its shortest repr spells (``0.1 -> Decimal('0.1')``): the number a person wrote."""
+    return Decimal(repr(float(x)))
+
+
+def _decimals(x: Decimal) -> int:
+    """How many digits ``x`` has after the decimal point (0 for a whole number)."""
+    exponent = x.normalize(_DECIMAL).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _shown(x: Decimal, whole: bool) -> str:
+    """``x`` as a user writes it: an int for an `Int`, else the shortest repr of the nearest float."""
+    return str(int(x)) if whole else repr(float(x))
+
+
+def _whole_steps_error(low: Decimal, high: Decimal, step: Decimal, given: str, whole: bool) -> SpaceError:
+    """The refusal of a range whose width is not a whole number of steps, with the highs and steps that fit.
+
+    Args:
+        low: the lower bound, exactly as written.
+        high: the upper bound, exactly as written.
+        step: the step, exactly as written.
+        given: the arguments as received (``"low=0.0, high=1.0, step=0.3"``).
+        whole: whether the parameter is an `Int` (values and suggestions are integers).
+    """
+    width = _DECIMAL.subtract(high, low)
+    steps = _DECIMAL.divide(width, step)
+    below, above = math.floor(steps), math.ceil(steps)
+    over = _DECIMAL.subtract(width, _DECIMAL.multiply(below, step))
+    highs = [_DECIMAL.add(low, _DECIMAL.multiply(k, step)) for k in (below, above)]
+    fits = [h for h in highs if (abs(h) <= INT64_MAX if whole else math.isfinite(float(h)))]
+    # The largest step under the given one that divides the width with at most one decimal more than the
+    # arguments have (an Int's: none); failing that, one that divides it however it prints.
+    allowed = 0 if whole else max(_decimals(low), _decimals(high), _decimals(step)) + 1
+    tries = (_DECIMAL.divide(width, m) for m in range(above, above + _STEP_SUGGESTION_TRIES))
+    fallback = Decimal(math.gcd(int(width), int(step))) if whole else _DECIMAL.divide(width, above)
+    divisor = next((q for q in tries if _decimals(q) <= allowed), fallback)
+    return SpaceError(
+        f"high - low must be a whole number of steps, got {given}: high - low = {_shown(width, whole)} is "
+        f"{below} step{'' if below == 1 else 's'} of {_shown(step, whole)} and {_shown(over, whole)} over, "
+        f"so high={_shown(high, whole)} would never be drawn; use "
+        + " or ".join(f"high={_shown(h, whole)}" for h in fits)
+        + f", or a step that divides {_shown(width, whole)} such as step={_shown(divisor, whole)}"
+    )
+
+
+def _onto_the_grid(kind: str, fields_: dict[str, Any]) -> dict[str, Any]:
+    """A stored stepped range whose step does not divide it, its ``high`` moved down to the last value of its grid
+    (what an older version drew at most); any other range as it is."""
+    low, high, step = fields_.get("low"), fields_.get("high"), fields_.get("step")
+    if any(isinstance(v, bool) for v in (low, high, step)):
+        return fields_
+    if kind == "int":
+        if isinstance(low, int) and isinstance(high, int) and isinstance(step, int) and 0 < step <= high - low:
+            return {**fields_, "high": low + (high - low) // step * step}
+        return fields_
+    if not (isinstance(low, int | float) and isinstance(high, int | float) and isinstance(step, int | float)):
+        return fields_
+    first, size = _decimal(low), _decimal(step)
+    width = _decimal(high) - first
+    if size <= 0 or width < size:
+        return fields_
+    steps = width / size
+    if abs(float(steps) - round(float(steps))) <= _WHOLE_STEPS_SLACK:
+        return fields_
+    return {**fields_, "high": float(_DECIMAL.add(first, _DECIMAL.multiply(math.floor(steps), size)))}
+
+
 @checked_arguments(SpaceArgumentError)
 @dataclass(frozen=True, eq=False)
 class Float(Param):
-    """A real-valued parameter in ``[low, high]``, uniform or log-uniform, optionally on a step grid."""
+    """A real-valued parameter in ``[low, high]``, uniform or log-uniform, optionally on a step grid.
+
+    With ``step``, the values are ``low, low + step, ..., high``, each equally likely, so ``high - low``
+    must be a whole number of steps (``Float(0.0, 1.0, step=0.25)``: 0.0, 0.25, 0.5, 0.75, 1.0; ``step=0.3``
+    is refused). Values are computed in decimal from the bounds and the step as written, so 3 * 0.1 is
+    0.3, not 0.30000000000000004. Each value takes an equal share of the unit interval and encodes to
+    the centre of its share, as an `Int`'s values do.
+    """
 
     kind: ClassVar[str] = "float"
     low: float
@@ -154,16 +252,40 @@ class Float(Param):
                     f"step must leave fewer than 2**63 values in [low, high], got step={self.step!r} for high - low "
                     f"= {high - low!r}: use a larger step, or step=None for a continuous range"
                 )
+            steps = (high - low) / step
+            slack = _WHOLE_STEPS_SLACK + _WHOLE_STEPS_RELATIVE * (steps + max(abs(low), abs(high)) / step)
+            if abs(steps - round(steps)) > slack:
+                given = f"low={self.low!r}, high={self.high!r}, step={self.step!r}"
+                raise _whole_steps_error(_decimal(low), _decimal(high), _decimal(step), given, whole=False)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
         normalise_when(self.when)
 
     def _count(self) -> int:
         assert self.step is not None
-        return math.floor((self.high - self.low) / self.step + 1e-9) + 1
+        return round((self.high - self.low) / self.step) + 1  # a whole number of steps, checked at construction
+
+    def _grid_value(self, k: int) -> float:
+        """The ``k``-th value of the step grid: ``low + k * step`` in decimal, the last one ``high`` itself."""
+        assert self.step is not None
+        last = self._count() - 1
+        if k <= 0:
+            return self.low
+        if k >= last:
+            return self.high
+        value = float(_DECIMAL.add(_decimal(self.low), _DECIMAL.multiply(k, _decimal(self.step))))
+        return min(self.high, max(self.low, value))
+
+    def _grid_index(self, value: float) -> int:
+        """The index of the grid value nearest ``value`` (a value outside ``[low, high]`` counts as the bound)."""
+        assert self.step is not None
+        v = min(self.high, max(self.low, value))  # NaN reads as low, as the unit-cube clip does
+        return min(self._count() - 1, max(0, round((v - self.low) / self.step)))
 
     def encode(self, value: Any) -> float:
         v = float(value)
+        if self.step is not None:
+            return (self._grid_index(v) + 0.5) / self._count()  # the centre of its value's bin, as for Int
         if self.log:
             u = (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
         else:
@@ -172,13 +294,12 @@ class Float(Param):
 
     def decode(self, u: float) -> float:
         u = min(1.0, max(0.0, float(u)))
+        if self.step is not None:
+            return self._grid_value(_bin_index(u, self._count()))  # equal bins: every value equally likely
         if self.log:
             v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
         else:
             v = self.low + u * (self.high - self.low)
-        if self.step is not None:
-            k = min(self._count() - 1, max(0, round((v - self.low) / self.step)))
-            v = self.low + k * self.step
         return min(self.high, max(self.low, v))
 
     def contains(self, value: Any) -> bool:
@@ -187,15 +308,14 @@ class Float(Param):
         if not self.low - 1e-12 * max(1.0, abs(self.low)) <= value <= self.high + 1e-12 * max(1.0, abs(self.high)):
             return False
         if self.step is not None:
-            k = (value - self.low) / self.step
-            # Rounding error of value - low grows with the magnitude of the bounds, not of the step.
-            tolerance = 1e-6 + 1e-12 * max(abs(self.low), abs(self.high)) / self.step
-            return abs(k - round(k)) < tolerance
+            # Rounding error of a value computed by hand grows with the magnitude of the bounds, not of the step.
+            tolerance = _ON_GRID_SLACK * self.step + 1e-12 * max(abs(self.low), abs(self.high))
+            return abs(value - self._grid_value(self._grid_index(value))) <= tolerance
         return True
 
     def grid_values(self, points: int = 5) -> list[Any]:
         if self.step is not None and self._count() <= max(points, 1) * 4:
-            return [self.low + k * self.step for k in range(self._count())]
+            return [self._grid_value(k) for k in range(self._count())]
         return sorted({self.decode(u) for u in np.linspace(0.0, 1.0, max(points, 2))})
 
     def cardinality(self) -> float:
@@ -211,7 +331,9 @@ class Int(Param):
     """An integer parameter in ``[low, high]``.
 
     ``log=True`` samples log-uniformly; ``base=2`` restricts values to powers of two
-    (``Int(32, 4096, base=2)`` is 32, 64, ..., 4096), each power equally likely.
+    (``Int(32, 4096, base=2)`` is 32, 64, ..., 4096), each power equally likely. ``step`` takes every
+    ``step``-th integer from ``low`` to ``high``, so ``high - low`` must be a multiple of it
+    (``Int(0, 12, step=3)``; ``Int(0, 10, step=3)`` is refused).
     """
 
     kind: ClassVar[str] = "int"
@@ -267,6 +389,9 @@ class Int(Param):
             raise SpaceError(
                 f"step must not exceed high - low = {self.high - self.low}, got step={self.step}: use a smaller step"
             )
+        elif (self.high - self.low) % self.step:
+            given = f"low={self.low}, high={self.high}, step={self.step}"
+            raise _whole_steps_error(Decimal(self.low), Decimal(self.high), Decimal(self.step), given, whole=True)
         normalise_when(self.when)
 
     def _exponents(self) -> tuple[int, int]:

@@ -263,7 +263,9 @@ class Space(Mapping[str, Param]):
         return {name: param.to_json() for name, param in self._params.items()}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Space:
+    def from_json(cls, data: Mapping[str, Any], *, stored: bool = False) -> Space:
+        """The space ``data`` describes (`to_json`'s form, or a config file's); ``stored``: read from a study's
+        stored spec (see `Param.from_json`)."""
         if not isinstance(data, Mapping):
             raise SpaceError(f"a space must be a table of parameters, got {data!r}")
         with warnings.catch_warnings():
@@ -271,7 +273,7 @@ class Space(Mapping[str, Param]):
             params: dict[str, Param] = {}
             for name, spec in data.items():
                 try:
-                    params[name] = Param.from_json(spec)
+                    params[name] = Param.from_json(spec, stored=stored)
                 except SpaceError as exc:
                     raise SpaceError(f"parameter {name!r}: {exc}") from None
             return cls(params)

@@ -85,7 +85,7 @@ class StudySpec:
     def from_json(cls, data: Mapping[str, Any]) -> StudySpec:
         """Read a stored spec (older specs lack ``retries``, ``heartbeat_interval`` and ``grace``)."""
         return cls(
-            space=None if data.get("space") is None else Space.from_json(data["space"]),
+            space=None if data.get("space") is None else Space.from_json(data["space"], stored=True),
             metric=Metric.from_json(data["metric"]),
             seed=int(data["seed"]),
             guardrails=tuple(Guardrail.from_json(g) for g in data.get("guardrails", [])),
