@@ -75,7 +75,8 @@ class BudgetExhausted(TunesmithError):
 
 
 class SearchSpaceExhausted(TunesmithError):
-    """A finite sampler (grid) has proposed every point of its space."""
+    """A finite space is used up: every configuration was tried or is running (any sampler but Random; the
+    study then ends as its budget would)."""
 
 
 class TrialNotRunning(TunesmithError, RuntimeError):

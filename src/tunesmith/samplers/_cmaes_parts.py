@@ -15,12 +15,14 @@ import cmaes
 import numpy as np
 
 from tunesmith.context import SearchContext
+from tunesmith.samplers._tried import Tried
 from tunesmith.space import Choice, Float, Int, Param, Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
     "SIGMA0",
     "Layout",
+    "Member",
     "Replay",
     "clone",
     "extends",
@@ -43,6 +45,7 @@ class Layout:
 
     numeric: np.ndarray
     categorical: np.ndarray
+    names: tuple[str, ...]  # of the numeric columns
     params: tuple[Param, ...]
     bounds: np.ndarray
     steps: np.ndarray  # > 0: the spacing of a discrete dimension's values (CMA-ES with margin)
@@ -67,30 +70,59 @@ class Layout:
         return Layout(
             numeric=np.array(numeric, dtype=int),
             categorical=np.array([i for i, p in enumerate(params) if isinstance(p, Choice)], dtype=int),
+            names=tuple(space.dimensions[i] for i in numeric),
             params=tuple(params[i] for i in numeric),
             bounds=bounds,
             steps=steps,
         )
 
-    def snap(self, x: np.ndarray) -> np.ndarray:
-        """What a numeric point encodes to once decoded (integers rounded, bounds applied)."""
-        return np.array([p.encode(p.decode(float(v))) for p, v in zip(self.params, x, strict=True)])
+    def decode(self, x: np.ndarray) -> dict[str, Any]:
+        """The numeric parameters' values at a numeric point (integers rounded, bounds applied)."""
+        return {n: p.decode(float(v)) for n, p, v in zip(self.names, self.params, x, strict=True)}
+
+    def encode(self, values: dict[str, Any]) -> np.ndarray:
+        """The numeric point of `decode`'s values."""
+        return np.array([p.encode(values[n]) for n, p in zip(self.names, self.params, strict=True)])
+
+
+@dataclass(frozen=True)
+class Member:
+    """A draw of the current generation: the trial whose result answers it, the raw sample, its lattice point."""
+
+    record: TrialRecord
+    x_tell: np.ndarray
+    snapped: np.ndarray
 
 
 @dataclass
 class Replay:
-    """The search after the first ``position`` trials of a history."""
+    """The search after the first ``position`` trials of a history.
+
+    ``seen``: the numeric values of those trials (`Tried` on the numeric parameters), ``None`` before the first.
+    """
 
     position: int = 0
     attempted: bool = False
     optimizer: Any = None  # cmaes.CMA | cmaes.CMAwM | cmaes.SepCMA
     restarts: int = 0
     generations: int = 0
-    members: list[tuple[TrialRecord, np.ndarray]] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
+    seen: Tried | None = None
 
     def copy(self) -> Replay:
-        members = list(self.members)
-        return Replay(self.position, self.attempted, clone(self.optimizer), self.restarts, self.generations, members)
+        return Replay(
+            self.position,
+            self.attempted,
+            clone(self.optimizer),
+            self.restarts,
+            self.generations,
+            list(self.members),
+            None if self.seen is None else self.seen.copy(),
+        )
+
+    def restore(self, saved: Replay) -> None:
+        """Go back to ``saved`` (a `copy` taken earlier), which is not used afterwards."""
+        vars(self).update(vars(saved))
 
 
 def clone(optimizer: Any) -> Any:
@@ -143,9 +175,10 @@ def study_key(history: Sequence[TrialRecord]) -> int:
     return history[0].seed & 0xFFFF_FFFF_FFFF_FFFF
 
 
-def noise_seed(base: int, number: int) -> int:
-    """The seed of the draw for trial ``number``."""
-    return int(np.random.SeedSequence([base, _NOISE_TAG, number]).generate_state(1)[0])
+def noise_seed(base: int, number: int, attempt: int = 0) -> int:
+    """The seed of trial ``number``'s draw (its ``attempt``-th: earlier ones drew configurations already tried)."""
+    entropy = [base, _NOISE_TAG, number] if attempt == 0 else [base, _NOISE_TAG, number, attempt]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 def warm_start(top: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None]:

@@ -24,6 +24,7 @@ from tunesmith.pareto import hypervolume_contributions, nondominated_order, nond
 from tunesmith.samplers._gp_model import GPModel, OutputTransform, add_log_feasibility, fit_hyper, log_h
 from tunesmith.samplers._history import Observations, categorical_dims
 from tunesmith.samplers._objectives import ObjectiveObservations
+from tunesmith.samplers._tried import Tried
 from tunesmith.space import Space
 
 if TYPE_CHECKING:  # the GP sampler imports this module; the type is only needed for annotations
@@ -177,7 +178,12 @@ def _parego(losses: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def propose_multiobjective(
-    gp: GP, space: Space, obs: ObjectiveObservations, rng: np.random.Generator, reference: Sequence[float] = ()
+    gp: GP,
+    space: Space,
+    obs: ObjectiveObservations,
+    rng: np.random.Generator,
+    reference: Sequence[float] = (),
+    tried: Tried | None = None,
 ) -> np.ndarray:
     """The encoded point maximising EHVI (at most three objectives), else a ParEGO step.
 
@@ -187,7 +193,7 @@ def propose_multiobjective(
     k = obs.losses.shape[1]
     if k > EHVI_MAX_OBJECTIVES:
         scalar = Observations(obs.x, _parego(obs.losses, rng), obs.feasible, obs.failed_x, obs.pending_x, obs.used_x)
-        return gp.propose(space, scalar, rng)
+        return gp.propose(space, scalar, rng, tried)
     cat, sizes = categorical_dims(space)
     cont = ~cat
     keep = np.arange(len(obs.x))
@@ -233,4 +239,4 @@ def propose_multiobjective(
     candidates = x[feasible] if feasible.any() else x
     top = candidates[ranks == 0]
     incumbent = top[int(rng.integers(len(top)))]
-    return gp.maximise(space, acq, top, incumbent, obs.used_x, rng)
+    return gp.maximise(space, acq, top, incumbent, obs.used_x, rng, tried)

@@ -7,8 +7,9 @@ samplers stay pure functions of (space, history, rng, context).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -17,11 +18,13 @@ from tunesmith.fidelity import rung_view
 from tunesmith.space import Choice, Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
+KeyT = TypeVar("KeyT", bound=Hashable)
+
 __all__ = ["EncodingCache", "Observations", "categorical_dims", "observe", "snap"]
 
 
 class EncodingCache:
-    """Memoises `Space.encode` per finished record.
+    """Memoises `Space.encode`, and each configuration's key (`tunesmith.samplers._tried`), per finished record.
 
     Finished records are immutable, and storage hands out the same objects on every call,
     so the cache is keyed by identity (checked, so a recycled ``id`` never returns a stale
@@ -31,6 +34,7 @@ class EncodingCache:
 
     def __init__(self, max_size: int = 100_000) -> None:
         self._rows: dict[int, tuple[TrialRecord, Space, np.ndarray]] = {}
+        self._keys: dict[int, tuple[TrialRecord, Space, Hashable]] = {}
         self._max_size = max_size
         # The observations of the longest finished prefix of the last history seen.
         self.prefix: list[TrialRecord] = []
@@ -49,6 +53,18 @@ class EncodingCache:
                 self._rows.clear()
             self._rows[id(record)] = (record, space, row)
         return row
+
+    def key(self, space: Space, record: TrialRecord, make: Callable[[], KeyT]) -> KeyT:
+        """``make()``, the key of ``record``'s configuration in ``space`` (`tunesmith.samplers._tried`), memoised."""
+        hit = self._keys.get(id(record))
+        if hit is not None and hit[0] is record and hit[1] is space:
+            return cast(KeyT, hit[2])
+        key = make()
+        if record.state.is_finished:
+            if len(self._keys) >= self._max_size:
+                self._keys.clear()
+            self._keys[id(record)] = (record, space, key)
+        return key
 
 
 class Split:

@@ -4,11 +4,15 @@ The optimizer's state is never stored: each suggestion replays the history. Cand
 drawn with noise seeded by the first trial's seed and ``n``, so a replay regenerates every
 candidate exactly and can tell which trials belong to the current generation (a trial belongs
 when regenerating it from the current distribution gives its configuration back). The raw,
-unrounded sample that CMA-ES with margin needs is regenerated the same way.
+unrounded sample that CMA-ES with margin needs is regenerated the same way. A trial whose first
+draws had numeric values already tried drew again (seeded by ``n`` and the attempt); the replay
+walks the same draws, each earlier one joining the generation with the result of the trial that
+has its values, so it stays a function of the history.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ from tunesmith.context import SearchContext
 from tunesmith.samplers._cmaes_parts import (
     SIGMA0,
     Layout,
+    Member,
     Replay,
     extends,
     lost,
@@ -32,8 +37,9 @@ from tunesmith.samplers._cmaes_parts import (
     warm_start,
 )
 from tunesmith.samplers._history import EncodingCache, observe
+from tunesmith.samplers._tried import Tried, untried
 from tunesmith.samplers.base import Sampler
-from tunesmith.samplers.qmc import sobol_point
+from tunesmith.samplers.qmc import untried_sobol_point
 from tunesmith.samplers.tpe import TPE, _Parzen
 from tunesmith.space import Choice, Space
 from tunesmith.trial import TrialRecord
@@ -44,9 +50,13 @@ __all__ = ["CMAES", "CMAState", "SEPARABLE_MIN_DIMS"]
 # about mu_eff / d^2 per generation) needs more generations than a tuning budget gives; the
 # separable variant learns its d variances about d times faster.
 SEPARABLE_MIN_DIMS = 30
-# A run whose samples spread less than this (in the unit cube) in every dimension has converged:
-# refining a hyperparameter further is below anything a training run can tell apart.
+# A run whose samples spread less than this (in the unit cube) in every continuous dimension, and fall
+# on one value in every discrete one, has converged: refining a hyperparameter further is below anything
+# a training run can tell apart (the margin keeps the raw samples of a discrete dimension apart for ever).
 RESTART_TOLERANCE = 1e-4
+# Draws one trial may take: each of a configuration already tried joins the generation with that trial's
+# result instead of running it again, and the next is drawn.
+_MAX_DRAWS = 256
 # A regenerated candidate matches a stored configuration within this distance in the unit cube.
 _MATCH_TOLERANCE = 1e-9
 _RESTART_TAG = 0x1909
@@ -83,7 +93,13 @@ class CMAES(Sampler):
     scales are respected; integers, powers of two and stepped floats use CMA-ES with margin, which
     keeps a discrete value from freezing. Categorical parameters are sampled independently, each by
     a one-dimensional TPE; conditional parameters stay in the search and are dropped when inactive.
-    When a run converges, it restarts from a random point with twice the population (IPOP).
+    When a run converges (its samples within `RESTART_TOLERANCE` on the continuous parameters and on one
+    value of each discrete one), it restarts from a random point with twice the population (IPOP).
+
+    A draw whose numeric values a trial already has (finished or running) is not run again: it joins the
+    generation with that trial's result and the next one is drawn, so a run that has collapsed onto one
+    lattice point restarts instead of proposing it again and again. A finite space that is used up raises
+    `SearchSpaceExhausted` (`tunesmith.samplers._tried`).
 
     Parallel workers: pending trials count toward their generation, which is told once its first
     ``popsize`` trials (lost ones replaced by later draws) have finished. A worker that asks while
@@ -171,14 +187,21 @@ class CMAES(Sampler):
             return self._tpe.suggest(space, history, rng, context)
         layout = Layout.of(space, self._uses_margin(space))
         replay = self._replay(space, layout, history, context)
+        tried = Tried(space, history, self._cache)
         if replay.optimizer is None:
-            return space.decode(sobol_point(space, history, rng, None))
-        x_eval, _ = self._draw(replay.optimizer, noise_seed(study_key(history), len(history)))
+            return untried_sobol_point(space, history, rng, None, tried)
+        x_eval, _, _ = self._walk(replay, space, layout, history, len(history), context)
         u = np.full(len(space.dimensions), np.nan)
         u[layout.numeric] = x_eval
         if len(layout.categorical):
             u[layout.categorical] = self._categories(space, layout, history, rng, context)
-        return space.decode(u)
+        config = space.decode(u)
+        if config not in tried:
+            return config
+        # Every draw was tried (or a condition left out the numeric values that were not): the nearest untried.
+        mean = replay.optimizer.mean
+        other = untried(space, tried, rng, lambda x: -np.nansum((x[:, layout.numeric] - mean) ** 2, axis=1))
+        return config if other is None else other
 
     def state(self, space: Space, history: Sequence[TrialRecord], context: SearchContext) -> CMAState:
         """The search after ``history`` (generations told, restarts, population, mean)."""
@@ -208,12 +231,15 @@ class CMAES(Sampler):
         finished = replay.position
         while finished < len(history) and history[finished].state.is_finished:
             finished += 1
+        if replay.seen is None:
+            replay.seen = Tried(space, names=layout.names)
         n = self.startup_trials(space)
         for i in range(replay.position, len(history)):
             if i == n:
                 self._start(replay, space, layout, history, context)
             if replay.optimizer is not None:
                 self._observe(replay, space, layout, history, history[i], context)
+            replay.seen.add(history[i])  # after: a trial's configuration is tried for the trials after it
             replay.position = i + 1
             if replay.position == finished:
                 self._snapshot = (key, list(history[:finished]), replay.copy())
@@ -285,28 +311,114 @@ class CMAES(Sampler):
         if record.number < 0:
             return  # a warm start's earlier result: it informs the start, never a generation, and has no draw
         x = self._cache.encode(space, record)[layout.numeric]
-        active = ~np.isnan(x)
-        if not active.any():
+        if np.isnan(x).all():
             return
         retry_of = record.attrs.get("retry_of")
         number = retry_of if isinstance(retry_of, int) and not isinstance(retry_of, bool) else record.number
-        x_eval, x_tell = self._draw(replay.optimizer, noise_seed(study_key(history), number))
-        if np.max(np.abs(layout.snap(x_eval)[active] - x[active])) > _MATCH_TOLERANCE:
-            return  # drawn by another distribution, by Sobol or by hand: not this generation's
-        replay.members.append((record, x_tell))
-        told = [(r, xt) for r, xt in replay.members if not lost(r)][: replay.optimizer.population_size]
-        if len(told) < replay.optimizer.population_size or not all(r.state.is_finished for r, _ in told):
+        self._walk(replay, space, layout, history, number, context, target=record)
+
+    def _walk(
+        self,
+        replay: Replay,
+        space: Space,
+        layout: Layout,
+        history: Sequence[TrialRecord],
+        number: int,
+        context: SearchContext,
+        target: TrialRecord | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Trial ``number``'s draws from the current distribution, up to the one it runs.
+
+        A draw whose numeric values an earlier trial has (``replay.seen``) is not run again: it joins the
+        generation answered by that trial's result (which may complete the generation and tell it), and
+        the next is drawn. So a run that has collapsed onto one lattice point fills its generations from
+        the history until it restarts (`_join`), and a trial gets a new configuration.
+
+        Args:
+            target: replaying: the trial whose draw is looked for; it joins the generation when found.
+
+        Returns:
+            The draw the trial runs (``x_eval``, ``x_tell``) and whether it is what was looked for: new
+            values when asking (else every draw was tried, and this is the last), ``target``'s when
+            replaying (else ``target`` was not drawn here, and ``replay`` is left as it was).
+        """
+        key = study_key(history)
+        want = None if target is None else self._cache.encode(space, target)[layout.numeric]
+        base = len(replay.members)
+        saved: Replay | None = None  # the replay before the walk's first tell, when replaying
+        x_eval = x_tell = np.empty(0)
+        for attempt in range(_MAX_DRAWS):
+            x_eval, x_tell = self._draw(replay.optimizer, noise_seed(key, number, attempt))
+            values = layout.decode(x_eval)
+            snapped = layout.encode(values)
+            if target is not None and want is not None:
+                active = ~np.isnan(want)
+                if np.max(np.abs(snapped[active] - want[active])) <= _MATCH_TOLERANCE:
+                    self._join(replay, space, layout, history, Member(target, x_tell, snapped), context)
+                    return x_eval, x_tell, True
+            holder = None if replay.seen is None else replay.seen.holder(values)
+            if holder is None:
+                break  # new values: what an ask runs; when replaying, a draw that was not ``target``'s
+            member = Member(holder, x_tell, snapped)
+            if target is not None and saved is None and self._generation(replay, member) is not None:
+                saved = replay.copy()
+            self._join(replay, space, layout, history, member, context)
+        else:
+            return x_eval, x_tell, False
+        if target is None:
+            return x_eval, x_tell, True
+        if saved is not None:
+            replay.restore(saved)
+        del replay.members[base:]
+        return x_eval, x_tell, False
+
+    def _join(
+        self,
+        replay: Replay,
+        space: Space,
+        layout: Layout,
+        history: Sequence[TrialRecord],
+        member: Member,
+        context: SearchContext,
+    ) -> None:
+        """Add a draw to the current generation; tell it once its first ``popsize`` members have finished."""
+        replay.members.append(member)
+        told = self._generation(replay)
+        if told is None:
             return
-        values = ranked_values([r for r, _ in told], context)
-        replay.optimizer.tell([(xt, v) for (_, xt), v in zip(told, values, strict=True)])
+        values = ranked_values([m.record for m in told], context)
+        replay.optimizer.tell([(m.x_tell, v) for m, v in zip(told, values, strict=True)])
         replay.generations += 1
         replay.members = []  # later draws of the old distribution no longer count
-        spread = float(np.max(np.std(np.vstack([xt for _, xt in told]), axis=0)))
-        if self.restarts and (replay.optimizer.should_stop() or spread < RESTART_TOLERANCE):
+        if self.restarts and (replay.optimizer.should_stop() or self._converged(layout, told)):
             replay.restarts += 1
             start = np.random.default_rng([study_key(history), _RESTART_TAG, replay.restarts])
             mean = layout.bounds[:, 0] + start.random(len(layout.numeric)) * (layout.bounds[:, 1] - layout.bounds[:, 0])
             replay.optimizer = self._optimizer(space, layout, mean, SIGMA0, None, replay.restarts)
+
+    @staticmethod
+    def _generation(replay: Replay, joining: Member | None = None) -> list[Member] | None:
+        """The members to tell (the first ``popsize`` not lost, all finished) once ``joining`` joins; else None."""
+        size = replay.optimizer.population_size
+        told: list[Member] = []
+        for m in itertools.chain(replay.members, [] if joining is None else [joining]):
+            if not lost(m.record):
+                if not m.record.state.is_finished:
+                    return None
+                told.append(m)
+                if len(told) == size:
+                    return told
+        return None
+
+    @staticmethod
+    def _converged(layout: Layout, told: Sequence[Member]) -> bool:
+        """Whether a generation has converged: its raw samples within `RESTART_TOLERANCE` in every continuous
+        dimension, and on one lattice point in every discrete one (where the margin keeps raw samples apart)."""
+        discrete = layout.steps > 0
+        raw = np.vstack([m.x_tell for m in told])[:, ~discrete]
+        spread = float(np.max(np.std(raw, axis=0))) if raw.shape[1] else 0.0
+        points = np.vstack([m.snapped for m in told])[:, discrete]
+        return spread < RESTART_TOLERANCE and bool(np.all(points == points[0]))
 
     # Categorical parameters ----------------------------------------------------------------------------
     def _categories(

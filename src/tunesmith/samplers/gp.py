@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -20,8 +19,9 @@ from tunesmith.samplers._gp_multi import propose_multiobjective
 from tunesmith.samplers._gp_search import DiscreteAxes, local_search
 from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe, snap
 from tunesmith.samplers._objectives import ObjectiveObservations, is_multiobjective, observe_objectives
+from tunesmith.samplers._tried import Tried, untried
 from tunesmith.samplers.base import Sampler
-from tunesmith.samplers.qmc import sobol_point
+from tunesmith.samplers.qmc import untried_sobol_point
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -125,7 +125,9 @@ class GP(Sampler):
     trials are conditioned on at the model's prediction (kriging believer, under the same
     pessimistic prior mean), which also counts towards the incumbent, so parallel workers spread
     out; FAILED and INFEASIBLE trials train a feasibility model whose probability multiplies the
-    acquisition. The first ``n_startup`` trials follow a Sobol sequence.
+    acquisition. The first ``n_startup`` trials follow a Sobol sequence. A configuration already tried or
+    running is never proposed again while an untried one exists, and a finite space that is used up
+    raises `SearchSpaceExhausted` (`tunesmith.samplers._tried`).
 
     With several objectives (``len(context.objectives) > 1``) each objective gets its own GP and
     the acquisition is the log of the exact expected hypervolume improvement over the feasible
@@ -197,15 +199,16 @@ class GP(Sampler):
             if many
             else observe(space, history, context, self._cache)
         )
+        tried = Tried(space, history, self._cache)
         if obs.n_finished < self.startup_trials(space) or len(obs.x) < 2:
-            return space.decode(sobol_point(space, history, rng, None))
+            return untried_sobol_point(space, history, rng, None, tried)
         # The matrices are small (at most max_points rows): a multi-threaded BLAS only adds
         # synchronisation, which costs ten times the work itself on a busy machine.
         with threadpool_limits(1, user_api="blas"):
             if isinstance(obs, ObjectiveObservations):
-                u = propose_multiobjective(self, space, obs, rng, context.reference)
+                u = propose_multiobjective(self, space, obs, rng, context.reference, tried)
             else:
-                u = self.propose(space, obs, rng)
+                u = self.propose(space, obs, rng, tried)
         return space.decode(u)
 
     # The model -----------------------------------------------------------------------------------
@@ -253,8 +256,10 @@ class GP(Sampler):
         self._hypers[key] = hyper
         return hyper
 
-    def propose(self, space: Space, obs: Observations, rng: np.random.Generator) -> np.ndarray:
-        """The encoded point that maximises the acquisition."""
+    def propose(
+        self, space: Space, obs: Observations, rng: np.random.Generator, tried: Tried | None = None
+    ) -> np.ndarray:
+        """The encoded point that maximises the acquisition among those not in ``tried``."""
         cat, sizes = categorical_dims(space)
         cont = ~cat
         keep = self._subset(obs.loss)
@@ -274,7 +279,7 @@ class GP(Sampler):
         feasibility = self._feasibility(obs, hyper, cat, sizes) if obs.has_infeasible else None
         acq = _Acquisition(model, best, self.acquisition, self.beta, feasibility, cont, sizes)
         top = x[np.argsort(y, kind="stable")[: min(5, len(y))]]
-        return self.maximise(space, acq, top, x[int(np.argmin(y))], obs.used_x, rng)
+        return self.maximise(space, acq, top, x[int(np.argmin(y))], obs.used_x, rng, tried)
 
     @staticmethod
     def _codes(x: np.ndarray, cat: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -302,6 +307,7 @@ class GP(Sampler):
         incumbent: np.ndarray,
         used_x: np.ndarray,
         rng: np.random.Generator,
+        tried: Tried | None = None,
     ) -> np.ndarray:
         """The encoded point maximising ``acq``: a random pool plus perturbations of ``top``, then local searches.
 
@@ -309,6 +315,10 @@ class GP(Sampler):
             top: encoded points (no ``NaN``) whose neighbourhoods are searched (the best trials).
             incumbent: the point a local search always starts from.
             used_x: every encoded point of the history, which is never proposed again.
+            tried: the history's configurations, which are never proposed again either (`Tried`).
+
+        Raises:
+            SearchSpaceExhausted: every configuration of a finite space is in ``tried``.
         """
         d = top.shape[1]
         axes = DiscreteAxes.of(space)
@@ -330,30 +340,34 @@ class GP(Sampler):
         searched, _ = acq(np.vstack([finals, starts]))
         candidates = np.vstack([finals, starts, pool])
         # The pool's values are known already: at 300 trials re-evaluating it costs a fifth of a suggestion.
-        return self._pick(space, acq, candidates, used_x, np.concatenate([searched, values]))
+        return self._pick(space, acq, candidates, used_x, np.concatenate([searched, values]), tried, rng)
 
     @staticmethod
     def _pick(
-        space: Space, acq: Acquisition, candidates: np.ndarray, used_x: np.ndarray, values: np.ndarray | None = None
+        space: Space,
+        acq: Acquisition,
+        candidates: np.ndarray,
+        used_x: np.ndarray,
+        values: np.ndarray | None = None,
+        tried: Tried | None = None,
+        rng: np.random.Generator | None = None,
     ) -> np.ndarray:
         """Round the best candidates to what they decode to and take the best one not already tried.
 
         Candidates are visited in order of their acquisition; the first few distinct untried ones
-        are rounded and compared again, since rounding an integer moves the value.
+        are rounded and compared again, since rounding an integer moves the value. When every
+        candidate was tried, the untried configuration with the best acquisition (`untried`).
         """
         if values is None:
             values, _ = acq(candidates)
         values = np.where(np.isfinite(values), values, -np.inf)
-        tried: set[str] = set()
-        if math.isfinite(space.cardinality()):  # only a discrete space can propose a configuration twice
-            tried = {json.dumps(space.decode(np.where(np.isnan(u), 0.5, u)), sort_keys=True) for u in used_x}
         # A parameter a trial lacks (inactive: another branch, or never asked for by a define-by-run objective)
         # says nothing about it: a candidate that agrees on every parameter the trial has is that trial again.
         used = used_x[~np.all(np.isnan(used_x), axis=1)] if len(used_x) else used_x
         chosen: list[np.ndarray] = []
         for i in np.argsort(-values, kind="stable"):
             config = space.decode(candidates[i])
-            if tried and json.dumps(config, sort_keys=True) in tried:
+            if tried is not None and config in tried:
                 continue
             snapped = space.encode(config)
             filled = np.where(np.isnan(snapped), 0.5, snapped)
@@ -366,7 +380,10 @@ class GP(Sampler):
             if len(chosen) == _PICK_FINALISTS:
                 break
         if not chosen:
-            return snap(space, candidates[int(np.argmax(values))])
+            other = None
+            if tried is not None and rng is not None:
+                other = untried(space, tried, rng, lambda x: acq(np.where(np.isnan(x), 0.5, x))[0])
+            return snap(space, candidates[int(np.argmax(values))]) if other is None else space.encode(other)
         finalists = np.vstack(chosen)
         scores, _ = acq(finalists)
         best = finalists[int(np.argmax(np.where(np.isfinite(scores), scores, -np.inf)))]

@@ -12,8 +12,9 @@ from tunesmith.context import SearchContext
 from tunesmith.pareto import crowding_distance, nondominated_ranks
 from tunesmith.samplers._history import EncodingCache, categorical_dims, observe, snap
 from tunesmith.samplers._objectives import observe_objectives
+from tunesmith.samplers._tried import Tried, untried
 from tunesmith.samplers.base import Sampler
-from tunesmith.samplers.qmc import sobol_point
+from tunesmith.samplers.qmc import untried_sobol_point
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -52,7 +53,9 @@ class NSGA2(Sampler):
     on the same keys; numeric parameters are crossed by simulated binary crossover (SBX) and mutated
     by polynomial mutation in the unit cube, choices by uniform crossover and a uniform resample.
     Each suggestion draws only from ``rng``, so the same history and rng give the same child; a child
-    equal to a finished or running trial is bred again, so parallel workers never duplicate one.
+    equal to a finished or running trial is bred again, so parallel workers never duplicate one (after
+    16 tries, an untried configuration at random; a finite space that is used up raises
+    `SearchSpaceExhausted`).
     With a single objective it ranks trials by their loss (a plain genetic algorithm).
 
     Args:
@@ -100,8 +103,9 @@ class NSGA2(Sampler):
         generation = len(history) // self.population_size
         earlier = [r for r in history if r.number < generation * self.population_size]
         x, losses, feasible = self._finished(space, earlier, context)
+        tried = Tried(space, history, self._cache)
         if generation == 0 or len(x) < 2:
-            return space.decode(sobol_point(space, history, rng, None))
+            return untried_sobol_point(space, history, rng, None, tried)
         rank, crowding = _survival_keys(losses, feasible)
         # Elitist selection: the best population_size of every finished trial of earlier generations.
         order = np.lexsort((-crowding, rank))[: self.population_size]
@@ -112,8 +116,11 @@ class NSGA2(Sampler):
             child = snap(space, self._breed(space, x[parents[0]], x[parents[1]], rng))
             filled = np.where(np.isnan(child), 0.5, child)
             # A child equal to a finished or running trial teaches nothing: breed another.
-            if float(np.min(np.max(np.abs(used - filled), axis=1))) > 1e-9:
+            if float(np.min(np.max(np.abs(used - filled), axis=1))) > 1e-9 and space.decode(child) not in tried:
                 break
+        else:
+            other = untried(space, tried, rng)
+            return space.decode(child) if other is None else other
         return space.decode(child)
 
     def _finished(

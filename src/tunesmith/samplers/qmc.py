@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -11,17 +10,20 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.context import SearchContext
+from tunesmith.samplers._tried import Tried, untried
 from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
-__all__ = ["Sobol", "sobol_point"]
+__all__ = ["Sobol", "sobol_point", "untried_sobol_point"]
 
 _BITS = 30
 _SCALE = float(1 << _BITS)
 # The scrambling matrices are fixed per dimension count; the study's randomness enters through a
 # digital shift (an XOR of the binary digits), which keeps the sequence's net structure intact.
 _SCRAMBLE_SEED = 0x5EED
+# Points looked at past the next one when it was tried, before an untried configuration is drawn at random.
+_SKIPS = 64
 
 
 def _sobol_block(d: int, count: int, seed: int) -> np.ndarray:
@@ -45,16 +47,43 @@ def sobol_point(space: Space, history: Sequence[TrialRecord], rng: np.random.Gen
     first trial's configuration afterwards, so one study follows one randomised sequence.
     """
     d = len(space.dimensions)
-    index = len(history)
-    block = _sobol_block(d, index + 1, _SCRAMBLE_SEED + d if seed is None else seed)
-    if seed is not None:
-        return np.asarray(block[index])
-    if index == 0:
+    if not history and seed is None:
         return np.asarray(rng.random(d))
+    return _sobol_points(space, history, seed, 1)[0]
+
+
+def _sobol_points(space: Space, history: Sequence[TrialRecord], seed: int | None, count: int) -> np.ndarray:
+    """Points ``len(history)`` to ``len(history) + count - 1`` of the sequence (without a seed, after a first trial)."""
+    d = len(space.dimensions)
+    index = len(history)
+    block = _sobol_block(d, index + count, _SCRAMBLE_SEED + d if seed is None else seed)
+    if seed is not None:
+        return np.asarray(block[index : index + count])
     first = space.encode(history[0].params)
     first = np.where(np.isnan(first), 0.5, first)
     shift = _to_bits(first) ^ _to_bits(block[0])
-    return np.asarray(((_to_bits(block[index]) ^ shift) + 0.5) / _SCALE)
+    return np.asarray(((_to_bits(block[index : index + count]) ^ shift) + 0.5) / _SCALE)
+
+
+def untried_sobol_point(
+    space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, seed: int | None, tried: Tried
+) -> dict[str, Any]:
+    """The configuration of the next Sobol point, moving on along the sequence past configurations in ``tried``.
+
+    After `_SKIPS` tried points, an untried configuration at random (`tunesmith.samplers._tried.untried`).
+
+    Raises:
+        SearchSpaceExhausted: every configuration of a finite space has been tried.
+    """
+    config = space.decode(sobol_point(space, history, rng, seed))
+    if config not in tried:
+        return config
+    for u in _sobol_points(space, history, seed, _SKIPS + 1)[1:]:
+        later = space.decode(u)
+        if later not in tried:
+            return later
+    other = untried(space, tried, rng)
+    return config if other is None else other
 
 
 class Sobol(Sampler):
@@ -62,8 +91,8 @@ class Sobol(Sampler):
 
     Integers, powers of two and choices take equal-width bins of the unit cube and inactive
     conditional parameters are dropped when a point is decoded, so every point is a valid
-    configuration. A point whose configuration was already tried (small discrete spaces) is
-    skipped for the next unused one.
+    configuration. A point whose configuration was already tried (discrete spaces) is skipped for
+    the next unused one; once a finite space is used up, `SearchSpaceExhausted` ends the search.
 
     Args:
         seed: fix the scrambling; by default it comes from the study's seed.
@@ -80,16 +109,4 @@ class Sobol(Sampler):
     def suggest(
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
     ) -> dict[str, Any]:
-        u = sobol_point(space, history, rng, self.seed)
-        config = space.decode(u)
-        if space.cardinality() > 4 * (len(history) + 1):
-            return config
-        # A small discrete space: move on along the sequence past configurations already tried.
-        seen = {json.dumps(r.params, sort_keys=True) for r in history}
-        padded: list[TrialRecord] = list(history)
-        for _ in range(64):
-            if json.dumps(config, sort_keys=True) not in seen:
-                return config
-            padded.append(padded[-1] if padded else TrialRecord(number=0, params=config, seed=0))
-            config = space.decode(sobol_point(space, padded, rng, self.seed))
-        return space.sample(rng)
+        return untried_sobol_point(space, history, rng, self.seed, Tried(space, history))

@@ -13,14 +13,18 @@ from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
 from tunesmith.samplers._history import EncodingCache, Observations, categorical_dims, observe
 from tunesmith.samplers._objectives import ObjectiveObservations, is_multiobjective, observe_objectives, rank_best_first
+from tunesmith.samplers._tried import Tried, untried
 from tunesmith.samplers.base import Sampler
-from tunesmith.samplers.qmc import sobol_point
+from tunesmith.samplers.qmc import untried_sobol_point
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
 __all__ = ["TPE"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+# When every candidate drawn from l(x) was tried, this many more rounds of candidates are drawn before
+# the untried configurations are ranked by l(x) / g(x) directly (`tunesmith.samplers._tried.untried`).
+_EXTRA_ROUNDS = 3
 
 
 class _Parzen:
@@ -115,6 +119,10 @@ class TPE(Sampler):
     RUNNING trials join the bad group (a constant liar), so parallel workers spread out.
     The first ``n_startup`` trials follow a Sobol sequence.
 
+    A configuration already tried or running is never proposed again while an untried one exists: the
+    best untried candidate is taken (`tunesmith.samplers._tried`), and a finite space that is used up
+    raises `SearchSpaceExhausted`, which ends the search as a grid's end does.
+
     With several objectives (MOTPE, Ozaki et al. 2020) the good group is the first non-dominated
     fronts, the last one that does not fit cut by greedy hypervolume subset selection, so the good
     group both advances and spreads the front; it holds ``gamma`` of the finished trials (no cap).
@@ -169,15 +177,16 @@ class TPE(Sampler):
     ) -> dict[str, Any]:
         if not space.dimensions:
             return space.decode(np.empty(0))
+        tried = Tried(space, history, self._cache)
         if is_multiobjective(context):
             many = observe_objectives(space, history, context, self._cache)
             if many.n_finished < self.startup_trials(space) or len(many.x) == 0:
-                return space.decode(sobol_point(space, history, rng, None))
-            return space.decode(self._propose_groups(space, *self.split_fronts(many), rng))
+                return untried_sobol_point(space, history, rng, None, tried)
+            return space.decode(self._propose_groups(space, *self.split_fronts(many), rng, tried))
         obs = observe(space, history, context, self._cache)
         if obs.n_finished < self.startup_trials(space) or len(obs.x) == 0:
-            return space.decode(sobol_point(space, history, rng, None))
-        return space.decode(self.propose(space, obs, rng))
+            return untried_sobol_point(space, history, rng, None, tried)
+        return space.decode(self.propose(space, obs, rng, tried))
 
     def split(self, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
         """The good and bad groups, as encoded points."""
@@ -203,24 +212,60 @@ class TPE(Sampler):
         rest = np.setdiff1d(np.arange(len(obs.x)), chosen)
         return obs.x[chosen], np.vstack([obs.x[rest], obs.failed_x, obs.pending_x])
 
-    def propose(self, space: Space, obs: Observations, rng: np.random.Generator) -> np.ndarray:
-        """The encoded point maximising ``l(x) / g(x)`` among candidates drawn from ``l``."""
-        return self._propose_groups(space, *self.split(obs), rng)
+    def propose(
+        self, space: Space, obs: Observations, rng: np.random.Generator, tried: Tried | None = None
+    ) -> np.ndarray:
+        """The encoded point maximising ``l(x) / g(x)`` among candidates drawn from ``l``, untried ones first.
 
-    def _propose_groups(self, space: Space, good: np.ndarray, bad: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        Raises:
+            SearchSpaceExhausted: every configuration of a finite space is in ``tried``.
+        """
+        return self._propose_groups(space, *self.split(obs), rng, tried)
+
+    def _propose_groups(
+        self, space: Space, good: np.ndarray, bad: np.ndarray, rng: np.random.Generator, tried: Tried | None = None
+    ) -> np.ndarray:
         cat, sizes = categorical_dims(space)
         lower = _Parzen(good, cat, sizes, self.prior_weight)
         upper = _Parzen(bad, cat, sizes, self.prior_weight)
+        candidates = self._candidates(space, lower, rng)
+        if self.multivariate:
+            score = lower.log_pdf(candidates) - upper.log_pdf(candidates)
+            best = np.asarray(candidates[int(np.argmax(score))])
+        else:
+            per_dim = self._per_dimension(candidates, lower, upper)
+            best = candidates[np.argmax(per_dim, axis=0), np.arange(candidates.shape[1])]
+            score = per_dim.sum(axis=1)
+        if tried is None or not tried.active or space.decode(best) not in tried:
+            return best
+        # Re-running a configuration teaches the model nothing: the best untried candidate, from more rounds if needed.
+        for _ in range(_EXTRA_ROUNDS):
+            for i in np.argsort(-np.where(np.isnan(score), -np.inf, score), kind="stable"):
+                if space.decode(candidates[i]) not in tried:
+                    return np.asarray(candidates[i])
+            candidates = self._candidates(space, lower, rng)
+            score = self._score(candidates, lower, upper)
+        config = untried(space, tried, rng, lambda x: self._score(x, lower, upper))
+        return best if config is None else space.encode(config)
+
+    def _score(self, candidates: np.ndarray, lower: _Parzen, upper: _Parzen) -> np.ndarray:
+        """``log l(x) - log g(x)`` of each candidate; for the univariate model, summed over its dimensions."""
+        if self.multivariate:
+            return np.asarray(lower.log_pdf(candidates) - upper.log_pdf(candidates))
+        return np.asarray(self._per_dimension(candidates, lower, upper).sum(axis=1))
+
+    def _candidates(self, space: Space, lower: _Parzen, rng: np.random.Generator) -> np.ndarray:
         candidates = lower.sample(rng, self.n_candidates)
         if space.is_conditional:
             candidates = np.vstack([space.encode(space.decode(c)) for c in candidates])
-        if self.multivariate:
-            score = lower.log_pdf(candidates) - upper.log_pdf(candidates)
-            return np.asarray(candidates[int(np.argmax(score))])
-        best = np.empty(candidates.shape[1])
+        return candidates
+
+    @staticmethod
+    def _per_dimension(candidates: np.ndarray, lower: _Parzen, upper: _Parzen) -> np.ndarray:
+        """Each candidate's ``log l(x_j) - log g(x_j)`` in each dimension ``j`` on its own."""
+        scores = np.empty(candidates.shape)
         for j in range(candidates.shape[1]):
             one = np.full_like(candidates, np.nan)
             one[:, j] = candidates[:, j]
-            score = lower.log_pdf(one) - upper.log_pdf(one)
-            best[j] = candidates[int(np.argmax(score)), j]
-        return best
+            scores[:, j] = lower.log_pdf(one) - upper.log_pdf(one)
+        return scores

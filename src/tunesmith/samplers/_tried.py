@@ -1,0 +1,218 @@
+"""The configurations a history has tried, by a canonical key of their values: what a sampler skips.
+
+A sampler proposes a configuration again only when the space has nothing untried left, and on a
+finite space that is used up it raises `SearchSpaceExhausted`, as `Grid` does. Keys are built from the
+decoded values (an integer's value, a stepped float's step number, a choice's option number), never
+from the unit-cube encoding, so they hold whatever the encoding becomes. A configuration with a
+continuous float never comes back exactly: on a space where one is always active, `Tried` records
+nothing and costs nothing, and every sampler proposes what it proposed before.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tunesmith.errors import SearchSpaceExhausted, SpaceError
+from tunesmith.samplers._history import EncodingCache
+from tunesmith.space import Choice, Float, Int, Param, Space
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["ENUMERATION_LIMIT", "Key", "Tried", "can_repeat", "config_key", "untried"]
+
+Key = tuple[tuple[str, Hashable], ...]
+Score = Callable[[np.ndarray], np.ndarray]
+
+# A finite space with at most this many configurations (the product of the parameters' counts) is
+# listed in full when a sampler's own candidates were all tried: what is left, or that nothing is.
+# Listing 20,000 takes about 70 ms, and a sampler runs under the study lock.
+ENUMERATION_LIMIT = 20_000
+# Untried configurations ranked by a sampler's score when its own candidates were all tried (a random
+# subset when more are left).
+_POOL = 1024
+# On a space too large to list, draws from the prior looked at for an untried configuration.
+_DRAWS = 256
+_CHUNK = 128  # rows scored at once: a model's densities cost memory per row times its points
+
+
+def _continuous(param: Param) -> bool:
+    return isinstance(param, Float) and param.step is None
+
+
+def can_repeat(space: Space, names: Sequence[str] | None = None) -> bool:
+    """Whether two configurations of ``space`` (restricted to ``names``) can be equal.
+
+    Not when a continuous float is always active among them. A space without dimensions is not a
+    search: its one configuration may run as often as the budget says.
+    """
+    names = space.dimensions if names is None else names
+    return bool(names) and not any(_continuous(space[n]) and not space[n].conditions for n in names)
+
+
+def _canonical(param: Param, value: Any) -> Hashable:
+    """One value of ``param`` as a key: equal for every spelling of the same value."""
+    try:
+        if isinstance(param, Choice):
+            return param.index(value)
+        if isinstance(param, Int):
+            return int(value)
+        if isinstance(param, Float):
+            return float(value) if param.step is None else round((float(value) - param.low) / param.step)
+    except (SpaceError, TypeError, ValueError, OverflowError):
+        pass
+    return repr(value)  # a value the space does not hold (an older definition): equal only to itself
+
+
+def config_key(space: Space, params: Mapping[str, Any], names: Sequence[str] | None = None) -> Key:
+    """The canonical key of a configuration: its values of ``names`` (the dimensions by default) it has."""
+    names = space.dimensions if names is None else names
+    return tuple((n, _canonical(space[n], params[n])) for n in names if n in params)
+
+
+class Tried:
+    """Every configuration of a history, by `config_key`: pending, failed and lost trials included.
+
+    Every trial counts, in every state, so the set depends on the trials alone, not on when it is
+    read (a replay sees what a suggestion saw). A trial that lacks a parameter it would have had
+    (define-by-run: it never asked for it) ran every value of it, as `Grid` counts it; a failed one
+    stands only for itself, since it may have stopped before it asked.
+
+    Args:
+        space: the space the keys are built in.
+        history: the trials to record.
+        cache: memoises each finished trial's key (finished trials are immutable).
+        names: key on these dimensions only (a projection); a trial without all of them is not recorded.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        history: Iterable[TrialRecord] = (),
+        cache: EncodingCache | None = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        self.space = space
+        self.names = list(space.dimensions if names is None else names)
+        self.projected = names is not None
+        self.active = can_repeat(space, self.names)
+        self._cache = cache
+        self._full: dict[Key, TrialRecord] = {}
+        self._partial: dict[frozenset[str], dict[Key, TrialRecord]] = {}
+        if self.active:
+            for record in history:
+                self.add(record)
+
+    def copy(self) -> Tried:
+        twin = Tried(self.space, cache=self._cache, names=self.names if self.projected else None)
+        twin._full = dict(self._full)
+        twin._partial = {names: dict(keys) for names, keys in self._partial.items()}
+        return twin
+
+    def _key(self, record: TrialRecord) -> Key:
+        if self._cache is None or self.projected:
+            return config_key(self.space, record.params, self.names)
+        return self._cache.key(self.space, record, lambda: config_key(self.space, record.params, self.names))
+
+    def add(self, record: TrialRecord) -> None:
+        """Record ``record``'s configuration (the first trial of a configuration is the one `holder` names)."""
+        if not self.active:
+            return
+        key = self._key(record)
+        params = record.params
+        if self.projected:
+            if len(key) == len(self.names):
+                self._full.setdefault(key, record)
+            return
+        lacks = any(n not in params and self.space.is_active(n, params) for n in self.names)
+        if lacks and record.state is not TrialState.FAILED:
+            self._partial.setdefault(frozenset(n for n, _ in key), {}).setdefault(key, record)
+        else:
+            self._full.setdefault(key, record)
+
+    def holder(self, config: Mapping[str, Any]) -> TrialRecord | None:
+        """The trial that ran ``config`` (or one that never asked for the parameters it lacks), if any."""
+        if not self.active:
+            return None
+        key = config_key(self.space, config, self.names)
+        hit = self._full.get(key)
+        if hit is not None or not self._partial:
+            return hit
+        given = {n for n, _ in key}
+        for names, keys in self._partial.items():
+            if names <= given:
+                hit = keys.get(tuple(pair for pair in key if pair[0] in names))
+                if hit is not None:
+                    return hit
+        return None
+
+    def __contains__(self, config: object) -> bool:
+        return isinstance(config, Mapping) and self.holder(config) is not None
+
+
+def _values(param: Param) -> Sequence[Any]:
+    """Every value of a finite parameter, as its own decoding gives them."""
+    if isinstance(param, Int) and param.values() is None:  # a log-scaled integer: every integer is reachable
+        return range(param.low, param.high + 1)
+    return param.grid_values(points=max(1, math.ceil(param.cardinality())))
+
+
+def _configurations(space: Space) -> list[dict[str, Any]]:
+    """Every configuration of a finite space, conditions respected (parents come before their children)."""
+    configs: list[dict[str, Any]] = [{}]
+    for name in space:
+        param = space[name]
+        values = _values(param)
+        extended: list[dict[str, Any]] = []
+        for config in configs:
+            if space.is_active(name, config):
+                extended.extend({**config, name: v} for v in values)
+            else:
+                extended.append(config)
+        configs = extended
+    return configs
+
+
+def _best(space: Space, configs: list[dict[str, Any]], score: Score | None, rng: np.random.Generator) -> dict[str, Any]:
+    """The configuration ``score`` ranks first (on the encoded points), or one at random without a score."""
+    if len(configs) > _POOL:
+        configs = [configs[int(i)] for i in rng.choice(len(configs), size=_POOL, replace=False)]
+    if score is None:
+        return configs[int(rng.integers(len(configs)))]
+    x = np.vstack([space.encode(c) for c in configs])
+    values = np.concatenate([score(x[i : i + _CHUNK]) for i in range(0, len(x), _CHUNK)])
+    return configs[int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))]
+
+
+def untried(space: Space, tried: Tried, rng: np.random.Generator, score: Score | None = None) -> dict[str, Any] | None:
+    """An untried configuration, for a sampler whose own candidates were all tried.
+
+    A finite space of at most `ENUMERATION_LIMIT` configurations is listed, and the untried ones (a
+    random subset when many are left) are ranked by ``score``, best first, else one is drawn at
+    random. A larger space is sampled from its prior instead. ``score`` takes encoded points (``NaN``
+    for an inactive parameter) and returns one value per row.
+
+    Returns:
+        The configuration, or ``None`` on a large space whose draws were all tried (a repeat is then
+        the sampler's own choice), or on a space whose configurations cannot repeat.
+
+    Raises:
+        SearchSpaceExhausted: every configuration of a finite space has been tried.
+    """
+    if not tried.active:
+        return None
+    bound = space.cardinality()
+    if math.isfinite(bound) and bound <= ENUMERATION_LIMIT:
+        every = _configurations(space)
+        left = [c for c in every if c not in tried]
+        if not left:
+            raise SearchSpaceExhausted(
+                f"all {len(every)} configurations of the space have been tried (running trials included): "
+                "there is nothing new to propose; widen a range or add options to search further"
+            )
+        return _best(space, left, score, rng)
+    drawn = [space.sample(rng) for _ in range(_DRAWS)]
+    left = [c for c in drawn if c not in tried]
+    return _best(space, left, score, rng) if left else None
