@@ -199,3 +199,19 @@ def test_an_unbounded_gp_search_hands_over_to_cmaes_after_300_trials() -> None:
     ours = Auto().suggest(LOW_DIM, history, np.random.default_rng(1), CONTEXT)
     assert ours == CMAES(n_startup=GP_MAX_TRIALS).suggest(LOW_DIM, history, np.random.default_rng(1), CONTEXT)
     assert ours != TPE().suggest(LOW_DIM, history, np.random.default_rng(1), CONTEXT)
+
+
+
+def test_a_warm_started_history_tells_its_generations() -> None:
+    # Warm-start records (numbered below 0, first in the history, as a study hands them over): the draw for trial n
+    # is seeded by n, as the replay reads it, not by the history's length (no generation was ever told).
+    space = Space({"a": Float(-2.0, 2.0), "b": Float(-2.0, 2.0), "c": Float(-2.0, 2.0)})
+    rng = np.random.default_rng(0)
+    warm = [TrialRecord(number=i - 3, params=(p := space.sample(rng)), seed=0, state=TrialState.COMPLETE,
+                        metrics={"loss": sphere(p)}) for i in range(3)]  # fmt: skip
+    sampler, records = CMAES(), list(warm)
+    for number in range(60):
+        params = space.validate(sampler.suggest(space, records, np.random.default_rng([0, number]), CONTEXT))
+        records.append(TrialRecord(number=number, params=params, seed=number, state=TrialState.COMPLETE,
+                                   metrics={"loss": sphere(params)}))  # fmt: skip
+    assert sampler.state(space, records, CONTEXT).generations > 0

@@ -190,7 +190,9 @@ class CMAES(Sampler):
         tried = Tried(space, history, self._cache)
         if replay.optimizer is None:
             return untried_sobol_point(space, history, rng, None, tried)
-        x_eval, _, _ = self._walk(replay, space, layout, history, len(history), context)
+        # The trial this draw is for: its number, which warm-start records (numbered below 0) do not take.
+        number = 1 + max((r.number for r in history), default=-1)
+        x_eval, _, _ = self._walk(replay, space, layout, history, max(number, 0), context)
         u = np.full(len(space.dimensions), np.nan)
         u[layout.numeric] = x_eval
         if len(layout.categorical):
