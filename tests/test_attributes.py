@@ -24,6 +24,7 @@ from tunesmith.attributes import (
     HoldoutLogAttr,
     HoldoutOpeningAttr,
     LearnedSpaceAttr,
+    ObjectiveReferenceAttr,
     OptimismAttr,
     ReferencePointAttr,
     SamplerChoiceAttr,
@@ -51,6 +52,10 @@ WRITTEN: dict[type[Any], list[Any]] = {
                        "packages": {"numpy": "2.0"}, "git_commit": None}],
     SamplerChoiceAttr: [{"sampler": {"name": "tpe", "n_startup": 10}, "why": "continuous space, 100 trials"}],
     CheckpointRootAttr: [{"path": "/home/me/project/tunesmith-checkpoints/mlp"}],
+    ObjectiveReferenceAttr: [
+        {"module": "train", "function": "objective", "file": "train.py", "directory": "/home/me/project"},
+        {"module": "mypkg.train", "function": "objective", "file": None, "directory": "/home/me/project"},
+    ],
     BaselineAttr: [
         {"params": {"x": 0.5}, "seed_count": 3, "runs": []},
         {"params": {"x": 0.5}, "seeds": [11, 12], "values": [0.8, 0.79], "mean": 0.795, "std": 0.007,

@@ -87,17 +87,19 @@ def test_a_worker_that_cannot_read_the_studys_config_says_in_one_line_which_limi
 def test_a_worker_given_another_objective_than_the_studys_config_names_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, objective, config = _study_run_from_a_config(tmp_path, "other", "quick")
+    url, objective, _config = _study_run_from_a_config(tmp_path, "other", "quick")
     monkeypatch.chdir(tmp_path)
     other = objective.replace(":quick", ":hangs")
 
     result = CliRunner().invoke(cli, ["worker", "other", "--storage", url, "--objective", other, "--no-wait"])
 
     assert result.exit_code == 1, result.output
+    module_file = tmp_path / "worker_limits_other.py"
     assert result.output == (
-        f"Error: --objective {other} is not the objective of study 'other', which records {objective} (its config "
-        f"{config}): one study runs one objective; leave --objective out (or pass --objective {objective}), or "
-        "start a new study for the other objective\n"
+        f"Error: --objective names {other} ({module_file}), not the objective of study 'other', which records "
+        f"{objective} ({module_file}): one study runs one objective, since trials of two objectives cannot be "
+        f"compared (its best, samplers and analyses would mix them); pass --objective {objective} instead, or run "
+        f"{other} as a new study, under another name\n"
     )
     assert len(ts.Study.load("other", url).trials) == 1, "no trial of the other objective ran"
 
@@ -116,7 +118,6 @@ def test_a_worker_given_another_objective_than_the_first_worker_recorded_is_refu
     result = CliRunner().invoke(cli, ["worker", "rec", "--storage", url, "--objective", "worker_limits_recorded:hangs"])
 
     assert result.exit_code == 1, result.output
-    assert "which records worker_limits_recorded:quick (its 'objective' attribute): one study runs one" in (
-        result.output
-    )
+    recorded = f"which records worker_limits_recorded:quick ({tmp_path / 'worker_limits_recorded.py'}): one study"
+    assert recorded in result.output, result.output
     assert len(ts.Study.load("rec", url).trials) == 1, "no trial of the other objective ran"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import PurePath
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from tunesmith._attribute_json import (
@@ -58,6 +59,7 @@ __all__ = [
     "HoldoutOpeningAttr",
     "HoldoutRowAttr",
     "LearnedSpaceAttr",
+    "ObjectiveReferenceAttr",
     "OptimismAttr",
     "ReferencePointAttr",
     "SamplerChoiceAttr",
@@ -174,6 +176,50 @@ class CheckpointRootAttr(JsonObject):
     def from_json(cls, value: Any, where: str | None = None) -> CheckpointRootAttr:
         r = Fields(value, where or cls.KEY)
         return cls(path=r.text("path", required=True), **r.rest())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectiveReferenceAttr(JsonObject):
+    """``objective_reference``: the objective the study runs, as the first `tunesmith run` or `tunesmith worker`
+    that ran it imported it, so that a later one naming another objective is refused (one study, one objective).
+
+    ``module`` and ``function`` are the ``module:function`` reference; ``directory`` is the absolute folder it was
+    read from (the config's, or the worker's working directory for ``--objective``); ``file`` is the module's
+    file relative to ``directory`` (``/``-separated), or ``None`` for a module imported from elsewhere on the
+    Python path (an installed package), which its name then identifies. Two records name the same objective when
+    their function and their file (else module) agree: a project checked out at another path is the same one.
+    """
+
+    KEY: ClassVar[str] = "objective_reference"
+    ALWAYS = frozenset({"file"})
+    module: str
+    function: str
+    file: str | None = None
+    directory: str
+
+    @property
+    def reference(self) -> str:
+        """``module:function``, as a config's ``objective`` or ``--objective`` names it."""
+        return f"{self.module}:{self.function}"
+
+    def same_objective(self, other: ObjectiveReferenceAttr) -> bool:
+        """Whether ``other`` names the same function of the same module file (or module, off the folder)."""
+        return self._identity() == other._identity()
+
+    def _identity(self) -> tuple[str, str | None, str | None]:
+        return self.function, self.file, self.module if self.file is None else None
+
+    def describe(self) -> str:
+        """The reference and where its module was found, for messages."""
+        if self.file is None:
+            return f"{self.reference} (module {self.module} from the Python path)"
+        return f"{self.reference} ({PurePath(self.directory, self.file)})"
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> ObjectiveReferenceAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(module=r.text("module", required=True), function=r.text("function", required=True),
+                   file=r.text("file"), directory=r.text("directory", required=True), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,8 +27,9 @@ from tunesmith.cli._common import (
     storage_url,
     verdict_colour,
 )
+from tunesmith.cli._scale import _hold_objective, _imported_objective
 from tunesmith.errors import StudyNotFound
-from tunesmith.storage import Storage, redact_url
+from tunesmith.storage import Storage, StudyInfo, redact_url
 from tunesmith.study import MIN_FULLY_TRAINED, Study, StudySpec, trained_fully
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def run(
     The storage is --storage (or --storage-file), else the config's ``storage``, else TUNESMITH_STORAGE (or
     TUNESMITH_STORAGE_FILE), else sqlite:///tunesmith.db. A study that exists is resumed with its stored sampler
     and scheduler; a config that names another scheduler is refused, another sampler is switched to and logged.
+    A study runs one objective, the one it recorded when it first ran: a config naming another is refused.
 
     Each wait (the baseline, the search, the re-runs of the top candidates, the holdout, the report) shows its
     progress and the time left on stderr. Ctrl-C keeps every stored trial, records the running one as
@@ -117,12 +119,21 @@ def run(
     with _interruptible(lambda: _interrupted(ctx, opened)), showing(show), _friendly_errors():
         cfg = load_config(config)
         objective = cfg.load_objective()
+        named = _imported_objective(cfg.objective, cfg.path.parent)
         url = storage_url(storage, storage_file, config=cfg.storage)
         created = _new_sqlite_file(url)
         store = _open(url, create=True)
         if created is not None:  # a relative path read from another directory would start a study afresh
             click.echo(terminal_safe(f"created a new database {created} (a relative sqlite:/// path is read from "
                                      f"the working directory, {os.getcwd()})", markup=False), err=True)  # fmt: skip
+
+        def fix(recorded: str) -> str:
+            return (f'put objective = "{recorded}" in {cfg.path.name}, or run {cfg.objective} as a new study: '
+                    f"--name NEW_NAME (or another name in {cfg.path.name})")  # fmt: skip
+
+        label = f"config {cfg.path}"
+        if (stored := _stored_study(store, name or cfg.name)) is not None:  # refused before opening records anything
+            _hold_objective(store, stored, named, label, fix, record=False)
         sampler, scheduler = _sampler_and_scheduler(store, name or cfg.name, cfg)
         study = Study(
             cfg.space,
@@ -136,6 +147,7 @@ def run(
             seed=cfg.seed,
         )
         opened.append(study)
+        _hold_objective(store, study.info, named, label, fix)  # recorded by the study's first run (or worker)
         worker_count = workers or cfg.workers
         executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
         _state_training(study)
@@ -246,6 +258,14 @@ def _new_sqlite_file(url: str) -> str | None:
         return None
     path = os.path.abspath(database)
     return None if os.path.exists(path) else path
+
+
+def _stored_study(store: Storage, name: str) -> StudyInfo | None:
+    """Study ``name`` as stored (``None`` when there is no such study yet)."""
+    try:
+        return store.load_study(name)
+    except StudyNotFound:
+        return None
 
 
 def _sampler_and_scheduler(store: Storage, name: str, cfg: StudyConfig) -> tuple[Any, Any]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from tunesmith._text import terminal_safe
+from tunesmith.attributes import ObjectiveReferenceAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
     _confirm_stored,
@@ -18,8 +21,9 @@ from tunesmith.cli._common import (
     storage_option,
 )
 from tunesmith.errors import StudyNotFound
-from tunesmith.storage import open_storage, redact_url
+from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study
+from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
@@ -40,46 +44,135 @@ def _recorded_config(study: Study) -> tuple[StudyConfig | None, str | None]:
         return None, f"study {study.name!r} records its config {path}, which cannot be read here ({exc})"
 
 
+def _imported_objective(reference: str, base_dir: Path) -> ObjectiveReferenceAttr:
+    """The objective ``reference`` names, once `import_object` has imported it from ``base_dir``: its module's file
+    relative to ``base_dir`` (``None`` for a module found elsewhere on the Python path) and its function."""
+    module_name, _, function = reference.partition(":")
+    directory = base_dir.resolve()
+    found = _module_file(module_name) or getattr(sys.modules.get(module_name), "__file__", None)
+    file = None
+    if isinstance(found, str) and (path := Path(found).resolve()).is_relative_to(directory):
+        file = path.relative_to(directory).as_posix()
+    return ObjectiveReferenceAttr(module=module_name, function=function, file=file, directory=str(directory))
+
+
+def _module_file(module_name: str) -> str | None:
+    """The file an import of ``module_name`` finds on the Python path now (which holds the folder `import_object`
+    read it from), whatever this process imported before under that name (a command run earlier in-process, from
+    another folder); ``None`` when no path entry holds it (a namespace package, a module of another finder)."""
+    from importlib.machinery import PathFinder
+
+    parts = module_name.split(".")
+    search: list[str] | None = None  # the Python path, then the package's folders
+    origin = None
+    for i in range(len(parts)):
+        spec = PathFinder.find_spec(".".join(parts[: i + 1]), search)
+        if spec is None:
+            return None
+        search, origin = list(spec.submodule_search_locations or ()), spec.origin if spec.has_location else None
+    return origin
+
+
+def _hold_objective(
+    storage: Storage, info: StudyInfo, this: ObjectiveReferenceAttr, label: str, fix: Callable[[str], str],
+    *, record: bool = True,
+) -> None:  # fmt: skip
+    """Hold the study ``info`` to one objective: refuse ``this`` (the objective ``label`` names) when the study
+    records another one that a trial gave a result of; otherwise record ``this`` (unless not ``record``),
+    atomically, so that of several commands starting at once the first wins. A study that records none (created in
+    Python, or before studies recorded their objective) records ``this``; one none of whose trials gave a result
+    (its objective was broken, and the fix names another) takes ``this`` in its place and says so on stderr.
+
+    Raises:
+        CliError: the rule, both objectives and ``fix(the recorded reference)``.
+    """
+
+    def refused(held: ObjectiveReferenceAttr) -> CliError:
+        return _other_objective(info.name, f"{label} names {this.describe()}", held.describe(), fix(held.reference))
+
+    recorded = read_attr(info.attrs, ObjectiveReferenceAttr)
+    if recorded is not None and recorded.same_objective(this):
+        return
+    trials = [] if recorded is None else storage.get_trials(info.id)
+    if recorded is not None and any(_gave_result(r) for r in trials):
+        raise refused(recorded)
+    if not record:
+        return
+    replaced = None if recorded is None else recorded.to_json()
+
+    def record_this(current: Any) -> Any:
+        return this.to_json() if current == replaced else current
+
+    held = ObjectiveReferenceAttr.from_json(storage.update_study_attr(info.id, ObjectiveReferenceAttr.KEY, record_this))
+    if not held.same_objective(this):  # another command recorded another objective meanwhile
+        raise refused(held)
+    if recorded is not None:
+        click.echo(terminal_safe(
+            f"note: study {info.name!r} now runs {this.describe()} in place of {recorded.describe()}, since none "
+            f"of its {len(trials)} trials gave a result", markup=False,
+        ), err=True)  # fmt: skip
+
+
+def _gave_result(record: TrialRecord) -> bool:
+    """Whether ``record`` holds a result of its objective, or may yet: it did not fail, or it reported or returned
+    a value before it failed."""
+    return record.state is not TrialState.FAILED or bool(record.intermediate) or bool(record.metrics)
+
+
+def _other_objective(name: str, this: str, recorded: str, fix: str) -> CliError:
+    # Trials of two objectives in one study cannot be compared, and no trial records which one it ran.
+    return CliError(
+        f"{this}, not the objective of study {name!r}, which records {recorded}: one study runs one objective, "
+        f"since trials of two objectives cannot be compared (its best, samplers and analyses would mix them); {fix}"
+    )
+
+
 def _worker_objective(
     study: Study, reference: str | None, config: StudyConfig | None, unread: str | None
 ) -> Callable[..., Any]:  # fmt: skip
-    """The objective: the study's (its ``objective`` attribute, else its config's); ``reference`` (--objective)
-    only when it names the same one, or when the study records none, which it then records for later workers.
+    """The objective: ``reference`` (--objective, read from the working directory), else the study's
+    ``objective`` attribute (a first worker's --objective), else its config's. It must be the objective the study
+    records (`ObjectiveReferenceAttr`), which it records when the study has none; a study that has none but an
+    ``objective`` attribute or a config (recorded before objectives were) refuses a --objective naming another.
 
     Raises:
-        CliError: ``reference`` names another objective than the study's, or neither names one.
+        CliError: the objective is another than the study's, or none is named.
     """
-    from pathlib import Path
-
     from tunesmith.config import import_object
 
     attrs = study.attrs
-    recorded, source, base_dir = None, "", Path.cwd()
+    named, source, base_dir = None, "", Path.cwd()
     if isinstance(attrs.get("objective"), str):
-        recorded, source = attrs["objective"], "its 'objective' attribute"
+        named, source = attrs["objective"], "its 'objective' attribute"
     elif config is not None:  # read from the config's directory, as `tunesmith run` reads it
-        recorded, source, base_dir = config.objective, f"its config {config.path}", config.path.parent
-    if reference is not None and recorded is not None and reference.strip() != recorded.strip():
-        # Trials of two objectives in one study cannot be compared, and no trial records which one it ran.
-        raise CliError(
-            f"--objective {reference} is not the objective of study {study.name!r}, which records {recorded} "
-            f"({source}): one study runs one objective; leave --objective out (or pass --objective {recorded}), "
-            "or start a new study for the other objective"
-        )
-    with _friendly_errors():
-        if reference is not None:  # read from the working directory, as the option's help says
-            objective = import_object(reference, base_dir=Path.cwd(), what="objective")
-            if recorded is None and "config" not in attrs:
-                study.set_attr("objective", reference)  # so that later workers need no --objective
-            return objective
-        if recorded is not None:
-            return import_object(recorded, base_dir=base_dir, what="objective")
-    if unread is not None:
+        named, source, base_dir = config.objective, f"its config {config.path}", config.path.parent
+    if reference is not None:  # read from the working directory, as the option's help says
+        given, base_dir, label = reference, Path.cwd(), "--objective"
+    elif named is not None:
+        given, label = named, source
+    elif unread is not None:
         raise CliError(f"{unread}: make it readable at that path, or pass --objective module:function")
-    raise CliError(
-        f"study {study.name!r} records no objective (attribute 'objective' or 'config'): "
-        "pass --objective module:function"
-    )
+    else:
+        raise CliError(
+            f"study {study.name!r} records no objective (attribute 'objective' or 'config'): "
+            "pass --objective module:function"
+        )
+
+    def fix(recorded: str) -> str:
+        if reference is None and config is not None and given == config.objective:
+            back = f'put objective = "{recorded}" back in {config.path} (or pass --objective {recorded})'
+        else:
+            back = f"pass --objective {recorded} instead"
+        return f"{back}, or run {given} as a new study, under another name"
+
+    if ObjectiveReferenceAttr.KEY not in attrs and named is not None and given.strip() != named.strip():
+        raise _other_objective(study.name, f"--objective names {given}", f"{named} ({source})", fix(named))
+    with _friendly_errors():
+        objective = import_object(given, base_dir=base_dir, what="objective")
+    _hold_objective(study.storage, study.info, _imported_objective(given, base_dir), label, fix)
+    if reference is not None and named is None and "config" not in attrs:
+        study.set_attr("objective", reference)  # so that later workers need no --objective
+    return objective
 
 
 @click.command()
@@ -108,9 +201,9 @@ def worker(
     machines): the trial budget is counted in the storage, so it is exact over all of them. When the
     study records its config (``tunesmith run`` does), its executor (unless --executor), ``trial_timeout``,
     ``memory_limit`` and ``fail_fast`` apply, as for ``tunesmith run``, with or without --objective; a config
-    this machine cannot read is said in one warning line. --objective must name the objective the study
-    records, if it records one. Ctrl-C, SIGTERM or SIGHUP records the running trials as interrupted and exits
-    with code 130 (143 for SIGTERM, 129 for SIGHUP).
+    this machine cannot read is said in one warning line. The objective (--objective, else the study's config's)
+    must be the one the study recorded when it first ran; another is refused. Ctrl-C, SIGTERM or SIGHUP records
+    the running trials as interrupted and exits with code 130 (143 for SIGTERM, 129 for SIGHUP).
     """
     url = storage
     store = _open(url, create=False)  # a worker joins a study: a mistyped path is an error, not a new empty file
