@@ -191,7 +191,7 @@ def test_commands_that_write_still_create_the_database(tmp_path: Path) -> None:
 # One clear line for every failure -------------------------------------------------------------------
 def test_an_unreachable_postgresql_server_is_one_line_with_the_fix() -> None:
     pytest.importorskip("psycopg")
-    line = _one_error_line(_invoke("status", "--storage", "postgresql://u:hunter2@127.0.0.1:1/db?connect_timeout=2"))
+    line = _one_error_line(_invoke("status", "--storage", "postgresql://u:hunter2@127.0.0.1:1/db?connect_timeout=2&reconnect_for=0"))
     assert "cannot connect to PostgreSQL at postgresql://u:***@127.0.0.1:1/db" in line
     assert "check that the server runs" in line and "hunter2" not in line
 

@@ -215,19 +215,20 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def _interruptible(say: Callable[[], str]) -> Iterator[None]:
-    """Ctrl-C, SIGTERM or SIGHUP ends the command with ``say()`` on stderr (what was kept, how to carry on) and
+def _interruptible(say: Callable[[BaseException], str]) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP ends the command with ``say(exc)`` on stderr (what was kept, read from the
+    interruption ``exc``: `tunesmith.study.stopped_by(exc)` says what storage holds; how to carry on) and
     exit code 130 (143 for SIGTERM, 129 for SIGHUP), instead of click's bare "Aborted!" or a silent death that
     leaves trials RUNNING and the trials' own processes orphaned.
 
-    ``say()`` starts with "interrupted"; after SIGTERM that word reads "terminated (SIGTERM)", after SIGHUP
+    ``say(exc)`` starts with "interrupted"; after SIGTERM that word reads "terminated (SIGTERM)", after SIGHUP
     "terminated (SIGHUP)". A closed terminal may refuse the message: the exit code still says what happened.
     """
     try:
         with _sigterm_as_interrupt():
             yield
     except KeyboardInterrupt as exc:
-        text, code = say(), INTERRUPTED_EXIT
+        text, code = say(exc), INTERRUPTED_EXIT
         if isinstance(exc, Terminated):
             cause, code = f"terminated ({signal.Signals(exc.signum).name})", _TERMINATING[exc.signum]
             text = cause + text.removeprefix("interrupted") if text.startswith("interrupted") else f"{cause}: {text}"

@@ -80,7 +80,7 @@ def finalize_command(
     with _friendly_errors():
         evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
         shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
-        with _interruptible(lambda: _opening_kept(study.name)):
+        with _interruptible(lambda _: _opening_kept(study.name)):
             verdict = finalize(study, evaluate, force=force, shifted=shifted, progress=progress)
     if as_json:
         _print_json(verdict.to_attr())

@@ -30,7 +30,9 @@ from tunesmith.cli._common import (
 from tunesmith.cli._scale import _hold_objective, _imported_objective
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import Storage, StudyInfo, redact_url
+from tunesmith.storage._engine import without_waiting
 from tunesmith.study import MIN_FULLY_TRAINED, Study, StudySpec, trained_fully
+from tunesmith.study._recovery import stopped_by
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
@@ -64,8 +66,9 @@ def _write_report(
     console.print(terminal_safe(f"report: {written}"))
 
 
-def _interrupted(ctx: click.Context, opened: list[Study]) -> str:
-    """What Ctrl-C kept and the command that carries on."""
+def _interrupted(ctx: click.Context, opened: list[Study], exc: BaseException) -> str:
+    """What Ctrl-C kept (what storage holds of the trials it cut short: `stopped_by`) and the command that carries
+    on."""
     command = _command_line(ctx)
     if not opened:
         return f"interrupted before the study opened; run it with:\n  {command}"
@@ -74,14 +77,14 @@ def _interrupted(ctx: click.Context, opened: list[Study]) -> str:
     if where == "memory":
         return f"interrupted: study {study.name!r} lived in memory, so its trials are gone; run it again:\n  {command}"
     try:
-        kept = sum(1 for r in study.trials if r.state.is_finished and not (r.kind and r.kind.is_interruption))
+        with without_waiting():  # a server that is down must not hold the message for the reconnect window
+            kept = sum(1 for r in study.trials if r.state.is_finished and not (r.kind and r.kind.is_interruption))
     except Exception:  # noqa: BLE001 - the message must come out even when storage does not answer
         kept = None
     trials = "its finished trials" if kept is None else f"its {kept} finished trial{'s' * (kept != 1)}"
-    return (
-        f"interrupted: study {study.name!r} keeps {trials} in {where} (a trial cut short is recorded as interrupted "
-        f"and does not spend the budget); resume with:\n  {command}"
-    )
+    stopped = stopped_by(exc)
+    recorded = "no trial was running" if stopped is None else stopped.describe()
+    return f"interrupted: study {study.name!r} keeps {trials} in {where} ({recorded}); resume with:\n  {command}"
 
 
 @click.command()
@@ -116,7 +119,7 @@ def run(
 
     opened: list[Study] = []
     show = shown(progress)
-    with _interruptible(lambda: _interrupted(ctx, opened)), showing(show), _friendly_errors():
+    with _interruptible(lambda exc: _interrupted(ctx, opened, exc)), showing(show), _friendly_errors():
         cfg = load_config(config)
         objective = cfg.load_objective()
         named = _imported_objective(cfg.objective, cfg.path.parent)
@@ -197,7 +200,7 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
     name = f"digits-mlp-{time.strftime('%Y%m%d-%H%M%S')}"
     show = shown(progress)
 
-    def kept() -> str:
+    def kept(_: BaseException) -> str:
         return f"interrupted: the demo's trials so far are kept in {redact_url(storage)} as study {name!r}"
 
     with _interruptible(kept), showing(show), _friendly_errors():

@@ -23,6 +23,7 @@ from tunesmith.cli._common import (
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study
+from tunesmith.study._recovery import stopped_by
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -213,10 +214,12 @@ def worker(
     if grace is not None:
         overrides["grace"] = grace
 
-    def kept() -> str:
+    def kept(exc: BaseException) -> str:
+        stopped = stopped_by(exc)
+        recorded = "no trial was running" if stopped is None else stopped.describe()
         return (
-            f"interrupted: the trials this worker finished are kept in {redact_url(url)}; its running trial is "
-            f"recorded interrupted. Carry on with: tunesmith worker {study_name} (the same storage and objective)"
+            f"interrupted: the trials this worker finished are kept in {redact_url(url)}; {recorded}. Carry on "
+            f"with: tunesmith worker {study_name} (the same storage and objective)"
         )
 
     with _interruptible(kept), _friendly_errors():

@@ -152,7 +152,7 @@ def snapshot(
     spec = StudySpec.from_json(info.spec)
     gone = gone_notes(
         records, study=info.name, grace=spec.grace or DEFAULT_GRACE, retries=spec.retries or 0,
-        now=time.time() if now is None else now,
+        now=time.time() if now is None else now, trials=spec.budget.trials,
     )  # fmt: skip
     usage = Budget.usage(records, time.time() if now is None else now, gone=gone)  # a gone trial runs no more
     return json_safe(

@@ -4,20 +4,25 @@ SQLite: WAL, a busy timeout (the URL's ``?timeout=`` wins), ``BEGIN IMMEDIATE`` 
 database is created by the storage (never by a connection, so a deleted file is not silently recreated)
 and opened read-only when it or its directory cannot be written. PostgreSQL: psycopg 3 with a connect
 timeout, TCP keepalives and a ``lock_timeout`` equal to the busy timeout, so a row lock held by a stalled
-session fails like a SQLite lock instead of waiting forever; a server that goes away after the engine
-connected (a restart) is reconnected to for a while before the failure is let through, and a transaction
-the lost connection cut off runs again as a whole (`Connections.run`). Every driver exception goes through
-the engine's ``handle_error`` event to `tunesmith.storage._failures`.
+session fails like a SQLite lock instead of waiting forever; a server that cannot be reached (stopped,
+restarting, starting up), at the first connection or after, is tried again for ``reconnect_for`` seconds (60 by
+default; a PostgreSQL URL's ``?reconnect_for=`` wins) before the failure is let through, every thread of the
+process sharing one window per outage, and a transaction the lost connection cut off runs again as a whole
+(`Connections.run`); within `without_waiting` a call tries once. Every driver exception goes through the
+engine's ``handle_error`` event to `tunesmith.storage._failures`.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
+import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -36,11 +41,15 @@ from tunesmith.storage._failures import (
     missing_driver,
     no_schema,
     os_failure,
+    reconnect_hint,
+    still_gone,
     unsupported_scheme,
 )
 from tunesmith.storage._sqlite_file import DatabaseFile, access_mode, connection_uri, from_file_uri, requested_mode
 
-__all__ = ["Connections", "Landing", "make_engine"]
+__all__ = ["RECONNECT_FOR", "Connections", "Landing", "make_engine", "url_reconnect_for", "without_waiting"]
+
+_log = logging.getLogger("tunesmith")
 
 Result = TypeVar("Result")
 
@@ -52,10 +61,34 @@ POSTGRESQL_CONNECT_TIMEOUT = 15
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 # Pauses between attempts to reconnect to a PostgreSQL server that went away (a restart), doubling.
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.2, 2.0
+# Seconds to keep trying a PostgreSQL server that cannot be reached: a restart of a busy server (a checkpoint at
+# shutdown, crash recovery at start-up) takes tens of seconds. A PostgreSQL URL's ``?reconnect_for=`` wins.
+RECONNECT_FOR = 60.0
+# False within `without_waiting`: a server that cannot be reached is tried once.
+_waiting: ContextVar[bool] = ContextVar("tunesmith_storage_waiting", default=True)
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Within the block, on this thread, a PostgreSQL server that cannot be reached is tried once instead of for
+    ``reconnect_for`` seconds, and a transaction its lost connection cut off is not run again: for what must end
+    promptly (a study stopping on Ctrl-C or SIGTERM) or comes again anyway (a heartbeat). The outage it finds still
+    starts the window the other calls wait in."""
+    token = _waiting.set(False)
+    try:
+        yield
+    finally:
+        _waiting.reset(token)
 
 
 def make_engine(
-    parsed: sa.URL, shown: str, *, busy_timeout: float, echo: bool, must_exist: bool, reconnect_for: float = 0.0
+    parsed: sa.URL,
+    shown: str,
+    *,
+    busy_timeout: float,
+    echo: bool,
+    must_exist: bool,
+    reconnect_for: float = RECONNECT_FOR,
 ) -> tuple[Engine, DatabaseFile | None, Connections]:
     """The engine for ``parsed``, the SQLite file it opened (``None``: a server or ``:memory:``), and the
     `Connections` every connection is to be taken through.
@@ -67,14 +100,17 @@ def make_engine(
             row lock (``lock_timeout``); a SQLite URL's ``?timeout=`` wins.
         echo: log every statement.
         must_exist: refuse a SQLite file that does not exist instead of creating it.
-        reconnect_for: seconds to keep reconnecting to a PostgreSQL server that went away after the engine
-            had connected (a restart) before `ServerGone` is let through.
+        reconnect_for: seconds to keep trying a PostgreSQL server that cannot be reached (stopped, restarting,
+            starting up), at the first connection or after, before `ServerGone` is let through; the URL's
+            ``?reconnect_for=`` wins.
 
     Raises:
-        StorageError: the URL names no supported backend, is malformed, or its driver is missing.
+        StorageError: the URL names no supported backend, is malformed, its driver is missing, or its
+            ``reconnect_for`` is no number of seconds or is given to SQLite.
         StorageUnavailable: the SQLite file is missing (``must_exist``) or cannot be created.
     """
     backend = parsed.get_backend_name()
+    parsed, reconnect_for = url_reconnect_for(parsed, shown, reconnect_for)
     database_file: DatabaseFile | None = None
     if backend == "sqlite":
         busy_timeout = url_busy_timeout(parsed, busy_timeout)
@@ -107,6 +143,34 @@ def url_busy_timeout(parsed: sa.URL, busy_timeout: float) -> float:
             "write ?timeout=300"
         )
     return seconds
+
+
+def url_reconnect_for(parsed: sa.URL, shown: str, reconnect_for: float) -> tuple[sa.URL, float]:
+    """The URL without its ``?reconnect_for=`` (tunesmith's option, not the driver's) and the seconds it gives,
+    else ``reconnect_for``: the URL travels to every worker (``--storage``, a storage file, ``TUNESMITH_STORAGE``),
+    so that is where a longer wait for a server restart is written.
+
+    Raises:
+        StorageError: the value is not a number of seconds, or the URL is SQLite's (no server to wait for).
+    """
+    given = parsed.query.get("reconnect_for")
+    if given is None:
+        return parsed, reconnect_for
+    if parsed.get_backend_name() == "sqlite":
+        raise StorageError(
+            f"{shown} gives reconnect_for={given!r}, the seconds to wait for a PostgreSQL server that cannot be "
+            "reached, but a SQLite database is a file with no server to wait for: remove it from the URL"
+        )
+    try:
+        seconds = float(str(given))
+    except ValueError:
+        seconds = -1.0
+    if not (seconds >= 0 and math.isfinite(seconds)):
+        raise StorageError(
+            f"a PostgreSQL URL's reconnect_for is the seconds to keep trying a server that cannot be reached (a "
+            f"restart), a number >= 0, got reconnect_for={given!r}: write ?reconnect_for=120"
+        )
+    return parsed.difference_update_query(["reconnect_for"]), seconds
 
 
 def _postgresql_engine(parsed: sa.URL, shown: str, echo: bool, lock_timeout: float) -> Engine:
@@ -280,18 +344,23 @@ class Connections:
     on other threads, then disposes of the engine; a connection still in use after the wait (or
     held by the closing thread itself) disposes of it again when it is returned. Thread-safe.
 
-    A PostgreSQL server that went away after the engine connected (`ServerGone`: stopped, restarting) is
-    reconnected to, with pauses doubling from 0.2 s to 2 s, for ``reconnect_for`` seconds: a restart of a
-    few seconds goes unnoticed. A transaction run through `run` whose connection broke in flight
-    (`ConnectionLost`) runs again as a whole on a new connection for ``reconnect_for`` seconds from the first
-    loss; one whose COMMIT the loss cut off first reads whether that COMMIT landed (its `Landing`), so no write
-    applies twice.
+    A PostgreSQL server that cannot be reached (`ServerGone`: stopped, restarting, starting up, at the first
+    connection or after one) is tried again, with pauses doubling from 0.2 s to 2 s, until ``reconnect_for``
+    seconds after the outage was first found, by whichever thread found it: the threads of a process (a study's
+    loop and its heartbeat) share one window per outage, so a call made late in an outage does not wait the whole
+    window again, and one made after it gives up at its first failure. The first connection that works ends the
+    outage. A first connection that must wait says so once, on the ``tunesmith`` logger (a wrong host or port
+    waits as long as a server starting up). Within `without_waiting` a call tries once.
+
+    A transaction run through `run` whose connection broke in flight (`ConnectionLost`) runs again as a whole on
+    a new connection until ``reconnect_for`` seconds after the loss (or the outage it fell in); one whose COMMIT
+    the loss cut off first reads whether that COMMIT landed (its `Landing`), so no write applies twice.
 
     Args:
         engine: the storage's engine.
         shown: the redacted URL, for messages.
         wait: the most seconds `close` waits for connections in use.
-        reconnect_for: the seconds to keep reconnecting to a server that went away.
+        reconnect_for: the seconds to keep trying a server that cannot be reached.
     """
 
     def __init__(self, engine: Engine, shown: str, wait: float, reconnect_for: float = 0.0) -> None:
@@ -302,15 +371,22 @@ class Connections:
         self._changed = threading.Condition()
         self._in_use: dict[int, int] = {}  # thread id -> connections it holds
         self._disposing = threading.Lock()  # close() returns only once every connection is closed
+        self._outage = threading.Lock()
+        self._down_since: float | None = None  # time.monotonic() when the server was found unreachable
         self.closed = False
+
+    @property
+    def reconnect_for(self) -> float:
+        """The seconds a server that cannot be reached is tried for."""
+        return self._reconnect_for
 
     @contextmanager
     def open(self, until: float | None = None) -> Iterator[Connection]:
         """A connection of the engine, returned to it at the end of the block.
 
         Args:
-            until: the `time.monotonic` reading up to which to reconnect to a server that went away
-                (``None``: ``reconnect_for`` seconds from now).
+            until: the `time.monotonic` reading up to which to try a server that cannot be reached (``None``:
+                ``reconnect_for`` seconds after the outage was first found).
 
         Raises:
             StorageError: the storage is closed.
@@ -334,18 +410,44 @@ class Connections:
                 self._dispose()  # close() may have stopped waiting for this one: its connection is back now
 
     def _connect(self, until: float | None) -> Connection:
-        """A connection of the engine, reconnecting while a server that went away may come back."""
-        deadline = time.monotonic() + self._reconnect_for if until is None else until
+        """A connection of the engine, trying again while a server that cannot be reached may come back.
+
+        Raises:
+            ServerGone: the server did not come back in time (`still_gone`), or was tried once (`without_waiting`,
+                or the storage is closing).
+        """
         pause = _FIRST_PAUSE
         while True:
             try:
-                return self._engine.connect()
-            except ServerGone:
-                left = deadline - time.monotonic()
-                if left <= 0 or self.closed:
+                conn = self._engine.connect()
+            except ServerGone as exc:
+                began, found = self._outage_began()
+                if not _waiting.get() or self.closed:
                     raise
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, _LONGEST_PAUSE)
+                left = (began + self._reconnect_for if until is None else until) - time.monotonic()
+                if left <= 0:
+                    raise still_gone(self._shown, exc, self._reconnect_for) from exc
+                if found and not exc.reached_before:  # mid-run, the heartbeat says it (`_recovery`)
+                    _log.warning(
+                        "tunesmith: %s: trying again for up to %.0f s; %s",
+                        exc,
+                        left,
+                        reconnect_hint(self._reconnect_for),
+                    )
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, _LONGEST_PAUSE)
+            else:
+                with self._outage:
+                    self._down_since = None
+                return conn
+
+    def _outage_began(self) -> tuple[float, bool]:
+        """When the outage under way was first found (`time.monotonic`), and whether that is now."""
+        with self._outage:
+            if self._down_since is not None:
+                return self._down_since, False
+            self._down_since = time.monotonic()
+            return self._down_since, True
 
     def run(
         self, work: Callable[[Connection], Result], *, writer: bool = False, landing: Landing[Result] | None = None
@@ -355,7 +457,8 @@ class Connections:
 
         A transaction cut off by a lost connection (`ConnectionLost`) before its COMMIT rolled back on the
         server, so it runs again as a whole on a new connection, at once and then after pauses doubling from
-        0.2 s, until ``reconnect_for`` seconds after the first loss. A COMMIT the loss cut off may have landed: a
+        0.2 s, until ``reconnect_for`` seconds after the first loss (or after the outage under way was first found;
+        once, within `without_waiting`). A COMMIT the loss cut off may have landed: a
         write with a ``landing`` first has its `Landing.check` read whether it did, in the transaction that would
         run it again; a write without one must be harmless to run twice (a heartbeat, a value set again).
 
@@ -366,7 +469,7 @@ class Connections:
             CommitUnknown: a COMMIT was cut off and whether it landed cannot be read (the server did not come
                 back in time, or the check cannot tell); the message names the write and what storage may hold.
         """
-        deadline: float | None = None  # reconnect_for after the first loss
+        deadline: float | None = None  # reconnect_for after the first loss, or the outage it fell in
         pause = 0.0
         cut_off: tuple[Result, StorageUnavailable] | None = None  # a write whose COMMIT was cut off, and the loss
         while True:
@@ -386,12 +489,12 @@ class Connections:
                 if deadline is None:
                     if isinstance(exc, ServerGone):
                         raise  # the first connection could not be taken: _connect has waited already
-                    deadline = time.monotonic() + self._reconnect_for
+                    deadline = self._outage_began()[0] + self._reconnect_for
                 if ran and landing is not None:
                     if landing.what(ran[0]) is None:
                         return ran[0]  # it wrote nothing: what it read stands
                     cut_off = (ran[0], exc)
-                if time.monotonic() >= deadline or self.closed:
+                if time.monotonic() >= deadline or self.closed or not _waiting.get():
                     if cut_off is not None and landing is not None:
                         what, holds = str(landing.what(cut_off[0])), landing.holds(cut_off[0])
                         raise commit_unknown(self._shown, exc, what, holds, self._reconnect_for) from exc

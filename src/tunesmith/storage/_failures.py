@@ -35,6 +35,8 @@ __all__ = [
     "missing_driver",
     "no_schema",
     "os_failure",
+    "reconnect_hint",
+    "still_gone",
     "unsupported_scheme",
     "wal_lost",
 ]
@@ -63,9 +65,20 @@ _KNOWN = ("memory", "postgresql", "sqlite")
 
 
 class ServerGone(StorageUnavailable):
-    """A PostgreSQL server this storage was connected to cannot be reached now (stopped, restarting, the
-    network gone). Unlike a server never reached, waiting may help: `tunesmith.storage._engine.Connections`
-    reconnects for a while before letting it through."""
+    """A PostgreSQL server cannot be reached now, or does not accept connections yet: stopped, restarting,
+    starting up, the network gone (a wrong host or port looks the same). Waiting may help:
+    `tunesmith.storage._engine.Connections` tries again for ``reconnect_for`` seconds, on the first connection as
+    after one, before letting it through (`still_gone`).
+
+    Attributes:
+        said: the driver's words (``Connection refused``, ``the database system is starting up``).
+        reached_before: the engine had connected to the server before, so the server went away.
+    """
+
+    def __init__(self, message: str, *, said: str = "", reached_before: bool = True) -> None:
+        super().__init__(message)
+        self.said = said
+        self.reached_before = reached_before
 
 
 class ConnectionLost(StorageUnavailable):
@@ -201,6 +214,35 @@ def commit_unknown(url: str, lost: StorageUnavailable, what: str, holds: str, se
         f"within {seconds:g} s to read whether that landed: {holds}; run again when the server is back (the study "
         "resumes where it stopped)"
     )
+
+
+def reconnect_hint(seconds: float) -> str:
+    """How to wait longer for a PostgreSQL server (the storage URL's ``reconnect_for``)."""
+    longer = max(300, int(seconds * 5))
+    return f"?reconnect_for={longer} (seconds) at the end of the storage URL waits longer (now {seconds:g} s)"
+
+
+def still_gone(url: str, gone: ServerGone, seconds: float) -> ServerGone:
+    """``gone`` once the engine has tried again for ``seconds`` in vain (`Connections`): what to check, and how to
+    wait longer for a server that takes longer to come back."""
+    within = f"within {seconds:g} s" if seconds > 0 else "at once"
+    if _starting(gone.said) is not None:
+        advice = (
+            f"it did not accept connections {within}; run again once it has started (the study resumes where it "
+            f"stopped), or: {reconnect_hint(seconds)}"
+        )
+    elif gone.reached_before:
+        advice = (
+            f"it did not come back {within}; run again when the server is back (the study resumes where it "
+            f"stopped), or for a restart that takes longer: {reconnect_hint(seconds)}"
+        )
+    else:
+        tried = f"tried for {seconds:g} s: " if seconds > 0 else ""
+        advice = (
+            f"{tried}check that the server runs and accepts TCP connections at that host and port, and the user, "
+            f"password and database name; for a server that takes longer to start: {reconnect_hint(seconds)}"
+        )
+    return ServerGone(f"{gone}; {advice}", said=gone.said, reached_before=gone.reached_before)
 
 
 def _file_size_limit() -> int | None:
@@ -355,6 +397,19 @@ _PG_MESSAGES = (
     (re.compile(r"too many (clients|connections)|connection slots are reserved"), "53300"),
     (re.compile(r"the database system is (starting up|shutting down|in recovery|not yet accepting)"), "57P03"),
 )
+# What a server that answers "cannot connect now" (57P03) is doing, read from its (English) message.
+_NOT_READY = (
+    ("starting up", "is starting up"),
+    ("shutting down", "is shutting down"),
+    ("in recovery", "is recovering (replaying its log after a crash or a restart)"),
+    ("not yet accepting", "does not accept connections yet"),
+)
+
+
+def _starting(said: str) -> str | None:
+    """What a PostgreSQL server that refuses connections for now says it is doing (``is starting up``), or
+    ``None`` when ``said`` is no such refusal."""
+    return next((doing for words, doing in _NOT_READY if f"the database system is {words}" in said), None)
 
 
 def _sqlstate(orig: Any) -> str | None:
@@ -381,12 +436,18 @@ def _postgresql(
             f"?options=-c%20lock_timeout%3D{_longer(lock_timeout)}s at the end of the storage URL"
         )
     gone = disconnected or (state or "").startswith(("08", "57P"))
-    if connecting and connected_before and (gone or state is None):
-        return ServerGone(
-            f"lost the connection to PostgreSQL at {url} ({said}): the server stopped or cannot be reached since "
-            "this process connected to it, and did not come back while tunesmith retried; run again when the "
-            "server is back (the study resumes where it stopped)"
-        )
+    if connecting and (gone or state is None):  # waiting may help: a server restarting, starting up
+        starting = _starting(said) if state == "57P03" else None
+        if starting is not None:
+            text = f"PostgreSQL at {url} {starting} ({said})"
+        elif connected_before:
+            text = (
+                f"lost the connection to PostgreSQL at {url} ({said}): the server stopped or cannot be reached since "
+                "this process connected to it"
+            )
+        else:
+            text = f"cannot connect to PostgreSQL at {url} ({said})"
+        return ServerGone(text, said=said, reached_before=connected_before)
     if connecting:
         return StorageUnavailable(
             f"cannot connect to PostgreSQL at {url} ({said}): check that the server runs and accepts TCP "

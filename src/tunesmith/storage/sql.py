@@ -12,7 +12,9 @@ lock). `SQLStorage.url` is the redacted URL (``postgresql://user:***@host/db``),
 
 Failures: the engine (`tunesmith.storage._engine`) turns every driver exception into a `StorageError`
 with the fix (`tunesmith.storage._failures`), reconnects to a PostgreSQL server that restarted, and its
-`Connections` let `close` wait for connections in use on other threads; a SQLite file (or its ``-wal``)
+`Connections` let `close` wait for connections in use on other threads (a server that cannot be reached, at the
+first connection or after, is tried for ``reconnect_for`` seconds: 60 by default, ``?reconnect_for=SECONDS`` in a
+PostgreSQL URL, which every worker given that URL then honours); a SQLite file (or its ``-wal``)
 deleted, replaced or truncated while open stops the next read or write with `StorageLost`
 (`tunesmith.storage._sqlite_file`). Every read and write is one unit of work (`_read`, `_write`, `_locked`)
 that runs again as a whole on a new connection when a lost connection cut it off (`Connections.run`); a
@@ -45,7 +47,7 @@ from sqlalchemy.engine import Connection
 
 from tunesmith._report_rules import ReportRefused
 from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound, TrialNotRunning, not_running
-from tunesmith.storage._engine import Landing, make_engine
+from tunesmith.storage._engine import RECONNECT_FOR, Landing, make_engine
 from tunesmith.storage._failures import no_schema
 from tunesmith.storage._sql_schema import (
     _dumps,
@@ -101,21 +103,24 @@ class SQLStorage(Storage):
             with ``False`` such a database raises `StorageError` (run ``tunesmith storage upgrade``).
         must_exist: refuse a SQLite file that does not exist, and a database without tunesmith's
             tables, instead of creating them (what commands that only read want).
-        reconnect_for: seconds to keep reconnecting to a PostgreSQL server that went away (a restart), and
-            to keep running again a read or write whose connection was lost in flight, before it fails with
-            `StorageUnavailable` ("lost the connection").
+        reconnect_for: seconds to keep trying a PostgreSQL server that cannot be reached (stopped, restarting,
+            starting up), at the first connection as after one, and to keep running again a read or write whose
+            connection was lost in flight, before it fails with `StorageUnavailable`; counted from when the
+            outage was first found, whichever thread found it. A PostgreSQL URL's ``?reconnect_for=SECONDS``
+            wins (the URL reaches every worker: ``--storage``, a storage file, ``TUNESMITH_STORAGE``).
 
     A SQLite file that cannot be written (nor its directory) is opened read-only, as is one whose
     URL ends in ``?mode=ro`` (``?immutable=1``: read-only and unlocked, for read-only media).
 
     Raises:
-        StorageError: the URL is malformed or names an unsupported backend or a missing driver.
+        StorageError: the URL is malformed or names an unsupported backend or a missing driver, or its
+            ``reconnect_for`` is no number of seconds.
         StorageUnavailable: the database cannot be opened or reached; the message says why.
     """
 
     def __init__(
         self, url: str, *, busy_timeout: float = 60.0, echo: bool = False, upgrade: bool = True,
-        must_exist: bool = False, reconnect_for: float = 10.0,
+        must_exist: bool = False, reconnect_for: float = RECONNECT_FOR,
     ) -> None:  # fmt: skip
         self.url = redact_url(url)
         try:
@@ -164,6 +169,12 @@ class SQLStorage(Storage):
             _migrate(conn, version)
 
         self._write(migrate)  # run again after a lost COMMIT, it finds the version migrated, or migrates
+
+    @property
+    def reconnect_for(self) -> float:
+        """The seconds a PostgreSQL server that cannot be reached is tried for (the URL's ``?reconnect_for=``, else
+        the argument)."""
+        return self._connections.reconnect_for
 
     @property
     def schema_version(self) -> int:

@@ -16,10 +16,19 @@ from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
 from tunesmith._validate import integer, real
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, TunesmithError
+from tunesmith.errors import (
+    BudgetExhausted,
+    ConfigError,
+    SearchSpaceExhausted,
+    StorageError,
+    StorageLost,
+    StorageUnavailable,
+    TunesmithError,
+)
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.base import REFUSED_REPORT
 from tunesmith.space._define_by_run import DefinitionError
+from tunesmith.storage._engine import without_waiting
 from tunesmith.study import _define_by_run
 from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
@@ -39,7 +48,7 @@ from tunesmith.study._limits import (
 )
 from tunesmith.study._observers import Observer, Observers
 from tunesmith.study._outcome import ran_all_steps
-from tunesmith.study._recovery import cut_short_by, naming_the_result
+from tunesmith.study._recovery import Stopped, cut_short_by, naming_the_result, outcome_text
 from tunesmith.study._search_progress import SearchProgress, resume_hint
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
@@ -554,6 +563,8 @@ def optimize(
     axis = AxisWatch(study.scheduler, history)
     meter = SearchProgress(study, n_trials=n_trials, timeout=timeout, show=progress, workers=runner.capacity)
     error: BaseException | None = None
+    held: list[TrialOutcome] = []  # outcomes the executor returned that are not recorded yet
+    telling: int | None = None  # the trial whose outcome is being recorded
     try:
         observers.notify("on_optimize_start", study)
         while True:
@@ -592,9 +603,13 @@ def optimize(
                 )
             if runner.busy() == 0:
                 break
-            for outcome in runner.wait(timeout=1.0):
+            held = runner.wait(timeout=1.0)
+            while held:
+                outcome, telling = held[0], held[0].number
                 with naming_the_result(outcome.number, outcome.result, outcome.reason if outcome.failed else None):
                     record = _finish(study, outcome)
+                del held[0]
+                telling = None
                 pending.discard(record.number)
                 finished.append(record)
                 meter.finished(record)
@@ -606,19 +621,22 @@ def optimize(
                     notes.append(off_axis)
     except BaseException as exc:
         error = exc
-        cut_short = pending.union(runner.shutdown(kill=True))
-        if isinstance(exc, KeyboardInterrupt):
-            with contextlib.suppress(Exception):
-                cut_short |= _started_here(study, loop_began)  # Ctrl-C may land between creating a trial and running it
-        reason, said = cut_short_by(exc)  # a storage failure is not an interruption, nor told as one
-        for number in sorted(cut_short):
-            with contextlib.suppress(Exception):
-                told = study.tell(number, reason=reason, error=said, kind=TrialKind.INTERRUPTED)
-                observers.notify("on_trial_end", study, told)
+        stopped = _stop(study, runner, exc, held, telling, pending, loop_began, observers)
         with contextlib.suppress(Exception):
             observers.notify("on_optimize_end", study, None)
+        stopped.attach(exc)
         if isinstance(exc, KeyboardInterrupt):
-            exc.add_note(resume_hint(study))
+            exc.add_note(resume_hint(study) if stopped.all_recorded else _interrupted_note(study, stopped))
+            raise
+        if stopped == Stopped(stopped.reason):
+            raise  # no trial was running
+        if isinstance(exc, StorageUnavailable | StorageLost):
+            # One message: what could not be stored, why, and what storage holds of every trial the loop ran.
+            told = type(exc)(f"{exc}. As the study stopped: {stopped.describe(named=telling)}")
+            stopped.attach(told)
+            raise told from exc
+        if not stopped.all_recorded:
+            exc.add_note(f"As the study stopped: {stopped.describe()}")
         raise
     finally:
         runner.shutdown()
@@ -654,6 +672,101 @@ def optimize(
     )
     observers.notify("on_optimize_end", study, result)
     return result
+
+
+def _stop(
+    study: Study,
+    runner: Executor,
+    exc: BaseException,
+    held: Sequence[TrialOutcome],
+    telling: int | None,
+    pending: set[int],
+    since: float,
+    observers: Observers,
+) -> Stopped:
+    """Record what the loop leaves as ``exc`` stops it, and say what storage holds of it (`Stopped`).
+
+    The running trials are ended. Outcomes the executor returned and the loop did not record (``held``; after a
+    storage failure, also those that came in while it waited for its storage) are stored as they are, except
+    ``telling``'s, whose recording ``exc`` broke off: running it again could record another state. Every other
+    trial is recorded FAILED of kind INTERRUPTED with the reason `cut_short_by` gives, a finished one with its
+    outcome in the error. Storage is tried once for each (`without_waiting`): the loop has waited for it already,
+    or was told to stop; after its first failure it is not tried again, and what is left stays RUNNING.
+    """
+    if isinstance(exc, StorageError):
+        held = [*held, *_collected(runner)]
+    outcomes = {o.number: o for o in held}
+    cut_short = pending.union(runner.shutdown(kill=True))
+    reason, said = cut_short_by(exc)  # a storage failure is not an interruption, nor told as one
+    stored: list[int] = []
+    interrupted: list[int] = []
+    running: list[int] = []
+    unstored: list[tuple[int, str]] = []
+    answers = True  # whether storage answered every write so far
+    with without_waiting():
+        if isinstance(exc, KeyboardInterrupt):
+            with contextlib.suppress(Exception):
+                cut_short |= _started_here(study, since)  # Ctrl-C may land between creating a trial and running it
+        for outcome in held:
+            if outcome.number == telling or not answers:
+                continue
+            try:
+                record = _finish(study, outcome)
+            except StorageError:
+                answers = False
+                continue
+            except Exception:  # noqa: BLE001 - recorded cut short below, with the outcome in its error
+                continue
+            stored.append(outcome.number)
+            cut_short.discard(outcome.number)
+            with contextlib.suppress(Exception):
+                observers.notify("on_trial_end", study, record)
+        for number in sorted(cut_short | (outcomes.keys() - set(stored))):
+            ended = outcomes.get(number)
+            text = None if ended is None else outcome_text(number, ended.result, _failure(ended))
+            if text is not None:
+                unstored.append((number, text))
+            if not answers:
+                running.append(number)
+                continue
+            error = said if text is None or text in said else f"{said}; it had finished: {text} was not stored"
+            try:
+                told = study.tell(number, reason=reason, error=error, kind=TrialKind.INTERRUPTED)
+            except StorageError:
+                answers = False
+                running.append(number)
+                continue
+            except Exception:  # noqa: BLE001 - the loop is stopping for ``exc``; this one must not hide it
+                running.append(number)
+                continue
+            interrupted.append(number)
+            with contextlib.suppress(Exception):
+                observers.notify("on_trial_end", study, told)
+    return Stopped(reason, tuple(stored), tuple(interrupted), tuple(running), tuple(unstored))
+
+
+def _failure(outcome: TrialOutcome) -> str | None:
+    return outcome.reason if outcome.failed else None
+
+
+def _collected(runner: Executor) -> list[TrialOutcome]:
+    """The outcomes of trials that ended while the loop waited for its storage, taken from the executor without
+    waiting for more; a report the storage cannot answer ends the taking."""
+    taken: list[TrialOutcome] = []
+    with without_waiting(), contextlib.suppress(Exception):
+        while runner.busy() and (more := runner.wait(timeout=0)):
+            taken.extend(more)
+    return taken
+
+
+def _interrupted_note(study: Study, stopped: Stopped) -> str:
+    """What Ctrl-C left when storage did not hold all of it (`resume_hint` says it when it does)."""
+    url = study.storage.url
+    return (
+        f"interrupted: {stopped.describe()}; the other trials of study {study.name!r} are kept in {url}; resume "
+        f"with ts.Study.load({study.name!r}, storage={url!r}).optimize(objective)"
+        + ("" if "***" not in url else " (put the password back into the storage URL)")
+    )
 
 
 def _started_here(study: Study, since: float) -> set[int]:

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Real
@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
-from tunesmith.storage import Proposal
-from tunesmith.storage._failures import CommitUnknown
+from tunesmith.storage import Proposal, SQLStorage, Storage
+from tunesmith.storage._engine import without_waiting
+from tunesmith.storage._failures import CommitUnknown, ServerGone
+from tunesmith.storage.base import count_budgeted
 from tunesmith.study._checkpoints import CHECKPOINTED
+from tunesmith.study._retry import owed_retry
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -28,6 +31,7 @@ __all__ = [
     "FROM_SCRATCH",
     "Lost",
     "ResultDiscardedWarning",
+    "Stopped",
     "cut_short_by",
     "discarded_note",
     "find_lost",
@@ -35,8 +39,10 @@ __all__ = [
     "naming_the_result",
     "reap",
     "requeued",
+    "outcome_text",
     "settle",
     "start_heartbeat",
+    "stopped_by",
     "worker_id",
 ]
 
@@ -127,21 +133,77 @@ def find_lost(
     return lost
 
 
-def gone_notes(history: Sequence[TrialRecord], *, study: str, grace: float, retries: int, now: float) -> dict[int, str]:
+def gone_notes(
+    history: Sequence[TrialRecord], *, study: str, grace: float, retries: int, now: float, trials: int | None = None
+) -> dict[int, str]:
     """What a reader that runs no trial (``tunesmith status``, ``trials``, the dashboard) says of each
     RUNNING trial whose worker is gone, by trial number. Storage keeps such a trial RUNNING until a
     worker of the study reaps it, so a reader that showed the state alone would report a dead run as
-    alive."""
+    alive.
+
+    A gone trial spends no budget once reaped, so ``tunesmith retry`` needs a trial of the budget to run it again:
+    ``trials``, the study's trial budget (``None``: none, or not known), says whether one is left, and the note asks
+    for ``tunesmith extend`` first when none is (`_rerun_hint`)."""
+    found = find_lost(history, worker=worker_id(), own=(), now=now, grace=grace)
+    gone = {lost.record.number: lost for lost in found}
+    # What the budget counts once the gone trials are reaped: they stop counting.
+    spent = count_budgeted(r for r in history if r.number not in gone)
+    others_run = any(r.state is TrialState.RUNNING and r.number not in gone for r in history)
     notes: dict[int, str] = {}
-    for lost in find_lost(history, worker=worker_id(), own=(), now=now, grace=grace):
-        again = int(lost.record.attrs.get("retries", 0)) < retries
+    for lost in found:
+        if int(lost.record.attrs.get("retries", 0)) < retries:  # a retry is handed out before any new trial
+            rerun = "and runs it again (retries)"
+        else:
+            hint = _rerun_hint(
+                history, found, lost.kind, study=study, spent=spent, trials=trials, others_run=others_run
+            )
+            rerun = f"and does not run it again (retries={retries}; {hint})"
         notes[lost.record.number] = (
             f"its worker is gone ({lost.detail}); the next worker of this study (tunesmith run or worker) "
-            f"records it FAILED ({lost.reason}), outside the trial budget, "
-            + ("and runs it again (retries)" if again else f"and does not run it again (retries={retries}; "
-               f"tunesmith retry {study} --kind {lost.kind.value} re-queues it)")
-        )  # fmt: skip
+            f"records it FAILED ({lost.reason}), outside the trial budget, {rerun}"
+        )
     return notes
+
+
+def _budget_left(spent: int, trials: int) -> str:
+    left = max(0, trials - spent)
+    return "it is spent" if left == 0 else f"{left} of its {trials} trials {'is' if left == 1 else 'are'} left"
+
+
+def _rerun_hint(
+    history: Sequence[TrialRecord],
+    found: Sequence[Lost],
+    kind: TrialKind,
+    *,
+    study: str,
+    spent: int,
+    trials: int | None,
+    others_run: bool,
+) -> str:
+    """The command that re-queues the gone trials of ``kind``, as `Study.retry_failed` will accept it: it refuses
+    retries the trial budget has no room for (none of them counts towards it), so when the budget left cannot take
+    every trial ``tunesmith retry --kind`` re-queues (those of that kind already reaped too), ``tunesmith extend``
+    comes first; while other trials run, their workers spend what is left."""
+    retry = f"tunesmith retry {study} --kind {kind.value}"
+    if trials is None:
+        return f"{retry} re-queues it"
+    gone = {lost.record.number for lost in found}
+    needed = len(owed_retry([r for r in history if r.number not in gone], [kind])) + sum(
+        1 for lost in found if lost.kind is kind
+    )
+    if spent + needed > trials:
+        return (
+            f"the trial budget has no room for a retry ({_budget_left(spent, trials)}, and retrying {needed} "
+            f"{kind.value} trial{'s' * (needed != 1)} takes {needed}): tunesmith extend {study} --trials "
+            f"{spent + needed}, then {retry}"
+        )
+    if others_run:
+        return (
+            f"{retry} re-queues it while the trial budget has room ({_budget_left(spent, trials)}, which the running "
+            f"workers go on spending); once they have spent it, raise it first: tunesmith extend {study} --trials "
+            f"{trials + needed}, then {retry}"
+        )
+    return f"{retry} re-queues it ({_budget_left(spent, trials)})"
 
 
 def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
@@ -173,6 +235,15 @@ def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
     return None
 
 
+def _waited_for(storage: Storage) -> str:
+    """What a study does with results a PostgreSQL server that cannot be reached does not take (`Connections`)."""
+    seconds = f"{storage.reconnect_for:g} s" if isinstance(storage, SQLStorage) else "the storage URL's reconnect_for"
+    return (
+        f"the trials go on, and this worker keeps their results and tries the storage again for up to {seconds} from "
+        "its first failure; after that it stops, naming each result it could not store"
+    )
+
+
 def _beat_while_alive(study_ref: weakref.ReferenceType[Study], interval: float) -> None:
     """Body of a study's heartbeat thread: beat its running trials until the study is gone.
 
@@ -187,14 +258,17 @@ def _beat_while_alive(study_ref: weakref.ReferenceType[Study], interval: float) 
         if study is None:
             return
         try:
-            study.heartbeat()
+            with without_waiting():  # a beat comes again; waiting would only delay saying the storage fails
+                study.heartbeat()
         except (StorageUnavailable, StorageLost) as exc:
             if not failing:
                 _log.warning(
-                    "tunesmith: cannot record that the running trials of study %r are alive: %s; the trials go on, "
-                    "and their results are stored if the storage is back when they end",
+                    "tunesmith: cannot record that the running trials of study %r are alive: %s; %s",
                     study.name,
                     exc,
+                    _waited_for(study.storage)
+                    if isinstance(exc, ServerGone)
+                    else "the trials go on, and their results are stored if the storage is back when they end",
                 )
             failing = True
         except Exception:  # noqa: BLE001 - a closed storage, a hiccup: the next beat tries again
@@ -229,6 +303,92 @@ def _result_text(result: Any) -> str:
     return text if len(text) <= 200 else f"{text[:200]}..."
 
 
+def outcome_text(number: int, result: Any, failure: str | None = None) -> str:
+    """A finished trial's outcome for a message that must not lose it: ``trial #3's result (loss=0.25)``, or
+    ``trial #3's failure (exception: ValueError)`` (``failure``: the reason it failed)."""
+    what = f"failure ({failure})" if failure is not None else f"result ({_result_text(result)})"
+    return f"trial #{number}'s {what}"
+
+
+def _trial_numbers(numbers: Iterable[int]) -> str:
+    listed = sorted(numbers)
+    return ("trial " if len(listed) == 1 else "trials ") + ", ".join(f"#{n}" for n in listed)
+
+
+# The attribute of the exception that stopped `Study.optimize` holding its `Stopped` (`stopped_by`).
+_STOPPED = "tunesmith_stopped"
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What `Study.optimize` left in storage when Ctrl-C, SIGTERM, a storage failure or an error stopped it while
+    trials ran: read it from the exception with `stopped_by`. Each trial the loop had started is in one of these.
+
+    Attributes:
+        reason: the reason trials cut short are recorded with (``interrupted``, ``storage failure``).
+        stored: trials that had finished, whose outcome was stored as the loop stopped.
+        interrupted: trials recorded FAILED with ``reason``, of kind INTERRUPTED (outside the trial budget): those
+            cut short, and those whose outcome could not be stored (the value is then in the recorded error).
+        running: trials storage still shows RUNNING, since it did not answer: the next worker of the study records
+            them FAILED (interrupted, or lost worker once their heartbeat is older than the grace), outside the
+            trial budget.
+        unstored: the finished trials whose outcome storage does not hold, each with it (`outcome_text`).
+    """
+
+    reason: str
+    stored: tuple[int, ...] = ()
+    interrupted: tuple[int, ...] = ()
+    running: tuple[int, ...] = ()
+    unstored: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def all_recorded(self) -> bool:
+        """Whether storage holds every trial the loop ran as it ended: stored, or recorded cut short."""
+        return not self.running and not self.unstored
+
+    def describe(self, *, named: int | None = None) -> str:
+        """What was recorded, in clauses for a message (``trial #4 is recorded FAILED (interrupted), outside the
+        trial budget``); ``named``: a trial whose outcome the message has named already."""
+        parts: list[str] = []
+        if self.stored:
+            parts.append(f"{_trial_numbers(self.stored)} that had finished {self._are(self.stored)} stored")
+        if self.interrupted:
+            parts.append(
+                f"{_trial_numbers(self.interrupted)} {self._are(self.interrupted)} recorded FAILED ({self.reason}), "
+                "outside the trial budget"
+            )
+        if self.running:
+            them = "it" if len(self.running) == 1 else "them"
+            parts.append(
+                f"storage did not answer, so {_trial_numbers(self.running)} {self._are(self.running)} still recorded "
+                f"running there: the next worker of the study records {them} FAILED (interrupted, or lost worker "
+                "once the study's grace has passed), outside the trial budget"
+            )
+        unstored = [text for number, text in self.unstored if number != named]
+        if unstored:
+            either = " either" if named is not None else ""
+            parts.append(f"not stored{either}: {', '.join(unstored)}")
+        return "; ".join(parts) or "no trial was running"
+
+    @staticmethod
+    def _are(numbers: tuple[int, ...]) -> str:
+        return "is" if len(numbers) == 1 else "are"
+
+    def attach(self, exc: BaseException) -> None:
+        """Keep this on ``exc``, for `stopped_by`."""
+        setattr(exc, _STOPPED, self)
+
+
+def stopped_by(exc: BaseException) -> Stopped | None:
+    """What `Study.optimize` recorded as ``exc`` stopped it (`Stopped`); ``None`` when ``exc`` did not come out of
+    its loop (no trial of it was running), e.g. Ctrl-C while a study opened.
+
+    The CLI says from it what an interrupted command kept: ``stopped_by(exc).describe()``.
+    """
+    stopped = getattr(exc, _STOPPED, None)
+    return stopped if isinstance(stopped, Stopped) else None
+
+
 @contextmanager
 def naming_the_result(number: int, result: Any, failure: str | None = None) -> Iterator[None]:
     """Within the block, which records trial ``number``'s outcome, a storage failure (`StorageUnavailable`,
@@ -240,9 +400,8 @@ def naming_the_result(number: int, result: Any, failure: str | None = None) -> I
     try:
         yield
     except (StorageUnavailable, StorageLost) as exc:
-        what = f"failure ({failure})" if failure is not None else f"result ({_result_text(result)})"
         outcome = "may not have been stored" if isinstance(exc, CommitUnknown) else "could not be stored"
-        raise type(exc)(f"trial #{number}'s {what} {outcome}: {exc}") from exc
+        raise type(exc)(f"{outcome_text(number, result, failure)} {outcome}: {exc}") from exc
 
 
 def cut_short_by(exc: BaseException) -> tuple[str, str]:

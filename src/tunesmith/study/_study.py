@@ -474,7 +474,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
     def _gone(self, history: Sequence[TrialRecord]) -> dict[int, str]:
         """`gone_trials` of ``history`` (read by the caller); this object's own running trials are never gone."""
         others = [r for r in history if r.number not in self._running]
-        return _recovery.gone_notes(others, study=self.name, grace=self.grace, retries=self.retries, now=self._clock())
+        return _recovery.gone_notes(others, study=self.name, grace=self.grace, retries=self.retries, now=self._clock(),
+                                    trials=self.budget.trials)  # fmt: skip
 
     def retry_failed(self, kinds: Iterable[TrialKind] = CODE_FAILURES) -> list[int]:
         """Re-queue, each once, the FAILED trials of ``kinds`` (default: the code's failures) after a fix; returns
