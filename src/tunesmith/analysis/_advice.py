@@ -12,9 +12,18 @@ import numpy as np
 from tunesmith.analysis._common import format_value
 from tunesmith.analysis.importance import ImportanceResult, ParamImportance
 from tunesmith.objective import Metric
+from tunesmith.pareto import pareto_front
 from tunesmith.trial import TrialRecord, best_record
 
-__all__ = ["DOMINANT_EFFECT", "LEAD_CONFIDENCE", "LITTLE_EFFECT", "MIN_ADVICE_TRIALS", "Suggestion", "budget_advice"]
+__all__ = [
+    "DOMINANT_EFFECT",
+    "LEAD_CONFIDENCE",
+    "LITTLE_EFFECT",
+    "MIN_ADVICE_TRIALS",
+    "Suggestion",
+    "budget_advice",
+    "front_advice",
+]
 
 # "Little effect": a main effect (and every interaction with it) below this share of the variance ...
 LITTLE_EFFECT = 0.05
@@ -90,40 +99,22 @@ def _little(result: ImportanceResult, item: ParamImportance) -> float | None:
 def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metric: Metric) -> list[Suggestion]:
     """Advice on where to spend the budget, given only when the evidence supports it: a parameter to
     tune first when it leads the next one in 95% of the trees, parameters to fix when even the upper
-    bound of their share is small, and neither before `MIN_ADVICE_TRIALS` trials."""
+    bound of their share is small, and neither before `MIN_ADVICE_TRIALS` trials nor before the trials
+    show that the parameters predict the metric beyond chance (`ImportanceResult.shown`)."""
     if not result.main or result.main[0].mean < DOMINANT_EFFECT:
         return []
+    withheld = _withheld(result)
+    if withheld is not None:
+        return [withheld]
+    first = _first(result)
+    if first.param is None:  # no parameter stands out: nothing to spend the budget on rather than the rest
+        return [first]
     top = result.main[0]
-    runner_up = result.main[1] if len(result.main) > 1 else None
-    evidence = f"fANOVA over {result.n_trials} trials, {result.n_trees} trees"
-    if result.n_trials < MIN_ADVICE_TRIALS:
-        return [Suggestion(
-            f"no advice on where to spend the budget yet: {result.n_trials} trials measured, advice needs "
-            f"{MIN_ADVICE_TRIALS} (about {MIN_ADVICE_TRIALS - result.n_trials} more)", None, evidence,
-        )]  # fmt: skip
-    if result.explains_nothing:
-        return [Suggestion(
-            f"no advice on where to spend the budget: {result.explained_note()}", None, evidence,
-        )]  # fmt: skip
-    if _lead(top, runner_up) < LEAD_CONFIDENCE:
-        assert runner_up is not None
-        return [Suggestion(
-            f"no parameter stands out yet: {top.name} {top.mean:.0%} ± {top.std:.0%} against {runner_up.name} "
-            f"{runner_up.mean:.0%} ± {runner_up.std:.0%}; {_trials_to_tell(result, top, runner_up)}", None, evidence,
-        )]  # fmt: skip
     best = best_record(records, metric)  # never an invalidated trial
-    out = [
-        Suggestion(
-            f"tune {top.name} first: it explains {top.mean:.0%} ± {top.std:.0%} of {_of_what(result)}"
-            f"; more than {runner_up.name if runner_up else 'any other'} in {_lead(top, runner_up):.0%} of the trees",
-            top.name,
-            evidence,
-        )
-    ]
-    interacting = {name for pair in result.pairs if pair.mean >= LITTLE_EFFECT for name in pair.params}
-    bounds = {item.name: _little(result, item) for item in result.main[1:] if item.name not in interacting}
-    little = [item for item in result.main[1:] if bounds.get(item.name) is not None]
+    bounds = _little_effects(result)
+    little = [item for item in result.main[1:] if item.name in bounds]
     values = {item.name: best.params.get(item.name) if best is not None else None for item in little}
+    out = [first]
     if len(little) == 1:
         item = little[0]
         value = values[item.name]
@@ -149,3 +140,114 @@ def budget_advice(result: ImportanceResult, records: Sequence[TrialRecord], metr
             )
         )
     return out
+
+
+def front_advice(
+    results: Sequence[ImportanceResult], records: Sequence[TrialRecord], objectives: Sequence[Metric]
+) -> list[Suggestion]:
+    """Advice on where to spend the budget of a study with several objectives: for each objective, which
+    parameter to tune first for it (as `budget_advice` decides, each statement naming its objective), and the
+    parameters to fix only when they have little effect on every objective. A parameter that barely moves the
+    first objective may drive another one: fixing it would give up that part of the front.
+
+    Args:
+        results: the importance of each objective (matched by name); an objective without one is not known to
+            leave any parameter with little effect, so then no parameter is called little.
+        records: the study's trials (the fixed values are taken from a trial of the Pareto front).
+        objectives: every objective of the study, the first one first.
+    """
+    by_name = {result.metric: result for result in results}
+    out: list[Suggestion] = []
+    bounds: list[dict[str, float]] = []  # per objective: the parameters of little effect on it and their bounds
+    for objective in objectives:
+        result = by_name.get(objective.name)
+        said = _objective_advice(result, objective)
+        out += [Suggestion(f"for {objective.name}: {s.text}", s.param, s.because) for s in said]
+        bounds.append(_little_effects(result) if result is not None and _readable(result) else {})
+    little = [name for name in bounds[0] if all(name in each for each in bounds[1:])] if bounds else []
+    if not little:
+        return out
+    shares = {
+        name: ", ".join(f"{by_name[o.name].of(name).mean:.0%} of {o.name}" for o in objectives) for name in little
+    }
+    front = pareto_front(records, objectives)
+    kept = min(front, key=lambda r: (objectives[0].sign() * r.metrics[objectives[0].name], r.number), default=None)
+    fixed = ", ".join(f"{name}={format_value(kept.params[name])}" for name in little if kept and name in kept.params)
+    moves = "it moves" if len(little) == 1 else "they move"
+    at = (f" at any value ({moves} no objective), e.g. as in trial #{kept.number} of the Pareto front ({fixed})"
+          if kept is not None and fixed else "")  # fmt: skip
+    rest = [item.name for item in by_name[objectives[0].name].main if item.name not in little]
+    spend = f" and spend the budget on {', '.join(rest)}" if rest else ""
+    names = ", ".join(f"{name} ({shares[name]})" for name in little)
+    verb = "has" if len(little) == 1 else "have"
+    out.append(
+        Suggestion(
+            f"{names} {verb} little effect on every objective (at most {LITTLE_EFFECT:.0%} of each one's variance "
+            f"at 95%, {_BOUNDS}): fix {'it' if len(little) == 1 else 'them'}{at}{spend}",
+            little[0] if len(little) == 1 else None,
+            "; ".join(f"{name}: {shares[name]}" for name in little),
+        )
+    )
+    return out
+
+
+def _objective_advice(result: ImportanceResult | None, objective: Metric) -> list[Suggestion]:
+    """What one objective's importance says on its own: the parameter to tune first for it, or why none."""
+    if result is None:
+        return [Suggestion(f"no advice on where to spend the budget: {objective.name}'s importance is not measured "
+                           "(too few finished trials with a finite value, or a value that never varies)")]  # fmt: skip
+    if not result.main or result.main[0].mean < DOMINANT_EFFECT:
+        return []
+    withheld = _withheld(result)
+    return [withheld if withheld is not None else _first(result)]
+
+
+def _readable(result: ImportanceResult) -> bool:
+    """Whether ``result``'s shares can support advice: one parameter explains a fair share, from enough trials
+    that show an effect beyond chance."""
+    return bool(result.main) and result.main[0].mean >= DOMINANT_EFFECT and _withheld(result) is None
+
+
+def _withheld(result: ImportanceResult) -> Suggestion | None:
+    """Why ``result`` supports no advice yet (too few trials, or not shown beyond chance), else ``None``."""
+    evidence = _evidence(result)
+    if result.n_trials < MIN_ADVICE_TRIALS:
+        return Suggestion(
+            f"no advice on where to spend the budget yet: {result.n_trials} trials measured, advice needs "
+            f"{MIN_ADVICE_TRIALS} (about {MIN_ADVICE_TRIALS - result.n_trials} more)", None, evidence,
+        )  # fmt: skip
+    if not result.shown:
+        return Suggestion(f"no advice on where to spend the budget: {result.explained_note()}", None, evidence)
+    return None
+
+
+def _first(result: ImportanceResult) -> Suggestion:
+    """The parameter to tune first (its ``param`` set), or that none stands out yet (``param`` ``None``)."""
+    top = result.main[0]
+    runner_up = result.main[1] if len(result.main) > 1 else None
+    lead = _lead(top, runner_up)
+    if lead < LEAD_CONFIDENCE:
+        assert runner_up is not None
+        return Suggestion(
+            f"no parameter stands out yet: {top.name} {top.mean:.0%} ± {top.std:.0%} against {runner_up.name} "
+            f"{runner_up.mean:.0%} ± {runner_up.std:.0%}; {_trials_to_tell(result, top, runner_up)}", None,
+            _evidence(result),
+        )  # fmt: skip
+    return Suggestion(
+        f"tune {top.name} first: it explains {top.mean:.0%} ± {top.std:.0%} of {_of_what(result)}"
+        f"; more than {runner_up.name if runner_up else 'any other'} in {lead:.0%} of the trees",
+        top.name,
+        _evidence(result),
+    )
+
+
+def _evidence(result: ImportanceResult) -> str:
+    return f"fANOVA over {result.n_trials} trials, {result.n_trees} trees"
+
+
+def _little_effects(result: ImportanceResult) -> dict[str, float]:
+    """The parameters after the first with little effect on ``result``'s metric (none of their interactions
+    large either), each with the upper bound that shows it (see `_little`)."""
+    interacting = {name for pair in result.pairs if pair.mean >= LITTLE_EFFECT for name in pair.params}
+    bounds = {item.name: _little(result, item) for item in result.main[1:] if item.name not in interacting}
+    return {name: bound for name, bound in bounds.items() if bound is not None}

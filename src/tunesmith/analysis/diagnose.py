@@ -11,7 +11,9 @@ when at most 5% of such shuffles find, for some signature, one as unlikely (``p`
 So the failures' base rate counts, and so does the search over many parameters, cuts and signatures: a
 rule picked out of hundreds looks good by luck, and so does the best of three signatures' rules.
 With an importance result it also names the parameters that barely matter, so the budget goes to the
-ones that do.
+ones that do. A study with several objectives has a front, not a best: a range is narrowed only when every
+trial of the Pareto front stays inside it, and a parameter is called of little effect only when it is so on
+every objective (`_advice.front_advice`, with an importance result per objective).
 
 Example:
     >>> report = diagnose(study.trials, study.space, study.metric)
@@ -32,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tunesmith._validate import integer
-from tunesmith.analysis._advice import Suggestion, budget_advice
+from tunesmith.analysis._advice import Suggestion, budget_advice, front_advice
 from tunesmith.analysis._chance import f1, family_p_values
 from tunesmith.analysis._common import as_metric, format_value, round_sig, valid_records
 from tunesmith.analysis.curves import (
@@ -44,6 +46,7 @@ from tunesmith.analysis.curves import (
 )
 from tunesmith.analysis.importance import ImportanceResult
 from tunesmith.objective import Metric
+from tunesmith.pareto import pareto_front
 from tunesmith.space import Choice, Float, Int, Param, Space
 from tunesmith.trial import TrialRecord, best_record
 
@@ -138,6 +141,7 @@ class Diagnosis:
     attributions: tuple[Attribution, ...]
     suggestions: tuple[Suggestion, ...]
     unfinished: int = 0  # trials that reported the metric but have not finished (running, or paused at a rung)
+    objectives: tuple[str, ...] = ()  # every objective of a study with several (the curves are ``metric``'s)
 
     @property
     def counts(self) -> dict[Signature, int]:
@@ -149,22 +153,28 @@ class Diagnosis:
         return None if found is None else found.signature
 
     def lines(self) -> list[str]:
-        """The diagnosis in sentences: counts, attributions, then suggestions."""
-        counts = self.counts
+        """The diagnosis in sentences: counts, attributions, then suggestions (the advice on where to spend the
+        budget is said whether or not the trials reported learning curves)."""
+        suggestions = [s.text for s in self.suggestions]
         if not self.curves and self.unfinished:
             return [f"no finished trial to diagnose yet: {self.unfinished} trials reported {self.metric!r} and are "
-                    "still running or paused at a rung"]  # fmt: skip
+                    "still running or paused at a rung", *suggestions]  # fmt: skip
         if not self.curves:
-            return [f"no learning curves of {self.metric!r} to diagnose: report it at each step with trial.report()"]
-        parts = [f"{n} {s.value}" for s, n in counts.items() if n]
-        out = [f"signatures of {len(self.curves)} trials: {', '.join(parts)}"]
+            return [f"no learning curves of {self.metric!r} to diagnose: report it at each step with trial.report()",
+                    *suggestions]  # fmt: skip
+        parts = [f"{n} {s.value}" for s, n in self.counts.items() if n]
+        judged = f"{len(self.curves)} trials"
+        if len(self.objectives) > 1:  # the signatures, and the rules below, are about one objective's curves
+            judged += f"' learning curves of {self.metric} (one of {len(self.objectives)} objectives)"
+        out = [f"signatures of {judged}: {', '.join(parts)}"]
         out += [a.describe() for a in self.attributions]
-        out += [s.text for s in self.suggestions]
+        out += suggestions
         return out
 
     def to_json(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
+            "objectives": list(self.objectives),
             "counts": {s.value: n for s, n in self.counts.items()},
             "trials": {str(n): {"signature": d.signature.value, "detail": d.detail} for n, d in self.curves.items()},
             "attributions": [a.to_json() for a in self.attributions],
@@ -177,7 +187,8 @@ def diagnose(
     space: Space,
     metric: Metric | str,
     *,
-    importance: ImportanceResult | None = None,
+    importance: ImportanceResult | Sequence[ImportanceResult] | None = None,
+    objectives: Sequence[Metric] = (),
     importance_level: float | None = None,
     curve_metric: str | None = None,
     thresholds: SignatureThresholds | None = None,
@@ -188,9 +199,11 @@ def diagnose(
     Args:
         records: the study's trials (invalidated ones are left out).
         space: the study's space.
-        metric: the study's metric (its direction orients the curves).
+        metric: the study's metric (its direction orients the curves); with several objectives, the first.
         importance: when given (and the evidence supports it), the parameter to tune first and those
-            with little effect to fix.
+            with little effect to fix; with several objectives, one result per objective (matched by name).
+        objectives: every objective of a study with several (``metric`` first): ranges are then narrowed only
+            where no trial of the Pareto front lies outside, and advice names the objective it is about.
         importance_level: the resource (rung) importance was measured at, when below full training;
             the advice then says so.
         curve_metric: the reported metric to read curves from (default: ``metric``'s name).
@@ -207,7 +220,9 @@ def diagnose(
     judged = [r for r in records if r.number in curves]
     attributions: list[Attribution] = []
     suggestions: list[Suggestion] = []
+    several = len(objectives) > 1
     best = best_record(records, metric_)
+    front = pareto_front(records, objectives) if several else []
     # Every failure signature shared by enough trials is tested, whatever its rule turns out to be: the
     # family the permutation test adjusts for is fixed before any rule is looked at.
     positives = {
@@ -224,16 +239,20 @@ def diagnose(
         attributions.append(
             Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered, p_values[signature])
         )
-        suggestion = _narrowing(found.rule, space[found.rule.param], signature)
-        if suggestion is not None and best is not None and found.rule.holds(best.params):
+        narrowing = _narrowing(found.rule, space[found.rule.param], signature)
+        suggestion = None if narrowing is None else narrowing.text
+        if narrowing is not None and several:
+            suggestion = _narrowing_on_front(narrowing, front)
+        elif narrowing is not None and best is not None and found.rule.holds(best.params):
             # The region to leave holds the best trial: narrowing would rule out the best result so far.
             value = format_value(best.params[found.rule.param])
             suggestion = (f"{found.rule.param} is not narrowed: the best trial, #{best.number} ({found.rule.param}="
                           f"{value}), lies in that region")  # fmt: skip
         if suggestion is not None:
             suggestions.append(Suggestion(suggestion, found.rule.param, attributions[-1].describe()))
-    if importance is not None:
-        advice = budget_advice(importance, records, metric_)
+    results = [importance] if isinstance(importance, ImportanceResult) else list(importance or ())
+    if results:
+        advice = front_advice(results, records, objectives) if several else budget_advice(results[0], records, metric_)
         if importance_level is not None:
             weaker = f" (measured at resource {importance_level:g}, not after full training: weaker evidence)"
             advice = [Suggestion(a.text + weaker, a.param, a.because) for a in advice]
@@ -242,7 +261,8 @@ def diagnose(
     unfinished = sum(
         1 for r in records if not r.state.is_finished and any(name in values for values in r.intermediate.values())
     )
-    return Diagnosis(metric_.name, curves, tuple(attributions), tuple(suggestions), unfinished)
+    names = tuple(o.name for o in objectives) if several else ()
+    return Diagnosis(metric_.name, curves, tuple(attributions), tuple(suggestions), unfinished, names)
 
 
 @dataclass(frozen=True)
@@ -345,32 +365,78 @@ def _verb(signature: Signature) -> str:
     }[signature]
 
 
-def _narrowing(rule: Rule, param: Param, signature: Signature) -> str | None:
+@dataclass(frozen=True)
+class _Narrowing:
+    """A change of one parameter's range: keep ``param op bound`` (``!=``: drop that option)."""
+
+    param: str
+    op: Literal["<=", ">=", "!="]
+    bound: Any
+    text: str
+
+    def keeps(self, params: Mapping[str, Any]) -> bool:
+        """Whether a configuration stays inside the narrowed range (an inactive parameter always does)."""
+        if self.param not in params:
+            return True
+        value = params[self.param]
+        if self.op == "!=":
+            return json.dumps(value) != json.dumps(self.bound)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return True
+        return bool(value <= self.bound) if self.op == "<=" else bool(value >= self.bound)
+
+
+# Pareto-front trials named when a narrowing would cut them.
+FRONT_NAMED = 3
+
+
+def _narrowing_on_front(narrowing: _Narrowing, front: Sequence[TrialRecord]) -> str:
+    """The narrowing's text when every trial of the Pareto front stays inside it; else why it is not advised (the
+    front trades one objective for another, and a failure signature is read from one objective's curves)."""
+    cut = [r for r in front if not narrowing.keeps(r.params)]
+    if not front:
+        return narrowing.text
+    if not cut:
+        return f"{narrowing.text} (every trial of the Pareto front lies inside)"
+    named = ", ".join(f"#{r.number} ({narrowing.param}={format_value(r.params[narrowing.param])})"
+                      for r in cut[:FRONT_NAMED])  # fmt: skip
+    more = f" and {len(cut) - FRONT_NAMED} more" if len(cut) > FRONT_NAMED else ""
+    return (f"{narrowing.param} is not narrowed: it would cut {len(cut)} of the {len(front)} trials of the Pareto "
+            f"front ({named}{more}), which trade one objective for another")  # fmt: skip
+
+
+def _narrowing(rule: Rule, param: Param, signature: Signature) -> _Narrowing | None:
     """The range change that avoids ``rule``'s region, or ``None`` when none stays in the range."""
+    name = rule.param
     if rule.op == "=":
         if isinstance(param, Choice) and len(param.options) > 1:
-            return f"drop {format_value(rule.value)} from {rule.param}'s options (it {_verb(signature)} most often)"
+            text = f"drop {format_value(rule.value)} from {name}'s options (it {_verb(signature)} most often)"
+            return _Narrowing(name, "!=", rule.value, text)
         return None
     if isinstance(param, Int):
         allowed = param.values()
         if rule.op == ">=":
             below = [v for v in allowed if v < rule.value] if allowed else [int(rule.value) - 1]
             bound = max(below) if below else None
-            return None if bound is None or bound < param.low else f"narrow {rule.param} to at most {bound}"
+            if bound is None or bound < param.low:
+                return None
+            return _Narrowing(name, "<=", bound, f"narrow {name} to at most {bound}")
         above = [v for v in allowed if v > rule.value] if allowed else [int(rule.value) + 1]
         bound = min(above) if above else None
-        return None if bound is None or bound > param.high else f"narrow {rule.param} to at least {bound}"
+        if bound is None or bound > param.high:
+            return None
+        return _Narrowing(name, ">=", bound, f"narrow {name} to at least {bound}")
     assert isinstance(param, Float)
     threshold = float(rule.value)
     if rule.op == ">":
         bound_f = _nice(threshold * 0.9 if threshold > 0 else threshold - 0.1 * abs(threshold), down=True)
         if bound_f <= param.low:
             return None
-        return f"narrow {rule.param} to at most {format_value(bound_f)}"
+        return _Narrowing(name, "<=", bound_f, f"narrow {name} to at most {format_value(bound_f)}")
     bound_f = _nice(threshold * 1.1 if threshold > 0 else threshold + 0.1 * abs(threshold), down=False)
     if bound_f >= param.high:
         return None
-    return f"narrow {rule.param} to at least {format_value(bound_f)}"
+    return _Narrowing(name, ">=", bound_f, f"narrow {name} to at least {format_value(bound_f)}")
 
 
 def _nice(value: float, *, down: bool) -> float:

@@ -376,7 +376,11 @@ def report_data(
 
 @dataclass(frozen=True)
 class Findings:
-    """The analyses a report shows: importance (or why there is none) and the diagnosis."""
+    """The analyses a report shows: importance (or why there is none) and the diagnosis.
+
+    ``importance`` is set only when the trials show that the parameters predict the metric beyond chance
+    (`ImportanceResult.shown`): otherwise its shares would rank noise, and ``importance_note`` says why there
+    are none and about how many more trials would show them."""
 
     importance: ImportanceResult | None
     importance_note: str | None
@@ -384,22 +388,38 @@ class Findings:
 
 
 def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
-    """Run importance and diagnosis on ``data``; a study too small for importance gets a note instead."""
-    result: ImportanceResult | None = None
-    note: str | None = None
-    # Under early stopping, compare trials where most of them were measured: the highest rung
-    # that enough reached (final values of stopped trials come from less training).
-    # Invalidated trials are out of every analysis (`Study.invalidate`).
-    level, records = rung_view(data.valid, data.metric, data.rungs, min_observations=max(10, 2 * len(data.space)))
+    """Run importance and diagnosis on ``data``; a study too small for importance, or whose trials do not yet
+    show what the parameters do beyond chance, gets a note instead. With several objectives, importance is
+    measured for each: the first one's is shown, and the advice reads every one."""
+    objectives = data.objectives if data.several else (data.metric,)
+    level, found = _importance_at_rung(data, data.metric, seed, n_trees)
+    results = [found] if isinstance(found, ImportanceResult) else []
+    for objective in objectives[1:]:
+        _, other = _importance_at_rung(data, objective, seed, n_trees)
+        if isinstance(other, ImportanceResult):
+            results.append(other)
+    diagnosis = diagnose(data.valid, data.space, data.metric, importance=results, objectives=objectives,
+                         importance_level=level)  # fmt: skip
+    if not isinstance(found, ImportanceResult):
+        return Findings(None, str(found), diagnosis)
+    first = (f"importance of {data.metric.name}, the first objective (the advice below reads every objective: "
+             f"{', '.join(o.name for o in objectives)})")  # fmt: skip
+    notes = [first if data.several else None, found.explained_note()]
+    if level is not None and found.shown:
+        reached = found.n_trials  # those the forest measured (a diverged trial's value is not finite)
+        notes.append(f"importance measured at resource {level:g}, the highest rung {reached} trials reached")
+    return Findings(found if found.shown else None, "; ".join(n for n in notes if n) or None, diagnosis)
+
+
+def _importance_at_rung(
+    data: ReportData, objective: Metric, seed: int, n_trees: int
+) -> tuple[float | None, ImportanceResult | NotEnoughTrials]:
+    """The importance for ``objective`` (or why there is none) and the rung it was measured at (``None``: the
+    final values). Under early stopping, trials are compared where most of them were measured: the highest rung
+    that enough reached (final values of stopped trials come from less training). Invalidated trials are out of
+    every analysis (`Study.invalidate`)."""
+    level, records = rung_view(data.valid, objective, data.rungs, min_observations=max(10, 2 * len(data.space)))
     try:
-        result = importance(records, data.space, data.metric, seed=seed, n_trees=n_trees)
-        first = f"importance of {data.metric.name}, the first objective (the others are not analysed)"
-        notes = [first if data.several else None, result.explained_note()]
-        if level is not None:
-            reached = result.n_trials  # those the forest measured (a diverged trial's value is not finite)
-            notes.append(f"importance measured at resource {level:g}, the highest rung {reached} trials reached")
-        note = "; ".join(n for n in notes if n) or None
+        return level, importance(records, data.space, objective, seed=seed, n_trees=n_trees)
     except NotEnoughTrials as exc:
-        note = str(exc)
-    diagnosis = diagnose(data.valid, data.space, data.metric, importance=result, importance_level=level)
-    return Findings(result, note, diagnosis)
+        return level, exc
