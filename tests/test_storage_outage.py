@@ -36,24 +36,12 @@ def server() -> Iterator[PostgresServer]:
         own.stop()
 
 
-def _pg_ctl(server: PostgresServer, *args: str) -> None:
-    if args == ("start",):  # where the fixture started it: pg_ctl start alone would take postgresql.conf's port
-        where = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {server.root} -c fsync=off"
-        args = ("-l", str(server.log), "-o", where, "start")
-    result = server._run("pg_ctl", "-D", str(server.data), "-w", "-t", "60", *args)
-    assert result.returncode == 0, result.stderr
-
-
-def _stop(server: PostgresServer) -> None:
-    _pg_ctl(server, "-m", "fast", "stop")
-
-
 @pytest.fixture
 def down_then_up(server: PostgresServer) -> Iterator[PostgresServer]:
     """The server, started again after the test if the test left it stopped."""
     yield server
     if server._run("pg_ctl", "-D", str(server.data), "status").returncode != 0:
-        _pg_ctl(server, "start")
+        server.resume()
 
 
 def _study(storage: SQLStorage, name: str, trials: int) -> ts.Study:
@@ -77,8 +65,8 @@ def test_a_restart_longer_than_ten_seconds_is_ridden_out_with_the_trials_running
             fh.write(f"{trial.number}\n")
         return {"loss": trial.params["x"]}
 
-    threading.Timer(0.5, _stop, (server,)).start()
-    threading.Timer(12.5, _pg_ctl, (server, "start")).start()
+    threading.Timer(0.5, server.pause).start()
+    threading.Timer(12.5, server.resume).start()
     try:
         result = study.optimize(objective, workers=2, executor="processes", progress=False)
         assert result.states == {"complete": 4}
@@ -100,12 +88,12 @@ def test_results_that_cannot_be_stored_within_the_window_are_all_named_in_one_me
         time.sleep(1.5 if trial.number == 0 else 2.0)
         return {"loss": trial.params["x"]}
 
-    threading.Timer(0.7, _stop, (server,)).start()
+    threading.Timer(0.7, server.pause).start()
     try:
         with pytest.raises(StorageUnavailable) as raised:
             study.optimize(objective, workers=2, executor="processes", progress=False)
     finally:
-        _pg_ctl(server, "start")
+        server.resume()
     try:
         returned = {r.number: r.params["x"] for r in study.trials}
         states = [r.state for r in study.trials]
@@ -128,7 +116,7 @@ def test_an_interrupt_while_the_server_is_down_stops_at_once_and_says_the_trial_
     stopped_at: list[float] = []
 
     def objective(trial: ts.Trial) -> float:
-        _stop(server)
+        server.pause()
         stopped_at.append(time.monotonic())
         raise KeyboardInterrupt  # Ctrl-C, or SIGTERM as the CLI raises it
 
@@ -136,7 +124,7 @@ def test_an_interrupt_while_the_server_is_down_stops_at_once_and_says_the_trial_
         with pytest.raises(KeyboardInterrupt) as raised:
             study.optimize(objective, progress=False)
         waited = time.monotonic() - stopped_at[0]
-        _pg_ctl(server, "start")
+        server.resume()
         states = [r.state for r in study.trials]
     finally:
         storage.close()
@@ -170,8 +158,8 @@ def test_an_interrupt_with_the_storage_answering_says_the_trial_is_recorded_inte
 def test_a_first_connection_waits_for_a_server_that_is_not_up_yet(down_then_up: PostgresServer) -> None:
     server = down_then_up
     url = server.create_database()
-    _stop(server)
-    threading.Timer(1.0, _pg_ctl, (server, "start")).start()
+    server.pause()
+    threading.Timer(1.0, server.resume).start()
     began = time.monotonic()
     storage = SQLStorage(url)
     try:
@@ -184,7 +172,7 @@ def test_a_first_connection_waits_for_a_server_that_is_not_up_yet(down_then_up: 
 def test_reconnect_for_in_a_postgresql_url_sets_how_long_a_server_is_waited_for(down_then_up: PostgresServer) -> None:
     server = down_then_up
     url = server.create_database()
-    _stop(server)
+    server.pause()
     began = time.monotonic()
     with pytest.raises(ServerGone) as raised:
         SQLStorage(f"{url}?reconnect_for=1.5")

@@ -40,14 +40,6 @@ def server() -> Iterator[PostgresServer]:
         own.stop()
 
 
-def _pg_ctl(server: PostgresServer, *args: str) -> None:
-    if args == ("start",):  # where the fixture started it: pg_ctl start alone would take postgresql.conf's port
-        where = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {server.root} -c fsync=off"
-        args = ("-l", str(server.log), "-o", where, "start")
-    result = server._run("pg_ctl", "-D", str(server.data), "-w", "-t", "60", *args)
-    assert result.returncode == 0, result.stderr
-
-
 def _study(storage: SQLStorage | str, name: str, trials: int = 4) -> ts.Study:
     return ts.Study(
         SPACE, metric="loss", budget=ts.Budget(trials=trials), storage=storage, name=name, seed=0, sampler="random"
@@ -63,8 +55,8 @@ def test_a_postgresql_server_down_for_a_second_is_invisible_to_the_study(server:
 
     def objective(trial: ts.Trial) -> dict[str, float]:
         if trial.number == 1:  # the result is written while the server is down, and it is back a second later
-            _pg_ctl(server, "-m", "fast", "stop")
-            threading.Timer(1.0, _pg_ctl, (server, "start")).start()
+            server.pause()
+            threading.Timer(1.0, server.resume).start()
         return {"loss": trial.params["x"]}
 
     try:
@@ -84,7 +76,7 @@ def test_a_server_that_stays_down_loses_the_connection_and_names_the_trial_and_i
 
     def objective(trial: ts.Trial) -> dict[str, float]:
         if trial.number == 1:
-            _pg_ctl(server, "-m", "fast", "stop")
+            server.pause()
             returned["loss"] = trial.params["x"]
         return {"loss": trial.params["x"]}
 
@@ -92,7 +84,7 @@ def test_a_server_that_stays_down_loses_the_connection_and_names_the_trial_and_i
         with pytest.raises(StorageUnavailable) as raised:
             study.optimize(objective, progress=False)
     finally:
-        _pg_ctl(server, "start")
+        server.resume()
         storage.close()
     message = str(raised.value)
     assert message.startswith(f"trial #1's result (loss={returned['loss']!r}) could not be stored: ")
