@@ -169,18 +169,20 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     if as_json:
         _print_json({"study": study.name, **_record_json(record), "validated_winner": winner})
         return
-    console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{record.number} (seed {record.seed})")
-    if void is not None:
-        said = f"the re-runs picked trial #{void.number}, invalidated since ({void.invalidated})"
-        console.print(f"[yellow]{terminal_safe(said)}: run ts.validate_top again[/yellow]")
-    if stability is not None and winner is not None and winner != record.number:
-        console.print(
-            f"[yellow]re-run across {len(stability.seeds or ())} seeds, trial #{winner} is the validated winner "
-            f"(rule: {terminal_safe(stability.rule)}); the search's best below did not hold up[/yellow]"
-        )
-    for key, value in record.params.items():
+    from tunesmith.report import report_data
+    from tunesmith.report.terminal import shown_best
+
+    shown = shown_best(report_data(study))  # what status, the report and the dashboard show as best
+    assert shown is not None  # the study has a best: so it has something to show
+    chosen = shown.record
+    console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{chosen.number} (seed {chosen.seed})"
+                  f"{terminal_safe(shown.label)}")  # fmt: skip
+    colour = "green" if shown.settled else "yellow"
+    for line in shown.lines:
+        console.print(f"[{colour}]{terminal_safe(line)}[/{colour}]")
+    for key, value in chosen.params.items():
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
-    for key, value in record.metrics.items():
+    for key, value in chosen.metrics.items():
         console.print(f"  [green]{terminal_safe(key)}[/green] = {terminal_safe(_fmt(value))}")
 
 
