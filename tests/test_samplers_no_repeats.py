@@ -224,4 +224,6 @@ def test_proposals_on_a_continuous_space_are_unchanged(name: str) -> None:
     trials, expected = BEFORE[name]
     records = run_history(MAKERS[name](), CONTINUOUS, continuous, trials, seed=3)
     proposed = [[r.params[k] for k in ("x", "y", "lr")] for r in records[-4:]]
-    assert proposed == [pytest.approx(row, rel=1e-8) for row in expected]
+    # A different proposal differs in its first digits; the GP's fitted optimum moves in the 8th with the numpy,
+    # scipy and torch of another Python (3.12 and 3.13 read 0.4172570526 for 0.417257083).
+    assert proposed == [pytest.approx(row, rel=1e-5) for row in expected]
