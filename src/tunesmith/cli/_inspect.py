@@ -157,7 +157,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     record = study.best
     if record is None:
         from tunesmith.report import report_data
-        from tunesmith.report.terminal import no_feasible_note
+        from tunesmith.report._shown import no_feasible_note
 
         raise CliError(f"study {study.name!r} has {no_feasible_note(report_data(study)) or 'no COMPLETE trial yet'}")
     with _friendly_errors():
@@ -170,7 +170,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         _print_json({"study": study.name, **_record_json(record), "validated_winner": winner})
         return
     from tunesmith.report import report_data
-    from tunesmith.report.terminal import shown_best
+    from tunesmith.report._shown import shown_best
 
     shown = shown_best(report_data(study))  # what status, the report and the dashboard show as best
     assert shown is not None  # the study has a best: so it has something to show
@@ -190,7 +190,8 @@ def _print_front(study: Study, as_json: bool) -> None:
     """`best` of a study with several objectives: its Pareto front, the recorded choice marked (and said to be off
     the front when later trials dominate it)."""
     from tunesmith.report import report_data
-    from tunesmith.report.terminal import choice_off_front, front_table, no_feasible_note
+    from tunesmith.report._shown import choice_off_front, no_feasible_note
+    from tunesmith.report.terminal import front_table
 
     front = study.pareto_front
     data = report_data(study)

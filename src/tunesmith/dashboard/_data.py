@@ -19,7 +19,7 @@ from tunesmith.analysis import diagnose
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.report._data import value_text
-from tunesmith.report.terminal import choice_off_front, no_feasible_note, shown_best
+from tunesmith.report._shown import choice_off_front, no_feasible_note, shown_best
 from tunesmith.schedulers import make_scheduler
 from tunesmith.storage import StudyInfo
 from tunesmith.study import DEFAULT_GRACE, StudySpec, gone_notes

@@ -47,7 +47,7 @@ from tunesmith.report._data import (
     trial_runs_text,
     value_text,
 )
-from tunesmith.report.terminal import choice_off_front, near_front_note, no_feasible_note, shown_best
+from tunesmith.report._shown import choice_off_front, near_front_note, no_feasible_note, shown_best
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 

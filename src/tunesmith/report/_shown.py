@@ -1,0 +1,208 @@
+"""What every view says of the best (the terminal summary, the HTML report, the dashboard and ``tunesmith best``),
+so that none contradicts storage or another: `shown_best` (the seed re-runs' winner before the search's best),
+`choice_off_front` (a recorded choice that left the Pareto front), `near_front_note` (trials the front dominates
+only within the recorded noise) and `no_feasible_note` (trials finished, but every one broke a guardrail)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tunesmith.analysis._common import format_value
+from tunesmith.attributes import SeedStabilityAttr, read_attr
+from tunesmith.choose import from_json as rule_from_json
+from tunesmith.errors import AttributeShapeError, ConfigError
+from tunesmith.objective import Metric
+from tunesmith.report._data import ReportData, metrics_text
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["ShownBest", "choice_off_front", "near_front_note", "no_feasible_note", "shown_best"]
+
+
+@dataclass(frozen=True)
+class ShownBest:
+    """The best configuration a summary shows, and what it says of it.
+
+    ``record`` is the winner of the seed re-runs (`validate_top`, the ``seed_stability`` attribute, as
+    ``tunesmith best`` reads it) when there is one and its trial stands, else the search's best; ``search`` is the
+    search's best (each trial run on one seed). ``label`` follows the trial number (", the validated winner");
+    ``lines`` say what the re-runs found of the two, or why their winner counts no more (empty without re-runs).
+    """
+
+    record: TrialRecord
+    search: TrialRecord
+    label: str = ""
+    lines: tuple[str, ...] = ()
+    validated: bool = False
+
+    @property
+    def settled(self) -> bool:
+        """Whether the re-runs picked the search's best: nothing shown needs a second look."""
+        return self.validated and self.record.number == self.search.number
+
+
+def shown_best(data: ReportData) -> ShownBest | None:
+    """The best to show for a study with one objective (``None``: no COMPLETE trial with a finite metric, or several
+    objectives, which have a front instead)."""
+    search = None if data.several else data.best
+    if search is None:
+        return None
+    stability = _seed_stability(data)
+    if stability is None or stability.winner is None:
+        return ShownBest(search, search)
+    winner = next((r for r in data.records if r.number == stability.winner), None)
+    if winner is None or winner.invalidated is not None or winner.state is not TrialState.COMPLETE:
+        gone = "is not among the study's trials" if winner is None else (
+            f"was invalidated since ({winner.invalidated})" if winner.invalidated is not None
+            else f"is {winner.state.value}, not COMPLETE")  # fmt: skip
+        said = (f"the seed re-runs picked trial {stability.winner}, which {gone}: it validates nothing now, so the "
+                "search's best is shown; run ts.validate_top(study, objective) again")  # fmt: skip
+        return ShownBest(search, search, lines=(said,))
+    metric = stability.metric or data.metric.name
+    seeds = f"{len(stability.seeds)} seeds" if stability.seeds else "seeds"
+    picked = (f"re-run across {seeds}, the rule {stability.rule or 'of validate_top'} picked it"
+              f"{_rerun_text(stability, winner.number, metric)}")  # fmt: skip
+    if winner.number == search.number:
+        return ShownBest(winner, search, ", the search's best and the validated winner", (picked,), validated=True)
+    rerun = _rerun_text(stability, search.number, metric)
+    fate = (f"re-run on the same seeds{rerun}, not the rule's pick" if rerun else
+            "not re-run: ts.validate_top(study, objective) re-runs the top trials across seeds")  # fmt: skip
+    beside = (f"the search's best is trial {search.number} (seed {search.seed}): {metrics_text(search.metrics)} on "
+              f"its one seed; {fate}")  # fmt: skip
+    return ShownBest(winner, search, ", the validated winner", (picked, beside), validated=True)
+
+
+def _seed_stability(data: ReportData) -> SeedStabilityAttr | None:
+    """The recorded re-runs; ``None`` when absent or not in their shape (the HTML report's seed stability section
+    then says what is wrong with it)."""
+    try:
+        return read_attr(data.attrs, SeedStabilityAttr)
+    except AttributeShapeError:
+        return None
+
+
+def _rerun_text(stability: SeedStabilityAttr, trial: int, metric: str) -> str:
+    """``: loss 0.0123 ± 0.0557 (mean ± sd over 5 seeds); on 5 fresh seeds after the pick: ...`` for the candidate
+    re-run from ``trial``; empty when it was not re-run."""
+    candidate = stability.candidate(trial)
+    if candidate is None or candidate.mean is None:
+        return ""
+    said = f": {metric} {_mean_sd(candidate.mean, candidate.std, len(candidate.values))}"
+    if candidate.confirm_mean is not None:
+        confirmed = len(candidate.confirm_values or ())
+        said += (f"; on {confirmed} fresh seeds after the pick: "
+                 f"{_mean_sd(candidate.confirm_mean, candidate.confirm_std, confirmed)}")  # fmt: skip
+    return said
+
+
+def _mean_sd(mean: float, sd: float | None, runs: int) -> str:
+    if sd is None:
+        return f"{format_value(mean)} (mean over {runs} seeds)"
+    return f"{format_value(mean)} ± {format_value(sd)} (mean ± sd over {runs} seeds)"
+
+
+# The trials that dominate a choice named in its note before "and N more".
+DOMINATING_NAMED = 3
+
+
+def choice_off_front(data: ReportData) -> str | None:
+    """What to say when the choice recorded from the front (`Study.choose`) is no longer on it: the trials that
+    dominate it, whether beyond the objectives' recorded noise (as the verdict's front check judges), and how to
+    choose again; ``None`` when it is still on the front, or nothing stands chosen."""
+    choice = data.choice
+    if choice is None:
+        return None
+    front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
+    if any(r.number == choice.trial for r in front):
+        return None
+    from tunesmith.discipline._front import beyond_noise, dominates
+    from tunesmith.discipline.gap import noise_of
+
+    fix = f"choose again from the front as it is now: study.choose({_rule_call(choice.rule)})"
+    chosen = next((r for r in data.records if r.number == choice.trial), None)
+    if chosen is None or any(m.name not in chosen.metrics for m in data.objectives):
+        return f"the chosen trial {choice.trial} is no longer on the Pareto front; {fix}"
+    better = [r for r in front if dominates(r, chosen, data.objectives)]
+    if not better:
+        return f"the chosen trial {_point(chosen, data.objectives)} is no longer on the Pareto front; {fix}"
+    named = ", ".join(_point(r, data.objectives) for r in better[:DOMINATING_NAMED])
+    more = f" and {len(better) - DOMINATING_NAMED} more" if len(better) > DOMINATING_NAMED else ""
+    clear = [r for r in better if beyond_noise(r, chosen, data.objectives)]
+    if not any(noise_of(r.metrics, m.name) is not None for r in (chosen, *better) for m in data.objectives):
+        noise = "; no standard errors were recorded, so whether this is beyond noise is unknown"
+    elif len(clear) == len(better):
+        noise = ", beyond the recorded noise of the objectives"
+    elif clear:
+        noise = f"; {len(clear)} of them beyond the recorded noise of the objectives"
+    else:
+        noise = ", but only within the recorded noise of the objectives: the evidence cannot tell them apart"
+    return (f"the chosen trial {_point(chosen, data.objectives)} is no longer on the Pareto front: dominated by "
+            f"{named}{more}{noise}; {fix}")  # fmt: skip
+
+
+def _point(record: TrialRecord, objectives: tuple[Metric, ...]) -> str:
+    values = ", ".join(f"{m.name} {format_value(record.metrics[m.name])}" for m in objectives)
+    return f"#{record.number} ({values})"
+
+
+def _rule_call(rule: dict[str, Any]) -> str:
+    """The call that makes the recorded rule again, e.g. ``ts.choose.knee()``."""
+    try:
+        made = rule_from_json(rule)
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return "rule"  # a rule this version does not know: the user names one
+    recorded = made.to_json()
+    if recorded["rule"] == "best":
+        bounds = {b["metric"]: (b["op"], b["bound"]) for b in recorded["bounds"]}
+        return f"ts.choose.best({recorded['metric']!r}" + (f", bounds={bounds!r})" if bounds else ")")
+    if recorded["rule"] == "weights":
+        return f"ts.choose.weights({recorded['weights']!r})"
+    return "ts.choose.knee()"
+
+
+# The trials near the front named in its note before "and N more".
+NEAR_NAMED = 5
+
+
+def near_front_note(data: ReportData) -> str | None:
+    """What to say of the trials off the Pareto front that it dominates only within the recorded noise of the
+    objectives (`discipline._front.near_front`): the front cannot be told from them; ``None`` when there are none
+    (or no noise was recorded)."""
+    from tunesmith.discipline._front import near_front
+
+    near = near_front(data.front, data.valid, data.objectives)
+    if not near:
+        return None
+    named = ", ".join(f"#{r.number}" for r in near[:NEAR_NAMED])
+    more = f" and {len(near) - NEAR_NAMED} more" if len(near) > NEAR_NAMED else ""
+    return (f"{len(near)} more trial(s) ({named}{more}) are dominated by the front only within the recorded noise of "
+            "the objectives (one-sided 95% of the difference's standard error on every objective): the data cannot "
+            "tell them from the front; more examples per trial would")  # fmt: skip
+
+
+def no_feasible_note(data: ReportData) -> str | None:
+    """What to say when trials finished with their results but every one broke a guardrail (INFEASIBLE): how many,
+    which guardrails and how many trials broke each (with the value nearest its bound), and the fix; ``None`` when a
+    trial is feasible, or none is INFEASIBLE."""
+    feasible = data.front if data.several else data.best
+    infeasible = [r for r in data.valid if r.state is TrialState.INFEASIBLE]
+    if feasible or not infeasible:
+        return None
+    broken = []
+    for guardrail in data.guardrails:
+        breaches = [(r.metrics[guardrail.metric], r.number) for r in infeasible
+                    if guardrail.metric in r.metrics and not guardrail.holds(r.metrics[guardrail.metric])]  # fmt: skip
+        if not breaches:
+            continue
+        said = f"{guardrail.describe()} broken by {len(breaches)} of {len(infeasible)}"
+        finite = [b for b in breaches if math.isfinite(b[0])]
+        if finite:
+            ceiling = guardrail.op in ("<=", "<")
+            value, number = min(finite, key=lambda b: (b[0] if ceiling else -b[0], b[1]))
+            said += f", the nearest to it {guardrail.metric} = {format_value(value)} (trial #{number})"
+        broken.append(said)
+    which = "; ".join(broken) or "each trial's reason says which guardrail it broke"
+    return (f"no feasible trial: a trial must meet every guardrail, and all {len(infeasible)} trials that finished "
+            f"with results are INFEASIBLE: {which}. Relax the bound, or change the space toward configurations "
+            "that meet it")  # fmt: skip
