@@ -194,3 +194,38 @@ def test_the_refusal_names_the_rule_the_values_and_the_fix() -> None:
     message = str(caught.value)
     assert re.search(r"trial 7 was told to pause at step 4 and reported step 5", message)
     assert "check trial.should_stop() after each report" in message.lower()
+
+
+# The default step inside a steps loop -----------------------------------------------------------------------------
+
+
+def test_a_report_without_a_step_inside_a_steps_loop_is_at_the_steps_done() -> None:
+    """Evaluating every third epoch spends three epochs a report: the budget counted one, so a resource budget of
+    200 trained 600 epochs while reading 200 spent, and ASHA's rungs at 3 and 9 fell at epochs 9 and 27."""
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0)
+    trial = study.ask()
+    for epoch in trial.steps(9):
+        if (epoch + 1) % 3 == 0:
+            trial.report(loss=1.0 / (epoch + 1))
+    assert [step for step, _ in study.trials[0].curve("loss")] == [3, 6, 9]
+    assert trial.step == 9
+
+
+def test_a_metric_reported_twice_in_one_iteration_without_a_step_is_refused_with_the_fix() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0)
+    trial = study.ask()
+    loop = trial.steps(4)
+    next(loop)
+    trial.report(loss=0.9)
+    trial.report(accuracy=0.5)  # another metric of the same epoch joins it
+    with pytest.raises(ReportRefused, match=r"reported \['loss'\] twice at step 1: inside for epoch in trial.steps"):
+        trial.report(loss=0.8)
+    assert study.trials[0].curve("loss") == [(1, 0.9)]
+
+
+def test_a_report_without_a_step_outside_a_steps_loop_counts_reports() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0)
+    trial = study.ask()
+    for loss in (0.9, 0.8):
+        trial.report(loss=loss)
+    assert study.trials[0].curve("loss") == [(1, 0.9), (2, 0.8)]

@@ -18,7 +18,16 @@ from tunesmith._text import excerpt
 from tunesmith.decision import Decision
 from tunesmith.errors import TunesmithError
 
-__all__ = ["MAX_STEP", "ReportRefused", "StopFlag", "after_stop", "out_of_order", "report_step", "report_value"]
+__all__ = [
+    "MAX_STEP",
+    "ReportRefused",
+    "StopFlag",
+    "after_stop",
+    "out_of_order",
+    "report_step",
+    "report_value",
+    "twice_in_a_step",
+]
 
 MAX_STEP = 2**53  # the largest step a float, and every storage backend, holds exactly
 
@@ -104,6 +113,18 @@ def out_of_order(number: int, step: int, last: int, start_step: int, again: set[
         f"units done so far), and {repeated} would rewrite a value the scheduler already judged. Report each step "
         f"once, with all its metrics in one call (trial.report(step, loss=..., accuracy=...)), counting on from "
         f"trial.step (now {last}), or leave step out to count reports"
+    )
+
+
+def twice_in_a_step(number: int, step: int, again: set[str]) -> str:
+    """Why trial ``number`` may not report ``again`` (metrics it reported at ``step`` already) a second time in one
+    iteration of its `Trial.steps` loop, with no step given: there a report's step is the steps done."""
+    return (
+        f"trial {number} reported {sorted(again)} twice at step {step}: inside for epoch in trial.steps(n), "
+        "trial.report() without a step reports at the steps done (epoch + 1), so a second report of a metric in "
+        "one epoch would rewrite a value the scheduler already judged. Report once per epoch, or pass the step "
+        "your resource counts in (trial.report(step=batches_done, loss=...), with steps(n) counted in those units "
+        "too)"
     )
 
 

@@ -411,7 +411,9 @@ class Trial:
         self._looped = True  # every planned step ran: the loop ended by itself, not on a stop
 
     def report(self, step: int | None = None, **metrics: float) -> Decision:
-        """Record intermediate metrics at ``step`` (default: one step after the last report).
+        """Record intermediate metrics at ``step``: by default the steps done, inside a `steps` loop (a loop that
+        reports every third epoch spends three steps a report, as the budget and the rungs count them), else one
+        step after the last report.
 
         Steps must increase: after the last one reported (the same step again only with metrics not reported at
         it yet, which join it), and for a resumed trial after ``start_step``. Once the
@@ -424,14 +426,19 @@ class Trial:
         """
         if not metrics:
             raise TunesmithError("report() needs at least one metric, e.g. trial.report(val_loss=0.3)")
-        step = self._step + 1 if step is None else rules.report_step(step)
+        counted = step is None and self._training is not None  # the steps the `steps` loop has done
+        if step is None:
+            step = self._training if self._training is not None else self._step + 1
+        else:
+            step = rules.report_step(step)
         values = {str(k): rules.report_value(str(k), v) for k, v in metrics.items()}
         again = set(values) & self._reported_at_step
-        refused = (
-            rules.after_stop(self.number, self._decision, self._step, step)
-            if self._decision is not Decision.CONTINUE
-            else rules.out_of_order(self.number, step, self._step, self.start_step, again=again)
-        )
+        if self._decision is not Decision.CONTINUE:
+            refused: str | None = rules.after_stop(self.number, self._decision, self._step, step)
+        elif counted and step == self._step and again:
+            refused = rules.twice_in_a_step(self.number, step, again)
+        else:
+            refused = rules.out_of_order(self.number, step, self._step, self.start_step, again=again)
         if refused is not None:
             self._refused = self._refused or refused
             raise ReportRefused(refused)
