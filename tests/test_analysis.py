@@ -234,6 +234,7 @@ def test_an_unimportant_parameter_is_named_for_fixing(planted_study: ts.Study) -
     assert any(t.startswith("batch_size has little effect") and t.endswith("spend the budget on lr") for t in texts)
 
 
+@pytest.mark.slow
 def test_a_secondary_effect_the_forest_underrates_is_not_called_little_effect() -> None:
     """f = 3 x0 + x1 + 0.5 x2: x1 holds 9.8% of the variance, twice the "little effect" line, but a forest on 60
     trials gives it about 3% (the rest looks like interactions), and its bound over trees fell below 5%: "fix x1"

@@ -232,6 +232,7 @@ def test_the_password_never_appears_in_any_response(postgres: PostgresServer) ->
     assert b"storage: postgresql://tunesmith:***@" in bodies[0]
 
 
+@pytest.mark.slow
 def test_the_command_prints_the_url_serves_and_stops_on_ctrl_c(postgres: PostgresServer) -> None:
     url = _password_url(postgres)
     _study(url, trials=2).storage.close()
@@ -291,6 +292,7 @@ def _count(url: str) -> int:
         storage.close()
 
 
+@pytest.mark.slow
 def test_the_page_shows_the_study_live_in_headless_chromium(server: DashboardServer, db: str, tmp_path: Path) -> None:
     writer = _Writer(db)
     writer.start()

@@ -97,6 +97,7 @@ def test_a_holdout_worse_than_choosing_among_the_trials_explains_is_overfitting(
     assert "is expected from choosing among 150 configurations" in gap.detail
 
 
+@pytest.mark.slow
 def test_a_gap_beyond_the_limit_without_noise_information_is_not_shown_ready_and_says_what_to_return() -> None:
     study = tuned()
     verdict = ts.finalize(study, holdout)

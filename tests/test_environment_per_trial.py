@@ -104,6 +104,7 @@ def two_commits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"repo": repo, "url": url, "commits": (first, second), "output": output}
 
 
+@pytest.mark.slow
 def test_trials_run_after_a_new_commit_record_another_environment(two_commits: dict[str, Any]) -> None:
     trials = ts.Study.load("env", two_commits["url"]).trials
     marks = [record.attrs.get("environment") for record in trials]

@@ -137,6 +137,7 @@ def _run_directly(executor: Executor, objective: Objective, params: list[dict[st
     return sorted(done, key=lambda outcome: outcome.number)
 
 
+@pytest.mark.slow
 def test_every_failure_of_a_trial_process_carries_its_kind() -> None:
     expected = {"ok": None, "raise": TrialKind.EXCEPTION, "exit": TrialKind.CRASH, "segfault": TrialKind.CRASH,
                 "memory": TrialKind.OUT_OF_MEMORY, "hang": TrialKind.TIMEOUT}  # fmt: skip

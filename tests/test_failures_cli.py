@@ -309,6 +309,7 @@ def test_run_says_when_workers_switch_the_inline_executor_to_processes(objective
 
 
 # the suite: a study's heartbeat never outlives its storage ------------------------------------
+@pytest.mark.slow
 def test_closing_a_postgres_storage_while_its_study_beats_leaves_no_connection_behind(postgres: PostgresServer) -> None:
     """The cause of the order-dependent failure of test_heartbeat's ``...retried[memory]``: a beat in flight
     while a fixture closed the storage left a psycopg connection for the next ``gc.collect()`` to find.

@@ -148,6 +148,7 @@ def _biased_curves(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
         yield 1.0, {"loss": final(x) + 0.3 * y + (1.0 - progress)}
 
 
+@pytest.mark.slow
 def test_on_curves_whose_early_values_mislead_the_prediction_finds_better_winners() -> None:
     """Random search under ASHA, three seeds: never a worse winner, and on seed 1 a far better one (0.106
     against 0.374: ranked by raw rung values, the slow starters that end best were all stopped)."""

@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 import tunesmith as ts
@@ -75,6 +76,7 @@ def row_gone(result: Result) -> object:
     return row["worker_gone"]
 
 
+@pytest.mark.slow
 def test_a_silent_trial_is_gone_after_grace_and_the_note_says_it_runs_again_with_retries() -> None:
     storage = MemoryStorage()
     options: dict[str, object] = {"metric": "loss", "name": "quiet", "heartbeat_interval": 0.2, "grace": 3.0}
@@ -110,6 +112,7 @@ def test_retry_of_interrupted_trials_reaps_a_gone_one_first(tmp_path: Path) -> N
     assert study.storage.get_trial(study.info.id, retry.number).attrs["retry_of"] == number
 
 
+@pytest.mark.slow
 def test_the_dashboard_page_marks_the_gone_trial_in_headless_chromium(tmp_path: Path) -> None:
     url, number = _killed_mid_trial(tmp_path)
     server = serve(url, refresh=0.5)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pytest
 from scipy.stats import yeojohnson
 
 from tunesmith.samplers import GP
@@ -82,6 +83,7 @@ def _batched_best(seed: int, trials: int = 32, batch: int = 4) -> float:
     return min(r.metrics["loss"] for r in history)
 
 
+@pytest.mark.slow
 def test_a_batch_of_four_finds_the_optimum_of_an_integer_heavy_space() -> None:
     # The believer's values count as results for the incumbent too: a pending trial predicted to beat
     # the best left its own neighbourhood's expected improvement intact, so the rest of a batch piled up

@@ -106,6 +106,7 @@ def test_8_sqlite_workers_killed_at_random_lose_nothing(
     print(f"sqlite: {figures}")
 
 
+@pytest.mark.slow
 def test_worker_reads_the_url_from_a_storage_file_and_never_prints_it(
     tmp_path: Path, objectives_dir: Path, cli_env: dict[str, str], postgres: PostgresServer
 ) -> None:

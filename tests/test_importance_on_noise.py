@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 import tunesmith as ts
 from tunesmith.report._data import Findings, ReportData, analyse
@@ -26,6 +27,7 @@ def _findings(trials: int, effect: float, seed: int) -> Findings:
     return analyse(ReportData("noise", SPACE, ts.Metric("loss"), tuple(records)))
 
 
+@pytest.mark.slow
 def test_importance_of_pure_noise_is_stated_in_few_studies() -> None:
     """A test at 5% states it in about 2 of 40 studies; 4 allows for chance."""
     stated = [seed for seed in range(40) if _findings(10, 0.0, seed).importance is not None]

@@ -335,6 +335,7 @@ def test_cli_status_trials_and_best_show_every_objective_and_the_front(tmp_path:
     assert "Pareto front" in text.output and "chosen: trial" in text.output
 
 
+@pytest.mark.slow
 def test_a_study_too_small_for_a_derived_reference_says_why_it_has_no_hypervolume(tmp_path: Path) -> None:
     """Before, status, the report and its figure said nothing of the hypervolume below 10 trials."""
     url = f"sqlite:///{tmp_path / 'small.db'}"
@@ -357,6 +358,7 @@ def test_cli_invalidate_on_a_multi_objective_study_shows_the_front_not_best(tmp_
     assert member not in {r.number for r in ts.Study.load("inv-mo", url).pareto_front}
 
 
+@pytest.mark.slow
 def test_a_choice_whose_trial_was_invalidated_is_shown_void_everywhere(tmp_path: Path) -> None:
     """The API said nothing was chosen; best, status, the JSON, the report and the dashboard still named it."""
     url = f"sqlite:///{tmp_path / 'void.db'}"

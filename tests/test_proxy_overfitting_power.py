@@ -28,6 +28,7 @@ def calibration_degrading_beyond(capacity: float, trial: ts.Trial) -> dict[str, 
     }
 
 
+@pytest.mark.slow
 def test_a_trade_off_among_many_best_trials_fails_the_verdict_below_a_correlation_of_0_6() -> None:
     study = ts.Study(ts.Space({"capacity": ts.Float(0.0, 1.0)}), metric=AUC, sampler="random",
                      budget=ts.Budget(trials=200), storage="memory", seed=3)  # fmt: skip

@@ -115,6 +115,7 @@ def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     return chromium("--virtual-time-budget=15000", *args, profile=profile, timeout=120)
 
 
+@pytest.mark.slow
 def test_the_report_renders_every_figure_in_headless_chromium(report_path: Path, tmp_path: Path) -> None:
     done = _chromium("--dump-dom", report_path.as_uri(), profile=tmp_path / "profile")
     status = re.search(r'<p id="ts-status"([^>]*)>', done.stdout)
@@ -169,6 +170,7 @@ def _synthetic(n: int, steps: int = 20, seed: int = 0) -> ReportData:
     return ReportData("synthetic", SPACE, ts.Metric("val_loss", "min"), tuple(records), budget=ts.Budget(trials=n))
 
 
+@pytest.mark.slow
 def test_a_report_of_ten_thousand_trials_takes_under_twenty_seconds(tmp_path: Path) -> None:
     data = _synthetic(10_000)
     started = time.perf_counter()

@@ -116,6 +116,7 @@ def test_cmaes_never_reruns_a_configuration_of_an_integer_space() -> None:
     assert min(r.metrics["loss"] for r in records) == 0.0
 
 
+@pytest.mark.slow
 def test_cmaes_without_restarts_still_never_reruns_a_configuration() -> None:
     records = run_history(CMAES(restarts=False), INTEGERS, integers, 150, seed=0)
     assert repeats(records) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from scipy.stats import chi2
 
 import tunesmith as ts
@@ -46,6 +47,7 @@ def test_an_undecided_pass_names_the_seeds_that_would_put_its_upper_bound_within
     assert f"about {needed} seeds would decide at this spread" in check.detail
 
 
+@pytest.mark.slow
 def test_a_spread_at_the_limit_passes_as_decided_in_at_most_5_percent_of_studies() -> None:
     studies, decided = 300, 0
     for i in range(studies):

@@ -114,6 +114,7 @@ def test_a_grid_stops_when_the_space_is_exhausted(cancer: tuple[np.ndarray, np.n
     assert len(search.cv_results_["params"]) == 4
 
 
+@pytest.mark.slow
 def test_n_jobs_evaluates_the_same_configurations(cancer: tuple[np.ndarray, np.ndarray]) -> None:
     x, y = cancer
     one = TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=4, cv=2, sampler="random", random_state=5)

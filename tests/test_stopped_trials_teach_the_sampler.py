@@ -25,6 +25,7 @@ def curve(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
         yield 1.0, {"loss": loss}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["tpe", "gp"])
 def test_a_region_stopped_at_the_first_rung_is_rarely_proposed_again(sampler: str) -> None:
     shares = []

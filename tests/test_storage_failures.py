@@ -338,6 +338,7 @@ def test_a_database_in_a_directory_that_cannot_be_written_is_read_without_a_shm_
     assert listed.exit_code == 0 and len(listed.output.splitlines()) == 3  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 @needs_mounts
 def test_status_reads_a_database_on_a_read_only_file_system(tmp_path: Path) -> None:
     _stored_study(tmp_path / "db" / "s.db")

@@ -104,6 +104,7 @@ def test_a_worker_given_another_objective_than_the_studys_config_names_is_refuse
     assert len(ts.Study.load("other", url).trials) == 1, "no trial of the other objective ran"
 
 
+@pytest.mark.slow
 def test_a_worker_given_another_objective_than_the_first_worker_recorded_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
