@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
@@ -38,6 +38,9 @@ from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._optimize import failure_text
 from tunesmith.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.report._shown import ShownBest
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -150,31 +153,22 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
 @_one_line_errors
 def best(study_name: str | None, storage: str, as_json: bool) -> None:
     """Show the best trial of STUDY_NAME (default: the most recent study); with several objectives, the Pareto front."""
+    from tunesmith.report import report_data
+    from tunesmith.report._shown import no_feasible_note, shown_best
+
     study = _resolve_study(storage, study_name)
     if len(study.objectives) > 1:
         _print_front(study, as_json)
         return
-    record = study.best
-    if record is None:
-        from tunesmith.report import report_data
-        from tunesmith.report._shown import no_feasible_note
-
-        raise CliError(f"study {study.name!r} has {no_feasible_note(report_data(study)) or 'no COMPLETE trial yet'}")
-    with _friendly_errors():
-        stability = read_attr(study.attrs, SeedStabilityAttr)
-    winner = None if stability is None else stability.winner
-    void = next((r for r in study.trials if r.number == winner and r.invalidated is not None), None)
-    if void is not None:
-        winner = None  # the re-runs' winner was invalidated since: it validates nothing now
-    if as_json:
-        _print_json({"study": study.name, **_record_json(record), "validated_winner": winner})
-        return
-    from tunesmith.report import report_data
-    from tunesmith.report._shown import shown_best
-
-    shown = shown_best(report_data(study))  # what status, the report and the dashboard show as best
-    assert shown is not None  # the study has a best: so it has something to show
+    read_attr(study.attrs, SeedStabilityAttr)  # damaged re-runs: one line, exit 1 (shown_best would pass over them)
+    data = report_data(study)
+    shown = shown_best(data)  # what status, the report and the dashboard show as best
+    if shown is None:
+        raise CliError(f"study {study.name!r} has {no_feasible_note(data) or 'no COMPLETE trial yet'}")
     chosen = shown.record
+    if as_json:
+        _print_json({"study": study.name, **_best_json(study, shown)})
+        return
     console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{chosen.number} (seed {chosen.seed})"
                   f"{terminal_safe(shown.label)}")  # fmt: skip
     colour = "green" if shown.settled else "yellow"
@@ -184,6 +178,28 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
     for key, value in chosen.metrics.items():
         console.print(f"  [green]{terminal_safe(key)}[/green] = {terminal_safe(_fmt(value))}")
+
+
+def _best_json(study: Study, shown: ShownBest) -> dict[str, Any]:
+    """`best --json` of one objective, named as the dashboard and `finalize --json` name them: at the top the trial
+    the text shows (the seed re-runs' winner when it stands, else the search's best), ``validated`` and
+    ``validated_winner`` (null when the re-runs validate nothing), ``search_best`` (the same trial when the re-runs
+    agree), ``note`` (what the text says of the two), and ``verdict`` (null before `finalize`): the trial it judged,
+    its status and why it is stale."""
+    from tunesmith.attributes import VerdictAttr
+    from tunesmith.discipline.verdict import stale_note
+
+    verdict = read_attr(study.attrs, VerdictAttr)  # damaged: one line, exit 1 (`best` runs under _one_line_errors)
+    judged = None if verdict is None else {
+        "trial": verdict.trial, "status": verdict.status, "ready": verdict.ready,
+        "stale": stale_note(study.attrs, study.trials),
+    }  # fmt: skip
+    record = shown.record
+    return {
+        **_record_json(record), "validated": shown.validated,
+        "validated_winner": record.number if shown.validated else None, "search_best": _record_json(shown.search),
+        "note": "; ".join(shown.lines) or None, "verdict": judged,
+    }  # fmt: skip
 
 
 def _print_front(study: Study, as_json: bool) -> None:
