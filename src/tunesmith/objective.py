@@ -48,10 +48,23 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 @checked_arguments()
 @dataclass(frozen=True)
 class Metric:
-    """The primary metric: its name in the objective's result and whether lower or higher is better."""
+    """A metric a study optimises: its name in the objective's result, whether lower or higher is better, and,
+    for a bounded score, its ``scale``: the full range of its values, 1.0 for a fraction, 100.0 for a percentage.
+
+    With a scale, the verdict reads the metric's differences (the holdout gap, the seed spread, the slice and
+    shifted-data drops) in points of that scale, so that an error rate of 14.4 in percent reads exactly as 0.144
+    does, and a result outside [0, scale] is refused. Without one (``None``), a name that says a bounded score
+    (accuracy, AUC, an error rate) reads in points when every value lies in [0, 1], and anything else relative to
+    its value: a name is no safe guide to a percentage (an RMSE named ``val_error`` can be 14).
+
+    Example:
+        >>> Metric("val_acc", "max", scale=100)  # accuracy reported in percent
+        Metric(name='val_acc', direction='max', scale=100.0)
+    """
 
     name: str
     direction: Direction = "min"
+    scale: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -64,6 +77,26 @@ class Metric:
                 f"direction must be 'min' or 'max', got direction={self.direction!r}: "
                 "use 'min' for losses and 'max' for accuracies"
             )
+        scale = real("scale", self.scale, exclusive_minimum=0, allow_none=True, numpy=True, context="Metric",
+                     fix="pass the full range of a bounded score (1.0 for a fraction, 100.0 for a percentage), or "
+                         "None for a metric without bounds")  # fmt: skip
+        object.__setattr__(self, "scale", scale)
+
+    def within_scale(self, value: float) -> bool:
+        """Whether ``value`` lies in [0, scale] (always, without a scale). A value that is not a finite number is
+        no unit slip: it is refused as such where it is read."""
+        return self.scale is None or not math.isfinite(value) or 0.0 <= value <= self.scale
+
+    def outside_scale(self, value: float, what: str) -> str:
+        """Why ``value`` (``what`` it is, e.g. "the result") cannot be a value of this metric: the rule, the value
+        and the fix; call it when `within_scale` is false."""
+        return (
+            f"metric {self.name!r} has a declared scale of {self.scale:g}, so its values lie in [0, {self.scale:g}], "
+            f"but {what} gives {self.name}={value:.6g}: return it on that scale ("
+            f"{'divide a percentage by 100' if self.scale == 1 else f'multiply a fraction by {self.scale:g}'}), or "
+            f"declare the scale it is reported on (ts.Metric({self.name!r}, {self.direction!r}, scale=100) for a "
+            "percentage, scale=1 for a fraction, no scale for a metric without bounds)"
+        )
 
     def better(self, a: float, b: float) -> bool:
         """Whether value ``a`` is strictly better than ``b``."""
@@ -74,19 +107,26 @@ class Metric:
         return 1.0 if self.direction == "min" else -1.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "direction": self.direction}
+        """``name`` and ``direction``, and ``scale`` only when set: a spec stored without one reads the same."""
+        data: dict[str, Any] = {"name": self.name, "direction": self.direction}
+        if self.scale is not None:
+            data["scale"] = self.scale
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Metric:
-        """A metric from its table (a config file's, or a stored spec's): ``name`` and ``direction``; without a
-        direction, a name that reads like a score is refused, as a bare name is (`metric_named`)."""
-        _check_keys("metric", data, ("name", "direction"))
+        """A metric from its table (a config file's, or a stored spec's): ``name``, ``direction`` and optionally
+        ``scale``; without a direction, a name that reads like a score is refused, as a bare name is
+        (`metric_named`)."""
+        _check_keys("metric", data, ("name", "direction", "scale"))
+        scale = data.get("scale")
         if "direction" not in data:
-            return metric_named(
+            named = metric_named(
                 str(data["name"]),
                 fix="add direction = 'max' to the metric's table (or 'min' if lower really is better)",
             )
-        return cls(str(data["name"]), data["direction"])
+            return cls(named.name, named.direction, scale)
+        return cls(str(data["name"]), data["direction"], scale)
 
 
 class MetricDirectionWarning(UserWarning):
@@ -252,7 +292,8 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
 
     A bare number is the primary metric. In a dict, a sequence of numbers (a list, an array) is a
     metric's per-example values: see `summarise`. Raises `ValueError` with the reason when the
-    result lacks the primary metric or holds something that is not a number.
+    result lacks the primary metric, holds something that is not a number, or gives the primary metric
+    outside its declared scale (`Metric.scale`; a per-example metric by its mean).
     """
     if isinstance(result, bool):
         raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
@@ -282,6 +323,8 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
             raise ValueError(f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))}") from None
     if metric.name not in out:
         raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); {keys_of(out, metric.name)}")
+    if not metric.within_scale(out[metric.name]):
+        raise ValueError(metric.outside_scale(out[metric.name], "the result"))
     return out
 
 

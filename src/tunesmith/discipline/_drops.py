@@ -4,8 +4,9 @@ with the burden of proof on a failure (as the holdout gap is): it fails only whe
 the limit (it exceeds the limit by more than the noise of the two scores explains), passes as decided when its
 upper bound is within the limit, and is undecided in between. Testing the noise against zero instead failed a
 true drop of 4 points against a 5-point limit in 29% of studies (1,000 examples a side; now 2%). Bounded scores
-(accuracy, an error rate) read in points, other metrics relative to the reference; a drop whose noise is unknown
-passes within the limit and is undecided beyond it, saying what to return.
+(accuracy, an error rate; `gap.scored_in_points`) read in points of their scale (`gap.point_unit`), other metrics
+relative to the reference, and a bounded name read relatively says why (`gap.read_relative`); a drop whose noise is
+unknown passes within the limit and is undecided beyond it, saying what to return.
 
 A slice's noise on the re-runs has two sources: the seeds (the spread of its mean across the runs) and its own
 examples (the per-example standard error of its mean, which no number of seeds averages out, since every run
@@ -20,11 +21,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tunesmith.discipline._reruns import SeedRun, across_runs
 from tunesmith.discipline.conventions import SLICE, slices_of
-from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data, noise_of, scored_in_points
+from tunesmith.discipline.gap import (
+    Z_ONE_SIDED_95,
+    Noise,
+    more_data,
+    noise_of,
+    point_unit,
+    read_relative,
+    scored_in_points,
+)
 from tunesmith.discipline.verdict import Check
 from tunesmith.objective import Metric
 
@@ -41,10 +50,10 @@ class _Side:
 
 def _drop_of(metric: Metric, reference: _Side, worse: _Side, points: bool,
              correlated: float = 0.0) -> tuple[float, float | None]:  # fmt: skip
-    """How far ``worse`` falls below ``reference`` (in points, else relative to the reference) and the standard
-    error of that drop (``None``: a side's noise is unknown); ``correlated`` is the share of ``worse``'s variance
-    inside ``reference``, for a slice in its own average."""
-    scale = 1.0 if points else max(abs(reference.value), 1e-12)
+    """How far ``worse`` falls below ``reference`` (in points of the metric's scale, else relative to the reference)
+    and the standard error of that drop (``None``: a side's noise is unknown); ``correlated`` is the share of
+    ``worse``'s variance inside ``reference``, for a slice in its own average."""
+    scale = point_unit(metric) if points else max(abs(reference.value), 1e-12)
     drop = metric.sign() * (worse.value - reference.value) / scale
     if reference.noise is None or worse.noise is None:
         return drop, None
@@ -104,10 +113,10 @@ def slice_check(
     name = "worst slice"
     of = next((m for m in (key, metric.name) if any(k.startswith(SLICE) and k.endswith(f":{m}") for k in scores)), key)
     slices, where = slices_of(scores, [of]), "holdout"
-    noises: dict[str, Noise | None] = {s: noise_of(scores, f"{SLICE}{s}:{of}") for s in slices}
+    noises: dict[str, Noise | None] = {s: noise_of(scores, f"{SLICE}{s}:{of}", point_unit(metric)) for s in slices}
     if not slices and slices_seen:
         slices, where, of = dict(slices_seen), "validation, across seeds", metric.name
-        noises = {s: _across_seeds(runs, s, of) for s in slices}
+        noises = {s: _across_seeds(runs, s, metric) for s in slices}
     if len(slices) < 2:
         return Check(name, True, "no per-slice metrics reported (slice:<name>:<metric> keys)", checked=False), {}
     k = len(slices)
@@ -137,7 +146,7 @@ def slice_check(
                   z, compared, unknown, correlated=1.0 / k)  # fmt: skip
     if not check.passed:
         check = Check(name, False, check.detail + " - wins on average but collapses on a slice")
-    return check, slices
+    return _noted(check, read_relative(metric, list(slices.values()))), slices
 
 
 def _slice_noise_unknown(slices: Sequence[str], example: str, metric: str, runs: Sequence[SeedRun],
@@ -158,15 +167,15 @@ def _slice_noise_unknown(slices: Sequence[str], example: str, metric: str, runs:
             f"run) is unknown, {cannot}: return per-example values from the objective, {how}")  # fmt: skip
 
 
-def _across_seeds(runs: Sequence[SeedRun], slice_name: str, metric: str) -> Noise | None:
+def _across_seeds(runs: Sequence[SeedRun], slice_name: str, metric: Metric) -> Noise | None:
     """A slice's noise in the re-runs: its spread across seeds over the square root of their number, with the
     runs' per-example standard error (the same examples in every run); unknown (``None``) without two runs or
     without per-example values, since the spread alone leaves out the sampling noise of the slice's examples."""
-    key = f"{SLICE}{slice_name}:{metric}"
+    key = f"{SLICE}{slice_name}:{metric.name}"
     measured = across_runs(runs, key)
     if measured is None or measured[2] < 2:
         return None
-    if any(noise_of(run.metrics, key) is None for run in runs if key in run.metrics):
+    if any(noise_of(run.metrics, key, point_unit(metric)) is None for run in runs if key in run.metrics):
         return None
     return measured[1]
 
@@ -211,7 +220,7 @@ def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, s
     )
     check = _drop(metric, name, _Side(holdout, holdout_noise), _Side(shifted, shifted_noise), threshold, points,
                   Z_ONE_SIDED_95, compared, unknown)  # fmt: skip
-    return Check(name, check.passed, check.detail + (
+    return Check(name, check.passed, check.detail + read_relative(metric, [holdout, shifted]) + (
         "; without a baseline this compares the winner with itself, and a drop every model shares under the shift "
         "is blamed on the tuning: declare one (ts.Study(..., baseline={...defaults})) and this check judges the "
         "gain over it instead"), checked=check.checked, decided=check.decided, leans=check.leans)  # fmt: skip
@@ -221,7 +230,8 @@ def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: 
                       threshold: float) -> Check:  # fmt: skip
     """The winner's gain over the baseline on the shifted set (positive: the winner is better), in points for a
     bounded score, else relative to the baseline's shifted score; one-sided at 5% either way."""
-    points = scored_in_points(metric, [holdout.value, shifted.value, baseline.holdout, baseline.shifted])
+    read = [holdout.value, shifted.value, baseline.holdout, baseline.shifted]
+    points = scored_in_points(metric, read)
     show = (lambda v: f"{v * 100:+.1f} points") if points else (lambda v: f"{v:+.1%}")
     gain, noise = _gain(metric, shifted, _Side(baseline.shifted, baseline.shifted_noise), baseline.shifted_paired,
                         points)  # fmt: skip
@@ -250,7 +260,7 @@ def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: 
         else:
             detail += ("within noise: not evidence that the gain holds under the shift, nor that it is lost; "
                        + more_data(abs(z), "the shifted examples"))  # fmt: skip
-    detail += _drops_of_both(metric, holdout, shifted, baseline, threshold, points, lost)
+    detail += _drops_of_both(metric, holdout, shifted, baseline, threshold, points, lost) + read_relative(metric, read)
     return Check("shifted data", not lost, detail, decided=lost or held)
 
 
@@ -258,7 +268,7 @@ def _gain(metric: Metric, winner: _Side, baseline: _Side, paired: Noise | None,
           points: bool) -> tuple[float, Noise | None]:  # fmt: skip
     """The winner's gain over the baseline and its noise: ``paired`` (the per-example differences) when given,
     else both standard errors combined, else unknown."""
-    scale = 1.0 if points else max(abs(baseline.value), 1e-12)
+    scale = point_unit(metric) if points else max(abs(baseline.value), 1e-12)
     gain = -metric.sign() * (winner.value - baseline.value) / scale
     if paired is not None:
         return gain, Noise(paired.stderr / scale, paired.source, paired.examples)
@@ -277,7 +287,7 @@ def _drops_of_both(metric: Metric, holdout: _Side, shifted: _Side, baseline: Bas
     for who, before, after in (("the winner", holdout, shifted),
                                ("the baseline", _Side(baseline.holdout, baseline.holdout_noise),
                                 _Side(baseline.shifted, baseline.shifted_noise))):  # fmt: skip
-        scale = 1.0 if points else max(abs(before.value), 1e-12)
+        scale = point_unit(metric) if points else max(abs(before.value), 1e-12)
         drop = metric.sign() * (after.value - before.value) / scale
         stderr = None
         if before.noise is not None and after.noise is not None:  # different examples: independent
@@ -296,3 +306,8 @@ def _drops_of_both(metric: Metric, holdout: _Side, shifted: _Side, baseline: Bas
 
 def _size(show: Callable[[float], str], noise: Noise) -> str:
     return show(noise.stderr).lstrip("+")
+
+
+def _noted(check: Check, note: str) -> Check:
+    """``check`` with ``note`` (`gap.read_relative`: why a bounded name reads relatively) after its detail."""
+    return replace(check, detail=check.detail + note) if note else check

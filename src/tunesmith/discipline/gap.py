@@ -1,15 +1,16 @@
 """The holdout-gap test: is the holdout worse than the validation score by more than noise explains?
 
 The gap compares the validation score that *selected* the configuration (the search's value, where
-the selection bias lives) with its holdout score. Bounded scores (accuracy, AUC, an error rate, all
-values in [0, 1]) are compared in points, other metrics (a mean squared error too, whatever its values)
-relative to the validation score. The gap is judged against the practical threshold (the guide's 2%), the
-burden of proof on a failure: it is flagged only when its one-sided 95% lower bound is beyond the threshold (it
-exceeds the threshold by more than the noise of both sides explains), passes as decided when its upper bound is
-within it, and is undecided in between (tested against zero instead, a true gap of 1.5 points against 2, on
-1,000 examples a side, was flagged in 27% of studies; now 2.5%). The noise comes from per-example results
-(``stderr:<metric>``, written when an objective returns one value per example) or per-fold results
-(``fold:<i>:<metric>``); without either the test says it cannot tell and does not fail.
+the selection bias lives) with its holdout score. Bounded scores are compared in points: a metric with a declared
+scale (`Metric.scale`: 1 for a fraction, 100 for a percentage) in points of that scale, and, without one, a name
+that says a bounded score (accuracy, AUC, an error rate) whose values all lie in [0, 1]; other metrics (a mean
+squared error too, whatever its values) relative to the validation score. The gap is judged against the practical
+threshold (the guide's 2%), the burden of proof on a failure: it is flagged only when its one-sided 95% lower bound
+is beyond the threshold (it exceeds the threshold by more than the noise of both sides explains), passes as decided
+when its upper bound is within it, and is undecided in between (tested against zero instead, a true gap of 1.5
+points against 2, on 1,000 examples a side, was flagged in 27% of studies; now 2.5%). The noise comes from
+per-example results (``stderr:<metric>``, written when an objective returns one value per example) or per-fold
+results (``fold:<i>:<metric>``); without either the test says it cannot tell and does not fail.
 """
 
 from __future__ import annotations
@@ -23,7 +24,17 @@ from typing import Literal
 from tunesmith.discipline.conventions import folds_of
 from tunesmith.objective import COUNT, STDERR, Metric, name_words
 
-__all__ = ["Z_ONE_SIDED_95", "GapTest", "Noise", "gap_test", "more_data", "noise_of", "scored_in_points"]
+__all__ = [
+    "Z_ONE_SIDED_95",
+    "GapTest",
+    "Noise",
+    "gap_test",
+    "more_data",
+    "noise_of",
+    "point_unit",
+    "read_relative",
+    "scored_in_points",
+]
 
 Z_ONE_SIDED_95 = 1.6448536269514722
 
@@ -59,14 +70,16 @@ class Noise:
     floor: float = 0.0
 
 
-def noise_of(metrics: Mapping[str, float], name: str) -> Noise | None:
+def noise_of(metrics: Mapping[str, float], name: str, scale: float = 1.0) -> Noise | None:
     """The sampling noise of ``metrics[name]``: per-example standard error, else the spread of its
-    per-fold values over the square root of their count; ``None`` when the result carries neither."""
+    per-fold values over the square root of their count; ``None`` when the result carries neither. ``scale`` is
+    the full range of a proportion's values (100 for a percentage: per-example values of 0 and 100), for a score
+    whose examples all agree."""
     stderr = metrics.get(f"{STDERR}{name}")
     if stderr is not None and math.isfinite(stderr):
         count = metrics.get(f"{COUNT}{name}")
         if stderr == 0:  # every example alike: a perfect (or nil) score still carries its sampling noise
-            return _all_alike(metrics.get(name), count)
+            return _all_alike(metrics.get(name), count, scale)
         examples = int(count) if count and count >= 2 else None
         return Noise(float(stderr), f"{int(count)} examples" if count else "per-example values", examples)
     folds = folds_of(metrics, name)
@@ -75,21 +88,45 @@ def noise_of(metrics: Mapping[str, float], name: str) -> Noise | None:
     return None
 
 
-def _all_alike(value: float | None, count: float | None) -> Noise | None:
+def _all_alike(value: float | None, count: float | None, scale: float = 1.0) -> Noise | None:
     """The noise of a score whose examples all agree: for a proportion (every example right, or every one
-    wrong) the standard error of the adjusted proportion (x + 1) / (n + 2), which a sample of n cannot rule
-    out; for anything else unknown (``None``)."""
-    if value not in (0.0, 1.0) or not count or count < 1:
+    wrong, on a ``scale`` of 1 or 100) the standard error of the adjusted proportion (x + 1) / (n + 2), which a
+    sample of n cannot rule out; for anything else unknown (``None``)."""
+    if value is None or value / scale not in (0.0, 1.0) or not count or count < 1:
         return None
     n = float(count)
-    adjusted = (n * float(value) + 1.0) / (n + 2.0)
-    return Noise(math.sqrt(adjusted * (1.0 - adjusted) / n), f"{int(n)} examples, all alike")
+    adjusted = (n * float(value) / scale + 1.0) / (n + 2.0)
+    return Noise(scale * math.sqrt(adjusted * (1.0 - adjusted) / n), f"{int(n)} examples, all alike")
 
 
 def scored_in_points(metric: Metric, values: Sequence[float]) -> bool:
-    """Whether ``metric`` is a bounded score (accuracy, AUC, F1, IoU, mAP, an error rate) whose gap reads in
-    points: its name says so (`_reads_as_bounded`) and every value seen lies in [0, 1]."""
+    """Whether ``metric``'s differences read in points: it declares a scale (`Metric.scale`, its values checked
+    against it where they are read), or, without one, it is a bounded score (accuracy, AUC, F1, IoU, mAP, an error
+    rate) by its name (`_reads_as_bounded`) and every value seen lies in [0, 1]."""
+    if metric.scale is not None:
+        return True
     return _reads_as_bounded(metric.name) and all(0.0 <= v <= 1.0 for v in values)
+
+
+def point_unit(metric: Metric) -> float:
+    """What one whole of ``metric`` is when its differences read in points (a point is a hundredth of it): its
+    declared scale, else 1 (a score in [0, 1])."""
+    return 1.0 if metric.scale is None else metric.scale
+
+
+def read_relative(metric: Metric, values: Sequence[float]) -> str:
+    """Why ``metric``, whose name reads as a bounded score, is read relative to its value rather than in points:
+    a value seen lies beyond [0, 1] and no scale was declared (a percentage, most often), with the fix; ``""``
+    when that is not so. A check that reads ``values`` appends it to its detail, so that the fallback is seen."""
+    if metric.scale is not None or not _reads_as_bounded(metric.name):
+        return ""
+    beyond = next((v for v in values if math.isfinite(v) and not 0.0 <= v <= 1.0), None)
+    if beyond is None:
+        return ""
+    return (f"; {metric.name!r} reads as a bounded score, but {beyond:.4g} lies beyond [0, 1] and no scale is "
+            f"declared, so it is read relative to its value, not in points: if it is a percentage, declare "
+            f"ts.Metric({metric.name!r}, {metric.direction!r}, scale=100) (scale=1 for a fraction), and it reads in "
+            "points of that scale")  # fmt: skip
 
 
 def _reads_as_bounded(name: str) -> bool:
@@ -107,8 +144,9 @@ class GapTest:
     """The outcome of `gap_test`.
 
     Attributes:
-        gap: how much worse the holdout is (positive) in ``units``: points (a difference of scores in
-            [0, 1]) or relative (a fraction of the validation score).
+        gap: how much worse the holdout is (positive) in ``units``: points (a difference of scores as a share of
+            the metric's scale, `point_unit`: 0.014 is 1.4 points) or relative (a fraction of the validation
+            score).
         stderr: the gap's standard error in the same units (``None``: no noise information).
         threshold: the practical threshold in the same units.
         flagged: ``gap - expected`` beyond the threshold by more than ``Z_ONE_SIDED_95`` standard errors (its
@@ -162,7 +200,8 @@ def gap_test(
         validation_noise, holdout_noise: each side's standard error, when known. When only one side
             is known the other is taken as equal (sets of similar size), and the detail says so.
         threshold: the practical threshold, as a fraction (0.02: 2 points, or 2%).
-        points: whether the gap reads in points (see `scored_in_points`); else relative.
+        points: whether the gap reads in points (see `scored_in_points`), of the metric's scale (`point_unit`);
+            else relative.
         selection: how much the validation score flatters the configuration by having been chosen among
             ``compared`` configurations on the same validation data (a measured optimism estimate, in the
             metric's units, >= 0), which the holdout is expected to take back: only the gap beyond it is
@@ -171,7 +210,7 @@ def gap_test(
             failing it as overfitting failed a third of the studies that had nothing to find.
     """
     units: Literal["points", "relative"] = "points" if points else "relative"
-    scale = 1.0 if points else max(abs(validation), 1e-12)
+    scale = point_unit(metric) if points else max(abs(validation), 1e-12)
     raw = metric.sign() * (holdout - validation) / scale
     expected = max(selection, 0.0) / scale
     gap = raw - expected  # what the test judges: the gap that selection does not explain

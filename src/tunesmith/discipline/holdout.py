@@ -3,7 +3,9 @@
 `finalize` scores the chosen configuration (the seed-stability winner when `validate_top` ran,
 else `Study.best`) on the holdout through ``evaluate(params, seed) -> dict``, which the search
 never calls. The opening is recorded in the study attribute ``holdout_log`` before the holdout is
-read; a second opening is refused unless ``force=True``, and a forced one is recorded as such.
+read; a second opening is refused unless ``force=True``, and a forced one is recorded as such. A holdout scored on
+another scale than validation (a percentage against fractions) is refused (`HoldoutScaleMismatch`) before anything
+is judged on it, and its opening is recorded as voided, which the next opening needs no force for.
 
 What ``evaluate`` returns: the primary metric under ``holdout_<base>`` (``val_loss`` ->
 ``holdout_loss``), ``holdout_<metric>`` or the metric's own name (see `holdout_key`); optionally
@@ -22,6 +24,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,9 +46,17 @@ from tunesmith.discipline._drops import BaselineShift, shifted_check, slice_chec
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import guardrail_check, proxy_check
 from tunesmith.discipline._margin import baseline_check
-from tunesmith.discipline._reruns import completed
+from tunesmith.discipline._reruns import BASELINE_NUMBER, completed
 from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, slices_of
-from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, gap_test, noise_of, scored_in_points
+from tunesmith.discipline.gap import (
+    Z_ONE_SIDED_95,
+    Noise,
+    gap_test,
+    noise_of,
+    point_unit,
+    read_relative,
+    scored_in_points,
+)
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.seeds import Rule, across_seeds, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
@@ -56,7 +67,7 @@ from tunesmith.trial import TrialRecord
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["Evaluate", "HoldoutOpened", "Thresholds", "finalize"]
+__all__ = ["Evaluate", "HoldoutOpened", "HoldoutScaleMismatch", "Thresholds", "VoidedOpening", "finalize", "voided"]
 
 Evaluate = Callable[[dict[str, Any], int], Mapping[str, Any]]  # numbers, or one value per example (a sequence)
 
@@ -65,6 +76,25 @@ _BASELINE = "baseline:"  # the baseline's scores in the holdout log, beside the 
 
 class HoldoutOpened(TunesmithError, RuntimeError):
     """The holdout was opened already; reading it again would leak it into decisions."""
+
+
+class HoldoutScaleMismatch(TunesmithError, ValueError):
+    """The holdout was scored on another scale than validation (a percentage where validation gave fractions):
+    its gap would read the slip as overfitting or as a leak. Its opening is recorded as voided (`VoidedOpening`)."""
+
+
+class VoidedOpening(Enum):
+    """Why an opening of the holdout judged nothing, stored as ``voided`` in its ``holdout_log`` entry: a voided
+    opening does not make the next one need ``force``."""
+
+    SCALE = "scale"  # scored on another scale than validation (`HoldoutScaleMismatch`)
+
+
+def voided(opening: HoldoutOpeningAttr) -> VoidedOpening | None:
+    """Why ``opening`` was voided (``None``: it was not, or by a reason this version does not know, which then
+    counts as an opening)."""
+    kind = opening.extra.get("voided")
+    return next((v for v in VoidedOpening if v.value == kind), None)
 
 
 @dataclass(frozen=True)
@@ -132,32 +162,38 @@ def _open(study: Study, force: bool, trial: int) -> HoldoutOpeningAttr:
 
     def append(current: Any) -> list[dict[str, Any]]:
         openings = () if current is None else HoldoutLogAttr.from_json(current).openings
-        if openings and not force:
-            first = openings[0]
+        counted = [o for o in openings if voided(o) is None]  # a voided opening judged nothing
+        if counted and not force:
+            first = counted[0]
             raise HoldoutOpened(
-                f"the holdout of study {study.name!r} was opened {len(openings)} time(s) already (first for trial "
+                f"the holdout of study {study.name!r} was opened {len(counted)} time(s) already (first for trial "
                 f"#{first.trial} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first.at))} UTC): "
                 "a holdout is scored once, or it becomes another validation set; pass force=True (tunesmith "
                 "finalize --force) to open it again (the forcing is recorded and shown in the verdict)"
             )
-        opening = HoldoutOpeningAttr(at=at, forced=bool(openings) and force, trial=trial)
+        opening = HoldoutOpeningAttr(at=at, forced=bool(counted) and force, trial=trial)
         return HoldoutLogAttr((*openings, opening)).to_json()
 
     stored = HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, append))
     return next(o for o in reversed(stored.openings) if o.at == at and o.trial == trial)
 
 
-def _record_read(study: Study, opening: HoldoutOpeningAttr, read: dict[str, float], how: str) -> HoldoutLogAttr:
-    """Fill in what ``opening`` read, atomically, in the log as it is now (another opening may have been recorded
-    since, by another process: a copy taken at the opening would erase it), and return that log."""
+def _record_read(study: Study, opening: HoldoutOpeningAttr, read: dict[str, float], how: str,
+                 void: VoidedOpening | None = None) -> HoldoutLogAttr:  # fmt: skip
+    """Fill in what ``opening`` read (and, when it judged nothing, why: ``void``), atomically, in the log as it is
+    now (another opening may have been recorded since, by another process: a copy taken at the opening would
+    erase it), and return that log."""
+
+    def filled(entry: HoldoutOpeningAttr) -> HoldoutOpeningAttr:
+        extra = entry.extra if void is None else {**entry.extra, "voided": void.value}
+        return replace(entry, scores=read, how=how, extra=extra)
 
     def fill(current: Any) -> list[dict[str, Any]]:
         openings = () if current is None else HoldoutLogAttr.from_json(current).openings
         mine = [o for o in openings if o.at == opening.at and o.trial == opening.trial]
         if not mine:  # the log was removed or rewritten by hand since the opening: it is recorded again
             openings = (*openings, opening)
-        return HoldoutLogAttr(tuple(replace(o, scores=read, how=how)
-                                    if o.at == opening.at and o.trial == opening.trial else o
+        return HoldoutLogAttr(tuple(filled(o) if o.at == opening.at and o.trial == opening.trial else o
                                     for o in openings)).to_json()  # fmt: skip
 
     return HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, fill))
@@ -216,10 +252,11 @@ def _shift_of(metric: Metric, key: str, scores: Mapping[str, float], examples: M
         found = holdout_key(metric, shifted_scores)
         if found is None:
             return _Shift(None)
-        return _Shift(shifted_scores[found], noise_of(shifted_scores, found), shifted_examples.get(found))
+        return _Shift(shifted_scores[found], noise_of(shifted_scores, found, point_unit(metric)),
+                      shifted_examples.get(found))  # fmt: skip
     for name in (f"{SHIFTED}{key}", f"{SHIFTED}{metric.name}"):
         if name in scores:
-            return _Shift(scores[name], noise_of(scores, name), examples.get(name))
+            return _Shift(scores[name], noise_of(scores, name, point_unit(metric)), examples.get(name))
     return _Shift(None)
 
 
@@ -256,7 +293,7 @@ def _score_baseline(metric: Metric, params: dict[str, Any], seed: int, evaluate:
         )
     winner_key, winner_examples, winner_shift = winner
     return _BaselineScored(scores, BaselineShift(
-        holdout=scores[key], holdout_noise=noise_of(scores, key), shifted=shift.value,
+        holdout=scores[key], holdout_noise=noise_of(scores, key, point_unit(metric)), shifted=shift.value,
         shifted_noise=shift.noise, holdout_paired=_paired(winner_examples.get(winner_key), examples.get(key)),
         shifted_paired=_paired(winner_shift.examples, shift.examples)))  # fmt: skip
 
@@ -287,7 +324,8 @@ def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidat
             f"the judged trial #{record.number} ({how}) was not re-run: the re-runs are of {rerun}, before it was "
             "chosen; run ts.validate_top(study, objective) again to re-run it"), checked=False)  # fmt: skip
     if entry is None:  # re-runs exist and none of them may win: the evidence says not ready
-        notes = [f"#{c.trial}: {c.note}" for c in stability.candidates or () if c.trial is not None and c.note]
+        notes = [f"{'the baseline' if c.baseline or c.trial == BASELINE_NUMBER else f'#{c.trial}'}: {c.note}"
+                 for c in stability.candidates or () if c.trial is not None and c.note]  # fmt: skip
         return Check(
             name,
             False,
@@ -316,9 +354,11 @@ def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidat
         mean, std, values = float(entry.mean), float(entry.std), entry.values
         seeds, caveat = f"over {len(values)} seeds", _picked_on_these_runs(stability, record)
     # A bounded score (accuracy, an error rate) is measured against the larger of itself and its complement,
-    # so that 0.95 accuracy and 0.05 error, the same model, have the same spread.
+    # so that 0.95 accuracy and 0.05 error, the same model, have the same spread; as a share of its scale, so that
+    # 95% accuracy reads as 0.95 does.
     bounded = scored_in_points(study.metric, [float(v) for v in values])
-    cv = std / max(abs(mean), 1.0 - mean if bounded else 0.0, 1e-12)
+    unit = point_unit(study.metric) if bounded else 1.0
+    cv = (std / unit) / max(abs(mean / unit), 1.0 - mean / unit if bounded else 0.0, 1e-12)
     # A spread measured on a few seeds is itself uncertain (chi-square on n - 1 degrees of freedom), and the burden
     # of proof lies on a failure: it fails only when even its one-sided 95% lower bound is beyond the limit, and
     # passes as decided only when its one-sided 95% upper bound is within it; in between it passes, undecided.
@@ -333,11 +373,12 @@ def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidat
         side, bound = ("above", f"lower bound {lower:.1%}") if cv > limit else ("within", f"upper bound {upper:.1%}")
         verdict = (f"; {side} the limit, but {runs} seeds cannot tell (95% {bound}): "
                    f"{_seeds_that_decide(cv, runs, limit)} at this spread")  # fmt: skip
+    relative = read_relative(study.metric, [float(v) for v in values])
     return Check(
         name,
         passed,
         f"{study.metric.name} {mean:.4g} +- {std:.2g} {seeds} (spread {cv:.1%}, limit "
-        f"{limit:.0%}{verdict}); {changes}{overturned}{caveat}",
+        f"{limit:.0%}{verdict}); {changes}{overturned}{caveat}{relative}",
         decided=decided,
         leans=not decided and cv > limit,
     )
@@ -391,7 +432,8 @@ def finalize(
     Args:
         study: the tuned study.
         evaluate: ``evaluate(params, seed) -> dict`` of holdout metrics (see the module docstring).
-        force: open the holdout again although it was opened before (recorded as forced).
+        force: open the holdout again although it was opened before (recorded as forced); an opening voided for
+            its scale (`HoldoutScaleMismatch`) does not count.
         shifted: ``shifted(params, seed) -> dict`` on a shifted or time-split test set, same keys. With a
             baseline (declared or evaluated), the baseline is scored too, by ``evaluate`` and ``shifted`` with the
             winner's seed, and the check judges the winner's gain over it under the shift.
@@ -406,6 +448,8 @@ def finalize(
 
     Raises:
         HoldoutOpened: when the holdout was opened before and ``force`` is false.
+        HoldoutScaleMismatch: when the holdout scored the metric on another scale than validation (see
+            `_refuse_other_scale`); that opening is recorded as voided, and the next one needs no ``force``.
     """
     check_progress(progress)
     limits = thresholds or Thresholds()
@@ -427,6 +471,7 @@ def finalize(
         bar.update(advance=shifted is not None)
         shifted_scores = None if shifted_result is None else shifted_result[0]
         _refuse_non_finite(scores, key, shifted_scores, study.metric)
+        _refuse_other_scale(study, opening, how, scores, key, shifted_scores)
         winner_shift = _shift_of(study.metric, key, scores, examples, shifted_result)
         baseline_scored = None
         if baseline_params is not None and winner_shift.value is not None:  # the gain under the shift needs it
@@ -436,11 +481,13 @@ def finalize(
     holdout = scores[key]
     optimism = _optimism(study, entry)
     selection = _selection(study, validation, optimism)
+    unit = point_unit(study.metric)
+    seen = [holdout, *_validation_scores(study)]
     gap = gap_test(
         study.metric, validation, holdout,
         validation_noise=_validation_noise(record, study.metric, entry, selection),
-        holdout_noise=noise_of(scores, key),
-        threshold=limits.gap, points=scored_in_points(study.metric, _scores_seen(study, holdout)),
+        holdout_noise=noise_of(scores, key, unit),
+        threshold=limits.gap, points=scored_in_points(study.metric, seen),
         selection=selection, compared=optimism.compared if optimism else 1,
     )  # fmt: skip
     beside = "" if rerun is None else f"; re-run mean {rerun:.4g}"
@@ -450,7 +497,7 @@ def finalize(
             "holdout gap",
             not gap.flagged,
             f"validation {study.metric.name} {validation:.4g} ({how}, trial #{record.number}{beside}) "
-            f"vs holdout {holdout:.4g}: {gap.detail}",
+            f"vs holdout {holdout:.4g}: {gap.detail}{read_relative(study.metric, seen)}",
             checked=gap.checked,
             decided=gap.decided,
             leans=gap.leans,
@@ -467,8 +514,9 @@ def finalize(
     checks.append(slices_check)
     if shifted_scores is not None:
         scores.update({f"{SHIFTED}{k}": v for k, v in shifted_scores.items()})
-    checks.append(shifted_check(study.metric, holdout, noise_of(scores, key), winner_shift.value, winner_shift.noise,
-                                limits.shift, None if baseline_scored is None else baseline_scored.shift))  # fmt: skip
+    checks.append(shifted_check(study.metric, holdout, noise_of(scores, key, unit), winner_shift.value,
+                                winner_shift.noise, limits.shift,
+                                None if baseline_scored is None else baseline_scored.shift))  # fmt: skip
     if optimism is not None:
         checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
                             f"data; {optimism.detail}"))  # fmt: skip
@@ -477,15 +525,9 @@ def finalize(
         read.update({f"{_BASELINE}{k}": v for k, v in baseline_scored.scores.items()})
     log = _record_read(study, opening, read, how)
     forced = [e for e in log.openings if e.forced]
-    if forced:
-        checks.append(
-            Check(
-                "holdout opened once",
-                False,
-                f"the holdout was opened {len(log.openings)} times ({len(forced)} forced): "
-                "its score is no longer an untouched estimate",
-            )
-        )
+    opened_check = _opened_check(log, record.number)
+    if opened_check is not None:
+        checks.append(opened_check)
     verdict = Verdict(checks, trial=record.number)
     write_attr(
         study,
@@ -517,6 +559,79 @@ def finalize(
     return verdict
 
 
+def _opened_check(log: HoldoutLogAttr, judged: int) -> Check | None:
+    """The "holdout opened once" check (``None``: the holdout was opened once, the check has nothing to say).
+
+    A forced opening fails it: a holdout that informed a decision is no longer an untouched estimate. Openings
+    voided for a unit mismatch (`VoidedOpening.SCALE`) alone pass it, when each scored the configuration judged
+    now. That is honest because such an opening was refused before any check read its scores: nothing was
+    judged or chosen on it, and the configuration it scored had been chosen on validation alone, as this one was;
+    the holdout then informed no choice, and its score is as untouched by the selection as a first opening's. What
+    the error showed (the holdout's scores, which the unit slip is seen in) can still inform a person: when the
+    configuration judged now is another than a voided opening scored, the choice moved after those scores were
+    seen, and whether they moved it cannot be told, so the check is undecided (a pass that leans beyond its limit:
+    the verdict is not shown ready)."""
+    name = "holdout opened once"
+    forced = [e for e in log.openings if e.forced]
+    void = [e for e in log.openings if voided(e) is not None]
+    opened = len(log.openings)
+    if forced:
+        also = f", {len(void)} voided for a unit mismatch" if void else ""
+        return Check(name, False, f"the holdout was opened {opened} times ({len(forced)} forced{also}): its score is "
+                     "no longer an untouched estimate")  # fmt: skip
+    if not void:
+        return None
+    opened_as = (f"the holdout was opened {opened} times, {len(void)} of them voided for a unit mismatch (the "
+                 "holdout scored on another scale than validation, refused before any check read it)")  # fmt: skip
+    others = sorted({e.trial for e in void if e.trial is not None and e.trial != judged})
+    if not others:
+        return Check(name, True, f"{opened_as}, which picked nothing: trial #{judged} was chosen on validation "
+                     "before it and is the one judged now, so this holdout informed no choice")  # fmt: skip
+    scored = ", ".join(f"#{t}" for t in others)
+    return Check(name, True, (
+        f"{opened_as}; the voided opening(s) scored trial {scored}, but trial #{judged} is judged now: the choice "
+        "moved after the holdout's scores were seen (the error that voided the opening shows them), and whether "
+        "they moved it cannot be told, so the holdout cannot be called untouched, nor shown to have been used"),
+        decided=False, leans=True)  # fmt: skip
+
+
+def _refuse_other_scale(study: Study, opening: HoldoutOpeningAttr, how: str, scores: Mapping[str, float], key: str,
+                        shifted: Mapping[str, float] | None) -> None:  # fmt: skip
+    """Refuse a holdout scored on another scale than validation, before any check reads it: the metric reads in
+    points (`scored_in_points`: a declared scale, or, without one, a bounded name whose every validation score lies
+    in [0, 1]) and a score of it the verdict reads on the holdout (the metric, its slices, the shifted score; a
+    mean of per-example values, as stored) lies outside [0, scale]. Judged, it read as a gap of thousands of
+    percent, a holdout "better than validation beyond noise", and blamed the split. The opening is recorded as
+    voided (`VoidedOpening.SCALE`), with what it read, so that the next `finalize` needs no force (`_opened_check`).
+    A holdout scored on the inverse sense (an error rate where validation was an accuracy) lies in range: no range
+    tells it."""
+    metric = study.metric
+    validation = _validation_scores(study)
+    if not scored_in_points(metric, validation):
+        return
+    unit = point_unit(metric)
+    read = {key: scores[key], **{f"slice {k}": v for k, v in slices_of(scores, [key, metric.name]).items()}}
+    read |= {k: scores[k] for k in (f"{SHIFTED}{key}", f"{SHIFTED}{metric.name}") if k in scores}
+    if shifted is not None:
+        read |= {f"shifted {k}": v for k, v in shifted.items() if k in holdout_keys(metric)}
+    outside = {k: v for k, v in read.items() if not 0.0 <= v <= unit}
+    if not outside:
+        return
+    _record_read(study, opening, dict(scores), how, void=VoidedOpening.SCALE)
+    why = (f"its declared scale, ts.Metric({metric.name!r}, {metric.direction!r}, scale={unit:g})"
+           if metric.scale is not None else
+           f"no scale is declared, and all {len(validation)} validation scores lie in [0, 1], {min(validation):.4g} "
+           f"to {max(validation):.4g}")  # fmt: skip
+    fix = "divide a percentage by 100" if unit == 1 else f"a share of {unit:g}"
+    raise HoldoutScaleMismatch(
+        f"the holdout must be scored as validation was, on the same scale: {metric.name} reads in points of "
+        f"[0, {unit:g}] ({why}), but the holdout evaluation returned "
+        f"{', '.join(f'{k}={v:.6g}' for k, v in outside.items())}: return the holdout's scores on validation's "
+        f"scale ({fix}) and finalize again. This opening judged nothing and is recorded in holdout_log as voided "
+        "for its scale, so the next one needs no force"
+    )
+
+
 def _refuse_non_finite(scores: Mapping[str, float], key: str, shifted: Mapping[str, float] | None,
                        metric: Metric) -> None:  # fmt: skip
     """Refuse a holdout (or shifted) score the verdict reads that is not a finite number: NaN compares as
@@ -540,10 +655,10 @@ def _valid(study: Study) -> list[TrialRecord]:
     return [r for r in study.trials if r.invalidated is None]
 
 
-def _scores_seen(study: Study, holdout: float) -> list[float]:
-    """Every value of the primary metric the study saw (finished trials and the holdout)."""
+def _validation_scores(study: Study) -> list[float]:
+    """Every value of the primary metric the search saw (its finished trials, less the invalidated ones)."""
     name = study.metric.name
-    return [holdout, *(v for r in _valid(study) if r.state.is_finished and (v := r.value(name)) is not None)]
+    return [v for r in _valid(study) if r.state.is_finished and (v := r.value(name)) is not None]
 
 
 def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], key: str) -> list[HoldoutRowAttr]:
@@ -568,7 +683,7 @@ def _validation_noise(record: TrialRecord, metric: Metric, entry: SeedCandidateA
     when it was re-run across seeds, the spread of one run (the search scored it once, on one seed), widened by
     `_few_runs_widening` for the few runs it was read on and for ``selection`` (the optimism `gap_test` is given
     to take back, in the metric's units), which was read at the same spread."""
-    noise = noise_of(record.metrics, metric.name)
+    noise = noise_of(record.metrics, metric.name, point_unit(metric))
     spread = _run_spread(entry)
     if noise is not None or entry is None or spread is None:
         return noise

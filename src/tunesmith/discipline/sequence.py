@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith._validate import integer, real
 from tunesmith.attributes import BaselineAttr, HoldoutLogAttr, VerdictAttr, read_attr
-from tunesmith.discipline.holdout import Evaluate, Thresholds, finalize
+from tunesmith.discipline.holdout import Evaluate, Thresholds, finalize, voided
 from tunesmith.discipline.seeds import SeedReport, evaluate_baseline, validate_top
 from tunesmith.discipline.verdict import Verdict
 from tunesmith.errors import ConfigError
@@ -116,13 +116,14 @@ def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], A
 def after_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any]) -> Verdict | None:
     """Re-run the top candidates across seeds, open the holdout once, return the verdict (``None`` without a holdout).
 
-    A study whose holdout was opened already gets the recorded verdict back instead of a second opening.
+    A study whose holdout was opened already gets the recorded verdict back instead of a second opening; an opening
+    voided for its scale (`holdout.voided`) judged nothing, so the holdout is opened again.
     """
     if "holdout" not in cfg.extra:
         return None
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
     log = read_attr(study.attrs, HoldoutLogAttr)
-    if log is not None and log.openings:
+    if log is not None and any(voided(opening) is None for opening in log.openings):  # a voided one judged nothing
         return recorded_verdict(study)
     validate_top(study, objective, k=plan.top, seeds=plan.seeds, confirm=plan.confirm)
     return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds)

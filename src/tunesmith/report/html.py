@@ -27,12 +27,14 @@ from tunesmith.attributes import (
     EnvironmentAttr,
     HoldoutAttr,
     HoldoutLogAttr,
+    HoldoutOpeningAttr,
     OptimismAttr,
     SeedStabilityAttr,
     StudyAttribute,
     VerdictAttr,
     read_attr,
 )
+from tunesmith.discipline.holdout import voided
 from tunesmith.objective import Metric
 from tunesmith.report import plots
 from tunesmith.report._data import (
@@ -235,13 +237,20 @@ def _holdout_log_html(log: HoldoutLogAttr) -> str:
     rows = "".join(
         f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(entry.at)))}</td>"
         f"<td>#{html.escape(str(entry.trial))}</td><td>{html.escape(entry.how or '')}</td>"
-        f"<td>{'forced' if entry.forced else 'first opening'}</td></tr>"
+        f"<td>{_opening_kind(entry)}</td></tr>"
         for entry in log.openings
     )
     return (
         "<p>Every time the locked holdout was opened (a second opening needs force, and is recorded):</p>"
         f"<table><tr><th>when</th><th>trial</th><th>chosen as</th><th></th></tr>{rows}</table>"
     )
+
+
+def _opening_kind(entry: HoldoutOpeningAttr) -> str:
+    """How an opening of the holdout counts: forced, voided (scored on another scale: it judged nothing), or first."""
+    if entry.forced:
+        return "forced"
+    return "voided: scored on another scale than validation" if voided(entry) is not None else "first opening"
 
 
 def _optional(attrs: Mapping[str, Any], kind: type[_A], render: Callable[[_A], str]) -> str | None:

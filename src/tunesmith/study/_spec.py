@@ -141,6 +141,13 @@ class StudySpec:
         if settings.space is not None and self.space != settings.space:
             raise ConfigError(_space_mismatch(name, where, self.space, settings.space))
         if self.metric != settings.metric or self.objectives != settings.objectives:
+            if _unscaled(self) == _unscaled(settings):
+                raise ConfigError(
+                    f"study {name!r} exists with {_objectives_text(self)}, not {_objectives_text(settings)}: a "
+                    "metric's scale sets how the verdict reads its differences (points of the scale), and a study "
+                    "keeps the one it was created with; give the stored scale (or none) to resume it, or create a "
+                    "new study with the scale"
+                )
             raise ConfigError(
                 f"study {name!r} exists with {_objectives_text(self)}, not {_objectives_text(settings)}: "
                 "use a new name for different objectives, or ts.Study.load(name, storage) to resume it as stored"
@@ -291,9 +298,16 @@ def _param_text(definition: Mapping[str, Any]) -> str:
     return "{" + ", ".join(fields) + "}"
 
 
+def _unscaled(study: StudySpec | Settings) -> tuple[tuple[str, str], ...]:
+    """The study's objectives (or its one metric) by name and direction alone."""
+    return tuple((m.name, m.direction) for m in (study.objectives or (study.metric,)))
+
+
 def _objectives_text(study: StudySpec | Settings) -> str:
     if study.objectives:
-        return "objectives " + ", ".join(f"{m.name} ({m.direction})" for m in study.objectives)
+        return "objectives " + ", ".join(
+            f"{m.name} ({m.direction}{'' if m.scale is None else f', scale {m.scale:g}'})" for m in study.objectives
+        )
     return f"metric {study.metric.to_json()}"
 
 
