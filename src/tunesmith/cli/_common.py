@@ -167,6 +167,11 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's `KeyboardInterrupt`, so that `Study.optimize`
     records the running trials as interrupted and kills their processes before the command exits.
 
+    An objective running in the command's process may catch it as it catches Ctrl-C (a training loop that saves its
+    state, then returns): that is why it stays a `KeyboardInterrupt`. The inline executor notes it all the same
+    (`tunesmith.executors.inline.noting_interrupts`) and raises it again once the objective returns, so the trial
+    is recorded interrupted and the command still ends.
+
     Attributes:
         signum: the signal that ended the command.
     """
@@ -183,9 +188,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
     Later ones are ignored while the command records what was cut short (``timeout`` signals the command and then
     its whole process group, so one SIGTERM often comes twice; a closed terminal may be followed by SIGTERM); a
-    supervisor's SIGKILL still ends it. A trial process forked inside the block inherits the handler, which there
-    does what the signal does by default. A signal ignored when the block starts stays ignored: ``nohup`` asks for
-    a command that outlives its terminal.
+    supervisor's SIGKILL still ends it. While an objective runs inline, though, a later one raises `Terminated`
+    again in it: the objective caught the first and went on, so the second stops it at once. A trial process forked
+    inside the block inherits the handler, which there does what the signal does by default. A signal ignored when
+    the block starts stays ignored: ``nohup`` asks for a command that outlives its terminal.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (a command invoked from a thread keeps the default)

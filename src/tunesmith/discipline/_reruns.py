@@ -13,6 +13,7 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.discipline.gap import Noise, noise_of
+from tunesmith.executors.inline import noting_interrupts
 from tunesmith.objective import Guardrail, Metric, keys_of, normalise_result
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
@@ -73,13 +74,23 @@ def run_once(
     guardrails: Sequence[Guardrail] = (),
     checkpoint_dir: Path | None = None,
 ) -> SeedRun:
-    """Run ``objective`` on one configuration and seed; a user's error becomes a failed run, never an exception."""
+    """Run ``objective`` on one configuration and seed; a user's error becomes a failed run, never an exception.
+
+    An interrupt (Ctrl-C; SIGTERM or SIGHUP under `tunesmith run`) delivered while the objective ran is raised here
+    even when the objective caught it and returned or failed (`noting_interrupts`): a cut-short run is no result.
+    """
     trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
-    try:
-        result = objective(trial)
-    except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
-        text = "".join(traceback.format_exception(exc))
-        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"{type(exc).__name__}: {exc}\n{text}")
+    failure: Exception | None = None
+    with noting_interrupts() as noted:
+        try:
+            result = objective(trial)
+        except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
+            result, failure = None, exc
+    if noted:
+        raise noted[0]
+    if failure is not None:
+        text = "".join(traceback.format_exception(failure))
+        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"{type(failure).__name__}: {failure}\n{text}")
     try:
         metrics = normalise_result(result, metric)
     except ValueError as exc:

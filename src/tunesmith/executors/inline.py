@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from tunesmith._text import bounded_error, excerpt
@@ -19,7 +24,11 @@ from tunesmith.executors.base import (
 )
 from tunesmith.trial import Trial, TrialKind
 
-__all__ = ["InlineExecutor", "asked_extra", "run_job"]
+__all__ = ["InlineExecutor", "asked_extra", "noting_interrupts", "run_job"]
+
+# The signals whose Python handler may raise `KeyboardInterrupt` in the main thread: Ctrl-C's, and those a command
+# turns into one (`tunesmith run` raises its `Terminated` on SIGTERM and SIGHUP).
+_INTERRUPTING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def run_job(
@@ -96,6 +105,48 @@ def run_job(
     )
 
 
+@contextmanager
+def noting_interrupts() -> Iterator[list[KeyboardInterrupt]]:
+    """Within the block, the list yielded holds every `KeyboardInterrupt` a signal's handler raised, whether or not
+    the code it interrupted caught it (a training loop that saves its state on Ctrl-C, then returns).
+
+    Each of SIGINT, SIGTERM and SIGHUP whose handler is a Python function (Ctrl-C's default, the CLI's) runs
+    through a wrapper while the block runs. A later signal that the handler lets pass (the CLI's raises on the first
+    SIGTERM only, since ``timeout`` sends two) raises that signal's first interrupt again when its handler raised
+    one before: the code it lands in kept running after the first, so the second stops it at once. Ctrl-C's
+    default raises every time anyway. The former handlers come back afterwards, unless the block set its own.
+    Outside the main thread, which alone runs signal handlers, nothing is noted.
+    """
+    noted: list[KeyboardInterrupt] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    raised: dict[int, KeyboardInterrupt] = {}
+
+    def noting(handler: Callable[[int, FrameType | None], Any]) -> Callable[[int, FrameType | None], Any]:
+        def on_signal(signum: int, frame: FrameType | None) -> Any:
+            try:
+                answer = handler(signum, frame)
+            except KeyboardInterrupt as exc:
+                noted.append(exc)
+                raised.setdefault(signum, exc)
+                raise
+            if signum in raised:
+                raise raised[signum]
+            return answer
+
+        return on_signal
+
+    wrappers = {number: noting(handler) for number in _INTERRUPTING if callable(handler := signal.getsignal(number))}
+    former = {number: signal.signal(number, wrapper) for number, wrapper in wrappers.items()}
+    try:
+        yield noted
+    finally:
+        for number, handler in former.items():
+            if signal.getsignal(number) is wrappers[number]:  # a handler the objective set stays, as without us
+                signal.signal(number, handler)
+
+
 def _storage_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is, or was raised while handling or from, a `StorageError`: the study's storage failed
     under the objective (in `Trial.report`), which is no fault of the configuration tried."""
@@ -134,8 +185,16 @@ class InlineExecutor(Executor):
         self._on_report = on_report
 
     def submit(self, job: TrialJob) -> None:
+        """Run the trial to its end. An interrupt (Ctrl-C; SIGTERM or SIGHUP under `tunesmith run`) delivered while
+        the objective ran is raised here even when the objective caught it and returned, or failed: its outcome
+        comes from a cut-short run, so the study records the trial interrupted and stops, as for an interrupt that
+        reached it."""
         assert self._objective is not None, "start() first"
-        self._done.append(run_job(self._objective, job, self._answer))
+        with noting_interrupts() as noted:
+            outcome = run_job(self._objective, job, self._answer)
+        if noted:
+            raise noted[0]
+        self._done.append(outcome)
 
     def _answer(self, number: int, step: int, metrics: dict[str, float]) -> Decision:
         """The study's decision, STOP for a trial another process finished (as `decide_report` answers a trial
