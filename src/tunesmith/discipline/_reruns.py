@@ -104,6 +104,11 @@ def run_once(
         return SeedRun(candidate, seed, TrialState.FAILED.value, metrics,
                        f"bad result: it lacks the guardrail metric(s) {missing} ({has}): return every guardrail's "
                        "metric from the objective")  # fmt: skip
+    broken = [g.metric for g in guardrails if not math.isfinite(metrics[g.metric])]
+    if broken:  # a measurement that is no number is broken, not a breach (as in the search)
+        return SeedRun(candidate, seed, TrialState.FAILED.value, metrics,
+                       f"guardrail metric {broken[0]} is {metrics[broken[0]]}: a measurement that is not a finite "
+                       "number is the objective's failure, not a breach")  # fmt: skip
     for guardrail in guardrails:
         observed = metrics[guardrail.metric]
         if not guardrail.holds(observed):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 import warnings
 from collections import Counter
@@ -73,6 +74,25 @@ class ObjectiveError(TunesmithError, RuntimeError):
 
 # Failures that say the objective itself is broken when every configuration hits the same one.
 _SYSTEMATIC = (TrialKind.EXCEPTION, TrialKind.BAD_RESULT, TrialKind.MISSING_METRIC)
+# Running out of memory as the executors record it (kind OUT_OF_MEMORY: a `MemoryError`, Ray's `OutOfMemoryError`)
+# and as frameworks raise it for a device's memory, under other types: torch's `OutOfMemoryError` ("CUDA out of
+# memory"), a `RuntimeError("CUDA error: out of memory")`, TensorFlow's `ResourceExhaustedError` ("OOM when allocating
+# tensor"), XLA's "RESOURCE_EXHAUSTED: Out of memory while trying to allocate".
+_OUT_OF_MEMORY_TYPES = frozenset({"MemoryError", "OutOfMemoryError", "ResourceExhaustedError"})
+_OUT_OF_MEMORY_SAID = re.compile(r"(?i:out of memory|resource[ _]exhausted)|\bOOM\b")
+
+
+def _out_of_memory(record: TrialRecord) -> bool:
+    """Whether ``record`` failed for want of memory: kind OUT_OF_MEMORY, or an exception whose type or exception line
+    says so. That is a configuration's failure (a batch too large for the device), not the code's: it counts among the
+    failures of any kind, never in a streak of identical code failures."""
+    if record.state is not TrialState.FAILED or record.kind not in (TrialKind.OUT_OF_MEMORY, TrialKind.EXCEPTION):
+        return False
+    if record.kind is TrialKind.OUT_OF_MEMORY:
+        return True
+    line = _failure_line(record)
+    raised = line.split(":", 1)[0].strip().rsplit(".", 1)[-1]
+    return raised in _OUT_OF_MEMORY_TYPES or _OUT_OF_MEMORY_SAID.search(line) is not None
 
 
 def _worked(record: TrialRecord) -> bool:
@@ -130,6 +150,8 @@ def _failure_kind(record: TrialRecord, metric: str | None) -> str:
     if _diverged(record):
         from_start = _non_finite_from_start(record, metric) is not None
         return "diverged at the first report" if from_start else "diverged after some steps"
+    if _out_of_memory(record):
+        return TrialKind.OUT_OF_MEMORY.value
     return record.kind.value if record.kind is not None else "failed"
 
 
@@ -143,10 +165,47 @@ _LINE_CHARS = 1_000
 
 def _failure_line(record: TrialRecord) -> str:
     """What a failure says, whole: the reason of a crash or an out-of-memory (``killed by SIGSEGV``), else the
-    exception line (the last line of its traceback), else the reason. Failures are the same when these are."""
-    lines = [line for line in (record.error or "").splitlines() if line.strip()]
-    said = record.reason if record.kind in _REASON_SAYS and record.reason else lines[-1].strip() if lines else None
-    return said or record.reason or ""
+    exception line of its traceback (`_exception_line`), else the reason. Failures are the same when these are."""
+    if record.kind in _REASON_SAYS and record.reason:
+        return record.reason
+    return _exception_line(record.error or "") or record.reason or ""
+
+
+# How `traceback.format_exc` lays a traceback out: a header, the frames (indented), then the exception line at the
+# margin, the type and the message's first line, which may run on over more lines (a hint, notes). A chained
+# exception's traceback follows one of the `_CHAINED` sentences; an exception group's lines sit in a margin.
+_HEADER = "Traceback (most recent call last):"
+_GROUP_HEADER = "  + Exception Group Traceback (most recent call last):"
+_GROUP_MARGIN = "  | "
+_CHAINED = frozenset({
+    "The above exception was the direct cause of the following exception:",
+    "During handling of the above exception, another exception occurred:",
+})  # fmt: skip
+
+
+def _exception_line(text: str) -> str | None:
+    """The exception line of traceback ``text``: the first line of the last exception's block, the one that starts
+    with its type (``ValueError: shapes (3,4) and (5,6) not aligned``, not a hint the message puts on a later line);
+    the first line of a text that is no traceback (``ReportRefused: ...``); ``None`` for a blank text.
+
+    A traceback quoted inside a message (a child process's) is part of that message: only the text's first traceback
+    and those a chaining sentence introduces count. Line breaks inside the line other than ``\n`` (a progress line's
+    ``\r``) read as spaces, so that the line keeps what it says and cannot overwrite itself on a terminal."""
+    found: str | None = None
+    margin: str | None = None  # after a header, until its exception line: the margin of the traceback's lines
+    chained = True  # whether a header here starts a traceback (the first, or one after a chaining sentence)
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if margin is not None:
+            body = line[len(margin) :] if line.startswith(margin) else ""
+            if body and not body[0].isspace():  # past the frames, which are indented
+                found, margin = body, None
+        elif chained and line in (_HEADER, _GROUP_HEADER):
+            margin, chained = ("" if line == _HEADER else _GROUP_MARGIN), False
+        elif line in _CHAINED:
+            chained = True
+    if found is None:
+        found = next((line for line in text.splitlines() if line.strip()), None)
+    return None if found is None else " ".join(found.splitlines()).strip()
 
 
 # How the exception line of a trial's traceback starts when a `Trial.suggest_*` definition no value can satisfy
@@ -243,10 +302,25 @@ class _SystematicFailure:
                 f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
                 f"{failure_text(record)}. The study stopped instead of spending its budget on a broken objective; "
                 "fix it and run again (the failures stay recorded, with their tracebacks), or pass fail_fast=None "
-                "(in a config file: fail_fast = false) to keep going.\n"
+                f"(in a config file: fail_fast = false) to keep going.\n{self._on_purpose()}"
                 f"The last traceback:\n{_stored_text(record)}",
                 record.error,
             )
+
+    def _on_purpose(self) -> str:
+        """How to tell a streak of identical failures in different configurations that raise on purpose from a bug,
+        and what to do then, as a line of the message (empty when the streak tried one configuration only)."""
+        configurations = len({repr(sorted(r.params.items())) for r in self.streak})
+        if configurations < 2:
+            return ""
+        return (
+            f"These trials tried {configurations} different configurations ({_tried_ranges(self.streak)}). If only "
+            "some configurations raise this on purpose (too large for the machine, a combination the model refuses), "
+            f"the objective may be sound: {len(self.streak)} draws in a row land in a region holding three quarters "
+            f"of the space {0.75 ** len(self.streak):.0%} of the time. Then leave that region out of the space, catch "
+            "the error and return a result that breaks one of the study's guardrails (ts.Guardrail: the trial is "
+            "recorded INFEASIBLE, and the samplers learn to avoid it), or pass a larger fail_fast.\n"
+        )
 
     def refused(self, record: TrialRecord, why: str | None) -> None:
         """A trial that broke the report rules (`tunesmith.trial.ReportRefused`: a step going back, a report after
@@ -352,7 +426,7 @@ class _SystematicFailure:
         counted = self._failed(record) or _diverged(record)
         if counted:
             self.failures.append(record)
-        if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
+        if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC or _out_of_memory(record):
             self.streak = []
             return counted
         last = self.streak[-1] if self.streak else None
@@ -413,6 +487,13 @@ class _SystematicFailure:
                    "no gradient clipping. The study stopped instead of spending its budget; lower the upper bounds "
                    "(`tunesmith lr-find` measures where the loss blows up) and run again, or pass fail_fast=None (in a "
                    "config file: fail_fast = false) to keep going.")  # fmt: skip
+        elif all(_out_of_memory(r) for r in self.failures):
+            tried = _tried_ranges(self.failures)
+            why = (f"Every configuration tried ran out of memory (these trials covered {tried}), so the space asks for "
+                   "more memory than the machine has everywhere, or the objective holds on to memory between trials. "
+                   "The study stopped instead of spending its budget; lower the bounds of the parameters that set "
+                   "memory use (batch size, model or sequence size), or give the trials more memory, and run again; or "
+                   "pass fail_fast=None (in a config file: fail_fast = false) to keep going.")  # fmt: skip
         else:
             why = ("Every configuration tried failed, so the objective or the space is broken (a learning rate range "
                    "that always diverges, a model that never fits in memory, a time limit no trial meets); the study "
@@ -427,12 +508,23 @@ class _SystematicFailure:
         """Why failures that were all NaN or infinite from the start stopped the study: which trials, metric and
         step, the configurations they covered, and what to fix."""
         found: dict[str, list[TrialRecord]] = {}
+        measured: set[str] = set()
         for record in self.failures:
             finding = _non_finite_from_start(record, self.metric)
             if finding is not None:
                 found.setdefault(finding.describe(), []).append(record)
+                measured.add(finding.metric)
         values = "; ".join(f"trials {_numbers(records)}: {what}" for what, records in found.items())
         tried = _tried_ranges(self.failures)
+        if self.metric is not None and self.metric not in measured:  # a guardrail's or another objective's metric
+            return (
+                f"In {values}. A metric that is NaN or infinite in every configuration tried, while {self.metric} is "
+                "finite, is a broken measurement (a timing of an empty batch, a division by zero), not a result: "
+                f"check how the objective measures {', '.join(sorted(measured))} (run it on one configuration and "
+                "print it) and return a finite value (for a measurement cut short, one beyond the guardrail's bound). "
+                "The study stopped instead of spending its budget; fix it and run again, or pass fail_fast=None (in a "
+                "config file: fail_fast = false) to keep going."
+            )
         return (
             f"In {values}. A loss that is NaN or infinite from the start in every configuration tried is a bug in the "
             "objective (a log(0), a division by zero, an uninitialised tensor), not a divergence: training that "
@@ -463,8 +555,8 @@ def _tried_ranges(records: Sequence[TrialRecord]) -> str:
     ranges = []
     for name, seen in sorted(values.items()):
         if all(isinstance(v, int | float) and not isinstance(v, bool) for v in seen):
-            low, high = min(seen), max(seen)
-            ranges.append(f"{name} {low:.3g}" if low == high else f"{name} {low:.3g} to {high:.3g}")
+            low, high = (str(v) if isinstance(v, int) else f"{v:.3g}" for v in (min(seen), max(seen)))
+            ranges.append(f"{name} {low}" if low == high else f"{name} {low} to {high}")
         else:
             distinct = sorted({str(v) for v in seen})
             ranges.append(f"{name} {distinct[0]}" if len(distinct) == 1 else f"{name} in {{{', '.join(distinct)}}}")

@@ -124,6 +124,14 @@ def judge(
                 f"guardrail metric {guardrail.metric!r} missing from the result",
                 kind=TrialKind.MISSING_METRIC,
             )
+        if not math.isfinite(observed):  # a broken measurement, not a breach: it fails as a non-finite objective does
+            return Outcome(
+                TrialState.FAILED,
+                metrics,
+                f"guardrail metric {guardrail.metric!r} is {observed}, a broken measurement rather than a breach of "
+                f"{guardrail.describe()}: return a finite value (for a measurement cut short, one beyond the bound)",
+                kind=TrialKind.NON_FINITE,
+            )
         if not guardrail.holds(observed):
             return Outcome(
                 TrialState.INFEASIBLE,
