@@ -31,6 +31,7 @@ added to each run's).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections.abc import Callable
@@ -108,8 +109,10 @@ class DeckRun:
     none: float
 
 
-def simulate(deck: Deck, *, trials: int | None = None, resource: float | None = None) -> DeckRun:
-    """Play ``deck`` under a trial budget, a resource budget, or both (one trial at a time).
+def simulate(deck: Deck, *, trials: int | None = None, resource: float | None = None,
+             promoted: bool = False) -> DeckRun:  # fmt: skip
+    """Play ``deck`` under a trial budget, a resource budget, or both (one trial at a time); ``promoted``: by
+    promotion, as ASHA and Hyperband in promote mode play it (`_promoted`), instead of by stopping.
 
     Raises:
         ValueError: neither budget is given.
@@ -118,7 +121,7 @@ def simulate(deck: Deck, *, trials: int | None = None, resource: float | None = 
         raise ValueError("give a trial budget, a resource budget or both")
     if deck.group is not None:
         return _synchronous(deck, trials, resource)
-    counts = _Counts(_played(deck), trials, resource)
+    counts = _Counts(_promoted(deck) if promoted else _played(deck), trials, resource)
     return DeckRun(trained=counts.mean(), low=counts.low(), high=counts.high(), none=1.0 - counts.reaching(1))
 
 
@@ -138,15 +141,17 @@ def trials_for(deck: Deck, wanted: int, *, resource: float | None = None) -> int
     return int(_smallest(lambda n: _Counts(plays, int(n), resource).sure(wanted), MAX_PLAYED, whole=True))
 
 
-def resource_for(deck: Deck, wanted: int, *, trials: int | None = None) -> float | None:
+def resource_for(deck: Deck, wanted: int, *, trials: int | None = None, promoted: bool = False) -> float | None:
     """The smallest resource budget that trains ``wanted`` configurations fully in 9 runs of 10 (`SURE`), within
-    ``trials`` too when given (``None``: those trials train fewer whatever the resource); rounded up (`_round_up`)."""
+    ``trials`` too when given (``None``: those trials train fewer whatever the resource); rounded up (`_round_up`).
+    ``promoted``: played by promotion (`_promoted`), which leaves out the promotions a spent trial budget makes of
+    the trials still paused, so with ``trials`` it errs high."""
     if deck.group is not None:
         if trials is not None and _group_count(deck, trials) < wanted:
             return None
         kept, per_group = _group_sizes(deck)
         return _round_up(math.ceil(wanted / kept) * per_group)
-    plays = _played(deck)
+    plays = _promoted(deck) if promoted else _played(deck)
     if not _Counts(plays, trials, None).sure(wanted):
         return None
     # None trains fully before the first full training's resource: the search starts short of it.
@@ -214,6 +219,67 @@ def _played(deck: Deck) -> _Plays:
         array.flags.writeable = False
     before = spent - cost
     before.flags.writeable = False
+    return _Plays(full, before, spent[:, -1], deck.max_resource, deck.share(), deck.steady_cost())
+
+
+@functools.lru_cache(maxsize=16)
+def _promoted(deck: Deck) -> _Plays:
+    """Play the first `MAX_PLAYED` trials of ``deck`` by promotion, one at a time, in every simulated run (cached:
+    every budget reads the same runs, so the count never falls as the budget grows).
+
+    In promote mode a trial pauses at each rung and is promoted once it ranks in the top ``n // eta`` of the ``n``
+    trials that reached that rung. Trials run one at a time, so every rung is settled before the next trial
+    arrives: all of its top ``n // eta`` were promoted. An arrival then makes at most one trial promotable: itself
+    when it ranks in the top, else the trial at the top's last place when the top grew by one, if that one is
+    still paused. The promoted trial arrives at the next rung, where the same holds; so each new trial sets off a
+    chain that climbs one rung at a time, and a chain that ends at the full resource costs ``max_resource``
+    exactly (its steps add up from 0 to it), as a trial trained fully in stop mode does. Column ``j`` of the plays
+    is the chain the new trial ``j`` set off, which `_Counts` reads as it reads the stop mode's trials; past the
+    played trials it counts each further trial fully trained with the share's probability at the steady cost,
+    which promotion spends as stopping does (a trial left paused at rung ``k`` trained ``k``'s steps only).
+
+    The trials' standings at each rung are the stop mode's (`_played`'s: the same seed, rungs
+    that rank with correlation `RUNG_CORRELATION`). Measured against the schedulers in promote mode on the
+    simulated executor (random search): ASHA(1, 27, 3) with a resource budget of 150 trained 2.0 (10 seeds),
+    against 2.0 modelled (1-3 in 8 runs of 10); of 400, 6.5 on crossing curves and 7.0 on curves that never cross
+    (20 seeds), against 6.1 (5-8); Hyperband(1, 27, 3) of 400, 7.4 and 7.5 against 7.2 (7-8); ASHA(1, 81, 3) of
+    1000, 4.3 (12 seeds) against 4.4 (3-6). Two workers trained a little fewer: 1.6 of 150, 6.0 of 400.
+    """
+    rng = np.random.default_rng(0)
+    depth = max((len(levels) for levels in deck.brackets), default=0)
+    quality = rng.standard_normal((REPLICATES, MAX_PLAYED))
+    own = rng.standard_normal((depth, REPLICATES, MAX_PLAYED))
+    standing = math.sqrt(RUNG_CORRELATION) * quality + math.sqrt(1.0 - RUNG_CORRELATION) * own
+    dealt = [deck.order[j % len(deck.order)] for j in range(MAX_PLAYED)]
+    full = np.zeros((REPLICATES, MAX_PLAYED), dtype=bool)
+    cost = np.zeros((REPLICATES, MAX_PLAYED))
+    for run in range(REPLICATES):
+        at_rung = standing[:, run, :].tolist()
+        # Per bracket and rung: (standing, trial) of the trials that reached it, best first, and those promoted.
+        rungs: list[list[tuple[list[tuple[float, int]], set[int]]]] = [
+            [([], set()) for _ in levels] for levels in deck.brackets
+        ]
+        for j, bracket in enumerate(dealt):
+            levels = deck.brackets[bracket]
+            trial, rung = j, 0
+            while rung < len(levels):
+                reached, promoted = rungs[bracket][rung]
+                place = bisect.bisect(reached, (at_rung[rung][trial], trial))
+                reached.insert(place, (at_rung[rung][trial], trial))
+                top = int(len(reached) // deck.eta)
+                if place >= top:
+                    grew = top > int((len(reached) - 1) // deck.eta)
+                    if not grew or reached[top - 1][1] in promoted:
+                        break  # nothing to promote: the chain ends with this trial paused here
+                    trial = reached[top - 1][1]
+                promoted.add(trial)
+                rung += 1
+            full[run, j] = rung == len(levels)
+            cost[run, j] = deck.max_resource if rung == len(levels) else levels[rung]
+    spent = np.cumsum(cost, axis=1)
+    before = spent - cost
+    for array in (full, spent, before):
+        array.flags.writeable = False
     return _Plays(full, before, spent[:, -1], deck.max_resource, deck.share(), deck.steady_cost())
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import Budget, plain_number
-from tunesmith.errors import BudgetLimit
-from tunesmith.schedulers import Scheduler
+from tunesmith.errors import BudgetLimit, ConfigError
+from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.schedulers._deck import Deck, DeckRun, resource_for, simulate, trials_for
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -29,6 +29,7 @@ __all__ = [
     "paused_note",
     "population_note",
     "report_interval",
+    "short_training_note",
     "spent_beyond_trials",
     "trained_fully",
 ]
@@ -373,9 +374,10 @@ def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | N
     that trains 5 on average trains fewer in half of them. A rung scheduler's deck is played
     (`tunesmith.schedulers._deck`): its first trials are promoted among few peers (ASHA), or stop unless a lower
     rung vouches for them (Hyperband's brackets), and a resource budget is played until it is spent. A scheduler
-    with no deck to play (promotion mode) counts ``Scheduler.full_resource_share()`` of a trial budget. The budget
-    the sentence advises is found on the same runs (`trials_for`, `resource_for`), so that budget asked about in
-    turn trains `MIN_FULLY_TRAINED` and draws no advice.
+    in promote mode (no deck of its own) counts ``Scheduler.full_resource_share()`` of a trial budget, and plays
+    its rungs by promotion under a resource budget (`simulate(..., promoted=True)`). The budget the sentence
+    advises is found on the same runs (`trials_for`, `resource_for`), so that budget asked about in turn trains
+    `MIN_FULLY_TRAINED` and draws no advice.
     """
     share = scheduler.full_resource_share()
     deck = scheduler.deck()
@@ -395,8 +397,11 @@ def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | N
                 f"configurations until the compute is spent), a smaller eta, or {_trials_advice(deck, budget)}"
             )
         return float(run.low), sentence
-    if budget.resource is None or deck is None:
+    if budget.resource is None:
         return None
+    if deck is None:
+        promoted = _promote_deck(scheduler)
+        return None if promoted is None else _promoted_fully(promoted, budget.resource, scheduler.name)
     run = simulate(deck, resource=budget.resource)
     sentence = (
         f"{scheduler.name} trains {_spread(run)} configurations to the full resource "
@@ -494,3 +499,98 @@ def _resource_advice(deck: Deck, trials: int | None) -> tuple[int | None, float]
     enough = resource_for(deck, MIN_FULLY_TRAINED, trials=needed)
     assert needed is not None and enough is not None, "with no resource limit, enough trials always train them"
     return needed, enough
+
+
+def _promote_deck(scheduler: Scheduler) -> Deck | None:
+    """The rungs and brackets a scheduler in promote mode deals trials to (``None`` for any other scheduler).
+
+    ASHA and Hyperband deal a trial to the same bracket and rungs in either mode, so the deck is that of the same
+    settings in stop mode (`Scheduler.describe`, built again by `make_scheduler`); only the rule that plays it
+    differs (`simulate(..., promoted=True)`). Its ``vouched`` does not apply: promotions ask no lower rung.
+    """
+    settings = scheduler.describe()
+    if not scheduler.pauses or settings.get("mode") != "promote":
+        return None
+    try:
+        twin = make_scheduler({**settings, "mode": "stop"})
+    except ConfigError:
+        return None  # a scheduler of a plug-in that takes no stop mode
+    return twin.deck() if twin.rungs() == scheduler.rungs() else None
+
+
+def _promoted_fully(deck: Deck, resource: float, name: str) -> tuple[float, str]:
+    """`trained_fully` for a scheduler in promote mode under a resource budget alone: its deck played by promotion."""
+    run = simulate(deck, resource=resource, promoted=True)
+    sentence = (
+        f"{name} in promote mode trains {_spread(run)} configurations to the full resource "
+        f"({plain_number(deck.max_resource)}) with a resource budget of {plain_number(resource)} (its rungs played "
+        f"one trial at a time, a paused trial promoted once it ranks in the top 1/{deck.eta:g} of its rung; parallel "
+        f"workers train a few fewer){_no_best(run.none)}"
+    )
+    if run.low < MIN_FULLY_TRAINED:
+        enough = resource_for(deck, MIN_FULLY_TRAINED, promoted=True)
+        assert enough is not None, "with no trial limit, enough resource always trains them"
+        sentence += (
+            f": {_too_few()}; give a resource budget of about {plain_number(enough)}, which trains "
+            f"{MIN_FULLY_TRAINED} or more in 9 runs of 10, or a smaller max_resource (a configuration trained fully "
+            "then costs less)"
+        )
+    return float(run.low), sentence
+
+
+def short_training_note(
+    records: Sequence[TrialRecord], scheduler: Scheduler, budget: Budget, limit: BudgetLimit
+) -> str | None:
+    """What to say when a run that ended on the study's ``limit`` trained fewer than `MIN_FULLY_TRAINED`
+    configurations to the full resource under a scheduler that stops or pauses trials at rungs (``None`` when
+    enough did, or the scheduler has no rungs).
+
+    The count is the COMPLETE trials that reached the last of ``scheduler.rungs()``, whatever the mode: a
+    forecast (`trained_fully`) speaks of runs played one trial at a time, and a run with parallel workers, or one
+    of the runs in 10 the forecast allows, or a budget no forecast covers (wall time) may train fewer. When trials
+    completed and none reached the full resource, the trials' length is not ``max_resource`` (`AxisWatch` says
+    so) and a larger budget would not help: nothing is said here.
+    """
+    levels = scheduler.rungs()
+    share = scheduler.full_resource_share()
+    if not levels or share is None or share >= 1.0:
+        return None
+    complete = [r for r in records if r.state is TrialState.COMPLETE]
+    trained = sum(1 for r in complete if r.resource >= levels[-1] * (1.0 - 1e-9))
+    if trained >= MIN_FULLY_TRAINED or (complete and not trained):
+        return None
+    no_best = ", so the study has no best" if not complete else ""
+    return (
+        f"{scheduler.name} trained {trained} of {len(records)} configurations to the full resource "
+        f"({plain_number(levels[-1])}) before the {_LIMIT_NAMES[limit]} budget ran out ({budget.describe()}): fewer "
+        f"than {MIN_FULLY_TRAINED} trained fully cannot tell a winner from noise{no_best}; raise the "
+        f"{_LIMIT_NAMES[limit]} budget (study.extend_budget({limit}=...), tunesmith extend "
+        f"--{limit.replace('_', '-')}){_enough(limit, scheduler, budget)}, or use a smaller max_resource (a "
+        "configuration trained fully then costs less)"
+    )
+
+
+_LIMIT_NAMES: dict[BudgetLimit, str] = {"trials": "trial", "wall_time": "wall-time", "resource": "resource"}
+
+
+def _enough(limit: BudgetLimit, scheduler: Scheduler, budget: Budget) -> str:
+    """The trial or resource budget that trains `MIN_FULLY_TRAINED` in 9 runs of 10 played one trial at a time,
+    where a deck can say and it is above ``budget``'s (``""`` otherwise: no deck covers wall time, nor a trial
+    budget in promote mode, whose share is an average; and a run with parallel workers may train fewer than a
+    budget that suffices one trial at a time)."""
+    deck = scheduler.deck()
+    promoted = _promote_deck(scheduler) if deck is None else None
+    enough: float | None = None
+    if limit == "trials" and deck is not None:
+        enough = trials_for(deck, MIN_FULLY_TRAINED, resource=budget.resource)
+    elif limit == "resource" and deck is not None:
+        enough = resource_for(deck, MIN_FULLY_TRAINED, trials=budget.trials)
+    elif limit == "resource" and promoted is not None:
+        enough = resource_for(promoted, MIN_FULLY_TRAINED, trials=budget.trials, promoted=True)
+    now = budget.trials if limit == "trials" else budget.resource
+    if enough is None or now is None or enough <= now:
+        return ""
+    return (
+        f" to about {plain_number(enough)}, which trains {MIN_FULLY_TRAINED} or more in 9 runs of 10 with trials run "
+        "one at a time"
+    )

@@ -19,6 +19,7 @@ from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.errors import (
     BudgetExhausted,
+    BudgetLimit,
     ConfigError,
     SearchSpaceExhausted,
     StorageError,
@@ -45,6 +46,7 @@ from tunesmith.study._limits import (
     overrun_note,
     paused_note,
     population_note,
+    short_training_note,
     trained_fully,
 )
 from tunesmith.study._observers import Observer, Observers
@@ -624,8 +626,9 @@ def optimize(
     if spent := holdout_spent_note(study.attrs):
         warnings.warn(spent, HoldoutSpentWarning, stacklevel=3)
     fully = trained_fully(study.budget, study.scheduler)
-    if fully is not None and fully[0] < MIN_FULLY_TRAINED:
-        warnings.warn(fully[1], ShortTrainingWarning, stacklevel=3)
+    forecast = fully[1] if fully is not None and fully[0] < MIN_FULLY_TRAINED else None
+    if forecast:
+        warnings.warn(forecast, ShortTrainingWarning, stacklevel=3)
     options: dict[str, Any] = {}
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
@@ -647,6 +650,7 @@ def optimize(
     started = 0
     known = {r.number for r in history}  # a trial asked for again (a paused one resumed) is not a new start
     stop_reason = ""
+    ended_by: BudgetLimit | None = None  # the study's limit that ended the run (not a call limit such as n_trials)
     study._ensure_beater()
     study.reap_lost_trials()
     finished: list[TrialRecord] = []
@@ -673,7 +677,7 @@ def optimize(
                 except BudgetExhausted as exc:
                     if exc.limit == "trials" and study.scheduler.pauses and runner.busy() > 0:
                         break  # no new trial, but a trial that pauses later may still be promoted
-                    stop_reason = str(exc)
+                    stop_reason, ended_by = str(exc), exc.limit
                     break
                 except SearchSpaceExhausted as exc:
                     stop_reason = str(exc)
@@ -747,6 +751,13 @@ def optimize(
     if untrained := none_trained_note(records, study.scheduler, study.budget):
         warnings.warn(untrained, ShortTrainingWarning, stacklevel=3)
         notes.append(untrained)
+    elif (  # unless the forecast said it already: once is enough
+        ended_by is not None
+        and forecast is None
+        and (short := short_training_note(records, study.scheduler, study.budget, ended_by))
+    ):
+        warnings.warn(short, ShortTrainingWarning, stacklevel=3)
+        notes.append(short)
     usage = Budget.usage(records, ended)
     if overrun := overrun_note(study.budget, usage.elapsed, finished):
         notes.append(overrun)
