@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from tunesmith.discipline.baseline import BaselineFailuresWarning
 from tunesmith.discipline.holdout import HoldoutOpened, HoldoutScaleMismatch
 from tunesmith.discipline.sequence import after_search
 from tunesmith.errors import TunesmithError
+from tunesmith.study import HoldoutSpentWarning
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
 
@@ -143,3 +145,12 @@ def test_a_config_run_after_a_voided_opening_opens_the_holdout_again(tmp_path: P
     verdict = after_search(study, cfg, objective_of_config)
     assert verdict is not None and verdict.check("holdout gap").checked
     assert len(study.attrs["holdout_log"]) == 2
+
+
+def test_a_search_that_goes_on_after_a_voided_opening_draws_no_holdout_spent_warning() -> None:
+    study = searched()
+    with pytest.raises(HoldoutScaleMismatch):
+        ts.finalize(study, in_percent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HoldoutSpentWarning)
+        study.optimize(objective, n_trials=1)

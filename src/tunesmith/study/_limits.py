@@ -150,14 +150,16 @@ class HoldoutSpentWarning(UserWarning):
 
 
 def holdout_spent_note(attrs: Mapping[str, Any]) -> str | None:
-    """What to say when ``optimize`` starts on a study whose holdout was opened (``None``: it was not)."""
+    """What to say when ``optimize`` starts on a study whose holdout was opened (``None``: it was not, or only by
+    openings voided for their scale, which judged nothing: `tunesmith.discipline.holdout.voided`)."""
     log = read_attr(attrs, HoldoutLogAttr)
-    if log is None or not log.openings:
+    counted = [] if log is None else [o for o in log.openings if "voided" not in o.extra]
+    if not counted:
         return None
-    trial = log.openings[-1].trial
+    trial = counted[-1].trial
     judged = "" if trial is None else f" for trial #{trial}"
     return (
-        f"the holdout of this study was opened {len(log.openings)} time(s) already{judged}: a trial that finishes "
+        f"the holdout of this study was opened {len(counted)} time(s) already{judged}: a trial that finishes "
         "now comes after it, and from then on the recorded verdict no longer judges the study as it stands (it is "
         "shown as stale); a new verdict needs a forced opening (finalize(..., force=True)), which it records; a "
         "search that goes on after seeing the holdout makes it one more validation set"
