@@ -52,6 +52,8 @@ def test_a_bare_float_is_the_metric() -> None:
         ({"loss": "abc"}, "not a number"),
         ({"loss": "0.5"}, "metric 'loss' is not a number: '0.5' (str)"),  # float() took it as 0.5
         ({"loss": True}, "metric 'loss' is not a number: True (bool)"),  # float() took it as 1.0
+        ({"loss": np.bool_(True)}, "metric 'loss' is not a number: np.True_ (bool)"),  # stored 1.0 COMPLETE
+        (np.bool_(False), "the objective returned a bool"),
         ({"loss": 0.5, "note": "ok"}, "metric 'note' is not a number"),
     ],
 )

@@ -287,6 +287,15 @@ def is_per_example(value: Any) -> bool:
     return isinstance(value, list | tuple) or (hasattr(value, "__len__") and hasattr(value, "__iter__"))
 
 
+def _is_bool(value: Any) -> bool:
+    """Whether ``value`` is a truth value, Python's or an array library's (``numpy.bool_``, a 0-d bool array or
+    tensor), which ``float()`` would read as 1.0 or 0.0."""
+    if isinstance(value, bool):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return getattr(value, "ndim", None) == 0 and dtype is not None and str(dtype).rsplit(".", 1)[-1] == "bool"
+
+
 def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
     """Turn what an objective returned into a dict of float metrics.
 
@@ -295,7 +304,7 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
     result lacks the primary metric, holds something that is not a number, or gives the primary metric
     outside its declared scale (`Metric.scale`; a per-example metric by its mean).
     """
-    if isinstance(result, bool):
+    if _is_bool(result):
         raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
     if isinstance(result, int | float):
         return {metric.name: float(result)}
@@ -312,7 +321,7 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
             continue
         # float() would read "0.5" as 0.5 (text where a number was meant) and True as 1.0 (a flag beside the metric
         # may be one, the metric itself never)
-        if isinstance(value, str | bytes) or (isinstance(value, bool) and key == metric.name):
+        if isinstance(value, str | bytes) or (_is_bool(value) and key == metric.name):
             raise ValueError(
                 f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))} ({type(value).__name__}); "
                 "return a float"
