@@ -119,3 +119,14 @@ def test_the_optimism_taken_back_does_not_make_a_holdout_look_better_than_valida
     test = gap_test(ACC, 0.79, 0.87, validation_noise=noise, holdout_noise=Noise(0.0238, "200 examples", 200),
                     threshold=0.02, points=True, selection=0.03, compared=20)  # fmt: skip
     assert not test.flagged
+
+
+def test_an_expected_part_held_to_the_lead_over_the_median_names_the_estimate_it_was_held_from() -> None:
+    """The gap said "+1.3 points is expected (the optimism estimate)" where the verdict's optimism line gave 0.0277."""
+    metric = ts.Metric("val_acc", "max")
+    test = gap_test(metric, 0.9625, 0.94, validation_noise=None, holdout_noise=Noise(0.01, "500 examples"),
+                    threshold=0.02, points=True, selection=0.0125, compared=40, estimate=0.0277)  # fmt: skip
+    assert "(the optimism estimate, 2.8 points, held to the chosen score's lead over the median score)" in test.detail
+    unheld = gap_test(metric, 0.9625, 0.94, validation_noise=None, holdout_noise=Noise(0.01, "500 examples"),
+                      threshold=0.02, points=True, selection=0.0125, compared=40, estimate=0.0125)  # fmt: skip
+    assert "(the optimism estimate):" in unheld.detail

@@ -190,6 +190,7 @@ def gap_test(
     points: bool,
     selection: float = 0.0,
     compared: int = 1,
+    estimate: float | None = None,
 ) -> GapTest:
     """Test the holdout gap of one configuration (see the module docstring).
 
@@ -208,6 +209,9 @@ def gap_test(
             evidence that the search overfitted, so it is tested, and the detail says how much was expected.
             Choosing the luckiest of many equally good configurations is what the optimism estimate reports;
             failing it as overfitting failed a third of the studies that had nothing to find.
+        estimate: the optimism estimate ``selection`` was read from, when ``selection`` is less (held to the chosen
+            score's lead over the median score): the detail then gives both, so that it does not contradict the
+            verdict's optimism line, which gives the estimate.
     """
     units: Literal["points", "relative"] = "points" if points else "relative"
     scale = point_unit(metric) if points else max(abs(validation), 1e-12)
@@ -217,8 +221,12 @@ def gap_test(
     limit = f"limit {_show(threshold, units).lstrip('+')}"
     shown = _show(raw, units)
     if expected > 0:
+        source = "the optimism estimate"
+        if estimate is not None and estimate > selection * (1.0 + 1e-9):
+            source += (f", {_show(estimate / scale, units).lstrip('+')}, held to the chosen score's lead over the "
+                       "median score")  # fmt: skip
         shown = (f"{shown}, of which about {_show(expected, units)} is expected from choosing among {compared} "
-                 f"configurations on the same validation data (the optimism estimate): {_show(gap, units)} beyond it")
+                 f"configurations on the same validation data ({source}): {_show(gap, units)} beyond it")
     if validation_noise is None and holdout_noise is None:
         # Within the limit there is nothing to tell; beyond it the gap may be noise or overfitting, and one number
         # a side cannot say which: a gap of 29 points on plain floats was "not checked" and the verdict ready.
