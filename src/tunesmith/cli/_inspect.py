@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,7 +17,7 @@ from rich.table import Table
 
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import SeedStabilityAttr, read_attr
-from tunesmith.budget import RETRY_REQUESTED, counts_toward_budget
+from tunesmith.budget import RETRY_REQUESTED, Budget, counts_toward_budget
 from tunesmith.cli._common import (
     CliError,
     _confirm_stored,
@@ -35,6 +37,7 @@ from tunesmith.cli._common import (
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import redact_url
+from tunesmith.storage.base import count_budgeted
 from tunesmith.study import Study
 from tunesmith.study._optimize import failure_text
 from tunesmith.trial import TrialRecord, TrialState
@@ -250,7 +253,24 @@ def status(study_name: str | None, storage: str) -> None:
     `tunesmith.Budget`): a study that ran 29 s shows 29 s however long ago it started.
     """
     study = _resolve_study(storage, study_name)
-    usage = study.usage()
+    gone = study.gone_trials()  # read once: the budget line and the notes below count the same trials as gone
+    console.print(_budget_line(study, gone))
+    for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
+        console.print(terminal_safe(line))
+    _verdict_lines(study)
+    for number, note in gone.items():
+        console.print(f"[yellow]{terminal_safe(f'trial {number} is recorded running, but {note}')}[/yellow]")
+    _summary(study)
+
+
+def _budget_line(study: Study, gone: Collection[int]) -> str:
+    """`status`'s budget line: what the study spent as storage will count it once a worker reaps the RUNNING trials
+    whose worker is gone (``gone``: `Study.gone_trials`). Such a trial spends no trial budget (it becomes FAILED,
+    interrupted or lost worker, which `count_budgeted` passes over, as the notes on gone trials count it) and its
+    running time ends at its last heartbeat (`Budget.usage`). It only reads: a worker of the study reaps."""
+    history = study.trials
+    usage = Budget.usage(history, time.time(), gone=gone)
+    usage = dataclasses.replace(usage, trials=count_budgeted(r for r in history if r.number not in gone))
     budget = study.budget
     parts = []
     if budget.trials is not None:
@@ -259,13 +279,7 @@ def status(study_name: str | None, storage: str) -> None:
         parts.append(f"wall time {usage.elapsed:.0f}s/{budget.wall_seconds:.0f}s counted while trials ran")
     if budget.resource is not None:
         parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
-    console.print(f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)")
-    for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
-        console.print(terminal_safe(line))
-    _verdict_lines(study)
-    for number, note in study.gone_trials().items():
-        console.print(f"[yellow]{terminal_safe(f'trial {number} is recorded running, but {note}')}[/yellow]")
-    _summary(study)
+    return f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)"
 
 
 @click.command()

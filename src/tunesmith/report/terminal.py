@@ -22,6 +22,7 @@ from rich.text import Text
 
 from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
+from tunesmith.analysis._advice import LEAD_CONFIDENCE, _lead
 from tunesmith.analysis._common import format_value
 from tunesmith.objective import STDERR, Metric
 from tunesmith.report._data import (
@@ -69,6 +70,8 @@ def summary(
     heading = terminal_safe(f"{aims}, {counts}")
     out.rule(f"[bold]{terminal_safe(data.name)}[/bold]: {heading}")
     shown = shown_best(data)
+    # Before the top-k table, whose parameter columns are chosen by importance when the width cannot hold them all.
+    found = findings if findings is not None else (analyse(data) if analyses else None)
     if data.several:
         _print_front(data, out)
     elif shown is None:
@@ -80,14 +83,17 @@ def summary(
         for line in shown.lines:
             out.print(Text(f"  {_plain(line)}", style="green" if shown.settled else "yellow"))
         out.print(_best_table(best))
-        out.print(_top_table(data, top_k))
+        table, hidden = _top_table(data, top_k, out.width, None if found is None else found.importance)
+        out.print(table)
+        if hidden:
+            more = f"+{hidden} parameter{'s' * (hidden != 1)} not shown: tunesmith show {data.name} N lists them all"
+            out.print(Text(_plain(f"{more} for trial N")))
         if tied := tie_note(data, top_k):
             out.print(Text(_plain(tied), style="yellow"))
     for record in data.invalidated:  # listed for the audit; out of best, top-k and the analyses
         out.print(Text(f"invalidated: trial {record.number}: {_plain(record.invalidated or '')}", style="yellow"))
     if several := environment_note(data):  # trials run under other code or packages may not compare
         out.print(Text(_plain(several), style="yellow"))
-    found = findings if findings is not None else (analyse(data) if analyses else None)
     if found is None:
         return
     if found.importance is not None:
@@ -160,19 +166,64 @@ def _best_table(best: TrialRecord) -> Table:
     return table
 
 
-def _top_table(data: ReportData, top_k: int) -> Table:
+def _top_table(data: ReportData, top_k: int, width: int, importance: ImportanceResult | None) -> tuple[Table, int]:
+    """The best ``top_k`` trials in a table at most ``width`` cells wide, and how many parameters it leaves out.
+
+    The trial and metric columns always show in full. The parameters take the width left, each at its full width,
+    the most important first when importance is known (`Findings.importance`, set only beyond chance; see
+    `_by_importance`), else in the space's order, until the next one does not fit; those shown keep the space's
+    order. Left to itself, rich would shrink every column to fit, and with dozens of parameters none is legible.
+    """
+    records = data.ranked()[:top_k]
+    numbers = [str(record.number) for record in records]
+    values = [_value_text(record, data.metric.name) for record in records]
+    metric = terminal_safe(data.metric.name)
     names = list(data.space.dimensions)
+    cells = {n: [terminal_safe(format_value(r.params[n])) if n in r.params else "-" for r in records] for n in names}
+    room = width - _column_width("trial", numbers) - 1 - _column_width(metric, values)  # 1: the rule between
+    chosen: set[str] = set()
+    for name in _by_importance(names, importance):
+        needed = 1 + _column_width(terminal_safe(name), cells[name])
+        if needed > room:
+            break
+        chosen.add(name)
+        room -= needed
+    shown = [name for name in names if name in chosen]
     table = Table(title=f"Top {top_k}", title_justify="left", show_edge=False)
-    table.add_column("trial", justify="right")
-    table.add_column(terminal_safe(data.metric.name), justify="right", style="bold")
-    for name in names:
+    table.add_column("trial", justify="right", no_wrap=True)
+    table.add_column(metric, justify="right", style="bold", no_wrap=True)
+    for name in shown:
         table.add_column(terminal_safe(name), justify="right")
-    for record in data.ranked()[:top_k]:
-        cells = [terminal_safe(format_value(record.params[n])) if n in record.params else "-" for n in names]
-        error = record.metrics.get(f"{STDERR}{data.metric.name}")
-        shown = format_value(record.value(data.metric.name)) + ("" if error is None else f" ± {format_value(error)}")
-        table.add_row(str(record.number), shown, *cells)
-    return table
+    for i, number in enumerate(numbers):
+        table.add_row(number, values[i], *(cells[name][i] for name in shown))
+    return table, len(names) - len(shown)
+
+
+def _value_text(record: TrialRecord, metric: str) -> str:
+    """The trial's value of ``metric``, with its standard error when the objective reported one."""
+    error = record.metrics.get(f"{STDERR}{metric}")
+    return format_value(record.value(metric)) + ("" if error is None else f" ± {format_value(error)}")
+
+
+def _column_width(header: str, cells: list[str]) -> int:
+    """The cells a table column takes to show ``header`` and ``cells`` (rich markup) on one line each, its padding
+    of one cell on either side included."""
+    return 2 + max(Text.from_markup(text).cell_len for text in [header, *cells])
+
+
+def _by_importance(names: list[str], importance: ImportanceResult | None) -> list[str]:
+    """``names`` with the parameters the trials show to matter most first, by their share, then the rest as given.
+
+    Those are the fewest leading main effects that each explain more than the next one in `LEAD_CONFIDENCE` of the
+    trees, as the advice asks before it names a parameter to tune first: shares within noise of each other are not
+    ranked, so such parameters keep the space's order."""
+    main = [] if importance is None else [item for item in importance.main if item.name in names]
+    leaders: list[str] = []
+    for k in range(1, len(main)):
+        if all(_lead(item, main[k]) >= LEAD_CONFIDENCE for item in main[:k]):
+            leaders = [item.name for item in main[:k]]
+            break
+    return leaders + [name for name in names if name not in leaders]
 
 
 def importance_bars(result: ImportanceResult, width: int = BAR_WIDTH) -> Table:
