@@ -7,6 +7,11 @@ read; a second opening is refused unless ``force=True``, and a forced one is rec
 another scale than validation (a percentage against fractions) is refused (`HoldoutScaleMismatch`) before anything
 is judged on it, and its opening is recorded as voided, which the next opening needs no force for.
 
+The lock is per holdout set, not per study: each opening records the set's name (``finalize(holdout=...)``, else
+``evaluate``'s ``module:qualname``), and an opening of a set that another study on the same storage opened before
+is let through (another study is another search) but fails the "holdout opened once" check, and records the
+openings it followed: a new study on a holdout already read is how a holdout leaks ("tweak the space and try again").
+
 What ``evaluate`` returns: the primary metric under ``holdout_<base>`` (``val_loss`` ->
 ``holdout_loss``), ``holdout_<metric>`` or the metric's own name (see `holdout_key`); optionally
 guardrail metrics (under the names read for the primary metric: ``holdout_<base>``,
@@ -20,11 +25,14 @@ than the winner's own drop, which a shift that every model suffers would blame o
 
 from __future__ import annotations
 
+import inspect
 import math
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,7 +75,16 @@ from tunesmith.trial import TrialRecord
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["Evaluate", "HoldoutOpened", "HoldoutScaleMismatch", "Thresholds", "VoidedOpening", "finalize", "voided"]
+__all__ = [
+    "Evaluate",
+    "HoldoutOpened",
+    "HoldoutScaleMismatch",
+    "Thresholds",
+    "VoidedOpening",
+    "finalize",
+    "holdout_name",
+    "voided",
+]
 
 Evaluate = Callable[[dict[str, Any], int], Mapping[str, Any]]  # numbers, or one value per example (a sequence)
 
@@ -95,6 +112,79 @@ def voided(opening: HoldoutOpeningAttr) -> VoidedOpening | None:
     counts as an opening)."""
     kind = opening.extra.get("voided")
     return next((v for v in VoidedOpening if v.value == kind), None)
+
+
+_NAME = "holdout_name"  # the holdout set an opening read, in its `holdout_log` entry
+_FOLLOWED = "followed"  # the openings of that set by other studies before it, in its entry
+
+
+def holdout_name(opening: HoldoutOpeningAttr) -> str | None:
+    """The name of the holdout set ``opening`` read (``None``: unnamed, or recorded before openings were named)."""
+    name = opening.extra.get(_NAME)
+    return name if isinstance(name, str) else None
+
+
+@dataclass(frozen=True)
+class _EarlierOpening:
+    """An opening of the same holdout set by another study on the storage, stored in the ``followed`` list of the
+    entry of an opening that came after it."""
+
+    study: str
+    at: float
+    trial: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"study": self.study, "at": self.at, "trial": self.trial}
+
+    def __str__(self) -> str:
+        trial = "" if self.trial is None else f"trial #{self.trial}, "
+        return f"study {self.study!r} ({trial}{_utc(self.at)})"
+
+
+def _utc(at: float) -> str:
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(at))} UTC"
+
+
+def _holdout_name(evaluate: Evaluate, given: str | None) -> str | None:
+    """The name the openings of this holdout set are recorded and found under: ``given``, else ``evaluate``'s
+    ``module:qualname`` (the same function reads the same set; a script's ``__main__`` is its file's path, or two
+    scripts' ``evaluate`` over different sets would share one name). ``None`` when neither names it: a lambda, a
+    closure, a bound method, a callable object or a function of an interactive session has no identity that is
+    stable across runs and programs."""
+    if given is not None:
+        if not isinstance(given, str) or not given.strip():
+            raise ConfigError(
+                f"holdout must name the holdout set, a non-empty string, got holdout={given!r}: pass the same "
+                "name wherever that set is read (holdout='churn-2024-holdout'), or leave it out to name it after "
+                "evaluate's module:qualname"
+            )
+        return given
+    if not inspect.isfunction(evaluate):
+        return None
+    qualname = evaluate.__qualname__
+    if "<lambda>" in qualname or "<locals>" in qualname:
+        return None
+    module = evaluate.__module__
+    if module == "__main__":  # every script's module: its file tells two scripts' ``evaluate`` apart
+        script = getattr(sys.modules.get("__main__"), "__file__", None)
+        if script is None:  # an interactive session or a notebook: nothing stable names it
+            return None
+        module = str(Path(script).resolve())
+    return f"{module}:{qualname}"
+
+
+def _earlier_openings(study: Study, study_id: int, name: str) -> tuple[_EarlierOpening, ...]:
+    """The openings of the holdout set ``name`` by the storage's other studies (not voided: those judged nothing),
+    oldest first. One read of the studies' attributes (`Storage.list_studies`), no trials."""
+    found = []
+    for info in study.storage.list_studies():
+        stored = info.attrs.get(HoldoutLogAttr.KEY)
+        if info.id == study_id or stored is None:
+            continue
+        log = HoldoutLogAttr.from_json(stored, f"{HoldoutLogAttr.KEY} of study {info.name!r}")
+        found += [_EarlierOpening(info.name, o.at, o.trial) for o in log.openings
+                  if holdout_name(o) == name and voided(o) is None]  # fmt: skip
+    return tuple(sorted(found, key=lambda o: o.at))
 
 
 @dataclass(frozen=True)
@@ -154,11 +244,16 @@ def _own_reruns(stability: SeedStabilityAttr | None, trial: int) -> SeedCandidat
     return entry
 
 
-def _open(study: Study, force: bool, trial: int) -> HoldoutOpeningAttr:
+def _open(study: Study, force: bool, trial: int, name: str | None = None,
+          followed: Sequence[_EarlierOpening] = ()) -> HoldoutOpeningAttr:  # fmt: skip
     """Record an opening of the holdout for ``trial`` before it is read, so that a crash still counts, and return
-    it. The log is appended atomically (`Storage.update_study_attr`): two openings at once, from two processes,
-    both land, and the second is refused unless ``force``."""
+    it, with the holdout set's ``name`` and the openings of that set by other studies it ``followed``. The log is
+    appended atomically (`Storage.update_study_attr`): two openings at once, from two processes, both land, and
+    the second is refused unless ``force``."""
     at = time.time()
+    extra: dict[str, Any] = {} if name is None else {_NAME: name}
+    if followed:
+        extra[_FOLLOWED] = [o.to_json() for o in followed]
 
     def append(current: Any) -> list[dict[str, Any]]:
         openings = () if current is None else HoldoutLogAttr.from_json(current).openings
@@ -167,11 +262,11 @@ def _open(study: Study, force: bool, trial: int) -> HoldoutOpeningAttr:
             first = counted[0]
             raise HoldoutOpened(
                 f"the holdout of study {study.name!r} was opened {len(counted)} time(s) already (first for trial "
-                f"#{first.trial} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first.at))} UTC): "
+                f"#{first.trial} at {_utc(first.at)}): "
                 "a holdout is scored once, or it becomes another validation set; pass force=True (tunesmith "
                 "finalize --force) to open it again (the forcing is recorded and shown in the verdict)"
             )
-        opening = HoldoutOpeningAttr(at=at, forced=bool(counted) and force, trial=trial)
+        opening = HoldoutOpeningAttr(at=at, forced=bool(counted) and force, trial=trial, extra=extra)
         return HoldoutLogAttr((*openings, opening)).to_json()
 
     stored = HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, append))
@@ -426,6 +521,7 @@ def finalize(
     shifted: Evaluate | None = None,
     thresholds: Thresholds | None = None,
     progress: bool | None = None,
+    holdout: str | None = None,
 ) -> Verdict:
     """Score the chosen configuration once on the locked holdout and return the verdict.
 
@@ -440,6 +536,10 @@ def finalize(
         thresholds: when checks fail (default `Thresholds()`: gap 2%, seed spread 5%, slice 10%, shift 5%).
         progress: show the evaluations and the time left on stderr (``None``: when stderr is a terminal); the
             time left is first guessed from how long the chosen trial took in the search.
+        holdout: the name of the holdout set ``evaluate`` reads (``None``: ``evaluate``'s ``module:qualname``,
+            when it is a function defined at a module's top level; a lambda or a closure is then unnamed, and the
+            verdict says to name it). Another study on the same storage that opened a set of this name before
+            fails the "holdout opened once" check, as a forced opening does.
 
     Returns:
         The `Verdict`, also stored as the study attribute ``verdict``; the holdout scores are in
@@ -450,13 +550,16 @@ def finalize(
         HoldoutOpened: when the holdout was opened before and ``force`` is false.
         HoldoutScaleMismatch: when the holdout scored the metric on another scale than validation (see
             `_refuse_other_scale`); that opening is recorded as voided, and the next one needs no ``force``.
+        ConfigError: when ``holdout`` is not a non-empty string.
     """
     check_progress(progress)
+    named = _holdout_name(evaluate, holdout)
     limits = thresholds or Thresholds()
     record, how, entry = _chosen(study)
     validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
     rerun = None if entry is None or entry.mean is None else float(entry.mean)
-    opening = _open(study, force, record.number)
+    followed = () if named is None else _earlier_openings(study, study.info.id, named)
+    opening = _open(study, force, record.number, named, followed)
     declared = read_attr(study.attrs, BaselineAttr)
     baseline_params = None if declared is None or declared.params is None else dict(declared.params)
     per_configuration = 1 + (shifted is not None)
@@ -478,13 +581,13 @@ def finalize(
             bar.update(total=2 * per_configuration, detail="the baseline, for the gain under the shift")
             baseline_scored = _score_baseline(study.metric, baseline_params, record.seed, evaluate, shifted,
                                               (key, examples, winner_shift), bar)  # fmt: skip
-    holdout = scores[key]
+    holdout_score = scores[key]
     optimism = _optimism(study, entry)
     selection = _selection(study, validation, optimism)
     unit = point_unit(study.metric)
-    seen = [holdout, *_validation_scores(study)]
+    seen = [holdout_score, *_validation_scores(study)]
     gap = gap_test(
-        study.metric, validation, holdout,
+        study.metric, validation, holdout_score,
         validation_noise=_validation_noise(record, study.metric, entry, selection),
         holdout_noise=noise_of(scores, key, unit),
         threshold=limits.gap, points=scored_in_points(study.metric, seen),
@@ -498,7 +601,7 @@ def finalize(
             "holdout gap",
             not gap.flagged,
             f"validation {study.metric.name} {validation:.4g} ({how}, trial #{record.number}{beside}) "
-            f"vs holdout {holdout:.4g}: {gap.detail}{read_relative(study.metric, seen)}",
+            f"vs holdout {holdout_score:.4g}: {gap.detail}{read_relative(study.metric, seen)}",
             checked=gap.checked,
             decided=gap.decided,
             leans=gap.leans,
@@ -515,7 +618,7 @@ def finalize(
     checks.append(slices_check)
     if shifted_scores is not None:
         scores.update({f"{SHIFTED}{k}": v for k, v in shifted_scores.items()})
-    checks.append(shifted_check(study.metric, holdout, noise_of(scores, key, unit), winner_shift.value,
+    checks.append(shifted_check(study.metric, holdout_score, noise_of(scores, key, unit), winner_shift.value,
                                 winner_shift.noise, limits.shift,
                                 None if baseline_scored is None else baseline_scored.shift))  # fmt: skip
     if optimism is not None:
@@ -526,7 +629,7 @@ def finalize(
         read.update({f"{_BASELINE}{k}": v for k, v in baseline_scored.scores.items()})
     log = _record_read(study, opening, read, how)
     forced = [e for e in log.openings if e.forced]
-    opened_check = _opened_check(log, record.number)
+    opened_check = _opened_across_studies(_opened_check(log, record.number), named, followed)
     if opened_check is not None:
         checks.append(opened_check)
     verdict = Verdict(checks, trial=record.number)
@@ -534,7 +637,7 @@ def finalize(
         study,
         HoldoutAttr(
             rows=(
-                HoldoutRowAttr(label=study.metric.name, validation=validation, holdout=holdout),
+                HoldoutRowAttr(label=study.metric.name, validation=validation, holdout=holdout_score),
                 *_other_rows(study, record, scores, key),
             ),
             trial=record.number,
@@ -594,6 +697,36 @@ def _opened_check(log: HoldoutLogAttr, judged: int) -> Check | None:
         "moved after the holdout's scores were seen (the error that voided the opening shows them), and whether "
         "they moved it cannot be told, so the holdout cannot be called untouched, nor shown to have been used"),
         decided=False, leans=True)  # fmt: skip
+
+
+def _opened_across_studies(within: Check | None, name: str | None,
+                           followed: Sequence[_EarlierOpening]) -> Check | None:  # fmt: skip
+    """The "holdout opened once" check across the storage's studies, on top of ``within`` (`_opened_check`, this
+    study's own log). An opening of a set that other studies opened before (``followed``) fails it, decided: the
+    new study was searched with that holdout's verdicts known, so its score is no longer an untouched estimate,
+    whatever this study's log says. An unnamed set (``name`` ``None``) cannot be looked for, which the detail
+    says, with how to name it."""
+    if followed:
+        studies = sorted({o.study for o in followed})
+        shown = "; ".join(str(o) for o in followed[:5]) + (f"; and {len(followed) - 5} more" if len(followed) > 5
+                                                            else "")  # fmt: skip
+        detail = (
+            f"a holdout set is opened once, across every study it judges, but the holdout {name!r} was opened "
+            f"{len(followed)} time(s) before by {len(studies)} other stud{'y' if len(studies) == 1 else 'ies'} on "
+            f"this storage: {shown}. What one search's holdout score showed informs the next (a tweaked space, a new "
+            "study name), so this score is no longer an untouched estimate: split off a new, untouched holdout set "
+            "and finalize on it; pass another holdout= name only if this truly is another set"
+        )
+        return Check(within.name if within else "holdout opened once", False,
+                     detail if within is None else f"{within.detail}; {detail}")  # fmt: skip
+    if name is not None:
+        return within
+    unnamed = ("the holdout set has no name (evaluate is a lambda, a closure or a callable object, whose identity "
+               "is not stable across runs), so openings of it by other studies on this storage cannot be found: "
+               "pass finalize(..., holdout='<name of the set>'), the same name wherever that set is read")  # fmt: skip
+    if within is None:
+        return Check("holdout opened once", True, unnamed)
+    return replace(within, detail=f"{within.detail}; {unnamed}")
 
 
 def _refuse_other_scale(study: Study, opening: HoldoutOpeningAttr, how: str, scores: Mapping[str, float], key: str,
