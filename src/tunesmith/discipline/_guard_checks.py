@@ -1,8 +1,9 @@
 """The verdict's checks on guardrails: each guardrail on the chosen configuration, and proxy overfitting
-(a guardrail or calibration metric degrading as the primary metric improves among the best trials)."""
+(a guardrail, calibration or watched metric degrading as the primary metric improves among the best trials)."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,14 +15,17 @@ from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, proxy_scan, read_guardrail
 from tunesmith.discipline.seeds import _guardrail_across_seeds
 from tunesmith.discipline.verdict import Check
-from tunesmith.errors import TunesmithError
-from tunesmith.objective import Guardrail, Metric
-from tunesmith.trial import TrialRecord
+from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.objective import Guardrail, Metric, metric_named
+from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["guardrail_check", "proxy_check"]
+__all__ = ["WatchedMetrics", "guardrail_check", "proxy_check", "proxy_watch"]
+
+#: What ``finalize(..., watch=)`` takes: metrics to watch for proxy overfitting, as `Metric` or bare names.
+WatchedMetrics = Sequence[Metric | str]
 
 
 def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, float]) -> Check:
@@ -157,23 +161,80 @@ def _breached_on_their_own(breaching: Sequence[SeedRun], runs: int, guardrail: G
             "ts.validate_top(study, objective)")
 
 
-def proxy_check(study: Study, records: Sequence[TrialRecord]) -> Check:
-    """Proxy overfitting among the best trials, on the guardrails and calibration metrics the trials report: fails
-    on a trade-off beyond chance (`proxy_scan`); passes undecided when none was found but the trials could not
-    have shown a moderate one either, saying what would decide. On a study of several objectives, a guardrail on
-    another objective is left out: that trade-off is the front the study set out to explore, not a proxy
-    overfitted."""
+def proxy_watch(study: Study, records: Sequence[TrialRecord], watch: WatchedMetrics) -> tuple[Metric, ...]:
+    """The metrics ``finalize(..., watch=)`` names, each with its direction: a `Metric`'s own, and a bare name read
+    as a study reads one (`metric_named`: minimised, and refused where it reads like a score). Called before the
+    holdout opens, so that a mistake here costs no opening.
+
+    Raises:
+        ConfigError: ``watch`` is not a list of metrics; an entry is neither a name nor a `Metric`, names an
+            objective, is given twice, goes against the direction of a guardrail on it, or no finished trial
+            reported it.
+    """
+    if isinstance(watch, str | Metric) or not isinstance(watch, Sequence):
+        raise ConfigError(f"watch must be a list of metric names or ts.Metric, got watch={watch!r}: pass "
+                          f"watch=[{watch!r}]")  # fmt: skip
+    reported = dict.fromkeys(name for r in records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)
+                             for name in r.metrics)  # fmt: skip
+    objectives = {study.metric.name, *(m.name for m in study.objectives)}
+    guarded = {g.metric: g for g in study.guardrails}
+    watched: dict[str, Metric] = {}
+    for item in watch:
+        if not isinstance(item, str | Metric):
+            raise ConfigError(f"each of watch must be a metric name or ts.Metric, got {item!r}: pass e.g. "
+                              "ts.Metric('val_ece', 'min')")  # fmt: skip
+        if (item if isinstance(item, str) else item.name) in objectives:
+            raise ConfigError(f"watch names metrics to compare with the objective, got {item!r}, an objective of the "
+                              "study: its trade-off with the primary metric is the search itself, or the front with "
+                              "several objectives; leave it out of watch")  # fmt: skip
+        fix = f"pass watch=[ts.Metric({item!r}, 'max')] (or 'min' if lower really is better)"
+        metric = item if isinstance(item, Metric) else metric_named(item, fix=fix)
+        if metric.name in watched:
+            raise ConfigError(f"watch names each metric once, got {metric.name!r} twice: give it once")
+        guardrail = guarded.get(metric.name)
+        if guardrail is not None and _bounded_side(guardrail) != metric.direction:
+            raise ConfigError(f"a watched metric worsens the way its guardrail bounds it, got ts.Metric("
+                              f"{metric.name!r}, {metric.direction!r}) beside the guardrail {guardrail.describe()}: "
+                              "the guardrail already watches it, so leave it out of watch")  # fmt: skip
+        if metric.name not in reported:
+            close = difflib.get_close_matches(metric.name, list(reported), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            named = ", ".join(name for name in reported if ":" not in name) or "none"  # not stderr:, count:, slice:...
+            raise ConfigError(f"a watched metric must be one the trials reported, got {metric.name!r}, which no "
+                              f"finished trial reported: {hint}the trials reported {named}; name one of those, or "
+                              "return it from the objective")  # fmt: skip
+        watched[metric.name] = metric
+    return tuple(watched.values())
+
+
+def _bounded_side(guardrail: Guardrail) -> str:
+    """The direction a guardrail reads as better: ``min`` under a ceiling, ``max`` above a floor."""
+    return "min" if guardrail.op in ("<=", "<") else "max"
+
+
+def proxy_check(study: Study, records: Sequence[TrialRecord], watch: Sequence[Metric] = ()) -> Check:
+    """Proxy overfitting among the best trials, on the guardrails, the metrics ``watch`` names (`proxy_watch`) and
+    the calibration metrics the trials report (named by words: `guardrails._reads_as_calibration`): fails on a
+    trade-off beyond chance (`proxy_scan`); passes undecided when none was found but the trials could not have
+    shown a moderate one either, saying what would decide. On a study of several objectives, a guardrail on (or a
+    calibration metric that is) another objective is left out: that trade-off is the front the study set out to
+    explore, not a proxy overfitted."""
     name = "proxy overfitting"
     objectives = {m.name for m in study.objectives}
-    watch = [g for g in study.guardrails if g.metric not in objectives]
-    scan = proxy_scan(records, study.metric, watch)
+    guardrails = [g for g in study.guardrails if g.metric not in objectives]
+    guarded = {g.metric for g in guardrails}
+    scan = proxy_scan(records, study.metric, [*guardrails, *(m for m in watch if m.name not in guarded)],
+                      leave_out=objectives)  # fmt: skip
     if scan.findings:
         return Check(name, False, "; ".join(f.detail for f in scan.findings))
     if not scan.compared:
         left_out = [g.metric for g in study.guardrails if g.metric in objectives]
         why = f" ({', '.join(left_out)} is an objective: its trade-off is the front)" if left_out else ""
-        return Check(name, True, (
-            "nothing to compare: no guardrail or calibration metric (ece, brier, log_loss) measured on at least 6 of "
-            f"the best trials and varying{why}"), checked=False)  # fmt: skip
+        calibration = "calibration metric (a name with a word such as ece, calibration, brier, log_loss or nll)"
+        what, fix = f"guardrail or {calibration}", ": name another the trials report with finalize(..., watch=[...])"
+        if watch:
+            what, fix = f"guardrail, {calibration} or watched metric ({', '.join(m.name for m in watch)})", ""
+        return Check(name, True, f"nothing to compare: no {what} measured on at least 6 of the best trials and "
+                     f"varying{why}{fix}", checked=False)  # fmt: skip
     # No finding is not evidence of no trade-off: it is decided only when the trials could have shown a moderate one.
     return Check(name, True, scan.absence(study.metric), decided=scan.decided)

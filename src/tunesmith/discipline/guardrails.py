@@ -22,7 +22,7 @@ import threading
 import time
 import tracemalloc
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from tunesmith._validate import integer
+from tunesmith.discipline.conventions import FOLD, SHIFTED, SLICE
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data
 from tunesmith.errors import ConfigError
-from tunesmith.objective import Guardrail, Metric
+from tunesmith.objective import COUNT, STDERR, Guardrail, Metric, name_words, reads_as_score
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
@@ -58,8 +59,39 @@ __all__ = [
     "read_guardrail",
 ]
 
-#: Metric names `proxy_overfitting` watches by default (lower is better for each).
+#: The metric names `calibration` returns; like every reported metric whose name reads as calibration
+#: (`_reads_as_calibration`), `proxy_overfitting` watches them (lower is better for each).
 CALIBRATION_METRICS = ("ece", "brier", "log_loss")
+
+# Words of a metric's name (`name_words`) that say it measures calibration: a calibration error (expected, maximum)
+# or a proper scoring rule on predicted probabilities (Brier, log loss, negative log-likelihood, cross-entropy), and
+# pairs of words that say it together. A bare "loss" says nothing of calibration (it may be a squared error), nor a
+# name of the training data: a model fitted harder is better fitted there while calibrated worse on new data.
+_CALIBRATION_WORDS = frozenset({"ece", "mce", "calibration", "calib", "brier", "nll", "logloss", "crossentropy",
+                                "xent", "bce", "loglikelihood"})  # fmt: skip
+_CALIBRATION_PAIRS = (frozenset({"log", "loss"}), frozenset({"log", "likelihood"}), frozenset({"cross", "entropy"}))
+_TRAINING_WORDS = frozenset({"train", "training"})
+# Words also found inside a longer word (``miscalibration``, ``valLogloss``, ``binarycrossentropy``).
+_CALIBRATION_INSIDE = frozenset(w for w in _CALIBRATION_WORDS if len(w) >= 5)
+# Keys of a result that annotate a metric rather than name one (its noise, a fold's, a slice's or a shifted score).
+_ANNOTATIONS = (STDERR, COUNT, FOLD, SLICE, SHIFTED)
+
+
+def _reads_as_calibration(name: str) -> bool:
+    """Whether a metric's name, read by words in any case (``val_ece``, ``ECE``, ``calibration_error``,
+    ``holdout_log_loss``, ``val_nll``, ``brierScore``), says it measures calibration, and not on the training data."""
+    words = name_words(name, _CALIBRATION_INSIDE) | name_words(name.lower(), _CALIBRATION_INSIDE)
+    if words & _TRAINING_WORDS:
+        return False
+    return bool(words & _CALIBRATION_WORDS) or any(pair <= words for pair in _CALIBRATION_PAIRS)
+
+
+def _calibration_metrics(records: Sequence[TrialRecord], leave_out: Collection[str]) -> list[Metric]:
+    """The metrics ``records`` report whose names read as calibration, in the order first reported, but
+    ``leave_out``: each minimised, unless its name reads as a score (``neg_log_loss``, ``log_likelihood``)."""
+    names = dict.fromkeys(name for r in records for name in r.metrics if not name.startswith(_ANNOTATIONS))
+    return [Metric(name, "max" if reads_as_score(name) else "min") for name in names
+            if name not in leave_out and _reads_as_calibration(name)]  # fmt: skip
 
 
 def _probabilities(y_true: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -421,8 +453,11 @@ def proxy_overfitting(
     Args:
         records: the trials; COMPLETE and INFEASIBLE ones with both metrics are compared.
         metric: the primary metric.
-        watch: what to watch (a guardrail's direction is its bound's side); the calibration
-            metrics (`CALIBRATION_METRICS`) the trials report are always watched too.
+        watch: what to watch (a guardrail's direction is its bound's side, a bare name is minimised); every
+            other metric the trials report whose name reads as calibration (`_reads_as_calibration`: a word such
+            as ece, calibration, brier, log_loss, nll or cross_entropy, in any case, with any prefix, but not
+            train) is watched too, minimised unless its name reads as a score (``neg_log_loss``), and never the
+            primary metric itself.
         top: the fraction of trials (best by the primary metric) in the narrowest window, at least
             ``min_trials``; the next window holds twice as many, the last every trial.
         min_trials: the fewest trials measuring a metric for it to be compared.
@@ -566,13 +601,15 @@ def proxy_scan(
     min_trials: int = 6,
     threshold: float | None = None,
     significance: float = 0.05,
+    leave_out: Collection[str] = (),
 ) -> ProxyScan:
     """`proxy_overfitting`, also saying which metrics it could compare (enough trials measured them, and
     they varied), every test it ran, and whether a scan without findings rules out a moderate trade-off
-    (`ProxyScan.decided`, `ProxyScan.absence`)."""
+    (`ProxyScan.decided`, `ProxyScan.absence`). ``leave_out``: names never watched for reading as calibration
+    alone (a study's other objectives: their trade-off with the primary metric is the front)."""
     _warn_threshold(threshold)
     return _scan(records, metric, watch, top=top, min_trials=min_trials, threshold=threshold,
-                 significance=significance)  # fmt: skip
+                 significance=significance, leave_out=leave_out)  # fmt: skip
 
 
 def _warn_threshold(threshold: float | None) -> None:
@@ -609,16 +646,13 @@ def _scan(
     min_trials: int,
     threshold: float | None,
     significance: float,
+    leave_out: Collection[str] = (),
 ) -> ProxyScan:
     from scipy.stats import spearmanr
 
     finished = [r for r in records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
     watched = _watched(watch)
-    watched += [
-        Metric(name, "min")
-        for name in CALIBRATION_METRICS
-        if name not in {m.name for m in watched} and any(name in r.metrics for r in finished)
-    ]
+    watched += _calibration_metrics(finished, {metric.name, *leave_out, *(m.name for m in watched)})
     ranked = sorted(
         (r for r in finished if r.value(metric.name) is not None),
         key=lambda r: metric.sign() * (r.value(metric.name) or 0.0),

@@ -52,7 +52,7 @@ from tunesmith.attributes import (
 )
 from tunesmith.discipline._drops import BaselineShift, shifted_check, slice_check
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
-from tunesmith.discipline._guard_checks import guardrail_check, proxy_check
+from tunesmith.discipline._guard_checks import WatchedMetrics, guardrail_check, proxy_check, proxy_watch
 from tunesmith.discipline._margin import baseline_check
 from tunesmith.discipline._reruns import BASELINE_NUMBER, completed
 from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, slices_of
@@ -522,6 +522,7 @@ def finalize(
     thresholds: Thresholds | None = None,
     progress: bool | None = None,
     holdout: str | None = None,
+    watch: WatchedMetrics = (),
 ) -> Verdict:
     """Score the chosen configuration once on the locked holdout and return the verdict.
 
@@ -540,6 +541,10 @@ def finalize(
             when it is a function defined at a module's top level; a lambda or a closure is then unnamed, and the
             verdict says to name it). Another study on the same storage that opened a set of this name before
             fails the "holdout opened once" check, as a forced opening does.
+        watch: metrics the proxy-overfitting check also watches (beside the guardrails and the metrics whose
+            names read as calibration), as ``ts.Metric`` or names (minimised; a name that reads like a score is
+            refused: pass ``ts.Metric(name, "max")``). Checked before the holdout opens: a name no finished trial
+            reported, an objective, or a direction against a guardrail on it raises `ConfigError`.
 
     Returns:
         The `Verdict`, also stored as the study attribute ``verdict``; the holdout scores are in
@@ -553,6 +558,7 @@ def finalize(
         ConfigError: when ``holdout`` is not a non-empty string.
     """
     check_progress(progress)
+    watched = proxy_watch(study, _valid(study), watch)
     named = _holdout_name(evaluate, holdout)
     limits = thresholds or Thresholds()
     record, how, entry = _chosen(study)
@@ -609,7 +615,7 @@ def finalize(
     )
     checks.append(_seed_check(study, record, how, entry, limits))
     checks.append(guardrail_check(study, record, scores))
-    checks.append(proxy_check(study, _valid(study)))
+    checks.append(proxy_check(study, _valid(study), watched))
     if several_objectives(study):
         checks.append(front_check(study, record))
     stability = read_attr(study.attrs, SeedStabilityAttr)
