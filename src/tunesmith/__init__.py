@@ -29,7 +29,7 @@ from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import CMAES, GP, TPE, Auto, Grid, Random, Sampler, SearchContext, Sobol
 from tunesmith.schedulers import ASHA, FIFO, PBT, Hyperband, MedianStop, Scheduler, SuccessiveHalving
 from tunesmith.space import Choice, Fixed, Float, Int, Param, Space, SpaceWarning
-from tunesmith.study import Observer, Study, StudyResult, WarmStartWarning
+from tunesmith.study import Observer, Study, StudyResult, WarmStart, WarmStartWarning
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __version__ = "0.1.0"
@@ -98,6 +98,7 @@ __all__ = [
     "Study",
     "StudyNotFound",
     "StudyResult",
+    "WarmStart",
     "WarmStartWarning",
     "Trial",
     "TrialKind",

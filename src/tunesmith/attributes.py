@@ -317,7 +317,8 @@ class EnqueuedAttr(JsonObject):
 @dataclass(frozen=True, kw_only=True)
 class WarmStartAttr(JsonObject):
     """``warm_start``: earlier results the samplers learn from (never trials): ``source`` in words, ``metric``,
-    ``points`` (``{"params", "value"}`` each), rows ``dropped`` (outside the space, no finite value), ``at``."""
+    ``points`` (``{"params", "value"}`` each), rows ``dropped`` (outside the space, no finite value), ``at``, and
+    ``fill``: the values given for parameters the earlier results lack (`tunesmith.study.WarmStart`)."""
 
     KEY: ClassVar[str] = "warm_start"
     source: str
@@ -325,13 +326,14 @@ class WarmStartAttr(JsonObject):
     points: tuple[dict[str, Any], ...]
     dropped: int = 0
     at: float
+    fill: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> WarmStartAttr:
         r = Fields(value, where or cls.KEY)
         return cls(source=r.text("source", required=True), metric=r.text("metric", required=True),
                    points=r.items("points", is_object, "objects", required=True), dropped=r.integer("dropped") or 0,
-                   at=r.number("at", required=True), **r.rest())  # fmt: skip
+                   at=r.number("at", required=True), fill=dict(r.mapping("fill") or {}), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

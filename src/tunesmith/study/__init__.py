@@ -26,7 +26,7 @@ from tunesmith.study._recovery import ResultDiscardedWarning, gone_notes
 from tunesmith.study._settings import DEFAULT_GRACE
 from tunesmith.study._spec import StudySpec
 from tunesmith.study._study import Study, trial_seed
-from tunesmith.study._warm_start import WarmStartWarning
+from tunesmith.study._warm_start import WarmStart, WarmStartWarning
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -46,6 +46,7 @@ __all__ = [
     "Study",
     "StudyResult",
     "StudySpec",
+    "WarmStart",
     "WarmStartWarning",
     "gone_notes",
     "trained_fully",

@@ -8,6 +8,12 @@ in words. Every worker then reads the points from there (`tunesmith.study._known
 study or a ``tunesmith worker`` needs no access to the source. A parameter the space lacks is refused
 (the results would describe another search); a result outside the space's bounds or without a finite
 value of the metric is dropped, and a `WarmStartWarning` says how many.
+
+Staged tuning (the learning rate first, then the next parameters in order of importance) warm-starts each stage
+from the one before, whose results lack the parameters added since. Such results are refused, naming what they
+lack, unless ``warm_start=WarmStart(earlier, fill={...})`` gives the value the earlier runs used for each: it is
+filled into every result that lacks it (where the parameter is active), checked against the space, and kept in
+the attribute's ``fill`` with the source.
 """
 
 from __future__ import annotations
@@ -17,22 +23,26 @@ import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from tunesmith.attributes import WarmStartAttr, read_attr, write_attr
 from tunesmith.errors import ConfigError, SpaceError
 from tunesmith.objective import Guardrail, Metric
-from tunesmith.space import Space
+from tunesmith.space import Fixed, Space
+from tunesmith.space._scalars import is_json_scalar
+from tunesmith.space._scalars import plain as unwrapped
 from tunesmith.study._known import from_text, plain
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["WarmStartSource", "WarmStartWarning", "record_warm_start"]
+__all__ = ["EarlierResults", "WarmStart", "WarmStartSource", "WarmStartWarning", "record_warm_start"]
 
-WarmStartSource: TypeAlias = "Study | str | os.PathLike[str] | Sequence[TrialRecord | Mapping[str, Any]]"
+EarlierResults: TypeAlias = "Study | str | os.PathLike[str] | Sequence[TrialRecord | Mapping[str, Any]]"
+WarmStartSource: TypeAlias = "WarmStart | EarlierResults"
 
 # One result as read: its parameters (values as the source holds them) and each objective's value, by name.
 _Row = tuple[dict[str, Any], dict[str, Any]]
@@ -42,28 +52,74 @@ class WarmStartWarning(UserWarning):
     """Some earlier results were dropped from a warm start: outside the space's bounds or without a value."""
 
 
+@dataclass(frozen=True)
+class WarmStart:
+    """Earlier results with the values they ran at for parameters they lack: ``Study(warm_start=...)``.
+
+    A stage of staged tuning adds parameters the stage before did not tune; its runs used one value for each
+    (the objective's default), which ``fill`` gives. It is filled into every result that lacks the parameter
+    where the parameter is active; a result that gives its own value keeps it.
+
+    Example:
+        >>> stage2 = ts.Study(space, metric="loss", warm_start=ts.WarmStart(stage1, fill={"dropout": 0.1}))
+
+    Args:
+        source: the earlier results: a `Study`, a CSV file's path or a list of records.
+        fill: parameter name -> the value the earlier runs used; each must lie in this study's space.
+
+    Raises:
+        ConfigError: a source that is itself a `WarmStart`, or a fill that is not names and single values.
+    """
+
+    source: EarlierResults
+    fill: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.source, WarmStart):
+            raise ConfigError(
+                "WarmStart takes the earlier results, got another WarmStart: pass its source, with one fill "
+                "holding every value, WarmStart(source, fill={...})"
+            )
+        if not isinstance(self.fill, Mapping) or not all(isinstance(name, str) for name in self.fill):
+            raise ConfigError(
+                f"WarmStart's fill maps parameter names to values, got {self.fill!r}: pass e.g. fill={{'dropout': 0.1}}"
+            )
+        fill = {name: unwrapped(value) for name, value in self.fill.items()}
+        odd = {name: value for name, value in fill.items() if not is_json_scalar(value)}
+        if odd:
+            raise ConfigError(
+                f"WarmStart's fill gives each parameter the one value the earlier runs used (a number, a string, "
+                f"a bool or None), got {odd!r}: give a single value per parameter"
+            )
+        object.__setattr__(self, "fill", fill)
+
+
 def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
     """Read ``source`` and store its results as ``study``'s ``warm_start`` attribute (``None``: nothing to do).
 
-    A study records one warm start: the same source given again (a resumed script) is a no-op, another
+    A study records one warm start: the same source and fill given again (a resumed script) is a no-op, another
     one is refused.
 
     Raises:
-        ConfigError: an unreadable source, a metric it lacks, no usable result, or a second source.
-        SpaceError: a parameter the space lacks.
+        ConfigError: an unreadable source, a metric it lacks, results lacking a parameter the fill does not give,
+            no usable result, or a second source.
+        SpaceError: a parameter the space lacks, in the results or the fill, or a fill value outside its range.
     """
     if source is None:
         return
-    described = _describe(study, source)
+    given = source if isinstance(source, WarmStart) else WarmStart(source)
+    described = _describe(study, given.source)
+    fill = _checked_fill(study.space, given.fill, described)
     stored = read_attr(study.attrs, WarmStartAttr)
     if stored is not None:
-        if stored.source == described:
+        if stored.source == described and stored.fill == fill:
             return
         raise ConfigError(
-            f"study {study.name!r} was warm-started from {stored.source}, got warm_start={described}: a study "
-            "has one warm start; omit warm_start to resume this study, or start a new one"
+            f"study {study.name!r} was warm-started from {stored.source}{_filled_text(stored.fill)}, got "
+            f"warm_start={described}{_filled_text(fill)}: a study has one warm start; omit warm_start to resume "
+            "this study, or start a new one"
         )
-    rows = _rows(study, source)
+    rows = _rows(study, given.source)
     unknown = sorted({name for params, _ in rows for name in params} - set(study.space))
     if unknown:
         # Define-by-run: a parameter no trial has asked for has no range yet, so its results could be neither
@@ -75,8 +131,11 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
             "parameters from the source, or give them in the space (ts.Study(space=...), which define-by-run "
             "objectives may still extend)"
         )
+    text = _is_csv(given.source)
+    rows = [(_filled(study.space, _typed(study.space, params, text=text), fill), values) for params, values in rows]
+    _refuse_lacking(study.space, rows, described)
     rows, breaching, unguarded = _guarded_rows(rows, study.guardrails)
-    points, outside, no_value = _points(study.space, rows, _objectives(study), text=_is_csv(source))
+    points, outside, no_value = _points(study.space, rows, _objectives(study))
     dropped = outside + no_value + breaching
     if not points:
         raise ConfigError(
@@ -94,10 +153,70 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
             WarmStartWarning,
             stacklevel=4,
         )
-    attr = WarmStartAttr(
-        source=described, metric=study.metric.name, points=tuple(points), dropped=dropped, at=study._clock()
-    )
+    attr = WarmStartAttr(source=described, metric=study.metric.name, points=tuple(points), dropped=dropped,
+                         at=study._clock(), fill=dict(fill))  # fmt: skip
     write_attr(study, attr)
+
+
+def _checked_fill(space: Space, fill: Mapping[str, Any], described: str) -> dict[str, Any]:
+    """``fill``'s values as the space holds them, each checked against its parameter's range."""
+    unknown = sorted(set(fill) - set(space))
+    if unknown:
+        raise SpaceError(
+            f"warm start from {described}: the fill names {unknown}, which are not parameters of this study's "
+            f"space ({', '.join(space) or 'none yet'}): fill only parameters the space has, or add them to it"
+        )
+    checked = {name: plain(space[name], value) for name, value in fill.items()}
+    for name, value in checked.items():
+        if not space[name].contains(value):
+            raise SpaceError(
+                f"warm start from {described}: a fill value must lie in its parameter's range, got {name}={value!r} "
+                f"for {space[name].to_json()}: give the value the earlier runs used, and if it lies outside, "
+                "widen the range or warm-start without those results"
+            )
+    return checked
+
+
+def _filled_text(fill: Mapping[str, Any]) -> str:
+    return f" with fill={dict(fill)!r}" if fill else ""
+
+
+def _typed(space: Space, params: Mapping[str, Any], *, text: bool) -> dict[str, Any]:
+    """A result's parameters as the values the space holds (a CSV cell read as its parameter's type)."""
+    return {k: from_text(space[k], v) if text else plain(space[k], v) for k, v in params.items()}
+
+
+def _filled(space: Space, params: dict[str, Any], fill: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with each ``fill`` value it lacks, where the parameter is active (parents first, in the space's
+    order, so a filled parent switches its children on)."""
+    out = dict(params)
+    for name in space:
+        if name in fill and name not in out and space.is_active(name, out):
+            out[name] = fill[name]
+    return out
+
+
+def _refuse_lacking(space: Space, rows: list[_Row], described: str) -> None:
+    """Refuse results that lack an active parameter no result gives: the earlier search did not tune it, so
+    nothing says the value they ran at (a `Fixed` one the space fills itself)."""
+    given = frozenset().union(*(params for params, _ in rows))
+    absent = [name for name in space if name not in given and not isinstance(space[name], Fixed)]
+    lacking = {name: sum(space.is_active(name, params) for params, _ in rows) for name in absent}
+    lacking = {name: count for name, count in lacking.items() if count}
+    if not lacking:
+        return
+    affected = sum(any(space.is_active(name, params) for name in lacking) for params, _ in rows)
+    unusable = (f"none of its {len(rows)} results is usable" if affected == len(rows)
+                else f"{affected} of its {len(rows)} results are unusable")  # fmt: skip
+    what = ", ".join(f"{name!r} ({count} of {len(rows)} results lack it)" for name, count in lacking.items())
+    it, its = ("it", "the value") if len(lacking) == 1 else ("them", "the values")
+    example = ", ".join(f"{name!r}: <value>" for name in lacking)
+    raise ConfigError(
+        f"warm start from {described}: {unusable}: every result must give each active parameter of this study's "
+        f"space, and none gives {what}: the earlier search did not tune {it}, so {its} its runs used must be "
+        f"given: warm_start=ts.WarmStart(earlier, fill={{{example}}}), or declare {it} ts.Fixed(value) in the "
+        "earlier study's space"
+    )
 
 
 def _guarded(study: Study) -> list[str]:
@@ -139,7 +258,7 @@ def _as_study(source: object) -> Study | None:
     return source if isinstance(source, Study) else None
 
 
-def _describe(study: Study, source: object) -> str:
+def _describe(study: Study, source: EarlierResults) -> str:
     other = _as_study(source)
     if other is not None:
         return f"study {other.name!r} in {other.storage.url}"
@@ -148,8 +267,9 @@ def _describe(study: Study, source: object) -> str:
     if isinstance(source, Sequence):
         return f"{len(source)} records"
     raise ConfigError(
-        f"warm_start takes a Study, a CSV file's path or a list of records, got {type(source).__name__}: "
-        "pass e.g. warm_start=ts.Study.load('earlier', storage) or warm_start='results.csv'"
+        f"warm_start takes a Study, a CSV file's path, a list of records or a WarmStart of one, got "
+        f"{type(source).__name__}: pass e.g. warm_start=ts.Study.load('earlier', storage) or "
+        "warm_start='results.csv'"
     )
 
 
@@ -254,14 +374,13 @@ def _value(raw: Any) -> float | None:
     return value if math.isfinite(value) and not isinstance(raw, bool) else None
 
 
-def _points(
-    space: Space, rows: list[_Row], objectives: Sequence[Metric], *, text: bool
-) -> tuple[list[dict[str, Any]], int, int]:
-    """The usable results as ``{"params", "value"}``, and how many were outside the space or had no value.
+def _points(space: Space, rows: list[_Row], objectives: Sequence[Metric]) -> tuple[list[dict[str, Any]], int, int]:
+    """The usable results (``rows`` typed and filled) as ``{"params", "value"}``, and how many were outside
+    the space or had no value.
 
     A parameter that some results give and others lack is one their objective asked for on some branches
     only (define-by-run): a result without it keeps it inactive, as the study's own trials do, instead of
-    being dropped. A parameter no result gives belongs to another search, and the results lacking it are.
+    being dropped.
     """
     given = [frozenset(params) for params, _ in rows]
     branching = frozenset().union(*given) - frozenset.intersection(*given) if given else frozenset()
@@ -272,9 +391,8 @@ def _points(
         if any(v is None for v in values.values()):
             no_value += 1
             continue
-        typed = {k: from_text(space[k], v) if text else plain(space[k], v) for k, v in params.items()}
         try:
-            point: dict[str, Any] = {"params": _checked(space, typed, branching), "value": values[objectives[0].name]}
+            point: dict[str, Any] = {"params": _checked(space, params, branching), "value": values[objectives[0].name]}
         except SpaceError:
             outside += 1
             continue
