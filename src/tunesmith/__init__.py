@@ -15,6 +15,7 @@ from tunesmith.discipline import Fidelity, Plan, Verdict, evaluate_baseline, fin
 from tunesmith.errors import (
     BudgetExhausted,
     ConfigError,
+    Infeasible,
     MissingExtra,
     SearchSpaceExhausted,
     SpaceError,
@@ -78,6 +79,7 @@ __all__ = [
     "Float",
     "Grid",
     "Guardrail",
+    "Infeasible",
     "Int",
     "Metric",
     "MissingExtra",

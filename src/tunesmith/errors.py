@@ -96,6 +96,37 @@ class OrphanedTrialError(TunesmithError, RuntimeError):
     """A trial's process outlived the driver that records it: it may no longer write anything for the trial."""
 
 
+class Infeasible(Exception):
+    """What an objective raises to say its configuration cannot be run: too large for the device, a combination the
+    model refuses, a constraint between parameters known only at run time.
+
+    The trial is recorded INFEASIBLE, kind `TrialKind.DECLARED`, with ``reason`` ("infeasible: ...") and the
+    traceback, whatever it reported before (its curve is kept). As a guardrail's breach, it is never the best, the
+    samplers learn to avoid its region, and it never counts as the objective's failure: fail-fast does not stop on
+    it. A subclass of it is recorded the same.
+
+    Not a `TunesmithError`: the objective raises it, not tunesmith.
+
+    Args:
+        reason: why the configuration cannot run, for people: the values that rule it out.
+
+    Raises:
+        ArgumentError: ``reason`` is not a string with some text in it.
+
+    Example:
+        >>> raise Infeasible("batch 4096 needs 40 GB, the GPU has 16")  # doctest: +SKIP
+    """
+
+    def __init__(self, reason: str) -> None:
+        if not isinstance(reason, str) or not reason.strip():
+            raise ArgumentError(
+                f"ts.Infeasible(reason) needs a reason, a non-empty string, got {reason!r}: say what rules the "
+                "configuration out, e.g. ts.Infeasible(f'batch {batch} needs 40 GB, the GPU has 16')"
+            )
+        super().__init__(reason)  # the only argument, so the exception pickles (a trial process, Ray)
+        self.reason = reason
+
+
 class MissingExtra(TunesmithError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 

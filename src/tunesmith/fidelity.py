@@ -43,9 +43,9 @@ def rung_view(
     """The highest rung that at least ``min_observations`` trials reached, and the history seen there.
 
     Trials that reached the rung appear COMPLETE (INFEASIBLE stays INFEASIBLE) with the metric's
-    value at the rung; RUNNING and PAUSED trials below it stay pending; FAILED and diverged
-    trials stay as they are (samplers learn to avoid them); trials stopped below the rung are
-    left out, or with ``stopped_as_worst`` (what samplers ask for) kept as COMPLETE behind the worst
+    value at the rung; RUNNING and PAUSED trials below it stay pending; FAILED, diverged and declared
+    infeasible (`ts.Infeasible`) trials stay as they are (samplers learn to avoid them); trials stopped below the
+    rung are left out, or with ``stopped_as_worst`` (what samplers ask for) kept as COMPLETE behind the worst
     value seen at the rung, by as much as they trailed the best trial at the rung where they
     stopped: they lost there, their order among themselves is kept, and a model that forgot them
     would propose their region again and again. At the full resource, trials trained to the end keep
@@ -81,8 +81,9 @@ def rung_view(
                 state = TrialState.INFEASIBLE if record.state is TrialState.INFEASIBLE else TrialState.COMPLETE
                 view.append(record.evolve(state=state, metrics={**record.metrics, name: sign * loss}, reason=None,
                                           kind=None))  # fmt: skip
-            elif not record.state.is_finished or record.state is TrialState.FAILED or record.kind is TrialKind.DIVERGED:
-                view.append(record)
+            elif (not record.state.is_finished or record.state is TrialState.FAILED
+                  or record.kind in (TrialKind.DIVERGED, TrialKind.DECLARED)):  # fmt: skip
+                view.append(record)  # a trial that could not run keeps no metric: a point to avoid
             elif stopped_as_worst and record.state is TrialState.STOPPED:
                 behind = _behind_best(at[record.number], best)
                 view.append(record.evolve(state=TrialState.COMPLETE, metrics={**record.metrics,

@@ -69,6 +69,8 @@ class TrialKind(Enum):
         BAD_RESULT: the result could not be read (wrong type, not serialisable).
     Infeasible (INFEASIBLE):
         GUARDRAIL: a guardrail was breached.
+        DECLARED: the objective raised `tunesmith.Infeasible`: the configuration cannot be run (no result; the
+            curve it reported before stays). Never the objective's failure: fail-fast does not count it.
     """
 
     SCHEDULER = "scheduler"
@@ -84,6 +86,7 @@ class TrialKind(Enum):
     MISSING_METRIC = "missing_metric"
     BAD_RESULT = "bad_result"
     GUARDRAIL = "guardrail"
+    DECLARED = "declared"
 
     @property
     def is_interruption(self) -> bool:

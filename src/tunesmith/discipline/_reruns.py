@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._text import excerpt
 from tunesmith._validate import integer
 from tunesmith.discipline.gap import Noise, noise_of
+from tunesmith.errors import Infeasible
 from tunesmith.executors.inline import noting_interrupts
 from tunesmith.objective import Guardrail, Metric, keys_of, normalise_result
 from tunesmith.trial import Trial, TrialRecord, TrialState
@@ -43,8 +45,9 @@ class SeedRun:
     Attributes:
         candidate: the trial number whose configuration ran (-1 for the baseline).
         seed: the seed.
-        state: ``"complete"``, ``"infeasible"`` (a guardrail breached) or ``"failed"``.
-        metrics: everything the objective returned (slice metrics included).
+        state: ``"complete"``, ``"infeasible"`` (a guardrail breached, or the objective raised `Infeasible`) or
+            ``"failed"``.
+        metrics: everything the objective returned (slice metrics included); none when it raised.
         reason: why it did not complete, with the error text for a failure.
     """
 
@@ -78,6 +81,7 @@ def run_once(
 
     An interrupt (Ctrl-C; SIGTERM or SIGHUP under `tunesmith run`) delivered while the objective ran is raised here
     even when the objective caught it and returned or failed (`noting_interrupts`): a cut-short run is no result.
+    An objective that raises `Infeasible` makes an INFEASIBLE run, without metrics, its reason the exception's.
     """
     trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
     failure: Exception | None = None
@@ -88,6 +92,9 @@ def run_once(
             result, failure = None, exc
     if noted:
         raise noted[0]
+    if isinstance(failure, Infeasible):
+        said = " ".join(str(failure).split()) or type(failure).__name__
+        return SeedRun(candidate, seed, TrialState.INFEASIBLE.value, {}, f"infeasible: {excerpt(said)}")
     if failure is not None:
         text = "".join(traceback.format_exception(failure))
         return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"{type(failure).__name__}: {failure}\n{text}")
@@ -123,11 +130,12 @@ def run_once(
 
 
 def completed(runs: Iterable[Mapping[str, Any]] | None, candidate: int | None) -> list[SeedRun]:
-    """The recorded runs (``seed_stability.runs``, ``baseline.runs``) of ``candidate`` that did not fail."""
+    """The recorded runs (``seed_stability.runs``, ``baseline.runs``) of ``candidate`` that did not fail and gave
+    a result (a run whose objective raised `Infeasible` gave none)."""
     if runs is None or candidate is None:
         return []
     found = (SeedRun.from_json(data) for data in runs)
-    return [run for run in found if run.candidate == candidate and run.state != TrialState.FAILED.value]
+    return [run for run in found if run.candidate == candidate and run.state != TrialState.FAILED.value and run.metrics]
 
 
 def across_runs(runs: Sequence[SeedRun], key: str) -> tuple[float, Noise | None, int] | None:

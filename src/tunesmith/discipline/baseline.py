@@ -61,7 +61,8 @@ class Baseline:
 
     def attribute(self, metric: Metric, seed_count: int | None = None) -> BaselineAttr:
         """The study attribute ``baseline`` (``mean`` null when no run completed)."""
-        values = [r.metrics[metric.name] for r in self.runs if r.state != TrialState.FAILED.value]
+        values = [r.metrics[metric.name] for r in self.runs
+                  if r.state != TrialState.FAILED.value and metric.name in r.metrics]  # fmt: skip
         return BaselineAttr(params=self.params, seeds=tuple(r.seed for r in self.runs), values=tuple(values),
                             mean=self.mean if values else None, std=self.std,
                             runs=tuple(r.to_json() for r in self.runs), seed_count=seed_count)  # fmt: skip
@@ -105,7 +106,8 @@ def evaluate_baseline(
     seed_values = seed_list(study.seed, seeds)
     label = f"baseline of {study.name} across {len(seed_values)} seeds"
     runs = _run(study, objective, params, list(enumerate(seed_values)), label, progress)
-    values = [r.metrics[study.metric.name] for r in runs if r.state != TrialState.FAILED.value]
+    values = [r.metrics[study.metric.name] for r in runs
+              if r.state != TrialState.FAILED.value and study.metric.name in r.metrics]  # fmt: skip
     failed = [r for r in runs if r.state == TrialState.FAILED.value]
     fix = _fix(params)
     if not values:
@@ -158,7 +160,7 @@ def _fix(params: Mapping[str, Any]) -> str:
 
 def _measured(params: Mapping[str, Any], runs: tuple[SeedRun, ...], metric: Metric) -> Baseline:
     """The baseline with the mean and spread of its runs that completed (at least one did)."""
-    values = [r.metrics[metric.name] for r in runs if r.state != TrialState.FAILED.value]
+    values = [r.metrics[metric.name] for r in runs if r.state != TrialState.FAILED.value and metric.name in r.metrics]
     std = float(np.std(values, ddof=1)) if len(values) > 1 else None
     return Baseline(dict(params), runs, float(np.mean(values)), std)
 

@@ -148,13 +148,18 @@ def _summarise(
     rule: Rule,
     confidence: float,
 ) -> Candidate:
-    values = tuple(run.metrics[metric.name] for run in runs if run.state != TrialState.FAILED.value)
+    # A run whose objective raised `Infeasible` measured nothing: it counts against the candidate, as a failure does.
+    values = tuple(run.metrics[metric.name] for run in runs
+                   if run.state != TrialState.FAILED.value and metric.name in run.metrics)  # fmt: skip
     mean = float(np.mean(values)) if values else math.nan
     std = float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if values else math.nan)
     notes: list[str] = []  # each one keeps the candidate from winning
     failed = [run for run in runs if run.state == TrialState.FAILED.value]
     if failed:
         notes.append(f"{len(failed)} of {len(runs)} runs failed ({(failed[0].reason or '').splitlines()[0]})")
+    declared = [run for run in runs if run.state == TrialState.INFEASIBLE.value and not run.metrics]
+    if declared:
+        notes.append(f"{len(declared)} of {len(runs)} runs could not be run ({declared[0].reason})")
     caveats = []
     for guardrail in guardrails:
         reading = _guardrail_across_seeds(guardrail, runs)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
+import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunesmith._text import bounded_error, excerpt
 from tunesmith.decision import Decision
-from tunesmith.errors import TrialNotRunning
+from tunesmith.errors import Infeasible, TrialNotRunning
 from tunesmith.space import Space
 from tunesmith.trial import TrialKind
 
-__all__ = ["REFUSED_REPORT", "Executor", "ReportHandler", "StopStudy", "TrialJob", "TrialOutcome", "decide_report"]
+__all__ = [
+    "REFUSED_REPORT", "Executor", "ReportHandler", "StopStudy", "TrialJob", "TrialOutcome", "decide_report",
+    "infeasible_outcome",
+]  # fmt: skip
 
 # (trial number, step, metrics) -> the study's decision for that trial.
 ReportHandler = Callable[[int, int, dict[str, float]], Decision]
@@ -74,7 +79,8 @@ class TrialOutcome:
         result: what the objective returned (``None`` when it failed).
         reason: for a failure, a short cause for people ("exception: ValueError", "killed by SIGSEGV").
         kind: for a failure, the same cause for code (`TrialKind.EXCEPTION`, `TrialKind.CRASH`, ...);
-            an executor sets both ``reason`` and ``kind`` for every failure.
+            an executor sets both ``reason`` and ``kind`` for every failure. `TrialKind.DECLARED` marks a trial whose
+            objective raised `Infeasible` (`infeasible_outcome`): no result, and no failure of the objective.
         error: the traceback or detail text.
         decision: the last decision the trial received (so a stop is told apart from a finish).
         ran_all_steps: the trial reported the last step its ``steps(n)`` planned (see `Trial.ran_all_steps`).
@@ -95,6 +101,24 @@ class TrialOutcome:
     @property
     def failed(self) -> bool:
         return self.kind is not None or self.reason is not None
+
+
+def infeasible_outcome(
+    number: int, exc: Infeasible, decision: Decision, extra: dict[str, Any] | None = None
+) -> TrialOutcome:
+    """The outcome of a trial whose objective raised `Infeasible`: kind `TrialKind.DECLARED` (the study records it
+    INFEASIBLE), the reason its message, the traceback its error. Built where the exception was caught, in the trial's
+    own process: only plain values cross a pipe or Ray, so an exception class the workers cannot import (a subclass
+    the user defined in a script) never has to."""
+    said = str(exc).strip() or type(exc).__name__
+    return TrialOutcome(
+        number,
+        reason=f"infeasible: {excerpt(' '.join(said.split()))}",
+        kind=TrialKind.DECLARED,
+        error=bounded_error("".join(traceback.format_exception(exc))),
+        decision=decision,
+        extra=dict(extra or {}),
+    )
 
 
 class Executor(ABC):

@@ -12,7 +12,7 @@ from typing import Any
 
 from tunesmith._text import bounded_error, excerpt
 from tunesmith.decision import Decision
-from tunesmith.errors import StorageError, TrialNotRunning
+from tunesmith.errors import Infeasible, StorageError, TrialNotRunning
 from tunesmith.executors.base import (
     REFUSED_REPORT,
     Executor,
@@ -21,6 +21,7 @@ from tunesmith.executors.base import (
     StopStudy,
     TrialJob,
     TrialOutcome,
+    infeasible_outcome,
 )
 from tunesmith.trial import Trial, TrialKind
 
@@ -34,7 +35,8 @@ _INTERRUPTING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "S
 def run_job(
     objective: Objective, job: TrialJob, on_report: ReportHandler | None, *, parent_pid: int | None = None
 ) -> TrialOutcome:
-    """Run one trial in this process; the objective's exceptions become a failed outcome, never escape.
+    """Run one trial in this process; the objective's exceptions become a failed outcome, never escape, and its
+    `Infeasible` the outcome of a configuration that cannot be run (`infeasible_outcome`: kind DECLARED).
 
     ``KeyboardInterrupt`` propagates: the user wants out. ``SystemExit`` from the objective (a training
     script's ``sys.exit`` or argparse) is its failure, with the traceback, as in a trial process: it
@@ -66,6 +68,12 @@ def run_job(
         result = objective(trial)
     except StopStudy as stop:
         stopped = stop.error  # raised below, outside the handler: its own traceback, not "during handling of"
+    except Infeasible as exc:
+        if _storage_failure(exc):
+            raise
+        if trial.refused is None:  # a report it broke fails the trial even so, as below when it returned
+            return infeasible_outcome(job.number, exc, trial.decision, asked_extra(trial))
+        return _exception_outcome(job.number, exc, trial)
     except MemoryError:
         return TrialOutcome(
             job.number,
@@ -78,15 +86,7 @@ def run_job(
     except (Exception, SystemExit) as exc:  # a user's error (or sys.exit) must not end the study
         if _storage_failure(exc):
             raise
-        exited = f"the objective called sys.exit({excerpt(repr(exc.code))})" if isinstance(exc, SystemExit) else None
-        return TrialOutcome(
-            job.number,
-            reason=exited or f"exception: {type(exc).__name__}",
-            kind=TrialKind.EXCEPTION,
-            error=bounded_error(traceback.format_exc()),
-            decision=trial.decision,
-            extra=asked_extra(trial),
-        )
+        return _exception_outcome(job.number, exc, trial)
     if stopped is not None:
         raise stopped
     if trial.refused is not None:  # the objective caught `ReportRefused` and went on: its result comes from past it
@@ -102,6 +102,19 @@ def run_job(
         )
     return TrialOutcome(
         job.number, result=result, decision=trial.decision, ran_all_steps=trial.ran_all_steps, extra=asked_extra(trial)
+    )
+
+
+def _exception_outcome(number: int, exc: BaseException, trial: Trial) -> TrialOutcome:
+    """The failed outcome of a trial whose objective raised ``exc`` (or called ``sys.exit``): kind EXCEPTION."""
+    exited = f"the objective called sys.exit({excerpt(repr(exc.code))})" if isinstance(exc, SystemExit) else None
+    return TrialOutcome(
+        number,
+        reason=exited or f"exception: {type(exc).__name__}",
+        kind=TrialKind.EXCEPTION,
+        error=bounded_error("".join(traceback.format_exception(exc))),
+        decision=trial.decision,
+        extra=asked_extra(trial),
     )
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
-from tunesmith.errors import ConfigError
-from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome
+from tunesmith.errors import ConfigError, Infeasible
+from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome, infeasible_outcome
 from tunesmith.trial import Trial, TrialKind
 
 __all__ = ["SimulatedExecutor"]
@@ -96,6 +96,10 @@ class SimulatedExecutor(Executor):
             self._runs.pop(number)
             result = stop.value if stop.value is not None else dict(run.last)
             self._done.append(TrialOutcome(number, result=result, decision=run.trial.decision))
+            return
+        except Infeasible as exc:  # the configuration cannot run: no failure of the objective
+            self._runs.pop(number)
+            self._done.append(infeasible_outcome(number, exc, run.trial.decision))
             return
         except Exception as exc:  # noqa: BLE001 - the objective's own failure
             self._runs.pop(number)

@@ -103,7 +103,13 @@ def _worked(record: TrialRecord) -> bool:
     or blew up after some steps."""
     if record.state not in (TrialState.COMPLETE, TrialState.INFEASIBLE, TrialState.STOPPED, TrialState.PAUSED):
         return False
-    return record.kind is not TrialKind.DIVERGED
+    return record.kind not in (TrialKind.DIVERGED, TrialKind.DECLARED)
+
+
+def _declared(record: TrialRecord) -> bool:
+    """Whether the objective raised `ts.Infeasible`: a configuration that cannot run, which says nothing of whether the
+    objective works. Every fail-fast rule passes over it, as if the trial had not run."""
+    return record.kind is TrialKind.DECLARED
 
 
 @dataclass(frozen=True)
@@ -319,9 +325,9 @@ class _SystematicFailure:
             f"These trials tried {configurations} different configurations ({_tried_ranges(self.streak)}). If only "
             "some configurations raise this on purpose (too large for the machine, a combination the model refuses), "
             f"the objective may be sound: {len(self.streak)} draws in a row land in a region holding three quarters "
-            f"of the space {0.75 ** len(self.streak):.0%} of the time. Then leave that region out of the space, catch "
-            "the error and return a result that breaks one of the study's guardrails (ts.Guardrail: the trial is "
-            "recorded INFEASIBLE, and the samplers learn to avoid it), or pass a larger fail_fast.\n"
+            f"of the space {0.75 ** len(self.streak):.0%} of the time. Then leave that region out of the space, or "
+            "catch the error and raise ts.Infeasible(reason) instead (the trial is recorded INFEASIBLE, the samplers "
+            "learn to avoid it, and fail-fast does not count it), or pass a larger fail_fast.\n"
         )
 
     def refused(self, record: TrialRecord, why: str | None) -> None:
@@ -373,7 +379,8 @@ class _SystematicFailure:
             )
 
     def _tally(self, record: TrialRecord) -> None:
-        if not record.state.is_finished or (record.kind is not None and record.kind.is_interruption):
+        interrupted = record.kind is not None and record.kind.is_interruption
+        if not record.state.is_finished or interrupted or _declared(record):
             return
         self.finished += 1
         if record.state is TrialState.FAILED and record.kind in _SYSTEMATIC:
@@ -387,8 +394,8 @@ class _SystematicFailure:
         (a permutation test, exact whatever the failure's rate). A region of the space that raises on purpose
         fails at a steady rate, earlier trials included, and samplers that learn from failures avoid it. The test
         needs trials that worked before the streak: three, then twenty failures; ten, then ten."""
-        if record.kind is not None and record.kind.is_interruption:
-            return  # an interrupted or lost trial says nothing of the objective
+        if (record.kind is not None and record.kind.is_interruption) or _declared(record):
+            return  # an interrupted or lost trial, or one that cannot run, says nothing of the objective
         if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
             self.broke = []
             return
@@ -423,8 +430,9 @@ class _SystematicFailure:
     def _count(self, record: TrialRecord) -> bool:
         """Add a finished trial that did not work to the failures and the streak of identical ones; whether it
         counts among the failures."""
-        if record.state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption:
-            return False  # an interrupted trial says nothing of the objective
+        if _declared(record) or (record.state is TrialState.FAILED and record.kind is not None
+                                 and record.kind.is_interruption):  # fmt: skip
+            return False  # an interrupted trial, or one that cannot run, says nothing of the objective
         counted = self._failed(record) or _diverged(record)
         if counted:
             self.failures.append(record)

@@ -71,11 +71,16 @@ def judge(
         guardrails: the study's guardrails (applied to finished results only).
         decision: the last decision the trial received.
         note: why the study stopped or paused it.
-        error, reason, kind: a failure's text, short cause and kind (an exception when not given).
+        error, reason, kind: a failure's text, short cause and kind (an exception when not given); kind
+            `TrialKind.DECLARED` (the objective raised `tunesmith.Infeasible`) records it INFEASIBLE without metrics.
         objectives: every objective of a multi-objective study: a finished result lacking one fails as a
             missing metric (a non-finite one as non-finite), as the primary metric does.
     """
     last_reported = record.intermediate[max(record.intermediate)] if record.intermediate else {}
+    if kind is TrialKind.DECLARED:
+        # The objective raised `Infeasible`: no result. Its curve stays with the trial, but no reported value becomes
+        # a final metric, which every reader of an INFEASIBLE trial's metrics takes for a finished evaluation.
+        return Outcome(TrialState.INFEASIBLE, {}, reason or "infeasible", error, kind)
     if error is not None or reason is not None or kind is not None:
         return Outcome(TrialState.FAILED, dict(last_reported), reason or "error", error, kind or TrialKind.EXCEPTION)
     stopped = decision is not Decision.CONTINUE
