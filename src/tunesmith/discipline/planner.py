@@ -17,7 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._validate import duration, integer
-from tunesmith.budget import Budget
+from tunesmith.budget import Budget, parse_duration
 from tunesmith.discipline.priors import DEFAULTS, priority_of
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
@@ -199,26 +199,41 @@ def _full_trials(budget: Budget, trial_cost: float | None, workers: int, fidelit
     return min(limits) if limits else None
 
 
-def _check(budget: Budget | int, trial_cost: float | None, workers: int) -> Budget:
+def _trial_cost(value: object) -> float | None:
+    """``trial_cost`` in seconds: a number of seconds, or a duration string as `Budget`'s ``wall_time`` reads it."""
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ConfigError as exc:  # its message names wall_time
+            raise ConfigError(
+                f"trial_cost must be seconds or a duration such as '90s', '30m', '2h' or '1h30m', got "
+                f"trial_cost={value!r}: write a number followed by s, m, h or d, e.g. trial_cost='10m', or seconds"
+            ) from exc
+    return duration(
+        "trial_cost", value, allow_none=True, fix="pass the seconds one full trial takes, e.g. trial_cost=60 or '1m'"
+    )
+
+
+def _check(budget: Budget | int, trial_cost: float | str | None, workers: int) -> tuple[Budget, float | None]:
     if isinstance(budget, int) and not isinstance(budget, bool):
         budget = Budget(trials=budget)
     if not isinstance(budget, Budget):
         raise ConfigError(f"budget must be a ts.Budget or a number of trials, got budget={budget!r}")
-    duration("trial_cost", trial_cost, allow_none=True, fix="pass the seconds one full trial takes, e.g. trial_cost=60")
+    seconds = _trial_cost(trial_cost)
     integer("workers", workers, minimum=1)
-    if budget.wall_seconds is not None and budget.trials is None and trial_cost is None:
+    if budget.wall_seconds is not None and budget.trials is None and seconds is None:
         raise ConfigError(
             "a wall-time budget needs trial_cost (seconds per full trial) to say how many trials it buys: "
             "pass trial_cost=..., or a trial budget"
         )
-    return budget
+    return budget, seconds
 
 
 def plan(
     space: Space,
     budget: Budget | int,
     *,
-    trial_cost: float | None = None,
+    trial_cost: float | str | None = None,
     workers: int = 1,
     fidelity: Fidelity | float | Mapping[str, Any] | None = None,
 ) -> Plan:
@@ -228,7 +243,8 @@ def plan(
         space: the search space.
         budget: a `Budget` or a number of trials. A trial limit counts full-length trials: with
             early stopping the same compute evaluates more configurations (see `Plan.budget`).
-        trial_cost: seconds one full-length trial takes (``None``: unknown, treated as expensive).
+        trial_cost: seconds one full-length trial takes, or a duration as `Budget`'s ``wall_time`` takes it
+            (``"10m"``, ``"1h30m"``); ``None``: unknown, treated as expensive.
         workers: trials run at once.
         fidelity: the trials' resource axis: a `Fidelity`, its fields as a table, or just the full
             training length (``fidelity=50`` epochs); ``None`` when trials cannot be cut early.
@@ -242,7 +258,7 @@ def plan(
     """
     if not isinstance(space, Space):
         raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}")
-    budget = _check(budget, trial_cost, workers)
+    budget, trial_cost = _check(budget, trial_cost, workers)
     if fidelity is not None and not isinstance(fidelity, Fidelity):
         fidelity = Fidelity(**fidelity) if isinstance(fidelity, Mapping) else Fidelity(max_resource=fidelity)
     full = _full_trials(budget, trial_cost, workers, fidelity)
