@@ -20,19 +20,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tunesmith.budget import counts_toward_budget
+from tunesmith._trial_table import trial_table
 from tunesmith.errors import require
 from tunesmith.objective import Metric
 from tunesmith.report._data import report_data
 from tunesmith.space import Space
 
 __all__ = ["log_to_mlflow", "trial_rows", "write_csv"]
-
-BASE_COLUMNS = [
-    "number", "state", "kind", "reason", "seed", "value", "resource", "started_at", "finished_at", "duration",
-    "invalidated", "retry_of", "counts_toward_budget",
-]  # fmt: skip
-
 
 def trial_rows(
     source: Any, *, space: Space | None = None, metric: Metric | str | None = None
@@ -52,42 +46,8 @@ def trial_rows(
 
 
 def _table(data: Any) -> tuple[list[str], list[dict[str, Any]], set[tuple[int, str]]]:
-    """`trial_rows`, and the (row, column) cells of parameters whose value is ``None`` (a choice such as
-    ``max_depth=None``), which a CSV must tell from a parameter the trial did not have (inactive)."""
-    records = sorted(data.records, key=lambda r: r.number)
-    param_names = list(data.space)
-    extra_params = sorted({k for r in records for k in r.params} - set(param_names))
-    metric_names = sorted({k for r in records for k in r.metrics})
-    columns = (
-        BASE_COLUMNS + [f"params.{n}" for n in param_names + extra_params] + [f"metrics.{n}" for n in metric_names]
-    )
-    rows: list[dict[str, Any]] = []
-    nulls: set[tuple[int, str]] = set()
-    for index, record in enumerate(records):
-        row: dict[str, Any] = dict.fromkeys(columns)
-        row.update(
-            number=record.number,
-            state=record.state.value,
-            kind=None if record.kind is None else record.kind.value,
-            reason=record.reason,
-            seed=record.seed,
-            value=record.metrics.get(data.metric.name),
-            resource=record.resource,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            duration=record.duration,
-            invalidated=record.invalidated,
-            retry_of=record.attrs.get("retry_of"),  # the failed trial this one re-runs
-            counts_toward_budget=counts_toward_budget(record),  # an interrupted or re-queued failure does not
-        )
-        for name, value in record.params.items():
-            row[f"params.{name}"] = value
-            if value is None:
-                nulls.add((index, f"params.{name}"))
-        for name, value in record.metrics.items():
-            row[f"metrics.{name}"] = value
-        rows.append(row)
-    return columns, rows, nulls
+    """`trial_rows`, and the (row, column) cells of parameters whose value is ``None`` (`trial_table`)."""
+    return trial_table(data.records, list(data.space), data.metric.name)
 
 
 def write_csv(source: Any, path: str | Path, *, space: Space | None = None, metric: Metric | str | None = None) -> Path:
