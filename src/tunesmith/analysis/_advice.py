@@ -163,7 +163,10 @@ def front_advice(
         result = by_name.get(objective.name)
         said = _objective_advice(result, objective)
         out += [Suggestion(f"for {objective.name}: {s.text}", s.param, s.because) for s in said]
-        bounds.append(_little_effects(result) if result is not None and _readable(result) else {})
+        # Only a parameter of little effect on the first objective can be one on every objective: the others
+        # are not refitted without it.
+        among = set(bounds[0]) if bounds else None
+        bounds.append(_little_effects(result, among) if result is not None and _readable(result) else {})
     little = [name for name in bounds[0] if all(name in each for each in bounds[1:])] if bounds else []
     if not little:
         return out
@@ -245,9 +248,10 @@ def _evidence(result: ImportanceResult) -> str:
     return f"fANOVA over {result.n_trials} trials, {result.n_trees} trees"
 
 
-def _little_effects(result: ImportanceResult) -> dict[str, float]:
+def _little_effects(result: ImportanceResult, among: set[str] | None = None) -> dict[str, float]:
     """The parameters after the first with little effect on ``result``'s metric (none of their interactions
-    large either), each with the upper bound that shows it (see `_little`)."""
+    large either), each with the upper bound that shows it (see `_little`); only those ``among`` when given."""
     interacting = {name for pair in result.pairs if pair.mean >= LITTLE_EFFECT for name in pair.params}
-    bounds = {item.name: _little(result, item) for item in result.main[1:] if item.name not in interacting}
+    candidates = [item for item in result.main[1:] if item.name not in interacting]
+    bounds = {item.name: _little(result, item) for item in candidates if among is None or item.name in among}
     return {name: bound for name, bound in bounds.items() if bound is not None}
