@@ -344,7 +344,8 @@ def _low_priority_note(space: Space, configurations: int | None) -> str | None:
         f"note: the budget buys {configurations} configurations for {d} parameters, fewer than {PER_PARAMETER} "
         f"per parameter; {names} {'is' if len(low) == 1 else 'are'} named like optimizer details the guide ranks "
         "low (rarely worth tuning, the default is usually optimal): fix them at their defaults and spend the "
-        "budget on the rest"
+        "budget on the rest (as ts.Fixed(default), each result keeps the value, so a later study that tunes them "
+        "can warm-start from this one)"
     )
 
 
