@@ -108,3 +108,14 @@ def test_a_holdout_entry_with_a_bad_number_is_refused_before_anything_runs(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         holdout_plan({"evaluate": "os:getcwd", **entry})
+
+
+def test_a_config_holdout_table_names_the_set_and_the_metrics_to_watch(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, '[holdout]\nevaluate = "seqmod:evaluate"\nname = "seq-holdout"\n'
+                                             'watch = ["val_ece"]\n'))  # fmt: skip
+    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    assert (plan.name, plan.watch) == ("seq-holdout", ("val_ece",))
+    with pytest.raises(ConfigError, match=r"holdout.watch must be a list of metric names"):
+        holdout_plan({"evaluate": "seqmod:evaluate", "watch": "val_ece"}, tmp_path)
+    with pytest.raises(ConfigError, match=r"holdout.name must name the holdout set"):
+        holdout_plan({"evaluate": "seqmod:evaluate", "name": ""}, tmp_path)

@@ -35,12 +35,15 @@ if TYPE_CHECKING:
 
 __all__ = ["HoldoutPlan", "after_search", "before_search", "demo_verdict", "holdout_plan"]
 
-_KEYS = {"evaluate", "shifted", "top", "seeds", "confirm", "baseline", "gap", "seed_cv", "slice", "shift"}
+_KEYS = {
+    "evaluate", "shifted", "top", "seeds", "confirm", "baseline", "gap", "seed_cv", "slice", "shift", "name", "watch",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class HoldoutPlan:
-    """What a config's ``holdout`` entry asks for (``confirm``: `validate_top`'s; ``None``: as many as ``seeds``)."""
+    """What a config's ``holdout`` entry asks for (``confirm``: `validate_top`'s; ``None``: as many as ``seeds``;
+    ``name``: the holdout set's, `finalize`'s ``holdout``; ``watch``: metrics the proxy check watches)."""
 
     evaluate: Evaluate
     shifted: Evaluate | None = None
@@ -49,6 +52,8 @@ class HoldoutPlan:
     confirm: int | None = None
     baseline: Mapping[str, Any] | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    name: str | None = None
+    watch: tuple[str, ...] = ()
 
 
 def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
@@ -79,6 +84,8 @@ def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
         ),
         confirm=_confirm(entry),
         baseline=baseline,
+        name=_name(entry),
+        watch=_watch(entry),
         thresholds=Thresholds(
             **{
                 k: real(f"holdout.{k}", entry[k], exclusive_minimum=0, fix="give a fraction, e.g. 0.02")
@@ -87,6 +94,24 @@ def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
             }
         ),
     )
+
+
+def _name(entry: Mapping[str, Any]) -> str | None:
+    """The entry's ``name``, the holdout set's (``None`` when absent: named after ``evaluate``)."""
+    name = entry.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"holdout.name must name the holdout set, a non-empty string, got holdout.name={name!r}: "
+                          'e.g. name = "churn-2024-holdout", the same wherever that set is read')  # fmt: skip
+    return name
+
+
+def _watch(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """The entry's ``watch``: names of metrics the proxy-overfitting check watches (minimised)."""
+    watch = entry.get("watch", [])
+    if not isinstance(watch, list) or not all(isinstance(w, str) and w for w in watch):
+        raise ConfigError(f"holdout.watch must be a list of metric names, got holdout.watch={watch!r}: e.g. "
+                          'watch = ["val_ece"]')  # fmt: skip
+    return tuple(watch)
 
 
 def _confirm(entry: Mapping[str, Any]) -> int | None:
@@ -126,7 +151,8 @@ def after_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], An
     if log is not None and any(voided(opening) is None for opening in log.openings):  # a voided one judged nothing
         return recorded_verdict(study)
     validate_top(study, objective, k=plan.top, seeds=plan.seeds, confirm=plan.confirm)
-    return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds)
+    return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds, holdout=plan.name,
+                    watch=plan.watch)  # fmt: skip
 
 
 def recorded_verdict(study: Study) -> Verdict | None:
