@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tunesmith._report_rules import ReportRefused
+from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound, TrialNotRunning, not_running
 from tunesmith.storage._engine import RECONNECT_FOR, Landing, make_engine
 from tunesmith.storage._failures import no_schema
@@ -63,14 +64,13 @@ from tunesmith.storage._sql_schema import (
     values_table,
 )
 from tunesmith.storage._sql_schema import metadata as metadata
-from tunesmith.storage._trial_cache import FinishedTrials
+from tunesmith.storage._trial_cache import Facet, FinishedTrials, TrialHistory
 from tunesmith.storage._urls import read_storage_file, redact_url, storage_url_from_environment
 from tunesmith.storage.base import (
     SCHEMA_VERSION,
     Proposer,
     Storage,
     StudyInfo,
-    count_budgeted,
     name_forms,
     paused_until,
     refused_report,
@@ -314,49 +314,40 @@ class SQLStorage(Storage):
         self._locked(study_id, lambda conn: conn.execute(update))  # the same spec twice changes nothing
 
     # Trials -----------------------------------------------------------------------------------
-    def _read_trials(self, conn: Connection, study_id: int) -> list[TrialRecord]:
+    def _read_trials(self, conn: Connection, study_id: int) -> TrialHistory:
         revision = trials_revision(conn, study_id)
         cached = self._finished.view(study_id, revision)
         t = trials_table
         query = sa.select(t).where(t.c.study_id == study_id)
-        if cached:
-            # Re-read only what may have changed: trials that were not finished when cached,
-            # and those numbered past the cache.
-            top = max(cached)
-            missing = sorted(set(range(top + 1)) - set(cached))
-            condition = t.c.number > top
-            if missing:
-                condition = sa.or_(condition, t.c.number.in_(missing))
-            query = query.where(condition)
-        rows = conn.execute(query.order_by(t.c.number)).all()
-        fresh = [r for r in rows if r.number not in cached]
+        # Only what the cache lacks, each part by the (study_id, number) index: the trials numbered past it, and
+        # those it holds no finished record of (an OR of the two made SQLite read every trial of the study).
+        new = conn.execute(query.where(t.c.number > cached.top).order_by(t.c.number)).all()
+        at_holes = [
+            row
+            for chunk in _chunks(cached.holes)
+            for row in conn.execute(query.where(t.c.number.in_(chunk)).order_by(t.c.number))
+        ]
         values: dict[int, dict[int, dict[str, float]]] = {}
-        if fresh:
-            ids = [r.id for r in fresh]
-            v = values_table
-            for chunk_start in range(0, len(ids), 5000):
-                chunk = ids[chunk_start : chunk_start + 5000]
-                for vrow in conn.execute(sa.select(v.c.trial_id, v.c.step, v.c.metrics).where(v.c.trial_id.in_(chunk))):
-                    values.setdefault(vrow.trial_id, {})[vrow.step] = json.loads(vrow.metrics)
-        records = dict(cached)
-        newly_finished: dict[int, TrialRecord] = {}
-        for row in fresh:
-            record = _record_from_row(row, values.get(row.id, {}))
-            records[record.number] = record
-            if record.state.is_finished:
-                newly_finished[record.number] = record
-        if newly_finished:
-            self._finished.add(study_id, revision, newly_finished)
-        return [records[n] for n in sorted(records)]
+        v = values_table
+        for chunk in _chunks([r.id for r in (*at_holes, *new)]):
+            for vrow in conn.execute(sa.select(v.c.trial_id, v.c.step, v.c.metrics).where(v.c.trial_id.in_(chunk))):
+                values.setdefault(vrow.trial_id, {})[vrow.step] = json.loads(vrow.metrics)
+        holes = [_record_from_row(row, values.get(row.id, {})) for row in at_holes]
+        past = [_record_from_row(row, values.get(row.id, {})) for row in new]
+        finished = [record for record in (*holes, *past) if record.state.is_finished]
+        if finished:
+            self._finished.add(study_id, revision, finished)
+        return cached.history(holes, past, lambda facet: self._finished.watch(study_id, facet))
 
     def get_trials(self, study_id: int) -> list[TrialRecord]:
-        return self._read(lambda conn: self._read_trials(conn, study_id))
+        return list(self._read(lambda conn: self._read_trials(conn, study_id)))
 
     def get_trial(self, study_id: int, number: int) -> TrialRecord:
         t, v = trials_table, values_table
 
         def read(conn: Connection) -> TrialRecord:
-            cached = self._finished.get(study_id, number, trials_revision(conn, study_id))
+            revision = trials_revision(conn, study_id)
+            cached = self._finished.get(study_id, number, revision)
             if cached is not None:
                 return cached
             row = conn.execute(sa.select(t).where(t.c.study_id == study_id, t.c.number == number)).first()
@@ -366,7 +357,10 @@ class SQLStorage(Storage):
                 r.step: json.loads(r.metrics)
                 for r in conn.execute(sa.select(v.c.step, v.c.metrics).where(v.c.trial_id == row.id))
             }
-            return _record_from_row(row, values)
+            record = _record_from_row(row, values)
+            if record.state.is_finished:  # as `_read_trials` would: the next read of the trials need not read it
+                self._finished.add(study_id, revision, [record])
+            return record
 
         return self._read(read)
 
@@ -390,7 +384,7 @@ class SQLStorage(Storage):
     ) -> TrialRecord | None:
         def create(conn: Connection) -> TrialRecord | None:
             history = self._read_trials(conn, study_id)
-            if max_trials is not None and count_budgeted(history) >= max_trials:
+            if max_trials is not None and _budgeted(history) >= max_trials:
                 return None
             number = history[-1].number + 1 if history else 0
             proposal = propose(number, history)
@@ -633,6 +627,20 @@ class SQLStorage(Storage):
         other threads, such as a study's heartbeat thread, and close every connection."""
         self._connections.close()
         self._finalizer.detach()
+
+
+# The trials that spend no trial budget (`counts_toward_budget`): few, so counted from the cache's index.
+_SPENDS_NO_BUDGET = Facet("spends no trial budget", lambda record: not counts_toward_budget(record))
+
+
+def _budgeted(history: TrialHistory) -> int:
+    """`count_budgeted` of ``history``, from its index rather than a pass over every trial."""
+    return len(history) - len(history.matching(_SPENDS_NO_BUDGET))
+
+
+def _chunks(items: Sequence[int], size: int = 5000) -> list[Sequence[int]]:
+    """``items`` in runs of ``size``, each few enough for one ``IN (...)``."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _values(metrics: Mapping[str, float]) -> str:

@@ -41,6 +41,7 @@ from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.space._define_by_run import plain
 from tunesmith.space._params import JsonScalar, Param
 from tunesmith.storage import Proposal
+from tunesmith.storage._trial_cache import Facet, TrialHistory, matching
 from tunesmith.storage.base import count_budgeted
 from tunesmith.trial import INVALIDATED, TrialRecord, TrialState
 
@@ -180,12 +181,16 @@ def _finished_trial(study: Study, number: int, what: str) -> TrialRecord:
     return record
 
 
-def valid(history: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """``history`` without invalidated trials: what samplers and schedulers may learn from.
+# An invalidated trial (a reason is a string; a revalidated trial holds ``None``): `valid` runs at every new trial,
+# so the storage's history finds them from its index (`TrialHistory.matching`).
+_INVALIDATED = Facet("invalidated", lambda record: isinstance(record.attrs.get(INVALIDATED), str))
 
-    Runs on every ask over the whole history, so it reads the attribute directly (a reason is a string;
-    a revalidated trial holds ``None``) rather than through `TrialRecord.invalidated`."""
-    return [r for r in history if not isinstance(r.attrs.get(INVALIDATED), str)]
+
+def valid(history: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """``history`` without invalidated trials: what samplers and schedulers may learn from."""
+    if isinstance(history, TrialHistory):
+        return history.without(history.matching(_INVALIDATED))
+    return [r for r in history if not _INVALIDATED.test(r)]
 
 
 # Checking a configuration -------------------------------------------------------------------------
@@ -367,9 +372,13 @@ class QueuedConfigurationRefusedWarning(UserWarning):
 REFUSED = "refused"
 
 
+# A trial that ran an enqueued entry (`_ran`, at every new trial of a study with a queue).
+_RAN_ENQUEUED = Facet("ran an enqueued configuration", lambda record: ENQUEUE_ID in record.attrs)
+
+
 def _ran(records: Sequence[TrialRecord]) -> set[Any]:
     """The ids of the enqueued entries trials of ``records`` ran."""
-    return {r.attrs.get(ENQUEUE_ID) for r in records if ENQUEUE_ID in r.attrs}
+    return {r.attrs.get(ENQUEUE_ID) for r in matching(records, _RAN_ENQUEUED)}
 
 
 def waiting(queue: EnqueuedAttr | None, records: Sequence[TrialRecord]) -> int:

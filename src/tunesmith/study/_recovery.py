@@ -19,6 +19,7 @@ from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
 from tunesmith.storage import Proposal, SQLStorage, Storage
 from tunesmith.storage._engine import without_waiting
 from tunesmith.storage._failures import CommitUnknown, ServerGone
+from tunesmith.storage._trial_cache import Facet, matching
 from tunesmith.storage.base import count_budgeted
 from tunesmith.study._checkpoints import CHECKPOINTED
 from tunesmith.study._retry import owed_retry
@@ -206,6 +207,18 @@ def _rerun_hint(
     return f"{retry} re-queues it ({_budget_left(spent, trials)})"
 
 
+# What `requeued` looks for at every new trial, found through the storage's index (`matching`), not a pass over
+# every trial: retries, and the FAILED trials one may be owed to (re-queued, or interrupted).
+_RETRY = Facet("a retry", lambda record: "retry_of" in record.attrs)
+_MAY_BE_OWED = Facet(
+    "failed, re-queued or interrupted",
+    lambda record: (
+        record.state is TrialState.FAILED
+        and (bool(record.attrs.get(RETRY_REQUESTED)) or (record.kind is not None and record.kind.is_interruption))
+    ),
+)
+
+
 def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
     """The oldest FAILED trial still owed a retry, proposed again (same parameters and seed).
 
@@ -221,9 +234,9 @@ def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
     so its retry runs its configuration from step 0 rather than load later weights under the old start step
     (which recorded a 22-step training as 12 steps).
     """
-    retried = {r.attrs.get("retry_of") for r in history if "retry_of" in r.attrs}
-    for record in history:
-        if record.state is not TrialState.FAILED or record.number in retried:
+    retried = {r.attrs.get("retry_of") for r in matching(history, _RETRY)}
+    for record in matching(history, _MAY_BE_OWED):
+        if record.number in retried:
             continue
         count = int(record.attrs.get("retries", 0))
         attrs = {k: v for k, v in record.attrs.items() if k not in FROM_SCRATCH}

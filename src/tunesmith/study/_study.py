@@ -422,6 +422,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         ``kind`` says why for code (`TrialKind.EXCEPTION` when only ``error`` or ``reason`` is given).
         """
         number = trial.number if isinstance(trial, Trial) else int(trial)
+        ended = self._clock()  # the trial ended when told: what follows is the study's time, not the objective's
         if conflict := _define_by_run.told(self, trial):  # stores the parameters it asked for by name
             result, error, reason, kind = None, conflict, _define_by_run.CONFLICT, TrialKind.EXCEPTION
         if isinstance(trial, Trial) and trial.ran_all_steps:
@@ -441,7 +442,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         )  # fmt: skip
         recorded = self._storage.finish_trial(
             self._info.id, number, outcome.state, metrics=outcome.metrics, reason=outcome.reason,
-            error=outcome.error, now=self._clock(), kind=outcome.kind,
+            error=outcome.error, now=ended, kind=outcome.kind,
         )  # fmt: skip
         if not recorded:  # it had ended already: say what was thrown away, loudly, never overwrite it
             stored = self._storage.get_trial(self._info.id, number)
