@@ -2,9 +2,13 @@
 is `tunesmith.schedulers.hyperband.Hyperband`.
 
 Rungs sit at ``min_resource * eta**k`` below ``max_resource``. At a rung, a trial is compared
-with every trial of its bracket that reached the same rung, on the last value each reported at
-or before it. The top ``1/eta`` go on, and so does any trial tied with the last of them (a rung cannot
-tell tied trials apart, and error rates on a fixed validation set tie often). With fewer than ``eta``
+with every trial of its bracket that reported at or past the same rung, each on the reading it had when
+it crossed the rung, which is when its own decision there was taken (`value_at_rung`): its report at the
+rung, else its first report after it, so a trial that reports every few steps is never ranked by a value
+from before the rung. A trial that ended FAILED (a crash, an interruption) or diverged after the rung is
+no peer: it takes no place and does not count among the trials the top ``1/eta`` is taken of, since it
+can never use a promotion. The top ``1/eta`` go on, and so does any trial tied with the last of them
+(a rung cannot tell tied trials apart, and error rates on a fixed validation set tie often). With fewer than ``eta``
 peers the top one still goes on and the rest stop: a bad trial never runs on just because few peers
 have reached its rung. With ``few_peers="vouched"`` (Hyperband's brackets) even the top one needs more:
 a lower rung that enough trials reached must rank it in its top ``eta**-(rungs climbed)``, so that
@@ -92,6 +96,32 @@ def crossed_level(record: TrialRecord, levels: Sequence[float]) -> float | None:
     return crossed[-1] if crossed else None
 
 
+def value_at_rung(record: TrialRecord, metric: str, level: float) -> float | None:
+    """The value of ``metric`` a rung at ``level`` judges ``record`` by: the reading it had when it crossed the
+    rung, at its first report at or past ``level``, which is when its decision there is taken.
+
+    For a trial whose reports carry ``metric`` that is its report at the rung, else its first report after it:
+    a trial that reports every few steps is judged, and serves as a peer, on a value from the rung or past it,
+    never on one from before it (which once ranked a step-8 value against peers' step-9 values), and a trial
+    that reports every step is read at the rung itself. When the crossing report lacks ``metric`` (it is
+    evaluated every other step, say), its last value before that report stands, as it did when the trial was
+    decided. ``None`` while the trial has not reported at or past ``level`` (it is no peer there yet), when it
+    had no value of ``metric`` by then, or when that value is not finite (divergence is the study's).
+    """
+    crossing = min((step for step in record.intermediate if step >= level), default=None)
+    return None if crossing is None else value_at(record, metric, crossing)
+
+
+def _is_peer(record: TrialRecord) -> bool:
+    """Whether ``record`` holds a place at the rungs it reached: not once it ended FAILED (whatever the kind: an
+    exception, a crash, a timeout, an interruption) or diverged, since it can never use a promotion, and a live
+    trial stopped below it would lose to a trial that will never finish; nor once the objective declared it
+    infeasible (`tunesmith.Infeasible`, kind DECLARED), for the same reason. STOPPED (cut by a scheduler),
+    COMPLETE, RUNNING and PAUSED trials stay peers. A failed trial that is retried runs again as a new trial from
+    scratch, which takes its place at each rung it reaches, so the configuration counts once."""
+    return record.state is not TrialState.FAILED and record.kind not in (TrialKind.DIVERGED, TrialKind.DECLARED)
+
+
 class _Rungs:
     """The rung arithmetic shared by the three schedulers: levels and rankings at a level.
 
@@ -107,21 +137,25 @@ class _Rungs:
     def scored(
         self, members: Sequence[TrialRecord], level: float, context: SearchContext
     ) -> list[tuple[float | None, TrialRecord]]:
-        """Members that reached ``level``, best first (ties broken by trial number), each with its score: its
+        """Members that are peers at ``level``, best first (ties broken by trial number), each with its score: its
         loss, or predicted final loss, at ``level``.
+
+        A peer is a member that reported at or past ``level`` and did not end FAILED or diverge (`_is_peer`); its
+        loss at ``level`` is `value_at_rung`'s: the reading it had when it crossed the rung (its report at the
+        rung, else its first report after it).
 
         With several objectives (``len(context.objectives) > 1``) as MO-ASHA ranks them: by non-dominated
         front, ties inside a front by crowding distance (the more isolated first), then by trial number;
         the score is then ``None`` (fronts have no single score), and a member lacking an objective's value
         at the level is not ranked.
         """
-        # A trial that diverged after the rung cannot win: it keeps no place that a live trial needs.
-        members = [r for r in members if r.kind is not TrialKind.DIVERGED]
+        # A trial that failed or diverged after the rung cannot win: it keeps no place that a live trial needs.
+        members = [r for r in members if _is_peer(r)]
         if len(context.objectives) > 1:
             return [(None, r) for r in self._ranked_by_fronts(members, level, context)]
         sign = context.metric.sign()
         name = context.metric.name
-        scored = [(sign * v, r) for r in members if (v := value_at(r, name, level)) is not None]
+        scored = [(sign * v, r) for r in members if (v := value_at_rung(r, name, level)) is not None]
         if self.full is not None and level < self.full:
             predicted = predicted_finals(scored, name, sign, self.full)
             if predicted is not None:
@@ -143,7 +177,7 @@ class _Rungs:
         reached: list[TrialRecord] = []
         rows: list[list[float]] = []
         for record in sorted(members, key=lambda r: r.number):
-            values = {m.name: value_at(record, m.name, level) for m in context.objectives}
+            values = {m.name: value_at_rung(record, m.name, level) for m in context.objectives}
             losses = losses_of({k: v for k, v in values.items() if v is not None}, context.objectives)
             if losses is not None:
                 reached.append(record)
@@ -213,7 +247,9 @@ class ASHA(Scheduler):
         eta: keep the top ``1/eta`` at each rung.
         mode: ``"stop"`` (default): trials run on and are stopped at a rung when not in the top
             ``1/eta`` of the trials that reached it -- needs no checkpoints. ``"promote"``: trials
-            pause at every rung and resume (from ``trial.checkpoint_dir``) when promoted.
+            pause at every rung and resume (from ``trial.checkpoint_dir``) when promoted. Either way a
+            trial is read at a rung by its report there, else its first report after it, and a FAILED
+            trial is no peer (see the module's docstring).
         few_peers: in stop mode, what a trial needs at a rung that fewer than ``eta`` trials
             reached: ``"best"`` (default) to be the best there; ``"vouched"`` also a lower rung
             that enough trials reached ranking it in its top ``eta**-(rungs climbed)``, else it
