@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import os
 import re
 import time
 import warnings
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from tunesmith._progress import check_progress
 from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
@@ -58,7 +61,10 @@ from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["Callback", "Objective", "ObjectiveError", "StudyResult", "failure_text", "optimize"]
+__all__ = [
+    "STOPPED_BY_STUDY", "Callback", "NotOptimizing", "Objective", "ObjectiveError", "StudyResult", "failure_text",
+    "optimize", "request_stop",
+]  # fmt: skip
 
 Objective = Callable[[Trial], Any]
 # ``callback(study, record)`` after each finished trial, or an `Observer` (hooks as trials start, report, end)
@@ -598,6 +604,69 @@ class StudyResult:
     notes: tuple[str, ...] = ()
 
 
+# `StudyResult.stop_reason` when a callback, an observer or the objective called `Study.stop`.
+STOPPED_BY_STUDY = "stopped by study.stop()"
+
+
+class NotOptimizing(TunesmithError, RuntimeError):
+    """`Study.stop` was called where no `optimize` of that study runs: outside one, or in a trial's own process,
+    which cannot reach the loop in the driver."""
+
+
+@dataclass
+class _StopSwitch:
+    """A running `optimize` call's switch: `Study.stop` sets ``requested``, and the loop starts no new trial.
+    ``pid`` is the driver's process: a trial process forked from it holds a copy of the switch, whose pid says that
+    it is not the driver (as a trial's ``parent_pid`` tells it that it runs in a child)."""
+
+    pid: int = field(default_factory=os.getpid)
+    requested: bool = False
+
+
+# The switch of each study whose `optimize` runs in this process, for as long as it runs.
+_switches: weakref.WeakKeyDictionary[Study, _StopSwitch] = weakref.WeakKeyDictionary()
+_P = ParamSpec("_P")
+
+
+def _stoppable(loop: Callable[Concatenate[Study, _P], StudyResult]) -> Callable[Concatenate[Study, _P], StudyResult]:
+    """``loop`` with a stop switch for its study from its first line to its last (the observers' last hook
+    included), so that `Study.stop` reaches it wherever it is called during the run."""
+
+    @functools.wraps(loop)
+    def run(study: Study, /, *args: _P.args, **kwargs: _P.kwargs) -> StudyResult:
+        outer = _switches.get(study)  # an optimize called from inside another one's callback
+        _switches[study] = _StopSwitch()
+        try:
+            return loop(study, *args, **kwargs)
+        finally:
+            if outer is None:
+                _switches.pop(study, None)
+            else:
+                _switches[study] = outer
+
+    return run
+
+
+def request_stop(study: Study) -> None:
+    """`Study.stop`'s body (see there): set the switch of the `optimize` running on ``study`` in this process."""
+    switch = _switches.get(study)
+    if switch is None:
+        raise NotOptimizing(
+            f"study.stop() stops a running study.optimize, but study {study.name!r} is not optimizing: call it from a "
+            "callback, an observer hook or the objective while optimize runs (to run fewer trials, pass n_trials= or "
+            "timeout= to optimize)"
+        )
+    if switch.pid != os.getpid():
+        raise NotOptimizing(
+            f"study.stop() must be called in the process that runs study.optimize (pid {switch.pid}), got a call from "
+            f"process {os.getpid()}: a trial's own process (with workers > 1 each trial runs in a child process) "
+            "cannot reach the loop that starts trials. Call it from a callback or an observer hook, which run in the "
+            "driver, and let the objective report or return what the callback decides on"
+        )
+    switch.requested = True
+
+
+@_stoppable
 def optimize(
     study: Study,
     objective: Objective,
@@ -613,6 +682,7 @@ def optimize(
     progress: bool | None = None,
 ) -> StudyResult:
     """`Study.optimize`'s body (see there for the arguments)."""
+    switch = _switches[study]  # set by `_stoppable` for this run
     if not callable(objective):
         raise ConfigError(
             f"objective must be a function of a trial, got {type(objective).__name__} {objective!r}: pass the "
@@ -674,6 +744,9 @@ def optimize(
         while True:
             meter.tick()
             while not stop_reason and runner.busy() < runner.capacity:
+                if switch.requested:
+                    stop_reason = STOPPED_BY_STUDY
+                    break
                 if n_trials is not None and started >= n_trials:
                     stop_reason = f"n_trials={n_trials} started"
                     break

@@ -515,6 +515,49 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         """
         return _recovery.settle(self, poll=poll, timeout=timeout)
 
+    def trials_dataframe(self) -> Any:
+        """The trials as a pandas DataFrame, one row per trial in number order, with the columns `tunesmith export`
+        writes (`tunesmith._trial_table`): ``number``, ``state``, ``kind``, ``reason``, ``seed``, ``value`` (the
+        study's metric), ``resource``, ``started_at`` and ``finished_at`` (UTC datetimes here, UNIX seconds in the
+        CSV), ``duration`` (seconds), ``invalidated``, ``retry_of``, ``counts_toward_budget``, then
+        ``params.<name>`` (missing where a conditional parameter was inactive) and ``metrics.<name>`` for every
+        objective and reported metric.
+
+        Raises:
+            MissingExtra: pandas is not installed (``pip install pandas``).
+        """
+        import importlib
+
+        from tunesmith._trial_table import trial_table
+        from tunesmith.errors import MissingExtra
+
+        try:
+            pd: Any = importlib.import_module("pandas")  # not a dependency: imported only here
+        except ImportError as exc:
+            raise MissingExtra(
+                "study.trials_dataframe() needs pandas, which tunesmith does not install: pip install pandas (or "
+                "read the same table without it: tunesmith export, or tunesmith.report.trial_rows(study))"
+            ) from exc
+        columns, rows, _ = trial_table(self.trials, list(self.space), self.metric.name)
+        frame = pd.DataFrame(rows, columns=columns)
+        for column in ("started_at", "finished_at"):
+            frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+        return frame
+
+    def stop(self) -> None:
+        """Ask the running `optimize` to start no new trial: the trials running finish and are recorded as usual,
+        and `optimize` returns with ``stop_reason`` "stopped by study.stop()" (`tunesmith run` then exits 0).
+
+        Call it from a callback, an observer hook, the objective when it runs in the driver's process (the inline
+        executor) or another thread of that process, while `optimize` runs; a later `optimize` starts afresh.
+
+        Raises:
+            NotOptimizing: no `optimize` of this study runs in this process: outside one (as Optuna's does: a stop
+                saved for a later call would end a run nobody asked to end), or in a trial's own process (workers
+                > 1), which cannot reach the loop: stop from a callback there.
+        """
+        _optimize.request_stop(self)
+
     # The loop ------------------------------------------------------------------------------------
     def optimize(
         self, objective: Objective, *, n_trials: int | None = None, workers: int = 1,
