@@ -201,24 +201,33 @@ class _Plays:
 @functools.lru_cache(maxsize=16)
 def _played(deck: Deck) -> _Plays:
     """Play the deck's first `MAX_PLAYED` trials (cached: every budget reads the same runs)."""
-    rng = np.random.default_rng(0)
-    depth = max((len(levels) for levels in deck.brackets), default=0)
-    # Each trial's standing at each rung, the same whatever the budget (so no count falls as a budget grows).
-    quality = rng.standard_normal((REPLICATES, MAX_PLAYED))
-    own = rng.standard_normal((depth, REPLICATES, MAX_PLAYED))
-    standing = math.sqrt(RUNG_CORRELATION) * quality + math.sqrt(1.0 - RUNG_CORRELATION) * own
-    dealt = [deck.order[j % len(deck.order)] for j in range(MAX_PLAYED)]
+    standing, dealt = _standings(deck)
     rungs = [_BracketRungs(len(levels), dealt.count(b)) for b, levels in enumerate(deck.brackets)]
     full = np.zeros((REPLICATES, MAX_PLAYED), dtype=bool)
     cost = np.zeros((REPLICATES, MAX_PLAYED))
     for j, bracket in enumerate(dealt):
         full[:, j], cost[:, j] = rungs[bracket].play(standing[:, :, j], deck.brackets[bracket], deck)
     cost[full] = deck.max_resource
+    return _plays(deck, full, cost)
+
+
+def _standings(deck: Deck) -> tuple[np.ndarray, list[int]]:
+    """Each played trial's standing at each rung (rungs x runs x trials), the same whatever the budget (so no count
+    falls as a budget grows), and the bracket each is dealt to."""
+    rng = np.random.default_rng(0)
+    depth = max((len(levels) for levels in deck.brackets), default=0)
+    quality = rng.standard_normal((REPLICATES, MAX_PLAYED))
+    own = rng.standard_normal((depth, REPLICATES, MAX_PLAYED))
+    standing = math.sqrt(RUNG_CORRELATION) * quality + math.sqrt(1.0 - RUNG_CORRELATION) * own
+    return standing, [deck.order[j % len(deck.order)] for j in range(MAX_PLAYED)]
+
+
+def _plays(deck: Deck, full: np.ndarray, cost: np.ndarray) -> _Plays:
+    """The plays of ``deck`` from whether each played trial trained fully and what it cost (runs x trials)."""
     spent = np.cumsum(cost, axis=1)
-    for array in (full, spent):
-        array.flags.writeable = False
     before = spent - cost
-    before.flags.writeable = False
+    for array in (full, spent, before):
+        array.flags.writeable = False
     return _Plays(full, before, spent[:, -1], deck.max_resource, deck.share(), deck.steady_cost())
 
 
@@ -245,12 +254,7 @@ def _promoted(deck: Deck) -> _Plays:
     (20 seeds), against 6.1 (5-8); Hyperband(1, 27, 3) of 400, 7.4 and 7.5 against 7.2 (7-8); ASHA(1, 81, 3) of
     1000, 4.3 (12 seeds) against 4.4 (3-6). Two workers trained a little fewer: 1.6 of 150, 6.0 of 400.
     """
-    rng = np.random.default_rng(0)
-    depth = max((len(levels) for levels in deck.brackets), default=0)
-    quality = rng.standard_normal((REPLICATES, MAX_PLAYED))
-    own = rng.standard_normal((depth, REPLICATES, MAX_PLAYED))
-    standing = math.sqrt(RUNG_CORRELATION) * quality + math.sqrt(1.0 - RUNG_CORRELATION) * own
-    dealt = [deck.order[j % len(deck.order)] for j in range(MAX_PLAYED)]
+    standing, dealt = _standings(deck)
     full = np.zeros((REPLICATES, MAX_PLAYED), dtype=bool)
     cost = np.zeros((REPLICATES, MAX_PLAYED))
     for run in range(REPLICATES):
@@ -276,11 +280,7 @@ def _promoted(deck: Deck) -> _Plays:
                 rung += 1
             full[run, j] = rung == len(levels)
             cost[run, j] = deck.max_resource if rung == len(levels) else levels[rung]
-    spent = np.cumsum(cost, axis=1)
-    before = spent - cost
-    for array in (full, spent, before):
-        array.flags.writeable = False
-    return _Plays(full, before, spent[:, -1], deck.max_resource, deck.share(), deck.steady_cost())
+    return _plays(deck, full, cost)
 
 
 class _Counts:
