@@ -197,6 +197,12 @@ _CHAINED = frozenset({
 })  # fmt: skip
 
 
+# A line at the margin that starts with an exception's (qualified) type and a colon: how a text that is no Python
+# traceback (a Ray task error: its first line names the task and its process, which differ from trial to trial)
+# still ends with the exception raised.
+_NAMES_EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Refused|Warning)\b[^\s(]*: ")
+
+
 def _exception_line(text: str) -> str | None:
     """The exception line of traceback ``text``: the first line of the last exception's block, the one that starts
     with its type (``ValueError: shapes (3,4) and (5,6) not aligned``, not a hint the message puts on a later line);
@@ -217,8 +223,9 @@ def _exception_line(text: str) -> str | None:
             margin, chained = ("" if line == _HEADER else _GROUP_MARGIN), False
         elif line in _CHAINED:
             chained = True
-    if found is None:
-        found = next((line for line in text.splitlines() if line.strip()), None)
+    if found is None:  # no traceback laid out as Python lays it: the last line that names an exception, else the first
+        lines = [line for line in text.splitlines() if line.strip()]
+        found = next((line for line in reversed(lines) if _NAMES_EXCEPTION.match(line)), lines[0] if lines else None)
     return None if found is None else " ".join(found.splitlines()).strip()
 
 
