@@ -274,3 +274,18 @@ def test_under_rungs_the_samplers_still_see_a_trial_that_could_not_run() -> None
     assert infeasible
     seen = observe(study.space, study.trials, context)
     assert len(seen.failed_x) == len(infeasible)
+
+
+def test_a_study_whose_every_trial_was_declared_infeasible_says_so_not_to_relax_a_guardrail() -> None:
+    from tunesmith.report import report_data
+    from tunesmith.report._shown import no_feasible_note
+
+    def never_fits(trial: ts.Trial) -> float:
+        raise ts.Infeasible("needs 40 GB, the GPU has 16")
+
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage="memory", seed=0,
+                     budget=ts.Budget(trials=3))  # fmt: skip
+    study.optimize(never_fits, progress=False)
+    note = no_feasible_note(report_data(study))
+    assert note is not None and "the objective declared 3 of the 3 trials that finished infeasible" in note
+    assert "needs 40 GB, the GPU has 16" in note and "Relax the bound" not in note

@@ -15,7 +15,7 @@ from tunesmith.choose import from_json as rule_from_json
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["ShownBest", "choice_off_front", "near_front_note", "no_feasible_note", "shown_best"]
 
@@ -189,6 +189,15 @@ def no_feasible_note(data: ReportData) -> str | None:
     infeasible = [r for r in data.valid if r.state is TrialState.INFEASIBLE]
     if feasible or not infeasible:
         return None
+    declared = [r for r in infeasible if r.kind is TrialKind.DECLARED]
+    if declared:  # the objective said these cannot run (`tunesmith.Infeasible`): no guardrail to relax
+        first = declared[0]
+        guarded = len(infeasible) - len(declared)
+        also = f" ({guarded} more broke a guardrail)" if guarded else ""
+        return (f"no feasible trial: the objective declared {len(declared)} of the {len(infeasible)} trials that "
+                f"finished infeasible (ts.Infeasible){also}, the first, trial #{first.number}, with "
+                f"{first.reason or 'no reason'!r}: change the space toward configurations the objective can run, "
+                "or check the condition it raises ts.Infeasible on")  # fmt: skip
     broken = []
     for guardrail in data.guardrails:
         breaches = [(r.metrics[guardrail.metric], r.number) for r in infeasible
