@@ -106,3 +106,33 @@ def test_two_scripts_evaluate_functions_get_different_names(monkeypatch: pytest.
         monkeypatch.setattr(sys.modules["__main__"], "__file__", str(tmp_path / script), raising=False)
         names.append(_holdout_name(evaluate, None))
     assert names == [f"{tmp_path / 'tune_churn.py'}:evaluate", f"{tmp_path / 'tune_fraud.py'}:evaluate"]
+
+
+def test_the_cli_names_the_holdout_set_and_the_metrics_to_watch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tunesmith.cli import cli
+
+    (tmp_path / "cli_holdouts.py").write_text(
+        "import numpy as np\n\n"
+        "def evaluate(params, seed):\n"
+        "    return {'holdout_acc': (np.random.default_rng(seed).random(500) < 0.85).astype(float)}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    storage = f"sqlite:///{tmp_path / 'cli.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("acc", "max"), storage=storage, name="c",
+                     seed=1, budget=ts.Budget(trials=4))  # fmt: skip
+    study.optimize(lambda trial: {"acc": (np.random.default_rng(trial.seed).random(500) < 0.85).astype(float)})
+    refused = CliRunner().invoke(cli, ["finalize", "c", "--storage", storage, "--evaluate", "cli_holdouts:evaluate",
+                                       "--watch", "val_ecee"])  # fmt: skip
+    assert refused.exit_code == 1 and "val_ecee" in refused.output, refused.output
+    named = CliRunner().invoke(cli, ["finalize", "c", "--storage", storage, "--evaluate", "cli_holdouts:evaluate",
+                                     "--holdout-name", "acc-holdout-v1", "--json"])  # fmt: skip
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.output)["status"] in ("ok", "warn", "fail")
+    openings = ts.Study.load("c", storage).attrs["holdout_log"]
+    assert openings[-1]["holdout_name"] == "acc-holdout-v1"

@@ -60,12 +60,15 @@ def plan_command(
 @click.option("--evaluate", "evaluate_ref", required=True, help="module:function, evaluate(params, seed) -> dict.")
 @click.option("--shifted", "shifted_ref", default=None, help="module:function on a shifted or time-split test set.")
 @click.option("--force", is_flag=True, help="Open the holdout again although it was opened (recorded as forced).")
+@click.option("--holdout-name", default=None,
+              help="The holdout set's name, the same wherever it is read (default: the evaluate reference).")
+@click.option("--watch", "watch", multiple=True, help="A metric the proxy-overfitting check watches (repeatable).")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
 @json_option
 def finalize_command(
     study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool,
-    progress: bool | None, as_json: bool,
+    holdout_name: str | None, watch: tuple[str, ...], progress: bool | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Score the chosen configuration of STUDY_NAME once on the locked holdout and print the verdict.
 
@@ -81,7 +84,8 @@ def finalize_command(
         evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
         shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
         with _interruptible(lambda _: _opening_kept(study.name)):
-            verdict = finalize(study, evaluate, force=force, shifted=shifted, progress=progress)
+            verdict = finalize(study, evaluate, force=force, shifted=shifted, progress=progress,
+                               holdout=holdout_name, watch=watch)  # fmt: skip
     if as_json:
         _print_json(verdict.to_attr())
     else:
