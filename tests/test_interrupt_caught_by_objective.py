@@ -57,6 +57,18 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 Start = Callable[[str], subprocess.Popen[str]]
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises `KeyboardInterrupt`, as in a terminal: a process started in the background by a shell without
+    job control (``make quick-pythons`` runs each Python's suite so) begins with SIGINT ignored, and Python then
+    leaves it ignored."""
+    former = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, former)
+
+
 @pytest.fixture
 def start_run(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[Start]:
     """Start ``tunesmith run`` (inline: one worker) on `CONFIG` with `OBJECTIVE` doing ``on_interrupt`` (output to
