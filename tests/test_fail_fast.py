@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 import tunesmith as ts
 from tunesmith.cli import cli
-from tunesmith.study import ObjectiveError, PopulationWarning
+from tunesmith.study import ObjectiveError, PopulationWarning, ShortTrainingWarning
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
 
@@ -142,6 +142,26 @@ def test_a_trial_that_pauses_at_a_rung_without_the_metric_fails_there() -> None:
     with pytest.raises(ObjectiveError, match="could never be promoted from its rung"):
         study.optimize(_reports("los"))
     assert all(r.resource == 1 for r in study.trials)
+
+
+def test_a_trial_that_pauses_after_reporting_past_a_rung_is_ranked_by_that_report() -> None:
+    """Evaluated every 8 epochs under promote-mode ASHA (rungs 1, 3, 9): the step-8 report crosses rungs 1 and 3,
+    and the rung reads the trial there by that report; every trial was failed MISSING_METRIC, 'the reports up
+    to step 3 carry only nothing'."""
+    study = ts.Study(SPACE, metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=12),
+                     scheduler=ts.ASHA(1, 27, 3, mode="promote"))  # fmt: skip
+
+    def every_eighth(trial: ts.Trial) -> float:
+        for epoch in trial.steps(27):
+            if (epoch + 1) % 8 == 0 or epoch + 1 == 27:
+                trial.report(loss=trial.params["x"] + 1.0 / (epoch + 1))
+        return float(trial.params["x"])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortTrainingWarning)  # 12 trials train few to the end, and it says so
+        study.optimize(every_eighth)
+    assert not [r for r in study.trials if r.state is ts.TrialState.FAILED]
+    assert any(r.resource == 27 for r in study.trials), "a trial was promoted from its rung"
 
 
 def test_a_metric_reported_every_other_step_is_enough_for_the_rungs() -> None:

@@ -298,14 +298,17 @@ def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext, 
     if deciding is None or crossed_level(record, [deciding]) is None:
         return None
     names = [m.name for m in (context.objectives or (context.metric,))]
-    carried = {key for step, values in record.intermediate.items() if step <= deciding for key in values}
+    # The rung reads a trial at its first report at or past the rung (`value_at_rung`): one that reports every
+    # 8 steps is ranked at rung 3 by its step-8 value, so the reports up to that one are what it carries.
+    crossing = min(step for step in record.intermediate if step >= deciding)
+    carried = {key for step, values in record.intermediate.items() if step <= crossing for key in values}
     missing = [name for name in names if name not in carried]
-    if not missing:
+    first = min(record.intermediate)
+    if not missing and first <= levels[-1]:
         return None
     what = " and ".join(repr(name) for name in missing)
     outcome = "could never be promoted from its rung" if scheduler.pauses else "could not be stopped early"
-    first = min(record.intermediate, default=None)
-    if not carried and first is not None and first > levels[-1]:
+    if first > levels[-1]:  # every rung reads the same first report: they compare nothing
         full = scheduler.rungs()[-1]
         return (
             f"{scheduler.name} compares trials at its rungs ({', '.join(f'{lv:g}' for lv in levels)}, full "
@@ -316,8 +319,9 @@ def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext, 
         )
     return (
         f"{scheduler.name} ranks trials by {what} at its rungs ({', '.join(f'{lv:g}' for lv in levels)}), but the "
-        f"reports up to step {deciding:g} carry only {sorted(carried) or 'nothing'}: no rung could compare the "
-        f"trial, so it {outcome}. Report {what} at every step (trial.report({missing[0]}=...)), or move the first "
+        f"reports up to step {crossing:g} carry {f'only {sorted(carried)}' if carried else 'no metric'}: no rung "
+        f"could compare the trial, so it {outcome}. Report {what} at every step (trial.report({missing[0]}=...)), "
+        "or move the first "
         "rung (min_resource) to a step where it is reported"
     )
 
