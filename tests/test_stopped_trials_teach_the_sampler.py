@@ -12,6 +12,7 @@ import pytest
 import tunesmith as ts
 from tunesmith.executors import SimulatedExecutor
 from tunesmith.fidelity import rung_view
+from tunesmith.schedulers.successive_halving import value_at_rung
 from tunesmith.trial import TrialRecord, TrialState
 
 SPACE = ts.Space({"lr": ts.Float(1e-4, 1.0, log=True), "width": ts.Float(0.0, 1.0)})
@@ -87,3 +88,19 @@ def test_samplers_under_early_stopping_see_running_trials_as_pending() -> None:
     context = SearchContext(metric=ts.Metric("loss"), rungs=(1.0, 3.0, 9.0))
     obs = observe(SPACE, [*finished, running], context)
     assert len(obs.pending_x) == 1 and len(obs.x) == 6
+
+
+def test_samplers_see_a_trial_at_a_rung_by_the_value_the_rung_ranked_it_by() -> None:
+    # Evaluated every 8 steps, a trial is ranked at rungs 1 and 3 by its step-8 value (the scheduler's first report
+    # at or past the rung): the samplers' view read its value from before the rung, none at rungs 1 and 3 at all.
+    def sparse(number: int, loss: float) -> TrialRecord:
+        return TrialRecord(number, {"lr": 0.01, "width": 0.1 * number}, number, TrialState.STOPPED,
+                           intermediate={8: {"loss": loss}, 16: {"loss": loss / 2}}, resource=16)  # fmt: skip
+
+    trials = [sparse(i, 1.0 + i) for i in range(6)]
+    level, view = rung_view(trials, ts.Metric("loss"), [1.0, 3.0, 9.0, 27.0], 6, stopped_as_worst=True)
+    assert level == 9.0
+    ranked = [value_at_rung(record, "loss", 9.0) for record in trials]
+    assert [r.metrics["loss"] for r in view] == ranked == [(1.0 + i) / 2 for i in range(6)]
+    level, view = rung_view(trials, ts.Metric("loss"), [1.0, 3.0, 27.0], 6, stopped_as_worst=True)
+    assert level == 3.0 and [r.metrics["loss"] for r in view] == [1.0 + i for i in range(6)]

@@ -93,18 +93,28 @@ def rung_view(
 
 
 def _losses_at(record: TrialRecord, metric: str, sign: float, levels: Sequence[float]) -> list[float | None]:
-    """``sign * value_at(record, metric, level)`` for each of the ascending ``levels``, in one pass."""
+    """``sign`` times the value a rung at each of the ascending ``levels`` reads ``record`` by, in one pass.
+
+    That is the rung's own reading (`schedulers.successive_halving.value_at_rung`): the last value of ``metric``
+    at or before the trial's first report at or past the level, so a trial evaluated every 8 steps is seen at
+    rung 3 with its step-8 value, as the scheduler ranked it there. A trial that trained past a level without
+    reporting at or after it (it ended, or paused, between two evaluations) is seen with its last value before
+    the level, as it always was."""
     out: list[float | None] = []
-    steps = iter(sorted(record.intermediate.items()))
-    pending = next(steps, None)
+    steps = sorted(record.intermediate.items())
+    position = 0
     value: float | None = None
     for level in levels:
-        while pending is not None and pending[0] <= level:
-            if metric in pending[1]:
-                value = pending[1][metric]
-            pending = next(steps, None)
-        reached = record.resource >= level and value is not None and math.isfinite(value)
-        out.append(sign * value if reached and value is not None else None)
+        while position < len(steps) and steps[position][0] < level:
+            value = steps[position][1].get(metric, value)
+            position += 1
+        if position < len(steps):  # the first report at or past the level: the rung's reading
+            value = steps[position][1].get(metric, value)  # left in place: it may cross the next level too
+            reached = True
+        else:
+            reached = record.resource >= level
+        usable = reached and value is not None and math.isfinite(value)
+        out.append(sign * value if usable and value is not None else None)
     return out
 
 
