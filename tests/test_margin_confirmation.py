@@ -88,7 +88,8 @@ def test_unpaired_the_margin_weighs_the_confirmation_runs_spread_not_the_flatter
     assert report.confirmation is not None and report.winner is not None and report.winner.std < 0.01
     check = margin(study)
     assert not check.passed and not check.decided, check.detail
-    assert f"seed noise {report.confirmation.std:.3g} - within the noise" in check.detail
+    assert f"seed noise {report.confirmation.std:.3g} over the winner's 5 runs" in check.detail
+    assert "(Welch's one-sided t-test at 5.00%) - within the noise" in check.detail
 
 
 def test_without_confirmation_runs_the_margin_says_the_selection_mean_is_favoured_by_the_pick() -> None:

@@ -83,12 +83,17 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     seed_noise = max(float(baseline.std or 0.0), rerun.std if rerun is not None else 0.0)
     # The baseline's mean is itself uncertain: its seeds' spread over the square root of their number.
     base_error = float(baseline.std or 0.0) / math.sqrt(len(baseline.values))
-    single = None
+    single, welch = None, None
     if rerun is None and seed_noise > 0 and len(baseline.values) >= 2:  # the baseline's spread is all there is
         compared = optimism.compared if optimism is not None and searched_best else 1
         single = _SingleRun(seed_noise, len(baseline.values), compared, taken_back)
-    seed_bar = single.bar() if single is not None else seed_noise
-    sampling, noise = 0.0, f"seed noise {seed_noise:.3g}" if single is None else single.words()
+    elif rerun is not None and seed_noise > 0:
+        welch = _Welch.of(rerun, baseline)
+    seed_bar = single.bar() if single is not None else welch.bar() if welch is not None else seed_noise
+    noise = f"seed noise {seed_noise:.3g}"
+    if single is not None or welch is not None:
+        noise = single.words() if single is not None else welch.words() if welch is not None else noise
+    sampling = 0.0
     if winner is not None and Z_ONE_SIDED_95 * math.hypot(winner.stderr, base_error) > seed_bar:
         sampling = Z_ONE_SIDED_95 * math.hypot(winner.stderr, base_error)
         noise = (f"sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors of the difference: its "
@@ -106,7 +111,7 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     if passed:
         outcome = ""
     elif margin > 0:
-        bars = _UnpairedBars(seed_noise, winner, base_error, single)
+        bars = _UnpairedBars(seed_noise, winner, base_error, single, welch)
         outcome = (" - within the noise, so the evidence cannot tell the winner from the baseline: "
                    f"{bars.advice(margin, _how_to_pair(rerun, entry))}")  # fmt: skip
     else:
@@ -130,6 +135,9 @@ class _Rerun:
     std: float
     what: str
     confirmation: bool
+    seeds: int = 1  # the runs behind ``mean``
+    spread_seeds: int = 1  # the runs behind ``std`` (a single confirmation run borrows the selection runs' spread)
+    candidates: int = 1  # the configurations the runs picked the winner from (1 for the confirmation runs)
 
 
 def _rerun_score(stability: SeedStabilityAttr | None, entry: SeedCandidateAttr | None) -> _Rerun | None:
@@ -141,8 +149,10 @@ def _rerun_score(stability: SeedStabilityAttr | None, entry: SeedCandidateAttr |
     if confirmed and entry.confirm_mean is not None and math.isfinite(entry.confirm_mean):
         # One completed run has no spread of its own: the selection runs' stands in.
         spread = entry.confirm_std if len(confirmed) > 1 else entry.std
+        spread_seeds = len(confirmed) if len(confirmed) > 1 else len(entry.values or ())
         return _Rerun(float(entry.confirm_mean), float(spread or 0.0),
-                      f"confirmation mean over {len(confirmed)} fresh seeds after the pick", True)  # fmt: skip
+                      f"confirmation mean over {len(confirmed)} fresh seeds after the pick", True, len(confirmed),
+                      spread_seeds)  # fmt: skip
     if entry.mean is None:
         return None
     seeds = len(entry.values or ())
@@ -150,7 +160,7 @@ def _rerun_score(stability: SeedStabilityAttr | None, entry: SeedCandidateAttr |
     what = f"re-run mean over {seeds} seeds"
     if picked > 1:
         what = f"selection mean over {seeds} seeds: the runs that picked it from {picked} candidates favour it"
-    return _Rerun(float(entry.mean), float(entry.std or 0.0), what, False)
+    return _Rerun(float(entry.mean), float(entry.std or 0.0), what, False, seeds, seeds, picked)
 
 
 def _candidates(stability: SeedStabilityAttr) -> int:
@@ -401,6 +411,83 @@ class _SingleRun:
 
 
 @dataclass(frozen=True)
+class _Welch:
+    """The winner's mean over its re-runs against the baseline's mean over its seeds, the two run on different
+    seeds: Welch's one-sided t-test of the difference of two means, at `_LEVEL` over the ``candidates`` the runs
+    picked the winner from (Bonferroni, as the paired test). The winner's spread is read from ``winner_spread_seeds``
+    runs, the baseline's from its own seeds; a baseline run once lends no spread, so the winner's stands for both.
+
+    It replaced one seed standard deviation as the bar: on three seeds each, two configurations alike passed 14% of
+    the time and on five 7% (a one-sided 5% test is meant), and on ten seeds a true gain needed a larger margin
+    than the means' noise called for."""
+
+    winner_spread: float
+    winner_seeds: int
+    winner_spread_seeds: int
+    base_spread: float
+    base_seeds: int
+    candidates: int
+
+    @classmethod
+    def of(cls, rerun: _Rerun, baseline: BaselineAttr) -> _Welch:
+        seeds = len(baseline.values or ())
+        base_spread = float(baseline.std or 0.0) if seeds >= 2 else rerun.std
+        return cls(rerun.std, max(1, rerun.seeds), max(2, rerun.spread_seeds), base_spread, max(1, seeds),
+                   rerun.candidates)  # fmt: skip
+
+    @property
+    def level(self) -> float:
+        return _LEVEL / self.candidates
+
+    def bar(self, seeds: int | None = None) -> float:
+        """How far the difference of the means must exceed zero, each mean over its runs or over ``seeds`` runs
+        each (the spreads' degrees of freedom grow with them)."""
+        from scipy.stats import t as student
+
+        winner_runs, base_runs = (self.winner_seeds, self.base_seeds) if seeds is None else (seeds, seeds)
+        winner_df = self.winner_spread_seeds - 1 if seeds is None else seeds - 1
+        base_df = max(1, self.base_seeds - 1) if seeds is None else seeds - 1
+        parts = (self.winner_spread**2 / winner_runs, self.base_spread**2 / base_runs)
+        variance = sum(parts)
+        if variance <= 0.0:
+            return 0.0
+        degrees = variance**2 / (parts[0] ** 2 / winner_df + parts[1] ** 2 / base_df)  # Welch-Satterthwaite
+        return float(student.ppf(1.0 - self.level, degrees)) * math.sqrt(variance)
+
+    def seeds_to_clear(self, gain: float) -> int | None:
+        """The fewest seeds for each whose bar lies below ``gain`` (``None``: none up to `_MOST_BASELINE_SEEDS`)."""
+        if self.bar(_MOST_BASELINE_SEEDS) >= gain:
+            return None
+        low, high = 1, _MOST_BASELINE_SEEDS  # the bar at low is unbounded, at high below the gain
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if self.bar(middle) < gain else (middle, high)
+        return high
+
+    def words(self) -> str:
+        """The seed noise and its bar, in the check's words."""
+        picked = f" for the best of {self.candidates} candidates" if self.candidates > 1 else ""
+        return (f"seed noise {self.winner_spread:.3g} over the winner's {self.winner_seeds} runs and "
+                f"{self.base_spread:.3g} over the baseline's {self.base_seeds} seeds, run on different seeds: the two "
+                f"means differ beyond chance above {self.bar():.3g} (Welch's one-sided t-test at "
+                f"{self.level:.2%}{picked})")  # fmt: skip
+
+    def advice(self, gain: float, pair: str, own: float) -> str:
+        """What would decide a positive ``gain`` below this bar: more seeds for both, or pairing them (``pair``
+        says how), where a seed's luck the two share cancels; and more validation examples when the winner's own
+        sampling bar ``own`` lies above the gain too."""
+        seeds = self.seeds_to_clear(gain)
+        more = (f"about {seeds} seeds for each (now {self.winner_seeds} and {self.base_seeds}) would bring it below "
+                "the gain" if seeds is not None else "no practical number of seeds would bring it below the gain")
+        text = (f"the seed bar ({self.bar():.3g}) lies above the gain: {more}, or the winner and the baseline run on "
+                f"the same seeds would be compared seed by seed, where a seed's luck they share cancels ({pair})")
+        if own >= gain:
+            text += (f"; and about {(own / gain) ** 2:.1f}x the validation examples for the winner's sampling noise "
+                     f"({own:.3g})")  # fmt: skip
+        return text
+
+
+@dataclass(frozen=True)
 class _UnpairedBars:
     """The unpaired rule's bars: the seed bar, one seed standard deviation ``seed_noise`` or, for the search's
     single run, ``single``'s; and `Z_ONE_SIDED_95` standard errors of the difference, the winner's sampling noise
@@ -410,6 +497,7 @@ class _UnpairedBars:
     winner: Noise | None
     base_error: float
     single: _SingleRun | None = None
+    welch: _Welch | None = None
 
     def advice(self, gain: float, pair: str) -> str:
         """What would decide a positive ``gain`` within these bars. More seeds do not lower one seed standard
@@ -420,10 +508,13 @@ class _UnpairedBars:
         own = Z_ONE_SIDED_95 * self.winner.stderr if self.winner is not None else 0.0
         baseline_part = Z_ONE_SIDED_95 * self.base_error if self.winner is not None else 0.0
         sampling = math.hypot(own, baseline_part)
-        seed_bar = self.single.bar() if self.single is not None else self.seed_noise
+        seed_bar = (self.single.bar() if self.single is not None else self.welch.bar() if self.welch is not None
+                    else self.seed_noise)  # fmt: skip
         hopeless = _within_noise(gain, max(seed_bar, sampling))
         if hopeless is not None:
             return hopeless
+        if self.welch is not None and seed_bar >= gain:
+            return self.welch.advice(gain, pair, own)
         # The baseline seeds that would bring a single run's seed bar below the gain (None: none would, or it is)
         seeds = self.single.seeds_to_clear(gain) if self.single is not None and seed_bar >= gain else None
         unmoved = []  # bars above the gain that more of the data at hand cannot lower
