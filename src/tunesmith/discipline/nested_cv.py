@@ -10,7 +10,8 @@ tuning's own estimate is.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from scipy import stats
 
 from tunesmith.errors import ConfigError
 from tunesmith.space import Param, Space
+from tunesmith.storage import Storage, open_storage
+from tunesmith.storage.base import name_forms
 
 __all__ = ["NestedCVResult", "nested_cv"]
 
@@ -31,11 +34,13 @@ class NestedCVResult:
         outer_scores: the tuned model's score on each outer test fold (the unbiased estimate).
         inner_best_scores: each tuning run's best cross-validated score (optimistic by selection).
         best_params: each outer fold's chosen configuration.
+        study_names: the name of each outer fold's study in the storage (``"<study_name>-outer<k>"``).
     """
 
     outer_scores: tuple[float, ...]
     inner_best_scores: tuple[float, ...]
     best_params: tuple[dict[str, Any], ...]
+    study_names: tuple[str, ...] = ()
 
     @property
     def mean(self) -> float:
@@ -117,11 +122,16 @@ def nested_cv(
             (``StratifiedGroupKFold`` for classifiers, ``GroupKFold`` otherwise), so no group is on both sides
             of a split. A splitter object must split by groups (``GroupKFold``, ``LeaveOneGroupOut``, ...):
             one that splits rows (``KFold``) is refused beside ``groups``, and a group splitter needs it.
-        **search_options: passed to `TunesmithSearchCV` (``sampler``, ``scheduler``, ``resource``, ...).
+        **search_options: passed to `TunesmithSearchCV` (``sampler``, ``scheduler``, ``resource``, ``storage``,
+            ...). Each outer fold tunes in a study of its own, ``"<study_name>-outer<k>"`` for fold k (from 1), or
+            ``"nested-cv-<8 random hex digits>-outer<k>"`` without ``study_name``: one study shared by the folds
+            would let a later fold resume an earlier one, whose configurations were chosen on rows that include
+            the later fold's test rows.
 
     Raises:
-        ConfigError: a group splitter without ``groups``, a splitter of rows beside ``groups``, or ``groups``
-            without one label per row of ``X``; raised before any fit.
+        ConfigError: a group splitter without ``groups``, a splitter of rows beside ``groups``, ``groups``
+            without one label per row of ``X``, a ``study_name`` that is not a non-empty string, or a fold's
+            study name that ``storage`` already holds (a fold is never resumed); raised before any fit.
     """
     from sklearn.base import is_classifier
     from sklearn.metrics import check_scoring
@@ -133,6 +143,11 @@ def nested_cv(
     splitter = check_cv(_group_folds(outer, y, classifier, groups), y, classifier=classifier)
     inner = _group_folds(inner, y, classifier, groups)
     _check_groups(X, groups, outer=splitter, inner=inner)
+    study_names = _fold_study_names(
+        search_options.pop("study_name", None),
+        search_options.get("storage", "memory"),  # TunesmithSearchCV's default
+        splitter.get_n_splits(X, y, groups),
+    )
     outer_scores, inner_scores, chosen = [], [], []
     for fold, (train, test) in enumerate(splitter.split(X, y, groups)):
         seed = None if random_state is None else int(np.random.SeedSequence([random_state, fold]).generate_state(1)[0])
@@ -145,6 +160,7 @@ def nested_cv(
             random_state=seed,
             n_jobs=n_jobs,
             refit=True,
+            study_name=study_names[fold],
             **search_options,
         )
         fit_params = {} if groups is None else {"groups": _rows(groups, train)}
@@ -155,7 +171,50 @@ def nested_cv(
         )
         inner_scores.append(float(search.best_score_))
         chosen.append(dict(search.best_params_))
-    return NestedCVResult(tuple(outer_scores), tuple(inner_scores), tuple(chosen))
+    return NestedCVResult(tuple(outer_scores), tuple(inner_scores), tuple(chosen), tuple(study_names))
+
+
+def _fold_study_names(study_name: Any, storage: str | Storage | None, folds: int) -> list[str]:
+    """A study name for each outer fold, none of which ``storage`` holds yet.
+
+    A stored fold study is refused rather than resumed or replaced: it was tuned on the outer training rows of an
+    earlier call, which may not be this call's (other data, other splits), and its spent budget would run no
+    trial; a fresh study under another name would leave the given name pointing at the old results.
+
+    Raises:
+        ConfigError: ``study_name`` is not a non-empty string, or ``storage`` holds a fold's name.
+    """
+    if study_name is None:
+        prefix = f"nested-cv-{uuid.uuid4().hex[:8]}"
+    elif isinstance(study_name, str) and study_name.strip():
+        prefix = study_name
+    else:
+        raise ConfigError(
+            f"study_name must be a non-empty string, got {study_name!r}: pass e.g. study_name='svc-nested' (fold k "
+            "tunes in the study 'svc-nested-outer<k>'), or drop it for generated names"
+        )
+    names = [f"{prefix}-outer{fold}" for fold in range(1, folds + 1)]
+    store = open_storage(storage)
+    try:
+        stored = {info.name for info in store.list_studies()}
+        where = store.url or type(store).__name__
+    finally:
+        if store is not storage:  # opened here; a Storage object given stays open for the searches
+            store.close()
+    taken = [name for name in names if any(form in stored for form in name_forms(name))]
+    if taken:
+        raise ConfigError(_taken_text(taken, names, where))
+    return names
+
+
+def _taken_text(taken: Sequence[str], names: Sequence[str], where: str) -> str:
+    shown = ", ".join(repr(name) for name in taken)
+    return (
+        f"nested_cv tunes each outer fold in a new study, but {where} already holds {shown} (of the fold studies "
+        f"{names[0]!r} to {names[-1]!r}): a stored fold was tuned on an earlier call's training rows, which nested_cv "
+        "cannot tell are this call's, so it is neither resumed nor replaced; pass a new study_name or another "
+        "storage, or drop study_name for generated names (ts.Study.load(name, storage=...) reads the stored ones)"
+    )
 
 
 def _group_folds(cv: Any, y: Any, classifier: bool, groups: Any) -> Any:
