@@ -321,6 +321,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             if self.reap_lost_trials(history):
                 history = self.trials
         spent = spent_beyond_trials(self.budget, history, self._clock())
+        if spent is not None and self._look_again():
+            history = self.trials
+            spent = spent_beyond_trials(self.budget, history, self._clock())
         if spent is not None:
             if self.scheduler.pauses:  # nothing is left to resume them with: they end where they paused
                 _ask.retire_paused(self, history, f"{spent.message} while it waited at its rung for a promotion")
@@ -329,20 +332,49 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             resumed = _ask.resume_paused(self, history)
             if resumed is not None:
                 return resumed
-        record = self._storage.create_trial(
-            self._info.id, _ask.proposer(self),
-            max_trials=self.budget.trials, worker=self._worker, now=self._clock(),
-        )  # fmt: skip
+        record = self._create_trial()
+        if record is None and self._look_again():
+            record = self._create_trial()
         if record is None:
             if self.scheduler.pauses:  # the trial budget just ran out: the final promotions are due
                 resumed = _ask.resume_paused(self, self.trials)
                 if resumed is not None:
                     return resumed
-            raise BudgetExhausted(f"trial budget spent ({self.budget.trials}/{self.budget.trials})", limit="trials")
+            raise BudgetExhausted(f"trial budget spent ({self.budget.trials}/{self.budget.trials})"
+                                  f"{self._others_running()}", limit="trials")  # fmt: skip
         parent = record.attrs.get("parent")
         if isinstance(parent, int):
             record = _ask.hand_over_checkpoint(self, record, parent)
         return self._handle(record)
+
+    def _create_trial(self) -> TrialRecord | None:
+        """A new trial from the sampler, numbered in storage under the trial budget (``None``: it is spent)."""
+        return self._storage.create_trial(
+            self._info.id, _ask.proposer(self),
+            max_trials=self.budget.trials, worker=self._worker, now=self._clock(),
+        )  # fmt: skip
+
+    def _look_again(self) -> bool:
+        """Before `ask` says the budget is spent, whether it may not be after all: another `Study` object raised
+        the stored budget (`tunesmith extend` while this one runs), which this one adopts, or a worker that died
+        since the last reap holds trials that spend nothing once reaped (its process gone from this host, or
+        silent for ``grace``), reaped now whatever the reaping pace. A runner left alone with a killed runner's
+        trials said "budget spent (6/6)" and ended with four trials evaluated."""
+        stored = Budget.from_json(self._storage.load_study(self.name).spec.get("budget"))
+        grew = stored != self.budget  # a stored budget only ever grows (`extend_budget`)
+        if grew:
+            self.budget = stored
+        return grew or bool(self.reap_lost_trials())
+
+    def _others_running(self) -> str:
+        """What `BudgetExhausted` adds while trials of other workers still run (empty when none do)."""
+        others = [r.number for r in self.trials if r.state is TrialState.RUNNING and r.number not in self._running]
+        if not others:
+            return ""
+        shown = ", ".join(f"#{n}" for n in others[:5]) + (", ..." if len(others) > 5 else "")
+        return (f"; {len(others)} trial{'s' if len(others) != 1 else ''} of other workers still run ({shown}): they "
+                f"end there, or if their worker is gone, a later run of the study reaps them once they are "
+                f"{self.grace:g}s without a heartbeat and runs their share of the budget")  # fmt: skip
 
     def _handle(self, record: TrialRecord) -> Trial:
         self._running.add(record.number)
