@@ -145,3 +145,18 @@ def test_a_result_that_comes_after_its_trial_was_given_up_as_lost_is_refused_lou
     assert "trial #0 had already ended as failed (no heartbeat) when this result came (complete, loss=0.693)" in said
     assert "the study's grace (5s" in said and "give the study a longer grace=" in said
     assert study.trials[0].state is TrialState.FAILED, "storage keeps what it holds"
+
+
+def test_every_reader_counts_a_gone_trial_as_no_trial_spent(tmp_path: Path) -> None:
+    """`status` said 'trials 0/...' for a dead worker's trial while the dashboard, `Study.usage` and the report
+    counted it spent: every reader counts it as storage will once it is reaped."""
+    url, _ = _killed_mid_trial(tmp_path)
+    study = ts.Study.load("gone", url)
+    assert study.usage().trials == 0
+    storage = SQLStorage(url)
+    info = storage.load_study("gone")
+    assert snapshot(info, storage.get_trials(info.id), SnapshotCache())["usage"]["trials"] == 0
+    assert "Spent 0 trials" in ts.report.render_report(study)
+    status = " ".join(invoke("status", "gone", "--storage", url).output.split())
+    assert "budget: unbounded" in status or "trials 0/" in status
+    storage.close()

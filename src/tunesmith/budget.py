@@ -216,13 +216,15 @@ class Budget:
     @staticmethod
     def usage(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> BudgetUsage:
         """What ``records`` spent by ``now``: trials (`counts_toward_budget`), resource units and the
-        running time (`running_time`: time while trials ran, not time since the first one started; a RUNNING
-        trial numbered in ``gone``, whose worker is gone, up to its last heartbeat)."""
+        running time (`running_time`: time while trials ran, not time since the first one started). A RUNNING
+        trial numbered in ``gone``, whose worker is gone, is counted as storage will count it once a worker
+        reaps it: no trial spent (it becomes FAILED, interrupted or lost worker), running time up to its last
+        heartbeat; so `tunesmith status`, the dashboard, the report and `Study.usage` agree."""
         records = list(records)
         trials = 0
         resource = 0.0
         for record in records:
-            if counts_toward_budget(record):
+            if counts_toward_budget(record) and record.number not in gone:
                 trials += 1
             # A PBT continuation starts at its parent's step: only the steps it ran are its own.
             resource += max(0.0, record.resource - float(record.attrs.get("start_step", 0)))

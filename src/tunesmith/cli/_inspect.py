@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 import sys
 import tempfile
@@ -37,7 +36,6 @@ from tunesmith.cli._common import (
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import redact_url
-from tunesmith.storage.base import count_budgeted
 from tunesmith.study import Study
 from tunesmith.study._optimize import failure_text
 from tunesmith.trial import TrialRecord, TrialState
@@ -266,11 +264,10 @@ def status(study_name: str | None, storage: str) -> None:
 def _budget_line(study: Study, gone: Collection[int]) -> str:
     """`status`'s budget line: what the study spent as storage will count it once a worker reaps the RUNNING trials
     whose worker is gone (``gone``: `Study.gone_trials`). Such a trial spends no trial budget (it becomes FAILED,
-    interrupted or lost worker, which `count_budgeted` passes over, as the notes on gone trials count it) and its
-    running time ends at its last heartbeat (`Budget.usage`). It only reads: a worker of the study reaps."""
+    interrupted or lost worker, as the notes on gone trials count it) and its running time ends at its last
+    heartbeat; `Budget.usage` counts both. It only reads: a worker of the study reaps."""
     history = study.trials
     usage = Budget.usage(history, time.time(), gone=gone)
-    usage = dataclasses.replace(usage, trials=count_budgeted(r for r in history if r.number not in gone))
     budget = study.budget
     parts = []
     if budget.trials is not None:

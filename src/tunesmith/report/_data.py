@@ -64,6 +64,7 @@ class ReportData:
     rungs: tuple[float, ...] = ()  # the scheduler's resource levels, for multi-fidelity studies
     objectives: tuple[Metric, ...] = ()  # every objective of a multi-objective study (``metric`` first)
     given_reference: Mapping[str, float] | None = None  # the reference point given with such a study
+    gone: frozenset[int] = frozenset()  # RUNNING trials whose worker is gone (`Study.gone_trials`)
 
     @classmethod
     def from_study(cls, study: Study) -> ReportData:
@@ -79,6 +80,7 @@ class ReportData:
             rungs=study.scheduler.rungs(),
             objectives=tuple(study.objectives),
             given_reference=study.given_reference,
+            gone=frozenset(study.gone_trials()),
         )
 
     @property

@@ -387,7 +387,7 @@ def _diagnosis_html(found: Findings) -> str:
 
 
 def _budget_html(data: ReportData) -> str:
-    usage = data.budget.usage(data.records, time.time())
+    usage = data.budget.usage(data.records, time.time(), gone=data.gone)  # as `tunesmith status` counts
     limits = data.budget.to_json()
     spent = [f"{usage.trials} trials", f"{usage.resource:g} resource units"]
     stated = ", ".join(f"{k} = {v}" for k, v in limits.items() if v is not None) or "no budget set"
