@@ -155,7 +155,7 @@ def run(
         executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
         _state_training(study)
         # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
-        from tunesmith.discipline.sequence import after_search, before_search
+        from tunesmith.discipline.sequence import SearchLeft, after_search, before_search, holdout_edits
         from tunesmith.discipline.verdict import stale_note
 
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
@@ -172,12 +172,17 @@ def run(
         )
         findings, took = _analyse(study)
         _summary(study, result, findings=findings)
-        # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict.
-        verdict = after_search(study, cfg, objective)
-        if verdict is not None:
+        # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict; not before the
+        # study's budget is spent (a run cut short by --trials leaves the rest of the search to come).
+        verdict = after_search(study, cfg, objective, result)
+        if isinstance(verdict, SearchLeft):  # nothing re-run, nothing opened
+            click.echo(_plain(verdict.note()))
+        elif verdict is not None:
             click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed)))
             if stale := stale_note(study.attrs, study.trials):
                 click.secho(_plain(stale), fg="yellow")
+            if edited := holdout_edits(study, cfg):
+                click.secho(_plain(edited), fg="yellow")
         path = None if no_report else report_path or f"{safe_file_name(study.name)}-report.html"
         _write_report(study, path, findings, took)
         _confirm_stored(study)  # the database may have gone while the summary and the report were made

@@ -16,24 +16,36 @@ config's ``holdout`` is either ``"module:function"`` (the evaluation) or a table
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._validate import integer, real
-from tunesmith.attributes import BaselineAttr, HoldoutLogAttr, VerdictAttr, read_attr
-from tunesmith.discipline.holdout import Evaluate, Thresholds, finalize, voided
+from tunesmith.attributes import BaselineAttr, HoldoutAttr, HoldoutLogAttr, VerdictAttr, read_attr
+from tunesmith.budget import Budget, BudgetUsage
+from tunesmith.discipline.holdout import Evaluate, Thresholds, _holdout_name, finalize, holdout_name, voided
 from tunesmith.discipline.seeds import SeedReport, evaluate_baseline, validate_top
 from tunesmith.discipline.verdict import Verdict
 from tunesmith.errors import ConfigError
+from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import Trial
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
-    from tunesmith.study import Study
+    from tunesmith.study import Study, StudyResult
 
-__all__ = ["HoldoutPlan", "after_search", "before_search", "demo_verdict", "holdout_plan"]
+__all__ = [
+    "HoldoutPlan",
+    "SearchLeft",
+    "after_search",
+    "before_search",
+    "demo_verdict",
+    "holdout_edits",
+    "holdout_plan",
+    "search_left",
+]
 
 _KEYS = {
     "evaluate", "shifted", "top", "seeds", "confirm", "baseline", "gap", "seed_cv", "slice", "shift", "name", "watch",
@@ -138,11 +150,55 @@ def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], A
             evaluate_baseline(study, objective, plan.baseline, plan.seeds)
 
 
-def after_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any]) -> Verdict | None:
+@dataclass(frozen=True)
+class SearchLeft:
+    """The budget a study's search has left after a run that a per-call limit (``--trials``, ``n_trials``) ended
+    before the study's own budget was spent: the re-runs and the holdout wait until it is."""
+
+    budget: Budget
+    usage: BudgetUsage
+
+    def note(self) -> str:
+        """One line for people: what is left, when the holdout opens, and how to go on."""
+        budget, usage = self.budget, self.usage
+        left = []
+        if budget.trials is not None:
+            left.append(f"{budget.trials - usage.trials} of {budget.trials} trials")
+        if budget.wall_seconds is not None:
+            left.append(f"{budget.wall_seconds - usage.elapsed:.0f}s of {budget.wall_seconds:.0f}s of wall time")
+        if budget.resource is not None:
+            left.append(f"{budget.resource - usage.resource:g} of {budget.resource:g} resource units")
+        if len(left) > 1:
+            when = "one of them is spent"
+        else:
+            when = "they are spent" if budget.trials is not None else "it is spent"
+        return f"the search has {' and '.join(left)} left: the holdout opens when {when}; run again to go on"
+
+
+def search_left(study: Study, search: StudyResult | None = None) -> SearchLeft | None:
+    """What the study's own budget has left, by the rule `Study.ask` follows (``None``: a limit is spent, the budget
+    has none, or ``search``, the run just ended, used up the space, so that no later run can go on)."""
+    budget = study.budget
+    if budget.is_unbounded() or (search is not None and search.space_used_up):
+        return None
+    history = study.trials
+    now = time.time()
+    usage = Budget.usage(history, now)
+    if budget.exhausted_limit(usage) is not None or spent_beyond_trials(budget, history, now) is not None:
+        return None
+    return SearchLeft(budget, usage)
+
+
+def after_search(
+    study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any], search: StudyResult | None = None
+) -> Verdict | SearchLeft | None:
     """Re-run the top candidates across seeds, open the holdout once, return the verdict (``None`` without a holdout).
 
     A study whose holdout was opened already gets the recorded verdict back instead of a second opening; an opening
-    voided for its scale (`holdout.voided`) judged nothing, so the holdout is opened again.
+    voided for its scale (`holdout.voided`) judged nothing, so the holdout is opened again. While the study's budget
+    is not spent (`search_left`; ``search`` is the run that just ended, if any), nothing is re-run or opened, and
+    what is left comes back instead: a verdict on part of the search would be stale once the rest runs, and the
+    holdout would be spent.
     """
     if "holdout" not in cfg.extra:
         return None
@@ -150,9 +206,47 @@ def after_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], An
     log = read_attr(study.attrs, HoldoutLogAttr)
     if log is not None and any(voided(opening) is None for opening in log.openings):  # a voided one judged nothing
         return recorded_verdict(study)
+    if (left := search_left(study, search)) is not None:
+        return left
     validate_top(study, objective, k=plan.top, seeds=plan.seeds, confirm=plan.confirm)
     return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds, holdout=plan.name,
                     watch=plan.watch)  # fmt: skip
+
+
+def holdout_edits(study: Study, cfg: StudyConfig) -> str | None:
+    """What the config's holdout now declares differently from what the recorded opening of the holdout and its
+    verdict used (the holdout set's name, the gap limit, the baseline), with the fact that the recorded verdict
+    stands; ``None`` when nothing differs or the holdout was not opened (openings voided for their scale judged
+    nothing and do not count)."""
+    if "holdout" not in cfg.extra:
+        return None
+    log = read_attr(study.attrs, HoldoutLogAttr)
+    counted = [] if log is None else [opening for opening in log.openings if voided(opening) is None]
+    if not counted:
+        return None
+    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    differences = []
+    opened_name, name = holdout_name(counted[-1]), _holdout_name(plan.evaluate, plan.name)
+    if opened_name is not None and name is not None and name != opened_name:  # unnamed: nothing to compare
+        differences.append(f"holdout set {name!r} (the opening read {opened_name!r})")
+    recorded = read_attr(study.attrs, HoldoutAttr)
+    if recorded is not None and recorded.threshold is not None and plan.thresholds.gap != recorded.threshold:
+        differences.append(f"gap limit {plan.thresholds.gap:g} (the verdict used {recorded.threshold:g})")
+    baseline = read_attr(study.attrs, BaselineAttr)
+    judged = None if baseline is None or not baseline.runs else baseline.params
+    declared = None if plan.baseline is None else dict(plan.baseline)
+    if judged is not None and declared != judged:
+        differences.append(f"baseline {_params_text(declared)} (the verdict compared with {_params_text(judged)})")
+    if not differences:
+        return None
+    return (f"{cfg.path.name} now declares {'; '.join(differences)}: the recorded verdict stands, since the holdout "
+            "is opened once; a new holdout needs a new study (--name NEW_NAME, or another name in "
+            f"{cfg.path.name})")  # fmt: skip
+
+
+def _params_text(params: Mapping[str, Any] | None) -> str:
+    """``x=0.9, y=0.5`` (``none`` for no parameters)."""
+    return "none" if params is None else ", ".join(f"{name}={value!r}" for name, value in params.items())
 
 
 def recorded_verdict(study: Study) -> Verdict | None:

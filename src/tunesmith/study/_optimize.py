@@ -609,6 +609,7 @@ class StudyResult:
     usage: BudgetUsage | None = None
     failures: list[TrialRecord] = field(default_factory=list)
     notes: tuple[str, ...] = ()
+    space_used_up: bool = False  # the sampler had no untried configuration left: no later run can go on
 
 
 # `StudyResult.stop_reason` when a callback, an observer or the objective called `Study.stop`.
@@ -708,8 +709,7 @@ def optimize(
         history,
         metric=study.metric.name,
     )
-    if spent := holdout_spent_note(study.attrs):
-        warnings.warn(spent, HoldoutSpentWarning, stacklevel=3)
+    spent = holdout_spent_note(study.attrs)  # said once a trial starts: a run that starts none changes nothing
     fully = trained_fully(study.budget, study.scheduler)
     forecast = fully[1] if fully is not None and fully[0] < MIN_FULLY_TRAINED else None
     if forecast:
@@ -719,7 +719,7 @@ def optimize(
         options["memory_limit"] = memory_limit
     if trial_timeout is not None:
         options["trial_timeout"] = trial_timeout
-    notes: list[str] = [spent] if spent else []
+    notes: list[str] = []
     if executor == "inline" and (workers > 1 or options):
         executor = "processes"
         why = f"{workers} workers" if workers > 1 else " and ".join(sorted(options))
@@ -735,6 +735,7 @@ def optimize(
     started = 0
     known = {r.number for r in history}  # a trial asked for again (a paused one resumed) is not a new start
     stop_reason = ""
+    space_used_up = False
     ended_by: BudgetLimit | None = None  # the study's limit that ended the run (not a call limit such as n_trials)
     study._ensure_beater()
     study.reap_lost_trials()
@@ -768,12 +769,16 @@ def optimize(
                     stop_reason, ended_by = str(exc), exc.limit
                     break
                 except SearchSpaceExhausted as exc:
-                    stop_reason = str(exc)
+                    stop_reason, space_used_up = str(exc), True
                     break
                 if trial.number not in known:
                     started += 1
                     known.add(trial.number)
-                pending.add(trial.number)
+                pending.add(trial.number)  # before the warning: a warning raised as an error records it interrupted
+                if spent is not None:
+                    warnings.warn(spent, HoldoutSpentWarning, stacklevel=3)
+                    notes.insert(0, spent)
+                    spent = None  # once a run
                 observers.trial_start(study, trial)
                 runner.submit(
                     TrialJob(
@@ -860,6 +865,7 @@ def optimize(
         usage=usage,
         notes=tuple(notes),
         failures=[r for r in finished if r.state is TrialState.FAILED],
+        space_used_up=space_used_up,
     )
     observers.notify("on_optimize_end", study, result)
     return result
