@@ -9,7 +9,7 @@ import shlex
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -23,8 +23,10 @@ from tunesmith._progress import Progress
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import SamplerChoiceAttr, read_attr
 from tunesmith.errors import StudyNotFound, TunesmithError
-from tunesmith.storage import Storage, open_storage, redact_url
+from tunesmith.samplers import Auto
+from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study, StudyResult
+from tunesmith.study._spec import sampler_changes
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -363,7 +365,34 @@ def _summary(
         for note in result.notes:
             console.print(terminal_safe(note))
     with _friendly_errors():
-        choice = read_attr(study.attrs, SamplerChoiceAttr)
-    if choice is not None:
-        console.print(terminal_safe(f"sampler: {choice.why}"))
+        said = _sampler_line(study.info)
+    if said is not None:
+        console.print(terminal_safe(said))
     summary(study, console=console, analyses=analyses, findings=findings)
+
+
+def _sampler_line(info: StudyInfo) -> str | None:
+    """The summary's word on the sampler, as storage has it: why ``auto`` chose what it runs, while the stored
+    sampler is ``auto`` (or a study stored without one); once a config or a script switched to another (the
+    ``sampler_log``), the one stored and the switch, since the choice recorded at creation no longer runs.
+    ``None`` for a study created with a named sampler and never switched.
+
+    Raises:
+        AttributeShapeError: ``sampler_choice`` or ``sampler_log`` not in the shape tunesmith writes.
+    """
+    choice = read_attr(info.attrs, SamplerChoiceAttr)
+    stored = info.spec.get("sampler")
+    if stored is None or _sampler_name(stored) == Auto.name:
+        return None if choice is None else f"sampler: {choice.why}"
+    changes = sampler_changes(info.attrs)
+    if not changes:
+        return None
+    last, old = changes[-1], _sampler_name(changes[-1].old)
+    if old == Auto.name and choice is not None:
+        old = f"{old} ({_sampler_name(choice.sampler)})"  # what auto ran before the switch
+    return f"sampler: {_sampler_name(stored)}, switched from {old} after {last.after} trials"
+
+
+def _sampler_name(form: Any) -> str:
+    """A stored sampler's name: its table's ``name`` (a ``describe()`` form), or the name itself."""
+    return str(form.get("name")) if isinstance(form, Mapping) else str(form)

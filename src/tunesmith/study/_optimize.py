@@ -698,7 +698,12 @@ def optimize(
         )
     integer("workers", workers, minimum=1, fix="pass workers=1, or the trials to run at once")
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
-        raise ConfigError("this study has no budget and no n_trials: pass budget=ts.Budget(trials=...) or n_trials=...")
+        raise ConfigError(
+            f"study {study.name!r} has no budget and no n_trials, so nothing would end the run: give it a trial "
+            f"budget: from a config, `tunesmith extend {study.name} --trials N` (a study gains a limit before its "
+            "first trial), or `tunesmith run CONFIG --trials N` for this run only; in Python, "
+            "budget=ts.Budget(trials=N) for a new study, study.extend_budget(trials=N), or n_trials=N"
+        )
     integer("n_trials", n_trials, minimum=1, allow_none=True)
     real("timeout", timeout, exclusive_minimum=0, allow_none=True, fix="pass the seconds to search, e.g. timeout=3600")
     check_progress(progress)

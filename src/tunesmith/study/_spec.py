@@ -1,16 +1,17 @@
 """The stored spec: what a study is, written once when it is created and checked on every reopening.
 
 Its budget is the one part that may change, and only by `extend_budget`: upwards, explicitly, and
-recorded in the study's ``budget_log``.
+recorded in the study's ``budget_log``; a limit it lacks may be added only before its first trial.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._attribute_json import Fields, JsonObject, shape_error
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, BudgetChangeAttr, BudgetLogAttr, read_attr, write_attr
 from tunesmith.budget import Budget, plain_number
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from tunesmith.storage import Storage, StudyInfo
     from tunesmith.study._settings import Settings
 
-__all__ = ["SPEC_VERSION", "StudySpec", "extend_budget"]
+__all__ = ["SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "extend_budget", "sampler_changes"]
 
 _LIMITS = ("trials", "wall_time", "resource")
 
@@ -216,18 +217,25 @@ class StudySpec:
         log = read_attr(attrs, BudgetLogAttr)
         if log is not None and any(Budget.from_json(change.old) == given for change in log.changes):
             return  # the budget before a recorded extension: the study resumes with the extended one
-        raised = _raised_limits(self.budget, given)
-        if raised:
-            flags = " ".join(f"--{key.replace('_', '-')} {plain_number(value)}" for key, value in raised.items())
-            arguments = ", ".join(f"{key}={value!r}" for key, value in raised.items())
+        changed = _raised_or_added_limits(self.budget, given)
+        if changed:
+            flags = " ".join(f"--{key.replace('_', '-')} {plain_number(value)}" for key, value in changed.items())
+            arguments = ", ".join(f"{key}={value!r}" for key, value in changed.items())
             fix = (
                 f"a stored budget changes only by an explicit, recorded extension: run `tunesmith extend {name} "
                 f"{flags}` (or study.extend_budget({arguments})), then resume"
             )
+            added = [key for key in changed if getattr(self.budget, key) is None]
+            if added:
+                fix += (
+                    f". A limit the study lacks ({', '.join(added)}) is added only before its first trial; once it "
+                    f"has trials, {_keep_or_rename(name, added)}"
+                )
         else:
             fix = (
-                "a stored budget never shrinks nor gains a limit: pass the stored budget (or none: budget=None, "
-                "ts.Study.load) to resume, or use a new name for another budget"
+                f"a stored budget never shrinks: give the stored one to resume ({_budget_config(self.budget)} in "
+                "the config; budget=None or ts.Study.load in Python), or use a new name for another budget "
+                "(tunesmith run CONFIG --name NEW, or name= in Python)"
             )
         raise ConfigError(
             f"study {name!r} exists in {where} with budget {self.budget.describe()}, not {given.describe()}: {fix}"
@@ -319,17 +327,33 @@ def _guardrails_text(guardrails: tuple[Guardrail, ...]) -> str:
     return "[" + ", ".join(g.describe() for g in guardrails) + "]" if guardrails else "none"
 
 
-def _raised_limits(old: Budget, new: Budget) -> dict[str, float]:
-    """The limits ``new`` raises above ``old``; empty unless every other limit is the same."""
-    raised: dict[str, float] = {}
+def _raised_or_added_limits(old: Budget, new: Budget) -> dict[str, float]:
+    """The limits ``new`` raises above ``old`` or adds to it; empty unless every other limit is the same."""
+    changed: dict[str, float] = {}
     for key in _LIMITS:
         before, after = getattr(old, key), getattr(new, key)
         if after == before:
             continue
-        if before is None or after is None or after < before:
+        if after is None or (before is not None and after < before):
             return {}
-        raised[key] = after
-    return raised
+        changed[key] = after
+    return changed
+
+
+def _budget_config(budget: Budget) -> str:
+    """``budget`` as a config writes it: ``[budget] trials = 20, wall_time = 7200``, or ``no [budget]``."""
+    limits = [f"{key} = {plain_number(getattr(budget, key))}" for key in _LIMITS if getattr(budget, key) is not None]
+    return "[budget] " + ", ".join(limits) if limits else "no [budget]"
+
+
+def _keep_or_rename(name: str, added: Sequence[str]) -> str:
+    """The fixes for a study with trials that cannot gain the limits ``added``: resume it as stored, or rename."""
+    keys = " and ".join(added)
+    per_run = " (`tunesmith run CONFIG --trials N` bounds one run, n_trials= in Python)" if "trials" in added else ""
+    return (
+        f"leave {keys} out of the config's [budget] to resume {name!r} as stored{per_run}, or start a new study "
+        "with the limit (tunesmith run CONFIG --name NEW, or name= in Python)"
+    )
 
 
 def extend_budget(
@@ -343,12 +367,16 @@ def extend_budget(
 ) -> Budget:
     """Raise the stored budget of study ``name`` to the limits given; see `Study.extend_budget`.
 
+    A limit the stored budget lacks (an unbounded study's trials) is added only while the study has no
+    trials: nothing recorded ran under the old budget, so a config stored without ``[budget]`` and refused
+    for it is not a dead end.
+
     Returns:
         The new budget, as now stored.
 
     Raises:
-        ConfigError: no limit given, a value that is no limit, a limit the study does not have, or
-            one not above the stored value.
+        ConfigError: no limit given, a value that is no limit, a limit the study lacks once it has
+            trials, or one not above the stored value.
     """
     given: dict[str, Any] = {
         key: value for key, value in zip(_LIMITS, (trials, wall_time, resource), strict=True) if value is not None
@@ -360,14 +388,17 @@ def extend_budget(
     asked = Budget(**given)  # each value checked: the rule, the value and the fix
     info = storage.load_study(name)
     old = Budget.from_json(info.spec.get("budget"))
+    added = [key for key in given if getattr(old, key) is None]
+    if added and (ran := len(storage.get_trials(info.id))):  # read only when a limit is added
+        got = ", ".join(f"{key}={given[key]!r}" for key in added)
+        raise ConfigError(
+            f"study {name!r} has no {' or '.join(added)} limit to extend (its budget is {old.describe()}), got "
+            f"{got}, and it has {ran} trial{'s' if ran != 1 else ''}: a limit is added only before a study's first "
+            f"trial, since it would shrink the budget its trials ran under: {_keep_or_rename(name, added)}"
+        )
     for key, value in given.items():
         before, after = getattr(old, key), getattr(asked, key)
-        if before is None:
-            raise ConfigError(
-                f"study {name!r} has no {key} limit to extend (its budget is {old.describe()}), got {key}={value!r}: "
-                "a budget only grows, and a new limit would shrink it; use a new name for a study with that limit"
-            )
-        if after <= before:
+        if before is not None and after <= before:
             raise ConfigError(
                 f"an extension must raise {key} above the stored {key}={plain_number(before)}, got {key}={value!r}: "
                 f"pass more than {plain_number(before)}, or leave {key} out"
@@ -380,8 +411,40 @@ def extend_budget(
     return new
 
 
-# Every change of a stored study's sampler: ``{"at", "old", "new", "after"}`` (after: trials then stored).
+# Every change of a stored study's sampler, first first: a JSON list of `SamplerChange`.
 SAMPLER_LOG = "sampler_log"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplerChange(JsonObject):
+    """One entry of ``sampler_log``: at ``at`` (seconds since the epoch) the stored sampler went from ``old``
+    to ``new`` (their ``describe()`` forms), with ``after`` trials then stored."""
+
+    at: float
+    old: Any
+    new: dict[str, Any]
+    after: int
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> SamplerChange:
+        r = Fields(value, where or f"{SAMPLER_LOG} entry")
+        old = r.get("old", lambda v: isinstance(v, str | Mapping), "a sampler's name or table", required=True)
+        return cls(at=r.number("at", required=True), old=old, new=r.mapping("new", required=True),
+                   after=r.integer("after", required=True), **r.rest())  # fmt: skip
+
+
+def sampler_changes(attrs: Mapping[str, Any]) -> tuple[SamplerChange, ...]:
+    """The study's ``sampler_log`` as read from its attributes ``attrs``; empty when it never switched.
+
+    Raises:
+        AttributeShapeError: the stored log is not in the shape `switch_sampler` writes.
+    """
+    log = attrs.get(SAMPLER_LOG)
+    if log is None:
+        return ()
+    if not isinstance(log, list):
+        raise shape_error(SAMPLER_LOG, "a JSON list", log)
+    return tuple(SamplerChange.from_json(entry, f"{SAMPLER_LOG}[{i}]") for i, entry in enumerate(log))
 
 
 def switch_sampler(storage: Storage, info: StudyInfo, given: Any, now: float) -> bool:
@@ -393,7 +456,8 @@ def switch_sampler(storage: Storage, info: StudyInfo, given: Any, now: float) ->
     if stored is None or _plugin_form(make_sampler(stored)) == new:
         return False
     storage.update_study_spec(info.id, {**info.spec, "sampler": new})
-    entry = {"at": now, "old": stored, "new": new, "after": len(storage.get_trials(info.id))}  # read on a switch only
+    after = len(storage.get_trials(info.id))  # read on a switch only
+    entry = SamplerChange(at=now, old=stored, new=new, after=after).to_json()
     storage.update_study_attr(info.id, SAMPLER_LOG, lambda log: [*(log or []), entry])
     return True
 

@@ -222,7 +222,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
 
         Each limit given is the new total and must exceed the stored one; the others stay. The change
         is stored and appended to the attribute ``budget_log`` (`tunesmith.attributes.BudgetLogAttr`).
-        Returns the new budget; raises `ConfigError` for no limit, a limit the study lacks, or a lower one.
+        A limit the study lacks is added only before its first trial. Returns the new budget; raises
+        `ConfigError` for no limit, a lower one, or a limit the study lacks once it has trials.
         """
         self.budget = _spec.extend_budget(
             self._storage, self.name, self._clock(), trials=trials, wall_time=wall_time, resource=resource
