@@ -8,9 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tunesmith.attributes import SeedStabilityAttr, read_attr
+from tunesmith.attributes import ChoiceAttr, SeedStabilityAttr, read_attr
+from tunesmith.choose import Best, Weights, from_json
+from tunesmith.discipline._front import several_objectives
 from tunesmith.discipline._reruns import SeedRun, completed
-from tunesmith.discipline.conventions import holdout_key
+from tunesmith.discipline.conventions import holdout_key, holdout_keys
 from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, proxy_scan, read_guardrail
 from tunesmith.discipline.seeds import _guardrail_across_seeds
@@ -43,7 +45,7 @@ def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, floa
     reruns = _Reruns.of(study, record.number)
     lines, outcomes = [], []
     for guardrail in study.guardrails:
-        outcome, line = _judge(guardrail, record, scores, reruns)
+        outcome, line = _judge(guardrail, record, scores, reruns, _Pick.of(study, record, guardrail.metric))
         outcomes.append(outcome)
         lines.append(line)
     passed = all(o is GuardrailOutcome.HELD for o in outcomes)
@@ -79,13 +81,53 @@ class _Reruns:
         return (*selection, *confirmation), said
 
 
+@dataclass(frozen=True)
+class _Pick:
+    """How the pick of the judged trial read a guarded metric: among the readings of ``compared`` configurations
+    (1: it did not read the metric, beyond a breach making a trial INFEASIBLE), ``how`` in words."""
+
+    compared: int = 1
+    how: str = ""
+
+    @classmethod
+    def of(cls, study: Study, record: TrialRecord, metric: str) -> _Pick:
+        """The pick that chose ``record``: the search's best on the study's metric, or the rule `Study.choose`
+        recorded, which reads ``metric`` when it is `choose.best`'s metric or a bound of it, weighs it, or is the
+        knee (which reads every objective). Every trial that measured ``metric`` counts, the INFEASIBLE ones too:
+        their readings were drawn as well, and falling beyond the bound is what kept them from being picked."""
+        how = ""
+        if several_objectives(study):
+            choice = read_attr(study.attrs, ChoiceAttr)
+            if choice is not None and choice.trial == record.number and _reads(choice.rule, metric, study):
+                how = f"study.choose: {choice.why}"
+        elif metric == study.metric.name:
+            how = f"the search's best {metric}"
+        if not how:
+            return cls()
+        compared = sum(1 for r in study.trials if r.invalidated is None and r.value(metric) is not None
+                       and r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE))  # fmt: skip
+        return cls(max(compared, 1), how)
+
+
+def _reads(rule: Mapping[str, object], metric: str, study: Study) -> bool:
+    """Whether a recorded `choose` rule reads ``metric`` to pick a trial of the front."""
+    picked = from_json(rule)
+    if isinstance(picked, Best):
+        return picked.metric == metric or any(bound.metric == metric for bound in picked.bounds)
+    if isinstance(picked, Weights):
+        return dict(picked.weights).get(metric, 0.0) > 0
+    return metric in {m.name for m in study.objectives}  # the knee reads every objective
+
+
 _SHOWN = {GuardrailOutcome.HELD: "held", GuardrailOutcome.BREACHED: "breached",
           GuardrailOutcome.UNDECIDED: "not shown to hold"}  # fmt: skip
 
 
-def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float],
-           reruns: _Reruns) -> tuple[GuardrailOutcome, str]:  # fmt: skip
-    """One guardrail on every source that measured it: its outcome (the worst of theirs) and the detail."""
+def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float], reruns: _Reruns,
+           pick: _Pick) -> tuple[GuardrailOutcome, str]:  # fmt: skip
+    """One guardrail on every source that measured it: its outcome (the worst of theirs) and the detail. The
+    search's single result, read only when nothing else measured it, was favoured by the ``pick``: held needs
+    more of it (`read_guardrail`'s ``chosen_inside`` and ``compared``)."""
     readings: list[tuple[str, GuardrailReading]] = []
     read: list[str] = []
     key = holdout_key(Metric(guardrail.metric, "min"), scores)
@@ -107,11 +149,12 @@ def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float
         if value is None:  # the search records a result without a guardrail's metric as FAILED
             raise TunesmithError(f"trial #{record.number} has no {guardrail.metric!r}: it cannot have passed "
                                  f"{guardrail.describe()}")  # fmt: skip
-        searched = read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric), chosen_inside=True)
+        searched = read_guardrail(guardrail, value, noise_of(record.metrics, guardrail.metric), chosen_inside=True,
+                                  compared=pick.compared)  # fmt: skip
         readings.append(("in the search (not measured on the holdout)", searched))
         read.append("the search's single result alone (not measured on the holdout, not re-run across seeds)")
         if searched.outcome is GuardrailOutcome.UNDECIDED:
-            favoured = f"; {_FAVOURED_BY_THE_PICK}"
+            favoured = f"; {_FAVOURED_BY_THE_PICK if pick.compared == 1 else _read_by_the_pick(guardrail, pick)}"
     # A point of unknown noise inside the bound shows nothing either way: alone, it leaves the guardrail undecided.
     outcomes = [reading.outcome for _, reading in readings
                 if reading.noise_known or reading.outcome is GuardrailOutcome.BREACHED]  # fmt: skip
@@ -141,6 +184,15 @@ _FAVOURED_BY_THE_PICK = (
     "INFEASIBLE, never chosen, so the chosen trial's one reading is one that fell inside the bound, whatever its "
     "true value; re-runs of the winner across seeds also remove that luck"
 )
+
+
+def _read_by_the_pick(guardrail: Guardrail, pick: _Pick) -> str:
+    """Said of the search's result when the pick read the guarded metric itself and the result cannot show that the
+    guardrail holds: what the pick did, and what would decide."""
+    name = guardrail.metric
+    return (f"the pick read {name} itself ({pick.how}); re-runs of the winner on fresh seeds "
+            f"(ts.validate_top(study, objective)) or {name} measured on the holdout (return "
+            f"{holdout_keys(Metric(name, 'min'))[0]!r} from evaluate) would decide, free of its luck")  # fmt: skip
 
 
 def _worst(outcomes: Sequence[GuardrailOutcome]) -> GuardrailOutcome:

@@ -142,14 +142,33 @@ def across_runs(runs: Sequence[SeedRun], key: str) -> tuple[float, Noise | None,
     """The mean of ``key`` over the runs that measured it, the mean's noise and how many runs measured it
     (``None``: none did). The noise is the runs' spread over the square root of their number with, when the runs
     carry per-example or per-fold noise, their typical standard error (every run scored the same validation
-    examples: that part does not average out); unknown (``None``) for one run without such noise."""
-    values = [float(run.metrics[key]) for run in runs if key in run.metrics]
-    if not values:
+    examples: that part does not average out); unknown (``None``) for one run without such noise. Its degrees of
+    freedom (`Noise.dof`) are those of that sum (`_degrees_of_freedom`): a spread read from n runs has n - 1, so
+    a decision on two or three runs reads Student's t, not the normal."""
+    measured = [run for run in runs if key in run.metrics]
+    if not measured:
         return None
+    values = [float(run.metrics[key]) for run in measured]
     spread = float(np.std(values, ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    within = [n.stderr for run in runs if key in run.metrics and (n := noise_of(run.metrics, key)) is not None]
+    within = [n for run in measured if (n := noise_of(run.metrics, key)) is not None]
     noise = None
     if len(values) > 1 or within:
-        noise = Noise(math.hypot(spread, float(np.mean(within)) if within else 0.0), f"{len(values)} seeds")
+        typical = float(np.mean([n.stderr for n in within])) if within else 0.0
+        noise = Noise(math.hypot(spread, typical), f"{len(values)} seeds",
+                      dof=_degrees_of_freedom(spread, len(values), typical, within))  # fmt: skip
     return float(np.mean(values)), noise, len(values)
 
+
+def _degrees_of_freedom(spread: float, runs: int, typical: float, within: Sequence[Noise]) -> float | None:
+    """The degrees of freedom of ``hypot(spread, typical)`` (Welch-Satterthwaite): ``spread`` read from ``runs``
+    runs has ``runs - 1``; ``typical`` the fewest any of ``within`` was estimated with (`Noise.dof`, else its
+    examples less one; many when none says). ``None``: many, so that the normal reads it."""
+    parts: list[tuple[float, float]] = [(spread**2, runs - 1.0)] if runs > 1 and spread > 0 else []
+    estimated = [d for n in within if (d := n.dof if n.dof is not None or n.examples is None else n.examples - 1.0)
+                 is not None]  # fmt: skip
+    if typical > 0 and estimated:
+        parts.append((typical**2, min(estimated)))
+    denominator = sum(variance**2 / dof for variance, dof in parts if dof > 0)
+    if denominator == 0.0:
+        return None
+    return float((spread**2 + typical**2) ** 2 / denominator)

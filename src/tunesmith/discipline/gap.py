@@ -62,12 +62,15 @@ class Noise:
     """The standard error of one score, where it came from (``"200 examples"``, ``"5 folds"``) and, for a mean of
     per-example values, how many examples it averages (``None`` otherwise). ``floor`` is the part that more
     examples do not shrink: the seed-to-seed spread of one run, for a score read on one seed whose noise is
-    that spread (0 for sampling noise)."""
+    that spread (0 for sampling noise). ``dof``: the degrees of freedom ``stderr`` was estimated with when it
+    is read from a spread over a few values (n - 1 over n runs), so that a decision on it reads Student's t;
+    ``None`` when it does not say (a mean of ``examples`` per-example values has ``examples - 1``)."""
 
     stderr: float
     source: str
     examples: int | None = None
     floor: float = 0.0
+    dof: float | None = None
 
 
 def noise_of(metrics: Mapping[str, float], name: str, scale: float = 1.0) -> Noise | None:

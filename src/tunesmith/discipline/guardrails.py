@@ -32,7 +32,7 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.discipline.conventions import FOLD, SHIFTED, SLICE
-from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, more_data
+from tunesmith.discipline.gap import Noise, more_data
 from tunesmith.errors import ConfigError
 from tunesmith.objective import COUNT, STDERR, Guardrail, Metric, name_words, reads_as_score
 from tunesmith.trial import TrialRecord, TrialState
@@ -752,9 +752,31 @@ def _orderings(n: int) -> np.ndarray:
     return orderings
 
 
-# The standard errors inside the bound a held reading needs when it was chosen for falling inside (`read_guardrail`):
-# the normal's one-sided 2.5% point, half of 5%, since at the bound half the readings fall inside.
-Z_HELD_WHEN_CHOSEN_INSIDE = 1.959963984540054
+#: The one-sided level of a guardrail's decisions: held, or breached, only beyond its noise at 5%.
+_LEVEL = 0.05
+
+
+def _held_level(chosen_inside: bool, compared: int) -> float:
+    """The one-sided level a held reading is read at, so that a guardrail whose true value sits on its bound reads
+    held in at most `_LEVEL` of the verdicts that judge it (`read_guardrail`)."""
+    level = _LEVEL / compared  # any of ``compared`` readings that far inside: at most their sum (Bonferroni)
+    return level * (1.0 - 0.5**compared) if chosen_inside else level  # the pick happens once one fell inside
+
+
+def _degrees_of_freedom(noise: Noise | None) -> float | None:
+    """The degrees of freedom ``noise``'s standard error was estimated with: its own (`Noise.dof`: a spread over a
+    few runs), else a mean of m per-example values' m - 1; ``None``: many, read with the normal."""
+    if noise is None or noise.dof is not None:
+        return None if noise is None else noise.dof
+    return None if noise.examples is None else noise.examples - 1.0
+
+
+def _standard_errors(level: float, dof: float | None) -> float:
+    """How many standard errors from the bound a one-sided ``level`` needs: Student's t on ``dof`` degrees of
+    freedom (two runs' spread needs 6.31 at 5%, not the normal's 1.645), the normal when ``dof`` is ``None``."""
+    from scipy import stats
+
+    return float(stats.norm.isf(level) if dof is None else stats.t.isf(level, dof))
 
 
 class GuardrailOutcome(Enum):
@@ -773,18 +795,20 @@ class GuardrailReading:
         guardrail: the guardrail.
         value: the measured value.
         noise: its standard error and where that came from (``None``: unknown).
-        outcome: held or breached beyond ``Z_ONE_SIDED_95`` standard errors (one-sided 95%), else undecided.
-            With unknown noise (`noise_known` false) a value beyond the bound is breached and one inside it
-            undecided: the point alone cannot show that a guardrail holds.
-        needed: how many standard errors inside the bound a held reading needs: ``Z_ONE_SIDED_95``, or
-            `Z_HELD_WHEN_CHOSEN_INSIDE` for a reading chosen because it fell inside (see `read_guardrail`).
+        outcome: held `needed` standard errors inside the bound, breached `breach_needed` beyond it, else
+            undecided. With unknown noise (`noise_known` false) a value beyond the bound is breached and one
+            inside it undecided: the point alone cannot show that a guardrail holds.
+        chosen_inside: the reading was chosen for falling inside the bound (see `read_guardrail`).
+        compared: how many configurations' readings of the guarded metric the pick chose this one among (1: the
+            pick did not read it; see `read_guardrail`).
     """
 
     guardrail: Guardrail
     value: float
     noise: Noise | None
     outcome: GuardrailOutcome
-    needed: float = Z_ONE_SIDED_95
+    chosen_inside: bool = False
+    compared: int = 1
 
     @property
     def inside(self) -> float:
@@ -796,6 +820,18 @@ class GuardrailReading:
     def noise_known(self) -> bool:
         """Whether the value's standard error is known (zero included: runs that agree exactly across seeds)."""
         return _known(self.noise)
+
+    @property
+    def needed(self) -> float:
+        """How many standard errors inside the bound a held reading needs: the one-sided 5% point, or further for
+        a reading the pick favoured, on Student's t when the noise was read from a few values (`read_guardrail`)."""
+        return _standard_errors(_held_level(self.chosen_inside, self.compared), _degrees_of_freedom(self.noise))
+
+    @property
+    def breach_needed(self) -> float:
+        """How many standard errors beyond the bound a breached reading needs: the one-sided 5% point (Student's t
+        when the noise was read from a few values; the pick favoured readings inside, never beyond)."""
+        return _standard_errors(_LEVEL, _degrees_of_freedom(self.noise))
 
     def describe(self, where: str = "") -> str:
         """``latency_ms <= 20: cannot tell on the holdout (20.07 +- 0.354 (400 examples), 0.2 standard errors
@@ -815,10 +851,23 @@ class GuardrailReading:
         side = f"{abs(z):.1f} standard errors {'inside' if z >= 0 else 'beyond'}"
         if self.outcome is not GuardrailOutcome.UNDECIDED:
             return f"{rule}: {self.outcome.value}{at} ({value}, {side})"
-        needs = Z_ONE_SIDED_95 if z < 0 else self.needed
-        chosen = "" if needs == Z_ONE_SIDED_95 else ", as the reading was chosen for falling inside the bound"
-        return (f"{rule}: cannot tell{at} ({value}, {side}; a one-sided 95% decision needs {needs:.2f}{chosen}): "
-                f"{_what_decides(abs(z), needs)}")  # fmt: skip
+        needs = self.breach_needed if z < 0 else self.needed
+        return (f"{rule}: cannot tell{at} ({value}, {side}; a one-sided 95% decision needs {needs:.2f}"
+                f"{self._why_needed(beyond=z < 0)}): {_what_decides(abs(z), needs)}")  # fmt: skip
+
+    def _why_needed(self, *, beyond: bool) -> str:
+        """Why a decision needs what it does, when not the normal's one-sided 5% point: the noise read from a few
+        values (Student's t), and for held a reading the pick favoured."""
+        dof = _degrees_of_freedom(self.noise)
+        said = "" if dof is None else f" (Student's t on {dof:.3g} degrees of freedom)"
+        if beyond or not (self.chosen_inside or self.compared > 1):
+            return said
+        if self.compared == 1:
+            return f"{said}, as the reading was chosen for falling inside the bound"
+        level = _held_level(self.chosen_inside, self.compared)
+        return (f"{said}, as the pick read {self.guardrail.metric} itself and may have taken the luckiest of "
+                f"{self.compared} configurations' readings: one-sided {level:.2%} each, which keeps 5% over all of "
+                "them")  # fmt: skip
 
 
 def _known(noise: Noise | None) -> bool:
@@ -839,29 +888,44 @@ def _what_decides(z: float, needed: float) -> str:
     return more_data(z, "the examples (or seeds)", needed)
 
 
-def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = None, *,
-                   chosen_inside: bool = False) -> GuardrailReading:  # fmt: skip
-    """Judge ``guardrail`` on ``value`` measured with ``noise``: held or breached only beyond the noise. With the
-    noise unknown a value beyond the bound is breached, and one inside it undecided: one number of unknown noise
-    cannot show that the guardrail holds (the search once read a latency of 51 +- 2 ms against a limit of 50 as
-    held in 191 of 200 studies, on the chosen trial's one lucky result).
+def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = None, *, chosen_inside: bool = False,
+                   compared: int = 1) -> GuardrailReading:  # fmt: skip
+    """Judge ``guardrail`` on ``value`` measured with ``noise``: held or breached only beyond the noise, at the
+    one-sided 5% point. With the noise unknown a value beyond the bound is breached, and one inside it undecided:
+    one number of unknown noise cannot show that the guardrail holds (the search once read a latency of 51 +- 2 ms
+    against a limit of 50 as held in 191 of 200 studies, on the chosen trial's one lucky result). A standard error
+    read from a few values (`Noise.dof`: the spread of n re-runs, on n - 1 degrees of freedom; a mean of m
+    per-example values, on m - 1) is read with Student's t: at 1.645 a guardrail on its bound read across 2 and 3
+    re-runs held in 39 and 20 of 200 verdicts.
 
-    ``chosen_inside``: the reading is the search's result of the trial it chose, and a trial whose result breached
-    the guardrail was infeasible, never chosen. At a true value on the bound half the readings fall inside, so
-    held at ``Z_ONE_SIDED_95`` standard errors would be read in 10% of the chosen ones (10.5% measured): held then
-    needs `Z_HELD_WHEN_CHOSEN_INSIDE`, the one-sided 2.5% point, which keeps 5% among readings inside the bound."""
+    Held needs more when the reading was favoured, so that a true value on the bound reads held in at most 5% of
+    the verdicts:
+
+    * ``chosen_inside``: the reading is the search's result of the trial it chose, and a trial whose result
+      breached the guardrail was infeasible, never chosen. At a true value on the bound half the readings fall
+      inside, so held at the 5% point would be read in 10% of the chosen ones (10.5% measured): held then needs the
+      one-sided 2.5% point (1.96), which keeps 5% among readings inside the bound.
+    * ``compared``: the pick read the guarded metric itself (``choose.best`` on it, the knee, a weight on it) among
+      that many configurations' readings, and may have taken the luckiest: with every configuration on the bound,
+      ``choose.best("latency_ms")`` over 20 trials read held at 1.96 in 14 of 40 verdicts. Any of them lies that
+      far inside in at most ``compared`` times the level (Bonferroni), so held needs the point of 5% shared among
+      them (with ``chosen_inside``, of the 1 - 2**-compared of studies where one fell inside: 2.5% for one).
+
+    Raises:
+        ConfigError: ``compared`` is not a positive integer.
+    """
+    integer("compared", compared, minimum=1, fix="pass how many configurations' readings the pick chose among, "
+            "1 when it did not read the guarded metric")  # fmt: skip
     if not math.isfinite(value):
-        return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED)
+        return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED, chosen_inside, compared)
+    reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED, chosen_inside, compared)
     if noise is None or not _known(noise) or noise.stderr == 0:
         if not guardrail.holds(value):
-            return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED)
-        held = GuardrailOutcome.HELD if _known(noise) else GuardrailOutcome.UNDECIDED
-        return GuardrailReading(guardrail, value, noise, held)
-    needed = Z_HELD_WHEN_CHOSEN_INSIDE if chosen_inside else Z_ONE_SIDED_95
-    reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED, needed)
+            return replace(reading, outcome=GuardrailOutcome.BREACHED)
+        return replace(reading, outcome=GuardrailOutcome.HELD) if _known(noise) else reading
     z = reading.inside / noise.stderr
-    if z >= needed and guardrail.holds(value):
+    if z >= reading.needed and guardrail.holds(value):
         return replace(reading, outcome=GuardrailOutcome.HELD)
-    if z <= -Z_ONE_SIDED_95:
+    if z <= -reading.breach_needed:
         return replace(reading, outcome=GuardrailOutcome.BREACHED)
     return reading
