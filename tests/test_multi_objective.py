@@ -207,7 +207,8 @@ def _noisy_front(seed: int, true_error: Any) -> list[TrialRecord]:
     for i in range(30):
         latency = float(rng.uniform(5, 25))
         error = rng.binomial(2000, true_error(latency)) / 2000
-        metrics = {"error": error, "stderr:error": math.sqrt(error * (1 - error) / 2000), "latency_ms": latency}
+        metrics = {"error": error, "stderr:error": math.sqrt(error * (1 - error) / 2000), "latency_ms": latency,
+                   "stderr:latency_ms": 0.0}  # latency is exact here: set by the configuration, not measured
         records.append(TrialRecord(i, {"size": latency}, i, TrialState.COMPLETE, metrics))
     return records
 

@@ -156,15 +156,15 @@ def two_objectives(trials: int) -> ts.Study:
 
 
 def test_a_choice_dominated_by_trials_run_since_fails_the_front_check_and_an_invalidated_one_is_named() -> None:
+    def measured(error: float, latency: float) -> dict[str, list[float]]:  # per example: the noise is known
+        return {"error": [error - 0.001, error + 0.001], "latency_ms": [latency - 0.1, latency + 0.1]}
+
     study = two_objectives(8)
-    study.optimize(
-        lambda trial: {"error": 0.3 - 0.2 * trial.params["size"], "latency_ms": 10 + 40 * trial.params["size"]}
-    )
+    study.optimize(lambda trial: measured(0.3 - 0.2 * trial.params["size"], 10 + 40 * trial.params["size"]))
     chosen = study.choose(ts.choose.knee())
     study.extend_budget(trials=10)
-    study.enqueue({"size": chosen.params["size"]})  # the same size, now 5 ms faster: it dominates the choice
-    study.optimize(lambda trial: {"error": 0.3 - 0.2 * trial.params["size"],
-                                  "latency_ms": 5 + 40 * trial.params["size"]})  # fmt: skip
+    study.enqueue({"size": chosen.params["size"]})  # the same size, now better and 5 ms faster: it dominates
+    study.optimize(lambda trial: measured(0.29 - 0.2 * trial.params["size"], 5 + 40 * trial.params["size"]))
     check = ts.finalize(study, lambda params, seed: {"holdout_error": 0.2}).check("Pareto front")
     assert not check.passed and "is dominated by #" in check.detail and "choose again" in check.detail
     study.invalidate(chosen.number, reason="leak found")

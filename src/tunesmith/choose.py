@@ -58,13 +58,23 @@ def _spans(losses: np.ndarray) -> np.ndarray:
 
 
 def _scaled_errors(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> np.ndarray | None:
-    """Each trial's recorded standard errors (``stderr:<objective>``, 0 where one is not recorded) on the scale of
-    `_scaled`; ``None`` when no trial of the front records any."""
-    errors = np.array([[float(r.metrics.get(f"{STDERR}{m.name}", 0.0)) for m in objectives] for r in front])
+    """Each trial's recorded standard errors (``stderr:<objective>``) on the scale of `_scaled`; ``None`` when a
+    value of the front lacks one (its noise is unknown, and so is the knee's: a missing one read as 0 claimed
+    knees "beyond the noise" on a straight front) or none is above 0."""
+    recorded = [[r.metrics.get(f"{STDERR}{m.name}") for m in objectives] for r in front]
+    if any(e is None or not math.isfinite(e) for row in recorded for e in row):
+        return None
+    errors = np.asarray(recorded, dtype=float)
     if not np.any(errors > 0):
         return None
     _, losses = loss_matrix(front, objectives)
     return np.asarray(errors / _spans(losses))
+
+
+def _unrecorded(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> list[str]:
+    """The objectives for which a trial of the front records no standard error."""
+    return [m.name for m in objectives if any(not math.isfinite(r.metrics.get(f"{STDERR}{m.name}", math.nan))
+                                              for r in front)]  # fmt: skip
 
 
 def _objective(name: str, objectives: Sequence[Metric], what: str) -> Metric:
@@ -143,7 +153,9 @@ class Knee:
                 how = ("the front has no knee (every point lies on the line through its extremes), so the point "
                        "nearest the ideal point of the scaled front")  # fmt: skip
             elif within is None:
-                how += " (no standard errors recorded: whether this knee is beyond noise is unknown)"
+                lacking = _unrecorded(front, objectives)
+                on = f" for {', '.join(lacking)}" if lacking and len(lacking) < len(objectives) else ""
+                how += f" (no standard errors recorded{on}: whether this knee is beyond noise is unknown)"
             elif within[0] <= within[1] or (errors is not None and not _knee_survives(scaled, errors, extremes_of,
                                                                                       farthest)):  # fmt: skip
                 scores = np.linalg.norm(scaled, axis=1)

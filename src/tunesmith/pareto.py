@@ -9,6 +9,7 @@ with several objectives. Non-dominated sorting, hypervolume and hypervolume cont
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import moocore
@@ -22,6 +23,7 @@ from tunesmith.trial import TrialRecord, TrialState
 __all__ = [
     "REFERENCE_MARGIN",
     "REFERENCE_TRIALS",
+    "ReferencePointWarning",
     "crowding_distance",
     "derive_reference",
     "hypervolume",
@@ -34,12 +36,17 @@ __all__ = [
     "pareto_front",
     "reference_losses",
     "study_reference",
+    "warn_if_unbeaten",
 ]
 
 # A derived reference point is the nadir of the first REFERENCE_TRIALS complete trials pushed out by
 # REFERENCE_MARGIN of their range, so that the extremes of the front still add volume.
 REFERENCE_TRIALS = 10
 REFERENCE_MARGIN = 0.1
+
+
+class ReferencePointWarning(UserWarning):
+    """A reference point given with a study that no finished feasible trial beats on every objective."""
 
 
 def losses_of(values: Mapping[str, float], objectives: Sequence[Metric]) -> list[float] | None:
@@ -175,9 +182,14 @@ def study_reference(
     """A multi-objective study's reference point: the stored one, else the given one, else derived from its
     first `REFERENCE_TRIALS` complete trials (by number); ``None`` while fewer have completed.
 
-    A derived point is what the study stores once (`Study.reference_point`), so that it never moves.
+    A derived point is what the study stores once (`Study.reference_point`), so that it never moves. A stored
+    point that was given, read for the hypervolume of ``records``, warns (`warn_if_unbeaten`) when no finished
+    feasible trial among them beats it on every objective; the first read, which stores it when the first trial
+    completes, does not, so that one trial beyond a bound the user set on purpose does not call the point wrong.
     """
     if stored is not None:
+        if stored.source == "given":
+            warn_if_unbeaten(stored, records, objectives)
         return stored
     if given is not None:
         return ReferencePointAttr(values={m.name: float(given[m.name]) for m in objectives}, source="given")
@@ -187,6 +199,29 @@ def study_reference(
     point = derive_reference(losses[:REFERENCE_TRIALS])
     values = {m.name: float(m.sign() * v) for m, v in zip(objectives, point, strict=True)}
     return ReferencePointAttr(values=values, source="derived", trials=tuple(r.number for r in kept[:REFERENCE_TRIALS]))
+
+
+def warn_if_unbeaten(
+    reference: ReferencePointAttr, records: Sequence[TrialRecord], objectives: Sequence[Metric]
+) -> None:
+    """Warn (`ReferencePointWarning`) when finished feasible ``records`` exist but none is strictly better than
+    ``reference`` on every objective: the hypervolume against it is 0 whatever the trials do, and the GP, which
+    seeks volume inside it, has none to seek. The message does not depend on the trials, so Python's default
+    filter shows it once for a given point however often the hypervolume is read."""
+    _, losses = loss_matrix(records, objectives)
+    if len(losses) == 0 or bool(np.any(np.all(losses < reference_losses(reference.values, objectives), axis=1))):
+        return
+    sides = "; ".join(f"{m.name} above their values, as it is minimised" if m.direction == "min"
+                      else f"{m.name} below their values, as it is maximised" for m in objectives)  # fmt: skip
+    warnings.warn(
+        f"no finished feasible trial beats the reference_point given, {dict(reference.values)}, on every objective, "
+        "so the hypervolume against it is 0 whatever the trials do and the search has no volume to seek: a "
+        "reference point must be worse than the trials on every objective (the nadir, not the ideal point). A "
+        f"study's reference point never moves, so create a new study with one worse than the trials ({sides}), or "
+        f"without reference_point to derive it from the first {REFERENCE_TRIALS} trials",
+        ReferencePointWarning,
+        stacklevel=1,  # one location whatever path reads the point, so that the default filter shows it once
+    )
 
 
 def crowding_distance(losses: np.ndarray) -> np.ndarray:

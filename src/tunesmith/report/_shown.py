@@ -108,33 +108,34 @@ DOMINATING_NAMED = 3
 
 def choice_off_front(data: ReportData) -> str | None:
     """What to say when the choice recorded from the front (`Study.choose`) is no longer on it: the trials that
-    dominate it, whether beyond the objectives' recorded noise (as the verdict's front check judges), and how to
-    choose again; ``None`` when it is still on the front, or nothing stands chosen."""
+    dominate it, whether beyond the objectives' recorded noise, within it or of unknown noise (as the verdict's
+    front check judges them, `discipline._front.dominators`), and how to choose again; ``None`` when it is still on
+    the front, or nothing stands chosen."""
     choice = data.choice
     if choice is None:
         return None
     front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
     if any(r.number == choice.trial for r in front):
         return None
-    from tunesmith.discipline._front import beyond_noise, dominates
-    from tunesmith.discipline.gap import noise_of
+    from tunesmith.discipline._front import dominators, noise_unknown
 
     fix = f"choose again from the front as it is now: study.choose({_rule_call(choice.rule)})"
     chosen = next((r for r in data.records if r.number == choice.trial), None)
     if chosen is None or any(m.name not in chosen.metrics for m in data.objectives):
         return f"the chosen trial {choice.trial} is no longer on the Pareto front; {fix}"
-    better = [r for r in front if dominates(r, chosen, data.objectives)]
+    found = dominators(front, chosen, data.objectives)
+    better = found.members
     if not better:
         return f"the chosen trial {_point(chosen, data.objectives)} is no longer on the Pareto front; {fix}"
     named = ", ".join(_point(r, data.objectives) for r in better[:DOMINATING_NAMED])
     more = f" and {len(better) - DOMINATING_NAMED} more" if len(better) > DOMINATING_NAMED else ""
-    clear = [r for r in better if beyond_noise(r, chosen, data.objectives)]
-    if not any(noise_of(r.metrics, m.name) is not None for r in (chosen, *better) for m in data.objectives):
-        noise = "; no standard errors were recorded, so whether this is beyond noise is unknown"
-    elif len(clear) == len(better):
+    if len(found.beyond) == len(better):
         noise = ", beyond the recorded noise of the objectives"
-    elif clear:
-        noise = f"; {len(clear)} of them beyond the recorded noise of the objectives"
+    elif found.beyond:
+        noise = f"; {len(found.beyond)} of them beyond the recorded noise of the objectives"
+    elif found.unknown:
+        lacking = ", ".join(noise_unknown(found.unknown[0], chosen, data.objectives))
+        noise = f"; no standard errors were recorded for {lacking}, so whether this is beyond noise is unknown"
     else:
         noise = ", but only within the recorded noise of the objectives: the evidence cannot tell them apart"
     return (f"the chosen trial {_point(chosen, data.objectives)} is no longer on the Pareto front: dominated by "
@@ -177,8 +178,9 @@ def near_front_note(data: ReportData) -> str | None:
     named = ", ".join(f"#{r.number}" for r in near[:NEAR_NAMED])
     more = f" and {len(near) - NEAR_NAMED} more" if len(near) > NEAR_NAMED else ""
     return (f"{len(near)} more trial(s) ({named}{more}) are dominated by the front only within the recorded noise of "
-            "the objectives (one-sided 95% of the difference's standard error on every objective): the data cannot "
-            "tell them from the front; more examples per trial would")  # fmt: skip
+            "the objectives (no front member that dominates one does so beyond one-sided 95% of the difference's "
+            "standard error on every objective): the data cannot tell them from the front; more examples per trial "
+            "would")  # fmt: skip
 
 
 def no_feasible_note(data: ReportData) -> str | None:
