@@ -26,6 +26,7 @@ __all__ = [
     "metric_named",
     "name_words",
     "normalise_result",
+    "reads_as_loss",
     "reads_as_score",
     "summarise",
     "warn_if_minimised_score",
@@ -130,20 +131,31 @@ class Metric:
 
 
 class MetricDirectionWarning(UserWarning):
-    """A new study minimises a metric whose name reads like a score (accuracy, AUC, F1...)."""
+    """A new study minimises a metric whose name reads like a score (accuracy, AUC, F1...), or maximises one whose
+    name reads like a loss (loss, log loss, error, RMSE...)."""
 
 
 def warn_if_minimised_score(metric: Metric, objectives: Sequence[Metric] = ()) -> None:
-    """Warn when ``metric`` is minimised although its name says higher is better (`reads_as_score`): given as
-    ``Metric("val_accuracy")`` (minimised by default) or with ``"min"`` by mistake, the search would look
-    for the worst model. Called when a study is created, not each time one is opened. Among several
-    ``objectives``, ``f1``, ``f2``... are how optimisation papers number them, not F1 scores: not warned."""
+    """Warn when ``metric``'s direction contradicts its name: minimised although the name says higher is better
+    (`reads_as_score`), as ``Metric("val_accuracy")`` (minimised by default) or ``"min"`` given by mistake, or
+    maximised although it says lower is better (`reads_as_loss`: ``Metric("valid_0-binary_logloss", "max")``).
+    Either way the search would look for the worst model. Called when a study is created, not each time one is
+    opened. Among several ``objectives``, ``f1``, ``f2``... are how optimisation papers number them, not F1
+    scores: not warned."""
     numbered = len(objectives) > 1 and re.fullmatch(r"f\d+", metric.name) is not None
     if metric.direction == "min" and reads_as_score(metric.name) and not numbered:
         warnings.warn(
             f"metric {metric.name!r} reads like a score where higher is better, but the study minimises it: "
             f"pass ts.Metric({metric.name!r}, 'max'); if lower really is better, name it so (e.g. "
             f"'{metric.name}_error') or filter this warning",
+            MetricDirectionWarning,
+            stacklevel=4,
+        )
+    elif metric.direction == "max" and reads_as_loss(metric.name):
+        warnings.warn(
+            f"metric {metric.name!r} reads like a loss where lower is better, but the study maximises it: "
+            f"pass ts.Metric({metric.name!r}, 'min'); if higher really is better (a negated loss), name it so "
+            f"(e.g. 'neg_{metric.name}') or filter this warning",
             MetricDirectionWarning,
             stacklevel=4,
         )
@@ -166,19 +178,28 @@ def _check_keys(what: str, data: Mapping[str, Any], known: tuple[str, ...]) -> N
 # say lower is: a name with a word of the second kind is never read as a score ("accuracy_loss"), unless it also
 # has a word of `_SCORE_OF_LOSS_WORDS`. Every scikit-learn scorer name (`sklearn.metrics.get_scorer_names()`, all
 # higher-is-better) reads as a score: f1, jaccard, matthews_corrcoef, explained_variance, d2_*_score,
-# positive_likelihood_ratio and the neg_* losses.
-_SCORE_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "precision", "recall", "r2", "iou", "dice",
-                          "ndcg", "bleu", "rouge", "map", "mcc", "kappa", "score", "reward", "neg", "f1", "jaccard",
-                          "matthews", "corrcoef", "explained", "d2", "likelihood"})  # fmt: skip
-_LOSS_WORDS = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity", "ppl", "cost", "latency",
-                         "regret", "wer", "cer", "time", "ms", "brier", "negative"})  # fmt: skip
+# positive_likelihood_ratio and the neg_* losses; so do XGBoost's and LightGBM's built-in scores (aucpr, pre@k,
+# map, ndcg) and those of Hugging Face's evaluate (pearson, spearmanr, exact_match, SQuAD's exact), and their
+# built-in losses read as losses (l1, l2, mape, rmsle, mphe, the nloglik and deviance metrics).
+_SCORE_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "aucpr", "precision", "pre", "recall", "r2",
+                          "iou", "dice", "ndcg", "bleu", "rouge", "map", "mcc", "kappa", "score", "reward", "neg",
+                          "f1", "jaccard", "matthews", "corrcoef", "explained", "d2", "likelihood", "pearson",
+                          "spearman", "exact", "exactmatch"})  # fmt: skip
+_LOSS_WORDS = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "rmsle", "mape", "mphe", "l1", "l2", "nll",
+                         "nloglik", "deviance", "perplexity", "ppl", "cost", "latency", "regret", "wer", "cer", "time",
+                         "ms", "brier", "negative"})  # fmt: skip
 # Words that make a score of a loss: scikit-learn's negated losses (neg_log_loss, neg_negative_likelihood_ratio)
 # and D² scores, the share of a loss's deviance explained (d2_log_loss_score).
 _SCORE_OF_LOSS_WORDS = frozenset({"neg", "d2"})
+# Loss words that do not say on their own that lower is better: units and qualifiers of a maximised rate
+# (tokens_per_ms, true_negative_rate), which keep a score's name from reading as a score but are no loss by
+# themselves (`reads_as_loss`).
+_QUALIFIER_WORDS = frozenset({"time", "ms", "negative"})
 
 
-# Words long enough to be found inside a name written without separators (``valaccuracy``, ``trainloss``).
-_LONG_WORDS = frozenset(w for w in _SCORE_WORDS | _LOSS_WORDS if len(w) >= 4) - {"time"}
+# Words long enough to be found inside a name written without separators (``valaccuracy``, ``trainloss``); "time"
+# and "exact" are too often part of another word (runtime, inexact).
+_LONG_WORDS = frozenset(w for w in _SCORE_WORDS | _LOSS_WORDS if len(w) >= 4) - {"time", "exact"}
 
 
 def name_words(name: str, inside: Collection[str] = ()) -> set[str]:
@@ -201,6 +222,17 @@ def reads_as_score(name: str) -> bool:
     if words & _LOSS_WORDS:
         return bool(words & _SCORE_OF_LOSS_WORDS)  # neg_mean_squared_error: a negated loss, maximised
     return bool(words & _SCORE_WORDS)
+
+
+def reads_as_loss(name: str) -> bool:
+    """Whether a metric's name says lower is better: a loss (``binary_logloss``, ``val_loss``), an error or error
+    rate, RMSE, MAE, MSE, a negative log-likelihood, a perplexity, a cost, a latency, a regret; read as
+    `reads_as_score` reads words, and not when ``neg`` or ``d2`` makes a score of the loss (``neg_log_loss``).
+    A unit or a qualifier alone (``time``, ``ms``, ``negative``) is no loss: ``tokens_per_ms`` and
+    ``true_negative_rate`` may be maximised, while ``negative_log_likelihood`` is a loss."""
+    words = name_words(name, _LONG_WORDS)
+    loss = bool(words & (_LOSS_WORDS - _QUALIFIER_WORDS)) or {"negative", "likelihood"} <= words
+    return loss and not words & _SCORE_OF_LOSS_WORDS
 
 
 def metric_named(name: str, fix: str | None = None) -> Metric:
