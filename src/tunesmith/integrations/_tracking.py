@@ -1,4 +1,4 @@
-"""What the live-tracking observers (MLflow, Weights & Biases) share: finite metrics, the verdict, the best trial."""
+"""What the live-tracking observers (MLflow, Weights & Biases) share: logged values, the verdict, the best trial."""
 
 from __future__ import annotations
 
@@ -16,15 +16,21 @@ from tunesmith.trial import TrialRecord
 if TYPE_CHECKING:
     from tunesmith.study import Study
 
-__all__ = ["finite", "is_better", "last_step", "report_file", "verdict_json"]
+__all__ = ["is_better", "last_step", "logged_values", "report_file", "verdict_json"]
 
 
-def finite(values: Mapping[str, Any]) -> dict[str, float]:
-    """The finite numeric values (trackers refuse NaN and infinities)."""
+def logged_values(values: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric values of ``values`` as a tracker logs them: a non-finite one (a diverged loss) as NaN.
+
+    Never left out: a diverged trial then kept its last finite value as its latest, and sorting the runs by the
+    metric put it first. NaN rather than the infinity reported: MLflow stores an infinity as the largest float of
+    its sign, which sorts first in one of the two directions (a loss gone to -inf, an accuracy to +inf), while it
+    sorts NaN after every number in both; W&B's summary holds it as no value.
+    """
     return {
-        str(k): float(v)
+        str(k): float(v) if math.isfinite(v) else math.nan
         for k, v in values.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        if isinstance(v, int | float) and not isinstance(v, bool)
     }
 
 

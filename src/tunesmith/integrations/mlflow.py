@@ -15,52 +15,71 @@ the observer as each report arrives, from any executor), then its parameters as 
 (for an objective that asks for parameters by name, only those of the branches it took), its final
 metrics, its state, kind and reason as tags, and an MLflow status: FINISHED (complete, stopped,
 infeasible), FAILED, KILLED (interrupted) or SCHEDULED (paused, until it resumes); a run is never
-left RUNNING once its trial ended, by whatever route. The
-study's run gets the best value so far at each trial number (``best_<metric>``). It runs through
+left RUNNING once its trial ended, by whatever route: a trial retired from its pause or reaped during
+the run is heard of as it ends, and as a run starts the study's trial runs left open (a process killed
+mid-trial, whose trial storage records interrupted once reaped) are ended as storage records their trials.
+A value that is not finite (a diverged loss) is logged as NaN, never left out: left out, the run kept its
+last finite value as its latest, and sorting the runs by the metric put a diverged trial first; MLflow
+sorts NaN after every number, in either direction (an infinity it would store as the largest float of its
+sign). The study's run gets the best value so far at each trial number (``best_<metric>``). It runs through
 `MlflowClient` with explicit run ids, so concurrent trials each log to their own run and the
 user's active MLflow run is left alone; when there is one, the study's run is nested under it. A
 study resumed later (another process, the same experiment) logs into the same parent run. One
 callback may log several studies in turn; each gets its own runs.
 
-MLflow refuses some names tunesmith accepts (``recall@10``, a parameter name of 300 characters): the
-study's metrics, guardrails, parameters and experiment name are checked against MLflow's rules when
-the run starts, names first seen later (define-by-run parameters, other reported metrics) when they
-appear, and a name MLflow would refuse raises `ConfigError` with the rule and a name it accepts. Needs
+MLflow refuses some names tunesmith accepts (``ndcg@10``, a parameter name of 300 characters). A metric
+name it refuses, which a training library may choose (XGBoost's ``validation-error@0.7``, LightGBM's
+``valid_0-map@5``), is logged under a name it accepts (`logged_name`): each ``@`` becomes ``_at_``, any
+other character MLflow refuses ``_``, and ``-`` with 8 hexadecimal digits of the name's SHA-256 is added
+(kept within MLflow's 250 characters), so the same name always maps alike, in every process, and two names
+never share a column; ``validation-error@0.7`` is logged as ``validation-error_at_0.7-459cb4c7``. The
+callback's ``renamed`` lists them, and a `MetricRenamedWarning` names each once, after the trial that
+reported it is stored (from inside the objective, a warning made an error would cut the trial short).
+Parameter and experiment names are the user's to choose: one MLflow refuses raises `ConfigError` with the
+rule and a name it accepts, when the run starts (a define-by-run parameter when it appears). Needs
 ``pip install 'tunesmith[mlflow]'``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import posixpath
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, require
-from tunesmith.integrations._tracking import finite, is_better, last_step, report_file, verdict_json
+from tunesmith.integrations._tracking import is_better, last_step, logged_values, report_file, verdict_json
 from tunesmith.study import Observer
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study import Study, StudyResult
 
-__all__ = ["MLflowCallback"]
+__all__ = ["MLflowCallback", "MetricRenamedWarning", "logged_name"]
 
 _PARENT = "mlflow.parentRunId"
 
 # MLflow's rules for metric and parameter names (mlflow/utils/validation.py): these characters only (no colon on
 # Windows), a name a path would not rewrite (no "..", no leading "/", no "a//b" or "a/./b"), 250 characters at most.
 _NAME_CHARACTERS = re.compile(r"[/\w.\- ]*" if sys.platform == "win32" else r"[/\w.\- :]*")
+_REFUSED_CHARACTER = re.compile(r"[^/\w.\- ]" if sys.platform == "win32" else r"[^/\w.\- :]")
 _NAME_MAX = 250
 _EXPERIMENT_NAME_MAX = 500
 _BATCH = 100  # MLflow takes at most 100 parameters (1000 metrics) in one log_batch
 _BEST = "best_"  # the study run's curve of the best value, "best_<metric>"
+_OPEN = ("RUNNING", "SCHEDULED")  # the MLflow statuses of a trial run not ended yet
+
+
+class MetricRenamedWarning(UserWarning):
+    """A metric name MLflow refuses was logged under a name it accepts (`logged_name`)."""
 
 
 def _now_ms() -> int:
@@ -80,17 +99,34 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def check_names(what: str, names: Iterable[str], fix: str, *, prefix: str = "") -> None:
-    """Raise `ConfigError` for the first of ``names`` (each logged as ``prefix + name``) MLflow would refuse."""
+def logged_name(name: str) -> str:
+    """The name MLflow logs metric ``name`` under: ``name`` itself when MLflow accepts it, else a name it accepts
+    made from it, ``validation-error@0.7`` -> ``validation-error_at_0.7-459cb4c7`` (see the module's docstring).
+
+    The suffix, a hash of the whole name, is what keeps two names apart (``a@b`` and ``a_at_b`` alike); the rest
+    is for people. Slashes, MLflow's grouping, stay unless they make a path MLflow refuses.
+    """
+    if _name_problem(name) is None:
+        return name
+    suffix = "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    readable = _REFUSED_CHARACTER.sub("_", name.replace("@", "_at_"))
+    for shape in (readable, readable.replace("/", "_").lstrip(".")):
+        logged = shape[: _NAME_MAX - len(suffix)] + suffix
+        if _name_problem(logged) is None:
+            return logged
+    return "metric" + suffix  # not reached: the second shape holds only characters MLflow accepts
+
+
+def check_names(what: str, names: Iterable[str], fix: str) -> None:
+    """Raise `ConfigError` for the first of ``names`` MLflow would refuse."""
     for name in names:
-        problem = _name_problem(prefix + name)
+        problem = _name_problem(name)
         if problem is None:
             continue
         shown = repr(name) if len(name) <= 60 else f"{name[:40]!r}... ({len(name)} characters)"
-        logged = f", logged as {prefix!r} + the name" if prefix else ""
-        accepted = re.sub(r"[^\w.\- ]", "_", name).strip("._ ")[: min(40, _NAME_MAX - len(prefix))] or "value"
+        accepted = re.sub(r"[^\w.\- ]", "_", name).strip("._ ")[:40] or "value"
         raise ConfigError(
-            f"MLflow refuses the {what} {shown}{logged}: {problem}. Fix: {fix}, e.g. {accepted!r}, or track this "
+            f"MLflow refuses the {what} {shown}: {problem}. Fix: {fix}, e.g. {accepted!r}, or track this "
             "study without MLflowCallback"
         )
 
@@ -115,9 +151,11 @@ class MLflowCallback(Observer):
 
     Attributes:
         run_ids: the MLflow run id of each trial logged, by ``(study name, trial number)``.
+        renamed: each metric name MLflow refuses that was logged, with the name it was logged under
+            (`logged_name`).
 
     Raises:
-        ConfigError: from the hooks, for a metric, guardrail, parameter or experiment name MLflow refuses.
+        ConfigError: from the hooks, for a parameter or experiment name MLflow refuses.
     """
 
     def __init__(
@@ -132,7 +170,8 @@ class MLflowCallback(Observer):
         self._parents: dict[str, str] = {}
         self._logged_params: dict[tuple[str, int], set[str]] = {}
         self._open: set[tuple[str, int]] = set()  # trials whose run this callback set RUNNING and did not end
-        self._checked: set[str] = set()  # metric names found acceptable
+        self.renamed: dict[str, str] = {}
+        self._unsaid: list[str] = []  # renamed metrics no warning named yet
         self._best: dict[str, TrialRecord] = {}
 
     # MLflow objects -------------------------------------------------------------------------------
@@ -205,10 +244,49 @@ class MLflowCallback(Observer):
         )
         return str(runs[0].info.run_id) if runs else None
 
-    def _check_metrics(self, names: Iterable[str]) -> None:
-        new = [name for name in names if name not in self._checked]
-        check_names("reported metric", new, "report it under another name")
-        self._checked.update(new)
+    @staticmethod
+    def _open_trial_runs(client: Any, experiment_id: str, parent: str) -> Iterator[Any]:
+        """The trial runs under ``parent`` not ended yet (RUNNING or SCHEDULED), page by page."""
+        for status in _OPEN:
+            token = None
+            while True:
+                page = client.search_runs(
+                    [experiment_id],
+                    f"tags.`{_PARENT}` = '{parent}' and attributes.status = '{status}'",
+                    max_results=1000,
+                    page_token=token,
+                )
+                yield from page
+                token = page.token
+                if not token:
+                    break
+
+    def _metrics(self, values: Mapping[str, Any], step: int) -> list[Any]:
+        """``values`` as MLflow metrics at ``step``, each under the name MLflow accepts (`logged_name`)."""
+        entities = self._entities()
+        now = _now_ms()
+        return [entities.Metric(self._name(k), v, now, step) for k, v in logged_values(values).items()]
+
+    def _name(self, name: str) -> str:
+        logged = self.renamed.get(name) or logged_name(name)
+        if logged != name and name not in self.renamed:
+            self.renamed[name] = logged
+            self._unsaid.append(name)
+        return logged
+
+    def _say_renamed(self) -> None:
+        """One `MetricRenamedWarning` per metric renamed since the last; called once no trial's objective is
+        on the stack."""
+        unsaid, self._unsaid = self._unsaid, []
+        for name in unsaid:
+            problem = _name_problem(name)
+            warnings.warn(
+                f"MLflow refuses the metric name {name!r} ({problem}): it is logged as {self.renamed[name]!r} "
+                "(each '@' becomes '_at_', every other character MLflow refuses '_', and a hash of the name keeps "
+                "two names apart); MLflowCallback.renamed lists every such name",
+                MetricRenamedWarning,
+                stacklevel=2,
+            )
 
     def _log_params(self, client: Any, key: tuple[str, int], params: Mapping[str, Any]) -> None:
         """Log the parameters not logged yet (MLflow's are write-once; a resumed trial's come again)."""
@@ -223,21 +301,34 @@ class MLflowCallback(Observer):
 
     # Hooks ------------------------------------------------------------------------------------------
     def on_optimize_start(self, study: Study) -> None:
-        """Check every name MLflow will be given, then open (or reopen) the study's run."""
+        """Check the experiment and parameter names, open (or reopen) the study's run, and end the trial runs
+        left open that storage records as ended (`_end_runs_left_open`)."""
         self._experiment_name(study)
-        metrics = [metric.name for metric in (*study.objectives, study.metric)]
-        check_names("metric", metrics, "name the metric otherwise (ts.Metric(name))")
-        check_names("metric", [study.metric.name], "name the metric otherwise (ts.Metric(name))", prefix=_BEST)
-        check_names("guardrail metric", [g.metric for g in study.guardrails], "name the guardrail's metric otherwise")
         check_names("parameter", list(study.space), "rename the parameter in the space")
-        self._checked.update(metrics)
         client = self._connect(study)
         run_id = self.parent_run_id(study)
         client.update_run(run_id, status="RUNNING")
+        history = study.trials
+        self._end_runs_left_open(client, study, run_id, history)
         if study.name not in self._best:  # a resumed study: its best so far (on the primary metric), not this call's
-            best = study.best_of(study.trials)
+            best = study.best_of(history)
             if best is not None:
                 self._best[study.name] = best
+
+    def _end_runs_left_open(self, client: Any, study: Study, parent: str, history: Sequence[TrialRecord]) -> None:
+        """End each trial run still open (RUNNING, SCHEDULED) whose trial storage records as ended or paused, as
+        storage records it: a process killed mid-trial left its run RUNNING, and the trial is recorded interrupted
+        once reaped (before this hook, as the run begins, or by any other process); a trial paused by an earlier
+        process may have been retired since. A trial storage records RUNNING is left alone: a worker runs it."""
+        records = {record.number: record for record in history}
+        for run in list(self._open_trial_runs(client, self._experiment_id(study), parent)):
+            number = run.data.tags.get("tunesmith.trial", "")
+            record = records.get(int(number)) if number.isdigit() else None
+            if record is None or record.state is TrialState.RUNNING or _status(record) == run.info.status:
+                continue
+            key = (study.name, record.number)
+            self.run_ids[key] = str(run.info.run_id)
+            self._end(client, study, record, key)
 
     def on_trial_start(self, study: Study, trial: Trial) -> None:
         """Open the trial's run; its parameters are logged when it ends, as storage records them."""
@@ -269,36 +360,44 @@ class MLflowCallback(Observer):
         run_id = self.run_ids.get((study.name, number))
         if run_id is None:
             return
-        values = finite(metrics)
-        self._check_metrics(values)
-        entities = self._entities()
-        now = _now_ms()
-        entries = [entities.Metric(k, v, now, int(step)) for k, v in values.items()]
+        entries = self._metrics(metrics, int(step))
         if entries:
             self._connect(study).log_batch(run_id, metrics=entries)
 
     def on_trial_end(self, study: Study, record: TrialRecord) -> None:
-        """Log the trial's parameters, final metrics and state, then end its run, whatever fails on the way."""
+        """Log the trial's parameters, final metrics and state, then end its run, whatever fails on the way.
+
+        A trial whose run another process opened (a paused trial retired, a trial reaped after its process died)
+        is found by its tags."""
         key = (study.name, record.number)
-        run_id = self.run_ids.get(key)
-        if run_id is None:
-            return
         client = self._connect(study)
-        try:
-            self._log_end(client, study, record, run_id)
-        except BaseException:
-            with contextlib.suppress(Exception):  # the first failure is the one to raise
-                self._close(client, key, record)
-            raise
-        self._close(client, key, record)
+        if key not in self.run_ids and study.name in self._parents:
+            found = self._find_trial(client, self._experiment_id(study), self._parents[study.name], record.number)
+            if found is not None:
+                self.run_ids[key] = found
+        if key not in self.run_ids:
+            return
+        self._end(client, study, record, key)
         best = self._best.get(study.name)
         if is_better(study, record, best):
             self._best[study.name] = record
             value = record.value(study.metric.name)
             if value is not None:
                 client.log_metric(
-                    self.parent_run_id(study), f"{_BEST}{study.metric.name}", value, _now_ms(), record.number
-                )
+                    self.parent_run_id(study), self._name(f"{_BEST}{study.metric.name}"), value, _now_ms(),
+                    record.number,
+                )  # fmt: skip
+        self._say_renamed()
+
+    def _end(self, client: Any, study: Study, record: TrialRecord, key: tuple[str, int]) -> None:
+        """Log what storage records of the trial, then end its run with its status, whatever fails on the way."""
+        try:
+            self._log_end(client, study, record, self.run_ids[key])
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first failure is the one to raise
+                self._close(client, key, record)
+            raise
+        self._close(client, key, record)
 
     def _log_end(self, client: Any, study: Study, record: TrialRecord, run_id: str) -> None:
         entities = self._entities()
@@ -309,10 +408,7 @@ class MLflowCallback(Observer):
         if record.error:
             client.log_text(run_id, record.error, "error.txt")
         self._log_params(client, (study.name, record.number), record.params)
-        values = finite(record.metrics)
-        self._check_metrics(values)
-        now, step = _now_ms(), last_step(record)
-        metrics: Sequence[Any] = [entities.Metric(k, v, now, step) for k, v in values.items()]
+        metrics = self._metrics(record.metrics, last_step(record))
         if metrics:
             client.log_batch(run_id, metrics=metrics)
 
@@ -331,14 +427,14 @@ class MLflowCallback(Observer):
             with contextlib.suppress(Exception):
                 client.set_terminated(self.run_ids[key], status="KILLED", end_time=_now_ms())
             self._open.discard(key)
-        if study.name not in self._parents:  # the run never started (a name MLflow refuses)
-            return
-        run_id = self.parent_run_id(study)
-        if result is not None:
-            client.set_tag(run_id, "tunesmith.stop_reason", result.stop_reason)
-            if result.best is not None:
-                client.set_tag(run_id, "tunesmith.best_trial", str(result.best.number))
-        client.set_terminated(run_id, status="FINISHED" if result is not None else "KILLED")
+        if study.name in self._parents:  # else the run never started (a name MLflow refuses)
+            run_id = self.parent_run_id(study)
+            if result is not None:
+                client.set_tag(run_id, "tunesmith.stop_reason", result.stop_reason)
+                if result.best is not None:
+                    client.set_tag(run_id, "tunesmith.best_trial", str(result.best.number))
+            client.set_terminated(run_id, status="FINISHED" if result is not None else "KILLED")
+        self._say_renamed()
 
     # After the run -----------------------------------------------------------------------------------
     def log_verdict(self, study: Study) -> str:

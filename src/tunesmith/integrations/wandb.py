@@ -14,8 +14,11 @@ A run per trial, as W&B sweeps and Ray Tune do, so W&B's group view compares tri
 curves side by side: the run's config is the trial's parameters (and its number and seed), each
 reported metric is logged at its step while the trial runs (the study's loop calls the observer as
 each report arrives, from any executor), and at the end the summary holds the final metrics and
-the trial's ``state``, ``kind`` and ``reason``; a failed trial's run exits with code 1. A paused
-trial's run stays open until it resumes or the ``optimize`` call ends. Each report is committed as
+the trial's ``state``, ``kind`` and ``reason``; a failed trial's run exits with code 1. A value that is
+not finite (a diverged loss) is logged as NaN, which W&B's summary holds as no value: the run never keeps
+its last finite value as its latest, which sorting the runs by the metric would put first. A paused
+trial's run stays open until it resumes, ends (retired unpromoted: its state then says ``stopped``) or the
+``optimize`` call ends. Each report is committed as
 W&B's row for its step at once, and steps must grow within a W&B run: a second report at a step
 already logged is skipped. Needs ``pip install 'tunesmith[wandb]'``.
 """
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.decision import Decision
 from tunesmith.errors import require
-from tunesmith.integrations._tracking import finite, report_file, verdict_json
+from tunesmith.integrations._tracking import logged_values, report_file, verdict_json
 from tunesmith.study import Observer
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
@@ -95,7 +98,7 @@ class WandbCallback(Observer):
 
     def on_report(self, study: Study, number: int, step: int, metrics: Mapping[str, float], decision: Decision) -> None:
         run = self.runs.get(number)
-        values = finite(metrics)
+        values = logged_values(metrics)
         if run is None or not values or step <= self._steps.get(number, -1):
             return
         self._steps[number] = int(step)
@@ -107,7 +110,7 @@ class WandbCallback(Observer):
             return
         run.config.update(record.params, allow_val_change=True)  # define-by-run parameters arrive late
         kind = record.kind.value if record.kind else ""
-        run.summary.update({**finite(record.metrics), "state": record.state.value, "kind": kind,
+        run.summary.update({**logged_values(record.metrics), "state": record.state.value, "kind": kind,
                             "reason": record.reason or ""})  # fmt: skip
         if record.state is TrialState.PAUSED:
             return

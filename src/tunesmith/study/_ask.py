@@ -13,6 +13,7 @@ from tunesmith.environment import TRIAL_KEY, record_environment
 from tunesmith.storage import Proposal
 from tunesmith.storage.base import Proposer, count_budgeted
 from tunesmith.study._known import NOTHING_KNOWN, Known, queued_proposal, read_known, valid
+from tunesmith.study._observers import trials_ended
 from tunesmith.study._recovery import requeued
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
@@ -53,15 +54,19 @@ def retire_paused(study: Study, history: Sequence[TrialRecord], reason: str) -> 
 
 def _end_paused(study: Study, records: Sequence[TrialRecord], reason: str | None, kind: TrialKind | None) -> None:
     """End the PAUSED ones of ``records`` as STOPPED where they paused (their last heartbeat: the wait for a
-    promotion that never came was no running), their checkpoints removed."""
+    promotion that never came was no running), their checkpoints removed, then tell the running `optimize`'s
+    observers (a tracker showed them paused)."""
+    ended: list[int] = []
     for record in records:
         if record.state is TrialState.PAUSED:
-            ended = record.heartbeat_at if record.heartbeat_at is not None else study._clock()
-            study.storage.finish_trial(
+            at = record.heartbeat_at if record.heartbeat_at is not None else study._clock()
+            if study.storage.finish_trial(
                 study._info.id, record.number, TrialState.STOPPED, metrics=record.metrics, reason=reason,
-                error=None, now=ended, kind=kind,
-            )  # fmt: skip
+                error=None, now=at, kind=kind,
+            ):  # fmt: skip
+                ended.append(record.number)
             study._checkpoints.remove(record.number)
+    trials_ended(study, ended)
 
 
 def full_length(history: Sequence[TrialRecord]) -> float:

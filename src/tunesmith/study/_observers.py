@@ -16,11 +16,18 @@ in the objective's call stack when the trial runs inline: it travels as `StopStu
 that the objective's ``except Exception`` and the executor let through, so the trial is recorded
 interrupted (it spends no budget and says nothing of the objective) rather than failed, and the run
 does not go on to spend its budget on trials whose tracking fails.
+
+A trial can also end outside the loop's hands, in `Study.ask` during the run: a PAUSED trial retired unpromoted
+(`study._ask`), a trial whose worker is gone reaped (`study._recovery`). `trials_ended` tells the observers of the
+`optimize` running on that study, so that a tracker never shows such a trial paused or running while storage holds
+it ended.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +40,25 @@ if TYPE_CHECKING:
     from tunesmith.study._optimize import StudyResult
     from tunesmith.study._study import Study
 
-__all__ = ["HOOKS", "Observer", "Observers"]
+__all__ = ["HOOKS", "Observer", "Observers", "trials_ended"]
 
 HOOKS = ("on_optimize_start", "on_trial_start", "on_report", "on_trial_end", "on_optimize_end")
+
+# The observers of each study whose `optimize` runs in this process, from their `on_optimize_start` to their
+# `on_optimize_end`; held weakly, so that a run that raised past its last hook leaves nothing behind.
+_watching: weakref.WeakKeyDictionary[Study, weakref.ReferenceType[Observers]] = weakref.WeakKeyDictionary()
+
+
+def trials_ended(study: Study, numbers: Sequence[int]) -> None:
+    """Tell the observers of the `optimize` running on ``study`` (none when it is not running) that trials
+    ``numbers`` ended outside the loop's hands (retired from a pause, reaped), each with the record storage
+    holds now. Only on the loop's own thread: hooks run there, one at a time."""
+    found = _watching.get(study) if numbers else None
+    observers = found() if found is not None else None
+    if observers is None or observers.thread != threading.get_ident():
+        return
+    for number in numbers:
+        observers.notify("on_trial_end", study, study.storage.get_trial(study._info.id, number))
 
 
 class Observer:
@@ -56,7 +79,8 @@ class Observer:
         """Trial ``number`` reported ``metrics`` at ``step``; the study answered ``decision``."""
 
     def on_trial_end(self, study: Study, record: TrialRecord) -> None:
-        """A trial finished (or paused); ``record`` is what storage holds now."""
+        """A trial finished (or paused), or was retired from its pause or reaped during the run (`trials_ended`);
+        ``record`` is what storage holds now."""
 
     def on_optimize_end(self, study: Study, result: StudyResult | None) -> None:
         """The call to `optimize` ends: ``result`` as it returns, ``None`` when the loop raised."""
@@ -68,6 +92,8 @@ class Observers:
     def __init__(self, callbacks: Sequence[Any]) -> None:
         self.hooks: dict[str, list[Callable[..., None]]] = {hook: [] for hook in HOOKS}
         self._failed: dict[int, BaseException] = {}  # trial number -> its on_report hook's exception
+        self.thread = threading.get_ident()  # the loop's: where the hooks run
+        self._outer: weakref.ReferenceType[Observers] | None = None  # an optimize this one runs inside of
         for i, callback in enumerate(callbacks):
             found = {hook: getattr(callback, hook) for hook in HOOKS if callable(getattr(callback, hook, None))}
             if found:
@@ -82,10 +108,25 @@ class Observers:
                 )
 
     def notify(self, hook: str, *args: Any) -> None:
+        if hook == "on_optimize_end":
+            self._unwatch(args[0])
         for method in self.hooks[hook]:
             method(*args)
         if hook == "on_trial_end":
             self._raise_swallowed(args[1])
+        elif hook == "on_optimize_start":  # from now on, trials that end in `Study.ask` reach the hooks too
+            self._outer = _watching.get(args[0])
+            _watching[args[0]] = weakref.ref(self)
+
+    def _unwatch(self, study: Study) -> None:
+        """Stop hearing of ``study``'s trials ended in `Study.ask`; an `optimize` this one ran inside hears again."""
+        found = _watching.get(study)
+        if found is None or found() is not self:
+            return
+        if self._outer is None:
+            del _watching[study]
+        else:
+            _watching[study] = self._outer
 
     def _raise_swallowed(self, record: TrialRecord) -> None:
         """At a trial's end, the exception of one of its `on_report` hooks when the objective caught the

@@ -22,6 +22,7 @@ from tunesmith.storage._failures import CommitUnknown, ServerGone
 from tunesmith.storage._trial_cache import Facet, matching
 from tunesmith.storage.base import count_budgeted
 from tunesmith.study._checkpoints import CHECKPOINTED
+from tunesmith.study._observers import trials_ended
 from tunesmith.study._retry import owed_retry
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -425,7 +426,8 @@ def cut_short_by(exc: BaseException) -> tuple[str, str]:
 
 
 def reap(study: Study, history: Sequence[TrialRecord]) -> list[int]:
-    """Record ``study``'s lost trials in ``history`` FAILED (see `Study.reap_lost_trials`)."""
+    """Record ``study``'s lost trials in ``history`` FAILED (see `Study.reap_lost_trials`), then tell the running
+    `optimize`'s observers (a tracker showed them running)."""
     now = study._clock()
     reaped: list[int] = []
     for lost in find_lost(history, worker=study._worker, own=study._running, now=now, grace=study.grace):
@@ -440,6 +442,7 @@ def reap(study: Study, history: Sequence[TrialRecord]) -> list[int]:
             kind=lost.kind,
         ):
             reaped.append(lost.record.number)
+    trials_ended(study, reaped)
     return reaped
 
 
