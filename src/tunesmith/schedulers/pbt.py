@@ -11,8 +11,13 @@ steps it reached; the gap to the donor is measured at the steps both reported. A
 them, or a trial an interval or more behind, is not compared; with fewer than ``min_population`` members
 compared, the member goes on. The next trial the study starts is its replacement: a `Continuation` of a member
 from the top ``quantile`` with steps left (`_known_length`), whose checkpoint files the study copies into the new
-trial's directory and whose hyperparameters are perturbed or resampled (explored).
+trial's directory and whose hyperparameters are perturbed or resampled (explored). When every member of the top
+``quantile`` reached the furthest step training is known to run (and may have no step left to hand on), the best
+member above the bottom ``quantile`` with steps left donates instead, and the replacement says so in its
+``donor_note``; with none, the study starts a trial from its sampler and the stopped member waits for a donor.
 The replacement records its parent, the trial it replaces and its whole lineage.
+A perturbed parameter on a grid of values (a stepped or log-scale `Int`, powers of a base, a stepped `Float`)
+moves at least one value along it in the factor's direction, unless it sits at that end of its range already.
 """
 
 from __future__ import annotations
@@ -240,21 +245,44 @@ class PBT(Scheduler):
         if not victims:
             return None
         victim = victims[0]
-        # Donors are the top of the members still training, with steps left to hand on (`_known_length`).
         ranked = self._ranked([r for r in history if r.state is TrialState.RUNNING], context)
-        length = _known_length(history)
-        donors = [r for r in ranked[: self._cut(len(ranked) + 1)] if r.resource < length]
-        if not donors:
+        found = self._donors(ranked, _known_length(history))
+        if found is None:
             return None
+        donors, note = found
         donor = donors[int(rng.integers(len(donors)))]
         params, changes = self._explore(space, donor.params, rng)
         lineage = [*donor.attrs.get("lineage", []), donor.number]
-        return Continuation(
-            params=params,
-            parent=donor.number,
-            start_step=int(donor.resource),
-            attrs={"replaces": victim.number, "lineage": lineage, "explored": changes},
+        attrs: dict[str, Any] = {"replaces": victim.number, "lineage": lineage, "explored": changes}
+        if note is not None:
+            attrs["donor_note"] = note
+        return Continuation(params=params, parent=donor.number, start_step=int(donor.resource), attrs=attrs)
+
+    def _donors(self, ranked: Sequence[TrialRecord], length: float) -> tuple[list[TrialRecord], str | None] | None:
+        """The members a replacement may continue (``ranked``: the members training, best first) and, when they are
+        not the top ``quantile``, why; ``None`` when no member above the bottom ``quantile`` has steps left.
+
+        A donor needs steps left to hand on: it is below ``length`` (`_known_length`). A member at ``length`` may
+        have reported its last step, or may train on: nothing tells, so it is passed over. When that leaves none of
+        the top ``quantile``, the best member above the bottom one with steps left donates, rather than the victim
+        waiting while the sampler starts a fresh trial (the leader, furthest on, is often the only one of the top).
+        """
+        population = len(ranked) + 1  # the victim too, as the round that stopped it counted it
+        cut = self._cut(population)
+        top = [r for r in ranked[:cut] if r.resource < length]
+        if top:
+            return top, None
+        above_bottom = ranked[: population - cut]
+        rank, donor = next(((i, r) for i, r in enumerate(above_bottom, 1) if r.resource < length), (0, None))
+        if donor is None:
+            return None
+        leaders = ", ".join(f"#{r.number}" for r in ranked[:cut])
+        note = (
+            f"the top {self.quantile:g} of the members training ({leaders}) reached step {length:g}, the furthest "
+            f"training is known to run (no trial finished further), so may have no step left to hand on: "
+            f"#{donor.number}, ranked {rank} of the {len(ranked)} training and the best with steps left, donates"
         )
+        return [donor], note
 
     def _explore(self, space: Space, params: dict[str, Any], rng: np.random.Generator) -> tuple[dict[str, Any], dict]:
         """Perturb numeric parameters by a random factor, or resample any parameter from its prior."""
@@ -283,13 +311,18 @@ class PBT(Scheduler):
 
     @staticmethod
     def _perturb(param: Float | Int, value: float, factor: float) -> Any:
-        # Multiply positive values; move a linear range through zero by a share of its width instead.
-        multiplicative = param.log or param.low > 0
-        target = value * factor if multiplicative else value + (factor - 1.0) * (param.high - param.low)
-        target = min(param.high, max(param.low, target))
-        if isinstance(param, Int):
-            return param.decode(param.encode(max(param.low, round(target))))
-        return param.decode(param.encode(target))  # snaps to the step grid, if any
+        """``value`` moved by ``factor`` (`_target`), within the range; on a grid of values, to the value nearest
+        the target on the grid's own scale, and at least to the next value the factor's way: x1.2 of a power of two
+        rounds back to the same power, and of a small integer (2 x 1.2 = 2.4) to the same integer."""
+        target = min(param.high, max(param.low, _target(param, value, factor)))
+        size = _grid_size(param)
+        if size is None:
+            return param.decode(param.encode(target))
+        here, there = _grid_position(param, value), _grid_position(param, target)
+        index = round(there)
+        if index == round(here) and there != here:
+            index += 1 if there > here else -1
+        return _grid_value(param, min(size - 1, max(0, index)))
 
 
 def _known_length(history: Sequence[TrialRecord]) -> float:
@@ -339,10 +372,48 @@ def _factors(perturb_factors: object) -> tuple[float, ...]:
     return tuple(real("perturb_factors", f, exclusive_minimum=0, numpy=True, fix=fix) for f in perturb_factors)
 
 
+def _target(param: Float | Int, value: float, factor: float) -> float:
+    """Where ``factor`` sends ``value``, before the range's bounds and grid: positive values are multiplied; a
+    linear range through zero is moved by a share of its width instead."""
+    if param.log or param.low > 0:
+        return value * factor
+    return value + (factor - 1.0) * (param.high - param.low)
+
+
+def _grid_size(param: Float | Int) -> int | None:
+    """How many values ``param`` takes on its grid; ``None`` for a continuous float."""
+    if isinstance(param, Float):
+        return None if param.step is None else int(param.cardinality())
+    values = param.values()
+    return (param.high - param.low) // param.step + 1 if values is None else len(values)  # exact, however wide
+
+
+def _grid_position(param: Float | Int, value: float) -> float:
+    """Where ``value`` lies on ``param``'s grid, in values from ``low`` (a fraction between two), on the scale the
+    grid is even on: the exponent for powers of a base, else the value itself (a log-scale `Int` takes every
+    integer)."""
+    if isinstance(param, Int) and param.base is not None:
+        return math.log(value, param.base) - math.log(param.low, param.base)
+    step = param.step if param.step is not None else 1
+    return (value - param.low) / step
+
+
+def _grid_value(param: Float | Int, index: int) -> Any:
+    """The ``index``-th value of ``param``'s grid (0 is ``low``)."""
+    if isinstance(param, Float):
+        assert param.step is not None
+        return param.decode(param.encode(param.low + index * param.step))  # exact on the decimal grid
+    if param.base is not None:
+        return param.low * param.base**index
+    return param.low + index * param.step
+
+
 def _change(param: Float | Int, before: float, after: float, factor: float) -> str:
     """How a perturbation moved a value, as it moved it: ``x0.8`` when multiplied (and not stopped by a bound),
-    else the move itself (``+0.2 of the range``, ``-1``, ``to the bound 1``)."""
-    if after in (param.low, param.high) and (before * factor if param.log or param.low > 0 else None) != after:
+    else the move itself (``+0.2 of the range``, ``-1``, ``64 -> 128`` to the next value of a grid, ``to the bound
+    1`` when the factor sent it past one)."""
+    target = _target(param, before, factor)
+    if after in (param.low, param.high) and not param.low <= target <= param.high:
         return f"to the bound {after:g}"
     if param.log or param.low > 0:
         return f"x{factor:g}" if math.isclose(after, before * factor, rel_tol=1e-9) else f"{before:g} -> {after:g}"
