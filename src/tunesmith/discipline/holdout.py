@@ -66,7 +66,7 @@ from tunesmith.discipline.gap import (
     scored_in_points,
 )
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
-from tunesmith.discipline.seeds import Rule, across_seeds, spread_flattered
+from tunesmith.discipline.seeds import Contest, Rule, across_seeds, recorded_contest, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Metric, is_per_example, summarise
@@ -404,6 +404,20 @@ def _paired(winner: np.ndarray | None, baseline: np.ndarray | None) -> Noise | N
     return Noise(stderr, f"paired over {len(differences)} examples", len(differences))
 
 
+def _overturned(stability: SeedStabilityAttr, contest: Contest | None) -> str:
+    """The seed-stability line's word on the search's best when the re-runs' winner is another: overturned only when
+    the winner beats it beyond noise (or it was not eligible), as `SeedReport.summary` words it."""
+    if not stability.overturned:
+        return ""
+    searched = next((c.trial for c in stability.candidates or () if not c.baseline), None)
+    rival = None if contest is None or searched is None else contest.rival(searched)
+    if rival is None or rival.beaten:
+        return "; it overturned the search's best"
+    if rival.identical:
+        return f"; it ties the search's best #{searched}, ranked first in the search"
+    return f"; the rule prefers it to the search's best #{searched}, but not beyond noise"
+
+
 def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidateAttr | None,
                 thresholds: Thresholds) -> Check:  # fmt: skip
     name = "seed stability"
@@ -428,8 +442,9 @@ def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidat
             + (f" ({'; '.join(notes)})" if notes else "")
             + f"; the holdout scored trial #{record.number} ({how}), which the re-runs did not confirm",
         )
-    changes = across_seeds(stability.per_seed_winners or (), stability.winner)
-    overturned = "; it overturned the search's best" if stability.overturned else ""
+    contest = recorded_contest(stability, study.metric)  # whether the re-runs told the winner apart
+    changes = across_seeds(stability.per_seed_winners or (), stability.winner, () if contest is None else contest.tied)
+    overturned = _overturned(stability, contest)
     if entry.confirm_values is not None:  # re-run on fresh seeds after the pick: judged on those runs alone
         ran = len(stability.confirm_runs or entry.confirm_values)
         if len(entry.confirm_values) < ran:  # a failed run on a fresh seed, as a failed one bars a candidate

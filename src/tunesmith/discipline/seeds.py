@@ -15,6 +15,11 @@ its noise (`read_guardrail`), is not eligible; one within the noise of the bound
 a note, and the verdict's guardrail check decides. The baseline (the model's defaults) runs on the
 same seeds (`tunesmith.discipline.baseline`).
 
+A pick is not evidence by itself: `Contest` pairs the winner with each other eligible candidate seed by seed and
+says whether it beats each beyond noise (a one-sided paired t-test at 5% over the candidates it was picked from, and
+the examples' noise when the runs carry it), else that the re-runs cannot tell them apart and how many seeds would.
+Candidates identical on every seed tie: the search's ranking names the winner among them, and the summary says so.
+
 Then the guide's second step, "re-run final configuration across seeds": a winner picked from several
 eligible candidates by ``Rule.LCB`` or ``Rule.WORST`` won partly because its runs happened to agree, so
 their spread reads low. It is re-run on ``confirm`` further fresh seeds after the pick, and the verdict
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -37,6 +43,7 @@ from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr, write_attr
 from tunesmith.discipline._front import chosen_from_front, describe, front_around, several_objectives
+from tunesmith.discipline._margin import _paired_advice, _seeds_to_clear, _within_noise
 from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
     Objective,
@@ -48,6 +55,7 @@ from tunesmith.discipline._reruns import (
 )
 from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_baseline_on_seeds, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
+from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
@@ -61,10 +69,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Baseline",
     "Candidate",
+    "Contest",
+    "Rival",
     "Rule",
     "SeedReport",
     "SeedRun",
+    "Standing",
     "evaluate_baseline",
+    "recorded_contest",
     "run_pending_baseline",
     "seed_list",
     "top_configurations",
@@ -281,8 +293,17 @@ class SeedReport:
 
     @property
     def overturned(self) -> bool:
-        """Whether the winner is not the configuration that was best in the search."""
+        """Whether the winner is not the configuration that was best in the search (beyond noise or not: see
+        `contest`)."""
         return self.winner is not None and bool(self.candidates) and self.winner.trial != self.candidates[0].trial
+
+    @property
+    def contest(self) -> Contest | None:
+        """Whether the re-runs tell the winner from the other eligible candidates (``None``: no winner)."""
+        if self.winner is None:
+            return None
+        runs = {c.trial: c.runs for c in self.candidates if c.eligible}
+        return _contest(self.winner.trial, runs, self.metric)
 
     def summary(self) -> str:
         rule = f"{self.rule.value}" + (f" at {self.confidence:.0%}" if self.rule is Rule.LCB else "")
@@ -305,16 +326,31 @@ class SeedReport:
             )
         if self.around:
             lines.append(f"the front around the chosen trial: {', '.join(self.around)}")
+        contest = self.contest
         if self.winner is None:
             lines.append("no candidate is eligible")
         else:
-            lines.append(
-                f"winner {self.winner.label}; {across_seeds(self.per_seed_winners, self.winner.trial)}"
-                + ("; the search's best was overturned" if self.overturned else "")
-            )
+            tied = () if contest is None else contest.tied
+            lines.append(f"winner {self.winner.label}; {across_seeds(self.per_seed_winners, self.winner.trial, tied)}"
+                         f"{self._overturn(contest)}")  # fmt: skip
+        if contest is not None and contest.describe(self.metric.name):
+            lines.append(contest.describe(self.metric.name))
         if self.confirmation is not None:
             lines.append(_confirmed(self.confirmation, self.metric))
         return "\n".join(lines)
+
+    def _overturn(self, contest: Contest | None) -> str:
+        """The winner line's word on the search's best, when the winner is another: overturned only when the winner
+        beats it beyond noise (or it is not eligible); a pick within noise only preferred."""
+        if not self.overturned:
+            return ""
+        searched = self.candidates[0]
+        rival = None if contest is None else contest.rival(searched.trial)
+        if rival is None or rival.beaten:
+            return "; the search's best was overturned"
+        if rival.identical:
+            return f"; it ties the search's best {searched.label}, ranked first in the search"
+        return f"; the rule prefers it to the search's best {searched.label}, but not beyond noise"
 
     def to_attr(self) -> dict[str, Any]:
         """The JSON of `attribute`."""
@@ -373,13 +409,207 @@ def _beaten_on_every_seed(candidate: Candidate, others: Sequence[Candidate], met
     return None
 
 
-def across_seeds(per_seed_winners: Sequence[int], winner: int | None) -> str:
-    """Which candidate was best on each seed, said against the winner."""
+# The one-sided level at which the winner must beat each other eligible candidate, shared among the candidates it was
+# picked from (Bonferroni: that some candidate beats every other by chance is at most the sum over the candidates).
+_CONTEST_LEVEL = 0.05
+
+
+class Standing(Enum):
+    """How the winner stands against the other eligible candidates, paired seed by seed (`Contest`)."""
+
+    ALONE = "alone"  # no other eligible candidate to compare it with
+    TIED = "tied"  # identical to another on every seed: the search's ranking names it, not the re-runs
+    WITHIN_NOISE = "within noise"  # another cannot be told from it on these seeds
+    BEYOND_NOISE = "beyond noise"  # it beats every other beyond noise
+
+
+@dataclass(frozen=True)
+class Rival:
+    """The winner against one other eligible candidate on the seeds both ran.
+
+    Attributes:
+        trial: the other candidate's trial number.
+        identical: both gave exactly the same metric on every one of those seeds.
+        gain: the winner's mean advantage seed by seed, in the metric's units (positive: the winner is better).
+        spread: the standard deviation of that advantage across the seeds.
+        seeds: how many seeds are paired.
+        t_bar: what ``gain`` must exceed for the one-sided paired t-test at the contest's level.
+        sampling_bar: what it must exceed for the validation examples' noise every seed shares, which pairing does
+            not remove: the winner's per-example or per-fold standard error, at the same level (0: none recorded).
+    """
+
+    trial: int
+    identical: bool
+    gain: float
+    spread: float
+    seeds: int
+    t_bar: float
+    sampling_bar: float
+
+    @property
+    def bar(self) -> float:
+        return max(self.t_bar, self.sampling_bar)
+
+    @property
+    def beaten(self) -> bool:
+        """Whether the winner beats it beyond noise."""
+        return not self.identical and self.gain > self.bar
+
+
+@dataclass(frozen=True)
+class Contest:
+    """Whether the re-runs tell the winner from the other eligible candidates: each is paired with it seed by seed
+    and must lose beyond noise at one-sided ``level`` (5% over the ``compared`` candidates the winner was picked
+    from); ``rivals`` in the search's ranking."""
+
+    winner: int
+    level: float
+    compared: int
+    rivals: tuple[Rival, ...]
+
+    @property
+    def tied(self) -> tuple[int, ...]:
+        """The candidates identical to the winner on every seed."""
+        return tuple(r.trial for r in self.rivals if r.identical)
+
+    @property
+    def standing(self) -> Standing:
+        if not self.rivals:
+            return Standing.ALONE
+        if self.tied:
+            return Standing.TIED
+        return Standing.BEYOND_NOISE if all(r.beaten for r in self.rivals) else Standing.WITHIN_NOISE
+
+    @property
+    def separated(self) -> bool:
+        """Whether the winner beats every other eligible candidate beyond noise (vacuously, when there is none)."""
+        return self.standing in (Standing.ALONE, Standing.BEYOND_NOISE)
+
+    @property
+    def runner_up(self) -> Rival | None:
+        """The candidate closest to the winner: the first tied with it, else the one it clears its bar by the least."""
+        if not self.rivals:
+            return None
+        tied = [r for r in self.rivals if r.identical]
+        return tied[0] if tied else min(self.rivals, key=lambda r: r.gain - r.bar)
+
+    def rival(self, trial: int) -> Rival | None:
+        return next((r for r in self.rivals if r.trial == trial), None)
+
+    @property
+    def seeds_to_decide(self) -> int | None:
+        """How many paired seeds the t-test would need to clear the runner-up's gain, were it and its spread to stay
+        (``None``: separated or tied already, the winner not ahead on average, the gain within noise whatever the
+        seeds, or the examples' noise, not the seeds', in the way)."""
+        runner_up = self.runner_up
+        if runner_up is None or self.standing is not Standing.WITHIN_NOISE or runner_up.gain <= 0:
+            return None
+        if runner_up.t_bar < runner_up.gain or _within_noise(runner_up.gain, runner_up.bar) is not None:
+            return None
+        return _seeds_to_clear(runner_up.gain, runner_up.spread, self.level, runner_up.seeds)
+
+    def describe(self, metric: str) -> str:
+        """The summary's line on it (empty: no other eligible candidate)."""
+        runner_up = self.runner_up
+        if runner_up is None:
+            return ""
+        if self.tied:
+            names = ", ".join(f"#{n}" for n in self.tied)
+            return (f"the winner ties {names}: identical {metric} on every one of {runner_up.seeds} seeds, so the "
+                    f"re-runs cannot tell them apart; #{self.winner} is named by the search's ranking (the best of "
+                    "them in the search), not by a better result. More seeds would not separate results that stay "
+                    "identical: the seed alone sets them, so the parameters they differ in seem to do nothing "
+                    "here")  # fmt: skip
+        test = (f"{runner_up.gain:.3g} +- {runner_up.spread / math.sqrt(runner_up.seeds):.2g} seed by seed over "
+                f"{runner_up.seeds} paired seeds")  # fmt: skip
+        picked = f", 5% over {self.compared} candidates" if self.compared > 1 else ""
+        bar = f"{runner_up.bar:.3g} (one-sided paired t-test at {self.level:.2%}{picked}"
+        bar += f"; the examples' noise {runner_up.sampling_bar:.3g})" if runner_up.sampling_bar > 0 else ")"
+        if self.separated:
+            beaten = (f"every other candidate beyond noise; the closest, #{runner_up.trial}:" if len(self.rivals) > 1
+                      else f"#{runner_up.trial} beyond noise:")  # fmt: skip
+            if runner_up.bar == 0:  # the same gain on every seed, and no examples' noise recorded
+                return (f"the winner beats {beaten} it gains {runner_up.gain:.3g} on every one of {runner_up.seeds} "
+                        "seeds alike, so the seeds do not move the difference (no examples' noise is recorded to "
+                        "weigh it against)")  # fmt: skip
+            return f"the winner beats {beaten} it gains {test}, beyond {bar}"
+        apart = f"the winner cannot be told apart from #{runner_up.trial} on these seeds"
+        if runner_up.gain <= 0:
+            return (f"{apart}: #{runner_up.trial} does as well or better on average (the winner gains {test}); "
+                    "the rule picked the winner on more than its mean, so more seeds are not expected to show it "
+                    "better")  # fmt: skip
+        advice = _paired_advice(runner_up.gain, runner_up.t_bar, runner_up.sampling_bar, runner_up.spread, self.level,
+                                runner_up.seeds)  # fmt: skip
+        seeds = self.seeds_to_decide
+        call = f" if the gain and its spread held (validate_top with seeds={seeds})" if seeds is not None else ""
+        return f"{apart}: it gains {test}, within noise: beyond it needs more than {bar}; {advice}{call}"
+
+
+def _contest(winner: int, runs: Mapping[int, Sequence[SeedRun]], metric: Metric) -> Contest | None:
+    """The winner against every other eligible candidate; ``runs`` holds each eligible candidate's runs (the winner's
+    too) by trial number, in the search's ranking. ``None`` when the winner has fewer than two seeds to pair."""
+
+    def by_seed(trial: int) -> dict[int, float]:
+        return {run.seed: run.metrics[metric.name] for run in runs[trial]
+                if run.state != TrialState.FAILED.value and metric.name in run.metrics}  # fmt: skip
+
+    from scipy.stats import norm
+    from scipy.stats import t as student
+
+    mine = by_seed(winner)
+    if len(mine) < 2:
+        return None
+    level = _CONTEST_LEVEL / len(runs)
+    own = [n.stderr for run in runs[winner] if (n := noise_of(run.metrics, metric.name)) is not None]
+    sampling = float(norm.ppf(1.0 - level)) * float(np.mean(own)) if own else 0.0
+    rivals = []
+    for trial in runs:
+        theirs = by_seed(trial)
+        shared = [seed for seed in mine if seed in theirs]
+        if trial == winner or len(shared) < 2:
+            continue
+        differences = [metric.sign() * (theirs[s] - mine[s]) for s in shared]
+        spread = statistics.stdev(differences)
+        rivals.append(Rival(
+            trial=trial, identical=all(theirs[s] == mine[s] for s in shared), gain=math.fsum(differences) / len(shared),
+            spread=spread, seeds=len(shared), sampling_bar=sampling,
+            t_bar=float(student.ppf(1.0 - level, len(shared) - 1)) * spread / math.sqrt(len(shared)),
+        ))  # fmt: skip
+    return Contest(winner, level, len(runs), tuple(rivals))
+
+
+def recorded_contest(stability: SeedStabilityAttr, metric: Metric) -> Contest | None:
+    """The `Contest` the recorded re-runs show (``None``: no winner, or the candidates' eligibility or runs were not
+    recorded), for the views that read the attribute ``seed_stability``, as `SeedReport.contest` is for its summary."""
+    entries = [c for c in stability.candidates or () if not c.baseline]
+    if stability.winner is None or stability.runs is None or not entries:
+        return None
+    if any(c.eligible is None or c.trial is None for c in entries):
+        return None
+    eligible: dict[int, list[SeedRun]] = {c.trial: [] for c in entries if c.eligible and c.trial is not None}
+    if stability.winner not in eligible:
+        return None
+    try:
+        recorded = [SeedRun.from_json(run) for run in stability.runs]
+    except (KeyError, TypeError, ValueError):
+        return None  # not in their shape: the report's seed stability section says so
+    for run in recorded:
+        if run.candidate in eligible:
+            eligible[run.candidate].append(run)
+    return _contest(stability.winner, eligible, metric)
+
+
+def across_seeds(per_seed_winners: Sequence[int], winner: int | None, tied: Sequence[int] = ()) -> str:
+    """Which candidate was best on each seed, said against the winner; ``tied``: the candidates identical to the winner
+    on every seed (`Contest.tied`), which a seed's best credits to the winner, so that it is never said to be best."""
     if not per_seed_winners:
         return "no seed had an eligible candidate"
     listed = ", ".join(f"#{n}" for n in per_seed_winners)
     if len(set(per_seed_winners)) > 1:
         return f"the best candidate changes across seeds ({listed})"
+    if tied and per_seed_winners[0] == winner:
+        names = ", ".join(f"#{n}" for n in tied)
+        return f"no candidate is best on any seed: the winner ties {names} on every seed and none beats them on one"
     if per_seed_winners[0] == winner:
         return "the winner is the best candidate on every seed"
     return f"#{per_seed_winners[0]} is the best candidate on every seed, level with the winner on at least one"
@@ -566,7 +796,7 @@ def validate_top(
     # however steady it is (on two seeds, a spread of 0 by chance would otherwise win the lower bound).
     undominated = [c for c in eligible if _beaten_on_every_seed(c, eligible, study.metric) is None]
     winner = None
-    for c in undominated:
+    for c in undominated:  # in the search's ranking: of candidates level on the score the best in the search wins
         if winner is None or study.metric.better(c.score, winner.score):
             winner = c
     per_seed: list[int] = []

@@ -12,6 +12,7 @@ from typing import Any
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import SeedStabilityAttr, read_attr
 from tunesmith.choose import from_json as rule_from_json
+from tunesmith.discipline.seeds import recorded_contest
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text
@@ -63,14 +64,30 @@ def shown_best(data: ReportData) -> ShownBest | None:
     seeds = f"{len(stability.seeds)} seeds" if stability.seeds else "seeds"
     picked = (f"re-run across {seeds}, the rule {stability.rule or 'of validate_top'} picked it"
               f"{_rerun_text(stability, winner.number, metric)}")  # fmt: skip
+    called = _called(stability, data.metric)
     if winner.number == search.number:
-        return ShownBest(winner, search, ", the search's best and the validated winner", (picked,), validated=True)
+        return ShownBest(winner, search, f", the search's best and {called}", (picked,), validated=True)
     rerun = _rerun_text(stability, search.number, metric)
     fate = (f"re-run on the same seeds{rerun}, not the rule's pick" if rerun else
             "not re-run: ts.validate_top(study, objective) re-runs the top trials across seeds")  # fmt: skip
     beside = (f"the search's best is trial {search.number} (seed {search.seed}): {metrics_text(search.metrics)} on "
               f"its one seed; {fate}")  # fmt: skip
-    return ShownBest(winner, search, ", the validated winner", (picked, beside), validated=True)
+    return ShownBest(winner, search, f", {called}", (picked, beside), validated=True)
+
+
+def _called(stability: SeedStabilityAttr, metric: Metric) -> str:
+    """What the re-runs' winner is called: the validated winner, unless its runs tie another candidate's on every seed
+    or do not beat another's beyond noise (`discipline.seeds.recorded_contest`; unknown when the runs are not stored,
+    as before they were judged)."""
+    contest = recorded_contest(stability, metric)
+    if contest is None or contest.separated:
+        return "the validated winner"
+    if contest.tied:
+        tied = ", ".join(f"#{n}" for n in contest.tied)
+        return f"the re-runs' pick by the search's ranking, tied with {tied} on every seed"
+    runner_up = contest.runner_up
+    closest = "another candidate" if runner_up is None else f"#{runner_up.trial}"
+    return f"the re-runs' pick, not told apart from {closest} beyond noise"
 
 
 def _seed_stability(data: ReportData) -> SeedStabilityAttr | None:
