@@ -115,7 +115,7 @@ def test_a_grid_larger_than_the_budget_is_visited_in_the_study_s_own_shuffled_or
 
 
 def test_a_budget_within_the_model_s_quasi_random_start_says_the_search_is_quasi_random() -> None:
-    _, why = Auto().choose(LOW_DIM, context(4))
+    _, why = Auto().choose(LOW_DIM, context(4), warm_points=0)
     assert why.endswith("but a budget of 4 trials is no more than the 5 Sobol trials it starts with, so the whole "
                         "search is quasi-random, as sampler='sobol' would run it")  # fmt: skip
     assert "quasi-random" not in Auto().choose(LOW_DIM, context(60))[1]

@@ -75,16 +75,20 @@ class Auto(Sampler):
         n_cat = sum(isinstance(p, Choice) for p in dims)
         return len(dims) - n_cat >= 2 and n_cat <= CMAES_MAX_CATEGORICAL_SHARE * len(dims)
 
-    def choose(self, space: Space, context: SearchContext) -> tuple[Sampler, str]:
-        """The sampler to use and the reason, in words."""
+    def choose(self, space: Space, context: SearchContext, *, warm_points: int | None = None) -> tuple[Sampler, str]:
+        """The sampler to use and the reason, in words.
+
+        Args:
+            space: the space searched.
+            context: what the study knows besides its history (its budget above all).
+            warm_points: how many warm-start points the samplers learn from (``None``: not known here). Each is
+                one more finished trial to a model's quasi-random start, which therefore ends that much sooner;
+                the reason counts them, or when they are not known, says what they would change.
+        """
         sampler, why = self._choose(space, context)
-        trials = context.budget.trials
         startup = getattr(sampler, "startup_trials", None)
-        if trials is not None and callable(startup) and trials <= (first := int(startup(space))):
-            why += (
-                f"; but a budget of {trials} trials is no more than the {first} Sobol trials it starts with, so the "
-                "whole search is quasi-random, as sampler='sobol' would run it"
-            )
+        if callable(startup):
+            why += _start_shortened(sampler.name, int(startup(space)), context.budget.trials, warm_points)
         return sampler, why
 
     def _choose(self, space: Space, context: SearchContext) -> tuple[Sampler, str]:
@@ -163,3 +167,39 @@ class Auto(Sampler):
             ready = self.continuous_dominated(space) and not self._handover.in_startup(space, history)
             sampler = self._handover if ready else self._tpe
         return sampler.suggest(space, history, rng, context)
+
+
+def _start_shortened(model: str, first: int, trials: int | None, warm_points: int | None) -> str:
+    """What the reason adds about a model's quasi-random start of ``first`` Sobol trials: how much of the trial
+    budget the model chooses. Warm-start points count towards the start: the samplers read them as finished
+    trials ahead of the study's own (`tunesmith.study._known.Known.for_samplers`)."""
+    if warm_points is None:  # not known: say what they would change where it changes the conclusion
+        if trials is None or trials > first:
+            return ""
+        some = first - trials + 1
+        share = f"with {some} or more, {model} chooses part of the budget, with {first} or more all of it"
+        return (
+            f"; but a budget of {trials} trials is no more than the {first} Sobol trials it starts with, so without "
+            f"a warm start the whole search is quasi-random, as sampler='sobol' would run it (warm-start points count "
+            f"among those {first}: " + (share if some < first else f"with {first} or more, {model} chooses it") + ")"
+        )
+    left = max(0, first - warm_points)
+    if left > 0 and trials is not None and trials <= left:
+        which = (
+            f"left after {warm_points} warm-start points took the place of the rest"
+            if warm_points
+            else "it starts with"
+        )
+        return (
+            f"; but a budget of {trials} trials is no more than the {left} Sobol trials {which}, so the whole search "
+            "is quasi-random, as sampler='sobol' would run it"
+        )
+    if warm_points == 0:
+        return ""
+    if left == 0:
+        return f"; its {warm_points} warm-start points stand for all {first} Sobol trials: {model} chooses every trial"
+    plural = "s" if left > 1 else ""
+    return (
+        f"; its {warm_points} warm-start points stand for {warm_points} of the {first} Sobol trials: {model} chooses "
+        f"after {left} Sobol trial{plural}"
+    )

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tunesmith.attributes import LearnedSpaceAttr, SamplerChoiceAttr, read_attr, write_attr
+from tunesmith.attributes import LearnedSpaceAttr, SamplerChoiceAttr, WarmStartAttr, read_attr, write_attr
 from tunesmith.samplers import Auto
 from tunesmith.space import Param, Space
 from tunesmith.space._define_by_run import describe, same_definition
@@ -123,5 +123,6 @@ def record_sampler_choice(study: Study, space: Space) -> None:
     """For ``sampler="auto"``, store the sampler it chooses for ``space`` and why (not before the space has
     a parameter: a define-by-run study's choice is recorded once its first trial asked for one)."""
     if isinstance(study.sampler, Auto) and space.dimensions:
-        chosen, why = study.sampler.choose(space, study.context)
+        warm = read_attr(study.attrs, WarmStartAttr)  # its points stand in for quasi-random trials
+        chosen, why = study.sampler.choose(space, study.context, warm_points=0 if warm is None else len(warm.points))
         write_attr(study, SamplerChoiceAttr(sampler=chosen.describe(), why=why))

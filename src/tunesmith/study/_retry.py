@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from tunesmith.budget import RETRY_REQUESTED, counts_toward_budget
+from tunesmith.budget import RETRY_REQUESTED, Budget, counts_toward_budget, plain_number, running_time
 from tunesmith.errors import ConfigError
 from tunesmith.storage.base import count_budgeted
+from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ def retry_failed(study: Study, kinds: Iterable[TrialKind]) -> list[int]:
         study.reap_lost_trials()  # a trial still RUNNING whose worker is gone is one of those asked for
     history = study.trials
     owed = owed_retry(history, chosen)
+    if owed:
+        _refuse_beyond_trials(study, history, owed)
     # An interrupted trial never spent the budget (a new trial replaced it), so its retry frees no place to run in.
     unpaid = [r.number for r in owed if not counts_toward_budget(r)]
     limit = study.budget.trials
@@ -76,3 +80,58 @@ def retry_failed(study: Study, kinds: Iterable[TrialKind]) -> list[int]:
         study.storage.update_trial(study._info.id, record.number, attrs={RETRY_REQUESTED: True})
         queued.append(record.number)
     return queued
+
+
+def _refuse_beyond_trials(study: Study, history: Sequence[TrialRecord], owed: Sequence[TrialRecord]) -> None:
+    """Refuse to queue ``owed`` when the wall-time or resource budget leaves no room for a new trial.
+
+    A re-queued failure gives back its place in the trial budget, but not the time it ran nor the units it
+    trained: those were spent. Queued under such a budget, the retries would never run (`Study.ask` refuses
+    every new trial), while the failures stopped counting towards the trial budget and stopped being offered
+    for a retry. The stored budget is read, so a limit another process raised (`tunesmith extend`) counts.
+    """
+    stored = Budget.from_json(study.storage.load_study(study.name).spec.get("budget"))
+    now = study._clock()
+    spent = [
+        found
+        for limit in (Budget(wall_time=stored.wall_time), Budget(resource=stored.resource))
+        if (found := spent_beyond_trials(limit, history, now)) is not None
+    ]
+    if not spent:
+        return
+    usage = Budget.usage(history, now)
+    finished = [r for r in history if r.state is TrialState.COMPLETE and r.invalidated is None]
+    count = len(owed)
+    raised: list[tuple[str, str, str]] = []  # (keyword, CLI option, new total)
+    estimates: list[str] = []
+    if stored.wall_seconds is not None and any(found.limit == "wall_time" for found in spent):
+        each, basis = _longest(finished, owed, lambda r: running_time([r], now), "s")
+        seconds = math.floor(max(stored.wall_seconds, usage.elapsed) + count * each) + 1  # whole, above the limit
+        raised.append(("wall_time", "--wall-time", str(seconds)))
+        estimates.append(f"each retry runs about as long as {basis}")
+    if stored.resource is not None and any(found.limit == "resource" for found in spent):
+        each, basis = _longest(finished, owed, lambda r: r.resource, " units")
+        units = max(stored.resource, usage.resource) + count * max(each, 1.0)
+        raised.append(("resource", "--resource", plain_number(units)))
+        estimates.append(f"each retry trains from scratch, as far as {basis}")
+    keywords = ", ".join(f"{keyword}={value}" for keyword, _, value in raised)
+    options = " ".join(f"{option} {value}" for _, option, value in raised)
+    raise ConfigError(
+        f"retry_failed would queue {count} failed trial(s) ({', '.join(f'#{r.number}' for r in owed)}), but "
+        f"{'; '.join(found.message for found in spent)}: a retry runs as a new trial, and no new trial starts once "
+        "the wall-time or resource budget is spent (a failure gives back its place in the trial budget, not the time "
+        f"it ran or the units it trained); raise the budget first ({'; '.join(estimates)}): "
+        f"study.extend_budget({keywords}), or tunesmith extend {study.name} {options}"
+    )
+
+
+def _longest(
+    finished: Sequence[TrialRecord], owed: Sequence[TrialRecord], measure: Callable[[TrialRecord], float], unit: str
+) -> tuple[float, str]:
+    """How much one retry may need by ``measure``, and what that is read from, in words: the longest complete trial,
+    else (none completed) the longest failure, which a retry that gets past the failure's cause goes beyond."""
+    if finished:
+        most = max(measure(r) for r in finished)
+        return most, f"the longest complete trial ({most:.3g}{unit})"
+    most = max(measure(r) for r in owed)
+    return most, f"the longest failure ({most:.3g}{unit}; no trial has completed, so a retry may need more)"

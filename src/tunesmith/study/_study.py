@@ -201,12 +201,13 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
                 warn_if_minimised_score(objective, self.objectives)
             record_environment(self._storage, self._info.id, {})  # merged: a worker's own, recorded meanwhile, stays
             write_attr(self, CheckpointRootAttr(path=str(self._checkpoints.root)))
-            _define_by_run.record_sampler_choice(self, self.space)
         elif checkpoint_dir is None:
             self._checkpoints = CheckpointStore(stored_checkpoint_root(self._info.attrs, root), self.keep_checkpoints)
         if baseline is not None:
             self.declare_baseline(baseline)
         _warm_start.record_warm_start(self, warm_start)
+        if created:  # after the warm start: its points count among the quasi-random start's
+            _define_by_run.record_sampler_choice(self, self.space)
 
     @classmethod
     def load(cls, name: str, storage: str | Storage | None = None, **overrides: Any) -> Study:
