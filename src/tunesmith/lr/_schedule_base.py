@@ -100,15 +100,32 @@ class Schedule(ABC):
     def peak(self) -> float:
         """The largest learning rate the schedule ever returns (``inf`` when it grows without bound)."""
 
-    def torch(self, optimizer: Any, last_epoch: int = -1) -> ScheduleLR:
-        """A PyTorch LR scheduler that sets every param group's ``lr`` to this schedule.
+    def torch(
+        self,
+        optimizer: Any,
+        last_epoch: int = -1,
+        *,
+        cycle_momentum: bool | None = None,
+        base_momentum: float | None = None,
+        max_momentum: float | None = None,
+    ) -> ScheduleLR:
+        """A PyTorch LR scheduler following this schedule, a drop-in for the PyTorch scheduler it mirrors.
 
         Call ``scheduler.step()`` after each ``optimizer.step()``, as with PyTorch's own schedulers.
-        Needs the ``torch`` extra.
+        Param groups at different rates keep their ratio to the schedule, and `OneCycle` and `Cyclical`
+        cycle momentum (or Adam's ``beta1``) as PyTorch does by default; `ScheduleLR` says how, and what
+        ``cycle_momentum``, ``base_momentum`` and ``max_momentum`` do. Needs the ``torch`` extra.
         """
         from tunesmith.lr.pytorch import ScheduleLR
 
-        return ScheduleLR(optimizer, self, last_epoch=last_epoch)
+        return ScheduleLR(
+            optimizer,
+            self,
+            last_epoch=last_epoch,
+            cycle_momentum=cycle_momentum,
+            base_momentum=base_momentum,
+            max_momentum=max_momentum,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable description that `Schedule.from_json` restores."""

@@ -14,7 +14,9 @@ hold their final value for steps past the end. Those that mirror a PyTorch sched
 (`StepDecay`/``StepLR``, `Exponential`/``ExponentialLR``, `CosineAnnealing`/``CosineAnnealingLR``,
 `Cyclical`/``CyclicLR``, `CosineWarmRestarts`/``CosineAnnealingWarmRestarts``,
 `OneCycle`/``OneCycleLR``) give the same value at every step of a run, so ``.torch(optimizer)``
-is a drop-in replacement.
+is a drop-in replacement: param groups at different rates keep their ratio to the schedule, `OneCycle`
+and `Cyclical` cycle momentum (or Adam's ``beta1``) as PyTorch does, and the scheduler's state reads
+back with ``torch.load(weights_only=True)`` (see `tunesmith.lr.pytorch.ScheduleLR`).
 """
 
 from __future__ import annotations
