@@ -55,15 +55,17 @@ def test_rates_rise_exponentially_from_min_lr_to_max_lr() -> None:
 
 
 def test_smoothed_loss_is_a_bias_corrected_moving_average() -> None:
-    losses = iter([4.0, 2.0, 2.0, 1.0, 3.0, 3.0])
-    result = range_test(lambda lr: next(losses), num_steps=6, smoothing=0.5, diverge_factor=100)
+    given = [4.0, 2.0, 2.0, 1.0, 3.0, 3.0] + [3.0] * 9  # the fewest steps a range test takes: 15
+    losses = iter(given)
+    result = range_test(lambda lr: next(losses), num_steps=15, smoothing=0.5, diverge_factor=100)
     expected, average = [], 0.0
-    for i, loss in enumerate([4.0, 2.0, 2.0, 1.0, 3.0, 3.0]):
+    for i, loss in enumerate(given):
         average = 0.5 * average + 0.5 * loss
         expected.append(average / (1 - 0.5 ** (i + 1)))
     assert result.smoothed.tolist() == pytest.approx(expected)
     assert result.smoothed[0] == 4.0  # no pull towards zero at the start
-    assert result.trend.tolist() == pytest.approx([2.0, 2.0, 2.0, 2.0, 2.5, 3.0])  # centred median of 5
+    centred = [float(np.median(given[i - 2 : i + 3])) for i in range(2, 13)]  # a median of 5 of the losses
+    assert result.trend.tolist()[2:13] == pytest.approx(centred)
 
 
 def test_the_test_stops_once_the_smoothed_loss_exceeds_four_times_its_best() -> None:
@@ -109,7 +111,7 @@ def test_a_loss_that_rises_from_the_first_step_gives_no_suggestion() -> None:
 
 def test_a_test_that_stops_after_a_few_steps_says_to_lower_min_lr() -> None:
     losses = iter([1.0, 0.9, 100.0])
-    result = range_test(lambda lr: next(losses), num_steps=10, smoothing=0.0)
+    result = range_test(lambda lr: next(losses), num_steps=15, smoothing=0.0)
     assert len(result.lrs) == 3
     with pytest.raises(RangeTestError, match=r"only 3 steps.*lower min_lr"):
         _ = result.bounds()
@@ -120,7 +122,7 @@ def test_a_test_that_stops_after_a_few_steps_says_to_lower_min_lr() -> None:
     [
         ({"min_lr": 1.0, "max_lr": 0.1}, r"min_lr < max_lr must hold, got min_lr=1.0, max_lr=0.1"),
         ({"min_lr": -1.0}, r"min_lr must be a finite number > 0, got min_lr=-1.0"),
-        ({"num_steps": 3}, r"num_steps must be an integer >= 5, got num_steps=3"),
+        ({"num_steps": 3}, r"num_steps must be an integer >= 15, got num_steps=3"),
         ({"smoothing": 1.0}, r"smoothing must be a number in \[0, 1\), got smoothing=1.0"),
         ({"diverge_factor": 1.0}, "diverge_factor must be a number > 1, got diverge_factor=1.0"),
         ({"window": 4}, "window must be an odd integer"),
@@ -218,7 +220,7 @@ def test_range_test_torch_restores_state_even_when_a_step_fails() -> None:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     batches = [(torch.randn(8, 3), torch.randn(8, 1))] * 3 + [(torch.randn(8, 5), torch.randn(8, 1))]
     with pytest.raises(RuntimeError):
-        ts.lr.range_test_torch(model, optimizer, torch.nn.functional.mse_loss, batches, num_steps=10)
+        ts.lr.range_test_torch(model, optimizer, torch.nn.functional.mse_loss, batches, num_steps=15)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
 
 
@@ -228,15 +230,6 @@ def test_a_loss_that_is_noise_gives_no_suggestion(seed: int) -> None:
     rng = np.random.default_rng(seed)
     result = ts.lr.range_test(lambda lr: 1.0 + 0.05 * rng.standard_normal(), min_lr=1e-6, max_lr=10, num_steps=50)
     with pytest.raises(RangeTestError, match=r"the loss never clearly fell: .* within 4 times its step-to-step noise"):
-        _ = result.suggested_lr
-
-
-@pytest.mark.parametrize("num_steps", [5, 6, 7])
-def test_a_short_range_test_says_it_is_too_short_instead_of_misreading_the_curve(num_steps: int) -> None:
-    """A noiseless curve over 5 to 7 steps was read as 'never fell below min_lr', as noise ('a larger batch'),
-    or had its onset on an already diverged point."""
-    result = range_test(sgd_on_quadratic([4.0]), min_lr=1e-3, max_lr=10.0, num_steps=num_steps)
-    with pytest.raises(RangeTestError, match=rf"took only {len(result.lrs)} steps .* at least 15"):
         _ = result.suggested_lr
 
 

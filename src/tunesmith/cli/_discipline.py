@@ -17,6 +17,7 @@ from tunesmith.cli._common import (
     storage_option,
     verdict_colour,
 )
+from tunesmith.lr.range_test import BOTTOM_IN_NOISE, MIN_READ_STEPS
 
 
 @click.command("plan")
@@ -105,7 +106,9 @@ def _opening_kept(name: str) -> str:
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--min-lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Overrides lr_probe.min_lr.")
 @click.option("--max-lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Overrides lr_probe.max_lr.")
-@click.option("--num-steps", type=click.IntRange(min=5), default=None, help="Overrides lr_probe.num_steps.")
+@click.option("--num-steps", type=click.IntRange(min=MIN_READ_STEPS), default=None,
+              help=f"Overrides lr_probe.num_steps (at least {MIN_READ_STEPS}: fewer cannot tell the loss's fall from "
+                   "its noise).")  # fmt: skip
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write the curve (HTML).")
 @json_option
 def lr_find(
@@ -130,6 +133,17 @@ def lr_find(
     for name, lr in result.suggestions.items():
         table.add_row(terminal_safe(name), f"{lr:.3g}")
     console.print(table)
+    low, high = result.bottom_lrs
+    console.print(terminal_safe(
+        f"the bottom: the loss's trend lies within {BOTTOM_IN_NOISE:g} times its noise of its lowest value from lr "
+        f"{low:.3g} to {high:.3g}; the onset is its middle rate"
+    ))  # fmt: skip
+    if result.flat_floor:
+        low, high = result.suggested_range
+        console.print(terminal_safe(
+            f"the floor is flat within noise: the suggestion could be anywhere in [{low:.3g}, {high:.3g}], and the "
+            "bounds cover that range; to narrow it, steady the loss (a larger batch) and run the test again"
+        ))  # fmt: skip
     if not result.diverged:
         console.print("the loss did not diverge before max_lr: raise --max-lr to see where it does")
     console.print(terminal_safe(f"put in the space: {outcome.bounds_entry()}"))

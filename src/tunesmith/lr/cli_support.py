@@ -34,7 +34,7 @@ import numpy as np
 
 from tunesmith._validate import integer, real
 from tunesmith.errors import ConfigError
-from tunesmith.lr.range_test import RangeTestResult, range_test
+from tunesmith.lr.range_test import MIN_READ_STEPS, RangeTestResult, range_test
 
 __all__ = ["LrFindOutcome", "LrProbeSettings", "probe_settings", "run_lr_find"]
 
@@ -116,7 +116,11 @@ def probe_settings(entry: object) -> LrProbeSettings:
             "max_lr", entry.get("max_lr", 10.0), exclusive_minimum=0, context="lr_probe", fix="e.g. max_lr = 10"
         ),
         num_steps=integer(
-            "num_steps", entry.get("num_steps", 100), minimum=1, context="lr_probe", fix="e.g. num_steps = 100"
+            "num_steps",
+            entry.get("num_steps", 100),
+            minimum=MIN_READ_STEPS,
+            context="lr_probe",
+            fix=f"e.g. num_steps = 100 (a rate is read from at least MIN_READ_STEPS = {MIN_READ_STEPS} steps)",
         ),
         params=dict(params),
     )
