@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunesmith.lr.range_test import RangeTestError, RangeTestResult, range_test
+from tunesmith.lr.range_test import RangeTestError, RangeTestResult, StepReturnError, range_test
 from tunesmith.lr.scaling import ScaledLR, linear_scaling, scale_lr, tie_lr_to_batch
 from tunesmith.lr.schedules import (
     SCHEDULES,
@@ -45,6 +45,7 @@ __all__ = [
     "ScaledLR",
     "Schedule",
     "StepDecay",
+    "StepReturnError",
     "WarmupCosine",
     "WarmupLinear",
     "linear_scaling",
