@@ -66,7 +66,7 @@ from tunesmith.discipline.gap import (
     scored_in_points,
 )
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
-from tunesmith.discipline.seeds import Contest, Rule, across_seeds, recorded_contest, spread_flattered
+from tunesmith.discipline.seeds import Contest, Rule, across_seeds, lineage_of, recorded_contest, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.objective import Metric, is_per_example, summarise
@@ -420,6 +420,31 @@ def _overturned(stability: SeedStabilityAttr, contest: Contest | None) -> str:
 
 def _seed_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidateAttr | None,
                 thresholds: Thresholds) -> Check:  # fmt: skip
+    """The seed-stability check of the judged ``record`` on its re-runs (``entry``; `_reruns_check`).
+
+    When ``record`` is a PBT continuation whose lineage changed a parameter (`lineage_of`), its search score came
+    from a schedule its re-runs do not train: they train its final configuration from scratch, since the objective
+    is given that configuration and a seed, nothing of the lineage. They are no seed repeats of that score, so a
+    pass on them is undecided (it leans when their spread lies beyond the limit); a failure stands, since they show
+    the configuration the holdout scores depending on the seed. The detail names the lineage.
+    """
+    check = _reruns_check(study, record, how, entry, thresholds)
+    lineage = None if entry is None or not check.checked else lineage_of(record, study.trials)
+    if lineage is None:
+        return check
+    score = record.value(study.metric.name)
+    scored = "" if score is None else f" that scored {score:.4g}"
+    said = f"{lineage.describe()}, not seed repeats of the run{scored} in the search"
+    if not check.passed:
+        return replace(check, detail=f"{said}; {check.detail}")
+    return replace(check, decided=False, detail=(
+        f"{said}, so they cannot show that run stable across seeds: re-runs that replay the schedule on fresh seeds "
+        f"would decide, and validate_top gives the objective the final parameters alone; {check.detail}"))  # fmt: skip
+
+
+def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandidateAttr | None,
+                  thresholds: Thresholds) -> Check:  # fmt: skip
+    """The seed-stability check read on the re-runs as seed repeats of ``record``'s configuration."""
     name = "seed stability"
     stability = read_attr(study.attrs, SeedStabilityAttr)
     if stability is None:

@@ -25,6 +25,11 @@ eligible candidates by ``Rule.LCB`` or ``Rule.WORST`` won partly because its run
 their spread reads low. It is re-run on ``confirm`` further fresh seeds after the pick, and the verdict
 judges its spread on those runs alone. The baseline runs on those seeds too, so that the baseline margin pairs
 them with the winner's seed by seed.
+
+A PBT continuation's search score came from a schedule: its ancestors' configurations, each for the steps it trained,
+then its own. Its re-runs train its own configuration from scratch, another schedule, so they are no seed repeats of
+that score: `lineage_of` reads the schedule from the trials' ``parent`` and ``start_step``, the candidate's note and the
+summary name it, and the verdict's seed-stability check cannot pass as decided on such runs.
 """
 
 from __future__ import annotations
@@ -70,12 +75,14 @@ __all__ = [
     "Baseline",
     "Candidate",
     "Contest",
+    "Lineage",
     "Rival",
     "Rule",
     "SeedReport",
     "SeedRun",
     "Standing",
     "evaluate_baseline",
+    "lineage_of",
     "recorded_contest",
     "run_pending_baseline",
     "seed_list",
@@ -99,6 +106,104 @@ def _t_quantile(confidence: float, dof: int) -> float:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A stretch of a PBT continuation's training: trial ``trial``'s configuration, from ``start_step`` on
+    (``params`` ``None``: that trial is not in the study's records)."""
+
+    trial: int
+    start_step: int
+    params: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The schedule a PBT continuation's search score came from: the configuration of each trial of its lineage,
+    root first, each from the step its trial took over at, the continuation's own last (`lineage_of`).
+
+    Its re-runs from scratch train the continuation's own configuration alone, another schedule: they are no seed
+    repeats of its score, and a re-run objective cannot replay the schedule (it is given the final ``params`` and a
+    seed, nothing of the lineage).
+    """
+
+    segments: tuple[Segment, ...]
+
+    @property
+    def trial(self) -> int:
+        return self.segments[-1].trial
+
+    @property
+    def trained(self) -> tuple[Segment, ...]:
+        """The segments that trained a step: those before the next one's start, and the continuation's own (one
+        continued from the step its parent started at trained nothing under the parent's configuration)."""
+        pairs = zip(self.segments, self.segments[1:], strict=False)
+        return (*(s for s, later in pairs if later.start_step > s.start_step), self.segments[-1])
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The parameters whose value changes along the schedule, in the continuation's order."""
+        known = [s.params for s in self.trained if s.params is not None]
+        names = dict.fromkeys(name for params in reversed(known) for name in params)
+        return tuple(name for name in names if len({repr(params.get(name)) for params in known}) > 1)
+
+    def describe(self) -> str:
+        """One sentence naming the lineage and what the re-runs train instead: "#4 continued #1 from step 3 (lr
+        0.1273 then 0.1527): its re-runs train lr 0.1527 from scratch, another schedule"."""
+        *ancestors, own = self.segments
+        clauses = [f"#{own.trial} continued #{ancestors[-1].trial} from step {own.start_step}"]
+        clauses += [
+            f"which continued #{earlier.trial} from step {later.start_step}"
+            for earlier, later in zip(reversed(ancestors[:-1]), reversed(ancestors[1:]), strict=True)
+        ]
+        # Every parameter when none is seen to change: a stretch whose parameters are not recorded may differ in any.
+        names, trained = self.changed or tuple(own.params or {}), self.trained
+        stretches = [self._values(s, names, named=i == 0 or len(names) > 1) for i, s in enumerate(trained)]
+        if len(stretches) == 2:
+            schedule = f"{stretches[0]} then {stretches[1]}"
+        else:
+            steps = [f"{text} to step {later.start_step}" for text, later in zip(stretches, trained[1:], strict=False)]
+            schedule = f"{', '.join(steps)}, then {stretches[-1]}"
+        own_values = self._values(own, names, named=True)
+        return f"{', '.join(clauses)} ({schedule}): its re-runs train {own_values} from scratch, another schedule"
+
+    @staticmethod
+    def _values(segment: Segment, names: Sequence[str], *, named: bool) -> str:
+        if segment.params is None:
+            return f"#{segment.trial}'s parameters, not in the study's records"
+        params = segment.params
+        shown = [_shown(params.get(name)) for name in names]
+        return ", ".join(f"{name} {value}" if named else value for name, value in zip(names, shown, strict=True))
+
+
+def _shown(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "unset" if value is None else str(value)
+
+
+def lineage_of(record: TrialRecord, records: Sequence[TrialRecord]) -> Lineage | None:
+    """The schedule ``record``'s score came from when it is a PBT continuation whose lineage changed a parameter,
+    read from the trials' ``parent`` and ``start_step`` (``records``: the study's trials, its ancestors among them).
+
+    ``None`` for a trial trained from scratch (a retried continuation is: the retry drops ``parent``), and for a
+    continuation whose lineage kept one configuration throughout: its re-runs from scratch repeat its schedule, and
+    are seed repeats of its score as an ordinary trial's are.
+    """
+    by_number = {r.number: r for r in records}
+    segments = [Segment(record.number, int(record.attrs.get("start_step", 0)), dict(record.params))]
+    current: TrialRecord | None = record
+    while current is not None:
+        parent = current.attrs.get("parent")
+        if not isinstance(parent, int) or isinstance(parent, bool) or any(s.trial == parent for s in segments):
+            break
+        current = by_number.get(parent)
+        params = None if current is None else dict(current.params)
+        start = 0 if current is None else int(current.attrs.get("start_step", 0))
+        segments.insert(0, Segment(parent, start, params))
+    lineage = Lineage(tuple(segments))
+    if len(lineage.trained) < 2 or (not lineage.changed and all(s.params is not None for s in lineage.trained)):
+        return None
+    return lineage
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A configuration re-run across seeds.
 
@@ -113,6 +218,8 @@ class Candidate:
         eligible: whether it may win (no failed run, every guardrail met on the mean).
         note: why it is not eligible.
         slices: slice name -> mean metric over the runs that reported it.
+        lineage: the schedule its search score came from, when it is a PBT continuation whose lineage changed a
+            parameter (`lineage_of`): its runs then train another schedule, and ``note`` says so.
 
     The winner's confirmation runs (`SeedReport.confirmation`) are a Candidate too, of the same trial.
     """
@@ -128,6 +235,7 @@ class Candidate:
     eligible: bool
     note: str = ""
     slices: dict[str, float] = field(default_factory=dict)
+    lineage: Lineage | None = None
 
     @property
     def label(self) -> str:
@@ -159,6 +267,7 @@ def _summarise(
     guardrails: Sequence[Guardrail],
     rule: Rule,
     confidence: float,
+    lineage: Lineage | None = None,
 ) -> Candidate:
     # A run whose objective raised `Infeasible` measured nothing: it counts against the candidate, as a failure does.
     values = tuple(run.metrics[metric.name] for run in runs
@@ -172,7 +281,7 @@ def _summarise(
     declared = [run for run in runs if run.state == TrialState.INFEASIBLE.value and not run.metrics]
     if declared:
         notes.append(f"{len(declared)} of {len(runs)} runs could not be run ({declared[0].reason})")
-    caveats = []
+    caveats = [] if lineage is None else [lineage.describe()]  # still eligible: its runs are fair among re-runs
     for guardrail in guardrails:
         reading = _guardrail_across_seeds(guardrail, runs)
         if reading is not None and reading.outcome is GuardrailOutcome.BREACHED:
@@ -204,6 +313,7 @@ def _summarise(
         eligible=not notes and math.isfinite(score),
         note="; ".join(notes + caveats),
         slices={name: float(np.mean(v)) for name, v in slice_values.items()},
+        lineage=lineage,
     )
 
 
@@ -324,6 +434,10 @@ class SeedReport:
                 f" {mark} {c.label:>9} {self.metric.name} {c.mean:.4g} +- {c.std:.2g} ({origin}; "
                 f"score {c.score:.4g}){status}"
             )
+        for c in self.candidates:  # an ineligible one's note, shown above, names its lineage already
+            if c.lineage is not None and c.eligible:
+                searched = "" if c.original is None else f" that scored {c.original:.4g}"
+                lines.append(f"{c.lineage.describe()}, not seed repeats of the run{searched} in the search")
         if self.around:
             lines.append(f"the front around the chosen trial: {', '.join(self.around)}")
         contest = self.contest
@@ -764,7 +878,8 @@ def validate_top(
     seed_values = seed_list(study.seed, seeds)
     confirm_count = _check_confirm(confirm, len(seed_values))
     several = several_objectives(study)  # then the one candidate is the trial study.choose recorded
-    top = [chosen_from_front(study, "validate_top")] if several else top_configurations(study.trials, study.metric, k)
+    trials = study.trials
+    top = [chosen_from_front(study, "validate_top")] if several else top_configurations(trials, study.metric, k)
     if not top:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
     # A declared baseline runs first, on the very seeds the candidates get (the seed list's first ``seeds``).
@@ -775,6 +890,7 @@ def validate_top(
     expected = typical_duration(top)  # the same configurations took this long in the search
     with Progress(label, len(top) * len(seed_values), unit="runs", per_unit=expected, show=progress) as bar:
         for record in top:
+            lineage = lineage_of(record, trials)
             runs = []
             for i, seed in enumerate(seed_values):
                 bar.update(detail=f"#{record.number}, seed {i + 1}/{len(seed_values)}")
@@ -786,7 +902,7 @@ def validate_top(
                 bar.update(advance=1)
                 current = _summarise(
                     record.number, record.params, record.value(study.metric.name), runs, study.metric,
-                    study.guardrails, chosen_rule, confidence,
+                    study.guardrails, chosen_rule, confidence, lineage,
                 )  # fmt: skip
                 _stop_if_broken(study, [*candidates, current], baseline, rule=chosen_rule, confidence=confidence,
                                 seeds=seed_values)  # fmt: skip
