@@ -78,6 +78,30 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _dumps_spec(spec: Mapping[str, Any]) -> str:
+    """A study's spec as its column stores it: keys sorted, as `_dumps` sorts them, except the parameters of its
+    space, which keep their order.
+
+    A space draws its parameters in order, so sorting them by name made a seeded search in SQL storage differ
+    from the same search in memory. A spec stored sorted (before tunesmith kept the order) is read in that
+    order, and its study goes on drawing as it did.
+    """
+    space = spec.get("space")
+    ordered = {key: _sorted(spec[key]) for key in sorted(spec)}
+    if isinstance(space, Mapping):
+        ordered["space"] = {name: _sorted(definition) for name, definition in space.items()}
+    return json.dumps(ordered)
+
+
+def _sorted(value: Any) -> Any:
+    """``value`` with the keys of every mapping in it sorted (what ``json.dumps(sort_keys=True)`` writes)."""
+    if isinstance(value, Mapping):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_sorted(item) for item in value]
+    return value
+
+
 def _study_from_row(row: Any) -> StudyInfo:
     return StudyInfo(
         id=row.id, name=row.name, spec=json.loads(row.spec), attrs=json.loads(row.attrs), created_at=row.created_at

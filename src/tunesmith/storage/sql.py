@@ -52,6 +52,7 @@ from tunesmith.storage._engine import RECONNECT_FOR, Landing, make_engine
 from tunesmith.storage._failures import no_schema
 from tunesmith.storage._sql_schema import (
     _dumps,
+    _dumps_spec,
     _migrate,
     _record_from_row,
     _retry_of,
@@ -243,7 +244,7 @@ class SQLStorage(Storage):
         except StudyNotFound:
             pass
         name = name_forms(name)[0]
-        text = _dumps(spec)
+        text = _dumps_spec(spec)
 
         def created(conn: Connection, _: object) -> bool:
             query = sa.select(studies_table.c.spec, studies_table.c.created_at).where(studies_table.c.name == name)
@@ -310,7 +311,7 @@ class SQLStorage(Storage):
         return self._locked(study_id, rewrite, Landing(landed, what, holds))[2]
 
     def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
-        update = sa.update(studies_table).where(studies_table.c.id == study_id).values(spec=_dumps(spec))
+        update = sa.update(studies_table).where(studies_table.c.id == study_id).values(spec=_dumps_spec(spec))
         self._locked(study_id, lambda conn: conn.execute(update))  # the same spec twice changes nothing
 
     # Trials -----------------------------------------------------------------------------------
