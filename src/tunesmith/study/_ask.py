@@ -12,6 +12,7 @@ import numpy as np
 from tunesmith.environment import TRIAL_KEY, record_environment
 from tunesmith.storage import Proposal
 from tunesmith.storage.base import Proposer, count_budgeted
+from tunesmith.study._checkpoints import START_STEP_UNSURE
 from tunesmith.study._known import NOTHING_KNOWN, Known, queued_proposal, read_known, valid
 from tunesmith.study._observers import trials_ended
 from tunesmith.study._recovery import requeued
@@ -89,9 +90,19 @@ def hand_over_checkpoint(study: Study, record: TrialRecord, parent: int) -> Tria
     The continuation recorded its parent's last report when it was created; the parent may have trained and saved
     on before the copy, or still be saving the step it reported. The copy is made outside the study lock (a
     checkpoint can be large) and the trial is handed out only once its start step agrees with it. Files the
-    objective wrote itself carry no step: the recorded one stands.
+    objective wrote itself carry no step: the recorded one stands, and ``attrs["start_step_unsure"]`` says that it
+    may be short (a loop that saves each epoch before a slower evaluation reports it hands on files a step ahead
+    of the parent's last report, and the continuation's curve and resource count then miss that step).
     """
     saved = study._checkpoints.copy(parent, record.number)
+    if saved is None and study._checkpoints.holds_files(record.number):
+        step = int(record.attrs.get("start_step", 0))
+        note = (f"the checkpoint files copied from #{parent} carry no step (the objective wrote them itself), so "
+                f"start_step {step} is its last report's: files saved after that report hold later steps, which "
+                "then count nowhere; save through trial.save_checkpoint(state) inside trial.steps(...), which "
+                "records the step a state holds, to hand on an exact step")  # fmt: skip
+        study._storage.update_trial(study._info.id, record.number, attrs={START_STEP_UNSURE: note})
+        return replace(record, attrs={**record.attrs, START_STEP_UNSURE: note})
     if saved is None or saved == int(record.attrs.get("start_step", 0)):
         return record
     study._storage.update_trial(study._info.id, record.number, attrs={"start_step": saved})

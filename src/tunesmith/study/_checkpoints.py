@@ -21,6 +21,7 @@ __all__ = [
     "CheckpointMissing",
     "CheckpointStore",
     "CheckpointWarning",
+    "START_STEP_UNSURE",
     "default_checkpoint_root",
     "stored_checkpoint_root",
 ]
@@ -34,6 +35,9 @@ def default_checkpoint_root(study_name: str) -> Path:
 # A trial's attribute, set when it ended (or paused) with files in its checkpoint folder: a resumption
 # (or a PBT continuation) that finds the folder empty has lost them.
 CHECKPOINTED = "checkpointed"
+# A PBT continuation's attribute when the files it got carry no step (`_ask.hand_over_checkpoint`): why its
+# ``start_step`` may be short.
+START_STEP_UNSURE = "start_step_unsure"
 
 
 class CheckpointMissing(TunesmithError, RuntimeError):

@@ -21,7 +21,7 @@ from tunesmith.storage._engine import without_waiting
 from tunesmith.storage._failures import CommitUnknown, ServerGone
 from tunesmith.storage._trial_cache import Facet, matching
 from tunesmith.storage.base import count_budgeted
-from tunesmith.study._checkpoints import CHECKPOINTED
+from tunesmith.study._checkpoints import CHECKPOINTED, START_STEP_UNSURE
 from tunesmith.study._observers import trials_ended
 from tunesmith.study._retry import owed_retry
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
 __all__ = [
+    "CONTINUATION",
     "FROM_SCRATCH",
+    "RETRIED_FROM_SCRATCH",
     "Lost",
     "ResultDiscardedWarning",
     "Stopped",
@@ -50,10 +52,19 @@ __all__ = [
 
 _log = logging.getLogger("tunesmith")
 
-# The failed trial's attributes its retry drops (see `requeued`): the request itself, a PBT continuation's
-# donor, start step and lineage (the retry trains from step 0), and whether its checkpoint folder held files
-# (the retry's folder is a new one).
-FROM_SCRATCH = frozenset({RETRY_REQUESTED, "parent", "start_step", "lineage", CHECKPOINTED})
+# What makes a trial a PBT continuation (`_ask.propose`, `_ask.hand_over_checkpoint`): its donor, start step,
+# lineage, the stopped member it replaces, how its parameters moved from its donor's, why that donor, and the
+# scheduler as its ``sampler``.
+CONTINUATION = frozenset(
+    {"parent", "start_step", "lineage", "replaces", "explored", "donor_note", START_STEP_UNSURE, "sampler"}
+)
+# The failed trial's attributes its retry drops (see `requeued`): the request itself, whether its checkpoint
+# folder held files (the retry's folder is a new one), and a PBT continuation's own (`CONTINUATION`; its
+# ``sampler`` only where the trial was one): the retry trains from step 0.
+FROM_SCRATCH = frozenset({RETRY_REQUESTED, CHECKPOINTED} | CONTINUATION - {"sampler"})
+# The attribute of a retry of a PBT continuation: ``{"parent": donor, "start_step": step}``, what the failed
+# continuation was to continue; the retry trains its parameters from step 0.
+RETRIED_FROM_SCRATCH = "retried_from_scratch"
 
 
 class ResultDiscardedWarning(UserWarning):
@@ -233,20 +244,32 @@ def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
     not train itself (`FROM_SCRATCH`). A PBT continuation was to start at its donor's step, from the checkpoint
     its donor held then; the donor has trained on (or ended) since, and only its current checkpoint is kept,
     so its retry runs its configuration from step 0 rather than load later weights under the old start step
-    (which recorded a 22-step training as 12 steps).
+    (which recorded a 22-step training as 12 steps). It is no continuation: it keeps none of one's attributes
+    (`CONTINUATION`: a retry that said it was PBT's, had explored from a donor and replaced a member read as
+    one), and ``attrs["retried_from_scratch"]`` says which continuation it runs from scratch.
     """
     retried = {r.attrs.get("retry_of") for r in matching(history, _RETRY)}
     for record in matching(history, _MAY_BE_OWED):
         if record.number in retried:
             continue
         count = int(record.attrs.get("retries", 0))
-        attrs = {k: v for k, v in record.attrs.items() if k not in FROM_SCRATCH}
+        attrs = _from_scratch(record)
         if record.attrs.get(RETRY_REQUESTED):  # re-queued after a fix: not a lost worker's retry
             return Proposal(params=dict(record.params), seed=record.seed, attrs={**attrs, "retry_of": record.number})
         if record.kind is not None and record.kind.is_interruption and count < retries:
             attrs = {**attrs, "retry_of": record.number, "retries": count + 1}
             return Proposal(params=dict(record.params), seed=record.seed, attrs=attrs)
     return None
+
+
+def _from_scratch(record: TrialRecord) -> dict[str, Any]:
+    """The attributes of ``record``'s retry, which trains from step 0 (see `requeued`)."""
+    parent = record.attrs.get("parent")
+    if not isinstance(parent, int) or isinstance(parent, bool):
+        return {k: v for k, v in record.attrs.items() if k not in FROM_SCRATCH}
+    attrs = {k: v for k, v in record.attrs.items() if k not in FROM_SCRATCH | CONTINUATION}
+    attrs[RETRIED_FROM_SCRATCH] = {"parent": parent, "start_step": int(record.attrs.get("start_step", 0))}
+    return attrs
 
 
 def _waited_for(storage: Storage) -> str:
