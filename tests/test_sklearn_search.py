@@ -392,6 +392,7 @@ def test_a_resumed_search_scores_the_stored_configurations_again_so_the_best_sta
             cv=3,
             storage=storage,
             study_name="resumed",
+            resume=True,
             random_state=0,
         ).fit(x, y)
 

@@ -27,6 +27,14 @@ The resource levels are the scheduler's rungs; median stopping has none, so its 
 `MedianStop` with a later warm-up; ``"median"`` compares from ``min_resource``). ``cv_results_`` then has
 a ``resource`` column, and a ``trial`` column (the trial number in the study) in every case.
 
+Each ``fit`` runs a new search, as scikit-learn's searches do (``cross_validate`` fits a clone on each outer
+training fold): a ``study_name`` whose stored study already holds trials is refused unless ``resume=True``
+continues it, its configurations scored again on this fit's data (a ``scoring`` other than the stored one is
+refused). The study keeps a configuration's mean test score as ``score`` (the ``refit`` metric's, or the first
+metric's, for several) and its score on each test fold as ``fold:<i>:score``, the key an objective reports folds
+under, so the discipline reads the score's noise. A parameter both tuned and the ``resource`` is refused, and so
+are ``HalvingRandomSearchCV``'s arguments (``factor``, ``min_resources``, ...), each with tunesmith's equivalent.
+
 ``error_score`` works as in ``RandomizedSearchCV`` (a failed fit scores ``error_score``, with a
 ``FitFailedWarning``; ``"raise"`` raises). In the study, a configuration whose fits raised is
 recorded FAILED with kind ``exception`` and scikit-learn's error (its traceback) as the trial's
@@ -44,28 +52,35 @@ import numbers
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV
 
+from tunesmith._attribute_json import Fields, JsonObject
 from tunesmith._validate import integer
+from tunesmith.attributes import read_attr, write_attr
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, StudyNotFound
 from tunesmith.integrations._sklearn_fits import (
     Score,
     SubsampledSplits,
+    check_some_worked,
     failure_reason,
     fit_errors,
     record_unfinished,
+    resource_ladder,
 )
-from tunesmith.integrations._sklearn_space import read_distributions
+from tunesmith.integrations._sklearn_space import BRANCH, Translation, read_distributions
 from tunesmith.objective import Metric
 from tunesmith.schedulers import FIFO, MedianStop, Scheduler, make_scheduler
 from tunesmith.schedulers.successive_halving import rung_levels
 from tunesmith.space import Space
+from tunesmith.storage import Storage, open_storage
 from tunesmith.study import Study
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
@@ -79,9 +94,116 @@ class EarlyStoppingWarning(UserWarning):
 
 _RESOURCE_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto", "median"}
 _MEDIAN_LADDER = 3  # median stopping has no rungs: configurations climb a ladder x3 (ASHA's eta) instead
+_RUNG_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto"}  # take min_resource and max_resource
+# The per-fold key of tunesmith.discipline.conventions (FOLD, fold_metrics): "fold:<i>:<metric>". The discipline
+# sits layers above the integrations, which may not import it; tests/test_sklearn_dropin.py reads the stored
+# folds back with conventions.folds_of, so the two cannot drift apart.
+_FOLD = "fold:"
+# HalvingRandomSearchCV's arguments, which TunesmithSearchCV does not take, with what does their work here
+# ({value}: the value given).
+_HALVING_ARGUMENTS = {
+    "factor": "scheduler={{'name': 'asha', 'eta': {value!r}}} (eta is the factor: the top 1/eta go on at each rung)",
+    "min_resources": "min_resource= (an int, with resource= and scheduler='asha'; it defaults to max_resource // 27)",
+    "max_resources": "max_resource= (an int; for resource='n_samples' it defaults to the training fold size)",
+    "n_candidates": "n_iter= (the number of configurations, each fitted first at min_resource)",
+    "aggressive_elimination": (
+        "no switch: ASHA stops configurations at every rung as they arrive; to stop more at each rung raise eta "
+        "(scheduler={{'name': 'asha', 'eta': 4}}), for more rungs lower min_resource"
+    ),
+}
 
 
-class TunesmithSearchCV(BaseSearchCV):
+@dataclass(frozen=True, kw_only=True)
+class _ScoringAttr(JsonObject):
+    """``sklearn_scoring``: the ``scoring`` (and ``refit``, for several metrics) whose mean test score a
+    `TunesmithSearchCV` stores as the study's ``score``, so that a resumed search never mixes in another one.
+
+    Attributes:
+        scoring: a label for the scorer (``"'accuracy'"``, ``"mymodule.my_scorer"``, ``"make_scorer(f1_score)"``).
+    """
+
+    KEY: ClassVar[str] = "sklearn_scoring"
+    scoring: str
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> _ScoringAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(scoring=r.text("scoring", required=True), **r.rest())
+
+
+class _Evaluated(NamedTuple):
+    """A configuration's score at one level and its score on each test fold (``()`` when its fits failed)."""
+
+    score: Score
+    folds: tuple[float, ...]
+
+
+def _scorer_label(scorer: Any) -> str:
+    """A label that tells one scorer from another across fits: a name or a string as written, a function or class
+    by its import path, a scorer object (``make_scorer``) by its ``repr`` unless that holds a memory address."""
+    if scorer is None:
+        return "None (the estimator's score method)"
+    if isinstance(scorer, str):
+        return repr(scorer)
+    if isinstance(scorer, Mapping):
+        return "{" + ", ".join(f"{name!r}: {_scorer_label(s)}" for name, s in scorer.items()) + "}"
+    if isinstance(scorer, list | tuple | set | frozenset):
+        names = sorted(scorer) if isinstance(scorer, set | frozenset) else list(scorer)
+        return "[" + ", ".join(_scorer_label(s) for s in names) + "]"
+    name, module = getattr(scorer, "__qualname__", None), getattr(scorer, "__module__", None)
+    if isinstance(name, str) and isinstance(module, str):
+        return f"{module}.{name}"
+    text = repr(scorer)
+    return type(scorer).__qualname__ if " at 0x" in text else text
+
+
+def _refuse_halving(arguments: Mapping[str, Any]) -> None:
+    """Refuse ``HalvingRandomSearchCV``'s arguments among ``arguments``, each with what does its work here."""
+    halving = [name for name in arguments if name in _HALVING_ARGUMENTS]
+    if halving:
+        given = ", ".join(f"{name}={arguments[name]!r}" for name in halving)
+        fixes = "; ".join(
+            f"instead of {name}=, {_HALVING_ARGUMENTS[name].format(value=arguments[name])}" for name in halving
+        )
+        raise ConfigError(
+            f"TunesmithSearchCV takes RandomizedSearchCV's arguments, not HalvingRandomSearchCV's, got {given}: "
+            f"successive halving here is scheduler='asha' with resource= ('n_samples' or an estimator parameter); "
+            f"{fixes}"
+        )
+
+
+class _RefusesHalvingArguments:
+    """Refuses ``HalvingRandomSearchCV``'s arguments as the search is built, where Python would say only "unexpected
+    keyword argument".
+
+    In ``__new__`` of a base class, not in ``__init__``: ``__init__``'s signature must list only the search's
+    parameters (scikit-learn reads them from it, and its conformance checks call ``__init__`` with a value for each
+    name there and refuse one that raises), and ``inspect.signature`` of the search still reads ``__init__``'s.
+    Other unknown arguments get Python's own TypeError from ``__init__``.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        _refuse_halving(kwargs)
+        return super().__new__(cls)
+
+
+def _split_scores(results: Mapping[str, Any], mean_key: str, count: int) -> list[tuple[float, ...]]:
+    """The test score on each fold (``split<i>_test_<metric>`` beside ``mean_key``) of the last ``count`` rows."""
+    suffix = mean_key.removeprefix("mean")
+    columns: list[np.ndarray] = []
+    while (key := f"split{len(columns)}{suffix}") in results:
+        columns.append(np.asarray(results[key], dtype=float)[-count:])
+    return [tuple(float(column[row]) for column in columns) for row in range(count)]
+
+
+def _fold_metrics(folds: Sequence[float]) -> dict[str, float]:
+    """``{"fold:0:score": ..., ...}``, as an objective reports per-fold scores; none unless every fold scored."""
+    if len(folds) < 2 or not all(np.isfinite(folds)):
+        return {}
+    return {f"{_FOLD}{i}:score": float(v) for i, v in enumerate(folds)}
+
+
+class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
     """Hyperparameter search with cross-validation, as a scikit-learn estimator (``RandomizedSearchCV``'s arguments).
 
     Args:
@@ -103,7 +225,15 @@ class TunesmithSearchCV(BaseSearchCV):
         min_resource, max_resource: the resource range (``max_resource`` defaults to the training
             fold size for ``"n_samples"``).
         storage: where the study lives (``"memory"`` by default; a SQLite/PostgreSQL URL keeps it).
-        study_name: the study's name (a fresh one per ``fit`` when omitted).
+        study_name: the study's name (a fresh one per ``fit`` when omitted). Each ``fit`` runs a new search, as
+            scikit-learn's searches do, so a stored study of that name that holds trials is refused unless
+            ``resume`` is set.
+        resume: continue a stored study of ``study_name`` (its configurations are scored again on this fit's
+            data, then its budget's remaining trials run); refused when its ``scoring`` differs.
+
+    Raises:
+        ConfigError: an argument of ``HalvingRandomSearchCV`` (``factor``, ``min_resources``, ``n_candidates``,
+            ...), with tunesmith's equivalent.
 
     Attributes:
         space_: the `Space` that ``param_distributions`` was read into.
@@ -136,6 +266,7 @@ class TunesmithSearchCV(BaseSearchCV):
         max_resource: int | None = None,
         storage: str | None = "memory",
         study_name: str | None = None,
+        resume: bool = False,
     ) -> None:
         super().__init__(
             estimator=estimator,
@@ -159,6 +290,7 @@ class TunesmithSearchCV(BaseSearchCV):
         self.max_resource = max_resource
         self.storage = storage
         self.study_name = study_name
+        self.resume = resume
 
     # Set-up -------------------------------------------------------------------------------------
     def _budget(self) -> int:
@@ -210,6 +342,9 @@ class TunesmithSearchCV(BaseSearchCV):
                 spec = {"name": "median", "warmup_steps": resources[0]}
             else:
                 spec = {"name": spec, "min_resource": resources[0], "max_resource": resources[1]}
+        elif isinstance(spec, Mapping) and str(spec.get("name", "")).lower() in _RUNG_SCHEDULERS and resources:
+            # a table such as {"name": "asha", "eta": 4} fits on the search's resource range unless it sets its own
+            spec = {"min_resource": resources[0], "max_resource": resources[1], **spec}
         scheduler = make_scheduler(spec)
         if scheduler.pauses:
             raise ConfigError(
@@ -243,11 +378,79 @@ class TunesmithSearchCV(BaseSearchCV):
             return [None]
         low, high = resources
         if isinstance(scheduler, MedianStop):
-            rungs = rung_levels(max(low, scheduler.warmup_steps), high, _MEDIAN_LADDER)
+            rungs, eta = rung_levels(max(low, scheduler.warmup_steps), high, _MEDIAN_LADDER), float(_MEDIAN_LADDER)
         else:
-            rungs = list(scheduler.rungs())
-        ladder: list[int | None] = [*sorted({*(int(r) for r in rungs if r < high), high})]
+            rungs, eta = list(scheduler.rungs()), float(getattr(scheduler, "eta", _MEDIAN_LADDER))
+        ladder: list[int | None] = [*resource_ladder(rungs, high, eta)]
         return ladder
+
+    def _refuse_tuned_resource(self, space: Space, translation: Translation, resources: tuple[int, int]) -> None:
+        """Refuse a resource parameter that ``param_distributions`` also tunes: each fit sets it to its level."""
+        tuned = {translation.names.get(name, name) for name in space if name != BRANCH}
+        if self.resource != "n_samples" and self.resource in tuned:
+            raise ConfigError(
+                f"a parameter is either tuned or the resource, but resource={self.resource!r} is also in "
+                f"param_distributions: each fit sets {self.resource} to its level ({resources[0]} up to "
+                f"max_resource={resources[1]}), so the sampled values would never be fitted, yet stored as the "
+                f"trials' parameters. Drop {self.resource!r} from param_distributions (min_resource and "
+                "max_resource set its range), or keep it tuned and use another resource (e.g. resource='n_samples')"
+            )
+
+    def _open_study(self, space: Space, scheduler: Scheduler, budget: int) -> Study:
+        """The study this fit tells its trials to: a new one, or with ``resume`` the stored ``study_name``.
+
+        Raises:
+            ConfigError: ``resume`` is not a bool; without ``resume``, ``study_name`` names a stored study that
+                holds trials; a stored study whose scores are another ``scoring``'s.
+        """
+        if not isinstance(self.resume, bool | np.bool_):
+            raise ConfigError(f"resume must be True or False, got resume={self.resume!r}: pass resume=True or drop it")
+        store = open_storage(self.storage)
+        name = self.study_name or f"search-{uuid.uuid4().hex[:8]}"
+        if isinstance(name, str) and not self.resume:  # another type: Study names the rule
+            self._refuse_stored(store, name)
+        study = Study(
+            space,
+            metric=Metric("score", "max"),
+            sampler=self.sampler,
+            scheduler=scheduler,
+            budget=Budget(trials=budget),
+            storage=store,
+            name=name,
+            seed=self._seed(),
+        )
+        scoring = _scorer_label(self.scoring)
+        if isinstance(self.refit, str) and self.scoring is not None and not isinstance(self.scoring, str):
+            # several metrics: the refit metric's is stored
+            scoring = f"{scoring} with refit={self.refit!r}"
+        stored = read_attr(study.attrs, _ScoringAttr)
+        if stored is not None and stored.scoring != scoring and study.trials:
+            raise ConfigError(
+                f"a study keeps the scores of one scoring, but study {study.name!r} holds the mean test scores of "
+                f"scoring={stored.scoring} and this fit scores with scoring={scoring}: resumed, the two would be "
+                "ranked as one 'score'. Pass the stored scoring to resume it, or a new study_name for this scoring"
+            )
+        if stored is None or stored.scoring != scoring:
+            write_attr(study, _ScoringAttr(scoring=scoring))
+        return study
+
+    @staticmethod
+    def _refuse_stored(store: Storage, name: str) -> None:
+        """Refuse study ``name`` when ``store`` holds trials of it: a fit that resumed it would run no new search."""
+        try:
+            info = store.load_study(name)
+        except StudyNotFound:
+            return
+        held = len(store.get_trials(info.id))
+        if held:
+            raise ConfigError(
+                f"each fit runs a new search, as RandomizedSearchCV's does, but study {name!r} in "
+                f"{store.url or type(store).__name__} already holds {held} trial{'s' if held != 1 else ''} of an "
+                "earlier fit or run: resumed, configurations chosen on its rows (under cross_validate, rows that "
+                "include this fit's test rows) would stand in for this fit's search. Give each fit a new study_name, "
+                "or drop study_name (each fit stores a study of its own, named in study_name_) or storage (an "
+                "in-memory study per fit); to continue the stored study on this fit's data, pass resume=True"
+            )
 
     # The search ---------------------------------------------------------------------------------
     def _run_search(self, evaluate_candidates: Callable[..., dict[str, Any]]) -> None:
@@ -257,6 +460,8 @@ class TunesmithSearchCV(BaseSearchCV):
 
         base_cv = self._checked_cv_orig
         resources = self._resource_range(lambda: min(len(tr) for tr, _ in base_cv.split(*self._fit_data)))
+        if resources is not None:
+            self._refuse_tuned_resource(space, translation, resources)
         self.max_resource_ = None if resources is None else resources[1]
         scheduler = self._make_scheduler(resources)
         if isinstance(scheduler, MedianStop) and budget <= scheduler.min_trials:
@@ -268,26 +473,20 @@ class TunesmithSearchCV(BaseSearchCV):
                 EarlyStoppingWarning,
                 stacklevel=2,
             )
-        study = Study(
-            space,
-            metric=Metric("score", "max"),
-            sampler=self.sampler,
-            scheduler=scheduler,
-            budget=Budget(trials=budget),
-            storage=self.storage,
-            name=self.study_name or f"search-{uuid.uuid4().hex[:8]}",
-            seed=self._seed(),
-        )
+        levels = self._levels(scheduler, resources)
+        stratify = self.resource == "n_samples" and is_classifier(self.estimator)
+        if stratify and levels[0] is not None:  # before any trial: a first rung too small for every class
+            SubsampledSplits(base_cv, levels[0], 0, stratify=True).check(*self._fit_data)
+        study = self._open_study(space, scheduler, budget)
         batch = max(1, int(effective_n_jobs(self.n_jobs)))
         failures: list[str] = []
         evaluated = [0]
-        score_key = self._score_key()
 
-        def evaluate(trials: Sequence[Trial | TrialRecord], level: int | None) -> list[Score]:
+        def evaluate(trials: Sequence[Trial | TrialRecord], level: int | None) -> list[_Evaluated]:
             params = [translation.to_estimator(t.params) for t in trials]
             cv = None
             if level is not None and self.resource == "n_samples":
-                cv = SubsampledSplits(base_cv, level, study.seed)
+                cv = SubsampledSplits(base_cv, level, study.seed, stratify=stratify)
             elif level is not None:
                 params = [{**p, str(self.resource): level} for p in params]
             more: dict[str, list[Any]] = {"trial": [t.number for t in trials]}
@@ -302,16 +501,17 @@ class TunesmithSearchCV(BaseSearchCV):
                 # configuration's failure, not the search's: record it and go on
                 failures.append(str(exc))
                 warnings.warn(FitFailedWarning(str(exc)), stacklevel=2)
-                return [Score(float("nan"), str(exc).strip(), every_fold=True)] * len(trials)
+                return [_Evaluated(Score(float("nan"), str(exc).strip(), every_fold=True), ())] * len(trials)
             evaluated[0] += 1
-            scores = results[score_key][-len(trials) :]
-            errors = self._fit_errors[-len(trials) :]
-            return [Score.of(float(v), e) for v, e in zip(scores, errors, strict=True)]
+            count = len(trials)
+            key = self._score_key(results)
+            scores, folds = results[key][-count:], _split_scores(results, key, count)
+            errors = self._fit_errors[-count:]
+            return [_Evaluated(Score.of(float(v), e), f) for v, e, f in zip(scores, errors, folds, strict=True)]
 
-        levels = self._levels(scheduler, resources)
-        # A study resumed from storage (an earlier fit, or `tunesmith extend`) holds configurations this fit did
-        # not evaluate: scikit-learn picks best_params_ from cv_results_ alone, so they are scored again on this
-        # fit's data, trained fully, and take their rows there (a study whose budget is spent still has them).
+        # A study resumed from storage (resume=True: an earlier fit, or `tunesmith extend`) holds configurations this
+        # fit did not evaluate: scikit-learn picks best_params_ from cv_results_ alone, so they are scored again on
+        # this fit's data, trained fully, and take their rows there (a study whose budget is spent still has them).
         earlier = [r for r in study.trials if r.state is TrialState.COMPLETE and r.invalidated is None]
         if earlier:
             evaluate(earlier, levels[-1])
@@ -326,6 +526,7 @@ class TunesmithSearchCV(BaseSearchCV):
                 raise
         if failures and not evaluated[0]:
             raise ValueError(failures[-1])
+        check_some_worked(study.trials)
         self.space_ = space
         self.trials_: list[TrialRecord] = study.trials
         self.study_name_ = study.name
@@ -335,16 +536,17 @@ class TunesmithSearchCV(BaseSearchCV):
         study: Study,
         trials: Sequence[Trial],
         levels: list[int | None],
-        evaluate: Callable[[Sequence[Trial | TrialRecord], int | None], list[Score]],
+        evaluate: Callable[[Sequence[Trial | TrialRecord], int | None], list[_Evaluated]],
     ) -> None:
-        """Evaluate one batch of trials rung by rung, telling each its end."""
+        """Evaluate one batch of trials rung by rung, telling each its end (with its score on each test fold)."""
         alive = list(trials)
-        last: dict[int, float] = {}
+        last: dict[int, _Evaluated] = {}
         for level in levels:
-            scores = evaluate(alive, level)
+            results = evaluate(alive, level)
             still = []
-            for trial, (score, error, every_fold) in zip(alive, scores, strict=True):
-                last[trial.number] = score
+            for trial, result in zip(alive, results, strict=True):
+                score, error, every_fold = result.score
+                last[trial.number] = result
                 if error is not None and (every_fold or not np.isfinite(score)):
                     # its fits raised: FAILED as an exception, with scikit-learn's error, not as a NaN score
                     study.tell(trial, error=error, reason=failure_reason(error), kind=TrialKind.EXCEPTION)
@@ -364,9 +566,11 @@ class TunesmithSearchCV(BaseSearchCV):
             if not alive:
                 break
         for trial in alive:
-            if levels[-1] is not None and np.isfinite(last[trial.number]):
-                study.report(trial.number, levels[-1], {"score": last[trial.number]})  # trained fully: its resource
-            study.tell(trial, {"score": last[trial.number]})
+            score = last[trial.number].score.score
+            if levels[-1] is not None and np.isfinite(score):
+                study.report(trial.number, levels[-1], {"score": score})  # trained fully: its resource
+            # the folds as an objective reports them (fold:<i>:score), so the discipline reads the score's noise
+            study.tell(trial, {"score": score, **_fold_metrics(last[trial.number].folds)})
 
     @staticmethod
     def _ask(study: Study, batch: int) -> list[Trial]:
@@ -378,15 +582,20 @@ class TunesmithSearchCV(BaseSearchCV):
                 break
         return trials
 
-    def _score_key(self) -> str:
-        if callable(self.scoring) or self.scoring is None or isinstance(self.scoring, str):
-            return "mean_test_score"
-        if isinstance(self.refit, str):
+    def _score_key(self, results: Mapping[str, Any]) -> str:
+        """The ``cv_results_`` column of the mean test score told as ``score``: the refit metric's, else the one
+        metric's, else (``refit=False``) the first metric's (for a scoring callable, the first key it returns)."""
+        if isinstance(self.refit, str) and f"mean_test_{self.refit}" in results:
             return f"mean_test_{self.refit}"
-        names = list(self.scoring) if isinstance(self.scoring, Mapping | list | tuple | set) else []
+        if "mean_test_score" in results:
+            return "mean_test_score"
+        if isinstance(self.scoring, Mapping | list | tuple | set):
+            names = sorted(self.scoring) if isinstance(self.scoring, set) else list(self.scoring)
+        else:
+            names = [key.removeprefix("mean_test_") for key in results if key.startswith("mean_test_")]
         if not names:
             raise ConfigError(f"cannot read the score of scoring={self.scoring!r}: name the scorers")
-        return f"mean_test_{sorted(names)[0] if isinstance(self.scoring, set) else names[0]}"
+        return f"mean_test_{names[0]}"
 
     def fit(self, X: Any, y: Any = None, **params: Any) -> TunesmithSearchCV:
         """Run the search on ``X, y`` (as ``RandomizedSearchCV.fit``)."""
