@@ -37,4 +37,4 @@ def test_the_refusal_of_a_new_name_names_the_closest_parameter(tmp_path: Path) -
     result = CliRunner().invoke(cli, ["enqueue", "--study", "c", "--storage", study.storage.url, "learningrate=0.01"])
 
     assert result.exit_code == 1, result.output
-    assert "did you mean 'learning_rate'? the space has layers, learning_rate; study 'c' was given" in result.output
+    assert "did you mean 'learning_rate'? the space has learning_rate, layers; study 'c' was given" in result.output
