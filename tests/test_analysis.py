@@ -253,7 +253,9 @@ def test_a_secondary_effect_the_forest_underrates_is_not_called_little_effect() 
         for name in told:
             told[name] += any("little effect" in a.text and name in a.text.split("little effect")[0] for a in advice)
     assert told["x1"] <= 1, f"told to fix x1 (9.8% of the variance) in {told['x1']} of 20 studies"
-    assert told["x2"] >= 15, f"told to fix x2 (2.4% of the variance) in only {told['x2']} of 20 studies"
+    # Under 5% at 95% for a 2.4% effect on 60 trials: about half the studies (10 of 20), the power a test that
+    # holds its level has there (19 of 20 came from the forest's low bias, which also called a 10% effect little).
+    assert told["x2"] >= 7, f"told to fix x2 (2.4% of the variance) in only {told['x2']} of 20 studies"
 
 
 def test_a_study_without_failures_gets_no_attribution() -> None:

@@ -193,6 +193,7 @@ def diagnose(
     curve_metric: str | None = None,
     thresholds: SignatureThresholds | None = None,
     min_trials: int = 3,
+    best: TrialRecord | None = None,
 ) -> Diagnosis:
     """Signatures of every trial, the parameters that explain them and what to change.
 
@@ -209,6 +210,10 @@ def diagnose(
         curve_metric: the reported metric to read curves from (default: ``metric``'s name).
         thresholds: the signature rules' thresholds.
         min_trials: the fewest trials a signature needs before it is attributed.
+        best: the trial the views show as best (`report._shown.shown_best`: the seed re-runs' winner when it
+            stands), which a narrowing must keep and whose values the advice fixes; with several objectives, the
+            recorded choice (`Study.choose`). Default: the search's best (`best_record`), or with several
+            objectives the Pareto front's best on the first.
 
     Returns:
         The diagnosis.
@@ -221,7 +226,8 @@ def diagnose(
     attributions: list[Attribution] = []
     suggestions: list[Suggestion] = []
     several = len(objectives) > 1
-    best = best_record(records, metric_)
+    if best is None and not several:
+        best = best_record(records, metric_)
     front = pareto_front(records, objectives) if several else []
     # Every failure signature shared by enough trials is tested, whatever its rule turns out to be: the
     # family the permutation test adjusts for is fixed before any rule is looked at.
@@ -252,7 +258,8 @@ def diagnose(
             suggestions.append(Suggestion(suggestion, found.rule.param, attributions[-1].describe()))
     results = [importance] if isinstance(importance, ImportanceResult) else list(importance or ())
     if results:
-        advice = front_advice(results, records, objectives) if several else budget_advice(results[0], records, metric_)
+        advice = (front_advice(results, records, objectives, best=best) if several
+                  else budget_advice(results[0], records, metric_, best=best))  # fmt: skip
         if importance_level is not None:
             weaker = f" (measured at resource {importance_level:g}, not after full training: weaker evidence)"
             advice = [Suggestion(a.text + weaker, a.param, a.because) for a in advice]

@@ -400,8 +400,14 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
         _, other = _importance_at_rung(data, objective, seed, n_trees)
         if isinstance(other, ImportanceResult):
             results.append(other)
+    from tunesmith.report._shown import shown_best  # _shown builds on this module
+
+    # The advice fixes parameters at the trial every view shows: the seed re-runs' winner, or the recorded choice.
+    shown = shown_best(data)
+    chosen = data.choice
+    best = next((r for r in data.valid if r.number == chosen.trial), None) if chosen is not None else None
     diagnosis = diagnose(data.valid, data.space, data.metric, importance=results, objectives=objectives,
-                         importance_level=level)  # fmt: skip
+                         importance_level=level, best=shown.record if shown is not None else best)  # fmt: skip
     if not isinstance(found, ImportanceResult):
         return Findings(None, str(found), diagnosis)
     first = (f"importance of {data.metric.name}, the first objective (the advice below reads every objective: "
