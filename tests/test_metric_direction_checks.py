@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import warnings
 
-import lightgbm
 import numpy as np
 import pytest
-import xgboost
 from sklearn.datasets import load_breast_cancer
 
 import tunesmith as ts
-from tunesmith.integrations.lightgbm import tunesmith_callback
-from tunesmith.integrations.xgboost import TunesmithCallback
 from tunesmith.objective import MetricDirectionWarning
 from tunesmith.trial import Trial, TrialState
 
@@ -29,6 +25,9 @@ def breast_cancer_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
 
 
 def lightgbm_objective(trial: Trial) -> dict[str, float]:
+    lightgbm = pytest.importorskip("lightgbm", reason="the lightgbm extra is part of the test install (make test)")
+    from tunesmith.integrations.lightgbm import tunesmith_callback
+
     train_x, train_y, valid_x, valid_y = breast_cancer_split()
     train_set = lightgbm.Dataset(train_x, train_y)
     valid_set = lightgbm.Dataset(valid_x, valid_y, reference=train_set)
@@ -39,6 +38,9 @@ def lightgbm_objective(trial: Trial) -> dict[str, float]:
 
 
 def xgboost_objective(trial: Trial) -> dict[str, float]:
+    xgboost = pytest.importorskip("xgboost", reason="the xgboost extra is part of the test install (make test)")
+    from tunesmith.integrations.xgboost import TunesmithCallback
+
     train_x, train_y, valid_x, valid_y = breast_cancer_split()
     params = {"objective": "binary:logistic", "eval_metric": "aucpr", "eta": trial.params["learning_rate"],
               "tree_method": "hist", "nthread": 1}  # fmt: skip
