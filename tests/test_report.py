@@ -342,3 +342,31 @@ def test_the_html_top_table_and_the_dashboards_best_show_a_per_example_metric_wi
     top = write_report(study, tmp_path / "r.html").read_text().split("<h2>Top 10 trials</h2>", 1)[1].split("<h2>")[0]
     assert shown in top
     assert snapshot(study.info, study.trials, SnapshotCache())["best"]["text"] == shown
+
+
+def test_mlflow_export_logs_a_diverged_value_as_nan_and_renames_names_mlflow_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export left a non-finite value out, so a diverged trial's run showed its last finite loss and sorted
+    first; and a metric named as XGBoost names one (``error@0.7``) made MLflow refuse the whole export."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.integrations.mlflow import MetricRenamedWarning, logged_name
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        trial.report(step=1, loss=1.0)
+        return {"loss": math.inf if trial.number == 1 else 0.5, "error@0.7": 0.25}
+
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("loss", "min"), sampler="random",
+                     storage="memory", seed=0, budget=ts.Budget(trials=2))  # fmt: skip
+    study.optimize(objective)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    with pytest.warns(MetricRenamedWarning, match="error@0.7"):
+        run_id = log_to_mlflow(study, tracking_uri=tmp_path.as_uri(), experiment="diverged")
+    client = MlflowClient(tracking_uri=tmp_path.as_uri())
+    experiment = client.get_experiment_by_name("diverged")
+    children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
+    diverged = next(c for c in children if c.info.run_name == "trial-1")
+    assert math.isnan(diverged.data.metrics["loss"])
+    assert diverged.data.metrics[logged_name("error@0.7")] == 0.25

@@ -16,12 +16,13 @@ Example:
 from __future__ import annotations
 
 import csv
-import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 from tunesmith._trial_table import trial_table
 from tunesmith.errors import require
+from tunesmith.integrations._tracking import logged_values
 from tunesmith.objective import Metric
 from tunesmith.report._data import report_data
 from tunesmith.space import Space
@@ -79,7 +80,10 @@ def log_to_mlflow(
 
     Each trial's run gets its parameters, its state and reason (and why it was invalidated) as tags, its
     final metrics, and every intermediate metric at its step. The parent run gets the best trial's
-    parameters and metric. Non-finite values are skipped (MLflow rejects them).
+    parameters and metric. Values are logged as the live tracker logs them (`MLflowCallback`): a non-finite one (a
+    diverged loss) as NaN, never left out (a diverged trial would show its last finite value, and sort first), and
+    a metric name MLflow refuses (XGBoost's ``validation-error@0.7``) under the name `logged_name` gives it, with a
+    `MetricRenamedWarning` naming each.
 
     Args:
         source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
@@ -95,6 +99,19 @@ def log_to_mlflow(
         MissingExtra: MLflow is not installed (``pip install 'tunesmith[mlflow]'``).
     """
     mlflow: Any = require("mlflow", "mlflow")
+    from tunesmith.integrations.mlflow import MetricRenamedWarning, logged_name
+
+    renamed: dict[str, str] = {}
+
+    def logged(values: dict[str, Any], prefix: str = "") -> dict[str, float]:
+        named = {}
+        for name, value in logged_values(values).items():
+            as_logged = logged_name(prefix + name)
+            named[as_logged] = value
+            if as_logged != prefix + name:
+                renamed[prefix + name] = as_logged
+        return named
+
     data = report_data(source, space=space, metric=metric)
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
@@ -104,7 +121,7 @@ def log_to_mlflow(
         mlflow.set_tags({"tunesmith.study": data.name, "tunesmith.metric": data.metric.name})
         if best is not None:
             mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
-            mlflow.log_metrics(_finite({f"best.{k}": v for k, v in best.metrics.items()}))
+            mlflow.log_metrics(logged(best.metrics, "best."))
         for record in sorted(data.records, key=lambda r: r.number):
             with mlflow.start_run(run_name=f"trial-{record.number}", nested=True):
                 mlflow.log_params(record.params)
@@ -112,11 +129,10 @@ def log_to_mlflow(
                                  "reason": record.reason or "", "seed": str(record.seed),
                                  "invalidated": record.invalidated or ""})  # fmt: skip
                 for step, values in sorted(record.intermediate.items()):
-                    mlflow.log_metrics(_finite(values), step=step)
+                    mlflow.log_metrics(logged(values), step=step)
                 # Final metrics at the last step, so a metric's history ends with its final value.
-                mlflow.log_metrics(_finite(record.metrics), step=max(record.intermediate, default=0))
-        return str(parent.info.run_id)
-
-
-def _finite(values: dict[str, float]) -> dict[str, float]:
-    return {k: float(v) for k, v in values.items() if isinstance(v, int | float) and math.isfinite(v)}
+                mlflow.log_metrics(logged(record.metrics), step=max(record.intermediate, default=0))
+    for name, as_logged in renamed.items():
+        warnings.warn(f"MLflow refuses the metric name {name!r}: it is logged as {as_logged!r}",
+                      MetricRenamedWarning, stacklevel=2)  # fmt: skip
+    return str(parent.info.run_id)
