@@ -119,3 +119,19 @@ def test_a_budget_within_the_model_s_quasi_random_start_says_the_search_is_quasi
     assert why.endswith("but a budget of 4 trials is no more than the 5 Sobol trials it starts with, so the whole "
                         "search is quasi-random, as sampler='sobol' would run it")  # fmt: skip
     assert "quasi-random" not in Auto().choose(LOW_DIM, context(60))[1]
+
+
+def test_a_named_grid_larger_than_the_trial_budget_moves_every_parameter() -> None:
+    """``sampler="grid"`` visited a 5x5x5 grid lexicographically: 20 trials all had the first parameter's lowest
+    value, and nothing said so. Under a budget that may end first the grid is now shuffled by default."""
+    space = ts.Space({"lr_exp": ts.Int(1, 5), "depth": ts.Int(1, 5), "opt": ts.Choice(list("abcde"))})
+    study = ts.Study(space, metric="loss", budget=ts.Budget(trials=20), storage="memory", seed=0, sampler="grid")
+    study.optimize(lambda t: float(t.params["lr_exp"]))
+    assert len({r.params["lr_exp"] for r in study.trials}) >= 4
+
+
+def test_a_named_grid_the_budget_covers_keeps_its_lexicographic_order() -> None:
+    space = ts.Space({"a": ts.Int(1, 2), "b": ts.Choice(["x", "y"])})
+    study = ts.Study(space, metric="loss", budget=ts.Budget(trials=4), storage="memory", seed=0, sampler="grid")
+    study.optimize(lambda t: float(t.params["a"]))
+    assert [(r.params["a"], r.params["b"]) for r in study.trials] == [(1, "x"), (1, "y"), (2, "x"), (2, "y")]
