@@ -5,8 +5,9 @@ the limit (it exceeds the limit by more than the noise of the two scores explain
 upper bound is within the limit, and is undecided in between. Testing the noise against zero instead failed a
 true drop of 4 points against a 5-point limit in 29% of studies (1,000 examples a side; now 2%). Bounded scores
 (accuracy, an error rate; `gap.scored_in_points`) read in points of their scale (`gap.point_unit`), other metrics
-relative to the reference, and a bounded name read relatively says why (`gap.read_relative`); a drop whose noise is
-unknown passes within the limit and is undecided beyond it, saying what to return.
+relative to the reference, and a bounded name read relatively says why (`gap.read_relative`); a relative drop from
+a reference near zero (`gap.near_zero`) decides nothing and is undecided; a drop whose noise is unknown passes within
+the limit and is undecided beyond it, saying what to return.
 
 A slice's noise on the re-runs has two sources: the seeds (the spread of its mean across the runs) and its own
 examples (the per-example standard error of its mean, which no number of seeds averages out, since every run
@@ -29,6 +30,7 @@ from tunesmith.discipline.gap import (
     Z_ONE_SIDED_95,
     Noise,
     more_data,
+    near_zero,
     noise_of,
     point_unit,
     read_relative,
@@ -46,6 +48,7 @@ _LEVEL = 0.05  # one-sided, shared among the slices when the worst of several is
 class _Side:
     value: float
     noise: Noise | None
+    what: str = "reference"  # what the value is, in words, when a drop is read relative to it
 
 
 def _drop_of(metric: Metric, reference: _Side, worse: _Side, points: bool,
@@ -68,10 +71,17 @@ def _drop(metric: Metric, name: str, reference: _Side, worse: _Side, threshold: 
     fails when the drop's lower bound is beyond it, passes as decided when its upper bound is within it, and is
     undecided between, saying how much more data would decide. When a side's noise is unknown (``unknown``: what
     is missing and how to give it) a drop within the limit passes and one beyond it is undecided: whether it
-    exceeds the limit by more than sampling noise cannot be told."""
+    exceeds the limit by more than sampling noise cannot be told. Read relative to a reference near zero
+    (`near_zero`: within noise of it, or the two sides of both signs), the drop passes, undecided, saying so."""
     drop, stderr = _drop_of(metric, reference, worse, points, correlated)
     show = (lambda v: f"{v * 100:+.1f} points") if points else (lambda v: f"{v:+.1%}")
     limit = f"limit {show(threshold).lstrip('+')}"
+    reference_se = None if reference.noise is None else reference.noise.stderr
+    near = "" if points else near_zero(metric, reference.value, reference_se, (reference.value, worse.value),
+                                       reference.what)  # fmt: skip
+    if near:
+        return Check(name, True, f"{compared}: {show(drop)} ({limit}): {near}", decided=False,
+                     leans=drop > threshold)  # fmt: skip
     if stderr is None:
         # A side's noise is not taken for the other's: a shifted set of 10 examples is far noisier than a
         # holdout of 2,000, and assuming them alike failed 26% of pure-noise comparisons. Within the limit the
@@ -142,8 +152,8 @@ def slice_check(
     lacking = sorted(s for s, n in noises.items() if n is None)
     example = worst if worst in lacking or not lacking else lacking[0]
     unknown = _slice_noise_unknown(lacking, example, of, runs, where == "holdout") if lacking else ""
-    check = _drop(metric, name, _Side(average, average_noise), _Side(slices[worst], worst_noise), threshold, points,
-                  z, compared, unknown, correlated=1.0 / k)  # fmt: skip
+    check = _drop(metric, name, _Side(average, average_noise, "slice average"), _Side(slices[worst], worst_noise),
+                  threshold, points, z, compared, unknown, correlated=1.0 / k)  # fmt: skip
     if not check.passed:
         check = Check(name, False, check.detail + " - wins on average but collapses on a slice")
     return _noted(check, read_relative(metric, list(slices.values()))), slices
@@ -218,8 +228,8 @@ def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, s
         f"the limit by more than sampling noise cannot be told: return one value per example (a list or an array) "
         f"for {lacking}"
     )
-    check = _drop(metric, name, _Side(holdout, holdout_noise), _Side(shifted, shifted_noise), threshold, points,
-                  Z_ONE_SIDED_95, compared, unknown)  # fmt: skip
+    check = _drop(metric, name, _Side(holdout, holdout_noise, "holdout score"), _Side(shifted, shifted_noise),
+                  threshold, points, Z_ONE_SIDED_95, compared, unknown)  # fmt: skip
     return Check(name, check.passed, check.detail + read_relative(metric, [holdout, shifted]) + (
         "; without a baseline this compares the winner with itself, and a drop every model shares under the shift "
         "is blamed on the tuning: declare one (ts.Study(..., baseline={...defaults})) and this check judges the "

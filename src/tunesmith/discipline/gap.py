@@ -3,12 +3,15 @@
 The gap compares the validation score that *selected* the configuration (the search's value, where
 the selection bias lives) with its holdout score. Bounded scores are compared in points: a metric with a declared
 scale (`Metric.scale`: 1 for a fraction, 100 for a percentage) in points of that scale, and, without one, a name
-that says a bounded score (accuracy, AUC, an error rate) whose values all lie in [0, 1]; other metrics (a mean
-squared error too, whatever its values) relative to the validation score. The gap is judged against the practical
-threshold (the guide's 2%), the burden of proof on a failure: it is flagged only when its one-sided 95% lower bound
-is beyond the threshold (it exceeds the threshold by more than the noise of both sides explains), passes as decided
-when its upper bound is within it, and is undecided in between (tested against zero instead, a true gap of 1.5
-points against 2, on 1,000 examples a side, was flagged in 27% of studies; now 2.5%). The noise comes from
+that says a bounded score whose values all lie in its range (accuracy, AUC, an error rate in [0, 1]; a correlation,
+Cohen's kappa or MCC in [-1, 1]; R^2 at most 1); other metrics (a mean squared error too, whatever its values)
+relative to the validation score. A relative gap means nothing when the validation score is near zero (its 95%
+interval reaches zero, or validation and holdout lie on both sides of zero): the test is then undecided and says to
+declare the metric's scale (`near_zero`). The gap is judged against the practical threshold (the guide's 2%), the
+burden of proof on a failure: it is flagged only when its one-sided 95% lower bound is beyond the threshold (it
+exceeds the threshold by more than the noise of both sides explains), passes as decided when its upper bound is
+within it, and is undecided in between (tested against zero instead, a true gap of 1.5 points against 2, on 1,000
+examples a side, was flagged in 27% of studies; now 2.5%). The noise comes from
 per-example results (``stderr:<metric>``, written when an objective returns one value per example) or per-fold
 results (``fold:<i>:<metric>``); without either the test says it cannot tell and does not fail.
 """
@@ -30,8 +33,11 @@ __all__ = [
     "Noise",
     "gap_test",
     "more_data",
+    "near_zero",
     "noise_of",
+    "point_range",
     "point_unit",
+    "range_text",
     "read_relative",
     "scored_in_points",
 ]
@@ -49,12 +55,23 @@ _UNBOUNDED_WORDS = frozenset({"squared", "absolute", "mse", "mae", "rmse", "msle
                               "huber", "l1", "l2", "log", "logloss", "entropy", "crossentropy", "xent", "bce", "nll",
                               "perplexity", "ppl", "deviance", "poisson", "tweedie", "hinge", "kl", "kld",
                               "divergence", "relative"})  # fmt: skip
+# Words of scores in [-1, 1]: correlations (Pearson's r, Spearman's rho, Kendall's tau), Cohen's kappa (and the
+# quadratic weighted kappa, qwk) and the Matthews correlation coefficient. Read in points of 1, as R^2 and the
+# scores in [0, 1] are: a difference of 0.01 is a point.
+_CORRELATION_WORDS = frozenset({"pearson", "pearsonr", "spearman", "spearmanr", "corr", "correlation", "corrcoef",
+                                "kendall", "kendalltau", "kappa", "qwk", "mcc", "matthews"})  # fmt: skip
+# Words of the coefficient of determination, at most 1 and unbounded below (a model worse than the mean scores
+# below zero); also its two-word spellings, ``r_squared`` (whose "squared" alone is a regression error's word) and
+# scikit-learn's ``explained_variance_score``.
+_R2_WORDS = frozenset({"r2", "r2score", "rsquared", "rsq"})
+_R2_PAIRS = (frozenset({"r", "squared"}), frozenset({"explained", "variance"}))
 # scikit-learn's zero_one_loss, the misclassification rate: bounded by its two words together.
 _ZERO_ONE = frozenset({"zero", "one"})
 # Words also found inside a name written without separators (``valaccuracy``, ``meansquarederror``): only those of
 # five letters or more, which do not turn up inside other words by chance as "dice" does in "indices" or "map" in
 # "heatmap".
-_INSIDE_WORDS = frozenset(w for w in _BOUNDED_WORDS | _UNBOUNDED_WORDS if len(w) >= 5)
+_INSIDE_WORDS = frozenset(w for w in _BOUNDED_WORDS | _UNBOUNDED_WORDS | _CORRELATION_WORDS | _R2_WORDS
+                          if len(w) >= 5)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,42 +121,102 @@ def _all_alike(value: float | None, count: float | None, scale: float = 1.0) -> 
 
 def scored_in_points(metric: Metric, values: Sequence[float]) -> bool:
     """Whether ``metric``'s differences read in points: it declares a scale (`Metric.scale`, its values checked
-    against it where they are read), or, without one, it is a bounded score (accuracy, AUC, F1, IoU, mAP, an error
-    rate) by its name (`_reads_as_bounded`) and every value seen lies in [0, 1]."""
+    against it where they are read), or, without one, it is a bounded score by its name (`_range_by_name`:
+    accuracy, AUC, F1, IoU, mAP, an error rate in [0, 1]; a correlation, kappa or MCC in [-1, 1]; R^2 at most 1)
+    and every value seen lies in that range."""
     if metric.scale is not None:
         return True
-    return _reads_as_bounded(metric.name) and all(0.0 <= v <= 1.0 for v in values)
+    bounds = _range_by_name(metric.name)
+    return bounds is not None and all(bounds[0] <= v <= bounds[1] for v in values)
 
 
 def point_unit(metric: Metric) -> float:
     """What one whole of ``metric`` is when its differences read in points (a point is a hundredth of it): its
-    declared scale, else 1 (a score in [0, 1])."""
+    declared scale, else 1 (a score in [0, 1], a correlation in [-1, 1], R^2)."""
     return 1.0 if metric.scale is None else metric.scale
+
+
+def point_range(metric: Metric) -> tuple[float, float]:
+    """The values ``metric`` can take when it reads in points (`scored_in_points`): [0, scale] for a declared
+    scale, else its name's range ([0, 1] for a rate, [-1, 1] for a correlation, (-inf, 1] for R^2)."""
+    if metric.scale is not None:
+        return 0.0, metric.scale
+    return _range_by_name(metric.name) or (0.0, 1.0)
+
+
+def range_text(bounds: tuple[float, float]) -> str:
+    """``bounds`` as an interval in words: ``[0, 1]``, ``[-1, 1]``, ``(-inf, 1]``."""
+    low, high = bounds
+    return f"{'(-inf' if math.isinf(low) else f'[{low:g}'}, {high:g}]"
 
 
 def read_relative(metric: Metric, values: Sequence[float]) -> str:
     """Why ``metric``, whose name reads as a bounded score, is read relative to its value rather than in points:
-    a value seen lies beyond [0, 1] and no scale was declared (a percentage, most often), with the fix; ``""``
-    when that is not so. A check that reads ``values`` appends it to its detail, so that the fallback is seen."""
-    if metric.scale is not None or not _reads_as_bounded(metric.name):
+    a value seen lies beyond its range ([0, 1], a correlation's [-1, 1], R^2's (-inf, 1]) and no scale was declared
+    (a percentage, most often), with the fix; ``""`` when that is not so. A check that reads ``values`` appends it
+    to its detail, so that the fallback is seen."""
+    bounds = None if metric.scale is not None else _range_by_name(metric.name)
+    if bounds is None:
         return ""
-    beyond = next((v for v in values if math.isfinite(v) and not 0.0 <= v <= 1.0), None)
+    beyond = next((v for v in values if math.isfinite(v) and not bounds[0] <= v <= bounds[1]), None)
     if beyond is None:
         return ""
-    return (f"; {metric.name!r} reads as a bounded score, but {beyond:.4g} lies beyond [0, 1] and no scale is "
-            f"declared, so it is read relative to its value, not in points: if it is a percentage, declare "
+    return (f"; {metric.name!r} reads as a bounded score, but {beyond:.4g} lies beyond {range_text(bounds)} and no "
+            f"scale is declared, so it is read relative to its value, not in points: if it is a percentage, declare "
             f"ts.Metric({metric.name!r}, {metric.direction!r}, scale=100) (scale=1 for a fraction), and it reads in "
             "points of that scale")  # fmt: skip
 
 
-def _reads_as_bounded(name: str) -> bool:
-    """Whether a metric's name, read by words, says a score or a rate in [0, 1]: a word of `_BOUNDED_WORDS` (or
-    ``zero_one``) and none of `_UNBOUNDED_WORDS`. The name is also read without its camelCase humps, so that
-    ``mAP``, ``IoU`` and ``mIoU`` are one word each, as written."""
+def near_zero(metric: Metric, value: float, stderr: float | None, compared: Sequence[float], what: str,
+              dof: float | None = None) -> str:  # fmt: skip
+    """Why reading ``metric`` relative to ``value`` (``what`` it is: "mean", "validation score") means nothing,
+    with the fix; ``""`` when the relative reading stands. A relative figure is a difference over ``|value|``, so
+    it reads the metric's zero as its origin. That fails when ``value`` is within noise of zero (its two-sided 95%
+    interval, from ``stderr`` and Student's t on ``dof`` degrees of freedom when given, else the normal, reaches
+    zero: the figure has no finite bound, and 1% of a value that may be 0 is no limit), or when the scores
+    ``compared`` lie on both sides of zero, which a loss or a duration, the metrics a relative figure suits, never
+    do. A check that meets it does not decide on the relative figure: it passes, undecided."""
+    finite = [v for v in compared if math.isfinite(v)]
+    if finite and min(finite) < 0.0 < max(finite):
+        why = f"the scores compared lie on both sides of zero, {min(finite):.4g} to {max(finite):.4g}"
+    elif value == 0.0 or (stderr is not None and abs(value) <= _two_sided_95(dof) * stderr):
+        half = 0.0 if stderr is None else _two_sided_95(dof) * stderr
+        why = f"its 95% interval, {value - half:.3g} to {value + half:.3g}, reaches zero"
+    else:
+        return ""
+    negative = ("; a scale reads values in [0, scale], so shift a score that can be negative into such a range "
+                "first") if finite and min(finite) < 0.0 else ""  # fmt: skip
+    return (f"{metric.name} is read relative to its {what}, {value:.4g}, near zero ({why}), where a relative figure "
+            f"says nothing, so this cannot be decided on it: give the metric's scale, ts.Metric({metric.name!r}, "
+            f"{metric.direction!r}, scale=...) (the full range of its values: 1 for a fraction, 100 for a "
+            f"percentage), so that it reads in points{negative}")  # fmt: skip
+
+
+def _two_sided_95(dof: float | None) -> float:
+    """The two-sided 95% quantile of Student's t on ``dof`` degrees of freedom (``None``: of the normal)."""
+    if dof is None:
+        return statistics.NormalDist().inv_cdf(0.975)
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, dof))
+
+
+def _range_by_name(name: str) -> tuple[float, float] | None:
+    """The range a metric's name, read by words, says its values lie in (``None``: no bounded score): [0, 1] for
+    a word of `_BOUNDED_WORDS` (or ``zero_one``), [-1, 1] for a correlation's (`_CORRELATION_WORDS`), (-inf, 1] for
+    R^2's (`_R2_WORDS`, ``r_squared``, ``explained_variance``); the widest when several say one; none with a word
+    of `_UNBOUNDED_WORDS`. The name is also read without its camelCase humps, so that ``mAP``, ``IoU`` and
+    ``mIoU`` are one word each, as written."""
     words = name_words(name, _INSIDE_WORDS) | name_words(name.lower(), _INSIDE_WORDS)
-    if words & _UNBOUNDED_WORDS:
-        return False
-    return bool(words & _BOUNDED_WORDS) or _ZERO_ONE.issubset(words)
+    r2 = bool(words & _R2_WORDS) or any(pair <= words for pair in _R2_PAIRS)
+    if words & _UNBOUNDED_WORDS - ({"squared"} if r2 else set()):
+        return None
+    ranges = [bounds for found, bounds in ((bool(words & _BOUNDED_WORDS) or words >= _ZERO_ONE, (0.0, 1.0)),
+                                           (bool(words & _CORRELATION_WORDS), (-1.0, 1.0)),
+                                           (r2, (-math.inf, 1.0))) if found]  # fmt: skip
+    if not ranges:
+        return None
+    return min(low for low, _ in ranges), max(high for _, high in ranges)
 
 
 @dataclass(frozen=True)
@@ -155,6 +232,7 @@ class GapTest:
         flagged: ``gap - expected`` beyond the threshold by more than ``Z_ONE_SIDED_95`` standard errors (its
             lower bound is beyond it), or below minus the threshold by as much: a holdout better than validation
             beyond noise is no untouched estimate of the same thing (shared examples, an easier distribution).
+            Never on a relative gap whose validation score is near zero (`near_zero`): that is undecided.
         checked: whether the test ran: the noise was known, or, unknown, the gap lies beyond the threshold (then
             undecided and ``leans``).
         detail: the figures in words.
@@ -218,6 +296,10 @@ def gap_test(
     """
     units: Literal["points", "relative"] = "points" if points else "relative"
     scale = point_unit(metric) if points else max(abs(validation), 1e-12)
+    divisor = validation_noise or holdout_noise  # an unknown side is taken as noisy as the known one, as below
+    near = "" if points else near_zero(metric, validation, None if divisor is None else divisor.stderr,
+                                       (validation, holdout), "validation score",
+                                       None if validation_noise is None else validation_noise.dof)  # fmt: skip
     raw = metric.sign() * (holdout - validation) / scale
     expected = max(selection, 0.0) / scale
     gap = raw - expected  # what the test judges: the gap that selection does not explain
@@ -231,6 +313,9 @@ def gap_test(
         shown = (f"{shown}, of which about {_show(expected, units)} is expected from choosing among {compared} "
                  f"configurations on the same validation data ({source}): {_show(gap, units)} beyond it")
     if validation_noise is None and holdout_noise is None:
+        if near:
+            return GapTest(raw, units, None, threshold, False, True, f"gap {shown} ({limit}): {near}",
+                           decided=False, expected=expected, leans=gap > threshold)  # fmt: skip
         # Within the limit there is nothing to tell; beyond it the gap may be noise or overfitting, and one number
         # a side cannot say which: a gap of 29 points on plain floats was "not checked" and the verdict ready.
         beyond = gap > threshold
@@ -263,7 +348,10 @@ def gap_test(
     # better than it is (an estimate of +4 points where the true optimism was 0 flagged 6% of clean studies).
     raw_upper = raw + Z_ONE_SIDED_95 * stderr
     easier = raw_upper < -threshold
-    if flagged:
+    if near:  # the relative figure and its bounds are shown, but decide nothing
+        flagged = easier = decided = False
+        verdict = near
+    elif flagged:
         verdict = (f"beyond the limit and beyond noise (its 95% lower bound {_show(lower, units)} is beyond the "
                    "limit): the search overfitted the validation split")  # fmt: skip
     elif easier:

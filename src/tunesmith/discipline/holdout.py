@@ -60,8 +60,11 @@ from tunesmith.discipline.gap import (
     Z_ONE_SIDED_95,
     Noise,
     gap_test,
+    near_zero,
     noise_of,
+    point_range,
     point_unit,
+    range_text,
     read_relative,
     scored_in_points,
 )
@@ -488,9 +491,9 @@ def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandid
             raise entry.missing("mean" if entry.mean is None else "std", f"{stability.KEY}.candidates")
         mean, std, values = float(entry.mean), float(entry.std), entry.values
         seeds, caveat = f"over {len(values)} seeds", _picked_on_these_runs(stability, record)
-    # A bounded score (accuracy, an error rate) is measured against the larger of itself and its complement,
-    # so that 0.95 accuracy and 0.05 error, the same model, have the same spread; as a share of its scale, so that
-    # 95% accuracy reads as 0.95 does.
+    # A bounded score (accuracy, an error rate; a correlation, R^2) is measured against the larger of itself and its
+    # complement to 1, so that 0.95 accuracy and 0.05 error, the same model, have the same spread; as a share of its
+    # scale, so that 95% accuracy reads as 0.95 does.
     bounded = scored_in_points(study.metric, [float(v) for v in values])
     unit = point_unit(study.metric) if bounded else 1.0
     cv = (std / unit) / max(abs(mean / unit), 1.0 - mean / unit if bounded else 0.0, 1e-12)
@@ -500,7 +503,15 @@ def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandid
     runs, limit = len(values), thresholds.seed_cv
     lower, upper = _spread_bounds(cv, runs)
     passed, decided = lower <= limit, lower > limit or upper <= limit
-    if not passed:
+    # Relative to a mean near zero (within noise of it, or runs on both sides of it) the spread over |mean| has no
+    # finite bound and says nothing of how much the seed matters: undecided, with the scale to declare.
+    known = runs >= 2  # one run measures no noise of its mean
+    stderr, dof = (std / math.sqrt(runs), runs - 1) if known else (None, None)
+    near = "" if bounded else near_zero(study.metric, mean, stderr, [float(v) for v in values], "mean", dof=dof)
+    if near:
+        passed, decided = True, False
+        verdict = f"; {near}"
+    elif not passed:
         verdict = f"; even its 95% lower bound {lower:.1%} is beyond the limit: results depend on the seed"
     elif decided:
         verdict = f"; its 95% upper bound {upper:.1%} is within the limit"
@@ -779,33 +790,35 @@ def _refuse_other_scale(study: Study, opening: HoldoutOpeningAttr, how: str, sco
                         shifted: Mapping[str, float] | None) -> None:  # fmt: skip
     """Refuse a holdout scored on another scale than validation, before any check reads it: the metric reads in
     points (`scored_in_points`: a declared scale, or, without one, a bounded name whose every validation score lies
-    in [0, 1]) and a score of it the verdict reads on the holdout (the metric, its slices, the shifted score; a
-    mean of per-example values, as stored) lies outside [0, scale]. Judged, it read as a gap of thousands of
-    percent, a holdout "better than validation beyond noise", and blamed the split. The opening is recorded as
-    voided (`VoidedOpening.SCALE`), with what it read, so that the next `finalize` needs no force (`_opened_check`).
-    A holdout scored on the inverse sense (an error rate where validation was an accuracy) lies in range: no range
-    tells it."""
+    in its range) and a score of it the verdict reads on the holdout (the metric, its slices, the shifted score; a
+    mean of per-example values, as stored) lies outside that range (`point_range`: [0, scale], or the name's:
+    [0, 1], a correlation's [-1, 1], R^2's (-inf, 1], where a holdout below zero is a score, not a slip). Judged,
+    it read as a gap of thousands of percent, a holdout "better than validation beyond noise", and blamed the
+    split. The opening is recorded as voided (`VoidedOpening.SCALE`), with what it read, so that the next
+    `finalize` needs no force (`_opened_check`). A holdout scored on the inverse sense (an error rate where
+    validation was an accuracy) lies in range: no range tells it."""
     metric = study.metric
     validation = _validation_scores(study)
     if not scored_in_points(metric, validation):
         return
     unit = point_unit(metric)
+    low, high = bounds = point_range(metric)  # [0, scale], or a name's: a correlation's [-1, 1], R^2's (-inf, 1]
     read = {key: scores[key], **{f"slice {k}": v for k, v in slices_of(scores, [key, metric.name]).items()}}
     read |= {k: scores[k] for k in (f"{SHIFTED}{key}", f"{SHIFTED}{metric.name}") if k in scores}
     if shifted is not None:
         read |= {f"shifted {k}": v for k, v in shifted.items() if k in holdout_keys(metric)}
-    outside = {k: v for k, v in read.items() if not 0.0 <= v <= unit}
+    outside = {k: v for k, v in read.items() if not low <= v <= high}
     if not outside:
         return
     _record_read(study, opening, dict(scores), how, void=VoidedOpening.SCALE)
     why = (f"its declared scale, ts.Metric({metric.name!r}, {metric.direction!r}, scale={unit:g})"
            if metric.scale is not None else
-           f"no scale is declared, and all {len(validation)} validation scores lie in [0, 1], {min(validation):.4g} "
-           f"to {max(validation):.4g}")  # fmt: skip
+           f"no scale is declared, and all {len(validation)} validation scores lie in {range_text(bounds)}, "
+           f"{min(validation):.4g} to {max(validation):.4g}")  # fmt: skip
     fix = "divide a percentage by 100" if unit == 1 else f"a share of {unit:g}"
     raise HoldoutScaleMismatch(
         f"the holdout must be scored as validation was, on the same scale: {metric.name} reads in points of "
-        f"[0, {unit:g}] ({why}), but the holdout evaluation returned "
+        f"{range_text(bounds)} ({why}), but the holdout evaluation returned "
         f"{', '.join(f'{k}={v:.6g}' for k, v in outside.items())}: return the holdout's scores on validation's "
         f"scale ({fix}) and finalize again. This opening judged nothing and is recorded in holdout_log as voided "
         "for its scale, so the next one needs no force"
