@@ -328,13 +328,15 @@ def _is_bool(value: Any) -> bool:
     return getattr(value, "ndim", None) == 0 and dtype is not None and str(dtype).rsplit(".", 1)[-1] == "bool"
 
 
-def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
+def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric] = ()) -> dict[str, float]:
     """Turn what an objective returned into a dict of float metrics.
 
     A bare number is the primary metric. In a dict, a sequence of numbers (a list, an array) is a
     metric's per-example values: see `summarise`. Raises `ValueError` with the reason when the
     result lacks the primary metric, holds something that is not a number, or gives the primary metric
-    outside its declared scale (`Metric.scale`; a per-example metric by its mean).
+    outside its declared scale (`Metric.scale`; a per-example metric by its mean). ``objectives`` are every
+    objective of a multi-objective study (empty for one): a result that is not a dict is then told to be one
+    with each of them.
     """
     if _is_bool(result):
         raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
@@ -343,6 +345,8 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
     if hasattr(result, "item") and callable(result.item) and not is_per_example(result):  # numpy / torch scalars
         return {metric.name: float(result.item())}
     if not isinstance(result, Mapping):
+        if len(objectives) > 1:
+            raise ValueError(_not_a_dict_of_objectives(result, [m.name for m in objectives]))
         raise ValueError(
             f"the objective returned {type(result).__name__}; return a float or a dict such as {{'{metric.name}': 0.1}}"
         )
@@ -367,6 +371,24 @@ def normalise_result(result: Any, metric: Metric) -> dict[str, float]:
     if not metric.within_scale(out[metric.name]):
         raise ValueError(metric.outside_scale(out[metric.name], "the result"))
     return out
+
+
+def _not_a_dict_of_objectives(result: Any, names: Sequence[str]) -> str:
+    """Why ``result``, not a dict, is refused by a study whose objectives are ``names``, and the fix: a dict with
+    every objective (one number can never be all of them); a sequence of as many values may be zipped with them.
+
+    The values returned are left out: fail-fast knows a broken objective by its trials failing with one message.
+    """
+    sequence = is_per_example(result)
+    returned = f"a {type(result).__name__} of {len(result)} values" if sequence else type(result).__name__
+    wanted = "{" + ", ".join(f"{name!r}: ..." for name in names) + "}"
+    fix = f"return a dict with every objective, {wanted}"
+    if sequence and len(result) == len(names):
+        fix += f", e.g. return dict(zip({list(names)!r}, values)) when the {len(names)} values come in that order"
+    return (
+        f"the objective returned {returned}, but the study has {len(names)} objectives "
+        f"({', '.join(repr(name) for name in names)}), which it reads by name from a dict: {fix}"
+    )
 
 
 def keys_of(result: Mapping[str, Any], wanted: str, *, taken: Collection[str] = (), shown: int = 20) -> str:

@@ -17,10 +17,39 @@ from typing import Any
 
 from tunesmith._report_rules import out_of_order
 from tunesmith.budget import counts_toward_budget
-from tunesmith.errors import StudyNotFound
+from tunesmith.errors import StudyNotFound, TunesmithError
 from tunesmith.trial import PAUSED_SPANS, TrialKind, TrialRecord, TrialState
 
-__all__ = ["Proposal", "Proposer", "Storage", "StudyInfo", "name_forms", "refused_report", "study_not_found"]
+__all__ = [
+    "Proposal", "Proposer", "Storage", "StudyInfo", "TrialNotFound", "name_forms", "refused_report", "study_not_found",
+    "trial_not_found",
+]  # fmt: skip
+
+
+class TrialNotFound(TunesmithError, KeyError):
+    """No trial of that number exists in the study; the message names the study, the numbers it holds and the fix.
+
+    A `KeyError`, which `Storage.get_trial` raised before, so callers that catch one still do. Not a
+    `StorageError`: the storage answered, the number asked for is the mistake.
+    """
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
+        return str(self.args[0]) if self.args else ""
+
+
+def trial_not_found(study: str, number: int, held: int) -> TrialNotFound:
+    """`TrialNotFound` for trial ``number`` of the study named ``study``, whose trials are #0 to #``held - 1``
+    (numbers are gap-free from 0, so the range is every trial it has), with the fix."""
+    if held == 0:
+        have = "it has no trial yet"
+    elif held == 1:
+        have = "its only trial is #0"
+    else:
+        have = f"its trials are #0 to #{held - 1}"
+    return TrialNotFound(
+        f"study {study!r} has no trial #{number}: {have}; pass the number of one of its trials: trial.number of a "
+        "trial that study.ask() handed out, or a record's number in study.trials"
+    )
 
 
 def study_not_found(name: str, where: str, names: Sequence[str]) -> StudyNotFound:
@@ -213,11 +242,15 @@ class Storage(ABC):
         """Every trial of the study in number order, with intermediate values."""
 
     def get_trial(self, study_id: int, number: int) -> TrialRecord:
-        """One trial; raises `KeyError` when the number does not exist."""
-        for record in self.get_trials(study_id):
+        """One trial; raises `TrialNotFound` (a `KeyError`) when the number does not exist."""
+        records = self.get_trials(study_id)
+        for record in records:
             if record.number == number:
                 return record
-        raise KeyError(f"trial {number} does not exist in study {study_id}")
+        info = next((s for s in self.list_studies() if s.id == study_id), None)
+        if info is None:
+            raise StudyNotFound(f"no study with id {study_id} in {self.url or type(self).__name__}")
+        raise trial_not_found(info.name, number, max((r.number for r in records), default=-1) + 1)
 
     def resume_trial(
         self, study_id: int, pick: Callable[[Sequence[TrialRecord]], int | None], *, worker: str, now: float

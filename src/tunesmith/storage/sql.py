@@ -47,7 +47,14 @@ from sqlalchemy.engine import Connection
 
 from tunesmith._report_rules import ReportRefused
 from tunesmith.budget import counts_toward_budget
-from tunesmith.errors import StorageError, StorageUnavailable, StudyNotFound, TrialNotRunning, not_running
+from tunesmith.errors import (
+    StorageError,
+    StorageUnavailable,
+    StudyNotFound,
+    TrialNotRunning,
+    TunesmithError,
+    not_running,
+)
 from tunesmith.storage._engine import RECONNECT_FOR, Landing, make_engine
 from tunesmith.storage._failures import no_schema
 from tunesmith.storage._sql_schema import (
@@ -76,6 +83,7 @@ from tunesmith.storage.base import (
     paused_until,
     refused_report,
     study_not_found,
+    trial_not_found,
 )
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -353,7 +361,7 @@ class SQLStorage(Storage):
                 return cached
             row = conn.execute(sa.select(t).where(t.c.study_id == study_id, t.c.number == number)).first()
             if row is None:
-                raise KeyError(f"trial {number} does not exist in study {study_id}")
+                raise _no_trial(conn, study_id, number)
             values = {
                 r.step: json.loads(r.metrics)
                 for r in conn.execute(sa.select(v.c.step, v.c.metrics).where(v.c.trial_id == row.id))
@@ -371,13 +379,14 @@ class SQLStorage(Storage):
 
     @staticmethod
     def _trial_row(conn: Connection, study_id: int, number: int, *columns: sa.Column[Any]) -> sa.Row[Any]:
-        """The trial's ``id`` and ``state``, and ``columns``; raises `KeyError` when the number does not exist."""
+        """The trial's ``id`` and ``state``, and ``columns``; raises `TrialNotFound` (a `KeyError`) when the number
+        does not exist."""
         t = trials_table
         row = conn.execute(
             sa.select(t.c.id, t.c.state, *columns).where(t.c.study_id == study_id, t.c.number == number)
         ).first()
         if row is None:
-            raise KeyError(f"trial {number} does not exist in study {study_id}")
+            raise _no_trial(conn, study_id, number)
         return row
 
     def create_trial(
@@ -632,6 +641,17 @@ class SQLStorage(Storage):
 
 # The trials that spend no trial budget (`counts_toward_budget`): few, so counted from the cache's index.
 _SPENDS_NO_BUDGET = Facet("spends no trial budget", lambda record: not counts_toward_budget(record))
+
+
+def _no_trial(conn: Connection, study_id: int, number: int) -> TunesmithError:
+    """What to raise for trial ``number``, absent from study ``study_id``: `TrialNotFound` with the study's name and
+    the trial numbers it holds, or `StudyNotFound` when the study itself is gone."""
+    s, t = studies_table, trials_table
+    name = conn.execute(sa.select(s.c.name).where(s.c.id == study_id)).scalar()
+    if name is None:
+        return StudyNotFound(f"no study with id {study_id} in this storage")
+    last = conn.execute(sa.select(sa.func.max(t.c.number)).where(t.c.study_id == study_id)).scalar()
+    return trial_not_found(str(name), number, 0 if last is None else int(last) + 1)
 
 
 def _budgeted(history: TrialHistory) -> int:

@@ -28,9 +28,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._text import excerpt
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.executors.base import StopStudy
@@ -86,15 +87,35 @@ class Observer:
         """The call to `optimize` ends: ``result`` as it returns, ``None`` when the loop raised."""
 
 
+def _is_callback(value: Any) -> bool:
+    """Whether ``value`` is one callback: callable as ``callback(study, record)`` or with an observer hook."""
+    return callable(value) or any(callable(getattr(value, hook, None)) for hook in HOOKS)
+
+
+def _as_list(callbacks: Any) -> list[Any]:
+    """``optimize``'s ``callbacks`` as a list: one callback or observer given alone (``callbacks=log``, where
+    ``callbacks=[log]`` was meant) is a list of one, and ``None`` (Optuna's default) a list of none."""
+    if callbacks is None:
+        return []
+    if _is_callback(callbacks):
+        return [callbacks]
+    if isinstance(callbacks, str | bytes) or not isinstance(callbacks, Iterable):
+        raise ConfigError(
+            f"callbacks must be a list of callback(study, record) functions or observers (ts.Observer), got "
+            f"{type(callbacks).__name__} {excerpt(repr(callbacks))}: pass a list, e.g. callbacks=[log]"
+        )
+    return list(callbacks)
+
+
 class Observers:
     """The hooks of every callback passed to `optimize`, called in the order the callbacks were given."""
 
-    def __init__(self, callbacks: Sequence[Any]) -> None:
+    def __init__(self, callbacks: Iterable[Any] | Callable[..., Any] | Observer | None) -> None:
         self.hooks: dict[str, list[Callable[..., None]]] = {hook: [] for hook in HOOKS}
         self._failed: dict[int, BaseException] = {}  # trial number -> its on_report hook's exception
         self.thread = threading.get_ident()  # the loop's: where the hooks run
         self._outer: weakref.ReferenceType[Observers] | None = None  # an optimize this one runs inside of
-        for i, callback in enumerate(callbacks):
+        for i, callback in enumerate(_as_list(callbacks)):
             found = {hook: getattr(callback, hook) for hook in HOOKS if callable(getattr(callback, hook, None))}
             if found:
                 for hook, method in found.items():

@@ -88,7 +88,7 @@ def judge(
         metrics = dict(last_reported)
     else:
         try:
-            metrics = normalise_result(result, metric)
+            metrics = normalise_result(result, metric, objectives=objectives)
         except MissingMetric as exc:
             return Outcome(TrialState.FAILED, dict(last_reported), f"missing metric: {exc}",
                            kind=TrialKind.MISSING_METRIC)  # fmt: skip

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunesmith._text import excerpt
 from tunesmith._validate import integer, real
 from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
@@ -72,10 +73,7 @@ class Settings:
     ) -> Settings:
         """Check every argument; raise `ConfigError` naming the rule, the value and the fix."""
         if space is not None and not isinstance(space, Space):
-            raise ConfigError(
-                f"space must be a tunesmith.Space or None, got {type(space).__name__}: wrap the dict in ts.Space, "
-                "or pass none and ask for parameters in the objective (trial.suggest_float...)"
-            )
+            raise ConfigError(_not_a_space(space))
         checked_metric, objectives = check_objectives(metric, metrics)
         given_reference = _check_reference(reference_point, objectives)
         if guardrails is not None and not isinstance(guardrails, Sequence):
@@ -119,6 +117,23 @@ class Settings:
         )  # fmt: skip
         check_grace(settings.heartbeat_interval, settings.grace)
         return settings
+
+
+def _not_a_space(space: Any) -> str:
+    """Why ``space``, given where `Study` takes its search space (its first argument), is refused, and the fix."""
+    rule = "the first argument of ts.Study is the search space, a ts.Space or None"
+    if isinstance(space, str | Metric):  # the Optuna habit of naming the metric first: ts.Study("loss")
+        given = excerpt(repr(space) if isinstance(space, str) else f"ts.{space!r}")
+        return (
+            f"{rule}, got {given} ({type(space).__name__}): the metric goes in metric=, e.g. "
+            f"ts.Study(space, metric={given}), "
+            f"or ts.Study(metric={given}) to ask for parameters in the objective (trial.suggest_float...)"
+        )
+    fix = "wrap the dict in ts.Space" if isinstance(space, Mapping) else "pass ts.Space({'x': ts.Float(0, 1), ...})"
+    return (
+        f"{rule}, got {type(space).__name__} {excerpt(repr(space))}: {fix}, or pass none and ask for parameters in "
+        "the objective (trial.suggest_float...)"
+    )
 
 
 def _metric(value: Any, what: str) -> Metric:
