@@ -209,7 +209,18 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         for name in ("gap", "seed_cv", "slice", "shift"):
-            real(name, getattr(self, name), minimum=0, context="Thresholds", fix=f"pass a fraction such as {name}=0.02")
+            # A limit above 1 is a percentage written as one (gap=2 for 2%): read as a fraction it is 200%, and a
+            # leak of 35 points passed "within the limit".
+            real(name, getattr(self, name), minimum=0, maximum=1, context="Thresholds", fix=_fraction_fix(self, name))
+
+
+def _fraction_fix(thresholds: Thresholds, name: str) -> str:
+    """The fix for a threshold outside [0, 1]: above 1, the fraction a percentage written as one means."""
+    value = getattr(thresholds, name)
+    default = f"(the default is {name}={getattr(Thresholds, name)})"
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 1:
+        return f"thresholds are fractions (0.02 is 2%): for {value:g}% pass {name}={value / 100:g} {default}"
+    return f"pass a fraction such as {name}={getattr(Thresholds, name)} {default}"
 
 
 def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
