@@ -160,3 +160,13 @@ def test_every_reader_counts_a_gone_trial_as_no_trial_spent(tmp_path: Path) -> N
     status = " ".join(invoke("status", "gone", "--storage", url).output.split())
     assert "budget: unbounded" in status or "trials 0/" in status
     storage.close()
+
+
+def test_trials_json_and_export_count_a_gone_worker_s_trial_as_status_does(tmp_path: Path) -> None:
+    """``status`` said 0 of the budget spent; ``trials --json`` and ``export`` marked the gone trial as spending it."""
+    url, number = _killed_mid_trial(tmp_path)
+    (row,) = [json.loads(line) for line in invoke("trials", "gone", "--storage", url, "--json").output.splitlines()]
+    assert row["number"] == number and row["counts_toward_budget"] is False
+    exported = invoke("export", "gone", "--storage", url).output.splitlines()
+    header, line = exported[0].split(","), exported[1].split(",")
+    assert line[header.index("counts_toward_budget")] == "False"

@@ -9,7 +9,7 @@ the study and the report build the one table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from tunesmith.budget import counts_toward_budget
@@ -24,12 +24,13 @@ BASE_COLUMNS = [
 
 
 def trial_table(
-    records: Iterable[TrialRecord], params: Sequence[str], metric: str
+    records: Iterable[TrialRecord], params: Sequence[str], metric: str, gone: Collection[int] = ()
 ) -> tuple[list[str], list[dict[str, Any]], set[tuple[int, str]]]:
     """The column names, one row per trial in trial order, and the (row, column) cells of parameters whose value
     is ``None`` (a choice such as ``max_depth=None``), which a CSV must tell from a parameter the trial did not have
     (inactive). ``params``: the space's parameters, in its order (a define-by-run parameter the space lacks comes
-    after them); ``metric``: the study's metric, the ``value`` column."""
+    after them); ``metric``: the study's metric, the ``value`` column; ``gone``: RUNNING trials whose worker is gone
+    (`Study.gone_trials`), which spend no trial budget, as `Budget.usage` counts them."""
     ordered = sorted(records, key=lambda r: r.number)
     extra_params = sorted({k for r in ordered for k in r.params} - set(params))
     metric_names = sorted({k for r in ordered for k in r.metrics})
@@ -51,7 +52,8 @@ def trial_table(
             duration=record.duration,
             invalidated=record.invalidated,
             retry_of=record.attrs.get("retry_of"),  # the failed trial this one re-runs
-            counts_toward_budget=counts_toward_budget(record),  # an interrupted or re-queued failure does not
+            # an interrupted or re-queued failure does not, nor a trial whose worker is gone (it will be interrupted)
+            counts_toward_budget=counts_toward_budget(record) and record.number not in gone,
         )
         for name, value in record.params.items():
             row[f"params.{name}"] = value

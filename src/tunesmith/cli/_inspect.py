@@ -115,7 +115,7 @@ def _trial_json(record: TrialRecord, gone: dict[int, str]) -> dict[str, Any]:
     return {
         **_record_json(record), "kind": kind, "error": record.error, "invalidated": record.invalidated,
         "worker_gone": gone.get(record.number), "retry_of": record.attrs.get("retry_of"),
-        "counts_toward_budget": counts_toward_budget(record),
+        "counts_toward_budget": counts_toward_budget(record) and record.number not in gone,
     }  # fmt: skip
 
 

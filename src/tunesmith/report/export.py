@@ -48,7 +48,7 @@ def trial_rows(
 
 def _table(data: Any) -> tuple[list[str], list[dict[str, Any]], set[tuple[int, str]]]:
     """`trial_rows`, and the (row, column) cells of parameters whose value is ``None`` (`trial_table`)."""
-    return trial_table(data.records, list(data.space), data.metric.name)
+    return trial_table(data.records, list(data.space), data.metric.name, data.gone)
 
 
 def write_csv(source: Any, path: str | Path, *, space: Space | None = None, metric: Metric | str | None = None) -> Path:
