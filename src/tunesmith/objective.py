@@ -299,6 +299,9 @@ def summarise(name: str, values: Any) -> dict[str, float]:
         numbers = [float(v) for v in values]
     except (TypeError, ValueError):
         raise ValueError(f"metric {name!r} holds per-example values that are not all numbers") from None
+    except Exception as exc:  # noqa: BLE001 - an int beyond a float's range, a device tensor's own error
+        raise ValueError(f"metric {name!r} holds per-example values that float() cannot read: "
+                         f"{type(exc).__name__}: {excerpt(str(exc))}") from None  # fmt: skip
     if not numbers:
         raise ValueError(f"metric {name!r} is an empty sequence: return one value per validation example")
     n = len(numbers)
@@ -341,9 +344,9 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
     if _is_bool(result):
         raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
     if isinstance(result, int | float):
-        return {metric.name: float(result)}
+        return {metric.name: _number(metric.name, result)}
     if hasattr(result, "item") and callable(result.item) and not is_per_example(result):  # numpy / torch scalars
-        return {metric.name: float(result.item())}
+        return {metric.name: _number(metric.name, result, item=True)}
     if not isinstance(result, Mapping):
         if len(objectives) > 1:
             raise ValueError(_not_a_dict_of_objectives(result, [m.name for m in objectives]))
@@ -362,10 +365,7 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
                 f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))} ({type(value).__name__}); "
                 "return a float"
             )
-        try:
-            out[str(key)] = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))}") from None
+        out[str(key)] = _number(key, value)
     if metric.name not in out:
         raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); {keys_of(out, metric.name)}")
     if not metric.within_scale(out[metric.name]):
@@ -389,6 +389,19 @@ def _not_a_dict_of_objectives(result: Any, names: Sequence[str]) -> str:
         f"the objective returned {returned}, but the study has {len(names)} objectives "
         f"({', '.join(repr(name) for name in names)}), which it reads by name from a dict: {fix}"
     )
+
+
+def _number(key: object, value: Any, *, item: bool = False) -> float:
+    """``value`` (``value.item()`` with ``item``) as a float, or `ValueError` naming metric ``key``: whatever
+    ``float()`` raises, an ``OverflowError`` for an int beyond a float's range or a framework's error from a
+    tensor's conversion too, is the result's fault, and a trial failed for it is recorded, never left running."""
+    try:
+        return float(value.item() if item else value)
+    except (TypeError, ValueError):
+        raise ValueError(f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the value's own conversion raises is the result's fault
+        raise ValueError(f"metric {excerpt(repr(key))} cannot be read as a number: float() raised "
+                         f"{type(exc).__name__}: {excerpt(str(exc))}") from None  # fmt: skip
 
 
 def keys_of(result: Mapping[str, Any], wanted: str, *, taken: Collection[str] = (), shown: int = 20) -> str:

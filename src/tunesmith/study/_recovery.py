@@ -335,7 +335,11 @@ def _result_text(result: Any) -> str:
     if isinstance(result, Mapping):
         return ", ".join(f"{key}={_result_text(value)}" for key, value in result.items()) or "no metrics"
     if isinstance(result, Real) and not isinstance(result, bool):
-        return repr(float(result))
+        try:
+            return repr(float(result))
+        except OverflowError:  # an int beyond a float's range: its digits, cut
+            text = repr(result)
+            return text if len(text) <= 200 else f"{text[:200]}..."
     text = repr(result)
     return text if len(text) <= 200 else f"{text[:200]}..."
 
