@@ -15,14 +15,14 @@ from tunesmith._checkpoint_file import load_state, save_state
 from tunesmith._report_rules import MAX_STEP, ReportRefused, StopFlag
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
-from tunesmith.errors import OrphanedTrialError, TunesmithError
+from tunesmith.errors import OrphanedTrialError, TrialNotRunning, TunesmithError, not_running
 from tunesmith.objective import Metric
 from tunesmith.space import JsonScalar, Param, Space
 from tunesmith.space._define_by_run import AskedParams
 
 __all__ = [
-    "INVALIDATED", "MAX_STEP", "PAUSED_SPANS", "ReportRefused", "StopFlag", "Trial", "TrialKind", "TrialRecord",
-    "TrialState", "best_record",
+    "INVALIDATED", "MAX_STEP", "PAUSED_SPANS", "ReportRefused", "StopFlag", "StudyRef", "Trial", "TrialKind",
+    "TrialRecord", "TrialState", "best_record",
 ]  # fmt: skip
 
 # The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
@@ -230,6 +230,15 @@ def best_record(records: Iterable[TrialRecord], metric: Metric) -> TrialRecord |
 Reporter = Callable[[int, dict[str, float]], Decision]
 
 
+@dataclass(frozen=True)
+class StudyRef:
+    """The study that handed a trial out: its name and its id in storage, what `Study.tell` checks a `Trial`
+    against (its number names another trial in any other study)."""
+
+    name: str
+    id: int
+
+
 class Trial:
     """The handle an objective receives.
 
@@ -256,6 +265,10 @@ class Trial:
     process that records it. Once the trial's process has another parent (the driver died and it
     was re-parented), it is an orphan whose trial a later run may already have recorded, and
     `checkpoint_dir` and `save_checkpoint` raise `OrphanedTrialError` instead of writing.
+
+    ``study`` is the study that handed the trial out (`Study.ask`), which alone may be told its result; ``None``
+    for a trial an executor or a re-run built, told by number. Once the trial has ended (`end`), `report` and the
+    ``suggest_*`` calls raise `TrialNotRunning`: nothing would store them.
     """
 
     def __init__(
@@ -269,8 +282,10 @@ class Trial:
         checkpoint_dir: Path | None = None,
         parent_pid: int | None = None,
         space: Space | None = None,
+        study: StudyRef | None = None,
     ) -> None:
         self.number = number
+        self.study = study
         self.params: dict[str, Any] = dict(params)
         self.seed = seed
         self._asked = AskedParams(number, self.params, seed, space)
@@ -285,6 +300,8 @@ class Trial:
         self._training: int | None = None  # inside a `steps` loop: the steps done once this iteration's is done
         self._refused: str | None = None
         self._reported_at_step: set[str] = set()  # the metrics this run reported at its last step
+        self._ended = False
+        self._recorded: TrialState | None = None  # the state `Study.tell` recorded, once it told this handle
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params}, seed={self.seed})"
@@ -298,16 +315,50 @@ class Trial:
         Raises:
             SpaceError: the study defines ``name`` otherwise (the message shows both definitions), or the
                 trial re-runs a fixed configuration without it.
+            TrialNotRunning: the trial has ended (see `end`).
         """
+        self._refuse_if_ended(f"suggest_float({name!r})")
         return float(self._asked.suggest_float(name, low, high, log=log, step=step))
 
     def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> int:
         """The integer parameter ``name`` in ``[low, high]``; see `suggest_float`."""
+        self._refuse_if_ended(f"suggest_int({name!r})")
         return int(self._asked.suggest_int(name, low, high, log=log, step=step))
 
     def suggest_categorical(self, name: str, choices: Sequence[JsonScalar]) -> Any:
         """The categorical parameter ``name``, one of ``choices`` (JSON scalars); see `suggest_float`."""
+        self._refuse_if_ended(f"suggest_categorical({name!r})")
         return self._asked.suggest_categorical(name, choices)
+
+    def end(self, recorded: TrialState | None = None) -> None:
+        """Mark the trial ended: from now on `report` and the ``suggest_*`` calls raise `TrialNotRunning`, since
+        nothing would store them (a step that goes back is still refused with `ReportRefused`, the trial's own rule).
+
+        `Study.tell` calls it with the state it ``recorded``; an executor calls it without one once the objective
+        returned, so a handle kept past its run (in a list, a closure) cannot report to, or draw parameters for, a
+        trial already recorded.
+        """
+        self._ended = True
+        self._recorded = recorded
+
+    def _refuse_if_ended(self, call: str, *, report: bool = False) -> None:
+        """Raise `TrialNotRunning` for ``call`` (a `report` when ``report``) once the trial has ended."""
+        if not self._ended:
+            return
+        if self._recorded is not None and report:
+            raise TrialNotRunning(not_running(self.number, self._recorded.value))  # what storage says after a tell
+        if self._recorded is not None:
+            raise TrialNotRunning(
+                f"trial #{self.number} is {self._recorded.value}, not running: {call} would give a value stored "
+                "nowhere, since study.tell recorded the trial's parameters already; ask for every parameter before "
+                "study.tell, and for a new configuration ask the study for a new trial (study.ask())"
+            )
+        raise TrialNotRunning(
+            f"trial #{self.number} is not running: its objective returned and the study recorded the trial, so "
+            f"{call} would be stored nowhere. A Trial serves the one run of the objective it was passed to: report "
+            f"and call suggest_* inside that run, and read the recorded trial from study.trials (a handle kept after "
+            "the objective returned, in a list or a closure, cannot add to it; a new evaluation is a new trial)"
+        )
 
     @property
     def asked(self) -> dict[str, Param]:
@@ -426,6 +477,7 @@ class Trial:
         Raises:
             ReportRefused: a step at or below the last one, or a report after a STOP or PAUSE (nothing is
                 recorded; run through `Study.optimize`, the trial is recorded FAILED and the run stops).
+            TrialNotRunning: the trial has ended (see `end`): nothing is recorded and the step stays.
         """
         if not metrics:
             raise TunesmithError("report() needs at least one metric, e.g. trial.report(val_loss=0.3)")
@@ -442,6 +494,9 @@ class Trial:
             refused = rules.twice_in_a_step(self.number, step, again)
         else:
             refused = rules.out_of_order(self.number, step, self._step, self.start_step, again=again)
+        # Once the trial ended, a step going back still breaks its own rule; a report after a stop is one after its end.
+        if refused is None or self._decision is not Decision.CONTINUE:
+            self._refuse_if_ended(f"report({', '.join(f'{k}=...' for k in values)}) at step {step}", report=True)
         if refused is not None:
             self._refused = self._refused or refused
             raise ReportRefused(refused)

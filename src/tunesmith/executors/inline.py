@@ -48,7 +48,8 @@ def run_job(
     fails the trial, kind EXCEPTION, even when the objective caught the error and returned; the outcome's
     ``extra[REFUSED_REPORT]`` holds why, for the study to stop the run on. A failure's text keeps at most
     `tunesmith._text.ERROR_CHARS` characters (`bounded_error`: its head and tail): an exception raised with a
-    20 MB message is not stored, nor sent over a trial process's pipe, whole.
+    20 MB message is not stored, nor sent over a trial process's pipe, whole. Once the objective returned (or
+    raised), the `Trial` has ended (`Trial.end`): a handle it kept refuses later reports and ``suggest_*`` calls.
     """
     from pathlib import Path
 
@@ -87,6 +88,8 @@ def run_job(
         if _storage_failure(exc):
             raise
         return _exception_outcome(job.number, exc, trial)
+    finally:
+        trial.end()  # its run is over: a handle the objective kept would report to a trial the study records now
     if stopped is not None:
         raise stopped
     if trial.refused is not None:  # the objective caught `ReportRefused` and went on: its result comes from past it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import math
 import os
 import re
@@ -696,6 +697,7 @@ def optimize(
             f"objective must be a function of a trial, got {type(objective).__name__} {objective!r}: pass the "
             "function itself, study.optimize(objective), not what calling it returned"
         )
+    _refuse_unrunnable(objective)
     integer("workers", workers, minimum=1, fix="pass workers=1, or the trials to run at once")
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
         raise ConfigError(
@@ -861,6 +863,8 @@ def optimize(
         notes.append(overrun)
     if blocked := queue_beyond_budget(study, records):
         notes.append(blocked)  # enqueued configurations the spent budget never ran
+    if untold := _untold_note(study, records):
+        notes.append(untold)
     result = StudyResult(
         best=study.best_of(records),
         trials_run=len({record.number for record in finished}),  # a trial paused and resumed ran once
@@ -874,6 +878,60 @@ def optimize(
     )
     observers.notify("on_optimize_end", study, result)
     return result
+
+
+def _refuse_unrunnable(objective: Objective) -> None:
+    """Refuse, before the first trial, an objective no executor can run: a coroutine function (``async def``, or an
+    object whose ``__call__`` is one), whose call makes a coroutine nothing awaits, and one that cannot be called
+    with the trial as its one positional argument (``def objective(params, data)``), which fails every trial.
+
+    The signature read is the callable's own (a ``functools.partial``'s what is left to pass, a callable object's
+    ``__call__``'s, a decorator's wrapper's rather than the function it wraps, since the wrapper is what is called);
+    one that cannot be read (some builtins) is not refused.
+    """
+    inner = objective.func if isinstance(objective, functools.partial) else objective
+    name = getattr(inner, "__qualname__", None) or type(inner).__name__
+    call = type(objective).__call__  # a callable object's method (a function's type has a plain slot wrapper)
+    if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (objective, call)):
+        raise ConfigError(
+            f"objective {name} is a coroutine function (async def): study.optimize calls objective(trial) and "
+            "records what it returns, which would be a coroutine that never runs. Make the objective a plain def "
+            "and run the async code inside it: def objective(trial): return asyncio.run(async_objective(trial))"
+        )
+    try:
+        signature = inspect.signature(objective, follow_wrapped=False)
+    except (TypeError, ValueError):  # no signature to read: leave it to the trials
+        return
+    try:
+        signature.bind(None)  # what every executor passes: the trial, positionally
+    except TypeError as exc:
+        bare = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
+        shown = signature.replace(parameters=bare, return_annotation=inspect.Signature.empty)  # as it is called
+        raise ConfigError(
+            f"objective {name}{shown} cannot be called with the trial alone ({exc}): study.optimize calls "
+            "objective(trial), with one positional argument, in every trial. Define it as def objective(trial) and "
+            f"read the configuration from trial.params (or trial.suggest_float(...)); pass other inputs with "
+            f"functools.partial({name}, data=data) or a closure"
+        ) from None
+
+
+def _untold_note(study: Study, records: Sequence[TrialRecord]) -> str | None:
+    """What `StudyResult.notes` says of the trials this `Study` object handed out with `Study.ask` and never told,
+    still RUNNING as the run ends: each holds a place of the trial budget with no result (the run may have ended
+    "trial budget spent (4/4)" after 3 results), and nothing learns from it."""
+    untold = [r for r in records if r.state is TrialState.RUNNING and r.number in study._running]
+    if not untold:
+        return None
+    first, one = untold[0].number, len(untold) == 1
+    budget = "" if study.budget.trials is None else f" of the trial budget ({study.budget.trials} trials)"
+    return (
+        f"{'trial' if one else 'trials'} {_numbers(untold)}, handed out by study.ask() on this Study object, "
+        f"{'was' if one else 'were'} never told: {'it stays' if one else 'they stay'} RUNNING and "
+        f"{'holds a place' if one else 'hold places'}{budget} with no result that the sampler or best can use. "
+        f"Tell {'it' if one else 'each'} its result (study.tell({first}, value)), or give it up without one "
+        f"(study.tell({first}, reason='abandoned', kind=ts.TrialKind.INTERRUPTED): an interrupted trial spends no "
+        "budget, so a later run uses its place)"
+    )
 
 
 def _stop(

@@ -43,7 +43,7 @@ from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
 from tunesmith.study._settings import Settings, check_grace
 from tunesmith.study._spec import StudySpec
-from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState, best_record
+from tunesmith.trial import StudyRef, Trial, TrialKind, TrialRecord, TrialState, best_record
 
 __all__ = ["Study", "trial_seed"]
 
@@ -397,6 +397,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         return self._defined.hand_out(Trial(
             record.number, record.params, record.seed, lambda step, metrics: self.report(record.number, step, metrics),
             start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number), space=self.space,
+            study=StudyRef(self.name, self._info.id),
         ))  # fmt: skip
 
     def report(self, number: int, step: int, metrics: Mapping[str, float]) -> Decision:
@@ -454,8 +455,19 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         error records FAILED; a guardrail breach INFEASIBLE; a trial the scheduler stopped
         STOPPED (with its last reported metrics when the objective returned nothing). A failure's
         ``kind`` says why for code (`TrialKind.EXCEPTION` when only ``error`` or ``reason`` is given).
+        To give up a trial without a result, tell it ``reason="abandoned", kind=TrialKind.INTERRUPTED``: it is
+        recorded FAILED and, as an interrupted trial, spends no trial budget (with ``retries``, it is run again).
+
+        Once told, the trial's handle (the `Trial` given, or the one `ask` handed out for the number) has ended:
+        its reports and ``suggest_*`` calls raise `TrialNotRunning`.
+
+        Raises:
+            ConfigError: ``trial`` is a `Trial` another study handed out; nothing is recorded.
         """
+        if isinstance(trial, Trial):
+            self._refuse_foreign(trial)
         number = trial.number if isinstance(trial, Trial) else int(trial)
+        handle = trial if isinstance(trial, Trial) else self._defined._handed.get(number)
         ended = self._clock()  # the trial ended when told: what follows is the study's time, not the objective's
         if conflict := _define_by_run.told(self, trial):  # stores the parameters it asked for by name
             result, error, reason, kind = None, conflict, _define_by_run.CONFLICT, TrialKind.EXCEPTION
@@ -488,7 +500,24 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         _multi.after_tell(self, outcome.state)  # several objectives: store the reference point once it is known
         if outcome.state.is_finished and self._checkpoints.root.is_dir():
             self._checkpoints.prune(self._storage.get_trials(self._info.id), self.metric)
-        return self._storage.get_trial(self._info.id, number)
+        told = self._storage.get_trial(self._info.id, number)
+        if handle is not None:
+            handle.end(told.state)
+        return told
+
+    def _refuse_foreign(self, trial: Trial) -> None:
+        """Refuse to tell ``trial`` when another study handed it out: its number names another trial here (another
+        configuration), which would be recorded with its result while the trial itself stayed RUNNING."""
+        if trial.study is None or trial.study == StudyRef(self.name, self._info.id):
+            return
+        number, asked = trial.number, trial.study.name
+        raise ConfigError(
+            f"trial #{number} of study {asked!r} was told to study {self.name!r}: a trial is told to the study that "
+            f"asked for it, since #{number} here is another trial (another configuration), which would be recorded "
+            f"with this result while #{number} of {asked!r} stayed RUNNING. Nothing was recorded: tell the study that "
+            f"asked for it (the Study object named {asked!r}: study.tell(trial, ...)), or ask this study for a trial "
+            "of its own (study.ask())"
+        )
 
     # Recovery ------------------------------------------------------------------------------------
     def reap_lost_trials(self, history: Sequence[TrialRecord] | None = None) -> list[int]:
