@@ -170,3 +170,10 @@ def test_trials_json_and_export_count_a_gone_worker_s_trial_as_status_does(tmp_p
     exported = invoke("export", "gone", "--storage", url).output.splitlines()
     header, line = exported[0].split(","), exported[1].split(",")
     assert line[header.index("counts_toward_budget")] == "False"
+
+
+def test_the_trials_dataframe_counts_a_gone_worker_s_trial_as_status_does(tmp_path: Path) -> None:
+    pytest.importorskip("pandas")
+    url, number = _killed_mid_trial(tmp_path)
+    frame = ts.Study.load("gone", url).trials_dataframe()
+    assert frame.loc[frame["number"] == number, "counts_toward_budget"].tolist() == [False]

@@ -601,7 +601,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
                 "study.trials_dataframe() needs pandas, which tunesmith does not install: pip install pandas (or "
                 "read the same table without it: tunesmith export, or tunesmith.report.trial_rows(study))"
             ) from exc
-        columns, rows, _ = trial_table(self.trials, list(self.space), self.metric.name)
+        columns, rows, _ = trial_table(self.trials, list(self.space), self.metric.name, self.gone_trials())
         frame = pd.DataFrame(rows, columns=columns)
         for column in ("started_at", "finished_at"):
             frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
