@@ -5,7 +5,9 @@ finite space that is used up it raises `SearchSpaceExhausted`, as `Grid` does. K
 decoded values (an integer's value, a stepped float's step number, a choice's option number), never
 from the unit-cube encoding, so they hold whatever the encoding becomes. A configuration with a
 continuous float never comes back exactly: on a space where one is always active, `Tried` records
-nothing and costs nothing, and every sampler proposes what it proposed before.
+only the trials that never asked for it (define-by-run: a branch that does not ask for ``gamma`` is
+one configuration whatever ``gamma`` would be), and with none of those every sampler proposes what it
+proposed before.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def _continuous(param: Param) -> bool:
     return isinstance(param, Float) and param.step is None
 
 
+def _always_continuous(space: Space, names: Sequence[str]) -> list[str]:
+    """The continuous floats among ``names`` that no condition switches off."""
+    return [n for n in names if _continuous(space[n]) and not space[n].conditions]
+
+
 def can_repeat(space: Space, names: Sequence[str] | None = None) -> bool:
     """Whether two configurations of ``space`` (restricted to ``names``) can be equal.
 
@@ -49,7 +56,7 @@ def can_repeat(space: Space, names: Sequence[str] | None = None) -> bool:
     search: its one configuration may run as often as the budget says.
     """
     names = space.dimensions if names is None else names
-    return bool(names) and not any(_continuous(space[n]) and not space[n].conditions for n in names)
+    return bool(names) and not _always_continuous(space, names)
 
 
 def _canonical(param: Param, value: Any) -> Hashable:
@@ -78,7 +85,11 @@ class Tried:
     Every trial counts, in every state, so the set depends on the trials alone, not on when it is
     read (a replay sees what a suggestion saw). A trial that lacks a parameter it would have had
     (define-by-run: it never asked for it) ran every value of it, as `Grid` counts it; a failed one
-    stands only for itself, since it may have stopped before it asked.
+    stands only for itself, since it may have stopped before it asked, and so does one that asked for
+    no dimension (only constants). On a space with a continuous
+    float always active (`can_repeat` is false: a define-by-run study learns its parameters without
+    conditions), only trials that never asked for any such float are recorded, since only their
+    configurations can come back; `active` is false until one is.
 
     Args:
         space: the space the keys are built in.
@@ -97,13 +108,20 @@ class Tried:
         self.space = space
         self.names = list(space.dimensions if names is None else names)
         self.projected = names is not None
-        self.active = can_repeat(space, self.names)
+        self._continuous = _always_continuous(space, self.names)
+        self._every = bool(self.names) and not self._continuous  # `can_repeat`: every trial is recorded
         self._cache = cache
         self._full: dict[Key, TrialRecord] = {}
         self._partial: dict[frozenset[str], dict[Key, TrialRecord]] = {}
-        if self.active:
+        if self._every or not self.projected:
             for record in history:
                 self.add(record)
+
+    @property
+    def active(self) -> bool:
+        """Whether a configuration can be found here: the space's configurations can repeat, or a trial
+        recorded lacks the continuous floats that make the others unique."""
+        return self._every or bool(self._partial)
 
     def copy(self) -> Tried:
         twin = Tried(self.space, cache=self._cache, names=self.names if self.projected else None)
@@ -118,7 +136,12 @@ class Tried:
 
     def add(self, record: TrialRecord) -> None:
         """Record ``record``'s configuration (the first trial of a configuration is the one `holder` names)."""
-        if not self.active:
+        if not self._every and (
+            self.projected
+            or not self.names
+            or record.state is TrialState.FAILED  # stands only for itself, and a proposal has the floats it lacks
+            or any(n in record.params for n in self._continuous)  # a continuous value never comes back
+        ):
             return
         key = self._key(record)
         params = record.params
@@ -127,7 +150,9 @@ class Tried:
                 self._full.setdefault(key, record)
             return
         lacks = any(n not in params and self.space.is_active(n, params) for n in self.names)
-        if lacks and record.state is not TrialState.FAILED:
+        # A trial that asked for no dimension at all (only constants: ``suggest_int('k', 1, 1)``) took no branch
+        # on a value: it says nothing about the configurations of the trials that asked for one.
+        if lacks and key and record.state is not TrialState.FAILED:
             self._partial.setdefault(frozenset(n for n, _ in key), {}).setdefault(key, record)
         else:
             self._full.setdefault(key, record)

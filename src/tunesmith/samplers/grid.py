@@ -92,7 +92,10 @@ class Grid(Sampler):
         # A trial that never asked for a parameter (define-by-run: a branch it did not take) ran every value
         # of it: a grid point that agrees with it on the parameters it has was tried (a failed trial may
         # have stopped before it asked for the rest, so it stands only for itself).
-        partial = {frozenset(r.params) for r in history if r.state is not TrialState.FAILED} - {frozenset(space)}
+        # A trial that asked for no dimension at all (only constants, ``suggest_int('k', 1, 1)``) took no branch on a
+        # value: it stands only for itself.
+        partial = {frozenset(r.params) for r in history if r.state is not TrialState.FAILED
+                   and any(n in r.params for n in space.dimensions)} - {frozenset(space)}  # fmt: skip
         for config in grid:
             if json.dumps(config, sort_keys=True) in seen:
                 continue

@@ -14,34 +14,56 @@
   would make the re-run a different configuration.
 
 A definition is compared without its ``when=`` condition: a `Space` given up front may condition a
-parameter, and asking for it by name (while the condition holds) returns its sampled value.
+parameter, and asking for it by name (while the condition holds) returns its sampled value. A range that
+holds one value (``suggest_int('k', 1, 1)``, which Optuna answers with 1) defines the constant `Fixed(1)`;
+asked later with a wider range, it is another definition. A definition other than the study's (or than
+the one the same trial asked for first) is a `DefinitionError`: the objective asks for it that way in
+every later trial too.
 """
 
 from __future__ import annotations
 
 import math
+import traceback
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from tunesmith._validate import integer, real
 from tunesmith.errors import SpaceError
 from tunesmith.space._params import Choice, Fixed, Float, Int, JsonScalar, Param
 from tunesmith.space._space import Space
 
-__all__ = ["AskedParams", "DefinitionError", "describe", "plain", "same_definition"]
+__all__ = ["ONE_DEFINITION", "AskedParams", "DefinitionError", "describe", "failure_line", "plain", "same_definition"]
+
+# The rule and the fix that end the message of a parameter asked for with a definition other than the study's.
+ONE_DEFINITION = (
+    "a parameter keeps one definition for the whole study, since its trials are compared on it; ask with the "
+    "study's definition in every trial (a bound computed from the data or from the trial, or a range that holds "
+    "one value in some trials, makes another definition), or start a new study (another name) for the new one"
+)
 
 
 class DefinitionError(SpaceError):
-    """A `Trial.suggest_float` (or sibling) call that no value can satisfy: ``low >= high``, ``log=True`` with
-    ``low <= 0``, no choices, a name that is not a string. It is a mistake in the objective's code, not in the
-    configuration tried (a parameter keeps one definition for the whole study), so `Study.optimize` stops at the
-    first trial that raises it (``fail_fast=None`` goes on)."""
+    """A `Trial.suggest_float` (or sibling) call that no value can satisfy (``low > high``, ``log=True`` with
+    ``low <= 0``, no choices, a name that is not a string), or whose definition contradicts the one the study
+    has (or the one the same trial asked for first). It is a mistake in the objective's code, not in the
+    configuration tried (a parameter keeps one definition for the whole study, and the objective asks the same
+    way in every later trial), so `Study.optimize` stops at the first trial that raises it (``fail_fast=None``
+    goes on). Its message holds no trial number, so every trial it fails reads the same."""
+
+
+def failure_line(error: DefinitionError) -> str:
+    """``error`` as the exception line of a trial's stored traceback (which `Study.optimize`'s fail-fast reads), for
+    a conflict found when the trial is told rather than raised in the objective."""
+    return "".join(traceback.format_exception_only(error)).strip()
 
 
 def plain(param: Param, value: Any) -> Any:
-    """``value`` as the JSON scalar ``param`` holds: numpy scalars unwrapped, a whole float for an integer."""
+    """``value`` as the JSON scalar ``param`` holds: numpy scalars unwrapped, a whole float for an integer, a
+    number equal to a numeric constant as that constant."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool):
@@ -50,7 +72,13 @@ def plain(param: Param, value: Any) -> Any:
         return int(value)
     if isinstance(param, Float) and isinstance(value, int):
         return float(value)
+    if isinstance(param, Fixed) and _numeric(value) and _numeric(param.value) and value == param.value:
+        return param.value  # the constant 1 given as 1.0, or the other way round
     return value
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def same_definition(a: Param, b: Param) -> bool:
@@ -62,7 +90,10 @@ def same_definition(a: Param, b: Param) -> bool:
 
 
 def describe(name: str, param: Param) -> str:
-    """A definition as the call that asks for it (``suggest_float('lr', 1e-05, 0.1, log=True)``)."""
+    """A definition as the call that asks for it (``suggest_float('lr', 1e-05, 0.1, log=True)``); a constant
+    (a range that holds one value, or a `Fixed` given up front) as ``the constant 1``."""
+    if isinstance(param, Fixed):
+        return f"the constant {param.value!r}"
     if isinstance(param, Float):
         extra = (", log=True" if param.log else "") + ("" if param.step is None else f", step={param.step!r}")
         return f"suggest_float({name!r}, {param.low!r}, {param.high!r}{extra})"
@@ -95,12 +126,13 @@ class AskedParams:
 
     def suggest_float(self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None) -> Any:
         call = f"suggest_float({name!r}, {low!r}, {high!r}, log={log!r}, step={step!r})"
-        value = self._answer(name, _built(call, lambda: Float(low, high, log=log, step=step)), call)
-        return float(value)
+        param = _built(call, lambda: _float_definition(low, high, log=log, step=step))
+        return float(self._answer(name, param, call))
 
     def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> Any:
         call = f"suggest_int({name!r}, {low!r}, {high!r}, log={log!r}, step={step!r})"
-        return int(self._answer(name, _built(call, lambda: Int(low, high, log=log, step=step)), call))
+        param = _built(call, lambda: _int_definition(low, high, log=log, step=step))
+        return int(self._answer(name, param, call))
 
     def suggest_categorical(self, name: str, choices: Sequence[JsonScalar]) -> Any:
         call = f"suggest_categorical({name!r}, {choices!r})"
@@ -116,23 +148,23 @@ class AskedParams:
         earlier = self.definitions.get(name)
         if earlier is not None:
             if not same_definition(earlier, param):
-                raise SpaceError(
-                    f"trial {self._number} asked for {name!r} twice with different definitions, first "
-                    f"{describe(name, earlier)}, then {describe(name, param)}: ask with one definition, or use "
-                    "another name for the second parameter"
+                raise DefinitionError(
+                    f"{name!r} is asked for twice in one trial with different definitions, first "
+                    f"{describe(name, earlier)}, then {describe(name, param)}: a parameter has one definition, and "
+                    "the objective asks this way in every trial; ask with one definition, or use another name for "
+                    "the second parameter"
                 )
             return self._params[name]
         known = None if self._known is None else self._known.get(name)
         if known is not None and not same_definition(known, param):
-            fix = (
-                f"read the constant as trial.params[{name!r}]"
-                if isinstance(known, Fixed)
-                else "ask with the study's definition, or use another name (or a new study) for another range"
+            constant = (
+                f"; if the study's space declares it Fixed, read the constant as trial.params[{name!r}]"
+                if isinstance(known, Fixed) and not isinstance(param, Fixed)
+                else ""
             )
-            raise SpaceError(
+            raise DefinitionError(
                 f"{name!r} is asked for as {describe(name, param)}, but the study defines it as "
-                f"{describe(name, known)}: a parameter keeps one definition for the whole study, since its "
-                f"trials are compared on it; {fix}"
+                f"{describe(name, known)}: {ONE_DEFINITION}{constant}"
             )
         if name in self._params:
             value = plain(param, self._params[name])
@@ -166,6 +198,58 @@ class AskedParams:
             self._params[name] = value
         self.definitions[name] = param
         return value
+
+
+def _one_value(low: Any, high: Any) -> bool:
+    """Whether ``[low, high]`` holds one value (``low == high``, numbers only), which Optuna answers with.
+
+    Raises:
+        SpaceError: ``low > high``: no value fits (the parameters' own message offers `Fixed`, which a
+            ``suggest_*`` call spells as ``low == high``).
+    """
+    numbers = [v for v in (low, high) if isinstance(v, int | float | np.integer | np.floating)]
+    if len(numbers) < 2 or any(isinstance(v, bool) for v in numbers):
+        return False  # the parameter's own checks name what is wrong
+    if low > high:
+        raise SpaceError(f"low <= high must hold, got low={low!r}, high={high!r}: swap them (low == high: a constant)")
+    return bool(low == high)
+
+
+def _int_definition(low: Any, high: Any, *, log: Any, step: Any) -> Param:
+    """What ``suggest_int`` asks for: an `Int`, or for ``low == high`` the constant ``low``, its other arguments
+    checked as `Int` checks them."""
+    if not _one_value(low, high):
+        return Int(low, high, log=log, step=step)
+    whole = int(low) if isinstance(low, float) and low.is_integer() else low  # 3.0 means 3, as for `Int`
+    value = integer("low", whole, numpy=True, error=SpaceError, fix="use suggest_float for real values")
+    integer("step", step, minimum=1, numpy=True, error=SpaceError, fix="use step=1")
+    if _switch(log) and value < 1:
+        raise SpaceError(f"low must be >= 1 when log=True, got low={value}: use low=1 or log=False")
+    if _switch(log) and step != 1:
+        raise SpaceError(f"step cannot be combined with log=True, got step={step}: drop one of them")
+    return Fixed(value)
+
+
+def _float_definition(low: Any, high: Any, *, log: Any, step: Any) -> Param:
+    """What ``suggest_float`` asks for: a `Float`, or for ``low == high`` the constant ``low``, its other arguments
+    checked as `Float` checks them."""
+    if not _one_value(low, high):
+        return Float(low, high, log=log, step=step)
+    value = real("low", low, numpy=True, error=SpaceError, fix="pass a float such as 0.1")
+    if _switch(log) and value <= 0:
+        raise SpaceError(f"low must be > 0 when log=True, got low={low!r}: use low=1e-8 or log=False")
+    if step is not None:
+        real("step", step, exclusive_minimum=0.0, numpy=True, error=SpaceError, fix="use step=None for a constant")
+        if _switch(log):
+            raise SpaceError(f"step cannot be combined with log=True, got step={step!r}: drop one of them")
+    return Fixed(float(value))
+
+
+def _switch(value: Any) -> bool:
+    """``log``: True or False (a NumPy bool too), never a truthy string."""
+    if not isinstance(value, bool | np.bool_):
+        raise SpaceError(f"log must be True or False, got log={value!r}: pass log=True or log=False")
+    return bool(value)
 
 
 def _built(call: str, make: Callable[[], Param]) -> Param:

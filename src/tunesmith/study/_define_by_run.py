@@ -5,7 +5,8 @@ A study's space is the one given up front (or none) extended by every parameter 
 the study attribute ``learned_space`` (`LearnedSpaceAttr`), merged atomically (`Storage.update_study_attr`) by
 whichever worker tells a trial that asked for a new one, so other workers, `Study.load` and resumed runs
 propose them too. The first definition stored is the study's: a later trial asking with another one fails
-with both definitions in its error.
+with both definitions in its error, a `DefinitionError` (which stops `Study.optimize`: the objective asks the
+same way in every later trial).
 
 When a trial is told, its stored ``params`` become what it ran with: the given space's parameters (as
 proposed) and every parameter it asked for; a learned parameter it did not ask for (a branch not taken) is
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tunesmith.attributes import LearnedSpaceAttr, SamplerChoiceAttr, WarmStartAttr, read_attr, write_attr
 from tunesmith.samplers import Auto
 from tunesmith.space import Param, Space
-from tunesmith.space._define_by_run import describe, same_definition
+from tunesmith.space._define_by_run import ONE_DEFINITION, DefinitionError, describe, failure_line, same_definition
 from tunesmith.trial import Trial
 
 if TYPE_CHECKING:
@@ -81,7 +82,9 @@ def told(study: Study, trial: Trial | int) -> str | None:
 def record(study: Study, number: int, asked: Mapping[str, Any] | None) -> str | None:
     """Store what trial ``number`` asked for by name (``Trial.defined_by_run()``): learn its new parameters
     and write its ``params``. Returns the error when it asked with a definition other than the study's
-    (a race between workers, or an executor's stale view), for the trial to be recorded FAILED."""
+    (a race between workers, or an executor's stale view), for the trial to be recorded FAILED: a
+    `DefinitionError`'s exception line, without the trial's number, which stops `Study.optimize` as the same
+    error raised in the objective does."""
     if not asked or study.storage.get_trial(study._info.id, number).state.is_finished:
         return None  # a finished record never changes (a trial told twice, or reaped as lost meanwhile)
     definitions = {name: Param.from_json(spec) for name, spec in asked["definitions"].items()}
@@ -113,10 +116,7 @@ def record(study: Study, number: int, asked: Mapping[str, Any] | None) -> str | 
         record_sampler_choice(study, defined.refresh({LearnedSpaceAttr.KEY: stored}))
     if not conflicts:
         return None
-    return (
-        f"trial {number}: " + "; ".join(conflicts) + ": a parameter keeps one definition for the whole study, "
-        "since its trials are compared on it; ask with the study's definition, or use another name"
-    )
+    return failure_line(DefinitionError("; ".join(conflicts) + f": {ONE_DEFINITION}"))
 
 
 def record_sampler_choice(study: Study, space: Space) -> None:
