@@ -16,6 +16,7 @@ from tunesmith.schedulers.successive_halving import (
     ASHA,
     FewPeers,
     Mode,
+    RungPromotion,
     _check_options,
     bracket_sizes,
     most_aggressive_bracket,
@@ -120,20 +121,33 @@ class Hyperband(Scheduler):
             return Decision.CONTINUE
         return asha.decide(trial, self._members(bracket, history), context)
 
+    def explain(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> str | None:
+        """Why `decide` stopped ``trial``: as `ASHA.explain` says it, within the trial's bracket, which it names."""
+        bracket = self.bracket_of(trial.number)
+        asha = self._asha[bracket]
+        if asha is None:
+            return None
+        return asha.explain_in(trial, self._members(bracket, history), context, where=f" of bracket {bracket}")
+
     def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
+        """The first bracket's promotion; in final mode, also the retirements of every bracket with none left to
+        make (no new trial will join it) and every bracket's `RungPromotion.outranked`."""
         if not self.pauses:
             return Promotion()
+        resume: int | None = None
         retire: list[int] = []
+        outranked: dict[int, str] = {}
         for bracket, asha in self._asha.items():
             if asha is None:
                 continue
-            promotion = asha.promote(self._members(bracket, history), context, final=final)
-            # A bracket retires trials only in final mode: the trial budget ran out under them.
-            if promotion.resume is not None:
-                return Promotion(
-                    resume=promotion.resume, retire=tuple(retire), reason=promotion.reason, kind=TrialKind.BUDGET
-                )
-            retire.extend(promotion.retire)
-        return Promotion(
-            retire=tuple(retire), reason="not promoted before the trial budget ran out", kind=TrialKind.BUDGET
-        )
+            members = self._members(bracket, history)
+            promotion = asha.promote_in(members, context, final=final, where=f" of bracket {bracket}")
+            outranked.update(promotion.outranked)
+            retire.extend(promotion.retire)  # in final mode only: the trial budget ran out under them
+            if resume is None:
+                resume = promotion.resume
+            if resume is not None and not final:
+                break
+        reason = "not promoted before the trial budget ran out"
+        return RungPromotion(resume=resume, retire=tuple(retire), reason=reason, kind=TrialKind.BUDGET,
+                             outranked=outranked)  # fmt: skip

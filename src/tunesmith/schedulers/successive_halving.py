@@ -22,7 +22,8 @@ sorting (MO-ASHA; see `_Rungs.scored`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -38,10 +39,13 @@ from tunesmith.schedulers._final_model import predicted_finals
 from tunesmith.schedulers.base import Promotion, Scheduler
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["ASHA", "SuccessiveHalving", "bracket_sizes", "most_aggressive_bracket", "rung_levels"]
+__all__ = ["ASHA", "RungPromotion", "SuccessiveHalving", "bracket_sizes", "most_aggressive_bracket", "rung_levels"]
 
 Mode = Literal["stop", "promote"]
 FewPeers = Literal["best", "vouched"]
+#: What a rung ranked its trials by: the value at the rung, the final value `_final_model` predicts from it, or
+#: non-dominated fronts (several objectives).
+Ranking = Literal["raw", "predicted", "fronts"]
 
 
 def _check_options(mode: str, few_peers: str, predict_final: object) -> None:
@@ -122,6 +126,76 @@ def _is_peer(record: TrialRecord) -> bool:
     return record.state is not TrialState.FAILED and record.kind not in (TrialKind.DIVERGED, TrialKind.DECLARED)
 
 
+@dataclass(frozen=True)
+class RungPromotion(Promotion):
+    """A `Promotion` from successive halving's rungs that, in final mode, also names each PAUSED trial its rung ranks
+    outside the top share as the rung stands: no trial is left to start, so nothing would ever promote it. Those in
+    ``retire`` end kind SCHEDULER for the reason given here; the rest of ``retire`` end for ``reason``, of ``kind``
+    (the trial budget ran out before their turn). `tunesmith.study._ask` reads it, also when a wall-time or resource
+    budget retires every PAUSED trial at once.
+
+    Attributes:
+        outranked: trial number -> why its rung does not promote it; in final mode only, and for every rung, so it
+            may name trials that ``retire`` does not hold yet (a promotion is still due at another rung).
+    """
+
+    outranked: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """Where a trial stands at one rung: the facts a stop, a vouch or a retirement there is explained by."""
+
+    level: float
+    rank: int | None  # 1 for the best (ties broken by trial number); None: it has no value at the rung
+    peers: int  # the trials ranked at the rung, itself included
+    keep: int  # the top ``keep`` go on, and any tied with the last of them
+    kept: bool
+    score: float | None  # its loss, or predicted final loss, at the rung (None when ranked by fronts)
+    cutoff: float | None  # the last kept trial's
+    ranking: Ranking
+
+    def placing(self, context: SearchContext, where: str) -> str:
+        """``ranked 5 of 9 at the rung at resource 3<where>, by its loss there (0.93; the last kept: 0.71)``: the
+        values (the trial's and the last kept one's, the best's when the rung keeps one) only for a trial not kept."""
+        sign, name = context.metric.sign(), context.metric.name
+        if self.ranking == "fronts":
+            by = "by non-dominated sorting of " + " and ".join(m.name for m in context.objectives)
+        else:
+            by = f"by its predicted final {name}" if self.ranking == "predicted" else f"by its {name} there"
+            if not self.kept and self.score is not None and self.cutoff is not None:
+                last = "the best" if self.keep == 1 else "the last kept"
+                by += f" ({sign * self.score:.4g}; {last}: {sign * self.cutoff:.4g})"
+        return f"ranked {self.rank} of {self.peers} at the rung at resource {self.level:g}{where}, {by}"
+
+
+@dataclass(frozen=True)
+class _Voucher:
+    """What the lower rungs say of a trial at a rung that fewer than eta trials reached (``few_peers="vouched"``)."""
+
+    standing: _Standing | None  # at the highest lower rung with enough trials to judge; None when none has
+    share: float  # that rung vouches for its top 1/share
+    short: tuple[tuple[float, int, int], ...]  # rungs passed over, nearest first: (level, trials ranked, needed)
+
+    @property
+    def kept(self) -> bool:
+        return self.standing is not None and self.standing.kept
+
+    def sentence(self) -> str:
+        """Why the lower rungs did not vouch for the trial."""
+        lower = self.standing
+        if lower is not None:
+            said = "holds no value of it" if lower.rank is None else f"ranked it {lower.rank} of {lower.peers}"
+            return (
+                f"the rung at resource {lower.level:g}, the highest below with enough trials, {said}, where only its "
+                f"top {lower.keep} vouch ({lower.peers} // {self.share:g}: the share that climbs past this rung)"
+            )
+        if not self.short:
+            return "it is the first rung, with none below"
+        counts = ", ".join(f"the rung at resource {lv:g} had {n} of the {need} it needs" for lv, n, need in self.short)
+        return f"no lower rung had the trials to judge yet: {counts}"
+
+
 class _Rungs:
     """The rung arithmetic shared by the three schedulers: levels and rankings at a level.
 
@@ -138,7 +212,14 @@ class _Rungs:
         self, members: Sequence[TrialRecord], level: float, context: SearchContext
     ) -> list[tuple[float | None, TrialRecord]]:
         """Members that are peers at ``level``, best first (ties broken by trial number), each with its score: its
-        loss, or predicted final loss, at ``level``.
+        loss, or predicted final loss, at ``level`` (`ranked` without what it ranked by)."""
+        return self.ranked(members, level, context)[0]
+
+    def ranked(
+        self, members: Sequence[TrialRecord], level: float, context: SearchContext
+    ) -> tuple[list[tuple[float | None, TrialRecord]], Ranking]:
+        """Members that are peers at ``level``, best first (ties broken by trial number), each with its score: its
+        loss, or predicted final loss, at ``level``; and what they were ranked by.
 
         A peer is a member that reported at or past ``level`` and did not end FAILED or diverge (`_is_peer`); its
         loss at ``level`` is `value_at_rung`'s: the reading it had when it crossed the rung (its report at the
@@ -152,15 +233,17 @@ class _Rungs:
         # A trial that failed or diverged after the rung cannot win: it keeps no place that a live trial needs.
         members = [r for r in members if _is_peer(r)]
         if len(context.objectives) > 1:
-            return [(None, r) for r in self._ranked_by_fronts(members, level, context)]
+            return [(None, r) for r in self._ranked_by_fronts(members, level, context)], "fronts"
         sign = context.metric.sign()
         name = context.metric.name
         scored = [(sign * v, r) for r in members if (v := value_at_rung(r, name, level)) is not None]
+        ranking: Ranking = "raw"
         if self.full is not None and level < self.full:
             predicted = predicted_finals(scored, name, sign, self.full)
             if predicted is not None:
                 scored = [(p, r) for p, (_, r) in zip(predicted, scored, strict=True)]
-        return [(score, r) for score, r in sorted(scored, key=lambda item: (item[0], item[1].number))]
+                ranking = "predicted"
+        return [(score, r) for score, r in sorted(scored, key=lambda item: (item[0], item[1].number))], ranking
 
     @staticmethod
     def top(scored: Sequence[tuple[float | None, TrialRecord]], keep: int) -> list[TrialRecord]:
@@ -190,26 +273,82 @@ class _Rungs:
         count = int(reached // self.eta)
         return max(1, count) if at_least_one else count
 
+    def standing(self, trial: TrialRecord, scored: Sequence[tuple[float | None, TrialRecord]], ranking: Ranking,
+                 level: float, keep: int) -> _Standing:  # fmt: skip
+        """Where ``trial`` stands in ``scored`` (a `ranked` rung at ``level``) when its top ``keep`` go on."""
+        top = {record.number for record in self.top(scored, keep)}
+        rank = next((i + 1 for i, (_, record) in enumerate(scored) if record.number == trial.number), None)
+        score = None if rank is None else scored[rank - 1][0]
+        cutoff = scored[min(keep, len(scored)) - 1][0] if keep >= 1 and scored else None
+        return _Standing(level, rank, len(scored), keep, trial.number in top, score, cutoff, ranking)
+
+    def standing_at(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
+                    context: SearchContext) -> _Standing:  # fmt: skip
+        """Where ``trial`` stands among ``members`` at ``level`` in stop mode, where the top ``max(1, n // eta)``
+        go on."""
+        scored, ranking = self.ranked(members, level, context)
+        return self.standing(trial, scored, ranking, level, self.keep(len(scored)))
+
     def continues(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
                   context: SearchContext, *, vouched: bool = False) -> bool:  # fmt: skip
-        scored = self.scored(members, level, context)
-        if all(record != trial for _, record in scored):
+        here = self.standing_at(trial, members, level, context)
+        if here.rank is None:
             return True  # no finite value at the rung: divergence handling is the study's
-        if not vouched or len(scored) >= self.eta:
-            return trial in self.top(scored, self.keep(len(scored)))
-        return trial in self.top(scored, 1) and self.vouched_below(trial, members, level, context)
+        # With fewer than eta peers the rung keeps one: the best (and any tied with it).
+        if not here.kept or not vouched or here.peers >= self.eta:
+            return here.kept
+        return self.voucher(trial, members, level, context).kept
 
-    def vouched_below(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
-                      context: SearchContext) -> bool:  # fmt: skip
-        """Whether the highest lower rung with enough trials to judge ranks ``trial`` in its top
+    def voucher(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
+                context: SearchContext) -> _Voucher:  # fmt: skip
+        """How the highest lower rung with enough trials to judge ranks ``trial``: it vouches for its top
         ``eta**-(j + 1)``, ``j`` the rungs between them (the share that reaches ``level``'s next rung)."""
         index = self.levels.index(level)
+        short: list[tuple[float, int, int]] = []
         for below in range(index - 1, -1, -1):
-            scored = self.scored(members, self.levels[below], context)
-            keep = int(len(scored) // self.eta ** (index - below + 1))
+            share = self.eta ** (index - below + 1)
+            scored, ranking = self.ranked(members, self.levels[below], context)
+            keep = int(len(scored) // share)
             if keep >= 1:
-                return trial in self.top(scored, keep)
-        return False
+                return _Voucher(self.standing(trial, scored, ranking, self.levels[below], keep), share, tuple(short))
+            short.append((self.levels[below], len(scored), math.ceil(share)))
+        return _Voucher(None, self.eta, tuple(short))
+
+    def why_stopped(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float, context: SearchContext,
+                    *, vouched: bool, where: str = "") -> str | None:  # fmt: skip
+        """Why `continues` is false for ``trial`` at ``level`` (``where`` follows the rung's name, as
+        ``" of bracket 2"``); ``None`` when it is true. Recomputed from the same arguments, so it says what decided."""
+        here = self.standing_at(trial, members, level, context)
+        if here.rank is None:
+            return None
+        placing = here.placing(context, where)
+        if here.peers >= self.eta:
+            if here.kept:
+                return None
+            return (
+                f"{placing}; the rung keeps the top {here.keep} ({here.peers} // eta={self.eta:g}, and any tied with "
+                "the last of them)"
+            )
+        few = (
+            f"a decision on few peers: {here.peers} trial{' had' if here.peers == 1 else 's had'} reached the rung, "
+            f"fewer than eta={self.eta:g}, so"
+        )
+        if not here.kept:
+            rule = (
+                "only the best of them may go on, and only if a lower rung vouches for it (few_peers='vouched')"
+                if vouched
+                else "only the best of them goes on (few_peers='best')"
+            )
+            return f"{placing}; {few} {rule}"
+        if not vouched:
+            return None
+        voucher = self.voucher(trial, members, level, context)
+        if voucher.kept:
+            return None
+        return (
+            f"{placing}; {few} even the best of them goes on only if a lower rung with enough trials ranked it in its "
+            f"top share (few_peers='vouched'), and {voucher.sentence()}"
+        )
 
     def next_level(self, level: float) -> float:
         later = [lv for lv in self.levels if lv > level]
@@ -218,24 +357,47 @@ class _Rungs:
     def paused_at(self, record: TrialRecord, level: float) -> bool:
         return record.state is TrialState.PAUSED and level <= record.resource < self.next_level(level)
 
-    def promotion(
-        self, members: Sequence[TrialRecord], context: SearchContext, *, final: bool, settled: bool = True
-    ) -> Promotion:
-        """The best promotable PAUSED member, highest rung first (ASHA's ``get_job``)."""
+    def promotion(self, members: Sequence[TrialRecord], context: SearchContext, *, final: bool,
+                  where: str = "") -> RungPromotion:  # fmt: skip
+        """The best promotable PAUSED member, highest rung first (ASHA's ``get_job``).
+
+        ``final`` (no trial is left to start): the top ``max(1, n // eta)`` of a rung are promoted, and every PAUSED
+        member ranked outside that share, as the rung stands, is named in ``outranked`` (``where`` follows each
+        rung's name in the reason): no new trial will join the rung to make room for it. With none left to promote,
+        every PAUSED member is retired: the outranked ones kind SCHEDULER, any other (one its rung could not rank)
+        kind BUDGET.
+        """
+        resume: int | None = None
+        outranked: dict[int, str] = {}
         for level in reversed(self.levels):
-            scored = self.scored(members, level, context)
+            if resume is not None and not final:
+                break
+            scored, ranking = self.ranked(members, level, context)
             waiting = [r for _, r in scored if self.paused_at(r, level)]
-            if not waiting or not settled:
+            if not waiting:
                 continue
-            for record in self.top(scored, self.keep(len(scored), at_least_one=final)):
-                if self.paused_at(record, level):
-                    return Promotion(resume=record.number)
-        if final:
-            paused = tuple(r.number for r in members if r.state is TrialState.PAUSED)
-            return Promotion(
-                retire=paused, reason="not promoted before the trial budget ran out", kind=TrialKind.BUDGET
-            )
-        return Promotion()
+            keep = self.keep(len(scored), at_least_one=final)
+            top = {r.number for r in self.top(scored, keep)}
+            if resume is None:
+                resume = next((r.number for r in waiting if r.number in top), None)
+            if final:
+                cutoff = scored[min(keep, len(scored)) - 1][0]
+                for rank, (score, record) in enumerate(scored, 1):
+                    if record.number not in top and self.paused_at(record, level):
+                        here = _Standing(level, rank, len(scored), keep, False, score, cutoff, ranking)
+                        outranked[record.number] = self._not_promoted(here, context, where)
+        if resume is not None or not final:
+            return RungPromotion(resume=resume, outranked=outranked)
+        paused = tuple(r.number for r in members if r.state is TrialState.PAUSED)
+        reason = "not promoted before the trial budget ran out"
+        return RungPromotion(retire=paused, reason=reason, kind=TrialKind.BUDGET, outranked=outranked)
+
+    def _not_promoted(self, here: _Standing, context: SearchContext, where: str) -> str:
+        return (
+            f"not promoted: {here.placing(context, where)}; the rung promotes its top {here.keep} ({here.peers} // "
+            f"eta={self.eta:g}, at least the best, and any tied with the last of them), and no new trial may start to "
+            "change that"
+        )
 
 
 class ASHA(Scheduler):
@@ -303,10 +465,30 @@ class ASHA(Scheduler):
         goes_on = self._rungs.continues(trial, history, level, context, vouched=self.few_peers == "vouched")
         return Decision.CONTINUE if goes_on else Decision.STOP
 
+    def explain(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> str | None:
+        """Why `decide` stopped ``trial``: the rung, its rank among the peers there and how many the rung keeps,
+        what it ranked by, and with fewer than ``eta`` peers the ``few_peers`` rule that stopped it. ``None`` for a
+        pause (promote mode), which waits for a promotion."""
+        return self.explain_in(trial, history, context, where="")
+
+    def explain_in(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext, *,
+                   where: str) -> str | None:  # fmt: skip
+        """`explain`, with ``where`` after the rung's name (Hyperband's ``" of bracket 2"``)."""
+        level = crossed_level(trial, self._rungs.levels)
+        if level is None or self.mode == "promote":
+            return None
+        return self._rungs.why_stopped(trial, history, level, context, vouched=self.few_peers == "vouched", where=where)
+
     def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
+        """A `RungPromotion`: in final mode it also names the PAUSED trials their rungs rank outside the top share."""
+        return self.promote_in(history, context, final=final, where="")
+
+    def promote_in(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool,
+                   where: str) -> RungPromotion:  # fmt: skip
+        """`promote`, with ``where`` after each rung's name in the reasons (Hyperband's ``" of bracket 2"``)."""
         if not self.pauses:
-            return Promotion()
-        return self._rungs.promotion(history, context, final=final)
+            return RungPromotion()
+        return self._rungs.promotion(history, context, final=final, where=where)
 
 
 class SuccessiveHalving(Scheduler):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tunesmith.environment import TRIAL_KEY, record_environment
+from tunesmith.schedulers.base import Promotion
+from tunesmith.schedulers.successive_halving import RungPromotion
 from tunesmith.storage import Proposal
 from tunesmith.storage.base import Proposer, count_budgeted
 from tunesmith.study._checkpoints import START_STEP_UNSURE
@@ -30,11 +32,13 @@ def trial_seed(study_seed: int, number: int) -> int:
 
 
 def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
-    """Run on a PAUSED trial the scheduler promotes; retire those it never will."""
+    """Run on a PAUSED trial the scheduler promotes; retire those it never will (each for its own reason where the
+    scheduler gives one: `_outranked`)."""
     final = study.budget.trials is not None and count_budgeted(history) >= study.budget.trials
     promotion = study.scheduler.promote(valid(history), study.context, final=final)
     retired = set(promotion.retire)
-    _end_paused(study, [r for r in history if r.number in retired], promotion.reason, promotion.kind)
+    ended = [r for r in history if r.number in retired]
+    _end_paused(study, ended, promotion.reason, promotion.kind, _outranked(promotion))
     if promotion.resume is None:
         return None
     record = study.storage.resume_trial(
@@ -47,23 +51,42 @@ def resume_paused(study: Study, history: Sequence[TrialRecord]) -> Trial | None:
 
 
 def retire_paused(study: Study, history: Sequence[TrialRecord], reason: str) -> None:
-    """End every PAUSED trial as STOPPED (kind BUDGET) where it paused: the wall-time or resource budget is spent,
-    so no promotion can train it further (left PAUSED, it waited for ever, and a study none of whose trials
-    finished had no best)."""
-    _end_paused(study, history, reason, TrialKind.BUDGET)
+    """End every PAUSED trial as STOPPED where it paused: the wall-time or resource budget is spent, so no promotion
+    can train it further (left PAUSED, it waited for ever, and a study none of whose trials finished had no best).
+
+    One that the scheduler's final promotions would have left behind, since its rung ranks it outside the top share
+    as the rung stands (`_outranked`), ends kind SCHEDULER with the scheduler's reason: the budget cut short no
+    promotion of it. The others, which had their promotion to come, end kind BUDGET for ``reason``.
+    """
+    paused = [r for r in history if r.state is TrialState.PAUSED]
+    if not paused:
+        return
+    outranked = _outranked(study.scheduler.promote(valid(history), study.context, final=True))
+    _end_paused(study, paused, reason, TrialKind.BUDGET, outranked)
 
 
-def _end_paused(study: Study, records: Sequence[TrialRecord], reason: str | None, kind: TrialKind | None) -> None:
+def _outranked(promotion: Promotion) -> Mapping[int, str]:
+    """The PAUSED trials ``promotion`` says their rung ranks outside the top share, each with why (a rung scheduler's
+    final `RungPromotion`); none for another scheduler's."""
+    return promotion.outranked if isinstance(promotion, RungPromotion) else {}
+
+
+def _end_paused(study: Study, records: Sequence[TrialRecord], reason: str | None, kind: TrialKind | None,
+                outranked: Mapping[int, str]) -> None:  # fmt: skip
     """End the PAUSED ones of ``records`` as STOPPED where they paused (their last heartbeat: the wait for a
     promotion that never came was no running), their checkpoints removed, then tell the running `optimize`'s
-    observers (a tracker showed them paused)."""
+    observers (a tracker showed them paused). Those in ``outranked`` end kind SCHEDULER for the reason given there,
+    the others of ``kind`` for ``reason``."""
     ended: list[int] = []
     for record in records:
         if record.state is TrialState.PAUSED:
             at = record.heartbeat_at if record.heartbeat_at is not None else study._clock()
+            why, cause = (
+                (outranked[record.number], TrialKind.SCHEDULER) if record.number in outranked else (reason, kind)
+            )
             if study.storage.finish_trial(
-                study._info.id, record.number, TrialState.STOPPED, metrics=record.metrics, reason=reason,
-                error=None, now=at, kind=kind,
+                study._info.id, record.number, TrialState.STOPPED, metrics=record.metrics, reason=why,
+                error=None, now=at, kind=cause,
             ):  # fmt: skip
                 ended.append(record.number)
             study._checkpoints.remove(record.number)
