@@ -153,13 +153,18 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
 @json_option
 @_one_line_errors
 def best(study_name: str | None, storage: str, as_json: bool) -> None:
-    """Show the best trial of STUDY_NAME (default: the most recent study); with several objectives, the Pareto front."""
+    """Show the best trial of STUDY_NAME (default: the most recent study); with several objectives, the Pareto front.
+
+    After `finalize`, the recorded verdict follows, as `status` prints it: the winner is not ready until it says so.
+    """
     from tunesmith.report import report_data
     from tunesmith.report._shown import no_feasible_note, shown_best
 
     study = _resolve_study(storage, study_name)
     if len(study.objectives) > 1:
         _print_front(study, as_json)
+        if not as_json:
+            _verdict_lines(study)
         return
     read_attr(study.attrs, SeedStabilityAttr)  # damaged re-runs: one line, exit 1 (shown_best would pass over them)
     data = report_data(study)
@@ -179,6 +184,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
     for key, value in chosen.metrics.items():
         console.print(f"  [green]{terminal_safe(key)}[/green] = {terminal_safe(_fmt(value))}")
+    _verdict_lines(study)
 
 
 def _best_json(study: Study, shown: ShownBest) -> dict[str, Any]:

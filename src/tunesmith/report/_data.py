@@ -295,7 +295,7 @@ def within_noise_of_best(data: ReportData, top_k: int) -> list[TrialRecord]:
 
 def tied_with_best(data: ReportData) -> list[TrialRecord]:
     """The ranked trials (the best left out) whose metric equals the best's exactly: nothing in the results
-    orders them, and the best shown is the earliest of them."""
+    orders them, and the search's best is the earliest of them."""
     ranked = data.ranked()
     if not ranked:
         return []
@@ -310,7 +310,8 @@ TIES_NAMED = 10
 
 def tie_note(data: ReportData, top_k: int) -> str | None:
     """What to say of the trials the best cannot be told from: those whose metric equals the best's exactly
-    (`tied_with_best`; the earliest is shown as best), and the top trials within the best's noise
+    (`tied_with_best`, and which is shown as best: the seed re-runs' pick when they ran, else the earliest), and the
+    top trials within the best's noise
     (`within_noise_of_best`), with what the seed re-runs found when they ran, else how to run them."""
     exact = tied_with_best(data)
     said = [_exact_tie_note(data, exact)] if exact else []
@@ -322,13 +323,20 @@ def tie_note(data: ReportData, top_k: int) -> str | None:
 
 
 def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
+    from tunesmith.report._shown import shown_best  # _shown builds on this module
+
     best = data.ranked()[0]
     tied = [best, *exact]
     named = ", ".join(f"#{r.number}" for r in tied[:TIES_NAMED])
     more = f" and {len(tied) - TIES_NAMED} more" if len(tied) > TIES_NAMED else ""
     value = format_value(best.value(data.metric.name) or 0.0)
-    return (f"{len(tied)} trials tie exactly at the best's {data.metric.name} = {value} ({named}{more}): nothing in "
-            f"the results tells them apart, and the earliest, #{best.number}, is shown as best")  # fmt: skip
+    said = f"{len(tied)} trials tie exactly at the best's {data.metric.name} = {value} ({named}{more})"
+    # Name the trial every view shows, as the headline does: the seed re-runs' pick once they ran, not the earliest.
+    shown = shown_best(data)
+    if shown is not None and shown.validated:
+        return (f"{said}: nothing in the search's results tells them apart; #{shown.record.number} is shown as best, "
+                "the seed re-runs' pick")  # fmt: skip
+    return f"{said}: nothing in the results tells them apart, and the earliest, #{best.number}, is shown as best"
 
 
 def _noise_note(data: ReportData, top_k: int, tied: list[TrialRecord]) -> str:

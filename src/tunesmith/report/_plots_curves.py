@@ -1,7 +1,7 @@
 """The search over time: the optimisation history and the learning curves.
 
 Private to `tunesmith.report`: import these from `tunesmith.report.plots`. Learning curves keep
-at most `MAX_CURVES` trials (failures and the best trial always among them).
+at most `MAX_CURVES` trials (failures and the trials marked as the result always among them).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tunesmith.report._plots_common import (
     _thin,
     plot_text,
 )
+from tunesmith.report._shown import Marked, marked_trials
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["MAX_CURVES", "history", "learning_curves"]
@@ -34,10 +35,13 @@ MAX_CURVES = 600
 def history(data: ReportData) -> go.Figure:
     """The metric of every trial by trial number, coloured by state, with the best so far.
 
-    Invalidated trials are shown apart, as crosses with their reason, and never set the best so far.
+    Invalidated trials are shown apart, as crosses with their reason, and never set the best so far. With several
+    objectives the metric is the first objective, and there is no best so far: a front has no single best, and how
+    it grew over the trials is the hypervolume's figure (`hypervolume_history`).
     """
     name = data.metric.name
-    fig = _figure(f"Optimisation history: {plot_text(name)} ({data.metric.direction})", xaxis_title="trial",
+    first = ", the first objective; the front's progress is the hypervolume" if data.several else ""
+    fig = _figure(f"Optimisation history: {plot_text(name)} ({data.metric.direction}){first}", xaxis_title="trial",
                   yaxis_title=plot_text(name))  # fmt: skip
     by_state: dict[TrialState, tuple[list[int], list[float]]] = {}
     for record in data.valid:
@@ -66,7 +70,7 @@ def history(data: ReportData) -> go.Figure:
                 marker={"color": INVALIDATED_COLOUR, "size": 8, "symbol": "x-thin", "line": {"width": 2}},
             )
         )  # fmt: skip
-    steps_x, steps_y = _best_so_far(data)
+    steps_x, steps_y = ([], []) if data.several else _best_so_far(data)
     if steps_x:
         fig.add_trace(
             go.Scatter(
@@ -102,18 +106,21 @@ def _best_so_far(data: ReportData) -> tuple[list[int], list[float]]:
 
 
 def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MAX_CURVES) -> go.Figure:
-    """Every valid trial's curve of the metric, coloured by signature (a button switches to state)."""
+    """Every valid trial's curve of the metric, coloured by signature (a button switches to state), with the curves
+    of the result as the summaries state it drawn over them (`marked_trials`: the best shown, or with several
+    objectives the chosen point, else the front)."""
     name = data.metric.name
     with_curves = [r for r in data.valid if r.curve(name)]
-    best = data.best
+    marked = marked_trials(data)
+    drawn = frozenset() if marked is None else marked.numbers
     failures = sorted(n for n, d in diagnosis.curves.items() if d.signature.is_failure)
     if len(failures) > max_curves // 2:  # failures get half the room at most, so healthy curves still show
         picks = np.random.default_rng(1).choice(len(failures), size=max_curves // 2, replace=False)
         failures = [failures[i] for i in sorted(picks.tolist())]
-    keep = set(failures) | ({best.number} if best else set())
-    shown = _thin(with_curves, max_curves, keep, first=frozenset({best.number} if best else set()))
+    shown = _thin(with_curves, max_curves, set(failures) | drawn, first=drawn)
     note = f" (showing {len(shown)} of {len(with_curves)})" if len(shown) < len(with_curves) else ""
-    fig = _figure(f"Learning curves: {plot_text(name)} by step{note}", height=460, xaxis_title="step",
+    first = ", the first objective," if data.several else ""
+    fig = _figure(f"Learning curves: {plot_text(name)}{first} by step{note}", height=460, xaxis_title="step",
                   yaxis_title=plot_text(name))  # fmt: skip
     groups_sig: dict[str, list[TrialRecord]] = {}
     groups_state: dict[str, list[TrialRecord]] = {}
@@ -128,18 +135,11 @@ def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MA
     for label, members in sorted(groups_state.items()):
         fig.add_trace(_curve_trace(label, members, name, colour_state[label], visible=False))
     n_sig, n_state = len(groups_sig), len(groups_state)
-    if best is not None:
-        points = best.curve(name)
-        fig.add_trace(
-            go.Scatter(
-                x=[s for s, _ in points],
-                y=[_finite_or_none(v) for _, v in points],
-                mode="lines",
-                name=f"best (trial {best.number})",
-                line={"color": BEST_COLOUR, "width": 3},
-            )
-        )
-    extra = [True] if best is not None else []
+    kept = {r.number for r in shown}
+    marked_curves = [] if marked is None else [r for r in marked.records if r.number in kept and r.curve(name)]
+    if marked is not None and marked_curves:
+        fig.add_trace(_marked_trace(marked, marked_curves, name))
+    extra = [True] if marked_curves else []
     fig.update_layout(
         updatemenus=[
             {
@@ -171,6 +171,25 @@ def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MA
         pad = 0.08 * (high - low or abs(high) or 1.0)
         fig.update_yaxes(range=[low - pad, high + pad])
     return fig
+
+
+def _marked_trace(marked: Marked, records: Sequence[TrialRecord], metric: str) -> go.Scatter:
+    """The curves of the marked trials as one bold trace, named as the summaries name them (``customdata``: the trial
+    numbers, as in every curve trace)."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    numbers: list[int | None] = []
+    for record in records:
+        for step, value in record.curve(metric):
+            xs.append(step)
+            ys.append(_finite_or_none(value))
+            numbers.append(record.number)
+        xs.append(None)  # a gap separates one trial's curve from the next
+        ys.append(None)
+        numbers.append(None)
+    hover = f"{plot_text(marked.mark.value)}: trial %{{customdata}}<br>step %{{x}}<br>%{{y}}<extra></extra>"
+    return go.Scatter(x=xs, y=ys, mode="lines", name=plot_text(marked.name()), customdata=numbers,
+                      hovertemplate=hover, line={"color": BEST_COLOUR, "width": 3}, connectgaps=False)  # fmt: skip
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -1,7 +1,7 @@
 """The search across parameters: parallel coordinates, importance and slices.
 
 Private to `tunesmith.report`: import these from `tunesmith.report.plots`. Slice plots keep at
-most `MAX_SLICE_POINTS` trials (the best trial always among them).
+most `MAX_SLICE_POINTS` trials (the trials marked as the result always among them).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._common import format_value
 from tunesmith.report._data import ReportData
 from tunesmith.report._plots_common import _LAYOUT, _empty, _figure, _thin, plot_text
+from tunesmith.report._shown import marked_trials
 from tunesmith.space import Choice, Float, Int, Param
 from tunesmith.trial import TrialState
 
@@ -149,7 +150,9 @@ def importance(result: ImportanceResult | None, note: str | None = None, top_pai
 
 
 def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int = MAX_SLICE_POINTS) -> go.Figure:
-    """The metric against each parameter (valid trials), one panel per parameter, coloured by trial number.
+    """The metric against each parameter (valid trials), one panel per parameter, coloured by trial number; stars
+    mark the result as the summaries state it (`marked_trials`: the best shown, or with several objectives the chosen
+    point, else the front).
 
     ``order`` puts those parameters first (the report passes the importance ranking).
     """
@@ -157,14 +160,15 @@ def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int
     dims = _ordered(data, order)
     evaluated = [r for r in data.valid if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
     evaluated = [r for r in evaluated if r.value(name) is not None]
-    best = data.best
-    shown = _thin(evaluated, max_points, {best.number} if best else set())
+    marked = marked_trials(data)
+    shown = _thin(evaluated, max_points, set(marked.numbers) if marked else set())
     cols = min(3, max(1, len(dims)))
     rows = math.ceil(len(dims) / cols)
     note = f" (showing {len(shown)} of {len(evaluated)})" if len(shown) < len(evaluated) else ""
     titles = [plot_text(d) for d in dims]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.5 / max(rows, 1) ** 0.5 / 2)
-    title = {"text": f"Slices: {plot_text(name)} by parameter{note}", "x": 0.01}
+    first = ", the first objective," if data.several else ""
+    title = {"text": f"Slices: {plot_text(name)}{first} by parameter{note}", "x": 0.01}
     fig.update_layout(**{**_LAYOUT, "title": title, "height": 60 + 280 * rows})
     fig.update_layout(showlegend=False)
     numbers = [r.number for r in shown]
@@ -196,15 +200,17 @@ def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int
             row=row,
             col=col,
         )
-        if best is not None and param_name in best.params:
-            best_x = best.params[param_name]
+        stars = [] if marked is None else [r for r in marked.records if param_name in r.params]
+        if marked is not None and stars:
+            star_xs = [r.params[param_name] for r in stars]
             fig.add_trace(
                 go.Scatter(
-                    x=[format_value(best_x) if isinstance(param, Choice) else best_x],
-                    y=[best.value(name)],
+                    x=[format_value(x) for x in star_xs] if isinstance(param, Choice) else star_xs,
+                    y=[r.value(name) for r in stars],
                     mode="markers",
                     marker={"color": "#e45756", "size": 11, "symbol": "star"},
-                    hovertemplate=f"best: trial {best.number}<extra></extra>",
+                    text=[plot_text(marked.label(r)) for r in stars],
+                    hovertemplate="%{text}<extra></extra>",
                 ),
                 row=row,
                 col=col,

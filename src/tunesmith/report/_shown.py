@@ -1,12 +1,14 @@
 """What every view says of the best (the terminal summary, the HTML report, the dashboard and ``tunesmith best``),
 so that none contradicts storage or another: `shown_best` (the seed re-runs' winner before the search's best),
-`choice_off_front` (a recorded choice that left the Pareto front), `near_front_note` (trials the front dominates
-only within the recorded noise) and `no_feasible_note` (trials finished, but every one broke a guardrail)."""
+`marked_trials` (what the figures mark as the result), `choice_off_front` (a recorded choice that left the Pareto
+front), `near_front_note` (trials the front dominates only within the recorded noise) and `no_feasible_note` (trials
+finished, but every one broke a guardrail)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from tunesmith.analysis._common import format_value
@@ -18,7 +20,16 @@ from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["ShownBest", "choice_off_front", "near_front_note", "no_feasible_note", "shown_best"]
+__all__ = [
+    "Mark",
+    "Marked",
+    "ShownBest",
+    "choice_off_front",
+    "marked_trials",
+    "near_front_note",
+    "no_feasible_note",
+    "shown_best",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,53 @@ def shown_best(data: ReportData) -> ShownBest | None:
     beside = (f"the search's best is trial {search.number} (seed {search.seed}): {metrics_text(search.metrics)} on "
               f"its one seed; {fate}")  # fmt: skip
     return ShownBest(winner, search, f", {called}", (picked, beside), validated=True)
+
+
+class Mark(Enum):
+    """What the trials a figure marks are: the one best shown (one objective), the point chosen from the front, or the
+    front itself (several objectives and no choice). The value is the figure's label."""
+
+    BEST = "best"
+    CHOSEN = "chosen"
+    FRONT = "Pareto front"
+
+
+@dataclass(frozen=True)
+class Marked:
+    """The trials a figure marks as the study's result, in trial order, and what they are."""
+
+    mark: Mark
+    records: tuple[TrialRecord, ...]
+
+    @property
+    def numbers(self) -> frozenset[int]:
+        return frozenset(r.number for r in self.records)
+
+    def label(self, record: TrialRecord) -> str:
+        """One marked trial as a figure names it: ``best: trial 9``, ``Pareto front: trial 3``."""
+        return f"{self.mark.value}: trial {record.number}"
+
+    def name(self) -> str:
+        """The marks together, as a legend names them: ``best (trial 9)``, ``Pareto front (4 trials)``."""
+        if self.mark is Mark.FRONT:
+            return f"{self.mark.value} ({len(self.records)} trials)"
+        return f"{self.mark.value} (trial {self.records[0].number})"
+
+
+def marked_trials(data: ReportData) -> Marked | None:
+    """What the figures mark as the result, as the summaries state it: with one objective the best `shown_best`
+    shows (the seed re-runs' winner before the search's best); with several, which have no single best, the point
+    chosen from the front (`Study.choose`, as ``status`` and ``tunesmith best`` mark it), else every trial on the
+    front. ``None``: nothing to mark yet."""
+    if not data.several:
+        shown = shown_best(data)
+        return None if shown is None else Marked(Mark.BEST, (shown.record,))
+    choice = data.choice
+    chosen = None if choice is None else next((r for r in data.valid if r.number == choice.trial), None)
+    if chosen is not None:
+        return Marked(Mark.CHOSEN, (chosen,))
+    front = data.front
+    return Marked(Mark.FRONT, tuple(front)) if front else None
 
 
 def _called(stability: SeedStabilityAttr, metric: Metric) -> str:

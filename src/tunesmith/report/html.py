@@ -485,8 +485,10 @@ def _page(data: ReportData, found: Findings, sections: list[_Section], title: st
         "diagnosis": found.diagnosis.to_json(),
     }
     analysis_json = json.dumps(json_safe(analysis), allow_nan=False, default=str).replace("</", "<\\/")
+    # Every objective, as `tunesmith status` heads its summary: a study with several is judged on all of them.
+    aims = ", ".join(f"{m.name} ({m.direction})" for m in (data.objectives if data.several else (data.metric,)))
     subtitle = (
-        f"metric {data.metric.name} ({data.metric.direction}) · {len(data.records)} trials"
+        f"{'objectives' if data.several else 'metric'} {aims} · {len(data.records)} trials"
         + (f": {counts}" if counts else "")
         + f" · written {time.strftime('%Y-%m-%d %H:%M')}"
     )
