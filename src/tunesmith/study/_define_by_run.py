@@ -24,6 +24,7 @@ from tunesmith.attributes import LearnedSpaceAttr, SamplerChoiceAttr, WarmStartA
 from tunesmith.samplers import Auto
 from tunesmith.space import Param, Space
 from tunesmith.space._define_by_run import ONE_DEFINITION, DefinitionError, describe, failure_line, same_definition
+from tunesmith.study._known import unasked_enqueued, warn_unasked
 from tunesmith.trial import Trial
 
 if TYPE_CHECKING:
@@ -84,9 +85,21 @@ def record(study: Study, number: int, asked: Mapping[str, Any] | None) -> str | 
     and write its ``params``. Returns the error when it asked with a definition other than the study's
     (a race between workers, or an executor's stale view), for the trial to be recorded FAILED: a
     `DefinitionError`'s exception line, without the trial's number, which stops `Study.optimize` as the same
-    error raised in the objective does."""
-    if not asked or study.storage.get_trial(study._info.id, number).state.is_finished:
+    error raised in the objective does.
+
+    A name an enqueued configuration gave that the study's space lacks and the trial did not ask for is left out
+    of its ``params``, with an `EnqueuedParameterUnusedWarning` (`tunesmith.study._known.unasked_enqueued`)."""
+    stored = study.storage.get_trial(study._info.id, number)
+    if stored.state.is_finished:
         return None  # a finished record never changes (a trial told twice, or reaped as lost meanwhile)
+    unasked = unasked_enqueued(study._defined.current, stored, asked["definitions"] if asked else ())
+    if unasked:
+        warn_unasked(study.name, number, unasked)
+    if not asked:
+        if unasked:
+            kept = {n: v for n, v in stored.params.items() if n not in unasked}
+            study.storage.update_trial(study._info.id, number, params=kept)
+        return None
     definitions = {name: Param.from_json(spec) for name, spec in asked["definitions"].items()}
     defined = study._defined
     kept = {n: v for n, v in asked["params"].items() if n in definitions or (defined.given and n in defined.given)}

@@ -5,12 +5,17 @@
   sees it. `Known.next_queued` runs inside `Storage.create_trial`, under the study lock, and hands out the
   oldest entry whose ``id`` no trial records yet (``attrs["enqueue_id"]``): each entry runs exactly once,
   the lost-trial retry's guarantee, after owed retries and before the scheduler's and the sampler's
-  proposals. The sampler draws what an entry leaves out; where a given parent switches on children its proposal
-  (on another branch) lacks, they are drawn from their prior (``attrs["drawn_from_prior"]``). An entry that cannot
-  be completed (stored without `enqueue`'s checks) is marked ``"refused"``, with why, said once and skipped. The
-  entries stay in the attribute as the record of what was asked. A parameter the study
-  does not know yet (a define-by-run one no trial asked for) is kept as given, and checked by the trial
-  whose objective asks for it (`tunesmith.space._define_by_run.AskedParams`).
+  proposals. Values are stored as the space holds them: one a hair outside a bound or off a step grid (within
+  `Param.contains`'s tolerance) as the bound or the grid value. A configuration that repeats a trial or an entry
+  is not queued unless ``repeat=True`` (`_repeated`). The sampler draws what an entry leaves out; where a given
+  parent switches on children its proposal (on another branch) lacks, they are drawn from their prior
+  (``attrs["drawn_from_prior"]``), and so is all of it when the sampler has nothing new to propose for an entry
+  queued with ``repeat=True``. An entry that cannot be completed (stored without `enqueue`'s checks), or a
+  partial one on a space every configuration of which was tried, is marked ``"refused"``, with why, said once
+  and skipped (`_runnable`, outside the lock; `Known.next_queued` skips the latter under it too). The entries
+  stay in the attribute as the record of what was asked. A parameter the study does not know yet (a
+  define-by-run one no trial asked for) is kept as given, and checked by the trial whose objective asks for it
+  (`tunesmith.space._define_by_run.AskedParams`); `unasked_enqueued` names those it never asked for.
 - **Warm start.** ``Study(warm_start=...)`` stores earlier results in the ``warm_start`` attribute
   (`tunesmith.study._warm_start`); every proposal puts them before the study's own trials in the history the
   sampler reads, as COMPLETE records with negative numbers and ``attrs["warm_start"]`` naming the source.
@@ -28,7 +33,7 @@ import json
 import math
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -36,7 +41,8 @@ import numpy as np
 
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
 from tunesmith.context import SearchContext
-from tunesmith.errors import ConfigError, SpaceError
+from tunesmith.errors import ConfigError, SearchSpaceExhausted, SpaceError
+from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, config_key, untried
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.space._define_by_run import plain
 from tunesmith.space._params import JsonScalar, Param
@@ -50,17 +56,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENQUEUE_ID",
+    "EnqueuedParameterUnusedWarning",
     "Known",
     "KnownConfigs",
     "QueueBeyondBudgetWarning",
     "QueuedConfigurationRefusedWarning",
+    "QueuedConfigurationRepeatWarning",
     "checked_params",
     "from_text",
     "plain",
     "queue_beyond_budget",
     "read_known",
+    "unasked_enqueued",
     "valid",
     "waiting",
+    "warn_unasked",
 ]
 
 # The trial attribute naming the `enqueued` entry a trial ran.
@@ -74,7 +84,7 @@ class KnownConfigs:
     ``warm_start`` argument of `Study` itself.
     """
 
-    def enqueue(self, params: Mapping[str, Any], *, note: str | None = None) -> None:
+    def enqueue(self, params: Mapping[str, Any], *, note: str | None = None, repeat: bool = False) -> None:
         """Run ``params`` next: the next trial any worker starts runs it, before the sampler's proposals
         (after a paused trial's promotion and a lost trial's owed retry); several run in the order they were
         enqueued, each once.
@@ -89,15 +99,30 @@ class KnownConfigs:
         read the value, and the trial's record would claim a configuration that never ran. A partial
         configuration is allowed: the sampler draws the parameters it lacks for that trial (the children a given
         parent switches on come from its prior when the sampler's proposal took another branch); a conditional
-        parameter needs its parents given.
+        parameter needs its parents given. A value a hair outside a bound or off a step grid (a float's rounding,
+        within the space's tolerance) is stored and run as the bound or the grid value.
         The trial records ``attrs["enqueued"] = True`` (and ``attrs["note"]``) and spends the budget as
         any trial does. CLI: ``tunesmith enqueue --study NAME key=value ...``.
+
+        A configuration that repeats one already run (a trial that did not fail and is not invalidated, running
+        ones included) or still queued, as a script run twice enqueues it, is not queued again: a
+        `QueuedConfigurationRepeatWarning` names the trial (or the queue entry) it repeats. A partial one repeats
+        nothing, since the sampler draws the rest anew for each; once every configuration of the space was tried,
+        though, it is refused when its turn comes (`QueuedConfigurationRefusedWarning`). ``repeat=True`` queues a
+        repeat anyway (a noisy objective measured again, or a changed one), and runs such a partial entry with
+        the rest drawn from their prior.
 
         Raises:
             SpaceError: a value outside its parameter's range, an inactive parameter, a name close to a known
                 parameter's, a new name the study would not read, a value that is not a JSON scalar.
+            ConfigError: ``repeat`` is not a bool.
         """
         study = cast("Study", self)
+        if not isinstance(repeat, bool):
+            raise ConfigError(
+                f"enqueue's repeat must be True or False, got repeat={repeat!r}: pass repeat=True to queue a "
+                "configuration that repeats a trial or a queued one"
+            )
         space = study._defined.refresh(study.attrs)  # with what other workers' trials asked for since
         refused = _why_no_new_names(study, space)
         checked = checked_params(space, params, learns=refused is None, refused_new=refused or "")
@@ -105,12 +130,30 @@ class KnownConfigs:
         entry["at"] = study._clock()
         if note is not None:
             entry["note"] = str(note)
+        if repeat:
+            entry[REPEAT] = True
+        trials = study.trials
+        repeated = None if repeat else _repeated(space, checked, (), trials)
 
-        def append(stored: Any) -> Any:
+        def append(stored: Any) -> Any:  # runs with the study locked: another worker may have queued it first
+            nonlocal repeated
             queue = EnqueuedAttr() if stored is None else EnqueuedAttr.from_json(stored)
+            repeated = None if repeat else _repeated(space, checked, queue.configs, trials)
+            if repeated is not None:
+                return stored
             return EnqueuedAttr(configs=(*queue.configs, entry), extra=queue.extra).to_json()
 
-        study.storage.update_study_attr(study._info.id, EnqueuedAttr.KEY, append)
+        if repeated is None:
+            study.storage.update_study_attr(study._info.id, EnqueuedAttr.KEY, append)
+        if repeated is not None:  # a trial ran it, or it is queued (perhaps by another worker meanwhile)
+            warnings.warn(
+                f"enqueue to study {study.name!r}: {checked!r} repeats {repeated}, so it is not queued again (a run "
+                "of the same configuration adds nothing to the search): pass repeat=True to run it again, e.g. to "
+                "measure a noisy objective's spread",
+                QueuedConfigurationRepeatWarning,
+                stacklevel=2,
+            )
+            return
         if blocked := queue_beyond_budget(study):
             warnings.warn(blocked, QueueBeyondBudgetWarning, stacklevel=2)
 
@@ -236,7 +279,9 @@ def checked_params(
     space: Space, params: Mapping[str, Any], what: str = "enqueue", *, learns: bool = False, refused_new: str = ""
 ) -> dict[str, Any]:
     """``params`` checked against ``space``: each a parameter of it, inside its range, and active given
-    the others; parameters left out are allowed (the sampler draws them). Returns them as JSON scalars.
+    the others; parameters left out are allowed (the sampler draws them). Returns them as JSON scalars, each as
+    its parameter holds it (`_snapped`: a float a hair outside a bound as the bound, one off a step grid as the
+    grid value).
 
     With ``learns`` (the study learns parameters from what its trials ask for by name), a name the space
     lacks is kept unchecked, as a JSON scalar, unless it is close to a known name (a likely typo); the trial
@@ -284,6 +329,7 @@ def checked_params(
                 f"{what}: {name}={value!r} is outside the parameter's range, {_range(space[name])}: "
                 "give a value inside it"
             )
+        out[name] = _snapped(space[name], out[name])
     for name in (n for n in out if n in space):
         parents = space[name].conditions
         missing = [p for p in parents if p not in out]
@@ -299,6 +345,18 @@ def checked_params(
                 f"{', '.join(f'{p}={out[p]!r}' for p in parents)}: drop {name} or change its parent"
             )
     return out
+
+
+def _snapped(param: Param, value: Any) -> Any:
+    """``value``, which ``param`` holds (`Param.contains`, within its tolerance for a float's rounding), as the value
+    itself: one a hair outside a bound as the bound, one off a step grid as the grid value. The objective is handed
+    what the space holds, never 1.0000000000001 for ``Float(0.1, 1.0)``, which a library checking its own bounds
+    (scikit-learn's ``max_features``) refuses."""
+    if not isinstance(param, Float) or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if param.step is not None:
+        return param.decode(param.encode(value))  # the grid value nearest ``value``: its bin's centre decoded
+    return min(param.high, max(param.low, float(value)))
 
 
 def _why_no_new_names(study: Study, space: Space) -> str | None:
@@ -343,13 +401,28 @@ class Known:
 
     queue: tuple[dict[str, Any], ...] = ()
     priors: tuple[TrialRecord, ...] = ()
+    space: Space | None = None  # the study's, to tell an entry that could only repeat a tried configuration
 
     def next_queued(self, history: Sequence[TrialRecord]) -> dict[str, Any] | None:
-        """The oldest enqueued configuration no trial of ``history`` ran yet."""
+        """The oldest enqueued configuration no trial of ``history`` ran yet, passing over a partial one (not queued
+        with ``repeat=True``) once ``history`` tried every configuration of the space: whatever the sampler drew
+        for it would repeat one. `_runnable` marks such an entry refused before the lock is taken; this runs under
+        it, on the exact history, so an entry another worker's trial used the space up for since never stops the
+        queue either (it is marked refused by the next `read_known`: nothing may be written under the lock)."""
         if not self.queue:
             return None
         taken = _ran(history)
-        return next((entry for entry in self.queue if entry["id"] not in taken), None)
+        used_up: bool | None = None
+        for entry in self.queue:
+            if entry["id"] in taken:
+                continue
+            if self.space is not None and not entry.get(REPEAT) and _needs_draw(self.space, entry["params"]):
+                if used_up is None:
+                    used_up = _used_up(self.space, self.for_samplers(history))
+                if used_up:
+                    continue
+            return entry
+        return None
 
     def for_samplers(self, history: Sequence[TrialRecord]) -> list[TrialRecord]:
         """The history a sampler learns from: warm-start points first, then the valid trials."""
@@ -364,12 +437,25 @@ class QueueBeyondBudgetWarning(UserWarning):
 
 
 class QueuedConfigurationRefusedWarning(UserWarning):
-    """An enqueued configuration cannot be completed into one of the space (stored without `Study.enqueue`'s
-    checks): it is marked refused and skipped, never run."""
+    """An enqueued configuration cannot run: it cannot be completed into one of the space (stored without
+    `Study.enqueue`'s checks), or it leaves parameters to draw on a space every configuration of which was tried.
+    It is marked refused and skipped, never run."""
+
+
+class QueuedConfigurationRepeatWarning(UserWarning):
+    """`Study.enqueue` was given a configuration a trial already ran, or one still queued: it is not queued again
+    (``repeat=True`` queues it anyway)."""
+
+
+class EnqueuedParameterUnusedWarning(UserWarning):
+    """An enqueued configuration gave a name the space lacks, and the objective never asked for it: its value is
+    not in the trial's ``params``, since it never ran."""
 
 
 # The key of an ``enqueued`` entry that can never run, holding why (`_refuse`).
 REFUSED = "refused"
+# The key of an ``enqueued`` entry queued with ``repeat=True``: it runs though it repeats a configuration.
+REPEAT = "repeat"
 
 
 # A trial that ran an enqueued entry (`_ran`, at every new trial of a study with a queue).
@@ -409,6 +495,7 @@ def queue_beyond_budget(study: Study, records: Sequence[TrialRecord] | None = No
         f"--trials {needed})"
     )
 
+
 # Prior records are built once per study and source, so that samplers' encoding caches (keyed by the
 # records' identity) keep working across asks.
 _PRIORS: dict[tuple[str, float, str], tuple[TrialRecord, ...]] = {}
@@ -445,19 +532,18 @@ def read_known(study: Study) -> Known:
     warm = read_attr(attrs, WarmStartAttr)
     if queue is None and warm is None:
         return NOTHING_KNOWN
-    return Known(
-        queue=() if queue is None else _runnable(study, queue),
-        priors=() if warm is None else _priors(study, warm),
-    )
+    priors = () if warm is None else _priors(study, warm)
+    return Known(queue=() if queue is None else _runnable(study, queue, priors), priors=priors, space=study.space)
 
 
 def queued_proposal(
     study: Study, entry: Mapping[str, Any], learned: list[TrialRecord], rng: np.random.Generator,
     context: SearchContext, seed: int,
 ) -> Proposal:  # fmt: skip
-    """The trial of an enqueued ``entry``; the sampler draws what the entry leaves out (`_completed`). A value the
-    space could not check when it was enqueued (its parameter learned only since, or not yet) goes to the trial as
-    given: the trial checks it against the definition its objective asks for."""
+    """The trial of an enqueued ``entry``; the sampler draws what the entry leaves out (`_completed`), or, when it
+    has nothing new to propose (`SearchSpaceExhausted`), their prior does. A value the space could not check when
+    it was enqueued (its parameter learned only since, or not yet) goes to the trial as given: the trial checks it
+    against the definition its objective asks for."""
     given = dict(entry["params"])
     space = study.space
     checked = _checked_given(space, given)
@@ -466,12 +552,20 @@ def queued_proposal(
     if "note" in entry:
         attrs["note"] = entry["note"]
     drawn: dict[str, Any] = {}
-    if any(name not in checked and space.is_active(name, checked) for name in space.dimensions):
-        drawn = study.sampler.suggest(space, learned, rng, context)
-        attrs["sampler"] = study.sampler.name
+    needs = _needs_draw(space, checked)
+    if needs:
+        try:
+            drawn = study.sampler.suggest(space, learned, rng, context)
+            attrs["sampler"] = study.sampler.name
+        except SearchSpaceExhausted:
+            # Its prior draws the rest (`_completed`): the entry was queued with repeat=True, or the sampler's own
+            # points ran out (a grid's) while the space has values left. One that may not repeat a tried
+            # configuration never comes here on a used-up space (`_runnable`, `Known.next_queued`): refusing it
+            # here would mean writing the queue under the lock this runs in.
+            pass
     completed, from_prior = _completed(space, checked, drawn, rng)
     params = {**completed, **unchecked}
-    if drawn:
+    if needs:
         attrs["drawn"] = sorted(set(params) - set(given))
     if from_prior:
         attrs[DRAWN_FROM_PRIOR] = from_prior
@@ -484,10 +578,10 @@ DRAWN_FROM_PRIOR = "drawn_from_prior"
 
 
 def _checked_given(space: Space, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The values of ``given`` that ``space`` holds, as its parameters hold them (the others go to the trial as
-    given)."""
+    """The values of ``given`` that ``space`` holds, as its parameters hold them (`_snapped`: an entry stored before
+    `enqueue` snapped its values is handed out as the space holds it too); the others go to the trial as given."""
     return {
-        name: plain(space[name], value)
+        name: _snapped(space[name], plain(space[name], value))
         for name, value in given.items()
         if name in space and space[name].contains(plain(space[name], value))
     }
@@ -533,23 +627,74 @@ def _incomplete(space: Space, params: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _runnable(study: Study, queue: EnqueuedAttr) -> tuple[dict[str, Any], ...]:
-    """The entries of ``queue`` that can run. One that cannot (`_incomplete`) is never handed out, and if no trial
-    ran it, it is marked refused in the stored queue and said once (`_refuse`): it never blocks the ones after it."""
+# How to fix an entry `_incomplete` refuses, and one that could only repeat a tried configuration.
+_BRANCH_FIX = (
+    "enqueue it again with each conditional parameter's parent set to a value that switches it on, or without the "
+    "parameter"
+)
+_USED_UP_FIX = (
+    "enqueue it again with repeat=True to run it anyway (the rest drawn from their prior), or widen a range or add "
+    "options (a new study) to search further"
+)
+
+
+def _runnable(study: Study, queue: EnqueuedAttr, priors: Sequence[TrialRecord]) -> tuple[dict[str, Any], ...]:
+    """The entries of ``queue`` that can run. One that cannot is never handed out, and if no trial ran it, it is
+    marked refused in the stored queue and said once (`_refuse`): it never blocks the ones after it.
+
+    One cannot run when it cannot be completed (`_incomplete`), or when it leaves parameters for the sampler (and
+    was not queued with ``repeat=True``) while every configuration of the space was tried, ``priors`` (the warm
+    start, which the sampler counts) included: the sampler has nothing new to propose, and whatever else filled
+    it in would repeat a tried configuration."""
     space = study.space
-    why = {
-        entry["id"]: reason
+    why: dict[str, tuple[str, str]] = {}
+    for entry in queue.configs:
+        if REFUSED not in entry and (reason := _incomplete(space, entry["params"])) is not None:
+            why[entry["id"]] = (reason, _BRANCH_FIX)
+    drawing = [
+        entry
         for entry in queue.configs
-        if REFUSED not in entry and (reason := _incomplete(space, entry["params"])) is not None
-    }
+        if REFUSED not in entry and entry["id"] not in why and not entry.get(REPEAT)
+        and _needs_draw(space, entry["params"])
+    ]  # fmt: skip
+    if drawing:
+        trials = study.trials
+        ran = _ran(trials)
+        left = [entry for entry in drawing if entry["id"] not in ran]
+        if left and _used_up(space, [*priors, *valid(trials)]):
+            tried = f"all {space.cardinality():.0f} configurations of the space were tried (running trials included)"
+            for entry in left:
+                given = _checked_given(space, entry["params"])
+                missing = [n for n in space.dimensions if n not in given and space.is_active(n, given)]
+                why[entry["id"]] = (f"{tried}, so whatever is drawn for {', '.join(missing)} repeats one", _USED_UP_FIX)
     if why:
         _refuse(study, why)
     return tuple(entry for entry in queue.configs if REFUSED not in entry and entry["id"] not in why)
 
 
-def _refuse(study: Study, why: Mapping[str, str]) -> None:
-    """Mark the enqueued entries ``why`` names (id -> reason) refused, with their reason, unless a trial ran them,
-    and warn once for each (`QueuedConfigurationRefusedWarning`: the worker whose update marked it)."""
+def _needs_draw(space: Space, params: Mapping[str, Any]) -> bool:
+    """Whether enqueued ``params`` leave a parameter of ``space`` that their values switch on to be drawn."""
+    given = _checked_given(space, params)
+    return any(name not in given and space.is_active(name, given) for name in space.dimensions)
+
+
+def _used_up(space: Space, history: Sequence[TrialRecord]) -> bool:
+    """Whether ``history`` tried every configuration of ``space``, running trials included: what a sampler finds
+    before it raises `SearchSpaceExhausted` (`tunesmith.samplers._tried.untried`). Only a finite space small enough
+    to list (`ENUMERATION_LIMIT`) can be."""
+    size = space.cardinality()
+    if not space.dimensions or not math.isfinite(size) or size > ENUMERATION_LIMIT:
+        return False
+    try:
+        untried(space, Tried(space, history), np.random.default_rng(0))  # the draw it returns is not used
+    except SearchSpaceExhausted:
+        return True
+    return False
+
+
+def _refuse(study: Study, why: Mapping[str, tuple[str, str]]) -> None:
+    """Mark the enqueued entries ``why`` names (id -> reason and its fix) refused, with their reason, unless a trial
+    ran them, and warn once for each (`QueuedConfigurationRefusedWarning`: the worker whose update marked it)."""
     ran = _ran(study.trials)
     marked: list[dict[str, Any]] = []
 
@@ -559,7 +704,7 @@ def _refuse(study: Study, why: Mapping[str, str]) -> None:
         configs = []
         for entry in queue.configs:
             if entry["id"] in why and entry["id"] not in ran and REFUSED not in entry:
-                entry = {**entry, REFUSED: why[entry["id"]]}
+                entry = {**entry, REFUSED: why[entry["id"]][0]}
                 marked.append(entry)
             configs.append(entry)
         return EnqueuedAttr(configs=tuple(configs), extra=queue.extra).to_json()
@@ -568,10 +713,67 @@ def _refuse(study: Study, why: Mapping[str, str]) -> None:
         study.storage.update_study_attr(study._info.id, EnqueuedAttr.KEY, mark)
     for entry in marked:
         note = f" ({entry['note']})" if "note" in entry else ""
+        fix = why[entry["id"]][1]
         warnings.warn(
             f"the enqueued configuration {entry['params']!r}{note} cannot run in study {study.name!r}: "
-            f"{entry[REFUSED]}; it is skipped (marked refused in the queue) and the queue goes on: enqueue it again "
-            "with each conditional parameter's parent set to a value that switches it on, or without the parameter",
+            f"{entry[REFUSED]}; it is skipped (marked refused in the queue) and the queue goes on: {fix}",
             QueuedConfigurationRefusedWarning,
             stacklevel=2,
         )
+
+
+# Repeats and names nothing asked for ----------------------------------------------------------------
+def _repeated(
+    space: Space, params: Mapping[str, Any], queue: Sequence[Mapping[str, Any]], trials: Sequence[TrialRecord]
+) -> str | None:
+    """What queuing enqueued ``params`` would repeat, in words (``None``: nothing), when they give every parameter
+    they switch on: a trial that ran the same configuration, running ones included, or an entry of ``queue`` still
+    waiting with it. A partial configuration repeats nothing: the sampler draws the rest anew for each. A trial that
+    failed, or was invalidated, holds no result: running its configuration again repeats nothing. Values compare as
+    the space holds them (`config_key`: 7 and 7.0 for an integer are one value)."""
+    if _needs_draw(space, params):
+        return None
+    same = _identity(space, params)
+    for record in trials:
+        if (
+            record.state is not TrialState.FAILED
+            and record.invalidated is None
+            and _identity(space, record.params) == same
+        ):
+            return f"trial #{record.number} ({record.state.value})"
+    started = _ran(trials)
+    for position, entry in enumerate(queue, start=1):
+        if REFUSED not in entry and entry["id"] not in started and _identity(space, entry["params"]) == same:
+            note = f" ({entry['note']})" if "note" in entry else ""
+            return f"entry {position} of the queue{note}, not run yet"
+    return None
+
+
+def _identity(space: Space, params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two configurations one: the values of ``space``'s parameters, as the samplers key them, and any
+    other name's value as given (one the space lacks: for an objective that asks for it by name)."""
+    others = tuple(sorted((str(name), repr(value)) for name, value in params.items() if name not in space))
+    return config_key(space, params), others
+
+
+def unasked_enqueued(space: Space, record: TrialRecord, asked: Collection[str]) -> dict[str, Any]:
+    """The values trial ``record`` holds for names ``space`` (the study's, learned parameters included) lacks and its
+    objective did not ask for (``asked``): an enqueued configuration gave them for a define-by-run objective
+    (`Study.enqueue` takes such a name before any trial completed), which never read them. The trial's ``params``
+    must not claim them (`Study.best` would show a value that never ran): whatever records what it asked for drops
+    them, saying so (`warn_unasked`)."""
+    if ENQUEUE_ID not in record.attrs:
+        return {}
+    return {name: value for name, value in record.params.items() if name not in space and name not in asked}
+
+
+def warn_unasked(study_name: str, number: int, unasked: Mapping[str, Any]) -> None:
+    """Say that trial ``number`` dropped the enqueued values ``unasked`` (`unasked_enqueued`)."""
+    given = ", ".join(f"{name}={value!r}" for name, value in unasked.items())
+    warnings.warn(
+        f"trial #{number} of study {study_name!r} ran an enqueued configuration giving {given}, which the space "
+        "lacks and the objective never asked for by name (trial.suggest_*): it is left out of the trial's params, "
+        "since no value of it ran; add it to the space, or ask for it in the objective, for it to count",
+        EnqueuedParameterUnusedWarning,
+        stacklevel=3,
+    )
