@@ -207,3 +207,19 @@ def test_an_enqueued_name_a_told_trial_did_not_ask_for_is_said_while_the_names_i
     with pytest.warns(EnqueuedParameterUnusedWarning, match=r"giving weight_decay=0.1"):
         study.tell(trial, trial.params["lr"] + dropout)
     assert set(study.trials[0].params) == {"lr", "layers", "dropout"}
+
+
+def test_the_cli_says_a_repeat_was_not_enqueued_and_queues_it_with_repeat(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tunesmith.cli import cli
+
+    url = f"sqlite:///{tmp_path}/e.db"
+    study = ts.Study(ts.Space({"a": ts.Int(1, 5)}), metric="loss", storage=url, name="e", seed=0,
+                     budget=ts.Budget(trials=1))  # fmt: skip
+    study.optimize(lambda t: float(t.params["a"]))
+    ran = study.trials[0].params["a"]
+    said = CliRunner().invoke(cli, ["enqueue", "--study", "e", "--storage", url, f"a={ran}"])
+    assert said.exit_code == 0 and "not enqueued: " in said.output and "pass --repeat" in " ".join(said.output.split())
+    said = CliRunner().invoke(cli, ["enqueue", "--study", "e", "--storage", url, f"a={ran}", "--repeat"])
+    assert said.exit_code == 0 and "enqueued for e" in said.output

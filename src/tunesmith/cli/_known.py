@@ -20,7 +20,13 @@ from tunesmith.cli._common import (
     storage_option,
 )
 from tunesmith.study import Study
-from tunesmith.study._known import QueueBeyondBudgetWarning, from_text, queue_beyond_budget, waiting
+from tunesmith.study._known import (
+    QueueBeyondBudgetWarning,
+    QueuedConfigurationRepeatWarning,
+    from_text,
+    queue_beyond_budget,
+    waiting,
+)
 from tunesmith.trial import TrialRecord
 
 study_option = click.option("--study", "study_name", required=True, help="The study's name.")
@@ -83,18 +89,28 @@ def _parse(study: Study, pairs: tuple[str, ...]) -> dict[str, object]:
 @study_option
 @storage_option
 @click.option("--note", default=None, help="Why this configuration (kept with it and its trial).")
+@click.option("--repeat", is_flag=True, help="Queue it even if a trial already ran it or the queue holds it.")
 @click.argument("params", nargs=-1, required=True, metavar="NAME=VALUE...")
-def enqueue(study_name: str, storage: str, note: str | None, params: tuple[str, ...]) -> None:
+def enqueue(study_name: str, storage: str, note: str | None, repeat: bool, params: tuple[str, ...]) -> None:
     """Queue a configuration for STUDY: the next trial any worker starts runs it, before the sampler's
-    proposals. Parameters left out are drawn by the sampler."""
+    proposals. Parameters left out are drawn by the sampler. One a trial already ran, or the queue holds, is not
+    queued again unless --repeat is given."""
     study = _resolve_study(storage, study_name)
     values = _parse(study, params)
     with _friendly_errors():
-        with warnings.catch_warnings():  # said below, with the queue
+        with warnings.catch_warnings(record=True) as said:  # said below, with the queue
             warnings.simplefilter("ignore", QueueBeyondBudgetWarning)
-            study.enqueue(values, note=note)
+            warnings.simplefilter("always", QueuedConfigurationRepeatWarning)
+            study.enqueue(values, note=note, repeat=repeat)
         lines = queue_lines(study, read_attr(study.attrs, EnqueuedAttr), study.trials)
-    console.print(f"enqueued for {terminal_safe(study.name)}: {_params_text(values)}")
+    repeats = [w for w in said if issubclass(w.category, QueuedConfigurationRepeatWarning)]
+    for other in (w for w in said if w not in repeats):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    if repeats:
+        said_once = str(repeats[0].message).replace("pass repeat=True", "pass --repeat")
+        console.print(terminal_safe(f"not enqueued: {said_once}"), markup=False)
+    else:
+        console.print(f"enqueued for {terminal_safe(study.name)}: {_params_text(values)}")
     for line in lines:
         console.print(terminal_safe(line))
     _confirm_stored(study)
