@@ -57,8 +57,15 @@ def run_config(folder: Path, budget: str = "", sampler: str = "") -> Result:
 
 
 # A budget gained before the first trial ------------------------------------------------------------
-def test_a_config_refused_for_having_no_budget_runs_once_tunesmith_extend_gives_it_one(folder: Path) -> None:
-    assert run_config(folder).exit_code == 1, "no budget and no --trials: refused, but the study is stored"
+def test_a_config_without_a_budget_is_refused_and_records_nothing(folder: Path) -> None:
+    refused = run_config(folder)
+    assert refused.exit_code == 1 and "[budget]" in refused.output and "--trials" in refused.output
+    assert not (folder / "s.db").exists(), "a refused config records nothing"
+
+
+def test_a_stored_study_without_a_budget_runs_once_tunesmith_extend_gives_it_one(folder: Path) -> None:
+    open_study(f"sqlite:///{folder}/s.db").storage.close()  # made in Python, unbounded, no trials
+    assert run_config(folder).exit_code == 1, "no budget and no --trials: refused"
 
     extended = tunesmith(folder, "extend", "s", "--trials", "3")
     resumed = run_config(folder, "[budget]\ntrials = 3\n")

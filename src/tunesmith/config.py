@@ -42,11 +42,16 @@ from typing import Any
 
 import yaml
 
+from tunesmith._text import excerpt
 from tunesmith._validate import duration, integer
 from tunesmith.budget import Budget, parse_duration
 from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.executors import EXECUTORS, make_executor
 from tunesmith.objective import Guardrail, Metric, metric_named
+from tunesmith.samplers import make_sampler
+from tunesmith.schedulers import make_scheduler
 from tunesmith.space import Space
+from tunesmith.study._optimize import _refuse_unrunnable
 
 __all__ = ["StudyConfig", "import_object", "load_config"]
 
@@ -79,8 +84,21 @@ class StudyConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def load_objective(self) -> Callable[..., Any]:
-        """The objective function the config names."""
-        return import_object(self.objective, base_dir=self.path.parent, what="objective")
+        """The objective function the config names, refused when no executor can run it (not a function, an
+        ``async def``, or one that cannot take the trial alone) before any command opens storage for it.
+
+        Raises:
+            ConfigError: the reference cannot be imported, or names nothing `Study.optimize` can run.
+        """
+        objective = import_object(self.objective, base_dir=self.path.parent, what="objective")
+        if not callable(objective):
+            raise ConfigError(
+                f"objective must name a function of a trial, got objective = {self.objective!r}, which is "
+                f"{type(objective).__name__} {excerpt(repr(objective))}: name the function, e.g. def "
+                f"objective(trial), in {self.path.name}"
+            )
+        _refuse_unrunnable(objective)
+        return objective
 
 
 def import_object(reference: str, *, base_dir: Path | None = None, what: str = "object") -> Any:
@@ -230,29 +248,70 @@ def load_config(path: str | Path) -> StudyConfig:
         raise ConfigError(f"{path.name}: missing or invalid field {exc}") from None
     except TunesmithError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
-    executor = data.get("executor")
     workers = _int_setting(data, "workers", 1, 1) or 1
-    if executor is None:
-        executor = "processes" if workers > 1 else "inline"
+    memory_limit = _int_setting(data, "memory_limit", None, 1)
+    trial_timeout = _duration_setting(data, "trial_timeout")
     storage = data.get("storage")
     if storage is not None and not isinstance(storage, str):
         raise ConfigError(f"storage must be a URL string, got {storage!r}")
+    # Every setting `tunesmith run` hands on is checked here, before it opens storage: a setting refused once
+    # the study was stored left a study of no trials behind, which then refused the fixed config.
+    try:
+        sampler, scheduler = data.get("sampler", "auto"), data.get("scheduler")
+        make_sampler(sampler)
+        make_scheduler(scheduler)
+        executor = _executor(data.get("executor"), workers, memory_limit, trial_timeout)
+    except TunesmithError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
     return StudyConfig(
         path=path,
-        name=str(data.get("name") or path.stem),
+        name=_study_name(data.get("name"), path),
         objective=str(data["objective"]),
         space=space,
         metric=metric,
         guardrails=guardrails,
         budget=budget,
-        sampler=data.get("sampler", "auto"),
-        scheduler=data.get("scheduler"),
+        sampler=sampler,
+        scheduler=scheduler,
         storage=storage,
         seed=_int_setting(data, "seed", None, 0),
         workers=workers,
-        executor=str(executor),
-        memory_limit=_int_setting(data, "memory_limit", None, 1),
-        trial_timeout=_duration_setting(data, "trial_timeout"),
+        executor=executor,
+        memory_limit=memory_limit,
+        trial_timeout=trial_timeout,
         fail_fast=_fail_fast(data),
         extra={k: data[k] for k in ("holdout", "lr_probe") if k in data},
     )
+
+
+def _study_name(value: Any, path: Path) -> str:
+    """The config's ``name`` (the file's stem when absent), refused with white space at its ends, as `Study` refuses
+    it: "quad " and "quad" would be two studies that every listing prints alike."""
+    name = str(value or path.stem)
+    if name == name.strip():
+        return name
+    setting = f'name = "{name.strip()}"' if path.suffix == ".toml" else f"name: {name.strip()}"
+    fix = f"write {setting}" if value else f"add {setting}, or rename the file, whose name the study takes"
+    raise ConfigError(
+        f"{path.name}: a study name must have no white space at its ends, which no listing shows, got "
+        f"name={name!r}: {fix}"
+    )
+
+
+def _executor(value: Any, workers: int, memory_limit: int | None, trial_timeout: float | None) -> str:
+    """The config's ``executor`` (absent: ``processes`` for several workers, else ``inline``), by its registered name,
+    refused when unknown or when it cannot run ``workers`` trials under the limits given."""
+    if value is None:
+        return "processes" if workers > 1 else "inline"
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"executor must name an executor, one of {', '.join(map(repr, EXECUTORS.names()))}, got "
+            f'executor = {excerpt(repr(value))}: write e.g. executor = "processes"; an executor with options '
+            "(RayExecutor(num_gpus=0.5)) is passed in Python, study.optimize(objective, executor=...)"
+        )
+    name = value.lower()
+    EXECUTORS.lookup(name)  # an unknown name: the known ones and the closest
+    if name != "inline":  # `Study.optimize` runs an inline executor given workers or limits as "processes"
+        limits = {"memory_limit": memory_limit, "trial_timeout": trial_timeout}
+        make_executor(name, workers, **{key: limit for key, limit in limits.items() if limit is not None})
+    return name

@@ -28,8 +28,8 @@ from tunesmith.cli._common import (
     verdict_colour,
 )
 from tunesmith.cli._scale import _hold_objective, _imported_objective
-from tunesmith.errors import StudyNotFound
-from tunesmith.storage import Storage, StudyInfo, redact_url
+from tunesmith.errors import StorageUnavailable, StudyNotFound, require
+from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.storage._engine import without_waiting
 from tunesmith.study import MIN_FULLY_TRAINED, Study, StudySpec, trained_fully
 from tunesmith.study._recovery import stopped_by
@@ -87,12 +87,22 @@ def _interrupted(ctx: click.Context, opened: list[Study], exc: BaseException) ->
     return f"interrupted: study {study.name!r} keeps {trials} in {where} ({recorded}); resume with:\n  {command}"
 
 
+def _name_option(_ctx: click.Context, _param: click.Parameter, name: str | None) -> str | None:
+    """``--name``, refused before anything runs when `Study` would refuse it: with white space at its ends."""
+    if name is not None and name != name.strip():
+        raise click.BadParameter(
+            f"a study name must have no white space at its ends, which no listing shows, got {name!r}: "
+            f"pass --name {name.strip()!r}"
+        )
+    return name
+
+
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @storage_options(config=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Overrides the config's workers.")
 @click.option("--trials", "n_trials", type=click.IntRange(min=1), default=None, help="Start at most N trials now.")
-@click.option("--name", default=None, help="Overrides the config's study name.")
+@click.option("--name", default=None, callback=_name_option, help="Overrides the config's study name.")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
 @click.option("--report", "report_path", default=None,
@@ -120,12 +130,16 @@ def run(
     opened: list[Study] = []
     show = shown(progress)
     with _interruptible(lambda exc: _interrupted(ctx, opened, exc)), showing(show), _friendly_errors():
-        cfg = load_config(config)
+        cfg = load_config(config)  # every setting checked, the sampler, scheduler and executor by building them
         objective = cfg.load_objective()
         named = _imported_objective(cfg.objective, cfg.path.parent)
+        worker_count = workers or cfg.workers
+        executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
+        _check_before_storing(cfg, executor)
         url = storage_url(storage, storage_file, config=cfg.storage)
+        resumed = _budgeted_storage(url, name or cfg.name, cfg, n_trials)
         created = _new_sqlite_file(url)
-        store = _open(url, create=True)
+        store = resumed or _open(url, create=True)
         if created is not None:  # a relative path read from another directory would start a study afresh
             click.echo(terminal_safe(f"created a new database {created} (a relative sqlite:/// path is read from "
                                      f"the working directory, {os.getcwd()})", markup=False), err=True)  # fmt: skip
@@ -151,8 +165,6 @@ def run(
         )
         opened.append(study)
         _hold_objective(store, study.info, named, label, fix)  # recorded by the study's first run (or worker)
-        worker_count = workers or cfg.workers
-        executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
         _state_training(study)
         # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
         from tunesmith.discipline.sequence import SearchLeft, after_search, before_search, holdout_edits
@@ -248,6 +260,50 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         f"tunesmith best --storage {terminal_safe(redact_url(storage))} {terminal_safe(study.name)}"
     )
     _confirm_stored(study)
+
+
+def _check_before_storing(cfg: StudyConfig, executor: str) -> None:
+    """Refuse, before storage is opened (a SQLite file created) or the study stored, what `load_config` cannot
+    check alone: the ``holdout`` entry (a `discipline` plan, its functions imported) and Ray for ``executor``.
+
+    A refusal after the study was stored left a study of no trials behind, which then refused the fixed config
+    ("already exists ... with a different space"), so nothing is stored until every check has passed.
+    """
+    from tunesmith.discipline.sequence import holdout_plan
+
+    if "holdout" in cfg.extra:
+        holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    if executor == "ray":
+        require("ray", "ray")  # the executor imports it only once the first trial is about to start
+
+
+def _budgeted_storage(url: str, name: str, cfg: StudyConfig, n_trials: int | None) -> Storage | None:
+    """Refuse a run nothing would end (the config gives no budget, the command no --trials) unless study ``name`` is
+    stored with a budget (one extended since it was made), whose storage is then returned; ``None`` when the run
+    has an end anyway. The storage is opened without creating anything: a new study is refused before it is stored.
+
+    Raises:
+        CliError: the rule, what gives no budget and the fix.
+    """
+    if n_trials is not None or not cfg.budget.is_unbounded():
+        return None
+    add = "[budget] trials = N" if cfg.path.suffix == ".toml" else "budget: {trials: N}"
+    try:
+        store = open_storage(url, create=False)
+        spec = StudySpec.from_json(store.load_study(name).spec)
+    except (StudyNotFound, StorageUnavailable):  # no database, no such study, or none that can be read
+        raise CliError(
+            f"study {name!r} would run without end: {cfg.path.name} gives it no budget, the command no --trials, and "
+            f"no study {name!r} with a budget was found in {redact_url(url)}: add {add} to {cfg.path.name} (or "
+            "wall_time), or run it with --trials N"
+        ) from None
+    if spec.budget.is_unbounded():
+        raise CliError(
+            f"study {name!r} in {redact_url(url)} has no budget, and neither {cfg.path.name} nor the command "
+            f"(--trials) gives one, so nothing would end the run: `tunesmith extend {name} --trials N` gives it one "
+            "(a study gains a limit before its first trial), or run it with --trials N"
+        )
+    return store
 
 
 def _new_sqlite_file(url: str) -> str | None:
