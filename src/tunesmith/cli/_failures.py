@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 
 import click
 
@@ -17,6 +18,7 @@ from tunesmith.cli._common import (
     json_option,
     storage_option,
 )
+from tunesmith.objective import COUNT, STDERR, Metric
 from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS
 from tunesmith.trial import TrialKind, TrialRecord
 
@@ -30,11 +32,31 @@ def _when(moment: float | None) -> str:
     return "-" if moment is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment))
 
 
-def _pairs(values: dict[str, object]) -> str:
+def _pairs(values: Mapping[str, object]) -> str:
     return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items()) or "none"
 
 
-def _show_record(study_name: str, record: TrialRecord, gone: str | None) -> None:
+def metric_text(metrics: Mapping[str, float], name: str, scale: float | None = None) -> str:
+    """Metric ``name`` of ``metrics`` as a person reads it: returned per example (a ``stderr:<name>`` beside it),
+    its estimate with its standard error and count as the report shows it (`value_text`, which reads a proportion
+    whose examples all agree on ``scale``, `Metric.scale`: ``0.913 ± 0.0163 (n=300)``); else the value alone."""
+    if f"{STDERR}{name}" not in metrics:
+        return _fmt(metrics[name])
+    from tunesmith.report._data import value_text  # the report package loads the analyses: only when printed
+
+    return value_text(metrics, name, scale=scale)
+
+
+def shown_metrics(metrics: Mapping[str, float], objectives: Sequence[Metric]) -> dict[str, str]:
+    """Each metric of ``metrics`` as `metric_text` shows it, an objective's on its declared scale. The storage keys
+    that carry a per-example metric's standard error and count (``stderr:<m>``, ``count:<m>``) are folded into it,
+    not listed as metrics of their own; ``--json`` keeps them, as the data."""
+    scales = {metric.name: metric.scale for metric in objectives}
+    return {name: metric_text(metrics, name, scales.get(name)) for name in metrics
+            if not name.startswith((STDERR, COUNT))}  # fmt: skip
+
+
+def _show_record(study_name: str, record: TrialRecord, gone: str | None, objectives: Sequence[Metric]) -> None:
     steps = sorted(record.intermediate)
     reports = f"{len(steps)} (steps {steps[0]}-{steps[-1]})" if steps else "0"
     duration = "-" if record.duration is None else f"{record.duration:.1f}s"
@@ -46,7 +68,7 @@ def _show_record(study_name: str, record: TrialRecord, gone: str | None) -> None
         ("reason", record.reason or "-"),
         ("params", _pairs(record.params)),
         ("seed", record.seed),
-        ("metrics", _pairs(dict(record.metrics))),
+        ("metrics", _pairs(shown_metrics(record.metrics, objectives))),
         ("reports", reports),
         ("resource", _fmt(record.resource)),
         ("worker", record.worker or "-"),
@@ -85,7 +107,7 @@ def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
     if as_json:
         _print_json({"study": study.name, **record.to_json(), "worker_gone": gone})
         return
-    _show_record(study.name, record, gone)
+    _show_record(study.name, record, gone, study.objectives or (study.metric,))
 
 
 @click.command()

@@ -33,6 +33,7 @@ from tunesmith.cli._common import (
     storage_option,
     verdict_colour,
 )
+from tunesmith.cli._failures import metric_text, shown_metrics
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import redact_url
@@ -69,7 +70,9 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: di
     table.add_column("params")
     table.add_column("reason", overflow="fold")
     for record in records:
-        values = [record.metrics.get(metric.name) for metric in objectives]
+        # a metric returned per example with its standard error and count, as the report shows it
+        values = ["" if m.name not in record.metrics else metric_text(record.metrics, m.name, m.scale)
+                  for m in objectives]  # fmt: skip
         invalid = record.invalidated
         state = record.state.value if invalid is None else f"{record.state.value}, invalidated"
         reason = record.reason or "" if invalid is None else f"invalidated: {invalid}"
@@ -78,7 +81,7 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: di
         table.add_row(
             str(record.number),
             state,
-            *("" if value is None else _fmt(value) for value in values),
+            *(terminal_safe(value) for value in values),
             _params_text(record.params),
             terminal_safe(reason),
         )
@@ -182,8 +185,8 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(f"[{colour}]{terminal_safe(line)}[/{colour}]")
     for key, value in chosen.params.items():
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
-    for key, value in chosen.metrics.items():
-        console.print(f"  [green]{terminal_safe(key)}[/green] = {terminal_safe(_fmt(value))}")
+    for key, text in shown_metrics(chosen.metrics, study.objectives or (study.metric,)).items():
+        console.print(f"  [green]{terminal_safe(key)}[/green] = {terminal_safe(text)}")
     _verdict_lines(study)
 
 

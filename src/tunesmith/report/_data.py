@@ -14,6 +14,7 @@ from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, dia
 from tunesmith.analysis._common import format_value, valid_records
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
+from tunesmith.discipline.gap import noise_of
 from tunesmith.environment import TRIAL_KEY
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.fidelity import rung_view
@@ -253,23 +254,38 @@ def environment_note(data: ReportData) -> str | None:
             f"trials run before ({fix}, once per trial) or compare trials within one environment")  # fmt: skip
 
 
-def metrics_text(metrics: Mapping[str, float]) -> str:
+def metrics_text(metrics: Mapping[str, float], *, objectives: Sequence[Metric] = ()) -> str:
     """``name=value`` pairs, a metric returned per example shown with its standard error and count
-    (``val_acc=0.965 ± 0.0141 (n=171)``) rather than as three unrelated numbers."""
-    return ", ".join(f"{name}={value_text(metrics, name)}" for name in metrics if not name.startswith((STDERR, COUNT)))
+    (``val_acc=0.965 ± 0.0141 (n=171)``) rather than as three unrelated numbers. ``objectives``: the study's
+    metrics, whose declared scale (`Metric.scale`) reads a proportion whose examples all agree (`value_text`)."""
+    scales = {metric.name: metric.scale for metric in objectives}
+    return ", ".join(f"{name}={value_text(metrics, name, scale=scales.get(name))}" for name in metrics
+                     if not name.startswith((STDERR, COUNT)))  # fmt: skip
 
 
-def value_text(metrics: Mapping[str, float], name: str) -> str:
+def value_text(metrics: Mapping[str, float], name: str, *, scale: float | None = None) -> str:
     """Metric ``name``'s value, with its standard error and count when it was returned per example
-    (``0.965 ± 0.0141 (n=171)``); ``-`` when the metrics lack it."""
+    (``0.965 ± 0.0141 (n=171)``); ``-`` when the metrics lack it.
+
+    Counted examples that all agree have a sample spread of 0, which is no certainty: a proportion (every example
+    right, or every one wrong, on ``scale``: `Metric.scale`, 1 when ``None``) shows the standard error the verdict
+    reads for it (`discipline.gap.noise_of`: ``1 ± 0.0194 (n=50, all alike)``); any other value says its noise is
+    unknown. A standard error recorded without a count (by hand) is shown as given.
+    """
     value = metrics.get(name)
     if value is None:
         return "-"
     stderr, count = metrics.get(f"{STDERR}{name}"), metrics.get(f"{COUNT}{name}")
     if stderr is None:
         return format_value(value)
-    size = "" if count is None else f" (n={int(count)})"
-    return f"{format_value(value)} ± {format_value(stderr)}{size}"
+    if count is None:  # a standard error given by hand (0 for an exact objective): shown as given
+        return f"{format_value(value)} ± {format_value(stderr)}"
+    if stderr != 0:
+        return f"{format_value(value)} ± {format_value(stderr)} (n={int(count)})"
+    noise = noise_of(metrics, name, 1.0 if scale is None else scale)
+    if noise is None:
+        return f"{format_value(value)} (n={int(count)}, all alike, noise unknown)"
+    return f"{format_value(value)} ± {format_value(noise.stderr)} (n={int(count)}, all alike)"
 
 
 def within_noise_of_best(data: ReportData, top_k: int) -> list[TrialRecord]:

@@ -16,18 +16,60 @@ Example:
 from __future__ import annotations
 
 import csv
+import errno
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 from tunesmith._trial_table import trial_table
-from tunesmith.errors import require
+from tunesmith.errors import TunesmithError, require
 from tunesmith.integrations._tracking import logged_values
 from tunesmith.objective import Metric
 from tunesmith.report._data import report_data
 from tunesmith.space import Space
 
-__all__ = ["log_to_mlflow", "trial_rows", "write_csv"]
+__all__ = ["FileNotWritten", "log_to_mlflow", "not_written", "trial_rows", "write_csv"]
+
+
+class FileNotWritten(TunesmithError, OSError):
+    """A report or export file could not be written: a file stands where a folder of its path should be, the
+    folder is not writable, the disk is full. The message names the path, the system's reason and the fix.
+
+    Also the `OSError` a caller of the write would catch, with the ``errno``, ``strerror`` and ``filename`` of the
+    error the system raised (its ``__cause__``).
+    """
+
+    def __init__(self, message: str, cause: OSError) -> None:
+        super().__init__(message)
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, cause.filename
+
+    def __str__(self) -> str:  # OSError would print "[Errno 17] File exists: 'notadir'" instead of the message
+        return str(self.args[0])
+
+
+def not_written(what: str, path: Path, exc: OSError) -> FileNotWritten:
+    """``exc``, raised while writing ``what`` (``"the HTML report"``) to ``path``, as a `FileNotWritten` that
+    names the path, the system's reason and the fix."""
+    where = path.absolute()
+    reason = exc.strerror or str(exc)
+    # A file named like one of the path's folders: mkdir says "File exists", a write "Not a directory".
+    blocker = next((p for p in reversed(where.parents) if os.path.lexists(p) and not os.path.isdir(p)), None)
+    if blocker is not None:
+        fix = f"{blocker} is a file where a folder should be: move it away or choose another path"
+    elif exc.errno == errno.EISDIR:
+        fix = "that path is a folder: name a file inside it"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        nearest = next(p for p in (where, *where.parents) if os.path.lexists(p))
+        fix = f"choose a folder you can write to, or fix the permissions of {nearest}"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some space (or disk quota) and write it again"
+    elif exc.errno == errno.ENAMETOOLONG:
+        fix = "choose a shorter path"
+    else:
+        fix = "choose another path"
+    return FileNotWritten(f"cannot write {what} to {where}: {reason}: {fix}", exc)
+
 
 def trial_rows(
     source: Any, *, space: Space | None = None, metric: Metric | str | None = None
@@ -56,15 +98,22 @@ def write_csv(source: Any, path: str | Path, *, space: Space | None = None, metr
 
     An empty cell is a value the trial does not have (an inactive parameter, a metric it did not report); a
     parameter whose value is ``None`` (a choice) is written ``null``, which a warm start reads back as ``None``.
+
+    Raises:
+        FileNotWritten: the file or its folder cannot be written (parent folders are created).
     """
     columns, rows, nulls = _table(report_data(source, space=space, metric=metric))
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for index, row in enumerate(rows):
-            writer.writerow({k: ("null" if (index, k) in nulls else "") if v is None else v for k, v in row.items()})
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            for index, row in enumerate(rows):
+                writer.writerow({k: ("null" if (index, k) in nulls else "") if v is None else v
+                                 for k, v in row.items()})  # fmt: skip
+    except OSError as exc:
+        raise not_written("the trials' CSV", target, exc) from exc
     return target
 
 

@@ -50,6 +50,7 @@ from tunesmith.report._data import (
     value_text,
 )
 from tunesmith.report._shown import choice_off_front, near_front_note, no_feasible_note, shown_best
+from tunesmith.report.export import not_written
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -83,11 +84,18 @@ def write_report(
         space, metric: the space and metric when ``source`` is bare records.
         title: the page title (default: the study's name).
         findings: analyses already computed (see `tunesmith.report.analyse`); computed when omitted.
+
+    Raises:
+        FileNotWritten: the file or its folder cannot be written; the message names the path, the system's reason
+            and the fix.
     """
     text = render_report(source, space=space, metric=metric, title=title, findings=findings)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise not_written("the HTML report", target, exc) from exc
     return target
 
 
@@ -306,7 +314,8 @@ def _best_html(data: ReportData) -> str:
     said = "".join(f'<p class="{"ok" if shown.settled else "warn"}">{html.escape(line)}</p>' for line in shown.lines)
     tied = tie_note(data, TOP_K)
     note = "" if tied is None else f'<p class="warn">{html.escape(tied)}</p>'
-    headline = f"Trial {best.number} (seed {best.seed}){shown.label}: {metrics_text(best.metrics)}"
+    measured = metrics_text(best.metrics, objectives=(data.metric,))
+    headline = f"Trial {best.number} (seed {best.seed}){shown.label}: {measured}"
     return f"<p>{html.escape(headline)}</p>{said}{table}{note}"
 
 
@@ -348,7 +357,7 @@ def _top_html(data: ReportData) -> str:
         return "<p>No completed trials yet.</p>"
     names = list(data.space.dimensions)
     rows = [
-        [str(r.number), value_text(r.metrics, data.metric.name)]
+        [str(r.number), value_text(r.metrics, data.metric.name, scale=data.metric.scale)]
         + [format_value(r.params[n]) if n in r.params else "-" for n in names]
         for r in ranked
     ]
