@@ -73,8 +73,9 @@ Callback = Callable[["Study", TrialRecord], None] | Observer
 
 
 class ObjectiveError(TunesmithError, RuntimeError):
-    """The first trials all failed the same way and none worked: the objective is broken, so the study
-    stopped instead of spending its budget on it. ``error`` holds the last traceback."""
+    """The objective is broken: the first trials all failed the same way and none worked, or every trial failed
+    since something broke during the run; the study stopped instead of spending its budget on it. ``error`` holds
+    the last traceback."""
 
     def __init__(self, message: str, error: str | None) -> None:
         super().__init__(message)
@@ -186,6 +187,29 @@ def _failure_line(record: TrialRecord) -> str:
     return _exception_line(record.error or "") or record.reason or ""
 
 
+# What changes from trial to trial inside the text of one failure: a quoted path (each trial's own file, a temporary
+# directory) and a number (a shape's batch size, a trial's number, an object's address, an exit code).
+_QUOTED_PATH = re.compile(r"""'[^'\n]*[/\\][^'\n]*'|"[^"\n]*[/\\][^"\n]*\"""")
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|\d+")
+
+
+def _same_way(record: TrialRecord) -> tuple[TrialKind | None, str]:
+    """What failures that failed the same way share: the kind, and `_failure_line` with each quoted path and number
+    read as a placeholder, so that ``shapes (16x100) and (50x10)`` and ``shapes (32x100) and (50x10)``, or a missing
+    ``'cache/batch_5.npy'`` and ``'cache/batch_6.npy'``, are one failure. Messages quote the real text."""
+    line = _QUOTED_PATH.sub("'<path>'", _failure_line(record))
+    return record.kind, _NUMBER.sub("<n>", line)
+
+
+def _failed_trial(record: TrialRecord) -> bool:
+    """Whether ``record`` counts as a failure for fail-fast: FAILED of any kind but an interruption or a lost worker
+    (the machinery's, not the objective's), or stopped as diverged (it gave no result). A trial that raised
+    `ts.Infeasible` is INFEASIBLE, never FAILED."""
+    if record.state is TrialState.FAILED:
+        return not (record.kind is not None and record.kind.is_interruption)
+    return _diverged(record)
+
+
 # How `traceback.format_exc` lays a traceback out: a header, the frames (indented), then the exception line at the
 # margin, the type and the message's first line, which may run on over more lines (a hint, notes). A chained
 # exception's traceback follows one of the `_CHAINED` sentences; an exception group's lines sit in a margin.
@@ -259,10 +283,11 @@ def _stored_text(record: TrialRecord) -> str:
 
 
 class _SystematicFailure:
-    """Watches finished trials: ``limit`` failures in a row of the same kind and text, before any trial
-    worked, mean a bug in the objective (after trials worked, see `_broke_after_working`); so do `_every_failed`
-    failures of any kind (crashes, NaN results, out of memory, timeouts, which one configuration may cause but not
-    every one), before any worked, and a run that ends with failures and nothing that worked, in it or before it.
+    """Watches finished trials: ``limit`` failures in a row of the same kind and text (numbers and quoted paths
+    aside: `_same_way`), before any trial worked, mean a bug in the objective (after trials worked, see
+    `_broke_after_working`); so do `_every_failed` failures of any kind (crashes, NaN results, out of memory,
+    timeouts, which one configuration may cause but not every one), before any worked, and a run that ends with
+    failures and nothing that worked, in it or before it.
 
     A trial stopped as diverged is no trial that worked (it gave no result) and counts among the failures of any
     kind: at its first report of ``metric`` (the primary metric; ``None``: any), NaN or infinite there, a loss never
@@ -289,9 +314,12 @@ class _SystematicFailure:
         self.counted_here = 0  # this run's trials among the failures
         self.diverged_here = 0  # this run's trials stopped as diverged, before any worked
         self.lost = 0  # trials of this run lost with their worker, in a row
-        self.broke: list[TrialRecord] = []  # this run's latest identical code failures in a row, after one worked
-        # Every finished trial, and each code failure's (kind, exception line): what a streak's rate is judged against.
+        self.broke: list[TrialRecord] = []  # this run's latest failures in a row (`_failed_trial`), after one worked
+        self.same: list[TrialRecord] = []  # the end of ``broke`` that failed the same way, ``same_way``
+        self.same_way: tuple[TrialKind | None, str] | None = None
+        # Every finished trial, every failure, and each failure's `_same_way`: what a streak's rate is judged against.
         self.finished = 0
+        self.failed = 0
         self.texts: Counter[tuple[TrialKind | None, str]] = Counter()
         for record in history:
             self._tally(record)
@@ -322,10 +350,10 @@ class _SystematicFailure:
             numbers = ", ".join(f"#{r.number}" for r in self.streak)
             raise ObjectiveError(
                 f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
-                f"{failure_text(record)}. The study stopped instead of spending its budget on a broken objective; "
-                "fix it and run again (the failures stay recorded, with their tracebacks), or pass fail_fast=None "
-                f"(in a config file: fail_fast = false) to keep going.\n{self._on_purpose()}"
-                f"The last traceback:\n{_stored_text(record)}",
+                f"{failure_text(self.streak[0])}{_the_last(self.streak)}. The study stopped instead of spending its "
+                "budget on a broken objective; fix it and run again (the failures stay recorded, with their "
+                "tracebacks), or pass fail_fast=None (in a config file: fail_fast = false) to keep going.\n"
+                f"{self._on_purpose()}The last traceback:\n{_stored_text(record)}",
                 record.error,
             )
 
@@ -397,44 +425,76 @@ class _SystematicFailure:
         if not record.state.is_finished or interrupted or _declared(record):
             return
         self.finished += 1
-        if record.state is TrialState.FAILED and record.kind in _SYSTEMATIC:
-            self.texts[(record.kind, _failure_line(record))] += 1
+        if _failed_trial(record):
+            self.failed += 1
+            self.texts[_same_way(record)] += 1
 
     def _broke_after_working(self, record: TrialRecord) -> None:
-        """After trials worked, `_every_failed` or more code failures in a row with one exception line (the same
-        kind and text) mean something broke during the run (a data file or a service gone, a full disk, a code path
-        most configurations take) when they cluster at the end: were this failure's occurrences spread at random
-        over every finished trial, the chance that the last ``k`` would all be among them is below `_BROKE_LEVEL`
-        (a permutation test, exact whatever the failure's rate). A region of the space that raises on purpose
-        fails at a steady rate, earlier trials included, and samplers that learn from failures avoid it. The test
-        needs trials that worked before the streak: three, then twenty failures; ten, then ten."""
+        """After trials worked, failures in a row at the end mean something broke during the run (a data file or a
+        service gone, a full disk, a crashing driver, a code path most configurations take) when they cluster
+        there: were the failures spread at random over every finished trial, the chance that the last ``k`` would
+        all be among them is below `_BROKE_LEVEL` (a permutation test, exact whatever the rate of failure). A
+        region of the space that fails on purpose (a configuration too large for the device, a combination the model
+        refuses) fails at a steady rate, earlier trials included, and samplers that learn from failures avoid it.
+
+        Two streaks are judged, each from `_every_failed` failures: the failures in a row of any kind
+        (`_failed_trial`: a crash, a NaN result, a timeout, out of memory count as an exception does), against every
+        failure; and those in a row that failed the same way (`_same_way`), against that failure's occurrences,
+        which decides sooner when a region failing another way on purpose runs beside the break. Each needs trials
+        that worked before it: three, then thirty-eight failures; five, then fourteen; ten, then ten.
+
+        A trial stopped as diverged counts as a failure: it gave no result, and a break that turns the loss NaN
+        (a corrupt data shard, a broken loss) makes every later trial diverge at its first report when the objective
+        reports steps, where an objective that only returns fails NON_FINITE; a region that diverges at a steady rate
+        is let go by the test, as any other is."""
         if (record.kind is not None and record.kind.is_interruption) or _declared(record):
             return  # an interrupted or lost trial, or one that cannot run, says nothing of the objective
-        if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC:
-            self.broke = []
+        if not _failed_trial(record):
+            self.broke, self.same = [], []
             return
-        last = self.broke[-1] if self.broke else None
-        if last is not None and (last.kind, _failure_line(last)) != (record.kind, _failure_line(record)):
-            self.broke = []
+        way = _same_way(record)
+        if self.same and self.same_way != way:
+            self.same = []
         self.broke.append(record)
+        self.same.append(record)
+        self.same_way = way
         if self.limit is None or len(self.broke) < _every_failed(self.limit):
             return
-        streak, total, same = len(self.broke), self.finished, self.texts[(record.kind, _failure_line(record))]
-        # Were the failures spread over the trials at random, the chance that the last ``streak`` hold them all.
-        chance = math.prod((same - i) / (total - i) for i in range(streak))
-        if chance >= _BROKE_LEVEL:
-            return
-        before, same = total - streak, same - streak
-        raise ObjectiveError(
-            f"the last {len(self.broke)} trials ({_numbers(self.broke)}) failed the same way after earlier trials "
-            f"worked: {failure_text(record)} (it failed {same} of the {before} trials before them: were its "
-            f"{same + streak} failures spread at random over all {total} trials, the last {streak} would hold them all "
-            f"with a chance of {chance:.1g}). Something broke during the run (a data file or a "
-            "service gone, a full disk) or a code path most configurations take is broken; the study stopped instead "
-            "of spending the rest of its budget on it. Fix it and run again (the failures stay recorded, with their "
+        for streak, failures in ((self.same, self.texts[way]), (self.broke, self.failed)):
+            if len(streak) < _every_failed(self.limit):
+                continue
+            # Were the failures spread over the trials at random, the chance that the last ``len(streak)`` hold them.
+            chance = math.prod((failures - i) / (self.finished - i) for i in range(len(streak)))
+            if chance < _BROKE_LEVEL:
+                raise self._broke(streak, failures, chance, same_way=streak is not self.broke)
+
+    def _broke(self, streak: list[TrialRecord], failures: int, chance: float, *, same_way: bool) -> ObjectiveError:
+        """The error for a streak of failures after trials worked: the trials, what failed (the kinds, the first and
+        last failures' text), the chance behind the decision and the fix."""
+        last, k, total = streak[-1], len(streak), self.finished
+        kinds = ", ".join(f"{n} {kind}" for kind, n in Counter(_failure_kind(r, self.metric) for r in streak).items())
+        if same_way:
+            what = (
+                f"failed the same way after earlier trials worked: {failure_text(streak[0])} ({kinds}"
+                f"{_the_last(streak)}; it failed {failures - k} of the {total - k} trials before them: were its "
+                f"{failures} failures spread at random over all {total} trials, the last {k} would hold them all with "
+                f"a chance of {chance:.1g})"
+            )
+        else:
+            what = (
+                f"all failed after earlier trials worked ({kinds}; the first: {failure_text(streak[0])}; the last: "
+                f"{failure_text(last)}; {failures - k} of the {total - k} trials before them failed: were the "
+                f"{failures} failures spread at random over all {total} trials, the last {k} would hold them all "
+                f"with a chance of {chance:.1g})"
+            )
+        return ObjectiveError(
+            f"the last {k} trials ({_numbers(streak)}) {what}. Something broke during the run (a data file or a "
+            "service gone, a full disk, a crashing driver) or a code path most configurations take is broken; "
+            "configurations that fail on purpose fail at a steady rate, not all at once. The study stopped instead of "
+            "spending the rest of its budget on it. Fix it and run again (the failures stay recorded, with their "
             "tracebacks; `tunesmith retry STUDY` re-queues them), or pass fail_fast=None (in a config file: "
-            f"fail_fast = false) to keep going.\nThe last traceback:\n{_stored_text(record)}",
-            record.error,
+            f"fail_fast = false) to keep going.\nThe last failure:\n{_stored_text(last)}",
+            last.error,
         )
 
     @staticmethod
@@ -447,14 +507,13 @@ class _SystematicFailure:
         if _declared(record) or (record.state is TrialState.FAILED and record.kind is not None
                                  and record.kind.is_interruption):  # fmt: skip
             return False  # an interrupted trial, or one that cannot run, says nothing of the objective
-        counted = self._failed(record) or _diverged(record)
+        counted = _failed_trial(record)
         if counted:
             self.failures.append(record)
         if record.state is not TrialState.FAILED or record.kind not in _SYSTEMATIC or _out_of_memory(record):
             self.streak = []
             return counted
-        last = self.streak[-1] if self.streak else None
-        if last is not None and (last.kind, _failure_line(last)) != (record.kind, _failure_line(record)):
+        if self.streak and _same_way(self.streak[-1]) != _same_way(record):
             self.streak = []
         self.streak.append(record)
         return counted
@@ -557,6 +616,13 @@ class _SystematicFailure:
             f"if the whole search space diverges at once, narrow it (these trials covered {tried}); or pass "
             "fail_fast=None (in a config file: fail_fast = false) to keep going."
         )
+
+
+def _the_last(records: Sequence[TrialRecord]) -> str:
+    """``; the last: TEXT`` when the last of a streak of failures said it otherwise than the first (the numbers and
+    paths `_same_way` reads past), else nothing: a message quotes what the failures said, as they said it."""
+    first, last = failure_text(records[0]), failure_text(records[-1])
+    return "" if first == last else f"; the last: {last}"
 
 
 def _numbers(records: Sequence[TrialRecord]) -> str:
