@@ -10,7 +10,17 @@ deserialising or running the task (an objective whose module the workers cannot 
 ``fail_fast``. Only the machinery under a trial dying (its node or raylet, the object or actor it
 needs: ``NodeDiedError``, ``OwnerDiedError``, ...) makes a failed outcome with reason ``"lost
 worker"``, which does not spend the trial budget and is re-queued when the study allows
-``retries``. Ray's own task retries are off, so a trial is never run twice behind the study's back.
+``retries``. Ray's own task retries are off, so a trial is never run twice behind the study's back. The report hub
+dying (its worker process killed) is such machinery: the trials in flight are lost, and a new hub takes the reports
+of the trials that follow; a hub that cannot start at all stops the run with one message. ``trial_timeout`` runs
+from when the trial's task starts running, never while it waits in Ray's queue.
+
+Without an address (nor ``RAY_ADDRESS``, nor a connection) the executor starts a private cluster on 127.0.0.1 and
+shuts it down with itself. Its processes share the driver's fate even after a SIGKILL (Ray ties them to it), except
+the raylet's two agents (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``): they see the raylet die at once but then
+spend up to 60 s (a timeout inside Ray) trying to report its death to the GCS, which died too, before they exit.
+``pkill -KILL -P 1 -f '^ray::(DashboardAgent|RuntimeEnvAgent)'`` ends at once the agents left so (parent: init),
+and no agent of a running cluster.
 
 Requires the ``ray`` extra: ``pip install 'tunesmith[ray]'``.
 """
@@ -19,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 import threading
 import time
@@ -26,15 +38,18 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from tunesmith._text import excerpt
 from tunesmith._validate import duration, integer, real
 from tunesmith.decision import Decision
-from tunesmith.errors import require
+from tunesmith.errors import ConfigError, TunesmithError, require
 from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome, decide_report
 from tunesmith.executors.inline import run_job
 from tunesmith.executors.processes import _plain
 from tunesmith.trial import TrialKind
 
 __all__ = ["RayExecutor"]
+
+_log = logging.getLogger("tunesmith")
 
 # Exceptions that mean the machinery under a trial failed, not the objective: the trial is lost, owed a rerun.
 # (Ray raises NodeDiedError, not WorkerCrashedError, when it cannot reach the raylet of the task's node.) A
@@ -52,12 +67,24 @@ _LOST = (
 _CRASHED = ("WorkerCrashedError",)
 # Ray's memory monitor killed the trial's process: the node ran short of memory.
 _OUT_OF_MEMORY = ("OutOfMemoryError",)
+# ray.init options that size a cluster it starts; joining a running cluster, Ray refuses each with a bare ValueError.
+_SIZING = ("num_cpus", "num_gpus", "resources", "labels", "object_store_memory", "_system_config")
+# After this long without a first answer from a new report hub, say what it waits for (it keeps waiting: building a
+# runtime_env with pip packages for its worker takes minutes).
+_HUB_START_S = 60.0
+# Ray's count of GCS connection attempts when joining; each lasts about 40 s against an address nobody answers at
+# (5 s to connect, 30 s for the cluster id: RAY_gcs_rpc_server_connect_timeout_s and RAY_py_gcs_connect_timeout_s,
+# read when Ray is imported). Ray's default of 20 attempts sat silent for some 14 minutes.
+_CONNECT_ATTEMPTS_VARIABLE = "RAY_gcs_server_port_wait_time_s"
+_CONNECT_ATTEMPTS = 1
 
 
 class _ReportHub:
-    """Async actor between trial tasks and the driver: a task's report waits here for its decision."""
+    """Async actor between trial tasks and the driver: a task's report waits here for its decision, and a task says
+    here when it starts running (the driver times ``trial_timeout`` from then)."""
 
     def __init__(self) -> None:
+        self._started: list[int] = []
         self._pending: list[tuple[str, int, int, dict[str, float]]] = []
         self._waiting: dict[str, asyncio.Future[str]] = {}
         self._arrived = asyncio.Event()
@@ -69,13 +96,19 @@ class _ReportHub:
         self._arrived.set()
         return await future
 
-    async def take(self, timeout: float) -> list[tuple[str, int, int, dict[str, float]]]:
-        if not self._pending:
+    async def trial_started(self, number: int) -> None:
+        self._started.append(number)
+        self._arrived.set()
+
+    async def take(self, timeout: float) -> tuple[list[int], list[tuple[str, int, int, dict[str, float]]]]:
+        """The trials started and the reports arrived since the last call, waiting up to ``timeout`` for one."""
+        if not self._pending and not self._started:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout)
         self._arrived.clear()
+        started, self._started = self._started, []
         taken, self._pending = self._pending, []
-        return taken
+        return started, taken
 
     async def decide(self, decisions: list[tuple[str, str]]) -> None:
         for key, decision in decisions:
@@ -85,14 +118,30 @@ class _ReportHub:
 
 
 def _run_trial(objective: Objective, job: TrialJob, hub: Any) -> TrialOutcome:
-    """Body of a trial's Ray task: run the objective, send reports through the hub."""
+    """Body of a trial's Ray task: say it started, run the objective, send reports through the hub.
+
+    A hub that died under the trial makes it lost: its report answers STOP, so the objective ends without an
+    exception passing through its code, and whatever it returns or raises after is not its outcome.
+    """
     import ray
+
+    try:
+        ray.get(hub.trial_started.remote(job.number))
+    except ray.exceptions.RayActorError as exc:
+        return _hub_lost(job.number, exc, Decision.CONTINUE)
+    hub_died: list[BaseException] = []
 
     def on_report(number: int, step: int, metrics: dict[str, float]) -> Decision:
         key = uuid.uuid4().hex
-        return Decision(ray.get(hub.report.remote(key, number, step, _plain(dict(metrics)))))
+        try:
+            return Decision(ray.get(hub.report.remote(key, number, step, _plain(dict(metrics)))))
+        except ray.exceptions.RayActorError as exc:
+            hub_died.append(exc)
+            return Decision.STOP
 
     outcome = run_job(objective, job, on_report)
+    if hub_died:
+        return _hub_lost(job.number, hub_died[0], outcome.decision, outcome.extra)
     if outcome.failed:
         return outcome
     return TrialOutcome(
@@ -102,6 +151,38 @@ def _run_trial(objective: Objective, job: TrialJob, hub: Any) -> TrialOutcome:
         ran_all_steps=outcome.ran_all_steps,
         extra=outcome.extra,  # what a define-by-run objective asked for by name
     )
+
+
+def _hub_lost(number: int, exc: BaseException, decision: Decision, extra: dict[str, Any] | None = None) -> TrialOutcome:
+    """The outcome of a trial whose report hub died under it: lost with the machinery, as with a dead node."""
+    return TrialOutcome(
+        number,
+        reason="lost worker",
+        kind=TrialKind.LOST_WORKER,
+        error=f"the report hub died under the trial: {type(exc).__name__}: {exc}",
+        decision=decision,
+        extra=dict(extra or {}),
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's type and first line, quoted inside a message (Ray's run to dozens of lines)."""
+    lines = str(exc).strip().splitlines()
+    return excerpt(f"{type(exc).__name__}: {lines[0].rstrip('.')}" if lines else type(exc).__name__)
+
+
+@contextlib.contextmanager
+def _bounded_connect() -> Iterator[None]:
+    """Within the block, ``ray.init`` tries to reach a cluster `_CONNECT_ATTEMPTS` times, unless the user set
+    Ray's variable for it. Ray reads the variable at each call, so it goes back to unset afterwards."""
+    if _CONNECT_ATTEMPTS_VARIABLE in os.environ:
+        yield
+        return
+    os.environ[_CONNECT_ATTEMPTS_VARIABLE] = str(_CONNECT_ATTEMPTS)
+    try:
+        yield
+    finally:
+        os.environ.pop(_CONNECT_ATTEMPTS_VARIABLE, None)
 
 
 def _failure(number: int, exc: BaseException, decision: Decision) -> TrialOutcome:
@@ -135,10 +216,14 @@ class RayExecutor(Executor):
         resources: custom resources each trial reserves, e.g. ``{"accelerator_type:A100": 0.1}``.
         address: a running cluster to join (``"ray://host:10001"``, ``"host:6379"`` or ``"auto"``);
             ``None`` joins the cluster this process is already connected to, else the one the
-            ``RAY_ADDRESS`` environment variable names (as ``ray.init()`` does), else starts a local
-            one bound to 127.0.0.1 that is shut down with the executor.
-        trial_timeout: seconds after which a trial's task is cancelled and recorded FAILED.
-        init_options: extra keyword arguments for ``ray.init`` (``runtime_env``, ``namespace``...).
+            ``RAY_ADDRESS`` environment variable names, else starts a private local one bound to
+            127.0.0.1 that is shut down with the executor (never a ``ray start`` cluster found on the
+            machine, which ``ray.init()`` alone would join). A cluster that does not answer within about
+            40 s is a `ConfigError` naming the address.
+        trial_timeout: seconds a trial may run, counted from when its task starts running (not while it
+            waits in Ray's queue); then its task is cancelled and the trial recorded FAILED, kind TIMEOUT.
+        init_options: extra keyword arguments for ``ray.init`` (``runtime_env``, ``namespace``...); those
+            that size a cluster (``num_cpus``, ``num_gpus``, ``resources``...) apply to the private one only.
 
     Example:
         >>> study.optimize(objective, executor=RayExecutor(workers=8, num_gpus=0.5))  # doctest: +SKIP
@@ -175,7 +260,9 @@ class RayExecutor(Executor):
         self._task: Any = None
         self._objective_ref: Any = None
         self._on_report: ReportHandler | None = None
-        self._running: dict[Any, tuple[TrialJob, float]] = {}
+        self._hub_actor: Any = None
+        self._running: dict[Any, TrialJob] = {}
+        self._started: dict[int, float] = {}  # trial number -> monotonic time its task said it started running
         self._decisions: dict[int, Decision] = {}
         self._poll: Any = None
         self._done: list[TrialOutcome] = []
@@ -188,29 +275,15 @@ class RayExecutor(Executor):
         ray: Any = require("ray", "ray")
         self._ray = ray
         if not ray.is_initialized():
-            options: dict[str, Any] = {"log_to_driver": True, **self.init_options}
-            if self.address is None:
-                # A private local cluster: loopback only, no dashboard.
-                options.setdefault("include_dashboard", False)
-                options.setdefault("_node_ip_address", "127.0.0.1")
-                self._owns_ray = True
-            else:
-                options["address"] = self.address
-            # ray.init installs its own SIGTERM handler (a bare sys.exit(15)) over the one this process had: the
-            # CLI's, which records the cut-short trials and says how to carry on, exiting 143. Keep the one before.
-            main = threading.current_thread() is threading.main_thread()
-            sigterm = signal.getsignal(signal.SIGTERM) if main else None
-            try:
-                ray.init(**options)
-            finally:
-                if sigterm is not None:  # None: a handler not installed from Python, which cannot be put back
-                    signal.signal(signal.SIGTERM, sigterm)
+            self._connect()
         self._wrap_sigterm()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = ray.get_runtime_context().get_node_id()
-        hub_actor = ray.remote(num_cpus=0, max_concurrency=10_000)(_ReportHub)
-        self._hub = hub_actor.options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
+        self._hub_actor = ray.remote(num_cpus=0, max_concurrency=10_000)(_ReportHub).options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)
+        )
+        self._hub = self._new_hub()
         self._task = ray.remote(max_retries=0)(_run_trial)
         self._objective_ref = ray.put(objective)
         self._on_report = on_report
@@ -221,7 +294,7 @@ class RayExecutor(Executor):
         if self.resources:
             options["resources"] = self.resources
         ref = self._task.options(**options).remote(self._objective_ref, job, self._hub)
-        self._running[ref] = (job, time.monotonic())
+        self._running[ref] = job
         self._decisions[job.number] = Decision.CONTINUE
 
     def busy(self) -> int:
@@ -240,14 +313,20 @@ class RayExecutor(Executor):
             if self._poll is None:
                 self._poll = self._hub.take.remote(0.5)
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if self.trial_timeout is not None:
-                expiry = min(started for _, started in self._running.values()) + self.trial_timeout - time.monotonic()
+            if self.trial_timeout is not None and self._started:
+                expiry = min(self._started.values()) + self.trial_timeout - time.monotonic()
                 remaining = max(0.0, expiry) if remaining is None else min(remaining, max(0.0, expiry))
             ready, _ = ray.wait([self._poll, *self._running], num_returns=1, timeout=remaining)
             for ref in ready:
                 if ref is self._poll:
                     self._poll = None
-                    self._answer(ray.get(ref))
+                    try:
+                        started, reports = ray.get(ref)
+                    except ray.exceptions.RayError as exc:  # its worker process killed, its node gone
+                        self._replace_hub(exc)
+                        continue
+                    self._note_started(started)
+                    self._answer(reports)
                 else:
                     self._collect(ref)
             self._expire()
@@ -255,7 +334,7 @@ class RayExecutor(Executor):
                 break
 
     def shutdown(self, kill: bool = False) -> list[int]:
-        left = [job.number for job, _ in self._running.values()]
+        left = [job.number for job in self._running.values()]
         ray = self._ray
         if ray is None:
             return left
@@ -263,6 +342,7 @@ class RayExecutor(Executor):
             with contextlib.suppress(Exception):  # the task may be gone already
                 ray.cancel(ref, force=kill)
         self._running.clear()
+        self._started.clear()
         if self._hub is not None:
             with contextlib.suppress(Exception):  # the actor may be gone already
                 ray.kill(self._hub)
@@ -274,6 +354,112 @@ class RayExecutor(Executor):
         return left
 
     # Internals ---------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        """``ray.init``: a private local cluster when no address is named anywhere, else the named one, joined
+        within a deadline; `_owns_ray` only once a cluster was started here."""
+        options: dict[str, Any] = {"log_to_driver": True, **self.init_options}
+        if self.address is not None:
+            options["address"] = self.address
+        address, named_by = options.get("address"), "address"
+        if address is None and os.environ.get("RAY_ADDRESS"):  # ray.init reads it itself
+            address, named_by = os.environ["RAY_ADDRESS"], "the RAY_ADDRESS environment variable"
+        if address in (None, "local"):
+            # "local": ray.init() alone would join a `ray start` cluster on this machine. Loopback only, no dashboard.
+            options["address"] = "local"
+            options.setdefault("include_dashboard", False)
+            options.setdefault("_node_ip_address", "127.0.0.1")
+            self._init(options)
+            self._owns_ray = True
+            return
+        sizing = [name for name in _SIZING if name in options]
+        if sizing:
+            raise ConfigError(
+                f"init_options {', '.join(sizing)} size a cluster this executor starts, but it joins the running "
+                f"cluster at {address!r} ({named_by}), whose size is set where it was started: drop "
+                f"{', '.join(sizing)} from init_options, or leave address unset (and RAY_ADDRESS empty) for a "
+                "private local cluster of that size"
+            )
+        try:
+            with _bounded_connect():
+                self._init(options)
+        except ConnectionError as exc:
+            raise ConfigError(
+                f"cannot connect to the Ray cluster at {address!r} ({named_by}): Ray gave up after one attempt "
+                f"({_first_line(exc)}); check that a cluster runs there (`ray status --address ADDRESS`; `ray start "
+                "--head` starts one) and that this driver has its Ray version and authentication mode "
+                "(RAY_AUTH_MODE), or leave address unset (and RAY_ADDRESS empty) for a private local cluster"
+            ) from None
+
+    def _init(self, options: dict[str, Any]) -> None:
+        # ray.init installs its own SIGTERM handler (a bare sys.exit(15)) over the one this process had: the
+        # CLI's, which records the cut-short trials and says how to carry on, exiting 143. Keep the one before.
+        main = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if main else None
+        try:
+            self._ray.init(**options)
+        finally:
+            if sigterm is not None:  # None: a handler not installed from Python, which cannot be put back
+                signal.signal(signal.SIGTERM, sigterm)
+
+    def _new_hub(self) -> Any:
+        """A report hub on this node that has answered once; one that cannot start stops the run (`TunesmithError`)."""
+        ray = self._ray
+        hub = self._hub_actor.remote()
+        answer = hub.take.remote(0.0)
+        try:
+            try:
+                ray.get(answer, timeout=_HUB_START_S)
+            except ray.exceptions.GetTimeoutError:
+                _log.warning(
+                    "tunesmith: Ray's report hub, which every trial reports through, has not started within %.0f s; "
+                    "still waiting (Ray may be building the runtime_env for its worker process)",
+                    _HUB_START_S,
+                )
+                ray.get(answer)
+        except ray.exceptions.RayError as exc:  # its creation failed: a runtime_env, the node, the driver's rights
+            with contextlib.suppress(Exception):
+                ray.kill(hub)
+            raise TunesmithError(
+                "Ray cannot start tunesmith's report hub, an actor (num_cpus=0) on this driver's node through which "
+                f"every trial reports ({_first_line(exc)}): run the driver on a node of the cluster that may start "
+                "actors, with the cluster's Ray version and authentication mode (RAY_AUTH_MODE) and a runtime_env its "
+                "nodes can build (the node's logs, /tmp/ray/session_latest/logs, say which failed), or leave address "
+                "unset for a private local cluster"
+            ) from None
+        return hub
+
+    def _replace_hub(self, exc: BaseException) -> None:
+        """The report hub died: the trials in flight are lost (their results, if any arrived, stand) and a new hub
+        takes the reports of the trials submitted from now on."""
+        ray = self._ray
+        if self._running:
+            finished, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
+            for ref in finished:
+                self._collect(ref)
+        _log.warning(
+            "tunesmith: Ray's report hub died (%s); %d trial(s) in flight recorded as lost worker (run again when "
+            "the study has retries); a new hub takes the reports",
+            _first_line(exc),
+            len(self._running),
+        )
+        for ref, job in list(self._running.items()):
+            with contextlib.suppress(Exception):  # the task may be gone already
+                ray.cancel(ref, force=True)
+            del self._running[ref]
+            self._started.pop(job.number, None)
+            self._done.append(_hub_lost(job.number, exc, self._decisions.pop(job.number, Decision.CONTINUE)))
+        with contextlib.suppress(Exception):
+            ray.kill(self._hub)
+        self._hub = self._new_hub()
+
+    def _note_started(self, numbers: list[int]) -> None:
+        """Time ``trial_timeout`` from when each trial's task started running (the driver's clock, on arrival)."""
+        running = {job.number for job in self._running.values()}
+        now = time.monotonic()
+        for number in numbers:
+            if number in running:
+                self._started.setdefault(number, now)
+
     def _wrap_sigterm(self) -> None:
         """Remember what the SIGTERM handler raises while this executor runs (main thread, a Python handler only).
 
@@ -329,7 +515,8 @@ class RayExecutor(Executor):
             self._hub.decide.remote(decisions)
 
     def _collect(self, ref: Any) -> None:
-        job, _ = self._running.pop(ref)
+        job = self._running.pop(ref)
+        self._started.pop(job.number, None)
         decision = self._decisions.pop(job.number, Decision.CONTINUE)
         try:
             outcome = self._ray.get(ref)
@@ -341,10 +528,12 @@ class RayExecutor(Executor):
         if self.trial_timeout is None:
             return
         now = time.monotonic()
-        for ref, (job, started) in list(self._running.items()):
-            if now - started >= self.trial_timeout:
+        for ref, job in list(self._running.items()):
+            started = self._started.get(job.number)
+            if started is not None and now - started >= self.trial_timeout:
                 self._ray.cancel(ref, force=True)
                 self._running.pop(ref)
+                self._started.pop(job.number)
                 self._done.append(
                     TrialOutcome(
                         job.number,
