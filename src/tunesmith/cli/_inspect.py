@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import math
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,8 +17,8 @@ import click
 from rich.table import Table
 
 from tunesmith._text import terminal_safe
-from tunesmith.attributes import SeedStabilityAttr, read_attr
-from tunesmith.budget import RETRY_REQUESTED, Budget, counts_toward_budget
+from tunesmith.attributes import SeedStabilityAttr, WarmStartAttr, read_attr
+from tunesmith.budget import RETRY_REQUESTED, Budget, BudgetUsage, counts_toward_budget, plain_number
 from tunesmith.cli._common import (
     CliError,
     _confirm_stored,
@@ -36,10 +38,14 @@ from tunesmith.cli._common import (
 from tunesmith.cli._failures import metric_text, shown_metrics
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
+from tunesmith.samplers import Random
+from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, _configurations
 from tunesmith.storage import redact_url
-from tunesmith.study import Study
+from tunesmith.study import MIN_FULLY_TRAINED, Study
+from tunesmith.study._known import _priors, valid
+from tunesmith.study._limits import none_trained_note, short_training_note
 from tunesmith.study._optimize import failure_text
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.report._shown import ShownBest
@@ -196,25 +202,33 @@ def _best_json(study: Study, shown: ShownBest) -> dict[str, Any]:
     ``validated_winner`` (null when the re-runs validate nothing), ``search_best`` (the same trial when the re-runs
     agree), ``note`` (what the text says of the two), and ``verdict`` (null before `finalize`): the trial it judged,
     its status and why it is stale."""
-    from tunesmith.attributes import VerdictAttr
-    from tunesmith.discipline.verdict import stale_note
-
-    verdict = read_attr(study.attrs, VerdictAttr)  # damaged: one line, exit 1 (`best` runs under _one_line_errors)
-    judged = None if verdict is None else {
-        "trial": verdict.trial, "status": verdict.status, "ready": verdict.ready,
-        "stale": stale_note(study.attrs, study.trials),
-    }  # fmt: skip
     record = shown.record
     return {
         **_record_json(record), "validated": shown.validated,
         "validated_winner": record.number if shown.validated else None, "search_best": _record_json(shown.search),
-        "note": "; ".join(shown.lines) or None, "verdict": judged,
+        "note": "; ".join(shown.lines) or None, "verdict": _verdict_json(study),
+    }  # fmt: skip
+
+
+def _verdict_json(study: Study) -> dict[str, Any] | None:
+    """The recorded verdict as every ``--json`` carries it (``None`` before `finalize`): the trial it judged, its
+    status, ``ready``, and why it is stale (``None`` when it is not)."""
+    from tunesmith.attributes import VerdictAttr
+    from tunesmith.discipline.verdict import stale_note
+
+    verdict = read_attr(study.attrs, VerdictAttr)  # damaged: one line, exit 1 (commands run under _one_line_errors)
+    if verdict is None:
+        return None
+    return {
+        "trial": verdict.trial, "status": verdict.status, "ready": verdict.ready,
+        "stale": stale_note(study.attrs, study.trials),
     }  # fmt: skip
 
 
 def _print_front(study: Study, as_json: bool) -> None:
     """`best` of a study with several objectives: its Pareto front, the recorded choice marked (and said to be off
-    the front when later trials dominate it)."""
+    the front when later trials dominate it); with ``as_json``, the recorded verdict too, as the single-objective
+    form carries it (`_verdict_json`)."""
     from tunesmith.report import report_data
     from tunesmith.report._shown import choice_off_front, no_feasible_note
     from tunesmith.report.terminal import front_table
@@ -230,7 +244,8 @@ def _print_front(study: Study, as_json: bool) -> None:
     if as_json:
         rows = [_record_json(r) for r in front]
         _print_json({"study": study.name, "front": rows, "chosen": chosen, "void_choice": void,
-                     "choice_off_front": left, "hypervolume": study.hypervolume()})  # fmt: skip
+                     "choice_off_front": left, "hypervolume": study.hypervolume(),
+                     "verdict": _verdict_json(study)})  # fmt: skip
         return
     names = ", ".join(m.name for m in study.objectives)
     console.print(
@@ -252,16 +267,31 @@ def _print_front(study: Study, as_json: bool) -> None:
 @click.command()
 @click.argument("study_name", required=False)
 @storage_option
+@json_option
 @_one_line_errors
-def status(study_name: str | None, storage: str) -> None:
-    """Budget burned, trial states, the sampler's choice and the best so far.
+def status(study_name: str | None, storage: str, as_json: bool) -> None:
+    """Budget burned, whether the space is used up, the scheduler's stops, trial states, the sampler and the best.
 
     Wall time is the study's running time, the time while at least one of its trials ran (see
     `tunesmith.Budget`): a study that ran 29 s shows 29 s however long ago it started.
     """
     study = _resolve_study(storage, study_name)
     gone = study.gone_trials()  # read once: the budget line and the notes below count the same trials as gone
-    console.print(_budget_line(study, gone))
+    records = study.trials
+    usage = Budget.usage(records, time.time(), gone=gone)
+    used_up = _space_used_up(study, records, usage)
+    stops = _scheduler_stops(study, records, usage)
+    if as_json:
+        _print_json(_status_json(study, records, usage, used_up, stops))
+        return
+    console.print(_budget_line(study.budget, usage))
+    if used_up is not None:
+        console.print(f"[yellow]{terminal_safe(used_up.line())}[/yellow]")
+    if stops is not None:
+        for line in stops.lines():
+            console.print(terminal_safe(line))
+        if stops.few_trained is not None:
+            console.print(f"[yellow]{terminal_safe(stops.few_trained)}[/yellow]")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
     _verdict_lines(study)
@@ -270,14 +300,11 @@ def status(study_name: str | None, storage: str) -> None:
     _summary(study)
 
 
-def _budget_line(study: Study, gone: Collection[int]) -> str:
+def _budget_line(budget: Budget, usage: BudgetUsage) -> str:
     """`status`'s budget line: what the study spent as storage will count it once a worker reaps the RUNNING trials
-    whose worker is gone (``gone``: `Study.gone_trials`). Such a trial spends no trial budget (it becomes FAILED,
-    interrupted or lost worker, as the notes on gone trials count it) and its running time ends at its last
-    heartbeat; `Budget.usage` counts both. It only reads: a worker of the study reaps."""
-    history = study.trials
-    usage = Budget.usage(history, time.time(), gone=gone)
-    budget = study.budget
+    whose worker is gone (``usage``: `Budget.usage` given `Study.gone_trials`). Such a trial spends no trial budget
+    (it becomes FAILED, interrupted or lost worker, as the notes on gone trials count it) and its running time ends
+    at its last heartbeat. It only reads: a worker of the study reaps."""
     parts = []
     if budget.trials is not None:
         parts.append(f"trials {usage.trials}/{budget.trials}")
@@ -286,6 +313,206 @@ def _budget_line(study: Study, gone: Collection[int]) -> str:
     if budget.resource is not None:
         parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
     return f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)"
+
+
+def _status_json(
+    study: Study,
+    records: list[TrialRecord],
+    usage: BudgetUsage,
+    used_up: _SpaceUsedUp | None,
+    stops: _SchedulerStops | None,
+) -> dict[str, Any]:
+    """`status --json`: the budget spent and its limits (null: no such limit), the trials by state, the space used
+    up (null while it is not), the scheduler's stops (null for a scheduler that stops none by design, FIFO) and the
+    recorded verdict (null before `finalize`)."""
+    budget = study.budget
+    states: dict[str, int] = {}
+    for record in records:
+        states[record.state.value] = states.get(record.state.value, 0) + 1
+    return {
+        "study": study.name,
+        "budget": {
+            "trials": usage.trials, "trials_limit": budget.trials, "wall_seconds": usage.elapsed,
+            "wall_seconds_limit": budget.wall_seconds, "resource": usage.resource, "resource_limit": budget.resource,
+            "spent": budget.fraction_spent(usage),
+        },
+        "states": states,
+        "space_used_up": None if used_up is None else used_up.to_json(),
+        "scheduler": None if stops is None else stops.to_json(),
+        "verdict": _verdict_json(study),
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _SpaceUsedUp:
+    """Every configuration of a finite space tried: a sampler that skips tried configurations has nothing new left.
+
+    Attributes:
+        configurations: how many the space has.
+        running: some of them are still running.
+        trials_left: the trial budget's places left unspent (``None``: no trial limit).
+        budget_left: some limit of the budget is not reached (an unbounded budget is never reached).
+        repeats: the sampler draws tried configurations again rather than stopping (`Random`).
+    """
+
+    configurations: int
+    running: bool
+    trials_left: int | None
+    budget_left: bool
+    repeats: bool
+
+    def line(self) -> str:
+        plural = "s" if self.configurations != 1 else ""
+        tried = f"all {self.configurations} configuration{plural} tried" + (
+            " (running trials included)" if self.running else ""
+        )
+        if not self.budget_left:
+            repeated = ", the random sampler repeating them" if self.repeats else ""
+            return f"space used up: {tried}{repeated}; widen the space to search further"
+        rest = (
+            "the rest of the budget"
+            if self.trials_left is None
+            else f"the budget's {self.trials_left} other trial{'s' if self.trials_left != 1 else ''}"
+        )
+        if self.repeats:
+            return f"space used up: {tried}; the random sampler repeats them for {rest}: widen the space"
+        return f"space used up: {tried}; {rest} cannot run: widen the space"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "configurations": self.configurations, "running": self.running, "trials_left": self.trials_left,
+            "budget_left": self.budget_left, "repeats": self.repeats,
+        }  # fmt: skip
+
+
+def _space_used_up(study: Study, records: list[TrialRecord], usage: BudgetUsage) -> _SpaceUsedUp | None:
+    """Whether the study tried every configuration of its space (``None`` while it has not), on the history a
+    sampler reads: the warm-start points and the valid trials, running ones included.
+
+    The cheap refusals come first: a space samplers cannot list (no dimension, a continuous float, more than
+    `ENUMERATION_LIMIT` configurations) never ends a search, nor does one whose configurations cannot repeat (an
+    always-active continuous float: `Tried.active` is false); then the space's configurations are listed, as
+    `tunesmith.samplers._tried.untried` lists them before it raises `SearchSpaceExhausted`, up to the first
+    untried one.
+    """
+    space = study.space
+    size = space.cardinality()
+    if not space.dimensions or not math.isfinite(size) or size > ENUMERATION_LIMIT:
+        return None
+    with _friendly_errors():
+        warm = read_attr(study.attrs, WarmStartAttr)
+    tried = Tried(space, [*(() if warm is None else _priors(study, warm)), *valid(records)])
+    if not tried.active:
+        return None
+    every = _configurations(space)
+    if any(config not in tried for config in every):
+        return None
+    budget = study.budget
+    return _SpaceUsedUp(
+        configurations=len(every),
+        running=any(r.state is TrialState.RUNNING for r in records),
+        trials_left=None if budget.trials is None else max(0, budget.trials - usage.trials),
+        budget_left=budget.exhausted_limit(usage) is None,
+        repeats=isinstance(study.sampler, Random),
+    )
+
+
+@dataclass(frozen=True)
+class _SchedulerStops:
+    """What a scheduler that stops trials did, read from storage.
+
+    Attributes:
+        settings: its stored ``describe()`` form (the study spec).
+        stopped: the trials it stopped (or retired unpromoted), by the rung they were stopped at: ``(level,
+            count)``, lowest first; a scheduler without rungs (median stopping, PBT) has one entry at ``None``.
+        full_resource: the last rung (``max_resource``); ``None`` without rungs.
+        trained_fully: the COMPLETE trials that reached it; ``None`` without rungs.
+        trials: the study's trials.
+        few_trained: what to do when fewer than `MIN_FULLY_TRAINED` trained fully, as the end of the run warned.
+    """
+
+    settings: dict[str, Any]
+    stopped: tuple[tuple[float | None, int], ...]
+    full_resource: float | None
+    trained_fully: int | None
+    trials: int
+    few_trained: str | None
+
+    @property
+    def name(self) -> str:
+        return str(self.settings.get("name"))
+
+    def lines(self) -> list[str]:
+        """The settings, then where trials were stopped and how many trained to the full resource."""
+        settings = ", ".join(f"{key}={value!r}" for key, value in self.settings.items() if key != "name")
+        total = sum(count for _, count in self.stopped)
+        if self.full_resource is None:
+            return [f"scheduler: {self.name}({settings})", f"stopped by {self.name}: {total} of {self.trials} trials"]
+        where = ", ".join(
+            f"{count} at rung {plain_number(level)}" if level is not None else f"{count} below the first rung"
+            for level, count in self.stopped
+        )
+        return [
+            f"scheduler: {self.name}({settings})",
+            f"stopped by {self.name}: {where or 'none'}; trained to the full resource "
+            f"({plain_number(self.full_resource)}): {self.trained_fully} of {self.trials} trials",
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "stopped": [{"rung": level, "trials": count} for level, count in self.stopped],
+            "full_resource": self.full_resource, "trained_fully": self.trained_fully, "trials": self.trials,
+            "min_trained_fully": MIN_FULLY_TRAINED, "few_trained": self.few_trained,
+        }  # fmt: skip
+
+
+def _scheduler_stops(study: Study, records: list[TrialRecord], usage: BudgetUsage) -> _SchedulerStops | None:
+    """`status`'s scheduler section: ``None`` for a scheduler that stops no trial by design (FIFO: its share
+    trained to the full resource is 1).
+
+    A trial stopped by a rung scheduler is counted at the highest rung at or below its ``resource`` (the largest
+    step it reported): a trial that reports every 8 steps is judged at rung 3 by its step-8 report."""
+    scheduler = study.scheduler
+    if scheduler.full_resource_share() == 1.0:
+        return None
+    stored = study.info.spec.get("scheduler")
+    stored = stored if isinstance(stored, Mapping) else {"name": scheduler.name}
+    given = list(scheduler.describe())  # storage sorts the keys: shown in the order the scheduler gives them
+    settings = {key: stored[key] for key in sorted(stored, key=lambda k: given.index(k) if k in given else len(given))}
+    levels = sorted(scheduler.rungs())
+    stopped: dict[float | None, int] = {}
+    for record in records:
+        if record.state is TrialState.STOPPED and record.kind is TrialKind.SCHEDULER:
+            level = max((lv for lv in levels if lv <= record.resource * (1.0 + 1e-9)), default=None)
+            stopped[level] = stopped.get(level, 0) + 1
+    order = sorted(stopped.items(), key=lambda item: -1.0 if item[0] is None else item[0])
+    if not levels:
+        return _SchedulerStops(settings, ((None, sum(stopped.values())),), None, None, len(records), None)
+    full = levels[-1]
+    trained = sum(1 for r in records if r.state is TrialState.COMPLETE and r.resource >= full * (1.0 - 1e-9))
+    few = None if trained >= MIN_FULLY_TRAINED else _few_trained_note(study, records, usage, trained)
+    return _SchedulerStops(settings, tuple(order), full, trained, len(records), few)
+
+
+def _few_trained_note(study: Study, records: list[TrialRecord], usage: BudgetUsage, trained: int) -> str | None:
+    """Why a best chosen among fewer than `MIN_FULLY_TRAINED` trials trained fully is weak, and the fix the end of
+    the run gave (`short_training_note`; `none_trained_note` when none completed). ``None`` when trials completed
+    and none reached the full resource: their length is not ``max_resource``, which the run said as it went
+    (`AxisWatch`), and no budget fixes it."""
+    scheduler, budget = study.scheduler, study.budget
+    if not any(r.state is TrialState.COMPLETE for r in records):
+        return none_trained_note(records, scheduler, budget)
+    if not trained:
+        return None
+    chosen = f"the best was chosen among only {trained} trained fully"
+    limit = budget.exhausted_limit(usage)
+    if limit is not None and (note := short_training_note(records, scheduler, budget, limit)) is not None:
+        return f"{chosen}: {note}"
+    return (
+        f"{chosen}: fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; the budget is not spent, so run "
+        "the study on (study.optimize(...), tunesmith run) to train more"
+    )
 
 
 @click.command()
