@@ -105,7 +105,8 @@ class TrialRecord:
         state: see `TrialState`.
         metrics: final metrics (for STOPPED trials, the last reported values).
         intermediate: step -> metrics reported at that step (the learning curve).
-        resource: resource units used (the largest step reported).
+        resource: resource units used (the largest step reported, or the length of a `Trial.steps` loop that ran to
+            its end: `_outcome.trained_to_the_end`).
         started_at, finished_at, heartbeat_at: UNIX times.
         reason: a short reason for a non-COMPLETE state, for people ("exception: ValueError", ...).
         kind: why a trial stopped or failed, for code (see `TrialKind`); ``None`` for COMPLETE,
@@ -520,6 +521,13 @@ class Trial:
         the run with ``why``, since every trial would break the rule again. Only the first refusal is kept.
         """
         self._refused = self._refused or why
+
+    @property
+    def trained_to(self) -> int | None:
+        """The last step the trial trained when its `steps` loop ran to its end (its ``n``), ``None`` otherwise: an
+        objective that reports every fifth of 27 epochs last reported step 25, yet trained 27, which the study
+        records as the trial's resource when it is told."""
+        return self._planned if self._looped else None
 
     @property
     def ran_all_steps(self) -> bool:

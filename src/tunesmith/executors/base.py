@@ -16,14 +16,16 @@ from tunesmith.space import Space
 from tunesmith.trial import TrialKind
 
 __all__ = [
-    "REFUSED_REPORT", "Executor", "ReportHandler", "StopStudy", "TrialJob", "TrialOutcome", "decide_report",
-    "infeasible_outcome",
+    "REFUSED_REPORT", "TRAINED_TO", "Executor", "ReportHandler", "StopStudy", "TrialJob", "TrialOutcome",
+    "decide_report", "infeasible_outcome",
 ]  # fmt: skip
 
 # (trial number, step, metrics) -> the study's decision for that trial.
 ReportHandler = Callable[[int, int, dict[str, float]], Decision]
 # `TrialOutcome.extra`'s key for why the trial's `Trial` refused a report (`tunesmith.trial.ReportRefused`).
 REFUSED_REPORT = "refused_report"
+# Its key for the last step a `Trial.steps` loop trained when it ran to its end (`Trial.trained_to`).
+TRAINED_TO = "trained_to"
 
 
 class StopStudy(BaseException):

@@ -15,6 +15,7 @@ from tunesmith.decision import Decision
 from tunesmith.errors import Infeasible, StorageError, TrialNotRunning
 from tunesmith.executors.base import (
     REFUSED_REPORT,
+    TRAINED_TO,
     Executor,
     Objective,
     ReportHandler,
@@ -183,6 +184,8 @@ def asked_extra(trial: Trial) -> dict[str, Any]:
     extra: dict[str, Any] = {} if asked is None else {"defined_by_run": asked}
     if trial.refused is not None:
         extra[REFUSED_REPORT] = trial.refused
+    if trial.trained_to is not None:
+        extra[TRAINED_TO] = trial.trained_to
     return extra
 
 

@@ -231,7 +231,8 @@ class Storage(ABC):
     def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
         """Change ``state`` (as a `TrialState`), ``params`` (replaced: what a define-by-run objective asked
         for), ``attrs`` (merged), ``worker``, ``heartbeat_at``,
-        ``started_at``, ``finished_at``, ``reason``, ``kind`` (as a `TrialKind` or ``None``) or ``error``."""
+        ``started_at``, ``finished_at``, ``reason``, ``kind`` (as a `TrialKind` or ``None``), ``error`` or
+        ``resource`` (what a trial trained beyond its last report: the end of its `Trial.steps` loop)."""
 
     @abstractmethod
     def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:

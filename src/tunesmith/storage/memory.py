@@ -157,7 +157,8 @@ class MemoryStorage(Storage):
                     changes["kind"] = None if value is None else TrialKind(value)
                 elif key == "params":
                     changes["params"] = dict(value)
-                elif key in ("state", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "error"):
+                elif key in ("state", "worker", "heartbeat_at", "started_at", "finished_at", "reason", "error",
+                             "resource"):
                     changes[key] = value
                 else:
                     raise StorageError(f"update_trial cannot change {key!r}")

@@ -554,7 +554,7 @@ class SQLStorage(Storage):
 
     def update_trial(self, study_id: int, number: int, **fields: Any) -> None:
         allowed = {"state", "params", "attrs", "worker", "heartbeat_at", "started_at", "finished_at", "reason",
-                   "kind", "error"}  # fmt: skip
+                   "kind", "error", "resource"}  # fmt: skip
         unknown = set(fields) - allowed
         if unknown:
             raise StorageError(f"update_trial cannot change {sorted(unknown)}")

@@ -32,7 +32,7 @@ from tunesmith.errors import (
     TunesmithError,
 )
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
-from tunesmith.executors.base import REFUSED_REPORT
+from tunesmith.executors.base import REFUSED_REPORT, TRAINED_TO
 from tunesmith.space._define_by_run import DefinitionError
 from tunesmith.storage._engine import without_waiting
 from tunesmith.study import _define_by_run
@@ -54,7 +54,7 @@ from tunesmith.study._limits import (
     trained_fully,
 )
 from tunesmith.study._observers import Observer, Observers
-from tunesmith.study._outcome import ran_all_steps
+from tunesmith.study._outcome import ran_all_steps, trained_to_the_end
 from tunesmith.study._recovery import Stopped, cut_short_by, naming_the_result, outcome_text
 from tunesmith.study._search_progress import SearchProgress, resume_hint
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
@@ -1116,4 +1116,5 @@ def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
         return study.tell(outcome.number, reason=outcome.reason, error=error, kind=outcome.kind)
     if outcome.ran_all_steps:
         ran_all_steps(study._decisions, study._stop_notes, outcome.number)
+        trained_to_the_end(study, outcome.number, outcome.extra.get(TRAINED_TO))
     return study.tell(outcome.number, outcome.result)

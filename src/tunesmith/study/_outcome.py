@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.budget import Budget
 from tunesmith.context import SearchContext
@@ -16,9 +16,12 @@ from tunesmith.schedulers.successive_halving import crossed_level
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+
 __all__ = [
     "DivergenceReference", "Outcome", "StopNote", "decide_at_report", "divergence", "divergence_reference", "judge",
-    "never_compared", "ran_all_steps", "unranked",
+    "never_compared", "ran_all_steps", "trained_to_the_end", "unranked",
 ]  # fmt: skip
 
 
@@ -353,6 +356,18 @@ def never_compared(record: TrialRecord, scheduler: Scheduler, context: SearchCon
         f"{sorted(carried)}: it could never be compared, so it could not be stopped early. Report {what} with its "
         f"steps (trial.report({missing[0]}=...)), or use scheduler='fifo' to train every trial to the end"
     )
+
+
+def trained_to_the_end(study: Study, number: int, steps: object) -> None:
+    """Record that trial ``number``'s `Trial.steps` loop ran to its end, ``steps`` steps (``None``: it did not, or
+    had no loop), as its resource when its reports stopped short of it: a loop over 27 epochs that reported every
+    fifth was recorded at step 25, so the resource budget counted 25 where 27 were trained, and the end-of-run check
+    said no trial reached max_resource=27 and advised 25."""
+    if not isinstance(steps, int) or isinstance(steps, bool):
+        return
+    record = study.storage.get_trial(study._info.id, number)
+    if record.state is TrialState.RUNNING and steps > record.resource:
+        study.storage.update_trial(study._info.id, number, resource=float(steps))
 
 
 def ran_all_steps(decisions: dict[int, Decision], notes: dict[int, StopNote], number: int) -> None:

@@ -37,7 +37,14 @@ from tunesmith.study._checkpoints import (
 )
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
-from tunesmith.study._outcome import StopNote, decide_at_report, judge, never_compared, ran_all_steps
+from tunesmith.study._outcome import (
+    StopNote,
+    decide_at_report,
+    judge,
+    never_compared,
+    ran_all_steps,
+    trained_to_the_end,
+)
 from tunesmith.study._pickling import StorageHandle
 from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
@@ -473,6 +480,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             result, error, reason, kind = None, conflict, _define_by_run.CONFLICT, TrialKind.EXCEPTION
         if isinstance(trial, Trial) and trial.ran_all_steps:
             ran_all_steps(self._decisions, self._stop_notes, number)
+            trained_to_the_end(self, number, trial.trained_to)
         elif isinstance(trial, Trial) and trial.decision is not Decision.CONTINUE:
             self._decisions[number] = trial.decision
         decision = self._decisions.pop(number, Decision.CONTINUE)
