@@ -111,6 +111,12 @@ def test_best_does_not_show_a_perfect_per_example_score_as_certain(all_right: st
     assert "acc = 1 ± 0.0194 (n=50, all alike)" in result.output
 
 
+def test_status_s_top_trials_do_not_show_a_perfect_per_example_score_as_certain(all_right: str) -> None:
+    result = invoke("status", "z", "--storage", all_right)
+    assert result.exit_code == 0, result.output
+    assert "± 0.0194" in result.output and "1 ± 0 " not in result.output
+
+
 def test_report_to_a_path_under_a_file_is_one_error_line_naming_it(per_example: str, file_in_the_way: Path) -> None:
     result = invoke("report", "pe", "--storage", per_example, "-o", str(file_in_the_way / "r.html"))
     assert result.exit_code == 1
@@ -147,3 +153,13 @@ def test_a_report_that_cannot_be_written_is_still_the_oserror_a_caller_catches(
     with pytest.raises(OSError, match=f"cannot write the HTML report to {file_in_the_way / 'r.html'}") as raised:
         write_report(study, file_in_the_way / "r.html")
     assert isinstance(raised.value, ts.TunesmithError) and raised.value.filename == str(file_in_the_way)
+
+
+def test_a_trial_within_a_perfect_best_s_noise_is_said_to_be_within_it() -> None:
+    """200 of 200 right against 196 of 200: the perfect best's noise read as 0 called the other beyond it."""
+    from tunesmith.report._data import ReportData, within_noise_of_best
+
+    study = ts.Study(ts.Space({"k": ts.Int(1, 2)}), metric=ts.Metric("acc", "max"), storage="memory", seed=0,
+                     sampler="grid", budget=ts.Budget(trials=2))  # fmt: skip
+    study.optimize(lambda t: {"acc": [1.0] * 200 if t.params["k"] == 1 else [1.0] * 196 + [0.0] * 4})
+    assert [r.params["k"] for r in within_noise_of_best(ReportData.from_study(study), 5)] == [2]

@@ -290,18 +290,26 @@ def value_text(metrics: Mapping[str, float], name: str, *, scale: float | None =
 
 def within_noise_of_best(data: ReportData, top_k: int) -> list[TrialRecord]:
     """The trials among the best ``top_k`` (the best left out) whose metric lies within two standard errors of
-    the difference from the best's, when both carry their per-example standard error: the search cannot tell
-    them from the best."""
+    the difference from the best's, when both carry their per-example standard error (for counted examples that
+    all agree, the adjusted proportion's, `discipline.gap.noise_of`): the search cannot tell them from the best."""
     ranked = data.ranked()[:top_k]
     if not ranked:
         return []
     name = data.metric.name
-    best, best_error = ranked[0], ranked[0].metrics.get(f"{STDERR}{name}")
+
+    def error_of(record: TrialRecord) -> float | None:  # a perfect score's noise as the verdict reads it, not 0
+        error = record.metrics.get(f"{STDERR}{name}")
+        if error == 0 and record.metrics.get(f"{COUNT}{name}"):
+            noise = noise_of(record.metrics, name, 1.0 if data.metric.scale is None else data.metric.scale)
+            return None if noise is None else noise.stderr
+        return error
+
+    best, best_error = ranked[0], error_of(ranked[0])
     if best_error is None:
         return []
     tied = []
     for record in ranked[1:]:
-        error = record.metrics.get(f"{STDERR}{name}")
+        error = error_of(record)
         if error is not None and abs((record.value(name) or 0.0) - (best.value(name) or 0.0)) < 2.0 * math.hypot(
             best_error, error
         ):
