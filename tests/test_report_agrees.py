@@ -174,3 +174,20 @@ def test_plain_best_of_several_objectives_prints_the_recorded_verdict_after_the_
     assert verdict is not None and verdict.summary is not None
     said = _said(CliRunner(), "best", "judged_front", "--storage", url)
     assert said.index("Pareto front") < said.index(" ".join(f"verdict: {verdict.summary}".split()))
+
+
+def test_the_mlflow_export_logs_the_re_runs_pick_as_the_study_s_best(
+    tied_then_rerun: tuple[str, int, int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from tunesmith.report import log_to_mlflow
+
+    url, _, pick, _ = tied_then_rerun
+    study = ts.Study.load("tied", url)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    run_id = log_to_mlflow(study, tracking_uri=tmp_path.as_uri(), experiment="tied")
+    logged = MlflowClient(tracking_uri=tmp_path.as_uri()).get_run(run_id).data.params
+    picked = next(r for r in study.trials if r.number == pick)
+    assert {k.removeprefix("best."): v for k, v in logged.items()} == {k: str(v) for k, v in picked.params.items()}

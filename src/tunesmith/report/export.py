@@ -128,8 +128,9 @@ def log_to_mlflow(
     """Log a study to MLflow: a parent run for the study, one nested run per trial.
 
     Each trial's run gets its parameters, its state and reason (and why it was invalidated) as tags, its
-    final metrics, and every intermediate metric at its step. The parent run gets the best trial's
-    parameters and metric. Values are logged as the live tracker logs them (`MLflowCallback`): a non-finite one (a
+    final metrics, and every intermediate metric at its step. The parent run gets the parameters and metric of
+    the best every view shows (`report._shown.shown_best`: the seed re-runs' pick once they ran; with several
+    objectives, none). Values are logged as the live tracker logs them (`MLflowCallback`): a non-finite one (a
     diverged loss) as NaN, never left out (a diverged trial would show its last finite value, and sort first), and
     a metric name MLflow refuses (XGBoost's ``validation-error@0.7``) under the name `logged_name` gives it, with a
     `MetricRenamedWarning` naming each.
@@ -165,7 +166,10 @@ def log_to_mlflow(
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment or data.name)
-    best = data.best
+    from tunesmith.report._shown import shown_best
+
+    shown = shown_best(data)  # the trial every view shows: the seed re-runs' pick once they ran
+    best = None if shown is None else shown.record
     with mlflow.start_run(run_name=data.name) as parent:
         mlflow.set_tags({"tunesmith.study": data.name, "tunesmith.metric": data.metric.name})
         if best is not None:
