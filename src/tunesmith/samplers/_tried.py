@@ -23,7 +23,7 @@ from tunesmith.samplers._history import EncodingCache
 from tunesmith.space import Choice, Float, Int, Param, Space
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["ENUMERATION_LIMIT", "Key", "Tried", "can_repeat", "config_key", "untried"]
+__all__ = ["ENUMERATION_LIMIT", "Key", "Tried", "can_repeat", "config_key", "configurations", "untried"]
 
 Key = tuple[tuple[str, Hashable], ...]
 Score = Callable[[np.ndarray], np.ndarray]
@@ -184,8 +184,12 @@ def _values(param: Param) -> Sequence[Any]:
     return param.grid_values(points=max(1, math.ceil(param.cardinality())))
 
 
-def _configurations(space: Space) -> list[dict[str, Any]]:
-    """Every configuration of a finite space, conditions respected (parents come before their children)."""
+def configurations(space: Space) -> list[dict[str, Any]]:
+    """Every configuration of a finite space, conditions respected (parents come before their children): what
+    `untried` lists, and so how many configurations a finite space has. ``Space.cardinality()`` is only a bound, the
+    product of the parameters' counts: a parameter that a condition switches off adds no configuration on that
+    branch (``x`` only under ``opt="a"``, with two values each: 3 configurations, where the product says 4). List only
+    a space whose bound is finite and at most `ENUMERATION_LIMIT`."""
     configs: list[dict[str, Any]] = [{}]
     for name in space:
         param = space[name]
@@ -198,6 +202,9 @@ def _configurations(space: Space) -> list[dict[str, Any]]:
                 extended.append(config)
         configs = extended
     return configs
+
+
+_configurations = configurations  # the name `tunesmith.cli._inspect` imports
 
 
 def _best(space: Space, configs: list[dict[str, Any]], score: Score | None, rng: np.random.Generator) -> dict[str, Any]:
@@ -230,7 +237,7 @@ def untried(space: Space, tried: Tried, rng: np.random.Generator, score: Score |
         return None
     bound = space.cardinality()
     if math.isfinite(bound) and bound <= ENUMERATION_LIMIT:
-        every = _configurations(space)
+        every = configurations(space)
         left = [c for c in every if c not in tried]
         if not left:
             raise SearchSpaceExhausted(

@@ -132,11 +132,13 @@ class RungPromotion(Promotion):
     outside the top share as the rung stands: no trial is left to start, so nothing would ever promote it. Those in
     ``retire`` end kind SCHEDULER for the reason given here; the rest of ``retire`` end for ``reason``, of ``kind``
     (the trial budget ran out before their turn). `tunesmith.study._ask` reads it, also when a wall-time or resource
-    budget retires every PAUSED trial at once.
+    budget retires every PAUSED trial at once. `SuccessiveHalving`, whose settled rungs retire trials in any mode,
+    names each trial it retires here in every mode.
 
     Attributes:
-        outranked: trial number -> why its rung does not promote it; in final mode only, and for every rung, so it
-            may name trials that ``retire`` does not hold yet (a promotion is still due at another rung).
+        outranked: trial number -> why its rung does not promote it; in final mode, for every rung, so it may name
+            trials that ``retire`` does not hold yet (a promotion is still due at another rung); otherwise
+            (`SuccessiveHalving` only) the trials in ``retire``.
     """
 
     outranked: Mapping[int, str] = field(default_factory=dict)
@@ -537,29 +539,62 @@ class SuccessiveHalving(Scheduler):
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         return Decision.PAUSE if crossed_level(trial, self._rungs.levels) is not None else Decision.CONTINUE
 
-    def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> Promotion:
-        groups: dict[int, list[TrialRecord]] = {}
-        for record in history:
-            groups.setdefault(record.number // self.population, []).append(record)
+    def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> RungPromotion:
+        """The first PAUSED trial in the top share of its rung, once the rung is settled: every member of its group has
+        reached the rung or ended (in ``final`` mode, with no trial left to start, a group short of ``population`` is
+        judged as it stands). Each trial its settled rung ranks outside that share before then is retired, and named
+        in ``outranked`` with its rank, its group and the values that decided; in ``final`` mode ``outranked`` also
+        names those past the first promotion, whose retirement is still to come."""
+        resume: int | None = None
         retire: list[int] = []
-        for members in groups.values():
+        outranked: dict[int, str] = {}
+        for group, members in self._groups(history).items():
             full = len(members) >= self.population or final
             for level in self._rungs.levels:
                 on_the_way = any(r.state is TrialState.RUNNING and r.resource < level for r in members)
                 if not full or on_the_way:
                     break  # this rung is not settled; higher rungs cannot be either
-                scored = self._rungs.scored(members, level, context)
-                top = self._rungs.top(scored, self._rungs.keep(len(scored)))
-                for _, record in scored:
-                    if self._rungs.paused_at(record, level):
-                        if record in top:
-                            return Promotion(
-                                resume=record.number,
-                                retire=tuple(retire),
-                                reason=f"not in the top 1/{self.eta:g} at rung {level:g}",
-                            )
+                scored, ranking = self._rungs.ranked(members, level, context)
+                keep = self._rungs.keep(len(scored))
+                top = {r.number for r in self._rungs.top(scored, keep)}
+                cutoff = scored[min(keep, len(scored)) - 1][0] if scored else None
+                for rank, (score, record) in enumerate(scored, 1):
+                    if not self._rungs.paused_at(record, level):
+                        continue
+                    if record.number in top:
+                        resume = record.number if resume is None else resume
+                        if not final:
+                            return RungPromotion(resume=resume, retire=tuple(retire), outranked=outranked)
+                        continue
+                    here = _Standing(level, rank, len(scored), keep, False, score, cutoff, ranking)
+                    outranked[record.number] = self._not_promoted(here, context, group, members)
+                    if resume is None:
                         retire.append(record.number)
-        return Promotion(retire=tuple(retire), reason=f"not in the top 1/{self.eta:g} at its rung")
+        return RungPromotion(resume=resume, retire=tuple(retire), outranked=outranked)
+
+    def _groups(self, history: Sequence[TrialRecord]) -> dict[int, list[TrialRecord]]:
+        """The trials of ``history`` by group: trial numbers ``g * population`` to ``(g + 1) * population - 1``."""
+        groups: dict[int, list[TrialRecord]] = {}
+        for record in history:
+            groups.setdefault(record.number // self.population, []).append(record)
+        return groups
+
+    def _not_promoted(self, here: _Standing, context: SearchContext, group: int,
+                      members: Sequence[TrialRecord]) -> str:  # fmt: skip
+        """``not promoted: ranked 5 of 9 at the rung at resource 1 of group 0 (its 9 trials, #0-#8), by its loss there
+        (0.93; the last kept: 0.71); the rung promotes its top 3 (...)``."""
+        first = group * self.population
+        last = max(r.number for r in members)
+        size = len(members)
+        if size >= self.population:
+            trials = f"its {size} trials, #{first}-#{last}"
+        else:
+            trials = f"{size} of its {self.population} trials, #{first}-#{last}: no new trial may start to fill it"
+        return (
+            f"not promoted: {here.placing(context, f' of group {group} ({trials})')}; the rung promotes its top "
+            f"{here.keep} ({here.peers} // eta={self.eta:g}, at least the best, and any tied with the last of them) "
+            "once every trial of the group has reached it or ended"
+        )
 
 
 def most_aggressive_bracket(min_resource: float, max_resource: float, eta: float) -> int:

@@ -42,7 +42,7 @@ import numpy as np
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
 from tunesmith.context import SearchContext
 from tunesmith.errors import ConfigError, SearchSpaceExhausted, SpaceError
-from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, config_key, untried
+from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, config_key, configurations, untried
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.space._define_by_run import plain
 from tunesmith.space._params import JsonScalar, Param
@@ -662,7 +662,11 @@ def _runnable(study: Study, queue: EnqueuedAttr, priors: Sequence[TrialRecord]) 
         ran = _ran(trials)
         left = [entry for entry in drawing if entry["id"] not in ran]
         if left and _used_up(space, [*priors, *valid(trials)]):
-            tried = f"all {space.cardinality():.0f} configurations of the space were tried (running trials included)"
+            count = len(configurations(space))  # not `cardinality()`, which counts switched-off parameters' values
+            every = (
+                "the space's one configuration was" if count == 1 else f"all {count} configurations of the space were"
+            )
+            tried = f"{every} tried (running trials included)"
             for entry in left:
                 given = _checked_given(space, entry["params"])
                 missing = [n for n in space.dimensions if n not in given and space.is_active(n, given)]
