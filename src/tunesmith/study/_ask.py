@@ -89,7 +89,7 @@ def _end_paused(study: Study, records: Sequence[TrialRecord], reason: str | None
                 error=None, now=at, kind=cause,
             ):  # fmt: skip
                 ended.append(record.number)
-            study._checkpoints.remove(record.number)
+                study._checkpoints.remove(record.number)  # only this finish's: one ended elsewhere kept what it kept
     trials_ended(study, ended)
 
 
