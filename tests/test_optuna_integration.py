@@ -253,7 +253,7 @@ def test_a_missing_optuna_file_study_or_too_small_budget_is_an_error_naming_the_
     url = legacy
     with pytest.raises(StudyNotFound, match=r"no Optuna study named 'legcy'.*studies: legacy"):
         import_study(url, "legcy", storage="memory")
-    with pytest.raises(ConfigError, match=r"spend 14 trials of the budget.*at least 14"):
+    with pytest.raises(ConfigError, match=r"spend 14 trials of the budget.*at least 15"):
         import_study(url, "legacy", storage="memory", budget=ts.Budget(trials=10))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from tunesmith._text import terminal_safe
@@ -47,6 +49,16 @@ def import_optuna(
         terminal_safe(f"imported {result.trials} trials of Optuna study {study_name!r} into {where}: {counts}")
     )
     console.print(terminal_safe(f"space: {', '.join(f'{n}={p.to_json()}' for n, p in study.space.items())}"))
+    if result.non_finite:
+        which = "; ".join(f"#{number}: {why}" for number, why in sorted(result.non_finite.items()))
+        count = len(result.non_finite)
+        console.print(terminal_safe(
+            f"{count} trial{'s' if count != 1 else ''} COMPLETE in Optuna imported as failed, the value not finite "
+            f"(tunesmith records a NaN or infinite result as a failure, so none can be best here): {which}"
+        ))  # fmt: skip
+    if result.user_attrs:
+        console.print(terminal_safe(f"the Optuna study's user attributes ({', '.join(result.user_attrs)}) are kept "
+                                    "in the study attribute optuna_import, under user_attrs"))  # fmt: skip
     if result.step_offset:
         console.print(terminal_safe(f"steps shifted by {result.step_offset}: tunesmith counts steps from 1"))
     if result.optional:
@@ -56,6 +68,7 @@ def import_optuna(
         console.print(terminal_safe(f"waiting in Optuna, queued to run first: trials {list(result.queued)}"))
     for number, why in sorted(result.not_queued.items()):
         console.print(terminal_safe(f"waiting trial {number} not queued: {why}"))
-    console.print(terminal_safe(f"resume: tunesmith worker {study.name} --storage {redact_url(storage)} "
+    console.print(terminal_safe(f"resume: tunesmith worker {shlex.quote(study.name)} --storage "
+                                f"{shlex.quote(redact_url(storage))} "
                                 "--objective module:function"))  # fmt: skip
     _confirm_stored(study)

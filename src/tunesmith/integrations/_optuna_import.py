@@ -7,9 +7,10 @@ intermediate value and `Storage.finish_trial`, each stamped with Optuna's own ti
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,7 +29,7 @@ from tunesmith.space import Space
 from tunesmith.storage import Proposal, Storage, open_storage, redact_url
 from tunesmith.storage.base import count_budgeted
 from tunesmith.study import Study, trial_seed
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialKind, TrialRecord
 
 require("optuna", "optuna")
 
@@ -55,7 +56,10 @@ class OptunaImportAttr(JsonObject):
             resource units done, from 1).
         optional: parameters some trials lack for no reason the others explain (see `infer_space`).
         queued: numbers of the trials WAITING in Optuna, queued to run first when the study resumes.
-        complete: whether every trial was written.
+        user_attrs: the Optuna study's own user attributes (``study.set_user_attr``); each trial's are in its
+            ``attrs["user_attrs"]``.
+        complete: whether every trial was written; ``False`` on a study an import left part-written (``trials``
+            then counts those written), which is no copy of the Optuna study and cannot be finished.
         at: when the import started (UNIX time).
     """
 
@@ -67,6 +71,7 @@ class OptunaImportAttr(JsonObject):
     step_offset: int = 0
     optional: tuple[str, ...] = ()
     queued: tuple[int, ...] = ()
+    user_attrs: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
     at: float | None = None
 
@@ -77,6 +82,7 @@ class OptunaImportAttr(JsonObject):
                    trials=r.integer("trials") or 0, step_offset=r.integer("step_offset") or 0,
                    optional=r.items("optional", is_text, "parameter names") or (),
                    queued=r.items("queued", lambda v: isinstance(v, int), "trial numbers") or (),
+                   user_attrs=r.mapping("user_attrs") or {},
                    complete=bool(r.flag("complete")), at=r.number("at"), **r.rest())  # fmt: skip
 
 
@@ -91,6 +97,10 @@ class ImportResult:
         queued: trials WAITING in Optuna, queued to run first when the study resumes.
         not_queued: WAITING trials whose enqueued parameters are not a valid configuration of the space, with why.
         step_offset: added to every Optuna step (see `OptunaImportAttr`).
+        non_finite: trials COMPLETE in Optuna imported FAILED (kind NON_FINITE) because a value is NaN or
+            infinite, as tunesmith records such a result, with why (``{1: "value is inf (Optuna)"}``); Optuna may
+            have ranked one of them best.
+        user_attrs: the Optuna study's own user attributes, kept in the study attribute ``optuna_import``.
     """
 
     study: Study
@@ -99,6 +109,8 @@ class ImportResult:
     queued: tuple[int, ...] = ()
     not_queued: dict[int, str] = field(default_factory=dict)
     step_offset: int = 0
+    non_finite: dict[int, str] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def trials(self) -> int:
@@ -123,10 +135,13 @@ def import_study(
     trials becomes conditional when another parameter's value explains it, else optional), the direction the
     metric's goal, and each trial a record with its number, parameters, value, state, intermediate values
     (the reported curve), user attributes (``attrs["user_attrs"]``; ``attrs["optuna"]`` keeps the Optuna
-    number and state) and times. States: COMPLETE -> COMPLETE; PRUNED -> STOPPED (kind SCHEDULER, its last
-    intermediate value as its result); FAIL -> FAILED (kind EXCEPTION); RUNNING -> FAILED (kind INTERRUPTED:
-    its worker reports to Optuna, not here, and it spends no budget); WAITING -> FAILED (kind INTERRUPTED),
-    queued to run first when the study resumes if its enqueued parameters are a valid configuration.
+    number and state) and times; the Optuna study's own user attributes go to the study attribute
+    ``optuna_import`` (``user_attrs``). States: COMPLETE -> COMPLETE (FAILED of kind NON_FINITE when a value is
+    NaN or infinite, as tunesmith records such a result; ``ImportResult.non_finite`` names them); PRUNED ->
+    STOPPED (kind SCHEDULER, its last intermediate value as its result); FAIL -> FAILED (kind EXCEPTION);
+    RUNNING -> FAILED (kind INTERRUPTED: its worker reports to Optuna, not here, and it spends no budget);
+    WAITING -> FAILED (kind INTERRUPTED), queued to run first when the study resumes if its enqueued parameters
+    are a valid configuration.
 
     Importing is done once: a study of the target name that already exists is refused (nothing is copied
     twice); import again under another ``name``.
@@ -144,8 +159,10 @@ def import_study(
 
     Raises:
         ConfigError: ``metric`` for a multi-objective study (its objectives keep Optuna's names), a study without
-            parameters, a budget the imported trials exceed, or a tunesmith study of the target name that exists
-            already.
+            parameters, a trial budget too small to write every imported trial (the trials that spend it, and a
+            place free to create the last one), or a tunesmith study of the target name that exists already.
+        StorageError: a trial could not be written; the study is then left part-written, marked incomplete in
+            ``optuna_import``, and the message says so.
         StudyNotFound: no Optuna study of that name (the message lists those there are).
         StorageUnavailable: a SQLite source file that does not exist.
     """
@@ -168,11 +185,8 @@ def import_study(
     records = [record_of(t, [m.name for m in targets], step_offset=step_offset) for t in trials]
     queue, not_queued = _waiting(trials, inferred.space)
     records = [_queued(r, queue[r.number]) if r.number in queue else r for r in records]
-    if budget is not None and budget.trials is not None and count_budgeted(records) > budget.trials:
-        raise ConfigError(
-            f"the imported trials spend {count_budgeted(records)} trials of the budget, more than budget.trials="
-            f"{budget.trials}: pass a budget of at least {count_budgeted(records)} trials (the imported count too)"
-        )
+    if budget is not None and budget.trials is not None and _trials_needed(records) > budget.trials:
+        raise ConfigError(_budget_too_small(records, budget.trials))
     store = open_storage(storage)
     new_name = name or study_name
     _refuse_existing(store, new_name, study_name)
@@ -181,14 +195,61 @@ def import_study(
                   seed=seed, **objectives)  # fmt: skip
     attr = OptunaImportAttr(source=_where(source), study=study_name,
                             step_offset=step_offset, optional=inferred.optional, queued=tuple(sorted(queue)),
-                            at=time.time())  # fmt: skip
+                            user_attrs=dict(loaded.user_attrs), at=time.time())  # fmt: skip
     write_attr(study, attr)
     study_id = store.load_study(new_name).id
-    for record in records:
-        _write(store, study_id, record.evolve(seed=trial_seed(study.seed, record.number)), study.budget)
+    written = 0
+    try:
+        for record in records:
+            _write(store, study_id, record.evolve(seed=trial_seed(study.seed, record.number)), study.budget)
+            written += 1
+    except StorageError as exc:
+        raise StorageError(_partial(exc, new_name, study_name, written, len(records))) from exc
+    finally:
+        if written < len(records):  # storage that failed may refuse this write too: ``complete`` stays false anyway
+            with contextlib.suppress(StorageError):
+                write_attr(study, replace(attr, trials=written))
     write_attr(study, replace(attr, trials=len(records), complete=True))
     states = Counter(record.state.value for record in records)
-    return ImportResult(study, dict(states), inferred.optional, tuple(sorted(queue)), not_queued, step_offset)
+    non_finite = {r.number: r.reason or "a value is not finite" for r in records if r.kind is TrialKind.NON_FINITE}
+    return ImportResult(study, dict(states), inferred.optional, tuple(sorted(queue)), not_queued, step_offset,
+                        non_finite=non_finite, user_attrs=dict(loaded.user_attrs))  # fmt: skip
+
+
+def _trials_needed(records: Sequence[TrialRecord]) -> int:
+    """The smallest trial budget under which every record can be written, in order, as `_write` writes them.
+
+    Each trial is created under the budget (`Storage.create_trial` refuses one once the trials before it spend
+    all of it), so the last needs a place free after every trial before it, even when it is itself a trial that
+    spends none once written (RUNNING or WAITING in Optuna: FAILED, interrupted). Every other budgeted trial
+    needs its own place, so this is the budgeted count, or one more when the last trial spends nothing.
+    """
+    if not records:
+        return 0
+    return max(count_budgeted(records), count_budgeted(records[:-1]) + 1)
+
+
+def _budget_too_small(records: Sequence[TrialRecord], trials: int) -> str:
+    needed, spent = _trials_needed(records), count_budgeted(records)
+    why = f"the imported trials spend {spent} trials of the budget"
+    if needed > spent:
+        why += (
+            f", and trial {records[-1].number}, the last, needs a place free when it is written although it "
+            "spends none once written (RUNNING or WAITING in Optuna, it is imported interrupted)"
+        )
+    return (
+        f"budget.trials must be at least {needed} to import this study, but got {trials}: {why}; pass a budget of "
+        f"at least {needed} trials (--trials {needed}, budget=Budget(trials={needed}))"
+    )
+
+
+def _partial(exc: StorageError, name: str, source_study: str, written: int, total: int) -> str:
+    """Why an import stopped partway, and what to do with the part-written study."""
+    return (
+        f"{exc}. The import stopped after {written} of {total} trials: study {name!r} is a partial copy, marked "
+        "incomplete (study attribute optuna_import, complete: false), and cannot be finished; discard it: do not "
+        f"resume or judge it, and import {source_study!r} again under a new name (--as NEW_NAME, name=)"
+    )
 
 
 @dataclass(frozen=True)
@@ -260,7 +321,12 @@ def _refuse_existing(store: Storage, name: str, source_study: str) -> None:
     elif earlier.complete:
         why = f"{name!r} was already imported from Optuna study {earlier.study!r} ({earlier.trials} trials)"
     else:
-        why = f"an import into {name!r} from Optuna study {earlier.study!r} was interrupted before its last trial"
+        raise ConfigError(
+            f"an import into {name!r} from Optuna study {earlier.study!r} stopped after {earlier.trials} trials "
+            "(study attribute optuna_import, complete: false): a partial copy cannot be finished, and an import is "
+            f"never merged into an existing study; discard {name!r} and import {source_study!r} under a new name "
+            "(--as NEW_NAME, name=)"
+        )
     raise ConfigError(
         f"{why}: an import is never merged into an existing study, so that no trial is copied twice; resume it "
         f"with ts.Study.load({name!r}, storage), or import {source_study!r} under a new name (--as NEW_NAME, name=)"
@@ -279,7 +345,7 @@ def _write(store: Storage, study_id: int, record: TrialRecord, budget: Budget) -
         raise StorageError(
             f"Optuna trial {record.number} could not be written as trial {record.number} "
             f"(got {'none: the budget is spent' if created is None else created.number}): another writer is "
-            "adding trials to this study; import under a new name"
+            "adding trials to this study"
         )
     for step, metrics in sorted(record.intermediate.items()):
         store.add_report(study_id, record.number, step, metrics, started)
