@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -142,10 +142,24 @@ json_option = click.option("--json", "as_json", is_flag=True, help="One JSON obj
 
 
 class CliError(click.ClickException):
-    """A `TunesmithError` shown as one line, exit code 1, never a traceback (nor a name's escape sequence)."""
+    """A `TunesmithError` shown as one line, exit code 1, never a traceback (nor a name's escape sequence); raised
+    by a command run with ``--json``, shown as the JSON object ``{"error": message}`` on stdout, where a program
+    reads that command's output."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        # Whether the command asked for JSON, read while it runs: its context is gone when click shows the error.
+        context = click.get_current_context(silent=True)
+        self.as_json = bool(context is not None and context.params.get("as_json"))
 
     def format_message(self) -> str:
         return terminal_safe(self.message, markup=False, multiline=True)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if self.as_json:
+            _print_json({"error": self.message})
+        else:
+            super().show(file)
 
 
 @contextmanager
@@ -365,32 +379,36 @@ def _summary(
         for note in result.notes:
             console.print(terminal_safe(note))
     with _friendly_errors():
-        said = _sampler_line(study.info)
+        said = _sampler_line(study.info, study.sampler.describe())
     if said is not None:
         console.print(terminal_safe(said))
     summary(study, console=console, analyses=analyses, findings=findings)
 
 
-def _sampler_line(info: StudyInfo) -> str | None:
+def _sampler_line(info: StudyInfo, given: Mapping[str, Any]) -> str | None:
     """The summary's word on the sampler, as storage has it: why ``auto`` chose what it runs, while the stored
-    sampler is ``auto`` (or a study stored without one); once a config or a script switched to another (the
-    ``sampler_log``), the one stored and the switch, since the choice recorded at creation no longer runs.
-    ``None`` for a study created with a named sampler and never switched.
+    sampler is ``auto`` (or a study stored without one); else the stored sampler with its settings, as status names
+    the scheduler (``sampler: tpe(n_startup=None, ...)``, in the order of ``given``, the running sampler's
+    ``describe()``: storage sorts the keys), followed by the switch once a config or a script switched to it (the
+    ``sampler_log``), since the choice recorded at creation no longer runs.
 
     Raises:
         AttributeShapeError: ``sampler_choice`` or ``sampler_log`` not in the shape tunesmith writes.
     """
+    from tunesmith.report._shown import call_text, described
+
     choice = read_attr(info.attrs, SamplerChoiceAttr)
     stored = info.spec.get("sampler")
     if stored is None or _sampler_name(stored) == Auto.name:
         return None if choice is None else f"sampler: {choice.why}"
+    named = call_text(described(stored, given)) if isinstance(stored, Mapping) else str(stored)
     changes = sampler_changes(info.attrs)
     if not changes:
-        return None
+        return f"sampler: {named}"
     last, old = changes[-1], _sampler_name(changes[-1].old)
     if old == Auto.name and choice is not None:
         old = f"{old} ({_sampler_name(choice.sampler)})"  # what auto ran before the switch
-    return f"sampler: {_sampler_name(stored)}, switched from {old} after {last.after} trials"
+    return f"sampler: {named}, switched from {old} after {last.after} trials"
 
 
 def _sampler_name(form: Any) -> str:

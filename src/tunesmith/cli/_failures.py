@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 
@@ -133,5 +134,5 @@ def retry(study_name: str, storage: str, kinds: tuple[str, ...]) -> None:
         return
     numbers = ", ".join(f"#{n}" for n in queued)
     _echo(f"re-queued {len(queued)} failed trials of {study.name} ({numbers}; kind {which}); "
-          f"`tunesmith run CONFIG` or `tunesmith worker {study.name}` runs them first")  # fmt: skip
+          f"`tunesmith run CONFIG` or `tunesmith worker {shlex.quote(study.name)}` runs them first")  # fmt: skip
     _confirm_stored(study)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import SeedStabilityAttr, WarmStartAttr, read_attr
-from tunesmith.budget import RETRY_REQUESTED, Budget, BudgetUsage, counts_toward_budget, plain_number
+from tunesmith.budget import RETRY_REQUESTED, Budget, BudgetUsage, counts_toward_budget
 from tunesmith.cli._common import (
     CliError,
     _confirm_stored,
@@ -41,14 +42,13 @@ from tunesmith.errors import StudyNotFound
 from tunesmith.samplers import Random
 from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, _configurations
 from tunesmith.storage import redact_url
-from tunesmith.study import MIN_FULLY_TRAINED, Study
+from tunesmith.study import Study
 from tunesmith.study._known import _priors, valid
-from tunesmith.study._limits import none_trained_note, short_training_note
 from tunesmith.study._optimize import failure_text
-from tunesmith.trial import TrialKind, TrialRecord, TrialState
+from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
-    from tunesmith.report._shown import ShownBest
+    from tunesmith.report._shown import SchedulerStops, ShownBest
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -149,7 +149,8 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
             _print_json(_trial_json(record, gone))
         return
     if failed:
-        title = f"{study.name}: {len(records)} failed trials (tunesmith show {study.name} N: one in full)"
+        show = f"tunesmith show {shlex.quote(study.name)} N"
+        title = f"{study.name}: {len(records)} failed trials ({show}: one in full)"
         retries = {r.attrs["retry_of"]: r.number for r in study.trials if isinstance(r.attrs.get("retry_of"), int)}
         console.print(_failed_table(records, terminal_safe(title), retries))
         return
@@ -275,12 +276,14 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
     Wall time is the study's running time, the time while at least one of its trials ran (see
     `tunesmith.Budget`): a study that ran 29 s shows 29 s however long ago it started.
     """
+    from tunesmith.report._shown import scheduler_stops
+
     study = _resolve_study(storage, study_name)
     gone = study.gone_trials()  # read once: the budget line and the notes below count the same trials as gone
     records = study.trials
     usage = Budget.usage(records, time.time(), gone=gone)
     used_up = _space_used_up(study, records, usage)
-    stops = _scheduler_stops(study, records, usage)
+    stops = scheduler_stops(study, records, usage)  # as the HTML report's header says it
     if as_json:
         _print_json(_status_json(study, records, usage, used_up, stops))
         return
@@ -320,7 +323,7 @@ def _status_json(
     records: list[TrialRecord],
     usage: BudgetUsage,
     used_up: _SpaceUsedUp | None,
-    stops: _SchedulerStops | None,
+    stops: SchedulerStops | None,
 ) -> dict[str, Any]:
     """`status --json`: the budget spent and its limits (null: no such limit), the trials by state, the space used
     up (null while it is not), the scheduler's stops (null for a scheduler that stops none by design, FIFO) and the
@@ -417,104 +420,6 @@ def _space_used_up(study: Study, records: list[TrialRecord], usage: BudgetUsage)
     )
 
 
-@dataclass(frozen=True)
-class _SchedulerStops:
-    """What a scheduler that stops trials did, read from storage.
-
-    Attributes:
-        settings: its stored ``describe()`` form (the study spec).
-        stopped: the trials it stopped (or retired unpromoted), by the rung they were stopped at: ``(level,
-            count)``, lowest first; a scheduler without rungs (median stopping, PBT) has one entry at ``None``.
-        full_resource: the last rung (``max_resource``); ``None`` without rungs.
-        trained_fully: the COMPLETE trials that reached it; ``None`` without rungs.
-        trials: the study's trials.
-        few_trained: what to do when fewer than `MIN_FULLY_TRAINED` trained fully, as the end of the run warned.
-    """
-
-    settings: dict[str, Any]
-    stopped: tuple[tuple[float | None, int], ...]
-    full_resource: float | None
-    trained_fully: int | None
-    trials: int
-    few_trained: str | None
-
-    @property
-    def name(self) -> str:
-        return str(self.settings.get("name"))
-
-    def lines(self) -> list[str]:
-        """The settings, then where trials were stopped and how many trained to the full resource."""
-        settings = ", ".join(f"{key}={value!r}" for key, value in self.settings.items() if key != "name")
-        total = sum(count for _, count in self.stopped)
-        if self.full_resource is None:
-            return [f"scheduler: {self.name}({settings})", f"stopped by {self.name}: {total} of {self.trials} trials"]
-        where = ", ".join(
-            f"{count} at rung {plain_number(level)}" if level is not None else f"{count} below the first rung"
-            for level, count in self.stopped
-        )
-        return [
-            f"scheduler: {self.name}({settings})",
-            f"stopped by {self.name}: {where or 'none'}; trained to the full resource "
-            f"({plain_number(self.full_resource)}): {self.trained_fully} of {self.trials} trials",
-        ]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "settings": self.settings,
-            "stopped": [{"rung": level, "trials": count} for level, count in self.stopped],
-            "full_resource": self.full_resource, "trained_fully": self.trained_fully, "trials": self.trials,
-            "min_trained_fully": MIN_FULLY_TRAINED, "few_trained": self.few_trained,
-        }  # fmt: skip
-
-
-def _scheduler_stops(study: Study, records: list[TrialRecord], usage: BudgetUsage) -> _SchedulerStops | None:
-    """`status`'s scheduler section: ``None`` for a scheduler that stops no trial by design (FIFO: its share
-    trained to the full resource is 1).
-
-    A trial stopped by a rung scheduler is counted at the highest rung at or below its ``resource`` (the largest
-    step it reported): a trial that reports every 8 steps is judged at rung 3 by its step-8 report."""
-    scheduler = study.scheduler
-    if scheduler.full_resource_share() == 1.0:
-        return None
-    stored = study.info.spec.get("scheduler")
-    stored = stored if isinstance(stored, Mapping) else {"name": scheduler.name}
-    given = list(scheduler.describe())  # storage sorts the keys: shown in the order the scheduler gives them
-    settings = {key: stored[key] for key in sorted(stored, key=lambda k: given.index(k) if k in given else len(given))}
-    levels = sorted(scheduler.rungs())
-    stopped: dict[float | None, int] = {}
-    for record in records:
-        if record.state is TrialState.STOPPED and record.kind is TrialKind.SCHEDULER:
-            level = max((lv for lv in levels if lv <= record.resource * (1.0 + 1e-9)), default=None)
-            stopped[level] = stopped.get(level, 0) + 1
-    order = sorted(stopped.items(), key=lambda item: -1.0 if item[0] is None else item[0])
-    if not levels:
-        return _SchedulerStops(settings, ((None, sum(stopped.values())),), None, None, len(records), None)
-    full = levels[-1]
-    trained = sum(1 for r in records if r.state is TrialState.COMPLETE and r.resource >= full * (1.0 - 1e-9))
-    few = None if trained >= MIN_FULLY_TRAINED else _few_trained_note(study, records, usage, trained)
-    return _SchedulerStops(settings, tuple(order), full, trained, len(records), few)
-
-
-def _few_trained_note(study: Study, records: list[TrialRecord], usage: BudgetUsage, trained: int) -> str | None:
-    """Why a best chosen among fewer than `MIN_FULLY_TRAINED` trials trained fully is weak, and the fix the end of
-    the run gave (`short_training_note`; `none_trained_note` when none completed). ``None`` when trials completed
-    and none reached the full resource: their length is not ``max_resource``, which the run said as it went
-    (`AxisWatch`), and no budget fixes it."""
-    scheduler, budget = study.scheduler, study.budget
-    if not any(r.state is TrialState.COMPLETE for r in records):
-        return none_trained_note(records, scheduler, budget)
-    if not trained:
-        return None
-    chosen = f"the best was chosen among only {trained} trained fully"
-    limit = budget.exhausted_limit(usage)
-    if limit is not None and (note := short_training_note(records, scheduler, budget, limit)) is not None:
-        return f"{chosen}: {note}"
-    return (
-        f"{chosen}: fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; the budget is not spent, so run "
-        "the study on (study.optimize(...), tunesmith run) to train more"
-    )
-
-
 @click.command()
 @storage_option
 @json_option
@@ -542,12 +447,14 @@ def studies(storage: str, as_json: bool) -> None:
 def report(study_name: str | None, storage: str, output: str) -> None:
     """Write the HTML report of STUDY_NAME (default: the most recent study): one offline file."""
     from tunesmith.report import analyse, report_data, summary, write_report
+    from tunesmith.report._shown import scheduler_stops
 
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
         data = report_data(study)
         findings = analyse(data)
-        path = write_report(data, output, findings=findings)
+        stops = scheduler_stops(study, data.records)  # the header says what `status` says of the scheduler
+        path = write_report(data, output, findings=findings, scheduler=stops)
         summary(data, console=console, findings=findings)
         _verdict_lines(study)
     console.print(terminal_safe(f"report written to {path}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,10 @@ def _write_report(
         if findings is None:
             findings = analyse(data)
             bar.update(advance=1)
-        written = write_report(data, path, findings=findings)
+        from tunesmith.report._shown import scheduler_stops
+
+        # the scheduler's lines `status` prints, read from the same records as the page
+        written = write_report(data, path, findings=findings, scheduler=scheduler_stops(study, data.records))
         bar.update(advance=1)
     console.print(terminal_safe(f"report: {written}"))
 
@@ -257,7 +261,7 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         _write_report(study, report_path, findings, took)
     console.print(
         f"done in {time.monotonic() - started:.0f}s; read it back with: "
-        f"tunesmith best --storage {terminal_safe(redact_url(storage))} {terminal_safe(study.name)}"
+        f"{terminal_safe(shlex.join(['tunesmith', 'best', '--storage', redact_url(storage), study.name]))}"
     )
     _confirm_stored(study)
 
@@ -300,8 +304,8 @@ def _budgeted_storage(url: str, name: str, cfg: StudyConfig, n_trials: int | Non
     if spec.budget.is_unbounded():
         raise CliError(
             f"study {name!r} in {redact_url(url)} has no budget, and neither {cfg.path.name} nor the command "
-            f"(--trials) gives one, so nothing would end the run: `tunesmith extend {name} --trials N` gives it one "
-            "(a study gains a limit before its first trial), or run it with --trials N"
+            f"(--trials) gives one, so nothing would end the run: `tunesmith extend {shlex.quote(name)} --trials N` "
+            "gives it one (a study gains a limit before its first trial), or run it with --trials N"
         )
     return store
 

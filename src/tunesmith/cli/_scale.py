@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -219,7 +220,7 @@ def worker(
         recorded = "no trial was running" if stopped is None else stopped.describe()
         return (
             f"interrupted: the trials this worker finished are kept in {redact_url(url)}; {recorded}. Carry on "
-            f"with: tunesmith worker {study_name} (the same storage and objective)"
+            f"with: tunesmith worker {shlex.quote(study_name)} (the same storage and objective)"
         )
 
     with _interruptible(kept), _friendly_errors():

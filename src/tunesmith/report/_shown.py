@@ -2,32 +2,45 @@
 so that none contradicts storage or another: `shown_best` (the seed re-runs' winner before the search's best),
 `marked_trials` (what the figures mark as the result), `choice_off_front` (a recorded choice that left the Pareto
 front), `near_front_note` (trials the front dominates only within the recorded noise) and `no_feasible_note` (trials
-finished, but every one broke a guardrail)."""
+finished, but every one broke a guardrail); and what every view says of the scheduler, `scheduler_stops` (``tunesmith
+status`` and the HTML report's header), with `call_text`, a plug-in's stored settings as status names the scheduler
+and the sampler."""
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import SeedStabilityAttr, read_attr
+from tunesmith.budget import BudgetUsage, plain_number
 from tunesmith.choose import from_json as rule_from_json
 from tunesmith.discipline.seeds import recorded_contest
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text
+from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study import Study
 
 __all__ = [
     "Mark",
     "Marked",
+    "SchedulerStops",
     "ShownBest",
+    "call_text",
     "choice_off_front",
+    "described",
     "marked_trials",
     "near_front_note",
     "no_feasible_note",
+    "scheduler_stops",
     "shown_best",
 ]
 
@@ -292,3 +305,122 @@ def no_feasible_note(data: ReportData) -> str | None:
     return (f"no feasible trial: a trial must meet every guardrail, and all {len(infeasible)} trials that finished "
             f"with results are INFEASIBLE: {which}. Relax the bound, or change the space toward configurations "
             "that meet it")  # fmt: skip
+
+
+def described(stored: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """A plug-in's ``describe()`` form as storage keeps it (``stored``: its keys sorted) in the order the live
+    plug-in's ``describe()`` (``given``) lists them; keys ``given`` lacks go last."""
+    order = list(given)
+    return {key: stored[key] for key in sorted(stored, key=lambda k: order.index(k) if k in order else len(order))}
+
+
+def call_text(form: Mapping[str, Any]) -> str:
+    """A plug-in's ``describe()`` form as a person reads it, ``hyperband(min_resource=1, max_resource=27, eta=3)``;
+    the bare name when it has no setting (``random``)."""
+    settings = ", ".join(f"{key}={value!r}" for key, value in form.items() if key != "name")
+    name = str(form.get("name"))
+    return f"{name}({settings})" if settings else name
+
+
+@dataclass(frozen=True)
+class SchedulerStops:
+    """What a scheduler that stops trials did, read from storage: ``tunesmith status`` and the HTML report's header
+    say it in the same `lines`.
+
+    Attributes:
+        settings: its stored ``describe()`` form (the study spec).
+        stopped: the trials it stopped (or retired unpromoted), by the rung they were stopped at: ``(level,
+            count)``, lowest first; a scheduler without rungs (median stopping, PBT) has one entry at ``None``.
+        full_resource: the last rung (``max_resource``); ``None`` without rungs.
+        trained_fully: the COMPLETE trials that reached it; ``None`` without rungs.
+        trials: the study's trials.
+        few_trained: what to do when fewer than `MIN_FULLY_TRAINED` trained fully, as the end of the run warned.
+    """
+
+    settings: dict[str, Any]
+    stopped: tuple[tuple[float | None, int], ...]
+    full_resource: float | None
+    trained_fully: int | None
+    trials: int
+    few_trained: str | None
+
+    @property
+    def name(self) -> str:
+        return str(self.settings.get("name"))
+
+    def lines(self) -> list[str]:
+        """The settings, then where trials were stopped and how many trained to the full resource."""
+        named = f"scheduler: {call_text(self.settings)}"
+        total = sum(count for _, count in self.stopped)
+        if self.full_resource is None:
+            return [named, f"stopped by {self.name}: {total} of {self.trials} trials"]
+        where = ", ".join(
+            f"{count} at rung {plain_number(level)}" if level is not None else f"{count} below the first rung"
+            for level, count in self.stopped
+        )
+        return [
+            named,
+            f"stopped by {self.name}: {where or 'none'}; trained to the full resource "
+            f"({plain_number(self.full_resource)}): {self.trained_fully} of {self.trials} trials",
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "stopped": [{"rung": level, "trials": count} for level, count in self.stopped],
+            "full_resource": self.full_resource, "trained_fully": self.trained_fully, "trials": self.trials,
+            "min_trained_fully": MIN_FULLY_TRAINED, "few_trained": self.few_trained,
+        }  # fmt: skip
+
+
+def scheduler_stops(
+    study: Study, records: Sequence[TrialRecord] | None = None, usage: BudgetUsage | None = None
+) -> SchedulerStops | None:
+    """What ``study``'s scheduler did to ``records`` (default: its trials as stored now), the budget spent as
+    ``usage`` (default: as `tunesmith status` counts it now); ``None`` for a scheduler that stops no trial by
+    design (FIFO: its share trained to the full resource is 1).
+
+    A trial stopped by a rung scheduler is counted at the highest rung at or below its ``resource`` (the largest
+    step it reported): a trial that reports every 8 steps is judged at rung 3 by its step-8 report."""
+    scheduler = study.scheduler
+    if scheduler.full_resource_share() == 1.0:
+        return None
+    records = list(study.trials if records is None else records)
+    if usage is None:
+        usage = study.budget.usage(records, time.time(), gone=study.gone_trials())
+    stored = study.info.spec.get("scheduler")
+    stored = stored if isinstance(stored, Mapping) else {"name": scheduler.name}
+    settings = described(stored, scheduler.describe())
+    levels = sorted(scheduler.rungs())
+    stopped: dict[float | None, int] = {}
+    for record in records:
+        if record.state is TrialState.STOPPED and record.kind is TrialKind.SCHEDULER:
+            level = max((lv for lv in levels if lv <= record.resource * (1.0 + 1e-9)), default=None)
+            stopped[level] = stopped.get(level, 0) + 1
+    order = sorted(stopped.items(), key=lambda item: -1.0 if item[0] is None else item[0])
+    if not levels:
+        return SchedulerStops(settings, ((None, sum(stopped.values())),), None, None, len(records), None)
+    full = levels[-1]
+    trained = sum(1 for r in records if r.state is TrialState.COMPLETE and r.resource >= full * (1.0 - 1e-9))
+    few = None if trained >= MIN_FULLY_TRAINED else _few_trained_note(study, records, usage, trained)
+    return SchedulerStops(settings, tuple(order), full, trained, len(records), few)
+
+
+def _few_trained_note(study: Study, records: list[TrialRecord], usage: BudgetUsage, trained: int) -> str | None:
+    """Why a best chosen among fewer than `MIN_FULLY_TRAINED` trials trained fully is weak, and the fix the end of
+    the run gave (`short_training_note`; `none_trained_note` when none completed). ``None`` when trials completed
+    and none reached the full resource: their length is not ``max_resource``, which the run said as it went
+    (`AxisWatch`), and no budget fixes it."""
+    scheduler, budget = study.scheduler, study.budget
+    if not any(r.state is TrialState.COMPLETE for r in records):
+        return none_trained_note(records, scheduler, budget)
+    if not trained:
+        return None
+    chosen = f"the best was chosen among only {trained} trained fully"
+    limit = budget.exhausted_limit(usage)
+    if limit is not None and (note := short_training_note(records, scheduler, budget, limit)) is not None:
+        return f"{chosen}: {note}"
+    return (
+        f"{chosen}: fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; the budget is not spent, so run "
+        "the study on (study.optimize(...), tunesmith run) to train more"
+    )

@@ -34,6 +34,7 @@ from tunesmith.attributes import (
     VerdictAttr,
     read_attr,
 )
+from tunesmith.budget import BudgetUsage
 from tunesmith.discipline.holdout import voided
 from tunesmith.objective import Metric
 from tunesmith.report import plots
@@ -49,7 +50,14 @@ from tunesmith.report._data import (
     trial_runs_text,
     value_text,
 )
-from tunesmith.report._shown import choice_off_front, near_front_note, no_feasible_note, shown_best
+from tunesmith.report._shown import (
+    SchedulerStops,
+    choice_off_front,
+    near_front_note,
+    no_feasible_note,
+    scheduler_stops,
+    shown_best,
+)
 from tunesmith.report.export import not_written
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
@@ -75,6 +83,7 @@ def write_report(
     metric: Metric | str | None = None,
     title: str | None = None,
     findings: Findings | None = None,
+    scheduler: SchedulerStops | None = None,
 ) -> Path:
     """Write the HTML report of a study to ``path`` and return the path.
 
@@ -84,12 +93,15 @@ def write_report(
         space, metric: the space and metric when ``source`` is bare records.
         title: the page title (default: the study's name).
         findings: analyses already computed (see `tunesmith.report.analyse`); computed when omitted.
+        scheduler: what the study's scheduler did (`scheduler_stops`), said in the header as ``tunesmith status``
+            says it; read from the study when ``source`` is a `Study` and this is omitted (a `ReportData` or records
+            carry no scheduler).
 
     Raises:
         FileNotWritten: the file or its folder cannot be written; the message names the path, the system's reason
             and the fix.
     """
-    text = render_report(source, space=space, metric=metric, title=title, findings=findings)
+    text = render_report(source, space=space, metric=metric, title=title, findings=findings, scheduler=scheduler)
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,12 +118,17 @@ def render_report(
     metric: Metric | str | None = None,
     title: str | None = None,
     findings: Findings | None = None,
+    scheduler: SchedulerStops | None = None,
 ) -> str:
     """The HTML report as text (see `write_report`)."""
+    from tunesmith.study import Study
+
     data = report_data(source, space=space, metric=metric)
     found = findings or analyse(data)
+    if scheduler is None and isinstance(source, Study):  # counted on the snapshot the rest of the page shows
+        scheduler = scheduler_stops(source, data.records, _usage(data))
     sections = _sections(data, found)
-    return _page(data, found, sections, title or f"tunesmith report: {data.name}")
+    return _page(data, found, sections, title or f"tunesmith report: {data.name}", scheduler)
 
 
 def _sections(data: ReportData, found: Findings) -> list[_Section]:
@@ -395,12 +412,27 @@ def _diagnosis_html(found: Findings) -> str:
     return f"<p>{head}</p><p>{counts}</p><ul>{items}</ul>"
 
 
+def _usage(data: ReportData) -> BudgetUsage:
+    """The budget ``data``'s trials spent, as `tunesmith status` counts it."""
+    return data.budget.usage(data.records, time.time(), gone=data.gone)
+
+
 def _budget_html(data: ReportData) -> str:
-    usage = data.budget.usage(data.records, time.time(), gone=data.gone)  # as `tunesmith status` counts
+    usage = _usage(data)
     limits = data.budget.to_json()
     spent = [f"{usage.trials} trials", f"{usage.resource:g} resource units"]
     stated = ", ".join(f"{k} = {v}" for k, v in limits.items() if v is not None) or "no budget set"
     return f"<p>Spent {', '.join(spent)}; budget: {html.escape(stated)}.</p>"
+
+
+def _scheduler_html(scheduler: SchedulerStops | None) -> str:
+    """The scheduler, where it stopped trials and how many trained fully, in `tunesmith status`'s words (empty when
+    it stops none by design, or is not known)."""
+    if scheduler is None:
+        return ""
+    said = "".join(f"<p>{html.escape(line)}</p>" for line in scheduler.lines())
+    few = scheduler.few_trained
+    return said + ("" if few is None else f'<p class="warn">{html.escape(few)}</p>')
 
 
 _STYLE = """
@@ -409,6 +441,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans
 header { background: #111827; color: #f9fafb; padding: 18px 32px; }
 header h1 { margin: 0 0 4px 0; font-size: 22px; }
 header p { margin: 0; color: #d1d5db; }
+header .warn { color: #fcd34d; }
 main { max-width: 1280px; margin: 0 auto; padding: 16px 32px 48px; }
 section { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 12px 18px; margin: 16px 0; }
 section h2 { font-size: 17px; margin: 4px 0 8px; }
@@ -469,7 +502,9 @@ window.addEventListener("load", function () {
 """
 
 
-def _page(data: ReportData, found: Findings, sections: list[_Section], title: str) -> str:
+def _page(
+    data: ReportData, found: Findings, sections: list[_Section], title: str, scheduler: SchedulerStops | None = None
+) -> str:
     from plotly.offline import get_plotlyjs
 
     counts = ", ".join(f"{n} {state}" for state, n in sorted(data.state_counts().items()))
@@ -501,6 +536,7 @@ def _page(data: ReportData, found: Findings, sections: list[_Section], title: st
         + (f": {counts}" if counts else "")
         + f" · written {time.strftime('%Y-%m-%d %H:%M')}"
     )
+    summary = f"<p>{html.escape(subtitle)}</p>" + _scheduler_html(scheduler)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -513,7 +549,7 @@ def _page(data: ReportData, found: Findings, sections: list[_Section], title: st
 <script>{_PLOT_HOOK}</script>
 </head>
 <body>
-<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>
+<header><h1>{html.escape(title)}</h1>{summary}</header>
 <main>
 {"".join(parts)}
 <p id="ts-status" class="warn" data-done="0">figures not drawn: is JavaScript on?</p>

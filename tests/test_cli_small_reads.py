@@ -1,0 +1,243 @@
+"""Small things new users read wrong: the HTML report said nothing of the scheduler that `tunesmith status` names,
+status named the sampler only when ``auto`` chose it, ``--json`` commands ended in plain text on an error, and the
+commands a hint offers to paste broke on a study name with spaces or shell characters."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import tunesmith as ts
+from tunesmith.cli import cli
+from tunesmith.report import write_report
+from tunesmith.report._shown import scheduler_stops
+
+# A name a shell splits, and would run the second half of, when pasted unquoted.
+ODD_NAME = "my study; echo hi"
+
+
+def _invoke(*args: str) -> Result:
+    """The command's result, its lines as wide as they run (no wrap inside a command to paste)."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, env={"COLUMNS": "1000"})
+
+
+def _said(result: Result) -> str:
+    """What a command printed, its lines joined (rich wraps them at the terminal's width)."""
+    return " ".join(result.output.split())
+
+
+def _header(page: str) -> str:
+    """The text of the HTML report's header, tags dropped, whitespace collapsed."""
+    found = re.search(r"<header>(.*?)</header>", page, re.S)
+    assert found is not None
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+
+
+def _curve(trial: ts.Trial) -> dict[str, float]:
+    value = math.inf
+    for step in trial.steps(9):
+        value = trial.params["q"] + math.exp(-0.2 * (step + 1))
+        trial.report(val_loss=value)
+    return {"val_loss": value}
+
+
+@pytest.fixture(scope="module")
+def hyperband(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ts.Study]:
+    """A stored Hyperband study (1 to 9, eta 3) whose 20-trial budget trains fewer than 5 configurations fully."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('hb') / 'hb.db'}"
+    study = ts.Study(ts.Space({"q": ts.Float(0.0, 1.0)}), metric="val_loss", budget=ts.Budget(trials=20),
+                     scheduler=ts.Hyperband(min_resource=1, max_resource=9, eta=3), storage=url, name="hb", seed=0,
+                     sampler="random")  # fmt: skip
+    study.optimize(_curve)
+    return url, study
+
+
+def _scheduler_lines(study: ts.Study) -> list[str]:
+    stops = scheduler_stops(study)
+    assert stops is not None and stops.few_trained is not None
+    return [*stops.lines(), stops.few_trained]
+
+
+# 1. The report's header says what status says of the scheduler -------------------------------------------------
+def test_the_report_command_heads_the_page_with_the_scheduler_lines_status_prints(
+    hyperband: tuple[str, ts.Study], tmp_path: Path
+) -> None:
+    url, study = hyperband
+    page = tmp_path / "report.html"
+    status = _said(_invoke("status", "hb", "--storage", url))
+    assert _invoke("report", "hb", "--storage", url, "-o", str(page)).exit_code == 0
+
+    header = _header(page.read_text(encoding="utf-8"))
+
+    for line in _scheduler_lines(study):
+        assert line in status
+        assert line in header
+
+
+def test_write_report_of_a_study_heads_the_page_with_its_scheduler_lines(
+    hyperband: tuple[str, ts.Study], tmp_path: Path
+) -> None:
+    study = ts.Study.load("hb", hyperband[0])
+
+    header = _header(write_report(study, tmp_path / "report.html").read_text(encoding="utf-8"))
+
+    assert "scheduler: hyperband(min_resource=1, max_resource=9, eta=3" in header
+    for line in _scheduler_lines(study):
+        assert line in header
+
+
+def test_the_run_command_s_report_heads_the_page_with_the_scheduler_lines(
+    hyperband: tuple[str, ts.Study], tmp_path: Path
+) -> None:
+    from tunesmith.cli._run import _write_report
+
+    study = ts.Study.load("hb", hyperband[0])
+    _write_report(study, str(tmp_path / "run.html"))
+    header = _header((tmp_path / "run.html").read_text(encoding="utf-8"))
+    for line in _scheduler_lines(study):
+        assert line in header
+
+
+# 2. status names a sampler chosen by name -----------------------------------------------------------------------
+def _quadratic(trial: ts.Trial) -> dict[str, float]:
+    return {"loss": (trial.params["x"] - 0.3) ** 2}
+
+
+def _stored(url: str, name: str = "s", **kwargs: Any) -> ts.Study:
+    return ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name=name, seed=0, **kwargs)
+
+
+def _sampler_lines(result: Result) -> list[str]:
+    assert result.exit_code == 0, result.output
+    return [line for line in result.output.splitlines() if line.startswith("sampler:")]
+
+
+def test_status_names_a_sampler_given_by_name_with_its_stored_settings(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    _stored(url, sampler="grid", budget=ts.Budget(trials=2)).optimize(_quadratic)
+
+    assert _sampler_lines(_invoke("status", "s", "--storage", url)) == ["sampler: grid(points=5, shuffle=None)"]
+
+
+def test_status_after_a_switch_names_the_new_sampler_with_its_settings(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    _stored(url, sampler="random", budget=ts.Budget(trials=2)).optimize(_quadratic)
+    _stored(url, sampler="sobol").extend_budget(trials=3)
+
+    lines = _sampler_lines(_invoke("status", "s", "--storage", url))
+
+    assert lines == ["sampler: sobol(seed=None), switched from random after 2 trials"]
+
+
+# 3. With --json every outcome is JSON ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "command",
+    [("best", "empty"), ("status", "missing"), ("trials", "missing"), ("show", "hb", "999")],
+    ids=["best of a study without a trial", "status of no such study", "trials of no such study", "no such trial"],
+)
+def test_a_json_command_that_fails_prints_its_error_as_a_json_object(
+    command: tuple[str, ...], hyperband: tuple[str, ts.Study]
+) -> None:
+    url = hyperband[0]
+    _stored(url, name="empty", budget=ts.Budget(trials=1))
+    text = _invoke(*command, "--storage", url)
+
+    result = _invoke(*command, "--storage", url, "--json")
+
+    assert result.exit_code == text.exit_code == 1
+    assert json.loads(result.stdout) == {"error": text.output.strip().removeprefix("Error: ")}
+
+
+# 4. Commands to paste quote the study's name --------------------------------------------------------------------
+def _pasted(said: str, start: str, end: str) -> list[str]:
+    """The words a shell reads from the command that begins with ``start`` in ``said``, up to ``end``."""
+    found = re.search(re.escape(start) + r".*?(?=" + re.escape(end) + ")", said)
+    assert found is not None, said
+    return shlex.split(found.group(0))
+
+
+def _failing(trial: ts.Trial) -> dict[str, float]:
+    raise RuntimeError("boom")
+
+
+def test_the_failed_trials_title_quotes_the_study_name_in_its_show_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    _stored(url, name=ODD_NAME, budget=ts.Budget(trials=1)).optimize(_failing, fail_fast=None)
+
+    said = _said(_invoke("trials", ODD_NAME, "--failed", "--storage", url))
+
+    assert _pasted(said, "tunesmith show ", " N:") == ["tunesmith", "show", ODD_NAME]
+
+
+def test_the_retry_hint_quotes_the_study_name_in_its_worker_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    _stored(url, name=ODD_NAME, budget=ts.Budget(trials=1)).optimize(_failing, fail_fast=None)
+
+    said = _said(_invoke("retry", ODD_NAME, "--storage", url))
+
+    assert _pasted(said, "tunesmith worker ", "` runs") == ["tunesmith", "worker", ODD_NAME]
+
+
+CONFIG = """
+name = {name}
+objective = "small_reads_objective:objective"
+seed = 0
+sampler = "random"
+[metric]
+name = "loss"
+direction = "min"
+[space]
+x = {{ type = "float", low = 0.0, high = 1.0 }}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder holding the objective the config names."""
+    (tmp_path / "small_reads_objective.py").write_text(
+        "def objective(trial):\n    return {'loss': (trial.params['x'] - 0.3) ** 2}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(folder: Path) -> Result:
+    """`tunesmith run` of a config that gives study `ODD_NAME` no budget."""
+    (folder / "c.toml").write_text(CONFIG.format(name=json.dumps(ODD_NAME)))
+    url = f"sqlite:///{folder}/s.db"
+    return _invoke("run", str(folder / "c.toml"), "--no-progress", "--no-report", "--storage", url)
+
+
+def test_the_refusal_of_an_unbounded_study_quotes_the_name_in_its_extend_command(folder: Path) -> None:
+    _stored(f"sqlite:///{folder}/s.db", name=ODD_NAME)  # no budget
+    result = _run(folder)
+    assert result.exit_code == 1
+
+    said = _said(result)
+
+    assert _pasted(said, "tunesmith extend ", " --trials N") == ["tunesmith", "extend", ODD_NAME]
+
+
+def test_the_optuna_import_quotes_the_name_and_the_storage_in_its_resume_command(tmp_path: Path) -> None:
+    optuna = pytest.importorskip("optuna")
+    source = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(study_name="legacy", storage=source)
+    between: dict[str, Any] = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    for x in (0.1, 0.7):
+        study.add_trial(optuna.trial.create_trial(params={"x": x}, distributions=between, value=x))
+    (tmp_path / "my dir").mkdir()
+    target = f"sqlite:///{tmp_path}/my dir/t.db"
+
+    result = _invoke("import-optuna", "--from", source, "--study", "legacy", "--storage", target, "--as", ODD_NAME)
+    assert result.exit_code == 0, result.output
+
+    words = _pasted(_said(result), "tunesmith worker ", " --objective")
+    assert words == ["tunesmith", "worker", ODD_NAME, "--storage", target]
