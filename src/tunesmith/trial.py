@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith import _report_rules as rules
 from tunesmith._checkpoint_file import load_state, save_state
@@ -21,8 +22,8 @@ from tunesmith.space import JsonScalar, Param, Space
 from tunesmith.space._define_by_run import AskedParams
 
 __all__ = [
-    "INVALIDATED", "MAX_STEP", "PAUSED_SPANS", "ReportRefused", "StopFlag", "StudyRef", "Trial", "TrialKind",
-    "TrialRecord", "TrialState", "best_record",
+    "INVALIDATED", "MAX_STEP", "PAUSED_SPANS", "OptunaAttributeError", "OptunaHabitError", "OptunaReportError",
+    "ReportRefused", "StopFlag", "StudyRef", "Trial", "TrialKind", "TrialRecord", "TrialState", "best_record",
 ]  # fmt: skip
 
 # The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
@@ -229,6 +230,60 @@ def best_record(records: Iterable[TrialRecord], metric: Metric) -> TrialRecord |
 
 
 Reporter = Callable[[int, dict[str, float]], Decision]
+
+
+class OptunaHabitError(TunesmithError):
+    """An Optuna call made on a tunesmith `Trial`; the message names the tunesmith call that does the same."""
+
+
+class OptunaAttributeError(OptunaHabitError, AttributeError):
+    """An Optuna attribute a `Trial` does not have (``should_prune``, ``set_user_attr``, ``user_attrs``)."""
+
+
+class OptunaReportError(OptunaHabitError, TypeError):
+    """``trial.report(value, step)``, Optuna's order, where a `Trial` takes the step and then metrics by name."""
+
+
+_USER_ATTRS_FIX = (
+    "tunesmith keeps no per-trial user attributes: return the numbers to keep as extra entries of the result "
+    "dict (return {'loss': loss, 'epochs': 12}: every entry is stored with the trial's metrics), and put what "
+    "describes the whole study in study.set_attr(key, value); an imported Optuna study keeps its trials' user "
+    "attributes in study.trials[i].attrs['user_attrs']"
+)
+# Optuna's `Trial` attributes that a tunesmith `Trial` lacks, with what to write instead.
+_OPTUNA_ATTRIBUTES = {
+    "should_prune": (
+        "trial.should_prune() is Optuna's; a tunesmith trial asks trial.should_stop(), true once the study's "
+        "scheduler answered STOP or PAUSE to the last report: end with `if trial.should_stop(): return` (the "
+        "study records the trial STOPPED; no TrialPruned to raise), or loop over trial.steps(n), which ends by itself"
+    ),
+    "set_user_attr": f"trial.set_user_attr(key, value) is Optuna's; {_USER_ATTRS_FIX}",
+    "user_attrs": f"trial.user_attrs is Optuna's; {_USER_ATTRS_FIX}",
+}
+
+
+def _optuna_report(value: object, step: int) -> str:
+    """The message for ``trial.report(value, step)``, Optuna's argument order."""
+    return (
+        f"trial.report({value!r}, {step!r}) passes a value and then a step, Optuna's order; a tunesmith trial takes "
+        f"the step first, counted from 1 (an Optuna loop's step + 1), and names each metric: "
+        f"trial.report({step + 1}, loss={value!r}) with the study's metric name for loss, or trial.report(loss="
+        f"{value!r}) for one step after the last report"
+    )
+
+
+def _refuse_positional(first: object, rest: tuple[object, ...]) -> None:
+    """Raise for `Trial.report` given positional arguments after the step: `OptunaReportError` for Optuna's
+    ``report(value, step)``, a `TypeError` naming the signature otherwise."""
+    second = rest[0]
+    a_value = isinstance(first, numbers.Real) and not isinstance(first, numbers.Integral)
+    if len(rest) == 1 and a_value and isinstance(second, numbers.Integral) and not isinstance(second, bool):
+        raise OptunaReportError(_optuna_report(first, int(second)))
+    given = ", ".join(repr(a) for a in (first, *rest))
+    raise TypeError(
+        f"trial.report() takes one positional argument, the step, and metrics by name, but got {1 + len(rest)} "
+        f"positional arguments ({given}): write trial.report(step, loss=value), or trial.report(loss=value)"
+    )
 
 
 @dataclass(frozen=True)
@@ -465,7 +520,17 @@ class Trial:
             self._training = None
         self._looped = True  # every planned step ran: the loop ended by itself, not on a stop
 
-    def report(self, step: int | None = None, **metrics: float) -> Decision:
+    if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any attribute name
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for an attribute not found: Optuna's ``should_prune``, ``set_user_attr`` and ``user_attrs``
+            raise `OptunaAttributeError` with the tunesmith equivalent; any other name Python's usual error."""
+            fix = _OPTUNA_ATTRIBUTES.get(name)
+            if fix is not None:
+                raise OptunaAttributeError(fix)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+
+    def report(self, step: int | None = None, *optuna_order: object, **metrics: float) -> Decision:
         """Record intermediate metrics at ``step``: by default the steps done, inside a `steps` loop (a loop that
         reports every third epoch spends three steps a report, as the budget and the rungs count them), else one
         step after the last report.
@@ -479,7 +544,11 @@ class Trial:
             ReportRefused: a step at or below the last one, or a report after a STOP or PAUSE (nothing is
                 recorded; run through `Study.optimize`, the trial is recorded FAILED and the run stops).
             TrialNotRunning: the trial has ended (see `end`): nothing is recorded and the step stays.
+            OptunaReportError: ``report(value, step)``, Optuna's order (``optuna_order`` catches the step): the
+                message gives the tunesmith call. Any other second positional argument raises `TypeError`.
         """
+        if optuna_order:
+            _refuse_positional(step, optuna_order)
         if not metrics:
             raise TunesmithError("report() needs at least one metric, e.g. trial.report(val_loss=0.3)")
         counted = step is None and self._training is not None  # the steps the `steps` loop has done

@@ -51,6 +51,9 @@ def run_job(
     `tunesmith._text.ERROR_CHARS` characters (`bounded_error`: its head and tail): an exception raised with a
     20 MB message is not stored, nor sent over a trial process's pipe, whole. Once the objective returned (or
     raised), the `Trial` has ended (`Trial.end`): a handle it kept refuses later reports and ``suggest_*`` calls.
+    A ``TrialPruned`` (Optuna's, or any class of that name) raised after the study answered STOP or PAUSE to the
+    trial's last report ends the trial as returning would (the study records the stop, with its last reported
+    metrics); raised without such an answer, it fails the trial with the rule and the fix (`trial.should_stop()`).
     """
     from pathlib import Path
 
@@ -88,7 +91,11 @@ def run_job(
     except (Exception, SystemExit) as exc:  # a user's error (or sys.exit) must not end the study
         if _storage_failure(exc):
             raise
-        return _exception_outcome(job.number, exc, trial)
+        if not _is_trial_pruned(exc):
+            return _exception_outcome(job.number, exc, trial)
+        if trial.decision is Decision.CONTINUE:
+            return _exception_outcome(job.number, exc, trial, note=_pruned_without_stop(trial), reason=_PRUNED_ALONE)
+        result = None  # Optuna's way of ending on the study's own stop: recorded as if the objective returned
     finally:
         trial.end()  # its run is over: a handle the objective kept would report to a trial the study records now
     if stopped is not None:
@@ -109,16 +116,41 @@ def run_job(
     )
 
 
-def _exception_outcome(number: int, exc: BaseException, trial: Trial) -> TrialOutcome:
-    """The failed outcome of a trial whose objective raised ``exc`` (or called ``sys.exit``): kind EXCEPTION."""
+def _exception_outcome(
+    number: int, exc: BaseException, trial: Trial, *, note: str | None = None, reason: str | None = None
+) -> TrialOutcome:
+    """The failed outcome of a trial whose objective raised ``exc`` (or called ``sys.exit``): kind EXCEPTION.
+    ``note`` follows the traceback (what the rule broken is and its fix); ``reason`` replaces the usual one."""
     exited = f"the objective called sys.exit({excerpt(repr(exc.code))})" if isinstance(exc, SystemExit) else None
+    text = "".join(traceback.format_exception(exc)) + ("" if note is None else f"\n{note}\n")
     return TrialOutcome(
         number,
-        reason=exited or f"exception: {type(exc).__name__}",
+        reason=reason or exited or f"exception: {type(exc).__name__}",
         kind=TrialKind.EXCEPTION,
-        error=bounded_error("".join(traceback.format_exception(exc))),
+        error=bounded_error(text),
         decision=trial.decision,
         extra=asked_extra(trial),
+    )
+
+
+# The reason of a trial whose objective raised `TrialPruned` when the study had not told it to stop.
+_PRUNED_ALONE = "exception: TrialPruned raised without a stop from the study"
+
+
+def _is_trial_pruned(exc: BaseException) -> bool:
+    """Whether ``exc`` is a ``TrialPruned``: Optuna's, or another library's of that name (matched by class name up
+    the MRO, so Optuna need not be installed, nor imported here)."""
+    return any(cls.__name__ == "TrialPruned" for cls in type(exc).__mro__)
+
+
+def _pruned_without_stop(trial: Trial) -> str:
+    """Why a ``TrialPruned`` the study did not ask for fails the trial, and the fix."""
+    return (
+        f"TrialPruned was raised at step {trial.step} of trial #{trial.number}, but the study had not told the trial "
+        "to stop: in tunesmith the study's scheduler decides stops, and an objective that prunes itself is recorded "
+        "FAILED. Report with trial.report(step, loss=value), then end on the study's stop with "
+        "`if trial.should_stop(): return` (or loop over trial.steps(n)); for a configuration that cannot run, "
+        "raise ts.Infeasible(reason)"
     )
 
 
