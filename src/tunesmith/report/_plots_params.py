@@ -33,7 +33,7 @@ def _axis(param: Param, values: Sequence[Any]) -> tuple[list[float], list[float]
     discrete = param.values() if isinstance(param, Int) else None
     if isinstance(param, Choice):
         ticks = [param.encode(o) for o in param.options]
-        labels = [format_value(o) for o in param.options]
+        labels = [plot_text(format_value(o)) for o in param.options]
     elif discrete is not None and len(discrete) <= 10:
         ticks = [param.encode(v) for v in discrete]
         labels = [str(v) for v in discrete]
@@ -178,8 +178,8 @@ def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int
         xs = [r.params.get(param_name) for r in shown]
         active = [i for i, x in enumerate(xs) if x is not None]
         x_values = [xs[i] if not isinstance(xs[i], bool) else str(xs[i]) for i in active]
-        if isinstance(param, Choice):
-            x_values = [format_value(v) for v in x_values]
+        if isinstance(param, Choice):  # category labels plotly draws as markup: escaped, as names are
+            x_values = [plot_text(format_value(v)) for v in x_values]
         fig.add_trace(
             go.Scatter(
                 x=x_values,
@@ -205,7 +205,7 @@ def slices(data: ReportData, order: Sequence[str] | None = None, max_points: int
             star_xs = [r.params[param_name] for r in stars]
             fig.add_trace(
                 go.Scatter(
-                    x=[format_value(x) for x in star_xs] if isinstance(param, Choice) else star_xs,
+                    x=[plot_text(format_value(x)) for x in star_xs] if isinstance(param, Choice) else star_xs,
                     y=[r.value(name) for r in stars],
                     mode="markers",
                     marker={"color": "#e45756", "size": 11, "symbol": "star"},
