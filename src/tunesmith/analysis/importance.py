@@ -110,6 +110,12 @@ PLANTED = 19
 # ... and this many points drawn uniformly over the space measure the variance of the other parameters' effects
 # that the planted effect is a share of (its standard error: 4% of that variance, a fifth of a 5% share's width).
 _UNIFORM_POINTS = 1024
+# A planted data set's forest has this many trees, then this many, up to all `_TEST_TREES`: it stops growing once
+# the trees it has settle whether its share reads above the trials' own (`_reads_above`) ...
+_GROWTH = (1, 2, 4, 8, _TEST_TREES)
+# ... with this much to spare, above the rounding of a mean of `_TEST_TREES` shares in [0, 1] (about 1e-15): the full
+# forest's mean then reads above it too.
+_ROUNDING = 1e-12
 
 
 @dataclass(frozen=True)
@@ -138,11 +144,33 @@ class ParamImportance:
 
 
 @dataclass(frozen=True)
+class _TestFit:
+    """The permutation test's smaller forest fitted on the trials as they are (all of them, or `_TEST_TRIALS` drawn
+    at random: `_test_sample`): `_chance` sets its out-of-bag R² against the deals', and `ImportanceResult.planted_p`
+    reads each parameter's share off it (``shares``, by column; ``None`` when every tree is constant) and draws its
+    residuals from its out-of-bag errors. Fitted once for both: the planted test's forest on the same trials and
+    bootstraps is the same forest."""
+
+    x: np.ndarray
+    y: np.ndarray
+    forest: Any
+    shares: tuple[float, ...] | None
+
+    @classmethod
+    def of(cls, x: np.ndarray, y: np.ndarray, lower: np.ndarray, seed: int) -> _TestFit:
+        forest = _fit_forest(x, y, _TEST_TREES, seed, max_samples=_TEST_SAMPLES)
+        trees = _partitions(forest.estimators_, lower)
+        shares = tuple(_main_share(trees, column) for column in range(x.shape[1])) if trees else None
+        return cls(x, y, forest, shares)
+
+
+@dataclass(frozen=True)
 class _Fit:
     """What `ImportanceResult.dropped` refits without one parameter: the forest's inputs, how each refit is made
     (``trees`` trees, ``seed``, bootstraps of at most ``max_samples`` trials) and the out-of-bag prediction of
-    the forest made alike with every parameter, which each refit is compared with (``reference``); and each
-    dimension's lower end (below 0 where it holds inactive trials), which the uniform measure spans."""
+    the forest made alike with every parameter, which each refit is compared with (``reference``); each
+    dimension's lower end (below 0 where it holds inactive trials), which the uniform measure spans; and the
+    permutation test's forest on the trials, which `ImportanceResult.planted_p` compares its planted data with."""
 
     x: np.ndarray
     y: np.ndarray
@@ -152,6 +180,7 @@ class _Fit:
     seed: int
     max_samples: int | None
     lower: np.ndarray
+    test: _TestFit
 
 
 @dataclass(frozen=True)
@@ -213,29 +242,32 @@ class ImportanceResult:
         is what a forest without ``name`` predicts for each trial out of bag, plus an effect linear in ``name``'s
         encoding whose variance under the uniform measure is ``share`` of the whole, plus residuals drawn from the
         trials' own out-of-bag ones (scaled by `_noise_scale`). Its forest is fitted as the trials' own is: the
-        permutation test's smaller forest, on the same trials and bootstraps. `PLANTED` data sets at most: the test
-        stops at the first whose share reads as small, past `ALPHA` whatever the rest give."""
+        permutation test's smaller forest, on the same trials and bootstraps, grown only until its first trees settle
+        whether it reads the share above the trials' (`_reads_above`). `PLANTED` data sets at most: the test stops at
+        the first whose share reads as small, past `ALPHA` whatever the rest give."""
         fit = self._fit
         if fit is None or name not in fit.names or len(fit.names) < 2 or not 0.0 < share < 1.0:
             return None
-        rng = np.random.default_rng(fit.seed)
-        x, y = fit.x, fit.y
-        if len(y) > _TEST_TRIALS:
-            drawn = rng.choice(len(y), _TEST_TRIALS, replace=False)
-            x, y = x[drawn], y[drawn]
+        # The stream that drew the test's trials, drawn on from there: each parameter's test draws alike.
+        _, rng = _test_sample(len(fit.y), fit.seed)
+        x, y = fit.test.x, fit.test.y
         column = fit.names.index(name)
-        made = _planted_data(x, y, column, fit.lower, share, fit.seed, rng)
+        made = _planted_data(fit.test, column, fit.lower, share, fit.seed, rng)
         if made is None:
             return None
         signal, residual, seen = made
         reached = 0  # data sets whose share reads no larger than the trials' own, or cannot be read
         sets = 0
+        # A data set drawn again is fitted by the same forest: it reads as it did. Where `_noise_scale` leaves no
+        # room for noise (a forest predicts the planted signal alone as badly as the trials: usual on a metric
+        # without noise, frequent on few trials), the residuals are all 0 and every data set is the same one.
+        last: tuple[np.ndarray, bool] | None = None
         while sets < PLANTED:
             metric = signal + rng.choice(residual, len(y))
-            forest = _fit_forest(x, metric, _TEST_TREES, fit.seed, max_samples=_TEST_SAMPLES, oob=False)
-            read = _main_share(forest, fit.lower, column)
+            if last is None or not np.array_equal(metric, last[0]):
+                last = metric, _reads_above(x, metric, fit.seed, fit.lower, column, seen)
             sets += 1
-            if read is None or read <= seen:
+            if not last[1]:
                 reached += 1
             if (1 + reached) / (PLANTED + 1) > ALPHA:  # the full test's decision is settled
                 break
@@ -381,12 +413,7 @@ def importance(
     x, lower, used = _extend_inactive(x)
     forest = _fit_forest(x, y, n_trees, seed, max_samples=max_tree_trials)
     names = [dims[i] for i in used]
-    length = 1.0 - lower
-    trees = []
-    for estimator in forest.estimators_:
-        tree = _TreePartition.of(estimator.tree_, lower, length)
-        if tree is not None:
-            trees.append(tree)
+    trees = _partitions(forest.estimators_, lower)
     if not trees:
         raise NotEnoughTrials(f"no tree found any variation in {metric_.name!r}: run more (or more varied) trials")
     mains = np.vstack([tree.main_effects() / tree.total for tree in trees])
@@ -407,7 +434,9 @@ def importance(
         ]
     main_items += [ParamImportance((name,), 0.0, 0.0) for i, name in enumerate(dims) if i not in used]
     oob = np.asarray(getattr(forest, "oob_prediction_", np.full(len(y), np.nan)))
-    chance, signal, deals = _chance(x, y, seed)
+    drawn, rng = _test_sample(len(y), seed)
+    test = _TestFit.of(x, y, lower, seed) if drawn is None else _TestFit.of(x[drawn], y[drawn], lower, seed)
+    chance, signal, deals = _chance(test, seed, rng)
     # Refits without a parameter (`ImportanceResult.dropped`) are compared like for like with the forest's first
     # trees, as many as a refit has.
     refit_trees = n_trees if len(y) <= _FULL_DROPPED_TRIALS else min(n_trees, _DROPPED_TREES)
@@ -423,7 +452,7 @@ def importance(
         signal=signal,
         explained_error=_r2_error(y, oob),
         deals=deals,
-        _fit=_Fit(x, y, tuple(names), reference, refit_trees, seed, max_tree_trials, lower),
+        _fit=_Fit(x, y, tuple(names), reference, refit_trees, seed, max_tree_trials, lower, test),
     )
 
 
@@ -456,14 +485,19 @@ def _r2_error(y: np.ndarray, oob: np.ndarray) -> float | None:
     return float(np.std(error - ratio * deviation, ddof=1) / np.sqrt(known.sum()) / scale)
 
 
-def _chance(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float | None, float | None, int]:
-    """The permutation test of the out-of-bag R² (see the module's docstring): its p-value, how far the trials' own
-    R² lies above the deals' mean in their standard deviations (``None``s: not measured), and the deals fitted."""
+def _test_sample(n: int, seed: int) -> tuple[np.ndarray | None, np.random.Generator]:
+    """Which of ``n`` trials the permutation test's forests are fitted on (``None``: all of them; else
+    `_TEST_TRIALS` drawn at random), and the generator that drew them, for the draws that follow."""
     rng = np.random.default_rng(seed)
-    if len(y) > _TEST_TRIALS:
-        drawn = rng.choice(len(y), _TEST_TRIALS, replace=False)
-        x, y = x[drawn], y[drawn]
-    own = _test_r2(x, y, seed)
+    return (rng.choice(n, _TEST_TRIALS, replace=False) if n > _TEST_TRIALS else None), rng
+
+
+def _chance(test: _TestFit, seed: int, rng: np.random.Generator) -> tuple[float | None, float | None, int]:
+    """The permutation test of the out-of-bag R² (see the module's docstring) of ``test``'s forest, its deals drawn
+    by ``rng``: its p-value, how far the trials' own R² lies above the deals' mean in their standard deviations
+    (``None``s: not measured), and the deals fitted."""
+    x, y = test.x, test.y
+    own = _out_of_bag_r2(test.forest, y)
     if own is None:
         return None, None, 0
     known: list[float] = []
@@ -491,13 +525,13 @@ def _test_r2(x: np.ndarray, y: np.ndarray, seed: int) -> float | None:
 
 
 def _planted_data(
-    x: np.ndarray, y: np.ndarray, column: int, lower: np.ndarray, share: float, seed: int, rng: np.random.Generator
+    test: _TestFit, column: int, lower: np.ndarray, share: float, seed: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """For `ImportanceResult.planted_p`: each trial's metric without noise in a world where ``column`` has an effect
-    worth ``share`` of the variance, the residuals to draw its noise from, and ``column``'s share as the trials' own
-    forest reads it (``None`` when something cannot be measured)."""
+    """For `ImportanceResult.planted_p`: each of ``test``'s trials' metric without noise in a world where ``column``
+    has an effect worth ``share`` of the variance, the residuals to draw its noise from, and ``column``'s share as
+    the trials' own forest reads it (``None`` when something cannot be measured)."""
+    x, y, own = test.x, test.y, test.forest
     kept = [k for k in range(x.shape[1]) if k != column]
-    own = _fit_forest(x, y, _TEST_TREES, seed, max_samples=_TEST_SAMPLES)
     without = _fit_forest(x[:, kept], y, _TEST_TREES, seed, max_samples=_TEST_SAMPLES)
     residual = y - np.asarray(own.oob_prediction_)
     residual = residual[np.isfinite(residual)]
@@ -505,7 +539,7 @@ def _planted_data(
     others = np.where(np.isfinite(others), others, without.predict(x[:, kept]))
     uniform = lower + (1.0 - lower) * rng.random((_UNIFORM_POINTS, len(lower)))
     variance = float(np.var(without.predict(uniform[:, kept])))  # of the other parameters' effects
-    seen = _main_share(own, lower, column)
+    seen = None if test.shares is None else test.shares[column]
     if len(residual) < 4 or variance == 0.0 or seen is None:
         return None
     # Linear over the dimension [lower, 1] of width w, an effect of slope k has variance (k w)² / 12; its share of
@@ -534,16 +568,38 @@ def _oob_error(forest: Any, y: np.ndarray) -> float | None:
     return float(np.mean((y[known] - prediction[known]) ** 2)) if known.sum() >= 4 else None
 
 
-def _main_share(forest: Any, lower: np.ndarray, column: int) -> float | None:
-    """The mean over the forest's trees of ``column``'s main effect as a share of the tree's variance (``None`` when
-    every tree is constant)."""
+def _partitions(estimators: Iterable[Any], lower: np.ndarray) -> list[_TreePartition]:
+    """The fitted trees (a forest's ``estimators_``) that are not constant, as partitions of the search space."""
     length = 1.0 - lower
-    shares = []
-    for estimator in forest.estimators_:
-        tree = _TreePartition.of(estimator.tree_, lower, length)
-        if tree is not None:
-            shares.append(tree.main_effect(column) / tree.total)
-    return float(np.mean(shares)) if shares else None
+    trees = (_TreePartition.of(estimator.tree_, lower, length) for estimator in estimators)
+    return [tree for tree in trees if tree is not None]
+
+
+def _main_share(trees: Sequence[_TreePartition], column: int) -> float:
+    """The mean over ``trees`` (at least one) of ``column``'s main effect as a share of the tree's variance."""
+    return float(np.mean([tree.main_effect(column) / tree.total for tree in trees]))
+
+
+def _reads_above(x: np.ndarray, y: np.ndarray, seed: int, lower: np.ndarray, column: int, seen: float) -> bool:
+    """Whether the permutation test's smaller forest fitted on ``x``, ``y`` reads ``column``'s main share
+    (`_main_share`) above ``seen`` (not when every tree is constant), for `ImportanceResult.planted_p`.
+
+    The forest grows `_GROWTH` trees at a time and stops once the trees it has settle the answer: a share is at
+    least 0, so the mean over all `_TEST_TREES` trees is at least the sum of the shares read so far over the most
+    trees that may vary. A forest grown on (``warm_start``) has the trees a single fit of all of them has (scikit-learn
+    draws their seeds, and so their bootstraps, alike), so the answer is the full forest's: where the trials read a
+    share far below the planted one's (5% against 1% on 5,000 trials) the first 1-4 trees of each data set settle it.
+    """
+    forest = _forest(len(y), _GROWTH[0], seed, _TEST_SAMPLES, oob=False, warm_start=True)
+    shares: list[float] = []
+    for trees in _GROWTH:
+        fitted = len(getattr(forest, "estimators_", ()))
+        forest.set_params(n_estimators=trees)
+        _fit(forest, x, y)
+        shares += [tree.main_effect(column) / tree.total for tree in _partitions(forest.estimators_[fitted:], lower)]
+        if shares and sum(shares) / (len(shares) + _TEST_TREES - trees) > seen + _ROUNDING:
+            return True
+    return bool(shares) and float(np.mean(shares)) > seen  # `_main_share` over every tree
 
 
 def _first_trees_oob(forest: Any, x: np.ndarray, trees: int) -> np.ndarray:
@@ -573,14 +629,22 @@ def _extend_inactive(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
 def _fit_forest(
     x: np.ndarray, y: np.ndarray, n_trees: int, seed: int, max_samples: int | None = None, oob: bool = True
 ) -> Any:
+    forest = _forest(len(y), n_trees, seed, max_samples, oob)
+    _fit(forest, x, y)
+    return forest
+
+
+def _forest(n: int, n_trees: int, seed: int, max_samples: int | None, oob: bool, warm_start: bool = False) -> Any:
+    """The random forest `importance` fits on ``n`` trials, not fitted yet (with ``warm_start``, each fit after
+    the first keeps the trees it has and adds those up to ``n_estimators``)."""
     from sklearn.ensemble import RandomForestRegressor
 
     # Each tree's bootstrap draws ``max_samples`` trials (all of them by default).
-    drawn = len(y) if max_samples is None else min(len(y), max_samples)
+    drawn = n if max_samples is None else min(n, max_samples)
     # Leaves of a few trials each keep the partition (and so the decomposition) small for
     # thousands of trials, at no cost in what the forest can tell apart.
     min_leaf = max(1, drawn // 1000)
-    forest = RandomForestRegressor(
+    return RandomForestRegressor(
         n_estimators=n_trees,
         min_samples_leaf=min_leaf,
         max_features=1.0,
@@ -588,12 +652,15 @@ def _fit_forest(
         oob_score=oob,  # out-of-bag predictions: how much of the variation the parameters really predict
         random_state=seed,
         n_jobs=1,
-        max_samples=None if drawn == len(y) else drawn,
+        max_samples=None if drawn == n else drawn,
+        warm_start=warm_start,
     )
+
+
+def _fit(forest: Any, x: np.ndarray, y: np.ndarray) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a trial in every bootstrap has no out-of-bag prediction
         forest.fit(x, y)
-    return forest
 
 
 def _leaf_boxes(tree: Any, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
