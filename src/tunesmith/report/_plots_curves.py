@@ -176,6 +176,16 @@ def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MA
 def _marked_trace(marked: Marked, records: Sequence[TrialRecord], metric: str) -> go.Scatter:
     """The curves of the marked trials as one bold trace, named as the summaries name them (``customdata``: the trial
     numbers, as in every curve trace)."""
+    xs, ys, numbers = _joined_curves(records, metric)
+    hover = f"{plot_text(marked.mark.value)}: trial %{{customdata}}<br>step %{{x}}<br>%{{y}}<extra></extra>"
+    return go.Scatter(x=xs, y=ys, mode="lines", name=plot_text(marked.name()), customdata=numbers,
+                      hovertemplate=hover, line={"color": BEST_COLOUR, "width": 3}, connectgaps=False)  # fmt: skip
+
+
+def _joined_curves(records: Sequence[TrialRecord], metric: str
+                   ) -> tuple[list[float | None], list[float | None], list[int | None]]:  # fmt: skip
+    """The curves of ``records`` as one line's x, y and trial numbers, a gap (``None``) between one trial's and the
+    next; a non-finite value is a gap too."""
     xs: list[float | None] = []
     ys: list[float | None] = []
     numbers: list[int | None] = []
@@ -184,12 +194,10 @@ def _marked_trace(marked: Marked, records: Sequence[TrialRecord], metric: str) -
             xs.append(step)
             ys.append(_finite_or_none(value))
             numbers.append(record.number)
-        xs.append(None)  # a gap separates one trial's curve from the next
+        xs.append(None)
         ys.append(None)
         numbers.append(None)
-    hover = f"{plot_text(marked.mark.value)}: trial %{{customdata}}<br>step %{{x}}<br>%{{y}}<extra></extra>"
-    return go.Scatter(x=xs, y=ys, mode="lines", name=plot_text(marked.name()), customdata=numbers,
-                      hovertemplate=hover, line={"color": BEST_COLOUR, "width": 3}, connectgaps=False)  # fmt: skip
+    return xs, ys, numbers
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -197,17 +205,7 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _curve_trace(label: str, members: Sequence[TrialRecord], metric: str, colour: str, visible: bool) -> go.Scatter:
-    xs: list[float | None] = []
-    ys: list[float | None] = []
-    numbers: list[int | None] = []
-    for record in members:
-        for step, value in record.curve(metric):
-            xs.append(step)
-            ys.append(_finite_or_none(value))
-            numbers.append(record.number)
-        xs.append(None)  # a gap separates one trial's curve from the next
-        ys.append(None)
-        numbers.append(None)
+    xs, ys, numbers = _joined_curves(members, metric)
     return go.Scatter(
         x=xs,
         y=ys,
