@@ -213,17 +213,11 @@ def _best_json(study: Study, shown: ShownBest) -> dict[str, Any]:
 
 def _verdict_json(study: Study) -> dict[str, Any] | None:
     """The recorded verdict as every ``--json`` carries it (``None`` before `finalize`): the trial it judged, its
-    status, ``ready``, and why it is stale (``None`` when it is not)."""
-    from tunesmith.attributes import VerdictAttr
-    from tunesmith.discipline.verdict import stale_note
+    status, ``ready``, and why it is stale (``None`` when it is not); the dashboard carries the same
+    (`report._shown.verdict_json`)."""
+    from tunesmith.report._shown import verdict_json
 
-    verdict = read_attr(study.attrs, VerdictAttr)  # damaged: one line, exit 1 (commands run under _one_line_errors)
-    if verdict is None:
-        return None
-    return {
-        "trial": verdict.trial, "status": verdict.status, "ready": verdict.ready,
-        "stale": stale_note(study.attrs, study.trials),
-    }  # fmt: skip
+    return verdict_json(study.attrs, study.trials)  # damaged: one line, exit 1 (commands run under _one_line_errors)
 
 
 def _print_front(study: Study, as_json: bool) -> None:

@@ -19,7 +19,7 @@ from tunesmith.analysis import diagnose
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.report._data import value_text
-from tunesmith.report._shown import choice_off_front, no_feasible_note, shown_best
+from tunesmith.report._shown import choice_off_front, no_feasible_note, shown_best, verdict_json
 from tunesmith.schedulers import make_scheduler
 from tunesmith.storage import StudyInfo
 from tunesmith.study import DEFAULT_GRACE, StudySpec, gone_notes
@@ -137,7 +137,7 @@ def snapshot(
     info: StudyInfo, records: Sequence[TrialRecord], cache: SnapshotCache, now: float | None = None
 ) -> dict[str, Any]:
     """Everything the page shows for a stored study: counts, budget, best (the seed re-runs' winner when there is
-    one), latest trials and figures."""
+    one), the recorded verdict (as ``tunesmith status --json`` gives it), latest trials and figures."""
     data = study_data(info, records)
     metric = data.metric.name
     shown = shown_best(data)  # several objectives: no best, the front instead
@@ -173,6 +173,7 @@ def snapshot(
             "best": best_json,
             "no_feasible": no_feasible_note(data),  # no best: every finished trial broke a guardrail
             "front": _front_json(data),
+            "verdict": verdict_json(info.attrs, records),  # null before finalize; the best is not ready until it says
             "latest": [trial_json(r, metric, gone.get(r.number)) for r in latest],
             "figures": cache.figures(data),
         }

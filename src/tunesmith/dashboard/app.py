@@ -122,6 +122,7 @@ _PAGE = """<!DOCTYPE html>
   <section class="card"><h2>Trials <span id="ts-trial-count" data-count="">-</span></h2>
     <div id="ts-states"></div></section>
   <section class="card wide"><h2>Best so far</h2><p id="ts-best-value">no complete trial yet</p>
+    <p id="ts-verdict" hidden></p>
     <table id="ts-best-params"></table></section>
 </div>
 <section><div class="ts-chart" id="ts-chart-history"></div></section>

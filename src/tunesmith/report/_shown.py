@@ -2,9 +2,9 @@
 so that none contradicts storage or another: `shown_best` (the seed re-runs' winner before the search's best),
 `marked_trials` (what the figures mark as the result), `choice_off_front` (a recorded choice that left the Pareto
 front), `near_front_note` (trials the front dominates only within the recorded noise) and `no_feasible_note` (trials
-finished, but every one broke a guardrail); and what every view says of the scheduler, `scheduler_stops` (``tunesmith
-status`` and the HTML report's header), with `call_text`, a plug-in's stored settings as status names the scheduler
-and the sampler."""
+finished, but every one broke a guardrail), `verdict_json` (the recorded verdict, as ``--json`` and the dashboard carry
+it); and what every view says of the scheduler, `scheduler_stops` (``tunesmith status`` and the HTML report's
+header), with `call_text`, a plug-in's stored settings as status names the scheduler and the sampler."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.analysis._common import format_value
-from tunesmith.attributes import SeedStabilityAttr, read_attr
+from tunesmith.attributes import SeedStabilityAttr, VerdictAttr, read_attr
 from tunesmith.budget import BudgetUsage, plain_number
 from tunesmith.choose import from_json as rule_from_json
 from tunesmith.discipline.seeds import recorded_contest
@@ -24,6 +24,7 @@ from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text
 from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note
+from tunesmith.study._verdict_state import stale_note
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "no_feasible_note",
     "scheduler_stops",
     "shown_best",
+    "verdict_json",
 ]
 
 
@@ -305,6 +307,21 @@ def no_feasible_note(data: ReportData) -> str | None:
     return (f"no feasible trial: a trial must meet every guardrail, and all {len(infeasible)} trials that finished "
             f"with results are INFEASIBLE: {which}. Relax the bound, or change the space toward configurations "
             "that meet it")  # fmt: skip
+
+
+def verdict_json(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> dict[str, Any] | None:
+    """The recorded verdict as every ``--json`` and the dashboard carry it (``None`` before `finalize`): the trial it
+    judged, its status, ``ready``, and why it is stale (``None`` when it is not).
+
+    Raises:
+        AttributeShapeError: the stored verdict is damaged.
+    """
+    verdict = read_attr(attrs, VerdictAttr)
+    if verdict is None:
+        return None
+    return {
+        "trial": verdict.trial, "status": verdict.status, "ready": verdict.ready, "stale": stale_note(attrs, records),
+    }  # fmt: skip
 
 
 def described(stored: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:

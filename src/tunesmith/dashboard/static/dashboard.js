@@ -13,6 +13,7 @@
   var firstTrials = null;
   var shownTrials = null;
   var timer = null;
+  var listed = null;  // the study names the select holds, to rebuild it only when the storage's list changed
   var STATE_COLOURS = {
     complete: "#4c78a8", stopped: "#9ca3af", failed: "#e45756", infeasible: "#f58518", running: "#54a24b",
     paused: "#72b7b2"
@@ -63,8 +64,12 @@
   }
 
   function fillStudies(listing) {
+    // Read on every poll, so a study created while the page is open is listed; the selection stays.
     var select = $("ts-study-select");
     if (!current) { current = listing["default"]; }
+    var names = JSON.stringify(listing.studies.map(function (study) { return study.name; }));
+    if (names === listed && select.value === (current || "")) { return; }  // rebuilding would close an open list
+    listed = names;
     select.replaceChildren();
     listing.studies.forEach(function (study) {
       var option = el("option", study.name);
@@ -149,6 +154,18 @@
     });
   }
 
+  function renderVerdict(data) {
+    // The verdict finalize recorded (as `tunesmith status --json` gives it): the best above is not ready to use
+    // until it says so, and a stale one no longer judges the study as it stands.
+    var node = $("ts-verdict");
+    var verdict = data.verdict;
+    node.hidden = !verdict;
+    node.className = verdict && verdict.ready && !verdict.stale ? "ok" : "warn";
+    node.textContent = !verdict ? "" : "verdict" + (verdict.trial === null ? "" : " on trial " + verdict.trial) +
+      ": " + verdict.status + ", " + (verdict.ready ? "ready" : "not ready") +
+      (verdict.stale ? "; " + verdict.stale : "");
+  }
+
   function renderLatest(data) {
     var table = $("ts-latest");
     table.replaceChildren();
@@ -230,6 +247,7 @@
     renderBudget(data);
     renderStates(data);
     renderBest(data);
+    renderVerdict(data);
     renderLatest(data);
     return Promise.allSettled(renderFigures(data)).then(function (results) {
       results.forEach(function (r) {
@@ -250,12 +268,14 @@
   }
 
   function poll() {
-    var read = current
-      ? getJSON("/api/study/" + encodeURIComponent(current)).then(render)
-      : getJSON("/api/studies").then(function (listing) {
-          fillStudies(listing);
-          if (!current) { message("no studies in this storage yet"); }
-        });
+    var read = getJSON("/api/studies").then(function (listing) {
+      fillStudies(listing);
+      if (!current) {
+        message("no studies in this storage yet");
+        return null;
+      }
+      return getJSON("/api/study/" + encodeURIComponent(current)).then(render);
+    });
     read.catch(function (error) {
       window.__tsErrors.push("read: " + error.message);
       message("could not read the study: " + error.message);
@@ -272,7 +292,5 @@
     poll();
   });
 
-  getJSON("/api/studies").then(fillStudies).catch(function (error) {
-    window.__tsErrors.push("read: " + error.message);
-  }).then(poll);
+  poll();
 })();
