@@ -20,6 +20,7 @@ An Optuna study continued under tunesmith (CLI: ``tunesmith import-optuna --from
 from __future__ import annotations
 
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -61,7 +62,8 @@ class TunesmithSampler(optuna.samplers.BaseSampler):
 
     Args:
         sampler: a tunesmith sampler: a name, a table (``{"name": "tpe", "gamma": 0.2}``) or a `Sampler`.
-        seed: seeds every draw, so a study with the same history gets the same proposals.
+        seed: seeds every draw, from the seed and the trial's number (and the parameter's name for an independent
+            draw), so a study with the same history gets the same proposals, resumed or not.
 
     Raises:
         ConfigError: an unknown sampler (at construction), or a multi-objective study (at its first trial).
@@ -78,6 +80,13 @@ class TunesmithSampler(optuna.samplers.BaseSampler):
 
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
+
+    def _rng_for(self, trial: FrozenTrial, name: str = "") -> np.random.Generator:
+        """The draws' generator: seeded by the seed, the trial's number and ``name`` (one stateful generator gave a
+        resumed study other proposals than an uninterrupted one with the same history); unseeded without a seed."""
+        if self._seed is None:
+            return self._rng
+        return np.random.default_rng([self._seed, trial.number, zlib.crc32(name.encode("utf-8"))])
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         if len(study.directions) != 1:
@@ -97,7 +106,7 @@ class TunesmithSampler(optuna.samplers.BaseSampler):
         direction: Direction = "max" if study.direction is StudyDirection.MAXIMIZE else "min"
         context = SearchContext(metric=Metric(_METRIC, direction))
         try:
-            return self._sampler.suggest(space, history, self._rng, context)
+            return self._sampler.suggest(space, history, self._rng_for(trial), context)
         except SearchSpaceExhausted:  # a grid has run out: Optuna draws the rest independently
             return {}
 
@@ -106,7 +115,7 @@ class TunesmithSampler(optuna.samplers.BaseSampler):
     ) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SpaceWarning)
-            return param_of(param_name, param_distribution).sample(self._rng)
+            return param_of(param_name, param_distribution).sample(self._rng_for(trial, param_name))
 
 
 def _space(search_space: Mapping[str, BaseDistribution]) -> Space:
