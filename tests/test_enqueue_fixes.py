@@ -223,3 +223,21 @@ def test_the_cli_says_a_repeat_was_not_enqueued_and_queues_it_with_repeat(tmp_pa
     assert said.exit_code == 0 and "not enqueued: " in said.output and "pass --repeat" in " ".join(said.output.split())
     said = CliRunner().invoke(cli, ["enqueue", "--study", "e", "--storage", url, f"a={ran}", "--repeat"])
     assert said.exit_code == 0 and "enqueued for e" in said.output
+
+
+def test_a_define_by_run_branch_already_run_is_a_repeat_though_the_learned_space_holds_more() -> None:
+    """The learned space holds ``momentum`` unconditionally, so the adam configuration read as partial and re-ran."""
+
+    def objective(trial: ts.Trial) -> float:
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        optimizer = trial.suggest_categorical("optimizer", ["adam", "sgd"])
+        if optimizer == "sgd":
+            trial.suggest_float("momentum", 0.5, 0.99)
+        return lr
+
+    study = ts.Study(metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(trials=4))
+    study.enqueue({"lr": 1e-3, "optimizer": "adam"})
+    study.enqueue({"lr": 1e-3, "optimizer": "sgd", "momentum": 0.9})
+    study.optimize(objective, n_trials=2)
+    with pytest.warns(QueuedConfigurationRepeatWarning, match=r"repeats trial #0"):
+        study.enqueue({"lr": 1e-3, "optimizer": "adam"})

@@ -732,19 +732,24 @@ def _repeated(
 ) -> str | None:
     """What queuing enqueued ``params`` would repeat, in words (``None``: nothing), when they give every parameter
     they switch on: a trial that ran the same configuration, running ones included, or an entry of ``queue`` still
-    waiting with it. A partial configuration repeats nothing: the sampler draws the rest anew for each. A trial that
+    waiting with it. A partial configuration repeats only a trial that ran with exactly its names (a define-by-run
+branch that never asked for the rest); else the sampler draws the rest anew for each. A trial that
     failed, or was invalidated, holds no result: running its configuration again repeats nothing. Values compare as
     the space holds them (`config_key`: 7 and 7.0 for an integer are one value)."""
-    if _needs_draw(space, params):
-        return None
     same = _identity(space, params)
+    partial = _needs_draw(space, params)
     for record in trials:
+        # A partial configuration repeats a trial that ran with exactly its names: a define-by-run branch that never
+        # asked for a parameter the learned space holds unconditionally (`momentum` only under sgd).
         if (
             record.state is not TrialState.FAILED
             and record.invalidated is None
+            and (not partial or set(record.params) == set(params))
             and _identity(space, record.params) == same
         ):
             return f"trial #{record.number} ({record.state.value})"
+    if partial:
+        return None
     started = _ran(trials)
     for position, entry in enumerate(queue, start=1):
         if REFUSED not in entry and entry["id"] not in started and _identity(space, entry["params"]) == same:
