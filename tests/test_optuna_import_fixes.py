@@ -122,3 +122,20 @@ def test_the_optuna_study_user_attributes_are_kept_in_the_import_attribute(tmp_p
     stored = ts.Study.load("attrs", storage=f"sqlite:///{tmp_path / 'ts.db'}")
     assert OptunaImportAttr.from_json(stored.attrs[OptunaImportAttr.KEY]).user_attrs == {"dataset": "cifar10-v2"}
     assert result.user_attrs == {"dataset": "cifar10-v2"}
+
+
+def test_status_says_a_partial_import_is_no_copy_of_the_optuna_study(tmp_path: Path) -> None:
+    """status showed a part-written import as a normal study (5/5 spent) with no word."""
+    pytest.importorskip("optuna")
+    from click.testing import CliRunner
+
+    from tunesmith.cli import cli
+    from tunesmith.integrations.optuna import OptunaImportAttr, import_study
+
+    source = _with_running_and_waiting(tmp_path / "optuna.db")
+    target = f"sqlite:///{tmp_path / 'ts.db'}"
+    imported = import_study(source, "live", storage=target, seed=0).study
+    write_attr(imported, OptunaImportAttr(source=source, study="live", trials=5, complete=False))
+    said = " ".join(CliRunner().invoke(cli, ["status", "live", "--storage", target]).output.split())
+    assert "incomplete Optuna import: 5 trials of Optuna study 'live' written" in said
+    assert "--as NEW_NAME" in said

@@ -47,6 +47,13 @@ def known_lines(study: Study) -> list[str]:
             f"trials of this study{dropped}"
         )
     lines += queue_lines(study, queue, records)
+    imported = attrs.get("optuna_import")  # read as stored: the importer's module needs Optuna, status does not
+    if isinstance(imported, dict) and imported.get("complete") is False:
+        lines.append(
+            f"incomplete Optuna import: {imported.get('trials', 0)} trials of Optuna study {imported.get('study')!r} "
+            "written; unless an import is running now, this study is no copy of it and cannot be finished: import "
+            "again under a new name (tunesmith import-optuna ... --as NEW_NAME)"
+        )
     queued = [r.number for r in records if r.attrs.get(RETRY_REQUESTED)]
     retried = {r.attrs.get("retry_of") for r in records if "retry_of" in r.attrs}
     waiting_retry = [n for n in queued if n not in retried]
