@@ -163,7 +163,8 @@ def test_a_choice_dominated_by_trials_run_since_fails_the_front_check_and_an_inv
     study.optimize(lambda trial: measured(0.3 - 0.2 * trial.params["size"], 10 + 40 * trial.params["size"]))
     chosen = study.choose(ts.choose.knee())
     study.extend_budget(trials=10)
-    study.enqueue({"size": chosen.params["size"]}, repeat=True)  # the same size, now better and 5 ms faster: it dominates
+    # the same size, now better and 5 ms faster: it dominates
+    study.enqueue({"size": chosen.params["size"]}, repeat=True)
     study.optimize(lambda trial: measured(0.29 - 0.2 * trial.params["size"], 5 + 40 * trial.params["size"]))
     check = ts.finalize(study, lambda params, seed: {"holdout_error": 0.2}).check("Pareto front")
     assert not check.passed and "is dominated by #" in check.detail and "choose again" in check.detail
