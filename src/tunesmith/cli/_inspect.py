@@ -40,7 +40,7 @@ from tunesmith.cli._failures import metric_text, shown_metrics
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.samplers import Random
-from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, _configurations
+from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, configurations
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._known import _priors, valid
@@ -401,7 +401,7 @@ def _space_used_up(study: Study, records: list[TrialRecord], usage: BudgetUsage)
     tried = Tried(space, [*(() if warm is None else _priors(study, warm)), *valid(records)])
     if not tried.active:
         return None
-    every = _configurations(space)
+    every = configurations(space)
     if any(config not in tried for config in every):
         return None
     budget = study.budget

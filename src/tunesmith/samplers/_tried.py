@@ -204,9 +204,6 @@ def configurations(space: Space) -> list[dict[str, Any]]:
     return configs
 
 
-_configurations = configurations  # the name `tunesmith.cli._inspect` imports
-
-
 def _best(space: Space, configs: list[dict[str, Any]], score: Score | None, rng: np.random.Generator) -> dict[str, Any]:
     """The configuration ``score`` ranks first (on the encoded points), or one at random without a score."""
     if len(configs) > _POOL:
