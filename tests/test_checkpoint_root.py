@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,35 @@ def test_an_explicit_checkpoint_dir_wins_over_the_recorded_one(tmp_path: Path) -
     _study(url, checkpoint_dir=tmp_path / "first").storage.close()
     assert ts.Study.load("ckpt", url).checkpoint_root == tmp_path / "first"
     assert ts.Study.load("ckpt", url, checkpoint_dir=tmp_path / "mine").checkpoint_root == tmp_path / "mine"
+
+
+def test_a_new_study_of_a_name_whose_folder_holds_another_study_s_files_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two studies of one name (two databases, or one deleted and the study started again) shared
+    ``tunesmith-checkpoints/<name>``: the second's fresh trials loaded the first's state, and its pruning deleted
+    the first's folders. The second now records a folder of its own, which its later openers use."""
+    first = _pause_some(f"sqlite:///{tmp_path}/one.db", tmp_path / "work", monkeypatch)
+    root = tmp_path / "work" / "tunesmith-checkpoints" / "ckpt"
+    assert first.checkpoint_root == root
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    assert any(p.name.startswith("trial-") for p in root.iterdir())
+
+    second = _study(f"sqlite:///{tmp_path}/two.db", trials=12, keep_checkpoints=1)
+    assert second.checkpoint_root.parent == root.parent and second.checkpoint_root.name.startswith("ckpt-")
+    with pytest.warns(ts.study.PausedTrialsWarning):
+        second.optimize(checkpointed, n_trials=12)  # every fresh trial asserts it starts from no epochs
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # the first's files untouched
+    assert _study(f"sqlite:///{tmp_path}/two.db", trials=12).checkpoint_root == second.checkpoint_root
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ts.study.PausedTrialsWarning)
+        first.optimize(checkpointed, n_trials=3)  # the first resumes its paused trials from its own files
+    assert any(r.state is ts.TrialState.COMPLETE for r in first.trials)
+    assert first.checkpoint_root == root
+
+
+def test_a_new_study_takes_the_default_folder_when_it_is_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tunesmith-checkpoints" / "ckpt").mkdir(parents=True)
+    assert _study(f"sqlite:///{tmp_path}/one.db").checkpoint_root == tmp_path / "tunesmith-checkpoints" / "ckpt"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +18,8 @@ from tunesmith.errors import TunesmithError
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord, TrialState
 
+_log = logging.getLogger("tunesmith")
+
 __all__ = [
     "CHECKPOINTED",
     "CheckpointMissing",
@@ -23,6 +27,7 @@ __all__ = [
     "CheckpointWarning",
     "START_STEP_UNSURE",
     "default_checkpoint_root",
+    "own_checkpoint_root",
     "stored_checkpoint_root",
 ]
 
@@ -30,6 +35,25 @@ __all__ = [
 def default_checkpoint_root(study_name: str) -> Path:
     """``tunesmith-checkpoints/<name>``, the name made one safe folder name (see `safe_file_name`)."""
     return Path("tunesmith-checkpoints") / safe_file_name(study_name)
+
+
+def own_checkpoint_root(default: Path) -> Path:
+    """The folder a study created just now keeps its checkpoints in: ``default`` unless it already holds
+    files, which then belong to another study of the same name (one in another database, or in a database
+    deleted since) that this one must neither resume from nor prune; it then gets ``default`` with a short
+    random suffix, which it records (`CheckpointRootAttr`) so that every later opener finds the same one."""
+    if not default.is_dir() or not any(default.iterdir()):
+        return default
+    while True:
+        own = default.with_name(f"{default.name}-{uuid.uuid4().hex[:8]}")
+        if not own.exists():
+            break
+    _log.info(
+        "%s holds another study's checkpoints (an earlier study of this name): this study keeps its own in %s",
+        default,
+        own,
+    )
+    return own
 
 
 # A trial's attribute, set when it ended (or paused) with files in its checkpoint folder: a resumption

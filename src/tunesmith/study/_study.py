@@ -33,6 +33,7 @@ from tunesmith.study._checkpoints import (
     CheckpointMissing,
     CheckpointStore,
     default_checkpoint_root,
+    own_checkpoint_root,
     stored_checkpoint_root,
 )
 from tunesmith.study._limits import spent_beyond_trials
@@ -107,7 +108,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         checkpoint_dir: where trials keep checkpoint files (default ``tunesmith-checkpoints/<name>``
             in the working directory of the study's first opener, stored as an absolute path, so a
             worker started elsewhere on the same machine or a shared filesystem finds the same files),
-            one ``trial-NNNNNN`` folder per trial.
+            one ``trial-NNNNNN`` folder per trial. A new study whose default folder already holds files (an
+            earlier study of the same name, in another database or one deleted since) keeps its own,
+            ``tunesmith-checkpoints/<name>-<8 hex digits>``, so neither resumes from nor prunes the other's.
         keep_checkpoints: how many of the best finished trials keep their checkpoints; the others'
             are deleted as trials finish.
         divergence_factor: a minimised metric that grows past this many times its first reported
@@ -207,6 +210,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             for objective in self.objectives or (self.metric,):
                 warn_if_minimised_score(objective, self.objectives)
             record_environment(self._storage, self._info.id, {})  # merged: a worker's own, recorded meanwhile, stays
+            if checkpoint_dir is None:  # a folder given is the caller's to share; the default is this study's own
+                self._checkpoints = CheckpointStore(own_checkpoint_root(self._checkpoints.root), self.keep_checkpoints)
             write_attr(self, CheckpointRootAttr(path=str(self._checkpoints.root)))
         elif checkpoint_dir is None:
             self._checkpoints = CheckpointStore(stored_checkpoint_root(self._info.attrs, root), self.keep_checkpoints)
@@ -307,7 +312,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
 
     @property
     def checkpoint_root(self) -> Path:
-        """The study's checkpoint folder (``tunesmith-checkpoints/<name>`` unless given)."""
+        """The study's checkpoint folder (``tunesmith-checkpoints/<name>``, or ``<name>-<8 hex digits>`` when that
+        held another study's files, unless given)."""
         return self._checkpoints.root
 
     def trial_checkpoint_dir(self, number: int) -> Path:
