@@ -29,6 +29,13 @@ def slow(trial):
 '''
 
 
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in an empty working directory of its own: what studies write relative to it (their
+    ``tunesmith-checkpoints/<name>`` folders) never meets another test's, whatever their order, nor the checkout."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 @pytest.fixture
 def objectives_dir(tmp_path: Path) -> Path:
     """A directory holding ``objectives.py``; configs placed there can name ``objectives:quadratic``."""
