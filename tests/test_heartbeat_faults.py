@@ -91,18 +91,18 @@ def _run_fault_test(url: str, workers: int, per_worker: int, kills: int, env: di
 
 
 @pytest.mark.slow
-def test_16_postgres_workers_killed_at_random_lose_nothing(
+def test_10_postgres_workers_killed_at_random_lose_nothing(
     postgres: PostgresServer, objectives_dir: Path, cli_env: dict[str, str]
 ) -> None:
-    figures = _run_fault_test(postgres.create_database("faults"), workers=16, per_worker=50, kills=5, env=cli_env)
+    figures = _run_fault_test(postgres.create_database("faults"), workers=10, per_worker=30, kills=5, env=cli_env)
     print(f"postgresql: {figures}")
 
 
 @pytest.mark.slow
-def test_8_sqlite_workers_killed_at_random_lose_nothing(
+def test_6_sqlite_workers_killed_at_random_lose_nothing(
     tmp_path: Path, objectives_dir: Path, cli_env: dict[str, str]
 ) -> None:
-    figures = _run_fault_test(f"sqlite:///{tmp_path}/faults.db", workers=8, per_worker=50, kills=3, env=cli_env)
+    figures = _run_fault_test(f"sqlite:///{tmp_path}/faults.db", workers=6, per_worker=40, kills=3, env=cli_env)
     print(f"sqlite: {figures}")
 
 
