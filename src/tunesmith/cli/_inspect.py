@@ -168,7 +168,9 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     After `finalize`, the recorded verdict follows, as `status` prints it: the winner is not ready until it says so.
     """
     from tunesmith.report import report_data
+    from tunesmith.report._data import tie_note
     from tunesmith.report._shown import no_feasible_note, shown_best
+    from tunesmith.report.terminal import TOP_K
 
     study = _resolve_study(storage, study_name)
     if len(study.objectives) > 1:
@@ -182,14 +184,17 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     if shown is None:
         raise CliError(f"study {study.name!r} has {no_feasible_note(data) or 'no COMPLETE trial yet'}")
     chosen = shown.record
+    tied = tie_note(data, TOP_K)  # the trials the best cannot be told from, as status says them
     if as_json:
-        _print_json({"study": study.name, **_best_json(study, shown)})
+        _print_json({"study": study.name, **_best_json(study, shown, tied)})
         return
     console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{chosen.number} (seed {chosen.seed})"
                   f"{terminal_safe(shown.label)}")  # fmt: skip
     colour = "green" if shown.settled else "yellow"
     for line in shown.lines:
         console.print(f"[{colour}]{terminal_safe(line)}[/{colour}]")
+    if tied:
+        console.print(f"[yellow]{terminal_safe(tied)}[/yellow]")
     for key, value in chosen.params.items():
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
     for key, text in shown_metrics(chosen.metrics, study.objectives or (study.metric,)).items():
@@ -197,17 +202,18 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     _verdict_lines(study)
 
 
-def _best_json(study: Study, shown: ShownBest) -> dict[str, Any]:
+def _best_json(study: Study, shown: ShownBest, tied: str | None) -> dict[str, Any]:
     """`best --json` of one objective, named as the dashboard and `finalize --json` name them: at the top the trial
     the text shows (the seed re-runs' winner when it stands, else the search's best), ``validated`` and
     ``validated_winner`` (null when the re-runs validate nothing), ``search_best`` (the same trial when the re-runs
-    agree), ``note`` (what the text says of the two), and ``verdict`` (null before `finalize`): the trial it judged,
-    its status and why it is stale."""
+    agree), ``note`` (what the text says of the two), ``ties`` (``tied``: the trials the best cannot be told from,
+    exactly or within noise, as the text and `status` say them; null when none), and ``verdict`` (null before
+    `finalize`): the trial it judged, its status and why it is stale."""
     record = shown.record
     return {
         **_record_json(record), "validated": shown.validated,
         "validated_winner": record.number if shown.validated else None, "search_best": _record_json(shown.search),
-        "note": "; ".join(shown.lines) or None, "verdict": _verdict_json(study),
+        "note": "; ".join(shown.lines) or None, "ties": tied, "verdict": _verdict_json(study),
     }  # fmt: skip
 
 

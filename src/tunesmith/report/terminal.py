@@ -44,11 +44,15 @@ __all__ = ["front_table", "importance_bars", "summary"]
 BAR_WIDTH = 30
 
 
+# How many of the best trials the terminal summary lists (and reads for ties with the best, `tie_note`).
+TOP_K = 5
+
+
 def summary(
     source: Any,
     *,
     console: Console | None = None,
-    top_k: int = 5,
+    top_k: int = TOP_K,
     findings: Findings | None = None,
     space: Space | None = None,
     metric: Metric | str | None = None,
