@@ -249,7 +249,12 @@ def worker(
             result = study.optimize(run_objective, workers=workers, executor=chosen, **limits)
             ran += result.trials_run
             stop_reason = result.stop_reason
-            if not wait or not study.settle():
+            if not wait:
+                break
+            # Others' trials still running are waited for; then the study is asked again, so that the line below
+            # says what storage holds after the wait (and runs what a reaped trial freed), not what it held before.
+            others = any(r.state is TrialState.RUNNING for r in study.trials)
+            if not study.settle() and not others:
                 break
     where = f"{study.name} in {redact_url(url)}"
     console.print(terminal_safe(f"worker ran {ran} trials of {where}; stopped: {stop_reason}"))
