@@ -336,31 +336,33 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
 
     A bare number is the primary metric. In a dict, a sequence of numbers (a list, an array) is a
     metric's per-example values: see `summarise`. Raises `ValueError` with the reason when the
-    result lacks the primary metric, holds something that is not a number, or gives the primary metric
-    outside its declared scale (`Metric.scale`; a per-example metric by its mean). ``objectives`` are every
-    objective of a multi-objective study (empty for one): a result that is not a dict is then told to be one
-    with each of them.
+    result lacks the primary metric, holds something that is not a number, gives an objective as a bool, or gives
+    an objective outside its declared scale (`Metric.scale`; a per-example metric by its mean). ``objectives`` are
+    every objective of a multi-objective study (empty for one): a result that is not a dict is then told to be one
+    with each of them, and each objective it holds is checked as the primary metric is.
     """
     if _is_bool(result):
         raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
     if isinstance(result, int | float):
-        return {metric.name: _number(metric.name, result)}
+        return _on_scale({metric.name: _number(metric.name, result)}, (metric,))
     if hasattr(result, "item") and callable(result.item) and not is_per_example(result):  # numpy / torch scalars
-        return {metric.name: _number(metric.name, result, item=True)}
+        return _on_scale({metric.name: _number(metric.name, result, item=True)}, (metric,))
     if not isinstance(result, Mapping):
         if len(objectives) > 1:
             raise ValueError(_not_a_dict_of_objectives(result, [m.name for m in objectives]))
         raise ValueError(
             f"the objective returned {type(result).__name__}; return a float or a dict such as {{'{metric.name}': 0.1}}"
         )
+    checked = (metric, *(m for m in objectives if m.name != metric.name))
+    names = {m.name for m in checked}
     out: dict[str, float] = {}
     for key, value in result.items():
         if is_per_example(value):
             out.update(summarise(str(key), value))
             continue
-        # float() would read "0.5" as 0.5 (text where a number was meant) and True as 1.0 (a flag beside the metric
-        # may be one, the metric itself never)
-        if isinstance(value, str | bytes) or (_is_bool(value) and key == metric.name):
+        # float() would read "0.5" as 0.5 (text where a number was meant) and True as 1.0 (a flag beside the
+        # objectives may be one, an objective itself never)
+        if isinstance(value, str | bytes) or (_is_bool(value) and key in names):
             raise ValueError(
                 f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))} ({type(value).__name__}); "
                 "return a float"
@@ -368,8 +370,15 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
         out[str(key)] = _number(key, value)
     if metric.name not in out:
         raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); {keys_of(out, metric.name)}")
-    if not metric.within_scale(out[metric.name]):
-        raise ValueError(metric.outside_scale(out[metric.name], "the result"))
+    return _on_scale(out, checked)
+
+
+def _on_scale(out: dict[str, float], metrics: Sequence[Metric]) -> dict[str, float]:
+    """``out`` once each of ``metrics`` it holds lies within its declared scale, else `ValueError` with the rule, the
+    value and the fix. One it lacks is not checked here: the study reports a missing objective with the outcome."""
+    for metric in metrics:
+        if metric.name in out and not metric.within_scale(out[metric.name]):
+            raise ValueError(metric.outside_scale(out[metric.name], "the result"))
     return out
 
 

@@ -13,9 +13,18 @@ from tunesmith.budget import Budget
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric, metric_named
 from tunesmith.pareto import reference_losses
+from tunesmith.samplers import CMAES, Sampler
+from tunesmith.schedulers import PBT, AutoScheduler, MedianStop, Scheduler
 from tunesmith.space import Space
 
-__all__ = ["DEFAULT_GRACE", "DEFAULT_HEARTBEAT_INTERVAL", "Settings", "check_grace", "check_objectives"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "DEFAULT_HEARTBEAT_INTERVAL",
+    "Settings",
+    "check_grace",
+    "check_objectives",
+    "check_search_objectives",
+]
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
 DEFAULT_GRACE = 300.0
@@ -165,6 +174,35 @@ def check_objectives(metric: Any, metrics: Sequence[Any] | None) -> tuple[Metric
     if len(set(names)) != len(names):
         raise ConfigError(f"metrics must have distinct names, got {names}: give each objective once")
     return objectives[0], objectives if len(objectives) > 1 else ()
+
+
+def check_search_objectives(sampler: Sampler, scheduler: Scheduler, objectives: tuple[Metric, ...]) -> None:
+    """Refuse, on a study of several ``objectives``, a sampler or scheduler that ranks trials by the first alone.
+
+    CMA-ES, median stopping and PBT read one metric: given several objectives they would optimise the first and
+    drop the others without a word, so the study is refused before anything is stored.
+
+    Raises:
+        ConfigError: naming the rule, the study's objectives and the samplers or schedulers that take them all.
+    """
+    if len(objectives) < 2:
+        return
+    study = f"got a study with {len(objectives)} objectives ({', '.join(m.name for m in objectives)})"
+    if isinstance(sampler, CMAES):
+        raise ConfigError(
+            f"sampler 'cmaes' optimises one objective (it ranks trials by the first alone), {study}: use "
+            "sampler='auto' (it picks the GP, TPE or NSGA-II for several objectives), 'gp', 'tpe' or 'nsga2', "
+            "or metric= for one objective"
+        )
+    chosen = scheduler.chosen if isinstance(scheduler, AutoScheduler) else scheduler
+    if isinstance(chosen, MedianStop | PBT):
+        what = f"scheduler {chosen.name!r}" if chosen is scheduler else f"scheduler 'auto' (here {chosen.name!r})"
+        acts = "stops and replaces" if isinstance(chosen, PBT) else "stops"
+        raise ConfigError(
+            f"{what} {acts} trials by one objective (the first alone), {study}: use scheduler='asha', "
+            "'hyperband' or 'successive_halving' (they rank trials by non-dominated sorting of every objective), "
+            "None (every trial runs to its end), or metric= for one objective"
+        )
 
 
 def _check_reference(reference: Mapping[str, Any] | None, objectives: tuple[Metric, ...]) -> dict[str, float] | None:

@@ -49,7 +49,7 @@ from tunesmith.study._outcome import (
 from tunesmith.study._pickling import StorageHandle
 from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
-from tunesmith.study._settings import Settings, check_grace
+from tunesmith.study._settings import Settings, check_grace, check_search_objectives
 from tunesmith.study._spec import StudySpec
 from tunesmith.trial import StudyRef, Trial, TrialKind, TrialRecord, TrialState, best_record
 
@@ -158,6 +158,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._reference_seen: tuple[float, ...] = ()  # see _multi.sampler_reference
         self.sampler = make_sampler(sampler)
         self.scheduler = make_scheduler(scheduler)
+        check_search_objectives(self.sampler, self.scheduler, settings.objectives)  # before anything is stored
         self.divergence_factor = settings.divergence_factor
         self.trial_cost = settings.trial_cost
         self.keep_checkpoints = settings.keep_checkpoints
@@ -195,6 +196,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
                 self._info = self._storage.load_study(self.name)
             if scheduler is None and stored.scheduler is not None:
                 self.scheduler = make_scheduler(stored.scheduler)
+            check_search_objectives(self.sampler, self.scheduler, settings.objectives)  # the stored ones too
         self.budget, self.guardrails = stored.budget, stored.guardrails
         self._defined = _define_by_run.DefinedSpace(stored.space, self._info.attrs)
         self.seed: int = stored.seed
