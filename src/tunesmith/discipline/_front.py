@@ -1,8 +1,9 @@
 """The discipline on a multi-objective study: it works on the trial `Study.choose` recorded.
 
 A front has no single best, so `validate_top` and `finalize` refuse such a study until a choice is
-recorded; then they re-run and judge the chosen configuration on the primary objective, and report
-the front around it (its neighbours on the front ordered by the primary objective).
+recorded; then they re-run the chosen configuration (the verdict judges its seed spread on every objective,
+and the baseline margin whether the baseline dominates it), and report the front around it (its neighbours on
+the front ordered by the primary objective).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
+from tunesmith.discipline._baseline_front import front_margin
+from tunesmith.discipline._front import several_objectives
 from tunesmith.discipline._reruns import BASELINE_NUMBER, SeedRun, completed
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, noise_of
 from tunesmith.discipline.optimism import Optimism
@@ -58,6 +60,8 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
                      "(ts.validate_top runs it first)", checked=False)  # fmt: skip
     if baseline.mean is None:
         raise baseline.missing("mean")
+    if several_objectives(study):  # a trade-off is judged against the baseline on every objective
+        return front_margin(study, record, entry, baseline)
     metric = study.metric
     base_mean = float(baseline.mean)
     searched = float(record.metrics[metric.name])

@@ -502,23 +502,53 @@ def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandid
             raise entry.missing("mean" if entry.mean is None else "std", f"{stability.KEY}.candidates")
         mean, std, values = float(entry.mean), float(entry.std), entry.values
         seeds, caveat = f"over {len(values)} seeds", _picked_on_these_runs(stability, record)
+    primary = _spread_reading(study.metric, mean, std, [float(v) for v in values], thresholds.seed_cv)
+    head = f"{primary.words(seeds)}; {changes}{overturned}{caveat}{primary.relative}"
+    if not several_objectives(study):
+        return Check(name, primary.passed, head, decided=primary.decided, leans=primary.leans)
+    runs = (stability.confirm_runs if entry.confirm_values is not None else stability.runs) or ()
+    return _every_objective(study, record.number, primary, runs, len(values), head, thresholds.seed_cv)
+
+
+@dataclass(frozen=True)
+class _Spread:
+    """One objective's spread across the seeds, read as the seed-stability check reads it (`_spread_reading`):
+    ``value`` its mean and spread, ``spread`` the relative spread and what it decides, ``relative`` why a bounded
+    score reads relative to its value (`read_relative`)."""
+
+    metric: str
+    passed: bool
+    decided: bool
+    leans: bool
+    value: str
+    spread: str
+    relative: str
+
+    def words(self, seeds: str) -> str:
+        """``error 0.12 +- 0.005 over 5 seeds (spread 0.5%, limit 5%; ...)``, ``seeds`` saying which runs."""
+        return f"{self.value} {seeds} {self.spread}"
+
+
+def _spread_reading(metric: Metric, mean: float, std: float, values: Sequence[float], limit: float) -> _Spread:
+    """How ``metric``'s spread over the seed re-runs ``values`` (their ``mean`` and ``std``) reads against
+    ``limit``: its relative spread with one-sided 95% chi-square bounds, undecided near zero."""
     # A bounded score (accuracy, an error rate; a correlation, R^2) is measured against the larger of itself and its
     # complement to 1, so that 0.95 accuracy and 0.05 error, the same model, have the same spread; as a share of its
     # scale, so that 95% accuracy reads as 0.95 does.
-    bounded = scored_in_points(study.metric, [float(v) for v in values])
-    unit = point_unit(study.metric) if bounded else 1.0
+    bounded = scored_in_points(metric, values)
+    unit = point_unit(metric) if bounded else 1.0
     cv = (std / unit) / max(abs(mean / unit), 1.0 - mean / unit if bounded else 0.0, 1e-12)
     # A spread measured on a few seeds is itself uncertain (chi-square on n - 1 degrees of freedom), and the burden
     # of proof lies on a failure: it fails only when even its one-sided 95% lower bound is beyond the limit, and
     # passes as decided only when its one-sided 95% upper bound is within it; in between it passes, undecided.
-    runs, limit = len(values), thresholds.seed_cv
+    runs = len(values)
     lower, upper = _spread_bounds(cv, runs)
     passed, decided = lower <= limit, lower > limit or upper <= limit
     # Relative to a mean near zero (within noise of it, or runs on both sides of it) the spread over |mean| has no
     # finite bound and says nothing of how much the seed matters: undecided, with the scale to declare.
     known = runs >= 2  # one run measures no noise of its mean
     stderr, dof = (std / math.sqrt(runs), runs - 1) if known else (None, None)
-    near = "" if bounded else near_zero(study.metric, mean, stderr, [float(v) for v in values], "mean", dof=dof)
+    near = "" if bounded else near_zero(metric, mean, stderr, values, "mean", dof=dof)
     if near:
         passed, decided = True, False
         verdict = f"; {near}"
@@ -530,15 +560,43 @@ def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandid
         side, bound = ("above", f"lower bound {lower:.1%}") if cv > limit else ("within", f"upper bound {upper:.1%}")
         verdict = (f"; {side} the limit, but {runs} seeds cannot tell (95% {bound}): "
                    f"{_seeds_that_decide(cv, runs, limit)} at this spread")  # fmt: skip
-    relative = read_relative(study.metric, [float(v) for v in values])
-    return Check(
-        name,
-        passed,
-        f"{study.metric.name} {mean:.4g} +- {std:.2g} {seeds} (spread {cv:.1%}, limit "
-        f"{limit:.0%}{verdict}); {changes}{overturned}{caveat}{relative}",
-        decided=decided,
-        leans=not decided and cv > limit,
-    )
+    return _Spread(metric.name, passed, decided, not decided and cv > limit, f"{metric.name} {mean:.4g} +- {std:.2g}",
+                   f"(spread {cv:.1%}, limit {limit:.0%}{verdict})", read_relative(metric, values))  # fmt: skip
+
+
+def _every_objective(study: Study, trial: int, primary: _Spread, runs: Sequence[Mapping[str, Any]], seeds: int,
+                     head: str, limit: float) -> Check:  # fmt: skip
+    """The seed-stability check of a multi-objective study: every objective judged on the re-runs of ``trial``
+    (``runs``, the ones the primary objective was read on: ``seeds`` of them), each on its own spread, so that a
+    choice made for its latency is not called stable on its error alone. It fails when any objective fails and is
+    undecided when any is, naming them; ``head`` is the primary objective's reading."""
+    readings = [primary]
+    missing: list[str] = []
+    measured = completed(runs, trial)
+    for metric in study.objectives[1:]:
+        values = [float(run.metrics[metric.name]) for run in measured if metric.name in run.metrics]
+        if len(values) < seeds:
+            missing.append(f"{metric.name} ({len(values)} of {seeds} re-runs returned it)")
+            continue
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        readings.append(_spread_reading(metric, float(np.mean(values)), std, values, limit))
+    others = "; ".join(r.words(f"over the same {seeds} seeds") + r.relative for r in readings[1:])
+    detail = head + (f"; {others}" if others else "")
+    failed = [r.metric for r in readings if not r.passed]
+    undecided = [r.metric for r in readings if r.passed and not r.decided]
+    if missing:
+        return Check("seed stability", False, (
+            f"objective {', '.join(missing)} was not measured on every re-run, so its stability is unknown: return "
+            f"every objective ({', '.join(m.name for m in study.objectives)}) from the objective and run "
+            f"ts.validate_top(study, objective) again; {detail}"))  # fmt: skip
+    if failed:
+        return Check("seed stability", False, f"{', '.join(failed)} depends on the seed, every objective judged: "
+                     f"{detail}")  # fmt: skip
+    if undecided:
+        leans = any(r.leans for r in readings)
+        return Check("seed stability", True, f"{', '.join(undecided)} undecided, every objective judged: {detail}",
+                     decided=False, leans=leans)  # fmt: skip
+    return Check("seed stability", True, f"every objective within the limit: {detail}")
 
 
 def _seeds_that_decide(cv: float, runs: int, limit: float) -> str:

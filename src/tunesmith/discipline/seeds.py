@@ -841,7 +841,8 @@ def validate_top(
 
     A baseline declared with ``Study(baseline=...)`` and not evaluated yet runs first, on the same
     seeds. On a multi-objective study the candidate is the trial `Study.choose` recorded (``k`` is not
-    used), judged on the primary objective, and the report names its neighbours on the Pareto front.
+    used), ranked on the primary objective (the verdict judges its spread on every objective), and the report
+    names its neighbours on the Pareto front.
     A winner picked from several eligible candidates by a rule that reads their spread (``Rule.LCB``,
     ``Rule.WORST``) then re-runs on ``confirm`` further fresh seeds, and the verdict judges its spread on
     those runs alone: the runs that picked it flatter its spread. A recorded baseline then runs on those
