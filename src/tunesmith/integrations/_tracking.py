@@ -1,4 +1,5 @@
-"""What the live-tracking observers (MLflow, Weights & Biases) share: logged values, the verdict, the best trial."""
+"""What the live-tracking observers (MLflow, Weights & Biases) share: logged values, the verdict, the best trial
+(one objective only)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,10 @@ def last_step(record: TrialRecord) -> int:
 
 
 def is_better(study: Study, record: TrialRecord, best: TrialRecord | None) -> bool:
-    """Whether ``record`` is the study's new best among ``record`` and the best so far."""
+    """Whether ``record`` is the study's new best among ``record`` and the best so far; never with several
+    objectives, which have no single best (`Study.best` is refused; a tracker logs the Pareto front instead)."""
+    if len(study.objectives) > 1:
+        return False
     return study.best_of([r for r in (best, record) if r is not None]) is record
 
 

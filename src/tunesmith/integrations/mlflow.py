@@ -21,7 +21,11 @@ mid-trial, whose trial storage records interrupted once reaped) are ended as sto
 A value that is not finite (a diverged loss) is logged as NaN, never left out: left out, the run kept its
 last finite value as its latest, and sorting the runs by the metric put a diverged trial first; MLflow
 sorts NaN after every number, in either direction (an infinity it would store as the largest float of its
-sign). The study's run gets the best value so far at each trial number (``best_<metric>``). It runs through
+sign). With one objective, the study's run gets the best value so far at each trial number
+(``best_<metric>``) and, when the run ends, the best trial as the tag ``tunesmith.best_trial``. Several
+objectives have no single best (`Study.best` is refused): the study's run then gets no ``best_<metric>``, and
+when the run ends the tag ``tunesmith.pareto_front`` lists the Pareto front's trial numbers (``"0,3,5"``) and
+``tunesmith.chosen_trial`` names the trial `Study.choose` recorded, while that choice stands. It runs through
 `MlflowClient` with explicit run ids, so concurrent trials each log to their own run and the
 user's active MLflow run is left alone; when there is one, the study's run is nested under it. A
 study resumed later (another process, the same experiment) logs into the same parent run. One
@@ -75,6 +79,7 @@ _NAME_MAX = 250
 _EXPERIMENT_NAME_MAX = 500
 _BATCH = 100  # MLflow takes at most 100 parameters (1000 metrics) in one log_batch
 _BEST = "best_"  # the study run's curve of the best value, "best_<metric>"
+_TAG_MAX = 5000  # the longest tag value MLflow 1.x stores (later releases take 8000), as the reason tag is cut
 _OPEN = ("RUNNING", "SCHEDULED")  # the MLflow statuses of a trial run not ended yet
 
 
@@ -129,6 +134,18 @@ def check_names(what: str, names: Iterable[str], fix: str) -> None:
             f"MLflow refuses the {what} {shown}: {problem}. Fix: {fix}, e.g. {accepted!r}, or track this "
             "study without MLflowCallback"
         )
+
+
+def _numbers_tag(records: Sequence[TrialRecord]) -> str:
+    """The trial numbers of ``records`` as a tag value, ``"0,3,5"``, within MLflow's limit on a tag's length: a
+    longer list keeps its first numbers and says how many it leaves out (``"0,3,... (+120 more)"``)."""
+    numbers = [str(record.number) for record in records]
+    text = ",".join(numbers)
+    kept = len(numbers)
+    while len(text) > _TAG_MAX:
+        kept -= 1
+        text = f"{','.join(numbers[:kept])},... (+{len(numbers) - kept} more)"
+    return text
 
 
 def _status(record: TrialRecord) -> str:
@@ -310,7 +327,8 @@ class MLflowCallback(Observer):
         client.update_run(run_id, status="RUNNING")
         history = study.trials
         self._end_runs_left_open(client, study, run_id, history)
-        if study.name not in self._best:  # a resumed study: its best so far (on the primary metric), not this call's
+        one_objective = len(study.objectives) < 2  # several have no single best to follow
+        if study.name not in self._best and one_objective:  # a resumed study: its best so far, not this call's
             best = study.best_of(history)
             if best is not None:
                 self._best[study.name] = best
@@ -433,6 +451,10 @@ class MLflowCallback(Observer):
                 client.set_tag(run_id, "tunesmith.stop_reason", result.stop_reason)
                 if result.best is not None:
                     client.set_tag(run_id, "tunesmith.best_trial", str(result.best.number))
+                if result.front is not None:  # several objectives: the front, never a best
+                    client.set_tag(run_id, "tunesmith.pareto_front", _numbers_tag(result.front))
+                if result.chosen is not None:
+                    client.set_tag(run_id, "tunesmith.chosen_trial", str(result.chosen.number))
             client.set_terminated(run_id, status="FINISHED" if result is not None else "KILLED")
         self._say_renamed()
 

@@ -33,6 +33,7 @@ from tunesmith.errors import (
 )
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.base import REFUSED_REPORT, TRAINED_TO
+from tunesmith.pareto import pareto_front
 from tunesmith.space._define_by_run import DefinitionError
 from tunesmith.storage._engine import without_waiting
 from tunesmith.study import _define_by_run
@@ -666,7 +667,14 @@ def _every_failed(limit: int) -> int:
 
 @dataclass(frozen=True)
 class StudyResult:
-    """What `Study.optimize` returns: the best trial and how the run went."""
+    """What `Study.optimize` returns: how the run went and what the study holds after it.
+
+    With one objective, ``best`` is the best trial (``None`` while no trial has completed), and ``front`` and
+    ``chosen`` are ``None``. With several objectives there is no single best, as `Study.best` says: ``best`` is
+    ``None``, ``front`` holds the Pareto front (`Study.pareto_front`: the non-dominated feasible trials, in trial
+    order; empty while none has completed with every objective), and ``chosen`` the trial `Study.choose` recorded,
+    while that choice stands (`Study.chosen`).
+    """
 
     best: TrialRecord | None
     trials_run: int
@@ -677,6 +685,8 @@ class StudyResult:
     failures: list[TrialRecord] = field(default_factory=list)
     notes: tuple[str, ...] = ()
     space_used_up: bool = False  # the sampler had no untried configuration left: no later run can go on
+    front: tuple[TrialRecord, ...] | None = None
+    chosen: TrialRecord | None = None
 
 
 # `StudyResult.stop_reason` when a callback, an observer or the objective called `Study.stop`.
@@ -931,8 +941,9 @@ def optimize(
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     if untold := _untold_note(study, records):
         notes.append(untold)
+    several = len(study.objectives) > 1  # no single best: the front, and the choice if one stands
     result = StudyResult(
-        best=study.best_of(records),
+        best=None if several else study.best_of(records),
         trials_run=len({record.number for record in finished}),  # a trial paused and resumed ran once
         states=states,
         stop_reason=stop_reason or "done",
@@ -941,6 +952,8 @@ def optimize(
         notes=tuple(notes),
         failures=[r for r in finished if r.state is TrialState.FAILED],
         space_used_up=space_used_up,
+        front=tuple(pareto_front(records, study.objectives)) if several else None,
+        chosen=study.chosen if several else None,
     )
     observers.notify("on_optimize_end", study, result)
     return result

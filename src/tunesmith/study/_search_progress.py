@@ -4,6 +4,10 @@ The bar follows whichever limit ends the run first: the trial budget or ``n_tria
 finished trials, the time left from the rate this run finishes them), the wall-time budget or
 ``timeout`` (seconds), or the resource budget. Trials stored before the run started count as done;
 trials other workers finish meanwhile are not seen (the bar reads storage once, at the start).
+
+Beside it, the best value so far; with several objectives, which have no single best, the size of the Pareto
+front instead, and its hypervolume once the study has a reference point (given, or stored after its first
+complete trials; until then each finished trial looks for the stored one, as each `Study.ask` does).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from tunesmith._progress import REFRESH_PER_SECOND, Progress, shown
 from tunesmith.budget import Budget, counts_toward_budget
+from tunesmith.pareto import hypervolume, loss_matrix, pareto_front
+from tunesmith.study._multi import sampler_reference
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -56,7 +62,10 @@ class SearchProgress:
         self.counted = {r.number for r in records if r.state.is_finished and counts_toward_budget(r)}
         self.finished_here = 0
         self.failed = 0
-        self.best = study.best_of(records)
+        self.several = len(study.objectives) > 1  # no single best: the front is shown instead
+        self.best = None if self.several else study.best_of(records)
+        self.front: list[TrialRecord] = pareto_front(records, study.objectives) if self.several else []
+        self.hypervolume = self._hypervolume() if self.several else None
         usage = Budget.usage(records, self.clock_start)
         self.elapsed0, self.resource = usage.elapsed, usage.resource
         budget = study.budget
@@ -87,8 +96,12 @@ class SearchProgress:
             self.counted.add(record.number)
         self.resource += record.resource if record.state.is_finished else 0.0
         self.failed += record.state is TrialState.FAILED
-        best = self.study.best_of([record, *([self.best] if self.best else [])])
-        self.best = best
+        if self.several:
+            self.front = pareto_front([*self.front, record], self.study.objectives)  # the front of all trials seen
+            self.hypervolume = self._hypervolume()
+        else:
+            best = self.study.best_of([record, *([self.best] if self.best else [])])
+            self.best = best
         self._draw(force=self.finished_here == 1)  # the first trial told brings the first estimate: never skip it
 
     def tick(self) -> None:
@@ -122,10 +135,29 @@ class SearchProgress:
         else:
             binding = max(self.limits, key=lambda name: self.limits[name].done / max(self.limits[name].total, 1e-9))
         limit = self.limits[binding]
-        metric = self.study.metric.name
-        best = "" if self.best is None else f"best {metric} {self.best.value(metric):.4g}"
+        if self.several:
+            best = self._front_text()
+        else:
+            metric = self.study.metric.name
+            best = "" if self.best is None else f"best {metric} {self.best.value(metric):.4g}"
         detail = " · ".join(part for part in (best, f"{self.failed} failed" if self.failed else "") if part)
         return limit.done, limit.total, limit.unit, estimates[binding], detail
+
+    def _front_text(self) -> str:
+        """The Pareto front's size and hypervolume (several objectives), empty before any trial is on it."""
+        if not self.front:
+            return ""
+        size = f"Pareto front {len(self.front)} trial{'' if len(self.front) == 1 else 's'}"
+        return size if self.hypervolume is None else f"{size} · hypervolume {self.hypervolume:.4g}"
+
+    def _hypervolume(self) -> float | None:
+        """The front's hypervolume against the study's reference point, as `Study.hypervolume` measures it
+        (``None`` while the study has none)."""
+        reference = sampler_reference(self.study)
+        if not reference:
+            return None
+        _, losses = loss_matrix(self.front, self.study.objectives)
+        return hypervolume(losses, reference)
 
     def close(self, error: BaseException | None) -> None:
         """End the bar: done, or interrupted (with how to resume), or stopped by an error."""
