@@ -29,10 +29,13 @@ __all__ = [
 LITTLE_EFFECT = 0.05
 # ... while the most important parameter explains at least this share.
 DOMINANT_EFFECT = 0.2
-# Advice on where to spend the budget needs this many trials measured, and the parameter named
-# first must explain more than the next one in this share of the forest's trees.
+# Advice on where to spend the budget needs this many trials measured, and the parameter named first must lead the
+# next one at this confidence (`_lead`). The leader is the larger of the two shares, picked after looking, so a one-
+# sided 97.5% keeps a true tie called a lead in 5% of studies (at 95%, 10%).
 MIN_ADVICE_TRIALS = 30
-LEAD_CONFIDENCE = 0.95
+LEAD_CONFIDENCE = 0.975
+# How many standard deviations of the lead that confidence asks for.
+_LEAD_Z = 1.959964
 
 
 @dataclass(frozen=True)
@@ -48,25 +51,43 @@ class Suggestion:
 
 
 def _lead(top: ParamImportance, runner_up: ParamImportance | None) -> float:
-    """The share of trees in which ``top`` explains more than ``runner_up`` (paired, tree by tree)."""
-    if runner_up is None or not top.trees or len(top.trees) != len(runner_up.trees):
-        return 1.0 if runner_up is None or top.mean - 2 * top.std > runner_up.mean + 2 * runner_up.std else 0.0
-    return float(np.mean(np.array(top.trees) > np.array(runner_up.trees)))
+    """The confidence that ``top`` explains more than ``runner_up``: the normal probability of a lead above 0, its
+    mean over the trees (paired, tree by tree) against its standard deviation over them (`_lead_spread`).
+
+    Each tree is fitted on its own bootstrap resample of the trials, so that spread is what resampling the trials
+    does to one tree's reading: it holds the trials' sampling noise, with room to spare (on a true tie of two
+    parameters at 80 trials, 0.106 against the forest's own 0.066 across 24 studies). The share of trees that
+    read ``top`` ahead did not: its tail is heavy, and 97% of the trees put one of two equal parameters ahead at
+    1.5 standard deviations."""
+    if runner_up is None:
+        return 1.0
+    difference, deviation = _lead_spread(top, runner_up)
+    if deviation == 0.0:
+        return 1.0 if difference > 0.0 else 0.0
+    return float(0.5 * math.erfc(-difference / deviation / math.sqrt(2.0)))
+
+
+def _lead_spread(top: ParamImportance, runner_up: ParamImportance) -> tuple[float, float]:
+    """``top``'s lead over ``runner_up`` (its mean over the trees) and its standard deviation over them; without the
+    trees' shares paired (a parameter the trials never varied has none), from the two means and standard deviations
+    as if independent."""
+    if not top.trees or len(top.trees) != len(runner_up.trees):
+        return top.mean - runner_up.mean, math.hypot(top.std, runner_up.std)
+    differences = np.array(top.trees) - np.array(runner_up.trees)
+    return float(differences.mean()), float(differences.std())
 
 
 def _trials_to_tell(result: ImportanceResult, top: ParamImportance, runner_up: ParamImportance) -> str:
-    """Roughly how many trials would separate the two leading parameters (the spread over trees
-    shrinks about as one over the square root of the trials)."""
-    if not top.trees or len(top.trees) != len(runner_up.trees):
-        return "more trials would tell"
-    differences = np.array(top.trees) - np.array(runner_up.trees)
-    mean, spread = float(differences.mean()), float(differences.std())
-    if mean <= 0 or spread == 0:
+    """Roughly how many trials would show a lead as large as the one seen at `LEAD_CONFIDENCE`, if it is real (the
+    spread shrinks about as one over the square root of the trials); on a true tie none would."""
+    mean, deviation = _lead_spread(top, runner_up)
+    if mean <= 0 or deviation == 0:
         return "the two are indistinguishable so far: at least twice the trials would tell"
-    needed = result.n_trials * (1.645 * spread / mean) ** 2
+    needed = result.n_trials * (_LEAD_Z * deviation / mean) ** 2
     if needed > 10 * result.n_trials:
         return "the two are indistinguishable so far: at least ten times the trials would tell"
-    return f"about {max(1, math.ceil(needed - result.n_trials))} more trials would tell"
+    return (f"about {max(1, math.ceil(needed - result.n_trials))} more trials would show a lead as large as the one "
+            "seen, if it is real")  # fmt: skip
 
 
 def _upper(item: ParamImportance) -> float:
@@ -112,7 +133,7 @@ def budget_advice(
     result: ImportanceResult, records: Sequence[TrialRecord], metric: Metric, *, best: TrialRecord | None = None
 ) -> list[Suggestion]:
     """Advice on where to spend the budget, given only when the evidence supports it: a parameter to
-    tune first when it leads the next one in 95% of the trees, parameters to fix when even the upper
+    tune first when it leads the next one at `LEAD_CONFIDENCE`, parameters to fix when even the upper
     bound of their share is small, and neither before `MIN_ADVICE_TRIALS` trials nor before the trials
     show that the parameters predict the metric beyond chance (`ImportanceResult.shown`).
 
@@ -273,12 +294,21 @@ def _first(result: ImportanceResult) -> Suggestion:
             f"{runner_up.mean:.0%} ± {runner_up.std:.0%}; {_trials_to_tell(result, top, runner_up)}", None,
             _evidence(result),
         )  # fmt: skip
+    ahead = "" if runner_up is None else _ahead(top, runner_up, lead)
     return Suggestion(
-        f"tune {top.name} first: it explains {top.mean:.0%} ± {top.std:.0%} of {_of_what(result)}"
-        f"; more than {runner_up.name if runner_up else 'any other'} in {lead:.0%} of the trees",
+        f"tune {top.name} first: it explains {top.mean:.0%} ± {top.std:.0%} of {_of_what(result)}{ahead}",
         top.name,
         _evidence(result),
     )
+
+
+def _ahead(top: ParamImportance, runner_up: ParamImportance, lead: float) -> str:
+    """``top``'s lead over ``runner_up`` in words, with its spread and the confidence `_lead` gives it."""
+    difference, deviation = _lead_spread(top, runner_up)
+    size = f" by {difference:.0%} ± {deviation:.0%} over the spread of the trees"
+    confidence = "over 99.9%" if lead > 0.999 else f"{lead:.1%}"
+    return (f"; more than {runner_up.name}{size} (each tree fitted on a bootstrap resample of the trials): a lead "
+            f"at {confidence} confidence")
 
 
 def _evidence(result: ImportanceResult) -> str:

@@ -56,11 +56,19 @@ import numpy as np
 from tunesmith._validate import integer
 from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
 from tunesmith.errors import ConfigError
-from tunesmith.objective import Metric
+from tunesmith.objective import STDERR, Metric
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["ALPHA", "MAX_TREE_TRIALS", "PERMUTATIONS", "ImportanceResult", "ParamImportance", "importance"]
+__all__ = [
+    "ALPHA",
+    "MAX_TREE_TRIALS",
+    "PERMUTATIONS",
+    "ImportanceResult",
+    "ParamImportance",
+    "SpreadBeyondNoise",
+    "importance",
+]
 
 # A parameter inactive in more than this share of trials gets at most this share of its
 # extended dimension, so that the active part never shrinks to nothing.
@@ -144,6 +152,55 @@ class ParamImportance:
 
 
 @dataclass(frozen=True)
+class SpreadBeyondNoise:
+    """Whether the trials' values spread more than the per-example noise stored with them allows (``stderr:<m>``):
+    Cochran's heterogeneity test, the squared distances of the values from their precision-weighted mean in units
+    of their own standard errors, against chi-square on ``trials - 1`` degrees of freedom.
+
+    Configurations scored on the same validation examples share part of that noise, which moves them alike: their
+    values then spread less than their standard errors say, so the test errs towards "within the noise", never the
+    other way.
+
+    Attributes:
+        trials: the trials tested (those that store a standard error above 0).
+        statistic: Cochran's Q.
+        p_value: how often noise alone spreads the values as far (chi-square on ``trials - 1`` degrees of freedom).
+    """
+
+    trials: int
+    statistic: float
+    p_value: float
+
+    @property
+    def exceeded(self) -> bool:
+        """Whether the values differ beyond their stored noise at `ALPHA`."""
+        return self.p_value <= ALPHA
+
+    def text(self) -> str:
+        ratio = self.statistic / (self.trials - 1)
+        return (f"the values of {self.trials} trials vary {ratio:.1f} times as much as their per-example standard "
+                f"errors allow, p = {self.p_value:.2g} by a chi-square test of heterogeneity")  # fmt: skip
+
+    @classmethod
+    def of(cls, records: Sequence[TrialRecord], values: np.ndarray, metric: str) -> SpreadBeyondNoise | None:
+        """The test over the ``records`` (with their ``values`` of ``metric``) that store a standard error above 0;
+        ``None`` when fewer than 3 do. A standard error of 0 (every example scored alike) would weigh its trial
+        without limit: such trials are left out, which can hide a difference but never invent one."""
+        from scipy.stats import chi2
+
+        errors = np.array([r.metrics.get(f"{STDERR}{metric}", math.nan) for r in records], dtype=float)
+        usable = np.isfinite(errors) & (errors > 0.0)
+        if usable.sum() < 3:
+            return None
+        weights = 1.0 / errors[usable] ** 2
+        kept = values[usable]
+        centre = float(weights @ kept / weights.sum())
+        statistic = float(weights @ (kept - centre) ** 2)
+        trials = int(usable.sum())
+        return cls(trials, statistic, float(chi2.sf(statistic, trials - 1)))
+
+
+@dataclass(frozen=True)
 class _TestFit:
     """The permutation test's smaller forest fitted on the trials as they are (all of them, or `_TEST_TRIALS` drawn
     at random: `_test_sample`): `_chance` sets its out-of-bag R² against the deals', and `ImportanceResult.planted_p`
@@ -202,6 +259,8 @@ class ImportanceResult:
     # How many deals of the metric's values the permutation test fitted (fewer than `PERMUTATIONS` when two
     # reached the trials' own R²: see the module's docstring).
     deals: int = PERMUTATIONS
+    # Whether the values differ beyond the per-example noise stored with them (``None``: fewer than 3 store it).
+    noise: SpreadBeyondNoise | None = None
     # What the forest was fitted on, for `dropped` (not stored, not compared).
     _fit: _Fit | None = field(default=None, compare=False, repr=False)
 
@@ -314,17 +373,27 @@ class ImportanceResult:
 
     def _unshown_reason(self) -> str:
         assert self.explained is not None
+        differ = self.noise is not None and self.noise.exceeded
         if self.explains_nothing:
             seen = (
                 f"the parameters predict none of the variation in {self.metric!r} across these {self.n_trials} "
-                f"trials (out-of-bag R² {self.explained:.2f}): the shares divide noise, not effects"
+                f"trials (out-of-bag R² {self.explained:.2f})"
             )
+            if not differ:
+                seen += ": the shares divide noise, not effects"
         else:
             seen = (
                 f"the parameters predict {self.explained:.0%} of the variation in {self.metric!r} out of bag, but "
                 f"no more than chance would ({self._chance_text()}): the shares may rank noise"
             )
         more = None if self.explains_nothing else self.trials_to_show()
+        if more is None and differ:
+            # The stored noise shows real differences: the parameters (or their interplay) cause them, but a forest
+            # on these trials cannot yet say which, so nothing here bounds the effects' size.
+            assert self.noise is not None
+            return (f"{seen}; yet the configurations do differ beyond their noise ({self.noise.text()}): the "
+                    f"{self.n_trials} trials cannot yet attribute the differences to parameters, and more trials "
+                    f"would (try {self.n_trials} more: twice the trials)")  # fmt: skip
         if more is None:
             return (f"{seen}; no effect shows at all yet: any the parameters have is too small for "
                     f"{self.n_trials} trials to show, and at least {self.n_trials} more (twice the trials) would be "
@@ -406,6 +475,7 @@ def importance(
         raise NotEnoughTrials(
             f"{metric_.name!r} has the same value ({y[0]:g}) in all {len(kept)} trials: nothing to explain"
         )
+    noise = SpreadBeyondNoise.of(kept, y, metric_.name)  # on the values as measured, before they are rescaled
     # Shares are fractions of variance, the same in any unit: centred and scaled to [-1, 1], values near the
     # float limit (1e300) no longer overflow the trees' variances into NaN shares.
     y = (y - np.median(y)) / float(np.max(np.abs(y - np.median(y))))
@@ -452,6 +522,7 @@ def importance(
         signal=signal,
         explained_error=_r2_error(y, oob),
         deals=deals,
+        noise=noise,
         _fit=_Fit(x, y, tuple(names), reference, refit_trees, seed, max_tree_trials, lower, test),
     )
 
