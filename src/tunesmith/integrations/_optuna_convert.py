@@ -26,7 +26,14 @@ from optuna.distributions import (  # noqa: E402 - after the check that names th
 from optuna.trial import FrozenTrial  # noqa: E402
 from optuna.trial import TrialState as OptunaState  # noqa: E402
 
-__all__ = ["InferredSpace", "infer_space", "param_of", "record_of"]
+__all__ = ["CONSTRAINT_PREFIX", "InferredSpace", "constraints_of", "infer_space", "param_of", "record_of"]
+
+# Where Optuna keeps a trial's constraint values (``constraints_func`` of its samplers, ``Trial.set_constraint``): a
+# system attribute ``constraints``, a list of floats, and, from Optuna 5, ``constraints:<name>`` per named value.
+# Optuna counts a trial feasible when every value is <= 0.
+_OPTUNA_CONSTRAINTS = "constraints"
+# An imported constraint value is kept as the metric ``constraint_<index or name>``.
+CONSTRAINT_PREFIX = "constraint_"
 
 # What each Optuna state becomes when a trial is imported: a state, a kind (for code) and a reason (for people).
 # A trial RUNNING or WAITING in Optuna is never evaluated here, so it is a FAILED interruption: it spends no
@@ -176,6 +183,28 @@ def _condition(
     return min(found, key=lambda f: f[:2])[2] if found else None
 
 
+def constraints_of(trial: FrozenTrial) -> dict[str, float]:
+    """The constraint values Optuna recorded for ``trial``, by index (``"0"``, ``"1"``, ...) or name; empty when
+    there are none (no constraints, or a ``constraints_func`` that raised)."""
+    found: dict[str, float] = {}
+    listed = trial.system_attrs.get(_OPTUNA_CONSTRAINTS)
+    if isinstance(listed, list | tuple):
+        found.update({str(i): float(v) for i, v in enumerate(listed)})
+    prefix = f"{_OPTUNA_CONSTRAINTS}:"
+    found.update({k[len(prefix) :]: float(v) for k, v in trial.system_attrs.items() if k.startswith(prefix)})
+    return found
+
+
+def _violated(constraints: Mapping[str, float]) -> str | None:
+    """Why Optuna counts a trial with these constraint values infeasible (some value is not <= 0), else ``None``.
+
+    Optuna's own rule, applied as it applies it, so that the feasible trials here are those Optuna ranks."""
+    broken = [f"constraint {key} = {value:g} > 0" for key, value in constraints.items() if not value <= 0]
+    if not broken:
+        return None
+    return f"Optuna constraint violated: {'; '.join(broken)} (Optuna counts a trial feasible when every value is <= 0)"
+
+
 def record_of(
     trial: FrozenTrial, metric: str | Sequence[str], *, seed: int = 0, step_offset: int = 0, live: bool = False
 ) -> TrialRecord:
@@ -185,7 +214,13 @@ def record_of(
     each intermediate value is reported at ``step + step_offset`` (tunesmith's steps count resource units
     done, from 1). ``live`` keeps a RUNNING trial RUNNING (what `TunesmithSampler` sees: a pending point);
     otherwise states map as `IMPORTED_STATES` says. A COMPLETE trial with a non-finite value is FAILED of
-    kind NON_FINITE, as tunesmith records one.
+    kind NON_FINITE, as tunesmith records one. Optuna's constraint values (`constraints_of`) become the metrics
+    ``constraint_0``, ... (``constraint_<name>`` for a named one); a COMPLETE trial that violates one (a value
+    above 0) is INFEASIBLE of kind GUARDRAIL, as tunesmith records a breached guardrail, its reason naming each
+    violated constraint and its value.
+
+    Raises:
+        ConfigError: an objective named as a constraint's metric is (``constraint_0``, ...).
     """
     if live and trial.state is OptunaState.RUNNING:
         state, kind, reason = TrialState.RUNNING, None, None
@@ -202,6 +237,17 @@ def record_of(
     curve = {int(step) + step_offset: {metric: float(v)} for step, v in sorted(trial.intermediate_values.items())}
     if state is TrialState.STOPPED and not metrics and curve:
         metrics = dict(curve[max(curve)])
+    constraints = constraints_of(trial)
+    clash = sorted({f"{CONSTRAINT_PREFIX}{key}" for key in constraints} & set(names))
+    if clash:
+        raise ConfigError(
+            f"objective names and Optuna constraint metrics must differ, but {clash} names both an objective and a "
+            f"constraint of trial {trial.number}: rename the objectives in Optuna (study.set_metric_names)"
+        )
+    metrics.update({f"{CONSTRAINT_PREFIX}{key}": value for key, value in constraints.items()})
+    violated = _violated(constraints)
+    if state is TrialState.COMPLETE and violated is not None:
+        state, kind, reason = TrialState.INFEASIBLE, TrialKind.GUARDRAIL, violated
     started = trial.datetime_start.timestamp() if trial.datetime_start is not None else None
     finished = trial.datetime_complete.timestamp() if trial.datetime_complete is not None else None
     if state.is_finished and finished is None:

@@ -100,6 +100,10 @@ class ImportResult:
         non_finite: trials COMPLETE in Optuna imported FAILED (kind NON_FINITE) because a value is NaN or
             infinite, as tunesmith records such a result, with why (``{1: "value is inf (Optuna)"}``); Optuna may
             have ranked one of them best.
+        infeasible: trials COMPLETE in Optuna imported INFEASIBLE (kind GUARDRAIL) because Optuna recorded a
+            constraint value above 0 for them, as tunesmith records a breached guardrail, with why
+            (``{9: "Optuna constraint violated: constraint 0 = 12.5 > 0 ..."}``); none is best or on the front here,
+            as none is among Optuna's ``best_trials``.
         user_attrs: the Optuna study's own user attributes, kept in the study attribute ``optuna_import``.
     """
 
@@ -110,6 +114,7 @@ class ImportResult:
     not_queued: dict[int, str] = field(default_factory=dict)
     step_offset: int = 0
     non_finite: dict[int, str] = field(default_factory=dict)
+    infeasible: dict[int, str] = field(default_factory=dict)
     user_attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -137,11 +142,15 @@ def import_study(
     (the reported curve), user attributes (``attrs["user_attrs"]``; ``attrs["optuna"]`` keeps the Optuna
     number and state) and times; the Optuna study's own user attributes go to the study attribute
     ``optuna_import`` (``user_attrs``). States: COMPLETE -> COMPLETE (FAILED of kind NON_FINITE when a value is
-    NaN or infinite, as tunesmith records such a result; ``ImportResult.non_finite`` names them); PRUNED ->
-    STOPPED (kind SCHEDULER, its last intermediate value as its result); FAIL -> FAILED (kind EXCEPTION);
+    NaN or infinite, as tunesmith records such a result; ``ImportResult.non_finite`` names them; INFEASIBLE of
+    kind GUARDRAIL when Optuna recorded a constraint value above 0, as tunesmith records a breached guardrail;
+    ``ImportResult.infeasible`` names them); PRUNED -> STOPPED (kind SCHEDULER, its last intermediate value as
+    its result; constraints, like guardrails, judge finished trials only); FAIL -> FAILED (kind EXCEPTION);
     RUNNING -> FAILED (kind INTERRUPTED: its worker reports to Optuna, not here, and it spends no budget);
     WAITING -> FAILED (kind INTERRUPTED), queued to run first when the study resumes if its enqueued parameters
-    are a valid configuration.
+    are a valid configuration. Optuna's constraint values (``constraints_func``) are kept as the metrics
+    ``constraint_0``, ``constraint_1``, ... (``constraint_<name>`` for a named one); the study gets no
+    guardrails from them, so new trials are not held to them.
 
     Importing is done once: a study of the target name that already exists is refused (nothing is copied
     twice); import again under another ``name``.
@@ -158,9 +167,10 @@ def import_study(
         budget: the study's budget, counting the imported trials (``Budget(trials=100)``: 100 in all).
 
     Raises:
-        ConfigError: ``metric`` for a multi-objective study (its objectives keep Optuna's names), a study without
-            parameters, a trial budget too small to write every imported trial (the trials that spend it, and a
-            place free to create the last one), or a tunesmith study of the target name that exists already.
+        ConfigError: ``metric`` for a multi-objective study (its objectives keep Optuna's names), an objective
+            named as a constraint's metric is (``constraint_0``), a study without parameters, a trial budget too
+            small to write every imported trial (the trials that spend it, and a place free to create the last
+            one), or a tunesmith study of the target name that exists already.
         StorageError: a trial could not be written; the study is then left part-written, marked incomplete in
             ``optuna_import``, and the message says so.
         StudyNotFound: no Optuna study of that name (the message lists those there are).
@@ -212,8 +222,9 @@ def import_study(
     write_attr(study, replace(attr, trials=len(records), complete=True))
     states = Counter(record.state.value for record in records)
     non_finite = {r.number: r.reason or "a value is not finite" for r in records if r.kind is TrialKind.NON_FINITE}
+    infeasible = {r.number: r.reason or "a constraint is violated" for r in records if r.kind is TrialKind.GUARDRAIL}
     return ImportResult(study, dict(states), inferred.optional, tuple(sorted(queue)), not_queued, step_offset,
-                        non_finite=non_finite, user_attrs=dict(loaded.user_attrs))  # fmt: skip
+                        non_finite=non_finite, infeasible=infeasible, user_attrs=dict(loaded.user_attrs))  # fmt: skip
 
 
 def _trials_needed(records: Sequence[TrialRecord]) -> int:
