@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
+from tunesmith.objective import Guardrail
 from tunesmith.pareto import crowding_distance, nondominated_ranks
 from tunesmith.samplers._history import EncodingCache, categorical_dims, observe, snap
 from tunesmith.samplers._objectives import observe_objectives
@@ -23,14 +26,22 @@ __all__ = ["NSGA2"]
 _MAX_REBREEDS = 16
 
 
-def _survival_keys(losses: np.ndarray, feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the non-dominated rank (feasible rows first: infeasible ones rank after every feasible
-    front) and the crowding distance within its front; lower rank, then larger crowding, is better."""
+def _survival_keys(losses: np.ndarray, feasible: np.ndarray, violation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, a rank and the crowding distance within its front; lower rank, then larger crowding, is better.
+
+    Deb's constrained domination: feasible rows come first, by non-dominated rank; infeasible ones
+    follow, the smaller total ``violation`` first, whatever their objectives (ranked by their
+    objectives, a population with no feasible row drifts further beyond the bounds); rows with equal
+    violation are ranked among themselves by their objectives.
+    """
     n = len(losses)
     rank = np.zeros(n, dtype=int)
     crowding = np.zeros(n)
+    infeasible = np.flatnonzero(~feasible)
+    groups = [np.flatnonzero(feasible)]
+    groups += [infeasible[violation[infeasible] == level] for level in np.unique(violation[infeasible])]
     offset = 0
-    for group in (np.flatnonzero(feasible), np.flatnonzero(~feasible)):
+    for group in groups:
         if len(group) == 0:
             continue
         ranks = nondominated_ranks(losses[group])
@@ -42,16 +53,44 @@ def _survival_keys(losses: np.ndarray, feasible: np.ndarray) -> tuple[np.ndarray
     return rank, crowding
 
 
+def _violations(rows: Sequence[TrialRecord], guardrails: Sequence[Guardrail]) -> np.ndarray:
+    """Each row's total guardrail violation: how far each guardrail's value lies beyond its bound, summed.
+
+    Each guardrail's excess is divided by the spread of its values among ``rows``, so a guardrail
+    measured in large units (bytes against seconds) does not outweigh the others; a bound of zero
+    needs no special case. A missing or non-finite value is infinitely far beyond.
+    """
+    total = np.zeros(len(rows))
+    for guardrail in guardrails:
+        values = [r.value(guardrail.metric) for r in rows]
+        finite = [v for v in values if v is not None]
+        spread = max(finite) - min(finite) if finite else 0.0
+        # All values equal: every row breaches by the same amount or none does, so any scale keeps the order.
+        scale = spread if spread > 0 else 1.0
+        total += [_excess(guardrail, v) / scale for v in values]
+    return total
+
+
+def _excess(guardrail: Guardrail, value: float | None) -> float:
+    """How far ``value`` lies beyond ``guardrail``'s bound (0 when it holds; ``inf`` when there is no value)."""
+    if value is None:
+        return math.inf
+    return 0.0 if guardrail.holds(value) else abs(value - guardrail.bound)
+
+
 class NSGA2(Sampler):
     """NSGA-II (Deb et al. 2002): non-dominated sorting, crowding distance, SBX and polynomial mutation.
 
     Stateless: the population is rebuilt from the history on every call. Trial ``n`` belongs to
     generation ``n // population_size``; the first generation is quasi-random (Sobol). A trial of
     generation ``g`` is bred from the parents of ``g``: the ``population_size`` best finished trials
-    of the earlier generations, by non-dominated rank (feasible trials before infeasible ones), then
-    crowding distance (the elitist selection of NSGA-II). Two parents are picked by binary tournaments
-    on the same keys; numeric parameters are crossed by simulated binary crossover (SBX) and mutated
-    by polynomial mutation in the unit cube, choices by uniform crossover and a uniform resample.
+    of the earlier generations, by Deb's constrained domination: feasible trials first, by non-dominated
+    rank then crowding distance (the elitist selection of NSGA-II), then infeasible ones by their total
+    guardrail violation (each guardrail's excess over its bound divided by the spread of its values),
+    so a population with no feasible trial moves towards the bounds. Two parents are picked by binary
+    tournaments on the same order; numeric parameters are crossed by simulated binary crossover (SBX)
+    and mutated by polynomial mutation in the unit cube, choices by uniform crossover and a uniform
+    resample.
     Each suggestion draws only from ``rng``, so the same history and rng give the same child; a child
     equal to a finished or running trial is bred again, so parallel workers never duplicate one (after
     16 tries, an untried configuration at random; a finite space that is used up raises
@@ -102,11 +141,11 @@ class NSGA2(Sampler):
             return space.decode(np.empty(0))
         generation = len(history) // self.population_size
         earlier = [r for r in history if r.number < generation * self.population_size]
-        x, losses, feasible = self._finished(space, earlier, context)
+        x, losses, feasible, violation = self._finished(space, earlier, context)
         tried = Tried(space, history, self._cache)
         if generation == 0 or len(x) < 2:
             return untried_sobol_point(space, history, rng, None, tried)
-        rank, crowding = _survival_keys(losses, feasible)
+        rank, crowding = _survival_keys(losses, feasible, violation)
         # Elitist selection: the best population_size of every finished trial of earlier generations.
         order = np.lexsort((-crowding, rank))[: self.population_size]
         used = np.vstack([self._cache.encode(space, r) for r in history])
@@ -125,12 +164,18 @@ class NSGA2(Sampler):
 
     def _finished(
         self, space: Space, history: Sequence[TrialRecord], context: SearchContext
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if len(context.objectives) > 1:
-            many = observe_objectives(space, history, context, self._cache)
-            return many.x, many.losses, many.feasible
-        one = observe(space, history, context, self._cache)
-        return one.x, one.loss[:, None], one.feasible
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The finished trials' encoded points, losses, feasibility and total guardrail violation."""
+        if context.rungs and len(context.objectives) <= 1:
+            # Seen at a rung, rows no longer name their trials: the violation is unknown (ties), so
+            # infeasible rows keep their order by loss.
+            one = observe(space, history, context, self._cache)
+            return one.x, one.loss[:, None], one.feasible, np.zeros(len(one.x))
+        objectives = context if len(context.objectives) > 1 else replace(context, objectives=(context.metric,))
+        many = observe_objectives(space, history, objectives, self._cache)
+        by_number = {r.number: r for r in history}
+        rows = [by_number[int(n)] for n in many.numbers]
+        return many.x, many.losses, many.feasible, _violations(rows, context.guardrails)
 
     @staticmethod
     def _tournament(pool: np.ndarray, rank: np.ndarray, crowding: np.ndarray, rng: np.random.Generator) -> int:
