@@ -187,6 +187,20 @@ class RangeTestResult:
                 "returns that step's loss, or steady the loss (a larger batch)"
             )
         region = np.flatnonzero(self.trend <= self.trend[lowest] + BOTTOM_IN_NOISE * self.trend_noise(lowest))
+        # Only a rise before a non-finite loss shows divergence. A trend lowest at its last finite steps whose bottom
+        # lies within the window's reach of the end fell beyond its noise up to the cut: the curve was cut short. A
+        # noisy floor whose lowest point lands there by chance is no such fall (0 of 200 such floors were refused).
+        still_falling = lowest >= len(self.trend) - 2 and region[0] >= len(self.trend) - self.window
+        if self.non_finite_step is not None and still_falling:
+            lr, loss = self.non_finite_step
+            raise RangeTestError(
+                f"the loss went non-finite ({loss}) at lr={lr:.3g} while still falling: its trend fell by {fall:.3g} "
+                f"and was lowest at its last finite steps (lr {self.lrs[-1]:.3g}), so the test never saw it rise and "
+                "no onset can be read; a NaN or inf with no rise before it is most often a bad batch or a loss that "
+                "overflows: check the data and the loss for NaN or inf (log(0), a division by zero) and run again, "
+                "or, if training blows up in one step there, clip gradients (or compute the loss in float32) so the "
+                "rise shows before the overflow"
+            )
         if not self.diverged and region[-1] >= len(self.trend) - 2:
             raise RangeTestError(
                 f"the loss was still on its floor at max_lr={self.lrs[-1]:.3g} and never diverged: its trend stays "
