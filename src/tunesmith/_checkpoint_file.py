@@ -1,10 +1,14 @@
 """`Trial.save_checkpoint` / `Trial.load_checkpoint`'s files: plain state as JSON, numpy arrays in an ``.npz``.
 
 A checkpoint is the JSON file ``tunesmith-state.json``: the step, the JSON values and the name of the arrays
-file that goes with them. Saving writes the arrays under a new, unique name first, then replaces the JSON in one
-atomic rename (the commit), and only then deletes the arrays the old JSON named: a crash at any point leaves the
-previous checkpoint whole, never the new arrays beside the old state. Checkpoints written before the arrays file
-had its own name (``tunesmith-arrays.npz``, replaced before the JSON) still load.
+file that goes with them. Top-level arrays are stored under their key (``arrays``); arrays deeper in dicts and
+lists (a ``state_dict`` under ``"model"``) under a name of their own, with the path of keys and indices that leads
+to them (``nested_arrays``), and stand as ``null`` in the JSON values until they are put back on load.
+
+Saving writes the arrays under a new, unique name first, then replaces the JSON in one atomic rename (the commit),
+and only then deletes the arrays the old JSON named: a crash at any point leaves the previous checkpoint whole,
+never the new arrays beside the old state. Checkpoints written before the arrays file had its own name
+(``tunesmith-arrays.npz``, replaced before the JSON) still load.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ STATE_FILE = "tunesmith-state.json"
 _OLD_ARRAYS = "tunesmith-arrays.npz"  # the one arrays file of checkpoints written before names were unique
 _ARRAYS_GLOB = "tunesmith-arrays*.npz"
 
+# A path into the state: dict keys (strings) and list indices (ints), from the top-level key down.
+ArrayPath = list[str | int]
+
 
 def _string_keys(value: Any, where: str) -> None:
     """Refuse a mapping key that is not a string, at any depth: JSON would turn ``{1: 2}`` into ``{"1": 2}``,
@@ -44,6 +51,31 @@ def _string_keys(value: Any, where: str) -> None:
             _string_keys(item, f"{where}[{index}]")
 
 
+def _without_arrays(value: Any, path: ArrayPath, found: list[tuple[ArrayPath, Any]]) -> Any:
+    """``value`` with every numpy array in its dicts, lists and tuples replaced by ``None``, each array added to
+    ``found`` with its path (a copy: the caller's state is left as it is)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        found.append((path, value))
+        return None
+    if isinstance(value, Mapping):
+        return {key: _without_arrays(item, [*path, key], found) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_arrays(item, [*path, index], found) for index, item in enumerate(value)]
+    return value
+
+
+def _put_back(state: dict[str, Any], path: ArrayPath, array: Any) -> None:
+    """Put ``array`` where ``path`` leads in ``state`` (the place `_without_arrays` left ``None``)."""
+    holder: Any = state
+    for step in path[:-1]:
+        holder = holder[step]
+    if holder[path[-1]] is not None:
+        raise ValueError(f"the state holds {holder[path[-1]]!r} at {path}, where an array was saved")
+    holder[path[-1]] = array
+
+
 def _write_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
     """An ``.npz`` as `numpy.savez` writes it (any array name, ``file`` too), flushed to disk before the JSON that
     names it replaces the old one; object arrays, which `numpy.load` would refuse to read back, are refused here."""
@@ -59,15 +91,27 @@ def _write_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
 
 
 def save_state(directory: Path, step: int, state: Mapping[str, Any]) -> None:
-    """Save ``state`` (JSON values and top-level numpy arrays) with ``step`` into ``directory``, atomically."""
+    """Save ``state`` (JSON values and numpy arrays, at any depth of its dicts and lists) with ``step`` into
+    ``directory``, atomically."""
     import numpy as np
 
     _string_keys(state, "the state")
-    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
-    plain = {k: v for k, v in state.items() if k not in arrays}
+    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}  # stored under their key, as always
+    nested: list[tuple[ArrayPath, Any]] = []
+    plain = {k: _without_arrays(v, [k], nested) for k, v in state.items() if k not in arrays}
+    members = [f"nested-{index}" for index in range(len(nested))]
+    while any(member in arrays for member in members):  # a top-level key spelt like one: rename the nested ones
+        members = [f"_{member}" for member in members]
+    arrays.update(zip(members, (array for _, array in nested), strict=True))
     arrays_file = f"tunesmith-arrays-{uuid.uuid4().hex}.npz" if arrays else None
+    top_level = sorted(k for k in arrays if k not in members)
+    record: dict[str, Any] = {"step": step, "state": plain, "arrays": top_level, "arrays_file": arrays_file}
+    if nested:
+        record["nested_arrays"] = [
+            {"path": path, "name": member} for (path, _), member in zip(nested, members, strict=True)
+        ]
     try:
-        text = json.dumps({"step": step, "state": plain, "arrays": sorted(arrays), "arrays_file": arrays_file})
+        text = json.dumps(record)
     except (TypeError, ValueError) as exc:
         raise TunesmithError(
             f"save_checkpoint takes JSON values and numpy arrays ({exc}); write other formats "
@@ -107,19 +151,23 @@ def load_state(directory: Path) -> dict[str, Any] | None:
         saved = json.loads(path.read_text())
         state: dict[str, Any] = dict(saved["state"])
         names = list(saved.get("arrays") or [])
+        nested = [(list(entry["path"]), str(entry["name"])) for entry in saved.get("nested_arrays") or []]
         arrays_file = Path(saved.get("arrays_file") or _OLD_ARRAYS).name
     except (ValueError, KeyError, TypeError) as exc:
         raise TunesmithError(
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}): it was not written by "
             "save_checkpoint, or written over by other code; delete it to start the trial from nothing"
         ) from None
-    if names:
+    if names or nested:
         try:
             with np.load(directory / arrays_file) as stored:
                 state.update({name: stored[name] for name in names})
-        except (OSError, KeyError, ValueError) as exc:
+                for where, name in nested:
+                    _put_back(state, where, stored[name])
+        except (OSError, KeyError, IndexError, TypeError, ValueError) as exc:
+            every = names + [".".join(map(str, where)) for where, _ in nested]
             raise TunesmithError(
-                f"checkpoint {path} names arrays {names} in {arrays_file}, which cannot be read "
+                f"checkpoint {path} names arrays {every} in {arrays_file}, which cannot be read "
                 f"({type(exc).__name__}: {exc}): the folder's files were changed outside save_checkpoint; "
                 "delete the folder's tunesmith-* files to start the trial from nothing"
             ) from None
@@ -143,6 +191,6 @@ def whole(directory: Path) -> bool:
     try:
         saved = json.loads((directory / STATE_FILE).read_text())
         arrays_file = Path(saved.get("arrays_file") or _OLD_ARRAYS).name
-        return not saved.get("arrays") or (directory / arrays_file).is_file()
+        return not (saved.get("arrays") or saved.get("nested_arrays")) or (directory / arrays_file).is_file()
     except (OSError, ValueError, AttributeError, TypeError):
         return not (directory / STATE_FILE).exists()  # no checkpoint of ours is whole; a damaged one never will be
