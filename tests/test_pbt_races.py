@@ -1,5 +1,5 @@
 """PBT's continuations against donors that train on: a continuation records the step of the checkpoint it copies,
-and no continuation is made from a donor that may have reported its last step, before any trial finished."""
+and no continuation is made from a donor that may have reported its last step, the step a finished trial ended at."""
 
 from __future__ import annotations
 
@@ -49,23 +49,25 @@ def _continued(tmp_path: Path, train_donor: Callable[[ts.Trial], None]) -> tuple
 
 def test_a_continuation_starts_at_the_step_of_the_checkpoint_it_copies(tmp_path: Path) -> None:
     # The donor, the best member, has reported step 5 and is still saving its state for it: its checkpoint
-    # holds 4 steps. Another member reported step 6, so the donor has steps left.
+    # holds 4 steps. No trial has finished, so nothing says it has no step left.
     study, child = _continued(tmp_path, lambda donor: _train(donor, [0.2 - 0.01 * k for k in range(5)], saved=4))
     state = child.load_checkpoint()
     assert state is not None and state["trained"] == child.start_step == 4, (state, child.start_step)
     assert study.trials[child.number].attrs["start_step"] == 4
 
 
-def test_before_any_trial_finished_a_donor_at_the_furthest_step_reported_is_not_continued(tmp_path: Path) -> None:
+def test_a_donor_at_the_step_a_finished_trial_ended_at_is_not_continued(tmp_path: Path) -> None:
     study = _study(tmp_path)
+    finished = study.ask()
+    _train(finished, [0.5 - 0.01 * k for k in range(6)])
+    assert study.tell(finished, 0.45).state is TrialState.COMPLETE  # training is known to end at step 6
     donor, mid_a, mid_b, victim = (study.ask() for _ in range(4))
-    # The donor reported step 6, further than any other trial: it may be its last (the objective then runs a
-    # final evaluation, RUNNING all the while), and no finished trial says how far training goes.
+    # The donor reported step 6, where the finished trial ended: it may be its last (the objective then runs a
+    # final evaluation, RUNNING all the while).
     _train(donor, [0.2 - 0.01 * k for k in range(6)])
     _train(mid_a, [0.6, 0.59, 0.58, 0.57])
     _train(mid_b, [0.61, 0.6, 0.59, 0.58])
     _stop_the_worst(study, victim)
-    assert not [r for r in study.trials if r.state is TrialState.COMPLETE]
     replacement = study.ask()
     attrs = study.trials[replacement.number].attrs
     assert attrs.get("parent") != donor.number and "donor_note" in attrs, attrs  # the next member with steps left

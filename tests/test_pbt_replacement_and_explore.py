@@ -1,7 +1,7 @@
-"""PBT replaces an exploited member with a continuation even when the leader is furthest on (it may have finished,
-so the best member with steps left donates, and the replacement says why), and its explore moves a parameter on a
-grid of values (powers of two, stepped or log-scale integers, stepped floats) to a neighbouring value, never back
-onto the value it had."""
+"""PBT replaces an exploited member with a continuation even when the leader reached the step a finished trial ended
+at (it may have no step left, so the best member with steps left donates, and the replacement says why), and its
+explore moves a parameter on a grid of values (powers of two, stepped or log-scale integers, stepped floats) to a
+neighbouring value, never back onto the value it had."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ def _train(trial: ts.Trial, losses: list[float]) -> None:
         trial.save_checkpoint({"trained": trial.step})
 
 
-def _leader_furthest_on(tmp_path: Path) -> tuple[ts.Study, ts.Trial, ts.Trial, ts.Trial]:
-    """Four members, none finished: the leader (the best) reported step 6, further than any other trial, two
-    reported step 4, and the worst is stopped at step 2. Returns the study, the leader, the best of the other two
-    and the stopped member."""
+def _leader_at_the_end(tmp_path: Path) -> tuple[ts.Study, ts.Trial, ts.Trial, ts.Trial]:
+    """A trial finished at step 6, so training is known to end there; then four members: the leader (the best)
+    reported step 6, two reported step 4, and the worst is stopped at step 2. Returns the study, the leader, the best
+    of the other two and the stopped member."""
     study = ts.Study(
         SPACE,
         metric="loss",
@@ -36,6 +36,9 @@ def _leader_furthest_on(tmp_path: Path) -> tuple[ts.Study, ts.Trial, ts.Trial, t
         seed=0,
         checkpoint_dir=tmp_path / "ckpt",
     )
+    finished = study.ask()
+    _train(finished, [0.5 - 0.01 * k for k in range(6)])
+    assert study.tell(finished, 0.45).state is TrialState.COMPLETE
     leader, second, third, victim = (study.ask() for _ in range(4))
     _train(leader, [0.2 - 0.01 * k for k in range(6)])
     _train(second, [0.6, 0.59, 0.58, 0.57])
@@ -47,10 +50,10 @@ def _leader_furthest_on(tmp_path: Path) -> tuple[ts.Study, ts.Trial, ts.Trial, t
     return study, leader, second, victim
 
 
-def test_a_stopped_member_is_replaced_by_the_best_member_with_steps_left_when_the_leader_is_furthest_on(
+def test_a_stopped_member_is_replaced_by_the_best_member_with_steps_left_when_the_leader_reached_the_known_end(
     tmp_path: Path,
 ) -> None:
-    study, _, second, victim = _leader_furthest_on(tmp_path)
+    study, _, second, victim = _leader_at_the_end(tmp_path)
     child = study.ask()
     attrs = study.trials[child.number].attrs
     assert (attrs.get("parent"), attrs.get("replaces")) == (second.number, victim.number), attrs
@@ -58,10 +61,11 @@ def test_a_stopped_member_is_replaced_by_the_best_member_with_steps_left_when_th
 
 
 def test_a_replacement_continuing_a_member_below_the_top_quantile_says_why_in_its_donor_note(tmp_path: Path) -> None:
-    study, leader, second, _ = _leader_furthest_on(tmp_path)
+    study, leader, second, _ = _leader_at_the_end(tmp_path)
     child = study.ask()
     note = study.trials[child.number].attrs["donor_note"]
-    assert f"the top 0.25 of the members training (#{leader.number}) reached step 6" in note, note
+    leaders = f"the top 0.25 of the members training (#{leader.number}) reached step 6, where a finished trial ended"
+    assert leaders in note, note
     assert f"#{second.number}, ranked 2 of the 3 training and the best with steps left, donates" in note, note
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,9 +15,45 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.schedulers._deck import Deck
 from tunesmith.space import Space
-from tunesmith.trial import TrialKind, TrialRecord
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["Continuation", "Decision", "Promotion", "Scheduler"]
+__all__ = [
+    "NOTHING_LEFT_TO_TRAIN",
+    "Continuation",
+    "Decision",
+    "Promotion",
+    "Scheduler",
+    "known_length",
+    "training_end",
+]
+
+# The reason a PBT continuation that trained no step of its own is recorded with (`study._outcome`): its donor had
+# reported its last step, and that step is where training ends (`training_end`).
+NOTHING_LEFT_TO_TRAIN = "nothing left to train"
+
+
+def training_end(record: TrialRecord) -> float | None:
+    """The step ``record`` shows training ends at, if it shows one: a COMPLETE trial's resource (with reports, not
+    invalidated), or the start step of a continuation recorded as having had nothing left to train (its donor had
+    reported its last step there); ``None`` for any other trial."""
+    if record.state is TrialState.COMPLETE and record.resource > 0 and record.invalidated is None:
+        return record.resource
+    start = record.attrs.get("start_step")
+    if record.state is TrialState.STOPPED and (record.reason or "").startswith(NOTHING_LEFT_TO_TRAIN):
+        return float(start) if isinstance(start, int | float) and start > 0 else None
+    return None
+
+
+def known_length(history: Sequence[TrialRecord]) -> float:
+    """The step training is known to end at (all trials train alike): the furthest `training_end` in ``history``;
+    infinite before any trial shows one.
+
+    A trial that has reported its last step stays RUNNING until its objective returns (a final evaluation, say), and
+    nothing tells it from one in mid-step: a continuation of it from that step would train nothing. Before a trial
+    finished, though, nothing says where training ends, and a trial furthest on is most often a leader in
+    mid-training: PBT continues it, and a continuation that then trains nothing is recorded as such (`study._outcome`),
+    which makes its step known here."""
+    return max((end for r in history if (end := training_end(r)) is not None), default=math.inf)
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,20 @@ At every ``perturbation_interval`` steps, a member in the bottom ``quantile`` of
 (exploited) when it trails the weakest member of the top ``quantile`` by more than the noise explains: the
 difference of the two means must exceed the one-sided ``level`` quantile of its standard error, measured
 from the population's step-to-step noise up to the steps compared (`tunesmith.schedulers._noise`). Members are
-compared at a comparable point of training: the steps of the member's last ``perturbation_interval`` reports. Each trial
-training now that trained through the first of them is ranked by the mean of its values at those it reported: a
-trial further on by what it reported then, not by where it is now, and one less than an interval behind on the
+compared at a comparable point of training: the steps of the member's last ``perturbation_interval`` reports. Each
+trial training now that trained through the first of them is ranked by the mean of its values at those it reported:
+a trial further on by what it reported then, not by where it is now, and one less than an interval behind on the
 steps it reached; the gap to the donor is measured at the steps both reported. A continuation that started past
-them, or a trial an interval or more behind, is not compared; with fewer than ``min_population`` members
-compared, the member goes on. The next trial the study starts is its replacement: a `Continuation` of a member
-from the top ``quantile`` with steps left (`_known_length`), whose checkpoint files the study copies into the new
-trial's directory and whose hyperparameters are perturbed or resampled (explored). When every member of the top
-``quantile`` reached the furthest step training is known to run (and may have no step left to hand on), the best
-member above the bottom ``quantile`` with steps left donates instead, and the replacement says so in its
-``donor_note``; with none, the study starts a trial from its sampler and the stopped member waits for a donor.
+them, or a trial an interval or more behind, is not compared; when fewer than ``min_population`` members reached
+its latest round's steps (members drift apart on shared cores), the member is judged at its latest earlier round
+that enough members have reached since, so a member ahead is compared at the same steps once its peers catch up;
+with none, it goes on. The next trial the study starts is its replacement: a `Continuation` of a member from the
+top ``quantile`` of the members training (the stopped one not counted) with steps left (`known_length`), whose
+checkpoint files the study copies into the new trial's directory and whose hyperparameters are perturbed or
+resampled (explored). When every member of the top ``quantile`` reached the step a finished trial ended at (and may
+have no step left to hand on), the best member above the bottom ``quantile`` with steps left donates instead, and
+the replacement says so in its ``donor_note``; with none, the study starts a trial from its sampler and the stopped
+member waits for a donor. Before any trial finished, no member is taken to be at its last step.
 The replacement records its parent, the trial it replaces and its whole lineage.
 A perturbed parameter on a grid of values (a stepped or log-scale `Int`, powers of a base, a stepped `Float`)
 moves at least one value along it in the factor's direction, unless it sits at that end of its range already.
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,11 +38,11 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.schedulers._noise import losses, step_noise, study_noise
-from tunesmith.schedulers.base import Continuation, Scheduler
+from tunesmith.schedulers.base import Continuation, Scheduler, known_length
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["PBT"]
+__all__ = ["PBT", "RoundWatch"]
 
 
 @dataclass(frozen=True)
@@ -197,29 +200,60 @@ class PBT(Scheduler):
         return _Trail(gap, stderr, compared.noise, donor, bar, len(ranked), compared.steps, steps)
 
     def _round(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> _Round | None:
-        """``trial`` and the trials training now at a comparable point, when its latest report starts a round
-        (``None`` otherwise, or with no finite report).
+        """The round ``trial`` is judged at, when its latest report starts a round (``None`` otherwise, or with no
+        finite report): its latest round that ``min_population`` members reached, else its latest round, where too
+        few did.
 
-        Compared are the steps of its last ``perturbation_interval`` reports: a peer is ranked by the mean of its
-        values at those steps, if it trained through the first of them (a continuation that started later
-        did not) and reported at least one (a peer an interval or more behind did not). A peer further on is
-        ranked by what it reported then, not by where it is now; a peer behind, on the steps it reached.
+        A round's steps are those of its last ``perturbation_interval`` reports up to the report that started it:
+        a peer is ranked by the mean of its values at those steps, if it trained through the first of them (a
+        continuation that started later did not) and reported at least one (a peer an interval or more behind did
+        not). A peer further on is ranked by what it reported then, not by where it is now; a peer behind, on the
+        steps it reached. Members that drift an interval or more apart (workers sharing cores) never share their
+        latest steps: a member ahead is then judged at an earlier round of its own that its peers have reached
+        since, so it is compared at the same steps, once a round, however far the others trail.
         """
-        steps = sorted(trial.intermediate)
-        if not steps:
-            return None
-        latest = steps[-1]
-        previous = steps[-2] if len(steps) > 1 else int(trial.attrs.get("start_step", 0))
-        if latest // self.perturbation_interval == previous // self.perturbation_interval:
+        starts = self._round_starts(trial)
+        if not starts or starts[-1] != max(trial.intermediate):
             return None
         sign, name = context.metric.sign(), context.metric.name
         mine = _curve(trial, name, sign)
-        window = tuple(sorted(mine)[-self.perturbation_interval :])
-        if not window:
-            return None
         peers = [
             (r, _curve(r, name, sign)) for r in history if r.state is TrialState.RUNNING and r.number != trial.number
         ]
+        reach = [(min(c), max(c)) for _, c in peers if c]
+        latest: _Round | None = None
+        for start in reversed(starts):
+            window = tuple([s for s in sorted(mine) if s <= start][-self.perturbation_interval :])
+            if not window:
+                break
+            if latest is not None and sum(lo <= window[0] <= hi for lo, hi in reach) + 1 < self.min_population:
+                if all(lo > window[0] for lo, _ in reach):
+                    break  # no peer trained through an earlier round either
+                continue  # too few peers reached these steps to compare it here
+            compared = self._compared(trial, mine, window, peers)
+            latest = latest or compared
+            if len(compared.standings) >= self.min_population:
+                return compared
+        return latest
+
+    def _round_starts(self, trial: TrialRecord) -> list[int]:
+        """The steps of ``trial``'s reports that started a round: the first at or past each multiple of
+        ``perturbation_interval``."""
+        starts, previous = [], int(trial.attrs.get("start_step", 0))
+        for step in sorted(trial.intermediate):
+            if step // self.perturbation_interval != previous // self.perturbation_interval:
+                starts.append(step)
+            previous = step
+        return starts
+
+    def _compared(
+        self,
+        trial: TrialRecord,
+        mine: dict[int, float],
+        window: tuple[int, ...],
+        peers: Sequence[tuple[TrialRecord, dict[int, float]]],
+    ) -> _Round:
+        """``trial`` and the ``peers`` at a comparable point at the steps of ``window`` (`_round`)."""
         members = [(trial, mine)] + [(r, c) for r, c in peers if c and min(c) <= window[0] and c.keys() & set(window)]
         values = {r.number: {s: c[s] for s in window if s in c} for r, c in members}
         standings = sorted(
@@ -246,7 +280,7 @@ class PBT(Scheduler):
             return None
         victim = victims[0]
         ranked = self._ranked([r for r in history if r.state is TrialState.RUNNING], context)
-        found = self._donors(ranked, _known_length(history))
+        found = self._donors(ranked, known_length(history))
         if found is None:
             return None
         donors, note = found
@@ -262,25 +296,25 @@ class PBT(Scheduler):
         """The members a replacement may continue (``ranked``: the members training, best first) and, when they are
         not the top ``quantile``, why; ``None`` when no member above the bottom ``quantile`` has steps left.
 
-        A donor needs steps left to hand on: it is below ``length`` (`_known_length`). A member at ``length`` may
-        have reported its last step, or may train on: nothing tells, so it is passed over. When that leaves none of
-        the top ``quantile``, the best member above the bottom one with steps left donates, rather than the victim
-        waiting while the sampler starts a fresh trial (the leader, furthest on, is often the only one of the top).
+        The population is the members training, the stopped member not among them: the top ``quantile`` of it
+        donates. A donor needs steps left to hand on: it is below ``length`` (`known_length`); a member that
+        reached the step a finished trial ended at may have reported its last step, so it is passed over. When
+        that leaves none of the top ``quantile``, the best member above the bottom one with steps left donates,
+        rather than the victim waiting while the sampler starts a fresh trial.
         """
-        population = len(ranked) + 1  # the victim too, as the round that stopped it counted it
-        cut = self._cut(population)
+        cut = self._cut(len(ranked))
         top = [r for r in ranked[:cut] if r.resource < length]
         if top:
             return top, None
-        above_bottom = ranked[: population - cut]
+        above_bottom = ranked[: len(ranked) - cut]
         rank, donor = next(((i, r) for i, r in enumerate(above_bottom, 1) if r.resource < length), (0, None))
         if donor is None:
             return None
         leaders = ", ".join(f"#{r.number}" for r in ranked[:cut])
         note = (
-            f"the top {self.quantile:g} of the members training ({leaders}) reached step {length:g}, the furthest "
-            f"training is known to run (no trial finished further), so may have no step left to hand on: "
-            f"#{donor.number}, ranked {rank} of the {len(ranked)} training and the best with steps left, donates"
+            f"the top {self.quantile:g} of the members training ({leaders}) reached step {length:g}, where a "
+            f"finished trial ended, so may have no step left to hand on: #{donor.number}, ranked {rank} of the "
+            f"{len(ranked)} training and the best with steps left, donates"
         )
         return [donor], note
 
@@ -325,17 +359,52 @@ class PBT(Scheduler):
         return _grid_value(param, min(size - 1, max(0, index)))
 
 
-def _known_length(history: Sequence[TrialRecord]) -> float:
-    """How many steps training is known to run (all members train alike): a member below it has steps left.
+class RoundWatch:
+    """Whether PBT ranked any member against a population during a run of `Study.optimize`, fed each report.
 
-    A member that has reported its last step stays RUNNING until its objective returns (a final evaluation,
-    say), and nothing tells it from a member in mid-step: continued, it would hand on no step to train. Known
-    are the furthest step any trial reported and, one past it, the step of each member the scheduler stopped
-    (one stopped at the last step it planned with ``steps(n)`` or ``plan(n)`` cut nothing short and is recorded
-    COMPLETE; an objective that plans no length is taken to have had steps left where it was stopped).
+    PBT's population is the trials training at a comparable point: with members far apart (workers sharing
+    cores) or ending before the others catch up, every round can have fewer than ``min_population``, and the run
+    exploits none without a word. Only a report that starts a round reads the history, and none once a round
+    compared members.
     """
-    cut_short = [r.resource + 1.0 for r in history if r.state is TrialState.STOPPED and r.kind is TrialKind.SCHEDULER]
-    return max([r.resource for r in history] + cut_short, default=0.0)
+
+    def __init__(self, scheduler: Scheduler, context: SearchContext) -> None:
+        chosen = getattr(scheduler, "chosen", scheduler)  # an `AutoScheduler` acts through the one it chose
+        self._pbt = chosen if isinstance(chosen, PBT) else None
+        self._context = context
+        self._last: dict[int, int] = {}
+        self.rounds = 0  # reports that started a round
+        self.compared = False
+
+    def see(self, number: int, step: int, history: Callable[[], Sequence[TrialRecord]]) -> None:
+        """Note trial ``number``'s report at ``step``; ``history`` reads the trials, the reported one among them."""
+        pbt = self._pbt
+        if pbt is None or self.compared:
+            return
+        previous, self._last[number] = self._last.get(number), step
+        if previous is not None and previous // pbt.perturbation_interval == step // pbt.perturbation_interval:
+            return
+        records = history()
+        record = next((r for r in records if r.number == number), None)
+        judged = None if record is None else pbt._round(record, records, self._context)
+        if judged is not None:
+            self.rounds += 1
+            self.compared = len(judged.standings) >= pbt.min_population
+
+    def note(self) -> str | None:
+        """What to say when trials reached rounds and none compared ``min_population`` members."""
+        pbt = self._pbt
+        if pbt is None or self.compared or not self.rounds:
+            return None
+        needed = pbt.min_population
+        return (
+            f"pbt compared no members in this run: at each of the {self.rounds} rounds trials reached, fewer than "
+            f"min_population={needed} trials training then had reported at its steps (members an interval or more "
+            "apart, as when workers share cores, are compared only once the ones behind reach those steps, and "
+            "trials that end first never are), so no trial was exploited and the search was plain random search; "
+            f"run {needed} or more workers that train at the same pace (no more workers than cores), or lower "
+            "min_population"
+        )
 
 
 def _curve(record: TrialRecord, metric: str, sign: float) -> dict[int, float]:

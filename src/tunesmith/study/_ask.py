@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunesmith.environment import TRIAL_KEY, record_environment
-from tunesmith.schedulers.base import Promotion
+from tunesmith.schedulers.base import Promotion, known_length
 from tunesmith.schedulers.successive_halving import RungPromotion
 from tunesmith.storage import Proposal
 from tunesmith.storage.base import Proposer, count_budgeted
@@ -94,16 +93,14 @@ def _end_paused(study: Study, records: Sequence[TrialRecord], reason: str | None
 
 
 def full_length(history: Sequence[TrialRecord]) -> float:
-    """The most steps a trial trained to its end (COMPLETE with reports), ``inf`` before any: how far trials go.
+    """How far trials go (`schedulers.base.known_length`), ``inf`` before any trial shows it.
 
     A continuation that would start there has nothing left to train: its donor has reported its last step and
-    is only still RUNNING until its objective returns. Handed out, it would run no step, return its donor's
-    final metrics from the copied checkpoint and be recorded COMPLETE with no report of its own, a copy of its
-    donor; the sampler proposes instead, and the stopped trial it was to replace is replaced by a later
-    continuation of a donor with steps left.
+    is only still RUNNING until its objective returns. Handed out, it would run no step and return its donor's
+    final metrics from the copied checkpoint; the sampler proposes instead, and the stopped trial it was to replace
+    is replaced by a later continuation of a donor with steps left.
     """
-    ended = [r.resource for r in history if r.state is TrialState.COMPLETE and r.resource > 0 and r.invalidated is None]
-    return max(ended, default=math.inf)
+    return known_length(history)
 
 
 def hand_over_checkpoint(study: Study, record: TrialRecord, parent: int) -> TrialRecord:

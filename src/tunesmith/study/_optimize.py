@@ -34,6 +34,7 @@ from tunesmith.errors import (
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.base import REFUSED_REPORT, TRAINED_TO
 from tunesmith.pareto import pareto_front
+from tunesmith.schedulers.pbt import RoundWatch
 from tunesmith.space._define_by_run import DefinitionError
 from tunesmith.storage._engine import without_waiting
 from tunesmith.study import _define_by_run
@@ -813,7 +814,15 @@ def optimize(
         warnings.warn(lonely, PopulationWarning, stacklevel=3)
         notes.append(lonely)
     study._clock = runner.clock  # a simulated executor brings its own clock
-    runner.start(objective, observers.reporter(study))
+    rounds = RoundWatch(study.scheduler, study.context)
+    report = observers.reporter(study)
+
+    def reported(number: int, step: int, metrics: dict[str, float]) -> Decision:
+        decision = report(number, step, metrics)
+        rounds.see(number, step, lambda: study.trials)
+        return decision
+
+    runner.start(objective, reported)
     started_at = time.monotonic()
     started = 0
     known = {r.number for r in history}  # a trial asked for again (a paused one resumed) is not a new start
@@ -934,6 +943,9 @@ def optimize(
     ):
         warnings.warn(short, ShortTrainingWarning, stacklevel=3)
         notes.append(short)
+    if not lonely and (uncompared := rounds.note()):  # with too few workers, `population_note` said why
+        warnings.warn(uncompared, PopulationWarning, stacklevel=3)
+        notes.append(uncompared)
     usage = Budget.usage(records, ended)
     if overrun := overrun_note(study.budget, usage.elapsed, finished):
         notes.append(overrun)

@@ -12,6 +12,7 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.objective import Guardrail, Metric, MissingMetric, keys_of, normalise_result
 from tunesmith.schedulers import Scheduler
+from tunesmith.schedulers.base import NOTHING_LEFT_TO_TRAIN
 from tunesmith.schedulers.successive_halving import crossed_level
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -65,7 +66,8 @@ def judge(
     kind: TrialKind | None = None,
     objectives: Sequence[Metric] = (),
 ) -> Outcome:
-    """The outcome of trial ``record`` given what its objective returned (or the error that ended it).
+    """The outcome of trial ``record`` given what its objective returned (or the error that ended it). A PBT
+    continuation that reported no step of its own trained nothing: STOPPED, whatever it returned (`_trained_nothing`).
 
     Args:
         record: the trial as stored (its intermediate reports supply metrics a stopped trial lacks).
@@ -86,6 +88,8 @@ def judge(
         return Outcome(TrialState.INFEASIBLE, {}, reason or "infeasible", error, kind)
     if error is not None or reason is not None or kind is not None:
         return Outcome(TrialState.FAILED, dict(last_reported), reason or "error", error, kind or TrialKind.EXCEPTION)
+    if (idle := _trained_nothing(record)) is not None:
+        return idle
     stopped = decision is not Decision.CONTINUE
     if result is None and stopped:
         metrics = dict(last_reported)
@@ -148,6 +152,31 @@ def judge(
                 kind=TrialKind.GUARDRAIL,
             )
     return Outcome(TrialState.COMPLETE, metrics)
+
+
+def _trained_nothing(record: TrialRecord) -> Outcome | None:
+    """The outcome of a PBT continuation (attribute ``parent``) that reported no step past its ``start_step``, or
+    ``None`` for any other trial.
+
+    Before any trial finished, PBT cannot tell a donor that reported its last step from one in mid-training, so it
+    may continue one with nothing left to train: the continuation's `steps` loop is empty and what its objective
+    returns scores the donor's training under the continuation's hyperparameters, which never trained. Recorded
+    COMPLETE, that score would be credited to them (it could be the best trial); it is recorded STOPPED by the
+    scheduler instead, without metrics.
+    """
+    parent = record.attrs.get("parent")
+    start = int(record.attrs.get("start_step", 0))
+    if not isinstance(parent, int) or start <= 0 or any(step > start for step in record.intermediate):
+        return None
+    return Outcome(
+        TrialState.STOPPED,
+        {},
+        f"{NOTHING_LEFT_TO_TRAIN}: it continued #{parent} from step {start} and reported no step after it (#{parent} "
+        "had reported its last step)",
+        f"what the objective returned scores #{parent}'s training to step {start}, not these hyperparameters, which "
+        "trained no step: it is not recorded as this trial's metrics",
+        TrialKind.SCHEDULER,
+    )
 
 
 def divergence(
