@@ -362,6 +362,16 @@ class Trial:
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params}, seed={self.seed})"
 
+    # A Trial is the handle on one stored trial, not a value: a copy would take reports, refusals and the study's
+    # decisions that never reach the trial the study records. scikit-learn's clone (cross_val_score, GridSearchCV)
+    # deep-copies an estimator's callbacks and with them their trial, so a copy is the trial itself. Pickling is
+    # not affected: executors send a `TrialJob` to a trial's process, which builds its own handle.
+    def __copy__(self) -> Trial:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Trial:
+        return self
+
     def suggest_float(
         self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
     ) -> float:

@@ -7,16 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.errors import ArgumentError, ConfigError, TunesmithError
+from tunesmith.study import Study
 from tunesmith.trial import Trial
 
 __all__ = [
     "MetricNotReported", "missing_monitor", "refuse_going_back", "report_and_decide", "report_without_monitor",
-    "scalars",
+    "require_trial", "scalars",
 ]  # fmt: skip
 
 # Counters a library logs beside its metrics: they are the step itself, never a metric to judge.
 _COUNTERS = frozenset({"step", "epoch"})
+# How much of a wrong argument's repr an error shows (a DataFrame passed as the trial would fill the screen).
+_SHOWN_CHARS = 80
 
 
 class MetricNotReported(TunesmithError, KeyError):
@@ -28,6 +31,35 @@ class MetricNotReported(TunesmithError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
         return str(self.args[0]) if self.args else ""
+
+
+def require_trial(value: object, callback: str) -> Trial:
+    """``value`` when it is a `Trial`, checked where a callback is built: otherwise the first hook that reads it
+    fails inside training with a bare ``AttributeError``.
+
+    Args:
+        value: what the callback was given as its first argument.
+        callback: the callback, for the message ("XGBoost's TunesmithCallback").
+
+    Raises:
+        ArgumentError: ``value`` is not a `Trial` (also a `TypeError`).
+    """
+    if isinstance(value, Trial):
+        return value
+    shown = repr(value) if len(repr(value)) <= _SHOWN_CHARS else f"{repr(value)[:_SHOWN_CHARS]}..."
+    if isinstance(value, Study):
+        fix = (
+            "build the callback inside the objective, from the trial the study passes it "
+            "(def objective(trial): ... TunesmithCallback(trial, monitor=...)), or from the trial study.ask() returns"
+        )
+    elif isinstance(value, str):
+        fix = f"the trial comes first and the monitored metric by name: TunesmithCallback(trial, monitor={value!r})"
+    else:
+        fix = "pass the trial the objective receives: TunesmithCallback(trial, monitor=...)"
+    raise ArgumentError(
+        f"{callback} reports to a trial, so its first argument must be the objective's Trial, but got "
+        f"{shown} ({type(value).__name__}): {fix}"
+    )
 
 
 def scalars(values: Mapping[str, Any]) -> dict[str, float]:
@@ -88,14 +120,16 @@ def report_without_monitor(trial: Trial, step: int, metrics: Mapping[str, float]
     return trial.should_stop()
 
 
-def refuse_going_back(trial: Trial, done: int, *, unit: str, counted_by: str, fix: str) -> None:
-    """Refuse, before it trains, a training run that starts below the steps its trial has done.
+def refuse_going_back(trial: Trial, done: int, *, unit: str, counted_by: str, fix: str, cv: str | None = None) -> None:
+    """Refuse, before it trains, a training run that starts below the steps its trial has done, or that belongs
+    to a trial that has ended.
 
-    The run's first report is a step after ``done``, so when ``done`` is below ``trial.step`` (a resumed trial
-    that starts over instead of continuing its checkpoint, or a second run of the same trial) that report
-    would be refused, but only after a whole epoch or boosting round was trained. The trial is marked refused
-    (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run, since the
-    objective would start over in every resumed trial. A trial already told to stop is left to the stop.
+    The run's first report is a step after ``done``, so when ``done`` is below ``trial.step`` that report would
+    be refused, but only after a whole epoch or boosting round was trained. A resumed trial whose run starts below
+    the step it resumed from is told to continue its checkpoint (``fix``); any other run is a second training of
+    the trial (a k-fold loop with the callback on every fold, a refit), told to report one curve. The trial is marked
+    refused (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run, since the
+    objective would do the same in every trial. A trial already told to stop is left to the stop.
 
     Args:
         trial: the trial the run belongs to.
@@ -104,18 +138,31 @@ def refuse_going_back(trial: Trial, done: int, *, unit: str, counted_by: str, fi
         unit: what a step counts, singular ("round", "epoch", "optimizer step").
         counted_by: where ``done`` was read, for the message ("trainer.current_epoch").
         fix: how to continue with the library, for the message.
+        cv: the library's cross-validation function ("xgboost.cv"), for the message to a trial trained twice.
 
     Raises:
+        TrialNotRunning: the trial has ended (told, or its objective returned): nothing the run reports would be
+            stored. The trial's own error, as its `Trial.report` would raise after the first step was trained.
         ConfigError: ``done`` is below ``trial.step``.
     """
+    # Trial has no public view of its end; this is the check its `report` makes first, before any training.
+    trial._refuse_if_ended(f"a training run's report at {unit} {done + 1}", report=True)
     if done >= trial.step or trial.should_stop():
         return
-    resumed = trial.resumed and trial.step == trial.start_step
-    before = f"resumed after {unit} {trial.step}" if resumed else f"reported {unit}s up to {trial.step}"
-    why = (
-        f"a training run must count on from the {unit}s its trial has done, but trial {trial.number} {before} and "
-        f"this run starts at {unit} {done + 1} ({counted_by}={done}), so its reports would go back over {unit}s "
-        f"the scheduler judged: {fix}"
-    )
+    if done < trial.start_step:  # a resumed trial that starts over instead of continuing its checkpoint
+        why = (
+            f"a training run must count on from the {unit}s its trial has done, but trial {trial.number} resumed "
+            f"after {unit} {trial.start_step} and this run starts at {unit} {done + 1} ({counted_by}={done}), so its "
+            f"reports would go back over {unit}s the scheduler judged: {fix}"
+        )
+    else:
+        folds = f"use {cv} and report its mean over the folds, or " if cv else ""
+        why = (
+            f"a trial reports one learning curve, but trial {trial.number} reported {unit}s up to {trial.step} and "
+            f"this run trains it again from {unit} {done + 1} ({counted_by}={done}), a second training of the same "
+            f"trial (a k-fold loop with the callback on every fold, or a refit), whose reports would go back over "
+            f"{unit}s the scheduler judged: report one curve per trial: {folds}put the callback on one fold's "
+            "training only and return the folds' mean as the trial's result"
+        )
     trial.refuse(why)
     raise ConfigError(why)

@@ -26,6 +26,7 @@ from tunesmith.integrations._callbacks import (  # noqa: E402
     refuse_going_back,
     report_and_decide,
     report_without_monitor,
+    require_trial,
     scalars,
 )
 from tunesmith.trial import Trial  # noqa: E402
@@ -51,6 +52,8 @@ class TunesmithCallback(keras.callbacks.Callback):
             need ``validation_data`` or ``validation_split``).
 
     Raises:
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None); also a `TypeError`.
+        TrialNotRunning: at the start of a fit, when the trial has ended (told, or its objective returned).
         ConfigError: at the start of a fit whose first epoch is one the trial has reported already (a resumed
             trial, or a second fit, without ``initial_epoch=trial.step``). The trial is marked refused
             (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run.
@@ -62,7 +65,7 @@ class TunesmithCallback(keras.callbacks.Callback):
 
     def __init__(self, trial: Trial, monitor: str = "val_loss") -> None:
         super().__init__()
-        self.trial = trial
+        self.trial = require_trial(trial, "Keras's TunesmithCallback")
         self.monitor = monitor
         self._seen = False
         self._last: dict[str, float] = {}

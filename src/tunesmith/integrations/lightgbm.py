@@ -23,6 +23,7 @@ from tunesmith.integrations._callbacks import (  # noqa: E402
     MetricNotReported,
     refuse_going_back,
     report_and_decide,
+    require_trial,
 )
 from tunesmith.trial import Trial  # noqa: E402
 
@@ -37,7 +38,7 @@ class _TunesmithCallback:
     ORDER = 25
 
     def __init__(self, trial: Trial, monitor: str) -> None:
-        self.trial = trial
+        self.trial = require_trial(trial, "LightGBM's tunesmith_callback")
         self.monitor = monitor
         self.order = self.ORDER  # an instance attribute: LightGBM sets one on callbacks that lack it
         self.before_iteration = False
@@ -46,7 +47,9 @@ class _TunesmithCallback:
         if env.iteration == env.begin_iteration:  # the first round of this training, not reported yet
             # LightGBM calls a callback before every round (without evaluations) or after it, never before training
             # alone: after the first round is the earliest this callback can see where the training started.
-            refuse_going_back(self.trial, env.begin_iteration, unit="round", counted_by="begin_iteration", fix=_FIX)
+            refuse_going_back(
+                self.trial, env.begin_iteration, unit="round", counted_by="begin_iteration", fix=_FIX, cv="lightgbm.cv"
+            )
         rounds = env.iteration + 1
         if env.end_iteration > 0:
             self.trial.plan(env.end_iteration)
@@ -79,8 +82,12 @@ def tunesmith_callback(trial: Trial, monitor: str) -> _TunesmithCallback:
             ``valid_sets``, unless ``valid_names=`` names it) or ``"valid_0-l2"``.
 
     Raises:
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None); also a `TypeError`.
+        TrialNotRunning: after the first round, before it is reported, when the trial has ended (told, or its
+            objective returned).
         ConfigError: after the first round, before it is reported, when the training started below the
-            rounds the trial has done (a resumed trial, or a second training of it, without ``init_model=``).
+            rounds the trial has done: a resumed trial without ``init_model=``, or a second training of the trial
+            (a k-fold loop with the callback on every fold: use ``lightgbm.cv``, or the callback on one fold).
             LightGBM calls callbacks either before each round, without its evaluations, or after it, so this
             one sees the start only there. The trial is marked refused (`Trial.refuse`): it fails even if the
             error is caught, and `Study.optimize` stops the run.

@@ -17,12 +17,16 @@ from tunesmith.errors import TunesmithError, require
 require("lightning.pytorch", "lightning")  # raises MissingExtra naming the extra when Lightning is absent
 
 import lightning.pytorch as pl  # noqa: E402
+from lightning.pytorch.callbacks import Checkpoint  # noqa: E402
+from lightning.pytorch.utilities.model_helpers import is_overridden  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
     MetricNotReported,
+    missing_monitor,
     refuse_going_back,
     report_and_decide,
     report_without_monitor,
+    require_trial,
     scalars,
 )
 from tunesmith.trial import Trial  # noqa: E402
@@ -40,7 +44,9 @@ class TunesmithCallback(pl.Callback):
 
     The end of the training epoch is the one point where every metric is the epoch's own: Lightning
     validates before it, and aggregates the epoch's training metrics (``on_epoch=True``) only there, so
-    at the end of a validation they still hold the previous epoch's. In an epoch that did not validate
+    at the end of a validation they still hold the previous epoch's. The report is read after the
+    LightningModule's own ``on_train_epoch_end`` (where torchmetrics are usually computed and logged), in the
+    pass Lightning keeps for checkpoint callbacks, before the next epoch starts. In an epoch that did not validate
     (``check_val_every_n_epoch`` > 1) the validation metrics are an earlier epoch's: they are left out,
     and so is the report when ``monitor`` is one of them. The step is the epoch's number counted from 1
     (``current_epoch + 1``), so a scheduler's resource is epochs. Every scalar metric is reported, and
@@ -57,19 +63,46 @@ class TunesmithCallback(pl.Callback):
             fit of it, without ``ckpt_path=``). The trial is marked refused (`Trial.refuse`): it fails even if
             the error is caught, and `Study.optimize` stops the run.
         MetricNotReported: at the end of an epoch that validated (or of any epoch, in a fit without
-            validation), when ``monitor`` was not logged.
+            validation), when ``monitor`` was not logged; and at the end of the first epoch, when ``monitor`` was
+            not logged and the Trainer's settings leave no epoch of the fit to validate (no validation loader,
+            ``limit_val_batches=0``, or a ``check_val_every_n_epoch`` beyond ``max_epochs``) although the
+            LightningModule has a ``validation_step``.
         TrainingWentOn: at the end of an epoch Lightning trained after the stop was passed on
             (``Trainer(min_epochs=...)`` outranks ``should_stop``): the trial fails, saying so.
     """
 
     def __init__(self, trial: Trial, monitor: str = "val_loss") -> None:
         super().__init__()
-        self.trial = trial
+        self.trial = require_trial(trial, "Lightning's TunesmithCallback")
         self.monitor = monitor
         self._before: dict[str, float] = {}
         self._from_validation: set[str] = set()  # the metrics validation logs
         self._validated_in: int | None = None  # the last epoch that validated
         self._stopped_at: int | None = None  # the epoch at whose end the study's stop was passed on
+
+    # Reads the epoch's metrics after the LightningModule's on_train_epoch_end; in the trainer's callbacks during a fit
+    _after_the_module: _AfterTheModule | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # Lightning calls a callback's on_train_epoch_end before the module's own, except for checkpoint and
+        # early-stopping callbacks. Being a Checkpoint would cost the Trainer its default ModelCheckpoint and clash
+        # with enable_checkpointing=False (both settled in Trainer()), so a Checkpoint joins only for the fit.
+        if stage != "fit":
+            return
+        if self._after_the_module is None:
+            self._after_the_module = _AfterTheModule(self)
+        if self._after_the_module not in trainer.callbacks:  # a new list: Lightning may be iterating the old one
+            trainer.callbacks = [*trainer.callbacks, self._after_the_module]
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._leave(trainer)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._leave(trainer)
+
+    def _leave(self, trainer: pl.Trainer) -> None:
+        """Take the helper out, so that trainer.checkpoint_callback after the fit is the user's again."""
+        trainer.callbacks = [callback for callback in trainer.callbacks if callback is not self._after_the_module]
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.max_epochs is not None and trainer.max_epochs > 0:
@@ -90,7 +123,8 @@ class TunesmithCallback(pl.Callback):
         self._from_validation |= {name for name, value in after.items() if self._before.get(name) != value}
         self._validated_in = trainer.current_epoch
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _report_epoch(self, trainer: pl.Trainer) -> None:
+        """Report the epoch that just ended: called by `_AfterTheModule`, after the module's on_train_epoch_end."""
         epoch = trainer.current_epoch + 1
         if self._stopped_at is not None:  # Lightning trained on after the stop: its min_epochs/min_steps outrank it
             raise TrainingWentOn(
@@ -101,12 +135,15 @@ class TunesmithCallback(pl.Callback):
             )
         metrics = scalars(trainer.callback_metrics)
         validates = bool(trainer.enable_validation)
-        if validates and self._validated_in != trainer.current_epoch:
+        validated = self._validated_in == trainer.current_epoch
+        if validates and not validated:
             metrics = {k: v for k, v in metrics.items() if k not in self._from_validation}  # an earlier epoch's
-            if self.monitor not in metrics:  # it comes with the next validation
-                if report_without_monitor(self.trial, epoch, metrics):
-                    self._stop(trainer, epoch)
-                return
+        if self.monitor not in metrics and self._validated_in is None:
+            self._refuse_a_fit_that_never_validates(trainer, epoch, metrics)
+        if validates and not validated and self.monitor not in metrics:  # it comes with the next validation
+            if report_without_monitor(self.trial, epoch, metrics):
+                self._stop(trainer, epoch)
+            return
         stage = "training epoch and its validation" if validates else "training epoch"
         stop = report_and_decide(
             self.trial, epoch, metrics, monitor=self.monitor,
@@ -116,9 +153,54 @@ class TunesmithCallback(pl.Callback):
         if stop:
             self._stop(trainer, epoch)
 
+    def _refuse_a_fit_that_never_validates(self, trainer: pl.Trainer, epoch: int, metrics: dict[str, float]) -> None:
+        """Raise `MetricNotReported` when the module has a ``validation_step`` that no epoch from ``epoch`` to the
+        fit's last will run: ``monitor`` cannot be one of the epoch's training metrics (it is not among them), and
+        the validation metrics will never come."""
+        if trainer.sanity_checking or not is_overridden("validation_step", trainer.lightning_module):
+            return
+        last = trainer.max_epochs
+        every = trainer.check_val_every_n_epoch
+        epochs = f"epoch {epoch}" if last is not None and last <= epoch else f"epochs {epoch} to {last}"
+        if not trainer.limit_val_batches:
+            why = f"Trainer(limit_val_batches={trainer.limit_val_batches!r}) runs none of the validation batches"
+            fix = "drop limit_val_batches=0 (or set it above 0)"
+        elif not trainer.enable_validation:
+            why = "fit was given no validation loader"
+            fix = "give fit a validation loader, trainer.fit(model, train_loader, val_loader), or a datamodule with one"
+        elif (
+            isinstance(every, int) and isinstance(last, int) and last > 0
+            and not any(e % every == 0 for e in range(epoch, last + 1))
+        ):  # fmt: skip
+            why = f"Trainer(check_val_every_n_epoch={every}) validates none of its {epochs} (max_epochs={last})"
+            fix = "pass a check_val_every_n_epoch that validates one of them (1: every epoch)"
+        else:
+            return
+        raise missing_monitor(
+            self.monitor, metrics,
+            where=(
+                f"trainer.callback_metrics at the end of the training epoch {epoch}, and no epoch of this fit will "
+                f"log it, since {why}"
+            ),
+            fix=fix,
+        )  # fmt: skip
+
     def _stop(self, trainer: pl.Trainer, epoch: int) -> None:
         trainer.should_stop = True
         self._stopped_at = epoch
+
+
+class _AfterTheModule(Checkpoint):
+    """Runs its `TunesmithCallback`'s end-of-epoch report where Lightning calls the on_train_epoch_end of Checkpoint
+    callbacks: after the LightningModule's own, so that what the module logs there is the ending epoch's. It saves
+    nothing."""
+
+    def __init__(self, owner: TunesmithCallback) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.owner._report_epoch(trainer)
 
 
 _FIX = (

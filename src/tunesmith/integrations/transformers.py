@@ -30,6 +30,7 @@ from tunesmith.integrations._callbacks import (  # noqa: E402
     refuse_going_back,
     report_and_decide,
     report_without_monitor,
+    require_trial,
     scalars,
 )
 from tunesmith.trial import MAX_STEP, Trial  # noqa: E402
@@ -124,6 +125,8 @@ class TunesmithCallback(transformers.TrainerCallback):
             evaluation metrics with ``eval_``, and those of a dataset named ``a`` with ``eval_a_``).
 
     Raises:
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None); also a `TypeError`.
+        TrialNotRunning: at the start of training, when the trial has ended (told, or its objective returned).
         ConfigError: at the start of training, when ``eval_strategy`` is ``"no"`` (nothing to report), or when
             training starts below the steps the trial has done (whole epochs of ``state.epoch``, or
             ``state.global_step``; a resumed trial, or a second training of it, without
@@ -133,7 +136,7 @@ class TunesmithCallback(transformers.TrainerCallback):
     """
 
     def __init__(self, trial: Trial, monitor: str = "eval_loss") -> None:
-        self.trial = trial
+        self.trial = require_trial(trial, "Hugging Face's TunesmithCallback")
         self.monitor = monitor
         self._training = False  # between on_train_begin and on_train_end: evaluations are steps
         self._unit = "epoch"  # what a step counts: "epoch", or "step" with eval_strategy="steps"

@@ -31,6 +31,7 @@ from tunesmith.integrations._callbacks import (  # noqa: E402
     MetricNotReported,
     refuse_going_back,
     report_and_decide,
+    require_trial,
 )
 from tunesmith.trial import Trial  # noqa: E402
 
@@ -41,16 +42,21 @@ __all__ = ["MetricNotReported", "TunesmithCallback"]
 _FRAMES_UP = 4
 
 
-def round_metrics(evals_log: Mapping[str, Mapping[str, Sequence[Any]]]) -> dict[str, float]:
-    """The latest value of every evaluation, named ``<data set>-<metric>`` (``validation_0-logloss``);
-    for ``xgboost.cv`` the mean over the folds."""
+def round_metrics(evals_log: Mapping[str, Mapping[str, Sequence[Any]]], index: int = -1) -> dict[str, float]:
+    """The value of every evaluation at the run's round ``index`` (0-based; by default the latest), named
+    ``<data set>-<metric>`` (``validation_0-logloss``); for ``xgboost.cv`` the mean over the folds."""
     found: dict[str, float] = {}
     for data, metrics in evals_log.items():
         for metric, history in metrics.items():
-            if history:
-                latest = history[-1]
-                found[f"{data}-{metric}"] = float(latest[0] if isinstance(latest, tuple) else latest)
+            if -len(history) <= index < len(history):
+                value = history[index]
+                found[f"{data}-{metric}"] = float(value[0] if isinstance(value, tuple) else value)
     return found
+
+
+def rounds_logged(evals_log: Mapping[str, Mapping[str, Sequence[Any]]]) -> int:
+    """How many rounds of this run ``evals_log`` holds evaluations of."""
+    return max((len(history) for metrics in evals_log.values() for history in metrics.values()), default=0)
 
 
 def planned_rounds() -> int | None:
@@ -83,6 +89,8 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
     A stopped run ends as if ``num_boost_round`` (``n_estimators``) had been the rounds it trained:
     the other callbacks see its last round too (XGBoost's ``EarlyStopping`` counts it in
     ``best_iteration``), ``xgboost.cv`` returns a row for every round, and the booster keeps them all.
+    A round on which a callback listed before this one ended training (``EarlyStopping``: XGBoost then calls
+    no later callback's ``after_iteration``) is reported in ``after_training``.
 
     Args:
         trial: the trial this training belongs to.
@@ -90,23 +98,32 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
             scikit-learn API's first ``eval_set``) or ``"<name>-<eval_metric>"`` for ``evals=[(d, name)]``.
 
     Raises:
-        ConfigError: before the first round, when the booster starts below the rounds the trial has done
-            (a resumed trial, or a second training of it, without ``xgb_model=``). The trial is marked
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None); also a `TypeError`.
+        ConfigError: before the first round, when the booster starts below the rounds the trial has done: a
+            resumed trial without ``xgb_model=``, or a second training of the trial (a k-fold loop with the
+            callback on every fold: use ``xgboost.cv``, or the callback on one fold). The trial is marked
             refused (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run.
+        TrialNotRunning: before the first round, when the trial has ended (told, or its objective returned).
         MetricNotReported: after the first round, when ``monitor`` was not evaluated.
     """
 
     def __init__(self, trial: Trial, monitor: str) -> None:
         super().__init__()
-        self.trial = trial
+        self.trial = require_trial(trial, "XGBoost's TunesmithCallback")
         self.monitor = monitor
         self.starting_round = 0  # rounds of the model training continues from, as in EarlyStopping
         self._stop = False
+        self._reported = 0  # the rounds of this run reported
+        self._evals_log: Any = None  # XGBoost's history of this run's evaluations, filled in place every round
 
     def before_training(self, model: Any) -> Any:
         self.starting_round = model.num_boosted_rounds()
-        refuse_going_back(self.trial, self.starting_round, unit="round", counted_by="num_boosted_rounds()", fix=_FIX)
+        refuse_going_back(
+            self.trial, self.starting_round, unit="round", counted_by="num_boosted_rounds()", fix=_FIX, cv="xgboost.cv"
+        )
         self._stop = False
+        self._reported = 0
+        self._evals_log = None
         rounds = planned_rounds()
         if rounds is not None and self.starting_round + rounds > 0:
             self.trial.plan(self.starting_round + rounds)
@@ -117,16 +134,32 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
         # calling after_iteration on the first callback that returns True, so EarlyStopping would miss
         # the last round, and a stop from after_iteration makes xgboost.cv cut its results at a
         # best_iteration only EarlyStopping sets.
+        self._evals_log = evals_log
         return self._stop
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        rounds = self.starting_round + epoch + 1
+        self._report(epoch, round_metrics(evals_log))
+        return False
+
+    def after_training(self, model: Any) -> Any:
+        # A callback before this one that ended training (EarlyStopping) kept XGBoost from calling this one's
+        # after_iteration for the last round, which the booster holds and evals_log logged: report it now.
+        if self._evals_log is not None and not self._stop:
+            for index in range(self._reported, rounds_logged(self._evals_log)):
+                self._report(index, round_metrics(self._evals_log, index))
+                if self._stop:
+                    break
+        return model
+
+    def _report(self, index: int, metrics: dict[str, float]) -> None:
+        """Report ``metrics``, this run's round ``index`` (0-based), and keep whether training must stop."""
+        rounds = self.starting_round + index + 1
         self._stop = report_and_decide(
-            self.trial, rounds, round_metrics(evals_log), monitor=self.monitor,
+            self.trial, rounds, metrics, monitor=self.monitor,
             where=f"XGBoost's evaluations after round {rounds}",
             fix="evaluate it: pass evals=[(dvalid, name)] to xgboost.train (eval_set= to fit) and set eval_metric",
         )  # fmt: skip
-        return False
+        self._reported = index + 1
 
 
 _FIX = (

@@ -353,8 +353,21 @@ def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext, 
         f"{scheduler.name} ranks trials by {what} at its rungs ({', '.join(f'{lv:g}' for lv in levels)}), but the "
         f"reports up to step {crossing:g} carry {f'only {sorted(carried)}' if carried else 'no metric'}: no rung "
         f"could compare the trial, so it {outcome}. Report {what} at every step (trial.report({missing[0]}=...)), "
-        "or move the first "
-        "rung (min_resource) to a step where it is reported"
+        f"or move the first rung (min_resource) to a step where it is reported{_callback_fix(missing, carried)}"
+    )
+
+
+def _callback_fix(missing: list[str], carried: set[str]) -> str:
+    """The fix for an objective whose reports come from a training-library callback, which reports what the library
+    logs under the library's own names: the study's metric named after one of them (empty when the reports carried
+    nothing)."""
+    if not carried:
+        return ""
+    names = ", ".join(repr(k) for k in sorted(carried)[:5])
+    return (
+        f"; a training-library callback (tunesmith.integrations) reports what the library logs under the library's "
+        f"own names ({names}; its monitor= names the one it must find, usually the study's metric): name the study's "
+        f"metric after the one {missing[0]!r} stands for (metric={sorted(carried)[0]!r}, say)"
     )
 
 
@@ -384,6 +397,7 @@ def never_compared(record: TrialRecord, scheduler: Scheduler, context: SearchCon
         f"{scheduler.name} compares trials by {what} as they report, but the trial's reports carry only "
         f"{sorted(carried)}: it could never be compared, so it could not be stopped early. Report {what} with its "
         f"steps (trial.report({missing[0]}=...)), or use scheduler='fifo' to train every trial to the end"
+        f"{_callback_fix(missing, carried)}"
     )
 
 
