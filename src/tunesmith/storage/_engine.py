@@ -1,8 +1,10 @@
 """The SQLAlchemy engine behind `SQLStorage`: one per storage, its failures explained in one place.
 
-SQLite: WAL, a busy timeout (the URL's ``?timeout=`` wins), ``BEGIN IMMEDIATE`` for writers; a file
-database is created by the storage (never by a connection, so a deleted file is not silently recreated)
-and opened read-only when it or its directory cannot be written. PostgreSQL: psycopg 3 with a connect
+SQLite: WAL (switched on only in a tunesmith database or an empty one, since the mode is recorded in the
+file), a busy timeout (the URL's ``?timeout=`` wins), ``BEGIN IMMEDIATE`` for writers; a file database is
+created by the storage (never by a connection, so a deleted file is not silently recreated) and opened
+read-only when it, its directory or its -shm/-wal cannot be written; a URL naming no file, or SQLite's
+in-memory database, is refused (``"memory"`` keeps nothing on purpose). PostgreSQL: psycopg 3 with a connect
 timeout, TCP keepalives and a ``lock_timeout`` equal to the busy timeout, so a row lock held by a stalled
 session fails like a SQLite lock instead of waiting forever; a server that cannot be reached (stopped,
 restarting, starting up), at the first connection or after, is tried again for ``reconnect_for`` seconds (60 by
@@ -39,12 +41,14 @@ from tunesmith.storage._failures import (
     gave_up,
     missing_database,
     missing_driver,
+    no_file_path,
     no_schema,
     os_failure,
     reconnect_hint,
     still_gone,
     unsupported_scheme,
 )
+from tunesmith.storage._sql_schema import meta_table
 from tunesmith.storage._sqlite_file import DatabaseFile, access_mode, connection_uri, from_file_uri, requested_mode
 
 __all__ = ["RECONNECT_FOR", "Connections", "Landing", "make_engine", "url_reconnect_for", "without_waiting"]
@@ -90,7 +94,7 @@ def make_engine(
     must_exist: bool,
     reconnect_for: float = RECONNECT_FOR,
 ) -> tuple[Engine, DatabaseFile | None, Connections]:
-    """The engine for ``parsed``, the SQLite file it opened (``None``: a server or ``:memory:``), and the
+    """The engine for ``parsed``, the SQLite file it opened (``None``: a server), and the
     `Connections` every connection is to be taken through.
 
     Args:
@@ -105,8 +109,9 @@ def make_engine(
             ``?reconnect_for=`` wins.
 
     Raises:
-        StorageError: the URL names no supported backend, is malformed, its driver is missing, or its
-            ``reconnect_for`` is no number of seconds or is given to SQLite.
+        StorageError: the URL names no supported backend, is malformed, names no SQLite file (or SQLite's
+            in-memory database), its driver is missing, or its ``reconnect_for`` is no number of seconds or is
+            given to SQLite.
         StorageUnavailable: the SQLite file is missing (``must_exist``) or cannot be created.
     """
     backend = parsed.get_backend_name()
@@ -190,18 +195,23 @@ def _postgresql_engine(parsed: sa.URL, shown: str, echo: bool, lock_timeout: flo
         raise missing_driver(shown, parsed.drivername, exc) from None
 
 
-def _open_file(parsed: sa.URL, shown: str, must_exist: bool) -> tuple[sa.URL, DatabaseFile | None]:
+def _open_file(parsed: sa.URL, shown: str, must_exist: bool) -> tuple[sa.URL, DatabaseFile]:
     """Create the database file unless it exists (or refuse a missing one); the URL without our options.
 
     A ``file:`` URI (``?uri=true``) is opened as the file it names, with the same checks.
+
+    Raises:
+        StorageError: the URL names no file (``sqlite:///``) or SQLite's in-memory database, which would keep
+            nothing: ``"memory"`` is the storage that keeps nothing on purpose.
+        StorageUnavailable: the file is missing (``must_exist``) or cannot be created.
     """
     plain = from_file_uri(parsed)
     if plain is None:
-        return parsed, None  # a file: URI of an in-memory database
+        raise no_file_path(shown)  # a file: URI of an in-memory database
     parsed, options = plain
     database = parsed.database or ""
     if database in ("", ":memory:"):
-        return parsed, None
+        raise no_file_path(shown)
     _refuse_home_shorthand(parsed, database, shown)
     requested = requested_mode(parsed.query)
     parsed = parsed.difference_update_query(["mode", "immutable"])
@@ -248,24 +258,23 @@ def _refuse_home_shorthand(parsed: sa.URL, database: str, shown: str) -> None:
 
 def _sqlite_engine(
     parsed: sa.URL, shown: str, busy_timeout: float, echo: bool, must_exist: bool
-) -> tuple[Engine, DatabaseFile | None]:
+) -> tuple[Engine, DatabaseFile]:
     if parsed.host or parsed.username or parsed.password or parsed.port:
         raise bad_sqlite_url(shown, parsed)
     parsed, database_file = _open_file(parsed, shown, must_exist)
     engine = sa.create_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False})
-    read_only = database_file is not None and database_file.read_only
-    if database_file is not None:
-        uri = connection_uri(database_file.path, database_file.mode, database_file.options)
+    read_only = database_file.read_only
+    uri = connection_uri(database_file.path, database_file.mode, database_file.options)
 
-        @sa.event.listens_for(engine, "do_connect")
-        def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
-            # mode=rw: SQLite never creates the file, so a deleted database is not silently recreated.
-            cargs[0] = uri
-            cparams["uri"] = True
+    @sa.event.listens_for(engine, "do_connect")
+    def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        # mode=rw: SQLite never creates the file, so a deleted database is not silently recreated.
+        cargs[0] = uri
+        cparams["uri"] = True
 
-        sa.event.listen(engine, "connect", lambda _conn, _record: database_file.connection_opened())
-        sa.event.listen(engine, "close", lambda _conn, _record: database_file.connection_closed())
-        sa.event.listen(engine, "close_detached", lambda _conn: database_file.connection_closed())
+    sa.event.listen(engine, "connect", lambda _conn, _record: database_file.connection_opened())
+    sa.event.listen(engine, "close", lambda _conn, _record: database_file.connection_closed())
+    sa.event.listen(engine, "close_detached", lambda _conn: database_file.connection_closed())
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -273,7 +282,7 @@ def _sqlite_engine(
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        if not read_only:  # a read-only connection reads the mode the file records
+        if not read_only and _may_switch_to_wal(cursor, must_exist):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -286,6 +295,15 @@ def _sqlite_engine(
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writer") else "BEGIN")
 
     return engine, database_file
+
+
+def _may_switch_to_wal(cursor: Any, must_exist: bool) -> bool:
+    """Whether a connection may switch the file to WAL, a change SQLite records in the file and every program
+    that opens it then follows: only on a tunesmith database (its ``tunesmith_meta`` table present) or an empty
+    one tunesmith is about to make its own (not when ``must_exist``: that opener refuses an empty one). Another
+    program's database is refused by `SQLStorage` and must be left byte for byte as it was."""
+    names = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master").fetchall()}
+    return meta_table.name in names or (not names and not must_exist)
 
 
 def _explain_failures(engine: Engine, shown: str, database_file: DatabaseFile | None, busy_timeout: float) -> None:

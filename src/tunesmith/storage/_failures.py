@@ -29,10 +29,12 @@ __all__ = [
     "bad_sqlite_url",
     "commit_unknown",
     "explain",
+    "foreign_database",
     "gave_up",
     "lost",
     "missing_database",
     "missing_driver",
+    "no_file_path",
     "no_schema",
     "os_failure",
     "reconnect_hint",
@@ -138,6 +140,41 @@ def no_schema(url: str) -> StorageUnavailable:
     return StorageUnavailable(
         f"{url} holds no tunesmith database (no tunesmith tables): check the path or database name "
         "(`tunesmith run CONFIG` creates it)"
+    )
+
+
+# Tables every Optuna storage holds (its RDB schema): a database with all of them is Optuna's.
+_OPTUNA_TABLES = frozenset({"studies", "trials", "version_info", "study_directions", "trial_params"})
+# Table names a refusal lists before saying how many more there are.
+_TABLES_SHOWN = 5
+
+
+def foreign_database(url: str, tables: Sequence[str]) -> StorageUnavailable:
+    """A database that holds ``tables`` but no tunesmith schema: another program's, which tunesmith must not write
+    into (its tables may clash with tunesmith's, and its owner does not expect them)."""
+    if _OPTUNA_TABLES.issubset(tables):
+        return StorageUnavailable(
+            f"{url} holds an Optuna database, not a tunesmith one, and tunesmith writes only into its own database "
+            "or an empty one, so it left this one untouched: to continue an Optuna study under tunesmith, copy it "
+            f"into a database of its own with `tunesmith import-optuna --from {url} --study NAME --storage "
+            "sqlite:///tunesmith.db`, or name another file or database"
+        )
+    names = sorted(tables)
+    shown = ", ".join(names[:_TABLES_SHOWN])
+    more = f" and {len(names) - _TABLES_SHOWN} more" if len(names) > _TABLES_SHOWN else ""
+    return StorageUnavailable(
+        f"{url} holds another program's tables ({shown}{more}) and no tunesmith schema, and tunesmith writes only "
+        "into its own database or an empty one, so it left this one untouched: check the path or database name, or "
+        "name another file or database (sqlite:///tunesmith.db)"
+    )
+
+
+def no_file_path(url: str) -> StorageError:
+    """A SQLite URL naming no file (``sqlite:///``, what ``sqlite:///$DB`` gives with ``DB`` unset) or SQLite's
+    in-memory database: either would run a study into memory and keep nothing, silently."""
+    return StorageError(
+        f"a SQLite storage URL must name a database file, got {url!r}, which would keep the study in memory and "
+        f"lose it when the process ends: write {SQLITE_FORMS}, or storage 'memory' to keep nothing on purpose"
     )
 
 
@@ -340,6 +377,14 @@ def _sqlite(orig: Any, url: str, path: str | None, busy_timeout: float) -> Stora
             f"the disk holding {where} is full ({said}): nothing more can be stored; free some space and "
             "run again (the study resumes where it stopped)"
         )
+    stuck = _read_only_companion(path) if primary in (_SQLITE_READONLY, _SQLITE_PERM) and path else None
+    if stuck is not None:
+        return StorageUnavailable(
+            f"the SQLite database {where} is writable but its {stuck} is not ({said}), and SQLite writes through "
+            "both (a read of the database while it was read-only left that file with its mode then): once no "
+            f"process has the database open, delete {stuck} (SQLite makes it again), or make it writable "
+            f"(chmod u+w {shlex.quote(stuck)}), and run again"
+        )
     if primary in (_SQLITE_READONLY, _SQLITE_PERM):
         return StorageUnavailable(
             f"{where} is read-only here ({said}): reading works, writing does not; run this where the file and "
@@ -365,6 +410,18 @@ def _sqlite(orig: Any, url: str, path: str | None, busy_timeout: float) -> Stora
     return StorageUnavailable(f"the SQLite database {where} failed: {said}")
 
 
+def _read_only_companion(path: str) -> str | None:
+    """The ``-shm`` or ``-wal`` file of the writable database ``path`` that exists but cannot be written
+    (``None``: neither, or the database itself is read-only, which the usual message covers)."""
+    if not os.access(path, os.W_OK):
+        return None
+    for suffix in ("-shm", "-wal"):
+        companion = os.path.abspath(path + suffix)
+        if os.path.exists(companion) and not os.access(companion, os.W_OK):
+            return companion
+    return None
+
+
 def _stayed_locked(which: str, timeout: float, said: str) -> str:
     return f"stayed locked longer than the {which} timeout ({timeout:g} s) ({said})"
 
@@ -379,7 +436,10 @@ _PG_STATES = {
     "53100": "the server's disk is full: free space on it and run again (the study resumes where it stopped)",
     "53300": "the server refuses more connections: lower the number of workers or raise max_connections",
     "25006": "the database is read-only (a standby?): connect to the primary server",
-    "42501": "this user may not do that here: grant it the rights on the database, or connect as its owner",
+    "42501": "this role may not write here: grant it write rights (CREATE on the schema to make tunesmith's tables; "
+    "SELECT, INSERT, UPDATE and DELETE on them and USAGE on their sequences to run studies), connect as the "
+    "database's owner, or use another database",
+    "42P07": "the database holds a table of that name that is not tunesmith's: use another database",
     "3D000": "that database does not exist: create it (createdb) or check its name in the URL",
     "28P01": "password authentication failed: check the user and password",
     "28000": "the server refused this user: check the user and the server's pg_hba.conf",
@@ -458,6 +518,12 @@ def _postgresql(
             f"lost the connection to PostgreSQL at {url} ({said}): the last write may not have been stored; "
             "run again when the server is back (the study resumes where it stopped)"
         )
+    if (state or "").startswith("42"):  # syntax error or access rule violation: the tables are not as expected
+        return StorageUnavailable(
+            f"PostgreSQL at {url} refused a statement of tunesmith's ({said}, SQLSTATE {state}): the database's "
+            "tables are not the ones this tunesmith expects; check that the URL names a tunesmith database that "
+            "no other program or hand has changed, or use another database"
+        )
     return StorageUnavailable(f"PostgreSQL at {url} failed: {said}")
 
 
@@ -474,8 +540,10 @@ def explain(
     """The `StorageError` to raise in place of a driver's exception, or ``None`` to let it through.
 
     Only failures of the storage itself are translated: an `sqlalchemy.exc.IntegrityError` (a
-    unique index doing its job: another worker created the study first, a retry taken twice), a
-    `ProgrammingError` or a `DataError` is tunesmith's own business and passes unchanged.
+    unique index doing its job: another worker created the study first, a retry taken twice) or a
+    `DataError` is tunesmith's own business and passes unchanged. A `ProgrammingError` is translated: the
+    database refused a statement (a role without write rights, a table that is not tunesmith's), which no
+    caller can act on but the user.
 
     Args:
         exc: the driver's exception (SQLAlchemy's ``original_exception``).
@@ -490,7 +558,7 @@ def explain(
     module = type(exc).__module__.split(".", 1)[0]
     # The DB-API classes it belongs to: psycopg's UniqueViolation is an IntegrityError.
     kinds = {cls.__name__ for cls in type(exc).__mro__}
-    if kinds & {"IntegrityError", "ProgrammingError", "DataError"}:
+    if kinds & {"IntegrityError", "DataError"}:
         return None
     if module == "sqlite3":
         return _sqlite(exc, url, path, busy_timeout)

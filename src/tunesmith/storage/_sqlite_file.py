@@ -94,14 +94,18 @@ def access_mode(path: str, requested: AccessMode | None = None) -> AccessMode:
 
     SQLite in WAL mode needs a ``-shm`` file beside the database even to read: in a directory that
     cannot be written, an existing ``-shm``/``-wal`` pair is used read-only, and without one the file is
-    read as immutable (which is exact when no ``-wal`` holds unmerged writes).
+    read as immutable (which is exact when no ``-wal`` holds unmerged writes). An existing ``-shm`` or
+    ``-wal`` that cannot be written (left by a read of the file while it was read-only: SQLite gives them
+    the database's mode) makes the file read-only here too, since SQLite writes through them; a write then
+    names that file.
     """
     if requested is not None:
         return requested
     directory = os.path.dirname(os.path.abspath(path))
     wal, shm = f"{path}-wal", f"{path}-shm"
     companions = os.path.exists(wal) and os.path.exists(shm)
-    if _writable(path) and (_writable(directory) or (companions and _writable(wal) and _writable(shm))):
+    companions_writable = all(_writable(companion) for companion in (wal, shm) if os.path.exists(companion))
+    if _writable(path) and companions_writable and (_writable(directory) or companions):
         return "rw"
     if _writable(directory) or companions:
         return "ro"

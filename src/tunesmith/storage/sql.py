@@ -56,7 +56,7 @@ from tunesmith.errors import (
     not_running,
 )
 from tunesmith.storage._engine import RECONNECT_FOR, Landing, make_engine
-from tunesmith.storage._failures import no_schema
+from tunesmith.storage._failures import foreign_database, no_schema
 from tunesmith.storage._sql_schema import (
     _dumps,
     _dumps_spec,
@@ -111,20 +111,25 @@ class SQLStorage(Storage):
         upgrade: migrate a database written by an older tunesmith to this schema version on open;
             with ``False`` such a database raises `StorageError` (run ``tunesmith storage upgrade``).
         must_exist: refuse a SQLite file that does not exist, and a database without tunesmith's
-            tables, instead of creating them (what commands that only read want).
+            tables, instead of creating them (what commands that only read want). A database that holds
+            other tables but no tunesmith schema (another program's, an Optuna study's) is refused either way,
+            and left as it was.
         reconnect_for: seconds to keep trying a PostgreSQL server that cannot be reached (stopped, restarting,
             starting up), at the first connection as after one, and to keep running again a read or write whose
             connection was lost in flight, before it fails with `StorageUnavailable`; counted from when the
             outage was first found, whichever thread found it. A PostgreSQL URL's ``?reconnect_for=SECONDS``
             wins (the URL reaches every worker: ``--storage``, a storage file, ``TUNESMITH_STORAGE``).
 
-    A SQLite file that cannot be written (nor its directory) is opened read-only, as is one whose
-    URL ends in ``?mode=ro`` (``?immutable=1``: read-only and unlocked, for read-only media).
+    A SQLite file that cannot be written (nor its directory, or its existing -shm/-wal) is opened read-only, as
+    is one whose URL ends in ``?mode=ro`` (``?immutable=1``: read-only and unlocked, for read-only media). A
+    SQLite URL must name a file: ``sqlite:///`` and ``sqlite:///:memory:`` are refused (``"memory"`` is the
+    storage that keeps nothing).
 
     Raises:
-        StorageError: the URL is malformed or names an unsupported backend or a missing driver, or its
-            ``reconnect_for`` is no number of seconds.
-        StorageUnavailable: the database cannot be opened or reached; the message says why.
+        StorageError: the URL is malformed or names an unsupported backend, a missing driver or no SQLite file,
+            or its ``reconnect_for`` is no number of seconds.
+        StorageUnavailable: the database cannot be opened or reached, or holds another program's tables; the
+            message says why.
     """
 
     def __init__(
@@ -145,14 +150,24 @@ class SQLStorage(Storage):
         # for the garbage collector (psycopg warns about those).
         self._finalizer = weakref.finalize(self, self._engine.dispose)
         self._finished = FinishedTrials()
-        self._ensure_schema(upgrade, must_exist)
+        try:
+            self._ensure_schema(upgrade, must_exist)
+        except BaseException:
+            self.close()  # a refused database keeps no connection open (a PostgreSQL session, a SQLite lock)
+            raise
 
     def _ensure_schema(self, upgrade: bool, must_exist: bool) -> None:
         version = self._read(stored_version)
         if version == SCHEMA_VERSION:
             return  # the common case: no lock, no alembic
-        if version is None and must_exist:
-            raise no_schema(self.url)
+        if version is None:
+            # Another program's database (an Optuna study, a mistyped path) is refused before anything is written
+            # into it; only an empty one is made tunesmith's.
+            tables = self._read(lambda conn: sa.inspect(conn).get_table_names())
+            if tables:
+                raise foreign_database(self.url, tables)
+            if must_exist:
+                raise no_schema(self.url)
         if self._file is not None and self._file.read_only and version is not None and version < SCHEMA_VERSION:
             raise StorageUnavailable(
                 f"{self.url} has schema version {version}, older than this tunesmith ({SCHEMA_VERSION}), and is "
