@@ -24,7 +24,7 @@ from typing import Any
 
 from tunesmith.errors import TunesmithError
 
-__all__ = ["load_state", "save_state", "saved_step", "whole"]
+__all__ = ["CheckpointWriteError", "load_state", "not_written", "save_state", "saved_step", "whole"]
 
 STATE_FILE = "tunesmith-state.json"
 _OLD_ARRAYS = "tunesmith-arrays.npz"  # the one arrays file of checkpoints written before names were unique
@@ -32,6 +32,32 @@ _ARRAYS_GLOB = "tunesmith-arrays*.npz"
 
 # A path into the state: dict keys (strings) and list indices (ints), from the top-level key down.
 ArrayPath = list[str | int]
+
+
+class CheckpointWriteError(TunesmithError, OSError):
+    """A trial's checkpoint folder cannot be created, or its checkpoint written there (a path under a regular file,
+    no permission, a full disk): the study's ``checkpoint_dir`` setting, not the objective, is to blame. An
+    `OSError` too, which is what code around a write expects."""
+
+
+def _file_in_the_way(directory: Path) -> str:
+    """`` (PATH is a file, not a folder)`` for the nearest existing ancestor of ``directory`` (itself included)
+    that is not a folder, else nothing: what a `NotADirectoryError` leaves unsaid."""
+    existing = next((p for p in (directory, *directory.parents) if p.exists()), None)
+    return "" if existing is None or existing.is_dir() else f" ({existing} is a file, not a folder)"
+
+
+def not_written(directory: Path, error: OSError) -> CheckpointWriteError:
+    """The error for a checkpoint ``directory`` that could not be created or written, naming the folder, what the
+    system said and the fix."""
+    said = f"[Errno {error.errno}] {error.strerror}" if error.strerror else str(error)
+    named = isinstance(error.filename, str) and Path(error.filename) != directory
+    where = f" (writing {Path(error.filename).name})" if named else ""
+    return CheckpointWriteError(
+        f"checkpoint not written to {directory}: {type(error).__name__}: {said}{where}"
+        f"{_file_in_the_way(directory)}; checkpoints need a writable folder with free space: give the study "
+        "checkpoint_dir= such a folder, or make room there (a lower keep_checkpoints keeps fewer old checkpoints)"
+    )
 
 
 def _string_keys(value: Any, where: str) -> None:
@@ -92,7 +118,12 @@ def _write_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
 
 def save_state(directory: Path, step: int, state: Mapping[str, Any]) -> None:
     """Save ``state`` (JSON values and numpy arrays, at any depth of its dicts and lists) with ``step`` into
-    ``directory``, atomically."""
+    ``directory``, atomically.
+
+    Raises:
+        TunesmithError: a value JSON cannot hold, a key that is not a string, an object array.
+        CheckpointWriteError: the system refused a write (no permission, a full disk); nothing of it is left.
+    """
     import numpy as np
 
     _string_keys(state, "the state")
@@ -117,23 +148,23 @@ def save_state(directory: Path, step: int, state: Mapping[str, Any]) -> None:
             f"save_checkpoint takes JSON values and numpy arrays ({exc}); write other formats "
             "(torch.save, ...) into trial.checkpoint_dir yourself"
         ) from None
-    if arrays_file is not None:
-        try:
+    tmp = directory / f"{STATE_FILE}.tmp"
+    try:
+        if arrays_file is not None:
             _write_arrays(directory / arrays_file, arrays)
-        except ValueError as exc:  # an object array: numpy pickles none here
-            (directory / arrays_file).unlink(missing_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, directory / STATE_FILE)  # the commit: from here on the new arrays are the checkpoint's
+    except BaseException as exc:  # a full disk, an interrupt: the previous checkpoint stands, without these arrays
+        for written in (tmp, *([directory / arrays_file] if arrays_file else [])):
+            with contextlib.suppress(OSError):
+                written.unlink(missing_ok=True)  # a half-written arrays file would hold on to the space it took
+        if isinstance(exc, ValueError):  # an object array: numpy pickles none here
             raise TunesmithError(
                 f"save_checkpoint takes numpy arrays of numbers, strings or bools ({exc}); convert an object array "
                 "(np.asarray(x, dtype=float)), or write it into trial.checkpoint_dir yourself"
             ) from None
-    tmp = directory / f"{STATE_FILE}.tmp"
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, directory / STATE_FILE)  # the commit: from here on the new arrays are the checkpoint's
-    except BaseException:  # a full disk, an interrupt: the previous checkpoint stands, without these arrays
-        for written in (tmp, *([directory / arrays_file] if arrays_file else [])):
-            with contextlib.suppress(OSError):
-                written.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise not_written(directory, exc) from None
         raise
     for stale in directory.glob(_ARRAYS_GLOB):  # the old checkpoint's, and any a crash left unreferenced
         if stale.name != arrays_file:

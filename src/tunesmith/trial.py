@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunesmith import _report_rules as rules
-from tunesmith._checkpoint_file import load_state, save_state
+from tunesmith._checkpoint_file import load_state, not_written, save_state
 from tunesmith._report_rules import MAX_STEP, ReportRefused, StopFlag
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
@@ -445,6 +445,8 @@ class Trial:
 
         Raises:
             OrphanedTrialError: the trial's process outlived the driver that records it.
+            CheckpointWriteError: the folder cannot be created (a path under a regular file, no permission, a full
+                disk): an `OSError` and a `TunesmithError` naming the folder and the fix.
         """
         self._refuse_if_orphaned()
         if self._checkpoint_dir is None:
@@ -452,7 +454,10 @@ class Trial:
                 "this trial has no checkpoint directory: create the study with checkpoint_dir=... "
                 "or run it through Study.ask/optimize"
             )
-        self._checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise not_written(self._checkpoint_dir, exc) from None
         return self._checkpoint_dir
 
     @property
@@ -472,6 +477,8 @@ class Trial:
         Raises:
             TunesmithError: a value JSON cannot hold, or a key that is not a string (``{1: 2}`` loads as ``{"1": 2}``).
             OrphanedTrialError: the trial's process outlived the driver that records it.
+            CheckpointWriteError: the folder cannot be created or written (a full disk, no permission); the
+                previous checkpoint stands and nothing of this one is left.
         """
         directory = self.checkpoint_dir
         # Inside a `steps` loop the state is that of the step this iteration trains, whether it is saved before

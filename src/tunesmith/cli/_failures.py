@@ -5,10 +5,12 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import click
 
 from tunesmith._text import terminal_safe
+from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
     _confirm_stored,
@@ -20,6 +22,8 @@ from tunesmith.cli._common import (
     storage_option,
 )
 from tunesmith.objective import COUNT, STDERR, Metric
+from tunesmith.study import CheckpointStore, Study
+from tunesmith.study._checkpoints import CHECKPOINTED
 from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS
 from tunesmith.trial import TrialKind, TrialRecord
 
@@ -57,7 +61,26 @@ def shown_metrics(metrics: Mapping[str, float], objectives: Sequence[Metric]) ->
             if not name.startswith((STDERR, COUNT))}  # fmt: skip
 
 
-def _show_record(study_name: str, record: TrialRecord, gone: str | None, objectives: Sequence[Metric]) -> None:
+def _checkpoint(study: Study, record: TrialRecord) -> tuple[str, bool, str]:
+    """Trial ``record``'s checkpoint folder, whether it holds files now, and that in words: a trial marked
+    checkpointed whose folder is empty had its files deleted by keep_checkpoints (or, when this machine cannot
+    reach the folder the study recorded, keeps them there)."""
+    folder = study.trial_checkpoint_dir(record.number)
+    if CheckpointStore(study.checkpoint_root, study.keep_checkpoints).holds_files(record.number):
+        return str(folder), True, f"{folder} (holds files)"
+    stored = read_attr(study.attrs, CheckpointRootAttr)
+    if not record.attrs.get(CHECKPOINTED):
+        why = "none: the trial left no files there"
+    elif stored is not None and Path(stored.path) != study.checkpoint_root:
+        why = f"not here: the study keeps its checkpoints in {stored.path}, which this machine cannot reach"
+    else:
+        why = "deleted by keep_checkpoints, which keeps only the best complete trials' checkpoints"
+    return str(folder), False, f"{folder} ({why})"
+
+
+def _show_record(
+    study_name: str, record: TrialRecord, gone: str | None, objectives: Sequence[Metric], checkpoint: str
+) -> None:
     steps = sorted(record.intermediate)
     reports = f"{len(steps)} (steps {steps[0]}-{steps[-1]})" if steps else "0"
     duration = "-" if record.duration is None else f"{record.duration:.1f}s"
@@ -77,6 +100,7 @@ def _show_record(study_name: str, record: TrialRecord, gone: str | None, objecti
         ("finished", f"{_when(record.finished_at)} ({duration})"),
         ("heartbeat", _when(record.heartbeat_at)),
         ("attrs", _pairs(record.attrs)),
+        ("checkpoint", checkpoint),
     ):
         _echo(f"  {label:<10} {value}")
     if record.error:
@@ -90,7 +114,8 @@ def _show_record(study_name: str, record: TrialRecord, gone: str | None, objecti
 @json_option
 def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
     """Print trial NUMBER of STUDY_NAME (default: the most recent study) in full: its state, kind and
-    reason, parameters, metrics, reports, worker, times and, for a failure, its whole traceback."""
+    reason, parameters, metrics, reports, worker, times, its checkpoint folder (whether it holds files now) and, for
+    a failure, its whole traceback."""
     if len(target) > 2:
         raise CliError(f"show takes a study name and a trial number, got {len(target)} arguments: {' '.join(target)}")
     try:
@@ -105,10 +130,12 @@ def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
         held = f"its trials are #0-#{records[-1].number}" if records else "it has no trial yet"
         raise CliError(f"study {study.name!r} has no trial #{number}: {held}")
     gone = study.gone_trials().get(number)
+    folder, holds, said = _checkpoint(study, record)
     if as_json:
-        _print_json({"study": study.name, **record.to_json(), "worker_gone": gone})
+        _print_json({"study": study.name, **record.to_json(), "worker_gone": gone,
+                     "checkpoint": {"path": folder, "exists": holds}})  # fmt: skip
         return
-    _show_record(study.name, record, gone, study.objectives or (study.metric,))
+    _show_record(study.name, record, gone, study.objectives or (study.metric,), said)
 
 
 @click.command()

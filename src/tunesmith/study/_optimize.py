@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
+from tunesmith._checkpoint_file import CheckpointWriteError
 from tunesmith._progress import check_progress
 from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
 from tunesmith._validate import integer, real
@@ -270,6 +271,27 @@ def _definition_error(record: TrialRecord) -> str | None:
     return line[len(_DEFINITION_ERROR) :] if line.startswith(_DEFINITION_ERROR) else None
 
 
+# How the exception line of a trial's traceback starts when `Trial.save_checkpoint` (or `Trial.checkpoint_dir`)
+# could not write to the study's checkpoint folder and the objective let the error through.
+_CHECKPOINT_NOT_WRITTEN = f"{CheckpointWriteError.__module__}.{CheckpointWriteError.__qualname__}: "
+# Fail-fast's advice for trials that all failed so (after the error itself, which names the folder and the fix).
+_CHECKPOINT_ADVICE = (
+    "The study's checkpoint folder is at fault, not the objective nor a configuration (ts.Infeasible would not "
+    "help): the study stopped instead of spending its budget. Fix the folder as the error says and run again (the "
+    "failures stay recorded, with their tracebacks; `tunesmith retry STUDY` re-queues them), or pass fail_fast=None "
+    "(in a config file: fail_fast = false) to keep going."
+)
+
+
+def _checkpoints_not_written(records: Sequence[TrialRecord]) -> bool:
+    """Whether every one of ``records`` failed because its checkpoint could not be written (`CheckpointWriteError`:
+    a folder under a regular file, no permission, a full disk), which no configuration causes or avoids."""
+    return bool(records) and all(
+        r.state is TrialState.FAILED and r.kind is TrialKind.EXCEPTION
+        and _failure_line(r).startswith(_CHECKPOINT_NOT_WRITTEN) for r in records
+    )  # fmt: skip
+
+
 def failure_text(record: TrialRecord) -> str:
     """A failure in one line for people: `_failure_line`, at most `_LINE_CHARS` characters (plus a marker saying how
     many were cut): enough for an error that states its rule, value and fix (tunesmith's own are a few hundred
@@ -350,6 +372,13 @@ class _SystematicFailure:
             raise self._nothing_worked(self._first_failed())
         if self.streak and self.streak[-1] is record and len(self.streak) >= self.limit:
             numbers = ", ".join(f"#{r.number}" for r in self.streak)
+            if _checkpoints_not_written(self.streak):
+                raise ObjectiveError(
+                    f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
+                    f"{failure_text(self.streak[0])}. {_CHECKPOINT_ADVICE}\nThe last traceback:\n"
+                    f"{_stored_text(record)}",
+                    record.error,
+                )
             raise ObjectiveError(
                 f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
                 f"{failure_text(self.streak[0])}{_the_last(self.streak)}. The study stopped instead of spending its "
@@ -489,6 +518,12 @@ class _SystematicFailure:
                 f"{failures} failures spread at random over all {total} trials, the last {k} would hold them all "
                 f"with a chance of {chance:.1g})"
             )
+        if _checkpoints_not_written(streak):
+            return ObjectiveError(
+                f"the last {k} trials ({_numbers(streak)}) failed after earlier trials worked: "
+                f"{failure_text(streak[0])}. {_CHECKPOINT_ADVICE}\nThe last failure:\n{_stored_text(last)}",
+                last.error,
+            )
         return ObjectiveError(
             f"the last {k} trials ({_numbers(streak)}) {what}. Something broke during the run (a data file or a "
             "service gone, a full disk, a crashing driver) or a code path most configurations take is broken; "
@@ -557,6 +592,12 @@ class _SystematicFailure:
         diverged = all(_diverged(r) for r in self.failures)
         # A few divergences say less than a few identical crashes: a region may diverge (see the class's note).
         few = None if self.limit is None else _every_failed(self.limit) if diverged else self.limit
+        if _checkpoints_not_written(self.failures):
+            return ObjectiveError(
+                f"{what}: {failure_text(self.failures[0])}. {_CHECKPOINT_ADVICE}\nThe last failure:\n"
+                f"{_stored_text(last)}",
+                last.error,
+            )
         if few is not None and len(self.failures) < few:
             listed = ("`tunesmith trials --state stopped` lists them with the step where each diverged" if diverged
                       else "`tunesmith trials --failed` lists them with their tracebacks")  # fmt: skip
