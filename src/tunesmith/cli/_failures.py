@@ -74,7 +74,8 @@ def _checkpoint(study: Study, record: TrialRecord) -> tuple[str, bool, str]:
     elif stored is not None and Path(stored.path) != study.checkpoint_root:
         why = f"not here: the study keeps its checkpoints in {stored.path}, which this machine cannot reach"
     else:
-        why = "deleted by keep_checkpoints, which keeps only the best complete trials' checkpoints"
+        why = ("deleted by keep_checkpoints, which keeps only the best complete trials' checkpoints (with several "
+               "objectives, the Pareto front's and the chosen trial's)")
     return str(folder), False, f"{folder} ({why})"
 
 

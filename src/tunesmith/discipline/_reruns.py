@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import shutil
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +16,20 @@ import numpy as np
 from tunesmith._text import excerpt
 from tunesmith._validate import integer
 from tunesmith.discipline.gap import Noise, noise_of
-from tunesmith.errors import Infeasible
+from tunesmith.errors import ConfigError, Infeasible
 from tunesmith.executors.inline import noting_interrupts
 from tunesmith.objective import Guardrail, Metric, keys_of, normalise_result
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
-__all__ = ["BASELINE_NUMBER", "Objective", "SeedRun", "run_once", "seed_list", "typical_duration"]
+__all__ = [
+    "BASELINE_NUMBER",
+    "Objective",
+    "SeedRun",
+    "check_keep_checkpoints",
+    "run_once",
+    "seed_list",
+    "typical_duration",
+]
 
 Objective = Callable[[Trial], Any]
 BASELINE_NUMBER = -1
@@ -29,6 +39,16 @@ def seed_list(study_seed: int, count: int) -> list[int]:
     """``count`` fresh 32-bit seeds derived from the study seed, distinct from every trial's seed stream."""
     integer("seeds", count, minimum=2, fix="use 5 (a spread needs two seeds at least)")
     return [int(np.random.SeedSequence([study_seed, 0x5EED, i]).generate_state(1)[0]) for i in range(count)]
+
+
+def check_keep_checkpoints(keep: object) -> None:
+    """Refuse a ``keep_checkpoints`` that is not a bool: a count (the study's ``keep_checkpoints`` is one) read
+    as true would keep every re-run's folder."""
+    if not isinstance(keep, bool):
+        raise ConfigError(
+            f"keep_checkpoints must be True or False (keep each re-run's checkpoint folder or not), got {keep!r}: "
+            "pass keep_checkpoints=True to keep them, or leave it out to delete each once its re-run ends"
+        )
 
 
 def typical_duration(records: Sequence[TrialRecord]) -> float | None:
@@ -76,20 +96,31 @@ def run_once(
     metric: Metric,
     guardrails: Sequence[Guardrail] = (),
     checkpoint_dir: Path | None = None,
+    keep_checkpoint: bool = False,
 ) -> SeedRun:
     """Run ``objective`` on one configuration and seed; a user's error becomes a failed run, never an exception.
 
     An interrupt (Ctrl-C; SIGTERM or SIGHUP under `tunesmith run`) delivered while the objective ran is raised here
     even when the objective caught it and returned or failed (`noting_interrupts`): a cut-short run is no result.
     An objective that raises `Infeasible` makes an INFEASIBLE run, without metrics, its reason the exception's.
+
+    A re-run is fresh (``trial.resumed`` is false), so ``checkpoint_dir`` is emptied before it starts: an objective
+    that loads whatever checkpoint it finds loaded the state an earlier re-run on the same seed left there. It is
+    deleted once the run ends (nothing reads a re-run's files afterwards) unless ``keep_checkpoint``.
     """
+    if checkpoint_dir is not None:
+        _clear(checkpoint_dir)
     trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
     failure: Exception | None = None
-    with noting_interrupts() as noted:
-        try:
-            result = objective(trial)
-        except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
-            result, failure = None, exc
+    try:
+        with noting_interrupts() as noted:
+            try:
+                result = objective(trial)
+            except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
+                result, failure = None, exc
+    finally:
+        if checkpoint_dir is not None and not keep_checkpoint:
+            _clear(checkpoint_dir)
     if noted:
         raise noted[0]
     if isinstance(failure, Infeasible):
@@ -127,6 +158,20 @@ def run_once(
                 f"guardrail breached: {guardrail.describe()} (got {observed:g})",
             )
     return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics)
+
+
+def _clear(folder: Path) -> None:
+    """Delete a re-run's checkpoint ``folder`` and its files. A link there is left alone (deleting through it
+    could reach any folder) with a warning, since the re-run then starts from what it points at."""
+    if folder.is_symlink():
+        warnings.warn(
+            f"not emptying the re-run checkpoint folder {folder}: it is a link (to {folder.resolve()}), so the re-run "
+            "may load the state left there; remove the link, and tunesmith makes a folder of its own there",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def completed(runs: Iterable[Mapping[str, Any]] | None, candidate: int | None) -> list[SeedRun]:

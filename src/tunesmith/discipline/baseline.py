@@ -16,6 +16,7 @@ from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
     Objective,
     SeedRun,
+    check_keep_checkpoints,
     completed,
     run_once,
     seed_list,
@@ -75,6 +76,7 @@ def evaluate_baseline(
     seeds: int | None = None,
     *,
     progress: bool | None = None,
+    keep_checkpoints: bool = False,
 ) -> Baseline:
     """Run the baseline configuration with the same fresh seeds `validate_top` uses and record it.
 
@@ -85,12 +87,15 @@ def evaluate_baseline(
         seeds: how many seeds (default: the number declared with the baseline, else 5); given, it is the
             number run, whatever was declared.
         progress: show runs done and the time left on stderr (``None``: when stderr is a terminal).
+        keep_checkpoints: keep each run's checkpoint folder (``checkpoint_root/seeds/baseline-<i>``) once it ends;
+            by default it is deleted. Either way a run starts in an empty folder.
 
     Raises:
         ConfigError: when no configuration is given or declared.
         ObjectiveError: when every baseline run failed (a `TunesmithError`); the failed runs are recorded first.
     """
     check_progress(progress)
+    check_keep_checkpoints(keep_checkpoints)
     if params is None:
         declared = read_attr(study.attrs, BaselineAttr)
         if declared is None or declared.params is None:
@@ -105,7 +110,7 @@ def evaluate_baseline(
         raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
     seed_values = seed_list(study.seed, seeds)
     label = f"baseline of {study.name} across {len(seed_values)} seeds"
-    runs = _run(study, objective, params, list(enumerate(seed_values)), label, progress)
+    runs = _run(study, objective, params, list(enumerate(seed_values)), label, progress, keep_checkpoints)
     values = [r.metrics[study.metric.name] for r in runs
               if r.state != TrialState.FAILED.value and study.metric.name in r.metrics]  # fmt: skip
     failed = [r for r in runs if r.state == TrialState.FAILED.value]
@@ -138,15 +143,16 @@ def evaluate_baseline(
 
 
 def _run(study: Study, objective: Objective, params: Mapping[str, Any], seeds: Sequence[tuple[int, int]], label: str,
-         progress: bool | None) -> tuple[SeedRun, ...]:  # fmt: skip
+         progress: bool | None, keep_checkpoints: bool) -> tuple[SeedRun, ...]:  # fmt: skip
     """The baseline run on each ``(index, seed)`` of ``seeds`` (``index``: the seed's place in the seed list, which
-    names its checkpoint folder); a user's error becomes a failed run."""
+    names its checkpoint folder, deleted after the run unless ``keep_checkpoints``); a user's error becomes a failed
+    run."""
     done: list[SeedRun] = []
     with Progress(label, len(seeds), unit="runs", per_unit=typical_duration(study.trials), show=progress) as bar:
         for index, seed in seeds:
             done.append(run_once(
                 objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
-                checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{index}",
+                checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{index}", keep_checkpoint=keep_checkpoints,
             ))  # fmt: skip
             bar.update(advance=1)
     return tuple(done)
@@ -166,7 +172,13 @@ def _measured(params: Mapping[str, Any], runs: tuple[SeedRun, ...], metric: Metr
 
 
 def run_baseline_on_seeds(
-    study: Study, objective: Objective, seeds: Sequence[int], *, first: int, progress: bool | None = None
+    study: Study,
+    objective: Objective,
+    seeds: Sequence[int],
+    *,
+    first: int,
+    progress: bool | None = None,
+    keep_checkpoints: bool = False,
 ) -> Baseline | None:
     """Run the recorded baseline on those of ``seeds`` (the seed list's from the ``first``-th on) it has not run,
     and record them with its runs (``None``: nothing ran, for every seed was run already or no baseline with a
@@ -190,7 +202,7 @@ def run_baseline_on_seeds(
     if not missing:
         return None
     label = f"baseline of {study.name} on the winner's {len(missing)} fresh seeds"
-    added = _run(study, objective, recorded.params, missing, label, progress)
+    added = _run(study, objective, recorded.params, missing, label, progress, keep_checkpoints)
     baseline = _measured(recorded.params, earlier + added, study.metric)
     write_attr(study, baseline.attribute(study.metric, seed_count=recorded.seed_count))
     failed = [run for run in added if run.state == TrialState.FAILED.value]
@@ -206,12 +218,17 @@ def run_baseline_on_seeds(
 
 
 def run_pending_baseline(
-    study: Study, objective: Objective, *, seeds: int | None = None, progress: bool | None = None
+    study: Study,
+    objective: Objective,
+    *,
+    seeds: int | None = None,
+    progress: bool | None = None,
+    keep_checkpoints: bool = False,
 ) -> Baseline | None:
     """Evaluate a declared baseline that has not run yet, or whose every run failed (`validate_top` and the
     config-driven sequence call it; the study itself never runs it), on ``seeds`` seeds (default: the declared
     count)."""
     declared = read_attr(study.attrs, BaselineAttr)
     if declared is not None and declared.params is not None and not completed(declared.runs, BASELINE_NUMBER):
-        return evaluate_baseline(study, objective, seeds=seeds, progress=progress)
+        return evaluate_baseline(study, objective, seeds=seeds, progress=progress, keep_checkpoints=keep_checkpoints)
     return None

@@ -54,6 +54,7 @@ from tunesmith.discipline._reruns import (
     Objective,
     SeedRun,
     across_runs,
+    check_keep_checkpoints,
     run_once,
     seed_list,
     typical_duration,
@@ -790,7 +791,7 @@ def _check_confirm(confirm: int | None, seeds: int) -> int:
 
 def _confirm(
     study: Study, objective: Objective, record: TrialRecord, seed_values: Sequence[int], *, first: int,
-    progress: bool | None,
+    progress: bool | None, keep_checkpoints: bool,
 ) -> list[SeedRun]:  # fmt: skip
     """The winner re-run on ``seed_values``, fresh seeds after the pick (the ``first``-th of the seed list on).
 
@@ -805,7 +806,7 @@ def _confirm(
             folder = study.checkpoint_root / "seeds" / f"{record.number}-{first + i}"
             runs.append(run_once(
                 objective, record.params, seed, candidate=record.number, metric=study.metric,
-                guardrails=study.guardrails, checkpoint_dir=folder,
+                guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints,
             ))  # fmt: skip
             bar.update(advance=1)
     return runs
@@ -836,6 +837,7 @@ def validate_top(
     confidence: float = 0.9,
     confirm: int | None = None,
     progress: bool | None = None,
+    keep_checkpoints: bool = False,
 ) -> SeedReport:
     """Re-run the study's top ``k`` configurations with ``seeds`` fresh seeds and pick the most stable.
 
@@ -864,6 +866,9 @@ def validate_top(
         confirm: how many fresh seeds the winner re-runs on after such a pick, and a recorded baseline with it
             (``None``: as many as ``seeds``; 0: none, and the verdict reads the spread on the runs that picked it).
         progress: show runs done and the time left on stderr (``None``: when stderr is a terminal).
+        keep_checkpoints: keep each re-run's checkpoint folder (``checkpoint_root/seeds/<trial>-<i>``, the
+            baseline's ``baseline-<i>``) once it ends; by default it is deleted. Either way a re-run starts in an
+            empty folder, never from the state an earlier call left.
 
     Raises:
         TunesmithError: when the study has no COMPLETE trial.
@@ -874,6 +879,7 @@ def validate_top(
             is recorded and raises nothing (the baseline's is warned about, `BaselineFailuresWarning`).
     """
     check_progress(progress)
+    check_keep_checkpoints(keep_checkpoints)
     chosen_rule = _check_rule(rule, confidence)
     integer("k", k, minimum=1, fix="use 3")
     seed_values = seed_list(study.seed, seeds)
@@ -884,7 +890,8 @@ def validate_top(
     if not top:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
     # A declared baseline runs first, on the very seeds the candidates get (the seed list's first ``seeds``).
-    run_pending_baseline(study, objective, seeds=len(seed_values), progress=progress)
+    run_pending_baseline(study, objective, seeds=len(seed_values), progress=progress,
+                         keep_checkpoints=keep_checkpoints)  # fmt: skip
     baseline = _baseline_candidate(study, chosen_rule, confidence, seed_values)
     candidates: list[Candidate] = []
     label = f"re-running the top {len(top)} of {study.name} across {len(seed_values)} seeds"
@@ -898,7 +905,7 @@ def validate_top(
                 folder = study.checkpoint_root / "seeds" / f"{record.number}-{i}"
                 runs.append(run_once(
                     objective, record.params, seed, candidate=record.number, metric=study.metric,
-                    guardrails=study.guardrails, checkpoint_dir=folder,
+                    guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints,
                 ))  # fmt: skip
                 bar.update(advance=1)
                 current = _summarise(
@@ -936,12 +943,14 @@ def validate_top(
         # The seed list's next seeds: fresh for every candidate, and apart from every trial's seed stream.
         confirm_seeds = tuple(seed_list(study.seed, len(seed_values) + confirm_count)[len(seed_values) :])
         record = next(r for r in top if r.number == winner.trial)
-        runs = _confirm(study, objective, record, confirm_seeds, first=len(seed_values), progress=progress)
+        runs = _confirm(study, objective, record, confirm_seeds, first=len(seed_values), progress=progress,
+                        keep_checkpoints=keep_checkpoints)  # fmt: skip
         confirmation = _summarise(
             winner.trial, winner.params, winner.original, runs, study.metric, study.guardrails, chosen_rule, confidence
         )
         # The baseline ran on the seed list's first seeds: on these too, the margin pairs the winner with it.
-        run_baseline_on_seeds(study, objective, confirm_seeds, first=len(seed_values), progress=progress)
+        run_baseline_on_seeds(study, objective, confirm_seeds, first=len(seed_values), progress=progress,
+                              keep_checkpoints=keep_checkpoints)  # fmt: skip
     report = SeedReport(
         metric=study.metric,
         rule=chosen_rule,

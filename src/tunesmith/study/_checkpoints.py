@@ -16,6 +16,7 @@ from tunesmith._text import safe_file_name
 from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.errors import TunesmithError
 from tunesmith.objective import Metric
+from tunesmith.pareto import loss_matrix, nondominated_order, nondominated_ranks
 from tunesmith.trial import TrialRecord, TrialState
 
 _log = logging.getLogger("tunesmith")
@@ -136,6 +137,30 @@ class CheckpointStore:
             "`tunesmith retry --kind exception` runs its configuration again from the start"
         )
 
+    def behind(self, record: TrialRecord, start: int, *, study: str) -> str | None:
+        """Why ``record`` cannot resume at ``start``, its last reported step: its checkpoint was saved at an earlier
+        step (`saved_step`), as by an objective that saves every second epoch and paused on an odd one; ``None``
+        when the checkpoint holds ``start`` (or carries no step: files the objective wrote itself).
+
+        Resuming at ``start`` would train on from the older state while the curve and the resource claim steps it
+        never trained. Resuming at the checkpoint's step is no way out either: storage keeps one value per metric
+        and step and refuses a report at a step it holds (`storage.base.refused_report`), so the steps after the
+        checkpoint's, which the trial reported already and the rungs ranked it on, could not be reported again.
+        """
+        saved = saved_step(self.trial_dir(record.number))
+        if saved is None or saved >= start:
+            return None
+        reported = f"step {start} is" if start == saved + 1 else f"steps {saved + 1}-{start} are"
+        return (
+            f"trial {record.number} would resume at step {start}, its last report, but its checkpoint in "
+            f"{self.trial_dir(record.number)} was saved at step {saved}: it would train on from step {saved}'s state "
+            f"while its curve and resource claim {start - saved} step(s) it never trained, and it cannot go back to "
+            f"step {saved}, since {reported} reported already (the rungs ranked it on them). "
+            f"Save the checkpoint at every step you report, after that step's training (trial.save_checkpoint(state) "
+            f"in each iteration of trial.steps(...), before or after trial.report): study {study!r} stops, the trial "
+            "is recorded FAILED, and `tunesmith retry --kind exception` runs its configuration again from the start"
+        )
+
     def _warn_no_donor_checkpoint(self, record: TrialRecord, donor: int, start: int) -> None:
         if self._warned_no_donor:
             return
@@ -177,23 +202,47 @@ class CheckpointStore:
         """Delete trial ``number``'s checkpoint folder, if it is inside ``root`` (see `_delete`)."""
         self._delete(self.trial_dir(number))
 
-    def prune(self, history: Sequence[TrialRecord], metric: Metric) -> None:
-        """Delete checkpoints nobody can use: finished trials other than the best ``keep`` valid ones (an
-        invalidated trial never holds one of the ``keep`` places, so its checkpoint goes at the next prune)."""
+    def prune(self, history: Sequence[TrialRecord], objectives: Sequence[Metric], chosen: int | None = None) -> None:
+        """Delete checkpoints nobody can use: those of finished trials other than the ones `kept` names."""
         if not self.root.is_dir():
             return
-        ranked = sorted(
-            (
-                r
-                for r in history
-                if r.state is TrialState.COMPLETE and r.value(metric.name) is not None and r.invalidated is None
-            ),
-            key=lambda r: metric.sign() * (r.value(metric.name) or 0.0),
-        )
-        kept = {r.number for r in ranked[: self.keep]}
+        kept = self.kept(history, objectives, chosen)
         for record in history:
             if record.state.is_finished and record.number not in kept:
                 self._delete(self.trial_dir(record.number))
+
+    def kept(self, history: Sequence[TrialRecord], objectives: Sequence[Metric], chosen: int | None) -> set[int]:
+        """The finished trials whose checkpoints pruning keeps (none when ``keep`` is 0).
+
+        One objective: the best ``keep`` valid COMPLETE trials. Several: every trial of the current Pareto front,
+        however many (each is a model someone may deploy: `Study.choose` picks among them by a rule chosen later,
+        and keeping only the best by the first metric deleted the others), then the next best by non-dominated
+        rank and crowding up to ``keep`` in all. Either way also ``chosen``, the trial `Study.choose` recorded,
+        while it is valid, even once later trials push it off the front. An invalidated trial is never kept.
+        """
+        if self.keep == 0:
+            return set()
+        kept: set[int]
+        if len(objectives) > 1:
+            comparable, losses = loss_matrix(history, objectives)
+            order = nondominated_order(losses)
+            ranks = nondominated_ranks(losses)
+            kept = {comparable[i].number for i in order[: self.keep]}
+            kept |= {record.number for record, rank in zip(comparable, ranks, strict=True) if rank == 0}
+        else:
+            metric = objectives[0]
+            ranked = sorted(
+                (
+                    r
+                    for r in history
+                    if r.state is TrialState.COMPLETE and r.value(metric.name) is not None and r.invalidated is None
+                ),
+                key=lambda r: metric.sign() * (r.value(metric.name) or 0.0),
+            )
+            kept = {r.number for r in ranked[: self.keep]}
+        if chosen is not None and any(r.number == chosen and r.invalidated is None for r in history):
+            kept.add(chosen)
+        return kept
 
     def _delete(self, path: Path) -> None:
         """Delete ``path`` if it is a real folder strictly inside ``root``; refuse anything else, with a warning.

@@ -14,7 +14,7 @@ import numpy as np
 
 from tunesmith import _report_rules as rules
 from tunesmith._validate import checked_arguments
-from tunesmith.attributes import CheckpointRootAttr, write_attr
+from tunesmith.attributes import CheckpointRootAttr, ChoiceAttr, read_attr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import record_environment
@@ -112,7 +112,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             earlier study of the same name, in another database or one deleted since) keeps its own,
             ``tunesmith-checkpoints/<name>-<8 hex digits>``, so neither resumes from nor prunes the other's.
         keep_checkpoints: how many of the best finished trials keep their checkpoints; the others'
-            are deleted as trials finish.
+            are deleted as trials finish. With several objectives every trial on the Pareto front keeps its own
+            (more by rank up to this many), and the recorded choice (`choose`) keeps its own either way.
         divergence_factor: a minimised metric that grows past this many times its first reported
             value stops the trial as diverged; ``None`` disables the check.
         trial_cost: the expected seconds per trial, if known; ``sampler="auto"`` and the planner use it
@@ -398,14 +399,17 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._decisions[record.number] = Decision.CONTINUE
         self._told_at.pop(record.number, None)
         start = int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
-        if start > 0 and not self._checkpoints.holds_files(record.number):
-            lost = self._checkpoints.missing(
-                record, start, study=self.name, trial=lambda n: self._storage.get_trial(self._info.id, n)
-            )
+        if start > 0:
+            if self._checkpoints.holds_files(record.number):  # saved at the step it resumes at?
+                why, lost = "checkpoint behind", self._checkpoints.behind(record, start, study=self.name)
+            else:
+                why, lost = "checkpoint missing", self._checkpoints.missing(
+                    record, start, study=self.name, trial=lambda n: self._storage.get_trial(self._info.id, n)
+                )  # fmt: skip
             if lost is not None:
                 self._storage.finish_trial(
                     self._info.id, record.number, TrialState.FAILED, metrics=record.metrics,
-                    reason="checkpoint missing", error=lost, now=self._clock(), kind=TrialKind.EXCEPTION,
+                    reason=why, error=lost, now=self._clock(), kind=TrialKind.EXCEPTION,
                 )  # fmt: skip
                 self._running.discard(record.number)
                 raise CheckpointMissing(lost)
@@ -515,7 +519,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._running.discard(number)
         _multi.after_tell(self, outcome.state)  # several objectives: store the reference point once it is known
         if outcome.state.is_finished and self._checkpoints.root.is_dir():
-            self._checkpoints.prune(self._storage.get_trials(self._info.id), self.metric)
+            choice = read_attr(self.attrs, ChoiceAttr)  # never pruned: the trial the discipline works on
+            self._checkpoints.prune(self._storage.get_trials(self._info.id), self.objectives or (self.metric,),
+                                    None if choice is None else choice.trial)  # fmt: skip
         told = self._storage.get_trial(self._info.id, number)
         if handle is not None:
             handle.end(told.state)
