@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import functools
 import json
 import os
 import shlex
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -199,41 +201,91 @@ class Terminated(KeyboardInterrupt):
 
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, the first SIGTERM or SIGHUP (the terminal closed) raises `Terminated` in the main thread;
-    the previous handlers are restored afterwards.
+    """Within the block, SIGTERM or SIGHUP (the terminal closed) raises `Terminated` in the main thread; the previous
+    handlers are restored afterwards. The block always ends with `Terminated` once one was raised.
 
-    Later ones are ignored while the command records what was cut short (``timeout`` signals the command and then
-    its whole process group, so one SIGTERM often comes twice; a closed terminal may be followed by SIGTERM); a
-    supervisor's SIGKILL still ends it. While an objective runs inline, though, a later one raises `Terminated`
-    again in it: the objective caught the first and went on, so the second stops it at once. A trial process forked
-    inside the block inherits the handler, which there does what the signal does by default. A signal ignored when
-    the block starts stays ignored: ``nohup`` asks for a command that outlives its terminal.
+    A later signal is ignored while that `Terminated` is being handled, which is when the command records what it cut
+    short (``timeout`` signals the command and then its whole process group, so one SIGTERM often comes twice; a
+    closed terminal may be followed by SIGTERM); a supervisor's SIGKILL still ends it. Anywhere else a later signal
+    raises `Terminated` again: the first was caught and the code went on (an objective running inline that saves its
+    state; see `tunesmith.executors.inline.noting_interrupts`), or it was lost. A `Terminated` that C code or a
+    finalizer dropped (reported as "Exception ignored in: ..." through `sys.unraisablehook`: a Cython callback, a
+    ``__del__`` running when the signal lands) is raised again at once, without a second signal, and one caught and
+    dropped silently is raised again when the block ends, so the command still exits as terminated. A trial process
+    forked inside the block inherits the handler, which there does what the signal does by default. A signal ignored
+    when the block starts stays ignored: ``nohup`` asks for a command that outlives its terminal.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (a command invoked from a thread keeps the default)
         return
-    owner, fired = os.getpid(), False
+    owner = os.getpid()
+    raised: Terminated | None = None  # the last `Terminated` raised in the block
+    in_hook = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal fired
+        nonlocal raised
         if os.getpid() != owner:  # a forked trial process: the signal ends it as by default
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
-        if not fired:
-            fired = True
-            raise Terminated(signum)
+        if in_hook:  # an exception raised in the unraisable hook is dropped too: once the hook has returned
+            _deliver_again(signum)
+            return
+        if raised is not None and _being_handled(raised):
+            return  # the command is recording what the first one cut short
+        raised = Terminated(signum)
+        raise raised
+
+    former_hook = sys.unraisablehook
+
+    def on_unraisable(unraisable: Any) -> None:
+        nonlocal in_hook
+        if raised is None or unraisable.exc_value is not raised or os.getpid() != owner:
+            former_hook(unraisable)
+            return
+        # Dropped where no exception can propagate, and not ignored after all: no "Exception ignored" message. The
+        # signal comes again, to raise where the main thread next runs Python code.
+        in_hook = True
+        try:
+            _deliver_again(raised.signum)
+        finally:
+            in_hook = False
 
     previous = {
         number: signal.signal(number, on_signal)
         for number in _TERMINATING
         if signal.getsignal(number) is not signal.SIG_IGN
     }
+    if previous:
+        sys.unraisablehook = on_unraisable
     try:
         yield
+        if raised is not None:  # caught and dropped without a trace: a terminated command still ends terminated
+            raise Terminated(raised.signum)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        if sys.unraisablehook is on_unraisable:  # a hook set inside the block stays, as without us
+            sys.unraisablehook = former_hook
+
+
+def _deliver_again(signum: int) -> None:
+    """Run ``signum``'s Python handler again in the main thread, where it next runs Python code after this call has
+    returned: tripped from another thread, since the main thread runs a handler it trips itself before returning (a
+    bare thread: `threading`'s start waits for the thread, and the main thread would run the handler in that wait)."""
+    _thread.start_new_thread(_thread.interrupt_main, (signal.Signals(signum),))
+
+
+def _being_handled(exc: BaseException) -> bool:
+    """Whether ``exc`` is being handled in this thread: an ``except`` or ``finally`` block or a context manager's
+    exit runs for it, or for an exception raised while it was handled."""
+    current, seen = sys.exc_info()[1], set[int]()
+    while current is not None and id(current) not in seen:
+        if current is exc:
+            return True
+        seen.add(id(current))
+        current = current.__context__
+    return False
 
 
 @contextmanager

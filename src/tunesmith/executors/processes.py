@@ -46,6 +46,7 @@ from typing import IO, Any, NoReturn
 from tunesmith._validate import duration, integer
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
+from tunesmith.executors._orphans import MARK, become_subreaper, end_orphans, new_token, restore_subreaper
 from tunesmith.executors._process_tree import end_descendants
 from tunesmith.executors.base import (
     Executor,
@@ -218,15 +219,19 @@ def _child_main(
     crash_log: IO[bytes] | None,
     parent_pid: int | None = None,
     inherited: tuple[Connection, ...] = (),
+    token: str = "",
 ) -> None:
     """Entry point of a trial's process. Always leaves through ``os._exit``: no inherited finalizer
     (a parent's database connection, say) ever runs in the child.
 
     ``parent_pid`` is the pid the child's parent had before the fork (``None``: read it now, for a
     forkserver's child); ``inherited`` are the driver's ends of this and earlier trials' pipes, which
-    a forked child holds copies of: closed here, so that the driver's death breaks this trial's pipe.
+    a forked child holds copies of: closed here, so that the driver's death breaks this trial's pipe. ``token``
+    marks every process the objective starts (in their environment, `_orphans.MARK`), so that the driver finds what
+    is left of this trial if this process dies first.
     """
     try:
+        os.environ[MARK] = token
         if parent_pid is None:
             parent_pid = os.getppid()
         if hasattr(os, "setpgid"):
@@ -308,6 +313,7 @@ class _Running:
     process: Any
     conn: Connection
     started: float
+    token: str  # in the environment of every process the trial starts (`_orphans.MARK`)
     crash_log: IO[bytes] | None = None
     decision: Decision = Decision.CONTINUE
 
@@ -366,10 +372,13 @@ class ProcessExecutor(Executor):
         self._on_report: ReportHandler | None = None
         self._running: dict[int, _Running] = {}
         self._done: list[TrialOutcome] = []
+        self._was_subreaper: bool | None = None
 
     def start(self, objective: Objective, on_report: ReportHandler) -> None:
         self._objective = objective
         self._on_report = on_report
+        # What a trial process that dies leaves running comes to the driver, not to init (`_end_orphans`).
+        self._was_subreaper = become_subreaper(_prctl())
 
     def submit(self, job: TrialJob) -> None:
         assert self._objective is not None, "start() first"
@@ -380,16 +389,17 @@ class ProcessExecutor(Executor):
         # A forkserver's child is the server's, which exits with the driver: that child reads its parent itself.
         parent_pid = None if self._ctx.get_start_method() == "forkserver" else os.getpid()
         inherited = (parent_conn, *(run.conn for run in self._running.values())) if forked else ()
+        token = new_token()
         limits = (self.memory_limit, self.threads_per_trial, crash_log)
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_child_main,
-            args=(self._objective, job, child_conn, *limits, parent_pid, inherited),
+            args=(self._objective, job, child_conn, *limits, parent_pid, inherited, token),
             name=f"tunesmith-trial-{job.number}",
             daemon=True,
         )
         process.start()
         child_conn.close()
-        self._running[job.number] = _Running(job, process, parent_conn, time.monotonic(), crash_log)
+        self._running[job.number] = _Running(job, process, parent_conn, time.monotonic(), token, crash_log)
 
     def busy(self) -> int:
         return len(self._running) + len(self._done)
@@ -485,9 +495,8 @@ class ProcessExecutor(Executor):
         run.process.join(timeout=5)
         if run.process.is_alive():
             _cut_off(run.process)
-        # What is left of the group of a trial process that died (a crash): what left its session went to init with
-        # the trial process's death, out of reach.
-        _kill_group(run.process.pid)
+        _kill_group(run.process.pid)  # what is left of the group of a trial process that died (a crash)
+        self._end_orphans(run)
         run.conn.close()
         if run.crash_log is not None:
             run.crash_log.close()
@@ -518,8 +527,18 @@ class ProcessExecutor(Executor):
                 _cut_off(run.process)
             run.process.join()  # left alone, a trial process ends what it started itself
             _kill_group(run.process.pid)
+            self._end_orphans(run)
             run.conn.close()
             if run.crash_log is not None:
                 run.crash_log.close()
         self._running.clear()
+        restore_subreaper(_prctl(), self._was_subreaper)
+        self._was_subreaper = None
         return left
+
+    def _end_orphans(self, run: _Running) -> None:
+        """Kill what a trial process that died without ending it left running (those in a session of their own
+        too), re-parented to the driver: a trial process that ended by itself (exit code 0) or was cut off left
+        nothing."""
+        if run.process.exitcode != 0 and self._was_subreaper is not None:
+            end_orphans(run.token, spared={other.process.pid for other in self._running.values()})
