@@ -10,7 +10,9 @@ session fails like a SQLite lock instead of waiting forever; a server that canno
 restarting, starting up), at the first connection or after, is tried again for ``reconnect_for`` seconds (60 by
 default; a PostgreSQL URL's ``?reconnect_for=`` wins) before the failure is let through, every thread of the
 process sharing one window per outage, and a transaction the lost connection cut off runs again as a whole
-(`Connections.run`); within `without_waiting` a call tries once. Every driver exception goes through the
+(`Connections.run`); within `without_waiting` a call tries once. A SQLite lock is waited for in slices of at most
+half a second, tried again by `Connections.run` until the busy timeout has passed, so that Ctrl-C or SIGTERM is
+acted on while another process holds the lock. Every driver exception goes through the
 engine's ``handle_error`` event to `tunesmith.storage._failures`.
 """
 
@@ -23,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -34,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from tunesmith.errors import StorageError, StorageUnavailable
 from tunesmith.storage._failures import (
     ConnectionLost,
+    DatabaseBusy,
     ServerGone,
     bad_sqlite_url,
     commit_unknown,
@@ -68,6 +71,11 @@ _FIRST_PAUSE, _LONGEST_PAUSE = 0.2, 2.0
 # Seconds to keep trying a PostgreSQL server that cannot be reached: a restart of a busy server (a checkpoint at
 # shutdown, crash recovery at start-up) takes tens of seconds. A PostgreSQL URL's ``?reconnect_for=`` wins.
 RECONNECT_FOR = 60.0
+# The most seconds SQLite waits for its database lock in one go. SQLite waits in C, where Python runs no signal
+# handler, so a whole busy timeout there left SIGTERM unanswered for up to a minute (a supervisor sends SIGKILL
+# after about 10 s); `Connections.run` tries again until the busy timeout has passed, Python acting on signals
+# between tries.
+_BUSY_SLICE = 0.5
 # False within `without_waiting`: a server that cannot be reached is tried once.
 _waiting: ContextVar[bool] = ContextVar("tunesmith_storage_waiting", default=True)
 
@@ -125,7 +133,9 @@ def make_engine(
     else:
         raise unsupported_scheme(shown, backend)
     _explain_failures(engine, shown, database_file, busy_timeout)
-    connections = Connections(engine, shown, wait=max(busy_timeout, 15.0), reconnect_for=reconnect_for)
+    connections = Connections(
+        engine, shown, wait=max(busy_timeout, 15.0), reconnect_for=reconnect_for, busy_timeout=busy_timeout
+    )
     return engine, database_file, connections
 
 
@@ -262,7 +272,8 @@ def _sqlite_engine(
     if parsed.host or parsed.username or parsed.password or parsed.port:
         raise bad_sqlite_url(shown, parsed)
     parsed, database_file = _open_file(parsed, shown, must_exist)
-    engine = sa.create_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False})
+    lock_wait = min(busy_timeout, _BUSY_SLICE)  # `Connections.run` waits the rest of the busy timeout
+    engine = sa.create_engine(parsed, echo=echo, connect_args={"timeout": lock_wait, "check_same_thread": False})
     read_only = database_file.read_only
     uri = connection_uri(database_file.path, database_file.mode, database_file.options)
 
@@ -281,7 +292,7 @@ def _sqlite_engine(
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(lock_wait * 1000)}")
         if not read_only and _may_switch_to_wal(cursor, must_exist):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
@@ -370,6 +381,11 @@ class Connections:
     outage. A first connection that must wait says so once, on the ``tunesmith`` logger (a wrong host or port
     waits as long as a server starting up). Within `without_waiting` a call tries once.
 
+    A transaction run through `run` that SQLite refused as busy (`DatabaseBusy`: another process holds the database
+    lock; SQLite waits for it in slices of at most half a second) runs again as a whole until ``busy_timeout``
+    seconds after the call began, so the whole wait stays the busy timeout while Python acts on signals between
+    tries.
+
     A transaction run through `run` whose connection broke in flight (`ConnectionLost`) runs again as a whole on
     a new connection until ``reconnect_for`` seconds after the loss (or the outage it fell in); one whose COMMIT
     the loss cut off first reads whether that COMMIT landed (its `Landing`), so no write applies twice.
@@ -379,13 +395,18 @@ class Connections:
         shown: the redacted URL, for messages.
         wait: the most seconds `close` waits for connections in use.
         reconnect_for: the seconds to keep trying a server that cannot be reached.
+        busy_timeout: the seconds to keep trying a SQLite database another process holds locked.
     """
 
-    def __init__(self, engine: Engine, shown: str, wait: float, reconnect_for: float = 0.0) -> None:
+    def __init__(
+        self, engine: Engine, shown: str, wait: float, reconnect_for: float = 0.0, busy_timeout: float = 0.0
+    ) -> None:
         self._engine = engine
         self._shown = shown
         self._wait = wait
         self._reconnect_for = reconnect_for
+        self._busy_timeout = busy_timeout
+        self._lock_wait = min(busy_timeout, _BUSY_SLICE)  # what SQLite waits for its lock in one try
         self._changed = threading.Condition()
         self._in_use: dict[int, int] = {}  # thread id -> connections it holds
         self._disposing = threading.Lock()  # close() returns only once every connection is closed
@@ -476,7 +497,10 @@ class Connections:
         A transaction cut off by a lost connection (`ConnectionLost`) before its COMMIT rolled back on the
         server, so it runs again as a whole on a new connection, at once and then after pauses doubling from
         0.2 s, until ``reconnect_for`` seconds after the first loss (or after the outage under way was first found;
-        once, within `without_waiting`). A COMMIT the loss cut off may have landed: a
+        once, within `without_waiting`). A transaction SQLite refused as busy (`DatabaseBusy`: a statement or COMMIT
+        it refuses so applies nothing) runs again as a whole, until ``busy_timeout`` seconds after the call began
+        (also within `without_waiting`, as the whole wait used to be spent in SQLite). A COMMIT the loss cut off may
+        have landed: a
         write with a ``landing`` first has its `Landing.check` read whether it did, in the transaction that would
         run it again; a write without one must be harmless to run twice (a heartbeat, a value set again).
 
@@ -484,16 +508,21 @@ class Connections:
             ConnectionLost: the transaction was cut off before its COMMIT every time until the time ran out; nothing
                 of it is stored.
             ServerGone: the server did not come back; nothing of the transaction is stored.
+            DatabaseBusy: the SQLite database stayed locked for the busy timeout; nothing of the transaction is
+                stored.
             CommitUnknown: a COMMIT was cut off and whether it landed cannot be read (the server did not come
                 back in time, or the check cannot tell); the message names the write and what storage may hold.
         """
         deadline: float | None = None  # reconnect_for after the first loss, or the outage it fell in
         pause = 0.0
         cut_off: tuple[Result, StorageUnavailable] | None = None  # a write whose COMMIT was cut off, and the loss
+        locked_until = time.monotonic() + self._busy_timeout  # a database lock is waited for until then
+        busy = False  # SQLite refused a try as busy
         while True:
             ran: list[Result] = []  # once the work ran, a loss cuts off its COMMIT
+            tried = time.monotonic()
             try:
-                with self.open(deadline) as conn:
+                with self.open(deadline) as conn, self._waiting_for_lock(conn, locked_until - tried if busy else None):
                     if not writer:
                         return work(conn)
                     conn = conn.execution_options(writer=True)
@@ -503,6 +532,13 @@ class Connections:
                         cut_off = None
                         ran.append(work(conn))
                     return ran[0]
+            except DatabaseBusy:
+                if time.monotonic() >= locked_until:
+                    raise
+                busy = True
+                # SQLite may refuse at once (a lock it cannot wait for): a try lasts its slice all the same.
+                time.sleep(max(0.0, min(tried + self._lock_wait, locked_until) - time.monotonic()))
+                continue
             except (ConnectionLost, ServerGone) as exc:
                 if deadline is None:
                     if isinstance(exc, ServerGone):
@@ -521,6 +557,23 @@ class Connections:
                     raise
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(max(pause * 2, _FIRST_PAUSE), _LONGEST_PAUSE)
+
+    @contextmanager
+    def _waiting_for_lock(self, conn: Connection, left: float | None) -> Iterator[None]:
+        """Within the block, SQLite waits at most ``left`` seconds for its lock when that is less than its slice,
+        so that the last try ends when the busy timeout does; the slice is set again afterwards. ``None``: a try
+        that follows none refused as busy (on PostgreSQL, always), left as it is."""
+        if left is None or not 0 < left < self._lock_wait:
+            yield
+            return
+        raw = conn.connection.driver_connection
+        assert raw is not None  # a connection checked out of the pool is open
+        raw.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
+        try:
+            yield
+        finally:
+            with suppress(Exception):  # a connection an interrupt invalidated is closed: nothing to set again
+                raw.execute(f"PRAGMA busy_timeout = {int(self._lock_wait * 1000)}")
 
     def _landed(self, landing: Landing[Result], conn: Connection, result: Result, lost: StorageUnavailable) -> bool:
         """Whether the write that returned ``result`` landed before ``lost`` cut off its COMMIT (`Landing.check`).

@@ -25,6 +25,7 @@ __all__ = [
     "SQLITE_FORMS",
     "CommitUnknown",
     "ConnectionLost",
+    "DatabaseBusy",
     "ServerGone",
     "bad_sqlite_url",
     "commit_unknown",
@@ -88,6 +89,14 @@ class ConnectionLost(StorageUnavailable):
     restarted, an administrator ended the session, the network dropped). A transaction whose COMMIT was not sent
     rolled back on the server, so it can run again as a whole: `tunesmith.storage._engine.Connections.run` does,
     on a new connection, after first reading whether a COMMIT the loss cut off landed."""
+
+
+class DatabaseBusy(StorageUnavailable):
+    """Another connection held the SQLite database's write lock (SQLITE_BUSY), so the statement did nothing: SQLite
+    applies no part of a statement, nor of a COMMIT, that it refuses as busy, so the transaction can run again as a
+    whole. SQLite waits for the lock in C, where Python runs no signal handler, so it waits only a short slice at a
+    time and `tunesmith.storage._engine.Connections.run` tries again until the busy timeout has passed, acting on
+    Ctrl-C or SIGTERM between tries; the message, worded for the whole busy timeout, is shown only then."""
 
 
 class CommitUnknown(StorageUnavailable):
@@ -402,7 +411,10 @@ def _sqlite(orig: Any, url: str, path: str | None, busy_timeout: float) -> Stora
             "(`ulimit -f`), a full or failing disk; fix the cause and run again (the study resumes where it stopped)"
         )
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
-        return StorageUnavailable(
+        # SQLITE_LOCKED (a conflict inside one process's shared cache) is returned at once, without SQLite's busy
+        # wait, so waiting again would change what it does: only SQLITE_BUSY is tried again.
+        busy = DatabaseBusy if primary == _SQLITE_BUSY else StorageUnavailable
+        return busy(
             f"the SQLite database {where} {_stayed_locked('busy', busy_timeout, said)}: another process holds a "
             f"long write; retry, or raise the timeout: ?timeout={_longer(busy_timeout)} (seconds) at the end of the "
             f"storage URL, or SQLStorage(busy_timeout={_longer(busy_timeout)})"
