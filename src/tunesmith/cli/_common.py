@@ -370,10 +370,11 @@ def _confirm_stored(study: Study) -> None:
         study.storage.load_study(study.name)
 
 
-def verdict_colour(ready: bool | None, failed: bool) -> str:
-    """The colour a verdict's headline prints in: green when ready, red when a check failed, yellow when it is
-    not shown ready (a check leans beyond its limit within noise)."""
-    return "green" if ready else "red" if failed else "yellow"
+def verdict_colour(ready: bool | None, failed_decided: bool) -> str:
+    """The colour a verdict's headline prints in: green when ready, red when a check failed on decided evidence
+    ("not ready", status "fail"), yellow when it is not shown ready (a check failed for want of evidence, or leans
+    beyond its limit within noise)."""
+    return "green" if ready else "red" if failed_decided else "yellow"
 
 
 def _fmt(value: Any) -> str:

@@ -91,7 +91,7 @@ def finalize_command(
         _print_json(verdict.to_attr())
     else:
         summary = terminal_safe(verdict.summary(), markup=False, multiline=True)
-        click.secho(summary, fg=verdict_colour(verdict.ready, bool(verdict.failed)))
+        click.secho(summary, fg=verdict_colour(verdict.ready, bool(verdict.failed_decided)))
     _confirm_stored(study)  # the opening and the verdict are recorded only if the database is still there
 
 

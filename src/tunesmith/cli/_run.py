@@ -194,7 +194,7 @@ def run(
         if isinstance(verdict, SearchLeft):  # nothing re-run, nothing opened
             click.echo(_plain(verdict.note()))
         elif verdict is not None:
-            click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed)))
+            click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed_decided)))
             if stale := stale_note(study.attrs, study.trials):
                 click.secho(_plain(stale), fg="yellow")
             if edited := holdout_edits(study, cfg):
@@ -257,7 +257,7 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
             console.print(
                 _plain(f"{row.label}: validation {row.validation:.4f}, holdout {row.holdout:.4f}"), markup=False
             )
-        click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed)))
+        click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed_decided)))
         _write_report(study, report_path, findings, took)
     console.print(
         f"done in {time.monotonic() - started:.0f}s; read it back with: "

@@ -68,7 +68,9 @@ class Verdict:
 
     ``ready`` is true when no check failed and none leans beyond its limit (`Check.leans`); checks that could not
     run, and passed checks whose evidence could not decide but whose estimate lies within their limit, are listed
-    in the headline but do not block.
+    in the headline but do not block. A check that failed for want of evidence (`Check.decided` false) blocks
+    "ready" as a decided failure does, but the verdict then reads "not shown ready", never "not ready": the
+    evidence could not tell, and it never fails on a coin flip.
     """
 
     checks: tuple[Check, ...]
@@ -89,7 +91,19 @@ class Verdict:
 
     @property
     def failed(self) -> tuple[Check, ...]:
+        """Every failed check, whether its evidence decided or not."""
         return tuple(c for c in self.checks if not c.passed)
+
+    @property
+    def failed_decided(self) -> tuple[Check, ...]:
+        """The checks the evidence decided failed: only these make the verdict "not ready" (status "fail")."""
+        return tuple(c for c in self.failed if c.decided)
+
+    @property
+    def unshown(self) -> tuple[Check, ...]:
+        """The checks that keep the verdict from "ready" on evidence that could not decide: failed for want of it
+        (`Check.decided` false), or leaning beyond their limit (`Check.leans`)."""
+        return tuple(c for c in self.checks if not c.decided and (not c.passed or c.leans))
 
     def check(self, name: str) -> Check:
         """The check called ``name``."""
@@ -110,14 +124,19 @@ class Verdict:
 
     @property
     def headline(self) -> str:
-        """"ready", qualified by the checks whose evidence could not decide and those that could not run (it
-        rests on the others); "not shown ready" with the reason of every check that leans beyond its limit within
-        noise, when none failed; or "not ready" with every failed check's reason; printed and stored alike."""
-        if self.failed:
-            return "not ready: " + "; ".join(f"{c.name} - {c.detail}" for c in self.failed)
-        if self.leaning:
-            return ("not shown ready (an estimate beyond its limit that the evidence cannot decide): "
-                    + "; ".join(f"{c.name} - {c.detail}" for c in self.leaning))  # fmt: skip
+        """The verdict in a line, printed and stored alike: "not ready" with every decided failure's reason, then
+        those of the checks that failed undecided, marked so; else "not shown ready (the evidence cannot decide)"
+        with the reason of every check that failed undecided or leans beyond its limit within noise; else "ready",
+        qualified by the checks whose evidence could not decide and those that could not run (it rests on the
+        others)."""
+        if self.failed_decided:
+            undecided = [c for c in self.failed if not c.decided]
+            return "not ready: " + "; ".join([f"{c.name} - {c.detail}" for c in self.failed_decided]
+                                             + [f"{c.name} (undecided) - {c.detail}" for c in undecided])  # fmt: skip
+        if self.unshown:
+            return "not shown ready (the evidence cannot decide): " + "; ".join(
+                f"{c.name} - {c.detail}" for c in self.unshown
+            )
         qualifiers = [f"{what}: {', '.join(c.name for c in checks)}"
                       for what, checks in (("undecided", self.undecided), ("not checked", self.unchecked))
                       if checks]  # fmt: skip
@@ -138,7 +157,8 @@ class Verdict:
 
     def attribute(self) -> VerdictAttr:
         """The study attribute ``verdict`` the HTML report shows (see `tunesmith.attributes`)."""
-        status = "fail" if self.failed else ("warn" if self.unchecked or self.undecided else "pass")
+        # "fail" only on a decided failure: a check that failed for want of evidence is undecided, so "warn"
+        status = "fail" if self.failed_decided else ("warn" if self.unchecked or self.undecided else "pass")
         return VerdictAttr(
             status=status,
             ready=self.ready,

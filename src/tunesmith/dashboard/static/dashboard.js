@@ -162,7 +162,9 @@
     node.hidden = !verdict;
     node.className = verdict && verdict.ready && !verdict.stale ? "ok" : "warn";
     node.textContent = !verdict ? "" : "verdict" + (verdict.trial === null ? "" : " on trial " + verdict.trial) +
-      ": " + verdict.status + ", " + (verdict.ready ? "ready" : "not ready") +
+      ": " + verdict.status + ", " +
+      // as the headline reads: "not ready" only on a decided failure, else the evidence could not show it ready
+      (verdict.ready ? "ready" : verdict.status === "fail" ? "not ready" : "not shown ready") +
       (verdict.stale ? "; " + verdict.stale : "");
   }
 
