@@ -31,9 +31,13 @@ def slow(trial):
 
 @pytest.fixture(autouse=True)
 def _own_working_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test runs in an empty working directory of its own: what studies write relative to it (their
-    ``tunesmith-checkpoints/<name>`` folders) never meets another test's, whatever their order, nor the checkout."""
-    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    """Each test runs in a working directory of its own: what studies write relative to it (their
+    ``tunesmith-checkpoints/<name>`` folders) never meets another test's, whatever their order, nor the checkout.
+    It holds only a link to the test package, so that processes which find modules by their working directory (a
+    Ray worker unpickling a test module's objective) still import ``tests``."""
+    own = tmp_path_factory.mktemp("cwd")
+    (own / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
+    monkeypatch.chdir(own)
 
 
 @pytest.fixture
