@@ -24,6 +24,7 @@ from tunesmith.discipline._reruns import (
 )
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError
+from tunesmith.integrations._sklearn_space import estimator_params
 from tunesmith.objective import Metric
 from tunesmith.study import ObjectiveError
 from tunesmith.trial import TrialState
@@ -151,7 +152,8 @@ def _run(study: Study, objective: Objective, params: Mapping[str, Any], seeds: S
     with Progress(label, len(seeds), unit="runs", per_unit=typical_duration(study.trials), show=progress) as bar:
         for index, seed in seeds:
             done.append(run_once(
-                objective, params, seed, candidate=BASELINE_NUMBER, metric=study.metric, guardrails=(),
+                objective, estimator_params(study, params), seed, candidate=BASELINE_NUMBER, metric=study.metric,
+                guardrails=(),
                 checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{index}", keep_checkpoint=keep_checkpoints,
             ))  # fmt: skip
             bar.update(advance=1)

@@ -72,6 +72,7 @@ from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.seeds import Contest, Rule, across_seeds, lineage_of, recorded_contest, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.integrations._sklearn_space import estimator_params, internal_names
 from tunesmith.objective import Metric, is_per_example, summarise
 from tunesmith.trial import TrialRecord
 
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Evaluate",
+    "HoldoutEvaluationFailed",
     "HoldoutOpened",
     "HoldoutScaleMismatch",
     "Thresholds",
@@ -96,6 +98,11 @@ _BASELINE = "baseline:"  # the baseline's scores in the holdout log, beside the 
 
 class HoldoutOpened(TunesmithError, RuntimeError):
     """The holdout was opened already; reading it again would leak it into decisions."""
+
+
+class HoldoutEvaluationFailed(TunesmithError, RuntimeError):
+    """``evaluate`` (or ``shifted``) raised after the opening was recorded: the holdout stays locked, since the
+    evaluation may have read it, and the error says so and how to open it again (the cause is chained)."""
 
 
 class HoldoutScaleMismatch(TunesmithError, ValueError):
@@ -308,11 +315,24 @@ def _record_read(study: Study, opening: HoldoutOpeningAttr, read: dict[str, floa
     return HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, fill))
 
 
-def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int,
-              what: str) -> tuple[dict[str, float], dict[str, np.ndarray]]:  # fmt: skip
+def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str,
+              opened: str) -> tuple[dict[str, float], dict[str, np.ndarray]]:  # fmt: skip
     """The scores ``evaluate`` returned, and the per-example values behind them (kept only for this call, to pair
-    the winner's with the baseline's on the same examples; never stored)."""
-    result = evaluate(dict(params), seed)
+    the winner's with the baseline's on the same examples; never stored).
+
+    Raises:
+        HoldoutEvaluationFailed: ``evaluate`` raised; ``opened`` (`_opened_text`) says which opening it spent.
+    """
+    try:
+        result = evaluate(dict(params), seed)
+    except Exception as exc:
+        said = " ".join(str(exc).split()) or "no message"
+        raise HoldoutEvaluationFailed(
+            f"the {what} evaluation raised {type(exc).__name__} ({said}) for params {dict(params)!r}, seed {seed}. "
+            f"{opened}, and it stays locked, since the evaluation may have read it: fix the evaluation, then open "
+            "the holdout again with ts.finalize(study, evaluate, force=True) (tunesmith finalize --force), which the "
+            "verdict records as a forced opening"
+        ) from exc
     if not isinstance(result, Mapping):
         raise ConfigError(f"the {what} evaluation must return a dict of metrics, got {type(result).__name__}")
     values: Mapping[str, Any] = result  # per-example sequences too, though `Evaluate` says numbers
@@ -379,16 +399,16 @@ class _BaselineScored:
 
 
 def _score_baseline(metric: Metric, params: dict[str, Any], seed: int, evaluate: Evaluate, shifted: Evaluate | None,
-                    winner: tuple[str, Mapping[str, np.ndarray], _Shift],
-                    bar: Progress) -> _BaselineScored:  # fmt: skip
+                    winner: tuple[str, Mapping[str, np.ndarray], _Shift], bar: Progress,
+                    opened: str) -> _BaselineScored:  # fmt: skip
     """Score the baseline with the winner's evaluations and seed; ``winner`` (its holdout key, per-example values
     and shifted score) pairs the two on the same examples."""
-    scores, examples = _evaluate(evaluate, params, seed, "baseline's holdout")
+    scores, examples = _evaluate(evaluate, params, seed, "baseline's holdout", opened)
     bar.update(advance=1)
     key = _metric_key(metric, scores, "baseline's holdout")
     shifted_result = None
     if shifted is not None:
-        shifted_result = _evaluate(shifted, params, seed, "baseline's shifted")
+        shifted_result = _evaluate(shifted, params, seed, "baseline's shifted", opened)
         bar.update(advance=1)
         scores.update({f"{SHIFTED}{k}": v for k, v in shifted_result[0].items()})
     shift = _shift_of(metric, key, scores, examples, shifted_result)
@@ -685,28 +705,31 @@ def finalize(
     validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
     rerun = None if entry is None or entry.mean is None else float(entry.mean)
     followed = () if named is None else _earlier_openings(study, study.info.id, named)
-    opening = _open(study, force, record.number, named, followed)
+    params = _handed_params(study, record.number, record.params)
     declared = read_attr(study.attrs, BaselineAttr)
     baseline_params = None if declared is None or declared.params is None else dict(declared.params)
+    handed_baseline = None if baseline_params is None else _handed_params(study, None, baseline_params)
+    opening = _open(study, force, record.number, named, followed)
+    opened = _opened_text(study, opening)
     per_configuration = 1 + (shifted is not None)
     bar = Progress(f"holdout of {study.name}: trial #{record.number}",
                    per_configuration * (1 + (baseline_params is not None and shifted is not None)),
                    unit="evaluations", per_unit=record.duration, show=progress)  # fmt: skip
     with bar:
-        scores, examples = _evaluate(evaluate, record.params, record.seed, "holdout")
+        scores, examples = _evaluate(evaluate, params, record.seed, "holdout", opened)
         bar.update(advance=1)
         key = _metric_key(study.metric, scores, "holdout")
-        shifted_result = None if shifted is None else _evaluate(shifted, record.params, record.seed, "shifted")
+        shifted_result = None if shifted is None else _evaluate(shifted, params, record.seed, "shifted", opened)
         bar.update(advance=shifted is not None)
         shifted_scores = None if shifted_result is None else shifted_result[0]
         _refuse_non_finite(scores, key, shifted_scores, study.metric)
         _refuse_other_scale(study, opening, how, scores, key, shifted_scores)
         winner_shift = _shift_of(study.metric, key, scores, examples, shifted_result)
         baseline_scored = None
-        if baseline_params is not None and winner_shift.value is not None:  # the gain under the shift needs it
+        if handed_baseline is not None and winner_shift.value is not None:  # the gain under the shift needs it
             bar.update(total=2 * per_configuration, detail="the baseline, for the gain under the shift")
-            baseline_scored = _score_baseline(study.metric, baseline_params, record.seed, evaluate, shifted,
-                                              (key, examples, winner_shift), bar)  # fmt: skip
+            baseline_scored = _score_baseline(study.metric, handed_baseline, record.seed, evaluate, shifted,
+                                              (key, examples, winner_shift), bar, opened)  # fmt: skip
     holdout_score = scores[key]
     optimism = _optimism(study, entry)
     selection = _selection(study, validation, optimism)
@@ -787,6 +810,33 @@ def finalize(
         write_attr(study, optimism.attribute())
     write_attr(study, replace(verdict.attribute(), evidence=evidence_of(study.attrs)))
     return verdict
+
+
+def _handed_params(study: Study, trial: int | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as ``evaluate`` takes them (`estimator_params`: a scikit-learn search's trial parameters as its
+    estimator's), checked before the holdout opens.
+
+    Raises:
+        ConfigError: names only a search over a list of dicts uses are left (a study no search recorded its
+            translation in), or a chosen option cannot be rebuilt: ``evaluate`` could not use them.
+    """
+    handed = estimator_params(study, params)
+    internal = internal_names(handed)
+    if internal:
+        which = "the baseline's" if trial is None else f"trial #{trial}'s"
+        raise ConfigError(
+            f"{which} parameters {dict(params)!r} hold names a scikit-learn search over a list of dicts uses "
+            f"internally ({', '.join(map(repr, internal))}), which no estimator takes, and study {study.name!r} "
+            "records no translation to the estimator's (its sklearn_params attribute: the search ran under an "
+            "older tunesmith): the holdout was not opened. Fit the search again with this version, which records it"
+        )
+    return handed
+
+
+def _opened_text(study: Study, opening: HoldoutOpeningAttr) -> str:
+    """How an error after ``opening`` says what it spent."""
+    return (f"The holdout of study {study.name!r} was opened for trial #{opening.trial} at {_utc(opening.at)} "
+            "(recorded before it is read, so that a crash still counts)")  # fmt: skip
 
 
 def _opened_check(log: HoldoutLogAttr, judged: int) -> Check | None:

@@ -25,6 +25,8 @@ from tunesmith.storage.base import name_forms
 
 __all__ = ["NestedCVResult", "nested_cv"]
 
+_DEFAULT_TRIALS = 20  # configurations per tuning run when neither n_trials nor n_iter is given
+
 
 @dataclass(frozen=True)
 class NestedCVResult:
@@ -97,7 +99,7 @@ def nested_cv(
     *,
     outer: Any = 5,
     inner: Any = 3,
-    n_trials: int = 20,
+    n_trials: int | None = None,
     scoring: Any = None,
     random_state: int | None = 0,
     n_jobs: int | None = None,
@@ -112,8 +114,10 @@ def nested_cv(
         X, y: the data.
         outer: outer folds (an int or a scikit-learn splitter; stratified for classifiers).
         inner: inner folds for each tuning run (as ``cv`` of `TunesmithSearchCV`).
-        n_trials: configurations each tuning run evaluates.
-        scoring: a scikit-learn scoring (default: the estimator's ``score``).
+        n_trials: configurations each tuning run evaluates (default 20; ``n_iter=``, scikit-learn's name, is
+            accepted instead).
+        scoring: one scikit-learn scorer (default: the estimator's ``score``); several metrics (a dict or a list)
+            are refused, since each fold's winner is scored on one.
         random_state: seeds every tuning run (each outer fold gets its own derived seed).
         n_jobs: parallel fits inside each tuning run.
         groups: the group of each row (a patient, a subject) when rows of one group are related. Given, it
@@ -126,10 +130,12 @@ def nested_cv(
             ...). Each outer fold tunes in a study of its own, ``"<study_name>-outer<k>"`` for fold k (from 1), or
             ``"nested-cv-<8 random hex digits>-outer<k>"`` without ``study_name``: one study shared by the folds
             would let a later fold resume an earlier one, whose configurations were chosen on rows that include
-            the later fold's test rows.
+            the later fold's test rows. ``refit`` is refused: each search refits its winner, which the outer
+            fold scores.
 
     Raises:
-        ConfigError: a group splitter without ``groups``, a splitter of rows beside ``groups``, ``groups``
+        ConfigError: ``refit`` among ``search_options``, a multi-metric ``scoring``, a group splitter without
+            ``groups``, a splitter of rows beside ``groups``, ``groups``
             without one label per row of ``X``, a ``study_name`` that is not a non-empty string, or a fold's
             study name that ``storage`` already holds (a fold is never resumed); raised before any fit.
     """
@@ -139,6 +145,9 @@ def nested_cv(
 
     from tunesmith.integrations.sklearn import TunesmithSearchCV
 
+    _refuse_own_settings(scoring, search_options)
+    if n_trials is None and "n_iter" not in search_options:
+        n_trials = _DEFAULT_TRIALS
     classifier = is_classifier(estimator)
     splitter = check_cv(_group_folds(outer, y, classifier, groups), y, classifier=classifier)
     inner = _group_folds(inner, y, classifier, groups)
@@ -172,6 +181,26 @@ def nested_cv(
         inner_scores.append(float(search.best_score_))
         chosen.append(dict(search.best_params_))
     return NestedCVResult(tuple(outer_scores), tuple(inner_scores), tuple(chosen), tuple(study_names))
+
+
+def _refuse_own_settings(scoring: Any, search_options: Mapping[str, Any]) -> None:
+    """Refuse, before any fit, what nested_cv sets itself: ``refit`` (each search refits its winner for the outer
+    fold to score) and the one metric that winner is chosen and scored on (a multi-metric ``scoring``)."""
+    refit = search_options.get("refit")
+    if isinstance(scoring, Mapping | list | tuple | set | frozenset):
+        names = list(scoring) if isinstance(scoring, Mapping) else [str(s) for s in scoring]
+        first = refit if isinstance(refit, str) and refit in names else (names[0] if names else "accuracy")
+        single = scoring[first] if isinstance(scoring, Mapping) and first in scoring else first
+        also = "" if "refit" not in search_options else " and drop refit (nested_cv refits each winner itself)"
+        raise ConfigError(
+            f"nested_cv chooses and scores each fold's winner on one metric, got a multi-metric scoring={scoring!r}: "
+            f"pass a single scorer, e.g. scoring={single!r}{also}; run nested_cv once per metric to estimate several"
+        )
+    if "refit" in search_options:
+        raise ConfigError(
+            "nested_cv refits each outer fold's winner itself (refit=True), and that fold's test rows then score it, "
+            f"got refit={refit!r}: drop refit (to choose the winner on another metric, pass it as scoring=)"
+        )
 
 
 def _fold_study_names(study_name: Any, storage: str | Storage | None, folds: int) -> list[str]:

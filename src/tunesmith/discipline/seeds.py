@@ -65,6 +65,7 @@ from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.integrations._sklearn_space import estimator_params
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.study import ObjectiveError
 from tunesmith.trial import TrialRecord, TrialState
@@ -805,7 +806,8 @@ def _confirm(
             bar.update(detail=f"seed {i + 1}/{len(seed_values)}")
             folder = study.checkpoint_root / "seeds" / f"{record.number}-{first + i}"
             runs.append(run_once(
-                objective, record.params, seed, candidate=record.number, metric=study.metric,
+                objective, estimator_params(study, record.params), seed, candidate=record.number,
+                metric=study.metric,
                 guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints,
             ))  # fmt: skip
             bar.update(advance=1)
@@ -904,7 +906,8 @@ def validate_top(
                 bar.update(detail=f"#{record.number}, seed {i + 1}/{len(seed_values)}")
                 folder = study.checkpoint_root / "seeds" / f"{record.number}-{i}"
                 runs.append(run_once(
-                    objective, record.params, seed, candidate=record.number, metric=study.metric,
+                    objective, estimator_params(study, record.params), seed, candidate=record.number,
+                    metric=study.metric,
                     guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints,
                 ))  # fmt: skip
                 bar.update(advance=1)

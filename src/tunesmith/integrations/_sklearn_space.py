@@ -13,23 +13,41 @@ instead: tunesmith samples uniform and log-uniform ranges, so a normal or expone
 no equivalent. A list of dicts (scikit-learn picks one dict, then samples from it) becomes a
 ``Choice`` named ``"@distributions"`` (the dict's index) with each dict's parameters conditioned on
 it; a name that several dicts give different distributions is kept apart as ``"name@<index>"``.
-`Translation.to_estimator` turns a trial's parameters back into the estimator's.
+`Translation.to_estimator` turns a trial's parameters back into the estimator's. A search records its
+translation in the study attribute ``sklearn_params`` (`record_translation`), each labelled option as JSON that
+rebuilds it (an estimator as its class and ``get_params(deep=False)``), so that `estimator_params` turns a stored
+trial's parameters into the estimator's for the discipline (``finalize``, ``validate_top``, ``evaluate_baseline``).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from tunesmith.errors import SpaceError
+from tunesmith._attribute_json import Fields, JsonObject, is_object
+from tunesmith.attributes import read_attr, write_attr
+from tunesmith.errors import ConfigError, SpaceError
 from tunesmith.space import Choice, Fixed, Float, Int, Param, Space
 
-__all__ = ["BRANCH", "Translation", "read_distributions"]
+if TYPE_CHECKING:
+    from tunesmith.study import Study
+
+__all__ = [
+    "BRANCH",
+    "EstimatorParamsAttr",
+    "Translation",
+    "estimator_params",
+    "internal_names",
+    "read_distributions",
+    "record_translation",
+]
 
 BRANCH = "@distributions"
 
@@ -49,6 +67,135 @@ class Translation:
             labels = self.labels.get(name)
             out[self.names.get(name, name)] = labels[value] if labels is not None else value
         return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimatorParamsAttr(JsonObject):
+    """``sklearn_params``: how a `TunesmithSearchCV` study's trial parameters map to its estimator's.
+
+    Attributes:
+        names: a space name kept apart for one dict of a list of dicts -> the estimator's (``"C@1"`` -> ``"C"``).
+        options: a parameter chosen by label -> each label's value as JSON that rebuilds it (`_stored`), or
+            ``None`` for a value that JSON cannot rebuild.
+    """
+
+    KEY: ClassVar[str] = "sklearn_params"
+    names: dict[str, str] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> EstimatorParamsAttr:
+        r = Fields(value, where or cls.KEY)
+        names = r.mapping("names", lambda v: isinstance(v, str), "an object of strings") or {}
+        options = r.mapping("options", is_object, "an object of objects") or {}
+        return cls(names=names, options={k: dict(v) for k, v in options.items()}, **r.rest())
+
+
+def record_translation(study: Study, param_distributions: Any) -> None:
+    """Record in ``study`` how its trials' parameters map to the estimator's (`EstimatorParamsAttr`)."""
+    _, translation = read_distributions(param_distributions)
+    options = {name: {label: _stored(value) for label, value in labels.items()}
+               for name, labels in translation.labels.items()}  # fmt: skip
+    write_attr(study, EstimatorParamsAttr(names=dict(translation.names), options=options))
+
+
+def internal_names(params: Mapping[str, Any]) -> list[str]:
+    """The names in ``params`` that only a search over a list of dicts uses (``"@distributions"``, ``"C@1"``)."""
+    return [name for name in params if name == BRANCH or re.fullmatch(r".+@\d+", name)]
+
+
+def estimator_params(study: Study, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A `TunesmithSearchCV` study's trial ``params`` as its estimator's: the parameters ``set_params`` takes.
+
+    The list-of-dicts choice (``"@distributions"``) is dropped, names kept apart per dict (``"C@1"``) get their
+    own back, and options chosen by label (``"SVC()"``) are rebuilt from what the search recorded. A study that
+    no search recorded (``sklearn_params`` absent) has its ``params`` returned as they are, as does a value that
+    is not a recorded label (a configuration already in the estimator's terms).
+
+    Raises:
+        ConfigError: an option chosen by label whose value JSON could not rebuild (recorded as ``None``).
+    """
+    recorded = read_attr(study.attrs, EstimatorParamsAttr)
+    if recorded is None:
+        return dict(params)
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if name == BRANCH:
+            continue
+        labels = recorded.options.get(name)
+        if labels is not None and isinstance(value, str) and value in labels:
+            if labels[value] is None:
+                raise ConfigError(
+                    f"study {study.name!r} chose {name}={value}, an option that storage cannot rebuild (only "
+                    "estimators whose get_params() rebuild them, top-level classes and functions, JSON values and "
+                    "tuples, lists and dicts of them are), so the estimator's parameters of this trial are unknown "
+                    f"here: make the option rebuildable and fit the search again, or score trial params "
+                    f"{dict(params)!r} with your own code"
+                )
+            value = _rebuilt(labels[value])
+        out[recorded.names.get(name, name)] = value
+    return out
+
+
+def _stored(value: Any) -> Any:
+    """JSON that `_rebuilt` turns back into ``value`` (an equal repr), or ``None`` when there is none."""
+    try:
+        data = _to_json(value)
+        return data if repr(_rebuilt(data)) == repr(value) else None
+    except (TypeError, ValueError, ImportError, AttributeError):
+        return None
+
+
+def _to_json(value: Any) -> dict[str, Any]:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if _json_scalar(value):
+        return {"value": value}
+    if isinstance(value, tuple | list):
+        return {type(value).__name__: [_to_json(v) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": {k: _to_json(v) for k, v in value.items()}}
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist()}
+    if isinstance(value, type) or (callable(value) and not hasattr(value, "get_params")):
+        return {"reference": _reference(value)}
+    if hasattr(value, "get_params"):
+        params = value.get_params(deep=False)
+        return {"estimator": _reference(type(value)), "params": {k: _to_json(v) for k, v in params.items()}}
+    raise TypeError(f"{type(value).__name__} is not stored")
+
+
+def _reference(value: Any) -> str:
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if not module or not qualname or "<" in qualname:  # a lambda, a local function or class
+        raise TypeError(f"{value!r} has no importable name")
+    return f"{module}:{qualname}"
+
+
+def _rebuilt(data: Mapping[str, Any]) -> Any:
+    """The value `_to_json` stored as ``data``."""
+    if "value" in data:
+        return data["value"]
+    if "tuple" in data or "list" in data:
+        items = [_rebuilt(v) for v in data.get("tuple", data.get("list", []))]
+        return tuple(items) if "tuple" in data else items
+    if "dict" in data:
+        return {k: _rebuilt(v) for k, v in data["dict"].items()}
+    if "array" in data:
+        return np.asarray(data["array"])
+    if "reference" in data:
+        return _imported(data["reference"])
+    if "estimator" in data:
+        return _imported(data["estimator"])(**{k: _rebuilt(v) for k, v in data["params"].items()})
+    raise ValueError(f"not a stored value: {dict(data)!r}")
+
+
+def _imported(reference: str) -> Any:
+    module, _, qualname = reference.partition(":")
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def read_distributions(value: Any) -> tuple[Space, Translation]:

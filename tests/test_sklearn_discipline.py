@@ -1,0 +1,109 @@
+"""The discipline on scikit-learn searches: what user code receives, and what nested_cv accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.svm import SVC
+
+import tunesmith as ts
+from tunesmith.discipline.holdout import HoldoutEvaluationFailed, HoldoutOpened
+from tunesmith.errors import ConfigError
+from tunesmith.integrations.sklearn import TunesmithSearchCV
+
+X, Y = load_breast_cancer(return_X_y=True)
+X_SEARCH, Y_SEARCH, X_HOLDOUT, Y_HOLDOUT = X[:200], Y[:200], X[200:300], Y[200:300]
+PIPE = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=300))])
+
+
+def _swap_the_step_search(tmp_path: Path) -> ts.Study:
+    """A search over a list of dicts whose options are estimators, stored in SQLite and loaded back."""
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    dists = [
+        {"scale": [StandardScaler(), MinMaxScaler()], "clf": [LogisticRegression(max_iter=300)],
+         "clf__C": ts.Float(1e-2, 1e2, log=True)},
+        {"clf": [SVC()], "clf__C": ts.Float(1e-2, 1e2, log=True)},
+    ]  # fmt: skip
+    TunesmithSearchCV(PIPE, dists, n_iter=4, cv=3, random_state=0, storage=storage, study_name="swap").fit(
+        X_SEARCH, Y_SEARCH
+    )
+    return ts.Study.load("swap", storage=storage)
+
+
+def test_finalize_hands_evaluate_the_estimators_parameters_of_a_search_over_a_list_of_dicts(tmp_path: Path) -> None:
+    study = _swap_the_step_search(tmp_path)
+    received: list[dict[str, Any]] = []
+
+    def evaluate(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        received.append(params)
+        model = clone(PIPE).set_params(**params).fit(X_SEARCH, Y_SEARCH)
+        return {"holdout_score": model.predict(X_HOLDOUT) == Y_HOLDOUT}
+
+    ts.finalize(study, evaluate, holdout="breast-cancer-holdout")
+    assert not any("@" in name for name in received[0])
+    assert all(not isinstance(value, str) for value in received[0].values())
+
+
+def test_an_evaluate_that_raises_keeps_the_holdout_locked_and_says_how_to_open_it_again(tmp_path: Path) -> None:
+    study = _swap_the_step_search(tmp_path)
+
+    def evaluate(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        raise ValueError("the holdout file is missing")
+
+    with pytest.raises(HoldoutEvaluationFailed, match=r"was opened for trial #\d+.*stays locked.*force=True"):
+        ts.finalize(study, evaluate, holdout="breast-cancer-holdout")
+    with pytest.raises(HoldoutOpened):
+        ts.finalize(study, evaluate, holdout="breast-cancer-holdout")
+
+
+def test_internal_names_without_a_recorded_translation_are_refused_before_the_holdout_opens() -> None:
+    space = ts.Space({"@distributions": ts.Choice([0, 1]), "C@1": ts.Float(1e-2, 1e2, log=True)})
+    study = ts.Study(space, metric=ts.Metric("score", "max"), budget=ts.Budget(trials=3), seed=0)
+    study.optimize(lambda trial: {"score": 0.5}, progress=False)
+
+    def evaluate(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return {"holdout_score": 0.5}
+
+    with pytest.raises(ConfigError, match="the holdout was not opened"):
+        ts.finalize(study, evaluate, holdout="h")
+    assert "holdout_log" not in study.attrs
+
+
+def test_validate_top_hands_the_objective_the_estimators_parameters(tmp_path: Path) -> None:
+    study = _swap_the_step_search(tmp_path)
+    received: list[dict[str, Any]] = []
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        received.append(dict(trial.params))
+        model = clone(PIPE).set_params(**trial.params).fit(X_SEARCH, Y_SEARCH)
+        return {"score": float(np.mean(model.predict(X_HOLDOUT) == Y_HOLDOUT))}
+
+    ts.validate_top(study, objective, k=1, seeds=2, progress=False)
+    assert received and not any("@" in name for params in received for name in params)
+
+
+def test_nested_cv_takes_n_iter_as_the_budget_of_each_search(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'nested.db'}"
+    result = ts.discipline.nested_cv(PIPE, {"clf__C": ts.Float(1e-2, 1e2, log=True)}, X_SEARCH, Y_SEARCH,
+                                     outer=2, inner=2, n_iter=3, storage=storage)  # fmt: skip
+    assert [len(ts.Study.load(name, storage=storage).trials) for name in result.study_names] == [3, 3]
+
+
+def test_nested_cv_refuses_refit_since_it_refits_each_winner_itself() -> None:
+    with pytest.raises(ConfigError, match=r"refits each outer fold's winner itself.*refit='acc'.*drop refit"):
+        ts.discipline.nested_cv(PIPE, {"clf__C": ts.Float(1e-2, 1e2, log=True)}, X_SEARCH, Y_SEARCH,
+                                outer=2, inner=2, n_trials=2, refit="acc")  # fmt: skip
+
+
+def test_nested_cv_refuses_a_multi_metric_scoring_naming_a_single_scorer() -> None:
+    with pytest.raises(ConfigError, match=r"multi-metric scoring=.*pass a single scorer, e.g. scoring='accuracy'"):
+        ts.discipline.nested_cv(PIPE, {"clf__C": ts.Float(1e-2, 1e2, log=True)}, X_SEARCH, Y_SEARCH,
+                                outer=2, inner=2, n_trials=2, scoring={"acc": "accuracy", "ll": "neg_log_loss"})
