@@ -13,7 +13,13 @@ from tunesmith.discipline.guardrails import (
     peak_memory,
     proxy_overfitting,
 )
-from tunesmith.discipline.holdout import HoldoutOpened, HoldoutScaleMismatch, Thresholds, finalize
+from tunesmith.discipline.holdout import (
+    HoldoutEvaluationFailed,
+    HoldoutOpened,
+    HoldoutScaleMismatch,
+    Thresholds,
+    finalize,
+)
 from tunesmith.discipline.nested_cv import NestedCVResult, nested_cv
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.planner import Fidelity, Method, Plan, PlanOption, plan
@@ -25,6 +31,7 @@ __all__ = [
     "Candidate",
     "Check",
     "Fidelity",
+    "HoldoutEvaluationFailed",
     "HoldoutOpened",
     "HoldoutScaleMismatch",
     "Latency",

@@ -9,6 +9,7 @@ configurations, invalidated trials), `_warm_start` (earlier results for the samp
 (checkpoint folders).
 """
 
+from tunesmith._checkpoint_file import CheckpointWriteError
 from tunesmith.study._checkpoints import CheckpointMissing, CheckpointStore, CheckpointWarning
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
@@ -34,6 +35,7 @@ __all__ = [
     "CheckpointMissing",
     "CheckpointStore",
     "CheckpointWarning",
+    "CheckpointWriteError",
     "HoldoutSpentWarning",
     "NotOptimizing",
     "ObjectiveError",
