@@ -88,6 +88,7 @@ def test_the_progress_line_shows_the_front_without_a_hypervolume_before_the_stud
 
 @pytest.fixture
 def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    pytest.importorskip("mlflow", reason="the mlflow extra is part of the test install (make test)")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # recent MLflow wants a database; a file store is faster here
     return f"file:{tmp_path}/mlruns"
 

@@ -430,14 +430,26 @@ class Connections:
         Raises:
             StorageError: the storage is closed.
         """
+        with self._held(), self._connect(until) as conn:
+            yield conn
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """This thread's use of the storage for the block, which `close` waits for: a connection checked out, or a
+        transaction `run` tries again while SQLite's lock is held elsewhere (between its tries it holds no
+        connection, yet a heartbeat in flight must not find the engine disposed under it). A new use is refused once
+        the storage is closing, but a use within one already held goes on (the next try of that transaction).
+
+        Raises:
+            StorageError: the storage is closed.
+        """
         me = threading.get_ident()
         with self._changed:
-            if self.closed:
+            if self.closed and me not in self._in_use:
                 raise StorageError(f"the storage {self._shown} is closed: open it again to use it")
             self._in_use[me] = self._in_use.get(me, 0) + 1
         try:
-            with self._connect(until) as conn:
-                yield conn
+            yield
         finally:
             with self._changed:
                 self._in_use[me] -= 1
@@ -513,10 +525,17 @@ class Connections:
             CommitUnknown: a COMMIT was cut off and whether it landed cannot be read (the server did not come
                 back in time, or the check cannot tell); the message names the write and what storage may hold.
         """
+        locked_until = time.monotonic() + self._busy_timeout  # a database lock is waited for until then
+        with self._held():  # the tries of one transaction are one use, which `close` waits for
+            return self._tries(work, writer, landing, locked_until)
+
+    def _tries(
+        self, work: Callable[[Connection], Result], writer: bool, landing: Landing[Result] | None, locked_until: float
+    ) -> Result:
+        """`run`'s tries of ``work``, until one commits (or reads) or the time to try again runs out."""
         deadline: float | None = None  # reconnect_for after the first loss, or the outage it fell in
         pause = 0.0
         cut_off: tuple[Result, StorageUnavailable] | None = None  # a write whose COMMIT was cut off, and the loss
-        locked_until = time.monotonic() + self._busy_timeout  # a database lock is waited for until then
         busy = False  # SQLite refused a try as busy
         while True:
             ran: list[Result] = []  # once the work ran, a loss cuts off its COMMIT
