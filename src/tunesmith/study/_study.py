@@ -519,7 +519,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._running.discard(number)
         _multi.after_tell(self, outcome.state)  # several objectives: store the reference point once it is known
         if outcome.state.is_finished and self._checkpoints.root.is_dir():
-            choice = read_attr(self.attrs, ChoiceAttr)  # never pruned: the trial the discipline works on
+            # Never pruned: the trial the discipline works on (a choice exists with several objectives only, so a
+            # study of one reads no attributes here at every finished trial).
+            choice = read_attr(self.attrs, ChoiceAttr) if self.objectives else None
             self._checkpoints.prune(self._storage.get_trials(self._info.id), self.objectives or (self.metric,),
                                     None if choice is None else choice.trial)  # fmt: skip
         told = self._storage.get_trial(self._info.id, number)
