@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import tunesmith as ts
+from tunesmith.errors import ConfigError
 from tunesmith.integrations.mlflow import MLflowCallback
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
@@ -37,7 +38,6 @@ def _numbers(records: Any) -> list[int]:
 def test_the_result_of_several_objectives_names_no_best_but_carries_the_pareto_front() -> None:
     study = _study("front")
     result = study.optimize(trade_off, progress=False)
-    assert result.best is None, "the lowest first objective is one end of the front, not a best"
     assert result.front is not None and _numbers(result.front) == _numbers(study.pareto_front)
     assert len(result.front) == 8 and result.chosen is None
 
@@ -48,7 +48,17 @@ def test_the_result_carries_the_trial_study_choose_recorded() -> None:
     study.choose(ts.choose.best("error"))
     result = study.optimize(trade_off, progress=False)
     assert study.chosen is not None and result.chosen is not None
-    assert result.chosen.number == study.chosen.number and result.best is None
+    assert result.chosen.number == study.chosen.number
+
+
+def test_reading_the_best_of_a_result_of_several_objectives_is_refused_as_the_study_refuses_it() -> None:
+    study = _study("refused")
+    result = study.optimize(trade_off, progress=False)
+    with pytest.raises(ConfigError) as from_result:
+        _ = result.best  # the lowest first objective is one end of the front, not a best
+    with pytest.raises(ConfigError) as from_study:
+        _ = study.best
+    assert str(from_result.value) == str(from_study.value) and "study.pareto_front" in str(from_result.value)
 
 
 def test_a_single_objective_result_still_names_its_best_and_no_front() -> None:

@@ -449,7 +449,7 @@ class MLflowCallback(Observer):
             run_id = self.parent_run_id(study)
             if result is not None:
                 client.set_tag(run_id, "tunesmith.stop_reason", result.stop_reason)
-                if result.best is not None:
+                if result.front is None and result.best is not None:  # one objective: several have no best
                     client.set_tag(run_id, "tunesmith.best_trial", str(result.best.number))
                 if result.front is not None:  # several objectives: the front, never a best
                     client.set_tag(run_id, "tunesmith.pareto_front", _numbers_tag(result.front))

@@ -24,15 +24,22 @@ if TYPE_CHECKING:
 __all__ = ["MultiObjective", "after_tell", "refuse_best"]
 
 
+def no_single_best(study: Study) -> str | None:
+    """Why a study with several objectives has no single best trial (``None`` with one objective)."""
+    if len(study.objectives) <= 1:
+        return None
+    names = ", ".join(m.name for m in study.objectives)
+    return (
+        f"study {study.name!r} has several objectives ({names}), so no single best trial: read "
+        "study.pareto_front (the non-dominated trials), or pick one with study.choose(ts.choose.knee()) "
+        "(or ts.choose.best(...), ts.choose.weights(...)) and read study.chosen"
+    )
+
+
 def refuse_best(study: Study) -> None:
     """Raise for `Study.best` on a study with several objectives (there is no single best)."""
-    if len(study.objectives) > 1:
-        names = ", ".join(m.name for m in study.objectives)
-        raise ConfigError(
-            f"study {study.name!r} has several objectives ({names}), so no single best trial: read "
-            "study.pareto_front (the non-dominated trials), or pick one with study.choose(ts.choose.knee()) "
-            "(or ts.choose.best(...), ts.choose.weights(...)) and read study.chosen"
-        )
+    if why := no_single_best(study):
+        raise ConfigError(why)
 
 
 def after_tell(study: Study, state: TrialState) -> None:

@@ -38,7 +38,7 @@ from tunesmith.pareto import pareto_front
 from tunesmith.schedulers.pbt import RoundWatch
 from tunesmith.space._define_by_run import DefinitionError
 from tunesmith.storage._engine import without_waiting
-from tunesmith.study import _define_by_run
+from tunesmith.study import _define_by_run, _multi
 from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
@@ -712,13 +712,14 @@ class StudyResult:
     """What `Study.optimize` returns: how the run went and what the study holds after it.
 
     With one objective, ``best`` is the best trial (``None`` while no trial has completed), and ``front`` and
-    ``chosen`` are ``None``. With several objectives there is no single best, as `Study.best` says: ``best`` is
-    ``None``, ``front`` holds the Pareto front (`Study.pareto_front`: the non-dominated feasible trials, in trial
-    order; empty while none has completed with every objective), and ``chosen`` the trial `Study.choose` recorded,
+    ``chosen`` are ``None``. With several objectives there is no single best: reading ``best`` raises
+    `ConfigError` as `Study.best` does, ``front`` holds the Pareto front (`Study.pareto_front`: the
+    non-dominated feasible trials, in trial order; empty while none has completed with every objective), and
+    ``chosen`` the trial `Study.choose` recorded,
     while that choice stands (`Study.chosen`).
     """
 
-    best: TrialRecord | None
+    _best: TrialRecord | None
     trials_run: int
     states: dict[str, int]
     stop_reason: str
@@ -729,6 +730,14 @@ class StudyResult:
     space_used_up: bool = False  # the sampler had no untried configuration left: no later run can go on
     front: tuple[TrialRecord, ...] | None = None
     chosen: TrialRecord | None = None
+    _no_single_best: str | None = field(default=None, repr=False)  # why, with several objectives
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The best trial (``None`` while none has completed); refused with several objectives, as `Study.best`."""
+        if self._no_single_best is not None:
+            raise ConfigError(self._no_single_best)
+        return self._best
 
 
 # `StudyResult.stop_reason` when a callback, an observer or the objective called `Study.stop`.
@@ -996,7 +1005,7 @@ def optimize(
         notes.append(untold)
     several = len(study.objectives) > 1  # no single best: the front, and the choice if one stands
     result = StudyResult(
-        best=None if several else study.best_of(records),
+        _best=None if several else study.best_of(records),
         trials_run=len({record.number for record in finished}),  # a trial paused and resumed ran once
         states=states,
         stop_reason=stop_reason or "done",
@@ -1007,6 +1016,7 @@ def optimize(
         space_used_up=space_used_up,
         front=tuple(pareto_front(records, study.objectives)) if several else None,
         chosen=study.chosen if several else None,
+        _no_single_best=_multi.no_single_best(study),
     )
     observers.notify("on_optimize_end", study, result)
     return result
