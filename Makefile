@@ -33,7 +33,7 @@ typecheck: install
 unit: install
 	scripts/ensure-chromium.sh
 	scripts/ensure-postgres.sh
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=30
 
 test: lint typecheck unit
 
@@ -62,7 +62,7 @@ quick: install
 	scripts/ensure-chromium.sh
 	scripts/ensure-postgres.sh
 	$(BIN)/python --version
-	$(BIN)/pytest -q -m "not slow" -p no:cacheprovider
+	$(BIN)/pytest -q -m "not slow" -p no:cacheprovider --durations=15
 
 bench:
 	$(MAKE) install
