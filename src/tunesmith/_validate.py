@@ -22,6 +22,7 @@ import functools
 import inspect
 import math
 import numbers
+import re
 from collections.abc import Callable
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
@@ -338,6 +339,50 @@ def duration(
         rule = "a positive number of seconds" + (" or None" if allow_none else "")
         _fail(name, value, rule, fix or f"pass e.g. {name}=60", context, error)
     return checked
+
+
+# Units of a memory size: decimal (kB, MB, GB, TB) and binary (KiB, MiB, GiB, TiB; K, M, G, T as ``ulimit`` and
+# container runtimes read them), matched without regard to case.
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+# A memory limit below this is taken for a size meant in another unit (``memory_limit=500`` for 500 MB): no
+# Python process runs a trial in a mebibyte beyond what it starts with.
+MIN_MEMORY_LIMIT = 2**20
+
+
+def memory_size(name: str, value: object, *, allow_none: bool = False) -> int | None:
+    """Check that ``value`` is a memory size: a whole number of bytes, or a string such as ``"500MB"``, ``"2GiB"``
+    or ``"4G"`` (`_SIZE_UNITS`), of at least `MIN_MEMORY_LIMIT` bytes; returns the bytes.
+
+    Raises:
+        ConfigError: a bool, a fraction, an unknown unit, or a size below `MIN_MEMORY_LIMIT`.
+    """
+    if value is None and allow_none:
+        return None
+    fix = f"pass bytes or a size with its unit, e.g. {name}='4GB' or {name}=4 * 2**30"
+    rule = "a memory size: whole bytes or a number with a unit (kB, MB, GB, TB; KiB, MiB, GiB, TiB)"
+    size: int | None = None
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+        unit = match.group(2).lower() if match else None
+        if match and unit in _SIZE_UNITS:
+            size = int(float(match.group(1)) * _SIZE_UNITS[unit])
+    elif isinstance(value, float) and value.is_integer():  # 4e9
+        size = int(value)
+    else:
+        size = _as_integer(value, numpy=True)
+    if size is None:
+        _fail(name, value, rule, fix, None, ConfigError)
+    if size < MIN_MEMORY_LIMIT:
+        raise ConfigError(
+            f"{name} is in bytes and must be at least {MIN_MEMORY_LIMIT} (1 MiB), got {name}={value!r} "
+            f"({size} bytes), which no trial runs in: {fix}"
+        )
+    return size
 
 
 def _call_form(parameters: list[inspect.Parameter]) -> str:

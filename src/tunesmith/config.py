@@ -43,7 +43,7 @@ from typing import Any
 import yaml
 
 from tunesmith._text import excerpt
-from tunesmith._validate import duration, integer
+from tunesmith._validate import duration, integer, memory_size
 from tunesmith.budget import Budget, parse_duration
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.executors import EXECUTORS, make_executor
@@ -249,7 +249,7 @@ def load_config(path: str | Path) -> StudyConfig:
     except TunesmithError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
     workers = _int_setting(data, "workers", 1, 1) or 1
-    memory_limit = _int_setting(data, "memory_limit", None, 1)
+    memory_limit = memory_size("memory_limit", data.get("memory_limit"), allow_none=True)
     trial_timeout = _duration_setting(data, "trial_timeout")
     storage = data.get("storage")
     if storage is not None and not isinstance(storage, str):

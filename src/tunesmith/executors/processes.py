@@ -43,7 +43,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_any
 from typing import IO, Any, NoReturn
 
-from tunesmith._validate import duration, integer
+from tunesmith._validate import duration, integer, memory_size
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.executors._orphans import MARK, become_subreaper, end_orphans, new_token, restore_subreaper
@@ -332,7 +332,8 @@ class ProcessExecutor(Executor):
 
     Args:
         workers: trials run at the same time.
-        memory_limit: bytes a trial may map beyond what its process starts with (enforced with
+        memory_limit: bytes (or a size such as ``"4GB"``, ``"2GiB"``; at least 1 MiB) a trial may map beyond what
+            its process starts with (enforced with
             ``RLIMIT_AS``); a blow-up then fails that trial with "out of memory" instead of
             starving the machine.
         trial_timeout: seconds after which a trial is killed and recorded FAILED ("timed out").
@@ -346,7 +347,7 @@ class ProcessExecutor(Executor):
         self,
         workers: int = 2,
         *,
-        memory_limit: int | None = None,
+        memory_limit: int | str | None = None,
         trial_timeout: float | None = None,
         start_method: str | None = None,
         threads_per_trial: int | str | None = "auto",
@@ -364,7 +365,7 @@ class ProcessExecutor(Executor):
         if threads_per_trial == "auto":
             threads_per_trial = max(1, (os.cpu_count() or 1) // workers)
         self.threads_per_trial = threads_per_trial if isinstance(threads_per_trial, int) else None
-        self.memory_limit = memory_limit
+        self.memory_limit = memory_size("memory_limit", memory_limit, allow_none=True)
         self.trial_timeout = trial_timeout
         self._ctx = mp.get_context(method)
         _prctl()  # resolved once here, so a forked child does not load libc again before it is protected

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 from tunesmith._checkpoint_file import CheckpointWriteError
 from tunesmith._progress import check_progress
 from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
-from tunesmith._validate import integer, real
+from tunesmith._validate import integer, memory_size, real
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.errors import (
@@ -812,7 +812,7 @@ def optimize(
     executor: str | Executor,
     timeout: float | None,
     callbacks: Sequence[Callback],
-    memory_limit: int | None,
+    memory_limit: int | str | None,
     trial_timeout: float | None,
     fail_fast: int | None = 3,
     progress: bool | None = None,
@@ -834,6 +834,7 @@ def optimize(
             "budget=ts.Budget(trials=N) for a new study, study.extend_budget(trials=N), or n_trials=N"
         )
     integer("n_trials", n_trials, minimum=1, allow_none=True)
+    memory_limit = memory_size("memory_limit", memory_limit, allow_none=True)
     real("timeout", timeout, exclusive_minimum=0, allow_none=True, fix="pass the seconds to search, e.g. timeout=3600")
     check_progress(progress)
     observers = Observers(callbacks)

@@ -649,7 +649,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
     def optimize(
         self, objective: Objective, *, n_trials: int | None = None, workers: int = 1,
         executor: str | Executor = "inline", timeout: float | None = None, callbacks: Sequence[Callback] = (),
-        memory_limit: int | None = None, trial_timeout: float | None = None, fail_fast: int | None = 3,
+        memory_limit: int | str | None = None, trial_timeout: float | None = None, fail_fast: int | None = 3,
         progress: bool | None = None,
     ) -> StudyResult:  # fmt: skip
         """Run trials until the budget (or ``n_trials`` for this call, or ``timeout``) is spent.
@@ -661,7 +661,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             executor: ``"inline"``, ``"processes"`` or an `Executor`.
             timeout: seconds this call may run before it stops starting trials.
             callbacks: ``callback(study, record)`` after each finished trial, or `Observer`s (live tracking).
-            memory_limit, trial_timeout: per-trial limits for the process executor.
+            memory_limit, trial_timeout: per-trial limits for the process executor: bytes (or a size such as
+                ``"4GB"``) a trial may map beyond what its process starts with, and seconds.
             fail_fast: stop with `ObjectiveError` (and its traceback) when this many trials in a row fail
                 the same way before any trial worked: a bug in the objective; ``None`` never stops.
             progress: show trials done and the time left on stderr (``None``: when stderr is a terminal).
