@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
+# The key of `tunesmith.integrations.sklearn._ScoringAttr`, looked up before that module is imported: it imports
+# scikit-learn's model selection, a second that `status` and `best` on a study no search stored need not pay.
+_SKLEARN_SCORING = "sklearn_scoring"
+
 
 def _one_line_errors(command: _Command) -> _Command:
     """The command with every `TunesmithError` (a damaged database, a server gone) shown as one line, exit
@@ -185,8 +189,9 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         raise CliError(f"study {study.name!r} has {no_feasible_note(data) or 'no COMPLETE trial yet'}")
     chosen = shown.record
     tied = tie_note(data, TOP_K)  # the trials the best cannot be told from, as status says them
+    refit_pick = _refit_pick(study)
     if as_json:
-        _print_json({"study": study.name, **_best_json(study, shown, tied)})
+        _print_json({"study": study.name, **_best_json(study, shown, tied, refit_pick)})
         return
     console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{chosen.number} (seed {chosen.seed})"
                   f"{terminal_safe(shown.label)}")  # fmt: skip
@@ -195,6 +200,8 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(f"[{colour}]{terminal_safe(line)}[/{colour}]")
     if tied:
         console.print(f"[yellow]{terminal_safe(tied)}[/yellow]")
+    if (said := _refit_line(study, refit_pick, chosen)) is not None:
+        console.print(f"[yellow]{terminal_safe(said)}[/yellow]")
     for key, value in chosen.params.items():
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
     for key, text in shown_metrics(chosen.metrics, study.objectives or (study.metric,)).items():
@@ -202,19 +209,56 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     _verdict_lines(study)
 
 
-def _best_json(study: Study, shown: ShownBest, tied: str | None) -> dict[str, Any]:
+def _best_json(study: Study, shown: ShownBest, tied: str | None, refit_pick: TrialRecord | None) -> dict[str, Any]:
     """`best --json` of one objective, named as the dashboard and `finalize --json` name them: at the top the trial
     the text shows (the seed re-runs' winner when it stands, else the search's best), ``validated`` and
     ``validated_winner`` (null when the re-runs validate nothing), ``search_best`` (the same trial when the re-runs
     agree), ``note`` (what the text says of the two), ``ties`` (``tied``: the trials the best cannot be told from,
-    exactly or within noise, as the text and `status` say them; null when none), and ``verdict`` (null before
-    `finalize`): the trial it judged, its status and why it is stale."""
+    exactly or within noise, as the text and `status` say them; null when none), ``best_params_trial``
+    (``refit_pick``: the trial whose configuration the last `TunesmithSearchCV` fit's ``best_params_`` and
+    ``best_estimator_`` are, which a ``refit`` callable need not pick at the top; null for a study no search fitted)
+    and ``verdict`` (null before `finalize`): the trial it judged, its status and why it is stale."""
     record = shown.record
     return {
         **_record_json(record), "validated": shown.validated,
         "validated_winner": record.number if shown.validated else None, "search_best": _record_json(shown.search),
-        "note": "; ".join(shown.lines) or None, "ties": tied, "verdict": _verdict_json(study),
+        "note": "; ".join(shown.lines) or None, "ties": tied,
+        "best_params_trial": None if refit_pick is None else _record_json(refit_pick), "verdict": _verdict_json(study),
     }  # fmt: skip
+
+
+def _refit_pick(study: Study) -> TrialRecord | None:
+    """The trial whose configuration the last `TunesmithSearchCV` fit on ``study`` handed back as ``best_params_``
+    (its ``refit``'s choice, recorded as ``best_params_trial`` of ``sklearn_scoring``); ``None`` for a study no search
+    fitted, or one whose fit chose none (``refit=False`` with several metrics).
+
+    Raises:
+        AttributeShapeError: ``sklearn_scoring`` not in the shape tunesmith writes.
+    """
+    attrs = study.attrs
+    if _SKLEARN_SCORING not in attrs:
+        return None
+    from tunesmith.integrations.sklearn import _ScoringAttr
+
+    stored = read_attr(attrs, _ScoringAttr)
+    if stored is None or stored.best_params_trial is None:
+        return None
+    return next((r for r in study.trials if r.number == stored.best_params_trial), None)
+
+
+def _refit_line(study: Study, pick: TrialRecord | None, best: TrialRecord | None) -> str | None:
+    """The line `best` and `status` print when the last `TunesmithSearchCV` fit's ``refit`` picked another trial
+    (``pick``) than the ``best`` they show: which of the two the fitted estimator is (``None`` when they agree)."""
+    if pick is None or (best is not None and pick.number == best.number):
+        return None
+    metric = study.metric.name
+    score = f", {metric} {_fmt(pick.metrics[metric])}" if metric in pick.metrics else ""
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in pick.params.items())
+    against = "" if best is None else f", not the best trial #{best.number}"
+    return (
+        f"TunesmithSearchCV's refit chose trial #{pick.number} ({params}{score}){against}: the last fit's "
+        f"best_params_ and best_estimator_ are trial #{pick.number}'s"
+    )
 
 
 def _verdict_json(study: Study) -> dict[str, Any] | None:
@@ -297,10 +341,21 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
             console.print(f"[yellow]{terminal_safe(stops.few_trained)}[/yellow]")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
+    if (pick := _refit_pick(study)) is not None and (said := _refit_line(study, pick, _shown_record(study))):
+        console.print(f"[yellow]{terminal_safe(said)}[/yellow]")  # the summary below shows the study's best
     _verdict_lines(study)
     for number, note in gone.items():
         console.print(f"[yellow]{terminal_safe(f'trial {number} is recorded running, but {note}')}[/yellow]")
     _summary(study)
+
+
+def _shown_record(study: Study) -> TrialRecord | None:
+    """The trial the report's summary shows as best (`report._shown.shown_best`); ``None`` when it shows none."""
+    from tunesmith.report import report_data
+    from tunesmith.report._shown import shown_best
+
+    shown = shown_best(report_data(study))
+    return None if shown is None else shown.record
 
 
 def _budget_line(budget: Budget, usage: BudgetUsage) -> str:

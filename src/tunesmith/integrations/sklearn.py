@@ -29,16 +29,17 @@ a ``resource`` column, and a ``trial`` column (the trial number in the study) in
 
 Each ``fit`` runs a new search, as scikit-learn's searches do (``cross_validate`` fits a clone on each outer
 training fold): a ``study_name`` whose stored study already holds trials is refused unless ``resume=True``
-continues it, on the data and splits it was scored on (another ``scoring``, other data or other splits are
-refused: the stored scores would be ranked beside this fit's as one ``score``). The data are split once per fit,
-so every configuration and rung is scored on the same splits. The study keeps a configuration's mean test score
-as ``score`` (the ``refit`` metric's, or the first metric's, for several) and its score on each test fold as
-``fold:<i>:score``, the key an objective reports folds under, so the discipline reads the score's noise; only
-folds that test on rows of their own are kept (the first repeat of a repeated K-fold, none of ``ShuffleSplit``,
-see `_independent_folds`). The trial ``best_params_`` is (a ``refit`` callable's pick, which need not be the
-study's best, the top mean score) is recorded as ``best_params_trial`` in the ``sklearn_scoring`` attribute. A
-parameter both tuned and the ``resource`` is refused, and so are ``HalvingRandomSearchCV``'s arguments
-(``factor``, ``min_resources``, ...), each with tunesmith's equivalent.
+continues it, on the data, splits and fit parameters it was scored on (another ``scoring``, other data, other splits
+or another ``sample_weight`` are refused: the stored scores would be ranked beside this fit's as one ``score``). The
+data are split once per fit, so every configuration and rung is scored on the same splits. The study keeps a
+configuration's mean test score as ``score`` (the ``refit`` metric's, or the first metric's, for several) and its
+score on each test fold as ``fold:<i>:score``, the key an objective reports folds under, so the discipline reads the
+score's noise; only folds that test on rows of their own are kept (the first repeat of a repeated K-fold, none of
+``ShuffleSplit``, see `_independent_folds`). The trial ``best_params_`` is (a ``refit`` callable's pick, which need
+not be the study's best, the top mean score) is recorded as ``best_params_trial`` in the ``sklearn_scoring``
+attribute, and ``tunesmith best`` and ``tunesmith status`` name it when it is not the best they show. A parameter
+both tuned and the ``resource`` is refused, and so are ``HalvingRandomSearchCV``'s arguments (``factor``,
+``min_resources``, ...), each with tunesmith's equivalent.
 
 ``error_score`` works as in ``RandomizedSearchCV`` (a failed fit scores ``error_score``, with a
 ``FitFailedWarning``; ``"raise"`` raises). In the study, a configuration whose fits raised is
@@ -54,6 +55,7 @@ evaluates it beside others). As in scikit-learn, the search raises when no fit s
 from __future__ import annotations
 
 import numbers
+import pickle
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -98,6 +100,7 @@ class EarlyStoppingWarning(UserWarning):
     it stopped every one before ``max_resource`` (so the best is a partial fit)."""
 
 
+_DEFAULT_ITER = 10  # RandomizedSearchCV's n_iter, when neither n_iter nor n_trials is given
 _RESOURCE_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto", "median"}
 _MEDIAN_LADDER = 3  # median stopping has no rungs: configurations climb a ladder x3 (ASHA's eta) instead
 _RUNG_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto"}  # take min_resource and max_resource
@@ -130,6 +133,9 @@ class _ScoringAttr(JsonObject):
         rows: the shape and a hash of ``X``, ``y`` (and ``groups``) the scores were measured on (`_rows_print`);
             ``None`` in studies stored before it was recorded.
         splits: a hash of the cross-validation splits they were measured on (`_splits_print`); ``None`` likewise.
+        fit_params: the parameters ``fit`` was given besides ``X``, ``y`` and ``groups`` (``sample_weight``, ...),
+            each with its shape and a hash (`_fit_params_print`), which weigh the fits and the scores; ``None`` in
+            studies stored before it was recorded, which resume unchecked on them.
         best_params_trial: the trial whose configuration the last fit's ``best_params_`` is (the one ``refit``
             chose: with a ``refit`` callable, not necessarily the study's best, which is the top mean score);
             ``None`` when the fit chose none (``refit=False`` with several metrics).
@@ -139,13 +145,15 @@ class _ScoringAttr(JsonObject):
     scoring: str
     rows: str | None = None
     splits: str | None = None
+    fit_params: str | None = None
     best_params_trial: int | None = None
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> _ScoringAttr:
         r = Fields(value, where or cls.KEY)
         return cls(scoring=r.text("scoring", required=True), rows=r.text("rows"), splits=r.text("splits"),
-                   best_params_trial=r.integer("best_params_trial"), **r.rest())  # fmt: skip
+                   fit_params=r.text("fit_params"), best_params_trial=r.integer("best_params_trial"),
+                   **r.rest())  # fmt: skip
 
 
 class _Evaluated(NamedTuple):
@@ -244,6 +252,27 @@ def _rows_print(X: Any, y: Any, groups: Any) -> str:
     return ", ".join(f"{name} of shape {_shape(v)} #{_digest(v)}" for name, v in given if v is not None)
 
 
+def _fit_params_print(params: Mapping[str, Any]) -> str:
+    """Each parameter of ``fit`` besides ``X``, ``y`` and ``groups`` (which `_rows_print` covers), by name, with its
+    shape and a hash: scikit-learn hands them to every fit (``sample_weight`` to the scorer too), so other values
+    are other scores. A value that cannot be hashed (a closure as a callback) is told by its label instead."""
+    given = [name for name in sorted(params) if name != "groups" and params[name] is not None]
+    if not given:
+        return "no fit parameters"
+    return ", ".join(f"{name}{_described(params[name])}" for name in given)
+
+
+def _described(value: Any) -> str:
+    """`` of shape (150,) #<hash>`` for an array or a list, `` #<hash>`` for another value, `` <label>`` for one that
+    cannot be pickled (`_scorer_label`)."""
+    try:
+        digest = f"#{_digest(value)}"
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return f" {_scorer_label(value)}"
+    sized = hasattr(value, "shape") or isinstance(value, list | tuple)
+    return f" of shape {_shape(value)} {digest}" if sized else f" {digest}"
+
+
 def _shape(value: Any) -> tuple[int, ...] | None:
     """``value.shape`` (an array, a DataFrame, a sparse matrix), else ``(len(value),)`` (a list); never converts
     ``value`` (scikit-learn's checks hand over containers that refuse conversion)."""
@@ -277,11 +306,13 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             pipeline) and whose values are scipy.stats distributions (``loguniform``, ``uniform``,
             ``randint``), lists of values or tunesmith parameters (``ts.Float(1e-3, 1e3, log=True)``);
             a list of such dicts (one is picked per configuration, as scikit-learn does); or a `Space`.
-        n_iter: configurations to evaluate (the study's trial budget).
+        n_iter: configurations to evaluate (the study's trial budget); 10, as in ``RandomizedSearchCV``, when
+            neither it nor ``n_trials`` is given.
         scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score: as in
             ``RandomizedSearchCV``. ``n_jobs`` also sets how many configurations are evaluated at once.
         random_state: an int seeds the study (samplers and the ``n_samples`` subsampling).
-        n_trials: tunesmith's name for ``n_iter`` (kept for existing code); give one of the two.
+        n_trials: tunesmith's name for ``n_iter`` (kept for existing code); give one of the two (both are refused
+            unless they are equal).
         sampler: ``"auto"`` (default), a sampler name or a tunesmith `Sampler`.
         scheduler: ``None`` (every configuration at full resource), a name or a tunesmith `Scheduler`;
             a scheduler that pauses trials (promote mode) is refused: fits are not resumable.
@@ -294,11 +325,13 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             scikit-learn's searches do, so a stored study of that name that holds trials is refused unless
             ``resume`` is set.
         resume: continue a stored study of ``study_name`` (its configurations are scored again, then its budget's
-            remaining trials run); refused when its ``scoring``, its data or its splits differ.
+            remaining trials run); refused when its ``scoring``, its data, its splits or the parameters given to
+            ``fit`` (``sample_weight``) differ.
 
     Raises:
         ConfigError: an argument of ``HalvingRandomSearchCV`` (``factor``, ``min_resources``, ``n_candidates``,
-            ...), with tunesmith's equivalent.
+            ...), with tunesmith's equivalent; on ``fit``, ``n_iter`` and ``n_trials`` both given with different
+            values.
 
     Attributes:
         space_: the `Space` that ``param_distributions`` was read into.
@@ -313,7 +346,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         estimator: Any,
         param_distributions: Space | Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *,
-        n_iter: int = 10,
+        n_iter: int | None = None,
         scoring: Any = None,
         n_jobs: int | None = None,
         refit: bool | str | Callable[..., Any] = True,
@@ -359,14 +392,26 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
 
     # Set-up -------------------------------------------------------------------------------------
     def _budget(self) -> int:
-        if self.n_trials is None:
-            return integer("n_iter", self.n_iter, minimum=1, numpy=True)
-        if self.n_iter not in (10, self.n_trials):  # 10: n_iter's default, i.e. not given
+        """The trial budget: ``n_iter``, else ``n_trials`` (its other name), else ``RandomizedSearchCV``'s 10.
+
+        ``n_iter`` defaults to ``None``, not 10, so that an ``n_iter=10`` typed beside ``n_trials=40`` is seen: with a
+        default of 10 the search could not tell it from no ``n_iter`` and ran 40 trials without a word.
+
+        Raises:
+            ConfigError: ``n_iter`` or ``n_trials`` is not a positive integer, or both are given with different
+                values.
+        """
+        n_iter = None if self.n_iter is None else integer("n_iter", self.n_iter, minimum=1, numpy=True)
+        n_trials = None if self.n_trials is None else integer("n_trials", self.n_trials, minimum=1, numpy=True)
+        if n_iter is not None and n_trials is not None and n_iter != n_trials:
             raise ConfigError(
-                f"n_iter and n_trials both set the trial budget, got n_iter={self.n_iter!r}, "
-                f"n_trials={self.n_trials!r}: pass only n_iter"
+                f"n_iter and n_trials both set the trial budget, so given together they must be equal, got "
+                f"n_iter={self.n_iter!r} and n_trials={self.n_trials!r}: pass only n_iter (scikit-learn's name; "
+                f"n_trials is tunesmith's older name for it), n_iter={n_iter} or n_iter={n_trials}"
             )
-        return integer("n_trials", self.n_trials, minimum=1, numpy=True)
+        if n_iter is not None:
+            return n_iter
+        return _DEFAULT_ITER if n_trials is None else n_trials
 
     def _seed(self) -> int | None:
         state = self.random_state
@@ -461,16 +506,18 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 "max_resource set its range), or keep it tuned and use another resource (e.g. resource='n_samples')"
             )
 
-    def _open_study(self, space: Space, scheduler: Scheduler, budget: int, *, rows: str, splits: str) -> Study:
+    def _open_study(
+        self, space: Space, scheduler: Scheduler, budget: int, *, rows: str, splits: str, fit_params: str
+    ) -> Study:
         """The study this fit tells its trials to: a new one, or with ``resume`` the stored ``study_name``.
 
-        ``rows`` and ``splits`` (`_rows_print`, `_splits_print`) say what this fit scores on; they are recorded with
-        the scoring.
+        ``rows``, ``splits`` and ``fit_params`` (`_rows_print`, `_splits_print`, `_fit_params_print`) say what this
+        fit scores on and with; they are recorded with the scoring.
 
         Raises:
             ConfigError: ``resume`` is not a bool; without ``resume``, ``study_name`` names a stored study that
-                holds trials; a stored study whose scores are another ``scoring``'s, or were measured on other data
-                or other splits.
+                holds trials; a stored study whose scores are another ``scoring``'s, or were measured on other data,
+                other splits or with other fit parameters (``sample_weight``).
         """
         if not isinstance(self.resume, bool | np.bool_):
             raise ConfigError(f"resume must be True or False, got resume={self.resume!r}: pass resume=True or drop it")
@@ -500,20 +547,23 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 "ranked as one 'score'. Pass the stored scoring to resume it, or a new study_name for this scoring"
             )
         if stored is not None and study.trials:
-            self._refuse_other_rows(study.name, stored, rows, splits)
+            self._refuse_other_rows(study.name, stored, rows, splits, fit_params)
         if stored is None:
-            write_attr(study, _ScoringAttr(scoring=scoring, rows=rows, splits=splits))
-        elif (stored.scoring, stored.rows, stored.splits) != (scoring, rows, splits):
-            write_attr(study, replace(stored, scoring=scoring, rows=rows, splits=splits))
+            write_attr(study, _ScoringAttr(scoring=scoring, rows=rows, splits=splits, fit_params=fit_params))
+        elif (stored.scoring, stored.rows, stored.splits, stored.fit_params) != (scoring, rows, splits, fit_params):
+            write_attr(study, replace(stored, scoring=scoring, rows=rows, splits=splits, fit_params=fit_params))
         record_translation(study, self.param_distributions)  # for the discipline: `estimator_params`
         return study
 
-    def _refuse_other_rows(self, name: str, stored: _ScoringAttr, rows: str, splits: str) -> None:
-        """Refuse to resume study ``name`` when its scores were measured on other data or other splits than this
-        fit's: the stored configurations keep their old scores, so the study would rank old and new scores as one
-        ``score`` (and its best would not be this fit's ``best_params_``, which scikit-learn picks from scores on
-        this fit's data). A study stored before the data were recorded (``stored.rows is None``) cannot be checked."""
-        if stored.rows is None or (stored.rows, stored.splits) == (rows, splits):
+    def _refuse_other_rows(self, name: str, stored: _ScoringAttr, rows: str, splits: str, fit_params: str) -> None:
+        """Refuse to resume study ``name`` when its scores were measured on other data, other splits or with other
+        fit parameters (``sample_weight``) than this fit's: the stored configurations keep their old scores, so the
+        study would rank old and new scores as one ``score`` (and its best would not be this fit's ``best_params_``,
+        which scikit-learn picks from scores on this fit's data). A study stored before the data were recorded
+        (``stored.rows is None``) cannot be checked, nor the fit parameters of one stored before they were
+        (``stored.fit_params is None``)."""
+        other_params = stored.fit_params is not None and stored.fit_params != fit_params
+        if stored.rows is None or ((stored.rows, stored.splits) == (rows, splits) and not other_params):
             return
         if stored.rows != rows:
             what = f"measured on {stored.rows}, and this fit's data are {rows}"
@@ -521,15 +571,25 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 "Search this data in a new study: pass a new study_name (or drop study_name and resume); resume=True "
                 "continues a study only on the data it was scored on"
             )
-        else:
+        elif stored.splits != splits:
             what = (
                 f"measured on other cross-validation splits of the same rows ({stored.splits}) than this fit's "
                 f"cv={self.cv!r} makes ({splits}); a cv that shuffles without a fixed random_state splits "
                 "differently on each fit"
             )
             fix = "To resume it, give the cv the splits it had (a fixed random_state), or pass a new study_name"
+        else:
+            what = (
+                f"fitted with {stored.fit_params}, and this fit passes {fit_params}: fit parameters reach every "
+                "fit (sample_weight weighs the rows there, and in the scores of a scorer that takes it)"
+            )
+            fix = (
+                "To resume it, pass fit the parameters it was scored with (the same sample_weight), or pass a new "
+                "study_name"
+            )
         raise ConfigError(
-            f"a resumed study keeps the scores of one dataset and one set of splits, but study {name!r} holds scores "
+            f"a resumed study keeps the scores of one dataset, one set of splits and one set of fit parameters, but "
+            f"study {name!r} holds scores "
             f"{what}: resumed, the stored configurations would keep their earlier scores beside this fit's, ranked as "
             f"one 'score' (and the study's best would not be best_params_). {fix}"
         )
@@ -582,8 +642,14 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         stratify = self.resource == "n_samples" and is_classifier(self.estimator)
         if stratify and levels[0] is not None:  # before any trial: a first rung too small for every class
             SubsampledSplits(splits, levels[0], 0, stratify=True).check(*self._fit_data)
-        study = self._open_study(space, scheduler, budget, rows=_rows_print(*self._fit_data),
-                                 splits=_splits_print(split_list))  # fmt: skip
+        study = self._open_study(
+            space,
+            scheduler,
+            budget,
+            rows=_rows_print(*self._fit_data),
+            splits=_splits_print(split_list),
+            fit_params=_fit_params_print(self._fit_params),
+        )
         batch = max(1, int(effective_n_jobs(self.n_jobs)))
         failures: list[str] = []
         evaluated = [0]
@@ -713,13 +779,14 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
     def fit(self, X: Any, y: Any = None, **params: Any) -> TunesmithSearchCV:
         """Run the search on ``X, y`` (as ``RandomizedSearchCV.fit``)."""
         self._fit_data = (X, y, params.get("groups"))
+        self._fit_params = params  # fingerprinted with the data: they weigh every fit (sample_weight)
         self._fit_errors: list[tuple[str, bool] | None] = []
         self._study = None
         try:
             super().fit(X, y, **params)
             self._record_best_params_trial()
         finally:
-            del self._fit_data, self._fit_errors, self._study
+            del self._fit_data, self._fit_params, self._fit_errors, self._study
         return self
 
     def _record_best_params_trial(self) -> None:
