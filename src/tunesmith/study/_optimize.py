@@ -392,8 +392,8 @@ class _SystematicFailure:
         """How to tell a streak of identical failures in different configurations that raise on purpose from a bug,
         and what to do then, as a line of the message (empty when the streak tried one configuration only)."""
         configurations = len({repr(sorted(r.params.items())) for r in self.streak})
-        if configurations < 2:
-            return ""
+        if configurations < 2 or self.streak[0].kind is TrialKind.MISSING_METRIC:
+            return ""  # a result without the study's metric is the objective's code, never a region's refusal
         return (
             f"These trials tried {configurations} different configurations ({_tried_ranges(self.streak)}). If only "
             "some configurations raise this on purpose (too large for the machine, a combination the model refuses), "

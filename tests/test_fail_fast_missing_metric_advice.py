@@ -1,0 +1,30 @@
+"""A streak of results without the study's metric is the objective's bug: fail-fast's message does not advise
+treating it as a region of the space that refuses on purpose."""
+
+from __future__ import annotations
+
+import pytest
+
+import tunesmith as ts
+from tunesmith.study import ObjectiveError
+
+
+def _study() -> ts.Study:
+    return ts.Study(ts.Space({"x": ts.Float(0, 1)}), metric="loss", storage="memory", budget=ts.Budget(trials=20),
+                    seed=0)  # fmt: skip
+
+
+def test_a_misspelt_metric_gets_no_advice_about_regions_that_raise_on_purpose() -> None:
+    with pytest.raises(ObjectiveError) as stopped:
+        _study().optimize(lambda trial: {"los": trial.params["x"]}, progress=False)
+    message = str(stopped.value)
+    assert "did you mean 'los'" in message
+    assert "ts.Infeasible" not in message and "different configurations" not in message
+
+
+def test_an_exception_in_several_configurations_still_gets_that_advice() -> None:
+    def objective(trial: ts.Trial) -> float:
+        raise RuntimeError("CUDA error: too many resources requested for launch")
+
+    with pytest.raises(ObjectiveError, match=r"different configurations.*ts\.Infeasible\(reason\)"):
+        _study().optimize(objective, progress=False)
