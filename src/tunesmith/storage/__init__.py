@@ -51,7 +51,8 @@ def open_storage(url: str | Storage | None, *, create: bool = True) -> Storage:
             that a mistyped path is an error, not a new empty database.
 
     Raises:
-        StorageError: neither ``memory``, a URL of a known scheme nor a SQLite file path.
+        StorageError: neither ``memory``, a URL of a known scheme nor a SQLite file path; with ``None``, both
+            variables set.
         StorageUnavailable: the database cannot be opened, or is missing and ``create`` is false.
     """
     if isinstance(url, Storage):

@@ -37,11 +37,17 @@ def read_storage_file(path: str | os.PathLike[str]) -> str:
 
 
 def storage_url_from_environment(default: str = "sqlite:///tunesmith.db") -> str:
-    """``TUNESMITH_STORAGE``, else the URL in the file ``TUNESMITH_STORAGE_FILE`` names, else ``default``."""
+    """``TUNESMITH_STORAGE``, else the URL in the file ``TUNESMITH_STORAGE_FILE`` names, else ``default``; both
+    set is refused, as every ``tunesmith`` command refuses it (which one was meant cannot be told)."""
     url = os.environ.get("TUNESMITH_STORAGE")
+    path = os.environ.get("TUNESMITH_STORAGE_FILE")
+    if url and path:
+        raise StorageError(
+            f"give the storage once, got both TUNESMITH_STORAGE={redact_url(url)} and TUNESMITH_STORAGE_FILE={path}: "
+            "unset one, or pass storage= to the study, which wins"
+        )
     if url:
         return url
-    path = os.environ.get("TUNESMITH_STORAGE_FILE")
     if path:
         return read_storage_file(path)
     return default
