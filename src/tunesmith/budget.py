@@ -23,6 +23,7 @@ __all__ = [
     "parse_duration",
     "running_clock",
     "running_time",
+    "spent_resource",
 ]
 
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -84,6 +85,12 @@ def counts_toward_budget(record: TrialRecord) -> bool:
     if record.state is not TrialState.FAILED:
         return True
     return not ((record.kind is not None and record.kind.is_interruption) or record.attrs.get(RETRY_REQUESTED))
+
+
+def spent_resource(record: TrialRecord) -> float:
+    """The resource units ``record`` spent: the furthest step it reported, less the step a PBT continuation
+    started at (its parent's steps are the parent's); 0 for a trial that reported no step."""
+    return max(0.0, record.resource - float(record.attrs.get("start_step", 0)))
 
 
 def running_time(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> float:
@@ -183,7 +190,9 @@ class Budget:
             29 s and resumed the next day has the rest of its wall time left; the moments between one
             trial and the next on a worker (the sampler's turn) are not counted either.
         resource: the sum of resource units over all trials, each trial's the furthest step it reported (a
-            report every 5 epochs spends 5 units); kept exact where the report interval allows.
+            report every 5 epochs spends 5 units); kept exact where the report interval allows. A finite
+            number: a trial that reports no step spends none, and when trials keep ending so with nothing else
+            to end the run, `Study.optimize` stops it (`tunesmith.study._limits.UnspentResource`).
     """
 
     trials: int | None = None
@@ -193,8 +202,8 @@ class Budget:
     def __post_init__(self) -> None:
         object.__setattr__(self, "trials", integer("trials", self.trials, minimum=1, allow_none=True))
         object.__setattr__(
-            self, "resource", real("resource", self.resource, exclusive_minimum=0, finite=False, allow_none=True)
-        )
+            self, "resource", real("resource", self.resource, exclusive_minimum=0, allow_none=True)
+        )  # finite, as trials and wall_time are: an infinite limit is none, and nothing would end the run
         object.__setattr__(self, "wall_time", parse_duration(self.wall_time))
 
     @property
@@ -226,8 +235,7 @@ class Budget:
         for record in records:
             if counts_toward_budget(record) and record.number not in gone:
                 trials += 1
-            # A PBT continuation starts at its parent's step: only the steps it ran are its own.
-            resource += max(0.0, record.resource - float(record.attrs.get("start_step", 0)))
+            resource += spent_resource(record)
         return BudgetUsage(trials=trials, resource=resource, elapsed=running_time(records, now, gone))
 
     def exhausted_limit(self, usage: BudgetUsage) -> BudgetLimit | None:

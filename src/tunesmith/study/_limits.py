@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesmith.attributes import HoldoutLogAttr, read_attr
-from tunesmith.budget import Budget, plain_number
+from tunesmith.budget import Budget, plain_number, spent_resource
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.schedulers._deck import Deck, DeckRun, resource_for, simulate, trials_for
@@ -23,6 +23,7 @@ __all__ = [
     "ResourceAxisWarning",
     "ShortTrainingWarning",
     "Spent",
+    "UnspentResource",
     "first_report_interval",
     "none_trained_note",
     "overrun_note",
@@ -247,6 +248,91 @@ class AxisWatch:
             f"the first {count} completed trials ended by step {longest:g}, short of {name}'s max_resource "
             f"{levels[-1]:g}, so none counts as trained to the end{rungs}: if a full run is {longest:g} steps, set "
             f"max_resource={longest:g} (if your training stops itself early, this is expected)"
+        )
+
+
+# Trials that end spending no resource before any was spent: a budget of resource alone then cannot end the run.
+UNSPENT_FIRST = 3
+# The fewest in a row, after some was spent, and how unlikely such a streak must be at the rate seen before it.
+UNSPENT_IN_A_ROW = 10
+UNSPENT_CHANCE = 1e-3
+
+
+class UnspentResource:
+    """Stops a run that only the resource budget could end once its trials keep ending without spending any.
+
+    A trial spends the furthest step it reports (`tunesmith.budget.spent_resource`), so an objective that returns
+    without calling ``trial.report`` spends nothing, and with no trial or wall-time limit, no ``n_trials`` and no
+    ``timeout``, the run went on for ever. Watched only then: any other limit ends the run by itself.
+
+    Counted are the finished trials that spent nothing, but for two kinds that say nothing about reporting: a FAILED
+    trial (one that failed before its first report spends nothing; fail-fast judges failures) and one that raised
+    `ts.Infeasible` (a configuration that cannot run; fail-fast passes over it too). A trial stopped by a scheduler
+    spent at least its rung (ASHA's ``min_resource``) and a resumed trial its steps before the pause, so neither
+    counts; a trial that spent some ends any streak.
+
+    Before any resource was spent, `UNSPENT_FIRST` such trials stop the run (as `AXIS_WATCH` completed trials
+    without a step warn): nothing yet says the objective reports at all, and each further trial may be a full
+    training run. The price is an objective whose branches differ (a tree that returns at once, a network that
+    reports epochs): if a fraction p of the draws takes a branch that never reports, the first three all take it
+    with chance p**3 (12% at p = 1/2); the error names the fix, a trial limit. After some was spent, the objective
+    is known to report, so a streak must be at least `UNSPENT_IN_A_ROW` long and unlikely at the rate of trials
+    that spent nothing before it: ``n * p**k < UNSPENT_CHANCE``, ``n`` the trials counted since the first, ``k`` the
+    streak, ``p`` that rate with one added to each side ((zero + 1) / (counted + 2)). An objective that reported in
+    its first trial and in none since stops at 10 in a row; one whose trials before spent none in half of 40 goes on
+    to 16.
+
+    The study's earlier trials count, in number order, as fail-fast's do; the run stops only when a trial of its own
+    ends the streak, so an objective fixed since then goes on.
+    """
+
+    def __init__(self, budget: Budget, history: Sequence[TrialRecord], *, run_limited: bool) -> None:
+        only_resource = budget.trials is None and budget.wall_time is None and not run_limited
+        self.resource = budget.resource if only_resource else None
+        self.streak = 0  # counted trials in a row that spent nothing (before any spent: all of them)
+        self.counted = 0  # counted trials before the streak, from the first
+        self.zero = 0  # those of them that spent nothing
+        for record in sorted(history, key=lambda r: r.number):
+            if record.state.is_finished:
+                self._count(record)
+
+    def see(self, record: TrialRecord) -> None:
+        """Count ``record``, a trial this run finished; raise `ConfigError` when the trials so far could not end it."""
+        if self.resource is None:
+            return
+        self._count(record)
+        if self._endless():
+            raise ConfigError(self._message(self.resource))
+
+    def _count(self, record: TrialRecord) -> None:
+        if spent_resource(record) > 0:
+            self.counted += self.streak + 1
+            self.zero += self.streak
+            self.streak = 0
+        elif record.state is not TrialState.FAILED and record.kind is not TrialKind.DECLARED:
+            self.streak += 1
+
+    def _endless(self) -> bool:
+        if self.counted == 0:  # nothing spent yet
+            return self.streak >= UNSPENT_FIRST
+        rate = (self.zero + 1) / (self.counted + 2)
+        return self.streak >= UNSPENT_IN_A_ROW and (self.counted + self.streak) * rate**self.streak < UNSPENT_CHANCE
+
+    def _message(self, resource: float) -> str:
+        if self.counted == 0:
+            seen = f"the first {self.streak} trials that ended spent 0"
+        else:
+            seen = (
+                f"the last {self.streak} trials that ended in a row spent 0 (of the {self.counted} before them, "
+                f"{self.counted - self.zero} spent some)"
+            )
+        return (
+            "a resource budget is spent by the steps trials report (each trial spends the furthest step it passes to "
+            f"trial.report), but {seen} of resource={plain_number(resource)}, and with no trial or wall-time limit, "
+            "n_trials or timeout nothing else would end the run: report steps as training goes (for epoch in "
+            "trial.steps(n): ... trial.report(val_loss=...), or trial.report(step, val_loss=...)), or give a trial "
+            "or wall-time limit: n_trials=N or timeout=SECONDS for this run (tunesmith run CONFIG --trials N), or a "
+            "new study with ts.Budget(trials=N) or ts.Budget(wall_time='2h'). The trials so far stay recorded"
         )
 
 

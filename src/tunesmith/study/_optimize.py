@@ -48,6 +48,7 @@ from tunesmith.study._limits import (
     PopulationWarning,
     ResourceAxisWarning,
     ShortTrainingWarning,
+    UnspentResource,
     holdout_spent_note,
     none_trained_note,
     overrun_note,
@@ -886,6 +887,7 @@ def optimize(
     pending: set[int] = set()  # submitted, not told: an inline trial cut short is in no executor's list
     loop_began = study._clock()
     axis = AxisWatch(study.scheduler, history)
+    unspent = UnspentResource(study.budget, history, run_limited=n_trials is not None or timeout is not None)
     meter = SearchProgress(study, n_trials=n_trials, timeout=timeout, show=progress, workers=runner.capacity)
     error: BaseException | None = None
     held: list[TrialOutcome] = []  # outcomes the executor returned that are not recorded yet
@@ -948,6 +950,7 @@ def optimize(
                 observers.notify("on_trial_end", study, record)
                 systematic.refused(record, outcome.extra.get(REFUSED_REPORT))  # raises ObjectiveError
                 systematic.see(record)  # raises ObjectiveError: the objective is broken, not the configurations
+                unspent.see(record)  # raises ConfigError: trials that report no step never end a resource budget
                 if off_axis := axis.see(record):
                     warnings.warn(off_axis, ResourceAxisWarning, stacklevel=3)
                     notes.append(off_axis)
