@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
 from tunesmith.discipline._baseline_front import front_margin
 from tunesmith.discipline._front import several_objectives
-from tunesmith.discipline._reruns import BASELINE_NUMBER, SeedRun, completed
+from tunesmith.discipline._reruns import BASELINE_NUMBER, ExampleValues, SeedRun, completed
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, noise_of
 from tunesmith.discipline.optimism import Optimism
 from tunesmith.discipline.verdict import Check
@@ -42,12 +44,13 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     the winner's result carries its sampling noise (per-example values or folds), `Z_ONE_SIDED_95` standard
     errors of the difference: the winner's own (a validation set of a few hundred examples moves a score by more
     than many tuning gains) combined with the baseline mean's across its seeds. The winner's standard error
-    stands in for its share of the difference's, which the per-example values of both models would give paired
-    but which are not kept: on one validation set the two models' errors are correlated, and the winner's own
-    standard error is the difference's when they correlate at 0.5. The seed bar is one seed standard deviation
-    when the winner's score is a mean over re-runs (the baseline's or the winner's spread, the larger: on five
-    seeds each, about a one-sided 95% test of the means); without re-runs the search's best is one run against
-    the baseline's mean, a one-sided 5% test read from the baseline's spread alone (`_SingleRun`).
+    stands in for its share of the difference's, which the per-example values of both models give paired only on
+    the seeds both ran (`_ExampleBars`, in the paired check): on one validation set the two models' errors are
+    correlated, and the winner's own standard error is the difference's when they correlate at 0.5. The seed bar
+    is one seed standard deviation when the winner's score is a mean over re-runs (the baseline's or the winner's
+    spread, the larger: on five seeds each, about a one-sided 95% test of the means); without re-runs the search's
+    best is one run against the baseline's mean, a one-sided 5% test read from the baseline's spread alone
+    (`_SingleRun`).
     """
     baseline = read_attr(study.attrs, BaselineAttr)
     name = "baseline margin"
@@ -173,20 +176,127 @@ def _candidates(stability: SeedStabilityAttr) -> int:
 
 
 @dataclass(frozen=True)
+class _ExampleBars:
+    """The winner's and the baseline's per-example values paired on the seeds both ran (`ExampleValues`): how far
+    the examples' noise takes their seed-by-seed mean gain. The per-example difference averaged over the seeds
+    has the standard error ``stderr`` over the ``examples`` (positive: the winner is better); the two models' errors
+    on one validation set are correlated, so it is far smaller than either model's own.
+
+    Part of that noise, ``interaction`` (a variance: the two-way residual mean square over seeds and examples, over
+    ``seeds * examples``), is how the difference on an example moves from seed to seed, which the seed-by-seed
+    spread of the paired t-test reads too; the rest, ``beyond``, is the examples' own. The bar on the gain is the
+    t-test's bar and the examples' own part combined in quadrature (each at the test's level: the interaction
+    counted once, in the t-test's, on its degrees of freedom), and never below `Z_ONE_SIDED_95` standard errors
+    of the per-example differences. Either bar alone ignores the other's noise: the larger of the two passed up
+    to 8% of null studies where both are alike (5 seeds, simulated), the quadrature at most 5%.
+    """
+
+    examples: int
+    seeds: int
+    stderr: float
+    interaction: float
+
+    @classmethod
+    def of(cls, pairs: list[tuple[ExampleValues | None, ExampleValues | None]], sign: float) -> _ExampleBars | None:
+        """The winner's and the baseline's values on each shared seed (``None`` unless both carry as many values on
+        every one); ``sign`` is the metric's (`Metric.sign`), so that a positive difference is the winner's gain."""
+        both = [(winner, base) for winner, base in pairs if winner is not None and base is not None]
+        if len(both) < 2 or len(both) < len(pairs) or len({v.count for pair in both for v in pair}) != 1:
+            return None
+        gains = sign * np.array([base.values() - winner.values() for winner, base in both])
+        seeds, examples = gains.shape
+        by_example = gains.mean(axis=0)
+        residual = gains - gains.mean(axis=1, keepdims=True) - by_example + gains.mean()
+        within = float(np.sum(residual**2)) / ((seeds - 1) * (examples - 1))
+        return cls(examples, seeds, float(np.std(by_example, ddof=1)) / math.sqrt(examples),
+                   within / (seeds * examples))  # fmt: skip
+
+    @property
+    def beyond(self) -> float:
+        """The variance of the mean gain that the examples add beyond the seed-by-example part (0 when that part
+        reads larger: a variance is never negative)."""
+        return max(0.0, self.stderr**2 - self.interaction)
+
+    def bars(self, needed: float, level: float, seeds: int | None = None, scale: float = 1.0) -> tuple[float, float]:
+        """The sampling bar (`Z_ONE_SIDED_95` standard errors of the per-example differences) and the combined bar
+        (the t-test's bar ``needed`` and the examples' own part in quadrature, at ``level``), on ``seeds`` paired
+        seeds (``None``: these) and ``scale`` times these examples; ``needed`` is the t-test's bar on those seeds."""
+        from scipy.stats import norm
+
+        factor = (self.seeds / seeds if seeds is not None else 1.0) / scale
+        # On these seeds and examples, the standard error itself (its parts as read, before the one is floored)
+        variance = (self.stderr**2 - self.interaction) / scale + self.interaction * factor
+        sampling = Z_ONE_SIDED_95 * math.sqrt(max(0.0, variance))
+        own = float(norm.ppf(1.0 - level)) * math.sqrt(self.beyond / scale)
+        return sampling, math.hypot(needed, own)
+
+    def advice(self, gain: float, needed: float, spread: float, level: float) -> str:
+        """What would decide a positive ``gain`` below these bars (the t-test's ``needed``, on the seeds' ``spread``
+        at ``level``): more paired seeds lower the t-test's bar and the seed-by-example part, more validation
+        examples the examples' part; each is named with about how much would do if the gain and the spreads stayed,
+        and both when each bar alone lies above the gain."""
+        from scipy.stats import norm
+
+        sampling, combined = self.bars(needed, level)
+        bar = max(needed, sampling, combined)
+        hopeless = _within_noise(gain, bar)
+        if hopeless is not None:
+            return hopeless
+        own = float(norm.ppf(1.0 - level)) * math.sqrt(self.beyond)  # the part more seeds do not lower
+        if needed >= gain and own >= gain:
+            return _both((f"about {_seeds_to_clear(gain, spread, level, self.seeds)} paired seeds for both (now "
+                          f"{self.seeds})", f"the t-test's bar ({needed:.3g})"),
+                         (f"about {(own / gain) ** 2:.1f}x the validation examples",
+                          f"the examples' own part ({own:.3g})"))  # fmt: skip
+        seeds = self._seeds_to_clear(gain, spread, level) if own < gain else None
+        more_seeds = (f"about {seeds} paired seeds for both (now {self.seeds})" if seeds is not None else
+                      f"over {_MOST_BASELINE_SEEDS} paired seeds for both (now {self.seeds})")  # fmt: skip
+        if needed >= gain:
+            return _one((more_seeds, f"the bar ({bar:.3g})"), f"the examples' own part ({own:.3g})" if own > 0 else "")
+        # More examples leave the t-test's bar where it is (its spread's part from the examples is left in: about)
+        room = gain**2 - needed**2
+        scale = max((Z_ONE_SIDED_95 * self.stderr / gain) ** 2, float(norm.ppf(1.0 - level)) ** 2 * self.beyond / room)
+        more_examples = f"about {scale:.1f}x the validation examples"
+        if own >= gain:
+            other = f"the t-test's bar ({needed:.3g})" if needed > 0 else ""
+            return _one((more_examples, f"the bar ({bar:.3g})"), other)
+        return f"{more_seeds}, or {more_examples}, would decide, bringing the bar ({bar:.3g}) below the gain"
+
+    def _seeds_to_clear(self, gain: float, spread: float, level: float) -> int | None:
+        """The fewest paired seeds on which every bar lies below ``gain`` at these spreads (``None``: none up to
+        `_MOST_BASELINE_SEEDS`); the bars fall as the seeds grow."""
+        from scipy.stats import t as student
+
+        def bar(seeds: int) -> float:
+            needed = float(student.ppf(1.0 - level, seeds - 1)) * spread / math.sqrt(seeds)
+            return max(needed, *self.bars(needed, level, seeds))
+
+        if bar(_MOST_BASELINE_SEEDS) >= gain:
+            return None
+        low, high = self.seeds, _MOST_BASELINE_SEEDS  # the bar at low is at or above the gain, at high below it
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if bar(middle) < gain else (middle, high)
+        return high
+
+
+@dataclass(frozen=True)
 class _Paired:
     """The winner's and the baseline's re-runs on the seeds both ran: ``differences`` (positive: the winner
-    is better), ``candidates``, how many configurations the winner was picked from, and ``baseline_mean``, the
-    baseline's mean on those seeds."""
+    is better), ``candidates``, how many configurations the winner was picked from, ``baseline_mean``, the
+    baseline's mean on those seeds, and ``examples``, their per-example values paired on those seeds (``None``:
+    not both carry them alike on every one)."""
 
     differences: tuple[float, ...]
     candidates: int
     baseline_mean: float
+    examples: _ExampleBars | None = None
 
 
 def _paired(study: Study, stability: SeedStabilityAttr | None, entry: SeedCandidateAttr | None,
             rerun: _Rerun | None, baseline: BaselineAttr) -> _Paired | None:  # fmt: skip
     """The winner's re-runs that ``rerun`` reads, paired with the baseline's by seed (``None``: fewer than two
-    seeds in common).
+    seeds in common), and example by example when both kept their per-example values on every shared seed.
 
     The confirmation runs are on the seed list's seeds after the selection's, and a baseline runs on its first
     seeds; `validate_top` runs a recorded baseline on the confirmation seeds too (`run_baseline_on_seeds`), so
@@ -197,8 +307,8 @@ def _paired(study: Study, stability: SeedStabilityAttr | None, entry: SeedCandid
         return None
     name, sign = study.metric.name, study.metric.sign()
 
-    def by_seed(runs: Iterable[Mapping[str, Any]], candidate: int) -> dict[int, float]:
-        return {run.seed: run.metrics[name] for run in completed(runs, candidate) if name in run.metrics}
+    def by_seed(runs: Iterable[Mapping[str, Any]], candidate: int) -> dict[int, SeedRun]:
+        return {run.seed: run for run in completed(runs, candidate) if name in run.metrics}
 
     winner = by_seed((stability.confirm_runs if rerun.confirmation else stability.runs) or (), entry.trial)
     base = by_seed(baseline.runs, BASELINE_NUMBER)
@@ -206,8 +316,42 @@ def _paired(study: Study, stability: SeedStabilityAttr | None, entry: SeedCandid
     if len(seeds) < 2:
         return None
     candidates = 1 if rerun.confirmation else _candidates(stability)
-    return _Paired(tuple(sign * (base[s] - winner[s]) for s in seeds), candidates,
-                   math.fsum(base[s] for s in seeds) / len(seeds))  # fmt: skip
+    examples = _ExampleBars.of([(winner[s].examples, base[s].examples) for s in seeds], sign)
+    return _Paired(tuple(sign * (base[s].metrics[name] - winner[s].metrics[name]) for s in seeds), candidates,
+                   math.fsum(base[s].metrics[name] for s in seeds) / len(seeds), examples)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _PairedBars:
+    """What the paired margin decides on: the winner's ``mean`` gain seed by seed and its ``spread`` across the
+    seeds, the t-test's ``level`` and its bar ``needed``, the ``sampling`` bar (0 when no sampling noise is known)
+    and, with per-example values paired, the ``combined`` bar (`_ExampleBars`; else 0)."""
+
+    mean: float
+    spread: float
+    level: float
+    needed: float
+    sampling: float
+    combined: float
+
+    @classmethod
+    def of(cls, paired: _Paired, winner: Noise | None) -> _PairedBars:
+        """The bars of ``paired``; ``winner`` is the sampling noise of the winner's own result, read when the
+        per-example values are not paired."""
+        from scipy.stats import t as student
+
+        n = len(paired.differences)
+        mean = math.fsum(paired.differences) / n
+        spread = statistics.stdev(paired.differences)
+        level = _LEVEL / paired.candidates
+        needed = float(student.ppf(1.0 - level, n - 1)) * spread / math.sqrt(n)
+        if paired.examples is not None:
+            return cls(mean, spread, level, needed, *paired.examples.bars(needed, level))
+        return cls(mean, spread, level, needed, Z_ONE_SIDED_95 * winner.stderr if winner is not None else 0.0, 0.0)
+
+    @property
+    def passed(self) -> bool:
+        return self.mean > max(self.needed, self.sampling, self.combined)
 
 
 def _paired_check(study: Study, paired: _Paired, winner: Noise | None, value: float, what: str,
@@ -215,40 +359,42 @@ def _paired_check(study: Study, paired: _Paired, winner: Noise | None, value: fl
     """The margin as a paired one-sided t-test over the seeds both ran, at 5% over the number of candidates
     the winner was picked from (Bonferroni: the best of three beats a baseline by chance more often than one
     does); a result carrying its sampling noise must also beat `Z_ONE_SIDED_95` of its standard errors, the
-    noise of the validation examples every seed shares, which pairing does not remove. ``value`` is the
-    winner's score, which ``what`` names; the baseline's is its mean on the paired seeds, beside its mean over
-    all its seeds when it ran more (the winner's confirmation seeds after its selection seeds)."""
-    from scipy.stats import t as student
-
-    metric, n = study.metric, len(paired.differences)
-    mean = math.fsum(paired.differences) / n
-    spread = statistics.stdev(paired.differences)
-    level = _LEVEL / paired.candidates
-    needed = float(student.ppf(1.0 - level, n - 1)) * spread / math.sqrt(n)
-    sampling = Z_ONE_SIDED_95 * winner.stderr if winner is not None else 0.0
+    noise of the validation examples every seed shares, which pairing by seed does not remove. When both models'
+    runs kept their per-example values, that noise is read from the per-example differences instead, and the gain
+    must clear the two bars combined (`_ExampleBars`). ``value`` is the winner's score, which ``what`` names; the
+    baseline's is its mean on the paired seeds, beside its mean over all its seeds when it ran more (the winner's
+    confirmation seeds after its selection seeds)."""
+    metric, n, examples = study.metric, len(paired.differences), paired.examples
+    bars = _PairedBars.of(paired, winner)
+    mean, spread, level, needed, sampling = bars.mean, bars.spread, bars.level, bars.needed, bars.sampling
     picked = f" for the best of {paired.candidates} candidates" if paired.candidates > 1 else ""
     test = (f"on {n} paired seeds the winner gains {mean:.3g} +- {spread / math.sqrt(n):.2g} seed by seed; beyond "
             f"chance means more than {needed:.3g} (one-sided t-test at {level:.2%}{picked})")  # fmt: skip
-    if winner is not None:
+    if examples is not None:
+        test += (f"; sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors of the per-example "
+                 f"differences, paired over {examples.examples} examples on {n} seeds), {bars.combined:.3g} with the "
+                 "t-test's bar (in quadrature, the seed-by-example noise both read counted once)")  # fmt: skip
+    elif winner is not None:
         test += f"; sampling noise {sampling:.3g} ({Z_ONE_SIDED_95:.3g} standard errors, {winner.source})"
     head = f"{metric.name} {value:.4g} ({what}) vs baseline {paired.baseline_mean:.4g}"
     if n < len(baseline.values or ()):
         head += f" on the same seeds, {float(baseline.mean or 0.0):.4g} over all {len(baseline.values or ())}"
     head += _baseline_failures(baseline)
-    if mean > 0 and spread <= _NO_NOISE * max(1.0, abs(paired.baseline_mean)) and winner is None:
+    unknown = winner is None and examples is None
+    if mean > 0 and spread <= _NO_NOISE * max(1.0, abs(paired.baseline_mean)) and unknown:
         return Check("baseline margin", True, (
             f"{head}: better by {mean:.3g} on every one of {n} seeds alike, but no noise is known, so it cannot be "
             "told from the validation sample's noise: return per-example values (e.g. "
             f"{{'{metric.name}': correct_per_example}}) or per-fold scores to decide"), checked=False)  # fmt: skip
-    passed = mean > max(needed, sampling)
-    if passed:
+    if bars.passed:
         outcome = ""
     elif mean > 0:
-        more = _paired_advice(mean, needed, sampling, spread, level, n)
+        more = (examples.advice(mean, needed, spread, level) if examples is not None
+                else _paired_advice(mean, needed, sampling, spread, level, n))  # fmt: skip
         outcome = f" - within the noise, so the evidence cannot tell the winner from the baseline: {more}"
     else:
         outcome = " - the winner does not beat the baseline"
-    return Check("baseline margin", passed, f"{head}: {test}{outcome}", decided=passed or mean <= 0)
+    return Check("baseline margin", bars.passed, f"{head}: {test}{outcome}", decided=bars.passed or mean <= 0)
 
 
 # A gain a tenth of a standard error or less from zero is within noise: more data would not decide it soon (over

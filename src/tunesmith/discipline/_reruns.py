@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import shutil
 import traceback
@@ -18,11 +20,12 @@ from tunesmith._validate import integer
 from tunesmith.discipline.gap import Noise, noise_of
 from tunesmith.errors import ConfigError, Infeasible
 from tunesmith.executors.inline import noting_interrupts
-from tunesmith.objective import Guardrail, Metric, keys_of, normalise_result
+from tunesmith.objective import Guardrail, Metric, is_per_example, keys_of, normalise_result
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
 __all__ = [
     "BASELINE_NUMBER",
+    "ExampleValues",
     "Objective",
     "SeedRun",
     "check_keep_checkpoints",
@@ -58,6 +61,82 @@ def typical_duration(records: Sequence[TrialRecord]) -> float | None:
     return float(np.median(durations)) if durations else None
 
 
+# The most bytes one run's per-example values may take before base64 (64 KiB: 16,384 values as float32, 524,288
+# right-or-wrong ones as bits), so that a study's re-runs stay a few megabytes in its attributes; a run with more
+# keeps none, and the baseline margin reads the winner's own standard error as before.
+_MOST_EXAMPLE_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class ExampleValues:
+    """One run's per-example values of the study metric, kept compactly: one bit per example when they take two
+    values at most (right or wrong: ``levels``, the lower first), else a little-endian float32 each (``levels``
+    ``None``), base64-encoded in ``data``. Two models' runs on one seed and one validation set then pair example by
+    example (the baseline margin), which their means and standard errors cannot."""
+
+    count: int
+    levels: tuple[float, ...] | None
+    data: str
+
+    @classmethod
+    def of(cls, values: Any) -> ExampleValues | None:
+        """``values`` (a sequence of numbers, as an objective returns them) kept compactly; ``None`` when they are
+        fewer than two, not all finite as float32, or would take more than `_MOST_EXAMPLE_BYTES`."""
+        if len(values) > 8 * _MOST_EXAMPLE_BYTES:  # more than a bit each would hold: not read at all
+            return None
+        numbers = np.array([float(v) for v in values], dtype=np.float64)
+        if numbers.size < 2 or not np.all(np.isfinite(numbers)):
+            return None
+        levels = np.unique(numbers)
+        if levels.size <= 2:
+            packed = np.packbits(numbers == levels[-1]).tobytes() if levels.size == 2 else b""
+            if len(packed) > _MOST_EXAMPLE_BYTES:
+                return None
+            return cls(int(numbers.size), tuple(float(v) for v in levels), base64.b64encode(packed).decode("ascii"))
+        single = numbers.astype("<f4")
+        if single.nbytes > _MOST_EXAMPLE_BYTES or not np.all(np.isfinite(single)):
+            return None
+        return cls(int(numbers.size), None, base64.b64encode(single.tobytes()).decode("ascii"))
+
+    def values(self) -> np.ndarray:
+        """The per-example values, one float each (float32-rounded unless they take two values at most)."""
+        raw = base64.b64decode(self.data)
+        if self.levels is None:
+            return np.frombuffer(raw, dtype="<f4").astype(np.float64)
+        if len(self.levels) == 1:
+            return np.full(self.count, self.levels[0])
+        bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), count=self.count).astype(bool)
+        return np.where(bits, self.levels[1], self.levels[0])
+
+    def to_json(self) -> dict[str, Any]:
+        if self.levels is None:
+            return {"count": self.count, "float32": self.data}
+        return {"count": self.count, "levels": list(self.levels), "bits": self.data}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ExampleValues | None:
+        """The values `to_json` wrote; ``None`` for anything else (the margin then reads the winner's own standard
+        error, as for a run without them): a stored run is never refused for them."""
+        if not isinstance(data, Mapping):
+            return None
+        count, levels = data.get("count"), data.get("levels")
+        text = data.get("float32") if levels is None else data.get("bits")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 2 or not isinstance(text, str):
+            return None
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if levels is None:
+            return cls(count, None, text) if len(raw) == 4 * count else None
+        if (not isinstance(levels, list) or not 1 <= len(levels) <= 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in levels)):  # fmt: skip
+            return None
+        if len(raw) != (0 if len(levels) == 1 else (count + 7) // 8):
+            return None
+        return cls(count, tuple(float(v) for v in levels), text)
+
+
 @dataclass(frozen=True)
 class SeedRun:
     """One re-run of a configuration with one seed.
@@ -69,6 +148,8 @@ class SeedRun:
             ``"failed"``.
         metrics: everything the objective returned (slice metrics included); none when it raised.
         reason: why it did not complete, with the error text for a failure.
+        examples: the study metric's per-example values when the objective returned them (`ExampleValues`), else
+            ``None`` (and for runs recorded before they were kept).
     """
 
     candidate: int
@@ -76,15 +157,20 @@ class SeedRun:
     state: str
     metrics: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
+    examples: ExampleValues | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"candidate": self.candidate, "seed": self.seed, "state": self.state, "metrics": self.metrics,
+        data = {"candidate": self.candidate, "seed": self.seed, "state": self.state, "metrics": self.metrics,
                 "reason": self.reason}  # fmt: skip
+        if self.examples is not None:  # a run without them is stored as before
+            data["examples"] = self.examples.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SeedRun:
         return cls(int(data["candidate"]), int(data["seed"]), str(data["state"]),
-                   {k: float(v) for k, v in data.get("metrics", {}).items()}, data.get("reason"))  # fmt: skip
+                   {k: float(v) for k, v in data.get("metrics", {}).items()}, data.get("reason"),
+                   ExampleValues.from_json(data.get("examples")))  # fmt: skip
 
 
 def run_once(
@@ -99,6 +185,7 @@ def run_once(
     keep_checkpoint: bool = False,
 ) -> SeedRun:
     """Run ``objective`` on one configuration and seed; a user's error becomes a failed run, never an exception.
+    Per-example values of ``metric`` in the result are kept with the run (`ExampleValues`).
 
     An interrupt (Ctrl-C; SIGTERM or SIGHUP under `tunesmith run`) delivered while the objective ran is raised here
     even when the objective caught it and returned or failed (`noting_interrupts`): a cut-short run is no result.
@@ -147,6 +234,8 @@ def run_once(
         return SeedRun(candidate, seed, TrialState.FAILED.value, metrics,
                        f"guardrail metric {broken[0]} is {metrics[broken[0]]}: a measurement that is not a finite "
                        "number is the objective's failure, not a breach")  # fmt: skip
+    returned = result.get(metric.name) if isinstance(result, Mapping) else None
+    examples = ExampleValues.of(returned) if is_per_example(returned) else None
     for guardrail in guardrails:
         observed = metrics[guardrail.metric]
         if not guardrail.holds(observed):
@@ -156,8 +245,9 @@ def run_once(
                 TrialState.INFEASIBLE.value,
                 metrics,
                 f"guardrail breached: {guardrail.describe()} (got {observed:g})",
+                examples,
             )
-    return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics)
+    return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics, examples=examples)
 
 
 def _clear(folder: Path) -> None:
