@@ -1,13 +1,14 @@
-"""The verdict's checks for a drop: the worst slice against the slices' average, and shifted data against
-the holdout (with a baseline: the tuned gain over it under the shift), each judged against the practical limit
-with the burden of proof on a failure (as the holdout gap is): it fails only when the drop's lower bound is beyond
-the limit (it exceeds the limit by more than the noise of the two scores explains), passes as decided when its
-upper bound is within the limit, and is undecided in between. Testing the noise against zero instead failed a
-true drop of 4 points against a 5-point limit in 29% of studies (1,000 examples a side; now 2%). Bounded scores
-(accuracy, an error rate; `gap.scored_in_points`) read in points of their scale (`gap.point_unit`), other metrics
-relative to the reference, and a bounded name read relatively says why (`gap.read_relative`); a relative drop from
-a reference near zero (`gap.near_zero`) decides nothing and is undecided; a drop whose noise is unknown passes within
-the limit and is undecided beyond it, saying what to return.
+"""The verdict's checks for a drop: the worst slice against the slices' average (with the baseline scored on the
+holdout: each slice against the baseline's score on it), and shifted data against the holdout (with a baseline: the
+tuned gain over it under the shift, lost at or below zero, and how far it shrank from the holdout), each judged
+against the practical limit with the burden of proof on a failure (as the holdout gap is): it fails only when the
+drop's lower bound is beyond the limit (it exceeds the limit by more than the noise of the two scores explains),
+passes as decided when its upper bound is within the limit, and is undecided in between. Testing the noise against
+zero instead failed a true drop of 4 points against a 5-point limit in 29% of studies (1,000 examples a side; now
+2%). Bounded scores (accuracy, an error rate; `gap.scored_in_points`) read in points of their scale
+(`gap.point_unit`), other metrics relative to the reference, and a bounded name read relatively says why
+(`gap.read_relative`); a relative drop from a reference near zero (`gap.near_zero`) decides nothing and is
+undecided; a drop whose noise is unknown passes within the limit and is undecided beyond it, saying what to return.
 
 A slice's noise on the re-runs has two sources: the seeds (the spread of its mean across the runs) and its own
 examples (the per-example standard error of its mean, which no number of seeds averages out, since every run
@@ -39,7 +40,7 @@ from tunesmith.discipline.gap import (
 from tunesmith.discipline.verdict import Check
 from tunesmith.objective import Metric
 
-__all__ = ["BaselineShift", "shifted_check", "slice_check"]
+__all__ = ["BaselineShift", "BaselineSlices", "shifted_check", "slice_check"]
 
 _LEVEL = 0.05  # one-sided, shared among the slices when the worst of several is judged
 
@@ -51,13 +52,16 @@ class _Side:
     what: str = "reference"  # what the value is, in words, when a drop is read relative to it
 
 
-def _drop_of(metric: Metric, reference: _Side, worse: _Side, points: bool,
-             correlated: float = 0.0) -> tuple[float, float | None]:  # fmt: skip
+def _drop_of(metric: Metric, reference: _Side, worse: _Side, points: bool, correlated: float = 0.0,
+             paired: Noise | None = None) -> tuple[float, float | None]:  # fmt: skip
     """How far ``worse`` falls below ``reference`` (in points of the metric's scale, else relative to the reference)
     and the standard error of that drop (``None``: a side's noise is unknown); ``correlated`` is the share of
-    ``worse``'s variance inside ``reference``, for a slice in its own average."""
+    ``worse``'s variance inside ``reference``, for a slice in its own average; ``paired``, the noise of the
+    difference per example when both sides scored the same examples, replaces the two sides' noise."""
     scale = point_unit(metric) if points else max(abs(reference.value), 1e-12)
     drop = metric.sign() * (worse.value - reference.value) / scale
+    if paired is not None:
+        return drop, paired.stderr / scale
     if reference.noise is None or worse.noise is None:
         return drop, None
     ref_se, worse_se = reference.noise.stderr, worse.noise.stderr
@@ -66,14 +70,14 @@ def _drop_of(metric: Metric, reference: _Side, worse: _Side, points: bool,
 
 
 def _drop(metric: Metric, name: str, reference: _Side, worse: _Side, threshold: float, points: bool, z: float,
-          compared: str, unknown: str, correlated: float = 0.0) -> Check:  # fmt: skip
+          compared: str, unknown: str, correlated: float = 0.0, paired: Noise | None = None) -> Check:  # fmt: skip
     """``worse`` against ``reference`` (see `_drop_of`), judged against ``threshold`` at ``z`` standard errors:
     fails when the drop's lower bound is beyond it, passes as decided when its upper bound is within it, and is
     undecided between, saying how much more data would decide. When a side's noise is unknown (``unknown``: what
     is missing and how to give it) a drop within the limit passes and one beyond it is undecided: whether it
     exceeds the limit by more than sampling noise cannot be told. Read relative to a reference near zero
     (`near_zero`: within noise of it, or the two sides of both signs), the drop passes, undecided, saying so."""
-    drop, stderr = _drop_of(metric, reference, worse, points, correlated)
+    drop, stderr = _drop_of(metric, reference, worse, points, correlated, paired)
     show = (lambda v: f"{v * 100:+.1f} points") if points else (lambda v: f"{v:+.1%}")
     limit = f"limit {show(threshold).lstrip('+')}"
     reference_se = None if reference.noise is None else reference.noise.stderr
@@ -113,13 +117,18 @@ def slice_check(
     runs: Sequence[SeedRun],
     slices_seen: Mapping[str, float] | None,
     threshold: float,
+    baseline: BaselineSlices | None = None,
 ) -> tuple[Check, dict[str, float]]:
     """The worst slice against the average of the slices, on the holdout (``slice:<name>:<key>``), else on the
     winner's re-runs (``slices_seen``: their means; ``runs``: the runs, whose spread across seeds and per-example
     standard errors are the noise). Each of the ``k`` slices is judged against the limit one-sided at 5% over
     ``k`` (Bonferroni), so that no slice fails by chance in more than 5% of finalizes and a decided pass holds for
     every slice; the check reports the slice nearest to failing: the one with the highest lower bound when one is
-    beyond the limit, else the highest upper bound (the lowest slice when the noise is equal, or unknown)."""
+    beyond the limit, else the highest upper bound (the lowest slice when the noise is equal, or unknown).
+
+    With the ``baseline``'s holdout result and slices on the holdout, each slice is judged instead by the winner's
+    change against the baseline on that slice (`_against_baseline`): the average alone failed a hard slice every
+    model shares and passed a slice the tuning broke while it stayed near the average."""
     name = "worst slice"
     of = next((m for m in (key, metric.name) if any(k.startswith(SLICE) and k.endswith(f":{m}") for k in scores)), key)
     slices, where = slices_of(scores, [of]), "holdout"
@@ -156,7 +165,74 @@ def slice_check(
                   threshold, points, z, compared, unknown, correlated=1.0 / k)  # fmt: skip
     if not check.passed:
         check = Check(name, False, check.detail + " - wins on average but collapses on a slice")
+    if baseline is not None and where == "holdout":
+        return _against_baseline(metric, of, slices, noises, baseline, threshold, z, runs, (worst, check)), slices
     return _noted(check, read_relative(metric, list(slices.values()))), slices
+
+
+@dataclass(frozen=True)
+class BaselineSlices:
+    """The baseline's holdout result, scored in the same opening as the winner's (its slices under the same
+    ``slice:<name>:<key>`` keys, with their ``count:``/``stderr:`` keys), and the noise of the winner-minus-baseline
+    difference on each slice whose examples both gave per-example values for (``paired``, by slice key)."""
+
+    scores: Mapping[str, float]
+    paired: Mapping[str, Noise]
+
+
+def _against_baseline(metric: Metric, of: str, slices: Mapping[str, float], noises: Mapping[str, Noise | None],
+                      baseline: BaselineSlices, threshold: float, z: float, runs: Sequence[SeedRun],
+                      average: tuple[str, Check]) -> Check:  # fmt: skip
+    """Each slice judged by how far the winner falls below the baseline on it, paired per example when both give
+    per-example values, else on the two standard errors, against the slice limit at ``z`` (one-sided 5% over the
+    slices), as `_drop` judges a drop; the slice nearest to failing is reported, as in `slice_check`. A slice that
+    ``average`` (the worst slice against the slices' average and its check) finds beyond the limit, but on which
+    the winner is within the limit of the baseline, is a hard slice the baseline shares: noted, not failed.
+    Without the baseline's every slice, finite, ``average`` stands, saying why the baseline could not judge."""
+    name = "worst slice"
+    against = {s: baseline.scores.get(f"{SLICE}{s}:{of}") for s in slices}
+    missing = sorted(s for s, v in against.items() if v is None or not math.isfinite(v))
+    if missing:
+        check = average[1]
+        return replace(check, detail=(
+            f"{check.detail}; the baseline's holdout result gives no finite slice(s) {', '.join(map(repr, missing))} "
+            f"of {of}, so the slices are judged against their average, not against the baseline: return every slice "
+            "for every configuration"))  # fmt: skip
+    base = {s: float(v) for s, v in against.items() if v is not None}
+    points = scored_in_points(metric, [*slices.values(), *base.values()])
+    paired = {s: baseline.paired[f"{SLICE}{s}:{of}"] for s in slices if f"{SLICE}{s}:{of}" in baseline.paired}
+    base_noises = {s: noise_of(baseline.scores, f"{SLICE}{s}:{of}", point_unit(metric)) for s in slices}
+    sides = {s: (_Side(base[s], base_noises[s], "baseline's score on the slice"), _Side(v, noises[s]))
+             for s, v in slices.items()}  # fmt: skip
+    bounds = {s: _drop_of(metric, *sides[s], points, paired=paired.get(s)) for s in slices}
+    errors = {s: stderr for s, (_, stderr) in bounds.items() if stderr is not None}
+    if len(errors) == len(slices):
+        lower = {s: drop - z * errors[s] for s, (drop, _) in bounds.items()}
+        upper = {s: drop + z * errors[s] for s, (drop, _) in bounds.items()}
+        nearest = lower if max(lower.values()) > threshold else upper
+        worst = max(nearest, key=lambda s: nearest[s])
+    else:
+        worst = max(bounds, key=lambda s: bounds[s][0])
+    lacking = sorted(s for s in slices if s not in errors)
+    example = worst if worst in lacking or not lacking else lacking[0]
+    unknown = _slice_noise_unknown(lacking, example, of, runs, True) if lacking else ""
+    compared = (f"slice {worst!r} {of} {slices[worst]:.4g} vs the baseline's {base[worst]:.4g} on it (holdout; each "
+                f"slice against the baseline's score on it)")  # fmt: skip
+    check = _drop(metric, name, *sides[worst], threshold, points, z, compared, unknown, paired=paired.get(worst))
+    if not check.passed:
+        check = Check(name, False, check.detail + " - wins on average but falls below the baseline on a slice, "
+                      "which the tuning broke")  # fmt: skip
+    hard, by_average = average
+    drop_on_hard = bounds[hard][0]
+    if (not by_average.passed or by_average.leans) and drop_on_hard <= threshold:
+        show = (lambda v: f"{v * 100:.1f} points") if points else (lambda v: f"{v:.1%}")
+        below_average = _drop_of(metric, _Side(sum(slices.values()) / len(slices), None), _Side(slices[hard], None),
+                                 points)[0]  # fmt: skip
+        check = replace(check, detail=(
+            f"{check.detail}; slice {hard!r} lies {show(below_average)} below the slice average, beyond the limit, "
+            f"but the baseline scores {base[hard]:.4g} on it and the winner {slices[hard]:.4g}: a hard slice the "
+            "baseline shares, noted, not failed"))  # fmt: skip
+    return _noted(check, read_relative(metric, [*slices.values(), *base.values()]))
 
 
 def _slice_noise_unknown(slices: Sequence[str], example: str, metric: str, runs: Sequence[SeedRun],
@@ -239,7 +315,14 @@ def shifted_check(metric: Metric, holdout: float, holdout_noise: Noise | None, s
 def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: BaselineShift,
                       threshold: float) -> Check:  # fmt: skip
     """The winner's gain over the baseline on the shifted set (positive: the winner is better), in points for a
-    bounded score, else relative to the baseline's shifted score; one-sided at 5% either way."""
+    bounded score, else relative to the baseline's shifted score; one-sided at 5% either way.
+
+    The gain is lost, a decided failure, when its upper bound is at or below zero (a gain of 0.0 +- 0.0, the two
+    models alike on every shifted example, is no gain), and holds when its lower bound is above zero. It shrank
+    when the holdout gain exceeds it beyond the noise of both (different examples: their variances add). A gain that
+    shrank and is not shown above zero leans (the verdict is not shown ready): a +8-point gain reduced to +0.0 +-
+    0.0 read "ready (undecided)", and the same study without a baseline failed on the winner's own drop. A gain
+    that holds passes, saying when it shrank. With its noise unknown, a gain at or below zero leans."""
     read = [holdout.value, shifted.value, baseline.holdout, baseline.shifted]
     points = scored_in_points(metric, read)
     show = (lambda v: f"{v * 100:+.1f} points") if points else (lambda v: f"{v:+.1%}")
@@ -250,28 +333,83 @@ def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: 
     compared = f"shifted {metric.name}: winner {shifted.value:.4g} vs baseline {baseline.shifted:.4g}"
     compared += f": gain {show(gain)}"
     on_holdout = f"on the holdout {show(held_gain)}" + ("" if held_noise is None else f" +- {_size(show, held_noise)}")
+    shrank = False
     if noise is None:
         sides = (("the winner", shifted.noise), ("the baseline", baseline.shifted_noise))
         lacking = " and ".join(who for who, side in sides if side is None)
         detail = (f"{compared} ({on_holdout}): its noise is unknown, as the shifted set gave {lacking} one number "
                   "without per-example values, so whether the gain holds under the shift cannot be told from sampling "
                   "noise: return one value per example (a list or an array) from the shifted evaluation")  # fmt: skip
-        lost = held = False
+        lost = held = over = False
+        leans = gain <= 0  # an estimate of no gain, whose noise cannot tell: not shown to fail, nor shown ready
+        if leans:
+            detail += (f"; the estimate, {show(gain)}, is no gain over the baseline, so the check leans towards "
+                       "failing (not shown ready)")  # fmt: skip
     else:
-        # Identical differences on every example (stderr 0) decide by their sign alone.
-        z = gain / noise.stderr if noise.stderr > 0 else math.copysign(math.inf, gain) if gain else 0.0
-        lost, held = z < -Z_ONE_SIDED_95, z > Z_ONE_SIDED_95
+        lower, upper = gain - Z_ONE_SIDED_95 * noise.stderr, gain + Z_ONE_SIDED_95 * noise.stderr
+        lost, held = upper <= 0, lower > 0
+        shrink = _shrink(gain, noise, held_gain, held_noise)
+        shrank = shrink is not None and shrink[0] - Z_ONE_SIDED_95 * shrink[1] > 0
+        # The drop the baseline does not share is the tuning's own: judged against the limit, as the winner's whole
+        # drop is without a baseline (a +8.3-point gain down to +0.9 passed here while that path failed it).
+        over = shrink is not None and shrink[0] > threshold
+        beyond = shrink is not None and shrink[0] - Z_ONE_SIDED_95 * shrink[1] > threshold and not lost
+        leans = (shrank or over) and not lost and not beyond and not (held and not over)
         detail = (f"{compared} +- {_size(show, noise)} ({noise.source}; {on_holdout}; decided beyond "
                   f"{Z_ONE_SIDED_95:.2f} standard errors): ")  # fmt: skip
-        if lost:
+        shrunk = "" if shrink is None else (
+            f"it shrank beyond noise, from {show(held_gain)} on the holdout to {show(gain)} under the shift (by "
+            f"{show(shrink[0]).lstrip('+')} +- {show(shrink[1]).lstrip('+')}, the noise of both gains; its lower bound "
+            f"{show(shrink[0] - Z_ONE_SIDED_95 * shrink[1])} is above zero)")  # fmt: skip
+        limit = show(threshold).lstrip("+")
+        if lost and gain < 0:
             detail += "the tuned configuration is worse than the baseline under the shift, beyond noise"
+        elif lost:
+            detail += (f"no gain over the baseline under the shift: its upper bound {show(upper)} is at or below zero, "
+                       f"so the gain of {show(held_gain)} on the holdout is lost")  # fmt: skip
+        elif beyond:
+            detail += (f"{shrunk}: the tuned configuration loses more than the baseline under the shift by more "
+                       f"than the limit of {limit}, beyond noise (the drop the baseline does not share is the "
+                       "tuning's)")  # fmt: skip
+        elif held and over:
+            detail += (f"the gain holds above zero under the shift, but {shrunk}, by more than the limit of {limit} "
+                       "within noise, so the check leans towards failing (not shown ready)")  # fmt: skip
         elif held:
-            detail += "the gain holds under the shift, beyond noise"
+            detail += "the gain holds under the shift, beyond noise" + (f", but {shrunk}" if shrank else "")
         else:
-            detail += ("within noise: not evidence that the gain holds under the shift, nor that it is lost; "
-                       + more_data(abs(z), "the shifted examples"))  # fmt: skip
-    detail += _drops_of_both(metric, holdout, shifted, baseline, threshold, points, lost) + read_relative(metric, read)
-    return Check("shifted data", not lost, detail, decided=lost or held)
+            detail += "within noise: not evidence that the gain holds under the shift, nor that it is lost; "
+            if shrank:
+                detail += (f"but {shrunk}, and it is not shown above zero there, so the check leans towards failing "
+                           "(not shown ready); ")  # fmt: skip
+            elif over and shrink is not None:
+                detail += (f"it may have shrunk by more than the limit of {limit} (by {show(shrink[0]).lstrip('+')} "
+                           "within noise), so the check leans towards failing (not shown ready); ")  # fmt: skip
+            detail += _what_decides_the_gain(gain, noise.stderr, show)
+        lost = lost or beyond
+    detail += _drops_of_both(metric, holdout, shifted, baseline, threshold, points, lost, shrank)
+    detail += read_relative(metric, read)
+    return Check("shifted data", not lost, detail, decided=lost or (held and not over), leans=leans)
+
+
+def _shrink(gain: float, noise: Noise, held_gain: float, held_noise: Noise | None) -> tuple[float, float] | None:
+    """How far the gain under the shift falls short of the gain on the holdout, and the standard error of that
+    (``None``: the holdout gain's noise is unknown); the two sets hold different examples, so their variances add."""
+    if held_noise is None:
+        return None
+    return held_gain - gain, math.hypot(noise.stderr, held_noise.stderr)
+
+
+def _what_decides_the_gain(gain: float, stderr: float, show: Callable[[float], str]) -> str:
+    """What more shifted examples would decide for a gain within noise of zero, and towards which outcome: their
+    standard error falls with the square root of their number. A gain of exactly zero stays within noise of zero
+    at any size, so more examples would not move it."""
+    z = abs(gain) / stderr
+    if z <= 0.1:
+        return (f"more of the shifted examples would not move this: a gain of {show(gain)} stays within noise of zero "
+                "at any size they could reach")  # fmt: skip
+    towards = "the gain holding above zero" if gain > 0 else "its loss (an upper bound at or below zero)"
+    return (f"about {(Z_ONE_SIDED_95 / z) ** 2:.1f}x the shifted examples would decide it, towards {towards}, were "
+            f"{show(gain)} its true size")  # fmt: skip
 
 
 def _gain(metric: Metric, winner: _Side, baseline: _Side, paired: Noise | None,
@@ -289,9 +427,10 @@ def _gain(metric: Metric, winner: _Side, baseline: _Side, paired: Noise | None,
 
 
 def _drops_of_both(metric: Metric, holdout: _Side, shifted: _Side, baseline: BaselineShift, threshold: float,
-                   points: bool, lost: bool) -> str:  # fmt: skip
+                   points: bool, lost: bool, shrank: bool) -> str:  # fmt: skip
     """The drop from holdout to shifted of the winner and of the baseline, as information: when both drops' lower
-    bounds are beyond ``threshold`` and the gain was not lost, the shift itself explains the drop."""
+    bounds are beyond ``threshold`` and the gain was neither lost nor ``shrank`` (beyond noise), the shift itself
+    explains the drop."""
     show = (lambda v: f"{v * 100:.1f} points") if points else (lambda v: f"{v:.1%}")
     moves, beyond = [], []
     for who, before, after in (("the winner", holdout, shifted),
@@ -306,7 +445,7 @@ def _drops_of_both(metric: Metric, holdout: _Side, shifted: _Side, baseline: Bas
         moves.append(f"{who} {'loses' if drop > 0 else 'gains'} {show(abs(drop))}{spread}")
         beyond.append(stderr is not None and drop - threshold > Z_ONE_SIDED_95 * stderr)
     text = f"; from holdout to shifted, {moves[0]} and {moves[1]}"
-    if all(beyond) and not lost:
+    if all(beyond) and not lost and not shrank:
         return text + (f": both lose beyond the limit of {show(threshold)} and beyond noise (their lower bounds are "
                        "beyond it), so the drop is the shift itself, not the tuning")  # fmt: skip
     if lost:

@@ -20,7 +20,10 @@ guardrail metrics (under the names read for the primary metric: ``holdout_<base>
 
 With a shifted set and a baseline (declared or evaluated), the baseline configuration is scored too, with the
 same evaluations and seed, so that the shifted-data check judges the tuned gain over it under the shift rather
-than the winner's own drop, which a shift that every model suffers would blame on the tuning.
+than the winner's own drop, which a shift that every model suffers would blame on the tuning. With slices on the
+holdout and a baseline, it is scored on the holdout in the same opening, so that the worst-slice check judges each
+slice by the winner's change against the baseline on it rather than against the slices' average, which failed a
+hard slice every model shares and passed a slice the tuning broke.
 """
 
 from __future__ import annotations
@@ -50,12 +53,12 @@ from tunesmith.attributes import (
     read_attr,
     write_attr,
 )
-from tunesmith.discipline._drops import BaselineShift, shifted_check, slice_check
+from tunesmith.discipline._drops import BaselineShift, BaselineSlices, shifted_check, slice_check
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import WatchedMetrics, guardrail_check, proxy_check, proxy_watch
 from tunesmith.discipline._margin import baseline_check
 from tunesmith.discipline._reruns import BASELINE_NUMBER, completed
-from tunesmith.discipline.conventions import SHIFTED, holdout_key, holdout_keys, slices_of
+from tunesmith.discipline.conventions import SHIFTED, SLICE, holdout_key, holdout_keys, slices_of
 from tunesmith.discipline.gap import (
     Z_ONE_SIDED_95,
     Noise,
@@ -204,7 +207,8 @@ class Thresholds:
     Attributes:
         gap: validation-vs-holdout gap (the guide: "a gap > 2% signals overfitting to the validation split").
         seed_cv: the winner's seed spread, as standard deviation over |mean|.
-        slice: how far a slice may fall below the average of the slices.
+        slice: how far a slice may fall below the average of the slices (with a baseline scored on the holdout:
+            below the baseline's score on that slice).
         shift: how far the shifted-data score may fall below the holdout score (without a baseline; with one,
             the check judges the gain over the baseline, and a drop beyond this that both share is the shift's).
     """
@@ -392,20 +396,29 @@ def _shift_of(metric: Metric, key: str, scores: Mapping[str, float], examples: M
 @dataclass(frozen=True)
 class _BaselineScored:
     """The baseline's evaluations in `finalize`: its holdout scores (with ``shifted:<key>`` from the shifted
-    evaluation) and what the shifted-data check reads."""
+    evaluation), what the shifted-data check reads (``None``: the winner has no shifted score) and what the
+    worst-slice check reads."""
 
     scores: dict[str, float]
-    shift: BaselineShift
+    shift: BaselineShift | None
+    slices: BaselineSlices
 
 
 def _score_baseline(metric: Metric, params: dict[str, Any], seed: int, evaluate: Evaluate, shifted: Evaluate | None,
                     winner: tuple[str, Mapping[str, np.ndarray], _Shift], bar: Progress,
                     opened: str) -> _BaselineScored:  # fmt: skip
     """Score the baseline with the winner's evaluations and seed; ``winner`` (its holdout key, per-example values
-    and shifted score) pairs the two on the same examples."""
+    and shifted score) pairs the two on the same examples. ``shifted`` is evaluated, and the shift read, only when
+    the winner has a shifted score; the baseline is scored for its slices alone otherwise."""
     scores, examples = _evaluate(evaluate, params, seed, "baseline's holdout", opened)
     bar.update(advance=1)
     key = _metric_key(metric, scores, "baseline's holdout")
+    winner_key, winner_examples, winner_shift = winner
+    slices = BaselineSlices(dict(scores), {
+        name: noise for name, values in winner_examples.items()
+        if name.startswith(SLICE) and (noise := _paired(values, examples.get(name))) is not None})  # fmt: skip
+    if winner_shift.value is None:
+        return _BaselineScored(scores, None, slices)
     shifted_result = None
     if shifted is not None:
         shifted_result = _evaluate(shifted, params, seed, "baseline's shifted", opened)
@@ -420,11 +433,10 @@ def _score_baseline(metric: Metric, params: dict[str, Any], seed: int, evaluate:
             "The holdout was read, so this opening is recorded: after the fix, finalize again with force=True "
             "(tunesmith finalize --force)"
         )
-    winner_key, winner_examples, winner_shift = winner
     return _BaselineScored(scores, BaselineShift(
         holdout=scores[key], holdout_noise=noise_of(scores, key, point_unit(metric)), shifted=shift.value,
         shifted_noise=shift.noise, holdout_paired=_paired(winner_examples.get(winner_key), examples.get(key)),
-        shifted_paired=_paired(winner_shift.examples, shift.examples)))  # fmt: skip
+        shifted_paired=_paired(winner_shift.examples, shift.examples)), slices)  # fmt: skip
 
 
 def _paired(winner: np.ndarray | None, baseline: np.ndarray | None) -> Noise | None:
@@ -668,7 +680,9 @@ def finalize(
 
     Args:
         study: the tuned study.
-        evaluate: ``evaluate(params, seed) -> dict`` of holdout metrics (see the module docstring).
+        evaluate: ``evaluate(params, seed) -> dict`` of holdout metrics (see the module docstring). With slices
+            (``slice:<name>:<key>``) and a baseline, it scores the baseline too, with the winner's seed, in the same
+            opening, and the worst-slice check judges each slice against the baseline's score on it.
         force: open the holdout again although it was opened before (recorded as forced); an opening voided for
             its scale (`HoldoutScaleMismatch`) does not count.
         shifted: ``shifted(params, seed) -> dict`` on a shifted or time-split test set, same keys. With a
@@ -726,8 +740,13 @@ def finalize(
         _refuse_other_scale(study, opening, how, scores, key, shifted_scores)
         winner_shift = _shift_of(study.metric, key, scores, examples, shifted_result)
         baseline_scored = None
-        if handed_baseline is not None and winner_shift.value is not None:  # the gain under the shift needs it
-            bar.update(total=2 * per_configuration, detail="the baseline, for the gain under the shift")
+        # The gain under the shift and each slice's change against the baseline read it, in this same opening.
+        for_shift, for_slices = winner_shift.value is not None, bool(slices_of(scores, [key, study.metric.name]))
+        if handed_baseline is not None and (for_shift or for_slices):
+            wanted = " and ".join(why for why, needed in (("the gain under the shift", for_shift),
+                                                          ("its slices", for_slices)) if needed)  # fmt: skip
+            evaluations = 1 + (shifted is not None and for_shift)
+            bar.update(total=per_configuration + evaluations, detail=f"the baseline, for {wanted}")
             baseline_scored = _score_baseline(study.metric, handed_baseline, record.seed, evaluate, shifted,
                                               (key, examples, winner_shift), bar, opened)  # fmt: skip
     holdout_score = scores[key]
@@ -763,7 +782,8 @@ def finalize(
         checks.append(front_check(study, record))
     stability = read_attr(study.attrs, SeedStabilityAttr)
     runs = completed(stability.runs if stability is not None else None, record.number if entry else None)
-    slices_check, slices = slice_check(study.metric, scores, key, runs, entry.slices if entry else None, limits.slice)
+    slices_check, slices = slice_check(study.metric, scores, key, runs, entry.slices if entry else None, limits.slice,
+                                       None if baseline_scored is None else baseline_scored.slices)  # fmt: skip
     checks.append(slices_check)
     if shifted_scores is not None:
         scores.update({f"{SHIFTED}{k}": v for k, v in shifted_scores.items()})
