@@ -253,14 +253,22 @@ class Guardrail:
     """A constraint a winner must satisfy, e.g. ``Guardrail("latency_ms", "<=", 20.0)``.
 
     A trial whose result breaches it is recorded INFEASIBLE: kept for the samplers as
-    information, never reported as best.
+    information, never reported as best. ``exact=True`` declares a metric without noise (a parameter
+    count, a model's size): re-runs that agree then show it held, where for a measured metric (a
+    latency, a calibration error) they are one number of unknown noise, which shows only a breach.
     """
 
     metric: str
     op: str
     bound: float
+    exact: bool = False  # the metric has no noise (a parameter count, a model's size): runs that agree are exact
 
     def __post_init__(self) -> None:
+        if not isinstance(self.exact, bool):
+            raise ConfigError(
+                f"guardrail exact must be True or False, got exact={self.exact!r}: pass exact=True only for a metric "
+                "with no noise (a parameter count, a model's size on disk)"
+            )
         if not isinstance(self.metric, str) or not self.metric:
             raise ConfigError(
                 f"guardrail metric must be a non-empty string, got metric={self.metric!r}: pass the key your "
@@ -278,12 +286,13 @@ class Guardrail:
         return f"{self.metric} {self.op} {self.bound:g}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"metric": self.metric, "op": self.op, "bound": self.bound}
+        exact = {"exact": True} if self.exact else {}  # a guardrail stored before reads the same
+        return {"metric": self.metric, "op": self.op, "bound": self.bound, **exact}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Guardrail:
-        _check_keys("guardrail", data, ("metric", "op", "bound"))
-        return cls(str(data["metric"]), str(data["op"]), data["bound"])  # the constructor checks the bound
+        _check_keys("guardrail", data, ("metric", "op", "bound", "exact"))
+        return cls(str(data["metric"]), str(data["op"]), data["bound"], data.get("exact", False))  # checked there
 
 
 def summarise(name: str, values: Any) -> dict[str, float]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -13,8 +14,17 @@ from tunesmith.choose import Best, Weights, from_json
 from tunesmith.discipline._front import several_objectives
 from tunesmith.discipline._reruns import SeedRun, completed
 from tunesmith.discipline.conventions import holdout_key, holdout_keys
-from tunesmith.discipline.gap import noise_of
-from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, proxy_scan, read_guardrail
+from tunesmith.discipline.gap import noise_of, point_unit
+from tunesmith.discipline.guardrails import (
+    GuardrailOutcome,
+    GuardrailReading,
+    PrimaryTie,
+    ProxyFinding,
+    _reads_as_calibration,
+    proxy_scan,
+    read_guardrail,
+    unmeasured_zero,
+)
 from tunesmith.discipline.seeds import _guardrail_across_seeds
 from tunesmith.discipline.verdict import Check
 from tunesmith.errors import ConfigError, TunesmithError
@@ -174,6 +184,9 @@ def _part(reading: GuardrailReading, where: str, rule: str, *, shown: bool) -> s
     """One reading in the detail; ``shown``: readings with known noise (or a breach) decide the guardrail, and a
     point of unknown noise inside the bound is then only named."""
     if shown and not reading.noise_known and reading.outcome is GuardrailOutcome.UNDECIDED:
+        if reading.noise is not None and unmeasured_zero(reading.noise):
+            return (f"inside the bound {where} ({reading.value:.4g} on all {reading.noise.source}: runs that agree "
+                    "exactly measure no noise, so this point shows nothing)")  # fmt: skip
         return f"inside the bound {where} ({reading.value:.4g}; its noise is unknown, so this point shows nothing)"
     return reading.describe(where).removeprefix(f"{rule}: ")
 
@@ -264,22 +277,32 @@ def _bounded_side(guardrail: Guardrail) -> str:
     return "min" if guardrail.op in ("<=", "<") else "max"
 
 
-def proxy_check(study: Study, records: Sequence[TrialRecord], watch: Sequence[Metric] = ()) -> Check:
+def proxy_check(study: Study, records: Sequence[TrialRecord], watch: Sequence[Metric] = (),
+                judged: TrialRecord | None = None) -> Check:  # fmt: skip
     """Proxy overfitting among the best trials, on the guardrails, the metrics ``watch`` names (`proxy_watch`) and
     the calibration metrics the trials report (named by words: `guardrails._reads_as_calibration`): fails on a
-    trade-off beyond chance (`proxy_scan`); passes undecided when none was found but the trials could not have
-    shown a moderate one either, saying what would decide. On a study of several objectives, a guardrail on (or a
-    calibration metric that is) another objective is left out: that trade-off is the front the study set out to
-    explore, not a proxy overfitted."""
+    trade-off beyond chance (`proxy_scan`), naming the ``judged`` trial's value of the degrading metric (``None``:
+    the trial `finalize` judges, `_judged`), the trial within noise of it on the primary metric that does best on
+    the degrading one, if any, and the fixes; passes undecided when none was found but the trials could not have
+    shown a moderate one either, saying what would decide. When the primary metric ties at its best on the best
+    trials, the detail says so. On a study of several objectives, a guardrail on (or a calibration metric that is)
+    another objective is left out: that trade-off is the front the study set out to explore, not a proxy
+    overfitted."""
     name = "proxy overfitting"
     objectives = {m.name for m in study.objectives}
     guardrails = [g for g in study.guardrails if g.metric not in objectives]
     guarded = {g.metric for g in guardrails}
     scan = proxy_scan(records, study.metric, [*guardrails, *(m for m in watch if m.name not in guarded)],
                       leave_out=objectives)  # fmt: skip
+    tie = "" if scan.tie is None else _tie_note(scan.tie, study.metric, compared=bool(scan.compared))
     if scan.findings:
-        return Check(name, False, "; ".join(f.detail for f in scan.findings))
+        judged = judged if judged is not None else _judged(study, records)
+        said = [f.detail for f in scan.findings] + ([tie] if tie else [])
+        said += [_trade_off_advice(study, records, finding, judged) for finding in scan.findings]
+        return Check(name, False, "; ".join(said))
     if not scan.compared:
+        if scan.tie is not None and scan.watched:
+            return Check(name, True, f"nothing to compare: {tie}", checked=False)
         left_out = [g.metric for g in study.guardrails if g.metric in objectives]
         why = f" ({', '.join(left_out)} is an objective: its trade-off is the front)" if left_out else ""
         calibration = "calibration metric (a name with a word such as ece, calibration, brier, log_loss or nll)"
@@ -289,4 +312,134 @@ def proxy_check(study: Study, records: Sequence[TrialRecord], watch: Sequence[Me
         return Check(name, True, f"nothing to compare: no {what} measured on at least 6 of the best trials and "
                      f"varying{why}{fix}", checked=False)  # fmt: skip
     # No finding is not evidence of no trade-off: it is decided only when the trials could have shown a moderate one.
-    return Check(name, True, scan.absence(study.metric), decided=scan.decided)
+    absence = scan.absence(study.metric)
+    return Check(name, True, f"{absence}; {tie}" if tie else absence, decided=scan.decided)
+
+
+def _tie_note(tie: PrimaryTie, metric: Metric, *, compared: bool) -> str:
+    """What the proxy check says of a primary metric tied at its best: where it does not vary, nothing trades off
+    against it, so a finding rests on the trials off the tie; with nothing compared, the tied trials are as good as
+    one another on it, and the watched metrics can choose among them."""
+    said = tie.describe(metric)
+    off = tie.ranked - tie.tied
+    if compared:
+        return f"{said}, where it cannot trade off against anything: the comparison rests on the {off} off the tie"
+    rest = f"the {off} off the tie lie far below them or are too few to compare" if off else "no trial lies off it"
+    return (f"{said}, where it cannot trade off against anything, and {rest}; the tied trials are equally good on "
+            f"{metric.name}, so choose among them on the guardrail or calibration metrics")  # fmt: skip
+
+
+def _judged(study: Study, records: Sequence[TrialRecord]) -> TrialRecord | None:
+    """The trial `finalize` judges, among ``records``: on several objectives the choice `Study.choose` recorded,
+    else the seed re-runs' winner, else the complete trial best on the primary metric (``None``: none)."""
+    numbered = {r.number: r for r in records}
+    choice = read_attr(study.attrs, ChoiceAttr) if several_objectives(study) else None
+    if choice is not None and choice.trial in numbered:
+        return numbered[choice.trial]
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    if stability is not None and stability.winner is not None and stability.winner in numbered:
+        return numbered[stability.winner]
+    complete = [r for r in records if r.state is TrialState.COMPLETE and r.value(study.metric.name) is not None]
+    return min(complete, key=lambda r: study.metric.sign() * (r.value(study.metric.name) or 0.0), default=None)
+
+
+#: How many standard errors below the judged trial on the primary metric a trial may lie and still be within noise of
+#: it: the one-sided 5% point, so that the judged trial is not shown better.
+_WITHIN_NOISE = 1.645
+
+
+def _trade_off_advice(study: Study, records: Sequence[TrialRecord], finding: ProxyFinding,
+                      judged: TrialRecord | None) -> str:  # fmt: skip
+    """What a proxy finding says beyond the correlation: the winner's value of the degrading metric, the trial as good
+    on the primary metric or within noise of it that does best on the degrading metric (if one does better than
+    the winner), and the fixes."""
+    metric, degrading = study.metric, Metric(finding.metric, finding.direction)
+    fixes = f"fix: {_trade_off_fixes(study, degrading)}"
+    if judged is None:
+        return fixes
+    value, primary = judged.value(degrading.name), judged.value(metric.name)
+    if value is None or primary is None:
+        return f"the winner (trial #{judged.number}) did not report {degrading.name}; {fixes}"
+    said = f"the winner (trial #{judged.number}) has {degrading.name} {value:.4g} at {metric.name} {primary:.4g}"
+    noise = _PrimaryNoise.of(study, judged)
+    alternative = _better_and_as_good(records, judged, metric, degrading, noise)
+    if alternative is not None:
+        other, below = alternative
+        if below <= 0:
+            where = "the same" if other.value(metric.name) == primary else "better"
+        else:
+            where = f"{below:.1f} standard errors below, within noise"
+        return (f"{said}; trial #{other.number} has {degrading.name} {other.value(degrading.name):.4g} at "
+                f"{metric.name} {other.value(metric.name):.4g} ({where}); {fixes}; or choose trial "
+                f"#{other.number}")  # fmt: skip
+    if noise is None:
+        return (f"{said}; with no noise of {metric.name} measured (per-example or per-fold values, or re-runs that "
+                f"differ), no trial below it can be shown as good; {fixes}")  # fmt: skip
+    return f"{said}, and no trial within noise of it on {metric.name} does better on {degrading.name}; {fixes}"
+
+
+def _trade_off_fixes(study: Study, degrading: Metric) -> str:
+    """How to stop the search trading ``degrading`` away: bound it (tighten its guardrail), or, for calibration,
+    recalibrate the model."""
+    op = "<=" if degrading.direction == "min" else ">="
+    guardrail = next((g for g in study.guardrails if g.metric == degrading.name), None)
+    if guardrail is not None:
+        bound = f"tighten the guardrail {guardrail.describe()} in a new study (a study keeps its guardrails)"
+    else:
+        bound = (f"bound {degrading.name} with ts.Guardrail({degrading.name!r}, {op!r}, <the most you accept>) in a "
+                 "new study (a study keeps its guardrails)")  # fmt: skip
+    if not _reads_as_calibration(degrading.name):
+        return bound
+    return f"{bound}, or recalibrate the model (e.g. scikit-learn's CalibratedClassifierCV) and re-run the search"
+
+
+@dataclass(frozen=True)
+class _PrimaryNoise:
+    """The noise of one search result on the primary metric: each trial's per-example or per-fold standard error
+    (`noise_of`; a trial without it is taken to carry the judged trial's, and the other way round), together with
+    one run's spread across seeds from the judged trial's re-runs (each search result is one run)."""
+
+    metric: Metric
+    own: float | None
+    seeds: float
+
+    @classmethod
+    def of(cls, study: Study, judged: TrialRecord) -> _PrimaryNoise | None:
+        """``None``: neither measured."""
+        own = noise_of(judged.metrics, study.metric.name, point_unit(study.metric))
+        stability = read_attr(study.attrs, SeedStabilityAttr)
+        entry = None if stability is None else stability.candidate(judged.number)
+        seeds = entry.std if entry is not None and entry.std is not None and math.isfinite(entry.std) else 0.0
+        if (own is None or own.stderr <= 0) and seeds <= 0:
+            return None
+        return cls(study.metric, None if own is None else own.stderr, seeds)
+
+    def of_difference(self, other: TrialRecord) -> float:
+        """The standard error of ``judged``'s primary result less ``other``'s (unpaired: a bound that pairing on
+        the same examples would only narrow)."""
+        measured = noise_of(other.metrics, self.metric.name, point_unit(self.metric))
+        theirs = self.own if measured is None else measured.stderr
+        mine = theirs if self.own is None else self.own
+        return math.sqrt((mine or 0.0) ** 2 + (theirs or 0.0) ** 2 + 2.0 * self.seeds**2)
+
+
+def _better_and_as_good(records: Sequence[TrialRecord], judged: TrialRecord, metric: Metric, degrading: Metric,
+                        noise: _PrimaryNoise | None) -> tuple[TrialRecord, float] | None:  # fmt: skip
+    """The complete trial, other than ``judged``, whose primary result is as good as ``judged``'s or within its noise
+    (not shown worse at one-sided 5%; with ``noise`` unknown, only as good) and whose ``degrading`` value is the best
+    of those and better than ``judged``'s; with how many standard errors below ``judged`` it lies on the primary
+    metric (0 or less: as good or better)."""
+    mine, worst_allowed = judged.value(metric.name) or 0.0, judged.value(degrading.name) or 0.0
+    found: tuple[TrialRecord, float] | None = None
+    for record in records:
+        value, theirs = record.value(degrading.name), record.value(metric.name)
+        if record.number == judged.number or record.state is not TrialState.COMPLETE or value is None or theirs is None:
+            continue
+        worse = metric.sign() * (theirs - mine)
+        stderr = 0.0 if noise is None else noise.of_difference(record)
+        below = worse / stderr if stderr > 0 else (math.inf if worse > 0 else 0.0)
+        if below >= _WITHIN_NOISE or degrading.sign() * value >= degrading.sign() * worst_allowed:
+            continue
+        if found is None or degrading.sign() * value < degrading.sign() * (found[0].value(degrading.name) or 0.0):
+            found = (record, below)
+    return found

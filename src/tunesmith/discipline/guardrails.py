@@ -34,7 +34,7 @@ from tunesmith._validate import integer
 from tunesmith.discipline.conventions import FOLD, SHIFTED, SLICE
 from tunesmith.discipline.gap import Noise, more_data
 from tunesmith.errors import ConfigError
-from tunesmith.objective import COUNT, STDERR, Guardrail, Metric, name_words, reads_as_score
+from tunesmith.objective import COUNT, STDERR, Direction, Guardrail, Metric, name_words, reads_as_score
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "MODERATE_TRADE_OFF",
     "PEAK_MEMORY_SAMPLE_INTERVAL_S",
     "PeakMemory",
+    "PrimaryTie",
     "ProxyFinding",
     "ProxyScan",
     "ProxyTest",
@@ -57,6 +58,7 @@ __all__ = [
     "proxy_overfitting",
     "proxy_scan",
     "read_guardrail",
+    "unmeasured_zero",
 ]
 
 #: The metric names `calibration` returns; like every reported metric whose name reads as calibration
@@ -401,12 +403,14 @@ class ProxyFinding:
         correlation: Spearman correlation between primary-metric goodness and this metric's badness (> 0: trade-off).
         trials: how many of the best trials were compared.
         detail: the figures, in words.
+        direction: which way the degrading metric is better, as it was watched (``"min"`` or ``"max"``).
     """
 
     metric: str
     correlation: float
     trials: int
     detail: str
+    direction: Direction = "min"
 
     def to_json(self) -> dict[str, Any]:
         return {"metric": self.metric, "correlation": self.correlation, "trials": self.trials, "detail": self.detail}
@@ -518,12 +522,33 @@ class ProxyTest:
 
 
 @dataclass(frozen=True)
+class PrimaryTie:
+    """The primary metric's best value shared by so many trials that it fills the scan's narrowest window: among
+    them the primary metric does not vary, so no trade-off can be read there, only against the trials off the tie.
+
+    Attributes:
+        value: the best value, tied.
+        tied: how many trials share it.
+        ranked: how many trials were ranked on the primary metric.
+    """
+
+    value: float
+    tied: int
+    ranked: int
+
+    def describe(self, metric: Metric) -> str:
+        """``val_auc ties at its best, 0.9, on 27 of the 30 trials``."""
+        return f"{metric.name} ties at its best, {self.value:.4g}, on {self.tied} of the {self.ranked} trials"
+
+
+@dataclass(frozen=True)
 class ProxyScan:
     """What `proxy_scan` compared (``compared``: the metrics it could test), its tests and what it found.
 
     ``tests`` holds every window tested per metric, narrowest first; ``level`` is the significance each test was
     held to (shared among them all), ``bound_level`` the one-sided level of each upper bound (shared among the
-    metrics).
+    metrics); ``tie``: the primary metric's best value when enough trials share it to fill the narrowest window;
+    ``watched``: every metric watched, compared or not.
     """
 
     compared: tuple[str, ...]
@@ -531,6 +556,8 @@ class ProxyScan:
     tests: tuple[ProxyTest, ...] = ()
     level: float = 0.05
     bound_level: float = 0.05
+    tie: PrimaryTie | None = None
+    watched: tuple[str, ...] = ()
 
     def widest(self, metric: str) -> ProxyTest:
         """``metric``'s test over its widest window."""
@@ -629,12 +656,34 @@ _FAR_OUT = 3.0
 
 
 def _contenders(ranked: Sequence[TrialRecord], metric: Metric) -> int:
-    """How many of ``ranked`` (best first) lie above Tukey's far-out fence on ``metric``'s goodness."""
+    """How many of ``ranked`` (best first) lie above Tukey's far-out fence on ``metric``'s goodness: 3 interquartile
+    ranges below the lower quartile. When more than half the trials tie (a plateau: 27 of 30 at an AUC of 0.9000),
+    the interquartile range is 0 and that fence kept the tie alone, where the primary metric cannot vary. The range
+    is then read from the trials off the tie, as twice their median absolute deviation (the interquartile range of a
+    normal sample; robust to up to half of them collapsed), so that the trials just below a plateau stay contenders
+    and a collapsed configuration far below them does not. With fewer than two trials off the tie, or those alike,
+    the fence stays at the tie."""
     if not ranked:
         return 0
     goodness = np.array([-metric.sign() * (r.value(metric.name) or 0.0) for r in ranked])
     lower, upper = np.percentile(goodness, [25, 75])
-    return int(np.count_nonzero(goodness >= lower - _FAR_OUT * (upper - lower)))
+    spread = upper - lower
+    if spread == 0:
+        off_the_tie = goodness[goodness != lower]
+        if off_the_tie.size >= 2:
+            spread = 2.0 * float(np.median(np.abs(off_the_tie - np.median(off_the_tie))))
+    return int(np.count_nonzero(goodness >= lower - _FAR_OUT * spread))
+
+
+def _tie_at_best(ranked: Sequence[TrialRecord], metric: Metric, narrowest: int) -> PrimaryTie | None:
+    """The primary metric's best value when at least ``narrowest`` (and two) of ``ranked`` (best first) share it."""
+    if not ranked:
+        return None
+    best = ranked[0].value(metric.name)
+    tied = sum(1 for r in ranked if r.value(metric.name) == best)
+    if best is None or tied < max(2, narrowest):
+        return None
+    return PrimaryTie(best, tied, len(ranked))
 
 
 def _scan(
@@ -689,6 +738,7 @@ def _scan(
             test = spearmanr(goodness, badness, alternative="greater")
             p_value = _trade_off_p_value(goodness, badness) if len(pairs) <= _SAMPLED_ORDERINGS_UP_TO else test.pvalue
             tests.append((guard, len(pairs), float(test.statistic), float(p_value), count == widest))
+    directions = {guard.name: guard.direction for guard in watched}
     compared = tuple(dict.fromkeys(guard.name for guard, *_ in tests))
     # Bonferroni over every window of every metric: watching more, or looking wider, must not add false alarms.
     level = significance / max(1, len(tests))
@@ -708,10 +758,11 @@ def _scan(
         if len(tests) > 1:
             shared = (f" <= {level:.3f}: {significance:.0%} shared among {len(tests)} tests, {len(compared)} "
                       "metric(s) watched over their windows of the best trials")  # fmt: skip
-        findings.append(ProxyFinding(name, found.correlation, found.trials, (
-            f"across {found.window}, {name} gets worse as {metric.name} improves (Spearman "
-            f"{found.correlation:.2f}{floor}, one-sided {_shown(found.p_value)}{shared})")))  # fmt: skip
-    return ProxyScan(compared, findings, proxy_tests, level, bound_level)
+        detail = (f"across {found.window}, {name} gets worse as {metric.name} improves (Spearman "
+                  f"{found.correlation:.2f}{floor}, one-sided {_shown(found.p_value)}{shared})")  # fmt: skip
+        findings.append(ProxyFinding(name, found.correlation, found.trials, detail, directions[name]))
+    return ProxyScan(compared, findings, proxy_tests, level, bound_level, _tie_at_best(ranked, metric, counts[0]),
+                     tuple(directions))  # fmt: skip
 
 
 #: Up to this many trials compared, the p-value counts every ordering of the watched metric (8! = 40,320).
@@ -818,7 +869,10 @@ class GuardrailReading:
 
     @property
     def noise_known(self) -> bool:
-        """Whether the value's standard error is known (zero included: runs that agree exactly across seeds)."""
+        """Whether the value's standard error is known: measured by per-example or per-fold values, or by a spread
+        across seeds. A zero no such values measured (runs that agree exactly across seeds, with nothing per example
+        or per fold: `unmeasured_zero`) is not: a deterministic model's runs agree whatever the sampling noise of
+        the examples they read."""
         return _known(self.noise)
 
     @property
@@ -837,6 +891,8 @@ class GuardrailReading:
         """``latency_ms <= 20: cannot tell on the holdout (20.07 +- 0.354 (400 examples), 0.2 standard errors
         beyond; ...)``: the rule, the outcome ``where`` it was measured, the value and its noise."""
         rule, at = self.guardrail.describe(), f" {where}" if where else ""
+        if self.noise is not None and unmeasured_zero(self.noise):
+            return self._describe_unmeasured_zero(rule, at, self.noise)
         if self.noise is None or not self.noise_known:
             if self.outcome is GuardrailOutcome.BREACHED:
                 return (f"{rule}: breached{at} ({self.value:.4g}; its noise is unknown, so this reads the point, and "
@@ -855,6 +911,17 @@ class GuardrailReading:
         return (f"{rule}: cannot tell{at} ({value}, {side}; a one-sided 95% decision needs {needs:.2f}"
                 f"{self._why_needed(beyond=z < 0)}): {_what_decides(abs(z), needs)}")  # fmt: skip
 
+    def _describe_unmeasured_zero(self, rule: str, at: str, noise: Noise) -> str:
+        """The detail of a reading whose runs agreed exactly (`unmeasured_zero`): a breach on the point, else not
+        shown to hold, with what would measure the noise the agreement hides."""
+        alike = f"{self.value:.4g} on all {noise.source}: runs that agree exactly"
+        if self.outcome is GuardrailOutcome.BREACHED:
+            return (f"{rule}: breached{at} ({alike}, with no per-example or per-fold values, leave its noise unknown, "
+                    "so this reads the point, and beyond the bound a point is a breach)")  # fmt: skip
+        return (f"{rule}: not shown to hold{at} ({alike} measure no noise of the examples {self.guardrail.metric} "
+                f"was read on, so the point alone cannot show that it holds; {_what_measures_examples(self.guardrail)} "
+                "to decide)")  # fmt: skip
+
     def _why_needed(self, *, beyond: bool) -> str:
         """Why a decision needs what it does, when not the normal's one-sided 5% point: the noise read from a few
         values (Student's t), and for held a reading the pick favoured."""
@@ -870,14 +937,31 @@ class GuardrailReading:
                 "them")  # fmt: skip
 
 
+def unmeasured_zero(noise: Noise) -> bool:
+    """Whether ``noise`` is a standard error of exactly 0 that no per-example or per-fold values measured: the
+    spread of runs that agree exactly across seeds (`_reruns.across_runs`), which a model that ignores its seed
+    gives whatever the sampling noise of its examples. Per-example values all alike are read by `noise_of` (the
+    adjusted proportion's standard error, or unknown) and per-fold values all alike say their degrees of freedom, so
+    neither is this."""
+    return noise.stderr == 0 and noise.examples is None and noise.dof is None
+
+
 def _known(noise: Noise | None) -> bool:
-    return noise is not None and math.isfinite(noise.stderr) and noise.stderr >= 0
+    return noise is not None and math.isfinite(noise.stderr) and noise.stderr >= 0 and not unmeasured_zero(noise)
 
 
 def _what_measures(guardrail: Guardrail) -> str:
     """What would measure the noise of a guardrail's metric read as one number."""
     return (f"re-runs across seeds (ts.validate_top(study, objective)) or per-example values of {guardrail.metric} "
             "(a sequence) would measure it")  # fmt: skip
+
+
+def _what_measures_examples(guardrail: Guardrail) -> str:
+    """What would measure the sampling noise of a guardrail's metric that re-runs cannot: the examples'."""
+    name = guardrail.metric
+    return (f"return its per-example values (a sequence), its values on folds of the validation data "
+            f"(**ts.discipline.fold_metrics({name!r}, per_fold)) or, for a score that is no mean over examples "
+            f"such as ECE, a bootstrap standard error as {STDERR + name!r}")  # fmt: skip
 
 
 def _what_decides(z: float, needed: float) -> str:
@@ -893,7 +977,10 @@ def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = Non
     """Judge ``guardrail`` on ``value`` measured with ``noise``: held or breached only beyond the noise, at the
     one-sided 5% point. With the noise unknown a value beyond the bound is breached, and one inside it undecided:
     one number of unknown noise cannot show that the guardrail holds (the search once read a latency of 51 +- 2 ms
-    against a limit of 50 as held in 191 of 200 studies, on the chosen trial's one lucky result). A standard error
+    against a limit of 50 as held in 191 of 200 studies, on the chosen trial's one lucky result). Runs that agree
+    exactly across seeds with no per-example or per-fold values (`unmeasured_zero`) are one number too: a model
+    that ignores its seed read an ECE of 0.0553 against a bound of 0.06 as held, "+- 0 (6 seeds)", where the ECE of
+    its 560 validation examples has a bootstrap spread of 0.012. A standard error
     read from a few values (`Noise.dof`: the spread of n re-runs, on n - 1 degrees of freedom; a mean of m
     per-example values, on m - 1) is read with Student's t: at 1.645 a guardrail on its bound read across 2 and 3
     re-runs held in 39 and 20 of 200 verdicts.
@@ -916,6 +1003,8 @@ def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = Non
     """
     integer("compared", compared, minimum=1, fix="pass how many configurations' readings the pick chose among, "
             "1 when it did not read the guarded metric")  # fmt: skip
+    if guardrail.exact:  # declared without noise: the value is the metric's
+        noise = Noise(0.0, "exact (Guardrail(exact=True))", dof=math.inf)
     if not math.isfinite(value):
         return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED, chosen_inside, compared)
     reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED, chosen_inside, compared)
