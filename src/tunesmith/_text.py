@@ -18,8 +18,6 @@ import hashlib
 import re
 import unicodedata
 
-from rich.markup import escape
-
 __all__ = ["ERROR_CHARS", "EXCERPT_CHARS", "bounded_error", "excerpt", "safe_file_name", "terminal_safe"]
 
 # Invisible characters that reorder the text around them (Trojan Source): shown, never obeyed.
@@ -62,7 +60,11 @@ def terminal_safe(text: object, *, markup: bool = True, multiline: bool = False)
     """
     keep = "\n" if multiline else ""
     shown = "".join(_visible(c) if _is_control(c) and c not in keep else c for c in str(text))
-    return escape(shown) if markup else shown
+    if not markup:
+        return shown
+    from rich.markup import escape  # imported on first use: keeps `import tunesmith` light
+
+    return escape(shown)
 
 
 def safe_file_name(name: str) -> str:

@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import stats
 
 from tunesmith.errors import ConfigError
 from tunesmith.objective import STDERR, Guardrail, Metric
 from tunesmith.pareto import loss_matrix
 from tunesmith.trial import TrialRecord
+
+# scipy.stats is imported inside the functions that use it: at the top it would add about a second to
+# `import tunesmith` and to every CLI command.
 
 __all__ = ["Best", "Knee", "Rule", "Weights", "best", "from_json", "knee", "neighbours", "weights"]
 
@@ -178,7 +180,9 @@ def _rival_extremes(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[i
     the front's family-wise level, as the knee itself: the best of many noisy points is flattered), the four
     least behind on the others kept. A point that noise alone put ahead on one objective, far behind on the others,
     would otherwise tilt the line and make a knee of the true extreme beside it."""
-    z = float(stats.norm.ppf(1.0 - _KNEE_LEVEL / len(scaled)))
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1.0 - _KNEE_LEVEL / len(scaled)))
     options = []
     for j, best in enumerate(extremes):
         margin = z * np.sqrt(errors[:, j] ** 2 + errors[best, j] ** 2)
@@ -218,10 +222,12 @@ def _within_noise(
     level of `_KNEE_LEVEL` / n, as the largest of n noisy distances is the one picked."""
     if errors is None:
         return None
+    from scipy.stats import norm
+
     unit = normal / np.linalg.norm(normal)
     along = np.sqrt((errors * unit) ** 2 @ np.ones(len(unit)))  # each point's error along the normal
     error = math.hypot(float(along[farthest]), max(float(along[i]) for i in extremes))
-    cut = float(stats.norm.ppf(1.0 - _KNEE_LEVEL / len(errors)))
+    cut = float(norm.ppf(1.0 - _KNEE_LEVEL / len(errors)))
     return None if error == 0.0 else (distance / error, cut)
 
 

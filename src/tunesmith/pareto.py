@@ -12,13 +12,14 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
-import moocore
 import numpy as np
 
 from tunesmith.attributes import ReferencePointAttr
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord, TrialState
+
+# moocore is imported inside the functions that use it, so that `import tunesmith` does not load it.
 
 __all__ = [
     "REFERENCE_MARGIN",
@@ -83,6 +84,8 @@ def nondominated_ranks(losses: np.ndarray) -> np.ndarray:
     losses = np.asarray(losses, dtype=float)
     if len(losses) == 0:
         return np.zeros(0, dtype=int)
+    import moocore
+
     return np.asarray(moocore.pareto_rank(losses), dtype=int)
 
 
@@ -111,6 +114,8 @@ def hypervolume(losses: np.ndarray, reference: Sequence[float] | np.ndarray) -> 
     inside = losses[np.all(losses < ref, axis=1)]
     if len(inside) == 0:
         return 0.0
+    import moocore
+
     return float(moocore.hypervolume(inside, ref=ref))
 
 
@@ -121,6 +126,8 @@ def hypervolume_contributions(losses: np.ndarray, reference: Sequence[float] | n
     out = np.zeros(len(losses))
     inside = np.all(losses < ref, axis=1) if len(losses) else np.zeros(0, dtype=bool)
     if inside.any():
+        import moocore
+
         out[inside] = moocore.hv_contributions(losses[inside], ref=ref)
     return out
 

@@ -31,7 +31,6 @@ from tunesmith.cli._common import (
 from tunesmith.cli._scale import _hold_objective, _imported_objective
 from tunesmith.errors import StorageUnavailable, StudyNotFound, require
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
-from tunesmith.storage._engine import without_waiting
 from tunesmith.study import MIN_FULLY_TRAINED, Study, StudySpec, trained_fully
 from tunesmith.study._recovery import stopped_by
 
@@ -80,6 +79,8 @@ def _interrupted(ctx: click.Context, opened: list[Study], exc: BaseException) ->
     where = redact_url(study.storage.url)
     if where == "memory":
         return f"interrupted: study {study.name!r} lived in memory, so its trials are gone; run it again:\n  {command}"
+    from tunesmith.storage._engine import without_waiting  # imported on first use: keeps `tunesmith --help` light
+
     try:
         with without_waiting():  # a server that is down must not hold the message for the reconnect window
             kept = sum(1 for r in study.trials if r.state.is_finished and not (r.kind and r.kind.is_interruption))

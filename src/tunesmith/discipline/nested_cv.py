@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from tunesmith.errors import ConfigError
 from tunesmith.space import Param, Space
@@ -73,7 +72,9 @@ class NestedCVResult:
         error = self.optimism_stderr
         if error is None or error == 0.0:
             return None if error is None or self.optimism <= 0.0 else True
-        return bool(self.optimism > float(stats.t.ppf(0.95, len(self.outer_scores) - 1)) * error)
+        from scipy.stats import t
+
+        return bool(self.optimism > float(t.ppf(0.95, len(self.outer_scores) - 1)) * error)
 
     def summary(self) -> str:
         error = self.optimism_stderr

@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import cKDTree
 
 from tunesmith.attributes import OptimismAttr
 from tunesmith.discipline.conventions import folds_of
@@ -160,12 +158,14 @@ def _shared_noise(losses: np.ndarray, errors: np.ndarray) -> tuple[np.ndarray, s
     flatters none: their scores then spread less than their standard errors say, which true differences
     could never cause. When the spread is below the errors' at 5% (a chi-square test), the errors are scaled
     down to the spread, the most the configuration-specific noise can be; otherwise they are kept."""
+    from scipy.stats import chi2
+
     n = len(losses)
     squared = float(np.mean(errors**2))
     if n < 3 or squared == 0.0:
         return errors, ""
     variance = float(np.var(losses, ddof=1))
-    if (n - 1) * variance / squared >= float(stats.chi2.ppf(0.05, n - 1)):
+    if (n - 1) * variance / squared >= float(chi2.ppf(0.05, n - 1)):
         return errors, ""
     factor = math.sqrt(variance / squared)
     return errors * factor, (
@@ -207,7 +207,6 @@ _RESOLUTION = 2.0
 _AT_FLOOR = math.log(1.05)  # a lengthscale within 5% of its floor stopped there
 _MEAN_VARIANCE = 1.0  # prior variance of the constant mean, in units of the scores' variance
 _SQRT5 = math.sqrt(5.0)
-_Z90 = float(stats.norm.ppf(0.95))
 
 
 @dataclass(frozen=True)
@@ -315,6 +314,7 @@ def _gp_fit(continuous: np.ndarray, categorical: np.ndarray, scores: np.ndarray)
     """
     from scipy.linalg import LinAlgError, cho_factor, cho_solve
     from scipy.optimize import minimize
+    from scipy.spatial import cKDTree
 
     n, dc = continuous.shape
     d = dc + categorical.shape[1]
@@ -370,6 +370,8 @@ def _smoothed(compared: Sequence[TrialRecord], losses: np.ndarray, seed: int) ->
     Telling noise from real differences needs configurations that are alike: a categorical value no other
     configuration shares could explain its score entirely, so at least `MIN_SHARED` configurations must
     share their categorical values (and branch) with another."""
+    from scipy.stats import chi2
+
     n = len(compared)
     if n < MIN_SHARED:
         return f"{n} configurations are too few to tell noise from real differences (at least {MIN_SHARED} needed)"
@@ -404,8 +406,8 @@ def _smoothed(compared: Sequence[TrialRecord], losses: np.ndarray, seed: int) ->
         optimism=-noise * float(fit.weights[at]) * spread,
         optimism_sd=math.sqrt(max(noise - noise**2 * float(fit.inverse[at, at]), 0.0)) * spread,
         noise=sigma,
-        noise_low=sigma * math.sqrt(residual / float(stats.chi2.ppf(0.95, residual))),
-        noise_high=sigma * math.sqrt(residual / float(stats.chi2.ppf(0.05, residual))),
+        noise_low=sigma * math.sqrt(residual / float(chi2.ppf(0.95, residual))),
+        noise_high=sigma * math.sqrt(residual / float(chi2.ppf(0.05, residual))),
         residual=residual,
         fitted=len(rows),
         dims=dims,
@@ -425,7 +427,10 @@ def _residual_noise(compared: Sequence[TrialRecord], losses: np.ndarray, sign: f
         ), measured=False)  # fmt: skip
     sampled = f", on the best and {fit.fitted - 1} others" if fit.fitted < n else ""
     parameters = "parameter" if fit.dims == 1 else f"{fit.dims} parameters"
-    low, high = fit.optimism - _Z90 * fit.optimism_sd, fit.optimism + _Z90 * fit.optimism_sd
+    from scipy.stats import norm
+
+    z90 = float(norm.ppf(0.95))
+    low, high = fit.optimism - z90 * fit.optimism_sd, fit.optimism + z90 * fit.optimism_sd
     return _selected(compared, best, fit.optimism, sign, "residual noise", (
         f"best of {n} scores on one validation set; a smooth fit of the score over the {parameters} "
         f"(a Gaussian process{sampled}) leaves noise {fit.noise:.3g} unexplained (90% interval {fit.noise_low:.3g} "

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cmaes
 import numpy as np
 
 from tunesmith.context import SearchContext
@@ -134,6 +133,8 @@ def clone(optimizer: Any) -> Any:
     """
     if optimizer is None:
         return None
+    import cmaes  # imported on first use: keeps `import tunesmith` light
+
     twin = object.__new__(type(optimizer))
     for name, value in vars(optimizer).items():
         inner = isinstance(value, cmaes.CMA | cmaes.SepCMA | cmaes.CMAwM)

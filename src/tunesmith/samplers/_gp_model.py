@@ -13,8 +13,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack, solve_triangular
-from scipy.special import erfcx, log_ndtr, ndtr
+
+# scipy.linalg and scipy.special are imported inside the functions that use them: at the top they would add
+# about a third of a second to `import tunesmith` and to every CLI command.
 
 __all__ = ["GPModel", "Hyper", "add_log_feasibility", "fit_hyper", "log_h", "OutputTransform", "transform_outputs"]
 
@@ -57,6 +58,8 @@ def _matern(r2: np.ndarray, signal: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chol(k: np.ndarray) -> np.ndarray:
+    from scipy.linalg import LinAlgError, cho_factor
+
     jitter = 0.0
     for _ in range(6):
         try:
@@ -70,6 +73,8 @@ class GPModel:
     """A GP conditioned on data, with predictions and their gradients in the continuous inputs."""
 
     def __init__(self, xc: np.ndarray, xk: np.ndarray, y: np.ndarray, hyper: Hyper, mean: float = 0.0) -> None:
+        from scipy.linalg import cho_solve
+
         self.xc = xc
         self.xk = xk
         self.hyper = hyper
@@ -98,6 +103,8 @@ class GPModel:
         self, xc: np.ndarray, xk: np.ndarray, grad: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Posterior mean and variance at ``(xc, xk)`` and, with ``grad``, their gradients in ``xc``."""
+        from scipy.linalg import solve_triangular
+
         ls = self.hyper.lengthscale
         kx, g = _matern(_r2(xc, xk, self.xc, self.xk, ls), self.hyper.signal)
         mu = kx @ self.alpha + self.mean
@@ -137,6 +144,8 @@ _SIGNAL_PRIOR = (0.0, 1.0)
 
 def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30, restarts: int = 3) -> Hyper:
     """Maximise the log marginal likelihood plus log-priors over log-lengthscales, signal and noise."""
+    from scipy.linalg import LinAlgError, cho_solve, lapack
+
     n, dc = xc.shape
     dk = xk.shape[1]
     d = dc + dk
@@ -302,6 +311,8 @@ def _yeo_johnson_lambda(z: np.ndarray) -> float:
 
 def log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``log(z * Phi(z) + phi(z))`` and its derivative ``Phi(z) / h(z)``, stable for very negative z."""
+    from scipy.special import erfcx, ndtr
+
     z = np.asarray(z, dtype=float)
     out = np.empty_like(z)
     ratio = np.empty_like(z)
@@ -328,6 +339,8 @@ def add_log_feasibility(
     feasibility: GPModel, xc: np.ndarray, xk: np.ndarray, value: np.ndarray, gradient: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``value`` plus the log-probability of feasibility (and the gradient plus its gradient, when given)."""
+    from scipy.special import log_ndtr
+
     fmu, fvar, fdmu, fdvar = feasibility.predict(xc, xk, gradient is not None)
     scale = np.sqrt(_FEASIBILITY_SLACK + fvar)
     t = fmu / scale

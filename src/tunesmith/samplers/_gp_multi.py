@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import log_ndtr
 
 from tunesmith.pareto import hypervolume_contributions, nondominated_order, nondominated_ranks
 from tunesmith.samplers._gp_model import GPModel, OutputTransform, add_log_feasibility, fit_hyper, log_h
@@ -138,6 +137,8 @@ class ExpectedHypervolumeImprovement:
 
     def _log_ehvi(self, mu: np.ndarray, sd: np.ndarray, grad: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per candidate: log EHVI and its derivatives in each objective's mean and standard deviation."""
+        from scipy.special import log_ndtr  # imported on first use: keeps `import tunesmith` light
+
         s = sd[:, None, :]
         zu = (self.upper[None] - mu[:, None, :]) / s
         zl = (self.lower[None] - mu[:, None, :]) / s

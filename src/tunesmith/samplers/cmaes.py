@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cmaes
 import numpy as np
 
 from tunesmith._validate import integer
@@ -276,6 +275,8 @@ class CMAES(Sampler):
         cov: np.ndarray | None,
         restarts: int,
     ) -> Any:
+        import cmaes  # imported on first use: keeps `import tunesmith` light
+
         d = len(layout.numeric)
         common: dict[str, Any] = {
             "mean": mean,

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp, ndtr, ndtri
 
 from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
@@ -18,6 +17,9 @@ from tunesmith.samplers.base import Sampler
 from tunesmith.samplers.qmc import untried_sobol_point
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
+
+# scipy.special is imported inside the functions that use it: at the top it would add about a quarter of a
+# second to `import tunesmith` and to every CLI command.
 
 __all__ = ["TPE"]
 
@@ -38,6 +40,8 @@ class _Parzen:
     SCALE = 0.2
 
     def __init__(self, points: np.ndarray, cat: np.ndarray, sizes: np.ndarray, prior_weight: float) -> None:
+        from scipy.special import ndtr
+
         m, d = points.shape
         self.points = points
         self.cat = cat
@@ -63,6 +67,8 @@ class _Parzen:
         self.mu_sq = np.sum(self.mu * self.mu * self.inv_var, axis=1)[None, :]
 
     def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        from scipy.special import ndtri
+
         m1, d = self.mu.shape
         comp = rng.choice(m1, size=count, p=np.exp(self.log_weights))
         mu = self.mu[comp]
@@ -106,6 +112,8 @@ class _Parzen:
             flat = np.where(self.cat, -np.log(self.sizes), 0.0)
             nan_cells = np.isnan(x[:, None, :]) | np.isnan(self.mu[None, :, :])
             log_k = np.where(nan_cells, flat[None, None, :], log_k)
+        from scipy.special import logsumexp
+
         return np.asarray(logsumexp(log_k.sum(axis=2) + self.log_weights[None, :], axis=1))
 
 

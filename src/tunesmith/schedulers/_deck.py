@@ -38,7 +38,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
 
 __all__ = ["SURE", "Deck", "DeckRun", "resource_for", "simulate", "trials_for"]
 
@@ -310,6 +309,8 @@ class _Counts:
 
     def reaching(self, wanted: int) -> float:
         """The share of runs that train ``wanted`` or more fully."""
+        from scipy.stats import binom  # imported on first use: keeps `import tunesmith` light
+
         finite = np.isfinite(self.extra)
         tail = binom.sf(wanted - 1 - self.base, np.where(finite, self.extra, 0.0), self.share)
         return float(np.mean(np.where(self.base >= wanted, 1.0, np.where(finite, tail, 1.0))))

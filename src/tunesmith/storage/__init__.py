@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tunesmith._registry import Registry
 from tunesmith.errors import StorageError
 from tunesmith.storage._failures import unsupported_scheme
+from tunesmith.storage._urls import read_storage_file, redact_url, storage_url_from_environment
 from tunesmith.storage.base import Proposal, Storage, StudyInfo
 from tunesmith.storage.memory import MemoryStorage
-from tunesmith.storage.sql import (
-    SQLStorage,
-    read_storage_file,
-    redact_url,
-    storage_url_from_environment,
-)
+
+if TYPE_CHECKING:
+    from tunesmith.storage.sql import SQLStorage
+
+    STORAGES: Registry[Storage]
 
 __all__ = [
     "STORAGES",
@@ -27,13 +29,37 @@ __all__ = [
     "storage_url_from_environment",
 ]
 
-# URL scheme -> storage; a driver suffix (``postgresql+psycopg``) is dropped before the lookup.
-STORAGES: Registry[Storage] = Registry(
-    "storage",
-    Storage,
-    {"memory": MemoryStorage, "sqlite": SQLStorage, "postgresql": SQLStorage},
-    error=StorageError,
-)
+
+def __getattr__(name: str) -> Any:
+    """``SQLStorage`` and `STORAGES`, which names it, are imported on first use: they load SQLAlchemy, which
+    ``import tunesmith`` and every CLI command (``--help`` too) would otherwise pay for."""
+    if name == "SQLStorage":
+        from tunesmith.storage.sql import SQLStorage
+
+        return SQLStorage
+    if name == "STORAGES":
+        return _storages()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _storages() -> Registry[Storage]:
+    """`STORAGES`, built on first use and kept as the module's attribute (the first one built, under threads)."""
+    built: Registry[Storage] | None = globals().get("STORAGES")
+    if built is None:
+        from tunesmith.storage.sql import SQLStorage
+
+        # URL scheme -> storage; a driver suffix (``postgresql+psycopg``) is dropped before the lookup.
+        built = globals().setdefault(
+            "STORAGES",
+            Registry(
+                "storage",
+                Storage,
+                {"memory": MemoryStorage, "sqlite": SQLStorage, "postgresql": SQLStorage},
+                error=StorageError,
+            ),
+        )
+    return built
+
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
@@ -59,8 +85,9 @@ def open_storage(url: str | Storage | None, *, create: bool = True) -> Storage:
         return url
     if url is None:
         url = storage_url_from_environment()
+    storages = _storages()
     if url == "memory":
-        return STORAGES.build("memory")
+        return storages.build("memory")
     if "://" not in url:
         if not url.endswith(_SQLITE_SUFFIXES):
             raise StorageError(
@@ -69,8 +96,8 @@ def open_storage(url: str | Storage | None, *, create: bool = True) -> Storage:
             )
         url = f"sqlite:///{url}"
     scheme = url.split("://", 1)[0].split("+", 1)[0]
-    if scheme.lower() not in STORAGES:
-        raise unsupported_scheme(redact_url(url), scheme, STORAGES.names())
+    if scheme.lower() not in storages:
+        raise unsupported_scheme(redact_url(url), scheme, storages.names())
     if scheme.lower() == "memory":
-        return STORAGES.build(scheme)
-    return STORAGES.build(scheme, url=url, **({} if create else {"must_exist": True}))
+        return storages.build(scheme)
+    return storages.build(scheme, url=url, **({} if create else {"must_exist": True}))

@@ -15,11 +15,12 @@ import re
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = [
     "SQLITE_FORMS",

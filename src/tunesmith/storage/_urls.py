@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import sqlalchemy as sa
-
 from tunesmith.errors import StorageError
 
 __all__ = ["read_storage_file", "redact_url", "storage_url_from_environment"]
@@ -13,6 +11,8 @@ __all__ = ["read_storage_file", "redact_url", "storage_url_from_environment"]
 
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***``, safe to print or log."""
+    import sqlalchemy as sa  # imported on first use: keeps `import tunesmith` light
+
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - a malformed URL is shown as its scheme only

@@ -37,7 +37,6 @@ from tunesmith.executors.base import REFUSED_REPORT, TRAINED_TO
 from tunesmith.pareto import pareto_front
 from tunesmith.schedulers.pbt import RoundWatch
 from tunesmith.space._define_by_run import DefinitionError
-from tunesmith.storage._engine import without_waiting
 from tunesmith.study import _define_by_run, _multi
 from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
@@ -1099,6 +1098,8 @@ def _stop(
     outcome in the error. Storage is tried once for each (`without_waiting`): the loop has waited for it already,
     or was told to stop; after its first failure it is not tried again, and what is left stays RUNNING.
     """
+    from tunesmith.storage._engine import without_waiting  # imported on first use: keeps `import tunesmith` light
+
     if isinstance(exc, StorageError):
         held = [*held, *_collected(runner)]
     outcomes = {o.number: o for o in held}
@@ -1158,6 +1159,8 @@ def _failure(outcome: TrialOutcome) -> str | None:
 def _collected(runner: Executor) -> list[TrialOutcome]:
     """The outcomes of trials that ended while the loop waited for its storage, taken from the executor without
     waiting for more; a report the storage cannot answer ends the taking."""
+    from tunesmith.storage._engine import without_waiting  # imported on first use: keeps `import tunesmith` light
+
     taken: list[TrialOutcome] = []
     with without_waiting(), contextlib.suppress(Exception):
         while runner.busy() and (more := runner.wait(timeout=0)):

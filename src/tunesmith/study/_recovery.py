@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
-from tunesmith.storage import Proposal, SQLStorage, Storage
-from tunesmith.storage._engine import without_waiting
+from tunesmith.storage import Proposal, Storage
 from tunesmith.storage._failures import CommitUnknown, ServerGone
 from tunesmith.storage._trial_cache import Facet, matching
 from tunesmith.storage.base import count_budgeted
@@ -274,6 +273,8 @@ def _from_scratch(record: TrialRecord) -> dict[str, Any]:
 
 def _waited_for(storage: Storage) -> str:
     """What a study does with results a PostgreSQL server that cannot be reached does not take (`Connections`)."""
+    from tunesmith.storage.sql import SQLStorage  # imported on first use: keeps `import tunesmith` light
+
     seconds = f"{storage.reconnect_for:g} s" if isinstance(storage, SQLStorage) else "the storage URL's reconnect_for"
     return (
         f"the trials go on, and this worker keeps their results and tries the storage again for up to {seconds} from "
@@ -288,6 +289,8 @@ def _beat_while_alive(study_ref: weakref.ReferenceType[Study], interval: float) 
     said at once, on the ``tunesmith`` logger (stderr when logging is not set up), and once per outage: the
     study loop itself hears of it only when a trial ends and its result cannot be written.
     """
+    from tunesmith.storage._engine import without_waiting  # imported on first use: keeps `import tunesmith` light
+
     failing = False
     while True:
         time.sleep(interval)
