@@ -132,11 +132,12 @@ def hand_over_checkpoint(study: Study, record: TrialRecord, parent: int) -> Tria
 def proposer(study: Study) -> Proposer:
     """`propose` for ``study``'s next trial, with its queue, warm start and learned space (the parameters
     trials asked for by name) read now, outside the lock, as is this process's environment (recorded with the
-    study the first time it appears: `tunesmith.environment.record_environment`)."""
+    study the first time it appears: `tunesmith.environment.record_environment`). The attributes are read once:
+    with a warm start they hold every point, and each read parses them all."""
     attrs = study.attrs
     study._defined.refresh(attrs)
     fingerprint = record_environment(study.storage, study._info.id, attrs)
-    known = read_known(study)
+    known = read_known(study, attrs)
     return lambda number, history: propose(study, number, history, known, fingerprint=fingerprint)
 
 

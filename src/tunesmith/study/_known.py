@@ -7,7 +7,7 @@
   the lost-trial retry's guarantee, after owed retries and before the scheduler's and the sampler's
   proposals. Values are stored as the space holds them: one a hair outside a bound or off a step grid (within
   `Param.contains`'s tolerance) as the bound or the grid value. A configuration that repeats a trial or an entry
-  is not queued unless ``repeat=True`` (`_repeated`). The sampler draws what an entry leaves out; where a given
+  is not queued unless ``repeat=True`` (`_Memo.repeated`). The sampler draws what an entry leaves out; where a given
   parent switches on children its proposal (on another branch) lacks, they are drawn from their prior
   (``attrs["drawn_from_prior"]``), and so is all of it when the sampler has nothing new to propose for an entry
   queued with ``repeat=True``. An entry that cannot be completed (stored without `enqueue`'s checks), or a
@@ -20,6 +20,9 @@
   (`tunesmith.study._warm_start`); every proposal puts them before the study's own trials in the history the
   sampler reads, as COMPLETE records with negative numbers and ``attrs["warm_start"]`` naming the source.
   They are never stored as trials: not in `Study.trials`, the budget, `best` or the discipline.
+- **Cost.** An ask or an enqueue must not grow with the queue, the warm start or the trials: each `Study` handle
+  keeps what it worked out (`_Memo`: the parsed queue and warm start, each entry's checks and key, each trial's
+  key), reused only while storage holds what it was worked out from.
 - **Invalidate.** `Study.invalidate(n, reason)` writes ``attrs["invalidated"]`` (the reason) and
   ``attrs["invalidated_at"]`` on the finished trial, the one source of truth: `TrialRecord.invalidated`
   reads it, `best_record` skips it, the samplers, the schedulers and the discipline never see it. It is
@@ -31,15 +34,17 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import threading
 import uuid
 import warnings
+import weakref
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
+from tunesmith.attributes import EnqueuedAttr, WarmStartAttr
 from tunesmith.context import SearchContext
 from tunesmith.errors import ConfigError, SearchSpaceExhausted, SpaceError
 from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, config_key, configurations, untried
@@ -124,7 +129,8 @@ class KnownConfigs:
                 "configuration that repeats a trial or a queued one"
             )
         space = study._defined.refresh(study.attrs)  # with what other workers' trials asked for since
-        refused = _why_no_new_names(study, space)
+        trials = study.trials
+        refused = _why_no_new_names(study, space, trials)
         checked = checked_params(space, params, learns=refused is None, refused_new=refused or "")
         entry: dict[str, Any] = {"id": uuid.uuid4().hex, "params": checked}
         entry["at"] = study._clock()
@@ -132,16 +138,22 @@ class KnownConfigs:
             entry["note"] = str(note)
         if repeat:
             entry[REPEAT] = True
-        trials = study.trials
-        repeated = None if repeat else _repeated(space, checked, (), trials)
+        memo = _memo(study)
+        facts = memo.learn(space, entry)  # the entry's checks and key, worked out once, here
+        repeated = None if repeat else memo.repeated(space, facts, None, trials)
+        written: EnqueuedAttr | None = None
 
         def append(stored: Any) -> Any:  # runs with the study locked: another worker may have queued it first
-            nonlocal repeated
-            queue = EnqueuedAttr() if stored is None else EnqueuedAttr.from_json(stored)
-            repeated = None if repeat else _repeated(space, checked, queue.configs, trials)
+            nonlocal repeated, written
+            queue = EnqueuedAttr() if stored is None else memo.queue(stored)
+            repeated = None if repeat else memo.repeated(space, facts, queue, trials)
             if repeated is not None:
                 return stored
-            return EnqueuedAttr(configs=(*queue.configs, entry), extra=queue.extra).to_json()
+            # What `EnqueuedAttr(configs=(*queue.configs, entry), extra=queue.extra).to_json()` writes, without
+            # copying every entry again: the queue's entries are plain JSON already.
+            value = {"configs": [*queue.configs, entry], **queue.extra}
+            written = memo.remember_queue(value, queue, space, facts)
+            return value
 
         if repeated is None:
             study.storage.update_study_attr(study._info.id, EnqueuedAttr.KEY, append)
@@ -154,7 +166,7 @@ class KnownConfigs:
                 stacklevel=2,
             )
             return
-        if blocked := queue_beyond_budget(study):
+        if blocked := queue_beyond_budget(study, trials, queue=written):
             warnings.warn(blocked, QueueBeyondBudgetWarning, stacklevel=2)
 
     def invalidate(self, number: int, reason: str) -> TrialRecord:
@@ -359,8 +371,9 @@ def _snapped(param: Param, value: Any) -> Any:
     return min(param.high, max(param.low, float(value)))
 
 
-def _why_no_new_names(study: Study, space: Space) -> str | None:
-    """Why ``study`` takes no parameter its ``space`` lacks (with the fix), or ``None`` when it may learn one.
+def _why_no_new_names(study: Study, space: Space, trials: Sequence[TrialRecord]) -> str | None:
+    """Why ``study`` takes no parameter its ``space`` lacks (with the fix), or ``None`` when it may learn one;
+    ``trials``: its trials, just read.
 
     A define-by-run study (no space given up front) learns names, and so does a study with a given space
     once a trial asked for a parameter outside it. A given space with completed trials that asked for none
@@ -369,7 +382,7 @@ def _why_no_new_names(study: Study, space: Space) -> str | None:
     given = study._defined.given
     if given is None or not len(given) or any(name not in given for name in space):
         return None
-    completed = sum(1 for record in study.trials if record.state is TrialState.COMPLETE)
+    completed = sum(1 for record in trials if record.state is TrialState.COMPLETE)
     if not completed:
         return None
     ran = "its completed trial" if completed == 1 else f"its {completed} completed trials"
@@ -402,6 +415,9 @@ class Known:
     queue: tuple[dict[str, Any], ...] = ()
     priors: tuple[TrialRecord, ...] = ()
     space: Space | None = None  # the study's, to tell an entry that could only repeat a tried configuration
+    # The ids of the entries of ``queue`` that leave a parameter to draw and were not queued with ``repeat=True``,
+    # as `read_known` worked them out; ``None``: work it out here, per entry.
+    drawing: frozenset[str] | None = None
 
     def next_queued(self, history: Sequence[TrialRecord]) -> dict[str, Any] | None:
         """The oldest enqueued configuration no trial of ``history`` ran yet, passing over a partial one (not queued
@@ -412,17 +428,26 @@ class Known:
         if not self.queue:
             return None
         taken = _ran(history)
+        space = self.space
         used_up: bool | None = None
         for entry in self.queue:
             if entry["id"] in taken:
                 continue
-            if self.space is not None and not entry.get(REPEAT) and _needs_draw(self.space, entry["params"]):
+            if space is not None and self._draws(space, entry):
                 if used_up is None:
-                    used_up = _used_up(self.space, self.for_samplers(history))
+                    used_up = _used_up(space, self.for_samplers(history))
                 if used_up:
                     continue
             return entry
         return None
+
+    def _draws(self, space: Space, entry: Mapping[str, Any]) -> bool:
+        """Whether ``entry`` leaves parameters of ``space`` to draw and may not repeat a configuration."""
+        if entry.get(REPEAT):
+            return False
+        if self.drawing is not None:
+            return entry["id"] in self.drawing
+        return _needs_draw(space, entry["params"])
 
     def for_samplers(self, history: Sequence[TrialRecord]) -> list[TrialRecord]:
         """The history a sampler learns from: warm-start points first, then the valid trials."""
@@ -475,14 +500,20 @@ def waiting(queue: EnqueuedAttr | None, records: Sequence[TrialRecord]) -> int:
     return sum(1 for entry in queue.configs if entry["id"] not in ran and REFUSED not in entry)
 
 
-def queue_beyond_budget(study: Study, records: Sequence[TrialRecord] | None = None) -> str | None:
+def queue_beyond_budget(
+    study: Study, records: Sequence[TrialRecord] | None = None, *, queue: EnqueuedAttr | None = None
+) -> str | None:
     """What to say when the enqueued configurations waiting outnumber the trials the budget has left (``None``:
-    they fit, or the budget counts no trials). ``records``: the study's trials, when already read."""
+    they fit, or the budget counts no trials). ``records``: the study's trials, when already read; ``queue``: the
+    stored queue, when just written."""
     limit = study.budget.trials
     if limit is None:
         return None
     history = study.trials if records is None else records
-    count = waiting(read_attr(study.attrs, EnqueuedAttr), history)
+    if queue is None:
+        attrs = study.attrs
+        queue = _memo(study).queue(attrs[EnqueuedAttr.KEY]) if EnqueuedAttr.KEY in attrs else None
+    count = waiting(queue, history)
     if not count:
         return None
     left = max(0, limit - count_budgeted(history))
@@ -525,15 +556,19 @@ def _priors(study: Study, warm: WarmStartAttr) -> tuple[TrialRecord, ...]:
     return cached
 
 
-def read_known(study: Study) -> Known:
-    """The queue and the warm-start points of ``study``, read from its attributes now."""
-    attrs = study.attrs
-    queue = read_attr(attrs, EnqueuedAttr)
-    warm = read_attr(attrs, WarmStartAttr)
-    if queue is None and warm is None:
+def read_known(study: Study, attrs: Mapping[str, Any] | None = None) -> Known:
+    """The queue and the warm-start points of ``study``, from its attributes (``attrs``: as just read; else read
+    now). What was worked out from a stored value before is reused while storage holds that value (`_Memo`)."""
+    attrs = study.attrs if attrs is None else attrs
+    if EnqueuedAttr.KEY not in attrs and WarmStartAttr.KEY not in attrs:
         return NOTHING_KNOWN
-    priors = () if warm is None else _priors(study, warm)
-    return Known(queue=() if queue is None else _runnable(study, queue, priors), priors=priors, space=study.space)
+    memo = _memo(study)
+    priors = memo.priors(study, attrs[WarmStartAttr.KEY]) if WarmStartAttr.KEY in attrs else ()
+    space = study.space
+    if EnqueuedAttr.KEY not in attrs:
+        return Known(priors=priors, space=space)
+    view = memo.view(space, memo.queue(attrs[EnqueuedAttr.KEY]))
+    return Known(queue=_runnable(study, view, priors), priors=priors, space=space, drawing=view.drawing_ids)
 
 
 def queued_proposal(
@@ -613,11 +648,11 @@ def _completed(
     return space.validate(out), from_prior
 
 
-def _incomplete(space: Space, params: Mapping[str, Any]) -> str | None:
+def _incomplete(space: Space, params: Mapping[str, Any], checked: Mapping[str, Any]) -> str | None:
     """Why enqueued ``params`` cannot be completed into a configuration of ``space`` (``None``: they can): a value
     switched off by the others, or without the parent that switches it on. `Study.enqueue` refuses both (see
-    `checked_params`); a queue stored otherwise (by hand, or by a version that did not check) may hold them."""
-    checked = _checked_given(space, params)
+    `checked_params`); a queue stored otherwise (by hand, or by a version that did not check) may hold them.
+    ``checked``: the values of ``params`` the space holds (`_checked_given`)."""
     for name, value in checked.items():
         if space.is_active(name, checked):
             continue
@@ -638,47 +673,47 @@ _USED_UP_FIX = (
 )
 
 
-def _runnable(study: Study, queue: EnqueuedAttr, priors: Sequence[TrialRecord]) -> tuple[dict[str, Any], ...]:
-    """The entries of ``queue`` that can run. One that cannot is never handed out, and if no trial ran it, it is
-    marked refused in the stored queue and said once (`_refuse`): it never blocks the ones after it.
+def _runnable(study: Study, view: _QueueView, priors: Sequence[TrialRecord]) -> tuple[dict[str, Any], ...]:
+    """The entries of the queue ``view`` shows that can run. One that cannot is never handed out, and if no trial
+    ran it, it is marked refused in the stored queue and said once (`_refuse`): it never blocks the ones after it.
 
     One cannot run when it cannot be completed (`_incomplete`), or when it leaves parameters for the sampler (and
     was not queued with ``repeat=True``) while every configuration of the space was tried, ``priors`` (the warm
     start, which the sampler counts) included: the sampler has nothing new to propose, and whatever else filled
-    it in would repeat a tried configuration."""
-    space = study.space
-    why: dict[str, tuple[str, str]] = {}
-    for entry in queue.configs:
-        if REFUSED not in entry and (reason := _incomplete(space, entry["params"])) is not None:
-            why[entry["id"]] = (reason, _BRANCH_FIX)
-    drawing = [
-        entry
-        for entry in queue.configs
-        if REFUSED not in entry and entry["id"] not in why and not entry.get(REPEAT)
-        and _needs_draw(space, entry["params"])
-    ]  # fmt: skip
-    if drawing:
+    it in would repeat a tried configuration. The checks of each entry are the view's, worked out once: only the
+    history is read here, and only while an entry waits for the sampler."""
+    space = view.space
+    why: dict[str, tuple[str, str]] = {key: (reason, _BRANCH_FIX) for key, reason in view.incomplete.items()}
+    used_up: dict[str, tuple[str, str]] = {}
+    if view.drawing:
         trials = study.trials
         ran = _ran(trials)
-        left = [entry for entry in drawing if entry["id"] not in ran]
+        left = [facts for facts in view.drawing if facts.entry["id"] not in ran]
         if left and _used_up(space, [*priors, *valid(trials)]):
             count = len(configurations(space))  # not `cardinality()`, which counts switched-off parameters' values
             every = (
                 "the space's one configuration was" if count == 1 else f"all {count} configurations of the space were"
             )
             tried = f"{every} tried (running trials included)"
-            for entry in left:
-                given = _checked_given(space, entry["params"])
+            for facts in left:
+                given = facts.checked
                 missing = [n for n in space.dimensions if n not in given and space.is_active(n, given)]
-                why[entry["id"]] = (f"{tried}, so whatever is drawn for {', '.join(missing)} repeats one", _USED_UP_FIX)
-    if why:
-        _refuse(study, why)
-    return tuple(entry for entry in queue.configs if REFUSED not in entry and entry["id"] not in why)
+                reason = f"{tried}, so whatever is drawn for {', '.join(missing)} repeats one"
+                used_up[facts.entry["id"]] = (reason, _USED_UP_FIX)
+    if why or used_up:
+        _refuse(study, {**why, **used_up})
+    if not used_up:
+        return view.waiting
+    return tuple(entry for entry in view.waiting if entry["id"] not in used_up)
 
 
 def _needs_draw(space: Space, params: Mapping[str, Any]) -> bool:
     """Whether enqueued ``params`` leave a parameter of ``space`` that their values switch on to be drawn."""
-    given = _checked_given(space, params)
+    return _leaves_some(space, _checked_given(space, params))
+
+
+def _leaves_some(space: Space, given: Mapping[str, Any]) -> bool:
+    """`_needs_draw`, with ``given`` the checked values (`_checked_given`)."""
     return any(name not in given and space.is_active(name, given) for name in space.dimensions)
 
 
@@ -727,35 +762,18 @@ def _refuse(study: Study, why: Mapping[str, tuple[str, str]]) -> None:
 
 
 # Repeats and names nothing asked for ----------------------------------------------------------------
-def _repeated(
-    space: Space, params: Mapping[str, Any], queue: Sequence[Mapping[str, Any]], trials: Sequence[TrialRecord]
-) -> str | None:
-    """What queuing enqueued ``params`` would repeat, in words (``None``: nothing), when they give every parameter
-    they switch on: a trial that ran the same configuration, running ones included, or an entry of ``queue`` still
-    waiting with it. A partial configuration repeats only a trial that ran with exactly its names (a define-by-run
-branch that never asked for the rest); else the sampler draws the rest anew for each. A trial that
-    failed, or was invalidated, holds no result: running its configuration again repeats nothing. Values compare as
-    the space holds them (`config_key`: 7 and 7.0 for an integer are one value)."""
-    same = _identity(space, params)
-    partial = _needs_draw(space, params)
-    for record in trials:
-        # A partial configuration repeats a trial that ran with exactly its names: a define-by-run branch that never
-        # asked for a parameter the learned space holds unconditionally (`momentum` only under sgd).
-        if (
-            record.state is not TrialState.FAILED
-            and record.invalidated is None
-            and (not partial or set(record.params) == set(params))
-            and _identity(space, record.params) == same
-        ):
-            return f"trial #{record.number} ({record.state.value})"
-    if partial:
-        return None
-    started = _ran(trials)
-    for position, entry in enumerate(queue, start=1):
-        if REFUSED not in entry and entry["id"] not in started and _identity(space, entry["params"]) == same:
-            note = f" ({entry['note']})" if "note" in entry else ""
-            return f"entry {position} of the queue{note}, not run yet"
-    return None
+def _repeated_trial(record: TrialRecord, params: Mapping[str, Any], partial: bool) -> bool:
+    """Whether trial ``record``, which ran the same values as enqueued ``params`` (`_identity`), is one they repeat.
+
+    A trial that failed, or was invalidated, holds no result: running its configuration again repeats nothing. A
+    partial configuration repeats only a trial that ran with exactly its names: a define-by-run branch that never
+    asked for a parameter the learned space holds unconditionally (`momentum` only under sgd); else the sampler
+    draws the rest anew for each."""
+    return (
+        record.state is not TrialState.FAILED
+        and record.invalidated is None
+        and (not partial or set(record.params) == set(params))
+    )
 
 
 def _identity(space: Space, params: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -763,6 +781,234 @@ def _identity(space: Space, params: Mapping[str, Any]) -> tuple[Any, ...]:
     other name's value as given (one the space lacks: for an objective that asks for it by name)."""
     others = tuple(sorted((str(name), repr(value)) for name, value in params.items() if name not in space))
     return config_key(space, params), others
+
+
+# Worked out once per study handle ---------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class _EntryFacts:
+    """What one enqueued entry is on one space: its values the space holds (`_checked_given`), why it cannot be
+    completed (`_incomplete`), whether it leaves parameters to draw (`_needs_draw`) and its `_identity`. An entry's
+    params never change once queued, so these are worked out once, when it is queued or first read."""
+
+    entry: dict[str, Any]
+    checked: dict[str, Any]
+    incomplete: str | None
+    draws: bool
+    identity: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, space: Space, entry: dict[str, Any]) -> _EntryFacts:
+        params = entry["params"]
+        checked = _checked_given(space, params)
+        return cls(
+            entry=entry,
+            checked=checked,
+            incomplete=_incomplete(space, params, checked),
+            draws=_leaves_some(space, checked),
+            identity=_identity(space, params),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class _QueueView:
+    """A parsed queue's unrefused entries on one space, as asks and enqueues read them.
+
+    ``waiting``: those that can be completed, in queue order (`_runnable` hands them out); ``incomplete``: why each
+    of the others cannot be, by id; ``drawing``: the facts of the waiting ones that leave parameters to draw and were
+    not queued with ``repeat=True`` (`_used_up` may refuse them), and their ids; ``positions``: where each
+    configuration stands in the queue (from 1), by `_identity` (what a new entry would repeat)."""
+
+    queue: EnqueuedAttr
+    space: Space
+    waiting: tuple[dict[str, Any], ...]
+    incomplete: Mapping[str, str]
+    drawing: tuple[_EntryFacts, ...]
+    drawing_ids: frozenset[str]
+    positions: Mapping[tuple[Any, ...], tuple[int, ...]]
+
+    @classmethod
+    def of(cls, queue: EnqueuedAttr, space: Space, facts: Sequence[_EntryFacts | None]) -> _QueueView:
+        """The view of ``queue``, given each entry's facts (``None`` for a refused entry)."""
+        waiting: list[dict[str, Any]] = []
+        incomplete: dict[str, str] = {}
+        drawing: list[_EntryFacts] = []
+        positions: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        for position, (entry, known) in enumerate(zip(queue.configs, facts, strict=True), start=1):
+            if known is None:
+                continue
+            positions[known.identity] = (*positions.get(known.identity, ()), position)
+            if known.incomplete is not None:
+                incomplete[entry["id"]] = known.incomplete
+                continue
+            waiting.append(entry)
+            if known.draws and not entry.get(REPEAT):
+                drawing.append(known)
+        ids = frozenset(known.entry["id"] for known in drawing)
+        return cls(queue, space, tuple(waiting), incomplete, tuple(drawing), ids, positions)
+
+    def appended(self, queue: EnqueuedAttr, facts: _EntryFacts) -> _QueueView:
+        """This view of ``queue``, which is this view's queue with ``facts``'s entry appended: no entry re-read."""
+        entry = facts.entry
+        positions = dict(self.positions)
+        positions[facts.identity] = (*positions.get(facts.identity, ()), len(queue.configs))
+        if facts.incomplete is not None:
+            incomplete = {**self.incomplete, entry["id"]: facts.incomplete}
+            return replace(self, queue=queue, incomplete=incomplete, positions=positions)
+        if not facts.draws or entry.get(REPEAT):
+            return replace(self, queue=queue, waiting=(*self.waiting, entry), positions=positions)
+        return replace(self, queue=queue, waiting=(*self.waiting, entry), drawing=(*self.drawing, facts),
+                       drawing_ids=self.drawing_ids | {entry["id"]}, positions=positions)  # fmt: skip
+
+
+class _Memo:
+    """What one `Study` handle worked out from its queue, warm start and trials, so that the work an ask or an
+    enqueue does here does not grow with them: each entry was checked and keyed at every ask, each trial keyed twice
+    at every enqueue, the warm start parsed twice at every ask.
+
+    Nothing here is trusted without a look at storage: another process may enqueue, take, refuse or rewrite. A
+    parsed attribute is reused only while the value just read from storage equals the one it was parsed from; an
+    entry's facts only while its id holds the same params, on the same space; a trial's key only while its number
+    holds the same params (its state and attributes are read from the record just read). A new space (a
+    parameter learned by name) drops every fact and key. Safe across threads: each parse and view is replaced
+    whole, and the trial index changes under a lock, never held while storage is called.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._space: Space | None = None
+        self._facts: dict[str, _EntryFacts] = {}
+        self._queue: tuple[Any, EnqueuedAttr] | None = None  # a stored value, and its parse
+        self._view: _QueueView | None = None
+        self._warm: tuple[Any, tuple[TrialRecord, ...]] | None = None  # a stored value, and its records
+        # Each trial's record as last keyed, by number, its key, and the numbers of the trials holding each key.
+        self._records: dict[int, TrialRecord] = {}
+        self._keys: dict[int, tuple[Any, ...]] = {}
+        self._holders: dict[tuple[Any, ...], set[int]] = {}
+
+    def _on(self, space: Space) -> None:
+        """Drop what was worked out on another space than ``space`` (call with the lock held)."""
+        if space is not self._space:  # the study learned a parameter: every key and check may differ
+            self._space, self._facts, self._view = space, {}, None
+            self._records, self._keys, self._holders = {}, {}, {}
+
+    # The queue --------------------------------------------------------------------------------------
+    def queue(self, stored: Any) -> EnqueuedAttr:
+        """The ``enqueued`` attribute as just read from storage, parsed once per value (`EnqueuedAttr.from_json`)."""
+        held = self._queue
+        if held is not None and (held[0] is stored or held[0] == stored):
+            return held[1]
+        queue = EnqueuedAttr.from_json(stored)
+        self._queue = (stored, queue)
+        return queue
+
+    def remember_queue(
+        self, value: dict[str, Any], before: EnqueuedAttr, space: Space, facts: _EntryFacts
+    ) -> EnqueuedAttr:
+        """``value``, being written: the queue ``before`` with the entry of ``facts`` (on ``space``) appended. The
+        next read of the same value finds it parsed, and its view extended by the one entry."""
+        queue = EnqueuedAttr(configs=tuple(value["configs"]), extra=before.extra, stored_keys=frozenset(value))
+        self._queue = (value, queue)
+        view = self._view
+        if view is not None and view.queue is before and view.space is space:
+            self._view = view.appended(queue, facts)
+        return queue
+
+    def learn(self, space: Space, entry: dict[str, Any]) -> _EntryFacts:
+        """The facts of ``entry`` on ``space``, worked out now unless known for the same params."""
+        with self._lock:
+            self._on(space)
+            return self._learned(space, entry)
+
+    def _learned(self, space: Space, entry: dict[str, Any]) -> _EntryFacts:
+        held = self._facts.get(entry["id"])
+        if held is not None and held.entry["params"] == entry["params"]:
+            return held
+        facts = self._facts[entry["id"]] = _EntryFacts.of(space, entry)
+        return facts
+
+    def view(self, space: Space, queue: EnqueuedAttr) -> _QueueView:
+        """``queue`` on ``space`` (`_QueueView`), worked out once per parsed queue."""
+        held = self._view
+        if held is not None and held.queue is queue and held.space is space:
+            return held
+        with self._lock:
+            self._on(space)
+            facts = [None if REFUSED in entry else self._learned(space, entry) for entry in queue.configs]
+        view = self._view = _QueueView.of(queue, space, facts)
+        return view
+
+    # Repeats ----------------------------------------------------------------------------------------
+    def repeated(
+        self, space: Space, facts: _EntryFacts, queue: EnqueuedAttr | None, trials: Sequence[TrialRecord]
+    ) -> str | None:
+        """What queuing the entry of ``facts`` would repeat, in words (``None``: nothing), when it gives every
+        parameter it switches on: a trial that ran the same configuration, running ones included
+        (`_repeated_trial`), or an entry of ``queue`` still waiting with it. Values compare as the space holds them
+        (`config_key`: 7 and 7.0 for an integer are one value). Only trials new or changed since the last call, and
+        entries not seen before, are keyed."""
+        params = facts.entry["params"]
+        with self._lock:
+            self._on(space)
+            self._index(space, trials)
+            holders = [self._records[number] for number in sorted(self._holders.get(facts.identity, ()))]
+        for record in holders:
+            if _repeated_trial(record, params, facts.draws):
+                return f"trial #{record.number} ({record.state.value})"
+        if facts.draws or queue is None:
+            return None
+        positions = self.view(space, queue).positions.get(facts.identity, ())
+        started = _ran(trials) if positions else set()
+        for position in positions:
+            entry = queue.configs[position - 1]
+            if entry["id"] not in started:
+                note = f" ({entry['note']})" if "note" in entry else ""
+                return f"entry {position} of the queue{note}, not run yet"
+        return None
+
+    def _index(self, space: Space, trials: Sequence[TrialRecord]) -> None:
+        """Key the trials of ``trials`` not keyed before with the same params: new ones, mostly; a record read again
+        keeps its key (call with the lock held)."""
+        records, keys, holders = self._records, self._keys, self._holders
+        for record in trials:
+            number = record.number
+            held = records.get(number)
+            if held is record:
+                continue
+            if held is not None and held.params == record.params:  # read again (its state, its attributes)
+                records[number] = record
+                continue
+            if number in keys:
+                holders[keys[number]].discard(number)
+            key = keys[number] = _identity(space, record.params)
+            records[number] = record
+            holders.setdefault(key, set()).add(number)
+        if len(records) > len(trials):  # a trial keyed before is gone from storage: key them all again
+            self._records, self._keys, self._holders = {}, {}, {}
+            self._index(space, trials)
+
+    # The warm start ---------------------------------------------------------------------------------
+    def priors(self, study: Study, stored: Any) -> tuple[TrialRecord, ...]:
+        """The warm start's points as records (`_priors`), from the ``warm_start`` attribute as just read from
+        storage, parsed once per value: a study records one warm start, so once per handle."""
+        held = self._warm
+        if held is not None and (held[0] is stored or held[0] == stored):
+            return held[1]
+        priors = _priors(study, WarmStartAttr.from_json(stored))
+        self._warm = (stored, priors)
+        return priors
+
+
+_MEMOS: weakref.WeakKeyDictionary[Study, _Memo] = weakref.WeakKeyDictionary()
+_MEMOS_LOCK = threading.Lock()
+
+
+def _memo(study: Study) -> _Memo:
+    """``study``'s `_Memo`, which lives as long as the handle."""
+    with _MEMOS_LOCK:
+        memo = _MEMOS.get(study)
+        if memo is None:
+            memo = _MEMOS[study] = _Memo()
+        return memo
 
 
 def unasked_enqueued(space: Space, record: TrialRecord, asked: Collection[str]) -> dict[str, Any]:
