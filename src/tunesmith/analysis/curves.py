@@ -1,16 +1,22 @@
 """Failure signatures read off each trial's learning curve.
 
 A curve is the study's metric (or another reported metric) by step, turned into a loss
-(lower is better) by the metric's direction. Each finished trial gets one signature, the first
-that applies in this order:
+(lower is better) by that metric's own direction (`curve_metric_of`). Each finished trial gets one
+signature, the first that applies in this order:
 
 - **diverged**: the trial ended as `TrialKind.DIVERGED`, or its curve or final metric holds
-  a NaN or an infinity, or the loss ended far above where it started (it exploded).
+  a NaN or an infinity, or another metric it reported was not finite at its last report or in its
+  result, or the loss ended far above where it started (it exploded), or it collapsed: after having
+  been better than the study's typical start, it ended worse than that start by the study's whole gap
+  (a bounded score back at chance, which can never rise "far above" its start), or a reported metric's
+  magnitude grew a millionfold beyond its start and the study's typical value (the loss reported beside
+  an accuracy that stays at chance).
 - **overfitting**: the curve reached its minimum before the end, then climbed back steadily (a
   least-squares slope above zero by two standard errors) by a sizeable share of what it had gained.
 - **unstable**: the curve rebounded by a large amount at least twice (large oscillation).
 - **underfitting**: the curve flattened out while still far above the best value any trial
-  had reached by the same step.
+  had reached by the same step, and further above the best of the other trials than seed luck
+  explains (see below).
 - **healthy**: none of the above.
 
 "Large" and "far" are measured against the study itself: the *gap* at step ``t`` is the
@@ -21,24 +27,52 @@ stand out of the study's measurement noise: three standard errors of the differe
 the noise being the median over the curves of a robust step-to-step spread (from second
 differences). Without that, 30 trials with one true curve scored on 500 examples each epoch drew
 "unstable" or "overfitting" for 43% of them.
+
+Underfitting compares a trial with the study's best, which is the luckiest of many draws: 30 trials of
+one configuration whose final loss depends only on the seed drew "underfitting" for 13 of them. So the
+trial's final value must also lie further above the best final value of the other trials (at its last step)
+than the trials' seed noise puts a trial of the best configuration, at the one-sided level
+`SignatureThresholds.level`: the chance that a trial sits that many noise standard deviations above the best
+of ``m`` others when all are draws of one level. The seed noise is the spread between trials that their
+parameters do not explain, read off the differences of final values between trials of nearest configurations
+(every pair of identical configurations, seed re-runs among them, and otherwise each trial and its nearest
+neighbour, numeric parameters by rank): the root mean square of the smallest three quarters, as a normal
+standard deviation, without the judged trial's own pairs. That reading is itself noisy, so the chance is averaged
+over how far it may be off, taken from seeded simulations of the same pairs under seed noise alone. Where no
+parameter mattered, 0.35% of trials were then labelled (43% before); planted underfitting kept its labels. With
+fewer than `_MIN_COMPARED` trials trained to the end the noise cannot be measured: the label then rests on the
+gap alone and says so.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
+from scipy import stats
+from scipy.spatial import cKDTree
 
 from tunesmith._validate import integer, real
 from tunesmith.analysis._common import as_metric, format_value
-from tunesmith.objective import Metric
+from tunesmith.errors import ConfigError
+from tunesmith.objective import Guardrail, Metric, reads_as_loss, reads_as_score
 from tunesmith.schedulers._noise import step_noise
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["CurveDiagnosis", "Signature", "SignatureThresholds", "classify_curves", "signature_counts"]
+__all__ = [
+    "CurveDiagnosis",
+    "Signature",
+    "SignatureThresholds",
+    "classify_curves",
+    "curve_metric_of",
+    "signature_counts",
+]
 
 
 class Signature(Enum):
@@ -61,7 +95,8 @@ class SignatureThresholds:
 
     Attributes:
         explode: diverged when the final loss exceeds the first by this fraction of
-            ``max(|first|, gap)`` (1.0: the loss doubled).
+            ``max(|first|, gap)`` (1.0: the loss doubled), or when, after being better than the study's typical
+            start, it ended worse than that start by this fraction of the gap (a collapse).
         rebound: a rise of at least this fraction of the gap counts as a rebound; two or more
             rebounds make a curve unstable.
         overfit_rise: overfitting when the loss climbs back from its minimum by this fraction of
@@ -69,6 +104,8 @@ class SignatureThresholds:
         underfit_gap: underfitting when more than this fraction of the gap is still open at the
             last step.
         plateau: and the last third of the curve closed less than this fraction of the gap.
+        level: and seed luck alone leaves a trial of the best configuration that far above the best of the
+            others with at most this probability (one-sided): the share of such trials called underfitting.
         min_points: curves with fewer finite points are judged only for divergence.
     """
 
@@ -77,46 +114,116 @@ class SignatureThresholds:
     overfit_rise: float = 0.2
     underfit_gap: float = 0.5
     plateau: float = 0.2
+    level: float = 0.01
     min_points: int = 3
 
     def __post_init__(self) -> None:
         for name in ("explode", "rebound", "overfit_rise", "underfit_gap", "plateau"):
             real(name, getattr(self, name), exclusive_minimum=0, finite=False)
+        real("level", self.level, exclusive_minimum=0, exclusive_maximum=1, context="SignatureThresholds",
+             fix="pass the chance of calling a trial of the best configuration underfitting, e.g. 0.01")  # fmt: skip
         integer("min_points", self.min_points, minimum=2)
 
 
 @dataclass(frozen=True)
 class CurveDiagnosis:
-    """The signature of one trial and the evidence for it, in words."""
+    """The signature of one trial and the evidence for it, in words.
+
+    Attributes:
+        number: the trial.
+        signature: its signature.
+        detail: the evidence, with values as the trial reported them.
+        p_value: for a trial that levelled off far above the best, the chance that seed luck alone leaves a trial
+            of the best configuration that far above the best of the others; ``None`` where not tested (another
+            signature, or too few trials to measure the seed noise).
+    """
 
     number: int
     signature: Signature
     detail: str
+    p_value: float | None = None
+
+
+def curve_metric_of(
+    metric: Metric | str,
+    curve_metric: Metric | str | None = None,
+    declared: Iterable[Metric | Guardrail] = (),
+) -> Metric:
+    """The metric learning curves are read from, with its own direction.
+
+    Args:
+        metric: the study's metric.
+        curve_metric: the reported metric to read curves from: a `Metric` (its direction is used), a name, or
+            ``None`` for ``metric``.
+        declared: the study's other objectives and its guardrails; a name among them takes their direction (a
+            guardrail's ``<``/``<=`` says lower is better, ``>``/``>=`` higher).
+
+    Returns:
+        The curve metric.
+
+    Raises:
+        ConfigError: when a name is none of the declared metrics (its direction is unknown: a loss read as a
+            score makes every healthy curve "underfitting"), or a `Metric` contradicts a declared objective.
+    """
+    metric_ = as_metric(metric)
+    objectives = [metric_, *(d for d in declared if isinstance(d, Metric))]
+    if curve_metric is None:
+        return metric_
+    if isinstance(curve_metric, Metric):
+        for objective in objectives:
+            if objective.name == curve_metric.name and objective.direction != curve_metric.direction:
+                raise ConfigError(
+                    f"curve_metric must have the direction the study declares for it, but got "
+                    f"curve_metric=ts.Metric({curve_metric.name!r}, {curve_metric.direction!r}) where the study has "
+                    f"ts.Metric({objective.name!r}, {objective.direction!r}): pass the name alone, or that direction"
+                )
+        return curve_metric
+    for objective in objectives:
+        if objective.name == curve_metric:
+            return objective
+    for guardrail in (d for d in declared if isinstance(d, Guardrail)):
+        if guardrail.metric == curve_metric:
+            return Metric(curve_metric, "min" if guardrail.op in ("<", "<=") else "max")
+    guess = "min" if reads_as_loss(curve_metric) else "max" if reads_as_score(curve_metric) else "min"
+    other = "max" if guess == "min" else "min"
+    raise ConfigError(
+        f"a curve metric's direction must be its own, declared by the study or by the caller, but got "
+        f"curve_metric={curve_metric!r}, which is not among the study's declared metrics and guardrails "
+        f"({', '.join(repr(m.name) for m in objectives)}): pass curve_metric=ts.Metric({curve_metric!r}, {guess!r}) "
+        f"(or {other!r} if {'higher' if other == 'max' else 'lower'} is better)"
+    )
 
 
 def classify_curves(
     records: Iterable[TrialRecord],
     metric: Metric | str,
     *,
-    curve_metric: str | None = None,
+    curve_metric: Metric | str | None = None,
+    declared: Iterable[Metric | Guardrail] = (),
     thresholds: SignatureThresholds | None = None,
 ) -> dict[int, CurveDiagnosis]:
     """The signature of every finished trial that has a curve (or a non-finite result).
 
     Args:
         records: the study's trials; running, paused and invalidated ones are skipped.
-        metric: the study's metric; its direction orients the curves.
-        curve_metric: the reported metric to read curves from (default: ``metric``'s name).
+        metric: the study's metric.
+        curve_metric: the reported metric to read curves from, oriented by its own direction (`curve_metric_of`):
+            ``None`` for ``metric``, a name the study declares (``metric``, ``declared``), or a `Metric`.
+        declared: the study's other objectives and guardrails, which give a curve metric named by them its
+            direction.
         thresholds: the rules' thresholds.
 
     Returns:
         Trial number -> diagnosis. Finished trials with no curve and a finite (or no) result,
         such as crashes before the first report, are left out.
+
+    Raises:
+        ConfigError: when ``curve_metric`` names a metric whose direction nothing declares.
     """
-    metric_ = as_metric(metric)
-    name = curve_metric or metric_.name
+    read = curve_metric_of(metric, curve_metric, declared)
+    name = read.name
     rules = thresholds or SignatureThresholds()
-    sign = metric_.sign()
+    sign = read.sign()
     curves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     finished = [r for r in records if r.state.is_finished and r.invalidated is None]
     for record in finished:
@@ -127,23 +234,30 @@ def classify_curves(
             curves[record.number] = (steps, values)
     reference = _Reference.of(curves.values())
     out: dict[int, CurveDiagnosis] = {}
-    shaped: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
+    shaped: list[tuple[TrialRecord, tuple[np.ndarray, np.ndarray]]] = []
     # Cut short by the scheduler or the budget: the curve ends where training was stopped, not where it levelled.
     truncated = {r.number for r in finished if r.state is TrialState.STOPPED and r.kind in _CUT_SHORT}
+    # A collapse must stand out of the step-to-step noise of every curve's finite points (the median over them).
+    noises = {number: _noise(values[np.isfinite(values)]) for number, (_, values) in curves.items()}
+    every_noise = float(np.median(list(noises.values()))) if noises else 0.0
+    reported = {record.number: _reported(record) for record in finished}
+    typical = _typical_magnitudes(reported.values())
     for record in finished:
         curve = curves.get(record.number)
         final = record.metrics.get(name)
-        diverged = _divergence(record, curve, final, name, reference, rules)
+        blown = _blown_up(reported[record.number], typical)
+        diverged = _divergence(record, curve, final, name, sign, reference, rules, every_noise, blown)
         if diverged is not None:
             out[record.number] = CurveDiagnosis(record.number, Signature.DIVERGED, diverged)
         elif curve is not None:
-            shaped.append((record.number, curve))
+            shaped.append((record, curve))
     # The step-to-step noise typical of the study's curves (the median over them): a rise no larger than
     # that is measurement noise, not a rebound, in a study whose every curve is that noisy.
-    noise = float(np.median([_noise(c[1]) for _, c in shaped])) if shaped else 0.0
-    for number, curve in shaped:
-        signature, detail = _shape(curve, reference, rules, name, sign, noise, number in truncated)
-        out[number] = CurveDiagnosis(number, signature, detail)
+    noise = float(np.median([noises[r.number] for r, _ in shaped])) if shaped else 0.0
+    seeds = _SeedNoise.of([(r, c) for r, c in shaped if r.number not in truncated and len(c[1]) >= 2])
+    for record, curve in shaped:
+        number = record.number
+        out[number] = _shape(number, curve, reference, rules, name, sign, noise, seeds, number in truncated)
     return dict(sorted(out.items()))
 
 
@@ -188,8 +302,11 @@ def _divergence(
     curve: tuple[np.ndarray, np.ndarray] | None,
     final: float | None,
     name: str,
+    sign: float,
     reference: _Reference,
     rules: SignatureThresholds,
+    noise: float,
+    blown: str | None,
 ) -> str | None:
     if record.kind is TrialKind.DIVERGED:
         return record.error or f"stopped as diverged ({name} not finite)"
@@ -198,32 +315,125 @@ def _divergence(
         bad = ~np.isfinite(values)
         if bad.any():
             index = int(np.argmax(bad))
-            return f"{name} is {values[index] if not np.isnan(values[index]) else 'nan'} at step {int(steps[index])}"
+            return f"{name} is {_stored(sign * values[index])} at step {int(steps[index])}"
     if final is not None and not math.isfinite(final):
-        return f"final {name} is {final}"
-    if curve is not None and len(curve[1]) >= 2:
-        values = curve[1]
-        gap = reference.gap_at(float(curve[0][-1]))
-        scale = max(abs(float(values[0])), gap if math.isfinite(gap) else 0.0, 1e-12)
-        if values[-1] - values[0] > rules.explode * scale:
-            return f"{name} exploded from {format_value(float(values[0]))} to {format_value(float(values[-1]))}"
+        return f"final {name} is {_stored(final)}"
+    broken = _broken_elsewhere(record, name)
+    if broken is not None:
+        return broken
+    if curve is None or len(curve[1]) < 2:
+        return blown
+    steps, values = curve
+    shown = _Shown(sign)
+    gap = reference.gap_at(float(steps[-1]))
+    scale = max(abs(float(values[0])), gap if math.isfinite(gap) else 0.0, 1e-12)
+    if values[-1] - values[0] > rules.explode * scale:
+        return f"{name} exploded from {shown(values[0])} to {shown(values[-1])}"
+    # A bounded score cannot rise "far above" its start: a blown-up classifier falls back to chance instead. An
+    # overfitting one can end below the study's typical start too, but not below it by the whole gap.
+    best = int(np.argmin(values[:-1]))
+    fell = float(values[-1] - values[best])
+    sank = float(values[-1]) - reference.start
+    beyond_noise = _NOISE_CUT * math.sqrt(2.0) * noise
+    if (
+        math.isfinite(gap)
+        and values[best] < reference.start
+        and fell > beyond_noise
+        and sank >= max(rules.explode * gap, beyond_noise)
+    ):
+        return (
+            f"{name} collapsed from {shown(values[best])} at step {int(steps[best])} to {shown(values[-1])} at step "
+            f"{int(steps[-1])}, {sank / gap:.1f} times the study's gap worse than its typical start "
+            f"({shown(reference.start)})"
+        )
+    return blown
+
+
+@dataclass(frozen=True)
+class _Reported:
+    """What one metric a trial reported did: its first finite report, its largest in magnitude, and its last."""
+
+    first_step: int
+    first: float
+    peak_step: int
+    peak: float
+    last: float
+
+
+def _reported(record: TrialRecord) -> dict[str, _Reported]:
+    """Every metric ``record`` reported with a finite value, summed up (`_Reported`)."""
+    seen: dict[str, list[float]] = {}  # first step, first value, peak step, peak value, last value
+    for step in sorted(record.intermediate):
+        for key, value in record.intermediate[step].items():
+            if not math.isfinite(value):
+                continue
+            found = seen.get(key)
+            if found is None:
+                seen[key] = [step, value, step, value, value]
+                continue
+            if abs(value) > abs(found[3]):
+                found[2], found[3] = step, value
+            found[4] = value
+    return {key: _Reported(int(f[0]), f[1], int(f[2]), f[3], f[4]) for key, f in seen.items()}
+
+
+def _blown_up(reported: Mapping[str, _Reported], typical: Mapping[str, float]) -> str | None:
+    """Why a trial's reported metrics say its weights blew up: one's magnitude grew more than `_BLOW_UP` times beyond
+    both its first report and the study's typical last report of it (a score such as accuracy cannot show that; the
+    loss reported beside it can)."""
+    for key, metric in sorted(reported.items()):
+        base = max(abs(metric.first), typical.get(key, 0.0))
+        if base > 0 and abs(metric.peak) > _BLOW_UP * base:
+            return (
+                f"{key} blew up from {format_value(metric.first)} at step {metric.first_step} to "
+                f"{format_value(metric.peak)} at step {metric.peak_step}, over {_BLOW_UP:.0e} times its start and the "
+                f"study's typical {format_value(typical.get(key, math.nan))}"
+            )
     return None
 
 
+def _typical_magnitudes(trials: Iterable[Mapping[str, _Reported]]) -> dict[str, float]:
+    """Every reported metric's typical size at the end of training: the median over the trials of the magnitude of
+    its last finite report."""
+    lasts: dict[str, list[float]] = {}
+    for reported in trials:
+        for key, metric in reported.items():
+            lasts.setdefault(key, []).append(abs(metric.last))
+    return {key: float(np.median(values)) for key, values in lasts.items()}
+
+
+def _broken_elsewhere(record: TrialRecord, name: str) -> str | None:
+    """Why another metric ``record`` reported says it blew up: not finite at its last report or in its result (a
+    value that was not finite only for a while, such as a gradient norm under loss scaling, is left alone)."""
+    last = record.intermediate[max(record.intermediate)] if record.intermediate else {}
+    for where, reported in (("at its last report", last), ("in its result", record.metrics)):
+        for key, value in sorted(reported.items()):
+            if key != name and isinstance(value, float) and not math.isfinite(value):
+                return f"{key} is {_stored(value)} {where} (training blew up, whatever {name} shows)"
+    return None
+
+
+def _stored(value: float) -> str:
+    """A non-finite value as storage holds it: ``inf``, ``-inf`` or ``nan``."""
+    return "nan" if math.isnan(value) else str(float(value))
+
+
 def _shape(
+    number: int,
     curve: tuple[np.ndarray, np.ndarray],
     reference: _Reference,
     rules: SignatureThresholds,
     name: str,
     sign: float,
     noise: float,
+    seeds: _SeedNoise,
     truncated: bool = False,
-) -> tuple[Signature, str]:
+) -> CurveDiagnosis:
     steps, values = curve
     last_step = float(steps[-1])
     gap = reference.gap_at(last_step)
     if not math.isfinite(gap):
-        return Signature.HEALTHY, "no study-wide gap to compare with"
+        return CurveDiagnosis(number, Signature.HEALTHY, "no study-wide gap to compare with")
     shown = _Shown(sign)
     # A rise between two of the curve's own points must also stand out of its step-to-step noise: the
     # difference of two noisy points, taken between a low and a high the noise may have made.
@@ -241,33 +451,48 @@ def _shape(
             and climbed >= rules.overfit_rise * gained
             and climbed >= max(rules.rebound / 2 * gap, noise_rise)
         ):
-            return Signature.OVERFITTING, (
+            return CurveDiagnosis(number, Signature.OVERFITTING, (
                 f"{name} best at step {int(steps[low])} ({shown(values[low])}), "
                 f"then worse to {shown(values[-1])} at step {int(last_step)}{_beyond(climbed, noise_rise, ', ')}"
-            )
+            ))  # fmt: skip
         rises = _rises(values)
         rebounds = [r for r in rises if r >= max(rules.rebound * gap, noise_rise)]
         if len(rebounds) >= 2:
-            return Signature.UNSTABLE, (
+            return CurveDiagnosis(number, Signature.UNSTABLE, (
                 f"{len(rebounds)} rebounds of {name}, the largest {format_value(max(rebounds))} "
                 f"({max(rebounds) / gap:.0%} of the study's gap{_beyond(max(rebounds), noise_rise)})"
-            )
+            ))  # fmt: skip
     best = reference.best_at(last_step)
     open_share = float(values[-1] - best) / gap
     third = steps >= steps[0] + (last_step - steps[0]) * 2 / 3
     closed_late = float(values[third][0] - values[-1]) / gap if third.any() else 0.0
+    reached = f"{name} reached {shown(values[-1])} at step {int(last_step)}"
     if (
-        len(values) >= 2
-        and not truncated
-        and open_share > rules.underfit_gap
-        and float(values[-1] - best) > noise_rise
-        and closed_late < rules.plateau
+        len(values) < 2
+        or truncated
+        or open_share <= rules.underfit_gap
+        or float(values[-1] - best) <= noise_rise
+        or closed_late >= rules.plateau
     ):
-        return Signature.UNDERFITTING, (
-            f"{name} levelled off at {shown(values[-1])} by step {int(last_step)}, "
-            f"{open_share:.0%} of the gap above the best by then ({shown(best)})"
+        return CurveDiagnosis(number, Signature.HEALTHY, reached)
+    far = f"{open_share:.0%} of the gap above the best by then ({shown(best)})"
+    standing = seeds.standing(number, last_step, float(values[-1]))
+    if standing is None:
+        unchecked = (
+            f"which {len(seeds.curves)} trials trained to the end are too few to measure (it takes {_MIN_COMPARED})"
+            if not seeds.measured
+            else "with no other trial trained to the end by then"
         )
-    return Signature.HEALTHY, f"{name} reached {shown(values[-1])} at step {int(last_step)}"
+        return CurveDiagnosis(number, Signature.UNDERFITTING, (
+            f"{name} levelled off at {shown(values[-1])} by step {int(last_step)}, {far}; not checked against the "
+            f"trials' seed noise, {unchecked}"
+        ))  # fmt: skip
+    chance = standing.words(shown, rules.level)
+    if standing.p_value <= rules.level:
+        return CurveDiagnosis(number, Signature.UNDERFITTING, (
+            f"{name} levelled off at {shown(values[-1])} by step {int(last_step)}, {far}; {chance}"
+        ), standing.p_value)  # fmt: skip
+    return CurveDiagnosis(number, Signature.HEALTHY, f"{reached}, {far}, but {chance}", standing.p_value)
 
 
 # A trial stopped for these reasons was cut short: its curve cannot show that it levelled off (underfitting).
@@ -275,6 +500,231 @@ _CUT_SHORT = (TrialKind.SCHEDULER, TrialKind.BUDGET)
 
 # How many standard errors of the difference of two points a rise must exceed to be more than the curve's noise.
 _NOISE_CUT = 3.0
+
+# How many times a metric's magnitude must grow beyond its start and the study's typical value to have blown up.
+_BLOW_UP = 1e6
+
+# The fewest trials trained to the end whose final values measure the seed noise between trials: fewer give a
+# handful of differences, and a spread read off them is itself mostly noise.
+_MIN_COMPARED = 8
+
+# The share of the pairs' differences the seed noise is read off (the smallest), and the root mean square of that
+# share for draws of sd 1: the difference of two draws is normal with sd sqrt(2), and the smallest 75% of its
+# absolute values lie below 1.1503 sqrt(2), where a truncated normal's mean square is 1 - 2 q phi(q) / 0.75.
+_KEPT_PAIRS = 0.75
+_KEPT_TO_SD = math.sqrt(2.0 * (1.0 - 2.0 * 1.1503 * math.exp(-(1.1503**2) / 2) / math.sqrt(2 * math.pi) / 0.75))
+
+# Beyond this many trials of one configuration, each is paired with the next rather than with all of them.
+_ALL_PAIRS_UP_TO = 60
+
+# Where the chance of standing above the best of m others is integrated (the trial's own standard normal draw), and
+# the distances (in standard deviations) it is tabulated at.
+_GRID = np.linspace(-9.0, 9.0, 1801)
+_DISTANCES = np.linspace(0.0, 15.0, 601)
+
+# Simulated studies of seed noise alone that say how far the measured spread may be off: as many as fit a budget of
+# draws, within these bounds, from a fixed seed so that every reading of a study agrees.
+_DRAWS = 2000
+_MIN_DRAWS = 200
+_DRAW_CELLS = 1_000_000
+_DRAW_SEED = 20_240_046
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """Where one trial's final value stands against the best final value of the other trials."""
+
+    others: int
+    best: float
+    distance: float  # the trial's final value minus ``best``
+    sd: float
+    pairs: int
+    p_value: float
+
+    def words(self, shown: _Shown, level: float) -> str:
+        p = "< 0.001" if self.p_value < 0.001 else f"= {self.p_value:.2g}"
+        verdict = "beyond" if self.p_value <= level else "within"
+        return (
+            f"{format_value(self.distance)} above the best of {self.others} other trials ({shown(self.best)}), "
+            f"{verdict} their seed noise at the {level:g} level (p {p}; seed noise sd {format_value(self.sd)}, "
+            f"from {self.pairs} pairs of trials of nearest configurations)"
+        )
+
+
+@dataclass(frozen=True)
+class _SeedNoise:
+    """The spread of trials' final values that their configurations do not explain, and those values by step.
+
+    Attributes:
+        curves: (steps, values) of each trial compared (trained to the end, not diverged).
+        positions: each compared trial's number -> its position in ``curves``.
+        pairs: rows of two positions: trials of nearest configurations (empty: too few trials to measure).
+        ordered: the absolute difference of each pair's final values, smallest first.
+        rank: each pair's place in ``ordered``.
+        ratios: what the measured spread is over its true value under seed noise alone, once per simulated study
+            (the same pairs, seeded draws): how far the measurement itself may be off.
+        by_step: at a step, the compared trials' values (each one's last at or before it), how many have one, and
+            the positions of the two smallest; filled as steps are asked.
+    """
+
+    curves: list[tuple[np.ndarray, np.ndarray]]
+    positions: dict[int, int]
+    pairs: np.ndarray
+    ordered: np.ndarray
+    rank: np.ndarray
+    ratios: np.ndarray
+    by_step: dict[float, tuple[np.ndarray, int, list[int]]]
+
+    @property
+    def measured(self) -> bool:
+        return len(self.pairs) > 0
+
+    @classmethod
+    def of(cls, compared: Sequence[tuple[TrialRecord, tuple[np.ndarray, np.ndarray]]]) -> _SeedNoise:
+        curves = [curve for _, curve in compared]
+        positions = {record.number: i for i, (record, _) in enumerate(compared)}
+        if len(compared) < _MIN_COMPARED:
+            none = np.zeros(0, dtype=int)
+            return cls(curves, positions, none.reshape(0, 2), np.zeros(0), none, np.ones(1), {})
+        finals = np.array([curve[1][-1] for curve in curves])
+        points = _configurations([record for record, _ in compared], [float(c[0][-1]) for c in curves])
+        pairs = _nearest_pairs(points)
+        differences = np.abs(finals[pairs[:, 0]] - finals[pairs[:, 1]])
+        order = np.argsort(differences, kind="stable")
+        rank = np.empty(len(order), dtype=int)
+        rank[order] = np.arange(len(order))
+        # The spread read off a few dozen differences is itself noisy: a p-value that took it for the truth (read
+        # as a median) called 2.4% of the trials of one configuration underfitting at the 1% level. Each simulated
+        # study leaves one trial out, in turn, as `standing` leaves out the trial it judges.
+        draws = max(_MIN_DRAWS, min(_DRAWS, _DRAW_CELLS // max(len(finals), len(pairs))))
+        simulated = np.random.default_rng(_DRAW_SEED).standard_normal((draws, len(finals)))
+        left_out = np.arange(draws) % len(finals)
+        skipped = (pairs[None, :, 0] == left_out[:, None]) | (pairs[None, :, 1] == left_out[:, None])
+        ratios = _pair_spread(np.abs(simulated[:, pairs[:, 0]] - simulated[:, pairs[:, 1]]), skipped)
+        return cls(curves, positions, pairs, differences[order], rank, ratios, {})
+
+    def standing(self, number: int, step: float, value: float) -> _Standing | None:
+        """How far ``value``, trial ``number``'s final value at ``step``, lies above the best of the other compared
+        trials' values at that step, and how often seed luck alone puts a trial of the best configuration that far
+        up, the spread measured without the trial's own pairs; ``None`` when the noise was not measured or no
+        other trial reported by then."""
+        if not self.measured:
+            return None
+        at_step, reported, smallest = self._at_step(step)
+        own = self.positions.get(number, -1)
+        mine = own >= 0 and math.isfinite(at_step[own])
+        others = reported - int(mine)
+        if others == 0:
+            return None
+        best = float(at_step[smallest[1] if smallest[0] == own else smallest[0]])
+        distance = value - best
+        touching = (self.pairs[:, 0] == own) | (self.pairs[:, 1] == own)
+        kept = np.delete(self.ordered, self.rank[touching]) if not touching.all() else self.ordered
+        sd = _trimmed_spread(kept)
+        if sd <= 0:  # trials that all ended alike where their configurations match: no seed noise to allow for
+            p_value = 0.0 if distance > 0 else 1.0
+        else:
+            # Averaged over how far the measured spread may be from the true one: P(X - min Y >= distance / sd).
+            p_value = float(np.mean(_above_the_best(distance / sd * self.ratios, others)))
+        return _Standing(others, best, distance, sd, len(kept), p_value)
+
+    def _at_step(self, step: float) -> tuple[np.ndarray, int, list[int]]:
+        if step not in self.by_step:
+            indices = [int(np.searchsorted(steps, step, side="right")) - 1 for steps, _ in self.curves]
+            values = np.array(
+                [values[i] if i >= 0 else math.nan for i, (_, values) in zip(indices, self.curves, strict=True)]
+            )
+            finite = np.flatnonzero(np.isfinite(values))
+            smallest = [int(i) for i in finite[np.argsort(values[finite], kind="stable")[:2]]] + [-1, -1]
+            self.by_step[step] = (values, len(finite), smallest[:2])
+        return self.by_step[step]
+
+
+def _pair_spread(differences: np.ndarray, skipped: np.ndarray | None = None) -> np.ndarray:
+    """For each row of absolute differences between pairs of trials, the seed noise `_trimmed_spread` reads off them,
+    leaving out those ``skipped`` marks in that row (none when it would leave none)."""
+    if skipped is not None:
+        skipped = skipped & ~skipped.all(axis=1, keepdims=True)
+        differences = np.where(skipped, np.inf, differences)
+    ordered = np.sort(differences, axis=1)
+    return np.array([_trimmed_spread(row[np.isfinite(row)]) for row in ordered])
+
+
+def _trimmed_spread(ordered: np.ndarray) -> float:
+    """The normal standard deviation read off absolute differences between pairs of trials, smallest first: the root
+    mean square of the smallest `_KEPT_PAIRS` of them, so that a pair across a real effect or with an outlying trial
+    weighs nothing while the rest count in full (a median of 25 pairs wasted two thirds of them)."""
+    kept = ordered[: max(1, int(_KEPT_PAIRS * len(ordered)))]
+    return math.sqrt(float(np.mean(kept**2))) / _KEPT_TO_SD
+
+
+def _above_the_best(distance: np.ndarray, others: int) -> np.ndarray:
+    """For each ``distance`` (in standard deviations), the chance that a standard normal draw lies at least that
+    far above the smallest of ``others`` more: ``P(X - min(Y_1..Y_m) >= distance)``."""
+    table = _above_the_best_table(others)
+    return np.interp(distance, _DISTANCES, table, right=float(table[-1]))
+
+
+@functools.lru_cache(maxsize=64)
+def _above_the_best_table(others: int) -> np.ndarray:
+    """`_above_the_best` at each of `_DISTANCES`: for the trial's own draw x, P(min Y >= x - d) = Phi(d - x)^m,
+    integrated over x; the tail as -expm1 keeps small chances exact."""
+    log_below = stats.norm.logcdf(_DISTANCES[:, None] - _GRID[None, :])
+    tail = -np.expm1(others * log_below)
+    chances = np.trapezoid(stats.norm.pdf(_GRID)[None, :] * tail, _GRID, axis=1)
+    return np.clip(chances, 0.0, 1.0)
+
+
+def _configurations(records: Sequence[TrialRecord], last_steps: Sequence[float]) -> np.ndarray:
+    """Each trial's configuration as a point, near where alike: every numeric parameter (and the last step
+    trained) by its rank among the trials from 0 to 1, equal values sharing one; any other value one-hot, so two
+    values are 1 apart; a parameter's absence a coordinate of its own."""
+    names = sorted({name for record in records for name in record.params})
+    columns: list[np.ndarray] = [_ranks([float(s) for s in last_steps])]
+    for name in names:
+        present = [name in record.params for record in records]
+        values = [record.params.get(name) for record in records]
+        columns.append(np.array([0.0 if p else 1.0 for p in present]))
+        shown = [v for v, p in zip(values, present, strict=True) if p]
+        numbers = [float(v) for v in shown if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(numbers) == len(shown):
+            ranks = iter(_ranks(numbers))
+            columns.append(np.array([next(ranks) if p else 0.0 for p in present]))
+            continue
+        keys = [json.dumps(v, sort_keys=True, default=str) if p else None for v, p in zip(values, present, strict=True)]
+        for key in sorted({k for k in keys if k is not None}):
+            columns.append(np.array([math.sqrt(0.5) if k == key else 0.0 for k in keys]))
+    return np.column_stack(columns)
+
+
+def _ranks(values: Sequence[float]) -> np.ndarray:
+    """Ranks scaled to [0, 1] (ties share their average rank; 0 for every value when there is one)."""
+    if len(values) < 2:
+        return np.zeros(len(values))
+    return (stats.rankdata(values, method="average") - 1.0) / (len(values) - 1.0)
+
+
+def _nearest_pairs(points: np.ndarray) -> np.ndarray:
+    """Pairs of rows whose configurations are nearest, as rows of two indices: the trials of each configuration run
+    more than once paired among themselves, and every other trial with the trials of the nearest configuration."""
+    unique, inverse = np.unique(points, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1)
+    nearest = np.zeros(len(unique), dtype=int)
+    if len(unique) >= 2:
+        _, found = cKDTree(unique).query(unique, k=2)
+        nearest = np.where(found[:, 0] == np.arange(len(unique)), found[:, 1], found[:, 0])
+    pairs: set[tuple[int, int]] = set()
+    for g, members in enumerate(groups):
+        if len(members) > _ALL_PAIRS_UP_TO:
+            pairs.update((int(a), int(b)) for a, b in itertools.pairwise(members))
+        elif len(members) >= 2:
+            pairs.update((int(a), int(b)) for a, b in itertools.combinations(members, 2))
+        elif len(unique) >= 2:
+            trial = int(members[0])
+            pairs.update((min(trial, int(o)), max(trial, int(o))) for o in groups[int(nearest[g])])
+    return np.array(sorted(pairs), dtype=int).reshape(-1, 2)
 
 
 def _noise(values: np.ndarray) -> float:

@@ -4,12 +4,15 @@ For every signature that enough trials share, `diagnose` looks for the single ru
 parameter (``lr > 0.04``, ``batch_size <= 64``, ``optimizer = sgd``) that best separates the
 trials with that signature from the other judged trials (best F1 score over every cut between
 observed values), keeps it when it covers most of those trials and is mostly right and when chance
-cannot explain it, and turns it into a suggestion ("narrow lr to at most 0.03"). Chance is measured
+cannot explain it, and turns it into a suggestion ("narrow lr to at most 0.04"). Chance is measured
 by a permutation test (`_chance`): the trials' signatures are dealt to their configurations at random,
 the best rule of every signature over every parameter and cut is found again, and a rule is kept only
 when at most 5% of such shuffles find, for some signature, one as unlikely (``p``, stated with the rule).
 So the failures' base rate counts, and so does the search over many parameters, cuts and signatures: a
 rule picked out of hundreds looks good by luck, and so does the best of three signatures' rules.
+A narrowing's bound is the rule's threshold rounded outward (towards keeping more of the range), short of the
+region's nearest trial, so it keeps every trial outside the region; it is not advised when it would cut the best
+trial or one within noise of it, and when the region holds all of the range but one end it says to move that end.
 With an importance result it also names the parameters that barely matter, so the budget goes to the
 ones that do. A study with several objectives has a front, not a best: a range is narrowed only when every
 trial of the Pareto front stays inside it, and a parameter is called of little effect only when it is so on
@@ -20,7 +23,7 @@ Example:
     >>> print("\\n".join(report.lines()))
     signatures of 100 trials: 15 diverged, 85 healthy
     14 of 15 diverged trials have lr > 0.04 (14 of 16 trials with lr > 0.04 diverged; p = 0.005 by chance)
-    narrow lr to at most 0.03
+    narrow lr to at most 0.04
 """
 
 from __future__ import annotations
@@ -42,13 +45,15 @@ from tunesmith.analysis.curves import (
     Signature,
     SignatureThresholds,
     classify_curves,
+    curve_metric_of,
     signature_counts,
 )
 from tunesmith.analysis.importance import ImportanceResult
-from tunesmith.objective import Metric
+from tunesmith.objective import Guardrail, Metric
 from tunesmith.pareto import pareto_front
+from tunesmith.schedulers._noise import losses, study_noise
 from tunesmith.space import Choice, Float, Int, Param, Space
-from tunesmith.trial import TrialRecord, best_record
+from tunesmith.trial import TrialRecord, TrialState, best_record
 
 __all__ = ["Attribution", "Diagnosis", "Rule", "Suggestion", "diagnose"]
 
@@ -190,7 +195,8 @@ def diagnose(
     importance: ImportanceResult | Sequence[ImportanceResult] | None = None,
     objectives: Sequence[Metric] = (),
     importance_level: float | None = None,
-    curve_metric: str | None = None,
+    curve_metric: Metric | str | None = None,
+    guardrails: Sequence[Guardrail] = (),
     thresholds: SignatureThresholds | None = None,
     min_trials: int = 3,
     best: TrialRecord | None = None,
@@ -207,7 +213,9 @@ def diagnose(
             where no trial of the Pareto front lies outside, and advice names the objective it is about.
         importance_level: the resource (rung) importance was measured at, when below full training;
             the advice then says so.
-        curve_metric: the reported metric to read curves from (default: ``metric``'s name).
+        curve_metric: the reported metric to read curves from, in its own direction (default: ``metric``): a
+            `Metric`, or the name of one of ``objectives`` or ``guardrails`` (any other name is refused).
+        guardrails: the study's guardrails, whose metrics a curve may be read from.
         thresholds: the signature rules' thresholds.
         min_trials: the fewest trials a signature needs before it is attributed.
         best: the trial the views show as best (`report._shown.shown_best`: the seed re-runs' winner when it
@@ -221,7 +229,8 @@ def diagnose(
     integer("min_trials", min_trials, minimum=1)
     metric_ = as_metric(metric)
     records = valid_records(records)
-    curves = classify_curves(records, metric_, curve_metric=curve_metric, thresholds=thresholds)
+    curve = curve_metric_of(metric_, curve_metric, (*objectives, *guardrails))
+    curves = classify_curves(records, metric_, curve_metric=curve, thresholds=thresholds)
     judged = [r for r in records if r.number in curves]
     attributions: list[Attribution] = []
     suggestions: list[Suggestion] = []
@@ -229,6 +238,8 @@ def diagnose(
     if best is None and not several:
         best = best_record(records, metric_)
     front = pareto_front(records, objectives) if several else []
+    healthy = [r for r in judged if curves[r.number].signature is Signature.HEALTHY]
+    near_best = _within_noise_of_best(records, metric_, best, healthy)
     # Every failure signature shared by enough trials is tested, whatever its rule turns out to be: the
     # family the permutation test adjusts for is fixed before any rule is looked at.
     positives = {
@@ -245,15 +256,17 @@ def diagnose(
         attributions.append(
             Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered, p_values[signature])
         )
-        narrowing = _narrowing(found.rule, space[found.rule.param], signature)
+        param = space[found.rule.param]
+        inside = [r for r in judged if found.rule.holds(r.params)]
+        region = [] if found.rule.op == "=" else [float(r.params[found.rule.param]) for r in inside]
+        narrowing = _narrowing(found.rule, param, signature, region)
         suggestion = None if narrowing is None else narrowing.text
-        if narrowing is not None and several:
+        if narrowing is None and found.rule.op != "=":
+            suggestion = _no_room(found.rule, param)
+        elif narrowing is not None and several:
             suggestion = _narrowing_on_front(narrowing, front)
-        elif narrowing is not None and best is not None and found.rule.holds(best.params):
-            # The region to leave holds the best trial: narrowing would rule out the best result so far.
-            value = format_value(best.params[found.rule.param])
-            suggestion = (f"{found.rule.param} is not narrowed: the best trial, #{best.number} ({found.rule.param}="
-                          f"{value}), lies in that region")  # fmt: skip
+        elif narrowing is not None and best is not None:
+            suggestion = _narrowing_keeping_best(narrowing, best, near_best)
         if suggestion is not None:
             suggestions.append(Suggestion(suggestion, found.rule.param, attributions[-1].describe()))
     results = [importance] if isinstance(importance, ImportanceResult) else list(importance or ())
@@ -264,7 +277,7 @@ def diagnose(
             weaker = f" (measured at resource {importance_level:g}, not after full training: weaker evidence)"
             advice = [Suggestion(a.text + weaker, a.param, a.because) for a in advice]
         suggestions += advice
-    name = curve_metric or metric_.name
+    name = curve.name
     unfinished = sum(
         1 for r in records if not r.state.is_finished and any(name in values for values in r.intermediate.values())
     )
@@ -412,8 +425,79 @@ def _narrowing_on_front(narrowing: _Narrowing, front: Sequence[TrialRecord]) -> 
             f"front ({named}{more}), which trade one objective for another")  # fmt: skip
 
 
-def _narrowing(rule: Rule, param: Param, signature: Signature) -> _Narrowing | None:
-    """The range change that avoids ``rule``'s region, or ``None`` when none stays in the range."""
+@dataclass(frozen=True)
+class _NearBest:
+    """The trials a narrowing must keep besides the best: those whose final value noise alone could have ranked
+    first (within ``margin`` of the best's, in ``metric``'s units; ``margin`` 0: exact ties)."""
+
+    trials: tuple[TrialRecord, ...]
+    margin: float
+    metric: str
+
+
+# A trial is within noise of the best when its final value trails the best's by less than this many standard
+# errors of the difference of two final values (two-sided 95%: a narrowing errs towards keeping a trial).
+NEAR_BEST_Z = 1.959964
+
+
+def _within_noise_of_best(
+    records: Sequence[TrialRecord], metric: Metric, best: TrialRecord | None, healthy: Sequence[TrialRecord]
+) -> _NearBest:
+    """The trials that qualify as best (`best_record`'s rule) and trail ``best`` by less than noise explains.
+
+    The noise is the median step-to-step noise of the healthy trials' curves of ``metric`` (`study_noise`; a
+    diverged curve's swings are not measurement noise), and two final values differ by ``sqrt(2)`` times it.
+    """
+    best_value = None if best is None else best.value(metric.name)
+    if best is None or best_value is None:
+        return _NearBest((), 0.0, metric.name)
+    sign = 1.0 if metric.direction == "min" else -1.0
+    noise = study_noise(losses(r, metric.name, sign) for r in healthy)
+    margin = NEAR_BEST_Z * math.sqrt(2.0) * noise
+    near = []
+    for record in records:
+        value = record.value(metric.name)
+        if record.number == best.number or record.state is not TrialState.COMPLETE or value is None:
+            continue
+        if sign * (value - best_value) <= margin:
+            near.append(record)
+    return _NearBest(tuple(near), margin, metric.name)
+
+
+def _narrowing_keeping_best(narrowing: _Narrowing, best: TrialRecord, near_best: _NearBest) -> str:
+    """The narrowing's text when it keeps the best trial and every trial within noise of it; else why it is not
+    advised (it would rule out the best result so far, or one that noise alone kept from being best)."""
+    name = narrowing.param
+    if not narrowing.keeps(best.params):
+        return (f"{name} is not narrowed: the best trial, #{best.number} ({name}={format_value(best.params[name])}), "
+                "lies in that region")  # fmt: skip
+    cut = [r for r in near_best.trials if not narrowing.keeps(r.params)]
+    if not cut:
+        return narrowing.text
+    named = ", ".join(f"#{r.number} ({name}={format_value(r.params[name])})" for r in cut[:FRONT_NAMED])
+    more = f" and {len(cut) - FRONT_NAMED} more" if len(cut) > FRONT_NAMED else ""
+    count = "1 trial" if len(cut) == 1 else f"{len(cut)} trials"
+    how = (f"within {format_value(near_best.margin)}, what the curves' step-to-step noise allows a difference at 95%"
+           if near_best.margin > 0 else "tied exactly")  # fmt: skip
+    return (f"{name} is not narrowed: it would cut {count} whose {near_best.metric} is within noise of the best's, "
+            f"#{best.number} ({how}): {named}{more}")  # fmt: skip
+
+
+def _no_room(rule: Rule, param: Param) -> str:
+    """Why a numeric rule gets no narrowing: its region covers the whole range but the one end, so the search
+    should reach past that end instead."""
+    assert isinstance(param, Float | Int)
+    low, high = format_value(param.low), format_value(param.high)
+    end, fix = ("low", "lower") if rule.op in (">", ">=") else ("high", "raise")
+    return (f"{rule.param} is not narrowed: {rule.describe()} holds on all of its range {low}-{high} but the "
+            f"{end} end, so no narrower range avoids it; {fix} the {end} end to search beyond "
+            f"{format_value(rule.value)}")  # fmt: skip
+
+
+def _narrowing(rule: Rule, param: Param, signature: Signature, region: Sequence[float]) -> _Narrowing | None:
+    """The range change that avoids ``rule``'s region and keeps every trial outside it; ``None`` when none stays
+    in the range. ``region``: the values of the judged trials inside the region (a float bound stays short of them).
+    """
     name = rule.param
     if rule.op == "=":
         if isinstance(param, Choice) and len(param.options) > 1:
@@ -434,23 +518,42 @@ def _narrowing(rule: Rule, param: Param, signature: Signature) -> _Narrowing | N
             return None
         return _Narrowing(name, ">=", bound, f"narrow {name} to at least {bound}")
     assert isinstance(param, Float)
+    # Every trial outside the region lies on the threshold's safe side, the best among them, so a bound rounded
+    # outward from the threshold keeps them all; it stops short of the region's nearest trial.
     threshold = float(rule.value)
     if rule.op == ">":
-        bound_f = _nice(threshold * 0.9 if threshold > 0 else threshold - 0.1 * abs(threshold), down=True)
+        bound_f, shown = _round_outward(threshold, up=True, short_of=min(region, default=math.inf))
         if bound_f <= param.low:
             return None
-        return _Narrowing(name, "<=", bound_f, f"narrow {name} to at most {format_value(bound_f)}")
-    bound_f = _nice(threshold * 1.1 if threshold > 0 else threshold + 0.1 * abs(threshold), down=False)
+        return _Narrowing(name, "<=", bound_f, f"narrow {name} to at most {shown}")
+    bound_f, shown = _round_outward(threshold, up=False, short_of=max(region, default=-math.inf))
     if bound_f >= param.high:
         return None
-    return _Narrowing(name, ">=", bound_f, f"narrow {name} to at least {format_value(bound_f)}")
+    return _Narrowing(name, ">=", bound_f, f"narrow {name} to at least {shown}")
 
 
-def _nice(value: float, *, down: bool) -> float:
-    """``value`` rounded to one significant digit, down or up (``0.036 -> 0.03``; up: ``1.1e-4 -> 2e-4``)."""
+# The most significant digits a narrowing's bound is rounded to before it falls back on the rule's threshold.
+_BOUND_DIGITS = 6
+
+
+def _round_outward(value: float, *, up: bool, short_of: float) -> tuple[float, str]:
+    """``value`` rounded up (or down) to the fewest significant digits that stay short of ``short_of``, with its
+    text (``0.275`` up: ``0.3``; short of 0.29: ``0.28``); ``value`` itself when none does."""
+    for digits in range(1, _BOUND_DIGITS + 1):
+        rounded = _round_sig_towards(value, digits, up=up)
+        if (rounded < short_of) if up else (rounded > short_of):
+            return rounded, f"{rounded:.{digits}g}"
+    return value, repr(value)
+
+
+def _round_sig_towards(value: float, digits: int, *, up: bool) -> float:
+    """``value`` rounded up or down to ``digits`` significant digits (``0.27`` up to 1: ``0.3``; down: ``0.2``)."""
     if value == 0 or not math.isfinite(value):
         return value
-    scale = 10.0 ** math.floor(math.log10(abs(value)))
-    digits = value / scale
-    rounded = math.floor(digits) if down else math.ceil(digits)
-    return round_sig(rounded * scale, 1)
+    scale = 10.0 ** (math.floor(math.log10(abs(value))) - digits + 1)
+    units = value / scale
+    if math.isclose(units, round(units), rel_tol=1e-9):  # already round: 0.3 / 0.1 is 2.9999999999999996
+        units = float(round(units))
+    else:
+        units = float(math.ceil(units) if up else math.floor(units))
+    return round_sig(units * scale, digits)
