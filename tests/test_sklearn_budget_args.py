@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -26,13 +28,19 @@ def search(**options: Any) -> TunesmithSearchCV:
                              **{"cv": 3, "random_state": 0, **options})  # fmt: skip
 
 
-def test_n_iter_typed_at_ten_beside_another_n_trials_is_refused_naming_both_values_and_the_fix(
+def test_the_default_n_iter_is_scikit_learns_10_and_leaves_n_trials_the_budget_through_clone_and_pickle() -> None:
+    default = search()
+    assert default.get_params()["n_iter"] == 10 and default._budget() == 10
+    for copy in (clone(search(n_trials=2)), pickle.loads(pickle.dumps(search(n_trials=2)))):
+        assert copy._budget() == 2
+
+
+def test_n_iter_beside_another_n_trials_is_refused_naming_both_values_and_the_fix(
     iris: tuple[np.ndarray, np.ndarray],
 ) -> None:
-    """``n_iter=10`` is RandomizedSearchCV's default, which a scikit-learn user often types: it ran n_trials."""
-    refused = r"got n_iter=10 and n_trials=3: pass only n_iter .* n_iter=10 or n_iter=3"
+    refused = r"got n_iter=20 and n_trials=3: pass only n_iter .* n_iter=20 or n_iter=3"
     with pytest.raises(ts.ConfigError, match=refused):
-        search(n_iter=10, n_trials=3).fit(*iris)
+        search(n_iter=20, n_trials=3).fit(*iris)
 
 
 def test_resuming_with_another_sample_weight_is_refused_naming_both(

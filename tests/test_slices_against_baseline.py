@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,8 @@ BROKEN = sliced({"tuned": {"t": (225, 300), "a": (264, 300), "b": (264, 300), "c
 def test_a_hard_slice_the_baseline_shares_is_a_note_not_a_failure() -> None:
     check = ts.finalize(tuned(), HARD_SHARED).check("worst slice")
     assert check.passed and check.decided
-    assert "slice 'hard' lies 26.3 points below the slice average, beyond the limit" in check.detail
+    # 26.25 points: numpy's summation order rounds it to 26.2 or 26.3
+    assert re.search(r"slice 'hard' lies 26\.[23] points below the slice average, beyond the limit", check.detail)
     assert "the baseline scores 0.48 on it and the winner 0.6: a hard slice the baseline shares" in check.detail
 
 

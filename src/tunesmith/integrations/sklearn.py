@@ -312,7 +312,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             ``RandomizedSearchCV``. ``n_jobs`` also sets how many configurations are evaluated at once.
         random_state: an int seeds the study (samplers and the ``n_samples`` subsampling).
         n_trials: tunesmith's name for ``n_iter`` (kept for existing code); give one of the two (both are refused
-            unless they are equal).
+            unless they are equal or ``n_iter`` is at its default, 10).
         sampler: ``"auto"`` (default), a sampler name or a tunesmith `Sampler`.
         scheduler: ``None`` (every configuration at full resource), a name or a tunesmith `Scheduler`;
             a scheduler that pauses trials (promote mode) is refused: fits are not resumable.
@@ -346,7 +346,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         estimator: Any,
         param_distributions: Space | Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *,
-        n_iter: int | None = None,
+        n_iter: int = _DEFAULT_ITER,
         scoring: Any = None,
         n_jobs: int | None = None,
         refit: bool | str | Callable[..., Any] = True,
@@ -394,24 +394,24 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
     def _budget(self) -> int:
         """The trial budget: ``n_iter``, else ``n_trials`` (its other name), else ``RandomizedSearchCV``'s 10.
 
-        ``n_iter`` defaults to ``None``, not 10, so that an ``n_iter=10`` typed beside ``n_trials=40`` is seen: with a
-        default of 10 the search could not tell it from no ``n_iter`` and ran 40 trials without a word.
+        ``n_iter`` keeps scikit-learn's default of 10 (its estimator checks refuse anything but a plain int), so an
+        ``n_iter=10`` typed beside ``n_trials`` cannot be told from the default: ``n_trials`` is then the budget.
 
         Raises:
             ConfigError: ``n_iter`` or ``n_trials`` is not a positive integer, or both are given with different
                 values.
         """
-        n_iter = None if self.n_iter is None else integer("n_iter", self.n_iter, minimum=1, numpy=True)
+        n_iter = integer("n_iter", self.n_iter, minimum=1, numpy=True)
         n_trials = None if self.n_trials is None else integer("n_trials", self.n_trials, minimum=1, numpy=True)
-        if n_iter is not None and n_trials is not None and n_iter != n_trials:
+        if n_trials is None:
+            return n_iter
+        if n_iter not in (_DEFAULT_ITER, n_trials):
             raise ConfigError(
                 f"n_iter and n_trials both set the trial budget, so given together they must be equal, got "
                 f"n_iter={self.n_iter!r} and n_trials={self.n_trials!r}: pass only n_iter (scikit-learn's name; "
                 f"n_trials is tunesmith's older name for it), n_iter={n_iter} or n_iter={n_trials}"
             )
-        if n_iter is not None:
-            return n_iter
-        return _DEFAULT_ITER if n_trials is None else n_trials
+        return n_trials
 
     def _seed(self) -> int | None:
         state = self.random_state
