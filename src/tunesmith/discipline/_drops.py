@@ -354,7 +354,8 @@ def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: 
         # drop is without a baseline (a +8.3-point gain down to +0.9 passed here while that path failed it).
         over = shrink is not None and shrink[0] > threshold
         beyond = shrink is not None and shrink[0] - Z_ONE_SIDED_95 * shrink[1] > threshold and not lost
-        leans = (shrank or over) and not lost and not beyond and not (held and not over)
+        # Leans: over the limit within noise, or shrunk beyond noise and not shown above zero.
+        leans = not lost and not beyond and (over or (shrank and not held))
         detail = (f"{compared} +- {_size(show, noise)} ({noise.source}; {on_holdout}; decided beyond "
                   f"{Z_ONE_SIDED_95:.2f} standard errors): ")  # fmt: skip
         shrunk = "" if shrink is None else (
