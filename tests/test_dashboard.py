@@ -341,3 +341,21 @@ def test_the_page_shows_the_study_live_in_headless_chromium(server: DashboardSer
     states = {r.state for r in storage.get_trials(storage.load_study("live").id)}
     storage.close()
     assert TrialState.COMPLETE in states
+
+
+@pytest.mark.slow
+def test_a_study_named_dot_dot_is_shown_on_the_page(tmp_path: Path) -> None:
+    """Browsers resolve a path segment ``..`` (percent-encoded too) before they send it, so a page that asked for
+    ``/api/study/..`` got ``/api/`` and showed nothing; it asks by query."""
+    url = f"sqlite:///{tmp_path / 'dots.db'}"
+    _study(url, name="..", trials=3).storage.close()
+    with serve(url, "..", refresh=0.5) as running:
+        assert _get_json(running.url + "api/study?name=..")["trials"] == 3
+        assert _get(running.url + "api/study")[0] == 400
+        done = chromium("--virtual-time-budget=3000", "--dump-dom", running.url, profile=tmp_path / "profile",
+                        allow_loopback=True)  # fmt: skip
+    status = re.search(r'<p id="ts-status"([^>]*)>', done.stdout)
+    assert status is not None, f"no status in the page; chromium said: {done.stderr[-2000:]}"
+    attrs = {k: html.unescape(v) for k, v in re.findall(r'(data-[a-z-]+)="([^"]*)"', status[1])}
+    assert json.loads(attrs["data-errors"]) == []
+    assert attrs["data-trials"] == "3"

@@ -7,6 +7,9 @@ Routes (GET and HEAD only; nothing here writes to storage):
 - ``/api/study/<name>``: counts by state, budget usage, the best trial, the latest trials and the
   plotly figures (see `tunesmith.dashboard._data.snapshot`).
 - ``/api/study/<name>/trials``: every trial record as JSON.
+- ``/api/study?name=<name>`` and ``/api/trials?name=<name>``: the same two, for any name. Browsers (and curl)
+  resolve a path segment ``.`` or ``..`` (percent-encoded too) before sending it, so a study named ``..`` could not
+  be asked for by path; the page asks by query.
 - ``/static/...``: the page's script and style, and plotly.js from the installed ``plotly`` package.
 
 It binds 127.0.0.1 by default and refuses any non-loopback address unless ``allow_remote=True``:
@@ -26,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tunesmith.dashboard._data import FIGURES, SnapshotCache, json_safe, snapshot, study_data
 from tunesmith.errors import ConfigError, StorageError, StudyNotFound
@@ -168,7 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.FORBIDDEN, b"requests must name a loopback host", "text/plain; charset=utf-8", head)
             return
         try:
-            status, body, kind = dashboard.route(urlsplit(self.path).path)
+            parts = urlsplit(self.path)
+            status, body, kind = dashboard.route(parts.path, parts.query)
         except Exception as exc:  # noqa: BLE001 - a broken study must not take the server down
             message = {"error": f"{type(exc).__name__}: {exc}"}
             status, body, kind = HTTPStatus.INTERNAL_SERVER_ERROR, _json(message), "application/json"
@@ -245,26 +249,26 @@ class DashboardServer:
         self.url = f"http://{shown}:{self.port}/"
 
     # Routing -----------------------------------------------------------------------------------
-    def route(self, raw_path: str) -> tuple[HTTPStatus, bytes, str]:
-        """The status, body and content type answering a GET of ``raw_path`` (still percent-encoded)."""
+    def route(self, raw_path: str, query: str = "") -> tuple[HTTPStatus, bytes, str]:
+        """The status, body and content type answering a GET of ``raw_path`` (still percent-encoded) with the
+        query string ``query``."""
         path = unquote(raw_path)
         if path in ("/", "/index.html"):
             return HTTPStatus.OK, self.page().encode("utf-8"), "text/html; charset=utf-8"
         if path == "/api/studies":
             return HTTPStatus.OK, _json(self.studies()), "application/json"
+        if path in ("/api/study", "/api/trials"):
+            names = parse_qs(query, keep_blank_values=True).get("name")
+            if not names:
+                missing_name = {"error": f"{path} needs the study's name: {path}?name=NAME (percent-encoded)"}
+                return HTTPStatus.BAD_REQUEST, _json(missing_name), "application/json"
+            return self._study(names[0], trials=path == "/api/trials")
         if raw_path.startswith("/api/study/"):
             # Split before decoding: a study name may hold a "/" (sent as %2F).
             quoted, _, rest = raw_path[len("/api/study/") :].partition("/")
-            name = unquote(quoted)
             if rest not in ("", "trials"):
                 return self._not_found(path)
-            try:
-                body = self.trials(name) if rest else self.study_snapshot(name)
-            except StudyNotFound:
-                known = [s["name"] for s in self.studies()["studies"]]
-                missing = {"error": f"no study named {name!r}", "studies": known}
-                return HTTPStatus.NOT_FOUND, _json(missing), "application/json"
-            return HTTPStatus.OK, _json(body), "application/json"
+            return self._study(unquote(quoted), trials=bool(rest))
         if path == "/static/plotly.min.js":
             if self._plotly is None:
                 self._plotly = _plotly_js()
@@ -276,6 +280,15 @@ class DashboardServer:
             if content is not None and suffix in _STATIC_TYPES:
                 return HTTPStatus.OK, content, _STATIC_TYPES[suffix]
         return self._not_found(path)
+
+    def _study(self, name: str, *, trials: bool) -> tuple[HTTPStatus, bytes, str]:
+        try:
+            body = self.trials(name) if trials else self.study_snapshot(name)
+        except StudyNotFound:
+            known = [s["name"] for s in self.studies()["studies"]]
+            missing = {"error": f"no study named {name!r}", "studies": known}
+            return HTTPStatus.NOT_FOUND, _json(missing), "application/json"
+        return HTTPStatus.OK, _json(body), "application/json"
 
     def _not_found(self, path: str) -> tuple[HTTPStatus, bytes, str]:
         return HTTPStatus.NOT_FOUND, _json({"error": f"nothing at {path!r}"}), "application/json"

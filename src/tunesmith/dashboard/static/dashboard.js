@@ -1,4 +1,4 @@
-// The live dashboard: polls /api/study/<name> and redraws. Every value from the server is put
+// The live dashboard: polls /api/study?name=<name> and redraws. Every value from the server is put
 // into the page with textContent (never innerHTML), so study names, parameters and reasons
 // cannot inject markup.
 (function () {
@@ -276,7 +276,7 @@
         message("no studies in this storage yet");
         return null;
       }
-      return getJSON("/api/study/" + encodeURIComponent(current)).then(render);
+      return getJSON("/api/study?name=" + encodeURIComponent(current)).then(render);
     });
     read.catch(function (error) {
       window.__tsErrors.push("read: " + error.message);
