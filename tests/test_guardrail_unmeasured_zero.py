@@ -5,6 +5,10 @@ such a reading is one number of unknown noise: it can show a breach, never that 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+
 import tunesmith as ts
 
 ECE_BOUND = ts.Guardrail("val_ece", "<=", 0.06)
@@ -15,11 +19,13 @@ def deterministic(trial: ts.Trial) -> dict[str, float]:
     return {"acc": 0.9, "val_ece": 0.055}
 
 
-def judged_on_identical_re_runs() -> ts.discipline.Verdict:
+def judged_on_identical_re_runs(
+    objective: Callable[[ts.Trial], dict[str, float]] = deterministic,
+) -> ts.discipline.Verdict:
     study = ts.Study(ts.Space({"c": ts.Choice(["a"])}), metric=ts.Metric("acc", "max"), guardrails=[ECE_BOUND],
                      sampler="grid", budget=ts.Budget(trials=1), storage="memory", seed=7)  # fmt: skip
-    study.optimize(deterministic, progress=False)
-    ts.validate_top(study, deterministic, k=1, seeds=3, progress=False)
+    study.optimize(objective, progress=False)
+    ts.validate_top(study, objective, k=1, seeds=3, progress=False)
     return ts.finalize(study, lambda params, seed: {"holdout_acc": 0.9}, progress=False)
 
 
@@ -37,3 +43,16 @@ def test_the_detail_names_the_values_that_would_measure_the_noise_the_agreement_
     assert "its per-example values (a sequence)" in detail
     assert "**ts.discipline.fold_metrics('val_ece', per_fold)" in detail
     assert "a bootstrap standard error as 'stderr:val_ece'" in detail
+
+
+def test_equal_re_runs_whose_floating_point_spread_is_not_zero_are_not_shown_to_hold_either() -> None:
+    """np.std of three copies of 0.05626540478400545 is 8.5e-18, not 0: that rounding residue read as measured
+    noise, and the guardrail "held ... +- 4.91e-18 (3 seeds)" where 0.055 (np.std exactly 0) did not."""
+    assert np.std([0.05626540478400545] * 3, ddof=1) > 0
+
+    def rounding(trial: ts.Trial) -> dict[str, float]:
+        return {"acc": 0.9, "val_ece": 0.05626540478400545}
+
+    check = judged_on_identical_re_runs(rounding).check("guardrails")
+    assert not check.passed and not check.decided
+    assert "runs that agree exactly measure no noise" in check.detail

@@ -6,6 +6,7 @@ import base64
 import binascii
 import math
 import shutil
+import sys
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -285,6 +286,8 @@ def across_runs(runs: Sequence[SeedRun], key: str) -> tuple[float, Noise | None,
         return None
     values = [float(run.metrics[key]) for run in measured]
     spread = float(np.std(values, ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    if _agree(values):  # np.std of equal values may be 1e-15, which read as measured noise: "held at 1e12 s.e."
+        spread = 0.0
     within = [n for run in measured if (n := noise_of(run.metrics, key)) is not None]
     noise = None
     if len(values) > 1 or within:
@@ -292,6 +295,12 @@ def across_runs(runs: Sequence[SeedRun], key: str) -> tuple[float, Noise | None,
         noise = Noise(math.hypot(spread, typical), f"{len(values)} seeds",
                       dof=_degrees_of_freedom(spread, len(values), typical, within))  # fmt: skip
     return float(np.mean(values)), noise, len(values)
+
+
+def _agree(values: Sequence[float]) -> bool:
+    """Whether ``values`` are equal up to the last few bits of a float (the same result, summed in another order)."""
+    top = max(abs(v) for v in values)
+    return max(values) - min(values) <= 8 * sys.float_info.epsilon * top
 
 
 def _degrees_of_freedom(spread: float, runs: int, typical: float, within: Sequence[Noise]) -> float | None:
