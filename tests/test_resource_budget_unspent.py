@@ -78,7 +78,7 @@ def test_trials_of_an_earlier_call_that_spent_nothing_count_toward_the_stop() ->
     assert len(study.trials) == 3
 
 
-def test_a_trial_failed_before_its_first_report_is_left_to_fail_fast() -> None:
+def test_a_few_trials_failed_before_their_first_report_do_not_stop_the_run() -> None:
     def fails_first(trial: ts.Trial) -> float:
         if trial.number < 3:
             raise ValueError("the data is not there yet")
@@ -89,7 +89,7 @@ def test_a_trial_failed_before_its_first_report_is_left_to_fail_fast() -> None:
     assert result.stop_reason.startswith("resource budget spent"), result.stop_reason
 
 
-def test_a_configuration_declared_infeasible_before_its_first_report_does_not_count() -> None:
+def test_a_few_configurations_declared_infeasible_before_their_first_report_do_not_stop_the_run() -> None:
     def infeasible_first(trial: ts.Trial) -> float:
         if trial.number < 3:
             raise ts.Infeasible("too large for the device")

@@ -274,10 +274,19 @@ class Budget:
         return {"trials": self.trials, "wall_time": self.wall_time, "resource": self.resource}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> Budget:
+    def from_json(cls, data: Mapping[str, Any] | None, *, stored: bool = False) -> Budget:
+        """The budget ``data`` describes; ``stored``: read from a study in storage rather than given now.
+
+        Older versions accepted ``resource=inf`` and stored it (as JSON's ``Infinity``); it meant no resource
+        limit, so a stored study reads it as ``None`` and keeps loading. Given now (a config file, a new
+        ``Budget``), inf is refused with the rule and the fix, as `__post_init__` refuses it.
+        """
         if not data:
             return cls()
         unknown = set(data) - {"trials", "wall_time", "resource"}
         if unknown:
             raise ConfigError(f"unknown budget keys {sorted(unknown)}: use trials, wall_time and resource")
-        return cls(trials=data.get("trials"), wall_time=data.get("wall_time"), resource=data.get("resource"))
+        resource = data.get("resource")
+        if stored and isinstance(resource, float) and resource == math.inf:
+            resource = None
+        return cls(trials=data.get("trials"), wall_time=data.get("wall_time"), resource=resource)

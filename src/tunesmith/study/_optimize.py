@@ -886,7 +886,12 @@ def optimize(
     pending: set[int] = set()  # submitted, not told: an inline trial cut short is in no executor's list
     loop_began = study._clock()
     axis = AxisWatch(study.scheduler, history)
-    unspent = UnspentResource(study.budget, history, run_limited=n_trials is not None or timeout is not None)
+    unspent = UnspentResource(
+        study.budget,
+        history,
+        run_limited=n_trials is not None or timeout is not None,
+        fail_fast_on=systematic.limit is not None,  # with fail-fast on, failures get its message
+    )
     meter = SearchProgress(study, n_trials=n_trials, timeout=timeout, show=progress, workers=runner.capacity)
     error: BaseException | None = None
     held: list[TrialOutcome] = []  # outcomes the executor returned that are not recorded yet

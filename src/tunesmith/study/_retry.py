@@ -90,7 +90,7 @@ def _refuse_beyond_trials(study: Study, history: Sequence[TrialRecord], owed: Se
     every new trial), while the failures stopped counting towards the trial budget and stopped being offered
     for a retry. The stored budget is read, so a limit another process raised (`tunesmith extend`) counts.
     """
-    stored = Budget.from_json(study.storage.load_study(study.name).spec.get("budget"))
+    stored = Budget.from_json(study.storage.load_study(study.name).spec.get("budget"), stored=True)
     now = study._clock()
     spent = [
         found

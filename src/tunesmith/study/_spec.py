@@ -84,13 +84,14 @@ class StudySpec:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StudySpec:
-        """Read a stored spec (older specs lack ``retries``, ``heartbeat_interval`` and ``grace``)."""
+        """Read a stored spec (older specs lack ``retries``, ``heartbeat_interval`` and ``grace``, and may hold a
+        resource budget of inf, read as none: `Budget.from_json`)."""
         return cls(
             space=None if data.get("space") is None else Space.from_json(data["space"], stored=True),
             metric=Metric.from_json(data["metric"]),
             seed=int(data["seed"]),
             guardrails=tuple(Guardrail.from_json(g) for g in data.get("guardrails", [])),
-            budget=Budget.from_json(data.get("budget")),
+            budget=Budget.from_json(data.get("budget"), stored=True),
             sampler=data.get("sampler"),
             scheduler=data.get("scheduler"),
             retries=None if data.get("retries") is None else int(data["retries"]),
@@ -215,7 +216,7 @@ class StudySpec:
 
     def _check_budget(self, name: str, where: str, given: Budget, attrs: Mapping[str, Any]) -> None:
         log = read_attr(attrs, BudgetLogAttr)
-        if log is not None and any(Budget.from_json(change.old) == given for change in log.changes):
+        if log is not None and any(Budget.from_json(change.old, stored=True) == given for change in log.changes):
             return  # the budget before a recorded extension: the study resumes with the extended one
         changed = _raised_or_added_limits(self.budget, given)
         if changed:
@@ -387,7 +388,7 @@ def extend_budget(
         )
     asked = Budget(**given)  # each value checked: the rule, the value and the fix
     info = storage.load_study(name)
-    old = Budget.from_json(info.spec.get("budget"))
+    old = Budget.from_json(info.spec.get("budget"), stored=True)
     added = [key for key in given if getattr(old, key) is None]
     if added and (ran := len(storage.get_trials(info.id))):  # read only when a limit is added
         got = ", ".join(f"{key}={given[key]!r}" for key in added)

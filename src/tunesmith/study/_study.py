@@ -378,7 +378,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         since the last reap holds trials that spend nothing once reaped (its process gone from this host, or
         silent for ``grace``), reaped now whatever the reaping pace. A runner left alone with a killed runner's
         trials said "budget spent (6/6)" and ended with four trials evaluated."""
-        stored = Budget.from_json(self._storage.load_study(self.name).spec.get("budget"))
+        stored = Budget.from_json(self._storage.load_study(self.name).spec.get("budget"), stored=True)
         grew = stored != self.budget  # a stored budget only ever grows (`extend_budget`)
         if grew:
             self.budget = stored
