@@ -109,3 +109,33 @@ def test_a_study_not_found_lists_the_studies_there_are_with_the_closest_first(st
         ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=store, name=name, seed=0)
     with pytest.raises(StudyNotFound, match=r"its studies are 'real-study', 'other'; did you mean 'real-study'\?"):
         store.load_study("real-studdy")
+
+
+def test_a_storage_named_without_a_scheme_is_shown_as_it_is() -> None:
+    """``redact_url("memory")`` read ``memory://***``, so the CLI's Ctrl-C message, which looks for "memory", told a
+    user whose trials lived in memory that the study "keeps its 5 finished trials" and how to resume it."""
+    assert redact_url("memory") == "memory"
+    assert redact_url("runs/tune.db") == "runs/tune.db"
+
+
+def test_a_scheme_in_capitals_is_read_as_its_lower_case(tmp_path: Path) -> None:
+    """Schemes are case-insensitive; ``SQLite:///`` was refused with "unknown storage 'sqlite': did you mean
+    'sqlite'?"."""
+    storage = open_storage(f"SQLite:///{tmp_path}/caps.db")
+    try:
+        assert isinstance(storage, SQLStorage)
+        storage.get_or_create_study("s", {"seed": 1}, now=0.0)
+    finally:
+        storage.close()
+    assert (tmp_path / "caps.db").is_file()
+
+
+def test_a_url_missing_its_slashes_is_refused_not_made_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite:/x.db`` (one slash) ended in ``.db`` and was read as a path: a folder named ``sqlite:`` held the new
+    database, without a word."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StorageError, match=r"'sqlite:/x\.db' starts like a sqlite URL but lacks the '//'.*sqlite:///"):
+        open_storage("sqlite:/x.db")
+    assert list(tmp_path.iterdir()) == []

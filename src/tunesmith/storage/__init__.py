@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith._registry import Registry
 from tunesmith.errors import StorageError
-from tunesmith.storage._failures import unsupported_scheme
+from tunesmith.storage._failures import SQLITE_FORMS, unsupported_scheme
 from tunesmith.storage._urls import read_storage_file, redact_url, storage_url_from_environment
 from tunesmith.storage.base import Proposal, Storage, StudyInfo
 from tunesmith.storage.memory import MemoryStorage
@@ -89,15 +89,24 @@ def open_storage(url: str | Storage | None, *, create: bool = True) -> Storage:
     if url == "memory":
         return storages.build("memory")
     if "://" not in url:
+        scheme, colon, _ = url.partition(":")
+        if colon and scheme.lower() in storages:  # sqlite:/x.db made a folder named "sqlite:" without a word
+            forms = SQLITE_FORMS if scheme.lower() == "sqlite" else f"{scheme.lower()}://user@host/db"
+            raise StorageError(
+                f"storage {url!r} starts like a {scheme.lower()} URL but lacks the '//' after '{scheme}:', so it "
+                f"would be read as a file path (a folder named '{scheme}:'): write {forms}"
+            )
         if not url.endswith(_SQLITE_SUFFIXES):
             raise StorageError(
                 f"storage must be 'memory', a SQLAlchemy URL or a .db path, got {url!r}: "
                 "use sqlite:///tunesmith.db or postgresql://user@host/db"
             )
         url = f"sqlite:///{url}"
-    scheme = url.split("://", 1)[0].split("+", 1)[0]
-    if scheme.lower() not in storages:
+    head, _, rest = url.partition("://")
+    url = f"{head.lower()}://{rest}"  # a scheme is case-insensitive: SQLite:/// was refused as "did you mean 'sqlite'?"
+    scheme = head.lower().split("+", 1)[0]
+    if scheme not in storages:
         raise unsupported_scheme(redact_url(url), scheme, storages.names())
-    if scheme.lower() == "memory":
+    if scheme == "memory":
         return storages.build(scheme)
     return storages.build(scheme, url=url, **({} if create else {"must_exist": True}))

@@ -10,7 +10,10 @@ __all__ = ["read_storage_file", "redact_url", "storage_url_from_environment"]
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print or log."""
+    """The URL with any password replaced by ``***``, safe to print or log. A storage named without a scheme
+    (``"memory"``, a file path) holds no password and is shown as it is: it read ``memory://***`` before."""
+    if "://" not in url:
+        return url
     import sqlalchemy as sa  # imported on first use: keeps `import tunesmith` light
 
     try:
