@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import sqlite3
 import string
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 import tunesmith as ts
-from tunesmith._text import safe_file_name, terminal_safe
+from tunesmith._text import controls_in, safe_file_name, terminal_safe
 from tunesmith.cli import cli
 from tunesmith.report.terminal import summary
 from tunesmith.study import CheckpointStore
@@ -41,11 +43,19 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def make_study(url: str, name: str, options: list[str] | None = None) -> ts.Study:
+def make_study(url: str, name: str, options: list[str] | None = None) -> ts.Study | None:
+    """Study ``name`` at ``url``. A name with control characters, which `Study` refuses, is written into the SQLite
+    database as an older version stored it (``None`` is returned then)."""
     space = ts.Space({"x": ts.Float(0.0, 1.0), "opt": ts.Choice(options or ["a", "b"])})
-    study = ts.Study(space, metric="loss", storage=url, name=name, seed=0, budget=ts.Budget(trials=4))
+    created = "placeholder" if controls_in(name) else name
+    study = ts.Study(space, metric="loss", storage=url, name=created, seed=0, budget=ts.Budget(trials=4))
     study.optimize(lambda trial: {"loss": (trial.params["x"] - 0.3) ** 2})
-    return study
+    if created == name:
+        return study
+    study.storage.close()
+    with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection, connection:
+        connection.execute("UPDATE studies SET name = ? WHERE name = ?", (name, created))
+    return None
 
 
 def write_config(directory: Path, options: str = '["a", "b"]', trials: int = 4) -> Path:
@@ -196,12 +206,28 @@ def test_escape_sequences_in_a_run_reach_the_terminal_escaped(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     config = write_config(objectives_dir, options='["\\u001b]8;;http://e.vil/\\u0007go", "\\u009b31m\\u202e"]')
+    result = invoke("run", str(config), "--storage", f"sqlite:///{tmp_path}/r.db", "--no-progress", "--no-report")
+    assert result.exit_code == 0, result.output
+    for raw in ("\x1b]8", "\x07", "\x9b", "\u202e"):
+        assert raw not in result.output
+    assert "\\x1b]8" in result.output
+
+
+def test_a_study_name_with_control_characters_is_refused_and_the_refusal_shows_them_escaped(
+    objectives_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a name was stored, every listing showed it escaped, and no command line could name it again: the shown
+    form named no study, and a NUL cannot be passed in an argument at all."""
+    monkeypatch.chdir(tmp_path)
+    config = write_config(objectives_dir)
     result = invoke("run", str(config), "--storage", f"sqlite:///{tmp_path}/r.db", "--no-progress", "--no-report",
                     "--name", f"{CLEAR_SCREEN}run")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    for raw in (CLEAR_SCREEN, "\x1b]8", "\x07", "\x9b", "\u202e"):
-        assert raw not in result.output
-    assert "\\x1b[2Jrun" in result.output
+    assert result.exit_code == 1
+    assert CLEAR_SCREEN not in result.output
+    assert "study name '\\x1b[2Jrun' holds control characters (\\x1b)" in result.output
+    assert "name='[2Jrun'" in result.output
+    with pytest.raises(ts.ConfigError, match=r"holds control characters \(\\x00\)"):
+        ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), storage="memory", name="run\x001")
 
 
 def test_escape_sequences_in_names_in_an_error_reach_the_terminal_escaped(
@@ -256,6 +282,7 @@ def test_a_study_named_dot_dot_keeps_its_checkpoints_under_tunesmith_checkpoints
 ) -> None:
     monkeypatch.chdir(tmp_path)
     study = make_study("memory", "..")
+    assert study is not None
     assert study.checkpoint_root.resolve().parent == tmp_path / "tunesmith-checkpoints"
 
 

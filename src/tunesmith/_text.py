@@ -45,6 +45,12 @@ def _is_control(char: str) -> bool:
     return char in _BIDI or unicodedata.category(char) in ("Cc", "Zl", "Zp")
 
 
+def controls_in(text: str) -> list[str]:
+    """The control characters in ``text`` (`_is_control`), each once, as the escapes `terminal_safe` shows."""
+    found = dict.fromkeys(char for char in text if _is_control(char))
+    return [terminal_safe(char, markup=False) for char in found]
+
+
 def terminal_safe(text: object, *, markup: bool = True, multiline: bool = False) -> str:
     """``text`` as it may reach a terminal: every control character shown as an escape such as ``\\x1b``.
 

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from tunesmith import _report_rules as rules
+from tunesmith._text import controls_in, terminal_safe
 from tunesmith._validate import checked_arguments
 from tunesmith.attributes import CheckpointRootAttr, ChoiceAttr, read_attr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import record_environment
-from tunesmith.errors import BudgetExhausted, ConfigError
+from tunesmith.errors import BudgetExhausted, ConfigError, StudyNotFound
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric, warn_if_minimised_score
 from tunesmith.samplers import Sampler, SearchContext, make_sampler
@@ -57,7 +58,7 @@ __all__ = ["Study", "trial_seed"]
 
 
 def _study_name(name: Any) -> str:
-    """A given study name in the form storage keeps (NFC: `name_forms`), refused when it is not a string or has
+    """A given study name in the form storage keeps (NFC: `name_forms`), refused when it is not a string, has
     spaces at its ends ("quad " and "quad" would be two studies that every listing prints alike)."""
     if not isinstance(name, str):
         raise ConfigError(f"name must be a string, got {type(name).__name__} {name!r}: pass e.g. name='resnet-lr'")
@@ -66,6 +67,23 @@ def _study_name(name: Any) -> str:
             f"study name {name!r} has white space at its ends, which no listing shows: pass name={name.strip()!r}"
         )
     return name_forms(name)[0]
+
+
+def _refuse_control_characters(storage: Storage, name: str) -> None:
+    """Refuse to create a study whose name holds a control character (ESC, NUL, a bidi override): every listing shows
+    it escaped, and the shown form names no study, so no command line could name it again. One stored so by an older
+    version opens as before."""
+    controls = controls_in(name)
+    if not controls:
+        return
+    try:
+        storage.load_study(name)
+    except StudyNotFound:
+        raise ConfigError(
+            f"study name '{terminal_safe(name, markup=False)}' holds control characters ({', '.join(controls)}), which "
+            "every listing shows escaped and no command line can pass back: pass a name without them, e.g. "
+            f"name={''.join(c for c in name if not controls_in(c))!r}"
+        ) from None
 
 
 @checked_arguments()
@@ -167,6 +185,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._clock: Callable[[], float] = time.time
         self._storage = open_storage(storage)
         self.name = _study_name(name) if name else f"study-{uuid.uuid4().hex[:8]}"
+        _refuse_control_characters(self._storage, self.name)
         root = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_root(self.name)
         self._checkpoints = CheckpointStore(root.absolute(), self.keep_checkpoints)
         self._worker = worker_id()
