@@ -12,7 +12,11 @@ A rule is a frozen value a user can state and the study records (``to_json``):
   must lie beyond the noise in its distance from that plane (one-sided, 5% over the front's points, Bonferroni);
   a front whose knee is within the noise is said to have none, and the point nearest the ideal point is chosen;
 * `weights` ``({"val_loss": 0.7, "latency_ms": 0.3})``: the smallest weighted sum of the objectives scaled to
-  [0, 1] over the front (weights of objectives left out are 0).
+  [0, 1] over the front (weights of objectives left out are 0). The reason names the trials whose weighted sum is
+  within the recorded noise of the pick's (at the knee's level, `Pick.tied`): points picked among them by luck.
+
+A rule's `judge` gives its `Pick`: the trial, the reason, and how far behind it each other trial the rule ranked
+lies in standard errors of the recorded noise; the verdict re-applies a recorded rule with it to the current front.
 
 Example:
     >>> import tunesmith as ts
@@ -24,20 +28,21 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Any, Protocol
 
 import numpy as np
 
 from tunesmith.errors import ConfigError
-from tunesmith.objective import STDERR, Guardrail, Metric
+from tunesmith.objective import COUNT, STDERR, Guardrail, Metric
 from tunesmith.pareto import loss_matrix
 from tunesmith.trial import TrialRecord
 
 # scipy.stats is imported inside the functions that use it: at the top it would add about a second to
 # `import tunesmith` and to every CLI command.
 
-__all__ = ["Best", "Knee", "Rule", "Weights", "best", "from_json", "knee", "neighbours", "weights"]
+__all__ = ["Best", "Knee", "Pick", "Rule", "Weights", "best", "from_json", "knee", "neighbours", "weights"]
 
 
 class Rule(Protocol):
@@ -46,6 +51,41 @@ class Rule(Protocol):
     def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]: ...
 
     def to_json(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A rule's pick from a front, with how far the recorded noise leaves it open (`Best.judge`, `Knee.judge`,
+    `Weights.judge`).
+
+    Attributes:
+        chosen: the trial the rule picks.
+        why: why, in words (what `Study.choose` records).
+        tied: the other trials the rule ranked whose score by the rule lies within the recorded noise of the chosen
+            one's (`_within_noise_of`, at the knee's level shared among the ranked trials); empty when none does or
+            the noise is unknown.
+        behind: each other trial the rule ranked, as (number, how many standard errors of the difference its score
+            lies behind the chosen one's); empty when the noise is unknown.
+        cut: the standard errors a trial must lie behind to be behind beyond the noise; ``None`` when the noise of
+            what the rule reads is not recorded (`unrecorded`), so that nothing can be said within or beyond it.
+        unrecorded: the objectives the rule reads for which a ranked trial records no standard error.
+    """
+
+    chosen: TrialRecord
+    why: str
+    tied: tuple[TrialRecord, ...] = ()
+    behind: tuple[tuple[int, float], ...] = ()
+    cut: float | None = None
+    unrecorded: tuple[str, ...] = ()
+
+    def standing(self, number: int) -> float | None:
+        """How many standard errors trial ``number``'s score lies behind the chosen one's (0 for the chosen trial;
+        ``None`` when the noise is unknown or the rule did not rank it)."""
+        if self.cut is None:
+            return None
+        if number == self.chosen.number:
+            return 0.0
+        return next((gap for n, gap in self.behind if n == number), None)
 
 
 def _scaled(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> np.ndarray:
@@ -101,6 +141,11 @@ class Best:
     bounds: tuple[Guardrail, ...] = ()
 
     def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
+        picked = self.judge(front, objectives)
+        return picked.chosen, picked.why
+
+    def judge(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> Pick:
+        """The `Pick`: ranked on ``metric`` among the trials meeting every bound, each read on its value."""
         metric = _objective(self.metric, objectives, "choose.best's metric")
         for bound in self.bounds:
             _objective(bound.metric, objectives, "a bound of choose.best")
@@ -111,15 +156,59 @@ class Best:
                 f"no trial on the Pareto front meets {self._bounds_text()} (closest: #{closest.number} with "
                 f"{_describe(closest, objectives)}): loosen the bounds, or run more trials"
             )
-        chosen = min(allowed, key=lambda r: (metric.sign() * r.metrics[metric.name], r.number))
+        best = min(range(len(allowed)), key=lambda i: (metric.sign() * allowed[i].metrics[metric.name],
+                                                       allowed[i].number))  # fmt: skip
         where = f" under {self._bounds_text()}" if self.bounds else ""
-        return chosen, f"best {metric.name}{where} among {len(allowed)} of the front's {len(front)} trials"
+        notes = [note for bound in self.bounds if (note := _bound_noise(bound, allowed[best]))]
+        why = "; ".join([f"best {metric.name}{where} among {len(allowed)} of the front's {len(front)} trials", *notes])
+        scores = np.asarray([metric.sign() * r.metrics[metric.name] for r in allowed])
+        return _ranked(allowed, best, scores, _stderrs(allowed, metric.name), why, _unrecorded(allowed, [metric]))
 
     def _bounds_text(self) -> str:
         return " and ".join(b.describe() for b in self.bounds)
 
+    def describe(self) -> str:
+        """The call that states this rule."""
+        bounds = ", ".join(f"{b.metric!r}: ({b.op!r}, {b.bound:g})" for b in self.bounds)
+        return f"ts.choose.best({self.metric!r}{f', bounds={{{bounds}}}' if bounds else ''})"
+
     def to_json(self) -> dict[str, Any]:
         return {"rule": "best", "metric": self.metric, "bounds": [b.to_json() for b in self.bounds]}
+
+
+# A bound is met beyond the noise when the value lies inside it by more than this many standard errors: the
+# one-sided 5% point, as a guardrail is read (`tunesmith.discipline.guardrails.read_guardrail`).
+_BOUND_CUT = NormalDist().inv_cdf(0.95)
+
+
+def _bound_noise(bound: Guardrail, chosen: TrialRecord) -> str:
+    """What the reason says of ``bound`` on the ``chosen`` trial's value: met only within its recorded noise (its
+    true value may break the bound: choose.best reads bounds on the values), of unknown noise, or nothing (met
+    beyond the noise)."""
+    value, stderr = chosen.metrics[bound.metric], chosen.metrics.get(f"{STDERR}{bound.metric}")
+    if stderr is None or not math.isfinite(stderr) or stderr <= 0:
+        return (f"{bound.describe()} is read on #{chosen.number}'s value {value:.4g}, of no recorded noise: "
+                f"whether its true value meets the bound is unknown (per-example values of {bound.metric} would "
+                "tell)")  # fmt: skip
+    inside = abs(value - float(bound.bound)) / stderr
+    if inside > _BOUND_CUT:
+        return ""
+    count = chosen.metrics.get(f"{COUNT}{bound.metric}")
+    on = f" on {int(count)} examples" if count is not None and math.isfinite(count) else ""
+    return (f"{bound.describe()} is met only within noise by #{chosen.number} ({value:.4g} +- {stderr:.2g}{on}: "
+            f"{inside:.1f} standard errors inside the bound, beyond the noise needs more than {_BOUND_CUT:.2f}), "
+            "so its true value may break it; more examples per evaluation would tell, and the verdict reads the "
+            "bound on the re-runs of ts.validate_top")  # fmt: skip
+
+
+def _stderrs(records: Sequence[TrialRecord], name: str) -> np.ndarray | None:
+    """Each record's standard error of ``name`` (``stderr:<name>``); ``None`` when one lacks it or none is above 0,
+    as `_scaled_errors`."""
+    recorded = [r.metrics.get(f"{STDERR}{name}") for r in records]
+    if any(e is None or not math.isfinite(e) for e in recorded):
+        return None
+    errors = np.asarray(recorded, dtype=float)
+    return errors if np.any(errors > 0) else None
 
 
 def _excess(bound: Guardrail, value: float) -> float:
@@ -138,10 +227,16 @@ class Knee:
     """The knee of the front (see the module's docstring for the rule)."""
 
     def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
+        picked = self.judge(front, objectives)
+        return picked.chosen, picked.why
+
+    def judge(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> Pick:
+        """The `Pick`: ranked on the score the knee picks by (the distance from the line through the extremes, or
+        to the ideal point), each score's noise read from the trials' along it."""
         scaled, errors = _scaled(front, objectives), _scaled_errors(front, objectives)
         extremes_of = [int(np.lexsort((scaled.sum(axis=1), scaled[:, j]))[0]) for j in range(scaled.shape[1])]
         extremes = scaled[extremes_of]
-        normal = _plane_normal(extremes)
+        normal = plane = _plane_normal(extremes)  # plane: the normal the scores are distances along, if any
         if normal is None:
             scores = np.linalg.norm(scaled, axis=1)  # nearest the ideal point
             how = "nearest the ideal point of the scaled front (its extremes span no plane)"
@@ -151,7 +246,7 @@ class Knee:
             farthest = int(np.argmin(scores))
             within = _within_noise(errors, normal, float(-scores[farthest]), farthest, extremes_of)
             if float(-scores.min()) <= _NO_KNEE:  # every point on the line: the farthest is a tie, not a knee
-                scores = np.linalg.norm(scaled, axis=1)
+                scores, plane = np.linalg.norm(scaled, axis=1), None
                 how = ("the front has no knee (every point lies on the line through its extremes), so the point "
                        "nearest the ideal point of the scaled front")  # fmt: skip
             elif within is None:
@@ -160,7 +255,7 @@ class Knee:
                 how += f" (no standard errors recorded{on}: whether this knee is beyond noise is unknown)"
             elif within[0] <= within[1] or (errors is not None and not _knee_survives(scaled, errors, extremes_of,
                                                                                       farthest)):  # fmt: skip
-                scores = np.linalg.norm(scaled, axis=1)
+                scores, plane = np.linalg.norm(scaled, axis=1), None
                 how = (f"the front has no knee beyond its noise (the point farthest from the line through its "
                        f"extremes lies {within[0]:.1f} standard errors from it, a knee needs more than "
                        f"{within[1]:.1f}, from that line or from one through other extremes the noise allows), so "
@@ -169,10 +264,70 @@ class Knee:
             else:
                 how += f" ({within[0]:.1f} standard errors from the line, beyond its noise: more than {within[1]:.1f})"
         order = sorted(range(len(front)), key=lambda i: (round(float(scores[i]), 12), front[i].number))
-        return front[order[0]], f"knee point: {how}"
+        spread = None
+        if errors is not None:
+            spread = _radial(scaled, errors) if plane is None else _along(errors, plane)
+        return _ranked(front, order[0], scores, spread, f"knee point: {how}", _unrecorded(front, objectives))
+
+    def describe(self) -> str:
+        """The call that states this rule."""
+        return "ts.choose.knee()"
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": "knee"}
+
+
+def _noise_cut(points: int) -> float:
+    """How many standard errors a score must lie behind the best of ``points`` to be behind beyond the noise: the
+    one-sided `_KNEE_LEVEL` point shared among them (Bonferroni), as the best of many noisy scores is flattered."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(1.0 - _KNEE_LEVEL / max(points, 1)))
+
+
+def _within_noise_of(scores: np.ndarray, errors: np.ndarray, best: int, cut: float) -> np.ndarray:
+    """Which points' ``scores`` (lower is better; ``errors`` their standard errors) lie within the noise of point
+    ``best``'s: behind it by at most ``cut`` standard errors of the difference (theirs and its combined)."""
+    return np.asarray(scores <= scores[best] + cut * np.sqrt(errors**2 + errors[best] ** 2))
+
+
+def _behind(scores: np.ndarray, errors: np.ndarray, best: int) -> np.ndarray:
+    """How many standard errors of the difference each point's score lies behind point ``best``'s (a difference of
+    no noise: 0 when level or ahead, infinitely many when behind)."""
+    gap, error = scores - scores[best], np.sqrt(errors**2 + errors[best] ** 2)
+    return np.asarray(np.divide(gap, error, out=np.where(gap > 0, np.inf, 0.0), where=error > 0))
+
+
+def _ranked(records: Sequence[TrialRecord], best: int, scores: np.ndarray, errors: np.ndarray | None, why: str,
+            unrecorded: Sequence[str]) -> Pick:  # fmt: skip
+    """The `Pick` of ``records[best]`` among ``records`` ranked by ``scores`` (lower is better) of standard errors
+    ``errors`` (``None``: not recorded for ``unrecorded``)."""
+    if errors is None:
+        return Pick(records[best], why, unrecorded=tuple(unrecorded))
+    cut = _noise_cut(len(records))
+    within, gaps = _within_noise_of(scores, errors, best, cut), _behind(scores, errors, best)
+    others = [i for i in range(len(records)) if i != best]
+    return Pick(records[best], why, tied=tuple(records[i] for i in others if within[i]),
+                behind=tuple((records[i].number, float(gaps[i])) for i in others), cut=cut)  # fmt: skip
+
+
+def _ties_said(picked: Pick, objectives: Sequence[Metric], score: str) -> str:
+    """What a reason says of the trials within the noise of ``picked``'s on ``score``: points picked among them by
+    luck, none, or that the noise to tell is not recorded."""
+    if picked.cut is None:
+        lacking = f" for {', '.join(picked.unrecorded)}" if picked.unrecorded else ""
+        return f"no standard errors recorded{lacking}: which trials lie within noise of it on {score} is unknown"
+    if not picked.tied:
+        return f"no other trial of the front lies within noise of it on {score}"
+    return (f"within noise of it on {score} (at 5% over the front's trials): {_named(picked.tied, objectives)}; "
+            f"which of these and #{picked.chosen.number} is truly best on it this evidence cannot tell, more examples "
+            "per evaluation would")  # fmt: skip
+
+
+def _named(tied: Sequence[TrialRecord], objectives: Sequence[Metric]) -> str:
+    """The trials ``tied``, each with its objectives, the first five of them."""
+    more = f" and {len(tied) - 5} more" if len(tied) > 5 else ""
+    return ", ".join(f"#{r.number} ({_describe(r, objectives)})" for r in tied[:5]) + more
 
 
 def _rival_extremes(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[int]) -> list[tuple[int, ...]]:
@@ -180,13 +335,10 @@ def _rival_extremes(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[i
     the front's family-wise level, as the knee itself: the best of many noisy points is flattered), the four
     least behind on the others kept. A point that noise alone put ahead on one objective, far behind on the others,
     would otherwise tilt the line and make a knee of the true extreme beside it."""
-    from scipy.stats import norm
-
-    z = float(norm.ppf(1.0 - _KNEE_LEVEL / len(scaled)))
+    cut = _noise_cut(len(scaled))
     options = []
     for j, best in enumerate(extremes):
-        margin = z * np.sqrt(errors[:, j] ** 2 + errors[best, j] ** 2)
-        tied = np.flatnonzero(scaled[:, j] <= scaled[best, j] + margin)
+        tied = np.flatnonzero(_within_noise_of(scaled[:, j], errors[:, j], best, cut))
         options.append([int(i) for i in tied[np.argsort(scaled[tied].sum(axis=1), kind="stable")][:4]])
     return [combo for combo in itertools.product(*options) if list(combo) != list(extremes)]
 
@@ -224,11 +376,24 @@ def _within_noise(
         return None
     from scipy.stats import norm
 
-    unit = normal / np.linalg.norm(normal)
-    along = np.sqrt((errors * unit) ** 2 @ np.ones(len(unit)))  # each point's error along the normal
+    along = _along(errors, normal)
     error = math.hypot(float(along[farthest]), max(float(along[i]) for i in extremes))
     cut = float(norm.ppf(1.0 - _KNEE_LEVEL / len(errors)))
     return None if error == 0.0 else (distance / error, cut)
+
+
+def _along(errors: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """Each point's standard error along ``normal``: that of its distance from a plane of that normal."""
+    unit = normal / np.linalg.norm(normal)
+    return np.asarray(np.sqrt((errors * unit) ** 2 @ np.ones(len(unit))))
+
+
+def _radial(scaled: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """Each point's standard error of its distance to the ideal point, to first order (along the direction to it);
+    at the ideal point itself, where every direction leads away, the largest of its errors."""
+    norms = np.linalg.norm(scaled, axis=1)
+    direction = np.divide(scaled, norms[:, None], out=np.zeros_like(scaled), where=norms[:, None] > 0)
+    return np.asarray(np.where(norms > 0, np.sqrt(((errors * direction) ** 2).sum(axis=1)), errors.max(axis=1)))
 
 
 def _plane_normal(extremes: np.ndarray) -> np.ndarray | None:
@@ -246,6 +411,12 @@ class Weights:
     weights: tuple[tuple[str, float], ...]
 
     def pick(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> tuple[TrialRecord, str]:
+        picked = self.judge(front, objectives)
+        return picked.chosen, picked.why
+
+    def judge(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> Pick:
+        """The `Pick`: ranked on the weighted sum, each sum's noise read from the weighted objectives'; the reason
+        names the trials within that noise of the pick (`_within_noise_of`, as the knee reads its extremes)."""
         given = dict(self.weights)
         for name in given:
             _objective(name, objectives, "a weight of choose.weights")
@@ -253,7 +424,19 @@ class Weights:
         scores = _scaled(front, objectives) @ vector
         best = min(range(len(front)), key=lambda i: (round(float(scores[i]), 12), front[i].number))
         text = ", ".join(f"{name} {weight:g}" for name, weight in self.weights)
-        return front[best], f"smallest weighted sum ({text}) of the objectives scaled to [0, 1] over the front"
+        why = f"smallest weighted sum ({text}) of the objectives scaled to [0, 1] over the front"
+        weighted = [m for m, weight in zip(objectives, vector, strict=True) if weight > 0]
+        # A sum reads only its weighted objectives: one left out may lack its noise without clouding the sum's.
+        errors = _scaled_errors(front, weighted)
+        spread = None if errors is None else np.sqrt((errors * vector[vector > 0]) ** 2 @ np.ones(len(weighted)))
+        picked = _ranked(front, best, scores, spread, why, _unrecorded(front, weighted))
+        if len(front) == 1:
+            return picked
+        return replace(picked, why=f"{why}; {_ties_said(picked, objectives, 'that sum')}")
+
+    def describe(self) -> str:
+        """The call that states this rule."""
+        return f"ts.choose.weights({dict(self.weights)!r})"
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": "weights", "weights": dict(self.weights)}
@@ -297,7 +480,7 @@ def weights(values: Mapping[str, float]) -> Weights:
     return Weights(tuple(checked))
 
 
-def from_json(data: Mapping[str, Any]) -> Rule:
+def from_json(data: Mapping[str, Any]) -> Best | Knee | Weights:
     """The rule a `ChoiceAttr` recorded (``to_json`` of `Best`, `Knee` or `Weights`)."""
     kind = data.get("rule")
     if kind == "best":

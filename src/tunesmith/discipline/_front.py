@@ -3,7 +3,8 @@
 A front has no single best, so `validate_top` and `finalize` refuse such a study until a choice is
 recorded; then they re-run the chosen configuration (the verdict judges its seed spread on every objective,
 and the baseline margin whether the baseline dominates it), and report the front around it (its neighbours on
-the front ordered by the primary objective).
+the front ordered by the primary objective). A choice goes stale as trials run after it: the front check fails
+one dominated beyond the noise, and re-applies the recorded rule to the current front (`reapply_choice`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 from tunesmith.attributes import ChoiceAttr, read_attr
-from tunesmith.choose import neighbours
+from tunesmith.choose import from_json, neighbours
 from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.verdict import Check
 from tunesmith.errors import ConfigError
@@ -30,6 +31,8 @@ __all__ = [
     "DOMINANCE_LEVEL",
     "Dominance",
     "Dominators",
+    "Reapplied",
+    "Staleness",
     "chosen_from_front",
     "dominance",
     "dominates",
@@ -38,6 +41,7 @@ __all__ = [
     "front_check",
     "near_front",
     "noise_unknown",
+    "reapply_choice",
     "several_objectives",
 ]
 
@@ -81,16 +85,87 @@ def describe(record: TrialRecord, study: Study) -> str:
     return f"#{record.number} ({values})"
 
 
+class Staleness(Enum):
+    """What the recorded choice's rule, re-applied to the current front, says of the chosen trial
+    (`reapply_choice`)."""
+
+    CURRENT = "current"  # it picks the chosen trial still
+    WITHIN_NOISE = "within_noise"  # it picks another, but the chosen one lies within the noise of it by the rule
+    NOISE_UNKNOWN = "noise_unknown"  # it picks another; the noise of what the rule reads is not recorded
+    STALE = "stale"  # it picks another, the chosen one behind it beyond the noise
+
+
+@dataclass(frozen=True)
+class Reapplied:
+    """The recorded rule re-applied to the current front (`reapply_choice`): the trial it picks now, how that
+    stands with the chosen one (``staleness``) and ``detail`` in words (with the fix when it is not current)."""
+
+    staleness: Staleness
+    chosen: TrialRecord
+    picked: TrialRecord
+    detail: str
+
+
+def reapply_choice(study: Study, chosen: TrialRecord | None = None) -> Reapplied | None:
+    """The rule `Study.choose` recorded, re-applied to the current Pareto front: whether it picks ``chosen`` (the
+    recorded trial when ``None``) still, and if not whether ``chosen`` lies behind the new pick beyond the recorded
+    noise of what the rule reads (`tunesmith.choose.Pick`: each score's standard error, at the level the knee
+    reads its extremes, shared among the trials the rule ranks). ``None`` when no choice is recorded, ``chosen``
+    is not the recorded trial, or it has left the front (`front_check` judges what dominates it)."""
+    choice = read_attr(study.attrs, ChoiceAttr)
+    chosen = chosen if chosen is not None else study.chosen
+    if choice is None or chosen is None or chosen.number != choice.trial:
+        return None
+    front = study.pareto_front
+    if all(r.number != chosen.number for r in front):
+        return None
+    rule = from_json(choice.rule)
+    # The rule met the chosen trial, on the front still, so it cannot be refused here (no bound unmet).
+    picked = rule.judge(front, study.objectives or (study.metric,))
+    if picked.chosen.number == chosen.number:
+        return Reapplied(Staleness.CURRENT, chosen, chosen, f"its rule {rule.describe()} picks it still")
+    new = "" if picked.chosen.number in choice.front else ", run since the choice"
+    then = f" (its recorded reason was given on the front of {len(choice.front)})" if choice.front else ""
+    said = (f"its rule {rule.describe()}, re-applied to the current front of {len(front)}, now picks "
+            f"{describe(picked.chosen, study)}{new}{then}")  # fmt: skip
+    fix = (f"choose again (study.choose({rule.describe()})), then re-run validate_top and finalize "
+           "(force=True)")  # fmt: skip
+    behind, cut = picked.standing(chosen.number), picked.cut
+    if cut is None or behind is None:
+        lacking = ", ".join(picked.unrecorded) or "what the rule reads"
+        return Reapplied(Staleness.NOISE_UNKNOWN, chosen, picked.chosen, (
+            f"{said}; no standard errors were recorded for {lacking}, so whether #{chosen.number} lies within noise "
+            f"of it is unknown: return per-example values (a list or an array) for {lacking} so that the check can "
+            f"judge it, or {fix}"))  # fmt: skip
+    standing = f"#{chosen.number} lies {behind:.1f} standard errors behind it by the rule"
+    if behind > cut:
+        return Reapplied(Staleness.STALE, chosen, picked.chosen, f"{said}: {standing}, beyond the noise (more than "
+                         f"{cut:.1f}), so it is no longer what its rule picks; {fix}")  # fmt: skip
+    return Reapplied(Staleness.WITHIN_NOISE, chosen, picked.chosen, (
+        f"{said}, but {standing}, within the noise (up to {cut:.1f}): the evidence cannot tell which of the two the "
+        f"rule picks; more examples per evaluation would decide, or {fix}"))  # fmt: skip
+
+
 def front_check(study: Study, chosen: TrialRecord) -> Check:
     """The verdict's line on the front: the chosen trial and its neighbours. When trials run since the choice
     dominate it, it fails if one of them dominates it beyond the recorded noise (`dominators`: on every objective,
     with the level shared among them), else it is undecided: within the noise, or with the noise of an objective
-    unknown (then it leans, as the slice and shift checks do on unknown noise)."""
+    unknown (then it leans, as the slice and shift checks do on unknown noise). On the front still, it re-applies
+    the recorded rule (`reapply_choice`): it fails when the rule now picks another trial beyond the noise of the
+    chosen one, is undecided when within it, and leans when that noise is not recorded."""
     around = front_around(study, chosen)
     beside = "; neighbours on the front: " + ", ".join(describe(r, study) for r in around) if around else ""
     front = study.pareto_front
     if any(r.number == chosen.number for r in front):
-        return Check("Pareto front", True, f"chosen {describe(chosen, study)}, of {len(front)} on the front{beside}")
+        on = f"chosen {describe(chosen, study)}, of {len(front)} on the front"
+        again = reapply_choice(study, chosen)
+        if again is None or again.staleness is Staleness.CURRENT:
+            return Check("Pareto front", True, f"{on}{beside}")
+        detail = f"{on}, but {again.detail}{beside}"
+        if again.staleness is Staleness.STALE:
+            return Check("Pareto front", False, detail)
+        unknown = again.staleness is Staleness.NOISE_UNKNOWN
+        return Check("Pareto front", True, detail, decided=False, leans=unknown)
     found = dominators(front, chosen, study.objectives)
     if not found.members:
         return Check("Pareto front", True, f"chosen {describe(chosen, study)}, no longer on the front")

@@ -48,9 +48,14 @@ def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, floa
     evidence cannot decide in any leaves the guardrail undecided, and so does a re-run that breached it on its
     own. A reading of unknown noise inside the bound shows nothing either way: the guardrail holds only when a
     reading with known noise shows it. An undecided guardrail fails the check, which says what would decide it: a
-    winner is ready only when its guardrails are shown to hold."""
+    winner is ready only when its guardrails are shown to hold.
+
+    The bounds of the ``choose.best`` rule that chose ``record`` on a study of several objectives are judged as
+    guardrails too (`_bounds_of_choice`): the rule read them on the search's one noisy value of each trial, so a
+    bound is shown to hold only on the same evidence as a guardrail."""
     name = "guardrails"
-    if not study.guardrails:
+    bounds = _bounds_of_choice(study, record)
+    if not study.guardrails and not bounds:
         return Check(name, True, "the study declares no guardrails", checked=False)
     reruns = _Reruns.of(study, record.number)
     lines, outcomes = [], []
@@ -58,6 +63,12 @@ def guardrail_check(study: Study, record: TrialRecord, scores: Mapping[str, floa
         outcome, line = _judge(guardrail, record, scores, reruns, _Pick.of(study, record, guardrail.metric))
         outcomes.append(outcome)
         lines.append(line)
+    for bound in bounds:
+        # Unlike a guardrail, a bound does not make a run beyond it INFEASIBLE: it bounds the chosen configuration's
+        # value, read on the mean of its runs with their noise, not each run's.
+        outcome, line = _judge(bound, record, scores, reruns, _Pick.of(study, record, bound.metric), each_run=False)
+        outcomes.append(outcome)
+        lines.append(f"the bound of its choice (study.choose) {line}")
     passed = all(o is GuardrailOutcome.HELD for o in outcomes)
     if GuardrailOutcome.UNDECIDED in outcomes and GuardrailOutcome.BREACHED not in outcomes:
         lines.append("a winner is ready only when its guardrails are shown to hold")
@@ -119,6 +130,18 @@ class _Pick:
         return cls(max(compared, 1), how)
 
 
+def _bounds_of_choice(study: Study, record: TrialRecord) -> tuple[Guardrail, ...]:
+    """The bounds of the ``choose.best`` rule `Study.choose` recorded when it chose ``record`` (empty for another
+    rule, another trial, or one objective), less any the study declares as a guardrail already."""
+    if not several_objectives(study):
+        return ()
+    choice = read_attr(study.attrs, ChoiceAttr)
+    if choice is None or choice.trial != record.number:
+        return ()
+    rule = from_json(choice.rule)
+    return tuple(b for b in rule.bounds if b not in study.guardrails) if isinstance(rule, Best) else ()
+
+
 def _reads(rule: Mapping[str, object], metric: str, study: Study) -> bool:
     """Whether a recorded `choose` rule reads ``metric`` to pick a trial of the front."""
     picked = from_json(rule)
@@ -134,10 +157,11 @@ _SHOWN = {GuardrailOutcome.HELD: "held", GuardrailOutcome.BREACHED: "breached",
 
 
 def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float], reruns: _Reruns,
-           pick: _Pick) -> tuple[GuardrailOutcome, str]:  # fmt: skip
+           pick: _Pick, *, each_run: bool = True) -> tuple[GuardrailOutcome, str]:  # fmt: skip
     """One guardrail on every source that measured it: its outcome (the worst of theirs) and the detail. The
     search's single result, read only when nothing else measured it, was favoured by the ``pick``: held needs
-    more of it (`read_guardrail`'s ``chosen_inside`` and ``compared``)."""
+    more of it (`read_guardrail`'s ``chosen_inside`` and ``compared``). ``each_run``: a re-run beyond the bound
+    breaches it on its own (a guardrail, which makes such a run INFEASIBLE), else only the runs' mean is read."""
     readings: list[tuple[str, GuardrailReading]] = []
     read: list[str] = []
     key = holdout_key(Metric(guardrail.metric, "min"), scores)
@@ -171,7 +195,7 @@ def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float
     rule = guardrail.describe()
     parts = [_part(reading, where, rule, shown=bool(outcomes)) for where, reading in readings]
     parts[-1] += favoured
-    breaching = [run for run in runs if not guardrail.holds(run.metrics[guardrail.metric])]
+    breaching = [run for run in runs if each_run and not guardrail.holds(run.metrics[guardrail.metric])]
     if breaching:
         parts.append(_breached_on_their_own(breaching, len(runs), guardrail))
         outcomes.append(GuardrailOutcome.UNDECIDED)  # never held while a run of it breached; a breach still fails
@@ -223,7 +247,7 @@ def _breached_on_their_own(breaching: Sequence[SeedRun], runs: int, guardrail: G
     return (f"{len(breaching)} of {runs} re-runs breached it (each recorded INFEASIBLE; {named}{more}), so "
             "whatever its mean, it is not shown to hold on every seed: more seeds would measure how often it "
             "breaches, not make it hold; find what breaches on those seeds, fix it and re-run "
-            "ts.validate_top(study, objective)")
+            "ts.validate_top(study, objective)")  # fmt: skip
 
 
 def proxy_watch(study: Study, records: Sequence[TrialRecord], watch: WatchedMetrics) -> tuple[Metric, ...]:
