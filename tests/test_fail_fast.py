@@ -378,3 +378,22 @@ def test_ten_trials_in_a_row_lost_with_their_worker_stop_the_run_even_after_othe
         watch.see(lost(number))
     with pytest.raises(ObjectiveError, match=r"the last 10 trials of this run all lost their worker .*run for ever"):
         watch.see(lost(20))
+
+
+def test_the_command_that_lists_the_failures_names_the_study_and_its_storage(tmp_path: Path) -> None:
+    """It said `tunesmith trials --failed`, which reads the default ./tunesmith.db: run beside a config that names
+    another storage, it failed with "no database at .../tunesmith.db"."""
+    errors = [ValueError, KeyError, TypeError, RuntimeError]
+
+    def varied(trial: ts.Trial) -> float:
+        raise errors[trial.number % len(errors)]("bad")
+
+    url = f"sqlite:///{tmp_path}/mine.db"
+    study = ts.Study(SPACE, metric="loss", storage=url, name="my study", seed=0, budget=ts.Budget(trials=50))
+    with pytest.raises(ObjectiveError) as caught:
+        study.optimize(varied)
+    command = f"tunesmith trials 'my study' --storage {url} --failed"
+    assert f"`{command}` lists them" in str(caught.value)
+    listed = CliRunner().invoke(cli, ["trials", "my study", "--storage", url, "--failed"])
+    assert listed.exit_code == 0, listed.output
+    assert "KeyError" in listed.output

@@ -313,11 +313,12 @@ class UnspentResource:
     """
 
     def __init__(
-        self, budget: Budget, history: Sequence[TrialRecord], *, run_limited: bool, fail_fast_on: bool
+        self, budget: Budget, history: Sequence[TrialRecord], *, run_limited: bool, fail_fast_on: bool, where: str = ""
     ) -> None:
         only_resource = budget.trials is None and budget.wall_time is None and not run_limited
         self.resource = budget.resource if only_resource else None
         self.fail_fast_on = fail_fast_on
+        self.where = where  # the study's name and storage as `tunesmith trials` takes them ("": in memory)
         self.streak = 0  # counted trials in a row that spent nothing (before any spent: all of them)
         self.unreported = 0  # those of the streak that ended without a report, neither failed nor infeasible
         self.infeasible = 0  # those of the streak that raised ts.Infeasible
@@ -407,8 +408,9 @@ class UnspentResource:
                 "they should run"
             )
         if self.failed:
+            listed = f"`tunesmith trials {self.where} --failed`" if self.where else "study.trials"
             fixes.append(
-                "fix what fails (`tunesmith trials --failed` lists the failures with their tracebacks), or turn "
+                f"fix what fails ({listed} lists the failures with their tracebacks), or turn "
                 "fail-fast back on (fail_fast=3, the default; in a config file fail_fast = 3), which stops trials "
                 "that keep failing with the failure's own message"
             )

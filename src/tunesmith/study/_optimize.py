@@ -59,7 +59,7 @@ from tunesmith.study._limits import (
 from tunesmith.study._observers import Observer, Observers
 from tunesmith.study._outcome import ran_all_steps, trained_to_the_end
 from tunesmith.study._recovery import Stopped, cut_short_by, naming_the_result, outcome_text
-from tunesmith.study._search_progress import SearchProgress, resume_hint
+from tunesmith.study._search_progress import SearchProgress, listing_arguments, resume_hint
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -328,9 +328,12 @@ class _SystematicFailure:
     ``--trials 1``) stops at the same failure as one run of the whole budget. A trial failed by a ``suggest_*``
     definition no value can satisfy stops the run at once (`_undefinable`), as a refused report does (`refused`)."""
 
-    def __init__(self, limit: int | None, history: Sequence[TrialRecord], metric: str | None = None) -> None:
+    def __init__(
+        self, limit: int | None, history: Sequence[TrialRecord], metric: str | None = None, where: str = ""
+    ) -> None:
         self.limit = limit
         self.metric = metric
+        self.where = where  # the study's name and storage as `tunesmith trials` takes them (`listing_arguments`)
         self.worked = any(_worked(r) for r in history)
         self.streak: list[TrialRecord] = []
         self.failures: list[TrialRecord] = []  # every failure before any trial worked, earlier runs' too
@@ -599,8 +602,8 @@ class _SystematicFailure:
                 last.error,
             )
         if few is not None and len(self.failures) < few:
-            listed = ("`tunesmith trials --state stopped` lists them with the step where each diverged" if diverged
-                      else "`tunesmith trials --failed` lists them with their tracebacks")  # fmt: skip
+            listed = (f"{self._listing('--state stopped')} lists them with the step where each diverged" if diverged
+                      else f"{self._listing('--failed')} lists them with their tracebacks")  # fmt: skip
             why = (f"The study has no result. With {len(self.failures)} {'diverged' if diverged else 'failed'}, the "
                    f"configurations tried may be to blame rather than the objective; {listed}: fix what they show and "
                    "run again, run more trials, or pass fail_fast=None (in a config file: fail_fast = false) to keep "
@@ -623,12 +626,19 @@ class _SystematicFailure:
         else:
             why = ("Every configuration tried failed, so the objective or the space is broken (a learning rate range "
                    "that always diverges, a model that never fits in memory, a time limit no trial meets); the study "
-                   "stopped instead of spending its budget. `tunesmith trials --failed` lists them; fix it and run "
+                   f"stopped instead of spending its budget. {self._listing('--failed')} lists them; fix it and run "
                    "again, or pass fail_fast=None (in a config file: fail_fast = false) to keep going.")  # fmt: skip
         return ObjectiveError(
             f"{what} ({counts}; the last: {failure_text(last)}). {why}\nThe last failure:\n{_stored_text(last)}",
             last.error,
         )
+
+    def _listing(self, flag: str) -> str:
+        """The command that lists the trials ``flag`` selects, naming this study and its storage; a study in memory
+        is gone with its process, so it is pointed at ``study.trials``."""
+        if not self.where:
+            return f"`study.trials` (the study is in memory, which no command reads) with {flag}'s trials"
+        return f"`tunesmith trials {self.where} {flag}`"
 
     def _never_finite(self) -> str:
         """Why failures that were all NaN or infinite from the start stopped the study: which trials, metric and
@@ -843,6 +853,7 @@ def optimize(
         integer("fail_fast", fail_fast, minimum=1, allow_none=True, fix="pass 3, or None to never stop on failures"),
         history,
         metric=study.metric.name,
+        where=listing_arguments(study.name, study.storage.url),
     )
     spent = holdout_spent_note(study.attrs)  # said once a trial starts: a run that starts none changes nothing
     fully = trained_fully(study.budget, study.scheduler)
@@ -891,6 +902,7 @@ def optimize(
         history,
         run_limited=n_trials is not None or timeout is not None,
         fail_fast_on=systematic.limit is not None,  # with fail-fast on, failures get its message
+        where=systematic.where,
     )
     meter = SearchProgress(study, n_trials=n_trials, timeout=timeout, show=progress, workers=runner.capacity)
     error: BaseException | None = None

@@ -12,6 +12,7 @@ complete trials; until then each finished trial looks for the stored one, as eac
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -184,3 +185,11 @@ def resume_hint(study: Study) -> str:
         f"ts.Study.load({study.name!r}, storage={url!r}).optimize(objective)"
         + ("" if "***" not in url else " (put the password back into the storage URL)")
     )
+
+
+def listing_arguments(name: str, url: str) -> str:
+    """``NAME --storage URL`` as a shell reads them (quoted where needed), for a command that lists a study's trials;
+    ``""`` for a study in memory, which no command can read. A password in the URL shows as ``***``."""
+    if url == "memory":
+        return ""
+    return f"{shlex.quote(name)} --storage {shlex.quote(url)}"
