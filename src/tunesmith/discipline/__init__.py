@@ -23,7 +23,16 @@ from tunesmith.discipline.holdout import (
 from tunesmith.discipline.nested_cv import NestedCVResult, nested_cv
 from tunesmith.discipline.optimism import Optimism, estimate_optimism
 from tunesmith.discipline.planner import Fidelity, Method, Plan, PlanOption, plan
-from tunesmith.discipline.seeds import Baseline, Candidate, Rule, SeedReport, SeedRun, evaluate_baseline, validate_top
+from tunesmith.discipline.seeds import (
+    Baseline,
+    Candidate,
+    Rule,
+    SeedReport,
+    SeedRun,
+    TopKUnusedWarning,
+    evaluate_baseline,
+    validate_top,
+)
 from tunesmith.discipline.verdict import Check, Verdict
 
 __all__ = [
@@ -45,6 +54,7 @@ __all__ = [
     "SeedReport",
     "SeedRun",
     "Thresholds",
+    "TopKUnusedWarning",
     "Verdict",
     "brier_score",
     "calibration",

@@ -16,7 +16,9 @@ What ``evaluate`` returns: the primary metric under ``holdout_<base>`` (``val_lo
 ``holdout_loss``), ``holdout_<metric>`` or the metric's own name (see `holdout_key`); optionally
 guardrail metrics (under the names read for the primary metric: ``holdout_<base>``,
 ``holdout_<name>`` or the name itself), ``slice:<name>:<key>`` per slice and
-``shifted:<key>`` on a shifted or time-split set (or pass ``shifted=`` a second evaluation).
+``shifted:<key>`` on a shifted or time-split set (or pass ``shifted=`` a second evaluation). On a study with
+several objectives, each further objective under the same names as its own (``holdout_cost`` or ``cost``): the gap
+check judges every objective returned, the first alone with the optimism of choosing taken back (`_objective_gap`).
 
 With a shifted set and a baseline (declared or evaluated), the baseline configuration is scored too, with the
 same evaluations and seed, so that the shifted-data check judges the tuned gain over it under the shift rather
@@ -44,6 +46,7 @@ from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import real
 from tunesmith.attributes import (
     BaselineAttr,
+    ChoiceAttr,
     HoldoutAttr,
     HoldoutLogAttr,
     HoldoutOpeningAttr,
@@ -61,6 +64,7 @@ from tunesmith.discipline._reruns import BASELINE_NUMBER, completed
 from tunesmith.discipline.conventions import SHIFTED, SLICE, holdout_key, holdout_keys, slices_of
 from tunesmith.discipline.gap import (
     Z_ONE_SIDED_95,
+    GapTest,
     Noise,
     gap_test,
     near_zero,
@@ -514,14 +518,19 @@ def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandid
             + f"; the holdout scored trial #{record.number} ({how}), which the re-runs did not confirm",
         )
     contest = recorded_contest(stability, study.metric)  # whether the re-runs told the winner apart
-    changes = across_seeds(stability.per_seed_winners or (), stability.winner, () if contest is None else contest.tied)
+    compared = sum(1 for c in stability.candidates or ()
+                   if not c.baseline and c.trial != BASELINE_NUMBER and c.eligible is not False)  # fmt: skip
+    changes = across_seeds(stability.per_seed_winners or (), stability.winner,
+                           () if contest is None else contest.tied, compared=compared)  # fmt: skip
     overturned = _overturned(stability, contest)
+    # A lone candidate compared nothing: no sentence on which candidate was best on each seed (`across_seeds`).
+    beside = f"; {changes}{overturned}" if changes else overturned
     if entry.confirm_values is not None:  # re-run on fresh seeds after the pick: judged on those runs alone
         ran = len(stability.confirm_runs or entry.confirm_values)
         if len(entry.confirm_values) < ran:  # a failed run on a fresh seed, as a failed one bars a candidate
             return Check(name, False, (
                 f"re-run on {ran} fresh seeds after the pick, the winner failed: {entry.confirm_note}; a configuration "
-                f"that fails on a fresh seed is not stable across seeds; {changes}{overturned}"))  # fmt: skip
+                f"that fails on a fresh seed is not stable across seeds{beside}"))  # fmt: skip
         if entry.confirm_mean is None or entry.confirm_std is None:
             raise entry.missing("confirm_mean" if entry.confirm_mean is None else "confirm_std",
                                 f"{stability.KEY}.candidates")  # fmt: skip
@@ -535,7 +544,7 @@ def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandid
         mean, std, values = float(entry.mean), float(entry.std), entry.values
         seeds, caveat = f"over {len(values)} seeds", _picked_on_these_runs(stability, record)
     primary = _spread_reading(study.metric, mean, std, [float(v) for v in values], thresholds.seed_cv)
-    head = f"{primary.words(seeds)}; {changes}{overturned}{caveat}{primary.relative}"
+    head = f"{primary.words(seeds)}{beside}{caveat}{primary.relative}"
     if not several_objectives(study):
         return Check(name, primary.passed, head, decided=primary.decided, leans=primary.leans)
     runs = (stability.confirm_runs if entry.confirm_values is not None else stability.runs) or ()
@@ -736,7 +745,8 @@ def finalize(
         shifted_result = None if shifted is None else _evaluate(shifted, params, record.seed, "shifted", opened)
         bar.update(advance=shifted is not None)
         shifted_scores = None if shifted_result is None else shifted_result[0]
-        _refuse_non_finite(scores, key, shifted_scores, study.metric)
+        objective_keys = [k for m in study.objectives[1:] if (k := holdout_key(m, scores)) is not None]
+        _refuse_non_finite(scores, key, shifted_scores, study.metric, objective_keys)
         _refuse_other_scale(study, opening, how, scores, key, shifted_scores)
         winner_shift = _shift_of(study.metric, key, scores, examples, shifted_result)
         baseline_scored = None
@@ -756,7 +766,7 @@ def finalize(
     seen = [holdout_score, *_validation_scores(study)]
     gap = gap_test(
         study.metric, validation, holdout_score,
-        validation_noise=_validation_noise(record, study.metric, entry, selection),
+        validation_noise=_validation_noise(record, study.metric, _run_spread(entry), selection),
         holdout_noise=noise_of(scores, key, unit),
         threshold=limits.gap, points=scored_in_points(study.metric, seen),
         selection=selection, compared=optimism.compared if optimism else 1,
@@ -764,17 +774,9 @@ def finalize(
     )  # fmt: skip
     beside = "" if rerun is None else f"; re-run mean {rerun:.4g}"
     checks = [baseline_check(study, record, entry, optimism)]
-    checks.append(
-        Check(
-            "holdout gap",
-            not gap.flagged,
-            f"validation {study.metric.name} {validation:.4g} ({how}, trial #{record.number}{beside}) "
-            f"vs holdout {holdout_score:.4g}: {gap.detail}{read_relative(study.metric, seen)}",
-            checked=gap.checked,
-            decided=gap.decided,
-            leans=gap.leans,
-        )
-    )
+    first = (f"validation {study.metric.name} {validation:.4g} ({how}, trial #{record.number}{beside}) "
+             f"vs holdout {holdout_score:.4g}: {gap.detail}{read_relative(study.metric, seen)}")  # fmt: skip
+    checks.append(_gap_check(study, record, entry, scores, gap, first, limits.gap))
     checks.append(_seed_check(study, record, how, entry, limits))
     checks.append(guardrail_check(study, record, scores))
     checks.append(proxy_check(study, _valid(study), watched))
@@ -965,10 +967,12 @@ def _refuse_other_scale(study: Study, opening: HoldoutOpeningAttr, how: str, sco
 
 
 def _refuse_non_finite(scores: Mapping[str, float], key: str, shifted: Mapping[str, float] | None,
-                       metric: Metric) -> None:  # fmt: skip
+                       metric: Metric, objectives: Sequence[str] = ()) -> None:  # fmt: skip
     """Refuse a holdout (or shifted) score the verdict reads that is not a finite number: NaN compares as
-    neither better nor worse, so a NaN gap would read as within the limit."""
+    neither better nor worse, so a NaN gap would read as within the limit. ``objectives``: the keys of the further
+    objectives of a study with several, whose gaps the verdict reads too (`_gap_check`)."""
     read = {key: scores[key], **{f"slice {k}": v for k, v in slices_of(scores, [key, metric.name]).items()}}
+    read |= {k: scores[k] for k in objectives}
     read |= {k: v for k, v in scores.items() if k.startswith("shifted:")}
     if shifted is not None:
         read |= {f"shifted {k}": v for k, v in shifted.items() if k in holdout_keys(metric)}
@@ -987,15 +991,17 @@ def _valid(study: Study) -> list[TrialRecord]:
     return [r for r in study.trials if r.invalidated is None]
 
 
-def _validation_scores(study: Study) -> list[float]:
-    """Every value of the primary metric the search saw (its finished trials, less the invalidated ones)."""
-    name = study.metric.name
+def _validation_scores(study: Study, metric: Metric | None = None) -> list[float]:
+    """Every value of ``metric`` (``None``: the primary metric) the search saw (its finished trials, less the
+    invalidated ones)."""
+    name = (metric or study.metric).name
     return [v for r in _valid(study) if r.state.is_finished and (v := r.value(name)) is not None]
 
 
 def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], key: str) -> list[HoldoutRowAttr]:
     """Validation-vs-holdout rows for the other metrics both sides have (``val_x``/``x`` in the search,
-    ``holdout_x`` on the holdout), for the report; only the primary metric decides the gap check."""
+    ``holdout_x`` on the holdout), and for each further objective the holdout returned under any of its names
+    (`holdout_keys`), for the report; the gap check judges the objectives alone (`_gap_check`)."""
     rows = []
     for name, value in scores.items():
         if not name.startswith("holdout_") or name == key:
@@ -1006,18 +1012,23 @@ def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], 
             if searched != study.metric.name and validation is not None:
                 rows.append(HoldoutRowAttr(label=searched, validation=validation, holdout=value))
                 break
+    labelled = {row.label for row in rows}
+    for metric in study.objectives[1:]:
+        found, validation = holdout_key(metric, scores), record.value(metric.name)
+        if found is not None and validation is not None and metric.name not in labelled:
+            rows.append(HoldoutRowAttr(label=metric.name, validation=validation, holdout=scores[found]))
     return rows
 
 
-def _validation_noise(record: TrialRecord, metric: Metric, entry: SeedCandidateAttr | None,
+def _validation_noise(record: TrialRecord, metric: Metric, spread: tuple[float, int, str] | None,
                       selection: float) -> Noise | None:  # fmt: skip
-    """The noise of the validation score that chose ``record``: its per-example or per-fold standard error, else,
-    when it was re-run across seeds, the spread of one run (the search scored it once, on one seed), widened by
-    `_few_runs_widening` for the few runs it was read on and for ``selection`` (the optimism `gap_test` is given
-    to take back, in the metric's units), which was read at the same spread."""
+    """The noise of ``metric``'s validation score of ``record``: its per-example or per-fold standard error, else,
+    when it was re-run across seeds, the spread of one run (``spread``: `_run_spread`, `_objective_spread`; the
+    search scored it once, on one seed), widened by `_few_runs_widening` for the few runs it was read on and for
+    ``selection`` (the optimism `gap_test` is given to take back, in the metric's units), which was read at the
+    same spread."""
     noise = noise_of(record.metrics, metric.name, point_unit(metric))
-    spread = _run_spread(entry)
-    if noise is not None or entry is None or spread is None:
+    if noise is not None or spread is None:
         return noise
     std, runs, source = spread
     if std == 0:  # runs that all gave the same value measured no noise: the seeds do not move this score
@@ -1066,6 +1077,111 @@ def _few_runs_widening(runs: int, shift: float) -> float:
     degrees = runs - 1
     quantile = float(t.ppf(0.95, degrees)) if shift <= 0 else float(nct.ppf(0.95, degrees, shift))
     return (quantile - max(shift, 0.0)) / Z_ONE_SIDED_95
+
+
+def _gap_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None, scores: Mapping[str, float],
+               first: GapTest, detail: str, threshold: float) -> Check:  # fmt: skip
+    """The holdout-gap check of the judged ``record``: ``first``, the first objective's `gap_test`, in words
+    (``detail``), and on a study with several objectives every further objective the holdout returned, judged by
+    `_objective_gap`, so that a trade-off chosen for its cost is not called generalising on its error alone.
+    As the seed-stability check reads several objectives, it is one check: it fails when any objective's gap is
+    flagged, is undecided when any is (leaning when one leans beyond the limit), and names them; an objective the
+    holdout did not return is named as not judged and decides nothing."""
+    if not several_objectives(study):
+        return Check("holdout gap", not first.flagged, detail, checked=first.checked, decided=first.decided,
+                     leans=first.leans)  # fmt: skip
+    judged: list[tuple[str, GapTest]] = [(study.metric.name, first)]
+    parts, missing = [detail], []
+    for metric in study.objectives[1:]:
+        test, words = _objective_gap(study, record, entry, scores, metric, threshold)
+        parts.append(words)
+        if test is None:
+            missing.append(metric.name)
+        else:
+            judged.append((metric.name, test))
+    body = "; ".join(parts)
+    every = "every objective judged" if not missing else "every objective the holdout returned judged"
+    failed = [name for name, test in judged if test.flagged]
+    if failed:
+        verb = "fails" if len(failed) == 1 else "fail"
+        return Check("holdout gap", False, f"{', '.join(failed)} {verb} the holdout gap, {every}: {body}")
+    undecided = [name for name, test in judged if not test.decided]
+    if undecided:
+        return Check("holdout gap", True, f"{', '.join(undecided)} undecided, {every}: {body}", decided=False,
+                     leans=any(test.leans for _, test in judged))  # fmt: skip
+    unchecked = [name for name, test in judged if not test.checked]
+    if len(unchecked) == len(judged):
+        return Check("holdout gap", True, f"no objective's noise is known, {every}: {body}", checked=False)
+    if unchecked:
+        return Check("holdout gap", True, f"{', '.join(unchecked)} of unknown noise, the others within the limit, "
+                     f"{every}: {body}")  # fmt: skip
+    within = "every objective within the limit" if not missing else "every objective the holdout returned within it"
+    return Check("holdout gap", True, f"{within}: {body}")
+
+
+def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None, scores: Mapping[str, float],
+                   metric: Metric, threshold: float) -> tuple[GapTest | None, str]:  # fmt: skip
+    """The holdout gap of ``record`` on ``metric``, a further objective of the study, and the words for it
+    (``None`` and why, when the holdout did not return it or either side is not a number).
+
+    It is judged as the first objective is (`gap_test`): in points or relative by the same rule, its validation
+    noise per example or per fold, else the spread of one run across the seed re-runs the first objective's was
+    read on (`_objective_spread`), widened for their few runs, and its holdout noise from the holdout's values.
+    Nothing is taken back for choosing. The optimism the first objective's gap takes back is the best of N: how
+    much the best of the configurations compared on the same validation data flatters its score
+    (`estimate_optimism`). A choice from the front does not take the best of N on a further objective: a bound
+    (``ts.choose.best(..., bounds=...)``), weights or the knee lean on it only in part, and the best-of-N estimate
+    describes none of them, so taking it back would invent a correction; such a choice may still flatter the
+    objective (a bound keeps the trials whose validation happened to read within it) by an amount not estimated
+    here, and the detail says that none was taken back. When the recorded rule optimised this objective itself
+    (``ts.choose.best('<it>')``) the choice flatters it as a best of N does, but the optimism estimate is the first
+    objective's alone: the detail says so, since part of a gap flagged on it may then be that selection rather
+    than overfitting."""
+    key = holdout_key(metric, scores)
+    if key is None:
+        names = " or ".join(repr(k) for k in holdout_keys(metric))
+        return None, (f"{metric.name} not judged: the holdout returned no {names}; return it from evaluate to judge "
+                      f"the chosen trade-off's {metric.name} on the holdout")  # fmt: skip
+    validation, holdout = record.value(metric.name), scores[key]
+    if validation is None or not math.isfinite(validation):
+        return None, f"{metric.name} not judged: trial #{record.number} has no finite validation {metric.name}"
+    seen = [holdout, *_validation_scores(study, metric)]
+    spread = _objective_spread(study, record, entry, metric)
+    test = gap_test(metric, validation, holdout,
+                    validation_noise=_validation_noise(record, metric, None if spread is None else spread[1:], 0.0),
+                    holdout_noise=noise_of(scores, key, point_unit(metric)), threshold=threshold,
+                    points=scored_in_points(metric, seen))  # fmt: skip
+    choice = read_attr(study.attrs, ChoiceAttr)
+    if choice is not None and choice.rule.get("rule") == "best" and choice.rule.get("metric") == metric.name:
+        taken = (f"nothing taken back for choosing: the choice optimised {metric.name} (ts.choose.best"
+                 f"({metric.name!r})), which flatters its validation score, but the optimism estimate is "
+                 f"{study.metric.name}'s alone, so part of a gap here may be that selection")  # fmt: skip
+    else:
+        taken = (f"nothing taken back for choosing: the choice did not optimise {metric.name} by itself, and the "
+                 f"optimism estimate, the best of the configurations compared, is {study.metric.name}'s")  # fmt: skip
+    rerun = "" if spread is None else f"re-run mean {spread[0]:.4g}; "
+    return test, (f"validation {metric.name} {validation:.4g} ({rerun}{taken}) vs holdout {holdout:.4g}: "
+                  f"{test.detail}{read_relative(metric, seen)}")  # fmt: skip
+
+
+def _objective_spread(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None,
+                      metric: Metric) -> tuple[float, float, int, str] | None:  # fmt: skip
+    """``metric``'s mean over the seed re-runs of ``record``, then as `_run_spread` reads the first objective's:
+    the standard deviation of one run, how many runs measured it and which, in words (``None``: fewer than two
+    measured it). The runs are those the first objective's spread is read on: the fresh seeds after the pick when
+    there are two or more, else the selection runs."""
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    if entry is None or stability is None:
+        return None
+    confirmed = len(entry.confirm_values or ()) >= 2
+    runs = completed(stability.confirm_runs if confirmed else stability.runs, record.number)
+    values = [float(run.metrics[metric.name]) for run in runs if metric.name in run.metrics]
+    if len(values) < 2:
+        return None
+    mean, std = float(np.mean(values)), float(np.std(values, ddof=1))
+    source = f"{len(values)} fresh seeds run after the pick" if confirmed else f"{len(values)} seeds"
+    # Runs that all gave the same value up to rounding (1e-16 of a mean of floats) measured no spread: 0.
+    return mean, (0.0 if std <= 1e-9 * max(1.0, abs(mean)) else std), len(values), source
 
 
 def _selection(study: Study, validation: float, optimism: Optimism | None) -> float:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -83,6 +84,7 @@ __all__ = [
     "SeedReport",
     "SeedRun",
     "Standing",
+    "TopKUnusedWarning",
     "evaluate_baseline",
     "lineage_of",
     "recorded_contest",
@@ -91,6 +93,12 @@ __all__ = [
     "top_configurations",
     "validate_top",
 ]
+
+
+class TopKUnusedWarning(UserWarning):
+    """`validate_top` was given a ``k`` other than 1 on a study with several objectives, where it re-runs the one
+    configuration `Study.choose` recorded: the choice there is made by the rule stated on the Pareto front, not by
+    ranking candidates on one objective, so there are no top ``k`` to re-run."""
 
 
 class Rule(Enum):
@@ -447,8 +455,8 @@ class SeedReport:
             lines.append("no candidate is eligible")
         else:
             tied = () if contest is None else contest.tied
-            lines.append(f"winner {self.winner.label}; {across_seeds(self.per_seed_winners, self.winner.trial, tied)}"
-                         f"{self._overturn(contest)}")  # fmt: skip
+            across = across_seeds(self.per_seed_winners, self.winner.trial, tied, compared=len(eligible))
+            lines.append(f"winner {self.winner.label}{f'; {across}' if across else ''}{self._overturn(contest)}")
         if contest is not None and contest.describe(self.metric.name):
             lines.append(contest.describe(self.metric.name))
         if self.confirmation is not None:
@@ -715,9 +723,15 @@ def recorded_contest(stability: SeedStabilityAttr, metric: Metric) -> Contest | 
     return _contest(stability.winner, eligible, metric)
 
 
-def across_seeds(per_seed_winners: Sequence[int], winner: int | None, tied: Sequence[int] = ()) -> str:
+def across_seeds(per_seed_winners: Sequence[int], winner: int | None, tied: Sequence[int] = (),
+                 compared: int | None = None) -> str:  # fmt: skip
     """Which candidate was best on each seed, said against the winner; ``tied``: the candidates identical to the winner
-    on every seed (`Contest.tied`), which a seed's best credits to the winner, so that it is never said to be best."""
+    on every seed (`Contest.tied`), which a seed's best credits to the winner, so that it is never said to be best.
+    ``compared``: how many eligible candidates were compared seed by seed (``None``: not known). Fewer than two
+    compared nothing, so ``""``: a lone candidate is the best on every seed by default, and saying so read as
+    evidence (`validate_top` on a study with several objectives re-runs only the chosen configuration)."""
+    if compared is not None and compared < 2:
+        return ""
     if not per_seed_winners:
         return "no seed had an eligible candidate"
     listed = ", ".join(f"#{n}" for n in per_seed_winners)
@@ -832,7 +846,7 @@ def _baseline_candidate(study: Study, rule: Rule, confidence: float, seeds: Sequ
 def validate_top(
     study: Study,
     objective: Objective,
-    k: int = 3,
+    k: int | None = None,
     seeds: int = 5,
     *,
     rule: Rule | str = Rule.LCB,
@@ -844,9 +858,12 @@ def validate_top(
     """Re-run the study's top ``k`` configurations with ``seeds`` fresh seeds and pick the most stable.
 
     A baseline declared with ``Study(baseline=...)`` and not evaluated yet runs first, on the same
-    seeds. On a multi-objective study the candidate is the trial `Study.choose` recorded (``k`` is not
-    used), ranked on the primary objective (the verdict judges its spread on every objective), and the report
-    names its neighbours on the Pareto front.
+    seeds. On a multi-objective study the candidate is the trial `Study.choose` recorded, ranked on the primary
+    objective (the verdict judges its spread on every objective), and the report names its neighbours on the Pareto
+    front; ``k`` is not used there, since the choice is made by `Study.choose`'s rule on the front, not by ranking
+    candidates, and a ``k`` other than 1 warns (`TopKUnusedWarning`) rather than being dropped in silence. It is
+    not refused: the call still re-runs the configuration the verdict judges, and code written for both kinds of
+    study (``validate_top(study, objective, k=3)``) keeps working.
     A winner picked from several eligible candidates by a rule that reads their spread (``Rule.LCB``,
     ``Rule.WORST``) then re-runs on ``confirm`` further fresh seeds, and the verdict judges its spread on
     those runs alone: the runs that picked it flatter its spread. A recorded baseline then runs on those
@@ -861,7 +878,7 @@ def validate_top(
     Args:
         study: the study whose trials are ranked.
         objective: the same objective the search ran (it receives the fresh seed as ``trial.seed``).
-        k: how many distinct configurations to re-run.
+        k: how many distinct configurations to re-run (``None``: 3; with several objectives, 1: see above).
         seeds: how many seeds each runs with (the same seeds for all).
         rule: how the winner is picked (see `Rule`).
         confidence: the one-sided level of ``Rule.LCB``.
@@ -883,12 +900,23 @@ def validate_top(
     check_progress(progress)
     check_keep_checkpoints(keep_checkpoints)
     chosen_rule = _check_rule(rule, confidence)
-    integer("k", k, minimum=1, fix="use 3")
+    count = 3 if k is None else integer("k", k, minimum=1, fix="use 3")
     seed_values = seed_list(study.seed, seeds)
     confirm_count = _check_confirm(confirm, len(seed_values))
     several = several_objectives(study)  # then the one candidate is the trial study.choose recorded
     trials = study.trials
-    top = [chosen_from_front(study, "validate_top")] if several else top_configurations(trials, study.metric, k)
+    top = [chosen_from_front(study, "validate_top")] if several else top_configurations(trials, study.metric, count)
+    if several and k is not None and count != 1:
+        names = ", ".join(m.name for m in study.objectives)
+        warnings.warn(
+            f"k={k} is not used on study {study.name!r}, which has several objectives ({names}): validate_top "
+            f"re-runs the one configuration study.choose recorded, trial #{top[0].number}, since the choice is made "
+            "by study.choose's rule on the Pareto front, not by ranking candidates on one objective. Leave k out "
+            "(or pass k=1); to weigh another point of the front, choose it with study.choose(...) and run "
+            "validate_top again",
+            TopKUnusedWarning,
+            stacklevel=2,
+        )
     if not top:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
     # A declared baseline runs first, on the very seeds the candidates get (the seed list's first ``seeds``).
