@@ -17,7 +17,7 @@ from tunesmith.cli._common import (
     storage_option,
     verdict_colour,
 )
-from tunesmith.lr.range_test import BOTTOM_IN_NOISE, MIN_READ_STEPS
+from tunesmith.lr.range_test import BOTTOM_IN_NOISE, FALL_IN_NOISE, MIN_READ_STEPS
 
 
 @click.command("plan")
@@ -133,17 +133,31 @@ def lr_find(
     for name, lr in result.suggestions.items():
         table.add_row(terminal_safe(name), f"{lr:.3g}")
     console.print(table)
+    if result.steepest_lr is None:
+        console.print(terminal_safe(
+            f"steepest: undecided (the loss's fall is within its noise: its trend falls at most "
+            f"{result.steepest_fall_in_noise:.2g} times its step-to-step noise across {result.window} steps, not more "
+            f"than {FALL_IN_NOISE:g}, so where it falls fastest is the noise's doing); to decide it, steady the loss "
+            "(a larger batch) or lower --num-steps, so that each step raises the rate more, and run the test again"
+        ))  # fmt: skip
     low, high = result.bottom_lrs
     console.print(terminal_safe(
         f"the bottom: the loss's trend lies within {BOTTOM_IN_NOISE:g} times its noise of its lowest value from lr "
         f"{low:.3g} to {high:.3g}; the onset is its middle rate"
     ))  # fmt: skip
+    low, high = result.suggested_range
+    # The range is read from this run's noise alone, and seeds move the suggestion beyond some runs' ranges.
+    one_run = (
+        f"[{low:.3g}, {high:.3g}], from one run: another seed's suggestion may fall outside it; run lr-find again "
+        "with the probe seeded differently to check"
+    )
     if result.flat_floor:
-        low, high = result.suggested_range
         console.print(terminal_safe(
-            f"the floor is flat within noise: the suggestion could be anywhere in [{low:.3g}, {high:.3g}], and the "
-            "bounds cover that range; to narrow it, steady the loss (a larger batch) and run the test again"
+            f"the floor is flat within noise: the suggestion could be anywhere in {one_run}; the bounds cover that "
+            "range; to narrow it, steady the loss (a larger batch) and run the test again"
         ))  # fmt: skip
+    else:
+        console.print(terminal_safe(f"the suggestions the bottom allows: {one_run}"))
     if not result.diverged:
         console.print("the loss did not diverge before max_lr: raise --max-lr to see where it does")
     console.print(terminal_safe(f"put in the space: {outcome.bounds_entry()}"))
