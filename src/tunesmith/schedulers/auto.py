@@ -123,6 +123,9 @@ class AutoScheduler(Scheduler):
     ) -> Continuation | None:
         return self.chosen.propose(space, history, rng, context)
 
+    def resumption(self, history: Sequence[TrialRecord]) -> Continuation | None:
+        return self.chosen.resumption(history)
+
     def rungs(self) -> tuple[float, ...]:
         return self.chosen.rungs()
 

@@ -109,9 +109,12 @@ class Scheduler(ABC):
     pauses: bool = False
     #: Whether `decide` looks at other trials; when not, the study passes only the trial itself.
     reads_history: bool = True
+    #: Whether `resumption` may continue a trial lost while it trained (the study then keeps such a trial's
+    #: checkpoint until it is resumed; otherwise a lost trial's checkpoint is pruned as any finished one's).
+    resumes_lost: bool = False
     #: The flags above: what the study reads off a scheduler besides its methods (a scheduler
     #: that delegates to another, as `AutoScheduler` does, copies each of them).
-    FLAGS: ClassVar[tuple[str, ...]] = ("pauses", "reads_history")
+    FLAGS: ClassVar[tuple[str, ...]] = ("pauses", "reads_history", "resumes_lost")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -138,6 +141,12 @@ class Scheduler(ABC):
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
     ) -> Continuation | None:
         """A continuation to start instead of asking the sampler (PBT); ``None`` by default."""
+        return None
+
+    def resumption(self, history: Sequence[TrialRecord]) -> Continuation | None:
+        """A continuation of a trial lost while it trained, from its own checkpoint, which the study starts before
+        a retry, a queued configuration or `propose` (PBT: its population keeps its training through a crash);
+        ``None`` by default."""
         return None
 
     def rungs(self) -> tuple[float, ...]:

@@ -19,6 +19,9 @@ have no step left to hand on), the best member above the bottom ``quantile`` wit
 the replacement says so in its ``donor_note``; with none, the study starts a trial from its sampler and the stopped
 member waits for a donor. Before any trial finished, no member is taken to be at its last step.
 The replacement records its parent, the trial it replaces and its whole lineage.
+A member whose worker was lost while it trained (a crash, a kill, a lost heartbeat: FAILED, of kind
+`TrialKind.INTERRUPTED` or `TrialKind.LOST_WORKER`) is continued from its own checkpoint before the study starts any
+other trial (`PBT.resumption`), so that the population keeps the training it had.
 A perturbed parameter on a grid of values (a stepped or log-scale `Int`, powers of a base, a stepped `Float`)
 moves at least one value along it in the factor's direction, unless it sits at that end of its range already.
 """
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from tunesmith._validate import integer, real
+from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
@@ -42,7 +46,10 @@ from tunesmith.schedulers.base import Continuation, Scheduler, known_length
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["PBT", "RoundWatch"]
+__all__ = ["PBT", "RESUMES", "RoundWatch"]
+
+# A resumption's attribute (`PBT.resumption`): the member, lost while it trained, whose training it continues.
+RESUMES = "resumes"
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,7 @@ class PBT(Scheduler):
     """
 
     name = "pbt"
+    resumes_lost = True
 
     def __init__(
         self,
@@ -291,6 +299,40 @@ class PBT(Scheduler):
         if note is not None:
             attrs["donor_note"] = note
         return Continuation(params=params, parent=donor.number, start_step=int(donor.resource), attrs=attrs)
+
+    def resumption(self, history: Sequence[TrialRecord]) -> Continuation | None:
+        """The continuation of the oldest member lost while it trained (FAILED, of kind `TrialKind.INTERRUPTED` or
+        `TrialKind.LOST_WORKER`) that nothing reran yet: its own parameters, from the furthest step it reached (its
+        last report, or the step it started at), so the study copies its checkpoint into the new trial, moves
+        ``start_step`` to the step that checkpoint was saved at, and the population keeps its training through a
+        crash. The study hands it out before a retry, a queued configuration or an exploit; it runs under the
+        member's seed. ``None`` when no member is owed one.
+
+        Its attributes link it as an exploit's are: ``parent`` (the study's) and ``lineage`` name the member, and
+        ``resumes`` (`RESUMES`) says the member is rerun, so it is resumed once. A member is passed over when it
+        trained no step (there is no training to keep: the sampler or a retry runs its place), when it reached the
+        step a finished trial ended at (`known_length`: it may have reported its last step, and a continuation would
+        train nothing), when a retry of it exists or was asked for (``tunesmith retry``: a rerun from scratch), or
+        when a trial resumes it already. Read from ``history`` alone, the choice is the same on every worker and after
+        any number of restarts, and the storage's lock makes the trial that resumes a member one.
+        """
+        rerun = {r.attrs.get(RESUMES) for r in history} | {r.attrs.get("retry_of") for r in history}
+        length = known_length(history)
+        for record in history:
+            reached = max(record.resource, float(record.attrs.get("start_step", 0)))
+            if (
+                record.state is not TrialState.FAILED
+                or record.kind is None
+                or not record.kind.is_interruption
+                or record.number in rerun
+                or record.attrs.get(RETRY_REQUESTED)
+                or not 0 < reached < length
+            ):
+                continue
+            lineage = [*record.attrs.get("lineage", []), record.number]
+            attrs: dict[str, Any] = {RESUMES: record.number, "lineage": lineage}
+            return Continuation(params=dict(record.params), parent=record.number, start_step=int(reached), attrs=attrs)
+        return None
 
     def _donors(self, ranked: Sequence[TrialRecord], length: float) -> tuple[list[TrialRecord], str | None] | None:
         """The members a replacement may continue (``ranked``: the members training, best first) and, when they are

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunesmith.environment import TRIAL_KEY, record_environment
-from tunesmith.schedulers.base import Promotion, known_length
+from tunesmith.schedulers.base import Continuation, Promotion, known_length
 from tunesmith.schedulers.successive_halving import RungPromotion
 from tunesmith.storage import Proposal
 from tunesmith.storage.base import Proposer, count_budgeted
@@ -150,9 +150,10 @@ def propose(
     fingerprint: str | None = None,
 ) -> Proposal:
     """Trial ``number``'s parameters, seed and attributes; runs inside `Storage.create_trial`, under
-    the study lock: a lost trial's retry first, then an enqueued configuration, then a scheduler's
-    continuation (PBT) of a donor with steps left (`full_length`), else the sampler. Invalidated trials are
-    hidden from both; the sampler also learns from the warm start's points (`tunesmith.study._known`).
+    the study lock: PBT's continuation of a member lost while it trained (`_resumption`) first, then a lost
+    trial's retry, then an enqueued configuration, then a scheduler's continuation (PBT) of a donor with steps
+    left (`full_length`), else the sampler. Invalidated trials are hidden from both; the sampler also learns from
+    the warm start's points (`tunesmith.study._known`).
 
     ``fingerprint`` (the environment this process runs, `tunesmith.environment`) goes into the attributes
     under ``"environment"``, a retry's too: it runs under this process's code, not its failed trial's."""
@@ -163,6 +164,9 @@ def propose(
 
 
 def _propose(study: Study, number: int, history: Sequence[TrialRecord], known: Known) -> Proposal:
+    resumed = _resumption(study, history)
+    if resumed is not None:
+        return resumed
     retry = requeued(history, study.retries)
     if retry is not None:
         return retry
@@ -174,13 +178,31 @@ def _propose(study: Study, number: int, history: Sequence[TrialRecord], known: K
         return queued_proposal(study, queued, known.for_samplers(history), rng, context, seed)
     continuation = study.scheduler.propose(study.space, valid(history), rng, context)
     if continuation is not None and continuation.start_step < full_length(history):
-        attrs = {
-            **continuation.attrs,
-            "sampler": study.scheduler.name,
-            "parent": continuation.parent,
-            "start_step": continuation.start_step,
-        }
-        return Proposal(params=study.space.validate(continuation.params), seed=seed, attrs=attrs)
+        return _continued(study, continuation, seed)
     space = study.space  # no parameter at all before a define-by-run study's first trial asked for one
     params = space.validate(study.sampler.suggest(space, known.for_samplers(history), rng, context)) if space else {}
     return Proposal(params=params, seed=seed, attrs={"sampler": study.sampler.name})
+
+
+def _resumption(study: Study, history: Sequence[TrialRecord]) -> Proposal | None:
+    """The scheduler's continuation of a trial lost while it trained (PBT's of a member: `PBT.resumption`),
+    under the member's seed. It comes before a retry, which would train the member from scratch and throw its steps
+    away, and before any new member, so that after a crash the population goes on where it was."""
+    shown = valid(history)
+    continuation = study.scheduler.resumption(shown)
+    if continuation is None:
+        return None
+    member = next(r for r in shown if r.number == continuation.parent)
+    return _continued(study, continuation, member.seed)
+
+
+def _continued(study: Study, continuation: Continuation, seed: int) -> Proposal:
+    """The proposal of a scheduler's ``continuation``: its parent and start step recorded with its own attributes,
+    the scheduler as its ``sampler``."""
+    attrs = {
+        **continuation.attrs,
+        "sampler": study.scheduler.name,
+        "parent": continuation.parent,
+        "start_step": continuation.start_step,
+    }
+    return Proposal(params=study.space.validate(continuation.params), seed=seed, attrs=attrs)

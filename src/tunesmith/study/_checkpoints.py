@@ -17,6 +17,7 @@ from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.errors import TunesmithError
 from tunesmith.objective import Metric
 from tunesmith.pareto import loss_matrix, nondominated_order, nondominated_ranks
+from tunesmith.schedulers.pbt import RESUMES
 from tunesmith.trial import TrialRecord, TrialState
 
 _log = logging.getLogger("tunesmith")
@@ -165,8 +166,9 @@ class CheckpointStore:
         if self._warned_no_donor:
             return
         self._warned_no_donor = True
+        why = "PBT resumes it, lost with its worker" if record.attrs.get(RESUMES) == donor else "PBT's exploit"
         warnings.warn(
-            f"trial {record.number} continues trial {donor}'s training from step {start} (PBT's exploit), but trial "
+            f"trial {record.number} continues trial {donor}'s training from step {start} ({why}), but trial "
             f"{donor} saved no checkpoint (its folder {self.trial_dir(donor)} holds no file): PBT needs the "
             "objective to save its state (trial.save_checkpoint(...) or files in trial.checkpoint_dir) as it trains "
             "and to load it when trial.resumed (trial.load_checkpoint()); without them each continuation trains "
@@ -202,14 +204,45 @@ class CheckpointStore:
         """Delete trial ``number``'s checkpoint folder, if it is inside ``root`` (see `_delete`)."""
         self._delete(self.trial_dir(number))
 
-    def prune(self, history: Sequence[TrialRecord], objectives: Sequence[Metric], chosen: int | None = None) -> None:
-        """Delete checkpoints nobody can use: those of finished trials other than the ones `kept` names."""
+    def prune(
+        self,
+        history: Sequence[TrialRecord],
+        objectives: Sequence[Metric],
+        chosen: int | None = None,
+        *,
+        resumes_lost: bool = False,
+    ) -> None:
+        """Delete checkpoints nobody can use: those of finished trials other than the ones `kept` names and the ones
+        `awaiting_rerun` names.
+
+        With ``resumes_lost`` (a scheduler that continues a trial lost while it trained: `Scheduler.resumes_lost`,
+        PBT), a trial lost with its worker (FAILED, `TrialKind.is_interruption`: interrupted, lost worker) keeps its
+        checkpoint until a trial reruns it: a resumption of it (`schedulers.pbt.PBT.resumption`), once that one holds
+        its copy of the files, or a retry, which trains from scratch. Under any other scheduler nothing resumes such a
+        trial (a retry trains from scratch), so its checkpoint goes as any finished trial's does.
+        """
         if not self.root.is_dir():
             return
         kept = self.kept(history, objectives, chosen)
+        if resumes_lost:
+            kept |= self.awaiting_rerun(history)
         for record in history:
             if record.state.is_finished and record.number not in kept:
                 self._delete(self.trial_dir(record.number))
+
+    def awaiting_rerun(self, history: Sequence[TrialRecord]) -> set[int]:
+        """The trials lost with their worker whose checkpoint a rerun may still need (see `prune`): no retry of them
+        exists, and no trial that resumes them holds files yet (its copy may be under way, outside the study lock)."""
+        retried = {r.attrs.get("retry_of") for r in history if "retry_of" in r.attrs}
+        copied = {r.attrs.get(RESUMES) for r in history if RESUMES in r.attrs and self.holds_files(r.number)}
+        return {
+            r.number
+            for r in history
+            if r.state is TrialState.FAILED
+            and r.kind is not None
+            and r.kind.is_interruption
+            and r.number not in retried | copied
+        }
 
     def kept(self, history: Sequence[TrialRecord], objectives: Sequence[Metric], chosen: int | None) -> set[int]:
         """The finished trials whose checkpoints pruning keeps (none when ``keep`` is 0).

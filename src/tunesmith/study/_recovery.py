@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
+from tunesmith.schedulers.pbt import RESUMES
 from tunesmith.storage import Proposal, Storage
 from tunesmith.storage._failures import CommitUnknown, ServerGone
 from tunesmith.storage._trial_cache import Facet, matching
@@ -52,10 +53,10 @@ __all__ = [
 _log = logging.getLogger("tunesmith")
 
 # What makes a trial a PBT continuation (`_ask.propose`, `_ask.hand_over_checkpoint`): its donor, start step,
-# lineage, the stopped member it replaces, how its parameters moved from its donor's, why that donor, and the
-# scheduler as its ``sampler``.
+# lineage, the stopped member it replaces (or the lost one it resumes), how its parameters moved from its donor's,
+# why that donor, and the scheduler as its ``sampler``.
 CONTINUATION = frozenset(
-    {"parent", "start_step", "lineage", "replaces", "explored", "donor_note", START_STEP_UNSURE, "sampler"}
+    {"parent", "start_step", "lineage", "replaces", RESUMES, "explored", "donor_note", START_STEP_UNSURE, "sampler"}
 )
 # The failed trial's attributes its retry drops (see `requeued`): the request itself, whether its checkpoint
 # folder held files (the retry's folder is a new one), and a PBT continuation's own (`CONTINUATION`; its
@@ -221,6 +222,7 @@ def _rerun_hint(
 # What `requeued` looks for at every new trial, found through the storage's index (`matching`), not a pass over
 # every trial: retries, and the FAILED trials one may be owed to (re-queued, or interrupted).
 _RETRY = Facet("a retry", lambda record: "retry_of" in record.attrs)
+_RESUMPTION = Facet("a PBT resumption", lambda record: RESUMES in record.attrs)
 _MAY_BE_OWED = Facet(
     "failed, re-queued or interrupted",
     lambda record: (
@@ -246,8 +248,12 @@ def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
     (which recorded a 22-step training as 12 steps). It is no continuation: it keeps none of one's attributes
     (`CONTINUATION`: a retry that said it was PBT's, had explored from a donor and replaced a member read as
     one), and ``attrs["retried_from_scratch"]`` says which continuation it runs from scratch.
+
+    A lost trial that PBT resumed from its checkpoint (`schedulers.pbt.PBT.resumption`) had its rerun: it is owed no
+    retry, though one `Study.retry_failed` asked for still runs.
     """
     retried = {r.attrs.get("retry_of") for r in matching(history, _RETRY)}
+    resumed = {r.attrs.get(RESUMES) for r in matching(history, _RESUMPTION)}
     for record in matching(history, _MAY_BE_OWED):
         if record.number in retried:
             continue
@@ -255,7 +261,7 @@ def requeued(history: Sequence[TrialRecord], retries: int) -> Proposal | None:
         attrs = _from_scratch(record)
         if record.attrs.get(RETRY_REQUESTED):  # re-queued after a fix: not a lost worker's retry
             return Proposal(params=dict(record.params), seed=record.seed, attrs={**attrs, "retry_of": record.number})
-        if record.kind is not None and record.kind.is_interruption and count < retries:
+        if record.kind is not None and record.kind.is_interruption and count < retries and record.number not in resumed:
             attrs = {**attrs, "retry_of": record.number, "retries": count + 1}
             return Proposal(params=dict(record.params), seed=record.seed, attrs=attrs)
     return None
@@ -456,8 +462,9 @@ def cut_short_by(exc: BaseException) -> tuple[str, str]:
 
 
 def reap(study: Study, history: Sequence[TrialRecord]) -> list[int]:
-    """Record ``study``'s lost trials in ``history`` FAILED (see `Study.reap_lost_trials`), then tell the running
-    `optimize`'s observers (a tracker showed them running)."""
+    """Record ``study``'s lost trials in ``history`` FAILED (see `Study.reap_lost_trials`), each `CHECKPOINTED` when
+    its folder holds files (PBT resumes it from them, and a resumption that finds them gone must say so), then tell
+    the running `optimize`'s observers (a tracker showed them running)."""
     now = study._clock()
     reaped: list[int] = []
     for lost in find_lost(history, worker=study._worker, own=study._running, now=now, grace=study.grace):
@@ -472,6 +479,8 @@ def reap(study: Study, history: Sequence[TrialRecord]) -> list[int]:
             kind=lost.kind,
         ):
             reaped.append(lost.record.number)
+            if study._checkpoints.holds_files(lost.record.number):
+                study.storage.update_trial(study._info.id, lost.record.number, attrs={CHECKPOINTED: True})
     trials_ended(study, reaped)
     return reaped
 

@@ -542,7 +542,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             # study of one reads no attributes here at every finished trial).
             choice = read_attr(self.attrs, ChoiceAttr) if self.objectives else None
             self._checkpoints.prune(self._storage.get_trials(self._info.id), self.objectives or (self.metric,),
-                                    None if choice is None else choice.trial)  # fmt: skip
+                                    None if choice is None else choice.trial,
+                                    resumes_lost=self.scheduler.resumes_lost)  # fmt: skip
         told = self._storage.get_trial(self._info.id, number)
         if handle is not None:
             handle.end(told.state)
