@@ -183,7 +183,7 @@ def test_the_retry_hint_quotes_the_study_name_in_its_worker_command(tmp_path: Pa
 
     said = _said(_invoke("retry", ODD_NAME, "--storage", url))
 
-    assert _pasted(said, "tunesmith worker ", "` runs") == ["tunesmith", "worker", ODD_NAME]
+    assert _pasted(said, "tunesmith worker ", "` runs") == ["tunesmith", "worker", ODD_NAME, "--storage", url]
 
 
 CONFIG = """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from tunesmith.cli._common import (
 from tunesmith.objective import COUNT, STDERR, Metric
 from tunesmith.study import CheckpointStore, Study
 from tunesmith.study._checkpoints import CHECKPOINTED
-from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS
+from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS, owed_retry
+from tunesmith.study._search_progress import listing_arguments
 from tunesmith.trial import TrialKind, TrialRecord
 
 
@@ -139,6 +141,35 @@ def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
     _show_record(study.name, record, gone, study.objectives or (study.metric,), said)
 
 
+def _named(study: Study) -> str:
+    """The study's name and storage as a command pasted back takes them (``NAME --storage URL``)."""
+    return listing_arguments(study.name, study.storage.url) or shlex.quote(study.name)
+
+
+def _other_kinds(study: Study, chosen: Sequence[TrialKind], *, defaulted: bool) -> str:
+    """What `retry` adds to "nothing re-queued" when failures of kinds it was not asked for are owed a retry: how
+    many of each, and the --kind that re-queues them; nothing when there are none."""
+    with _friendly_errors():
+        owed = owed_retry(study.trials, [kind for kind in FAILED_KINDS if kind not in chosen])
+    if not owed:
+        return ""
+    counts = Counter(record.kind for record in owed)
+    kinds = [kind for kind in FAILED_KINDS if kind in counts]  # in FAILED_KINDS' order, for a stable line
+    listed = ", ".join(f"{counts[kind]} {kind.value}" for kind in kinds)
+    # Only the code's failures are re-queued unasked: a timeout, a crash or a non-finite result may come from the
+    # configuration itself, and would then fail again and spend the budget a second time.
+    why = (
+        "not re-queued by default, since these may come from the configuration rather than the code"
+        if defaulted
+        else "not among the kinds asked for"
+    )
+    flags = " ".join(f"--kind {kind.value}" for kind in kinds)
+    return (
+        f"; {len(owed)} FAILED trials of other kinds are owed one ({listed}), {why}: "
+        f"`tunesmith retry {_named(study)} {flags}` re-queues them"
+    )
+
+
 @click.command()
 @click.argument("study_name")
 @storage_option
@@ -158,9 +189,10 @@ def retry(study_name: str, storage: str, kinds: tuple[str, ...]) -> None:
         queued = study.retry_failed(chosen)
     which = ", ".join(k.value for k in chosen)
     if not queued:
-        _echo(f"no FAILED trial of {study.name} of kind {which} is owed a retry: nothing re-queued")
+        _echo(f"no FAILED trial of {study.name} of kind {which} is owed a retry: nothing re-queued"
+              + _other_kinds(study, chosen, defaulted=not kinds))  # fmt: skip
         return
     numbers = ", ".join(f"#{n}" for n in queued)
     _echo(f"re-queued {len(queued)} failed trials of {study.name} ({numbers}; kind {which}); "
-          f"`tunesmith run CONFIG` or `tunesmith worker {shlex.quote(study.name)}` runs them first")  # fmt: skip
+          f"`tunesmith run CONFIG` or `tunesmith worker {_named(study)}` runs them first")  # fmt: skip
     _confirm_stored(study)

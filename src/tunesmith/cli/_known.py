@@ -19,6 +19,7 @@ from tunesmith.cli._common import (
     console,
     storage_option,
 )
+from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._known import (
     QueueBeyondBudgetWarning,
@@ -81,12 +82,34 @@ def queue_lines(study: Study, queue: EnqueuedAttr | None, records: list[TrialRec
     return lines
 
 
-def _parse(study: Study, pairs: tuple[str, ...]) -> dict[str, object]:
+def _split(study: Study, storage: str, pair: str) -> tuple[str, str]:
+    """``pair`` as (name, value text), cut at the '=' after a parameter's name: a name may hold '=' (the space takes
+    it) and so may a value (a choice "a=b"), so only the space's names can tell where the name ends."""
+    space = study.space
+    known = [(pair[:at], pair[at + 1 :]) for at, char in enumerate(pair) if char == "=" and pair[:at] in space]
+    if len(known) == 1:
+        return known[0]
+    if len(known) > 1:
+        readings = [(name, from_text(space.get(name), text)) for name, text in known]
+        said = " or as ".join(f"{name!r} set to {value!r}" for name, value in readings)
+        calls = " or ".join(f".enqueue({{{name!r}: {value!r}}})" for name, value in readings)
+        raise CliError(
+            f"a parameter is given as name=value, cut at the '=' after a parameter's name, but {pair!r} reads as "
+            f"{said}, and the space has each of these names, so the command line cannot tell which is meant: "
+            f"enqueue it from Python, where the name is a key of its own: "
+            f"ts.Study.load({study.name!r}, storage={redact_url(storage)!r}){calls}"
+        )
+    # A name the study does not know yet (define-by-run) ends at the first '='.
+    name, sep, text = pair.partition("=")
+    if not sep or not name:
+        raise CliError(f"parameters are given as name=value, got {pair!r}: e.g. tunesmith enqueue ... lr=0.01")
+    return name, text
+
+
+def _parse(study: Study, storage: str, pairs: tuple[str, ...]) -> dict[str, object]:
     params: dict[str, object] = {}
     for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise CliError(f"parameters are given as name=value, got {pair!r}: e.g. tunesmith enqueue ... lr=0.01")
+        name, text = _split(study, storage, pair)
         # A name the study does not know yet (define-by-run) is read as a number, true/false/null or text.
         params[name] = from_text(study.space.get(name), text)
     return params
@@ -103,7 +126,7 @@ def enqueue(study_name: str, storage: str, note: str | None, repeat: bool, param
     proposals. Parameters left out are drawn by the sampler. One a trial already ran, or the queue holds, is not
     queued again unless --repeat is given."""
     study = _resolve_study(storage, study_name)
-    values = _parse(study, params)
+    values = _parse(study, storage, params)
     with _friendly_errors():
         with warnings.catch_warnings(record=True) as said:  # said below, with the queue
             warnings.simplefilter("ignore", QueueBeyondBudgetWarning)
