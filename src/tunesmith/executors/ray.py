@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -77,6 +79,13 @@ _HUB_START_S = 60.0
 # read when Ray is imported). Ray's default of 20 attempts sat silent for some 14 minutes.
 _CONNECT_ATTEMPTS_VARIABLE = "RAY_gcs_server_port_wait_time_s"
 _CONNECT_ATTEMPTS = 1
+# Before that attempt, a plain TCP connect to a host:port address: a name that does not resolve, or a connection
+# refused (or without a route) at every address the name has, fails at once instead of in Ray's 40 s. Seconds: a
+# handshake over a slow link takes well under this; a connect that times out decides nothing and goes on to Ray.
+_PROBE_TIMEOUT_S = 3.0
+# Errors that say nothing can answer at a socket address, whatever Ray does next; any other (a timeout, a local
+# refusal to open sockets) leaves the address to Ray.
+_NOBODY_THERE = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH)
 
 
 class _ReportHub:
@@ -171,6 +180,43 @@ def _first_line(exc: BaseException) -> str:
     return excerpt(f"{type(exc).__name__}: {lines[0].rstrip('.')}" if lines else type(exc).__name__)
 
 
+def _host_and_port(address: str) -> tuple[str, int] | None:
+    """The host and port an address names the way Ray reads it: ``host:port`` or ``[IPv6]:port`` for a cluster's
+    GCS, either after ``ray://`` for Ray Client. None for what is not that (``auto``, another scheme, no port, an
+    IPv6 address without brackets), which Ray accepts or refuses itself."""
+    inner = address.removeprefix("ray://")
+    if inner.startswith("["):
+        host, bracket, port = inner[1:].partition("]:")
+        if not bracket or "]" in host:
+            return None
+    else:
+        host, _, port = inner.rpartition(":")
+        if ":" in host or "/" in inner:  # IPv6 without brackets; "://" of another scheme
+            return None
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 2**16:
+        return None
+    return host, int(port)
+
+
+def _nobody_at(host: str, port: int) -> str | None:
+    """Why nothing can answer at ``host:port`` (the name does not resolve, or each of its addresses refused a TCP
+    connection or has no route to it), or None when something may: a connection accepted, or a connect that did
+    not finish within `_PROBE_TIMEOUT_S`."""
+    try:
+        with socket.create_connection((host, port), timeout=_PROBE_TIMEOUT_S, all_errors=True):
+            return None
+    except socket.gaierror as exc:
+        return f"the host name {host!r} cannot be resolved ({_first_line(exc)})"
+    except ExceptionGroup as group:  # one error for each address the name resolved to
+        errors = group.exceptions
+        if not all(isinstance(exc, OSError) and exc.errno in _NOBODY_THERE for exc in errors):
+            return None
+        reasons = "; ".join(dict.fromkeys(_first_line(exc) for exc in errors))
+        return f"nothing accepts a TCP connection at {host} port {port} ({reasons})"
+    except OSError:  # a socket this process may not open: Ray may fare differently, so let it try
+        return None
+
+
 @contextlib.contextmanager
 def _bounded_connect() -> Iterator[None]:
     """Within the block, ``ray.init`` tries to reach a cluster `_CONNECT_ATTEMPTS` times, unless the user set
@@ -218,8 +264,9 @@ class RayExecutor(Executor):
             ``None`` joins the cluster this process is already connected to, else the one the
             ``RAY_ADDRESS`` environment variable names, else starts a private local one bound to
             127.0.0.1 that is shut down with the executor (never a ``ray start`` cluster found on the
-            machine, which ``ray.init()`` alone would join). A cluster that does not answer within about
-            40 s is a `ConfigError` naming the address.
+            machine, which ``ray.init()`` alone would join). A ``host:port`` address where nothing accepts a
+            TCP connection, or whose host name does not resolve, is a `ConfigError` naming the address at once;
+            one that accepts a connection but does not answer as a Ray cluster is one after about 40 s.
         trial_timeout: seconds a trial may run, counted from when its task starts running (not while it
             waits in Ray's queue); then its task is cancelled and the trial recorded FAILED, kind TIMEOUT.
         init_options: extra keyword arguments for ``ray.init`` (``runtime_env``, ``namespace``...); those
@@ -378,6 +425,17 @@ class RayExecutor(Executor):
                 f"cluster at {address!r} ({named_by}), whose size is set where it was started: drop "
                 f"{', '.join(sizing)} from init_options, or leave address unset (and RAY_ADDRESS empty) for a "
                 "private local cluster of that size"
+            )
+        # Ray dials a loopback host at this machine's routed address; probing the loopback still tells, since a GCS
+        # listens on every interface, or on the loopback alone when its node's address is 127.0.0.1.
+        target = _host_and_port(address) if isinstance(address, str) else None
+        nobody = _nobody_at(*target) if target is not None else None
+        if nobody is not None:
+            raise ConfigError(
+                f"cannot connect to the Ray cluster at {address!r} ({named_by}): {nobody}; check the address (a "
+                "cluster's is `host:port`, its head's port 6379 unless `ray start --port` chose another; Ray Client's "
+                "`ray://host:10001`) and that a cluster runs there (`ray status --address ADDRESS`; `ray start --head` "
+                "starts one), or leave address unset (and RAY_ADDRESS empty) for a private local cluster"
             )
         try:
             with _bounded_connect():
