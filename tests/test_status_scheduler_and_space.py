@@ -186,4 +186,5 @@ def test_best_json_of_several_objectives_carries_the_recorded_verdict(tmp_path: 
     stored = read_attr(ts.Study.load("front", url).attrs, VerdictAttr)
     assert stored is not None and stored.trial == chosen.number
     said = _json("best", "front", "--storage", url)["verdict"]
-    assert said == {"trial": chosen.number, "status": stored.status, "ready": stored.ready, "stale": None}
+    assert said == {"trial": chosen.number, "status": stored.status, "ready": stored.ready,
+                    "recorded_ready": stored.ready, "stale": None}  # fmt: skip

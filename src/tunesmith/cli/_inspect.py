@@ -525,10 +525,13 @@ def _verdict_lines(study: Study) -> None:
         verdict = read_attr(study.attrs, VerdictAttr)
     if verdict is None:
         return
+    stale = stale_note(study.attrs, study.trials)
+    if stale:  # led by it: a stale "verdict: ready" read as current
+        console.print(f"[yellow]{terminal_safe(f'verdict {stale}')}[/yellow]")
+        console.print(f"[yellow]{terminal_safe(f'recorded verdict: {verdict.summary or verdict.status}')}[/yellow]")
+        return
     colour = verdict_colour(verdict.ready, verdict.status == "fail")
     console.print(f"[{colour}]{terminal_safe(f'verdict: {verdict.summary or verdict.status}')}[/{colour}]")
-    if stale := stale_note(study.attrs, study.trials):
-        console.print(f"[yellow]{terminal_safe(f'verdict {stale}')}[/yellow]")
 
 
 @click.command()

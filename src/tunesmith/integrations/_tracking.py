@@ -58,6 +58,8 @@ def verdict_json(study: Study) -> dict[str, Any]:
         )
     data: dict[str, Any] = json.loads(json.dumps(verdict.to_json()))
     data["stale"] = stale_note(study.attrs, study.trials)  # a stale verdict is logged as one, never as current
+    data["recorded_ready"] = data.get("ready")
+    data["ready"] = bool(data.get("ready")) and data["stale"] is None  # as `report._shown.verdict_json` says it
     return data
 
 

@@ -311,7 +311,9 @@ def no_feasible_note(data: ReportData) -> str | None:
 
 def verdict_json(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> dict[str, Any] | None:
     """The recorded verdict as every ``--json`` and the dashboard carry it (``None`` before `finalize`): the trial it
-    judged, its status, ``ready``, and why it is stale (``None`` when it is not).
+    judged, its status, ``ready``, and why it is stale (``None`` when it is not). A stale verdict vouches for nothing:
+    its ``ready`` is false whatever was recorded (``recorded_ready``), so a script that gates on ``ready`` never ships
+    a winner invalidated since (a label leak read ``"ready": true`` beside its stale note).
 
     Raises:
         AttributeShapeError: the stored verdict is damaged.
@@ -319,8 +321,10 @@ def verdict_json(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> di
     verdict = read_attr(attrs, VerdictAttr)
     if verdict is None:
         return None
+    stale = stale_note(attrs, records)
     return {
-        "trial": verdict.trial, "status": verdict.status, "ready": verdict.ready, "stale": stale_note(attrs, records),
+        "trial": verdict.trial, "status": verdict.status, "ready": verdict.ready and stale is None,
+        "recorded_ready": verdict.ready, "stale": stale,
     }  # fmt: skip
 
 
