@@ -25,12 +25,34 @@ A config names everything a `Study` and `Study.optimize` need::
     [space]
     lr = { type = "float", low = 1e-5, high = 1e-1, log = true }
     batch_size = { type = "int", low = 16, high = 256, base = 2 }
+
+A study of several objectives lists them in ``[[metrics]]`` in place of ``[metric]`` (the first is the primary),
+with an optional ``[reference_point]`` (the hypervolume's bound, by objective name) and an optional ``[choose]``
+(the rule `Study.choose` records once the search's budget is spent; needed with a ``[holdout]``)::
+
+    [[metrics]]
+    name = "error"
+    direction = "min"
+
+    [[metrics]]
+    name = "latency_ms"
+    direction = "min"
+
+    [reference_point]
+    error = 1.0
+    latency_ms = 100
+
+    [choose]
+    rule = "best"                 # or "knee", or "weights" with weights = { error = 0.7, latency_ms = 0.3 }
+    metric = "error"
+    bounds = [{ metric = "latency_ms", op = "<=", bound = 30 }]
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import math
 import os
 import sys
 import tomllib
@@ -38,10 +60,11 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 
+from tunesmith import choose as choose_rules
 from tunesmith._text import excerpt
 from tunesmith._validate import duration, integer, memory_size
 from tunesmith.budget import Budget, parse_duration
@@ -52,13 +75,20 @@ from tunesmith.samplers import make_sampler
 from tunesmith.schedulers import make_scheduler
 from tunesmith.space import Space
 from tunesmith.study._optimize import _refuse_unrunnable
+from tunesmith.study._settings import check_objectives, check_search_objectives
 
 __all__ = ["StudyConfig", "import_object", "load_config"]
 
 _KNOWN_KEYS = {
-    "name", "objective", "storage", "seed", "workers", "executor", "sampler", "scheduler", "metric",
-    "guardrails", "budget", "space", "memory_limit", "trial_timeout", "holdout", "lr_probe", "fail_fast",
+    "name", "objective", "storage", "seed", "workers", "executor", "sampler", "scheduler", "metric", "metrics",
+    "reference_point", "choose", "guardrails", "budget", "space", "memory_limit", "trial_timeout", "holdout",
+    "lr_probe", "fail_fast",
 }  # fmt: skip
+# The keys of each rule's [choose] table: the rule's own form as the study records it (`choose.Best.to_json`...).
+_CHOOSE_KEYS = {"best": ("rule", "metric", "bounds"), "knee": ("rule",), "weights": ("rule", "weights")}
+_BOUND_KEYS = ("metric", "op", "bound")
+
+ChoiceRule: TypeAlias = choose_rules.Best | choose_rules.Knee | choose_rules.Weights
 
 
 @dataclass
@@ -69,7 +99,7 @@ class StudyConfig:
     name: str
     objective: str
     space: Space
-    metric: Metric
+    metric: Metric  # the only objective, or the primary (the first) of several
     guardrails: list[Guardrail] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
     sampler: Any = "auto"
@@ -82,6 +112,16 @@ class StudyConfig:
     trial_timeout: float | None = None
     fail_fast: int | None = 3  # `Study.optimize`'s; ``fail_fast = false`` in the file: never stop on failures
     extra: dict[str, Any] = field(default_factory=dict)
+    metrics: tuple[Metric, ...] = ()  # every objective of a study of several ([[metrics]]); empty for one
+    reference_point: dict[str, float] | None = None
+    choose: ChoiceRule | None = None  # [choose]: the rule the study records once the search's budget is spent
+
+    def study_metrics(self) -> dict[str, Any]:
+        """`Study`'s arguments for what the config optimises: ``metric`` for one objective; ``metrics`` and
+        ``reference_point`` for several."""
+        if not self.metrics:
+            return {"metric": self.metric}
+        return {"metrics": list(self.metrics), "reference_point": self.reference_point}
 
     def load_objective(self) -> Callable[..., Any]:
         """The objective function the config names, refused when no executor can run it (not a function, an
@@ -216,31 +256,20 @@ def load_config(path: str | Path) -> StudyConfig:
     path = Path(path).resolve()
     data = _read(path)
     unknown = sorted(set(data) - _KNOWN_KEYS)
-    if "metrics" in unknown:
-        raise ConfigError(
-            f"{path.name} declares 'metrics': a config file tunes one metric ('metric'); a study with several "
-            "objectives is created in Python, ts.Study(space, metrics=[ts.Metric('error'), ts.Metric('latency')]), "
-            "and `tunesmith worker NAME` runs it from the command line"
-        )
     if unknown:
         hints = [
             f"{key!r} -> {close[0]!r}" for key in unknown if (close := difflib.get_close_matches(key, _KNOWN_KEYS, 1))
         ]
         hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
         raise ConfigError(f"unknown keys {unknown} in {path.name}{hint}: known keys are {sorted(_KNOWN_KEYS)}")
-    for key in ("objective", "space", "metric"):
+    for key in ("objective", "space"):
         if key not in data:
             raise ConfigError(f"{path.name} needs a {key!r} entry")
-    metric_data = data["metric"]
+    _one_metric_entry(data, path)
     try:
-        if isinstance(metric_data, str):
-            table = (f'metric = {{ name = "{metric_data}", direction = "max" }}' if path.suffix == ".toml"
-                     else f"metric: {{name: {metric_data}, direction: max}}")  # fmt: skip
-            metric = metric_named(metric_data, fix=f"write {table} (or direction min if lower really is better)")
-        elif isinstance(metric_data, Mapping):
-            metric = Metric.from_json(metric_data)
-        else:
-            raise ConfigError(f"metric must be a name or a table with name and direction, got {metric_data!r}")
+        metric, objectives = _objectives(data, path)
+        reference_point = _reference_point(data.get("reference_point"), objectives, path)
+        rule = _choose(data.get("choose"), objectives, path)
         guardrails = [Guardrail.from_json(g) for g in data.get("guardrails", [])]
         space = Space.from_json(data["space"])
         budget = Budget.from_json(data.get("budget"))
@@ -248,6 +277,8 @@ def load_config(path: str | Path) -> StudyConfig:
         raise ConfigError(f"{path.name}: missing or invalid field {exc}") from None
     except TunesmithError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
+    if objectives and "holdout" in data:
+        _holdout_of_several(data["holdout"], objectives, rule, path)
     workers = _int_setting(data, "workers", 1, 1) or 1
     memory_limit = memory_size("memory_limit", data.get("memory_limit"), allow_none=True)
     trial_timeout = _duration_setting(data, "trial_timeout")
@@ -258,8 +289,8 @@ def load_config(path: str | Path) -> StudyConfig:
     # the study was stored left a study of no trials behind, which then refused the fixed config.
     try:
         sampler, scheduler = data.get("sampler", "auto"), data.get("scheduler")
-        make_sampler(sampler)
-        make_scheduler(scheduler)
+        # CMA-ES, median stopping and PBT would rank trials by the first objective alone: refused as `Study` does
+        check_search_objectives(make_sampler(sampler), make_scheduler(scheduler), objectives)
         executor = _executor(data.get("executor"), workers, memory_limit, trial_timeout)
     except TunesmithError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
@@ -281,7 +312,231 @@ def load_config(path: str | Path) -> StudyConfig:
         trial_timeout=trial_timeout,
         fail_fast=_fail_fast(data),
         extra={k: data[k] for k in ("holdout", "lr_probe") if k in data},
+        metrics=objectives,
+        reference_point=reference_point,
+        choose=rule,
     )
+
+
+def _objectives(data: Mapping[str, Any], path: Path) -> tuple[Metric, tuple[Metric, ...]]:
+    """The config's primary metric and every objective (empty for one): from ``metric``, or from ``metrics``, the
+    list of several (`check_objectives`: distinct names; one entry is a study of one objective)."""
+    if "metrics" in data:
+        return check_objectives(None, _metric_list(data["metrics"], path))
+    return _metric(data["metric"], "metric", path), ()
+
+
+def _one_metric_entry(data: Mapping[str, Any], path: Path) -> None:
+    """Refuse a config without ``metric`` or ``metrics``, or with both."""
+    if "metric" in data and "metrics" in data:
+        if _is_toml(path):
+            fix = ("drop [metric] and list that metric first in [[metrics]] (the first is the primary), or drop "
+                   "[[metrics]] to tune one metric")  # fmt: skip
+        else:
+            fix = ("drop metric: and list that metric first under metrics: (the first is the primary), or drop "
+                   "metrics: to tune one metric")  # fmt: skip
+        raise ConfigError(
+            f"{path.name} declares both 'metric' and 'metrics': a config tunes one metric ('metric') or several "
+            f"objectives ('metrics', a list of metric tables), got metric={excerpt(repr(data['metric']))} and "
+            f"metrics={excerpt(repr(data['metrics']))}: {fix}"
+        )
+    if "metric" not in data and "metrics" not in data:
+        raise ConfigError(f"{path.name} needs a 'metric' entry (or 'metrics', a list of them, for several objectives)")
+
+
+def _metric(value: Any, what: str, path: Path) -> Metric:
+    """One metric of the config: a name (minimised, unless it reads like a score) or a table (`Metric.from_json`)."""
+    if isinstance(value, str):
+        if what == "metric":
+            table = (f'metric = {{ name = "{value}", direction = "max" }}' if _is_toml(path)
+                     else f"metric: {{name: {value}, direction: max}}")  # fmt: skip
+        else:
+            table = (f'{{ name = "{value}", direction = "max" }} as {what}' if _is_toml(path)
+                     else f"{{name: {value}, direction: max}} as {what}")  # fmt: skip
+        return metric_named(value, fix=f"write {table} (or direction min if lower really is better)")
+    if isinstance(value, Mapping):
+        try:
+            return Metric.from_json(value)
+        except ConfigError as exc:
+            if what == "metric":
+                raise
+            raise ConfigError(f"{what}: {exc}") from None
+    raise ConfigError(f"{what} must be a name or a table with name and direction, got {excerpt(repr(value))}")
+
+
+def _metric_list(value: Any, path: Path) -> list[Metric]:
+    """The ``metrics`` entry: a non-empty list of metric tables (TOML's ``[[metrics]]``, a YAML list)."""
+    if not isinstance(value, list) or not value:
+        if _is_toml(path):
+            example = ('[[metrics]] tables, e.g. [[metrics]] name = "error" direction = "min", then [[metrics]] '
+                       'name = "latency_ms" direction = "min"')  # fmt: skip
+        else:
+            example = "a list, e.g. metrics: [{name: error, direction: min}, {name: latency_ms, direction: min}]"
+        raise ConfigError(f"metrics must be a non-empty list of metrics, got metrics={excerpt(repr(value))}: "
+                          f"write {example}")  # fmt: skip
+    return [_metric(entry, f"metrics entry {i} of {len(value)}", path) for i, entry in enumerate(value, 1)]
+
+
+def _objective_named(name: Any, objectives: tuple[Metric, ...], what: str) -> str:
+    """``name`` when it names one of ``objectives``; else refused with the closest name."""
+    names = [m.name for m in objectives]
+    if isinstance(name, str) and name in names:
+        return name
+    close = difflib.get_close_matches(str(name), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(f"{what} must name one of the objectives {names}, got {name!r}: {hint}use one of those names")
+
+
+def _reference_point(value: Any, objectives: tuple[Metric, ...], path: Path) -> dict[str, float] | None:
+    """The ``reference_point`` table: the hypervolume's bound on each objective, by its name (``None`` when absent:
+    the study derives one from its first complete trials).
+
+    A table by name, not a list in the order of ``metrics``: a bound stands next to the objective it bounds, in that
+    objective's units, so reordering or adding a metric cannot pair it with another; and it is the form `Study`
+    takes and stores (``reference_point={"error": 1.0, ...}``), which `tunesmith status` prints.
+    """
+    if value is None:
+        return None
+    example = (
+        "[reference_point] " + " ".join(f"{m.name} = ..." for m in objectives)
+        if _is_toml(path)
+        else "reference_point: {" + ", ".join(f"{m.name}: ..." for m in objectives) + "}"
+    )
+    if not objectives:
+        raise ConfigError(
+            f"reference_point bounds the hypervolume of several objectives, got reference_point={excerpt(repr(value))} "
+            "with one metric: list the objectives in 'metrics', or drop reference_point"
+        )
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"reference_point must be a table of objective name -> bound, got {excerpt(repr(value))}: write {example}"
+        )
+    for name in value:
+        _objective_named(name, objectives, "each name in reference_point")
+    missing = [m.name for m in objectives if m.name not in value]
+    if missing:
+        raise ConfigError(
+            f"reference_point must give a bound for every objective, got {dict(value)!r}, which lacks {missing}: "
+            f"write {example}, or drop reference_point to have it derived from the first complete trials"
+        )
+    point = {}
+    for metric in objectives:
+        bound = value[metric.name]
+        if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound):
+            raise ConfigError(
+                f"reference_point.{metric.name} must be a finite number, got {bound!r}: give the worst "
+                f"{metric.name} worth having, e.g. {example}"
+            )
+        point[metric.name] = float(bound)
+    return point
+
+
+def _choose(value: Any, objectives: tuple[Metric, ...], path: Path) -> ChoiceRule | None:
+    """The ``choose`` table: the rule `Study.choose` applies to the front once the search's budget is spent, in the
+    form the study records it (``rule`` = ``"best"`` with ``metric`` and ``bounds``, ``"knee"``, or ``"weights"``
+    with ``weights``); ``None`` when absent. Every name is checked here: a typo found after the search would leave
+    its trials run and the choice unmade."""
+    if value is None:
+        return None
+    if not objectives:
+        raise ConfigError(
+            f"choose picks one trial from the Pareto front of several objectives, got choose={excerpt(repr(value))} "
+            "with one metric, whose best trial is the pick: drop choose, or list the objectives in 'metrics'"
+        )
+    example = '[choose] rule = "knee"' if _is_toml(path) else "choose: {rule: knee}"
+    if not isinstance(value, Mapping) or value.get("rule") not in _CHOOSE_KEYS:
+        given = value.get("rule") if isinstance(value, Mapping) else value
+        close = difflib.get_close_matches(str(given), list(_CHOOSE_KEYS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"choose must be a table whose rule is one of {list(_CHOOSE_KEYS)}, got {excerpt(repr(given))}: {hint}"
+            f"write e.g. {example}"
+        )
+    kind = str(value["rule"])
+    _known_keys(f"choose (rule {kind!r})", value, _CHOOSE_KEYS[kind])
+    if kind == "knee":
+        return choose_rules.knee()
+    if kind == "weights":
+        weights = value.get("weights")
+        if not isinstance(weights, Mapping):
+            raise ConfigError(
+                f"choose with rule 'weights' needs a weights table of objective name -> weight, got "
+                f"weights={excerpt(repr(weights))}: write e.g. weights = {{ {objectives[0].name} = 1 }}"
+            )
+        for name in weights:
+            _objective_named(name, objectives, "each name in choose.weights")
+        return choose_rules.weights(weights)
+    metric = _objective_named(value.get("metric"), objectives, "choose.metric (the objective rule 'best' ranks on)")
+    bounds = value.get("bounds", [])
+    if not isinstance(bounds, list) or not all(isinstance(b, Mapping) for b in bounds):
+        raise ConfigError(
+            f"choose.bounds must be a list of tables with metric, op and bound, got {excerpt(repr(bounds))}: write "
+            f"e.g. bounds = [{_bound_example(path)}]"
+        )
+    checked: dict[str, tuple[str, float]] = {}
+    for bound in bounds:
+        _known_keys("each of choose.bounds", bound, _BOUND_KEYS)
+        missing = [key for key in _BOUND_KEYS if key not in bound]
+        if missing:
+            raise ConfigError(f"each of choose.bounds needs metric, op and bound, got {dict(bound)!r}, which lacks "
+                              f"{missing}: write e.g. {_bound_example(path)}")  # fmt: skip
+        name = _objective_named(bound["metric"], objectives, "each metric of choose.bounds")
+        if name in checked:
+            raise ConfigError(f"choose.bounds bounds {name!r} twice, got {bounds!r}: give each objective one bound")
+        checked[name] = (bound["op"], bound["bound"])
+    try:
+        return choose_rules.best(metric, checked)  # checks each op and bound
+    except ConfigError as exc:
+        raise ConfigError(f"choose.bounds: {exc}") from None
+
+
+def _known_keys(what: str, table: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """Refuse keys of ``table`` other than ``known``, with the closest known one: a misspelt key is dropped silently
+    otherwise."""
+    unknown = sorted(str(key) for key in table if key not in known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"{what} has unknown key(s) {', '.join(map(repr, unknown))}: {hint}its keys are "
+                          f"{', '.join(known)}")  # fmt: skip
+
+
+def _holdout_of_several(holdout: Any, objectives: tuple[Metric, ...], rule: ChoiceRule | None, path: Path) -> None:
+    """Refuse a ``holdout`` of a config of several objectives that names no ``choose`` rule, or sets ``top``."""
+    if rule is None:
+        raise ConfigError(_choice_needed(objectives, path))
+    if isinstance(holdout, Mapping) and "top" in holdout:
+        raise ConfigError(
+            f"holdout.top is how many of the best trials by one metric are re-run across seeds, got "
+            f"holdout.top={holdout['top']!r} with {len(objectives)} objectives, where the re-runs and the holdout "
+            "judge the one configuration the choose rule picks from the Pareto front: drop top"
+        )
+
+
+def _choice_needed(objectives: tuple[Metric, ...], path: Path) -> str:
+    """Why a config of several objectives with a holdout needs a ``choose`` rule, and the fix."""
+    add = ('[choose] rule = "knee" (or rule = "best" with metric and bounds, or rule = "weights" with weights)'
+           if _is_toml(path) else
+           "choose: {rule: knee} (or rule best with metric and bounds, or rule weights with weights)")  # fmt: skip
+    return (
+        f"{path.name} declares a holdout and {len(objectives)} objectives ({', '.join(m.name for m in objectives)}) "
+        "but no choose rule: the re-runs across seeds and the holdout judge the one configuration a rule picks from "
+        f"the Pareto front, and the run cannot pick it for you; add {add}, which is applied once the search's budget "
+        "is spent, or drop the holdout, run the search, pick with study.choose(...) in Python after looking at the "
+        "front, and open the holdout with `tunesmith finalize`"
+    )
+
+
+def _bound_example(path: Path) -> str:
+    return (
+        '{ metric = "latency_ms", op = "<=", bound = 30 }'
+        if _is_toml(path)
+        else '{metric: latency_ms, op: "<=", bound: 30}'
+    )
+
+
+def _is_toml(path: Path) -> bool:
+    return path.suffix == ".toml"
 
 
 def _study_name(value: Any, path: Path) -> str:

@@ -455,6 +455,9 @@ def _sampler_line(info: StudyInfo, given: Mapping[str, Any]) -> str | None:
     if stored is None or _sampler_name(stored) == Auto.name:
         return None if choice is None else f"sampler: {choice.why}"
     named = call_text(described(stored, given)) if isinstance(stored, Mapping) else str(stored)
+    objectives = len(info.spec.get("objectives") or ())
+    if _sampler_name(stored) == "gp" and 2 <= objectives <= 3:  # its settings name the one-objective acquisition
+        named += f" (with {objectives} objectives: log expected hypervolume improvement; acquisition and beta unused)"
     changes = sampler_changes(info.attrs)
     if not changes:
         return f"sampler: {named}"

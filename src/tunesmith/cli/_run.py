@@ -159,7 +159,7 @@ def run(
         sampler, scheduler = _sampler_and_scheduler(store, name or cfg.name, cfg)
         study = Study(
             cfg.space,
-            metric=cfg.metric,
+            **cfg.study_metrics(),  # metric=, or metrics= and reference_point= for several objectives
             guardrails=cfg.guardrails,
             sampler=sampler,
             scheduler=scheduler,
@@ -172,7 +172,7 @@ def run(
         _hold_objective(store, study.info, named, label, fix)  # recorded by the study's first run (or worker)
         _state_training(study)
         # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
-        from tunesmith.discipline.sequence import SearchLeft, after_search, before_search, holdout_edits
+        from tunesmith.discipline.sequence import SearchLeft, after_search, before_search, config_choice, holdout_edits
         from tunesmith.discipline.verdict import stale_note
 
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
@@ -187,6 +187,7 @@ def run(
             fail_fast=cfg.fail_fast,
             progress=show,
         )
+        config_choice(study, cfg, result)  # before the summary and the report, which show the choice
         findings, took = _analyse(study)
         _summary(study, result, findings=findings)
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict; not before the

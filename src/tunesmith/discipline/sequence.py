@@ -41,6 +41,7 @@ __all__ = [
     "SearchLeft",
     "after_search",
     "before_search",
+    "config_choice",
     "demo_verdict",
     "holdout_edits",
     "holdout_plan",
@@ -208,9 +209,26 @@ def after_search(
         return recorded_verdict(study)
     if (left := search_left(study, search)) is not None:
         return left
-    validate_top(study, objective, k=plan.top, seeds=plan.seeds, confirm=plan.confirm)
+    # with several objectives the one candidate is the configuration the config's choose rule picked
+    validate_top(study, objective, k=None if cfg.metrics else plan.top, seeds=plan.seeds, confirm=plan.confirm)
     return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds, holdout=plan.name,
                     watch=plan.watch)  # fmt: skip
+
+
+def config_choice(study: Study, cfg: StudyConfig, search: StudyResult | None = None) -> None:
+    """Record the pick of the config's ``choose`` rule (`Study.choose`) once the study's budget is spent (`search_left`;
+    ``search`` is the run that just ended): a pick from part of the search would be stale once the rest runs. No-op
+    without a rule, and once the holdout was opened: the choice it judged stands (`after_search`).
+
+    Raises:
+        ConfigError: no complete feasible trial, or none on the front meets the rule's bounds (`Study.choose`).
+    """
+    if cfg.choose is None or search_left(study, search) is not None:
+        return
+    log = read_attr(study.attrs, HoldoutLogAttr)
+    if log is not None and any(voided(opening) is None for opening in log.openings):
+        return
+    study.choose(cfg.choose)
 
 
 def holdout_edits(study: Study, cfg: StudyConfig) -> str | None:
