@@ -44,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import warnings
@@ -214,8 +215,11 @@ class _TestFit:
     shares: tuple[float, ...] | None
 
     @classmethod
-    def of(cls, x: np.ndarray, y: np.ndarray, lower: np.ndarray, seed: int) -> _TestFit:
-        forest = _fit_forest(x, y, _TEST_TREES, seed, max_samples=_TEST_SAMPLES)
+    def of(cls, x: np.ndarray, y: np.ndarray, lower: np.ndarray, seed: int, forest: Any = None) -> _TestFit:
+        """The test's forest on ``x``, ``y``: ``forest`` when given (the same forest, fitted with another: see
+        `_holds_test_forest`), else fitted here."""
+        if forest is None:
+            forest = _fit_forest(x, y, _TEST_TREES, seed, max_samples=_TEST_SAMPLES)
         trees = _partitions(forest.estimators_, lower)
         shares = tuple(_main_share(trees, column) for column in range(x.shape[1])) if trees else None
         return cls(x, y, forest, shares)
@@ -227,7 +231,11 @@ class _Fit:
     (``trees`` trees, ``seed``, bootstraps of at most ``max_samples`` trials) and the out-of-bag prediction of
     the forest made alike with every parameter, which each refit is compared with (``reference``); each
     dimension's lower end (below 0 where it holds inactive trials), which the uniform measure spans; and the
-    permutation test's forest on the trials, which `ImportanceResult.planted_p` compares its planted data with."""
+    permutation test's forest on the trials, which `ImportanceResult.planted_p` compares its planted data with.
+
+    ``heads`` keeps, by parameter, the planted test's forest without it where a refit without it holds that forest
+    as its first trees (`_holds_test_forest`): `ImportanceResult.dropped` fits it on its way, `planted_p` reads it
+    rather than fitting it again (a memo of this fit's inputs: a result reads the same whichever runs first)."""
 
     x: np.ndarray
     y: np.ndarray
@@ -238,6 +246,7 @@ class _Fit:
     max_samples: int | None
     lower: np.ndarray
     test: _TestFit
+    heads: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -278,7 +287,10 @@ class ImportanceResult:
         if fit is None or name not in fit.names or len(fit.names) < 2:
             return None
         kept = [k for k, other in enumerate(fit.names) if other != name]
-        without = _fit_forest(fit.x[:, kept], fit.y, fit.trees, fit.seed, max_samples=fit.max_samples)
+        if _holds_test_forest(len(fit.y), fit.trees, fit.max_samples):
+            fit.heads[name], without = _fit_with_head(fit.x[:, kept], fit.y, fit.trees, fit.seed, fit.max_samples)
+        else:
+            without = _fit_forest(fit.x[:, kept], fit.y, fit.trees, fit.seed, max_samples=fit.max_samples)
         prediction = getattr(without, "oob_prediction_", None)
         if prediction is None:
             return None
@@ -313,7 +325,7 @@ class ImportanceResult:
         _, rng = _test_sample(len(fit.y), fit.seed)
         x, y = fit.test.x, fit.test.y
         column = fit.names.index(name)
-        made = _planted_data(fit.test, column, fit.lower, share, fit.seed, rng)
+        made = _planted_data(fit.test, column, fit.lower, share, fit.seed, rng, fit.heads.get(name))
         if made is None:
             return None
         signal, residual, seen = made
@@ -494,7 +506,12 @@ def importance(
     y = (y - np.median(y)) / float(np.max(np.abs(y - np.median(y))))
     x = np.vstack([space.encode(r.params) for r in kept])
     x, lower, used = _extend_inactive(x)
-    forest = _fit_forest(x, y, n_trees, seed, max_samples=max_tree_trials)
+    drawn, rng = _test_sample(len(y), seed)
+    head = None  # the permutation test's forest on the trials, where the forest holds it as its first trees
+    if _holds_test_forest(len(y), n_trees, max_tree_trials):
+        head, forest = _fit_with_head(x, y, n_trees, seed, max_tree_trials)
+    else:
+        forest = _fit_forest(x, y, n_trees, seed, max_samples=max_tree_trials)
     names = [dims[i] for i in used]
     trees = _partitions(forest.estimators_, lower)
     if not trees:
@@ -517,8 +534,7 @@ def importance(
         ]
     main_items += [ParamImportance((name,), 0.0, 0.0) for i, name in enumerate(dims) if i not in used]
     oob = np.asarray(getattr(forest, "oob_prediction_", np.full(len(y), np.nan)))
-    drawn, rng = _test_sample(len(y), seed)
-    test = _TestFit.of(x, y, lower, seed) if drawn is None else _TestFit.of(x[drawn], y[drawn], lower, seed)
+    test = _TestFit.of(x, y, lower, seed, head) if drawn is None else _TestFit.of(x[drawn], y[drawn], lower, seed)
     chance, signal, deals = _chance(test, seed, rng)
     # Refits without a parameter (`ImportanceResult.dropped`) are compared like for like with the forest's first
     # trees, as many as a refit has.
@@ -609,18 +625,27 @@ def _test_r2(x: np.ndarray, y: np.ndarray, seed: int) -> float | None:
 
 
 def _planted_data(
-    test: _TestFit, column: int, lower: np.ndarray, share: float, seed: int, rng: np.random.Generator
+    test: _TestFit,
+    column: int,
+    lower: np.ndarray,
+    share: float,
+    seed: int,
+    rng: np.random.Generator,
+    without: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, float] | None:
     """For `ImportanceResult.planted_p`: each of ``test``'s trials' metric without noise in a world where ``column``
     has an effect worth ``share`` of the variance, the residuals to draw its noise from, and ``column``'s share as
-    the trials' own forest reads it (``None`` when something cannot be measured)."""
+    the trials' own forest reads it (``None`` when something cannot be measured). ``without``: the test's forest
+    fitted without ``column`` when one is at hand (`_Fit.heads`), else fitted here."""
     x, y, own = test.x, test.y, test.forest
     kept = [k for k in range(x.shape[1]) if k != column]
-    without = _fit_forest(x[:, kept], y, _TEST_TREES, seed, max_samples=_TEST_SAMPLES)
+    if without is None:
+        without = _fit_forest(x[:, kept], y, _TEST_TREES, seed, max_samples=_TEST_SAMPLES)
     residual = y - np.asarray(own.oob_prediction_)
     residual = residual[np.isfinite(residual)]
     others = np.asarray(without.oob_prediction_)
-    others = np.where(np.isfinite(others), others, without.predict(x[:, kept]))
+    if not np.isfinite(others).all():  # the forest's own predictions are read only where these are missing
+        others = np.where(np.isfinite(others), others, without.predict(x[:, kept]))
     uniform = lower + (1.0 - lower) * rng.random((_UNIFORM_POINTS, len(lower)))
     variance = float(np.var(without.predict(uniform[:, kept])))  # of the other parameters' effects
     seen = None if test.shares is None else test.shares[column]
@@ -718,13 +743,40 @@ def _fit_forest(
     return forest
 
 
+def _holds_test_forest(n: int, n_trees: int, max_samples: int | None) -> bool:
+    """Whether a forest of ``n_trees`` trees on all ``n`` trials, bootstraps of at most ``max_samples``, holds as its
+    first `_TEST_TREES` trees the permutation test's smaller forest on the same inputs and seed: the test's forest
+    sees every trial (up to `_TEST_TRIALS`, `_test_sample`), both draw bootstraps of as many trials (which sets the
+    leaf size too, `_forest`), and scikit-learn draws each tree's seed, and so its bootstrap, in turn, so a
+    forest's first trees are those a forest of fewer trees has."""
+    return n <= _TEST_TRIALS and n_trees > _TEST_TREES and _drawn(n, max_samples) == _drawn(n, _TEST_SAMPLES)
+
+
+def _fit_with_head(x: np.ndarray, y: np.ndarray, n_trees: int, seed: int, max_samples: int | None) -> tuple[Any, Any]:
+    """The permutation test's smaller forest on ``x``, ``y`` and the forest of ``n_trees`` trees that `_fit_forest`
+    fits, where the second holds the first as its first trees (`_holds_test_forest`): those `_TEST_TREES` trees are
+    fitted once, as a forest of their own (kept as a copy), and the larger forest grows on from them (``warm_start``).
+    Both read exactly as when fitted apart: the same trees, out-of-bag predictions and predictions."""
+    forest = _forest(len(y), _TEST_TREES, seed, max_samples, oob=True, warm_start=True)
+    _fit(forest, x, y)
+    head = copy.deepcopy(forest)
+    forest.set_params(n_estimators=n_trees)
+    _fit(forest, x, y)
+    return head, forest
+
+
+def _drawn(n: int, max_samples: int | None) -> int:
+    """How many of ``n`` trials each tree's bootstrap draws with ``max_samples`` (all of them when ``None``)."""
+    return n if max_samples is None else min(n, max_samples)
+
+
 def _forest(n: int, n_trees: int, seed: int, max_samples: int | None, oob: bool, warm_start: bool = False) -> Any:
     """The random forest `importance` fits on ``n`` trials, not fitted yet (with ``warm_start``, each fit after
     the first keeps the trees it has and adds those up to ``n_estimators``)."""
     from sklearn.ensemble import RandomForestRegressor
 
     # Each tree's bootstrap draws ``max_samples`` trials (all of them by default).
-    drawn = n if max_samples is None else min(n, max_samples)
+    drawn = _drawn(n, max_samples)
     # Leaves of a few trials each keep the partition (and so the decomposition) small for
     # thousands of trials, at no cost in what the forest can tell apart.
     min_leaf = max(1, drawn // 1000)
