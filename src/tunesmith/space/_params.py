@@ -222,8 +222,9 @@ class Float(Param):
     step: float | None = None
 
     def __post_init__(self) -> None:
-        low = real("low", self.low, error=SpaceError, fix="pass a float such as 0.1")
-        high = real("high", self.high, error=SpaceError, fix="pass a float such as 0.1")
+        # NumPy scalars too (bounds taken from an array), as Int takes NumPy integers; stored as Python floats.
+        low = real("low", self.low, numpy=True, error=SpaceError, fix="pass a float such as 0.1")
+        high = real("high", self.high, numpy=True, error=SpaceError, fix="pass a float such as 0.1")
         object.__setattr__(self, "log", _flag("log", self.log))
         if not low < high:
             raise SpaceError(
@@ -238,7 +239,7 @@ class Float(Param):
         if self.log and low <= 0:
             raise SpaceError(f"low must be > 0 when log=True, got low={self.low!r}: use low=1e-8 or log=False")
         if self.step is not None:
-            step = real("step", self.step, error=SpaceError, fix="pass a float such as 0.1")
+            step = real("step", self.step, numpy=True, error=SpaceError, fix="pass a float such as 0.1")
             if step <= 0:
                 raise SpaceError(f"step must be > 0, got step={self.step!r}: use step=None for a continuous range")
             if self.log:
@@ -257,6 +258,7 @@ class Float(Param):
             if abs(steps - round(steps)) > slack:
                 given = f"low={self.low!r}, high={self.high!r}, step={self.step!r}"
                 raise _whole_steps_error(_decimal(low), _decimal(high), _decimal(step), given, whole=False)
+            object.__setattr__(self, "step", step)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
         normalise_when(self.when)

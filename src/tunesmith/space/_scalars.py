@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,22 @@ def is_json_scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | bool)
 
 
-def normalise_when(when: Mapping[str, Any] | None) -> dict[str, tuple[JsonScalar, ...]]:
+def normalise_when(
+    when: Mapping[str, Any] | None, orders: Mapping[str, Sequence[JsonScalar] | None] | None = None
+) -> dict[str, tuple[JsonScalar, ...]]:
+    """``when`` as parent name -> the allowed values, checked.
+
+    A condition is a set of values: with ``orders``, each parent's values are put in one order, so that two
+    conditions listing the same values in different orders are written, compared and stored alike.
+
+    Args:
+        when: the condition as given (``{"optimizer": "sgd"}``, ``{"optimizer": ["sgd", "rms"]}``) or ``None``.
+        orders: per parent, its values in its own order (a `Choice`'s options); ``None`` for a parent whose
+            values are numbers, which are sorted. A parent not named keeps the values as given.
+
+    Raises:
+        SpaceError: ``when`` is not a mapping, or names no value or a value that is not a JSON scalar.
+    """
     if when is None:
         return {}
     if not isinstance(when, Mapping):
@@ -44,5 +60,25 @@ def normalise_when(when: Mapping[str, Any] | None) -> dict[str, tuple[JsonScalar
                 f"when[{parent!r}] must be a value or a non-empty list of JSON scalars, got {allowed!r}: "
                 f'use when={{"{parent}": "sgd"}} or when={{"{parent}": ["sgd", "rmsprop"]}}'
             )
+        if orders is not None and parent in orders:
+            values = _in_order(values, orders[parent])
         out[str(parent)] = values
     return out
+
+
+def _in_order(values: tuple[JsonScalar, ...], order: Sequence[JsonScalar] | None) -> tuple[JsonScalar, ...]:
+    """``values`` once each (as JSON tells them apart: 1 is not true), in ``order``; sorted when it is ``None``."""
+    unique = {json.dumps(v): v for v in values}
+    if order is None:
+        return tuple(sorted(unique.values(), key=_sort_key))
+    rank = {json.dumps(v): i for i, v in enumerate(order)}
+    # A value the parent cannot take has no rank; the Space refuses it before it orders any.
+    return tuple(sorted(unique.values(), key=lambda v: rank.get(json.dumps(v), len(rank))))
+
+
+def _sort_key(value: JsonScalar) -> tuple[int, int | float, str]:
+    """Numbers by value (Python compares an int with a float exactly); anything else, which a numeric parent
+    never takes, after them by its JSON."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return 0, value, json.dumps(value)
+    return 1, 0, json.dumps(value)

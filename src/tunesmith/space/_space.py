@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import copy
 import json
-import math
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from tunesmith.errors import SpaceError
-from tunesmith.space._params import Fixed, Float, Param
+from tunesmith.space._params import Choice, Fixed, Float, Param
+from tunesmith.space._scalars import JsonScalar, normalise_when
 
 __all__ = ["Space", "SpaceWarning"]
 
@@ -26,6 +27,15 @@ _MEANINGFUL: list[tuple[re.Pattern[str], float, float, str]] = [
     (re.compile(r"(^|_)(lr|learning_rate)($|_)", re.I), 0.0, 10.0, "a learning rate above 10 diverges for any model"),
     (re.compile(r"momentum|beta", re.I), 0.0, 1.0, "a momentum or Adam beta lies in [0, 1)"),
 ]
+
+
+def _value_order(parent: Param) -> Sequence[JsonScalar] | None:
+    """A condition parent's values in its own order (a `Choice`'s options); ``None`` for an `Int`'s, sorted."""
+    if isinstance(parent, Choice):
+        return parent.options
+    if isinstance(parent, Fixed):
+        return (parent.value,)
+    return None
 
 
 class Space(Mapping[str, Param]):
@@ -51,7 +61,9 @@ class Space(Mapping[str, Param]):
                     f"parameter {name!r} must be a Float, Int, Choice or Fixed, got {param!r}: "
                     f"wrap constants as Fixed({param!r})"
                 )
-        self._params: dict[str, Param] = {n: params[n] for n in self._topological_order(params)}
+        self._params: dict[str, Param] = {
+            n: self._in_parents_order(params[n], params) for n in self._topological_order(params)
+        }
         for name, param in self._params.items():
             self._check_meaningful(name, param)
 
@@ -120,6 +132,22 @@ class Space(Mapping[str, Param]):
         for name in params:
             visit(name, ())
         return order
+
+    @staticmethod
+    def _in_parents_order(param: Param, params: Mapping[str, Param]) -> Param:
+        """``param`` with its condition's values in its parents' order: a condition is a set of values, so
+        ``["sgd", "rms"]`` and ``["rms", "sgd"]`` make one space, stored alike and reopened alike."""
+        if not param.when:
+            return param
+        orders = {parent: _value_order(params[parent]) for parent in param.conditions}
+        ordered = normalise_when(param.when, orders)
+        if json.dumps(ordered) == json.dumps(param.conditions):  # JSON tells 1 from true, as conditions do
+            return param
+        # A copy, not a new construction: the parameter was checked as given (a Choice read from a stored spec
+        # under the rules it was stored by), and only the order of its condition's values changes.
+        reordered = copy.copy(param)
+        object.__setattr__(reordered, "when", {parent: list(values) for parent, values in ordered.items()})
+        return reordered
 
     @staticmethod
     def _check_meaningful(name: str, param: Param) -> None:
@@ -251,11 +279,37 @@ class Space(Mapping[str, Param]):
         return list(unique.values())
 
     def grid_size(self, points: int = 5) -> int:
-        """How many configurations `grid` would return, without materialising a large one."""
-        sizes = [len(p.grid_values(points)) for p in self._params.values()]
-        if not self.is_conditional:
-            return math.prod(sizes)
-        return len(self.grid(points)) if math.prod(sizes) <= 1_000_000 else math.prod(sizes)
+        """How many configurations `grid` would return, counted branch by branch without listing them.
+
+        Each value of a condition's parent opens a branch, which holds the product of the value counts of the
+        parameters active in it: a 6-option choice switching on two 10-value parameters per option has 600
+        configurations, not the 6 * 10**12 of every parameter's values at once.
+        """
+        last_read: dict[str, int] = {}  # parent -> position of the last parameter whose condition reads it
+        for position, param in enumerate(self._params.values()):
+            for parent in param.conditions:
+                last_read[parent] = position
+        # A branch: the values (as JSON, as `is_active` compares them) of the active parents that a later
+        # condition still reads, and how many configurations share them.
+        branches: dict[tuple[tuple[str, str], ...], int] = {(): 1}
+        for position, (name, param) in enumerate(self._params.items()):
+            values = [json.dumps(v) for v in param.grid_values(points)]
+            allowed = {parent: {json.dumps(v) for v in vs} for parent, vs in param.conditions.items()}
+            grown: dict[tuple[tuple[str, str], ...], int] = {}
+            for branch, count in branches.items():
+                taken = dict(branch)  # only active parents are in it, so one present was switched on
+                if not all(taken.get(parent) in keys for parent, keys in allowed.items()):
+                    grown[branch] = grown.get(branch, 0) + count
+                elif name in last_read:
+                    for value in values:
+                        grown[(*branch, (name, value))] = grown.get((*branch, (name, value)), 0) + count
+                else:
+                    grown[branch] = grown.get(branch, 0) + count * len(values)
+            branches = {}
+            for branch, count in grown.items():  # a parent no later condition reads splits nothing more
+                kept = tuple((parent, value) for parent, value in branch if last_read[parent] > position)
+                branches[kept] = branches.get(kept, 0) + count
+        return sum(branches.values())
 
     # JSON ------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -42,7 +42,8 @@ class StudySpec:
     studies stored before they were recorded. ``objectives`` (every objective, ``metric`` first) and
     ``reference_point`` (as given, in the objectives' units) are stored only for a multi-objective study.
     ``space`` is the space given up front (``None``, JSON null, for a define-by-run study); `search_space`
-    adds the parameters trials asked for by name.
+    adds the parameters trials asked for by name. ``trial_cost`` (declared seconds per trial, by which
+    ``sampler="auto"`` chooses) is stored only when declared, so a spec without one reads as before.
     """
 
     space: Space | None
@@ -57,6 +58,7 @@ class StudySpec:
     grace: float | None = None
     objectives: tuple[Metric, ...] = ()
     reference_point: dict[str, float] | None = None
+    trial_cost: float | None = None
     version: int = SPEC_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -80,12 +82,14 @@ class StudySpec:
             data["objectives"] = [m.to_json() for m in self.objectives]
         if self.reference_point is not None:
             data["reference_point"] = dict(self.reference_point)
+        if self.trial_cost is not None:
+            data["trial_cost"] = self.trial_cost
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StudySpec:
-        """Read a stored spec (older specs lack ``retries``, ``heartbeat_interval`` and ``grace``, and may hold a
-        resource budget of inf, read as none: `Budget.from_json`)."""
+        """Read a stored spec (older specs lack ``retries``, ``heartbeat_interval``, ``grace`` and ``trial_cost``, and
+        may hold a resource budget of inf, read as none: `Budget.from_json`)."""
         return cls(
             space=None if data.get("space") is None else Space.from_json(data["space"], stored=True),
             metric=Metric.from_json(data["metric"]),
@@ -99,6 +103,7 @@ class StudySpec:
             grace=_seconds_or_none(data.get("grace")),
             objectives=tuple(Metric.from_json(m) for m in data.get("objectives", [])),
             reference_point=None if data.get("reference_point") is None else dict(data["reference_point"]),
+            trial_cost=_seconds_or_none(data.get("trial_cost")),
             version=int(data.get("version", SPEC_VERSION)),
         )
 
@@ -117,7 +122,7 @@ class StudySpec:
         return dict(
             space=self.space, guardrails=list(self.guardrails), sampler=self.sampler, **objectives,
             scheduler=self.scheduler, budget=self.budget, seed=self.seed, retries=self.retries or 0,
-            heartbeat_interval=self.heartbeat_interval, grace=self.grace,
+            heartbeat_interval=self.heartbeat_interval, grace=self.grace, trial_cost=self.trial_cost,
         )  # fmt: skip
 
     def check_reopened(
@@ -175,6 +180,13 @@ class StudySpec:
             raise ConfigError(
                 f"study {name!r} exists with grace={self.grace:g}, not grace={settings.given_grace:g}: drop grace "
                 "to resume with the stored value (every worker must judge lost trials alike), or use a new name"
+            )
+        if settings.trial_cost is not None and self.trial_cost is not None and self.trial_cost != settings.trial_cost:
+            raise ConfigError(
+                f"study {name!r} exists with trial_cost={plain_number(self.trial_cost)}, not "
+                f"trial_cost={plain_number(settings.trial_cost)}: "
+                "drop trial_cost to resume with the stored value (sampler='auto' chooses by it, and every worker "
+                "must choose alike), or use a new name"
             )
         if settings.given_budget is not None and settings.given_budget != self.budget:
             self._check_budget(name, where, settings.given_budget, attrs or {})

@@ -201,13 +201,19 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             seed=seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0]),
             sampler=self.sampler.describe(), scheduler=self.scheduler.describe(), retries=settings.given_retries or 0,
             heartbeat_interval=settings.heartbeat_interval, grace=settings.grace, objectives=settings.objectives,
-            reference_point=settings.given_reference,
+            reference_point=settings.given_reference, trial_cost=settings.trial_cost,
         )  # fmt: skip
         self._info, created = self._storage.get_or_create_study(self.name, spec.to_json(), self._clock())
         self.name = self._info.name  # a study stored before names were normalised keeps its own form
         stored = StudySpec.from_json(self._info.spec)
+        # A cost declared to a study stored without one is recorded, so that a worker that loads it
+        # (`Study.load`) lets sampler="auto" choose as this process does.
+        declares_cost = not created and stored.trial_cost is None and settings.trial_cost is not None
         if not created:
             stored.check_reopened(self.name, self._storage.url, settings, self._info.attrs, scheduler=scheduler)
+            if declares_cost:
+                self._storage.update_study_spec(self._info.id, {**self._info.spec, "trial_cost": settings.trial_cost})
+                self._info = self._storage.load_study(self.name)
             # Not given (the defaults): the study goes on with the ones it was run with, as stored. Another
             # sampler is a switch (a search may begin at random and go on with a model): stored and logged.
             if (sampler is None or sampler == "auto") and stored.sampler is not None:
@@ -218,6 +224,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
                 self.scheduler = make_scheduler(stored.scheduler)
             check_search_objectives(self.sampler, self.scheduler, settings.objectives)  # the stored ones too
         self.budget, self.guardrails = stored.budget, stored.guardrails
+        self.trial_cost = settings.trial_cost if stored.trial_cost is None else stored.trial_cost
         self._defined = _define_by_run.DefinedSpace(stored.space, self._info.attrs)
         self.seed: int = stored.seed
         self.retries: int = stored.retries if stored.retries is not None else settings.given_retries or 0
@@ -240,7 +247,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         if baseline is not None:
             self.declare_baseline(baseline)
         _warm_start.record_warm_start(self, warm_start)
-        if created:  # after the warm start: its points count among the quasi-random start's
+        if created or declares_cost:  # after the warm start: its points count among the quasi-random start's
             _define_by_run.record_sampler_choice(self, self.space)
 
     @classmethod
