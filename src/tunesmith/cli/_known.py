@@ -126,8 +126,8 @@ def enqueue(study_name: str, storage: str, note: str | None, repeat: bool, param
     proposals. Parameters left out are drawn by the sampler. One a trial already ran, or the queue holds, is not
     queued again unless --repeat is given."""
     study = _resolve_study(storage, study_name)
-    values = _parse(study, storage, params)
     with _friendly_errors():
+        values = _parse(study, storage, params)
         with warnings.catch_warnings(record=True) as said:  # said below, with the queue
             warnings.simplefilter("ignore", QueueBeyondBudgetWarning)
             warnings.simplefilter("always", QueuedConfigurationRepeatWarning)

@@ -8,6 +8,11 @@ continuous float never comes back exactly: on a space where one is always active
 only the trials that never asked for it (define-by-run: a branch that does not ask for ``gamma`` is
 one configuration whatever ``gamma`` would be), and with none of those every sampler proposes what it
 proposed before.
+
+Only the study's own trials are tried: a warm start's points (the records numbered below 0 that
+`tunesmith.study._known.Known.for_samplers` puts first) inform the models, but an earlier study's result
+is not a run of this one, so its configuration may be proposed again (its best above all: a warm start
+that covered the whole space would otherwise leave nothing to run, and the new study no result at all).
 """
 
 from __future__ import annotations
@@ -23,7 +28,18 @@ from tunesmith.samplers._history import EncodingCache
 from tunesmith.space import Choice, Float, Int, Param, Space
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["ENUMERATION_LIMIT", "Key", "Tried", "can_repeat", "config_key", "configurations", "untried"]
+__all__ = [
+    "ENUMERATION_LIMIT",
+    "Key",
+    "Tried",
+    "can_repeat",
+    "config_key",
+    "configurations",
+    "is_warm_start",
+    "next_number",
+    "own_trials",
+    "untried",
+]
 
 Key = tuple[tuple[str, Hashable], ...]
 Score = Callable[[np.ndarray], np.ndarray]
@@ -38,6 +54,25 @@ _POOL = 1024
 # On a space too large to list, draws from the prior looked at for an untried configuration.
 _DRAWS = 256
 _CHUNK = 128  # rows scored at once: a model's densities cost memory per row times its points
+
+
+def is_warm_start(record: TrialRecord) -> bool:
+    """Whether ``record`` is a warm start's earlier result rather than a trial of the study: the study numbers its
+    own trials from 0, and hands a warm start's points to the samplers numbered below 0."""
+    return record.number < 0
+
+
+def own_trials(history: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The study's own trials in ``history``: its records without the warm start's (`is_warm_start`)."""
+    return [record for record in history if not is_warm_start(record)]
+
+
+def next_number(history: Sequence[TrialRecord]) -> int:
+    """The number the study's next trial takes, as far as ``history`` shows: one past the highest number of its own
+    trials, so how many trials it has numbered. Not the length of ``history``, which counts a warm start's points
+    and leaves invalidated trials out: a trial keeps its number, so this never steps back past a trial ``history``
+    holds (invalidating the latest trials gives their numbers back, as what they ran no longer counts)."""
+    return 1 + max((record.number for record in own_trials(history)), default=-1)
 
 
 def _continuous(param: Param) -> bool:
@@ -80,7 +115,8 @@ def config_key(space: Space, params: Mapping[str, Any], names: Sequence[str] | N
 
 
 class Tried:
-    """Every configuration of a history, by `config_key`: pending, failed and lost trials included.
+    """Every configuration of a history's own trials, by `config_key`: pending, failed and lost trials included,
+    a warm start's points left out (`is_warm_start`).
 
     Every trial counts, in every state, so the set depends on the trials alone, not on when it is
     read (a replay sees what a suggestion saw). A trial that lacks a parameter it would have had
@@ -135,7 +171,10 @@ class Tried:
         return self._cache.key(self.space, record, lambda: config_key(self.space, record.params, self.names))
 
     def add(self, record: TrialRecord) -> None:
-        """Record ``record``'s configuration (the first trial of a configuration is the one `holder` names)."""
+        """Record ``record``'s configuration (the first trial of a configuration is the one `holder` names); a warm
+        start's point is not a trial of the study, and is not recorded."""
+        if is_warm_start(record):
+            return
         if not self._every and (
             self.projected
             or not self.names

@@ -10,6 +10,7 @@ import numpy as np
 from tunesmith.context import SearchContext
 from tunesmith.samplers._auto_multiobjective import MO_GP_MAX_TRIALS, choose_multiobjective
 from tunesmith.samplers._objectives import is_multiobjective
+from tunesmith.samplers._tried import next_number
 from tunesmith.samplers.base import Sampler
 from tunesmith.samplers.cmaes import CMAES
 from tunesmith.samplers.gp import GP
@@ -89,6 +90,13 @@ class Auto(Sampler):
         startup = getattr(sampler, "startup_trials", None)
         if callable(startup):
             why += _start_shortened(sampler.name, int(startup(space)), context.budget.trials, warm_points)
+        elif isinstance(sampler, Grid) and warm_points:
+            # The grid's count above is what its own trials visit: a warm start neither shortens nor uses it up.
+            plural = "s count" if warm_points > 1 else " counts"
+            why += (
+                f"; its {warm_points} warm-start point{plural} for none of them: a grid learns nothing from earlier "
+                "results and runs each configuration itself"
+            )
         return sampler, why
 
     def _choose(self, space: Space, context: SearchContext) -> tuple[Sampler, str]:
@@ -160,9 +168,12 @@ class Auto(Sampler):
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
     ) -> dict[str, Any]:
         sampler, _ = self.choose(space, context)
-        if sampler is self._gp and is_multiobjective(context) and len(history) >= MO_GP_MAX_TRIALS:
+        # The study's own trials, not the history's length: a warm start's points are no trials of the budget the
+        # choice read (320 of them made a 20-trial GP search all CMA-ES), and the GP keeps at most `GP.max_points`.
+        numbered = next_number(history)
+        if sampler is self._gp and is_multiobjective(context) and numbered >= MO_GP_MAX_TRIALS:
             sampler = self._tpe  # an unbounded multi-objective GP search goes on with MOTPE
-        elif sampler is self._gp and len(history) >= GP_MAX_TRIALS:
+        elif sampler is self._gp and numbered >= GP_MAX_TRIALS:
             # CMA-ES once the GP's trials have all finished (while some run, TPE bridges the gap).
             ready = self.continuous_dominated(space) and not self._handover.in_startup(space, history)
             sampler = self._handover if ready else self._tpe

@@ -11,6 +11,7 @@ import numpy as np
 from tunesmith._validate import integer
 from tunesmith.context import SearchContext
 from tunesmith.errors import SearchSpaceExhausted, SpaceError
+from tunesmith.samplers._tried import own_trials
 from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -19,7 +20,7 @@ __all__ = ["Grid"]
 
 
 class Grid(Sampler):
-    """Visits each grid point once.
+    """Visits each grid point once among the study's own trials, whether or not a warm start ran it.
 
     Choices get every option. Integers and stepped floats get every value when they have at most
     ``4 * points`` of them, else ``points`` evenly spaced ones, as continuous floats do (so ``Int(0, 199)``
@@ -53,8 +54,11 @@ class Grid(Sampler):
         if self.shuffle is not None:
             return self.shuffle
         budget = context.budget
-        return (budget.trials is not None and budget.trials < size) or budget.wall_time is not None or (
-            budget.resource is not None)
+        return (
+            (budget.trials is not None and budget.trials < size)
+            or budget.wall_time is not None
+            or (budget.resource is not None)
+        )
 
     @staticmethod
     def _shuffled(grid: list[dict[str, Any]], history: Sequence[TrialRecord], rng: np.random.Generator
@@ -86,6 +90,9 @@ class Grid(Sampler):
                 "use Random() or TPE(), or fewer points per float"
             )
         grid = space.grid(self.points)
+        # A warm start's points inform models; a grid has none, and an earlier study's result is no visit of this
+        # grid: its points are neither seen nor where the shuffled order starts.
+        history = own_trials(history)
         if self._shuffles(len(grid), context):
             grid = self._shuffled(grid, history, rng)
         seen = {json.dumps(r.params, sort_keys=True) for r in history}

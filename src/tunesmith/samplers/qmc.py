@@ -10,7 +10,7 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.context import SearchContext
-from tunesmith.samplers._tried import Tried, untried
+from tunesmith.samplers._tried import Tried, next_number, own_trials, untried
 from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
@@ -41,27 +41,34 @@ def _to_bits(u: np.ndarray) -> np.ndarray:
 def sobol_point(space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, seed: int | None) -> np.ndarray:
     """The next point of the study's Sobol sequence in the encoded cube.
 
-    The index is the number of trials in ``history`` (RUNNING ones included), so parallel
-    workers, who see each other's running trials, take distinct points. Without a fixed
-    ``seed`` the digital shift is drawn from ``rng`` for the first trial and read back from the
-    first trial's configuration afterwards, so one study follows one randomised sequence.
+    The index is the number the next trial takes (`next_number`: one past the highest number of the study's own
+    trials in ``history``), RUNNING ones included, so parallel workers, who see each other's running trials, take
+    distinct points; not the length of ``history``, which leaves invalidated trials out and would step back onto
+    the last trial's point. Without a fixed ``seed`` the digital shift is drawn from ``rng`` for the study's first
+    trial and read back afterwards from its earliest trial in ``history``, whose point it was, so one study follows
+    one randomised sequence. A warm start's points take no index and fix no shift: they are an earlier study's
+    results, not points of this sequence, so a warm-started study's quasi-random trials are those it would run
+    without them.
     """
     d = len(space.dimensions)
-    if not history and seed is None:
+    if seed is None and not own_trials(history):
         return np.asarray(rng.random(d))
     return _sobol_points(space, history, seed, 1)[0]
 
 
 def _sobol_points(space: Space, history: Sequence[TrialRecord], seed: int | None, count: int) -> np.ndarray:
-    """Points ``len(history)`` to ``len(history) + count - 1`` of the sequence (without a seed, after a first trial)."""
+    """Points ``next_number(history)`` to that plus ``count - 1`` of the sequence (without a seed, after the study's
+    first trial)."""
     d = len(space.dimensions)
-    index = len(history)
+    index = next_number(history)
     block = _sobol_block(d, index + count, _SCRAMBLE_SEED + d if seed is None else seed)
     if seed is not None:
         return np.asarray(block[index : index + count])
-    first = space.encode(history[0].params)
-    first = np.where(np.isnan(first), 0.5, first)
-    shift = _to_bits(first) ^ _to_bits(block[0])
+    # The shift that put the earliest trial held on its own index: trial 0's unless it was invalidated.
+    anchor = min(own_trials(history), key=lambda record: record.number)
+    held = space.encode(anchor.params)
+    held = np.where(np.isnan(held), 0.5, held)
+    shift = _to_bits(held) ^ _to_bits(block[anchor.number])
     return np.asarray(((_to_bits(block[index : index + count]) ^ shift) + 0.5) / _SCALE)
 
 

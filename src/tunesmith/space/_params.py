@@ -6,6 +6,7 @@ import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from typing import Any, ClassVar
@@ -36,6 +37,10 @@ _ON_GRID_SLACK = 1e-6
 _STEP_SUGGESTION_TRIES = 100
 
 __all__ = ["Choice", "Fixed", "Float", "Int", "JsonScalar", "Param"]
+
+# Set while `Param.from_json` reads a study's stored spec: a `Choice` an older version stored with options that read
+# alike as text is loaded as stored (its study must open), where a new one is refused.
+_READING_STORED: ContextVar[bool] = ContextVar("tunesmith_reading_stored_spec", default=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,10 +116,13 @@ class Param(ABC):
         classes: dict[str, type[Param]] = {"float": Float, "int": Int, "choice": Choice, "fixed": Fixed}
         if kind not in classes:
             raise SpaceError(f"parameter type must be one of {sorted(classes)}, got type={kind!r}")
+        reading = _READING_STORED.set(stored)
         try:
             return classes[kind](**fields_)
         except TypeError as exc:
             raise SpaceError(f"invalid fields for a {kind!r} parameter {dict(data)!r}: {exc}") from None
+        finally:
+            _READING_STORED.reset(reading)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Param) and self.to_json() == other.to_json()
@@ -458,7 +466,12 @@ class Int(Param):
 @checked_arguments(SpaceArgumentError)
 @dataclass(frozen=True, eq=False)
 class Choice(Param):
-    """A categorical parameter: one of ``options`` (JSON scalars), each equally likely."""
+    """A categorical parameter: one of ``options`` (JSON scalars), each equally likely.
+
+    Options must differ as text (`text_forms`): a CSV cell (``tunesmith export``, a warm start from a file) and
+    ``tunesmith enqueue name=value`` name an option by how it is written, so ``1`` and ``"1"``, or ``None`` and
+    ``"None"``, could not be told apart there (a study stored with such options before still loads).
+    """
 
     kind: ClassVar[str] = "choice"
     options: Sequence[JsonScalar]
@@ -482,8 +495,20 @@ class Choice(Param):
         if len(set(keys)) != len(keys):
             dup = next(o for o, k in zip(options, keys, strict=True) if keys.count(k) > 1)
             raise SpaceError(f"options must be unique, got {dup!r} twice: remove the duplicate")
+        if not _READING_STORED.get():
+            _refuse_alike_as_text(options)
         object.__setattr__(self, "options", options)
         normalise_when(self.when)
+
+    @staticmethod
+    def text_forms(value: JsonScalar) -> tuple[str, ...]:
+        """How option ``value`` is written as text, each spelling a CSV cell or a command line may use: ``str()``,
+        and for ``None`` and the booleans also JSON's (``null``, ``true``, ``false``)."""
+        if value is None:
+            return ("None", "null")
+        if isinstance(value, bool):
+            return (str(value), str(value).lower())
+        return (str(value),)
 
     def index(self, value: Any) -> int:
         """The position of ``value`` among the options."""
@@ -513,6 +538,24 @@ class Choice(Param):
 
     def _json_fields(self) -> dict[str, Any]:
         return {"options": list(self.options)}
+
+
+def _refuse_alike_as_text(options: Sequence[JsonScalar]) -> None:
+    """Refuse two options that share a spelling (`Choice.text_forms`): text could not say which one it names."""
+    owner: dict[str, int] = {}
+    for i, option in enumerate(options):
+        for text in Choice.text_forms(option):
+            first = owner.setdefault(text, i)
+            if first == i:
+                continue
+            other = options[first]
+            labels = [f"{text} ({'none' if v is None else type(v).__name__})" for v in (other, option)]
+            raise SpaceError(
+                f"options must differ as text, since a CSV cell (tunesmith export, a warm start from a file) and "
+                f"tunesmith enqueue name=value name an option by how it is written, got {other!r} and {option!r}, "
+                f"both written {text!r}: give them labels that differ as text (e.g. {labels[0]!r} and "
+                f"{labels[1]!r}) and map each label to its value inside the objective"
+            )
 
 
 @checked_arguments(SpaceArgumentError)

@@ -42,7 +42,7 @@ def learned_space(given: Space | None, attrs: Mapping[str, Any]) -> Space:
     base = Space.empty() if given is None else given
     if stored is None:
         return base
-    return base.extended({n: Param.from_json(j) for n, j in stored.definitions().items() if n not in base})
+    return base.extended({n: Param.from_json(j, stored=True) for n, j in stored.definitions().items() if n not in base})
 
 
 class DefinedSpace:
@@ -122,9 +122,9 @@ def record(study: Study, number: int, asked: Mapping[str, Any] | None) -> str | 
         first = LearnedSpaceAttr.from_json(stored).definitions()
         conflicts += [
             f"{name!r} was asked for as {describe(name, param)}, but another trial defined it first as "
-            f"{describe(name, Param.from_json(first[name]))}"
+            f"{describe(name, Param.from_json(first[name], stored=True))}"
             for name, param in new.items()
-            if not same_definition(Param.from_json(first[name]), param)
+            if not same_definition(Param.from_json(first[name], stored=True), param)
         ]
         record_sampler_choice(study, defined.refresh({LearnedSpaceAttr.KEY: stored}))
     if not conflicts:

@@ -19,7 +19,9 @@
 - **Warm start.** ``Study(warm_start=...)`` stores earlier results in the ``warm_start`` attribute
   (`tunesmith.study._warm_start`); every proposal puts them before the study's own trials in the history the
   sampler reads, as COMPLETE records with negative numbers and ``attrs["warm_start"]`` naming the source.
-  They are never stored as trials: not in `Study.trials`, the budget, `best` or the discipline.
+  They are never stored as trials: not in `Study.trials`, the budget, `best` or the discipline. They inform the
+  models but are not tried configurations (`tunesmith.samplers._tried.is_warm_start`): the samplers may run one
+  again (the earlier best above all), and a warm start that covered the space leaves it to run, not used up.
 - **Cost.** An ask or an enqueue must not grow with the queue, the warm start or the trials: each `Study` handle
   keeps what it worked out (`_Memo`: the parsed queue and warm start, each entry's checks and key, each trial's
   key), reused only while storage holds what it was worked out from.
@@ -264,7 +266,11 @@ def _range(param: Param) -> str:
 def from_text(param: Param | None, text: str) -> Any:
     """A CSV cell (or a command line's ``name=value``) as the value ``param`` holds (left as text when it is
     none of them: then it is outside). Without a ``param`` (one no trial has asked for yet): a number,
-    ``true``/``false``/``null``, else the text."""
+    ``true``/``false``/``null``, else the text.
+
+    Raises:
+        SpaceError: ``text`` is how two options are written (`Choice.text_forms`), which only a study stored before
+            `Choice` refused such options can hold: reading it as either would mislabel results."""
     if param is None:
         try:
             value = json.loads(text)
@@ -273,7 +279,14 @@ def from_text(param: Param | None, text: str) -> Any:
         return value if value is None or isinstance(value, bool | int | float) else text
     if isinstance(param, Choice | Fixed):
         options = param.options if isinstance(param, Choice) else (param.value,)
-        return next((o for o in options if text in (str(o), _text_of(o))), text)
+        named = [o for o in options if text in Choice.text_forms(o)]
+        if len(named) > 1:  # a study stored before `Choice` refused options alike as text (new ones cannot be)
+            raise SpaceError(
+                f"a value given as text must name one option, got {text!r}, which is how options "
+                f"{' and '.join(repr(o) for o in named)} of {list(options)} are all written: give it from Python "
+                "(Study.enqueue, or a warm start from the study or from records), where each option keeps its type"
+            )
+        return named[0] if named else text
     try:
         number = float(text)
     except ValueError:
@@ -281,10 +294,6 @@ def from_text(param: Param | None, text: str) -> Any:
     if isinstance(param, Int) and number.is_integer():
         return int(number)
     return number if isinstance(param, Float) else text
-
-
-def _text_of(value: Any) -> str:
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def checked_params(
@@ -435,7 +444,7 @@ class Known:
                 continue
             if space is not None and self._draws(space, entry):
                 if used_up is None:
-                    used_up = _used_up(space, self.for_samplers(history))
+                    used_up = _used_up(space, valid(history))
                 if used_up:
                     continue
             return entry
@@ -450,7 +459,8 @@ class Known:
         return _needs_draw(space, entry["params"])
 
     def for_samplers(self, history: Sequence[TrialRecord]) -> list[TrialRecord]:
-        """The history a sampler learns from: warm-start points first, then the valid trials."""
+        """The history a sampler learns from: warm-start points first (numbered below 0, which no sampler counts as
+        tried or as a trial of the study: `tunesmith.samplers._tried.is_warm_start`), then the valid trials."""
         return [*self.priors, *valid(history)]
 
 
@@ -568,7 +578,7 @@ def read_known(study: Study, attrs: Mapping[str, Any] | None = None) -> Known:
     if EnqueuedAttr.KEY not in attrs:
         return Known(priors=priors, space=space)
     view = memo.view(space, memo.queue(attrs[EnqueuedAttr.KEY]))
-    return Known(queue=_runnable(study, view, priors), priors=priors, space=space, drawing=view.drawing_ids)
+    return Known(queue=_runnable(study, view), priors=priors, space=space, drawing=view.drawing_ids)
 
 
 def queued_proposal(
@@ -673,15 +683,15 @@ _USED_UP_FIX = (
 )
 
 
-def _runnable(study: Study, view: _QueueView, priors: Sequence[TrialRecord]) -> tuple[dict[str, Any], ...]:
+def _runnable(study: Study, view: _QueueView) -> tuple[dict[str, Any], ...]:
     """The entries of the queue ``view`` shows that can run. One that cannot is never handed out, and if no trial
     ran it, it is marked refused in the stored queue and said once (`_refuse`): it never blocks the ones after it.
 
     One cannot run when it cannot be completed (`_incomplete`), or when it leaves parameters for the sampler (and
-    was not queued with ``repeat=True``) while every configuration of the space was tried, ``priors`` (the warm
-    start, which the sampler counts) included: the sampler has nothing new to propose, and whatever else filled
-    it in would repeat a tried configuration. The checks of each entry are the view's, worked out once: only the
-    history is read here, and only while an entry waits for the sampler."""
+    was not queued with ``repeat=True``) while the study's valid trials tried every configuration of the space (a
+    warm start's points are not tried: the samplers run them again): the sampler has nothing new to propose, and
+    whatever else filled it in would repeat a tried configuration. The checks of each entry are the view's, worked
+    out once: only the history is read here, and only while an entry waits for the sampler."""
     space = view.space
     why: dict[str, tuple[str, str]] = {key: (reason, _BRANCH_FIX) for key, reason in view.incomplete.items()}
     used_up: dict[str, tuple[str, str]] = {}
@@ -689,7 +699,7 @@ def _runnable(study: Study, view: _QueueView, priors: Sequence[TrialRecord]) -> 
         trials = study.trials
         ran = _ran(trials)
         left = [facts for facts in view.drawing if facts.entry["id"] not in ran]
-        if left and _used_up(space, [*priors, *valid(trials)]):
+        if left and _used_up(space, valid(trials)):
             count = len(configurations(space))  # not `cardinality()`, which counts switched-off parameters' values
             every = (
                 "the space's one configuration was" if count == 1 else f"all {count} configurations of the space were"
