@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesmith.attributes import HoldoutLogAttr, read_attr
-from tunesmith.budget import Budget, plain_number, spent_resource
+from tunesmith.budget import Budget, counts_toward_budget, plain_number, spent_resource
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.schedulers._deck import Deck, DeckRun, resource_for, simulate, trials_for
@@ -126,23 +126,58 @@ class PausedTrialsWarning(UserWarning):
     """`optimize` returned with trials paused at their rungs: no trial budget had the last promotions made."""
 
 
-def paused_note(records: Sequence[TrialRecord], finished_any: bool, budget: Budget) -> str | None:
-    """What to say when ``optimize`` ends with PAUSED trials (a pausing scheduler, and a call limit rather than
-    the study's budget ended it), or ``None`` when none is paused."""
+def paused_note(
+    records: Sequence[TrialRecord], finished_any: bool, budget: Budget, spent: Spent | None = None
+) -> str | None:
+    """What to say when ``optimize`` ends with PAUSED trials, or ``None`` when none is paused: what the next call
+    does with them. ``spent`` is the wall-time or resource limit that is spent (`spent_beyond_trials`), if one is.
+
+    With the study's budget spent, `optimize` goes on past ``n_trials`` to deal with them, so they are left only by a
+    ``timeout`` or a stop; the next call then finishes that: the last promotions of a spent trial budget, or the end
+    of every one of them under a spent wall-time or resource budget. Otherwise a rung promotes only its top share of
+    the trials that reached it, so the next call resumes a trial once its rung ranks it there, which may take more
+    trials reaching the rung, and one never ranked there waits for the budget's end (successive halving's settled
+    group ends it sooner)
+    """
     paused = [r.number for r in records if r.state is TrialState.PAUSED]
     if not paused:
         return None
     shown = ", ".join(f"#{n}" for n in paused[:5]) + (", ..." if len(paused) > 5 else "")
-    last = (
-        "; the study's trial budget makes its last promotions before it ends"
-        if budget.trials is not None
-        else ", or give the study a trial budget (Budget(trials=...)) so that its last promotions are made before it "
-        "ends"
-    )
-    return (
-        f"{len(paused)} trials are paused at their rungs waiting for promotion ({shown}): the next optimize() call "
-        f"resumes them{last}" + ("" if finished_any else "; no trial has finished yet, so there is no best")
-    )
+    used = sum(1 for r in records if counts_toward_budget(r))
+    if spent is not None:
+        said = (
+            f"{len(paused)} trials are paused at their rungs ({shown}) and the study's "
+            f"{spent.limit.replace('_', '-')} budget is spent: the next optimize() call ends them STOPPED where they "
+            "paused, as no promotion can train them further; extend the budget first (study.extend_budget) to have "
+            "them promoted"
+        )
+    elif budget.trials is not None and used >= budget.trials:
+        said = (
+            f"{len(paused)} trials are paused at their rungs ({shown}) and the study's trial budget is spent "
+            f"({used}/{budget.trials}): the next optimize() call starts no trial and makes the last promotions, "
+            "training on each paused trial its rung ranks in its top share and ending the others STOPPED where they "
+            "paused; extend the trial budget first (study.extend_budget(trials=N)) to have them wait for new trials"
+        )
+    else:
+        if budget.trials is not None:
+            last = "the study's trial budget makes the last promotions, and ends those never promoted, before it ends"
+        elif budget.wall_time is not None or budget.resource is not None:
+            last = (
+                "those still paused when the study's wall-time or resource budget is spent end STOPPED there; a trial "
+                "budget (Budget(trials=...)) would make the last promotions before it ends"
+            )
+        else:
+            last = (
+                "one never promoted may stay paused: give the study a trial budget (Budget(trials=...)) so that its "
+                "last promotions are made before it ends"
+            )
+        said = (
+            f"{len(paused)} trials are paused at their rungs waiting for promotion ({shown}): a rung promotes its top "
+            "share of the trials that reached it, so the next optimize() call resumes each one its rung ranks there "
+            "and ends STOPPED each one its rung can no longer rank there, and the others wait for more trials to "
+            f"reach their rungs; {last}"
+        )
+    return said + ("" if finished_any else "; no trial has finished yet, so there is no best")
 
 
 class HoldoutSpentWarning(UserWarning):

@@ -37,6 +37,7 @@ from tunesmith.executors.base import REFUSED_REPORT, TRAINED_TO
 from tunesmith.pareto import pareto_front
 from tunesmith.schedulers.pbt import RoundWatch
 from tunesmith.space._define_by_run import DefinitionError
+from tunesmith.storage.base import count_budgeted
 from tunesmith.study import _define_by_run, _multi
 from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
@@ -54,6 +55,7 @@ from tunesmith.study._limits import (
     paused_note,
     population_note,
     short_training_note,
+    spent_beyond_trials,
     trained_fully,
 )
 from tunesmith.study._observers import Observer, Observers
@@ -916,7 +918,7 @@ def optimize(
                 if switch.requested:
                     stop_reason = STOPPED_BY_STUDY
                     break
-                if n_trials is not None and started >= n_trials:
+                if n_trials is not None and started >= n_trials and not _last_promotions_due(study, runner.busy() > 0):
                     stop_reason = f"n_trials={n_trials} started"
                     break
                 if timeout is not None and time.monotonic() - started_at >= timeout:
@@ -1000,7 +1002,8 @@ def optimize(
     for record in records:
         states[record.state.value] = states.get(record.state.value, 0) + 1
     finished_any = bool(states.get(TrialState.COMPLETE.value))
-    if waiting := paused_note(records, finished_any=finished_any, budget=study.budget):
+    beyond = spent_beyond_trials(study.budget, records, ended)  # what the next call's first ask does with them
+    if waiting := paused_note(records, finished_any=finished_any, budget=study.budget, spent=beyond):
         warnings.warn(waiting, PausedTrialsWarning, stacklevel=3)
         notes.append(waiting)
     if untrained := none_trained_note(records, study.scheduler, study.budget):
@@ -1040,6 +1043,23 @@ def optimize(
     )
     observers.notify("on_optimize_end", study, result)
     return result
+
+
+def _last_promotions_due(study: Study, running: bool) -> bool:
+    """Whether trials wait PAUSED at their rungs, or may pause there (this run's are ``running``), while the
+    study's budget is spent. Then the run goes on past ``n_trials``, which counts new trials: its next `Study.ask`
+    starts none but makes the final promotions (a spent trial budget) or ends the paused trials where they paused (a
+    spent wall-time or resource budget), as in a run that the budget ends. Stopping instead left them to the next
+    call, which could do nothing but finish what this one left."""
+    if not study.scheduler.pauses:
+        return False
+    records = study.trials
+    if not running and not any(r.state is TrialState.PAUSED for r in records):
+        return False
+    trials = study.budget.trials
+    if trials is not None and count_budgeted(records) >= trials:
+        return True
+    return spent_beyond_trials(study.budget, records, study._clock()) is not None
 
 
 def _refuse_unrunnable(objective: Objective) -> None:
