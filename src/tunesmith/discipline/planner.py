@@ -5,7 +5,11 @@ optimisation when trials are expensive; ASHA/Hyperband when there is an early si
 long runs that can adapt), estimates how many configurations the budget buys under each
 option, and says why. Its sampler part is `Auto.choose` (what ``sampler="auto"`` runs) and its
 scheduler part is `choose_scheduler` (what ``scheduler="auto"`` runs), so a plan and a study
-created with ``"auto"`` agree.
+created with ``"auto"`` agree; but for the workers, which the plan knows and ``"auto"`` does not (every worker
+must resolve it alike): fewer than PBT's population pass PBT over.
+
+A config that names a rung scheduler counts its trial limit in configurations, as the run does; the plan then
+states the forecast the run states (`trained_fully`, the scheduler's deck played on the budget).
 """
 
 from __future__ import annotations
@@ -17,18 +21,19 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._validate import duration, integer
-from tunesmith.budget import Budget, parse_duration
+from tunesmith.budget import Budget, parse_duration, plain_number
 from tunesmith.discipline.priors import DEFAULTS, priority_of
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
 from tunesmith.samplers import Auto, Grid, Sampler, SearchContext, make_sampler
-from tunesmith.schedulers import Scheduler, make_scheduler
-from tunesmith.schedulers.auto import PBT_MIN_ROUNDS, choose_scheduler
+from tunesmith.schedulers import FIFO, Scheduler, make_scheduler
+from tunesmith.schedulers._deck import MAX_PLAYED, DeckRun, _group_sizes, _played, _promoted, simulate
+from tunesmith.schedulers.auto import PBT_MIN_ROUNDS, AutoScheduler, choose_scheduler
 from tunesmith.schedulers.pbt import PBT
 from tunesmith.schedulers.successive_halving import bracket_sizes, rung_levels
 from tunesmith.space import Space
 from tunesmith.study import MIN_FULLY_TRAINED
-from tunesmith.study._limits import trained_fully
+from tunesmith.study._limits import _promote_deck, _smaller_eta, _spread, trained_fully
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
@@ -110,15 +115,19 @@ class Plan:
     Attributes:
         sampler: a sampler name for ``ts.Study(sampler=...)``.
         scheduler: a scheduler table for ``ts.Study(scheduler=...)`` (``{"name": "fifo"}`` without early stopping).
-        full_trials: how many full-length trials the budget pays for (``None`` when unbounded).
+        full_trials: the compute the budget pays for, in full-length trials (``None`` when unbounded).
         configurations: configurations the recommendation evaluates (``None`` when unbounded).
         budget: a study budget that spends the same compute with the recommended scheduler (a trial
-            budget becomes the resource of that many full-length trials).
+            budget becomes the resource of that many full-length trials; a config's budget under the rung
+            scheduler it names, when the plan keeps that scheduler, stays as it is).
         options: every method of the table with its count and note.
         reasons: why this sampler and this scheduler, in words.
         trained_fully: how many configurations ``budget`` trains to the full resource under the
             scheduler in 9 runs of 10 (the figure `Study.optimize` states and warns on; ``None`` without early
             stopping).
+        trained_average: those configurations on average over the runs (``None`` without early stopping).
+        trained_range: the counts 8 runs of 10 stay within, as the run states them (``None`` where the run
+            states an average alone: promote mode under a trial budget).
     """
 
     sampler: str
@@ -129,6 +138,8 @@ class Plan:
     options: tuple[PlanOption, ...]
     reasons: tuple[str, ...]
     trained_fully: float | None = None
+    trained_average: float | None = None
+    trained_range: tuple[int, int] | None = None
 
     def make_sampler(self) -> Sampler:
         """The recommended sampler."""
@@ -142,10 +153,20 @@ class Plan:
         """The plan in a few lines of text."""
         lines = [f"sampler: {self.sampler}; scheduler: {self.scheduler['name']}"]
         lines += [f"  why: {reason}" for reason in self.reasons]
+        settings = ", ".join(
+            f"{key}={plain_number(value) if isinstance(value, float) else value}"
+            for key, value in self.scheduler.items()
+            if key != "name"
+        )
+        lines.append(f"scheduler settings assumed: {self.scheduler['name']}" + (f" ({settings})" if settings else ""))
+        # Under early stopping the trial limit counts configurations, however far each trains: say so, since a
+        # trial limit given to `plan` counted full-length trials.
+        counted = "; a trial counts one configuration, however far it trains" if self.make_scheduler().rungs() else ""
+        lines.append(f"budget assumed: {self.budget.describe()}{counted}")
         if self.full_trials is not None:
             lines.append(f"the budget pays for about {self.full_trials:.4g} full-length trials")
         if self.trained_fully is not None:
-            lines.append(f"about {self.trained_fully:.3g} configurations train to the full resource")
+            lines.append(self._trained_line(self.trained_fully))
         lines.append("configurations the budget buys under each method:")
         for option in self.options:
             count = "-" if option.configurations is None else str(option.configurations)
@@ -154,6 +175,20 @@ class Plan:
             )
         return "\n".join(lines)
 
+    def _trained_line(self, floor: float) -> str:
+        if self.trained_average is None or self.trained_range is None:
+            return (
+                f"about {floor:.3g} configurations train to the full resource (on average: the share that goes "
+                "through every rung)"
+            )
+        low, high = self.trained_range
+        run = DeckRun(trained=self.trained_average, low=low, high=high, none=0.0)
+        return (
+            f"configurations trained to the full resource: {_spread(run)}; at least {floor:.3g} configurations "
+            "train to the full resource in 9 runs of 10 (the run's own forecast: its scheduler's deck played one "
+            "trial at a time)"
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "sampler": self.sampler,
@@ -161,6 +196,8 @@ class Plan:
             "full_trials": self.full_trials,
             "configurations": self.configurations,
             "trained_fully": self.trained_fully,
+            "trained_average": self.trained_average,
+            "trained_range": None if self.trained_range is None else list(self.trained_range),
             "budget": self.budget.to_json(),
             "options": [o.to_json() for o in self.options],
             "reasons": list(self.reasons),
@@ -188,9 +225,33 @@ def _hyperband_resource_per_config(fidelity: Fidelity) -> float:
     return total / weight
 
 
-def _full_trials(budget: Budget, trial_cost: float | None, workers: int, fidelity: Fidelity | None) -> float | None:
+def _spend(scheduler: Scheduler, configurations: int) -> float:
+    """The resource ``configurations`` trials spend under a rung ``scheduler`` on average, its deck played one trial
+    at a time as `trained_fully` plays it: the first trials go on among few peers, so they cost more than the
+    steady share (30 trials of ASHA over 27 steps: 134 units, where the steady share says 90)."""
+    deck = scheduler.deck()
+    promoted = deck is None
+    if deck is None:
+        deck = _promote_deck(scheduler)
+    assert deck is not None, "a rung scheduler plays a deck, in stop mode or by promotion"
+    if deck.group is not None:
+        _, per_group = _group_sizes(deck)
+        return configurations * per_group / deck.group
+    plays = _promoted(deck) if promoted else _played(deck)
+    if configurations < MAX_PLAYED:
+        return float(plays.before[:, configurations].mean())
+    return float(plays.spent.mean()) + (configurations - MAX_PLAYED) * plays.steady_cost
+
+
+def _full_trials(
+    budget: Budget, trial_cost: float | None, workers: int, fidelity: Fidelity | None, spent: float | None
+) -> float | None:
+    """The compute ``budget`` pays for, in full-length trials; ``spent``: the resource its trial limit pays for
+    where that limit counts configurations (under a rung scheduler, as the run counts them)."""
     limits: list[float] = []
-    if budget.trials is not None:
+    if spent is not None and fidelity is not None:
+        limits.append(spent / fidelity.max_resource)
+    elif budget.trials is not None:
         limits.append(float(budget.trials))
     if budget.wall_seconds is not None and trial_cost is not None:
         limits.append(budget.wall_seconds * workers / trial_cost)
@@ -229,6 +290,12 @@ def _check(budget: Budget | int, trial_cost: float | str | None, workers: int) -
     return budget, seconds
 
 
+def _fidelity(fidelity: Fidelity | float | Mapping[str, Any] | None) -> Fidelity | None:
+    if fidelity is None or isinstance(fidelity, Fidelity):
+        return fidelity
+    return Fidelity(**fidelity) if isinstance(fidelity, Mapping) else Fidelity(max_resource=fidelity)
+
+
 def plan(
     space: Space,
     budget: Budget | int,
@@ -252,6 +319,10 @@ def plan(
     Returns:
         A `Plan`; ``print(plan.summary())`` shows it.
 
+    Raises:
+        ConfigError: a budget the plan cannot count in trials: wall time without ``trial_cost``, or a resource
+            budget without ``fidelity`` (its units are the resource axis).
+
     Example:
         >>> p = ts.plan(space, ts.Budget(trials=100), trial_cost=600, workers=4, fidelity=50)
         >>> study = ts.Study(space, sampler=p.sampler, scheduler=p.scheduler, ...)
@@ -259,10 +330,37 @@ def plan(
     if not isinstance(space, Space):
         raise ConfigError(f"space must be a tunesmith.Space, got {type(space).__name__}")
     budget, trial_cost = _check(budget, trial_cost, workers)
-    if fidelity is not None and not isinstance(fidelity, Fidelity):
-        fidelity = Fidelity(**fidelity) if isinstance(fidelity, Mapping) else Fidelity(max_resource=fidelity)
-    full = _full_trials(budget, trial_cost, workers, fidelity)
+    fidelity = _fidelity(fidelity)
+    if budget.resource is not None and fidelity is None:
+        raise ConfigError(
+            "a resource budget counts the trials' resource units (epochs, steps), so it needs their full length to "
+            f"say how many trials it buys, but Budget({budget.describe()}) came without a fidelity: pass "
+            "fidelity=... (the full training length in the same units, e.g. fidelity=50), or a trial budget"
+        )
+    return _plan(space, budget, trial_cost, workers, fidelity, None)
 
+
+_SCHEDULED = {"asha": Method.ASHA, "hyperband": Method.HYPERBAND, "pbt": Method.PBT}
+
+
+def _method(scheduler: Scheduler) -> Method | None:
+    """The table's method a scheduler runs (``None``: no early stopping); ``"auto"`` runs the one it resolved to."""
+    resolved = scheduler.chosen if isinstance(scheduler, AutoScheduler) else scheduler
+    return _SCHEDULED.get(resolved.name)
+
+
+def _plan(
+    space: Space,
+    budget: Budget,
+    trial_cost: float | None,
+    workers: int,
+    fidelity: Fidelity | None,
+    named: Scheduler | None,
+) -> Plan:
+    """`plan`; ``named``: the rung scheduler a config names, under which its trial limit counts configurations."""
+    # The resource the trial limit pays for where it counts configurations (None: it counts full-length trials).
+    spent = None if named is None or budget.trials is None else _spend(named, budget.trials)
+    full = _full_trials(budget, trial_cost, workers, fidelity, spent)
     scheduler, scheduler_why = (
         choose_scheduler(None)
         if fidelity is None
@@ -272,12 +370,59 @@ def plan(
             eta=fidelity.eta,
             early_signal=fidelity.early_signal,
             adaptive=fidelity.adaptive,
+            workers=workers,
         )
     )
     options = _options(space, full, workers, fidelity)
+    # The config's own scheduler when the rule picks its method on its rungs: its settings (mode, few_peers) and
+    # its budget as they stand, so that the plan's figures are the run's.
+    kept = named is not None and _method(named) is _method(scheduler) and named.rungs() == scheduler.rungs()
+    if kept and named is not None:
+        scheduler = named
+        scheduler_why += " (the config's scheduler table, as the run uses it)"
+        if budget.trials is not None and spent is not None:
+            note = (
+                f"the config's {budget.trials} configurations, about {spent / budget.trials:.3g} units each (the "
+                "first ones go on among few peers, so they cost more than the rungs' steady share)"
+            )
+            options = [PlanOption(o.method, o.fits, budget.trials, note) if o.method is _method(named) else o
+                       for o in options]  # fmt: skip
     by_method = {o.method: o for o in options}
-    scheduled = {"asha": Method.ASHA, "hyperband": Method.HYPERBAND, "pbt": Method.PBT}.get(scheduler.name)
+    scheduled = _method(scheduler)
     configurations = by_method[scheduled or Method.RANDOM].configurations
+    full_length = by_method[Method.RANDOM].configurations  # what the compute trains without early stopping
+
+    def without_early_stopping() -> Budget:
+        if spent is None or full_length is None:
+            return budget
+        # The config's trial limit counted configurations under its rung scheduler: trained fully, fewer fit.
+        return Budget(trials=max(1, full_length), wall_time=budget.wall_time, resource=budget.resource)
+
+    study_budget = budget if kept else without_early_stopping()
+    if not kept and scheduled is not None and fidelity is not None and full is not None:
+        # the trial limit now counts configurations; the compute is capped as resource units
+        # Rounded: a product of floats (986.5499999999998) is no budget a person types.
+        resource = budget.resource or round(full * fidelity.max_resource, 6)
+        study_budget = Budget(trials=configurations, wall_time=budget.wall_time, resource=resource)
+    # The run's own estimate (its scheduler's deck played on this budget), so that the plan and the run agree.
+    stated = trained_fully(study_budget, scheduler)
+    run = _deck_run(study_budget, scheduler)
+    if (
+        stated is not None
+        and stated[0] < MIN_FULLY_TRAINED
+        and scheduled in (Method.ASHA, Method.HYPERBAND)
+        and full_length is not None
+        and full_length >= MIN_FULLY_TRAINED
+    ):
+        spread = f"{stated[0]:.3g}" if run is None else _spread(run)
+        scheduler_why = (
+            f"fifo: {scheduler.name} would start {configurations} configurations on this compute but trains {spread} "
+            f"of them to the full resource, fewer than {MIN_FULLY_TRAINED} in more than 1 run of 10, too few to tell "
+            f"a winner from noise; without early stopping the same compute trains {full_length} to the full "
+            f"resource (with a larger budget, {scheduler.name} would search more configurations)"
+        )
+        scheduler, scheduled, configurations = FIFO(), None, full_length
+        study_budget, stated, run = without_early_stopping(), None, None
 
     trials_for_sampler = None if configurations is None else max(1, configurations)
     context = SearchContext(
@@ -306,20 +451,23 @@ def plan(
     if low is not None:
         reasons.append(low)
     reasons.append(scheduler_why)
-    study_budget = budget
-    if scheduled is not None and fidelity is not None and full is not None:
-        # the trial limit now counts configurations; the compute is capped as resource units
-        study_budget = Budget(
-            trials=configurations, wall_time=budget.wall_time, resource=budget.resource or full * fidelity.max_resource
+    if stated is not None and stated[0] < MIN_FULLY_TRAINED:
+        spread = f"about {stated[0]:.3g}" if run is None else _spread(run)
+        eta = _smaller_eta(scheduler, study_budget)
+        fifo = (
+            f"; without early stopping the same compute trains {full_length}, fewer than {MIN_FULLY_TRAINED} too"
+            if full_length is not None and full_length < MIN_FULLY_TRAINED
+            else ""
         )
-    # The run's own estimate (its scheduler's deck played on this budget), so that the plan and the run agree.
-    stated = trained_fully(study_budget, scheduler) if study_budget.trials is not None else None
-    trained = None if stated is None else stated[0]
-    if trained is not None and trained < MIN_FULLY_TRAINED:
-        reasons.append(f"warning: only about {trained:.3g} configurations train to the full resource (fewer than "
-                       f"{MIN_FULLY_TRAINED}): the run will warn; a larger budget or a smaller eta helps")  # fmt: skip
+        reasons.append(
+            f"warning: {scheduler.name} trains {spread} of {configurations} configurations to the full resource, fewer "
+            f"than {MIN_FULLY_TRAINED} in more than 1 run of 10 (too few to tell a winner from noise): the run will "
+            f"warn; a larger budget{'' if eta is None else f' or {eta}'} helps{fifo}"
+        )
     return Plan(
-        trained_fully=trained,
+        trained_fully=None if stated is None else stated[0],
+        trained_average=None if stated is None else (stated[0] if run is None else run.trained),
+        trained_range=None if run is None else (run.low, run.high),
         sampler=sampler,
         scheduler=scheduler.describe(),
         full_trials=full,
@@ -328,6 +476,21 @@ def plan(
         options=tuple(options),
         reasons=tuple(reasons),
     )
+
+
+def _deck_run(budget: Budget, scheduler: Scheduler) -> DeckRun | None:
+    """The simulated runs behind `trained_fully`'s figure, for their average and spread (``None`` where it states
+    an average alone, or nothing)."""
+    share = scheduler.full_resource_share()
+    if share is None or share >= 1.0 or (budget.trials is None and budget.resource is None):
+        return None
+    deck = scheduler.deck()
+    if deck is not None:
+        return simulate(deck, trials=budget.trials, resource=budget.resource)
+    promoted = _promote_deck(scheduler)
+    if budget.trials is None and promoted is not None:
+        return simulate(promoted, resource=budget.resource, promoted=True)
+    return None
 
 
 def _low_priority_note(space: Space, configurations: int | None) -> str | None:
@@ -401,13 +564,19 @@ def _options(space: Space, full: float | None, workers: int, fidelity: Fidelity 
     rounds = math.floor(fidelity.max_resource / interval)
     replaced = math.ceil(PBT().quantile * population)
     generations = None if n is None else max(1, n // population)
+    together = PBT().min_population
     options.append(
         PlanOption(
             Method.PBT,
-            fidelity.adaptive,
+            fidelity.adaptive and workers >= together,
             None if generations is None else generations * (population + rounds * replaced),
             f"a population of {population} adapting every {interval} units"
-            + ("" if fidelity.adaptive else "; needs training that takes new hyperparameters mid-run (adaptive=True)"),
+            + ("" if fidelity.adaptive else "; needs training that takes new hyperparameters mid-run (adaptive=True)")
+            + (
+                f"; needs {together} workers training at once (min_population): with {workers} none is exploited"
+                if fidelity.adaptive and workers < together
+                else ""
+            ),
         )
     )
     return options
@@ -427,9 +596,13 @@ def plan_for_config(
     """`plan` for a config file's space, budget and workers (``tunesmith plan CONFIG``).
 
     The resource axis comes from the arguments, else from the config's scheduler table
-    (``max_resource``/``min_resource``/``eta``); without either the plan has no early stopping.
+    (``max_resource``/``min_resource``/``eta``, with the scheduler's defaults); without either the plan has no
+    early stopping. Where the table names a rung scheduler (ASHA, Hyperband, successive halving, or ``auto`` that
+    resolves to one), the config's trial limit counts configurations, as the run counts them: the plan pays for
+    the compute they spend, and keeps that scheduler and budget when its rule picks the same method.
     """
-    table = cfg.scheduler if isinstance(cfg.scheduler, Mapping) else {}
+    named = _rung_scheduler(cfg.scheduler)
+    table = named.describe() if named is not None else cfg.scheduler if isinstance(cfg.scheduler, Mapping) else {}
     high = max_resource if max_resource is not None else table.get("max_resource")
     if high is None and min_resource is not None:
         raise ConfigError(
@@ -453,4 +626,27 @@ def plan_for_config(
             f"{cfg.path.name} has no budget the planner can count in trials: add [budget] trials = N, "
             "or pass --trials N (or --trial-cost SECONDS with a wall_time budget)"
         )
-    return plan(cfg.space, budget, trial_cost=trial_cost, workers=workers or cfg.workers, fidelity=fidelity)
+    if budget.resource is not None and fidelity is None:
+        raise ConfigError(
+            f"{cfg.path.name} has a resource budget (resource={plain_number(budget.resource)}), counted in the "
+            "trials' resource units, but no resource axis to say how many trials it buys: pass --max-resource (the "
+            "full training length in the same units), or give [scheduler] a max_resource, or pass --trials N"
+        )
+    workers = workers or cfg.workers
+    budget, seconds = _check(budget, trial_cost, workers)
+    return _plan(cfg.space, budget, seconds, workers, fidelity, named if fidelity is not None else None)
+
+
+def _rung_scheduler(spec: Any) -> Scheduler | None:
+    """The scheduler a config's table names when it stops or pauses trials at rungs it can play as a deck (the
+    run then counts a trial limit in configurations), else ``None``."""
+    if spec is None:
+        return None
+    try:
+        scheduler = make_scheduler(spec)
+    except ConfigError:
+        return None  # `load_config` refuses a table that makes none: nothing here to plan on
+    share = scheduler.full_resource_share()
+    if not scheduler.rungs() or share is None or share >= 1.0:
+        return None
+    return scheduler if scheduler.deck() is not None or _promote_deck(scheduler) is not None else None

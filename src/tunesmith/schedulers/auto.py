@@ -44,6 +44,7 @@ def choose_scheduler(
     eta: float = 3,
     early_signal: bool | None = True,
     adaptive: bool = False,
+    workers: int | None = None,
 ) -> tuple[Scheduler, str]:
     """The scheduler for a trial whose resource axis is described by the arguments, and why.
 
@@ -55,28 +56,41 @@ def choose_scheduler(
         early_signal: ``True`` when rankings at ``min_resource`` already predict the final ones,
             ``None`` when unsure, ``False`` when they do not.
         adaptive: whether training can continue from a checkpoint with new hyperparameters (PBT).
+        workers: trials that train at once (``None``: unknown, as for ``scheduler="auto"``, which every worker
+            and a resumed study must resolve alike). Fewer than PBT's ``min_population`` pass PBT over for the
+            next rule: its population would never train together, so no member would be exploited.
     """
     if max_resource is None:
         return FIFO(), "fifo: trials declare no resource axis, so there is nothing to cut early"
     rung_levels(min_resource, max_resource, eta)  # validates the resource arguments
+    passed_over = ""
     if adaptive:
         interval = max(1, math.floor(max_resource / (2 * PBT_MIN_ROUNDS)))
         if max_resource / interval >= PBT_MIN_ROUNDS:
-            return PBT(perturbation_interval=interval), (
-                f"pbt: training of {max_resource:g} units can take new hyperparameters from a checkpoint, "
-                f"so a population adapts them every {interval} units instead of a separate tuning phase"
+            pbt = PBT(perturbation_interval=interval)
+            if workers is None or workers >= pbt.min_population:
+                return pbt, (
+                    f"pbt: training of {max_resource:g} units can take new hyperparameters from a checkpoint, "
+                    f"so a population adapts them every {interval} units instead of a separate tuning phase"
+                )
+            passed_over = (
+                f"; not pbt, although training can take new hyperparameters from a checkpoint: pbt needs "
+                f"{pbt.min_population} trials training at once (min_population) and workers={workers} would "
+                f"exploit none, a plain random search - pass workers={pbt.min_population} or more for pbt"
             )
     if early_signal is False:
-        return FIFO(), "fifo: early results do not predict final ones, so stopping early would kill late bloomers"
+        return FIFO(), (
+            f"fifo: early results do not predict final ones, so stopping early would kill late bloomers{passed_over}"
+        )
     if early_signal is None:
         return Hyperband(min_resource, max_resource, eta), (
             f"hyperband: an early signal whose onset is uncertain - brackets start at {min_resource:g} to "
-            f"{max_resource:g} units and hedge against cutting too early"
+            f"{max_resource:g} units and hedge against cutting too early{passed_over}"
         )
     return ASHA(min_resource, max_resource, eta), (
         f"asha: taking rankings to stabilise early (early_signal, an assumption: say 'unsure' or 'no' if a slow "
         f"start can still win), trials are compared from {min_resource:g} units and only the top 1/{eta:g} go on "
-        f"to {max_resource:g}; asynchronous, so no worker waits for a rung to fill"
+        f"to {max_resource:g}; asynchronous, so no worker waits for a rung to fill{passed_over}"
     )
 
 

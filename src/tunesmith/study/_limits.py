@@ -637,16 +637,18 @@ def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | N
         if share is None or share >= 1.0:
             return None
         if deck is None:
-            return _by_share(budget.trials, share, scheduler.name)
+            return _by_share(scheduler, budget.trials, share, budget)
         run = simulate(deck, trials=budget.trials, resource=budget.resource)
         sentence = (
             f"{scheduler.name} trains {_spread(run)} of {budget.trials} configurations to the full resource "
             f"({_how(deck, share)}){_no_best(run.none)}"
         )
         if run.low < MIN_FULLY_TRAINED:
+            eta = _smaller_eta(scheduler, budget)
             sentence += (
                 f": {_too_few()}; give a resource budget (ts.Budget(resource=...), which keeps starting "
-                f"configurations until the compute is spent), a smaller eta, or {_trials_advice(deck, budget)}"
+                f"configurations until the compute is spent), {'' if eta is None else f'{eta}, '}or "
+                f"{_trials_advice(deck, budget)}"
             )
         return float(run.low), sentence
     if budget.resource is None:
@@ -662,9 +664,10 @@ def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | N
     )
     if run.low < MIN_FULLY_TRAINED:
         _, enough = _resource_advice(deck, None)
+        eta = _smaller_eta(scheduler, budget)
         sentence += (
             f": {_too_few()}; give a resource budget of about {plain_number(enough)}, which trains "
-            f"{MIN_FULLY_TRAINED} or more in 9 runs of 10, or a smaller eta"
+            f"{MIN_FULLY_TRAINED} or more in 9 runs of 10{'' if eta is None else f', or {eta}'}"
         )
     return float(run.low), sentence
 
@@ -719,20 +722,44 @@ def _trials_advice(deck: Deck, budget: Budget) -> str:
     )
 
 
-def _by_share(trials: int, share: float, name: str) -> tuple[float, str]:
+def _by_share(scheduler: Scheduler, trials: int, share: float, budget: Budget) -> tuple[float, str]:
     count = trials * share
     sentence = (
-        f"{name} trains about {count:.3g} of {trials} configurations to the full resource "
+        f"{scheduler.name} trains about {count:.3g} of {trials} configurations to the full resource "
         f"({share:.1%} go through every rung once the rungs are full; the first trials, promoted among few "
         "peers, may add a few)"
     )
     if count < MIN_FULLY_TRAINED:
+        eta = _smaller_eta(scheduler, budget)
         sentence += (
             f": fewer than {MIN_FULLY_TRAINED} cannot tell a winner from noise; give a resource budget "
-            f"(ts.Budget(resource=...), which keeps starting configurations until the compute is spent), a "
-            f"smaller eta, or at least {math.ceil(MIN_FULLY_TRAINED / share)} trials"
+            f"(ts.Budget(resource=...), which keeps starting configurations until the compute is spent), "
+            f"{'' if eta is None else f'{eta}, '}or at least {math.ceil(MIN_FULLY_TRAINED / share)} trials"
         )
     return count, sentence
+
+
+# The smallest halving rate the rung schedulers take (`successive_halving._check_resources`).
+_SMALLEST_ETA = 2
+
+
+def _smaller_eta(scheduler: Scheduler, budget: Budget) -> str | None:
+    """A smaller eta as advice, when ``scheduler`` at eta=2 trains `MIN_FULLY_TRAINED` in 9 runs of 10 on the same
+    ``budget`` (`trained_fully` of its twin: the same simulated runs); ``None`` otherwise, eta being 2 already or
+    not a setting. The check is needed: with min_resource and max_resource fixed, a smaller eta adds rungs, so the
+    share that trains fully hardly moves, and a trial budget at eta=2 often trains no more than at 3."""
+    settings = scheduler.describe()
+    eta = settings.get("eta")
+    if isinstance(eta, bool) or not isinstance(eta, int | float) or eta <= _SMALLEST_ETA:
+        return None
+    try:
+        twin = make_scheduler({**settings, "eta": _SMALLEST_ETA})
+    except ConfigError:
+        return None  # settings that do not hold at eta=2 (a plug-in's): nothing to advise
+    stated = trained_fully(budget, twin)
+    if stated is None or stated[0] < MIN_FULLY_TRAINED:
+        return None
+    return f"a smaller eta (eta={_SMALLEST_ETA} trains {stated[0]:g} or more in 9 runs of 10 on this budget)"
 
 
 def _no_best(none: float) -> str:
