@@ -5,12 +5,17 @@ A curve is the study's metric (or another reported metric) by step, turned into 
 signature, the first that applies in this order:
 
 - **diverged**: the trial ended as `TrialKind.DIVERGED`, or its curve or final metric holds
-  a NaN or an infinity, or another metric it reported was not finite at its last report or in its
-  result, or the loss ended far above where it started (it exploded), or it collapsed: after having
+  a NaN or an infinity, or another watched metric was not finite at its last report or in its result (the
+  study's objectives and guardrails, and any metric its trials report along their curves), or the loss ended far
+  above where it started (it exploded), or it collapsed: after having
   been better than the study's typical start, it ended worse than that start by the study's whole gap
   (a bounded score back at chance, which can never rise "far above" its start), or a reported metric's
   magnitude grew a millionfold beyond its start and the study's typical value (the loss reported beside
   an accuracy that stays at chance).
+  A trial the study failed as `TrialKind.NON_FINITE` is diverged too (it was judged on an objective or guardrail).
+  A NaN in any other metric of a result says nothing of training (an F1 of a class the model never predicts is
+  undefined, and a healthy trial returns it): it is noted in the trial's detail as an undefined metric, and the trial
+  is judged on its curve like any other.
 - **overfitting**: the curve reached its minimum before the end, then climbed back steadily (a
   least-squares slope above zero by two standard errors) by a sizeable share of what it had gained.
 - **unstable**: the curve rebounded by a large amount at least twice (large oscillation).
@@ -202,7 +207,7 @@ def classify_curves(
     declared: Iterable[Metric | Guardrail] = (),
     thresholds: SignatureThresholds | None = None,
 ) -> dict[int, CurveDiagnosis]:
-    """The signature of every finished trial that has a curve (or a non-finite result).
+    """The signature of every finished trial that has a curve (or a non-finite value of a watched metric).
 
     Args:
         records: the study's trials; running, paused and invalidated ones are skipped.
@@ -210,12 +215,12 @@ def classify_curves(
         curve_metric: the reported metric to read curves from, oriented by its own direction (`curve_metric_of`):
             ``None`` for ``metric``, a name the study declares (``metric``, ``declared``), or a `Metric`.
         declared: the study's other objectives and guardrails, which give a curve metric named by them its
-            direction.
+            direction; a non-finite value of any of them in a result marks the trial diverged (see module docs).
         thresholds: the rules' thresholds.
 
     Returns:
-        Trial number -> diagnosis. Finished trials with no curve and a finite (or no) result,
-        such as crashes before the first report, are left out.
+        Trial number -> diagnosis. Finished trials with no curve and no non-finite watched metric, such as crashes
+        before the first report, are left out.
 
     Raises:
         ConfigError: when ``curve_metric`` names a metric whose direction nothing declares.
@@ -242,11 +247,16 @@ def classify_curves(
     every_noise = float(np.median(list(noises.values()))) if noises else 0.0
     reported = {record.number: _reported(record) for record in finished}
     typical = _typical_magnitudes(reported.values())
+    watched = _watched(finished, as_metric(metric), read, declared)
+    undefined: dict[int, str] = {}
     for record in finished:
         curve = curves.get(record.number)
         final = record.metrics.get(name)
         blown = _blown_up(reported[record.number], typical)
-        diverged = _divergence(record, curve, final, name, sign, reference, rules, every_noise, blown)
+        diverged = _divergence(record, curve, final, name, sign, reference, rules, every_noise, blown, watched)
+        note = _undefined(record, watched)
+        if note is not None:
+            undefined[record.number] = note
         if diverged is not None:
             out[record.number] = CurveDiagnosis(record.number, Signature.DIVERGED, diverged)
         elif curve is not None:
@@ -258,7 +268,23 @@ def classify_curves(
     for record, curve in shaped:
         number = record.number
         out[number] = _shape(number, curve, reference, rules, name, sign, noise, seeds, number in truncated)
+    for number, note in undefined.items():
+        if number in out:
+            found = out[number]
+            out[number] = CurveDiagnosis(number, found.signature, f"{found.detail}; {note}", found.p_value)
     return dict(sorted(out.items()))
+
+
+def _watched(
+    finished: Sequence[TrialRecord], metric: Metric, read: Metric, declared: Iterable[Metric | Guardrail]
+) -> frozenset[str]:
+    """The metrics whose non-finite value says training blew up: the study's objectives and guardrails, the curve
+    metric, and every metric the trials reported along their curves (a loss beside an accuracy). Any other metric in a
+    result may be undefined on a healthy model (an F1 of a class it never predicts)."""
+    names = {metric.name, read.name}
+    names.update(d.name if isinstance(d, Metric) else d.metric for d in declared)
+    names.update(key for record in finished for values in record.intermediate.values() for key in values)
+    return frozenset(names)
 
 
 @dataclass(frozen=True)
@@ -307,6 +333,7 @@ def _divergence(
     rules: SignatureThresholds,
     noise: float,
     blown: str | None,
+    watched: frozenset[str],
 ) -> str | None:
     if record.kind is TrialKind.DIVERGED:
         return record.error or f"stopped as diverged ({name} not finite)"
@@ -318,9 +345,12 @@ def _divergence(
             return f"{name} is {_stored(sign * values[index])} at step {int(steps[index])}"
     if final is not None and not math.isfinite(final):
         return f"final {name} is {_stored(final)}"
-    broken = _broken_elsewhere(record, name)
+    broken = _broken_elsewhere(record, name, watched)
     if broken is not None:
         return broken
+    if record.kind is TrialKind.NON_FINITE:
+        # The study failed it for a non-finite objective or guardrail, which this reading may not have been given.
+        return f"failed as not finite: {record.reason or 'an objective or guardrail is not finite'}"
     if curve is None or len(curve[1]) < 2:
         return blown
     steps, values = curve
@@ -402,15 +432,32 @@ def _typical_magnitudes(trials: Iterable[Mapping[str, _Reported]]) -> dict[str, 
     return {key: float(np.median(values)) for key, values in lasts.items()}
 
 
-def _broken_elsewhere(record: TrialRecord, name: str) -> str | None:
-    """Why another metric ``record`` reported says it blew up: not finite at its last report or in its result (a
-    value that was not finite only for a while, such as a gradient norm under loss scaling, is left alone)."""
+def _broken_elsewhere(record: TrialRecord, name: str, watched: frozenset[str]) -> str | None:
+    """Why another watched metric (`_watched`) says ``record`` blew up: not finite at its last report or in its
+    result (a value that was not finite only for a while, such as a gradient norm under loss scaling, is left
+    alone)."""
     last = record.intermediate[max(record.intermediate)] if record.intermediate else {}
     for where, reported in (("at its last report", last), ("in its result", record.metrics)):
         for key, value in sorted(reported.items()):
-            if key != name and isinstance(value, float) and not math.isfinite(value):
+            if key != name and key in watched and isinstance(value, float) and not math.isfinite(value):
                 return f"{key} is {_stored(value)} {where} (training blew up, whatever {name} shows)"
     return None
+
+
+def _undefined(record: TrialRecord, watched: frozenset[str]) -> str | None:
+    """A note on the metrics of ``record``'s result that are not finite but not watched (`_watched`): undefined
+    values, not a sign that training blew up; ``None`` when there are none, or when the study failed the trial as not
+    finite (then one of them is an objective or guardrail it was judged on)."""
+    if record.kind is TrialKind.NON_FINITE:
+        return None
+    found = [(k, v) for k, v in sorted(record.metrics.items()) if k not in watched and isinstance(v, float)]
+    values = ", ".join(f"{k}={_stored(v)}" for k, v in found if not math.isfinite(v))
+    if not values:
+        return None
+    return (
+        f"undefined metric in its result ({values}): neither an objective or guardrail of the study nor reported along "
+        "the curve, so not read as divergence"
+    )
 
 
 def _stored(value: float) -> str:

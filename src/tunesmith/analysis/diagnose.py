@@ -11,7 +11,9 @@ when at most 5% of such shuffles find, for some signature, one as unlikely (``p`
 So the failures' base rate counts, and so does the search over many parameters, cuts and signatures: a
 rule picked out of hundreds looks good by luck, and so does the best of three signatures' rules.
 A narrowing's bound is the rule's threshold rounded outward (towards keeping more of the range), short of the
-region's nearest trial, so it keeps every trial outside the region; it is not advised when it would cut the best
+region's nearest trial, so it keeps every trial outside the region; on a step grid (an `Int`, a `Float` with
+``step``) it is the grid value nearest the threshold on the side kept, so the narrowed range is one the space
+accepts. It is not advised when it would cut the best
 trial or one within noise of it, and when the region holds all of the range but one end it says to move that end.
 With an importance result it also names the parameters that barely matter, so the budget goes to the
 ones that do. A study with several objectives has a front, not a best: a range is narrowed only when every
@@ -230,7 +232,10 @@ def diagnose(
     metric_ = as_metric(metric)
     records = valid_records(records)
     curve = curve_metric_of(metric_, curve_metric, (*objectives, *guardrails))
-    curves = classify_curves(records, metric_, curve_metric=curve, thresholds=thresholds)
+    # A non-finite objective or guardrail says training blew up; a NaN in any other metric of a result need not.
+    curves = classify_curves(
+        records, metric_, curve_metric=curve, declared=(*objectives, *guardrails), thresholds=thresholds
+    )
     judged = [r for r in records if r.number in curves]
     attributions: list[Attribution] = []
     suggestions: list[Suggestion] = []
@@ -521,15 +526,35 @@ def _narrowing(rule: Rule, param: Param, signature: Signature, region: Sequence[
     # Every trial outside the region lies on the threshold's safe side, the best among them, so a bound rounded
     # outward from the threshold keeps them all; it stops short of the region's nearest trial.
     threshold = float(rule.value)
-    if rule.op == ">":
+    upper = rule.op == ">"
+    if param.step is not None:
+        # A bound off the grid is refused by ts.Float (high - low must be a whole number of steps); the grid value
+        # on the threshold's safe side keeps every trial outside the region, as they all lie on the grid.
+        bound_f = _grid_bound(param, threshold, at_most=upper)
+        shown = repr(bound_f)
+    elif upper:
         bound_f, shown = _round_outward(threshold, up=True, short_of=min(region, default=math.inf))
-        if bound_f <= param.low:
-            return None
-        return _Narrowing(name, "<=", bound_f, f"narrow {name} to at most {shown}")
-    bound_f, shown = _round_outward(threshold, up=False, short_of=max(region, default=-math.inf))
-    if bound_f >= param.high:
-        return None
-    return _Narrowing(name, ">=", bound_f, f"narrow {name} to at least {shown}")
+    else:
+        bound_f, shown = _round_outward(threshold, up=False, short_of=max(region, default=-math.inf))
+    if upper:
+        return None if bound_f <= param.low else _Narrowing(name, "<=", bound_f, f"narrow {name} to at most {shown}")
+    return None if bound_f >= param.high else _Narrowing(name, ">=", bound_f, f"narrow {name} to at least {shown}")
+
+
+def _grid_bound(param: Float, value: float, *, at_most: bool) -> float:
+    """The largest value of ``param``'s step grid at most ``value`` (``at_most``), or the smallest at least it; the
+    grid's end when none is. The grid is read through ``encode``/``decode`` (each value owns an equal bin of the unit
+    interval), so a grid of any size costs nothing."""
+    count = int(param.cardinality())
+    index = min(count - 1, math.floor(param.encode(value) * count))
+    nearest = param.decode((index + 0.5) / count)
+    # A threshold that is itself a grid value may differ from it by rounding alone: it is then that value.
+    slack = 1e-9 * float(param.step or 0.0)
+    if at_most and nearest > value + slack:
+        index -= 1
+    elif not at_most and nearest < value - slack:
+        index += 1
+    return param.decode((max(0, min(count - 1, index)) + 0.5) / count)
 
 
 # The most significant digits a narrowing's bound is rounded to before it falls back on the rule's threshold.
