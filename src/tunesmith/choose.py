@@ -321,7 +321,7 @@ def _ties_said(picked: Pick, objectives: Sequence[Metric], score: str) -> str:
         return f"no other trial of the front lies within noise of it on {score}"
     return (f"within noise of it on {score} (at 5% over the front's trials): {_named(picked.tied, objectives)}; "
             f"which of these and #{picked.chosen.number} is truly best on it this evidence cannot tell, more examples "
-            "per evaluation would")  # fmt: skip
+            "per evaluation would tell them apart")  # fmt: skip
 
 
 def _named(tied: Sequence[TrialRecord], objectives: Sequence[Metric]) -> str:

@@ -172,9 +172,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     After `finalize`, the recorded verdict follows, as `status` prints it: the winner is not ready until it says so.
     """
     from tunesmith.report import report_data
-    from tunesmith.report._data import tie_note
     from tunesmith.report._shown import no_feasible_note, shown_best
-    from tunesmith.report.terminal import TOP_K
 
     study = _resolve_study(storage, study_name)
     if len(study.objectives) > 1:
@@ -184,22 +182,21 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         return
     read_attr(study.attrs, SeedStabilityAttr)  # damaged re-runs: one line, exit 1 (shown_best would pass over them)
     data = report_data(study)
-    shown = shown_best(data)  # what status, the report and the dashboard show as best
+    shown = shown_best(data)  # what status, the report and the dashboard show as best, and say of it
     if shown is None:
         raise CliError(f"study {study.name!r} has {no_feasible_note(data) or 'no COMPLETE trial yet'}")
     chosen = shown.record
-    tied = tie_note(data, TOP_K)  # the trials the best cannot be told from, as status says them
     refit_pick = _refit_pick(study)
     if as_json:
-        _print_json({"study": study.name, **_best_json(study, shown, tied, refit_pick)})
+        _print_json({"study": study.name, **_best_json(study, shown, refit_pick)})
         return
     console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{chosen.number} (seed {chosen.seed})"
                   f"{terminal_safe(shown.label)}")  # fmt: skip
     colour = "green" if shown.settled else "yellow"
     for line in shown.lines:
         console.print(f"[{colour}]{terminal_safe(line)}[/{colour}]")
-    if tied:
-        console.print(f"[yellow]{terminal_safe(tied)}[/yellow]")
+    for caveat in shown.caveats:  # the scheduler's few trained fully, the trials it cannot be told from
+        console.print(f"[yellow]{terminal_safe(caveat)}[/yellow]")
     if (said := _refit_line(study, refit_pick, chosen)) is not None:
         console.print(f"[yellow]{terminal_safe(said)}[/yellow]")
     for key, value in chosen.params.items():
@@ -209,12 +206,14 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     _verdict_lines(study)
 
 
-def _best_json(study: Study, shown: ShownBest, tied: str | None, refit_pick: TrialRecord | None) -> dict[str, Any]:
+def _best_json(study: Study, shown: ShownBest, refit_pick: TrialRecord | None) -> dict[str, Any]:
     """`best --json` of one objective, named as the dashboard and `finalize --json` name them: at the top the trial
     the text shows (the seed re-runs' winner when it stands, else the search's best), ``validated`` and
     ``validated_winner`` (null when the re-runs validate nothing), ``search_best`` (the same trial when the re-runs
-    agree), ``note`` (what the text says of the two), ``ties`` (``tied``: the trials the best cannot be told from,
-    exactly or within noise, as the text and `status` say them; null when none), ``best_params_trial``
+    agree), ``note`` (all the text says of the best beside its headline, as the dashboard's best carries it),
+    ``ties`` (the trials the best cannot be told from, exactly or within noise, as the text and `status` say them;
+    null when none), ``few_trained`` (a scheduler trained too few fully to pick it, as `status` says; null when
+    not), ``best_params_trial``
     (``refit_pick``: the trial whose configuration the last `TunesmithSearchCV` fit's ``best_params_`` and
     ``best_estimator_`` are, which a ``refit`` callable need not pick at the top; null for a study no search fitted)
     and ``verdict`` (null before `finalize`): the trial it judged, its status and why it is stale."""
@@ -222,7 +221,7 @@ def _best_json(study: Study, shown: ShownBest, tied: str | None, refit_pick: Tri
     return {
         **_record_json(record), "validated": shown.validated,
         "validated_winner": record.number if shown.validated else None, "search_best": _record_json(shown.search),
-        "note": "; ".join(shown.lines) or None, "ties": tied,
+        "note": shown.note, "ties": shown.ties, "few_trained": shown.few_trained,
         "best_params_trial": None if refit_pick is None else _record_json(refit_pick), "verdict": _verdict_json(study),
     }  # fmt: skip
 
@@ -271,11 +270,13 @@ def _verdict_json(study: Study) -> dict[str, Any] | None:
 
 
 def _print_front(study: Study, as_json: bool) -> None:
-    """`best` of a study with several objectives: its Pareto front, the recorded choice marked (and said to be off
-    the front when later trials dominate it); with ``as_json``, the recorded verdict too, as the single-objective
-    form carries it (`_verdict_json`)."""
+    """`best` of a study with several objectives: its Pareto front (each objective with its standard error when it
+    was returned per example), the recorded choice marked (and said to be off the front when later trials dominate
+    it), and what `status` says of the front: the trials it cannot be told from within noise (``near_front``) and a
+    scheduler's few trained fully (``few_trained``); with ``as_json``, the recorded verdict too, as the
+    single-objective form carries it (`_verdict_json`)."""
     from tunesmith.report import report_data
-    from tunesmith.report._shown import choice_off_front, no_feasible_note
+    from tunesmith.report._shown import choice_off_front, few_trained_note, near_front_note, no_feasible_note
     from tunesmith.report.terminal import front_table
 
     front = study.pareto_front
@@ -286,11 +287,12 @@ def _print_front(study: Study, as_json: bool) -> None:
     with _friendly_errors():
         choice, void, left = data.choice, data.void_choice, choice_off_front(data)
     chosen = None if choice is None else choice.trial
+    few, near = few_trained_note(data), near_front_note(data)
     if as_json:
         rows = [_record_json(r) for r in front]
         _print_json({"study": study.name, "front": rows, "chosen": chosen, "void_choice": void,
-                     "choice_off_front": left, "hypervolume": study.hypervolume(),
-                     "verdict": _verdict_json(study)})  # fmt: skip
+                     "choice_off_front": left, "near_front": near, "few_trained": few,
+                     "hypervolume": study.hypervolume(), "verdict": _verdict_json(study)})  # fmt: skip
         return
     names = ", ".join(m.name for m in study.objectives)
     console.print(
@@ -299,6 +301,9 @@ def _print_front(study: Study, as_json: bool) -> None:
     primary = study.metric
     ordered = sorted(front, key=lambda r: (primary.sign() * r.metrics[primary.name], r.number))
     console.print(front_table(data, ordered, chosen))
+    for caveat in (few, near):  # as `status` says them under its front
+        if caveat is not None:
+            console.print(f"[yellow]{terminal_safe(caveat)}[/yellow]")
     if void is not None:
         console.print(f"[yellow]{terminal_safe(void)}[/yellow]")
     elif choice is None:
@@ -337,7 +342,7 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
     if stops is not None:
         for line in stops.lines():
             console.print(terminal_safe(line))
-        if stops.few_trained is not None:
+        if stops.few_trained is not None and not _best_shown(study):  # else said once, beside the best below
             console.print(f"[yellow]{terminal_safe(stops.few_trained)}[/yellow]")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
@@ -347,6 +352,16 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
     for number, note in gone.items():
         console.print(f"[yellow]{terminal_safe(f'trial {number} is recorded running, but {note}')}[/yellow]")
     _summary(study)
+
+
+def _best_shown(study: Study) -> bool:
+    """Whether the summary `status` ends with shows a best (or a front), which carries the scheduler's few trained
+    fully (`report._shown.shown_best`, `report._shown.few_trained_note`)."""
+    from tunesmith.report import report_data
+    from tunesmith.report._shown import picked_best
+
+    data = report_data(study)
+    return bool(data.front) if data.several else picked_best(data) is not None
 
 
 def _shown_record(study: Study) -> TrialRecord | None:

@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from tunesmith._attribute_json import json_safe
@@ -19,7 +20,14 @@ from tunesmith.analysis import diagnose
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.report._data import value_text
-from tunesmith.report._shown import choice_off_front, no_feasible_note, shown_best, verdict_json
+from tunesmith.report._shown import (
+    choice_off_front,
+    few_trained_note,
+    near_front_note,
+    no_feasible_note,
+    shown_best,
+    verdict_json,
+)
 from tunesmith.schedulers import make_scheduler
 from tunesmith.storage import StudyInfo
 from tunesmith.study import DEFAULT_GRACE, StudySpec, gone_notes
@@ -38,6 +46,7 @@ LATEST = 25
 def study_data(info: StudyInfo, records: Sequence[TrialRecord]) -> ReportData:
     """A `ReportData` from a stored study's spec, attributes and trials (what `Study.load` would read)."""
     spec = StudySpec.from_json(info.spec)
+    scheduler = make_scheduler(spec.scheduler)
     return ReportData(
         name=info.name,
         space=spec.search_space(info.attrs),  # with the parameters a define-by-run study learned
@@ -46,15 +55,19 @@ def study_data(info: StudyInfo, records: Sequence[TrialRecord]) -> ReportData:
         guardrails=spec.guardrails,
         budget=spec.budget,
         attrs=dict(info.attrs),
-        rungs=make_scheduler(spec.scheduler).rungs(),
+        rungs=scheduler.rungs(),
         objectives=spec.objectives,
         given_reference=spec.reference_point,
+        scheduler=scheduler,
     )
 
 
 def _front_json(data: ReportData) -> dict[str, Any] | None:
-    """Several objectives: the objectives, the front's trials (by the primary objective), the chosen trial and, when
-    it left the front since, by which trials it is dominated and how to choose again (``off_front``)."""
+    """Several objectives: the objectives, the front's trials (by the primary objective; ``texts``: each objective as
+    the other views show it, with its standard error when it was returned per example), the chosen trial and, when
+    it left the front since, by which trials it is dominated and how to choose again (``off_front``); what
+    ``tunesmith best`` says of the front: the trials it cannot be told from within noise (``near_front``) and a
+    scheduler's few trained fully (``few_trained``)."""
     if not data.several:
         return None
     primary = data.metric
@@ -63,11 +76,18 @@ def _front_json(data: ReportData) -> dict[str, Any] | None:
     return {
         "objectives": [m.to_json() for m in data.objectives],
         "trials": [
-            {"number": r.number, "values": {m.name: r.metrics[m.name] for m in data.objectives}, "params": r.params}
+            {
+                "number": r.number,
+                "values": {m.name: r.metrics[m.name] for m in data.objectives},
+                "texts": {m.name: value_text(r.metrics, m.name, scale=m.scale) for m in data.objectives},
+                "params": r.params,
+            }
             for r in front
         ],
         "chosen": None if choice is None else choice.trial,
         "off_front": choice_off_front(data),
+        "near_front": near_front_note(data),
+        "few_trained": few_trained_note(data),
     }
 
 
@@ -90,7 +110,7 @@ def trial_json(record: TrialRecord, metric: str, gone: str | None = None) -> dic
 
 
 def _figures(data: ReportData) -> dict[str, Any]:
-    diagnosis = diagnose(data.valid, data.space, data.metric)
+    diagnosis = diagnose(data.valid, data.space, data.metric, objectives=data.objectives, guardrails=data.guardrails)
     figures = {
         "history": plots.history(data),
         "learning_curves": plots.learning_curves(data, diagnosis),
@@ -138,7 +158,14 @@ def snapshot(
 ) -> dict[str, Any]:
     """Everything the page shows for a stored study: counts, budget, best (the seed re-runs' winner when there is
     one), the recorded verdict (as ``tunesmith status --json`` gives it), latest trials and figures."""
-    data = study_data(info, records)
+    spec = StudySpec.from_json(info.spec)
+    gone = gone_notes(
+        records, study=info.name, grace=spec.grace or DEFAULT_GRACE, retries=spec.retries or 0,
+        now=time.time() if now is None else now, trials=spec.budget.trials,
+    )  # fmt: skip
+    usage = Budget.usage(records, time.time() if now is None else now, gone=gone)  # a gone trial runs no more
+    # The budget as status counts it: which limit ran out decides the scheduler's few-trained note.
+    data = replace(study_data(info, records), gone=frozenset(gone))
     metric = data.metric.name
     shown = shown_best(data)  # several objectives: no best, the front instead
     best_json = None if shown is None else {
@@ -146,15 +173,11 @@ def snapshot(
         "text": value_text(shown.record.metrics, metric), "params": shown.record.params,
         "validated": shown.validated,  # the seed re-runs' winner, shown before the search's best
         "label": shown.label, "search_best": shown.search.number,
-        "note": "; ".join(shown.lines) or None,  # what the re-runs found of the winner and of the search's best
+        # all the other views say of the best beside it (`best --json` carries the same): what the re-runs found of
+        # the winner and of the search's best, a scheduler's few trained fully, the trials it cannot be told from
+        "note": shown.note, "ties": shown.ties, "few_trained": shown.few_trained,
     }  # fmt: skip
     latest = sorted(records, key=lambda r: r.number, reverse=True)[:LATEST]
-    spec = StudySpec.from_json(info.spec)
-    gone = gone_notes(
-        records, study=info.name, grace=spec.grace or DEFAULT_GRACE, retries=spec.retries or 0,
-        now=time.time() if now is None else now, trials=spec.budget.trials,
-    )  # fmt: skip
-    usage = Budget.usage(records, time.time() if now is None else now, gone=gone)  # a gone trial runs no more
     return json_safe(
         {
             "name": data.name,

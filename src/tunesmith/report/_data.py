@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
+    from tunesmith.schedulers import Scheduler
     from tunesmith.study import Study
 
 __all__ = [
@@ -66,6 +68,7 @@ class ReportData:
     objectives: tuple[Metric, ...] = ()  # every objective of a multi-objective study (``metric`` first)
     given_reference: Mapping[str, float] | None = None  # the reference point given with such a study
     gone: frozenset[int] = frozenset()  # RUNNING trials whose worker is gone (`Study.gone_trials`)
+    scheduler: Scheduler | None = None  # what stopped trials: a best among few trained fully is said to be weak
 
     @classmethod
     def from_study(cls, study: Study) -> ReportData:
@@ -82,6 +85,7 @@ class ReportData:
             objectives=tuple(study.objectives),
             given_reference=study.given_reference,
             gone=frozenset(study.gone_trials()),
+            scheduler=study.scheduler,
         )
 
     @property
@@ -288,11 +292,12 @@ def value_text(metrics: Mapping[str, float], name: str, *, scale: float | None =
     return f"{format_value(value)} ± {format_value(noise.stderr)} (n={int(count)}, all alike)"
 
 
-def within_noise_of_best(data: ReportData, top_k: int) -> list[TrialRecord]:
-    """The trials among the best ``top_k`` (the best left out) whose metric lies within two standard errors of
-    the difference from the best's, when both carry their per-example standard error (for counted examples that
-    all agree, the adjusted proportion's, `discipline.gap.noise_of`): the search cannot tell them from the best."""
-    ranked = data.ranked()[:top_k]
+def within_noise_of_best(data: ReportData, top_k: int | None = None) -> list[TrialRecord]:
+    """The ranked trials (the best left out; ``top_k``: only among the best ``top_k``, ``None``: every one) whose
+    metric lies within two standard errors of the difference from the best's, when both carry their per-example
+    standard error (for counted examples that all agree, the adjusted proportion's, `discipline.gap.noise_of`): the
+    search cannot tell them from the best. Every view reads them all: the noise does not end where a table does."""
+    ranked = data.ranked() if top_k is None else data.ranked()[:top_k]
     if not ranked:
         return []
     name = data.metric.name
@@ -332,52 +337,73 @@ def tied_with_best(data: ReportData) -> list[TrialRecord]:
 TIES_NAMED = 10
 
 
-def tie_note(data: ReportData, top_k: int) -> str | None:
+def tie_note(data: ReportData, top_k: int | None = None) -> str | None:
     """What to say of the trials the best cannot be told from: those whose metric equals the best's exactly
-    (`tied_with_best`, and which is shown as best: the seed re-runs' pick when they ran, else the earliest), and the
-    top trials within the best's noise
-    (`within_noise_of_best`), with what the seed re-runs found when they ran, else how to run them."""
+    (`tied_with_best`, and which is shown as best: the seed re-runs' pick when they ran, else the earliest), and every
+    ranked trial within the best's noise (`within_noise_of_best`), with what the seed re-runs found when they ran,
+    else how to run them.
+
+    ``top_k`` is read no more: the note once read only a display's table (5 trials in the terminal, 10 in the HTML
+    report), so each view named other trials; every view now says the same, whatever its table's length."""
+    del top_k  # kept for callers that pass their table's length
     exact = tied_with_best(data)
     said = [_exact_tie_note(data, exact)] if exact else []
     numbers_tied = {r.number for r in exact}
-    noisy = [r for r in within_noise_of_best(data, top_k) if r.number not in numbers_tied]
+    noisy = [r for r in within_noise_of_best(data) if r.number not in numbers_tied]
     if noisy:
-        said.append(_noise_note(data, top_k, noisy))
+        said.append(_noise_note(data, noisy))
     return "; ".join(said) or None
 
 
+def _named(records: Sequence[TrialRecord]) -> str:
+    """``#6, #12, #18 and 4 more``: the first `TIES_NAMED` trial numbers, the rest counted."""
+    named = ", ".join(f"#{r.number}" for r in records[:TIES_NAMED])
+    return named + (f" and {len(records) - TIES_NAMED} more" if len(records) > TIES_NAMED else "")
+
+
 def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
-    from tunesmith.report._shown import shown_best  # _shown builds on this module
+    from tunesmith.report._shown import picked_best  # _shown builds on this module
 
     best = data.ranked()[0]
     tied = [best, *exact]
-    named = ", ".join(f"#{r.number}" for r in tied[:TIES_NAMED])
-    more = f" and {len(tied) - TIES_NAMED} more" if len(tied) > TIES_NAMED else ""
     value = format_value(best.value(data.metric.name) or 0.0)
-    said = f"{len(tied)} trials tie exactly at the best's {data.metric.name} = {value} ({named}{more})"
+    said = f"{len(tied)} trials tie exactly at the best's {data.metric.name} = {value} ({_named(tied)})"
     # Name the trial every view shows, as the headline does: the seed re-runs' pick once they ran, not the earliest.
-    shown = shown_best(data)
+    shown = picked_best(data)
     if shown is not None and shown.validated:
         return (f"{said}: nothing in the search's results tells them apart; #{shown.record.number} is shown as best, "
                 "the seed re-runs' pick")  # fmt: skip
     return f"{said}: nothing in the results tells them apart, and the earliest, #{best.number}, is shown as best"
 
 
-def _noise_note(data: ReportData, top_k: int, tied: list[TrialRecord]) -> str:
-    numbers = ", ".join(f"#{r.number}" for r in tied)
-    said = (f"{numbers} lie within two standard errors of the best's {data.metric.name} (per-example noise): the "
-            "search cannot tell them apart")  # fmt: skip
+def _covering_k(data: ReportData, tied: Sequence[TrialRecord]) -> int:
+    """The ``k`` for `validate_top` whose top ``k`` distinct configurations hold the best and every one of ``tied``
+    (it re-runs distinct configurations, best first: `discipline.seeds.top_configurations`)."""
+    wanted = {json.dumps(r.params, sort_keys=True, default=str) for r in tied}
+    seen: set[str] = set()
+    for record in data.ranked():
+        seen.add(json.dumps(record.params, sort_keys=True, default=str))
+        if wanted <= seen:
+            break
+    return len(seen)
+
+
+def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
+    others = len(data.ranked()) - 1
+    said = (f"{_named(tied)} lie within two standard errors of the best's {data.metric.name} (per-example noise; "
+            f"{len(tied)} of the {others} other ranked trials): the search cannot tell them apart")  # fmt: skip
+    k = _covering_k(data, tied)
     stability = read_attr(data.attrs, SeedStabilityAttr)
     if stability is not None and stability.winner is not None:
         rerun = [c.trial for c in stability.candidates or () if c.trial is not None and c.trial >= 0]
         said += (f"; the seed re-runs of {', '.join(f'#{n}' for n in rerun)} picked #{stability.winner} across "
                  f"{len(stability.seeds or ())} seeds")  # fmt: skip
-        left = [f"#{r.number}" for r in tied if r.number not in rerun]
+        left = [r for r in tied if r.number not in rerun]
         if left:
-            said += (f"; {', '.join(left)} were not re-run: ts.validate_top(study, objective, k={top_k}) re-runs "
+            said += (f"; {_named(left)} were not re-run: ts.validate_top(study, objective, k={k}) re-runs "
                      "the top trials across seeds")  # fmt: skip
         return said
-    return f"{said}; ts.validate_top(study, objective) re-runs them across seeds"
+    return f"{said}; ts.validate_top(study, objective, k={k}) re-runs them across seeds"
 
 
 def report_data(
@@ -432,14 +458,15 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
         _, other = _importance_at_rung(data, objective, seed, n_trees)
         if isinstance(other, ImportanceResult):
             results.append(other)
-    from tunesmith.report._shown import shown_best  # _shown builds on this module
+    from tunesmith.report._shown import picked_best  # _shown builds on this module
 
     # The advice fixes parameters at the trial every view shows: the seed re-runs' winner, or the recorded choice.
-    shown = shown_best(data)
+    shown = picked_best(data)
     chosen = data.choice
     best = next((r for r in data.valid if r.number == chosen.trial), None) if chosen is not None else None
     diagnosis = diagnose(data.valid, data.space, data.metric, importance=results, objectives=objectives,
-                         importance_level=level, best=shown.record if shown is not None else best)  # fmt: skip
+                         importance_level=level, best=shown.record if shown is not None else best,
+                         guardrails=data.guardrails)  # fmt: skip
     if not isinstance(found, ImportanceResult):
         return Findings(None, str(found), diagnosis)
     first = (f"importance of {data.metric.name}, the first objective (the advice below reads every objective: "

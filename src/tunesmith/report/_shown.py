@@ -1,5 +1,6 @@
 """What every view says of the best (the terminal summary, the HTML report, the dashboard and ``tunesmith best``),
-so that none contradicts storage or another: `shown_best` (the seed re-runs' winner before the search's best),
+so that none contradicts storage or another: `shown_best` (the seed re-runs' winner before the search's best, with
+the trials it cannot be told from and a scheduler's few trained fully: `few_trained_note`),
 `marked_trials` (what the figures mark as the result), `choice_off_front` (a recorded choice that left the Pareto
 front), `near_front_note` (trials the front dominates only within the recorded noise) and `no_feasible_note` (trials
 finished, but every one broke a guardrail), `verdict_json` (the recorded verdict, as ``--json`` and the dashboard carry
@@ -11,23 +12,24 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import SeedStabilityAttr, VerdictAttr, read_attr
-from tunesmith.budget import BudgetUsage, plain_number
+from tunesmith.budget import Budget, BudgetUsage, plain_number
 from tunesmith.choose import from_json as rule_from_json
 from tunesmith.discipline.seeds import recorded_contest
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
-from tunesmith.report._data import ReportData, metrics_text
+from tunesmith.report._data import ReportData, metrics_text, tie_note
 from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note
 from tunesmith.study._verdict_state import stale_note
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
+    from tunesmith.schedulers import Scheduler
     from tunesmith.study import Study
 
 __all__ = [
@@ -38,9 +40,11 @@ __all__ = [
     "call_text",
     "choice_off_front",
     "described",
+    "few_trained_note",
     "marked_trials",
     "near_front_note",
     "no_feasible_note",
+    "picked_best",
     "scheduler_stops",
     "shown_best",
     "verdict_json",
@@ -55,6 +59,9 @@ class ShownBest:
     ``tunesmith best`` reads it) when there is one and its trial stands, else the search's best; ``search`` is the
     search's best (each trial run on one seed). ``label`` follows the trial number (", the validated winner");
     ``lines`` say what the re-runs found of the two, or why their winner counts no more (empty without re-runs).
+    The caveats every view says beside it: ``ties``, the trials it cannot be told from, exactly or within noise
+    (`report._data.tie_note`), and ``few_trained``, that a scheduler trained too few fully to pick it
+    (`few_trained_note`); ``None`` when there is nothing to say.
     """
 
     record: TrialRecord
@@ -62,16 +69,39 @@ class ShownBest:
     label: str = ""
     lines: tuple[str, ...] = ()
     validated: bool = False
+    ties: str | None = None
+    few_trained: str | None = None
 
     @property
     def settled(self) -> bool:
         """Whether the re-runs picked the search's best: nothing shown needs a second look."""
         return self.validated and self.record.number == self.search.number
 
+    @property
+    def caveats(self) -> tuple[str, ...]:
+        """The caveats said beside the best, the scheduler's first (it weighs on every trial the ties name)."""
+        return tuple(c for c in (self.few_trained, self.ties) if c is not None)
+
+    @property
+    def note(self) -> str | None:
+        """Everything said of the best beside its headline, in one string, as ``best --json`` and the dashboard
+        carry it: the re-runs' `lines`, then the `caveats`."""
+        return "; ".join((*self.lines, *self.caveats)) or None
+
 
 def shown_best(data: ReportData) -> ShownBest | None:
     """The best to show for a study with one objective (``None``: no COMPLETE trial with a finite metric, or several
-    objectives, which have a front instead)."""
+    objectives, which have a front instead), with the caveats every view says of it: what the terminal summary,
+    ``tunesmith best`` (and ``--json``), the HTML report and the dashboard show, so that none says less."""
+    picked = picked_best(data)
+    if picked is None:
+        return None
+    return replace(picked, ties=tie_note(data), few_trained=few_trained_note(data))
+
+
+def picked_best(data: ReportData) -> ShownBest | None:
+    """The trial `shown_best` shows and what the seed re-runs say of it, without the caveats: for the analyses and
+    figures that only need which trial it is."""
     search = None if data.several else data.best
     if search is None:
         return None
@@ -138,7 +168,7 @@ def marked_trials(data: ReportData) -> Marked | None:
     chosen from the front (`Study.choose`, as ``status`` and ``tunesmith best`` mark it), else every trial on the
     front. ``None``: nothing to mark yet."""
     if not data.several:
-        shown = shown_best(data)
+        shown = picked_best(data)
         return None if shown is None else Marked(Mark.BEST, (shown.record,))
     choice = data.choice
     chosen = None if choice is None else next((r for r in data.valid if r.number == choice.trial), None)
@@ -270,7 +300,7 @@ def near_front_note(data: ReportData) -> str | None:
     return (f"{len(near)} more trial(s) ({named}{more}) are dominated by the front only within the recorded noise of "
             "the objectives (no front member that dominates one does so beyond one-sided 95% of the difference's "
             "standard error on every objective): the data cannot tell them from the front; more examples per trial "
-            "would")  # fmt: skip
+            "would narrow the standard errors, which may then tell them apart")  # fmt: skip
 
 
 def no_feasible_note(data: ReportData) -> str | None:
@@ -423,16 +453,37 @@ def scheduler_stops(
         return SchedulerStops(settings, ((None, sum(stopped.values())),), None, None, len(records), None)
     full = levels[-1]
     trained = sum(1 for r in records if r.state is TrialState.COMPLETE and r.resource >= full * (1.0 - 1e-9))
-    few = None if trained >= MIN_FULLY_TRAINED else _few_trained_note(study, records, usage, trained)
+    few = _few_trained_note(scheduler, study.budget, records, usage)
     return SchedulerStops(settings, tuple(order), full, trained, len(records), few)
 
 
-def _few_trained_note(study: Study, records: list[TrialRecord], usage: BudgetUsage, trained: int) -> str | None:
+def few_trained_note(data: ReportData, usage: BudgetUsage | None = None) -> str | None:
+    """What `scheduler_stops` says when fewer than `MIN_FULLY_TRAINED` trials trained to the full resource (the best
+    stands among too few), read from ``data`` (its `ReportData.scheduler`; ``None`` when it has none) and the budget
+    spent as ``usage`` (default: as `tunesmith status` counts it now), so that every view that shows the best says
+    it as ``status`` does."""
+    scheduler = data.scheduler
+    if scheduler is None or scheduler.full_resource_share() == 1.0:
+        return None
+    if usage is None:
+        usage = data.budget.usage(data.records, time.time(), gone=data.gone)
+    return _few_trained_note(scheduler, data.budget, data.records, usage)
+
+
+def _few_trained_note(
+    scheduler: Scheduler, budget: Budget, records: Sequence[TrialRecord], usage: BudgetUsage
+) -> str | None:
     """Why a best chosen among fewer than `MIN_FULLY_TRAINED` trials trained fully is weak, and the fix the end of
-    the run gave (`short_training_note`; `none_trained_note` when none completed). ``None`` when trials completed
-    and none reached the full resource: their length is not ``max_resource``, which the run said as it went
-    (`AxisWatch`), and no budget fixes it."""
-    scheduler, budget = study.scheduler, study.budget
+    the run gave (`short_training_note`; `none_trained_note` when none completed). ``None`` when enough trained
+    fully, when the scheduler has no rungs, or when trials completed and none reached the full resource: their length
+    is not ``max_resource``, which the run said as it went (`AxisWatch`), and no budget fixes it."""
+    levels = sorted(scheduler.rungs())
+    if not levels:
+        return None
+    full = levels[-1]
+    trained = sum(1 for r in records if r.state is TrialState.COMPLETE and r.resource >= full * (1.0 - 1e-9))
+    if trained >= MIN_FULLY_TRAINED:
+        return None
     if not any(r.state is TrialState.COMPLETE for r in records):
         return none_trained_note(records, scheduler, budget)
     if not trained:

@@ -46,13 +46,13 @@ from tunesmith.report._data import (
     environment_note,
     metrics_text,
     report_data,
-    tie_note,
     trial_runs_text,
     value_text,
 )
 from tunesmith.report._shown import (
     SchedulerStops,
     choice_off_front,
+    few_trained_note,
     near_front_note,
     no_feasible_note,
     scheduler_stops,
@@ -329,8 +329,7 @@ def _best_html(data: ReportData) -> str:
     rows = [[name, format_value(value)] for name, value in best.params.items()]
     table = _table(["parameter", "value"], rows)
     said = "".join(f'<p class="{"ok" if shown.settled else "warn"}">{html.escape(line)}</p>' for line in shown.lines)
-    tied = tie_note(data, TOP_K)
-    note = "" if tied is None else f'<p class="warn">{html.escape(tied)}</p>'
+    note = "".join(f'<p class="warn">{html.escape(caveat)}</p>' for caveat in shown.caveats)  # as every view says
     measured = metrics_text(best.metrics, objectives=(data.metric,))
     headline = f"Trial {best.number} (seed {best.seed}){shown.label}: {measured}"
     return f"<p>{html.escape(headline)}</p>{said}{table}{note}"
@@ -347,7 +346,7 @@ def _front_html(data: ReportData) -> str:
     names = list(data.space.dimensions)
     rows = [
         [("* " if choice is not None and r.number == choice.trial else "") + str(r.number)]
-        + [format_value(r.metrics[m.name]) for m in data.objectives]
+        + [value_text(r.metrics, m.name, scale=m.scale) for m in data.objectives]
         + [format_value(r.params[n]) if n in r.params else "-" for n in names]
         for r in front
     ]
@@ -363,8 +362,9 @@ def _front_html(data: ReportData) -> str:
     text = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
     if left := choice_off_front(data):
         text += f'<p class="warn">{html.escape(left)}</p>'
-    if near := near_front_note(data):
-        text += f'<p class="warn">{html.escape(near)}</p>'
+    for caveat in (few_trained_note(data), near_front_note(data)):  # as `tunesmith best` says them
+        if caveat is not None:
+            text += f'<p class="warn">{html.escape(caveat)}</p>'
     return text + _table(["trial", *(f"{m.name} ({m.direction})" for m in data.objectives), *names], rows)
 
 

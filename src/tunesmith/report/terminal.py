@@ -33,9 +33,15 @@ from tunesmith.report._data import (
     environment_note,
     metrics_text,
     report_data,
-    tie_note,
+    value_text,
 )
-from tunesmith.report._shown import choice_off_front, near_front_note, no_feasible_note, shown_best
+from tunesmith.report._shown import (
+    choice_off_front,
+    few_trained_note,
+    near_front_note,
+    no_feasible_note,
+    shown_best,
+)
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -44,7 +50,7 @@ __all__ = ["front_table", "importance_bars", "summary"]
 BAR_WIDTH = 30
 
 
-# How many of the best trials the terminal summary lists (and reads for ties with the best, `tie_note`).
+# How many of the best trials the terminal summary lists (the ties with the best are read among every trial).
 TOP_K = 5
 
 
@@ -93,8 +99,8 @@ def summary(
         if hidden:
             more = f"+{hidden} parameter{'s' * (hidden != 1)} not shown: tunesmith show {data.name} N lists them all"
             out.print(Text(_plain(f"{more} for trial N")))
-        if tied := tie_note(data, top_k):
-            out.print(Text(_plain(tied), style="yellow"))
+        for caveat in shown.caveats:  # as every view says them (`shown_best`): ties, few trained fully
+            out.print(Text(_plain(caveat), style="yellow"))
     for record in data.invalidated:  # listed for the audit; out of best, top-k and the analyses
         out.print(Text(f"invalidated: trial {record.number}: {_plain(record.invalidated or '')}", style="yellow"))
     if several := environment_note(data):  # trials run under other code or packages may not compare
@@ -127,8 +133,9 @@ def _print_front(data: ReportData, out: Console) -> None:
     choice = data.choice
     out.print(Text(f"Pareto front: {len(front)} trials", style="bold green"))
     out.print(front_table(data, front, None if choice is None else choice.trial))
-    if near := near_front_note(data):
-        out.print(Text(_plain(near), style="yellow"))
+    for caveat in (few_trained_note(data), near_front_note(data)):  # as `tunesmith best` says them
+        if caveat is not None:
+            out.print(Text(_plain(caveat), style="yellow"))
     out.print(_plain(data.hypervolume_line()))
     if data.void_choice is not None:
         out.print(Text(_plain(data.void_choice), style="yellow"))
@@ -141,7 +148,8 @@ def _print_front(data: ReportData, out: Console) -> None:
 
 
 def front_table(data: ReportData, front: list[TrialRecord], chosen: int | None = None) -> Table:
-    """The front's trials: a column per objective, then the parameters; the chosen trial marked with *."""
+    """The front's trials: a column per objective (a per-example metric with its standard error, as the trials
+    table shows it: the front's members are told apart by it), then the parameters; the chosen trial marked with *."""
     names = list(data.space.dimensions)
     table = Table(show_edge=False)
     table.add_column("trial", justify="right")
@@ -152,7 +160,7 @@ def front_table(data: ReportData, front: list[TrialRecord], chosen: int | None =
     for record in front:
         cells = [terminal_safe(format_value(record.params[n])) if n in record.params else "-" for n in names]
         mark = "*" if record.number == chosen else ""
-        values = [format_value(record.metrics[m.name]) for m in data.objectives]
+        values = [terminal_safe(value_text(record.metrics, m.name, scale=m.scale)) for m in data.objectives]
         table.add_row(f"{mark}{record.number}", *values, *cells)
     return table
 

@@ -117,7 +117,10 @@
     $("ts-best-value").textContent = data.front.trials.length ?
       "Pareto front: " + data.front.trials.length + " trials (" + names.join(", ") + ")" +
         (data.front.chosen === null ? "" : "; * chosen: trial " + data.front.chosen) +
-        (data.front.off_front ? "; " + data.front.off_front : "") :
+        (data.front.off_front ? "; " + data.front.off_front : "") +
+        // what `tunesmith best` and status say under the front
+        (data.front.few_trained ? "; " + data.front.few_trained : "") +
+        (data.front.near_front ? "; " + data.front.near_front : "") :
       data.no_feasible || "no complete trial with every objective yet";
     var head = el("tr");
     ["#"].concat(names, ["parameters"]).forEach(function (title) { head.appendChild(el("th", title)); });
@@ -125,7 +128,9 @@
     data.front.trials.forEach(function (trial) {
       var row = el("tr");
       row.appendChild(el("td", (trial.number === data.front.chosen ? "* " : "") + trial.number));
-      names.forEach(function (name) { row.appendChild(el("td", fmt(trial.values[name]))); });
+      names.forEach(function (name) {  // with its standard error, as the other views show it
+        row.appendChild(el("td", trial.texts ? trial.texts[name] : fmt(trial.values[name])));
+      });
       row.appendChild(el("td", params(trial.params)));
       table.appendChild(row);
     });
