@@ -170,6 +170,8 @@ def int_params(draw: st.DrawFn) -> Int:
 
 choices = st.lists(st.one_of(st.text(max_size=5), st.integers(-5, 5), st.booleans()), min_size=1, max_size=6).filter(
     lambda xs: len({json.dumps(x) for x in xs}) == len(xs)
+    # options that differ as text, as Choice requires (1 and "1" would be one CSV cell)
+    and len({form for x in xs for form in Choice.text_forms(x)}) == sum(len(Choice.text_forms(x)) for x in xs)
 )
 params_strategy = st.one_of(float_params(), int_params(), choices.map(Choice), st.integers().map(Fixed))
 spaces = st.dictionaries(st.text(alphabet="abcdefgh", min_size=1, max_size=4), params_strategy, min_size=1, max_size=6)
