@@ -174,7 +174,7 @@ def test_the_failed_trials_title_quotes_the_study_name_in_its_show_command(tmp_p
 
     said = _said(_invoke("trials", ODD_NAME, "--failed", "--storage", url))
 
-    assert _pasted(said, "tunesmith show ", " N:") == ["tunesmith", "show", ODD_NAME]
+    assert _pasted(said, "tunesmith show ", " N") == ["tunesmith", "show", ODD_NAME, "--storage", url]
 
 
 def test_the_retry_hint_quotes_the_study_name_in_its_worker_command(tmp_path: Path) -> None:

@@ -36,6 +36,9 @@ MIN_ADVICE_TRIALS = 30
 LEAD_CONFIDENCE = 0.975
 # How many standard deviations of the lead that confidence asks for.
 _LEAD_Z = 1.959964
+# The trials to run that advice asks for measure the missing ones in this share of runs (the planner's deck asks as
+# much of a budget: `schedulers._deck.SURE`).
+_SURE = 0.9
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def budget_advice(
     """
     if not result.main or result.main[0].mean < DOMINANT_EFFECT:
         return []
-    withheld = _withheld(result)
+    withheld = _withheld(result, records)
     if withheld is not None:
         return [withheld]
     first = _first(result)
@@ -216,12 +219,15 @@ def front_advice(
     bounds: list[set[str]] = []  # per objective: the parameters of little effect on it
     for objective in objectives:
         result = by_name.get(objective.name)
-        said = _objective_advice(result, objective)
+        said = _objective_advice(result, objective, records)
         out += [Suggestion(f"for {objective.name}: {s.text}", s.param, s.because) for s in said]
         # Only a parameter of little effect on the first objective can be one on every objective: the others
         # are not refitted without it.
         among = bounds[0] if bounds else None
-        bounds.append(_little_effects(result, among) if result is not None and _readable(result) else set())
+        if result is not None and _readable(result, records):
+            bounds.append(_little_effects(result, among))
+        else:
+            bounds.append(set())
     ranked = [item.name for item in by_name[objectives[0].name].main] if bounds and bounds[0] else []
     little = [name for name in ranked if all(name in each for each in bounds)]
     if not little:
@@ -252,34 +258,76 @@ def front_advice(
     return out
 
 
-def _objective_advice(result: ImportanceResult | None, objective: Metric) -> list[Suggestion]:
+def _objective_advice(
+    result: ImportanceResult | None, objective: Metric, records: Sequence[TrialRecord]
+) -> list[Suggestion]:
     """What one objective's importance says on its own: the parameter to tune first for it, or why none."""
     if result is None:
         return [Suggestion(f"no advice on where to spend the budget: {objective.name}'s importance is not measured "
                            "(too few finished trials with a finite value, or a value that never varies)")]  # fmt: skip
     if not result.main or result.main[0].mean < DOMINANT_EFFECT:
         return []
-    withheld = _withheld(result)
+    withheld = _withheld(result, records)
     return [withheld if withheld is not None else _first(result)]
 
 
-def _readable(result: ImportanceResult) -> bool:
+def _readable(result: ImportanceResult, records: Sequence[TrialRecord]) -> bool:
     """Whether ``result``'s shares can support advice: one parameter explains a fair share, from enough trials
     that show an effect beyond chance."""
-    return bool(result.main) and result.main[0].mean >= DOMINANT_EFFECT and _withheld(result) is None
+    return bool(result.main) and result.main[0].mean >= DOMINANT_EFFECT and _withheld(result, records) is None
 
 
-def _withheld(result: ImportanceResult) -> Suggestion | None:
-    """Why ``result`` supports no advice yet (too few trials, or not shown beyond chance), else ``None``."""
+def _withheld(result: ImportanceResult, records: Sequence[TrialRecord]) -> Suggestion | None:
+    """Why ``result`` supports no advice yet (too few trials, or not shown beyond chance), else ``None``; a count of
+    trials to measure is also said in trials to run when only some of ``records`` were measured (`_to_run`)."""
     evidence = _evidence(result)
     if result.n_trials < MIN_ADVICE_TRIALS:
         return Suggestion(
             f"no advice on where to spend the budget yet: {result.n_trials} trials measured, advice needs "
-            f"{MIN_ADVICE_TRIALS} (about {MIN_ADVICE_TRIALS - result.n_trials} more)", None, evidence,
+            f"{MIN_ADVICE_TRIALS}{_to_run(MIN_ADVICE_TRIALS - result.n_trials, result.n_trials, _finished(records))}",
+            None, evidence,
         )  # fmt: skip
     if not result.shown:
-        return Suggestion(f"no advice on where to spend the budget: {result.explained_note()}", None, evidence)
+        counted = _counted(result.n_trials, _finished(records))
+        return Suggestion(f"no advice on where to spend the budget: {result.explained_note()}{counted}", None, evidence)
     return None
+
+
+def _finished(records: Sequence[TrialRecord]) -> int:
+    """The trials of ``records`` that ended: each could have been measured (a running one may still be)."""
+    return sum(1 for record in records if record.state.is_finished)
+
+
+def _to_run(missing: int, measured: int, finished: int) -> str:
+    """``missing`` more trials to measure, in trials to run: under early stopping importance reads the trials that
+    reached one rung, and 19 more measured at ASHA's rung 27 of 50 (eta 3) took about 27 times as many trials to
+    run, where the advice had said 19. The trials to run measure ``missing`` in 9 runs of 10 (`_SURE`) if each one
+    is measured with the share measured so far (``measured`` of ``finished``)."""
+    if finished <= measured:
+        return f" (about {missing} more)"
+    runs = _runs_to_measure(missing, measured / finished)
+    return (f": {missing} more must be measured, and {measured} of the {finished} trials finished were, so about "
+            f"{runs} more trials to run (enough in 9 runs of 10 at that share)")  # fmt: skip
+
+
+def _counted(measured: int, finished: int) -> str:
+    """What a count of trials in an importance note counts when only some trials were measured (``""`` if all)."""
+    if finished <= measured:
+        return ""
+    return (f" (a count of trials here counts trials measured, and {measured} of the {finished} trials finished were: "
+            f"each trial measured takes about {finished / measured:.2g} trials to run)")  # fmt: skip
+
+
+def _runs_to_measure(missing: int, share: float) -> int:
+    """The fewest trials of which ``missing`` or more are measured in a `_SURE` share of runs, each measured with
+    probability ``share`` on its own."""
+    from scipy.stats import binom  # imported on first use: keeps `import tunesmith` light
+
+    # Here the mean count stands over 2.5 of its standard deviations above ``missing``: the answer lies below.
+    top = math.ceil((missing + 3.0 * math.sqrt(missing) + 3.0) / share) + 1
+    runs = np.arange(missing, top + 1)
+    sure = np.flatnonzero(binom.sf(missing - 1, runs, share) >= _SURE)
+    return int(runs[sure[0]]) if sure.size else top
 
 
 def _first(result: ImportanceResult) -> Suggestion:

@@ -64,12 +64,31 @@ def round_sig(value: float, digits: int) -> float:
     return round(value, digits - 1 - math.floor(math.log10(abs(value))))
 
 
-def format_value(value: object) -> str:
-    """A short human form of a parameter value: ``0.04``, ``3e-05``, ``256``, ``adam``."""
+def format_value(value: object, *, bounds: Iterable[float] = ()) -> str:
+    """A short human form of a value: ``0.04``, ``3e-05``, ``256``, ``adam``.
+
+    ``bounds``: limits the value is judged against (a guardrail's bound on its metric). A float then gets digits
+    beyond the usual three until the figure printed compares with every bound as the value does: ``0.099996``
+    under ``latency < 0.1`` prints ``0.099996``, never ``0.1``, the figure of a trial that breached it.
+    """
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int | np.integer):
         return str(int(value))
     if isinstance(value, float | np.floating):
-        return f"{float(value):.3g}"
+        number, limits = float(value), [float(bound) for bound in bounds]
+        for digits in range(3, _ROUND_TRIP_DIGITS):
+            text = f"{number:.{digits}g}"
+            if all(_side(float(text), bound) == _side(number, bound) for bound in limits):
+                return text
+        return f"{number:.{_ROUND_TRIP_DIGITS}g}"  # reads back as the value itself, so it compares as the value does
     return str(value)
+
+
+# Significant digits that print every float so that it reads back exactly.
+_ROUND_TRIP_DIGITS = 17
+
+
+def _side(value: float, bound: float) -> int:
+    """-1, 0 or 1: ``value`` below, at or above ``bound`` (0 for NaN, which compares with nothing)."""
+    return (value > bound) - (value < bound)

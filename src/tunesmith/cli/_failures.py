@@ -22,12 +22,12 @@ from tunesmith.cli._common import (
     json_option,
     storage_option,
 )
-from tunesmith.objective import COUNT, STDERR, Metric
+from tunesmith.objective import COUNT, STDERR, Guardrail, Metric
 from tunesmith.study import CheckpointStore, Study
 from tunesmith.study._checkpoints import CHECKPOINTED
 from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS, owed_retry
 from tunesmith.study._search_progress import listing_arguments
-from tunesmith.trial import TrialKind, TrialRecord
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 
 def _echo(text: object) -> None:
@@ -43,24 +43,43 @@ def _pairs(values: Mapping[str, object]) -> str:
     return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items()) or "none"
 
 
-def metric_text(metrics: Mapping[str, float], name: str, scale: float | None = None) -> str:
-    """Metric ``name`` of ``metrics`` as a person reads it: returned per example (a ``stderr:<name>`` beside it),
-    its estimate with its standard error and count as the report shows it (`value_text`, which reads a proportion
-    whose examples all agree on ``scale``, `Metric.scale`: ``0.913 ± 0.0163 (n=300)``); else the value alone."""
-    if f"{STDERR}{name}" not in metrics:
-        return _fmt(metrics[name])
+def metric_text(
+    metrics: Mapping[str, float], name: str, scale: float | None = None, guardrails: Sequence[Guardrail] = ()
+) -> str:
+    """Metric ``name`` of ``metrics`` as the report and `status` print it (`value_text`): returned per example (a
+    ``stderr:<name>`` beside it), its estimate with its standard error and count, a proportion whose examples all
+    agree read on ``scale`` (`Metric.scale`: ``0.913 ± 0.0163 (n=300)``); a metric one of ``guardrails`` bounds
+    with the digits that keep it on its side of the bound (``0.099996`` under ``< 0.1``, never ``0.1``)."""
     from tunesmith.report._data import value_text  # the report package loads the analyses: only when printed
 
-    return value_text(metrics, name, scale=scale)
+    return value_text(metrics, name, scale=scale, guardrails=guardrails)
 
 
-def shown_metrics(metrics: Mapping[str, float], objectives: Sequence[Metric]) -> dict[str, str]:
-    """Each metric of ``metrics`` as `metric_text` shows it, an objective's on its declared scale. The storage keys
-    that carry a per-example metric's standard error and count (``stderr:<m>``, ``count:<m>``) are folded into it,
-    not listed as metrics of their own; ``--json`` keeps them, as the data."""
+def shown_metrics(
+    metrics: Mapping[str, float], objectives: Sequence[Metric], guardrails: Sequence[Guardrail] = ()
+) -> dict[str, str]:
+    """Each metric of ``metrics`` as `metric_text` shows it, an objective's on its declared scale, a guarded one to
+    the digits its bound needs. The storage keys that carry a per-example metric's standard error and count
+    (``stderr:<m>``, ``count:<m>``) are folded into it, not listed as metrics of their own; ``--json`` keeps them,
+    as the data."""
     scales = {metric.name: metric.scale for metric in objectives}
-    return {name: metric_text(metrics, name, scales.get(name)) for name in metrics
+    return {name: metric_text(metrics, name, scales.get(name), guardrails) for name in metrics
             if not name.startswith((STDERR, COUNT))}  # fmt: skip
+
+
+def _metrics_line(record: TrialRecord, objectives: Sequence[Metric], guardrails: Sequence[Guardrail]) -> str:
+    """`show`'s metrics: a FAILED trial has no result, and what storage holds of its metrics depends on how it
+    stopped (Ctrl-C keeps its last report, a killed worker none), so it shows the last it reported, labelled so,
+    lest a partial value read as a result beside finished ones."""
+    if record.state is not TrialState.FAILED:
+        return _pairs(shown_metrics(record.metrics, objectives, guardrails))
+    last, at = record.metrics, ""
+    if not last and record.intermediate:
+        step = max(record.intermediate)
+        last, at = record.intermediate[step], f", at step {step}"
+    if not last:
+        return "none (it failed before reporting any)"
+    return f"{_pairs(shown_metrics(last, objectives, guardrails))} (last reported before it failed{at}: not a result)"
 
 
 def _checkpoint(study: Study, record: TrialRecord) -> tuple[str, bool, str]:
@@ -76,26 +95,37 @@ def _checkpoint(study: Study, record: TrialRecord) -> tuple[str, bool, str]:
     elif stored is not None and Path(stored.path) != study.checkpoint_root:
         why = f"not here: the study keeps its checkpoints in {stored.path}, which this machine cannot reach"
     else:
-        why = ("deleted by keep_checkpoints, which keeps only the best complete trials' checkpoints (with several "
-               "objectives, the Pareto front's and the chosen trial's)")
+        why = (
+            "deleted by keep_checkpoints, which keeps only the best complete trials' checkpoints (with several "
+            "objectives, the Pareto front's and the chosen trial's)"
+        )
     return str(folder), False, f"{folder} ({why})"
 
 
 def _show_record(
-    study_name: str, record: TrialRecord, gone: str | None, objectives: Sequence[Metric], checkpoint: str
+    study_name: str,
+    record: TrialRecord,
+    gone: str | None,
+    objectives: Sequence[Metric],
+    guardrails: Sequence[Guardrail],
+    checkpoint: str,
 ) -> None:
     steps = sorted(record.intermediate)
     reports = f"{len(steps)} (steps {steps[0]}-{steps[-1]})" if steps else "0"
     duration = "-" if record.duration is None else f"{record.duration:.1f}s"
     _echo(f"{study_name}: trial #{record.number}")
     for label, value in (
-        ("state", record.state.value + ("" if record.invalidated is None else f", invalidated: {record.invalidated}")
-         + ("" if gone is None else f", but {gone}")),
+        (
+            "state",
+            record.state.value
+            + ("" if record.invalidated is None else f", invalidated: {record.invalidated}")
+            + ("" if gone is None else f", but {gone}"),
+        ),
         ("kind", "-" if record.kind is None else record.kind.value),
         ("reason", record.reason or "-"),
         ("params", _pairs(record.params)),
         ("seed", record.seed),
-        ("metrics", _pairs(shown_metrics(record.metrics, objectives))),
+        ("metrics", _metrics_line(record, objectives, guardrails)),
         ("reports", reports),
         ("resource", _fmt(record.resource)),
         ("worker", record.worker or "-"),
@@ -138,7 +168,7 @@ def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
         _print_json({"study": study.name, **record.to_json(), "worker_gone": gone,
                      "checkpoint": {"path": folder, "exists": holds}})  # fmt: skip
         return
-    _show_record(study.name, record, gone, study.objectives or (study.metric,), said)
+    _show_record(study.name, record, gone, study.objectives or (study.metric,), study.guardrails, said)
 
 
 def _named(study: Study) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import functools
 import math
-import shlex
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from tunesmith.cli._common import (
     storage_option,
     verdict_colour,
 )
-from tunesmith.cli._failures import metric_text, shown_metrics
+from tunesmith.cli._failures import _named, metric_text, shown_metrics
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.samplers import Random
@@ -70,7 +69,9 @@ def _one_line_errors(command: _Command) -> _Command:
 
 
 def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: dict[int, str]) -> Table:
-    """Every trial, a RUNNING one whose worker is gone marked so, with why (``gone``: `Study.gone_trials`)."""
+    """Every trial, a RUNNING one whose worker is gone marked so, with why (``gone``: `Study.gone_trials`). A FAILED
+    trial's value cells stay empty: what storage holds of its metrics is a partial report, or none, by how it was
+    stopped (`tunesmith show` prints it, labelled)."""
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("state")
@@ -80,9 +81,10 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: di
     table.add_column("params")
     table.add_column("reason", overflow="fold")
     for record in records:
-        # a metric returned per example with its standard error and count, as the report shows it
-        values = ["" if m.name not in record.metrics else metric_text(record.metrics, m.name, m.scale)
-                  for m in objectives]  # fmt: skip
+        # a metric returned per example with its standard error and count, a guarded one to the digits its bound
+        # needs, as the report shows it
+        values = ["" if m.name not in record.metrics or record.state is TrialState.FAILED
+                  else metric_text(record.metrics, m.name, m.scale, study.guardrails) for m in objectives]  # fmt: skip
         invalid = record.invalidated
         state = record.state.value if invalid is None else f"{record.state.value}, invalidated"
         reason = record.reason or "" if invalid is None else f"invalidated: {invalid}"
@@ -121,12 +123,15 @@ def _failed_table(records: list[TrialRecord], title: str, retries: dict[int, int
     return table
 
 
-def _trial_json(record: TrialRecord, gone: dict[int, str]) -> dict[str, Any]:
-    """A `trials --json` row: the common fields, the failure's kind and its whole traceback, and for a
-    RUNNING trial whose worker is gone, why (``worker_gone``; else null)."""
+def _trial_json(record: TrialRecord, metric: str, gone: dict[int, str]) -> dict[str, Any]:
+    """A `trials --json` row: the common fields, ``value`` (the study's ``metric``, as the table's column and the
+    export's ``value`` have it; null for a FAILED trial, whose ``metrics`` are only what it reported before it
+    failed, or nothing, by how it was stopped), the failure's kind and its whole traceback, and for a RUNNING trial
+    whose worker is gone, why (``worker_gone``; else null)."""
     kind = None if record.kind is None else record.kind.value
+    value = None if record.state is TrialState.FAILED else record.metrics.get(metric)
     return {
-        **_record_json(record), "kind": kind, "error": record.error, "invalidated": record.invalidated,
+        **_record_json(record), "value": value, "kind": kind, "error": record.error, "invalidated": record.invalidated,
         "worker_gone": gone.get(record.number), "retry_of": record.attrs.get("retry_of"),
         "counts_toward_budget": counts_toward_budget(record) and record.number not in gone,
     }  # fmt: skip
@@ -150,13 +155,14 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
     gone = study.gone_trials()
     if as_json:
         for record in records:
-            _print_json(_trial_json(record, gone))
+            _print_json(_trial_json(record, study.metric.name, gone))
         return
     if failed:
-        show = f"tunesmith show {shlex.quote(study.name)} N"
-        title = f"{study.name}: {len(records)} failed trials ({show}: one in full)"
+        title = f"{study.name}: {len(records)} failed trials"
         retries = {r.attrs["retry_of"]: r.number for r in study.trials if isinstance(r.attrs.get("retry_of"), int)}
         console.print(_failed_table(records, terminal_safe(title), retries))
+        # A line of its own, never wrapped: a title wraps at the table's width, inside the storage URL
+        console.print(terminal_safe(f"one in full: tunesmith show {_named(study)} N"), soft_wrap=True)
         return
     console.print(_trials_table(study, records, terminal_safe(f"{study.name}: {len(records)} trials"), gone))
 
@@ -201,7 +207,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(f"[yellow]{terminal_safe(said)}[/yellow]")
     for key, value in chosen.params.items():
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
-    for key, text in shown_metrics(chosen.metrics, study.objectives or (study.metric,)).items():
+    for key, text in shown_metrics(chosen.metrics, study.objectives or (study.metric,), study.guardrails).items():
         console.print(f"  [green]{terminal_safe(key)}[/green] = {terminal_safe(text)}")
     _verdict_lines(study)
 
@@ -213,15 +219,18 @@ def _best_json(study: Study, shown: ShownBest, refit_pick: TrialRecord | None) -
     agree), ``note`` (all the text says of the best beside its headline, as the dashboard's best carries it),
     ``ties`` (the trials the best cannot be told from, exactly or within noise, as the text and `status` say them;
     null when none), ``few_trained`` (a scheduler trained too few fully to pick it, as `status` says; null when
-    not), ``best_params_trial``
-    (``refit_pick``: the trial whose configuration the last `TunesmithSearchCV` fit's ``best_params_`` and
-    ``best_estimator_`` are, which a ``refit`` callable need not pick at the top; null for a study no search fitted)
-    and ``verdict`` (null before `finalize`): the trial it judged, its status and why it is stale."""
+    not), ``lineage`` (a PBT continuation's schedule, root first: each trial's ``params`` with the ``first_step`` and
+    ``last_step`` it trained, as ``note`` says it; null for a trial its parameters trained from scratch),
+    ``best_params_trial`` (``refit_pick``: the trial whose configuration the last `TunesmithSearchCV` fit's
+    ``best_params_`` and ``best_estimator_`` are, which a ``refit`` callable need not pick at the top; null for a
+    study no search fitted) and ``verdict`` (null before `finalize`): the trial it judged, its status and why it is
+    stale."""
     record = shown.record
     return {
         **_record_json(record), "validated": shown.validated,
         "validated_winner": record.number if shown.validated else None, "search_best": _record_json(shown.search),
         "note": shown.note, "ties": shown.ties, "few_trained": shown.few_trained,
+        "lineage": None if shown.schedule is None else [stretch.to_json() for stretch in shown.schedule],
         "best_params_trial": None if refit_pick is None else _record_json(refit_pick), "verdict": _verdict_json(study),
     }  # fmt: skip
 
@@ -497,6 +506,12 @@ def _space_used_up(study: Study, records: list[TrialRecord], usage: BudgetUsage)
 def studies(storage: str, as_json: bool) -> None:
     """List the studies in the storage."""
     store = _open(storage)
+    if store.url == "memory":  # an empty list would read as "no studies yet", where none can ever be read
+        raise CliError(
+            "storage 'memory' keeps a study only inside the process that ran it, so a new command never finds one: "
+            "pass the storage the study was run with, a SQLite or PostgreSQL URL (--storage sqlite:///tunesmith.db, "
+            "--storage postgresql://user@host/db)"
+        )
     with _friendly_errors():
         infos = store.list_studies()
         for info in infos:

@@ -79,7 +79,10 @@ def _front_json(data: ReportData) -> dict[str, Any] | None:
             {
                 "number": r.number,
                 "values": {m.name: r.metrics[m.name] for m in data.objectives},
-                "texts": {m.name: value_text(r.metrics, m.name, scale=m.scale) for m in data.objectives},
+                "texts": {
+                    m.name: value_text(r.metrics, m.name, scale=m.scale, guardrails=data.guardrails)
+                    for m in data.objectives
+                },
                 "params": r.params,
             }
             for r in front
@@ -170,7 +173,7 @@ def snapshot(
     shown = shown_best(data)  # several objectives: no best, the front instead
     best_json = None if shown is None else {
         "number": shown.record.number, "value": shown.record.value(metric),
-        "text": value_text(shown.record.metrics, metric), "params": shown.record.params,
+        "text": value_text(shown.record.metrics, metric, guardrails=data.guardrails), "params": shown.record.params,
         "validated": shown.validated,  # the seed re-runs' winner, shown before the search's best
         "label": shown.label, "search_best": shown.search.number,
         # all the other views say of the best beside it (`best --json` carries the same): what the re-runs found of

@@ -6,16 +6,18 @@ import json
 import math
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
-from tunesmith.analysis._common import format_value, valid_records
+from tunesmith.analysis._advice import MIN_ADVICE_TRIALS
+from tunesmith.analysis._common import finished_values, format_value, valid_records
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.gap import noise_of
+from tunesmith.discipline.seeds import lineage_of
 from tunesmith.environment import TRIAL_KEY
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.fidelity import rung_view
@@ -258,18 +260,27 @@ def environment_note(data: ReportData) -> str | None:
             f"trials run before ({fix}, once per trial) or compare trials within one environment")  # fmt: skip
 
 
-def metrics_text(metrics: Mapping[str, float], *, objectives: Sequence[Metric] = ()) -> str:
+def metrics_text(
+    metrics: Mapping[str, float], *, objectives: Sequence[Metric] = (), guardrails: Sequence[Guardrail] = ()
+) -> str:
     """``name=value`` pairs, a metric returned per example shown with its standard error and count
     (``val_acc=0.965 ± 0.0141 (n=171)``) rather than as three unrelated numbers. ``objectives``: the study's
-    metrics, whose declared scale (`Metric.scale`) reads a proportion whose examples all agree (`value_text`)."""
+    metrics, whose declared scale (`Metric.scale`) reads a proportion whose examples all agree (`value_text`);
+    ``guardrails``: the study's, whose metrics are printed with the digits their bounds need (`value_text`)."""
     scales = {metric.name: metric.scale for metric in objectives}
-    return ", ".join(f"{name}={value_text(metrics, name, scale=scales.get(name))}" for name in metrics
-                     if not name.startswith((STDERR, COUNT)))  # fmt: skip
+    return ", ".join(f"{name}={value_text(metrics, name, scale=scales.get(name), guardrails=guardrails)}"
+                     for name in metrics if not name.startswith((STDERR, COUNT)))  # fmt: skip
 
 
-def value_text(metrics: Mapping[str, float], name: str, *, scale: float | None = None) -> str:
+def value_text(
+    metrics: Mapping[str, float], name: str, *, scale: float | None = None, guardrails: Sequence[Guardrail] = ()
+) -> str:
     """Metric ``name``'s value, with its standard error and count when it was returned per example
     (``0.965 ± 0.0141 (n=171)``); ``-`` when the metrics lack it.
+
+    A metric a guardrail of ``guardrails`` bounds is printed with the digits that keep it on its side of each bound
+    (`format_value`): a feasible ``0.099996`` under ``latency < 0.1`` would read ``0.1``, a breach. Every view
+    prints a metric through this function, so that no two show one value differently.
 
     Counted examples that all agree have a sample spread of 0, which is no certainty: a proportion (every example
     right, or every one wrong, on ``scale``: `Metric.scale`, 1 when ``None``) shows the standard error the verdict
@@ -279,17 +290,18 @@ def value_text(metrics: Mapping[str, float], name: str, *, scale: float | None =
     value = metrics.get(name)
     if value is None:
         return "-"
+    shown = format_value(value, bounds=[guardrail.bound for guardrail in guardrails if guardrail.metric == name])
     stderr, count = metrics.get(f"{STDERR}{name}"), metrics.get(f"{COUNT}{name}")
     if stderr is None:
-        return format_value(value)
+        return shown
     if count is None:  # a standard error given by hand (0 for an exact objective): shown as given
-        return f"{format_value(value)} ± {format_value(stderr)}"
+        return f"{shown} ± {format_value(stderr)}"
     if stderr != 0:
-        return f"{format_value(value)} ± {format_value(stderr)} (n={int(count)})"
+        return f"{shown} ± {format_value(stderr)} (n={int(count)})"
     noise = noise_of(metrics, name, 1.0 if scale is None else scale)
     if noise is None:
-        return f"{format_value(value)} (n={int(count)}, all alike, noise unknown)"
-    return f"{format_value(value)} ± {format_value(noise.stderr)} (n={int(count)}, all alike)"
+        return f"{shown} (n={int(count)}, all alike, noise unknown)"
+    return f"{shown} ± {format_value(noise.stderr)} (n={int(count)}, all alike)"
 
 
 def within_noise_of_best(data: ReportData, top_k: int | None = None) -> list[TrialRecord]:
@@ -452,10 +464,11 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     show what the parameters do beyond chance, gets a note instead. With several objectives, importance is
     measured for each: the first one's is shown, and the advice reads every one."""
     objectives = data.objectives if data.several else (data.metric,)
-    level, found = _importance_at_rung(data, data.metric, seed, n_trees)
+    scratch, continued = _from_scratch(data)
+    level, found = _importance_at_rung(scratch, data.metric, seed, n_trees)
     results = [found] if isinstance(found, ImportanceResult) else []
     for objective in objectives[1:]:
-        _, other = _importance_at_rung(data, objective, seed, n_trees)
+        _, other = _importance_at_rung(scratch, objective, seed, n_trees)
         if isinstance(other, ImportanceResult):
             results.append(other)
     from tunesmith.report._shown import picked_best  # _shown builds on this module
@@ -467,26 +480,107 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     diagnosis = diagnose(data.valid, data.space, data.metric, importance=results, objectives=objectives,
                          importance_level=level, best=shown.record if shown is not None else best,
                          guardrails=data.guardrails)  # fmt: skip
+    left_out = _continuations_note(continued)
     if not isinstance(found, ImportanceResult):
-        return Findings(None, str(found), diagnosis)
+        return Findings(None, "; ".join(n for n in (str(found), left_out) if n), diagnosis)
     first = (f"importance of {data.metric.name}, the first objective (the advice below reads every objective: "
              f"{', '.join(o.name for o in objectives)})")  # fmt: skip
-    notes = [first if data.several else None, found.explained_note()]
-    if level is not None and found.shown:
-        reached = found.n_trials  # those the forest measured (a diverged trial's value is not finite)
-        notes.append(f"importance measured at resource {level:g}, the highest rung {reached} trials reached")
+    notes = [first if data.several else None, found.explained_note(), left_out]
+    if level is not None:
+        notes.append(_rung_note(data, level, found))
     return Findings(found if found.shown else None, "; ".join(n for n in notes if n) or None, diagnosis)
+
+
+# The continuations the importance note names before "and N more".
+CONTINUATIONS_NAMED = 5
+
+
+def _from_scratch(data: ReportData) -> tuple[ReportData, tuple[int, ...]]:
+    """``data`` as importance reads it: without the PBT continuations whose lineage changed a parameter
+    (`discipline.seeds.lineage_of`), whose scores came from their ancestors' parameters before their own, so that
+    their own parameters are no configuration trained from scratch; and those left out, by number."""
+    continued = tuple(
+        r.number for r in data.valid if r.attrs.get("parent") is not None and lineage_of(r, data.records) is not None
+    )
+    if not continued:
+        return data, ()
+    out = set(continued)
+    return replace(data, records=tuple(r for r in data.records if r.number not in out)), continued
+
+
+def _continuations_note(continued: Sequence[int]) -> str | None:
+    """What the importance note says of the continuations `_from_scratch` left out; ``None`` when none was."""
+    if not continued:
+        return None
+    named = ", ".join(f"#{n}" for n in continued[:CONTINUATIONS_NAMED])
+    more = f" and {len(continued) - CONTINUATIONS_NAMED} more" if len(continued) > CONTINUATIONS_NAMED else ""
+    return (f"{len(continued)} PBT continuation(s) ({named}{more}) left out of importance: each trained its ancestors' "
+            "parameters before its own, so its score measures a schedule, not its parameters from scratch")  # fmt: skip
 
 
 def _importance_at_rung(
     data: ReportData, objective: Metric, seed: int, n_trees: int
 ) -> tuple[float | None, ImportanceResult | NotEnoughTrials]:
     """The importance for ``objective`` (or why there is none) and the rung it was measured at (``None``: the
-    final values). Under early stopping, trials are compared where most of them were measured: the highest rung
-    that enough reached (final values of stopped trials come from less training). Invalidated trials are out of
-    every analysis (`Study.invalidate`)."""
-    level, records = rung_view(data.valid, objective, data.rungs, min_observations=max(10, 2 * len(data.space)))
+    final values). Under early stopping, trials are compared at one rung (final values of stopped trials come from
+    less training), the one `_rung_to_read` picks. Invalidated trials are out of every analysis (`Study.invalidate`)."""
+    level, records = _rung_to_read(data, objective)
     try:
         return level, importance(records, data.space, objective, seed=seed, n_trees=n_trees)
     except NotEnoughTrials as exc:
         return level, exc
+
+
+def _rung_trials(data: ReportData) -> int:
+    """The trials importance wants at one rung: as many as advice needs, and two per parameter for the forest."""
+    return max(MIN_ADVICE_TRIALS, 2 * len(data.space))
+
+
+def _rung_to_read(data: ReportData, objective: Metric) -> tuple[float | None, list[TrialRecord]]:
+    """The rung importance reads (``None``: the final values) and the history seen there (`fidelity.rung_view`):
+    the highest rung that `_rung_trials` trials reached, else the first rung, which every trial that reported reaches.
+
+    A trial reaches a rung above the first only by ranking high on the metric below it, so the higher the rung, the
+    fewer its trials and the less they vary in what drives the metric: the highest rung that 10 trials reached read
+    the 11 survivors of ASHA's cut at rung 27 out of 300 trials where lr alone set the loss, and found no effect."""
+    wanted = _rung_trials(data)
+    level, records = rung_view(data.valid, objective, data.rungs, min_observations=wanted)
+    if level is not None or not data.rungs or len(finished_values(records, objective)[0]) >= wanted:
+        return level, records
+    return _first_rung(data, objective)
+
+
+def _first_rung(data: ReportData, objective: Metric) -> tuple[float | None, list[TrialRecord]]:
+    """The history seen at the study's first rung, whatever the trials there number (``None``: no trial reached it)."""
+    # rung_view takes its last level for the full resource: one that no trial reaches leaves the first rung an
+    # ordinary rung, whose view keeps trials trained to the end at their value there too.
+    return rung_view(data.valid, objective, (min(data.rungs), math.inf), min_observations=1)
+
+
+def _rung_note(data: ReportData, level: float, found: ImportanceResult) -> str:
+    """Which rung importance read (`_rung_to_read`), over how many of the trials started, and what the scheduler's
+    selection on the metric did to the trials there and above."""
+    wanted, finished = _rung_trials(data), sum(1 for r in data.valid if r.state.is_finished)
+    said = f"importance measured at resource {level:g} over the {found.n_trials} trials that reached it (of {finished})"
+    if level > min(data.rungs):
+        said += (f", the highest rung at least {wanted} trials reached (advice needs {MIN_ADVICE_TRIALS} at one rung): "
+                 f"a trial reaches it from a lower rung only by ranking high on {found.metric!r} there, so a parameter "
+                 "that drove that selection varies less among these trials than among all of them and its effect reads "
+                 "smaller here; the fewer trials at the higher rungs were selected further")  # fmt: skip
+        first, view = _first_rung(data, data.metric) if not found.shown else (None, [])
+        if first is not None:
+            # More trials measured here are selected alike, so they need not show what the selection hid.
+            unselected = len(finished_values(view, data.metric)[0])
+            said += (f"; more trials measured here may not show an effect the selection hid: the {unselected} trials "
+                     f"at the first rung (resource {first:g}), none selected yet, are where it would show, with less "
+                     "training")  # fmt: skip
+    elif found.n_trials >= wanted:
+        said += (f", the first rung: fewer than {wanted} trials reached a higher rung, and those were selected on "
+                 f"{found.metric!r}")  # fmt: skip
+    else:
+        said += (f", the first rung: no rung has the {wanted} trials importance reads, and the fewer trials at "
+                 f"the higher rungs were selected on {found.metric!r}")  # fmt: skip
+    if not found.shown and found.n_trials < finished:
+        said += (f"; a count of trials here counts trials measured at resource {level:g}: each trial measured takes "
+                 f"about {finished / found.n_trials:.2g} trials to run")  # fmt: skip
+    return said

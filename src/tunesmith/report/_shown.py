@@ -1,11 +1,12 @@
-"""What every view says of the best (the terminal summary, the HTML report, the dashboard and ``tunesmith best``),
-so that none contradicts storage or another: `shown_best` (the seed re-runs' winner before the search's best, with
-the trials it cannot be told from and a scheduler's few trained fully: `few_trained_note`),
-`marked_trials` (what the figures mark as the result), `choice_off_front` (a recorded choice that left the Pareto
-front), `near_front_note` (trials the front dominates only within the recorded noise) and `no_feasible_note` (trials
-finished, but every one broke a guardrail), `verdict_json` (the recorded verdict, as ``--json`` and the dashboard carry
-it); and what every view says of the scheduler, `scheduler_stops` (``tunesmith status`` and the HTML report's
-header), with `call_text`, a plug-in's stored settings as status names the scheduler and the sampler."""
+"""What every view says of the best (the terminal summary, the HTML report, the dashboard and ``tunesmith best``), so
+that none contradicts storage or another: `shown_best` (the seed re-runs' winner before the search's best, with the
+trials it cannot be told from, a scheduler's few trained fully: `few_trained_note`, and the schedule a PBT continuation
+trained: `lineage_note`), `marked_trials` (what the figures mark as the result), `choice_off_front` (a recorded choice
+that left the Pareto front), `near_front_note` (trials the front dominates only within the recorded noise) and
+`no_feasible_note` (trials finished, but every one broke a guardrail), `verdict_json` (the recorded verdict, as
+``--json`` and the dashboard carry it); and what every view says of the scheduler, `scheduler_stops` (``tunesmith
+status`` and the HTML report's header), with `call_text`, a plug-in's stored settings as status names the scheduler and
+the sampler."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tunesmith.analysis._common import format_value
 from tunesmith.attributes import SeedStabilityAttr, VerdictAttr, read_attr
 from tunesmith.budget import Budget, BudgetUsage, plain_number
 from tunesmith.choose import from_json as rule_from_json
-from tunesmith.discipline.seeds import recorded_contest
+from tunesmith.discipline.seeds import lineage_of, recorded_contest
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text, tie_note
@@ -37,16 +38,19 @@ __all__ = [
     "Marked",
     "SchedulerStops",
     "ShownBest",
+    "Stretch",
     "call_text",
     "choice_off_front",
     "described",
     "few_trained_note",
+    "lineage_note",
     "marked_trials",
     "near_front_note",
     "no_feasible_note",
     "picked_best",
     "scheduler_stops",
     "shown_best",
+    "trained_schedule",
     "verdict_json",
 ]
 
@@ -60,8 +64,10 @@ class ShownBest:
     search's best (each trial run on one seed). ``label`` follows the trial number (", the validated winner");
     ``lines`` say what the re-runs found of the two, or why their winner counts no more (empty without re-runs).
     The caveats every view says beside it: ``ties``, the trials it cannot be told from, exactly or within noise
-    (`report._data.tie_note`), and ``few_trained``, that a scheduler trained too few fully to pick it
-    (`few_trained_note`); ``None`` when there is nothing to say.
+    (`report._data.tie_note`), ``few_trained``, that a scheduler trained too few fully to pick it
+    (`few_trained_note`), and ``lineage``, that a PBT continuation's score came from a schedule, its ancestors'
+    parameters before its own (`lineage_note`), whose stretches ``schedule`` holds; ``None`` when there is nothing to
+    say.
     """
 
     record: TrialRecord
@@ -71,6 +77,8 @@ class ShownBest:
     validated: bool = False
     ties: str | None = None
     few_trained: str | None = None
+    lineage: str | None = None
+    schedule: tuple[Stretch, ...] | None = None
 
     @property
     def settled(self) -> bool:
@@ -79,8 +87,9 @@ class ShownBest:
 
     @property
     def caveats(self) -> tuple[str, ...]:
-        """The caveats said beside the best, the scheduler's first (it weighs on every trial the ties name)."""
-        return tuple(c for c in (self.few_trained, self.ties) if c is not None)
+        """The caveats said beside the best: its lineage first (its parameters alone did not earn its score), then the
+        scheduler's (it weighs on every trial the ties name)."""
+        return tuple(c for c in (self.lineage, self.few_trained, self.ties) if c is not None)
 
     @property
     def note(self) -> str | None:
@@ -96,7 +105,77 @@ def shown_best(data: ReportData) -> ShownBest | None:
     picked = picked_best(data)
     if picked is None:
         return None
-    return replace(picked, ties=tie_note(data), few_trained=few_trained_note(data))
+    schedule = trained_schedule(picked.record, data.records)
+    lineage = None if schedule is None else lineage_note(picked, schedule, data.metric)
+    return replace(picked, ties=tie_note(data), few_trained=few_trained_note(data), lineage=lineage, schedule=schedule)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A stretch of the schedule a PBT continuation trained: trial ``trial``'s parameters (``None``: that trial is not
+    in the study's records) for steps ``first`` to ``last``; ``last < first``: it trained no step."""
+
+    trial: int
+    params: dict[str, Any] | None
+    first: int
+    last: int
+
+    def steps(self) -> str:
+        if self.last < self.first:
+            return "for no step"
+        return f"for step {self.first}" if self.last == self.first else f"for steps {self.first}-{self.last}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"trial": self.trial, "params": self.params, "first_step": self.first, "last_step": self.last}
+
+
+def trained_schedule(record: TrialRecord, records: Sequence[TrialRecord]) -> tuple[Stretch, ...] | None:
+    """The stretches ``record`` trained, root first, when it is a PBT continuation whose lineage changed a parameter
+    (`discipline.seeds.lineage_of`, as `validate_top` and `finalize` read it); ``None`` for a trial whose parameters
+    trained it from scratch. Each stretch runs from the step after its trial took over to the step the next took over
+    at; the continuation's own runs to the last step it reported."""
+    lineage = lineage_of(record, records)
+    if lineage is None:
+        return None
+    trained = lineage.trained
+    ends = [later.start_step for later in trained[1:]] + [int(record.resource)]
+    return tuple(
+        Stretch(s.trial, None if s.params is None else dict(s.params), s.start_step + 1, end)
+        for s, end in zip(trained, ends, strict=True)
+    )
+
+
+def lineage_note(shown: ShownBest, schedule: Sequence[Stretch], metric: Metric) -> str:
+    """What every view says beside a best that is a PBT continuation: the schedule it trained, "trained as a schedule,
+    not from scratch: lr 0.3118 for steps 1-4 (#11), 0.0044 for steps 5-8 (#12), 0.005286 for steps 9-40 (#13)", that
+    its score is the schedule's, and what measures its own parameters alone (unless the seed re-runs did)."""
+    own = schedule[-1]
+    known = [s.params for s in schedule if s.params is not None]
+    changed = [name for name in (own.params or {}) if len({repr(p.get(name)) for p in known}) > 1]
+    # A stretch whose parameters are not recorded may differ in any: then every parameter is named.
+    names = changed or list(own.params or {})
+    stretches = ", ".join(
+        f"{_stretch_values(s, names, named=i == 0 or len(names) > 1)} {s.steps()} (#{s.trial})"
+        for i, s in enumerate(schedule)
+    )
+    alone = _stretch_values(own, names, named=True)
+    said = (f"trial {own.trial} trained as a schedule (a PBT lineage), not from scratch: {stretches}; its "
+            f"{metric.name} came from that schedule, not from {alone} alone")  # fmt: skip
+    if shown.validated:  # the re-runs trained the winner's own parameters from scratch: the lines above say how
+        return f"{said}: the seed re-runs trained {alone} from scratch"
+    rerun = f"ts.validate_top(study, objective) re-runs {alone} from scratch across seeds, which measures it alone"
+    return f"{said}: {rerun}"
+
+
+def _stretch_values(stretch: Stretch, names: Sequence[str], *, named: bool) -> str:
+    if stretch.params is None:
+        return f"#{stretch.trial}'s parameters (not in the study's records)"
+    values = [_schedule_value(stretch.params.get(name)) for name in names]
+    return ", ".join(f"{name} {value}" if named else value for name, value in zip(names, values, strict=True))
+
+
+def _schedule_value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def picked_best(data: ReportData) -> ShownBest | None:

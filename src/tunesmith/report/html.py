@@ -330,7 +330,7 @@ def _best_html(data: ReportData) -> str:
     table = _table(["parameter", "value"], rows)
     said = "".join(f'<p class="{"ok" if shown.settled else "warn"}">{html.escape(line)}</p>' for line in shown.lines)
     note = "".join(f'<p class="warn">{html.escape(caveat)}</p>' for caveat in shown.caveats)  # as every view says
-    measured = metrics_text(best.metrics, objectives=(data.metric,))
+    measured = metrics_text(best.metrics, objectives=(data.metric,), guardrails=data.guardrails)
     headline = f"Trial {best.number} (seed {best.seed}){shown.label}: {measured}"
     return f"<p>{html.escape(headline)}</p>{said}{table}{note}"
 
@@ -346,7 +346,7 @@ def _front_html(data: ReportData) -> str:
     names = list(data.space.dimensions)
     rows = [
         [("* " if choice is not None and r.number == choice.trial else "") + str(r.number)]
-        + [value_text(r.metrics, m.name, scale=m.scale) for m in data.objectives]
+        + [value_text(r.metrics, m.name, scale=m.scale, guardrails=data.guardrails) for m in data.objectives]
         + [format_value(r.params[n]) if n in r.params else "-" for n in names]
         for r in front
     ]
@@ -374,7 +374,7 @@ def _top_html(data: ReportData) -> str:
         return "<p>No completed trials yet.</p>"
     names = list(data.space.dimensions)
     rows = [
-        [str(r.number), value_text(r.metrics, data.metric.name, scale=data.metric.scale)]
+        [str(r.number), value_text(r.metrics, data.metric.name, scale=data.metric.scale, guardrails=data.guardrails)]
         + [format_value(r.params[n]) if n in r.params else "-" for n in names]
         for r in ranked
     ]

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from rich.console import Console
@@ -89,7 +90,8 @@ def summary(
         _print_no_best(data, out, "No trial has completed with a finite metric yet.")
     else:
         best = shown.record
-        headline = f"Best: trial {best.number} (seed {best.seed}){shown.label}: {metrics_text(best.metrics)}"
+        measured = metrics_text(best.metrics, objectives=(data.metric,), guardrails=data.guardrails)
+        headline = f"Best: trial {best.number} (seed {best.seed}){shown.label}: {measured}"
         out.print(Text(_plain(headline), style="bold green"))
         for line in shown.lines:
             out.print(Text(f"  {_plain(line)}", style="green" if shown.settled else "yellow"))
@@ -97,7 +99,8 @@ def summary(
         table, hidden = _top_table(data, top_k, out.width, None if found is None else found.importance)
         out.print(table)
         if hidden:
-            more = f"+{hidden} parameter{'s' * (hidden != 1)} not shown: tunesmith show {data.name} N lists them all"
+            named = shlex.quote(data.name)
+            more = f"+{hidden} parameter{'s' * (hidden != 1)} not shown: tunesmith show {named} N lists them all"
             out.print(Text(_plain(f"{more} for trial N")))
         for caveat in shown.caveats:  # as every view says them (`shown_best`): ties, few trained fully
             out.print(Text(_plain(caveat), style="yellow"))
@@ -160,7 +163,10 @@ def front_table(data: ReportData, front: list[TrialRecord], chosen: int | None =
     for record in front:
         cells = [terminal_safe(format_value(record.params[n])) if n in record.params else "-" for n in names]
         mark = "*" if record.number == chosen else ""
-        values = [terminal_safe(value_text(record.metrics, m.name, scale=m.scale)) for m in data.objectives]
+        values = [
+            terminal_safe(value_text(record.metrics, m.name, scale=m.scale, guardrails=data.guardrails))
+            for m in data.objectives
+        ]
         table.add_row(f"{mark}{record.number}", *values, *cells)
     return table
 
