@@ -259,7 +259,7 @@ def test_the_command_prints_the_url_serves_and_stops_on_ctrl_c(postgres: Postgre
 
 
 def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
-    return chromium(*args, profile=profile, allow_loopback=True, timeout=90)
+    return chromium(*args, profile=profile, allow_loopback=True, timeout=45)
 
 
 class _Writer(threading.Thread):
