@@ -62,7 +62,7 @@ def test_a_continuation_of_a_continuation_is_measured_from_its_lineage_root(tmp_
     _report(extra, [0.6, 0.59, 0.58, 0.57, 0.56, 0.55])  # a fresh member trained up to the others' round
     _report(child, [0.001, 0.0009])  # now the best member, the only donor
     _report(mid_a, [0.56, 0.55])
-    _report(mid_b, [0.95, 0.97])
+    _report(mid_b, [3.0, 3.1])
     assert mid_b.should_stop(), "PBT stops the new bottom member at its round"
     study.tell(mid_b)
     grandchild = study.ask()

@@ -2,8 +2,9 @@
 
 At every ``perturbation_interval`` steps, a member in the bottom ``quantile`` of the population is stopped
 (exploited) when it trails the weakest member of the top ``quantile`` by more than the noise explains: the
-difference of the two means must exceed the one-sided ``level`` quantile of its standard error, measured
-from the population's step-to-step noise up to the steps compared (`tunesmith.schedulers._noise`). Members are
+difference of the two means, in standard errors, must exceed the one-sided ``level`` quantile it reaches among
+identical members, the standard error allowing for reports that wander rather than scatter independently (`PBT`,
+`tunesmith.schedulers._noise.window_noise`). Members are
 compared at a comparable point of training: the steps of the member's last ``perturbation_interval`` reports. Each
 trial training now that trained through the first of them is ranked by the mean of its values at those it reported:
 a trial further on by what it reported then, not by where it is now, and one less than an interval behind on the
@@ -41,7 +42,14 @@ from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.schedulers._noise import losses, step_noise, study_noise
+from tunesmith.schedulers._noise import (
+    MIN_REPORTS,
+    WindowNoise,
+    losses,
+    step_noise,
+    study_noise,
+    window_noise,
+)
 from tunesmith.schedulers.base import Continuation, Scheduler, known_length
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -69,7 +77,7 @@ class _Round:
     standings: tuple[_Standing, ...]  # best first, by the mean of each one's values at ``steps``
     values: dict[int, dict[int, float]]  # trial number -> its losses at the ``steps`` it reported
     running: int  # the trials training now, the member among them
-    noise: float  # the step-to-step noise of the compared curves up to the last of ``steps``
+    curves: dict[int, dict[int, float]]  # trial number -> its losses by step (a peer further on: past ``steps`` too)
 
 
 @dataclass(frozen=True)
@@ -77,13 +85,12 @@ class _Trail:
     """How far a bottom member trails the weakest donor at the steps both reported, against the noise."""
 
     gap: float
-    stderr: float
-    noise: float
+    noise: WindowNoise  # the gap's standard error and the bar it must clear
     donor: int
-    bar: float  # the gap, in standard errors, that noise alone exceeds with chance ``level`` at these ranks
     members: int
     window: tuple[int, ...]  # the steps members were ranked at
     steps: tuple[int, ...]  # the steps the gap is measured at
+    span: tuple[int, ...]  # the steps the noise is measured at; empty: the curves' second differences
 
 
 class PBT(Scheduler):
@@ -98,7 +105,35 @@ class PBT(Scheduler):
         perturb_factors: multipliers applied to a numeric parameter (one drawn at random).
         min_population: members at a comparable point (the member among them) a round needs to exploit anyone.
         level: the chance, at one round, of exploiting a member that trails the donors by noise alone
-            (one-sided; default 0.05).
+            (one-sided; default 0.05), whether its reports scatter independently or wander (lag-1 correlation up
+            to 0.9).
+
+    A member's loss often wanders from report to report rather than scattering independently (SGD's does: each step
+    moves the weights a little from where the last left them), and the mean of a few such reports is far noisier
+    than their step-to-step scatter says: measured as if independent, identical members were exploited in most
+    rounds. The standard error of a gap is measured on the reports the members compared share up to the round (a
+    few intervals' worth, `_span`), allowing for the correlation of their noise up to the upper 95% bound those
+    reports leave, and the bar is what the same statistic reaches among identical members with such noise
+    (`tunesmith.schedulers._noise.window_noise`). Share of rounds in which some member of 8 identical ones was
+    exploited (2 bottom members tested a round), and in which one 3 noise sd worse at every step was, before and
+    after, 500 populations each (`interval=4`, the scheduler called directly; the best a test knowing the noise's
+    law could do, for the worse member: 99.8%, 89%, 72% at correlations 0, 0.5, 0.8)::
+
+        lag-1 correlation of the noise          0          0.5         0.8
+        identical, round at step 8        10% ->  5%  79% ->  5%  99% ->  6%
+        identical, round at step 16        9% ->  8%  78% ->  5%  99% ->  3%
+        3 sd worse, round at step 8       98% -> 88%  99% -> 25%  98% -> 12%
+        3 sd worse, round at step 16      99% -> 99%  99% -> 70%  99% -> 26%
+
+    SGD members with the same learning rate, differing by seed (round at step 32): 70% -> 2%; one with a learning
+    rate 10x too small is exploited in every round, its first included. At a member's first round, where its
+    window is all it reported, its own level takes all the evidence on how far its noise wanders: only a member
+    trailing by far more than its reports scatter is exploited there (3 sd: 96% -> 0%), the others at the next
+    round. Noise wandering slower than a lag-1 correlation of 0.9 cannot be told from a real difference in a few
+    intervals' reports, and is taken for one. Where no 3 consecutive reports are shared by half the members (the
+    first round of an interval of 1 or 2, a population of fresh continuations), how far the noise wanders cannot be
+    measured: its step-to-step noise is read from second differences as independent, as before, and the reason says
+    so. Before, the worse member's share at correlated noise was as much noise as deficit.
     """
 
     name = "pbt"
@@ -158,7 +193,7 @@ class PBT(Scheduler):
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
         trail = self._trail(trial, history, context)
-        stop = isinstance(trail, _Trail) and trail.gap > trail.bar * trail.stderr
+        stop = isinstance(trail, _Trail) and trail.gap > trail.noise.bar * trail.noise.stderr
         return Decision.STOP if stop else Decision.CONTINUE
 
     def explain(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> str | None:
@@ -174,13 +209,26 @@ class PBT(Scheduler):
                 f"started past step {trail.steps[0]}, as continuations, or are an interval or more behind), fewer "
                 f"than min_population={self.min_population}: it is ranked against none this round"
             )
-        size = f"{trail.gap / trail.stderr:.1f} standard errors" if trail.stderr > 0 else "noiseless curves"
-        return (
+        trails = (
             f"in the bottom {self.quantile:g} of the {trail.members} trials training now ranked at "
             f"{_steps(trail.window)}, its mean {context.metric.name} trails #{trail.donor}, the weakest of the top "
-            f"{self.quantile:g}, by {trail.gap:.3g} at the same {_steps(trail.steps)} (standard error "
-            f"{trail.stderr:.3g} from the step-to-step noise {trail.noise:.3g} up to there: {size}, where noise alone "
-            f"reaches {trail.bar:.2f} between these ranks of {trail.members} members at one-sided {self.level:g})"
+            f"{self.quantile:g}, by {trail.gap:.3g} at the same {_steps(trail.steps)}"
+        )
+        noise = trail.noise
+        if not trail.span:
+            source = (
+                f"of their curves, read from second differences as independent: no {MIN_REPORTS} consecutive steps "
+                "up to there were reported by half the members, so how far it wanders cannot be measured"
+            )
+        else:
+            trend = ", less each one's own trend," if noise.trend else ""
+            source = f"of {noise.members} members' {_steps(trail.span)} about their median{trend} "
+            source += f"allowing a lag-1 correlation up to {noise.rho:.2f}"
+        size = f"{trail.gap / noise.stderr:.1f} standard errors" if noise.stderr > 0 else "noiseless curves"
+        return (
+            f"{trails} (standard error {noise.stderr:.3g} from the step-to-step noise {noise.sd:.3g} {source}: "
+            f"{size}, where noise alone reaches {noise.bar:.2f} between these ranks of {trail.members} members at "
+            f"one-sided {self.level:g})"
         )
 
     def _trail(
@@ -203,9 +251,42 @@ class PBT(Scheduler):
         mine, theirs = compared.values[trial.number], compared.values[donor]
         steps = tuple(sorted(theirs))  # a subset of ``mine``'s: a peer behind lacks the latest steps
         gap = float(np.mean([mine[s] - theirs[s] for s in steps]))
-        stderr = compared.noise * math.sqrt(2.0 / len(steps))
-        bar = _noise_bar(len(ranked), position, cut - 1, self.level)
-        return _Trail(gap, stderr, compared.noise, donor, bar, len(ranked), compared.steps, steps)
+        span, measured = self._span(compared)
+        if span:
+            curves = np.array([[compared.curves[number][s] for s in span] for number in measured])
+            noise = window_noise(curves, len(steps), len(ranked), position, cut - 1, self.level)
+        else:
+            noise = _independent_noise(compared, len(steps), position, cut - 1, self.level)
+        return _Trail(gap, noise, donor, len(ranked), compared.steps, steps, span)
+
+    def _span(self, compared: _Round) -> tuple[tuple[int, ...], list[int]]:
+        """The steps and members the noise of a mean is measured on: consecutive steps up to the round (of those any
+        member compared reported), at most 4 intervals of them (8 at least, 32 at most unless 2 intervals are more),
+        that at least half of the members compared (2 at least) reported each of, and those members; ``((), [])``
+        when no `MIN_REPORTS` steps are so shared.
+
+        Members drift apart (a peer behind lacks the latest steps) and join late (a continuation lacks the early
+        ones), so the span is the one shared that holds the most evidence on the noise: (members - 1) x (steps - 1),
+        the later one on a tie, as the noise shrinks while training goes on. The longer it is, the better the
+        correlation of the noise is measured, and the more a curve's shape departs from a line over it."""
+        interval = self.perturbation_interval
+        limit = max(8, 2 * interval, min(4 * interval, 32))
+        last = compared.steps[-1]
+        curves = {n: {s: v for s, v in c.items() if s <= last} for n, c in compared.curves.items()}
+        needed = max(2, math.ceil(len(curves) / 2))
+        grid = sorted({s for curve in curves.values() for s in curve})
+        best: tuple[int, int, int] = (0, 0, 0)  # (evidence, end, reports)
+        for end in range(len(grid) - 1, max(-1, len(grid) - 1 - limit), -1):
+            runs = [_run(curve, grid, end, limit) for curve in curves.values()]
+            for reports in range(MIN_REPORTS, min(limit, end + 1) + 1):
+                members = sum(run >= reports for run in runs)
+                if members >= needed and (members - 1) * (reports - 1) > best[0]:
+                    best = ((members - 1) * (reports - 1), end, reports)
+        evidence, end, reports = best
+        if not evidence:
+            return (), []
+        span = tuple(grid[end - reports + 1 : end + 1])
+        return span, [n for n, curve in curves.items() if _run(curve, grid, end, reports) >= reports]
 
     def _round(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> _Round | None:
         """The round ``trial`` is judged at, when its latest report starts a round (``None`` otherwise, or with no
@@ -268,12 +349,7 @@ class PBT(Scheduler):
             (_Standing(float(np.mean(list(values[r.number].values()))), len(values[r.number]), r) for r, _ in members),
             key=lambda s: (s.mean, s.record.number),
         )
-        # The noise where the members are compared (it shrinks as training goes on), from their whole curves when
-        # too few steps lead up to there to measure it on.
-        early = [[v for s, v in sorted(c.items()) if s <= window[-1]] for _, c in members]
-        whole = [[v for _, v in sorted(c.items())] for _, c in members]
-        noise = study_noise(early if any(step_noise(e) is not None for e in early) else whole)
-        return _Round(window, tuple(standings), values, 1 + len(peers), noise)
+        return _Round(window, tuple(standings), values, 1 + len(peers), {r.number: c for r, c in members})
 
     def propose(
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, context: SearchContext
@@ -462,7 +538,7 @@ def _steps(steps: Sequence[int]) -> str:
 @functools.lru_cache(maxsize=256)
 def _noise_bar(members: int, position: int, donor: int, level: float) -> float:
     """The ``1 - level`` quantile of the gap between the members ranked ``position`` and ``donor`` (0 the best), in
-    standard errors of a difference, when ``members`` means differ by noise alone.
+    standard errors of a difference, when ``members`` means differ by independent noise of known size.
 
     The bottom and the top of a population are its extremes: among 8 equal members the worst trails the second
     best by 1.6 standard errors of a difference on average, so a one-pair test would exploit on noise in about a
@@ -470,6 +546,27 @@ def _noise_bar(members: int, position: int, donor: int, level: float) -> float:
     """
     draws = np.sort(np.random.default_rng(0).standard_normal((20_000, members)), axis=1)
     return float(np.quantile((draws[:, position] - draws[:, donor]) / math.sqrt(2.0), 1.0 - level))
+
+
+def _run(curve: dict[int, float], grid: Sequence[int], end: int, limit: int) -> int:
+    """How many consecutive steps of ``grid`` up to ``grid[end]`` ``curve`` reported, at most ``limit``."""
+    run = 0
+    while run < limit and run <= end and grid[end - run] in curve:
+        run += 1
+    return run
+
+
+def _independent_noise(compared: _Round, window: int, position: int, donor: int, level: float) -> WindowNoise:
+    """The noise of a mean of ``window`` reports when the members share too few reports to measure it on: the
+    step-to-step noise of their curves up to the round from second differences (`study_noise`; their whole curves
+    when none of those has 4 points; none when no curve has), taken as independent, against the quantile of the gap
+    between these ranks among identical members (`_noise_bar`)."""
+    last = compared.steps[-1]
+    early = [[v for s, v in sorted(c.items()) if s <= last] for c in compared.curves.values()]
+    whole = [[v for _, v in sorted(c.items())] for c in compared.curves.values()]
+    noise = study_noise(early if any(step_noise(e) is not None for e in early) else whole)
+    bar = _noise_bar(len(compared.standings), position, donor, level)
+    return WindowNoise(noise * math.sqrt(2.0 / window), bar, noise, 0.0, 0, len(early), False)
 
 
 def _factors(perturb_factors: object) -> tuple[float, ...]:
