@@ -321,7 +321,7 @@ def test_the_tie_note_names_the_tied_trials_the_seed_re_runs_did_not_cover() -> 
                                 {"label": "#1", "trial": 1, "values": [0.91] * 3, "original": 0.899}]}  # fmt: skip
     data = ReportData(name="s", space=ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("acc", "max"),
                       records=records, attrs={"seed_stability": stability})  # fmt: skip
-    note = tie_note(data, 5)
+    note = tie_note(data)
     assert note is not None and "the seed re-runs of #0, #1 picked #1 across 3 seeds" in note
     assert "#2, #3, #4 were not re-run: ts.validate_top(study, objective, k=5)" in note
 

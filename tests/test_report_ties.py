@@ -49,7 +49,7 @@ def test_trials_tied_exactly_are_not_named_again_as_within_noise() -> None:
 
     records = (told(0, 0.9), told(1, 0.91), told(2, 0.91), told(3, 0.5))
     data = ReportData(name="s", space=SPACE, metric=ts.Metric("acc", "max"), records=records)
-    note = tie_note(data, 5)
+    note = tie_note(data)
     assert note is not None
     exact, noise = note.split("; ", 1)
     assert exact.startswith("2 trials tie exactly at the best's acc = 0.91 (#1, #2)") and "earliest, #1" in exact
@@ -60,6 +60,6 @@ def test_more_tied_trials_than_named_are_counted() -> None:
     rng = np.random.default_rng(0)
     records = tuple(TrialRecord(i, {"act": "relu", "lr": float(rng.uniform(1e-4, 1.0))}, i, TrialState.COMPLETE,
                                 {"loss": 0.25 if i % 5 else 0.75}) for i in range(30))  # fmt: skip
-    note = tie_note(ReportData(name="s", space=SPACE, metric=ts.Metric("loss"), records=records), 5)
+    note = tie_note(ReportData(name="s", space=SPACE, metric=ts.Metric("loss"), records=records))
     assert note is not None and note.startswith("24 trials tie exactly at the best's loss = 0.25 (#1, #2, #3, #4, "
                                                 "#6, #7, #8, #9, #11, #12 and 14 more)")  # fmt: skip

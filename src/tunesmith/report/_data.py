@@ -349,15 +349,12 @@ def tied_with_best(data: ReportData) -> list[TrialRecord]:
 TIES_NAMED = 10
 
 
-def tie_note(data: ReportData, top_k: int | None = None) -> str | None:
+def tie_note(data: ReportData) -> str | None:
     """What to say of the trials the best cannot be told from: those whose metric equals the best's exactly
     (`tied_with_best`, and which is shown as best: the seed re-runs' pick when they ran, else the earliest), and every
     ranked trial within the best's noise (`within_noise_of_best`), with what the seed re-runs found when they ran,
-    else how to run them.
-
-    ``top_k`` is read no more: the note once read only a display's table (5 trials in the terminal, 10 in the HTML
-    report), so each view named other trials; every view now says the same, whatever its table's length."""
-    del top_k  # kept for callers that pass their table's length
+    else how to run them. It reads every ranked trial, not a display's table (5 trials in the terminal, 10 in the
+    HTML report had each view name other trials)."""
     exact = tied_with_best(data)
     said = [_exact_tie_note(data, exact)] if exact else []
     numbers_tied = {r.number for r in exact}
@@ -369,8 +366,13 @@ def tie_note(data: ReportData, top_k: int | None = None) -> str | None:
 
 def _named(records: Sequence[TrialRecord]) -> str:
     """``#6, #12, #18 and 4 more``: the first `TIES_NAMED` trial numbers, the rest counted."""
-    named = ", ".join(f"#{r.number}" for r in records[:TIES_NAMED])
-    return named + (f" and {len(records) - TIES_NAMED} more" if len(records) > TIES_NAMED else "")
+    return _numbers_named([r.number for r in records], TIES_NAMED)
+
+
+def _numbers_named(numbers: Sequence[int], limit: int) -> str:
+    """``#6, #12, #18 and 4 more``: the first ``limit`` trial numbers, the rest counted."""
+    named = ", ".join(f"#{n}" for n in numbers[:limit])
+    return named + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
 
 
 def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
@@ -512,9 +514,8 @@ def _continuations_note(continued: Sequence[int]) -> str | None:
     """What the importance note says of the continuations `_from_scratch` left out; ``None`` when none was."""
     if not continued:
         return None
-    named = ", ".join(f"#{n}" for n in continued[:CONTINUATIONS_NAMED])
-    more = f" and {len(continued) - CONTINUATIONS_NAMED} more" if len(continued) > CONTINUATIONS_NAMED else ""
-    return (f"{len(continued)} PBT continuation(s) ({named}{more}) left out of importance: each trained its ancestors' "
+    named = _numbers_named(continued, CONTINUATIONS_NAMED)
+    return (f"{len(continued)} PBT continuation(s) ({named}) left out of importance: each trained its ancestors' "
             "parameters before its own, so its score measures a schedule, not its parameters from scratch")  # fmt: skip
 
 
