@@ -53,3 +53,16 @@ def test_a_verdict_on_a_trial_invalidated_since_is_not_ready_in_json_and_status_
     text = " ".join(runner.invoke(cli, ["status", "stale", "--storage", url]).output.split())
     assert "verdict: ready" not in text.replace("recorded verdict: ready", ""), text
     assert text.index("verdict stale: the judged trial") < text.index("recorded verdict: ready"), text
+
+
+def test_the_trackers_log_a_verdict_on_a_trial_invalidated_since_as_not_ready(tmp_path: Path) -> None:
+    from tunesmith.integrations._tracking import verdict_json
+
+    url = f"sqlite:///{tmp_path}/stale.db"
+    judged = _finalized(url)
+    study = ts.Study.load("stale", url)
+    study.invalidate(judged, reason="label leak")
+
+    logged = verdict_json(study)
+    assert logged["ready"] is False and logged["recorded_ready"] is True
+    assert logged["stale"].startswith(f"stale: the judged trial #{judged} was invalidated since (label leak)")
