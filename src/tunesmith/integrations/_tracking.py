@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.attributes import VerdictAttr, read_attr
 from tunesmith.errors import ConfigError
-from tunesmith.study._verdict_state import stale_note
+from tunesmith.study._verdict_state import standing
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -57,9 +57,7 @@ def verdict_json(study: Study) -> dict[str, Any]:
             "ts.validate_top(study, objective) and ts.finalize(study, evaluate) first"
         )
     data: dict[str, Any] = json.loads(json.dumps(verdict.to_json()))
-    data["stale"] = stale_note(study.attrs, study.trials)  # a stale verdict is logged as one, never as current
-    data["recorded_ready"] = data.get("ready")
-    data["ready"] = bool(data.get("ready")) and data["stale"] is None  # as `report._shown.verdict_json` says it
+    data.update(standing(study.attrs, study.trials) or {})  # a stale verdict is logged as one, never as ready
     return data
 
 

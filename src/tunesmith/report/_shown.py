@@ -26,7 +26,7 @@ from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text, tie_note
 from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note
-from tunesmith.study._verdict_state import stale_note
+from tunesmith.study._verdict_state import standing
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -420,21 +420,17 @@ def no_feasible_note(data: ReportData) -> str | None:
 
 def verdict_json(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> dict[str, Any] | None:
     """The recorded verdict as every ``--json`` and the dashboard carry it (``None`` before `finalize`): the trial it
-    judged, its status, ``ready``, and why it is stale (``None`` when it is not). A stale verdict vouches for nothing:
-    its ``ready`` is false whatever was recorded (``recorded_ready``), so a script that gates on ``ready`` never ships
-    a winner invalidated since (a label leak read ``"ready": true`` beside its stale note).
+    judged, its status, and its standing now (`tunesmith.study._verdict_state.standing`: ``ready``,
+    ``recorded_ready``, ``stale``).
 
     Raises:
         AttributeShapeError: the stored verdict is damaged.
     """
     verdict = read_attr(attrs, VerdictAttr)
-    if verdict is None:
+    now = standing(attrs, records)
+    if verdict is None or now is None:
         return None
-    stale = stale_note(attrs, records)
-    return {
-        "trial": verdict.trial, "status": verdict.status, "ready": verdict.ready and stale is None,
-        "recorded_ready": verdict.ready, "stale": stale,
-    }  # fmt: skip
+    return {"trial": verdict.trial, "status": verdict.status, **now}
 
 
 def described(stored: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:

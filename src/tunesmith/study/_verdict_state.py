@@ -22,7 +22,7 @@ from tunesmith.attributes import (
 from tunesmith.study._limits import HoldoutSpentWarning
 from tunesmith.trial import TrialRecord
 
-__all__ = ["evidence_of", "stale_note", "warn_if_judged"]
+__all__ = ["evidence_of", "stale_note", "standing", "warn_if_judged"]
 
 
 def stale_note(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> str | None:
@@ -62,6 +62,18 @@ def stale_note(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> str 
         f"stale: {' and '.join(reasons)}; the holdout is spent, so a new verdict needs a forced opening "
         "(ts.finalize(..., force=True), tunesmith finalize --force), which the verdict records"
     )
+
+
+def standing(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> dict[str, Any] | None:
+    """What every view that carries the recorded verdict says of it now (``None`` before `finalize`): ``ready``,
+    ``recorded_ready`` (what `finalize` recorded) and ``stale`` (`stale_note`). A stale verdict vouches for nothing,
+    so its ``ready`` is false whatever was recorded: a script that gates on ``ready`` never ships a winner
+    invalidated since (a label leak read ``"ready": true`` beside its stale note)."""
+    verdict = read_attr(attrs, VerdictAttr)
+    if verdict is None:
+        return None
+    stale = stale_note(attrs, records)
+    return {"ready": verdict.ready and stale is None, "recorded_ready": verdict.ready, "stale": stale}
 
 
 # The attributes a verdict reads besides the trials, each with its name in words.
