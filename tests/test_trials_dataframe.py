@@ -90,3 +90,19 @@ def test_without_pandas_it_raises_naming_what_to_install(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "pandas", None)  # how Python marks a module that cannot be imported
     with pytest.raises(MissingExtra, match=r"trials_dataframe\(\) needs pandas.*pip install pandas"):
         study.trials_dataframe()
+
+
+def _reports_then_fails(trial: ts.Trial) -> float:
+    trial.report(loss=0.01)  # a partial report, better than any result, which storage keeps as the trial's metrics
+    if trial.number == 1:
+        raise ValueError("diverged after its first report")
+    return 0.5
+
+
+def test_a_failed_trial_s_partial_report_is_no_value_but_stays_among_its_metrics() -> None:
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=2), storage="memory", name="partial", seed=1)
+    study.optimize(_reports_then_fails, fail_fast=None)
+    assert study.trials[1].state is ts.TrialState.FAILED and study.trials[1].metrics  # what the frame must not rank
+    frame = study.trials_dataframe()
+    assert list(frame["value"].isna()) == [False, True]
+    assert frame.loc[1, "metrics.loss"] == pytest.approx(0.01)

@@ -1,8 +1,8 @@
 """Trials as flat rows: the table `tunesmith export` writes and `Study.trials_dataframe` returns.
 
-A row holds one trial: ``number``, ``state``, ``kind``, ``reason``, ``seed``, ``value`` (the study's metric),
-``resource``, ``started_at``, ``finished_at``, ``duration``, ``invalidated``, ``retry_of``,
-``counts_toward_budget``, then one column per parameter (``params.<name>``) and per final metric
+A row holds one trial: ``number``, ``state``, ``kind``, ``reason``, ``seed``, ``value`` (the study's metric;
+empty for a FAILED trial), ``resource``, ``started_at``, ``finished_at``, ``duration``, ``invalidated``,
+``retry_of``, ``counts_toward_budget``, then one column per parameter (``params.<name>``) and per final metric
 (``metrics.<name>``). Every row has every column (``None`` where a trial lacks it). It lives in the core so that
 the study and the report build the one table.
 """
@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from tunesmith.budget import counts_toward_budget
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["BASE_COLUMNS", "trial_table"]
 
@@ -29,8 +29,8 @@ def trial_table(
     """The column names, one row per trial in trial order, and the (row, column) cells of parameters whose value
     is ``None`` (a choice such as ``max_depth=None``), which a CSV must tell from a parameter the trial did not have
     (inactive). ``params``: the space's parameters, in its order (a define-by-run parameter the space lacks comes
-    after them); ``metric``: the study's metric, the ``value`` column; ``gone``: RUNNING trials whose worker is gone
-    (`Study.gone_trials`), which spend no trial budget, as `Budget.usage` counts them."""
+    after them); ``metric``: the study's metric, the ``value`` column (empty for a FAILED trial); ``gone``: RUNNING
+    trials whose worker is gone (`Study.gone_trials`), which spend no trial budget, as `Budget.usage` counts them."""
     ordered = sorted(records, key=lambda r: r.number)
     extra_params = sorted({k for r in ordered for k in r.params} - set(params))
     metric_names = sorted({k for r in ordered for k in r.metrics})
@@ -45,7 +45,9 @@ def trial_table(
             kind=None if record.kind is None else record.kind.value,
             reason=record.reason,
             seed=record.seed,
-            value=record.metrics.get(metric),
+            # a FAILED trial's metrics are what it reported before it failed (or nothing, by how it was stopped):
+            # never a result to sort beside finished ones; its metrics.<name> cells keep them
+            value=None if record.state is TrialState.FAILED else record.metrics.get(metric),
             resource=record.resource,
             started_at=record.started_at,
             finished_at=record.finished_at,

@@ -28,7 +28,6 @@ from tunesmith.integrations._tracking import logged_values
 from tunesmith.objective import Metric
 from tunesmith.report._data import report_data
 from tunesmith.space import Space
-from tunesmith.trial import TrialState
 
 __all__ = ["FileNotWritten", "log_to_mlflow", "not_written", "trial_rows", "write_csv"]
 
@@ -90,16 +89,8 @@ def trial_rows(
 
 
 def _table(data: Any) -> tuple[list[str], list[dict[str, Any]], set[tuple[int, str]]]:
-    """`trial_rows`, and the (row, column) cells of parameters whose value is ``None`` (`trial_table`).
-
-    A FAILED trial's ``value`` is empty: what storage holds of its metrics is what it reported before it failed, or
-    nothing, by how it was stopped, never a result to sort beside finished ones; its ``metrics.<name>`` keep them.
-    """
-    columns, rows, nulls = trial_table(data.records, list(data.space), data.metric.name, data.gone)
-    for row in rows:
-        if row["state"] == TrialState.FAILED.value:
-            row["value"] = None
-    return columns, rows, nulls
+    """`trial_rows`, and the (row, column) cells of parameters whose value is ``None`` (`trial_table`)."""
+    return trial_table(data.records, list(data.space), data.metric.name, data.gone)
 
 
 def write_csv(source: Any, path: str | Path, *, space: Space | None = None, metric: Metric | str | None = None) -> Path:
