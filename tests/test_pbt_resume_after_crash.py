@@ -95,3 +95,11 @@ def test_a_lost_member_whose_checkpoint_is_gone_stops_the_study_rather_than_trai
     shutil.rmtree(tmp_path / "ckpt" / "trial-000000")  # as on a machine that does not share the checkpoint folder
     with pytest.raises(CheckpointMissing, match="its parent trial 0 left"):
         study.ask()
+
+
+def test_a_resumed_member_is_not_requeued_by_a_later_retry_of_interrupted_trials(tmp_path: Path) -> None:
+    url = _killed_while_training(tmp_path)
+    study = ts.Study.load("pop", url)
+    resumed = [study.ask() for _ in range(MEMBERS)]  # every lost member goes on training in its resumption
+    assert sorted(study.trials[t.number].attrs["resumes"] for t in resumed) == list(range(MEMBERS))
+    assert study.retry_failed(kinds=[TrialKind.INTERRUPTED]) == [], "a retry would train each a second time"

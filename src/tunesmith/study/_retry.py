@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from tunesmith.budget import RETRY_REQUESTED, Budget, counts_toward_budget, plain_number, running_time
 from tunesmith.errors import ConfigError
+from tunesmith.schedulers.pbt import RESUMES
 from tunesmith.storage.base import count_budgeted
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -41,16 +42,18 @@ def _checked_kinds(kinds: Iterable[TrialKind]) -> frozenset[TrialKind]:
 
 
 def owed_retry(history: Sequence[TrialRecord], kinds: Iterable[TrialKind]) -> list[TrialRecord]:
-    """The FAILED trials of ``history`` of one of ``kinds`` that no trial retries yet and that are not
-    already queued for a retry, in number order."""
+    """The FAILED trials of ``history`` of one of ``kinds`` that no trial retries or resumes yet and that are not
+    already queued for a retry, in number order. A PBT member lost in a crash and resumed from its checkpoint
+    (`tunesmith.schedulers.pbt.PBT.resumption`) goes on training in the trial that resumes it: a retry would train
+    its configuration a second time, from scratch, beside it."""
     wanted = frozenset(kinds)
-    retried = {r.attrs.get("retry_of") for r in history if "retry_of" in r.attrs}
+    rerun = {r.attrs.get(key) for r in history for key in ("retry_of", RESUMES) if key in r.attrs}
     return [
         r
         for r in history
         if r.state is TrialState.FAILED
         and r.kind in wanted
-        and r.number not in retried
+        and r.number not in rerun
         and not r.attrs.get(RETRY_REQUESTED)
     ]
 
