@@ -179,6 +179,13 @@ def test_status_and_the_reports_best_section_say_it_as_status_json_records_it(
     assert html.escape(few) in section
 
 
+def test_the_report_says_few_trained_fully_once_beside_the_best_as_status_does(
+    asha: tuple[str, ts.Study, str], tmp_path: Path
+) -> None:
+    _, study, few = asha
+    assert _page_text(study, tmp_path / "once.html").count(_flat(few)) == 1  # the header said it again
+
+
 # 3. A noisy front: what it cannot be told from, and each objective's standard error, in every view ----------------
 
 

@@ -364,13 +364,11 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
 
 
 def _best_shown(study: Study) -> bool:
-    """Whether the summary `status` ends with shows a best (or a front), which carries the scheduler's few trained
-    fully (`report._shown.shown_best`, `report._shown.few_trained_note`)."""
+    """Whether the summary `status` ends with shows a best (or a front): `report._shown.best_is_shown`."""
     from tunesmith.report import report_data
-    from tunesmith.report._shown import picked_best
+    from tunesmith.report._shown import best_is_shown
 
-    data = report_data(study)
-    return bool(data.front) if data.several else picked_best(data) is not None
+    return best_is_shown(report_data(study))
 
 
 def _shown_record(study: Study) -> TrialRecord | None:

@@ -39,6 +39,7 @@ __all__ = [
     "SchedulerStops",
     "ShownBest",
     "Stretch",
+    "best_is_shown",
     "call_text",
     "choice_off_front",
     "described",
@@ -176,6 +177,12 @@ def _stretch_values(stretch: Stretch, names: Sequence[str], *, named: bool) -> s
 
 def _schedule_value(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def best_is_shown(data: ReportData) -> bool:
+    """Whether a view's best section shows a best (or, with several objectives, a front): it then carries the
+    scheduler's few trained fully (`few_trained_note`), which the view's header leaves to it, so it is said once."""
+    return bool(data.front) if data.several else picked_best(data) is not None
 
 
 def picked_best(data: ReportData) -> ShownBest | None:

@@ -51,6 +51,7 @@ from tunesmith.report._data import (
 )
 from tunesmith.report._shown import (
     SchedulerStops,
+    best_is_shown,
     choice_off_front,
     few_trained_note,
     near_front_note,
@@ -425,13 +426,14 @@ def _budget_html(data: ReportData) -> str:
     return f"<p>Spent {', '.join(spent)}; budget: {html.escape(stated)}.</p>"
 
 
-def _scheduler_html(scheduler: SchedulerStops | None) -> str:
+def _scheduler_html(scheduler: SchedulerStops | None, best_below: bool) -> str:
     """The scheduler, where it stopped trials and how many trained fully, in `tunesmith status`'s words (empty when
-    it stops none by design, or is not known)."""
+    it stops none by design, or is not known); that too few trained fully only when no best section below says it
+    (``best_below``: `best_is_shown`), as `status` says it once."""
     if scheduler is None:
         return ""
     said = "".join(f"<p>{html.escape(line)}</p>" for line in scheduler.lines())
-    few = scheduler.few_trained
+    few = None if best_below else scheduler.few_trained
     return said + ("" if few is None else f'<p class="warn">{html.escape(few)}</p>')
 
 
@@ -536,7 +538,7 @@ def _page(
         + (f": {counts}" if counts else "")
         + f" · written {time.strftime('%Y-%m-%d %H:%M')}"
     )
-    summary = f"<p>{html.escape(subtitle)}</p>" + _scheduler_html(scheduler)
+    summary = f"<p>{html.escape(subtitle)}</p>" + _scheduler_html(scheduler, best_is_shown(data))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
