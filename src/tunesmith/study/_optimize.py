@@ -89,6 +89,9 @@ class ObjectiveError(TunesmithError, RuntimeError):
 
 # Failures that say the objective itself is broken when every configuration hits the same one.
 _SYSTEMATIC = (TrialKind.EXCEPTION, TrialKind.BAD_RESULT, TrialKind.MISSING_METRIC)
+# Of those, the ones no configuration causes: a result of the wrong type (a forgotten return is None) or without the
+# study's metric is the objective's code whatever the parameters, so no region "refuses on purpose".
+_CODE_ONLY = (TrialKind.BAD_RESULT, TrialKind.MISSING_METRIC)
 # Running out of memory as the executors record it (kind OUT_OF_MEMORY: a `MemoryError`, Ray's `OutOfMemoryError`)
 # and as frameworks raise it for a device's memory, under other types: torch's `OutOfMemoryError` ("CUDA out of
 # memory"), a `RuntimeError("CUDA error: out of memory")`, TensorFlow's `ResourceExhaustedError` ("OOM when allocating
@@ -397,8 +400,8 @@ class _SystematicFailure:
         """How to tell a streak of identical failures in different configurations that raise on purpose from a bug,
         and what to do then, as a line of the message (empty when the streak tried one configuration only)."""
         configurations = len({repr(sorted(r.params.items())) for r in self.streak})
-        if configurations < 2 or self.streak[0].kind is TrialKind.MISSING_METRIC:
-            return ""  # a result without the study's metric is the objective's code, never a region's refusal
+        if configurations < 2 or self.streak[0].kind in _CODE_ONLY:
+            return ""  # a result without the study's metric, or of the wrong type, is the objective's code
         return (
             f"These trials tried {configurations} different configurations ({_tried_ranges(self.streak)}). If only "
             "some configurations raise this on purpose (too large for the machine, a combination the model refuses), "
@@ -603,7 +606,7 @@ class _SystematicFailure:
                 f"{_stored_text(last)}",
                 last.error,
             )
-        if few is not None and len(self.failures) < few:
+        if few is not None and len(self.failures) < few and not all(r.kind in _CODE_ONLY for r in self.failures):
             listed = (f"{self._listing('--state stopped')} lists them with the step where each diverged" if diverged
                       else f"{self._listing('--failed')} lists them with their tracebacks")  # fmt: skip
             why = (f"The study has no result. With {len(self.failures)} {'diverged' if diverged else 'failed'}, the "
@@ -625,6 +628,11 @@ class _SystematicFailure:
                    "The study stopped instead of spending its budget; lower the bounds of the parameters that set "
                    "memory use (batch size, model or sequence size), or give the trials more memory, and run again; or "
                    "pass fail_fast=None (in a config file: fail_fast = false) to keep going.")  # fmt: skip
+        elif all(r.kind in _CODE_ONLY for r in self.failures):
+            why = ("The study has no result, and no configuration causes this: the objective's code returns the "
+                   "wrong thing (a forgotten return gives None; a dict needs the study's metric). The study stopped "
+                   f"instead of spending its budget. {self._listing('--failed')} lists them; fix the objective and "
+                   "run again.")  # fmt: skip
         else:
             why = ("Every configuration tried failed, so the objective or the space is broken (a learning rate range "
                    "that always diverges, a model that never fits in memory, a time limit no trial meets); the study "
