@@ -4,6 +4,8 @@ Python error; a mistake with one obvious meaning (a single callback where a list
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,9 @@ def test_a_multi_objective_study_whose_objective_returns_a_tuple_stops_with_the_
     with pytest.raises(ObjectiveError, match=r"return a dict with every objective, \{'err': \.\.\., 'lat'"):
         study.optimize(lambda trial: (0.3, 0.7))
     assert len(study.trials) == 3, "the same message in each trial: fail-fast stops at three"
+
+
+@pytest.mark.parametrize("value", [Fraction(1, 3), Decimal("0.25")])
+def test_a_bare_real_number_of_any_type_is_the_metric_as_it_is_inside_a_dict(value: Fraction | Decimal) -> None:
+    loss = ts.Metric("loss", "min")
+    assert normalise_result(value, loss) == normalise_result({"loss": value}, loss) == {"loss": float(value)}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import math
+import numbers
 import operator
 import re
 import warnings
@@ -352,7 +354,8 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
     """
     if _is_bool(result):
         raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
-    if isinstance(result, int | float):
+    # every real number a dict's value may be (a Fraction, a Decimal), as float() reads it there
+    if isinstance(result, numbers.Real | decimal.Decimal):
         return _on_scale({metric.name: _number(metric.name, result)}, (metric,))
     if hasattr(result, "item") and callable(result.item) and not is_per_example(result):  # numpy / torch scalars
         return _on_scale({metric.name: _number(metric.name, result, item=True)}, (metric,))
