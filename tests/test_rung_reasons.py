@@ -64,6 +64,13 @@ def test_an_asha_stop_among_fewer_than_eta_peers_names_the_best_of_few_rule() ->
     assert "only the best of them goes on (few_peers='best')" in why
 
 
+def test_a_stop_prints_its_value_and_the_cutoff_with_the_digits_that_tell_them_apart() -> None:
+    first = curve(0, {1: 1.00001, 3: 0.1, 9: 0.05}, TrialState.COMPLETE)
+    trial = curve(1, {1: 1.00009}, TrialState.RUNNING)
+    why = stopped_with_reason(ASHA(1, 9, 3), trial, [first, trial])
+    assert "by its loss there (1.0001; the best: 1)" in why  # "(1; the best: 1)" read as a tie, which is kept
+
+
 def test_a_hyperband_stop_names_the_bracket_and_that_no_rung_lies_below_its_first_to_vouch() -> None:
     hyperband = Hyperband(1, 9, 3)  # few_peers="vouched"
     numbers = [n for n in range(40) if hyperband.bracket_of(n) == 2][:2]  # bracket 2 starts at resource 1

@@ -167,8 +167,19 @@ class _Standing:
             by = f"by its predicted final {name}" if self.ranking == "predicted" else f"by its {name} there"
             if not self.kept and self.score is not None and self.cutoff is not None:
                 last = "the best" if self.keep == 1 else "the last kept"
-                by += f" ({sign * self.score:.4g}; {last}: {sign * self.cutoff:.4g})"
+                mine, theirs = _apart(sign * self.score, sign * self.cutoff)
+                by += f" ({mine}; {last}: {theirs})"
         return f"ranked {self.rank} of {self.peers} at the rung at resource {self.level:g}{where}, {by}"
+
+
+def _apart(value: float, other: float) -> tuple[str, str]:
+    """``value`` and ``other`` with four significant digits, or as many more as it takes to print them apart: a trial
+    not kept is worse than the last kept (a tie is kept), and "(1; the last kept: 1)" read as a tie."""
+    for digits in range(4, 18):
+        mine, theirs = f"{value:.{digits}g}", f"{other:.{digits}g}"
+        if mine != theirs:
+            break
+    return mine, theirs
 
 
 @dataclass(frozen=True)
