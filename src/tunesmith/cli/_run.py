@@ -31,7 +31,7 @@ from tunesmith.cli._common import (
 from tunesmith.cli._scale import _hold_objective, _imported_objective
 from tunesmith.errors import StorageUnavailable, StudyNotFound, require
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
-from tunesmith.study import MIN_FULLY_TRAINED, Study, StudySpec, trained_fully
+from tunesmith.study import MIN_FULLY_TRAINED, Study, StudyResult, StudySpec, trained_fully
 from tunesmith.study._recovery import stopped_by
 
 if TYPE_CHECKING:
@@ -204,6 +204,23 @@ def run(
         path = None if no_report else report_path or f"{safe_file_name(study.name)}-report.html"
         _write_report(study, path, findings, took)
         _confirm_stored(study)  # the database may have gone while the summary and the report were made
+        _refuse_no_result(study, result)
+
+
+def _refuse_no_result(study: Study, result: StudyResult) -> None:
+    """Exit with code 1 when the study's budget is spent and no trial is feasible (every one declared infeasible or
+    broke a guardrail): the run has no result, which a script gating on the exit code must see as one that failed
+    would (30 of 30 trials raising ts.Infeasible exited 0). The trials, the summary and the report are kept."""
+    from tunesmith.discipline.sequence import search_left
+    from tunesmith.report import report_data
+    from tunesmith.report._shown import no_feasible_note
+
+    if search_left(study, result) is not None:
+        return  # the search goes on in a later run
+    nothing = no_feasible_note(report_data(study))
+    if nothing is not None:
+        raise CliError(f"the budget is spent and the study has no result: {nothing}; the trials and the report are "
+                       "kept")  # fmt: skip
 
 
 @click.command()
