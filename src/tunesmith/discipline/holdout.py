@@ -792,9 +792,9 @@ def finalize(
     checks.append(shifted_check(study.metric, holdout_score, noise_of(scores, key, unit), winner_shift.value,
                                 winner_shift.noise, limits.shift,
                                 None if baseline_scored is None else baseline_scored.shift))  # fmt: skip
-    if optimism is not None:
+    if optimism is not None:  # an estimate of NaN (noise unknown) measured nothing: not checked, as the detail says
         checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
-                            f"data; {optimism.detail}"))  # fmt: skip
+                            f"data; {optimism.detail}", checked=math.isfinite(optimism.estimate)))  # fmt: skip
     read = dict(scores)
     if baseline_scored is not None:
         read.update({f"{_BASELINE}{k}": v for k, v in baseline_scored.scores.items()})
