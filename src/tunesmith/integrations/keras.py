@@ -22,6 +22,8 @@ require("keras", "keras")  # raises MissingExtra naming the extra when Keras is 
 import keras  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
+    Extra,
+    ExtraMetrics,
     MetricNotReported,
     refuse_going_back,
     report_and_decide,
@@ -50,23 +52,33 @@ class TunesmithCallback(keras.callbacks.Callback):
         trial: the trial this fit belongs to.
         monitor: the metric that must be in the logs, usually the study's metric (``val_*`` metrics
             need ``validation_data`` or ``validation_split``).
+        extra: metrics Keras does not log, added to every epoch's report: a mapping of names to numbers
+            (``{"size": float(model.count_params())}``), or a callable with no argument that returns one, called at
+            each report (a guardrail measured as training goes). A second objective of the study, or the metric a
+            scheduler ranks by, reaches every step this way. Its names must differ from the logs'.
 
     Raises:
-        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None); also a `TypeError`.
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None), or ``extra`` is neither a
+            mapping nor a callable; also a `TypeError`.
         TrialNotRunning: at the start of a fit, when the trial has ended (told, or its objective returned).
         ConfigError: at the start of a fit whose first epoch is one the trial has reported already (a resumed
             trial, or a second fit, without ``initial_epoch=trial.step``). The trial is marked refused
             (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run.
+            Also where the callback is built, when a name of ``extra`` is ``monitor``, and at a report, when one is
+            also in the logs (the trial is marked refused).
         MetricNotReported: at the end of the first epoch that has ``monitor``'s kind of entries (any, or
-            ``val_`` ones for a ``val_`` monitor) without it; for a ``val_`` monitor, at the end of a fit's first
+            ``val_`` ones for a ``val_`` monitor) without it: such an epoch logs every metric of that kind, so the
+            name is missing from every trial (a misspelt ``monitor=``), the trial is marked refused, and
+            `Study.optimize` stops the run at once. For a ``val_`` monitor, also at the end of a fit's first
             epoch when no epoch of the fit will validate, or at the end of training when it never came in a
             fit whose arguments could not be read.
     """
 
-    def __init__(self, trial: Trial, monitor: str = "val_loss") -> None:
+    def __init__(self, trial: Trial, monitor: str = "val_loss", *, extra: Extra | None = None) -> None:
         super().__init__()
         self.trial = require_trial(trial, "Keras's TunesmithCallback")
         self.monitor = monitor
+        self.extra = ExtraMetrics(extra, trial=self.trial, monitor=monitor, callback="Keras's TunesmithCallback")
         self._seen = False
         self._last: dict[str, float] = {}
         self._first = True  # the next epoch is the first of a fit
@@ -89,15 +101,18 @@ class TunesmithCallback(keras.callbacks.Callback):
         metrics = self._last = scalars(logs or {})
         validated = any(name.startswith("val_") for name in metrics)
         first, self._first_end = self._first_end, False
+        where = f"Keras's logs at epoch {done}"
         if self.monitor.startswith("val_") and not validated:  # this epoch did not validate
             if first:  # whether a later one will is known now, not after the trial trained (or was stopped)
                 self._refuse_a_fit_that_never_validates(done, metrics)
-            if report_without_monitor(self.trial, done, metrics):
+            if report_without_monitor(self.trial, done, metrics, where=where, extra=self.extra):
                 self.model.stop_training = True
             return
-        self._seen = True
+        # The first epoch with monitor's kind of entries logs all of that kind: one missing then never comes.
+        complete, self._seen = not self._seen, True
         stop = report_and_decide(
-            self.trial, done, metrics, monitor=self.monitor, where=f"Keras's logs at epoch {done}", fix=_FIX,
+            self.trial, done, metrics, monitor=self.monitor, where=where, fix=_FIX, complete=complete,
+            extra=self.extra,
         )  # fmt: skip
         if stop:
             self.model.stop_training = True

@@ -20,6 +20,8 @@ require("lightgbm", "lightgbm")  # raises MissingExtra naming the extra when Lig
 import lightgbm  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
+    Extra,
+    ExtraMetrics,
     MetricNotReported,
     refuse_going_back,
     report_and_decide,
@@ -37,9 +39,10 @@ class _TunesmithCallback:
     # the run is recorded, and before early_stopping (30), so that round is reported.
     ORDER = 25
 
-    def __init__(self, trial: Trial, monitor: str) -> None:
+    def __init__(self, trial: Trial, monitor: str, *, extra: Extra | None = None) -> None:
         self.trial = require_trial(trial, "LightGBM's tunesmith_callback")
         self.monitor = monitor
+        self.extra = ExtraMetrics(extra, trial=self.trial, monitor=monitor, callback="LightGBM's tunesmith_callback")
         self.order = self.ORDER  # an instance attribute: LightGBM sets one on callbacks that lack it
         self.before_iteration = False
 
@@ -59,12 +62,13 @@ class _TunesmithCallback:
         stop = report_and_decide(
             self.trial, rounds, metrics, monitor=self.monitor, where=f"LightGBM's evaluations after round {rounds}",
             fix="evaluate it: pass valid_sets= (eval_set= to fit) and set the metric parameter",
+            complete=True, extra=self.extra,  # LightGBM evaluates every set and metric at every round
         )  # fmt: skip
         if stop:
             raise lightgbm.callback.EarlyStopException(env.iteration, results)
 
 
-def tunesmith_callback(trial: Trial, monitor: str) -> _TunesmithCallback:
+def tunesmith_callback(trial: Trial, monitor: str, *, extra: Extra | None = None) -> _TunesmithCallback:
     """A LightGBM callback that reports every evaluation after each boosting round and stops training
     (by raising LightGBM's ``EarlyStopException``) when the trial is stopped (or paused: resuming is
     the objective's business).
@@ -80,9 +84,14 @@ def tunesmith_callback(trial: Trial, monitor: str) -> _TunesmithCallback:
         trial: the trial this training belongs to.
         monitor: the evaluation that must be reported, e.g. ``"valid_0-binary_logloss"`` (the first of
             ``valid_sets``, unless ``valid_names=`` names it) or ``"valid_0-l2"``.
+        extra: metrics LightGBM does not evaluate, added to every round's report: a mapping of names to numbers
+            (``{"size": float(params["num_leaves"])}``), or a callable with no argument that returns one, called at
+            each report (a guardrail measured as training goes). A second objective of the study, or the metric a
+            scheduler ranks by, reaches every step this way. Its names must differ from the evaluations'.
 
     Raises:
-        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None); also a `TypeError`.
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None), or ``extra`` is neither a
+            mapping nor a callable; also a `TypeError`.
         TrialNotRunning: after the first round, before it is reported, when the trial has ended (told, or its
             objective returned).
         ConfigError: after the first round, before it is reported, when the training started below the
@@ -90,10 +99,13 @@ def tunesmith_callback(trial: Trial, monitor: str) -> _TunesmithCallback:
             (a k-fold loop with the callback on every fold: use ``lightgbm.cv``, or the callback on one fold).
             LightGBM calls callbacks either before each round, without its evaluations, or after it, so this
             one sees the start only there. The trial is marked refused (`Trial.refuse`): it fails even if the
-            error is caught, and `Study.optimize` stops the run.
-        MetricNotReported: after the first round, when ``monitor`` was not evaluated.
+            error is caught, and `Study.optimize` stops the run. Also where the callback is built, when a name of
+            ``extra`` is ``monitor``, and at a report, when one is also an evaluation's (the trial is marked refused).
+        MetricNotReported: after the first round, when ``monitor`` was not evaluated. LightGBM evaluates every set
+            at every round, so a name missing then is missing from every trial (a misspelt ``monitor=``): the trial
+            is marked refused, and `Study.optimize` stops the run at once.
     """
-    return _TunesmithCallback(trial, monitor)
+    return _TunesmithCallback(trial, monitor, extra=extra)
 
 
 _FIX = (

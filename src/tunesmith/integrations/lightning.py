@@ -21,6 +21,8 @@ from lightning.pytorch.callbacks import Checkpoint  # noqa: E402
 from lightning.pytorch.utilities.model_helpers import is_overridden  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
+    Extra,
+    ExtraMetrics,
     MetricNotReported,
     missing_monitor,
     refuse_going_back,
@@ -56,14 +58,25 @@ class TunesmithCallback(pl.Callback):
     Args:
         trial: the trial this fit belongs to.
         monitor: the metric that must be logged (``self.log(monitor, ...)``), usually the study's metric.
+        extra: metrics the LightningModule does not log, added to every epoch's report: a mapping of names to
+            numbers (``{"size": float(sum(p.numel() for p in model.parameters()))}``), or a callable with no argument
+            that returns one, called at each report (a guardrail measured as training goes). A second objective of
+            the study, or the metric a scheduler ranks by, reaches every step this way. Its names must differ from
+            the logged metrics'.
 
     Raises:
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None), or ``extra`` is neither a
+            mapping nor a callable; also a `TypeError`.
         ConfigError: at the start of training (``on_train_start``, once Lightning has restored the checkpoint),
             when ``trainer.current_epoch`` is below the epochs the trial has done (a resumed trial, or a second
             fit of it, without ``ckpt_path=``). The trial is marked refused (`Trial.refuse`): it fails even if
-            the error is caught, and `Study.optimize` stops the run.
+            the error is caught, and `Study.optimize` stops the run. Also where the callback is built, when a name
+            of ``extra`` is ``monitor``, and at a report, when one is also a logged metric's (the trial is marked
+            refused).
         MetricNotReported: at the end of an epoch that validated (or of any epoch, in a fit without
-            validation), when ``monitor`` was not logged; and at the end of the first epoch, when ``monitor`` was
+            validation), when ``monitor`` was not logged: at the first such epoch, which has every metric the
+            module logs, the name is missing from every trial (a misspelt ``monitor=``), so the trial is marked
+            refused and `Study.optimize` stops the run at once. And at the end of the first epoch, when ``monitor`` was
             not logged and the Trainer's settings leave no epoch of the fit to validate (no validation loader,
             ``limit_val_batches=0``, or a ``check_val_every_n_epoch`` beyond ``max_epochs``) although the
             LightningModule has a ``validation_step``.
@@ -71,10 +84,12 @@ class TunesmithCallback(pl.Callback):
             (``Trainer(min_epochs=...)`` outranks ``should_stop``): the trial fails, saying so.
     """
 
-    def __init__(self, trial: Trial, monitor: str = "val_loss") -> None:
+    def __init__(self, trial: Trial, monitor: str = "val_loss", *, extra: Extra | None = None) -> None:
         super().__init__()
         self.trial = require_trial(trial, "Lightning's TunesmithCallback")
         self.monitor = monitor
+        self.extra = ExtraMetrics(extra, trial=self.trial, monitor=monitor, callback="Lightning's TunesmithCallback")
+        self._judged = False  # whether an epoch was reported with all its metrics (validated, or none to validate)
         self._before: dict[str, float] = {}
         self._from_validation: set[str] = set()  # the metrics validation logs
         self._validated_in: int | None = None  # the last epoch that validated
@@ -140,15 +155,18 @@ class TunesmithCallback(pl.Callback):
             metrics = {k: v for k, v in metrics.items() if k not in self._from_validation}  # an earlier epoch's
         if self.monitor not in metrics and self._validated_in is None:
             self._refuse_a_fit_that_never_validates(trainer, epoch, metrics)
+        stage = "training epoch and its validation" if validates and validated else "training epoch"
+        where = f"trainer.callback_metrics at the end of the {stage} {epoch}"
         if validates and not validated and self.monitor not in metrics:  # it comes with the next validation
-            if report_without_monitor(self.trial, epoch, metrics):
+            if report_without_monitor(self.trial, epoch, metrics, where=where, extra=self.extra):
                 self._stop(trainer, epoch)
             return
-        stage = "training epoch and its validation" if validates else "training epoch"
+        # The first epoch with all its metrics has every name the module logs: one missing then never comes.
+        complete, self._judged = not self._judged, True
         stop = report_and_decide(
-            self.trial, epoch, metrics, monitor=self.monitor,
-            where=f"trainer.callback_metrics at the end of the {stage} {epoch}",
+            self.trial, epoch, metrics, monitor=self.monitor, where=where,
             fix=f"log it in the LightningModule with self.log({self.monitor!r}, value)",
+            complete=complete, extra=self.extra,
         )  # fmt: skip
         if stop:
             self._stop(trainer, epoch)

@@ -26,6 +26,8 @@ require("transformers", "transformers")  # raises MissingExtra naming the extra 
 import transformers  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
+    Extra,
+    ExtraMetrics,
     MetricNotReported,
     refuse_going_back,
     report_and_decide,
@@ -123,21 +125,33 @@ class TunesmithCallback(transformers.TrainerCallback):
         trial: the trial this training belongs to.
         monitor: the metric that must be reported, usually the study's metric (``Trainer`` prefixes
             evaluation metrics with ``eval_``, and those of a dataset named ``a`` with ``eval_a_``).
+        extra: metrics the evaluation does not return, added to every evaluation round's report: a mapping of
+            names to numbers (``{"size": float(model.num_parameters())}``), or a callable with no argument that
+            returns one, called at each report (a guardrail measured as training goes). A second objective of the
+            study, or the metric a scheduler ranks by, reaches every step this way. Its names must differ from the
+            evaluation's metrics.
 
     Raises:
-        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None); also a `TypeError`.
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None), or ``extra`` is neither a
+            mapping nor a callable; also a `TypeError`.
         TrialNotRunning: at the start of training, when the trial has ended (told, or its objective returned).
         ConfigError: at the start of training, when ``eval_strategy`` is ``"no"`` (nothing to report), or when
             training starts below the steps the trial has done (whole epochs of ``state.epoch``, or
             ``state.global_step``; a resumed trial, or a second training of it, without
             ``resume_from_checkpoint=``): then the trial is marked refused (`Trial.refuse`), fails even if the
-            error is caught, and `Study.optimize` stops the run.
+            error is caught, and `Study.optimize` stops the run. Also where the callback is built, when a name of
+            ``extra`` is ``monitor``, and at a report, when one is also an evaluation metric's (the trial is marked
+            refused).
         MetricNotReported: at the end of the first evaluation round, when ``monitor`` was in none of its metrics.
+            When every dataset of the round was evaluated, the name is missing from every trial (a misspelt
+            ``monitor=``): the trial is marked refused, and `Study.optimize` stops the run at once.
     """
 
-    def __init__(self, trial: Trial, monitor: str = "eval_loss") -> None:
+    def __init__(self, trial: Trial, monitor: str = "eval_loss", *, extra: Extra | None = None) -> None:
         self.trial = require_trial(trial, "Hugging Face's TunesmithCallback")
         self.monitor = monitor
+        self.extra = ExtraMetrics(extra, trial=self.trial, monitor=monitor, callback="Hugging Face's TunesmithCallback")
+        self._judged = False  # whether a whole evaluation round was reported
         self._training = False  # between on_train_begin and on_train_end: evaluations are steps
         self._unit = "epoch"  # what a step counts: "epoch", or "step" with eval_strategy="steps"
         self._per_round: int | None = None  # evaluations in a round: the Trainer's eval datasets (None: unknown)
@@ -190,7 +204,7 @@ class TunesmithCallback(transformers.TrainerCallback):
         values = scalars(metrics or {})
         self._evaluated += 1
         if self._reported:  # reported at monitor's dataset (the Trainer was not found): a later one joins the step
-            stop = report_without_monitor(self.trial, step, values)
+            stop = report_without_monitor(self.trial, step, values, where=self._where(step))  # extra's are in
         else:
             self._gathered.update(values)
             if not self._round_complete():  # more datasets of the round to come
@@ -209,8 +223,12 @@ class TunesmithCallback(transformers.TrainerCallback):
     def _report_round(self, step: int) -> bool:
         """Report the metrics gathered at ``step``; returns whether training must stop."""
         self._reported = True
+        # The first round with every dataset evaluated has all the names the evaluation returns (with the datasets
+        # unknown, the round is reported once over): one missing then never comes.
+        whole = self._per_round is None or self._evaluated >= self._per_round
+        complete, self._judged = whole and not self._judged, self._judged or whole
         return report_and_decide(self.trial, step, self._gathered, monitor=self.monitor, where=self._where(step),
-                                 fix=_FIX)  # fmt: skip
+                                 fix=_FIX, complete=complete, extra=self.extra)  # fmt: skip
 
     def _end_round(self, control: Any) -> None:
         """Close the evaluation round under way. A round the Trainer ended short of its datasets is reported now;

@@ -28,6 +28,8 @@ import xgboost  # noqa: E402
 import xgboost.training  # noqa: E402
 
 from tunesmith.integrations._callbacks import (  # noqa: E402
+    Extra,
+    ExtraMetrics,
     MetricNotReported,
     refuse_going_back,
     report_and_decide,
@@ -96,21 +98,31 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
         trial: the trial this training belongs to.
         monitor: the evaluation that must be reported, e.g. ``"validation_0-logloss"`` (the
             scikit-learn API's first ``eval_set``) or ``"<name>-<eval_metric>"`` for ``evals=[(d, name)]``.
+        extra: metrics XGBoost does not evaluate, added to every round's report: a mapping of names to numbers
+            (``{"size": float(params["max_depth"])}``), or a callable with no argument that returns one, called at
+            each report (a guardrail measured as training goes). A second objective of the study, or the metric a
+            scheduler ranks by, reaches every step this way. Its names must differ from the evaluations'.
 
     Raises:
-        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None); also a `TypeError`.
+        ArgumentError: ``trial`` is not a `Trial` (the study, the monitor's name, None), or ``extra`` is neither a
+            mapping nor a callable; also a `TypeError`.
         ConfigError: before the first round, when the booster starts below the rounds the trial has done: a
             resumed trial without ``xgb_model=``, or a second training of the trial (a k-fold loop with the
             callback on every fold: use ``xgboost.cv``, or the callback on one fold). The trial is marked
             refused (`Trial.refuse`): it fails even if the error is caught, and `Study.optimize` stops the run.
+            Also where the callback is built, when a name of ``extra`` is ``monitor``, and at a report, when one is
+            also an evaluation's (the trial is marked refused).
         TrialNotRunning: before the first round, when the trial has ended (told, or its objective returned).
-        MetricNotReported: after the first round, when ``monitor`` was not evaluated.
+        MetricNotReported: after the first round, when ``monitor`` was not evaluated. XGBoost evaluates every set
+            at every round, so a name missing then is missing from every trial (a misspelt ``monitor=``): the trial
+            is marked refused, and `Study.optimize` stops the run at once.
     """
 
-    def __init__(self, trial: Trial, monitor: str) -> None:
+    def __init__(self, trial: Trial, monitor: str, *, extra: Extra | None = None) -> None:
         super().__init__()
         self.trial = require_trial(trial, "XGBoost's TunesmithCallback")
         self.monitor = monitor
+        self.extra = ExtraMetrics(extra, trial=self.trial, monitor=monitor, callback="XGBoost's TunesmithCallback")
         self.starting_round = 0  # rounds of the model training continues from, as in EarlyStopping
         self._stop = False
         self._reported = 0  # the rounds of this run reported
@@ -158,6 +170,7 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
             self.trial, rounds, metrics, monitor=self.monitor,
             where=f"XGBoost's evaluations after round {rounds}",
             fix="evaluate it: pass evals=[(dvalid, name)] to xgboost.train (eval_set= to fit) and set eval_metric",
+            complete=True, extra=self.extra,  # XGBoost evaluates every set and metric at every round
         )  # fmt: skip
         self._reported = index + 1
 
