@@ -162,3 +162,9 @@ def evaluate_holdout(params: dict[str, Any], seed: int) -> dict[str, Any]:
                 "holdout_accuracy": 0.0}  # fmt: skip
     losses, correct = per_example
     return {"val_loss": val_loss, "val_accuracy": val_accuracy, "holdout_loss": losses, "holdout_accuracy": correct}
+
+
+if __name__ == "__main__":  # `python -m tunesmith.demo` runs what `tunesmith demo` runs, with its options
+    from tunesmith.cli._run import demo
+
+    demo.main(prog_name="python -m tunesmith.demo")

@@ -279,6 +279,9 @@ def extend(
     config's former budget is accepted) or ``tunesmith worker STUDY_NAME``.
     """
     url = storage
+    if trials is None and wall_time is None and resource is None:  # the API's message names its keywords
+        raise CliError("tunesmith extend raises a limit of the budget, but none was given: pass --trials N, "
+                       "--wall-time 2h or --resource R, each the new total, above the stored one")  # fmt: skip
     store = _open(url)
     with _friendly_errors():
         try:

@@ -535,7 +535,7 @@ def _options(space: Space, full: float | None, workers: int, fidelity: Fidelity 
         ),
     ]
     if fidelity is None:
-        why = "needs a resource axis (fidelity=...) to cut runs early"
+        why = "needs a resource axis to cut runs early (ts.plan(fidelity=...); tunesmith plan --max-resource N)"
         options += [PlanOption(m, False, None, why) for m in (Method.ASHA, Method.HYPERBAND, Method.PBT)]
         return options
     resource = None if full is None else full * fidelity.max_resource
