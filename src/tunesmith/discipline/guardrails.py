@@ -852,6 +852,8 @@ class GuardrailReading:
         chosen_inside: the reading was chosen for falling inside the bound (see `read_guardrail`).
         compared: how many configurations' readings of the guarded metric the pick chose this one among (1: the
             pick did not read it; see `read_guardrail`).
+        readings: how many readings of the guardrail a breach in any one of decides it (1: this one alone; see
+            `read_guardrail`).
     """
 
     guardrail: Guardrail
@@ -860,6 +862,7 @@ class GuardrailReading:
     outcome: GuardrailOutcome
     chosen_inside: bool = False
     compared: int = 1
+    readings: int = 1
 
     @property
     def inside(self) -> float:
@@ -883,9 +886,10 @@ class GuardrailReading:
 
     @property
     def breach_needed(self) -> float:
-        """How many standard errors beyond the bound a breached reading needs: the one-sided 5% point (Student's t
-        when the noise was read from a few values; the pick favoured readings inside, never beyond)."""
-        return _standard_errors(_LEVEL, _degrees_of_freedom(self.noise))
+        """How many standard errors beyond the bound a breached reading needs: the one-sided 5% point shared among
+        the ``readings`` (Student's t when the noise was read from a few values; the pick favoured readings inside,
+        never beyond)."""
+        return _standard_errors(_LEVEL / self.readings, _degrees_of_freedom(self.noise))
 
     def describe(self, where: str = "") -> str:
         """``latency_ms <= 20: cannot tell on the holdout (20.07 +- 0.354 (400 examples), 0.2 standard errors
@@ -927,6 +931,9 @@ class GuardrailReading:
         values (Student's t), and for held a reading the pick favoured."""
         dof = _degrees_of_freedom(self.noise)
         said = "" if dof is None else f" (Student's t on {dof:.3g} degrees of freedom)"
+        if beyond and self.readings > 1:
+            return (f"{said}, as a breach in any of the {self.readings} readings of {self.guardrail.metric} decides: "
+                    f"one-sided {_LEVEL / self.readings:.2%} each, which keeps 5% over all of them")  # fmt: skip
         if beyond or not (self.chosen_inside or self.compared > 1):
             return said
         if self.compared == 1:
@@ -973,7 +980,7 @@ def _what_decides(z: float, needed: float) -> str:
 
 
 def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = None, *, chosen_inside: bool = False,
-                   compared: int = 1) -> GuardrailReading:  # fmt: skip
+                   compared: int = 1, readings: int = 1) -> GuardrailReading:  # fmt: skip
     """Judge ``guardrail`` on ``value`` measured with ``noise``: held or breached only beyond the noise, at the
     one-sided 5% point. With the noise unknown a value beyond the bound is breached, and one inside it undecided:
     one number of unknown noise cannot show that the guardrail holds (the search once read a latency of 51 +- 2 ms
@@ -998,16 +1005,23 @@ def read_guardrail(guardrail: Guardrail, value: float, noise: Noise | None = Non
       far inside in at most ``compared`` times the level (Bonferroni), so held needs the point of 5% shared among
       them (with ``chosen_inside``, of the 1 - 2**-compared of studies where one fell inside: 2.5% for one).
 
+    Breached needs more when this is one of ``readings`` readings of the guardrail (the holdout and the re-runs) and a
+    breach in any of them decides: each read at 5%, a latency on its bound read breached in 12.4% of 394 verdicts
+    (50 holdout values and 10 re-runs), so each is read at 5% shared among them (Bonferroni: 5.1%). Held needs no
+    such share, for it needs every reading to hold.
+
     Raises:
-        ConfigError: ``compared`` is not a positive integer.
+        ConfigError: ``compared`` or ``readings`` is not a positive integer.
     """
     integer("compared", compared, minimum=1, fix="pass how many configurations' readings the pick chose among, "
             "1 when it did not read the guarded metric")  # fmt: skip
+    integer("readings", readings, minimum=1, fix="pass how many readings of the guardrail a breach in any one of "
+            "decides it, 1 for this one alone")  # fmt: skip
     if guardrail.exact:  # declared without noise: the value is the metric's
         noise = Noise(0.0, "exact (Guardrail(exact=True))", dof=math.inf)
     if not math.isfinite(value):
-        return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED, chosen_inside, compared)
-    reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED, chosen_inside, compared)
+        return GuardrailReading(guardrail, value, noise, GuardrailOutcome.BREACHED, chosen_inside, compared, readings)
+    reading = GuardrailReading(guardrail, value, noise, GuardrailOutcome.UNDECIDED, chosen_inside, compared, readings)
     if noise is None or not _known(noise) or noise.stderr == 0:
         if not guardrail.holds(value):
             return replace(reading, outcome=GuardrailOutcome.BREACHED)
