@@ -91,6 +91,7 @@ def test_time_between_two_runs_is_not_charged_to_the_wall_time_budget_of_a_pausi
         for step in trial.steps(9):
             value = trial.params["x"] + 1.0 / (step + 1)
             trial.report(loss=value)
+            trial.save_checkpoint({"step": step})  # the curve's state is its step: a promotion resumes from it
         return {"loss": value}
 
     study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", sampler="random", seed=0, storage=url,
@@ -143,6 +144,7 @@ def test_a_spent_resource_budget_ends_the_trials_paused_at_their_rungs_instead_o
         for step in trial.steps(9):
             value = (x - 1) ** 2 + 5.0 / (step + 1)
             trial.report(loss=value)
+            trial.save_checkpoint({"step": step})  # the curve's state is its step: a promotion resumes from it
         return {"loss": value}
 
     study = ts.Study(ts.Space({"x": ts.Float(-2.0, 2.0)}), metric="loss", storage="memory", seed=0,

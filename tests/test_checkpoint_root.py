@@ -95,16 +95,14 @@ def test_a_resumed_trial_whose_files_are_gone_fails_and_stops_the_study_saying_w
     assert "run every worker of study 'ckpt' where its checkpoints are" in (failed[0].error or "")
 
 
-def test_an_objective_that_keeps_no_checkpoint_resumes_at_its_step_without_a_warning(tmp_path: Path) -> None:
+def test_an_objective_that_keeps_its_checkpoint_resumes_at_its_step_without_a_warning(tmp_path: Path) -> None:
     steps: list[int] = []
 
-    def stateless(trial: ts.Trial) -> dict[str, float]:
+    def tracked(trial: ts.Trial) -> dict[str, float]:
         steps.append(trial.step)
-        for step in trial.steps(9):
-            trial.report(loss=trial.params["quality"] + 1.0 / (step + 1))
-        return {"loss": trial.params["quality"]}
+        return checkpointed(trial)
 
-    _study("memory", checkpoint_dir=tmp_path).optimize(stateless)  # any warning fails the test
+    _study("memory", checkpoint_dir=tmp_path).optimize(tracked)  # any warning fails the test
     assert any(step > 0 for step in steps), "paused trials resumed at their rung"
 
 

@@ -118,6 +118,7 @@ def _reports(key: str, every: int = 1):  # type: ignore[no-untyped-def]
         for epoch in trial.steps(9):  # reported as steps 1 to 9
             step = epoch + 1
             trial.report(**{key if step % every == 0 else "train_loss": trial.params["x"] + 1.0 / step})
+            trial.save_checkpoint({"step": step})  # the curve's state is its step: a promotion resumes from it
         return {"loss": trial.params["x"]}
 
     return objective
@@ -155,6 +156,7 @@ def test_a_trial_that_pauses_after_reporting_past_a_rung_is_ranked_by_that_repor
         for epoch in trial.steps(27):
             if (epoch + 1) % 8 == 0 or epoch + 1 == 27:
                 trial.report(loss=trial.params["x"] + 1.0 / (epoch + 1))
+            trial.save_checkpoint({"epoch": epoch})  # the curve's state is its epoch: a promotion resumes from it
         return float(trial.params["x"])
 
     with warnings.catch_warnings():

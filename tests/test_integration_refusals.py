@@ -17,6 +17,12 @@ from tunesmith.trial import Trial, TrialKind, TrialState
 # A resumed Keras fit without initial_epoch --------------------------------------------------------------------
 
 
+def _keeps_weights_but_fits_from_epoch_1(trial: Trial) -> dict[str, float]:
+    """Keeps a file in its checkpoint folder (as its weights), so promote mode resumes it; fits from epoch 1 anyway."""
+    (trial.checkpoint_dir / "weights").write_text(f"trial {trial.number}")
+    return keras_fit(trial, 9)
+
+
 def test_a_resumed_keras_fit_without_initial_epoch_fails_its_trial_and_stops_the_run(tmp_path: Path) -> None:
     # The ConfigError failed each resumed trial and the run went on: every promotion failed the same way.
     promoting = ts.Study(
@@ -26,7 +32,7 @@ def test_a_resumed_keras_fit_without_initial_epoch_fails_its_trial_and_stops_the
     )  # fmt: skip
     with pytest.raises(ObjectiveError, match=r"trial \d broke the report rules and is recorded FAILED: a training run "
                        r"must count on from .* pass model\.fit\(\.\.\., initial_epoch=trial\.step\)"):  # fmt: skip
-        promoting.optimize(lambda trial: keras_fit(trial, 9), progress=False)  # fits from epoch 1 when resumed
+        promoting.optimize(_keeps_weights_but_fits_from_epoch_1, progress=False)
     [failed] = [record for record in promoting.trials if record.state is TrialState.FAILED]
     assert failed.kind is TrialKind.EXCEPTION and failed.error is not None and "ConfigError" in failed.error
     assert sorted(failed.intermediate) == [1], "its curve is what it reported before the pause"

@@ -27,6 +27,7 @@ def _curve(trial: ts.Trial) -> dict[str, float]:
     for step in trial.steps(LENGTH):
         value = 0.3 + 0.1 * (np.log10(trial.params["lr"]) + 2.5) ** 2 + 1.0 / (step + 1) + noise.normal(0, 0.01)
         trial.report(val_loss=float(value))
+        trial.save_checkpoint({"step": step})  # the curve's state is its step: a promotion resumes from it
     return {"val_loss": float(value)}
 
 

@@ -62,9 +62,11 @@ def test_a_resumed_trial_may_not_report_the_step_it_resumes_from() -> None:
 
 
 def _restarting(trial: ts.Trial) -> dict[str, float] | None:
-    """Counts from step 1 again after every resumption: it forgets trial.step and its checkpoint."""
+    """Counts from step 1 again after every resumption: it saves a checkpoint but never loads it, and forgets
+    trial.step."""
     for epoch in range(9):
         trial.report(step=epoch + 1, loss=trial.params["x"] + 1 / (epoch + 1))
+        trial.save_checkpoint({"epoch": epoch})
         if trial.should_stop():
             return None
     return {"loss": trial.params["x"]}

@@ -212,6 +212,7 @@ def _pause_at_rung_1(study: ts.Study, losses: tuple[float, ...]) -> None:
     for loss in losses:
         trial = study.ask()
         trial.report(step=1, loss=loss)
+        trial.save_checkpoint({"step": 1})  # promote mode resumes a paused trial from its checkpoint
         study.tell(trial)
 
 
@@ -224,6 +225,7 @@ def test_the_trial_budgets_final_retire_records_a_trial_its_rung_outranked_as_cu
         trial = study.ask()
         assert trial.number == 0
         trial.report(step=step, loss=0.05)
+        trial.save_checkpoint({"step": step})
         study.tell(trial, {"loss": 0.05})
     with pytest.raises(ts.errors.BudgetExhausted):
         study.ask()

@@ -149,6 +149,7 @@ def test_hyperband_evaluates_about_ten_times_the_configurations_of_random_search
 def _nine_steps(trial: ts.Trial) -> float:
     for step in trial.steps(9):
         trial.report(loss=trial.params["quality"] + 1.0 / (step + 1))
+        trial.save_checkpoint({"step": step})  # the curve's state is its step: a promotion resumes from it
     return trial.params["quality"]
 
 

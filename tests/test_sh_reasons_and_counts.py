@@ -89,6 +89,7 @@ def test_the_reasons_name_exactly_the_trials_synchronous_halving_retires(seed: i
 def _quality(trial: ts.Trial) -> float:
     for step in trial.steps(9):
         trial.report(loss=trial.params["quality"] + 1.0 / (step + 1))
+        trial.save_checkpoint({"step": step})  # the curve's state is its step: a promotion resumes from it
     return float(trial.params["quality"])
 
 

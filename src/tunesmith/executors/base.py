@@ -135,6 +135,9 @@ class Executor(ABC):
 
     #: Trials the executor runs at once; the caller keeps ``busy() <= capacity``.
     capacity: int = 1
+    #: Whether the objectives it runs are simulated curves that compute each step from ``trial.step``
+    #: (`SimulatedExecutor`): a paused trial's state is then its step, and it resumes without a checkpoint.
+    simulated: bool = False
 
     def clock(self) -> float:
         """The time, in UNIX seconds, the study stamps everything with: the wall clock by default.

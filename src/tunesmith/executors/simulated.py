@@ -43,7 +43,12 @@ class SimulatedExecutor(Executor):
     Args:
         workers: trials in flight at once.
         start_time: the simulated UNIX time the run starts at (default: now).
+
+    A paused trial resumes with ``trial.step`` at its pause and the generator yields on from there: it needs no
+    checkpoint, where a real objective resumed in promote mode must load one (`study.CheckpointMissing`).
     """
+
+    simulated = True
 
     def __init__(self, workers: int = 1, start_time: float | None = None) -> None:
         self.capacity = integer("workers", workers, minimum=1)
@@ -137,4 +142,3 @@ class SimulatedExecutor(Executor):
 
     def __repr__(self) -> str:
         return f"SimulatedExecutor(workers={self.capacity}, now={self.now:.0f})"
-

@@ -422,7 +422,10 @@ class ASHA(Scheduler):
         eta: keep the top ``1/eta`` at each rung.
         mode: ``"stop"`` (default): trials run on and are stopped at a rung when not in the top
             ``1/eta`` of the trials that reached it -- needs no checkpoints. ``"promote"``: trials
-            pause at every rung and resume (from ``trial.checkpoint_dir``) when promoted. Either way a
+            pause at every rung and resume (from ``trial.checkpoint_dir``) when promoted, so the objective
+            saves its state at each report (``trial.save_checkpoint``) and loads it when
+            ``trial.resumed``; a trial that paused with none saved would train from scratch under its
+            old steps, and its resumption stops the study (`study.CheckpointMissing`). Either way a
             trial is read at a rung by its report there, else its first report after it, and a FAILED
             trial is no peer (see the module's docstring).
         few_peers: in stop mode, what a trial needs at a rung that fewer than ``eta`` trials

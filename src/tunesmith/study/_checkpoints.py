@@ -70,7 +70,11 @@ class CheckpointMissing(TunesmithError, RuntimeError):
     """A paused trial (or a PBT continuation) would resume where its checkpoint files are not. Usually a worker
     started where the study's checkpoint folder is not (another machine without a shared filesystem, or
     ``checkpoint_dir`` given otherwise), or the folder was deleted: a setup problem every resumption would meet,
-    so the study records the trial FAILED and stops, rather than train it from nothing under its old steps."""
+    so the study records the trial FAILED and stops, rather than train it from nothing under its old steps.
+
+    Also raised when a paused trial saved no checkpoint before its pause (promote mode with an objective that keeps
+    none, or saves less often than it reports): resumed, it would train from nothing while its curve and resource
+    claim the steps before the pause, and the study would rank, promote and pick it on training it never had."""
 
 
 class CheckpointWarning(UserWarning):
@@ -115,12 +119,21 @@ class CheckpointStore:
         return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
     def missing(
-        self, record: TrialRecord, start: int, *, study: str, trial: Callable[[int], TrialRecord]
+        self,
+        record: TrialRecord,
+        start: int,
+        *,
+        study: str,
+        trial: Callable[[int], TrialRecord],
+        history: Callable[[], Sequence[TrialRecord]],
+        simulated: bool = False,
     ) -> str | None:
         """Why ``record`` cannot resume at ``start``, its checkpoint folder being empty: the files it (or its PBT
-        parent, read with ``trial``) left are not here; ``None`` when the folder never held files (an objective
-        that keeps no checkpoint resumes as it always does; for a PBT continuation that is worth a
-        `CheckpointWarning`, once per study, since it trains from nothing under its donor's steps)."""
+        parent, read with ``trial``) left are not here, or it paused having saved none (`never_saved`, which reads
+        the study's trials with ``history``). ``None`` for a PBT continuation whose donor held none (a
+        `CheckpointWarning` instead, once per study, since it trains from nothing under its donor's steps), and
+        with ``simulated`` (`executors.SimulatedExecutor`, whose curves compute each step from ``trial.step``, so
+        a resumption loses nothing) for a paused trial."""
         source = record
         parent = record.attrs.get("parent")
         if not record.attrs.get(CHECKPOINTED) and isinstance(parent, int):
@@ -128,13 +141,49 @@ class CheckpointStore:
         if not source.attrs.get(CHECKPOINTED):
             if source is not record:
                 self._warn_no_donor_checkpoint(record, source.number, start)
-            return None
+                return None
+            return None if simulated else self.never_saved(record, start, study=study, history=history())
         whose = "it" if source is record else f"its parent trial {source.number}"
         return (
             f"trial {record.number} would resume at step {start}, but its checkpoint folder "
             f"{self.trial_dir(record.number)} holds none of the files {whose} left, so it would train from nothing "
             f"under its old steps: run every worker of study {study!r} where its checkpoints are (the same machine "
             "or a shared filesystem, or checkpoint_dir= naming that folder); the trial is recorded FAILED, and "
+            "`tunesmith retry --kind exception` runs its configuration again from the start"
+        )
+
+    def never_saved(self, record: TrialRecord, start: int, *, study: str, history: Sequence[TrialRecord]) -> str:
+        """Why ``record``, paused at ``start`` without a checkpoint (its folder never held a file), cannot resume.
+
+        Resumed, the objective finds nothing to load and trains from a fresh model, while the trial's curve and
+        resource claim the ``start`` steps before its pause: a trial promoted to the top rung is then recorded at
+        the full resource, and may be the study's best, on a model trained only since its last resumption. Which
+        fix the message leads with rests on the study's other trials: when none ever saved a checkpoint (no trial
+        `CHECKPOINTED`, none unfinished holding files), the objective keeps none at all; when some did, this one
+        paused before its first save (an objective that saves less often than it reports).
+        """
+        saved = sorted(
+            r.number
+            for r in history
+            if r.number != record.number
+            and (r.attrs.get(CHECKPOINTED) or (not r.state.is_finished and self.holds_files(r.number)))
+        )
+        if saved:
+            shown = ", ".join(f"#{n}" for n in saved[:5]) + (", ..." if len(saved) > 5 else "")
+            evidence = (
+                f"though trial{'s' if len(saved) != 1 else ''} {shown} saved one: the objective saves less often "
+                "than it reports, or not on every path"
+            )
+        else:
+            evidence = f"nor has any trial of study {study!r}: the objective keeps no checkpoint"
+        return (
+            f"promote mode continues a paused trial from its checkpoint, but trial #{record.number} paused at "
+            f"resource {start} with no checkpoint saved (its folder {self.trial_dir(record.number)} holds no file, "
+            f"{evidence}): resumed, it would train from scratch while its curve and resource claim the {start} "
+            "step(s) before its pause. Call trial.save_checkpoint(state) at each report (in each iteration of "
+            "trial.steps(...)) and trial.load_checkpoint() at start (it returns that state when trial.resumed), or "
+            'use mode="stop" (ASHA, Hyperband), which needs none. Study '
+            f"{study!r} stops and the trial is recorded FAILED; once the objective checkpoints, "
             "`tunesmith retry --kind exception` runs its configuration again from the start"
         )
 

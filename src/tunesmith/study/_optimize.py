@@ -886,6 +886,7 @@ def optimize(
         warnings.warn(lonely, PopulationWarning, stacklevel=3)
         notes.append(lonely)
     study._clock = runner.clock  # a simulated executor brings its own clock
+    study._simulated = runner.simulated  # and curves that resume at any step without a checkpoint
     rounds = RoundWatch(study.scheduler, study.context)
     report = observers.reporter(study)
 
@@ -1004,6 +1005,7 @@ def optimize(
         meter.close(error)
         ended = study._clock()  # read before the reset: a simulated run ends at its simulated time
         study._clock = time.time
+        study._simulated = False
     systematic.at_end()  # raises ObjectiveError: nothing worked in a run that failed again and again
     records = study.trials
     states: dict[str, int] = {}

@@ -183,6 +183,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self.keep_checkpoints = settings.keep_checkpoints
         self._beater: threading.Thread | None = None
         self._clock: Callable[[], float] = time.time
+        self._simulated = False  # `optimize` on `SimulatedExecutor`: a paused trial resumes without a checkpoint
         self._storage = open_storage(storage)
         self.name = _study_name(name) if name else f"study-{uuid.uuid4().hex[:8]}"
         _refuse_control_characters(self._storage, self.name)
@@ -430,7 +431,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
                 why, lost = "checkpoint behind", self._checkpoints.behind(record, start, study=self.name)
             else:
                 why, lost = "checkpoint missing", self._checkpoints.missing(
-                    record, start, study=self.name, trial=lambda n: self._storage.get_trial(self._info.id, n)
+                    record, start, study=self.name, trial=lambda n: self._storage.get_trial(self._info.id, n),
+                    history=lambda: self._storage.get_trials(self._info.id), simulated=self._simulated,
                 )  # fmt: skip
             if lost is not None:
                 self._storage.finish_trial(
