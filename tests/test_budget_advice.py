@@ -56,9 +56,11 @@ def test_the_trial_budget_advised_trains_the_wanted_number_when_asked_about(sche
     advised = ADVISED_TRIALS.search(stated[1])
     assert advised is not None, stated[1]
     at = trained_fully(ts.Budget(trials=int(advised.group(1))), scheduler)
-    short = trained_fully(ts.Budget(trials=int(advised.group(1)) - 1), scheduler)
     assert at is not None and at[0] >= MIN_FULLY_TRAINED and "a smaller eta" not in at[1]
-    assert short is not None and short[0] < MIN_FULLY_TRAINED, "the advice is the smallest budget that does"
+    deck = scheduler.deck()
+    assert deck is not None and simulate(deck, trials=int(advised.group(1)) - 1).low < MIN_FULLY_TRAINED, (
+        "the advice is the smallest budget whose runs train it 9 in 10"
+    )
 
 
 def test_the_resource_budget_advised_trains_the_wanted_number_in_9_runs_of_10() -> None:
@@ -70,11 +72,13 @@ def test_the_resource_budget_advised_trains_the_wanted_number_in_9_runs_of_10() 
     assert advised is not None, stated[1]
     enough = float(advised.group(1))
     at = trained_fully(ts.Budget(resource=enough), scheduler)
-    short = trained_fully(ts.Budget(resource=0.99 * enough), scheduler)
     assert at is not None and at[0] >= MIN_FULLY_TRAINED and "a smaller eta" not in at[1]
     spread = SPREAD.search(at[1])
     assert spread is not None and int(spread.group(2)) >= MIN_FULLY_TRAINED, at[1]
-    assert short is not None and short[0] < MIN_FULLY_TRAINED, "the advice is within 1% of the smallest that does"
+    deck = scheduler.deck()
+    assert deck is not None and simulate(deck, resource=0.99 * enough).low < MIN_FULLY_TRAINED, (
+        "the advice is within 1% of the smallest whose runs train it 9 in 10"
+    )
 
 
 def test_the_count_a_trial_budget_trains_never_falls_as_the_budget_grows() -> None:
@@ -135,3 +139,13 @@ def test_a_run_that_trains_none_fully_says_why_and_the_trial_budgets_that_would(
     assert "so the study has no best: with 20 trials its deck trains none fully in" in note
     assert re.search(r"about \d+ trials let one finish in 9 runs of 10", note), note
     assert f"about {advised.group(1)} let {MIN_FULLY_TRAINED} finish" in note, "the advice at the start, again"
+
+
+def test_a_budget_within_the_simulations_noise_of_9_runs_in_10_draws_no_warning() -> None:
+    """The demo's 60 trials: 0.880 of the 200 simulated runs train 5 or more, 0.02 below 9 in 10 on a standard error
+    of 0.021, and it was warned about with advice to run 61."""
+    from tunesmith import demo
+
+    stated = trained_fully(demo.default_budget(), demo.make_scheduler())
+    assert stated is not None and stated[0] >= MIN_FULLY_TRAINED, stated
+    assert "within the noise of the 200 simulated runs" in stated[1]

@@ -11,7 +11,7 @@ from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import Budget, counts_toward_budget, plain_number, spent_resource
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.schedulers import Scheduler, make_scheduler
-from tunesmith.schedulers._deck import Deck, DeckRun, resource_for, simulate, trials_for
+from tunesmith.schedulers._deck import REPLICATES, Deck, DeckRun, resource_for, shown_short, simulate, trials_for
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
@@ -643,14 +643,15 @@ def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | N
             f"{scheduler.name} trains {_spread(run)} of {budget.trials} configurations to the full resource "
             f"({_how(deck, share)}){_no_best(run.none)}"
         )
-        if run.low < MIN_FULLY_TRAINED:
+        low = _judged_low(run, deck, trials=budget.trials, resource=budget.resource)
+        if low < MIN_FULLY_TRAINED:
             eta = _smaller_eta(scheduler, budget)
             sentence += (
                 f": {_too_few()}; give a resource budget (ts.Budget(resource=...), which keeps starting "
                 f"configurations until the compute is spent), {'' if eta is None else f'{eta}, '}or "
                 f"{_trials_advice(deck, budget)}"
             )
-        return float(run.low), sentence
+        return float(low), sentence + _within_noise(run, low)
     if budget.resource is None:
         return None
     if deck is None:
@@ -662,14 +663,35 @@ def trained_fully(budget: Budget, scheduler: Scheduler) -> tuple[float, str] | N
         f"({plain_number(deck.max_resource)}) with a resource budget of {plain_number(budget.resource)} (its deck "
         f"played one trial at a time; parallel workers spend more on trials cut short){_no_best(run.none)}"
     )
-    if run.low < MIN_FULLY_TRAINED:
+    low = _judged_low(run, deck, resource=budget.resource)
+    if low < MIN_FULLY_TRAINED:
         _, enough = _resource_advice(deck, None)
         eta = _smaller_eta(scheduler, budget)
         sentence += (
             f": {_too_few()}; give a resource budget of about {plain_number(enough)}, which trains "
             f"{MIN_FULLY_TRAINED} or more in 9 runs of 10{'' if eta is None else f', or {eta}'}"
         )
-    return float(run.low), sentence
+    return float(low), sentence + _within_noise(run, low)
+
+
+def _judged_low(run: DeckRun, deck: Deck, *, trials: int | None = None, resource: float | None = None,
+                promoted: bool = False) -> int:  # fmt: skip
+    """The count 9 runs in 10 train fully, as the warning judges it: `MIN_FULLY_TRAINED` when the runs' share that
+    reach it falls short of 9 in 10 by less than that share's sampling noise (`shown_short`), so that no budget on the
+    line draws a warning, nor advice one trial above it, on the simulation's coin flip."""
+    if run.low >= MIN_FULLY_TRAINED:
+        return run.low
+    if shown_short(deck, MIN_FULLY_TRAINED, trials=trials, resource=resource, promoted=promoted):
+        return run.low
+    return MIN_FULLY_TRAINED
+
+
+def _within_noise(run: DeckRun, low: int) -> str:
+    """What the sentence adds when `_judged_low` found the count within the simulation's noise of the bar."""
+    if run.low >= low:
+        return ""
+    return (f"; about 9 runs in 10 train {MIN_FULLY_TRAINED} or more (within the noise of the {REPLICATES} simulated "
+            "runs of that share)")  # fmt: skip
 
 
 def _spread(run: DeckRun) -> str:
@@ -806,7 +828,8 @@ def _promoted_fully(deck: Deck, resource: float, name: str) -> tuple[float, str]
         f"one trial at a time, a paused trial promoted once it ranks in the top 1/{deck.eta:g} of its rung; parallel "
         f"workers train a few fewer){_no_best(run.none)}"
     )
-    if run.low < MIN_FULLY_TRAINED:
+    low = _judged_low(run, deck, resource=resource, promoted=True)
+    if low < MIN_FULLY_TRAINED:
         enough = resource_for(deck, MIN_FULLY_TRAINED, promoted=True)
         assert enough is not None, "with no trial limit, enough resource always trains them"
         sentence += (
@@ -814,7 +837,7 @@ def _promoted_fully(deck: Deck, resource: float, name: str) -> tuple[float, str]
             f"{MIN_FULLY_TRAINED} or more in 9 runs of 10, or a smaller max_resource (a configuration trained fully "
             "then costs less)"
         )
-    return float(run.low), sentence
+    return float(low), sentence + _within_noise(run, low)
 
 
 def short_training_note(
