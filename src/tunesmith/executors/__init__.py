@@ -6,6 +6,7 @@ tunesmith never loads the Ray executor's module; Ray itself is imported when the
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -85,5 +86,50 @@ def make_executor(spec: str | Mapping[str, Any] | Executor, workers: int = 1, **
         ConfigError: an unknown name (the message lists the known ones), or options the executor refuses.
     """
     if isinstance(spec, Executor):
-        return spec
+        return _as_built(spec, workers, options)
     return EXECUTORS.build(spec, workers=workers, **options)
+
+
+_UNSET = object()  # an option the executor has no attribute for: never equal to a value given
+
+
+def _as_built(executor: Executor, workers: int, options: Mapping[str, Any]) -> Executor:
+    """``executor`` itself, refused when ``workers`` (other than the default 1) or an option given beside it asks for
+    what it was not built with: an instance runs as its constructor set it, so the option would be dropped and a
+    trial meant to stop after ``trial_timeout`` would run on unnoticed."""
+    name = type(executor).__name__
+    try:
+        takes = inspect.signature(type(executor)).parameters
+    except (TypeError, ValueError):  # a constructor Python cannot describe: name no option as its own
+        takes = inspect.Signature().parameters
+    given: list[str] = []
+    fixes: list[str] = []
+    for option, value in sorted(options.items()):
+        if value is None or getattr(executor, option, _UNSET) == value:  # not given, or already what it runs with
+            continue
+        given.append(f"{option}={value!r}")
+        if option in takes:
+            fixes.append(f"set {option} on {name}({option}=...)")
+        elif option in inspect.signature(ProcessExecutor).parameters:
+            elsewhere = (
+                f", or give each trial what it needs through {name}(resources=...)" if "resources" in takes else ""
+            )
+            fixes.append(
+                f"{name} cannot enforce {option}: use ProcessExecutor({option}=...), which runs each trial in a "
+                f"child process{elsewhere}"
+            )
+        else:
+            fixes.append(f"{name} takes no {option}: drop it")
+    if workers != 1 and workers != executor.capacity:
+        given.append(f"workers={workers}")
+        if "workers" in takes:
+            fixes.append(f"set workers on {name}(workers={workers})")
+        else:
+            fixes.append(f"{name} runs {executor.capacity} trial(s) at once: use ProcessExecutor(workers={workers})")
+    if given:
+        raise ConfigError(
+            f"options given beside an executor instance are not passed to it, and it was not built with them: got "
+            f"{', '.join(given)} with {name} (running {executor.capacity} trial(s) at once); {'; '.join(fixes)}, "
+            "and pass only executor=... to optimize"
+        )
+    return executor

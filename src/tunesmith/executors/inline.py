@@ -39,9 +39,11 @@ def run_job(
     """Run one trial in this process; the objective's exceptions become a failed outcome, never escape, and its
     `Infeasible` the outcome of a configuration that cannot be run (`infeasible_outcome`: kind DECLARED).
 
-    ``KeyboardInterrupt`` propagates: the user wants out. ``SystemExit`` from the objective (a training
-    script's ``sys.exit`` or argparse) is its failure, with the traceback, as in a trial process: it
-    must not end the study quietly with the objective's exit code. A `StorageError` raised while the
+    ``KeyboardInterrupt`` (the CLI's ``Terminated`` too) propagates: the user wants out; so does ``GeneratorExit``,
+    which closes the frame this runs in. ``SystemExit`` from the objective (a training script's ``sys.exit`` or
+    argparse) is its failure, with the traceback, as in a trial process: it must not end the study quietly with the
+    objective's exit code. So is any other `BaseException` (``asyncio.CancelledError``, a library's own): it is the
+    objective's, not an interrupt, and a trial process records it so. A `StorageError` raised while the
     objective reported (the study's storage failing, not the objective) propagates and stops the study, and so
     does the error a `StopStudy` raised by a report carries (an observer's hook failed).
     ``parent_pid`` (a trial process's driver) makes the `Trial` refuse checkpoint writes once that
@@ -88,7 +90,9 @@ def run_job(
             decision=trial.decision,
             extra=asked_extra(trial),
         )
-    except (Exception, SystemExit) as exc:  # a user's error (or sys.exit) must not end the study
+    except (KeyboardInterrupt, GeneratorExit):  # Ctrl-C (or `tunesmith run`'s Terminated): the user wants out
+        raise
+    except BaseException as exc:  # a user's error, sys.exit or a CancelledError must not end the study
         if _storage_failure(exc):
             raise
         if not _is_trial_pruned(exc):

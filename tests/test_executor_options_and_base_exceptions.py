@@ -1,0 +1,137 @@
+"""Two ways an executor lost what the user asked for.
+
+An executor passed as an instance runs as its constructor built it: ``workers``, ``trial_timeout`` or
+``memory_limit`` given to `Study.optimize` beside it were dropped without a word (a 6 s trial under
+``trial_timeout=2`` completed), so they are refused with where to set them.
+
+An objective's own `BaseException` that is not an interrupt (``asyncio.CancelledError``, a library's subclass)
+fails its trial with the traceback under the inline executor, as in a trial process: it was recorded interrupted,
+its traceback lost, and the study died with it. A real Ctrl-C the objective turned into another exception still
+interrupts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import tunesmith as ts
+from tunesmith.errors import ConfigError
+from tunesmith.executors import InlineExecutor, ProcessExecutor, RayExecutor, make_executor
+from tunesmith.study import ObjectiveError
+from tunesmith.trial import Trial, TrialKind, TrialState
+
+
+class LibraryStop(BaseException):
+    """A library's own `BaseException` subclass, as some frameworks raise to unwind a run."""
+
+
+def _study(trials: int = 1) -> ts.Study:
+    return ts.Study(
+        ts.Space({"x": ts.Float(0, 1)}),
+        metric="loss",
+        budget=ts.Budget(trials=trials),
+        storage="memory",
+        seed=0,
+        sampler="random",
+    )
+
+
+def _quick(trial: Trial) -> dict[str, float]:
+    return {"loss": trial.params["x"]}
+
+
+def test_a_trial_timeout_beside_an_executor_instance_is_refused_naming_its_constructor() -> None:
+    study = _study()
+    with pytest.raises(ConfigError, match=r"trial_timeout=2.*set trial_timeout on ProcessExecutor\(trial_timeout="):
+        study.optimize(_quick, executor=ProcessExecutor(workers=1), trial_timeout=2)
+    assert study.trials == []
+
+
+def test_a_memory_limit_beside_an_inline_executor_instance_is_refused_pointing_to_the_process_executor() -> None:
+    study = _study()
+    with pytest.raises(
+        ConfigError, match=r"InlineExecutor cannot enforce memory_limit: use ProcessExecutor\(memory_limit="
+    ):
+        study.optimize(_quick, executor=InlineExecutor(), memory_limit="100MB")
+    assert study.trials == []
+
+
+def test_workers_beside_an_executor_instance_running_another_count_is_refused() -> None:
+    study = _study()
+    with pytest.raises(
+        ConfigError, match=r"workers=3 with ProcessExecutor \(running 2 .*set workers on ProcessExecutor\(workers=3\)"
+    ):
+        study.optimize(_quick, executor=ProcessExecutor(workers=2), workers=3)
+    assert study.trials == []
+
+
+def test_a_memory_limit_beside_a_ray_executor_points_to_its_resources() -> None:
+    # Building a RayExecutor does not import Ray, so this runs without it.
+    with pytest.raises(ConfigError, match=r"RayExecutor cannot enforce memory_limit: .*RayExecutor\(resources="):
+        make_executor(RayExecutor(workers=2), 2, memory_limit=2**30)
+
+
+@pytest.mark.parametrize("raised", [asyncio.CancelledError, LibraryStop], ids=["CancelledError", "library"])
+def test_an_objectives_own_base_exception_fails_its_trial_inline_with_the_traceback(
+    raised: type[BaseException],
+) -> None:
+    def objective(trial: Trial) -> dict[str, float]:
+        raise raised("the objective's own")
+
+    study = _study(trials=2)
+    study.optimize(objective, executor="inline", fail_fast=None)
+    records = study.trials
+    assert [(r.state, r.kind) for r in records] == [(TrialState.FAILED, TrialKind.EXCEPTION)] * 2
+    assert all(raised.__name__ in (r.error or "") for r in records)
+
+
+def test_fail_fast_stops_an_objective_whose_base_exception_fails_every_trial_inline() -> None:
+    def objective(trial: Trial) -> dict[str, float]:
+        async def cancelled() -> None:
+            current = asyncio.current_task()
+            assert current is not None
+            current.cancel()
+            await asyncio.sleep(1)
+
+        asyncio.run(cancelled())
+        return {"loss": 1.0}
+
+    study = _study(trials=6)
+    with pytest.raises(ObjectiveError):
+        study.optimize(objective, executor="inline", fail_fast=3)
+    assert [r.kind for r in study.trials] == [TrialKind.EXCEPTION] * 3
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises `KeyboardInterrupt`, as in a terminal, even where the suite started with SIGINT ignored."""
+    former = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, former)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.usefixtures("ctrl_c_raises")
+def test_a_ctrl_c_the_objective_turns_into_another_base_exception_still_interrupts_the_study() -> None:
+    def objective(trial: Trial) -> Any:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise asyncio.CancelledError("unwound on Ctrl-C") from None
+        return {"loss": 1.0}
+
+    study = _study(trials=3)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(objective, executor="inline")
+    assert [r.kind for r in study.trials] == [TrialKind.INTERRUPTED]
