@@ -8,12 +8,12 @@ import click
 
 from tunesmith._text import terminal_safe
 from tunesmith.budget import Budget
-from tunesmith.cli._common import _confirm_stored, _friendly_errors, _open, console, storage_option
+from tunesmith.cli._common import _confirm_stored, _friendly_errors, console, storage_option
 from tunesmith.storage import redact_url
 
 
 @click.command("import-optuna")
-@click.option("--from", "source", required=True, help="The Optuna storage URL, e.g. sqlite:///optuna.db.")
+@click.option("--from", "source", required=True, help="The Optuna storage URL, read only: sqlite:///optuna.db.")
 @click.option("--study", "study_name", required=True, help="The Optuna study's name.")
 @storage_option
 @click.option("--as", "new_name", default=None, help="The tunesmith study's name (default: the Optuna study's).")
@@ -32,14 +32,17 @@ def import_optuna(
     parameter's value explains it, else optional), and every trial keeps its number, parameters,
     value, state (PRUNED: stopped; FAIL: failed; RUNNING and WAITING: interrupted, and WAITING ones run
     first on resume), intermediate values, user attributes and times. A study of the target name that
-    exists already is refused. Needs the optuna extra.
+    exists already is refused. --from is only read: a database that is not Optuna's (a tunesmith one, from
+    --from and --storage swapped) is refused untouched, and --storage is created only once --from was read.
+    Needs the optuna extra.
     """
     with _friendly_errors():
         from tunesmith.integrations.optuna import import_study
 
-        store = _open(storage, create=True)
+        # The target is opened (created when missing) inside, only once the source has been read: a refused
+        # import leaves no new database behind.
         result = import_study(
-            source, study_name, storage=store, name=new_name, metric=metric, sampler=sampler,
+            source, study_name, storage=storage, name=new_name, metric=metric, sampler=sampler,
             budget=None if trials is None else Budget(trials=trials), seed=seed,
         )  # fmt: skip
     study = result.study

@@ -8,14 +8,17 @@ intermediate value and `Storage.finish_trial`, each stamped with Optuna's own ti
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import numpy as np
+import sqlalchemy as sa
 
 from tunesmith._attribute_json import Fields, JsonObject, is_text
 from tunesmith.attributes import read_attr, write_attr
@@ -27,6 +30,8 @@ from tunesmith.samplers import Sampler
 from tunesmith.schedulers import Scheduler
 from tunesmith.space import Space
 from tunesmith.storage import Proposal, Storage, open_storage, redact_url
+from tunesmith.storage._failures import _OPTUNA_TABLES, _TABLES_SHOWN
+from tunesmith.storage._sql_schema import meta_table
 from tunesmith.storage.base import count_budgeted
 from tunesmith.study import Study, trial_seed
 from tunesmith.trial import TrialKind, TrialRecord
@@ -42,6 +47,8 @@ __all__ = ["IMPORT_WORKER", "ImportResult", "OptunaImportAttr", "import_study"]
 
 # The worker imported trials are recorded with: no process of this name exists, so none is ever reaped.
 IMPORT_WORKER = "optuna-import"
+# The table only a tunesmith database holds (Optuna's has tables named as tunesmith's others are).
+_TUNESMITH_TABLE = meta_table.name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,7 +163,9 @@ def import_study(
     twice); import again under another ``name``.
 
     Args:
-        source: the Optuna storage: a URL (``sqlite:///optuna.db``, ``postgresql://...``) or a storage object.
+        source: the Optuna storage: a URL (``sqlite:///optuna.db``, ``postgresql://...``) or a storage object. A URL
+            is read without writing to it: a database without Optuna's tables (a tunesmith one, another program's) is
+            refused before Optuna's storage could create its tables there, and the target is opened only after.
         study_name: the Optuna study's name.
         storage: the tunesmith storage to write (default: as `Study`).
         name: the tunesmith study's name (default: ``study_name``).
@@ -174,7 +183,9 @@ def import_study(
         StorageError: a trial could not be written; the study is then left part-written, marked incomplete in
             ``optuna_import``, and the message says so.
         StudyNotFound: no Optuna study of that name (the message lists those there are).
-        StorageUnavailable: a SQLite source file that does not exist.
+        StorageUnavailable: a SQLite source file that does not exist, a source that cannot be read, or one that is no
+            Optuna database: a tunesmith database (source and storage swapped), one without Optuna's tables, or one
+            without the schema version Optuna would write into it on opening.
     """
     loaded = _load_optuna(source, study_name)
     directions: list[Direction] = ["max" if d is StudyDirection.MAXIMIZE else "min" for d in loaded.directions]
@@ -280,20 +291,92 @@ def _where(source: str | optuna.storages.BaseStorage) -> str:
 
 
 def _load_optuna(source: str | optuna.storages.BaseStorage, study_name: str) -> optuna.Study:
-    if isinstance(source, str) and source.startswith("sqlite"):
-        path = source.split("///", 1)[1] if "///" in source else ""
-        if path not in ("", ":memory:") and not Path(path).is_file():
-            raise StorageUnavailable(
-                f"no Optuna storage at {redact_url(source)}: the file {path!r} does not exist; check the path "
-                "(reading never creates it)"
-            )
+    storage = _optuna_storage(source) if isinstance(source, str) else source
     try:
-        return optuna.load_study(study_name=study_name, storage=source, sampler=optuna.samplers.RandomSampler())
+        return optuna.load_study(study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler())
     except KeyError:
-        known = ", ".join(optuna.study.get_all_study_names(source)) or "none"
+        known = ", ".join(optuna.study.get_all_study_names(storage)) or "none"
         raise StudyNotFound(
             f"no Optuna study named {study_name!r} in {_where(source)} (studies: {known}): pass one of them"
         ) from None
+
+
+def _optuna_storage(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's storage at ``url``, opened so that reading writes nothing into the database.
+
+    Optuna's storage creates its tables, records a schema version and stamps alembic's revision in whatever database
+    it opens, so a database that is not Optuna's (a tunesmith one, from --from and --storage swapped; any other) is
+    refused after a read-only look at its tables, and Optuna's is opened without creating tables.
+
+    Raises:
+        StorageUnavailable: a SQLite file that does not exist, a database that cannot be read, a tunesmith database,
+            a database without Optuna's tables, or an Optuna database without the schema version Optuna would write.
+    """
+    where = redact_url(url)
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StorageUnavailable(
+            f"the Optuna storage must be a SQLAlchemy URL, got {where!r} ({exc}): pass the URL the Optuna study was "
+            "created with (sqlite:///optuna.db, postgresql://user@host/db)"
+        ) from None
+    path = (parsed.database or "") if parsed.get_backend_name() == "sqlite" else None
+    if path is not None and path not in ("", ":memory:") and not Path(path).is_file():
+        raise StorageUnavailable(
+            f"no Optuna storage at {where}: the file {path!r} does not exist; check the path (reading never creates it)"
+        )
+    tables, versioned = _optuna_tables(url, path)
+    if _TUNESMITH_TABLE in tables:
+        raise StorageUnavailable(
+            f"an import reads an Optuna database, but {where} holds tunesmith's tables: this is a tunesmith database; "
+            "did you swap --from and --storage? --from (import_study's source) names the Optuna database to read, "
+            "--storage the tunesmith one to write; nothing was written to either"
+        )
+    if not _OPTUNA_TABLES.issubset(tables):
+        held = ", ".join(sorted(tables)[:_TABLES_SHOWN]) if tables else "no tables"
+        more = f" and {len(tables) - _TABLES_SHOWN} more" if len(tables) > _TABLES_SHOWN else ""
+        raise StorageUnavailable(
+            f"an import reads an Optuna database (one holding Optuna's tables: {', '.join(sorted(_OPTUNA_TABLES))}), "
+            f"but {where} holds {held}{more}; it was left untouched: pass as --from (import_study's source) the "
+            "storage URL the Optuna study was created with (optuna.create_study(storage=...))"
+        )
+    if not versioned:
+        raise StorageUnavailable(
+            f"an import reads an Optuna database without writing to it, but {where} records no Optuna schema version "
+            "(rows in version_info and alembic_version), which Optuna writes into a database when it opens one: run "
+            "`optuna storage upgrade --storage URL` on a copy of it (that writes the version), then import the copy"
+        )
+    return optuna.storages.RDBStorage(url, skip_table_creation=True)
+
+
+def _optuna_tables(url: str, sqlite_path: str | None) -> tuple[set[str], bool]:
+    """The database's table names, and whether it records the schema version Optuna's storage would otherwise write
+    on opening it (a ``version_info`` row, an ``alembic_version`` row); read without writing anything.
+
+    A SQLite file is opened read-only (``mode=ro``): even a connection SQLite would otherwise allow to write is
+    refused one here.
+    """
+    if sqlite_path not in (None, "", ":memory:"):
+        target = quote(str(Path(sqlite_path).absolute()))
+        engine = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(f"file:{target}?mode=ro", uri=True))
+    else:
+        engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            versioned = {"version_info", "alembic_version"} <= tables and all(
+                conn.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar()
+                for name in ("version_info", "alembic_version")
+            )
+    except sa.exc.SQLAlchemyError as exc:
+        said = (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]
+        raise StorageUnavailable(
+            f"cannot read the Optuna storage {redact_url(url)}: {said}; check the URL, that the database exists and "
+            "that it can be reached"
+        ) from None
+    finally:
+        engine.dispose()
+    return tables, versioned
 
 
 def _waiting(trials: list[FrozenTrial], space: Space) -> tuple[dict[int, _Queued], dict[int, str]]:
