@@ -9,7 +9,8 @@ timeout, TCP keepalives and a ``lock_timeout`` equal to the busy timeout, so a r
 session fails like a SQLite lock instead of waiting forever; a server that cannot be reached (stopped,
 restarting, starting up), at the first connection or after, is tried again for ``reconnect_for`` seconds (60 by
 default; a PostgreSQL URL's ``?reconnect_for=`` wins) before the failure is let through, every thread of the
-process sharing one window per outage, and a transaction the lost connection cut off runs again as a whole
+process sharing one window per outage (a URL that libpq or the server refuses, a misspelt option or SSL the server
+does not offer, fails at once: no wait changes it), and a transaction the lost connection cut off runs again as a whole
 (`Connections.run`); within `without_waiting` a call tries once. A SQLite lock is waited for in slices of at most
 half a second, tried again by `Connections.run` until the busy timeout has passed, so that Ctrl-C or SIGTERM is
 acted on while another process holds the lock. Every driver exception goes through the
@@ -379,7 +380,10 @@ class Connections:
     loop and its heartbeat) share one window per outage, so a call made late in an outage does not wait the whole
     window again, and one made after it gives up at its first failure. The first connection that works ends the
     outage. A first connection that must wait says so once, on the ``tunesmith`` logger (a wrong host or port
-    waits as long as a server starting up). Within `without_waiting` a call tries once.
+    waits as long as a server starting up). Only `ServerGone` is waited for: a first connection refused for a reason
+    no wait changes (an option libpq does not know, a value it does not take, SSL the server does not offer, a
+    missing database or role) raises at once, as `tunesmith.storage._failures.explain` words it. Within
+    `without_waiting` a call tries once.
 
     A transaction run through `run` that SQLite refused as busy (`DatabaseBusy`: another process holds the database
     lock; SQLite waits for it in slices of at most half a second) runs again as a whole until ``busy_timeout``

@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,9 @@ _KNOWN = ("memory", "postgresql", "sqlite")
 
 class ServerGone(StorageUnavailable):
     """A PostgreSQL server cannot be reached now, or does not accept connections yet: stopped, restarting,
-    starting up, the network gone (a wrong host or port looks the same). Waiting may help:
+    starting up, the network gone (a wrong host or port looks the same). A URL that libpq or the server refuses (a
+    misspelt option, a value libpq does not take, SSL the server does not offer) is no such failure: it fails at
+    once with a plain `StorageUnavailable`, as waiting would not change it. Waiting may help:
     `tunesmith.storage._engine.Connections` tries again for ``reconnect_for`` seconds, on the first connection as
     after one, before letting it through (`still_gone`).
 
@@ -494,6 +497,215 @@ def _sqlstate(orig: Any) -> str | None:
     return next((code for pattern, code in _PG_MESSAGES if pattern.search(text)), None)
 
 
+# libpq's and psycopg's words for a connection that reached no server able to answer: refused (nothing listens;
+# a missing unix socket means the same), timed out, a host name that resolves to no address (DNS may be down), the
+# connection dropped on its way. With the 08 and 57P SQLSTATE classes these are what a first connection waits out:
+# any other refusal is an answer that stays the same however long one waits.
+_UNREACHABLE = re.compile(
+    r"Connection refused|No such file or directory|timeout expired|timed out|could not translate host name|"
+    r"failed to resolve host|No route to host|Network is unreachable|Connection reset by peer|"
+    r"server closed the connection unexpectedly|Resource temporarily unavailable|SSL SYSCALL error|"
+    r"SSL connection has been closed unexpectedly|could not (send|receive) data (to|from) server|"
+    r"could not send (startup|SSL negotiation|GSSAPI negotiation) packet"
+)
+_LIBPQ_DOCS = "https://www.postgresql.org/docs/current/libpq-connect.html"
+_TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+_PROTOCOL_VERSIONS = ("3.0", "3.2", "latest")
+# The words libpq (18) takes for the options that take one of a few, as its documentation lists them.
+_OPTION_WORDS: dict[str, tuple[str, ...]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "sslnegotiation": ("postgres", "direct"),
+    "sslcertmode": ("disable", "allow", "require"),
+    "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
+    "load_balance_hosts": ("disable", "random"),
+    "ssl_min_protocol_version": _TLS_VERSIONS,
+    "ssl_max_protocol_version": _TLS_VERSIONS,
+    "min_protocol_version": _PROTOCOL_VERSIONS,
+    "max_protocol_version": _PROTOCOL_VERSIONS,
+    "require_auth": ("password", "md5", "gss", "sspi", "scram-sha-256", "oauth", "none"),
+}
+_VERIFYING = (
+    "sslmode=verify-ca and verify-full check the server's certificate against a CA certificate (by default "
+    "~/.postgresql/root.crt)"
+)
+_CLIENT_CERTIFICATE = (
+    "the client certificate and its key (sslcert= and sslkey=, by default ~/.postgresql/postgresql.crt and .key) "
+    "must both exist and belong together, and the key be readable by you alone (chmod 600): correct the paths or "
+    "the files, or remove sslcert and sslkey from the URL"
+)
+# libpq's refusals of a combination of options: the fix for each. Its own words, in the message too, name them.
+_COMBINATIONS = (
+    (
+        re.compile(r"weak sslmode .* sslnegotiation=direct"),
+        "sslnegotiation=direct needs sslmode=require, verify-ca or verify-full: write one of them, or remove "
+        "sslnegotiation",
+    ),
+    (
+        re.compile(r"weak sslmode .* sslrootcert=system"),
+        "sslrootcert=system needs sslmode=verify-full: write it, or name a CA certificate file in sslrootcert",
+    ),
+    (
+        re.compile(r"require_auth method"),
+        "require_auth lists either the methods to allow (require_auth=scram-sha-256,password) or, each with a !, "
+        "those to refuse (require_auth=!md5,!password), each once: correct it in the URL",
+    ),
+    (
+        re.compile(r"invalid SSL protocol version range"),
+        "ssl_min_protocol_version is above ssl_max_protocol_version: lower the first or raise the second",
+    ),
+    (
+        re.compile(r"could not match \d+ host names"),
+        "host and hostaddr list one entry per server, so the URL must give as many of one as of the other",
+    ),
+    (
+        re.compile(r"could not match \d+ port numbers"),
+        "port lists one port per host, or a single one for them all: correct the URL's port or host",
+    ),
+    (
+        re.compile(r"host name must be specified for a verified SSL connection"),
+        "sslmode=verify-full checks the server's certificate against the host name and the URL gives only an "
+        "address (hostaddr): give host= too, or write sslmode=verify-ca",
+    ),
+)
+# The server's SSL, GSSAPI or certificate setup does not fit the URL's: the fix for each.
+_NEGOTIATIONS = (
+    (
+        re.compile(r"GSSAPI encryption required|doesn't support GSSAPI encryption, but it was required"),
+        "gssencmode=require needs a Kerberos ticket (kinit), a TCP connection (not a unix socket) and a server that "
+        "offers GSSAPI encryption: get a ticket, or write gssencmode=prefer",
+    ),
+    (
+        re.compile(r"channel binding (is )?required"),
+        "channel_binding=require needs SSL and SCRAM authentication (scram-sha-256 in pg_hba.conf): connect with SSL "
+        "to a server that asks for it, or write channel_binding=prefer",
+    ),
+    (
+        re.compile(r"server did not request an SSL certificate"),
+        "sslcertmode=require needs a server that asks for the client's certificate (clientcert in pg_hba.conf): have "
+        "it ask, or write sslcertmode=allow",
+    ),
+    (
+        re.compile(r"root certificate file|could not get home directory to locate root certificate"),
+        f"{_VERIFYING}: name that file with sslrootcert=PATH (sslrootcert=system: the system's trusted roots), or "
+        "write sslmode=require to encrypt without checking the certificate",
+    ),
+    (
+        re.compile(r"certificate verify failed"),
+        f"{_VERIFYING}, and no CA there signed it: name the right CA file with sslrootcert=PATH, or write "
+        "sslmode=require to encrypt without checking the certificate",
+    ),
+    (
+        re.compile(r"server certificate for .* does not match host name"),
+        "sslmode=verify-full checks that the server's certificate names the host connected to: connect by a name "
+        "the certificate holds, or write sslmode=verify-ca to check the certificate alone",
+    ),
+    (
+        re.compile(
+            r"could not (open|read) certificate file|certificate present, but not private key file|"
+            r"could not (load|stat) private key file|certificate does not match private key file|private key file"
+        ),
+        _CLIENT_CERTIFICATE,
+    ),
+)
+# SSL that failed to start for a reason libpq words no better (a server older than PostgreSQL 17 answering
+# sslnegotiation=direct, something other than PostgreSQL at that port). On a connection that worked before, the
+# same words can mean the server went down in the middle of the handshake, so only a first connection refuses them.
+_SSL_FAILED = re.compile(
+    r"SSL error:|received invalid response to SSL negotiation|received unencrypted data after SSL response|"
+    r"SSL connection was established with unexpected ALPN|established without ALPN"
+)
+
+
+def _connection_options() -> list[str]:
+    """The option names a PostgreSQL URL may carry: libpq's (as the installed one lists them) and tunesmith's."""
+    try:
+        from psycopg import pq
+    except ImportError:  # psycopg2 alone: the options with values of their own are the likely misspellings
+        return [*_OPTION_WORDS, "reconnect_for"]
+    return [option.keyword.decode() for option in pq.Conninfo.get_defaults()] + ["reconnect_for"]
+
+
+def _option_docs(option: str) -> str:
+    return f"{_LIBPQ_DOCS}#LIBPQ-CONNECT-{option.upper().replace('_', '-')}"
+
+
+def _did_you_mean(given: str, candidates: Sequence[str], written: str) -> str:
+    """``did you mean X? `` for the candidate closest to ``given`` (``written`` formats it), or nothing."""
+    close = difflib.get_close_matches(given, list(candidates), n=1)
+    return f"did you mean {written.format(close[0])}? " if close else ""
+
+
+def _asked_for_ssl(url: str) -> str:
+    """Where the connection was told to require SSL: the URL's sslmode, else libpq's environment variable."""
+    in_url = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("sslmode")
+    if in_url:
+        return f"the URL's sslmode={in_url[-1]}"
+    if os.environ.get("PGSSLMODE"):
+        return f"PGSSLMODE={os.environ['PGSSLMODE']} in the environment"
+    return "the connection's sslmode"
+
+
+def _whole_number(option: str, value: str) -> str:
+    return f"{option} takes a whole number, got {option}={value!r}: write one in the URL (see {_option_docs(option)})"
+
+
+def _refused_settings(text: str, url: str, connected_before: bool) -> str | None:
+    """What of the connection's settings libpq, psycopg or the server refused in ``text`` (the driver's words),
+    and the fix; ``None`` when ``text`` names no such refusal. Each comes back the same on every try, so waiting
+    for it as for a server that cannot be reached would only delay the fix."""
+    if found := re.search(r'invalid (?:connection option|URI query parameter:) "([^"]+)"', text):
+        name = found[1]
+        return (
+            f"{name!r} is not a connection option: {_did_you_mean(name, _connection_options(), '{}')}correct or "
+            f"remove it in the URL (the options: {_LIBPQ_DOCS}#LIBPQ-PARAMKEYWORDS)"
+        )
+    if found := re.search(r'invalid integer value "([^"]*)" for connection option "([^"]+)"', text):
+        return _whole_number(found[2], found[1])
+    if found := re.search(r"bad value for (\w+): '([^']*)'", text):  # psycopg reads connect_timeout itself
+        return _whole_number(found[1], found[2])
+    if found := re.search(r'invalid port number: "([^"]*)"', text):  # libpq before 18
+        return _whole_number("port", found[1])
+    if found := re.search(r'invalid "?(\w+)"? value: "([^"]*)"', text):
+        option, value = found[1], found[2]
+        words = _OPTION_WORDS.get(option)
+        if words is None:
+            return f"libpq does not take {option}={value!r}: correct it in the URL (see {_option_docs(option)})"
+        meant = _did_you_mean(value.lstrip("!"), words, f"{option}={{}}")
+        return (
+            f"{option} takes one of {', '.join(words)}, got {option}={value!r}: {meant}correct it in the URL (see "
+            f"{_option_docs(option)})"
+        )
+    if found := re.search(r'invalid value "([^"]*)" for (minimum|maximum) SSL protocol version', text):
+        option = f"ssl_{'min' if found[2] == 'minimum' else 'max'}_protocol_version"
+        meant = _did_you_mean(found[1], _TLS_VERSIONS, f"{option}={{}}")
+        return f"{option} takes one of {', '.join(_TLS_VERSIONS)}, got {found[1]!r}: {meant}correct it in the URL"
+    if "server does not support SSL, but SSL was required" in text:
+        return (
+            f"{_asked_for_ssl(url)} requires SSL and the server at that host and port does not offer it: turn SSL "
+            "on at the server (ssl = on, with a certificate, in postgresql.conf), or write sslmode=prefer to use SSL "
+            "only where the server offers it"
+        )
+    if found := re.search(r'unrecognized configuration parameter "([^"]+)"', text):
+        return (
+            f"the server has no setting {found[1]!r}, which the URL sets (options=-c {found[1]}=...): correct its "
+            "name or remove it from the URL"
+        )
+    if found := re.search(r'invalid value for parameter "([^"]+)": "([^"]*)"', text):
+        return (
+            f"the server does not take {found[1]}={found[2]!r}, which the URL sets (in options=-c, or as an option "
+            "of its own): correct it in the URL"
+        )
+    fix = next((fix for pattern, fix in (*_COMBINATIONS, *_NEGOTIATIONS) if pattern.search(text)), None)
+    if fix is None and not connected_before and _SSL_FAILED.search(text):
+        fix = (
+            "SSL could not be set up with the server at that host and port: check the URL's SSL options (sslmode; "
+            "sslnegotiation=direct needs PostgreSQL 17 or later; sslrootcert) against the server's SSL setup"
+        )
+    return fix
+
+
 def _postgresql(
     orig: Any, url: str, connecting: bool, disconnected: bool, connected_before: bool, lock_timeout: float
 ) -> StorageError:
@@ -508,8 +720,16 @@ def _postgresql(
             f"the timeout: SQLStorage(busy_timeout={_longer(lock_timeout)}), or "
             f"?options=-c%20lock_timeout%3D{_longer(lock_timeout)}s at the end of the storage URL"
         )
+    refused = _refused_settings(str(orig), url, connected_before) if connecting else None
+    if refused is not None:
+        return StorageUnavailable(
+            f"cannot connect to PostgreSQL at {url} ({said}): {refused} (tried once: waiting would not change this)"
+        )
     gone = disconnected or (state or "").startswith(("08", "57P"))
-    if connecting and (gone or state is None):  # waiting may help: a server restarting, starting up
+    # A first connection waits only for a server it cannot reach; one the same URL reached before waits for any
+    # failure without a SQLSTATE, since what changed is the server (a restart), not the URL.
+    worth_waiting = _UNREACHABLE.search(str(orig)) is not None or (connected_before and state is None)
+    if connecting and (gone or worth_waiting):  # waiting may help: a server restarting, starting up
         starting = _starting(said) if state == "57P03" else None
         if starting is not None:
             text = f"PostgreSQL at {url} {starting} ({said})"
@@ -521,10 +741,10 @@ def _postgresql(
         else:
             text = f"cannot connect to PostgreSQL at {url} ({said})"
         return ServerGone(text, said=said, reached_before=connected_before)
-    if connecting:
+    if connecting:  # an answer that is no outage: the same on every try
         return StorageUnavailable(
-            f"cannot connect to PostgreSQL at {url} ({said}): check that the server runs and accepts TCP "
-            "connections at that host and port, and the user, password and database name"
+            f"cannot connect to PostgreSQL at {url} ({said}): check the URL's user, password, database name and "
+            "options against the server's setup (tried once: only a server that cannot be reached is waited for)"
         )
     if gone:
         return ConnectionLost(
