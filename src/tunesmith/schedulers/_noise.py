@@ -7,7 +7,8 @@ with the same `step_noise` (it lives in the core, which may not import the analy
 
 Second differences assume independent steps. A member's loss often wanders instead (SGD's does: each step
 moves the weights a little from where the last left them), and the mean of a few such reports is far noisier
-than they say: `window_noise` measures the noise of a window's mean allowing for that correlation (PBT).
+than they say: `window_noise` measures the noise of a window's mean allowing for that correlation (PBT), and
+`report_noise` that of a single report, which wanders as far as the noise does (MedianStop).
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ import numpy as np
 
 from tunesmith.trial import TrialRecord
 
-__all__ = ["WindowNoise", "losses", "one_sided", "step_noise", "study_noise", "window_noise"]
+__all__ = [
+    "ReportNoise",
+    "WindowNoise",
+    "losses",
+    "one_sided",
+    "report_noise",
+    "step_noise",
+    "study_noise",
+    "window_noise",
+]
 
 # Median absolute deviation of a standard normal: MAD / 0.6745 estimates its standard deviation.
 _MAD_TO_SD = 0.6745
@@ -123,6 +133,84 @@ def window_noise(curves: np.ndarray, window: int, ranked: int, position: int, do
     return WindowNoise(math.sqrt(2.0 * best[0]), bar, sd, best[2], reports, members, best[1])
 
 
+# The populations `report_noise`'s bar is drawn for: a population between two is drawn as the smaller (more members
+# measure the noise better, so a bar drawn for fewer holds for them, a little high), so a few drawings serve all.
+_REPORT_MEMBERS = (3, 4, 6, 8, 12)
+
+
+@dataclass(frozen=True)
+class ReportNoise:
+    """The noise of one member's report against the median of the others' at the same step (`report_noise`)."""
+
+    sd: float  # a report's noise about its member's level (and trend): the standard deviation of one report
+    bar: float  # the gap, in `stderr`, that noise alone exceeds with chance ``level``
+    rho: float  # the lag-1 correlation of the reports allowed for: the upper bound the residuals leave
+    reports: int  # the reports per member it was measured on
+    members: int  # the members it was measured on
+    trend: bool  # whether ``sd`` is the one less each member's own linear trend (a real difference in pace)
+
+    def stderr(self, peers: int) -> float:
+        """The standard error of a member's report less the median of ``peers`` others': one report's noise, and the
+        median's, ``sqrt(pi / 2 peers)`` of it."""
+        return self.sd * math.sqrt(1.0 + math.pi / (2.0 * peers))
+
+
+def report_noise(curves: np.ndarray, level: float) -> ReportNoise:
+    """The noise of one report, and the bar a member's latest report less the median of the others' must clear in
+    `ReportNoise.stderr` at ``level``, measured on ``curves``: the losses (``members x reports``, 3 members and
+    `MIN_REPORTS` reports at least, at the same consecutive steps) of the member judged and of peers that share them.
+
+    A report's noise is what moves it from its member's expected curve, the wandering part too: when reports are
+    correlated, a member's level over a few of them is mostly noise that the step-to-step scatter does not show.
+    It is fitted as in `window_noise` (an AR(1) process about the members' shared shape, less each member's level,
+    and less its linear trend too, the smaller taken) and read at the upper one-sided 95% bound on the lag-1
+    correlation: the variance of a single report is ``sd**2``, however far it wanders.
+
+    The bar is the ``1 - level`` quantile of the same statistic (one member's last report less the median of the
+    others', over the standard error all measured again) among identical members with AR(1) noise, the largest over
+    the correlations up to the lower of the two bounds: a standard error read off a few reports has heavy tails,
+    and taking the smaller of two is paid for here. It is drawn for the members of `_REPORT_MEMBERS` at or below
+    ``members``, once per shape from a fixed seed, so decisions stay a pure function of the history.
+    """
+    members, reports = curves.shape
+    drawn = max(m for m in _REPORT_MEMBERS if m <= max(members, _REPORT_MEMBERS[0]))
+    calibration = _report_calibration(drawn, reports, level)
+    centred = _centred(curves)
+    fits: list[tuple[float, bool, float]] = []  # (variance of a report, trend taken out, rho allowed)
+    for trend, bounds in calibration.bounds.items():
+        rho_hat, spread = _fit(centred, trend)
+        allowed = float(_bound(rho_hat, bounds))
+        fits.append((float(_variance(spread, allowed, reports, 1, trend)), trend, allowed))
+    best = min(fits)
+    top = int(np.searchsorted(_RHOS, min(fit[2] for fit in fits) - 1e-12))
+    bar = float(np.max(calibration.bars[: top + 1]))
+    return ReportNoise(math.sqrt(max(best[0], 0.0)), bar, best[2], reports, members, best[1])
+
+
+@functools.lru_cache(maxsize=512)
+def _report_calibration(members: int, reports: int, level: float) -> _Calibration:
+    """`report_noise`'s quantiles for a shape, from `_DRAWS` populations of ``members`` identical members with AR(1)
+    noise at each of `_RHOS` (the same normal draws for each): the first member's last report against the median of
+    the others'."""
+    normals = np.random.default_rng(0).standard_normal((_DRAWS, members, reports))
+    series = [_ar1(normals, rho) for rho in _RHOS]
+    centred = [_centred(s) for s in series]
+    trends = (False, True)
+    fits = {trend: [_fit(c, trend) for c in centred] for trend in trends}
+    bounds = _bounds(fits)
+    with_median = math.sqrt(1.0 + math.pi / (2.0 * (members - 1)))  # `ReportNoise.stderr` over ``sd``
+    bars = []
+    for at, s in enumerate(series):
+        variances = []
+        for trend in trends:
+            rho_hat, squares = fits[trend][at]
+            variances.append(_variance(squares, _bound(rho_hat, bounds[trend]), reports, 1, trend))
+        stderr = np.sqrt(np.min(variances, axis=0)) * with_median
+        gap = s[:, 0, -1] - np.median(s[:, 1:, -1], axis=-1)
+        bars.append(float(np.quantile(gap / np.maximum(stderr, 1e-300), 1.0 - level)))
+    return _Calibration(bounds, np.asarray(bars))
+
+
 @dataclass(frozen=True)
 class _Calibration:
     bounds: dict[bool, np.ndarray]  # by trend taken out: at each of `_RHOS`, a low quantile of the estimated rho
@@ -143,10 +231,7 @@ def _calibration(
     centred = [_centred(s[:, :members, -reports:]) for s in series]
     trends = (False, True)
     fits = {trend: [_fit(c, trend) for c in centred] for trend in trends}
-    bounds = {
-        trend: np.maximum.accumulate([float(np.quantile(rho_hat, _RHO_CONFIDENCE)) for rho_hat, _ in fits[trend]])
-        for trend in trends
-    }
+    bounds = _bounds(fits)
     bars = []
     for at, s in enumerate(series):
         variances = []
@@ -158,6 +243,15 @@ def _calibration(
         gap = means[:, position] - means[:, donor]
         bars.append(float(np.quantile(gap / np.maximum(stderr, 1e-300), 1.0 - level)))
     return _Calibration(bounds, np.asarray(bars))
+
+
+def _bounds(fits: dict[bool, list[tuple[np.ndarray, np.ndarray]]]) -> dict[bool, np.ndarray]:
+    """By trend taken out, at each of `_RHOS`: the `_RHO_CONFIDENCE` quantile of the estimated correlation drawn there,
+    never falling as the correlation rises (so that `_bound` can invert it)."""
+    return {
+        trend: np.maximum.accumulate([float(np.quantile(rho_hat, _RHO_CONFIDENCE)) for rho_hat, _ in at])
+        for trend, at in fits.items()
+    }
 
 
 def _ar1(normals: np.ndarray, rho: float) -> np.ndarray:
@@ -191,7 +285,16 @@ def _centred(curves: np.ndarray) -> np.ndarray:
     the curves, whatever their levels (a median of the losses themselves jumps from member to member where curves
     cross)."""
     curves = curves - curves.mean(axis=-1, keepdims=True)
-    return curves - np.median(curves, axis=-2, keepdims=True)
+    return curves - _median_of_members(curves)
+
+
+def _median_of_members(curves: np.ndarray) -> np.ndarray:
+    """``np.median(curves, axis=-2, keepdims=True)`` to the bit, for finite losses: sorting along the members is an
+    order of magnitude faster than the partition ``np.median`` runs there, and the calibrations take thousands."""
+    members = curves.shape[-2]
+    ordered = np.sort(curves, axis=-2)
+    middle = ordered[..., members // 2 : members // 2 + 1, :]
+    return middle if members % 2 else (ordered[..., members // 2 - 1 : members // 2, :] + middle) / 2.0
 
 
 def _trimmed(values: np.ndarray) -> np.ndarray:
