@@ -40,7 +40,8 @@ class Outcome:
 
     Attributes:
         state: the final state.
-        metrics: the final metrics (the last reported ones when the objective returned nothing).
+        metrics: the final metrics; a stopped or paused trial's reported ones are its last report, whatever the
+            objective returned after the stop.
         reason: a short cause for people (``None`` for a COMPLETE trial).
         error: the longer text: a traceback, or the divergence detail.
         kind: the cause for code (``None`` for COMPLETE and PAUSED trials).
@@ -101,6 +102,12 @@ def judge(
                            kind=TrialKind.MISSING_METRIC)  # fmt: skip
         except ValueError as exc:
             return Outcome(TrialState.FAILED, dict(last_reported), f"bad result: {exc}", kind=TrialKind.BAD_RESULT)
+        if stopped:
+            # A trial cut short is recorded with its last report, the value its rung judged and its curve ends on:
+            # what it returned after the stop (a library's best score, an evaluation of its best checkpoint) would
+            # contradict the curve and, read by samplers before a rung fills, pull the search toward what was cut.
+            # Metrics it returned and never reported stay.
+            metrics = {**metrics, **last_reported}
     value = metrics.get(metric.name)
     stop_kind = note.kind if note is not None and note.kind is not None else TrialKind.SCHEDULER
     stop_text = note.text if note is not None else None
