@@ -19,10 +19,19 @@ that read it (`_spread_of_difference`): right-or-wrong examples by the score tes
 examples at 0.95 or 0.80 against 30 to 1,000 holdout examples: 4.7-5.3%, where pooling both sides' spread flagged
 8.9% on 30 holdout examples at 0.95 and 7.0% on 100), other values by Student's t on each side's degrees of
 freedom (k - 1 for k folds: on 3 folds 4.0-4.9%, where the normal flagged 8.0-11%).
+
+A holdout is data the search never saw. One whose result is the chosen trial's validation result itself (the same
+mean of as many per-example values, with the same standard error, a tie that independent sets do not meet by
+chance) is the validation set, and fails the test as decided (`_same_result`). A holdout better than validation
+less the optimism selection explains is not flagged on that alone: honest holdouts read so beyond noise in up to
+6.8% of studies (the estimate overstates what choosing flattered when one configuration dominates), and a holdout
+of right-or-wrong values that is the validation set read so in none of 1,000 (the optimism, about 3.8 points on 300
+examples, never clears the noise of the difference).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -241,7 +250,8 @@ class GapTest:
             point (the normal's, skew-corrected for proportions, or Student's t: its lower bound is beyond it), or
             below minus the threshold by as much: a holdout better than validation
             beyond noise is no untouched estimate of the same thing (shared examples, an easier distribution).
-            Never on a relative gap whose validation score is near zero (`near_zero`): that is undecided.
+            Never on a relative gap whose validation score is near zero (`near_zero`): that is undecided. Also,
+            decided, when the holdout result is the validation result itself (`_same_result`).
         checked: whether the test ran: the noise was known, or, unknown, the gap lies beyond the threshold (then
             undecided and ``leans``).
         detail: the figures in words.
@@ -281,6 +291,7 @@ def gap_test(
     selection: float = 0.0,
     compared: int = 1,
     estimate: float | None = None,
+    holdout_values: Sequence[float] | None = None,
 ) -> GapTest:
     """Test the holdout gap of one configuration (see the module docstring).
 
@@ -302,6 +313,8 @@ def gap_test(
         estimate: the optimism estimate ``selection`` was read from, when ``selection`` is less (held to the chosen
             score's lead over the median score): the detail then gives both, so that it does not contradict the
             verdict's optimism line, which gives the estimate.
+        holdout_values: the holdout's per-example values behind ``holdout``, when ``evaluate`` returned them: they
+            tell how likely a holdout result identical to the validation result is by chance (`_chance_of_tie`).
     """
     units: Literal["points", "relative"] = "points" if points else "relative"
     scale = point_unit(metric) if points else max(abs(validation), 1e-12)
@@ -343,6 +356,10 @@ def gap_test(
         side = "validation" if validation_noise is not None else "holdout"
         other = "holdout" if validation_noise is not None else "validation"
         sides = [f"{side} {known.source}", f"{other} assumed alike (return its per-example values to measure it)"]
+    same = _same_result(validation, validation_noise, holdout, holdout_noise, holdout_values, point_unit(metric))
+    if same:
+        return GapTest(raw, units, None, threshold, True, True, f"gap {shown} ({limit}): {same}",
+                       expected=expected)  # fmt: skip
     proportions = None
     if points and validation_noise is not None and holdout_noise is not None:
         proportions = _proportions(validation, validation_noise, holdout, holdout_noise, scale, metric.sign() > 0)
@@ -385,6 +402,59 @@ def gap_test(
     detail = f"gap {shown} +- {shown_spread} ({limit}; noise from {', '.join(sides)}; {spread.test}): {verdict}"
     return GapTest(raw, units, stderr, threshold, flagged or easier, True, detail, decided=decided,
                    expected=expected, leans=not decided and gap > threshold)  # fmt: skip
+
+
+# A holdout result identical to the validation result is the validation set itself when independent sets of these
+# values would tie this exactly by chance at most this often.
+_TIE_BY_CHANCE = 1e-3
+
+
+def _same_result(validation: float, validation_noise: Noise | None, holdout: float, holdout_noise: Noise | None,
+                 holdout_values: Sequence[float] | None, unit: float) -> str:  # fmt: skip
+    """Why the holdout result is the chosen trial's validation result itself, in words with the fix; ``""`` when it
+    is not, or may be by chance. Identical means the same mean of the same number of per-example values with the
+    same standard error. The validation values themselves are never stored (`summarise`), so that is all that can
+    be compared; it is decisive only when independent sets tie so exactly by chance at most `_TIE_BY_CHANCE` of the
+    time (`_chance_of_tie`): right-or-wrong values on 300 examples tie by chance up to 6% of the time (a tie of
+    their counts), so their tie is judged as any other gap is."""
+    if validation_noise is None or holdout_noise is None or validation_noise.examples is None:
+        return ""
+    if validation_noise.examples != holdout_noise.examples or not (
+            math.isclose(validation, holdout, rel_tol=1e-9)
+            and math.isclose(validation_noise.stderr, holdout_noise.stderr, rel_tol=1e-9)):  # fmt: skip
+        return ""
+    chance = _chance_of_tie(holdout, holdout_noise, holdout_values, unit)
+    if chance > _TIE_BY_CHANCE:
+        return ""
+    odds = (f"independent sets of such values tie this exactly with a chance of at most {chance:.1g}"
+            if chance > 0 else "a tie to every digit, which independent sets of values of many levels do not meet "
+            "by chance")  # fmt: skip
+    return (f"the holdout result is the validation result itself (mean {holdout:.6g} of {holdout_noise.examples} "
+            f"per-example values, standard error {holdout_noise.stderr:.4g}, on both sides; {odds}): the holdout "
+            "must be data the search never saw, and this reads as the validation set: score a separate split, and "
+            "check that evaluate(params, seed) scores x_holdout, not x_val")  # fmt: skip
+
+
+def _chance_of_tie(value: float, noise: Noise, values: Sequence[float] | None, unit: float) -> float:
+    """About how often an independent set of ``noise.examples`` values like these has exactly this mean, at most:
+    a mean of values whose distinct levels lie ``spacing`` apart takes values ``spacing / n`` apart, and no one of
+    them is more likely than the normal's density at its mode over that step. The spacing is the closest two
+    distinct values of ``values`` (the holdout's per-example values), else, without them, ``unit`` for a share of
+    right-or-wrong values (`_proportion_of`) and none (continuous values) for anything else. Values all alike
+    (fewer than two levels) tie by chance as often as not: 1."""
+    n = noise.examples
+    if n is None or noise.stderr <= 0:
+        return 1.0
+    if values is not None and len(values) == n:
+        levels = sorted({float(v) for v in values})
+        if len(levels) < 2:
+            return 1.0
+        spacing = min(high - low for low, high in itertools.pairwise(levels))
+    elif _proportion_of(value, noise, unit) is not None:
+        spacing = unit
+    else:
+        spacing = 0.0
+    return min(1.0, spacing / n / (noise.stderr * math.sqrt(2.0 * math.pi)))
 
 
 def _what_decides(distance: float, stderr: float, needed: float, validation: Noise | None,

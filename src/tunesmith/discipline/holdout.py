@@ -771,6 +771,7 @@ def finalize(
         threshold=limits.gap, points=scored_in_points(study.metric, seen),
         selection=selection, compared=optimism.compared if optimism else 1,
         estimate=optimism.estimate if optimism is not None and optimism.measured else None,
+        holdout_values=examples[key].tolist() if key in examples else None,
     )  # fmt: skip
     beside = "" if rerun is None else f"; re-run mean {rerun:.4g}"
     checks = [baseline_check(study, record, entry, optimism)]
