@@ -164,7 +164,10 @@ def evaluate_holdout(params: dict[str, Any], seed: int) -> dict[str, Any]:
     return {"val_loss": val_loss, "val_accuracy": val_accuracy, "holdout_loss": losses, "holdout_accuracy": correct}
 
 
-if __name__ == "__main__":  # `python -m tunesmith.demo` runs what `tunesmith demo` runs, with its options
-    from tunesmith.cli._run import demo
+if __name__ == "__main__":  # `python -m tunesmith.demo` did nothing and exited 0; the CLI is a layer above
+    import sys
 
-    demo.main(prog_name="python -m tunesmith.demo")
+    sys.exit(
+        "tunesmith.demo holds the demo's data, space and objective, and runs nothing itself: run the demo with "
+        "`tunesmith demo` (or `python -m tunesmith.cli demo`); `tunesmith demo --help` lists its options"
+    )
