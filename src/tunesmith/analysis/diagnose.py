@@ -18,7 +18,9 @@ trial or one within noise of it, and when the region holds all of the range but 
 With an importance result it also names the parameters that barely matter, so the budget goes to the
 ones that do. A study with several objectives has a front, not a best: a range is narrowed only when every
 trial of the Pareto front stays inside it, and a parameter is called of little effect only when it is so on
-every objective (`_advice.front_advice`, with an importance result per objective).
+every objective (`_advice.front_advice`, with an importance result per objective). A trial whose curve is too short
+to judge (fewer than `SignatureThresholds.min_points` reports, neither diverged nor underfitting: one that ASHA
+stopped at its first rung) is counted apart ("23 too short to judge"), not as healthy, and no rule is fitted to it.
 
 Example:
     >>> report = diagnose(study.trials, study.space, study.metric)
@@ -33,7 +35,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -46,8 +48,8 @@ from tunesmith.analysis.curves import (
     CurveDiagnosis,
     Signature,
     SignatureThresholds,
-    classify_curves,
     curve_metric_of,
+    judge_curves,
     signature_counts,
 )
 from tunesmith.analysis.importance import ImportanceResult
@@ -141,7 +143,14 @@ class Attribution:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Every trial's signature, the attributions and the suggestions."""
+    """Every trial's signature, the attributions and the suggestions.
+
+    Attributes:
+        curves: trial number -> signature, for every trial whose curve could be judged.
+        too_short: trial number -> why not, for every finished trial whose curve is too short to judge (a trial
+            ASHA stopped at its first rung): counted apart, neither healthy nor a failure, and left out of the
+            attributions.
+    """
 
     metric: str
     curves: dict[int, CurveDiagnosis]
@@ -149,13 +158,14 @@ class Diagnosis:
     suggestions: tuple[Suggestion, ...]
     unfinished: int = 0  # trials that reported the metric but have not finished (running, or paused at a rung)
     objectives: tuple[str, ...] = ()  # every objective of a study with several (the curves are ``metric``'s)
+    too_short: dict[int, str] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[Signature, int]:
         return signature_counts(self.curves)
 
     def signature_of(self, number: int) -> Signature | None:
-        """The signature of trial ``number`` (``None`` when it was not judged)."""
+        """The signature of trial ``number`` (``None`` when it was not judged, a curve too short to judge too)."""
         found = self.curves.get(number)
         return None if found is None else found.signature
 
@@ -163,14 +173,16 @@ class Diagnosis:
         """The diagnosis in sentences: counts, attributions, then suggestions (the advice on where to spend the
         budget is said whether or not the trials reported learning curves)."""
         suggestions = [s.text for s in self.suggestions]
-        if not self.curves and self.unfinished:
+        if not self.curves and not self.too_short and self.unfinished:
             return [f"no finished trial to diagnose yet: {self.unfinished} trials reported {self.metric!r} and are "
                     "still running or paused at a rung", *suggestions]  # fmt: skip
-        if not self.curves:
+        if not self.curves and not self.too_short:
             return [f"no learning curves of {self.metric!r} to diagnose: report it at each step with trial.report()",
                     *suggestions]  # fmt: skip
         parts = [f"{n} {s.value}" for s, n in self.counts.items() if n]
-        judged = f"{len(self.curves)} trials"
+        if self.too_short:  # a curve of one report is no evidence of health
+            parts.append(f"{len(self.too_short)} too short to judge")
+        judged = f"{len(self.curves) + len(self.too_short)} trials"
         if len(self.objectives) > 1:  # the signatures, and the rules below, are about one objective's curves
             judged += f"' learning curves of {self.metric} (one of {len(self.objectives)} objectives)"
         out = [f"signatures of {judged}: {', '.join(parts)}"]
@@ -184,6 +196,7 @@ class Diagnosis:
             "objectives": list(self.objectives),
             "counts": {s.value: n for s, n in self.counts.items()},
             "trials": {str(n): {"signature": d.signature.value, "detail": d.detail} for n, d in self.curves.items()},
+            "too_short": {str(n): why for n, why in self.too_short.items()},
             "attributions": [a.to_json() for a in self.attributions],
             "suggestions": [s.to_json() for s in self.suggestions],
         }
@@ -233,9 +246,11 @@ def diagnose(
     records = valid_records(records)
     curve = curve_metric_of(metric_, curve_metric, (*objectives, *guardrails))
     # A non-finite objective or guardrail says training blew up; a NaN in any other metric of a result need not.
-    curves = classify_curves(
+    judgements = judge_curves(
         records, metric_, curve_metric=curve, declared=(*objectives, *guardrails), thresholds=thresholds
     )
+    # A curve too short to judge is no evidence either way: it is neither a failure nor a healthy trial to a rule.
+    curves = judgements.signatures
     judged = [r for r in records if r.number in curves]
     attributions: list[Attribution] = []
     suggestions: list[Suggestion] = []
@@ -287,7 +302,9 @@ def diagnose(
         1 for r in records if not r.state.is_finished and any(name in values for values in r.intermediate.values())
     )
     names = tuple(o.name for o in objectives) if several else ()
-    return Diagnosis(metric_.name, curves, tuple(attributions), tuple(suggestions), unfinished, names)
+    return Diagnosis(
+        metric_.name, curves, tuple(attributions), tuple(suggestions), unfinished, names, judgements.too_short
+    )
 
 
 @dataclass(frozen=True)
