@@ -17,7 +17,7 @@ import signal
 import time
 from pathlib import Path
 
-__all__ = ["end_descendants", "live_descendants"]
+__all__ = ["end_descendants", "live_descendants", "start_time"]
 
 _PROC = Path("/proc")
 _GONE_STATES = ("Z", "X")  # a zombie (dead, waiting for its parent to read its status) or a dead process
@@ -54,6 +54,26 @@ def live_descendants(root: int) -> list[int]:
         found.extend(frontier)
         frontier = [child for pid in frontier for child in children.get(pid, [])]
     return found
+
+
+def start_time(pid: int) -> int | None:
+    """When the live process ``pid`` started (clock ticks after boot), which tells it from a later process given the
+    same pid; ``None`` once it is gone (a zombie too) or is another user's. Without ``/proc``, 0 for any live process
+    of this user: pids are then told apart by no more than being alive."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        if _PROC.is_dir():
+            return None
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return None
+        return 0
+    fields = stat.rsplit(")", 1)[-1].split()  # as in `_live_parents`: fields[0] is field 3 of proc(5), the state
+    if len(fields) < 20 or fields[0] in _GONE_STATES:
+        return None
+    return int(fields[19])  # field 22, starttime
 
 
 def _reap_children() -> None:

@@ -13,7 +13,13 @@ group it leads with it (what the objective started: a launcher, a data loader's 
 the kernel sends it SIGHUP when the driver dies (``PR_SET_PDEATHSIG``), whose handler SIGKILLs the
 group; elsewhere a watchdog thread notices within a second that it was re-parented. A child whose
 pipe breaks kills its group at once, and its `Trial` refuses to write checkpoints once orphaned, so
-a stale process never touches a trial that a later run has already recorded.
+a stale process never touches a trial that a later run has already recorded. The handler and the
+watchdog are Python code, which waits for the trial's GIL: a trial inside one long C call that holds it
+(a builtin, a C-extension loop) would run on until the call returns. So the driver also forks one small
+watch process when the executor starts (`_watch_driver`), told of each trial process as it starts and
+ends; when the driver dies, it gives the trials still running `_WATCH_GRACE` seconds to end themselves,
+then SIGKILLs those left with everything they started. It needs nothing of a trial, and is killed and
+reaped at ``shutdown``.
 
 No process a trial started outlives the trial, not even one in a session of its own (``setsid``, a
 daemon): on Linux the trial process is a child subreaper (``PR_SET_CHILD_SUBREAPER``), so what its
@@ -29,9 +35,11 @@ import contextlib
 import ctypes
 import faulthandler
 import functools
+import gc
 import logging
 import multiprocessing as mp
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -47,7 +55,7 @@ from tunesmith._validate import duration, integer, memory_size
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.executors._orphans import MARK, become_subreaper, end_orphans, new_token, restore_subreaper
-from tunesmith.executors._process_tree import end_descendants
+from tunesmith.executors._process_tree import end_descendants, start_time
 from tunesmith.executors.base import (
     Executor,
     Objective,
@@ -92,10 +100,17 @@ _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h> (Linux 3.4)
 # alone and leave what it started running, but a signal it can catch to kill its whole group. SIGHUP ("your
 # controlling process went away") is one a training objective is unlikely to handle: SIGTERM and SIGUSR1 are taken
 # by preemption handlers (Lightning's on SLURM, for one), SIGINT by KeyboardInterrupt. An objective that installs
-# its own SIGHUP handler takes this over; the broken pipe still ends it at its next report.
+# its own SIGHUP handler takes this over; the broken pipe still ends it at its next report, and the driver's watch
+# process (`_watch_driver`) `_WATCH_GRACE` seconds after the driver died.
 _DRIVER_DEATH_SIGNAL = signal.SIGHUP
 _DRIVER_WATCH_INTERVAL = 1.0  # seconds between the fallback watchdog's looks at the parent pid
 _ORPHANED_EXIT = 3  # the exit code of a trial process that found its driver gone (nobody reads it)
+# Longer than the watchdog's interval, so that a trial whose GIL is free ends itself (`_orphaned`) before the watch
+# process kills it; short enough that a trial stuck in a C call stops training soon after its driver is killed.
+_WATCH_GRACE = 1.5
+_WATCH_POLL = 0.05  # seconds between the watch process's looks at the trials it gives that grace
+_WATCH_NAME = b"tunesmith-watch"  # the watch process's name in ps (``/proc/<pid>/comm``, 15 characters at most)
+_PR_SET_NAME = 15  # from <linux/prctl.h>
 
 
 @functools.cache
@@ -164,12 +179,24 @@ def _die_with_parent(parent_pid: int) -> None:
     handler runs when the main thread next runs Python code, so a watchdog thread also polls the
     parent pid every second: a trial inside a long C call that releases the GIL (a sleep, most of
     numpy's and torch's kernels) still dies within a second; where there is no such signal, the
-    watchdog alone does it.
+    watchdog alone does it. Both wait for the GIL: a trial inside a C call that holds it is ended by the
+    driver's watch process instead (`_watch_driver`), `_WATCH_GRACE` seconds after the driver died.
     """
     _parent_death_signal()
     if os.getppid() != parent_pid:
         _orphaned()
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="tunesmith-parent-watch", daemon=True).start()
+
+
+def _end_tree(pid: int) -> None:
+    """SIGKILL a trial process and every process below it: stopped first (SIGSTOP), so that it starts no more,
+    then its descendants (those in a session of their own too), then its group, itself included."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGSTOP)
+    end_descendants(pid)
+    _kill_group(pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)  # a trial process that leads no group
 
 
 def _kill_group(pid: int | None) -> None:
@@ -184,14 +211,132 @@ def _kill_group(pid: int | None) -> None:
 
 def _cut_off(process: Any) -> None:
     """Kill a trial process that has not ended by itself (timed out, or the study is shutting down) and every
-    process below it: stopped first, so that it starts no more, then its descendants (those in a session of their
-    own too), then its group, itself included; joined."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(process.pid, signal.SIGSTOP)
-    end_descendants(process.pid)
-    _kill_group(process.pid)
+    process below it (`_end_tree`); joined."""
+    _end_tree(process.pid)
     process.kill()
     process.join()
+
+
+@dataclass
+class _Watch:
+    """The driver's side of its watch process (`_watch_driver`)."""
+
+    pid: int
+    line: Connection  # the write end of the pipe the watch process reads; its end of file says the driver is gone
+
+    def tell(self, change: bytes, trial_pid: int) -> None:
+        """Tell the watch process that a trial process started (``b"+"``) or ended (``b"-"``)."""
+        try:
+            # Shorter than PIPE_BUF: written whole or not at all, and never waited on (the pipe does not block).
+            os.write(self.line.fileno(), b"%s%d\n" % (change, trial_pid))
+        except OSError as exc:  # it was killed (a broken pipe), or is stopped and its pipe full
+            _log.debug("tunesmith: the driver's watch process (pid %d) missed trial process %d: %s",
+                       self.pid, trial_pid, exc)  # fmt: skip
+
+    def stop(self) -> None:
+        """Kill and reap the watch process: the driver lives, so it has nothing to do."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        self.line.close()
+
+
+def _start_watch(start_method: str) -> _Watch | None:
+    """Fork the driver's watch process (`_watch_driver`); ``None`` where there is no ``fork``, and off Linux unless
+    trials are forked anyway (macOS's system libraries are not safe to use in a forked child; ``spawn`` avoids it)."""
+    if not hasattr(os, "fork") or not (sys.platform.startswith("linux") or start_method == "fork"):
+        return None
+    reader, writer = os.pipe()
+    driver = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the watch process, which leaves only through os._exit
+        try:
+            _watch_driver(reader, driver)
+        finally:
+            os._exit(0)
+    os.close(reader)
+    os.set_blocking(writer, False)  # a stopped watch process must never hold the driver up
+    return _Watch(pid, Connection(writer, readable=False))
+
+
+def _watch_driver(lifeline: int, driver: int) -> None:
+    """The watch process: read which trial processes run from ``lifeline`` until the driver is gone (its end of
+    file, or this process re-parented), then end those trials (`_end_orphaned_trials`).
+
+    A process of its own, single-threaded, so its GIL is always free; it reads a trial's start time when told of
+    it, so that it never kills a process that was later given a dead trial's pid.
+    """
+    gc.disable()  # no finalizer of an object the driver owns may close a descriptor this process has reused
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        # What stops the driver's whole process group (Ctrl-C, `timeout`, a hang-up) must leave this process to end
+        # the trials, and never kill it before the driver has shut it down.
+        signal.signal(signum, signal.SIG_IGN)
+    lifeline = _keep_only(lifeline)
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_NAME, ctypes.c_char_p(_WATCH_NAME), 0, 0, 0)
+    trials: dict[int, int] = {}  # pid -> start time
+    unread = b""
+    while os.getppid() == driver:
+        ready, _, _ = select.select([lifeline], [], [], _DRIVER_WATCH_INTERVAL)
+        if not ready:
+            continue
+        data = os.read(lifeline, 4096)
+        if not data:
+            break
+        *lines, unread = (unread + data).split(b"\n")
+        for line in lines:
+            pid = int(line[1:])
+            if line.startswith(b"-"):
+                trials.pop(pid, None)
+            elif (started := start_time(pid)) is not None:
+                trials[pid] = started
+    # The pipe reaches its end of file as the dying driver closes its files, just before it re-parents this
+    # process; a driver still this process's parent then closed the pipe itself, and lives: nothing to end.
+    deadline = time.monotonic() + _DRIVER_WATCH_INTERVAL
+    while os.getppid() == driver:
+        if time.monotonic() > deadline:
+            return
+        time.sleep(_WATCH_POLL)
+    _end_orphaned_trials(trials)
+
+
+def _end_orphaned_trials(trials: dict[int, int]) -> None:
+    """Give the trial processes of a driver that died (``pid -> start time``) `_WATCH_GRACE` seconds to end
+    themselves, as their own handler does once it runs, then SIGKILL those left with everything they started."""
+    deadline = time.monotonic() + _WATCH_GRACE
+    while True:
+        left = [pid for pid, started in trials.items() if start_time(pid) == started]
+        if not left or time.monotonic() >= deadline:
+            break
+        time.sleep(_WATCH_POLL)
+    for pid in left:
+        _end_tree(pid)
+
+
+def _keep_only(lifeline: int) -> int:
+    """Close every descriptor the watch process inherited but ``lifeline`` (the driver's ends of the trials' pipes
+    among them, whose end of file tells an orphaned trial its driver is gone), and point the standard streams at
+    ``/dev/null`` (a reader of the driver's output waits for no watch process); returns ``lifeline``'s new number, 3:
+    small enough for ``select``."""
+    try:
+        inherited = [int(name) for name in os.listdir("/proc/self/fd" if os.path.isdir("/proc/self") else "/dev/fd")]
+    except OSError:
+        inherited = list(range(3, 1024))
+    for fd in inherited:
+        if fd > 2 and fd != lifeline:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    if lifeline != 3:  # before the standard streams are replaced: the pipe may be one of their numbers
+        os.dup2(lifeline, 3)
+        os.close(lifeline)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    return 3
 
 
 def _end_leftovers(conn: Connection) -> None:
@@ -374,12 +519,15 @@ class ProcessExecutor(Executor):
         self._running: dict[int, _Running] = {}
         self._done: list[TrialOutcome] = []
         self._was_subreaper: bool | None = None
+        self._watch: _Watch | None = None
 
     def start(self, objective: Objective, on_report: ReportHandler) -> None:
         self._objective = objective
         self._on_report = on_report
         # What a trial process that dies leaves running comes to the driver, not to init (`_end_orphans`).
         self._was_subreaper = become_subreaper(_prctl())
+        if self._watch is None:
+            self._watch = _start_watch(self._ctx.get_start_method())
 
     def submit(self, job: TrialJob) -> None:
         assert self._objective is not None, "start() first"
@@ -389,7 +537,9 @@ class ProcessExecutor(Executor):
         crash_log = tempfile.TemporaryFile() if forked else None  # noqa: SIM115
         # A forkserver's child is the server's, which exits with the driver: that child reads its parent itself.
         parent_pid = None if self._ctx.get_start_method() == "forkserver" else os.getpid()
-        inherited = (parent_conn, *(run.conn for run in self._running.values())) if forked else ()
+        # The watch process's pipe too: a trial holding it open would hide the driver's death from that process.
+        watch = () if self._watch is None else (self._watch.line,)
+        inherited = (parent_conn, *(run.conn for run in self._running.values()), *watch) if forked else ()
         token = new_token()
         limits = (self.memory_limit, self.threads_per_trial, crash_log)
         process = self._ctx.Process(  # type: ignore[attr-defined]
@@ -400,6 +550,8 @@ class ProcessExecutor(Executor):
         )
         process.start()
         child_conn.close()
+        if self._watch is not None:
+            self._watch.tell(b"+", process.pid)
         self._running[job.number] = _Running(job, process, parent_conn, time.monotonic(), token, crash_log)
 
     def busy(self) -> int:
@@ -498,6 +650,8 @@ class ProcessExecutor(Executor):
             _cut_off(run.process)
         _kill_group(run.process.pid)  # what is left of the group of a trial process that died (a crash)
         self._end_orphans(run)
+        if self._watch is not None:
+            self._watch.tell(b"-", run.process.pid)
         run.conn.close()
         if run.crash_log is not None:
             run.crash_log.close()
@@ -533,6 +687,9 @@ class ProcessExecutor(Executor):
             if run.crash_log is not None:
                 run.crash_log.close()
         self._running.clear()
+        if self._watch is not None:  # no trial process runs: nothing left to watch
+            self._watch.stop()
+            self._watch = None
         restore_subreaper(_prctl(), self._was_subreaper)
         self._was_subreaper = None
         return left
