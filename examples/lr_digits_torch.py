@@ -1,15 +1,19 @@
-"""Learning-rate toolkit, end to end: range test -> bounds -> a tuned warmup + cosine schedule.
+"""Learning-rate toolkit, end to end: range test -> bounds -> a tuned warmup + cosine schedule -> a verdict.
 
 A small PyTorch MLP on scikit-learn's bundled digits (no download):
 
 1. ``ts.lr.range_test_torch`` ramps the rate from 1e-5 to 10 over 100 SGD steps and finds where
    the loss starts to diverge; the model and optimizer are restored afterwards.
 2. ``result.bounds()`` turns the curve into a log-scale search range for the peak rate.
-3. A study tunes a warmup + cosine schedule (peak rate, warmup fraction) and the weight decay,
-   with ASHA cutting poor trials early when the scheduler is available (FIFO otherwise).
-4. The winner is scored once on a holdout the study never saw.
+3. A study tunes a warmup + cosine schedule (peak rate, warmup fraction) and the weight decay, with ASHA
+   cutting poor trials early. Its budget is a resource budget, epochs over all trials: ASHA keeps starting
+   configurations until they are spent, so that enough train to the full epochs to tell a winner from noise
+   (a budget of 24 trials trained 2-4 fully, and the study warned with ``ShortTrainingWarning``).
+4. ``ts.validate_top`` re-runs the top configurations and the range test's own suggestion (the baseline) on
+   fresh seeds and picks the winner; ``ts.finalize`` scores it once on a holdout the study never saw and
+   returns the verdict, each check judged on the noise of per-example results.
 
-Run it:   python examples/lr_digits_torch.py [--trials 24] [--epochs 12] [--plot lr_range.html]
+Run it:   python examples/lr_digits_torch.py [--resource 400] [--epochs 12] [--seeds 5] [--plot lr_range.html]
 Quick:    python examples/lr_digits_torch.py --quick       (or LR_EXAMPLE_QUICK=1; used by the tests)
 CLI:      tunesmith lr-find examples/lr_digits.toml         (uses `lr_probe` below)
 """
@@ -29,11 +33,14 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import tunesmith as ts
-from tunesmith.schedulers import SCHEDULERS
+from tunesmith.attributes import HoldoutAttr, read_attr
 
 BATCH_SIZE = 64
 HIDDEN = 128
 EPOCHS = 12
+# Epochs over all trials. ASHA (1 to 12 epochs, eta 3) trains 5 or more configurations to the end in 9 runs of 10
+# on about 370; 24 trials trained 2-4, too few to tell a winner from noise.
+RESOURCE = 400
 SPLIT_SEED = 7
 
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -81,14 +88,15 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.0)
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
 
 
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+def score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Each example's cross-entropy and whether it is classified right: per-example values carry their noise."""
     model.eval()
     with torch.no_grad():
         logits = model(x)
-        loss = float(torch.nn.functional.cross_entropy(logits, y))
-        accuracy = float((logits.argmax(dim=1) == y).float().mean())
+        losses = torch.nn.functional.cross_entropy(logits, y, reduction="none").numpy()
+        correct = (logits.argmax(dim=1) == y).numpy()
     model.train()
-    return loss, accuracy
+    return losses, correct
 
 
 def find_lr(num_steps: int = 100, seed: int = 0) -> ts.lr.RangeTestResult:
@@ -113,29 +121,48 @@ def make_space(bounds: ts.Float, epochs: int) -> ts.Space:
     )
 
 
-def make_objective(epochs: int) -> Callable[[ts.Trial], dict[str, float]]:
+def train(params: dict[str, Any], seed: int, epochs: int) -> Iterator[torch.nn.Module]:
+    """Train with the configuration's schedule, yielding the model after every epoch."""
+    x_train, y_train, *_ = data()
+    loader = Batches(x_train, y_train, BATCH_SIZE, seed)
+    schedule = ts.lr.schedule_from_params(params, total_steps=epochs * len(loader))
+    model = make_model(seed)
+    optimizer = make_optimizer(model, schedule(0), params["weight_decay"])
+    scheduler = schedule.torch(optimizer)
+    for _epoch in range(epochs):
+        for inputs, targets in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(inputs), targets).backward()
+            optimizer.step()
+            scheduler.step()
+        yield model
+
+
+def make_objective(epochs: int) -> Callable[[ts.Trial], dict[str, Any]]:
     """Step 3: train with the trial's schedule, reporting the validation loss after every epoch."""
 
-    def objective(trial: ts.Trial) -> dict[str, float]:
-        x_train, y_train, x_val, y_val, _, _ = data()
-        loader = Batches(x_train, y_train, BATCH_SIZE, trial.seed)
-        total_steps = epochs * len(loader)
-        schedule = ts.lr.schedule_from_params(trial.params, total_steps=total_steps)
-        model = make_model(trial.seed)
-        optimizer = make_optimizer(model, schedule(0), trial.params["weight_decay"])
-        scheduler = schedule.torch(optimizer)
-        val_loss, val_accuracy = evaluate(model, x_val, y_val)
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        _, _, x_val, y_val, _, _ = data()
+        epochs_trained = train(trial.params, trial.seed, epochs)
+        losses, correct = score(make_model(trial.seed), x_val, y_val)  # if stopped before its first epoch
         for _epoch in trial.steps(epochs):
-            for inputs, targets in loader:
-                optimizer.zero_grad()
-                torch.nn.functional.cross_entropy(model(inputs), targets).backward()
-                optimizer.step()
-                scheduler.step()
-            val_loss, val_accuracy = evaluate(model, x_val, y_val)
-            trial.report(val_loss=val_loss, val_accuracy=val_accuracy)
-        return {"val_loss": val_loss, "val_accuracy": val_accuracy}
+            losses, correct = score(next(epochs_trained), x_val, y_val)
+            trial.report(val_loss=float(losses.mean()), val_accuracy=float(correct.mean()))
+        return {"val_loss": losses, "val_accuracy": correct}
 
     return objective
+
+
+def make_holdout(epochs: int) -> Callable[[dict[str, Any], int], dict[str, Any]]:
+    """Step 4's ``evaluate``: train the configuration to the end, then score the holdout, example by example."""
+
+    def evaluate(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        *_, x_hold, y_hold = data()
+        *_, model = train(params, seed, epochs)
+        losses, correct = score(model, x_hold, y_hold)
+        return {"holdout_loss": losses, "holdout_accuracy": correct}
+
+    return evaluate
 
 
 objective = make_objective(EPOCHS)  # for a config file: objective = "lr_digits_torch:objective"
@@ -166,15 +193,42 @@ def lr_probe(params: dict[str, Any]) -> Callable[[float], float]:
     return step
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--resource", type=float, default=RESOURCE, help="epochs over all trials of the study")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="the epochs of a fully trained configuration")
+    parser.add_argument("--seeds", type=int, default=5, help="fresh seeds for each top configuration's re-runs")
     parser.add_argument("--plot", default=None, help="write the range-test plot to this HTML file")
-    parser.add_argument("--quick", action="store_true", help="a few trials of a few epochs (smoke test)")
+    parser.add_argument("--quick", action="store_true", help="a small study of a few epochs (smoke test)")
     args = parser.parse_args(argv)
     if args.quick or os.environ.get("LR_EXAMPLE_QUICK") == "1":
-        args.trials, args.epochs = 4, 3
+        # Scaled down with the epochs: ASHA from 1 to 3 epochs on 36 still trains 5 or more fully.
+        args.resource, args.epochs, args.seeds = 36, 3, 3
+    return args
+
+
+def range_test_baseline(suggested_lr: float) -> dict[str, Any]:
+    """What the range test alone would train: its suggested rate, no warmup, a common weight decay."""
+    return {"schedule": "warmup_cosine", "peak_lr": suggested_lr, "warmup": 0.0, "min_lr_ratio": 0.0,
+            "weight_decay": 1e-4}  # fmt: skip
+
+
+def make_study(space: ts.Space, args: argparse.Namespace, baseline: dict[str, Any] | None = None) -> ts.Study:
+    return ts.Study(
+        space,
+        metric=ts.Metric("val_loss", "min"),
+        sampler="auto",
+        scheduler=ts.ASHA(min_resource=1, max_resource=args.epochs, eta=3),
+        budget=ts.Budget(resource=args.resource),
+        storage="memory",
+        name="lr-digits",
+        seed=0,
+        baseline=baseline,
+    )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
     torch.set_num_threads(1)  # the model is tiny: threads cost more than they give
     started = time.monotonic()
 
@@ -188,53 +242,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     bounds = result.bounds()
     print(f"peak_lr searched in [{bounds.low:.3g}, {bounds.high:.3g}] (log scale)")
 
-    space = make_space(bounds, args.epochs)
-    scheduler: Any = None
-    if "asha" in SCHEDULERS:  # the multi-fidelity scheduler, once it has landed
-        scheduler = {"name": "asha", "min_resource": 1, "max_resource": args.epochs, "eta": 3}
-    study = ts.Study(
-        space,
-        metric=ts.Metric("val_loss", "min"),
-        sampler="auto",
-        scheduler=scheduler,
-        budget=ts.Budget(trials=args.trials),
-        storage="memory",
-        name="lr-digits",
-        seed=0,
-    )
-    outcome = study.optimize(make_objective(args.epochs))
-    best = outcome.best
-    if best is None:
+    study = make_study(make_space(bounds, args.epochs), args, range_test_baseline(result.suggested_lr))
+    objective = make_objective(args.epochs)
+    outcome = study.optimize(objective)
+    if outcome.best is None:
         raise SystemExit(f"no trial completed: {outcome.states}")
-    print(f"study: {outcome.trials_run} trials ({outcome.states}), scheduler {'ASHA' if scheduler else 'FIFO'}")
-    print(
-        f"best: schedule={best.params['schedule']} peak_lr={best.params['peak_lr']:.3g} "
-        f"warmup={best.params['warmup']:.1%} weight_decay={best.params['weight_decay']:.2g} "
-        f"val_loss={best.metrics['val_loss']:.4f} val_accuracy={best.metrics['val_accuracy']:.4f}"
-    )
+    print(f"study: {outcome.trials_run} trials ({outcome.states}) on {args.resource:g} epochs, ASHA")
 
-    # Step 4: the holdout, opened once for the winner.
-    x_train, y_train, _, _, x_hold, y_hold = data()
-    model = make_model(best.seed)
-    loader = Batches(x_train, y_train, BATCH_SIZE, best.seed)
-    schedule = ts.lr.schedule_from_params(best.params, total_steps=args.epochs * len(loader))
-    optimizer = make_optimizer(model, schedule(0), best.params["weight_decay"])
-    scheduler_torch = schedule.torch(optimizer)
-    for _ in range(args.epochs):
-        for inputs, targets in loader:
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(inputs), targets).backward()
-            optimizer.step()
-            scheduler_torch.step()
-    hold_loss, hold_accuracy = evaluate(model, x_hold, y_hold)
+    # Step 4: the search's best won on one seed and one validation set; re-run the top, then open the holdout.
+    report = ts.validate_top(study, objective, k=3, seeds=args.seeds)
+    print(report.summary())
+    verdict = ts.finalize(study, make_holdout(args.epochs), holdout="digits-holdout")
+    print(verdict.summary())
+    holdout = read_attr(study.attrs, HoldoutAttr)
+    assert holdout is not None and holdout.params is not None  # finalize records the scores and what it judged
     elapsed = time.monotonic() - started
-    print(f"holdout: loss {hold_loss:.4f}, accuracy {hold_accuracy:.4f}; wall time {elapsed:.1f}s")
+    print(f"wall time {elapsed:.1f}s")
     return {
         "suggested_lr": result.suggested_lr,
         "bounds": (bounds.low, bounds.high),
-        "best": best.params,
-        "val_accuracy": best.metrics["val_accuracy"],
-        "holdout_accuracy": hold_accuracy,
+        "best": dict(holdout.params),  # the configuration the verdict judged
+        "verdict": verdict,
+        "holdout": holdout.scores,
         "elapsed": elapsed,
     }
 

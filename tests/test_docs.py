@@ -29,6 +29,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,7 +218,23 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 )
 @pytest.mark.parametrize("page", _params())
 def test_the_page_runs(page: Path, isolated: Path) -> None:
-    run_page(page, isolated)
+    """Every block runs; and an example that draws `ShortTrainingWarning` (too few configurations trained fully
+    to tell a winner from noise) is sized so that it does not, or its page says why it does."""
+    from tunesmith.study import ShortTrainingWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", category=ShortTrainingWarning)  # ignored suite-wide, read here
+        run_page(page, isolated)
+    short = [w for w in caught if issubclass(w.category, ShortTrainingWarning)]
+    for other in caught:  # handed back to pytest's own record
+        if other not in short:
+            warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    if short and "ShortTrainingWarning" not in page.read_text(encoding="utf-8"):
+        pytest.fail(
+            f"{page.relative_to(ROOT)} draws ShortTrainingWarning {len(short)} time(s) and does not say why; the "
+            f"first: {short[0].message}. Size the example (a resource budget, ts.Budget(resource=...)), or add a "
+            "sentence naming ShortTrainingWarning that says why the small example warns and what a real study does"
+        )
 
 
 def test_every_docs_test_directive_is_known_and_skips_say_why() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -13,7 +14,9 @@ from click.testing import CliRunner
 
 pytest.importorskip("torch")
 
+import tunesmith as ts
 from tunesmith.cli import cli
+from tunesmith.study import ShortTrainingWarning
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -26,7 +29,7 @@ def load_example() -> ModuleType:
     return module
 
 
-def test_the_example_goes_from_range_test_to_a_tuned_schedule_and_a_holdout_score(
+def test_the_example_goes_from_range_test_to_a_tuned_schedule_and_a_verdict_on_the_holdout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import torch
@@ -41,10 +44,30 @@ def test_the_example_goes_from_range_test_to_a_tuned_schedule_and_a_holdout_scor
     assert low < outcome["suggested_lr"] < high
     assert low <= outcome["best"]["peak_lr"] <= high
     assert outcome["best"]["schedule"] == "warmup_cosine"
-    assert outcome["holdout_accuracy"] > 0.85  # digits is easy: a broken pipeline scores ~0.1
+    assert outcome["holdout"]["holdout_accuracy"] > 0.85  # digits is easy: a broken pipeline scores ~0.1
+    assert outcome["holdout"]["stderr:holdout_accuracy"] > 0  # per-example results: the verdict knows the noise
+    assert outcome["verdict"].check("holdout gap").checked
     assert outcome["elapsed"] < 60
     printed = capsys.readouterr().out
-    assert "range test:" in printed and "holdout:" in printed
+    assert "range test:" in printed and outcome["verdict"].summary() in printed
+
+
+def test_the_default_study_is_sized_to_train_enough_configurations_fully() -> None:
+    """The library forecasts at the start of `optimize` how many configurations the budget trains to the end
+    under ASHA, and warns when fewer than can tell a winner from noise: the example's defaults must not draw it."""
+    import torch
+
+    example = load_example()
+    args = example.parse_args([])
+    space = example.make_space(ts.Float(0.01, 0.5, log=True), args.epochs)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one trial of the tiny model: threads cost more than they give
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ShortTrainingWarning)
+            example.make_study(space, args).optimize(example.make_objective(args.epochs), n_trials=1)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_the_example_config_supports_lr_find(monkeypatch: pytest.MonkeyPatch) -> None:
