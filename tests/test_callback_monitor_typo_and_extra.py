@@ -264,6 +264,21 @@ def test_a_second_objective_given_through_extra_lets_asha_rank_every_trial() -> 
     assert any(record.state is TrialState.STOPPED for record in study.trials), "ASHA stopped none: nothing shown"
 
 
+def test_without_extra_the_missing_second_objective_s_failure_names_extra_as_the_fix() -> None:
+    study = ts.Study(
+        ts.Space({"lr": ts.Float(0.01, 0.5, log=True)}), metrics=[ts.Metric("valid-binary_logloss"), ts.Metric("size")],
+        scheduler=ts.ASHA(min_resource=1, max_resource=9, eta=3), budget=ts.Budget(trials=3), storage="memory", seed=0,
+    )  # fmt: skip
+
+    def objective(trial: Trial) -> dict[str, float]:
+        booster = lightgbm_rounds(trial, "valid-binary_logloss", rounds=9)
+        return {"valid-binary_logloss": booster.best_score["valid"]["binary_logloss"], "size": 4.0}
+
+    study.optimize(objective, progress=False, fail_fast=None)
+    failed = [record for record in study.trials if record.state is TrialState.FAILED]
+    assert failed and "the callback's extra= (extra={'size': ...}" in (failed[0].error or ""), failed[0].error
+
+
 @pytest.mark.parametrize("library", sorted(LIBRARIES))
 def test_an_extra_metric_named_as_the_monitor_is_refused_naming_both(library: str) -> None:
     make = callback_factory(library)

@@ -374,7 +374,9 @@ def _callback_fix(missing: list[str], carried: set[str]) -> str:
     return (
         f"; a training-library callback (tunesmith.integrations) reports what the library logs under the library's "
         f"own names ({names}; its monitor= names the one it must find, usually the study's metric): name the study's "
-        f"metric after the one {missing[0]!r} stands for (metric={sorted(carried)[0]!r}, say)"
+        f"metric after the one {missing[0]!r} stands for (metric={sorted(carried)[0]!r}, say), or, for a value the "
+        f"library does not log (a model's size), add it to every report with the callback's extra= "
+        f"(extra={{{missing[0]!r}: ...}}, or a function returning that)"
     )
 
 
