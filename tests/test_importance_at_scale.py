@@ -43,14 +43,15 @@ def _records(trials: int, effect: float, seed: int = 0) -> list[TrialRecord]:
 
 @pytest.mark.slow
 def test_shares_from_bootstraps_of_4000_trials_are_those_of_a_forest_on_all_10000_at_the_shown_resolution() -> None:
-    """Shares are shown in whole percentage points; bootstraps of 4,000 trials move them by hundredths of one."""
+    """Shares are shown in whole percentage points; bootstraps of 4,000 trials move them by a tenth of one at most
+    (0.12 points on lr; hundredths of one before the forest was fitted on the ranks)."""
     records = _records(10_000, effect=1.0)
     capped = importance(records, SPACE, "loss", pairs=False)
     full = importance(records, SPACE, "loss", pairs=False, max_tree_trials=None)
     assert MAX_TREE_TRIALS == 4000
     for name in ("lr", "dropout", "width", "optimizer"):
         ours, theirs = capped.of(name), full.of(name)
-        assert abs(ours.mean - theirs.mean) < 0.001, (name, ours, theirs)
+        assert abs(ours.mean - theirs.mean) < 0.0025, (name, ours, theirs)
     assert capped.ranking()[:2] == full.ranking()[:2] == ["lr", "dropout"]
 
 
@@ -70,8 +71,9 @@ def test_checking_a_little_effect_on_10000_trials_costs_a_fraction_of_the_import
 
 
 def test_a_permutation_test_stops_once_two_deals_reach_the_trials_own_fit() -> None:
-    """An effect too weak for 40 trials to show: the forest predicts 11% out of bag, and deals reach that."""
-    result = importance(_records(40, effect=0.04, seed=2), SPACE, "loss")
+    """An effect too weak for 40 trials to show: the forest predicts 4% of the ranks out of bag, and deals reach
+    that."""
+    result = importance(_records(40, effect=0.03, seed=4), SPACE, "loss")
     assert not result.shown and result.explained is not None and result.explained > 0.0
     assert result.deals < PERMUTATIONS and result.chance is not None and result.chance > ALPHA, result
     assert f"by forests fitted on {result.deals} random deals" in (result.explained_note() or "")

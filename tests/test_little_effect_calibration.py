@@ -64,8 +64,16 @@ def test_a_tenth_of_the_variance_is_not_called_little_effect(sampler: str, trial
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("sampler", "trials"), [("tpe", 80), ("random", 30)])
-def test_a_parameter_without_effect_is_still_named_for_fixing_in_most_studies(sampler: str, trials: int) -> None:
-    """With b doing nothing too, c was named in 28 of 30 TPE studies of 80 trials and 49 of 60 random ones of 30."""
-    told = sum(_told_to_fix(_study(seed, trials, sampler, b_effect=0.0), "c") for seed in range(10))
-    assert told >= 6, f"told to fix c (no effect) in only {told} of 10 {sampler} studies of {trials} trials"
+@pytest.mark.parametrize(
+    ("sampler", "trials", "studies", "least"), [("tpe", 80, 10, 6), ("random", 30, 20, 5)], ids=["tpe-80", "random-30"]
+)
+def test_a_parameter_without_effect_is_still_often_named_for_fixing(
+    sampler: str, trials: int, studies: int, least: int
+) -> None:
+    """With b doing nothing too, c was named in 28 of 30 TPE studies of 80 trials and 49 of 60 random ones of 30.
+    On the trials' ranks (`importance._ranks`) it is named in 17 of 20 TPE studies (15 on the values) and in 73 of
+    150 random ones (49%, 95% interval 40-57%; 86 of the same 150 on the values: a paired loss of 9 points, 95%
+    interval -0.2 to 17.5, that these studies cannot tell from none). At least 5 of 20 random studies fails by chance
+    in 0.8% of draws at 49%, 4.7% at 40%, and catches a fall to 15% in 83% of draws."""
+    told = sum(_told_to_fix(_study(seed, trials, sampler, b_effect=0.0), "c") for seed in range(studies))
+    assert told >= least, f"told to fix c (no effect) in only {told} of {studies} {sampler} studies of {trials} trials"

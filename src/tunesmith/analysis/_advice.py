@@ -25,7 +25,8 @@ __all__ = [
     "front_advice",
 ]
 
-# "Little effect": a main effect (and every interaction with it) below this share of the variance ...
+# "Little effect": a main effect (and every interaction with it) below this share of the variance of the metric's
+# ranks (what importance fits: `importance._ranks`) ...
 LITTLE_EFFECT = 0.05
 # ... while the most important parameter explains at least this share.
 DOMINANT_EFFECT = 0.2
@@ -100,8 +101,8 @@ def _upper(item: ParamImportance) -> float:
 
 # What `_little`'s planted test found, for a suggestion's ``because``.
 _PLANTED = (
-    f"an effect of {LITTLE_EFFECT:.0%} planted in each of {PLANTED} data sets like the trials read a larger "
-    "fANOVA share than theirs every time"
+    f"an effect of {LITTLE_EFFECT:.0%} of the ranks' variance planted in each of {PLANTED} data sets like the trials "
+    "read a larger fANOVA share than theirs every time"
 )
 _BOUNDS = (
     f"in its fANOVA share, also set against data planted with a {LITTLE_EFFECT:.0%} effect of it, and in what "
@@ -110,10 +111,12 @@ _BOUNDS = (
 
 
 def _of_what(result: ImportanceResult) -> str:
-    """What a share divides: the part of the metric's variation the parameters predict, when that is known."""
+    """What a share divides: the part of the variation in the metric's ranks that the parameters predict, when that
+    is known (importance fits the ranks, `importance._ranks`)."""
     if result.explained is None:
-        return f"the variance of {result.metric}"
-    return f"the part of {result.metric}'s variation the parameters predict ({result.explained:.0%}, out of bag)"
+        return f"the variance of {result.metric}'s ranks"
+    return (f"the part of the variation in {result.metric}'s ranks that the parameters predict "
+            f"({result.explained:.0%}, out of bag)")  # fmt: skip
 
 
 def _little(result: ImportanceResult, item: ParamImportance) -> bool:
@@ -172,8 +175,8 @@ def budget_advice(
         )
         out.append(
             Suggestion(
-                f"{item.name} has little effect ({item.mean:.0%} of the variance, under {LITTLE_EFFECT:.0%} at 95% "
-                f"{_BOUNDS}): {fix} and spend the budget on {top.name}",
+                f"{item.name} has little effect ({item.mean:.0%} of the variance of {result.metric}'s ranks, under "
+                f"{LITTLE_EFFECT:.0%} at 95% {_BOUNDS}): {fix} and spend the budget on {top.name}",
                 item.name,
                 f"fANOVA main effect {item.mean:.1%} ± {item.std:.1%}; {_PLANTED}",
             )
@@ -184,8 +187,8 @@ def budget_advice(
         at = f" at trial #{best.number}'s values ({fixed})" if best is not None and fixed else ""
         out.append(
             Suggestion(
-                f"{names} have little effect (each under {LITTLE_EFFECT:.0%} of the variance at 95% {_BOUNDS}): "
-                f"fix them{at} and spend the budget on {top.name}",
+                f"{names} have little effect (each under {LITTLE_EFFECT:.0%} of the variance of {result.metric}'s "
+                f"ranks at 95% {_BOUNDS}): fix them{at} and spend the budget on {top.name}",
                 None,
                 "; ".join([*(f"{item.name}: {item.mean:.1%} ± {item.std:.1%}" for item in little), _PLANTED]),
             )
@@ -249,8 +252,8 @@ def front_advice(
     verb = "has" if len(little) == 1 else "have"
     out.append(
         Suggestion(
-            f"{names} {verb} little effect on every objective (under {LITTLE_EFFECT:.0%} of each one's variance "
-            f"at 95% {_BOUNDS}): fix {'it' if len(little) == 1 else 'them'}{at}{spend}",
+            f"{names} {verb} little effect on every objective (under {LITTLE_EFFECT:.0%} of the variance of each "
+            f"one's ranks at 95% {_BOUNDS}): fix {'it' if len(little) == 1 else 'them'}{at}{spend}",
             little[0] if len(little) == 1 else None,
             "; ".join([*(f"{name}: {shares[name]}" for name in little), _PLANTED]),
         )
@@ -355,8 +358,10 @@ def _ahead(top: ParamImportance, runner_up: ParamImportance, lead: float) -> str
     difference, deviation = _lead_spread(top, runner_up)
     size = f" by {difference:.0%} ± {deviation:.0%} over the spread of the trees"
     confidence = "over 99.9%" if lead > 0.999 else f"{lead:.1%}"
-    return (f"; more than {runner_up.name}{size} (each tree fitted on a bootstrap resample of the trials): a lead "
-            f"at {confidence} confidence")
+    return (
+        f"; more than {runner_up.name}{size} (each tree fitted on a bootstrap resample of the trials): a lead "
+        f"at {confidence} confidence"
+    )
 
 
 def _evidence(result: ImportanceResult) -> str:

@@ -166,9 +166,9 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     out.append(
         _Section(
             "Hyperparameter importance",
-            "<p>Share of the metric's variance explained by each parameter (main effect) and by each pair beyond "
-            "their main effects (interaction), from a random forest; error bars show one standard deviation over "
-            "its trees.</p>"
+            "<p>Share of the variance of the metric's ranks (each trial's rank among the trials, best first) "
+            "explained by each parameter (main effect) and by each pair beyond their main effects (interaction), "
+            "from a random forest; error bars show one standard deviation over its trees.</p>"
             + (f'<p class="warn">{html.escape(found.importance_note)}</p>' if found.importance_note else ""),
             plots.importance(found.importance, found.importance_note),
         )
