@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import traceback
@@ -39,12 +40,14 @@ def run_job(
     """Run one trial in this process; the objective's exceptions become a failed outcome, never escape, and its
     `Infeasible` the outcome of a configuration that cannot be run (`infeasible_outcome`: kind DECLARED).
 
-    ``KeyboardInterrupt`` (the CLI's ``Terminated`` too) propagates: the user wants out; so does ``GeneratorExit``,
-    which closes the frame this runs in. ``SystemExit`` from the objective (a training script's ``sys.exit`` or
-    argparse) is its failure, with the traceback, as in a trial process: it must not end the study quietly with the
-    objective's exit code. So is any other `BaseException` (``asyncio.CancelledError``, a library's own): it is the
-    objective's, not an interrupt, and a trial process records it so. A `StorageError` raised while the
-    objective reported (the study's storage failing, not the objective) propagates and stops the study, and so
+    ``KeyboardInterrupt`` (the CLI's ``Terminated`` too) propagates: the user wants out. ``SystemExit`` from the
+    objective (a training script's ``sys.exit`` or argparse) is its failure, with the traceback, as in a trial
+    process: it must not end the study quietly with the objective's exit code. So is ``asyncio.CancelledError`` (a
+    `BaseException` since Python 3.8: a task the objective awaited was cancelled), which ended the study recorded
+    as an interrupt. Other `BaseException`s are signals meant to pass through ``except Exception`` (a test
+    framework's skip, ``GeneratorExit``, a coroutine library's exit), and propagate as before. A `StorageError`
+    raised while the objective reported (the study's storage failing, not the objective) propagates and stops the
+    study, and so
     does the error a `StopStudy` raised by a report carries (an observer's hook failed).
     ``parent_pid`` (a trial process's driver) makes the `Trial` refuse checkpoint writes once that
     parent is gone. A report the `Trial` refused (`ReportRefused`: a step going back, a report after a stop)
@@ -90,9 +93,7 @@ def run_job(
             decision=trial.decision,
             extra=asked_extra(trial),
         )
-    except (KeyboardInterrupt, GeneratorExit):  # Ctrl-C (or `tunesmith run`'s Terminated): the user wants out
-        raise
-    except BaseException as exc:  # a user's error, sys.exit or a CancelledError must not end the study
+    except (Exception, SystemExit, asyncio.CancelledError) as exc:  # a user's error must not end the study
         if _storage_failure(exc):
             raise
         if not _is_trial_pruned(exc):
