@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,6 +72,29 @@ def test_workers_beside_an_executor_instance_running_another_count_is_refused() 
     ):
         study.optimize(_quick, executor=ProcessExecutor(workers=2), workers=3)
     assert study.trials == []
+
+
+def test_an_explicit_workers_1_beside_an_executor_built_for_4_is_refused() -> None:
+    study = _study()
+    with pytest.raises(
+        ConfigError, match=r"workers=1 with ProcessExecutor \(running 4 .*set workers on ProcessExecutor\(workers=1\)"
+    ):
+        study.optimize(_quick, executor=ProcessExecutor(workers=4), workers=1)
+    assert study.trials == []
+
+
+def test_an_executor_built_for_4_runs_4_trials_at_once_when_workers_is_not_given(tmp_path: Path) -> None:
+    # Each trial waits until 4 trials have started: with fewer running at once, the first ones give up and say so.
+    def together(trial: Trial) -> dict[str, float]:
+        (tmp_path / str(trial.number)).touch()
+        deadline = time.monotonic() + 20
+        while len(list(tmp_path.iterdir())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return {"loss": trial.params["x"], "started_together": float(len(list(tmp_path.iterdir())))}
+
+    study = _study(trials=4)
+    study.optimize(together, executor=ProcessExecutor(workers=4))
+    assert [r.metrics["started_together"] for r in study.trials] == [4.0] * 4
 
 
 def test_a_memory_limit_beside_a_ray_executor_points_to_its_resources() -> None:

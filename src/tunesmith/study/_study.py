@@ -676,7 +676,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
 
     # The loop ------------------------------------------------------------------------------------
     def optimize(
-        self, objective: Objective, *, n_trials: int | None = None, workers: int = 1,
+        self, objective: Objective, *, n_trials: int | None = None, workers: int | None = None,
         executor: str | Executor = "inline", timeout: float | None = None, callbacks: Sequence[Callback] = (),
         memory_limit: int | str | None = None, trial_timeout: float | None = None, fail_fast: int | None = 3,
         progress: bool | None = None,
@@ -686,7 +686,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         Args:
             objective: ``objective(trial) -> float | dict``.
             n_trials: trials this call starts at most (the study budget still applies).
-            workers: trials at once (``executor="processes"``).
+            workers: trials at once (``executor="processes"``); not given, 1, or what an executor instance was built
+                to run, which a ``workers`` given beside it must match (two different counts are refused).
             executor: ``"inline"``, ``"processes"`` or an `Executor`.
             timeout: seconds this call may run before it stops starting trials.
             callbacks: ``callback(study, record)`` after each finished trial, or `Observer`s (live tracking).
