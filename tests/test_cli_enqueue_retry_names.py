@@ -49,6 +49,19 @@ def test_enqueue_refuses_a_pair_that_two_parameter_names_read_naming_both_and_th
     assert _queued("eq", url) == [], "nothing was queued on a guess"
 
 
+def test_enqueue_refuses_a_parameter_given_twice_naming_both_values(tmp_path: Path) -> None:
+    """``k=1 k=5`` queued k=5 and exited 0: the first value was dropped without a word."""
+    url = f"sqlite:///{tmp_path}/twice.db"
+    space = ts.Space({"x": ts.Float(0.0, 1.0), "k": ts.Int(1, 5)})
+    ts.Study(space, metric="loss", storage=url, name="twice", sampler="random")
+
+    result = CliRunner().invoke(cli, ["enqueue", "--study", "twice", "--storage", url, "x=0.5", "k=1", "k=5"])
+
+    assert result.exit_code == 1, result.output
+    assert "k given twice (k=1, k=5): give each parameter once" in " ".join(result.output.split())
+    assert _queued("twice", url) == [], "nothing was queued on a guess"
+
+
 # retry: the failures it leaves alone by default ------------------------------------------------------
 def test_retry_that_requeues_nothing_names_the_failures_of_other_kinds_and_the_kind_flag_that_requeues_them(
     tmp_path: Path,

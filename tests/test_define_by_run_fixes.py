@@ -85,6 +85,17 @@ def test_a_definition_that_changes_between_trials_stops_the_run_at_the_first_tri
     assert "or start a new study (another name) for the new one" in message
 
 
+def test_a_definition_that_changes_is_said_to_conflict_with_the_study_s_not_to_be_unsatisfiable() -> None:
+    """[0, 2] is a range values satisfy; the message opened with "a definition no value can satisfy"."""
+    study = ts.Study(metric="value", budget=ts.Budget(trials=6), storage="memory", seed=0)
+    study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=3)
+    with pytest.raises(ObjectiveError) as error:
+        study.optimize(lambda t: t.suggest_float("x", 0.0, 2.0))
+    message = str(error.value)
+    assert message.startswith("trial 3 asked for a parameter with a definition that conflicts with the study's: ")
+    assert "no value can satisfy" not in message
+
+
 def test_a_name_asked_twice_with_different_definitions_in_one_trial_stops_the_run_at_once() -> None:
     def twice(trial: Trial) -> float:
         trial.suggest_float("a", 0.0, 1.0)

@@ -457,11 +457,15 @@ def _branching(trial: ts.Trial) -> float:
 @pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes", "random"])
 def test_a_define_by_run_study_warm_starts_another_with_every_branch_kept(sampler: str, tmp_path: Path) -> None:
     """A trial that took one branch lacks the other branch's parameters; the warm start once dropped every
-    such trial as outside the space (here all twelve, refused as unusable)."""
+    such trial as outside the space (here all twelve, refused as unusable). The source study learned them by run,
+    so its space, given to the new study, lets a branch's results leave them out; a CSV export does not say so,
+    and the new study's space says which branch reads which (``when=``)."""
     before = ts.Study(metric="loss", storage="memory", seed=0, budget=ts.Budget(trials=12))
     before.optimize(_branching)
-    for source in (before, write_csv(before, tmp_path / "before.csv")):
-        after = ts.Study(before.space, metric="loss", storage="memory", seed=1, sampler=sampler,
+    branched = ts.Space({"kind": ts.Choice(["linear", "tree"]), "x": ts.Float(0.0, 1.0, when={"kind": "linear"}),
+                         "depth": ts.Int(1, 5, when={"kind": "tree"})})  # fmt: skip
+    for space, source in ((before.space, before), (branched, write_csv(before, tmp_path / "before.csv"))):
+        after = ts.Study(space, metric="loss", storage="memory", seed=1, sampler=sampler,
                          budget=ts.Budget(trials=14), warm_start=source)  # fmt: skip
         stored = read_attr(after.attrs, WarmStartAttr)
         assert stored is not None and stored.dropped == 0 and len(stored.points) == 12
@@ -470,6 +474,34 @@ def test_a_define_by_run_study_warm_starts_another_with_every_branch_kept(sample
         }
         after.optimize(lambda t: t.params["x"] if t.params["kind"] == "linear" else t.params["depth"] / 5)
         assert len(after.trials) == 14, "the samplers read the branches' results (CMA-ES past its start too)"
+
+
+def test_a_csv_result_lacking_a_declared_parameter_other_results_give_is_dropped_with_a_count(tmp_path: Path) -> None:
+    """The row without k held the best value; kept, the GP read its k as the middle of the range (3), a run nobody
+    made. ``k`` is declared without a condition, so every result must give it, as `Space.validate` requires."""
+    space = ts.Space({"x": ts.Float(0.0, 1.0), "k": ts.Int(1, 5)})
+    rows = [{"x": 0.5, "k": 2, "loss": 1.0}, {"x": 0.9, "k": "", "loss": 0.0}, {"x": 0.1, "k": 4, "loss": 2.0}]
+    with pytest.warns(WarmStartWarning, match=r"1 of 3 results dropped \(0 outside the space's bounds, 1 lacking a "
+                      r"parameter the space makes active or giving one it switches off"):  # fmt: skip
+        study = _study(space=space, sampler="gp", warm_start=_write_csv(tmp_path / "earlier.csv", rows))
+    stored = read_attr(study.attrs, WarmStartAttr)
+    assert stored is not None and stored.dropped == 1
+    assert [p["params"] for p in stored.points] == [{"x": 0.5, "k": 2}, {"x": 0.1, "k": 4}]
+
+
+def test_a_result_giving_a_parameter_its_condition_switches_off_is_dropped() -> None:
+    """beta1 applies only with adam: a result giving it with sgd did not run the configuration it names (it was
+    kept as ``{"opt": "sgd", ...}`` without a word)."""
+    records = [
+        {"opt": "adam", "beta1": 0.9, "lr": 0.01, "loss": 0.3},
+        {"opt": "sgd", "beta1": 0.9, "lr": 0.01, "loss": 0.1},
+        {"opt": "sgd", "lr": 0.02, "loss": 0.4},
+    ]
+    with pytest.warns(WarmStartWarning, match=r"1 of 3 results dropped \(0 outside the space's bounds, 1 lacking"):
+        study = _study(space=CONDITIONAL, warm_start=records)
+    stored = read_attr(study.attrs, WarmStartAttr)
+    assert stored is not None and stored.dropped == 1
+    assert [p["value"] for p in stored.points] == [0.3, 0.4]
 
 
 def test_results_lacking_a_parameter_no_result_gives_are_still_dropped(tmp_path: Path) -> None:

@@ -108,8 +108,12 @@ def _split(study: Study, storage: str, pair: str) -> tuple[str, str]:
 
 def _parse(study: Study, storage: str, pairs: tuple[str, ...]) -> dict[str, object]:
     params: dict[str, object] = {}
+    given: dict[str, str] = {}  # name -> the pair that gave it, to name both when it comes again
     for pair in pairs:
         name, text = _split(study, storage, pair)
+        if name in given:  # keeping either value would queue a configuration the user may not have meant
+            raise CliError(f"{name} given twice ({given[name]}, {pair}): give each parameter once")
+        given[name] = pair
         # A name the study does not know yet (define-by-run) is read as a number, true/false/null or text.
         params[name] = from_text(study.space.get(name), text)
     return params

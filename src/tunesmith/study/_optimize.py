@@ -36,7 +36,7 @@ from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.base import REFUSED_REPORT, TRAINED_TO
 from tunesmith.pareto import pareto_front
 from tunesmith.schedulers.pbt import RoundWatch
-from tunesmith.space._define_by_run import DefinitionError
+from tunesmith.space._define_by_run import ONE_DEFINITION, DefinitionError
 from tunesmith.storage.base import count_budgeted
 from tunesmith.study import _define_by_run, _multi
 from tunesmith.study._known import queue_beyond_budget
@@ -427,13 +427,17 @@ class _SystematicFailure:
 
     def _undefinable(self, record: TrialRecord) -> None:
         """A trial failed by a `Trial.suggest_*` definition no value can satisfy (`DefinitionError`: ``low >= high``,
-        ``log=True`` with ``low <= 0``) stops the run at once, whatever worked before: a parameter keeps one
-        definition for the whole study, so every trial that asks for it would fail the same way."""
+        ``log=True`` with ``low <= 0``), or by one that conflicts with the study's, stops the run at once, whatever
+        worked before: a parameter keeps one definition for the whole study, so every trial that asks for it would fail
+        the same way."""
         said = _definition_error(record)
         if said is None:
             return
+        # A definition other than the study's may be satisfiable ([0, 2] where the study has [0, 1]): calling it
+        # unsatisfiable would send the user looking for a mistake in the bounds that is not there.
+        what = "that conflicts with the study's" if ONE_DEFINITION in said else "no value can satisfy"
         raise ObjectiveError(
-            f"trial {record.number} asked for a parameter with a definition no value can satisfy: "
+            f"trial {record.number} asked for a parameter with a definition {what}: "
             f"{excerpt(said, _LINE_CHARS)}. A parameter keeps one definition for the whole study, so every trial "
             "that asks for it would fail the same way and the study stopped; fix the call in the objective and run "
             "again (the trial stays recorded, with its traceback), or pass fail_fast=None (in a config file: "

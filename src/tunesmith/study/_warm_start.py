@@ -6,8 +6,11 @@ objectives adds ``"values"``, every objective's, since a result without them rea
 samplers), together with the source
 in words. Every worker then reads the points from there (`tunesmith.study._known.read_known`), so a resumed
 study or a ``tunesmith worker`` needs no access to the source. A parameter the space lacks is refused
-(the results would describe another search); a result outside the space's bounds or without a finite
-value of the metric is dropped, and a `WarmStartWarning` says how many.
+(the results would describe another search); a result outside the space's bounds, without a finite
+value of the metric, or that `Space.validate` would refuse (a parameter the space makes active left out, or one
+its conditions switch off given) is dropped, and a `WarmStartWarning` says how many. Only a parameter defined by
+run (one the study, or the source study, learned from what its trials asked for by name) may be missing from some
+results and given by others: the trials that took another branch never asked for it.
 
 Staged tuning (the learning rate first, then the next parameters in order of importance) warm-starts each stage
 from the one before, whose results lack the parameters added since. Such results are refused, naming what they
@@ -49,7 +52,8 @@ _Row = tuple[dict[str, Any], dict[str, Any]]
 
 
 class WarmStartWarning(UserWarning):
-    """Some earlier results were dropped from a warm start: outside the space's bounds or without a value."""
+    """Some earlier results were dropped from a warm start: outside the space's bounds, not the parameters the space
+    makes active, or without a value."""
 
 
 @dataclass(frozen=True)
@@ -135,21 +139,22 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
     rows = [(_filled(study.space, _typed(study.space, params, text=text), fill), values) for params, values in rows]
     _refuse_lacking(study.space, rows, described)
     rows, breaching, unguarded = _guarded_rows(rows, study.guardrails)
-    points, outside, no_value = _points(study.space, rows, _objectives(study))
-    dropped = outside + no_value + breaching
+    points, outside, unfit, no_value = _points(study.space, rows, _objectives(study), _by_run(study, given.source))
+    dropped = outside + unfit + no_value + breaching
     if not points:
         raise ConfigError(
             f"warm start from {described}: none of its {dropped} results is usable ({outside} outside the "
-            f"space, {no_value} without a finite {_names(study)}, {breaching} breaching this study's guardrails): "
-            "give results of this search"
+            f"space's bounds, {unfit} {_UNFIT}, {no_value} without a finite {_names(study)}, {breaching} breaching "
+            "this study's guardrails): give results of this search (declare a parameter only some branches use "
+            "with when={...}, so results of the other branches may leave it out)"
         )
     if dropped or unguarded:
         untested = (f"; {unguarded} of those kept never measured {', '.join(sorted(_guarded(study)))}, so they are "
                    "taken as feasible" if unguarded else "")  # fmt: skip
         warnings.warn(
             f"warm start from {described}: {dropped} of {len(rows) + breaching} results dropped ({outside} outside "
-            f"the space's bounds, {no_value} without a finite {_names(study)}, {breaching} breaching this study's "
-            f"guardrails); {len(points)} inform the sampler{untested}",
+            f"the space's bounds, {unfit} {_UNFIT}, {no_value} without a finite {_names(study)}, {breaching} "
+            f"breaching this study's guardrails); {len(points)} inform the sampler{untested}",
             WarmStartWarning,
             stacklevel=4,
         )
@@ -374,18 +379,38 @@ def _value(raw: Any) -> float | None:
     return value if math.isfinite(value) and not isinstance(raw, bool) else None
 
 
-def _points(space: Space, rows: list[_Row], objectives: Sequence[Metric]) -> tuple[list[dict[str, Any]], int, int]:
-    """The usable results (``rows`` typed and filled) as ``{"params", "value"}``, and how many were outside
-    the space or had no value.
+# How the warning and the error name the results `_checked` finds unfit.
+_UNFIT = "lacking a parameter the space makes active or giving one it switches off"
 
-    A parameter that some results give and others lack is one their objective asked for on some branches
-    only (define-by-run): a result without it keeps it inactive, as the study's own trials do, instead of
-    being dropped.
+
+class _Unfit(SpaceError):
+    """A result that lacks a parameter the space makes active, or gives one the space's conditions switch off."""
+
+
+def _by_run(study: Study, source: EarlierResults) -> frozenset[str]:
+    """The parameters defined by run: learned by ``study`` from what its trials asked for by name, or by the source
+    study (whose space, given to this study, declares them, though its trials asked for them on some branches only)."""
+    learned = frozenset(study.space) - frozenset(study._defined.given or ())
+    other = _as_study(source)
+    if other is None:
+        return learned
+    return learned | (frozenset(other.space) - frozenset(other._defined.given or ()))
+
+
+def _points(
+    space: Space, rows: list[_Row], objectives: Sequence[Metric], by_run: frozenset[str]
+) -> tuple[list[dict[str, Any]], int, int, int]:
+    """The usable results (``rows`` typed and filled) as ``{"params", "value"}``, and how many were outside the
+    space's bounds, did not give the parameters the space makes active (`_Unfit`), or had no value.
+
+    A parameter defined by run (``by_run``) that some results give and others lack is one their objective asked
+    for on some branches only: a result without it keeps it inactive, as the study's own trials do, instead of
+    being dropped. A declared parameter is missing only where the space's conditions switch it off.
     """
     given = [frozenset(params) for params, _ in rows]
-    branching = frozenset().union(*given) - frozenset.intersection(*given) if given else frozenset()
+    branching = (frozenset().union(*given) - frozenset.intersection(*given) if given else frozenset()) & by_run
     points: list[dict[str, Any]] = []
-    outside = no_value = 0
+    outside = unfit = no_value = 0
     for params, raw in rows:
         values = {name: _value(v) for name, v in raw.items()}
         if any(v is None for v in values.values()):
@@ -393,24 +418,40 @@ def _points(space: Space, rows: list[_Row], objectives: Sequence[Metric]) -> tup
             continue
         try:
             point: dict[str, Any] = {"params": _checked(space, params, branching), "value": values[objectives[0].name]}
+        except _Unfit:
+            unfit += 1
+            continue
         except SpaceError:
             outside += 1
             continue
         if len(objectives) > 1:
             point["values"] = values
         points.append(point)
-    return points, outside, no_value
+    return points, outside, unfit, no_value
 
 
 def _checked(space: Space, params: dict[str, Any], branching: frozenset[str]) -> dict[str, Any]:
-    """``params`` checked against the space; parameters in ``branching`` may be missing (inactive)."""
-    try:
-        return space.validate(params)
-    except SpaceError:
-        missing = {name for name in space if name not in params}
-        if not missing or not missing <= branching:
-            raise
-        for name, value in params.items():
-            if not space[name].contains(value):
-                raise SpaceError(f"{name}={value!r} is outside its range") from None
-        return dict(params)
+    """``params`` as `Space.validate` takes a configuration (each active parameter given, inside its range; a
+    `Fixed` one filled), except that a parameter in ``branching`` may be missing (a branch not taken); one the
+    space's conditions switch off is refused, as `Study.enqueue` refuses it: the configuration it names never ran.
+
+    Raises:
+        _Unfit: an active parameter missing, or an inactive one given.
+        SpaceError: a value outside its parameter's range.
+    """
+    checked: dict[str, Any] = {}
+    for name, param in space.items():  # parents before children: the space keeps its parameters in that order
+        if not space.is_active(name, checked):
+            continue
+        if name in params:
+            if not param.contains(params[name]):
+                raise SpaceError(f"{name}={params[name]!r} is outside its range {param.to_json()}")
+            checked[name] = params[name]
+        elif isinstance(param, Fixed):
+            checked[name] = param.value
+        elif name not in branching:
+            raise _Unfit(f"parameter {name!r} is active but missing from {params!r}")
+    switched_off = sorted(set(params) - set(checked))
+    if switched_off:
+        raise _Unfit(f"{switched_off} are given in {params!r}, where the space's conditions switch them off")
+    return checked
