@@ -348,7 +348,7 @@ def test_optimize_refuses_what_it_cannot_run_before_starting_a_trial() -> None:
     with pytest.raises(ts.ConfigError, match=r"objective must be a function of a trial, got float 0\.5: pass the "
                        r"function itself"):  # fmt: skip
         study.optimize(0.5, n_trials=2)  # type: ignore[arg-type]  # what calling the objective returned
-    with pytest.raises(ts.ConfigError, match=r"workers must be a positive integer, got workers=0"):
+    with pytest.raises(ts.ConfigError, match=r"workers must be a positive integer or None, got workers=0"):
         study.optimize(lambda trial: 1.0, n_trials=2, workers=0)
     with pytest.raises(ts.ConfigError, match=r"timeout must be a finite number > 0 or None, got timeout=-1"):
         study.optimize(lambda trial: 1.0, timeout=-1)  # it ran no trial and reported "timeout of -1s reached"

@@ -3,8 +3,9 @@
 A row holds one trial: ``number``, ``state``, ``kind``, ``reason``, ``seed``, ``value`` (the study's metric;
 empty for a FAILED trial), ``resource``, ``started_at``, ``finished_at``, ``duration``, ``invalidated``,
 ``retry_of``, ``counts_toward_budget``, then one column per parameter (``params.<name>``) and per final metric
-(``metrics.<name>``). Every row has every column (``None`` where a trial lacks it). It lives in the core so that
-the study and the report build the one table.
+(``metrics.<name>``; not a per-example metric's fingerprint, ``digest:<name>``, which is bookkeeping). Every row
+has every column (``None`` where a trial lacks it). It lives in the core so that the study and the report build the
+one table.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from tunesmith.budget import counts_toward_budget
+from tunesmith.objective import without_digests
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["BASE_COLUMNS", "trial_table"]
@@ -33,7 +35,7 @@ def trial_table(
     trials whose worker is gone (`Study.gone_trials`), which spend no trial budget, as `Budget.usage` counts them."""
     ordered = sorted(records, key=lambda r: r.number)
     extra_params = sorted({k for r in ordered for k in r.params} - set(params))
-    metric_names = sorted({k for r in ordered for k in r.metrics})
+    metric_names = sorted({k for r in ordered for k in without_digests(r.metrics)})
     columns = BASE_COLUMNS + [f"params.{n}" for n in [*params, *extra_params]] + [f"metrics.{n}" for n in metric_names]
     rows: list[dict[str, Any]] = []
     nulls: set[tuple[int, str]] = set()
@@ -61,7 +63,7 @@ def trial_table(
             row[f"params.{name}"] = value
             if value is None:
                 nulls.add((index, f"params.{name}"))
-        for name, value in record.metrics.items():
+        for name, value in without_digests(record.metrics).items():
             row[f"metrics.{name}"] = value
         rows.append(row)
     return columns, rows, nulls

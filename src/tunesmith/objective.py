@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import difflib
+import hashlib
 import math
 import numbers
 import operator
@@ -19,11 +20,14 @@ from tunesmith.errors import ConfigError
 
 __all__ = [
     "COUNT",
+    "DIGEST",
     "STDERR",
     "Guardrail",
     "Metric",
     "MetricDirectionWarning",
     "MissingMetric",
+    "digest_level",
+    "digest_of",
     "is_per_example",
     "metric_named",
     "name_words",
@@ -32,6 +36,7 @@ __all__ = [
     "reads_as_score",
     "summarise",
     "warn_if_minimised_score",
+    "without_digests",
 ]
 
 Direction = Literal["min", "max"]
@@ -39,6 +44,12 @@ Direction = Literal["min", "max"]
 # A metric given as per-example values is stored as its mean, with these keys beside it.
 STDERR = "stderr:"
 COUNT = "count:"
+# Bookkeeping, never a metric: a fingerprint of the per-example values in order (`digest_of`), by which the holdout
+# check knows a holdout that is the validation set when their means tie by chance too often to tell.
+DIGEST = "digest:"
+# Per-example values are fingerprinted to this many significant digits, so that a difference in the last bits of
+# how one value was computed (0.1 + 0.2 against 0.3) does not change the fingerprint.
+_DIGEST_DIGITS = 12
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -298,10 +309,13 @@ class Guardrail:
 
 
 def summarise(name: str, values: Any) -> dict[str, float]:
-    """``{name: mean, "stderr:<name>": standard error, "count:<name>": n}`` of per-example values.
+    """``{name: mean, "stderr:<name>": standard error, "count:<name>": n, "digest:<name>": fingerprint}`` of
+    per-example values (the standard error and the fingerprint from two values on).
 
     The array itself is never stored: its mean is the metric, and the count and standard error say
-    how much sampling noise the mean carries (the verdict's holdout-gap check reads them).
+    how much sampling noise the mean carries (the verdict's holdout-gap check reads them). The fingerprint
+    (`digest_of`) is bookkeeping, not a metric: it lets the holdout-gap check tell a holdout that is the
+    validation set from one whose mean ties with it by chance.
 
     Raises:
         ValueError: when ``values`` is empty or holds something that is not a number.
@@ -321,7 +335,27 @@ def summarise(name: str, values: Any) -> dict[str, float]:
     if n > 1:  # one value says nothing about its own noise
         variance = math.fsum((v - mean) ** 2 for v in numbers) / (n - 1)
         out[f"{STDERR}{name}"] = math.sqrt(variance / n)
+        out[f"{DIGEST}{name}"] = digest_of(numbers)
     return out
+
+
+def digest_level(value: float) -> str:
+    """One per-example value as `digest_of` reads it: to 12 significant digits, ``-0.0`` as ``0.0``."""
+    return f"{float(value) + 0.0:.{_DIGEST_DIGITS}g}"
+
+
+def digest_of(values: Sequence[float]) -> float:
+    """A fingerprint of per-example ``values`` in their order, each read by `digest_level`: equal for the same
+    values, and for different ones about once in 2**52. It is a whole number below 2**52, which a float holds
+    exactly, so that storage keeps it as the float a result's every value is."""
+    text = ",".join(digest_level(v) for v in values)
+    return float(int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 12)
+
+
+def without_digests(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``metrics`` but their fingerprints (``digest:<m>``): bookkeeping for the holdout check, which no view or
+    export shows as a metric (a hash read as a number means nothing)."""
+    return {name: value for name, value in metrics.items() if not name.startswith(DIGEST)}
 
 
 def is_per_example(value: Any) -> bool:
@@ -346,11 +380,12 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
     """Turn what an objective returned into a dict of float metrics.
 
     A bare number is the primary metric. In a dict, a sequence of numbers (a list, an array) is a
-    metric's per-example values: see `summarise`. Raises `ValueError` with the reason when the
-    result lacks the primary metric, holds something that is not a number, gives an objective as a bool, or gives
-    an objective outside its declared scale (`Metric.scale`; a per-example metric by its mean). ``objectives`` are
-    every objective of a multi-objective study (empty for one): a result that is not a dict is then told to be one
-    with each of them, and each objective it holds is checked as the primary metric is.
+    metric's per-example values: see `summarise`; its ``stderr:`` or ``count:`` key returned beside them is refused
+    (`_refuse_noise_beside`), while beside one number it is the objective's own noise. Raises `ValueError` with the
+    reason when the result lacks the primary metric, holds something that is not a number, gives an objective as a
+    bool, or gives an objective outside its declared scale (`Metric.scale`; a per-example metric by its mean).
+    ``objectives`` are every objective of a multi-objective study (empty for one): a result that is not a dict is
+    then told to be one with each of them, and each objective it holds is checked as the primary metric is.
     """
     if _is_bool(result):
         raise ValueError(f"the objective returned a bool ({result!r}); return a float or a dict of floats")
@@ -369,7 +404,15 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
     names = {m.name for m in checked}
     out: dict[str, float] = {}
     for key, value in result.items():
+        if str(key).startswith(DIGEST):
+            # The holdout check reads this key as the fingerprint of the validation examples: one an objective
+            # wrote could pass a holdout that is the validation set, or fail an honest one.
+            raise ValueError(
+                f"the result returns {excerpt(repr(key))}, but {DIGEST!r} keys are tunesmith's own (the fingerprint "
+                "of a metric's per-example values, computed when the objective returns them): rename the key"
+            )
         if is_per_example(value):
+            _refuse_noise_beside(key, result)
             out.update(summarise(str(key), value))
             continue
         # float() would read "0.5" as 0.5 (text where a number was meant) and True as 1.0 (a flag beside the
@@ -383,6 +426,21 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
     if metric.name not in out:
         raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); {keys_of(out, metric.name)}")
     return _on_scale(out, checked)
+
+
+def _refuse_noise_beside(key: object, result: Mapping[Any, Any]) -> None:
+    """Refuse a result that gives metric ``key`` as per-example values and also returns a key `summarise` computes
+    from them (``stderr:<key>``, ``count:<key>``): which of the two was stored depended on the keys' order. Beside
+    one number, such a key is how an objective gives its own noise (a bootstrap standard error), and is kept."""
+    for prefix in (STDERR, COUNT):
+        given = f"{prefix}{key}"
+        if given in result:
+            raise ValueError(
+                f"the result gives {excerpt(repr(key))} as per-example values, from which its {excerpt(repr(given))} "
+                f"is computed, and also returns {excerpt(repr(given))}={excerpt(repr(result[given]))}: a metric's "
+                f"noise must come from one source; return the per-example values alone, or the metric's mean as one "
+                f"number with {excerpt(repr(given))} beside it"
+            )
 
 
 def _on_scale(out: dict[str, float], metrics: Sequence[Metric]) -> dict[str, float]:

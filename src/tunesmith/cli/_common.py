@@ -25,6 +25,7 @@ from tunesmith._progress import Progress
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import SamplerChoiceAttr, read_attr
 from tunesmith.errors import StudyNotFound, TunesmithError
+from tunesmith.objective import without_digests
 from tunesmith.samplers import Auto
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study, StudyResult
@@ -395,7 +396,7 @@ def _record_json(record: TrialRecord) -> dict[str, Any]:
         "number": record.number,
         "state": record.state.value,
         "params": record.params,
-        "metrics": record.metrics,
+        "metrics": without_digests(record.metrics),  # stderr: and count: kept, as the data
         "reason": record.reason,
         "seed": record.seed,
         "resource": record.resource,

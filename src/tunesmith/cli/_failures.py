@@ -22,7 +22,7 @@ from tunesmith.cli._common import (
     json_option,
     storage_option,
 )
-from tunesmith.objective import COUNT, STDERR, Guardrail, Metric
+from tunesmith.objective import COUNT, DIGEST, STDERR, Guardrail, Metric, without_digests
 from tunesmith.study import CheckpointStore, Study
 from tunesmith.study._checkpoints import CHECKPOINTED
 from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS, owed_retry
@@ -61,10 +61,10 @@ def shown_metrics(
     """Each metric of ``metrics`` as `metric_text` shows it, an objective's on its declared scale, a guarded one to
     the digits its bound needs. The storage keys that carry a per-example metric's standard error and count
     (``stderr:<m>``, ``count:<m>``) are folded into it, not listed as metrics of their own; ``--json`` keeps them,
-    as the data."""
+    as the data. Its fingerprint (``digest:<m>``, bookkeeping for the holdout check) is no metric: left out."""
     scales = {metric.name: metric.scale for metric in objectives}
     return {name: metric_text(metrics, name, scales.get(name), guardrails) for name in metrics
-            if not name.startswith((STDERR, COUNT))}  # fmt: skip
+            if not name.startswith((STDERR, COUNT, DIGEST))}  # fmt: skip
 
 
 def _metrics_line(record: TrialRecord, objectives: Sequence[Metric], guardrails: Sequence[Guardrail]) -> str:
@@ -165,8 +165,8 @@ def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
     gone = study.gone_trials().get(number)
     folder, holds, said = _checkpoint(study, record)
     if as_json:
-        _print_json({"study": study.name, **record.to_json(), "worker_gone": gone,
-                     "checkpoint": {"path": folder, "exists": holds}})  # fmt: skip
+        _print_json({"study": study.name, **record.to_json(), "metrics": without_digests(record.metrics),
+                     "worker_gone": gone, "checkpoint": {"path": folder, "exists": holds}})  # fmt: skip
         return
     _show_record(study.name, record, gone, study.objectives or (study.metric,), study.guardrails, said)
 

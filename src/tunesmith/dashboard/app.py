@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tunesmith.dashboard._data import FIGURES, SnapshotCache, json_safe, snapshot, study_data
 from tunesmith.errors import ConfigError, StorageError, StudyNotFound
+from tunesmith.objective import without_digests
 from tunesmith.storage import SQLStorage, Storage, open_storage, redact_url
 
 __all__ = ["DashboardServer", "check_host", "serve"]
@@ -321,7 +322,8 @@ class DashboardServer:
             info = self.storage.load_study(name)
             records = self.storage.get_trials(info.id)
         data = study_data(info, records)
-        return {"name": name, "metric": data.metric.name, "trials": [r.to_json() for r in records]}
+        return {"name": name, "metric": data.metric.name,
+                "trials": [{**r.to_json(), "metrics": without_digests(r.metrics)} for r in records]}  # fmt: skip
 
     # Lifetime ----------------------------------------------------------------------------------
     def wait(self) -> None:

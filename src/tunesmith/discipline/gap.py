@@ -21,8 +21,10 @@ examples at 0.95 or 0.80 against 30 to 1,000 holdout examples: 4.7-5.3%, where p
 freedom (k - 1 for k folds: on 3 folds 4.0-4.9%, where the normal flagged 8.0-11%).
 
 A holdout is data the search never saw. One whose result is the chosen trial's validation result itself (the same
-mean of as many per-example values, with the same standard error, a tie that independent sets do not meet by
-chance) is the validation set, and fails the test as decided (`_same_result`). A holdout better than validation
+per-example values in the same order, by their fingerprint, ``digest:<metric>``, where independent sets of such
+values would not match element by element by chance: `_same_values`; or the same mean of as many per-example
+values, with the same standard error, a tie that independent sets do not meet by chance: `_same_result`) is the
+validation set, and fails the test as decided. A holdout better than validation
 less the optimism selection explains is not flagged on that alone: honest holdouts read so beyond noise in up to
 6.8% of studies (the estimate overstates what choosing flattered when one configuration dominates), and a holdout
 of right-or-wrong values that is the validation set read so in none of 1,000 (the optimism, about 3.8 points on 300
@@ -34,12 +36,13 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from tunesmith.discipline.conventions import folds_of
-from tunesmith.objective import COUNT, STDERR, Metric, name_words
+from tunesmith.objective import COUNT, STDERR, Metric, digest_level, digest_of, name_words
 
 __all__ = [
     "Z_ONE_SIDED_95",
@@ -292,6 +295,7 @@ def gap_test(
     compared: int = 1,
     estimate: float | None = None,
     holdout_values: Sequence[float] | None = None,
+    validation_digest: float | None = None,
 ) -> GapTest:
     """Test the holdout gap of one configuration (see the module docstring).
 
@@ -315,6 +319,9 @@ def gap_test(
             verdict's optimism line, which gives the estimate.
         holdout_values: the holdout's per-example values behind ``holdout``, when ``evaluate`` returned them: they
             tell how likely a holdout result identical to the validation result is by chance (`_chance_of_tie`).
+        validation_digest: the fingerprint of the validation per-example values behind ``validation``
+            (``digest:<metric>``, `summarise`), when the objective returned them: with ``holdout_values``, it tells
+            a holdout whose values are the validation values themselves (`_same_values`).
     """
     units: Literal["points", "relative"] = "points" if points else "relative"
     scale = point_unit(metric) if points else max(abs(validation), 1e-12)
@@ -356,7 +363,8 @@ def gap_test(
         side = "validation" if validation_noise is not None else "holdout"
         other = "holdout" if validation_noise is not None else "validation"
         sides = [f"{side} {known.source}", f"{other} assumed alike (return its per-example values to measure it)"]
-    same = _same_result(validation, validation_noise, holdout, holdout_noise, holdout_values, point_unit(metric))
+    same = _same_values(holdout, validation_digest, holdout_values) or _same_result(
+        validation, validation_noise, holdout, holdout_noise, holdout_values, point_unit(metric))  # fmt: skip
     if same:
         return GapTest(raw, units, None, threshold, True, True, f"gap {shown} ({limit}): {same}",
                        expected=expected)  # fmt: skip
@@ -413,10 +421,11 @@ def _same_result(validation: float, validation_noise: Noise | None, holdout: flo
                  holdout_values: Sequence[float] | None, unit: float) -> str:  # fmt: skip
     """Why the holdout result is the chosen trial's validation result itself, in words with the fix; ``""`` when it
     is not, or may be by chance. Identical means the same mean of the same number of per-example values with the
-    same standard error. The validation values themselves are never stored (`summarise`), so that is all that can
-    be compared; it is decisive only when independent sets tie so exactly by chance at most `_TIE_BY_CHANCE` of the
-    time (`_chance_of_tie`): right-or-wrong values on 300 examples tie by chance up to 6% of the time (a tie of
-    their counts), so their tie is judged as any other gap is."""
+    same standard error, which holds also for the validation values in another order, where their fingerprint
+    (`_same_values`) differs; it is decisive only when independent sets tie so exactly by chance at most
+    `_TIE_BY_CHANCE` of the time (`_chance_of_tie`): right-or-wrong values on 300 examples tie by chance up to 6% of
+    the time (a tie of their counts), so their tie is judged as any other gap is, unless their fingerprints
+    agree."""
     if validation_noise is None or holdout_noise is None or validation_noise.examples is None:
         return ""
     if validation_noise.examples != holdout_noise.examples or not (
@@ -429,10 +438,44 @@ def _same_result(validation: float, validation_noise: Noise | None, holdout: flo
     odds = (f"independent sets of such values tie this exactly with a chance of at most {chance:.1g}"
             if chance > 0 else "a tie to every digit, which independent sets of values of many levels do not meet "
             "by chance")  # fmt: skip
-    return (f"the holdout result is the validation result itself (mean {holdout:.6g} of {holdout_noise.examples} "
-            f"per-example values, standard error {holdout_noise.stderr:.4g}, on both sides; {odds}): the holdout "
-            "must be data the search never saw, and this reads as the validation set: score a separate split, and "
-            "check that evaluate(params, seed) scores x_holdout, not x_val")  # fmt: skip
+    return _the_validation_set(f"mean {holdout:.6g} of {holdout_noise.examples} per-example values, standard error "
+                               f"{holdout_noise.stderr:.4g}, on both sides; {odds}")  # fmt: skip
+
+
+def _same_values(holdout: float, validation_digest: float | None, holdout_values: Sequence[float] | None) -> str:
+    """Why the holdout's per-example values are the chosen trial's validation values themselves, in words with the
+    fix; ``""`` when they are not, or may be by chance. Their fingerprints (`digest_of`) agree only for the same
+    values in the same order, which is decisive only when independent sets of such values would match element by
+    element at most `_TIE_BY_CHANCE` of the time (`_log10_chance_of_match`): right-or-wrong values at 0.95 on 300
+    examples match so about once in 10**13, where their counts tie up to 6% of the time; values all alike (an
+    accuracy of 1.0) match as often as not, and are no evidence."""
+    if validation_digest is None or not holdout_values or digest_of(holdout_values) != validation_digest:
+        return ""
+    log10_chance = _log10_chance_of_match(holdout_values)
+    if log10_chance > math.log10(_TIE_BY_CHANCE):
+        return ""
+    odds = f"1e{math.floor(log10_chance)}" if log10_chance < -300 else f"{10.0**log10_chance:.1g}"
+    return _the_validation_set(f"the same {len(holdout_values)} per-example values in the same order, mean "
+                               f"{holdout:.6g}, on both sides; independent sets of such values match element by "
+                               f"element with a chance of at most {odds}")  # fmt: skip
+
+
+def _log10_chance_of_match(values: Sequence[float]) -> float:
+    """The base-10 logarithm of how often an independent set of ``len(values)`` values drawn as these are spread
+    (each level, as `digest_level` reads it, as often as here) matches them element by element: each element
+    matches with the chance that two draws agree, the sum of the squared shares of the levels (p^2 + (1 - p)^2
+    for right-or-wrong values with mean p), and the elements are independent. In logarithms, since the chance
+    falls below the smallest float within a few thousand examples."""
+    n = len(values)
+    agree = sum((count / n) ** 2 for count in Counter(digest_level(v) for v in values).values())
+    return 0.0 if agree >= 1.0 else n * math.log10(agree)
+
+
+def _the_validation_set(evidence: str) -> str:
+    """The failure of a holdout that is the validation set, with the rule, the ``evidence`` and the fix."""
+    return (f"the holdout result is the validation result itself ({evidence}): the holdout must be data the search "
+            "never saw, and this reads as the validation set: score a separate split, and check that "
+            "evaluate(params, seed) scores x_holdout, not x_val")  # fmt: skip
 
 
 def _chance_of_tie(value: float, noise: Noise, values: Sequence[float] | None, unit: float) -> float:

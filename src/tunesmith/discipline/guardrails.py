@@ -34,7 +34,7 @@ from tunesmith._validate import integer
 from tunesmith.discipline.conventions import FOLD, SHIFTED, SLICE
 from tunesmith.discipline.gap import Noise, more_data
 from tunesmith.errors import ConfigError
-from tunesmith.objective import COUNT, STDERR, Direction, Guardrail, Metric, name_words, reads_as_score
+from tunesmith.objective import COUNT, DIGEST, STDERR, Direction, Guardrail, Metric, name_words, reads_as_score
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
@@ -75,8 +75,9 @@ _CALIBRATION_PAIRS = (frozenset({"log", "loss"}), frozenset({"log", "likelihood"
 _TRAINING_WORDS = frozenset({"train", "training"})
 # Words also found inside a longer word (``miscalibration``, ``valLogloss``, ``binarycrossentropy``).
 _CALIBRATION_INSIDE = frozenset(w for w in _CALIBRATION_WORDS if len(w) >= 5)
-# Keys of a result that annotate a metric rather than name one (its noise, a fold's, a slice's or a shifted score).
-_ANNOTATIONS = (STDERR, COUNT, FOLD, SLICE, SHIFTED)
+# Keys of a result that annotate a metric rather than name one (its noise, its fingerprint, a fold's, a slice's or a
+# shifted score).
+_ANNOTATIONS = (STDERR, COUNT, DIGEST, FOLD, SLICE, SHIFTED)
 
 
 def _reads_as_calibration(name: str) -> bool:

@@ -80,7 +80,7 @@ from tunesmith.discipline.seeds import Contest, Rule, across_seeds, lineage_of, 
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.integrations._sklearn_space import estimator_params, internal_names
-from tunesmith.objective import Metric, is_per_example, summarise
+from tunesmith.objective import DIGEST, Metric, is_per_example, summarise
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -772,6 +772,7 @@ def finalize(
         selection=selection, compared=optimism.compared if optimism else 1,
         estimate=optimism.estimate if optimism is not None and optimism.measured else None,
         holdout_values=examples[key].tolist() if key in examples else None,
+        validation_digest=record.metrics.get(f"{DIGEST}{study.metric.name}"),
     )  # fmt: skip
     beside = "" if rerun is None else f"; re-run mean {rerun:.4g}"
     checks = [baseline_check(study, record, entry, optimism)]

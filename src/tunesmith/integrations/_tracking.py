@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.attributes import VerdictAttr, read_attr
 from tunesmith.errors import ConfigError
+from tunesmith.objective import without_digests
 from tunesmith.study._verdict_state import standing
 from tunesmith.trial import TrialRecord
 
@@ -26,11 +27,12 @@ def logged_values(values: Mapping[str, Any]) -> dict[str, float]:
     Never left out: a diverged trial then kept its last finite value as its latest, and sorting the runs by the
     metric put it first. NaN rather than the infinity reported: MLflow stores an infinity as the largest float of
     its sign, which sorts first in one of the two directions (a loss gone to -inf, an accuracy to +inf), while it
-    sorts NaN after every number in both; W&B's summary holds it as no value.
+    sorts NaN after every number in both; W&B's summary holds it as no value. A per-example metric's fingerprint
+    (``digest:<m>``) is bookkeeping for the holdout check, not a metric: left out.
     """
     return {
         str(k): float(v) if math.isfinite(v) else math.nan
-        for k, v in values.items()
+        for k, v in without_digests(values).items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
 

@@ -21,7 +21,7 @@ from tunesmith.discipline.seeds import lineage_of
 from tunesmith.environment import TRIAL_KEY
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.fidelity import rung_view
-from tunesmith.objective import COUNT, STDERR, Guardrail, Metric, metric_named
+from tunesmith.objective import COUNT, DIGEST, STDERR, Guardrail, Metric, metric_named
 from tunesmith.pareto import (
     REFERENCE_TRIALS,
     hypervolume_history,
@@ -264,12 +264,13 @@ def metrics_text(
     metrics: Mapping[str, float], *, objectives: Sequence[Metric] = (), guardrails: Sequence[Guardrail] = ()
 ) -> str:
     """``name=value`` pairs, a metric returned per example shown with its standard error and count
-    (``val_acc=0.965 ± 0.0141 (n=171)``) rather than as three unrelated numbers. ``objectives``: the study's
+    (``val_acc=0.965 ± 0.0141 (n=171)``) rather than as three unrelated numbers, and without its fingerprint
+    (``digest:<name>``, bookkeeping for the holdout check, not a metric). ``objectives``: the study's
     metrics, whose declared scale (`Metric.scale`) reads a proportion whose examples all agree (`value_text`);
     ``guardrails``: the study's, whose metrics are printed with the digits their bounds need (`value_text`)."""
     scales = {metric.name: metric.scale for metric in objectives}
     return ", ".join(f"{name}={value_text(metrics, name, scale=scales.get(name), guardrails=guardrails)}"
-                     for name in metrics if not name.startswith((STDERR, COUNT)))  # fmt: skip
+                     for name in metrics if not name.startswith((STDERR, COUNT, DIGEST)))  # fmt: skip
 
 
 def value_text(
