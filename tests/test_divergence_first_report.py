@@ -16,8 +16,9 @@ import pytest
 
 import tunesmith as ts
 from tunesmith.analysis import Signature, SignatureThresholds, classify_curves, diagnose
+from tunesmith.analysis.curves import judge_curves
 from tunesmith.errors import ConfigError
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 SPACE = ts.Space({"lr": ts.Float(1e-4, 3.0, log=True), "dropout": ts.Float(0.0, 0.5)})
 HOT = 1.0  # above this lr the loss blows up in the first epoch
@@ -201,3 +202,88 @@ def test_a_blow_up_among_trials_split_into_fast_and_slow_learners_is_diverged() 
     found = classify_curves([*fast, *slow, *hot], "loss")
     diverged = {n for n, d in found.items() if d.signature is Signature.DIVERGED}
     assert diverged == {36, 37, 38, 39}, {n: found[n].detail for n in diverged}
+
+
+def _asha_like(curves: list[list[float]], lrs: list[float]) -> list[TrialRecord]:
+    """The trials as ASHA leaves them with rungs at steps 1 and 3: the 23 worst first reports of 40 stop there, the
+    11 next at step 3, and the best 6 train their 12 steps."""
+    ranks = np.argsort(np.argsort([values[0] for values in curves]))
+    records = []
+    for number, (values, lr, rank) in enumerate(zip(curves, lrs, ranks, strict=True)):
+        kept = values[: 12 if rank < 6 else 3 if rank < 17 else 1]
+        stopped = len(kept) < len(values)
+        records.append(TrialRecord(
+            number=number, params={"lr": lr}, seed=number,
+            state=TrialState.STOPPED if stopped else TrialState.COMPLETE, kind=TrialKind.SCHEDULER if stopped else None,
+            metrics={"loss": kept[-1]}, intermediate={step: {"loss": v} for step, v in enumerate(kept, start=1)},
+        ))  # fmt: skip
+    return records
+
+
+def _among_alike_fast_learners(first: float, seed: int, fast: float = 0.55) -> tuple[list[TrialRecord], set[int]]:
+    """40 trials under ASHA, log-normal noise of sd 0.02 between seeds and between reports: 34 alike fast learners whose
+    loss falls from ``fast`` to 0.08 over 12 steps, and 6 at low lr whose first report is ``first`` (2.39: untrained,
+    at chance for ten classes; 15: blown up) and who then sit at chance; and those six's numbers."""
+    rng = np.random.default_rng(seed)
+    curves, lrs = [], []
+    for number in range(40):
+        if number < 6:
+            base = [first] + [2.4 - 0.011 * (step + 1) for step in range(1, 12)]
+            lrs.append(10 ** (-4.5 + 0.1 * number))
+        else:
+            base = [(fast - 0.05) * math.exp(-0.2 * step) + 0.05 for step in range(12)]
+            lrs.append(10 ** (-2.5 + 0.03 * number))
+        offset = rng.normal(0.0, 0.02)
+        curves.append([b * math.exp(offset + rng.normal(0.0, 0.02)) for b in base])
+    return _asha_like(curves, lrs), set(range(6))
+
+
+def test_a_one_report_trial_at_chance_among_fast_learners_that_learned_alike_is_not_diverged() -> None:
+    """Its report (2.39) lies 4.1-4.3 times above the highest fast learner's (0.57), as a blow-up's would: nothing the
+    study shows tells where an untrained model sits (such trials were called diverged in 65% of seeded studies)."""
+    records, slow = _among_alike_fast_learners(2.39, seed=11)
+    judged = judge_curves(records, "loss")
+    assert all(len(r.intermediate) == 1 for r in records if r.number in slow), "ASHA stopped them at the first rung"
+    diverged = {n: judged.signatures[n].detail for n in slow & set(judged.signatures)}
+    assert not diverged, diverged
+
+
+def test_a_one_report_trial_among_fast_learners_that_learned_alike_says_one_report_cannot_judge_it() -> None:
+    """At chance (2.39), 5.6 times above fast learners that all reached 0.4 by their first report."""
+    records, slow = _among_alike_fast_learners(2.39, seed=11, fast=0.4)
+    judged = judge_curves(records, "loss")
+    assert set(judged.too_short) >= slow
+    for number in slow:
+        assert "learned alike" in judged.too_short[number], judged.too_short[number]
+        assert "(not judged: one report; a second report of it" in judged.too_short[number], judged.too_short[number]
+
+
+def test_a_first_report_blown_up_to_15_among_fast_learners_that_learned_alike_is_not_judged_either() -> None:
+    """A report of 15, 27 times the fast learners' 0.55, is where a blow-up lands and where an untrained model sits
+    on a task whose chance loss is that high: with every other trial learned alike, the study shows neither level."""
+    records, hot = _among_alike_fast_learners(15.0, seed=12)
+    judged = judge_curves(records, "loss")
+    assert not hot & set(judged.signatures), {n: judged.signatures[n].detail for n in hot & set(judged.signatures)}
+    assert all("(not judged: one report" in judged.too_short[n] for n in hot)
+
+
+def test_a_first_report_blown_up_to_15_among_trials_that_learned_at_different_paces_is_still_diverged() -> None:
+    """The others' first reports spread from 0.9 to chance (2.3) with lr, far beyond their seed noise (sd 0.02): the
+    slowest show where an untrained model sits, and a one-report loss of 15 lies 6.5 times above it."""
+    rng = np.random.default_rng(13)
+    curves, lrs = [], []
+    for number, lr in enumerate([*np.geomspace(1e-4, 0.5, 36).tolist(), 1.5, 2.0, 2.5, 3.0]):
+        if number < 36:
+            floor = 0.1 + 0.3 * (math.log10(lr) + 1.3) ** 2
+            base = [floor + (2.3 - floor) * math.exp(-(step + 1) * min(1.0, 30 * lr)) for step in range(12)]
+        else:
+            base = [15.0] + [2.3] * 11
+        offset = rng.normal(0.0, 0.02)
+        curves.append([b * math.exp(offset + rng.normal(0.0, 0.02)) for b in base])
+        lrs.append(lr)
+    records = _asha_like(curves, lrs)
+    hot = {36, 37, 38, 39}
+    assert all(len(r.intermediate) == 1 for r in records if r.number in hot), "ASHA stopped them at the first rung"
+    judged = judge_curves(records, "loss")
+    diverged = {n for n, d in judged.signatures.items() if d.signature is Signature.DIVERGED}
+    assert diverged == hot, {n: judged.signatures[n].detail for n in diverged ^ hot if n in judged.signatures}

@@ -22,7 +22,10 @@ signature, the first that applies in this order, or is too short to judge (see t
   of their later reports, and of the trial's own other reports. The last is what an untrained or slowly learning
   model shows: a slow learner sitting at chance while most trials learned fast in their first epoch lies far above
   their median, but not above its own other reports nor above the other slow trials' level, so it is not blown up
-  (it may be underfitting). A metric with a value at or below zero (a score read as a loss) is not judged this way.
+  (it may be underfitting). A trial with one report (ASHA stopped it at its first rung) that lies far above trials
+  which all learned alike is not judged: one report cannot tell a blow-up from a trial that had not learned yet
+  where no trial shows the untrained level (`_Peers`). A metric with a value at or below zero (a score read as a
+  loss) is not judged this way.
   A trial the study failed as `TrialKind.NON_FINITE` is diverged too (it was judged on an objective or guardrail).
   A NaN in any other metric of a result says nothing of training (an F1 of a class the model never predicts is
   undefined, and a healthy trial returns it): it is noted in the trial's detail as an undefined metric, and the trial
@@ -70,7 +73,7 @@ import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import numpy as np
@@ -308,7 +311,7 @@ def judge_curves(
             values = sign * np.array([v for _, v in points], dtype=float)
             curves[record.number] = (steps, values)
     reference = _Reference.of(curves.values())
-    peers = _Peers.of(curves, reference.start, rules.above_peers)
+    peers = _Peers.of(curves, reference.start, rules.above_peers, {r.number: r for r in finished})
     out: dict[int, CurveDiagnosis] = {}
     too_short: dict[int, str] = {}
     shaped: list[tuple[TrialRecord, tuple[np.ndarray, np.ndarray]]] = []
@@ -366,9 +369,14 @@ def _short(
     reports = "1 report" if len(steps) == 1 else f"{len(steps)} reports"
     at = ", ".join(str(step) for step in steps)
     compared = [step for step in steps if peers.enough_at(float(step))]
-    # Only a report far above the others' yet near a level a curve was seen at gets here (else it blew up).
-    near = next((found.level for found in peers.far_reports(number, curve) if found.level is not None), None)
-    if near is not None:
+    # Only a report far above the others' yet near a level a curve was seen at, or one that one report cannot judge,
+    # gets here (else it blew up).
+    far = peers.far_reports(number, curve)
+    undecided = next((words for found in far if (words := found.not_judged(shown)) is not None), None)
+    near = next((found.level for found in far if found.level is not None), None)
+    if undecided is not None:
+        checked = f"{undecided}; not levelled off far above the best (not underfitting)"
+    elif near is not None:
         checked = (
             f"its report lies far above the other trials' at its step but within {rules.above_peers:g} times the "
             f"highest level a curve was otherwise seen at ({near.words(shown)}), where an untrained or slowly "
@@ -477,9 +485,16 @@ class _BlowUp:
 
     far: _FarAbove
     level: _Level | None  # ``None``: no other level was seen to compare it with
+    # Set when one report cannot say it blew up: the trial's only report, over ``ratio`` times a level that only
+    # trials which all learned alike were seen at (`_Peers.far_reports`).
+    alike: _Undecided | None = None
 
     def blew_up(self, ratio: float) -> bool:
-        return self.level is None or self.far.value > ratio * self.level.value
+        return self.level is None or (self.alike is None and self.far.value > ratio * self.level.value)
+
+    def not_judged(self, shown: _Shown) -> str | None:
+        """Why one report cannot say whether it blew up; ``None`` where it can."""
+        return None if self.alike is None else self.alike.words(self.far, shown)
 
     def words(self, name: str, shown: _Shown, start: float, ratio: float) -> str:
         said = self.far.words(name, shown, start, ratio)
@@ -488,6 +503,49 @@ class _BlowUp:
         return (
             f"{said}, and {self.far.value / self.level.value:.1f} times the highest level a curve was otherwise seen "
             f"at ({self.level.words(shown)}), where an untrained or slowly learning model sits: it blew up"
+        )
+
+
+@dataclass(frozen=True)
+class _Undecided:
+    """A trial's only report over `SignatureThresholds.above_peers` times the highest level a curve was otherwise seen
+    at, where the trials that showed that level learned alike (`_Paces`): a blow-up, or a trial that had not learned
+    yet among trials that all learned fast, which one report cannot tell apart."""
+
+    level: _Level
+    paces: _Paces
+
+    def words(self, far: _FarAbove, shown: _Shown) -> str:
+        return (
+            f"its one report lies far above the other trials' at step {int(far.step)}, "
+            f"{far.value / self.level.value:.1f} times the highest level a curve was otherwise seen at "
+            f"({self.level.words(shown)}), but {self.paces.words(self.level.value)}: none of them shows where an "
+            "untrained or slowly learning model sits, so one report cannot tell a blow-up from a trial that had not "
+            "learned yet (not judged: one report; a second report of it, or another trial seen near its level, would "
+            "decide it)"
+        )
+
+
+@dataclass(frozen=True)
+class _Paces:
+    """Whether the trials that reported at one step, other than those far above their peers', learned at paces apart
+    (`_Peers.paces_at`): their highest level must lie above the lowest of their reports there by more than alike trials'
+    reports spread at their seed noise."""
+
+    lowest: float  # the lowest of their reports at the step
+    noise: float  # the seed noise of one report on the log scale, off nearest configurations' pairs (inf: no pair)
+    trials: int
+    reach: float  # how far alike trials' highest report lies above their lowest, on the log scale (`_ALIKE_LEVEL`)
+
+    def apart(self, level: float) -> bool:
+        return math.log(level / self.lowest) > self.reach
+
+    def words(self, level: float) -> str:
+        widest = f"{math.exp(self.reach):.2f} times" if self.reach < _LARGEST_LOG else "any spread"
+        return (
+            f"the {self.trials} trials not far above their peers there learned alike: that level is "
+            f"{level / self.lowest:.2f} times the lowest of their reports, within the {widest} that their seed noise "
+            f"(sd {self.noise:.3g} on the log scale) lets alike trials spread at {1 - _ALIKE_LEVEL:.0%}"
         )
 
 
@@ -508,20 +566,37 @@ class _Peers:
     other reports. A slow trial then sits within ``ratio`` of its own other reports, and of any other slow
     trial's; a loss that blew up to 15 and fell back to chance (2.3) lies far above both, and above the first reports
     of the slowest trials that did not blow up. The highest of those levels is their sample maximum: the noisier the
-    trials, the higher it reads, so seed and measurement noise between trials is not read as a blow-up. What it
-    cannot tell apart: a trial with one report (ASHA stopped it at its first rung) among trials that all learned fast
-    before their first report, with no other trial seen at its level, is called blown up whether it sat at chance or
-    above it (a first rung of two steps or more, or one slow trial going on past it, shows which); and a loss that
-    blew up before its first report and stayed there is not (it reads as a trial that did not learn).
+    trials, the higher it reads, so seed and measurement noise between trials is not read as a blow-up.
+
+    That highest level stands for where an untrained model sits only when some trial was seen learning slower than
+    the rest. A trial whose only report lies over ``ratio`` times above it is not judged (one report) when the trials
+    not far above their peers at that step all learned alike (`paces_at`): the level lies above the lowest of their
+    reports there by no more than alike trials spread at their seed noise, read off nearest configurations' pairs,
+    with `_ALIKE_LEVEL` the chance of wider. Under ASHA, with every trial fast before its first rung, a trial stopped
+    there at chance (2.4 where the others reached 0.55) lies 4.2 times above the highest of them (0.57), the other
+    slow trials' reports being far above their peers too, and a blow-up to 10 lies as far above the slowest learners
+    of a study whose trials learn at every pace up to chance (2.3): the ratio cannot tell them apart, the spread of
+    the others can. A second report of the trial, or another trial seen near its level (a first rung of two steps
+    or more, or one slow trial going on past it), would decide it. What it still cannot tell apart: a one-report
+    trial at chance among fast learners that differ in pace beyond their noise yet all learned to below a quarter of
+    chance is called blown up; and a loss that blew up before its first report and stayed there is not (it reads as
+    a trial that did not learn).
 
     In seeded studies of 40 trials (200 per setting, log-normal noise of sd 0.02, 0.1 or 0.3 both between reports
     and between seeds, FIFO or ASHA-like with 23 trials of one report), no trial of 48,000 of one configuration, nor
     of 48,000 whose configurations differ in pace, was called diverged this way (4 and 54 against the median alone,
-    with a spread condition). Where 4, 6 or 8 of 40 trials sat at chance among fast learners (100 studies each), it
-    called none of 5,400 slow curves diverged under FIFO (94% against the median alone); under ASHA, where they had
-    one report, 63% to 75% of them with noise of sd 0.02 (the fast trials all alike), and under 1% with 0.1 or 0.3.
-    It found a first report blown up to about 15 (chance 2.3, a typical first report 1.7) in 81 of 81 trials of 20
-    studies, FIFO and ASHA alike, and one blown up to about 10 (4.3 times chance) in 34 of 81.
+    with a spread condition). Where 4, 6 or 8 of 40 trials sat at chance (2.4) among fast learners all alike at 0.55
+    (100 studies each, noise as above, ASHA-like: the 23 worst first reports stop at step 1 and 11 more at step 3),
+    it called none of 1,800 slow curves diverged this way under FIFO, at every noise (94% against the median alone);
+    under ASHA, where they had one report, 29 of 1,800 (1.6%, in 7 of 300 studies) with noise of sd 0.02 and none
+    with 0.1 or 0.3, where the level alone called 65%, 0.2% and 0.1% (6 of 360 and none of 360 where the fast
+    learners reached 0.4 or 0.3, 100% before); they are not judged instead. Where the fast learners' first reports
+    fell with lr from 0.55 to 0.3, it still called 97% of 900 diverged at sd 0.02 (3.7% at 0.1, 15% before). It found
+    a first report blown up to about 15 (15 times e^N(0, 0.07); chance 2.3, a typical first report 1.7, lr drawn
+    log-uniform from 1e-4 to 3, 100 studies) in 446 of 446 trials under FIFO and 419 of 443 under ASHA, and one
+    blown up to about 10 (4.3 times chance) in 34% and 39%, as before this check; among fast learners all alike at
+    0.55 it leaves a one-report blow-up to 15 not judged (0.7% of 900 diverged, 100% before), and among fast learners
+    of paces apart at sd 0.1, 34% (100% before).
     """
 
     at_step: dict[float, np.ndarray]
@@ -530,24 +605,34 @@ class _Peers:
     lowest_median: dict[float, float]
     start: float  # the study's typical start: a report within ``ratio`` of it is not far above the others
     ratio: float  # `SignatureThresholds.above_peers`
+    # Each step's finite reports by trial, and the trials' records: where their configurations lie (`paces_at`).
+    reported: dict[float, dict[int, float]] = field(default_factory=dict)
+    records: Mapping[int, TrialRecord] = field(default_factory=dict)
     # The two highest levels a trial's curve was seen at, with the trial's number: the highest of another trial.
     top_levels: tuple[tuple[float, int], ...] = ()
+    paces: dict[float, _Paces] = field(default_factory=dict)  # `paces_at`, read once a step
 
     @classmethod
-    def of(cls, curves: Mapping[int, tuple[np.ndarray, np.ndarray]], start: float, ratio: float) -> _Peers:
-        found: dict[float, list[float]] = {}
-        for steps, values in curves.values():
+    def of(
+        cls,
+        curves: Mapping[int, tuple[np.ndarray, np.ndarray]],
+        start: float,
+        ratio: float,
+        records: Mapping[int, TrialRecord],
+    ) -> _Peers:
+        reported: dict[float, dict[int, float]] = {}
+        for number, (steps, values) in curves.items():
             for step, value in zip(steps.tolist(), values.tolist(), strict=True):
                 if math.isfinite(value):
-                    found.setdefault(step, []).append(value)
-        at_step = {step: np.sort(np.array(values)) for step, values in found.items()}
+                    reported.setdefault(step, {})[number] = value
+        at_step = {step: np.sort(np.array(list(values.values()))) for step, values in reported.items()}
         # A log scale needs every value above zero; a score read as a loss is below zero, and cannot blow up anyway.
         lowest = {
             step: float(values[max(0, (len(values) - 1) // 2 - 1)])
             for step, values in at_step.items()
             if len(values) - 1 >= _MIN_PEERS and values[0] > 0
         }
-        peers = cls(at_step, lowest, start, ratio)
+        peers = cls(at_step, lowest, start, ratio, reported, records)
         levels = [(level, number) for number, curve in curves.items() if (level := peers._seen_at(curve)) is not None]
         return replace(peers, top_levels=tuple(sorted(levels, reverse=True)[:2]))
 
@@ -600,14 +685,45 @@ class _Peers:
 
     def far_reports(self, number: int, curve: tuple[np.ndarray, np.ndarray]) -> list[_BlowUp]:
         """Every report of trial ``number``'s ``curve`` far above the other trials' at its step, with the level it is
-        set against (`_BlowUp.blew_up` says whether it blew up)."""
+        set against (`_BlowUp.blew_up` says whether it blew up): not judged when it is the trial's only report and
+        lies over ``ratio`` times a level that only trials which learned alike were seen at (`paces_at`)."""
         steps, values = curve
         out: list[_BlowUp] = []
         for index, (step, value) in enumerate(zip(steps.tolist(), values.tolist(), strict=True)):
             far = self.far_above(step, value) if math.isfinite(value) else None
-            if far is not None:
-                out.append(_BlowUp(far, self.level_for(number, np.delete(values, index))))
+            if far is None:
+                continue
+            rest = np.delete(values, index)
+            level = self.level_for(number, rest)
+            alike = None
+            if (
+                level is not None
+                and level.witness is not None
+                and not np.isfinite(rest).any()
+                and value > self.ratio * level.value
+                and not (paces := self.paces_at(step)).apart(level.value)
+            ):
+                alike = _Undecided(level, paces)
+            out.append(_BlowUp(far, level, alike))
         return out
+
+    def paces_at(self, step: float) -> _Paces:
+        """How the trials that reported at ``step``, other than those far above their peers' there, spread: their
+        lowest report, and how far apart alike trials' reports lie at their seed noise, read off the differences
+        between trials of nearest configurations as `_SeedNoise` reads it (the root mean square of the smallest
+        three quarters, on the log scale)."""
+        if step not in self.paces:
+            reported = self.reported[step]
+            kept = [number for number, value in reported.items() if self.far_above(step, value) is None]
+            logs = np.log(np.array([reported[number] for number in kept]))
+            points = _configurations([self.records[number] for number in kept], [0.0] * len(kept))
+            pairs = _nearest_pairs(points) if len(kept) >= 2 else np.zeros((0, 2), dtype=int)
+            noise = _trimmed_spread(np.sort(np.abs(logs[pairs[:, 0]] - logs[pairs[:, 1]]))) if len(pairs) else math.inf
+            # Alike draws spread more than 2z sd only if their highest or their lowest lies more than z from their
+            # mean: z gives each of those half the chance `_ALIKE_LEVEL` among this many trials.
+            z = float(stats.norm.ppf((1.0 - _ALIKE_LEVEL / 2.0) ** (1.0 / len(kept))))
+            self.paces[step] = _Paces(float(np.exp(logs.min())), noise, len(kept), 2.0 * z * noise)
+        return self.paces[step]
 
 
 def _beyond_peers(
@@ -862,6 +978,13 @@ _MIN_PEERS = 8
 
 # A report far above its peers exceeds the upper one-sided 99% bound of their median (in standard errors).
 _PEER_BOUND_Z = 2.326
+
+# The chance that alike trials' reports at one step spread wider than `_Paces` allows (two-sided: their highest and
+# their lowest), so that their highest would be read as a slower learner's level.
+_ALIKE_LEVEL = 0.01
+
+# Beyond this, e to the power overflows a float: a spread so wide allows any ratio.
+_LARGEST_LOG = 700.0
 
 # A median's standard error over a mean's, for normal draws: sqrt(pi / 2).
 _MEDIAN_SE = math.sqrt(math.pi / 2.0)
