@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,12 @@ def noisy_bowl(trial: ts.Trial) -> dict[str, float]:
     search, and the re-runs across seeds overturn it."""
     rng = np.random.default_rng(trial.seed)
     return {"loss": (trial.params["a"] - 0.5) ** 2 + 0.05 * rng.normal()}
+
+
+def pure_noise(trial: ts.Trial) -> dict[str, float]:
+    """The parameters do nothing: each configuration and seed draws its own loss from the same distribution."""
+    key = zlib.crc32(json.dumps(trial.params, sort_keys=True).encode())
+    return {"loss": float(np.random.default_rng([trial.seed, key]).normal(1.0, 0.05))}
 
 
 def holdout(params: dict[str, float], seed: int) -> dict[str, float]:
@@ -105,3 +112,74 @@ def test_best_json_names_no_validated_winner_when_the_reruns_winner_is_not_compl
     shown, best = best_both_ways(url, "failed")
     assert shown == best["number"] == study.best.number and best["validated_winner"] is None
     assert f"the seed re-runs picked trial {failed.number}, which is failed, not COMPLETE" in str(best["note"])
+
+
+@pytest.fixture(scope="module")
+def within_noise(tmp_path_factory: pytest.TempPathFactory) -> tuple[ts.Study, str]:
+    """A stored study of pure noise whose re-runs (validate_top, 3 candidates x 5 seeds) pick a trial they cannot
+    tell from the others: what nearly every study under the null gets."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('noise') / 'noise.db'}"
+    study = ts.Study(ts.Space({"a": ts.Float(0, 1)}), metric="loss", budget=ts.Budget(trials=20), storage=url,
+                     name="noise", seed=4, sampler="random")  # fmt: skip
+    study.optimize(pure_noise)
+    ts.validate_top(study, pure_noise, k=3, seeds=5)
+    return ts.Study.load("noise", url), url
+
+
+NOT_TOLD_APART = r"best trial #(\d+) \(seed \d+\), the re-runs' pick, not told apart from #(\d+) beyond noise"
+
+
+def not_told_apart(url: str, name: str) -> tuple[int, int]:
+    """The trial `best` shows and the one its text says the re-runs' pick is not told apart from."""
+    text = " ".join(CliRunner().invoke(cli, ["best", name, "--storage", url], catch_exceptions=False).output.split())
+    said = re.search(NOT_TOLD_APART, text)
+    assert said is not None, f"the re-runs must not tell their pick apart for this test: {text}"
+    return int(said.group(1)), int(said.group(2))
+
+
+def test_best_json_is_not_validated_when_its_text_says_the_pick_is_not_told_apart(
+    within_noise: tuple[ts.Study, str],
+) -> None:
+    """The text read "the re-runs' pick, not told apart from #N beyond noise" while the JSON said validated: true."""
+    _, url = within_noise
+    not_told_apart(url, "noise")
+    _, best = best_both_ways(url, "noise")
+    assert best["validated"] is False and best["validated_winner"] is None and best["separated"] is False
+
+
+def test_best_json_gives_the_reruns_pick_it_shows_when_they_cannot_tell_it_apart(
+    within_noise: tuple[ts.Study, str],
+) -> None:
+    study, url = within_noise
+    pick, _ = not_told_apart(url, "noise")
+    _, best = best_both_ways(url, "noise")
+    assert study.best is not None and pick != study.best.number, "the pick must not be the search's best here"
+    assert best["number"] == best["rerun_pick"] == pick
+
+
+def test_best_json_names_the_candidates_the_reruns_pick_is_not_told_apart_from(
+    within_noise: tuple[ts.Study, str],
+) -> None:
+    study, url = within_noise
+    pick, closest = not_told_apart(url, "noise")
+    _, best = best_both_ways(url, "noise")
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    assert stability is not None
+    others = {c.trial for c in stability.candidates or () if not c.baseline} - {pick}
+    apart = best["not_told_apart_from"]
+    assert isinstance(apart, list) and closest in apart and set(apart) <= others
+
+
+def test_best_json_says_a_winner_that_beats_every_candidate_beyond_noise_is_separated(
+    overturned: tuple[ts.Study, str],
+) -> None:
+    _, url = overturned
+    _, best = best_both_ways(url, "val")
+    assert best["separated"] is True and best["not_told_apart_from"] == [] and best["rerun_pick"] == best["number"]
+
+
+def test_best_json_without_reruns_says_nothing_of_separation(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'plain.db'}"
+    stored(url, "plain")
+    _, best = best_both_ways(url, "plain")
+    assert best["rerun_pick"] is None and best["separated"] is None and best["not_told_apart_from"] is None

@@ -160,7 +160,9 @@ def test_demo_prints_validation_and_holdout_and_best_reads_it_back(tmp_path: Pat
     }  # fmt: skip
 
 
-def test_best_names_the_seed_validated_winner_when_it_differs(config: Path, tmp_path: Path) -> None:
+def rerun_pick_without_runs(config: Path, tmp_path: Path) -> tuple[str, int]:
+    """A run whose recorded re-runs picked another trial than the search's best, without their runs (as results
+    stored before the runs were kept): the storage URL and the pick."""
     import tunesmith as ts
 
     url = f"sqlite:///{tmp_path}/validated.db"
@@ -169,9 +171,24 @@ def test_best_names_the_seed_validated_winner_when_it_differs(config: Path, tmp_
     other = next(r.number for r in study.trials if study.best and r.number != study.best.number
                  and r.state is ts.TrialState.COMPLETE)  # fmt: skip
     study.set_attr("seed_stability", {"winner": other, "seeds": [1, 2, 3], "rule": "lcb"})
+    return url, other
+
+
+def test_best_names_the_seed_reruns_pick_when_it_differs(config: Path, tmp_path: Path) -> None:
+    url, other = rerun_pick_without_runs(config, tmp_path)
     text = invoke("best", "--storage", url).output  # type: ignore[attr-defined]
-    assert f"best trial #{other} (seed " in text and ", the validated winner" in text  # as status shows it
-    assert json.loads(invoke("best", "--storage", url, "--json").output)["validated_winner"] == other  # type: ignore[attr-defined]
+    assert f"best trial #{other} (seed " in text  # as status shows it
+    assert json.loads(invoke("best", "--storage", url, "--json").output)["rerun_pick"] == other  # type: ignore[attr-defined]
+
+
+def test_best_does_not_call_a_reruns_pick_validated_when_their_runs_are_not_recorded_to_judge_it(
+    config: Path, tmp_path: Path
+) -> None:
+    url, _ = rerun_pick_without_runs(config, tmp_path)
+    text = " ".join(invoke("best", "--storage", url).output.split())  # type: ignore[attr-defined]
+    assert "the re-runs' pick, not judged beyond noise" in text and "validated winner" not in text
+    best = json.loads(invoke("best", "--storage", url, "--json").output)  # type: ignore[attr-defined]
+    assert best["validated"] is False and best["validated_winner"] is None and best["separated"] is None
 
 
 def test_json_output_holds_no_nan_or_infinity(tmp_path: Path) -> None:

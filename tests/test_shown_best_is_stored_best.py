@@ -5,7 +5,9 @@ best beside it, said to be the search's."""
 from __future__ import annotations
 
 import html
+import json
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +103,51 @@ def test_a_winner_invalidated_since_gives_the_search_best_back_and_says_why(
     assert f"Best: trial {search} (seed " in text
     assert f"the seed re-runs picked trial {winner}, which was invalidated since (leaked labels)" in text
     assert "run ts.validate_top(study, objective) again" in text
+
+
+def pure_noise(trial: ts.Trial) -> dict[str, float]:
+    """The parameters do nothing: each configuration and seed draws its own loss from the same distribution."""
+    key = zlib.crc32(json.dumps(trial.params, sort_keys=True).encode())
+    return {"loss": float(np.random.default_rng([trial.seed, key]).normal(1.0, 0.05))}
+
+
+@pytest.fixture(scope="module")
+def kept_within_noise() -> ts.Study:
+    """A study of pure noise whose re-runs (validate_top, 3 candidates x 5 seeds) keep the search's best without
+    telling it apart from the others."""
+    study = ts.Study(ts.Space({"a": ts.Float(0, 1)}), metric="loss", budget=ts.Budget(trials=20), storage="memory",
+                     name="noise", seed=3, sampler="random")  # fmt: skip
+    study.optimize(pure_noise)
+    report = ts.validate_top(study, pure_noise, k=3, seeds=5)
+    assert report.winner is not None and study.best is not None and report.winner.trial == study.best.number, (
+        "the re-runs must keep the search's best for these tests"
+    )
+    return study
+
+
+def test_the_html_report_does_not_mark_the_reruns_pick_settled_when_they_cannot_tell_it_apart(
+    kept_within_noise: ts.Study,
+) -> None:
+    """The report's lines on a pick within noise were green ("ok") whenever the re-runs kept the search's best."""
+    page = render_report(kept_within_noise)
+    section = re.search(r"<h2>Best configuration</h2>(.*?)</section>", page, flags=re.S)
+    assert section is not None
+    assert "the re-runs&#x27; pick, not told apart from #" in section.group(1), "no pick within noise to test"
+    said = re.findall(r'<p class="(\w+)">re-run across', section.group(1))
+    assert said == ["warn"], section.group(1)
+
+
+def test_the_dashboard_does_not_call_the_reruns_pick_validated_when_they_cannot_tell_it_apart(
+    kept_within_noise: ts.Study,
+) -> None:
+    best = snapshot(kept_within_noise.info, kept_within_noise.trials, SnapshotCache())["best"]
+    assert "the re-runs' pick, not told apart from #" in best["label"], "no pick within noise to test"
+    assert best["validated"] is False and best["separated"] is False and best["rerun_pick"] == best["number"]
+
+
+def test_the_dashboard_says_a_winner_that_beats_every_candidate_beyond_noise_is_separated(
+    overturned: tuple[ts.Study, str],
+) -> None:
+    study, _ = overturned
+    best = snapshot(study.info, study.trials, SnapshotCache())["best"]
+    assert best["separated"] is True and best["not_told_apart_from"] == []

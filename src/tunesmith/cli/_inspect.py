@@ -214,21 +214,28 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
 
 def _best_json(study: Study, shown: ShownBest, refit_pick: TrialRecord | None) -> dict[str, Any]:
     """`best --json` of one objective, named as the dashboard and `finalize --json` name them: at the top the trial
-    the text shows (the seed re-runs' winner when it stands, else the search's best), ``validated`` and
-    ``validated_winner`` (null when the re-runs validate nothing), ``search_best`` (the same trial when the re-runs
-    agree), ``note`` (all the text says of the best beside its headline, as the dashboard's best carries it),
-    ``ties`` (the trials the best cannot be told from, exactly or within noise, as the text and `status` say them;
-    null when none), ``few_trained`` (a scheduler trained too few fully to pick it, as `status` says; null when
-    not), ``lineage`` (a PBT continuation's schedule, root first: each trial's ``params`` with the ``first_step`` and
-    ``last_step`` it trained, as ``note`` says it; null for a trial its parameters trained from scratch),
-    ``best_params_trial`` (``refit_pick``: the trial whose configuration the last `TunesmithSearchCV` fit's
-    ``best_params_`` and ``best_estimator_`` are, which a ``refit`` callable need not pick at the top; null for a
-    study no search fitted) and ``verdict`` (null before `finalize`): the trial it judged, its status and why it is
-    stale."""
+    the text shows (the seed re-runs' winner when it stands, else the search's best), ``validated`` (true only when
+    the text calls it "the validated winner": the re-runs' pick, told apart from every other candidate beyond
+    noise) and ``validated_winner`` (its number; null otherwise), ``rerun_pick`` (the re-runs' pick shown, told
+    apart or not; null when the search's best is shown), ``separated`` (whether the re-runs told their pick apart
+    beyond noise) and ``not_told_apart_from`` (the candidates they did not: tied or within noise; empty when
+    separated), both null when no pick is shown or its runs are not recorded to judge it, ``search_best`` (the same
+    trial when the re-runs agree), ``note`` (all the text says of the best beside its headline, as the dashboard's
+    best carries it), ``ties`` (the trials the best cannot be told from, exactly or within noise, as the text and
+    `status` say them; null when none), ``few_trained`` (a scheduler trained too few fully to pick it, as `status`
+    says; null when not), ``lineage`` (a PBT continuation's schedule, root first: each trial's ``params`` with the
+    ``first_step`` and ``last_step`` it trained, as ``note`` says it; null for a trial its parameters trained from
+    scratch), ``best_params_trial`` (``refit_pick``: the trial whose configuration the last `TunesmithSearchCV`
+    fit's ``best_params_`` and ``best_estimator_`` are, which a ``refit`` callable need not pick at the top; null
+    for a study no search fitted) and ``verdict`` (null before `finalize`): the trial it judged, its status and why
+    it is stale."""
     record = shown.record
     return {
         **_record_json(record), "validated": shown.validated,
-        "validated_winner": record.number if shown.validated else None, "search_best": _record_json(shown.search),
+        "validated_winner": record.number if shown.validated else None,
+        "rerun_pick": record.number if shown.rerun else None, "separated": shown.separated,
+        "not_told_apart_from": None if shown.not_told_apart_from is None else list(shown.not_told_apart_from),
+        "search_best": _record_json(shown.search),
         "note": shown.note, "ties": shown.ties, "few_trained": shown.few_trained,
         "lineage": None if shown.schedule is None else [stretch.to_json() for stretch in shown.schedule],
         "best_params_trial": None if refit_pick is None else _record_json(refit_pick), "verdict": _verdict_json(study),

@@ -174,7 +174,11 @@ def snapshot(
     best_json = None if shown is None else {
         "number": shown.record.number, "value": shown.record.value(metric),
         "text": value_text(shown.record.metrics, metric, guardrails=data.guardrails), "params": shown.record.params,
-        "validated": shown.validated,  # the seed re-runs' winner, shown before the search's best
+        # As `best --json` says them: the re-runs' pick, whether it is told apart beyond noise (only then validated)
+        # and from which candidates it is not, so that the page never calls a pick within noise validated.
+        "validated": shown.validated, "rerun_pick": shown.record.number if shown.rerun else None,
+        "separated": shown.separated,
+        "not_told_apart_from": None if shown.not_told_apart_from is None else list(shown.not_told_apart_from),
         "label": shown.label, "search_best": shown.search.number,
         # all the other views say of the best beside it (`best --json` carries the same): what the re-runs found of
         # the winner and of the search's best, a scheduler's few trained fully, the trials it cannot be told from

@@ -385,7 +385,7 @@ def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
     said = f"{len(tied)} trials tie exactly at the best's {data.metric.name} = {value} ({_named(tied)})"
     # Name the trial every view shows, as the headline does: the seed re-runs' pick once they ran, not the earliest.
     shown = picked_best(data)
-    if shown is not None and shown.validated:
+    if shown is not None and shown.rerun:
         return (f"{said}: nothing in the search's results tells them apart; #{shown.record.number} is shown as best, "
                 "the seed re-runs' pick")  # fmt: skip
     return f"{said}: nothing in the results tells them apart, and the earliest, #{best.number}, is shown as best"

@@ -21,7 +21,7 @@ from tunesmith.analysis._common import format_value
 from tunesmith.attributes import SeedStabilityAttr, VerdictAttr, read_attr
 from tunesmith.budget import Budget, BudgetUsage, plain_number
 from tunesmith.choose import from_json as rule_from_json
-from tunesmith.discipline.seeds import lineage_of, recorded_contest
+from tunesmith.discipline.seeds import Contest, lineage_of, recorded_contest
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text, tie_note
@@ -64,6 +64,10 @@ class ShownBest:
     ``tunesmith best`` reads it) when there is one and its trial stands, else the search's best; ``search`` is the
     search's best (each trial run on one seed). ``label`` follows the trial number (", the validated winner");
     ``lines`` say what the re-runs found of the two, or why their winner counts no more (empty without re-runs).
+    ``rerun``: ``record`` is the re-runs' pick; ``separated``: whether their paired seeds beat every other eligible
+    candidate beyond noise (`discipline.seeds.Contest.separated`), ``not_told_apart_from`` the candidates they did
+    not (tied or within noise, in the search's ranking; empty when separated); both ``None`` when ``record`` is not
+    the re-runs' pick or their runs are not recorded to judge it, as the label says.
     The caveats every view says beside it: ``ties``, the trials it cannot be told from, exactly or within noise
     (`report._data.tie_note`), ``few_trained``, that a scheduler trained too few fully to pick it
     (`few_trained_note`), and ``lineage``, that a PBT continuation's score came from a schedule, its ancestors'
@@ -75,15 +79,23 @@ class ShownBest:
     search: TrialRecord
     label: str = ""
     lines: tuple[str, ...] = ()
-    validated: bool = False
+    rerun: bool = False
+    separated: bool | None = None
+    not_told_apart_from: tuple[int, ...] | None = None
     ties: str | None = None
     few_trained: str | None = None
     lineage: str | None = None
     schedule: tuple[Stretch, ...] | None = None
 
     @property
+    def validated(self) -> bool:
+        """Whether ``record`` is the re-runs' pick and they told it apart from every other candidate beyond noise:
+        what the label calls "the validated winner". A pick within noise, tied, or not judged is not."""
+        return self.rerun and self.separated is True
+
+    @property
     def settled(self) -> bool:
-        """Whether the re-runs picked the search's best: nothing shown needs a second look."""
+        """Whether the re-runs picked the search's best beyond noise: nothing shown needs a second look."""
         return self.validated and self.record.number == self.search.number
 
     @property
@@ -162,7 +174,7 @@ def lineage_note(shown: ShownBest, schedule: Sequence[Stretch], metric: Metric) 
     alone = _stretch_values(own, names, named=True)
     said = (f"trial {own.trial} trained as a schedule (a PBT lineage), not from scratch: {stretches}; its "
             f"{metric.name} came from that schedule, not from {alone} alone")  # fmt: skip
-    if shown.validated:  # the re-runs trained the winner's own parameters from scratch: the lines above say how
+    if shown.rerun:  # the re-runs trained the winner's own parameters from scratch: the lines above say how
         return f"{said}: the seed re-runs trained {alone} from scratch"
     rerun = f"ts.validate_top(study, objective) re-runs {alone} from scratch across seeds, which measures it alone"
     return f"{said}: {rerun}"
@@ -206,15 +218,20 @@ def picked_best(data: ReportData) -> ShownBest | None:
     seeds = f"{len(stability.seeds)} seeds" if stability.seeds else "seeds"
     picked = (f"re-run across {seeds}, the rule {stability.rule or 'of validate_top'} picked it"
               f"{_rerun_text(stability, winner.number, metric)}")  # fmt: skip
-    called = _called(stability, data.metric)
+    contest = recorded_contest(stability, data.metric)
+    called = _called(contest)
+    separated = None if contest is None else contest.separated
+    apart = None if contest is None else tuple(r.trial for r in contest.rivals if not r.beaten)
     if winner.number == search.number:
-        return ShownBest(winner, search, f", the search's best and {called}", (picked,), validated=True)
+        return ShownBest(winner, search, f", the search's best and {called}", (picked,), rerun=True,
+                         separated=separated, not_told_apart_from=apart)  # fmt: skip
     rerun = _rerun_text(stability, search.number, metric)
     fate = (f"re-run on the same seeds{rerun}, not the rule's pick" if rerun else
             "not re-run: ts.validate_top(study, objective) re-runs the top trials across seeds")  # fmt: skip
     beside = (f"the search's best is trial {search.number} (seed {search.seed}): {metrics_text(search.metrics)} on "
               f"its one seed; {fate}")  # fmt: skip
-    return ShownBest(winner, search, f", {called}", (picked, beside), validated=True)
+    return ShownBest(winner, search, f", {called}", (picked, beside), rerun=True, separated=separated,
+                     not_told_apart_from=apart)  # fmt: skip
 
 
 class Mark(Enum):
@@ -264,12 +281,15 @@ def marked_trials(data: ReportData) -> Marked | None:
     return Marked(Mark.FRONT, tuple(front)) if front else None
 
 
-def _called(stability: SeedStabilityAttr, metric: Metric) -> str:
-    """What the re-runs' winner is called: the validated winner, unless its runs tie another candidate's on every seed
-    or do not beat another's beyond noise (`discipline.seeds.recorded_contest`; unknown when the runs are not stored,
-    as before they were judged)."""
-    contest = recorded_contest(stability, metric)
-    if contest is None or contest.separated:
+def _called(contest: Contest | None) -> str:
+    """What the re-runs' winner is called: the validated winner when its runs beat every other candidate's beyond
+    noise (the recorded ``contest``, `discipline.seeds.recorded_contest`), else what they found: a tie on every seed,
+    a pick within noise, or, with no contest recorded (runs stored before they were judged), no judgement."""
+    if contest is None:
+        # Unjudged is not separated: "validated" here read as evidence the stored re-runs never gave.
+        return ("the re-runs' pick, not judged beyond noise (their runs are not recorded: "
+                "ts.validate_top(study, objective) records them)")  # fmt: skip
+    if contest.separated:
         return "the validated winner"
     if contest.tied:
         tied = ", ".join(f"#{n}" for n in contest.tied)
