@@ -132,6 +132,73 @@ def test_a_config_with_two_objectives_and_a_holdout_judges_the_chosen_trial(fold
     assert verdict.trial == study.chosen.number
 
 
+def run_reporting(config: Path, storage: str, report: Path) -> Result:
+    return CliRunner().invoke(
+        cli, ["run", str(config), "--storage", storage, "--no-progress", "--report", str(report)], env=NO_ENVIRONMENT
+    )
+
+
+# every trial's latency_ms is 100 * (1 - x) ** 2 >= 0, so none meets this guardrail
+NONE_FEASIBLE = '\n[[guardrails]]\nmetric = "latency_ms"\nop = "<"\nbound = 0\n\n[choose]\nrule = "knee"\n'
+# the front's latency_ms is >= 0, so its best, when the front runs to x = 1, is 0 and the closest to the bound
+UNMET = '\n[choose]\nrule = "best"\nmetric = "error"\nbounds = [{ metric = "latency_ms", op = "<", bound = 0 }]\n'
+
+
+def test_a_choose_rule_with_no_feasible_trial_keeps_the_summary_and_the_report(folder: Path) -> None:
+    """The choice was made before the summary and the report, and its refusal ended the run without either."""
+    report = folder / "tradeoff.html"
+    result = run_reporting(write(folder, "t.toml", TOML + NONE_FEASIBLE), f"sqlite:///{folder / 'runs.db'}", report)
+    assert result.exit_code == 1
+    assert "tradeoff: error (min), latency_ms (min), 6 infeasible" in result.output, result.output
+    assert report.is_file()
+
+
+def test_a_choose_rule_with_no_feasible_trial_says_no_trial_is_feasible_and_which_bound_they_broke(
+    folder: Path,
+) -> None:
+    """It said "no COMPLETE, feasible trial with every objective: run trials before study.choose(...)", although
+    every trial had run."""
+    result = run(write(folder, "t.toml", TOML + NONE_FEASIBLE), f"sqlite:///{folder / 'runs.db'}")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "Error: the budget is spent and the study has no result: no feasible trial" in said, said
+    assert "latency_ms < 0 broken by 6 of 6" in said and "study.choose" not in said
+
+
+def test_a_choose_bound_no_front_trial_meets_keeps_the_summary_and_the_report(folder: Path) -> None:
+    report = folder / "tradeoff.html"
+    result = run_reporting(write(folder, "t.toml", TOML + UNMET), f"sqlite:///{folder / 'runs.db'}", report)
+    assert result.exit_code == 1
+    assert "Pareto front:" in result.output, result.output
+    assert report.is_file()
+
+
+def test_a_choose_bound_no_front_trial_meets_is_refused_with_the_bound_the_closest_trial_and_the_fix(
+    folder: Path,
+) -> None:
+    storage = f"sqlite:///{folder / 'runs.db'}"
+    result = run(write(folder, "t.toml", TOML + UNMET), storage)
+    front = ts.Study.load("tradeoff", storage).pareto_front
+    closest = min(front, key=lambda r: r.metrics["latency_ms"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1
+    values = f"error {closest.metrics['error']:.4g}, latency_ms {closest.metrics['latency_ms']:.4g}"
+    assert (f"Error: the budget is spent and [choose] in t.toml picks nothing: no trial on the Pareto front meets "
+            f"latency_ms < 0 (closest: #{closest.number} with {values}): loosen the bound in [choose] and run the "
+            "same command again") in said, said  # fmt: skip
+
+
+def test_a_choose_rule_whose_every_trial_failed_says_there_is_nothing_to_pick_and_where_the_errors_are(
+    folder: Path,
+) -> None:
+    failing = TOML.replace(f"{MODULE}:objective", f"{MODULE}:fails").replace("seed = 0", "seed = 0\nfail_fast = false")
+    (folder / f"{MODULE}.py").write_text(textwrap.dedent(OBJECTIVES) + "\n\ndef fails(trial):\n    raise ValueError\n")
+    result = run(write(folder, "t.toml", failing + '\n[choose]\nrule = "knee"\n'), f"sqlite:///{folder / 'runs.db'}")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "[choose] in t.toml has nothing to pick" in said and "tunesmith show tradeoff NUMBER" in said, said
+
+
 def test_metric_and_metrics_together_are_refused_with_the_fix(folder: Path) -> None:
     both = TOML.replace("[[metrics]]", '[metric]\nname = "error"\n\n[[metrics]]', 1)
     with pytest.raises(ConfigError, match="declares both 'metric' and 'metrics'") as refused:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,37 @@ def test_choose_knee_is_not_fooled_by_an_extreme_that_noise_alone_put_ahead() ->
         _, why = ts.choose.knee().pick(pareto_front(records, objectives), objectives)
         claims += "beyond its noise: more than" in why
     assert claims <= 10  # 54 of 100 before
+
+
+def _front_of(points: list[tuple[float, float]], stderr: float) -> list[TrialRecord]:
+    """Trials of the given (error, latency_ms), each measured with the same standard error on both."""
+    return [TrialRecord(i, {"x": float(i)}, i, TrialState.COMPLETE,
+                        {"error": error, "latency_ms": latency, "stderr:error": stderr, "stderr:latency_ms": stderr})
+            for i, (error, latency) in enumerate(points)]  # fmt: skip
+
+
+def test_choose_knee_rejected_by_a_line_through_other_extremes_gives_that_lines_figures() -> None:
+    """#2 lies 4 standard errors from the line through #0 and #3, beyond the noise; #1 is within noise of #0's
+    error, and from the line through #1 and #3 #2 lies within the noise. The reason printed the first line's
+    figures ("4.0 standard errors from it, a knee needs more than 2.2") beside "no knee beyond its noise"."""
+    objectives = [ts.Metric("error", "min"), ts.Metric("latency_ms", "min")]
+    stderr, points = 0.05, [(0.0, 1.0), (0.15, 0.46), (0.3, 0.3), (1.0, 0.0)]
+    why = ts.choose.knee().judge(_front_of(points, stderr), objectives).why
+    rival = re.search(r"the line through #1 and #3, extremes the noise allows as well, has it only ([\d.]+) standard "
+                      r"errors from it, within its noise: a knee needs more than ([\d.]+)", why)  # fmt: skip
+    assert "no knee beyond its noise" in why and rival is not None, why
+    (x1, y1), (x2, y2), (x3, y3) = points[1], points[2], points[3]  # the front spans [0, 1]: scaled as it is
+    distance = abs((x3 - x1) * (y2 - y1) - (y3 - y1) * (x2 - x1)) / math.hypot(x3 - x1, y3 - y1)
+    assert float(rival.group(1)) == pytest.approx(distance / (math.sqrt(2) * stderr), abs=0.05)
+    assert float(rival.group(1)) <= float(rival.group(2))
+
+
+def test_choose_knee_that_is_itself_within_noise_of_an_extreme_is_said_to_be_one() -> None:
+    """#1 lies 6 standard errors from the line through #0 and #2, but its error is within noise of #0's: the reason
+    printed only the 6.0 against the 2.1 needed, and no knee."""
+    objectives = [ts.Metric("error", "min"), ts.Metric("latency_ms", "min")]
+    why = ts.choose.knee().judge(_front_of([(0.0, 1.0), (0.1, 0.3), (1.0, 0.0)], 0.05), objectives).why
+    assert "but its error lies within the noise of the front's best error: it is an extreme the noise allows" in why
 
 
 def test_choose_knee_without_standard_errors_says_it_cannot_judge_the_noise() -> None:

@@ -151,11 +151,7 @@ class Best:
             _objective(bound.metric, objectives, "a bound of choose.best")
         allowed = [r for r in front if all(b.holds(r.metrics[b.metric]) for b in self.bounds)]
         if not allowed:
-            closest = min(front, key=lambda r: sum(_excess(b, r.metrics[b.metric]) for b in self.bounds))
-            raise ConfigError(
-                f"no trial on the Pareto front meets {self._bounds_text()} (closest: #{closest.number} with "
-                f"{_describe(closest, objectives)}): loosen the bounds, or run more trials"
-            )
+            raise ConfigError(f"{self.unmet(front, objectives)}: loosen the bounds, or run more trials")
         best = min(range(len(allowed)), key=lambda i: (metric.sign() * allowed[i].metrics[metric.name],
                                                        allowed[i].number))  # fmt: skip
         where = f" under {self._bounds_text()}" if self.bounds else ""
@@ -163,6 +159,13 @@ class Best:
         why = "; ".join([f"best {metric.name}{where} among {len(allowed)} of the front's {len(front)} trials", *notes])
         scores = np.asarray([metric.sign() * r.metrics[metric.name] for r in allowed])
         return _ranked(allowed, best, scores, _stderrs(allowed, metric.name), why, _unrecorded(allowed, [metric]))
+
+    def unmet(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> str:
+        """That no trial of the non-empty ``front`` meets the bounds, with the one closest to meeting them (the
+        least summed distance outside them) and its objectives; the fix is the caller's to give."""
+        closest = min(front, key=lambda r: sum(_excess(b, r.metrics[b.metric]) for b in self.bounds))
+        return (f"no trial on the Pareto front meets {self._bounds_text()} (closest: #{closest.number} with "
+                f"{_describe(closest, objectives)})")  # fmt: skip
 
     def _bounds_text(self) -> str:
         return " and ".join(b.describe() for b in self.bounds)
@@ -253,16 +256,15 @@ class Knee:
                 lacking = _unrecorded(front, objectives)
                 on = f" for {', '.join(lacking)}" if lacking and len(lacking) < len(objectives) else ""
                 how += f" (no standard errors recorded{on}: whether this knee is beyond noise is unknown)"
-            elif within[0] <= within[1] or (errors is not None and not _knee_survives(scaled, errors, extremes_of,
-                                                                                      farthest)):  # fmt: skip
-                scores, plane = np.linalg.norm(scaled, axis=1), None
-                how = (f"the front has no knee beyond its noise (the point farthest from the line through its "
-                       f"extremes lies {within[0]:.1f} standard errors from it, a knee needs more than "
-                       f"{within[1]:.1f}, from that line or from one through other extremes the noise allows), so "
-                       "the point nearest the ideal point of the scaled front; more examples per evaluation would "
-                       "tell")  # fmt: skip
             else:
-                how += f" ({within[0]:.1f} standard errors from the line, beyond its noise: more than {within[1]:.1f})"
+                rejected = _knee_rejected(front, objectives, scaled, errors, extremes_of, farthest, within)
+                if rejected is None:
+                    distance, cut = within
+                    how += f" ({distance:.1f} standard errors from the line, beyond its noise: more than {cut:.1f})"
+                else:
+                    scores, plane = np.linalg.norm(scaled, axis=1), None
+                    how = (f"the front has no knee beyond its noise ({rejected}), so the point nearest the ideal point "
+                           "of the scaled front; more examples per evaluation would tell")  # fmt: skip
         order = sorted(range(len(front)), key=lambda i: (round(float(scores[i]), 12), front[i].number))
         spread = None
         if errors is not None:
@@ -343,19 +345,49 @@ def _rival_extremes(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[i
     return [combo for combo in itertools.product(*options) if list(combo) != list(extremes)]
 
 
-def _knee_survives(scaled: np.ndarray, errors: np.ndarray, extremes: Sequence[int], farthest: int) -> bool:
-    """Whether the knee stays beyond the noise from the line through every set of extremes the noise allows."""
+def _knee_rejected(
+    front: Sequence[TrialRecord],
+    objectives: Sequence[Metric],
+    scaled: np.ndarray,
+    errors: np.ndarray | None,
+    extremes: Sequence[int],
+    farthest: int,
+    within: tuple[float, float],
+) -> str | None:
+    """Why point ``farthest`` is no knee beyond the noise, in the figures of the line that rejects it: the line
+    through the front's extremes (``within``: its distance and cut, `_within_noise`), else the first line through
+    other extremes the noise allows (`_rival_extremes`); ``None`` when it is a knee beyond the noise from each.
+
+    The main line's figures alone read as a contradiction when a rival line rejected the knee ("3.4 standard errors
+    from it, a knee needs more than 2.5", and no knee), so the rejecting line's own figures are given."""
+    distance, cut = within
+    said = (f"the point farthest from the line through its extremes, #{front[farthest].number}, lies {distance:.1f} "
+            "standard errors from it")  # fmt: skip
+    if distance <= cut:
+        return f"{said}, within its noise: a knee needs more than {cut:.1f}"
+    if errors is None:
+        return None  # no noise to draw other extremes from
+    said += f", more than the {cut:.1f} a knee needs, but"
     for rival in _rival_extremes(scaled, errors, extremes):
         if farthest in rival:
-            return False  # the knee is itself an extreme the noise allows
+            name = objectives[rival.index(farthest)].name
+            return (f"{said} its {name} lies within the noise of the front's best {name}: it is an extreme the noise "
+                    "allows, not a knee")  # fmt: skip
         normal = _plane_normal(scaled[list(rival)])
         if normal is None:
             continue
-        distance = float((1.0 - scaled[farthest] @ normal) / np.linalg.norm(normal))
-        within = _within_noise(errors, normal, distance, farthest, rival)
-        if within is not None and within[0] <= within[1]:
-            return False
-    return True
+        away = float((1.0 - scaled[farthest] @ normal) / np.linalg.norm(normal))
+        beside = _within_noise(errors, normal, away, farthest, rival)
+        if beside is None or beside[0] > beside[1]:
+            continue
+        through = " and ".join(f"#{front[i].number}" for i in rival)
+        if beside[0] < 0:
+            where = f"on its far side from the ideal point, {-beside[0]:.1f} standard errors from it"
+        else:
+            where = (f"only {beside[0]:.1f} standard errors from it, within its noise: a knee needs more than "
+                     f"{beside[1]:.1f}")  # fmt: skip
+        return f"{said} the line through {through}, extremes the noise allows as well, has it {where}"
+    return None
 
 
 def _within_noise(

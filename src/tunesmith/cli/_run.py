@@ -29,7 +29,7 @@ from tunesmith.cli._common import (
     verdict_colour,
 )
 from tunesmith.cli._scale import _hold_objective, _imported_objective
-from tunesmith.errors import StorageUnavailable, StudyNotFound, require
+from tunesmith.errors import ConfigError, StorageUnavailable, StudyNotFound, require
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import MIN_FULLY_TRAINED, Study, StudyResult, StudySpec, trained_fully
 from tunesmith.study._recovery import stopped_by
@@ -187,12 +187,17 @@ def run(
             fail_fast=cfg.fail_fast,
             progress=show,
         )
-        config_choice(study, cfg, result)  # before the summary and the report, which show the choice
+        try:
+            config_choice(study, cfg, result)  # before the summary and the report, which show the choice
+            unchosen = None
+        except ConfigError as refused:  # said once the summary and the report show what the stored trials hold
+            unchosen = refused
         findings, took = _analyse(study)
         _summary(study, result, findings=findings)
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict; not before the
-        # study's budget is spent (a run cut short by --trials leaves the rest of the search to come).
-        verdict = after_search(study, cfg, objective, result)
+        # study's budget is spent (a run cut short by --trials leaves the rest of the search to come), nor without
+        # the choice that the discipline judges with several objectives.
+        verdict = after_search(study, cfg, objective, result) if unchosen is None else None
         if isinstance(verdict, SearchLeft):  # nothing re-run, nothing opened
             click.echo(_plain(verdict.note()))
         elif verdict is not None:
@@ -204,7 +209,9 @@ def run(
         path = None if no_report else report_path or f"{safe_file_name(study.name)}-report.html"
         _write_report(study, path, findings, took)
         _confirm_stored(study)  # the database may have gone while the summary and the report were made
-        _refuse_no_result(study, result)
+        _refuse_no_result(study, result)  # no feasible trial: why the choice had nothing to pick from
+        if unchosen is not None:
+            raise CliError(_unchosen(study, cfg, unchosen))
 
 
 def _refuse_no_result(study: Study, result: StudyResult) -> None:
@@ -221,6 +228,28 @@ def _refuse_no_result(study: Study, result: StudyResult) -> None:
     if nothing is not None:
         raise CliError(f"the budget is spent and the study has no result: {nothing}; the trials and the report are "
                        "kept")  # fmt: skip
+
+
+def _unchosen(study: Study, cfg: StudyConfig, refused: ConfigError) -> str:
+    """Why the config's choose rule picked nothing once the budget was spent, with the fix: the front holds no
+    trial (every trial failed or was cut short; none feasible is `_refuse_no_result`'s to say), or no trial of it
+    meets the bounds of rule ``best`` (`choose.Best.unmet`: the bound and the closest trial); ``refused`` otherwise."""
+    from tunesmith.choose import Best
+
+    where = "[choose]" if cfg.path.suffix == ".toml" else "choose:"
+    said = f"the budget is spent and {where} in {cfg.path.name}"
+    front = study.pareto_front
+    if not front:
+        show = f"tunesmith show {shlex.quote(study.name)} NUMBER"
+        return (f"{said} has nothing to pick: it picks from the Pareto front, the trials COMPLETE and feasible with "
+                f"every objective, and no trial is; the summary above counts the trials by state and `{show}` gives "
+                "one's error; the trials and the report are kept")  # fmt: skip
+    if isinstance(cfg.choose, Best):
+        more = f"tunesmith extend {shlex.quote(study.name)} --trials N"
+        return (f"{said} picks nothing: {cfg.choose.unmet(front, study.objectives)}: loosen the bound in {where} and "
+                "run the same command again, which chooses from the trials kept without running more, or search "
+                f"on toward it ({more}, then run again); the trials and the report are kept")  # fmt: skip
+    return f"{said} picks nothing: {refused}; the trials and the report are kept"
 
 
 @click.command()
