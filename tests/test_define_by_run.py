@@ -12,6 +12,7 @@ import pytest
 import tunesmith as ts
 from tunesmith.attributes import LearnedSpaceAttr, read_attr
 from tunesmith.errors import ConfigError, SpaceError
+from tunesmith.samplers._tried import Tried
 from tunesmith.space import Space
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
@@ -68,9 +69,62 @@ def test_grid_counts_a_branch_not_taken_as_every_value_of_its_parameters() -> No
 
     study = ts.Study(sampler="grid", storage="memory", seed=2)
     result = study.optimize(branching, n_trials=10)
-    assert "grid points have been evaluated" in result.stop_reason
+    assert result.space_used_up
     distinct = {tuple(sorted(r.params.items())) for r in study.trials}
     assert len(study.trials) == len(distinct) == 4  # adam once, sgd with each of 1, 2, 3
+
+
+def branch(trial: Trial) -> float:
+    """``k`` only on branch ``b``: 4 configurations, {a} and {b, k} for k in 1..3, where the product counts 6."""
+    if trial.suggest_categorical("o", ["a", "b"]) == "b":
+        trial.suggest_int("k", 1, 3)
+    return 1.0
+
+
+@pytest.mark.parametrize("sampler", ["grid", "tpe"])
+def test_a_used_up_branching_space_counts_the_configurations_its_trials_ran(sampler: str) -> None:
+    study = ts.Study(metric="loss", sampler=sampler, budget=ts.Budget(trials=12), storage="memory", seed=0)
+    result = study.optimize(branch)
+    assert result.space_used_up
+    assert result.stop_reason.startswith("all 4 configurations")
+
+
+def only_k(trial: Trial) -> float:
+    return float(trial.suggest_int("k", 1, 3))
+
+
+def k_and_d(trial: Trial) -> float:
+    return float(trial.suggest_int("k", 1, 3) + trial.suggest_int("d", 1, 3))
+
+
+@pytest.mark.parametrize("sampler", ["grid", "tpe"])
+def test_a_used_up_learned_space_says_how_to_search_a_parameter_the_objective_asks_for_only_now(sampler: str) -> None:
+    study = ts.Study(metric="loss", sampler=sampler, budget=ts.Budget(trials=12), storage="memory", seed=0)
+    study.optimize(only_k)
+    result = study.optimize(k_and_d)  # the study cannot know of d before a trial asks for it
+    assert len(study.trials) == 3
+    assert "a parameter the objective asks for only now is unknown to it" in result.stop_reason
+    assert "study.enqueue(" in result.stop_reason
+
+
+@pytest.mark.parametrize("sampler", ["grid", "tpe"])
+def test_a_parameter_added_after_the_space_was_used_up_is_searched_with_every_value_tried_before(sampler: str) -> None:
+    study = ts.Study(metric="loss", sampler=sampler, budget=ts.Budget(trials=20), storage="memory", seed=0)
+    study.optimize(only_k)
+    study.enqueue({"k": 1, "d": 2})
+    result = study.optimize(k_and_d)
+    pairs = {(r.params["k"], r.params["d"]) for r in study.trials if "d" in r.params}
+    assert pairs == {(k, d) for k in (1, 2, 3) for d in (1, 2, 3)}
+    assert len(study.trials) == 3 + 9 and result.space_used_up
+
+
+def test_a_trial_older_than_a_parameter_s_first_definition_does_not_stand_for_its_values() -> None:
+    learned = Space({"k": ts.Int(1, 3), "d": ts.Int(1, 3)})  # d first asked for by trial 1
+    history = [
+        TrialRecord(number=0, params={"k": 1}, seed=0, state=TrialState.COMPLETE, metrics={"value": 1.0}),
+        TrialRecord(number=1, params={"k": 2, "d": 1}, seed=1, state=TrialState.COMPLETE, metrics={"value": 3.0}),
+    ]
+    assert {"k": 1, "d": 2} not in Tried(learned, history)
 
 
 def test_the_sampler_proposes_every_learned_parameter_at_ask_time() -> None:

@@ -7,6 +7,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,16 +15,17 @@ import pytest
 
 import tunesmith as ts
 from tunesmith.errors import SearchSpaceExhausted
-from tunesmith.samplers import CMAES, GP, NSGA2, TPE, Sampler, Sobol
+from tunesmith.samplers import CMAES, GP, NSGA2, TPE, Grid, Sampler, Sobol
 from tunesmith.space import Choice, Float, Int, Space
 from tunesmith.testing.samplers import CONTEXT, run_history
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 CATEGORIES = Space({f"c{i}": Choice(["a", "b", "c", "d"]) for i in range(5)})  # 1024 configurations
 TREE = Space({"max_depth": Int(1, 10), "min_samples_split": Int(2, 20), "criterion": Choice(["gini", "entropy"])})
 INTEGERS = Space({"a": Int(1, 20), "b": Int(1, 20), "c": Int(1, 20)})  # 8000 configurations
 SIX = Space({"a": Choice(["x", "y", "z"]), "b": Choice([1, 2])})
 NINE = Space({"a": Int(1, 3), "b": Int(1, 3)})
+FOUR = Space({"k": Int(1, 4)})
 CONTINUOUS = Space({"x": Float(-5.0, 10.0), "y": Float(0.0, 15.0), "lr": Float(1e-5, 1e-1, log=True)})
 
 SAMPLERS: dict[str, Callable[[], Sampler]] = {
@@ -195,6 +197,34 @@ def test_auto_on_a_tree_like_space_ends_when_every_configuration_has_run() -> No
     result = study.optimize(lambda t: tree(t.params))
     assert Counter(key(r.params) for r in study.trials).most_common(1)[0][1] == 1
     assert len(study.trials) == 380 and "all 380 configurations" in result.stop_reason
+
+
+# A trial never evaluated -------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", [TrialKind.INTERRUPTED, TrialKind.LOST_WORKER])
+@pytest.mark.parametrize("name", [*SAMPLERS, "grid"])
+def test_a_configuration_whose_trial_was_interrupted_is_proposed_again(name: str, kind: TrialKind) -> None:
+    history = every(FOUR)
+    history[1] = history[1].evolve(state=TrialState.FAILED, kind=kind, metrics={})  # k=2: its worker went
+    sampler = Grid() if name == "grid" else SAMPLERS[name]()
+    assert sampler.suggest(FOUR, history, np.random.default_rng(0), CONTEXT) == {"k": 2}
+
+
+@pytest.mark.parametrize("sampler", ["grid", "tpe"])
+def test_a_grid_point_interrupted_by_ctrl_c_runs_when_the_study_resumes(sampler: str, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+
+    def pressed_during_trial_1(trial: Trial) -> float:
+        if trial.number == 1:
+            raise KeyboardInterrupt
+        return float(trial.params["k"])
+
+    budget = ts.Budget(trials=4)
+    study = ts.Study(FOUR, metric="loss", budget=budget, storage=storage, name="s", seed=0, sampler=sampler)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(pressed_during_trial_1)
+    resumed = ts.Study(FOUR, metric="loss", budget=budget, storage=storage, name="s", sampler=sampler)
+    resumed.optimize(lambda t: float(t.params["k"]))
+    assert sorted(r.params["k"] for r in resumed.trials if r.state is TrialState.COMPLETE) == [1, 2, 3, 4]
 
 
 # Continuous spaces --------------------------------------------------------------------------------

@@ -9,6 +9,12 @@ only the trials that never asked for it (define-by-run: a branch that does not a
 one configuration whatever ``gamma`` would be), and with none of those every sampler proposes what it
 proposed before.
 
+A trial its worker vanished under (`TrialKind.is_interruption`: interrupted, or lost with its worker) was never
+evaluated: it is not tried, and its configuration is proposed again, as `_history.observe` leaves it out of the
+models. A trial that lacks a parameter stands for every value of it only if the parameter existed when it ran: a
+define-by-run study learns a parameter from the first trial that asks for it (`first_asked`), and the trials before
+that one ran an objective that may not have asked for it at all, so they cover none of its values.
+
 Only the study's own trials are tried: a warm start's points (the records numbered below 0 that
 `tunesmith.study._known.Known.for_samplers` puts first) inform the models, but an earlier study's result
 is not a run of this one, so its configuration may be proposed again (its best above all: a warm start
@@ -35,6 +41,8 @@ __all__ = [
     "can_repeat",
     "config_key",
     "configurations",
+    "first_asked",
+    "is_interruption",
     "is_warm_start",
     "next_number",
     "own_trials",
@@ -60,6 +68,27 @@ def is_warm_start(record: TrialRecord) -> bool:
     """Whether ``record`` is a warm start's earlier result rather than a trial of the study: the study numbers its
     own trials from 0, and hands a warm start's points to the samplers numbered below 0."""
     return record.number < 0
+
+
+def is_interruption(record: TrialRecord) -> bool:
+    """Whether ``record`` ended with its worker gone (`TrialKind.is_interruption`): its configuration was never
+    evaluated, so it is owed a rerun rather than counted as tried."""
+    return record.state is TrialState.FAILED and record.kind is not None and record.kind.is_interruption
+
+
+def first_asked(history: Iterable[TrialRecord]) -> dict[str, int]:
+    """Each parameter's first definition: the number of the study's first trial whose configuration holds it.
+
+    The ``learned_space`` attribute keeps a define-by-run study's definitions but not when each was learned, and a
+    sampler reads the history only: the first trial that holds a parameter is the one that asked for it first (or
+    was enqueued with it; an enqueued value the trial did not ask for is dropped from its ``params``). A warm start's
+    points are not trials of the study and do not count."""
+    first: dict[str, int] = {}
+    for record in history:
+        if not is_warm_start(record):
+            for name in record.params:
+                first[name] = min(first.get(name, record.number), record.number)
+    return first
 
 
 def own_trials(history: Sequence[TrialRecord]) -> list[TrialRecord]:
@@ -115,12 +144,13 @@ def config_key(space: Space, params: Mapping[str, Any], names: Sequence[str] | N
 
 
 class Tried:
-    """Every configuration of a history's own trials, by `config_key`: pending, failed and lost trials included,
-    a warm start's points left out (`is_warm_start`).
+    """Every configuration of a history's own trials, by `config_key`: pending and failed trials included, a warm
+    start's points (`is_warm_start`) and trials never evaluated (`is_interruption`: they are owed a rerun) left out.
 
-    Every trial counts, in every state, so the set depends on the trials alone, not on when it is
+    Every other trial counts, in every state, so the set depends on the trials alone, not on when it is
     read (a replay sees what a suggestion saw). A trial that lacks a parameter it would have had
-    (define-by-run: it never asked for it) ran every value of it, as `Grid` counts it; a failed one
+    (define-by-run: it never asked for it) ran every value of it, as `Grid` counts it, unless it is older than
+    the parameter's first definition (`first_asked`: its objective may not have asked for it yet); a failed one
     stands only for itself, since it may have stopped before it asked, and so does one that asked for
     no dimension (only constants). On a space with a continuous
     float always active (`can_repeat` is false: a define-by-run study learns its parameters without
@@ -149,6 +179,7 @@ class Tried:
         self._cache = cache
         self._full: dict[Key, TrialRecord] = {}
         self._partial: dict[frozenset[str], dict[Key, TrialRecord]] = {}
+        self._first: dict[str, int] = {}  # `first_asked` of the trials added
         if self._every or not self.projected:
             for record in history:
                 self.add(record)
@@ -163,6 +194,7 @@ class Tried:
         twin = Tried(self.space, cache=self._cache, names=self.names if self.projected else None)
         twin._full = dict(self._full)
         twin._partial = {names: dict(keys) for names, keys in self._partial.items()}
+        twin._first = dict(self._first)
         return twin
 
     def _key(self, record: TrialRecord) -> Key:
@@ -171,9 +203,14 @@ class Tried:
         return self._cache.key(self.space, record, lambda: config_key(self.space, record.params, self.names))
 
     def add(self, record: TrialRecord) -> None:
-        """Record ``record``'s configuration (the first trial of a configuration is the one `holder` names); a warm
-        start's point is not a trial of the study, and is not recorded."""
+        """Record ``record``'s configuration (the first trial of a configuration is the one `holder` names, the newest
+        of one that lacks a parameter); a warm start's point is not a trial of the study, and one never evaluated
+        (`is_interruption`) is owed a rerun: neither is recorded."""
         if is_warm_start(record):
+            return
+        for name in record.params:  # before any return: a trial that is not recorded still shows what was defined
+            self._first[name] = min(self._first.get(name, record.number), record.number)
+        if is_interruption(record):
             return
         if not self._every and (
             self.projected
@@ -192,12 +229,16 @@ class Tried:
         # A trial that asked for no dimension at all (only constants: ``suggest_int('k', 1, 1)``) took no branch
         # on a value: it says nothing about the configurations of the trials that asked for one.
         if lacks and key and record.state is not TrialState.FAILED:
-            self._partial.setdefault(frozenset(n for n, _ in key), {}).setdefault(key, record)
+            # The newest: an older one may predate a parameter's first definition, which a later one does not.
+            keys = self._partial.setdefault(frozenset(n for n, _ in key), {})
+            if key not in keys or keys[key].number < record.number:
+                keys[key] = record
         else:
             self._full.setdefault(key, record)
 
     def holder(self, config: Mapping[str, Any]) -> TrialRecord | None:
-        """The trial that ran ``config`` (or one that never asked for the parameters it lacks), if any."""
+        """The trial that ran ``config`` (or one that never asked for the parameters it lacks, though they were
+        defined before it ran), if any."""
         if not self.active:
             return None
         key = config_key(self.space, config, self.names)
@@ -208,7 +249,9 @@ class Tried:
         for names, keys in self._partial.items():
             if names <= given:
                 hit = keys.get(tuple(pair for pair in key if pair[0] in names))
-                if hit is not None:
+                # A parameter no trial holds (its first holder invalidated) counts as defined from the start: else a
+                # branch that never stores it would be proposed again for ever.
+                if hit is not None and all(self._first.get(n, -1) < hit.number for n in given - names):
                     return hit
         return None
 
@@ -254,6 +297,20 @@ def _best(space: Space, configs: list[dict[str, Any]], score: Score | None, rng:
     return configs[int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))]
 
 
+def _all_tried(size: int, holders: Sequence[TrialRecord | None]) -> str:
+    """That the ``size`` configurations of a space were all tried, counted as the trials ran them: a trial that
+    never asked for a parameter (a branch not taken) is one configuration that the product of the values counts
+    once for each value of the parameter."""
+    ran = len({id(holder) for holder in holders})
+    if ran == size:
+        return f"all {size} configurations of the space have been tried (running trials included)"
+    return (
+        f"all {ran} configurations of the space have been tried (running trials included; a trial that never asked "
+        f"for a parameter stands for every value of it, so the {size} combinations of the values count some of them "
+        "more than once)"
+    )
+
+
 def untried(space: Space, tried: Tried, rng: np.random.Generator, score: Score | None = None) -> dict[str, Any] | None:
     """An untried configuration, for a sampler whose own candidates were all tried.
 
@@ -274,11 +331,12 @@ def untried(space: Space, tried: Tried, rng: np.random.Generator, score: Score |
     bound = space.cardinality()
     if math.isfinite(bound) and bound <= ENUMERATION_LIMIT:
         every = configurations(space)
-        left = [c for c in every if c not in tried]
+        holders = [tried.holder(c) for c in every]
+        left = [c for c, holder in zip(every, holders, strict=True) if holder is None]
         if not left:
             raise SearchSpaceExhausted(
-                f"all {len(every)} configurations of the space have been tried (running trials included): "
-                "there is nothing new to propose; widen a range or add options to search further"
+                f"{_all_tried(len(every), holders)}: there is nothing new to propose; widen a range or add options to "
+                "search further"
             )
         return _best(space, left, score, rng)
     drawn = [space.sample(rng) for _ in range(_DRAWS)]

@@ -11,7 +11,7 @@ import numpy as np
 from tunesmith._validate import integer
 from tunesmith.context import SearchContext
 from tunesmith.errors import SearchSpaceExhausted, SpaceError
-from tunesmith.samplers._tried import own_trials
+from tunesmith.samplers._tried import first_asked, is_interruption, own_trials
 from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -20,7 +20,8 @@ __all__ = ["Grid"]
 
 
 class Grid(Sampler):
-    """Visits each grid point once among the study's own trials, whether or not a warm start ran it.
+    """Visits each grid point once among the study's own trials, whether or not a warm start ran it; a trial never
+    evaluated (interrupted, or lost with its worker: `tunesmith.samplers._tried.is_interruption`) is no visit.
 
     Choices get every option. Integers and stepped floats get every value when they have at most
     ``4 * points`` of them, else ``points`` evenly spaced ones, as continuous floats do (so ``Int(0, 199)``
@@ -95,21 +96,54 @@ class Grid(Sampler):
         history = own_trials(history)
         if self._shuffles(len(grid), context):
             grid = self._shuffled(grid, history, rng)
-        seen = {json.dumps(r.params, sort_keys=True) for r in history}
+        evaluated = [r for r in history if not is_interruption(r)]  # the others are owed a rerun
+        seen = {json.dumps(r.params, sort_keys=True) for r in evaluated}
         # A trial that never asked for a parameter (define-by-run: a branch it did not take) ran every value
         # of it: a grid point that agrees with it on the parameters it has was tried (a failed trial may
         # have stopped before it asked for the rest, so it stands only for itself).
         # A trial that asked for no dimension at all (only constants, ``suggest_int('k', 1, 1)``) took no branch on a
         # value: it stands only for itself.
-        partial = {frozenset(r.params) for r in history if r.state is not TrialState.FAILED
-                   and any(n in r.params for n in space.dimensions)} - {frozenset(space)}  # fmt: skip
+        # A trial older than a parameter's first definition ran an objective that may not have asked for it: it
+        # covers none of its values. Each partial configuration keeps its newest trial's number for that test.
+        newest: dict[str, int] = {}
+        partial: set[frozenset[str]] = set()
+        for r in evaluated:
+            if r.state is not TrialState.FAILED and any(n in r.params for n in space.dimensions):
+                text = json.dumps(r.params, sort_keys=True)
+                newest[text] = max(newest.get(text, r.number), r.number)
+                partial.add(frozenset(r.params))
+        partial -= {frozenset(space)}
+        first = first_asked(history)
+        covering: set[str] = set()  # the configurations the trials ran that cover the grid
         for config in grid:
-            if json.dumps(config, sort_keys=True) in seen:
+            text = json.dumps(config, sort_keys=True)
+            if text in seen:
+                covering.add(text)
                 continue
-            if not any(
-                json.dumps({k: config[k] for k in keys}, sort_keys=True) in seen
-                for keys in partial
-                if keys <= config.keys()
-            ):
+            cover = self._cover(config, partial, newest, first)
+            if cover is None:
                 return config
-        raise SearchSpaceExhausted(f"all {len(grid)} grid points have been evaluated")
+            covering.add(cover)
+        if len(covering) == len(grid):
+            raise SearchSpaceExhausted(f"all {len(grid)} grid points have been evaluated")
+        raise SearchSpaceExhausted(
+            f"all {len(covering)} configurations the objective reaches have been evaluated: a trial that never asked "
+            f"for a parameter stands for every value of it, so the {len(grid)} grid points count some of them more "
+            "than once"
+        )
+
+    @staticmethod
+    def _cover(
+        config: dict[str, Any], partial: set[frozenset[str]], newest: dict[str, int], first: dict[str, int]
+    ) -> str | None:
+        """A partial configuration (of trials that lack a parameter ``config`` has) that ran ``config``, if any: it
+        agrees with ``config`` on what it has, and each parameter it lacks was defined before its newest trial ran
+        (one that no trial holds counts as defined from the start: else a branch that never stores it would be
+        proposed for ever)."""
+        for keys in partial:
+            if keys <= config.keys():
+                sub = json.dumps({k: config[k] for k in keys}, sort_keys=True)
+                number = newest.get(sub)
+                if number is not None and all(first.get(n, -1) < number for n in config.keys() - keys):
+                    return sub
+        return None

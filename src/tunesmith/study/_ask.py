@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunesmith.environment import TRIAL_KEY, record_environment
+from tunesmith.errors import SearchSpaceExhausted
 from tunesmith.schedulers.base import Continuation, Promotion, known_length
 from tunesmith.schedulers.successive_halving import RungPromotion
 from tunesmith.storage import Proposal
@@ -179,9 +180,27 @@ def _propose(study: Study, number: int, history: Sequence[TrialRecord], known: K
     continuation = study.scheduler.propose(study.space, valid(history), rng, context)
     if continuation is not None and continuation.start_step < full_length(history):
         return _continued(study, continuation, seed)
-    space = study.space  # no parameter at all before a define-by-run study's first trial asked for one
-    params = space.validate(study.sampler.suggest(space, known.for_samplers(history), rng, context)) if space else {}
-    return Proposal(params=params, seed=seed, attrs={"sampler": study.sampler.name})
+    space = study.space
+    if not space:  # no parameter at all before a define-by-run study's first trial asked for one
+        return Proposal(params={}, seed=seed, attrs={"sampler": study.sampler.name})
+    try:
+        suggested = study.sampler.suggest(space, known.for_samplers(history), rng, context)
+    except SearchSpaceExhausted as exc:
+        learned = [name for name in space if study._defined.given is None or name not in study._defined.given]
+        if not learned:
+            raise
+        raise SearchSpaceExhausted(f"{exc} ({_LEARNED_ONLY.format(', '.join(map(repr, learned)))})") from exc
+    return Proposal(params=space.validate(suggested), seed=seed, attrs={"sampler": study.sampler.name})
+
+
+# Why a define-by-run study's used-up space may not be the objective's, and the fix: a study learns a parameter only
+# from a trial that asks for it, and none runs once the parameters it knows are used up.
+_LEARNED_ONLY = (
+    "the study learned {} from what its trials asked for, and a parameter the objective asks for only now is unknown "
+    "to it until a trial asks: enqueue a configuration that gives it a value, study.enqueue({{..., 'new_parameter': "
+    "value}}), and the trials go on over the grown space; a learned range keeps its first definition, so a wider one "
+    "needs a new study"
+)
 
 
 def _resumption(study: Study, history: Sequence[TrialRecord]) -> Proposal | None:
