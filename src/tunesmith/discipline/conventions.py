@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import SupportsFloat
 
-from tunesmith.objective import Metric, is_per_example, summarise
+from tunesmith.objective import Metric, is_per_example, summarise, without_digests
 
 __all__ = [
     "FOLD",
@@ -65,7 +65,9 @@ def slice_metrics(metric: str, slices: Mapping[str, float | Iterable[float]]) ->
             raise ValueError(f"slice names must not contain ':', got {name!r}: use '_' or '-' instead")
         key = f"{SLICE}{name}:{metric}"
         if is_per_example(value):
-            out.update(summarise(key, value))
+            # Without the fingerprint: the objective returns this dict, and a digest: key it returns is refused
+            # (only the study computes one, from values it was given).
+            out.update(without_digests(summarise(key, value)))
             continue
         if not isinstance(value, SupportsFloat):  # text, or a mapping, where a number was meant
             raise ValueError(
