@@ -269,6 +269,58 @@ def test_a_guardrail_on_another_objective_is_the_front_not_proxy_overfitting() -
     assert check.passed and not check.checked and "latency_ms is an objective" in check.detail
 
 
+def bigger_errs_less(guardrails: list[ts.Guardrail], cost: str = "mem_mb", ece_slope: float = 0.0) -> ts.Study:
+    """24 random trials whose error falls as ``cost`` rises with the model's size, within the guardrails' bound,
+    while ``val_ece`` rises by ``ece_slope`` over the sizes (with 0 it does not vary, and is not compared)."""
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        size = trial.params["size"]
+        return {"error": 0.3 - 0.2 * size, cost: 50.0 + 300.0 * size, "val_ece": 0.02 + ece_slope * size}
+
+    study = ts.Study(ts.Space({"size": ts.Float(0.0, 1.0)}), metric=ts.Metric("error", "min"), guardrails=guardrails,
+                     sampler="random", budget=ts.Budget(trials=24), storage="memory", seed=0)  # fmt: skip
+    study.optimize(objective)
+    return study
+
+
+def cost_check(study: ts.Study) -> ts.discipline.Check:
+    return ts.finalize(study, lambda params, seed: {"holdout_error": 0.15}).check("proxy overfitting")
+
+
+@pytest.mark.parametrize(
+    ("name", "exact"),
+    [("mem_mb", True), ("n_layers", True), ("latency_p95_ms", False), ("peakMemory", False), ("model_size", False),
+     ("n_params", False)],
+)  # fmt: skip
+def test_a_held_guardrail_on_a_cost_is_a_trade_off_the_study_accepted_not_proxy_overfitting(
+    name: str, exact: bool
+) -> None:
+    """A bigger model errs less and uses more memory: the bound the user set accepts that trade-off, and it held, yet
+    the verdict called it proxy overfitting and offered to tighten the bound or take a trial the rule did not pick."""
+    study = bigger_errs_less([ts.Guardrail(name, "<=", 400.0, exact=exact)], cost=name)
+    check = cost_check(study)
+    assert check.passed, check.detail
+    why = "declared exact" if exact else "its name reads as time, memory, size or compute"
+    assert f"{name} <= 400 bounds a cost ({why}), not a proxy: across " in check.detail
+    assert f"{name} gets worse as error improves" in check.detail and "tighten the guardrail" not in check.detail
+
+
+def test_calibration_that_degrades_fails_the_check_beside_a_cost_it_does_not_watch() -> None:
+    """A guardrail on calibration stays a proxy, declared exact or not: AUC improves but calibration degrades."""
+    guardrails = [ts.Guardrail("mem_mb", "<=", 400.0, exact=True), ts.Guardrail("val_ece", "<=", 0.5, exact=True)]
+    check = cost_check(bigger_errs_less(guardrails, ece_slope=0.1))
+    assert not check.passed and check.decided
+    assert check.detail.startswith("across the best 6 trials, val_ece gets worse as error improves"), check.detail
+    assert "tighten the guardrail val_ece <= 0.5" in check.detail and "tighten the guardrail mem_mb" not in check.detail
+    assert "mem_mb <= 400 bounds a cost (declared exact), not a proxy" in check.detail
+
+
+def test_a_cost_named_in_watch_against_its_guardrail_is_refused_with_the_direction_to_watch_it() -> None:
+    study = bigger_errs_less([ts.Guardrail("mem_mb", "<=", 400.0, exact=True)])
+    with pytest.raises(ts.ConfigError, match=r"watch it the way its guardrail bounds it: ts.Metric\('mem_mb', 'min'\)"):
+        ts.finalize(study, lambda params, seed: {"holdout_error": 0.15}, watch=[ts.Metric("mem_mb", "max")])
+
+
 def objective_value(params: dict[str, Any]) -> float:
     return 0.8 + 0.15 * params["capacity"]
 

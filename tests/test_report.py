@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import importlib.util
 import io
 import json
@@ -292,7 +293,6 @@ def test_per_example_results_are_shown_with_their_error_and_a_top_within_noise_i
     assert "ts.validate_top(study, objective) re-runs them" not in after
 
 
-
 def test_the_html_importance_section_carries_its_caveat_beside_the_figure(tmp_path: Path) -> None:
     """The caveat that the shares divide noise sat under "Diagnosis", while the importance section claimed
     shares of the metric's variance without it."""
@@ -304,6 +304,49 @@ def test_the_html_importance_section_carries_its_caveat_beside_the_figure(tmp_pa
     assert "the shares divide noise, not effects" in section
     diagnosis = page.split("<h2>Diagnosis</h2>", 1)[1].split("<h2>", 1)[0] if "<h2>Diagnosis</h2>" in page else ""
     assert "the shares divide noise" not in diagnosis
+
+
+AB = ts.Space({"a": ts.Float(0.0, 1.0), "b": ts.Float(0.0, 1.0)})
+
+
+def _parameter_figures(effect_a: float, effect_b: float) -> tuple[ts.report.Findings, dict[str, str]]:
+    """The analyses of 30 random trials whose loss is ``effect_a * a + effect_b * b`` plus noise of sd 0.3, and the
+    parallel-coordinates and slices sections of their report, as HTML."""
+    rng = np.random.default_rng(0)
+    records = []
+    for number in range(30):
+        params = AB.sample(rng)
+        loss = effect_a * params["a"] + effect_b * params["b"] + float(rng.normal(0.0, 0.3))
+        records.append(TrialRecord(number, params, number, TrialState.COMPLETE, {"loss": loss}))
+    data = ReportData("ab", AB, ts.Metric("loss"), tuple(records))
+    found = analyse(data)
+    page = html.unescape(ts.report.render_report(data, findings=found))
+    return found, {title: page.split(f"<h2>{title}</h2>", 1)[1].split("<h2>", 1)[0]
+                   for title in ("Parallel coordinates", "Slices")}  # fmt: skip
+
+
+def _axes(section: str) -> list[str]:
+    """The parameters of a parallel-coordinates or slices section, in the order its figure draws them."""
+    return re.findall(r'"(?:label|text)":"([ab])"', section)
+
+
+def test_the_parameter_figures_keep_the_spaces_order_when_no_parameter_stands_out() -> None:
+    """Ordered by the shares' point ranking (b, then a), the figures presented noise as a ranking while the summary
+    said that no parameter stands out."""
+    found, sections = _parameter_figures(1.0, 1.0)
+    assert found.importance is not None and found.importance.ranking() == ["b", "a"]
+    assert any(s.text.startswith("no parameter stands out") for s in found.diagnosis.suggestions)
+    for section in sections.values():
+        assert _axes(section) == ["a", "b"]
+        assert "Parameters in the space's order: no parameter's importance stands out" in section
+
+
+def test_a_parameter_whose_importance_stands_out_leads_the_parameter_figures_and_the_caption_says_so() -> None:
+    found, sections = _parameter_figures(0.0, 2.0)
+    assert found.importance is not None
+    for section in sections.values():
+        assert _axes(section) == ["b", "a"]
+        assert "Parameters in order of importance where it stands out: b first" in section
 
 
 def test_the_tie_note_names_the_tied_trials_the_seed_re_runs_did_not_cover() -> None:

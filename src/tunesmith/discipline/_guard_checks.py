@@ -1,5 +1,6 @@
 """The verdict's checks on guardrails: each guardrail on the chosen configuration, and proxy overfitting
-(a guardrail, calibration or watched metric degrading as the primary metric improves among the best trials)."""
+(a calibration metric, a watched metric or a guardrail not on a cost degrading as the primary metric improves among
+the best trials)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tunesmith.discipline.guardrails import (
     GuardrailReading,
     PrimaryTie,
     ProxyFinding,
+    _bounds_a_cost,
     _reads_as_calibration,
     proxy_scan,
     read_guardrail,
@@ -296,9 +298,13 @@ def proxy_watch(study: Study, records: Sequence[TrialRecord], watch: WatchedMetr
             raise ConfigError(f"watch names each metric once, got {metric.name!r} twice: give it once")
         guardrail = guarded.get(metric.name)
         if guardrail is not None and _bounded_side(guardrail) != metric.direction:
+            fix = "the guardrail already watches it, so leave it out of watch"
+            if _bounds_a_cost(guardrail):  # a cost's guardrail is not watched: named, it is watched the way it bounds
+                side = _bounded_side(guardrail)
+                fix = f"watch it the way its guardrail bounds it: ts.Metric({metric.name!r}, {side!r})"
             raise ConfigError(f"a watched metric worsens the way its guardrail bounds it, got ts.Metric("
                               f"{metric.name!r}, {metric.direction!r}) beside the guardrail {guardrail.describe()}: "
-                              "the guardrail already watches it, so leave it out of watch")  # fmt: skip
+                              f"{fix}")  # fmt: skip
         if metric.name not in reported:
             close = difflib.get_close_matches(metric.name, list(reported), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
@@ -317,41 +323,71 @@ def _bounded_side(guardrail: Guardrail) -> str:
 
 def proxy_check(study: Study, records: Sequence[TrialRecord], watch: Sequence[Metric] = (),
                 judged: TrialRecord | None = None) -> Check:  # fmt: skip
-    """Proxy overfitting among the best trials, on the guardrails, the metrics ``watch`` names (`proxy_watch`) and
-    the calibration metrics the trials report (named by words: `guardrails._reads_as_calibration`): fails on a
+    """Proxy overfitting among the best trials, on the guardrails but those on a cost, the metrics ``watch`` names
+    (`proxy_watch`) and the calibration metrics the trials report (named by words: `guardrails._reads_as_calibration`):
+    fails on a
     trade-off beyond chance (`proxy_scan`), naming the ``judged`` trial's value of the degrading metric (``None``:
     the trial `finalize` judges, `_judged`), the trial within noise of it on the primary metric that does best on
     the degrading one, if any, and the fixes; passes undecided when none was found but the trials could not have
     shown a moderate one either, saying what would decide. When the primary metric ties at its best on the best
     trials, the detail says so. On a study of several objectives, a guardrail on (or a calibration metric that is)
     another objective is left out: that trade-off is the front the study set out to explore, not a proxy
-    overfitted."""
+    overfitted. So is a guardrail on a cost (`guardrails._bounds_a_cost`: latency, memory, size, or declared exact)
+    unless ``watch`` names its metric: the trade-off it bounds is one the study accepted up to the bound, and the
+    detail says so in a note that never fails the check (`_costs_note`)."""
     name = "proxy overfitting"
     objectives = {m.name for m in study.objectives}
+    named = {m.name for m in watch}
     guardrails = [g for g in study.guardrails if g.metric not in objectives]
-    guarded = {g.metric for g in guardrails}
-    scan = proxy_scan(records, study.metric, [*guardrails, *(m for m in watch if m.name not in guarded)],
+    costs = [g for g in guardrails if _bounds_a_cost(g) and g.metric not in named]
+    proxies = [g for g in guardrails if g not in costs]
+    guarded = {g.metric for g in proxies}
+    scan = proxy_scan(records, study.metric, [*proxies, *(m for m in watch if m.name not in guarded)],
                       leave_out=objectives)  # fmt: skip
     tie = "" if scan.tie is None else _tie_note(scan.tie, study.metric, compared=bool(scan.compared))
+    costs_note = _costs_note(study, records, costs)
     if scan.findings:
         judged = judged if judged is not None else _judged(study, records)
         said = [f.detail for f in scan.findings] + ([tie] if tie else [])
         said += [_trade_off_advice(study, records, finding, judged) for finding in scan.findings]
-        return Check(name, False, "; ".join(said))
+        return Check(name, False, "; ".join(said + ([costs_note] if costs_note else [])))
     if not scan.compared:
         if scan.tie is not None and scan.watched:
-            return Check(name, True, f"nothing to compare: {tie}", checked=False)
+            return Check(name, True, "; ".join([f"nothing to compare: {tie}"] + ([costs_note] if costs_note else [])),
+                         checked=False)  # fmt: skip
         left_out = [g.metric for g in study.guardrails if g.metric in objectives]
         why = f" ({', '.join(left_out)} is an objective: its trade-off is the front)" if left_out else ""
         calibration = "calibration metric (a name with a word such as ece, calibration, brier, log_loss or nll)"
-        what, fix = f"guardrail or {calibration}", ": name another the trials report with finalize(..., watch=[...])"
+        guardrail = "guardrail other than on a cost, or" if costs else "guardrail or"
+        what, fix = f"{guardrail} {calibration}", ": name another the trials report with finalize(..., watch=[...])"
         if watch:
-            what, fix = f"guardrail, {calibration} or watched metric ({', '.join(m.name for m in watch)})", ""
-        return Check(name, True, f"nothing to compare: no {what} measured on at least 6 of the best trials and "
-                     f"varying{why}{fix}", checked=False)  # fmt: skip
+            what, fix = f"{guardrail} {calibration} or watched metric ({', '.join(m.name for m in watch)})", ""
+        nothing = f"nothing to compare: no {what} measured on at least 6 of the best trials and varying{why}{fix}"
+        return Check(name, True, f"{nothing}; {costs_note}" if costs_note else nothing, checked=False)
     # No finding is not evidence of no trade-off: it is decided only when the trials could have shown a moderate one.
-    absence = scan.absence(study.metric)
-    return Check(name, True, f"{absence}; {tie}" if tie else absence, decided=scan.decided)
+    said = [scan.absence(study.metric)] + ([tie] if tie else []) + ([costs_note] if costs_note else [])
+    return Check(name, True, "; ".join(said), decided=scan.decided)
+
+
+def _costs_note(study: Study, records: Sequence[TrialRecord], costs: Sequence[Guardrail]) -> str:
+    """What the proxy check says of the guardrails on a cost it leaves unwatched: each bounds a trade-off the study
+    accepted up to its bound (a bigger model errs less and uses more memory), so one seen among the best trials
+    (`proxy_scan` of the costs alone, its 5% shared among them) is said, not failed; whether the chosen trial holds
+    the bound is the guardrails check's to decide, on its noise. Empty when there is no cost."""
+    if not costs:
+        return ""
+    reported = {name for r in records for name in r.metrics}  # left out: the scan reads no calibration metric here
+    found = {f.metric: f for f in proxy_scan(records, study.metric, costs, leave_out=reported).findings}
+    said = []
+    for guardrail in costs:
+        why = "declared exact" if guardrail.exact else "its name reads as time, memory, size or compute"
+        line = f"{guardrail.describe()} bounds a cost ({why}), not a proxy"
+        finding = found.get(guardrail.metric)
+        if finding is not None:
+            line += (f": {finding.detail}, a trade-off the bound accepts (the guardrails check reads whether the "
+                     "chosen trial holds it)")  # fmt: skip
+        said.append(line)
+    return "; ".join(said) + "; to watch a cost as a proxy, name it in finalize(..., watch=[...])"
 
 
 def _tie_note(tie: PrimaryTie, metric: Metric, *, compared: bool) -> str:

@@ -6,8 +6,10 @@ Put the measurements in an objective's result and guard them::
     return {"auc": auc, **ts.discipline.calibration(y_val, proba),
             "latency_p95_ms": ts.discipline.latency(model.predict, x_val[:64]).p95_ms}
 
-Proxy overfitting is the primary metric improving while a guardrail metric degrades across the
-best trials (the guide: "AUC improves but calibration degrades"); `proxy_overfitting` finds it.
+Proxy overfitting is the primary metric improving while a metric of quality it stands in for degrades
+across the best trials (the guide: "AUC improves but calibration degrades"); `proxy_overfitting` finds it.
+A guardrail on a cost (latency, memory, size: `_bounds_a_cost`) bounds a trade-off the user accepted, and
+the verdict does not watch it as a proxy.
 """
 
 from __future__ import annotations
@@ -87,6 +89,27 @@ def _reads_as_calibration(name: str) -> bool:
     if words & _TRAINING_WORDS:
         return False
     return bool(words & _CALIBRATION_WORDS) or any(pair <= words for pair in _CALIBRATION_PAIRS)
+
+
+# Words of a metric's name that say it measures what running the model costs: time, memory, size or compute. A
+# guardrail on one bounds a trade-off the user accepts up to the bound (a bigger model errs less and uses more
+# memory), so a search that spends it is doing what it was told, not overfitting a proxy (`_bounds_a_cost`).
+_COST_WORDS = frozenset({"latency", "time", "runtime", "duration", "ms", "sec", "secs", "seconds", "throughput",
+                         "qps", "fps", "memory", "mem", "ram", "vram", "rss", "kb", "kib", "mb", "mib", "gb", "gib",
+                         "bytes", "footprint", "size", "param", "params", "parameters", "nparams", "flops", "gflops",
+                         "macs", "energy"})  # fmt: skip
+_COST_INSIDE = frozenset(w for w in _COST_WORDS if len(w) >= 5)
+
+
+def _bounds_a_cost(guardrail: Guardrail) -> bool:
+    """Whether ``guardrail`` bounds a cost rather than a proxy of quality: declared exact (`Guardrail.exact`: a
+    parameter count, a size on disk) or on a metric whose name reads as time, memory, size or compute
+    (``latency_p95_ms``, ``mem_mb``, ``peakMemory``, ``n_params``, ``model_size``, ``gflops``); never one whose name
+    reads as calibration (`_reads_as_calibration`), which degrades unseen however it is declared."""
+    if _reads_as_calibration(guardrail.metric):
+        return False
+    words = name_words(guardrail.metric, _COST_INSIDE) | name_words(guardrail.metric.lower(), _COST_INSIDE)
+    return guardrail.exact or bool(words & _COST_WORDS)
 
 
 def _calibration_metrics(records: Sequence[TrialRecord], leave_out: Collection[str]) -> list[Metric]:
@@ -458,11 +481,11 @@ def proxy_overfitting(
     Args:
         records: the trials; COMPLETE and INFEASIBLE ones with both metrics are compared.
         metric: the primary metric.
-        watch: what to watch (a guardrail's direction is its bound's side, a bare name is minimised); every
-            other metric the trials report whose name reads as calibration (`_reads_as_calibration`: a word such
-            as ece, calibration, brier, log_loss, nll or cross_entropy, in any case, with any prefix, but not
-            train) is watched too, minimised unless its name reads as a score (``neg_log_loss``), and never the
-            primary metric itself.
+        watch: what to watch (a guardrail's direction is its bound's side, a bare name is minimised; `finalize`
+            passes the study's guardrails but those on a cost, `_bounds_a_cost`); every other metric the trials
+            report whose name reads as calibration (`_reads_as_calibration`: a word such as ece, calibration,
+            brier, log_loss, nll or cross_entropy, in any case, with any prefix, but not train) is watched too,
+            minimised unless its name reads as a score (``neg_log_loss``), and never the primary metric itself.
         top: the fraction of trials (best by the primary metric) in the narrowest window, at least
             ``min_trials``; the next window holds twice as many, the last every trial.
         min_trials: the fewest trials measuring a metric for it to be compared.

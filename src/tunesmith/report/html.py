@@ -60,6 +60,7 @@ from tunesmith.report._shown import (
     shown_best,
 )
 from tunesmith.report.export import not_written
+from tunesmith.report.terminal import _standing_out
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -173,9 +174,9 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
             plots.importance(found.importance, found.importance_note),
         )
     )
-    ranking = found.importance.ranking() if found.importance else None
-    out.append(_Section("Parallel coordinates", "", plots.parallel_coordinates(data, ranking)))
-    out.append(_Section("Slices", "", plots.slices(data, ranking)))
+    order, caption = _parameter_order(data, found)
+    out.append(_Section("Parallel coordinates", caption, plots.parallel_coordinates(data, order)))
+    out.append(_Section("Slices", caption, plots.slices(data, order)))
     out.append(_Section("Budget", _budget_html(data), plots.budget_burn(data)))
     guard = plots.guardrails(data)
     if guard is not None:
@@ -196,6 +197,28 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     if environments is not None and not several:
         out.append(environments)
     return out
+
+
+def _parameter_order(data: ReportData, found: Findings) -> tuple[list[str], str]:
+    """The order of the parameter figures' axes and panels, and the caption that says why: the parameters whose
+    importance stands out first (`terminal._standing_out`, the rule the terminal's top table follows), the rest in
+    the space's order. Ordered by the shares alone, the figures ranked noise where the summary said that no
+    parameter stands out."""
+    names = list(data.space.dimensions)
+    leaders = _standing_out(names, found.importance)
+    if len(names) < 2:
+        return names, ""
+    if leaders:
+        first = ", ".join(leaders)
+        said = (f"Parameters in order of importance where it stands out: {first} first (by share), each ahead of the "
+                "rest beyond the spread of the forest's trees; the others in the space's order, their importance "
+                "within noise of each other.")  # fmt: skip
+    elif found.importance is not None:
+        said = ("Parameters in the space's order: no parameter's importance stands out of the others' beyond the "
+                "spread of the forest's trees, so an order by share would rank noise.")  # fmt: skip
+    else:
+        said = "Parameters in the space's order: the trials do not yet show which parameters matter."
+    return leaders + [name for name in names if name not in leaders], f"<p>{html.escape(said)}</p>"
 
 
 def _environments_section(data: ReportData) -> _Section | None:

@@ -239,18 +239,22 @@ def _column_width(header: str, cells: list[str]) -> int:
 
 
 def _by_importance(names: list[str], importance: ImportanceResult | None) -> list[str]:
-    """``names`` with the parameters the trials show to matter most first, by their share, then the rest as given.
+    """``names`` with the parameters the trials show to matter most first (`_standing_out`), then the rest as given:
+    shares within noise of each other are not ranked, so such parameters keep the space's order."""
+    leaders = _standing_out(names, importance)
+    return leaders + [name for name in names if name not in leaders]
 
-    Those are the fewest leading main effects that each explain more than the next one in `LEAD_CONFIDENCE` of the
-    trees, as the advice asks before it names a parameter to tune first: shares within noise of each other are not
-    ranked, so such parameters keep the space's order."""
+
+def _standing_out(names: list[str], importance: ImportanceResult | None) -> list[str]:
+    """The parameters of ``names`` whose importance stands out of the rest, by their share: the fewest leading main
+    effects that each explain more than the next one in `LEAD_CONFIDENCE` of the trees, as the advice asks before it
+    names a parameter to tune first. Empty when none does, or importance is not shown (`Findings.importance`, set
+    only beyond chance). The HTML report orders its parameter figures by the same rule."""
     main = [] if importance is None else [item for item in importance.main if item.name in names]
-    leaders: list[str] = []
     for k in range(1, len(main)):
         if all(_lead(item, main[k]) >= LEAD_CONFIDENCE for item in main[:k]):
-            leaders = [item.name for item in main[:k]]
-            break
-    return leaders + [name for name in names if name not in leaders]
+            return [item.name for item in main[:k]]
+    return []
 
 
 def importance_bars(result: ImportanceResult, width: int = BAR_WIDTH) -> Table:
