@@ -448,3 +448,116 @@ def test_a_divergence_planted_on_one_parameter_is_found_among_other_signatures()
         result = diagnose(_signatures_study(30, 1000 + seed, diverge_above=0.7), FAMILY_SPACE, "loss")
         found += any(a.signature is Signature.DIVERGED and a.rule.param == "a" for a in result.attributions)
     assert found >= 36, f"the divergence planted on a found in {found} of 40 studies"
+
+
+LR_WD = ts.Space({"lr": ts.Float(1e-5, 1e-1, log=True), "wd": ts.Float(0.0, 0.1)})
+
+
+def _nan_above_a_hundredth(trial: Trial) -> float:
+    """No trial.report: NaN for every lr above 0.01, a finite value below."""
+    if trial.params["lr"] > 0.01:
+        return math.nan
+    return 0.5 + 0.02 * float(np.random.default_rng(trial.seed).standard_normal())
+
+
+@pytest.fixture(scope="module")
+def curveless_study() -> ts.Study:
+    study = ts.Study(LR_WD, metric="value", budget=ts.Budget(trials=60), storage="memory", sampler="random", seed=0)
+    study.optimize(_nan_above_a_hundredth)
+    return study
+
+
+def test_nan_results_without_learning_curves_are_attributed_to_the_parameter_that_causes_them(
+    curveless_study: ts.Study,
+) -> None:
+    """The diverged trials had no healthy trial to be set against (complete trials without a curve were not judged),
+    so no rule was tested: "signatures of 16 trials: 16 diverged" and nothing on lr."""
+    high = [r for r in curveless_study.trials if r.params["lr"] > 0.01]
+    result = diagnose(curveless_study.trials, curveless_study.space, curveless_study.metric)
+    attribution = next((a for a in result.attributions if a.signature is Signature.DIVERGED), None)
+    assert attribution is not None, result.lines()
+    assert attribution.rule.param == "lr" and attribution.rule.op == ">"
+    assert attribution.matched == attribution.total == attribution.covered == len(high)
+    assert any(s.text.startswith("narrow lr to at most") for s in result.suggestions), result.lines()
+
+
+def test_the_summary_counts_the_trials_that_reported_no_curve(curveless_study: ts.Study) -> None:
+    """It read "signatures of 16 trials: 16 diverged", as though every trial judged had diverged."""
+    diverged = sum(r.state is not TrialState.COMPLETE for r in curveless_study.trials)
+    complete = len(curveless_study.trials) - diverged
+    result = diagnose(curveless_study.trials, curveless_study.space, curveless_study.metric)
+    assert result.lines()[0] == (
+        f"signatures of {len(curveless_study.trials)} trials (none reported a curve of 'value': judged by their "
+        f"results alone): {diverged} diverged, {complete} complete without a curve"
+    )
+
+
+DEPTH_WD = ts.Space({"depth": ts.Int(1, 8), "wd": ts.Float(0.0, 0.1)})
+
+
+def _out_of_memory_from_depth_7(trial: Trial) -> float:
+    """A healthy curve, but every depth of 7 or more runs out of device memory at step 2."""
+    rng = np.random.default_rng(trial.seed)
+    value = math.nan
+    for step in trial.steps(6):
+        if trial.params["depth"] >= 7 and step == 2:
+            raise MemoryError("CUDA out of memory")
+        value = 0.5 + 1 / (1 + step) + 0.02 * float(rng.standard_normal())
+        trial.report(value=value)
+    return value
+
+
+def test_crashes_a_parameter_causes_are_attributed_to_it() -> None:
+    """Crashed trials were too short to judge (or healthy, had they crashed later): no rule named depth."""
+    study = ts.Study(DEPTH_WD, metric="value", budget=ts.Budget(trials=60), storage="memory", sampler="random", seed=0)
+    study.optimize(_out_of_memory_from_depth_7, fail_fast=None)
+    deep = [r for r in study.trials if r.params["depth"] >= 7]
+    result = diagnose(study.trials, study.space, study.metric)
+    found = [a for a in result.attributions if a.signature.value == "crashed (MemoryError)"]
+    assert len(found) == 1, result.lines()
+    n = len(deep)
+    said = f"{n} of {n} crashed trials (MemoryError) have depth >= 7 ({n} of {n} trials with depth >= 7 crashed with "
+    assert found[0].describe().startswith(f"{said}MemoryError; p = "), found[0].describe()
+    assert "narrow depth to at most 6" in [s.text for s in result.suggestions]
+
+
+def _crashed_record(number: int, reports: int, **changes: Any) -> TrialRecord:
+    """A trial that raised ValueError after ``reports`` reports of a healthy loss curve (unless ``changes`` say)."""
+    curve = 0.1 + 2.0 * np.exp(-np.arange(1, reports + 1) / 3)
+    reported = {step + 1: {"loss": float(v)} for step, v in enumerate(curve)}
+    record = TrialRecord(number, {"lr": 1e-3}, number, TrialState.FAILED, {}, reported, kind=TrialKind.EXCEPTION,
+                         reason="exception: ValueError")  # fmt: skip
+    return record.evolve(**changes) if changes else record
+
+
+def test_a_crashed_trial_is_neither_too_short_to_judge_nor_healthy() -> None:
+    """Its curve ends where it crashed: one report read "too short to judge", nine read "healthy"."""
+    steps = np.arange(1, 11)
+    records = [_curve_record(n, [float(v) for v in 0.1 + 0.01 * n + 2.0 * np.exp(-steps / 3)]) for n in range(10)]
+    records += [_crashed_record(10, reports=1), _crashed_record(11, reports=9)]
+    result = diagnose(records, ts.Space({"lr": ts.Float(1e-5, 1e-1, log=True)}), "loss")
+    assert 10 not in result.too_short and 10 not in result.curves
+    assert 11 not in result.curves
+    assert {n: d.failure.value for n, d in result.failures.items()} == {
+        10: "crashed (ValueError)",
+        11: "crashed (ValueError)",
+    }
+
+
+def test_a_crash_is_told_apart_by_the_exception_type_storage_recorded() -> None:
+    """The reason's type, else the exception line of the stored traceback, else the reason."""
+    traceback = 'Traceback (most recent call last):\n  File "x.py", line 3, in f\nMemoryError: CUDA out of memory\n'
+    records = [
+        _crashed_record(0, reports=0),
+        _crashed_record(1, reports=0, kind=TrialKind.OUT_OF_MEMORY, reason="out of memory", error=traceback),
+        _crashed_record(2, reports=0, kind=TrialKind.CRASH, reason="killed by SIGSEGV"),
+        _crashed_record(3, reports=0, kind=TrialKind.TIMEOUT, reason="timed out"),
+        _crashed_record(4, reports=0, kind=TrialKind.INTERRUPTED, reason="interrupted"),  # not the configuration's
+    ]
+    result = diagnose(records, ts.Space({"lr": ts.Float(1e-5, 1e-1, log=True)}), "loss")
+    assert {n: d.failure.value for n, d in result.failures.items()} == {
+        0: "crashed (ValueError)",
+        1: "crashed (MemoryError)",
+        2: "crashed (killed by SIGSEGV)",
+        3: "crashed (timed out)",
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 import tunesmith as ts
 from tunesmith.analysis import Signature, classify_curves, diagnose
@@ -89,3 +90,42 @@ def test_no_attribution_or_advice_rests_on_an_undefined_metric() -> None:
     about_divergence = [a.describe() for a in result.attributions if a.signature is Signature.DIVERGED]
     advice = [s.text for s in result.suggestions if " diverged trials have " in s.because]
     assert about_divergence == [] and advice == [], result.lines()
+
+
+THREE_OBJECTIVES = [ts.Metric("accuracy", "max"), ts.Metric("latency_ms"), ts.Metric("mem_mb")]
+
+
+def _memory_probe_broken_at_width_256(trial: ts.Trial) -> dict[str, float]:
+    """No trial.report; accuracy finite everywhere, the memory measurement NaN for width 256."""
+    width, depth = trial.params["width"], trial.params["depth"]
+    mem_mb = math.nan if width == 256 else width * depth * 1.5
+    return {"accuracy": 0.7 + 0.01 * depth + width / 10000, "latency_ms": depth * width / 32, "mem_mb": mem_mb}
+
+
+@pytest.fixture(scope="module")
+def broken_probe() -> ts.Study:
+    space = ts.Space({"width": ts.Choice([16, 32, 64, 128, 256]), "depth": ts.Int(1, 6)})
+    study = ts.Study(space, metrics=THREE_OBJECTIVES, budget=ts.Budget(trials=40), storage="memory", seed=1,
+                     sampler="random")  # fmt: skip
+    study.optimize(_memory_probe_broken_at_width_256, fail_fast=None)
+    return study
+
+
+def test_a_nan_objective_of_a_trial_that_reported_nothing_is_not_finite_not_a_diverged_curve(
+    broken_probe: ts.Study,
+) -> None:
+    """It read "signatures of 6 trials' learning curves of accuracy (one of 3 objectives): 6 diverged", where no
+    curve of accuracy was ever reported."""
+    broken = sum(r.params["width"] == 256 for r in broken_probe.trials)
+    result = diagnose(broken_probe.trials, broken_probe.space, THREE_OBJECTIVES[0], objectives=THREE_OBJECTIVES)
+    first = result.lines()[0]
+    assert "learning curves of accuracy" not in first and "diverged" not in first, first
+    assert f"{broken} not finite (mem_mb)" in first, first
+    assert {d.failure.value for d in result.failures.values()} == {"not finite (mem_mb)"}
+
+
+def test_a_nan_objective_without_curves_is_attributed_to_the_option_that_gives_it(broken_probe: ts.Study) -> None:
+    broken = sum(r.params["width"] == 256 for r in broken_probe.trials)
+    result = diagnose(broken_probe.trials, broken_probe.space, THREE_OBJECTIVES[0], objectives=THREE_OBJECTIVES)
+    said = [a.describe() for a in result.attributions]
+    assert any(a.startswith(f"{broken} of {broken} trials with mem_mb not finite have width = 256") for a in said), said

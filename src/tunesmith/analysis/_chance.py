@@ -9,6 +9,12 @@ p-value is then the share of shuffles whose smallest p-value over the signatures
 (Westfall and Young's min-P). A study where no parameter matters then blames one in at most ``alpha`` of cases
 however many signatures it shows; testing each signature at ``alpha`` blamed one in about 10% of such studies
 of 30 trials with three failure signatures.
+
+A "signature" here is any label of a trial's failure: a curve's signature, or a failure no curve shows (a crash by
+its cause, a metric not finite; `curves.Failure`), all in one family. Where failures of every kind were dealt at
+random (2,000 seeded studies each), a rule was kept in 3.2% of studies of 40 trials without curves (NaN results, two
+crash types, a NaN second objective; 95% interval 2.5-4.1%) and in 3.8% of studies of 30 trials with curves and two
+crash types (3.0-4.7%).
 """
 
 from __future__ import annotations

@@ -41,6 +41,25 @@ signature, the first that applies in this order, or is too short to judge (see t
   one report): the rebounds and climbs its shape would show are not there to see, so it is not called healthy and
   gets no signature; `judge_curves` says why (`CurveJudgements.too_short`), and `classify_curves` leaves it out.
 
+Some trials fail in ways no curve shows; `judge_curves` names them apart (`CurveJudgements.failures`), as a `Failure`
+with its cause, so that the failure rules (`diagnose`) can blame a parameter for them:
+
+- **crashed**: the trial failed by raising (`TrialKind.EXCEPTION`, `TrialKind.OUT_OF_MEMORY`), dying
+  (`TrialKind.CRASH`) or running out of time (`TrialKind.TIMEOUT`), and its curve, if any, did not diverge first. Its
+  cause is the exception's type as storage recorded it (the reason's ``exception: ValueError``, else the exception
+  line of the stored traceback: ``MemoryError``), or the reason (``killed by SIGSEGV``). A crashed trial is never too
+  short to judge, nor healthy: its curve ends where it crashed, not where training stopped.
+- **not finite**: a trial that reported nothing along the way returned a result whose study metric (an objective or
+  guardrail other than the curve metric, or the one the study failed it for as `TrialKind.NON_FINITE`) is NaN or
+  infinite. Without a single report, nothing tells a blow-up in training from a broken measurement (a memory
+  probe that returns NaN for one width), so it is not called diverged. A NaN in the curve metric's own final value
+  still is (a trial that returned NaN for its loss diverged, curve or not).
+
+A complete trial whose final value of the curve metric is finite and that reported no curve of it is in neither
+(`CurveJudgements.without_curve`): not a failure, and no evidence of a healthy shape, but a trial the failure rules
+count among those that did not fail; without it, a study that reports no curves had no trial a rule could set the
+diverged or crashed ones against.
+
 "Large" and "far" are measured against the study itself: the *gap* at step ``t`` is the
 distance from the typical starting loss (the median of the first reported values) down to the
 best loss reached by any trial at or before ``t``. The thresholds are fractions of that gap
@@ -72,6 +91,7 @@ import functools
 import itertools
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -90,6 +110,9 @@ from tunesmith.trial import TrialKind, TrialRecord, TrialState
 __all__ = [
     "CurveDiagnosis",
     "CurveJudgements",
+    "Failure",
+    "FailureDiagnosis",
+    "FailureKind",
     "Signature",
     "SignatureThresholds",
     "classify_curves",
@@ -111,6 +134,45 @@ class Signature(Enum):
     @property
     def is_failure(self) -> bool:
         return self is not Signature.HEALTHY
+
+
+class FailureKind(Enum):
+    """How a trial failed where its learning curve cannot show it (see the module docs)."""
+
+    CRASHED = "crashed"
+    NOT_FINITE = "not finite"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A way trials failed that no curve shows, with its cause: trials fail the same way when both are equal.
+
+    Attributes:
+        kind: crashed or not finite.
+        cause: the exception's type (``MemoryError``) or how the process ended (``killed by SIGSEGV``) for a crash;
+            the metric that was not finite (``mem_mb``).
+    """
+
+    kind: FailureKind
+    cause: str
+
+    @property
+    def value(self) -> str:
+        """The failure in words, as a `Signature`'s value is: ``crashed (MemoryError)``, ``not finite (mem_mb)``."""
+        return f"{self.kind.value} ({self.cause})"
+
+    @property
+    def is_failure(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class FailureDiagnosis:
+    """How one trial failed where its curve cannot show it, and the evidence, in words."""
+
+    number: int
+    failure: Failure
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -236,10 +298,16 @@ class CurveJudgements:
         too_short: trial number -> why not, for every trial whose curve is too short to judge: fewer than
             `SignatureThresholds.min_points` reports, and neither diverged nor underfitting (not healthy either: its
             shape cannot show a rebound or a climb).
+        failures: trial number -> how it failed, for every trial that crashed or returned a metric not finite
+            without a report along the way (see the module docs): no curve shows either.
+        without_curve: the complete trials whose final value of the curve metric is finite and which reported no
+            curve of it: not failed, though nothing shows the shape of their training.
     """
 
     signatures: dict[int, CurveDiagnosis]
     too_short: dict[int, str]
+    failures: dict[int, FailureDiagnosis] = field(default_factory=dict)
+    without_curve: tuple[int, ...] = ()
 
 
 def classify_curves(
@@ -261,8 +329,8 @@ def classify_curves(
         thresholds: the rules' thresholds.
 
     Returns:
-        Trial number -> diagnosis. Finished trials with no curve and no non-finite watched metric, such as crashes
-        before the first report, are left out, and so are those whose curve is too short to judge.
+        Trial number -> diagnosis. Finished trials with no curve and no non-finite watched metric are left out, and
+        so are those whose curve is too short to judge and those that crashed (`CurveJudgements.failures`).
 
     Raises:
         ConfigError: when ``curve_metric`` names a metric whose direction nothing declares.
@@ -292,8 +360,8 @@ def judge_curves(
         thresholds: the rules' thresholds.
 
     Returns:
-        The signatures and the curves too short to judge. Finished trials with no curve and no non-finite watched
-        metric, such as crashes before the first report, are in neither.
+        The signatures, the curves too short to judge, the failures no curve shows (crashes, and a metric not finite
+        in a result with no report before it), and the complete trials without a curve.
 
     Raises:
         ConfigError: when ``curve_metric`` names a metric whose direction nothing declares.
@@ -324,18 +392,29 @@ def judge_curves(
     typical = _typical_magnitudes(reported.values())
     watched = _watched(finished, as_metric(metric), read, declared)
     undefined: dict[int, str] = {}
+    failures: dict[int, FailureDiagnosis] = {}
+    without_curve: list[int] = []
     for record in finished:
-        curve = curves.get(record.number)
+        number = record.number
+        curve = curves.get(number)
         final = record.metrics.get(name)
-        blown = _blown_up(reported[record.number], typical)
+        blown = _blown_up(reported[number], typical)
         diverged = _divergence(record, curve, final, name, sign, reference, rules, every_noise, blown, watched, peers)
         note = _undefined(record, watched)
         if note is not None:
-            undefined[record.number] = note
-        if diverged is not None:
-            out[record.number] = CurveDiagnosis(record.number, Signature.DIVERGED, diverged)
+            undefined[number] = note
+        not_finite = None if diverged is None else _not_finite_unreported(record, name, watched)
+        if not_finite is not None:
+            failures[number] = FailureDiagnosis(number, Failure(FailureKind.NOT_FINITE, not_finite[0]), not_finite[1])
+        elif diverged is not None:
+            out[number] = CurveDiagnosis(number, Signature.DIVERGED, diverged)
+        elif record.state is TrialState.FAILED and record.kind in _CRASHED:
+            cause = _crash_cause(record)
+            failures[number] = FailureDiagnosis(number, Failure(FailureKind.CRASHED, cause), _crashed(record, curve))
         elif curve is not None:
             shaped.append((record, curve))
+        elif record.state is TrialState.COMPLETE and final is not None and math.isfinite(final):
+            without_curve.append(number)
     # The step-to-step noise typical of the study's curves (the median over them): a rise no larger than
     # that is measurement noise, not a rebound, in a study whose every curve is that noisy.
     noise = float(np.median([noises[r.number] for r, _ in shaped])) if shaped else 0.0
@@ -353,7 +432,66 @@ def judge_curves(
             out[number] = CurveDiagnosis(number, found.signature, f"{found.detail}; {note}", found.p_value)
         elif number in too_short:
             too_short[number] = f"{too_short[number]}; {note}"
-    return CurveJudgements(dict(sorted(out.items())), dict(sorted(too_short.items())))
+        elif number in failures:
+            failed = failures[number]
+            failures[number] = FailureDiagnosis(number, failed.failure, f"{failed.detail}; {note}")
+    return CurveJudgements(
+        dict(sorted(out.items())), dict(sorted(too_short.items())), dict(sorted(failures.items())), tuple(without_curve)
+    )
+
+
+# Failures of the trial's own run, which a configuration can cause (a batch too large for the device, a depth past
+# the time limit); an interrupted or lost trial's worker vanished under it, and a missing metric or unreadable result
+# is the objective's code whatever the parameters.
+_CRASHED = frozenset({TrialKind.EXCEPTION, TrialKind.OUT_OF_MEMORY, TrialKind.CRASH, TrialKind.TIMEOUT})
+
+# The line of a traceback that names the exception raised: its type at the start of an unindented line.
+_EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Refused))(?::|$)")
+
+
+def _crash_cause(record: TrialRecord) -> str:
+    """What a crashed trial failed of, as storage recorded it: the exception's type (the reason's ``exception:
+    ValueError``, else the exception line of the stored traceback, the last such: ``MemoryError: CUDA out of
+    memory``), else the reason (``killed by SIGSEGV``, ``timed out``)."""
+    reason = record.reason or ""
+    if record.kind in (TrialKind.EXCEPTION, TrialKind.OUT_OF_MEMORY):
+        named = reason.removeprefix("exception: ").split(" ", 1)[0] if reason.startswith("exception: ") else ""
+        if not named:
+            found = [m.group(1) for line in (record.error or "").splitlines() if (m := _EXCEPTION_LINE.match(line))]
+            named = found[-1] if found else ""
+        if named:
+            return named.rsplit(".", 1)[-1]  # torch.OutOfMemoryError and OutOfMemoryError are one type to a reader
+    if reason:
+        return reason.splitlines()[0]
+    return record.kind.value if record.kind is not None else "failed"
+
+
+def _crashed(record: TrialRecord, curve: tuple[np.ndarray, np.ndarray] | None) -> str:
+    """Why a crashed trial is not judged on its curve, in words."""
+    how = (record.reason or (record.kind.value if record.kind is not None else "failed")).splitlines()[0]
+    if curve is None:
+        return f"crashed before any report ({how})"
+    return f"crashed after {len(curve[1])} reports, the last at step {int(curve[0][-1])} ({how}): its curve ends there"
+
+
+def _not_finite_unreported(record: TrialRecord, name: str, watched: frozenset[str]) -> tuple[str, str] | None:
+    """The metric other than ``name`` that is not finite in the result of a trial that reported nothing along the
+    way, with why that is no divergence; ``None`` when the trial reported, was stopped as diverged, or has ``name``
+    itself not finite (then it diverged). Only a watched metric counts (`_watched`), or any of a trial the study
+    failed as not finite (it was judged on one of the study's objectives or guardrails)."""
+    if record.intermediate or record.kind is TrialKind.DIVERGED:
+        return None
+    final = record.metrics.get(name)
+    if final is not None and not math.isfinite(final):
+        return None
+    for key, value in sorted(record.metrics.items()):
+        named = key in watched or record.kind is TrialKind.NON_FINITE
+        if key != name and named and isinstance(value, float) and not math.isfinite(value):
+            return key, (
+                f"{key} is {_stored(value)} in its result and the trial reported nothing along the way: no curve "
+                f"tells a blow-up in training from a broken measurement of {key} (not called diverged)"
+            )
+    return None
 
 
 def _short(

@@ -22,6 +22,13 @@ every objective (`_advice.front_advice`, with an importance result per objective
 to judge (fewer than `SignatureThresholds.min_points` reports, neither diverged nor underfitting: one that ASHA
 stopped at its first rung) is counted apart ("23 too short to judge"), not as healthy, and no rule is fitted to it.
 
+Failures no curve shows are tested beside the signatures, in the same family: each crash by its cause ("crashed
+(MemoryError)") and each metric not finite in a result with no report before it ("not finite (mem_mb)"); see
+`curves.Failure`. A complete trial that reported no curve but a finite final value did not fail: it is set against the
+failures as the healthy trials are (it has no signature of its own), so a study whose objective never calls
+``trial.report`` still gets its rules ("16 of 16 diverged trials have lr > 0.01"), and its first line says how many
+trials were judged by their results alone.
+
 Example:
     >>> report = diagnose(study.trials, study.space, study.metric)
     >>> print("\\n".join(report.lines()))
@@ -46,6 +53,9 @@ from tunesmith.analysis._chance import f1, family_p_values
 from tunesmith.analysis._common import as_metric, format_value, round_sig, valid_records
 from tunesmith.analysis.curves import (
     CurveDiagnosis,
+    Failure,
+    FailureDiagnosis,
+    FailureKind,
     Signature,
     SignatureThresholds,
     curve_metric_of,
@@ -62,6 +72,9 @@ from tunesmith.trial import TrialRecord, TrialState, best_record
 __all__ = ["Attribution", "Diagnosis", "Rule", "Suggestion", "diagnose"]
 
 Op = Literal[">", "<", ">=", "<=", "="]
+
+# What a failure rule explains: a curve's failure signature, or a failure no curve shows (a crash, a metric not finite).
+Label = Signature | Failure
 
 # A rule is kept when it covers this share of the signature's trials ...
 MIN_RECALL = 0.6
@@ -103,7 +116,7 @@ class Attribution:
     """The rule that best explains one signature, with its evidence.
 
     Attributes:
-        signature: the failure signature explained.
+        signature: the failure signature explained, or the failure no curve shows (`curves.Failure`).
         rule: the rule on one parameter.
         matched: trials with the signature that satisfy the rule.
         total: trials with the signature.
@@ -114,7 +127,7 @@ class Attribution:
             signatures, so showing several signatures does not raise the false alarms above `ALPHA`).
     """
 
-    signature: Signature
+    signature: Label
     rule: Rule
     matched: int
     total: int
@@ -122,10 +135,9 @@ class Attribution:
     p_value: float | None = None
 
     def describe(self) -> str:
-        what = self.signature.value
         chance = "" if self.p_value is None else f"; p = {self.p_value:.2g} by chance"
         return (
-            f"{self.matched} of {self.total} {what} trials have {self.rule.describe()} "
+            f"{self.matched} of {self.total} {_trials(self.signature)} have {self.rule.describe()} "
             f"({self.matched} of {self.covered} trials with {self.rule.describe()} {_verb(self.signature)}{chance})"
         )
 
@@ -150,6 +162,13 @@ class Diagnosis:
         too_short: trial number -> why not, for every finished trial whose curve is too short to judge (a trial
             ASHA stopped at its first rung): counted apart, neither healthy nor a failure, and left out of the
             attributions.
+        failures: trial number -> how it failed, for every trial that crashed or returned a metric not finite
+            without reporting before (`curves.Failure`): no curve shows these, and each is attributed as a signature.
+        without_curve: the complete trials with a finite final value of the curve metric that reported no curve of
+            it: no failure and no signature, set against the failures by the rules.
+        no_curve: how many of the trials counted (judged, too short, failed or without a curve) reported no curve of
+            the curve metric: those ``without_curve``, and failures such as a NaN returned or a crash before the first
+            report.
     """
 
     metric: str
@@ -159,6 +178,9 @@ class Diagnosis:
     unfinished: int = 0  # trials that reported the metric but have not finished (running, or paused at a rung)
     objectives: tuple[str, ...] = ()  # every objective of a study with several (the curves are ``metric``'s)
     too_short: dict[int, str] = field(default_factory=dict)
+    failures: dict[int, FailureDiagnosis] = field(default_factory=dict)
+    without_curve: tuple[int, ...] = ()
+    no_curve: int = 0
 
     @property
     def counts(self) -> dict[Signature, int]:
@@ -173,18 +195,34 @@ class Diagnosis:
         """The diagnosis in sentences: counts, attributions, then suggestions (the advice on where to spend the
         budget is said whether or not the trials reported learning curves)."""
         suggestions = [s.text for s in self.suggestions]
-        if not self.curves and not self.too_short and self.unfinished:
+        judged_any = bool(self.curves or self.too_short or self.failures)
+        if not judged_any and self.unfinished:
             return [f"no finished trial to diagnose yet: {self.unfinished} trials reported {self.metric!r} and are "
                     "still running or paused at a rung", *suggestions]  # fmt: skip
-        if not self.curves and not self.too_short:
+        if not judged_any:
             return [f"no learning curves of {self.metric!r} to diagnose: report it at each step with trial.report()",
                     *suggestions]  # fmt: skip
         parts = [f"{n} {s.value}" for s, n in self.counts.items() if n]
         if self.too_short:  # a curve of one report is no evidence of health
             parts.append(f"{len(self.too_short)} too short to judge")
-        judged = f"{len(self.curves) + len(self.too_short)} trials"
-        if len(self.objectives) > 1:  # the signatures, and the rules below, are about one objective's curves
-            judged += f"' learning curves of {self.metric} (one of {len(self.objectives)} objectives)"
+        kinds: dict[Failure, int] = {}
+        for found in self.failures.values():
+            kinds[found.failure] = kinds.get(found.failure, 0) + 1
+        parts += [f"{n} {failure.value}" for failure, n in sorted(kinds.items(), key=lambda k: _order(k[0]))]
+        if self.without_curve:  # finished with a finite value: not failed, yet no shape to call healthy
+            parts.append(f"{len(self.without_curve)} complete without a curve")
+        total = len(self.curves) + len(self.too_short) + len(self.failures) + len(self.without_curve)
+        judged = f"{total} trials"
+        several = len(self.objectives) > 1
+        of = f"{self.metric}, one of {len(self.objectives)} objectives" if several else repr(self.metric)
+        if self.no_curve == total:  # no curve to speak of: "learning curves of accuracy" would claim what none showed
+            judged += f" (none reported a curve of {of}: judged by their results alone)"
+        else:
+            if several:  # the signatures, and the rules below, are about one objective's curves
+                judged += f"' learning curves of {self.metric} (one of {len(self.objectives)} objectives)"
+            if self.no_curve:
+                blind = self.no_curve
+                judged += f" ({blind} of them reported no curve of {self.metric!r}: judged by their results alone)"
         out = [f"signatures of {judged}: {', '.join(parts)}"]
         out += [a.describe() for a in self.attributions]
         out += suggestions
@@ -197,6 +235,8 @@ class Diagnosis:
             "counts": {s.value: n for s, n in self.counts.items()},
             "trials": {str(n): {"signature": d.signature.value, "detail": d.detail} for n, d in self.curves.items()},
             "too_short": {str(n): why for n, why in self.too_short.items()},
+            "failures": {str(n): {"failure": d.failure.value, "detail": d.detail} for n, d in self.failures.items()},
+            "without_curve": list(self.without_curve),
             "attributions": [a.to_json() for a in self.attributions],
             "suggestions": [s.to_json() for s in self.suggestions],
         }
@@ -249,24 +289,27 @@ def diagnose(
     judgements = judge_curves(
         records, metric_, curve_metric=curve, declared=(*objectives, *guardrails), thresholds=thresholds
     )
-    # A curve too short to judge is no evidence either way: it is neither a failure nor a healthy trial to a rule.
+    # A curve too short to judge is no evidence either way: it is neither a failure nor a healthy trial to a rule. A
+    # complete trial without a curve did not fail: without it, a study reporting no curves has only failures to judge.
     curves = judgements.signatures
-    judged = [r for r in records if r.number in curves]
+    failures = judgements.failures
+    labels: dict[int, Label | None] = {n: d.signature for n, d in curves.items()}
+    labels.update({n: d.failure for n, d in failures.items()})
+    labels.update(dict.fromkeys(judgements.without_curve))
+    judged = [r for r in records if r.number in labels]
     attributions: list[Attribution] = []
     suggestions: list[Suggestion] = []
     several = len(objectives) > 1
     if best is None and not several:
         best = best_record(records, metric_)
     front = pareto_front(records, objectives) if several else []
-    healthy = [r for r in judged if curves[r.number].signature is Signature.HEALTHY]
+    healthy = [r for r in judged if labels[r.number] is Signature.HEALTHY]
     near_best = _within_noise_of_best(records, metric_, best, healthy)
-    # Every failure signature shared by enough trials is tested, whatever its rule turns out to be: the
-    # family the permutation test adjusts for is fixed before any rule is looked at.
-    positives = {
-        signature: np.array([curves[r.number].signature is signature for r in judged], dtype=bool)
-        for signature in Signature
-        if signature.is_failure
-    }
+    # Every failure signature and every failure no curve shows, shared by enough trials, is tested, whatever its rule
+    # turns out to be: the family the permutation test adjusts for is fixed before any rule is looked at.
+    failed: list[Failure] = sorted({d.failure for d in failures.values()}, key=_order)
+    kinds: list[Label] = [*(s for s in Signature if s.is_failure), *failed]
+    positives = {kind: np.array([labels[r.number] == kind for r in judged], dtype=bool) for kind in kinds}
     tested = {s: positive for s, positive in positives.items() if positive.sum() >= min_trials}
     p_values = family_p_values(judged, tested, space)
     for signature, positive in tested.items():
@@ -302,8 +345,19 @@ def diagnose(
         1 for r in records if not r.state.is_finished and any(name in values for values in r.intermediate.values())
     )
     names = tuple(o.name for o in objectives) if several else ()
+    counted = {*labels, *judgements.too_short}
+    no_curve = sum(1 for r in records if r.number in counted and not r.curve(name))
     return Diagnosis(
-        metric_.name, curves, tuple(attributions), tuple(suggestions), unfinished, names, judgements.too_short
+        metric_.name,
+        curves,
+        tuple(attributions),
+        tuple(suggestions),
+        unfinished,
+        names,
+        judgements.too_short,
+        failures,
+        judgements.without_curve,
+        no_curve,
     )
 
 
@@ -397,7 +451,11 @@ def _cut_rule(name: str, param: Float | Int, lo: float, hi: float, upper: bool) 
     return Rule(name, ">" if upper else "<", threshold)
 
 
-def _verb(signature: Signature) -> str:
+def _verb(signature: Label) -> str:
+    if isinstance(signature, Failure):
+        if signature.kind is FailureKind.CRASHED:
+            return f"crashed with {signature.cause}"
+        return f"had {signature.cause} not finite"
     return {
         Signature.DIVERGED: "diverged",
         Signature.UNSTABLE: "were unstable",
@@ -405,6 +463,20 @@ def _verb(signature: Signature) -> str:
         Signature.UNDERFITTING: "underfit",
         Signature.HEALTHY: "were healthy",
     }[signature]
+
+
+def _trials(signature: Label) -> str:
+    """The trials with ``signature``, as a count names them: ``diverged trials``, ``crashed trials (MemoryError)``."""
+    if isinstance(signature, Failure):
+        if signature.kind is FailureKind.CRASHED:
+            return f"crashed trials ({signature.cause})"
+        return f"trials with {signature.cause} not finite"
+    return f"{signature.value} trials"
+
+
+def _order(failure: Failure) -> tuple[str, str]:
+    """Failures in a fixed order (crashes first, then by cause), so that the same trials read the same."""
+    return (failure.kind.name, failure.cause)
 
 
 @dataclass(frozen=True)
@@ -516,7 +588,7 @@ def _no_room(rule: Rule, param: Param) -> str:
             f"{format_value(rule.value)}")  # fmt: skip
 
 
-def _narrowing(rule: Rule, param: Param, signature: Signature, region: Sequence[float]) -> _Narrowing | None:
+def _narrowing(rule: Rule, param: Param, signature: Label, region: Sequence[float]) -> _Narrowing | None:
     """The range change that avoids ``rule``'s region and keeps every trial outside it; ``None`` when none stays
     in the range. ``region``: the values of the judged trials inside the region (a float bound stays short of them).
     """
