@@ -169,12 +169,17 @@ objective = make_objective(EPOCHS)  # for a config file: objective = "lr_digits_
 
 
 def lr_probe(params: dict[str, Any]) -> Callable[[float], float]:
-    """For ``tunesmith lr-find``: one SGD step on a fresh model at the given rate, returning the loss."""
+    """For ``tunesmith lr-find``: one SGD step on a fresh model at the given rate, returning the loss.
+
+    ``params["seed"]`` (``lr-find --seed N``, else the config's seed) seeds the model and the batches, so that a
+    run on another seed checks the suggested range, which one run reads from its own noise alone.
+    """
     x_train, y_train, *_ = data()
-    model = make_model(seed=0)
+    seed = int(params.get("seed", 0))
+    model = make_model(seed)
     optimizer = make_optimizer(model, lr=0.01, weight_decay=float(params.get("weight_decay", 0.0)))
     batches: Iterator[tuple[torch.Tensor, torch.Tensor]] = iter(())
-    loader = Batches(x_train, y_train, BATCH_SIZE, seed=0)
+    loader = Batches(x_train, y_train, BATCH_SIZE, seed)
 
     def step(lr: float) -> float:
         nonlocal batches

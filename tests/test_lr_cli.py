@@ -17,6 +17,8 @@ from tunesmith.cli import cli
 CURVATURE = 8.0  # the probe's SGD diverges above 2 / 8 = 0.25
 
 PROBE_SOURCE = f"""
+import random
+
 seen = []
 
 def objective(trial):
@@ -32,6 +34,18 @@ def lr_probe(params):
 
 def not_a_factory():
     return 3
+
+def unseeded_probe():
+    seen.append("called without parameters")
+    return lr_probe({{}})
+
+def seeded_probe(params):
+    # SGD on the quadratic from a start drawn with the seed: the seed moves the whole curve.
+    state = {{"x": random.Random(params.get("seed", 0)).uniform(0.5, 2.0)}}
+    def step(lr):
+        state["x"] -= lr * {CURVATURE} * state["x"]
+        return {CURVATURE} / 2 * state["x"] ** 2
+    return step
 """
 
 
@@ -145,3 +159,68 @@ def test_a_probe_param_spelt_like_a_space_parameter_is_refused_with_the_name(pro
     probe = f'\n            [lr_probe]\n            function = "{module}:lr_probe"\n            param = "lrr"\n'
     result = CliRunner().invoke(cli, ["lr-find", str(write_config(directory, module, probe))])
     assert result.exit_code == 1 and "lr_probe.param 'lrr' is not in the space, but 'lr' is" in result.output
+
+
+# The probe's seed: lr-find's advice to run again on another seed needs a seed to reach the probe -----------------
+def test_lr_find_hands_the_probe_the_configs_seed(project: tuple[Path, str]) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'seed = 7\nlr_probe = "{module}:lr_probe"')
+    result = CliRunner().invoke(cli, ["lr-find", str(config)])
+    assert result.exit_code == 0, result.output
+    assert sys.modules[module].seen[-1]["seed"] == 7
+
+
+def test_the_seed_flag_overrides_the_configs_seed(project: tuple[Path, str]) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'seed = 7\nlr_probe = "{module}:lr_probe"')
+    result = CliRunner().invoke(cli, ["lr-find", str(config), "--seed", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert sys.modules[module].seen[-1]["seed"] == 3 and json.loads(result.output)["seed"] == 3
+
+
+def test_a_seed_in_lr_probe_params_beats_the_configs_and_the_flag_beats_both(project: tuple[Path, str]) -> None:
+    directory, module = project
+    probe = f'seed = 7\n[lr_probe]\nfunction = "{module}:lr_probe"\nparams = {{ seed = 5 }}'
+    config = write_config(directory, module, probe)
+    for flags, expected in (([], 5), (["--seed", "3"], 3)):
+        result = CliRunner().invoke(cli, ["lr-find", str(config), *flags])
+        assert result.exit_code == 0, result.output
+        assert sys.modules[module].seen[-1]["seed"] == expected
+
+
+def test_lr_find_with_a_seed_still_runs_a_probe_that_takes_no_parameters(project: tuple[Path, str]) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'lr_probe = "{module}:unseeded_probe"')
+    result = CliRunner().invoke(cli, ["lr-find", str(config), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert sys.modules[module].seen[0] == "called without parameters"
+
+
+@pytest.mark.parametrize(
+    ("seed_line", "advice"),
+    [
+        ("seed = 7", "run lr-find again with --seed 8 to check (this run handed the probe seed 7)"),
+        ("", "run lr-find with --seed 0 and again with --seed 1 to check (the config sets no seed to hand the probe)"),
+    ],
+)
+def test_lr_find_names_the_seed_to_run_again_with(project: tuple[Path, str], seed_line: str, advice: str) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'{seed_line}\nlr_probe = "{module}:lr_probe"')
+    result = CliRunner().invoke(cli, ["lr-find", str(config)])
+    assert result.exit_code == 0, result.output
+    assert advice in " ".join(result.output.split())
+
+
+def test_lr_find_on_another_seed_runs_another_curve_from_a_probe_that_reads_the_seed(
+    project: tuple[Path, str],
+) -> None:
+    directory, module = project
+    config = write_config(directory, module, f'lr_probe = "{module}:seeded_probe"')
+
+    def losses(seed: int) -> list[float]:
+        result = CliRunner().invoke(cli, ["lr-find", str(config), "--json", "--seed", str(seed)])
+        assert result.exit_code == 0, result.output
+        return list(json.loads(result.output)["losses"])
+
+    assert losses(1) == losses(1)
+    assert losses(1) != losses(2)

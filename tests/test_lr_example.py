@@ -80,3 +80,14 @@ def test_the_example_config_supports_lr_find(monkeypatch: pytest.MonkeyPatch) ->
     data = json.loads(result.output)
     assert data["param"] == "peak_lr" and data["stop_reason"] == "diverged"
     assert 1e-3 < data["suggestions"]["suggested"] < 1.0
+
+
+def test_the_example_probe_builds_its_model_and_batches_from_the_seed_it_is_handed() -> None:
+    """``lr-find --seed N`` reaches the probe as params["seed"]; a probe that fixed its own seed ignored it."""
+
+    def losses(seed: int) -> list[float]:
+        step = load_example().lr_probe({"weight_decay": 0.0, "seed": seed})
+        return [step(0.01) for _ in range(3)]
+
+    assert losses(1) == losses(1)
+    assert losses(1) != losses(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -22,11 +23,13 @@ from tunesmith.lr import (
     schedule_params,
     tie_lr_to_batch,
 )
+from tunesmith.lr.scaling import CHECKED_FACTOR, LargeBatchScalingWarning
 
 
 def test_linear_rule_doubles_the_rate_when_the_batch_doubles() -> None:
     assert scale_lr(0.1, base_batch=256, batch=512) == pytest.approx(0.2)
-    assert scale_lr(0.1, base_batch=256, batch=8192) == pytest.approx(3.2)  # Goyal et al.: k = 32
+    with pytest.warns(LargeBatchScalingWarning):  # Goyal et al.'s k = 32, past the checked 8x
+        assert scale_lr(0.1, base_batch=256, batch=8192) == pytest.approx(3.2)
     assert scale_lr(0.1, base_batch=256, batch=64) == pytest.approx(0.025)
 
 
@@ -48,7 +51,8 @@ def test_scale_lr_refuses_invalid_inputs(args: tuple[object, ...], message: str)
 
 
 def test_a_larger_batch_calls_for_five_epochs_of_warmup_from_the_base_rate() -> None:
-    plan = linear_scaling(0.1, base_batch=256, batch=8192)
+    with pytest.warns(LargeBatchScalingWarning):  # Goyal et al.'s k = 32, past the checked 8x
+        plan = linear_scaling(0.1, base_batch=256, batch=8192)
     assert plan.lr == pytest.approx(3.2) and plan.factor == pytest.approx(32)
     assert plan.warmup_epochs == 5.0 and plan.warmup_steps(steps_per_epoch=100) == 500
     schedule = plan.schedule(total_steps=9000, steps_per_epoch=100)
@@ -57,6 +61,45 @@ def test_a_larger_batch_calls_for_five_epochs_of_warmup_from_the_base_rate() -> 
     assert schedule(250) == pytest.approx(1.65)
     assert schedule(500) == pytest.approx(3.2)
     assert isinstance(plan.schedule(9000, 100, decay="linear"), WarmupLinear)
+
+
+SCALERS: dict[str, Callable[[int], object]] = {
+    "scale_lr": lambda batch: scale_lr(0.1, base_batch=32, batch=batch),
+    "linear_scaling": lambda batch: linear_scaling(0.1, base_batch=32, batch=batch),
+    "tie_lr_to_batch": lambda batch: tie_lr_to_batch({"lr": 0.1, "batch_size": batch}, base_batch=32),
+}
+
+
+@pytest.mark.parametrize("name", list(SCALERS))
+def test_a_batch_grown_past_eight_times_the_base_warns_with_the_range_test_as_the_fix(name: str) -> None:
+    # Linear scaling at 32x collapsed an MLP on digits (validation accuracy 0.10-0.36 against 0.92): 128x said nothing.
+    scale = SCALERS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scale(32 * int(CHECKED_FACTOR))  # 8x: within the checked range, no warning
+    with pytest.warns(LargeBatchScalingWarning) as record:
+        scale(4096)
+    message = " ".join(str(record[0].message).split())
+    assert "validated from batch 256 to 8192 (up to 32x)" in message  # the rule and where it holds
+    assert "got batch=4096 over base_batch=32, 128x (lr 0.1 -> 12.8)" in message  # the value received
+    assert "re-run the range test at batch 4096 (ts.lr.range_test" in message  # the fix
+
+
+@pytest.mark.parametrize("name", list(SCALERS))
+def test_the_scaling_warning_points_at_the_callers_line(name: str) -> None:
+    with pytest.warns(LargeBatchScalingWarning) as record:
+        SCALERS[name](4096)
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize(("rule", "source"), [("linear", "Goyal et al., 2017"), ("sqrt", "Malladi et al., 2022")])
+def test_linear_scaling_states_the_range_the_rule_was_validated_in(rule: str, source: str) -> None:
+    plan = linear_scaling(0.1, base_batch=32, batch=128, rule=rule)  # type: ignore[arg-type]
+    assert source in plan.validated and "critical batch size" in plan.validated
+    assert plan.batch_factor == 4.0 and not plan.beyond_checked_range
+    with pytest.warns(LargeBatchScalingWarning):
+        far = linear_scaling(0.1, base_batch=32, batch=1024, rule=rule)  # type: ignore[arg-type]
+    assert far.batch_factor == 32.0 and far.beyond_checked_range
 
 
 def test_a_smaller_batch_needs_no_warmup() -> None:

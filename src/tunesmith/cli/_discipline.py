@@ -109,17 +109,20 @@ def _opening_kept(name: str) -> str:
 @click.option("--num-steps", type=click.IntRange(min=MIN_READ_STEPS), default=None,
               help=f"Overrides lr_probe.num_steps (at least {MIN_READ_STEPS}: fewer cannot tell the loss's fall from "
                    "its noise).")  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Handed to the probe as params['seed'] (default: lr_probe.params.seed, else the config's "
+                   "seed).")  # fmt: skip
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write the curve (HTML).")
 @json_option
 def lr_find(
-    config: str, min_lr: float | None, max_lr: float | None, num_steps: int | None, plot_path: str | None,
-    as_json: bool,
+    config: str, min_lr: float | None, max_lr: float | None, num_steps: int | None, seed: int | None,
+    plot_path: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Run the LR range test for CONFIG, whose lr_probe returns step(lr) -> loss, and suggest bounds."""
     from tunesmith.lr.cli_support import run_lr_find
 
     with _friendly_errors():
-        outcome = run_lr_find(config, min_lr=min_lr, max_lr=max_lr, num_steps=num_steps)
+        outcome = run_lr_find(config, min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, seed=seed)
     result = outcome.result
     if plot_path is not None:
         result.plot(title=f"LR range test: {outcome.config.name}").write_html(plot_path, include_plotlyjs=True)
@@ -147,10 +150,12 @@ def lr_find(
     ))  # fmt: skip
     low, high = result.suggested_range
     # The range is read from this run's noise alone, and seeds move the suggestion beyond some runs' ranges.
-    one_run = (
-        f"[{low:.3g}, {high:.3g}], from one run: another seed's suggestion may fall outside it; run lr-find again "
-        "with the probe seeded differently to check"
-    )
+    seed = outcome.seed
+    if seed is None:
+        again = "run lr-find with --seed 0 and again with --seed 1 to check (the config sets no seed to hand the probe)"
+    else:
+        again = f"run lr-find again with --seed {seed + 1} to check (this run handed the probe seed {seed})"
+    one_run = f"[{low:.3g}, {high:.3g}], from one run: another seed's suggestion may fall outside it; {again}"
     if result.flat_floor:
         console.print(terminal_safe(
             f"the floor is flat within noise: the suggestion could be anywhere in {one_run}; the bounds cover that "

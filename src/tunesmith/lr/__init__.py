@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from tunesmith.lr.range_test import RangeTestError, RangeTestResult, StepReturnError, range_test
-from tunesmith.lr.scaling import ScaledLR, linear_scaling, scale_lr, tie_lr_to_batch
+from tunesmith.lr.scaling import LargeBatchScalingWarning, ScaledLR, linear_scaling, scale_lr, tie_lr_to_batch
 from tunesmith.lr.schedules import (
     SCHEDULES,
     Constant,
@@ -39,6 +39,7 @@ __all__ = [
     "CosineWarmRestarts",
     "Cyclical",
     "Exponential",
+    "LargeBatchScalingWarning",
     "OneCycle",
     "RangeTestError",
     "RangeTestResult",

@@ -19,6 +19,12 @@ or, with settings::
 The factory is called with one argument, a dict of parameters: the centre of the config's space
 (each parameter at the middle of its range) updated with ``params``, so a probe can build the
 same model the objective would. A factory that takes no argument is called without it.
+
+The dict also holds ``params["seed"]``, the seed to build the model and draw the batches with: ``lr-find
+--seed N`` when given, else ``lr_probe.params``' own ``seed``, else the config's ``seed`` (absent when
+none of them is set). A probe should read it (``params.get("seed", 0)``): the suggested range is read
+from one run, and only a probe that follows the seed lets a second run on another seed check it. A
+probe that ignores it keeps working.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class LrFindOutcome:
     config: Path
     settings: LrProbeSettings
     result: RangeTestResult
+    seed: int | None = None  # the probe's params["seed"]; None when it was handed none
 
     def bounds_entry(self) -> str:
         """The config line for the searched parameter, e.g. ``lr = { type = "float", ... }``."""
@@ -79,6 +86,7 @@ class LrFindOutcome:
             "min_lr": self.settings.min_lr,
             "max_lr": self.settings.max_lr,
             "num_steps": self.settings.num_steps,
+            "seed": self.seed,
             **self.result.to_json(),
         }
         if "suggestions" in out:
@@ -145,8 +153,11 @@ def run_lr_find(
     min_lr: float | None = None,
     max_lr: float | None = None,
     num_steps: int | None = None,
+    seed: int | None = None,
 ) -> LrFindOutcome:
     """Run the range test a config's ``lr_probe`` describes; arguments override its settings.
+
+    ``seed`` reaches the probe as ``params["seed"]``; without it, ``lr_probe.params``' seed or the config's.
 
     Raises:
         ConfigError: the config is invalid or has no ``lr_probe``.
@@ -154,6 +165,8 @@ def run_lr_find(
     """
     from tunesmith.config import import_object, load_config
 
+    if seed is not None:
+        integer("seed", seed, minimum=0, fix="pass e.g. seed=1")
     cfg = load_config(config)
     settings = probe_settings(cfg.extra.get("lr_probe"))
     settings = LrProbeSettings(
@@ -176,8 +189,17 @@ def run_lr_find(
         raise ConfigError(f"lr_probe {settings.function!r} is not callable: {_CONTRACT}")
     dims = cfg.space.dimensions
     centre = cfg.space.decode(np.full(len(dims), 0.5))
-    step = _make_step(factory, {**centre, **settings.params}, settings.function)
+    params = {**centre, **settings.params}
+    # A seed fixed in lr_probe.params is the probe's own choice; the config's seed only fills in for it.
+    if seed is not None:
+        params["seed"] = seed
+    elif "seed" not in settings.params and cfg.seed is not None:
+        params["seed"] = cfg.seed
+    step = _make_step(factory, params, settings.function)
     result = range_test(step, settings.min_lr, settings.max_lr, settings.num_steps)
-    outcome = LrFindOutcome(config=cfg.path, settings=settings, result=result)
+    handed = params.get("seed")
+    outcome = LrFindOutcome(
+        config=cfg.path, settings=settings, result=result, seed=handed if isinstance(handed, int) else None
+    )
     _ = result.suggested_lr  # raise RangeTestError now, with its advice, when the curve is unusable
     return outcome
