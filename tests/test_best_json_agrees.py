@@ -126,7 +126,8 @@ def within_noise(tmp_path_factory: pytest.TempPathFactory) -> tuple[ts.Study, st
     return ts.Study.load("noise", url), url
 
 
-NOT_TOLD_APART = r"best trial #(\d+) \(seed \d+\), the re-runs' pick, not told apart from #(\d+) beyond noise"
+NOT_TOLD_APART = (r"best trial #(\d+) \(seed \d+\), the re-runs' pick, not told apart from #(\d+)(?:(?:, | or )#\d+)* "
+                  "beyond noise")  # fmt: skip
 
 
 def not_told_apart(url: str, name: str) -> tuple[int, int]:
@@ -168,6 +169,19 @@ def test_best_json_names_the_candidates_the_reruns_pick_is_not_told_apart_from(
     others = {c.trial for c in stability.candidates or () if not c.baseline} - {pick}
     apart = best["not_told_apart_from"]
     assert isinstance(apart, list) and closest in apart and set(apart) <= others
+
+
+def test_status_and_best_text_name_every_candidate_the_json_says_the_pick_is_not_told_apart_from(
+    within_noise: tuple[ts.Study, str],
+) -> None:
+    _, url = within_noise
+    _, best = best_both_ways(url, "noise")
+    apart = best["not_told_apart_from"]
+    assert isinstance(apart, list) and len(apart) >= 2, "the pick must be within noise of several candidates here"
+    named = f"{', '.join(f'#{n}' for n in apart[:-1])} or #{apart[-1]}"
+    for command in ("status", "best"):
+        output = CliRunner().invoke(cli, [command, "noise", "--storage", url], catch_exceptions=False).output
+        assert f"the re-runs' pick, not told apart from {named} beyond noise" in " ".join(output.split()), output
 
 
 def test_best_json_says_a_winner_that_beats_every_candidate_beyond_noise_is_separated(

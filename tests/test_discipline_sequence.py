@@ -9,7 +9,15 @@ import pytest
 
 import tunesmith as ts
 from tunesmith.config import load_config
-from tunesmith.discipline.sequence import after_search, before_search, demo_verdict, holdout_plan, recorded_verdict
+from tunesmith.discipline.sequence import (
+    RecordedVerdict,
+    after_search,
+    before_search,
+    demo_verdict,
+    holdout_edits,
+    holdout_plan,
+    recorded_verdict,
+)
 from tunesmith.errors import ConfigError
 
 MODULE = """
@@ -57,8 +65,8 @@ def test_a_config_with_a_holdout_table_runs_baseline_search_seeds_holdout_and_ve
                                                               "worst slice"}  # fmt: skip
     assert len(study.attrs["seed_stability"]["candidates"]) == 3  # two candidates and the baseline
     again = after_search(study, cfg, objective)  # the holdout is not opened twice
-    assert again is not None and again.ready and len(study.attrs["holdout_log"]) == 1
-    assert recorded_verdict(study) == again
+    assert isinstance(again, RecordedVerdict) and again.verdict.ready and len(study.attrs["holdout_log"]) == 1
+    assert recorded_verdict(study) == again.verdict
 
 
 def test_a_plain_holdout_reference_works_and_no_holdout_is_a_no_op(tmp_path: Path) -> None:
@@ -119,3 +127,34 @@ def test_a_config_holdout_table_names_the_set_and_the_metrics_to_watch(tmp_path:
         holdout_plan({"evaluate": "seqmod:evaluate", "watch": "val_ece"}, tmp_path)
     with pytest.raises(ConfigError, match=r"holdout.name must name the holdout set"):
         holdout_plan({"evaluate": "seqmod:evaluate", "name": ""}, tmp_path)
+
+
+WATCHED = """
+def objective(trial):
+    x = trial.params["x"]
+    return {"loss": (x - 0.3) ** 2 + 0.1 + (trial.seed % 7) / 1000.0, "size": 10.0 * x}
+
+
+def evaluate(params, seed):
+    return {"holdout_loss": (params["x"] - 0.3) ** 2 + 0.1 + (seed % 5) / 1000.0}
+"""
+
+
+def test_watched_metrics_edited_after_the_opening_are_named_with_the_ones_the_verdict_watched(tmp_path: Path) -> None:
+    (tmp_path / "watchmod.py").write_text(textwrap.dedent(WATCHED))
+    config = tmp_path / "study.toml"
+    text = ('name = "watch"\nobjective = "watchmod:objective"\nseed = 1\nstorage = "memory"\nsampler = "random"\n'
+            '[metric]\nname = "loss"\n[budget]\ntrials = 6\n[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n'
+            '[holdout]\nevaluate = "watchmod:evaluate"\ntop = 2\nseeds = 3\nwatch = ["size"]\n')  # fmt: skip
+    config.write_text(text)
+    cfg = load_config(config)
+    objective = cfg.load_objective()
+    study = ts.Study(cfg.space, metric=cfg.metric, sampler=cfg.sampler, budget=cfg.budget, storage="memory",
+                     seed=cfg.seed)  # fmt: skip
+    study.optimize(objective)
+    after_search(study, cfg, objective)
+    assert holdout_edits(study, cfg) is None
+    config.write_text(text.replace('watch = ["size"]\n', ""))
+    said = holdout_edits(study, load_config(config))
+    assert said is not None and said.startswith("study.toml now declares watch none (the verdict watched size): ")
+    assert "open its holdout again, ts.finalize(study, evaluate, force=True)" in said

@@ -4,6 +4,7 @@ run again starts nothing and warns of nothing, and a [holdout] edited after the 
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -110,3 +111,73 @@ def test_a_holdout_edited_after_the_opening_is_named_difference_by_difference_an
     gap = [line for line in first.output.splitlines() if "holdout gap:" in line]
     assert gap and gap == [line for line in edited.output.splitlines() if "holdout gap:" in line]
     assert openings(url) == 1
+
+
+def test_a_finished_study_run_again_heads_the_verdict_with_a_line_saying_it_is_the_recorded_one(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/partial.db"
+    config = write_config(tmp_path, trials=4)
+    first = run(config, url)
+    again = run(config, url)
+    attrs = ts.Study.load("partial", storage=url).attrs
+    opening = attrs["holdout_log"][0]
+    at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(opening["at"]))
+    note = (
+        "the recorded verdict, read back from storage, not recomputed: the holdout of study 'partial' was opened "
+        f"for trial #{opening['trial']} at {at} UTC and is not opened again (a holdout is scored once)"
+    )
+    lines = again.output.splitlines()
+    assert note in lines and lines[lines.index(note) + 1] == attrs["verdict"]["summary"], again.output
+    assert "the recorded verdict" not in first.output and openings(url) == 1
+
+
+def test_rerun_counts_edited_after_the_opening_are_named_with_what_the_reruns_ran_and_how_to_apply_them(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/partial.db"
+    config = write_config(tmp_path, trials=4)
+    run(config, url)
+    assert len(ts.Study.load("partial", storage=url).attrs["seed_stability"]["confirm_seeds"]) == 3
+    config.write_text(config.read_text().replace("top = 2\nseeds = 3", "top = 3\nseeds = 4\nconfirm = 2"))
+    said = " ".join(run(config, url).output.split())
+    assert ("study.toml now declares top 3 (the re-runs ran 2 candidates); seeds 4 (the re-runs ran 3); confirm 2 "
+            "(the winner re-ran on 3 fresh seeds after the pick): the recorded verdict stands") in said  # fmt: skip
+    assert ("To judge this study under top, seeds and confirm instead, re-run its candidates, ts.validate_top(study, "
+            "objective, k=3, seeds=4, confirm=2), then open its holdout again, ts.finalize(study, evaluate, "
+            "force=True)") in said  # fmt: skip
+    assert openings(url) == 1
+
+
+def test_limits_edited_after_the_opening_are_named_with_the_ones_the_verdict_used_and_how_to_apply_them(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/partial.db"
+    config = write_config(tmp_path, trials=4)
+    run(config, url)
+    config.write_text(config.read_text() + "gap = 0.02\nseed_cv = 0.01\nslice = 0.2\nshift = 0.1\n")
+    said = " ".join(run(config, url).output.split())
+    assert ("study.toml now declares seed_cv limit 0.01 (the verdict used 0.05); slice limit 0.2 (the verdict used "
+            "0.1); shift limit 0.1 (the verdict used 0.05): the recorded verdict stands") in said  # fmt: skip
+    assert ("open its holdout again, ts.finalize(study, evaluate, force=True, thresholds=ts.discipline.Thresholds("
+            "seed_cv=0.01, slice=0.2, shift=0.1)) (evaluate: the function the config's holdout names): a forced "
+            'opening fails the verdict\'s "holdout opened once" check') in said  # fmt: skip
+    assert "gap limit" not in said and openings(url) == 1  # the gap's limit was stated, not changed
+
+
+def test_a_shifted_evaluation_removed_after_the_opening_is_named_with_the_one_the_verdict_read(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "partialshift.py").write_text(
+        "import numpy as np\n\n\n"
+        "def shifted(params, seed):\n"
+        "    return {'holdout_acc': (np.random.default_rng(seed + 3).random(300) < 0.8).astype(float)}\n"
+    )
+    url = f"sqlite:///{tmp_path}/partial.db"
+    config = write_config(tmp_path, trials=4, holdout=HOLDOUT + '\nshifted = "partialshift:shifted"')
+    run(config, url)
+    config.write_text(config.read_text().replace('shifted = "partialshift:shifted"\n', ""))
+    said = " ".join(run(config, url).output.split())
+    assert ("study.toml now declares no shifted evaluation (the verdict read 'partialshift:shifted'): the recorded "
+            "verdict stands") in said  # fmt: skip
+    assert "To judge this study under shifted instead, open its holdout again" in said and openings(url) == 1

@@ -172,7 +172,14 @@ def run(
         _hold_objective(store, study.info, named, label, fix)  # recorded by the study's first run (or worker)
         _state_training(study)
         # Define: a config with a holdout runs the whole sequence, the baseline across seeds first.
-        from tunesmith.discipline.sequence import SearchLeft, after_search, before_search, config_choice, holdout_edits
+        from tunesmith.discipline.sequence import (
+            RecordedVerdict,
+            SearchLeft,
+            after_search,
+            before_search,
+            config_choice,
+            holdout_edits,
+        )
         from tunesmith.discipline.verdict import stale_note
 
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
@@ -201,6 +208,9 @@ def run(
         if isinstance(verdict, SearchLeft):  # nothing re-run, nothing opened
             click.echo(_plain(verdict.note()))
         elif verdict is not None:
+            if isinstance(verdict, RecordedVerdict):  # word for word the first run's: said so, or it reads as new
+                click.echo(_plain(verdict.note()))
+                verdict = verdict.verdict
             click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed_decided)))
             if stale := stale_note(study.attrs, study.trials):
                 click.secho(_plain(stale), fg="yellow")

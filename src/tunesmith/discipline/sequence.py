@@ -19,14 +19,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from tunesmith._attribute_json import Fields, JsonObject, is_text
 from tunesmith._validate import integer, real
-from tunesmith.attributes import BaselineAttr, HoldoutAttr, HoldoutLogAttr, VerdictAttr, read_attr
+from tunesmith.attributes import (
+    BaselineAttr,
+    HoldoutAttr,
+    HoldoutLogAttr,
+    HoldoutOpeningAttr,
+    SeedStabilityAttr,
+    VerdictAttr,
+    read_attr,
+    write_attr,
+)
 from tunesmith.budget import Budget, BudgetUsage
-from tunesmith.discipline.holdout import Evaluate, Thresholds, _holdout_name, finalize, holdout_name, voided
-from tunesmith.discipline.seeds import SeedReport, evaluate_baseline, validate_top
+from tunesmith.discipline.conventions import SHIFTED
+from tunesmith.discipline.holdout import Evaluate, Thresholds, _holdout_name, _utc, finalize, holdout_name, voided
+from tunesmith.discipline.seeds import (
+    SeedReport,
+    evaluate_baseline,
+    spread_flattered,
+    top_configurations,
+    validate_top,
+)
 from tunesmith.discipline.verdict import Verdict
 from tunesmith.errors import ConfigError
 from tunesmith.study._limits import spent_beyond_trials
@@ -38,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HoldoutPlan",
+    "RecordedVerdict",
     "SearchLeft",
     "after_search",
     "before_search",
@@ -190,29 +209,110 @@ def search_left(study: Study, search: StudyResult | None = None) -> SearchLeft |
     return SearchLeft(budget, usage)
 
 
+@dataclass(frozen=True)
+class RecordedVerdict:
+    """The verdict `finalize` stored when the study's holdout was opened, read back by `after_search` instead of a
+    second opening: nothing was re-run or recomputed. ``opening`` is the opening it judged (`_verdict_opening`),
+    ``openings`` how many openings count (forced ones included; voided ones judged nothing)."""
+
+    verdict: Verdict
+    study: str
+    opening: HoldoutOpeningAttr
+    openings: int
+
+    def note(self) -> str:
+        """One line for people, above the verdict: that it is the recorded one, when the holdout was opened and for
+        which trial, and that nothing was recomputed."""
+        trial = self.opening.trial if self.opening.trial is not None else self.verdict.trial
+        scored = "" if trial is None else f" for trial #{trial}"
+        times = "" if self.openings == 1 else f" {self.openings} times, this verdict's opening"
+        return (f"the recorded verdict, read back from storage, not recomputed: the holdout of study {self.study!r} "
+                f"was opened{times}{scored} at {_utc(self.opening.at)} and is not opened again (a holdout is scored "
+                "once)")  # fmt: skip
+
+
 def after_search(
     study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any], search: StudyResult | None = None
-) -> Verdict | SearchLeft | None:
+) -> Verdict | RecordedVerdict | SearchLeft | None:
     """Re-run the top candidates across seeds, open the holdout once, return the verdict (``None`` without a holdout).
 
-    A study whose holdout was opened already gets the recorded verdict back instead of a second opening; an opening
-    voided for its scale (`holdout.voided`) judged nothing, so the holdout is opened again. While the study's budget
-    is not spent (`search_left`; ``search`` is the run that just ended, if any), nothing is re-run or opened, and
-    what is left comes back instead: a verdict on part of the search would be stale once the rest runs, and the
-    holdout would be spent.
+    A study whose holdout was opened already gets the recorded verdict back (`RecordedVerdict`; ``None`` when that
+    opening recorded none) instead of a second opening; an opening voided for its scale (`holdout.voided`) judged
+    nothing, so the holdout is opened again. While the study's budget is not spent (`search_left`; ``search`` is
+    the run that just ended, if any), nothing is re-run or opened, and what is left comes back instead: a verdict on
+    part of the search would be stale once the rest runs, and the holdout would be spent. What the config's limits,
+    shifted evaluation and watched metrics were for the opening is recorded (`holdout_edits` names a later edit).
     """
     if "holdout" not in cfg.extra:
         return None
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
     log = read_attr(study.attrs, HoldoutLogAttr)
-    if log is not None and any(voided(opening) is None for opening in log.openings):  # a voided one judged nothing
-        return recorded_verdict(study)
+    if log is not None and (counted := [o for o in log.openings if voided(o) is None]):  # a voided one judged nothing
+        verdict, opening = recorded_verdict(study), _verdict_opening(study)
+        if verdict is None or opening is None:
+            return None
+        return RecordedVerdict(verdict, study.name, opening, len(counted))
     if (left := search_left(study, search)) is not None:
         return left
     # with several objectives the one candidate is the configuration the config's choose rule picked
     validate_top(study, objective, k=None if cfg.metrics else plan.top, seeds=plan.seeds, confirm=plan.confirm)
-    return finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds, holdout=plan.name,
-                    watch=plan.watch)  # fmt: skip
+    verdict = finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds, holdout=plan.name,
+                       watch=plan.watch)  # fmt: skip
+    if (opening := _verdict_opening(study)) is not None:
+        write_attr(study, _JudgedUnderAttr(
+            opened=opening.at, seed_cv=plan.thresholds.seed_cv, slice=plan.thresholds.slice,
+            shift=plan.thresholds.shift, shifted=_shifted_name(plan, cfg), watch=tuple(sorted(set(plan.watch))),
+        ))  # fmt: skip
+    return verdict
+
+
+@dataclass(frozen=True, kw_only=True)
+class _JudgedUnderAttr(JsonObject):
+    """``holdout_plan``: what `after_search` handed `finalize` for the opening at ``opened`` that the attributes
+    ``holdout`` (the gap's limit, its ``threshold``) and ``seed_stability`` (the re-runs' seeds and candidates) do
+    not record: the other limits, the shifted evaluation's name (``None``: none) and the watched metrics, sorted.
+    Only `holdout_edits` reads it, and only while that opening's verdict is the recorded one (a later
+    ``finalize(force=True)`` judges under what it was given)."""
+
+    KEY: ClassVar[str] = "holdout_plan"
+    ALWAYS = frozenset({"shifted", "watch"})
+    opened: float
+    seed_cv: float
+    slice: float
+    shift: float
+    shifted: str | None = None
+    watch: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> _JudgedUnderAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(opened=r.number("opened", required=True), seed_cv=r.number("seed_cv", required=True),
+                   slice=r.number("slice", required=True), shift=r.number("shift", required=True),
+                   shifted=r.text("shifted"), watch=r.items("watch", is_text, "metric names") or (),
+                   **r.rest())  # fmt: skip
+
+
+def _shifted_name(plan: HoldoutPlan, cfg: StudyConfig) -> str | None:
+    """The shifted evaluation's name: its ``module:qualname`` (the same function reads the same data however the
+    config refers to it), else the config's reference; ``None`` when there is none."""
+    if plan.shifted is None:
+        return None
+    return _holdout_name(plan.shifted, None) or str(cfg.extra["holdout"]["shifted"])
+
+
+def _verdict_opening(study: Study) -> HoldoutOpeningAttr | None:
+    """The opening of the holdout the recorded verdict judged: the last one not voided whose scores were read, for
+    the trial the verdict names (an opening whose evaluation failed recorded no verdict); ``None`` when the holdout
+    was not opened, else the last opening not voided when none matches (a verdict stored before openings kept their
+    scores)."""
+    log = read_attr(study.attrs, HoldoutLogAttr)
+    counted = [] if log is None else [opening for opening in log.openings if voided(opening) is None]
+    if not counted:
+        return None
+    stored = read_attr(study.attrs, VerdictAttr)
+    trial = None if stored is None else stored.trial
+    read = [o for o in counted if o.scores is not None and (trial is None or o.trial is None or o.trial == trial)]
+    return read[-1] if read else counted[-1]
 
 
 def config_choice(study: Study, cfg: StudyConfig, search: StudyResult | None = None) -> None:
@@ -231,35 +331,160 @@ def config_choice(study: Study, cfg: StudyConfig, search: StudyResult | None = N
     study.choose(cfg.choose)
 
 
+class _Apply(Enum):
+    """What applying an edited key of the holdout plan takes once the study's holdout was opened."""
+
+    NEW_STUDY = "new study"  # another holdout set or baseline: what the verdict read is another's
+    RERUN = "re-run"  # the re-runs' counts: re-run the candidates, then open the holdout again
+    REOPEN = "reopen"  # what finalize judges under: open the holdout again
+
+
+@dataclass(frozen=True)
+class _Edit:
+    """One key the config's holdout now declares differently: ``said`` for people, with what was used."""
+
+    key: str
+    said: str
+    apply: _Apply
+
+
 def holdout_edits(study: Study, cfg: StudyConfig) -> str | None:
-    """What the config's holdout now declares differently from what the recorded opening of the holdout and its
-    verdict used (the holdout set's name, the gap limit, the baseline), with the fact that the recorded verdict
-    stands; ``None`` when nothing differs or the holdout was not opened (openings voided for their scale judged
-    nothing and do not count)."""
+    """What the config's holdout now declares differently from what the recorded re-runs and the opening of the
+    holdout that the recorded verdict judged used, key by key (the holdout set's name, the limits, the baseline, the
+    re-runs' top, seeds and confirm, the shifted evaluation, the watched metrics), with the fact that the recorded
+    verdict stands and what applying each takes; ``None`` when nothing differs or the holdout was not opened
+    (openings voided for their scale judged nothing and do not count). A key whose edit changes nothing the re-runs
+    or the verdict would do (a top beyond the configurations there are, a confirm where no pick needs confirming)
+    is not named; the seed_cv, slice and shift limits and the watched metrics are compared only for an opening
+    ``tunesmith run`` made (the attributes `finalize` writes do not record them)."""
     if "holdout" not in cfg.extra:
         return None
-    log = read_attr(study.attrs, HoldoutLogAttr)
-    counted = [] if log is None else [opening for opening in log.openings if voided(opening) is None]
-    if not counted:
+    opening = _verdict_opening(study)
+    if opening is None:
         return None
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
-    differences = []
-    opened_name, name = holdout_name(counted[-1]), _holdout_name(plan.evaluate, plan.name)
+    edits = _set_and_gap_edits(study, plan, opening) + _baseline_edits(study, plan) + _rerun_edits(study, cfg, plan)
+    edits += _judging_edits(study, cfg, plan, opening)
+    if not edits:
+        return None
+    said = (f"{cfg.path.name} now declares {'; '.join(e.said for e in edits)}: the recorded verdict stands, since the "
+            "holdout is opened once; a new holdout needs a new study (--name NEW_NAME, or another name in "
+            f"{cfg.path.name})")  # fmt: skip
+    return said + _how_to_apply(cfg, plan, edits)
+
+
+def _set_and_gap_edits(study: Study, plan: HoldoutPlan, opening: HoldoutOpeningAttr) -> list[_Edit]:
+    """The holdout set's name against the opening's, the gap limit against the verdict's."""
+    edits = []
+    opened_name, name = holdout_name(opening), _holdout_name(plan.evaluate, plan.name)
     if opened_name is not None and name is not None and name != opened_name:  # unnamed: nothing to compare
-        differences.append(f"holdout set {name!r} (the opening read {opened_name!r})")
+        edits.append(_Edit("name", f"holdout set {name!r} (the opening read {opened_name!r})", _Apply.NEW_STUDY))
     recorded = read_attr(study.attrs, HoldoutAttr)
     if recorded is not None and recorded.threshold is not None and plan.thresholds.gap != recorded.threshold:
-        differences.append(f"gap limit {plan.thresholds.gap:g} (the verdict used {recorded.threshold:g})")
+        edits.append(_Edit("gap", f"gap limit {plan.thresholds.gap:g} (the verdict used {recorded.threshold:g})",
+                           _Apply.REOPEN))  # fmt: skip
+    return edits
+
+
+def _baseline_edits(study: Study, plan: HoldoutPlan) -> list[_Edit]:
     baseline = read_attr(study.attrs, BaselineAttr)
     judged = None if baseline is None or not baseline.runs else baseline.params
     declared = None if plan.baseline is None else dict(plan.baseline)
-    if judged is not None and declared != judged:
-        differences.append(f"baseline {_params_text(declared)} (the verdict compared with {_params_text(judged)})")
-    if not differences:
-        return None
-    return (f"{cfg.path.name} now declares {'; '.join(differences)}: the recorded verdict stands, since the holdout "
-            "is opened once; a new holdout needs a new study (--name NEW_NAME, or another name in "
-            f"{cfg.path.name})")  # fmt: skip
+    if judged is None or declared == judged:
+        return []
+    said = f"baseline {_params_text(declared)} (the verdict compared with {_params_text(judged)})"
+    return [_Edit("baseline", said, _Apply.NEW_STUDY)]
+
+
+def _rerun_edits(study: Study, cfg: StudyConfig, plan: HoldoutPlan) -> list[_Edit]:
+    """The re-runs' top, seeds and confirm against what ``seed_stability`` records they ran."""
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    if stability is None:
+        return []
+    edits = []
+    ran = [c for c in stability.candidates or () if not c.baseline]
+    # With several objectives the one candidate is the choose rule's pick: top is not used (`validate_top`'s k).
+    if ran and not cfg.metrics:
+        # What re-running would take now: a top beyond the configurations there are re-runs no more of them.
+        would = len(top_configurations(study.trials, study.metric, plan.top))
+        if would != len(ran):
+            now = "" if would == plan.top else f"; {would} would run now"
+            edits.append(_Edit("top", f"top {plan.top} (the re-runs ran {len(ran)} candidates{now})", _Apply.RERUN))
+    if stability.seeds is not None and plan.seeds != len(stability.seeds):
+        edits.append(_Edit("seeds", f"seeds {plan.seeds} (the re-runs ran {len(stability.seeds)})", _Apply.RERUN))
+    eligible = sum(1 for c in ran if c.eligible)
+    # A winner is re-run on fresh seeds only when the rule that picked it read a spread the pick flatters.
+    if stability.winner is not None and spread_flattered(stability.rule, eligible):
+        confirmed = len(stability.confirm_seeds or ())
+        declared = plan.seeds if plan.confirm is None else plan.confirm
+        if declared != confirmed:
+            count = f"confirm {declared}" + (", as many as seeds" if plan.confirm is None else "")
+            fresh = f"on {confirmed} fresh seeds" if confirmed else "on no fresh seeds"
+            edits.append(_Edit("confirm", f"{count} (the winner re-ran {fresh} after the pick)", _Apply.RERUN))
+    return edits
+
+
+def _judging_edits(study: Study, cfg: StudyConfig, plan: HoldoutPlan, opening: HoldoutOpeningAttr) -> list[_Edit]:
+    """The seed_cv, slice and shift limits, the shifted evaluation and the watched metrics against what the opening
+    was judged under: as `after_search` recorded them for it, else only whether a shifted evaluation was read."""
+    stored = read_attr(study.attrs, _JudgedUnderAttr)
+    used = stored if stored is not None and stored.opened == opening.at else None
+    edits = []
+    if used is not None:
+        for key, old in (("seed_cv", used.seed_cv), ("slice", used.slice), ("shift", used.shift)):
+            new = getattr(plan.thresholds, key)
+            if new != old:
+                edits.append(_Edit(key, f"{key} limit {new:g} (the verdict used {old:g})", _Apply.REOPEN))
+    name = _shifted_name(plan, cfg)
+    if used is not None:
+        read: str | None = used.shifted
+        said = f"{read!r}"
+    else:
+        recorded = read_attr(study.attrs, HoldoutAttr)
+        scores = {} if recorded is None or recorded.scores is None else recorded.scores
+        read = "one" if any(key.startswith(SHIFTED) for key in scores) else None
+        said = "one"
+    if name is None and read is not None:
+        edits.append(_Edit("shifted", f"no shifted evaluation (the verdict read {said})", _Apply.REOPEN))
+    elif name is not None and read is None:
+        edits.append(_Edit("shifted", f"shifted evaluation {name!r} (the verdict read none)", _Apply.REOPEN))
+    elif name is not None and used is not None and name != read:
+        edits.append(_Edit("shifted", f"shifted evaluation {name!r} (the verdict read {said})", _Apply.REOPEN))
+    watch = tuple(sorted(set(plan.watch)))
+    if used is not None and watch != used.watch:
+        watched = ", ".join(used.watch) if used.watch else "none"
+        edits.append(_Edit("watch", f"watch {', '.join(watch) or 'none'} (the verdict watched {watched})",
+                           _Apply.REOPEN))  # fmt: skip
+    return edits
+
+
+def _how_to_apply(cfg: StudyConfig, plan: HoldoutPlan, edits: list[_Edit]) -> str:
+    """What judging this study under the edited re-run counts and judging keys takes (empty: none was edited): the
+    calls, with every value of the config's holdout, since `finalize` and `validate_top` default the rest."""
+    keys = [e.key for e in edits if e.apply is not _Apply.NEW_STUDY]
+    if not keys:
+        return ""
+    limits = {k: getattr(plan.thresholds, k) for k in ("gap", "seed_cv", "slice", "shift")
+              if getattr(plan.thresholds, k) != getattr(Thresholds(), k)}  # fmt: skip
+    args = ["force=True"]
+    if limits:
+        args.append(f"thresholds=ts.discipline.Thresholds({', '.join(f'{k}={v:g}' for k, v in limits.items())})")
+    if plan.shifted is not None:
+        args.append("shifted=shifted")
+    if plan.watch:
+        args.append(f"watch={list(plan.watch)!r}")
+    if plan.name is not None:
+        args.append(f"holdout={plan.name!r}")
+    reopen = f"open its holdout again, ts.finalize(study, evaluate, {', '.join(args)})"
+    functions = "evaluate and shifted: the functions" if plan.shifted is not None else "evaluate: the function"
+    steps = f"{reopen} ({functions} the config's holdout names)"
+    if any(e.apply is _Apply.RERUN for e in edits):
+        counts = ([] if cfg.metrics else [f"k={plan.top}"]) + [f"seeds={plan.seeds}"]
+        counts += [] if plan.confirm is None else [f"confirm={plan.confirm}"]
+        steps = f"re-run its candidates, ts.validate_top(study, objective, {', '.join(counts)}), then {steps}"
+    said = keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} and {keys[-1]}"
+    return (f". To judge this study under {said} instead, {steps}: a forced opening fails the verdict's \"holdout "
+            "opened once\" check")  # fmt: skip
 
 
 def _params_text(params: Mapping[str, Any] | None) -> str:
@@ -275,7 +500,7 @@ def recorded_verdict(study: Study) -> Verdict | None:
     if stored is None or stored.checks is None:
         return None
     return Verdict([Check(c.name, c.passed, c.detail, c.checked, c.decided, c.leans) for c in stored.checks],
-                   trial=stored.trial)
+                   trial=stored.trial)  # fmt: skip
 
 
 DEMO_BASELINE: dict[str, Any] = {

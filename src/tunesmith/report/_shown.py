@@ -291,12 +291,20 @@ def _called(contest: Contest | None) -> str:
                 "ts.validate_top(study, objective) records them)")  # fmt: skip
     if contest.separated:
         return "the validated winner"
+    # Every candidate not beaten beyond noise, in the search's ranking, as `best --json`'s not_told_apart_from
+    # lists them: naming only the closest read as if the others had been told apart.
+    within = [r.trial for r in contest.rivals if not r.beaten and not r.identical]
     if contest.tied:
         tied = ", ".join(f"#{n}" for n in contest.tied)
-        return f"the re-runs' pick by the search's ranking, tied with {tied} on every seed"
-    runner_up = contest.runner_up
-    closest = "another candidate" if runner_up is None else f"#{runner_up.trial}"
-    return f"the re-runs' pick, not told apart from {closest} beyond noise"
+        also = f", and not told apart from {_either(within)} beyond noise" if within else ""
+        return f"the re-runs' pick by the search's ranking, tied with {tied} on every seed{also}"
+    return f"the re-runs' pick, not told apart from {_either(within) if within else 'another candidate'} beyond noise"
+
+
+def _either(trials: list[int]) -> str:
+    """``#5``, ``#5 or #7``, ``#3, #5 or #7``."""
+    names = [f"#{n}" for n in trials]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _seed_stability(data: ReportData) -> SeedStabilityAttr | None:
