@@ -84,10 +84,47 @@ def test_a_holdout_better_than_validation_within_noise_of_the_limit_is_not_flagg
     assert not test.flagged and not test.leans
 
 
-def test_one_known_side_stands_for_both_and_the_detail_says_so() -> None:
-    test = gap_test(ACC, 0.95, 0.80, validation_noise=Noise(0.01, "2000 examples"), holdout_noise=None,
+def test_the_holdouts_noise_stands_for_validations_unknown_one_and_the_detail_says_so() -> None:
+    test = gap_test(ACC, 0.95, 0.80, validation_noise=None, holdout_noise=Noise(0.01, "2000 examples"),
                     threshold=0.02, points=True)  # fmt: skip
-    assert test.flagged and "assumed alike" in test.detail and test.stderr == pytest.approx(0.01 * 2**0.5)
+    assert test.flagged and "validation assumed alike" in test.detail and test.stderr == pytest.approx(0.01 * 2**0.5)
+
+
+def test_a_holdout_of_unknown_noise_never_fails_the_gap_as_decided_and_leans_beyond_the_limit() -> None:
+    # 15 points beyond 2,000 validation examples' noise, but the holdout may be 40 examples: it cannot be told.
+    test = gap_test(ACC, 0.95, 0.80, validation_noise=Noise(0.0049, "2000 examples", 2000), holdout_noise=None,
+                    threshold=0.02, points=True)  # fmt: skip
+    assert not test.flagged and test.checked and not test.decided and test.leans
+    assert "the holdout gave one number, so its noise is unknown" in test.detail
+
+
+def test_a_holdout_better_than_validation_of_unknown_noise_is_not_flagged() -> None:
+    test = gap_test(ACC, 0.80, 0.95, validation_noise=Noise(0.0089, "2000 examples", 2000), holdout_noise=None,
+                    threshold=0.02, points=True)  # fmt: skip
+    assert not test.flagged and not test.decided and not test.leans
+
+
+def test_a_whole_set_metric_of_unknown_holdout_noise_asks_for_a_bootstrap_standard_error_or_per_fold_scores() -> None:
+    test = gap_test(ts.Metric("rmse", "min"), 0.95, 1.10, validation_noise=Noise(0.01, "5 folds", dof=4),
+                    holdout_noise=None, threshold=0.02, points=False)  # fmt: skip
+    assert "per-example values cannot give its noise" in test.detail and "'stderr:holdout_rmse'" in test.detail
+    assert "ts.discipline.fold_metrics('holdout_rmse', [...])" in test.detail
+
+
+def test_a_mean_over_examples_of_unknown_holdout_noise_asks_for_per_example_values_from_evaluate() -> None:
+    test = gap_test(ACC, 0.95, 0.80, validation_noise=Noise(0.0049, "2000 examples", 2000), holdout_noise=None,
+                    threshold=0.02, points=True)  # fmt: skip
+    assert "return per-example values from evaluate ('holdout_acc': one value per holdout example" in test.detail
+
+
+def test_an_rmse_holdout_of_one_number_far_beyond_validation_is_not_shown_ready_rather_than_failed() -> None:
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("rmse", "min"), budget=ts.Budget(trials=3),
+                     storage="memory", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"rmse": 1.0, **ts.discipline.fold_metrics("rmse", [0.99, 1.01, 1.0, 0.98, 1.02])})
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_rmse": 1.3})  # 30% worse: one number of 40 rows?
+    gap = verdict.check("holdout gap")
+    assert gap.status == "undecided" and gap.leans, gap.detail
+    assert verdict.headline.startswith("not shown ready (the evidence cannot decide)"), verdict.headline
 
 
 def test_an_unbounded_metric_reads_its_gap_relative_to_the_validation_score() -> None:

@@ -120,10 +120,27 @@ def test_shifted_data_without_its_noise_says_which_side_lacks_per_example_values
     assert "the holdout" not in shifted.detail.split("beyond the limit, but ")[1]
 
 
-def test_a_drop_within_the_limit_passes_even_when_its_noise_is_unknown() -> None:
+def test_a_drop_within_the_limit_of_unknown_noise_passes_undecided_and_says_what_would_decide() -> None:
     study = searched(lambda trial: {"acc": correct(180, 200)})
     verdict = ts.finalize(study, returning({"holdout_acc": correct(360, 400), **slice_metrics(
         "holdout_acc", {"day": 0.91, "night": 0.89})}))  # fmt: skip
     worst = verdict.check("worst slice")
-    assert worst.passed and worst.checked and worst.decided
-    assert "within the limit (its noise is unknown)" in worst.detail
+    assert worst.passed and worst.checked and not worst.decided and not worst.leans
+    assert "within the limit on the point, but the holdout result gives slice(s) 'day', 'night'" in worst.detail
+    assert "ts.discipline.slice_metrics('holdout_acc'" in worst.detail
+
+
+def test_a_slice_drop_within_the_limit_of_unknown_noise_is_listed_undecided_in_the_headline() -> None:
+    study = searched(lambda trial: {"acc": correct(180, 200)})
+    verdict = ts.finalize(study, returning({"holdout_acc": correct(360, 400), **slice_metrics(
+        "holdout_acc", {"day": 0.91, "night": 0.89})}))  # fmt: skip
+    assert verdict.ready and "worst slice" in verdict.headline.split("undecided: ")[1].split(";")[0], verdict.headline
+
+
+def test_a_shifted_drop_within_the_limit_of_unknown_noise_is_undecided_naming_the_side_that_gave_one_number() -> None:
+    study = searched(lambda trial: {"acc": correct(180, 200)})
+    verdict = ts.finalize(study, returning({"holdout_acc": correct(360, 400), "shifted:holdout_acc": 0.89}))
+    shifted = verdict.check("shifted data")
+    assert shifted.passed and not shifted.decided and not shifted.leans, shifted.detail
+    unknown = "within the limit on the point, but the shifted set gave one number without per-example values"
+    assert unknown in shifted.detail

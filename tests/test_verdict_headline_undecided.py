@@ -22,7 +22,7 @@ def winner_within_noise_of_the_baseline(trial: ts.Trial) -> dict[str, Any]:
     return {"acc": 0.85 if trial.seed is None else {0: 0.78, 1: 0.86, 2: 0.79}.get(trial.seed % 3, 0.81)}
 
 
-def judged(url: str, holdout: float) -> ts.discipline.Verdict:
+def judged(url: str, holdout: float | list[float]) -> ts.discipline.Verdict:
     study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
                      storage=url, seed=0, baseline={"config": "b"})  # fmt: skip
     study.optimize(winner_within_noise_of_the_baseline)
@@ -43,7 +43,8 @@ def test_a_verdict_whose_only_failure_is_undecided_is_not_shown_ready_with_statu
 
 
 def test_a_decided_failure_makes_it_not_ready_named_before_the_undecided_one(tmp_path: Path) -> None:
-    verdict = judged(f"sqlite:///{tmp_path / 'decided.db'}", holdout=0.40)  # 46 points below validation
+    # 45 points below validation, on 100 per-example values: a holdout of one number would leave it undecided.
+    verdict = judged(f"sqlite:///{tmp_path / 'decided.db'}", holdout=[1.0] * 40 + [0.0] * 60)
     gap, margin = verdict.check("holdout gap"), verdict.check("baseline margin")
     assert gap.status == "FAILED" and margin.status == "FAILED, undecided"
     assert verdict.headline == f"not ready: holdout gap - {gap.detail}; baseline margin (undecided) - {margin.detail}"

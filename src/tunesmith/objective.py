@@ -34,6 +34,7 @@ __all__ = [
     "normalise_result",
     "reads_as_loss",
     "reads_as_score",
+    "reads_as_unbounded_loss",
     "summarise",
     "warn_if_minimised_score",
     "without_digests",
@@ -69,7 +70,9 @@ class Metric:
     shifted-data drops) in points of that scale, so that an error rate of 14.4 in percent reads exactly as 0.144
     does, and a result outside [0, scale] is refused. Without one (``None``), a name that says a bounded score
     (accuracy, AUC, an error rate) reads in points when every value lies in [0, 1], and anything else relative to
-    its value: a name is no safe guide to a percentage (an RMSE named ``val_error`` can be 14).
+    its value: a name is no safe guide to a percentage (an RMSE named ``val_error`` can be 14). A name that reads
+    as a loss never negative and without bound (`reads_as_unbounded_loss`: a log loss, an RMSE) has no range, and
+    is refused a scale.
 
     Example:
         >>> Metric("val_acc", "max", scale=100)  # accuracy reported in percent
@@ -94,6 +97,15 @@ class Metric:
         scale = real("scale", self.scale, exclusive_minimum=0, allow_none=True, numpy=True, context="Metric",
                      fix="pass the full range of a bounded score (1.0 for a fraction, 100.0 for a percentage), or "
                          "None for a metric without bounds")  # fmt: skip
+        if scale is not None and reads_as_unbounded_loss(self.name):
+            # Such a loss often stays within [0, scale], which the values check passes: a log loss declared
+            # scale=1 read 0.25 nats as 25 points of a [0, 1] score.
+            raise ConfigError(
+                f"metric {self.name!r} reads as a loss that is never negative and has no upper bound (a log loss, "
+                f"a cross-entropy, an NLL, an RMSE, MSE or MAE), so it has no full range to declare, but got "
+                f"scale={scale:g}: a scale is only for a bounded score; drop scale= (its differences then read "
+                f"relative to its value), or rename the metric if it is a bounded score"
+            )
         object.__setattr__(self, "scale", scale)
 
     def within_scale(self, value: float) -> bool:
@@ -246,6 +258,28 @@ def reads_as_loss(name: str) -> bool:
     words = name_words(name, _LONG_WORDS)
     loss = bool(words & (_LOSS_WORDS - _QUALIFIER_WORDS)) or {"negative", "likelihood"} <= words
     return loss and not words & _SCORE_OF_LOSS_WORDS
+
+
+# Words of losses that are never negative and have no upper bound, by which `Metric` refuses a scale and a relative
+# reading near zero says "too noisy" rather than "declare a scale": one word (``rmse``, ``logloss``) or all the words
+# of a phrase (``log_loss``, ``cross_entropy``, ``mean_squared_error``). A bounded loss (``zero_one_loss``, ``brier``,
+# an error rate) and a negated one (``neg_log_loss``) are not among them.
+_UNBOUNDED_LOSS_WORDS = frozenset({"mse", "mae", "rmse", "msle", "rmsle", "mape", "logloss", "nll", "nloglik",
+                                   "crossentropy", "xent", "bce", "perplexity", "ppl", "huber", "hinge", "deviance",
+                                   "kld"})  # fmt: skip
+_UNBOUNDED_LOSS_PAIRS = (frozenset({"log", "loss"}), frozenset({"cross", "entropy"}), frozenset({"squared", "error"}),
+                         frozenset({"absolute", "error"}), frozenset({"negative", "log", "likelihood"}))  # fmt: skip
+
+
+def reads_as_unbounded_loss(name: str) -> bool:
+    """Whether a metric's name says a loss that is never negative and has no upper bound: a log loss, a
+    cross-entropy, a negative log-likelihood, a perplexity, RMSE, MSE, MAE, a hinge or Huber loss, a deviance;
+    read as `reads_as_loss` reads words (``binary_logloss``, ``valCrossEntropy``), and not when ``neg`` or ``d2``
+    makes a score of it (``neg_log_loss``, ``d2_log_loss_score``)."""
+    # Found inside a longer word too (``valrmse``), except "mape" (inside "smape", bounded at 200%).
+    words = name_words(name, {w for w in _UNBOUNDED_LOSS_WORDS if len(w) >= 4} - {"mape"})
+    found = bool(words & _UNBOUNDED_LOSS_WORDS) or any(pair <= words for pair in _UNBOUNDED_LOSS_PAIRS)
+    return found and not words & _SCORE_OF_LOSS_WORDS
 
 
 def metric_named(name: str, fix: str | None = None) -> Metric:

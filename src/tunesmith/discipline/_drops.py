@@ -8,7 +8,7 @@ zero instead failed a true drop of 4 points against a 5-point limit in 29% of st
 2%). Bounded scores (accuracy, an error rate; `gap.scored_in_points`) read in points of their scale
 (`gap.point_unit`), other metrics relative to the reference, and a bounded name read relatively says why
 (`gap.read_relative`); a relative drop from a reference near zero (`gap.near_zero`) decides nothing and is
-undecided; a drop whose noise is unknown passes within the limit and is undecided beyond it, saying what to return.
+undecided; a drop whose noise is unknown is undecided, leaning beyond the limit, and says what to return.
 
 A slice's noise on the re-runs has two sources: the seeds (the spread of its mean across the runs) and its own
 examples (the per-example standard error of its mean, which no number of seeds averages out, since every run
@@ -74,26 +74,27 @@ def _drop(metric: Metric, name: str, reference: _Side, worse: _Side, threshold: 
     """``worse`` against ``reference`` (see `_drop_of`), judged against ``threshold`` at ``z`` standard errors:
     fails when the drop's lower bound is beyond it, passes as decided when its upper bound is within it, and is
     undecided between, saying how much more data would decide. When a side's noise is unknown (``unknown``: what
-    is missing and how to give it) a drop within the limit passes and one beyond it is undecided: whether it
-    exceeds the limit by more than sampling noise cannot be told. Read relative to a reference near zero
+    is missing and how to give it) the drop is undecided, leaning when beyond the limit: whether it exceeds the
+    limit by more than sampling noise cannot be told, nor whether it stays within it. Read relative to a reference
+    near zero
     (`near_zero`: within noise of it, or the two sides of both signs), the drop passes, undecided, saying so."""
     drop, stderr = _drop_of(metric, reference, worse, points, correlated, paired)
     show = (lambda v: f"{v * 100:+.1f} points") if points else (lambda v: f"{v:+.1%}")
     limit = f"limit {show(threshold).lstrip('+')}"
     reference_se = None if reference.noise is None else reference.noise.stderr
     near = "" if points else near_zero(metric, reference.value, reference_se, (reference.value, worse.value),
-                                       reference.what)  # fmt: skip
+                                       reference.what, noise=reference.noise)  # fmt: skip
     if near:
         return Check(name, True, f"{compared}: {show(drop)} ({limit}): {near}", decided=False,
                      leans=drop > threshold)  # fmt: skip
     if stderr is None:
         # A side's noise is not taken for the other's: a shifted set of 10 examples is far noisier than a
-        # holdout of 2,000, and assuming them alike failed 26% of pure-noise comparisons. Within the limit the
-        # check passes whatever the noise; beyond it, it cannot tell, and says so where the headline shows it.
-        if drop <= threshold:
-            return Check(name, True, f"{compared}: {show(drop)} ({limit}): within the limit (its noise is unknown)")
-        return Check(name, True, f"{compared}: {show(drop)} ({limit}): beyond the limit, but {unknown}",
-                     decided=False, leans=True)  # fmt: skip
+        # holdout of 2,000, and assuming them alike failed 26% of pure-noise comparisons. Either way it cannot
+        # tell, and says so where the headline shows it: a point within the limit on slices of 4 examples is no
+        # evidence that the drop is within it, as a guardrail's one reading inside its bound is not.
+        side = "within the limit on the point" if drop <= threshold else "beyond the limit"
+        return Check(name, True, f"{compared}: {show(drop)} ({limit}): {side}, but {unknown}", decided=False,
+                     leans=drop > threshold)  # fmt: skip
     lower, upper = drop - z * stderr, drop + z * stderr
     flagged, decided = lower > threshold, lower > threshold or upper <= threshold
     if flagged:
@@ -148,7 +149,9 @@ def slice_check(
     average_noise = worst_noise = None
     errors = {s: n.stderr for s, n in noises.items() if n is not None}
     if len(errors) == k:  # one slice's noise is never taken for another's
-        average_noise = Noise(math.sqrt(sum(e**2 for e in errors.values())) / k, "the slices")
+        counts = [n.examples for n in noises.values() if n is not None]
+        examples = sum(c for c in counts if c) if all(counts) else None  # so near_zero can say how many would do
+        average_noise = Noise(math.sqrt(sum(e**2 for e in errors.values())) / k, "the slices", examples)
         # A noisy slice a little above the lowest can be the one whose upper bound crosses the limit.
         bounds = {s: _drop_of(metric, _Side(average, average_noise), _Side(v, Noise(errors[s], "its examples")),
                               points, correlated=1.0 / k) for s, v in slices.items()}  # fmt: skip

@@ -6,7 +6,8 @@ scale (`Metric.scale`: 1 for a fraction, 100 for a percentage) in points of that
 that says a bounded score whose values all lie in its range (accuracy, AUC, an error rate in [0, 1]; a correlation,
 Cohen's kappa or MCC in [-1, 1]; R^2 at most 1); other metrics (a mean squared error too, whatever its values)
 relative to the validation score. A relative gap means nothing when the validation score is near zero (its 95%
-interval reaches zero, or validation and holdout lie on both sides of zero): the test is then undecided and says to
+interval reaches zero, or validation and holdout lie on both sides of zero): the test is then undecided and says
+how much more data would bring it clear of zero for a loss never negative (a log loss, an RMSE: no scale), else to
 declare the metric's scale (`near_zero`). The gap is judged against the practical threshold (the guide's 2%), the
 burden of proof on a failure: it is flagged only when its one-sided 95% lower bound is beyond the threshold (it
 exceeds the threshold by more than the noise of both sides explains), passes as decided when its upper bound is
@@ -18,7 +19,11 @@ at the limit is flagged in at most 5% of studies, up to the jitter of whole coun
 that read it (`_spread_of_difference`): right-or-wrong examples by the score test at the limit (300 validation
 examples at 0.95 or 0.80 against 30 to 1,000 holdout examples: 4.7-5.3%, where pooling both sides' spread flagged
 8.9% on 30 holdout examples at 0.95 and 7.0% on 100), other values by Student's t on each side's degrees of
-freedom (k - 1 for k folds: on 3 folds 4.0-4.9%, where the normal flagged 8.0-11%).
+freedom (k - 1 for k folds: on 3 folds 4.0-4.9%, where the normal flagged 8.0-11%). A holdout that gives one
+number is not taken to be as noisy as validation: a 40-row holdout read so against 300 rows of validation in 5
+folds failed 23-24% of studies with no gap (RMSE, 400 studies; 4% with the holdout's own standard error), so the
+test is then undecided, never failed (0% of those studies), and says what would measure the holdout's noise
+(`_measure_holdout`).
 
 A holdout is data the search never saw. One whose result is the chosen trial's validation result itself (the same
 per-example values in the same order, by their fingerprint, ``digest:<metric>``, where independent sets of such
@@ -41,8 +46,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tunesmith.discipline.conventions import folds_of
-from tunesmith.objective import COUNT, STDERR, Metric, digest_level, digest_of, name_words
+from tunesmith.discipline.conventions import folds_of, holdout_keys
+from tunesmith.objective import COUNT, STDERR, Metric, digest_level, digest_of, name_words, reads_as_unbounded_loss
 
 __all__ = [
     "Z_ONE_SIDED_95",
@@ -89,6 +94,11 @@ _ZERO_ONE = frozenset({"zero", "one"})
 # "heatmap".
 _INSIDE_WORDS = frozenset(w for w in _BOUNDED_WORDS | _UNBOUNDED_WORDS | _CORRELATION_WORDS | _R2_WORDS
                           if len(w) >= 5)  # fmt: skip
+# Words of metrics computed on a whole set rather than averaged over its examples (a root of a mean, a ranking, a
+# ratio of counts, a correlation): per-example values cannot give their noise, a bootstrap or folds can.
+_WHOLE_SET_WORDS = frozenset({"rmse", "rmsle", "auc", "auroc", "auprc", "aucpr", "ap", "f1", "fbeta", "fscore",
+                              "f1score", "precision", "recall", "perplexity", "ppl",
+                              *_CORRELATION_WORDS, *_R2_WORDS})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -187,14 +197,18 @@ def read_relative(metric: Metric, values: Sequence[float]) -> str:
 
 
 def near_zero(metric: Metric, value: float, stderr: float | None, compared: Sequence[float], what: str,
-              dof: float | None = None) -> str:  # fmt: skip
+              dof: float | None = None, noise: Noise | None = None) -> str:  # fmt: skip
     """Why reading ``metric`` relative to ``value`` (``what`` it is: "mean", "validation score") means nothing,
     with the fix; ``""`` when the relative reading stands. A relative figure is a difference over ``|value|``, so
     it reads the metric's zero as its origin. That fails when ``value`` is within noise of zero (its two-sided 95%
     interval, from ``stderr`` and Student's t on ``dof`` degrees of freedom when given, else the normal, reaches
     zero: the figure has no finite bound, and 1% of a value that may be 0 is no limit), or when the scores
     ``compared`` lie on both sides of zero, which a loss or a duration, the metrics a relative figure suits, never
-    do. A check that meets it does not decide on the relative figure: it passes, undecided."""
+    do. A check that meets it does not decide on the relative figure: it passes, undecided.
+
+    The fix for a bounded score is its scale. A loss never negative and without bound (`reads_as_unbounded_loss`:
+    a log loss, an RMSE) has none: a positive value whose interval reaches zero is too noisy to read from, and the
+    detail says how much more data (``noise``: what ``stderr`` was read from, when known) would clear it."""
     finite = [v for v in compared if math.isfinite(v)]
     if finite and min(finite) < 0.0 < max(finite):
         why = f"the scores compared lie on both sides of zero, {min(finite):.4g} to {max(finite):.4g}"
@@ -203,12 +217,39 @@ def near_zero(metric: Metric, value: float, stderr: float | None, compared: Sequ
         why = f"its 95% interval, {value - half:.3g} to {value + half:.3g}, reaches zero"
     else:
         return ""
+    if reads_as_unbounded_loss(metric.name) and metric.scale is None:
+        return _noisy_loss(metric, value, stderr, what, why, dof, noise, negative=bool(finite) and min(finite) < 0.0)
     negative = ("; a scale reads values in [0, scale], so shift a score that can be negative into such a range "
                 "first") if finite and min(finite) < 0.0 else ""  # fmt: skip
     return (f"{metric.name} is read relative to its {what}, {value:.4g}, near zero ({why}), where a relative figure "
             f"says nothing, so this cannot be decided on it: give the metric's scale, ts.Metric({metric.name!r}, "
             f"{metric.direction!r}, scale=...) (the full range of its values: 1 for a fraction, 100 for a "
             f"percentage), so that it reads in points{negative}")  # fmt: skip
+
+
+def _noisy_loss(metric: Metric, value: float, stderr: float | None, what: str, why: str, dof: float | None,
+                noise: Noise | None, negative: bool) -> str:  # fmt: skip
+    """`near_zero`'s reason for a loss never negative and without bound, which has no scale to declare: a value
+    too noisy to read a relative figure from, with how much more data would bring its 95% interval clear of zero
+    (its standard error falls with the square root of the data); a value of zero, from which no relative figure
+    reads; or negative scores, which such a loss does not give."""
+    opening = f"{metric.name} is read relative to its {what}, {value:.4g}"
+    if negative:
+        return (f"{opening}, but {why}, and {metric.name} reads as a loss that is never negative; a relative "
+                "figure from such scores says nothing, so this cannot be decided on it: check that the objective "
+                "and evaluate return the loss the name says (a negated loss is neg_<loss>, maximised)")  # fmt: skip
+    if value <= 0.0 or not stderr:
+        return f"{opening}, which is zero: a relative figure from a loss of zero has no bound, so it cannot decide this"
+    factor = (_two_sided_95(dof) * stderr / value) ** 2
+    if noise is not None and noise.examples:
+        more = f"about {math.ceil(factor * noise.examples)} examples rather than {noise.examples}"
+    elif noise is not None:
+        more = f"about {factor:.1f}x the data its noise was read from ({noise.source})"
+    else:
+        more = f"about {factor:.1f}x the examples its noise was read from (or the seeds, for a spread across seeds)"
+    return (f"{opening}: {why}, and as {metric.name} is a loss that is never negative, that says it is too noisy to "
+            "read a relative figure from (1% of a value that may be near 0 is no limit), not that it is near zero, "
+            f"so this cannot be decided on it: {more} would bring its interval clear of zero")  # fmt: skip
 
 
 def _two_sided_95(dof: float | None) -> float:
@@ -247,7 +288,8 @@ class GapTest:
             the metric's scale, `point_unit`: 0.014 is 1.4 points) or relative (a fraction of the validation
             score).
         stderr: the gap's standard error in the same units, where the hypothesis tested puts it (for proportions,
-            at the limit: `_spread_of_difference`; ``None``: no noise information).
+            at the limit: `_spread_of_difference`; ``None``: no noise information); with the holdout's noise
+            unknown, as if it were validation's, which decides nothing.
         threshold: the practical threshold in the same units.
         flagged: ``gap - expected`` beyond the threshold by more standard errors than its test's one-sided 95%
             point (the normal's, skew-corrected for proportions, or Student's t: its lower bound is beyond it), or
@@ -303,8 +345,11 @@ def gap_test(
         metric: the study's metric (its direction orients the gap).
         validation: the validation score that selected the configuration.
         holdout: its holdout score.
-        validation_noise, holdout_noise: each side's standard error, when known. When only one side
-            is known the other is taken as equal (sets of similar size), and the detail says so.
+        validation_noise, holdout_noise: each side's standard error, when known. Validation's, unknown, is taken
+            as equal to the holdout's (sets of similar size), and the detail says so. The holdout's, unknown, is
+            not taken as validation's, since a holdout is often far smaller: the test is then undecided (leaning
+            beyond the limit), showing the bounds it would have were it validation's and what would measure it
+            (`_measure_holdout`).
         threshold: the practical threshold, as a fraction (0.02: 2 points, or 2%).
         points: whether the gap reads in points (see `scored_in_points`), of the metric's scale (`point_unit`);
             else relative.
@@ -328,7 +373,8 @@ def gap_test(
     divisor = validation_noise or holdout_noise  # an unknown side is taken as noisy as the known one, as below
     near = "" if points else near_zero(metric, validation, None if divisor is None else divisor.stderr,
                                        (validation, holdout), "validation score",
-                                       None if validation_noise is None else validation_noise.dof)  # fmt: skip
+                                       None if validation_noise is None else validation_noise.dof,
+                                       noise=divisor)  # fmt: skip
     raw = metric.sign() * (holdout - validation) / scale
     expected = max(selection, 0.0) / scale
     gap = raw - expected  # what the test judges: the gap that selection does not explain
@@ -361,8 +407,9 @@ def gap_test(
         known = validation_noise or holdout_noise
         assert known is not None
         side = "validation" if validation_noise is not None else "holdout"
-        other = "holdout" if validation_noise is not None else "validation"
-        sides = [f"{side} {known.source}", f"{other} assumed alike (return its per-example values to measure it)"]
+        other = ("holdout unknown, taken as validation's for the bounds shown" if validation_noise is not None
+                 else "validation assumed alike (return its per-example values to measure it)")  # fmt: skip
+        sides = [f"{side} {known.source}", other]
     same = _same_values(holdout, validation_digest, holdout_values) or _same_result(
         validation, validation_noise, holdout, holdout_noise, holdout_values, point_unit(metric))  # fmt: skip
     if same:
@@ -389,6 +436,14 @@ def gap_test(
     if near:  # the relative figure and its bounds are shown, but decide nothing
         flagged = easier = decided = False
         verdict = near
+    elif holdout_noise is None:
+        # Validation's noise is no measure of the holdout's: a 40-row holdout taken as noisy as 300 rows of
+        # validation failed 23% of studies with no gap at all (4% with the holdout's own standard error).
+        flagged = easier = decided = False
+        verdict = (f"{'beyond' if gap > threshold else 'within'} the limit (95% bounds {_show(lower, units)} to "
+                   f"{_show(upper, units)}, were the holdout as noisy as validation), but the holdout gave one number, "
+                   "so its noise is unknown and need not be validation's (a smaller holdout is noisier): not evidence "
+                   f"of overfitting beyond the limit, nor of its absence; {_measure_holdout(metric)}")  # fmt: skip
     elif flagged:
         verdict = (f"beyond the limit and beyond noise (its 95% lower bound {_show(lower, units)} is beyond the "
                    "limit): the search overfitted the validation split")  # fmt: skip
@@ -501,27 +556,42 @@ def _chance_of_tie(value: float, noise: Noise, values: Sequence[float] | None, u
 
 
 def _what_decides(distance: float, stderr: float, needed: float, validation: Noise | None,
-                  holdout: Noise | None) -> str:  # fmt: skip
+                  holdout: Noise) -> str:  # fmt: skip
     """What would decide a gap ``distance`` from the limit at standard error ``stderr`` (both in the metric's
     units), ``needed`` standard errors from it at a one-sided 95% (`_Spread`). Sampling noise
     shrinks with more examples (`more_data`); the spread of one run across seeds does not: more validation examples
     leave it whole, and more seeds only measure it more tightly. When that spread alone keeps the gap within noise
     of the limit, more data does not decide it, and the advice says so rather than asking for examples that would
-    not help. A side whose noise is unknown is taken as noisy as the other, as `gap_test` takes it, spread
-    included."""
-    sides = [validation or holdout, holdout or validation]
-    floor = math.sqrt(sum(n.floor**2 for n in sides if n is not None))
+    not help. A validation side whose noise is unknown is taken as noisy as the holdout, as `gap_test` takes it,
+    spread included (a holdout of unknown noise decides nothing, and says what would measure it instead)."""
+    sides = [validation or holdout, holdout]
+    floor = math.sqrt(sum(n.floor**2 for n in sides))
     if floor == 0:
         return more_data(distance / stderr, "the validation and holdout examples", needed, against="the limit")
-    seeds = f"the seed-to-seed spread of one run ({floor / math.sqrt(2 if holdout is None else 1):.3g})"
+    seeds = f"the seed-to-seed spread of one run ({floor:.3g})"
     if distance > needed * floor:
         return (f"part of its noise is {seeds}, which more examples do not shrink: more fresh seeds after the pick "
                 "(measuring that spread more tightly) and more holdout examples would decide")
-    if holdout is None:
-        return (f"{seeds}, taken for the holdout's noise as well, keeps it within noise of the limit whatever the "
-                "number of examples: per-example values from evaluate would measure the holdout's own noise")
     return (f"{seeds} alone keeps it within noise of the limit, and neither more examples nor more seeds shrink "
             "that spread: one run's gap cannot decide this")
+
+
+def _measure_holdout(metric: Metric) -> str:
+    """What would measure the holdout's own noise, for a gap whose holdout gave one number: per-example values
+    from ``evaluate``, which summarise into a mean and its standard error; for a metric computed on a whole set
+    (`_WHOLE_SET_WORDS`: RMSE, AUC, F1, a correlation, R^2), which no per-example values give, a bootstrap
+    standard error beside the score or per-fold holdout scores."""
+    key = holdout_keys(metric)[0]
+    words = name_words(metric.name, _INSIDE_WORDS) | name_words(metric.name.lower(), _INSIDE_WORDS)
+    others = (f"a bootstrap standard error as '{STDERR}{key}' beside the score (the metric recomputed on the "
+              "holdout's examples resampled with replacement, a few hundred times: the standard deviation of those), "
+              f"or per-fold holdout scores (ts.discipline.fold_metrics({key!r}, [...]))")  # fmt: skip
+    if words & _WHOLE_SET_WORDS or any(pair <= words for pair in _R2_PAIRS):
+        return (f"{metric.name} is computed on the whole set, not averaged over examples, so per-example values "
+                f"cannot give its noise: return the holdout's own from evaluate, {others}")  # fmt: skip
+    return (f"return per-example values from evaluate ({key!r}: one value per holdout example, a list or an "
+            f"array), which measure the holdout's own noise; for a score that is not a mean over examples, "
+            f"{others}")  # fmt: skip
 
 
 @dataclass(frozen=True)
