@@ -17,7 +17,16 @@ import numpy as np
 # scipy.linalg and scipy.special are imported inside the functions that use them: at the top they would add
 # about a third of a second to `import tunesmith` and to every CLI command.
 
-__all__ = ["GPModel", "Hyper", "add_log_feasibility", "fit_hyper", "log_h", "OutputTransform", "transform_outputs"]
+__all__ = [
+    "GPModel",
+    "Hyper",
+    "add_log_feasibility",
+    "classifier_lengthscales",
+    "fit_hyper",
+    "log_h",
+    "OutputTransform",
+    "transform_outputs",
+]
 
 _SQRT5 = math.sqrt(5.0)
 _LOG_INV_SQRT_2PI = -0.5 * math.log(2.0 * math.pi)
@@ -25,6 +34,15 @@ _LOG_INV_SQRT_2PI = -0.5 * math.log(2.0 * math.pi)
 # A small slack makes a region surrounded by failures nearly forbidden, while unexplored regions
 # (mean 0) keep probability one half.
 _FEASIBILITY_SLACK = 0.01
+# Newton steps that find the mode of a classifier's latent function (`_laplace`); they converge in 5-10.
+_LAPLACE_STEPS = 40
+# The classifier's latent signal variance (log-normal prior, and bounds) when its lengthscales are
+# fitted (`classifier_lengthscales`). A constraint is deterministic: the probit link's unit noise
+# should flip a label only close to the boundary, so the latent function's scale is about ten times
+# the link's (variance 100). At the loss model's prior (variance 1) one infeasible trial among 27
+# feasible ones read as label noise: the lengthscales grew to 2.9 and P(feasible) beside it was 0.98.
+_CLASSIFIER_SIGNAL_PRIOR = (math.log(100.0), 1.0)
+_CLASSIFIER_SIGNAL_BOUNDS = (math.log(0.05), math.log(1e4))
 
 
 @dataclass(frozen=True)
@@ -142,6 +160,29 @@ _NOISE_PRIOR = (math.log(1e-3), 2.0)
 _SIGNAL_PRIOR = (0.0, 1.0)
 
 
+def _lengthscale_prior(dc: int, dk: int) -> tuple[np.ndarray, np.ndarray]:
+    """The centre and spread of the normal prior on each log-lengthscale (continuous, then categorical)."""
+    d = dc + dk
+    center = np.concatenate([np.full(dc, _prior_center(d)), np.full(dk, _CAT_LS_PRIOR[0])])
+    spread = np.concatenate([np.full(dc, _LS_PRIOR_SD), np.full(dk, _CAT_LS_PRIOR[1])])
+    return center, spread
+
+
+def _lengthscale_bounds(dc: int, dk: int) -> list[tuple[float, float]]:
+    return [(math.log(0.01), math.log(50.0))] * dc + [(math.log(0.01), math.log(_CAT_LS_MAX))] * dk
+
+
+def _distances(xc: np.ndarray, xk: np.ndarray) -> np.ndarray:
+    """Per-dimension squared distances (categorical: 0 or 1), one flattened row per dimension.
+
+    Flattened so that the distance and the lengthscale gradient are each one matrix-vector product.
+    """
+    n, dc = xc.shape
+    parts = [((xc[:, j][:, None] - xc[:, j][None, :]) ** 2).ravel() for j in range(dc)]
+    parts += [(xk[:, j][:, None] != xk[:, j][None, :]).astype(float).ravel() for j in range(xk.shape[1])]
+    return np.vstack(parts) if parts else np.zeros((0, n * n))
+
+
 def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30, restarts: int = 3) -> Hyper:
     """Maximise the log marginal likelihood plus log-priors over log-lengthscales, signal and noise."""
     from scipy.linalg import LinAlgError, cho_solve, lapack
@@ -149,13 +190,8 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30, 
     n, dc = xc.shape
     dk = xk.shape[1]
     d = dc + dk
-    center = np.concatenate([np.full(dc, _prior_center(d)), np.full(dk, _CAT_LS_PRIOR[0])])
-    spread = np.concatenate([np.full(dc, _LS_PRIOR_SD), np.full(dk, _CAT_LS_PRIOR[1])])
-    # Per-dimension squared distances (categorical: 0 or 1), flattened so that the distance and the
-    # lengthscale gradient are each one matrix-vector product.
-    parts = [((xc[:, j][:, None] - xc[:, j][None, :]) ** 2).ravel() for j in range(dc)]
-    parts += [(xk[:, j][:, None] != xk[:, j][None, :]).astype(float).ravel() for j in range(dk)]
-    dist = np.vstack(parts) if parts else np.zeros((0, n * n))
+    center, spread = _lengthscale_prior(dc, dk)
+    dist = _distances(xc, xk)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         ls = np.exp(theta[:d])
@@ -198,14 +234,7 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30, 
         np.concatenate([np.full(d, math.log(scale * math.sqrt(d))), [0.0, math.log(1e-3)]])
         for scale in _FIT_START_SCALES[:restarts]
     ]
-    bounds = (
-        [(math.log(0.01), math.log(50.0))] * dc
-        + [(math.log(0.01), math.log(_CAT_LS_MAX))] * dk
-        + [
-            (math.log(0.05), math.log(20.0)),
-            (math.log(1e-6), math.log(0.5)),
-        ]
-    )
+    bounds = [*_lengthscale_bounds(dc, dk), (math.log(0.05), math.log(20.0)), (math.log(1e-6), math.log(0.5))]
     theta, best = starts[0], math.inf
     from scipy.optimize import minimize  # imported on first use: keeps `import tunesmith` light
 
@@ -218,6 +247,150 @@ def fit_hyper(xc: np.ndarray, xk: np.ndarray, y: np.ndarray, maxiter: int = 30, 
             if np.all(np.isfinite(result.x)) and float(result.fun) < best:
                 theta, best = result.x, float(result.fun)
     return Hyper(lengthscale=np.exp(theta[:d]), signal=math.exp(theta[d]), noise=math.exp(theta[d + 1]))
+
+
+def _probit(labels: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``log Phi(labels * f)`` and, in ``f``, its first derivative, its second negated, and its third."""
+    from scipy.special import log_ndtr
+
+    z = labels * f
+    log_p = log_ndtr(z)
+    ratio = np.exp(-0.5 * z * z + _LOG_INV_SQRT_2PI - log_p)  # phi(z) / Phi(z)
+    curvature = np.maximum(ratio * (ratio + z), 1e-12)
+    third = labels * (ratio * (z + ratio) * (z + 2.0 * ratio) - ratio)
+    return log_p, labels * ratio, curvature, third
+
+
+@dataclass(frozen=True)
+class _Laplace:
+    """The Laplace approximation of a probit classifier's latent posterior at its mode ``f``.
+
+    Attributes:
+        f: the mode.
+        grad: the log-likelihood's gradient at the mode (``K^-1 f`` there).
+        curvature: the log-likelihood's negated second derivatives at the mode (``W``).
+        third: its third derivatives at the mode.
+        chol: the lower Cholesky factor of ``I + W^1/2 K W^1/2``.
+        log_evidence: the approximate log marginal likelihood.
+    """
+
+    f: np.ndarray
+    grad: np.ndarray
+    curvature: np.ndarray
+    third: np.ndarray
+    chol: np.ndarray
+    log_evidence: float
+
+
+def _laplace(k: np.ndarray, labels: np.ndarray, start: np.ndarray) -> _Laplace:
+    """Newton's method for the mode of the latent posterior (Rasmussen & Williams, 2006, algorithm 3.1).
+
+    Written with ``B = I + W^1/2 K W^1/2``, whose eigenvalues are at least one, so a kernel matrix
+    that is singular to working precision (trials closer than a lengthscale) needs no jitter.
+    """
+    from scipy.linalg import cho_solve, cholesky
+
+    eye = np.eye(len(labels))
+    f = start
+    a: np.ndarray | None = None
+    psi = -math.inf
+    for _ in range(_LAPLACE_STEPS):
+        _, grad, curvature, _ = _probit(labels, f)
+        root = np.sqrt(curvature)
+        chol = cholesky(eye + root[:, None] * k * root[None, :], lower=True, check_finite=False)
+        b = curvature * f + grad
+        step = b - root * cho_solve((chol, True), root * (k @ b), check_finite=False)
+        # Newton on a log-concave likelihood rarely overshoots; when it does, halving the step towards
+        # the last iterate (the objective is concave in ``a``) restores the ascent.
+        for _ in range(20):
+            f_new = k @ step
+            psi_new = -0.5 * float(step @ f_new) + float(np.sum(_probit(labels, f_new)[0]))
+            if a is None or psi_new >= psi:
+                break
+            step = 0.5 * (a + step)
+        done = a is not None and abs(psi_new - psi) <= 1e-10 * (1.0 + abs(psi))
+        a, f, psi = step, f_new, psi_new
+        if done:
+            break
+    log_p, grad, curvature, third = _probit(labels, f)
+    root = np.sqrt(curvature)
+    chol = cholesky(eye + root[:, None] * k * root[None, :], lower=True, check_finite=False)
+    evidence = -0.5 * float(grad @ f) + float(np.sum(log_p)) - float(np.sum(np.log(np.diag(chol))))
+    return _Laplace(f, grad, curvature, third, chol, evidence)
+
+
+def _classifier_evidence(
+    theta: np.ndarray, dist: np.ndarray, labels: np.ndarray, prior: tuple[np.ndarray, np.ndarray], start: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """The negated Laplace evidence of a probit classifier plus the negated log-prior, its gradient, and the mode.
+
+    ``theta`` holds the log-lengthscales then the log-signal, and ``prior`` the centre and spread of
+    their normal prior. The gradient is Rasmussen & Williams' (2006) algorithm 5.1: the kernel's direct
+    effect plus its effect through the mode it moves.
+    """
+    from scipy.linalg import cho_solve, solve_triangular
+
+    d, n = len(theta) - 1, len(labels)
+    inv_ls2 = np.exp(-2.0 * theta[:d])
+    k, g = _matern((inv_ls2 @ dist).reshape(n, n), math.exp(theta[d]))
+    fit = _laplace(k, labels, start)
+    root = np.sqrt(fit.curvature)
+    r = root[:, None] * cho_solve((fit.chol, True), np.diag(root), check_finite=False)  # (K + W^-1)^-1
+    c = solve_triangular(fit.chol, root[:, None] * k, lower=True, check_finite=False)
+    # The evidence's derivative in the mode: half the posterior variance times the third derivative.
+    s2 = 0.5 * (np.diag(k) - np.sum(c * c, axis=0)) * fit.third
+    a = fit.grad
+    grad = np.empty(d + 1)
+    # dK / d log(lengthscale_j) = g * dist_j / lengthscale_j^2; it moves the mode by (I + K W)^-1 (dK a).
+    grad[:d] = 0.5 * (dist @ ((np.outer(a, a) - r) * g).ravel()) * inv_ls2
+    moved = ((dist.reshape(d, n, n) * g[None, :, :]) @ a) * inv_ls2[:, None]
+    grad[:d] += (moved - (k @ (r @ moved.T)).T) @ s2
+    # dK / d log(signal) = K
+    ka = k @ a
+    grad[d] = 0.5 * float(a @ ka) - 0.5 * float(np.sum(r * k)) + float(s2 @ (ka - k @ (r @ ka)))
+    center, spread = prior
+    penalty = 0.5 * float(np.sum(((theta - center) / spread) ** 2))
+    return -fit.log_evidence + penalty, -grad + (theta - center) / spread**2, fit.f
+
+
+def classifier_lengthscales(
+    xc: np.ndarray, xk: np.ndarray, labels: np.ndarray, maxiter: int = 30, restarts: int = 3
+) -> np.ndarray:
+    """How far a label reaches along each dimension: the lengthscales of a probit GP classifier of ``labels``.
+
+    They maximise the classifier's Laplace evidence plus `fit_hyper`'s lengthscale priors, with the
+    latent signal's prior centred far above the link's unit noise (`_CLASSIFIER_SIGNAL_PRIOR`). A
+    sharp boundary between +1 and -1 is then a steep latent function rather than a short lengthscale,
+    while an isolated -1 still needs a latent dip of its own to be explained.
+    """
+    n, dc = xc.shape
+    dk = xk.shape[1]
+    d = dc + dk
+    center, spread = _lengthscale_prior(dc, dk)
+    prior = (np.append(center, _CLASSIFIER_SIGNAL_PRIOR[0]), np.append(spread, _CLASSIFIER_SIGNAL_PRIOR[1]))
+    dist = _distances(xc, xk)
+    bounds = [*_lengthscale_bounds(dc, dk), _CLASSIFIER_SIGNAL_BOUNDS]
+    best_theta, best = np.full(d, math.log(math.sqrt(d))), math.inf
+    from scipy.optimize import minimize
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for scale in _FIT_START_SCALES[:restarts]:
+            # Each evaluation starts Newton from the previous mode: nearby kernels have nearby modes.
+            mode = np.zeros(n)
+
+            def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                nonlocal mode
+                value, gradient, mode = _classifier_evidence(theta, dist, labels, prior, mode)
+                return value, gradient
+
+            start = np.append(np.full(d, math.log(scale * math.sqrt(d))), _CLASSIFIER_SIGNAL_PRIOR[0])
+            result = minimize(
+                objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter}
+            )
+            if np.all(np.isfinite(result.x)) and float(result.fun) < best:
+                best_theta, best = result.x[:d], float(result.fun)
+    return np.exp(best_theta)
 
 
 def transform_outputs(y: np.ndarray) -> np.ndarray:

@@ -13,7 +13,14 @@ from threadpoolctl import threadpool_limits
 from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
 from tunesmith.errors import ConfigError
-from tunesmith.samplers._gp_model import GPModel, Hyper, add_log_feasibility, fit_hyper, transform_outputs
+from tunesmith.samplers._gp_model import (
+    GPModel,
+    Hyper,
+    add_log_feasibility,
+    classifier_lengthscales,
+    fit_hyper,
+    transform_outputs,
+)
 from tunesmith.samplers._gp_model import log_h as _log_h
 from tunesmith.samplers._gp_multi import propose_multiobjective
 from tunesmith.samplers._gp_search import DiscreteAxes, local_search
@@ -124,10 +131,11 @@ class GP(Sampler):
     continuous axis, rounded to the lattice and swept over their neighbouring integers. RUNNING
     trials are conditioned on at the model's prediction (kriging believer, under the same
     pessimistic prior mean), which also counts towards the incumbent, so parallel workers spread
-    out; FAILED and INFEASIBLE trials train a feasibility model whose probability multiplies the
-    acquisition. The first ``n_startup`` trials follow a Sobol sequence. A configuration already tried or
-    running is never proposed again while an untried one exists, and a finite space that is used up
-    raises `SearchSpaceExhausted` (`tunesmith.samplers._tried`).
+    out; FAILED and INFEASIBLE trials train a feasibility model (a classifier with lengthscales of
+    its own) whose probability multiplies the acquisition. The first ``n_startup`` trials follow a
+    Sobol sequence. A configuration already tried or running is never proposed again while an
+    untried one exists, and a finite space that is used up raises `SearchSpaceExhausted`
+    (`tunesmith.samplers._tried`).
 
     With several objectives (``len(context.objectives) > 1``) each objective gets its own GP and
     the acquisition is the log of the exact expected hypervolume improvement over the feasible
@@ -289,14 +297,55 @@ class GP(Sampler):
     def _feasibility(
         self, obs: Observations | ObjectiveObservations, hyper: Hyper, cat: np.ndarray, sizes: np.ndarray
     ) -> GPModel:
-        """A least-squares classifier on +1 (feasible) / -1 (failed or infeasible), sharing the lengthscales."""
+        """A least-squares classifier on +1 (feasible) / -1 (failed or infeasible), with lengthscales of its own.
+
+        The labels are regressed as exact (a constraint is deterministic: a configuration that failed
+        fails again), and the lengthscales come from a probit classifier of the same labels
+        (`feasibility_lengthscales`). They were the loss model's, which say how fast the loss changes,
+        not how far a failure reaches (0.03-0.1 on a 1-d quadratic whose trials crowd the optimum): a
+        short way from each infeasible trial P(feasible) was back near one half, and a failure at
+        ``(x=1, y=0)`` said nothing about ``(x=1, y=1)`` when the constraint ignores ``y``.
+        """
         x = np.vstack([obs.x, obs.failed_x])
         labels = np.concatenate([np.where(obs.feasible, 1.0, -1.0), -np.ones(len(obs.failed_x))])
         if len(x) > self.max_points:
             idx = np.linspace(0, len(x) - 1, self.max_points).astype(int)
             x, labels = x[idx], labels[idx]
         x = np.where(np.isnan(x), 0.5, x)
-        return GPModel(x[:, ~cat], self._codes(x, cat, sizes), labels, Hyper(hyper.lengthscale, 1.0, 0.01))
+        lengthscale = self.feasibility_lengthscales(obs, hyper, cat, sizes)
+        return GPModel(x[:, ~cat], self._codes(x, cat, sizes), labels, Hyper(lengthscale, 1.0, 0.01))
+
+    def feasibility_lengthscales(
+        self, obs: Observations | ObjectiveObservations, hyper: Hyper, cat: np.ndarray, sizes: np.ndarray
+    ) -> np.ndarray:
+        """The feasibility model's lengthscales (`classifier_lengthscales`), memoised by a digest of their labels.
+
+        Fitted, as the loss model's are, on the first `refit_size` trials with a result and the first
+        `refit_size` without, each in trial order, so the same history gives the same fit in any process.
+        While the labels are all alike they say nothing about how far a failure reaches, and the loss
+        model's lengthscales (``hyper``) stand in.
+        """
+        rows = refit_size(len(obs.x))
+        x = np.vstack([obs.x[:rows], obs.failed_x[: refit_size(len(obs.failed_x))]])
+        labels = np.concatenate([np.where(obs.feasible[:rows], 1.0, -1.0), -np.ones(len(x) - rows)])
+        if len(np.unique(labels)) < 2:
+            return hyper.lengthscale
+        key = hashlib.blake2b(
+            b"feasibility" + np.ascontiguousarray(x).tobytes() + labels.tobytes() + cat.tobytes(), digest_size=16
+        ).digest()
+        hit = self._hypers.get(key)
+        if hit is not None:
+            return hit.lengthscale
+        # The loss model's cost bound: an even spread of 128 trials keeps both labels in proportion.
+        if len(x) > 128:
+            idx = np.linspace(0, len(x) - 1, 128).astype(int)
+            x, labels = x[idx], labels[idx]
+        x = np.where(np.isnan(x), 0.5, x)
+        lengthscale = classifier_lengthscales(x[:, ~cat], self._codes(x, cat, sizes), labels)
+        if len(self._hypers) >= _HYPER_CACHE_SIZE:
+            self._hypers.clear()
+        self._hypers[key] = Hyper(lengthscale, 1.0, 0.01)
+        return lengthscale
 
     # Acquisition optimisation ------------------------------------------------------------------
     def maximise(
