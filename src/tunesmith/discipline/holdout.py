@@ -18,7 +18,9 @@ guardrail metrics (under the names read for the primary metric: ``holdout_<base>
 ``holdout_<name>`` or the name itself), ``slice:<name>:<key>`` per slice and
 ``shifted:<key>`` on a shifted or time-split set (or pass ``shifted=`` a second evaluation). On a study with
 several objectives, each further objective under the same names as its own (``holdout_cost`` or ``cost``): the gap
-check judges every objective returned, the first alone with the optimism of choosing taken back (`_objective_gap`).
+check judges every objective returned, the first with the optimism of choosing taken back, each further one read
+by the choice rule against the mean of the chosen configuration's runs after the pick, else with the allowance of the
+luckiest of the configurations compared taken back, undecided within it (`_objective_gap`).
 
 With a shifted set and a baseline (declared or evaluated), the baseline configuration is scored too, with the
 same evaluations and seed, so that the shifted-data check judges the tuned gain over it under the shift rather
@@ -56,6 +58,7 @@ from tunesmith.attributes import (
     read_attr,
     write_attr,
 )
+from tunesmith.choose import Best, Weights, from_json
 from tunesmith.discipline._drops import BaselineShift, BaselineSlices, shifted_check, slice_check
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import WatchedMetrics, guardrail_check, proxy_check, proxy_watch
@@ -75,7 +78,7 @@ from tunesmith.discipline.gap import (
     read_relative,
     scored_in_points,
 )
-from tunesmith.discipline.optimism import Optimism, estimate_optimism
+from tunesmith.discipline.optimism import Optimism, estimate_optimism, expected_max_normal
 from tunesmith.discipline.seeds import Contest, Rule, across_seeds, lineage_of, recorded_contest, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
@@ -1126,19 +1129,23 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     """The holdout gap of ``record`` on ``metric``, a further objective of the study, and the words for it
     (``None`` and why, when the holdout did not return it or either side is not a number).
 
-    It is judged as the first objective is (`gap_test`): in points or relative by the same rule, its validation
-    noise per example or per fold, else the spread of one run across the seed re-runs the first objective's was
-    read on (`_objective_spread`), widened for their few runs, and its holdout noise from the holdout's values.
-    Nothing is taken back for choosing. The optimism the first objective's gap takes back is the best of N: how
-    much the best of the configurations compared on the same validation data flatters its score
-    (`estimate_optimism`). A choice from the front does not take the best of N on a further objective: a bound
-    (``ts.choose.best(..., bounds=...)``), weights or the knee lean on it only in part, and the best-of-N estimate
-    describes none of them, so taking it back would invent a correction; such a choice may still flatter the
-    objective (a bound keeps the trials whose validation happened to read within it) by an amount not estimated
-    here, and the detail says that none was taken back. When the recorded rule optimised this objective itself
-    (``ts.choose.best('<it>')``) the choice flatters it as a best of N does, but the optimism estimate is the first
-    objective's alone: the detail says so, since part of a gap flagged on it may then be that selection rather
-    than overfitting."""
+    It is judged as the first objective is (`gap_test`): in points or relative by the same rule, against the
+    holdout's noise from its values. What it is compared with depends on what the choice saw. The choice from the
+    front read the search's single run of each trial, and a rule that reads ``metric`` (`_choice_read`: best on
+    it, a bound on it, weights on it, the knee) favours a trial whose run happened to read well on it, by an amount
+    no estimate here measures (the optimism estimate is the first objective's best of N, and a bound or the knee
+    lean on it only in part). Read against that run, a gap beyond the limit was failed as overfitting on that
+    luck alone: with every configuration and the holdout alike, 20% of studies choosing ts.choose.best on it, 9% of
+    those bounding it. So:
+
+    * when the chosen configuration was re-run on seeds after the pick, the holdout is compared with the mean of
+      those runs, which no choice read, at their noise (`_unseen_runs`), and the search's run decides nothing;
+    * else, when the rule read ``metric``, the search's run is judged with its noise per example or per fold, else
+      the spread of one run over the seed re-runs (`_objective_spread`), widened for their few runs; a gap
+      flagged beyond the limit there fails only when it stays beyond the limit beyond noise were that run the
+      luckiest of every configuration compared (`_beyond_the_luckiest`), and is otherwise undecided, leaning,
+      naming the re-runs that would decide;
+    * else the search's run is judged as above, nothing taken back: the rule did not read ``metric``."""
     key = holdout_key(metric, scores)
     if key is None:
         names = " or ".join(repr(k) for k in holdout_keys(metric))
@@ -1147,23 +1154,165 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     validation, holdout = record.value(metric.name), scores[key]
     if validation is None or not math.isfinite(validation):
         return None, f"{metric.name} not judged: trial #{record.number} has no finite validation {metric.name}"
+    read = _choice_read(study, record, metric)
+    holdout_noise = noise_of(scores, key, point_unit(metric))
+    unseen = _unseen_runs(study, record, entry, metric)
+    if unseen is not None:
+        seen = [holdout, unseen.mean, *_validation_scores(study, metric)]
+        test = gap_test(metric, unseen.mean, holdout, validation_noise=unseen.noise, holdout_noise=holdout_noise,
+                        threshold=threshold, points=scored_in_points(metric, seen))  # fmt: skip
+        searched = (f"the search's run, {validation:.4g}, which the choice read ({read}), is not compared" if read
+                    else f"not the search's run, {validation:.4g}")  # fmt: skip
+        return test, (f"validation {metric.name} {unseen.mean:.4g} (the mean of {unseen.source}, which no choice "
+                      f"saw; {searched}) vs holdout {holdout:.4g}: "
+                      f"{test.detail}{read_relative(metric, seen)}")  # fmt: skip
     seen = [holdout, *_validation_scores(study, metric)]
     spread = _objective_spread(study, record, entry, metric)
-    test = gap_test(metric, validation, holdout,
-                    validation_noise=_validation_noise(record, metric, None if spread is None else spread[1:], 0.0),
-                    holdout_noise=noise_of(scores, key, point_unit(metric)), threshold=threshold,
-                    points=scored_in_points(metric, seen))  # fmt: skip
-    choice = read_attr(study.attrs, ChoiceAttr)
-    if choice is not None and choice.rule.get("rule") == "best" and choice.rule.get("metric") == metric.name:
-        taken = (f"nothing taken back for choosing: the choice optimised {metric.name} (ts.choose.best"
-                 f"({metric.name!r})), which flatters its validation score, but the optimism estimate is "
-                 f"{study.metric.name}'s alone, so part of a gap here may be that selection")  # fmt: skip
-    else:
-        taken = (f"nothing taken back for choosing: the choice did not optimise {metric.name} by itself, and the "
-                 f"optimism estimate, the best of the configurations compared, is {study.metric.name}'s")  # fmt: skip
+    noise = _validation_noise(record, metric, None if spread is None else spread[1:], 0.0)
+    points = scored_in_points(metric, seen)
+    test = gap_test(metric, validation, holdout, validation_noise=noise, holdout_noise=holdout_noise,
+                    threshold=threshold, points=points)  # fmt: skip
     rerun = "" if spread is None else f"re-run mean {spread[0]:.4g}; "
+    if read:
+        test = _beyond_the_luckiest(study, metric, test, (validation, noise), (holdout, holdout_noise), points, read)
+        taken = (f"the search's single run, which the choice read ({read}): nothing taken back for that unless the "
+                 "gap fails")  # fmt: skip
+    else:
+        taken = (f"nothing taken back for choosing: the choice did not read {metric.name}, and the optimism "
+                 f"estimate, the best of the configurations compared, is {study.metric.name}'s")  # fmt: skip
     return test, (f"validation {metric.name} {validation:.4g} ({rerun}{taken}) vs holdout {holdout:.4g}: "
                   f"{test.detail}{read_relative(metric, seen)}")  # fmt: skip
+
+
+def _choice_read(study: Study, record: TrialRecord, metric: Metric) -> str:
+    """The rule `Study.choose` recorded for ``record``, as its call, when it read ``metric`` to pick it: best on
+    it, a bound on it, a weight on it, or the knee, which reads every objective; ``""`` when it did not (or chose
+    another trial). A rule this version cannot read counts as reading it."""
+    choice = read_attr(study.attrs, ChoiceAttr)
+    if choice is None or choice.trial != record.number:
+        return ""
+    try:
+        rule = from_json(choice.rule)
+    except ConfigError:
+        return f"the recorded rule {choice.rule.get('rule')!r}"
+    if isinstance(rule, Best):
+        reads = rule.metric == metric.name or any(bound.metric == metric.name for bound in rule.bounds)
+    elif isinstance(rule, Weights):
+        reads = dict(rule.weights).get(metric.name, 0.0) > 0
+    else:
+        reads = True
+    return rule.describe() if reads else ""
+
+
+@dataclass(frozen=True)
+class _Unseen:
+    """A further objective's mean over the chosen configuration's runs on seeds after the pick, the noise it is
+    compared with the holdout at, and which runs, in words."""
+
+    mean: float
+    noise: Noise | None
+    source: str
+
+
+def _unseen_runs(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None,
+                 metric: Metric) -> _Unseen | None:  # fmt: skip
+    """``metric`` over the runs of ``record`` on seeds after the pick, which no choice read (``None``: fewer than
+    two measured it): the confirmation runs after `validate_top`'s pick when there are two or more, else its runs
+    when it was the one configuration re-run (as `validate_top` re-runs the choice from the front), which picked
+    nothing. Runs that picked it from several candidates are not: the pick favours them.
+
+    The holdout is scored once, on the search's seed, and these runs on others, so the gap's noise on this side
+    holds their mean's seed noise (their spread over the square root of their number), the holdout run's own seed
+    draw (their spread again), and, when the runs give per-example or per-fold noise, their typical standard
+    error, counted once: every run scores the same validation examples when the objective holds its split fixed.
+    When it draws them anew with the seed, the spread holds that noise already and the sum errs on the side of not
+    failing. Its degrees of freedom are those of the sum (Welch-Satterthwaite; a spread over n runs has n - 1)."""
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    if entry is None or stability is None:
+        return None
+    if len(entry.confirm_values or ()) >= 2:
+        runs, after = completed(stability.confirm_runs, record.number), "fresh seeds run after the pick"
+    elif [c.trial for c in stability.candidates or ()
+          if not c.baseline and c.trial != BASELINE_NUMBER] == [record.number]:  # fmt: skip
+        runs, after = completed(stability.runs, record.number), "seeds re-run after the choice"
+    else:
+        return None
+    measured = [run for run in runs if metric.name in run.metrics]
+    values = [float(run.metrics[metric.name]) for run in measured]
+    if len(values) < 2 or not all(math.isfinite(v) for v in values):
+        return None
+    mean, count = float(np.mean(values)), len(values)
+    std = float(np.std(values, ddof=1))
+    if std <= 1e-9 * max(1.0, abs(mean)):  # runs that agree up to rounding measured no spread
+        std = 0.0
+    seeds = std * math.sqrt(1.0 + 1.0 / count)  # the mean's seed noise and the holdout run's own seed draw
+    within = [n for run in measured if (n := noise_of(run.metrics, metric.name, point_unit(metric))) is not None]
+    typical = float(np.mean([n.stderr for n in within])) if within else 0.0
+    source = f"{count} runs on {after}"
+    if seeds == 0 and typical == 0:
+        return _Unseen(mean, None, source)
+    parts = [(seeds**2, count - 1.0)] if seeds > 0 else []
+    freedoms = [d for n in within if (d := n.dof if n.dof is not None or n.examples is None else n.examples - 1.0)
+                is not None]  # fmt: skip
+    if typical > 0 and freedoms:
+        parts.append((typical**2, min(freedoms)))
+    denominator = sum(variance**2 / dof for variance, dof in parts if dof > 0)
+    dof = None if denominator == 0 else (seeds**2 + typical**2) ** 2 / denominator
+    said = f"{within[0].source} a run" if within else "no per-example noise"
+    noise = Noise(math.hypot(seeds, typical), f"{count} runs' spread {std:.3g} (over their mean and the holdout's "
+                  f"one seed) and {said}", floor=seeds, dof=dof)  # fmt: skip
+    return _Unseen(mean, noise, source)
+
+
+def _beyond_the_luckiest(study: Study, metric: Metric, test: GapTest, validation: tuple[float, Noise | None],
+                         holdout: tuple[float, Noise | None], points: bool, read: str) -> GapTest:  # fmt: skip
+    """``test``, a gap of ``metric`` read against the search's run that the choice read (``read``), when it is not
+    flagged as overfitting; else whether it stays so were that run the luckiest of the configurations compared.
+
+    Whatever the rule, the chosen run's luck, in units of its own noise, is at most the largest of the compared
+    runs' (each a standard normal without real differences), so taking back its noise times the expected best of
+    their number (`expected_max_normal`) and testing at the two sides' noise bounds what choosing can make of
+    noise (the spread of that best is below one noise's). Its noise is the larger of its own standard error and
+    the compared runs' typical one, since a choice that favours a low reading favours a low spread with it on a
+    skewed score: with the chosen run's own, 5% of studies choosing under a bound on a skewed latency (40 values
+    a run) still failed with nothing to find. A gap still flagged then fails; one that is not is undecided,
+    leaning beyond the limit: the choice may explain it, and the runs after the pick would decide."""
+    if not test.flagged or test.gap <= test.threshold:  # within the limit, or the holdout better: not the choice's
+        return test
+    value, noise = validation
+    score, holdout_noise = holdout
+    compared = sum(1 for v in _validation_scores(study, metric) if math.isfinite(v))
+    own = noise or holdout_noise or Noise(0.0, "")  # an unknown side is taken as the known one's
+    # The choice favours a run whose noise reads low as well (the low mean of a skewed score comes with a low
+    # spread): its own standard error understates its noise, the compared runs' typical one does not.
+    errors = [n.stderr for r in _valid(study) if (n := noise_of(r.metrics, metric.name, point_unit(metric)))]
+    typical = math.sqrt(float(np.mean(np.square(errors)))) if errors else 0.0
+    if typical > own.stderr:
+        freedom = own.dof if own.dof is not None or own.examples is None else own.examples - 1.0
+        noise = Noise(typical, f"the {len(errors)} compared runs' typical {own.source}", dof=freedom)
+    sigma = max(typical, own.stderr)
+    luck = sigma * expected_max_normal(compared)
+    bounded = gap_test(metric, value, score, validation_noise=noise, holdout_noise=holdout_noise,
+                       threshold=test.threshold, points=points, selection=luck, compared=compared)  # fmt: skip
+    luckiest = (f"even were the chosen run the luckiest of the {compared} configurations compared ({read} read "
+                f"{metric.name}; its noise {sigma:.3g} times {expected_max_normal(compared):.2f}, the expected best "
+                f"of {compared} standard normals, taken back)")  # fmt: skip
+    if bounded.flagged:
+        return replace(bounded, detail=f"{luckiest}: {bounded.detail}")
+    detail = (f"gap {_in_units(test.gap, test.units)} +- {_in_units(test.stderr or 0.0, test.units).lstrip('+')} "
+              f"(limit {_in_units(test.threshold, test.units).lstrip('+')}): beyond the limit on the noise of one run, "
+              f"but not beyond what choosing can make of noise: the choice read {metric.name} ({read}) on this run "
+              f"among {compared} configurations, and were it the luckiest of them the gap beyond that luck, "
+              f"{_in_units(bounded.gap - bounded.expected, bounded.units)}, is not beyond the limit beyond noise; "
+              f"not evidence of overfitting, nor of its absence: re-running the chosen configuration on seeds after "
+              f"the pick (ts.validate_top(study, objective), whose runs no choice reads) would decide, the gap then "
+              f"read on their mean")  # fmt: skip
+    return replace(test, flagged=False, decided=False, leans=True, detail=detail)
+
+
+def _in_units(value: float, units: str) -> str:
+    """A gap in `GapTest` units, as its detail shows it: points of the scale, or relative."""
+    return f"{value * 100:+.1f} points" if units == "points" else f"{value:+.1%}"
 
 
 def _objective_spread(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None,
