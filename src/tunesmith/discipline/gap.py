@@ -383,8 +383,8 @@ def gap_test(
     if expected > 0:
         source = "the optimism estimate"
         if estimate is not None and estimate > selection * (1.0 + 1e-9):
-            source += (f", {_show(estimate / scale, units).lstrip('+')}, held to the chosen score's lead over the "
-                       "median score")  # fmt: skip
+            source += (f" is {_show(estimate / scale, units).lstrip('+')} for the best score; for the chosen score, "
+                       "its own flattery with seed noise, else at most its lead over the median score")  # fmt: skip
         shown = (f"{shown}, of which about {_show(expected, units)} is expected from choosing among {compared} "
                  f"configurations on the same validation data ({source}): {_show(gap, units)} beyond it")
     if validation_noise is None and holdout_noise is None:

@@ -1336,10 +1336,17 @@ def _objective_spread(study: Study, record: TrialRecord, entry: SeedCandidateAtt
 
 
 def _selection(study: Study, validation: float, optimism: Optimism | None) -> float:
-    """How much choosing among the study's configurations flatters ``validation``, the chosen one's score: the
-    optimism estimate when its noise was measured, but never more than the chosen score's lead over the median
-    score (a configuration chosen below the best was flattered less than the best)."""
-    if optimism is None or not optimism.measured or optimism.estimate <= 0:
+    """How much choosing among the study's configurations flatters ``validation``, the chosen one's score, when the
+    noise behind the optimism estimate was measured: the chosen configuration's own flattery where the estimate
+    gives each configuration's (seed noise, `Optimism.of`: the best or one chosen below it), else the optimism
+    estimate, but never more than the chosen score's lead over the median score (a configuration chosen below
+    the best was flattered less than the best)."""
+    if optimism is None or not optimism.measured:
+        return 0.0
+    own = optimism.of(validation)
+    if own is not None:
+        return max(0.0, own)
+    if optimism.estimate <= 0:
         return 0.0
     values = [v for r in _valid(study) if (v := r.value(study.metric.name)) is not None and math.isfinite(v)]
     lead = study.metric.sign() * (float(np.median(values)) - validation) if values else 0.0
@@ -1348,10 +1355,12 @@ def _selection(study: Study, validation: float, optimism: Optimism | None) -> fl
 
 def _optimism(study: Study, entry: SeedCandidateAttr | None) -> Optimism | None:
     noise = None
+    runs = None  # how many runs the seed noise was read from: the estimate reads it as a sample's, not as exact
     baseline = read_attr(study.attrs, BaselineAttr)
     spread = _run_spread(entry)
     if spread is not None and spread[0] > 0:
-        noise = spread[0]
+        noise, runs = spread[0], spread[1]
     elif baseline is not None and baseline.std and baseline.std > 1e-9 * max(1.0, abs(float(baseline.mean or 0.0))):
         noise = float(baseline.std)  # a spread of rounding (runs that all agreed) is none
-    return estimate_optimism(_valid(study), study.metric, noise=noise)
+        runs = len(baseline.values) if baseline.values and len(baseline.values) >= 2 else None
+    return estimate_optimism(_valid(study), study.metric, noise=noise, runs=runs)
