@@ -52,7 +52,8 @@ def test_the_gap_reads_the_winners_spread_on_its_fresh_seeds_not_on_the_agreeing
 def test_the_optimism_reads_the_winners_spread_on_its_fresh_seeds() -> None:
     study, _ = picked_by_lcb_then_confirmed()
     optimism = study.attrs["optimism"]
-    assert optimism["method"] == "order statistics" and "seed noise 0.05 (the standard deviation of 3 runs" in optimism["detail"]
+    assert optimism["method"] == "order statistics"
+    assert "seed noise 0.05 (the standard deviation of 3 runs" in optimism["detail"]
 
 
 @pytest.mark.parametrize("runs", [3, 5, 10])
