@@ -12,6 +12,7 @@ import tunesmith as ts
 from tunesmith.attributes import BudgetLogAttr, read_attr
 from tunesmith.cli import cli
 from tunesmith.storage import MemoryStorage, Storage
+from tunesmith.study._optimize import NoFeasibleTrialWarning
 
 
 def space() -> ts.Space:
@@ -91,7 +92,8 @@ def test_omitting_budget_and_guardrails_resumes_with_the_stored_ones() -> None:
     open_study(storage, budget=ts.Budget(trials=3), guardrails=[guardrail])
     study = open_study(storage)
     assert study.budget == ts.Budget(trials=3) and study.guardrails == (guardrail,)
-    study.optimize(loss)
+    with pytest.warns(NoFeasibleTrialWarning):  # every trial breaks the guardrail: the study has no result
+        study.optimize(loss)
     assert len(study.trials) == 3, "the stored budget ends the run, not an unbounded one"
     assert {r.state for r in study.trials} == {ts.TrialState.INFEASIBLE}, "the stored guardrail still judges"
 

@@ -121,6 +121,21 @@ def test_every_trial_a_conflict_fails_reads_the_same_without_its_number() -> Non
     assert len({last_line(r) for r in study.trials}) == 1
 
 
+def test_a_name_asked_twice_in_one_trial_is_said_to_conflict_not_to_be_unsatisfiable() -> None:
+    """Each call alone is satisfiable; the message opened with "a definition no value can satisfy"."""
+
+    def twice(trial: Trial) -> float:
+        trial.suggest_float("a", 0.0, 1.0)
+        return trial.suggest_float("a", 0.0, 2.0)
+
+    study = ts.Study(metric="value", budget=ts.Budget(trials=5), storage="memory", seed=0)
+    with pytest.raises(ObjectiveError) as error:
+        study.optimize(twice)
+    message = str(error.value)
+    assert message.startswith("trial 0 asked for a parameter twice, with definitions that conflict with each other: ")
+    assert "no value can satisfy" not in message
+
+
 def test_a_conflict_found_when_the_trial_is_told_stops_the_run_too() -> None:
     """Two trials handed out before either defined ``x`` ask for it differently: the one told second conflicts
     with the definition stored first, which the objective would contradict in every later trial."""

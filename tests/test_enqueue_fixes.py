@@ -66,6 +66,27 @@ def test_a_partial_entry_enqueued_once_the_space_is_used_up_is_refused_not_left_
     study.optimize(_sum)  # said once: a second run meets it marked (warnings are errors here)
 
 
+def test_a_refused_entry_counts_the_configurations_define_by_run_trials_reached_as_the_samplers_do() -> None:
+    """``x`` asked for on branch ``a`` only: the learned space holds it unconditionally, and the trial on ``b`` stands
+    for every x, so 3 configurations ran where the product of the values says 4; the refusal said "all 4"."""
+
+    def branchy(trial: ts.Trial) -> float:
+        if trial.suggest_categorical("opt", ["a", "b"]) == "a":
+            return float(trial.suggest_int("x", 1, 2))
+        return 0.0
+
+    study = ts.Study(metric="value", budget=ts.Budget(trials=20), storage="memory", seed=0, sampler="tpe")
+    used_up = study.optimize(branchy)
+    assert used_up.space_used_up and "all 3 configurations" in used_up.stop_reason, "the sampler's own count"
+    study.enqueue({"opt": "a"})  # leaves x to draw
+    with pytest.warns(QueuedConfigurationRefusedWarning) as said:
+        study.optimize(branchy)
+    (refused,) = [str(w.message) for w in said if issubclass(w.category, QueuedConfigurationRefusedWarning)]
+    assert "all 3 configurations of the space were tried (running trials included; a trial that never asked for " \
+           "a parameter stands for every value of it, so the 4 combinations of the values count some of them more " \
+           "than once), so whatever is drawn for x repeats one" in refused  # fmt: skip
+
+
 def test_a_partial_entry_queued_with_repeat_runs_on_a_used_up_space_with_the_rest_drawn_from_the_prior() -> None:
     study = _used_up()
     study.enqueue({"a": 2}, repeat=True)

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import pickle
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tunesmith.discipline._reruns import run_once
 from tunesmith.errors import ArgumentError
 from tunesmith.samplers._history import observe
 from tunesmith.study import ObjectiveError
+from tunesmith.study._optimize import NoFeasibleTrialWarning
 from tunesmith.trial import ReportRefused, TrialKind, TrialState
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
@@ -34,6 +36,11 @@ def too_large(trial: ts.Trial) -> float:
     raise ts.Infeasible(TOO_LARGE)
 
 
+# For tests of something else whose every trial is infeasible: `optimize` then warns that the study has no result,
+# which the tests at the end of this file specify.
+NO_RESULT_SAID = pytest.mark.filterwarnings("ignore::tunesmith.study._optimize.NoFeasibleTrialWarning")
+
+
 def test_infeasible_keeps_its_reason_through_a_pickle() -> None:
     copied = pickle.loads(pickle.dumps(ts.Infeasible(TOO_LARGE)))
     assert isinstance(copied, ts.Infeasible) and copied.reason == TOO_LARGE and str(copied) == TOO_LARGE
@@ -44,6 +51,7 @@ def test_infeasible_without_a_reason_is_refused_with_the_fix() -> None:
         ts.Infeasible(" ")
 
 
+@NO_RESULT_SAID
 @pytest.mark.parametrize("executor", ["inline", "processes"])
 def test_an_objective_that_raises_infeasible_records_the_trial_infeasible_with_its_reason(executor: str) -> None:
     study = _study(1)
@@ -55,6 +63,7 @@ def test_an_objective_that_raises_infeasible_records_the_trial_infeasible_with_i
     assert result.states == {"infeasible": 1} and result.failures == []
 
 
+@NO_RESULT_SAID
 def test_a_subclass_defined_in_the_objective_crosses_the_trial_process_pipe() -> None:
     class DoesNotFit(ts.Infeasible):  # a local class: it cannot be pickled, so it must not have to be
         pass
@@ -92,6 +101,7 @@ FAIL_FAST_RULES = {
 }
 
 
+@NO_RESULT_SAID
 @pytest.mark.parametrize("rule", list(FAIL_FAST_RULES))
 def test_infeasible_trials_never_stop_the_study_under_fail_fast(rule: str) -> None:
     objective, trials = FAIL_FAST_RULES[rule]
@@ -131,6 +141,7 @@ def test_the_samplers_see_an_infeasible_trial_as_a_point_to_avoid() -> None:
     assert avoided == sorted(float(SPACE.encode(r.params)[0]) for r in infeasible), "TPE ranks it among the bad"
 
 
+@NO_RESULT_SAID
 def test_a_trial_infeasible_at_its_largest_rung_keeps_its_curve() -> None:
     def objective(trial: ts.Trial) -> float:
         for step in trial.steps(9):
@@ -194,6 +205,7 @@ def _ray_objective(trial: ts.Trial) -> float:
     raise ts.Infeasible(TOO_LARGE)
 
 
+@NO_RESULT_SAID
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning",
                             "ignore::pytest.PytestUnraisableExceptionWarning")  # fmt: skip  # Ray's own
@@ -246,6 +258,7 @@ def test_a_candidate_whose_rerun_cannot_be_run_is_not_eligible() -> None:
     assert all("could not be run (infeasible: this seed's data does not fit)" in c.note for c in report.candidates)
 
 
+@NO_RESULT_SAID
 def test_the_simulated_executor_records_infeasible_as_the_others_do() -> None:
     def objective(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
         yield 1.0, {"loss": 0.5}
@@ -276,6 +289,7 @@ def test_under_rungs_the_samplers_still_see_a_trial_that_could_not_run() -> None
     assert len(seen.failed_x) == len(infeasible)
 
 
+@NO_RESULT_SAID
 def test_a_study_whose_every_trial_was_declared_infeasible_says_so_not_to_relax_a_guardrail() -> None:
     from tunesmith.report import report_data
     from tunesmith.report._shown import no_feasible_note
@@ -289,3 +303,34 @@ def test_a_study_whose_every_trial_was_declared_infeasible_says_so_not_to_relax_
     note = no_feasible_note(report_data(study))
     assert note is not None and "the objective declared 3 of the 3 trials that finished infeasible" in note
     assert "needs 40 GB, the GPU has 16" in note and "Relax the bound" not in note
+
+
+def _no_result_warnings(said: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in said if issubclass(w.category, NoFeasibleTrialWarning)]
+
+
+def test_optimize_warns_once_when_the_budget_is_spent_with_every_trial_declared_infeasible() -> None:
+    """It returned as quietly as from a search that found something; `tunesmith run` exits 1 with the same text."""
+    study = _study(3)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        result = study.optimize(too_large)
+    (warned,) = _no_result_warnings(said)
+    assert warned.startswith("the budget is spent and study ")
+    assert "the objective declared 3 of the 3 trials that finished infeasible (ts.Infeasible)" in warned
+    assert f"the first, trial #0, with {'infeasible: ' + TOO_LARGE!r}" in warned
+    assert "check the condition it raises ts.Infeasible on" in warned
+    assert warned in result.notes
+
+
+def test_the_no_result_warning_waits_for_the_run_that_spends_the_budget() -> None:
+    """A run cut short by n_trials leaves the budget to a later run, which may still find a feasible trial."""
+    study = _study(4)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        early = study.optimize(too_large, n_trials=2)
+    assert _no_result_warnings(said) == [] and not any("no feasible trial" in note for note in early.notes)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        spent = study.optimize(too_large)
+    assert len(_no_result_warnings(said)) == 1 and any("no feasible trial" in note for note in spent.notes)

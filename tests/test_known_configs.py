@@ -305,6 +305,20 @@ def test_a_csv_warm_start_drops_results_outside_the_bounds_with_a_count(tmp_path
     )
 
 
+def test_status_names_every_cause_a_warm_start_s_dropped_count_covers_not_the_space_alone(tmp_path: Path) -> None:
+    """The result dropped had no value, and status said "1 dropped, outside the space"; the stored attribute counts
+    the results dropped, not why each was."""
+    rows = [{"x": 0.1, "depth": 2, "act": "relu", "loss": 0.3}, {"x": 0.5, "depth": 3, "act": "relu", "loss": ""}]
+    path = _write_csv(tmp_path / "earlier.csv", rows)
+    url = f"sqlite:///{tmp_path}/ws.db"
+    with pytest.warns(WarmStartWarning, match=r"1 of 2 results dropped \(0 outside the space's bounds"):
+        _study(url, name="after", warm_start=str(path))
+    said = _text(CliRunner().invoke(cli, ["status", "after", "--storage", url], catch_exceptions=False).output)
+    assert "dropped, outside the space" not in said
+    assert "1 dropped (outside the space's bounds, lacking a parameter the space makes active or giving one it " \
+           "switches off, without a finite value, or breaching this study's guardrails" in said  # fmt: skip
+
+
 def test_a_csv_with_a_parameter_outside_the_space_or_without_the_metric_is_refused(tmp_path: Path) -> None:
     extra = _write_csv(tmp_path / "extra.csv", [{"x": 0.1, "depth": 2, "act": "relu", "width": 64, "loss": 0.3}])
     with pytest.raises(SpaceError, match=r"\['width'\] are not parameters of this study's space.*drop those"):

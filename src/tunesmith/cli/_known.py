@@ -33,6 +33,13 @@ from tunesmith.trial import TrialRecord
 study_option = click.option("--study", "study_name", required=True, help="The study's name.")
 
 
+# Why a warm start drops an earlier result (`tunesmith.study._warm_start.record_warm_start`), each a cause it counts.
+_DROPPED = (
+    "dropped (outside the space's bounds, lacking a parameter the space makes active or giving one it switches off, "
+    "without a finite value, or breaching this study's guardrails; the warning at the warm start counted each)"
+)
+
+
 def known_lines(study: Study) -> list[str]:
     """What `status` says about the warm start, the queue and invalidated trials (nothing when none)."""
     lines: list[str] = []
@@ -42,7 +49,8 @@ def known_lines(study: Study) -> list[str]:
         queue = read_attr(attrs, EnqueuedAttr)
     records = study.trials
     if warm is not None:
-        dropped = f"; {warm.dropped} dropped, outside the space" if warm.dropped else ""
+        # The attribute counts the results dropped, not why each was: the warning at the warm start said that.
+        dropped = f"; {warm.dropped} {_DROPPED}" if warm.dropped else ""
         lines.append(
             f"warm start: {len(warm.points)} earlier results from {warm.source} inform the sampler; they are not "
             f"trials of this study{dropped}"

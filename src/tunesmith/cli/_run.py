@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -32,6 +33,7 @@ from tunesmith.cli._scale import _hold_objective, _imported_objective
 from tunesmith.errors import ConfigError, StorageUnavailable, StudyNotFound, require
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import MIN_FULLY_TRAINED, Study, StudyResult, StudySpec, trained_fully
+from tunesmith.study._optimize import NoFeasibleTrialWarning
 from tunesmith.study._recovery import stopped_by
 
 if TYPE_CHECKING:
@@ -184,16 +186,19 @@ def run(
 
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
         before_search(study, cfg, objective)
-        result = study.optimize(
-            objective,
-            n_trials=n_trials,
-            workers=worker_count,
-            executor=executor,
-            memory_limit=cfg.memory_limit,
-            trial_timeout=cfg.trial_timeout,
-            fail_fast=cfg.fail_fast,
-            progress=show,
-        )
+        with warnings.catch_warnings():
+            # `_refuse_no_result` says it below, with exit code 1, once the summary and the report are out.
+            warnings.simplefilter("ignore", NoFeasibleTrialWarning)
+            result = study.optimize(
+                objective,
+                n_trials=n_trials,
+                workers=worker_count,
+                executor=executor,
+                memory_limit=cfg.memory_limit,
+                trial_timeout=cfg.trial_timeout,
+                fail_fast=cfg.fail_fast,
+                progress=show,
+            )
         try:
             config_choice(study, cfg, result)  # before the summary and the report, which show the choice
             unchosen = None

@@ -10,7 +10,6 @@ the sampler."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text, tie_note
 from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note
+from tunesmith.study._optimize import no_feasible_note as _no_feasible
 from tunesmith.study._verdict_state import standing
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -418,39 +418,10 @@ def near_front_note(data: ReportData) -> str | None:
 
 
 def no_feasible_note(data: ReportData) -> str | None:
-    """What to say when trials finished with their results but every one broke a guardrail (INFEASIBLE): how many,
-    which guardrails and how many trials broke each (with the value nearest its bound), and the fix; ``None`` when a
-    trial is feasible, or none is INFEASIBLE."""
-    feasible = data.front if data.several else data.best
-    infeasible = [r for r in data.valid if r.state is TrialState.INFEASIBLE]
-    if feasible or not infeasible:
-        return None
-    declared = [r for r in infeasible if r.kind is TrialKind.DECLARED]
-    if declared:  # the objective said these cannot run (`tunesmith.Infeasible`): no guardrail to relax
-        first = declared[0]
-        guarded = len(infeasible) - len(declared)
-        also = f" ({guarded} more broke a guardrail)" if guarded else ""
-        return (f"no feasible trial: the objective declared {len(declared)} of the {len(infeasible)} trials that "
-                f"finished infeasible (ts.Infeasible){also}, the first, trial #{first.number}, with "
-                f"{first.reason or 'no reason'!r}: change the space toward configurations the objective can run, "
-                "or check the condition it raises ts.Infeasible on")  # fmt: skip
-    broken = []
-    for guardrail in data.guardrails:
-        breaches = [(r.metrics[guardrail.metric], r.number) for r in infeasible
-                    if guardrail.metric in r.metrics and not guardrail.holds(r.metrics[guardrail.metric])]  # fmt: skip
-        if not breaches:
-            continue
-        said = f"{guardrail.describe()} broken by {len(breaches)} of {len(infeasible)}"
-        finite = [b for b in breaches if math.isfinite(b[0])]
-        if finite:
-            ceiling = guardrail.op in ("<=", "<")
-            value, number = min(finite, key=lambda b: (b[0] if ceiling else -b[0], b[1]))
-            said += f", the nearest to it {guardrail.metric} = {format_value(value)} (trial #{number})"
-        broken.append(said)
-    which = "; ".join(broken) or "each trial's reason says which guardrail it broke"
-    return (f"no feasible trial: a trial must meet every guardrail, and all {len(infeasible)} trials that finished "
-            f"with results are INFEASIBLE: {which}. Relax the bound, or change the space toward configurations "
-            "that meet it")  # fmt: skip
+    """What to say when trials finished with their results but every one is INFEASIBLE (declared so, or breaking a
+    guardrail): `tunesmith.study._optimize.no_feasible_note`, which `study.optimize` warns with, so that every view
+    says the same; ``None`` when a trial is feasible, or none is INFEASIBLE."""
+    return _no_feasible(data.records, data.metric, data.objectives, data.guardrails)
 
 
 def verdict_json(attrs: Mapping[str, Any], records: Sequence[TrialRecord]) -> dict[str, Any] | None:

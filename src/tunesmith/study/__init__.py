@@ -21,7 +21,7 @@ from tunesmith.study._limits import (
     trained_fully,
 )
 from tunesmith.study._observers import Observer
-from tunesmith.study._optimize import NotOptimizing, ObjectiveError, StudyResult
+from tunesmith.study._optimize import NoFeasibleTrialWarning, NotOptimizing, ObjectiveError, StudyResult
 from tunesmith.study._outcome import Outcome
 from tunesmith.study._recovery import ResultDiscardedWarning, gone_notes
 from tunesmith.study._settings import DEFAULT_GRACE
@@ -37,6 +37,7 @@ __all__ = [
     "CheckpointWarning",
     "CheckpointWriteError",
     "HoldoutSpentWarning",
+    "NoFeasibleTrialWarning",
     "NotOptimizing",
     "ObjectiveError",
     "Observer",

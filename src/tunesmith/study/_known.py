@@ -49,7 +49,7 @@ import numpy as np
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr
 from tunesmith.context import SearchContext
 from tunesmith.errors import ConfigError, SearchSpaceExhausted, SpaceError
-from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, config_key, configurations, untried
+from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, config_key, configurations
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.space._define_by_run import plain
 from tunesmith.space._params import JsonScalar, Param
@@ -444,7 +444,7 @@ class Known:
                 continue
             if space is not None and self._draws(space, entry):
                 if used_up is None:
-                    used_up = _used_up(space, valid(history))
+                    used_up = _used_up(space, valid(history)) is not None
                 if used_up:
                     continue
             return entry
@@ -699,12 +699,19 @@ def _runnable(study: Study, view: _QueueView) -> tuple[dict[str, Any], ...]:
         trials = study.trials
         ran = _ran(trials)
         left = [facts for facts in view.drawing if facts.entry["id"] not in ran]
-        if left and _used_up(space, valid(trials)):
-            count = len(configurations(space))  # not `cardinality()`, which counts switched-off parameters' values
+        reached = _used_up(space, valid(trials)) if left else None
+        if reached is not None:
+            count, combinations = reached
             every = (
                 "the space's one configuration was" if count == 1 else f"all {count} configurations of the space were"
             )
             tried = f"{every} tried (running trials included)"
+            if count != combinations:  # as the samplers count it (`tunesmith.samplers._tried.untried`)
+                tried = (
+                    f"{every} tried (running trials included; a trial that never asked for a parameter stands for "
+                    f"every value of it, so the {combinations} combinations of the values count some of them more "
+                    "than once)"
+                )
             for facts in left:
                 given = facts.checked
                 missing = [n for n in space.dimensions if n not in given and space.is_active(n, given)]
@@ -727,18 +734,24 @@ def _leaves_some(space: Space, given: Mapping[str, Any]) -> bool:
     return any(name not in given and space.is_active(name, given) for name in space.dimensions)
 
 
-def _used_up(space: Space, history: Sequence[TrialRecord]) -> bool:
-    """Whether ``history`` tried every configuration of ``space``, running trials included: what a sampler finds
-    before it raises `SearchSpaceExhausted` (`tunesmith.samplers._tried.untried`). Only a finite space small enough
-    to list (`ENUMERATION_LIMIT`) can be."""
+def _used_up(space: Space, history: Sequence[TrialRecord]) -> tuple[int, int] | None:
+    """When ``history`` tried every configuration of ``space``, running trials included (what a sampler finds before
+    it raises `SearchSpaceExhausted`: `tunesmith.samplers._tried.untried`), how many configurations its trials
+    reached and how many combinations of the values the space lists (`configurations`, conditions respected), else
+    ``None``. The two differ when a trial never asked for a parameter (define-by-run: a branch not taken): it stands
+    for every value of it, one configuration the combinations count once per value. Only a finite space small enough
+    to list (`ENUMERATION_LIMIT`) can be used up."""
     size = space.cardinality()
     if not space.dimensions or not math.isfinite(size) or size > ENUMERATION_LIMIT:
-        return False
-    try:
-        untried(space, Tried(space, history), np.random.default_rng(0))  # the draw it returns is not used
-    except SearchSpaceExhausted:
-        return True
-    return False
+        return None
+    tried = Tried(space, history)
+    if not tried.active:
+        return None
+    combinations = configurations(space)
+    holders = [tried.holder(config) for config in combinations]
+    if any(holder is None for holder in holders):
+        return None
+    return len({id(holder) for holder in holders}), len(combinations)
 
 
 def _refuse(study: Study, why: Mapping[str, tuple[str, str]]) -> None:

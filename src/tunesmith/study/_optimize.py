@@ -34,6 +34,7 @@ from tunesmith.errors import (
 )
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.base import REFUSED_REPORT, TRAINED_TO
+from tunesmith.objective import Guardrail, Metric
 from tunesmith.pareto import pareto_front
 from tunesmith.schedulers.pbt import RoundWatch
 from tunesmith.space._define_by_run import ONE_DEFINITION, DefinitionError
@@ -62,14 +63,14 @@ from tunesmith.study._observers import Observer, Observers
 from tunesmith.study._outcome import ran_all_steps, trained_to_the_end
 from tunesmith.study._recovery import Stopped, cut_short_by, naming_the_result, outcome_text
 from tunesmith.study._search_progress import SearchProgress, listing_arguments, resume_hint
-from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
 __all__ = [
-    "STOPPED_BY_STUDY", "Callback", "NotOptimizing", "Objective", "ObjectiveError", "StudyResult", "failure_text",
-    "optimize", "request_stop",
+    "STOPPED_BY_STUDY", "Callback", "NoFeasibleTrialWarning", "NotOptimizing", "Objective", "ObjectiveError",
+    "StudyResult", "failure_text", "no_feasible_note", "optimize", "request_stop",
 ]  # fmt: skip
 
 Objective = Callable[[Trial], Any]
@@ -267,6 +268,11 @@ def _exception_line(text: str) -> str | None:
 _DEFINITION_ERROR = f"{DefinitionError.__module__}.{DefinitionError.__qualname__}: "
 
 
+# What `AskedParams` says of a name one trial asks for twice with different definitions (a conflict, not a definition
+# no value can satisfy).
+_TWICE_IN_A_TRIAL = "is asked for twice in one trial with different definitions"
+
+
 def _definition_error(record: TrialRecord) -> str | None:
     """What a trial failed by a `DefinitionError` says (the call and the rule it breaks), else ``None``. A
     `SpaceError` the objective raises itself, for one configuration, is no definition error."""
@@ -427,17 +433,23 @@ class _SystematicFailure:
 
     def _undefinable(self, record: TrialRecord) -> None:
         """A trial failed by a `Trial.suggest_*` definition no value can satisfy (`DefinitionError`: ``low >= high``,
-        ``log=True`` with ``low <= 0``), or by one that conflicts with the study's, stops the run at once, whatever
-        worked before: a parameter keeps one definition for the whole study, so every trial that asks for it would fail
-        the same way."""
+        ``log=True`` with ``low <= 0``), by one that conflicts with the study's, or by two calls of its own that ask
+        for one name with different definitions, stops the run at once, whatever worked before: a parameter keeps one
+        definition for the whole study, so every trial that asks for it would fail the same way."""
         said = _definition_error(record)
         if said is None:
             return
-        # A definition other than the study's may be satisfiable ([0, 2] where the study has [0, 1]): calling it
-        # unsatisfiable would send the user looking for a mistake in the bounds that is not there.
-        what = "that conflicts with the study's" if ONE_DEFINITION in said else "no value can satisfy"
+        # A definition other than the study's, or than the trial's first call, may be satisfiable ([0, 2] where the
+        # study has [0, 1]): calling it unsatisfiable would send the user looking for a mistake in the bounds that is
+        # not there.
+        if ONE_DEFINITION in said:
+            what = "a parameter with a definition that conflicts with the study's"
+        elif _TWICE_IN_A_TRIAL in said:
+            what = "a parameter twice, with definitions that conflict with each other"
+        else:
+            what = "a parameter with a definition no value can satisfy"
         raise ObjectiveError(
-            f"trial {record.number} asked for a parameter with a definition {what}: "
+            f"trial {record.number} asked for {what}: "
             f"{excerpt(said, _LINE_CHARS)}. A parameter keeps one definition for the whole study, so every trial "
             "that asks for it would fail the same way and the study stopped; fix the call in the objective and run "
             "again (the trial stays recorded, with its traceback), or pass fail_fast=None (in a config file: "
@@ -764,6 +776,73 @@ class StudyResult:
         return self._best
 
 
+class NoFeasibleTrialWarning(UserWarning):
+    """`Study.optimize` returned with the study's budget spent and no feasible trial: every trial that finished with
+    results is INFEASIBLE (declared so by the objective, or breaking a guardrail), so the study has no result. Not an
+    error: the trials are data, and stay stored. `StudyResult.notes` holds the same text."""
+
+
+def no_feasible_note(
+    records: Sequence[TrialRecord], metric: Metric, objectives: Sequence[Metric], guardrails: Sequence[Guardrail]
+) -> str | None:
+    """Why ``records`` hold no result although trials finished with theirs: every one is INFEASIBLE. Those the
+    objective declared so (`tunesmith.Infeasible`) are counted with the first one's reason; otherwise each guardrail
+    broken is named with how many trials broke it and the value nearest its bound. ``None`` when a trial is feasible
+    (the best with one objective, the Pareto front with several) or none is INFEASIBLE. Invalidated trials do not
+    count. The wording is `tunesmith run`'s, which exits 1 with it."""
+    valid = [r for r in records if r.invalidated is None]
+    feasible = pareto_front(valid, objectives) if len(objectives) > 1 else best_record(valid, metric)
+    infeasible = [r for r in valid if r.state is TrialState.INFEASIBLE]
+    if feasible or not infeasible:
+        return None
+    declared = [r for r in infeasible if r.kind is TrialKind.DECLARED]
+    if declared:  # the objective said these cannot run: no guardrail to relax
+        first = declared[0]
+        guarded = len(infeasible) - len(declared)
+        also = f" ({guarded} more broke a guardrail)" if guarded else ""
+        return (f"no feasible trial: the objective declared {len(declared)} of the {len(infeasible)} trials that "
+                f"finished infeasible (ts.Infeasible){also}, the first, trial #{first.number}, with "
+                f"{first.reason or 'no reason'!r}: change the space toward configurations the objective can run, "
+                "or check the condition it raises ts.Infeasible on")  # fmt: skip
+    broken = []
+    for guardrail in guardrails:
+        breaches = [(r.metrics[guardrail.metric], r.number) for r in infeasible
+                    if guardrail.metric in r.metrics and not guardrail.holds(r.metrics[guardrail.metric])]  # fmt: skip
+        if not breaches:
+            continue
+        said = f"{guardrail.describe()} broken by {len(breaches)} of {len(infeasible)}"
+        finite = [b for b in breaches if math.isfinite(b[0])]
+        if finite:
+            ceiling = guardrail.op in ("<=", "<")
+            value, number = min(finite, key=lambda b: (b[0] if ceiling else -b[0], b[1]))
+            said += f", the nearest to it {guardrail.metric} = {_beside_bound(value, guardrail)} (trial #{number})"
+        broken.append(said)
+    which = "; ".join(broken) or "each trial's reason says which guardrail it broke"
+    return (f"no feasible trial: a trial must meet every guardrail, and all {len(infeasible)} trials that finished "
+            f"with results are INFEASIBLE: {which}. Relax the bound, or change the space toward configurations "
+            "that meet it")  # fmt: skip
+
+
+def _beside_bound(value: float, guardrail: Guardrail) -> str:
+    """``value`` with three significant digits, or as many more as it takes for the figure to breach ``guardrail``
+    as the value does: 20.0004 under ``<= 20`` printed as ``20`` would read as a trial that met it."""
+    for digits in range(3, 18):
+        text = f"{value:.{digits}g}"
+        if guardrail.holds(float(text)) == guardrail.holds(value):
+            return text
+    return repr(value)
+
+
+def _budget_left(study: Study, records: Sequence[TrialRecord], usage: BudgetUsage, now: float) -> bool:
+    """Whether the study's own budget leaves trials for a later run, by the rule `Study.ask` follows: no limit of it
+    is spent. An unbounded budget leaves none to wait for (the call's ``n_trials`` or ``timeout`` was the search),
+    as `tunesmith run` reads it."""
+    budget = study.budget
+    if budget.is_unbounded() or budget.exhausted_limit(usage) is not None:
+        return False
+    return spent_beyond_trials(budget, records, now) is None
+
+
 # `StudyResult.stop_reason` when a callback, an observer or the objective called `Study.stop`.
 STOPPED_BY_STUDY = "stopped by study.stop()"
 
@@ -1044,6 +1123,14 @@ def optimize(
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     if untold := _untold_note(study, records):
         notes.append(untold)
+    if (space_used_up or not _budget_left(study, records, usage, ended)) and (
+        nothing := no_feasible_note(records, study.metric, study.objectives, study.guardrails)
+    ):
+        # Said, not raised: the trials are data, and a caller may read them; last, as what the run came to.
+        nothing = f"the budget is spent and study {study.name!r} has no result: {nothing}; the trials are kept"
+        # At the caller's line (past `Study.optimize` and `_stoppable`), which Python's default filter shows once.
+        warnings.warn(nothing, NoFeasibleTrialWarning, stacklevel=4)
+        notes.append(nothing)
     several = len(study.objectives) > 1  # no single best: the front, and the choice if one stands
     result = StudyResult(
         _best=None if several else study.best_of(records),
