@@ -74,12 +74,13 @@ EXECUTORS: Registry[Executor] = Registry(
 )
 
 
-def make_executor(spec: str | Mapping[str, Any] | Executor, workers: int = 1, **options: Any) -> Executor:
+def make_executor(spec: str | Mapping[str, Any] | Executor, workers: int | None = None, **options: Any) -> Executor:
     """An executor from a name (``"inline"``, ``"processes"``, ``"ray"``, ``"simulated"``), a table or an instance.
 
     Args:
         spec: the executor, its name, or a table of its name and options (``{"name": "ray", "num_gpus": 0.5}``).
-        workers: trials at once (the inline executor runs exactly one).
+        workers: trials at once (the inline executor runs exactly one); not given, 1 for a name, and what an
+            instance was built to run, which a count given beside it must match (either would be dropped silently).
         **options: the executor's options (``memory_limit``, ``trial_timeout``...).
 
     Raises:
@@ -87,14 +88,14 @@ def make_executor(spec: str | Mapping[str, Any] | Executor, workers: int = 1, **
     """
     if isinstance(spec, Executor):
         return _as_built(spec, workers, options)
-    return EXECUTORS.build(spec, workers=workers, **options)
+    return EXECUTORS.build(spec, workers=1 if workers is None else workers, **options)
 
 
 _UNSET = object()  # an option the executor has no attribute for: never equal to a value given
 
 
-def _as_built(executor: Executor, workers: int, options: Mapping[str, Any]) -> Executor:
-    """``executor`` itself, refused when ``workers`` (other than the default 1) or an option given beside it asks for
+def _as_built(executor: Executor, workers: int | None, options: Mapping[str, Any]) -> Executor:
+    """``executor`` itself, refused when ``workers`` (given: an explicit 1 too) or an option given beside it asks for
     what it was not built with: an instance runs as its constructor set it, so the option would be dropped and a
     trial meant to stop after ``trial_timeout`` would run on unnoticed."""
     name = type(executor).__name__
@@ -120,7 +121,7 @@ def _as_built(executor: Executor, workers: int, options: Mapping[str, Any]) -> E
             )
         else:
             fixes.append(f"{name} takes no {option}: drop it")
-    if workers != 1 and workers != executor.capacity:
+    if workers is not None and workers != executor.capacity:
         given.append(f"workers={workers}")
         if "workers" in takes:
             fixes.append(f"set workers on {name}(workers={workers})")

@@ -929,9 +929,8 @@ def optimize(
         )
     _refuse_unrunnable(objective)
     integer("workers", workers, minimum=1, allow_none=True, fix="pass workers=1, or the trials to run at once")
-    if isinstance(executor, Executor) and workers is not None and workers != executor.capacity:
-        raise ConfigError(_workers_beside(executor, workers))
-    # Not given: one trial at a time, or as many as an executor instance was built to run.
+    # Not given: one trial at a time, or as many as an executor instance was built to run (`make_executor` refuses
+    # a count given beside an instance built for another).
     count = 1 if workers is None else workers
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
         raise ConfigError(
@@ -967,7 +966,7 @@ def optimize(
         executor = "processes"
         why = f"{count} workers" if count > 1 else " and ".join(sorted(options))
         notes.append(f"trials ran in child processes (executor='processes'): {why} need a process per trial")
-    runner = make_executor(executor, count, **options)
+    runner = make_executor(executor, workers if isinstance(executor, Executor) else count, **options)
     study._workers = runner.capacity
     if lonely := population_note(study.scheduler, runner.capacity):
         warnings.warn(lonely, PopulationWarning, stacklevel=3)
@@ -1165,27 +1164,6 @@ def _last_promotions_due(study: Study, running: bool) -> bool:
     if trials is not None and count_budgeted(records) >= trials:
         return True
     return spent_beyond_trials(study.budget, records, study._clock()) is not None
-
-
-def _workers_beside(executor: Executor, workers: int) -> str:
-    """Why ``workers`` given to `optimize` beside an ``executor`` instance built to run another count is refused, and
-    the fix. An instance runs as its constructor built it, so either count would be dropped without a word: an
-    explicit ``workers=1`` beside ``ProcessExecutor(workers=4)`` is as much a contradiction as ``workers=3``."""
-    name = type(executor).__name__
-    try:
-        takes_workers = "workers" in inspect.signature(type(executor)).parameters
-    except (TypeError, ValueError):  # a constructor Python cannot describe: point to the process executor
-        takes_workers = False
-    fix = (
-        f"set workers on {name}(workers={workers})"
-        if takes_workers
-        else f"{name} runs {executor.capacity} trial(s) at once: use ProcessExecutor(workers={workers})"
-    )
-    return (
-        f"workers given beside an executor instance must be the count it runs, but got workers={workers} with "
-        f"{name} (running {executor.capacity} trial(s) at once): an instance runs as its constructor built it; "
-        f"{fix}, or drop workers= to run the {executor.capacity} it was built for"
-    )
 
 
 def _refuse_unrunnable(objective: Objective) -> None:
