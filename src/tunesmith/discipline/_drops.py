@@ -30,6 +30,8 @@ from tunesmith.discipline.conventions import SLICE, slices_of
 from tunesmith.discipline.gap import (
     Z_ONE_SIDED_95,
     Noise,
+    bootstrapped,
+    computed_on_whole_set,
     more_data,
     near_zero,
     noise_of,
@@ -163,7 +165,7 @@ def slice_check(
     compared = f"slice {worst!r} {of} {slices[worst]:.4g} vs slice average {average:.4g} ({where})"
     lacking = sorted(s for s, n in noises.items() if n is None)
     example = worst if worst in lacking or not lacking else lacking[0]
-    unknown = _slice_noise_unknown(lacking, example, of, runs, where == "holdout") if lacking else ""
+    unknown = _slice_noise_unknown(lacking, example, of, metric, runs, where == "holdout") if lacking else ""
     check = _drop(metric, name, _Side(average, average_noise, "slice average"), _Side(slices[worst], worst_noise),
                   threshold, points, z, compared, unknown, correlated=1.0 / k)  # fmt: skip
     if not check.passed:
@@ -218,7 +220,7 @@ def _against_baseline(metric: Metric, of: str, slices: Mapping[str, float], nois
         worst = max(bounds, key=lambda s: bounds[s][0])
     lacking = sorted(s for s in slices if s not in errors)
     example = worst if worst in lacking or not lacking else lacking[0]
-    unknown = _slice_noise_unknown(lacking, example, of, runs, True) if lacking else ""
+    unknown = _slice_noise_unknown(lacking, example, of, metric, runs, True) if lacking else ""
     compared = (f"slice {worst!r} {of} {slices[worst]:.4g} vs the baseline's {base[worst]:.4g} on it (holdout; each "
                 f"slice against the baseline's score on it)")  # fmt: skip
     check = _drop(metric, name, *sides[worst], threshold, points, z, compared, unknown, paired=paired.get(worst))
@@ -238,19 +240,35 @@ def _against_baseline(metric: Metric, of: str, slices: Mapping[str, float], nois
     return _noted(check, read_relative(metric, [*slices.values(), *base.values()]))
 
 
-def _slice_noise_unknown(slices: Sequence[str], example: str, metric: str, runs: Sequence[SeedRun],
+def _slice_noise_unknown(slices: Sequence[str], example: str, of: str, metric: Metric, runs: Sequence[SeedRun],
                          on_holdout: bool) -> str:  # fmt: skip
-    """What the worst-slice check lacks when the noise of ``slices`` is unknown, and how to supply it."""
+    """What the worst-slice check lacks when the noise of ``slices`` (of ``of``, the key the slices read: the
+    holdout's, else ``metric``'s name) is unknown, and how to supply it: per-example values through
+    `slice_metrics`, or, for a metric computed on the whole set (`computed_on_whole_set`: RMSE, AUC, F1), whose
+    per-example values do not average to it, a bootstrap standard error beside each slice's score."""
     named = ", ".join(repr(s) for s in slices)
-    how = f"ts.discipline.slice_metrics({metric!r}, {{{example!r}: <one value per example of the slice>, ...}})"
+    whole = computed_on_whole_set(metric.name)
+    how = (f"ts.discipline.slice_metrics({of!r}, {{{example!r}: <one value per example of the slice>, ...}})"
+           if not whole else bootstrapped(f"{SLICE}{example}:{of}", "the slice's examples"))  # fmt: skip
     cannot = "so whether the drop exceeds the limit by more than sampling noise cannot be told"
+    # A mean of one value per example is not such a metric: slice_metrics would store that mean in its place.
+    not_a_mean = (f"{metric.name} is computed on the whole set, not averaged over its examples, so per-example "
+                  "values can give neither a slice's score nor its noise: return each slice's score with its own "
+                  "noise")  # fmt: skip
     if on_holdout:
+        if whole:
+            return (f"the holdout result gives slice(s) {named} each as one number, without its noise, {cannot}: "
+                    f"{not_a_mean} from the holdout evaluation, {how}")  # fmt: skip
         return (f"the holdout result gives slice(s) {named} as a mean only: without per-example values their noise "
                 f"is unknown, {cannot}: return per-example values from the holdout evaluation, {how}")  # fmt: skip
-    seeds = max(sum(f"{SLICE}{s}:{metric}" in run.metrics for run in runs) for s in slices)
+    seeds = max(sum(f"{SLICE}{s}:{of}" in run.metrics for run in runs) for s in slices)
     if seeds < 2:
         return (f"slice(s) {named} were measured on {seeds} re-run(s): their spread across seeds is unknown, "
                 f"{cannot}: return every slice from the objective on every seed")  # fmt: skip
+    if whole:
+        return (f"the re-runs give slice(s) {named} as one number each: their spread across {seeds} seeds is the "
+                "seeds' noise, and the sampling noise of the slice's examples (the same in every run) is unknown, "
+                f"{cannot}: {not_a_mean} from the objective on every seed, {how}")  # fmt: skip
     return (f"the re-runs give slice(s) {named} as a mean only: their spread across {seeds} seeds is the seeds' "
             "noise, and without per-example values the sampling noise of the slice's examples (the same in every "
             f"run) is unknown, {cannot}: return per-example values from the objective, {how}")  # fmt: skip

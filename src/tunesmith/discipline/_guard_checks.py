@@ -22,6 +22,7 @@ from tunesmith.discipline.guardrails import (
     PrimaryTie,
     ProxyFinding,
     _bounds_a_cost,
+    _guarded_metric,
     _reads_as_calibration,
     proxy_scan,
     read_guardrail,
@@ -338,12 +339,11 @@ def proxy_check(study: Study, records: Sequence[TrialRecord], watch: Sequence[Me
     name = "proxy overfitting"
     objectives = {m.name for m in study.objectives}
     named = {m.name for m in watch}
-    guardrails = [g for g in study.guardrails if g.metric not in objectives]
-    costs = [g for g in guardrails if _bounds_a_cost(g) and g.metric not in named]
-    proxies = [g for g in guardrails if g not in costs]
-    guarded = {g.metric for g in proxies}
-    scan = proxy_scan(records, study.metric, [*proxies, *(m for m in watch if m.name not in guarded)],
-                      leave_out=objectives)  # fmt: skip
+    # A guardrail ``watch`` names is watched as named (`proxy_watch` holds its direction to the bound's); the scan
+    # leaves the others on a cost unwatched (`guardrails._watched`), as a direct `proxy_overfitting` does.
+    guardrails = [g for g in study.guardrails if g.metric not in objectives and g.metric not in named]
+    scan = proxy_scan(records, study.metric, [*guardrails, *watch], leave_out=objectives)
+    costs = scan.costs
     tie = "" if scan.tie is None else _tie_note(scan.tie, study.metric, compared=bool(scan.compared))
     costs_note = _costs_note(study, records, costs)
     if scan.findings:
@@ -377,7 +377,9 @@ def _costs_note(study: Study, records: Sequence[TrialRecord], costs: Sequence[Gu
     if not costs:
         return ""
     reported = {name for r in records for name in r.metrics}  # left out: the scan reads no calibration metric here
-    found = {f.metric: f for f in proxy_scan(records, study.metric, costs, leave_out=reported).findings}
+    # As metrics: given as guardrails, the scan would leave them out as costs.
+    bounded = [_guarded_metric(g) for g in costs]
+    found = {f.metric: f for f in proxy_scan(records, study.metric, bounded, leave_out=reported).findings}
     said = []
     for guardrail in costs:
         why = "declared exact" if guardrail.exact else "its name reads as time, memory, size or compute"

@@ -50,7 +50,9 @@ def slice_metrics(metric: str, slices: Mapping[str, float | Iterable[float]]) ->
     Give each slice its per-example values (a list or an array, one value per example of the slice): the
     result then carries the slice's mean with its count and standard error (``count:`` and ``stderr:`` keys, as
     a per-example metric does), which the worst-slice check needs to tell a collapse from sampling noise. A
-    slice given as one number (its mean) carries no noise, and the check says it cannot decide.
+    slice given as one number (its mean) carries no noise, and the check says it cannot decide. A metric computed
+    on the whole set (an RMSE, AUC, F1: `gap.computed_on_whole_set`) is not the mean of per-example values: give
+    each slice's score as one number, with a bootstrap standard error beside it as ``stderr:slice:<name>:<metric>``.
 
     Example:
         ``slice_metrics("val_acc", {"night": correct[night], "day": correct[~night]})``

@@ -53,6 +53,8 @@ __all__ = [
     "Z_ONE_SIDED_95",
     "GapTest",
     "Noise",
+    "bootstrapped",
+    "computed_on_whole_set",
     "gap_test",
     "more_data",
     "near_zero",
@@ -576,17 +578,30 @@ def _what_decides(distance: float, stderr: float, needed: float, validation: Noi
             "that spread: one run's gap cannot decide this")
 
 
+def computed_on_whole_set(name: str) -> bool:
+    """Whether a metric's name says it is computed on a whole set rather than averaged over its examples
+    (`_WHOLE_SET_WORDS`: a root of a mean such as RMSE, a ranking such as AUC, a ratio of counts such as F1, a
+    correlation, R^2, a perplexity): the mean of one value per example is not the metric, so per-example values
+    can give neither it nor its noise, and a bootstrap standard error beside its one number can (`bootstrapped`)."""
+    words = name_words(name, _INSIDE_WORDS) | name_words(name.lower(), _INSIDE_WORDS)
+    return bool(words & _WHOLE_SET_WORDS) or any(pair <= words for pair in _R2_PAIRS)
+
+
+def bootstrapped(key: str, examples: str = "the holdout's examples") -> str:
+    """How to give the noise of ``key``, a score given as one number, in words: a bootstrap standard error as
+    ``stderr:<key>`` beside it (`noise_of` reads it), the metric recomputed on ``examples`` resampled."""
+    return (f"a bootstrap standard error as '{STDERR}{key}' beside the score (the metric recomputed on {examples} "
+            "resampled with replacement, a few hundred times: the standard deviation of those)")  # fmt: skip
+
+
 def _measure_holdout(metric: Metric) -> str:
     """What would measure the holdout's own noise, for a gap whose holdout gave one number: per-example values
     from ``evaluate``, which summarise into a mean and its standard error; for a metric computed on a whole set
-    (`_WHOLE_SET_WORDS`: RMSE, AUC, F1, a correlation, R^2), which no per-example values give, a bootstrap
+    (`computed_on_whole_set`: RMSE, AUC, F1, a correlation, R^2), which no per-example values give, a bootstrap
     standard error beside the score or per-fold holdout scores."""
     key = holdout_keys(metric)[0]
-    words = name_words(metric.name, _INSIDE_WORDS) | name_words(metric.name.lower(), _INSIDE_WORDS)
-    others = (f"a bootstrap standard error as '{STDERR}{key}' beside the score (the metric recomputed on the "
-              "holdout's examples resampled with replacement, a few hundred times: the standard deviation of those), "
-              f"or per-fold holdout scores (ts.discipline.fold_metrics({key!r}, [...]))")  # fmt: skip
-    if words & _WHOLE_SET_WORDS or any(pair <= words for pair in _R2_PAIRS):
+    others = f"{bootstrapped(key)}, or per-fold holdout scores (ts.discipline.fold_metrics({key!r}, [...]))"
+    if computed_on_whole_set(metric.name):
         return (f"{metric.name} is computed on the whole set, not averaged over examples, so per-example values "
                 f"cannot give its noise: return the holdout's own from evaluate, {others}")  # fmt: skip
     return (f"return per-example values from evaluate ({key!r}: one value per holdout example, a list or an "

@@ -9,7 +9,7 @@ Put the measurements in an objective's result and guard them::
 Proxy overfitting is the primary metric improving while a metric of quality it stands in for degrades
 across the best trials (the guide: "AUC improves but calibration degrades"); `proxy_overfitting` finds it.
 A guardrail on a cost (latency, memory, size: `_bounds_a_cost`) bounds a trade-off the user accepted, and
-the verdict does not watch it as a proxy.
+is not watched as a proxy, by the verdict or by `proxy_overfitting` called directly (`_watched`: the one rule).
 """
 
 from __future__ import annotations
@@ -440,18 +440,31 @@ class ProxyFinding:
         return {"metric": self.metric, "correlation": self.correlation, "trials": self.trials, "detail": self.detail}
 
 
-def _watched(watch: Sequence[Guardrail | Metric | str]) -> list[Metric]:
-    out = []
+def _guarded_metric(guardrail: Guardrail) -> Metric:
+    """The metric ``guardrail`` bounds, worsening the way it bounds it: minimised under a ceiling (``<=``, ``<``),
+    maximised above a floor."""
+    return Metric(guardrail.metric, "min" if guardrail.op in ("<=", "<") else "max")
+
+
+def _watched(watch: Sequence[Guardrail | Metric | str]) -> tuple[list[Metric], tuple[Guardrail, ...]]:
+    """The metrics ``watch`` has watched for proxy overfitting, and the guardrails it gives that bound a cost
+    (`_bounds_a_cost`), which are not: the trade-off such a bound accepts up to its bound is no proxy overfitted. A
+    cost given as a `Metric` or a name is watched: that is how one asks for it."""
+    out: list[Metric] = []
+    costs: list[Guardrail] = []
     for item in watch:
         if isinstance(item, Guardrail):
-            out.append(Metric(item.metric, "min" if item.op in ("<=", "<") else "max"))
+            if _bounds_a_cost(item):
+                costs.append(item)
+            else:
+                out.append(_guarded_metric(item))
         elif isinstance(item, Metric):
             out.append(item)
         elif isinstance(item, str):
             out.append(Metric(item, "min"))
         else:
             raise ConfigError(f"watch takes Guardrail, Metric or metric names, got {item!r}")
-    return out
+    return out, tuple(costs)
 
 
 def proxy_overfitting(
@@ -481,8 +494,11 @@ def proxy_overfitting(
     Args:
         records: the trials; COMPLETE and INFEASIBLE ones with both metrics are compared.
         metric: the primary metric.
-        watch: what to watch (a guardrail's direction is its bound's side, a bare name is minimised; `finalize`
-            passes the study's guardrails but those on a cost, `_bounds_a_cost`); every other metric the trials
+        watch: what to watch (a guardrail's direction is its bound's side, a bare name is minimised). A guardrail
+            on a cost (`_bounds_a_cost`: declared exact, or a name that reads as time, memory, size or compute) is
+            not watched, as in the verdict: the trade-off it bounds is one accepted up to the bound; to watch such
+            a metric, give it as ``ts.Metric(name, direction)`` or its name (`proxy_scan` lists the costs it left
+            out in ``ProxyScan.costs``). Every other metric the trials
             report whose name reads as calibration (`_reads_as_calibration`: a word such as ece, calibration,
             brier, log_loss, nll or cross_entropy, in any case, with any prefix, but not train) is watched too,
             minimised unless its name reads as a score (``neg_log_loss``), and never the primary metric itself.
@@ -572,7 +588,8 @@ class ProxyScan:
     ``tests`` holds every window tested per metric, narrowest first; ``level`` is the significance each test was
     held to (shared among them all), ``bound_level`` the one-sided level of each upper bound (shared among the
     metrics); ``tie``: the primary metric's best value when enough trials share it to fill the narrowest window;
-    ``watched``: every metric watched, compared or not.
+    ``watched``: every metric watched, compared or not; ``costs``: the guardrails given that bound a cost
+    (`_bounds_a_cost`), left unwatched.
     """
 
     compared: tuple[str, ...]
@@ -582,6 +599,7 @@ class ProxyScan:
     bound_level: float = 0.05
     tie: PrimaryTie | None = None
     watched: tuple[str, ...] = ()
+    costs: tuple[Guardrail, ...] = ()
 
     def widest(self, metric: str) -> ProxyTest:
         """``metric``'s test over its widest window."""
@@ -724,7 +742,7 @@ def _scan(
     from scipy.stats import spearmanr
 
     finished = [r for r in records if r.state in (TrialState.COMPLETE, TrialState.INFEASIBLE)]
-    watched = _watched(watch)
+    watched, costs = _watched(watch)
     watched += _calibration_metrics(finished, {metric.name, *leave_out, *(m.name for m in watched)})
     ranked = sorted(
         (r for r in finished if r.value(metric.name) is not None),
@@ -786,7 +804,7 @@ def _scan(
                   f"{found.correlation:.2f}{floor}, one-sided {_shown(found.p_value)}{shared})")  # fmt: skip
         findings.append(ProxyFinding(name, found.correlation, found.trials, detail, directions[name]))
     return ProxyScan(compared, findings, proxy_tests, level, bound_level, _tie_at_best(ranked, metric, counts[0]),
-                     tuple(directions))  # fmt: skip
+                     tuple(directions), costs)  # fmt: skip
 
 
 #: Up to this many trials compared, the p-value counts every ordering of the watched metric (8! = 40,320).

@@ -719,7 +719,7 @@ def finalize(
 
     Raises:
         HoldoutOpened: when the holdout was opened before and ``force`` is false.
-        HoldoutScaleMismatch: when the holdout scored the metric on another scale than validation (see
+        HoldoutScaleMismatch: when the holdout scored an objective on another scale than validation (see
             `_refuse_other_scale`); that opening is recorded as voided, and the next one needs no ``force``.
         ConfigError: when ``holdout`` is not a non-empty string.
     """
@@ -934,41 +934,55 @@ def _opened_across_studies(within: Check | None, name: str | None,
 
 def _refuse_other_scale(study: Study, opening: HoldoutOpeningAttr, how: str, scores: Mapping[str, float], key: str,
                         shifted: Mapping[str, float] | None) -> None:  # fmt: skip
-    """Refuse a holdout scored on another scale than validation, before any check reads it: the metric reads in
+    """Refuse a holdout scored on another scale than validation, before any check reads it: an objective reads in
     points (`scored_in_points`: a declared scale, or, without one, a bounded name whose every validation score lies
-    in its range) and a score of it the verdict reads on the holdout (the metric, its slices, the shifted score; a
-    mean of per-example values, as stored) lies outside that range (`point_range`: [0, scale], or the name's:
-    [0, 1], a correlation's [-1, 1], R^2's (-inf, 1], where a holdout below zero is a score, not a slip). Judged,
-    it read as a gap of thousands of percent, a holdout "better than validation beyond noise", and blamed the
-    split. The opening is recorded as voided (`VoidedOpening.SCALE`), with what it read, so that the next
-    `finalize` needs no force (`_opened_check`). A holdout scored on the inverse sense (an error rate where
-    validation was an accuracy) lies in range: no range tells it."""
+    in its range) and a score of it the verdict reads on the holdout lies outside that range (`point_range`:
+    [0, scale], or the name's: [0, 1], a correlation's [-1, 1], R^2's (-inf, 1], where a holdout below zero is a
+    score, not a slip). For the first objective that is the metric, its slices and the shifted score (a mean of
+    per-example values, as stored); for each further objective of a study with several, its holdout score under
+    any name `holdout_keys` gives it, which the gap check judges (`_objective_gap`). Judged, such a score read as a
+    gap of thousands of percent, a holdout "better than validation beyond noise", and blamed the split. The opening
+    is recorded as voided (`VoidedOpening.SCALE`), with what it read, so that the next `finalize` needs no force
+    (`_opened_check`). A holdout scored on the inverse sense (an error rate where validation was an accuracy) lies
+    in range: no range tells it."""
     metric = study.metric
-    validation = _validation_scores(study)
-    if not scored_in_points(metric, validation):
-        return
-    unit = point_unit(metric)
-    low, high = bounds = point_range(metric)  # [0, scale], or a name's: a correlation's [-1, 1], R^2's (-inf, 1]
     read = {key: scores[key], **{f"slice {k}": v for k, v in slices_of(scores, [key, metric.name]).items()}}
     read |= {k: scores[k] for k in (f"{SHIFTED}{key}", f"{SHIFTED}{metric.name}") if k in scores}
     if shifted is not None:
         read |= {f"shifted {k}": v for k, v in shifted.items() if k in holdout_keys(metric)}
-    outside = {k: v for k, v in read.items() if not low <= v <= high}
-    if not outside:
+    read_of = [(metric, read)]
+    for other in study.objectives[1:]:
+        if (other_key := holdout_key(other, scores)) is not None:
+            read_of.append((other, {other_key: scores[other_key]}))
+    slips = [slip for objective, scores_read in read_of if (slip := _off_scale(study, objective, scores_read))]
+    if not slips:
         return
     _record_read(study, opening, dict(scores), how, void=VoidedOpening.SCALE)
+    raise HoldoutScaleMismatch(
+        f"the holdout must be scored as validation was, on the same scale: {'; '.join(slips)}: return the "
+        "holdout's scores on validation's scale and finalize again. This opening judged nothing and is recorded in "
+        "holdout_log as voided for its scale, so the next one needs no force"
+    )
+
+
+def _off_scale(study: Study, metric: Metric, read: Mapping[str, float]) -> str:
+    """How the holdout scores ``read`` of ``metric`` (by the name each was read under) lie off the range it reads
+    in points of, with the fix (`_refuse_other_scale`); ``""`` when it does not read in points, or they lie in it."""
+    validation = _validation_scores(study, metric)
+    if not scored_in_points(metric, validation):
+        return ""
+    unit = point_unit(metric)
+    low, high = bounds = point_range(metric)  # [0, scale], or a name's: a correlation's [-1, 1], R^2's (-inf, 1]
+    outside = {k: v for k, v in read.items() if not low <= v <= high}
+    if not outside:
+        return ""
     why = (f"its declared scale, ts.Metric({metric.name!r}, {metric.direction!r}, scale={unit:g})"
            if metric.scale is not None else
            f"no scale is declared, and all {len(validation)} validation scores lie in {range_text(bounds)}, "
            f"{min(validation):.4g} to {max(validation):.4g}")  # fmt: skip
-    fix = "divide a percentage by 100" if unit == 1 else f"a share of {unit:g}"
-    raise HoldoutScaleMismatch(
-        f"the holdout must be scored as validation was, on the same scale: {metric.name} reads in points of "
-        f"{range_text(bounds)} ({why}), but the holdout evaluation returned "
-        f"{', '.join(f'{k}={v:.6g}' for k, v in outside.items())}: return the holdout's scores on validation's "
-        f"scale ({fix}) and finalize again. This opening judged nothing and is recorded in holdout_log as voided "
-        "for its scale, so the next one needs no force"
-    )
+    fix = "divide a percentage by 100" if unit == 1 else f"return it as a share of {unit:g}"
+    return (f"{metric.name} reads in points of {range_text(bounds)} ({why}), but the holdout evaluation returned "
+            f"{', '.join(f'{k}={v:.6g}' for k, v in outside.items())} ({fix})")  # fmt: skip
 
 
 def _refuse_non_finite(scores: Mapping[str, float], key: str, shifted: Mapping[str, float] | None,
