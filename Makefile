@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,torch,postgres,ray,bench,mlflow,wandb,optuna,lightning,keras,xgboost,lightgbm,transformers,docs
+EXTRAS ?= dev,torch,postgres,ray,bench,mlflow,wandb,tensorboard,optuna,lightning,keras,xgboost,lightgbm,transformers,docs
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
 

@@ -576,6 +576,8 @@ def _verdict_lines(study: Study) -> None:
 @click.option("--mlflow", "to_mlflow", is_flag=True, help="Also log the study to MLflow (tunesmith[mlflow]).")
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI (default: MLflow's own).")
 @click.option("--experiment", default=None, help="MLflow experiment (default: the study's name).")
+@click.option("--tensorboard", "tensorboard_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write the study as TensorBoard runs into this folder (tunesmith[tensorboard]).")  # fmt: skip
 @_one_line_errors
 def export(
     study_name: str | None,
@@ -584,8 +586,9 @@ def export(
     to_mlflow: bool,
     tracking_uri: str | None,
     experiment: str | None,
+    tensorboard_dir: str | None,
 ) -> None:
-    """Export the trials of STUDY_NAME as CSV rows (one per trial), and optionally to MLflow."""
+    """Export the trials of STUDY_NAME as CSV rows (one per trial), and optionally to MLflow or TensorBoard."""
     from tunesmith.report import log_to_mlflow, write_csv
 
     study = _resolve_study(storage, study_name)
@@ -593,7 +596,7 @@ def export(
         if output is not None:
             path = write_csv(study, output)
             console.print(terminal_safe(f"{len(study.trials)} trials written to {path}"))
-        elif not to_mlflow:
+        elif not to_mlflow and tensorboard_dir is None:
             # One writer for the file and stdout, so both write a None choice as null (an empty cell is a
             # parameter the trial did not have) and a warm start reads them alike.
             with tempfile.TemporaryDirectory(prefix="tunesmith-export-") as scratch:
@@ -601,6 +604,12 @@ def export(
         if to_mlflow:
             run_id = log_to_mlflow(study, tracking_uri=tracking_uri, experiment=experiment)
             console.print(terminal_safe(f"logged to MLflow: parent run {run_id}"))
+        if tensorboard_dir is not None:
+            from tunesmith.integrations.tensorboard import log_to_tensorboard
+
+            folder = log_to_tensorboard(study, tensorboard_dir)
+            console.print(terminal_safe(f"written to TensorBoard: {folder} (view with tensorboard --logdir "
+                                        f"{tensorboard_dir})"))  # fmt: skip
     _confirm_stored(study)
 
 

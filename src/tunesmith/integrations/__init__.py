@@ -3,7 +3,7 @@
 ``tunesmith.integrations.<name>`` imports the module on first use, so ``ts.integrations.keras`` works
 without an import of its own; a missing library raises `tunesmith.MissingExtra` naming the extra.
 
-- ``sklearn``: `TunesmithSearchCV`; ``optuna``, ``mlflow``, ``wandb``: see their modules.
+- ``sklearn``: `TunesmithSearchCV`; ``optuna``, ``mlflow``, ``wandb``, ``tensorboard``: see their modules.
 - ``lightning``, ``keras``, ``xgboost``, ``transformers``: ``TunesmithCallback(trial, monitor=...)``;
   ``lightgbm``: ``tunesmith_callback(trial, monitor=...)``. Each reports every epoch or boosting round
   to the trial and stops the training run when the study stops the trial.
@@ -15,7 +15,7 @@ import importlib
 from types import ModuleType
 
 _MODULES = frozenset(
-    {"keras", "lightgbm", "lightning", "mlflow", "optuna", "sklearn", "transformers", "wandb", "xgboost"}
+    {"keras", "lightgbm", "lightning", "mlflow", "optuna", "sklearn", "tensorboard", "transformers", "wandb", "xgboost"}
 )
 
 

@@ -1,0 +1,496 @@
+"""TensorBoard: a study's trials as TensorBoard runs, live (`TensorBoardCallback`) or after the fact
+(`log_to_tensorboard`), so the Scalars tab draws every trial's curves and the HParams tab compares the trials.
+
+::
+
+    from tunesmith.integrations.tensorboard import TensorBoardCallback, log_to_tensorboard
+
+    study.optimize(objective, callbacks=[TensorBoardCallback("runs")])   # then: tensorboard --logdir runs
+    log_to_tensorboard(study, "exported")                                # a study that already ran
+
+Layout: ``<log_dir>/<study>/trial-<number>``, one run per trial, beside the study's own run in ``<log_dir>/<study>``.
+``<study>`` is the study's name when it is a safe folder name (ASCII letters, digits, ``.``, ``_`` and ``-``, not
+starting or ending with a dot, at most 100 characters, not a name Windows reserves); any other name is made one
+(`folder_name`): each other character becomes ``_`` and ``-`` with 8 hexadecimal digits of the name's SHA-256 is
+added, so two names never share a folder and no name writes outside ``log_dir`` (``../x`` -> ``_.._x-`` and the
+hash). The study folder holds ``tunesmith-study.json``, naming the study it belongs to: a folder another study's
+runs fill is refused.
+
+Each trial's run holds every reported value as a scalar at its step (the metric's name is the tag), then its final
+metrics at its last step, so each curve ends with the value storage records as the trial's result, the value the
+HParams tab shows (it reads a metric's latest). When the trial ends its run gets the HParams session: the
+parameters as storage records them (for an objective that asks for parameters by name, only those of the branches
+it took), ``tunesmith.trial``, ``tunesmith.seed``, ``tunesmith.state``, ``tunesmith.kind`` and
+``tunesmith.invalidated`` (why `Study.invalidate` took it out, else empty) as hyperparameters, so the HParams tab
+filters trials by state, and a session status: success for a complete trial, failure for a failed one, and unknown
+for a stopped (pruned, diverged, out of budget) or infeasible one, whose value is no result to rank beside the
+complete ones; the export says running for a trial still running or paused. Its reason and error are text (the
+Text tab). A value that is not finite (a diverged loss) is logged as NaN, never left out, as the MLflow export logs
+it: left out, the curve and the HParams tab would show the trial's last finite value. TensorBoard keeps scalars as
+32-bit floats: values keep about 7 significant digits, and a finite value beyond 3.4e38, which TensorBoard would
+read as infinite, is NaN too.
+
+The callback writes a trial's session when the trial ends, never at its start: TensorBoard keeps the first session
+a run states, and one written at the start would show the trial running for good. A paused trial's run has its
+curve and no session until the trial ends. Each run that is ended gets ``tunesmith-trial.json``; a study run again
+ends, as storage records them, the trial runs an earlier process left without one (a process killed mid-trial).
+With one objective the study's run gets ``best_<metric>``, the best value so far, at each count of
+trials ended (trials end out of their numbers' order, and TensorBoard drops the points past a step that comes
+again); when ``optimize`` ends, the text ``tunesmith/result`` says why it stopped and names the best trial (with several
+objectives, the Pareto front and the chosen trial). Needs ``pip install 'tunesmith[tensorboard]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunesmith.decision import Decision
+from tunesmith.errors import ConfigError, require
+from tunesmith.integrations._tracking import is_better, last_step, logged_values, verdict_json
+from tunesmith.study import Observer
+from tunesmith.trial import Trial, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.objective import Metric
+    from tunesmith.space import Space
+    from tunesmith.study import Study, StudyResult
+
+__all__ = ["STUDY_FILE", "TRIAL_FILE", "TensorBoardCallback", "folder_name", "log_to_tensorboard", "logged_floats"]
+
+STUDY_FILE = "tunesmith-study.json"  # in a study's folder: the study its runs belong to
+TRIAL_FILE = "tunesmith-trial.json"  # in a trial's run: its session is written (the trial ended)
+
+_FOLDER_CHARACTER_REFUSED = re.compile(r"[^A-Za-z0-9._-]")
+_FOLDER_MAX = 100
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_BEST = "best_"  # the study run's curve of the best value, "best_<metric>"
+_FLUSH_SECONDS = 5  # a live run's events reach the disk at least this often (each report is flushed too)
+# TensorBoard's session statuses (tensorboard.hparams.Status) by trial state: a stopped or infeasible trial's value
+# is no result to rank beside a complete one's, so neither says success.
+_STATUS = {
+    TrialState.COMPLETE: "STATUS_SUCCESS",
+    TrialState.FAILED: "STATUS_FAILURE",
+    TrialState.STOPPED: "STATUS_UNKNOWN",
+    TrialState.INFEASIBLE: "STATUS_UNKNOWN",
+    TrialState.RUNNING: "STATUS_RUNNING",
+    TrialState.PAUSED: "STATUS_RUNNING",
+}
+
+
+def _tensorboard(module: str) -> Any:
+    return require(module, "tensorboard")
+
+
+def folder_name(name: str) -> str:
+    """The folder a study named ``name`` writes its runs in: ``name`` itself when it is a safe folder name, else a
+    safe name made from it, ``../x`` -> ``_.._x-`` and 8 hexadecimal digits (see the module's docstring).
+
+    The suffix, a hash of the whole name, keeps two names apart (``a b`` and ``a_b`` alike); the rest is for people.
+    """
+    readable = _FOLDER_CHARACTER_REFUSED.sub("_", name).strip(".")
+    reserved = readable.split(".")[0].upper() in _WINDOWS_RESERVED
+    if readable and readable == name and len(name) <= _FOLDER_MAX and not reserved:
+        return name
+    suffix = "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return (readable[: _FOLDER_MAX - len(suffix)] or "study") + suffix
+
+
+def logged_floats(values: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric values of ``values`` as TensorBoard gets them, as 32-bit floats: a value that is not finite (a
+    diverged loss) as NaN (`_tracking.logged_values`), and so is a finite one beyond 32 bits' 3.4e38, which would
+    read as infinite; a digest (``digest:<m>``) left out."""
+    return {
+        name: float(np.float32(value)) if abs(value) <= _FLOAT32_MAX else math.nan
+        for name, value in logged_values(values).items()
+    }
+
+
+def _hparam(value: Any) -> bool | float | str:
+    """A parameter's value as the HParams plugin takes it: a bool, a number or a string (``None`` and any other
+    value as JSON, ``null``, as the CSV export writes it)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    return json.dumps(value, default=repr)
+
+
+def _hparams(record: TrialRecord) -> dict[str, bool | float | str]:
+    values = {str(name): _hparam(value) for name, value in record.params.items()}
+    values.update({"tunesmith.trial": float(record.number), "tunesmith.seed": float(record.seed),
+                   "tunesmith.state": record.state.value, "tunesmith.kind": record.kind.value if record.kind else "",
+                   "tunesmith.invalidated": record.invalidated or ""})  # fmt: skip
+    return values
+
+
+class _Run:
+    """One TensorBoard run: an event file in ``folder`` (created when missing), written through tensorboard's
+    ``EventFileWriter``. Another `_Run` on the same folder adds an event file; TensorBoard reads them as one run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        writer = _tensorboard("tensorboard.summary.writer.event_file_writer")
+        try:
+            self._writer = writer.EventFileWriter(str(folder), flush_secs=_FLUSH_SECONDS)
+        except OSError as exc:
+            raise _not_written(folder, exc) from exc
+
+    def _write(self, summary: Any, step: int) -> None:
+        event_pb2 = _tensorboard("tensorboard.compat.proto.event_pb2")
+        self._writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+
+    def scalars(self, values: Mapping[str, Any], step: int) -> None:
+        """Each numeric value of ``values`` as a scalar at ``step`` (`logged_floats`)."""
+        summary_pb2 = _tensorboard("tensorboard.compat.proto.summary_pb2")
+        tensor_util = _tensorboard("tensorboard.util.tensor_util")
+        scalar_metadata = _tensorboard("tensorboard.plugins.scalar.metadata")
+        for tag, value in logged_floats(values).items():
+            summary = summary_pb2.Summary()
+            summary.value.add(tag=tag, metadata=scalar_metadata.create_summary_metadata(None, None),
+                              tensor=tensor_util.make_tensor_proto(np.float32(value)))  # fmt: skip
+            self._write(summary, step)
+
+    def text(self, tag: str, text: str, step: int = 0) -> None:
+        self._write(_tensorboard("tensorboard.plugins.text.summary_v2").text_pb(tag, text), step)
+
+    def session(self, record: TrialRecord, group: str) -> None:
+        """The HParams plugin's session of ``record``: its hyperparameters (`_hparams`), then its status (`_STATUS`)."""
+        hparams = _tensorboard("tensorboard.plugins.hparams.summary_v2")
+        started = record.started_at if record.started_at is not None else time.time()
+        self._write(hparams.hparams_pb(_hparams(record), trial_id=group, start_time_secs=started), 0)
+        metadata = _tensorboard("tensorboard.plugins.hparams.metadata")
+        plugin_data = _tensorboard("tensorboard.plugins.hparams.plugin_data_pb2")
+        status = getattr(_tensorboard("tensorboard.plugins.hparams.api_pb2"), _STATUS[record.state])
+        ended = record.finished_at if record.finished_at is not None else time.time()
+        info = plugin_data.HParamsPluginData(
+            session_end_info=plugin_data.SessionEndInfo(status=status, end_time_secs=ended)
+        )
+        summary = _tensorboard("tensorboard.compat.proto.summary_pb2").Summary()
+        summary.value.add(tag=metadata.SESSION_END_INFO_TAG, metadata=metadata.create_summary_metadata(info),
+                          tensor=metadata.NULL_TENSOR)  # fmt: skip
+        self._write(summary, 0)
+
+    def flush(self) -> None:
+        try:
+            self._writer.flush()
+        except OSError as exc:
+            raise _not_written(self.folder, exc) from exc
+
+    def close(self) -> None:
+        """Write what is pending and close the file; a write that failed is raised (a bare close would drop it)."""
+        self.flush()
+        self._writer.close()
+
+
+def _not_written(folder: Path, exc: OSError) -> Exception:
+    from tunesmith.report.export import not_written
+
+    return not_written("TensorBoard events", folder, exc)
+
+
+def _write_file(path: Path, data: Mapping[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dict(data), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _not_written(path.parent, exc) from exc
+
+
+def _end_trial(run: _Run, record: TrialRecord, group: str) -> None:
+    """Write what storage records of the trial's end into its run: final metrics, reason, error, session."""
+    run.scalars(record.metrics, last_step(record))  # after the curve, at its last step: the latest value is final
+    if record.reason:
+        run.text("tunesmith/reason", record.reason)
+    if record.error:
+        run.text("tunesmith/error", f"```\n{record.error}\n```")
+    run.session(record, group)
+
+
+def _mark_ended(folder: Path, study_name: str, record: TrialRecord) -> None:
+    _write_file(folder / TRIAL_FILE, {"study": study_name, "trial": record.number, "state": record.state.value,
+                                      "kind": record.kind.value if record.kind else None})  # fmt: skip
+
+
+def _study_of(folder: Path) -> str | None:
+    """The study ``folder``'s ``tunesmith-study.json`` names (``""`` when it cannot be read), ``None`` without one."""
+    path = folder / STUDY_FILE
+    if not path.is_file():
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")).get("study")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return found if isinstance(found, str) else ""
+
+
+def _checked_log_dir(log_dir: Any, fix: str) -> Path:
+    if not isinstance(log_dir, str | Path) or not str(log_dir):
+        raise ConfigError(f"log_dir must be a folder's path (a str or Path), got {log_dir!r}: {fix}")
+    path = Path(log_dir)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"log_dir must be a folder, got {str(path)!r}, which is a file: {fix}")
+    return path
+
+
+class TensorBoardCallback(Observer):
+    """An `Observer` that logs a study to TensorBoard while it runs (pass it in ``optimize(callbacks=[...])``).
+
+    One callback may log several studies in turn, each into its own folder; a study resumed later, by another
+    process, logs into the same runs (each process adds its own event files).
+
+    Args:
+        log_dir: the folder TensorBoard reads (``tensorboard --logdir <log_dir>``); created when missing.
+
+    Attributes:
+        run_dirs: the run folder of each trial logged, by ``(study name, trial number)``.
+
+    Raises:
+        ConfigError: ``log_dir`` is not a folder's path; from ``on_optimize_start``, the study's folder holds another
+            study's runs (two names that differ only in case, on a disk that ignores case).
+        FileNotWritten: from the hooks, a run's folder or file cannot be written.
+    """
+
+    def __init__(self, log_dir: str | Path) -> None:
+        self.log_dir = _checked_log_dir(log_dir, "pass TensorBoardCallback('runs'), a folder (created when missing)")
+        self.run_dirs: dict[tuple[str, int], Path] = {}
+        self._runs: dict[tuple[str, int], _Run] = {}  # the trials running now
+        self._studies: dict[str, _Run] = {}  # each study's own run, from on_optimize_start to on_optimize_end
+        self._best: dict[str, TrialRecord] = {}
+        self._ended: dict[str, int] = {}  # each study's count of trials ended: the step of its best_<metric>
+
+    def study_dir(self, study: Study) -> Path:
+        """The folder of ``study``'s runs: ``<log_dir>/<folder_name(study.name)>``."""
+        return self.log_dir / folder_name(study.name)
+
+    def run_dir(self, study: Study, number: int) -> Path:
+        """The run folder of trial ``number``: ``<study_dir>/trial-<number>``."""
+        return self.study_dir(study) / f"trial-{number}"
+
+    def _group(self, study: Study, number: int) -> str:
+        return f"{folder_name(study.name)}/trial-{number}"  # the run's name as TensorBoard lists it
+
+    def _claim(self, study: Study) -> Path:
+        """The study's folder, once its ``tunesmith-study.json`` names this study (written when missing)."""
+        folder = self.study_dir(study)
+        recorded = _study_of(folder)
+        if recorded is None:
+            _write_file(folder / STUDY_FILE, {"study": study.name})
+        elif recorded != study.name:
+            raise ConfigError(
+                f"the TensorBoard folder {folder} holds the runs of study {recorded!r}, not of {study.name!r} (two "
+                "names that differ only in case share a folder where the disk ignores case): pass "
+                "TensorBoardCallback another log_dir, or give the study another name"
+            )
+        return folder
+
+    # Hooks ------------------------------------------------------------------------------------------
+    def on_optimize_start(self, study: Study) -> None:
+        """Claim the study's folder, open its run, and end the trial runs an earlier process left open that storage
+        records as ended (a process killed mid-trial: its trial is recorded interrupted once reaped)."""
+        _tensorboard("tensorboard.summary.writer.event_file_writer")  # a missing extra stops the run before a trial
+        folder = self._claim(study)
+        if study.name not in self._studies:
+            self._studies[study.name] = _Run(folder)
+        history = study.trials
+        for record in history:
+            run_dir = self.run_dir(study, record.number)
+            if record.state.is_finished and run_dir.is_dir() and not (run_dir / TRIAL_FILE).exists():
+                self._end(study, record)
+        self._ended[study.name] = sum(1 for record in history if record.state.is_finished)
+        if study.name not in self._best and len(study.objectives) < 2:  # a resumed study: its best so far
+            best = study.best_of(history)
+            if best is not None:
+                self._best[study.name] = best
+
+    def on_trial_start(self, study: Study, trial: Trial) -> None:
+        """Open the trial's run (a resumed trial's: a new event file in the same run)."""
+        key = (study.name, trial.number)
+        if key not in self._runs:
+            self._runs[key] = _Run(self.run_dir(study, trial.number))
+            self.run_dirs[key] = self._runs[key].folder
+
+    def on_report(self, study: Study, number: int, step: int, metrics: Mapping[str, float], decision: Decision) -> None:
+        run = self._runs.get((study.name, number))
+        if run is None:
+            return
+        run.scalars(metrics, int(step))
+        run.flush()  # seen in TensorBoard as it is reported
+
+    def on_trial_end(self, study: Study, record: TrialRecord) -> None:
+        """End the trial's run as storage records the trial; a paused trial's run is closed without a session.
+
+        A trial whose run another process opened (a paused trial retired, a trial reaped after its process died) is
+        ended in its folder."""
+        key = (study.name, record.number)
+        if not record.state.is_finished:
+            run = self._runs.pop(key, None)
+            if run is not None:
+                run.close()
+            return
+        self._ended[study.name] = self._ended.get(study.name, 0) + 1
+        if key in self._runs or self.run_dir(study, record.number).is_dir():  # else no run of it was ever opened
+            self._end(study, record)
+        if is_better(study, record, self._best.get(study.name)):
+            self._best[study.name] = record
+        best = self._best.get(study.name)
+        value = None if best is None else best.value(study.metric.name)
+        study_run = self._studies.get(study.name)
+        if value is not None and study_run is not None:
+            study_run.scalars({f"{_BEST}{study.metric.name}": value}, self._ended[study.name])
+            study_run.flush()
+
+    def _end(self, study: Study, record: TrialRecord) -> None:
+        """Write the trial's end into its run and close it, whatever fails on the way; a run ended before is left."""
+        key = (study.name, record.number)
+        folder = self.run_dir(study, record.number)
+        run = self._runs.pop(key, None)
+        if (folder / TRIAL_FILE).exists():  # TensorBoard keeps a run's first session: a second would be lost
+            if run is not None:
+                run.close()
+            return
+        run = run or _Run(folder)
+        self.run_dirs[key] = folder
+        try:
+            _end_trial(run, record, self._group(study, record.number))
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first failure is the one to raise
+                run.close()
+            raise
+        run.close()
+        _mark_ended(folder, study.name, record)
+
+    def on_optimize_end(self, study: Study, result: StudyResult | None) -> None:
+        """Close the runs still open (a trial whose end no hook heard keeps no session: the next run ends it as
+        storage records it), and write the run's outcome into the study's run."""
+        for key in [k for k in self._runs if k[0] == study.name]:
+            with contextlib.suppress(Exception):
+                self._runs.pop(key).close()
+        study_run = self._studies.pop(study.name, None)
+        if study_run is None:
+            return
+        try:
+            if result is not None:
+                study_run.text("tunesmith/result", _result_text(result), len(study.trials))
+        finally:
+            study_run.close()
+
+    # After the run -----------------------------------------------------------------------------------
+    def log_verdict(self, study: Study) -> Path:
+        """Write the study's verdict (written by ``ts.finalize``) into the study's run as the text
+        ``tunesmith/verdict``: its summary, whether it is stale and why, and ``verdict.json``. Returns the folder."""
+        verdict = verdict_json(study)
+        folder = self._claim(study)
+        lines = [f"verdict: {verdict.get('status', '')}", str(verdict.get("summary") or "")]
+        if verdict.get("stale"):
+            lines.append(f"stale: {verdict['stale']}")
+        body = "\n\n".join(line for line in lines if line)
+        run = _Run(folder)
+        try:
+            run.text("tunesmith/verdict", f"{body}\n\n```json\n{json.dumps(verdict, indent=2)}\n```",
+                     len(study.trials))  # fmt: skip
+        finally:
+            run.close()
+        return folder
+
+
+def _result_text(result: StudyResult) -> str:
+    lines = [f"stopped: {result.stop_reason}", f"trials run: {result.trials_run}"]
+    if result.front is not None:  # several objectives: the front, never a best
+        front = ", ".join(f"#{r.number}" for r in result.front) or "none yet"
+        lines.append(f"Pareto front: {front} (several objectives have no single best)")
+        if result.chosen is not None:
+            lines.append(f"chosen trial: #{result.chosen.number}")
+    elif result.best is not None:
+        lines.append(f"best trial: #{result.best.number}")
+    return "\n\n".join(lines)
+
+
+def log_to_tensorboard(
+    source: Any, log_dir: str | Path, *, space: Space | None = None, metric: Metric | str | None = None
+) -> Path:
+    """Write a study that ran into a TensorBoard log folder: one run per trial, as `TensorBoardCallback` writes them
+    (every reported value at its step, the final metrics at the last step, the HParams session with the trial's
+    state), and the study's run with the text ``tunesmith/best``: the best every view shows (the seed re-runs' pick
+    once they ran) with what they say of it, or why there is none.
+
+    Args:
+        source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
+        log_dir: the folder TensorBoard reads; the study's runs go in ``<log_dir>/<folder_name(study name)>``.
+        space, metric: the space and metric when ``source`` is bare records.
+
+    Returns:
+        The study's folder.
+
+    Raises:
+        ConfigError: the study's folder exists and is not empty (an earlier export, or a live callback, wrote there).
+        MissingExtra: tensorboard is not installed (``pip install 'tunesmith[tensorboard]'``).
+        FileNotWritten: a folder or file cannot be written.
+    """
+    _tensorboard("tensorboard.summary.writer.event_file_writer")
+    from tunesmith.report._data import report_data
+    from tunesmith.report._shown import shown_best
+
+    data = report_data(source, space=space, metric=metric)
+    fix = "pass log_to_tensorboard(study, 'runs'), a folder (created when missing)"
+    folder = _checked_log_dir(log_dir, fix) / folder_name(data.name)
+    if folder.is_dir() and any(folder.iterdir()):
+        raise ConfigError(
+            f"the TensorBoard folder {folder} already holds runs (an earlier export or a live TensorBoardCallback "
+            "wrote them), and a second export would add every trial twice: export into another log_dir, or remove "
+            "that folder first"
+        )
+    _write_file(folder / STUDY_FILE, {"study": data.name})
+    for record in sorted(data.records, key=lambda r: r.number):
+        run_dir = folder / f"trial-{record.number}"
+        run = _Run(run_dir)
+        try:
+            for step, values in sorted(record.intermediate.items()):
+                run.scalars(values, step)
+            _end_trial(run, record, f"{folder.name}/trial-{record.number}")
+        finally:
+            run.close()
+        if record.state.is_finished:
+            _mark_ended(run_dir, data.name, record)
+    study_run = _Run(folder)
+    try:
+        study_run.text("tunesmith/best", _best_text(data, shown_best(data)))
+    finally:
+        study_run.close()
+    return folder
+
+
+def _best_text(data: Any, shown: Any) -> str:
+    states: dict[str, int] = {}
+    for record in data.records:
+        states[record.state.value] = states.get(record.state.value, 0) + 1
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no trials"
+    lines = [f"study {data.name!r}: {counts}"]
+    objectives: Sequence[Any] = data.objectives or (data.metric,)
+    if len(objectives) > 1:
+        lines.append("several objectives have no single best: `tunesmith report` shows the Pareto front")
+    elif shown is None:
+        lines.append(f"no best: no complete trial has a finite {data.metric.name}")
+    else:
+        value = shown.record.value(data.metric.name)
+        shown_value = "no value" if value is None else f"{value:.6g}"
+        params = json.dumps(shown.record.params, default=repr)
+        lines.append(f"best trial: #{shown.record.number}{shown.label}: {data.metric.name} = {shown_value} "
+                     f"({data.metric.direction}); parameters {params}")  # fmt: skip
+        if shown.note:
+            lines.append(shown.note)
+    return "\n\n".join(lines)
