@@ -24,8 +24,8 @@ from tunesmith.integrations.tensorboard import (  # after the skip: the module n
     STUDY_FILE,
     TensorBoardCallback,
     folder_name,
-    log_to_tensorboard,
 )
+from tunesmith.report import log_to_tensorboard
 
 SPACE = ts.Space({"lr": ts.Float(1e-3, 1.0, log=True), "opt": ts.Choice(["adam", "sgd", None])})
 STEPS = 3

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
 from typing import Literal
 
 # The limit a `BudgetExhausted` names: the trial count, the wall time or the resource units.
@@ -141,3 +144,42 @@ def require(module: str, extra: str) -> object:
         raise MissingExtra(
             f"{module!r} is needed for this feature: install it with pip install 'tunesmith[{extra}]'"
         ) from exc
+
+
+class FileNotWritten(TunesmithError, OSError):
+    """A report or export file could not be written: a file stands where a folder of its path should be, the
+    folder is not writable, the disk is full. The message names the path, the system's reason and the fix.
+
+    Also the `OSError` a caller of the write would catch, with the ``errno``, ``strerror`` and ``filename`` of the
+    error the system raised (its ``__cause__``).
+    """
+
+    def __init__(self, message: str, cause: OSError) -> None:
+        super().__init__(message)
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, cause.filename
+
+    def __str__(self) -> str:  # OSError would print "[Errno 17] File exists: 'notadir'" instead of the message
+        return str(self.args[0])
+
+
+def not_written(what: str, path: Path, exc: OSError) -> FileNotWritten:
+    """``exc``, raised while writing ``what`` (``"the HTML report"``) to ``path``, as a `FileNotWritten` that
+    names the path, the system's reason and the fix."""
+    where = path.absolute()
+    reason = exc.strerror or str(exc)
+    # A file named like one of the path's folders: mkdir says "File exists", a write "Not a directory".
+    blocker = next((p for p in reversed(where.parents) if os.path.lexists(p) and not os.path.isdir(p)), None)
+    if blocker is not None:
+        fix = f"{blocker} is a file where a folder should be: move it away or choose another path"
+    elif exc.errno == errno.EISDIR:
+        fix = "that path is a folder: name a file inside it"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        nearest = next(p for p in (where, *where.parents) if os.path.lexists(p))
+        fix = f"choose a folder you can write to, or fix the permissions of {nearest}"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some space (or disk quota) and write it again"
+    elif exc.errno == errno.ENAMETOOLONG:
+        fix = "choose a shorter path"
+    else:
+        fix = "choose another path"
+    return FileNotWritten(f"cannot write {what} to {where}: {reason}: {fix}", exc)

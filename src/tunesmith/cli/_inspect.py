@@ -605,7 +605,7 @@ def export(
             run_id = log_to_mlflow(study, tracking_uri=tracking_uri, experiment=experiment)
             console.print(terminal_safe(f"logged to MLflow: parent run {run_id}"))
         if tensorboard_dir is not None:
-            from tunesmith.integrations.tensorboard import log_to_tensorboard
+            from tunesmith.report import log_to_tensorboard
 
             folder = log_to_tensorboard(study, tensorboard_dir)
             console.print(terminal_safe(f"written to TensorBoard: {folder} (view with tensorboard --logdir "

@@ -1,9 +1,11 @@
 """TensorBoard: a study's trials as TensorBoard runs, live (`TensorBoardCallback`) or after the fact
-(`log_to_tensorboard`), so the Scalars tab draws every trial's curves and the HParams tab compares the trials.
+(`tunesmith.report.log_to_tensorboard`, which reads the study and calls `write_study`), so the Scalars tab draws
+every trial's curves and the HParams tab compares the trials.
 
 ::
 
-    from tunesmith.integrations.tensorboard import TensorBoardCallback, log_to_tensorboard
+    from tunesmith.integrations.tensorboard import TensorBoardCallback
+    from tunesmith.report import log_to_tensorboard
 
     study.optimize(objective, callbacks=[TensorBoardCallback("runs")])   # then: tensorboard --logdir runs
     log_to_tensorboard(study, "exported")                                # a study that already ran
@@ -55,17 +57,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunesmith.decision import Decision
-from tunesmith.errors import ConfigError, require
+from tunesmith.errors import ConfigError, not_written, require
 from tunesmith.integrations._tracking import is_better, last_step, logged_values, verdict_json
 from tunesmith.study import Observer
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
-    from tunesmith.objective import Metric
-    from tunesmith.space import Space
     from tunesmith.study import Study, StudyResult
 
-__all__ = ["STUDY_FILE", "TRIAL_FILE", "TensorBoardCallback", "folder_name", "log_to_tensorboard", "logged_floats"]
+__all__ = ["STUDY_FILE", "TRIAL_FILE", "TensorBoardCallback", "folder_name", "logged_floats", "write_study"]
 
 STUDY_FILE = "tunesmith-study.json"  # in a study's folder: the study its runs belong to
 TRIAL_FILE = "tunesmith-trial.json"  # in a trial's run: its session is written (the trial ended)
@@ -198,8 +198,6 @@ class _Run:
 
 
 def _not_written(folder: Path, exc: OSError) -> Exception:
-    from tunesmith.report.export import not_written
-
     return not_written("TensorBoard events", folder, exc)
 
 
@@ -420,21 +418,14 @@ def _result_text(result: StudyResult) -> str:
     return "\n\n".join(lines)
 
 
-def log_to_tensorboard(
-    source: Any, log_dir: str | Path, *, space: Space | None = None, metric: Metric | str | None = None
-) -> Path:
-    """Write a study that ran into a TensorBoard log folder: one run per trial, as `TensorBoardCallback` writes them
-    (every reported value at its step, the final metrics at the last step, the HParams session with the trial's
-    state), and the study's run with the text ``tunesmith/best``: the best every view shows (the seed re-runs' pick
-    once they ran) with what they say of it, or why there is none.
-
-    Args:
-        source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
-        log_dir: the folder TensorBoard reads; the study's runs go in ``<log_dir>/<folder_name(study name)>``.
-        space, metric: the space and metric when ``source`` is bare records.
+def write_study(name: str, records: Sequence[TrialRecord], log_dir: str | Path, summary: str) -> Path:
+    """Write a study that ran into a TensorBoard log folder: one run per trial of ``records``, as
+    `TensorBoardCallback` writes them (every reported value at its step, the final metrics at the last step, the
+    HParams session with the trial's state), and the study's run with ``summary`` as the text ``tunesmith/best``.
+    `tunesmith.report.log_to_tensorboard` reads a study and calls it.
 
     Returns:
-        The study's folder.
+        The study's folder, ``<log_dir>/<folder_name(name)>``.
 
     Raises:
         ConfigError: the study's folder exists and is not empty (an earlier export, or a live callback, wrote there).
@@ -442,20 +433,16 @@ def log_to_tensorboard(
         FileNotWritten: a folder or file cannot be written.
     """
     _tensorboard("tensorboard.summary.writer.event_file_writer")
-    from tunesmith.report._data import report_data
-    from tunesmith.report._shown import shown_best
-
-    data = report_data(source, space=space, metric=metric)
     fix = "pass log_to_tensorboard(study, 'runs'), a folder (created when missing)"
-    folder = _checked_log_dir(log_dir, fix) / folder_name(data.name)
+    folder = _checked_log_dir(log_dir, fix) / folder_name(name)
     if folder.is_dir() and any(folder.iterdir()):
         raise ConfigError(
             f"the TensorBoard folder {folder} already holds runs (an earlier export or a live TensorBoardCallback "
             "wrote them), and a second export would add every trial twice: export into another log_dir, or remove "
             "that folder first"
         )
-    _write_file(folder / STUDY_FILE, {"study": data.name})
-    for record in sorted(data.records, key=lambda r: r.number):
+    _write_file(folder / STUDY_FILE, {"study": name})
+    for record in sorted(records, key=lambda r: r.number):
         run_dir = folder / f"trial-{record.number}"
         run = _Run(run_dir)
         try:
@@ -465,32 +452,10 @@ def log_to_tensorboard(
         finally:
             run.close()
         if record.state.is_finished:
-            _mark_ended(run_dir, data.name, record)
+            _mark_ended(run_dir, name, record)
     study_run = _Run(folder)
     try:
-        study_run.text("tunesmith/best", _best_text(data, shown_best(data)))
+        study_run.text("tunesmith/best", summary)
     finally:
         study_run.close()
     return folder
-
-
-def _best_text(data: Any, shown: Any) -> str:
-    states: dict[str, int] = {}
-    for record in data.records:
-        states[record.state.value] = states.get(record.state.value, 0) + 1
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no trials"
-    lines = [f"study {data.name!r}: {counts}"]
-    objectives: Sequence[Any] = data.objectives or (data.metric,)
-    if len(objectives) > 1:
-        lines.append("several objectives have no single best: `tunesmith report` shows the Pareto front")
-    elif shown is None:
-        lines.append(f"no best: no complete trial has a finite {data.metric.name}")
-    else:
-        value = shown.record.value(data.metric.name)
-        shown_value = "no value" if value is None else f"{value:.6g}"
-        params = json.dumps(shown.record.params, default=repr)
-        lines.append(f"best trial: #{shown.record.number}{shown.label}: {data.metric.name} = {shown_value} "
-                     f"({data.metric.direction}); parameters {params}")  # fmt: skip
-        if shown.note:
-            lines.append(shown.note)
-    return "\n\n".join(lines)

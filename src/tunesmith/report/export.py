@@ -16,59 +16,21 @@ Example:
 from __future__ import annotations
 
 import csv
-import errno
-import os
+import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tunesmith._trial_table import trial_table
-from tunesmith.errors import TunesmithError, require
+from tunesmith.errors import FileNotWritten, not_written, require
 from tunesmith.integrations._tracking import logged_values
 from tunesmith.objective import Metric
-from tunesmith.report._data import report_data
+from tunesmith.report._data import ReportData, report_data
+from tunesmith.report._shown import ShownBest, shown_best
 from tunesmith.space import Space
 
-__all__ = ["FileNotWritten", "log_to_mlflow", "not_written", "trial_rows", "write_csv"]
-
-
-class FileNotWritten(TunesmithError, OSError):
-    """A report or export file could not be written: a file stands where a folder of its path should be, the
-    folder is not writable, the disk is full. The message names the path, the system's reason and the fix.
-
-    Also the `OSError` a caller of the write would catch, with the ``errno``, ``strerror`` and ``filename`` of the
-    error the system raised (its ``__cause__``).
-    """
-
-    def __init__(self, message: str, cause: OSError) -> None:
-        super().__init__(message)
-        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, cause.filename
-
-    def __str__(self) -> str:  # OSError would print "[Errno 17] File exists: 'notadir'" instead of the message
-        return str(self.args[0])
-
-
-def not_written(what: str, path: Path, exc: OSError) -> FileNotWritten:
-    """``exc``, raised while writing ``what`` (``"the HTML report"``) to ``path``, as a `FileNotWritten` that
-    names the path, the system's reason and the fix."""
-    where = path.absolute()
-    reason = exc.strerror or str(exc)
-    # A file named like one of the path's folders: mkdir says "File exists", a write "Not a directory".
-    blocker = next((p for p in reversed(where.parents) if os.path.lexists(p) and not os.path.isdir(p)), None)
-    if blocker is not None:
-        fix = f"{blocker} is a file where a folder should be: move it away or choose another path"
-    elif exc.errno == errno.EISDIR:
-        fix = "that path is a folder: name a file inside it"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        nearest = next(p for p in (where, *where.parents) if os.path.lexists(p))
-        fix = f"choose a folder you can write to, or fix the permissions of {nearest}"
-    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix = "free some space (or disk quota) and write it again"
-    elif exc.errno == errno.ENAMETOOLONG:
-        fix = "choose a shorter path"
-    else:
-        fix = "choose another path"
-    return FileNotWritten(f"cannot write {what} to {where}: {reason}: {fix}", exc)
+__all__ = ["FileNotWritten", "log_to_mlflow", "log_to_tensorboard", "not_written", "trial_rows", "write_csv"]
 
 
 def trial_rows(
@@ -189,3 +151,53 @@ def log_to_mlflow(
         warnings.warn(f"MLflow refuses the metric name {name!r}: it is logged as {as_logged!r}",
                       MetricRenamedWarning, stacklevel=2)  # fmt: skip
     return str(parent.info.run_id)
+
+def log_to_tensorboard(
+    source: Any, log_dir: str | Path, *, space: Space | None = None, metric: Metric | str | None = None
+) -> Path:
+    """Write a study that ran into a TensorBoard log folder: one run per trial, as
+    `tunesmith.integrations.tensorboard.TensorBoardCallback` writes them (every reported value at its step, the
+    final metrics at the last step, the HParams session with the trial's state), and the study's run with the text
+    ``tunesmith/best``: the best every view shows (the seed re-runs' pick once they ran) with what they say of it,
+    or why there is none.
+
+    Args:
+        source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
+        log_dir: the folder TensorBoard reads; the study's runs go in ``<log_dir>/<folder_name(study name)>``.
+        space, metric: the space and metric when ``source`` is bare records.
+
+    Returns:
+        The study's folder.
+
+    Raises:
+        ConfigError: the study's folder exists and is not empty (an earlier export, or a live callback, wrote there).
+        MissingExtra: tensorboard is not installed (``pip install 'tunesmith[tensorboard]'``).
+        FileNotWritten: a folder or file cannot be written.
+    """
+    from tunesmith.integrations.tensorboard import write_study
+
+    data = report_data(source, space=space, metric=metric)
+    return write_study(data.name, data.records, log_dir, _best_text(data, shown_best(data)))
+
+
+def _best_text(data: ReportData, shown: ShownBest | None) -> str:
+    """What the TensorBoard export says of the best: the states counted, then the best every view shows."""
+    states: dict[str, int] = {}
+    for record in data.records:
+        states[record.state.value] = states.get(record.state.value, 0) + 1
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no trials"
+    lines = [f"study {data.name!r}: {counts}"]
+    objectives: Sequence[Any] = data.objectives or (data.metric,)
+    if len(objectives) > 1:
+        lines.append("several objectives have no single best: `tunesmith report` shows the Pareto front")
+    elif shown is None:
+        lines.append(f"no best: no complete trial has a finite {data.metric.name}")
+    else:
+        value = shown.record.value(data.metric.name)
+        shown_value = "no value" if value is None else f"{value:.6g}"
+        params = json.dumps(shown.record.params, default=repr)
+        lines.append(f"best trial: #{shown.record.number}{shown.label}: {data.metric.name} = {shown_value} "
+                     f"({data.metric.direction}); parameters {params}")  # fmt: skip
+        if shown.note:
+            lines.append(shown.note)
+    return "\n\n".join(lines)
