@@ -29,7 +29,7 @@ from tunesmith.executors import SimulatedExecutor
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import CMAES, GP, TPE, Auto, Grid, Random, Sampler, SearchContext, Sobol
 from tunesmith.schedulers import ASHA, FIFO, PBT, Hyperband, MedianStop, Scheduler, SuccessiveHalving
-from tunesmith.space import Choice, Fixed, Float, Int, Param, Space, SpaceWarning
+from tunesmith.space import Above, Below, Choice, Fixed, Float, Forbidden, Int, Param, Space, SpaceWarning
 from tunesmith.study import Observer, Study, StudyResult, WarmStart, WarmStartWarning
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
@@ -94,6 +94,9 @@ __all__ = [
     "Space",
     "SpaceError",
     "SpaceWarning",
+    "Forbidden",
+    "Above",
+    "Below",
     "StorageError",
     "StorageLost",
     "StorageUnavailable",

@@ -108,8 +108,8 @@ class InferredSpace:
     Attributes:
         space: every parameter any trial asked for, with the union of its distributions.
         optional: parameters some trials lack for no reason the other parameters explain. They stay
-            unconditional in ``space``: a trial without one is stored without it (its samplers read
-            it as inactive there), and every new trial gets a value.
+            unconditional in ``space``: a trial without one is stored without it (its samplers, and a warm
+            start from the imported study, read it as inactive there), and every new trial gets a value.
     """
 
     space: Space

@@ -15,6 +15,10 @@ models. A trial that lacks a parameter stands for every value of it only if the 
 define-by-run study learns a parameter from the first trial that asks for it (`first_asked`), and the trials before
 that one ran an objective that may not have asked for it at all, so they cover none of its values.
 
+A configuration the space forbids (`Space.forbids`: its `Forbidden` clauses) is never proposed either: `Tried` holds it
+(``config in tried`` is true for it, though no trial ran it), `configurations` leaves it out, and `untried` never
+returns one, so every sampler that skips what was tried skips what is forbidden, with no code of its own.
+
 Only the study's own trials are tried: a warm start's points (the records numbered below 0 that
 `tunesmith.study._known.Known.for_samplers` puts first) inform the models, but an earlier study's result
 is not a run of this one, so its configuration may be proposed again (its best above all: a warm start
@@ -186,9 +190,15 @@ class Tried:
 
     @property
     def active(self) -> bool:
-        """Whether a configuration can be found here: the space's configurations can repeat, or a trial
-        recorded lacks the continuous floats that make the others unique."""
-        return self._every or bool(self._partial)
+        """Whether a configuration can be found here: the space's configurations can repeat, a trial
+        recorded lacks the continuous floats that make the others unique, or the space forbids some."""
+        return self._every or bool(self._partial) or self._forbids
+
+    @property
+    def _forbids(self) -> bool:
+        """Whether forbidden configurations are held here: the space has clauses, and keys are whole configurations
+        (a projection's keys are parts, which a clause may not settle)."""
+        return bool(self.space.forbidden) and not self.projected
 
     def copy(self) -> Tried:
         twin = Tried(self.space, cache=self._cache, names=self.names if self.projected else None)
@@ -256,7 +266,12 @@ class Tried:
         return None
 
     def __contains__(self, config: object) -> bool:
-        return isinstance(config, Mapping) and self.holder(config) is not None
+        """Whether ``config`` must not be proposed: a trial ran it (`holder`), or the space forbids it."""
+        if not isinstance(config, Mapping):
+            return False
+        if self._forbids and self.space.forbids(config) is not None:
+            return True
+        return self.holder(config) is not None
 
 
 def _values(param: Param) -> Sequence[Any]:
@@ -267,11 +282,12 @@ def _values(param: Param) -> Sequence[Any]:
 
 
 def configurations(space: Space) -> list[dict[str, Any]]:
-    """Every configuration of a finite space, conditions respected (parents come before their children): what
-    `untried` lists, and so how many configurations a finite space has. ``Space.cardinality()`` is only a bound, the
-    product of the parameters' counts: a parameter that a condition switches off adds no configuration on that
-    branch (``x`` only under ``opt="a"``, with two values each: 3 configurations, where the product says 4). List only
-    a space whose bound is finite and at most `ENUMERATION_LIMIT`."""
+    """Every configuration of a finite space, conditions respected (parents come before their children) and forbidden
+    combinations left out (`Space.forbids`): what `untried` lists, and so how many configurations a finite space
+    has. ``Space.cardinality()`` is only a bound, the product of the parameters' counts: a parameter that a condition
+    switches off adds no configuration on that branch (``x`` only under ``opt="a"``, with two values each: 3
+    configurations, where the product says 4). List only a space whose bound is finite and at most
+    `ENUMERATION_LIMIT`."""
     configs: list[dict[str, Any]] = [{}]
     for name in space:
         param = space[name]
@@ -283,6 +299,8 @@ def configurations(space: Space) -> list[dict[str, Any]]:
             else:
                 extended.append(config)
         configs = extended
+    if space.forbidden:
+        return [config for config in configs if space.forbids(config) is None]
     return configs
 
 
@@ -321,24 +339,46 @@ def untried(space: Space, tried: Tried, rng: np.random.Generator, score: Score |
 
     Returns:
         The configuration, or ``None`` on a large space whose draws were all tried (a repeat is then
-        the sampler's own choice), or on a space whose configurations cannot repeat.
+        the sampler's own choice), or on a space whose configurations cannot repeat. On a space with
+        forbidden clauses never ``None``: the sampler's own choice may be forbidden, so the draws, allowed
+        ones (`Space.sample`), are ranked even when all were tried.
 
     Raises:
         SearchSpaceExhausted: every configuration of a finite space has been tried.
+        SpaceError: every configuration of a finite space is forbidden, or too nearly every one of a large
+            space for `Space.sample` to find one.
     """
     if not tried.active:
         return None
     bound = space.cardinality()
     if math.isfinite(bound) and bound <= ENUMERATION_LIMIT:
         every = configurations(space)
+        if not every:
+            clauses = ", ".join(str(clause) for clause in space.forbidden)
+            raise SpaceError(
+                f"a search needs a configuration the forbidden clauses allow, but every configuration of the space is "
+                f"forbidden (by {clauses}): loosen or remove a clause"
+            )
         holders = [tried.holder(c) for c in every]
         left = [c for c, holder in zip(every, holders, strict=True) if holder is None]
         if not left:
+            left_out = " (the combinations its forbidden clauses rule out left out)" if space.forbidden else ""
             raise SearchSpaceExhausted(
-                f"{_all_tried(len(every), holders)}: there is nothing new to propose; widen a range or add options to "
-                "search further"
+                f"{_all_tried(len(every), holders)}{left_out}: there is nothing new to propose; widen a range or add "
+                "options to search further"
             )
         return _best(space, left, score, rng)
+    if space.forbidden and score is None:
+        # Each draw is drawn again while forbidden (`Space.sample`): with nothing to rank them by, the first untried
+        # one will do; with none untried, one of them, allowed, rather than the sampler's own, which may not be.
+        drawn = []
+        for _ in range(_DRAWS):
+            drawn.append(space.sample(rng))
+            if drawn[-1] not in tried:
+                return drawn[-1]
+        return _best(space, drawn, None, rng)
     drawn = [space.sample(rng) for _ in range(_DRAWS)]
     left = [c for c in drawn if c not in tried]
+    if not left and space.forbidden:
+        left = drawn
     return _best(space, left, score, rng) if left else None

@@ -77,7 +77,9 @@ def untried_sobol_point(
 ) -> dict[str, Any]:
     """The configuration of the next Sobol point, moving on along the sequence past configurations in ``tried``.
 
-    After `_SKIPS` tried points, an untried configuration at random (`tunesmith.samplers._tried.untried`).
+    After `_SKIPS` tried points, an untried configuration at random (`tunesmith.samplers._tried.untried`). A point
+    the space forbids (`Space.forbids`) is replaced by an allowed configuration at random at once: the later points
+    are later trials' own, and a continuous configuration is never `Tried`, so taking one would run it twice.
 
     Raises:
         SearchSpaceExhausted: every configuration of a finite space has been tried.
@@ -85,10 +87,11 @@ def untried_sobol_point(
     config = space.decode(sobol_point(space, history, rng, seed))
     if config not in tried:
         return config
-    for u in _sobol_points(space, history, seed, _SKIPS + 1)[1:]:
-        later = space.decode(u)
-        if later not in tried:
-            return later
+    if space.forbids(config) is None:
+        for u in _sobol_points(space, history, seed, _SKIPS + 1)[1:]:
+            later = space.decode(u)
+            if later not in tried:
+                return later
     other = untried(space, tried, rng)
     return config if other is None else other
 

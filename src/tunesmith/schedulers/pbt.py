@@ -58,6 +58,9 @@ __all__ = ["PBT", "RESUMES", "RoundWatch"]
 
 # A resumption's attribute (`PBT.resumption`): the member, lost while it trained, whose training it continues.
 RESUMES = "resumes"
+# Explorations of a donor's configuration tried before its own is kept: each one that the space's forbidden clauses
+# rule out is explored again (`PBT._explore`).
+_EXPLORE_TRIES = 100
 
 
 @dataclass(frozen=True)
@@ -437,7 +440,17 @@ class PBT(Scheduler):
         return [donor], note
 
     def _explore(self, space: Space, params: dict[str, Any], rng: np.random.Generator) -> tuple[dict[str, Any], dict]:
-        """Perturb numeric parameters by a random factor, or resample any parameter from its prior."""
+        """Perturb numeric parameters by a random factor, or resample any parameter from its prior; explored again
+        while that makes a combination the space forbids (`Space.forbids`), and after `_EXPLORE_TRIES` the donor's own
+        configuration, which it was allowed to run, unchanged."""
+        for _ in range(_EXPLORE_TRIES):
+            out, changes = self._explored(space, params, rng)
+            if space.forbids(out) is None:
+                return space.validate(out), changes
+        return space.validate(params), {}
+
+    def _explored(self, space: Space, params: dict[str, Any], rng: np.random.Generator) -> tuple[dict[str, Any], dict]:
+        """One exploration of ``params`` (`_explore`), forbidden or not."""
         out: dict[str, Any] = {}
         changes: dict[str, str] = {}
         for name, param in space.items():
@@ -459,7 +472,7 @@ class PBT(Scheduler):
             else:  # pragma: no cover - every Param kind is handled above
                 value = current
             out[name] = value
-        return space.validate(out), changes
+        return out, changes
 
     @staticmethod
     def _perturb(param: Float | Int, value: float, factor: float) -> Any:

@@ -13,14 +13,28 @@ Example:
     ...     "momentum": Float(0.8, 0.99, when={"optimizer": "sgd"}),
     ... })
 
-The parameter classes live in `tunesmith.space._params`, `Space` in `tunesmith.space._space`;
-import them from here.
+A condition switches a parameter off; a forbidden clause rules out a combination of values that must never run
+(`Forbidden`: a mapping of parameter to test, or an expression). Clauses are stored with the space, so a reopened
+study keeps them; samplers never propose a forbidden configuration, and an enqueued one is refused:
+
+    >>> space = Space(
+    ...     {"kernel": Choice(["linear", "rbf"]), "degree": Int(1, 5),
+    ...      "batch_size": Int(32, 4096, base=2), "grad_accum": Int(1, 8)},
+    ...     forbidden=[
+    ...         Forbidden({"kernel": "linear", "degree": Above(1)}),
+    ...         Forbidden("batch_size * grad_accum > 4096"),
+    ...     ],
+    ... )
+
+The parameter classes live in `tunesmith.space._params`, `Space` in `tunesmith.space._space`, the clauses in
+`tunesmith.space._forbidden`; import them from here.
 """
 
 from __future__ import annotations
 
+from tunesmith.space._forbidden import Above, Below, Forbidden
 from tunesmith.space._params import Choice, Fixed, Float, Int, Param
 from tunesmith.space._params import JsonScalar as JsonScalar
 from tunesmith.space._space import Space, SpaceWarning
 
-__all__ = ["Choice", "Fixed", "Float", "Int", "Param", "Space", "SpaceWarning"]
+__all__ = ["Above", "Below", "Choice", "Fixed", "Float", "Forbidden", "Int", "Param", "Space", "SpaceWarning"]

@@ -6,16 +6,29 @@ import copy
 import json
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from tunesmith.errors import SpaceError
+from tunesmith.space._forbidden import Forbidden
 from tunesmith.space._params import Choice, Fixed, Float, Param
 from tunesmith.space._scalars import JsonScalar, normalise_when
 
-__all__ = ["Space", "SpaceWarning"]
+__all__ = ["FORBIDDEN_DRAWS", "FORBIDDEN_KEY", "Space", "SpaceWarning"]
+
+# The key of a space's JSON (and of a config file's [space] table) that lists its forbidden clauses, after the
+# parameters. A parameter may still be named so in a space without clauses: its entry is a table, theirs a list.
+FORBIDDEN_KEY = "forbidden"
+# Draws from the priors before `Space.sample` gives up on finding an allowed configuration. With none of them
+# allowed, the allowed share of the space is below 3 / FORBIDDEN_DRAWS (0.03%) at 95% confidence (the rule of
+# three); a share of 0.1% fails this way once in 22,000 samples (0.999 ** 10,000 = e^-10).
+FORBIDDEN_DRAWS = 10_000
+# A grid with forbidden clauses is counted by listing it (what `Space.grid` keeps) when it has at most this many
+# combinations; beyond, `grid_size` is the count of the combinations, an upper bound.
+_COUNT_BY_LISTING = 100_000
 
 
 class SpaceWarning(UserWarning):
@@ -44,9 +57,13 @@ class Space(Mapping[str, Param]):
     Construction validates everything before any compute is spent: names, bounds, and that
     each condition names an existing discrete parent with a value that parent can take.
     Parameters are kept in an order where every parent precedes its children.
+
+    ``forbidden`` lists the combinations of values that must never run (`Forbidden`): `sample`, `grid` and every
+    sampler leave them out, and `validate` refuses them. Each clause is checked against the parameters here (every
+    name one of them, every test able to hold). The clauses are a set: kept in one order, duplicates dropped.
     """
 
-    def __init__(self, params: Mapping[str, Param]) -> None:
+    def __init__(self, params: Mapping[str, Param], forbidden: Iterable[Forbidden] = ()) -> None:
         if not isinstance(params, Mapping):
             raise SpaceError(f"a Space takes a mapping of name to parameter, got {type(params).__name__}")
         if not params:
@@ -66,6 +83,7 @@ class Space(Mapping[str, Param]):
         }
         for name, param in self._params.items():
             self._check_meaningful(name, param)
+        self._forbidden: tuple[Forbidden, ...] = self._checked_clauses(forbidden)
 
     @classmethod
     def empty(cls) -> Space:
@@ -76,6 +94,7 @@ class Space(Mapping[str, Param]):
         """
         space = cls.__new__(cls)
         space._params = {}
+        space._forbidden = ()
         return space
 
     def extended(self, params: Mapping[str, Param]) -> Space:
@@ -90,7 +109,29 @@ class Space(Mapping[str, Param]):
             return self
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SpaceWarning)
-            return Space({**self._params, **params})
+            return Space({**self._params, **params}, forbidden=self._forbidden)
+
+    def _checked_clauses(self, forbidden: Iterable[Forbidden]) -> tuple[Forbidden, ...]:
+        """``forbidden`` checked against the parameters, in one order (by their JSON), each once."""
+        if isinstance(forbidden, Forbidden | str | Mapping) or not isinstance(forbidden, Iterable):
+            raise SpaceError(
+                f"forbidden must be a list of Forbidden clauses, got forbidden={forbidden!r}: pass e.g. "
+                "forbidden=[Forbidden({'kernel': 'linear', 'degree': Above(1)})]"
+            )
+        clauses: dict[str, Forbidden] = {}
+        for clause in forbidden:
+            if not isinstance(clause, Forbidden):
+                raise SpaceError(
+                    f"each forbidden clause must be a Forbidden, got {clause!r}: wrap it, Forbidden({clause!r})"
+                )
+            clause.check(self._params)
+            clauses.setdefault(json.dumps(clause.to_json(), sort_keys=True), clause)
+        if clauses and FORBIDDEN_KEY in self._params:
+            raise SpaceError(
+                f"a parameter named {FORBIDDEN_KEY!r} cannot sit beside forbidden clauses, got both: the space's JSON "
+                f"and a config file's [space] table list the clauses under that name; rename the parameter"
+            )
+        return tuple(clauses[key] for key in sorted(clauses))
 
     @staticmethod
     def _topological_order(params: Mapping[str, Param]) -> list[str]:
@@ -181,7 +222,8 @@ class Space(Mapping[str, Param]):
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{n!r}: {p!r}" for n, p in self._params.items())
-        return f"Space({{{inner}}})"
+        clauses = f", forbidden={list(self._forbidden)!r}" if self._forbidden else ""
+        return f"Space({{{inner}}}{clauses})"
 
     # Structure ---------------------------------------------------------------------------
     @property
@@ -203,8 +245,25 @@ class Space(Mapping[str, Param]):
                 return False
         return True
 
+    @property
+    def forbidden(self) -> tuple[Forbidden, ...]:
+        """The combinations that must never run (`Forbidden`), in the space's order."""
+        return self._forbidden
+
+    def forbids(self, params: Mapping[str, Any]) -> Forbidden | None:
+        """The first clause that forbids configuration ``params``, or ``None`` when it may run.
+
+        A clause holds only when every parameter it names is in ``params``: a partial configuration is forbidden
+        only by the clauses its values already settle.
+        """
+        for clause in self._forbidden:
+            if clause.holds(params):
+                return clause
+        return None
+
     def cardinality(self) -> float:
-        """Number of distinct configurations (``math.inf`` when a float is continuous)."""
+        """Number of distinct configurations (``math.inf`` when a float is continuous): the product of the
+        parameters' counts, an upper bound when conditions or forbidden clauses leave some combinations out."""
         total = 1.0
         for param in self._params.values():
             total *= param.cardinality()
@@ -212,7 +271,34 @@ class Space(Mapping[str, Param]):
 
     # Sampling and encoding -----------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        """Draw one configuration from the priors; inactive parameters are left out."""
+        """Draw one configuration from the priors; inactive parameters are left out.
+
+        With forbidden clauses, draws until one is allowed: the priors restricted to the allowed configurations.
+
+        Raises:
+            SpaceError: `FORBIDDEN_DRAWS` draws in a row were all forbidden (the message counts them by clause).
+        """
+        config = self._draw(rng)
+        if not self._forbidden:
+            return config
+        ruled_out: Counter[str] = Counter()  # each draw by the first clause that forbids it
+        for draw in range(FORBIDDEN_DRAWS):
+            if draw:
+                config = self._draw(rng)
+            clause = self.forbids(config)
+            if clause is None:
+                return config
+            ruled_out[str(clause)] += 1
+        by_clause = ", ".join(f"{clause} {count} times" for clause, count in ruled_out.most_common())
+        raise SpaceError(
+            f"a configuration the forbidden clauses allow must be found by drawing from the priors, but all "
+            f"{FORBIDDEN_DRAWS} draws were forbidden ({by_clause}), so the allowed share of the space is below "
+            f"{3 / FORBIDDEN_DRAWS:.2%} (95% upper bound): loosen or remove a clause, or narrow the parameters' ranges "
+            "to the region the clauses allow"
+        )
+
+    def _draw(self, rng: np.random.Generator) -> dict[str, Any]:
+        """One configuration from the priors, forbidden or not."""
         out: dict[str, Any] = {}
         for name, param in self._params.items():
             u = float(rng.random())  # drawn for every parameter so the stream does not depend on conditions
@@ -260,10 +346,22 @@ class Space(Mapping[str, Param]):
             if not param.contains(params[name]):
                 raise SpaceError(f"{name}={params[name]!r} is outside its range {param.to_json()}: pick a valid value")
             out[name] = params[name]
+        clause = self.forbids(out)
+        if clause is not None:
+            shown = ", ".join(f"{n}={out[n]!r}" for n in clause.names)
+            raise SpaceError(
+                f"a configuration must not be a forbidden combination, got {shown}, which clause {clause} forbids: "
+                f"change {' or '.join(clause.names)}"
+            )
         return out
 
     def grid(self, points: int = 5) -> list[dict[str, Any]]:
-        """Every grid configuration, conditions respected (continuous floats get ``points`` values)."""
+        """Every grid configuration, conditions respected (continuous floats get ``points`` values), forbidden
+        combinations left out.
+
+        Raises:
+            SpaceError: every grid configuration is forbidden.
+        """
         configs: list[dict[str, Any]] = [{}]
         for name, param in self._params.items():
             extended: list[dict[str, Any]] = []
@@ -276,15 +374,37 @@ class Space(Mapping[str, Param]):
         unique: dict[str, dict[str, Any]] = {}
         for config in configs:
             unique.setdefault(json.dumps(config, sort_keys=True), config)
-        return list(unique.values())
+        if not self._forbidden:
+            return list(unique.values())
+        allowed = [config for config in unique.values() if self.forbids(config) is None]
+        if not allowed:
+            clauses = ", ".join(str(clause) for clause in self._forbidden)
+            raise SpaceError(
+                f"a grid needs a configuration the forbidden clauses allow, but all {len(unique)} grid configurations "
+                f"are forbidden (by {clauses}): loosen or remove a clause, or give continuous ranges more grid points "
+                f"than points={points}"
+            )
+        return allowed
 
     def grid_size(self, points: int = 5) -> int:
         """How many configurations `grid` would return, counted branch by branch without listing them.
 
         Each value of a condition's parent opens a branch, which holds the product of the value counts of the
         parameters active in it: a 6-option choice switching on two 10-value parameters per option has 600
-        configurations, not the 6 * 10**12 of every parameter's values at once.
+        configurations, not the 6 * 10**12 of every parameter's values at once. With forbidden clauses a grid of at
+        most 100,000 combinations is listed and its allowed configurations counted; a larger one is counted as
+        combinations, an upper bound (a grid sampler refuses it before listing it anyway).
+
+        Raises:
+            SpaceError: every grid configuration is forbidden (`grid`).
         """
+        combinations = self._grid_combinations(points)
+        if self._forbidden and combinations <= _COUNT_BY_LISTING:
+            return len(self.grid(points))
+        return combinations
+
+    def _grid_combinations(self, points: int) -> int:
+        """`grid_size` before forbidden combinations are left out."""
         last_read: dict[str, int] = {}  # parent -> position of the last parameter whose condition reads it
         for position, param in enumerate(self._params.values()):
             for parent in param.conditions:
@@ -313,8 +433,13 @@ class Space(Mapping[str, Param]):
 
     # JSON ------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        """A JSON-serialisable description; ``Space.from_json(space.to_json()) == space``."""
-        return {name: param.to_json() for name, param in self._params.items()}
+        """A JSON-serialisable description; ``Space.from_json(space.to_json()) == space``. Forbidden clauses are
+        listed under `FORBIDDEN_KEY` after the parameters (only when there are some: a space without them is written
+        as before)."""
+        data: dict[str, Any] = {name: param.to_json() for name, param in self._params.items()}
+        if self._forbidden:
+            data[FORBIDDEN_KEY] = [clause.to_json() for clause in self._forbidden]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, stored: bool = False) -> Space:
@@ -322,6 +447,20 @@ class Space(Mapping[str, Param]):
         stored spec (see `Param.from_json`)."""
         if not isinstance(data, Mapping):
             raise SpaceError(f"a space must be a table of parameters, got {data!r}")
+        listed = data.get(FORBIDDEN_KEY)
+        clauses: list[Forbidden] = []
+        if FORBIDDEN_KEY in data and not isinstance(listed, Mapping):  # a table is a parameter of that name
+            if not isinstance(listed, list | tuple):
+                raise SpaceError(
+                    f"{FORBIDDEN_KEY} must be a list of clauses, got {FORBIDDEN_KEY}={listed!r}: write e.g. "
+                    f'{FORBIDDEN_KEY} = [{{kernel = "linear", degree = {{above = 1}}}}, "batch * accum > 4096"]'
+                )
+            for i, entry in enumerate(listed):
+                try:
+                    clauses.append(Forbidden.from_json(entry))
+                except SpaceError as exc:
+                    raise SpaceError(f"{FORBIDDEN_KEY}[{i}]: {exc}") from None
+            data = {name: spec for name, spec in data.items() if name != FORBIDDEN_KEY}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SpaceWarning)
             params: dict[str, Param] = {}
@@ -330,4 +469,4 @@ class Space(Mapping[str, Param]):
                     params[name] = Param.from_json(spec, stored=stored)
                 except SpaceError as exc:
                     raise SpaceError(f"parameter {name!r}: {exc}") from None
-            return cls(params)
+            return cls(params, forbidden=clauses)

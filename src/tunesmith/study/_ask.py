@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunesmith.environment import TRIAL_KEY, record_environment
-from tunesmith.errors import SearchSpaceExhausted
+from tunesmith.errors import SearchSpaceExhausted, SpaceError
 from tunesmith.schedulers.base import Continuation, Promotion, known_length
 from tunesmith.schedulers.successive_halving import RungPromotion
 from tunesmith.storage import Proposal
@@ -190,6 +190,14 @@ def _propose(study: Study, number: int, history: Sequence[TrialRecord], known: K
         if not learned:
             raise
         raise SearchSpaceExhausted(f"{exc} ({_LEARNED_ONLY.format(', '.join(map(repr, learned)))})") from exc
+    clause = space.forbids(suggested)
+    if clause is not None:  # a sampler's bug, never a trial's: loud, before any trial runs it
+        raise SpaceError(
+            f"a sampler must never propose a configuration the space forbids, got {suggested!r} from sampler "
+            f"{study.sampler.name!r}, which clause {clause} forbids: a sampler of your own must skip what "
+            "Space.forbids names (tunesmith.samplers._tried.Tried does); for a built-in one, report it, and use "
+            "sampler='random' meanwhile"
+        )
     return Proposal(params=space.validate(suggested), seed=seed, attrs={"sampler": study.sampler.name})
 
 

@@ -53,6 +53,7 @@ from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, config_key, conf
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.space._define_by_run import plain
 from tunesmith.space._params import JsonScalar, Param
+from tunesmith.space._space import FORBIDDEN_DRAWS
 from tunesmith.storage import Proposal
 from tunesmith.storage._trial_cache import Facet, TrialHistory, matching
 from tunesmith.storage.base import count_budgeted
@@ -365,6 +366,13 @@ def checked_params(
                 f"{what}: {name} applies only when {when}, so {name}={out[name]!r} would be ignored with "
                 f"{', '.join(f'{p}={out[p]!r}' for p in parents)}: drop {name} or change its parent"
             )
+    clause = space.forbids(out)  # only a clause whose every parameter is given: the sampler draws the rest allowed
+    if clause is not None:
+        shown = ", ".join(f"{n}={out[n]!r}" for n in clause.names)
+        raise SpaceError(
+            f"{what}: a configuration must not be a combination the space forbids, got {shown}, which clause {clause} "
+            f"forbids: change {' or '.join(clause.names)}"
+        )
     return out
 
 
@@ -641,7 +649,21 @@ def _completed(
     the sampler's (``drawn``), else a draw from its prior: the sampler drew a whole configuration on a branch of its
     own choosing, and where a given parent picks another branch, its children are not in that proposal (the
     sampler cannot be asked for a configuration with some values fixed). The sampler's values on the branch not
-    taken are dropped. An entry `Study.enqueue` accepted always completes (`_incomplete`)."""
+    taken are dropped. An entry `Study.enqueue` accepted always completes (`_incomplete`). When the sampler's values
+    beside the given ones make a combination the space forbids, the rest are drawn from their prior until they do not
+    (`Space.sample`'s limit of draws; past it `Space.validate` says which clause holds)."""
+    out, from_prior = _filled_in(space, given, drawn, rng)
+    for _ in range(FORBIDDEN_DRAWS):
+        if space.forbids(out) is None:
+            break
+        out, from_prior = _filled_in(space, given, {}, rng)
+    return space.validate(out), from_prior
+
+
+def _filled_in(
+    space: Space, given: Mapping[str, Any], drawn: Mapping[str, Any], rng: np.random.Generator
+) -> tuple[dict[str, Any], list[str]]:
+    """`_completed`'s configuration, forbidden or not."""
     out: dict[str, Any] = {}
     from_prior: list[str] = []
     for name, param in space.items():
@@ -655,7 +677,7 @@ def _completed(
             out[name] = param.sample(rng)
             if param.is_dimension:
                 from_prior.append(name)
-    return space.validate(out), from_prior
+    return out, from_prior
 
 
 def _incomplete(space: Space, params: Mapping[str, Any], checked: Mapping[str, Any]) -> str | None:

@@ -307,7 +307,9 @@ def _space_mismatch(name: str, where: str, stored: Space | None, given: Space) -
 
 def _param_text(definition: Mapping[str, Any]) -> str:
     """A parameter's JSON definition as a config writes it (``{type = "float", low = 0.0, high = 1.0}``), its
-    defaults (``log = false``, no ``step``) left out."""
+    defaults (``log = false``, no ``step``) left out; the space's forbidden clauses (a list) as JSON."""
+    if not isinstance(definition, Mapping):
+        return json.dumps(definition)
     defaults: dict[str, Any] = {"log": False, "step": None, "base": None}
     if definition.get("type") == "int":
         defaults["step"] = 1

@@ -7,10 +7,12 @@ samplers), together with the source
 in words. Every worker then reads the points from there (`tunesmith.study._known.read_known`), so a resumed
 study or a ``tunesmith worker`` needs no access to the source. A parameter the space lacks is refused
 (the results would describe another search); a result outside the space's bounds, without a finite
-value of the metric, or that `Space.validate` would refuse (a parameter the space makes active left out, or one
-its conditions switch off given) is dropped, and a `WarmStartWarning` says how many. Only a parameter defined by
-run (one the study, or the source study, learned from what its trials asked for by name) may be missing from some
-results and given by others: the trials that took another branch never asked for it.
+value of the metric, or that `Space.validate` would refuse (a parameter the space makes active left out, one
+its conditions switch off given, or a combination its forbidden clauses rule out) is dropped, and a
+`WarmStartWarning` says how many. Only a parameter defined by
+run (one the study, or the source study, learned from what its trials asked for by name, or one the source study's
+own trials ran without although its space makes it active: an imported Optuna study's optional parameters) may be
+missing from some results and given by others: the trials that took another branch never asked for it.
 
 Staged tuning (the learning rate first, then the next parameters in order of importance) warm-starts each stage
 from the one before, whose results lack the parameters added since. Such results are refused, naming what they
@@ -139,14 +141,16 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
     rows = [(_filled(study.space, _typed(study.space, params, text=text), fill), values) for params, values in rows]
     _refuse_lacking(study.space, rows, described)
     rows, breaching, unguarded = _guarded_rows(rows, study.guardrails)
-    points, outside, unfit, no_value = _points(study.space, rows, _objectives(study), _by_run(study, given.source))
-    dropped = outside + unfit + no_value + breaching
+    points, outside, unfit, no_value, forbidden = _points(
+        study.space, rows, _objectives(study), _by_run(study, given.source)
+    )
+    dropped = outside + unfit + no_value + breaching + forbidden
     if not points:
         raise ConfigError(
             f"warm start from {described}: none of its {dropped} results is usable ({outside} outside the "
             f"space's bounds, {unfit} {_UNFIT}, {no_value} without a finite {_names(study)}, {breaching} breaching "
-            "this study's guardrails): give results of this search (declare a parameter only some branches use "
-            "with when={...}, so results of the other branches may leave it out)"
+            f"this study's guardrails{_forbidden_text(forbidden)}): give results of this search (declare a parameter "
+            "only some branches use with when={...}, so results of the other branches may leave it out)"
         )
     if dropped or unguarded:
         untested = (f"; {unguarded} of those kept never measured {', '.join(sorted(_guarded(study)))}, so they are "
@@ -154,13 +158,19 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
         warnings.warn(
             f"warm start from {described}: {dropped} of {len(rows) + breaching} results dropped ({outside} outside "
             f"the space's bounds, {unfit} {_UNFIT}, {no_value} without a finite {_names(study)}, {breaching} "
-            f"breaching this study's guardrails); {len(points)} inform the sampler{untested}",
+            f"breaching this study's guardrails{_forbidden_text(forbidden)}); {len(points)} inform the sampler"
+            f"{untested}",
             WarmStartWarning,
             stacklevel=4,
         )
     attr = WarmStartAttr(source=described, metric=study.metric.name, points=tuple(points), dropped=dropped,
                          at=study._clock(), fill=dict(fill))  # fmt: skip
     write_attr(study, attr)
+
+
+def _forbidden_text(forbidden: int) -> str:
+    """The count of results a study's forbidden clauses dropped, for the messages (nothing when none did)."""
+    return f", {forbidden} forbidden by the space's clauses" if forbidden else ""
 
 
 def _checked_fill(space: Space, fill: Mapping[str, Any], described: str) -> dict[str, Any]:
@@ -389,19 +399,42 @@ class _Unfit(SpaceError):
 
 def _by_run(study: Study, source: EarlierResults) -> frozenset[str]:
     """The parameters defined by run: learned by ``study`` from what its trials asked for by name, or by the source
-    study (whose space, given to this study, declares them, though its trials asked for them on some branches only)."""
+    study (whose space, given to this study, declares them, though its trials asked for them on some branches only),
+    or that the source study's own trials ran without (`_ran_without`)."""
     learned = frozenset(study.space) - frozenset(study._defined.given or ())
     other = _as_study(source)
     if other is None:
         return learned
-    return learned | (frozenset(other.space) - frozenset(other._defined.given or ()))
+    return learned | (frozenset(other.space) - frozenset(other._defined.given or ())) | _ran_without(other)
+
+
+def _ran_without(source: Study) -> frozenset[str]:
+    """The parameters ``source``'s space makes active that one of its complete trials ran without.
+
+    Its own proposals give every active parameter, so such a trial was not proposed from that space: it was imported
+    from Optuna, whose objective asked for the parameter on branches no other parameter's value explains (`when=`
+    cannot say "only when x > 0.5"), so the import keeps it unconditional (`InferredSpace.optional`). The trial ran
+    with the parameter inactive, as ``source``'s samplers read it; a parameter the space switches off where a trial
+    lacks it is not one of these, so a space that drops a branch's condition still refuses that branch's results.
+    """
+    space = source.space
+    lacked: set[str] = set()
+    for record in source.trials:
+        if record.state is TrialState.COMPLETE and record.invalidated is None:
+            lacked.update(
+                name
+                for name, param in space.items()
+                if name not in record.params and not isinstance(param, Fixed) and space.is_active(name, record.params)
+            )
+    return frozenset(lacked)
 
 
 def _points(
     space: Space, rows: list[_Row], objectives: Sequence[Metric], by_run: frozenset[str]
-) -> tuple[list[dict[str, Any]], int, int, int]:
+) -> tuple[list[dict[str, Any]], int, int, int, int]:
     """The usable results (``rows`` typed and filled) as ``{"params", "value"}``, and how many were outside the
-    space's bounds, did not give the parameters the space makes active (`_Unfit`), or had no value.
+    space's bounds, did not give the parameters the space makes active (`_Unfit`), had no value, or ran a combination
+    the space forbids (`Space.forbids`: a sampler would learn where to go from a configuration it may never propose).
 
     A parameter defined by run (``by_run``) that some results give and others lack is one their objective asked
     for on some branches only: a result without it keeps it inactive, as the study's own trials do, instead of
@@ -410,7 +443,7 @@ def _points(
     given = [frozenset(params) for params, _ in rows]
     branching = (frozenset().union(*given) - frozenset.intersection(*given) if given else frozenset()) & by_run
     points: list[dict[str, Any]] = []
-    outside = unfit = no_value = 0
+    outside = unfit = no_value = forbidden = 0
     for params, raw in rows:
         values = {name: _value(v) for name, v in raw.items()}
         if any(v is None for v in values.values()):
@@ -424,10 +457,13 @@ def _points(
         except SpaceError:
             outside += 1
             continue
+        if space.forbids(point["params"]) is not None:
+            forbidden += 1
+            continue
         if len(objectives) > 1:
             point["values"] = values
         points.append(point)
-    return points, outside, unfit, no_value
+    return points, outside, unfit, no_value, forbidden
 
 
 def _checked(space: Space, params: dict[str, Any], branching: frozenset[str]) -> dict[str, Any]:
