@@ -196,7 +196,7 @@ def test_a_choose_rule_whose_every_trial_failed_says_there_is_nothing_to_pick_an
     result = run(write(folder, "t.toml", failing + '\n[choose]\nrule = "knee"\n'), f"sqlite:///{folder / 'runs.db'}")
     said = " ".join(result.output.split())
     assert result.exit_code == 1
-    assert "[choose] in t.toml has nothing to pick" in said and "tunesmith show tradeoff NUMBER" in said, said
+    assert "all 6 trials that finished failed" in said and "`tunesmith show tradeoff --storage" in said, said
 
 
 def test_metric_and_metrics_together_are_refused_with_the_fix(folder: Path) -> None:

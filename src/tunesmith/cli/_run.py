@@ -187,7 +187,7 @@ def run(
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
         before_search(study, cfg, objective)
         with warnings.catch_warnings():
-            # `_refuse_no_result` says it below, with exit code 1, once the summary and the report are out.
+            # `_no_result` says it below, with exit code 1, once the summary and the report are out.
             warnings.simplefilter("ignore", NoFeasibleTrialWarning)
             result = study.optimize(
                 objective,
@@ -206,10 +206,11 @@ def run(
             unchosen = refused
         findings, took = _analyse(study)
         _summary(study, result, findings=findings)
+        no_result = _no_result(study, result)  # said with exit code 1 once the report is written
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict; not before the
         # study's budget is spent (a run cut short by --trials leaves the rest of the search to come), nor without
-        # the choice that the discipline judges with several objectives.
-        verdict = after_search(study, cfg, objective, result) if unchosen is None else None
+        # the choice that the discipline judges with several objectives, nor without a result to judge.
+        verdict = after_search(study, cfg, objective, result) if unchosen is None and no_result is None else None
         if isinstance(verdict, SearchLeft):  # nothing re-run, nothing opened
             click.echo(_plain(verdict.note()))
         elif verdict is not None:
@@ -224,30 +225,40 @@ def run(
         path = None if no_report else report_path or f"{safe_file_name(study.name)}-report.html"
         _write_report(study, path, findings, took)
         _confirm_stored(study)  # the database may have gone while the summary and the report were made
-        _refuse_no_result(study, result)  # no feasible trial: why the choice had nothing to pick from
+        if no_result is not None:  # no feasible trial: why the choice had nothing to pick from
+            raise CliError(no_result)
         if unchosen is not None:
             raise CliError(_unchosen(study, cfg, unchosen))
 
 
-def _refuse_no_result(study: Study, result: StudyResult) -> None:
-    """Exit with code 1 when the study's budget is spent and no trial is feasible (every one declared infeasible or
-    broke a guardrail): the run has no result, which a script gating on the exit code must see as one that failed
-    would (30 of 30 trials raising ts.Infeasible exited 0). The trials, the summary and the report are kept."""
+def _no_result(study: Study, result: StudyResult) -> str | None:
+    """Why `run` exits with code 1 when the study's budget is spent and no trial is feasible (every one declared
+    infeasible or broke a guardrail, or every one failed: ``fail_fast = false`` let the run spend its budget, where
+    fail-fast on stops it with exit code 1), ``None`` when it has a result or the search goes on: the run has no
+    result, which a script gating on the exit code must see as one that failed would (30 of 30 trials raising
+    ts.Infeasible exited 0, as did 8 of 8 that raised). The message is `no_feasible_note`'s, what `study.optimize`
+    warns with, with the commands that read and re-queue the failures for this study and storage and the most common
+    failure's traceback. Nothing is re-run or opened then (the re-runs had no candidate and said only that); the
+    trials, the summary and the report are kept."""
     from tunesmith.discipline.sequence import search_left
-    from tunesmith.report import report_data
-    from tunesmith.report._shown import no_feasible_note
+    from tunesmith.study._optimize import no_feasible_note, no_result_traceback
+    from tunesmith.study._search_progress import listing_arguments
 
     if search_left(study, result) is not None:
-        return  # the search goes on in a later run
-    nothing = no_feasible_note(report_data(study))
-    if nothing is not None:
-        raise CliError(f"the budget is spent and the study has no result: {nothing}; the trials and the report are "
-                       "kept")  # fmt: skip
+        return None  # the search goes on in a later run
+    records = study.trials
+    where = listing_arguments(study.name, study.storage.url)
+    nothing = no_feasible_note(records, study.metric, study.objectives, study.guardrails, where)
+    if nothing is None:
+        return None
+    said = f"the budget is spent and the study has no result: {nothing}; the trials and the report are kept"
+    quoted = no_result_traceback(records)  # every trial failed: the failure the message names, as stored
+    return said if quoted is None else f"{said}\n{quoted}"
 
 
 def _unchosen(study: Study, cfg: StudyConfig, refused: ConfigError) -> str:
     """Why the config's choose rule picked nothing once the budget was spent, with the fix: the front holds no
-    trial (every trial failed or was cut short; none feasible is `_refuse_no_result`'s to say), or no trial of it
+    trial (every trial was cut short; none feasible, or every one failed, is `_no_result`'s to say), or no trial of it
     meets the bounds of rule ``best`` (`choose.Best.unmet`: the bound and the closest trial); ``refused`` otherwise."""
     from tunesmith.choose import Best
 

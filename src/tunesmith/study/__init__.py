@@ -21,7 +21,13 @@ from tunesmith.study._limits import (
     trained_fully,
 )
 from tunesmith.study._observers import Observer
-from tunesmith.study._optimize import NoFeasibleTrialWarning, NotOptimizing, ObjectiveError, StudyResult
+from tunesmith.study._optimize import (
+    AllTrialsFailedWarning,
+    NoFeasibleTrialWarning,
+    NotOptimizing,
+    ObjectiveError,
+    StudyResult,
+)
 from tunesmith.study._outcome import Outcome
 from tunesmith.study._recovery import ResultDiscardedWarning, gone_notes
 from tunesmith.study._settings import DEFAULT_GRACE
@@ -32,6 +38,7 @@ from tunesmith.study._warm_start import WarmStart, WarmStartWarning
 __all__ = [
     "DEFAULT_GRACE",
     "MIN_FULLY_TRAINED",
+    "AllTrialsFailedWarning",
     "CheckpointMissing",
     "CheckpointStore",
     "CheckpointWarning",

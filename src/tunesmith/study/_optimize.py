@@ -69,8 +69,9 @@ if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
 __all__ = [
-    "STOPPED_BY_STUDY", "Callback", "NoFeasibleTrialWarning", "NotOptimizing", "Objective", "ObjectiveError",
-    "StudyResult", "failure_text", "no_feasible_note", "optimize", "request_stop",
+    "STOPPED_BY_STUDY", "AllTrialsFailedWarning", "Callback", "NoFeasibleTrialWarning", "NotOptimizing", "Objective",
+    "ObjectiveError", "StudyResult", "failure_text", "no_feasible_note", "no_result_traceback", "optimize",
+    "request_stop",
 ]  # fmt: skip
 
 Objective = Callable[[Trial], Any]
@@ -778,23 +779,41 @@ class StudyResult:
 
 class NoFeasibleTrialWarning(UserWarning):
     """`Study.optimize` returned with the study's budget spent and no feasible trial: every trial that finished with
-    results is INFEASIBLE (declared so by the objective, or breaking a guardrail), so the study has no result. Not an
-    error: the trials are data, and stay stored. `StudyResult.notes` holds the same text."""
+    results is INFEASIBLE (declared so by the objective, or breaking a guardrail), or every trial that finished
+    failed (`AllTrialsFailedWarning`), so the study has no result. Not an error: the trials are data, and stay
+    stored. `StudyResult.notes` holds the same text."""
+
+
+class AllTrialsFailedWarning(NoFeasibleTrialWarning):
+    """The `NoFeasibleTrialWarning` of a run whose every finished trial failed: one with ``fail_fast=None``, which lets
+    it spend its budget (fail-fast on raises `ObjectiveError` at the end of a run whose trials all failed), or one
+    that started no trial. To have it raise instead: ``warnings.simplefilter("error", AllTrialsFailedWarning)``."""
 
 
 def no_feasible_note(
-    records: Sequence[TrialRecord], metric: Metric, objectives: Sequence[Metric], guardrails: Sequence[Guardrail]
+    records: Sequence[TrialRecord],
+    metric: Metric,
+    objectives: Sequence[Metric],
+    guardrails: Sequence[Guardrail],
+    where: str | None = None,
 ) -> str | None:
-    """Why ``records`` hold no result although trials finished with theirs: every one is INFEASIBLE. Those the
-    objective declared so (`tunesmith.Infeasible`) are counted with the first one's reason; otherwise each guardrail
-    broken is named with how many trials broke it and the value nearest its bound. ``None`` when a trial is feasible
-    (the best with one objective, the Pareto front with several) or none is INFEASIBLE. Invalidated trials do not
-    count. The wording is `tunesmith run`'s, which exits 1 with it."""
+    """Why ``records`` hold no result: every trial that finished with results is INFEASIBLE, or every trial that
+    finished failed (`_all_failed_note`). Those the objective declared infeasible (`tunesmith.Infeasible`) are
+    counted with the first one's reason; otherwise each guardrail broken is named with how many trials broke it and
+    the value nearest its bound. ``None`` when a trial is feasible (the best with one objective, the Pareto front
+    with several), or none finished INFEASIBLE or failed. Invalidated trials do not count. The wording is
+    `tunesmith run`'s, which exits 1 with it.
+
+    ``where`` (`listing_arguments`: ``NAME --storage URL``; ``""`` for a study in memory; ``None``: not known, as in
+    the report's views) makes the commands that read and re-queue failures exact; `no_result_traceback` quotes the
+    traceback of the trial an all-failed note names."""
     valid = [r for r in records if r.invalidated is None]
     feasible = pareto_front(valid, objectives) if len(objectives) > 1 else best_record(valid, metric)
     infeasible = [r for r in valid if r.state is TrialState.INFEASIBLE]
-    if feasible or not infeasible:
+    if feasible:
         return None
+    if not infeasible:
+        return _all_failed_note(valid, metric, where)
     declared = [r for r in infeasible if r.kind is TrialKind.DECLARED]
     if declared:  # the objective said these cannot run: no guardrail to relax
         first = declared[0]
@@ -821,6 +840,122 @@ def no_feasible_note(
     return (f"no feasible trial: a trial must meet every guardrail, and all {len(infeasible)} trials that finished "
             f"with results are INFEASIBLE: {which}. Relax the bound, or change the space toward configurations "
             "that meet it")  # fmt: skip
+
+
+def _only_failures(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The failures among ``records`` (`_failed_trial`: FAILED, or stopped as diverged) when no trial gave a result
+    (`_worked`), was declared infeasible or is running; else ``[]``. Interrupted trials and trials lost with their
+    worker count on neither side: they say nothing of the objective."""
+    if any(_worked(r) or r.state in (TrialState.RUNNING, TrialState.INFEASIBLE) for r in records):
+        return []
+    return [r for r in records if _failed_trial(r)]
+
+
+def _all_failed_note(records: Sequence[TrialRecord], metric: Metric, where: str | None) -> str | None:
+    """`no_feasible_note` when every trial that finished failed: how many, of which kinds, the most common failure
+    (`_same_way`: numbers and quoted paths aside) with the trials it failed, where their tracebacks are, and the fix:
+    the objective's code when one failure is every trial's, else what the tracebacks show; then re-queue them."""
+    failed = _only_failures(records)
+    if not failed:
+        return None
+    n = len(failed)
+    kinds = Counter(_failure_kind(r, metric.name) for r in failed)
+    counts = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
+    groups = _failures_by_way(failed)
+    common = max(groups, key=len)  # the earliest of equally common ones
+    first = common[0]
+    trials = "the trial that finished" if n == 1 else f"all {n} trials that finished"
+    shown = "traceback" if first.kind in _SYSTEMATIC else "failure"  # a timeout's or a crash's is its reason
+    if len(groups) == 1:
+        said = f"{'it failed' if n == 1 else 'every one failed the same way'}: {failure_text(first)}{_whose(failed)}"
+        fix = f"Fix what the {shown} shows"
+    else:
+        said = (f"{len(groups)} different failures, the most common in {len(common)} of {n} ({_numbers(common)}): "
+                f"{failure_text(first)}")  # fmt: skip
+        fix = (f"Fix what the {shown}s show (where a part of the space always fails, leave it out of the space or "
+               "raise ts.Infeasible there, which the samplers learn to avoid)")  # fmt: skip
+    if where is None:
+        read = (f"`tunesmith show STUDY {first.number}` prints trial #{first.number}'s traceback, `tunesmith trials "
+                "STUDY --failed` lists every failure")  # fmt: skip
+    elif not where:
+        read = f"Trial #{first.number}'s traceback is its `error` in `study.trials` (the study is in memory)"
+    else:
+        read = (f"`tunesmith show {where} {first.number}` prints trial #{first.number}'s traceback, `tunesmith "
+                f"trials {where} --failed` lists every failure")  # fmt: skip
+    return (f"no feasible trial: {trials} failed and none gave a result ({counts}); {said}. {read}. {fix}, then "
+            f"{_requeue(failed, where)} and run again")  # fmt: skip
+
+
+def _failures_by_way(failed: Sequence[TrialRecord]) -> list[list[TrialRecord]]:
+    """``failed`` grouped by how each failed (`_same_way`), each group in trial order, the groups in the order of
+    their first trial."""
+    groups: dict[tuple[TrialKind | None, str], list[TrialRecord]] = {}
+    for record in sorted(failed, key=lambda r: r.number):
+        groups.setdefault(_same_way(record), []).append(record)
+    return list(groups.values())
+
+
+def no_result_traceback(records: Sequence[TrialRecord]) -> str | None:
+    """The stored traceback (else the reason) of the trial `no_feasible_note` names when every trial that finished
+    failed: the first of the most common failure, headed by its number and bounded as fail-fast quotes one
+    (`_stored_text`); ``None`` when not every trial failed, or that trial diverged (it has no traceback)."""
+    failed = _only_failures([r for r in records if r.invalidated is None])
+    if not failed:
+        return None
+    first = max(_failures_by_way(failed), key=len)[0]
+    if first.state is not TrialState.FAILED:
+        return None
+    return f"Trial #{first.number}'s traceback:\n{_stored_text(first)}"
+
+
+# How unlikely it must be that a part of the space that fails on purpose holds every configuration that failed the
+# same way before a message blames the objective's code (`_whose`).
+_BLAME_LEVEL = 0.05
+# The share of the space such a part is taken to hold: a generous one, as fail-fast's `_on_purpose` reads it.
+_FAILING_SHARE = 0.75
+
+
+def _whose(failed: Sequence[TrialRecord]) -> str:
+    """What one failure shared by every trial in ``failed`` says of its cause, as the end of a clause: a result of
+    the wrong type or without the metric is the code's whatever the configuration; an exception raised in several
+    configurations is the code's when a part of the space holding three quarters of it would hold them all with a
+    chance under `_BLAME_LEVEL` (independent draws; a sampler that spreads its points makes it smaller), else
+    undecided, with how many configurations would decide; else nothing (one configuration, or a kind a configuration
+    may cause: a timeout, a crash, out of memory, a NaN)."""
+    first = failed[0]
+    if first.kind in _CODE_ONLY:
+        return ", which is the objective's code whatever the configuration"
+    configurations = len({repr(sorted(r.params.items())) for r in failed})
+    if first.kind is not TrialKind.EXCEPTION or _out_of_memory(first) or configurations < 2:
+        return ""
+    chance = _FAILING_SHARE**configurations
+    said = (f", in {configurations} different configurations (a part of the space holding three quarters of it would "
+            f"hold them all {chance:.0%} of the time)")  # fmt: skip
+    if chance < _BLAME_LEVEL:
+        return f"{said}, so the objective's code, its data or its environment is the likely cause, not a configuration"
+    needed = math.floor(math.log(_BLAME_LEVEL) / math.log(_FAILING_SHARE)) + 1
+    return (f"{said}: too few to tell a broken objective from a part of the space that fails ({needed} configurations "
+            f"failing so would put that chance under {_BLAME_LEVEL:.0%}; one configuration known to work that fails "
+            "so decides it)")  # fmt: skip
+
+
+def _requeue(failed: Sequence[TrialRecord], where: str | None) -> str:
+    """How to re-queue ``failed`` after a fix (`Study.retry_failed`, `tunesmith retry`), in ``where``'s words
+    (`no_feasible_note`). A retry re-queues the code's failures unless told the kinds: beyond those, every kind
+    present is named. A diverged trial is no FAILED one, which no retry runs: then more trials are the way on."""
+    from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS
+
+    present = {r.kind for r in failed if r.state is TrialState.FAILED}
+    if not present:
+        return "run more trials"
+    kinds = [] if present <= set(CODE_FAILURES) else [kind for kind in FAILED_KINDS if kind in present]
+    spends = "a retry spends the budget in the failure's place"
+    them = "it" if len(failed) == 1 else "them"
+    if where == "":
+        asked = "" if not kinds else f"kinds=({''.join(f'TrialKind.{kind.name}, ' for kind in kinds).rstrip(' ')})"
+        return f"re-queue {them} with study.retry_failed({asked}) ({spends})"
+    flags = "".join(f" --kind {kind.value}" for kind in kinds)
+    return f"re-queue {them} with `tunesmith retry {where or 'STUDY'}{flags}` ({spends})"
 
 
 def _beside_bound(value: float, guardrail: Guardrail) -> str:
@@ -1123,12 +1258,15 @@ def optimize(
     if untold := _untold_note(study, records):
         notes.append(untold)
     if (space_used_up or not _budget_left(study, records, usage, ended)) and (
-        nothing := no_feasible_note(records, study.metric, study.objectives, study.guardrails)
+        nothing := no_feasible_note(records, study.metric, study.objectives, study.guardrails, systematic.where)
     ):
-        # Said, not raised: the trials are data, and a caller may read them; last, as what the run came to.
+        # Said, not raised: the trials are data, and a caller may read them; last, as what the run came to. With
+        # fail-fast on, a run whose own trials all failed raised in `at_end`: every trial failed here when the caller
+        # asked the run to go on (fail_fast=None), or the run started none.
         nothing = f"the budget is spent and study {study.name!r} has no result: {nothing}; the trials are kept"
+        failed = _only_failures([r for r in records if r.invalidated is None])
         # At the caller's line (past `Study.optimize` and `_stoppable`), which Python's default filter shows once.
-        warnings.warn(nothing, NoFeasibleTrialWarning, stacklevel=4)
+        warnings.warn(nothing, AllTrialsFailedWarning if failed else NoFeasibleTrialWarning, stacklevel=4)
         notes.append(nothing)
     several = len(study.objectives) > 1  # no single best: the front, and the choice if one stands
     result = StudyResult(
