@@ -71,6 +71,7 @@ def test_a_spread_read_on_few_runs_is_widened_by_students_t_on_their_degrees_of_
     assert study.attrs["holdout"]["gap_stderr"] == pytest.approx(widened, rel=1e-9)
 
 
+@pytest.mark.slow  # 200 studies searched, re-run and finalized
 def test_equally_good_configurations_are_called_overfitted_at_most_at_the_5_percent_level_on_3_seeds() -> None:
     sigma, studies, failed = 0.05, 200, 0
 
