@@ -1,4 +1,9 @@
-"""Re-running one configuration with one fresh seed: what seed stability and the baseline share."""
+"""Re-running one configuration with one fresh seed: what seed stability and the baseline share.
+
+A re-run honours the per-run limits a search trial does (`RunLimits`: ``trial_timeout``, ``memory_limit``): with
+either set it runs through the processes executor, as `Study.optimize` runs a trial under them (`run_bounded`), and
+a re-run past its timeout is killed and recorded FAILED of kind TIMEOUT; with neither, in this process, unbounded.
+"""
 
 from __future__ import annotations
 
@@ -17,19 +22,26 @@ from typing import Any
 import numpy as np
 
 from tunesmith._text import excerpt
-from tunesmith._validate import integer
+from tunesmith._validate import duration, integer, memory_size
+from tunesmith.decision import Decision
 from tunesmith.discipline.gap import Noise, noise_of
-from tunesmith.errors import ConfigError, Infeasible
+from tunesmith.errors import ConfigError, Infeasible, TunesmithError
+from tunesmith.executors import TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.inline import noting_interrupts
 from tunesmith.objective import Guardrail, Metric, is_per_example, keys_of, normalise_result
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __all__ = [
     "BASELINE_NUMBER",
     "ExampleValues",
+    "LIMIT_KINDS",
     "Objective",
+    "RunFailed",
+    "RunLimits",
     "SeedRun",
+    "UNBOUNDED",
     "check_keep_checkpoints",
+    "run_bounded",
     "run_once",
     "seed_list",
     "typical_duration",
@@ -37,6 +49,105 @@ __all__ = [
 
 Objective = Callable[[Trial], Any]
 BASELINE_NUMBER = -1
+# The kinds of failure the per-run limits make: a run cut off at ``trial_timeout``, or out of memory (under
+# ``memory_limit``, whose cap makes an allocation fail).
+LIMIT_KINDS = frozenset({TrialKind.TIMEOUT, TrialKind.OUT_OF_MEMORY})
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """The per-run limits a re-run (or a holdout evaluation) honours as `Study.optimize` makes a search trial honour
+    them: ``trial_timeout`` seconds, past which it is killed and recorded FAILED of kind TIMEOUT, and ``memory_limit``
+    bytes it may map beyond what its process starts with (kind OUT_OF_MEMORY past them). ``None``: no limit.
+
+    With either set the run goes through the processes executor (`run_bounded`): the one implementation of both
+    limits, since a call in this process cannot be stopped from outside. With neither it runs here, unbounded.
+    """
+
+    trial_timeout: float | None = None
+    memory_limit: int | None = None
+
+    @classmethod
+    def checked(cls, trial_timeout: object = None, memory_limit: object = None) -> RunLimits:
+        """The limits given, checked as `ProcessExecutor` checks them (``memory_limit`` a size such as ``"4GB"``
+        too), before anything runs.
+
+        Raises:
+            ConfigError: a timeout that is not a positive number of seconds, or a size that is no memory size.
+        """
+        fix = "pass the seconds one run may take, e.g. trial_timeout=600, or None for no limit"
+        timeout = duration("trial_timeout", trial_timeout, allow_none=True, fix=fix)
+        return cls(timeout, memory_size("memory_limit", memory_limit, allow_none=True))
+
+    @property
+    def bounded(self) -> bool:
+        return self.trial_timeout is not None or self.memory_limit is not None
+
+    def options(self) -> dict[str, Any]:
+        """The executor options that set them (`make_executor`), those set only."""
+        given = {"trial_timeout": self.trial_timeout, "memory_limit": self.memory_limit}
+        return {name: value for name, value in given.items() if value is not None}
+
+    def describe(self) -> str:
+        """``trial_timeout=1s and memory_limit=64 MiB`` (``no limit`` when neither is set)."""
+        said = [] if self.trial_timeout is None else [f"trial_timeout={self.trial_timeout:g}s"]
+        said += [] if self.memory_limit is None else [f"memory_limit={self.memory_limit / 2**20:g} MiB"]
+        return " and ".join(said) or "no limit"
+
+
+UNBOUNDED = RunLimits()  # no limit: a run is one call in this process
+
+
+def _continue(number: int, step: int, metrics: dict[str, float]) -> Decision:
+    """The answer to a re-run's report: nothing judges a re-run's curve, so it runs on (as a `Trial` without a
+    reporter does in this process)."""
+    return Decision.CONTINUE
+
+
+def run_bounded(objective: Objective, job: TrialJob, limits: RunLimits) -> TrialOutcome:
+    """Run ``job`` under ``limits`` as `Study.optimize` runs a search trial under them: in a child process of the
+    processes executor (`make_executor`), which kills it past ``trial_timeout`` (kind TIMEOUT) and caps its memory at
+    ``memory_limit`` (kind OUT_OF_MEMORY); every failure of the objective comes back as the outcome's ``reason`` and
+    ``kind``, never as an exception. An interrupt while it runs kills the child (and what it started) on its way out.
+    """
+    runner = make_executor("processes", 1, **limits.options())
+    runner.start(objective, _continue)
+    try:
+        runner.submit(job)
+        done: list[TrialOutcome] = []
+        while not done:
+            done = runner.wait(None)
+    finally:
+        runner.shutdown(kill=True)
+    return done[0]
+
+
+class RunFailed(TunesmithError, RuntimeError):
+    """A call run under `RunLimits` in a child process (`run_bounded`) failed there: past its timeout, out of memory,
+    crashed or raised. ``kind`` says which (`TrialKind`), ``outcome`` holds the executor's reason and traceback."""
+
+    def __init__(self, outcome: TrialOutcome, limits: RunLimits) -> None:
+        self.outcome = outcome
+        self.kind = outcome.kind or TrialKind.EXCEPTION
+        super().__init__(_failure_said(outcome, limits))
+
+
+def _failure_said(outcome: TrialOutcome, limits: RunLimits) -> str:
+    """What a call that failed in its child process did, in words, with the fix for a limit's failure."""
+    if outcome.kind is TrialKind.TIMEOUT:
+        return (f"ran past trial_timeout={limits.trial_timeout:g}s in its child process and was killed: raise "
+                "trial_timeout if it needs longer, else find what makes it hang")  # fmt: skip
+    last = _last_line(outcome.error)
+    if outcome.kind is TrialKind.OUT_OF_MEMORY:
+        return (f"ran out of memory in its child process under memory_limit={limits.memory_limit}"
+                f"{f' ({last})' if last else ''}: raise memory_limit if it needs more")  # fmt: skip
+    return f"failed in its child process ({outcome.reason}{f': {last}' if last else ''})"
+
+
+def _last_line(text: str | None) -> str:
+    """The last line of a traceback that is not blank: the exception's type and message."""
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
 
 
 def seed_list(study_seed: int, count: int) -> list[int]:
@@ -151,6 +262,9 @@ class SeedRun:
         reason: why it did not complete, with the error text for a failure.
         examples: the study metric's per-example values when the objective returned them (`ExampleValues`), else
             ``None`` (and for runs recorded before they were kept).
+        kind: why a run that did not complete did not, for code, as a trial's (`TrialKind`: TIMEOUT for one killed
+            at ``trial_timeout``, EXCEPTION, GUARDRAIL...); ``None`` for a complete run, and for runs recorded before
+            kinds were kept.
     """
 
     candidate: int
@@ -159,19 +273,30 @@ class SeedRun:
     metrics: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     examples: ExampleValues | None = None
+    kind: TrialKind | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {"candidate": self.candidate, "seed": self.seed, "state": self.state, "metrics": self.metrics,
                 "reason": self.reason}  # fmt: skip
         if self.examples is not None:  # a run without them is stored as before
             data["examples"] = self.examples.to_json()
+        if self.kind is not None:
+            data["kind"] = self.kind.value
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SeedRun:
         return cls(int(data["candidate"]), int(data["seed"]), str(data["state"]),
                    {k: float(v) for k, v in data.get("metrics", {}).items()}, data.get("reason"),
-                   ExampleValues.from_json(data.get("examples")))  # fmt: skip
+                   ExampleValues.from_json(data.get("examples")), _kind(data.get("kind")))  # fmt: skip
+
+
+def _kind(value: Any) -> TrialKind | None:
+    """A stored run's kind; ``None`` for none, or one this version does not know (a stored run is never refused)."""
+    try:
+        return None if value is None else TrialKind(value)
+    except ValueError:
+        return None
 
 
 def run_once(
@@ -184,9 +309,15 @@ def run_once(
     guardrails: Sequence[Guardrail] = (),
     checkpoint_dir: Path | None = None,
     keep_checkpoint: bool = False,
+    limits: RunLimits = UNBOUNDED,
 ) -> SeedRun:
     """Run ``objective`` on one configuration and seed; a user's error becomes a failed run, never an exception.
     Per-example values of ``metric`` in the result are kept with the run (`ExampleValues`).
+
+    Under ``limits`` (`RunLimits.bounded`) it runs in a child process of the processes executor, as a search trial
+    under ``trial_timeout`` or ``memory_limit`` does (`run_bounded`): one past its timeout is killed and recorded
+    FAILED of kind TIMEOUT, one out of memory FAILED of kind OUT_OF_MEMORY, a crash FAILED of kind CRASH. Without
+    limits it runs in this process, unbounded.
 
     An interrupt (Ctrl-C; SIGTERM or SIGHUP under `tunesmith run`) delivered while the objective ran is raised here
     even when the objective caught it and returned or failed (`noting_interrupts`): a cut-short run is no result.
@@ -198,43 +329,81 @@ def run_once(
     """
     if checkpoint_dir is not None:
         _clear(checkpoint_dir)
-    trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
-    failure: Exception | None = None
     try:
-        with noting_interrupts() as noted:
-            try:
-                result = objective(trial)
-            except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
-                result, failure = None, exc
+        if limits.bounded:
+            folder = None if checkpoint_dir is None else str(checkpoint_dir)
+            outcome = run_bounded(objective, TrialJob(candidate, dict(params), seed, checkpoint_dir=folder), limits)
+        else:
+            outcome = _run_here(objective, params, seed, candidate, checkpoint_dir)
     finally:
         if checkpoint_dir is not None and not keep_checkpoint:
             _clear(checkpoint_dir)
+    if outcome.kind is TrialKind.DECLARED:  # its reason is "infeasible: <what the objective said>"
+        return SeedRun(candidate, seed, TrialState.INFEASIBLE.value, {}, outcome.reason, kind=TrialKind.DECLARED)
+    if outcome.failed:
+        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, _failed_reason(outcome),
+                       kind=outcome.kind or TrialKind.EXCEPTION)  # fmt: skip
+    return _judged(outcome.result, candidate, seed, metric, guardrails)
+
+
+def _run_here(
+    objective: Objective, params: Mapping[str, Any], seed: int, candidate: int, checkpoint_dir: Path | None
+) -> TrialOutcome:
+    """``objective`` run in this process: its exception a failed outcome (kind EXCEPTION, the traceback as its
+    error), its `Infeasible` one of kind DECLARED. An interrupt delivered while it ran is raised here even when the
+    objective caught it (`noting_interrupts`)."""
+    trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
+    failure: Exception | None = None
+    with noting_interrupts() as noted:
+        try:
+            result = objective(trial)
+        except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
+            result, failure = None, exc
     if noted:
         raise noted[0]
     if isinstance(failure, Infeasible):
         said = " ".join(str(failure).split()) or type(failure).__name__
-        return SeedRun(candidate, seed, TrialState.INFEASIBLE.value, {}, f"infeasible: {excerpt(said)}")
+        return TrialOutcome(candidate, reason=f"infeasible: {excerpt(said)}", kind=TrialKind.DECLARED)
     if failure is not None:
         text = "".join(traceback.format_exception(failure))
-        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"{type(failure).__name__}: {failure}\n{text}")
+        return TrialOutcome(candidate, reason=f"{type(failure).__name__}: {failure}", kind=TrialKind.EXCEPTION,
+                            error=text)  # fmt: skip
+    return TrialOutcome(candidate, result=result)
+
+
+def _failed_reason(outcome: TrialOutcome) -> str:
+    """A failed run's ``reason``: its first line says what happened (an exception's type and message, "timed out:
+    killed after trial_timeout=1.0s"), the traceback follows when there is one."""
+    head = outcome.reason or "failed"
+    if outcome.kind is TrialKind.EXCEPTION and outcome.reason is not None and outcome.reason.startswith("exception: "):
+        head = _last_line(outcome.error) or head  # from a child process: "ValueError: boom", as in this process
+    if outcome.kind is TrialKind.TIMEOUT or outcome.kind is TrialKind.CRASH:
+        return f"{head}: {outcome.error}" if outcome.error else head  # "killed after trial_timeout=1.0s"
+    return f"{head}\n{outcome.error}" if outcome.error else head
+
+
+def _judged(result: Any, candidate: int, seed: int, metric: Metric, guardrails: Sequence[Guardrail]) -> SeedRun:
+    """The run of an objective that returned ``result``: FAILED for a result that cannot be read or holds no finite
+    metric, INFEASIBLE for a breached guardrail, else COMPLETE."""
+    failed = TrialState.FAILED.value
     try:
         metrics = normalise_result(result, metric)
     except ValueError as exc:
-        return SeedRun(candidate, seed, TrialState.FAILED.value, {}, f"bad result: {exc}")
+        return SeedRun(candidate, seed, failed, {}, f"bad result: {exc}", kind=TrialKind.BAD_RESULT)
     value = metrics[metric.name]
     if not math.isfinite(value):
-        return SeedRun(candidate, seed, TrialState.FAILED.value, metrics, f"{metric.name} is {value}")
+        return SeedRun(candidate, seed, failed, metrics, f"{metric.name} is {value}", kind=TrialKind.NON_FINITE)
     missing = [g.metric for g in guardrails if g.metric not in metrics]
     if missing:  # as in the search: a result without a guardrail's metric is the objective's failure, not a breach
         has = keys_of(metrics, missing[0])
-        return SeedRun(candidate, seed, TrialState.FAILED.value, metrics,
+        return SeedRun(candidate, seed, failed, metrics,
                        f"bad result: it lacks the guardrail metric(s) {missing} ({has}): return every guardrail's "
-                       "metric from the objective")  # fmt: skip
+                       "metric from the objective", kind=TrialKind.MISSING_METRIC)  # fmt: skip
     broken = [g.metric for g in guardrails if not math.isfinite(metrics[g.metric])]
     if broken:  # a measurement that is no number is broken, not a breach (as in the search)
-        return SeedRun(candidate, seed, TrialState.FAILED.value, metrics,
+        return SeedRun(candidate, seed, failed, metrics,
                        f"guardrail metric {broken[0]} is {metrics[broken[0]]}: a measurement that is not a finite "
-                       "number is the objective's failure, not a breach")  # fmt: skip
+                       "number is the objective's failure, not a breach", kind=TrialKind.NON_FINITE)  # fmt: skip
     returned = result.get(metric.name) if isinstance(result, Mapping) else None
     examples = ExampleValues.of(returned) if is_per_example(returned) else None
     for guardrail in guardrails:
@@ -247,6 +416,7 @@ def run_once(
                 metrics,
                 f"guardrail breached: {guardrail.describe()} (got {observed:g})",
                 examples,
+                TrialKind.GUARDRAIL,
             )
     return SeedRun(candidate, seed, TrialState.COMPLETE.value, metrics, examples=examples)
 

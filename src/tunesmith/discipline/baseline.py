@@ -14,7 +14,9 @@ from tunesmith._progress import Progress, check_progress
 from tunesmith.attributes import BaselineAttr, read_attr, write_attr
 from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
+    UNBOUNDED,
     Objective,
+    RunLimits,
     SeedRun,
     check_keep_checkpoints,
     completed,
@@ -78,6 +80,8 @@ def evaluate_baseline(
     *,
     progress: bool | None = None,
     keep_checkpoints: bool = False,
+    trial_timeout: float | None = None,
+    memory_limit: int | str | None = None,
 ) -> Baseline:
     """Run the baseline configuration with the same fresh seeds `validate_top` uses and record it.
 
@@ -90,13 +94,15 @@ def evaluate_baseline(
         progress: show runs done and the time left on stderr (``None``: when stderr is a terminal).
         keep_checkpoints: keep each run's checkpoint folder (``checkpoint_root/seeds/baseline-<i>``) once it ends;
             by default it is deleted. Either way a run starts in an empty folder.
+        trial_timeout, memory_limit: each run's limits, as a search trial's (`validate_top`'s; ``None``: none).
 
     Raises:
-        ConfigError: when no configuration is given or declared.
+        ConfigError: when no configuration is given or declared, or a limit is no number of seconds or size.
         ObjectiveError: when every baseline run failed (a `TunesmithError`); the failed runs are recorded first.
     """
     check_progress(progress)
     check_keep_checkpoints(keep_checkpoints)
+    limits = RunLimits.checked(trial_timeout, memory_limit)
     if params is None:
         declared = read_attr(study.attrs, BaselineAttr)
         if declared is None or declared.params is None:
@@ -111,7 +117,7 @@ def evaluate_baseline(
         raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
     seed_values = seed_list(study.seed, seeds)
     label = f"baseline of {study.name} across {len(seed_values)} seeds"
-    runs = _run(study, objective, params, list(enumerate(seed_values)), label, progress, keep_checkpoints)
+    runs = _run(study, objective, params, list(enumerate(seed_values)), label, progress, keep_checkpoints, limits)
     values = [r.metrics[study.metric.name] for r in runs
               if r.state != TrialState.FAILED.value and study.metric.name in r.metrics]  # fmt: skip
     failed = [r for r in runs if r.state == TrialState.FAILED.value]
@@ -144,10 +150,10 @@ def evaluate_baseline(
 
 
 def _run(study: Study, objective: Objective, params: Mapping[str, Any], seeds: Sequence[tuple[int, int]], label: str,
-         progress: bool | None, keep_checkpoints: bool) -> tuple[SeedRun, ...]:  # fmt: skip
+         progress: bool | None, keep_checkpoints: bool, limits: RunLimits) -> tuple[SeedRun, ...]:  # fmt: skip
     """The baseline run on each ``(index, seed)`` of ``seeds`` (``index``: the seed's place in the seed list, which
-    names its checkpoint folder, deleted after the run unless ``keep_checkpoints``); a user's error becomes a failed
-    run."""
+    names its checkpoint folder, deleted after the run unless ``keep_checkpoints``) under ``limits``; a user's error,
+    or a run past a limit, becomes a failed run."""
     done: list[SeedRun] = []
     with Progress(label, len(seeds), unit="runs", per_unit=typical_duration(study.trials), show=progress) as bar:
         for index, seed in seeds:
@@ -155,6 +161,7 @@ def _run(study: Study, objective: Objective, params: Mapping[str, Any], seeds: S
                 objective, estimator_params(study, params), seed, candidate=BASELINE_NUMBER, metric=study.metric,
                 guardrails=(),
                 checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{index}", keep_checkpoint=keep_checkpoints,
+                limits=limits,
             ))  # fmt: skip
             bar.update(advance=1)
     return tuple(done)
@@ -181,6 +188,7 @@ def run_baseline_on_seeds(
     first: int,
     progress: bool | None = None,
     keep_checkpoints: bool = False,
+    limits: RunLimits = UNBOUNDED,
 ) -> Baseline | None:
     """Run the recorded baseline on those of ``seeds`` (the seed list's from the ``first``-th on) it has not run,
     and record them with its runs (``None``: nothing ran, for every seed was run already or no baseline with a
@@ -204,7 +212,7 @@ def run_baseline_on_seeds(
     if not missing:
         return None
     label = f"baseline of {study.name} on the winner's {len(missing)} fresh seeds"
-    added = _run(study, objective, recorded.params, missing, label, progress, keep_checkpoints)
+    added = _run(study, objective, recorded.params, missing, label, progress, keep_checkpoints, limits)
     baseline = _measured(recorded.params, earlier + added, study.metric)
     write_attr(study, baseline.attribute(study.metric, seed_count=recorded.seed_count))
     failed = [run for run in added if run.state == TrialState.FAILED.value]
@@ -226,11 +234,13 @@ def run_pending_baseline(
     seeds: int | None = None,
     progress: bool | None = None,
     keep_checkpoints: bool = False,
+    limits: RunLimits = UNBOUNDED,
 ) -> Baseline | None:
     """Evaluate a declared baseline that has not run yet, or whose every run failed (`validate_top` and the
     config-driven sequence call it; the study itself never runs it), on ``seeds`` seeds (default: the declared
-    count)."""
+    count), each run under ``limits``."""
     declared = read_attr(study.attrs, BaselineAttr)
     if declared is not None and declared.params is not None and not completed(declared.runs, BASELINE_NUMBER):
-        return evaluate_baseline(study, objective, seeds=seeds, progress=progress, keep_checkpoints=keep_checkpoints)
+        return evaluate_baseline(study, objective, seeds=seeds, progress=progress, keep_checkpoints=keep_checkpoints,
+                                 trial_timeout=limits.trial_timeout, memory_limit=limits.memory_limit)  # fmt: skip
     return None

@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -63,7 +63,7 @@ from tunesmith.discipline._drops import BaselineShift, BaselineSlices, shifted_c
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import WatchedMetrics, guardrail_check, proxy_check, proxy_watch
 from tunesmith.discipline._margin import baseline_check
-from tunesmith.discipline._reruns import BASELINE_NUMBER, completed
+from tunesmith.discipline._reruns import BASELINE_NUMBER, RunFailed, RunLimits, completed, run_bounded
 from tunesmith.discipline.conventions import SHIFTED, SLICE, holdout_key, holdout_keys, slices_of
 from tunesmith.discipline.gap import (
     Z_ONE_SIDED_95,
@@ -82,9 +82,10 @@ from tunesmith.discipline.optimism import Optimism, estimate_optimism, expected_
 from tunesmith.discipline.seeds import Contest, Rule, across_seeds, lineage_of, recorded_contest, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
+from tunesmith.executors import TrialJob
 from tunesmith.integrations._sklearn_space import estimator_params, internal_names
 from tunesmith.objective import DIGEST, Metric, is_per_example, summarise
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import Trial, TrialRecord
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
@@ -338,11 +339,13 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str,
         result = evaluate(dict(params), seed)
     except Exception as exc:
         said = " ".join(str(exc).split()) or "no message"
+        head = (f"the {what} evaluation for params {dict(params)!r}, seed {seed}, {said}" if isinstance(exc, RunFailed)
+                else f"the {what} evaluation raised {type(exc).__name__} ({said}) for params {dict(params)!r}, "
+                f"seed {seed}")  # fmt: skip
         raise HoldoutEvaluationFailed(
-            f"the {what} evaluation raised {type(exc).__name__} ({said}) for params {dict(params)!r}, seed {seed}. "
-            f"{opened}, and it stays locked, since the evaluation may have read it: fix the evaluation, then open "
-            "the holdout again with ts.finalize(study, evaluate, force=True) (tunesmith finalize --force), which the "
-            "verdict records as a forced opening"
+            f"{head}. {opened}, and it stays locked, since the evaluation may have read it: fix the evaluation, then "
+            "open the holdout again with ts.finalize(study, evaluate, force=True) (tunesmith finalize --force), which "
+            "the verdict records as a forced opening"
         ) from exc
     if not isinstance(result, Mapping):
         raise ConfigError(f"the {what} evaluation must return a dict of metrics, got {type(result).__name__}")
@@ -359,6 +362,34 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str,
     except (TypeError, ValueError):
         raise ConfigError(f"the {what} evaluation returned a value that is not a number: {dict(result)!r}") from None
     return scores, examples
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """An evaluation as the objective of a job: ``evaluate(params, seed)`` on the trial's (picklable when
+    ``evaluate`` is, for an executor that spawns its processes)."""
+
+    evaluate: Evaluate
+
+    def __call__(self, trial: Trial) -> Mapping[str, float]:
+        return self.evaluate(dict(trial.params), trial.seed)
+
+
+def _bounded(evaluate: Evaluate, limits: RunLimits, number: int) -> Evaluate:
+    """``evaluate`` run under ``limits`` as a search trial runs under them (`run_bounded`: a child process of the
+    processes executor, killed past ``trial_timeout``, capped at ``memory_limit``), a failure there raised as
+    `RunFailed`; ``evaluate`` itself without limits: one call in this process, unbounded. ``number``: the scored
+    trial's, which the executor's log lines name."""
+    if not limits.bounded:
+        return evaluate
+
+    def bounded(params: dict[str, Any], seed: int) -> Mapping[str, float]:
+        outcome = run_bounded(_Evaluation(evaluate), TrialJob(number, dict(params), seed), limits)
+        if outcome.failed:
+            raise RunFailed(outcome, limits)
+        return cast(Mapping[str, float], outcome.result)
+
+    return bounded
 
 
 def _metric_key(metric: Metric, scores: Mapping[str, float], what: str) -> str:
@@ -687,8 +718,16 @@ def finalize(
     progress: bool | None = None,
     holdout: str | None = None,
     watch: WatchedMetrics = (),
+    trial_timeout: float | None = None,
+    memory_limit: int | str | None = None,
 ) -> Verdict:
     """Score the chosen configuration once on the locked holdout and return the verdict.
+
+    ``evaluate`` (and ``shifted``) is one call in this process, unbounded, unless ``trial_timeout`` or
+    ``memory_limit`` is given: then each call runs under them as a search trial does (a child process of the
+    processes executor), and one past its timeout is killed and raises `HoldoutEvaluationFailed`, the opening spent
+    as for any evaluation that failed. ``tunesmith run`` passes its config's limits, ``tunesmith finalize`` those of
+    the config the study records.
 
     Args:
         study: the tuned study.
@@ -711,6 +750,10 @@ def finalize(
             names read as calibration), as ``ts.Metric`` or names (minimised; a name that reads like a score is
             refused: pass ``ts.Metric(name, "max")``). Checked before the holdout opens: a name no finished trial
             reported, an objective, or a direction against a guardrail on it raises `ConfigError`.
+        trial_timeout: seconds each evaluation may take before it is killed (``None``: no limit, a call in this
+            process).
+        memory_limit: bytes, or a size such as ``"4GB"``, each evaluation may map beyond what its process starts
+            with (``None``: no limit).
 
     Returns:
         The `Verdict`, also stored as the study attribute ``verdict``; the holdout scores are in
@@ -721,13 +764,17 @@ def finalize(
         HoldoutOpened: when the holdout was opened before and ``force`` is false.
         HoldoutScaleMismatch: when the holdout scored an objective on another scale than validation (see
             `_refuse_other_scale`); that opening is recorded as voided, and the next one needs no ``force``.
-        ConfigError: when ``holdout`` is not a non-empty string.
+        HoldoutEvaluationFailed: ``evaluate`` or ``shifted`` raised, or ran past a limit; the opening is recorded.
+        ConfigError: when ``holdout`` is not a non-empty string, or a limit is no number of seconds or size.
     """
     check_progress(progress)
+    run_limits = RunLimits.checked(trial_timeout, memory_limit)
     watched = proxy_watch(study, _valid(study), watch)
     named = _holdout_name(evaluate, holdout)
     limits = thresholds or Thresholds()
     record, how, entry = _chosen(study)
+    evaluate = _bounded(evaluate, run_limits, record.number)  # named above: the set's name is the function's
+    shifted = None if shifted is None else _bounded(shifted, run_limits, record.number)
     validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
     rerun = None if entry is None or entry.mean is None else float(entry.mean)
     followed = () if named is None else _earlier_openings(study, study.info.id, named)

@@ -52,7 +52,10 @@ from tunesmith.discipline._front import chosen_from_front, describe, front_aroun
 from tunesmith.discipline._margin import _paired_advice, _seeds_to_clear, _within_noise
 from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
+    LIMIT_KINDS,
+    UNBOUNDED,
     Objective,
+    RunLimits,
     SeedRun,
     across_runs,
     check_keep_checkpoints,
@@ -341,11 +344,13 @@ _BROKEN_AFTER = 3
 
 def _stop_if_broken(
     study: Study, candidates: Sequence[Candidate], baseline: Candidate | None, *, rule: Rule, confidence: float,
-    seeds: Sequence[int],
+    seeds: Sequence[int], limits: RunLimits = UNBOUNDED,
 ) -> None:  # fmt: skip
     """Record the runs so far and raise when the first `_BROKEN_AFTER` re-runs all failed: configurations that
     worked in the search fail every time, so the objective given to `validate_top` is broken (another signature, a
-    missing metric), and going on would only spend more runs on a bug.
+    missing metric), and going on would only spend more runs on a bug. When every one of them ended at a limit
+    (``limits``: past ``trial_timeout``, out of memory under ``memory_limit``), the message names the limit and how
+    long the search's trials took, since the limit may be what is too tight for a re-run.
 
     ``candidates`` are those re-run so far, the last one perhaps on fewer seeds than the others. They are recorded
     in the attribute ``seed_stability`` with no winner, every failed run with its error, so that the verdict's
@@ -356,8 +361,19 @@ def _stop_if_broken(
         return
     first = runs[0].reason or ""
     line = first.splitlines()[0] if first else "no reason"
+    at_limits = all(run.kind in LIMIT_KINDS for run in runs)
     stopped = (f"validate_top stopped after {len(runs)} failed re-runs: its objective is broken; fix it and run "
                "ts.validate_top(study, objective) again")  # fmt: skip
+    cause = f"the objective given to it is broken ({line}); fix it and run validate_top again"
+    if at_limits:
+        took = typical_duration(study.trials)
+        search = "" if took is None else f" (the search's complete trials took a median of {took:.3g}s)"
+        stopped = (f"validate_top stopped after {len(runs)} re-runs that ended at the per-run limits "
+                   f"({limits.describe()}); raise them or fix what makes the re-runs run past them, and run "
+                   "ts.validate_top(study, objective) again")  # fmt: skip
+        cause = (f"every one ended at the per-run limits, {limits.describe()} ({line}){search}: raise the limit if "
+                 "a re-run needs more than it allows, else find what makes the re-runs hang or grow, and run "
+                 "validate_top again")  # fmt: skip
     last = candidates[-1]
     recorded = [*candidates[:-1], replace(last, note=f"{last.note}; {stopped}" if last.note else stopped)]
     report = SeedReport(
@@ -369,9 +385,8 @@ def _stop_if_broken(
     warn_if_judged(study.attrs, "validate_top")
     raise ObjectiveError(
         f"the first {len(runs)} re-runs of validate_top all failed, though their configurations worked in the "
-        f"search: the objective given to it is broken ({line}); fix it and run validate_top again. The failed runs "
-        f"are recorded in the study attribute seed_stability, so the verdict's seed-stability check fails until "
-        f"then.\nThe first failure:\n{first}",
+        f"search: {cause}. The failed runs are recorded in the study attribute seed_stability, so the verdict's "
+        f"seed-stability check fails until then.\nThe first failure:\n{first}",
         first,
     )
 
@@ -806,9 +821,10 @@ def _check_confirm(confirm: int | None, seeds: int) -> int:
 
 def _confirm(
     study: Study, objective: Objective, record: TrialRecord, seed_values: Sequence[int], *, first: int,
-    progress: bool | None, keep_checkpoints: bool,
+    progress: bool | None, keep_checkpoints: bool, limits: RunLimits,
 ) -> list[SeedRun]:  # fmt: skip
-    """The winner re-run on ``seed_values``, fresh seeds after the pick (the ``first``-th of the seed list on).
+    """The winner re-run on ``seed_values``, fresh seeds after the pick (the ``first``-th of the seed list on), each
+    under ``limits``.
 
     Every run is kept, a failed one too, as the selection's are; `_stop_if_broken` is not asked: the winner
     completed every selection run, so a failure here is the configuration's, for the verdict to judge.
@@ -822,7 +838,7 @@ def _confirm(
             runs.append(run_once(
                 objective, estimator_params(study, record.params), seed, candidate=record.number,
                 metric=study.metric,
-                guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints,
+                guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints, limits=limits,
             ))  # fmt: skip
             bar.update(advance=1)
     return runs
@@ -854,6 +870,8 @@ def validate_top(
     confirm: int | None = None,
     progress: bool | None = None,
     keep_checkpoints: bool = False,
+    trial_timeout: float | None = None,
+    memory_limit: int | str | None = None,
 ) -> SeedReport:
     """Re-run the study's top ``k`` configurations with ``seeds`` fresh seeds and pick the most stable.
 
@@ -874,6 +892,12 @@ def validate_top(
     Every run is recorded in the study attribute ``seed_stability``; `finalize` then scores the
     winner on the holdout. Re-runs are not trials: they do not spend the budget and cannot
     become `Study.best` by a lucky seed.
+    Each run, the baseline's too, honours ``trial_timeout`` and ``memory_limit`` as a search trial under
+    ``Study.optimize(trial_timeout=..., memory_limit=...)`` does, through the same processes executor: a run past its
+    timeout is killed and recorded FAILED of kind TIMEOUT (`SeedRun.kind`), which makes its candidate ineligible as
+    any failed run does. The study does not store the limits its searches ran under, so they are given here;
+    ``tunesmith run`` passes its config's. Without them a run is one call in this process, unbounded: one that hangs
+    holds the call up.
 
     Args:
         study: the study whose trials are ranked.
@@ -888,9 +912,15 @@ def validate_top(
         keep_checkpoints: keep each re-run's checkpoint folder (``checkpoint_root/seeds/<trial>-<i>``, the
             baseline's ``baseline-<i>``) once it ends; by default it is deleted. Either way a re-run starts in an
             empty folder, never from the state an earlier call left.
+        trial_timeout: seconds a run may take before it is killed and recorded FAILED of kind TIMEOUT (``None``:
+            no limit, and the run is a call in this process).
+        memory_limit: bytes, or a size such as ``"4GB"``, a run may map beyond what its process starts with; past
+            them it fails, kind OUT_OF_MEMORY (``None``: no limit).
 
     Raises:
         TunesmithError: when the study has no COMPLETE trial.
+        ConfigError: a ``trial_timeout`` that is not a positive number of seconds, a ``memory_limit`` that is no
+            memory size.
         ConfigError: a multi-objective study without a recorded choice (`Study.choose`).
         ObjectiveError: when the first three re-runs all failed, or every run of the declared baseline did: the
             objective is broken. The runs made are recorded first (``seed_stability``, ``baseline``), so that the
@@ -899,6 +929,7 @@ def validate_top(
     """
     check_progress(progress)
     check_keep_checkpoints(keep_checkpoints)
+    limits = RunLimits.checked(trial_timeout, memory_limit)
     chosen_rule = _check_rule(rule, confidence)
     count = 3 if k is None else integer("k", k, minimum=1, fix="use 3")
     seed_values = seed_list(study.seed, seeds)
@@ -921,7 +952,7 @@ def validate_top(
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
     # A declared baseline runs first, on the very seeds the candidates get (the seed list's first ``seeds``).
     run_pending_baseline(study, objective, seeds=len(seed_values), progress=progress,
-                         keep_checkpoints=keep_checkpoints)  # fmt: skip
+                         keep_checkpoints=keep_checkpoints, limits=limits)  # fmt: skip
     baseline = _baseline_candidate(study, chosen_rule, confidence, seed_values)
     candidates: list[Candidate] = []
     label = f"re-running the top {len(top)} of {study.name} across {len(seed_values)} seeds"
@@ -937,6 +968,7 @@ def validate_top(
                     objective, estimator_params(study, record.params), seed, candidate=record.number,
                     metric=study.metric,
                     guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints,
+                    limits=limits,
                 ))  # fmt: skip
                 bar.update(advance=1)
                 current = _summarise(
@@ -944,7 +976,7 @@ def validate_top(
                     study.guardrails, chosen_rule, confidence, lineage,
                 )  # fmt: skip
                 _stop_if_broken(study, [*candidates, current], baseline, rule=chosen_rule, confidence=confidence,
-                                seeds=seed_values)  # fmt: skip
+                                seeds=seed_values, limits=limits)  # fmt: skip
             candidates.append(current)
     eligible = [c for c in candidates if c.eligible]
     # Every candidate ran on the same seeds: one beaten on every seed by another has nothing to offer the rule,
@@ -975,13 +1007,13 @@ def validate_top(
         confirm_seeds = tuple(seed_list(study.seed, len(seed_values) + confirm_count)[len(seed_values) :])
         record = next(r for r in top if r.number == winner.trial)
         runs = _confirm(study, objective, record, confirm_seeds, first=len(seed_values), progress=progress,
-                        keep_checkpoints=keep_checkpoints)  # fmt: skip
+                        keep_checkpoints=keep_checkpoints, limits=limits)  # fmt: skip
         confirmation = _summarise(
             winner.trial, winner.params, winner.original, runs, study.metric, study.guardrails, chosen_rule, confidence
         )
         # The baseline ran on the seed list's first seeds: on these too, the margin pairs the winner with it.
         run_baseline_on_seeds(study, objective, confirm_seeds, first=len(seed_values), progress=progress,
-                              keep_checkpoints=keep_checkpoints)  # fmt: skip
+                              keep_checkpoints=keep_checkpoints, limits=limits)  # fmt: skip
     report = SeedReport(
         metric=study.metric,
         rule=chosen_rule,

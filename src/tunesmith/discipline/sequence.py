@@ -159,7 +159,8 @@ def _confirm(entry: Mapping[str, Any]) -> int | None:
 
 
 def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any]) -> None:
-    """Evaluate the config's baseline across seeds before the search (no-op without a holdout or baseline)."""
+    """Evaluate the config's baseline across seeds before the search (no-op without a holdout or baseline), each run
+    under the config's ``trial_timeout`` and ``memory_limit``, as the search's trials."""
     if "holdout" not in cfg.extra:
         return
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
@@ -167,7 +168,7 @@ def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], A
         study.declare_baseline(plan.baseline, plan.seeds)
         current = read_attr(study.attrs, BaselineAttr)
         if current is None or not current.runs:
-            evaluate_baseline(study, objective, plan.baseline, plan.seeds)
+            evaluate_baseline(study, objective, plan.baseline, plan.seeds, **_limits(cfg))
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,8 @@ def after_search(
     the run that just ended, if any), nothing is re-run or opened, and what is left comes back instead: a verdict on
     part of the search would be stale once the rest runs, and the holdout would be spent. What the config's limits,
     shifted evaluation and watched metrics were for the opening is recorded (`holdout_edits` names a later edit).
+    The re-runs honour the config's ``trial_timeout`` and ``memory_limit`` as the search's trials do: a re-run past the
+    timeout is killed and recorded FAILED of kind TIMEOUT. The holdout evaluations run unbounded.
     """
     if "holdout" not in cfg.extra:
         return None
@@ -255,7 +258,10 @@ def after_search(
     if (left := search_left(study, search)) is not None:
         return left
     # with several objectives the one candidate is the configuration the config's choose rule picked
-    validate_top(study, objective, k=None if cfg.metrics else plan.top, seeds=plan.seeds, confirm=plan.confirm)
+    validate_top(study, objective, k=None if cfg.metrics else plan.top, seeds=plan.seeds, confirm=plan.confirm,
+                 **_limits(cfg))  # fmt: skip
+    # The holdout evaluation is no trial (it may refit on more data than a trial trains on): a trial_timeout that a
+    # slow but sound evaluation ran past would spend the opening, so it runs unbounded (finalize takes limits).
     verdict = finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds, holdout=plan.name,
                        watch=plan.watch)  # fmt: skip
     if (opening := _verdict_opening(study)) is not None:
@@ -264,6 +270,11 @@ def after_search(
             shift=plan.thresholds.shift, shifted=_shifted_name(plan, cfg), watch=tuple(sorted(set(plan.watch))),
         ))  # fmt: skip
     return verdict
+
+
+def _limits(cfg: StudyConfig) -> dict[str, Any]:
+    """The config's per-trial limits, which its re-runs and holdout evaluations honour as its search trials do."""
+    return {"trial_timeout": cfg.trial_timeout, "memory_limit": cfg.memory_limit}
 
 
 @dataclass(frozen=True, kw_only=True)
