@@ -421,9 +421,15 @@ def _analyse(study: Study) -> tuple[Findings, float]:
 
 
 def _summary(
-    study: Study, result: StudyResult | None = None, *, analyses: bool = True, findings: Findings | None = None
+    study: Study,
+    result: StudyResult | None = None,
+    *,
+    analyses: bool = True,
+    findings: Findings | None = None,
+    why_no_result_below: bool = False,
 ) -> None:
-    """Where the study lives and how this run ended, then the report's terminal summary."""
+    """Where the study lives and how this run ended, then the report's terminal summary (``why_no_result_below``:
+    the command says why the study has no result after it, as `summary` takes it)."""
     from tunesmith.report import summary
 
     console.print(f"[bold]{terminal_safe(study.name)}[/bold] in {terminal_safe(redact_url(study.storage.url))}")
@@ -436,7 +442,7 @@ def _summary(
         said = _sampler_line(study.info, study.sampler.describe())
     if said is not None:
         console.print(terminal_safe(said))
-    summary(study, console=console, analyses=analyses, findings=findings)
+    summary(study, console=console, analyses=analyses, findings=findings, why_no_result_below=why_no_result_below)
 
 
 def _sampler_line(info: StudyInfo, given: Mapping[str, Any]) -> str | None:

@@ -40,6 +40,7 @@ from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.samplers import Random
 from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, configurations
+from tunesmith.space import Space
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._known import _priors, valid
@@ -336,7 +337,8 @@ def _print_front(study: Study, as_json: bool) -> None:
 @json_option
 @_one_line_errors
 def status(study_name: str | None, storage: str, as_json: bool) -> None:
-    """Budget burned, whether the space is used up, the scheduler's stops, trial states, the sampler and the best.
+    """Budget burned, the space's forbidden combinations, whether the space is used up, the scheduler's stops, trial
+    states, the sampler and the best.
 
     Wall time is the study's running time, the time while at least one of its trials ran (see
     `tunesmith.Budget`): a study that ran 29 s shows 29 s however long ago it started.
@@ -353,6 +355,8 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
         _print_json(_status_json(study, records, usage, used_up, stops))
         return
     console.print(_budget_line(study.budget, usage))
+    for line in _forbidden_lines(study.space):  # the used-up line below counts only the configurations they allow
+        console.print(terminal_safe(line))
     if used_up is not None:
         console.print(f"[yellow]{terminal_safe(used_up.line())}[/yellow]")
     if stops is not None:
@@ -368,6 +372,17 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
     for number, note in gone.items():
         console.print(f"[yellow]{terminal_safe(f'trial {number} is recorded running, but {note}')}[/yellow]")
     _summary(study)
+
+
+def _forbidden_lines(space: Space) -> list[str]:
+    """`status`'s word on the space's forbidden clauses, as stored with it: a heading, then each clause (its `str`) on
+    a line of its own; none for a space without clauses."""
+    clauses = space.forbidden
+    if not clauses:
+        return []
+    params = f"{len(space)} parameter{'s' * (len(space) != 1)}"
+    combinations = f"{len(clauses)} combination{'s' * (len(clauses) != 1)}"
+    return [f"space: {params}; it forbids {combinations}:", *(f"  {clause}" for clause in clauses)]
 
 
 def _best_shown(study: Study) -> bool:
@@ -424,6 +439,7 @@ def _status_json(
             "spent": budget.fraction_spent(usage),
         },
         "states": states,
+        "forbidden": [clause.to_json() for clause in study.space.forbidden],  # as the space's JSON stores them
         "space_used_up": None if used_up is None else used_up.to_json(),
         "scheduler": None if stops is None else stops.to_json(),
         "verdict": _verdict_json(study),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import time
@@ -205,8 +206,9 @@ def run(
         except ConfigError as refused:  # said once the summary and the report show what the stored trials hold
             unchosen = refused
         findings, took = _analyse(study)
-        _summary(study, result, findings=findings)
         no_result = _no_result(study, result)  # said with exit code 1 once the report is written
+        # Why there is no result is said once, in that error: the notes and the summary say the rest, and point to it
+        _summary(study, _without_no_result(result, no_result), findings=findings, why_no_result_below=bool(no_result))
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict; not before the
         # study's budget is spent (a run cut short by --trials leaves the rest of the search to come), nor without
         # the choice that the discipline judges with several objectives, nor without a result to judge.
@@ -254,6 +256,15 @@ def _no_result(study: Study, result: StudyResult) -> str | None:
     said = f"the budget is spent and the study has no result: {nothing}; the trials and the report are kept"
     quoted = no_result_traceback(records)  # every trial failed: the failure the message names, as stored
     return said if quoted is None else f"{said}\n{quoted}"
+
+
+def _without_no_result(result: StudyResult, no_result: str | None) -> StudyResult:
+    """``result`` with its note that the study has no result (`StudyResult.no_result`) left out of the notes the
+    summary prints, when `run` ends by saying it with exit code 1 (``no_result``, `_no_result`'s message: the same
+    note, with the commands for this storage and the failure's traceback)."""
+    if no_result is None or result.no_result is None:
+        return result
+    return dataclasses.replace(result, notes=tuple(note for note in result.notes if note != result.no_result))
 
 
 def _unchosen(study: Study, cfg: StudyConfig, refused: ConfigError) -> str:

@@ -13,6 +13,10 @@ instead: tunesmith samples uniform and log-uniform ranges, so a normal or expone
 no equivalent. A list of dicts (scikit-learn picks one dict, then samples from it) becomes a
 ``Choice`` named ``"@distributions"`` (the dict's index) with each dict's parameters conditioned on
 it; a name that several dicts give different distributions is kept apart as ``"name@<index>"``.
+Forbidden combinations (`tunesmith.Forbidden`, the search's ``forbidden=``) are added to the space's clauses: they
+name the space's parameters, which are the estimator's for a dict (a choice among labelled options by its label, the
+option's ``repr``) and, for a list of dicts, ``"@distributions"`` and a name kept apart as ``"name@<index>"``; a
+`Space` keeps its own clauses beside them.
 `Translation.to_estimator` turns a trial's parameters back into the estimator's. A search records its
 translation in the study attribute ``sklearn_params`` (`record_translation`), each labelled option as JSON that
 rebuilds it (an estimator as its class and ``get_params(deep=False)``), so that `estimator_params` turns a stored
@@ -25,7 +29,8 @@ import importlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,7 +39,7 @@ import numpy as np
 from tunesmith._attribute_json import Fields, JsonObject, is_object
 from tunesmith.attributes import read_attr, write_attr
 from tunesmith.errors import ConfigError, SpaceError
-from tunesmith.space import Choice, Fixed, Float, Int, Param, Space
+from tunesmith.space import Choice, Fixed, Float, Forbidden, Int, Param, Space, SpaceWarning
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
@@ -198,26 +203,47 @@ def _imported(reference: str) -> Any:
     return found
 
 
-def read_distributions(value: Any) -> tuple[Space, Translation]:
-    """The `Space` and `Translation` for a ``Space``, a dict or a list of dicts of distributions."""
+def read_distributions(value: Any, forbidden: Iterable[Forbidden] | None = ()) -> tuple[Space, Translation]:
+    """The `Space` and `Translation` for a ``Space``, a dict or a list of dicts of distributions, with the
+    ``forbidden`` clauses (`Forbidden`; ``None``: none) added to a `Space`'s own.
+
+    Raises:
+        SpaceError: a distribution tunesmith cannot read; ``forbidden`` not a list of `Forbidden`, or a clause that
+            names no parameter of the space or a value it never takes (as `Space` checks them).
+    """
+    forbidden = forbidden or ()
     if isinstance(value, Space):
-        return value, Translation()
+        return _with_clauses(value, forbidden), Translation()
     if isinstance(value, Mapping):
-        return _read_one(value, None)
+        return _read_one(value, None, forbidden)
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         if not value or not all(isinstance(d, Mapping) for d in value):
             raise SpaceError(
                 f"param_distributions must be a dict, a non-empty list of dicts or a ts.Space, got {value!r}: "
                 'pass e.g. {"C": loguniform(1e-3, 1e3)}'
             )
-        return _read_many(value)
+        return _read_many(value, forbidden)
     raise SpaceError(
         f"param_distributions must be a dict, a list of dicts or a ts.Space, got {type(value).__name__}: "
         'pass e.g. {"C": loguniform(1e-3, 1e3), "kernel": ["rbf", "linear"]}'
     )
 
 
-def _read_one(mapping: Mapping[str, Any], where: int | None) -> tuple[Space, Translation]:
+def _with_clauses(space: Space, forbidden: Iterable[Forbidden]) -> Space:
+    """``space`` with the ``forbidden`` clauses beside its own, each checked as `Space` checks them; ``space`` itself
+    when none is given (it keeps its own)."""
+    if isinstance(forbidden, list | tuple) and not forbidden:
+        return space
+    params = {name: space[name] for name in space}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpaceWarning)  # said when ``space`` was built
+        given = Space(params, forbidden=forbidden).forbidden  # checked alone: a refusal names only ``forbidden``
+        return Space(params, forbidden=[*space.forbidden, *given])
+
+
+def _read_one(
+    mapping: Mapping[str, Any], where: int | None, forbidden: Iterable[Forbidden] = ()
+) -> tuple[Space, Translation]:
     if not mapping:
         raise SpaceError(_empty(where))
     params: dict[str, Param] = {}
@@ -227,10 +253,10 @@ def _read_one(mapping: Mapping[str, Any], where: int | None) -> tuple[Space, Tra
         params[name] = param
         if labels is not None:
             translation.labels[name] = labels
-    return Space(params), translation
+    return Space(params, forbidden=forbidden), translation
 
 
-def _read_many(dicts: Sequence[Mapping[str, Any]]) -> tuple[Space, Translation]:
+def _read_many(dicts: Sequence[Mapping[str, Any]], forbidden: Iterable[Forbidden] = ()) -> tuple[Space, Translation]:
     for i, d in enumerate(dicts):
         if not d:
             raise SpaceError(_empty(i))
@@ -259,7 +285,7 @@ def _read_many(dicts: Sequence[Mapping[str, Any]]) -> tuple[Space, Translation]:
             translation.names[key] = name
             if labels is not None:
                 translation.labels[key] = labels
-    return Space(params), translation
+    return Space(params, forbidden=forbidden), translation
 
 
 def _conditioned(param: Param, branches: list[int], parents: Mapping[str, str]) -> Param:

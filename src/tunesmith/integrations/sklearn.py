@@ -11,9 +11,10 @@ scipy.stats distributions and lists, ``n_iter``, ``scoring``, ``refit``, ``cv``,
 
 ``param_distributions`` may also be a `Space` or a dict of tunesmith parameters
 (``{"C": ts.Float(1e-3, 1e3, log=True)}``); see `tunesmith.integrations._sklearn_space` for how
-distributions are read. It subclasses scikit-learn's ``BaseSearchCV`` and overrides only
-``_run_search``, so ``cv_results_``, ``best_params_``, ``best_estimator_``, ``refit``, ``n_jobs``
-and ``error_score`` behave as in ``RandomizedSearchCV``.
+distributions are read. ``forbidden`` lists combinations no fit may try (`tunesmith.Forbidden`:
+``forbidden=[ts.Forbidden({"kernel": ["linear", "rbf"], "degree": ts.Above(1)})]``); a `Space` keeps its own.
+It subclasses scikit-learn's ``BaseSearchCV`` and overrides only ``_run_search``, so ``cv_results_``,
+``best_params_``, ``best_estimator_``, ``refit``, ``n_jobs`` and ``error_score`` behave as in ``RandomizedSearchCV``.
 
 With ``resource`` (``"n_samples"`` or an estimator parameter such as ``"max_iter"``) and a
 scheduler (``"asha"``, ``"hyperband"``, ``"median"``, ``"auto"``), each configuration is fitted at
@@ -87,7 +88,7 @@ from tunesmith.integrations._sklearn_space import BRANCH, Translation, read_dist
 from tunesmith.objective import Metric
 from tunesmith.schedulers import FIFO, MedianStop, Scheduler, make_scheduler
 from tunesmith.schedulers.successive_halving import rung_levels
-from tunesmith.space import Space
+from tunesmith.space import Forbidden, Space
 from tunesmith.storage import Storage, open_storage
 from tunesmith.study import Study
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
@@ -327,14 +328,19 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         resume: continue a stored study of ``study_name`` (its configurations are scored again, then its budget's
             remaining trials run); refused when its ``scoring``, its data, its splits or the parameters given to
             ``fit`` (``sample_weight``) differ.
+        forbidden: combinations of parameter values that no fit may try, a list of `tunesmith.Forbidden`; they go to
+            the search's space beside a `Space`'s own clauses, are stored with the study, and name the space's
+            parameters (the estimator's names; see `tunesmith.integrations._sklearn_space` for a list of dicts).
 
     Raises:
         ConfigError: an argument of ``HalvingRandomSearchCV`` (``factor``, ``min_resources``, ``n_candidates``,
             ...), with tunesmith's equivalent; on ``fit``, ``n_iter`` and ``n_trials`` both given with different
             values.
+        SpaceError: on ``fit``, ``forbidden`` not a list of `tunesmith.Forbidden`, or a clause naming a parameter
+            the space lacks or a value it never takes.
 
     Attributes:
-        space_: the `Space` that ``param_distributions`` was read into.
+        space_: the `Space` that ``param_distributions`` was read into, with the ``forbidden`` clauses.
         trials_: the study's trial records after ``fit``.
         study_name_: the name of the study in ``storage``.
         max_resource_: the resource of a full fit (``max_resource``, or the training fold size for
@@ -365,6 +371,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         storage: str | None = "memory",
         study_name: str | None = None,
         resume: bool = False,
+        forbidden: Sequence[Forbidden] | None = (),
     ) -> None:
         super().__init__(
             estimator=estimator,
@@ -389,6 +396,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         self.storage = storage
         self.study_name = study_name
         self.resume = resume
+        self.forbidden = forbidden
 
     # Set-up -------------------------------------------------------------------------------------
     def _budget(self) -> int:
@@ -615,7 +623,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
     # The search ---------------------------------------------------------------------------------
     def _run_search(self, evaluate_candidates: Callable[..., dict[str, Any]]) -> None:
         budget = self._budget()
-        space, translation = read_distributions(self.param_distributions)
+        space, translation = read_distributions(self.param_distributions, self.forbidden)
         from joblib import effective_n_jobs
 
         # Split once, as scikit-learn's searches do: every configuration and every rung is scored on the same

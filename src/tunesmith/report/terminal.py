@@ -64,6 +64,7 @@ def summary(
     space: Space | None = None,
     metric: Metric | str | None = None,
     analyses: bool = True,
+    why_no_result_below: bool = False,
 ) -> None:
     """Print the summary of a study.
 
@@ -74,6 +75,9 @@ def summary(
         findings: analyses already computed; computed here when omitted and ``analyses`` is true.
         space, metric: the space and metric when ``source`` is bare records.
         analyses: whether to run importance and diagnosis (off: best configuration and top-k only).
+        why_no_result_below: the caller says why the study has no result after the summary (`tunesmith run`, in
+            the error it exits 1 with), so the summary says only that it has none and that the reason follows,
+            rather than the reason a second time.
     """
     out = console or Console(emoji=False)
     data = report_data(source, space=space, metric=metric)
@@ -85,9 +89,9 @@ def summary(
     # Before the top-k table, whose parameter columns are chosen by importance when the width cannot hold them all.
     found = findings if findings is not None else (analyse(data) if analyses else None)
     if data.several:
-        _print_front(data, out)
+        _print_front(data, out, why_no_result_below)
     elif shown is None:
-        _print_no_best(data, out, "No trial has completed with a finite metric yet.")
+        _print_no_best(data, out, "No trial has completed with a finite metric yet.", why_no_result_below)
     else:
         best = shown.record
         measured = metrics_text(best.metrics, objectives=(data.metric,), guardrails=data.guardrails)
@@ -121,17 +125,23 @@ def summary(
         out.print(Text(f"  • {_plain(line)}"))
 
 
-def _print_no_best(data: ReportData, out: Console, none_yet: str) -> None:
-    """Why there is no best (or front): every finished trial broke a guardrail, else none has finished yet."""
+def _print_no_best(data: ReportData, out: Console, none_yet: str, why_below: bool = False) -> None:
+    """Why there is no best (or front): every finished trial broke a guardrail or failed (only that it has none, and
+    that the reason follows, when the caller says it below: ``why_below``), else none has finished yet."""
     infeasible = no_feasible_note(data)
-    out.print(none_yet if infeasible is None else Text(_plain(infeasible), style="yellow"))
+    if infeasible is None:
+        out.print(none_yet)
+    elif why_below:
+        out.print(Text("No result: no trial is feasible; why, and what to do, are said at the end.", style="yellow"))
+    else:
+        out.print(Text(_plain(infeasible), style="yellow"))
 
 
-def _print_front(data: ReportData, out: Console) -> None:
+def _print_front(data: ReportData, out: Console, why_no_result_below: bool = False) -> None:
     """Several objectives: the Pareto front (by the primary objective), its hypervolume and the recorded choice."""
     front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
     if not front:
-        _print_no_best(data, out, "No trial has completed with every objective finite yet.")
+        _print_no_best(data, out, "No trial has completed with every objective finite yet.", why_no_result_below)
         return
     choice = data.choice
     out.print(Text(f"Pareto front: {len(front)} trials", style="bold green"))

@@ -764,6 +764,7 @@ class StudyResult:
     usage: BudgetUsage | None = None
     failures: list[TrialRecord] = field(default_factory=list)
     notes: tuple[str, ...] = ()
+    no_result: str | None = None  # the note of ``notes`` that says the spent budget left no result, warned as well
     space_used_up: bool = False  # the sampler had no untried configuration left: no later run can go on
     front: tuple[TrialRecord, ...] | None = None
     chosen: TrialRecord | None = None
@@ -1257,6 +1258,7 @@ def optimize(
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     if untold := _untold_note(study, records):
         notes.append(untold)
+    no_result: str | None = None
     if (space_used_up or not _budget_left(study, records, usage, ended)) and (
         nothing := no_feasible_note(records, study.metric, study.objectives, study.guardrails, systematic.where)
     ):
@@ -1268,6 +1270,7 @@ def optimize(
         # At the caller's line (past `Study.optimize` and `_stoppable`), which Python's default filter shows once.
         warnings.warn(nothing, AllTrialsFailedWarning if failed else NoFeasibleTrialWarning, stacklevel=4)
         notes.append(nothing)
+        no_result = nothing
     several = len(study.objectives) > 1  # no single best: the front, and the choice if one stands
     result = StudyResult(
         _best=None if several else study.best_of(records),
@@ -1277,6 +1280,7 @@ def optimize(
         elapsed=time.monotonic() - started_at,
         usage=usage,
         notes=tuple(notes),
+        no_result=no_result,
         failures=[r for r in finished if r.state is TrialState.FAILED],
         space_used_up=space_used_up,
         front=tuple(pareto_front(records, study.objectives)) if several else None,
