@@ -183,6 +183,94 @@ def test_the_study_run_names_the_best_trial_with_its_value(exported: Path) -> No
     assert "1 complete, 1 failed, 1 infeasible, 2 stopped" in text
 
 
+def test_the_export_draws_the_best_so_far_at_each_count_of_trials_ended_in_the_order_they_ended(
+    tmp_path: Path,
+) -> None:
+    ended = [  # trial 0 ends last: in trial order its 0.2 would be the best from the first point on
+        TrialRecord(0, {"lr": 0.1, "opt": "adam"}, seed=1, state=TrialState.COMPLETE, metrics={"loss": 0.2},
+                    started_at=0.0, finished_at=30.0),
+        TrialRecord(1, {"lr": 0.2, "opt": "sgd"}, seed=2, state=TrialState.COMPLETE, metrics={"loss": 0.5},
+                    started_at=0.0, finished_at=10.0),
+        TrialRecord(2, {"lr": 0.3, "opt": "sgd"}, seed=3, state=TrialState.FAILED, kind=TrialKind.EXCEPTION,
+                    started_at=0.0, finished_at=20.0),
+        TrialRecord(3, {"lr": 0.4, "opt": "sgd"}, seed=4, started_at=0.0),  # still running: not ended
+    ]  # fmt: skip
+    folder = log_to_tensorboard(ended, tmp_path / "tb", space=SPACE, metric="loss")
+    assert _scalars(folder, "best_loss") == [(1, 0.5), (2, 0.5), (3, _float32(0.2))]
+
+
+def test_the_export_draws_the_study_run_the_live_callback_drew_over_two_runs(tmp_path: Path) -> None:
+    board = TensorBoardCallback(tmp_path / "live")
+    study = _study("twice")
+    study.optimize(_curve, n_trials=3, callbacks=[board], fail_fast=None)
+    study.optimize(_curve, n_trials=2, callbacks=[board], fail_fast=None)  # run again: the curve goes on
+    exported = log_to_tensorboard(study, tmp_path / "export")
+    live = _scalars(tmp_path / "live" / "twice", "best_loss")
+    assert [step for step, _ in live] == [1, 2, 3, 4, 5]
+    assert live == _scalars(exported, "best_loss")
+
+
+def test_the_export_of_several_objectives_names_the_pareto_front_as_the_live_run_does_and_draws_no_best(
+    tmp_path: Path,
+) -> None:
+    from tunesmith.report.export import best_text
+
+    board = TensorBoardCallback(tmp_path / "live", best_text=best_text)
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metrics=[ts.Metric("error"), ts.Metric("latency_ms")],
+                     sampler="random", storage="memory", name="front", seed=0)  # fmt: skip
+    study.optimize(lambda trial: {"error": trial.params["x"], "latency_ms": 1.0 - trial.params["x"]}, n_trials=3,
+                   callbacks=[board])  # fmt: skip
+    exported = log_to_tensorboard(study, tmp_path / "export")
+    (said,) = _text(exported, "tunesmith/best")
+    assert "Pareto front: #0, #1, #2 (several objectives have no single best)" in said
+    (result,) = _text(tmp_path / "live" / "front", "tunesmith/result")
+    assert result.endswith(said)
+    assert not any(tag.startswith("best_") for tag in _accumulator(exported).Tags()["tensors"])
+
+
+def test_given_best_text_the_live_result_says_what_the_export_and_tunesmith_best_say_of_the_best(
+    tmp_path: Path,
+) -> None:
+    from tunesmith.report import report_data
+    from tunesmith.report._shown import shown_best
+    from tunesmith.report.export import best_text
+
+    board = TensorBoardCallback(tmp_path / "live", best_text=best_text)
+    study = _study("few", budget=ts.Budget(trials=8), scheduler=ts.ASHA(max_resource=9))
+
+    def nine_steps(trial: ts.Trial) -> dict[str, float]:
+        loss = 1.0
+        for step in trial.steps(9):
+            loss = loss * 0.5 + trial.params["lr"] / (step + 1)
+            trial.report(loss=loss)
+            if trial.should_stop():
+                break
+        return {"loss": loss}
+
+    study.optimize(nine_steps, callbacks=[board])
+    shown = shown_best(report_data(study))  # what `tunesmith best` prints beside the best
+    assert shown is not None and shown.few_trained is not None and "trained fully" in shown.few_trained
+    (result,) = _text(tmp_path / "live" / "few", "tunesmith/result")
+    (said,) = _text(log_to_tensorboard(study, tmp_path / "export"), "tunesmith/best")
+    assert result.startswith("stopped: ") and result.endswith(said)
+    assert f"best trial: #{shown.record.number}" in result and shown.few_trained in result
+
+
+def test_without_best_text_the_live_result_names_the_search_best_and_says_what_it_leaves_unjudged(
+    tmp_path: Path,
+) -> None:
+    study = _study("plain")
+    study.optimize(_curve, n_trials=2, callbacks=[TensorBoardCallback(tmp_path / "tb")])
+    (result,) = _text(tmp_path / "tb" / "plain", "tunesmith/result")
+    assert f"best trial: #{study.best.number}, the search's best on its own seed" in result
+    assert "not judged here: pass TensorBoardCallback(log_dir, best_text=tunesmith.report.export.best_text)" in result
+
+
+def test_a_best_text_that_is_not_a_function_is_refused_with_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ts.ConfigError, match=r"best_text must be a function .* got str .*best_text=tunesmith\.report"):
+        TensorBoardCallback(tmp_path / "tb", best_text="best trial: #3")  # type: ignore[arg-type]
+
+
 def test_a_second_export_into_the_same_folder_is_refused_with_the_fix(exported: Path) -> None:
     with pytest.raises(ts.ConfigError, match=r"already holds runs .* export into another log_dir, or remove"):
         log_to_tensorboard(_records(), exported.parent, space=SPACE, metric="loss")
@@ -209,6 +297,14 @@ def test_no_study_name_writes_outside_the_log_folder(tmp_path: Path, name: str) 
     assert all(c.isascii() and (c.isalnum() or c in "._-") for c in folder.name)
     assert all(p.resolve().is_relative_to(root) for p in tmp_path.rglob("*"))
     assert json.loads((folder / STUDY_FILE).read_text())["study"] == name
+
+
+def test_the_examples_in_the_folder_name_docstring_are_what_it_returns() -> None:
+    import doctest
+
+    (examples,) = doctest.DocTestFinder().find(folder_name, "folder_name", globs={"folder_name": folder_name})
+    outcome = doctest.DocTestRunner().run(examples)
+    assert outcome.attempted >= 2 and outcome.failed == 0
 
 
 def test_two_names_alike_once_cleaned_keep_apart() -> None:

@@ -7,16 +7,19 @@ every trial's curves and the HParams tab compares the trials.
     from tunesmith.integrations.tensorboard import TensorBoardCallback
     from tunesmith.report import log_to_tensorboard
 
-    study.optimize(objective, callbacks=[TensorBoardCallback("runs")])   # then: tensorboard --logdir runs
-    log_to_tensorboard(study, "exported")                                # a study that already ran
+    from tunesmith.report.export import best_text
+
+    board = TensorBoardCallback("runs", best_text=best_text)   # best_text: the best as `tunesmith best` says it
+    study.optimize(objective, callbacks=[board])                # then: tensorboard --logdir runs
+    log_to_tensorboard(study, "exported")                       # a study that already ran
 
 Layout: ``<log_dir>/<study>/trial-<number>``, one run per trial, beside the study's own run in ``<log_dir>/<study>``.
 ``<study>`` is the study's name when it is a safe folder name (ASCII letters, digits, ``.``, ``_`` and ``-``, not
 starting or ending with a dot, at most 100 characters, not a name Windows reserves); any other name is made one
-(`folder_name`): each other character becomes ``_`` and ``-`` with 8 hexadecimal digits of the name's SHA-256 is
-added, so two names never share a folder and no name writes outside ``log_dir`` (``../x`` -> ``_.._x-`` and the
-hash). The study folder holds ``tunesmith-study.json``, naming the study it belongs to: a folder another study's
-runs fill is refused.
+(`folder_name`): each other character becomes ``_``, the dots it then starts or ends with are dropped, and ``-``
+with 8 hexadecimal digits of the name's SHA-256 is added, so two names never share a folder and no name writes
+outside ``log_dir`` (``../x`` -> ``_x-`` and the hash, ``../../x`` -> ``_.._x-`` and its hash). The study folder
+holds ``tunesmith-study.json``, naming the study it belongs to: a folder another study's runs fill is refused.
 
 Each trial's run holds every reported value as a scalar at its step (the metric's name is the tag), then its final
 metrics at its last step, so each curve ends with the value storage records as the trial's result, the value the
@@ -36,10 +39,16 @@ The callback writes a trial's session when the trial ends, never at its start: T
 a run states, and one written at the start would show the trial running for good. A paused trial's run has its
 curve and no session until the trial ends. Each run that is ended gets ``tunesmith-trial.json``; a study run again
 ends, as storage records them, the trial runs an earlier process left without one (a process killed mid-trial).
-With one objective the study's run gets ``best_<metric>``, the best value so far, at each count of
-trials ended (trials end out of their numbers' order, and TensorBoard drops the points past a step that comes
-again); when ``optimize`` ends, the text ``tunesmith/result`` says why it stopped and names the best trial (with several
-objectives, the Pareto front and the chosen trial). Needs ``pip install 'tunesmith[tensorboard]'``.
+
+The study's run is the same live and exported (`_BestSoFar` draws it for both): with one objective it gets
+``best_<metric>``, the best value so far (`tunesmith.trial.best_record`), at each count of trials ended, in the order
+they ended (trials end out of their numbers' order, and TensorBoard drops the points past a step that comes again);
+with several objectives, which have no single best, no curve, and its text names the Pareto front and the chosen
+trial (`front_text`). The export's text ``tunesmith/best`` is what ``tunesmith best`` says of the best
+(`tunesmith.report.export.best_text`: the seed re-runs' pick, the trials it cannot be told from, a scheduler's few
+trained fully); when ``optimize`` ends, the callback's text ``tunesmith/result`` says why the run stopped and the same,
+given ``best_text=tunesmith.report.export.best_text`` (this layer cannot read what the report judges: without it, the
+text names the search's best and says what it leaves unjudged). Needs ``pip install 'tunesmith[tensorboard]'``.
 """
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,14 +67,18 @@ import numpy as np
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, not_written, require
-from tunesmith.integrations._tracking import is_better, last_step, logged_values, verdict_json
+from tunesmith.integrations._tracking import last_step, logged_values, verdict_json
+from tunesmith.objective import Metric
 from tunesmith.study import Observer
-from tunesmith.trial import Trial, TrialRecord, TrialState
+from tunesmith.trial import Trial, TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
     from tunesmith.study import Study, StudyResult
 
-__all__ = ["STUDY_FILE", "TRIAL_FILE", "TensorBoardCallback", "folder_name", "logged_floats", "write_study"]
+__all__ = [
+    "STUDY_FILE", "TRIAL_FILE", "BestText", "TensorBoardCallback", "folder_name", "front_text", "logged_floats",
+    "write_study",
+]  # fmt: skip
 
 STUDY_FILE = "tunesmith-study.json"  # in a study's folder: the study its runs belong to
 TRIAL_FILE = "tunesmith-trial.json"  # in a trial's run: its session is written (the trial ended)
@@ -96,9 +109,18 @@ def _tensorboard(module: str) -> Any:
 
 def folder_name(name: str) -> str:
     """The folder a study named ``name`` writes its runs in: ``name`` itself when it is a safe folder name, else a
-    safe name made from it, ``../x`` -> ``_.._x-`` and 8 hexadecimal digits (see the module's docstring).
+    safe name made from it (see the module's docstring): each other character ``_``, the dots at either end dropped,
+    then ``-`` and 8 hexadecimal digits.
 
     The suffix, a hash of the whole name, keeps two names apart (``a b`` and ``a_b`` alike); the rest is for people.
+
+    Example:
+        >>> folder_name("mnist-lr_sweep.v2")
+        'mnist-lr_sweep.v2'
+        >>> folder_name("../x")
+        '_x-d6b96a97'
+        >>> folder_name("../../x")
+        '_.._x-9cdf6a50'
     """
     readable = _FOLDER_CHARACTER_REFUSED.sub("_", name).strip(".")
     reserved = readable.split(".")[0].upper() in _WINDOWS_RESERVED
@@ -224,6 +246,55 @@ def _mark_ended(folder: Path, study_name: str, record: TrialRecord) -> None:
                                       "kind": record.kind.value if record.kind else None})  # fmt: skip
 
 
+class _BestSoFar:
+    """The study run's ``best_<metric>`` curve, drawn alike live (`TensorBoardCallback`) and after the fact
+    (`write_study`): after each trial ends, the best value so far (`tunesmith.trial.best_record`: a COMPLETE, valid
+    trial with a finite value; the one that ended first on a tie) at the count of trials ended. The count, not the
+    trial's number, is the step: trials end out of their numbers' order, and TensorBoard drops the points past a step
+    that comes again. ``metric`` is ``None`` with several objectives, which have no single best: no curve.
+
+    ``ended`` and ``best`` start from the trials that ended before (a study run again).
+    """
+
+    def __init__(self, metric: Metric | None, *, ended: int = 0, best: TrialRecord | None = None) -> None:
+        self.metric = metric
+        self.ended = ended
+        self.best = best
+
+    def draw(self, run: _Run, record: TrialRecord) -> None:
+        """Count ``record`` ended and draw the best so far into ``run`` (nothing while no trial qualifies)."""
+        self.ended += 1
+        if self.metric is None:
+            return
+        self.best = best_record([r for r in (self.best, record) if r is not None], self.metric)
+        value = None if self.best is None else self.best.value(self.metric.name)
+        if value is not None:
+            run.scalars({f"{_BEST}{self.metric.name}": value}, self.ended)
+
+
+def _in_end_order(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The trials that ended, in the order storage records their end (``finished_at``; a record without one last,
+    then by number)."""
+    ended = [r for r in records if r.state.is_finished]
+    return sorted(ended, key=lambda r: (r.finished_at is None, r.finished_at or 0.0, r.number))
+
+
+def front_text(front: Sequence[TrialRecord], chosen: int | None, why: str | None = None) -> str:
+    """What a study run says of a Pareto front (several objectives), live and exported alike: ``Pareto front: #0, #3
+    (several objectives have no single best)``, then the trial `Study.choose` recorded, when one stands, and ``why``
+    it was chosen, when known."""
+    named = ", ".join(f"#{r.number}" for r in front) or "none yet"
+    said = f"Pareto front: {named} (several objectives have no single best)"
+    if chosen is None:
+        return said
+    return f"{said}\n\nchosen trial: #{chosen}" + ("" if why is None else f" ({why})")
+
+
+BestText = Callable[["Study"], str]
+"""What `TensorBoardCallback` takes as ``best_text``: the study's best as every view says it, read when ``optimize``
+ends; `tunesmith.report.export.best_text` is the one the export writes."""
+
+
 def _study_of(folder: Path) -> str | None:
     """The study ``folder``'s ``tunesmith-study.json`` names (``""`` when it cannot be read), ``None`` without one."""
     path = folder / STUDY_FILE
@@ -253,23 +324,33 @@ class TensorBoardCallback(Observer):
 
     Args:
         log_dir: the folder TensorBoard reads (``tensorboard --logdir <log_dir>``); created when missing.
+        best_text: what the text ``tunesmith/result`` says of the best when ``optimize`` ends, read from the study
+            then: pass `tunesmith.report.export.best_text`, which says what ``tunesmith best`` and the export say (the
+            seed re-runs' pick, the trials it cannot be told from, a scheduler's few trained fully). This layer cannot
+            judge that itself: without it, the text names the search's best and says what it leaves unjudged.
 
     Attributes:
         run_dirs: the run folder of each trial logged, by ``(study name, trial number)``.
 
     Raises:
-        ConfigError: ``log_dir`` is not a folder's path; from ``on_optimize_start``, the study's folder holds another
-            study's runs (two names that differ only in case, on a disk that ignores case).
+        ConfigError: ``log_dir`` is not a folder's path, or ``best_text`` is not callable; from ``on_optimize_start``,
+            the study's folder holds another study's runs (two names that differ only in case, on a disk that ignores
+            case).
         FileNotWritten: from the hooks, a run's folder or file cannot be written.
     """
 
-    def __init__(self, log_dir: str | Path) -> None:
+    def __init__(self, log_dir: str | Path, *, best_text: BestText | None = None) -> None:
         self.log_dir = _checked_log_dir(log_dir, "pass TensorBoardCallback('runs'), a folder (created when missing)")
+        if best_text is not None and not callable(best_text):
+            raise ConfigError(
+                f"best_text must be a function of the study that returns text, got {type(best_text).__name__} "
+                f"{best_text!r:.60}: pass best_text=tunesmith.report.export.best_text, or leave it out"
+            )
+        self.best_text = best_text
         self.run_dirs: dict[tuple[str, int], Path] = {}
         self._runs: dict[tuple[str, int], _Run] = {}  # the trials running now
         self._studies: dict[str, _Run] = {}  # each study's own run, from on_optimize_start to on_optimize_end
-        self._best: dict[str, TrialRecord] = {}
-        self._ended: dict[str, int] = {}  # each study's count of trials ended: the step of its best_<metric>
+        self._curves: dict[str, _BestSoFar] = {}  # each study's best_<metric>, from on_optimize_start on
 
     def study_dir(self, study: Study) -> Path:
         """The folder of ``study``'s runs: ``<log_dir>/<folder_name(study.name)>``."""
@@ -309,11 +390,11 @@ class TensorBoardCallback(Observer):
             run_dir = self.run_dir(study, record.number)
             if record.state.is_finished and run_dir.is_dir() and not (run_dir / TRIAL_FILE).exists():
                 self._end(study, record)
-        self._ended[study.name] = sum(1 for record in history if record.state.is_finished)
-        if study.name not in self._best and len(study.objectives) < 2:  # a resumed study: its best so far
-            best = study.best_of(history)
-            if best is not None:
-                self._best[study.name] = best
+        # Counted from storage, as the export counts them: a resumed study's curve goes on from its trials ended.
+        metric = study.metric if len(study.objectives) < 2 else None
+        ended = sum(1 for record in history if record.state.is_finished)
+        best = None if metric is None else best_record(_in_end_order(history), metric)
+        self._curves[study.name] = _BestSoFar(metric, ended=ended, best=best)
 
     def on_trial_start(self, study: Study, trial: Trial) -> None:
         """Open the trial's run (a resumed trial's: a new event file in the same run)."""
@@ -340,16 +421,11 @@ class TensorBoardCallback(Observer):
             if run is not None:
                 run.close()
             return
-        self._ended[study.name] = self._ended.get(study.name, 0) + 1
         if key in self._runs or self.run_dir(study, record.number).is_dir():  # else no run of it was ever opened
             self._end(study, record)
-        if is_better(study, record, self._best.get(study.name)):
-            self._best[study.name] = record
-        best = self._best.get(study.name)
-        value = None if best is None else best.value(study.metric.name)
-        study_run = self._studies.get(study.name)
-        if value is not None and study_run is not None:
-            study_run.scalars({f"{_BEST}{study.metric.name}": value}, self._ended[study.name])
+        study_run, curve = self._studies.get(study.name), self._curves.get(study.name)
+        if study_run is not None and curve is not None:
+            curve.draw(study_run, record)
             study_run.flush()
 
     def _end(self, study: Study, record: TrialRecord) -> None:
@@ -383,7 +459,8 @@ class TensorBoardCallback(Observer):
             return
         try:
             if result is not None:
-                study_run.text("tunesmith/result", _result_text(result), len(study.trials))
+                best = None if self.best_text is None else self.best_text(study)
+                study_run.text("tunesmith/result", _result_text(result, best), len(study.trials))
         finally:
             study_run.close()
 
@@ -406,22 +483,32 @@ class TensorBoardCallback(Observer):
         return folder
 
 
-def _result_text(result: StudyResult) -> str:
+def _result_text(result: StudyResult, best: str | None) -> str:
+    """Why the run stopped and how many trials it ran, then ``best``, the callback's ``best_text`` of the study; without
+    it, the front and the chosen trial (several objectives), or the search's best with what it leaves unjudged."""
     lines = [f"stopped: {result.stop_reason}", f"trials run: {result.trials_run}"]
-    if result.front is not None:  # several objectives: the front, never a best
-        front = ", ".join(f"#{r.number}" for r in result.front) or "none yet"
-        lines.append(f"Pareto front: {front} (several objectives have no single best)")
-        if result.chosen is not None:
-            lines.append(f"chosen trial: #{result.chosen.number}")
+    if best is not None:
+        lines.append(best)
+    elif result.front is not None:  # several objectives: the front, never a best
+        lines.append(front_text(result.front, None if result.chosen is None else result.chosen.number))
     elif result.best is not None:
-        lines.append(f"best trial: #{result.best.number}")
+        lines.append(
+            f"best trial: #{result.best.number}, the search's best on its own seed; what `tunesmith best` says of it "
+            "(the seed re-runs' pick, the trials it cannot be told from within noise, a scheduler's few trained "
+            "fully) is not judged here: pass TensorBoardCallback(log_dir, best_text=tunesmith.report.export.best_text)"
+            " to write it"
+        )
     return "\n\n".join(lines)
 
 
-def write_study(name: str, records: Sequence[TrialRecord], log_dir: str | Path, summary: str) -> Path:
+def write_study(
+    name: str, records: Sequence[TrialRecord], log_dir: str | Path, summary: str, *, metric: Metric | None
+) -> Path:
     """Write a study that ran into a TensorBoard log folder: one run per trial of ``records``, as
     `TensorBoardCallback` writes them (every reported value at its step, the final metrics at the last step, the
-    HParams session with the trial's state), and the study's run with ``summary`` as the text ``tunesmith/best``.
+    HParams session with the trial's state), and the study's run as the callback draws it (`_BestSoFar`: the best
+    value of ``metric`` so far at each count of trials ended, in the order they ended; ``None`` with several
+    objectives, which have no curve) with ``summary`` as the text ``tunesmith/best``.
     `tunesmith.report.log_to_tensorboard` reads a study and calls it.
 
     Returns:
@@ -455,7 +542,10 @@ def write_study(name: str, records: Sequence[TrialRecord], log_dir: str | Path, 
             _mark_ended(run_dir, name, record)
     study_run = _Run(folder)
     try:
-        study_run.text("tunesmith/best", summary)
+        curve = _BestSoFar(metric)
+        for record in _in_end_order(records):
+            curve.draw(study_run, record)
+        study_run.text("tunesmith/best", summary, curve.ended)
     finally:
         study_run.close()
     return folder

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,19 @@ from tunesmith.errors import FileNotWritten, not_written, require
 from tunesmith.integrations._tracking import logged_values
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, report_data
-from tunesmith.report._shown import ShownBest, shown_best
+from tunesmith.report._shown import (
+    ShownBest,
+    choice_off_front,
+    few_trained_note,
+    near_front_note,
+    no_feasible_note,
+    shown_best,
+)
 from tunesmith.space import Space
 
-__all__ = ["FileNotWritten", "log_to_mlflow", "log_to_tensorboard", "not_written", "trial_rows", "write_csv"]
+__all__ = [
+    "FileNotWritten", "best_text", "log_to_mlflow", "log_to_tensorboard", "not_written", "trial_rows", "write_csv",
+]  # fmt: skip
 
 
 def trial_rows(
@@ -152,14 +160,17 @@ def log_to_mlflow(
                       MetricRenamedWarning, stacklevel=2)  # fmt: skip
     return str(parent.info.run_id)
 
+
 def log_to_tensorboard(
     source: Any, log_dir: str | Path, *, space: Space | None = None, metric: Metric | str | None = None
 ) -> Path:
     """Write a study that ran into a TensorBoard log folder: one run per trial, as
     `tunesmith.integrations.tensorboard.TensorBoardCallback` writes them (every reported value at its step, the
-    final metrics at the last step, the HParams session with the trial's state), and the study's run with the text
-    ``tunesmith/best``: the best every view shows (the seed re-runs' pick once they ran) with what they say of it,
-    or why there is none.
+    final metrics at the last step, the HParams session with the trial's state), and the study's run as the callback
+    draws it: ``best_<metric>``, the best value so far at each count of trials ended, in the order storage records
+    their end (one objective), and the text ``tunesmith/best`` (`best_text`): the best every view shows (the seed
+    re-runs' pick once they ran) with what they say of it, the Pareto front with several objectives, or why there is
+    none.
 
     Args:
         source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
@@ -177,21 +188,48 @@ def log_to_tensorboard(
     from tunesmith.integrations.tensorboard import write_study
 
     data = report_data(source, space=space, metric=metric)
-    return write_study(data.name, data.records, log_dir, _best_text(data, shown_best(data)))
+    curve = None if data.several else data.metric  # several objectives have no best: no curve
+    return write_study(data.name, data.records, log_dir, _best_text(data, shown_best(data)), metric=curve)
+
+
+def best_text(source: Any, *, space: Space | None = None, metric: Metric | str | None = None) -> str:
+    """What a TensorBoard study run says of the best, as ``tunesmith best`` says it: the trials' states counted, then
+    the best every view shows (`report._shown.shown_best`: the seed re-runs' pick once they ran) with its value,
+    parameters and caveats (the re-runs' findings, the trials it cannot be told from, a scheduler's few trained
+    fully, a PBT schedule); with several objectives the Pareto front, the chosen trial and what ``tunesmith best``
+    says of them; or why there is none. The export's ``tunesmith/best``; pass it to the live callback,
+    ``TensorBoardCallback(log_dir, best_text=best_text)``, and its ``tunesmith/result`` says the same.
+
+    Args:
+        source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
+        space, metric: the space and metric when ``source`` is bare records.
+    """
+    data = report_data(source, space=space, metric=metric)
+    return _best_text(data, shown_best(data))
 
 
 def _best_text(data: ReportData, shown: ShownBest | None) -> str:
-    """What the TensorBoard export says of the best: the states counted, then the best every view shows."""
+    """`best_text` of ``data``, whose best every view shows is ``shown``."""
+    from tunesmith.integrations.tensorboard import front_text
+
     states: dict[str, int] = {}
     for record in data.records:
         states[record.state.value] = states.get(record.state.value, 0) + 1
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no trials"
     lines = [f"study {data.name!r}: {counts}"]
-    objectives: Sequence[Any] = data.objectives or (data.metric,)
-    if len(objectives) > 1:
-        lines.append("several objectives have no single best: `tunesmith report` shows the Pareto front")
+    if data.several:  # as `tunesmith best` says a front: the choice, then its caveats
+        front = data.front
+        if not front:
+            lines.append(f"no Pareto front: {no_feasible_note(data) or 'no complete trial has every objective yet'}")
+        else:
+            choice = data.choice
+            lines.append(front_text(front, None if choice is None else choice.trial,
+                                    None if choice is None else choice.why))  # fmt: skip
+        said = (few_trained_note(data), near_front_note(data), data.void_choice, choice_off_front(data))
+        lines.extend(note for note in said if note is not None)
     elif shown is None:
-        lines.append(f"no best: no complete trial has a finite {data.metric.name}")
+        why = no_feasible_note(data) or f"no complete trial has a finite {data.metric.name}"
+        lines.append(f"no best: {why}")
     else:
         value = shown.record.value(data.metric.name)
         shown_value = "no value" if value is None else f"{value:.6g}"
