@@ -470,11 +470,11 @@ def curveless_study() -> ts.Study:
 def test_nan_results_without_learning_curves_are_attributed_to_the_parameter_that_causes_them(
     curveless_study: ts.Study,
 ) -> None:
-    """The diverged trials had no healthy trial to be set against (complete trials without a curve were not judged),
+    """The NaN trials had no healthy trial to be set against (complete trials without a curve were not judged),
     so no rule was tested: "signatures of 16 trials: 16 diverged" and nothing on lr."""
     high = [r for r in curveless_study.trials if r.params["lr"] > 0.01]
     result = diagnose(curveless_study.trials, curveless_study.space, curveless_study.metric)
-    attribution = next((a for a in result.attributions if a.signature is Signature.DIVERGED), None)
+    attribution = next((a for a in result.attributions if a.signature.value == "non_finite (value)"), None)
     assert attribution is not None, result.lines()
     assert attribution.rule.param == "lr" and attribution.rule.op == ">"
     assert attribution.matched == attribution.total == attribution.covered == len(high)
@@ -482,13 +482,14 @@ def test_nan_results_without_learning_curves_are_attributed_to_the_parameter_tha
 
 
 def test_the_summary_counts_the_trials_that_reported_no_curve(curveless_study: ts.Study) -> None:
-    """It read "signatures of 16 trials: 16 diverged", as though every trial judged had diverged."""
-    diverged = sum(r.state is not TrialState.COMPLETE for r in curveless_study.trials)
-    complete = len(curveless_study.trials) - diverged
+    """It read "signatures of 16 trials: 16 diverged", as though every trial judged had diverged; a NaN result is
+    named by its trial kind, non_finite, as `tunesmith trials --failed` names it."""
+    not_finite = sum(r.state is not TrialState.COMPLETE for r in curveless_study.trials)
+    complete = len(curveless_study.trials) - not_finite
     result = diagnose(curveless_study.trials, curveless_study.space, curveless_study.metric)
     assert result.lines()[0] == (
         f"signatures of {len(curveless_study.trials)} trials (none reported a curve of 'value': judged by their "
-        f"results alone): {diverged} diverged, {complete} complete without a curve"
+        f"results alone): {not_finite} non_finite (value), {complete} complete without a curve"
     )
 
 
@@ -513,11 +514,11 @@ def test_crashes_a_parameter_causes_are_attributed_to_it() -> None:
     study.optimize(_out_of_memory_from_depth_7, fail_fast=None)
     deep = [r for r in study.trials if r.params["depth"] >= 7]
     result = diagnose(study.trials, study.space, study.metric)
-    found = [a for a in result.attributions if a.signature.value == "crashed (MemoryError)"]
+    found = [a for a in result.attributions if a.signature.value == "out_of_memory (MemoryError)"]
     assert len(found) == 1, result.lines()
     n = len(deep)
-    said = f"{n} of {n} crashed trials (MemoryError) have depth >= 7 ({n} of {n} trials with depth >= 7 crashed with "
-    assert found[0].describe().startswith(f"{said}MemoryError; p = "), found[0].describe()
+    said = f"{n} of {n} out_of_memory trials (MemoryError) have depth >= 7 ({n} of {n} trials with depth >= 7 ran "
+    assert found[0].describe().startswith(f"{said}out of memory (MemoryError); p = "), found[0].describe()
     assert "narrow depth to at most 6" in [s.text for s in result.suggestions]
 
 
@@ -539,8 +540,8 @@ def test_a_crashed_trial_is_neither_too_short_to_judge_nor_healthy() -> None:
     assert 10 not in result.too_short and 10 not in result.curves
     assert 11 not in result.curves
     assert {n: d.failure.value for n, d in result.failures.items()} == {
-        10: "crashed (ValueError)",
-        11: "crashed (ValueError)",
+        10: "exception (ValueError)",
+        11: "exception (ValueError)",
     }
 
 
@@ -556,8 +557,8 @@ def test_a_crash_is_told_apart_by_the_exception_type_storage_recorded() -> None:
     ]
     result = diagnose(records, ts.Space({"lr": ts.Float(1e-5, 1e-1, log=True)}), "loss")
     assert {n: d.failure.value for n, d in result.failures.items()} == {
-        0: "crashed (ValueError)",
-        1: "crashed (MemoryError)",
-        2: "crashed (killed by SIGSEGV)",
-        3: "crashed (timed out)",
+        0: "exception (ValueError)",
+        1: "out_of_memory (MemoryError)",
+        2: "crash (killed by SIGSEGV)",
+        3: "timeout",
     }

@@ -26,7 +26,8 @@ signature, the first that applies in this order, or is too short to judge (see t
   which all learned alike is not judged: one report cannot tell a blow-up from a trial that had not learned yet
   where no trial shows the untrained level (`_Peers`). A metric with a value at or below zero (a score read as a
   loss) is not judged this way.
-  A trial the study failed as `TrialKind.NON_FINITE` is diverged too (it was judged on an objective or guardrail).
+  A trial the study failed as `TrialKind.NON_FINITE` is diverged when its curve shows it (else it is a **non_finite**
+  failure, below).
   A NaN in any other metric of a result says nothing of training (an F1 of a class the model never predicts is
   undefined, and a healthy trial returns it): it is noted in the trial's detail as an undefined metric, and the trial
   is judged on its curve like any other.
@@ -42,23 +43,26 @@ signature, the first that applies in this order, or is too short to judge (see t
   gets no signature; `judge_curves` says why (`CurveJudgements.too_short`), and `classify_curves` leaves it out.
 
 Some trials fail in ways no curve shows; `judge_curves` names them apart (`CurveJudgements.failures`), as a `Failure`
-with its cause, so that the failure rules (`diagnose`) can blame a parameter for them:
+with its kind and cause, so that the failure rules (`diagnose`) can blame a parameter for them. The kinds are the trial
+kinds' own (`FailureKind` holds `TrialKind`'s words), as ``tunesmith trials --failed`` and a run's failure count say
+them; "crash" is a dead process, never an exception:
 
-- **crashed**: the trial failed by raising (`TrialKind.EXCEPTION`, `TrialKind.OUT_OF_MEMORY`), dying
-  (`TrialKind.CRASH`) or running out of time (`TrialKind.TIMEOUT`), and its curve, if any, did not diverge first. Its
-  cause is the exception's type as storage recorded it (the reason's ``exception: ValueError``, else the exception
-  line of the stored traceback: ``MemoryError``), or the reason (``killed by SIGSEGV``). A crashed trial is never too
-  short to judge, nor healthy: its curve ends where it crashed, not where training stopped.
-- **not finite**: a trial that reported nothing along the way returned a result whose study metric (an objective or
-  guardrail other than the curve metric, or the one the study failed it for as `TrialKind.NON_FINITE`) is NaN or
-  infinite. Without a single report, nothing tells a blow-up in training from a broken measurement (a memory
-  probe that returns NaN for one width), so it is not called diverged. A NaN in the curve metric's own final value
-  still is (a trial that returned NaN for its loss diverged, curve or not).
+- **exception**, **out_of_memory**, **crash**, **timeout**: the trial failed so (`TrialKind.EXCEPTION`,
+  `TrialKind.OUT_OF_MEMORY`: it raised; `TrialKind.CRASH`: its process died; `TrialKind.TIMEOUT`: it ran past
+  ``trial_timeout``), and its curve, if any, did not diverge first. Its cause is the exception's type as storage
+  recorded it (the reason's ``exception: ValueError``, else the exception line of the stored traceback:
+  ``MemoryError``), a crash's reason (``killed by SIGSEGV``), and none for a timeout (its kind says it). Such a trial
+  is never too short to judge, nor healthy: its curve ends where it failed, not where training stopped.
+- **non_finite**: the study failed the trial as `TrialKind.NON_FINITE` (an objective or guardrail NaN or infinite in
+  its result) and its curve, if any, did not diverge first (a NaN or a blow-up in its reports); or a trial that
+  reported nothing along the way returned a result with a watched metric other than the curve metric NaN or infinite.
+  Its cause is that metric. A result says nothing of how training went: without a curve that shows it, nothing tells
+  a blow-up from a broken measurement (a memory probe that returns NaN for one width), so it is not called diverged.
 
 A complete trial whose final value of the curve metric is finite and that reported no curve of it is in neither
 (`CurveJudgements.without_curve`): not a failure, and no evidence of a healthy shape, but a trial the failure rules
 count among those that did not fail; without it, a study that reports no curves had no trial a rule could set the
-diverged or crashed ones against.
+failed ones against.
 
 "Large" and "far" are measured against the study itself: the *gap* at step ``t`` is the
 distance from the typical starting loss (the median of the first reported values) down to the
@@ -137,10 +141,14 @@ class Signature(Enum):
 
 
 class FailureKind(Enum):
-    """How a trial failed where its learning curve cannot show it (see the module docs)."""
+    """How a trial failed where its learning curve cannot show it (see the module docs), in the words of its
+    `TrialKind`, which ``tunesmith trials --failed`` and a run's count of failures print."""
 
-    CRASHED = "crashed"
-    NOT_FINITE = "not finite"
+    EXCEPTION = TrialKind.EXCEPTION.value
+    OUT_OF_MEMORY = TrialKind.OUT_OF_MEMORY.value
+    CRASH = TrialKind.CRASH.value
+    TIMEOUT = TrialKind.TIMEOUT.value
+    NON_FINITE = TrialKind.NON_FINITE.value
 
 
 @dataclass(frozen=True)
@@ -148,9 +156,9 @@ class Failure:
     """A way trials failed that no curve shows, with its cause: trials fail the same way when both are equal.
 
     Attributes:
-        kind: crashed or not finite.
-        cause: the exception's type (``MemoryError``) or how the process ended (``killed by SIGSEGV``) for a crash;
-            the metric that was not finite (``mem_mb``).
+        kind: the trial's kind of failure.
+        cause: the exception's type (``MemoryError``), how the process ended (``killed by SIGSEGV``), the metric that
+            was not finite (``mem_mb``); ``""`` for a timeout, which its kind says.
     """
 
     kind: FailureKind
@@ -158,8 +166,9 @@ class Failure:
 
     @property
     def value(self) -> str:
-        """The failure in words, as a `Signature`'s value is: ``crashed (MemoryError)``, ``not finite (mem_mb)``."""
-        return f"{self.kind.value} ({self.cause})"
+        """The failure in words, as a `Signature`'s value is: ``exception (ValueError)``, ``non_finite (mem_mb)``,
+        ``timeout``."""
+        return f"{self.kind.value} ({self.cause})" if self.cause else self.kind.value
 
     @property
     def is_failure(self) -> bool:
@@ -298,8 +307,8 @@ class CurveJudgements:
         too_short: trial number -> why not, for every trial whose curve is too short to judge: fewer than
             `SignatureThresholds.min_points` reports, and neither diverged nor underfitting (not healthy either: its
             shape cannot show a rebound or a climb).
-        failures: trial number -> how it failed, for every trial that crashed or returned a metric not finite
-            without a report along the way (see the module docs): no curve shows either.
+        failures: trial number -> how it failed, for every trial that failed in a way no curve shows (see the module
+            docs): it raised, its process died, it timed out, or its result was not finite.
         without_curve: the complete trials whose final value of the curve metric is finite and which reported no
             curve of it: not failed, though nothing shows the shape of their training.
     """
@@ -330,7 +339,7 @@ def classify_curves(
 
     Returns:
         Trial number -> diagnosis. Finished trials with no curve and no non-finite watched metric are left out, and
-        so are those whose curve is too short to judge and those that crashed (`CurveJudgements.failures`).
+        so are those whose curve is too short to judge and those that failed so (`CurveJudgements.failures`).
 
     Raises:
         ConfigError: when ``curve_metric`` names a metric whose direction nothing declares.
@@ -360,8 +369,8 @@ def judge_curves(
         thresholds: the rules' thresholds.
 
     Returns:
-        The signatures, the curves too short to judge, the failures no curve shows (crashes, and a metric not finite
-        in a result with no report before it), and the complete trials without a curve.
+        The signatures, the curves too short to judge, the failures no curve shows (an exception, a dead process, a
+        timeout, a result not finite), and the complete trials without a curve.
 
     Raises:
         ConfigError: when ``curve_metric`` names a metric whose direction nothing declares.
@@ -399,18 +408,25 @@ def judge_curves(
         curve = curves.get(number)
         final = record.metrics.get(name)
         blown = _blown_up(reported[number], typical)
-        diverged = _divergence(record, curve, final, name, sign, reference, rules, every_noise, blown, watched, peers)
+        # A result the study failed as not finite is that failure, unless the curve showed training blow up first.
+        in_result = record.state is TrialState.FAILED and record.kind is TrialKind.NON_FINITE
+        diverged = _divergence(
+            record, curve, final, name, sign, reference, rules, every_noise, blown, watched, peers, result=not in_result
+        )
         note = _undefined(record, watched)
         if note is not None:
             undefined[number] = note
         not_finite = None if diverged is None else _not_finite_unreported(record, name, watched)
+        if in_result and diverged is None:
+            not_finite = _not_finite_result(record, name, watched, curve)
         if not_finite is not None:
-            failures[number] = FailureDiagnosis(number, Failure(FailureKind.NOT_FINITE, not_finite[0]), not_finite[1])
+            failures[number] = FailureDiagnosis(number, Failure(FailureKind.NON_FINITE, not_finite[0]), not_finite[1])
         elif diverged is not None:
             out[number] = CurveDiagnosis(number, Signature.DIVERGED, diverged)
-        elif record.state is TrialState.FAILED and record.kind in _CRASHED:
-            cause = _crash_cause(record)
-            failures[number] = FailureDiagnosis(number, Failure(FailureKind.CRASHED, cause), _crashed(record, curve))
+        elif record.state is TrialState.FAILED and record.kind in _FAILED_SO:
+            kind = _FAILED_SO[record.kind]
+            failure = Failure(kind, _failure_cause(record))
+            failures[number] = FailureDiagnosis(number, failure, _failed_before(record, curve))
         elif curve is not None:
             shaped.append((record, curve))
         elif record.state is TrialState.COMPLETE and final is not None and math.isfinite(final):
@@ -441,18 +457,26 @@ def judge_curves(
 
 
 # Failures of the trial's own run, which a configuration can cause (a batch too large for the device, a depth past
-# the time limit); an interrupted or lost trial's worker vanished under it, and a missing metric or unreadable result
-# is the objective's code whatever the parameters.
-_CRASHED = frozenset({TrialKind.EXCEPTION, TrialKind.OUT_OF_MEMORY, TrialKind.CRASH, TrialKind.TIMEOUT})
+# the time limit), by their kind; an interrupted or lost trial's worker vanished under it, and a missing metric or
+# unreadable result is the objective's code whatever the parameters.
+_FAILED_SO = {
+    TrialKind.EXCEPTION: FailureKind.EXCEPTION,
+    TrialKind.OUT_OF_MEMORY: FailureKind.OUT_OF_MEMORY,
+    TrialKind.CRASH: FailureKind.CRASH,
+    TrialKind.TIMEOUT: FailureKind.TIMEOUT,
+}
 
 # The line of a traceback that names the exception raised: its type at the start of an unindented line.
 _EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Refused))(?::|$)")
 
 
-def _crash_cause(record: TrialRecord) -> str:
-    """What a crashed trial failed of, as storage recorded it: the exception's type (the reason's ``exception:
+def _failure_cause(record: TrialRecord) -> str:
+    """What a failed trial failed of, as storage recorded it: the exception's type (the reason's ``exception:
     ValueError``, else the exception line of the stored traceback, the last such: ``MemoryError: CUDA out of
-    memory``), else the reason (``killed by SIGSEGV``, ``timed out``)."""
+    memory``), else the reason (``killed by SIGSEGV``); nothing for a timeout, whose kind says it all (its reason is
+    ``timed out``, and its limit is the study's)."""
+    if record.kind is TrialKind.TIMEOUT:
+        return ""
     reason = record.reason or ""
     if record.kind in (TrialKind.EXCEPTION, TrialKind.OUT_OF_MEMORY):
         named = reason.removeprefix("exception: ").split(" ", 1)[0] if reason.startswith("exception: ") else ""
@@ -466,12 +490,33 @@ def _crash_cause(record: TrialRecord) -> str:
     return record.kind.value if record.kind is not None else "failed"
 
 
-def _crashed(record: TrialRecord, curve: tuple[np.ndarray, np.ndarray] | None) -> str:
-    """Why a crashed trial is not judged on its curve, in words."""
+def _failed_before(record: TrialRecord, curve: tuple[np.ndarray, np.ndarray] | None) -> str:
+    """Why a trial that failed (raised, died, timed out) is not judged on its curve, in words."""
     how = (record.reason or (record.kind.value if record.kind is not None else "failed")).splitlines()[0]
     if curve is None:
-        return f"crashed before any report ({how})"
-    return f"crashed after {len(curve[1])} reports, the last at step {int(curve[0][-1])} ({how}): its curve ends there"
+        return f"failed before any report ({how})"
+    return f"failed after {len(curve[1])} reports, the last at step {int(curve[0][-1])} ({how}): its curve ends there"
+
+
+def _not_finite_result(
+    record: TrialRecord, name: str, watched: frozenset[str], curve: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[str, str]:
+    """The metric not finite in the result of a trial the study failed as `TrialKind.NON_FINITE` whose curve did not
+    diverge, with the evidence: ``name`` when it is the one, else the first watched one (`_watched`), else the first
+    not finite; the reason when the result holds none (a record stored without its metrics)."""
+    bad = [(key, value) for key, value in sorted(record.metrics.items())
+           if isinstance(value, float) and not math.isfinite(value)]  # fmt: skip
+    ranked = sorted(bad, key=lambda item: (item[0] != name, item[0] not in watched))
+    if not ranked:
+        return name, f"failed as not finite: {record.reason or 'an objective or guardrail is not finite'}"
+    key, value = ranked[0]
+    if curve is None:
+        along = "and the trial reported nothing along the way: no curve tells a blow-up in training from a broken "
+        along += f"measurement of {key} (not called diverged)"
+    else:
+        along = (f"after {len(curve[1])} finite reports of {name}, the last at step {int(curve[0][-1])}, which show "
+                 "no blow-up (not called diverged)")  # fmt: skip
+    return key, f"{key} is {_stored(value)} in its result {along}"
 
 
 def _not_finite_unreported(record: TrialRecord, name: str, watched: frozenset[str]) -> tuple[str, str] | None:
@@ -888,7 +933,12 @@ def _divergence(
     blown: str | None,
     watched: frozenset[str],
     peers: _Peers,
+    *,
+    result: bool = True,
 ) -> str | None:
+    """Why ``record`` diverged (see the module docs), else ``None``. ``result``: whether a value not finite in its
+    result counts; off, only what its reports show does (a trial the study failed as not finite is that failure unless
+    its curve diverged first)."""
     if record.kind is TrialKind.DIVERGED:
         return record.error or f"stopped as diverged ({name} not finite)"
     if curve is not None:
@@ -897,12 +947,12 @@ def _divergence(
         if bad.any():
             index = int(np.argmax(bad))
             return f"{name} is {_stored(sign * values[index])} at step {int(steps[index])}"
-    if final is not None and not math.isfinite(final):
+    if result and final is not None and not math.isfinite(final):
         return f"final {name} is {_stored(final)}"
-    broken = _broken_elsewhere(record, name, watched)
+    broken = _broken_elsewhere(record, name, watched, result=result)
     if broken is not None:
         return broken
-    if record.kind is TrialKind.NON_FINITE:
+    if result and record.kind is TrialKind.NON_FINITE:
         # The study failed it for a non-finite objective or guardrail, which this reading may not have been given.
         return f"failed as not finite: {record.reason or 'an objective or guardrail is not finite'}"
     if curve is None:
@@ -991,12 +1041,13 @@ def _typical_magnitudes(trials: Iterable[Mapping[str, _Reported]]) -> dict[str, 
     return {key: float(np.median(values)) for key, values in lasts.items()}
 
 
-def _broken_elsewhere(record: TrialRecord, name: str, watched: frozenset[str]) -> str | None:
-    """Why another watched metric (`_watched`) says ``record`` blew up: not finite at its last report or in its
-    result (a value that was not finite only for a while, such as a gradient norm under loss scaling, is left
-    alone)."""
+def _broken_elsewhere(record: TrialRecord, name: str, watched: frozenset[str], *, result: bool = True) -> str | None:
+    """Why another watched metric (`_watched`) says ``record`` blew up: not finite at its last report or (with
+    ``result``) in its result (a value that was not finite only for a while, such as a gradient norm under loss
+    scaling, is left alone)."""
     last = record.intermediate[max(record.intermediate)] if record.intermediate else {}
-    for where, reported in (("at its last report", last), ("in its result", record.metrics)):
+    places = (("at its last report", last), ("in its result", record.metrics))
+    for where, reported in places if result else places[:1]:
         for key, value in sorted(reported.items()):
             if key != name and key in watched and isinstance(value, float) and not math.isfinite(value):
                 return f"{key} is {_stored(value)} {where} (training blew up, whatever {name} shows)"

@@ -22,12 +22,13 @@ every objective (`_advice.front_advice`, with an importance result per objective
 to judge (fewer than `SignatureThresholds.min_points` reports, neither diverged nor underfitting: one that ASHA
 stopped at its first rung) is counted apart ("23 too short to judge"), not as healthy, and no rule is fitted to it.
 
-Failures no curve shows are tested beside the signatures, in the same family: each crash by its cause ("crashed
-(MemoryError)") and each metric not finite in a result with no report before it ("not finite (mem_mb)"); see
-`curves.Failure`. A complete trial that reported no curve but a finite final value did not fail: it is set against the
-failures as the healthy trials are (it has no signature of its own), so a study whose objective never calls
-``trial.report`` still gets its rules ("16 of 16 diverged trials have lr > 0.01"), and its first line says how many
-trials were judged by their results alone.
+Failures no curve shows are tested beside the signatures, in the same family, each by its trial kind's word and its
+cause, as ``tunesmith trials --failed`` names them: an exception by its type ("exception (ValueError)"), a dead process
+by its reason ("crash (killed by SIGSEGV)"), a timeout, and a result not finite by its metric ("non_finite (mem_mb)");
+see `curves.Failure`. A complete trial that reported no curve but a finite final value did not fail: it is set
+against the failures as the healthy trials are (it has no signature of its own), so a study whose objective never calls
+``trial.report`` still gets its rules ("16 of 16 non_finite trials (loss) have lr > 0.01"), and its first line says how
+many trials were judged by their results alone.
 
 Example:
     >>> report = diagnose(study.trials, study.space, study.metric)
@@ -73,7 +74,7 @@ __all__ = ["Attribution", "Diagnosis", "Rule", "Suggestion", "diagnose"]
 
 Op = Literal[">", "<", ">=", "<=", "="]
 
-# What a failure rule explains: a curve's failure signature, or a failure no curve shows (a crash, a metric not finite).
+# What a failure rule explains: a curve's failure signature, or a failure no curve shows (an exception, a timeout...).
 Label = Signature | Failure
 
 # A rule is kept when it covers this share of the signature's trials ...
@@ -162,13 +163,13 @@ class Diagnosis:
         too_short: trial number -> why not, for every finished trial whose curve is too short to judge (a trial
             ASHA stopped at its first rung): counted apart, neither healthy nor a failure, and left out of the
             attributions.
-        failures: trial number -> how it failed, for every trial that crashed or returned a metric not finite
-            without reporting before (`curves.Failure`): no curve shows these, and each is attributed as a signature.
+        failures: trial number -> how it failed, for every trial that failed in a way no curve shows (raised, died,
+            timed out, or returned a metric not finite: `curves.Failure`), each attributed as a signature is.
         without_curve: the complete trials with a finite final value of the curve metric that reported no curve of
             it: no failure and no signature, set against the failures by the rules.
         no_curve: how many of the trials counted (judged, too short, failed or without a curve) reported no curve of
-            the curve metric: those ``without_curve``, and failures such as a NaN returned or a crash before the first
-            report.
+            the curve metric: those ``without_curve``, and failures such as a NaN returned or an exception before the
+            first report.
     """
 
     metric: str
@@ -453,9 +454,14 @@ def _cut_rule(name: str, param: Float | Int, lo: float, hi: float, upper: bool) 
 
 def _verb(signature: Label) -> str:
     if isinstance(signature, Failure):
-        if signature.kind is FailureKind.CRASHED:
-            return f"crashed with {signature.cause}"
-        return f"had {signature.cause} not finite"
+        cause = signature.cause
+        return {
+            FailureKind.EXCEPTION: f"raised {cause}",
+            FailureKind.OUT_OF_MEMORY: f"ran out of memory ({cause})",
+            FailureKind.CRASH: f"crashed ({cause})",
+            FailureKind.TIMEOUT: "timed out",
+            FailureKind.NON_FINITE: f"had {cause} not finite",
+        }[signature.kind]
     return {
         Signature.DIVERGED: "diverged",
         Signature.UNSTABLE: "were unstable",
@@ -466,16 +472,16 @@ def _verb(signature: Label) -> str:
 
 
 def _trials(signature: Label) -> str:
-    """The trials with ``signature``, as a count names them: ``diverged trials``, ``crashed trials (MemoryError)``."""
+    """The trials with ``signature``, as a count names them: ``diverged trials``, ``exception trials (MemoryError)``,
+    ``timeout trials``."""
     if isinstance(signature, Failure):
-        if signature.kind is FailureKind.CRASHED:
-            return f"crashed trials ({signature.cause})"
-        return f"trials with {signature.cause} not finite"
+        cause = f" ({signature.cause})" if signature.cause else ""
+        return f"{signature.kind.value} trials{cause}"
     return f"{signature.value} trials"
 
 
 def _order(failure: Failure) -> tuple[str, str]:
-    """Failures in a fixed order (crashes first, then by cause), so that the same trials read the same."""
+    """Failures in a fixed order (by kind, then by cause), so that the same trials read the same."""
     return (failure.kind.name, failure.cause)
 
 

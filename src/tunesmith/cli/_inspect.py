@@ -44,7 +44,8 @@ from tunesmith.space import Space
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._known import _priors, valid
-from tunesmith.study._optimize import failure_text
+from tunesmith.study._optimize import failure_text, no_feasible_note
+from tunesmith.study._search_progress import listing_arguments
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     After `finalize`, the recorded verdict follows, as `status` prints it: the winner is not ready until it says so.
     """
     from tunesmith.report import report_data
-    from tunesmith.report._shown import no_feasible_note, shown_best
+    from tunesmith.report._shown import shown_best
 
     study = _resolve_study(storage, study_name)
     if len(study.objectives) > 1:
@@ -191,7 +192,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     data = report_data(study)
     shown = shown_best(data)  # what status, the report and the dashboard show as best, and say of it
     if shown is None:
-        raise CliError(f"study {study.name!r} has {no_feasible_note(data) or 'no COMPLETE trial yet'}")
+        raise CliError(f"study {study.name!r} has {_why_no_result(study) or 'no COMPLETE trial yet'}")
     chosen = shown.record
     refit_pick = _refit_pick(study)
     if as_json:
@@ -293,13 +294,13 @@ def _print_front(study: Study, as_json: bool) -> None:
     scheduler's few trained fully (``few_trained``); with ``as_json``, the recorded verdict too, as the
     single-objective form carries it (`_verdict_json`)."""
     from tunesmith.report import report_data
-    from tunesmith.report._shown import choice_off_front, few_trained_note, near_front_note, no_feasible_note
+    from tunesmith.report._shown import choice_off_front, few_trained_note, near_front_note
     from tunesmith.report.terminal import front_table
 
     front = study.pareto_front
     data = report_data(study)
     if not front:
-        said = no_feasible_note(data) or "no COMPLETE trial with every objective yet"
+        said = _why_no_result(study) or "no COMPLETE trial with every objective yet"
         raise CliError(f"study {study.name!r} has {said}")
     with _friendly_errors():
         choice, void, left = data.choice, data.void_choice, choice_off_front(data)
@@ -329,6 +330,13 @@ def _print_front(study: Study, as_json: bool) -> None:
         console.print(terminal_safe(f"* chosen: trial #{choice.trial} ({choice.why})"))
         if left is not None:
             console.print(f"[yellow]{terminal_safe(left)}[/yellow]")
+
+
+def _why_no_result(study: Study) -> str | None:
+    """Why ``study`` has no result (`no_feasible_note`), its commands naming the study and its storage
+    (`listing_arguments`) as `run` and `status` name them; ``None`` when it has one or no trial finished."""
+    where = listing_arguments(study.name, study.storage.url)
+    return no_feasible_note(study.trials, study.metric, study.objectives, study.guardrails, where)
 
 
 @click.command()

@@ -206,7 +206,8 @@ def run(
         except ConfigError as refused:  # said once the summary and the report show what the stored trials hold
             unchosen = refused
         findings, took = _analyse(study)
-        no_result = _no_result(study, result)  # said with exit code 1 once the report is written
+        kept = _kept(no_report)
+        no_result = _no_result(study, result, kept)  # said with exit code 1 once the report is written
         # Why there is no result is said once, in that error: the notes and the summary say the rest, and point to it
         _summary(study, _without_no_result(result, no_result), findings=findings, why_no_result_below=bool(no_result))
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict; not before the
@@ -230,10 +231,10 @@ def run(
         if no_result is not None:  # no feasible trial: why the choice had nothing to pick from
             raise CliError(no_result)
         if unchosen is not None:
-            raise CliError(_unchosen(study, cfg, unchosen))
+            raise CliError(_unchosen(study, cfg, unchosen, kept))
 
 
-def _no_result(study: Study, result: StudyResult) -> str | None:
+def _no_result(study: Study, result: StudyResult, kept: str) -> str | None:
     """Why `run` exits with code 1 when the study's budget is spent and no trial is feasible (every one declared
     infeasible or broke a guardrail, or every one failed: ``fail_fast = false`` let the run spend its budget, where
     fail-fast on stops it with exit code 1), ``None`` when it has a result or the search goes on: the run has no
@@ -241,7 +242,7 @@ def _no_result(study: Study, result: StudyResult) -> str | None:
     ts.Infeasible exited 0, as did 8 of 8 that raised). The message is `no_feasible_note`'s, what `study.optimize`
     warns with, with the commands that read and re-queue the failures for this study and storage and the most common
     failure's traceback. Nothing is re-run or opened then (the re-runs had no candidate and said only that); the
-    trials, the summary and the report are kept."""
+    trials, the summary and the report (unless --no-report) are kept, as ``kept`` (`_kept`) says."""
     from tunesmith.discipline.sequence import search_left
     from tunesmith.study._optimize import no_feasible_note, no_result_traceback
     from tunesmith.study._search_progress import listing_arguments
@@ -253,7 +254,7 @@ def _no_result(study: Study, result: StudyResult) -> str | None:
     nothing = no_feasible_note(records, study.metric, study.objectives, study.guardrails, where)
     if nothing is None:
         return None
-    said = f"the budget is spent and the study has no result: {nothing}; the trials and the report are kept"
+    said = f"the budget is spent and the study has no result: {nothing}; {kept}"
     quoted = no_result_traceback(records)  # every trial failed: the failure the message names, as stored
     return said if quoted is None else f"{said}\n{quoted}"
 
@@ -267,26 +268,34 @@ def _without_no_result(result: StudyResult, no_result: str | None) -> StudyResul
     return dataclasses.replace(result, notes=tuple(note for note in result.notes if note != result.no_result))
 
 
-def _unchosen(study: Study, cfg: StudyConfig, refused: ConfigError) -> str:
+def _unchosen(study: Study, cfg: StudyConfig, refused: ConfigError, kept: str) -> str:
     """Why the config's choose rule picked nothing once the budget was spent, with the fix: the front holds no
     trial (every trial was cut short; none feasible, or every one failed, is `_no_result`'s to say), or no trial of it
     meets the bounds of rule ``best`` (`choose.Best.unmet`: the bound and the closest trial); ``refused`` otherwise."""
     from tunesmith.choose import Best
+    from tunesmith.study._search_progress import listing_arguments
 
     where = "[choose]" if cfg.path.suffix == ".toml" else "choose:"
     said = f"the budget is spent and {where} in {cfg.path.name}"
     front = study.pareto_front
+    named = listing_arguments(study.name, study.storage.url) or shlex.quote(study.name)
     if not front:
-        show = f"tunesmith show {shlex.quote(study.name)} NUMBER"
+        show = f"tunesmith show {named} NUMBER"
         return (f"{said} has nothing to pick: it picks from the Pareto front, the trials COMPLETE and feasible with "
                 f"every objective, and no trial is; the summary above counts the trials by state and `{show}` gives "
-                "one's error; the trials and the report are kept")  # fmt: skip
+                f"one's error; {kept}")  # fmt: skip
     if isinstance(cfg.choose, Best):
-        more = f"tunesmith extend {shlex.quote(study.name)} --trials N"
+        more = f"tunesmith extend {named} --trials N"
         return (f"{said} picks nothing: {cfg.choose.unmet(front, study.objectives)}: loosen the bound in {where} and "
                 "run the same command again, which chooses from the trials kept without running more, or search "
-                f"on toward it ({more}, then run again); the trials and the report are kept")  # fmt: skip
-    return f"{said} picks nothing: {refused}; the trials and the report are kept"
+                f"on toward it ({more}, then run again); {kept}")  # fmt: skip
+    return f"{said} picks nothing: {refused}; {kept}"
+
+
+def _kept(no_report: bool) -> str:
+    """What a run that ends with exit code 1 keeps, in the words its error ends with: its trials, and its report
+    unless ``--no-report`` left it unwritten (said otherwise, a user looks for a file that is not there)."""
+    return "the trials are kept" if no_report else "the trials and the report are kept"
 
 
 @click.command()

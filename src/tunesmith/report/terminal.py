@@ -40,10 +40,12 @@ from tunesmith.report._shown import (
     choice_off_front,
     few_trained_note,
     near_front_note,
-    no_feasible_note,
     shown_best,
 )
 from tunesmith.space import Space
+from tunesmith.study import Study
+from tunesmith.study._optimize import no_feasible_note
+from tunesmith.study._search_progress import listing_arguments
 from tunesmith.trial import TrialRecord
 
 __all__ = ["front_table", "importance_bars", "summary"]
@@ -78,9 +80,14 @@ def summary(
         why_no_result_below: the caller says why the study has no result after the summary (`tunesmith run`, in
             the error it exits 1 with), so the summary says only that it has none and that the reason follows,
             rather than the reason a second time.
+
+    Why a study has no result is `no_feasible_note`'s word, as every view says it; of a `Study` it gives the commands
+    that read and re-queue its failures with its name and storage (`listing_arguments`), as ``tunesmith run`` does,
+    where a `ReportData` or bare records leave ``STUDY`` to fill in.
     """
     out = console or Console(emoji=False)
     data = report_data(source, space=space, metric=metric)
+    where = listing_arguments(source.name, source.storage.url) if isinstance(source, Study) else None
     counts = ", ".join(f"{n} {state}" for state, n in sorted(data.state_counts().items())) or "no trials"
     aims = ", ".join(f"{m.name} ({m.direction})" for m in (data.objectives or (data.metric,)))
     heading = terminal_safe(f"{aims}, {counts}")
@@ -89,9 +96,9 @@ def summary(
     # Before the top-k table, whose parameter columns are chosen by importance when the width cannot hold them all.
     found = findings if findings is not None else (analyse(data) if analyses else None)
     if data.several:
-        _print_front(data, out, why_no_result_below)
+        _print_front(data, out, why_no_result_below, where)
     elif shown is None:
-        _print_no_best(data, out, "No trial has completed with a finite metric yet.", why_no_result_below)
+        _print_no_best(data, out, "No trial has completed with a finite metric yet.", why_no_result_below, where)
     else:
         best = shown.record
         measured = metrics_text(best.metrics, objectives=(data.metric,), guardrails=data.guardrails)
@@ -125,10 +132,13 @@ def summary(
         out.print(Text(f"  • {_plain(line)}"))
 
 
-def _print_no_best(data: ReportData, out: Console, none_yet: str, why_below: bool = False) -> None:
+def _print_no_best(
+    data: ReportData, out: Console, none_yet: str, why_below: bool = False, where: str | None = None
+) -> None:
     """Why there is no best (or front): every finished trial broke a guardrail or failed (only that it has none, and
-    that the reason follows, when the caller says it below: ``why_below``), else none has finished yet."""
-    infeasible = no_feasible_note(data)
+    that the reason follows, when the caller says it below: ``why_below``), else none has finished yet. ``where``:
+    the study's `listing_arguments`, which the commands in the reason name (``None``: not known)."""
+    infeasible = no_feasible_note(data.records, data.metric, data.objectives, data.guardrails, where)
     if infeasible is None:
         out.print(none_yet)
     elif why_below:
@@ -137,11 +147,12 @@ def _print_no_best(data: ReportData, out: Console, none_yet: str, why_below: boo
         out.print(Text(_plain(infeasible), style="yellow"))
 
 
-def _print_front(data: ReportData, out: Console, why_no_result_below: bool = False) -> None:
+def _print_front(data: ReportData, out: Console, why_no_result_below: bool = False, where: str | None = None) -> None:
     """Several objectives: the Pareto front (by the primary objective), its hypervolume and the recorded choice."""
     front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
     if not front:
-        _print_no_best(data, out, "No trial has completed with every objective finite yet.", why_no_result_below)
+        none_yet = "No trial has completed with every objective finite yet."
+        _print_no_best(data, out, none_yet, why_no_result_below, where)
         return
     choice = data.choice
     out.print(Text(f"Pareto front: {len(front)} trials", style="bold green"))

@@ -12,7 +12,7 @@ import time
 import warnings
 import weakref
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
@@ -781,14 +781,15 @@ class StudyResult:
 class NoFeasibleTrialWarning(UserWarning):
     """`Study.optimize` returned with the study's budget spent and no feasible trial: every trial that finished with
     results is INFEASIBLE (declared so by the objective, or breaking a guardrail), or every trial that finished
-    failed (`AllTrialsFailedWarning`), so the study has no result. Not an error: the trials are data, and stay
-    stored. `StudyResult.notes` holds the same text."""
+    failed or is INFEASIBLE with failures among them (`AllTrialsFailedWarning`), so the study has no result. Not an
+    error: the trials are data, and stay stored. `StudyResult.notes` holds the same text."""
 
 
 class AllTrialsFailedWarning(NoFeasibleTrialWarning):
-    """The `NoFeasibleTrialWarning` of a run whose every finished trial failed: one with ``fail_fast=None``, which lets
-    it spend its budget (fail-fast on raises `ObjectiveError` at the end of a run whose trials all failed), or one
-    that started no trial. To have it raise instead: ``warnings.simplefilter("error", AllTrialsFailedWarning)``."""
+    """The `NoFeasibleTrialWarning` of a run whose finished trials all failed, or failed but for INFEASIBLE ones (the
+    note says both, the more numerous first): one with ``fail_fast=None``, which lets it spend its budget (fail-fast on
+    raises `ObjectiveError` at the end of a run whose trials all failed), or one that started no trial. To have it
+    raise instead: ``warnings.simplefilter("error", AllTrialsFailedWarning)``."""
 
 
 def no_feasible_note(
@@ -799,15 +800,16 @@ def no_feasible_note(
     where: str | None = None,
 ) -> str | None:
     """Why ``records`` hold no result: every trial that finished with results is INFEASIBLE, or every trial that
-    finished failed (`_all_failed_note`). Those the objective declared infeasible (`tunesmith.Infeasible`) are
-    counted with the first one's reason; otherwise each guardrail broken is named with how many trials broke it and
-    the value nearest its bound. ``None`` when a trial is feasible (the best with one objective, the Pareto front
-    with several), or none finished INFEASIBLE or failed. Invalidated trials do not count. The wording is
-    `tunesmith run`'s, which exits 1 with it.
+    finished failed (`_all_failed_note`), or some failed and the rest are INFEASIBLE (both said, the more numerous
+    first: the likelier cause). Those the objective declared infeasible (`tunesmith.Infeasible`) are counted with the
+    first one's reason; otherwise each guardrail broken is named with how many trials broke it and the value nearest
+    its bound. ``None`` when a trial is feasible (the best with one objective, the Pareto front with several), or none
+    finished INFEASIBLE or failed. Invalidated trials do not count. The wording is `tunesmith run`'s, which exits 1
+    with it.
 
     ``where`` (`listing_arguments`: ``NAME --storage URL``; ``""`` for a study in memory; ``None``: not known, as in
     the report's views) makes the commands that read and re-queue failures exact; `no_result_traceback` quotes the
-    traceback of the trial an all-failed note names."""
+    traceback of the failure the note names."""
     valid = [r for r in records if r.invalidated is None]
     feasible = pareto_front(valid, objectives) if len(objectives) > 1 else best_record(valid, metric)
     infeasible = [r for r in valid if r.state is TrialState.INFEASIBLE]
@@ -815,15 +817,37 @@ def no_feasible_note(
         return None
     if not infeasible:
         return _all_failed_note(valid, metric, where)
+    why = _infeasible_note(infeasible, guardrails)
+    failed = _no_result_failures(valid)
+    if not failed:
+        return f"no feasible trial: {why}"
+    total, n_failed, n_infeasible = len(failed) + len(infeasible), len(failed), len(infeasible)
+    gave = sum(_worked(r) for r in infeasible)  # a guardrail's breach is a result: the objective ran there
+    said = f"{_kinds(failed, metric)}{_failures_said(failed, where, gave)}"
+    failures = ("failure" if n_failed == 1 else "failures", said)
+    refused = ("infeasible trial" if n_infeasible == 1 else "infeasible trials", why)
+    # The more numerous first, as the likelier cause; on a tie the failures, which no change of space explains away.
+    first, then = (refused, failures) if n_infeasible > n_failed else (failures, refused)
+    order = ("as the more numerous and so the likelier cause" if n_failed != n_infeasible
+             else "as many as the infeasible trials, so either may be the cause")  # fmt: skip
+    return (f"no feasible trial: of the {total} trials that finished, {n_failed} failed and {n_infeasible} "
+            f"{'is' if n_infeasible == 1 else 'are'} INFEASIBLE, so none gave a feasible result. The {first[0]} "
+            f"first, {order}: {first[1]}. Then the {then[0]}: {then[1]}")  # fmt: skip
+
+
+def _infeasible_note(infeasible: Sequence[TrialRecord], guardrails: Sequence[Guardrail]) -> str:
+    """Why the INFEASIBLE trials ``infeasible`` are so, for `no_feasible_note`: how many the objective declared so,
+    with the first one's reason, else each guardrail broken with how many broke it and the value nearest its bound;
+    with the fix."""
     declared = [r for r in infeasible if r.kind is TrialKind.DECLARED]
     if declared:  # the objective said these cannot run: no guardrail to relax
         first = declared[0]
         guarded = len(infeasible) - len(declared)
         also = f" ({guarded} more broke a guardrail)" if guarded else ""
-        return (f"no feasible trial: the objective declared {len(declared)} of the {len(infeasible)} trials that "
-                f"finished infeasible (ts.Infeasible){also}, the first, trial #{first.number}, with "
-                f"{first.reason or 'no reason'!r}: change the space toward configurations the objective can run, "
-                "or check the condition it raises ts.Infeasible on")  # fmt: skip
+        return (f"the objective declared {len(declared)} of the {len(infeasible)} trials that finished infeasible "
+                f"(ts.Infeasible){also}, the first, trial #{first.number}, with {first.reason or 'no reason'!r}: "
+                "change the space toward configurations the objective can run, or check the condition it raises "
+                "ts.Infeasible on")  # fmt: skip
     broken = []
     for guardrail in guardrails:
         breaches = [(r.metrics[guardrail.metric], r.number) for r in infeasible
@@ -838,16 +862,17 @@ def no_feasible_note(
             said += f", the nearest to it {guardrail.metric} = {_beside_bound(value, guardrail)} (trial #{number})"
         broken.append(said)
     which = "; ".join(broken) or "each trial's reason says which guardrail it broke"
-    return (f"no feasible trial: a trial must meet every guardrail, and all {len(infeasible)} trials that finished "
-            f"with results are INFEASIBLE: {which}. Relax the bound, or change the space toward configurations "
-            "that meet it")  # fmt: skip
+    return (
+        f"a trial must meet every guardrail, and all {len(infeasible)} trials that finished with results are "
+        f"INFEASIBLE: {which}. Relax the bound, or change the space toward configurations that meet it"
+    )
 
 
-def _only_failures(records: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """The failures among ``records`` (`_failed_trial`: FAILED, or stopped as diverged) when no trial gave a result
-    (`_worked`), was declared infeasible or is running; else ``[]``. Interrupted trials and trials lost with their
-    worker count on neither side: they say nothing of the objective."""
-    if any(_worked(r) or r.state in (TrialState.RUNNING, TrialState.INFEASIBLE) for r in records):
+def _no_result_failures(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The failures among ``records`` (`_failed_trial`: FAILED, or stopped as diverged) when none gave a result but
+    INFEASIBLE ones (`_worked`) and none is running; else ``[]``. Interrupted trials and trials lost with their worker
+    count on neither side: they say nothing of the objective."""
+    if any(r.state is TrialState.RUNNING or (_worked(r) and r.state is not TrialState.INFEASIBLE) for r in records):
         return []
     return [r for r in records if _failed_trial(r)]
 
@@ -856,35 +881,80 @@ def _all_failed_note(records: Sequence[TrialRecord], metric: Metric, where: str 
     """`no_feasible_note` when every trial that finished failed: how many, of which kinds, the most common failure
     (`_same_way`: numbers and quoted paths aside) with the trials it failed, where their tracebacks are, and the fix:
     the objective's code when one failure is every trial's, else what the tracebacks show; then re-queue them."""
-    failed = _only_failures(records)
-    if not failed:
+    failed = _no_result_failures(records)
+    if not failed or any(r.state is TrialState.INFEASIBLE for r in records):
         return None
-    n = len(failed)
+    trials = "the trial that finished" if len(failed) == 1 else f"all {len(failed)} trials that finished"
+    return (f"no feasible trial: {trials} failed and none gave a result ({_kinds(failed, metric)})"
+            f"{_failures_said(failed, where)}")  # fmt: skip
+
+
+def _kinds(failed: Sequence[TrialRecord], metric: Metric) -> str:
+    """How many of ``failed`` failed of each kind, the most common first: ``4 exception, 1 timeout``."""
     kinds = Counter(_failure_kind(r, metric.name) for r in failed)
-    counts = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
+    return ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
+
+
+def _failures_said(failed: Sequence[TrialRecord], where: str | None, gave: int = 0) -> str:
+    """What `no_feasible_note` says of ``failed`` after their count, from ``; ``: the most common failure with its
+    trials, where its traceback is read, the fix, and how to re-queue them. ``gave``: how many other trials gave a
+    result (INFEASIBLE ones that broke a guardrail), which shows that the objective runs in some configurations."""
     groups = _failures_by_way(failed)
     common = max(groups, key=len)  # the earliest of equally common ones
     first = common[0]
-    trials = "the trial that finished" if n == 1 else f"all {n} trials that finished"
-    shown = "traceback" if first.kind in _SYSTEMATIC else "failure"  # a timeout's or a crash's is its reason
+    n = len(failed)
+    shown = "traceback" if _has_traceback(first) else "failure"  # a timeout's or a NaN's is its reason
     if len(groups) == 1:
-        said = f"{'it failed' if n == 1 else 'every one failed the same way'}: {failure_text(first)}{_whose(failed)}"
-        fix = f"Fix what the {shown} shows"
+        whose = _whose(failed) if not gave else _ran_elsewhere(failed, gave)
+        said = f"{'it failed' if n == 1 else 'every one failed the same way'}: {failure_text(first)}{whose}"
     else:
         said = (f"{len(groups)} different failures, the most common in {len(common)} of {n} ({_numbers(common)}): "
                 f"{failure_text(first)}")  # fmt: skip
-        fix = (f"Fix what the {shown}s show (where a part of the space always fails, leave it out of the space or "
-               "raise ts.Infeasible there, which the samplers learn to avoid)")  # fmt: skip
     if where is None:
-        read = (f"`tunesmith show STUDY {first.number}` prints trial #{first.number}'s traceback, `tunesmith trials "
+        read = (f"`tunesmith show STUDY {first.number}` prints trial #{first.number}'s {shown}, `tunesmith trials "
                 "STUDY --failed` lists every failure")  # fmt: skip
     elif not where:
-        read = f"Trial #{first.number}'s traceback is its `error` in `study.trials` (the study is in memory)"
+        field_ = "error" if first.error else "reason"
+        read = f"Trial #{first.number}'s {shown} is its `{field_}` in `study.trials` (the study is in memory)"
     else:
-        read = (f"`tunesmith show {where} {first.number}` prints trial #{first.number}'s traceback, `tunesmith "
+        read = (f"`tunesmith show {where} {first.number}` prints trial #{first.number}'s {shown}, `tunesmith "
                 f"trials {where} --failed` lists every failure")  # fmt: skip
-    return (f"no feasible trial: {trials} failed and none gave a result ({counts}); {said}. {read}. {fix}, then "
-            f"{_requeue(failed, where)} and run again")  # fmt: skip
+    fix = _fix(first, shown, several=len(groups) > 1)
+    return f"; {said}. {read}. {fix}, then {_requeue(failed, where)} and run again"
+
+
+def _fix(first: TrialRecord, shown: str, *, several: bool) -> str:
+    """What to do about the most common failure ``first`` before re-queueing: a timeout needs more time or a faster
+    trial (no traceback shows where it was); anything else, what its ``shown`` (traceback, or failure) shows."""
+    if first.kind is TrialKind.TIMEOUT:
+        fix = ("Raise trial_timeout (a config's trial_timeout, or study.optimize(trial_timeout=...)), or make the "
+               "trial faster (fewer steps, a smaller model or data sample)")  # fmt: skip
+    else:
+        fix = f"Fix what the {shown}{'s show' if several else ' shows'}"
+    if several:
+        fix += (" (where a part of the space always fails, leave it out of the space or raise ts.Infeasible there, "
+                "which the samplers learn to avoid)")  # fmt: skip
+    return fix
+
+
+def _has_traceback(record: TrialRecord) -> bool:
+    """Whether ``record`` stored a Python traceback: an exception's, not the reason of a trial killed from outside
+    (``killed after trial_timeout=1.0s``) or a result's (``loss is nan``), which no heading may call one."""
+    text = record.error or ""
+    return _HEADER in text or _GROUP_HEADER.strip() in text
+
+
+def _ran_elsewhere(failed: Sequence[TrialRecord], gave: int) -> str:
+    """`_whose` when ``gave`` other trials gave a result: the objective runs in some configurations, so one failure
+    shared by every trial in ``failed`` is no proof of broken code (a result of the wrong type or without the metric
+    still is)."""
+    if failed[0].kind in _CODE_ONLY:
+        return ", which is the objective's code whatever the configuration"
+    configurations = len({repr(sorted(r.params.items())) for r in failed})
+    return (
+        f", in {configurations} configuration{'s' * (configurations != 1)}, while {gave} other "
+        f"trial{'s' * (gave != 1)} gave a result: the objective runs in some configurations"
+    )
 
 
 def _failures_by_way(failed: Sequence[TrialRecord]) -> list[list[TrialRecord]]:
@@ -897,16 +967,23 @@ def _failures_by_way(failed: Sequence[TrialRecord]) -> list[list[TrialRecord]]:
 
 
 def no_result_traceback(records: Sequence[TrialRecord]) -> str | None:
-    """The stored traceback (else the reason) of the trial `no_feasible_note` names when every trial that finished
+    """The stored traceback of the failure `no_feasible_note` names when no trial gave a feasible result and some
     failed: the first of the most common failure, headed by its number and bounded as fail-fast quotes one
-    (`_stored_text`); ``None`` when not every trial failed, or that trial diverged (it has no traceback)."""
-    failed = _only_failures([r for r in records if r.invalidated is None])
+    (`_stored_text`). Else the text it stored, under a heading that does not call it a traceback, when that says more
+    than the note's quote of it (a crash's fault-handler output); ``None`` when no trial failed so, that trial diverged
+    (it has no traceback), or all it stored is what the note quotes (a timeout's ``killed after trial_timeout=1s``)."""
+    failed = _no_result_failures([r for r in records if r.invalidated is None])
     if not failed:
         return None
     first = max(_failures_by_way(failed), key=len)[0]
     if first.state is not TrialState.FAILED:
         return None
-    return f"Trial #{first.number}'s traceback:\n{_stored_text(first)}"
+    if _has_traceback(first):
+        return f"Trial #{first.number}'s traceback:\n{_stored_text(first)}"
+    stored = _stored_text(first)
+    if stored.strip() in ("", failure_text(first)):
+        return None
+    return f"Trial #{first.number}'s failure, as stored:\n{stored}"
 
 
 # How unlikely it must be that a part of the space that fails on purpose holds every configuration that failed the
@@ -1048,7 +1125,7 @@ def optimize(
     *,
     n_trials: int | None,
     workers: int | None,
-    executor: str | Executor,
+    executor: str | Mapping[str, Any] | Executor,
     timeout: float | None,
     callbacks: Sequence[Callback],
     memory_limit: int | str | None,
@@ -1266,7 +1343,7 @@ def optimize(
         # fail-fast on, a run whose own trials all failed raised in `at_end`: every trial failed here when the caller
         # asked the run to go on (fail_fast=None), or the run started none.
         nothing = f"the budget is spent and study {study.name!r} has no result: {nothing}; the trials are kept"
-        failed = _only_failures([r for r in records if r.invalidated is None])
+        failed = _no_result_failures([r for r in records if r.invalidated is None])
         # At the caller's line (past `Study.optimize` and `_stoppable`), which Python's default filter shows once.
         warnings.warn(nothing, AllTrialsFailedWarning if failed else NoFeasibleTrialWarning, stacklevel=4)
         notes.append(nothing)
