@@ -53,14 +53,14 @@ def _status(url: str, *extra: str) -> str:
 def test_status_shows_each_forbidden_clause_under_the_space(tmp_path: Path) -> None:
     url = _stored(tmp_path, [NO_DEGREE, EFFECTIVE_BATCH])
     lines = _status(url).splitlines()
-    heading = lines.index("space: 4 parameters; it forbids 2 combinations:")
+    heading = lines.index("space: 4 parameters; 2 forbidden clauses:")
     stored = ts.Study.load("clauses", url).space.forbidden  # storage sorts a mapping's names
     assert lines[heading + 1 : heading + 3] == [f"  {clause}" for clause in stored]
     assert set(stored) == {NO_DEGREE, EFFECTIVE_BATCH}
 
 
 def test_status_of_a_space_without_clauses_says_nothing_of_them(tmp_path: Path) -> None:
-    assert "forbids" not in _status(_stored(tmp_path, []))
+    assert "forbidden clause" not in _status(_stored(tmp_path, []))
 
 
 def test_status_json_lists_the_clauses_as_the_space_stores_them(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_a_reopened_study_goes_on_proposing_only_allowed_configurations(tmp_path
 
 def test_reopening_with_other_clauses_is_refused_naming_the_stored_and_the_given_ones(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'clauses.db'}"
-    ts.Study(SPACE, metric="loss", storage=url, name="svm", seed=0)
+    ts.Study(SPACE, metric="loss", storage=url, name="svm", seed=0).optimize(_objective, n_trials=1, progress=False)
 
     with pytest.raises(ts.ConfigError) as refused:
         ts.Study(ts.Space(PARAMS, forbidden=[LINEAR_HAS_NO_DEGREE]), metric="loss", storage=url, name="svm")

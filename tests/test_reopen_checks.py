@@ -164,7 +164,7 @@ def test_check_plugins_refuses_a_given_sampler_and_accepts_none_or_auto() -> Non
 def test_a_changed_space_names_each_parameter_with_its_stored_and_given_definition(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/space.db"
     stored = ts.Space({"x": ts.Float(-3.0, 3.0), "y": ts.Float(-3.0, 3.0), "w": ts.Int(1, 8)})
-    ts.Study(stored, metric="loss", storage=url, name="quad", seed=0)
+    ts.Study(stored, metric="loss", storage=url, name="quad", seed=0).optimize(lambda t: 0.0, n_trials=1)
     given = ts.Space({"x": ts.Float(-3.0, 3.0), "y": ts.Float(-3.0, 5.0), "z": ts.Choice(["a", "b"])})
 
     with pytest.raises(ts.ConfigError) as refused:

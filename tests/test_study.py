@@ -289,7 +289,7 @@ def test_resume_by_name_continues_numbering_and_budget(tmp_path: Path) -> None:
 
 def test_resume_with_a_different_space_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/mismatch.db"
-    make_study(storage=url, name="exp")
+    make_study(storage=url, name="exp").optimize(lambda t: t.params["x"] ** 2, n_trials=1)  # a trial drawn from it
     with pytest.raises(ts.ConfigError, match="different space"):
         ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("loss"), storage=url, name="exp")
 

@@ -389,8 +389,8 @@ def _forbidden_lines(space: Space) -> list[str]:
     if not clauses:
         return []
     params = f"{len(space)} parameter{'s' * (len(space) != 1)}"
-    combinations = f"{len(clauses)} combination{'s' * (len(clauses) != 1)}"
-    return [f"space: {params}; it forbids {combinations}:", *(f"  {clause}" for clause in clauses)]
+    counted = f"{len(clauses)} forbidden clause{'s' * (len(clauses) != 1)}"  # a clause may rule out many combinations
+    return [f"space: {params}; {counted}:", *(f"  {clause}" for clause in clauses)]
 
 
 def _best_shown(study: Study) -> bool:

@@ -36,6 +36,7 @@ import numpy as np
 from tunesmith.errors import SearchSpaceExhausted, SpaceError
 from tunesmith.samplers._history import EncodingCache
 from tunesmith.space import Choice, Float, Int, Param, Space
+from tunesmith.space._space import ENUMERATION_LIMIT, every_value
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
@@ -56,15 +57,19 @@ __all__ = [
 Key = tuple[tuple[str, Hashable], ...]
 Score = Callable[[np.ndarray], np.ndarray]
 
-# A finite space with at most this many configurations (the product of the parameters' counts) is
+# A finite space with at most `ENUMERATION_LIMIT` configurations (the product of the parameters' counts) is
 # listed in full when a sampler's own candidates were all tried: what is left, or that nothing is.
-# Listing 20,000 takes about 70 ms, and a sampler runs under the study lock.
-ENUMERATION_LIMIT = 20_000
+# Listing 20,000 takes about 70 ms, and a sampler runs under the study lock. (A space lists as many, when it is
+# built, to tell whether its forbidden clauses allow a configuration.)
 # Untried configurations ranked by a sampler's score when its own candidates were all tried (a random
 # subset when more are left).
 _POOL = 1024
 # On a space too large to list, draws from the prior looked at for an untried configuration.
 _DRAWS = 256
+# With forbidden clauses, the draws from the prior made for those: one batch, not a rejection loop per candidate, so
+# where the clauses rule out most of the space fewer candidates are ranked (at least one) rather than every ask
+# costing `_DRAWS` / share draws (0.1% allowed: 256,000 draws, seconds an ask).
+_CANDIDATE_DRAWS = 4 * _DRAWS
 _CHUNK = 128  # rows scored at once: a model's densities cost memory per row times its points
 
 
@@ -274,13 +279,6 @@ class Tried:
         return self.holder(config) is not None
 
 
-def _values(param: Param) -> Sequence[Any]:
-    """Every value of a finite parameter, as its own decoding gives them."""
-    if isinstance(param, Int) and param.values() is None:  # a log-scaled integer: every integer is reachable
-        return range(param.low, param.high + 1)
-    return param.grid_values(points=max(1, math.ceil(param.cardinality())))
-
-
 def configurations(space: Space) -> list[dict[str, Any]]:
     """Every configuration of a finite space, conditions respected (parents come before their children) and forbidden
     combinations left out (`Space.forbids`): what `untried` lists, and so how many configurations a finite space
@@ -291,7 +289,7 @@ def configurations(space: Space) -> list[dict[str, Any]]:
     configs: list[dict[str, Any]] = [{}]
     for name in space:
         param = space[name]
-        values = _values(param)
+        values = every_value(param)
         extended: list[dict[str, Any]] = []
         for config in configs:
             if space.is_active(name, config):
@@ -334,8 +332,9 @@ def untried(space: Space, tried: Tried, rng: np.random.Generator, score: Score |
 
     A finite space of at most `ENUMERATION_LIMIT` configurations is listed, and the untried ones (a
     random subset when many are left) are ranked by ``score``, best first, else one is drawn at
-    random. A larger space is sampled from its prior instead. ``score`` takes encoded points (``NaN``
-    for an inactive parameter) and returns one value per row.
+    random. A larger space is sampled from its prior instead (`_DRAWS` candidates, from at most `_CANDIDATE_DRAWS`
+    draws where forbidden clauses rule some out). ``score`` takes encoded points (``NaN`` for an inactive parameter)
+    and returns one value per row.
 
     Returns:
         The configuration, or ``None`` on a large space whose draws were all tried (a repeat is then
@@ -345,8 +344,7 @@ def untried(space: Space, tried: Tried, rng: np.random.Generator, score: Score |
 
     Raises:
         SearchSpaceExhausted: every configuration of a finite space has been tried.
-        SpaceError: every configuration of a finite space is forbidden, or too nearly every one of a large
-            space for `Space.sample` to find one.
+        SpaceError: every configuration of a finite space is forbidden (a space is refused so when it is built).
     """
     if not tried.active:
         return None
@@ -377,7 +375,7 @@ def untried(space: Space, tried: Tried, rng: np.random.Generator, score: Score |
             if drawn[-1] not in tried:
                 return drawn[-1]
         return _best(space, drawn, None, rng)
-    drawn = [space.sample(rng) for _ in range(_DRAWS)]
+    drawn = space.samples(rng, _DRAWS, draws=_CANDIDATE_DRAWS)
     left = [c for c in drawn if c not in tried]
     if not left and space.forbidden:
         left = drawn

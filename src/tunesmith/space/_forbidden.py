@@ -6,15 +6,20 @@ parameters that are all on: ``kernel == "linear"`` with ``degree > 1`` (the line
 space and holds again when the study is reopened. It is written in one of two forms:
 
 * a mapping of parameter to test, every test holding at once: ``Forbidden({"kernel": "linear", "degree":
-  Above(1)})``. A test is a value (equal to it), a list of values (equal to one of them), `Above` or `Below`;
+  Above(1)})``. A test is a value (equal to it), a list of values (equal to one of them), `Above`, `Below`, or both
+  bounds at once, ``Above(1) & Below(4)`` (``{above = 1, below = 4}`` in a config file: 1 < degree < 4);
 * an expression over the parameters: ``Forbidden("batch_size * grad_accum > 4096")``, with the comparisons
-  ``== != < <= > >= in, not in``, the arithmetic ``+ - * / // % **`` and ``and``, ``or``, ``not``.
+  ``== != < <= > >= in, not in``, the arithmetic ``+ - * / // % **`` and ``and``, ``or``, ``not``. A parameter
+  whose name is a Python keyword or is not a Python name is written in backticks, as pandas' ``query`` takes it:
+  ``"`lambda` > 1 and `max-depth` > 3"``.
 
 A clause holds for a configuration only when every parameter it names is active in it: a clause on ``momentum``
 never rules out a configuration whose optimizer switches ``momentum`` off. Values are compared as the space
 compares them: numbers by value (``1 == 1.0``), anything else by its JSON (``True`` is not ``1``).
 
-A Python function is not taken: it cannot be stored, and a reopened study would propose what it forbade.
+A Python function is not taken: it cannot be stored, and a reopened study would propose what it forbade. A clause
+that provably never holds (``"alpha > alpha"``, ``"kernel == 'rbf' and kernel == 'linear'"``, a parameter named with
+a value of its condition's parent that switches it off) forbids nothing: the space warns of it (`never_holds`).
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import keyword
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -74,6 +81,12 @@ class Above:
     def holds(self, value: Any) -> bool:
         return _is_number(value) and value > self.value
 
+    def __and__(self, other: object) -> _Between:
+        """Both bounds in one test: ``Above(1) & Below(4)`` holds for a value strictly between them."""
+        if not isinstance(other, Below):
+            raise SpaceError(_combine_refusal(self, other))
+        return _Between(self.value, other.value)
+
     def to_json(self) -> dict[str, Any]:
         return {"above": self.value}
 
@@ -96,6 +109,12 @@ class Below:
     def holds(self, value: Any) -> bool:
         return _is_number(value) and value < self.value
 
+    def __and__(self, other: object) -> _Between:
+        """Both bounds in one test: ``Below(4) & Above(1)`` holds for a value strictly between them."""
+        if not isinstance(other, Above):
+            raise SpaceError(_combine_refusal(self, other))
+        return _Between(other.value, self.value)
+
     def to_json(self) -> dict[str, Any]:
         return {"below": self.value}
 
@@ -106,8 +125,41 @@ class Below:
         return f"Below({self.value!r})"
 
 
+def _combine_refusal(bound: Above | Below, other: object) -> str:
+    return (
+        f"a test combines an Above with a Below (a value strictly between them), got {bound!r} & {other!r}: write "
+        "e.g. Above(1) & Below(4), or keep the tighter of two bounds of one kind"
+    )
+
+
+@dataclass(frozen=True)
+class _Between:
+    """A test of a `Forbidden` clause: the parameter's value lies strictly between two bounds (``Above(1) &
+    Below(4)``; ``{above = 1, below = 4}`` in a config file)."""
+
+    above: int | float
+    below: int | float
+
+    def __post_init__(self) -> None:
+        if not self.above < self.below:
+            raise SpaceError(
+                f"Above(x) & Below(y) holds for a value above x and below y, so x < y must hold, got "
+                f"Above({self.above!r}) & Below({self.below!r}), which no value meets: swap the bounds"
+            )
+
+    def holds(self, value: Any) -> bool:
+        return _is_number(value) and self.above < value < self.below
+
+    def to_json(self) -> dict[str, Any]:
+        return {"above": self.above, "below": self.below}
+
+    def __repr__(self) -> str:
+        return f"Above({self.above!r}) & Below({self.below!r})"
+
+
+_Bound = Above | Below | _Between
 # A test of the mapping form: the values one of which the parameter equals, or a bound.
-_Test = tuple[JsonScalar, ...] | Above | Below
+_Test = tuple[JsonScalar, ...] | Above | Below | _Between
 
 
 def _sort_key(value: JsonScalar) -> tuple[int, float, str]:
@@ -118,30 +170,34 @@ def _sort_key(value: JsonScalar) -> tuple[int, float, str]:
 
 def _test(name: str, value: Any) -> _Test:
     """One entry of the mapping form, checked: a value, a list of values, a bound or a bound's JSON."""
-    if isinstance(value, Above | Below):
+    if isinstance(value, Above | Below | _Between):
         return value
-    if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in ("above", "below"):
+    if isinstance(value, Mapping) and value and set(value) <= {"above", "below"}:
+        if len(value) == 2:
+            return Above(value["above"]) & Below(value["below"])
         kind, bound = next(iter(value.items()))
         return Above(bound) if kind == "above" else Below(bound)
     given = tuple(value) if isinstance(value, list | tuple | set | frozenset) else (value,)
     values = tuple(plain(v) for v in given)
     if not values or not all(is_json_scalar(v) for v in values):
         raise SpaceError(
-            f"Forbidden's test of {name!r} must be a value, a non-empty list of values, Above(x) or Below(x) (in a "
-            f"config file: {{above = x}} or {{below = x}}), got {name}={value!r}: write e.g. {{{name!r}: 'linear'}}, "
-            f"{{{name!r}: ['a', 'b']}} or {{{name!r}: Above(1)}}"
+            f"Forbidden's test of {name!r} must be a value, a non-empty list of values, Above(x), Below(x) or both, "
+            f"Above(x) & Below(y) (in a config file: {{above = x}}, {{below = x}}, {{above = x, below = y}}), got "
+            f"{name}={value!r}: write e.g. {{{name!r}: 'linear'}}, {{{name!r}: ['a', 'b']}} or {{{name!r}: Above(1)}}"
         )
     unique = {json.dumps(v): v for v in values}
     return tuple(sorted(unique.values(), key=_sort_key))  # a set of values: stored and compared in one order
 
 
 def _test_json(test: _Test) -> Any:
-    if isinstance(test, Above | Below):
+    if isinstance(test, _Bound):
         return test.to_json()
     return test[0] if len(test) == 1 else list(test)
 
 
 def _test_text(name: str, test: _Test) -> str:
+    if isinstance(test, _Between):
+        return f"{test.above!r} < {name} < {test.below!r}"
     if isinstance(test, Above | Below):
         return f"{name} {test}"
     return f"{name} == {test[0]!r}" if len(test) == 1 else f"{name} in {list(test)!r}"
@@ -216,25 +272,54 @@ def _constant(node: ast.expr) -> tuple[JsonScalar] | None:
     return None
 
 
+# A name in backticks (`lambda`, `max-depth`): a parameter whose name Python would not read as one.
+_QUOTED = re.compile(r"`([^`\n]+)`")
+_QUOTED_STAND_IN = "__tunesmith_quoted_{}__"
+_BACKTICKS = (
+    "a parameter whose name is a Python keyword or holds other characters than letters, digits and _ is written in "
+    "backticks, e.g. `lambda` > 1 or `max-depth` > 3"
+)
+
+
 class _Expression:
-    """A parsed forbidden expression: checked to use only the allowed syntax, evaluated node by node."""
+    """A parsed forbidden expression: checked to use only the allowed syntax, evaluated node by node.
+
+    A name in backticks is parsed as a stand-in identifier, which the tree then names by the name itself (an
+    ``ast.Name`` holds any text; the tree is walked here, never compiled)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
+        quoted: dict[str, str] = {}
+
+        def stand_in(match: re.Match[str]) -> str:
+            key = _QUOTED_STAND_IN.format(len(quoted))
+            quoted[key] = match.group(1).strip()
+            return key
+
+        self._parsed = _QUOTED.sub(stand_in, text.strip())
+        self._quoted = quoted
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(self._parsed, mode="eval")
         except SyntaxError as exc:
             raise SpaceError(
                 f"a forbidden expression must be a condition over the parameters, got {text!r}, which does not "
                 f'parse ({exc.msg}): write e.g. "batch_size * grad_accum > 4096" or "kernel == \'linear\' and '
-                'degree > 1"'
+                f'degree > 1"; {_BACKTICKS}'
             ) from None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in quoted:
+                node.id = quoted[node.id]
         self.body = tree.body
         self.names: list[str] = []
         self._condition(self.body)
 
     def _source(self, node: ast.expr) -> str:
-        return ast.get_source_segment(self.text.strip(), node) or ast.unparse(node)
+        segment = ast.get_source_segment(self._parsed, node)
+        if segment is None:
+            return ast.unparse(node)
+        for key, name in self._quoted.items():
+            segment = segment.replace(key, f"`{name}`")
+        return segment
 
     def _refuse(self, node: ast.expr, why: str) -> SpaceError:
         return SpaceError(
@@ -358,6 +443,62 @@ class _Expression:
                 "compare strings, True, False and None with == or in"
             )
 
+    # Never holding, by logic ---------------------------------------------------------------------------------
+    def never(self, params: Mapping[str, Param], tests: Mapping[str, Sequence[_Simple]]) -> str | None:
+        """Why the expression never holds on ``params``, given the simple tests ``tests`` it must also meet (its
+        parameters' conditions), or ``None`` when logic alone cannot rule it out (it may still never hold)."""
+        return self._never(self.body, params, tests)
+
+    def _never(self, node: ast.expr, params: Mapping[str, Param], tests: Mapping[str, Sequence[_Simple]]) -> str | None:
+        local = {name: list(own) for name, own in tests.items()}
+        alternatives: list[ast.BoolOp] = []
+        for conjunct in _conjuncts(node):
+            if isinstance(conjunct, ast.BoolOp):  # an ``or``: `_conjuncts` flattened the nested ``and``s
+                alternatives.append(conjunct)
+                continue
+            found = self._simple(conjunct)
+            if isinstance(found, str):
+                return found
+            for name, test in found:
+                local.setdefault(name, []).append(test)
+        unmet = _unmet(params, local)
+        if unmet is not None or not alternatives:
+            return unmet
+        for alternative in alternatives:
+            reasons = [self._never(branch, params, local) for branch in alternative.values]
+            if all(reasons):
+                return "; and ".join(cast(list[str], reasons))
+        return None
+
+    def _simple(self, node: ast.expr) -> str | list[tuple[str, _Simple]]:
+        """The simple tests of one conjunct (a parameter against a constant), or why it never holds (a strict
+        comparison of a value with itself); a conjunct of another form gives none."""
+        if _dotted(node) is not None:
+            name = cast(str, _dotted(node))
+            return [(name, ("==", True, name))]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and _dotted(node.operand) is not None:
+            name = cast(str, _dotted(node.operand))
+            return [(name, ("==", False, f"not {name}"))]
+        if not isinstance(node, ast.Compare):
+            return []
+        found: list[tuple[str, _Simple]] = []
+        operands = [node.left, *node.comparators]
+        for op, left, right in zip(node.ops, operands[:-1], operands[1:], strict=True):
+            symbol = _COMPARISONS[type(op)]
+            if isinstance(op, ast.Lt | ast.Gt | ast.NotEq) and ast.dump(left) == ast.dump(right):
+                return f"{self._source(left)} {symbol} {self._source(right)} compares a value with itself"
+            names, constants = (_dotted(left), _dotted(right)), (_constant(left), _constant(right))
+            if isinstance(op, ast.In | ast.NotIn):
+                values = _constants(right)
+                if names[0] is not None and values is not None:
+                    found.append((names[0], (symbol, values, f"{names[0]} {symbol} {list(values)!r}")))
+            elif names[0] is not None and constants[1] is not None:
+                found.append((names[0], (symbol, constants[1][0], f"{names[0]} {symbol} {constants[1][0]!r}")))
+            elif names[1] is not None and constants[0] is not None:
+                flipped = _COMPARISONS[_FLIPPED.get(type(op), type(op))]
+                found.append((names[1], (flipped, constants[0][0], f"{names[1]} {flipped} {constants[0][0]!r}")))
+        return found
+
     # Evaluation ------------------------------------------------------------------------------------------
     def truth(self, node: ast.expr, config: Mapping[str, Any]) -> bool:
         if isinstance(node, ast.BoolOp):
@@ -419,6 +560,13 @@ class _Expression:
             raise _Unevaluable(f"{left!r} {symbol} {right!r} overflows") from None
 
 
+def _conjuncts(node: ast.expr) -> list[ast.expr]:
+    """The conditions all of which ``node`` needs: the operands of its ``and``s, nested ones flattened."""
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        return [part for value in node.values for part in _conjuncts(value)]
+    return [node]
+
+
 def _arithmetic(node: ast.expr) -> bool:
     return isinstance(node, ast.BinOp | ast.UnaryOp) and _constant(node) is None
 
@@ -456,10 +604,22 @@ def _takes(param: Param) -> str:
     return f"{kind} in [{param.low!r}, {param.high!r}]{step}{powers}"
 
 
+def _takes_value(param: Param, value: Any) -> bool:
+    """Whether ``param`` takes ``value`` as a clause compares values: numbers by value, so an integer parameter takes
+    2.0 (`_same`), others as the space holds them."""
+    if param.contains(value):
+        return True
+    if not _is_number(value):
+        return False
+    if isinstance(param, Int):
+        return float(value).is_integer() and param.contains(int(value))
+    return any(_same(value, v) for v in _values_of(param) or ())
+
+
 def _check_values(clause: Forbidden, name: str, param: Param, values: Sequence[JsonScalar]) -> None:
     """Refuse a value ``name`` can never take: the test naming it could never hold, a typo most likely."""
     for value in values:
-        if not param.contains(value):
+        if not _takes_value(param, value):
             raise SpaceError(
                 f"forbidden clause {clause}: {name} never takes {value!r}, since {name} takes {_takes(param)}: "
                 f"use one of its values, or drop the value"
@@ -491,9 +651,142 @@ def _check_against(clause: Forbidden, name: str, param: Param, op: type[ast.cmpo
         )
 
 
-def _close(name: str, params: Mapping[str, Param]) -> str:
+def _check_between(clause: Forbidden, name: str, param: Param, test: _Between) -> None:
+    """Refuse ``Above(x) & Below(y)`` when no value ``name`` takes lies between the bounds."""
+    _check_against(clause, name, param, ast.Gt, test.above)
+    _check_against(clause, name, param, ast.Lt, test.below)
+    if not _satisfiable(param, [(">", test.above, ""), ("<", test.below, "")]):
+        raise SpaceError(
+            f"forbidden clause {clause}: {_test_text(name, test)} never holds, since {name} takes {_takes(param)}: "
+            "put a value of it between the bounds, or drop the test"
+        )
+
+
+# Clauses that never hold, by logic ------------------------------------------------------------------------
+# A simple test of one parameter: an operator (``==``, ``!=``, ``in``, ``not in``, an ordering), its constant, and
+# how the clause states it (for the warning).
+_Simple = tuple[str, Any, str]
+# Listing a parameter's values to tell whether simple tests can hold together stops at this many.
+_LISTED = 10_000
+
+
+def _simple_holds(op: str, constant: Any, value: Any) -> bool:
+    if op == "==":
+        return _same(value, constant)
+    if op == "!=":
+        return not _same(value, constant)
+    if op in ("in", "not in"):
+        return any(_same(value, c) for c in constant) == (op == "in")
+    return _is_number(value) and _is_number(constant) and _ORDERING_TEXT[op](value, constant)
+
+
+_ORDERING_TEXT: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+
+
+def _listed_values(param: Param) -> Sequence[Any] | None:
+    """Every value of ``param`` when there are at most `_LISTED`, else ``None`` (a continuous float, a wide range)."""
+    values = _values_of(param)
+    if values is not None:
+        return values
+    count = param.cardinality()
+    if not math.isfinite(count) or count > _LISTED:
+        return None
+    if isinstance(param, Int) and param.values() is None:  # a log-scaled integer: every integer is reachable
+        return range(param.low, param.high + 1)
+    return param.grid_values(points=math.ceil(count))
+
+
+def _satisfiable(param: Param, tests: Sequence[_Simple]) -> bool:
+    """Whether some value ``param`` takes meets every test of ``tests``: its values listed where they are few, else
+    the values the equalities name, else the interval the orderings leave (integers in it, for an `Int`)."""
+    listed = _listed_values(param)
+    if listed is not None:
+        return any(all(_simple_holds(op, c, v) for op, c, _ in tests) for v in listed)
+    named: tuple[Any, ...] | None = None
+    for op, constant, _ in tests:
+        if op in ("==", "in"):
+            given = (constant,) if op == "==" else tuple(constant)
+            named = given if named is None else tuple(v for v in named if any(_same(v, g) for g in given))
+    if named is not None:
+        return any(_takes_value(param, v) and all(_simple_holds(op, c, v) for op, c, _ in tests) for v in named)
+    assert isinstance(param, Float | Int)
+    low, high, low_open, high_open = float(param.low), float(param.high), False, False
+    for op, constant, _ in tests:
+        if not _is_number(constant):
+            continue
+        if op in (">", ">=") and (constant > low or (constant == low and op == ">")):
+            low, low_open = float(constant), op == ">"
+        elif op in ("<", "<=") and (constant < high or (constant == high and op == "<")):
+            high, high_open = float(constant), op == "<"
+    if isinstance(param, Int):
+        first = math.floor(low) + 1 if low_open else math.ceil(low)
+        last = math.ceil(high) - 1 if high_open else math.floor(high)
+        return first <= last
+    if low < high:
+        return True
+    return low == high and not (low_open or high_open) and all(_simple_holds(op, c, low) for op, c, _ in tests)
+
+
+def _activity_tests(names: Sequence[str], params: Mapping[str, Param]) -> dict[str, list[_Simple]]:
+    """What a clause naming ``names`` needs of their conditions' parents: a clause holds only when every parameter
+    it names is on, so each parent must take a value that switches its child on (and be on itself)."""
+    tests: dict[str, list[_Simple]] = {}
+    seen: set[str] = set()
+    pending = [name for name in names if name in params]
+    while pending:
+        child = pending.pop()
+        if child in seen:
+            continue
+        seen.add(child)
+        for parent, allowed in params[child].conditions.items():
+            values = tuple(allowed)
+            text = f"{parent} in {list(values)!r} (for {child} to be on)"
+            tests.setdefault(parent, []).append(("in", values, text))
+            pending.append(parent)
+    return tests
+
+
+def _mapping_tests(name: str, test: _Test) -> list[_Simple]:
+    text = _test_text(name, test)
+    if isinstance(test, _Between):
+        return [(">", test.above, text), ("<", test.below, text)]
+    if isinstance(test, Above):
+        return [(">", test.value, text)]
+    if isinstance(test, Below):
+        return [("<", test.value, text)]
+    return [("in", test, text)]
+
+
+def _unmet(params: Mapping[str, Param], tests: Mapping[str, Sequence[_Simple]]) -> str | None:
+    """Why no value of some parameter meets its tests of ``tests`` (``None``: each parameter has one)."""
+    for name, own in tests.items():
+        if name in params and own and not _satisfiable(params[name], own):
+            return f"no value of {name} meets {' and '.join(dict.fromkeys(text for _, _, text in own))}"
+    return None
+
+
+def _close(name: str, params: Mapping[str, Param], clause: Forbidden) -> str:
+    """A hint for a name ``clause`` gives that is no parameter: a value written unquoted, a parameter whose name is
+    not a Python name written without backticks, or the closest name."""
     if name in ("true", "false", "null", "none"):
         return f"write {name.capitalize() if name != 'null' else 'None'} for the value; "
+    expression = clause._expression
+    if expression is not None:
+        holders = [other for other in clause.names if other in params and name in (_values_of(params[other]) or ())]
+        if holders:
+            return (
+                f"{name!r} is a value of {holders[0]}, so quote it to compare with the value, "
+                f"{holders[0]} == {name!r}; "
+            )
+        text = expression.text
+        unquoted = [
+            other for other in params
+            if (not other.isidentifier() or keyword.iskeyword(other)) and other in _QUOTED.sub("", text)
+        ]  # fmt: skip
+        if unquoted:
+            return f"write {unquoted[0]} in backticks, `{unquoted[0]}`, since {_BACKTICKS}; "
     close = difflib.get_close_matches(name, list(params), n=1)
     return f"did you mean {close[0]!r}? " if close else ""
 
@@ -597,11 +890,13 @@ class Forbidden:
             if name not in params:
                 raise SpaceError(
                     f"forbidden clause {self} names {name!r}, which is not a parameter of the space: "
-                    f"{_close(name, params)}the space has {', '.join(params)}"
+                    f"{_close(name, params, self)}the space has {', '.join(params)}"
                 )
         if self._expression is None:
             for name, test in self._tests:
-                if isinstance(test, Above | Below):
+                if isinstance(test, _Between):
+                    _check_between(self, name, params[name], test)
+                elif isinstance(test, Above | Below):
                     _check_against(self, name, params[name], ast.Gt if isinstance(test, Above) else ast.Lt, test.value)
                 else:
                     _check_values(self, name, params[name], test)
@@ -609,6 +904,20 @@ class Forbidden:
         self._expression.check(self, params)
         for u in (0.0, 0.5, 1.0):
             self.holds({name: params[name].decode(u) for name in self.names})
+
+    def never_holds(self, params: Mapping[str, Param]) -> str | None:
+        """Why the clause provably never holds on a space's parameters (``None``: logic cannot rule it out).
+
+        By logic, not by sampling: a strict comparison of a value with itself (``alpha > alpha``), tests of one
+        parameter that no value of it meets together (``kernel == 'rbf' and kernel == 'linear'``, ``x > 5 and
+        x < 3``), or a parameter named whose condition (``when=``) the clause's own values of its parent switch off
+        (a clause holds only when every parameter it names is on). Call after `check`."""
+        tests = _activity_tests(self.names, params)
+        if self._expression is not None:
+            return self._expression.never(params, tests)
+        for name, test in self._tests:
+            tests.setdefault(name, []).extend(_mapping_tests(name, test))
+        return _unmet(params, tests)
 
     def to_json(self) -> Any:
         """The clause as stored: the mapping (bounds as ``{"above": x}``) or the expression's text."""
@@ -630,7 +939,7 @@ class Forbidden:
         if self._expression is not None:
             return f"Forbidden({self._expression.text!r})"
         inner = ", ".join(
-            f"{name!r}: {test!r}" if isinstance(test, Above | Below) else f"{name!r}: {_test_json(test)!r}"
+            f"{name!r}: {test!r}" if isinstance(test, _Bound) else f"{name!r}: {_test_json(test)!r}"
             for name, test in self._tests
         )
         return f"Forbidden({{{inner}}})"
@@ -643,6 +952,6 @@ class Forbidden:
 
 
 def _holds(test: _Test, value: Any) -> bool:
-    if isinstance(test, Above | Below):
+    if isinstance(test, _Bound):
         return test.holds(value)
     return any(_same(value, v) for v in test)

@@ -4,35 +4,131 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
+import threading
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from tunesmith.errors import SpaceError
 from tunesmith.space._forbidden import Forbidden
-from tunesmith.space._params import Choice, Fixed, Float, Param
+from tunesmith.space._params import Choice, Fixed, Float, Int, Param
 from tunesmith.space._scalars import JsonScalar, normalise_when
 
-__all__ = ["FORBIDDEN_DRAWS", "FORBIDDEN_KEY", "Space", "SpaceWarning"]
+__all__ = [
+    "ENUMERATION_LIMIT", "FORBIDDEN_DRAWS", "FORBIDDEN_KEY", "SLOW_SHARE", "Space", "SpaceWarning", "every_value",
+]  # fmt: skip
 
 # The key of a space's JSON (and of a config file's [space] table) that lists its forbidden clauses, after the
 # parameters. A parameter may still be named so in a space without clauses: its entry is a table, theirs a list.
 FORBIDDEN_KEY = "forbidden"
-# Draws from the priors before `Space.sample` gives up on finding an allowed configuration. With none of them
-# allowed, the allowed share of the space is below 3 / FORBIDDEN_DRAWS (0.03%) at 95% confidence (the rule of
-# three); a share of 0.1% fails this way once in 22,000 samples (0.999 ** 10,000 = e^-10).
+# Draws from the priors a space with forbidden clauses makes when it is built (and is too large to list), to find
+# a configuration they allow: with none of them allowed, the allowed share of the space is below 3 / FORBIDDEN_DRAWS
+# (0.03%) at 95% confidence (the rule of three), and the space is refused. A space is tested once, when built, so
+# the bound is one test, not one per sample: a space built never gives up on its share alone.
 FORBIDDEN_DRAWS = 10_000
+# A finite space (or the part of it the clauses read) with at most this many configurations is listed rather than
+# drawn from, to tell exactly whether its clauses allow one (`tunesmith.samplers._tried` lists as many).
+ENUMERATION_LIMIT = 20_000
+# Below this allowed share (the 95% upper bound, over the draws a space has made) every allowed configuration costs
+# more than 50 draws from the priors, and a sampler that draws hundreds of candidates a trial slows down: warned once.
+SLOW_SHARE = 0.02
+# One `Space.samples` call gives up after this many draws without an allowed one, though the space was built with one
+# (a share below 1e-5 that its draws when built hit by luck): it says the share measured.
+_DRAW_LIMIT = 1_000_000
 # A grid with forbidden clauses is counted by listing it (what `Space.grid` keeps) when it has at most this many
 # combinations; beyond, `grid_size` is the count of the combinations, an upper bound.
 _COUNT_BY_LISTING = 100_000
 
 
 class SpaceWarning(UserWarning):
-    """A bound lies outside the range where the parameter is physically meaningful."""
+    """Something about a space that costs a search and that a change of the space fixes: a bound outside the range
+    where the parameter is physically meaningful, a forbidden clause that never holds, or clauses that rule out so
+    much of the space that drawing an allowed configuration is slow."""
+
+
+def every_value(param: Param) -> Sequence[Any]:
+    """Every value of a finite parameter, as its own decoding gives them."""
+    if isinstance(param, Int) and param.values() is None:  # a log-scaled integer: every integer is reachable
+        return range(param.low, param.high + 1)
+    return param.grid_values(points=max(1, math.ceil(param.cardinality())))
+
+
+def _share_interval(allowed: int, draws: int) -> tuple[float, float]:
+    """The 95% interval of a share from ``allowed`` of ``draws`` (Wilson's score interval)."""
+    z = 1.959964
+    centre = (allowed + z * z / 2) / (draws + z * z)
+    half = z * math.sqrt(allowed * (draws - allowed) / draws + z * z / 4) / (draws + z * z)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# Guards every `_Tally`: one lock for all, so that a space stays picklable and copyable (a lock is neither).
+_TALLY_LOCK = threading.Lock()
+
+
+@dataclass
+class _Tally:
+    """The draws from the priors one space object made (when built, and in every `Space.samples` call) and how many
+    its clauses allowed: the share they leave, read over all of them, and the seconds spent drawing."""
+
+    draws: int = 0
+    allowed: int = 0
+    seconds: float = 0.0
+    warned: bool = False
+    known: bool = False  # the space was checked to allow a configuration when it was built
+
+    def add(self, draws: int, allowed: int, seconds: float) -> None:
+        with _TALLY_LOCK:
+            self.draws += draws
+            self.allowed += allowed
+            self.seconds += seconds
+
+    def share(self) -> str:
+        """The allowed share with its 95% interval and the draws it is read over, in words."""
+        low, high = _share_interval(self.allowed, self.draws)
+        return f"{self.allowed / self.draws:.2%} (95% interval {low:.2%} to {high:.2%}, over {self.draws:,} draws)"
+
+
+@dataclass(frozen=True)
+class _Search:
+    """A look for an allowed configuration: the one found (``None``: none), how many configurations were looked at,
+    whether they were all there are (listed) rather than drawn, the names listed, and each forbidden one's clause."""
+
+    found: dict[str, Any] | None
+    looked: int
+    listed: bool
+    names: tuple[str, ...]
+    ruled_out: Counter[str]
+
+    def why_none(self, ones: str) -> str:
+        """Why no ``ones`` (``configuration of the space``, ``completion of a='x'``) is allowed: every combination
+        listed forbidden, or every draw, with the bound on the allowed share."""
+        by_clause = ", ".join(f"{clause} {count} times" for clause, count in self.ruled_out.most_common())
+        if self.listed:
+            return (
+                f"all {self.looked} combinations of the values of {', '.join(self.names)} that the clauses read are "
+                f"forbidden ({by_clause}), so no {ones} is allowed"
+            )
+        return (
+            f"none of {self.looked:,} draws from the priors (each a {ones}) is allowed ({by_clause}), so the allowed "
+            f"share is below {3 / self.looked:.2%} (95% upper bound)"
+        )
+
+
+# The spaces (by their JSON) known to allow a configuration: a space built again is not searched again. A cache, not
+# a registry: cleared when full.
+_ALLOWING: dict[str, None] = {}
+# Set while a study's stored space is read (`Space.from_json(stored=True)`): it was checked when the study was
+# created, or an older version stored it unchecked, and reading it must not fail (a study with no trial takes a
+# fixed space on reopening); its first draws tell, as `Space.samples` says.
+_READING_STORED: ContextVar[bool] = ContextVar("tunesmith_reading_stored_space", default=False)
 
 
 _MEANINGFUL: list[tuple[re.Pattern[str], float, float, str]] = [
@@ -60,7 +156,10 @@ class Space(Mapping[str, Param]):
 
     ``forbidden`` lists the combinations of values that must never run (`Forbidden`): `sample`, `grid` and every
     sampler leave them out, and `validate` refuses them. Each clause is checked against the parameters here (every
-    name one of them, every test able to hold). The clauses are a set: kept in one order, duplicates dropped.
+    name one of them, every test able to hold; a clause that provably never holds draws a `SpaceWarning`), and so is
+    the space: some configuration must be allowed, found exactly by listing the values the clauses read when they are
+    at most `ENUMERATION_LIMIT` combinations, else among `FORBIDDEN_DRAWS` draws from the priors. The clauses are a
+    set: kept in one order, duplicates dropped.
     """
 
     def __init__(self, params: Mapping[str, Param], forbidden: Iterable[Forbidden] = ()) -> None:
@@ -84,6 +183,12 @@ class Space(Mapping[str, Param]):
         for name, param in self._params.items():
             self._check_meaningful(name, param)
         self._forbidden: tuple[Forbidden, ...] = self._checked_clauses(forbidden)
+        self._warn_never_holding(stacklevel=3)
+        self._tally = _Tally()
+        if self._forbidden and not _READING_STORED.get():
+            self._check_allows_some()
+        elif self._forbidden:  # read from storage: known to allow one if this process built it (the study's creator)
+            self._tally.known = json.dumps(self.to_json(), sort_keys=True) in _ALLOWING
 
     @classmethod
     def empty(cls) -> Space:
@@ -95,6 +200,7 @@ class Space(Mapping[str, Param]):
         space = cls.__new__(cls)
         space._params = {}
         space._forbidden = ()
+        space._tally = _Tally()
         return space
 
     def extended(self, params: Mapping[str, Param]) -> Space:
@@ -132,6 +238,127 @@ class Space(Mapping[str, Param]):
                 f"and a config file's [space] table list the clauses under that name; rename the parameter"
             )
         return tuple(clauses[key] for key in sorted(clauses))
+
+    def _warn_never_holding(self, stacklevel: int) -> None:
+        """Say (a `SpaceWarning`) which clauses provably never hold (`Forbidden.never_holds`): they forbid nothing."""
+        for clause in self._forbidden:
+            never = clause.never_holds(self._params)
+            if never is not None:
+                warnings.warn(
+                    f"forbidden clause {clause} never holds ({never}), so it forbids nothing: fix it (a typo?), or "
+                    "drop it",
+                    SpaceWarning,
+                    stacklevel=stacklevel + 1,
+                )
+
+    def _check_allows_some(self) -> None:
+        """Refuse a space whose clauses forbid every configuration (`_search_allowed`), before a study stores it."""
+        key = json.dumps(self.to_json(), sort_keys=True)
+        if key in _ALLOWING:
+            self._tally.known = True
+            return
+        search = self._search_allowed({}, np.random.default_rng(0))
+        if search.found is None:
+            why = search.why_none("configuration of the space")
+            raise SpaceError(
+                f"a space's forbidden clauses must allow some configuration, but {why}: loosen or remove a clause, or "
+                "narrow the parameters' ranges to the region the clauses allow"
+            )
+        self._tally.known = True
+        if len(_ALLOWING) >= 1024:
+            _ALLOWING.clear()
+        _ALLOWING[key] = None
+
+    def _read_by_clauses(self) -> list[str]:
+        """The parameters whether a configuration is forbidden depends on: those the clauses name, and the parents
+        their conditions read (which switch them on), in the space's order."""
+        wanted: set[str] = set()
+        pending = [name for clause in self._forbidden for name in clause.names]
+        while pending:
+            name = pending.pop()
+            if name not in wanted:
+                wanted.add(name)
+                pending.extend(self._params[name].conditions)
+        return [name for name in self._params if name in wanted]
+
+    def _listing(self, given: Mapping[str, Any]) -> tuple[list[str], list[dict[str, Any]]] | None:
+        """Every combination of the values of the parameters the clauses read (`_read_by_clauses`) that takes
+        ``given``'s values, conditions respected, and the names listed; ``None`` when they are more than
+        `ENUMERATION_LIMIT` (or continuous)."""
+        read = self._read_by_clauses()
+        listed = [name for name in read if name not in given]
+        bound = math.prod(self._params[name].cardinality() for name in listed)
+        if not math.isfinite(bound) or bound > ENUMERATION_LIMIT:
+            return None
+        configs: list[dict[str, Any]] = [{}]
+        for name in read:
+            values = [given[name]] if name in given else every_value(self._params[name])
+            grown: list[dict[str, Any]] = []
+            for config in configs:
+                if self.is_active(name, config):
+                    grown.extend({**config, name: value} for value in values)
+                else:
+                    grown.append(config)
+            configs = grown
+        return listed, configs
+
+    def _search_allowed(self, given: Mapping[str, Any], rng: np.random.Generator) -> _Search:
+        """Look for an allowed configuration that takes ``given``'s values: exactly, by listing the values the clauses
+        read (`_listing`), else among `FORBIDDEN_DRAWS` draws of the rest from the priors (counted as the space's
+        draws when nothing is given). The configuration found is the listed values only, when listed."""
+        ruled_out: Counter[str] = Counter()
+        listing = self._listing(given)
+        if listing is not None:
+            names, configs = listing
+            for looked, config in enumerate(configs, start=1):
+                clause = self.forbids(config)
+                if clause is None:
+                    return _Search(config, looked, True, tuple(names), ruled_out)
+                ruled_out[str(clause)] += 1
+            return _Search(None, len(configs), True, tuple(names), ruled_out)
+        start = time.perf_counter()
+        found: dict[str, Any] | None = None
+        looked = 0
+        while found is None and looked < FORBIDDEN_DRAWS:
+            config = self._draw(rng, given)
+            looked += 1
+            clause = self.forbids(config)
+            if clause is None:
+                found = config
+            else:
+                ruled_out[str(clause)] += 1
+        if not given:
+            self._tally.add(looked, int(found is not None), time.perf_counter() - start)
+        return _Search(found, looked, False, (), ruled_out)
+
+    def allowed_completion(self, given: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any] | None:
+        """A configuration the clauses allow that takes ``given``'s values (active ones, as `validate` reads them),
+        the rest drawn from their priors; ``None`` when there is none (every completion forbidden), or when none of
+        `FORBIDDEN_DRAWS` draws is allowed and the values the clauses read are too many to list."""
+        for _ in range(FORBIDDEN_DRAWS):
+            config = self._draw(rng, given)
+            if self.forbids(config) is None:
+                return config
+        listing = self._listing(given)
+        if listing is None:
+            return None
+        allowed = [config for config in listing[1] if self.forbids(config) is None]
+        if not allowed:
+            return None
+        return self._draw(rng, {**given, **allowed[int(rng.integers(len(allowed)))]})
+
+    def why_incomplete(self, given: Mapping[str, Any]) -> str | None:
+        """Why no configuration the clauses allow takes ``given``'s values (a partial configuration: `Study.enqueue`),
+        or ``None`` when one does: exactly when the values the clauses read can be listed, else by draws, with the
+        bound on the allowed share of the completions."""
+        if not self._forbidden:
+            return None
+        clause = self.forbids(given)
+        if clause is not None:
+            return f"clause {clause} forbids {', '.join(f'{n}={given[n]!r}' for n in clause.names)}"
+        shown = ", ".join(f"{name}={value!r}" for name, value in given.items()) or "nothing"
+        search = self._search_allowed(given, np.random.default_rng(0))
+        return None if search.found is not None else search.why_none(f"completion of {shown}")
 
     @staticmethod
     def _topological_order(params: Mapping[str, Param]) -> list[str]:
@@ -274,36 +501,94 @@ class Space(Mapping[str, Param]):
         """Draw one configuration from the priors; inactive parameters are left out.
 
         With forbidden clauses, draws until one is allowed: the priors restricted to the allowed configurations.
+        Every draw is counted on the space (`samples`).
+        """
+        return self.samples(rng, 1)[0]
+
+    def samples(self, rng: np.random.Generator, count: int, *, draws: int | None = None) -> list[dict[str, Any]]:
+        """``count`` configurations drawn from the priors, those the clauses forbid drawn again.
+
+        With ``draws``, at most that many draws are made once one allowed configuration is found, so fewer than
+        ``count`` may come back where the clauses rule out much of the space: a sampler that ranks candidates gets
+        fewer of them, rather than a cost that grows as the allowed share shrinks. Every draw is counted on the space,
+        so the allowed share is read over all of them; below `SLOW_SHARE` (its 95% upper bound) a `SpaceWarning` says
+        so, once per space object, with the cost and the fix. A space is built only if it allows a configuration
+        (`FORBIDDEN_DRAWS`), so this never gives up on the share alone; one read from a study's storage unchecked
+        gives up only while none of its draws so far, `FORBIDDEN_DRAWS` at least, was allowed: the bound then holds
+        for all of them, a test made once, not once per call.
 
         Raises:
-            SpaceError: `FORBIDDEN_DRAWS` draws in a row were all forbidden (the message counts them by clause).
+            SpaceError: no draw on an unchecked space was ever allowed (the 95% upper bound on its allowed share), or
+                one call made `_DRAW_LIMIT` draws without an allowed one (a share below 1e-5, which the draws made when
+                the space was built hit by luck): saying the share measured.
         """
-        config = self._draw(rng)
         if not self._forbidden:
-            return config
-        ruled_out: Counter[str] = Counter()  # each draw by the first clause that forbids it
-        for draw in range(FORBIDDEN_DRAWS):
-            if draw:
-                config = self._draw(rng)
+            return [self._draw(rng) for _ in range(count)]
+        limit = math.inf if draws is None else max(count, draws)
+        found: list[dict[str, Any]] = []
+        ruled_out: Counter[str] = Counter()  # each draw before the first allowed one, by the clause that forbids it
+        made = 0
+        start = time.perf_counter()
+        while len(found) < count and (made < limit or not found):
+            config = self._draw(rng)
+            made += 1
             clause = self.forbids(config)
             if clause is None:
-                return config
+                found.append(config)
+                continue
+            if found:
+                continue
             ruled_out[str(clause)] += 1
-        by_clause = ", ".join(f"{clause} {count} times" for clause, count in ruled_out.most_common())
-        raise SpaceError(
-            f"a configuration the forbidden clauses allow must be found by drawing from the priors, but all "
-            f"{FORBIDDEN_DRAWS} draws were forbidden ({by_clause}), so the allowed share of the space is below "
-            f"{3 / FORBIDDEN_DRAWS:.2%} (95% upper bound): loosen or remove a clause, or narrow the parameters' ranges "
-            "to the region the clauses allow"
+            tally = self._tally
+            if not tally.known and not tally.allowed and tally.draws + made >= FORBIDDEN_DRAWS:
+                tally.add(made, 0, time.perf_counter() - start)
+                search = _Search(None, tally.draws, False, (), ruled_out)
+                raise SpaceError(
+                    f"a draw from the priors must find a configuration the forbidden clauses allow, but "
+                    f"{search.why_none('configuration of the space')}: loosen or remove a clause, or narrow the "
+                    "parameters' ranges to the region the clauses allow"
+                )
+            if made >= _DRAW_LIMIT:
+                self._tally.add(made, 0, time.perf_counter() - start)
+                raise SpaceError(
+                    f"a draw from the priors must find a configuration the forbidden clauses allow, but {made:,} "
+                    f"draws in a row were all forbidden, and the clauses allow {self._tally.share()} of the draws "
+                    "made on this space: loosen or remove a clause, or narrow the parameters' ranges to the region the "
+                    "clauses allow"
+                )
+        self._tally.add(made, len(found), time.perf_counter() - start)
+        self._warn_if_slow()
+        return found
+
+    def _warn_if_slow(self) -> None:
+        """Say once (a `SpaceWarning`) that the clauses leave so little of the space that drawing is slow: the 95%
+        upper bound of the allowed share, read over every draw made, below `SLOW_SHARE`."""
+        tally = self._tally
+        if tally.warned or not tally.draws or _share_interval(tally.allowed, tally.draws)[1] >= SLOW_SHARE:
+            return
+        with _TALLY_LOCK:
+            if tally.warned:
+                return
+            tally.warned = True
+        per_config = tally.draws / max(tally.allowed, 1)
+        milliseconds = 1000 * tally.seconds / max(tally.allowed, 1)
+        warnings.warn(
+            f"the forbidden clauses allow {tally.share()} of the space, below {SLOW_SHARE:.0%}: each allowed "
+            f"configuration costs about {per_config:,.0f} draws from the priors ({milliseconds:.1f} ms here), and a "
+            "model sampler (TPE, the GP, CMA-ES) draws hundreds of candidates a trial; narrow the parameters' ranges "
+            "so that the clauses cut less, or state the constraint as a condition (when=) or a reparametrisation (e.g. "
+            "a total and a fraction of it rather than two parts whose sum is bounded)",
+            SpaceWarning,
+            stacklevel=3,
         )
 
-    def _draw(self, rng: np.random.Generator) -> dict[str, Any]:
-        """One configuration from the priors, forbidden or not."""
+    def _draw(self, rng: np.random.Generator, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One configuration from the priors, forbidden or not; ``given``'s values taken where they are active."""
         out: dict[str, Any] = {}
         for name, param in self._params.items():
             u = float(rng.random())  # drawn for every parameter so the stream does not depend on conditions
             if self.is_active(name, out):
-                out[name] = param.decode(u)
+                out[name] = given[name] if given is not None and name in given else param.decode(u)
         return out
 
     def encode(self, params: Mapping[str, Any]) -> np.ndarray:
@@ -469,4 +754,11 @@ class Space(Mapping[str, Param]):
                     params[name] = Param.from_json(spec, stored=stored)
                 except SpaceError as exc:
                     raise SpaceError(f"parameter {name!r}: {exc}") from None
-            return cls(params, forbidden=clauses)
+            reading = _READING_STORED.set(stored)
+            try:
+                space = cls(params, forbidden=clauses)
+            finally:
+                _READING_STORED.reset(reading)
+        if not stored:  # a config file's: a clause that never holds is a mistake to fix there (a stored one was said)
+            space._warn_never_holding(stacklevel=2)
+        return space

@@ -10,7 +10,8 @@
   is not queued unless ``repeat=True`` (`_Memo.repeated`). The sampler draws what an entry leaves out; where a given
   parent switches on children its proposal (on another branch) lacks, they are drawn from their prior
   (``attrs["drawn_from_prior"]``), and so is all of it when the sampler has nothing new to propose for an entry
-  queued with ``repeat=True``. An entry that cannot be completed (stored without `enqueue`'s checks), or a
+  queued with ``repeat=True``. An entry that cannot be completed (stored without `enqueue`'s checks: a conditional
+  value switched off, or values every completion of which a forbidden clause rules out), or a
   partial one on a space every configuration of which was tried, is marked ``"refused"``, with why, said once
   and skipped (`_runnable`, outside the lock; `Known.next_queued` skips the latter under it too). The entries
   stay in the attribute as the record of what was asked. A parameter the study does not know yet (a
@@ -53,7 +54,6 @@ from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, config_key, conf
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.space._define_by_run import plain
 from tunesmith.space._params import JsonScalar, Param
-from tunesmith.space._space import FORBIDDEN_DRAWS
 from tunesmith.storage import Proposal
 from tunesmith.storage._trial_cache import Facet, TrialHistory, matching
 from tunesmith.storage.base import count_budgeted
@@ -373,6 +373,14 @@ def checked_params(
             f"{what}: a configuration must not be a combination the space forbids, got {shown}, which clause {clause} "
             f"forbids: change {' or '.join(clause.names)}"
         )
+    held = {name: value for name, value in out.items() if name in space}
+    if _leaves_some(space, held):  # a partial one: else no trial could ever run it, and it would block the queue
+        why = space.why_incomplete(held)
+        if why is not None:
+            raise SpaceError(
+                f"{what}: a partial configuration must have a completion the forbidden clauses allow, but {why}: "
+                f"change {', '.join(held)}, or loosen the clause"
+            )
     return out
 
 
@@ -480,7 +488,8 @@ class QueueBeyondBudgetWarning(UserWarning):
 
 
 class QueuedConfigurationRefusedWarning(UserWarning):
-    """An enqueued configuration cannot run: it cannot be completed into one of the space (stored without
+    """An enqueued configuration cannot run: it cannot be completed into one of the space (a conditional value
+    switched off, or values every completion of which the space's forbidden clauses rule out: stored without
     `Study.enqueue`'s checks), or it leaves parameters to draw on a space every configuration of which was tried.
     It is marked refused and skipped, never run."""
 
@@ -651,12 +660,14 @@ def _completed(
     sampler cannot be asked for a configuration with some values fixed). The sampler's values on the branch not
     taken are dropped. An entry `Study.enqueue` accepted always completes (`_incomplete`). When the sampler's values
     beside the given ones make a combination the space forbids, the rest are drawn from their prior until they do not
-    (`Space.sample`'s limit of draws; past it `Space.validate` says which clause holds)."""
+    (`Space.allowed_completion`: past its limit of draws, one of the allowed values the clauses read, listed; with
+    none, `Space.validate` says which clause holds)."""
     out, from_prior = _filled_in(space, given, drawn, rng)
-    for _ in range(FORBIDDEN_DRAWS):
-        if space.forbids(out) is None:
-            break
-        out, from_prior = _filled_in(space, given, {}, rng)
+    if space.forbids(out) is not None:
+        completion = space.allowed_completion(given, rng)
+        if completion is not None:
+            out = completion
+            from_prior = [name for name in completion if name not in given and space[name].is_dimension]
     return space.validate(out), from_prior
 
 
@@ -680,18 +691,22 @@ def _filled_in(
     return out, from_prior
 
 
-def _incomplete(space: Space, params: Mapping[str, Any], checked: Mapping[str, Any]) -> str | None:
-    """Why enqueued ``params`` cannot be completed into a configuration of ``space`` (``None``: they can): a value
-    switched off by the others, or without the parent that switches it on. `Study.enqueue` refuses both (see
-    `checked_params`); a queue stored otherwise (by hand, or by a version that did not check) may hold them.
-    ``checked``: the values of ``params`` the space holds (`_checked_given`)."""
+def _incomplete(space: Space, params: Mapping[str, Any], checked: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Why enqueued ``params`` cannot be completed into a configuration of ``space``, and the fix (``None``: they
+    can): a value switched off by the others, or without the parent that switches it on, or values every completion
+    of which the space's forbidden clauses rule out (`Space.why_incomplete`). `Study.enqueue` refuses them all (see
+    `checked_params`); a queue stored otherwise (by hand, by a version that did not check, or queued before the
+    space's clauses changed) may hold them. ``checked``: the values of ``params`` the space holds
+    (`_checked_given`)."""
     for name, value in checked.items():
         if space.is_active(name, checked):
             continue
         when = ", ".join(f"{p} in {list(v)}" for p, v in space[name].conditions.items())
         got = ", ".join(f"{p}={params[p]!r}" for p in space[name].conditions if p in params)
-        return f"{name}={value!r} applies only when {when}, " + (f"got {got}" if got else "and no parent is given")
-    return None
+        reason = f"{name}={value!r} applies only when {when}, " + (f"got {got}" if got else "and no parent is given")
+        return reason, _BRANCH_FIX
+    forbidden = space.why_incomplete(checked)
+    return None if forbidden is None else (forbidden, _FORBIDDEN_FIX)
 
 
 # How to fix an entry `_incomplete` refuses, and one that could only repeat a tried configuration.
@@ -699,6 +714,7 @@ _BRANCH_FIX = (
     "enqueue it again with each conditional parameter's parent set to a value that switches it on, or without the "
     "parameter"
 )
+_FORBIDDEN_FIX = "enqueue it again with values the forbidden clauses allow a completion of, or loosen the clause"
 _USED_UP_FIX = (
     "enqueue it again with repeat=True to run it anyway (the rest drawn from their prior), or widen a range or add "
     "options (a new study) to search further"
@@ -715,7 +731,7 @@ def _runnable(study: Study, view: _QueueView) -> tuple[dict[str, Any], ...]:
     whatever else filled it in would repeat a tried configuration. The checks of each entry are the view's, worked
     out once: only the history is read here, and only while an entry waits for the sampler."""
     space = view.space
-    why: dict[str, tuple[str, str]] = {key: (reason, _BRANCH_FIX) for key, reason in view.incomplete.items()}
+    why: dict[str, tuple[str, str]] = dict(view.incomplete)
     used_up: dict[str, tuple[str, str]] = {}
     if view.drawing:
         trials = study.trials
@@ -837,7 +853,7 @@ class _EntryFacts:
 
     entry: dict[str, Any]
     checked: dict[str, Any]
-    incomplete: str | None
+    incomplete: tuple[str, str] | None  # why it cannot be completed, and the fix
     draws: bool
     identity: tuple[Any, ...]
 
@@ -859,14 +875,14 @@ class _QueueView:
     """A parsed queue's unrefused entries on one space, as asks and enqueues read them.
 
     ``waiting``: those that can be completed, in queue order (`_runnable` hands them out); ``incomplete``: why each
-    of the others cannot be, by id; ``drawing``: the facts of the waiting ones that leave parameters to draw and were
-    not queued with ``repeat=True`` (`_used_up` may refuse them), and their ids; ``positions``: where each
+    of the others cannot be, and the fix, by id; ``drawing``: the facts of the waiting ones that leave parameters to
+    draw and were not queued with ``repeat=True`` (`_used_up` may refuse them), and their ids; ``positions``: where each
     configuration stands in the queue (from 1), by `_identity` (what a new entry would repeat)."""
 
     queue: EnqueuedAttr
     space: Space
     waiting: tuple[dict[str, Any], ...]
-    incomplete: Mapping[str, str]
+    incomplete: Mapping[str, tuple[str, str]]
     drawing: tuple[_EntryFacts, ...]
     drawing_ids: frozenset[str]
     positions: Mapping[tuple[Any, ...], tuple[int, ...]]
@@ -875,7 +891,7 @@ class _QueueView:
     def of(cls, queue: EnqueuedAttr, space: Space, facts: Sequence[_EntryFacts | None]) -> _QueueView:
         """The view of ``queue``, given each entry's facts (``None`` for a refused entry)."""
         waiting: list[dict[str, Any]] = []
-        incomplete: dict[str, str] = {}
+        incomplete: dict[str, tuple[str, str]] = {}
         drawing: list[_EntryFacts] = []
         positions: dict[tuple[Any, ...], tuple[int, ...]] = {}
         for position, (entry, known) in enumerate(zip(queue.configs, facts, strict=True), start=1):

@@ -1,12 +1,15 @@
 """The stored spec: what a study is, written once when it is created and checked on every reopening.
 
 Its budget is the one part that may change, and only by `extend_budget`: upwards, explicitly, and
-recorded in the study's ``budget_log``; a limit it lacks may be added only before its first trial.
+recorded in the study's ``budget_log``; a limit it lacks may be added only before its first trial. Its space changes
+only before any trial (`replace_space`): no trial was drawn from it yet, so a space given on reopening (a clause
+fixed) replaces it, saying what changed.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -19,14 +22,16 @@ from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import make_sampler
 from tunesmith.schedulers import make_scheduler
-from tunesmith.space import Space
+from tunesmith.space import Space, SpaceWarning
 from tunesmith.study._define_by_run import learned_space
 
 if TYPE_CHECKING:
     from tunesmith.storage import Storage, StudyInfo
     from tunesmith.study._settings import Settings
 
-__all__ = ["SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "extend_budget", "sampler_changes"]
+__all__ = [
+    "SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "extend_budget", "replace_space", "sampler_changes",
+]  # fmt: skip
 
 _LIMITS = ("trials", "wall_time", "resource")
 
@@ -290,7 +295,16 @@ def _space_mismatch(name: str, where: str, stored: Space | None, given: Space) -
             f"space of {', '.join(given)}: its parameters are the ones its objective asks for; {resume} in Python, "
             f"or {new_name}"
         )
-    old, new = stored.to_json(), given.to_json()
+    differences = _space_differences(stored.to_json(), given.to_json())
+    return (
+        f"study {name!r} already exists in {where} with a different space: {'; '.join(differences)}. Its trials "
+        f"were drawn from the stored space, so it cannot change: restore the stored definitions in the config's "
+        f"[space] (or the space= you pass), {resume}, or {new_name}"
+    )
+
+
+def _space_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Each parameter (and the forbidden clauses) that differs between two spaces' JSON, in words."""
     differences = [f"removed {key} (stored {_param_text(old[key])})" for key in old if key not in new]
     differences += [f"added {key} (given {_param_text(new[key])})" for key in new if key not in old]
     differences += [
@@ -298,11 +312,31 @@ def _space_mismatch(name: str, where: str, stored: Space | None, given: Space) -
         for key in old
         if key in new and old[key] != new[key]
     ]
-    return (
-        f"study {name!r} already exists in {where} with a different space: {'; '.join(differences)}. Its trials "
-        f"were drawn from the stored space, so it cannot change: restore the stored definitions in the config's "
-        f"[space] (or the space= you pass), {resume}, or {new_name}"
+    return differences
+
+
+def replace_space(storage: Storage, info: StudyInfo, given: Space | None, where: str) -> bool:
+    """Store ``given`` as study ``info``'s space when it differs from the stored one and the study has no trial at all
+    (of any state): none was drawn from the stored space, so nothing contradicts the new one, and a space stored with
+    a mistake (a clause that forbids everything, refused only at the first ask by an older tunesmith) can be fixed
+    under the same name. Says what was replaced (`SpaceWarning`). Returns whether it was; with trials, or without a
+    space given up front on either side, it is not, and `StudySpec.check_reopened` refuses a different space."""
+    old = info.spec.get("space")
+    if given is None or old is None:
+        return False
+    stored = Space.from_json(old, stored=True)
+    if stored == given or storage.get_trials(info.id):
+        return False
+    storage.update_study_spec(info.id, {**info.spec, "space": given.to_json()})
+    differences = _space_differences(stored.to_json(), given.to_json())
+    warnings.warn(
+        f"study {info.name!r} in {where} has no trial yet, so the space given replaces the stored one: "
+        f"{'; '.join(differences) or 'the same definitions, as now written'}. Every worker must reopen it with the "
+        "new space (one that still holds the stored one would draw from it)",
+        SpaceWarning,
+        stacklevel=3,
     )
+    return True
 
 
 def _param_text(definition: Mapping[str, Any]) -> str:

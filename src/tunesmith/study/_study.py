@@ -206,6 +206,10 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         )  # fmt: skip
         self._info, created = self._storage.get_or_create_study(self.name, spec.to_json(), self._clock())
         self.name = self._info.name  # a study stored before names were normalised keeps its own form
+        # A study without trials takes a changed space (a clause fixed): none was drawn from the stored one.
+        replaced = not created and _spec.replace_space(self._storage, self._info, settings.space, self._storage.url)
+        if replaced:
+            self._info = self._storage.load_study(self.name)
         stored = StudySpec.from_json(self._info.spec)
         # A cost declared to a study stored without one is recorded, so that a worker that loads it
         # (`Study.load`) lets sampler="auto" choose as this process does.
@@ -248,7 +252,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         if baseline is not None:
             self.declare_baseline(baseline)
         _warm_start.record_warm_start(self, warm_start)
-        if created or declares_cost:  # after the warm start: its points count among the quasi-random start's
+        if created or declares_cost or replaced:  # after the warm start: its points count among the quasi-random's
             _define_by_run.record_sampler_choice(self, self.space)
 
     @classmethod
