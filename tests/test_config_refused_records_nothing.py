@@ -102,9 +102,9 @@ def test_a_config_fixed_after_a_refusal_runs_with_its_edited_space(folder: Path)
         ('sampler = "tpee"', "s.toml: unknown sampler 'tpee'"),
         ('scheduler = { name = "asha", etaa = 3 }', "s.toml: invalid options for scheduler 'asha'"),
         ('executor = "ray"\nmemory_limit = 1000000000', "memory_limit is enforced by executor='processes' only"),
-        ('executor = { name = "processes" }', "executor must name an executor, one of 'inline', 'processes'"),
+        ('executor = { gpus_per_trial = 1 }', "executor must name an executor, one of 'inline', 'processes'"),
     ],
-    ids=["sampler", "scheduler-options", "executor-limits", "executor-table"],
+    ids=["sampler", "scheduler-options", "executor-limits", "executor-table-without-name"],
 )
 def test_a_config_refused_for_a_setting_creates_no_database(folder: Path, setting: str, refusal: str) -> None:
     database = folder / "s.db"

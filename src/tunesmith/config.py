@@ -5,7 +5,7 @@ A config names everything a `Study` and `Study.optimize` need::
     name = "digits-mlp"
     objective = "tunesmith.demo:objective"
     workers = 2
-    executor = "processes"
+    executor = "processes"        # or with options: { name = "processes", gpus_per_trial = 1 }
     sampler = "auto"
     seed = 0
 
@@ -70,6 +70,7 @@ from tunesmith._validate import duration, integer, memory_size
 from tunesmith.budget import Budget, parse_duration
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.executors import EXECUTORS, make_executor
+from tunesmith.executors._gpus import gpu_share
 from tunesmith.objective import Guardrail, Metric, metric_named
 from tunesmith.samplers import make_sampler
 from tunesmith.schedulers import make_scheduler
@@ -107,7 +108,7 @@ class StudyConfig:
     storage: str | None = None
     seed: int | None = None
     workers: int = 1
-    executor: str = "inline"
+    executor: str | dict[str, Any] = "inline"  # its name, or a table of its name and options (`_executor`)
     memory_limit: int | None = None
     trial_timeout: float | None = None
     fail_fast: int | None = 3  # `Study.optimize`'s; ``fail_fast = false`` in the file: never stop on failures
@@ -553,20 +554,43 @@ def _study_name(value: Any, path: Path) -> str:
     )
 
 
-def _executor(value: Any, workers: int, memory_limit: int | None, trial_timeout: float | None) -> str:
-    """The config's ``executor`` (absent: ``processes`` for several workers, else ``inline``), by its registered name,
-    refused when unknown or when it cannot run ``workers`` trials under the limits given."""
+# Settings of the whole config that the executor takes too: written once, at the top level, not in its table.
+_TOP_LEVEL_LIMITS = ("workers", "memory_limit", "trial_timeout")
+
+
+def _executor(value: Any, workers: int, memory_limit: int | None, trial_timeout: float | None) -> str | dict[str, Any]:
+    """The config's ``executor`` (absent: ``processes`` for several workers, else ``inline``): its registered name, or
+    for a table with options (``{name = "processes", gpus_per_trial = 1}``) the table with that name, which
+    `Study.optimize` builds with the workers and limits. Refused when unknown, or when it cannot run ``workers``
+    trials under the limits and options given (built once here, so that nothing is stored before it is).
+
+    The GPUs are the machine's, not the config's: ``gpus_per_trial`` is checked here as a value only, so that a
+    config is read where no GPU is (``tunesmith plan`` on a laptop, a worker with fewer); ``tunesmith run`` checks it
+    against this machine's GPUs before it stores anything (`cli._run._check_before_storing`)."""
     if value is None:
         return "processes" if workers > 1 else "inline"
+    table: dict[str, Any] = {}
+    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+        table = {str(key): option for key, option in value.items() if key != "name"}
+        value = value["name"]
     if not isinstance(value, str):
         raise ConfigError(
             f"executor must name an executor, one of {', '.join(map(repr, EXECUTORS.names()))}, got "
-            f'executor = {excerpt(repr(value))}: write e.g. executor = "processes"; an executor with options '
-            "(RayExecutor(num_gpus=0.5)) is passed in Python, study.optimize(objective, executor=...)"
+            f'executor = {excerpt(repr(value))}: write e.g. executor = "processes", or a table with its name and '
+            'options, executor = {name = "processes", gpus_per_trial = 1}'
         )
     name = value.lower()
     EXECUTORS.lookup(name)  # an unknown name: the known ones and the closest
-    if name != "inline":  # `Study.optimize` runs an inline executor given workers or limits as "processes"
-        limits = {"memory_limit": memory_limit, "trial_timeout": trial_timeout}
-        make_executor(name, workers, **{key: limit for key, limit in limits.items() if limit is not None})
-    return name
+    if doubled := [key for key in _TOP_LEVEL_LIMITS if key in table]:
+        raise ConfigError(
+            f"{doubled[0]} is a setting of the whole config, got {doubled[0]} = {excerpt(repr(table[doubled[0]]))} in "
+            f"the executor table: write {doubled[0]} = ... at the top level of the config, beside executor"
+        )
+    limits = {"memory_limit": memory_limit, "trial_timeout": trial_timeout}
+    given = {key: limit for key, limit in limits.items() if limit is not None}
+    built = dict(table)
+    if name == "processes" and built.get("gpus_per_trial") is not None:
+        gpu_share(built.pop("gpus_per_trial"))
+    if name != "inline" or table:  # `Study.optimize` runs an inline executor given workers or limits as "processes"
+        make_executor({"name": name, **built}, workers, **given)
+    return {"name": name, **table} if table else name

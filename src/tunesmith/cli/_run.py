@@ -142,8 +142,13 @@ def run(
         objective = cfg.load_objective()
         named = _imported_objective(cfg.objective, cfg.path.parent)
         worker_count = workers or cfg.workers
-        executor = cfg.executor if worker_count == cfg.workers else ("processes" if worker_count > 1 else "inline")
-        _check_before_storing(cfg, executor)
+        # A table's options (gpus_per_trial) hold for any count of workers; a name follows the count.
+        executor = (
+            cfg.executor
+            if worker_count == cfg.workers or isinstance(cfg.executor, dict)
+            else ("processes" if worker_count > 1 else "inline")
+        )
+        _check_before_storing(cfg, executor, worker_count)
         url = storage_url(storage, storage_file, config=cfg.storage)
         resumed = _budgeted_storage(url, name or cfg.name, cfg, n_trials)
         created = _new_sqlite_file(url)
@@ -360,9 +365,10 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
     _confirm_stored(study)
 
 
-def _check_before_storing(cfg: StudyConfig, executor: str) -> None:
+def _check_before_storing(cfg: StudyConfig, executor: str | dict[str, Any], workers: int) -> None:
     """Refuse, before storage is opened (a SQLite file created) or the study stored, what `load_config` cannot
-    check alone: the ``holdout`` entry (a `discipline` plan, its functions imported) and Ray for ``executor``.
+    check alone: the ``holdout`` entry (a `discipline` plan, its functions imported), Ray for ``executor``, and an
+    executor table built for ``workers`` on this machine (``gpus_per_trial``: the GPUs found here).
 
     A refusal after the study was stored left a study of no trials behind, which then refused the fixed config
     ("already exists ... with a different space"), so nothing is stored until every check has passed.
@@ -371,8 +377,13 @@ def _check_before_storing(cfg: StudyConfig, executor: str) -> None:
 
     if "holdout" in cfg.extra:
         holdout_plan(cfg.extra["holdout"], cfg.path.parent)
-    if executor == "ray":
+    if executor == "ray" or (isinstance(executor, dict) and executor["name"] == "ray"):
         require("ray", "ray")  # the executor imports it only once the first trial is about to start
+    if isinstance(executor, dict):
+        from tunesmith.executors import make_executor
+
+        limits = {"memory_limit": cfg.memory_limit, "trial_timeout": cfg.trial_timeout}
+        make_executor(executor, workers, **{key: limit for key, limit in limits.items() if limit is not None})
 
 
 def _budgeted_storage(url: str, name: str, cfg: StudyConfig, n_trials: int | None) -> Storage | None:

@@ -237,7 +237,7 @@ def worker(
                 "fail_fast (the defaults apply): make the config readable at that path to apply them", markup=False,
             ), err=True)  # fmt: skip
         limits: dict[str, Any] = {}
-        chosen = executor
+        chosen: str | dict[str, Any] | None = executor  # a config's table too (gpus_per_trial)
         if config is not None:
             limits = {"memory_limit": config.memory_limit, "trial_timeout": config.trial_timeout,
                       "fail_fast": config.fail_fast}  # fmt: skip

@@ -56,13 +56,20 @@ def _inline(workers: int = 1, **limits: Any) -> Executor:
     return InlineExecutor()
 
 
-def _ray(workers: int = 2, *, memory_limit: int | None = None, **options: Any) -> Executor:
+def _ray(
+    workers: int = 2, *, memory_limit: int | None = None, gpus_per_trial: float | None = None, **options: Any
+) -> Executor:
     from tunesmith.executors.ray import RayExecutor
 
     if memory_limit is not None:
         raise ConfigError(
             "memory_limit is enforced by executor='processes' only: with Ray, give each trial what it needs "
             "through RayExecutor(resources=...) or the cluster's memory settings"
+        )
+    if gpus_per_trial is not None:  # the processes executor's name for it: Ray's own is num_gpus
+        raise ConfigError(
+            f"gpus_per_trial is the processes executor's, got gpus_per_trial={gpus_per_trial!r} with executor "
+            f"'ray': Ray's is num_gpus, {{name = \"ray\", num_gpus = {gpus_per_trial!r}}} (RayExecutor(num_gpus=...))"
         )
     return RayExecutor(workers, **options)
 
@@ -78,7 +85,8 @@ def make_executor(spec: str | Mapping[str, Any] | Executor, workers: int | None 
     """An executor from a name (``"inline"``, ``"processes"``, ``"ray"``, ``"simulated"``), a table or an instance.
 
     Args:
-        spec: the executor, its name, or a table of its name and options (``{"name": "ray", "num_gpus": 0.5}``).
+        spec: the executor, its name, or a table of its name and options (``{"name": "ray", "num_gpus": 0.5}``,
+            ``{"name": "processes", "gpus_per_trial": 1}``).
         workers: trials at once (the inline executor runs exactly one); not given, 1 for a name, and what an
             instance was built to run, which a count given beside it must match (either would be dropped silently).
         **options: the executor's options (``memory_limit``, ``trial_timeout``...).

@@ -16,7 +16,7 @@ from tunesmith.space import Space
 from tunesmith.trial import TrialKind
 
 __all__ = [
-    "REFUSED_REPORT", "TRAINED_TO", "Executor", "ReportHandler", "StopStudy", "TrialJob", "TrialOutcome",
+    "GPUS", "REFUSED_REPORT", "TRAINED_TO", "Executor", "ReportHandler", "StopStudy", "TrialJob", "TrialOutcome",
     "decide_report", "infeasible_outcome",
 ]  # fmt: skip
 
@@ -26,6 +26,8 @@ ReportHandler = Callable[[int, int, dict[str, float]], Decision]
 REFUSED_REPORT = "refused_report"
 # Its key for the last step a `Trial.steps` loop trained when it ran to its end (`Trial.trained_to`).
 TRAINED_TO = "trained_to"
+# Its key, and the trial attribute's, for the GPUs the trial's process held (`ProcessExecutor(gpus_per_trial=...)`).
+GPUS = "gpus"
 
 
 class StopStudy(BaseException):

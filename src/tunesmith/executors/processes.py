@@ -27,6 +27,11 @@ objective started stays below it, and every process still below it when the tria
 (`_process_tree.end_descendants`): by the trial process itself once the objective has returned (the
 driver then logs a warning naming the trial and how many it killed), or by the driver, which stops the
 trial process first (SIGSTOP), when the trial is cut off (timed out, or killed at shutdown).
+
+With ``gpus_per_trial``, each trial process holds GPUs from the executor's pool (`_gpus.GpuPool`) while it runs:
+its ``CUDA_VISIBLE_DEVICES`` names them, no two running trials share one beyond their fractions, and the driver
+takes them back once the process is gone (done, failed, timed out, crashed), adding them to the outcome's
+``extra[GPUS]`` for the study to record.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_any
 from typing import IO, Any, NoReturn
@@ -54,9 +59,11 @@ from typing import IO, Any, NoReturn
 from tunesmith._validate import duration, integer, memory_size
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
+from tunesmith.executors._gpus import gpu_pool
 from tunesmith.executors._orphans import MARK, become_subreaper, end_orphans, new_token, restore_subreaper
 from tunesmith.executors._process_tree import end_descendants, start_time
 from tunesmith.executors.base import (
+    GPUS,
     Executor,
     Objective,
     ReportHandler,
@@ -365,6 +372,7 @@ def _child_main(
     parent_pid: int | None = None,
     inherited: tuple[Connection, ...] = (),
     token: str = "",
+    environment: dict[str, str] | None = None,
 ) -> None:
     """Entry point of a trial's process. Always leaves through ``os._exit``: no inherited finalizer
     (a parent's database connection, say) ever runs in the child.
@@ -373,10 +381,12 @@ def _child_main(
     forkserver's child); ``inherited`` are the driver's ends of this and earlier trials' pipes, which
     a forked child holds copies of: closed here, so that the driver's death breaks this trial's pipe. ``token``
     marks every process the objective starts (in their environment, `_orphans.MARK`), so that the driver finds what
-    is left of this trial if this process dies first.
+    is left of this trial if this process dies first. ``environment`` is set before anything else runs (the GPUs the
+    trial holds, ``CUDA_VISIBLE_DEVICES``).
     """
     try:
         os.environ[MARK] = token
+        os.environ.update(environment or {})
         if parent_pid is None:
             parent_pid = os.getppid()
         if hasattr(os, "setpgid"):
@@ -460,6 +470,7 @@ class _Running:
     started: float
     token: str  # in the environment of every process the trial starts (`_orphans.MARK`)
     crash_log: IO[bytes] | None = None
+    gpus: tuple[str, ...] = ()  # taken from the executor's pool (`gpus_per_trial`); given back when it ends
     decision: Decision = Decision.CONTINUE
 
     def crash_text(self) -> str:
@@ -486,6 +497,18 @@ class ProcessExecutor(Executor):
             ``"spawn"``/``"forkserver"`` (the objective must be importable).
         threads_per_trial: BLAS/OpenMP threads each trial may use (default: the cores shared
             evenly between the workers); ``None`` leaves the libraries' defaults.
+        gpus_per_trial: GPUs each trial holds while it runs, named in its ``CUDA_VISIBLE_DEVICES``: a whole number,
+            or a fraction that divides one GPU (``0.5`` puts two trials on each GPU), as Ray's ``num_gpus``. The
+            GPUs are those the driver's ``CUDA_VISIBLE_DEVICES`` lists, else those ``nvidia-smi -L`` lists; no two
+            running trials share one beyond their fractions, and the study records each trial's in
+            ``attrs["gpus"]``. ``None`` (default) leaves the trials' environment alone: each sees every GPU.
+
+    Raises:
+        ConfigError: an argument out of its range; with ``gpus_per_trial``, no GPU found, or ``workers`` trials
+            needing more GPUs than were found (the message says how many workers fit).
+
+    Example:
+        >>> study.optimize(objective, executor=ProcessExecutor(workers=4, gpus_per_trial=1))  # doctest: +SKIP
     """
 
     def __init__(
@@ -496,6 +519,7 @@ class ProcessExecutor(Executor):
         trial_timeout: float | None = None,
         start_method: str | None = None,
         threads_per_trial: int | str | None = "auto",
+        gpus_per_trial: float | None = None,
     ) -> None:
         integer("workers", workers, minimum=1)
         # A bool is not seconds (True would be 1 s), nor is a string ("5s" is for config files, which convert it).
@@ -512,6 +536,8 @@ class ProcessExecutor(Executor):
         self.threads_per_trial = threads_per_trial if isinstance(threads_per_trial, int) else None
         self.memory_limit = memory_size("memory_limit", memory_limit, allow_none=True)
         self.trial_timeout = trial_timeout
+        self._gpus = gpu_pool(gpus_per_trial, workers)
+        self.gpus_per_trial = None if self._gpus is None else self._gpus.per_trial
         self._ctx = mp.get_context(method)
         _prctl()  # resolved once here, so a forked child does not load libc again before it is protected
         self._objective: Objective | None = None
@@ -542,17 +568,23 @@ class ProcessExecutor(Executor):
         inherited = (parent_conn, *(run.conn for run in self._running.values()), *watch) if forked else ()
         token = new_token()
         limits = (self.memory_limit, self.threads_per_trial, crash_log)
+        gpus = () if self._gpus is None else self._gpus.take()
+        environment = None if self._gpus is None else self._gpus.environment(gpus)
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_child_main,
-            args=(self._objective, job, child_conn, *limits, parent_pid, inherited, token),
+            args=(self._objective, job, child_conn, *limits, parent_pid, inherited, token, environment),
             name=f"tunesmith-trial-{job.number}",
             daemon=True,
         )
-        process.start()
+        try:
+            process.start()
+        except BaseException:
+            self._give_back(gpus)
+            raise
         child_conn.close()
         if self._watch is not None:
             self._watch.tell(b"+", process.pid)
-        self._running[job.number] = _Running(job, process, parent_conn, time.monotonic(), token, crash_log)
+        self._running[job.number] = _Running(job, process, parent_conn, time.monotonic(), token, crash_log, gpus=gpus)
 
     def busy(self) -> int:
         return len(self._running) + len(self._done)
@@ -655,7 +687,14 @@ class ProcessExecutor(Executor):
         run.conn.close()
         if run.crash_log is not None:
             run.crash_log.close()
+        self._give_back(run.gpus)  # its process and everything it started are gone: nothing holds them now
+        if run.gpus:
+            outcome = replace(outcome, extra={**outcome.extra, GPUS: list(run.gpus)})
         self._done.append(outcome)
+
+    def _give_back(self, gpus: tuple[str, ...]) -> None:
+        if self._gpus is not None:
+            self._gpus.give_back(gpus)
 
     def _expire(self) -> None:
         if self.trial_timeout is None:
@@ -686,6 +725,7 @@ class ProcessExecutor(Executor):
             run.conn.close()
             if run.crash_log is not None:
                 run.crash_log.close()
+            self._give_back(run.gpus)
         self._running.clear()
         if self._watch is not None:  # no trial process runs: nothing left to watch
             self._watch.stop()

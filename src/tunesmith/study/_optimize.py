@@ -33,7 +33,7 @@ from tunesmith.errors import (
     TunesmithError,
 )
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
-from tunesmith.executors.base import REFUSED_REPORT, TRAINED_TO
+from tunesmith.executors.base import GPUS, REFUSED_REPORT, TRAINED_TO
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.pareto import pareto_front
 from tunesmith.schedulers.pbt import RoundWatch
@@ -1547,10 +1547,24 @@ def _started_here(study: Study, since: float) -> set[int]:
     }
 
 
+def _record_gpus(study: Study, number: int, gpus: object) -> None:
+    """Keep the GPUs trial ``number``'s process held (`ProcessExecutor(gpus_per_trial=...)`) in its ``attrs["gpus"]``,
+    after those of its earlier runs (a paused trial resumed on other GPUs): nothing for a trial that held none."""
+    if not isinstance(gpus, list) or not gpus:
+        return
+    record = study.storage.get_trial(study._info.id, number)
+    if record.state.is_finished:
+        return  # a finished record never changes (reaped as lost meanwhile)
+    held = [str(gpu) for gpu in record.attrs.get(GPUS) or ()]
+    held += [gpu for gpu in map(str, gpus) if gpu not in held]
+    study.storage.update_trial(study._info.id, number, attrs={GPUS: held})
+
+
 def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
     if outcome.decision is not Decision.CONTINUE and study._decisions.get(outcome.number) is Decision.CONTINUE:
         study._decisions[outcome.number] = outcome.decision
     conflict = _define_by_run.record(study, outcome.number, outcome.extra.get("defined_by_run"))
+    _record_gpus(study, outcome.number, outcome.extra.get(GPUS))
     if conflict and not outcome.failed:
         return study.tell(outcome.number, reason=_define_by_run.CONFLICT, error=conflict, kind=TrialKind.EXCEPTION)
     if outcome.failed:

@@ -681,7 +681,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
     # The loop ------------------------------------------------------------------------------------
     def optimize(
         self, objective: Objective, *, n_trials: int | None = None, workers: int | None = None,
-        executor: str | Executor = "inline", timeout: float | None = None, callbacks: Sequence[Callback] = (),
+        executor: str | Mapping[str, Any] | Executor = "inline", timeout: float | None = None,
+        callbacks: Sequence[Callback] = (),
         memory_limit: int | str | None = None, trial_timeout: float | None = None, fail_fast: int | None = 3,
         progress: bool | None = None,
     ) -> StudyResult:  # fmt: skip
@@ -692,7 +693,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             n_trials: trials this call starts at most (the study budget still applies).
             workers: trials at once (``executor="processes"``); not given, 1, or what an executor instance was built
                 to run, which a ``workers`` given beside it must match (two different counts are refused).
-            executor: ``"inline"``, ``"processes"`` or an `Executor`.
+            executor: ``"inline"``, ``"processes"``, a table of a name and its options
+                (``{"name": "processes", "gpus_per_trial": 1}``) or an `Executor`.
             timeout: seconds this call may run before it stops starting trials.
             callbacks: ``callback(study, record)`` after each finished trial, or `Observer`s (live tracking).
             memory_limit, trial_timeout: per-trial limits for the process executor: bytes (or a size such as
