@@ -435,6 +435,7 @@ def _signatures_study(trials: int, seed: int, diverge_above: float | None = None
     return records
 
 
+@pytest.mark.slow  # a calibration over many simulated studies
 def test_parameters_unrelated_to_every_signature_are_blamed_in_at_most_5_percent_of_studies() -> None:
     """Each of three failure signatures was tested at 5%: 10% of studies of 30 trials where no parameter matters
     blamed one (and advised narrowing its range). The 5% now holds across the signatures."""

@@ -154,6 +154,7 @@ def _within_noise_of_zero(errors: np.ndarray) -> bool:
     return bool(abs(float(errors.mean())) <= 1.96 * float(errors.std(ddof=1)) / math.sqrt(len(errors)))
 
 
+@pytest.mark.slow  # a calibration over many simulated studies
 def test_the_best_of_equal_configurations_is_taken_back_its_realised_flattery_on_average() -> None:
     """20 equally good configurations: the capped estimate, min(noise * E[max of 20], median - best), fell short of
     the realised flattery by 0.16-0.23 noise on average (100 studies, on each of three seeds)."""
