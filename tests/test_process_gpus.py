@@ -40,8 +40,21 @@ def seen_gpus(trial: ts.Trial) -> tuple[float, float, str]:
         os._exit(3)
     if how == "exception":
         raise RuntimeError("failed on purpose")
+    if "meet" in trial.params:
+        meet_the_others(Path(trial.params["meet"]), trial.number)
     time.sleep(30 if how == "hang" else 0.15)
     return start, time.monotonic(), os.environ["CUDA_VISIBLE_DEVICES"]
+
+
+def meet_the_others(folder: Path, number: int, count: int = 4, patience: float = 20.0) -> None:
+    """Wait until ``count`` trials are running at once (each leaves a file in ``folder``), or ``patience`` passes.
+
+    A trial that waits in vain means fewer than ``count`` GPUs were free; the caller sees it in which GPUs were used.
+    """
+    (folder / str(number)).touch()
+    deadline = time.monotonic() + patience
+    while len(list(folder.iterdir())) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def run_trials(executor: ProcessExecutor, jobs: list[dict[str, Any]]) -> list[TrialOutcome]:
@@ -102,10 +115,10 @@ def test_half_a_gpu_per_trial_puts_exactly_two_running_trials_on_each_gpu() -> N
 
 @pytest.mark.parametrize("how", ["hang", "crash", "exception"])
 @pytest.mark.usefixtures("four_gpus")
-def test_a_trial_gives_its_gpu_back_however_it_ends(how: str) -> None:
-    """Four trials that time out (hang), die (crash) or raise, then four that run at once: on every GPU."""
-    executor = ProcessExecutor(workers=4, gpus_per_trial=1, trial_timeout=1.0)
-    outcomes = run_trials(executor, [{"how": how}] * 4 + [{}] * 4)
+def test_a_trial_gives_its_gpu_back_however_it_ends(how: str, tmp_path: Path) -> None:
+    """Four trials that time out (hang), die (crash) or raise, then four that wait for each other: on every GPU."""
+    executor = ProcessExecutor(workers=4, gpus_per_trial=1, trial_timeout=6.0 if how == "hang" else 30.0)
+    outcomes = run_trials(executor, [{"how": how}] * 4 + [{"meet": str(tmp_path)}] * 4)
     ended, later = outcomes[:4], outcomes[4:]
     kind = {"hang": TrialKind.TIMEOUT, "crash": TrialKind.CRASH, "exception": TrialKind.EXCEPTION}[how]
     assert [outcome.kind for outcome in ended] == [kind] * 4
