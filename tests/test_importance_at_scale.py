@@ -70,7 +70,7 @@ def test_checking_a_little_effect_on_10000_trials_costs_a_fraction_of_the_import
     assert checked < 0.2 * measured, f"the check took {checked:.2f}s of CPU, the importance {measured:.2f}s"
 
 
-def test_a_permutation_test_stops_once_two_deals_reach_the_trials_own_fit() -> None:
+def test_a_permutation_test_stops_once_a_deal_reaches_the_trials_own_fit() -> None:
     """An effect too weak for 40 trials to show: the forest predicts 4% of the ranks out of bag, and deals reach
     that."""
     result = importance(_records(40, effect=0.03, seed=4), SPACE, "loss")

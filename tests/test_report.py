@@ -297,7 +297,8 @@ def test_the_html_importance_section_carries_its_caveat_beside_the_figure(tmp_pa
     """The caveat that the shares divide noise sat under "Diagnosis", while the importance section claimed
     shares of the metric's variance without it."""
     space = ts.Space({"a": ts.Float(0.0, 1.0), "b": ts.Float(0.0, 1.0)})
-    study = ts.Study(space, metric="loss", storage="memory", seed=0, sampler="random", budget=ts.Budget(trials=14))
+    # Seed 0 drew one of the 5% of pure-noise studies in which b's main effect reads beyond chance (p = 0.008).
+    study = ts.Study(space, metric="loss", storage="memory", seed=1, sampler="random", budget=ts.Budget(trials=14))
     study.optimize(lambda t: float(np.random.default_rng(t.seed).normal()))  # no parameter matters
     page = write_report(study, tmp_path / "noise.html").read_text()
     section = page.split("<h2>Hyperparameter importance</h2>", 1)[1].split("<h2>", 1)[0]

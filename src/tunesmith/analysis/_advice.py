@@ -141,7 +141,9 @@ def budget_advice(
     """Advice on where to spend the budget, given only when the evidence supports it: a parameter to
     tune first when it leads the next one at `LEAD_CONFIDENCE`, parameters to fix when even the upper
     bound of their share is small, and neither before `MIN_ADVICE_TRIALS` trials nor before the trials
-    show that the parameters predict the metric beyond chance (`ImportanceResult.shown`).
+    show that the parameters predict the metric beyond chance (`ImportanceResult.shown`) or that some parameter's
+    main effect is beyond chance (`ImportanceResult.matters`; parameters to fix need the first): the two tests
+    share `ALPHA`, so that pure noise releases advice in at most that share of studies (`ImportanceResult.released`).
 
     Args:
         result: the metric's importance.
@@ -150,19 +152,21 @@ def budget_advice(
         best: the trial the views show as best, whose values the parameters to fix are fixed at: the seed re-runs'
             winner when it stands (`report._shown.shown_best`); default the search's best (`best_record`).
     """
-    if not result.main or result.main[0].mean < DOMINANT_EFFECT:
+    if not result.main or (result.main[0].mean < DOMINANT_EFFECT and not result.matters):
         return []
     withheld = _withheld(result, records)
     if withheld is not None:
         return [withheld]
     first = _first(result)
-    if first.param is None:  # no parameter stands out: nothing to spend the budget on rather than the rest
+    # No parameter stands out (nothing to spend the budget on rather than the rest), or the forest's shares that
+    # "little effect" reads are not shown beyond chance, or no parameter dominates them.
+    if first.param is None or not _readable(result, records):
         return [first]
-    top = result.main[0]
+    top = result.of(first.param)
     if best is None:
         best = best_record(records, metric)  # never an invalidated trial
     named = _little_effects(result)
-    little = [item for item in result.main[1:] if item.name in named]
+    little = [item for item in result.main if item.name in named and item.name != top.name]
     values = {item.name: best.params.get(item.name) for item in little} if best is not None else {}
     out = [first]
     if len(little) == 1:
@@ -268,7 +272,7 @@ def _objective_advice(
     if result is None:
         return [Suggestion(f"no advice on where to spend the budget: {objective.name}'s importance is not measured "
                            "(too few finished trials with a finite value, or a value that never varies)")]  # fmt: skip
-    if not result.main or result.main[0].mean < DOMINANT_EFFECT:
+    if not result.main or (result.main[0].mean < DOMINANT_EFFECT and not result.matters):
         return []
     withheld = _withheld(result, records)
     return [withheld if withheld is not None else _first(result)]
@@ -276,13 +280,20 @@ def _objective_advice(
 
 def _readable(result: ImportanceResult, records: Sequence[TrialRecord]) -> bool:
     """Whether ``result``'s shares can support advice: one parameter explains a fair share, from enough trials
-    that show an effect beyond chance."""
-    return bool(result.main) and result.main[0].mean >= DOMINANT_EFFECT and _withheld(result, records) is None
+    whose forest predicts the metric beyond chance (`ImportanceResult.shown`; a main effect found alone, without
+    it, names a parameter to tune first but leaves the shares unread)."""
+    return (
+        bool(result.main)
+        and result.main[0].mean >= DOMINANT_EFFECT
+        and result.shown
+        and _withheld(result, records) is None
+    )
 
 
 def _withheld(result: ImportanceResult, records: Sequence[TrialRecord]) -> Suggestion | None:
-    """Why ``result`` supports no advice yet (too few trials, or not shown beyond chance), else ``None``; a count of
-    trials to measure is also said in trials to run when only some of ``records`` were measured (`_to_run`)."""
+    """Why ``result`` supports no advice yet (too few trials, or neither the forest nor any parameter's main effect
+    shown beyond chance), else ``None``; a count of trials to measure is also said in trials to run when only some
+    of ``records`` were measured (`_to_run`)."""
     evidence = _evidence(result)
     if result.n_trials < MIN_ADVICE_TRIALS:
         return Suggestion(
@@ -290,7 +301,7 @@ def _withheld(result: ImportanceResult, records: Sequence[TrialRecord]) -> Sugge
             f"{MIN_ADVICE_TRIALS}{_to_run(MIN_ADVICE_TRIALS - result.n_trials, result.n_trials, _finished(records))}",
             None, evidence,
         )  # fmt: skip
-    if not result.shown:
+    if not result.released:
         counted = _counted(result.n_trials, _finished(records))
         return Suggestion(f"no advice on where to spend the budget: {result.explained_note()}{counted}", None, evidence)
     return None
@@ -334,7 +345,11 @@ def _runs_to_measure(missing: int, share: float) -> int:
 
 
 def _first(result: ImportanceResult) -> Suggestion:
-    """The parameter to tune first (its ``param`` set), or that none stands out yet (``param`` ``None``)."""
+    """The parameter to tune first (its ``param`` set), or that none stands out yet (``param`` ``None``): the largest
+    share when it leads the next one at `LEAD_CONFIDENCE`, and, where some parameters' main effects are shown beyond
+    chance (`ImportanceResult.matters`), is one of them (`_first_found`)."""
+    if result.matters:
+        return _first_found(result)
     top = result.main[0]
     runner_up = result.main[1] if len(result.main) > 1 else None
     lead = _lead(top, runner_up)
@@ -351,6 +366,49 @@ def _first(result: ImportanceResult) -> Suggestion:
         top.name,
         _evidence(result),
     )
+
+
+def _first_found(result: ImportanceResult) -> Suggestion:
+    """`_first` where some parameters' main effects are shown beyond chance (`ImportanceResult.matters`: each by its
+    own permutation test, Holm-corrected at its level, `MainEffectTest.level`, so a parameter without effect is found
+    in at most `ALPHA` of studies).
+
+    That a parameter matters does not make it matter most: of two with equal effects one may pass its test and the
+    other narrowly miss it. So the found parameter of largest share is named to tune first only when it also leads
+    the next share at `LEAD_CONFIDENCE` over the trees, as without a test; else the advice says what was found and
+    that no parameter stands out yet. The forest's shares are quoted as a part of what the parameters predict only
+    where its own test shows them (`ImportanceResult.shown`)."""
+    found = sorted((result.of(name) for name in result.matters), key=lambda item: -item.mean)
+    top = found[0]
+    runner_up = next((item for item in result.main if item.name != top.name), None)
+    evidence = "; ".join([_evidence(result), *(test.text() for test in result.effects if test.found)])
+    if len(found) == 1:
+        test = result.effect(top.name)
+        assert test is not None
+        seen = f"{top.name}'s main effect on {result.metric}'s ranks is beyond chance ({test.text()}), and no other "
+        seen += "parameter's is yet"
+    else:
+        seen = f"{_listed([item.name for item in found])} each have a main effect on {result.metric}'s ranks beyond "
+        seen += "chance"
+    lead = _lead(top, runner_up)
+    if runner_up is not None and lead < LEAD_CONFIDENCE:
+        return Suggestion(
+            f"no parameter stands out yet: {seen}, but {top.name}'s share {top.mean:.0%} ± {top.std:.0%} does not lead "
+            f"{runner_up.name}'s {runner_up.mean:.0%} ± {runner_up.std:.0%} beyond the spread of the forest's trees; "
+            f"{_trials_to_tell(result, top, runner_up)}", None, evidence,
+        )  # fmt: skip
+    share = (
+        f"it explains {top.mean:.0%} ± {top.std:.0%} of {_of_what(result)}"
+        if result.shown
+        else f"its fANOVA share is {top.mean:.0%} ± {top.std:.0%} (the forest's shares are not shown beyond chance)"
+    )
+    ahead = "" if runner_up is None else _ahead(top, runner_up, lead)
+    return Suggestion(f"tune {top.name} first: {seen}; {share}{ahead}", top.name, evidence)
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _ahead(top: ParamImportance, runner_up: ParamImportance, lead: float) -> str:

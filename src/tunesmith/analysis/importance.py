@@ -23,19 +23,47 @@ a x b interaction the values lack.
 The shares divide the part of the variation in the metric's ranks the parameters predict: the forest's out-of-bag
 R² (each trial predicted by the trees that did not see it). On pure noise a forest of 10 trials still predicts
 something out of bag in one study of nine, and its shares then rank noise; so the R² is tested against chance
-(`ImportanceResult.chance`) and the shares are read only when chance is ruled out at `ALPHA`
-(`ImportanceResult.shown`). The test is a permutation test: the trials' ranks are dealt at random to the
-configurations `PERMUTATIONS` times, a smaller forest is fitted on each deal and on the trials as they are, and
-chance is the share of deals (the trials' own counted) whose out-of-bag R² is at least the trials' own. The deals
-stop early once two of them reach the trials' own R² (and `_FEWEST_DEALS` were fitted, for the deals' spread that
-`ImportanceResult.trials_to_show` reads): the p-value over all of them would then exceed `ALPHA` whatever the rest
-gave, so the decision is the one the full test makes, and a metric the parameters do not predict costs half the
-deals. It holds its 5% at any number of trials (300 pure-noise studies each: 5.0% at 6 trials, 4.7% at 10), where
+(`ImportanceResult.chance`) and the shares are read only when chance is ruled out at `FOREST_ALPHA`, half of the
+`ALPHA` it shares with the main effects' tests below (`ImportanceResult.shown`). The test is a permutation test: the
+trials' ranks are dealt at random to the configurations `PERMUTATIONS` times, a smaller forest is fitted on each deal
+and on the trials as they are, and chance is the share of deals (the trials' own counted) whose out-of-bag R² is at
+least the trials' own. The deals stop early once one of them reaches the trials' own R² (and `_FEWEST_DEALS` were
+fitted, for the deals' spread that `ImportanceResult.trials_to_show` reads): the p-value over all of them would then
+exceed `FOREST_ALPHA` whatever the rest gave, so the decision is the one the full test makes, and a metric the
+parameters do not predict costs half the deals. At 5% it held its level at any number of trials (300 pure-noise
+studies each: 5.0% at 6 trials, 4.7% at 10), where
 "R² above 0" alone passed 12% at 6 and 10. A one-sided bound from the trials' paired errors passed 7.7% at 6 trials,
 and found an effect worth a quarter of the variance in 11% of studies of 40 trials, where this test finds it in 53%.
 Those figures were measured on the values. Dealing ranks keeps the test exact (any deal of them is as likely under
 chance), and on 600 pure-noise studies of 30-60 trials it showed importance in 3.0% (95% interval 1.8-4.7%), 2.0%
 on the values; on 24 studies like the blown-up ones above it showed lr in all 24, 17 on the values.
+
+Which parameters matter is decided per parameter, not read off the shares (`ImportanceResult.matters`): each
+parameter's main effect is tested on its own (`MainEffectTest`, `_main_effect_tests`), by how far each trial's rank
+among itself and the trials created after it lines up with a line and a parabola over the parameter's encoding (a
+`Choice`: its options), against ranks dealt at random, with Holm's correction over the parameters tested. The forest's
+test asks whether all the parameters together predict the ranks out of bag, and a parameter was named only when its
+share led the next one over the trees: on 40 random trials of five parameters, one with a linear effect worth 20% of
+the variance and four of noise, it showed importance with that parameter first in 9 studies of 40 and named it in 3
+(30%: 18 and 7; a bowl-shaped effect worth 30%: 7 and 0). A forest on 40 trials fits noise in the four other
+dimensions, and a lead over the trees carries the spread of their bootstraps. The main-effect test finds it in 20,
+24 and 27 of the same studies. At 5%, on 24,000 pure-noise studies of 40 trials (a Float, a log Float, an Int, a
+Choice, a conditional Float) it found some parameter in 5.2% (95% interval 4.9-5.5%: Holm's bound is 5%, as each
+parameter's p-value read uniform over 20,000 studies); under TPE in 4.4% of 1,000, under the default sampler in 5.0%
+of 400.
+
+Either test releases a claim that something matters (`ImportanceResult.released`: the shares, a parameter found,
+advice on where to spend the budget). Each at 5%, on pure noise they released one in 7.2% of 2,500 studies of 40
+random trials of five parameters (95% interval 6.3-8.3%; the forest's alone in 2.7%, the main effects' in 5.3%) and
+in 6.3% of 2,400 under the default sampler (5.4-7.3%). So they share `ALPHA` (Bonferroni): the forest's test is held
+to `FOREST_ALPHA` (its R² must beat all 39 deals), the main effects' to `MAIN_EFFECT_ALPHA` with Holm's correction,
+or to all of `ALPHA` in a study where the forest's test has shown importance, which passes its part on (a graphical
+procedure: Bretz and others, 2009; on pure noise such a study has released a claim already). On the same studies a
+claim is now released in 4.2% (3.4-5.0%) and 3.3% (2.7-4.1%). The price is power: on 200 studies of 40 random trials
+with an effect of one parameter worth 20% or 30% of the variance, it is found in 68 and 120 (linear) and 58 and 119
+(bowl-shaped), where at 5% each it was in 91, 134, 72 and 137; the forest shows importance in 36, 72, 27 and 37
+(was 50, 85, 30 and 53); "tune a first" is said in 17, 41, 2 and 5 (was 18, 43, 2 and 5); a noise parameter is found
+in 6, 7, 5 and 3 (was 10, 10, 12 and 9).
 
 A small share is biased low, and its spread over trees does not show it: on 30 random trials, or on 80 that TPE
 crowded near its optimum, an effect worth a tenth of the variance reads 1-5%. `ImportanceResult.planted_p` tests
@@ -70,14 +98,17 @@ from tunesmith._validate import integer
 from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
 from tunesmith.errors import ConfigError
 from tunesmith.objective import STDERR, Metric
-from tunesmith.space import Space
+from tunesmith.space import Choice, Space
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
     "ALPHA",
+    "FOREST_ALPHA",
+    "MAIN_EFFECT_ALPHA",
     "MAX_TREE_TRIALS",
     "PERMUTATIONS",
     "ImportanceResult",
+    "MainEffectTest",
     "ParamImportance",
     "SpreadBeyondNoise",
     "importance",
@@ -87,10 +118,18 @@ __all__ = [
 # extended dimension, so that the active part never shrinks to nothing.
 _MAX_INACTIVE_SHARE = 0.9
 
-# The shares are read when chance gives an out-of-bag R² as high in at most this share of cases ...
+# Every claim importance makes that something matters is held to this level together (`ImportanceResult.released`):
+# the forest's test and the main effects' tests may each release the advice, and each at 5% released a claim in
+# 6.3-7.2% of pure-noise studies (see the module's docstring), so the two share it (Bonferroni) ...
 ALPHA = 0.05
-# ... measured by this many deals of the trials' ranks to the configurations (p moves in steps of 1/40: one deal
-# may beat the trials' own R² at ALPHA), each fitted by a forest of `_TEST_TREES` trees whose every tree sees at
+# ... the shares are read when chance gives an out-of-bag R² as high in at most this share of cases ...
+FOREST_ALPHA = ALPHA / 2
+# ... and the main effects are found at this level with Holm's correction, or at all of `ALPHA` once the forest's test
+# has shown importance and passed its share on (a graphical procedure: Bretz and others, 2009).
+MAIN_EFFECT_ALPHA = ALPHA - FOREST_ALPHA
+# The forest's test is measured by this many deals of the trials' ranks to the configurations (p moves in steps of
+# 1/40: at FOREST_ALPHA no deal may reach the trials' own R², which chance alone does in exactly 1 case of 40), each
+# fitted by a forest of `_TEST_TREES` trees whose every tree sees at
 # most `_TEST_SAMPLES` trials (the trials' own R² is measured by the same smaller forest, so the comparison is like
 # for like), on at most `_TEST_TRIALS` of the trials drawn at random (an effect that 1,000 trials do not show is
 # too small for the shares to rank): 39 deals cost about 0.7 s at 40 trials and 2 s from 1,000 on.
@@ -98,12 +137,13 @@ PERMUTATIONS = 39
 _TEST_TREES = 16
 _TEST_SAMPLES = 500
 _TEST_TRIALS = 1000
-# Roughly how far above the deals' mean, in their standard deviations, the trials' own R² must lie to beat all but
-# one of 39 deals: what `ImportanceResult.trials_to_show` aims at.
+# Roughly how far above the deals' mean, in their standard deviations, the trials' own R² must lie to beat all 39
+# deals (the one-sided normal quantile of FOREST_ALPHA; the largest of 39 deals lies 2.1 above in half of cases):
+# what `ImportanceResult.trials_to_show` aims at.
 _SHOWN_SIGNAL = 1.96
 # The fewest more trials `ImportanceResult.trials_to_show` asks for (fewer is no estimate).
 _FEWEST_MORE = 5
-# The permutation test stops early (two deals reach the trials' own R²) only after this many deals: half of them,
+# The permutation test stops early (a deal reaches the trials' own R²) only after this many deals: half of them,
 # enough for the deals' spread that `ImportanceResult.trials_to_show` divides by.
 _FEWEST_DEALS = 19
 
@@ -140,6 +180,20 @@ _GROWTH = (1, 2, 4, 8, _TEST_TREES)
 # ... with this much to spare, above the rounding of a mean of `_TEST_TREES` shares in [0, 1] (about 1e-15): the full
 # forest's mean then reads above it too.
 _ROUNDING = 1e-12
+# Each parameter's main effect is tested on its own (`MainEffectTest`) by at least this many deals of the trials' ranks
+# to the configurations (cheap: one product of matrices per deal, not a forest) ...
+MAIN_EFFECT_DEALS = 999
+# ... and by enough for Holm's strictest threshold, the level over the parameters tested, to span this many steps
+# of p.
+_HOLM_STEPS = 10
+# The deals are drawn this many at a time; a parameter stops counting them once it cannot be found whatever the rest
+# give (its p-value over all of them would exceed the level, Holm's largest threshold).
+_DEAL_BATCH = 128
+# A basis column whose singular value is below this share of the largest adds nothing (a parameter with one value,
+# options that never occur).
+_BASIS_TOLERANCE = 1e-9
+# Seeds the main-effect tests' deals together with `importance`'s seed, as a stream apart from the forest test's.
+_MAIN_EFFECT_STREAM = 0x6D61696E
 
 
 @dataclass(frozen=True)
@@ -217,6 +271,60 @@ class SpreadBeyondNoise:
 
 
 @dataclass(frozen=True)
+class MainEffectTest:
+    """Whether one parameter's main effect on the metric is beyond chance, read directly off the parameter, not off
+    the forest (`_main_effect_tests`): how far each trial's rank among itself and the trials created after it lines
+    up with a line and a parabola over the parameter's encoding (for a `Choice`, with its options), against ranks
+    dealt at random, corrected by Holm's method for every parameter tested at ``level``, so that a study where no
+    parameter matters finds one in at most ``level`` of cases whatever the sampler. The level is
+    `MAIN_EFFECT_ALPHA`, or `ALPHA` where the forest's test showed importance (`ImportanceResult.shown`), so that
+    the two tests together release a claim on pure noise in at most `ALPHA` of studies (`ImportanceResult.released`).
+
+    Attributes:
+        name: the parameter.
+        statistic: the alignment, a sum of squares in units of its spread under chance (about the number of
+            features, 2 for a numeric parameter, on average under chance).
+        p_value: how often ranks dealt at random align as far: its p-value, for this parameter alone.
+        adjusted: ``p_value`` adjusted by Holm's method for every parameter tested (at most 1).
+        deals: the random deals it was read against (fewer than drawn once it could no longer be found).
+        tested: how many parameters the correction counts.
+        level: the level ``adjusted`` is held to.
+    """
+
+    name: str
+    statistic: float
+    p_value: float
+    adjusted: float
+    deals: int
+    tested: int
+    level: float = MAIN_EFFECT_ALPHA
+
+    @property
+    def found(self) -> bool:
+        """Whether its main effect is beyond chance at ``level``, every parameter tested counted."""
+        return self.adjusted <= self.level
+
+    def text(self) -> str:
+        """The evidence in words: ``p = 0.01 that chance alone makes lr's main effect as large, by 1999 random deals
+        of each trial's rank among the trials after it, Holm over 5 parameters from p = 0.002; tested at 2.5%, ...``
+        (`level_text`)."""
+        over = "" if self.tested == 1 else f", Holm over {self.tested} parameters from p = {self.p_value:.2g}"
+        return (f"p = {self.adjusted:.2g} that chance alone makes {self.name}'s main effect as large, by {self.deals} "
+                f"random deals of each trial's rank among the trials after it{over}; {self.level_text()}")  # fmt: skip
+
+    def level_text(self) -> str:
+        """The level the test is held to, and why, in words."""
+        if self.level >= ALPHA:
+            return (f"tested at {self.level:.0%}: the forest's test showed importance and passed on its half of the "
+                    f"{ALPHA:.0%} it shares with these")  # fmt: skip
+        return f"tested at {self.level:.1%}, half of the {ALPHA:.0%} these share with the forest's test"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "statistic": self.statistic, "p_value": self.p_value, "adjusted": self.adjusted,
+                "deals": self.deals, "tested": self.tested, "level": self.level, "found": self.found}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class _TestFit:
     """The permutation test's smaller forest fitted on the trials as they are (all of them, or `_TEST_TRIALS` drawn
     at random: `_test_sample`): `_chance` sets its out-of-bag R² against the deals', and `ImportanceResult.planted_p`
@@ -286,6 +394,9 @@ class ImportanceResult:
     deals: int = PERMUTATIONS
     # Whether the values differ beyond the per-example noise stored with them (``None``: fewer than 3 store it).
     noise: SpreadBeyondNoise | None = None
+    # Each parameter's main effect tested on its own against chance, Holm-corrected (`MainEffectTest`), smallest p
+    # first; a parameter that never varied among the trials is not tested.
+    effects: tuple[MainEffectTest, ...] = ()
     # What the forest was fitted on, for `dropped` (not stored, not compared).
     _fit: _Fit | None = field(default=None, compare=False, repr=False)
 
@@ -382,8 +493,31 @@ class ImportanceResult:
     @property
     def shown(self) -> bool:
         """Whether the trials show that the parameters predict the metric beyond chance (out-of-bag R² above 0,
-        and chance gives one as high in at most `ALPHA` of cases): only then do the shares say which matter."""
-        return self.explained is not None and self.explained > 0.0 and self.chance is not None and self.chance <= ALPHA
+        and chance gives one as high in at most `FOREST_ALPHA` of cases): only then do the shares say which
+        matter."""
+        return _shown(self.explained, self.chance)
+
+    @property
+    def matters(self) -> tuple[str, ...]:
+        """The parameters whose main effect on the metric's ranks is shown beyond chance (`MainEffectTest.found`),
+        the most certain first: what the trials show to matter, each claim held to its test's level across the
+        parameters (`MainEffectTest.level`)."""
+        return tuple(test.name for test in self.effects if test.found)
+
+    @property
+    def released(self) -> bool:
+        """Whether the trials show that something matters: the forest's test shows importance (`shown`) or some
+        parameter's main effect is found (`matters`). Either releases a claim (the shares, a parameter found, advice
+        on where to spend the budget), and on pure noise, whatever the sampler, the two together do so in at most
+        `ALPHA` of studies: the forest's test is held to `FOREST_ALPHA` and the main effects' to the rest
+        (`MAIN_EFFECT_ALPHA`), or to all of `ALPHA` in a study where the forest's test has shown importance (on pure
+        noise such a study has released a claim already; where something matters, Holm at `ALPHA` holds the
+        chance of finding a parameter without effect to `ALPHA`)."""
+        return self.shown or bool(self.matters)
+
+    def effect(self, name: str) -> MainEffectTest | None:
+        """The test of ``name``'s main effect (``None``: not tested, as it never varied among the trials)."""
+        return next((test for test in self.effects if test.name == name), None)
 
     def trials_to_show(self) -> int | None:
         """Roughly how many more trials would show an effect as large as the one seen: the trials' own R² lies
@@ -403,14 +537,28 @@ class ImportanceResult:
             return (
                 f"the parameters predict {self.explained:.0%} of the variation in the ranks of {self.metric!r} "
                 f"across trials (out-of-bag R²{spread}; {self._chance_text()}); the shares divide that part"
+                f"{'; ' + self._found_text() if self.matters else ''}"
             )
+        if self.matters:
+            unshown = self._unshown_reason()
+            return f"{self._found_text()}; the forest's shares are not yet shown beyond chance: {unshown}"
         return f"the trials do not yet show which parameters matter: {self._unshown_reason()}"
+
+    def _found_text(self) -> str:
+        """The main effects shown beyond chance (`matters`, at least one), in words."""
+        found = [test for test in self.effects if test.found]
+        names = " and ".join(test.name for test in found)
+        said = "main effect of" if len(found) == 1 else "main effects of"
+        verb = "is" if len(found) == 1 else "are"
+        evidence = "; ".join(test.text() for test in found)
+        return f"the {said} {names} on the ranks of {self.metric!r} {verb} beyond chance ({evidence})"
 
     def _chance_text(self) -> str:
         if self.chance is None:
             return "not tested against chance"
         return (f"p = {self.chance:.2g} that chance alone predicts as well, by forests fitted on {self.deals} "
-                "random deals of these ranks to the configurations")  # fmt: skip
+                f"random deals of these ranks to the configurations, tested at {FOREST_ALPHA:.1%}, half of the "
+                f"{ALPHA:.0%} it shares with the main effects' tests")  # fmt: skip
 
     def _unshown_reason(self) -> str:
         assert self.explained is not None
@@ -420,6 +568,9 @@ class ImportanceResult:
                 f"the parameters predict none of the variation in the ranks of {self.metric!r} across these "
                 f"{self.n_trials} trials (out-of-bag R² {self.explained:.2f})"
             )
+            if self.matters:
+                # A main effect found is an effect: the forest on these trials fits too much noise to predict it.
+                return f"{seen}: the shares may rank noise, and more trials would let the forest predict the effect"
             if not differ:
                 seen += ": the shares divide noise, not effects"
         else:
@@ -428,6 +579,9 @@ class ImportanceResult:
                 f"of bag, but no more than chance would ({self._chance_text()}): the shares may rank noise"
             )
         more = None if self.explains_nothing else self.trials_to_show()
+        if self.matters:
+            soon = more is not None and more <= 10 * self.n_trials
+            return f"{seen}; about {more} more trials would show it" if soon else seen
         if more is None and differ:
             # The stored noise shows real differences: the parameters (or their interplay) cause them, but a forest
             # on these trials cannot yet say which, so nothing here bounds the effects' size.
@@ -464,6 +618,8 @@ class ImportanceResult:
             "explained": self.explained,
             "chance": self.chance,
             "shown": self.shown,
+            "effects": [test.to_json() for test in self.effects],
+            "matters": list(self.matters),
         }
 
 
@@ -519,8 +675,8 @@ def importance(
         )
     noise = SpreadBeyondNoise.of(kept, y, metric_.name)  # on the values as measured, before they are ranked
     y = _ranks(y, metric_)
-    x = np.vstack([space.encode(r.params) for r in kept])
-    x, lower, used = _extend_inactive(x)
+    encoded = np.vstack([space.encode(r.params) for r in kept])
+    x, lower, used = _extend_inactive(encoded)
     drawn, rng = _test_sample(len(y), seed)
     head = None  # the permutation test's forest on the trials, where the forest holds it as its first trees
     if _holds_test_forest(len(y), n_trees, max_tree_trials):
@@ -551,6 +707,12 @@ def importance(
     oob = np.asarray(getattr(forest, "oob_prediction_", np.full(len(y), np.nan)))
     test = _TestFit.of(x, y, lower, seed, head) if drawn is None else _TestFit.of(x[drawn], y[drawn], lower, seed)
     chance, signal, deals = _chance(test, seed, rng)
+    explained = _out_of_bag_r2(forest, y)
+    options = [len(param.options) if isinstance(param := space[dims[i]], Choice) else None for i in used]
+    created = np.argsort([record.number for record in kept], kind="stable")  # later ranks read the trials in order
+    # The forest's test passes its part of ALPHA on to the main effects' once it has shown importance.
+    level = ALPHA if _shown(explained, chance) else MAIN_EFFECT_ALPHA
+    effects = _main_effect_tests(encoded[created][:, used], y[created], names, options, seed, level)
     # Refits without a parameter (`ImportanceResult.dropped`) are compared like for like with the forest's first
     # trees, as many as a refit has.
     refit_trees = n_trees if len(y) <= _FULL_DROPPED_TRIALS else min(n_trees, _DROPPED_TREES)
@@ -561,12 +723,13 @@ def importance(
         n_trees=len(trees),
         main=tuple(sorted(main_items, key=lambda p: -p.mean)),
         pairs=tuple(sorted(pair_items, key=lambda p: -p.mean)),
-        explained=_out_of_bag_r2(forest, y),
+        explained=explained,
         chance=chance,
         signal=signal,
         explained_error=_r2_error(y, oob),
         deals=deals,
         noise=noise,
+        effects=effects,
         _fit=_Fit(x, y, tuple(names), reference, refit_trees, seed, max_tree_trials, lower, test),
     )
 
@@ -586,6 +749,11 @@ def _ranks(values: np.ndarray, metric: Metric) -> np.ndarray:
     ranks = rankdata(values if metric.direction == "min" else -values, method="average")
     middle = (len(values) + 1) / 2.0
     return (ranks - middle) / (middle - 1.0)
+
+
+def _shown(explained: float | None, chance: float | None) -> bool:
+    """Whether a forest's out-of-bag R² is above 0 and its permutation test's p-value at most `FOREST_ALPHA`."""
+    return explained is not None and explained > 0.0 and chance is not None and chance <= FOREST_ALPHA
 
 
 def _out_of_bag_r2(forest: Any, y: np.ndarray) -> float | None:
@@ -643,12 +811,162 @@ def _chance(test: _TestFit, seed: int, rng: np.random.Generator) -> tuple[float 
             reached += 1
         if dealt is not None:
             known.append(dealt)
-        # Past ALPHA over all the deals whatever the rest give: the full test's decision is settled.
-        if deals >= _FEWEST_DEALS and (1 + reached) / (PERMUTATIONS + 1) > ALPHA:
+        # Past FOREST_ALPHA over all the deals whatever the rest give: the full test's decision is settled.
+        if deals >= _FEWEST_DEALS and (1 + reached) / (PERMUTATIONS + 1) > FOREST_ALPHA:
             break
     p_value = (1 + reached) / (deals + 1)
     spread = float(np.std(known)) if len(known) > 1 else 0.0
     return p_value, None if spread == 0.0 else float((own - np.mean(known)) / spread), deals
+
+
+def _main_effect_tests(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: Sequence[str],
+    options: Sequence[int | None],
+    seed: int,
+    level: float = MAIN_EFFECT_ALPHA,
+) -> tuple[MainEffectTest, ...]:
+    """Each parameter's main effect on ``y`` tested against chance at ``level`` (`MainEffectTest`), smallest p-value
+    first.
+
+    Args:
+        x: the trials' encoded configurations in the order they were created (by number), ``NaN`` where a parameter
+            is inactive, one column per name.
+        y: their metric's ranks, in the same order.
+        names: the parameters.
+        options: each parameter's number of options for a `Choice`, ``None`` for a numeric one.
+        seed: seeds the draws of the null distribution.
+        level: the chance of finding some parameter without effect that Holm's correction allows.
+
+    Each trial's metric is read by its rank among itself and the trials created after it (`_later_ranks`), and a
+    parameter's statistic is how far these ranks line up with its features (`_main_effect_features`), whitened by
+    their variance under chance: a chi-square-like sum of squares with one term per feature. Under chance that rank
+    is uniform and independent of the trial's configuration whatever the sampler, since the sampler chose the
+    configuration before the trial and every later one ran; so the null distribution is drawn exactly by dealing
+    each trial a rank uniformly at random, for every parameter at once. (Dealing the trials' own ranks to the
+    configurations assumes that the configurations do not depend on the results, which TPE and the GP break: on
+    pure noise that test found some parameter in 6.2% of 1,000 studies of 40 TPE trials and 8.5% of 400 under the
+    default sampler; this one in 4.4% and 5.0%, both at 5%.) Holm's correction then holds the chance of finding any
+    parameter without effect to ``level``. A parameter stops counting draws once its p-value over all of them would
+    exceed ``level`` whatever the rest give (Holm's largest threshold): the decision is the full test's."""
+    ranks, variance = _later_ranks(y)
+    whitened = [_whiten(_main_effect_features(x[:, k], options[k]), variance) for k in range(x.shape[1])]
+    tested = [k for k, features in enumerate(whitened) if features.shape[1] > 0]
+    if not tested:
+        return ()
+    stacked = np.hstack([whitened[k] for k in tested])
+    starts = np.cumsum([0] + [whitened[k].shape[1] for k in tested[:-1]])
+    own = np.add.reduceat((ranks @ stacked) ** 2, starts)
+    drawn = max(MAIN_EFFECT_DEALS, math.ceil(_HOLM_STEPS * len(tested) / level) - 1)
+    later = np.arange(len(y), 0, -1)  # how many trials each one is ranked among
+    rng = np.random.default_rng([seed, _MAIN_EFFECT_STREAM])  # apart from the forest test's stream
+    reached = np.zeros(len(tested), dtype=int)  # draws explaining at least as much as the trials' own ranks
+    counted = np.zeros(len(tested), dtype=int)
+    open_ = np.ones(len(tested), dtype=bool)  # still able to be found
+    while counted.max() < drawn and open_.any():
+        batch = min(_DEAL_BATCH, drawn - int(counted.max()))
+        dealt = _scaled_later_rank(np.floor(rng.random((batch, len(y))) * later) + 1.0, later)
+        statistic = np.add.reduceat((dealt @ stacked) ** 2, starts, axis=1)
+        reached += open_ * (statistic >= own - _ROUNDING * np.maximum(1.0, own)).sum(axis=0)
+        counted += open_ * batch
+        open_ &= (1 + reached) / (drawn + 1) <= level
+    p_values = (1 + reached) / (counted + 1)
+    adjusted = _holm(p_values)
+    tests = [
+        MainEffectTest(
+            names[k], float(own[i]), float(p_values[i]), float(adjusted[i]), int(counted[i]), len(tested), level
+        )
+        for i, k in enumerate(tested)
+    ]
+    return tuple(sorted(tests, key=lambda test: (test.adjusted, test.p_value, -test.statistic)))
+
+
+def _later_ranks(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's rank among itself and the values after it (ties counted half), centred and scaled by how many
+    those are (`_scaled_later_rank`), and the variance such a rank has under chance: a value followed by ``m - 1``
+    others takes each rank from 1 to ``m`` alike, whatever came before it, so its scaled rank has mean 0 and
+    variance ``(m² - 1) / (12 m²)``."""
+    n = len(y)
+    position = np.searchsorted(np.unique(y), y)  # each value's place among the distinct values
+    below = np.zeros(len(np.unique(y)) + 1, dtype=int)  # a Fenwick tree of the later values seen, by place
+    rank = np.empty(n)
+    for t in range(n - 1, -1, -1):
+        smaller = _fenwick_count(below, position[t])  # later values strictly below, and itself excluded
+        same = _fenwick_count(below, position[t] + 1) - smaller
+        rank[t] = 1.0 + smaller + 0.5 * same
+        _fenwick_add(below, position[t] + 1)
+    later = np.arange(n, 0, -1).astype(float)
+    return _scaled_later_rank(rank, later), (later**2 - 1.0) / (12.0 * later**2)
+
+
+def _scaled_later_rank(rank: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """A rank from 1 to ``later`` centred on 0 and divided by ``later``."""
+    return (rank - (later + 1.0) / 2.0) / later
+
+
+def _fenwick_count(tree: np.ndarray, places: int) -> int:
+    """How many values the Fenwick ``tree`` holds at the first ``places`` places."""
+    total = 0
+    while places > 0:
+        total += int(tree[places])
+        places -= places & -places
+    return total
+
+
+def _fenwick_add(tree: np.ndarray, place: int) -> None:
+    """Add one value to the Fenwick ``tree`` at ``place`` (from 1)."""
+    while place < len(tree):
+        tree[place] += 1
+        place += place & -place
+
+
+def _main_effect_features(column: np.ndarray, options: int | None) -> np.ndarray:
+    """The features of one parameter whose alignment with the trials' later ranks `_main_effect_tests` reads
+    (``column``: its encoded values, ``NaN`` where inactive), one column each; none when it never varied.
+
+    Each is a function of the trial's own configuration and of those created before it, never of later ones, which
+    may depend on the trial's result. For a numeric parameter, a line and a parabola over its encoding (Legendre's
+    first two polynomials: 0 on average under the uniform prior), so an optimum inside the range shows: with the line
+    alone, a bowl-shaped effect worth 20% of the variance was found in 3% of studies of 40 trials. For a `Choice`,
+    whether the trial took each option but the last, less that option's prior share. Every feature is 0 where the
+    parameter is inactive: whether it is active is its parents' effect, tested with them (a child read as inactive
+    against active was found wherever its parent's other options did better)."""
+    active = np.isfinite(column)
+    if len(np.unique(column[active])) < 2:
+        return np.zeros((len(column), 0))
+    features: list[np.ndarray] = []
+    if options is not None:
+        chosen = np.minimum(np.floor(np.where(active, column, 0.0) * options), options - 1)
+        features += [np.where(active, (chosen == k) - 1.0 / options, 0.0) for k in range(options - 1)]
+    else:
+        centred = np.where(active, 2.0 * column - 1.0, 0.0)
+        features += [centred, np.where(active, 1.5 * centred**2 - 0.5, 0.0)]
+    return np.column_stack(features)
+
+
+def _whiten(features: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """``features`` turned into columns whose sums weighted by independent values of the given ``variance`` are
+    uncorrelated with variance 1, so that a statistic's squared sums count each direction alike; directions the
+    trials never vary along are dropped."""
+    if features.shape[1] == 0:
+        return features
+    covariance = features.T @ (features * variance[:, None])
+    eigenvalues, vectors = np.linalg.eigh(covariance)
+    keep = eigenvalues > _BASIS_TOLERANCE * max(float(eigenvalues.max()), 0.0)
+    if not keep.any():
+        return features[:, :0]
+    return features @ (vectors[:, keep] / np.sqrt(eigenvalues[keep]))
+
+
+def _holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values``: the smallest is multiplied by their number, the next by one
+    less, each at least the one before it and at most 1."""
+    order = np.argsort(p_values, kind="stable")
+    scaled = p_values[order] * (len(p_values) - np.arange(len(p_values)))
+    adjusted = np.empty(len(p_values))
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return adjusted
 
 
 def _test_r2(x: np.ndarray, y: np.ndarray, seed: int) -> float | None:

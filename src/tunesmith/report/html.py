@@ -217,7 +217,7 @@ def _parameter_order(data: ReportData, found: Findings) -> tuple[list[str], str]
         said = ("Parameters in the space's order: no parameter's importance stands out of the others' beyond the "
                 "spread of the forest's trees, so an order by share would rank noise.")  # fmt: skip
     else:
-        said = "Parameters in the space's order: the trials do not yet show which parameters matter."
+        said = "Parameters in the space's order: the forest's shares are not yet shown beyond chance."
     return leaders + [name for name in names if name not in leaders], f"<p>{html.escape(said)}</p>"
 
 
