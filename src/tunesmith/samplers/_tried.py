@@ -286,17 +286,7 @@ def configurations(space: Space) -> list[dict[str, Any]]:
     switches off adds no configuration on that branch (``x`` only under ``opt="a"``, with two values each: 3
     configurations, where the product says 4). List only a space whose bound is finite and at most
     `ENUMERATION_LIMIT`."""
-    configs: list[dict[str, Any]] = [{}]
-    for name in space:
-        param = space[name]
-        values = every_value(param)
-        extended: list[dict[str, Any]] = []
-        for config in configs:
-            if space.is_active(name, config):
-                extended.extend({**config, name: v} for v in values)
-            else:
-                extended.append(config)
-        configs = extended
+    configs = space.combinations(lambda _, param: every_value(param))
     if space.forbidden:
         return [config for config in configs if space.forbids(config) is None]
     return configs

@@ -10,7 +10,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -290,16 +290,7 @@ class Space(Mapping[str, Param]):
         bound = math.prod(self._params[name].cardinality() for name in listed)
         if not math.isfinite(bound) or bound > ENUMERATION_LIMIT:
             return None
-        configs: list[dict[str, Any]] = [{}]
-        for name in read:
-            values = [given[name]] if name in given else every_value(self._params[name])
-            grown: list[dict[str, Any]] = []
-            for config in configs:
-                if self.is_active(name, config):
-                    grown.extend({**config, name: value} for value in values)
-                else:
-                    grown.append(config)
-            configs = grown
+        configs = self.combinations(lambda name, param: [given[name]] if name in given else every_value(param), read)
         return listed, configs
 
     def _search_allowed(self, given: Mapping[str, Any], rng: np.random.Generator) -> _Search:
@@ -640,6 +631,24 @@ class Space(Mapping[str, Param]):
             )
         return out
 
+    def combinations(
+        self, values_of: Callable[[str, Param], Iterable[Any]], names: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every combination of the values ``values_of(name, param)`` gives each parameter of ``names`` (default every
+        parameter; in the space's order, parents before their children), conditions respected: on a branch where a
+        parameter's conditions switch it off, it adds no value and no combination. Forbidden clauses are not read."""
+        configs: list[dict[str, Any]] = [{}]
+        for name in self._params if names is None else names:
+            values = list(values_of(name, self._params[name]))
+            grown: list[dict[str, Any]] = []
+            for config in configs:
+                if self.is_active(name, config):
+                    grown.extend({**config, name: value} for value in values)
+                else:
+                    grown.append(config)
+            configs = grown
+        return configs
+
     def grid(self, points: int = 5) -> list[dict[str, Any]]:
         """Every grid configuration, conditions respected (continuous floats get ``points`` values), forbidden
         combinations left out.
@@ -647,15 +656,7 @@ class Space(Mapping[str, Param]):
         Raises:
             SpaceError: every grid configuration is forbidden.
         """
-        configs: list[dict[str, Any]] = [{}]
-        for name, param in self._params.items():
-            extended: list[dict[str, Any]] = []
-            for config in configs:
-                if self.is_active(name, config):
-                    extended.extend({**config, name: v} for v in param.grid_values(points))
-                else:
-                    extended.append(config)
-            configs = extended
+        configs = self.combinations(lambda _, param: param.grid_values(points))
         unique: dict[str, dict[str, Any]] = {}
         for config in configs:
             unique.setdefault(json.dumps(config, sort_keys=True), config)
