@@ -191,3 +191,9 @@ def test_the_mlflow_export_logs_the_re_runs_pick_as_the_study_s_best(
     logged = MlflowClient(tracking_uri=tmp_path.as_uri()).get_run(run_id).data.params
     picked = next(r for r in study.trials if r.number == pick)
     assert {k.removeprefix("best."): v for k, v in logged.items()} == {k: str(v) for k, v in picked.params.items()}
+    client = MlflowClient(tracking_uri=tmp_path.as_uri())
+    assert client.get_run(run_id).data.tags["tunesmith.best_trial"] == str(pick)
+    from tunesmith.report.export import best_text
+
+    said = Path(client.download_artifacts(run_id, "best.txt", str(tmp_path))).read_text()
+    assert said == best_text(study) and f"#{pick}" in said

@@ -1,11 +1,11 @@
-"""What the live-tracking observers (MLflow, Weights & Biases) share: logged values, the verdict, the best trial
-(one objective only)."""
+"""What the live-tracking observers (MLflow, TensorBoard, Weights & Biases) share: logged values, the verdict, the best
+trial (one objective only), and what a study's run says of the run's outcome (`result_text`)."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +16,25 @@ from tunesmith.study._verdict_state import standing
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
-    from tunesmith.study import Study
+    from tunesmith.study import Study, StudyResult
 
-__all__ = ["is_better", "last_step", "logged_values", "report_file", "verdict_json"]
+__all__ = [
+    "BestText",
+    "checked_best_text",
+    "front_text",
+    "is_better",
+    "last_step",
+    "logged_values",
+    "report_file",
+    "result_text",
+    "verdict_json",
+]
+
+BestText = Callable[["Study"], str]
+"""What a tracker's callback takes as ``best_text``: the study's best as every view says it, read when ``optimize``
+ends; `tunesmith.report.export.best_text` is the one the exports write. This layer cannot judge it itself (the seed
+re-runs' pick, the trials the best cannot be told from, a scheduler's few trained fully: the report layer's)."""
+
 
 
 def logged_values(values: Mapping[str, Any]) -> dict[str, float]:
@@ -72,3 +88,43 @@ def report_file(path: str | Path) -> Path:
             "tunesmith.report.write_report(study, path)"
         )
     return target
+
+
+def checked_best_text(best_text: Any, call: str) -> BestText | None:
+    """``best_text`` when it is ``None`` or callable, else a `ConfigError` whose fix is ``call`` (the callback's own
+    call, with ``best_text=`` in it)."""
+    if best_text is not None and not callable(best_text):
+        raise ConfigError(
+            f"best_text must be a function of the study that returns text, got {type(best_text).__name__} "
+            f"{best_text!r:.60}: pass {call}, or leave it out"
+        )
+    return best_text
+
+
+def front_text(front: Sequence[TrialRecord], chosen: int | None, why: str | None = None) -> str:
+    """What a study run says of a Pareto front (several objectives), live and exported alike: ``Pareto front: #0, #3
+    (several objectives have no single best)``, then the trial `Study.choose` recorded, when one stands, and ``why``
+    it was chosen, when known."""
+    named = ", ".join(f"#{r.number}" for r in front) or "none yet"
+    said = f"Pareto front: {named} (several objectives have no single best)"
+    if chosen is None:
+        return said
+    return f"{said}\n\nchosen trial: #{chosen}" + ("" if why is None else f" ({why})")
+
+
+def result_text(result: StudyResult, best: str | None, call: str) -> str:
+    """Why the run stopped and how many trials it ran, then ``best``, the callback's ``best_text`` of the study; without
+    it, the front and the chosen trial (several objectives), or the search's best with what it leaves unjudged and the
+    callback's ``call`` that would say it."""
+    lines = [f"stopped: {result.stop_reason}", f"trials run: {result.trials_run}"]
+    if best is not None:
+        lines.append(best)
+    elif result.front is not None:  # several objectives: the front, never a best
+        lines.append(front_text(result.front, None if result.chosen is None else result.chosen.number))
+    elif result.best is not None:
+        lines.append(
+            f"best trial: #{result.best.number}, the search's best on its own seed; what `tunesmith best` says of it "
+            "(the seed re-runs' pick, the trials it cannot be told from within noise, a scheduler's few trained "
+            f"fully) is not judged here: pass {call} to write it"
+        )
+    return "\n\n".join(lines)

@@ -18,18 +18,19 @@ infeasible), FAILED, KILLED (interrupted) or SCHEDULED (paused, until it resumes
 left RUNNING once its trial ended, by whatever route: a trial retired from its pause or reaped during
 the run is heard of as it ends, and as a run starts the study's trial runs left open (a process killed
 mid-trial, whose trial storage records interrupted once reaped) are ended as storage records their trials.
-A value that is not finite (a diverged loss) is logged as NaN, never left out: left out, the run kept its
-last finite value as its latest, and sorting the runs by the metric put a diverged trial first; MLflow
-sorts NaN after every number, in either direction (an infinity it would store as the largest float of its
-sign). With one objective, the study's run gets the best value so far at each trial number
-(``best_<metric>``) and, when the run ends, the best trial as the tag ``tunesmith.best_trial``. Several
-objectives have no single best (`Study.best` is refused): the study's run then gets no ``best_<metric>``, and
-when the run ends the tag ``tunesmith.pareto_front`` lists the Pareto front's trial numbers (``"0,3,5"``) and
-``tunesmith.chosen_trial`` names the trial `Study.choose` recorded, while that choice stands. It runs through
-`MlflowClient` with explicit run ids, so concurrent trials each log to their own run and the
-user's active MLflow run is left alone; when there is one, the study's run is nested under it. A
-study resumed later (another process, the same experiment) logs into the same parent run. One
-callback may log several studies in turn; each gets its own runs.
+A value that is not finite (a diverged loss) is logged as NaN, never left out: left out, the run kept its last
+finite value as its latest, and sorting the runs by the metric put a diverged trial first; MLflow sorts NaN after
+every number, in either direction (an infinity it would store as the largest float of its sign). With one objective,
+the study's run gets the best value so far at each trial number (``best_<metric>``) and, when the run ends, the
+search's best trial as the tag ``tunesmith.best_trial`` and the artifact ``result.txt``: why the run stopped and
+what ``tunesmith best`` says of the best (the seed re-runs' pick, the trials it cannot be told from), given
+``best_text=tunesmith.report.export.best_text``, else what it leaves unjudged. Several objectives have no single
+best (`Study.best` is refused): the study's run then gets no ``best_<metric>``, and when the run ends the tag
+``tunesmith.pareto_front`` lists the Pareto front's trial numbers (``"0,3,5"``) and ``tunesmith.chosen_trial`` names
+the trial `Study.choose` recorded, while that choice stands. It runs through `MlflowClient` with explicit run ids,
+so concurrent trials each log to their own run and the user's active MLflow run is left alone; when there is one,
+the study's run is nested under it. A study resumed later (another process, the same experiment) logs into the same
+parent run. One callback may log several studies in turn; each gets its own runs.
 
 MLflow refuses some names tunesmith accepts (``ndcg@10``, a parameter name of 300 characters). A metric
 name it refuses, which a training library may choose (XGBoost's ``validation-error@0.7``, LightGBM's
@@ -60,7 +61,16 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, require
-from tunesmith.integrations._tracking import is_better, last_step, logged_values, report_file, verdict_json
+from tunesmith.integrations._tracking import (
+    BestText,
+    checked_best_text,
+    is_better,
+    last_step,
+    logged_values,
+    report_file,
+    result_text,
+    verdict_json,
+)
 from tunesmith.study import Observer
 from tunesmith.trial import Trial, TrialRecord, TrialState
 
@@ -156,6 +166,9 @@ def _status(record: TrialRecord) -> str:
     return "FINISHED"
 
 
+_WITH_BEST_TEXT = "MLflowCallback(..., best_text=tunesmith.report.export.best_text)"
+
+
 class MLflowCallback(Observer):
     """An `Observer` that logs a study to MLflow while it runs (pass it in ``optimize(callbacks=[...])``).
 
@@ -165,6 +178,11 @@ class MLflowCallback(Observer):
             ``MLFLOW_ALLOW_FILE_STORE=true``).
         experiment: the MLflow experiment (default: the study's name); created when missing.
         tags: extra tags for the study's run.
+        best_text: what the study's run's ``result.txt`` says of the best when ``optimize`` ends, read from the study
+            then: pass `tunesmith.report.export.best_text`, which says what ``tunesmith best`` and the export say (the
+            seed re-runs' pick, the trials it cannot be told from, a scheduler's few trained fully). This layer cannot
+            judge that itself: without it, ``result.txt`` names the search's best (the tag ``tunesmith.best_trial``)
+            and says what it leaves unjudged.
 
     Attributes:
         run_ids: the MLflow run id of each trial logged, by ``(study name, trial number)``.
@@ -172,15 +190,21 @@ class MLflowCallback(Observer):
             (`logged_name`).
 
     Raises:
-        ConfigError: from the hooks, for a parameter or experiment name MLflow refuses.
+        ConfigError: ``best_text`` is not callable; from the hooks, for a parameter or experiment name MLflow refuses.
     """
 
     def __init__(
-        self, tracking_uri: str | None = None, experiment: str | None = None, *, tags: Mapping[str, str] | None = None
+        self,
+        tracking_uri: str | None = None,
+        experiment: str | None = None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        best_text: BestText | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.tags = dict(tags or {})
+        self.best_text = checked_best_text(best_text, _WITH_BEST_TEXT)
         self.run_ids: dict[tuple[str, int], str] = {}
         self._client: Any = None
         self._experiments: dict[str, str] = {}
@@ -455,6 +479,8 @@ class MLflowCallback(Observer):
                     client.set_tag(run_id, "tunesmith.pareto_front", _numbers_tag(result.front))
                 if result.chosen is not None:
                     client.set_tag(run_id, "tunesmith.chosen_trial", str(result.chosen.number))
+                best = None if self.best_text is None else self.best_text(study)
+                client.log_text(run_id, result_text(result, best, _WITH_BEST_TEXT), "result.txt")
             client.set_terminated(run_id, status="FINISHED" if result is not None else "KILLED")
         self._say_renamed()
 

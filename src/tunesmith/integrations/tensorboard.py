@@ -59,7 +59,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,15 @@ import numpy as np
 
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, not_written, require
-from tunesmith.integrations._tracking import last_step, logged_values, verdict_json
+from tunesmith.integrations._tracking import (
+    BestText,
+    checked_best_text,
+    front_text,
+    last_step,
+    logged_values,
+    result_text,
+    verdict_json,
+)
 from tunesmith.objective import Metric
 from tunesmith.study import Observer
 from tunesmith.trial import Trial, TrialRecord, TrialState, best_record
@@ -279,20 +287,7 @@ def _in_end_order(records: Sequence[TrialRecord]) -> list[TrialRecord]:
     return sorted(ended, key=lambda r: (r.finished_at is None, r.finished_at or 0.0, r.number))
 
 
-def front_text(front: Sequence[TrialRecord], chosen: int | None, why: str | None = None) -> str:
-    """What a study run says of a Pareto front (several objectives), live and exported alike: ``Pareto front: #0, #3
-    (several objectives have no single best)``, then the trial `Study.choose` recorded, when one stands, and ``why``
-    it was chosen, when known."""
-    named = ", ".join(f"#{r.number}" for r in front) or "none yet"
-    said = f"Pareto front: {named} (several objectives have no single best)"
-    if chosen is None:
-        return said
-    return f"{said}\n\nchosen trial: #{chosen}" + ("" if why is None else f" ({why})")
-
-
-BestText = Callable[["Study"], str]
-"""What `TensorBoardCallback` takes as ``best_text``: the study's best as every view says it, read when ``optimize``
-ends; `tunesmith.report.export.best_text` is the one the export writes."""
+_WITH_BEST_TEXT = "TensorBoardCallback(log_dir, best_text=tunesmith.report.export.best_text)"
 
 
 def _study_of(folder: Path) -> str | None:
@@ -341,12 +336,7 @@ class TensorBoardCallback(Observer):
 
     def __init__(self, log_dir: str | Path, *, best_text: BestText | None = None) -> None:
         self.log_dir = _checked_log_dir(log_dir, "pass TensorBoardCallback('runs'), a folder (created when missing)")
-        if best_text is not None and not callable(best_text):
-            raise ConfigError(
-                f"best_text must be a function of the study that returns text, got {type(best_text).__name__} "
-                f"{best_text!r:.60}: pass best_text=tunesmith.report.export.best_text, or leave it out"
-            )
-        self.best_text = best_text
+        self.best_text = checked_best_text(best_text, _WITH_BEST_TEXT)
         self.run_dirs: dict[tuple[str, int], Path] = {}
         self._runs: dict[tuple[str, int], _Run] = {}  # the trials running now
         self._studies: dict[str, _Run] = {}  # each study's own run, from on_optimize_start to on_optimize_end
@@ -460,7 +450,7 @@ class TensorBoardCallback(Observer):
         try:
             if result is not None:
                 best = None if self.best_text is None else self.best_text(study)
-                study_run.text("tunesmith/result", _result_text(result, best), len(study.trials))
+                study_run.text("tunesmith/result", result_text(result, best, _WITH_BEST_TEXT), len(study.trials))
         finally:
             study_run.close()
 
@@ -481,24 +471,6 @@ class TensorBoardCallback(Observer):
         finally:
             run.close()
         return folder
-
-
-def _result_text(result: StudyResult, best: str | None) -> str:
-    """Why the run stopped and how many trials it ran, then ``best``, the callback's ``best_text`` of the study; without
-    it, the front and the chosen trial (several objectives), or the search's best with what it leaves unjudged."""
-    lines = [f"stopped: {result.stop_reason}", f"trials run: {result.trials_run}"]
-    if best is not None:
-        lines.append(best)
-    elif result.front is not None:  # several objectives: the front, never a best
-        lines.append(front_text(result.front, None if result.chosen is None else result.chosen.number))
-    elif result.best is not None:
-        lines.append(
-            f"best trial: #{result.best.number}, the search's best on its own seed; what `tunesmith best` says of it "
-            "(the seed re-runs' pick, the trials it cannot be told from within noise, a scheduler's few trained "
-            "fully) is not judged here: pass TensorBoardCallback(log_dir, best_text=tunesmith.report.export.best_text)"
-            " to write it"
-        )
-    return "\n\n".join(lines)
 
 
 def write_study(

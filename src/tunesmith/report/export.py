@@ -97,13 +97,14 @@ def log_to_mlflow(
 ) -> str:
     """Log a study to MLflow: a parent run for the study, one nested run per trial.
 
-    Each trial's run gets its parameters, its state and reason (and why it was invalidated) as tags, its
-    final metrics, and every intermediate metric at its step. The parent run gets the parameters and metric of
-    the best every view shows (`report._shown.shown_best`: the seed re-runs' pick once they ran; with several
-    objectives, none). Values are logged as the live tracker logs them (`MLflowCallback`): a non-finite one (a
-    diverged loss) as NaN, never left out (a diverged trial would show its last finite value, and sort first), and
-    a metric name MLflow refuses (XGBoost's ``validation-error@0.7``) under the name `logged_name` gives it, with a
-    `MetricRenamedWarning` naming each.
+    Each trial's run gets its parameters, its state and reason (and why it was invalidated) as tags, its final
+    metrics, and every intermediate metric at its step. The parent run gets the parameters and metric of the best
+    every view shows (`report._shown.shown_best`: the seed re-runs' pick once they ran; with several objectives,
+    none), its number as the tag ``tunesmith.best_trial``, and ``best.txt``: what ``tunesmith best`` says of it, or
+    of the Pareto front (`best_text`). Values are logged as the live tracker logs them (`MLflowCallback`): a
+    non-finite one (a diverged loss) as NaN, never left out (a diverged trial would show its last finite value, and
+    sort first), and a metric name MLflow refuses (XGBoost's ``validation-error@0.7``) under the name `logged_name`
+    gives it, with a `MetricRenamedWarning` naming each.
 
     Args:
         source: a `Study`, a `ReportData`, or a list of `TrialRecord` (then pass ``space`` and ``metric``).
@@ -143,8 +144,10 @@ def log_to_mlflow(
     with mlflow.start_run(run_name=data.name) as parent:
         mlflow.set_tags({"tunesmith.study": data.name, "tunesmith.metric": data.metric.name})
         if best is not None:
+            mlflow.set_tag("tunesmith.best_trial", str(best.number))
             mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
             mlflow.log_metrics(logged(best.metrics, "best."))
+        mlflow.log_text(_best_text(data, shown), "best.txt")
         for record in sorted(data.records, key=lambda r: r.number):
             with mlflow.start_run(run_name=f"trial-{record.number}", nested=True):
                 mlflow.log_params(record.params)
