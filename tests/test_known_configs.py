@@ -273,7 +273,7 @@ def test_the_warm_start_is_recorded_once_and_shown_by_status(tmp_path: Path) -> 
     _study(url, name="after", warm_start=before)  # a resumed script passes the same source: nothing changes
     with pytest.raises(ConfigError, match=r"was warm-started from study 'before'.*got warm_start=3 records"):
         _study(url, name="after", warm_start=before.trials)
-    result = CliRunner().invoke(cli, ["status", "after", "--storage", url])
+    result = CliRunner().invoke(cli, ["status", "after", "--storage", url], env={"COLUMNS": "1000"})
     assert result.exit_code == 0, result.output
     assert f"warm start: 3 earlier results from study 'before' in {url} inform the sampler" in _text(result.output)
 
