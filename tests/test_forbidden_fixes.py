@@ -179,6 +179,29 @@ def test_a_study_with_no_trial_takes_a_changed_space_on_reopen_and_says_what_was
     assert ts.Study.load("s", url).space == fixed
 
 
+def test_an_entry_queued_before_the_space_was_replaced_with_a_narrower_range_is_refused_not_run(tmp_path: Path) -> None:
+    """x=0.9 was queued under x in [0, 1]; the space was replaced by x in [0, 0.5] before any trial, and the entry ran
+    as given, a trial outside the space."""
+    url = f"sqlite:///{tmp_path / 'narrowed.db'}"
+    wide = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="s", seed=0)
+    wide.enqueue({"x": 0.9})
+    wide.enqueue({"x": 0.2})
+    with pytest.warns(ts.SpaceWarning, match="replaces the stored one"):
+        narrow = ts.Study(ts.Space({"x": ts.Float(0.0, 0.5)}), metric="loss", storage=url, name="s", seed=0)
+
+    with pytest.warns(QueuedConfigurationRefusedWarning, match=re.escape(
+        "x=0.9 is outside its range {type = \"float\", low = 0.0, high = 0.5} (the space was replaced after it was "
+        "queued); it is skipped (marked refused in the queue) and the queue goes on: enqueue it again with a value "
+        "inside the range, or without the parameter (the sampler draws it)"
+    )):  # fmt: skip
+        narrow.optimize(lambda trial: trial.params["x"], n_trials=2, progress=False)
+
+    assert narrow.trials[0].params == {"x": 0.2}
+    assert all(0.0 <= trial.params["x"] <= 0.5 for trial in narrow.trials)
+    stored = read_attr(narrow.attrs, EnqueuedAttr)
+    assert stored is not None and "x=0.9 is outside its range" in stored.configs[0]["refused"]
+
+
 def test_a_study_stored_with_a_clause_forbidding_everything_runs_once_reopened_with_the_fixed_space(
     tmp_path: Path,
 ) -> None:

@@ -697,7 +697,15 @@ def _incomplete(space: Space, params: Mapping[str, Any], checked: Mapping[str, A
     of which the space's forbidden clauses rule out (`Space.why_incomplete`). `Study.enqueue` refuses them all (see
     `checked_params`); a queue stored otherwise (by hand, by a version that did not check, or queued before the
     space's clauses changed) may hold them. ``checked``: the values of ``params`` the space holds
-    (`_checked_given`)."""
+    (`_checked_given`). A value outside its parameter's range is one too: the space was replaced after it was
+    queued (`_spec.replace_space`), and run as given it would put a trial outside the space."""
+    for name, value in params.items():
+        if name in space and name not in checked:
+            from tunesmith.study._spec import param_text  # _spec imports what imports this module
+
+            shown = param_text(space[name].to_json())
+            reason = f"{name}={value!r} is outside its range {shown} (the space was replaced after it was queued)"
+            return reason, _RANGE_FIX
     for name, value in checked.items():
         if space.is_active(name, checked):
             continue
@@ -714,6 +722,7 @@ _BRANCH_FIX = (
     "enqueue it again with each conditional parameter's parent set to a value that switches it on, or without the "
     "parameter"
 )
+_RANGE_FIX = "enqueue it again with a value inside the range, or without the parameter (the sampler draws it)"
 _FORBIDDEN_FIX = "enqueue it again with values the forbidden clauses allow a completion of, or loosen the clause"
 _USED_UP_FIX = (
     "enqueue it again with repeat=True to run it anyway (the rest drawn from their prior), or widen a range or add "

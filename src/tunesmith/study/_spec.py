@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from tunesmith.study._settings import Settings
 
 __all__ = [
-    "SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "extend_budget", "replace_space", "sampler_changes",
+    "SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "extend_budget", "param_text", "replace_space",
+    "sampler_changes",
 ]  # fmt: skip
 
 _LIMITS = ("trials", "wall_time", "resource")
@@ -305,10 +306,10 @@ def _space_mismatch(name: str, where: str, stored: Space | None, given: Space) -
 
 def _space_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Each parameter (and the forbidden clauses) that differs between two spaces' JSON, in words."""
-    differences = [f"removed {key} (stored {_param_text(old[key])})" for key in old if key not in new]
-    differences += [f"added {key} (given {_param_text(new[key])})" for key in new if key not in old]
+    differences = [f"removed {key} (stored {param_text(old[key])})" for key in old if key not in new]
+    differences += [f"added {key} (given {param_text(new[key])})" for key in new if key not in old]
     differences += [
-        f"changed {key} (stored {_param_text(old[key])}, given {_param_text(new[key])})"
+        f"changed {key} (stored {param_text(old[key])}, given {param_text(new[key])})"
         for key in old
         if key in new and old[key] != new[key]
     ]
@@ -339,7 +340,7 @@ def replace_space(storage: Storage, info: StudyInfo, given: Space | None, where:
     return True
 
 
-def _param_text(definition: Mapping[str, Any]) -> str:
+def param_text(definition: Mapping[str, Any]) -> str:
     """A parameter's JSON definition as a config writes it (``{type = "float", low = 0.0, high = 1.0}``), its
     defaults (``log = false``, no ``step``) left out; the space's forbidden clauses (a list) as JSON."""
     if not isinstance(definition, Mapping):
