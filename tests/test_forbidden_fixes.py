@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 
 import tunesmith as ts
-from tunesmith.attributes import EnqueuedAttr, read_attr
+from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
 from tunesmith.config import load_config
 from tunesmith.samplers._tried import Tried, untried
 from tunesmith.study._known import QueuedConfigurationRefusedWarning
+from tunesmith.study._warm_start import WarmStartWarning
 
 # Every configuration with a='x' is forbidden: b takes 1 and 2 only.
 BLOCKING = ts.Space({"a": ts.Choice(["x", "y"]), "b": ts.Int(1, 2), "c": ts.Float(0.0, 1.0)},
@@ -200,6 +201,29 @@ def test_an_entry_queued_before_the_space_was_replaced_with_a_narrower_range_is_
     assert all(0.0 <= trial.params["x"] <= 0.5 for trial in narrow.trials)
     stored = read_attr(narrow.attrs, EnqueuedAttr)
     assert stored is not None and "x=0.9 is outside its range" in stored.configs[0]["refused"]
+
+
+def test_warm_start_points_the_replaced_space_does_not_hold_stop_informing_the_sampler(tmp_path: Path) -> None:
+    """Results read under x in [0, 1] stayed the sampler's priors after the space was narrowed to [0, 0.5]."""
+    url = f"sqlite:///{tmp_path / 'warm.db'}"
+    wide = ts.Space({"x": ts.Float(0.0, 1.0)})
+    before = ts.Study(wide, metric="loss", storage=url, name="before", seed=0, sampler="random")
+    for x in (0.1, 0.3, 0.7, 0.9):
+        before.enqueue({"x": x})
+    before.optimize(lambda trial: trial.params["x"], n_trials=4, progress=False)
+    ts.Study(wide, metric="loss", storage=url, name="after", seed=0, warm_start=before)
+
+    with (
+        pytest.warns(ts.SpaceWarning, match="replaces the stored one"),
+        pytest.warns(WarmStartWarning, match=r"the study's new space does not hold 2 of its 4 results .* dropped "
+                     r"and 2 still inform the sampler: warm-start a new study"),
+    ):  # fmt: skip
+        narrow = ts.Study(ts.Space({"x": ts.Float(0.0, 0.5)}), metric="loss", storage=url, name="after", seed=0,
+                          warm_start=before)  # fmt: skip
+
+    stored = read_attr(narrow.attrs, WarmStartAttr)
+    assert stored is not None and stored.dropped == 2
+    assert sorted(point["params"]["x"] for point in stored.points) == [0.1, 0.3]
 
 
 def test_a_study_stored_with_a_clause_forbidding_everything_runs_once_reopened_with_the_fixed_space(

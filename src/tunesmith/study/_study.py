@@ -251,6 +251,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             self._checkpoints = CheckpointStore(stored_checkpoint_root(self._info.attrs, root), self.keep_checkpoints)
         if baseline is not None:
             self.declare_baseline(baseline)
+        if replaced:  # the points a stored warm start read on the old space, checked against the new one
+            _warm_start.refit_to_space(self)
         _warm_start.record_warm_start(self, warm_start)
         if created or declares_cost or replaced:  # after the warm start: its points count among the quasi-random's
             _define_by_run.record_sampler_choice(self, self.space)

@@ -28,7 +28,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -44,7 +44,9 @@ from tunesmith.trial import TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["EarlierResults", "WarmStart", "WarmStartSource", "WarmStartWarning", "record_warm_start"]
+__all__ = [
+    "EarlierResults", "WarmStart", "WarmStartSource", "WarmStartWarning", "record_warm_start", "refit_to_space",
+]  # fmt: skip
 
 EarlierResults: TypeAlias = "Study | str | os.PathLike[str] | Sequence[TrialRecord | Mapping[str, Any]]"
 WarmStartSource: TypeAlias = "WarmStart | EarlierResults"
@@ -166,6 +168,39 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
     attr = WarmStartAttr(source=described, metric=study.metric.name, points=tuple(points), dropped=dropped,
                          at=study._clock(), fill=dict(fill))  # fmt: skip
     write_attr(study, attr)
+
+
+def refit_to_space(study: Study) -> None:
+    """Check a stored warm start's points again against ``study``'s space, which replaced the one they were read on
+    (`_spec.replace_space`, before any trial): a point the new space does not hold (a value outside a narrower range,
+    an option taken out, a combination it forbids, a parameter it switches off or lacks) no longer informs the
+    samplers, which would learn where to go from a configuration they may never propose. It is counted among the
+    dropped, as status says, and a `WarmStartWarning` says how many."""
+    stored = read_attr(study.attrs, WarmStartAttr)
+    if stored is None or not stored.points:
+        return
+    given = [frozenset(point["params"]) for point in stored.points]
+    branching = frozenset().union(*given) - frozenset.intersection(*given)  # a branch some results did not take
+    kept: list[dict[str, Any]] = []
+    for point in stored.points:
+        try:
+            params = _checked(study.space, dict(point["params"]), branching)
+        except (_Unfit, SpaceError):
+            continue
+        if study.space.forbids(params) is None:
+            kept.append({**point, "params": params})
+    lost = len(stored.points) - len(kept)
+    if not lost:
+        return
+    write_attr(study, replace(stored, points=tuple(kept), dropped=stored.dropped + lost))
+    left = f"{len(kept)} still inform the sampler" if kept else "none informs the sampler now"
+    warnings.warn(
+        f"warm start from {stored.source}: the study's new space does not hold {lost} of its {len(stored.points)} "
+        f"results (outside a range, an option or a branch it no longer has, or a combination it forbids); they are "
+        f"dropped and {left}: warm-start a new study from the same source to read it against the new space",
+        WarmStartWarning,
+        stacklevel=4,
+    )
 
 
 def _forbidden_text(forbidden: int) -> str:
