@@ -41,7 +41,7 @@ import threading
 import uuid
 import warnings
 import weakref
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -691,16 +691,20 @@ def _filled_in(
     return out, from_prior
 
 
-def _incomplete(space: Space, params: Mapping[str, Any], checked: Mapping[str, Any]) -> tuple[str, str] | None:
+def _incomplete(
+    space: Space, params: Mapping[str, Any], checked: Mapping[str, Any], declared: Container[str]
+) -> tuple[str, str] | None:
     """Why enqueued ``params`` cannot be completed into a configuration of ``space``, and the fix (``None``: they
     can): a value switched off by the others, or without the parent that switches it on, or values every completion
     of which the space's forbidden clauses rule out (`Space.why_incomplete`). `Study.enqueue` refuses them all (see
     `checked_params`); a queue stored otherwise (by hand, by a version that did not check, or queued before the
     space's clauses changed) may hold them. ``checked``: the values of ``params`` the space holds
-    (`_checked_given`). A value outside its parameter's range is one too: the space was replaced after it was
-    queued (`_spec.replace_space`), and run as given it would put a trial outside the space."""
+    (`_checked_given`). A value outside the range of a parameter of the space given to the study (``declared``:
+    their names) is one too: the space was replaced after it was queued (`_spec.replace_space`), and run as given it
+    would put a trial outside the space. One outside a parameter learned since from what trials asked for by name
+    goes to its trial, whose objective's ask refuses it (`queued_proposal`)."""
     for name, value in params.items():
-        if name in space and name not in checked:
+        if name in declared and name in space and name not in checked:
             from tunesmith.study._spec import param_text  # _spec imports what imports this module
 
             shown = param_text(space[name].to_json())
@@ -867,13 +871,13 @@ class _EntryFacts:
     identity: tuple[Any, ...]
 
     @classmethod
-    def of(cls, space: Space, entry: dict[str, Any]) -> _EntryFacts:
+    def of(cls, space: Space, entry: dict[str, Any], declared: Container[str]) -> _EntryFacts:
         params = entry["params"]
         checked = _checked_given(space, params)
         return cls(
             entry=entry,
             checked=checked,
-            incomplete=_incomplete(space, params, checked),
+            incomplete=_incomplete(space, params, checked, declared),
             draws=_leaves_some(space, checked),
             identity=_identity(space, params),
         )
@@ -943,7 +947,8 @@ class _Memo:
     whole, and the trial index changes under a lock, never held while storage is called.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, declared: Container[str]) -> None:
+        self._declared = declared  # the names of the parameters of the space given to the study (`_incomplete`)
         self._lock = threading.Lock()
         self._space: Space | None = None
         self._facts: dict[str, _EntryFacts] = {}
@@ -993,7 +998,7 @@ class _Memo:
         held = self._facts.get(entry["id"])
         if held is not None and held.entry["params"] == entry["params"]:
             return held
-        facts = self._facts[entry["id"]] = _EntryFacts.of(space, entry)
+        facts = self._facts[entry["id"]] = _EntryFacts.of(space, entry, self._declared)
         return facts
 
     def view(self, space: Space, queue: EnqueuedAttr) -> _QueueView:
@@ -1077,7 +1082,8 @@ def _memo(study: Study) -> _Memo:
     with _MEMOS_LOCK:
         memo = _MEMOS.get(study)
         if memo is None:
-            memo = _MEMOS[study] = _Memo()
+            given = study._defined.given
+            memo = _MEMOS[study] = _Memo(frozenset(() if given is None else given))
         return memo
 
 
