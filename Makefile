@@ -31,8 +31,8 @@ typecheck: install
 	$(BIN)/mypy
 
 # TEST_WORKERS=N runs the suite in N pytest-xdist workers, each taking whole test files (their module fixtures once):
-# on this 2-core machine three took 15 minutes unloaded where one process took 25 beside CI's quick suites, but beside
-# them three ran no faster (23.7 minutes) and timing tests failed, so one process stays the default.
+# on this 2-core machine three took 15 minutes unloaded where one process took 25 to 30 beside CI's quick suites, but
+# beside them three ran no faster (23.7 minutes) and timing tests failed. CI (.ci/run) runs two, with nothing beside.
 TEST_WORKERS ?= 1
 
 unit: install
