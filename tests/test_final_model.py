@@ -12,9 +12,10 @@ import tunesmith as ts
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.executors import SimulatedExecutor
+from tunesmith.fidelity import rung_view
 from tunesmith.objective import Metric
 from tunesmith.samplers.base import SearchContext
-from tunesmith.schedulers import ASHA, Hyperband, make_scheduler
+from tunesmith.schedulers import ASHA, Hyperband, _final_model, make_scheduler
 from tunesmith.schedulers._final_model import predicted_finals
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -101,6 +102,7 @@ def test_choices_and_conditional_parameters_are_features_in_a_fixed_order() -> N
         records.append(TrialRecord(n, params, n, TrialState.COMPLETE, intermediate=curve, resource=9.0))
     scored = [(r.intermediate[1]["loss"], r) for r in records]
     first = predicted_finals(scored, "loss", 1.0, 9.0)
+    _final_model._MODELS.clear()  # fitted again, not read back from the memo
     again = predicted_finals(list(reversed(scored)), "loss", 1.0, 9.0)
     assert first is not None and again is not None
     assert np.allclose(first, list(reversed(again)))
@@ -164,3 +166,50 @@ def test_on_curves_whose_early_values_mislead_the_prediction_finds_better_winner
             best[predict].append(float(winner.value("loss") or np.inf))
     assert all(a <= b for a, b in zip(best[True], best[False], strict=True)), best
     assert np.mean(best[True]) < np.mean(best[False]) - 0.05, best
+
+
+def test_samplers_see_a_stopped_trial_at_its_predicted_final_value_once_the_trained_trials_predict_it() -> None:
+    # A slow starter stopped at the first rung (the best final value, the worst start) and fast starters that end
+    # poorly: behind every trained trial they all look alike to a sampler, lost; at their predictions the slow
+    # starter's region is the one to search, and the fast starters' is not.
+    slow = at_rung(100, 0.7, 0.0)
+    past = [*history(14), slow]
+    _, plain = rung_view(past, Metric("loss"), [1.0, 9.0], 6, stopped_as_worst=True)
+    level, seen = rung_view(past, Metric("loss"), [1.0, 9.0], 6, stopped_as_worst=True, predicted=True)
+    trained_values = sorted(r.metrics["loss"] for r in past if r.state is TrialState.COMPLETE)
+    by_number = {r.number: r.metrics["loss"] for r in seen}
+    assert level == 9.0
+    assert min(r.metrics["loss"] for r in plain if r.number == 100) > trained_values[-1]
+    assert by_number[100] < trained_values[len(trained_values) // 2], (by_number[100], trained_values)
+    fast = [by_number[n] for n in range(14, 22)]
+    assert abs(by_number[100] - final(0.7)) < 0.05 and all(abs(v - final(0.1 + 0.05 * i)) < 0.1
+                                                             for i, v in enumerate(fast)), fast  # fmt: skip
+    # Too few trained trials to trust a prediction: stopped trials stay behind the worst trained one.
+    few = [*history(7), slow]
+    _, early_view = rung_view(few, Metric("loss"), [1.0, 9.0], 6, stopped_as_worst=True, predicted=True)
+    worst = max(r.metrics["loss"] for r in few if r.state is TrialState.COMPLETE)
+    assert all(r.metrics["loss"] >= worst for r in early_view if r.number >= 7)
+
+
+def test_the_study_tells_samplers_whether_its_scheduler_predicts_final_values() -> None:
+    def told(scheduler: ts.Scheduler | None, metrics: list[str] | None = None) -> bool:
+        options = {"metrics": metrics} if metrics else {"metric": "loss"}
+        study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), storage="memory", scheduler=scheduler, **options)
+        return study.context.predicted_finals
+
+    assert told(ASHA(1, 9, 3)) and told(Hyperband(1, 9, 3))
+    assert told(make_scheduler({"name": "auto", "max_resource": 9}))
+    assert not told(ASHA(1, 9, 3, predict_final=False)) and not told(None)
+    assert not told(ASHA(1, 9, 3), metrics=["loss", "latency"]), "a multi-objective rung ranks by fronts"
+
+
+def test_a_trial_with_values_the_trained_trials_never_had_is_still_predicted() -> None:
+    # The features are learned from the trained trials: a choice value, or a name, only an untrained trial has is
+    # read as the first value (or not read), never a column the model was not fitted on.
+    past = [r.evolve(params={**r.params, "opt": "adam"}) for r in history(14)]
+    odd = [at_rung(200, 0.7, 0.0).evolve(params={"x": 0.7, "speed": 0.0, "opt": "lion", "extra": 3}),
+           at_rung(201, 0.7, 0.0)]  # fmt: skip
+    scored = [(r.intermediate[1]["loss"], r) for r in [*past, *odd]]
+    predicted = predicted_finals(scored, "loss", 1.0, 9.0)
+    assert predicted is not None and np.all(np.isfinite(predicted))
+    assert predicted[-2] == pytest.approx(predicted[-1]) and abs(predicted[-1] - final(0.7)) < 0.05

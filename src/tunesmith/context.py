@@ -33,6 +33,9 @@ class SearchContext:
             ``objectives[0]``); empty for a single-objective study. Samplers and schedulers detect
             several objectives by ``len(context.objectives) > 1`` and compare trials in losses space
             (``m.sign() * record.value(m.name)``; see `tunesmith.pareto`).
+        predicted_finals: the scheduler ranks its rungs by each trial's predicted final value once the trials
+            trained to the end predict it (``ASHA(predict_final=True)``): samplers then see a stopped trial at its
+            prediction (`tunesmith.fidelity.rung_view`).
         reference: a multi-objective study's hypervolume reference point (given, or derived from its
             first trials and stored), in losses space, one value per objective; empty while there is
             none. The GP's hypervolume improvement counts volume only inside it, so the sampler
@@ -47,6 +50,7 @@ class SearchContext:
     rungs: tuple[float, ...] = ()
     objectives: tuple[Metric, ...] = ()
     reference: tuple[float, ...] = ()
+    predicted_finals: bool = False
 
     def __post_init__(self) -> None:
         if self.objectives and self.objectives[0] != self.metric:

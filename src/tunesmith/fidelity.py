@@ -10,7 +10,7 @@ importance analysis reads it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -39,6 +39,7 @@ def rung_view(
     *,
     stopped_as_worst: bool = False,
     running_pending: bool = False,
+    predicted: bool = False,
 ) -> tuple[float | None, list[TrialRecord]]:
     """The highest rung that at least ``min_observations`` trials reached, and the history seen there.
 
@@ -49,7 +50,10 @@ def rung_view(
     value seen at the rung, by as much as they trailed the best trial at the rung where they
     stopped: they lost there, their order among themselves is kept, and a model that forgot them
     would propose their region again and again. At the full resource, trials trained to the end keep
-    their own values. With ``running_pending`` (what samplers ask for) a RUNNING trial stays pending
+    their own values; with ``predicted`` (a scheduler that ranks its rungs by predicted final values) a stopped
+    trial is seen at its predicted final value instead, where the trials trained to the end predict it at a rung
+    it reached (`_predicted_finals`), so a sampler learns from every trial the prediction reads, not only from the
+    few trained to the end. With ``running_pending`` (what samplers ask for) a RUNNING trial stays pending
     whatever rungs it passed: it may yet diverge, and with several workers a late diverger that still
     looks best at a rung would draw the search to its region before it blows up. Returns
     ``(None, history)`` when no rung has enough observations, or when the highest such rung is the
@@ -72,6 +76,7 @@ def rung_view(
         if full and not stopped_as_worst:
             return None, list(history)
         worst = max(reached.values())
+        predictions = _predicted_finals(history, at, levels, name, sign) if full and predicted else {}
         view: list[TrialRecord] = []
         for record in history:
             loss = reached.get(record.number)
@@ -85,9 +90,11 @@ def rung_view(
                   or record.kind in (TrialKind.DIVERGED, TrialKind.DECLARED)):  # fmt: skip
                 view.append(record)  # a trial that could not run keeps no metric: a point to avoid
             elif stopped_as_worst and record.state is TrialState.STOPPED:
-                behind = _behind_best(at[record.number], best)
-                view.append(record.evolve(state=TrialState.COMPLETE, metrics={**record.metrics,
-                                          name: sign * (worst + behind)}, reason=None, kind=None))  # fmt: skip
+                seen = predictions.get(record.number)
+                if seen is None:
+                    seen = worst + _behind_best(at[record.number], best)
+                view.append(record.evolve(state=TrialState.COMPLETE, metrics={**record.metrics, name: sign * seen},
+                                          reason=None, kind=None))  # fmt: skip
         return level, view
     return None, list(history)
 
@@ -115,6 +122,35 @@ def _losses_at(record: TrialRecord, metric: str, sign: float, levels: Sequence[f
             reached = record.resource >= level
         usable = reached and value is not None and math.isfinite(value)
         out.append(sign * value if usable and value is not None else None)
+    return out
+
+
+def _predicted_finals(history: Sequence[TrialRecord], at: Mapping[int, Sequence[float | None]],
+                      levels: Sequence[float], name: str, sign: float) -> dict[int, float]:  # fmt: skip
+    """The predicted final loss of each STOPPED trial of ``history``, by trial number: the prediction a rung's ranking
+    makes (`tunesmith.schedulers._final_model.predicted_finals`: a ridge regression on the loss at the rung and the
+    hyperparameters, learned from the trials trained to the end, used only when it ranks them better than the rung's
+    own value by more than chance), at the highest rung below the full resource (the last of ``levels``) the trial
+    reached where the prediction is used. A trial no rung predicts is left out. ``at``: each trial's loss at each
+    level (`_losses_at`), for the trials that may be seen."""
+    from tunesmith.schedulers._final_model import predicted_finals  # it imports this module
+
+    records = {record.number: record for record in history if record.number in at}
+    waiting = {n for n, record in records.items() if record.state is TrialState.STOPPED}
+    out: dict[int, float] = {}
+    for index in range(len(levels) - 2, -1, -1):
+        if not any(at[n][index] is not None for n in waiting):
+            continue
+        # The rung's peers, as its ranking reads them: a trial that failed keeps no place there.
+        scored = [(loss, records[n]) for n, losses in at.items()
+                  if (loss := losses[index]) is not None and records[n].state is not TrialState.FAILED]  # fmt: skip
+        predictions = predicted_finals(scored, name, sign, levels[-1])
+        if predictions is None:
+            continue
+        for prediction, (_, record) in zip(predictions, scored, strict=True):
+            if record.number in waiting:
+                out[record.number] = prediction
+                waiting.discard(record.number)
     return out
 
 

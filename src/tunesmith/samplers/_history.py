@@ -128,6 +128,7 @@ def observe(
             max(6, len(space.dimensions) + 2),
             stopped_as_worst=True,
             running_pending=True,
+            predicted=context.predicted_finals,
         )
         if level is not None:
             return _observe(space, view, context, cache)

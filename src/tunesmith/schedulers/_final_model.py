@@ -31,13 +31,19 @@ A rung decision that runs the test takes about 0.9 / 1.2 / 1.9 ms at 6 / 20 / 60
 margin: 0.5 / 0.5 / 0.6 ms); a gain of zero or less skips it. Otherwise (few trials, or a rung that
 already ranks well) the raw value decides, as before. Everything is a function of the history (the
 permutations are drawn from a fixed seed, over the trained trials in a canonical order), so every
-worker and a resumed study reach the same decisions.
+worker and a resumed study reach the same decisions. The features (`_Features`: which parameters, log scales, the
+choices' values, the fill of a missing value) are learned from the trained trials alone, so a model is a function of
+them, and it is memoised by them (`_model`): every rung decision, and every sampler's look at the history
+(`tunesmith.fidelity.rung_view`, which sees a stopped trial at its prediction), asks again while they stay the same.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,31 +64,77 @@ def predicted_finals(scored: Sequence[tuple[float, TrialRecord]], metric: str, s
     """Each trial's predicted final loss, in the order of ``scored`` (``(loss at the rung, record)``
     pairs), or ``None`` when the model has too few trials trained to ``full`` or does not rank them
     better than the rung does by more than chance (see the module's docstring)."""
-    finals = [value_at(record, metric, full) for _, record in scored]
-    known = np.array([f is not None for f in finals], dtype=bool)
-    if known.sum() < 4:  # two rows per coefficient even with no parameter: the intercept and the rung loss
+    trained = []
+    for loss, record in scored:
+        final = value_at(record, metric, full)
+        if final is not None:
+            trained.append((loss, sign * final, record))
+    if len(trained) < 4:  # two rows per coefficient even with no parameter: the intercept and the rung loss
         return None
-    features = _features([record for _, record in scored])
-    rows = np.column_stack([np.array([loss for loss, _ in scored], dtype=float), features])
-    if known.sum() < 2 * (rows.shape[1] + 1):
+    model = _model(trained)
+    if model is None:
         return None
-    x, y = rows[known], sign * np.array([f for f in finals if f is not None], dtype=float)
-    # A canonical order, so the permutations deal the same rows whatever the order of ``scored``.
-    order = np.lexsort(np.column_stack([x, y]).T)
-    x, y = x[order], y[order]
+    return [float(v) for v in model.predict([loss for loss, _ in scored], [record for _, record in scored])]
+
+
+@dataclass(frozen=True, eq=False)
+class _Model:
+    """A ridge fit of the final loss on the loss at the rung and the parameters (`_Features`), standardised by the
+    trained trials' mean and spread, that passed the permutation test."""
+
+    features: _Features
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+
+    def predict(self, losses: Sequence[float], records: Sequence[TrialRecord]) -> np.ndarray:
+        rows = np.column_stack([np.asarray(losses, dtype=float), self.features.of(records)])
+        return np.column_stack([np.ones(len(rows)), (rows - self.mean) / self.scale]) @ self.weights
+
+
+# The models fitted lately, by what they were fitted on: every rung decision, and every sampler's look at the
+# history (`tunesmith.fidelity.rung_view`), asks again while the trained trials stay the same. A model is a
+# function of them alone, so a hit returns what a fit would.
+_MODELS: dict[tuple[Any, ...], _Model | None] = {}
+_MODELS_HELD = 256
+_MODELS_LOCK = threading.Lock()
+
+
+def _model(trained: Sequence[tuple[float, float, TrialRecord]]) -> _Model | None:
+    """The model fitted on ``trained`` (``(loss at the rung, final loss, record)``), or ``None`` when there are
+    too few of them for its coefficients or it does not earn its use (`_fit`); memoised."""
+    key = tuple(sorted((loss, final, tuple(sorted((k, repr(v)) for k, v in record.params.items())))
+                       for loss, final, record in trained))  # fmt: skip
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+    model = _fit(trained)
+    with _MODELS_LOCK:
+        if len(_MODELS) >= _MODELS_HELD:
+            _MODELS.clear()
+        _MODELS[key] = model
+    return model
+
+
+def _fit(trained: Sequence[tuple[float, float, TrialRecord]]) -> _Model | None:
+    features = _Features.learn([record for _, _, record in trained])
+    rows = np.column_stack([np.array([loss for loss, _, _ in trained], dtype=float),
+                            features.of([record for _, _, record in trained])])  # fmt: skip
+    if len(rows) < 2 * (rows.shape[1] + 1):
+        return None
+    y = np.array([final for _, final, _ in trained], dtype=float)
+    # A canonical order, so the permutations deal the same rows whatever the order of ``trained``.
+    order = np.lexsort(np.column_stack([rows, y]).T)
+    x, y = rows[order], y[order]
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-
-    def design(z: np.ndarray) -> np.ndarray:
-        return np.column_stack([np.ones(len(z)), (z - mean) / scale])
-
-    a = design(x)
+    a = np.column_stack([np.ones(len(x)), (x - mean) / scale])
     loo, weights = _ridge_loo(a[np.newaxis], y)
     raw = _rank_correlation(x[:, 0], y)
     gain = float(_rank_correlations(loo, y)[0]) - raw
     if gain <= 0 or _chance_of_gain(a, y, raw, gain) > LEVEL:
         return None
-    return [float(v) for v in design(rows) @ weights[0]]
+    return _Model(features, mean, scale, weights[0])
 
 
 def _ridge_loo(designs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,27 +167,72 @@ def _chance_of_gain(a: np.ndarray, y: np.ndarray, raw: float, gain: float) -> fl
     return (1 + reached) / (1 + PERMUTATIONS)
 
 
-def _features(records: Sequence[TrialRecord]) -> np.ndarray:
-    """Numeric parameters (log scale when drawn on one, see `_log_scaled`), choices one-hot; a missing value (a
-    conditional parameter) is the column's mean, plus an indicator column."""
-    columns: list[np.ndarray] = []
-    for key in sorted({k for r in records for k in r.params}):
-        values = [r.params.get(key) for r in records]
-        present = [v for v in values if v is not None]
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
-        if numeric:
-            column = np.array([math.nan if v is None else float(v) for v in values])
-            finite = column[np.isfinite(column)]
-            if _log_scaled(finite):
-                column = np.log(column)
-            fill = float(np.nanmean(column)) if np.isfinite(column).any() else 0.0
-            columns.append(np.where(np.isfinite(column), column, fill))
+@dataclass(frozen=True)
+class _Column:
+    """One parameter's share of the features: a number (read on a log scale or not, a missing value filled in) or
+    a choice's values after its first (their repr) one-hot, and with ``indicator`` a column marking it missing."""
+
+    name: str
+    log: bool = False
+    fill: float = 0.0
+    levels: tuple[str, ...] | None = None  # a choice's; None for a number
+    indicator: bool = False
+
+    def columns(self, records: Sequence[TrialRecord]) -> list[np.ndarray]:
+        values = [r.params.get(self.name) for r in records]
+        if self.levels is None:
+            column = np.array([_number(v) for v in values])
+            if self.log:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    column = np.log(column)
+            out = [np.where(np.isfinite(column), column, self.fill)]
         else:
-            for level in sorted({repr(v) for v in present})[1:]:  # one value is the baseline
-                columns.append(np.array([float(v is not None and repr(v) == level) for v in values]))
-        if len(present) < len(values):
-            columns.append(np.array([float(v is None) for v in values]))
-    return np.column_stack(columns) if columns else np.empty((len(records), 0))
+            shown = [None if v is None else repr(v) for v in values]
+            out = [np.array([float(v == level) for v in shown]) for level in self.levels]
+        if self.indicator:
+            out.append(np.array([float(v is None) for v in values]))
+        return out
+
+
+@dataclass(frozen=True)
+class _Features:
+    """How a trial's parameters become the model's features, learned from the trained trials, parameter by
+    parameter in name order: numbers (on a log scale when drawn on one, see `_log_scaled`), choices one-hot against
+    their first value; a missing value (a conditional parameter) is the trained trials' mean, plus an indicator
+    column. A trial with a value the trained trials never had (another choice) reads as the first; a name they never
+    had is not read."""
+
+    parameters: tuple[_Column, ...]
+
+    @classmethod
+    def learn(cls, records: Sequence[TrialRecord]) -> _Features:
+        parameters: list[_Column] = []
+        for key in sorted({k for r in records for k in r.params}):
+            values = [r.params.get(key) for r in records]
+            present = [v for v in values if v is not None]
+            missing = len(present) < len(values)
+            if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+                column = np.array([float(v) for v in present])
+                finite = column[np.isfinite(column)]
+                log = _log_scaled(finite)
+                read = np.log(finite) if log else finite
+                fill = float(read.mean()) if len(read) else 0.0
+                parameters.append(_Column(key, log=log, fill=fill, indicator=missing))
+            else:
+                levels = tuple(sorted({repr(v) for v in present})[1:])  # the first value is the baseline
+                parameters.append(_Column(key, levels=levels, indicator=missing))
+        return cls(tuple(parameters))
+
+    def of(self, records: Sequence[TrialRecord]) -> np.ndarray:
+        """The feature rows of ``records``, one per record."""
+        columns = [column for parameter in self.parameters for column in parameter.columns(records)]
+        return np.column_stack(columns) if columns else np.empty((len(records), 0))
+
+
+def _number(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return math.nan
 
 
 def _log_scaled(values: np.ndarray) -> bool:

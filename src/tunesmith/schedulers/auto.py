@@ -143,6 +143,9 @@ class AutoScheduler(Scheduler):
     def rungs(self) -> tuple[float, ...]:
         return self.chosen.rungs()
 
+    def predicts_final(self) -> bool:
+        return self.chosen.predicts_final()
+
     def full_resource_share(self) -> float | None:
         return self.chosen.full_resource_share()
 

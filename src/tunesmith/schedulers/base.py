@@ -153,6 +153,12 @@ class Scheduler(ABC):
         """Resource levels at which trials are compared (samplers may fit on the highest one)."""
         return ()
 
+    def predicts_final(self) -> bool:
+        """Whether the rungs rank trials by their predicted final value once the trials trained to the end predict
+        it (`ASHA`'s ``predict_final``): samplers then see stopped trials at that prediction
+        (`SearchContext.predicted_finals`). False by default."""
+        return False
+
     def full_resource_share(self) -> float | None:
         """The share of new configurations expected to train to the full resource (1.0 when none is
         stopped early by design; ``None`` when it depends on the results, as for median stopping)."""

@@ -84,6 +84,9 @@ class Hyperband(Scheduler):
                 "eta": self.eta, "brackets": self.brackets, "mode": self.mode, "few_peers": self.few_peers,
                 "predict_final": self.predict_final}  # fmt: skip
 
+    def predicts_final(self) -> bool:
+        return self.predict_final
+
     def rungs(self) -> tuple[float, ...]:
         """Every bracket's rungs, once each: brackets compute the same level apart (``100 / 3**4`` and
         ``100 / 3**5 * 3``), so levels equal to a relative ``1e-9`` are one rung."""

@@ -458,6 +458,9 @@ class ASHA(Scheduler):
                 "eta": self.eta, "mode": self.mode, "few_peers": self.few_peers,
                 "predict_final": self.predict_final}  # fmt: skip
 
+    def predicts_final(self) -> bool:
+        return self.predict_final
+
     def rungs(self) -> tuple[float, ...]:
         return (*self._rungs.levels, float(self.max_resource))
 

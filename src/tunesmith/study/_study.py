@@ -314,6 +314,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             metric=self.metric, guardrails=self.guardrails, budget=self.budget, workers=self._workers,
             trial_cost=self.trial_cost, rungs=self.scheduler.rungs(), objectives=self.objectives,
             reference=_multi.sampler_reference(self),
+            predicted_finals=self.scheduler.predicts_final() and len(self.objectives) <= 1,
         )  # fmt: skip
 
     @property
