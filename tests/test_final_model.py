@@ -201,6 +201,10 @@ def test_the_study_tells_samplers_whether_its_scheduler_predicts_final_values() 
     assert told(make_scheduler({"name": "auto", "max_resource": 9}))
     assert not told(ASHA(1, 9, 3, predict_final=False)) and not told(None)
     assert not told(ASHA(1, 9, 3), metrics=["loss", "latency"]), "a multi-objective rung ranks by fronts"
+    # Without the divergence check a run that exploded late is a trained trial whose final value bends the fit.
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage="memory", scheduler=ASHA(1, 9, 3),
+                     divergence_factor=None)  # fmt: skip
+    assert not study.context.predicted_finals
 
 
 def test_a_trial_with_values_the_trained_trials_never_had_is_still_predicted() -> None:
