@@ -3,6 +3,10 @@ definition that changes stops the run at once, and a range that holds one value 
 
 from __future__ import annotations
 
+import functools
+import time
+from pathlib import Path
+
 import pytest
 
 import tunesmith as ts
@@ -136,19 +140,29 @@ def test_a_name_asked_twice_in_one_trial_is_said_to_conflict_not_to_be_unsatisfi
     assert "no value can satisfy" not in message
 
 
-def test_a_conflict_found_when_the_trial_is_told_stops_the_run_too() -> None:
+def test_a_conflict_found_when_the_trial_is_told_stops_the_run_too(tmp_path: Path) -> None:
     """Two trials handed out before either defined ``x`` ask for it differently: the one told second conflicts
-    with the definition stored first, which the objective would contradict in every later trial."""
+    with the definition stored first, which the objective would contradict in every later trial. The first two
+    wait for each other after asking, and later ones wait before asking, so the conflict is found when the second
+    is told, not by a third trial asking first (on a loaded machine it once did)."""
     study = ts.Study(metric="value", budget=ts.Budget(trials=12), storage="memory", seed=0)
     with pytest.raises(ObjectiveError, match=r"'x' was asked for as suggest_float\('x', 0.0, [12].0\), but the study"):
-        study.optimize(_by_parity, workers=2, executor="processes")
+        study.optimize(functools.partial(_by_parity, tmp_path), workers=2, executor="processes")
     failed = [r for r in study.trials if r.kind is TrialKind.EXCEPTION]  # a trial still running is INTERRUPTED
     assert [r.number for r in failed] in ([0], [1])  # one of the first two, not a later one asking the study's way
     assert last_line(failed[0]).startswith("tunesmith.space._define_by_run.DefinitionError: 'x' was asked")
 
 
-def _by_parity(trial: Trial) -> float:
-    return trial.suggest_float("x", 0.0, 1.0 + trial.number % 2)
+def _by_parity(meeting: Path, trial: Trial) -> float:
+    if trial.number >= 2:
+        time.sleep(5.0)  # after the first two are told, whichever is told second
+    x = trial.suggest_float("x", 0.0, 1.0 + trial.number % 2)
+    if trial.number < 2:
+        (meeting / str(trial.number)).touch()
+        deadline = time.monotonic() + 60.0
+        while len(list(meeting.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return x
 
 
 # A range that holds one value ------------------------------------------------------------------------------
