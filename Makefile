@@ -32,7 +32,7 @@ typecheck: install
 
 # TEST_WORKERS=N runs the suite in N pytest-xdist workers, each taking whole test files (their module fixtures once):
 # on this 2-core machine three took 15 minutes unloaded where one process took 25 to 30 beside CI's quick suites, but
-# beside them three ran no faster (23.7 minutes) and timing tests failed. CI (.ci/run) runs two, with nothing beside.
+# beside them three ran no faster (23.7 minutes) and timing tests failed. CI (.ci/run) runs two, with nothing beside them but the tail of a quick share begun during the set-up.
 TEST_WORKERS ?= 1
 
 unit: install
