@@ -406,8 +406,13 @@ def test_mlflow_export_logs_a_diverged_value_as_nan_and_renames_names_mlflow_ref
                      storage="memory", seed=0, budget=ts.Budget(trials=2))  # fmt: skip
     study.optimize(objective)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    # Every call in one millisecond, as on a fast machine: the final value must still be the one MLflow shows (a
+    # tie with the report at the same step showed the report, and failed a CI run on 2026-12-03).
+    frozen = time.time()
+    monkeypatch.setattr(time, "time", lambda: frozen)
     with pytest.warns(MetricRenamedWarning, match="error@0.7"):
         run_id = log_to_mlflow(study, tracking_uri=tmp_path.as_uri(), experiment="diverged")
+    monkeypatch.undo()
     client = MlflowClient(tracking_uri=tmp_path.as_uri())
     experiment = client.get_experiment_by_name("diverged")
     children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")

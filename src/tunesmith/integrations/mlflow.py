@@ -77,7 +77,7 @@ from tunesmith.trial import Trial, TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study import Study, StudyResult
 
-__all__ = ["MLflowCallback", "MetricRenamedWarning", "logged_name"]
+__all__ = ["MLflowCallback", "MetricRenamedWarning", "Stamps", "logged_name"]
 
 _PARENT = "mlflow.parentRunId"
 
@@ -99,6 +99,20 @@ class MetricRenamedWarning(UserWarning):
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class Stamps:
+    """Metric timestamps in milliseconds, each after the one before. MLflow shows a run's metric as its value at
+    the highest step, then the latest timestamp: a trial's final value logged at its last report's step in the same
+    millisecond as that report tied with it, and MLflow showed the report (a diverged trial's last finite loss
+    where its final one was NaN)."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self) -> int:
+        self.last = max(_now_ms(), self.last + 1)
+        return self.last
 
 
 def _name_problem(name: str) -> str | None:
@@ -214,6 +228,7 @@ class MLflowCallback(Observer):
         self.renamed: dict[str, str] = {}
         self._unsaid: list[str] = []  # renamed metrics no warning named yet
         self._best: dict[str, TrialRecord] = {}
+        self._stamps = Stamps()
 
     # MLflow objects -------------------------------------------------------------------------------
     def _mlflow(self) -> Any:
@@ -305,7 +320,7 @@ class MLflowCallback(Observer):
     def _metrics(self, values: Mapping[str, Any], step: int) -> list[Any]:
         """``values`` as MLflow metrics at ``step``, each under the name MLflow accepts (`logged_name`)."""
         entities = self._entities()
-        now = _now_ms()
+        now = self._stamps.next()
         return [entities.Metric(self._name(k), v, now, step) for k, v in logged_values(values).items()]
 
     def _name(self, name: str) -> str:

@@ -120,7 +120,9 @@ def log_to_mlflow(
         MissingExtra: MLflow is not installed (``pip install 'tunesmith[mlflow]'``).
     """
     mlflow: Any = require("mlflow", "mlflow")
-    from tunesmith.integrations.mlflow import MetricRenamedWarning, logged_name
+    from mlflow.entities import Metric as Logged
+
+    from tunesmith.integrations.mlflow import MetricRenamedWarning, Stamps, logged_name
 
     renamed: dict[str, str] = {}
 
@@ -132,6 +134,14 @@ def log_to_mlflow(
             if as_logged != prefix + name:
                 renamed[prefix + name] = as_logged
         return named
+
+    stamps = Stamps()
+
+    def log_at(values: dict[str, float], step: int) -> None:
+        if values:
+            stamp = stamps.next()
+            entries = [Logged(name, value, stamp, step) for name, value in values.items()]
+            mlflow.tracking.MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=entries)
 
     data = report_data(source, space=space, metric=metric)
     if tracking_uri is not None:
@@ -155,9 +165,10 @@ def log_to_mlflow(
                                  "reason": record.reason or "", "seed": str(record.seed),
                                  "invalidated": record.invalidated or ""})  # fmt: skip
                 for step, values in sorted(record.intermediate.items()):
-                    mlflow.log_metrics(logged(values), step=step)
-                # Final metrics at the last step, so a metric's history ends with its final value.
-                mlflow.log_metrics(logged(record.metrics), step=max(record.intermediate, default=0))
+                    log_at(logged(values), step)
+                # Final metrics at the last step, so a metric's history ends with its final value: logged after the
+                # report there (`Stamps`), or a tie with it showed the report.
+                log_at(logged(record.metrics), max(record.intermediate, default=0))
     for name, as_logged in renamed.items():
         warnings.warn(f"MLflow refuses the metric name {name!r}: it is logged as {as_logged!r}",
                       MetricRenamedWarning, stacklevel=2)  # fmt: skip
