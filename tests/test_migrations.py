@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from tests.pg import PostgresServer
 from tunesmith.errors import StorageError
 from tunesmith.storage import SQLStorage
+from tunesmith.storage import sql as sql_module
 from tunesmith.storage._sql_schema import metadata
 from tunesmith.storage.base import SCHEMA_VERSION, Proposal
 from tunesmith.storage.migrations import MIGRATIONS_DIR, VERSION_TABLE
@@ -278,3 +279,23 @@ def test_concurrent_openers_of_an_empty_postgres_database_migrate_once(
     with engine.connect() as conn:
         assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0004"]
     engine.dispose()
+
+
+def test_an_opener_that_read_no_version_before_another_migrated_does_not_call_the_database_foreign(
+    empty_url: str, opened: Callable[..., SQLStorage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The interleaving the concurrent test above hits only under load, made certain: the first opener reads no
+    # version, then a second opener migrates the database, then the first looks for another program's tables.
+    real = sql_module.stored_version
+    raced: list[bool] = []
+
+    def version_then_another_opener_migrates(conn: sa.Connection) -> int | None:
+        version = real(conn)
+        if not raced:
+            raced.append(True)  # before it opens: the second opener's own reads come here too
+            assert opened(empty_url).schema_version == SCHEMA_VERSION
+        return version
+
+    monkeypatch.setattr(sql_module, "stored_version", version_then_another_opener_migrates)
+    assert opened(empty_url).schema_version == SCHEMA_VERSION
+    assert raced

@@ -158,16 +158,18 @@ class SQLStorage(Storage):
 
     def _ensure_schema(self, upgrade: bool, must_exist: bool) -> None:
         version = self._read(stored_version)
-        if version == SCHEMA_VERSION:
-            return  # the common case: no lock, no alembic
         if version is None:
             # Another program's database (an Optuna study, a mistyped path) is refused before anything is written
-            # into it; only an empty one is made tunesmith's.
-            tables = self._read(lambda conn: sa.inspect(conn).get_table_names())
-            if tables:
+            # into it; only an empty one is made tunesmith's. The tables are read before the version again: another
+            # opener's migration commits its tables and its version together, so tables seen here mean its version is
+            # seen by the later read (reading the version first, the tables could appear in between, foreign-looking).
+            tables, version = self._read(lambda conn: (sa.inspect(conn).get_table_names(), stored_version(conn)))
+            if tables and version is None:
                 raise foreign_database(self.url, tables)
-            if must_exist:
+            if version is None and must_exist:
                 raise no_schema(self.url)
+        if version == SCHEMA_VERSION:
+            return  # the common case: no lock, no alembic
         if self._file is not None and self._file.read_only and version is not None and version < SCHEMA_VERSION:
             raise StorageUnavailable(
                 f"{self.url} has schema version {version}, older than this tunesmith ({SCHEMA_VERSION}), and is "
