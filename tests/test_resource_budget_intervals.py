@@ -98,3 +98,18 @@ def test_two_trial_processes_reporting_every_5_epochs_keep_the_budget() -> None:
     study.optimize(validates_every_5_slow_epochs, workers=2, executor="processes", progress=False)
     used = study.usage().resource
     assert 97 - 2 * EVERY < used <= 97, [(r.number, r.state.value, r.resource) for r in study.trials]
+
+
+def test_the_first_report_interval_of_a_continuation_counts_from_the_step_it_started_at() -> None:
+    from tunesmith.study._limits import first_report_interval
+
+    def record(number: int, steps: list[int], start: int | None = None) -> ts.TrialRecord:
+        attrs = {} if start is None else {"start_step": start}
+        intermediate = {step: {"loss": 1.0} for step in steps}
+        return ts.TrialRecord(number, {"x": 0.5}, 0, TrialState.RUNNING, intermediate=intermediate, attrs=attrs)
+
+    assert first_report_interval([]) == 1.0
+    assert first_report_interval([record(0, [5, 10])]) == 5.0
+    # A PBT continuation holds its parent's reports up to the step it started at: its own first report is 4 on.
+    assert first_report_interval([record(0, [2, 4]), record(1, [5, 10, 14, 18], start=10)]) == 4.0
+    assert first_report_interval([record(0, [2, 4]), record(1, [10], start=10)]) == 2.0, "nothing of its own yet"

@@ -28,12 +28,14 @@ class EncodingCache:
 
     Finished records are immutable, and storage hands out the same objects on every call,
     so the cache is keyed by identity (checked, so a recycled ``id`` never returns a stale
-    row). Memoisation never changes a result, only its cost: at thousands of trials,
+    row). An encoded point depends on the parameters alone, so it is keyed by the ``params`` object, which the
+    copies a multi-fidelity view makes of a record (`tunesmith.fidelity.rung_view`, on every ask) share with it.
+    Memoisation never changes a result, only its cost: at thousands of trials,
     re-encoding the whole history on every ask would dominate the sampler's time.
     """
 
     def __init__(self, max_size: int = 100_000) -> None:
-        self._rows: dict[int, tuple[TrialRecord, Space, np.ndarray]] = {}
+        self._rows: dict[int, tuple[dict[str, object], Space, np.ndarray]] = {}
         self._keys: dict[int, tuple[TrialRecord, Space, Hashable]] = {}
         self._max_size = max_size
         # The observations of the longest finished prefix of the last history seen.
@@ -44,14 +46,14 @@ class EncodingCache:
 
     def encode(self, space: Space, record: TrialRecord) -> np.ndarray:
         """The encoded point of ``record`` in ``space`` (``NaN`` for inactive dimensions)."""
-        hit = self._rows.get(id(record))
-        if hit is not None and hit[0] is record and hit[1] is space:
+        hit = self._rows.get(id(record.params))
+        if hit is not None and hit[0] is record.params and hit[1] is space:
             return hit[2]
         row = space.encode(record.params)
         if record.state.is_finished:
             if len(self._rows) >= self._max_size:
                 self._rows.clear()
-            self._rows[id(record)] = (record, space, row)
+            self._rows[id(record.params)] = (record.params, space, row)
         return row
 
     def key(self, space: Space, record: TrialRecord, make: Callable[[], KeyT]) -> KeyT:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesmith.attributes import HoldoutLogAttr, read_attr
-from tunesmith.budget import Budget, counts_toward_budget, plain_number, spent_resource
+from tunesmith.budget import Budget, BudgetUsage, counts_toward_budget, plain_number, spent_resource
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.schedulers._deck import REPLICATES, Deck, DeckRun, resource_for, shown_short, simulate, trials_for
@@ -524,7 +524,10 @@ def spent_beyond_trials(
     """
     if budget.wall_time is None and budget.resource is None:
         return None  # nothing to add up: this is on every ask and report
-    usage = Budget.usage(history, now)
+    if budget.wall_time is None:  # the running time, the costly part of the usage, is read by no limit here
+        usage = BudgetUsage(trials=0, resource=sum(spent_resource(r) for r in history), elapsed=0.0)
+    else:
+        usage = Budget.usage(history, now)
     no_trials = Budget(wall_time=budget.wall_time, resource=budget.resource)
     limit = no_trials.exhausted_limit(usage)
     if limit == "resource" and budget.resource is not None and usage.resource > budget.resource:
@@ -562,10 +565,14 @@ def first_report_interval(history: Sequence[TrialRecord]) -> float:
     study's best guess for a trial that has not reported yet; 1 before any trial reported."""
     firsts = []
     for record in history:
+        if not record.intermediate:
+            continue
         start = float(record.attrs.get("start_step", 0))
-        own = [float(step) for step in record.intermediate if step > start]
-        if own:
-            firsts.append(min(own) - start)
+        first = float(min(record.intermediate))  # on every report, over every trial: the filter below only if needed
+        if first <= start:
+            first = min((float(step) for step in record.intermediate if step > start), default=start)
+        if first > start:
+            firsts.append(first - start)
     return max(firsts, default=1.0)
 
 
