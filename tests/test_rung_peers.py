@@ -1,7 +1,8 @@
 """Who a successive-halving rung compares a trial with, and on which value.
 
 A trial that ended FAILED (a crash, an interruption) can never use a promotion: it takes no place at a rung and
-does not count among the trials the top ``1/eta`` is taken of. A trial is read at a rung by its report at the
+does not count among the trials the top ``1/eta`` is taken of. One that diverged after the rung reached it: it counts
+there, ranked last, whatever its value there. A trial is read at a rung by its report at the
 rung, else its first report after it (the reading it had when it crossed the rung), never by one from before it.
 """
 
@@ -36,6 +37,40 @@ def crashed(number: int, curve: dict[int, float], kind: TrialKind = TrialKind.EX
 def every_step(number: int, x: float, steps: int, state: TrialState = TrialState.STOPPED) -> TrialRecord:
     """A trial reporting ``x + 1/step`` at every step up to ``steps``."""
     return record(number, {s: x + 1.0 / s for s in range(1, steps + 1)}, state)
+
+
+def diverged(number: int, curve: dict[int, float]) -> TrialRecord:
+    """A trial the study's divergence check stopped after the last step of ``curve`` (its next value was not finite,
+    or far past its best)."""
+    return record(number, curve, TrialState.STOPPED, TrialKind.DIVERGED)
+
+
+# A trial that diverged after a rung counts there, last ----------------------------------------------------------
+
+
+def test_trials_that_diverged_after_a_rung_count_among_the_trials_it_keeps_the_top_third_of_but_rank_last() -> None:
+    # Six trials reached rung 1: it keeps two. Two diverged later, after the best values at rung 1 (a learning rate
+    # past the edge converges fastest, then blows up). Dropped, they would leave four, keeping one, and the second
+    # live trial would stop; ranked by their value at the rung, they would fill the top two and stop it too.
+    blew_up = [diverged(0, {1: 0.05, 2: 0.04}), diverged(1, {1: 0.06, 2: 0.05})]
+    live = [record(2, {1: 0.1}), record(3, {1: 0.3}), record(4, {1: 0.4})]
+    second = record(5, {1: 0.2}, TrialState.RUNNING)
+    asha = ASHA(1, 9, 3, predict_final=False)
+    history = [*blew_up, *live, second]
+    assert asha.decide(second, history, CONTEXT) is Decision.CONTINUE
+    third = record(6, {1: 0.35}, TrialState.RUNNING)
+    assert asha.decide(third, [*history, third], CONTEXT) is Decision.STOP
+    reason = asha.explain(third, [*history, third], CONTEXT)
+    assert reason is not None
+    assert "ranked 4 of 7 (2 of them diverged after it: ranked last) at the rung at resource 1" in reason, reason
+
+
+def test_a_trial_that_diverged_before_reaching_a_rung_does_not_count_there() -> None:
+    # Diverged at step 2: it never reached rung 3 with a value. Two live trials there: the best goes on.
+    early = diverged(0, {1: 0.05, 2: 0.04})
+    at_three = [record(1, {1: 0.3, 2: 0.3, 3: 0.3})]
+    best = record(2, {1: 0.2, 2: 0.2, 3: 0.2}, TrialState.RUNNING)
+    assert ASHA(1, 9, 3, predict_final=False).decide(best, [early, *at_three, best], CONTEXT) is Decision.CONTINUE
 
 
 # A FAILED trial is no rung peer ---------------------------------------------------------------------------------
