@@ -267,10 +267,10 @@ class _Rungs:
         # but last: its value there said nothing of how it ended. One that failed or was declared infeasible keeps
         # no place at all.
         names = [m.name for m in context.objectives] if len(context.objectives) > 1 else [context.metric.name]
-        last: list[tuple[float | None, TrialRecord]] = [
-            (None, r) for r in sorted(members, key=lambda r: r.number)
-            if _diverged_after(r) and all(value_at_rung(r, name, level) is not None for name in names)
-        ]  # fmt: skip
+        reached = [
+            r for r in members if _diverged_after(r) and all(value_at_rung(r, n, level) is not None for n in names)
+        ]
+        last: list[tuple[float | None, TrialRecord]] = [(None, r) for r in sorted(reached, key=lambda r: r.number)]
         members = [r for r in members if _is_peer(r)]
         if len(context.objectives) > 1:
             return [(None, r) for r in self._ranked_by_fronts(members, level, context)] + last, "fronts"
@@ -425,9 +425,9 @@ class _Rungs:
                 resume = next((r.number for r in waiting if r.number in top), None)
             if final:
                 cutoff = scored[min(keep, len(scored)) - 1][0]
+                diverged = _diverged(scored)
                 for rank, (score, record) in enumerate(scored, 1):
                     if record.number not in top and self.paused_at(record, level):
-                        diverged = _diverged(scored)
                         here = _Standing(level, rank, len(scored), keep, False, score, cutoff, ranking, diverged)
                         outranked[record.number] = self._not_promoted(here, context, where)
         if resume is not None or not final:
@@ -606,6 +606,7 @@ class SuccessiveHalving(Scheduler):
                 keep = self._rungs.keep(len(scored))
                 top = {r.number for r in self._rungs.top(scored, keep)}
                 cutoff = scored[min(keep, len(scored)) - 1][0] if scored else None
+                diverged = _diverged(scored)
                 for rank, (score, record) in enumerate(scored, 1):
                     if not self._rungs.paused_at(record, level):
                         continue
@@ -614,7 +615,7 @@ class SuccessiveHalving(Scheduler):
                         if not final:
                             return RungPromotion(resume=resume, retire=tuple(retire), outranked=outranked)
                         continue
-                    here = _Standing(level, rank, len(scored), keep, False, score, cutoff, ranking, _diverged(scored))
+                    here = _Standing(level, rank, len(scored), keep, False, score, cutoff, ranking, diverged)
                     outranked[record.number] = self._not_promoted(here, context, group, members)
                     if resume is None:
                         retire.append(record.number)
