@@ -66,11 +66,13 @@ def test_trials_that_diverged_after_a_rung_count_among_the_trials_it_keeps_the_t
 
 
 def test_a_trial_that_diverged_before_reaching_a_rung_does_not_count_there() -> None:
-    # Diverged at step 2: it never reached rung 3 with a value. Two live trials there: the best goes on.
+    # Diverged at step 2: it never reached rung 3 with a value. Five live trials there keep one, so the second best
+    # stops; counted at rung 3 too, the diverger would make six, keeping two, and the second best would go on.
     early = diverged(0, {1: 0.05, 2: 0.04})
-    at_three = [record(1, {1: 0.3, 2: 0.3, 3: 0.3})]
-    best = record(2, {1: 0.2, 2: 0.2, 3: 0.2}, TrialState.RUNNING)
-    assert ASHA(1, 9, 3, predict_final=False).decide(best, [early, *at_three, best], CONTEXT) is Decision.CONTINUE
+    at_three = [record(n, {1: v, 2: v, 3: v}) for n, v in zip((1, 2, 3, 4), (0.1, 0.3, 0.4, 0.5), strict=True)]
+    second = record(5, {1: 0.2, 2: 0.2, 3: 0.2}, TrialState.RUNNING)
+    history = [early, *at_three, second]
+    assert ASHA(1, 9, 3, predict_final=False).decide(second, history, CONTEXT) is Decision.STOP
 
 
 # A FAILED trial is no rung peer ---------------------------------------------------------------------------------

@@ -297,3 +297,29 @@ def test_make_sampler_builds_the_new_samplers_by_name() -> None:
     assert isinstance(make_sampler("sobol"), Sobol)
     assert isinstance(make_sampler({"name": "tpe", "gamma": 0.2}), TPE)
     assert isinstance(make_sampler({"name": "gp", "acquisition": "ucb"}), GP)
+
+
+def test_the_encoding_memo_serves_the_copies_a_multifidelity_view_makes_of_a_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `rung_view` hands samplers a copy of each record on every ask (its value at the rung): keyed by the record, the
+    # memo missed them all and the whole history was encoded again each time.
+    from tunesmith.samplers._history import EncodingCache
+
+    space = Space({"x": Float(0.0, 1.0), "c": Choice(["a", "b"])})
+    calls: list[dict[str, Any]] = []
+    real = Space.encode
+
+    def counting(self: Space, params: Mapping[str, Any]) -> np.ndarray:
+        calls.append(dict(params))
+        return real(self, params)
+
+    monkeypatch.setattr(Space, "encode", counting)
+    cache = EncodingCache()
+    stopped = TrialRecord(0, {"x": 0.25, "c": "b"}, 0, TrialState.STOPPED, metrics={"loss": 1.0})
+    first = cache.encode(space, stopped)
+    seen = stopped.evolve(state=TrialState.COMPLETE, metrics={"loss": 0.5})  # as the rung view sees it
+    assert cache.encode(space, seen) is first
+    assert len(calls) == 1, calls
+    other = TrialRecord(1, {"x": 0.75, "c": "a"}, 0, TrialState.COMPLETE, metrics={"loss": 1.0})
+    assert not np.array_equal(cache.encode(space, other), first) and len(calls) == 2
