@@ -451,6 +451,37 @@ def test_rung_view_picks_the_highest_rung_enough_trials_reached() -> None:
     assert level == 1.0 and len(view) == 13
 
 
+def test_the_rung_view_memo_gives_the_same_view_and_keeps_each_finished_records_copy() -> None:
+    # A sampler asks for the view at every suggestion: the memo saves re-reading every curve and re-copying every
+    # record, and must never change what the view shows, nor serve a running trial's reading once it has moved on.
+    from tunesmith.fidelity import ViewMemo, rung_view
+
+    history = [record(n, {1: 1.0 + n, 3: 0.5 + n}, TrialState.STOPPED) for n in range(6)]
+    history.append(record(6, {1: 0.1}, TrialState.RUNNING))
+    memo = ViewMemo()
+    args = (Metric("loss"), (1.0, 3.0, 9.0), 6)
+    plain = rung_view(history, *args)
+    first = rung_view(history, *args, memo=memo)
+    again = rung_view(history, *args, memo=memo)
+    assert first == plain and again == plain
+    assert all(a is b for a, b in zip(first[1][:6], again[1][:6], strict=True)), "a finished record keeps its copy"
+    history[6].intermediate[3] = {"loss": 0.05}  # the running trial reports past the rung (the same record)
+    level, view = rung_view(history, *args, memo=memo)
+    assert (level, view) == rung_view(history, *args)
+    assert view[-1].metrics["loss"] == 0.05 and view[-1].state is TrialState.COMPLETE
+    other = rung_view(history, Metric("loss", direction="max"), (1.0, 3.0, 9.0), 6, memo=memo)
+    assert other == rung_view(history, Metric("loss", direction="max"), (1.0, 3.0, 9.0), 6), "keyed by the metric's goal"
+
+
+def test_a_records_copy_shares_what_it_does_not_change_and_refuses_an_unknown_field() -> None:
+    original = record(0, {1: 1.0}, TrialState.STOPPED)
+    copy = original.evolve(state=TrialState.COMPLETE, reason=None)
+    assert copy.state is TrialState.COMPLETE and original.state is TrialState.STOPPED
+    assert copy.intermediate is original.intermediate and copy == original.evolve(state=TrialState.COMPLETE)
+    with pytest.raises(TypeError, match="no field stat: its fields are attrs"):
+        original.evolve(stat=TrialState.COMPLETE)
+
+
 def test_importance_of_an_asha_study_is_measured_at_a_rung() -> None:
     from tunesmith.report import analyse, report_data
 

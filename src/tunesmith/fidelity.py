@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["rung_view", "value_at"]
+__all__ = ["ViewMemo", "rung_view", "value_at"]
 
 
 def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
@@ -31,6 +31,56 @@ def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+class ViewMemo:
+    """Memoises what `rung_view` reads of each finished record on every ask: its losses at the rungs, and its copy
+    seen at one value.
+
+    A sampler asks for the view at every suggestion, and the view read every record's curve and copied every record
+    that reached its rung each time: the square of the history's length, a third of a multi-fidelity study's time.
+    Finished records are immutable and storage hands out the same objects on every call, so entries are keyed by
+    identity (checked, and the record held, so a recycled ``id`` never returns a stale entry); a record still running
+    is read afresh. Memoisation never changes a view, only its cost; a copy is reused only while it is seen at the
+    same value, so the same record keeps the same copy from ask to ask (which the samplers' own memo, keyed by
+    record, then serves too: `tunesmith.samplers._history.EncodingCache`).
+    """
+
+    def __init__(self, max_size: int = 100_000) -> None:
+        self._losses: dict[int, tuple[TrialRecord, tuple[str, float, tuple[float, ...]], list[float | None]]] = {}
+        self._copies: dict[int, tuple[TrialRecord, tuple[str, float, TrialState], TrialRecord]] = {}
+        self._max_size = max_size
+
+    def losses(self, record: TrialRecord, metric: str, sign: float, levels: Sequence[float]) -> list[float | None]:
+        """`_losses_at`'s answer for ``record``, memoised once it has finished."""
+        key = (metric, sign, tuple(levels))
+        hit = self._losses.get(id(record))
+        if hit is not None and hit[0] is record and hit[1] == key:
+            return hit[2]
+        out = _losses_at(record, metric, sign, levels)
+        if record.state.is_finished:
+            if len(self._losses) >= self._max_size:
+                self._losses.clear()
+            self._losses[id(record)] = (record, key, out)
+        return out
+
+    def seen(self, record: TrialRecord, metric: str, value: float, state: TrialState) -> TrialRecord:
+        """``record`` as a view shows it: finished in ``state`` with ``value`` as its final ``metric``, no reason and
+        no kind; the same copy as last time while the value is."""
+        key = (metric, value, state)
+        hit = self._copies.get(id(record))
+        if hit is not None and hit[0] is record and hit[1] == key:
+            return hit[2]
+        copy = _seen_at(record, metric, value, state)
+        if record.state.is_finished:
+            if len(self._copies) >= self._max_size:
+                self._copies.clear()
+            self._copies[id(record)] = (record, key, copy)
+        return copy
+
+
+def _seen_at(record: TrialRecord, metric: str, value: float, state: TrialState) -> TrialRecord:
+    return record.evolve(state=state, metrics={**record.metrics, metric: value}, reason=None, kind=None)
+
+
 def rung_view(
     history: Sequence[TrialRecord],
     metric: Metric,
@@ -40,6 +90,7 @@ def rung_view(
     stopped_as_worst: bool = False,
     running_pending: bool = False,
     predicted: bool = False,
+    memo: ViewMemo | None = None,
 ) -> tuple[float | None, list[TrialRecord]]:
     """The highest rung that at least ``min_observations`` trials reached, and the history seen there.
 
@@ -57,14 +108,17 @@ def rung_view(
     whatever rungs it passed: it may yet diverge, and with several workers a late diverger that still
     looks best at a rung would draw the search to its region before it blows up. Returns
     ``(None, history)`` when no rung has enough observations, or when the highest such rung is the
-    full resource and ``stopped_as_worst`` is off (the history is then already right).
+    full resource and ``stopped_as_worst`` is off (the history is then already right). ``memo`` (a sampler's, kept
+    from ask to ask) makes the same view cheaper.
     """
     if not rungs:
         return None, list(history)
     name, sign = metric.name, metric.sign()
     levels = sorted(rungs)
     # A trial that diverged later stays a failure, however good it looked at a rung.
-    at = {r.number: _losses_at(r, name, sign, levels) for r in history
+    losses_at = _losses_at if memo is None else memo.losses
+    seen_at = _seen_at if memo is None else memo.seen
+    at = {r.number: losses_at(r, name, sign, levels) for r in history
           if r.kind is not TrialKind.DIVERGED and not (running_pending and r.state is TrialState.RUNNING)}  # fmt: skip
     best = [min((x for v in at.values() if (x := v[i]) is not None), default=None) for i in range(len(levels))]
     for index in range(len(levels) - 1, -1, -1):
@@ -84,8 +138,7 @@ def rung_view(
                 view.append(record)  # trained to the end: its own final values
             elif loss is not None:
                 state = TrialState.INFEASIBLE if record.state is TrialState.INFEASIBLE else TrialState.COMPLETE
-                view.append(record.evolve(state=state, metrics={**record.metrics, name: sign * loss}, reason=None,
-                                          kind=None))  # fmt: skip
+                view.append(seen_at(record, name, sign * loss, state))
             elif (not record.state.is_finished or record.state is TrialState.FAILED
                   or record.kind in (TrialKind.DIVERGED, TrialKind.DECLARED)):  # fmt: skip
                 view.append(record)  # a trial that could not run keeps no metric: a point to avoid
@@ -93,8 +146,7 @@ def rung_view(
                 seen = predictions.get(record.number)
                 if seen is None:
                     seen = worst + _behind_best(at[record.number], best)
-                view.append(record.evolve(state=TrialState.COMPLETE, metrics={**record.metrics, name: sign * seen},
-                                          reason=None, kind=None))  # fmt: skip
+                view.append(seen_at(record, name, sign * seen, TrialState.COMPLETE))
         return level, view
     return None, list(history)
 

@@ -14,7 +14,7 @@ from typing import TypeVar, cast
 import numpy as np
 
 from tunesmith.context import SearchContext
-from tunesmith.fidelity import rung_view
+from tunesmith.fidelity import ViewMemo, rung_view
 from tunesmith.space import Choice, Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -43,6 +43,7 @@ class EncodingCache:
         self.prefix_key: tuple[int, str, float] | None = None
         self.prefix_obs: Observations | None = None
         self.prefix_space: Space | None = None  # held so that id(space) in the key cannot be reused
+        self.view = ViewMemo(max_size)  # the multi-fidelity view's reading of each record (`rung_view`)
 
     def encode(self, space: Space, record: TrialRecord) -> np.ndarray:
         """The encoded point of ``record`` in ``space`` (``NaN`` for inactive dimensions)."""
@@ -131,6 +132,7 @@ def observe(
             stopped_as_worst=True,
             running_pending=True,
             predicted=context.predicted_finals,
+            memo=None if cache is None else cache.view,
         )
         if level is not None:
             return _observe(space, view, context, cache)
