@@ -470,7 +470,9 @@ def test_the_rung_view_memo_gives_the_same_view_and_keeps_each_finished_records_
     assert (level, view) == rung_view(history, *args)
     assert view[-1].metrics["loss"] == 0.05 and view[-1].state is TrialState.COMPLETE
     other = rung_view(history, Metric("loss", direction="max"), (1.0, 3.0, 9.0), 6, memo=memo)
-    assert other == rung_view(history, Metric("loss", direction="max"), (1.0, 3.0, 9.0), 6), "keyed by the metric's goal"
+    assert other == rung_view(history, Metric("loss", direction="max"), (1.0, 3.0, 9.0), 6), (
+        "keyed by the metric's goal"
+    )
 
 
 def test_a_records_copy_shares_what_it_does_not_change_and_refuses_an_unknown_field() -> None:

@@ -191,7 +191,7 @@ def run(
         from tunesmith.discipline.verdict import stale_note
 
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
-        before_search(study, cfg, objective)
+        before_search(study, cfg, objective, workers=worker_count, executor=executor)
         with warnings.catch_warnings():
             # `_no_result` says it below, with exit code 1, once the summary and the report are out.
             warnings.simplefilter("ignore", NoFeasibleTrialWarning)
@@ -218,7 +218,11 @@ def run(
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict; not before the
         # study's budget is spent (a run cut short by --trials leaves the rest of the search to come), nor without
         # the choice that the discipline judges with several objectives, nor without a result to judge.
-        verdict = after_search(study, cfg, objective, result) if unchosen is None and no_result is None else None
+        verdict = (
+            after_search(study, cfg, objective, result, workers=worker_count, executor=executor)
+            if unchosen is None and no_result is None
+            else None
+        )
         if isinstance(verdict, SearchLeft):  # nothing re-run, nothing opened
             click.echo(_plain(verdict.note()))
         elif verdict is not None:

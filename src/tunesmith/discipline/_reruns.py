@@ -27,6 +27,7 @@ from tunesmith.decision import Decision
 from tunesmith.discipline.gap import Noise, noise_of
 from tunesmith.errors import ConfigError, Infeasible, TunesmithError
 from tunesmith.executors import TrialJob, TrialOutcome, make_executor
+from tunesmith.executors._gpus import gpu_pool, gpu_share
 from tunesmith.executors.inline import noting_interrupts
 from tunesmith.objective import Guardrail, Metric, is_per_example, keys_of, normalise_result
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
@@ -37,11 +38,13 @@ __all__ = [
     "LIMIT_KINDS",
     "Objective",
     "RunFailed",
+    "RunJob",
     "RunLimits",
     "SeedRun",
     "UNBOUNDED",
     "check_keep_checkpoints",
     "run_bounded",
+    "run_many",
     "run_once",
     "seed_list",
     "typical_duration",
@@ -58,34 +61,62 @@ LIMIT_KINDS = frozenset({TrialKind.TIMEOUT, TrialKind.OUT_OF_MEMORY})
 class RunLimits:
     """The per-run limits a re-run (or a holdout evaluation) honours as `Study.optimize` makes a search trial honour
     them: ``trial_timeout`` seconds, past which it is killed and recorded FAILED of kind TIMEOUT, and ``memory_limit``
-    bytes it may map beyond what its process starts with (kind OUT_OF_MEMORY past them). ``None``: no limit.
+    bytes it may map beyond what its process starts with (kind OUT_OF_MEMORY past them). ``None``: no limit. And how
+    the re-runs share the machine as the search's trials did: ``workers`` of them at once, each holding
+    ``gpus_per_trial`` GPUs while it runs (`ProcessExecutor`'s; ``None``: the runs' environment is left alone).
 
-    With either set the run goes through the processes executor (`run_bounded`): the one implementation of both
-    limits, since a call in this process cannot be stopped from outside. With neither it runs here, unbounded.
+    With a limit set, several workers or GPUs, the runs go through the processes executor (`run_bounded`,
+    `run_many`): the one implementation of both limits, since a call in this process cannot be stopped from
+    outside. With none of them a run is one call in this process, unbounded. A holdout evaluation runs one at a
+    time whatever ``workers`` says.
     """
 
     trial_timeout: float | None = None
     memory_limit: int | None = None
+    workers: int = 1
+    gpus_per_trial: float | None = None
 
     @classmethod
-    def checked(cls, trial_timeout: object = None, memory_limit: object = None) -> RunLimits:
+    def checked(
+        cls, trial_timeout: object = None, memory_limit: object = None, workers: object = 1,
+        gpus_per_trial: object = None,
+    ) -> RunLimits:  # fmt: skip
         """The limits given, checked as `ProcessExecutor` checks them (``memory_limit`` a size such as ``"4GB"``
         too), before anything runs.
 
         Raises:
-            ConfigError: a timeout that is not a positive number of seconds, or a size that is no memory size.
+            ConfigError: a timeout that is not a positive number of seconds, a size that is no memory size, a
+                ``workers`` below 1, or a ``gpus_per_trial`` that is not a whole number of GPUs or a fraction that
+                divides one (whether the machine has the GPUs is checked when the runs start).
         """
         fix = "pass the seconds one run may take, e.g. trial_timeout=600, or None for no limit"
         timeout = duration("trial_timeout", trial_timeout, allow_none=True, fix=fix)
-        return cls(timeout, memory_size("memory_limit", memory_limit, allow_none=True))
+        count = integer("workers", workers, minimum=1, fix="pass how many re-runs may run at once, e.g. workers=4")
+        share = None if gpus_per_trial is None else gpu_share(gpus_per_trial)
+        return cls(timeout, memory_size("memory_limit", memory_limit, allow_none=True), count, share)
 
     @property
     def bounded(self) -> bool:
+        """Whether a limit is set (``trial_timeout``, ``memory_limit``)."""
         return self.trial_timeout is not None or self.memory_limit is not None
 
+    @property
+    def in_processes(self) -> bool:
+        """Whether the runs go through the processes executor: under a limit, several at once, or holding GPUs."""
+        return self.bounded or self.workers > 1 or self.gpus_per_trial is not None
+
+    def check_gpus(self) -> None:
+        """Refuse GPUs asked for that this machine does not have, before any run starts.
+
+        Raises:
+            ConfigError: no GPU found, or ``workers`` runs holding ``gpus_per_trial`` each would need more.
+        """
+        gpu_pool(self.gpus_per_trial, self.workers)
+
     def options(self) -> dict[str, Any]:
-        """The executor options that set them (`make_executor`), those set only."""
-        given = {"trial_timeout": self.trial_timeout, "memory_limit": self.memory_limit}
+        """The executor options that set them (`make_executor`), those set only (not ``workers``: its argument)."""
+        given = {"trial_timeout": self.trial_timeout, "memory_limit": self.memory_limit,
+                 "gpus_per_trial": self.gpus_per_trial}  # fmt: skip
         return {name: value for name, value in given.items() if value is not None}
 
     def describe(self) -> str:
@@ -330,7 +361,7 @@ def run_once(
     if checkpoint_dir is not None:
         _clear(checkpoint_dir)
     try:
-        if limits.bounded:
+        if limits.in_processes:
             folder = None if checkpoint_dir is None else str(checkpoint_dir)
             outcome = run_bounded(objective, TrialJob(candidate, dict(params), seed, checkpoint_dir=folder), limits)
         else:
@@ -338,12 +369,88 @@ def run_once(
     finally:
         if checkpoint_dir is not None and not keep_checkpoint:
             _clear(checkpoint_dir)
+    return _run_of(outcome, candidate, seed, metric, guardrails)
+
+
+def _run_of(outcome: TrialOutcome, candidate: int, seed: int, metric: Metric,
+            guardrails: Sequence[Guardrail]) -> SeedRun:  # fmt: skip
+    """The recorded run of ``candidate`` on ``seed`` that ended with ``outcome``."""
     if outcome.kind is TrialKind.DECLARED:  # its reason is "infeasible: <what the objective said>"
         return SeedRun(candidate, seed, TrialState.INFEASIBLE.value, {}, outcome.reason, kind=TrialKind.DECLARED)
     if outcome.failed:
         return SeedRun(candidate, seed, TrialState.FAILED.value, {}, _failed_reason(outcome),
                        kind=outcome.kind or TrialKind.EXCEPTION)  # fmt: skip
     return _judged(outcome.result, candidate, seed, metric, guardrails)
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One re-run for `run_many`: ``candidate``'s configuration (its trial number, or `BASELINE_NUMBER`) on ``seed``,
+    in ``checkpoint_dir`` (emptied before it starts and, unless kept, after it ends)."""
+
+    candidate: int
+    params: Mapping[str, Any]
+    seed: int
+    checkpoint_dir: Path | None = None
+
+
+def run_many(
+    objective: Objective,
+    jobs: Sequence[RunJob],
+    *,
+    metric: Metric,
+    guardrails: Sequence[Guardrail] = (),
+    keep_checkpoint: bool = False,
+    limits: RunLimits = UNBOUNDED,
+    ended: Callable[[Sequence[SeedRun | None]], None] | None = None,
+) -> list[SeedRun]:
+    """Every one of ``jobs`` run as `run_once` runs one, its runs in the order of ``jobs``; ``limits.workers`` at
+    once, each in its own process of one processes executor (holding ``limits.gpus_per_trial`` GPUs while it runs),
+    or one after another as `run_once` runs them when ``workers`` is 1.
+
+    ``ended`` is called each time a run ends with the runs so far, in the order of ``jobs`` (``None`` for those not
+    ended yet); what it raises stops the lot: the runs still going are killed, their checkpoint folders emptied
+    (unless kept), and the exception goes on up. So does an interrupt. Each run's objective sees the trial number of
+    its candidate, as in `run_once`; the executor tells the runs apart by their place in ``jobs``.
+    """
+    runs: list[SeedRun | None] = [None] * len(jobs)
+    if limits.workers == 1 or len(jobs) <= 1:
+        for place, job in enumerate(jobs):
+            runs[place] = run_once(objective, job.params, job.seed, candidate=job.candidate, metric=metric,
+                                   guardrails=guardrails, checkpoint_dir=job.checkpoint_dir,
+                                   keep_checkpoint=keep_checkpoint, limits=limits)  # fmt: skip
+            if ended is not None:
+                ended(runs)
+        return [run for run in runs if run is not None]
+    runner = make_executor("processes", min(limits.workers, len(jobs)), **limits.options())
+    runner.start(objective, _continue)
+    waiting = list(enumerate(jobs))[::-1]  # popped from the end: the first job first
+    started: set[int] = set()
+    try:
+        while waiting or runner.busy():
+            while waiting and runner.busy() < min(limits.workers, len(jobs)):
+                place, job = waiting.pop()
+                if job.checkpoint_dir is not None:
+                    _clear(job.checkpoint_dir)
+                folder = None if job.checkpoint_dir is None else str(job.checkpoint_dir)
+                runner.submit(TrialJob(place, dict(job.params), job.seed, checkpoint_dir=folder,
+                                       shown_number=job.candidate))  # fmt: skip
+                started.add(place)
+            for outcome in runner.wait(None):
+                job = jobs[outcome.number]
+                started.discard(outcome.number)
+                if job.checkpoint_dir is not None and not keep_checkpoint:
+                    _clear(job.checkpoint_dir)
+                runs[outcome.number] = _run_of(outcome, job.candidate, job.seed, metric, guardrails)
+                if ended is not None:
+                    ended(runs)
+    finally:
+        runner.shutdown(kill=True)
+        if not keep_checkpoint:
+            for place in started:  # killed before they ended
+                if (left := jobs[place].checkpoint_dir) is not None:
+                    _clear(left)
+    return [run for run in runs if run is not None]
 
 
 def _run_here(

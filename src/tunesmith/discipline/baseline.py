@@ -16,11 +16,12 @@ from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
     UNBOUNDED,
     Objective,
+    RunJob,
     RunLimits,
     SeedRun,
     check_keep_checkpoints,
     completed,
-    run_once,
+    run_many,
     seed_list,
     typical_duration,
 )
@@ -82,6 +83,8 @@ def evaluate_baseline(
     keep_checkpoints: bool = False,
     trial_timeout: float | None = None,
     memory_limit: int | str | None = None,
+    workers: int = 1,
+    gpus_per_trial: float | None = None,
 ) -> Baseline:
     """Run the baseline configuration with the same fresh seeds `validate_top` uses and record it.
 
@@ -95,14 +98,17 @@ def evaluate_baseline(
         keep_checkpoints: keep each run's checkpoint folder (``checkpoint_root/seeds/baseline-<i>``) once it ends;
             by default it is deleted. Either way a run starts in an empty folder.
         trial_timeout, memory_limit: each run's limits, as a search trial's (`validate_top`'s; ``None``: none).
+        workers, gpus_per_trial: how many runs at once, and the GPUs each holds while it runs (`validate_top`'s).
 
     Raises:
-        ConfigError: when no configuration is given or declared, or a limit is no number of seconds or size.
+        ConfigError: when no configuration is given or declared, a limit is no number of seconds or size, or
+            ``workers`` or ``gpus_per_trial`` is out of its range (`validate_top`'s).
         ObjectiveError: when every baseline run failed (a `TunesmithError`); the failed runs are recorded first.
     """
     check_progress(progress)
     check_keep_checkpoints(keep_checkpoints)
-    limits = RunLimits.checked(trial_timeout, memory_limit)
+    limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial)
+    limits.check_gpus()
     if params is None:
         declared = read_attr(study.attrs, BaselineAttr)
         if declared is None or declared.params is None:
@@ -154,16 +160,13 @@ def _run(study: Study, objective: Objective, params: Mapping[str, Any], seeds: S
     """The baseline run on each ``(index, seed)`` of ``seeds`` (``index``: the seed's place in the seed list, which
     names its checkpoint folder, deleted after the run unless ``keep_checkpoints``) under ``limits``; a user's error,
     or a run past a limit, becomes a failed run."""
-    done: list[SeedRun] = []
-    with Progress(label, len(seeds), unit="runs", per_unit=typical_duration(study.trials), show=progress) as bar:
-        for index, seed in seeds:
-            done.append(run_once(
-                objective, estimator_params(study, params), seed, candidate=BASELINE_NUMBER, metric=study.metric,
-                guardrails=(),
-                checkpoint_dir=study.checkpoint_root / "seeds" / f"baseline-{index}", keep_checkpoint=keep_checkpoints,
-                limits=limits,
-            ))  # fmt: skip
-            bar.update(advance=1)
+    jobs = [RunJob(BASELINE_NUMBER, estimator_params(study, params), seed,
+                   study.checkpoint_root / "seeds" / f"baseline-{index}") for index, seed in seeds]  # fmt: skip
+    took = typical_duration(study.trials)
+    per_unit = None if took is None else took / limits.workers
+    with Progress(label, len(jobs), unit="runs", per_unit=per_unit, show=progress) as bar:
+        done = run_many(objective, jobs, metric=study.metric, keep_checkpoint=keep_checkpoints, limits=limits,
+                        ended=lambda runs: bar.update(advance=1))  # fmt: skip
     return tuple(done)
 
 
@@ -242,5 +245,6 @@ def run_pending_baseline(
     declared = read_attr(study.attrs, BaselineAttr)
     if declared is not None and declared.params is not None and not completed(declared.runs, BASELINE_NUMBER):
         return evaluate_baseline(study, objective, seeds=seeds, progress=progress, keep_checkpoints=keep_checkpoints,
-                                 trial_timeout=limits.trial_timeout, memory_limit=limits.memory_limit)  # fmt: skip
+                                 trial_timeout=limits.trial_timeout, memory_limit=limits.memory_limit,
+                                 workers=limits.workers, gpus_per_trial=limits.gpus_per_trial)  # fmt: skip
     return None

@@ -34,6 +34,7 @@ summary name it, and the verdict's seed-stability check cannot pass as decided o
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -55,11 +56,12 @@ from tunesmith.discipline._reruns import (
     LIMIT_KINDS,
     UNBOUNDED,
     Objective,
+    RunJob,
     RunLimits,
     SeedRun,
     across_runs,
     check_keep_checkpoints,
-    run_once,
+    run_many,
     seed_list,
     typical_duration,
 )
@@ -829,19 +831,30 @@ def _confirm(
     Every run is kept, a failed one too, as the selection's are; `_stop_if_broken` is not asked: the winner
     completed every selection run, so a failure here is the configuration's, for the verdict to judge.
     """
-    runs: list[SeedRun] = []
     label = f"re-running the winner #{record.number} of {study.name} on {len(seed_values)} fresh seeds"
-    with Progress(label, len(seed_values), unit="runs", per_unit=typical_duration([record]), show=progress) as bar:
-        for i, seed in enumerate(seed_values):
-            bar.update(detail=f"seed {i + 1}/{len(seed_values)}")
-            folder = study.checkpoint_root / "seeds" / f"{record.number}-{first + i}"
-            runs.append(run_once(
-                objective, estimator_params(study, record.params), seed, candidate=record.number,
-                metric=study.metric,
-                guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints, limits=limits,
-            ))  # fmt: skip
-            bar.update(advance=1)
-    return runs
+    jobs = [RunJob(record.number, estimator_params(study, record.params), seed,
+                   study.checkpoint_root / "seeds" / f"{record.number}-{first + i}")
+            for i, seed in enumerate(seed_values)]  # fmt: skip
+    per_unit = _per_run(typical_duration([record]), limits)
+    with Progress(label, len(jobs), unit="runs", per_unit=per_unit, show=progress) as bar:
+        return run_many(objective, jobs, metric=study.metric, guardrails=study.guardrails,
+                        keep_checkpoint=keep_checkpoints, limits=limits,
+                        ended=lambda runs: bar.update(advance=1))  # fmt: skip
+
+
+def _per_run(took: float | None, limits: RunLimits) -> float | None:
+    """The expected seconds per run, ``took`` a run, when ``limits.workers`` run at once (``None``: unknown)."""
+    return None if took is None else took / limits.workers
+
+
+def _running_detail(runs: Sequence[SeedRun | None], jobs: Sequence[RunJob], seeds: int, workers: int) -> str:
+    """The progress line's detail while the candidates re-run: the next run to end in the jobs' order, ``#12, seed
+    3/5`` (and how many run at once, with several)."""
+    place = next((i for i, run in enumerate(runs) if run is None), None)
+    if place is None:
+        return ""
+    said = f"#{jobs[place].candidate}, seed {place % seeds + 1}/{seeds}"
+    return said if workers == 1 else f"{said}, {workers} at once"
 
 
 def _baseline_candidate(study: Study, rule: Rule, confidence: float, seeds: Sequence[int]) -> Candidate | None:
@@ -872,6 +885,8 @@ def validate_top(
     keep_checkpoints: bool = False,
     trial_timeout: float | None = None,
     memory_limit: int | str | None = None,
+    workers: int = 1,
+    gpus_per_trial: float | None = None,
 ) -> SeedReport:
     """Re-run the study's top ``k`` configurations with ``seeds`` fresh seeds and pick the most stable.
 
@@ -897,7 +912,9 @@ def validate_top(
     timeout is killed and recorded FAILED of kind TIMEOUT (`SeedRun.kind`), which makes its candidate ineligible as
     any failed run does. The study does not store the limits its searches ran under, so they are given here;
     ``tunesmith run`` passes its config's. Without them a run is one call in this process, unbounded: one that hangs
-    holds the call up.
+    holds the call up. With ``workers`` (and ``gpus_per_trial``) the runs share the machine as the search's trials
+    did, ``workers`` at once in processes of their own, each holding its GPUs while it runs; what is recorded is
+    the same whatever order they end in, and the check for a broken objective reads the runs in their order.
 
     Args:
         study: the study whose trials are ranked.
@@ -916,11 +933,16 @@ def validate_top(
             no limit, and the run is a call in this process).
         memory_limit: bytes, or a size such as ``"4GB"``, a run may map beyond what its process starts with; past
             them it fails, kind OUT_OF_MEMORY (``None``: no limit).
+        workers: how many runs at once (the baseline's and the confirmation's too), each in its own process; 1:
+            one after another.
+        gpus_per_trial: GPUs each run holds while it runs, as `ProcessExecutor(gpus_per_trial=...)` hands them out
+            (``None``: the runs' environment is left alone).
 
     Raises:
         TunesmithError: when the study has no COMPLETE trial.
         ConfigError: a ``trial_timeout`` that is not a positive number of seconds, a ``memory_limit`` that is no
-            memory size.
+            memory size, ``workers`` below 1, a ``gpus_per_trial`` that is no whole number of GPUs nor a share of
+            one, or GPUs asked for that the machine does not have (before anything runs).
         ConfigError: a multi-objective study without a recorded choice (`Study.choose`).
         ObjectiveError: when the first three re-runs all failed, or every run of the declared baseline did: the
             objective is broken. The runs made are recorded first (``seed_stability``, ``baseline``), so that the
@@ -929,7 +951,8 @@ def validate_top(
     """
     check_progress(progress)
     check_keep_checkpoints(keep_checkpoints)
-    limits = RunLimits.checked(trial_timeout, memory_limit)
+    limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial)
+    limits.check_gpus()
     chosen_rule = _check_rule(rule, confidence)
     count = 3 if k is None else integer("k", k, minimum=1, fix="use 3")
     seed_values = seed_list(study.seed, seeds)
@@ -957,27 +980,38 @@ def validate_top(
     candidates: list[Candidate] = []
     label = f"re-running the top {len(top)} of {study.name} across {len(seed_values)} seeds"
     expected = typical_duration(top)  # the same configurations took this long in the search
-    with Progress(label, len(top) * len(seed_values), unit="runs", per_unit=expected, show=progress) as bar:
-        for record in top:
-            lineage = lineage_of(record, trials)
-            runs = []
-            for i, seed in enumerate(seed_values):
-                bar.update(detail=f"#{record.number}, seed {i + 1}/{len(seed_values)}")
-                folder = study.checkpoint_root / "seeds" / f"{record.number}-{i}"
-                runs.append(run_once(
-                    objective, estimator_params(study, record.params), seed, candidate=record.number,
-                    metric=study.metric,
-                    guardrails=study.guardrails, checkpoint_dir=folder, keep_checkpoint=keep_checkpoints,
-                    limits=limits,
-                ))  # fmt: skip
-                bar.update(advance=1)
-                current = _summarise(
-                    record.number, record.params, record.value(study.metric.name), runs, study.metric,
-                    study.guardrails, chosen_rule, confidence, lineage,
-                )  # fmt: skip
-                _stop_if_broken(study, [*candidates, current], baseline, rule=chosen_rule, confidence=confidence,
-                                seeds=seed_values, limits=limits)  # fmt: skip
-            candidates.append(current)
+    lineages = [lineage_of(record, trials) for record in top]
+    jobs = [
+        RunJob(record.number, estimator_params(study, record.params), seed,
+               study.checkpoint_root / "seeds" / f"{record.number}-{i}")
+        for record in top
+        for i, seed in enumerate(seed_values)
+    ]  # fmt: skip
+
+    def summarised(runs: Sequence[SeedRun]) -> list[Candidate]:
+        """The candidates of ``runs`` (in the jobs' order, the last candidate's perhaps on fewer seeds)."""
+        per = len(seed_values)
+        starts = range(0, len(runs), per)
+        return [
+            _summarise(record.number, record.params, record.value(study.metric.name), runs[at : at + per],
+                       study.metric, study.guardrails, chosen_rule, confidence, lineage)
+            for at, record, lineage in zip(starts, top, lineages, strict=False)
+        ]  # fmt: skip
+
+    def ended(runs: Sequence[SeedRun | None]) -> None:
+        # The runs that ended before the first still going, in the jobs' order: one after another, every run so
+        # far; with several at once, what `_stop_if_broken` reads is the same whatever order they ended in.
+        ran = [run for run in itertools.takewhile(lambda run: run is not None, runs) if run is not None]
+        bar.update(advance=1, detail=_running_detail(runs, jobs, len(seed_values), limits.workers))
+        if ran:
+            _stop_if_broken(study, summarised(ran), baseline, rule=chosen_rule, confidence=confidence,
+                            seeds=seed_values, limits=limits)  # fmt: skip
+
+    with Progress(label, len(jobs), unit="runs", per_unit=_per_run(expected, limits), show=progress) as bar:
+        bar.update(detail=_running_detail([None] * len(jobs), jobs, len(seed_values), limits.workers))
+        ran = run_many(objective, jobs, metric=study.metric, guardrails=study.guardrails,
+                       keep_checkpoint=keep_checkpoints, limits=limits, ended=ended)  # fmt: skip
+    candidates.extend(summarised(ran))
     eligible = [c for c in candidates if c.eligible]
     # Every candidate ran on the same seeds: one beaten on every seed by another has nothing to offer the rule,
     # however steady it is (on two seeds, a spread of 0 by chance would otherwise win the lower bound).

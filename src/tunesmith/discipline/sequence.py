@@ -158,9 +158,11 @@ def _confirm(entry: Mapping[str, Any]) -> int | None:
     return count
 
 
-def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any]) -> None:
+def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any], *, workers: int | None = None,
+                  executor: str | Mapping[str, Any] | None = None) -> None:  # fmt: skip
     """Evaluate the config's baseline across seeds before the search (no-op without a holdout or baseline), each run
-    under the config's ``trial_timeout`` and ``memory_limit``, as the search's trials."""
+    under the config's ``trial_timeout`` and ``memory_limit``, as the search's trials, ``workers`` at once on
+    ``executor``'s GPUs (`_limits`: the search's, where ``tunesmith run --workers`` overrides the config's)."""
     if "holdout" not in cfg.extra:
         return
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
@@ -168,7 +170,7 @@ def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], A
         study.declare_baseline(plan.baseline, plan.seeds)
         current = read_attr(study.attrs, BaselineAttr)
         if current is None or not current.runs:
-            evaluate_baseline(study, objective, plan.baseline, plan.seeds, **_limits(cfg))
+            evaluate_baseline(study, objective, plan.baseline, plan.seeds, **_limits(cfg, workers, executor))
 
 
 @dataclass(frozen=True)
@@ -233,8 +235,9 @@ class RecordedVerdict:
 
 
 def after_search(
-    study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any], search: StudyResult | None = None
-) -> Verdict | RecordedVerdict | SearchLeft | None:
+    study: Study, cfg: StudyConfig, objective: Callable[[Trial], Any], search: StudyResult | None = None, *,
+    workers: int | None = None, executor: str | Mapping[str, Any] | None = None,
+) -> Verdict | RecordedVerdict | SearchLeft | None:  # fmt: skip
     """Re-run the top candidates across seeds, open the holdout once, return the verdict (``None`` without a holdout).
 
     A study whose holdout was opened already gets the recorded verdict back (`RecordedVerdict`; ``None`` when that
@@ -244,7 +247,8 @@ def after_search(
     part of the search would be stale once the rest runs, and the holdout would be spent. What the config's limits,
     shifted evaluation and watched metrics were for the opening is recorded (`holdout_edits` names a later edit).
     The re-runs honour the config's ``trial_timeout`` and ``memory_limit`` as the search's trials do: a re-run past the
-    timeout is killed and recorded FAILED of kind TIMEOUT. The holdout evaluations run unbounded.
+    timeout is killed and recorded FAILED of kind TIMEOUT. They run ``workers`` at once, each holding the GPUs a
+    search trial held on ``executor`` (`_limits`; by default the config's). The holdout evaluations run unbounded.
     """
     if "holdout" not in cfg.extra:
         return None
@@ -259,7 +263,7 @@ def after_search(
         return left
     # with several objectives the one candidate is the configuration the config's choose rule picked
     validate_top(study, objective, k=None if cfg.metrics else plan.top, seeds=plan.seeds, confirm=plan.confirm,
-                 **_limits(cfg))  # fmt: skip
+                 **_limits(cfg, workers, executor))  # fmt: skip
     # The holdout evaluation is no trial (it may refit on more data than a trial trains on): a trial_timeout that a
     # slow but sound evaluation ran past would spend the opening, so it runs unbounded (finalize takes limits).
     verdict = finalize(study, plan.evaluate, shifted=plan.shifted, thresholds=plan.thresholds, holdout=plan.name,
@@ -272,9 +276,18 @@ def after_search(
     return verdict
 
 
-def _limits(cfg: StudyConfig) -> dict[str, Any]:
-    """The config's per-trial limits, which its re-runs and holdout evaluations honour as its search trials do."""
-    return {"trial_timeout": cfg.trial_timeout, "memory_limit": cfg.memory_limit}
+def _limits(cfg: StudyConfig, workers: int | None = None, executor: str | Mapping[str, Any] | None = None,
+            ) -> dict[str, Any]:  # fmt: skip
+    """The config's per-trial limits, which its re-runs and holdout evaluations honour as its search trials do, and
+    how the re-runs share the machine: as many at once as the search ran (``workers``, else the config's), each
+    holding the GPUs a search trial held (the processes executor's ``gpus_per_trial``). With Ray (``executor``, else
+    the config's) the re-runs stay one at a time on this machine: the search's workers were the cluster's."""
+    executor = cfg.executor if executor is None else executor
+    name = executor if isinstance(executor, str) else str(executor.get("name", ""))
+    gpus = executor.get("gpus_per_trial") if isinstance(executor, Mapping) and name == "processes" else None
+    count = 1 if name == "ray" else (cfg.workers if workers is None else workers)
+    return {"trial_timeout": cfg.trial_timeout, "memory_limit": cfg.memory_limit, "workers": count,
+            "gpus_per_trial": gpus}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -65,6 +65,9 @@ class TrialJob:
 
     ``space`` is the study's space when the trial was handed out, for an objective that asks for its
     parameters by name (`Trial.suggest_float`...); ``None`` runs ``params`` as a fixed configuration.
+    ``number`` names the job to the executor, unique among those it runs at once; ``shown_number``, when given, is
+    the number the objective's `Trial` carries instead (re-runs of one configuration on several seeds at once each
+    show the configuration's trial number: `tunesmith.discipline._reruns.run_many`).
     """
 
     number: int
@@ -73,6 +76,7 @@ class TrialJob:
     start_step: int = 0
     checkpoint_dir: str | None = None
     space: Space | None = None
+    shown_number: int | None = None
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def run_job(
 
     reporter = None if on_report is None else (lambda step, metrics: on_report(job.number, step, metrics))
     trial = Trial(
-        job.number,
+        job.number if job.shown_number is None else job.shown_number,
         job.params,
         job.seed,
         reporter,
