@@ -353,7 +353,7 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
 
     with _interruptible(kept), showing(show), _friendly_errors():
         # Test: the baseline and the top 3 across 3 new seeds, then the locked holdout, opened once.
-        stability, verdict = demo_verdict(study)
+        stability, verdict = demo_verdict(study, workers=workers)
         console.print(_plain(stability.summary()), markup=False)
         holdout = read_attr(study.attrs, HoldoutAttr) or HoldoutAttr()
         for row in holdout.rows or ():
