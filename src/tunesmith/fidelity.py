@@ -10,12 +10,15 @@ importance analysis reads it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["ViewMemo", "rung_view", "value_at"]
+
+T = TypeVar("T")
 
 
 def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
@@ -45,36 +48,32 @@ class ViewMemo:
     """
 
     def __init__(self, max_size: int = 100_000) -> None:
-        self._losses: dict[int, tuple[TrialRecord, tuple[str, float, tuple[float, ...]], list[float | None]]] = {}
-        self._copies: dict[int, tuple[TrialRecord, tuple[str, float, TrialState], TrialRecord]] = {}
+        self._losses: dict[int, tuple[TrialRecord, Hashable, Any]] = {}
+        self._copies: dict[int, tuple[TrialRecord, Hashable, Any]] = {}
         self._max_size = max_size
 
     def losses(self, record: TrialRecord, metric: str, sign: float, levels: Sequence[float]) -> list[float | None]:
         """`_losses_at`'s answer for ``record``, memoised once it has finished."""
         key = (metric, sign, tuple(levels))
-        hit = self._losses.get(id(record))
-        if hit is not None and hit[0] is record and hit[1] == key:
-            return hit[2]
-        out = _losses_at(record, metric, sign, levels)
-        if record.state.is_finished:
-            if len(self._losses) >= self._max_size:
-                self._losses.clear()
-            self._losses[id(record)] = (record, key, out)
-        return out
+        return self._kept(self._losses, record, key, lambda: _losses_at(record, metric, sign, levels))
 
     def seen(self, record: TrialRecord, metric: str, value: float, state: TrialState) -> TrialRecord:
         """``record`` as a view shows it: finished in ``state`` with ``value`` as its final ``metric``, no reason and
         no kind; the same copy as last time while the value is."""
-        key = (metric, value, state)
-        hit = self._copies.get(id(record))
+        return self._kept(self._copies, record, (metric, value, state), lambda: _seen_at(record, metric, value, state))
+
+    def _kept(self, table: dict[int, tuple[TrialRecord, Hashable, Any]], record: TrialRecord, key: Hashable,
+              make: Callable[[], T]) -> T:  # fmt: skip
+        """``make()`` as ``table`` keeps it for ``record`` under ``key``; kept only once the record has finished."""
+        hit = table.get(id(record))
         if hit is not None and hit[0] is record and hit[1] == key:
-            return hit[2]
-        copy = _seen_at(record, metric, value, state)
+            return cast(T, hit[2])
+        made = make()
         if record.state.is_finished:
-            if len(self._copies) >= self._max_size:
-                self._copies.clear()
-            self._copies[id(record)] = (record, key, copy)
-        return copy
+            if len(table) >= self._max_size:
+                table.clear()
+            table[id(record)] = (record, key, made)
+        return made
 
 
 def _seen_at(record: TrialRecord, metric: str, value: float, state: TrialState) -> TrialRecord:
