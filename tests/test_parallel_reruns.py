@@ -187,14 +187,26 @@ def test_the_config_s_re_runs_run_as_many_at_once_as_its_search(
     after_search(study, cfg, timed)
     assert len(list(spans.iterdir())) == 6
     assert _most_at_once(spans) == 2, "the config's two workers"
-    after_search_limits = ts.discipline.sequence._limits  # what `tunesmith run` hands the re-runs
-    assert after_search_limits(cfg)["workers"] == 2
-    assert after_search_limits(cfg, workers=3, executor={"name": "processes", "gpus_per_trial": 0.5}) == {
-        "trial_timeout": None,
-        "memory_limit": None,
-        "workers": 3,
-        "gpus_per_trial": 0.5,
-    }
-    assert after_search_limits(cfg, executor={"name": "ray", "num_gpus": 1})["workers"] == 1, (
-        "a Ray search's workers are the cluster's: the re-runs stay one at a time on this machine"
-    )
+    limits = ts.discipline.sequence._limits  # what `tunesmith run` hands the re-runs: where and how many the search ran
+    assert limits(cfg)["workers"] == 2
+    gpus = {"name": "processes", "gpus_per_trial": 0.5}
+    assert limits(cfg, workers=3, executor=gpus) == {
+        "trial_timeout": None, "memory_limit": None, "workers": 3, "executor": gpus}  # fmt: skip
+    assert limits(cfg, executor={"name": "ray", "num_gpus": 1})["executor"] == {"name": "ray", "num_gpus": 1}
+
+
+def test_where_re_runs_go_is_checked_before_any_run() -> None:
+    from tunesmith.discipline._reruns import RunLimits
+
+    table = RunLimits.checked(workers=2, executor={"name": "processes", "gpus_per_trial": 0.5})
+    assert (table.gpus_per_trial, table.ray) == (0.5, None), "the processes table's GPUs are the runs'"
+    on_ray = RunLimits.checked(workers=2, executor={"name": "ray", "num_gpus": 1})
+    assert on_ray.ray == {"num_gpus": 1} and on_ray.gpus_per_trial is None
+    with pytest.raises(ConfigError, match="memory_limit is enforced by executor='processes' only"):
+        RunLimits.checked(memory_limit="1GB", executor="ray")
+    with pytest.raises(ConfigError, match="Ray's is num_gpus"):
+        RunLimits.checked(gpus_per_trial=1, executor="ray")
+    with pytest.raises(ConfigError, match="re-runs go to the processes executor or to Ray, got executor='dask'"):
+        RunLimits.checked(executor="dask")
+    with pytest.raises(ConfigError, match="gpus_per_trial given twice"):
+        RunLimits.checked(gpus_per_trial=1, executor={"name": "processes", "gpus_per_trial": 0.5})

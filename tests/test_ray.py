@@ -97,6 +97,34 @@ def test_a_fractional_gpu_request_puts_two_trials_on_one_gpu(cluster: Cluster) -
     assert first["start"] < second["end"] and second["start"] < first["end"], "they shared it at the same time"
 
 
+def test_seed_re_runs_go_to_the_search_s_ray_cluster_and_record_what_local_re_runs_record(cluster: Cluster) -> None:
+    driver = os.getpid()
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        import ray as remote_ray
+
+        on_gpu = float(bool(remote_ray.get_gpu_ids())) if remote_ray.is_initialized() else 0.0
+        return {"loss": (trial.params["x"] - 0.3) ** 2 + trial.seed % 7 / 1000, "shown": float(trial.number),
+                "remote": float(os.getpid() != driver), "gpu": on_gpu}  # fmt: skip
+
+    def searched() -> ts.Study:
+        study = _study("memory", trials=4)
+        study.optimize(lambda trial: {"loss": (trial.params["x"] - 0.3) ** 2, "shown": 0.0, "remote": 0.0,
+                                      "gpu": 0.0})  # fmt: skip
+        return study
+
+    here, there = searched(), searched()
+    ts.validate_top(here, objective, k=2, seeds=2, confirm=0)
+    ts.validate_top(there, objective, k=2, seeds=2, confirm=0, workers=2,
+                    executor={"name": "ray", "num_cpus": 0.5, "num_gpus": 0.5})  # fmt: skip
+    local = [r["metrics"] for r in here.attrs["seed_stability"]["runs"]]
+    remote = [r["metrics"] for r in there.attrs["seed_stability"]["runs"]]
+    assert [m["loss"] for m in remote] == [m["loss"] for m in local]
+    assert [m["shown"] for m in remote] == [m["shown"] for m in local], "each run is shown its candidate's number"
+    assert all(m["remote"] == 1.0 and m["gpu"] == 1.0 for m in remote), "Ray tasks on the cluster's GPU node"
+    assert all(m["remote"] == 0.0 for m in local)
+
+
 @pytest.mark.slow
 def test_a_node_removed_mid_study_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
     def objective(trial: ts.Trial) -> dict[str, float]:

@@ -26,7 +26,7 @@ from tunesmith._validate import duration, integer, memory_size
 from tunesmith.decision import Decision
 from tunesmith.discipline.gap import Noise, noise_of
 from tunesmith.errors import ConfigError, Infeasible, TunesmithError
-from tunesmith.executors import TrialJob, TrialOutcome, make_executor
+from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors._gpus import gpu_pool, gpu_share
 from tunesmith.executors.inline import noting_interrupts
 from tunesmith.objective import Guardrail, Metric, is_per_example, keys_of, normalise_result
@@ -62,38 +62,55 @@ class RunLimits:
     """The per-run limits a re-run (or a holdout evaluation) honours as `Study.optimize` makes a search trial honour
     them: ``trial_timeout`` seconds, past which it is killed and recorded FAILED of kind TIMEOUT, and ``memory_limit``
     bytes it may map beyond what its process starts with (kind OUT_OF_MEMORY past them). ``None``: no limit. And how
-    the re-runs share the machine as the search's trials did: ``workers`` of them at once, each holding
-    ``gpus_per_trial`` GPUs while it runs (`ProcessExecutor`'s; ``None``: the runs' environment is left alone).
+    the re-runs share the machines as the search's trials did: ``workers`` of them at once, each holding
+    ``gpus_per_trial`` GPUs while it runs (`ProcessExecutor`'s; ``None``: the runs' environment is left alone), or,
+    with ``ray`` (the Ray executor's options: ``num_gpus``, ``address``...), as tasks of the search's Ray cluster.
 
     With a limit set, several workers or GPUs, the runs go through the processes executor (`run_bounded`,
     `run_many`): the one implementation of both limits, since a call in this process cannot be stopped from
     outside. With none of them a run is one call in this process, unbounded. A holdout evaluation runs one at a
-    time whatever ``workers`` says.
+    time, in this machine's processes, whatever ``workers`` and ``ray`` say.
     """
 
     trial_timeout: float | None = None
     memory_limit: int | None = None
     workers: int = 1
     gpus_per_trial: float | None = None
+    ray: Mapping[str, Any] | None = None
 
     @classmethod
     def checked(
         cls, trial_timeout: object = None, memory_limit: object = None, workers: object = 1,
-        gpus_per_trial: object = None,
+        gpus_per_trial: object = None, executor: object = None,
     ) -> RunLimits:  # fmt: skip
         """The limits given, checked as `ProcessExecutor` checks them (``memory_limit`` a size such as ``"4GB"``
-        too), before anything runs.
+        too), before anything runs. ``executor``: where several runs go, as `Study.optimize` names it: ``None``,
+        ``"processes"`` (or a table of its name and ``gpus_per_trial``), ``"ray"`` or a table of ``"ray"`` and its
+        options (``{"name": "ray", "num_gpus": 1}``).
 
         Raises:
             ConfigError: a timeout that is not a positive number of seconds, a size that is no memory size, a
-                ``workers`` below 1, or a ``gpus_per_trial`` that is not a whole number of GPUs or a fraction that
-                divides one (whether the machine has the GPUs is checked when the runs start).
+                ``workers`` below 1, a ``gpus_per_trial`` that is not a whole number of GPUs or a fraction that
+                divides one (whether the machine has the GPUs is checked when the runs start), or an executor other
+                than those, or options the executor refuses (``memory_limit`` or ``gpus_per_trial`` with Ray).
         """
         fix = "pass the seconds one run may take, e.g. trial_timeout=600, or None for no limit"
         timeout = duration("trial_timeout", trial_timeout, allow_none=True, fix=fix)
         count = integer("workers", workers, minimum=1, fix="pass how many re-runs may run at once, e.g. workers=4")
+        name, table = _executor_table(executor)
+        if name == "processes" and table.get("gpus_per_trial") is not None:
+            if gpus_per_trial is not None and gpus_per_trial != table["gpus_per_trial"]:
+                raise ConfigError(
+                    f"gpus_per_trial given twice, {gpus_per_trial!r} and {table['gpus_per_trial']!r} in the executor "
+                    "table: give it once"
+                )
+            gpus_per_trial = table["gpus_per_trial"]
         share = None if gpus_per_trial is None else gpu_share(gpus_per_trial)
-        return cls(timeout, memory_size("memory_limit", memory_limit, allow_none=True), count, share)
+        limits = cls(timeout, memory_size("memory_limit", memory_limit, allow_none=True), count, share,
+                     table if name == "ray" else None)  # fmt: skip
+        if limits.ray is not None:  # what Ray refuses (memory_limit, gpus_per_trial), refused now, not after a run
+            make_executor({"name": "ray", **limits.ray}, count, **limits.options())
+        return limits
 
     @property
     def bounded(self) -> bool:
@@ -106,12 +123,19 @@ class RunLimits:
         return self.bounded or self.workers > 1 or self.gpus_per_trial is not None
 
     def check_gpus(self) -> None:
-        """Refuse GPUs asked for that this machine does not have, before any run starts.
+        """Refuse GPUs asked for that this machine does not have, before any run starts (Ray's are the cluster's).
 
         Raises:
             ConfigError: no GPU found, or ``workers`` runs holding ``gpus_per_trial`` each would need more.
         """
-        gpu_pool(self.gpus_per_trial, self.workers)
+        if self.ray is None:
+            gpu_pool(self.gpus_per_trial, self.workers)
+
+    def executor(self, workers: int) -> Executor:
+        """The executor ``workers`` runs go through at once: the processes executor, or the Ray executor."""
+        if self.ray is not None:
+            return make_executor({"name": "ray", **self.ray}, workers, **self.options())
+        return make_executor("processes", workers, **self.options())
 
     def options(self) -> dict[str, Any]:
         """The executor options that set them (`make_executor`), those set only (not ``workers``: its argument)."""
@@ -383,6 +407,24 @@ def _run_of(outcome: TrialOutcome, candidate: int, seed: int, metric: Metric,
     return _judged(outcome.result, candidate, seed, metric, guardrails)
 
 
+def _executor_table(executor: object) -> tuple[str, dict[str, Any]]:
+    """``executor`` (`RunLimits.checked`'s) as its name and its options; ``None`` is the processes executor.
+
+    Raises:
+        ConfigError: neither the processes executor nor Ray, nor a table naming one of them.
+    """
+    if executor is None or executor in ("processes", "inline"):
+        return "processes", {}
+    if executor == "ray":
+        return "ray", {}
+    if isinstance(executor, Mapping) and executor.get("name") in ("processes", "ray"):
+        return str(executor["name"]), {key: value for key, value in executor.items() if key != "name"}
+    raise ConfigError(
+        f"re-runs go to the processes executor or to Ray, got executor={excerpt(repr(executor))}: pass "
+        'executor="processes", "ray" or a table such as {"name": "ray", "num_gpus": 1}'
+    )
+
+
 @dataclass(frozen=True)
 class RunJob:
     """One re-run for `run_many`: ``candidate``'s configuration (its trial number, or `BASELINE_NUMBER`) on ``seed``,
@@ -414,7 +456,7 @@ def run_many(
     its candidate, as in `run_once`; the executor tells the runs apart by their place in ``jobs``.
     """
     runs: list[SeedRun | None] = [None] * len(jobs)
-    if limits.workers == 1 or len(jobs) <= 1:
+    if limits.ray is None and (limits.workers == 1 or len(jobs) <= 1):
         for place, job in enumerate(jobs):
             runs[place] = run_once(objective, job.params, job.seed, candidate=job.candidate, metric=metric,
                                    guardrails=guardrails, checkpoint_dir=job.checkpoint_dir,
@@ -422,7 +464,7 @@ def run_many(
             if ended is not None:
                 ended(runs)
         return [run for run in runs if run is not None]
-    runner = make_executor("processes", min(limits.workers, len(jobs)), **limits.options())
+    runner = limits.executor(min(limits.workers, len(jobs)))
     runner.start(objective, _continue)
     waiting = list(enumerate(jobs))[::-1]  # popped from the end: the first job first
     started: set[int] = set()

@@ -85,6 +85,7 @@ def evaluate_baseline(
     memory_limit: int | str | None = None,
     workers: int = 1,
     gpus_per_trial: float | None = None,
+    executor: str | Mapping[str, Any] | None = None,
 ) -> Baseline:
     """Run the baseline configuration with the same fresh seeds `validate_top` uses and record it.
 
@@ -98,7 +99,8 @@ def evaluate_baseline(
         keep_checkpoints: keep each run's checkpoint folder (``checkpoint_root/seeds/baseline-<i>``) once it ends;
             by default it is deleted. Either way a run starts in an empty folder.
         trial_timeout, memory_limit: each run's limits, as a search trial's (`validate_top`'s; ``None``: none).
-        workers, gpus_per_trial: how many runs at once, and the GPUs each holds while it runs (`validate_top`'s).
+        workers, gpus_per_trial, executor: how many runs at once, the GPUs each holds while it runs and where they
+            run (`validate_top`'s).
 
     Raises:
         ConfigError: when no configuration is given or declared, a limit is no number of seconds or size, or
@@ -107,7 +109,7 @@ def evaluate_baseline(
     """
     check_progress(progress)
     check_keep_checkpoints(keep_checkpoints)
-    limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial)
+    limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial, executor)
     limits.check_gpus()
     if params is None:
         declared = read_attr(study.attrs, BaselineAttr)
@@ -246,5 +248,6 @@ def run_pending_baseline(
     if declared is not None and declared.params is not None and not completed(declared.runs, BASELINE_NUMBER):
         return evaluate_baseline(study, objective, seeds=seeds, progress=progress, keep_checkpoints=keep_checkpoints,
                                  trial_timeout=limits.trial_timeout, memory_limit=limits.memory_limit,
-                                 workers=limits.workers, gpus_per_trial=limits.gpus_per_trial)  # fmt: skip
+                                 workers=limits.workers, gpus_per_trial=limits.gpus_per_trial,
+                                 executor=None if limits.ray is None else {"name": "ray", **limits.ray})  # fmt: skip
     return None

@@ -887,6 +887,7 @@ def validate_top(
     memory_limit: int | str | None = None,
     workers: int = 1,
     gpus_per_trial: float | None = None,
+    executor: str | Mapping[str, Any] | None = None,
 ) -> SeedReport:
     """Re-run the study's top ``k`` configurations with ``seeds`` fresh seeds and pick the most stable.
 
@@ -913,8 +914,9 @@ def validate_top(
     any failed run does. The study does not store the limits its searches ran under, so they are given here;
     ``tunesmith run`` passes its config's. Without them a run is one call in this process, unbounded: one that hangs
     holds the call up. With ``workers`` (and ``gpus_per_trial``) the runs share the machine as the search's trials
-    did, ``workers`` at once in processes of their own, each holding its GPUs while it runs; what is recorded is
-    the same whatever order they end in, and the check for a broken objective reads the runs in their order.
+    did, ``workers`` at once in processes of their own, each holding its GPUs while it runs, or with
+    ``executor="ray"`` (or a table of its options) as tasks of the search's Ray cluster; what is recorded is the
+    same whatever order they end in, and the check for a broken objective reads the runs in their order.
 
     Args:
         study: the study whose trials are ranked.
@@ -937,12 +939,16 @@ def validate_top(
             one after another.
         gpus_per_trial: GPUs each run holds while it runs, as `ProcessExecutor(gpus_per_trial=...)` hands them out
             (``None``: the runs' environment is left alone).
+        executor: where the runs go when several run at once: ``None`` or ``"processes"`` (this machine), ``"ray"``
+            or a table of Ray's options as `Study.optimize` takes it (``{"name": "ray", "num_gpus": 1}``): Ray
+            runs even one at a time on the cluster.
 
     Raises:
         TunesmithError: when the study has no COMPLETE trial.
         ConfigError: a ``trial_timeout`` that is not a positive number of seconds, a ``memory_limit`` that is no
             memory size, ``workers`` below 1, a ``gpus_per_trial`` that is no whole number of GPUs nor a share of
-            one, or GPUs asked for that the machine does not have (before anything runs).
+            one, GPUs asked for that the machine does not have, another executor, or options Ray refuses
+            (``memory_limit``; its GPUs are ``num_gpus``), all before anything runs.
         ConfigError: a multi-objective study without a recorded choice (`Study.choose`).
         ObjectiveError: when the first three re-runs all failed, or every run of the declared baseline did: the
             objective is broken. The runs made are recorded first (``seed_stability``, ``baseline``), so that the
@@ -951,7 +957,7 @@ def validate_top(
     """
     check_progress(progress)
     check_keep_checkpoints(keep_checkpoints)
-    limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial)
+    limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial, executor)
     limits.check_gpus()
     chosen_rule = _check_rule(rule, confidence)
     count = 3 if k is None else integer("k", k, minimum=1, fix="use 3")

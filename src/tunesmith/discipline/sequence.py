@@ -279,15 +279,14 @@ def after_search(
 def _limits(cfg: StudyConfig, workers: int | None = None, executor: str | Mapping[str, Any] | None = None,
             ) -> dict[str, Any]:  # fmt: skip
     """The config's per-trial limits, which its re-runs and holdout evaluations honour as its search trials do, and
-    how the re-runs share the machine: as many at once as the search ran (``workers``, else the config's), each
-    holding the GPUs a search trial held (the processes executor's ``gpus_per_trial``). With Ray (``executor``, else
-    the config's) the re-runs stay one at a time on this machine: the search's workers were the cluster's."""
+    how the re-runs share the machines: as many at once as the search ran (``workers``, else the config's), where
+    it ran (``executor``, else the config's: this machine's processes, each run holding the GPUs a search trial held,
+    or the search's Ray cluster with its options)."""
     executor = cfg.executor if executor is None else executor
     name = executor if isinstance(executor, str) else str(executor.get("name", ""))
-    gpus = executor.get("gpus_per_trial") if isinstance(executor, Mapping) and name == "processes" else None
-    count = 1 if name == "ray" else (cfg.workers if workers is None else workers)
-    return {"trial_timeout": cfg.trial_timeout, "memory_limit": cfg.memory_limit, "workers": count,
-            "gpus_per_trial": gpus}  # fmt: skip
+    return {"trial_timeout": cfg.trial_timeout, "memory_limit": cfg.memory_limit,
+            "workers": cfg.workers if workers is None else workers,
+            "executor": executor if name in ("processes", "ray") else None}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
