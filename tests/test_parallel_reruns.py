@@ -55,7 +55,7 @@ def test_re_runs_at_once_record_what_re_runs_one_after_another_record() -> None:
 def _timed(trial: ts.Trial) -> dict[str, float]:
     """Sleeps, and writes when it ran to the folder the test names."""
     started = time.time()
-    time.sleep(0.6)
+    time.sleep(1.5)  # long enough to overlap however slowly a loaded machine starts the next run
     folder = Path(os.environ["TUNESMITH_TEST_SPANS"])
     (folder / f"{os.getpid()}-{trial.seed}").write_text(f"{started} {time.time()}")
     return {"loss": trial.params["x"] + trial.seed / 1e6}
@@ -152,7 +152,7 @@ def objective(trial):
 
 def timed(trial):
     started = time.time()
-    time.sleep(0.6)
+    time.sleep(1.5)  # long enough to overlap however slowly a loaded machine starts the next run
     (Path(os.environ["TUNESMITH_TEST_SPANS"]) / f"{os.getpid()}-{trial.seed}").write_text(f"{started} {time.time()}")
     return objective(trial)
 
