@@ -180,6 +180,29 @@ def test_a_study_with_no_trial_takes_a_changed_space_on_reopen_and_says_what_was
     assert ts.Study.load("s", url).space == fixed
 
 
+def test_a_process_that_opened_the_study_before_its_space_was_replaced_refuses_to_draw_from_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """A worker opened the study, another process replaced its space before any trial: the worker's first ask drew
+    from the old space (x up to 1.0) beside trials of the new one (x up to 0.5), warned of only in the other process."""
+    url = f"sqlite:///{tmp_path / 'stale.db'}"
+    early = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="s", seed=0)
+    with pytest.warns(ts.SpaceWarning, match="replaces the stored one"):
+        late = ts.Study(ts.Space({"x": ts.Float(0.0, 0.5)}), metric="loss", storage=url, name="s", seed=0)
+
+    with pytest.raises(ts.SpaceError, match=re.escape(
+        "study 's' in " + url + " had its space replaced since this process opened it (another process reopened it, "
+        "before any trial, with a new space, as its warning said: changed x (stored {high = 1.0, low = 0.0, type = "
+        "\"float\"}, given {high = 0.5, low = 0.0, type = \"float\"})), so this process would draw from the old one"
+    )):  # fmt: skip
+        early.ask()
+    assert early.trials == [], "refused before anything was drawn"
+
+    late.optimize(lambda trial: trial.params["x"], n_trials=2, progress=False)  # the new space's own process asks
+    reopened = ts.Study.load("s", url)
+    assert reopened.ask().params["x"] <= 0.5 and all(t.params["x"] <= 0.5 for t in late.trials)
+
+
 def test_an_entry_queued_before_the_space_was_replaced_with_a_narrower_range_is_refused_not_run(tmp_path: Path) -> None:
     """x=0.9 was queued under x in [0, 1]; the space was replaced by x in [0, 0.5] before any trial, and the entry ran
     as given, a trial outside the space."""

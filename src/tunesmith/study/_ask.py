@@ -18,6 +18,7 @@ from tunesmith.study._checkpoints import START_STEP_UNSURE
 from tunesmith.study._known import NOTHING_KNOWN, Known, queued_proposal, read_known, valid
 from tunesmith.study._observers import trials_ended
 from tunesmith.study._recovery import requeued
+from tunesmith.study._spec import check_space_current
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -134,8 +135,13 @@ def proposer(study: Study) -> Proposer:
     """`propose` for ``study``'s next trial, with its queue, warm start and learned space (the parameters
     trials asked for by name) read now, outside the lock, as is this process's environment (recorded with the
     study the first time it appears: `tunesmith.environment.record_environment`). The attributes are read once:
-    with a warm start they hold every point, and each read parses them all."""
-    attrs = study.attrs
+    with a warm start they hold every point, and each read parses them all. Before this object's first draw, the
+    same read says whether another process has replaced the space since (`_spec.check_space_current`)."""
+    info = study.info
+    if not study._space_current:
+        check_space_current(study._info, info.spec.get("space"), study.storage.url)
+        study._space_current = True
+    attrs = info.attrs
     study._defined.refresh(attrs)
     fingerprint = record_environment(study.storage, study._info.id, attrs)
     known = read_known(study, attrs)

@@ -18,7 +18,7 @@ from tunesmith._attribute_json import Fields, JsonObject, shape_error
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, BudgetChangeAttr, BudgetLogAttr, read_attr, write_attr
 from tunesmith.budget import Budget, plain_number
-from tunesmith.errors import ConfigError
+from tunesmith.errors import ConfigError, SpaceError
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import make_sampler
 from tunesmith.schedulers import make_scheduler
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from tunesmith.study._settings import Settings
 
 __all__ = [
-    "SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "extend_budget", "param_text", "replace_space",
-    "sampler_changes",
+    "SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "check_space_current", "extend_budget", "param_text",
+    "replace_space", "sampler_changes",
 ]  # fmt: skip
 
 _LIMITS = ("trials", "wall_time", "resource")
@@ -338,6 +338,28 @@ def replace_space(storage: Storage, info: StudyInfo, given: Space | None, where:
         stacklevel=3,
     )
     return True
+
+
+def check_space_current(info: StudyInfo, stored: Any, where: str) -> None:
+    """Refuse to draw from the space study ``info`` was opened with when another process has since replaced it
+    (`replace_space`: reopened before any trial, with another space), ``stored`` being the space as storage holds it
+    now: this process would propose configurations of the old space, beside trials of the new one. The proposer asks
+    once per `Study` object, before its first draw (`_ask.proposer`, from the read of the attributes it makes
+    anyway); a space can be replaced only while the study has no trial, so a later draw needs no look.
+
+    Raises:
+        SpaceError: the stored space is no longer the one this process opened the study with.
+    """
+    mine = info.spec.get("space")
+    if stored == mine or mine is None or stored is None:
+        return
+    differences = "; ".join(_space_differences(mine, stored)) or "the same definitions, as now written"
+    raise SpaceError(
+        f"study {info.name!r} in {where} had its space replaced since this process opened it (another process "
+        f"reopened it, before any trial, with a new space, as its warning said: {differences}), "
+        "so this process would draw from the old one: open the study again (restart the worker, or ts.Study(...) "
+        "with the new space) to draw from the new one"
+    )
 
 
 def param_text(definition: Mapping[str, Any]) -> str:

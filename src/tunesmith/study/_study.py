@@ -196,6 +196,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._running: set[int] = set()
         self._workers = 1
         self._next_reap = 0.0
+        self._space_current = False  # checked before this object's first draw (`_spec.check_space_current`)
         seed = settings.given_seed
         spec = StudySpec(
             space=settings.space, metric=self.metric, guardrails=self.guardrails, budget=self.budget,
