@@ -936,7 +936,8 @@ def validate_top(
         memory_limit: bytes, or a size such as ``"4GB"``, a run may map beyond what its process starts with; past
             them it fails, kind OUT_OF_MEMORY (``None``: no limit).
         workers: how many runs at once (the baseline's and the confirmation's too), each in its own process; 1:
-            one after another.
+            one after another. Runs of one configuration then run at once with the same ``trial.number``: an
+            objective writes its files into ``trial.checkpoint_dir``, each run's own, not into a path named by it.
         gpus_per_trial: GPUs each run holds while it runs, as `ProcessExecutor(gpus_per_trial=...)` hands them out
             (``None``: the runs' environment is left alone).
         executor: where the runs go when several run at once: ``None`` or ``"processes"`` (this machine), ``"ray"``
