@@ -447,8 +447,9 @@ def run_many(
     ended: Callable[[Sequence[SeedRun | None]], None] | None = None,
 ) -> list[SeedRun]:
     """Every one of ``jobs`` run as `run_once` runs one, its runs in the order of ``jobs``; ``limits.workers`` at
-    once, each in its own process of one processes executor (holding ``limits.gpus_per_trial`` GPUs while it runs),
-    or one after another as `run_once` runs them when ``workers`` is 1.
+    once, each in its own process of one processes executor (holding ``limits.gpus_per_trial`` GPUs while it runs)
+    or as a task of the Ray executor (``limits.ray``, even one at a time), else one after another as `run_once` runs
+    them when ``workers`` is 1.
 
     ``ended`` is called each time a run ends with the runs so far, in the order of ``jobs`` (``None`` for those not
     ended yet); what it raises stops the lot: the runs still going are killed, their checkpoint folders emptied
