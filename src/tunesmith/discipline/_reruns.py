@@ -131,6 +131,11 @@ class RunLimits:
         if self.ray is None:
             gpu_pool(self.gpus_per_trial, self.workers)
 
+    def per_run(self, took: float | None) -> float | None:
+        """The expected seconds per run when one run takes ``took`` and ``workers`` run at once (``None``: unknown),
+        for the progress line's estimate of the time left."""
+        return None if took is None else took / self.workers
+
     def executor(self, workers: int) -> Executor:
         """The executor ``workers`` runs go through at once: the processes executor, or the Ray executor."""
         if self.ray is not None:

@@ -164,8 +164,7 @@ def _run(study: Study, objective: Objective, params: Mapping[str, Any], seeds: S
     or a run past a limit, becomes a failed run."""
     jobs = [RunJob(BASELINE_NUMBER, estimator_params(study, params), seed,
                    study.checkpoint_root / "seeds" / f"baseline-{index}") for index, seed in seeds]  # fmt: skip
-    took = typical_duration(study.trials)
-    per_unit = None if took is None else took / limits.workers
+    per_unit = limits.per_run(typical_duration(study.trials))
     with Progress(label, len(jobs), unit="runs", per_unit=per_unit, show=progress) as bar:
         done = run_many(objective, jobs, metric=study.metric, keep_checkpoint=keep_checkpoints, limits=limits,
                         ended=lambda runs: bar.update(advance=1))  # fmt: skip

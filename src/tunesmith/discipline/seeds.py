@@ -835,16 +835,11 @@ def _confirm(
     jobs = [RunJob(record.number, estimator_params(study, record.params), seed,
                    study.checkpoint_root / "seeds" / f"{record.number}-{first + i}")
             for i, seed in enumerate(seed_values)]  # fmt: skip
-    per_unit = _per_run(typical_duration([record]), limits)
+    per_unit = limits.per_run(typical_duration([record]))
     with Progress(label, len(jobs), unit="runs", per_unit=per_unit, show=progress) as bar:
         return run_many(objective, jobs, metric=study.metric, guardrails=study.guardrails,
                         keep_checkpoint=keep_checkpoints, limits=limits,
                         ended=lambda runs: bar.update(advance=1))  # fmt: skip
-
-
-def _per_run(took: float | None, limits: RunLimits) -> float | None:
-    """The expected seconds per run, ``took`` a run, when ``limits.workers`` run at once (``None``: unknown)."""
-    return None if took is None else took / limits.workers
 
 
 def _running_detail(runs: Sequence[SeedRun | None], jobs: Sequence[RunJob], seeds: int, workers: int) -> str:
@@ -1014,7 +1009,7 @@ def validate_top(
             _stop_if_broken(study, summarised(ran), baseline, rule=chosen_rule, confidence=confidence,
                             seeds=seed_values, limits=limits)  # fmt: skip
 
-    with Progress(label, len(jobs), unit="runs", per_unit=_per_run(expected, limits), show=progress) as bar:
+    with Progress(label, len(jobs), unit="runs", per_unit=limits.per_run(expected), show=progress) as bar:
         bar.update(detail=_running_detail([None] * len(jobs), jobs, len(seed_values), limits.workers))
         ran = run_many(objective, jobs, metric=study.metric, guardrails=study.guardrails,
                        keep_checkpoint=keep_checkpoints, limits=limits, ended=ended)  # fmt: skip

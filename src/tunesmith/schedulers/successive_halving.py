@@ -130,8 +130,8 @@ def _is_peer(record: TrialRecord) -> bool:
     """Whether ``record`` holds a place at the rungs it reached: not once it ended FAILED (whatever the kind: an
     exception, a crash, a timeout, an interruption) or diverged (it still counts there, last: `_diverged_after`),
     since it can never use a promotion, and a live trial stopped below it would lose to a trial that will never
-    finish; nor once the objective declared it
-    infeasible (`tunesmith.Infeasible`, kind DECLARED), for the same reason. STOPPED (cut by a scheduler),
+    finish; nor once the objective declared it infeasible (`tunesmith.Infeasible`, kind DECLARED), for the same
+    reason. STOPPED (cut by a scheduler),
     COMPLETE, RUNNING and PAUSED trials stay peers. A failed trial that is retried runs again as a new trial from
     scratch, which takes its place at each rung it reaches, so the configuration counts once."""
     return record.state is not TrialState.FAILED and record.kind not in (TrialKind.DIVERGED, TrialKind.DECLARED)

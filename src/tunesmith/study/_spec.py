@@ -333,7 +333,7 @@ def replace_space(storage: Storage, info: StudyInfo, given: Space | None, where:
     warnings.warn(
         f"study {info.name!r} in {where} has no trial yet, so the space given replaces the stored one: "
         f"{'; '.join(differences) or 'the same definitions, as now written'}. Every worker must reopen it with the "
-        "new space (one that still holds the stored one would draw from it)",
+        "new space (one opened before refuses to draw at its first ask: `check_space_current`)",
         SpaceWarning,
         stacklevel=3,
     )
