@@ -3,7 +3,9 @@
 Every method gets the same total resource (training steps summed over all trials) on the same
 problems and seeds. For each, we report the configurations it evaluated, the winner's final loss
 (the best loss of a trial trained to ``max_resource``), and the resource it had spent when a fully
-trained trial first matched random search's final best ("reach", a fraction of the total).
+trained trial first matched random search's final best ("reach", a fraction of the total). Seed by seed,
+tunesmith's default is then set against each other method (`paired`): on how many seeds it reached sooner and ended
+lower, with a sign test, since a median over a few seeds, some never reaching, moves a lot with one seed.
 
 Methods: random search (every trial trained fully), tunesmith's default multi-fidelity setting
 (``scheduler={"name": "auto", "max_resource": 81}`` with the default sampler and divergence check),
@@ -35,7 +37,7 @@ import tunesmith as ts
 from benchmarks.multifidelity_peers import PEERS, Meter, Trace, available, drive, make_peer
 from benchmarks.multifidelity_problems import PROBLEMS, CurveCache, CurveProblem
 
-__all__ = ["METHODS", "PROBLEMS", "main", "run_method"]
+__all__ = ["METHODS", "PROBLEMS", "main", "paired", "run_method"]
 
 OURS = ["random", "default", "default-raw", "asha", "asha-promote", "hyperband", "asha-tpe", "hyperband-tpe"]
 METHODS = OURS + PEERS
@@ -136,6 +138,7 @@ def evaluate(problems: Sequence[str], methods: Sequence[str], seeds: int, random
 
 def _summary(row: dict[str, list[float]], random_configs: list[float]) -> dict[str, Any]:
     reach = np.array(row["reach"])
+    seeds = {"reach": [None if math.isnan(r) else r for r in row["reach"]], "best_final": list(row["best"])}
     # A seed that never reached the target counts as needing more than the whole budget (median over all seeds).
     median = float(np.median(np.where(np.isnan(reach), np.inf, reach)))
     return {
@@ -145,6 +148,29 @@ def _summary(row: dict[str, list[float]], random_configs: list[float]) -> dict[s
         "reach_fraction_median": median if math.isfinite(median) else math.nan,
         "reached_in": int(np.sum(~np.isnan(reach))),
         "seconds": float(np.mean(row["sec"])),
+        "per_seed": seeds,
+    }
+
+
+def paired(ours: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """``ours`` against ``other`` (two `_summary` rows of one problem), seed by seed: on how many seeds each reached
+    random search's best sooner (a seed it never reached on counts as later than any it did; neither reaching is a
+    tie) and ended lower, with a two-sided sign test's p-value over the seeds that differ. A median over few seeds
+    with some never reaching moves a lot with one seed; the pairs say whether a difference is more than that."""
+    from scipy.stats import binomtest
+
+    def count(mine: list[float], theirs: list[float]) -> dict[str, Any]:
+        better = sum(a < b for a, b in zip(mine, theirs, strict=True))
+        worse = sum(a > b for a, b in zip(mine, theirs, strict=True))
+        p = binomtest(better, better + worse).pvalue if better + worse else 1.0
+        return {"better": better, "worse": worse, "tied": len(mine) - better - worse, "p": float(p)}
+
+    def never_last(values: list[float | None]) -> list[float]:
+        return [math.inf if v is None else v for v in values]
+
+    return {
+        "reach": count(never_last(ours["per_seed"]["reach"]), never_last(other["per_seed"]["reach"])),
+        "best_final": count(ours["per_seed"]["best_final"], other["per_seed"]["best_final"]),
     }
 
 
@@ -166,7 +192,33 @@ def to_markdown(results: dict[str, Any], seeds: int) -> str:
                 f"| {problem} | {method} | {row['configurations']:.0f} | {row['configs_vs_random']:.1f} | "
                 f"{row['best_final']:.4f} | {reach} | {row['reached_in']}/{seeds} | {row['seconds']:.1f} |"
             )
-    return "\n".join(lines)
+    return "\n".join(lines + _paired_markdown(results))
+
+
+def _paired_markdown(results: dict[str, Any], ours: str = "default") -> list[str]:
+    """The table of `paired`: ``ours`` against every other method but random search, problem by problem."""
+    lines = [
+        "",
+        f"Seed by seed, {ours} against each method (`paired`): *reach* sooner / later / tied (neither reached), "
+        "*final loss* lower / higher / tied, each with a two-sided sign test's p over the seeds that differ.",
+        "",
+        "| problem | against | reach: sooner / later / tied | p | final loss: lower / higher / tied | p |",
+        "|---|---|---|---:|---|---:|",
+    ]
+    for problem, data in results.items():
+        rows = data["methods"]
+        if ours not in rows:
+            continue
+        for method, row in rows.items():
+            if method in (ours, "random"):
+                continue
+            pair = paired(rows[ours], row)
+            reach, final = pair["reach"], pair["best_final"]
+            lines.append(
+                f"| {problem} | {method} | {reach['better']} / {reach['worse']} / {reach['tied']} | {reach['p']:.2f} | "
+                f"{final['better']} / {final['worse']} / {final['tied']} | {final['p']:.2f} |"
+            )
+    return lines if len(lines) > 5 else []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from benchmarks.multifidelity import main, run_method
+from benchmarks.multifidelity import main, paired, run_method
 from benchmarks.multifidelity_peers import available
 from benchmarks.multifidelity_problems import PROBLEMS, CurveCache
 
@@ -53,3 +53,34 @@ def test_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
     assert set(results["curves"]["methods"]) == {"random", "asha"}
     assert results["curves (2 workers)"]["workers"] == 2
     assert "| curves | asha |" in (tmp_path / "multifidelity.md").read_text()
+
+
+def _row(reach: list[float | None], best: list[float]) -> dict[str, object]:
+    return {"per_seed": {"reach": reach, "best_final": best}}
+
+
+def test_paired_counts_a_seed_never_reached_as_later_and_neither_reaching_as_a_tie() -> None:
+    ours = _row([0.1, None, None, 0.5], [0.10, 0.12, 0.11, 0.09])
+    other = _row([0.2, 0.3, None, 0.4], [0.11, 0.12, 0.10, 0.10])
+    pair = paired(ours, other)
+    assert {k: pair["reach"][k] for k in ("better", "worse", "tied")} == {"better": 1, "worse": 2, "tied": 1}
+    assert {k: pair["best_final"][k] for k in ("better", "worse", "tied")} == {"better": 2, "worse": 1, "tied": 1}
+    assert pair["reach"]["p"] == pytest.approx(1.0)  # one against two is a coin flip
+
+
+def test_paired_p_is_small_only_when_one_side_wins_nearly_every_seed() -> None:
+    ten = [0.1] * 10
+    pair = paired(_row(ten, ten), _row([0.2] * 10, [0.2] * 10))
+    assert pair["reach"]["better"] == 10 and pair["reach"]["p"] == pytest.approx(2 / 2**10)
+    assert paired(_row(ten, ten), _row(ten, ten))["reach"] == {"better": 0, "worse": 0, "tied": 10, "p": 1.0}
+
+
+def test_a_run_with_the_default_writes_its_seed_by_seed_comparison(tmp_path: Path) -> None:
+    code = main(["--problems", "curves", "--methods", "default,asha", "--seeds", "2", "--random-configs", "3",
+                 "--workers", "1", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    results = json.loads((tmp_path / "multifidelity.json").read_text())
+    assert len(results["curves"]["methods"]["default"]["per_seed"]["reach"]) == 2
+    table = (tmp_path / "multifidelity.md").read_text()
+    assert "| curves | asha |" in table.split("Seed by seed")[1]
+    assert "| curves | random |" not in table.split("Seed by seed")[1]
