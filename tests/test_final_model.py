@@ -17,7 +17,7 @@ from tunesmith.objective import Metric
 from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers import ASHA, Hyperband, _final_model, make_scheduler
 from tunesmith.schedulers._final_model import predicted_finals
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 CONTEXT = SearchContext(metric=Metric("loss", "min"))
 
@@ -217,3 +217,22 @@ def test_a_trial_with_values_the_trained_trials_never_had_is_still_predicted() -
     predicted = predicted_finals(scored, "loss", 1.0, 9.0)
     assert predicted is not None and np.all(np.isfinite(predicted))
     assert predicted[-2] == pytest.approx(predicted[-1]) and abs(predicted[-1] - final(0.7)) < 0.05
+
+
+def test_the_samplers_view_predicts_from_the_rungs_own_peers_leaving_declared_infeasible_trials_out() -> None:
+    # Trials the objective declared infeasible after training to the end keep no place at a rung, so its ranking's
+    # prediction never reads them; the samplers' view of a stopped trial's final value must not read them either.
+    slow = at_rung(100, 0.7, 0.0)
+    past = [*history(14), slow]
+    declared = [
+        TrialRecord(200 + i, {"x": 0.7 + 0.01 * i, "speed": 0.0}, 200 + i, TrialState.INFEASIBLE,
+                    kind=TrialKind.DECLARED, metrics={"loss": 9.0},
+                    intermediate={1: {"loss": early(0.7, 0.0)}, 9: {"loss": 9.0}}, resource=9.0)
+        for i in range(6)
+    ]  # fmt: skip
+
+    def seen(history: list[TrialRecord]) -> float:
+        _, view = rung_view(history, Metric("loss"), [1.0, 9.0], 6, stopped_as_worst=True, predicted=True)
+        return next(r.metrics["loss"] for r in view if r.number == 100)
+
+    assert seen([*past, *declared]) == pytest.approx(seen(past))

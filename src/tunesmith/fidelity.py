@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["ViewMemo", "rung_view", "value_at"]
+__all__ = ["ViewMemo", "is_rung_peer", "rung_view", "value_at"]
 
 T = TypeVar("T")
 
@@ -176,6 +176,18 @@ def _losses_at(record: TrialRecord, metric: str, sign: float, levels: Sequence[f
     return out
 
 
+def is_rung_peer(record: TrialRecord) -> bool:
+    """Whether ``record`` holds a place at the rungs it reached, as a rung's ranking reads it
+    (`tunesmith.schedulers.successive_halving`) and the view's prediction with it (`_predicted_finals`): not once it
+    ended FAILED (whatever the kind: an exception, a crash, a timeout, an interruption) or diverged (a rung still
+    counts it, last), since it can never use a promotion, and a live trial stopped below it would lose to a trial
+    that will never finish; nor once the objective declared it infeasible (`tunesmith.Infeasible`, kind DECLARED),
+    for the same reason. STOPPED (cut by a scheduler), COMPLETE, RUNNING and PAUSED trials stay peers. A failed
+    trial that is retried runs again as a new trial from scratch, which takes its place at each rung it reaches, so
+    the configuration counts once."""
+    return record.state is not TrialState.FAILED and record.kind not in (TrialKind.DIVERGED, TrialKind.DECLARED)
+
+
 def _predicted_finals(history: Sequence[TrialRecord], at: Mapping[int, Sequence[float | None]],
                       levels: Sequence[float], name: str, sign: float) -> dict[int, float]:  # fmt: skip
     """The predicted final loss of each STOPPED trial of ``history``, by trial number: the prediction a rung's ranking
@@ -192,9 +204,9 @@ def _predicted_finals(history: Sequence[TrialRecord], at: Mapping[int, Sequence[
     for index in range(len(levels) - 2, -1, -1):
         if not any(at[n][index] is not None for n in waiting):
             continue
-        # The rung's peers, as its ranking reads them: a trial that failed keeps no place there.
+        # The rung's peers, as its ranking reads them (a trial that failed or was declared infeasible keeps no place).
         scored = [(loss, records[n]) for n, losses in at.items()
-                  if (loss := losses[index]) is not None and records[n].state is not TrialState.FAILED]  # fmt: skip
+                  if (loss := losses[index]) is not None and is_rung_peer(records[n])]  # fmt: skip
         predictions = predicted_finals(scored, name, sign, levels[-1])
         if predictions is None:
             continue

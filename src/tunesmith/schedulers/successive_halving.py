@@ -36,7 +36,7 @@ from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.fidelity import value_at
+from tunesmith.fidelity import is_rung_peer, value_at
 from tunesmith.pareto import losses_of, nondominated_order
 from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers._final_model import predicted_finals
@@ -124,17 +124,6 @@ def _diverged_after(record: TrialRecord) -> bool:
     """Whether ``record`` was stopped for diverging (the study's divergence check): at a rung it reached with a finite
     value, it still counts, ranked last (`_Rungs.ranked`)."""
     return record.state is TrialState.STOPPED and record.kind is TrialKind.DIVERGED
-
-
-def _is_peer(record: TrialRecord) -> bool:
-    """Whether ``record`` holds a place at the rungs it reached: not once it ended FAILED (whatever the kind: an
-    exception, a crash, a timeout, an interruption) or diverged (it still counts there, last: `_diverged_after`),
-    since it can never use a promotion, and a live trial stopped below it would lose to a trial that will never
-    finish; nor once the objective declared it infeasible (`tunesmith.Infeasible`, kind DECLARED), for the same
-    reason. STOPPED (cut by a scheduler),
-    COMPLETE, RUNNING and PAUSED trials stay peers. A failed trial that is retried runs again as a new trial from
-    scratch, which takes its place at each rung it reaches, so the configuration counts once."""
-    return record.state is not TrialState.FAILED and record.kind not in (TrialKind.DIVERGED, TrialKind.DECLARED)
 
 
 @dataclass(frozen=True)
@@ -252,7 +241,7 @@ class _Rungs:
         """Members that are peers at ``level``, best first (ties broken by trial number), each with its score: its
         loss, or predicted final loss, at ``level``; and what they were ranked by.
 
-        A peer is a member that reported at or past ``level`` and did not end FAILED or diverge (`_is_peer`); its
+        A peer is a member that reported at or past ``level`` and did not end FAILED or diverge (`is_rung_peer`); its
         loss at ``level`` is `value_at_rung`'s: the reading it had when it crossed the rung (its report at the
         rung, else its first report after it). Members the divergence check stopped after the rung (with a value
         there) follow the peers, by trial number, with no score: they count among the trials the rung keeps its top
@@ -271,7 +260,7 @@ class _Rungs:
             r for r in members if _diverged_after(r) and all(value_at_rung(r, n, level) is not None for n in names)
         ]
         last: list[tuple[float | None, TrialRecord]] = [(None, r) for r in sorted(reached, key=lambda r: r.number)]
-        members = [r for r in members if _is_peer(r)]
+        members = [r for r in members if is_rung_peer(r)]
         if len(context.objectives) > 1:
             return [(None, r) for r in self._ranked_by_fronts(members, level, context)] + last, "fronts"
         sign = context.metric.sign()
