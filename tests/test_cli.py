@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,18 @@ def test_json_output_holds_no_nan_or_infinity(tmp_path: Path) -> None:
     assert [strict(line)["metrics"].get("loss") for line in lines] == [0.5, None]  # one trial per line
     best = strict(invoke("best", "nan", "--storage", url, "--json").output)  # type: ignore[attr-defined]
     assert best["metrics"]["grad_norm"] is None
+
+
+def test_python_dash_m_tunesmith_runs_the_same_command_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    # Where the console script is not on the PATH (a venv not activated, a notebook's kernel).
+    url = f"sqlite:///{tmp_path}/one.db"
+    ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="listed")
+    out = subprocess.run([sys.executable, "-m", "tunesmith", "studies", "--storage", url], env=cli_env,
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    script = subprocess.run([str(BIN / "tunesmith"), "studies", "--storage", url], env=cli_env,
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0 and "listed" in out.stdout, out.stderr
+    assert (out.returncode, out.stdout) == (script.returncode, script.stdout)
+    usage = subprocess.run([sys.executable, "-m", "tunesmith", "--help"], env=cli_env, capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    assert usage.returncode == 0 and "Usage: tunesmith" in usage.stdout, usage.stderr
