@@ -215,8 +215,8 @@ def _paired_markdown(results: dict[str, Any], ours: str = "default") -> list[str
             pair = paired(rows[ours], row)
             reach, final = pair["reach"], pair["best_final"]
             lines.append(
-                f"| {problem} | {method} | {reach['better']} / {reach['worse']} / {reach['tied']} | {reach['p']:.2f} | "
-                f"{final['better']} / {final['worse']} / {final['tied']} | {final['p']:.2f} |"
+                f"| {problem} | {method} | {reach['better']} / {reach['worse']} / {reach['tied']} | {reach['p']:.2g} | "
+                f"{final['better']} / {final['worse']} / {final['tied']} | {final['p']:.2g} |"
             )
     return lines if len(lines) > 5 else []
 
