@@ -84,3 +84,19 @@ def test_a_run_with_the_default_writes_its_seed_by_seed_comparison(tmp_path: Pat
     table = (tmp_path / "multifidelity.md").read_text()
     assert "| curves | asha |" in table.split("Seed by seed")[1]
     assert "| curves | random |" not in table.split("Seed by seed")[1]
+
+
+def test_the_benchmark_runs_itself_again_under_a_fixed_hash_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SMAC3 drew differently in each process without one; with it already fixed, nothing is run again.
+    import benchmarks.multifidelity as module
+
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(module.os, "execv", lambda path, args: calls.append((path, list(args))))
+    monkeypatch.setattr(module.sys, "argv", ["multifidelity.py", "--seeds", "2"])
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    module._with_fixed_hash_seed()
+    assert calls == []
+    monkeypatch.delenv("PYTHONHASHSEED")
+    module._with_fixed_hash_seed()
+    assert calls == [(module.sys.executable, [module.sys.executable, "-m", "benchmarks.multifidelity", "--seeds", "2"])]
+    assert module.os.environ["PYTHONHASHSEED"] == "0"
