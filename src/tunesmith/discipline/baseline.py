@@ -246,7 +246,5 @@ def run_pending_baseline(
     declared = read_attr(study.attrs, BaselineAttr)
     if declared is not None and declared.params is not None and not completed(declared.runs, BASELINE_NUMBER):
         return evaluate_baseline(study, objective, seeds=seeds, progress=progress, keep_checkpoints=keep_checkpoints,
-                                 trial_timeout=limits.trial_timeout, memory_limit=limits.memory_limit,
-                                 workers=limits.workers, gpus_per_trial=limits.gpus_per_trial,
-                                 executor=None if limits.ray is None else {"name": "ray", **limits.ray})  # fmt: skip
+                                 **limits.arguments())
     return None
