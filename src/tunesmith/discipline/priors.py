@@ -17,10 +17,10 @@ parameters a small budget should leave at their defaults).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tunesmith.space import Float, Int
+from tunesmith.space._names import kind_of
 
 __all__ = [
     "DEFAULTS",
@@ -55,62 +55,18 @@ PRIORITY: tuple[tuple[str, str, str], ...] = (
 #: The default a low-priority parameter is left at when it is not tuned.
 DEFAULTS: dict[str, str] = {"adam_beta1": "0.9", "adam_beta2": "0.999", "adam_eps": "1e-8", "momentum": "0.9"}
 
-# How parameters are usually spelt, compared word by word: a name is split into lower-case words at
-# punctuation, camelCase and digits ("optimizer.learningRate_init" -> optimizer learning rate init), and a
-# spelling matches the last words of the name, after any trailing qualifiers ("learning_rate_init", "lr_peak",
-# KerasTuner's "units_0"). Words before it are free ("head_lr", "optim.beta2", "num_hidden_layers"); any other
-# word after it means the name is about something else ("lr_scheduler", "max_depth_ratio"), and "lr" inside a
-# word ("clr") is no match.
-_SPELLINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("learning_rate", ("lr", "learning_rate", "learningrate", "eta")),
-    ("batch_size", ("batch_size", "batchsize", "batch", "bs")),
-    ("weight_decay", ("weight_decay", "weightdecay", "wd", "l2", "l2_reg", "reg_lambda", "alpha")),
-    ("dropout", ("dropout", "drop", "pdrop")),
-    ("depth", ("depth", "layers", "n_layer", "num_layer", "nlayers")),
-    ("width", ("width", "units", "neurons", "hidden", "hidden_size", "hidden_dim", "hidden_layer_sizes", "d_model")),
-    ("adam_beta1", ("beta1", "b1", "betas_0")),
-    ("adam_beta2", ("beta2", "b2", "betas_1")),
-    ("adam_eps", ("eps", "epsilon")),
-    ("momentum", ("momentum",)),
-)
-
-# Words that may follow a spelling without changing what the parameter is (numbers too: a layer's index).
-_QUALIFIERS = frozenset({"init", "initial", "peak", "max", "min", "base", "start", "final", "rate", "prob", "p"})
-
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-
-
-def _words(name: str) -> tuple[str, ...]:
-    """``name`` as lower-case words: ``"learningRate_init"`` -> ``("learning", "rate", "init")``."""
-    return tuple(word.lower() for word in _WORD.findall(name))
-
-
-# Longest spellings first, so that a name is read by the most specific spelling that ends where it does.
-_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = tuple(
-    sorted(
-        ((_words(spelling), prior) for prior, spellings in _SPELLINGS for spelling in spellings),
-        key=lambda entry: -len(entry[0]),
-    )
-)
-
 
 def priority_of(name: str) -> tuple[str, str, str] | None:
     """The `PRIORITY` entry ``(prior, priority, why)`` a parameter's name points to, or ``None``.
 
-    The name is read word by word (see `_SPELLINGS`), so common spellings from PyTorch, Keras,
+    The name is read word by word (`tunesmith.space._names.kind_of`), so common spellings from PyTorch, Keras,
     scikit-learn and Hugging Face configs are recognised: ``learning_rate_init``, ``lr_peak``,
     ``per_device_train_batch_size``, ``hidden_dropout_prob``, ``hidden_layer_sizes``, ``beta_2``.
 
     Example: ``priority_of("optimizer.beta2")`` is ``("adam_beta2", "low", ...)``.
     """
-    words = _words(name)
-    for end in range(len(words), 0, -1):
-        for phrase, prior in _PHRASES:
-            if words[max(0, end - len(phrase)) : end] == phrase:
-                return next(entry for entry in PRIORITY if entry[0] == prior)
-        if not (words[end - 1] in _QUALIFIERS or words[end - 1].isdigit()):
-            return None
-    return None
+    kind = kind_of(name)
+    return None if kind is None else next(entry for entry in PRIORITY if entry[0] == kind)
 
 
 def learning_rate(low: float = 1e-5, high: float = 1e-1, *, log: bool = True, **options: Any) -> Float:
