@@ -104,11 +104,25 @@ def test_validate_fills_fixed_and_rejects_strays() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "param"),
-    [("dropout", Float(0.0, 1.5)), ("lr", Float(1e-3, 50.0, log=True)), ("beta_1", Float(0.5, 1.2))],
+    ("name", "param", "rule"),
+    [
+        ("dropout", Float(0.0, 1.5), r"outside \[0, 1\]"),
+        ("lr", Float(1e-3, 50.0, log=True), r"outside \[0, 10\]"),
+        ("beta_1", Float(0.5, 1.2), "Adam beta"),
+        # Spellings other than the plain ones: camelCase, XGBoost's eta, a head's own rate.
+        ("learningRate", Float(0.0, 100.0), "learning rate"),
+        ("eta", Float(0.0, 50.0), "learning rate"),
+        ("head_lr", Float(-0.1, 0.1), "learning rate"),
+        ("weight_decay", Float(-1.0, 1.0), "reaching below 0: an L2 strength"),
+        ("l2", Float(-0.1, 0.1), "L2 strength"),
+        ("batch_size", Int(0, 10), "reaching below 1: a batch holds at least one example"),
+        ("per_device_train_batch_size", Float(0.5, 64.0), "at least one example"),
+        ("n_layers", Int(-1, 3), "depth"),
+        ("adam_epsilon", Float(-1e-3, 1e-3), "epsilon"),
+    ],
 )
-def test_physically_meaningless_bounds_warn(name: str, param: Float) -> None:
-    with pytest.warns(SpaceWarning, match=name):
+def test_physically_meaningless_bounds_warn(name: str, param: Float | Int, rule: str) -> None:
+    with pytest.warns(SpaceWarning, match=rf"^'{name}' spans \[.*{rule}.*narrow the bounds"):
         Space({name: param})
 
 
@@ -116,6 +130,18 @@ def test_meaningful_bounds_do_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Space({"dropout": Float(0.0, 0.5), "learning_rate": Float(1e-5, 1e-1, log=True)})
+        # Names that only look like a rate (an F-beta's beta, a scheduler's decay factor), ranges that fit:
+        # a Ridge alpha over decades, a batch size from 1, a depth from 0 (no hidden layer).
+        Space(
+            {
+                "beta": Float(0.5, 2.0),
+                "lr_scheduler_gamma": Float(0.1, 20.0),
+                "alpha": Float(1e-4, 100.0, log=True),
+                "batch_size": Int(1, 512),
+                "n_layers": Int(0, 4),
+                "head_lr": Int(-5, -1),  # an exponent: a rate drawn as an Int is not read as one
+            }
+        )
 
 
 def test_json_round_trip_of_a_full_space() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import re
 import threading
 import time
 import warnings
@@ -19,6 +18,7 @@ import numpy as np
 
 from tunesmith.errors import SpaceError
 from tunesmith.space._forbidden import Forbidden
+from tunesmith.space._names import kind_of
 from tunesmith.space._params import Choice, Fixed, Float, Int, Param
 from tunesmith.space._scalars import JsonScalar, normalise_when
 
@@ -131,11 +131,19 @@ _ALLOWING: dict[str, None] = {}
 _READING_STORED: ContextVar[bool] = ContextVar("tunesmith_reading_stored_space", default=False)
 
 
-_MEANINGFUL: list[tuple[re.Pattern[str], float, float, str]] = [
-    (re.compile(r"dropout", re.I), 0.0, 1.0, "a dropout rate lies in [0, 1)"),
-    (re.compile(r"(^|_)(lr|learning_rate)($|_)", re.I), 0.0, 10.0, "a learning rate above 10 diverges for any model"),
-    (re.compile(r"momentum|beta", re.I), 0.0, 1.0, "a momentum or Adam beta lies in [0, 1)"),
-]
+# The bounds that make physical sense for a parameter of each kind its name is spelt as (`kind_of`), the types read
+# (counts such as a batch size may be drawn as floats), and why: a space reaching past them draws a `SpaceWarning`.
+_MEANINGFUL: dict[str, tuple[float, float, tuple[type[Param], ...], str]] = {
+    "learning_rate": (0.0, 10.0, (Float,), "a learning rate is positive, and above 10 diverges for any model"),
+    "dropout": (0.0, 1.0, (Float,), "a dropout rate lies in [0, 1)"),
+    "momentum": (0.0, 1.0, (Float,), "a momentum lies in [0, 1)"),
+    "adam_beta1": (0.0, 1.0, (Float,), "an Adam beta lies in [0, 1)"),
+    "adam_beta2": (0.0, 1.0, (Float,), "an Adam beta lies in [0, 1)"),
+    "adam_eps": (0.0, math.inf, (Float,), "an epsilon (Adam's, a tolerance) is never negative"),
+    "weight_decay": (0.0, math.inf, (Float, Int), "an L2 strength is never negative: below 0 it rewards large weights"),
+    "batch_size": (1.0, math.inf, (Float, Int), "a batch holds at least one example"),
+    "depth": (0.0, math.inf, (Float, Int), "a network's depth is never negative"),
+}
 
 
 def _value_order(parent: Param) -> Sequence[JsonScalar] | None:
@@ -410,17 +418,21 @@ class Space(Mapping[str, Param]):
 
     @staticmethod
     def _check_meaningful(name: str, param: Param) -> None:
-        if not isinstance(param, Float):  # rates and probabilities are real-valued; lr_cycle_steps is not one
+        kind = kind_of(name)
+        if kind is None or kind not in _MEANINGFUL:
             return
-        for pattern, low, high, why in _MEANINGFUL:
-            if pattern.search(name) and (param.low < low or param.high > high):
-                warnings.warn(
-                    f"{name!r} spans [{param.low}, {param.high}], outside [{low}, {high}]: {why}; "
-                    "narrow the bounds unless you mean it",
-                    SpaceWarning,
-                    stacklevel=4,
-                )
-                return
+        low, high, types, why = _MEANINGFUL[kind]
+        # A rate drawn as an Int (an exponent, say) is another thing.
+        if not isinstance(param, Float | Int) or not isinstance(param, types):
+            return
+        if param.low >= low and param.high <= high:
+            return
+        bounds = f"reaching below {low:g}" if math.isinf(high) else f"outside [{low:g}, {high:g}]"
+        warnings.warn(
+            f"{name!r} spans [{param.low}, {param.high}], {bounds}: {why}; narrow the bounds unless you mean it",
+            SpaceWarning,
+            stacklevel=4,
+        )
 
     # Mapping protocol -------------------------------------------------------------------
     def __getitem__(self, name: str) -> Param:
