@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunesmith.analysis import Diagnosis, ImportanceResult, NotEnoughTrials, diagnose, importance
+from tunesmith.analysis import (
+    Diagnosis,
+    EarlySignal,
+    ImportanceResult,
+    NotEnoughTrials,
+    diagnose,
+    early_signal,
+    importance,
+)
 from tunesmith.analysis._advice import MIN_ADVICE_TRIALS
 from tunesmith.analysis._common import finished_values, format_value, valid_records
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
@@ -460,6 +468,7 @@ class Findings:
     importance: ImportanceResult | None
     importance_note: str | None
     diagnosis: Diagnosis
+    early_signal: EarlySignal | None = None  # whether early values ranked the final ones (`analysis.early_signal`)
 
 
 def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
@@ -483,15 +492,16 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     diagnosis = diagnose(data.valid, data.space, data.metric, importance=results, objectives=objectives,
                          importance_level=level, best=shown.record if shown is not None else best,
                          guardrails=data.guardrails)  # fmt: skip
+    signal = early_signal(data.valid, data.metric, data.scheduler)
     left_out = _continuations_note(continued)
     if not isinstance(found, ImportanceResult):
-        return Findings(None, "; ".join(n for n in (str(found), left_out) if n), diagnosis)
+        return Findings(None, "; ".join(n for n in (str(found), left_out) if n), diagnosis, signal)
     first = (f"importance of {data.metric.name}, the first objective (the advice below reads every objective: "
              f"{', '.join(o.name for o in objectives)})")  # fmt: skip
     notes = [first if data.several else None, found.explained_note(), left_out]
     if level is not None:
         notes.append(_rung_note(data, level, found))
-    return Findings(found if found.shown else None, "; ".join(n for n in notes if n) or None, diagnosis)
+    return Findings(found if found.shown else None, "; ".join(n for n in notes if n) or None, diagnosis, signal)
 
 
 # The continuations the importance note names before "and N more".

@@ -156,6 +156,10 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     if environments is not None and several:  # results of other code may not compare: said before any figure
         out.append(environments)
     out.append(_Section("Diagnosis", _diagnosis_html(found)))
+    if found.early_signal is not None:
+        lines = found.early_signal.lines()
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
+        out.append(_Section("Early signal", f"<p>{html.escape(lines[0])}</p>" + (f"<ul>{items}</ul>" if items else "")))
     out.append(_Section("Optimisation history", "", plots.history(data)))
     out.append(
         _Section(
@@ -552,6 +556,7 @@ def _page(
     analysis = {
         "importance": found.importance.to_json() if found.importance else None,
         "diagnosis": found.diagnosis.to_json(),
+        "early_signal": found.early_signal.to_json() if found.early_signal else None,
     }
     analysis_json = json.dumps(json_safe(analysis), allow_nan=False, default=str).replace("</", "<\\/")
     # Every objective, as `tunesmith status` heads its summary: a study with several is judged on all of them.

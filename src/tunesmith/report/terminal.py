@@ -130,6 +130,11 @@ def summary(
     out.print(Text("Diagnosis", style="bold"))
     for line in found.diagnosis.lines():
         out.print(Text(f"  • {_plain(line)}"))
+    signal = found.early_signal
+    if signal is not None and signal.kept_by is None:  # under early stopping it is not read: the report says why
+        out.print(Text("Early signal", style="bold"))
+        for line in signal.lines():
+            out.print(Text(f"  • {_plain(line)}"))
 
 
 def _print_no_best(
