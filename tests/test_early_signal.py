@@ -167,3 +167,36 @@ def test_status_leaves_out_the_signal_it_cannot_read_under_early_stopping(tmp_pa
     shown = CliRunner().invoke(cli, ["status", "asha", "--storage", url], terminal_width=400)
     assert shown.exit_code == 0, shown.output
     assert "Early signal" not in shown.output
+
+
+def test_a_plan_takes_its_early_signal_and_first_rung_from_a_pilot(tmp_path: Path) -> None:
+    import json
+
+    from tunesmith.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'pilot.db'}"
+    study = ts.Study(SPACE, metric="loss", storage=url, name="pilot", sampler="random", seed=0)
+    study.optimize(_objective(crossing=True), n_trials=20)
+    config = tmp_path / "study.toml"
+    config.write_text(
+        f'objective = "objectives:quadratic"\nstorage = "{url}"\n[metric]\nname = "loss"\n[budget]\ntrials = 300\n'
+        f'[scheduler]\nname = "asha"\nmax_resource = {STEPS}\n'
+        '[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n'
+    )
+    shown = CliRunner().invoke(cli, ["plan", str(config), "--early-signal-from", "pilot", "--json"])
+    assert shown.exit_code == 0, shown.output
+    plan = json.loads(shown.output)
+    assert plan["early_signal_from"]["early_signal"] is True and plan["early_signal_from"]["min_resource"] == 9
+    assert plan["scheduler"]["name"] == "asha" and plan["scheduler"]["min_resource"] == 9
+    text = CliRunner().invoke(cli, ["plan", str(config), "--early-signal-from", "pilot"], terminal_width=400)
+    assert "planned with early signal: yes, min_resource=9 (read from study 'pilot')" in text.output
+    assert "(early_signal, read from study 'pilot')" in text.output and "an assumption" not in text.output
+    both = CliRunner().invoke(cli, ["plan", str(config), "--early-signal-from", "pilot", "--early-signal", "no"])
+    assert both.exit_code == 1 and "give the early signal once" in both.output
+    # A pilot under early stopping tells nothing: the plan hedges (unsure), and says why.
+    asha = ts.Study(SPACE, metric="loss", storage=url, name="asha", sampler="random", seed=0,
+                    scheduler=ts.ASHA(min_resource=1, max_resource=STEPS, eta=3))  # fmt: skip
+    asha.optimize(_objective(crossing=True), n_trials=30)
+    unsure = CliRunner().invoke(cli, ["plan", str(config), "--early-signal-from", "asha", "--json"])
+    assert unsure.exit_code == 0, unsure.output
+    assert json.loads(unsure.output)["early_signal_from"]["early_signal"] is None

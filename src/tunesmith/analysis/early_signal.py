@@ -157,13 +157,31 @@ class EarlySignal:
         }[rung.reading]
         return f"resource {rung.level:g}: {figures}: {said}"
 
-    def _advice(self, read: Sequence[RungSignal]) -> list[str]:
-        """Where a rung scheduler could start: the lowest level from which every level read predicts the end."""
+    def start(self) -> RungSignal | None:
+        """The lowest level from which every level read predicts the end (``None``: the top level read does not)."""
         start = None
-        for rung in reversed(read):
+        for rung in reversed([r for r in self.rungs if r.reading != "too few"]):
             if rung.reading != "predicts":
                 break
             start = rung
+        return start
+
+    def stated(self) -> tuple[bool | None, float | None]:
+        """What a plan may take from the reading (`tunesmith.discipline.Fidelity`'s ``early_signal`` and
+        ``min_resource``): ``(True, level)`` when the values predict the end from ``level`` on (`start`),
+        ``(False, None)`` when some level misleads and none predicts, else ``(None, None)``: unsure (not read, or not
+        decided from any level on), for which a plan hedges."""
+        start = self.start()
+        if start is not None:
+            return True, start.level
+        readings = {r.reading for r in self.rungs}
+        if "misleads" in readings and "predicts" not in readings:
+            return False, None
+        return None, None
+
+    def _advice(self, read: Sequence[RungSignal]) -> list[str]:
+        """Where a rung scheduler could start (`start`), and which levels mislead."""
+        start = self.start()
         misleading = [r.level for r in read if r.reading == "misleads"]
         out = []
         if misleading:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+from click.core import ParameterSource
 from rich.table import Table
 
 from tunesmith._text import terminal_safe
 from tunesmith.cli._common import (
+    CliError,
     _confirm_stored,
     _friendly_errors,
     _interruptible,
@@ -15,6 +19,8 @@ from tunesmith.cli._common import (
     console,
     json_option,
     storage_option,
+    storage_options,
+    storage_url,
     verdict_colour,
 )
 from tunesmith.lr.range_test import BOTTOM_IN_NOISE, FALL_IN_NOISE, MIN_READ_STEPS
@@ -32,11 +38,16 @@ from tunesmith.lr.range_test import BOTTOM_IN_NOISE, FALL_IN_NOISE, MIN_READ_STE
               help="First resource at which trials can be compared.")  # fmt: skip
 @click.option("--early-signal", type=click.Choice(["yes", "unsure", "no"]), default="yes", show_default=True,
               help="Do early results predict final ones?")  # fmt: skip
+@click.option("--early-signal-from", "signal_from", default=None, metavar="STUDY",
+              help="Read --early-signal (and --min-resource) from STUDY's curves: a search without early stopping, "
+                   "in --storage, else the config's storage.")  # fmt: skip
 @click.option("--adaptive", is_flag=True, help="Training can take new hyperparameters from a checkpoint (PBT).")
+@storage_options(config=True)
 @json_option
 def plan_command(
     config: str, trial_cost: float | None, trials: int | None, workers: int | None, max_resource: float | None,
-    min_resource: float | None, early_signal: str, adaptive: bool, as_json: bool,
+    min_resource: float | None, early_signal: str, signal_from: str | None, adaptive: bool, storage: str | None,
+    storage_file: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Recommend the search method and scheduler for CONFIG, with what its budget buys under each."""
     from tunesmith.config import load_config
@@ -44,15 +55,51 @@ def plan_command(
 
     with _friendly_errors():
         cfg = load_config(config)
+    stated = {"yes": True, "unsure": None, "no": False}[early_signal]
+    measured: dict[str, Any] | None = None
+    if signal_from is not None:
+        if click.get_current_context().get_parameter_source("early_signal") is not ParameterSource.DEFAULT:
+            raise CliError(
+                f"give the early signal once, got --early-signal {early_signal} and --early-signal-from "
+                f"{signal_from}: drop one of them"
+            )
+        url = storage_url(storage, storage_file, config=cfg.storage, say=not as_json)
+        stated, start, measured = _measured_signal(url, signal_from)
+        if min_resource is None:
+            min_resource = start
+    with _friendly_errors():
         plan = plan_for_config(
             cfg, trial_cost=trial_cost, trials=trials, workers=workers, max_resource=max_resource,
-            min_resource=min_resource, early_signal={"yes": True, "unsure": None, "no": False}[early_signal],
-            adaptive=adaptive,
+            min_resource=min_resource, early_signal=stated, adaptive=adaptive,
+            signal_read=None if measured is None else f"read from study {signal_from!r}",
         )  # fmt: skip
     if as_json:
-        _print_json(plan.to_json())
+        _print_json(plan.to_json() if measured is None else {**plan.to_json(), "early_signal_from": measured})
         return
+    if measured is not None:
+        for line in measured["lines"]:
+            click.echo(terminal_safe(line, markup=False))
     click.echo(terminal_safe(plan.summary(), markup=False, multiline=True))
+
+
+def _measured_signal(url: str, name: str) -> tuple[bool | None, float | None, dict[str, Any]]:
+    """What study ``name`` in ``url`` says of the early signal (`tunesmith.analysis.early_signal`): the plan's
+    ``early_signal`` and ``min_resource`` (``None``: none read), and what to print and record of it."""
+    from tunesmith.analysis import early_signal
+
+    study = _resolve_study(url, name)
+    signal = early_signal(study.trials, study.metric, study.scheduler)
+    if signal is None:
+        raise CliError(
+            f"study {name!r} has no curves of {study.metric.name!r} to read the early signal from: its trials must "
+            "report it at each step (trial.report) while training to the end"
+        )
+    stated, start = signal.stated()
+    word = {True: "yes", None: "unsure", False: "no"}[stated]
+    at = "" if start is None else f", min_resource={start:g}"
+    lines = [*signal.lines(), f"planned with early signal: {word}{at} (read from study {name!r})"]
+    return stated, start, {"study": name, "early_signal": stated, "min_resource": start, "lines": lines,
+                           "reading": signal.to_json()}  # fmt: skip
 
 
 @click.command("finalize")

@@ -66,6 +66,8 @@ class Fidelity:
         eta: the halving rate for successive halving.
         early_signal: ``True`` when early rankings predict final ones, ``None`` when unsure, ``False`` when not.
         adaptive: whether training can continue from a checkpoint with new hyperparameters (PBT).
+        signal_read: where ``early_signal`` was read (``"read from study 'pilot'"``: `EarlySignal.stated`);
+            ``None`` when it is stated, an assumption.
     """
 
     max_resource: float
@@ -73,6 +75,7 @@ class Fidelity:
     eta: float = 3
     early_signal: bool | None = True
     adaptive: bool = False
+    signal_read: str | None = None
 
     def __post_init__(self) -> None:
         rung_levels(self.min_resource, self.max_resource, self.eta)
@@ -84,6 +87,7 @@ class Fidelity:
             "eta": self.eta,
             "early_signal": self.early_signal,
             "adaptive": self.adaptive,
+            **({} if self.signal_read is None else {"signal_read": self.signal_read}),
         }
 
 
@@ -371,6 +375,7 @@ def _plan(
             early_signal=fidelity.early_signal,
             adaptive=fidelity.adaptive,
             workers=workers,
+            signal_read=fidelity.signal_read,
         )
     )
     options = _options(space, full, workers, fidelity)
@@ -592,6 +597,7 @@ def plan_for_config(
     adaptive: bool = False,
     workers: int | None = None,
     trials: int | None = None,
+    signal_read: str | None = None,
 ) -> Plan:
     """`plan` for a config file's space, budget and workers (``tunesmith plan CONFIG``).
 
@@ -619,6 +625,7 @@ def plan_for_config(
             eta=float(table.get("eta", 3)),
             early_signal=early_signal,
             adaptive=adaptive,
+            signal_read=signal_read,
         )
     budget = cfg.budget if trials is None else Budget(trials=trials, wall_time=cfg.budget.wall_time)
     if budget.is_unbounded() or (budget.trials is None and budget.resource is None and trial_cost is None):

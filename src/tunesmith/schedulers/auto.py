@@ -45,6 +45,7 @@ def choose_scheduler(
     early_signal: bool | None = True,
     adaptive: bool = False,
     workers: int | None = None,
+    signal_read: str | None = None,
 ) -> tuple[Scheduler, str]:
     """The scheduler for a trial whose resource axis is described by the arguments, and why.
 
@@ -59,6 +60,7 @@ def choose_scheduler(
         workers: trials that train at once (``None``: unknown, as for ``scheduler="auto"``, which every worker
             and a resumed study must resolve alike). Fewer than PBT's ``min_population`` pass PBT over for the
             next rule: its population would never train together, so no member would be exploited.
+        signal_read: where ``early_signal`` was read (a pilot study's curves), said in the reason; ``None``: stated.
     """
     if max_resource is None:
         return FIFO(), "fifo: trials declare no resource axis, so there is nothing to cut early"
@@ -78,19 +80,26 @@ def choose_scheduler(
                 f"{pbt.min_population} trials training at once (min_population) and workers={workers} would "
                 f"exploit none, a plain random search - pass workers={pbt.min_population} or more for pbt"
             )
+    read = "" if signal_read is None else f" ({signal_read})"
     if early_signal is False:
         return FIFO(), (
-            f"fifo: early results do not predict final ones, so stopping early would kill late bloomers{passed_over}"
+            f"fifo: early results do not predict final ones{read}, so stopping early would kill late bloomers"
+            f"{passed_over}"
         )
     if early_signal is None:
         return Hyperband(min_resource, max_resource, eta), (
-            f"hyperband: an early signal whose onset is uncertain - brackets start at {min_resource:g} to "
+            f"hyperband: an early signal whose onset is uncertain{read} - brackets start at {min_resource:g} to "
             f"{max_resource:g} units and hedge against cutting too early{passed_over}"
         )
+    stated = (
+        "early_signal, an assumption: say 'unsure' or 'no' if a slow start can still win"
+        if signal_read is None
+        else f"early_signal, {signal_read}"
+    )
     return ASHA(min_resource, max_resource, eta), (
-        f"asha: taking rankings to stabilise early (early_signal, an assumption: say 'unsure' or 'no' if a slow "
-        f"start can still win), trials are compared from {min_resource:g} units and only the top 1/{eta:g} go on "
-        f"to {max_resource:g}; asynchronous, so no worker waits for a rung to fill{passed_over}"
+        f"asha: taking rankings to stabilise early ({stated}), trials are compared from {min_resource:g} units and "
+        f"only the top 1/{eta:g} go on to {max_resource:g}; asynchronous, so no worker waits for a rung to fill"
+        f"{passed_over}"
     )
 
 
