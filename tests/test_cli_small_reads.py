@@ -124,7 +124,8 @@ def _sampler_lines(result: Result) -> list[str]:
 
 def test_status_names_a_sampler_given_by_name_with_its_stored_settings(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/s.db"
-    _stored(url, sampler="grid", budget=ts.Budget(trials=2)).optimize(_quadratic)
+    with pytest.warns(ts.samplers.SparseGridWarning):  # 2 trials of a float's 5 grid values
+        _stored(url, sampler="grid", budget=ts.Budget(trials=2)).optimize(_quadratic)
 
     assert _sampler_lines(_invoke("status", "s", "--storage", url)) == ["sampler: grid(points=5, shuffle=None)"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import tunesmith as ts
 from tunesmith.objective import Metric
@@ -128,6 +129,22 @@ def test_a_named_grid_larger_than_the_trial_budget_moves_every_parameter() -> No
     study = ts.Study(space, metric="loss", budget=ts.Budget(trials=20), storage="memory", seed=0, sampler="grid")
     study.optimize(lambda t: float(t.params["lr_exp"]))
     assert len({r.params["lr_exp"] for r in study.trials}) >= 4
+
+
+def test_a_named_grid_that_coarsens_floats_beyond_the_budget_says_it_is_a_confined_random_search() -> None:
+    space = ts.Space({f"p{i}": ts.Float(0.0, 1.0) for i in range(6)})
+    study = ts.Study(space, metric="loss", budget=ts.Budget(trials=20), storage="memory", seed=0, sampler="grid")
+    with pytest.warns(ts.samplers.SparseGridWarning, match=r"15,625 points and the trial budget visits 20 of them "
+                      r"\(0\.1%\).*5 values of p0, p1, p2, p3, p4 and 1 more; sampler='sobol'"):  # fmt: skip
+        study.optimize(lambda t: sum(t.params.values()))
+    # A grid the budget mostly covers, or one of every value of discrete parameters (shuffled: a random search
+    # without repeats, as the test above runs under warnings as errors), has nothing to say.
+    covered = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0), "y": ts.Float(0.0, 1.0)}), metric="loss", sampler="grid",
+                       budget=ts.Budget(trials=13), storage="memory", seed=0)  # fmt: skip
+    assert isinstance(covered.sampler, ts.samplers.Grid)
+    assert covered.sampler.coverage_note(covered.space, 13) is None
+    assert covered.sampler.coverage_note(covered.space, 12) is not None
+    assert covered.sampler.coverage_note(covered.space, None) is None
 
 
 def test_a_named_grid_the_budget_covers_keeps_its_lexicographic_order() -> None:

@@ -10,7 +10,7 @@ from tunesmith.samplers.auto import Auto
 from tunesmith.samplers.base import Sampler, SearchContext
 from tunesmith.samplers.cmaes import CMAES
 from tunesmith.samplers.gp import GP
-from tunesmith.samplers.grid import Grid
+from tunesmith.samplers.grid import Grid, SparseGridWarning
 from tunesmith.samplers.nsga2 import NSGA2
 from tunesmith.samplers.qmc import Sobol
 from tunesmith.samplers.random import Random
@@ -28,6 +28,7 @@ __all__ = [
     "Sampler",
     "SearchContext",
     "Sobol",
+    "SparseGridWarning",
     "make_sampler",
 ]
 

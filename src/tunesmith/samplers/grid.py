@@ -16,7 +16,11 @@ from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["Grid"]
+__all__ = ["Grid", "SparseGridWarning"]
+
+
+class SparseGridWarning(UserWarning):
+    """A grid chosen for a study whose trial budget visits only a small part of it."""
 
 
 class Grid(Sampler):
@@ -25,7 +29,8 @@ class Grid(Sampler):
 
     Choices get every option. Integers and stepped floats get every value when they have at most
     ``4 * points`` of them, else ``points`` evenly spaced ones, as continuous floats do (so ``Int(0, 199)``
-    gets 5 by default: pass ``points=200`` for all of them).
+    gets 5 by default: pass ``points=200`` for all of them). A trial budget that visits under half of a grid that
+    coarsens some parameter so draws a `SparseGridWarning` when the study starts (`coverage_note`).
 
     Args:
         points: values per continuous float (on its log scale when ``log=True``), and per integer or stepped
@@ -48,6 +53,27 @@ class Grid(Sampler):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "points": self.points, "shuffle": self.shuffle}
+
+    def coverage_note(self, space: Space, trials: int | None) -> str | None:
+        """What a trial budget of ``trials`` leaves of the grid when it visits under half of it and the grid coarsens
+        some parameter (a float, an integer of more than ``4 * points`` values) to ``points`` values; ``None``
+        otherwise, with no trial budget, or for a space learned as the trials run. Visited in a random order, such a
+        grid is a random search confined to those values, where random or Sobol points would spread over every value
+        (the guide keeps grids to tiny spaces, up to 3 parameters of up to 5 values). A grid of every value of
+        discrete parameters, shuffled, is a random search without repeats: nothing to say."""
+        if trials is None or not space.dimensions:
+            return None
+        coarse = [n for n in space.dimensions if len(space[n].grid_values(self.points)) < space[n].cardinality()]
+        size = space.grid_size(self.points)
+        if not coarse or 2 * trials >= size:
+            return None
+        named = ", ".join(coarse[:5]) + (f" and {len(coarse) - 5} more" if len(coarse) > 5 else "")
+        return (
+            f"sampler='grid' has {size:,} points and the trial budget visits {trials} of them ({trials / size:.1%}), "
+            f"in a random order: a random search confined to the grid's {self.points} values of {named}; "
+            "sampler='sobol' or 'random' spreads the same trials over every value, and 'auto' picks for the budget "
+            "(grids suit tiny spaces, up to 3 parameters of up to 5 values each)"
+        )
 
     def _shuffles(self, size: int, context: SearchContext) -> bool:
         """Whether the grid is visited in the study's random order: as given, else whether the budget may end

@@ -36,6 +36,7 @@ from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.base import GPUS, REFUSED_REPORT, TRAINED_TO
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.pareto import pareto_front
+from tunesmith.samplers.grid import Grid, SparseGridWarning
 from tunesmith.schedulers.pbt import RoundWatch
 from tunesmith.space._define_by_run import ONE_DEFINITION, DefinitionError
 from tunesmith.storage.base import count_budgeted
@@ -1169,6 +1170,8 @@ def optimize(
     forecast = fully[1] if fully is not None and fully[0] < MIN_FULLY_TRAINED else None
     if forecast:
         warnings.warn(forecast, ShortTrainingWarning, stacklevel=3)
+    if isinstance(study.sampler, Grid) and (sparse := study.sampler.coverage_note(study.space, study.budget.trials)):
+        warnings.warn(sparse, SparseGridWarning, stacklevel=3)
     options: dict[str, Any] = {}
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
