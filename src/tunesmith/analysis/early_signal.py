@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -82,16 +82,7 @@ class RungSignal:
     needed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "level": self.level,
-            "reached": self.reached,
-            "trained": self.trained,
-            "rho": self.rho,
-            "low": self.low,
-            "high": self.high,
-            "reading": self.reading,
-            "needed": self.needed,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -197,13 +188,7 @@ class EarlySignal:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "full": self.full,
-            "confidence": self.confidence,
-            "kept_by": self.kept_by,
-            "rungs": [r.to_json() for r in self.rungs],
-        }
+        return {**asdict(self), "rungs": [r.to_json() for r in self.rungs]}
 
 
 def early_signal(
