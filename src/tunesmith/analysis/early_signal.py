@@ -126,9 +126,11 @@ class EarlySignal:
         return out
 
     def _head(self) -> str:
+        shared = sum(1 for r in self.rungs if r.trained >= MIN_TRAINED)
+        among = f" (95% shared among the {shared} resources read)" if shared > 1 else ""
         return (
             f"early signal: how the values at each resource rank the final {self.metric} of the trials trained to the "
-            f"end (resource {self.full:g}), Spearman's rho with its {self.confidence:.1%} interval"
+            f"end (resource {self.full:g}), Spearman's rho with its {self.confidence:.1%} interval{among}"
         )
 
     def _rung_line(self, rung: RungSignal) -> str:
