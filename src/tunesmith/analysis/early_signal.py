@@ -4,7 +4,9 @@ ASHA and Hyperband stop a trial at a rung for its value there, which is sound on
 as their final values do; the guide warns that early stopping "needs meaningful early signal; can kill
 late-bloomers". `early_signal` measures it on the study's own trials: at each rung (each resource level the scheduler
 compares trials at, or, without one, levels a factor of 3 apart below the common final step), Spearman's rank
-correlation between the trials' values at the rung and their final values, over the trials trained to the end.
+correlation between the trials' values at the rung and their final values, over the trials trained to the end and
+those the divergence check stopped after the rung, which count as ending worst (as a rung ranks them): a trial that
+looked best early and then blew up is the early signal misleading, not a trial to leave out.
 
 How sure it is: each correlation has a 95% interval (Fisher's z with Bonett and Wright's standard error for Spearman,
 ``sqrt((1 + rho**2 / 2) / (n - 3))``), widened for the number of rungs read (Bonferroni), so that a study where the
@@ -62,7 +64,8 @@ class RungSignal:
     Attributes:
         level: the rung's resource.
         reached: the trials that reached it (stopped there or went on).
-        trained: those trained to the full resource, over which ``rho`` is read.
+        trained: those trained to the full resource or that diverged after it (the divergence check stopped them:
+            they count as ending worst), over which ``rho`` is read.
         rho: Spearman's rank correlation between the value at the rung and the final value (``None``: fewer than
             `MIN_TRAINED` trained trials, or one side all equal).
         low, high: its interval (see the module's docstring); ``None`` with ``rho``.
@@ -70,6 +73,7 @@ class RungSignal:
             values, all equal: no order to compare), or ``"too few"`` trained trials to read.
         needed: the trained trials that would decide at the correlation seen, when undecided (``None``: a
             correlation of zero, which no count decides).
+        diverged: how many of ``trained`` diverged after the rung.
     """
 
     level: float
@@ -80,6 +84,7 @@ class RungSignal:
     high: float | None
     reading: Reading
     needed: int | None = None
+    diverged: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,7 +142,8 @@ class EarlySignal:
         if rung.rho is None or rung.low is None or rung.high is None:
             return (f"resource {rung.level:g}: the {rung.trained} trained trials' values there, or their final values, "
                     "are all equal: no order to compare")  # fmt: skip
-        figures = f"rho = {rung.rho:+.2f} ({rung.low:+.2f} to {rung.high:+.2f}) over {rung.trained} trials"
+        blown = f", {rung.diverged} of them diverged after it (counted as ending worst)" if rung.diverged else ""
+        figures = f"rho = {rung.rho:+.2f} ({rung.low:+.2f} to {rung.high:+.2f}) over {rung.trained} trials{blown}"
         said = {
             "predicts": "predicts the end",
             "misleads": "misleads: a better value there went with a worse end",
@@ -199,8 +205,8 @@ def early_signal(
     """How well the values at each resource ranked the final values of the trials trained to the end.
 
     Args:
-        records: the study's trials (invalidated, failed, diverged and declared-infeasible ones are left out, as a
-            rung leaves them out: `tunesmith.fidelity.is_rung_peer`).
+        records: the study's trials (invalidated, failed and declared-infeasible ones are left out, as a rung leaves
+            them out: `tunesmith.fidelity.is_rung_peer`; one the divergence check stopped after a rung ended worst).
         metric: the metric read.
         scheduler: the study's (``None``: not known). Its rungs (`Scheduler.rungs()`) are the levels read; without
             rungs, levels a factor of 3 apart from the first step reported, below the step most complete trials
@@ -222,10 +228,12 @@ def early_signal(
         return EarlySignal(metric.name, full, (), 1.0 - LEVEL, kept_by=_name_of(scheduler))
     from scipy.stats import norm
 
-    found = [(level, *_reading(peers, metric.name, level, full)) for level in below]
-    read = sum(1 for _, _, pairs in found if len(pairs) >= MIN_TRAINED)
+    diverged = [r for r in valid_records(records) if r.kind is TrialKind.DIVERGED]
+    sign = metric.sign()
+    found = [(level, *_reading(peers, diverged, metric.name, level, full, sign)) for level in below]
+    read = sum(1 for _, _, pairs, _ in found if len(pairs) >= MIN_TRAINED)
     quantile = float(norm.ppf(1.0 - LEVEL / (2 * max(read, 1))))
-    rungs_read = tuple(_judged(level, reached, pairs, quantile) for level, reached, pairs in found)
+    rungs_read = tuple(_judged(level, reached, pairs, blown, quantile) for level, reached, pairs, blown in found)
     return EarlySignal(metric.name, full, rungs_read, 1.0 - LEVEL / max(read, 1))
 
 
@@ -263,10 +271,12 @@ def _levels(peers: Sequence[TrialRecord], name: str, rungs: Sequence[float]) -> 
     return [*levels, full] if levels else None
 
 
-def _reading(peers: Sequence[TrialRecord], name: str, level: float, full: float) -> tuple[int, np.ndarray]:
-    """The rung's count of trials that reached it and the (value at the rung, final value) pairs of those trained
-    to ``full``."""
-    reached, pairs = 0, []
+def _reading(peers: Sequence[TrialRecord], diverged: Sequence[TrialRecord], name: str, level: float, full: float,
+             sign: float) -> tuple[int, np.ndarray, int]:  # fmt: skip
+    """The rung's count of trials that reached it; the (loss at the rung, final loss) pairs of those trained to
+    ``full`` and of those that ``diverged`` after it, whose final loss is infinite: they ended worst, however good
+    they looked at the rung (a rung ranks them last too); and how many of the pairs are theirs."""
+    reached, pairs, blown = 0, [], 0
     for record in peers:
         at_rung = value_at_rung(record, name, level)
         if at_rung is None:
@@ -274,26 +284,33 @@ def _reading(peers: Sequence[TrialRecord], name: str, level: float, full: float)
         reached += 1
         final = value_at(record, name, full)
         if final is not None:
-            pairs.append((at_rung, final))
-    return reached, np.asarray(pairs, dtype=float).reshape(-1, 2)
+            pairs.append((sign * at_rung, sign * final))
+    for record in diverged:
+        at_rung = value_at_rung(record, name, level)
+        if at_rung is not None:  # else it blew up before the rung: the rung never saw it
+            reached += 1
+            blown += 1
+            pairs.append((sign * at_rung, math.inf))
+    return reached, np.asarray(pairs, dtype=float).reshape(-1, 2), blown
 
 
-def _judged(level: float, reached: int, pairs: np.ndarray, quantile: float) -> RungSignal:
+def _judged(level: float, reached: int, pairs: np.ndarray, diverged: int, quantile: float) -> RungSignal:
     trained = len(pairs)
     if trained < MIN_TRAINED:
-        return RungSignal(level, reached, trained, None, None, None, "too few")
+        return RungSignal(level, reached, trained, None, None, None, "too few", diverged=diverged)
     from scipy.stats import spearmanr
 
-    if np.ptp(pairs[:, 0]) == 0 or np.ptp(pairs[:, 1]) == 0:  # one side all equal: no rank to correlate
-        return RungSignal(level, reached, trained, None, None, None, "tied")
+    # One side all equal (every trial diverged, say): no order to compare.
+    if len(np.unique(pairs[:, 0])) < 2 or len(np.unique(pairs[:, 1])) < 2:
+        return RungSignal(level, reached, trained, None, None, None, "tied", diverged=diverged)
     rho = float(spearmanr(pairs[:, 0], pairs[:, 1])[0])
     clipped = min(max(rho, -0.9999), 0.9999)
     se = math.sqrt((1.0 + clipped**2 / 2.0) / (trained - 3))
     z = math.atanh(clipped)
     low, high = math.tanh(z - quantile * se), math.tanh(z + quantile * se)
     if low > 0:
-        return RungSignal(level, reached, trained, rho, low, high, "predicts")
+        return RungSignal(level, reached, trained, rho, low, high, "predicts", diverged=diverged)
     if high < 0:
-        return RungSignal(level, reached, trained, rho, low, high, "misleads")
+        return RungSignal(level, reached, trained, rho, low, high, "misleads", diverged=diverged)
     needed = None if abs(z) < 1e-12 else math.ceil(3 + (1.0 + clipped**2 / 2.0) * (quantile / abs(z)) ** 2)
-    return RungSignal(level, reached, trained, rho, low, high, "undecided", needed)
+    return RungSignal(level, reached, trained, rho, low, high, "undecided", needed, diverged)
