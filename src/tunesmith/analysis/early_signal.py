@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -98,7 +98,6 @@ class EarlySignal:
         metric: the metric read.
         full: the full resource: a trial trained to it is trained to the end.
         rungs: one `RungSignal` per level below ``full``, lowest first (none when ``kept_by`` is set).
-        confidence: the coverage of each interval, 95% shared among the rungs read.
         kept_by: the scheduler that chose which trials trained to the end by their values so far (its name), so
             that the signal is not read from them; ``None`` when none was kept from the end for its values.
     """
@@ -106,8 +105,12 @@ class EarlySignal:
     metric: str
     full: float
     rungs: tuple[RungSignal, ...]
-    confidence: float
     kept_by: str | None = None
+
+    @property
+    def confidence(self) -> float:
+        """The coverage of each interval: 95% shared among the rungs read (Bonferroni)."""
+        return 1.0 - LEVEL / max(_read(r.trained for r in self.rungs), 1)
 
     def lines(self) -> list[str]:
         """The reading in sentences: one per rung that was read, then where a rung scheduler could start."""
@@ -131,7 +134,7 @@ class EarlySignal:
         return out
 
     def _head(self) -> str:
-        shared = sum(1 for r in self.rungs if r.trained >= MIN_TRAINED)
+        shared = _read(r.trained for r in self.rungs)
         among = f" (95% shared among the {shared} resources read)" if shared > 1 else ""
         return (
             f"early signal: how the values at each resource rank the final {self.metric} of the trials trained to the "
@@ -196,7 +199,7 @@ class EarlySignal:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "rungs": [r.to_json() for r in self.rungs]}
+        return {**asdict(self), "confidence": self.confidence, "rungs": [r.to_json() for r in self.rungs]}
 
 
 def early_signal(
@@ -225,16 +228,22 @@ def early_signal(
         return None
     *below, full = levels
     if any(_held_back(r) for r in peers):
-        return EarlySignal(metric.name, full, (), 1.0 - LEVEL, kept_by=_name_of(scheduler))
+        return EarlySignal(metric.name, full, (), kept_by=_name_of(scheduler))
     from scipy.stats import norm
 
     diverged = [r for r in valid_records(records) if r.kind is TrialKind.DIVERGED]
     sign = metric.sign()
-    found = [(level, *_reading(peers, diverged, metric.name, level, full, sign)) for level in below]
-    read = sum(1 for _, _, pairs, _ in found if len(pairs) >= MIN_TRAINED)
-    quantile = float(norm.ppf(1.0 - LEVEL / (2 * max(read, 1))))
+    # Each trained trial's final loss, read once for every rung.
+    finals = {r.number: sign * final for r in peers if (final := value_at(r, metric.name, full)) is not None}
+    found = [(level, *_reading(peers, diverged, finals, metric.name, level, sign)) for level in below]
+    quantile = float(norm.ppf(1.0 - LEVEL / (2 * max(_read(len(pairs) for _, _, pairs, _ in found), 1))))
     rungs_read = tuple(_judged(level, reached, pairs, blown, quantile) for level, reached, pairs, blown in found)
-    return EarlySignal(metric.name, full, rungs_read, 1.0 - LEVEL / max(read, 1))
+    return EarlySignal(metric.name, full, rungs_read)
+
+
+def _read(trained: Iterable[int]) -> int:
+    """How many rungs are read (and share the 95%): those with `MIN_TRAINED` trained trials or more."""
+    return sum(1 for count in trained if count >= MIN_TRAINED)
 
 
 def _held_back(record: TrialRecord) -> bool:
@@ -271,20 +280,19 @@ def _levels(peers: Sequence[TrialRecord], name: str, rungs: Sequence[float]) -> 
     return [*levels, full] if levels else None
 
 
-def _reading(peers: Sequence[TrialRecord], diverged: Sequence[TrialRecord], name: str, level: float, full: float,
-             sign: float) -> tuple[int, np.ndarray, int]:  # fmt: skip
-    """The rung's count of trials that reached it; the (loss at the rung, final loss) pairs of those trained to
-    ``full`` and of those that ``diverged`` after it, whose final loss is infinite: they ended worst, however good
-    they looked at the rung (a rung ranks them last too); and how many of the pairs are theirs."""
+def _reading(peers: Sequence[TrialRecord], diverged: Sequence[TrialRecord], finals: Mapping[int, float], name: str,
+             level: float, sign: float) -> tuple[int, np.ndarray, int]:  # fmt: skip
+    """The rung's count of trials that reached it; the (loss at the rung, final loss) pairs of those trained to the
+    end (``finals``, by trial number) and of those that ``diverged`` after it, whose final loss is infinite: they ended
+    worst, however good they looked at the rung (a rung ranks them last too); and how many of the pairs are theirs."""
     reached, pairs, blown = 0, [], 0
     for record in peers:
         at_rung = value_at_rung(record, name, level)
         if at_rung is None:
             continue
         reached += 1
-        final = value_at(record, name, full)
-        if final is not None:
-            pairs.append((sign * at_rung, sign * final))
+        if (final := finals.get(record.number)) is not None:
+            pairs.append((sign * at_rung, final))
     for record in diverged:
         at_rung = value_at_rung(record, name, level)
         if at_rung is not None:  # else it blew up before the rung: the rung never saw it

@@ -418,10 +418,10 @@ class Space(Mapping[str, Param]):
 
     @staticmethod
     def _check_meaningful(name: str, param: Param) -> None:
-        kind = kind_of(name)
-        if kind is None or kind not in _MEANINGFUL:
+        meaningful = _MEANINGFUL.get(kind_of(name) or "")
+        if meaningful is None:
             return
-        low, high, types, why = _MEANINGFUL[kind]
+        low, high, types, why = meaningful
         # A rate drawn as an Int (an exponent, say) is another thing.
         if not isinstance(param, Float | Int) or not isinstance(param, types):
             return
