@@ -228,3 +228,19 @@ def test_a_plan_takes_its_early_signal_and_first_rung_from_a_pilot(tmp_path: Pat
     unsure = CliRunner().invoke(cli, ["plan", str(config), "--early-signal-from", "asha", "--json"])
     assert unsure.exit_code == 0, unsure.output
     assert json.loads(unsure.output)["early_signal_from"]["early_signal"] is None
+
+
+def test_trials_given_as_a_one_pass_iterable_read_as_the_list_does() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", sampler="random", seed=0)
+
+    def objective(trial: ts.Trial) -> float:
+        x, loss = trial.params["x"], 0.0
+        for step in trial.steps(STEPS):
+            loss = math.nan if x > 0.6 and step >= 14 else (1.0 - x) + 1.0 / (step + 1)
+            trial.report(loss=loss)
+        return loss
+
+    study.optimize(objective, n_trials=20)
+    listed = early_signal(study.trials, study.metric, study.scheduler)
+    once = early_signal(iter(study.trials), study.metric, study.scheduler)
+    assert listed is not None and once == listed and any(r.diverged for r in once.rungs)

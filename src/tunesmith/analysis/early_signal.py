@@ -221,7 +221,8 @@ def early_signal(
         The reading, or ``None`` when the trials have no levels to read (no rungs and no curves of ``metric``).
     """
     metric = as_metric(metric)
-    peers = [r for r in valid_records(records) if is_rung_peer(r)]
+    valid = valid_records(records)  # read once: ``records`` may be a one-pass iterable
+    peers = [r for r in valid if is_rung_peer(r)]
     rungs = scheduler.rungs() if scheduler is not None else ()
     levels = _levels(peers, metric.name, rungs)
     if levels is None:
@@ -231,7 +232,7 @@ def early_signal(
         return EarlySignal(metric.name, full, (), kept_by=_name_of(scheduler))
     from scipy.stats import norm
 
-    diverged = [r for r in valid_records(records) if r.kind is TrialKind.DIVERGED]
+    diverged = [r for r in valid if r.kind is TrialKind.DIVERGED]
     sign = metric.sign()
     # Each trained trial's final loss, read once for every rung.
     finals = {r.number: sign * final for r in peers if (final := value_at(r, metric.name, full)) is not None}
