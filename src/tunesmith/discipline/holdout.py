@@ -32,19 +32,17 @@ hard slice every model shares and passed a slice the tuning broke.
 
 from __future__ import annotations
 
-import inspect
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from tunesmith._progress import Progress, check_progress
+from tunesmith._stable_name import stable_name
 from tunesmith._validate import real
 from tunesmith.attributes import (
     BaselineAttr,
@@ -168,10 +166,9 @@ def _utc(at: float) -> str:
 
 def _holdout_name(evaluate: Evaluate, given: str | None) -> str | None:
     """The name the openings of this holdout set are recorded and found under: ``given``, else ``evaluate``'s
-    ``module:qualname`` (the same function reads the same set; a script's ``__main__`` is its file's path, or two
-    scripts' ``evaluate`` over different sets would share one name). ``None`` when neither names it: a lambda, a
-    closure, a bound method, a callable object or a function of an interactive session has no identity that is
-    stable across runs and programs."""
+    `stable_name` (its ``module:qualname``). ``None`` when neither names it: a lambda, a closure, a bound method, a
+    callable object or a function of an interactive session has no identity that is stable across runs and
+    programs."""
     if given is not None:
         if not isinstance(given, str) or not given.strip():
             raise ConfigError(
@@ -180,18 +177,7 @@ def _holdout_name(evaluate: Evaluate, given: str | None) -> str | None:
                 "evaluate's module:qualname"
             )
         return given
-    if not inspect.isfunction(evaluate):
-        return None
-    qualname = evaluate.__qualname__
-    if "<lambda>" in qualname or "<locals>" in qualname:
-        return None
-    module = evaluate.__module__
-    if module == "__main__":  # every script's module: its file tells two scripts' ``evaluate`` apart
-        script = getattr(sys.modules.get("__main__"), "__file__", None)
-        if script is None:  # an interactive session or a notebook: nothing stable names it
-            return None
-        module = str(Path(script).resolve())
-    return f"{module}:{qualname}"
+    return stable_name(evaluate)
 
 
 def _earlier_openings(study: Study, study_id: int, name: str) -> tuple[_EarlierOpening, ...]:
