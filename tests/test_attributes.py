@@ -30,6 +30,7 @@ from tunesmith.attributes import (
     SamplerChoiceAttr,
     SeedCandidateAttr,
     SeedStabilityAttr,
+    ValidationSetAttr,
     VerdictAttr,
     WarmStartAttr,
     read_attr,
@@ -81,7 +82,12 @@ WRITTEN: dict[type[Any], list[Any]] = {
          {"at": 1.7e9 + 5, "forced": True, "trial": 4, "scores": None}],
     ],
     OptimismAttr: [{"compared": 20, "best": 0.82, "estimate": 0.01, "corrected": 0.81, "method": "order statistics",
-                    "detail": "best of 20 scores"}],
+                    "detail": "best of 20 scores"},
+                   {"compared": 50, "best": 0.83, "estimate": 0.02, "corrected": 0.81, "method": "order statistics",
+                    "detail": "best of 50 scores", "validation_set": "churn-val", "earlier": {"first": 30}}],
+    ValidationSetAttr: [{"name": "train:objective", "source": "objective"},
+                        {"name": "scikit-learn: X of shape (569, 30) #ab12", "source": "data",
+                         "scoring": "'accuracy'"}],
     VerdictAttr: [{"status": "warn", "ready": True, "summary": "ready (1 check(s) could not run)",
                    "reasons": ["holdout gap [ok]: ..."], "checks": [CHECK, {**CHECK, "checked": False}], "trial": 4}],
     LearnedSpaceAttr: [
@@ -207,6 +213,8 @@ def test_absent_keys_read_as_none_and_defaults() -> None:
         (BudgetLogAttr, {"at": 1}, "budget_log must be a list"),
         (ReferencePointAttr, {"values": {"loss": "high"}, "source": "given"}, "reference_point.values must be"),
         (ChoiceAttr, {"rule": {"rule": "knee"}, "trial": 3}, "choice must be an object with 'params'"),
+        (ValidationSetAttr, {"name": "val"}, "validation_set must be an object with 'source'"),
+        (OptimismAttr, {"compared": 2, "best": 1.0, "earlier": {"a": "3"}}, "optimism.earlier must be an object of"),
     ],
 )  # fmt: skip
 def test_a_value_of_another_shape_is_refused_naming_where_and_the_fix(kind: Any, stored: Any, where: str) -> None:

@@ -6,7 +6,7 @@ the same frozen dataclasses with ``KEY``, ``to_json`` and ``from_json`` (see tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from tunesmith._attribute_json import Fields, JsonObject, is_integer, is_number, is_object, is_text, shape_error
@@ -222,7 +222,9 @@ class HoldoutLogAttr:
 @dataclass(frozen=True, kw_only=True)
 class OptimismAttr(JsonObject):
     """``optimism``: how optimistic the best validation score is (see `tunesmith.discipline.optimism`);
-    ``estimate`` and ``corrected`` are null when the noise behind them is unknown (the detail says why)."""
+    ``estimate`` and ``corrected`` are null when the noise behind them is unknown (the detail says why).
+    ``earlier``: how many of the ``compared`` configurations each study created before this one compared on the
+    same validation set, ``validation_set`` (`tunesmith.study._validation_set`); empty when none did."""
 
     KEY: ClassVar[str] = "optimism"
     compared: int
@@ -231,13 +233,17 @@ class OptimismAttr(JsonObject):
     corrected: float | None = None
     method: str | None = None
     detail: str | None = None
+    validation_set: str | None = None
+    earlier: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> OptimismAttr:
         r = Fields(value, where or cls.KEY)
         return cls(compared=r.integer("compared", required=True), best=r.number("best", required=True),
                    estimate=r.number("estimate"), corrected=r.number("corrected"),
-                   method=r.text("method"), detail=r.text("detail"), **r.rest())  # fmt: skip
+                   method=r.text("method"), detail=r.text("detail"), validation_set=r.text("validation_set"),
+                   earlier=r.mapping("earlier", is_integer, "an object of configuration counts by study") or {},
+                   **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

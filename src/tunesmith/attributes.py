@@ -66,6 +66,7 @@ __all__ = [
     "SeedCandidateAttr",
     "SeedStabilityAttr",
     "StudyAttribute",
+    "ValidationSetAttr",
     "VerdictAttr",
     "WarmStartAttr",
     "read_attr",
@@ -220,6 +221,30 @@ class ObjectiveReferenceAttr(JsonObject):
         r = Fields(value, where or cls.KEY)
         return cls(module=r.text("module", required=True), function=r.text("function", required=True),
                    file=r.text("file"), directory=r.text("directory", required=True), **r.rest())  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationSetAttr(JsonObject):
+    """``validation_set``: the validation set the study's scores were measured on, so that the discipline finds the
+    other studies on the storage that tuned on it (see `tunesmith.study._validation_set`).
+
+    ``name`` names the set; ``source`` says where the name came from: ``"given"`` (``Study(validation_set=...)`` or
+    a config's ``validation_set``), ``"objective"`` (the objective's ``module:qualname``, recorded by `optimize`)
+    or ``"data"`` (a hash of the rows, splits and fit parameters a `TunesmithSearchCV` scored on). ``scoring`` says
+    what the metric measures when its name does not (a scikit-learn search's ``score``: its scorer), so that only
+    scores of one kind are compared.
+    """
+
+    KEY: ClassVar[str] = "validation_set"
+    name: str
+    source: str
+    scoring: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> ValidationSetAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(name=r.text("name", required=True), source=r.text("source", required=True),
+                   scoring=r.text("scoring"), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -77,13 +77,14 @@ from tunesmith.schedulers import make_scheduler
 from tunesmith.space import Space
 from tunesmith.study._optimize import _refuse_unrunnable
 from tunesmith.study._settings import check_objectives, check_search_objectives
+from tunesmith.study._validation_set import checked_name
 
 __all__ = ["StudyConfig", "import_object", "load_config"]
 
 _KNOWN_KEYS = {
     "name", "objective", "storage", "seed", "workers", "executor", "sampler", "scheduler", "metric", "metrics",
     "reference_point", "choose", "guardrails", "budget", "space", "memory_limit", "trial_timeout", "holdout",
-    "lr_probe", "fail_fast",
+    "lr_probe", "fail_fast", "validation_set",
 }  # fmt: skip
 # The keys of each rule's [choose] table: the rule's own form as the study records it (`choose.Best.to_json`...).
 _CHOOSE_KEYS = {"best": ("rule", "metric", "bounds"), "knee": ("rule",), "weights": ("rule", "weights")}
@@ -116,6 +117,7 @@ class StudyConfig:
     metrics: tuple[Metric, ...] = ()  # every objective of a study of several ([[metrics]]); empty for one
     reference_point: dict[str, float] | None = None
     choose: ChoiceRule | None = None  # [choose]: the rule the study records once the search's budget is spent
+    validation_set: str | None = None  # `Study`'s: the validation set the objective scores on
 
     def study_metrics(self) -> dict[str, Any]:
         """`Study`'s arguments for what the config optimises: ``metric`` for one objective; ``metrics`` and
@@ -293,6 +295,7 @@ def load_config(path: str | Path) -> StudyConfig:
         # CMA-ES, median stopping and PBT would rank trials by the first objective alone: refused as `Study` does
         check_search_objectives(make_sampler(sampler), make_scheduler(scheduler), objectives)
         executor = _executor(data.get("executor"), workers, memory_limit, trial_timeout)
+        validation_set = checked_name(data.get("validation_set"))
     except TunesmithError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
     return StudyConfig(
@@ -316,6 +319,7 @@ def load_config(path: str | Path) -> StudyConfig:
         metrics=objectives,
         reference_point=reference_point,
         choose=rule,
+        validation_set=validation_set,
     )
 
 

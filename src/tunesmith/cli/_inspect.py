@@ -46,6 +46,7 @@ from tunesmith.study import Study
 from tunesmith.study._known import _priors, valid
 from tunesmith.study._optimize import failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
+from tunesmith.study._validation_set import earlier_studies, reuse_line, validation_set
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -374,6 +375,8 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
             console.print(f"[yellow]{terminal_safe(stops.few_trained)}[/yellow]")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
+    if (named := validation_set(study)) is not None and (reused := reuse_line(named, earlier_studies(study))):
+        console.print(f"[yellow]{terminal_safe(reused)}[/yellow]")
     if (pick := _refit_pick(study)) is not None and (said := _refit_line(study, pick, _shown_record(study))):
         console.print(f"[yellow]{terminal_safe(said)}[/yellow]")  # the summary below shows the study's best
     _verdict_lines(study)
@@ -433,8 +436,8 @@ def _status_json(
     stops: SchedulerStops | None,
 ) -> dict[str, Any]:
     """`status --json`: the budget spent and its limits (null: no such limit), the trials by state, the space used
-    up (null while it is not), the scheduler's stops (null for a scheduler that stops none by design, FIFO) and the
-    recorded verdict (null before `finalize`)."""
+    up (null while it is not), the scheduler's stops (null for a scheduler that stops none by design, FIFO), the
+    recorded verdict (null before `finalize`) and the validation set (`_validation_set_json`)."""
     budget = study.budget
     states: dict[str, int] = {}
     for record in records:
@@ -451,7 +454,18 @@ def _status_json(
         "space_used_up": None if used_up is None else used_up.to_json(),
         "scheduler": None if stops is None else stops.to_json(),
         "verdict": _verdict_json(study),
+        "validation_set": _validation_set_json(study),
     }  # fmt: skip
+
+
+def _validation_set_json(study: Study) -> dict[str, Any] | None:
+    """The validation set the study records (null: none) and how many configurations each study created before it
+    compared on it (`earlier_studies`)."""
+    named = validation_set(study)
+    if named is None:
+        return None
+    return {"name": named.name, "source": named.source,
+            "earlier": {e.name: len(e.records) for e in earlier_studies(study)}}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,7 @@ def run(
             storage=store,
             name=name or cfg.name,
             seed=cfg.seed,
+            validation_set=cfg.validation_set,
         )
         opened.append(study)
         _hold_objective(store, study.info, named, label, fix)  # recorded by the study's first run (or worker)

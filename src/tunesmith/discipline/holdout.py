@@ -83,6 +83,7 @@ from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.executors import TrialJob
 from tunesmith.integrations._sklearn_space import estimator_params, internal_names
 from tunesmith.objective import DIGEST, Metric, is_per_example, summarise
+from tunesmith.study._validation_set import UNNAMED, EarlierStudy, compared_text, earlier_studies, validation_set
 from tunesmith.trial import Trial, TrialRecord
 
 if TYPE_CHECKING:
@@ -796,8 +797,9 @@ def finalize(
             baseline_scored = _score_baseline(study.metric, handed_baseline, record.seed, evaluate, shifted,
                                               (key, examples, winner_shift), bar, opened)  # fmt: skip
     holdout_score = scores[key]
-    optimism = _optimism(study, entry)
-    selection = _selection(study, validation, optimism)
+    compared, earlier = _compared(study)
+    optimism = _optimism(study, entry, compared)
+    selection = _selection(study, validation, optimism, compared)
     unit = point_unit(study.metric)
     seen = [holdout_score, *_validation_scores(study)]
     gap = gap_test(
@@ -830,9 +832,13 @@ def finalize(
     checks.append(shifted_check(study.metric, holdout_score, noise_of(scores, key, unit), winner_shift.value,
                                 winner_shift.noise, limits.shift,
                                 None if baseline_scored is None else baseline_scored.shift))  # fmt: skip
+    tuned_on = validation_set(study)
+    set_name = None if tuned_on is None else tuned_on.name
+    counted = {e.name: len(e.records) for e in earlier}
     if optimism is not None:  # an estimate of NaN (noise unknown) measured nothing: not checked, as the detail says
-        checks.append(Check("optimism", True, f"{optimism.compared} configurations compared on the same validation "
-                            f"data; {optimism.detail}", checked=math.isfinite(optimism.estimate)))  # fmt: skip
+        unnamed = "" if tuned_on is not None else f"; {UNNAMED}"
+        checks.append(Check("optimism", True, f"{compared_text(optimism.compared, counted, set_name)}; "
+                            f"{optimism.detail}{unnamed}", checked=math.isfinite(optimism.estimate)))  # fmt: skip
     read = dict(scores)
     if baseline_scored is not None:
         read.update({f"{_BASELINE}{k}": v for k, v in baseline_scored.scores.items()})
@@ -867,7 +873,7 @@ def finalize(
         ),
     )
     if optimism is not None:
-        write_attr(study, optimism.attribute())
+        write_attr(study, replace(optimism.attribute(), validation_set=set_name, earlier=counted))
     write_attr(study, replace(verdict.attribute(), evidence=evidence_of(study.attrs)))
     return verdict
 
@@ -1382,12 +1388,12 @@ def _objective_spread(study: Study, record: TrialRecord, entry: SeedCandidateAtt
     return mean, (0.0 if std <= 1e-9 * max(1.0, abs(mean)) else std), len(values), source
 
 
-def _selection(study: Study, validation: float, optimism: Optimism | None) -> float:
-    """How much choosing among the study's configurations flatters ``validation``, the chosen one's score, when the
-    noise behind the optimism estimate was measured: the chosen configuration's own flattery where the estimate
-    gives each configuration's (seed noise, `Optimism.of`: the best or one chosen below it), else the optimism
-    estimate, but never more than the chosen score's lead over the median score (a configuration chosen below
-    the best was flattered less than the best)."""
+def _selection(study: Study, validation: float, optimism: Optimism | None, compared: Sequence[TrialRecord]) -> float:
+    """How much choosing among the ``compared`` configurations (`_compared`) flatters ``validation``, the chosen
+    one's score, when the noise behind the optimism estimate was measured: the chosen configuration's own flattery
+    where the estimate gives each configuration's (seed noise, `Optimism.of`: the best or one chosen below it), else
+    the optimism estimate, but never more than the chosen score's lead over the median score (a configuration
+    chosen below the best was flattered less than the best)."""
     if optimism is None or not optimism.measured:
         return 0.0
     own = optimism.of(validation)
@@ -1395,12 +1401,23 @@ def _selection(study: Study, validation: float, optimism: Optimism | None) -> fl
         return max(0.0, own)
     if optimism.estimate <= 0:
         return 0.0
-    values = [v for r in _valid(study) if (v := r.value(study.metric.name)) is not None and math.isfinite(v)]
+    values = [v for r in compared if (v := r.value(study.metric.name)) is not None and math.isfinite(v)]
     lead = study.metric.sign() * (float(np.median(values)) - validation) if values else 0.0
     return max(0.0, min(optimism.estimate, lead))
 
 
-def _optimism(study: Study, entry: SeedCandidateAttr | None) -> Optimism | None:
+def _compared(study: Study) -> tuple[list[TrialRecord], tuple[EarlierStudy, ...]]:
+    """The configurations compared on the study's validation set: its own trials (less the invalidated ones) and
+    those of the studies created before it on the same storage that tuned on the same set with the same metric
+    (`earlier_studies`), which are also returned: a search designed after another's scores were seen was chosen
+    among both."""
+    earlier = earlier_studies(study)
+    return [*_valid(study), *(r for e in earlier for r in e.records)], earlier
+
+
+def _optimism(study: Study, entry: SeedCandidateAttr | None, compared: Sequence[TrialRecord]) -> Optimism | None:
+    """The optimism of the best of the ``compared`` scores (`_compared`), read with the seed noise the winner's
+    re-runs (else the baseline's runs) measured."""
     noise = None
     runs = None  # how many runs the seed noise was read from: the estimate reads it as a sample's, not as exact
     baseline = read_attr(study.attrs, BaselineAttr)
@@ -1410,4 +1427,4 @@ def _optimism(study: Study, entry: SeedCandidateAttr | None) -> Optimism | None:
     elif baseline is not None and baseline.std and baseline.std > 1e-9 * max(1.0, abs(float(baseline.mean or 0.0))):
         noise = float(baseline.std)  # a spread of rounding (runs that all agreed) is none
         runs = len(baseline.values) if baseline.values and len(baseline.values) >= 2 else None
-    return estimate_optimism(_valid(study), study.metric, noise=noise, runs=runs)
+    return estimate_optimism(compared, study.metric, noise=noise, runs=runs)

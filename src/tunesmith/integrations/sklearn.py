@@ -91,6 +91,7 @@ from tunesmith.schedulers.successive_halving import rung_levels
 from tunesmith.space import Forbidden, Space
 from tunesmith.storage import Storage, open_storage
 from tunesmith.study import Study
+from tunesmith.study._validation_set import record_validation_set
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __all__ = ["EarlyStoppingWarning", "TunesmithSearchCV"]
@@ -560,6 +561,8 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             write_attr(study, _ScoringAttr(scoring=scoring, rows=rows, splits=splits, fit_params=fit_params))
         elif (stored.scoring, stored.rows, stored.splits, stored.fit_params) != (scoring, rows, splits, fit_params):
             write_attr(study, replace(stored, scoring=scoring, rows=rows, splits=splits, fit_params=fit_params))
+        # What every fit scores on: another search on the same data, splits and scorer compared on the same set.
+        record_validation_set(study, f"scikit-learn: {rows}; {splits}; {fit_params}", "data", scoring=scoring)
         record_translation(study, self.param_distributions)  # for the discipline: `estimator_params`
         return study
 

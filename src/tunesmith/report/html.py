@@ -62,6 +62,7 @@ from tunesmith.report._shown import (
 from tunesmith.report.export import not_written
 from tunesmith.report.terminal import _standing_out
 from tunesmith.space import Space
+from tunesmith.study._validation_set import compared_text
 from tunesmith.trial import TrialRecord
 
 __all__ = ["render_report", "write_report"]
@@ -274,13 +275,12 @@ def _baseline_html(baseline: BaselineAttr) -> str:
 
 
 def _optimism_html(optimism: OptimismAttr) -> str:
+    compared = html.escape(compared_text(int(optimism.compared), optimism.earlier, optimism.validation_set))
     if optimism.estimate is None or optimism.corrected is None:  # the noise is unknown: the detail says why
-        return (f"<p>{int(optimism.compared)} configurations were compared on the same validation data.</p>"
-                f"<p>{html.escape(optimism.detail or '')}</p>")  # fmt: skip
+        return f"<p>{compared}.</p><p>{html.escape(optimism.detail or '')}</p>"
     return (
-        f"<p>{int(optimism.compared)} configurations were compared on the same validation data "
-        f"({html.escape(optimism.method or '')}): the best validation score "
-        f"{html.escape(format_value(optimism.best))} is optimistic by about "
+        f"<p>{compared}.</p><p>The best validation score {html.escape(format_value(optimism.best))} is optimistic "
+        f"({html.escape(optimism.method or '')}) by about "
         f"{html.escape(format_value(optimism.estimate))}; corrected "
         f"{html.escape(format_value(optimism.corrected))}.</p><p>{html.escape(optimism.detail or '')}</p>"
     )

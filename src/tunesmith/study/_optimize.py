@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from tunesmith._checkpoint_file import CheckpointWriteError
 from tunesmith._progress import check_progress
+from tunesmith._stable_name import stable_name
 from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
 from tunesmith._validate import integer, memory_size, real
 from tunesmith.budget import Budget, BudgetUsage
@@ -64,6 +65,7 @@ from tunesmith.study._observers import Observer, Observers
 from tunesmith.study._outcome import ran_all_steps, trained_to_the_end
 from tunesmith.study._recovery import Stopped, cut_short_by, naming_the_result, outcome_text
 from tunesmith.study._search_progress import SearchProgress, listing_arguments, resume_hint
+from tunesmith.study._validation_set import record_validation_set
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
@@ -1143,6 +1145,8 @@ def optimize(
         )
     _refuse_unrunnable(objective)
     integer("workers", workers, minimum=1, allow_none=True, fix="pass workers=1, or the trials to run at once")
+    if (named := stable_name(objective)) is not None:  # the set it scores on, unless one was named
+        record_validation_set(study, named, "objective")
     # Not given: one trial at a time, or as many as an executor instance was built to run (`make_executor` refuses
     # a count given beside an instance built for another).
     count = 1 if workers is None else workers

@@ -52,6 +52,7 @@ from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
 from tunesmith.study._settings import Settings, check_grace, check_search_objectives
 from tunesmith.study._spec import StudySpec
+from tunesmith.study._validation_set import GIVEN, checked_name, record_validation_set
 from tunesmith.trial import StudyRef, Trial, TrialKind, TrialRecord, TrialState, best_record
 
 __all__ = ["Study", "trial_seed"]
@@ -140,6 +141,11 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             evaluates it across the same seeds before re-running the top candidates, and every
             verdict is stated relative to it (see `tunesmith.evaluate_baseline`).
         warm_start: earlier results the samplers learn from, never trials: a `Study`, a CSV path or records.
+        validation_set: the name of the validation set the objective scores on (``"churn-2024-val"``), recorded with
+            the study; without one, `optimize` records the objective's ``module:qualname``. `tunesmith.finalize`
+            counts the configurations that studies created before this one on the same storage compared on the same
+            set (with the same metric) in the optimism it takes back: a search designed after another's scores were
+            seen was chosen among both. A study that recorded another given name refuses it.
     """
 
     def __init__(
@@ -165,7 +171,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         baseline: Mapping[str, Any] | None = None,
         trial_cost: float | None = None,
         warm_start: _warm_start.WarmStartSource | None = None,
+        validation_set: str | None = None,
     ) -> None:
+        validation_set = checked_name(validation_set)  # before anything is stored
         settings = Settings.check(
             space=space, metric=metric, guardrails=guardrails, budget=budget, seed=seed,
             heartbeat_interval=heartbeat_interval, grace=grace, retries=retries, keep_checkpoints=keep_checkpoints,
@@ -252,6 +260,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             self._checkpoints = CheckpointStore(stored_checkpoint_root(self._info.attrs, root), self.keep_checkpoints)
         if baseline is not None:
             self.declare_baseline(baseline)
+        if validation_set is not None:
+            record_validation_set(self, validation_set, GIVEN)
         if replaced:  # the points a stored warm start read on the old space, checked against the new one
             _warm_start.refit_to_space(self)
         _warm_start.record_warm_start(self, warm_start)
@@ -724,4 +734,3 @@ def _sampler_reads_predictions(
     prediction: on the benchmark's divergence curves the winner's final loss went from 0.114 to 6.3 when the
     sampler read them there."""
     return scheduler.predicts_final() and len(objectives) <= 1 and divergence_factor is not None
-

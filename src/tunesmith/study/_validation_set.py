@@ -1,0 +1,179 @@
+"""Which validation set a study tunes on, and which studies on the same storage tuned on it before.
+
+Every configuration compared on one validation set makes the best score on it more optimistic, and a person who
+looks at one search's scores, tweaks the space and searches again under a new study name has compared the
+configurations of both searches on that set: the second search was designed knowing the first one's scores. The
+optimism `finalize` takes back from the winner's validation score counted one study's configurations; it counts
+the earlier studies' too once it knows they scored the same set. So each study records the set it tunes on
+(`ValidationSetAttr`):
+
+* a name the user gives (``Study(validation_set="churn-2024-val")``, a config's ``validation_set``), which
+  replaces a name derived as below; another name given for a study that recorded one is refused;
+* else the objective's ``module:qualname`` (`stable_name`), recorded by `optimize`: the same function scores the
+  same set. A lambda, a closure or a function of an interactive session has none, and the verdict then says to
+  name the set;
+* a `TunesmithSearchCV` records a hash of the rows, splits and fit parameters it scored on, with its scorer.
+
+`earlier_studies` finds, in one read of the storage's studies, the ones created before this one that record the
+same set, the same metric (name, direction and scale) and the same scoring, and reads their trials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tunesmith._text import controls_in, terminal_safe
+from tunesmith.attributes import ValidationSetAttr, read_attr, write_attr
+from tunesmith.errors import ConfigError
+from tunesmith.objective import Metric
+from tunesmith.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+
+__all__ = [
+    "GIVEN",
+    "UNNAMED",
+    "EarlierStudy",
+    "checked_name",
+    "compared_text",
+    "earlier_studies",
+    "record_validation_set",
+    "reuse_line",
+    "validation_set",
+]
+
+GIVEN = "given"  # a name the user gave, which a derived one never replaces
+_COMPARED = (TrialState.COMPLETE, TrialState.INFEASIBLE)  # what the optimism estimate compares
+
+
+@dataclass(frozen=True)
+class EarlierStudy:
+    """A study on the same storage, created before this one, that tuned on the same validation set.
+
+    Attributes:
+        name: its name.
+        records: its trials the optimism estimate compares: finished (complete or infeasible), not invalidated,
+            with a value of the metric.
+    """
+
+    name: str
+    records: tuple[TrialRecord, ...]
+
+
+def checked_name(value: object) -> str | None:
+    """``value`` as a validation set's name (``None`` stays ``None``).
+
+    Raises:
+        ConfigError: not a non-empty string, or one with control characters (the terminal would run them).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or controls_in(value):
+        raise ConfigError(
+            f"validation_set must name the validation set, a non-empty string of printable characters, got "
+            f"validation_set={terminal_safe(repr(value), markup=False)}: pass the same name wherever that set "
+            "scores a search (validation_set='churn-2024-val'), or leave it out to name it after the objective's "
+            "module:qualname"
+        )
+    return value
+
+
+def validation_set(study: Study) -> ValidationSetAttr | None:
+    """The validation set the study records (``None``: none named)."""
+    return read_attr(study.attrs, ValidationSetAttr)
+
+
+def record_validation_set(study: Study, name: str, source: str, scoring: str | None = None) -> None:
+    """Record that ``study`` tunes on the validation set ``name`` (``source``: `GIVEN`, ``"objective"`` or
+    ``"data"``; ``scoring``: what its metric measures, when its name does not say).
+
+    A name given replaces a derived one; a derived name never replaces a recorded one (the first objective or data
+    a study ran on named its set).
+
+    Raises:
+        ConfigError: a name given for a study that recorded another given name: its scores so far were measured on
+            that set.
+    """
+    stored = validation_set(study)
+    if stored is not None and (stored.name, stored.scoring) == (name, scoring):
+        if source == GIVEN and stored.source != GIVEN:
+            write_attr(study, ValidationSetAttr(name=name, source=source, scoring=scoring))
+        return
+    if stored is not None and source == GIVEN and stored.source == GIVEN:
+        raise ConfigError(
+            f"a study tunes on one validation set, but study {study.name!r} records validation_set="
+            f"{stored.name!r} and this names validation_set={name!r}: its scores so far were measured on "
+            f"{stored.name!r}. Pass validation_set={stored.name!r} to go on with it, or a new study name for a "
+            f"search on {name!r}"
+        )
+    if stored is None or source == GIVEN:
+        write_attr(study, ValidationSetAttr(name=name, source=source, scoring=scoring))
+
+
+def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
+    """The studies on ``study``'s storage created before it that tuned on its validation set, with the same metric
+    (name, direction and scale) and scoring, oldest first, each with the trials it compared (none listed that
+    compared none). Empty when ``study`` records no validation set. One read of the studies' attributes, then the
+    trials of the matching ones."""
+    mine = validation_set(study)
+    if mine is None:
+        return ()
+    this = study.info
+    found = []
+    for info in sorted(study.storage.list_studies(), key=lambda i: (i.created_at, i.id)):
+        if (info.created_at, info.id) >= (this.created_at, this.id) or ValidationSetAttr.KEY not in info.attrs:
+            continue
+        other = ValidationSetAttr.from_json(info.attrs[ValidationSetAttr.KEY],
+                                            f"{ValidationSetAttr.KEY} of study {info.name!r}")  # fmt: skip
+        metric = info.spec.get("metric")
+        if (other.name, other.scoring) != (mine.name, mine.scoring) or not isinstance(metric, dict):
+            continue
+        if Metric.from_json(metric) != study.metric:
+            continue
+        name = study.metric.name
+        records = tuple(r for r in study.storage.get_trials(info.id)
+                        if r.state in _COMPARED and r.invalidated is None and r.value(name) is not None)  # fmt: skip
+        if records:
+            found.append(EarlierStudy(info.name, records))
+    return tuple(found)
+
+
+UNNAMED = (
+    "the validation set has no name (the objective is a lambda, a closure, a callable object or a function of an "
+    "interactive session, and no validation_set was given), so studies that tuned on it before cannot be counted: "
+    "pass ts.Study(..., validation_set='<name of the set>'), the same name wherever that set scores a search"
+)
+
+
+def compared_text(compared: int, earlier: Mapping[str, int], name: str | None) -> str:
+    """``"140 configurations compared on the same validation data"``, and, when studies created before this one
+    compared some of them (``earlier``: how many, by study), how many, by which, on which set (``name``)."""
+    said = f"{compared} configurations compared on the same validation data"
+    if not earlier:
+        return said
+    shown = ", ".join(f"{study!r}: {count}" for study, count in list(earlier.items())[:5])
+    more = f", and {len(earlier) - 5} more" if len(earlier) > 5 else ""
+    studies = f"{len(earlier)} earlier stud{'y' if len(earlier) == 1 else 'ies'}"
+    return (f"{said}, {sum(earlier.values())} of them by {studies} on this storage that tuned on validation set "
+            f"{name!r} ({shown}{more}): a search designed after another's scores were seen was chosen among "
+            "both")  # fmt: skip
+
+
+_NAMED_BY = {GIVEN: "given", "objective": "named after the objective", "data": "the data and splits scored on"}
+
+
+def reuse_line(named: ValidationSetAttr, earlier: Sequence[EarlierStudy]) -> str | None:
+    """What `tunesmith status` says when studies created before this one tuned on its validation set (``None``:
+    none did)."""
+    if not earlier:
+        return None
+    count = sum(len(e.records) for e in earlier)
+    by = ", ".join(f"{e.name!r}: {len(e.records)}" for e in earlier[:5]) + (
+        f", and {len(earlier) - 5} more" if len(earlier) > 5 else "")  # fmt: skip
+    return (f"validation set {named.name!r} ({_NAMED_BY.get(named.source, named.source)}): {len(earlier)} earlier "
+            f"stud{'y' if len(earlier) == 1 else 'ies'} on this storage tuned on it ({by} configurations); "
+            f"finalize counts those {count} in the optimism it takes back from the winner's validation score, which "
+            "was chosen among them too")  # fmt: skip
