@@ -192,8 +192,8 @@ def test_the_holdout_takes_back_the_chosen_configurations_own_flattery() -> None
     found = estimate_optimism(study.trials, ACC, noise=0.01)
     runner_up = float(np.sort(scores)[-2])
     assert found is not None and (own := found.of(runner_up)) is not None
-    assert _selection(study, runner_up, found, study.trials) == pytest.approx(max(0.0, own))
-    assert _selection(study, runner_up, found, study.trials) < 0.5 * 0.01 * expected_max_normal(20)
+    assert _selection(study, runner_up, found) == pytest.approx(max(0.0, own))
+    assert _selection(study, runner_up, found) < 0.5 * 0.01 * expected_max_normal(20)
 
 
 def test_a_seed_noise_read_on_few_runs_says_how_many_and_is_unbiased_by_c4() -> None:

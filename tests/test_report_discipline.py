@@ -23,10 +23,11 @@ def test_report_shows_baseline_optimism_and_holdout_openings(tmp_path: Path) -> 
     assert "8 configurations compared on the same validation data." in text and "best of 8 &lt;scores&gt;" in text
     study.set_attr("optimism", {"best": 0.01, "compared": 20, "corrected": 0.02, "estimate": 0.01,
                                 "method": "order statistics", "detail": "best of 20", "validation_set": "churn<val>",
-                                "earlier": {"first": 12}})  # fmt: skip
+                                "earlier": {"first": 12}, "across": 0.013})  # fmt: skip
     text = write_report(study, tmp_path / "r.html").read_text()
     assert (
-        "20 configurations compared on the same validation data, 12 of them by 1 earlier study on this storage "
+        "20 configurations compared on the same validation data, and 12 more by 1 earlier study on this storage "
         "that tuned on validation set &#x27;churn&lt;val&gt;&#x27; (&#x27;first&#x27;: 12)"
     ) in text
+    assert "the best of the 32 is optimistic by about 0.013, against 0.01 for this study&#x27;s best of 20" in text
     assert text.count("first opening") == 1 and text.count("<td>forced</td>") == 1

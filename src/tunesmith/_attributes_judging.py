@@ -223,8 +223,9 @@ class HoldoutLogAttr:
 class OptimismAttr(JsonObject):
     """``optimism``: how optimistic the best validation score is (see `tunesmith.discipline.optimism`);
     ``estimate`` and ``corrected`` are null when the noise behind them is unknown (the detail says why).
-    ``earlier``: how many of the ``compared`` configurations each study created before this one compared on the
-    same validation set, ``validation_set`` (`tunesmith.study._validation_set`); empty when none did."""
+    ``earlier``: how many configurations each study created before this one compared on the same validation set,
+    ``validation_set`` (`tunesmith.study._validation_set`), beyond the ``compared`` of this study; empty when none
+    did. ``across``: the optimism of the best of them all (null: no earlier study, or its noise unknown)."""
 
     KEY: ClassVar[str] = "optimism"
     compared: int
@@ -235,6 +236,7 @@ class OptimismAttr(JsonObject):
     detail: str | None = None
     validation_set: str | None = None
     earlier: dict[str, int] = field(default_factory=dict)
+    across: float | None = None
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> OptimismAttr:
@@ -243,7 +245,7 @@ class OptimismAttr(JsonObject):
                    estimate=r.number("estimate"), corrected=r.number("corrected"),
                    method=r.text("method"), detail=r.text("detail"), validation_set=r.text("validation_set"),
                    earlier=r.mapping("earlier", is_integer, "an object of configuration counts by study") or {},
-                   **r.rest())  # fmt: skip
+                   across=r.number("across"), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

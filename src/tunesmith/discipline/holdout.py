@@ -797,9 +797,9 @@ def finalize(
             baseline_scored = _score_baseline(study.metric, handed_baseline, record.seed, evaluate, shifted,
                                               (key, examples, winner_shift), bar, opened)  # fmt: skip
     holdout_score = scores[key]
-    compared, earlier = _compared(study)
-    optimism = _optimism(study, entry, compared)
-    selection = _selection(study, validation, optimism, compared)
+    optimism = _optimism(study, entry, _valid(study))
+    earlier, across = _across_studies(study, entry, optimism)
+    selection = _selection(study, validation, optimism)
     unit = point_unit(study.metric)
     seen = [holdout_score, *_validation_scores(study)]
     gap = gap_test(
@@ -837,8 +837,9 @@ def finalize(
     counted = {e.name: len(e.records) for e in earlier}
     if optimism is not None:  # an estimate of NaN (noise unknown) measured nothing: not checked, as the detail says
         unnamed = "" if tuned_on is not None else f"; {UNNAMED}"
-        checks.append(Check("optimism", True, f"{compared_text(optimism.compared, counted, set_name)}; "
-                            f"{optimism.detail}{unnamed}", checked=math.isfinite(optimism.estimate)))  # fmt: skip
+        compared = compared_text(optimism.compared, counted, set_name, across, optimism.estimate)
+        checks.append(Check("optimism", True, f"{compared}; {optimism.detail}{unnamed}",
+                            checked=math.isfinite(optimism.estimate)))  # fmt: skip
     read = dict(scores)
     if baseline_scored is not None:
         read.update({f"{_BASELINE}{k}": v for k, v in baseline_scored.scores.items()})
@@ -873,7 +874,7 @@ def finalize(
         ),
     )
     if optimism is not None:
-        write_attr(study, replace(optimism.attribute(), validation_set=set_name, earlier=counted))
+        write_attr(study, replace(optimism.attribute(), validation_set=set_name, earlier=counted, across=across))
     write_attr(study, replace(verdict.attribute(), evidence=evidence_of(study.attrs)))
     return verdict
 
@@ -1388,12 +1389,12 @@ def _objective_spread(study: Study, record: TrialRecord, entry: SeedCandidateAtt
     return mean, (0.0 if std <= 1e-9 * max(1.0, abs(mean)) else std), len(values), source
 
 
-def _selection(study: Study, validation: float, optimism: Optimism | None, compared: Sequence[TrialRecord]) -> float:
-    """How much choosing among the ``compared`` configurations (`_compared`) flatters ``validation``, the chosen
-    one's score, when the noise behind the optimism estimate was measured: the chosen configuration's own flattery
-    where the estimate gives each configuration's (seed noise, `Optimism.of`: the best or one chosen below it), else
-    the optimism estimate, but never more than the chosen score's lead over the median score (a configuration
-    chosen below the best was flattered less than the best)."""
+def _selection(study: Study, validation: float, optimism: Optimism | None) -> float:
+    """How much choosing among the study's configurations flatters ``validation``, the chosen one's score, when the
+    noise behind the optimism estimate was measured: the chosen configuration's own flattery where the estimate
+    gives each configuration's (seed noise, `Optimism.of`: the best or one chosen below it), else the optimism
+    estimate, but never more than the chosen score's lead over the median score (a configuration chosen below
+    the best was flattered less than the best)."""
     if optimism is None or not optimism.measured:
         return 0.0
     own = optimism.of(validation)
@@ -1401,23 +1402,32 @@ def _selection(study: Study, validation: float, optimism: Optimism | None, compa
         return max(0.0, own)
     if optimism.estimate <= 0:
         return 0.0
-    values = [v for r in compared if (v := r.value(study.metric.name)) is not None and math.isfinite(v)]
+    values = [v for r in _valid(study) if (v := r.value(study.metric.name)) is not None and math.isfinite(v)]
     lead = study.metric.sign() * (float(np.median(values)) - validation) if values else 0.0
     return max(0.0, min(optimism.estimate, lead))
 
 
-def _compared(study: Study) -> tuple[list[TrialRecord], tuple[EarlierStudy, ...]]:
-    """The configurations compared on the study's validation set: its own trials (less the invalidated ones) and
-    those of the studies created before it on the same storage that tuned on the same set with the same metric
-    (`earlier_studies`), which are also returned: a search designed after another's scores were seen was chosen
-    among both."""
+def _across_studies(study: Study, entry: SeedCandidateAttr | None,
+                    optimism: Optimism | None) -> tuple[tuple[EarlierStudy, ...], float | None]:  # fmt: skip
+    """The studies created before this one on the same storage that tuned on its validation set with the same
+    metric (`earlier_studies`), and the optimism of the best of their configurations and this study's together
+    (``None``: no earlier study, no estimate of this study's own, or a noise the pool cannot tell either).
+
+    A search designed after another's scores were seen may have been steered to where that set happened to
+    flatter, so its winner's score is flattered by between its own selection (`optimism`, which the gap check and
+    the baseline margin take back: an unrelated earlier search added nothing) and the selection over every
+    configuration compared on the set (a configuration an earlier study found, run again, carries that selection
+    whole). The second is reported beside the first; what reusing the set cost shows in the holdout gap."""
     earlier = earlier_studies(study)
-    return [*_valid(study), *(r for e in earlier for r in e.records)], earlier
+    if not earlier or optimism is None:
+        return earlier, None
+    pooled = _optimism(study, entry, [*_valid(study), *(r for e in earlier for r in e.records)])
+    return earlier, None if pooled is None or not math.isfinite(pooled.estimate) else pooled.estimate
 
 
 def _optimism(study: Study, entry: SeedCandidateAttr | None, compared: Sequence[TrialRecord]) -> Optimism | None:
-    """The optimism of the best of the ``compared`` scores (`_compared`), read with the seed noise the winner's
-    re-runs (else the baseline's runs) measured."""
+    """The optimism of the best of the ``compared`` scores, read with the seed noise the winner's re-runs (else the
+    baseline's runs) measured."""
     noise = None
     runs = None  # how many runs the seed noise was read from: the estimate reads it as a sample's, not as exact
     baseline = read_attr(study.attrs, BaselineAttr)

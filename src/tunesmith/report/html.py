@@ -275,7 +275,8 @@ def _baseline_html(baseline: BaselineAttr) -> str:
 
 
 def _optimism_html(optimism: OptimismAttr) -> str:
-    compared = html.escape(compared_text(int(optimism.compared), optimism.earlier, optimism.validation_set))
+    compared = html.escape(compared_text(int(optimism.compared), optimism.earlier, optimism.validation_set,
+                                         optimism.across, optimism.estimate))  # fmt: skip
     if optimism.estimate is None or optimism.corrected is None:  # the noise is unknown: the detail says why
         return f"<p>{compared}.</p><p>{html.escape(optimism.detail or '')}</p>"
     return (

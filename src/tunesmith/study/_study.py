@@ -143,9 +143,10 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         warm_start: earlier results the samplers learn from, never trials: a `Study`, a CSV path or records.
         validation_set: the name of the validation set the objective scores on (``"churn-2024-val"``), recorded with
             the study; without one, `optimize` records the objective's ``module:qualname``. `tunesmith.finalize`
-            counts the configurations that studies created before this one on the same storage compared on the same
-            set (with the same metric) in the optimism it takes back: a search designed after another's scores were
-            seen was chosen among both. A study that recorded another given name refuses it.
+            gives, beside this study's optimism, the optimism of the best of every configuration compared on that
+            set (with the same metric) by it and the studies created before it on the same storage: a search designed
+            after another's scores were seen may have been steered to where the set flatters. A study that recorded
+            another given name refuses it.
     """
 
     def __init__(

@@ -2,10 +2,10 @@
 
 Every configuration compared on one validation set makes the best score on it more optimistic, and a person who
 looks at one search's scores, tweaks the space and searches again under a new study name has compared the
-configurations of both searches on that set: the second search was designed knowing the first one's scores. The
-optimism `finalize` takes back from the winner's validation score counted one study's configurations; it counts
-the earlier studies' too once it knows they scored the same set. So each study records the set it tunes on
-(`ValidationSetAttr`):
+configurations of both searches on that set: the second search was designed knowing the first one's scores, and may
+have been steered to where the set happens to flatter. The optimism `finalize` reports counted one study's
+configurations; it gives the optimism of the best of the earlier studies' and its own beside it once it knows they
+scored the same set. So each study records the set it tunes on (`ValidationSetAttr`):
 
 * a name the user gives (``Study(validation_set="churn-2024-val")``, a config's ``validation_set``), which
   replaces a name derived as below; another name given for a study that recorded one is refused;
@@ -20,6 +20,7 @@ same set, the same metric (name, direction and scale) and the same scoring, and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -148,18 +149,27 @@ UNNAMED = (
 )
 
 
-def compared_text(compared: int, earlier: Mapping[str, int], name: str | None) -> str:
-    """``"140 configurations compared on the same validation data"``, and, when studies created before this one
-    compared some of them (``earlier``: how many, by study), how many, by which, on which set (``name``)."""
+def compared_text(
+    compared: int, earlier: Mapping[str, int], name: str | None, across: float | None = None, own: float | None = None
+) -> str:
+    """``"40 configurations compared on the same validation data"``, and, when studies created before this one
+    compared more on it (``earlier``: how many, by study), how many, by which, on which set (``name``), with the
+    optimism of the best of them all (``across``) beside this study's own (``own``), when both are known."""
     said = f"{compared} configurations compared on the same validation data"
     if not earlier:
         return said
+    more = sum(earlier.values())
     shown = ", ".join(f"{study!r}: {count}" for study, count in list(earlier.items())[:5])
-    more = f", and {len(earlier) - 5} more" if len(earlier) > 5 else ""
+    shown += f", and {len(earlier) - 5} more" if len(earlier) > 5 else ""
     studies = f"{len(earlier)} earlier stud{'y' if len(earlier) == 1 else 'ies'}"
-    return (f"{said}, {sum(earlier.values())} of them by {studies} on this storage that tuned on validation set "
-            f"{name!r} ({shown}{more}): a search designed after another's scores were seen was chosen among "
-            "both")  # fmt: skip
+    said += (f", and {more} more by {studies} on this storage that tuned on validation set {name!r} ({shown}): "
+             "a search designed after another's scores were seen may have been steered to where this set "
+             "flatters")  # fmt: skip
+    if across is None or own is None or not math.isfinite(own):
+        return said
+    return (f"{said}; counting them, the best of the {compared + more} is optimistic by about {across:.3g}, against "
+            f"{own:.3g} for this study's best of {compared}; the holdout gap takes back this study's part alone, so "
+            "whatever reusing the set added shows there")  # fmt: skip
 
 
 _NAMED_BY = {GIVEN: "given", "objective": "named after the objective", "data": "the data and splits scored on"}
@@ -175,5 +185,6 @@ def reuse_line(named: ValidationSetAttr, earlier: Sequence[EarlierStudy]) -> str
         f", and {len(earlier) - 5} more" if len(earlier) > 5 else "")  # fmt: skip
     return (f"validation set {named.name!r} ({_NAMED_BY.get(named.source, named.source)}): {len(earlier)} earlier "
             f"stud{'y' if len(earlier) == 1 else 'ies'} on this storage tuned on it ({by} configurations); "
-            f"finalize counts those {count} in the optimism it takes back from the winner's validation score, which "
-            "was chosen among them too")  # fmt: skip
+            f"finalize gives the optimism of the best of those {count} and this study's together beside its own: "
+            "a search designed after their scores were seen may have been steered to where the set "
+            "flatters")  # fmt: skip
