@@ -765,6 +765,8 @@ def finalize(
     validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
     rerun = None if entry is None or entry.mean is None else float(entry.mean)
     followed = () if named is None else _earlier_openings(study, study.info.id, named)
+    tuned_on = validation_set(study)  # the set and the studies that tuned on it before, read before the opening:
+    earlier = earlier_studies(study)  # a malformed attribute then spends nothing
     params = _handed_params(study, record.number, record.params)
     declared = read_attr(study.attrs, BaselineAttr)
     baseline_params = None if declared is None or declared.params is None else dict(declared.params)
@@ -798,7 +800,7 @@ def finalize(
                                               (key, examples, winner_shift), bar, opened)  # fmt: skip
     holdout_score = scores[key]
     optimism = _optimism(study, entry, _valid(study))
-    earlier, across = _across_studies(study, entry, optimism)
+    across = _across_studies(study, entry, optimism, earlier)
     selection = _selection(study, validation, optimism)
     unit = point_unit(study.metric)
     seen = [holdout_score, *_validation_scores(study)]
@@ -832,7 +834,6 @@ def finalize(
     checks.append(shifted_check(study.metric, holdout_score, noise_of(scores, key, unit), winner_shift.value,
                                 winner_shift.noise, limits.shift,
                                 None if baseline_scored is None else baseline_scored.shift))  # fmt: skip
-    tuned_on = validation_set(study)
     set_name = None if tuned_on is None else tuned_on.name
     counted = {e.name: len(e.records) for e in earlier}
     if optimism is not None:  # an estimate of NaN (noise unknown) measured nothing: not checked, as the detail says
@@ -1407,22 +1408,21 @@ def _selection(study: Study, validation: float, optimism: Optimism | None) -> fl
     return max(0.0, min(optimism.estimate, lead))
 
 
-def _across_studies(study: Study, entry: SeedCandidateAttr | None,
-                    optimism: Optimism | None) -> tuple[tuple[EarlierStudy, ...], float | None]:  # fmt: skip
-    """The studies created before this one on the same storage that tuned on its validation set with the same
-    metric (`earlier_studies`), and the optimism of the best of their configurations and this study's together
-    (``None``: no earlier study, no estimate of this study's own, or a noise the pool cannot tell either).
+def _across_studies(study: Study, entry: SeedCandidateAttr | None, optimism: Optimism | None,
+                    earlier: Sequence[EarlierStudy]) -> float | None:  # fmt: skip
+    """The optimism of the best of the configurations of this study and of the ``earlier`` ones (`earlier_studies`:
+    created before it on the same storage, tuned on its validation set with the same metric) together (``None``: no
+    earlier study, no estimate of this study's own, or a noise the pool cannot tell either).
 
     A search designed after another's scores were seen may have been steered to where that set happened to
     flatter, so its winner's score is flattered by between its own selection (`optimism`, which the gap check and
     the baseline margin take back: an unrelated earlier search added nothing) and the selection over every
     configuration compared on the set (a configuration an earlier study found, run again, carries that selection
     whole). The second is reported beside the first; what reusing the set cost shows in the holdout gap."""
-    earlier = earlier_studies(study)
     if not earlier or optimism is None:
-        return earlier, None
+        return None
     pooled = _optimism(study, entry, [*_valid(study), *(r for e in earlier for r in e.records)])
-    return earlier, None if pooled is None or not math.isfinite(pooled.estimate) else pooled.estimate
+    return None if pooled is None or not math.isfinite(pooled.estimate) else pooled.estimate
 
 
 def _optimism(study: Study, entry: SeedCandidateAttr | None, compared: Sequence[TrialRecord]) -> Optimism | None:
