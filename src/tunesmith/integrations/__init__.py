@@ -3,7 +3,8 @@
 ``tunesmith.integrations.<name>`` imports the module on first use, so ``ts.integrations.keras`` works
 without an import of its own; a missing library raises `tunesmith.MissingExtra` naming the extra.
 
-- ``sklearn``: `TunesmithSearchCV`; ``optuna``, ``mlflow``, ``wandb``, ``tensorboard``: see their modules.
+- ``sklearn``: `TunesmithSearchCV`; ``optuna``, ``ray_tune`` (`TunesmithSearch`, a Ray Tune search algorithm),
+  ``mlflow``, ``wandb``, ``tensorboard``: see their modules.
 - ``lightning``, ``keras``, ``xgboost``, ``transformers``: ``TunesmithCallback(trial, monitor=...)``;
   ``lightgbm``: ``tunesmith_callback(trial, monitor=...)``. Each reports every epoch or boosting round
   to the trial and stops the training run when the study stops the trial.
@@ -14,9 +15,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_MODULES = frozenset(
-    {"keras", "lightgbm", "lightning", "mlflow", "optuna", "sklearn", "tensorboard", "transformers", "wandb", "xgboost"}
-)
+_MODULES = frozenset({"keras", "lightgbm", "lightning", "mlflow", "optuna", "ray_tune", "sklearn", "tensorboard",
+                      "transformers", "wandb", "xgboost"})  # fmt: skip
 
 
 def __getattr__(name: str) -> ModuleType:

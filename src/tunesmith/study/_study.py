@@ -514,6 +514,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         error: str | None = None,
         reason: str | None = None,
         kind: TrialKind | None = None,
+        stopped: str | None = None,
     ) -> TrialRecord:
         """Finish a trial with what its objective returned (or the error that ended it).
 
@@ -523,6 +524,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         ``kind`` says why for code (`TrialKind.EXCEPTION` when only ``error`` or ``reason`` is given).
         To give up a trial without a result, tell it ``reason="abandoned", kind=TrialKind.INTERRUPTED``: it is
         recorded FAILED and, as an interrupted trial, spends no trial budget (with ``retries``, it is run again).
+        A trial a scheduler outside the study cut short (Ray Tune's, through `integrations.ray_tune`) is told with
+        ``stopped`` saying so: it is recorded STOPPED, of kind `TrialKind.SCHEDULER`, with its last reported metrics
+        (unless the study had stopped it itself, as diverged).
 
         Once told, the trial's handle (the `Trial` given, or the one `ask` handed out for the number) has ended:
         its reports and ``suggest_*`` calls raise `TrialNotRunning`.
@@ -544,6 +548,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             self._decisions[number] = trial.decision
         decision = self._decisions.pop(number, Decision.CONTINUE)
         note = self._stop_notes.pop(number, None)
+        if stopped is not None and decision is Decision.CONTINUE:
+            decision, note = Decision.STOP, StopNote(TrialKind.SCHEDULER, stopped)
         self._told_at.pop(number, None)
         record = self._storage.get_trial(self._info.id, number)
         if decision is Decision.CONTINUE and note is None and error is None and reason is None and kind is None:

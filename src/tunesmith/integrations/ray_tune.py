@@ -1,0 +1,199 @@
+"""`TunesmithSearch`: a Ray Tune search algorithm that asks a tunesmith study for each configuration.
+
+Needs the ``ray`` extra (``pip install 'tunesmith[ray]'``); importing this module without Ray raises
+`MissingExtra`. The study's sampler (``"auto"``: quasi-random, then a GP or TPE) proposes every configuration, and
+the study records every Ray Tune trial in tunesmith's storage, its curve and how it ended, so that ``tunesmith
+status``, ``tunesmith report``, `tunesmith.validate_top` and `tunesmith.finalize` read a Ray Tune run as they read
+their own::
+
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from tunesmith.integrations.ray_tune import TunesmithSearch
+
+    study = ts.Study(space, metric="val_loss", budget=ts.Budget(trials=60), storage="sqlite:///tune.db", name="mlp")
+    tuner = tune.Tuner(train, tune_config=tune.TuneConfig(search_alg=TunesmithSearch(study), num_samples=-1,
+                                                          scheduler=ASHAScheduler()))
+    tuner.fit()   # ends when the study's budget is spent (num_samples=-1: as many as the study allows)
+
+The space, the metric and its direction are the study's: a ``param_space`` with search domains, or a metric or mode
+other than the study's, is refused, since the configurations Ray Tune runs would not be the ones recorded. Ray Tune
+runs and stops the trials (its scheduler, ``ASHAScheduler``, decides early stopping), so the study's own scheduler
+must be FIFO. Each result Ray Tune receives is reported to the trial at its ``training_iteration``, with every
+number in it but Ray Tune's own bookkeeping (``AUTO_RESULT_KEYS``, ``done``, ``trial_id``...). A trial whose
+trainable returned, or that reached ``max_t`` iterations (``TunesmithSearch(study, max_t=...)``: ASHAScheduler's
+``max_t``, which stops a trial there), is told its last result, judged as `Study.tell` judges (guardrails, a missing
+or non-finite metric). One that Ray Tune ended before (its scheduler or a stopper decided on a result, which Ray Tune
+then hands the searcher only as the trial's last) is recorded STOPPED, of kind SCHEDULER, so that the study never
+counts it as trained to the end. One that raised is recorded FAILED (Ray Tune keeps its traceback in the trial's
+folder: `ResultGrid.errors`). A trial whose loss diverged
+(`Study`'s ``divergence_factor``) is recorded STOPPED as diverged; Ray Tune cannot be told to stop it, so the results
+it sends afterwards are not reported. When the study's budget is spent (or its space used up), the searcher answers
+Ray Tune that it is finished.
+
+The searcher pickles as the study's storage URL and name (Ray Tune saves it with its experiment) and reopens the
+study with `Study.load` when unpickled; a study in ``"memory"`` storage cannot be reopened so.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+from tunesmith._validate import integer
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, require
+from tunesmith.schedulers import FIFO
+from tunesmith.study import Study
+from tunesmith.trial import Trial, TrialKind
+
+require("ray", "ray")
+
+from ray.tune.result import AUTO_RESULT_KEYS  # noqa: E402 - after the check that names the extra
+from ray.tune.search import Searcher  # noqa: E402
+from ray.tune.search.sample import Domain  # noqa: E402
+
+__all__ = ["TunesmithSearch"]
+
+# What Ray Tune adds to every result: bookkeeping, not metrics of the trial.
+_RAY_KEYS = frozenset(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "should_checkpoint", "warmup_time"}
+_STOPPED_BY_RAY = "stopped by Ray Tune's scheduler or stopper before it finished"
+
+
+class TunesmithSearch(Searcher):
+    """A Ray Tune search algorithm backed by ``study`` (see the module's docstring).
+
+    Args:
+        study: the tunesmith study that proposes the configurations and records the trials; its scheduler must be
+            FIFO (Ray Tune's scheduler stops trials) and it must have one objective.
+        max_t: the ``training_iteration`` at which a trial has trained to the end (ASHAScheduler's ``max_t``), when
+            Ray Tune stops trials there rather than the trainable returning; ``None``: only a trainable that
+            returned has.
+
+    Raises:
+        ConfigError: ``study`` is no `Study`, has an early-stopping scheduler, or several objectives; ``max_t`` is
+            no positive integer.
+    """
+
+    def __init__(self, study: Study, max_t: int | None = None) -> None:
+        if not isinstance(study, Study):
+            raise ConfigError(
+                f"TunesmithSearch needs a tunesmith Study, got {type(study).__name__} {study!r}: pass "
+                "TunesmithSearch(ts.Study(space, metric=..., budget=..., storage=..., name=...))"
+            )
+        if not isinstance(study.scheduler, FIFO):
+            raise ConfigError(
+                f"study {study.name!r} stops trials with its own scheduler ({study.scheduler.describe()}), but under "
+                "Ray Tune, Ray Tune runs and stops the trials: open the study with scheduler=None (FIFO) and give "
+                "Ray Tune its scheduler, tune.TuneConfig(scheduler=ASHAScheduler())"
+            )
+        if study.objectives:
+            raise ConfigError(
+                f"study {study.name!r} has {len(study.objectives)} objectives; TunesmithSearch searches one: "
+                "open the study with metric=... (Ray Tune's multi-objective searchers take lists of metrics)"
+            )
+        super().__init__(metric=study.metric.name, mode=study.metric.direction)
+        self._study = study
+        self._max_t = integer("max_t", max_t, minimum=1, allow_none=True, fix="pass ASHAScheduler's max_t, e.g. 100")
+        self._trials: dict[str, Trial] = {}  # Ray Tune's trial id -> the study's trial
+
+    @property
+    def study(self) -> Study:
+        """The study that proposes the configurations and records the trials."""
+        return self._study
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: Mapping[str, Any],
+                              **spec: Any) -> bool:  # fmt: skip
+        """Check what ``tune.TuneConfig`` and ``param_space`` say against the study (Ray Tune calls it)."""
+        study = self._study
+        other_metric = metric is not None and metric != study.metric.name
+        if other_metric or (mode is not None and mode != study.metric.direction):
+            raise ConfigError(
+                f"Ray Tune was given metric={metric!r}, mode={mode!r}, but study {study.name!r} optimises "
+                f"{study.metric.name!r} ({study.metric.direction}): leave metric and mode out of tune.TuneConfig "
+                "(TunesmithSearch passes the study's), or give the same"
+            )
+        domains = sorted(name for name, value in _flat(config) if isinstance(value, Domain))
+        if domains:
+            raise ConfigError(
+                f"param_space holds search domains ({', '.join(domains)}), but the configurations come from study "
+                f"{study.name!r}'s space: put those parameters in the study's ts.Space and keep only constants in "
+                "param_space"
+            )
+        return True
+
+    def suggest(self, trial_id: str) -> dict[Any, Any] | None:
+        """The study's next configuration for Ray Tune's trial ``trial_id``; ``Searcher.FINISHED`` once the study's
+        budget is spent or its space used up."""
+        try:
+            trial = self._study.ask()
+        except (BudgetExhausted, SearchSpaceExhausted):
+            return Searcher.FINISHED  # type: ignore[return-value]  # Ray documents it; its type says dict
+        self._trials[trial_id] = trial
+        return dict(trial.params)
+
+    def on_trial_result(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        """Report ``result``'s numbers to the trial at its ``training_iteration``."""
+        trial = self._trials.get(trial_id)
+        if trial is not None:
+            _report(trial, result)
+
+    def on_trial_complete(self, trial_id: str, result: Mapping[str, Any] | None = None, error: bool = False) -> None:
+        """Tell the study how the trial ended: finished (``done``), cut short by Ray Tune, or failed."""
+        trial = self._trials.pop(trial_id, None)
+        if trial is None:
+            return
+        if error:
+            self._study.tell(trial, reason="Ray Tune reported an error", kind=TrialKind.EXCEPTION,
+                             error="the trainable raised under Ray Tune: its traceback is in the trial's folder "
+                                   "(ResultGrid.errors, or error.txt beside the trial's results)")  # fmt: skip
+        elif result is None:  # ended before any result: nothing was evaluated
+            self._study.tell(trial, reason="ended under Ray Tune without a result", kind=TrialKind.INTERRUPTED)
+        else:
+            step = result.get("training_iteration")
+            # A trainable that returned sends its last result again (seen); a decision to stop (the scheduler's, a
+            # stopper's) is taken on a result Ray Tune hands the searcher only here.
+            returned = isinstance(step, int) and step <= trial.step
+            full = self._max_t is not None and isinstance(step, int) and step >= self._max_t
+            _report(trial, result)
+            if returned or full:
+                self._study.tell(trial, _metrics(result))
+            else:
+                self._study.tell(trial, stopped=_STOPPED_BY_RAY)
+
+    def save(self, checkpoint_path: str) -> None:
+        """Ray Tune's experiment checkpoint: everything lives in the study's storage, so nothing is written."""
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Nothing to read back: the study's storage holds every trial (see `save`)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reopened, (self._study.name, self._study.storage.url, self._max_t)
+
+
+def _reopened(name: str, url: str, max_t: int | None) -> TunesmithSearch:
+    """A searcher on study ``name`` reopened from ``url`` (unpickling)."""
+    return TunesmithSearch(Study.load(name, url), max_t)
+
+
+def _report(trial: Trial, result: Mapping[str, Any]) -> None:
+    """Report ``result``'s numbers to ``trial`` at its ``training_iteration``, unless it reported that step already
+    (a trainable's last result comes again when it returns) or the study stopped it (diverged: Ray Tune goes on)."""
+    metrics = _metrics(result)
+    step = result.get("training_iteration")
+    if metrics and isinstance(step, int) and step > trial.step and not trial.should_stop():
+        trial.report(step, **metrics)
+
+
+def _metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers of ``result`` a trial reports: every finite or non-finite number but Ray Tune's bookkeeping."""
+    return {str(key): float(value) for key, value in result.items()
+            if key not in _RAY_KEYS and isinstance(value, numbers.Real) and not isinstance(value, bool)}  # fmt: skip
+
+
+def _flat(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``config``'s leaves with their dotted names (Ray Tune's param_space nests dicts)."""
+    leaves: list[tuple[str, Any]] = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        leaves += _flat(value, f"{name}.") if isinstance(value, Mapping) else [(name, value)]
+    return leaves

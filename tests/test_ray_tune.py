@@ -1,0 +1,139 @@
+"""`TunesmithSearch` under a real Ray Tune run on a local Ray: the study proposes, Ray Tune runs and stops, and the
+study records every trial as Ray Tune saw it."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tunesmith as ts
+from tunesmith.errors import ConfigError
+from tunesmith.trial import TrialKind, TrialState
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+ray = pytest.importorskip("ray", reason="the ray extra is part of the test install (make test)")
+from ray import tune  # noqa: E402
+from ray.tune.schedulers import ASHAScheduler  # noqa: E402
+
+from tunesmith.integrations.ray_tune import TunesmithSearch  # noqa: E402
+
+pytestmark = [
+    # Ray's own modules raise these on import, while running and at shutdown; none comes from tunesmith.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+]
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    # A Ray of its own: another test file's cluster may run on this machine at the same time (pytest-xdist).
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=80 * 1024**2)  # fmt: skip
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def train(config: dict[str, Any]) -> None:
+    """Nine iterations of a loss that falls towards (x - 0.3)^2; x above 0.9 raises."""
+    if config["x"] > 0.9:
+        raise ValueError(f"x={config['x']} is out of the trainable's range")
+    for i in range(9):
+        tune.report({"loss": (config["x"] - 0.3) ** 2 + 1.0 / (i + 1), "lr_seen": config["x"] / 10})
+
+
+def fitted(tmp_path: Path, study: ts.Study, max_t: int | None = None, **tune_config: Any) -> tune.ResultGrid:
+    tuner = tune.Tuner(
+        train,
+        tune_config=tune.TuneConfig(search_alg=TunesmithSearch(study, max_t), num_samples=-1, max_concurrent_trials=2,
+                                    **tune_config),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "ray-results"), verbose=0),
+    )  # fmt: skip
+    return tuner.fit()
+
+
+def new_study(tmp_path: Path, trials: int, **options: Any) -> ts.Study:
+    return ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=trials), storage=f"sqlite:///{tmp_path / 's.db'}",
+                    name="tuned", seed=3, sampler="random", **options)  # fmt: skip
+
+
+def test_every_ray_tune_trial_is_recorded_with_its_curve_and_result(local_ray: None, tmp_path: Path) -> None:
+    study = new_study(tmp_path, 8)
+    grid = fitted(tmp_path, study)
+    records = ts.Study.load("tuned", f"sqlite:///{tmp_path / 's.db'}").trials
+    assert len(records) == 8 == len(grid)  # the study's budget ended the run (num_samples=-1)
+    by_x = {round(r.params["x"], 12): r for r in records}
+    for result in grid:
+        record = by_x[round(result.config["x"], 12)]
+        if result.error is not None:
+            assert record.state is TrialState.FAILED and record.kind is TrialKind.EXCEPTION, record
+            continue
+        assert record.state is TrialState.COMPLETE, record
+        assert record.metrics["loss"] == pytest.approx(result.metrics["loss"])
+        assert sorted(record.intermediate) == list(range(1, 10))
+        assert record.intermediate[9]["lr_seen"] == pytest.approx(result.config["x"] / 10)
+        assert "time_total_s" not in record.metrics and "training_iteration" not in record.metrics
+    best = grid.get_best_result(metric="loss", mode="min")
+    assert study.best.params["x"] == pytest.approx(best.config["x"])
+    failed = [r for r in records if r.state is TrialState.FAILED]
+    assert len(failed) == len(grid.errors) and all(r.params["x"] > 0.9 for r in failed)
+
+
+def test_trials_ray_tunes_scheduler_cut_short_are_recorded_stopped(local_ray: None, tmp_path: Path) -> None:
+    study = new_study(tmp_path, 9)
+    # ASHA stops a trial at max_t too: that one trained to the end.
+    asha = ASHAScheduler(metric="loss", mode="min", max_t=9, grace_period=1, reduction_factor=3)
+    grid = fitted(tmp_path, study, 9, scheduler=asha)
+    by_x = {round(r.params["x"], 12): r for r in study.trials}
+    ran = [r for r in grid if r.error is None]
+    cut = [r for r in ran if r.metrics["training_iteration"] < 9]
+    assert cut, "ASHA stopped none: the test needs trials cut short"
+    for result in ran:
+        record = by_x[round(result.config["x"], 12)]
+        if result.metrics["training_iteration"] < 9:
+            assert record.state is TrialState.STOPPED and record.kind is TrialKind.SCHEDULER, record
+            assert max(record.intermediate) == result.metrics["training_iteration"]
+            assert record.metrics["loss"] == pytest.approx(result.metrics["loss"])
+        else:
+            assert record.state is TrialState.COMPLETE, record
+
+
+def test_what_would_record_other_configurations_than_ray_tune_runs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"Ray Tune runs and stops the trials"):
+        TunesmithSearch(new_study(tmp_path, 4, scheduler="asha"))
+    search = TunesmithSearch(ts.Study(SPACE, metric="loss", storage="memory", name="m"))
+    with pytest.raises(ConfigError, match=r"metric='acc', mode='max', but study 'm' optimises 'loss' \(min\)"):
+        search.set_search_properties("acc", "max", {})
+    with pytest.raises(ConfigError, match=r"param_space holds search domains \(model.x\)"):
+        search.set_search_properties(None, None, {"model": {"x": tune.uniform(0, 1)}, "epochs": 3})
+    assert search.set_search_properties("loss", "min", {"epochs": 3}) is True
+
+
+def test_the_searcher_pickles_as_its_study_and_reopens_it(tmp_path: Path) -> None:
+    study = new_study(tmp_path, 4)
+    again = pickle.loads(pickle.dumps(TunesmithSearch(study, max_t=9)))
+    assert again.study.name == "tuned" and again.study.storage.url == study.storage.url and again._max_t == 9
+
+
+def test_a_trial_told_stopped_by_an_outside_scheduler_is_recorded_so_unless_it_diverged() -> None:
+    study = ts.Study(SPACE, metric="loss", storage="memory", name="told")
+    cut, blown = study.ask(), study.ask()
+    cut.report(1, loss=0.5)
+    record = study.tell(cut, stopped="stopped by Ray Tune's scheduler")
+    assert (record.state, record.kind, record.reason) == (TrialState.STOPPED, TrialKind.SCHEDULER,
+                                                          "stopped by Ray Tune's scheduler")  # fmt: skip
+    assert record.metrics == {"loss": 0.5}
+    blown.report(1, loss=0.5)
+    blown.report(2, loss=float("nan"))
+    assert study.tell(blown, stopped="stopped by Ray Tune's scheduler").kind is TrialKind.DIVERGED
