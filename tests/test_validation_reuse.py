@@ -180,3 +180,21 @@ def test_two_scikit_learn_searches_on_the_same_data_splits_and_scorer_share_thei
     assert [(e.name, len(e.records)) for e in earlier_studies(third)] == [("first", 4)]
     named = read_attr(third.attrs, ValidationSetAttr)
     assert named is not None and named.source == "data" and named.scoring == "'accuracy'"
+
+
+def test_a_reused_sets_winner_is_flattered_between_its_own_searchs_optimism_and_the_pooled_one() -> None:
+    """`benchmarks.discipline`'s reuse part on 30 repetitions: a second search steered to the first's top is
+    flattered about as the pooled optimism says, an unrelated one about as its own."""
+    from benchmarks.discipline import _reuse_one
+
+    mean = {}
+    for steered in (True, False):
+        runs = [_reuse_one(rep, steered) for rep in range(30)]
+        mean[steered] = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+    for case in mean.values():
+        assert case["own"] < case["across"] - 0.01, mean
+    assert mean[True]["realised"] > mean[True]["own"] + 0.01 and mean[False]["realised"] < mean[False]["across"] - 0.01
+    assert (
+        abs(mean[True]["realised"] - mean[True]["across"]) < 0.01
+        and abs(mean[False]["realised"] - mean[False]["own"]) < 0.01
+    ), mean

@@ -32,6 +32,7 @@ hard slice every model shares and passed a slice the tuning broke.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -1421,8 +1422,19 @@ def _across_studies(study: Study, entry: SeedCandidateAttr | None, optimism: Opt
     whole). The second is reported beside the first; what reusing the set cost shows in the holdout gap."""
     if not earlier or optimism is None:
         return None
-    pooled = _optimism(study, entry, [*_valid(study), *(r for e in earlier for r in e.records)])
+    own = _valid(study)
+    # A configuration run again with the same score is one draw, not two: counted twice, the best scores' lump
+    # looked surer, and a search that reran the earlier one's best read less flattered than it was.
+    seen = {_draw(r, study.metric) for r in own}
+    pooled = _optimism(
+        study, entry, [*own, *(r for e in earlier for r in e.records if _draw(r, study.metric) not in seen)]
+    )
     return None if pooled is None or not math.isfinite(pooled.estimate) else pooled.estimate
+
+
+def _draw(record: TrialRecord, metric: Metric) -> tuple[str, float | None]:
+    """A trial's configuration and score: two trials alike in both measured the same thing once."""
+    return json.dumps(record.params, sort_keys=True, default=repr), record.value(metric.name)
 
 
 def _optimism(study: Study, entry: SeedCandidateAttr | None, compared: Sequence[TrialRecord]) -> Optimism | None:
