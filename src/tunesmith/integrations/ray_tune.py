@@ -11,8 +11,9 @@ their own::
     from tunesmith.integrations.ray_tune import TunesmithSearch
 
     study = ts.Study(space, metric="val_loss", budget=ts.Budget(trials=60), storage="sqlite:///tune.db", name="mlp")
-    tuner = tune.Tuner(train, tune_config=tune.TuneConfig(search_alg=TunesmithSearch(study), num_samples=-1,
-                                                          scheduler=ASHAScheduler()))
+    asha = ASHAScheduler(metric="val_loss", mode="min", max_t=30)   # Ray Tune's schedulers need the metric
+    tuner = tune.Tuner(train, tune_config=tune.TuneConfig(search_alg=TunesmithSearch(study, max_t=30),
+                                                          scheduler=asha, num_samples=-1))
     tuner.fit()   # ends when the study's budget is spent (num_samples=-1: as many as the study allows)
 
 The space, the metric and its direction are the study's: a ``param_space`` with search domains, or a metric or mode
@@ -31,7 +32,10 @@ it sends afterwards are not reported. When the study's budget is spent (or its s
 Ray Tune that it is finished.
 
 The searcher pickles as the study's storage URL and name (Ray Tune saves it with its experiment) and reopens the
-study with `Study.load` when unpickled; a study in ``"memory"`` storage cannot be reopened so.
+study with `Study.load` when unpickled; a study in ``"memory"`` storage cannot be reopened so. Which study trial each
+Ray Tune trial is lives in the searcher alone: after ``Tuner.restore``, the trials Ray Tune resumes are not reported
+to their study trials, which the study records lost once its ``grace`` passes without their heartbeat (re-run when
+it has ``retries``), and new ones are asked for as before.
 """
 
 from __future__ import annotations
@@ -138,7 +142,8 @@ class TunesmithSearch(Searcher):
             _report(trial, result)
 
     def on_trial_complete(self, trial_id: str, result: Mapping[str, Any] | None = None, error: bool = False) -> None:
-        """Tell the study how the trial ended: finished (``done``), cut short by Ray Tune, or failed."""
+        """Tell the study how the trial ended: its trainable returned (or it reached ``max_t``), Ray Tune cut it
+        short, or it failed."""
         trial = self._trials.pop(trial_id, None)
         if trial is None:
             return
@@ -152,7 +157,7 @@ class TunesmithSearch(Searcher):
             step = result.get("training_iteration")
             # A trainable that returned sends its last result again (seen); a decision to stop (the scheduler's, a
             # stopper's) is taken on a result Ray Tune hands the searcher only here.
-            returned = isinstance(step, int) and step <= trial.step
+            returned = not isinstance(step, int) or step <= trial.step  # no iteration: judged on what it gave
             full = self._max_t is not None and isinstance(step, int) and step >= self._max_t
             _report(trial, result)
             if returned or full:
