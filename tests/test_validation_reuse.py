@@ -154,6 +154,21 @@ def test_a_config_names_its_set(tmp_path: Path, url: str) -> None:
     assert ran.exit_code == 0, ran.output
     study = ts.Study.load("configured", url)
     assert read_attr(study.attrs, ValidationSetAttr) == ValidationSetAttr(name="churn-val", source="given")
+    command = [
+        "run",
+        str(tmp_path / "study.toml"),
+        "--storage",
+        url,
+        "--name",
+        "tweaked",
+        "--no-progress",
+        "--no-report",
+    ]
+    again = CliRunner(env={"COLUMNS": "400"}).invoke(cli, command)
+    assert again.exit_code == 0, again.output
+    assert "validation set 'churn-val' (given): 1 earlier study on this storage tuned on it ('configured': 3" in (
+        again.output
+    ), again.output
 
 
 def test_two_scikit_learn_searches_on_the_same_data_splits_and_scorer_share_their_set(url: str) -> None:

@@ -30,6 +30,7 @@ from tunesmith.samplers import Auto
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study, StudyResult
 from tunesmith.study._spec import sampler_changes
+from tunesmith.study._validation_set import earlier_studies, reuse_line, validation_set
 from tunesmith.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -442,6 +443,11 @@ def _summary(
         said = _sampler_line(study.info, study.sampler.describe())
     if said is not None:
         console.print(terminal_safe(said))
+    with _friendly_errors():  # the studies that tuned on the same validation set before this one
+        named = validation_set(study)
+        reused = None if named is None else reuse_line(named, earlier_studies(study))
+    if reused is not None:
+        console.print(f"[yellow]{terminal_safe(reused)}[/yellow]")
     summary(study, console=console, analyses=analyses, findings=findings, why_no_result_below=why_no_result_below)
 
 

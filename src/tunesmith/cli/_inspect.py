@@ -46,7 +46,7 @@ from tunesmith.study import Study
 from tunesmith.study._known import _priors, valid
 from tunesmith.study._optimize import failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
-from tunesmith.study._validation_set import earlier_studies, reuse_line, validation_set
+from tunesmith.study._validation_set import earlier_studies, validation_set
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -375,8 +375,6 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
             console.print(f"[yellow]{terminal_safe(stops.few_trained)}[/yellow]")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
-    if (named := validation_set(study)) is not None and (reused := reuse_line(named, earlier_studies(study))):
-        console.print(f"[yellow]{terminal_safe(reused)}[/yellow]")
     if (pick := _refit_pick(study)) is not None and (said := _refit_line(study, pick, _shown_record(study))):
         console.print(f"[yellow]{terminal_safe(said)}[/yellow]")  # the summary below shows the study's best
     _verdict_lines(study)

@@ -176,8 +176,8 @@ _NAMED_BY = {GIVEN: "given", "objective": "named after the objective", "data": "
 
 
 def reuse_line(named: ValidationSetAttr, earlier: Sequence[EarlierStudy]) -> str | None:
-    """What `tunesmith status` says when studies created before this one tuned on its validation set (``None``:
-    none did)."""
+    """What the CLI summary (`run`, `status`) says when studies created before this one tuned on its validation set
+    (``None``: none did)."""
     if not earlier:
         return None
     count = sum(len(e.records) for e in earlier)
