@@ -1,4 +1,4 @@
-"""The study's budget: trials, wall time and resource units; whichever is spent first ends it."""
+"""The study's budget: trials, wall time, compute time and resource units; whichever is spent first ends it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ __all__ = [
     "RETRY_REQUESTED",
     "Budget",
     "BudgetUsage",
+    "compute_time",
     "counts_toward_budget",
     "parse_duration",
     "running_clock",
@@ -29,13 +30,14 @@ __all__ = [
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-def parse_duration(value: float | int | str | None) -> float | None:
-    """Seconds from a number of seconds or a string such as ``"90s"``, ``"30m"``, ``"2h"``, ``"1h30m"``."""
+def parse_duration(value: float | int | str | None, name: str = "wall_time") -> float | None:
+    """Seconds from a number of seconds or a string such as ``"90s"``, ``"30m"``, ``"2h"``, ``"1h30m"`` (``name``: the
+    setting it is, for the messages)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
         raise ConfigError(
-            f"wall_time must be seconds or a duration such as '2h', got wall_time={value!r}: pass e.g. 3600 or '1h'"
+            f"{name} must be seconds or a duration such as '2h', got {name}={value!r}: pass e.g. 3600 or '1h'"
         )
     if isinstance(value, numbers.Real):
         try:
@@ -47,20 +49,18 @@ def parse_duration(value: float | int | str | None) -> float | None:
         joined = "".join(f"{n}{u}" for n, u in parts)
         if not parts or joined != re.sub(r"\s+", "", value.lower()):
             raise ConfigError(
-                f"wall_time must look like '90s', '30m', '2h' or '1h30m', got wall_time={value!r}: "
+                f"{name} must look like '90s', '30m', '2h' or '1h30m', got {name}={value!r}: "
                 "write a number followed by s, m, h or d"
             )
         seconds = 0.0
         for number, unit in parts:
             if unit and unit not in _UNITS:
                 raise ConfigError(
-                    f"wall_time's units must be s, m, h or d, got {unit!r} in wall_time={value!r}: use s, m, h or d"
+                    f"{name}'s units must be s, m, h or d, got {unit!r} in {name}={value!r}: use s, m, h or d"
                 )
             seconds += float(number) * _UNITS.get(unit or "s", 1.0)
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(
-            f"wall_time must be a positive, finite duration, got wall_time={value!r}: pass e.g. 3600 or '1h'"
-        )
+        raise ConfigError(f"{name} must be a positive, finite duration, got {name}={value!r}: pass e.g. 3600 or '1h'")
     return seconds
 
 
@@ -126,6 +126,17 @@ def _running_spans(records: Iterable[TrialRecord], now: float, gone: Collection[
     return spans
 
 
+def compute_time(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> float:
+    """Device-seconds ``records`` ran by ``now``: each trial's own running time (as `running_time` reads a trial's
+    spans, but every trial counted on its own: two trials at once spend twice) times the devices it held, the GPUs
+    of its ``attrs["gpus"]`` (`ProcessExecutor(gpus_per_trial=...)`), else one."""
+    total = 0.0
+    for record in records:
+        devices = max(1, len(record.attrs.get("gpus") or ()))
+        total += devices * sum(end - start for start, end in _merged(_running_spans([record], now, gone)))
+    return total
+
+
 def running_clock(records: Iterable[TrialRecord], now: float) -> Callable[[float], float]:
     """A function from a wall-clock time to the study's running time by then (see `running_time`): what a
     wall-time budget had spent at that moment, for figures drawn against it."""
@@ -170,11 +181,13 @@ def _without(start: float, end: float, gaps: list[tuple[float, float]]) -> list[
 
 @dataclass(frozen=True)
 class BudgetUsage:
-    """What a study has spent, read from storage; ``elapsed`` is its running time (see `running_time`)."""
+    """What a study has spent, read from storage; ``elapsed`` is its running time (see `running_time`), ``compute``
+    its trials' device-seconds (see `compute_time`)."""
 
     trials: int
     resource: float
     elapsed: float
+    compute: float = 0.0
 
 
 @checked_arguments()
@@ -193,11 +206,16 @@ class Budget:
             report every 5 epochs spends 5 units); kept exact where the report interval allows. A finite
             number: a trial that reports no step spends none, and when trials keep ending so with nothing else
             to end the run, `Study.optimize` stops it (`tunesmith.study._limits.UnspentResource`).
+        compute: seconds, or a duration such as ``"200h"``, of trial time times the devices each trial held
+            (`compute_time`): GPU-hours when trials hold GPUs, trial-hours otherwise. Unlike ``wall_time``, trials
+            running at once each spend it, so it bounds what the search costs however many workers run it. As with
+            wall time, a running trial is stopped at its next report once it is spent.
     """
 
     trials: int | None = None
     wall_time: float | str | None = None
     resource: float | None = None
+    compute: float | str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trials", integer("trials", self.trials, minimum=1, allow_none=True))
@@ -205,13 +223,18 @@ class Budget:
             self, "resource", real("resource", self.resource, exclusive_minimum=0, allow_none=True)
         )  # finite, as trials and wall_time are: an infinite limit is none, and nothing would end the run
         object.__setattr__(self, "wall_time", parse_duration(self.wall_time))
+        object.__setattr__(self, "compute", parse_duration(self.compute, "compute"))
 
     @property
     def wall_seconds(self) -> float | None:
         return None if self.wall_time is None else float(self.wall_time)
 
+    @property
+    def compute_seconds(self) -> float | None:
+        return None if self.compute is None else float(self.compute)
+
     def is_unbounded(self) -> bool:
-        return self.trials is None and self.wall_time is None and self.resource is None
+        return self.trials is None and self.wall_time is None and self.resource is None and self.compute is None
 
     def describe(self) -> str:
         """The limits as arguments, ``"trials=20, wall_time=7200s"`` (``"unbounded"`` when there is none)."""
@@ -220,6 +243,8 @@ class Budget:
             parts.append(f"wall_time={plain_number(self.wall_seconds)}s")
         if self.resource is not None:
             parts.append(f"resource={plain_number(self.resource)}")
+        if self.compute_seconds is not None:
+            parts.append(f"compute={plain_number(self.compute_seconds)}s")
         return ", ".join(parts) or "unbounded"
 
     @staticmethod
@@ -236,14 +261,17 @@ class Budget:
             if counts_toward_budget(record) and record.number not in gone:
                 trials += 1
             resource += spent_resource(record)
-        return BudgetUsage(trials=trials, resource=resource, elapsed=running_time(records, now, gone))
+        return BudgetUsage(trials=trials, resource=resource, elapsed=running_time(records, now, gone),
+                           compute=compute_time(records, now, gone))  # fmt: skip
 
     def exhausted_limit(self, usage: BudgetUsage) -> BudgetLimit | None:
-        """The first limit that ``usage`` reaches (trials, then wall time, then resource), or ``None``."""
+        """The first limit that ``usage`` reaches (trials, then wall time, compute, resource), or ``None``."""
         if self.trials is not None and usage.trials >= self.trials:
             return "trials"
         if self.wall_seconds is not None and usage.elapsed >= self.wall_seconds:
             return "wall_time"
+        if self.compute_seconds is not None and usage.compute >= self.compute_seconds:
+            return "compute"
         if self.resource is not None and usage.resource >= self.resource:
             return "resource"
         return None
@@ -255,12 +283,14 @@ class Budget:
             return f"trial budget spent ({usage.trials}/{self.trials})"
         if limit == "wall_time":
             return f"wall-time budget spent ({usage.elapsed:.0f}s/{self.wall_seconds:.0f}s)"
+        if limit == "compute":
+            return f"compute budget spent ({usage.compute:.0f}s/{self.compute_seconds:.0f}s of trial time x devices)"
         if limit == "resource":
             return f"resource budget spent ({usage.resource:g}/{self.resource:g})"
         return None
 
     def fraction_spent(self, usage: BudgetUsage) -> float:
-        """The largest fraction spent over the three limits (0 for an unbounded budget)."""
+        """The largest fraction spent over the limits (0 for an unbounded budget)."""
         fractions = [0.0]
         if self.trials is not None:
             fractions.append(usage.trials / self.trials)
@@ -268,10 +298,14 @@ class Budget:
             fractions.append(usage.elapsed / self.wall_seconds)
         if self.resource is not None:
             fractions.append(usage.resource / self.resource)
+        if self.compute_seconds is not None:
+            fractions.append(usage.compute / self.compute_seconds)
         return min(1.0, max(fractions))
 
     def to_json(self) -> dict[str, Any]:
-        return {"trials": self.trials, "wall_time": self.wall_time, "resource": self.resource}
+        """The stored form; ``compute`` only when set, so that a budget without it is stored as before."""
+        stored = {"trials": self.trials, "wall_time": self.wall_time, "resource": self.resource}
+        return stored if self.compute is None else {**stored, "compute": self.compute}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None, *, stored: bool = False) -> Budget:
@@ -283,10 +317,11 @@ class Budget:
         """
         if not data:
             return cls()
-        unknown = set(data) - {"trials", "wall_time", "resource"}
+        unknown = set(data) - {"trials", "wall_time", "resource", "compute"}
         if unknown:
-            raise ConfigError(f"unknown budget keys {sorted(unknown)}: use trials, wall_time and resource")
+            raise ConfigError(f"unknown budget keys {sorted(unknown)}: use trials, wall_time, compute and resource")
         resource = data.get("resource")
         if stored and isinstance(resource, float) and resource == math.inf:
             resource = None
-        return cls(trials=data.get("trials"), wall_time=data.get("wall_time"), resource=resource)
+        return cls(trials=data.get("trials"), wall_time=data.get("wall_time"), resource=resource,
+                   compute=data.get("compute"))  # fmt: skip

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
-# The limit a `BudgetExhausted` names: the trial count, the wall time or the resource units.
-BudgetLimit = Literal["trials", "wall_time", "resource"]
+# The limit a `BudgetExhausted` names: the trial count, the wall time, the compute time or the resource units.
+BudgetLimit = Literal["trials", "wall_time", "compute", "resource"]
 
 
 class TunesmithError(Exception):
@@ -66,10 +66,10 @@ class StudyNotFound(StorageError, KeyError):
 
 
 class BudgetExhausted(TunesmithError):
-    """The study's budget (trials, wall time or resource) is spent: no new trial may start.
+    """The study's budget (trials, wall time, compute or resource) is spent: no new trial may start.
 
     Attributes:
-        limit: which limit was reached: ``"trials"``, ``"wall_time"`` or ``"resource"``.
+        limit: which limit was reached: ``"trials"``, ``"wall_time"``, ``"compute"`` or ``"resource"``.
     """
 
     def __init__(self, message: str, limit: BudgetLimit = "trials") -> None:

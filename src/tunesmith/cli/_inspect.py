@@ -421,6 +421,8 @@ def _budget_line(budget: Budget, usage: BudgetUsage) -> str:
         parts.append(f"trials {usage.trials}/{budget.trials}")
     if budget.wall_seconds is not None:
         parts.append(f"wall time {usage.elapsed:.0f}s/{budget.wall_seconds:.0f}s counted while trials ran")
+    if budget.compute_seconds is not None:
+        parts.append(f"compute {usage.compute:.0f}s/{budget.compute_seconds:.0f}s of trial time x devices")
     if budget.resource is not None:
         parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
     return f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)"
@@ -445,6 +447,7 @@ def _status_json(
         "budget": {
             "trials": usage.trials, "trials_limit": budget.trials, "wall_seconds": usage.elapsed,
             "wall_seconds_limit": budget.wall_seconds, "resource": usage.resource, "resource_limit": budget.resource,
+            "compute_seconds": usage.compute, "compute_seconds_limit": budget.compute_seconds,
             "spent": budget.fraction_spent(usage),
         },
         "states": states,

@@ -268,9 +268,11 @@ def worker(
 @click.option("--wall-time", default=None, help="The new wall-time budget: seconds or a duration such as 2h.")
 @click.option("--resource", type=click.FloatRange(min=0, min_open=True), default=None,
               help="The new resource budget (a total of steps).")  # fmt: skip
+@click.option("--compute", default=None,
+              help="The new compute budget (trial time x devices): seconds or a duration such as 200h.")  # fmt: skip
 def extend(
     study_name: str, storage: str, trials: int | None, wall_time: str | None,
-    resource: float | None,
+    resource: float | None, compute: str | None,
 ) -> None:  # fmt: skip
     """Raise the budget of the study STUDY_NAME: each limit given is its new total, above the stored one.
 
@@ -279,9 +281,10 @@ def extend(
     config's former budget is accepted) or ``tunesmith worker STUDY_NAME``.
     """
     url = storage
-    if trials is None and wall_time is None and resource is None:  # the API's message names its keywords
+    if trials is None and wall_time is None and resource is None and compute is None:  # the API's names keywords
         raise CliError("tunesmith extend raises a limit of the budget, but none was given: pass --trials N, "
-                       "--wall-time 2h or --resource R, each the new total, above the stored one")  # fmt: skip
+                       "--wall-time 2h, --compute 200h or --resource R, each the new total, above the stored "
+                       "one")  # fmt: skip
     store = _open(url)
     with _friendly_errors():
         try:
@@ -290,7 +293,7 @@ def extend(
             known = ", ".join(s.name for s in store.list_studies()) or "none"
             raise CliError(f"no study named {study_name!r} in {redact_url(url)} (studies: {known})") from None
         before = study.budget
-        after = study.extend_budget(trials=trials, wall_time=wall_time, resource=resource)
+        after = study.extend_budget(trials=trials, wall_time=wall_time, resource=resource, compute=compute)
     where = f"{study.name} in {redact_url(url)}"
     console.print(terminal_safe(f"extended the budget of {where}: {before.describe()} -> {after.describe()}"))
     _confirm_stored(study)

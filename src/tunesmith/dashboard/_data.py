@@ -192,11 +192,17 @@ def snapshot(
             "trials": len(records),
             "states": data.state_counts(),
             "gone": len(gone),  # RUNNING trials whose worker is gone (storage keeps them RUNNING until reaped)
-            "usage": {"trials": usage.trials, "resource": usage.resource, "elapsed": usage.elapsed},
+            "usage": {
+                "trials": usage.trials,
+                "resource": usage.resource,
+                "elapsed": usage.elapsed,
+                "compute": usage.compute,
+            },
             "budget": {
                 "trials": data.budget.trials,
                 "wall_seconds": data.budget.wall_seconds,
                 "resource": data.budget.resource,
+                "compute_seconds": data.budget.compute_seconds,
             },
             "fraction_spent": data.budget.fraction_spent(usage),
             "exhausted": data.budget.exhausted_by(usage),

@@ -189,6 +189,8 @@ class SearchLeft:
             left.append(f"{budget.trials - usage.trials} of {budget.trials} trials")
         if budget.wall_seconds is not None:
             left.append(f"{budget.wall_seconds - usage.elapsed:.0f}s of {budget.wall_seconds:.0f}s of wall time")
+        if budget.compute_seconds is not None:
+            left.append(f"{budget.compute_seconds - usage.compute:.0f}s of {budget.compute_seconds:.0f}s of compute")
         if budget.resource is not None:
             left.append(f"{budget.resource - usage.resource:g} of {budget.resource:g} resource units")
         if len(left) > 1:

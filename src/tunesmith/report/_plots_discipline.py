@@ -38,6 +38,8 @@ def _resource_ceiling(data: ReportData, finished: list[TrialRecord]) -> tuple[fl
         shares.append((usage.trials / budget.trials, "trial"))
     if budget.wall_seconds is not None:
         shares.append((usage.elapsed / budget.wall_seconds, "wall-time"))
+    if budget.compute_seconds is not None:
+        shares.append((usage.compute / budget.compute_seconds, "compute"))
     if not shares or usage.resource <= 0:
         return None
     share, limit = max(shares)

@@ -84,6 +84,7 @@ class Grid(Sampler):
         return (
             (budget.trials is not None and budget.trials < size)
             or budget.wall_time is not None
+            or budget.compute is not None
             or (budget.resource is not None)
         )
 

@@ -511,7 +511,7 @@ class Spent:
 def spent_beyond_trials(
     budget: Budget, history: Sequence[TrialRecord], now: float, step_for: int | None = None
 ) -> Spent | None:
-    """The wall-time or resource limit if it is spent, else ``None`` (storage enforces the trial limit).
+    """The wall-time, compute or resource limit if it is spent, else ``None`` (storage enforces the trial limit).
 
     The resource budget is kept exact: a trial can be stopped only when it reports, and the units up to
     its next report are trained before the study hears of them, so a report (of trial ``step_for``) is
@@ -522,13 +522,13 @@ def spent_beyond_trials(
     report of a study, or an interval that grew) cannot be foreseen: it is recorded, since its units were
     trained, and the message says by how much it passed the budget and which report did.
     """
-    if budget.wall_time is None and budget.resource is None:
+    if budget.wall_time is None and budget.resource is None and budget.compute is None:
         return None  # nothing to add up: this is on every ask and report
-    if budget.wall_time is None:  # the running time, the costly part of the usage, is read by no limit here
+    if budget.wall_time is None and budget.compute is None:  # the running times, the costly part, are read by none
         usage = BudgetUsage(trials=0, resource=sum(spent_resource(r) for r in history), elapsed=0.0)
     else:
         usage = Budget.usage(history, now)
-    no_trials = Budget(wall_time=budget.wall_time, resource=budget.resource)
+    no_trials = Budget(wall_time=budget.wall_time, resource=budget.resource, compute=budget.compute)
     limit = no_trials.exhausted_limit(usage)
     if limit == "resource" and budget.resource is not None and usage.resource > budget.resource:
         return Spent(limit, _overrun_message(budget.resource, usage.resource, history, step_for))
@@ -879,7 +879,8 @@ def short_training_note(
     )
 
 
-_LIMIT_NAMES: dict[BudgetLimit, str] = {"trials": "trial", "wall_time": "wall-time", "resource": "resource"}
+_LIMIT_NAMES: dict[BudgetLimit, str] = {"trials": "trial", "wall_time": "wall-time", "compute": "compute",
+                                        "resource": "resource"}  # fmt: skip
 
 
 def _enough(limit: BudgetLimit, scheduler: Scheduler, budget: Budget) -> str:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from tunesmith.budget import RETRY_REQUESTED, Budget, counts_toward_budget, plain_number, running_time
+from tunesmith.budget import RETRY_REQUESTED, Budget, compute_time, counts_toward_budget, plain_number, running_time
 from tunesmith.errors import ConfigError
 from tunesmith.schedulers.pbt import RESUMES
 from tunesmith.storage.base import count_budgeted
@@ -97,7 +97,11 @@ def _refuse_beyond_trials(study: Study, history: Sequence[TrialRecord], owed: Se
     now = study._clock()
     spent = [
         found
-        for limit in (Budget(wall_time=stored.wall_time), Budget(resource=stored.resource))
+        for limit in (
+            Budget(wall_time=stored.wall_time),
+            Budget(compute=stored.compute),
+            Budget(resource=stored.resource),
+        )
         if (found := spent_beyond_trials(limit, history, now)) is not None
     ]
     if not spent:
@@ -112,6 +116,11 @@ def _refuse_beyond_trials(study: Study, history: Sequence[TrialRecord], owed: Se
         seconds = math.floor(max(stored.wall_seconds, usage.elapsed) + count * each) + 1  # whole, above the limit
         raised.append(("wall_time", "--wall-time", str(seconds)))
         estimates.append(f"each retry runs about as long as {basis}")
+    if stored.compute_seconds is not None and any(found.limit == "compute" for found in spent):
+        each, basis = _longest(finished, owed, lambda r: compute_time([r], now), "s")
+        seconds = math.floor(max(stored.compute_seconds, usage.compute) + count * each) + 1
+        raised.append(("compute", "--compute", str(seconds)))
+        estimates.append(f"each retry spends about the compute of {basis}")
     if stored.resource is not None and any(found.limit == "resource" for found in spent):
         each, basis = _longest(finished, owed, lambda r: r.resource, " units")
         units = max(stored.resource, usage.resource) + count * max(each, 1.0)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tunesmith._progress import REFRESH_PER_SECOND, Progress, shown
-from tunesmith.budget import Budget, counts_toward_budget
+from tunesmith.budget import Budget, compute_time, counts_toward_budget
 from tunesmith.pareto import hypervolume, loss_matrix, pareto_front
 from tunesmith.study._multi import sampler_reference
 from tunesmith.trial import TrialRecord, TrialState
@@ -68,7 +68,7 @@ class SearchProgress:
         self.front: list[TrialRecord] = pareto_front(records, study.objectives) if self.several else []
         self.hypervolume = self._hypervolume() if self.several else None
         usage = Budget.usage(records, self.clock_start)
-        self.elapsed0, self.resource = usage.elapsed, usage.resource
+        self.elapsed0, self.resource, self.compute = usage.elapsed, usage.resource, usage.compute
         budget = study.budget
         self.limits: dict[str, _Limit] = {}
         if budget.trials is not None:
@@ -81,6 +81,8 @@ class SearchProgress:
             self.limits["timeout"] = _Limit("s", 0, timeout, True)
         if budget.resource is not None:
             self.limits["resource"] = _Limit("resource", usage.resource, budget.resource, False, usage.resource)
+        if budget.compute_seconds is not None:  # counted as trials finish, as resource is
+            self.limits["compute"] = _Limit("s of compute", usage.compute, budget.compute_seconds, False, usage.compute)
         # Before the first trial ends, a declared trial cost is the only honest guess.
         self.per_unit = None if study.trial_cost is None else study.trial_cost / max(1, workers)
         self.next_draw = 0.0
@@ -96,6 +98,7 @@ class SearchProgress:
         if counts_toward_budget(record) and record.state is not TrialState.PAUSED:
             self.counted.add(record.number)
         self.resource += record.resource if record.state.is_finished else 0.0
+        self.compute += compute_time([record], self.study._clock()) if record.state.is_finished else 0.0
         self.failed += record.state is TrialState.FAILED
         if self.several:
             self.front = pareto_front([*self.front, record], self.study.objectives)  # the front of all trials seen
@@ -128,6 +131,7 @@ class SearchProgress:
                 "wall_time": self.elapsed0 + (self.study._clock() - self.clock_start),
                 "timeout": elapsed,
                 "resource": self.resource,
+                "compute": self.compute,
             }[name]
         estimates = {name: limit.seconds_left(elapsed, self.per_unit) for name, limit in self.limits.items()}
         known = [name for name, left in estimates.items() if left is not None]

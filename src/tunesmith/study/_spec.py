@@ -34,7 +34,7 @@ __all__ = [
     "replace_space", "sampler_changes",
 ]  # fmt: skip
 
-_LIMITS = ("trials", "wall_time", "resource")
+_LIMITS = ("trials", "wall_time", "resource", "compute")
 
 SPEC_VERSION = 1
 
@@ -436,6 +436,7 @@ def extend_budget(
     trials: int | None = None,
     wall_time: float | str | None = None,
     resource: float | None = None,
+    compute: float | str | None = None,
 ) -> Budget:
     """Raise the stored budget of study ``name`` to the limits given; see `Study.extend_budget`.
 
@@ -451,11 +452,14 @@ def extend_budget(
             trials, or one not above the stored value.
     """
     given: dict[str, Any] = {
-        key: value for key, value in zip(_LIMITS, (trials, wall_time, resource), strict=True) if value is not None
+        key: value
+        for key, value in zip(_LIMITS, (trials, wall_time, resource, compute), strict=True)
+        if value is not None
     }
     if not given:
         raise ConfigError(
-            "extend_budget needs a limit to raise, got none of trials, wall_time or resource: pass e.g. trials=50"
+            "extend_budget needs a limit to raise, got none of trials, wall_time, resource or compute: pass e.g. "
+            "trials=50"
         )
     asked = Budget(**given)  # each value checked: the rule, the value and the fix
     info = storage.load_study(name)

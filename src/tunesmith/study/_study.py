@@ -277,7 +277,12 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         return cls(storage=store, name=name, **{**spec.arguments(), **overrides})
 
     def extend_budget(
-        self, *, trials: int | None = None, wall_time: float | str | None = None, resource: float | None = None
+        self,
+        *,
+        trials: int | None = None,
+        wall_time: float | str | None = None,
+        resource: float | None = None,
+        compute: float | str | None = None,
     ) -> Budget:
         """Raise the stored budget (``study.extend_budget(trials=50)``; ``tunesmith extend`` in the CLI).
 
@@ -287,8 +292,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         `ConfigError` for no limit, a lower one, or a limit the study lacks once it has trials.
         """
         self.budget = _spec.extend_budget(
-            self._storage, self.name, self._clock(), trials=trials, wall_time=wall_time, resource=resource
-        )
+            self._storage, self.name, self._clock(), trials=trials, wall_time=wall_time, resource=resource,
+            compute=compute,
+        )  # fmt: skip
         _define_by_run.record_sampler_choice(self, self.space)  # "auto" chooses by the budget: say what it picks now
         return self.budget
 
@@ -485,7 +491,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             raise rules.ReportRefused(rules.after_stop(number, told, self._told_at.get(number, step), step))
         now = self._clock()
         self._storage.add_report(self._info.id, number, step, values, now)
-        if self.scheduler.reads_history or self.budget.wall_time is not None or self.budget.resource is not None:
+        timed = self.budget.wall_time is not None or self.budget.compute is not None
+        if self.scheduler.reads_history or timed or self.budget.resource is not None:
             history = self._storage.get_trials(self._info.id)
             record = next(r for r in history if r.number == number)
         else:  # nothing below looks past this trial: one read, not the whole study, at every step
