@@ -75,3 +75,12 @@ def test_it_is_stored_only_when_set_read_from_a_config_and_raised_by_extend(tmp_
     status = CliRunner(env={"COLUMNS": "300"}).invoke(cli, ["status", "cb", "--storage", url, "--json"])
     budget_json = json.loads(status.output)["budget"]
     assert budget_json["compute_seconds"] == 0.0 and budget_json["compute_seconds_limit"] == 10800.0
+
+
+def test_the_planner_counts_the_trials_it_buys_whatever_the_workers() -> None:
+    space = ts.Space({"lr": ts.Float(1e-4, 1e-1, log=True)})
+    for workers in (1, 4):
+        plan = ts.discipline.plan(space, Budget(compute="10h"), trial_cost="30m", workers=workers)
+        assert "the budget pays for about 20 full-length trials" in plan.summary()
+    with pytest.raises(ConfigError, match="a compute budget needs trial_cost"):
+        ts.discipline.plan(space, Budget(compute="10h"))

@@ -259,6 +259,8 @@ def _full_trials(
         limits.append(float(budget.trials))
     if budget.wall_seconds is not None and trial_cost is not None:
         limits.append(budget.wall_seconds * workers / trial_cost)
+    if budget.compute_seconds is not None and trial_cost is not None:  # each trial spends it, whatever the workers
+        limits.append(budget.compute_seconds / trial_cost)
     if budget.resource is not None and fidelity is not None:
         limits.append(budget.resource / fidelity.max_resource)
     return min(limits) if limits else None
@@ -286,9 +288,11 @@ def _check(budget: Budget | int, trial_cost: float | str | None, workers: int) -
         raise ConfigError(f"budget must be a ts.Budget or a number of trials, got budget={budget!r}")
     seconds = _trial_cost(trial_cost)
     integer("workers", workers, minimum=1)
-    if budget.wall_seconds is not None and budget.trials is None and seconds is None:
+    timed = budget.wall_seconds is not None or budget.compute_seconds is not None
+    if timed and budget.trials is None and seconds is None:
+        which = "a wall-time" if budget.wall_seconds is not None else "a compute"
         raise ConfigError(
-            "a wall-time budget needs trial_cost (seconds per full trial) to say how many trials it buys: "
+            f"{which} budget needs trial_cost (seconds per full trial) to say how many trials it buys: "
             "pass trial_cost=..., or a trial budget"
         )
     return budget, seconds
@@ -401,14 +405,16 @@ def _plan(
         if spent is None or full_length is None:
             return budget
         # The config's trial limit counted configurations under its rung scheduler: trained fully, fewer fit.
-        return Budget(trials=max(1, full_length), wall_time=budget.wall_time, resource=budget.resource)
+        return Budget(trials=max(1, full_length), wall_time=budget.wall_time, resource=budget.resource,
+                      compute=budget.compute)  # fmt: skip
 
     study_budget = budget if kept else without_early_stopping()
     if not kept and scheduled is not None and fidelity is not None and full is not None:
         # the trial limit now counts configurations; the compute is capped as resource units
         # Rounded: a product of floats (986.5499999999998) is no budget a person types.
         resource = budget.resource or round(full * fidelity.max_resource, 6)
-        study_budget = Budget(trials=configurations, wall_time=budget.wall_time, resource=resource)
+        study_budget = Budget(trials=configurations, wall_time=budget.wall_time, resource=resource,
+                              compute=budget.compute)  # fmt: skip
     # The run's own estimate (its scheduler's deck played on this budget), so that the plan and the run agree.
     stated = trained_fully(study_budget, scheduler)
     run = _deck_run(study_budget, scheduler)
@@ -627,11 +633,12 @@ def plan_for_config(
             adaptive=adaptive,
             signal_read=signal_read,
         )
-    budget = cfg.budget if trials is None else Budget(trials=trials, wall_time=cfg.budget.wall_time)
+    budget = cfg.budget if trials is None else Budget(trials=trials, wall_time=cfg.budget.wall_time,
+                                                      compute=cfg.budget.compute)  # fmt: skip
     if budget.is_unbounded() or (budget.trials is None and budget.resource is None and trial_cost is None):
         raise ConfigError(
             f"{cfg.path.name} has no budget the planner can count in trials: add [budget] trials = N, "
-            "or pass --trials N (or --trial-cost SECONDS with a wall_time budget)"
+            "or pass --trials N (or --trial-cost SECONDS with a wall_time or compute budget)"
         )
     if budget.resource is not None and fidelity is None:
         raise ConfigError(
