@@ -22,7 +22,7 @@ def test_extend_without_a_limit_names_the_flags_to_pass(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["extend", "q", "--storage", url])
     assert result.exit_code == 1
     said = " ".join(result.output.split())
-    assert "pass --trials N, --wall-time 2h or --resource R" in said and "trials=50" not in said
+    assert "pass --trials N, --wall-time 2h, --compute 200h or --resource R" in said and "trials=50" not in said
 
 
 def test_a_plan_without_a_resource_axis_says_how_to_give_one_in_python_and_on_the_command_line() -> None:

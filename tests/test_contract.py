@@ -164,7 +164,7 @@ def test_extend_budget_keeps_the_limits_not_given() -> None:
         ({"trials": 3}, r"an extension must raise trials above the stored trials=3, got trials=3: pass more than 3"),
         ({"trials": 2}, r"must raise trials above the stored trials=3, got trials=2"),
         ({"wall_time": 60}, r"has no wall_time limit to extend \(its budget is trials=3\), got wall_time=60"),
-        ({}, r"extend_budget needs a limit to raise, got none of trials, wall_time or resource"),
+        ({}, r"extend_budget needs a limit to raise, got none of trials, wall_time, resource or compute"),
         ({"trials": 0}, r"trials must be a positive integer or None, got trials=0"),
         ({"wall_time": "soon"}, r"wall_time must look like .*, got wall_time='soon'"),
     ],
