@@ -18,23 +18,16 @@ from typing import Any
 import pytest
 
 import tunesmith as ts
+from tests.ray_env import RAY_WARNINGS  # sets Ray's environment before Ray is imported
 from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import ConfigError, TunesmithError
 
-# Loopback only: Ray would otherwise turn 127.0.0.1 into this machine's routed address. Read at import.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 ray = pytest.importorskip("ray", reason="the ray extra is part of the test install (make test)")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from tunesmith.executors.ray import RayExecutor  # noqa: E402
 
-pytestmark = [
-    # Ray's own modules raise these on import and shutdown; none comes from tunesmith.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-]
+pytestmark = [*RAY_WARNINGS]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ study records every trial as Ray Tune saw it."""
 
 from __future__ import annotations
 
-import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +11,10 @@ from typing import Any
 import pytest
 
 import tunesmith as ts
+from tests.ray_env import RAY_WARNINGS  # sets Ray's environment before Ray is imported
 from tunesmith.errors import ConfigError
 from tunesmith.trial import TrialKind, TrialState
 
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 ray = pytest.importorskip("ray", reason="the ray extra is part of the test install (make test)")
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
@@ -24,11 +22,8 @@ from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 from tunesmith.integrations.ray_tune import TunesmithSearch  # noqa: E402
 
 pytestmark = [
-    # Ray's own modules raise these on import, while running and at shutdown; none comes from tunesmith.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    *RAY_WARNINGS,
+    pytest.mark.filterwarnings("ignore::FutureWarning"),  # Ray Tune's, at its start
 ]
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
