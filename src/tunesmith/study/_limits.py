@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesmith.attributes import HoldoutLogAttr, read_attr
-from tunesmith.budget import Budget, BudgetUsage, counts_toward_budget, plain_number, spent_resource
+from tunesmith.budget import (
+    Budget,
+    BudgetUsage,
+    compute_time,
+    counts_toward_budget,
+    plain_number,
+    running_time,
+    spent_resource,
+)
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.schedulers import Scheduler, make_scheduler
 from tunesmith.schedulers._deck import REPLICATES, Deck, DeckRun, resource_for, shown_short, simulate, trials_for
@@ -524,10 +532,13 @@ def spent_beyond_trials(
     """
     if budget.wall_time is None and budget.resource is None and budget.compute is None:
         return None  # nothing to add up: this is on every ask and report
-    if budget.wall_time is None and budget.compute is None:  # the running times, the costly part, are read by none
-        usage = BudgetUsage(trials=0, resource=sum(spent_resource(r) for r in history), elapsed=0.0)
-    else:
-        usage = Budget.usage(history, now)
+    # Only what a limit reads: the running times are the costly part, on every ask and report.
+    usage = BudgetUsage(
+        trials=0,
+        resource=sum(spent_resource(r) for r in history),
+        elapsed=0.0 if budget.wall_time is None else running_time(history, now),
+        compute=0.0 if budget.compute is None else compute_time(history, now),
+    )
     no_trials = Budget(wall_time=budget.wall_time, resource=budget.resource, compute=budget.compute)
     limit = no_trials.exhausted_limit(usage)
     if limit == "resource" and budget.resource is not None and usage.resource > budget.resource:
