@@ -133,7 +133,7 @@ def compute_time(records: Iterable[TrialRecord], now: float, gone: Collection[in
     total = 0.0
     for record in records:
         devices = max(1, len(record.attrs.get("gpus") or ()))
-        total += devices * sum(end - start for start, end in _merged(_running_spans([record], now, gone)))
+        total += devices * sum(end - start for start, end in _running_spans([record], now, gone))  # disjoint
     return total
 
 

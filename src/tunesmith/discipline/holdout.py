@@ -800,8 +800,9 @@ def finalize(
             baseline_scored = _score_baseline(study.metric, handed_baseline, record.seed, evaluate, shifted,
                                               (key, examples, winner_shift), bar, opened)  # fmt: skip
     holdout_score = scores[key]
-    optimism = _optimism(study, entry, _valid(study))
-    across = _across_studies(study, entry, optimism, earlier)
+    own = _valid(study)
+    optimism = _optimism(study, entry, own)
+    across = _across_studies(study, entry, own, optimism, earlier)
     selection = _selection(study, validation, optimism)
     unit = point_unit(study.metric)
     seen = [holdout_score, *_validation_scores(study)]
@@ -1409,9 +1410,10 @@ def _selection(study: Study, validation: float, optimism: Optimism | None) -> fl
     return max(0.0, min(optimism.estimate, lead))
 
 
-def _across_studies(study: Study, entry: SeedCandidateAttr | None, optimism: Optimism | None,
-                    earlier: Sequence[EarlierStudy]) -> float | None:  # fmt: skip
-    """The optimism of the best of the configurations of this study and of the ``earlier`` ones (`earlier_studies`:
+def _across_studies(study: Study, entry: SeedCandidateAttr | None, own: Sequence[TrialRecord],
+                    optimism: Optimism | None, earlier: Sequence[EarlierStudy]) -> float | None:  # fmt: skip
+    """The optimism of the best of the configurations of this study (``own``: its valid trials, whose optimism is
+    ``optimism``) and of the ``earlier`` ones (`earlier_studies`:
     created before it on the same storage, tuned on its validation set with the same metric) together (``None``: no
     earlier study, no estimate of this study's own, or a noise the pool cannot tell either).
 
@@ -1422,7 +1424,6 @@ def _across_studies(study: Study, entry: SeedCandidateAttr | None, optimism: Opt
     whole). The second is reported beside the first; what reusing the set cost shows in the holdout gap."""
     if not earlier or optimism is None:
         return None
-    own = _valid(study)
     # A configuration run again with the same score is one measurement, not a second draw of the noise: counted
     # twice, the pool read as more draws than were made (0.0620 against 0.0610 across, steered, in the benchmark).
     seen = {_draw(r, study.metric) for r in own}

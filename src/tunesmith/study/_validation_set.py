@@ -117,26 +117,27 @@ def record_validation_set(study: Study, name: str, source: str, scoring: str | N
 def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
     """The studies on ``study``'s storage created before it that tuned on its validation set, with the same metric
     (name, direction and scale) and scoring, oldest first, each with the trials it compared (none listed that
-    compared none). Empty when ``study`` records no validation set. One read of the studies' attributes, then the
-    trials of the matching ones."""
-    mine = validation_set(study)
+    compared none). Empty when ``study`` records no validation set. One read of the studies' attributes (this
+    study's among them), then the trials of the matching ones."""
+    studies = sorted(study.storage.list_studies(), key=lambda i: (i.created_at, i.id))
+    this = next(info for info in studies if info.name == study.name)
+    mine = read_attr(this.attrs, ValidationSetAttr)
     if mine is None:
         return ()
-    this = study.info
+    metric = study.metric.name
     found = []
-    for info in sorted(study.storage.list_studies(), key=lambda i: (i.created_at, i.id)):
-        if (info.created_at, info.id) >= (this.created_at, this.id) or ValidationSetAttr.KEY not in info.attrs:
+    for info in studies[: studies.index(this)]:  # created before it
+        if ValidationSetAttr.KEY not in info.attrs:
             continue
         other = ValidationSetAttr.from_json(info.attrs[ValidationSetAttr.KEY],
                                             f"{ValidationSetAttr.KEY} of study {info.name!r}")  # fmt: skip
-        metric = info.spec.get("metric")
-        if (other.name, other.scoring) != (mine.name, mine.scoring) or not isinstance(metric, dict):
+        stored = info.spec.get("metric")
+        if (other.name, other.scoring) != (mine.name, mine.scoring) or not isinstance(stored, dict):
             continue
-        if Metric.from_json(metric) != study.metric:
+        if Metric.from_json(stored) != study.metric:
             continue
-        name = study.metric.name
         records = tuple(r for r in study.storage.get_trials(info.id)
-                        if r.state in _COMPARED and r.invalidated is None and r.value(name) is not None)  # fmt: skip
+                        if r.state in _COMPARED and r.invalidated is None and r.value(metric) is not None)  # fmt: skip
         if records:
             found.append(EarlierStudy(info.name, records))
     return tuple(found)
@@ -159,10 +160,8 @@ def compared_text(
     if not earlier:
         return said
     more = sum(earlier.values())
-    shown = ", ".join(f"{study!r}: {count}" for study, count in list(earlier.items())[:5])
-    shown += f", and {len(earlier) - 5} more" if len(earlier) > 5 else ""
-    studies = f"{len(earlier)} earlier stud{'y' if len(earlier) == 1 else 'ies'}"
-    said += (f", and {more} more by {studies} on this storage that tuned on validation set {name!r} ({shown}): "
+    said += (f", and {more} more by {_studies(earlier)} on this storage that tuned on validation set {name!r} "
+             f"({_by_study(earlier)}): "
              "a search designed after another's scores were seen may have been steered to where this set "
              "flatters")  # fmt: skip
     if across is None or own is None or not math.isfinite(own):
@@ -180,11 +179,21 @@ def reuse_line(named: ValidationSetAttr, earlier: Sequence[EarlierStudy]) -> str
     (``None``: none did)."""
     if not earlier:
         return None
-    count = sum(len(e.records) for e in earlier)
-    by = ", ".join(f"{e.name!r}: {len(e.records)}" for e in earlier[:5]) + (
-        f", and {len(earlier) - 5} more" if len(earlier) > 5 else "")  # fmt: skip
-    return (f"validation set {named.name!r} ({_NAMED_BY.get(named.source, named.source)}): {len(earlier)} earlier "
-            f"stud{'y' if len(earlier) == 1 else 'ies'} on this storage tuned on it ({by} configurations); "
+    counts = {e.name: len(e.records) for e in earlier}
+    count = sum(counts.values())
+    return (f"validation set {named.name!r} ({_NAMED_BY.get(named.source, named.source)}): {_studies(counts)} on "
+            f"this storage tuned on it ({_by_study(counts)} configurations); "
             f"finalize gives the optimism of the best of those {count} and this study's together beside its own: "
             "a search designed after their scores were seen may have been steered to where the set "
             "flatters")  # fmt: skip
+
+
+def _studies(counts: Mapping[str, int]) -> str:
+    """``"1 earlier study"``, ``"3 earlier studies"``."""
+    return f"{len(counts)} earlier stud{'y' if len(counts) == 1 else 'ies'}"
+
+
+def _by_study(counts: Mapping[str, int], shown: int = 5) -> str:
+    """``"'v1': 40, 'v2': 10"``: the first ``shown`` studies' counts, then how many more."""
+    listed = ", ".join(f"{study!r}: {count}" for study, count in list(counts.items())[:shown])
+    return listed + (f", and {len(counts) - shown} more" if len(counts) > shown else "")
