@@ -187,7 +187,7 @@ def _run_tunesmith(sampler: str, problem: MOProblem, budget: int, seed: int) -> 
 def _run_optuna(kind: str, problem: MOProblem, budget: int, seed: int) -> Run:
     import optuna
 
-    from benchmarks.peers import _optuna_value
+    from benchmarks.peers import optuna_value
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
@@ -205,7 +205,7 @@ def _run_optuna(kind: str, problem: MOProblem, budget: int, seed: int) -> Run:
         for _ in range(budget):
             start = time.perf_counter()
             trial = study.ask()
-            params = {name: _optuna_value(trial, name, param) for name, param in problem.space.items()}
+            params = {name: optuna_value(trial, name, param) for name, param in problem.space.items()}
             spent += time.perf_counter() - start
             values = problem.values(params)
             study.tell(trial, [values[name] for name in problem.objectives])

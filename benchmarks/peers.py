@@ -60,7 +60,7 @@ def _run_tunesmith(sampler: str, problem: Problem, budget: int, seed: int, batch
 
 
 # Optuna -------------------------------------------------------------------------------------------
-def _optuna_value(trial: Any, name: str, param: Param) -> Any:
+def optuna_value(trial: Any, name: str, param: Param) -> Any:
     if isinstance(param, Float):
         return trial.suggest_float(name, param.low, param.high, log=param.log)
     if isinstance(param, Int):
@@ -93,7 +93,7 @@ def _run_optuna(kind: str, problem: Problem, budget: int, seed: int, batch: int 
         losses: list[float] = []
 
         def objective(trial: Any) -> float:
-            params = {name: _optuna_value(trial, name, param) for name, param in problem.space.items()}
+            params = {name: optuna_value(trial, name, param) for name, param in problem.space.items()}
             value = problem.loss(params)
             losses.append(value)
             return value
@@ -105,7 +105,7 @@ def _run_optuna(kind: str, problem: Problem, budget: int, seed: int, batch: int 
             asked = [study.ask() for _ in range(size)]
             # Parameters are drawn at ask time for all of the batch, before any value is told.
             params = [
-                {name: _optuna_value(trial, name, param) for name, param in problem.space.items()} for trial in asked
+                {name: optuna_value(trial, name, param) for name, param in problem.space.items()} for trial in asked
             ]
             for trial, values in zip(asked, params, strict=True):
                 value = problem.loss(values)
