@@ -18,6 +18,7 @@ from tunesmith.attributes import (
     CheckAttr,
     CheckpointRootAttr,
     ChoiceAttr,
+    ConvergenceAttr,
     EnqueuedAttr,
     EnvironmentAttr,
     HoldoutAttr,
@@ -88,6 +89,7 @@ WRITTEN: dict[type[Any], list[Any]] = {
     ValidationSetAttr: [{"name": "train:objective", "source": "objective"},
                         {"name": "scikit-learn: X of shape (569, 30) #ab12", "source": "data",
                          "scoring": "'accuracy'"}],
+    ConvergenceAttr: [{"trials": 26, "bound": 0.0052, "noise": 0.0058, "best": 10, "at": 1.7e9}],
     VerdictAttr: [{"status": "warn", "ready": True, "summary": "ready (1 check(s) could not run)",
                    "reasons": ["holdout gap [ok]: ..."], "checks": [CHECK, {**CHECK, "checked": False}], "trial": 4}],
     LearnedSpaceAttr: [
@@ -214,6 +216,8 @@ def test_absent_keys_read_as_none_and_defaults() -> None:
         (ReferencePointAttr, {"values": {"loss": "high"}, "source": "given"}, "reference_point.values must be"),
         (ChoiceAttr, {"rule": {"rule": "knee"}, "trial": 3}, "choice must be an object with 'params'"),
         (ValidationSetAttr, {"name": "val"}, "validation_set must be an object with 'source'"),
+        (ConvergenceAttr, {"trials": 26, "bound": 0.0052, "noise": "low", "best": 10, "at": 1.7e9},
+         "convergence.noise must be a number"),
         (OptimismAttr, {"compared": 2, "best": 1.0, "earlier": {"a": "3"}}, "optimism.earlier must be an object of"),
     ],
 )  # fmt: skip

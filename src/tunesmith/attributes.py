@@ -52,6 +52,7 @@ __all__ = [
     "CheckAttr",
     "CheckpointRootAttr",
     "ChoiceAttr",
+    "ConvergenceAttr",
     "EnqueuedAttr",
     "EnvironmentAttr",
     "HoldoutAttr",
@@ -245,6 +246,28 @@ class ValidationSetAttr(JsonObject):
         r = Fields(value, where or cls.KEY)
         return cls(name=r.text("name", required=True), source=r.text("source", required=True),
                    scoring=r.text("scoring"), **r.rest())  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvergenceAttr(JsonObject):
+    """``convergence``: the search converged (a budget with ``until_converged``, `tunesmith.study._convergence`):
+    after ``trials`` complete trials, the improvement still possible (``bound``, at most, at 90%) was below the
+    metric's ``noise`` (the median standard error of the best trials), with trial ``best`` the best; at ``at``
+    (seconds since the epoch)."""
+
+    KEY: ClassVar[str] = "convergence"
+    trials: int
+    bound: float
+    noise: float
+    best: int
+    at: float
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> ConvergenceAttr:
+        r = Fields(value, where or cls.KEY)
+        return cls(trials=r.integer("trials", required=True), bound=r.number("bound", required=True),
+                   noise=r.number("noise", required=True), best=r.integer("best", required=True),
+                   at=r.number("at", required=True), **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

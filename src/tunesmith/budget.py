@@ -210,20 +210,36 @@ class Budget:
             (`compute_time`): GPU-hours when trials hold GPUs, trial-hours otherwise. Unlike ``wall_time``, trials
             running at once each spend it, so it bounds what the search costs however many workers run it. As with
             wall time, a running trial is stopped at its next report once it is spent.
+        until_converged: also end the search once what is left to find is below the metric's noise: a Gaussian
+            process's bound on the improvement still possible, at 90%, below the median standard error of the
+            best trials (`tunesmith.study._convergence`). It needs one of the limits above beside it, since a
+            search whose metric carries no standard error never converges.
     """
 
     trials: int | None = None
     wall_time: float | str | None = None
     resource: float | None = None
     compute: float | str | None = None
+    until_converged: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.until_converged, bool):
+            raise ConfigError(
+                f"until_converged must be True or False, got until_converged={self.until_converged!r}: pass "
+                "until_converged=True to end the search once it converges"
+            )
         object.__setattr__(self, "trials", integer("trials", self.trials, minimum=1, allow_none=True))
         object.__setattr__(
             self, "resource", real("resource", self.resource, exclusive_minimum=0, allow_none=True)
         )  # finite, as trials and wall_time are: an infinite limit is none, and nothing would end the run
         object.__setattr__(self, "wall_time", parse_duration(self.wall_time))
         object.__setattr__(self, "compute", parse_duration(self.compute, "compute"))
+        if self.until_converged and self.is_unbounded():
+            raise ConfigError(
+                "until_converged needs a limit beside it, got until_converged=True alone: a search converges only "
+                "when its metric carries a standard error, and may take long to; pass trials=, wall_time=, "
+                "resource= or compute= too"
+            )
 
     @property
     def wall_seconds(self) -> float | None:
@@ -245,6 +261,8 @@ class Budget:
             parts.append(f"resource={plain_number(self.resource)}")
         if self.compute_seconds is not None:
             parts.append(f"compute={plain_number(self.compute_seconds)}s")
+        if self.until_converged:
+            parts.append("until_converged=True")
         return ", ".join(parts) or "unbounded"
 
     @staticmethod
@@ -303,9 +321,14 @@ class Budget:
         return min(1.0, max(fractions))
 
     def to_json(self) -> dict[str, Any]:
-        """The stored form; ``compute`` only when set, so that a budget without it is stored as before."""
-        stored = {"trials": self.trials, "wall_time": self.wall_time, "resource": self.resource}
-        return stored if self.compute is None else {**stored, "compute": self.compute}
+        """The stored form; ``compute`` and ``until_converged`` only when set, so that a budget without them is
+        stored as before."""
+        stored: dict[str, Any] = {"trials": self.trials, "wall_time": self.wall_time, "resource": self.resource}
+        if self.compute is not None:
+            stored["compute"] = self.compute
+        if self.until_converged:
+            stored["until_converged"] = True
+        return stored
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None, *, stored: bool = False) -> Budget:
@@ -317,11 +340,13 @@ class Budget:
         """
         if not data:
             return cls()
-        unknown = set(data) - {"trials", "wall_time", "resource", "compute"}
+        unknown = set(data) - {"trials", "wall_time", "resource", "compute", "until_converged"}
         if unknown:
-            raise ConfigError(f"unknown budget keys {sorted(unknown)}: use trials, wall_time, compute and resource")
+            raise ConfigError(
+                f"unknown budget keys {sorted(unknown)}: use trials, wall_time, compute, resource and until_converged"
+            )
         resource = data.get("resource")
         if stored and isinstance(resource, float) and resource == math.inf:
             resource = None
         return cls(trials=data.get("trials"), wall_time=data.get("wall_time"), resource=resource,
-                   compute=data.get("compute"))  # fmt: skip
+                   compute=data.get("compute"), until_converged=data.get("until_converged", False))  # fmt: skip

@@ -82,6 +82,11 @@ class SearchSpaceExhausted(TunesmithError):
     study then ends as its budget would)."""
 
 
+class SearchConverged(TunesmithError):
+    """A budget with ``until_converged`` ends the search: what is left to find is below the metric's noise
+    (`tunesmith.study._convergence`); the study then ends as its budget would."""
+
+
 class TrialNotRunning(TunesmithError, RuntimeError):
     """A report reached a trial that is not running (already told, or paused): it is not recorded."""
 

@@ -17,7 +17,7 @@ import click
 from rich.table import Table
 
 from tunesmith._text import terminal_safe
-from tunesmith.attributes import SeedStabilityAttr, WarmStartAttr, read_attr
+from tunesmith.attributes import ConvergenceAttr, SeedStabilityAttr, WarmStartAttr, read_attr
 from tunesmith.budget import RETRY_REQUESTED, Budget, BudgetUsage, counts_toward_budget
 from tunesmith.cli._common import (
     CliError,
@@ -43,6 +43,7 @@ from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, configurations
 from tunesmith.space import Space
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
+from tunesmith.study._convergence import stopped_text
 from tunesmith.study._known import _priors, valid
 from tunesmith.study._optimize import failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
@@ -368,6 +369,8 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(terminal_safe(line))
     if used_up is not None:
         console.print(f"[yellow]{terminal_safe(used_up.line())}[/yellow]")
+    if (converged := read_attr(study.attrs, ConvergenceAttr)) is not None:
+        console.print(f"[yellow]{terminal_safe(stopped_text(converged, study.metric))}[/yellow]")
     if stops is not None:
         for line in stops.lines():
             console.print(terminal_safe(line))
@@ -425,6 +428,8 @@ def _budget_line(budget: Budget, usage: BudgetUsage) -> str:
         parts.append(f"compute {usage.compute:.0f}s/{budget.compute_seconds:.0f}s of trial time x devices")
     if budget.resource is not None:
         parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
+    if budget.until_converged:
+        parts.append("or until converged")
     return f"budget: {', '.join(parts) or 'unbounded'} ({budget.fraction_spent(usage):.0%} spent)"
 
 
@@ -436,20 +441,23 @@ def _status_json(
     stops: SchedulerStops | None,
 ) -> dict[str, Any]:
     """`status --json`: the budget spent and its limits (null: no such limit), the trials by state, the space used
-    up (null while it is not), the scheduler's stops (null for a scheduler that stops none by design, FIFO), the
-    recorded verdict (null before `finalize`) and the validation set (`_validation_set_json`)."""
+    up (null while it is not), the search's convergence (null unless ``until_converged`` stopped it), the scheduler's
+    stops (null for a scheduler that stops none by design, FIFO), the recorded verdict (null before `finalize`) and
+    the validation set (`_validation_set_json`)."""
     budget = study.budget
     states: dict[str, int] = {}
     for record in records:
         states[record.state.value] = states.get(record.state.value, 0) + 1
+    converged = read_attr(study.attrs, ConvergenceAttr)
     return {
         "study": study.name,
         "budget": {
             "trials": usage.trials, "trials_limit": budget.trials, "wall_seconds": usage.elapsed,
             "wall_seconds_limit": budget.wall_seconds, "resource": usage.resource, "resource_limit": budget.resource,
             "compute_seconds": usage.compute, "compute_seconds_limit": budget.compute_seconds,
-            "spent": budget.fraction_spent(usage),
+            "until_converged": budget.until_converged, "spent": budget.fraction_spent(usage),
         },
+        "converged": None if converged is None else converged.to_json(),
         "states": states,
         "forbidden": [clause.to_json() for clause in study.space.forbidden],  # as the space's JSON stores them
         "space_used_up": None if used_up is None else used_up.to_json(),

@@ -27,6 +27,7 @@ from tunesmith._attribute_json import Fields, JsonObject, is_text
 from tunesmith._validate import integer, real
 from tunesmith.attributes import (
     BaselineAttr,
+    ConvergenceAttr,
     HoldoutAttr,
     HoldoutLogAttr,
     HoldoutOpeningAttr,
@@ -204,8 +205,10 @@ def search_left(study: Study, search: StudyResult | None = None) -> SearchLeft |
     """What the study's own budget has left, by the rule `Study.ask` follows (``None``: a limit is spent, the budget
     has none, or ``search``, the run just ended, used up the space, so that no later run can go on)."""
     budget = study.budget
-    if budget.is_unbounded() or (search is not None and search.space_used_up):
+    if budget.is_unbounded() or (search is not None and (search.space_used_up or search.converged)):
         return None
+    if budget.until_converged and read_attr(study.attrs, ConvergenceAttr) is not None:
+        return None  # converged in an earlier run: no run goes on
     history = study.trials
     now = time.time()
     usage = Budget.usage(history, now)

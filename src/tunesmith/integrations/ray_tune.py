@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tunesmith._validate import integer
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, require
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, SearchSpaceExhausted, require
 from tunesmith.schedulers import FIFO
 from tunesmith.study import Study
 from tunesmith.trial import Trial, TrialKind
@@ -127,10 +127,10 @@ class TunesmithSearch(Searcher):
 
     def suggest(self, trial_id: str) -> dict[Any, Any] | None:
         """The study's next configuration for Ray Tune's trial ``trial_id``; ``Searcher.FINISHED`` once the study's
-        budget is spent or its space used up."""
+        budget is spent, its space used up or the search converged."""
         try:
             trial = self._study.ask()
-        except (BudgetExhausted, SearchSpaceExhausted):
+        except (BudgetExhausted, SearchSpaceExhausted, SearchConverged):
             return Searcher.FINISHED  # type: ignore[return-value]  # Ray documents it; its type says dict
         self._trials[trial_id] = trial
         return dict(trial.params)

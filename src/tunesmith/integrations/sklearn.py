@@ -74,7 +74,7 @@ from tunesmith._validate import integer
 from tunesmith.attributes import read_attr, write_attr
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchSpaceExhausted, StudyNotFound
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, SearchSpaceExhausted, StudyNotFound
 from tunesmith.integrations._sklearn_fits import (
     Score,
     SubsampledSplits,
@@ -768,7 +768,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         for _ in range(batch):
             try:
                 trials.append(study.ask())
-            except (BudgetExhausted, SearchSpaceExhausted):
+            except (BudgetExhausted, SearchSpaceExhausted, SearchConverged):
                 break
         return trials
 

@@ -27,6 +27,7 @@ from tunesmith.errors import (
     BudgetExhausted,
     BudgetLimit,
     ConfigError,
+    SearchConverged,
     SearchSpaceExhausted,
     StorageError,
     StorageLost,
@@ -42,6 +43,7 @@ from tunesmith.schedulers.pbt import RoundWatch
 from tunesmith.space._define_by_run import ONE_DEFINITION, DefinitionError
 from tunesmith.storage.base import count_budgeted
 from tunesmith.study import _define_by_run, _multi
+from tunesmith.study._convergence import unchecked_note
 from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
     MIN_FULLY_TRAINED,
@@ -769,6 +771,7 @@ class StudyResult:
     notes: tuple[str, ...] = ()
     no_result: str | None = None  # the note of ``notes`` that says the spent budget left no result, warned as well
     space_used_up: bool = False  # the sampler had no untried configuration left: no later run can go on
+    converged: bool = False  # the budget's until_converged ended it (`SearchConverged`): no later run goes on
     front: tuple[TrialRecord, ...] | None = None
     chosen: TrialRecord | None = None
     _no_single_best: str | None = field(default=None, repr=False)  # why, with several objectives
@@ -1207,6 +1210,7 @@ def optimize(
     known = {r.number for r in history}  # a trial asked for again (a paused one resumed) is not a new start
     stop_reason = ""
     space_used_up = False
+    converged = False
     ended_by: BudgetLimit | None = None  # the study's limit that ended the run (not a call limit such as n_trials)
     study._ensure_beater()
     study.reap_lost_trials()
@@ -1248,6 +1252,9 @@ def optimize(
                     break
                 except SearchSpaceExhausted as exc:
                     stop_reason, space_used_up = str(exc), True
+                    break
+                except SearchConverged as exc:
+                    stop_reason, converged = str(exc), True
                     break
                 if trial.number not in known:
                     started += 1
@@ -1343,7 +1350,11 @@ def optimize(
     if untold := _untold_note(study, records):
         notes.append(untold)
     no_result: str | None = None
-    if (space_used_up or not _budget_left(study, records, usage, ended)) and (
+    if study.budget.until_converged and not converged and (
+        unjudged := unchecked_note(study.space, records, study.metric)
+    ):
+        notes.append(unjudged)
+    if (space_used_up or converged or not _budget_left(study, records, usage, ended)) and (
         nothing := no_feasible_note(records, study.metric, study.objectives, study.guardrails, systematic.where)
     ):
         # Said, not raised: the trials are data, and a caller may read them; last, as what the run came to. With
@@ -1367,6 +1378,7 @@ def optimize(
         no_result=no_result,
         failures=[r for r in finished if r.state is TrialState.FAILED],
         space_used_up=space_used_up,
+        converged=converged,
         front=tuple(pareto_front(records, study.objectives)) if several else None,
         chosen=study.chosen if several else None,
         _no_single_best=_multi.no_single_best(study),

@@ -94,6 +94,12 @@ class Settings:
         checked_budget = budget or Budget()
         if not isinstance(checked_budget, Budget):
             raise ConfigError(f"budget must be a ts.Budget, got {budget!r}")
+        if checked_budget.until_converged and objectives:
+            raise ConfigError(
+                f"until_converged reads one metric, got a study with {len(objectives)} objectives "
+                f"({', '.join(m.name for m in objectives)}): a front has no single best to converge on; drop "
+                "until_converged, or tune one objective with the others as guardrails"
+            )
         if divergence_factor is not None and not (
             isinstance(divergence_factor, int | float) and divergence_factor > 1 and math.isfinite(divergence_factor)
         ):

@@ -19,7 +19,7 @@ from tunesmith.attributes import CheckpointRootAttr, ChoiceAttr, read_attr, writ
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import record_environment
-from tunesmith.errors import BudgetExhausted, ConfigError, StudyNotFound
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, StudyNotFound
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric, warn_if_minimised_score
 from tunesmith.samplers import Sampler, SearchContext, make_sampler
@@ -37,6 +37,7 @@ from tunesmith.study._checkpoints import (
     own_checkpoint_root,
     stored_checkpoint_root,
 )
+from tunesmith.study._convergence import ConvergenceWatch, stopped_text
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import Callback, Objective, StudyResult
 from tunesmith.study._outcome import (
@@ -205,6 +206,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._running: set[int] = set()
         self._workers = 1
         self._next_reap = 0.0
+        self._convergence = ConvergenceWatch()
         self._space_current = False  # checked before this object's first draw (`_spec.check_space_current`)
         seed = settings.given_seed
         spec = StudySpec(
@@ -402,6 +404,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             resumed = _ask.resume_paused(self, history)
             if resumed is not None:
                 return resumed
+        if self.budget.until_converged and (reached := self._convergence.converged(self, history)) is not None:
+            raise SearchConverged(stopped_text(reached, self.metric))
         record = self._create_trial()
         if record is None and self._look_again():
             record = self._create_trial()

@@ -1,0 +1,158 @@
+"""Whether a search has converged: ``Budget(until_converged=True)``.
+
+A search is worth going on while it may still find a configuration measurably better than its best. The bound of
+`tunesmith.samplers._gp_regret` says how much better one can be at most (90% under a Gaussian process fitted to the
+better half of the trials); the trials' own standard errors say how precisely a score measures the performance it
+estimates. Once the bound is below that noise, a better configuration would score better by less than the error of
+a score: the search could only go on to tune the validation data, so it stops (Makarova et al., 2022, "Automatic
+termination for hyperparameter optimization", whose criterion this is). The model fits its own noise, as theirs
+does: on one validation set the configurations' errors are shared, so scores vary less between neighbours than a
+score's standard error.
+
+The noise is the median, over the trials the model was fitted on, of each one's standard error: ``stderr:<metric>``
+(an objective that returns per-example values) or its folds' standard deviation over the square root of their
+number (``fold:<i>:<metric>``, `tunesmith.discipline.fold_metrics`). A metric with neither is never judged
+converged: the study runs to its other limits and `optimize` says why (`unchecked_note`).
+
+The first time the check stops a search, the study records it (`tunesmith.attributes.ConvergenceAttr`); every later
+`Study.ask` on any worker reads that record and stops, so all of them agree and `tunesmith status` says when and why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tunesmith.attributes import ConvergenceAttr, read_attr, write_attr
+from tunesmith.objective import STDERR, Metric
+from tunesmith.samplers._gp_regret import MIN_FITTED, RegretBound, fitted_rows, regret_bound
+from tunesmith.space import Space
+from tunesmith.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+
+__all__ = ["MIN_TRIALS", "Convergence", "ConvergenceWatch", "assess", "stopped_text", "trial_noise", "unchecked_note"]
+
+# No search is judged before this many complete trials: the model of the better half needs them (`MIN_FITTED`).
+MIN_TRIALS = MIN_FITTED
+_FOLD = "fold:"  # the per-fold key of `tunesmith.discipline.conventions.fold_metrics`
+
+
+def trial_noise(record: TrialRecord, metric: Metric) -> float | None:
+    """The standard error of ``record``'s ``metric``: the stored one, else its folds' (``None``: neither)."""
+    stored = record.metrics.get(f"{STDERR}{metric.name}")
+    if stored is not None and math.isfinite(stored) and stored >= 0:
+        return float(stored)
+    suffix = f":{metric.name}"
+    folds = [
+        value
+        for key, value in record.metrics.items()
+        if key.startswith(_FOLD) and key.endswith(suffix) and key[len(_FOLD) : -len(suffix)].isdigit()
+    ]
+    if len(folds) < 2 or not all(math.isfinite(v) for v in folds):
+        return None
+    return float(np.std(folds, ddof=1) / math.sqrt(len(folds)))
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """One check: ``trials`` complete trials read, the ``bound`` on what is left to find, the ``noise`` of one
+    measurement (``None``: not measured) and the best trial's number."""
+
+    trials: int
+    bound: RegretBound
+    noise: float | None
+    best: int
+
+    @property
+    def converged(self) -> bool:
+        return self.noise is not None and self.bound.bound < self.noise
+
+    def record(self, at: float) -> ConvergenceAttr:
+        assert self.noise is not None
+        return ConvergenceAttr(trials=self.trials, bound=self.bound.bound, noise=self.noise, best=self.best, at=at)
+
+
+def stopped_text(attr: ConvergenceAttr, metric: Metric) -> str:
+    """Why the search stopped, from the record: `SearchConverged`'s message, `tunesmith status`' line."""
+    return (
+        f"the search converged after {attr.trials} complete trials: at most {attr.bound:.3g} of {metric.name} better "
+        f"than the best (#{attr.best}) is left to find in the space (a Gaussian process's bound at 90%), below the "
+        f"noise of one measurement (standard error {attr.noise:.3g}), so further trials could not be told apart from "
+        "it by their scores"
+    )
+
+
+def _complete(records: Sequence[TrialRecord], metric: Metric) -> list[TrialRecord]:
+    return [
+        r
+        for r in records
+        if r.state is TrialState.COMPLETE
+        and r.invalidated is None
+        and (value := r.metrics.get(metric.name)) is not None
+        and math.isfinite(value)
+    ]
+
+
+def assess(space: Space, records: Sequence[TrialRecord], metric: Metric) -> Convergence | None:
+    """The check on ``records`` (their valid COMPLETE trials); ``None`` before `MIN_TRIALS` of them. The model's
+    random search of the space is seeded by their count, so the same trials give the same answer in any process."""
+    complete = _complete(records, metric)
+    if len(complete) < MIN_TRIALS or not space.dimensions:
+        return None
+    points = np.array([space.encode(r.params) for r in complete])
+    loss = metric.sign() * np.array([r.metrics[metric.name] for r in complete])
+    rows = fitted_rows(loss)
+    noises = [n for i in rows if (n := trial_noise(complete[i], metric)) is not None]
+    # Half the fitted trials at least: a standard error measured on a few would speak for the others.
+    noise = float(np.median(noises)) if 2 * len(noises) >= len(rows) else None
+    bound = regret_bound(space, points, loss, seed=len(complete))
+    return Convergence(trials=len(complete), bound=bound, noise=noise, best=complete[int(rows[0])].number)
+
+
+def unchecked_note(space: Space, records: Sequence[TrialRecord], metric: Metric) -> str | None:
+    """What `optimize` says when ``until_converged`` could not judge the search: too few trials, or no noise."""
+    complete = _complete(records, metric)
+    if len(complete) < MIN_TRIALS:
+        return (
+            f"until_converged: not judged, {len(complete)} complete trials of the {MIN_TRIALS} the check needs "
+            "before it reads the search"
+        )
+    rows = fitted_rows(metric.sign() * np.array([r.metrics[metric.name] for r in complete]))
+    measured = sum(trial_noise(complete[i], metric) is not None for i in rows)
+    if 2 * measured >= len(rows):
+        return None
+    return (
+        f"until_converged: never judged converged, since {metric.name} carries no standard error ({measured} of the "
+        f"{len(rows)} best trials measured one): return per-example values (an array, one value per validation "
+        f"example) or per-fold scores (**ts.discipline.fold_metrics('{metric.name}', scores) beside the mean), or "
+        "the search runs to its other limits"
+    )
+
+
+class ConvergenceWatch:
+    """A study's convergence check, run at most once per set of complete trials (each worker keeps its own)."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[int, ...] | None = None
+        self._last: Convergence | None = None
+
+    def converged(self, study: Study, records: Sequence[TrialRecord]) -> ConvergenceAttr | None:
+        """The study's convergence record, once it has converged: the stored one, else the check on ``records``,
+        recorded when it says converged (``None``: not converged, or not judged)."""
+        stored = read_attr(study.attrs, ConvergenceAttr)
+        if stored is not None:
+            return stored
+        key = tuple(r.number for r in _complete(records, study.metric))
+        if key != self._seen:
+            self._seen, self._last = key, assess(study.space, records, study.metric)
+        if self._last is None or not self._last.converged:
+            return None
+        reached = self._last.record(study._clock())
+        write_attr(study, reached)
+        return reached

@@ -1,0 +1,17 @@
+"""The convergence benchmark runs end to end on a tiny configuration and prints its table."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from benchmarks.convergence import main
+
+
+@pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="the bench extra is not installed")
+def test_tiny_run_prints_a_row_per_method(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--problems", "svm-cancer", "--seeds", "1", "--budget", "24"]) == 0
+    table = capsys.readouterr().out
+    for method in ("tunesmith, whole budget", "tunesmith until_converged", "Optuna GP, whole budget",
+                   "Optuna GP + Terminator"):  # fmt: skip
+        assert f"| svm-cancer | {method} | " in table, table

@@ -1,0 +1,147 @@
+"""``Budget(until_converged=True)``: a search stops once what is left to find is below the noise of a score, says
+so, records it for every worker and command, and never stops on a metric whose noise it cannot read."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import tunesmith as ts
+from tunesmith.attributes import ConvergenceAttr, read_attr
+from tunesmith.budget import Budget
+from tunesmith.cli import cli
+from tunesmith.config import load_config
+from tunesmith.discipline.sequence import search_left
+from tunesmith.errors import ConfigError
+from tunesmith.study._convergence import MIN_TRIALS, trial_noise
+from tunesmith.trial import TrialRecord, TrialState
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0), "y": ts.Float(0.0, 1.0)})
+
+
+def bowl(params: dict[str, Any]) -> float:
+    """The true loss: 0 at (0.3, 0.6), 0.65 at the farthest corner."""
+    return float((params["x"] - 0.3) ** 2 + (params["y"] - 0.6) ** 2)
+
+
+def noisy_bowl(noise: float, seed: int, report_noise: bool = True) -> Callable[[ts.Trial], dict[str, float]]:
+    """The bowl measured with Gaussian noise of standard deviation ``noise``, reported as the standard error."""
+    draws = np.random.default_rng(seed)
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        measured = {"loss": bowl(trial.params) + float(draws.normal(0.0, noise))}
+        return {**measured, "stderr:loss": noise} if report_noise else measured
+
+    return objective
+
+
+def test_a_search_within_noise_of_the_optimum_stops_records_why_and_stays_stopped(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    budget = ts.Budget(trials=80, until_converged=True)
+    study = ts.Study(SPACE, metric="loss", budget=budget, storage=url, name="bowl", seed=1)
+    result = study.optimize(noisy_bowl(0.05, seed=1), progress=False)
+    assert result.converged and MIN_TRIALS <= result.trials_run < 80, result
+    assert result.stop_reason.startswith(f"the search converged after {result.trials_run} complete trials: at most ")
+    recorded = read_attr(study.attrs, ConvergenceAttr)
+    assert recorded is not None and recorded.trials == result.trials_run and recorded.best == study.best.number
+    assert 0.0 <= recorded.bound < recorded.noise == 0.05
+    assert bowl(study.best.params) < 0.05  # the best found is within the noise of the optimum (0)
+    # Every later ask, from any Study object or worker, reads the record and stops at once.
+    again = ts.Study.load("bowl", storage=url)
+    second = again.optimize(noisy_bowl(0.05, seed=2), progress=False)
+    assert second.trials_run == 0 and second.converged and second.stop_reason == result.stop_reason
+    assert search_left(again) is None  # the search is over: `tunesmith run` opens a holdout now
+    with pytest.raises(ts.SearchConverged, match="the search converged"):
+        again.ask()
+
+
+def test_status_says_when_and_why_it_stopped(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=80, until_converged=True), storage=url,
+                     name="bowl", seed=1)  # fmt: skip
+    result = study.optimize(noisy_bowl(0.05, seed=1), progress=False)
+    shown = CliRunner().invoke(cli, ["status", "bowl", "--storage", url])
+    assert shown.exit_code == 0, shown.output
+    assert f"budget: trials {result.trials_run}/80, or until converged" in shown.output
+    assert f"the search converged after {result.trials_run} complete trials" in " ".join(shown.output.split())
+    as_json = json.loads(CliRunner().invoke(cli, ["status", "bowl", "--storage", url, "--json"]).output)
+    assert as_json["budget"]["until_converged"] is True
+    assert as_json["converged"] == read_attr(study.attrs, ConvergenceAttr).to_json()  # type: ignore[union-attr]
+
+
+def test_a_metric_without_a_standard_error_never_stops_it_and_the_run_says_why() -> None:
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=30, until_converged=True), storage="memory",
+                     seed=1)  # fmt: skip
+    result = study.optimize(noisy_bowl(0.05, seed=1, report_noise=False), progress=False)
+    assert not result.converged and result.trials_run == 30
+    assert read_attr(study.attrs, ConvergenceAttr) is None
+    said = [n for n in result.notes if n.startswith("until_converged")]
+    assert said and "loss carries no standard error (0 of the 20 best trials measured one)" in said[0], result.notes
+    assert "fold_metrics('loss', scores)" in said[0]
+
+
+def test_too_few_trials_are_not_judged_and_the_run_says_so() -> None:
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=12, until_converged=True), storage="memory",
+                     seed=1)  # fmt: skip
+    result = study.optimize(noisy_bowl(0.05, seed=1), progress=False)
+    assert not result.converged and result.trials_run == 12
+    assert f"until_converged: not judged, 12 complete trials of the {MIN_TRIALS}" in " ".join(result.notes)
+
+
+def test_a_search_that_can_still_improve_beyond_the_noise_goes_on() -> None:
+    # Measured almost exactly, the bowl still has far more to give than the noise after 40 trials.
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=40, until_converged=True), storage="memory",
+                     seed=1)  # fmt: skip
+    result = study.optimize(noisy_bowl(1e-5, seed=1), progress=False)
+    assert not result.converged and result.trials_run == 40
+    assert not [n for n in result.notes if n.startswith("until_converged")]  # judged: no note
+
+
+def test_the_noise_is_the_stored_standard_error_else_the_folds_spread() -> None:
+    metric = ts.Metric("acc", "max")
+    folds = ts.discipline.fold_metrics("acc", [0.90, 0.94, 0.92, 0.96])
+    record = TrialRecord(0, {"x": 0.5}, 1, TrialState.COMPLETE, metrics={"acc": 0.93, **folds})
+    assert trial_noise(record, metric) == pytest.approx(np.std([0.90, 0.94, 0.92, 0.96], ddof=1) / 2)
+    stored = TrialRecord(1, {"x": 0.5}, 1, TrialState.COMPLETE, metrics={"acc": 0.93, "stderr:acc": 0.01, **folds})
+    assert trial_noise(stored, metric) == 0.01
+    assert trial_noise(TrialRecord(2, {"x": 0.5}, 1, TrialState.COMPLETE, metrics={"acc": 0.93}), metric) is None
+    one_fold = TrialRecord(3, {"x": 0.5}, 1, TrialState.COMPLETE, metrics={"acc": 0.93, "fold:0:acc": 0.93})
+    assert trial_noise(one_fold, metric) is None
+
+
+def test_fold_scores_stop_a_cross_validated_search() -> None:
+    draws = np.random.default_rng(3)
+
+    def cross_validated(trial: ts.Trial) -> dict[str, float]:
+        scores = 1.0 - bowl(trial.params) + draws.normal(0.0, 0.1, size=5)  # five folds, each off by about 0.1
+        return {"acc": float(np.mean(scores)), **ts.discipline.fold_metrics("acc", scores)}
+
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), budget=ts.Budget(trials=80, until_converged=True),
+                     storage="memory", seed=1)  # fmt: skip
+    result = study.optimize(cross_validated, progress=False)
+    recorded = read_attr(study.attrs, ConvergenceAttr)
+    assert result.converged and recorded is not None and math.isclose(recorded.noise, 0.1 / math.sqrt(5), rel_tol=0.5)
+
+
+def test_the_budget_stores_it_only_when_set_and_refuses_it_alone_or_on_several_objectives(tmp_path: Path) -> None:
+    assert "until_converged" not in Budget(trials=5).to_json()  # studies stored without it keep their stored form
+    budget = Budget.from_json({"trials": 50, "until_converged": True}, stored=True)
+    assert budget.until_converged and budget.describe() == "trials=50, until_converged=True"
+    assert Budget.from_json(budget.to_json()) == budget
+    with pytest.raises(ConfigError, match=r"until_converged needs a limit beside it, got until_converged=True alone"):
+        Budget(until_converged=True)
+    with pytest.raises(ConfigError, match=r"until_converged must be True or False, got until_converged='yes'"):
+        Budget(trials=5, until_converged="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"until_converged reads one metric, got a study with 2 objectives"):
+        ts.Study(SPACE, metrics=["loss", ts.Metric("latency", "min")], budget=budget, storage="memory")
+    config = tmp_path / "study.toml"
+    config.write_text('name = "c"\nobjective = "m:f"\nmetric = "loss"\n[space]\nx = {type = "float", low = 0, high = 1}'
+                      "\n[budget]\ntrials = 40\nuntil_converged = true\n")  # fmt: skip
+    assert load_config(config).budget == Budget(trials=40, until_converged=True)
