@@ -145,3 +145,23 @@ def test_the_budget_stores_it_only_when_set_and_refuses_it_alone_or_on_several_o
     config.write_text('name = "c"\nobjective = "m:f"\nmetric = "loss"\n[space]\nx = {type = "float", low = 0, high = 1}'
                       "\n[budget]\ntrials = 40\nuntil_converged = true\n")  # fmt: skip
     assert load_config(config).budget == Budget(trials=40, until_converged=True)
+
+
+def test_extend_past_convergence_lets_the_search_go_on_and_is_refused_without_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=40, until_converged=True), storage=url,
+                     name="bowl", seed=1)  # fmt: skip
+    first = study.optimize(noisy_bowl(0.05, seed=1), progress=False)
+    assert first.converged
+    extended = CliRunner().invoke(cli, ["extend", "bowl", "--storage", url, "--past-convergence"])
+    assert extended.exit_code == 0, extended.output
+    assert "trials=40, until_converged=True -> trials=40" in extended.output
+    again = ts.Study.load("bowl", storage=url)
+    second = again.optimize(noisy_bowl(0.05, seed=2), progress=False)
+    assert not second.converged and len(again.trials) == 40  # it ran on to its trial budget
+    shown = " ".join(CliRunner().invoke(cli, ["status", "bowl", "--storage", url]).output.split())
+    assert "until_converged was turned off since, and the search goes on" in shown
+    with pytest.raises(ConfigError, match=r"does not stop at convergence \(its budget is trials=40\), got until_conv"):
+        again.extend_budget(until_converged=False)
+    with pytest.raises(ConfigError, match=r"extend_budget takes until_converged=False only"):
+        again.extend_budget(trials=50, until_converged=True)

@@ -370,7 +370,10 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
     if used_up is not None:
         console.print(f"[yellow]{terminal_safe(used_up.line())}[/yellow]")
     if (converged := read_attr(study.attrs, ConvergenceAttr)) is not None:
-        console.print(f"[yellow]{terminal_safe(stopped_text(converged, study.metric))}[/yellow]")
+        stopped = stopped_text(converged, study.metric)
+        if not study.budget.until_converged:  # `tunesmith extend --past-convergence`
+            stopped += "; until_converged was turned off since, and the search goes on"
+        console.print(f"[yellow]{terminal_safe(stopped)}[/yellow]")
     if stops is not None:
         for line in stops.lines():
             console.print(terminal_safe(line))

@@ -270,9 +270,11 @@ def worker(
               help="The new resource budget (a total of steps).")  # fmt: skip
 @click.option("--compute", default=None,
               help="The new compute budget (trial time x devices): seconds or a duration such as 200h.")  # fmt: skip
+@click.option("--past-convergence", is_flag=True, default=False,
+              help="Turn the budget's until_converged off: the search goes on past convergence.")  # fmt: skip
 def extend(
     study_name: str, storage: str, trials: int | None, wall_time: str | None,
-    resource: float | None, compute: str | None,
+    resource: float | None, compute: str | None, past_convergence: bool,
 ) -> None:  # fmt: skip
     """Raise the budget of the study STUDY_NAME: each limit given is its new total, above the stored one.
 
@@ -281,10 +283,10 @@ def extend(
     config's former budget is accepted) or ``tunesmith worker STUDY_NAME``.
     """
     url = storage
-    if trials is None and wall_time is None and resource is None and compute is None:  # the API's names keywords
+    if trials is None and wall_time is None and resource is None and compute is None and not past_convergence:
         raise CliError("tunesmith extend raises a limit of the budget, but none was given: pass --trials N, "
                        "--wall-time 2h, --compute 200h or --resource R, each the new total, above the stored "
-                       "one")  # fmt: skip
+                       "one (or --past-convergence to search on past convergence)")  # fmt: skip
     store = _open(url)
     with _friendly_errors():
         try:
@@ -293,7 +295,8 @@ def extend(
             known = ", ".join(s.name for s in store.list_studies()) or "none"
             raise CliError(f"no study named {study_name!r} in {redact_url(url)} (studies: {known})") from None
         before = study.budget
-        after = study.extend_budget(trials=trials, wall_time=wall_time, resource=resource, compute=compute)
+        after = study.extend_budget(trials=trials, wall_time=wall_time, resource=resource, compute=compute,
+                                    until_converged=False if past_convergence else None)  # fmt: skip
     where = f"{study.name} in {redact_url(url)}"
     console.print(terminal_safe(f"extended the budget of {where}: {before.describe()} -> {after.describe()}"))
     _confirm_stored(study)

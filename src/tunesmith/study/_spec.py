@@ -437,33 +437,47 @@ def extend_budget(
     wall_time: float | str | None = None,
     resource: float | None = None,
     compute: float | str | None = None,
+    until_converged: bool | None = None,
 ) -> Budget:
     """Raise the stored budget of study ``name`` to the limits given; see `Study.extend_budget`.
 
     A limit the stored budget lacks (an unbounded study's trials) is added only while the study has no
     trials: nothing recorded ran under the old budget, so a config stored without ``[budget]`` and refused
-    for it is not a dead end.
+    for it is not a dead end. ``until_converged=False`` turns the stop at convergence off, so the search goes on
+    past it (the recorded convergence stays, as history); turning it on would shrink the budget, and is refused.
 
     Returns:
         The new budget, as now stored.
 
     Raises:
         ConfigError: no limit given, a value that is no limit, a limit the study lacks once it has
-            trials, or one not above the stored value.
+            trials, or one not above the stored value; ``until_converged`` other than False, or False on a
+            budget without it.
     """
     given: dict[str, Any] = {
         key: value
         for key, value in zip(_LIMITS, (trials, wall_time, resource, compute), strict=True)
         if value is not None
     }
-    if not given:
+    if not given and until_converged is None:
         raise ConfigError(
             "extend_budget needs a limit to raise, got none of trials, wall_time, resource or compute: pass e.g. "
-            "trials=50"
+            "trials=50 (or until_converged=False to search on past convergence)"
         )
-    asked = Budget(**given)  # each value checked: the rule, the value and the fix
+    if until_converged is not None and until_converged is not False:
+        raise ConfigError(
+            f"extend_budget takes until_converged=False only (the search goes on past convergence), got "
+            f"until_converged={until_converged!r}: a stop added to a stored budget would shrink it; start a new "
+            "study (name=) with Budget(until_converged=True)"
+        )
+    asked = Budget(**given) if given else Budget()  # each value checked: the rule, the value and the fix
     info = storage.load_study(name)
     old = Budget.from_json(info.spec.get("budget"), stored=True)
+    if until_converged is False and not old.until_converged:
+        raise ConfigError(
+            f"study {name!r} does not stop at convergence (its budget is {old.describe()}), got until_converged="
+            "False: leave it out"
+        )
     added = [key for key in given if getattr(old, key) is None]
     if added and (ran := len(storage.get_trials(info.id))):  # read only when a limit is added
         got = ", ".join(f"{key}={given[key]!r}" for key in added)
@@ -480,6 +494,8 @@ def extend_budget(
                 f"pass more than {plain_number(before)}, or leave {key} out"
             )
     new = replace(old, **{key: getattr(asked, key) for key in given})
+    if until_converged is False:
+        new = replace(new, until_converged=False)
     storage.update_study_spec(info.id, {**info.spec, "budget": new.to_json()})
     log = read_attr(info.attrs, BudgetLogAttr) or BudgetLogAttr()
     change = BudgetChangeAttr(at=now, old=old.to_json(), new=new.to_json())

@@ -285,17 +285,19 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         wall_time: float | str | None = None,
         resource: float | None = None,
         compute: float | str | None = None,
+        until_converged: bool | None = None,
     ) -> Budget:
         """Raise the stored budget (``study.extend_budget(trials=50)``; ``tunesmith extend`` in the CLI).
 
         Each limit given is the new total and must exceed the stored one; the others stay. The change
         is stored and appended to the attribute ``budget_log`` (`tunesmith.attributes.BudgetLogAttr`).
-        A limit the study lacks is added only before its first trial. Returns the new budget; raises
+        A limit the study lacks is added only before its first trial. ``until_converged=False`` lets the
+        search go on past convergence (``tunesmith extend --past-convergence``). Returns the new budget; raises
         `ConfigError` for no limit, a lower one, or a limit the study lacks once it has trials.
         """
         self.budget = _spec.extend_budget(
             self._storage, self.name, self._clock(), trials=trials, wall_time=wall_time, resource=resource,
-            compute=compute,
+            compute=compute, until_converged=until_converged,
         )  # fmt: skip
         _define_by_run.record_sampler_choice(self, self.space)  # "auto" chooses by the budget: say what it picks now
         return self.budget
