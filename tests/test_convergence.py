@@ -165,3 +165,13 @@ def test_extend_past_convergence_lets_the_search_go_on_and_is_refused_without_it
         again.extend_budget(until_converged=False)
     with pytest.raises(ConfigError, match=r"extend_budget takes until_converged=False only"):
         again.extend_budget(trials=50, until_converged=True)
+
+
+def test_the_html_report_says_it_beside_the_budget(tmp_path: Path) -> None:
+    from tunesmith.report import write_report
+
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=80, until_converged=True), storage="memory",
+                     seed=1)  # fmt: skip
+    result = study.optimize(noisy_bowl(0.05, seed=1), progress=False)
+    page = write_report(study, tmp_path / "r.html").read_text()
+    assert f"the search converged after {result.trials_run} complete trials: at most" in page
