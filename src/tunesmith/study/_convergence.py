@@ -61,20 +61,20 @@ def trial_noise(record: TrialRecord, metric: Metric) -> float | None:
 
 @dataclass(frozen=True)
 class Convergence:
-    """One check: ``trials`` complete trials read, the ``bound`` on what is left to find, the ``noise`` of one
-    measurement (``None``: not measured) and the best trial's number."""
+    """One check: ``trials`` complete trials read, the ``bound`` on what is left to find and the ``noise`` of one
+    measurement (both ``None`` when the noise is not measured), and the best trial's number."""
 
     trials: int
-    bound: RegretBound
+    bound: RegretBound | None
     noise: float | None
     best: int
 
     @property
     def converged(self) -> bool:
-        return self.noise is not None and self.bound.bound < self.noise
+        return self.noise is not None and self.bound is not None and self.bound.bound < self.noise
 
     def record(self, at: float) -> ConvergenceAttr:
-        assert self.noise is not None
+        assert self.noise is not None and self.bound is not None
         return ConvergenceAttr(trials=self.trials, bound=self.bound.bound, noise=self.noise, best=self.best, at=at)
 
 
@@ -99,23 +99,37 @@ def _complete(records: Sequence[TrialRecord], metric: Metric) -> list[TrialRecor
     ]
 
 
+def _noise(complete: Sequence[TrialRecord], loss: np.ndarray, metric: Metric) -> tuple[float | None, int, int]:
+    """The median standard error of the trials the model is fitted on (`fitted_rows`), how many of them measured
+    one, and how many there are; the median is ``None`` unless half of them at least did (a standard error
+    measured on a few would speak for the others)."""
+    rows = fitted_rows(loss)
+    noises = [n for i in rows if (n := trial_noise(complete[i], metric)) is not None]
+    median = float(np.median(noises)) if 2 * len(noises) >= len(rows) else None
+    return median, len(noises), len(rows)
+
+
+def _losses(complete: Sequence[TrialRecord], metric: Metric) -> np.ndarray:
+    return metric.sign() * np.array([r.metrics[metric.name] for r in complete])
+
+
 def assess(space: Space, records: Sequence[TrialRecord], metric: Metric) -> Convergence | None:
-    """The check on ``records`` (their valid COMPLETE trials); ``None`` before `MIN_TRIALS` of them. The model's
-    random search of the space is seeded by their count, so the same trials give the same answer in any process."""
+    """The check on ``records``' valid COMPLETE trials (under early stopping, those trained to the end); ``None``
+    before `MIN_TRIALS` of them. The bound is computed only when the noise is measured. The model's random search
+    of the space is seeded by the trials' count, so the same trials give the same answer in any process."""
     complete = _complete(records, metric)
     if len(complete) < MIN_TRIALS or not space.dimensions:
         return None
+    loss = _losses(complete, metric)
+    noise, _, _ = _noise(complete, loss, metric)
+    if noise is None:
+        return Convergence(trials=len(complete), bound=None, noise=None, best=complete[int(np.argmin(loss))].number)
     points = np.array([space.encode(r.params) for r in complete])
-    loss = metric.sign() * np.array([r.metrics[metric.name] for r in complete])
-    rows = fitted_rows(loss)
-    noises = [n for i in rows if (n := trial_noise(complete[i], metric)) is not None]
-    # Half the fitted trials at least: a standard error measured on a few would speak for the others.
-    noise = float(np.median(noises)) if 2 * len(noises) >= len(rows) else None
     bound = regret_bound(space, points, loss, seed=len(complete))
-    return Convergence(trials=len(complete), bound=bound, noise=noise, best=complete[int(rows[0])].number)
+    return Convergence(trials=len(complete), bound=bound, noise=noise, best=complete[int(np.argmin(loss))].number)
 
 
-def unchecked_note(space: Space, records: Sequence[TrialRecord], metric: Metric) -> str | None:
+def unchecked_note(records: Sequence[TrialRecord], metric: Metric) -> str | None:
     """What `optimize` says when ``until_converged`` could not judge the search: too few trials, or no noise."""
     complete = _complete(records, metric)
     if len(complete) < MIN_TRIALS:
@@ -123,13 +137,12 @@ def unchecked_note(space: Space, records: Sequence[TrialRecord], metric: Metric)
             f"until_converged: not judged, {len(complete)} complete trials of the {MIN_TRIALS} the check needs "
             "before it reads the search"
         )
-    rows = fitted_rows(metric.sign() * np.array([r.metrics[metric.name] for r in complete]))
-    measured = sum(trial_noise(complete[i], metric) is not None for i in rows)
-    if 2 * measured >= len(rows):
+    noise, measured, fitted = _noise(complete, _losses(complete, metric), metric)
+    if noise is not None:
         return None
     return (
         f"until_converged: never judged converged, since {metric.name} carries no standard error ({measured} of the "
-        f"{len(rows)} best trials measured one): return per-example values (an array, one value per validation "
+        f"{fitted} best trials measured one): return per-example values (an array, one value per validation "
         f"example) or per-fold scores (**ts.discipline.fold_metrics('{metric.name}', scores) beside the mean), or "
         "the search runs to its other limits"
     )

@@ -1351,7 +1351,7 @@ def optimize(
         notes.append(untold)
     no_result: str | None = None
     if study.budget.until_converged and not converged and (
-        unjudged := unchecked_note(study.space, records, study.metric)
+        unjudged := unchecked_note(records, study.metric)
     ):
         notes.append(unjudged)
     if (space_used_up or converged or not _budget_left(study, records, usage, ended)) and (
