@@ -14,9 +14,10 @@ Problems:
 * ``svm-cancer``: an SVC on scikit-learn's breast-cancer data scored by 5-fold cross-validation, the objective
   returning its fold scores (``fold_metrics``), whose spread is the noise; the truth is the deterministic CV score.
 
-Printed per problem and method: trials run (median), the true loss of the trial that scored best, at the stop and at
-the whole budget (means over seeds), and what the stop cost, ``(best at stop - best at the end) / noise`` seed by seed:
-its median and the share of seeds where it exceeds one noise standard deviation.
+Printed per problem and method: trials run (median, and the fewest and most over seeds), the true loss of the
+trial that scored best, at the stop and at the whole budget (means over seeds), and what the stop cost,
+``(best at stop - best at the end) / noise`` seed by seed: its median and the share of seeds where it exceeds one
+noise standard deviation.
 """
 
 from __future__ import annotations
@@ -162,8 +163,9 @@ class _Fixed:
 
 def _row(task: Task, method: str, stopped: Sequence[Run], full: Sequence[Run]) -> str:
     cost = np.array([(s.best_truth - f.best_truth) / task.noise for s, f in zip(stopped, full, strict=True)])
+    trials = [s.trials for s in stopped]
     return (
-        f"| {task.name} | {method} | {task.noise:.3g} | {np.median([s.trials for s in stopped]):.0f} "
+        f"| {task.name} | {method} | {task.noise:.3g} | {np.median(trials):.0f} ({min(trials)}-{max(trials)}) "
         f"| {np.mean([s.best_truth for s in stopped]):.4g} | {np.mean([f.best_truth for f in full]):.4g} "
         f"| {np.median(cost):.2f} | {np.mean(cost > 1.0):.0%} | {np.mean([s.seconds for s in stopped]):.1f} |"
     )
@@ -180,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     methods = args.methods.split(",")
     print(f"python -m benchmarks.convergence --problems {args.problems} --methods {args.methods} --seeds {args.seeds} "
           f"--budget {args.budget} --noise {args.noise}")  # fmt: skip
-    print("| problem | method | noise | trials run | best's true loss, stopped | at the whole budget "
+    print("| problem | method | noise | trials run (range) | best's true loss, stopped | at the whole budget "
           "| cost of stopping, in noise sds (median) | seeds costing > 1 sd | s/run |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for task in _tasks(args.problems.split(","), args.noise):
