@@ -175,3 +175,21 @@ def test_the_html_report_says_it_beside_the_budget(tmp_path: Path) -> None:
     result = study.optimize(noisy_bowl(0.05, seed=1), progress=False)
     page = write_report(study, tmp_path / "r.html").read_text()
     assert f"the search converged after {result.trials_run} complete trials: at most" in page
+
+
+def test_a_scikit_learn_search_stops_on_its_folds_spread(tmp_path: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    x, y = load_breast_cancer(return_X_y=True)
+    search = ts.TunesmithSearchCV(
+        make_pipeline(StandardScaler(), SVC()),
+        {"svc__C": ts.Float(1e-2, 1e3, log=True), "svc__gamma": ts.Float(1e-4, 1.0, log=True)},
+        n_iter=60, cv=5, random_state=0, until_converged=True, storage=f"sqlite:///{tmp_path / 's.db'}",
+    )  # fmt: skip
+    search.fit(x, y)
+    assert MIN_TRIALS <= len(search.trials_) < 60 and len(search.cv_results_["params"]) == len(search.trials_)
+    recorded = read_attr(ts.Study.load(search.study_name_, storage=search.storage).attrs, ConvergenceAttr)
+    assert recorded is not None and recorded.trials == len(search.trials_) and recorded.bound < recorded.noise

@@ -332,6 +332,8 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         forbidden: combinations of parameter values that no fit may try, a list of `tunesmith.Forbidden`; they go to
             the search's space beside a `Space`'s own clauses, are stored with the study, and name the space's
             parameters (the estimator's names; see `tunesmith.integrations._sklearn_space` for a list of dicts).
+        until_converged: also end the search before ``n_iter`` once it converged: what is left to find is below the
+            noise of a score, read from the folds' spread (``tunesmith.Budget``'s ``until_converged``).
 
     Raises:
         ConfigError: an argument of ``HalvingRandomSearchCV`` (``factor``, ``min_resources``, ``n_candidates``,
@@ -373,6 +375,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         study_name: str | None = None,
         resume: bool = False,
         forbidden: Sequence[Forbidden] | None = (),
+        until_converged: bool = False,
     ) -> None:
         super().__init__(
             estimator=estimator,
@@ -398,6 +401,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         self.study_name = study_name
         self.resume = resume
         self.forbidden = forbidden
+        self.until_converged = until_converged
 
     # Set-up -------------------------------------------------------------------------------------
     def _budget(self) -> int:
@@ -539,7 +543,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             metric=Metric("score", "max"),
             sampler=self.sampler,
             scheduler=scheduler,
-            budget=Budget(trials=budget),
+            budget=Budget(trials=budget, until_converged=self.until_converged),
             storage=store,
             name=name,
             seed=self._seed(),
