@@ -193,3 +193,40 @@ def test_a_scikit_learn_search_stops_on_its_folds_spread(tmp_path: Path) -> None
     assert MIN_TRIALS <= len(search.trials_) < 60 and len(search.cv_results_["params"]) == len(search.trials_)
     recorded = read_attr(ts.Study.load(search.study_name_, storage=search.storage).attrs, ConvergenceAttr)
     assert recorded is not None and recorded.trials == len(search.trials_) and recorded.bound < recorded.noise
+
+
+RUN_MODULE = """
+import random
+
+
+def objective(trial):
+    x, y = trial.params["x"], trial.params["y"]
+    rng = random.Random(42)  # one validation set: 200 examples, each loss off by about 0.7
+    return {"loss": [(x - 0.3) ** 2 + (y - 0.6) ** 2 + rng.gauss(0.0, 0.7) for _ in range(200)]}
+
+
+def evaluate(params, seed):
+    rng = random.Random(7)
+    return {"holdout_loss": [(params["x"] - 0.3) ** 2 + (params["y"] - 0.6) ** 2 + rng.gauss(0.0, 0.7)
+                             for _ in range(200)]}
+"""
+
+
+def test_tunesmith_run_stops_at_convergence_and_opens_the_holdout(tmp_path: Path) -> None:
+    (tmp_path / "convmod.py").write_text(RUN_MODULE)
+    config = tmp_path / "study.toml"
+    config.write_text(
+        'name = "conv"\nobjective = "convmod:objective"\nseed = 1\n[metric]\nname = "loss"\n'
+        "[budget]\ntrials = 60\nuntil_converged = true\n"
+        '[space]\nx = { type = "float", low = 0.0, high = 1.0 }\ny = { type = "float", low = 0.0, high = 1.0 }\n'
+        '[holdout]\nevaluate = "convmod:evaluate"\ntop = 2\nseeds = 2\n'
+    )
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    ran = CliRunner(env={"COLUMNS": "300"}).invoke(cli, ["run", str(config), "--storage", url])
+    assert ran.exit_code == 0, ran.output
+    said = " ".join(ran.output.split())
+    assert "stopped: the search converged after" in said, said
+    study = ts.Study.load("conv", storage=url)
+    recorded = read_attr(study.attrs, ConvergenceAttr)
+    assert recorded is not None and len(study.trials) == recorded.trials < 60
+    assert "verdict" in study.attrs  # the search was over, so the holdout was opened
