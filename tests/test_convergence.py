@@ -230,3 +230,15 @@ def test_tunesmith_run_stops_at_convergence_and_opens_the_holdout(tmp_path: Path
     recorded = read_attr(study.attrs, ConvergenceAttr)
     assert recorded is not None and len(study.trials) == recorded.trials < 60
     assert "verdict" in study.attrs  # the search was over, so the holdout was opened
+
+
+def test_status_says_what_is_left_to_find_whatever_the_budget(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    precise = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=30), storage=url, name="precise", seed=1)
+    precise.optimize(noisy_bowl(1e-5, seed=1), progress=False)
+    unmeasured = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=30), storage=url, name="plain", seed=1)
+    unmeasured.optimize(noisy_bowl(0.05, seed=1, report_noise=False), progress=False)
+    shown = " ".join(CliRunner().invoke(cli, ["status", "precise", "--storage", url]).output.split())
+    assert "left to find: at most " in shown and "(a Gaussian process's bound at 90%, 30 complete trials), " in shown
+    assert "times the standard error of a score (1e-05): more trials may find better" in shown
+    assert "left to find" not in CliRunner().invoke(cli, ["status", "plain", "--storage", url]).output

@@ -23,12 +23,13 @@ from rich.console import Console
 from tunesmith._attribute_json import json_safe
 from tunesmith._progress import Progress
 from tunesmith._text import terminal_safe
-from tunesmith.attributes import SamplerChoiceAttr, read_attr
+from tunesmith.attributes import ConvergenceAttr, SamplerChoiceAttr, read_attr
 from tunesmith.errors import StudyNotFound, TunesmithError
 from tunesmith.objective import without_digests
 from tunesmith.samplers import Auto
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study, StudyResult
+from tunesmith.study._convergence import assess, room_text
 from tunesmith.study._spec import sampler_changes
 from tunesmith.study._validation_set import earlier_studies, reuse_line, validation_set
 from tunesmith.trial import TrialRecord
@@ -448,7 +449,21 @@ def _summary(
         reused = None if named is None else reuse_line(named, earlier_studies(study))
     if reused is not None:
         console.print(f"[yellow]{terminal_safe(reused)}[/yellow]")
+    with _friendly_errors():
+        room = _room_line(study)
+    if room is not None:
+        console.print(terminal_safe(room))
     summary(study, console=console, analyses=analyses, findings=findings, why_no_result_below=why_no_result_below)
+
+
+def _room_line(study: Study) -> str | None:
+    """How much better the space may still score than the best (`tunesmith.study._convergence.room_text`), for one
+    objective whose scores carry a standard error; not once a recorded convergence ended the search (`status` says
+    that), nor for several objectives."""
+    if study.objectives or (study.budget.until_converged and read_attr(study.attrs, ConvergenceAttr) is not None):
+        return None
+    check = assess(study.space, study.trials, study.metric)
+    return None if check is None else room_text(check, study.metric)
 
 
 def _sampler_line(info: StudyInfo, given: Mapping[str, Any]) -> str | None:

@@ -36,7 +36,10 @@ from tunesmith.trial import TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
-__all__ = ["MIN_TRIALS", "Convergence", "ConvergenceWatch", "assess", "stopped_text", "trial_noise", "unchecked_note"]
+__all__ = [
+    "MIN_TRIALS", "Convergence", "ConvergenceWatch", "assess", "room_text", "stopped_text", "trial_noise",
+    "unchecked_note",
+]  # fmt: skip
 
 # No search is judged before this many complete trials: the model of the better half needs them (`MIN_FITTED`).
 MIN_TRIALS = MIN_FITTED
@@ -86,6 +89,24 @@ def stopped_text(attr: ConvergenceAttr, metric: Metric) -> str:
         f"noise of one measurement (standard error {attr.noise:.3g}), so further trials could not be told apart from "
         "it by their scores"
     )
+
+
+def room_text(check: Convergence, metric: Metric) -> str | None:
+    """What is left to find, for `tunesmith status` and a run's summary whatever the budget (``None`` when the
+    check could not be made: the noise is not measured)."""
+    if check.bound is None or check.noise is None:
+        return None
+    bound, noise = check.bound.bound, check.noise
+    head = (
+        f"left to find: at most {bound:.3g} of {metric.name} better than the best (#{check.best}) in the space (a "
+        f"Gaussian process's bound at 90%, {check.trials} complete trials)"
+    )
+    if bound < noise:
+        return (
+            f"{head}, below the standard error of a score ({noise:.3g}): the search has converged, and further trials "
+            "could not be told apart from the best by their scores (ts.Budget(until_converged=True) stops there)"
+        )
+    return f"{head}, {bound / noise:.1f} times the standard error of a score ({noise:.3g}): more trials may find better"
 
 
 def _complete(records: Sequence[TrialRecord], metric: Metric) -> list[TrialRecord]:
