@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tunesmith.attributes import ConvergenceAttr, read_attr, write_attr
+from tunesmith.attributes import ConvergenceAttr, read_attr
 from tunesmith.objective import STDERR, Metric
 from tunesmith.samplers._gp_regret import MIN_FITTED, RegretBound, fitted_rows, regret_bound
 from tunesmith.space import Space
@@ -187,6 +187,7 @@ class ConvergenceWatch:
             self._seen, self._last = key, assess(study.space, records, study.metric)
         if self._last is None or not self._last.converged:
             return None
-        reached = self._last.record(study._clock())
-        write_attr(study, reached)
-        return reached
+        reached = self._last.record(study._clock()).to_json()
+        # The first worker's record stands: another that converged a trial later keeps it, so all of them agree.
+        kept = study.storage.update_study_attr(study.info.id, ConvergenceAttr.KEY, lambda stored: stored or reached)
+        return ConvergenceAttr.from_json(kept)
