@@ -18,6 +18,7 @@ from tunesmith.attributes import ConvergenceAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.cli import cli
 from tunesmith.config import load_config
+from tunesmith.dashboard._data import SnapshotCache, snapshot
 from tunesmith.discipline.sequence import search_left
 from tunesmith.errors import ConfigError
 from tunesmith.study._convergence import MIN_TRIALS, trial_noise
@@ -74,6 +75,9 @@ def test_status_says_when_and_why_it_stopped(tmp_path: Path) -> None:
     as_json = json.loads(CliRunner().invoke(cli, ["status", "bowl", "--storage", url, "--json"]).output)
     assert as_json["budget"]["until_converged"] is True
     assert as_json["converged"] == read_attr(study.attrs, ConvergenceAttr).to_json()  # type: ignore[union-attr]
+    page = snapshot(study.info, study.trials, SnapshotCache())  # the live dashboard says it in the same words
+    assert page["budget"]["until_converged"] is True
+    assert " ".join(page["converged"].split()) in " ".join(shown.output.split())
 
 
 def test_a_metric_without_a_standard_error_never_stops_it_and_the_run_says_why() -> None:

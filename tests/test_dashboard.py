@@ -126,7 +126,8 @@ def test_api_study_matches_storage(server: DashboardServer, db: str) -> None:
     assert math.isclose(data["best"]["value"], best.value("val_loss") or math.nan)
     assert data["usage"]["trials"] == 6
     assert data["usage"]["resource"] == sum(r.resource for r in records)
-    assert data["budget"] == {"trials": 400, "wall_seconds": None, "resource": 4000, "compute_seconds": None}
+    assert data["budget"] == {"trials": 400, "wall_seconds": None, "resource": 4000, "compute_seconds": None,
+                              "until_converged": False}  # fmt: skip
     assert data["fraction_spent"] == pytest.approx(6 / 400)
     assert [t["number"] for t in data["latest"]] == [5, 4, 3, 2, 1, 0]
     assert set(data["figures"]) == {"history", "learning_curves", "budget_burn"}

@@ -85,11 +85,13 @@
     var budget = data.budget;
     if (budget.trials !== null) { parts.push("trials " + usage.trials + "/" + budget.trials); }
     if (budget.wall_seconds !== null) { parts.push("wall time " + seconds(usage.elapsed) + "/" + seconds(budget.wall_seconds)); }
+    if (budget.compute_seconds !== null) { parts.push("compute " + seconds(usage.compute) + "/" + seconds(budget.compute_seconds)); }
     if (budget.resource !== null) { parts.push("resource " + fmt(usage.resource) + "/" + fmt(budget.resource)); }
+    if (budget.until_converged) { parts.push("or until converged"); }
     var spent = Math.round(100 * data.fraction_spent);
     $("ts-budget-bar").style.width = spent + "%";
     $("ts-budget-text").textContent = (parts.join(" · ") || "unbounded budget") + " (" + spent + "% spent)" +
-      (data.exhausted ? ": " + data.exhausted : "");
+      (data.exhausted ? ": " + data.exhausted : "") + (data.converged ? "; " + data.converged : "");
   }
 
   function renderStates(data) {
