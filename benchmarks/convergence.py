@@ -14,6 +14,10 @@ Problems:
 * ``svm-cancer``: an SVC on scikit-learn's breast-cancer data scored by 5-fold cross-validation, the objective
   returning its fold scores (``fold_metrics``), whose spread is the noise; the truth is the deterministic CV score.
 
+With ``--calibration``, on the problems with a known optimum: how often the bound held, the true regret of the trial
+that scored best against the bound at every tenth trial from 20 on (a bound at 90% should hold at 90% of checks or
+more), and the median of their ratio (how conservative it is).
+
 Printed per problem and method: trials run (median, and the fewest and most over seeds), the true loss of the
 trial that scored best, at the stop and at the whole budget (means over seeds), and what the stop cost,
 ``(best at stop - best at the end) / noise`` seed by seed: its median and the share of seeds where it exceeds one
@@ -34,6 +38,7 @@ import numpy as np
 
 import tunesmith as ts
 from benchmarks.problems import PROBLEMS
+from tunesmith.study._convergence import MIN_TRIALS, assess
 
 Truth = Callable[[Mapping[str, Any]], float]
 
@@ -171,6 +176,29 @@ def _row(task: Task, method: str, stopped: Sequence[Run], full: Sequence[Run]) -
     )
 
 
+def _calibration(task: Task, optimum: float, seeds: int, budget: int) -> str:
+    """How often the bound held: the true regret of the trial that scored best, at every tenth trial from 20 on, set
+    against the bound `assess` gave there (a bound at 90% should hold at 90% of checks or more)."""
+    held = checks = 0
+    ratios: list[float] = []
+    for seed in range(seeds):
+        draws = np.random.default_rng([seed, 17])
+        study = ts.Study(task.space, metric="loss", budget=ts.Budget(trials=budget), storage="memory", seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study.optimize(lambda trial, draws=draws: task.objective(trial, draws), progress=False)
+        records = study.trials
+        for n in range(MIN_TRIALS, budget + 1, 10):
+            check = assess(task.space, records[:n], study.metric)
+            assert check is not None and check.bound is not None
+            best = min(records[:n], key=lambda r: r.metrics["loss"])
+            regret = task.truth(best.params) - optimum
+            checks += 1
+            held += regret <= check.bound.bound
+            ratios.append(regret / check.bound.bound if check.bound.bound > 0 else math.inf)
+    return (f"| {task.name} | {held} of {checks} | {np.median(ratios):.2f} |")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.convergence", description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default="branin,hartmann6,mixed,svm-cancer")
@@ -178,7 +206,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--noise", type=float, default=0.02, help="noise sd as a share of the function's IQR")
+    parser.add_argument("--calibration", action="store_true",
+                        help="instead, how often the bound held on the problems with a known optimum")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.calibration:
+        print(f"python -m benchmarks.convergence --calibration --problems {args.problems} --seeds {args.seeds} "
+              f"--budget {args.budget} --noise {args.noise}")  # fmt: skip
+        print("| problem | bound held (checks every 10 trials from 20) | median true regret / bound |")
+        print("|---|---:|---:|")
+        for name in args.problems.split(","):
+            optimum = PROBLEMS[name].optimum if name in PROBLEMS else None
+            if optimum is not None:
+                print(_calibration(_synthetic(name, args.noise), optimum, args.seeds, args.budget), flush=True)
+        return 0
     methods = args.methods.split(",")
     print(f"python -m benchmarks.convergence --problems {args.problems} --methods {args.methods} --seeds {args.seeds} "
           f"--budget {args.budget} --noise {args.noise}")  # fmt: skip
