@@ -246,3 +246,10 @@ def test_status_says_what_is_left_to_find_whatever_the_budget(tmp_path: Path) ->
     assert "left to find: at most " in shown and "(a Gaussian process's bound at 90%, 30 complete trials), " in shown
     assert "times the standard error of a score (1e-05): more trials may find better" in shown
     assert "left to find" not in CliRunner().invoke(cli, ["status", "plain", "--storage", url]).output
+
+
+def test_the_planner_keeps_it_in_the_budget_it_recommends_and_says_so() -> None:
+    space = ts.Space({"lr": ts.Float(1e-4, 1e-1, log=True)})
+    plan = ts.discipline.plan(space, Budget(trials=60, until_converged=True), fidelity=27)
+    assert plan.budget.until_converged, plan.budget  # the trial limit became a resource budget under early stopping
+    assert "until_converged may end the search sooner" in plan.summary()

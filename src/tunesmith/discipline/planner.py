@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -169,6 +169,11 @@ class Plan:
         lines.append(f"budget assumed: {self.budget.describe()}{counted}")
         if self.full_trials is not None:
             lines.append(f"the budget pays for about {self.full_trials:.4g} full-length trials")
+        if self.budget.until_converged:
+            lines.append(
+                "until_converged may end the search sooner: once what is left to find is below the standard error "
+                "of a score (the objective must return per-example values or folds)"
+            )
         if self.trained_fully is not None:
             lines.append(self._trained_line(self.trained_fully))
         lines.append("configurations the budget buys under each method:")
@@ -405,16 +410,14 @@ def _plan(
         if spent is None or full_length is None:
             return budget
         # The config's trial limit counted configurations under its rung scheduler: trained fully, fewer fit.
-        return Budget(trials=max(1, full_length), wall_time=budget.wall_time, resource=budget.resource,
-                      compute=budget.compute)  # fmt: skip
+        return replace(budget, trials=max(1, full_length))  # its other limits (and until_converged) kept
 
     study_budget = budget if kept else without_early_stopping()
     if not kept and scheduled is not None and fidelity is not None and full is not None:
         # the trial limit now counts configurations; the compute is capped as resource units
         # Rounded: a product of floats (986.5499999999998) is no budget a person types.
         resource = budget.resource or round(full * fidelity.max_resource, 6)
-        study_budget = Budget(trials=configurations, wall_time=budget.wall_time, resource=resource,
-                              compute=budget.compute)  # fmt: skip
+        study_budget = replace(budget, trials=configurations, resource=resource)
     # The run's own estimate (its scheduler's deck played on this budget), so that the plan and the run agree.
     stated = trained_fully(study_budget, scheduler)
     run = _deck_run(study_budget, scheduler)
