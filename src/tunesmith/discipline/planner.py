@@ -636,8 +636,7 @@ def plan_for_config(
             adaptive=adaptive,
             signal_read=signal_read,
         )
-    budget = cfg.budget if trials is None else Budget(trials=trials, wall_time=cfg.budget.wall_time,
-                                                      compute=cfg.budget.compute)  # fmt: skip
+    budget = cfg.budget if trials is None else replace(cfg.budget, trials=trials, resource=None)
     if budget.is_unbounded() or (budget.trials is None and budget.resource is None and trial_cost is None):
         raise ConfigError(
             f"{cfg.path.name} has no budget the planner can count in trials: add [budget] trials = N, "
