@@ -21,6 +21,7 @@ from tunesmith.errors import ConfigError
 __all__ = [
     "COUNT",
     "DIGEST",
+    "FOLD",
     "STDERR",
     "Guardrail",
     "Metric",
@@ -45,6 +46,9 @@ Direction = Literal["min", "max"]
 # A metric given as per-example values is stored as its mean, with these keys beside it.
 STDERR = "stderr:"
 COUNT = "count:"
+# A metric's per-fold results, "fold:<i>:<metric>" (`tunesmith.discipline.fold_metrics` writes them; the study's
+# convergence check and the scikit-learn search read and write them too, below the discipline).
+FOLD = "fold:"
 # Bookkeeping, never a metric: a fingerprint of the per-example values in order (`digest_of`), by which the holdout
 # check knows a holdout that is the validation set when their means tie by chance too often to tell.
 DIGEST = "digest:"

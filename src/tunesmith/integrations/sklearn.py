@@ -85,7 +85,7 @@ from tunesmith.integrations._sklearn_fits import (
     resource_ladder,
 )
 from tunesmith.integrations._sklearn_space import BRANCH, Translation, read_distributions, record_translation
-from tunesmith.objective import Metric
+from tunesmith.objective import FOLD, Metric
 from tunesmith.schedulers import FIFO, MedianStop, Scheduler, make_scheduler
 from tunesmith.schedulers.successive_halving import rung_levels
 from tunesmith.space import Forbidden, Space
@@ -106,10 +106,6 @@ _DEFAULT_ITER = 10  # RandomizedSearchCV's n_iter, when neither n_iter nor n_tri
 _RESOURCE_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto", "median"}
 _MEDIAN_LADDER = 3  # median stopping has no rungs: configurations climb a ladder x3 (ASHA's eta) instead
 _RUNG_SCHEDULERS = {"asha", "hyperband", "successive_halving", "auto"}  # take min_resource and max_resource
-# The per-fold key of tunesmith.discipline.conventions (FOLD, fold_metrics): "fold:<i>:<metric>". The discipline
-# sits layers above the integrations, which may not import it; tests/test_sklearn_dropin.py reads the stored
-# folds back with conventions.folds_of, so the two cannot drift apart.
-_FOLD = "fold:"
 # HalvingRandomSearchCV's arguments, which TunesmithSearchCV does not take, with what does their work here
 # ({value}: the value given).
 _HALVING_ARGUMENTS = {
@@ -296,7 +292,7 @@ def _fold_metrics(folds: Sequence[float]) -> dict[str, float]:
     """``{"fold:0:score": ..., ...}``, as an objective reports per-fold scores; none unless every fold scored."""
     if len(folds) < 2 or not all(np.isfinite(folds)):
         return {}
-    return {f"{_FOLD}{i}:score": float(v) for i, v in enumerate(folds)}
+    return {f"{FOLD}{i}:score": float(v) for i, v in enumerate(folds)}
 
 
 class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunesmith.attributes import ConvergenceAttr, read_attr
-from tunesmith.objective import STDERR, Metric
+from tunesmith.objective import FOLD, STDERR, Metric
 from tunesmith.samplers._gp_regret import MIN_FITTED, RegretBound, fitted_rows, regret_bound
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -43,7 +43,6 @@ __all__ = [
 
 # No search is judged before this many complete trials: the model of the better half needs them (`MIN_FITTED`).
 MIN_TRIALS = MIN_FITTED
-_FOLD = "fold:"  # the per-fold key of `tunesmith.discipline.conventions.fold_metrics`
 
 
 def trial_noise(record: TrialRecord, metric: Metric) -> float | None:
@@ -55,7 +54,7 @@ def trial_noise(record: TrialRecord, metric: Metric) -> float | None:
     folds = [
         value
         for key, value in record.metrics.items()
-        if key.startswith(_FOLD) and key.endswith(suffix) and key[len(_FOLD) : -len(suffix)].isdigit()
+        if key.startswith(FOLD) and key.endswith(suffix) and key[len(FOLD) : -len(suffix)].isdigit()
     ]
     if len(folds) < 2 or not all(math.isfinite(v) for v in folds):
         return None
