@@ -246,6 +246,11 @@ def test_status_says_what_is_left_to_find_whatever_the_budget(tmp_path: Path) ->
     assert "left to find: at most " in shown and "(a Gaussian process's bound at 90%, 30 complete trials), " in shown
     assert "times the standard error of a score (1e-05): more trials may find better" in shown
     assert "left to find" not in CliRunner().invoke(cli, ["status", "plain", "--storage", url]).output
+    left = json.loads(CliRunner().invoke(cli, ["status", "precise", "--storage", url, "--json"]).output)["left_to_find"]
+    assert left["noise"] == 1e-05 and left["bound"] > left["noise"] and left["trials"] == 30 and not left["converged"]
+    assert f"at most {left['bound']:.3g} of loss better than the best (#{left['best']})" in shown
+    plain = json.loads(CliRunner().invoke(cli, ["status", "plain", "--storage", url, "--json"]).output)
+    assert plain["left_to_find"] is None
 
 
 def test_the_planner_keeps_it_in_the_budget_it_recommends_and_says_so() -> None:

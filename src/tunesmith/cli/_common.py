@@ -29,7 +29,7 @@ from tunesmith.objective import without_digests
 from tunesmith.samplers import Auto
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study, StudyResult
-from tunesmith.study._convergence import assess, room_text
+from tunesmith.study._convergence import Convergence, assess, room_text
 from tunesmith.study._spec import sampler_changes
 from tunesmith.study._validation_set import earlier_studies, reuse_line, validation_set
 from tunesmith.trial import TrialRecord
@@ -450,20 +450,21 @@ def _summary(
     if reused is not None:
         console.print(f"[yellow]{terminal_safe(reused)}[/yellow]")
     with _friendly_errors():
-        room = _room_line(study)
-    if room is not None:
+        left = left_to_find(study)
+    if left is not None and (room := room_text(left, study.metric)) is not None:
         console.print(terminal_safe(room))
     summary(study, console=console, analyses=analyses, findings=findings, why_no_result_below=why_no_result_below)
 
 
-def _room_line(study: Study) -> str | None:
-    """How much better the space may still score than the best (`tunesmith.study._convergence.room_text`), for one
-    objective whose scores carry a standard error; not once a recorded convergence ended the search (`status` says
-    that), nor for several objectives."""
+def left_to_find(study: Study) -> Convergence | None:
+    """The convergence check on the study as it stands, which the summary words as how much better the space may
+    still score than the best (`tunesmith.study._convergence.room_text`) and `status --json` gives as
+    ``left_to_find``: for one objective whose scores carry a standard error; not once a recorded convergence ended
+    the search (`status` says that), nor for several objectives (``None``)."""
     if study.objectives or (study.budget.until_converged and read_attr(study.attrs, ConvergenceAttr) is not None):
         return None
     check = assess(study.space, study.trials, study.metric)
-    return None if check is None else room_text(check, study.metric)
+    return None if check is None or check.bound is None else check
 
 
 def _sampler_line(info: StudyInfo, given: Mapping[str, Any]) -> str | None:

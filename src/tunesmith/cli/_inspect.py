@@ -32,6 +32,7 @@ from tunesmith.cli._common import (
     _summary,
     console,
     json_option,
+    left_to_find,
     storage_option,
     verdict_colour,
 )
@@ -444,9 +445,9 @@ def _status_json(
     stops: SchedulerStops | None,
 ) -> dict[str, Any]:
     """`status --json`: the budget spent and its limits (null: no such limit), the trials by state, the space used
-    up (null while it is not), the search's convergence (null unless ``until_converged`` stopped it), the scheduler's
-    stops (null for a scheduler that stops none by design, FIFO), the recorded verdict (null before `finalize`) and
-    the validation set (`_validation_set_json`)."""
+    up (null while it is not), the search's convergence (null unless ``until_converged`` stopped it) and what is left
+    to find (`_left_json`), the scheduler's stops (null for a scheduler that stops none by design, FIFO), the recorded
+    verdict (null before `finalize`) and the validation set (`_validation_set_json`)."""
     budget = study.budget
     states: dict[str, int] = {}
     for record in records:
@@ -461,6 +462,7 @@ def _status_json(
             "until_converged": budget.until_converged, "spent": budget.fraction_spent(usage),
         },
         "converged": None if converged is None else converged.to_json(),
+        "left_to_find": _left_json(study),
         "states": states,
         "forbidden": [clause.to_json() for clause in study.space.forbidden],  # as the space's JSON stores them
         "space_used_up": None if used_up is None else used_up.to_json(),
@@ -468,6 +470,16 @@ def _status_json(
         "verdict": _verdict_json(study),
         "validation_set": _validation_set_json(study),
     }  # fmt: skip
+
+
+def _left_json(study: Study) -> dict[str, Any] | None:
+    """What the summary's "left to find" line says (`left_to_find`), as numbers: the bound, the noise, the complete
+    trials read, the best trial and whether the bound is below the noise (null where the line is not printed)."""
+    left = left_to_find(study)
+    if left is None or left.bound is None:
+        return None
+    return {"bound": left.bound.bound, "noise": left.noise, "trials": left.trials, "best": left.best,
+            "converged": left.converged}  # fmt: skip
 
 
 def _validation_set_json(study: Study) -> dict[str, Any] | None:
