@@ -29,6 +29,7 @@ __all__ = [
     "MissingMetric",
     "digest_level",
     "digest_of",
+    "folds_of",
     "is_per_example",
     "metric_named",
     "name_words",
@@ -49,6 +50,19 @@ COUNT = "count:"
 # A metric's per-fold results, "fold:<i>:<metric>" (`tunesmith.discipline.fold_metrics` writes them; the study's
 # convergence check and the scikit-learn search read and write them too, below the discipline).
 FOLD = "fold:"
+
+
+def folds_of(metrics: Mapping[str, float], metric: str) -> list[float]:
+    """The per-fold values of ``metric`` in fold order (empty when the result has none)."""
+    found: dict[int, float] = {}
+    for key, value in metrics.items():
+        if key.startswith(FOLD):
+            index, _, name = key[len(FOLD) :].partition(":")
+            if name == metric and index.isdigit():
+                found[int(index)] = float(value)
+    return [found[i] for i in sorted(found)]
+
+
 # Bookkeeping, never a metric: a fingerprint of the per-example values in order (`digest_of`), by which the holdout
 # check knows a holdout that is the validation set when their means tie by chance too often to tell.
 DIGEST = "digest:"

@@ -44,7 +44,7 @@ from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, configurations
 from tunesmith.space import Space
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
-from tunesmith.study._convergence import stopped_text
+from tunesmith.study._convergence import recorded_text
 from tunesmith.study._known import _priors, valid
 from tunesmith.study._optimize import failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
@@ -370,10 +370,7 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(terminal_safe(line))
     if used_up is not None:
         console.print(f"[yellow]{terminal_safe(used_up.line())}[/yellow]")
-    if (converged := read_attr(study.attrs, ConvergenceAttr)) is not None:
-        stopped = stopped_text(converged, study.metric)
-        if not study.budget.until_converged:  # `tunesmith extend --past-convergence`
-            stopped += "; until_converged was turned off since, and the search goes on"
+    if (stopped := recorded_text(study.attrs, study.budget, study.metric)) is not None:
         console.print(f"[yellow]{terminal_safe(stopped)}[/yellow]")
     if stops is not None:
         for line in stops.lines():

@@ -17,7 +17,6 @@ from typing import Any
 
 from tunesmith._attribute_json import json_safe
 from tunesmith.analysis import diagnose
-from tunesmith.attributes import ConvergenceAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.report._data import value_text
@@ -32,7 +31,7 @@ from tunesmith.report._shown import (
 from tunesmith.schedulers import make_scheduler
 from tunesmith.storage import StudyInfo
 from tunesmith.study import DEFAULT_GRACE, StudySpec, gone_notes
-from tunesmith.study._convergence import stopped_text
+from tunesmith.study._convergence import recorded_text
 from tunesmith.trial import TrialRecord
 
 __all__ = ["FIGURES", "FRONT_FIGURES", "LATEST", "SnapshotCache", "json_safe", "snapshot", "study_data", "trial_json"]
@@ -158,15 +157,6 @@ class SnapshotCache:
         return built
 
 
-def _converged_text(data: ReportData) -> str | None:
-    """When and why ``until_converged`` ended the search, in `tunesmith status`'s words (``None``: it did not)."""
-    converged = read_attr(data.attrs, ConvergenceAttr)
-    if converged is None:
-        return None
-    said = stopped_text(converged, data.metric)
-    return said if data.budget.until_converged else f"{said}; until_converged was turned off since"
-
-
 def snapshot(
     info: StudyInfo, records: Sequence[TrialRecord], cache: SnapshotCache, now: float | None = None
 ) -> dict[str, Any]:
@@ -218,7 +208,7 @@ def snapshot(
             },
             "fraction_spent": data.budget.fraction_spent(usage),
             "exhausted": data.budget.exhausted_by(usage),
-            "converged": _converged_text(data),  # as `tunesmith status` says it; null unless the search converged
+            "converged": recorded_text(data.attrs, data.budget, data.metric),  # null unless it converged
             "best": best_json,
             "no_feasible": no_feasible_note(data),  # no best: every finished trial broke a guardrail
             "front": _front_json(data),

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import SupportsFloat
 
-from tunesmith.objective import FOLD, Metric, is_per_example, summarise, without_digests
+from tunesmith.objective import FOLD, Metric, folds_of, is_per_example, summarise, without_digests
 
 __all__ = [
     "FOLD",
@@ -77,17 +77,6 @@ def slice_metrics(metric: str, slices: Mapping[str, float | Iterable[float]]) ->
             )
         out[key] = float(value)
     return out
-
-
-def folds_of(metrics: Mapping[str, float], metric: str) -> list[float]:
-    """The per-fold values of ``metric`` in fold order (empty when the result has none)."""
-    found: dict[int, float] = {}
-    for key, value in metrics.items():
-        if key.startswith(FOLD):
-            index, _, name = key[len(FOLD) :].partition(":")
-            if name == metric and index.isdigit():
-                found[int(index)] = float(value)
-    return [found[i] for i in sorted(found)]
 
 
 def slices_of(metrics: Mapping[str, float], names: Iterable[str]) -> dict[str, float]:

@@ -24,7 +24,6 @@ from tunesmith._attribute_json import json_safe
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import (
     BaselineAttr,
-    ConvergenceAttr,
     EnvironmentAttr,
     HoldoutAttr,
     HoldoutLogAttr,
@@ -63,7 +62,7 @@ from tunesmith.report._shown import (
 from tunesmith.report.export import not_written
 from tunesmith.report.terminal import _standing_out
 from tunesmith.space import Space
-from tunesmith.study._convergence import stopped_text
+from tunesmith.study._convergence import recorded_text
 from tunesmith.study._validation_set import compared_text
 from tunesmith.trial import TrialRecord
 
@@ -454,8 +453,8 @@ def _budget_html(data: ReportData) -> str:
     spent = [f"{usage.trials} trials", f"{usage.resource:g} resource units"]
     stated = ", ".join(f"{k} = {v}" for k, v in limits.items() if v is not None) or "no budget set"
     said = f"<p>Spent {', '.join(spent)}; budget: {html.escape(stated)}.</p>"
-    if (converged := read_attr(data.attrs, ConvergenceAttr)) is not None:  # as `tunesmith status` says it
-        said += f"<p>{html.escape(stopped_text(converged, data.metric))}.</p>"
+    if (converged := recorded_text(data.attrs, data.budget, data.metric)) is not None:  # as `tunesmith status` says
+        said += f"<p>{html.escape(converged)}.</p>"
     return said
 
 

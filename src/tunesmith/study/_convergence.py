@@ -21,14 +21,15 @@ The first time the check stops a search, the study records it (`tunesmith.attrib
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunesmith.attributes import ConvergenceAttr, read_attr
-from tunesmith.objective import FOLD, STDERR, Metric
+from tunesmith.budget import Budget
+from tunesmith.objective import STDERR, Metric, folds_of
 from tunesmith.samplers._gp_regret import MIN_FITTED, RegretBound, fitted_rows, regret_bound
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from tunesmith.study._study import Study
 
 __all__ = [
-    "MIN_TRIALS", "Convergence", "ConvergenceWatch", "assess", "room_text", "stopped_text", "trial_noise",
-    "unchecked_note",
+    "MIN_TRIALS", "Convergence", "ConvergenceWatch", "assess", "recorded_text", "room_text", "stopped_text",
+    "trial_noise", "unchecked_note",
 ]  # fmt: skip
 
 # No search is judged before this many complete trials: the model of the better half needs them (`MIN_FITTED`).
@@ -50,12 +51,7 @@ def trial_noise(record: TrialRecord, metric: Metric) -> float | None:
     stored = record.metrics.get(f"{STDERR}{metric.name}")
     if stored is not None and math.isfinite(stored) and stored >= 0:
         return float(stored)
-    suffix = f":{metric.name}"
-    folds = [
-        value
-        for key, value in record.metrics.items()
-        if key.startswith(FOLD) and key.endswith(suffix) and key[len(FOLD) : -len(suffix)].isdigit()
-    ]
+    folds = folds_of(record.metrics, metric.name)
     if len(folds) < 2 or not all(math.isfinite(v) for v in folds):
         return None
     return float(np.std(folds, ddof=1) / math.sqrt(len(folds)))
@@ -106,6 +102,17 @@ def room_text(check: Convergence, metric: Metric) -> str | None:
             "could not be told apart from the best by their scores (ts.Budget(until_converged=True) stops there)"
         )
     return f"{head}, {bound / noise:.1f} times the standard error of a score ({noise:.3g}): more trials may find better"
+
+
+def recorded_text(attrs: Mapping[str, Any], budget: Budget, metric: Metric) -> str | None:
+    """When and why ``until_converged`` ended the search, from the study's record (``None``: it did not), as
+    `tunesmith status`, the HTML report and the dashboard all say it; once `extend_budget(until_converged=False)`
+    turned the stop off, that the search goes on past it."""
+    converged = read_attr(attrs, ConvergenceAttr)
+    if converged is None:
+        return None
+    said = stopped_text(converged, metric)
+    return said if budget.until_converged else f"{said}; until_converged was turned off since, and the search goes on"
 
 
 def _complete(records: Sequence[TrialRecord], metric: Metric) -> list[TrialRecord]:
