@@ -54,10 +54,12 @@ from tunesmith.schedulers.base import Continuation, Scheduler, known_length
 from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["PBT", "RESUMES", "RoundWatch"]
+__all__ = ["EXPLORER", "PBT", "RESUMES", "RoundWatch"]
 
 # A resumption's attribute (`PBT.resumption`): the member, lost while it trained, whose training it continues.
 RESUMES = "resumes"
+# A `PB2` replacement's attribute: how its parameters were chosen (the model, or PBT's perturbation and why).
+EXPLORER = "explorer"
 # Explorations of a donor's configuration tried before its own is kept: each one that the space's forbidden clauses
 # rule out is explored again (`PBT._explore`).
 _EXPLORE_TRIES = 100
@@ -372,9 +374,11 @@ class PBT(Scheduler):
             return None
         donors, note = found
         donor = donors[int(rng.integers(len(donors)))]
-        params, changes = self._explore(space, donor.params, rng)
+        params, changes, how = self._explore_for(space, donor, history, rng, context)
         lineage = [*donor.attrs.get("lineage", []), donor.number]
         attrs: dict[str, Any] = {"replaces": victim.number, "lineage": lineage, "explored": changes}
+        if how is not None:
+            attrs[EXPLORER] = how
         if note is not None:
             attrs["donor_note"] = note
         return Continuation(params=params, parent=donor.number, start_step=int(donor.resource), attrs=attrs)
@@ -438,6 +442,19 @@ class PBT(Scheduler):
             f"{len(ranked)} training and the best with steps left, donates"
         )
         return [donor], note
+
+    def _explore_for(
+        self,
+        space: Space,
+        donor: TrialRecord,
+        history: Sequence[TrialRecord],
+        rng: np.random.Generator,
+        context: SearchContext,
+    ) -> tuple[dict[str, Any], dict, str | None]:
+        """The replacement's parameters, explored from ``donor``'s, a label per parameter it changed, and how they
+        were chosen when a subclass says (its `EXPLORER` attribute): PBT perturbs at random (`_explore`); `PB2`
+        chooses by a model of the ``history``."""
+        return (*self._explore(space, donor.params, rng), None)
 
     def _explore(self, space: Space, params: dict[str, Any], rng: np.random.Generator) -> tuple[dict[str, Any], dict]:
         """Perturb numeric parameters by a random factor, or resample any parameter from its prior; explored again
