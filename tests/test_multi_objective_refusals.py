@@ -41,9 +41,12 @@ def test_median_stopping_on_several_objectives_is_refused_naming_the_schedulers_
     assert "scheduler='asha', 'hyperband' or 'successive_halving'" in message
 
 
-def test_pbt_on_several_objectives_is_refused_naming_the_schedulers_that_take_them_all(tmp_path: Path) -> None:
-    message = _refusal(tmp_path, scheduler="pbt")
-    assert "scheduler 'pbt' stops and replaces trials by one objective" in message
+@pytest.mark.parametrize("name", ["pbt", "pb2"])
+def test_pbt_and_pb2_on_several_objectives_are_refused_naming_the_schedulers_that_take_them_all(
+    tmp_path: Path, name: str
+) -> None:
+    message = _refusal(tmp_path, scheduler=name)
+    assert f"scheduler '{name}' stops and replaces trials by one objective" in message
     assert "scheduler='asha', 'hyperband' or 'successive_halving'" in message
 
 

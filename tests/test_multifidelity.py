@@ -15,7 +15,7 @@ from tunesmith.decision import Decision
 from tunesmith.executors import SimulatedExecutor
 from tunesmith.objective import Metric
 from tunesmith.samplers.base import SearchContext
-from tunesmith.schedulers import ASHA, PBT, Hyperband, MedianStop, SuccessiveHalving, make_scheduler
+from tunesmith.schedulers import ASHA, PB2, PBT, Hyperband, MedianStop, SuccessiveHalving, make_scheduler
 from tunesmith.schedulers.successive_halving import crossed_level, rung_levels
 from tunesmith.testing.schedulers import SCHEDULER_CHECKS
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -45,6 +45,7 @@ FACTORIES = {
     "hyperband": lambda: Hyperband(1, 9, 3),
     "median": lambda: MedianStop(warmup_steps=2, min_trials=3),
     "pbt": lambda: PBT(perturbation_interval=3),
+    "pb2": lambda: PB2(perturbation_interval=3),
 }
 
 

@@ -162,9 +162,10 @@ def test_settings_that_cannot_work_are_refused(cancer: tuple[np.ndarray, np.ndar
     with pytest.raises(ts.ConfigError, match="cannot resume"):
         TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=2, resource="max_iter", max_resource=27,
                           scheduler=ts.ASHA(1, 27, mode="promote")).fit(x, y)  # fmt: skip
-    with pytest.raises(ts.ConfigError, match=r"got scheduler='pbt': use scheduler='asha' \(or 'hyperband', 'median'\)"):
-        TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=2, resource="max_iter", max_resource=27,
-                          scheduler="pbt").fit(x, y)  # fmt: skip
+    for name in ("pbt", "pb2"):
+        with pytest.raises(ts.ConfigError, match=rf"got scheduler='{name}': use scheduler='asha' \(or 'hyperband'"):
+            TunesmithSearchCV(LogisticRegression(), C_SPACE, n_trials=2, resource="max_iter", max_resource=27,
+                              scheduler=name).fit(x, y)  # fmt: skip
 
 
 def test_it_passes_scikit_learns_estimator_checks() -> None:

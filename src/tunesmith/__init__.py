@@ -29,7 +29,7 @@ from tunesmith.errors import (
 from tunesmith.executors import SimulatedExecutor
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import CMAES, GP, TPE, Auto, Grid, Random, Sampler, SearchContext, Sobol
-from tunesmith.schedulers import ASHA, FIFO, PBT, Hyperband, MedianStop, Scheduler, SuccessiveHalving
+from tunesmith.schedulers import ASHA, FIFO, PB2, PBT, Hyperband, MedianStop, Scheduler, SuccessiveHalving
 from tunesmith.space import Above, Below, Choice, Fixed, Float, Forbidden, Int, Param, Space, SpaceWarning
 from tunesmith.study import Observer, Study, StudyResult, WarmStart, WarmStartWarning
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
@@ -49,6 +49,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ASHA",
     "PBT",
+    "PB2",
     "Hyperband",
     "MedianStop",
     "SimulatedExecutor",

@@ -86,7 +86,7 @@ from tunesmith.integrations._sklearn_fits import (
 )
 from tunesmith.integrations._sklearn_space import BRANCH, Translation, read_distributions, record_translation
 from tunesmith.objective import FOLD, Metric
-from tunesmith.schedulers import FIFO, MedianStop, Scheduler, make_scheduler
+from tunesmith.schedulers import FIFO, PBT, MedianStop, Scheduler, make_scheduler
 from tunesmith.schedulers.successive_halving import rung_levels
 from tunesmith.space import Forbidden, Space
 from tunesmith.storage import Storage, open_storage
@@ -469,7 +469,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             raise ConfigError(
                 f"scheduler {scheduler.name!r} pauses trials, but a scikit-learn fit cannot resume: use mode='stop'"
             )
-        if scheduler.name == "pbt" or getattr(getattr(scheduler, "chosen", None), "name", "") == "pbt":
+        if isinstance(scheduler, PBT) or isinstance(getattr(scheduler, "chosen", None), PBT):  # PB2 is a PBT
             raise ConfigError(
                 "PBT continues training from checkpoints, which scikit-learn fits cannot do, got scheduler="
                 f"{scheduler.name!r}: use scheduler='asha' (or 'hyperband', 'median') to stop poor configurations "

@@ -12,6 +12,7 @@ from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
 from tunesmith.schedulers.hyperband import Hyperband
 from tunesmith.schedulers.median import MedianStop
+from tunesmith.schedulers.pb2 import PB2
 from tunesmith.schedulers.pbt import PBT
 from tunesmith.schedulers.successive_halving import ASHA, SuccessiveHalving
 
@@ -19,6 +20,7 @@ __all__ = [
     "ASHA",
     "FIFO",
     "AutoScheduler",
+    "PB2",
     "PBT",
     "SCHEDULERS",
     "Continuation",
@@ -41,6 +43,7 @@ SCHEDULERS: Registry[Scheduler] = Registry(
         "hyperband": Hyperband,
         "median": MedianStop,
         "pbt": PBT,
+        "pb2": PB2,
         "auto": AutoScheduler,
     },
     default=FIFO,

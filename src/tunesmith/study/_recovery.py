@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
-from tunesmith.schedulers.pbt import RESUMES
+from tunesmith.schedulers.pbt import EXPLORER, RESUMES
 from tunesmith.storage import Proposal, Storage
 from tunesmith.storage._failures import CommitUnknown, ServerGone
 from tunesmith.storage._trial_cache import Facet, matching
@@ -56,7 +56,8 @@ _log = logging.getLogger("tunesmith")
 # lineage, the stopped member it replaces (or the lost one it resumes), how its parameters moved from its donor's,
 # why that donor, and the scheduler as its ``sampler``.
 CONTINUATION = frozenset(
-    {"parent", "start_step", "lineage", "replaces", RESUMES, "explored", "donor_note", START_STEP_UNSURE, "sampler"}
+    {"parent", "start_step", "lineage", "replaces", RESUMES, "explored", EXPLORER, "donor_note", START_STEP_UNSURE,
+     "sampler"}
 )
 # The failed trial's attributes its retry drops (see `requeued`): the request itself, whether its checkpoint
 # folder held files (the retry's folder is a new one), and a PBT continuation's own (`CONTINUATION`; its
