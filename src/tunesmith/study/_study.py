@@ -19,7 +19,7 @@ from tunesmith.attributes import CheckpointRootAttr, ChoiceAttr, read_attr, writ
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import record_environment
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, StudyNotFound
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, StudyNotFound, TrialNotRunning, not_running
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric, warn_if_minimised_score
 from tunesmith.samplers import Sampler, SearchContext, make_sampler
@@ -452,11 +452,48 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
                 f"end there, or if their worker is gone, a later run of the study reaps them once they are "
                 f"{self.grace:g}s without a heartbeat and runs their share of the budget")  # fmt: skip
 
-    def _handle(self, record: TrialRecord) -> Trial:
+    def reattach(self, number: int) -> Trial:
+        """A handle on trial ``number``, RUNNING in storage, that a process now gone was running: a driver restarted
+        (Ray Tune's ``Tuner.restore`` resumes its trials, `tunesmith.integrations.ray_tune`). Reports, heartbeats
+        and `tell` then go to it as to a trial this object asked for; it goes on from the last step it reported
+        (``start_step``), and its checkpoint folder is left as it is. It becomes this process's trial and is beaten
+        at once, so that no worker reaps it as lost for its gone process or its silence.
+
+        Raises:
+            TrialNotRunning: the trial is not RUNNING (told, or reaped as lost: its retry, if the study allows one,
+                runs it again); nothing is changed.
+        """
+        self._running_record(number)
+        self._storage.update_trial(self._info.id, number, worker=self._worker, heartbeat_at=self._clock())
+        record = self._running_record(number)  # a worker may have reaped it before it was taken over
+        self._ensure_beater()
+        return self._handed_out(record, self._start_step(record))
+
+    def _running_record(self, number: int) -> TrialRecord:
+        """Trial ``number``'s record; `TrialNotRunning` when it is not RUNNING."""
+        record = self._storage.get_trial(self._info.id, number)
+        if record.state is not TrialState.RUNNING:
+            raise TrialNotRunning(not_running(number, record.state.value))
+        return record
+
+    @staticmethod
+    def _start_step(record: TrialRecord) -> int:
+        """The step a handle on ``record`` goes on from: its last report, else a continuation's start step."""
+        return int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
+
+    def _handed_out(self, record: TrialRecord, start: int) -> Trial:
+        """A handle on ``record`` that reports to this object from ``start``, counted among its running trials."""
         self._running.add(record.number)
         self._decisions[record.number] = Decision.CONTINUE
         self._told_at.pop(record.number, None)
-        start = int(record.attrs.get("start_step", 0)) if record.resource == 0 else int(record.resource)
+        return self._defined.hand_out(Trial(
+            record.number, record.params, record.seed, lambda step, metrics: self.report(record.number, step, metrics),
+            start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number), space=self.space,
+            study=StudyRef(self.name, self._info.id),
+        ))  # fmt: skip
+
+    def _handle(self, record: TrialRecord) -> Trial:
+        start = self._start_step(record)
         if start > 0:
             if self._checkpoints.holds_files(record.number):  # saved at the step it resumes at?
                 why, lost = "checkpoint behind", self._checkpoints.behind(record, start, study=self.name)
@@ -470,13 +507,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
                     self._info.id, record.number, TrialState.FAILED, metrics=record.metrics,
                     reason=why, error=lost, now=self._clock(), kind=TrialKind.EXCEPTION,
                 )  # fmt: skip
-                self._running.discard(record.number)
                 raise CheckpointMissing(lost)
-        return self._defined.hand_out(Trial(
-            record.number, record.params, record.seed, lambda step, metrics: self.report(record.number, step, metrics),
-            start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number), space=self.space,
-            study=StudyRef(self.name, self._info.id),
-        ))  # fmt: skip
+        return self._handed_out(record, start)
 
     def report(self, number: int, step: int, metrics: Mapping[str, float]) -> Decision:
         """Record intermediate ``metrics`` of trial ``number`` at ``step`` and return its decision.
