@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is part of the test insta
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 
-from tunesmith.integrations.ray_tune import TunesmithSearch  # noqa: E402
+from tunesmith.integrations.ray_tune import ResumedTrialWarning, TunesmithSearch  # noqa: E402
 
 pytestmark = [
     *RAY_WARNINGS,
@@ -132,3 +132,87 @@ def test_a_trial_told_stopped_by_an_outside_scheduler_is_recorded_so_unless_it_d
     blown.report(1, loss=0.5)
     blown.report(2, loss=float("nan"))
     assert study.tell(blown, stopped="stopped by Ray Tune's scheduler").kind is TrialKind.DIVERGED
+
+
+def checkpointed(config: dict[str, Any]) -> None:
+    """Six iterations, each saving a checkpoint Ray Tune resumes from."""
+    import json
+    import tempfile
+
+    checkpoint = tune.get_checkpoint()
+    start = 0
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            start = json.loads((Path(folder) / "state.json").read_text())["done"]
+    for i in range(start, 6):
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "state.json").write_text(json.dumps({"done": i + 1}))
+            tune.report({"loss": (config["x"] - 0.3) ** 2 + 1.0 / (i + 1)},
+                        checkpoint=tune.Checkpoint.from_directory(folder))  # fmt: skip
+
+
+class CrashOnce(tune.Callback):
+    """The driver fails at its fifth result, once (the marker file remembers it across Tuner.restore)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+        self.seen = 0
+
+    def on_trial_result(self, iteration: int, trials: Any, trial: Any, result: Any, **info: Any) -> None:
+        self.seen += 1
+        if self.seen == 5 and not self.marker.exists():
+            self.marker.write_text("crashed")
+            raise RuntimeError("the driver crashed")
+
+
+def test_tuner_restore_resumes_the_trials_in_flight_into_their_study_trials(local_ray: None, tmp_path: Path) -> None:
+    """Before, the searcher saved nothing: Ray Tune logged "Searcher unable to find checkpoint", started the
+    experiment again from scratch, and (the study's trials in flight still RUNNING) never ended."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    tuner = tune.Tuner(
+        checkpointed,
+        tune_config=tune.TuneConfig(search_alg=TunesmithSearch(new_study(tmp_path, 4)), num_samples=-1,
+                                    max_concurrent_trials=2),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "ray-results"), name="exp", verbose=0,
+                                  callbacks=[CrashOnce(tmp_path / "crashed")]),
+    )  # fmt: skip
+    with pytest.raises(tune.TuneError, match="the driver crashed"):
+        tuner.fit()
+    before = ts.Study.load("tuned", url).trials
+    in_flight = [r for r in before if r.state is TrialState.RUNNING]
+    assert any(0 < r.resource < 6 for r in in_flight), ("the crash left no trial half trained", before)
+    grid = tune.Tuner.restore(str(tmp_path / "ray-results" / "exp"), checkpointed, resume_unfinished=True).fit()
+    assert not grid.errors
+    records = ts.Study.load("tuned", url).trials
+    assert [r.state for r in records] == [TrialState.COMPLETE] * 4, records
+    for record in records:
+        assert sorted(record.intermediate) == list(range(1, 7)), record
+    assert {r.number for r in in_flight} <= {r.number for r in records}
+
+
+def test_restore_attaches_the_trials_still_running_and_warns_of_those_the_study_ended(tmp_path: Path) -> None:
+    study = new_study(tmp_path, 4)
+    search = TunesmithSearch(study)
+    search.suggest("ray-a")
+    search.suggest("ray-b")
+    search.on_trial_result("ray-a", {"training_iteration": 1, "loss": 0.9})
+    search.on_trial_result("ray-b", {"training_iteration": 1, "loss": 0.8})
+    search.save(str(tmp_path / "searcher.json"))
+    study.tell(1, stopped="reaped, say")  # the study ended Ray Tune's trial "ray-b" while the driver was down
+    restored = pickle.loads(pickle.dumps(search))  # as Ray Tune restores it: reopened from storage
+    with pytest.warns(ResumedTrialWarning, match=r"1 trial\(s\) that study 'tuned' already ended: ray-b \(#1, "
+                                                 r"stopped\); their further results are not recorded"):  # fmt: skip
+        restored.restore(str(tmp_path / "searcher.json"))
+    restored.on_trial_result("ray-a", {"training_iteration": 2, "loss": 0.7})
+    restored.on_trial_result("ray-b", {"training_iteration": 2, "loss": 0.6})
+    restored.on_trial_complete("ray-a", {"training_iteration": 2, "loss": 0.7})
+    records = ts.Study.load("tuned", study.storage.url).trials
+    assert records[0].state is TrialState.COMPLETE and records[0].intermediate == {1: {"loss": 0.9}, 2: {"loss": 0.7}}
+    assert records[1].state is TrialState.STOPPED and sorted(records[1].intermediate) == [1]
+
+
+def test_restore_refuses_another_studys_checkpoint(tmp_path: Path) -> None:
+    search = TunesmithSearch(new_study(tmp_path, 4))
+    (tmp_path / "other.json").write_text('{"study": "other", "trials": {}}')
+    with pytest.raises(ConfigError, match=r"of study 'other', but this searcher records to study 'tuned'"):
+        search.restore(str(tmp_path / "other.json"))

@@ -33,19 +33,32 @@ Ray Tune that it is finished.
 
 The searcher pickles as the study's storage URL and name (Ray Tune saves it with its experiment) and reopens the
 study with `Study.load` when unpickled; a study in ``"memory"`` storage cannot be reopened so. Which study trial each
-Ray Tune trial is lives in the searcher alone: after ``Tuner.restore``, the trials Ray Tune resumes are not reported
-to their study trials, which the study records lost once its ``grace`` passes without their heartbeat (re-run when
-it has ``retries``), and new ones are asked for as before.
+Ray Tune trial in flight is goes into Ray Tune's experiment checkpoint (`TunesmithSearch.save`), so after
+``Tuner.restore`` the trials Ray Tune resumes report to their study trials again (`Study.reattach`) and new ones are
+asked for as before. A trial the study ended in between (reaped as lost once its ``grace`` passed without a
+heartbeat, and re-run when it has ``retries``) is not attached again, with a `ResumedTrialWarning`. Before, the
+searcher saved nothing, and Ray Tune, finding no checkpoint of it, logged an error and started the experiment again
+from scratch.
 """
 
 from __future__ import annotations
 
+import json
 import numbers
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from tunesmith._validate import integer
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, SearchSpaceExhausted, require
+from tunesmith.errors import (
+    BudgetExhausted,
+    ConfigError,
+    SearchConverged,
+    SearchSpaceExhausted,
+    TrialNotRunning,
+    require,
+)
 from tunesmith.schedulers import FIFO
 from tunesmith.study import Study
 from tunesmith.trial import Trial, TrialKind
@@ -56,11 +69,15 @@ from ray.tune.result import AUTO_RESULT_KEYS  # noqa: E402 - after the check tha
 from ray.tune.search import Searcher  # noqa: E402
 from ray.tune.search.sample import Domain  # noqa: E402
 
-__all__ = ["TunesmithSearch"]
+__all__ = ["ResumedTrialWarning", "TunesmithSearch"]
 
 # What Ray Tune adds to every result: bookkeeping, not metrics of the trial.
 _RAY_KEYS = frozenset(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "should_checkpoint", "warmup_time"}
 _STOPPED_BY_RAY = "stopped by Ray Tune's scheduler or stopper before it finished"
+
+
+class ResumedTrialWarning(UserWarning):
+    """``Tuner.restore`` resumed a Ray Tune trial whose study trial had ended (reaped as lost): not recorded."""
 
 
 class TunesmithSearch(Searcher):
@@ -166,10 +183,40 @@ class TunesmithSearch(Searcher):
                 self._study.tell(trial, stopped=_STOPPED_BY_RAY)
 
     def save(self, checkpoint_path: str) -> None:
-        """Ray Tune's experiment checkpoint: everything lives in the study's storage, so nothing is written."""
+        """Ray Tune's experiment checkpoint: which study trial each Ray Tune trial in flight is (JSON). Everything
+        else lives in the study's storage."""
+        state = {"study": self._study.name, "trials": {key: trial.number for key, trial in self._trials.items()}}
+        Path(checkpoint_path).write_text(json.dumps(state), encoding="utf-8")
 
     def restore(self, checkpoint_path: str) -> None:
-        """Nothing to read back: the study's storage holds every trial (see `save`)."""
+        """Attach the Ray Tune trials in flight at the last `save` to their study trials again (``Tuner.restore``
+        resumes them): each that storage still records RUNNING gets a handle (`Study.reattach`), so the results
+        Ray Tune sends on are reported to it and its end is told. One the study ended meanwhile (reaped as lost
+        after its ``grace``, re-run when the study has ``retries``) is left out, with a warning that names it."""
+        state = json.loads(Path(checkpoint_path).read_text(encoding="utf-8"))
+        if state.get("study") != self._study.name:
+            raise ConfigError(
+                f"Ray Tune's experiment checkpoint {checkpoint_path} is of study {state.get('study')!r}, but this "
+                f"searcher records to study {self._study.name!r}: restore the experiment with the searcher it ran "
+                "with (Tuner.restore reopens it from the experiment's folder)"
+            )
+        ended: list[str] = []
+        for key, number in state.get("trials", {}).items():
+            if key in self._trials:
+                continue
+            try:
+                self._trials[key] = self._study.reattach(int(number))
+            except TrialNotRunning:
+                ended.append(f"{key} (#{number}, {self._study.trials[int(number)].state.value})")
+        if ended:
+            warnings.warn(
+                f"Ray Tune resumes {len(ended)} trial(s) that study {self._study.name!r} already ended: "
+                f"{', '.join(ended)}; their further results are not recorded (a trial reaped as lost is re-run when "
+                "the study has retries): restore within the study's grace, or give it a longer one "
+                "(ts.Study(..., grace=...))",
+                ResumedTrialWarning,
+                stacklevel=2,
+            )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _reopened, (self._study.name, self._study.storage.url, self._max_t)
