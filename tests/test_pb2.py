@@ -18,9 +18,10 @@ import pytest
 import tunesmith as ts
 from tunesmith.executors import SimulatedExecutor
 from tunesmith.objective import Metric
+from tunesmith.samplers._history import categorical_dims
 from tunesmith.samplers.base import SearchContext
 from tunesmith.schedulers import PB2, make_scheduler
-from tunesmith.schedulers.pb2 import MIN_INTERVALS, exploration, intervals
+from tunesmith.schedulers.pb2 import _REDRAW, MIN_INTERVALS, STEP, _near, exploration, intervals
 from tunesmith.schedulers.pbt import EXPLORER
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -136,3 +137,46 @@ def test_a_pb2_study_continues_members_with_chosen_parameters_and_reopens_with_i
         == study.scheduler.describe()
         == make_scheduler("pb2").describe() | {"perturbation_interval": 4}
     )
+
+
+def test_the_steps_weighed_stay_near_the_donor_and_leave_out_what_the_space_forbids() -> None:
+    """The bound is maximised over steps from the donor (a trust region): normal steps of a tenth of each range in
+    its encoding, a choice drawn again now and then, none the space forbids."""
+    space = ts.Space({"lr": ts.Float(1e-4, 1.0, log=True), "opt": ts.Choice(["sgd", "adam", "rms"])},
+                     forbidden=[ts.Forbidden({"lr": ts.Above(0.1)})])  # fmt: skip
+    donor = {"lr": 0.01, "opt": "sgd"}
+    configs = _near(space, space.encode(donor), categorical_dims(space)[0], np.random.default_rng(0))
+    assert configs[0]["lr"] == pytest.approx(0.01) and configs[0]["opt"] == "sgd" and len(configs) > 400
+    assert all(c["lr"] <= 0.1 for c in configs), "a forbidden step is never weighed"
+    moved = np.log10([c["lr"] for c in configs]) + 2.0  # decades from the donor's 0.01
+    assert np.std(moved) == pytest.approx(STEP * 4, rel=0.15), "a tenth of the four decades, as a standard deviation"
+    other = np.mean([c["opt"] != "sgd" for c in configs])
+    assert other == pytest.approx(_REDRAW * 2 / 3, abs=0.06), "drawn again with probability _REDRAW, 2 of 3 new"
+
+
+def test_a_replacement_on_a_mixed_conditional_space_is_a_valid_configuration() -> None:
+    space = ts.Space(
+        {
+            "lr": ts.Float(1e-4, 1.0, log=True),
+            "layers": ts.Int(1, 6),
+            "opt": ts.Choice(["sgd", "adam"]),
+            "momentum": ts.Float(0.0, 0.99, when={"opt": "sgd"}),
+        }
+    )
+    rng = np.random.default_rng(1)
+    members = []
+    for number in range(8):
+        params = space.sample(rng)
+        loss, curve = 10.0, {}
+        for step in range(1, 25):
+            loss -= 0.1 * _bell(params["lr"], 0.01) * (1.0 + 0.1 * rng.standard_normal())
+            curve[step] = loss
+        members.append(TrialRecord(number, params, number, TrialState.RUNNING, resource=24.0,
+                                   intermediate={s: {"loss": v} for s, v in curve.items()}))  # fmt: skip
+    worst = max(members, key=lambda r: r.intermediate[24]["loss"])
+    members[worst.number] = worst.evolve(state=TrialState.STOPPED, reason="stop by pb2", kind=TrialKind.SCHEDULER)
+    continuation = PB2(perturbation_interval=4).propose(space, members, np.random.default_rng(0), CONTEXT)
+    assert continuation is not None
+    assert continuation.attrs[EXPLORER].startswith("PB2: ")
+    assert space.validate(continuation.params) == continuation.params
+    assert ("momentum" in continuation.params) == (continuation.params["opt"] == "sgd")
