@@ -124,24 +124,12 @@ def _window_means(curve: dict[int, float], interval: int) -> dict[int, float]:
 
 def exploration(intervals: int) -> float:
     """The squared width of the upper confidence bound, in the model's standard deviations, after ``intervals``
-    intervals: ``0.2 log(0.4 n)``, growing with the data as GP-UCB's does but about a twentieth of its theoretical
-    width (half a standard deviation at 8 intervals, 0.9 at 200). Each choice costs a member an interval of
-    training: on a toy whose best learning rate falls as training goes on (`benchmarks.pbt`'s ``moving-lr``), the
-    width of Srinivas et al.'s bound scaled down by five (about two standard deviations) sent most replacements to
-    the corners of the space, and with two parameters did no better than PBT's random steps."""
+    intervals: ``0.2 log(0.4 n)``, growing with the data as GP-UCB's does but far narrower (half a standard deviation
+    at 8 intervals, 0.9 at 200, where Srinivas et al.'s bound scaled down by five is about two). Each choice costs a
+    member an interval of training: maximised over the whole space (before the trust region), that wider bound sent
+    most replacements of `benchmarks.pbt`'s two-parameter toy to the corners of the space, and did no better than
+    PBT's random steps."""
     return 0.2 * math.log(max(1.0, 0.4 * intervals)) + 1e-3
-
-
-class _AtStep:
-    """The acquisition over the hyperparameters alone, at one (scaled) step: the model's inputs are (step, x)."""
-
-    def __init__(self, acquisition: _Acquisition, step: float) -> None:
-        self.acquisition = acquisition
-        self.step = step
-
-    def __call__(self, x: np.ndarray, grad: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        value, gradient = self.acquisition(np.hstack([np.full((len(x), 1), self.step), x]), grad)
-        return value, None if gradient is None else gradient[:, 1:]  # the step is the first continuous input
 
 
 class PB2(PBT):
@@ -161,8 +149,8 @@ class PB2(PBT):
         context: SearchContext,
     ) -> tuple[dict[str, Any], dict, str | None]:  # fmt: skip
         """The parameters of the best upper confidence bound at the replacement's first interval, each change
-        labelled ``"<before> -> <after>"``; PBT's exploration while the model has too little to go on, or when its
-        choice is one the space forbids. The third item says which (the `EXPLORER` attribute)."""
+        labelled ``"<before> -> <after>"``; PBT's exploration while the model has too little to go on, or when the
+        space forbids every step weighed. The third item says which (the `EXPLORER` attribute)."""
         seen = intervals(space, history, context, self.perturbation_interval)
         upcoming = float((int(donor.resource) // self.perturbation_interval + 1) * self.perturbation_interval)
         training = [r for r in history if r.state is TrialState.RUNNING]
@@ -204,11 +192,11 @@ def _choose(
             model, _ = model.believe(y, at[:, cont], GP._codes(pending, cat, sizes))
         bound = _Acquisition(model, 0.0, "ucb", exploration(len(seen)), None, cont,
                              np.concatenate([[math.inf], sizes]))  # fmt: skip
-        acquisition = _AtStep(bound, upcoming / scale)
         configs = _near(space, np.nan_to_num(space.encode(donor.params), nan=0.5), cat, rng)
         if not configs:
             return None
-        values, _ = acquisition(np.vstack([np.nan_to_num(space.encode(c), nan=0.5) for c in configs]))
+        steps = np.vstack([np.nan_to_num(space.encode(c), nan=0.5) for c in configs])
+        values, _ = bound(np.hstack([np.full((len(steps), 1), upcoming / scale), steps]))  # the step comes first
     return configs[int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))]
 
 
