@@ -156,6 +156,19 @@ def _sgd(dataset: str) -> Curve:
     return curve
 
 
+def train_epoch(model: Any, optimizer: Any, inputs: Any, targets: Any, generator: Any, batch_size: int) -> None:
+    """One epoch of ``optimizer`` on ``model`` over ``inputs`` in a random order, minimising the cross-entropy."""
+    import torch
+
+    loss_fn = torch.nn.CrossEntropyLoss()
+    order = torch.randperm(len(inputs), generator=generator)
+    for start in range(0, len(inputs), batch_size):
+        batch = order[start : start + batch_size]
+        optimizer.zero_grad()
+        loss_fn(model(inputs[batch]), targets[batch]).backward()
+        optimizer.step()
+
+
 def _mlp(p: dict[str, Any], seed: int) -> Iterator[float]:
     import torch
 
@@ -175,14 +188,8 @@ def _mlp(p: dict[str, Any], seed: int) -> Iterator[float]:
     model = torch.nn.Sequential(*layers)
     optimizer = torch.optim.SGD(model.parameters(), lr=p["lr"], momentum=p["momentum"],
                                 weight_decay=p["weight_decay"])  # fmt: skip
-    loss_fn = torch.nn.CrossEntropyLoss()
     for _ in range(MAX_RESOURCE):
-        order = torch.randperm(len(inputs), generator=generator)
-        for start in range(0, len(inputs), 128):
-            batch = order[start : start + 128]
-            optimizer.zero_grad()
-            loss_fn(model(inputs[batch]), targets[batch]).backward()
-            optimizer.step()
+        train_epoch(model, optimizer, inputs, targets, generator, batch_size=128)
         with torch.no_grad():
             predicted = model(val_inputs).argmax(dim=1)
         yield float((predicted != val_targets).float().mean())  # a diverged run predicts one class: ~0.9

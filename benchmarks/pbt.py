@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 import tunesmith as ts
+from benchmarks.multifidelity_problems import train_epoch
 from tunesmith.executors import SimulatedExecutor
 
 Objective = Callable[[ts.Trial], Iterator[tuple[float, dict[str, float]]]]
@@ -109,12 +110,7 @@ def _mlp(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
                 optimizer.state[weights]["momentum_buffer"] = torch.from_numpy(np.asarray(state[f"m{i}"])).clone()
     loss_fn = torch.nn.CrossEntropyLoss()
     for _ in range(trial.step, 30):
-        order = torch.randperm(len(x_tr), generator=generator)
-        for start in range(0, len(x_tr), 64):
-            batch = order[start : start + 64]
-            optimizer.zero_grad()
-            loss_fn(model(x_tr[batch]), y_tr[batch]).backward()
-            optimizer.step()
+        train_epoch(model, optimizer, x_tr, y_tr, generator, batch_size=64)
         saved: dict[str, Any] = {}
         for i, weights in enumerate(model.parameters()):
             saved[f"w{i}"] = weights.detach().numpy().copy()
