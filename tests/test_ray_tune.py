@@ -216,3 +216,16 @@ def test_restore_refuses_another_studys_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text('{"study": "other", "trials": {}}')
     with pytest.raises(ConfigError, match=r"of study 'other', but this searcher records to study 'tuned'"):
         search.restore(str(tmp_path / "other.json"))
+
+
+def test_results_of_a_trial_no_study_trial_runs_are_left_out_with_one_warning(tmp_path: Path) -> None:
+    """``Tuner.restore(..., resume_errored=True)`` resumes a trial the study recorded FAILED: its results went
+    nowhere without a word."""
+    study = new_study(tmp_path, 4)
+    search = TunesmithSearch(study)
+    search.suggest("ray-a")
+    search.on_trial_complete("ray-a", error=True)
+    with pytest.warns(ResumedTrialWarning, match=r"results of trial ray-a, which no trial of study 'tuned' runs"):
+        search.on_trial_result("ray-a", {"training_iteration": 1, "loss": 0.5})
+    search.on_trial_result("ray-a", {"training_iteration": 2, "loss": 0.4})  # warned once: filterwarnings=error
+    assert study.trials[0].state is TrialState.FAILED and study.trials[0].intermediate == {}

@@ -77,7 +77,8 @@ _STOPPED_BY_RAY = "stopped by Ray Tune's scheduler or stopper before it finished
 
 
 class ResumedTrialWarning(UserWarning):
-    """``Tuner.restore`` resumed a Ray Tune trial whose study trial had ended (reaped as lost): not recorded."""
+    """``Tuner.restore`` resumed a Ray Tune trial whose study trial had ended (reaped as lost, failed): its results
+    are not recorded."""
 
 
 class TunesmithSearch(Searcher):
@@ -116,6 +117,7 @@ class TunesmithSearch(Searcher):
         self._study = study
         self._max_t = integer("max_t", max_t, minimum=1, allow_none=True, fix="pass ASHAScheduler's max_t, e.g. 100")
         self._trials: dict[str, Trial] = {}  # Ray Tune's trial id -> the study's trial
+        self._unrecorded: set[str] = set()  # Ray Tune's trials whose results no study trial records
 
     @property
     def study(self) -> Study:
@@ -153,10 +155,21 @@ class TunesmithSearch(Searcher):
         return dict(trial.params)
 
     def on_trial_result(self, trial_id: str, result: Mapping[str, Any]) -> None:
-        """Report ``result``'s numbers to the trial at its ``training_iteration``."""
+        """Report ``result``'s numbers to the trial at its ``training_iteration``. Results of a Ray Tune trial that no
+        study trial runs (one ``Tuner.restore`` resumed after the study ended it: ``resume_errored=True`` on a
+        trial recorded FAILED) are not recorded, with one `ResumedTrialWarning` per trial."""
         trial = self._trials.get(trial_id)
         if trial is not None:
             _report(trial, result)
+        elif trial_id not in self._unrecorded:
+            self._unrecorded.add(trial_id)
+            warnings.warn(
+                f"Ray Tune sends results of trial {trial_id}, which no trial of study {self._study.name!r} runs (the "
+                "study ended it: a trial Tuner.restore resumed after it errored, say); they are not recorded: "
+                "the study re-runs a failed trial when it has retries (ts.Study(..., retries=...))",
+                ResumedTrialWarning,
+                stacklevel=2,
+            )
 
     def on_trial_complete(self, trial_id: str, result: Mapping[str, Any] | None = None, error: bool = False) -> None:
         """Tell the study how the trial ended: its trainable returned (or it reached ``max_t``), Ray Tune cut it
@@ -207,6 +220,7 @@ class TunesmithSearch(Searcher):
             try:
                 self._trials[key] = self._study.reattach(int(number))
             except TrialNotRunning:
+                self._unrecorded.add(key)  # warned of here, once
                 ended.append(f"{key} (#{number}, {self._study.trials[int(number)].state.value})")
         if ended:
             warnings.warn(
