@@ -105,6 +105,7 @@ def test_long_adaptive_runs_get_pbt() -> None:
     assert plan.scheduler["name"] == "pbt"
     assert plan.full_trials == pytest.approx(10 * 3600 * 8 / 600)
     assert "pbt" in plan.reasons[-1]
+    assert "scheduler='pb2' chooses each replacement's hyperparameters by a model" in plan.reasons[-1]
 
 
 def test_plan_refuses_what_it_cannot_count() -> None:

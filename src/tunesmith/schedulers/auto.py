@@ -73,7 +73,9 @@ def choose_scheduler(
             if workers is None or workers >= pbt.min_population:
                 return pbt, (
                     f"pbt: training of {max_resource:g} units can take new hyperparameters from a checkpoint, "
-                    f"so a population adapts them every {interval} units instead of a separate tuning phase"
+                    f"so a population adapts them every {interval} units instead of a separate tuning phase "
+                    "(scheduler='pb2' chooses each replacement's hyperparameters by a model of the members' "
+                    "progress instead of at random)"
                 )
             passed_over = (
                 f"; not pbt, although training can take new hyperparameters from a checkpoint: pbt needs "
