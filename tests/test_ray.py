@@ -122,13 +122,15 @@ def test_seed_re_runs_go_to_the_search_s_ray_cluster_and_record_what_local_re_ru
 def test_a_node_removed_mid_study_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
     def objective(trial: ts.Trial) -> dict[str, float]:
         for step in trial.steps(4):
-            time.sleep(0.2)
+            time.sleep(0.5)  # long enough that both nodes run a trial at once on a loaded machine (0.2 s missed it)
             trial.report(loss=trial.params["x"] + 1.0 / (step + 1))
         return {"loss": trial.params["x"]}
 
     study = _study(f"sqlite:///{tmp_path}/node.db", trials=4, retries=1)
     without_gpu = {n["NodeID"] for n in ray.nodes() if n["Alive"] and "GPU" not in n["Resources"]}
     doomed = next(node for node in cluster.worker_nodes if node.node_id in without_gpu)
+
+    crashed: list[object] = []
 
     def crash_when_busy() -> None:  # a crash while both nodes run a trial: one dies with the node
         deadline = time.monotonic() + 60
@@ -137,6 +139,7 @@ def test_a_node_removed_mid_study_loses_nothing(cluster: Cluster, tmp_path: Path
             running = [r for r in study.trials if r.state is ts.TrialState.RUNNING]
             if len(running) == 2 and all(r.intermediate for r in running):
                 cluster.remove_node(doomed, allow_graceful=False)
+                crashed.append(doomed)
                 return
 
     crasher = threading.Thread(target=crash_when_busy)
@@ -148,6 +151,7 @@ def test_a_node_removed_mid_study_loses_nothing(cluster: Cluster, tmp_path: Path
         if doomed not in cluster.worker_nodes:
             cluster.add_node(**NODE, node_ip_address="127.0.0.1")
     records = study.trials
+    assert crashed, "both nodes never ran a trial at once: the node was not removed"
     assert [r.number for r in records] == list(range(len(records)))
     assert all(r.state.is_finished for r in records)
     lost = [r for r in records if r.reason == "lost worker"]
