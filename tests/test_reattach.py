@@ -49,5 +49,6 @@ def test_a_trial_no_longer_running_cannot_be_reattached(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/s.db"
     _dead_drivers_trial(url)
     ts.Study.load("s", url).reap_lost_trials()
-    with pytest.raises(TrialNotRunning, match=r"trial #0 is failed, not running"):
+    with pytest.raises(TrialNotRunning, match=r"trial #0 of study 's' is failed \(interrupted\), not running: only a "
+                       r"running trial can be re-attached"):  # fmt: skip
         ts.Study.load("s", url).reattach(0)

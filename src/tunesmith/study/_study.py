@@ -19,7 +19,7 @@ from tunesmith.attributes import CheckpointRootAttr, ChoiceAttr, read_attr, writ
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import record_environment
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, StudyNotFound, TrialNotRunning, not_running
+from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, StudyNotFound, TrialNotRunning
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric, warn_if_minimised_score
 from tunesmith.samplers import Sampler, SearchContext, make_sampler
@@ -470,10 +470,15 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         return self._handed_out(record, self._start_step(record))
 
     def _running_record(self, number: int) -> TrialRecord:
-        """Trial ``number``'s record; `TrialNotRunning` when it is not RUNNING."""
+        """Trial ``number``'s record; `TrialNotRunning` when it is not RUNNING (`reattach`)."""
         record = self._storage.get_trial(self._info.id, number)
         if record.state is not TrialState.RUNNING:
-            raise TrialNotRunning(not_running(number, record.state.value))
+            ended = f"{record.state.value}{f' ({record.reason})' if record.reason else ''}"
+            raise TrialNotRunning(
+                f"trial #{number} of study {self.name!r} is {ended}, not running: only a running trial can be "
+                "re-attached, and its record stands; a trial reaped as lost is run again by the study's retries "
+                "(ts.Study(..., retries=N))"
+            )
         return record
 
     @staticmethod
