@@ -195,3 +195,14 @@ def test_the_importance_note_names_the_continuations_left_out(tmp_path: Path) ->
     assert found.importance_note is not None
     assert (f"{len(continued)} PBT continuation(s) ({named} and {len(continued) - 5} more) left out of importance"
             in found.importance_note)  # fmt: skip
+
+
+def test_too_few_trials_from_scratch_in_a_pbt_population_is_not_answered_with_run_more_trials(tmp_path: Path) -> None:
+    """More PBT trials add continuations, not trials trained from scratch: the note said "run more trials first"."""
+    study, _ = _lineage_study(tmp_path)
+    found = analyse(report_data(study))
+    assert found.importance is None and found.importance_note is not None
+    assert "importance needs at least 4 finished trials with a finite 'loss', got 2: a PBT population stops most " \
+           "members it started and continues the best" in found.importance_note  # fmt: skip
+    assert "search without PBT (FIFO, or ASHA to stop poor ones early)" in found.importance_note
+    assert "run more trials first" not in found.importance_note

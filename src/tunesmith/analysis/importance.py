@@ -101,11 +101,15 @@ from tunesmith.objective import STDERR, Metric
 from tunesmith.space import Choice, Space
 from tunesmith.trial import TrialRecord, TrialState
 
+# What `importance` advises when too few trials finished (`tunesmith.report` words it otherwise for a PBT population).
+MORE_TRIALS = "run more trials first"
+
 __all__ = [
     "ALPHA",
     "FOREST_ALPHA",
     "MAIN_EFFECT_ALPHA",
     "MAX_TREE_TRIALS",
+    "MORE_TRIALS",
     "PERMUTATIONS",
     "ImportanceResult",
     "MainEffectTest",
@@ -665,7 +669,7 @@ def importance(
     if len(kept) < 4:
         raise NotEnoughTrials(
             f"importance needs at least 4 finished trials with a finite {metric_.name!r}, got {len(kept)}: "
-            "run more trials first"
+            f"{MORE_TRIALS}"
         )
     if not dims:
         raise NotEnoughTrials("importance needs a space with at least one varying parameter, got only Fixed ones")

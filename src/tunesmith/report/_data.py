@@ -22,6 +22,7 @@ from tunesmith.analysis import (
 )
 from tunesmith.analysis._advice import MIN_ADVICE_TRIALS
 from tunesmith.analysis._common import finished_values, format_value, valid_records
+from tunesmith.analysis.importance import MORE_TRIALS
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.gap import noise_of
@@ -495,7 +496,10 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     signal = early_signal(data.valid, data.metric, data.scheduler)
     left_out = _continuations_note(continued)
     if not isinstance(found, ImportanceResult):
-        return Findings(None, "; ".join(n for n in (str(found), left_out) if n), diagnosis, signal)
+        said = str(found)
+        if continued and said.endswith(f": {MORE_TRIALS}"):
+            said = said.removesuffix(MORE_TRIALS) + _FEW_FROM_SCRATCH
+        return Findings(None, "; ".join(n for n in (said, left_out) if n), diagnosis, signal)
     first = (f"importance of {data.metric.name}, the first objective (the advice below reads every objective: "
              f"{', '.join(o.name for o in objectives)})")  # fmt: skip
     notes = [first if data.several else None, found.explained_note(), left_out]
@@ -506,6 +510,12 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
 
 # The continuations the importance note names before "and N more".
 CONTINUATIONS_NAMED = 5
+# Why a PBT population leaves importance too few trials, in place of `MORE_TRIALS`: more trials would not help.
+_FEW_FROM_SCRATCH = (
+    "a PBT population stops most members it started and continues the best, so few trials train from scratch to "
+    "the end, and more PBT trials add continuations, not such trials; to read what each parameter does on its own, "
+    "search without PBT (FIFO, or ASHA to stop poor ones early)"
+)
 
 
 def _from_scratch(data: ReportData) -> tuple[ReportData, tuple[int, ...]]:
