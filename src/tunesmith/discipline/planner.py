@@ -353,7 +353,7 @@ def plan(
     return _plan(space, budget, trial_cost, workers, fidelity, None)
 
 
-_SCHEDULED = {"asha": Method.ASHA, "hyperband": Method.HYPERBAND, "pbt": Method.PBT, "pb2": Method.PBT}
+_SCHEDULED = {"asha": Method.ASHA, "hyperband": Method.HYPERBAND, "pbt": Method.PBT}
 
 
 def _method(scheduler: Scheduler) -> Method | None:
