@@ -1,6 +1,7 @@
 """The DRIFT discipline: baseline, priors, planner, seed stability, guardrails, the locked holdout, the verdict."""
 
 from tunesmith.discipline import priors
+from tunesmith.discipline._nested_objective import nested_cv_objective
 from tunesmith.discipline.conventions import fold_metrics, holdout_key, slice_metrics
 from tunesmith.discipline.guardrails import (
     Latency,
@@ -67,6 +68,7 @@ __all__ = [
     "latency",
     "log_loss",
     "nested_cv",
+    "nested_cv_objective",
     "peak_memory",
     "plan",
     "priors",

@@ -36,12 +36,17 @@ class NestedCVResult:
         inner_best_scores: each tuning run's best cross-validated score (optimistic by selection).
         best_params: each outer fold's chosen configuration.
         study_names: the name of each outer fold's study in the storage (``"<study_name>-outer<k>"``).
+        maximize: whether higher scores are better (scikit-learn's scores are; a loss tuned by
+            `nested_cv_objective` is not).
+        metric: the metric's name, where one was given (`nested_cv_objective`).
     """
 
     outer_scores: tuple[float, ...]
     inner_best_scores: tuple[float, ...]
     best_params: tuple[dict[str, Any], ...]
     study_names: tuple[str, ...] = ()
+    maximize: bool = True
+    metric: str | None = None
 
     @property
     def mean(self) -> float:
@@ -53,8 +58,14 @@ class NestedCVResult:
 
     @property
     def optimism(self) -> float:
-        """Mean inner best score minus mean outer score (scores are higher-is-better, as in scikit-learn)."""
-        return float(np.mean(self.inner_best_scores)) - self.mean
+        """How much the mean inner best score flatters the mean outer score: inner less outer when higher is
+        better (as scikit-learn's scores), outer less inner for a loss; positive is optimistic."""
+        return float(np.mean(self._flattery()))
+
+    def _flattery(self) -> np.ndarray:
+        """Each fold's inner best less its outer score, signed so that positive flatters."""
+        differences = np.subtract(self.inner_best_scores, self.outer_scores)
+        return differences if self.maximize else -differences
 
     @property
     def optimism_stderr(self) -> float | None:
@@ -62,7 +73,7 @@ class NestedCVResult:
         ``None`` with one fold."""
         if len(self.outer_scores) < 2:
             return None
-        differences = np.subtract(self.inner_best_scores, self.outer_scores)
+        differences = self._flattery()
         return float(np.std(differences, ddof=1) / np.sqrt(len(differences)))
 
     @property
@@ -85,8 +96,9 @@ class NestedCVResult:
         else:
             sure = (f"+- {error:.4f}, a standard error over the folds: within the noise (one-sided t-test, 5%), "
                     "so the folds cannot tell whether the inner scores flatter; more outer folds would")  # fmt: skip
+        of = "" if self.metric is None else f" of {self.metric}"
         return (
-            f"nested CV over {len(self.outer_scores)} outer folds: {self.mean:.4f} +- {self.std:.4f} "
+            f"nested CV{of} over {len(self.outer_scores)} outer folds: {self.mean:.4f} +- {self.std:.4f} "
             f"(the inner tuning reported {np.mean(self.inner_best_scores):.4f}: optimistic by {self.optimism:+.4f} "
             f"{sure})"
         )
