@@ -9,12 +9,14 @@ Example:
 from typing import Any
 
 from tunesmith import choose, discipline, integrations, lr, pareto
+from tunesmith._study_admin import DeletedStudy, delete_study
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
 from tunesmith.discipline import Fidelity, Plan, Verdict, evaluate_baseline, finalize, plan, priors, validate_top
 from tunesmith.errors import (
     BudgetExhausted,
     ConfigError,
+    DeletionRefused,
     Infeasible,
     MissingExtra,
     SearchConverged,
@@ -23,6 +25,7 @@ from tunesmith.errors import (
     StorageError,
     StorageLost,
     StorageUnavailable,
+    StudyInUse,
     StudyNotFound,
     TunesmithError,
 )
@@ -77,6 +80,8 @@ __all__ = [
     "Choice",
     "ConfigError",
     "Decision",
+    "DeletedStudy",
+    "DeletionRefused",
     "Fixed",
     "Float",
     "Grid",
@@ -104,6 +109,7 @@ __all__ = [
     "StorageLost",
     "StorageUnavailable",
     "Study",
+    "StudyInUse",
     "StudyNotFound",
     "StudyResult",
     "WarmStart",
@@ -115,4 +121,5 @@ __all__ = [
     "TunesmithError",
     "__version__",
     "lr",
+    "delete_study",
 ]

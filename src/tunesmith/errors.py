@@ -87,6 +87,22 @@ class SearchConverged(TunesmithError):
     (`tunesmith.study._convergence`); the study then ends as its budget would."""
 
 
+class DeletionRefused(TunesmithError, RuntimeError):
+    """A study was not deleted; the message says why and how to delete it anyway."""
+
+
+class StudyInUse(DeletionRefused):
+    """A study cannot be deleted while trials of it are running: their workers would go on writing to it.
+
+    Attributes:
+        running: the numbers of its RUNNING trials.
+    """
+
+    def __init__(self, message: str, running: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.running = running
+
+
 class TrialNotRunning(TunesmithError, RuntimeError):
     """A report reached a trial that is not running (already told, or paused): it is not recorded."""
 

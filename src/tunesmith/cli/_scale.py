@@ -1,4 +1,5 @@
-"""Scale-out and upkeep: workers joining a study from any machine, a study's budget extended, the storage's schema."""
+"""Scale-out and upkeep: workers joining a study from any machine, a study's budget extended, a study deleted, the
+storage's schema."""
 
 from __future__ import annotations
 
@@ -300,6 +301,47 @@ def extend(
     where = f"{study.name} in {redact_url(url)}"
     console.print(terminal_safe(f"extended the budget of {where}: {before.describe()} -> {after.describe()}"))
     _confirm_stored(study)
+
+
+@click.command()
+@click.argument("study_name")
+@storage_option
+@click.option("--yes", is_flag=True, default=False, help="Delete without asking (what a script passes).")
+@click.option("--force", is_flag=True, default=False,
+              help="Delete even with trials RUNNING (their workers gone) or a holdout the study opened.")  # fmt: skip
+def delete(study_name: str, storage: str, yes: bool, force: bool) -> None:
+    """Delete the study STUDY_NAME with its trials: to start over under the same name.
+
+    A study whose trials are running, or that opened a locked holdout (the record that tells later studies the set
+    was read), is kept unless --force. Checkpoint files are left in place; the output names their folder.
+    """
+    from tunesmith._study_admin import delete_study
+
+    store = _open(storage)
+    with _friendly_errors():
+        try:
+            info = store.load_study(study_name)
+        except StudyNotFound:
+            known = ", ".join(s.name for s in store.list_studies()) or "none"
+            raise CliError(f"no study named {study_name!r} in {redact_url(storage)} (studies: {known})") from None
+        if not yes:
+            held = len(store.get_trials(info.id))
+            question = f"delete study {info.name!r} and its {held} trial(s) from {redact_url(storage)}?"
+            if not _answerable():
+                raise CliError(f"tunesmith delete asks before it deletes ({question}), but there is no terminal to "
+                               "answer on: pass --yes to delete without asking")  # fmt: skip
+            if not click.confirm(terminal_safe(question), default=False):
+                raise CliError(f"study {info.name!r} not deleted")
+        deleted = delete_study(info.name, store, force=force)
+    for line in deleted.lines():
+        console.print(terminal_safe(line), markup=False)
+    with _friendly_errors():
+        store.list_studies()  # the storage still answers after the last output (a SQLite file deleted meanwhile)
+
+
+def _answerable() -> bool:
+    """Whether a question can be answered: standard input is a terminal."""
+    return sys.stdin.isatty()
 
 
 @click.group("storage")

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tunesmith.errors import StudyNotFound
 from tunesmith.storage.base import SCHEMA_VERSION, StudyInfo
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -136,10 +137,33 @@ def stored_version(conn: Connection) -> int | None:
     return None if value is None else int(value)
 
 
+_RETIRED = "retired_study_ids"  # the meta key under which the highest id a deleted study held is kept
+
+
+def retired_study_ids(conn: Connection) -> int:
+    """The highest id a deleted study held (0: none was deleted); no study created later takes an id at or below
+    it, so an object still holding a deleted study's id never reads or writes another study."""
+    value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == _RETIRED)).scalar()
+    return 0 if value is None else int(value)
+
+
+def keep_study_id_retired(conn: Connection, study_id: int) -> None:
+    """Record, in the deleting transaction, that ``study_id`` is never given again (see `retired_study_ids`)."""
+    before = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == _RETIRED)).scalar()
+    if before is None:
+        conn.execute(sa.insert(meta_table).values(key=_RETIRED, value=str(study_id)))
+    elif int(before) < study_id:
+        conn.execute(sa.update(meta_table).where(meta_table.c.key == _RETIRED).values(value=str(study_id)))
+
+
 def trials_revision(conn: Connection, study_id: int) -> int:
-    """The study's ``trials_revision``: it moves whenever a finished trial changes (see `FinishedTrials`)."""
+    """The study's ``trials_revision``: it moves whenever a finished trial changes (see `FinishedTrials`). Raises
+    `StudyNotFound` when no study has the id: one deleted since its id was read."""
     s = studies_table
-    return int(conn.execute(sa.select(s.c.trials_revision).where(s.c.id == study_id)).scalar() or 0)
+    revision = conn.execute(sa.select(s.c.trials_revision).where(s.c.id == study_id)).scalar()
+    if revision is None:
+        raise StudyNotFound(f"no study with id {study_id} in this storage (deleted since it was opened?)")
+    return int(revision)
 
 
 def bump_trials_revision(conn: Connection, study_id: int) -> int:

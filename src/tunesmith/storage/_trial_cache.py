@@ -199,6 +199,11 @@ class FinishedTrials:
                 return Cached(known={facet: () for facet in facets})
             return Cached(tuple(study.ordered), study.top, tuple(sorted(study.holes)), dict(study.known))
 
+    def forget(self, study_id: int) -> None:
+        """Drop what is cached for ``study_id`` (the study was deleted)."""
+        with self._lock:
+            self._studies.pop(study_id, None)
+
     def get(self, study_id: int, number: int, revision: int) -> TrialRecord | None:
         """The cached record of trial ``number`` when the cache is as new as ``revision``, else ``None``."""
         with self._lock:

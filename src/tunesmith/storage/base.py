@@ -172,6 +172,13 @@ class Storage(ABC):
         return value
 
     @abstractmethod
+    def delete_study(self, study_id: int, *, running: bool = False) -> None:
+        """Delete a study with its trials, their reports and its attributes, in one transaction; its id is never given
+        to a study created later, so an object still holding it fails (`StudyNotFound`) rather than write into
+        another study. Raises `StudyNotFound`; `StudyInUse` (nothing deleted) when a trial of it is RUNNING,
+        unless ``running``."""
+
+    @abstractmethod
     def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
         """Replace a study's stored spec (its attributes and trials are kept); raises `StudyNotFound`.
 

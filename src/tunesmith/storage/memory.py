@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from tunesmith._report_rules import ReportRefused
-from tunesmith.errors import StorageError, StudyNotFound, TrialNotRunning, not_running
+from tunesmith.errors import StorageError, StudyInUse, StudyNotFound, TrialNotRunning, not_running
 from tunesmith.storage.base import (
     Proposer,
     Storage,
@@ -32,13 +32,15 @@ class MemoryStorage(Storage):
         self._lock = threading.RLock()
         self._studies: dict[int, StudyInfo] = {}
         self._trials: dict[int, list[TrialRecord]] = {}
+        self._last_id = 0  # ids only grow: a deleted study's is never given again
 
     def get_or_create_study(self, name: str, spec: Mapping[str, Any], now: float) -> tuple[StudyInfo, bool]:
         with self._lock:
             try:
                 return self.load_study(name), False
             except StudyNotFound:
-                info = StudyInfo(id=len(self._studies) + 1, name=name_forms(name)[0], spec=dict(spec), attrs={},
+                self._last_id += 1
+                info = StudyInfo(id=self._last_id, name=name_forms(name)[0], spec=dict(spec), attrs={},
                                  created_at=now)  # fmt: skip
                 self._studies[info.id] = info
                 self._trials[info.id] = []
@@ -67,6 +69,14 @@ class MemoryStorage(Storage):
             value = update(self._study(study_id).attrs.get(key))
             self.set_study_attr(study_id, key, value)
             return value
+
+    def delete_study(self, study_id: int, *, running: bool = False) -> None:
+        with self._lock:
+            self._study(study_id)  # raises StudyNotFound
+            busy = tuple(r.number for r in self._trials[study_id] if r.state is TrialState.RUNNING)
+            if busy and not running:
+                raise StudyInUse(f"study {study_id} in memory storage has running trials {list(busy)}", busy)
+            del self._studies[study_id], self._trials[study_id]
 
     def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
         with self._lock:

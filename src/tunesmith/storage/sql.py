@@ -50,6 +50,7 @@ from tunesmith.budget import counts_toward_budget
 from tunesmith.errors import (
     StorageError,
     StorageUnavailable,
+    StudyInUse,
     StudyNotFound,
     TrialNotRunning,
     TunesmithError,
@@ -65,6 +66,8 @@ from tunesmith.storage._sql_schema import (
     _retry_of,
     _study_from_row,
     bump_trials_revision,
+    keep_study_id_retired,
+    retired_study_ids,
     stored_version,
     studies_table,
     trials_revision,
@@ -279,9 +282,16 @@ class SQLStorage(Storage):
         landing = Landing(
             created, lambda _: f"the new study {name!r}", lambda _: f"study {name!r} may be stored or not; run again"
         )
-        insert = sa.insert(studies_table).values(name=name, spec=text, attrs="{}", created_at=now)
+        def insert(conn: Connection) -> None:
+            values: dict[str, Any] = {"name": name, "spec": text, "attrs": "{}", "created_at": now}
+            retired = retired_study_ids(conn)
+            if retired and self._is_sqlite:  # SQLite gives a new row the highest id + 1: a deleted study's, maybe
+                highest = conn.execute(sa.select(sa.func.max(studies_table.c.id))).scalar() or 0
+                values["id"] = max(highest, retired) + 1
+            conn.execute(sa.insert(studies_table).values(**values))
+
         try:
-            self._write(lambda conn: conn.execute(insert), landing)
+            self._write(insert, landing)
             return self.load_study(name), True
         except sa.exc.IntegrityError:  # another worker created it first
             return self.load_study(name), False
@@ -334,6 +344,30 @@ class SQLStorage(Storage):
             return f"storage holds study attribute {key!r} either with this write or as it was before"
 
         return self._locked(study_id, rewrite, Landing(landed, what, holds))[2]
+
+    def delete_study(self, study_id: int, *, running: bool = False) -> None:
+        t, s = trials_table, studies_table
+
+        def delete(conn: Connection) -> None:
+            self._lock_study(conn, study_id)
+            if not running:
+                busy = tuple(int(n) for n in conn.execute(
+                    sa.select(t.c.number).where(t.c.study_id == study_id, t.c.state == TrialState.RUNNING.value)
+                    .order_by(t.c.number)).scalars())  # fmt: skip
+                if busy:
+                    raise StudyInUse(f"study {study_id} in {self.url} has running trials {list(busy)}", busy)
+            trial_ids = sa.select(t.c.id).where(t.c.study_id == study_id).scalar_subquery()
+            conn.execute(sa.delete(values_table).where(values_table.c.trial_id.in_(trial_ids)))
+            conn.execute(sa.delete(t).where(t.c.study_id == study_id))
+            conn.execute(sa.delete(s).where(s.c.id == study_id))
+            keep_study_id_retired(conn, study_id)
+
+        def landed(conn: Connection, _: None) -> bool:
+            return conn.execute(sa.select(s.c.id).where(s.c.id == study_id)).first() is None
+
+        what = f"the deletion of study {study_id}"
+        self._write(delete, Landing(landed, lambda _: what, lambda _: "storage holds the study whole or not at all"))
+        self._finished.forget(study_id)
 
     def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> None:
         update = sa.update(studies_table).where(studies_table.c.id == study_id).values(spec=_dumps_spec(spec))

@@ -9,6 +9,7 @@ fixed) replaces it, saying what changed.
 from __future__ import annotations
 
 import json
+import shlex
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -288,7 +289,9 @@ def _plugin_value(form: Mapping[str, Any]) -> str:
 
 def _space_mismatch(name: str, where: str, stored: Space | None, given: Space) -> str:
     """Study ``name`` is stored with a space other than ``given``: each parameter that differs, and the fixes."""
-    new_name = "use a new name for the new space (tunesmith run --name NEW, or name= in Python)"
+    new_name = (f"use a new name for the new space (tunesmith run --name NEW, or name= in Python), or delete the "
+                f"stored study to start over under its name (tunesmith delete {shlex.quote(name)}, "
+                "ts.delete_study)")  # fmt: skip
     resume = "drop space= (ts.Study.load(name, storage)) to resume it as stored"
     if stored is None:
         return (

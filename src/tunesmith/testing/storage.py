@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tunesmith._report_rules import ReportRefused
-from tunesmith.errors import StudyNotFound, TrialNotRunning
+from tunesmith.errors import StudyInUse, StudyNotFound, TrialNotRunning
 from tunesmith.storage.base import Proposal, Storage
 from tunesmith.trial import TrialKind, TrialState
 
@@ -272,6 +272,57 @@ def check_studies_are_isolated(make: MakeStorage) -> None:
     assert len(storage.get_trials(a.id)) == 2 and len(storage.get_trials(b.id)) == 1
 
 
+def _must_be_gone(action: Callable[[], object], what: str) -> None:
+    try:
+        action()
+    except StudyNotFound:
+        return
+    raise AssertionError(f"{what} of a deleted study must raise StudyNotFound")
+
+
+def check_delete_study(make: MakeStorage) -> None:
+    """A deleted study is gone with its trials and reports, the others stay whole, and its id is never given to a
+    study created later (one of the same name included), so an object still holding it fails."""
+    storage = make()
+    kept, _ = storage.get_or_create_study("kept", SPEC, now=1.0)
+    gone, _ = storage.get_or_create_study("gone", SPEC, now=2.0)
+    for study in (kept, gone):
+        storage.create_trial(study.id, _propose, max_trials=None, worker="h:1", now=3.0)
+        storage.add_report(study.id, 0, 1, {"loss": 0.5}, now=4.0)
+        storage.finish_trial(study.id, 0, TrialState.COMPLETE, metrics={"loss": 0.5}, reason=None, error=None, now=5.0)
+    storage.set_study_attr(gone.id, "note", "x")
+    storage.delete_study(gone.id)
+    assert [s.name for s in storage.list_studies()] == ["kept"]
+    _must_be_gone(lambda: storage.load_study("gone"), "load_study")
+    _must_be_gone(lambda: storage.get_trials(gone.id), "get_trials")
+    _must_be_gone(lambda: storage.set_study_attr(gone.id, "note", "y"), "set_study_attr")
+    _must_be_gone(lambda: storage.delete_study(gone.id), "delete_study")
+    kept_trials = storage.get_trials(kept.id)
+    assert len(kept_trials) == 1 and kept_trials[0].intermediate == {1: {"loss": 0.5}}, "the other study stays whole"
+    again, created = storage.get_or_create_study("gone", SPEC, now=6.0)
+    assert created and again.id > gone.id, f"a new study took id {again.id}, a deleted study's ({gone.id}) or lower"
+    assert again.attrs == {} and storage.get_trials(again.id) == []
+    assert storage.create_trial(again.id, _propose, max_trials=None, worker="h:1", now=7.0) is not None
+
+
+def check_delete_refuses_a_study_with_running_trials(make: MakeStorage) -> None:
+    """A study with a RUNNING trial is deleted only when asked to delete it anyway: its worker writes on."""
+    storage = make()
+    info, _ = storage.get_or_create_study("busy", SPEC, now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    storage.finish_trial(info.id, 0, TrialState.COMPLETE, metrics={"loss": 0.5}, reason=None, error=None, now=2.0)
+    try:
+        storage.delete_study(info.id)
+    except StudyInUse as exc:
+        assert exc.running == (1,), exc.running
+    else:
+        raise AssertionError("delete_study of a study with a RUNNING trial must raise StudyInUse")
+    assert len(storage.get_trials(info.id)) == 2, "a refused deletion deletes nothing"
+    storage.delete_study(info.id, running=True)
+    assert storage.list_studies() == []
+
+
 def _appending(entry: list[int]) -> Callable[[Any], Any]:
     return lambda old: [*(old or []), entry]
 
@@ -318,6 +369,8 @@ STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
     check_concurrent_creation,
     check_attribute_updates_are_atomic,
     check_studies_are_isolated,
+    check_delete_study,
+    check_delete_refuses_a_study_with_running_trials,
 ]
 
 

@@ -1,0 +1,174 @@
+"""Whole studies as units: delete one, with what its records meant to the discipline said before it goes.
+
+A study's rows are evidence for other studies on the same storage: its holdout openings are how a later study
+learns that a holdout set was read already ("holdout opened once"), and the configurations it compared on a
+validation set are counted in a later study's optimism. `delete_study` refuses to erase a holdout opening unless
+told to, refuses a study whose trials are running (their workers would write on), and says what it took away.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunesmith._attributes_judging import HoldoutLogAttr
+from tunesmith.attributes import CheckpointRootAttr, ValidationSetAttr, read_attr
+from tunesmith.errors import DeletionRefused, StudyInUse
+from tunesmith.storage import Storage, open_storage
+from tunesmith.storage.base import StudyInfo
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["DeletedStudy", "delete_study"]
+
+_COMPARED = (TrialState.COMPLETE, TrialState.INFEASIBLE)  # what a later study's optimism counts
+
+
+@dataclass(frozen=True)
+class DeletedStudy:
+    """What `delete_study` deleted.
+
+    Attributes:
+        name: the study's name.
+        storage: where it was (a URL, passwords hidden).
+        trials: how many trials of each state it held (``{"complete": 12, "failed": 1}``).
+        validation_set: the validation set it tuned on, when it compared configurations on a named one.
+        compared: the configurations it compared on that set, which later studies tuning on it no longer count.
+        holdout_openings: the holdout openings deleted with it (only with ``force``).
+        checkpoint_folder: its checkpoint folder when that still holds files, which deletion leaves in place.
+        running: the trials that were still RUNNING (only with ``force``).
+    """
+
+    name: str
+    storage: str
+    trials: dict[str, int] = field(default_factory=dict)
+    validation_set: str | None = None
+    compared: int = 0
+    holdout_openings: int = 0
+    checkpoint_folder: str | None = None
+    running: tuple[int, ...] = ()
+
+    def lines(self) -> list[str]:
+        """What was deleted and what that changes, one statement a line."""
+        held = ", ".join(f"{count} {state}" for state, count in self.trials.items()) or "no trials"
+        said = [f"deleted study {self.name!r} from {self.storage} ({held})"]
+        if self.running:
+            said.append(f"trials {list(self.running)} were running: their workers' next writes fail (study not found)")
+        if self.compared:
+            said.append(
+                f"{self.compared} configurations it compared on validation set {self.validation_set!r} are no longer "
+                "counted by the studies on this storage that tune on that set: their optimism now leaves them out"
+            )
+        if self.holdout_openings:
+            said.append(
+                f"its {self.holdout_openings} holdout opening(s) went with it: a later study's finalize no longer "
+                "knows that holdout set was read"
+            )
+        if self.checkpoint_folder:
+            said.append(f"its checkpoint files are left in {self.checkpoint_folder}: remove the folder when done")
+        return said
+
+
+def delete_study(name: str, storage: str | Storage | None = None, *, force: bool = False) -> DeletedStudy:
+    """Delete study ``name`` with its trials, reports and attributes (``tunesmith delete`` in the CLI).
+
+    Its id is never given to a study created later, so a `Study` object still holding it fails (`StudyNotFound`)
+    rather than read or write another study; a study created later under the same name starts empty.
+
+    Args:
+        name: the study.
+        storage: where it is (as `Study.load`; a missing SQLite file is an error, not created).
+        force: delete it even when trials of it are RUNNING (their workers are gone: a machine that died) or it
+            opened a holdout set (that set will judge no other study on this storage).
+
+    Returns:
+        `DeletedStudy`: what it held and what deleting it changed (`DeletedStudy.lines`).
+
+    Raises:
+        StudyNotFound: no study of that name.
+        StudyInUse: trials of it are RUNNING (without ``force``); nothing is deleted.
+        DeletionRefused: it opened a holdout set (without ``force``); nothing is deleted.
+    """
+    store = open_storage(storage, create=False)
+    try:
+        info = store.load_study(name)
+        records = store.get_trials(info.id)
+        running = tuple(r.number for r in records if r.state is TrialState.RUNNING)
+        openings = _openings(info)
+        if not force:
+            if running:
+                raise StudyInUse(_running_text(info.name, records, store), running)
+            if openings:
+                raise DeletionRefused(_holdout_text(info.name, openings, store))
+        deleted = _what_goes(info, records, store, running if force else (), len(openings))
+        try:
+            store.delete_study(info.id, running=force)
+        except StudyInUse as exc:  # a trial started between the read and the deletion
+            raise StudyInUse(_running_text(info.name, store.get_trials(info.id), store), exc.running) from None
+        return deleted
+    finally:
+        if store is not storage:  # opened here; a Storage object given stays open
+            store.close()
+
+
+def _openings(info: StudyInfo) -> list[Any]:
+    """The study's holdout openings that judged a winner (not voided)."""
+    from tunesmith.discipline.holdout import voided
+
+    log = read_attr(info.attrs, HoldoutLogAttr)
+    return [] if log is None else [o for o in log.openings if voided(o) is None]
+
+
+def _what_goes(info: StudyInfo, records: list[TrialRecord], store: Storage, running: tuple[int, ...],
+               openings: int) -> DeletedStudy:  # fmt: skip
+    named = read_attr(info.attrs, ValidationSetAttr)
+    compared = 0 if named is None else sum(1 for r in records if r.state in _COMPARED and r.invalidated is None)
+    root = read_attr(info.attrs, CheckpointRootAttr)
+    folder = None if root is None else Path(root.path)
+    holds_files = folder is not None and folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+    return DeletedStudy(
+        name=info.name,
+        storage=store.url or type(store).__name__,
+        trials=dict(Counter(r.state.value for r in records)),
+        validation_set=None if named is None or not compared else named.name,
+        compared=compared,
+        holdout_openings=openings,
+        checkpoint_folder=str(folder) if holds_files else None,
+        running=running,
+    )
+
+
+def _running_text(name: str, records: list[TrialRecord], store: Storage) -> str:
+    now = time.time()
+    running = [r for r in records if r.state is TrialState.RUNNING]
+    shown = "; ".join(
+        f"#{r.number} on {r.worker or 'an unknown worker'}, last heard "
+        + ("never" if r.heartbeat_at is None else f"{max(0.0, now - r.heartbeat_at):.0f} s ago")
+        for r in running[:5]
+    ) + ("; ..." if len(running) > 5 else "")  # fmt: skip
+    status = f"tunesmith status {shlex.quote(name)} --storage {shlex.quote(store.url or type(store).__name__)}"
+    return (
+        f"study {name!r} has {len(running)} running trial(s) ({shown}), so it is not deleted: their workers would "
+        f"go on writing to a study that is gone. Stop them first ({status} shows them), or, when their workers are "
+        "gone for good (a machine that died), delete it anyway with force=True "
+        f"(tunesmith delete {shlex.quote(name)} --force)"
+    )
+
+
+def _holdout_text(name: str, openings: list[Any], store: Storage) -> str:
+    from tunesmith.discipline.holdout import holdout_name
+
+    sets = sorted({repr(holdout_name(o)) if holdout_name(o) else "unnamed" for o in openings})
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(max(o.at for o in openings)))
+    return (
+        f"study {name!r} opened the locked holdout ({len(openings)} opening(s), holdout set(s) {', '.join(sets)}, "
+        f"the last on {when}), so it is not deleted: its openings are how a later study on "
+        f"{store.url or type(store).__name__} learns that the set was read already, and without them the set would "
+        "judge another winner as if it were fresh. Keep the study (a finished one costs only its rows), or, if that "
+        f"holdout set will judge no other study here, delete it anyway with force=True (tunesmith delete "
+        f"{shlex.quote(name)} "
+        "--force)"
+    )
