@@ -19,6 +19,7 @@ from tunesmith.attributes import (
     CheckpointRootAttr,
     ChoiceAttr,
     ConvergenceAttr,
+    CopiesAttr,
     EnqueuedAttr,
     EnvironmentAttr,
     HoldoutAttr,
@@ -100,6 +101,10 @@ WRITTEN: dict[type[Any], list[Any]] = {
     BudgetLogAttr: [
         [{"at": 1.7e9, "old": {"trials": 20, "wall_time": None, "resource": None},
           "new": {"trials": 30, "wall_time": None, "resource": None}}],
+    ],
+    CopiesAttr: [
+        [{"source": "sqlite:///home.db", "study": "lr-search", "at": 1.7e9, "trials": 40},
+         {"source": "postgresql://tuner:***@db/tuning", "study": "lr-search", "at": 1.7e9 + 60, "trials": 90}],
     ],
     EnqueuedAttr: [
         {"configs": [{"id": "402f4e61d0ce46a886123b7c301be4b0", "params": {"lr": 0.01}, "at": 1.7e9,
@@ -213,6 +218,7 @@ def test_absent_keys_read_as_none_and_defaults() -> None:
         (EnqueuedAttr, {"configs": [{"params": {}}]}, "enqueued.configs must be a list of objects with an 'id'"),
         (WarmStartAttr, {"source": "x", "metric": "loss", "points": []}, "warm_start must be an object with 'at'"),
         (BudgetLogAttr, {"at": 1}, "budget_log must be a list"),
+        (CopiesAttr, [{"source": "a.db", "study": "s", "at": 1.0}], "copied_from[0] must be an object with 'trials'"),
         (ReferencePointAttr, {"values": {"loss": "high"}, "source": "given"}, "reference_point.values must be"),
         (ChoiceAttr, {"rule": {"rule": "knee"}, "trial": 3}, "choice must be an object with 'params'"),
         (ValidationSetAttr, {"name": "val"}, "validation_set must be an object with 'source'"),

@@ -9,7 +9,7 @@ Example:
 from typing import Any
 
 from tunesmith import choose, discipline, integrations, lr, pareto
-from tunesmith._study_admin import DeletedStudy, delete_study
+from tunesmith._study_admin import CopiedStudy, DeletedStudy, copy_study, delete_study
 from tunesmith.budget import Budget
 from tunesmith.decision import Decision
 from tunesmith.discipline import Fidelity, Plan, Verdict, evaluate_baseline, finalize, plan, priors, validate_top
@@ -79,6 +79,7 @@ __all__ = [
     "BudgetExhausted",
     "Choice",
     "ConfigError",
+    "CopiedStudy",
     "Decision",
     "DeletedStudy",
     "DeletionRefused",
@@ -121,5 +122,6 @@ __all__ = [
     "TunesmithError",
     "__version__",
     "lr",
+    "copy_study",
     "delete_study",
 ]

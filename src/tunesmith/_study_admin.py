@@ -1,4 +1,8 @@
-"""Whole studies as units: delete one, with what its records meant to the discipline said before it goes.
+"""Whole studies as units: copy one to another storage, delete one.
+
+`copy_study` moves a study, every trial as recorded, from one storage to another in one transaction (a search
+begun on SQLite continued by workers on PostgreSQL, a finished one archived to a file); the copy records where it
+came from.
 
 A study's rows are evidence for other studies on the same storage: its holdout openings are how a later study
 learns that a holdout set was read already ("holdout opened once"), and the configurations it compared on a
@@ -16,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith._attributes_judging import HoldoutLogAttr
-from tunesmith.attributes import CheckpointRootAttr, ValidationSetAttr, read_attr
-from tunesmith.errors import DeletionRefused, StudyInUse
+from tunesmith._text import controls_in, terminal_safe
+from tunesmith.attributes import CheckpointRootAttr, CopiesAttr, CopyAttr, ValidationSetAttr, read_attr
+from tunesmith.errors import ConfigError, DeletionRefused, StudyInUse, StudyNotFound
 from tunesmith.storage import Storage, open_storage
 from tunesmith.storage.base import StudyInfo
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["DeletedStudy", "delete_study"]
+__all__ = ["CopiedStudy", "DeletedStudy", "copy_study", "delete_study"]
 
 _COMPARED = (TrialState.COMPLETE, TrialState.INFEASIBLE)  # what a later study's optimism counts
 
@@ -112,6 +117,127 @@ def delete_study(name: str, storage: str | Storage | None = None, *, force: bool
     finally:
         if store is not storage:  # opened here; a Storage object given stays open
             store.close()
+
+
+@dataclass(frozen=True)
+class CopiedStudy:
+    """What `copy_study` copied.
+
+    Attributes:
+        name: the copy's name in the target storage.
+        source: the study's name in the source storage.
+        from_storage, to_storage: the two storages (URLs, passwords hidden).
+        trials: how many trials of each state it holds.
+        checkpoint_folder: where its paused trials' checkpoint files are, when it has paused trials.
+    """
+
+    name: str
+    source: str
+    from_storage: str
+    to_storage: str
+    trials: dict[str, int] = field(default_factory=dict)
+    checkpoint_folder: str | None = None
+
+    def lines(self) -> list[str]:
+        """What was copied and what to know of the copy, one statement a line."""
+        held = ", ".join(f"{count} {state}" for state, count in self.trials.items()) or "no trials"
+        renamed = "" if self.name == self.source else f" as {self.name!r}"
+        said = [
+            f"copied study {self.source!r} from {self.from_storage} to {self.to_storage}{renamed} ({held})",
+            "the two are separate studies from now on: workers on either storage add trials to that one alone",
+        ]
+        if self.checkpoint_folder:
+            said.append(
+                f"its paused trials resume from the checkpoint files in {self.checkpoint_folder}: a worker on another "
+                "machine needs that folder (a shared file system)"
+            )
+        return said
+
+
+def copy_study(
+    name: str, from_storage: str | Storage | None, to_storage: str | Storage, *, to_name: str | None = None
+) -> CopiedStudy:
+    """Copy study ``name`` with every trial as recorded (``tunesmith copy`` in the CLI); the source is unchanged.
+
+    The copy is written in one transaction: the target holds it whole or not at all. It keeps the study's spec,
+    attributes (its holdout openings and validation set among them, so the discipline reads it as it did), creation
+    time and every trial (states, curves, times, workers, seeds, retries, paused trials with their checkpoint
+    folder), and records the copy in its ``copied_from`` attribute (`tunesmith.attributes.CopiesAttr`). Resume it
+    on the target with `Study.load` or ``tunesmith worker``.
+
+    Args:
+        name: the study in ``from_storage`` (a missing SQLite file is an error, not created).
+        from_storage, to_storage: the storages (URLs or `Storage` objects); a new SQLite file is created for
+            ``to_storage``.
+        to_name: the copy's name (default: ``name``).
+
+    Returns:
+        `CopiedStudy` (`CopiedStudy.lines`: what the CLI prints).
+
+    Raises:
+        StudyNotFound: no study ``name`` in ``from_storage``.
+        StudyInUse: trials of it are RUNNING: a copy is a snapshot, and their workers would go on writing to the
+            source alone.
+        ConfigError: ``to_storage`` holds a study named ``to_name`` already (a copy is never merged).
+    """
+    source = open_storage(from_storage, create=False)
+    try:
+        target = open_storage(to_storage)
+        try:
+            return _copy(source, target, name, to_name)
+        finally:
+            if target is not to_storage:
+                target.close()
+    finally:
+        if source is not from_storage:
+            source.close()
+
+
+def _copy(source: Storage, target: Storage, name: str, to_name: str | None) -> CopiedStudy:
+    from tunesmith.study._study import _study_name
+
+    info = source.load_study(name)
+    copy_name = info.name if to_name is None else _study_name(to_name)
+    if controls_in(copy_name):
+        raise ConfigError(
+            f"study name '{terminal_safe(copy_name, markup=False)}' holds control characters "
+            f"({', '.join(controls_in(copy_name))}), which every listing shows escaped and no command line can pass "
+            "back: pass a name without them"
+        )
+    records = source.get_trials(info.id)
+    running = [r for r in records if r.state is TrialState.RUNNING]
+    where = source.url or type(source).__name__
+    to = target.url or type(target).__name__
+    if running:
+        raise StudyInUse(
+            f"study {info.name!r} has {len(running)} running trial(s) ({', '.join(f'#{r.number}' for r in running)}),"
+            " so it is not copied: a copy is a snapshot, and their workers would go on writing their results to "
+            f"{where} alone. Copy it once they end (tunesmith status {shlex.quote(info.name)} shows them)",
+            tuple(r.number for r in running),
+        )
+    try:
+        target.load_study(copy_name)
+    except StudyNotFound:
+        pass
+    else:
+        raise ConfigError(
+            f"{to} holds a study named {copy_name!r} already, and a copy is never merged into a study: copy it under "
+            f"another name (to_name=, tunesmith copy --as NEW_NAME), or delete that study first (tunesmith delete)"
+        )
+    copies = read_attr(info.attrs, CopiesAttr) or CopiesAttr()
+    entry = CopyAttr(source=where, study=info.name, at=time.time(), trials=len(records))
+    attrs = {**info.attrs, CopiesAttr.KEY: CopiesAttr((*copies.copies, entry)).to_json()}
+    copied = target.insert_study(copy_name, info.spec, attrs=attrs, created_at=info.created_at, trials=records)
+    root = read_attr(info.attrs, CheckpointRootAttr)
+    paused = any(r.state is TrialState.PAUSED for r in records)
+    return CopiedStudy(
+        name=copied.name,
+        source=info.name,
+        from_storage=where,
+        to_storage=to,
+        trials=dict(Counter(r.state.value for r in records)),
+        checkpoint_folder=root.path if paused and root is not None else None,
+    )
 
 
 def _openings(info: StudyInfo) -> list[Any]:

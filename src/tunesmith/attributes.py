@@ -53,6 +53,8 @@ __all__ = [
     "CheckpointRootAttr",
     "ChoiceAttr",
     "ConvergenceAttr",
+    "CopiesAttr",
+    "CopyAttr",
     "EnqueuedAttr",
     "EnvironmentAttr",
     "HoldoutAttr",
@@ -345,6 +347,43 @@ class BudgetLogAttr:
         if not isinstance(value, list):
             raise shape_error(where, "a list of budget changes", value)
         return cls(tuple(BudgetChangeAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CopyAttr(JsonObject):
+    """One entry of ``copied_from``: at ``at`` (seconds since the epoch) the study was copied with ``trials``
+    trials from study ``study`` of the storage ``source`` (its URL, password hidden)."""
+
+    source: str
+    study: str
+    at: float
+    trials: int
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> CopyAttr:
+        r = Fields(value, where or "copied_from entry")
+        return cls(source=r.text("source", required=True), study=r.text("study", required=True),
+                   at=r.number("at", required=True), trials=r.integer("trials", required=True),
+                   **r.rest())  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CopiesAttr:
+    """``copied_from``: the copies that brought the study to this storage (`tunesmith.copy_study`), the first
+    first: a study copied on again keeps where it came from before."""
+
+    KEY: ClassVar[str] = "copied_from"
+    copies: tuple[CopyAttr, ...] = ()
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [copy.to_json() for copy in self.copies]
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> CopiesAttr:
+        where = where or cls.KEY
+        if not isinstance(value, list):
+            raise shape_error(where, "a list of copies", value)
+        return cls(tuple(CopyAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,7 +2,7 @@
 
 The group `cli` lives here; its commands, one module per kind: `_run` (run, demo), `_inspect` (trials,
 best, status, studies, report, export, dashboard), `_failures` (show, retry), `_discipline` (plan, finalize,
-lr-find), `_scale` (worker, extend, delete, storage upgrade), `_optuna` (import-optuna) and `_known` (enqueue,
+lr-find), `_scale` (worker, extend, copy, delete, storage upgrade), `_optuna` (import-optuna) and `_known` (enqueue,
 invalidate, revalidate). `_common` holds what they share.
 """
 
@@ -16,7 +16,7 @@ from tunesmith.cli._inspect import best, dashboard_command, export, report, stat
 from tunesmith.cli._known import enqueue, invalidate, revalidate
 from tunesmith.cli._optuna import import_optuna
 from tunesmith.cli._run import demo, run
-from tunesmith.cli._scale import delete, extend, storage_group, worker
+from tunesmith.cli._scale import copy, delete, extend, storage_group, worker
 
 __all__ = ["cli", "main"]
 
@@ -30,7 +30,7 @@ def cli() -> None:
 for _command in (
     run, trials, best, status, studies, demo, report, export, lr_find, worker, storage_group, plan_command,
     finalize_command, dashboard_command, extend, show, retry, import_optuna, enqueue, invalidate, revalidate,
-    delete,
+    delete, copy,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -339,6 +339,32 @@ def delete(study_name: str, storage: str, yes: bool, force: bool) -> None:
         store.list_studies()  # the storage still answers after the last output (a SQLite file deleted meanwhile)
 
 
+@click.command()
+@click.argument("study_name")
+@storage_option
+@click.option("--to", "to_storage", required=True, help="The storage to copy into (a new SQLite file is created).")
+@click.option("--as", "to_name", default=None, help="The copy's name (default: the study's).")
+def copy(study_name: str, storage: str, to_storage: str, to_name: str | None) -> None:
+    """Copy the study STUDY_NAME, every trial as recorded, to the storage --to (SQLite to PostgreSQL to scale out,
+    or to a file to archive it); the source is unchanged and the two are separate studies from then on."""
+    from tunesmith._study_admin import copy_study
+
+    source = _open(storage)
+    with _friendly_errors():
+        try:
+            source.load_study(study_name)
+        except StudyNotFound:
+            known = ", ".join(s.name for s in source.list_studies()) or "none"
+            raise CliError(f"no study named {study_name!r} in {redact_url(storage)} (studies: {known})") from None
+        target = open_storage(to_storage)
+        copied = copy_study(study_name, source, target, to_name=to_name)
+    for line in copied.lines():
+        console.print(terminal_safe(line), markup=False)
+    with _friendly_errors():
+        target.load_study(copied.name)  # both storages still answer after the last output
+        source.load_study(study_name)
+
+
 def _answerable() -> bool:
     """Whether a question can be answered: standard input is a terminal."""
     return sys.stdin.isatty()

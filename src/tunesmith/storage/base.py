@@ -172,6 +172,15 @@ class Storage(ABC):
         return value
 
     @abstractmethod
+    def insert_study(
+        self, name: str, spec: Mapping[str, Any], *, attrs: Mapping[str, Any], created_at: float,
+        trials: Sequence[TrialRecord],
+    ) -> StudyInfo:  # fmt: skip
+        """Store a whole study at once, in one transaction: its spec, attributes, creation time and every trial as
+        recorded (numbers, states, curves, times, workers, attributes), what a copy from another storage writes.
+        Raises `StorageError` when a study of that name exists (nothing is written)."""
+
+    @abstractmethod
     def delete_study(self, study_id: int, *, running: bool = False) -> None:
         """Delete a study with its trials, their reports and its attributes, in one transaction; its id is never given
         to a study created later, so an object still holding it fails (`StudyNotFound`) rather than write into

@@ -70,6 +70,24 @@ class MemoryStorage(Storage):
             self.set_study_attr(study_id, key, value)
             return value
 
+    def insert_study(
+        self, name: str, spec: Mapping[str, Any], *, attrs: Mapping[str, Any], created_at: float,
+        trials: Sequence[TrialRecord],
+    ) -> StudyInfo:  # fmt: skip
+        with self._lock:
+            try:
+                self.load_study(name)
+            except StudyNotFound:
+                pass
+            else:
+                raise StorageError(f"a study named {name!r} exists in memory storage: it is not replaced")
+            self._last_id += 1
+            info = StudyInfo(id=self._last_id, name=name_forms(name)[0], spec=dict(spec), attrs=dict(attrs),
+                             created_at=created_at)  # fmt: skip
+            self._studies[info.id] = info
+            self._trials[info.id] = sorted(trials, key=lambda record: record.number)
+            return info
+
     def delete_study(self, study_id: int, *, running: bool = False) -> None:
         with self._lock:
             self._study(study_id)  # raises StudyNotFound

@@ -282,19 +282,51 @@ class SQLStorage(Storage):
         landing = Landing(
             created, lambda _: f"the new study {name!r}", lambda _: f"study {name!r} may be stored or not; run again"
         )
-        def insert(conn: Connection) -> None:
-            values: dict[str, Any] = {"name": name, "spec": text, "attrs": "{}", "created_at": now}
-            retired = retired_study_ids(conn)
-            if retired and self._is_sqlite:  # SQLite gives a new row the highest id + 1: a deleted study's, maybe
-                highest = conn.execute(sa.select(sa.func.max(studies_table.c.id))).scalar() or 0
-                values["id"] = max(highest, retired) + 1
-            conn.execute(sa.insert(studies_table).values(**values))
-
         try:
-            self._write(insert, landing)
+            self._write(lambda conn: self._new_study(conn, name, text, "{}", now), landing)
             return self.load_study(name), True
         except sa.exc.IntegrityError:  # another worker created it first
             return self.load_study(name), False
+
+    def _new_study(self, conn: Connection, name: str, spec: str, attrs: str, created_at: float) -> int:
+        """Insert a study's row; its id."""
+        values: dict[str, Any] = {"name": name, "spec": spec, "attrs": attrs, "created_at": created_at}
+        retired = retired_study_ids(conn)
+        if retired and self._is_sqlite:  # SQLite gives a new row the highest id + 1: a deleted study's, maybe
+            highest = conn.execute(sa.select(sa.func.max(studies_table.c.id))).scalar() or 0
+            values["id"] = max(highest, retired) + 1
+        return _inserted_id(conn.execute(sa.insert(studies_table).values(**values)))
+
+    def insert_study(
+        self, name: str, spec: Mapping[str, Any], *, attrs: Mapping[str, Any], created_at: float,
+        trials: Sequence[TrialRecord],
+    ) -> StudyInfo:  # fmt: skip
+        name = name_forms(name)[0]
+        s, t, v = studies_table, trials_table, values_table
+
+        def insert(conn: Connection) -> None:
+            if conn.execute(sa.select(s.c.id).where(s.c.name == name)).first() is not None:
+                raise StorageError(f"a study named {name!r} exists in {self.url}: it is not replaced")
+            study_id = self._new_study(conn, name, _dumps_spec(spec), _dumps(dict(attrs)), created_at)
+            for record in sorted(trials, key=lambda r: r.number):
+                row = _row_of(record)
+                trial_id = _inserted_id(conn.execute(sa.insert(t).values(study_id=study_id, **row)))
+                curve = [{"trial_id": trial_id, "step": step, "metrics": _dumps(dict(metrics))}
+                         for step, metrics in sorted(record.intermediate.items())]  # fmt: skip
+                if curve:
+                    conn.execute(sa.insert(v), curve)
+
+        def landed(conn: Connection, _: None) -> bool:
+            query = sa.select(s.c.id).where(s.c.name == name, s.c.created_at == created_at)
+            study_id = conn.execute(query).scalar()
+            if study_id is None:
+                return False
+            stored = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)).scalar()
+            return stored == len(trials)
+
+        what = f"the copy of study {name!r} ({len(trials)} trials)"
+        self._write(insert, Landing(landed, lambda _: what, lambda _: "storage holds the study whole or not at all"))
+        return self.load_study(name)
 
     def load_study(self, name: str) -> StudyInfo:
         def find(conn: Connection) -> sa.Row[Any] | None:
@@ -703,6 +735,35 @@ def _no_trial(conn: Connection, study_id: int, number: int) -> TunesmithError:
         return StudyNotFound(f"no study with id {study_id} in this storage")
     last = conn.execute(sa.select(sa.func.max(t.c.number)).where(t.c.study_id == study_id)).scalar()
     return trial_not_found(str(name), number, 0 if last is None else int(last) + 1)
+
+
+def _inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The id the insert that returned ``result`` gave its row."""
+    key = result.inserted_primary_key
+    if key is None:  # every insert here is of one row into a table with an integer id
+        raise StorageError("the database returned no id for an inserted row")
+    return int(key[0])
+
+
+def _row_of(record: TrialRecord) -> dict[str, Any]:
+    """``record``'s columns in the trials table (its curve goes to the values table)."""
+    return {
+        "number": record.number,
+        "state": record.state.value,
+        "params": _dumps(record.params),
+        "seed": record.seed,
+        "metrics": _dumps(record.metrics),
+        "resource": record.resource,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "heartbeat_at": record.heartbeat_at,
+        "reason": record.reason,
+        "error": record.error,
+        "worker": record.worker,
+        "attrs": _dumps(record.attrs),
+        "retry_of": _retry_of(record.attrs),
+        "kind": None if record.kind is None else record.kind.value,
+    }
 
 
 def _budgeted(history: TrialHistory) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tunesmith._report_rules import ReportRefused
-from tunesmith.errors import StudyInUse, StudyNotFound, TrialNotRunning
+from tunesmith.errors import StorageError, StudyInUse, StudyNotFound, TrialNotRunning
 from tunesmith.storage.base import Proposal, Storage
 from tunesmith.trial import TrialKind, TrialState
 
@@ -323,6 +323,44 @@ def check_delete_refuses_a_study_with_running_trials(make: MakeStorage) -> None:
     assert storage.list_studies() == []
 
 
+def check_insert_study_keeps_every_record(make: MakeStorage) -> None:
+    """A study inserted whole reads back as it was given: every trial with its state, curve, times, worker, kind
+    and attributes, the study's attributes and creation time; numbering goes on after its last trial, and a name
+    that exists is refused with nothing written."""
+    source = make()
+    info, _ = source.get_or_create_study("source", SPEC, now=1.0)
+    for _ in range(4):
+        source.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=2.0)
+    source.add_report(info.id, 0, 1, {"loss": 0.9, "acc": 0.5}, now=2.5)
+    source.add_report(info.id, 0, 3, {"loss": 0.4}, now=2.7)
+    source.finish_trial(info.id, 0, TrialState.COMPLETE, metrics={"loss": 0.4}, reason=None, error=None, now=3.0)
+    source.finish_trial(info.id, 1, TrialState.FAILED, metrics={}, reason="exception: ValueError",
+                        error="Traceback ...", now=4.0, kind=TrialKind.EXCEPTION)  # fmt: skip
+    source.add_report(info.id, 2, 2, {"loss": 0.7}, now=4.5)
+    source.update_trial(info.id, 2, state=TrialState.PAUSED, attrs={"checkpointed": True})
+    source.finish_trial(info.id, 3, TrialState.STOPPED, metrics={"loss": 0.8}, reason="asha", error=None, now=5.0,
+                        kind=TrialKind.SCHEDULER)  # fmt: skip
+    source.set_study_attr(info.id, "note", {"kept": [1, 2]})
+    records = source.get_trials(info.id)
+    records.append(records[1].evolve(number=4, state=TrialState.COMPLETE, metrics={"loss": 0.3}, reason=None,
+                                      kind=None, error=None, attrs={"retry_of": 1}))  # fmt: skip
+    target = make()
+    target.get_or_create_study("other", SPEC, now=0.5)
+    copy = target.insert_study("copy", SPEC, attrs=source.load_study("source").attrs, created_at=1.0, trials=records)
+    assert (copy.name, copy.spec, copy.attrs, copy.created_at) == ("copy", SPEC, {"note": {"kept": [1, 2]}}, 1.0)
+    assert target.get_trials(copy.id) == records, "an inserted study reads back as it was given"
+    assert target.load_study("copy").id == copy.id
+    created = target.create_trial(copy.id, _propose, max_trials=None, worker="h:2", now=6.0)
+    assert created is not None and created.number == 5
+    try:
+        target.insert_study("copy", SPEC, attrs={}, created_at=7.0, trials=records[:1])
+    except StorageError:
+        pass
+    else:
+        raise AssertionError("insert_study of a name that exists must raise StorageError")
+    assert len(target.get_trials(copy.id)) == 6 and [s.name for s in target.list_studies()] == ["other", "copy"]
+
+
 def _appending(entry: list[int]) -> Callable[[Any], Any]:
     return lambda old: [*(old or []), entry]
 
@@ -371,6 +409,7 @@ STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
     check_studies_are_isolated,
     check_delete_study,
     check_delete_refuses_a_study_with_running_trials,
+    check_insert_study_keeps_every_record,
 ]
 
 

@@ -1,0 +1,103 @@
+"""`ts.copy_study` and `tunesmith copy`: a study moved whole to another storage (SQLite to PostgreSQL to scale out,
+to a file to archive it), every trial as recorded, the discipline's records with it; the source unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import tunesmith as ts
+from tunesmith.attributes import CopiesAttr, read_attr
+from tunesmith.cli import cli
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+
+def objective(trial: ts.Trial) -> float:
+    if trial.number == 1:
+        raise ValueError("a failure kept with its traceback")
+    return trial.params["x"]
+
+
+def _study(url: str, name: str = "s", **options: Any) -> ts.Study:
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=4), storage=url, name=name, seed=0, **options)
+    study.optimize(objective, fail_fast=None)
+    return study
+
+
+def test_a_copy_holds_every_trial_as_recorded_and_goes_on_as_a_study_of_its_own(tmp_path: Path) -> None:
+    source, target = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    study = _study(source)
+    copied = ts.copy_study("s", source, target)
+    assert copied.lines()[0] == f"copied study 's' from {source} to {target} (3 complete, 1 failed)"
+    copy = ts.Study.load("s", target)
+    assert copy.trials == study.trials
+    assert copy.trials[1].error is not None and "a failure kept with its traceback" in copy.trials[1].error
+    assert copy.info.created_at == study.info.created_at
+    entries = read_attr(copy.attrs, CopiesAttr)
+    assert entries is not None and [(e.source, e.study, e.trials) for e in entries.copies] == [(source, "s", 4)]
+    copy.extend_budget(trials=6)
+    copy.optimize(objective, fail_fast=None)
+    assert [t.number for t in copy.trials] == [0, 1, 2, 3, 4, 5]
+    assert len(ts.Study.load("s", source).trials) == 4, "the source is unchanged"
+
+
+def test_a_study_moves_from_sqlite_to_postgresql_and_workers_go_on_there(tmp_path: Path, postgres: Any) -> None:
+    source, target = f"sqlite:///{tmp_path / 'a.db'}", postgres.create_database()
+    study = _study(source)
+    ts.copy_study("s", source, target, to_name="s-pg")
+    moved = ts.Study.load("s-pg", target)
+    assert moved.trials == study.trials
+    moved.extend_budget(trials=6)
+    moved.optimize(objective, workers=2, executor="processes")
+    assert sorted(t.number for t in ts.Study.load("s-pg", target).trials) == [0, 1, 2, 3, 4, 5]
+
+
+def test_the_discipline_reads_a_copied_study_as_it_did_at_home(tmp_path: Path) -> None:
+    source, target = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    study = _study(source, validation_set="val")
+    ts.finalize(study, lambda params, seed: {"holdout_loss": params["x"]}, holdout="hold")
+    ts.copy_study("s", source, target)
+    later = _study(target, name="later", validation_set="val")
+    verdict = ts.finalize(later, lambda params, seed: {"holdout_loss": params["x"]}, holdout="hold")
+    checks = {check.name: check for check in verdict.checks}
+    assert not checks["holdout opened once"].passed, "the copy's opening of the set travelled with it"
+    assert "by 1 earlier study on this storage that tuned on validation set 'val' ('s': 3)" in checks["optimism"].detail
+
+
+def test_a_study_with_running_trials_is_not_copied(tmp_path: Path) -> None:
+    source, target = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    study = _study(source)
+    study.extend_budget(trials=5)
+    study.ask()
+    with pytest.raises(ts.StudyInUse, match=r"1 running trial\(s\) \(#4\), so it is not copied: a copy is a snapshot"):
+        ts.copy_study("s", source, target)
+    assert ts.Study.names(target) == []
+
+
+def test_a_copy_is_never_merged_and_a_copy_of_a_copy_remembers_both(tmp_path: Path) -> None:
+    a, b, c = (f"sqlite:///{tmp_path / f'{n}.db'}" for n in "abc")
+    _study(a)
+    _study(b)
+    with pytest.raises(ts.ConfigError, match="holds a study named 's' already, and a copy is never merged"):
+        ts.copy_study("s", a, b)
+    assert len(ts.Study.load("s", b).trials) == 4
+    ts.copy_study("s", a, b, to_name="s-from-a")
+    ts.copy_study("s-from-a", b, c)
+    entries = read_attr(ts.Study.load("s-from-a", c).attrs, CopiesAttr)
+    assert entries is not None and [(e.source, e.study) for e in entries.copies] == [(a, "s"), (b, "s-from-a")]
+
+
+def test_the_command_copies_and_says_where(tmp_path: Path) -> None:
+    source, target = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    _study(source)
+    result = CliRunner().invoke(cli, ["copy", "s", "--storage", source, "--to", target, "--as", "archived"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"copied study 's' from {source} to {target} as 'archived' (3 complete, 1 failed)" in said
+    assert ts.Study.names(target) == ["archived"]
+    again = CliRunner().invoke(cli, ["copy", "s", "--storage", source, "--to", target, "--as", "archived"])
+    assert again.exit_code == 1 and "Traceback" not in again.output and "never merged" in again.output
