@@ -16,6 +16,11 @@ from tunesmith.cli import cli
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
 
 
+def _flat(text: str) -> str:
+    """``text`` without white space: the console wraps a long line anywhere, inside a path too."""
+    return "".join(text.split())
+
+
 def objective(trial: ts.Trial) -> float:
     if trial.number == 1:
         raise ValueError("a failure kept with its traceback")
@@ -96,8 +101,12 @@ def test_the_command_copies_and_says_where(tmp_path: Path) -> None:
     _study(source)
     result = CliRunner().invoke(cli, ["copy", "s", "--storage", source, "--to", target, "--as", "archived"])
     assert result.exit_code == 0, result.output
-    said = " ".join(result.output.split())
-    assert f"copied study 's' from {source} to {target} as 'archived' (3 complete, 1 failed)" in said
+    assert _flat(f"copied study 's' from {source} to {target} as 'archived' (3 complete, 1 failed)") in _flat(
+        result.output
+    )
     assert ts.Study.names(target) == ["archived"]
+    status = CliRunner().invoke(cli, ["status", "archived", "--storage", target])
+    assert status.exit_code == 0, status.output
+    assert _flat(f"from study 's' of {source} with 4 trials") in _flat(status.output)
     again = CliRunner().invoke(cli, ["copy", "s", "--storage", source, "--to", target, "--as", "archived"])
     assert again.exit_code == 1 and "Traceback" not in again.output and "never merged" in again.output

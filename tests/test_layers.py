@@ -20,8 +20,9 @@ LAYERS: list[set[str]] = [
     {"config", "lr", "integrations", "demo"},
     # reading results
     {"analysis"},
-    # judging a search, drawing it, serving it
-    {"discipline", "report"},
+    # judging a search, drawing it, serving it; copying and deleting whole studies (which reads the discipline's
+    # records: a holdout opening is not deleted unasked)
+    {"discipline", "report", "_study_admin"},
     {"dashboard"},
     {"cli", "__init__", "__main__"},
 ]  # fmt: skip

@@ -3,12 +3,13 @@ and the lines `status` prints about the queue, the warm start and invalidated tr
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import click
 
 from tunesmith._text import terminal_safe
-from tunesmith.attributes import EnqueuedAttr, WarmStartAttr, read_attr
+from tunesmith.attributes import CopiesAttr, EnqueuedAttr, WarmStartAttr, read_attr
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.cli._common import (
     CliError,
@@ -41,7 +42,8 @@ _DROPPED = (
 
 
 def known_lines(study: Study) -> list[str]:
-    """What `status` says about the warm start, the queue and invalidated trials (nothing when none)."""
+    """What `status` says about the warm start, the queue, the copies that brought the study here and invalidated
+    trials (nothing when none)."""
     lines: list[str] = []
     with _friendly_errors():
         attrs = study.attrs
@@ -56,6 +58,10 @@ def known_lines(study: Study) -> list[str]:
             f"trials of this study{dropped}"
         )
     lines += queue_lines(study, queue, records)
+    copies = read_attr(attrs, CopiesAttr)
+    for copy in () if copies is None else copies.copies:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(copy.at))
+        lines.append(f"copied on {when} from study {copy.study!r} of {copy.source} with {copy.trials} trials")
     imported = attrs.get("optuna_import")  # read as stored: the importer's module needs Optuna, status does not
     if isinstance(imported, dict) and imported.get("complete") is False:
         lines.append(

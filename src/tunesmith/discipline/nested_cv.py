@@ -60,7 +60,8 @@ class NestedCVResult:
     def optimism(self) -> float:
         """How much the mean inner best score flatters the mean outer score: inner less outer when higher is
         better (as scikit-learn's scores), outer less inner for a loss; positive is optimistic."""
-        return float(np.mean(self._flattery()))
+        flattery = float(np.mean(self.inner_best_scores)) - self.mean
+        return flattery if self.maximize else -flattery
 
     def _flattery(self) -> np.ndarray:
         """Each fold's inner best less its outer score, signed so that positive flatters."""
