@@ -147,3 +147,19 @@ def test_the_command_keeps_a_study_with_running_trials_in_one_line_until_forced(
     result = CliRunner().invoke(cli, ["delete", "s", "--storage", url, "--yes", "--force"])
     assert result.exit_code == 0, result.output
     assert ts.Study.names(url) == []
+
+
+def test_a_run_whose_study_is_deleted_under_it_stops_saying_nothing_was_kept(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=3), storage=url, name="s", seed=0)
+
+    def deleted_midway(trial: ts.Trial) -> float:
+        trial.report(1, loss=0.5)
+        ts.delete_study("s", url, force=True)  # what `tunesmith delete s --force` does from another shell
+        trial.report(2, loss=0.4)
+        return 0.4
+
+    with pytest.raises(ts.StudyNotFound) as stopped:
+        study.optimize(deleted_midway)
+    assert "deleted while its trials ran (tunesmith delete --force" in stopped.value.__notes__[-1]
+    assert ts.Study.names(url) == []

@@ -32,6 +32,7 @@ from tunesmith.errors import (
     StorageError,
     StorageLost,
     StorageUnavailable,
+    StudyNotFound,
     TunesmithError,
 )
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
@@ -1305,6 +1306,13 @@ def optimize(
             raise
         if stopped == Stopped(stopped.reason):
             raise  # no trial was running
+        if isinstance(exc, StudyNotFound):  # deleted under the run (`tunesmith delete --force`): nothing is kept
+            exc.add_note(
+                f"As the study stopped: study {study.name!r} is no longer in {study.storage.url or 'its storage'}, "
+                "deleted while its trials ran (tunesmith delete --force, ts.delete_study(force=True)), so nothing this "
+                "run did is recorded: run it again under a new study to keep its results"
+            )
+            raise
         if isinstance(exc, StorageUnavailable | StorageLost):
             # One message: what could not be stored, why, and what storage holds of every trial the loop ran.
             told = type(exc)(f"{exc}. As the study stopped: {stopped.describe(named=telling)}")
