@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import shlex
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,17 +41,18 @@ from tunesmith.cli._common import (
 from tunesmith.cli._failures import _named, metric_text, shown_metrics
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
+from tunesmith.objective import Metric
 from tunesmith.samplers import Random
 from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, configurations
 from tunesmith.space import Space
-from tunesmith.storage import redact_url
+from tunesmith.storage import StudyInfo, redact_url
 from tunesmith.study import Study
 from tunesmith.study._convergence import recorded_text
 from tunesmith.study._known import _priors, valid
 from tunesmith.study._optimize import failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
 from tunesmith.study._validation_set import earlier_studies, validation_set
-from tunesmith.trial import TrialRecord, TrialState
+from tunesmith.trial import TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
     from tunesmith.report._shown import SchedulerStops, ShownBest
@@ -568,7 +571,8 @@ def _space_used_up(study: Study, records: list[TrialRecord], usage: BudgetUsage)
 @json_option
 @_one_line_errors
 def studies(storage: str, as_json: bool) -> None:
-    """List the studies in the storage."""
+    """List the studies in the storage: each one's trials by state, when it was created and last active, and its
+    best (one objective)."""
     store = _open(storage)
     if store.url == "memory":  # an empty list would read as "no studies yet", where none can ever be read
         raise CliError(
@@ -579,11 +583,65 @@ def studies(storage: str, as_json: bool) -> None:
     with _friendly_errors():
         infos = store.list_studies()
         for info in infos:
-            count = len(store.get_trials(info.id))
+            listed = _Listed.of(info, store.get_trials(info.id))
             if as_json:
-                _print_json({"name": info.name, "trials": count, "created_at": info.created_at})
+                _print_json(listed.to_json())
             else:
-                console.print(terminal_safe(f"{info.name}  ({count} trials)"))
+                console.print(terminal_safe(listed.line()), markup=False)
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """What `studies` says of one study: its trials by state, when it was created and last active, and its best
+    (one objective: the best COMPLETE trial, invalidated ones left out, as `Study.best`)."""
+
+    name: str
+    created_at: float
+    states: dict[str, int]
+    last_active: float | None
+    metric: Metric | None
+    objectives: int
+    best: TrialRecord | None
+
+    @classmethod
+    def of(cls, info: StudyInfo, records: list[TrialRecord]) -> _Listed:
+        stored = info.spec.get("metric")
+        metric = Metric.from_json(stored) if isinstance(stored, dict) else None
+        objectives = len(info.spec.get("objectives") or ()) or 1
+        times = [t for r in records for t in (r.finished_at, r.heartbeat_at, r.started_at) if t is not None]
+        return cls(
+            name=info.name,
+            created_at=info.created_at,
+            states=dict(Counter(r.state.value for r in records)),
+            last_active=max(times, default=None),
+            metric=metric,
+            objectives=objectives,
+            best=best_record(records, metric) if metric is not None and objectives == 1 else None,
+        )
+
+    def line(self) -> str:
+        count = sum(self.states.values())
+        held = f" ({', '.join(f'{n} {state}' for state, n in self.states.items())})" if count else ""
+        parts = [f"{self.name}  {count} trial{'s' * (count != 1)}{held}", f"created {_when(self.created_at)}"]
+        if self.last_active is not None:
+            parts.append(f"last active {_when(self.last_active)}")
+        if self.objectives > 1:
+            parts.append(f"{self.objectives} objectives (tunesmith status {shlex.quote(self.name)} shows the front)")
+        elif self.best is not None and self.metric is not None:
+            value = self.best.value(self.metric.name)
+            parts.append(f"best {self.metric.name} {value:.6g} (#{self.best.number})")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        best = None
+        if self.best is not None and self.metric is not None:
+            best = {"trial": self.best.number, "metric": self.metric.name, "value": self.best.value(self.metric.name)}
+        return {"name": self.name, "trials": sum(self.states.values()), "created_at": self.created_at,
+                "states": self.states, "last_active": self.last_active, "best": best}  # fmt: skip
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
 
 
 @click.command()

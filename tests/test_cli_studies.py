@@ -1,0 +1,49 @@
+"""`tunesmith studies`: each study of the storage on a line, with what a user picks one by (to read, copy or delete
+it): its trials by state, when it was created and last active, and its best."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import tunesmith as ts
+from tunesmith.cli import cli
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+
+def _flat(text: str) -> str:
+    """``text`` without white space: the console wraps a long line anywhere."""
+    return "".join(text.split())
+
+
+def _study(url: str, name: str = "s", trials: int = 3) -> ts.Study:
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=trials), storage=url, name=name, seed=0)
+    study.optimize(lambda trial: trial.params["x"])
+    return study
+
+
+def test_studies_lists_each_study_with_its_states_times_and_best(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    study = _study(url, trials=4)
+    leaked = study.best
+    assert leaked is not None
+    study.invalidate(leaked.number, "a leak found later")
+    best = study.best
+    assert best is not None and best.number != leaked.number
+    ts.Study(SPACE, metric="loss", storage=url, name="empty")
+    result = CliRunner().invoke(cli, ["studies", "--storage", url, "--json"])
+    assert result.exit_code == 0, result.output
+    listed = [json.loads(line) for line in result.output.splitlines()]
+    assert [entry["name"] for entry in listed] == ["s", "empty"]
+    first, empty = listed
+    assert first["states"] == {"complete": 4} and first["trials"] == 4
+    assert first["best"] == {"trial": best.number, "metric": "loss", "value": best.value("loss")}
+    assert first["last_active"] == max(t.finished_at or 0.0 for t in study.trials)
+    assert empty == {"name": "empty", "trials": 0, "created_at": empty["created_at"], "states": {}, "last_active": None,
+                     "best": None}  # fmt: skip
+    text = CliRunner().invoke(cli, ["studies", "--storage", url])
+    assert _flat("s 4 trials (4 complete); created") in _flat(text.output)
+    assert _flat(f"best loss {best.value('loss'):.6g} (#{best.number})") in _flat(text.output)
