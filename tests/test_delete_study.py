@@ -163,3 +163,14 @@ def test_a_run_whose_study_is_deleted_under_it_stops_saying_nothing_was_kept(tmp
         study.optimize(deleted_midway)
     assert "deleted while its trials ran (tunesmith delete --force" in stopped.value.__notes__[-1]
     assert ts.Study.names(url) == []
+
+
+def test_names_that_read_as_markup_are_printed_as_they_are(tmp_path: Path) -> None:
+    url, archive = f"sqlite:///{tmp_path / 'd.db'}", f"sqlite:///{tmp_path / 'archive.db'}"
+    _study(url, name="evil[/bold]")
+    copied = CliRunner().invoke(cli, ["copy", "evil[/bold]", "--storage", url, "--to", archive])
+    assert copied.exit_code == 0, copied.output
+    assert "copied study 'evil[/bold]'" in copied.output and "\\[" not in copied.output
+    deleted = CliRunner().invoke(cli, ["delete", "evil[/bold]", "--storage", url, "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+    assert "deleted study 'evil[/bold]'" in deleted.output and "\\[" not in deleted.output

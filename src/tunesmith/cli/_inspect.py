@@ -587,7 +587,7 @@ def studies(storage: str, as_json: bool) -> None:
             if as_json:
                 _print_json(listed.to_json())
             else:
-                console.print(terminal_safe(listed.line()), markup=False)
+                console.print(terminal_safe(listed.line()))
 
 
 @dataclass(frozen=True)

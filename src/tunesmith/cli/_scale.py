@@ -330,11 +330,11 @@ def delete(study_name: str, storage: str, yes: bool, force: bool) -> None:
             if not _answerable():
                 raise CliError(f"tunesmith delete asks before it deletes ({question}), but there is no terminal to "
                                "answer on: pass --yes to delete without asking")  # fmt: skip
-            if not click.confirm(terminal_safe(question), default=False):
+            if not click.confirm(terminal_safe(question, markup=False), default=False):
                 raise CliError(f"study {info.name!r} not deleted")
         deleted = delete_study(info.name, store, force=force)
     for line in deleted.lines():
-        console.print(terminal_safe(line), markup=False)
+        console.print(terminal_safe(line))
     with _friendly_errors():
         store.list_studies()  # the storage still answers after the last output (a SQLite file deleted meanwhile)
 
@@ -359,7 +359,7 @@ def copy(study_name: str, storage: str, to_storage: str, to_name: str | None) ->
         target = open_storage(to_storage)
         copied = copy_study(study_name, source, target, to_name=to_name)
     for line in copied.lines():
-        console.print(terminal_safe(line), markup=False)
+        console.print(terminal_safe(line))
     with _friendly_errors():
         target.load_study(copied.name)  # both storages still answer after the last output
         source.load_study(study_name)
