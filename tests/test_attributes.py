@@ -26,6 +26,7 @@ from tunesmith.attributes import (
     HoldoutLogAttr,
     HoldoutOpeningAttr,
     LearnedSpaceAttr,
+    NestedFoldAttr,
     ObjectiveReferenceAttr,
     OptimismAttr,
     ReferencePointAttr,
@@ -101,6 +102,11 @@ WRITTEN: dict[type[Any], list[Any]] = {
     BudgetLogAttr: [
         [{"at": 1.7e9, "old": {"trials": 20, "wall_time": None, "resource": None},
           "new": {"trials": 30, "wall_time": None, "resource": None}}],
+    ],
+    NestedFoldAttr: [
+        {"fold": 2, "folds": 5, "outer_score": 0.31, "inner_best": 0.28, "metric": "val_loss", "maximize": False,
+         "trial": 7, "train_rows": 480, "test_rows": 120, "at": 1.7e9},
+        {"fold": 1, "folds": 3, "outer_score": 0.9, "inner_best": 0.95},
     ],
     CopiesAttr: [
         [{"source": "sqlite:///home.db", "study": "lr-search", "at": 1.7e9, "trials": 40},
@@ -219,6 +225,8 @@ def test_absent_keys_read_as_none_and_defaults() -> None:
         (WarmStartAttr, {"source": "x", "metric": "loss", "points": []}, "warm_start must be an object with 'at'"),
         (BudgetLogAttr, {"at": 1}, "budget_log must be a list"),
         (CopiesAttr, [{"source": "a.db", "study": "s", "at": 1.0}], "copied_from[0] must be an object with 'trials'"),
+        (NestedFoldAttr, {"fold": 1, "folds": 3, "outer_score": "0.9", "inner_best": 0.95},
+         "nested_cv.outer_score must be a number"),
         (ReferencePointAttr, {"values": {"loss": "high"}, "source": "given"}, "reference_point.values must be"),
         (ChoiceAttr, {"rule": {"rule": "knee"}, "trial": 3}, "choice must be an object with 'params'"),
         (ValidationSetAttr, {"name": "val"}, "validation_set must be an object with 'source'"),

@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from sklearn.datasets import load_diabetes
 
 import tunesmith as ts
+from tunesmith.attributes import NestedFoldAttr, read_attr
+from tunesmith.cli import cli
 from tunesmith.discipline import NestedCVResult, nested_cv_objective
 from tunesmith.errors import ConfigError
 from tunesmith.study import ObjectiveError
@@ -81,6 +84,33 @@ def test_the_objective_sees_only_the_outer_training_rows_and_evaluate_the_winner
         assert (params, seed) == (best.params, best.seed)
         assert result.inner_best_scores[fold] == best.value("error")
         assert result.outer_scores[fold] == coin_flip_evaluate(params, seed, train, test)["error"]
+
+
+def test_each_fold_study_records_how_its_winner_scored_and_status_says_it(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'nested.db'}"
+    result = nested_cv_objective(coin_flip_objective, coin_flip_evaluate, GUESS_SPACE, rows=ROWS, metric="error",
+                                 n_trials=3, outer=3, storage=storage, study_name="ncv")  # fmt: skip
+    for fold, name in enumerate(result.study_names):
+        study = ts.Study.load(name, storage=storage)
+        recorded = read_attr(study.attrs, NestedFoldAttr)
+        assert recorded is not None and study.best is not None
+        assert (recorded.fold, recorded.folds, recorded.trial) == (fold + 1, 3, study.best.number)
+        scores = (result.outer_scores[fold], result.inner_best_scores[fold])
+        assert (recorded.outer_score, recorded.inner_best) == scores
+        assert (recorded.metric, recorded.maximize) == ("error", False)
+        assert (recorded.train_rows, recorded.test_rows) == (160, 80)
+    shown = CliRunner().invoke(cli, ["status", "ncv-outer2", "--storage", storage])
+    assert shown.exit_code == 0, shown.output
+    said = "".join(shown.output.split())
+    expected = (f"nested cross-validation, outer fold 2 of 3: its winner (#{result_trial(storage, 'ncv-outer2')}) "
+                f"scored error {result.outer_scores[1]:.6g} on the fold's 80 test rows")  # fmt: skip
+    assert "".join(expected.split()) in said
+
+
+def result_trial(storage: str, name: str) -> int:
+    best = ts.Study.load(name, storage=storage).best
+    assert best is not None
+    return best.number
 
 
 def test_a_maximised_metric_flatters_when_the_inner_best_is_higher() -> None:

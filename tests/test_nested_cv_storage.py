@@ -14,6 +14,7 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import RidgeClassifier
 
 import tunesmith as ts
+from tunesmith.attributes import NestedFoldAttr, read_attr
 from tunesmith.discipline import nested_cv
 from tunesmith.errors import ConfigError
 
@@ -71,3 +72,17 @@ def test_an_empty_study_name_is_refused(data: tuple[np.ndarray, np.ndarray], tmp
     with pytest.raises(ConfigError, match="study_name must be a non-empty string, got ''"):
         nested_cv(RidgeClassifier(), SPACE, *data, outer=3, inner=2, n_trials=4,
                   storage=f"sqlite:///{tmp_path / 'nested.db'}", study_name="")  # fmt: skip
+
+
+def test_each_fold_study_records_its_winner_and_its_outer_score(data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+                                                                ) -> None:  # fmt: skip
+    storage = f"sqlite:///{tmp_path / 'nested.db'}"
+    result = nested_cv(RidgeClassifier(), SPACE, *data, outer=3, inner=2, n_trials=4, storage=storage,
+                       study_name="ncv")  # fmt: skip
+    for fold, name in enumerate(result.study_names):
+        recorded = read_attr(ts.Study.load(name, storage=storage).attrs, NestedFoldAttr)
+        assert recorded is not None
+        assert (recorded.fold, recorded.folds, recorded.metric, recorded.maximize) == (fold + 1, 3, None, True)
+        scores = (result.outer_scores[fold], result.inner_best_scores[fold])
+        assert (recorded.outer_score, recorded.inner_best) == scores
+        assert recorded.trial is not None and recorded.train_rows + recorded.test_rows == 120

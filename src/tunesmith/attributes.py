@@ -62,6 +62,7 @@ __all__ = [
     "HoldoutOpeningAttr",
     "HoldoutRowAttr",
     "LearnedSpaceAttr",
+    "NestedFoldAttr",
     "ObjectiveReferenceAttr",
     "OptimismAttr",
     "ReferencePointAttr",
@@ -384,6 +385,45 @@ class CopiesAttr:
         if not isinstance(value, list):
             raise shape_error(where, "a list of copies", value)
         return cls(tuple(CopyAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class NestedFoldAttr(JsonObject):
+    """``nested_cv``: the outer fold of a nested cross-validation this study tuned on (`nested_cv`,
+    `nested_cv_objective`), and how its winner scored on the fold's test rows, which no trial of the study saw.
+
+    Attributes:
+        fold: the fold, from 1; folds: how many there are.
+        outer_score: the winner's score on the fold's test rows; inner_best: its score in the search (optimistic
+            by selection).
+        metric: the metric's name (``None``: a scikit-learn scorer's score, higher is better); maximize: whether
+            higher is better.
+        trial: the winner's trial number; train_rows, test_rows: how many rows the search tuned on and the winner
+            was scored on.
+        at: when the fold was scored (UNIX time).
+    """
+
+    KEY: ClassVar[str] = "nested_cv"
+    fold: int
+    folds: int
+    outer_score: float
+    inner_best: float
+    metric: str | None = None
+    maximize: bool = True
+    trial: int | None = None
+    train_rows: int = 0
+    test_rows: int = 0
+    at: float = 0.0
+
+    @classmethod
+    def from_json(cls, value: Any, where: str | None = None) -> NestedFoldAttr:
+        r = Fields(value, where or cls.KEY)
+        maximize = r.flag("maximize")
+        return cls(fold=r.integer("fold", required=True), folds=r.integer("folds", required=True),
+                   outer_score=r.number("outer_score", required=True), inner_best=r.number("inner_best", required=True),
+                   metric=r.text("metric"), maximize=True if maximize is None else maximize, trial=r.integer("trial"),
+                   train_rows=r.integer("train_rows") or 0, test_rows=r.integer("test_rows") or 0,
+                   at=r.number("at") or 0.0, **r.rest())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

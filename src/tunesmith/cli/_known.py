@@ -9,7 +9,7 @@ import warnings
 import click
 
 from tunesmith._text import terminal_safe
-from tunesmith.attributes import CopiesAttr, EnqueuedAttr, WarmStartAttr, read_attr
+from tunesmith.attributes import CopiesAttr, EnqueuedAttr, NestedFoldAttr, WarmStartAttr, read_attr
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.cli._common import (
     CliError,
@@ -58,6 +58,14 @@ def known_lines(study: Study) -> list[str]:
             f"trials of this study{dropped}"
         )
     lines += queue_lines(study, queue, records)
+    if (fold := read_attr(attrs, NestedFoldAttr)) is not None:
+        score = "score" if fold.metric is None else fold.metric
+        winner = "its winner" if fold.trial is None else f"its winner (#{fold.trial})"
+        lines.append(
+            f"nested cross-validation, outer fold {fold.fold} of {fold.folds}: {winner} scored {score} "
+            f"{fold.outer_score:.6g} on the fold's {fold.test_rows} test rows, which no trial of this study saw (its "
+            f"search read {fold.inner_best:.6g}, tuned on {fold.train_rows} rows)"
+        )
     copies = read_attr(attrs, CopiesAttr)
     for copy in () if copies is None else copies.copies:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(copy.at))

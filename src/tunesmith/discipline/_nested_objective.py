@@ -12,12 +12,14 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from tunesmith.attributes import NestedFoldAttr, write_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.nested_cv import NestedCVResult, _check_groups, _fold_study_names, _group_folds
 from tunesmith.errors import ConfigError
@@ -166,6 +168,10 @@ def nested_cv_objective(
         outer_scores.append(_score(result, chosen, fold + 1))
         inner_scores.append(float(inner))
         params.append(dict(best.params))
+        write_attr(study, NestedFoldAttr(fold=fold + 1, folds=len(names), outer_score=outer_scores[-1],
+                                         inner_best=inner_scores[-1], metric=chosen.name,
+                                         maximize=chosen.direction == "max", trial=best.number, train_rows=len(train),
+                                         test_rows=len(test), at=time.time()))  # fmt: skip
     return NestedCVResult(tuple(outer_scores), tuple(inner_scores), tuple(params), tuple(names),
                           maximize=chosen.direction == "max", metric=chosen.name)  # fmt: skip
 

@@ -10,6 +10,7 @@ tuning's own estimate is.
 from __future__ import annotations
 
 import numbers
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith.attributes import NestedFoldAttr, read_attr
 from tunesmith.errors import ConfigError
 from tunesmith.space import Param, Space
 from tunesmith.storage import Storage, open_storage
@@ -194,7 +196,32 @@ def nested_cv(
         )
         inner_scores.append(float(search.best_score_))
         chosen.append(dict(search.best_params_))
+        fold_attr = NestedFoldAttr(fold=fold + 1, folds=len(study_names), outer_score=outer_scores[-1],
+                                   inner_best=inner_scores[-1], train_rows=len(train), test_rows=len(test),
+                                   at=time.time())  # fmt: skip
+        record_fold(search_options.get("storage", "memory"), study_names[fold], fold_attr)
     return NestedCVResult(tuple(outer_scores), tuple(inner_scores), tuple(chosen), tuple(study_names))
+
+
+def record_fold(storage: str | Storage | None, name: str, fold: NestedFoldAttr) -> None:
+    """Store ``fold`` (how the fold's winner scored on its test rows) with the fold's study ``name``, so that the
+    storage, not only the returned result, holds the nested estimate; a study in a ``"memory"`` storage named by
+    URL is gone with its search, and keeps nothing."""
+    if storage == "memory":
+        return
+    from dataclasses import replace
+
+    from tunesmith.integrations.sklearn import _ScoringAttr
+
+    store = open_storage(storage)
+    try:
+        info = store.load_study(name)
+        if fold.trial is None and (scoring := read_attr(info.attrs, _ScoringAttr)) is not None:
+            fold = replace(fold, trial=scoring.best_params_trial)  # the trial best_params_ is
+        store.set_study_attr(info.id, NestedFoldAttr.KEY, fold.to_json())
+    finally:
+        if store is not storage:
+            store.close()
 
 
 def _refuse_own_settings(scoring: Any, search_options: Mapping[str, Any]) -> None:
