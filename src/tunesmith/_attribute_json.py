@@ -6,11 +6,12 @@ import math
 import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from tunesmith.errors import AttributeShapeError
 
 __all__ = [
+    "read_list",
     "Fields", "JsonObject", "is_flag", "is_integer", "is_number", "is_object", "is_text", "json_safe", "shape_error",
 ]  # fmt: skip
 
@@ -26,6 +27,17 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
+
+
+_Item = TypeVar("_Item")
+
+
+def read_list(value: Any, where: str, what: str, read: Callable[[Any, str], _Item]) -> tuple[_Item, ...]:
+    """A stored JSON list attribute at ``where``, each entry read by ``read(entry, "<where>[i]")``; ``what`` names
+    the list for the error ("a list of openings")."""
+    if not isinstance(value, list):
+        raise shape_error(where, what, value)
+    return tuple(read(entry, f"{where}[{i}]") for i, entry in enumerate(value))
 
 
 def shape_error(where: str, what: str, value: Any) -> AttributeShapeError:

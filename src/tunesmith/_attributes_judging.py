@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from tunesmith._attribute_json import Fields, JsonObject, is_integer, is_number, is_object, is_text, shape_error
+from tunesmith._attribute_json import (
+    Fields,
+    JsonObject,
+    is_integer,
+    is_number,
+    is_object,
+    is_text,
+    read_list,
+    shape_error,
+)
 
 __all__ = [
     "CheckAttr",
@@ -213,10 +222,7 @@ class HoldoutLogAttr:
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> HoldoutLogAttr:
-        where = where or cls.KEY
-        if not isinstance(value, list):
-            raise shape_error(where, "a list of openings", value)
-        return cls(tuple(HoldoutOpeningAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))
+        return cls(read_list(value, where or cls.KEY, "a list of openings", HoldoutOpeningAttr.from_json))
 
 
 @dataclass(frozen=True, kw_only=True)

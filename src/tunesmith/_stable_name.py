@@ -1,5 +1,6 @@
 """A function's name that stays the same across runs and programs: what the discipline records a data set under
-when the user names none (the holdout `finalize` reads, the validation set a search scores on)."""
+when the user names none (the holdout `finalize` reads, the validation set a search scores on); and a function's
+signature as messages show it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["stable_name"]
+__all__ = ["as_called", "stable_name"]
 
 
 def stable_name(function: Any) -> str | None:
@@ -28,3 +29,9 @@ def stable_name(function: Any) -> str | None:
             return None
         module = str(Path(script).resolve())
     return f"{module}:{qualname}"
+
+
+def as_called(signature: inspect.Signature) -> inspect.Signature:
+    """``signature`` without its annotations, as a message shows how a function is called: ``(trial, train)``."""
+    bare = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
+    return signature.replace(parameters=bare, return_annotation=inspect.Signature.empty)

@@ -20,16 +20,29 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith._attributes_judging import HoldoutLogAttr
-from tunesmith._text import controls_in, terminal_safe
 from tunesmith.attributes import CheckpointRootAttr, CopiesAttr, CopyAttr, ValidationSetAttr, read_attr
 from tunesmith.errors import ConfigError, DeletionRefused, StudyInUse, StudyNotFound
 from tunesmith.storage import Storage, open_storage
 from tunesmith.storage.base import StudyInfo
+from tunesmith.study._validation_set import _COMPARED
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["CopiedStudy", "DeletedStudy", "copy_study", "delete_study"]
+__all__ = ["CopiedStudy", "DeletedStudy", "copy_study", "delete_study", "held_text", "states_of"]
 
-_COMPARED = (TrialState.COMPLETE, TrialState.INFEASIBLE)  # what a later study's optimism counts
+
+def states_of(records: list[TrialRecord]) -> dict[str, int]:
+    """How many of ``records`` are in each state, in the order the states first appear."""
+    return dict(Counter(r.state.value for r in records))
+
+
+def held_text(states: dict[str, int]) -> str:
+    """``"3 complete, 1 failed"`` (`states_of`); ``"no trials"`` for none."""
+    return ", ".join(f"{count} {state}" for state, count in states.items()) or "no trials"
+
+
+def _where(store: Storage) -> str:
+    """The storage as messages name it: its URL (password hidden), else its type."""
+    return store.url or type(store).__name__
 
 
 @dataclass(frozen=True)
@@ -58,8 +71,7 @@ class DeletedStudy:
 
     def lines(self) -> list[str]:
         """What was deleted and what that changes, one statement a line."""
-        held = ", ".join(f"{count} {state}" for state, count in self.trials.items()) or "no trials"
-        said = [f"deleted study {self.name!r} from {self.storage} ({held})"]
+        said = [f"deleted study {self.name!r} from {self.storage} ({held_text(self.trials)})"]
         if self.running:
             said.append(f"trials {list(self.running)} were running: their workers' next writes fail (study not found)")
         if self.compared:
@@ -108,7 +120,7 @@ def delete_study(name: str, storage: str | Storage | None = None, *, force: bool
                 raise StudyInUse(_running_text(info.name, records, store), running)
             if openings:
                 raise DeletionRefused(_holdout_text(info.name, openings, store))
-        deleted = _what_goes(info, records, store, running if force else (), len(openings))
+        deleted = _what_goes(info, records, store, running, len(openings))
         try:
             store.delete_study(info.id, running=force)
         except StudyInUse as exc:  # a trial started between the read and the deletion
@@ -140,10 +152,10 @@ class CopiedStudy:
 
     def lines(self) -> list[str]:
         """What was copied and what to know of the copy, one statement a line."""
-        held = ", ".join(f"{count} {state}" for state, count in self.trials.items()) or "no trials"
         renamed = "" if self.name == self.source else f" as {self.name!r}"
         said = [
-            f"copied study {self.source!r} from {self.from_storage} to {self.to_storage}{renamed} ({held})",
+            f"copied study {self.source!r} from {self.from_storage} to {self.to_storage}{renamed} "
+            f"({held_text(self.trials)})",
             "the two are separate studies from now on: workers on either storage add trials to that one alone",
         ]
         if self.checkpoint_folder:
@@ -194,20 +206,14 @@ def copy_study(
 
 
 def _copy(source: Storage, target: Storage, name: str, to_name: str | None) -> CopiedStudy:
-    from tunesmith.study._study import _study_name
+    from tunesmith.study._study import _refuse_control_characters, _study_name
 
     info = source.load_study(name)
     copy_name = info.name if to_name is None else _study_name(to_name)
-    if controls_in(copy_name):
-        raise ConfigError(
-            f"study name '{terminal_safe(copy_name, markup=False)}' holds control characters "
-            f"({', '.join(controls_in(copy_name))}), which every listing shows escaped and no command line can pass "
-            "back: pass a name without them"
-        )
+    _refuse_control_characters(target, copy_name)
     records = source.get_trials(info.id)
     running = [r for r in records if r.state is TrialState.RUNNING]
-    where = source.url or type(source).__name__
-    to = target.url or type(target).__name__
+    where, to = _where(source), _where(target)
     if running:
         raise StudyInUse(
             f"study {info.name!r} has {len(running)} running trial(s) ({', '.join(f'#{r.number}' for r in running)}),"
@@ -235,7 +241,7 @@ def _copy(source: Storage, target: Storage, name: str, to_name: str | None) -> C
         source=info.name,
         from_storage=where,
         to_storage=to,
-        trials=dict(Counter(r.state.value for r in records)),
+        trials=states_of(records),
         checkpoint_folder=root.path if paused and root is not None else None,
     )
 
@@ -257,8 +263,8 @@ def _what_goes(info: StudyInfo, records: list[TrialRecord], store: Storage, runn
     holds_files = folder is not None and folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
     return DeletedStudy(
         name=info.name,
-        storage=store.url or type(store).__name__,
-        trials=dict(Counter(r.state.value for r in records)),
+        storage=_where(store),
+        trials=states_of(records),
         validation_set=None if named is None or not compared else named.name,
         compared=compared,
         holdout_openings=openings,
@@ -275,7 +281,7 @@ def _running_text(name: str, records: list[TrialRecord], store: Storage) -> str:
         + ("never" if r.heartbeat_at is None else f"{max(0.0, now - r.heartbeat_at):.0f} s ago")
         for r in running[:5]
     ) + ("; ..." if len(running) > 5 else "")  # fmt: skip
-    status = f"tunesmith status {shlex.quote(name)} --storage {shlex.quote(store.url or type(store).__name__)}"
+    status = f"tunesmith status {shlex.quote(name)} --storage {shlex.quote(_where(store))}"
     return (
         f"study {name!r} has {len(running)} running trial(s) ({shown}), so it is not deleted: their workers would "
         f"go on writing to a study that is gone. Stop them first ({status} shows them), or, when their workers are "
@@ -291,10 +297,8 @@ def _holdout_text(name: str, openings: list[Any], store: Storage) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(max(o.at for o in openings)))
     return (
         f"study {name!r} opened the locked holdout ({len(openings)} opening(s), holdout set(s) {', '.join(sets)}, "
-        f"the last on {when}), so it is not deleted: its openings are how a later study on "
-        f"{store.url or type(store).__name__} learns that the set was read already, and without them the set would "
-        "judge another winner as if it were fresh. Keep the study (a finished one costs only its rows), or, if that "
-        f"holdout set will judge no other study here, delete it anyway with force=True (tunesmith delete "
-        f"{shlex.quote(name)} "
-        "--force)"
+        f"the last on {when}), so it is not deleted: its openings are how a later study on {_where(store)} learns "
+        "that the set was read already, and without them the set would judge another winner as if it were fresh. "
+        "Keep the study (a finished one costs only its rows), or, if that holdout set will judge no other study "
+        f"here, delete it anyway with force=True (tunesmith delete {shlex.quote(name)} --force)"
     )

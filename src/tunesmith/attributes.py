@@ -28,7 +28,7 @@ from tunesmith._attribute_json import (
     is_number,
     is_object,
     is_text,
-    shape_error,
+    read_list,
 )
 from tunesmith._attributes_judging import (
     CheckAttr,
@@ -344,10 +344,7 @@ class BudgetLogAttr:
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> BudgetLogAttr:
-        where = where or cls.KEY
-        if not isinstance(value, list):
-            raise shape_error(where, "a list of budget changes", value)
-        return cls(tuple(BudgetChangeAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))
+        return cls(read_list(value, where or cls.KEY, "a list of budget changes", BudgetChangeAttr.from_json))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -381,10 +378,7 @@ class CopiesAttr:
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> CopiesAttr:
-        where = where or cls.KEY
-        if not isinstance(value, list):
-            raise shape_error(where, "a list of copies", value)
-        return cls(tuple(CopyAttr.from_json(v, f"{where}[{i}]") for i, v in enumerate(value)))
+        return cls(read_list(value, where or cls.KEY, "a list of copies", CopyAttr.from_json))
 
 
 @dataclass(frozen=True, kw_only=True)

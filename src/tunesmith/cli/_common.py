@@ -346,6 +346,12 @@ def _open(storage: str, *, create: bool = False) -> Storage:
         return open_storage(storage, create=create)
 
 
+def no_study(name: str, store: Storage, storage: str) -> CliError:
+    """The error for a study ``name`` that ``store`` (at URL ``storage``) does not hold, naming the ones it does."""
+    known = ", ".join(s.name for s in store.list_studies()) or "none"
+    return CliError(f"no study named {name!r} in {redact_url(storage)} (studies: {known})")
+
+
 def _resolve_study(storage: str, name: str | None) -> Study:
     store = _open(storage)
     with _friendly_errors():
@@ -357,8 +363,7 @@ def _resolve_study(storage: str, name: str | None) -> Study:
         try:
             return Study.load(name, store)
         except StudyNotFound:
-            known = ", ".join(s.name for s in studies) or "none"
-            raise CliError(f"no study named {name!r} in {redact_url(storage)} (studies: {known})") from None
+            raise no_study(name, store, storage) from None
 
 
 def _confirm_stored(study: Study) -> None:

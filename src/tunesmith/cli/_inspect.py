@@ -9,7 +9,6 @@ import shlex
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from rich.table import Table
 
+from tunesmith._study_admin import held_text, states_of
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import ConvergenceAttr, SeedStabilityAttr, WarmStartAttr, read_attr
 from tunesmith.budget import RETRY_REQUESTED, Budget, BudgetUsage, counts_toward_budget
@@ -38,7 +38,7 @@ from tunesmith.cli._common import (
     storage_option,
     verdict_colour,
 )
-from tunesmith.cli._failures import _named, metric_text, shown_metrics
+from tunesmith.cli._failures import _named, _when, metric_text, shown_metrics
 from tunesmith.cli._known import known_lines
 from tunesmith.errors import StudyNotFound
 from tunesmith.objective import Metric
@@ -612,7 +612,7 @@ class _Listed:
         return cls(
             name=info.name,
             created_at=info.created_at,
-            states=dict(Counter(r.state.value for r in records)),
+            states=states_of(records),
             last_active=max(times, default=None),
             metric=metric,
             objectives=objectives,
@@ -621,7 +621,7 @@ class _Listed:
 
     def line(self) -> str:
         count = sum(self.states.values())
-        held = f" ({', '.join(f'{n} {state}' for state, n in self.states.items())})" if count else ""
+        held = f" ({held_text(self.states)})" if count else ""
         parts = [f"{self.name}  {count} trial{'s' * (count != 1)}{held}", f"created {_when(self.created_at)}"]
         if self.last_active is not None:
             parts.append(f"last active {_when(self.last_active)}")
@@ -638,10 +638,6 @@ class _Listed:
             best = {"trial": self.best.number, "metric": self.metric.name, "value": self.best.value(self.metric.name)}
         return {"name": self.name, "trials": sum(self.states.values()), "created_at": self.created_at,
                 "states": self.states, "last_active": self.last_active, "best": best}  # fmt: skip
-
-
-def _when(at: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
 
 
 @click.command()

@@ -3,7 +3,6 @@ and the lines `status` prints about the queue, the warm start and invalidated tr
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import click
@@ -20,6 +19,7 @@ from tunesmith.cli._common import (
     console,
     storage_option,
 )
+from tunesmith.cli._failures import _when
 from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._known import (
@@ -68,8 +68,7 @@ def known_lines(study: Study) -> list[str]:
         )
     copies = read_attr(attrs, CopiesAttr)
     for copy in () if copies is None else copies.copies:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(copy.at))
-        lines.append(f"copied on {when} from study {copy.study!r} of {copy.source} with {copy.trials} trials")
+        lines.append(f"copied on {_when(copy.at)} from study {copy.study!r} of {copy.source} with {copy.trials} trials")
     imported = attrs.get("optuna_import")  # read as stored: the importer's module needs Optuna, status does not
     if isinstance(imported, dict) and imported.get("complete") is False:
         lines.append(

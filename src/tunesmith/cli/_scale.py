@@ -20,6 +20,7 @@ from tunesmith.cli._common import (
     _interruptible,
     _open,
     console,
+    no_study,
     storage_option,
 )
 from tunesmith.errors import StudyNotFound
@@ -228,8 +229,7 @@ def worker(
         try:
             study = Study.load(study_name, store, **overrides)
         except StudyNotFound:
-            known = ", ".join(s.name for s in store.list_studies()) or "none"
-            raise CliError(f"no study named {study_name!r} in {redact_url(url)} (studies: {known})") from None
+            raise no_study(study_name, store, url) from None
         config, unread = _recorded_config(study)
         run_objective = _worker_objective(study, objective, config, unread)
         if unread is not None:  # the objective came from --objective or the 'objective' attribute
@@ -293,8 +293,7 @@ def extend(
         try:
             study = Study.load(study_name, store)
         except StudyNotFound:
-            known = ", ".join(s.name for s in store.list_studies()) or "none"
-            raise CliError(f"no study named {study_name!r} in {redact_url(url)} (studies: {known})") from None
+            raise no_study(study_name, store, url) from None
         before = study.budget
         after = study.extend_budget(trials=trials, wall_time=wall_time, resource=resource, compute=compute,
                                     until_converged=False if past_convergence else None)  # fmt: skip
@@ -322,8 +321,7 @@ def delete(study_name: str, storage: str, yes: bool, force: bool) -> None:
         try:
             info = store.load_study(study_name)
         except StudyNotFound:
-            known = ", ".join(s.name for s in store.list_studies()) or "none"
-            raise CliError(f"no study named {study_name!r} in {redact_url(storage)} (studies: {known})") from None
+            raise no_study(study_name, store, storage) from None
         if not yes:
             held = len(store.get_trials(info.id))
             question = f"delete study {info.name!r} and its {held} trial(s) from {redact_url(storage)}?"
@@ -354,8 +352,7 @@ def copy(study_name: str, storage: str, to_storage: str, to_name: str | None) ->
         try:
             source.load_study(study_name)
         except StudyNotFound:
-            known = ", ".join(s.name for s in source.list_studies()) or "none"
-            raise CliError(f"no study named {study_name!r} in {redact_url(storage)} (studies: {known})") from None
+            raise no_study(study_name, source, storage) from None
         target = open_storage(to_storage)
         copied = copy_study(study_name, source, target, to_name=to_name)
     for line in copied.lines():

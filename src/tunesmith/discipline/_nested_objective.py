@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._stable_name import as_called
 from tunesmith.attributes import NestedFoldAttr, write_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.nested_cv import NestedCVResult, _check_groups, _fold_study_names, _group_folds
@@ -196,8 +197,7 @@ def _callable_with(function: Any, name: str, shape: str, arguments: int) -> None
     try:
         signature.bind(*([None] * arguments))
     except TypeError as exc:
-        bare = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
-        shown = signature.replace(parameters=bare, return_annotation=inspect.Signature.empty)
+        shown = as_called(signature)
         raise ConfigError(
             f"{name} {getattr(function, '__qualname__', type(function).__name__)}{shown} cannot be called as "
             f"{shape} ({exc}): define it so, with {arguments} positional parameters, and pass other inputs with "

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from tunesmith._checkpoint_file import CheckpointWriteError
 from tunesmith._progress import check_progress
-from tunesmith._stable_name import stable_name
+from tunesmith._stable_name import as_called, stable_name
 from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
 from tunesmith._validate import integer, memory_size, real
 from tunesmith.budget import Budget, BudgetUsage
@@ -1437,8 +1437,7 @@ def _refuse_unrunnable(objective: Objective) -> None:
     try:
         signature.bind(None)  # what every executor passes: the trial, positionally
     except TypeError as exc:
-        bare = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
-        shown = signature.replace(parameters=bare, return_annotation=inspect.Signature.empty)  # as it is called
+        shown = as_called(signature)
         raise ConfigError(
             f"objective {name}{shown} cannot be called with the trial alone ({exc}): study.optimize calls "
             "objective(trial), with one positional argument, in every trial. Define it as def objective(trial) and "
