@@ -105,6 +105,8 @@ def test_each_fold_study_records_how_its_winner_scored_and_status_says_it(tmp_pa
     expected = (f"nested cross-validation, outer fold 2 of 3: its winner (#{result_trial(storage, 'ncv-outer2')}) "
                 f"scored error {result.outer_scores[1]:.6g} on the fold's 80 test rows")  # fmt: skip
     assert "".join(expected.split()) in said
+    caveat = "one fold's score, no estimate on its own: the nested estimate is the mean over the 3"
+    assert caveat.replace(" ", "") in said
 
 
 def result_trial(storage: str, name: str) -> int:

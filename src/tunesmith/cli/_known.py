@@ -64,7 +64,8 @@ def known_lines(study: Study) -> list[str]:
         lines.append(
             f"nested cross-validation, outer fold {fold.fold} of {fold.folds}: {winner} scored {score} "
             f"{fold.outer_score:.6g} on the fold's {fold.test_rows} test rows, which no trial of this study saw (its "
-            f"search read {fold.inner_best:.6g}, tuned on {fold.train_rows} rows)"
+            f"search read {fold.inner_best:.6g}, tuned on {fold.train_rows} rows); one fold's score, no estimate on "
+            f"its own: the nested estimate is the mean over the {fold.folds} fold studies, with their spread"
         )
     copies = read_attr(attrs, CopiesAttr)
     for copy in () if copies is None else copies.copies:
