@@ -199,3 +199,34 @@ def test_configurations_far_below_the_rest_show_no_trade_off_that_the_contenders
     scan = proxy_scan(records, AUC)
     assert scan.findings == []
     assert scan.widest("ece").window == "all 32 trials but the 8 far below the rest"
+
+
+def per_example_latency(mean: float, count: int = 400) -> np.ndarray:
+    """Latencies of ``count`` requests with mean ``mean`` exactly and a spread of 5 ms (standard error 0.25 ms)."""
+    values = np.random.default_rng(0).normal(0.0, 5.0, count)
+    return values - values.mean() + mean
+
+
+def test_a_re_run_beyond_the_bound_by_far_more_than_its_own_noise_fails_the_guardrail_decided() -> None:
+    # One seed of five serves at 70 +- 0.25 ms against a bound of 50: a model trained on that seed breaks it.
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        return {"acc": 0.9, "latency_ms": per_example_latency(70.0 if trial.seed == SELECTION[2] else 10.0)}
+
+    study = searched(ONE, objective)
+    ts.validate_top(study, objective, k=1, seeds=5)
+    check = guardrail_detail(study)
+    assert not check.passed and check.decided, check.detail
+    assert (f"1 of 5 re-runs breached it (each recorded INFEASIBLE; seed {SELECTION[2]}: 70), all of them beyond their "
+            "own noise") in check.detail
+
+
+def test_a_re_run_beyond_the_bound_within_its_own_noise_leaves_the_guardrail_undecided() -> None:
+    # 50.3 +- 0.25 ms is 1.2 standard errors past the bound: on one seed of five, that is no breach shown.
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        return {"acc": 0.9, "latency_ms": per_example_latency(50.3 if trial.seed == SELECTION[2] else 10.0)}
+
+    study = searched(ONE, objective)
+    ts.validate_top(study, objective, k=1, seeds=5)
+    check = guardrail_detail(study)
+    assert not check.passed and not check.decided, check.detail
+    assert "1 of 5 re-runs breached it" in check.detail and "beyond their own noise" not in check.detail

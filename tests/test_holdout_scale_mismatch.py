@@ -12,9 +12,9 @@ import pytest
 import tunesmith as ts
 from tunesmith.config import load_config
 from tunesmith.discipline.baseline import BaselineFailuresWarning
-from tunesmith.discipline.holdout import HoldoutOpened, HoldoutScaleMismatch
+from tunesmith.discipline.holdout import HoldoutKeyMissing, HoldoutOpened, HoldoutScaleMismatch
 from tunesmith.discipline.sequence import after_search
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.study import HoldoutSpentWarning
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
@@ -80,7 +80,7 @@ def test_after_an_opening_voided_for_its_scale_the_next_finalize_needs_no_force(
     assert [o.get("forced") for o in study.attrs["holdout_log"]] == [False, False]
     opened = next(c for c in verdict.checks if c.name == "holdout opened once")
     assert opened.status == "ok"
-    assert "opened 2 times, 1 of them voided for a unit mismatch" in opened.detail
+    assert "opened 2 times, 1 of them voided (the holdout scored on another scale than validation" in opened.detail
     assert "picked nothing" in opened.detail
 
 
@@ -154,3 +154,22 @@ def test_a_search_that_goes_on_after_a_voided_opening_draws_no_holdout_spent_war
     with warnings.catch_warnings():
         warnings.simplefilter("error", HoldoutSpentWarning)
         study.optimize(objective, n_trials=1)
+
+
+def test_a_holdout_without_the_studys_metric_is_refused_and_its_opening_voided_so_the_fix_needs_no_force() -> None:
+    # A typo in evaluate's keys: no check read any score, and the error names the keys, never their values.
+    study = searched()
+
+    def misnamed(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return {"test_accuracy": in_fractions(params, seed)["holdout_acc"]}
+
+    missing = r"returned \[.*'test_accuracy'\], without the study's metric"
+    with pytest.raises(HoldoutKeyMissing, match=missing) as raised:
+        ts.finalize(study, misnamed, holdout="h")
+    assert isinstance(raised.value, ConfigError)
+    assert "voided for its keys: the next one needs no force" in str(raised.value)
+    verdict = ts.finalize(study, in_fractions, holdout="h")
+    opened = verdict.check("holdout opened once")
+    assert opened.passed and opened.decided, opened.detail
+    assert "opened 2 times, 1 of them voided (returned without the study's metric" in opened.detail
+    assert [entry.get("voided") for entry in study.attrs["holdout_log"]] == ["key", None]

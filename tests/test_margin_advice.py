@@ -30,9 +30,12 @@ def paired_margin(winner_hits: tuple[int, int, int], baseline_hits: int, example
         hits = dict(zip(SEEDS, winner_hits, strict=True)).get(trial.seed, winner_hits[0])
         return {"acc": correct(hits, examples)}
 
-    study = ts.Study(CONFIGS, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=2),
+    # One trial, "a": nothing was selected on the validation examples, so no selection optimism is taken back.
+    study = ts.Study(CONFIGS, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=1),
                      storage="memory", seed=0, baseline={"config": "b"})  # fmt: skip
+    study.enqueue({"config": "a"})
     study.optimize(objective, progress=False)
+    assert [t.params["config"] for t in study.trials] == ["a"]
     ts.validate_top(study, objective, k=1, seeds=3, progress=False)
     verdict = ts.finalize(study, lambda params, seed: {"holdout_acc": correct(baseline_hits, examples)})
     return verdict.check("baseline margin")

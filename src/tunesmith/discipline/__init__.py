@@ -16,6 +16,7 @@ from tunesmith.discipline.guardrails import (
 )
 from tunesmith.discipline.holdout import (
     HoldoutEvaluationFailed,
+    HoldoutKeyMissing,
     HoldoutOpened,
     HoldoutScaleMismatch,
     Thresholds,
@@ -43,6 +44,7 @@ __all__ = [
     "Fidelity",
     "HoldoutEvaluationFailed",
     "HoldoutOpened",
+    "HoldoutKeyMissing",
     "HoldoutScaleMismatch",
     "Latency",
     "Method",

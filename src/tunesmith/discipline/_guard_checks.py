@@ -209,8 +209,12 @@ def _judge(guardrail: Guardrail, record: TrialRecord, scores: Mapping[str, float
     parts[-1] += favoured
     breaching = [run for run in runs if each_run and not guardrail.holds(run.metrics[guardrail.metric])]
     if breaching:
-        parts.append(_breached_on_their_own(breaching, len(runs), guardrail))
-        outcomes.append(GuardrailOutcome.UNDECIDED)  # never held while a run of it breached; a breach still fails
+        # Each run is a model that could be shipped: one beyond the bound by more than its own noise breaks the
+        # guardrail, read at 5% shared among every reading and every run (a breach in any decides).
+        shown = [run for run in breaching if _beyond_its_noise(guardrail, run, shares + len(runs))]
+        parts.append(_breached_on_their_own(breaching, len(runs), guardrail, shown))
+        # never held while a run of it breached; decided when one breached beyond its own noise
+        outcomes.append(GuardrailOutcome.BREACHED if shown else GuardrailOutcome.UNDECIDED)
     outcome = _worst(outcomes) if outcomes else GuardrailOutcome.UNDECIDED
     overall = f"{_SHOWN[outcome]}: " if len(parts) > 1 else ""
     return outcome, f"{rule}: {overall}{'; '.join(parts)} (read: {', '.join(read)})"
@@ -257,14 +261,29 @@ def _worst(outcomes: Sequence[GuardrailOutcome]) -> GuardrailOutcome:
     return GuardrailOutcome.HELD
 
 
-def _breached_on_their_own(breaching: Sequence[SeedRun], runs: int, guardrail: Guardrail) -> str:
-    """What the detail says of re-runs that breached ``guardrail`` each on its own (recorded INFEASIBLE)."""
+def _beyond_its_noise(guardrail: Guardrail, run: SeedRun, readings: int) -> bool:
+    """Whether ``run`` breached ``guardrail`` beyond its own noise (its per-example or per-fold standard error, or
+    exactly for an exact guardrail), at 5% shared among ``readings`` (`read_guardrail`); a run of unknown noise
+    shows a breach only on its point, which decides nothing here."""
+    reading = read_guardrail(guardrail, run.metrics[guardrail.metric], noise_of(run.metrics, guardrail.metric),
+                             readings=readings)  # fmt: skip
+    return reading.outcome is GuardrailOutcome.BREACHED and (guardrail.exact or _by_chance(reading))
+
+
+def _breached_on_their_own(breaching: Sequence[SeedRun], runs: int, guardrail: Guardrail,
+                           shown: Sequence[SeedRun] = ()) -> str:  # fmt: skip
+    """What the detail says of re-runs that breached ``guardrail`` each on its own (recorded INFEASIBLE), ``shown``
+    those among them beyond their own noise (`_beyond_its_noise`)."""
     named = ", ".join(f"seed {run.seed}: {run.metrics[guardrail.metric]:.4g}" for run in breaching[:5])
     more = f" and {len(breaching) - 5} more" if len(breaching) > 5 else ""
-    return (f"{len(breaching)} of {runs} re-runs breached it (each recorded INFEASIBLE; {named}{more}), so "
-            "whatever its mean, it is not shown to hold on every seed: more seeds would measure how often it "
-            "breaches, not make it hold; find what breaches on those seeds, fix it and re-run "
-            "ts.validate_top(study, objective)")  # fmt: skip
+    said = f"{len(breaching)} of {runs} re-runs breached it (each recorded INFEASIBLE; {named}{more})"
+    fix = "find what breaches on those seeds, fix it and re-run ts.validate_top(study, objective)"
+    if shown:
+        beyond = "all of them" if len(shown) == len(breaching) else f"{len(shown)} of them"
+        return (f"{said}, {beyond} beyond their own noise (5% shared among the readings and runs): a model trained "
+                f"on such a seed breaks the guardrail, so it is shown not to hold on every seed; {fix}")  # fmt: skip
+    return (f"{said}, so whatever its mean, it is not shown to hold on every seed: more seeds would measure how often "
+            f"it breaches, not make it hold; {fix}")  # fmt: skip
 
 
 def proxy_watch(study: Study, records: Sequence[TrialRecord], watch: WatchedMetrics) -> tuple[Metric, ...]:

@@ -62,7 +62,7 @@ from tunesmith.discipline._drops import BaselineShift, BaselineSlices, shifted_c
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import WatchedMetrics, guardrail_check, proxy_check, proxy_watch
 from tunesmith.discipline._margin import baseline_check
-from tunesmith.discipline._reruns import BASELINE_NUMBER, RunFailed, RunLimits, completed, run_bounded
+from tunesmith.discipline._reruns import BASELINE_NUMBER, RunFailed, RunLimits, SeedRun, completed, run_bounded
 from tunesmith.discipline.conventions import SHIFTED, SLICE, holdout_key, holdout_keys, slices_of
 from tunesmith.discipline.gap import (
     Z_ONE_SIDED_95,
@@ -77,13 +77,14 @@ from tunesmith.discipline.gap import (
     read_relative,
     scored_in_points,
 )
-from tunesmith.discipline.optimism import Optimism, estimate_optimism, expected_max_normal
+from tunesmith.discipline.optimism import Optimism, chosen_flattery, estimate_optimism, expected_max_normal
 from tunesmith.discipline.seeds import Contest, Rule, across_seeds, lineage_of, recorded_contest, spread_flattered
 from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.executors import TrialJob
 from tunesmith.integrations._sklearn_space import estimator_params, internal_names
 from tunesmith.objective import DIGEST, Metric, is_per_example, summarise
+from tunesmith.study import ObjectiveError
 from tunesmith.study._validation_set import UNNAMED, EarlierStudy, compared_text, earlier_studies, validation_set
 from tunesmith.trial import Trial, TrialRecord
 
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Evaluate",
     "HoldoutEvaluationFailed",
+    "HoldoutKeyMissing",
     "HoldoutOpened",
     "HoldoutScaleMismatch",
     "Thresholds",
@@ -121,11 +123,24 @@ class HoldoutScaleMismatch(TunesmithError, ValueError):
     its gap would read the slip as overfitting or as a leak. Its opening is recorded as voided (`VoidedOpening`)."""
 
 
+class HoldoutKeyMissing(ConfigError):
+    """The holdout evaluation returned no score under any name the study's metric is read by (`holdout_keys`): a
+    typo in ``evaluate``'s keys. Its opening is recorded as voided (`VoidedOpening`): no check read anything."""
+
+
 class VoidedOpening(Enum):
     """Why an opening of the holdout judged nothing, stored as ``voided`` in its ``holdout_log`` entry: a voided
     opening does not make the next one need ``force``."""
 
     SCALE = "scale"  # scored on another scale than validation (`HoldoutScaleMismatch`)
+    KEY = "key"  # returned without the study's metric under any name it is read by (`HoldoutKeyMissing`)
+
+    @property
+    def words(self) -> str:
+        """Why an opening voided so judged nothing, in a check's words."""
+        if self is VoidedOpening.KEY:
+            return "returned without the study's metric, refused before any check read it"
+        return "the holdout scored on another scale than validation, refused before any check read it"
 
 
 def voided(opening: HoldoutOpeningAttr) -> VoidedOpening | None:
@@ -257,6 +272,31 @@ def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
     return best, "best validation score" + (", re-run" if entry is not None else ""), entry
 
 
+def _refuse_broken_reruns(study: Study) -> None:
+    """Refuse to open the holdout after a `validate_top` that stopped on a broken objective: no winner, and every
+    run of its candidates failed (`seeds._stop_if_broken`). The verdict would fail seed stability on a bug in the
+    setup, not on the configuration, and spend the holdout on it; fixed and run again, `validate_top` replaces them.
+
+    Raises:
+        ObjectiveError: the re-runs say the objective given to `validate_top` is broken.
+    """
+    stability = read_attr(study.attrs, SeedStabilityAttr)
+    if stability is None or stability.winner is not None:
+        return
+    runs = [SeedRun.from_json(run) for run in stability.runs or ()]
+    tried = [run for run in runs if run.candidate != BASELINE_NUMBER]
+    if not tried or any(run.state != "failed" for run in tried):
+        return
+    first = next((run.reason for run in tried if run.reason), None) or "no reason recorded"
+    raise ObjectiveError(
+        f"validate_top stopped: all {len(tried)} re-runs of its candidates failed, though their configurations worked "
+        f"in the search (the first: {first.splitlines()[0]}), so the objective given to it is broken. A verdict now "
+        "would fail seed stability on that bug and spend the holdout for good: fix the objective and run "
+        "ts.validate_top(study, objective) again, then finalize. The holdout was not opened",
+        first,
+    )
+
+
 def _own_reruns(stability: SeedStabilityAttr | None, trial: int) -> SeedCandidateAttr | None:
     """``trial``'s own entry in the seed re-runs when it was re-run and eligible (``None`` otherwise)."""
     entry = None if stability is None else stability.candidate(trial)
@@ -381,14 +421,15 @@ def _bounded(evaluate: Evaluate, limits: RunLimits, number: int) -> Evaluate:
 
 
 def _metric_key(metric: Metric, scores: Mapping[str, float], what: str) -> str:
-    """Where the ``what`` evaluation's result keeps the study's metric; refused when it has none."""
+    """Where the ``what`` evaluation's result keeps the study's metric; refused when it has none (`HoldoutKeyMissing`:
+    the caller records its opening as voided, since no check read a score)."""
     key = holdout_key(metric, scores)
     if key is None:
         names = " or ".join(repr(k) for k in holdout_keys(metric))
-        raise ConfigError(
+        raise HoldoutKeyMissing(
             f"the {what} evaluation returned {sorted(scores)}, without the study's metric: return it as {names} "
-            "('holdout_<metric>'). The holdout was read, so this opening is recorded: after the fix, finalize "
-            "again with force=True (tunesmith finalize --force), which the verdict records"
+            "('holdout_<metric>') and finalize again. No check read any of its scores, so this opening judged "
+            "nothing and is recorded in holdout_log as voided for its keys: the next one needs no force"
         )
     return key
 
@@ -760,6 +801,7 @@ def finalize(
     watched = proxy_watch(study, _valid(study), watch)
     named = _holdout_name(evaluate, holdout)
     limits = thresholds or Thresholds()
+    _refuse_broken_reruns(study)
     record, how, entry = _chosen(study)
     evaluate = _bounded(evaluate, run_limits, record.number)  # named above: the set's name is the function's
     shifted = None if shifted is None else _bounded(shifted, run_limits, record.number)
@@ -781,7 +823,11 @@ def finalize(
     with bar:
         scores, examples = _evaluate(evaluate, params, record.seed, "holdout", opened)
         bar.update(advance=1)
-        key = _metric_key(study.metric, scores, "holdout")
+        try:
+            key = _metric_key(study.metric, scores, "holdout")
+        except HoldoutKeyMissing:
+            _record_read(study, opening, dict(scores), how, void=VoidedOpening.KEY)
+            raise
         shifted_result = None if shifted is None else _evaluate(shifted, params, record.seed, "shifted", opened)
         bar.update(advance=shifted is not None)
         shifted_scores = None if shifted_result is None else shifted_result[0]
@@ -913,11 +959,12 @@ def _opened_check(log: HoldoutLogAttr, judged: int) -> Check | None:
     """The "holdout opened once" check (``None``: the holdout was opened once, the check has nothing to say).
 
     A forced opening fails it: a holdout that informed a decision is no longer an untouched estimate. Openings
-    voided for a unit mismatch (`VoidedOpening.SCALE`) alone pass it, when each scored the configuration judged
-    now. That is honest because such an opening was refused before any check read its scores: nothing was
-    judged or chosen on it, and the configuration it scored had been chosen on validation alone, as this one was;
-    the holdout then informed no choice, and its score is as untouched by the selection as a first opening's. What
-    the error showed (the holdout's scores, which the unit slip is seen in) can still inform a person: when the
+    voided (`VoidedOpening`: a unit mismatch, or a result without the study's metric) alone pass it, when each
+    scored the configuration judged now. That is honest because such an opening was refused before any check read
+    its scores: nothing was judged or chosen on it, and the configuration it scored had been chosen on validation
+    alone, as this one was; the holdout then informed no choice, and its score is as untouched by the selection as
+    a first opening's. What the error showed (the holdout's scores, which the unit slip is seen in) can still inform
+    a person: when the
     configuration judged now is another than a voided opening scored, the choice moved after those scores were
     seen, and whether they moved it cannot be told, so the check is undecided (a pass that leans beyond its limit:
     the verdict is not shown ready)."""
@@ -926,13 +973,13 @@ def _opened_check(log: HoldoutLogAttr, judged: int) -> Check | None:
     void = [e for e in log.openings if voided(e) is not None]
     opened = len(log.openings)
     if forced:
-        also = f", {len(void)} voided for a unit mismatch" if void else ""
+        also = f", {len(void)} voided" if void else ""
         return Check(name, False, f"the holdout was opened {opened} times ({len(forced)} forced{also}): its score is "
                      "no longer an untouched estimate")  # fmt: skip
     if not void:
         return None
-    opened_as = (f"the holdout was opened {opened} times, {len(void)} of them voided for a unit mismatch (the "
-                 "holdout scored on another scale than validation, refused before any check read it)")  # fmt: skip
+    why = "; ".join(sorted({kind.words for e in void if (kind := voided(e)) is not None}))
+    opened_as = f"the holdout was opened {opened} times, {len(void)} of them voided ({why})"
     others = sorted({e.trial for e in void if e.trial is not None and e.trial != judged})
     if not others:
         return Check(name, True, f"{opened_as}, which picked nothing: trial #{judged} was chosen on validation "
@@ -1393,21 +1440,9 @@ def _objective_spread(study: Study, record: TrialRecord, entry: SeedCandidateAtt
 
 
 def _selection(study: Study, validation: float, optimism: Optimism | None) -> float:
-    """How much choosing among the study's configurations flatters ``validation``, the chosen one's score, when the
-    noise behind the optimism estimate was measured: the chosen configuration's own flattery where the estimate
-    gives each configuration's (seed noise, `Optimism.of`: the best or one chosen below it), else the optimism
-    estimate, but never more than the chosen score's lead over the median score (a configuration chosen below
-    the best was flattered less than the best)."""
-    if optimism is None or not optimism.measured:
-        return 0.0
-    own = optimism.of(validation)
-    if own is not None:
-        return max(0.0, own)
-    if optimism.estimate <= 0:
-        return 0.0
-    values = [v for r in _valid(study) if (v := r.value(study.metric.name)) is not None and math.isfinite(v)]
-    lead = study.metric.sign() * (float(np.median(values)) - validation) if values else 0.0
-    return max(0.0, min(optimism.estimate, lead))
+    """How much choosing among the study's configurations flatters ``validation``, the chosen one's score
+    (`chosen_flattery` over the study's valid scores)."""
+    return chosen_flattery(optimism, validation, _validation_scores(study), study.metric.sign())
 
 
 def _across_studies(study: Study, entry: SeedCandidateAttr | None, own: Sequence[TrialRecord],

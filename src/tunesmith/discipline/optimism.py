@@ -52,7 +52,7 @@ from tunesmith.discipline.conventions import folds_of
 from tunesmith.objective import STDERR, Metric
 from tunesmith.trial import TrialRecord, TrialState
 
-__all__ = ["Optimism", "estimate_optimism", "expected_max_normal"]
+__all__ = ["Optimism", "chosen_flattery", "estimate_optimism", "expected_max_normal"]
 
 _COMPARED = (TrialState.COMPLETE, TrialState.INFEASIBLE)
 
@@ -104,6 +104,29 @@ class Optimism:
         return OptimismAttr(compared=self.compared, best=self.best, estimate=self.estimate if known else None,
                             corrected=self.corrected if known else None, method=self.method,
                             detail=self.detail)  # fmt: skip
+
+
+def chosen_flattery(optimism: Optimism | None, chosen: float, scores: Sequence[float], sign: float) -> float:
+    """How much choosing among the compared configurations flatters ``chosen``, the chosen one's score (metric units,
+    >= 0), when the noise behind ``optimism`` was measured (0 otherwise): its own flattery where the estimate gives
+    each configuration's (seed noise, `Optimism.of`: the best or one chosen below it), else the optimism estimate,
+    but never more than the chosen score's lead over the median of ``scores`` (the compared scores; ``sign`` the
+    metric's, `Metric.sign`). A configuration chosen below the best was flattered less than the best, and a
+    configuration of low noise that won among noisier ones is flattered by less than the best draw of the noisy ones
+    would be, which the estimate averages over: the lead over the median bounds both.
+
+    The holdout-gap check and the baseline margin both take back this amount, so the two never move one score back
+    by different amounts."""
+    if optimism is None or not optimism.measured:
+        return 0.0
+    own = optimism.of(chosen)
+    if own is not None:
+        return max(0.0, own)
+    if not optimism.estimate > 0:  # NaN too: the noise is unknown
+        return 0.0
+    finite = [v for v in scores if math.isfinite(v)]
+    lead = sign * (float(np.median(finite)) - chosen) if finite else 0.0
+    return max(0.0, min(optimism.estimate, lead))
 
 
 def expected_max_normal(n: int) -> float:

@@ -302,10 +302,12 @@ def _holdout_log_html(log: HoldoutLogAttr) -> str:
 
 
 def _opening_kind(entry: HoldoutOpeningAttr) -> str:
-    """How an opening of the holdout counts: forced, voided (scored on another scale: it judged nothing), or first."""
+    """How an opening of the holdout counts: forced, voided (refused before any check read it: it judged nothing),
+    or first."""
     if entry.forced:
         return "forced"
-    return "voided: scored on another scale than validation" if voided(entry) is not None else "first opening"
+    kind = voided(entry)
+    return "first opening" if kind is None else f"voided: {kind.words}"
 
 
 def _optional(attrs: Mapping[str, Any], kind: type[_A], render: Callable[[_A], str]) -> str | None:
