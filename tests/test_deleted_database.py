@@ -88,6 +88,43 @@ def test_a_study_refuses_to_read_a_database_file_replaced_by_an_older_copy(tmp_p
         study.storage.close()
 
 
+def test_a_database_replaced_in_use_is_saved_beside_it_and_its_old_log_never_reaches_the_new_file(
+    tmp_path: Path,
+) -> None:
+    # SQLite leaves a moved file's -wal and -shm at the path: the next open applied the old log to the new file,
+    # whose own study was lost. The old database, still read by the open connections, is saved first.
+    path, other = tmp_path / "study.db", tmp_path / "other.db"
+    unrelated = ts.Study(SPACE, metric="loss", storage=f"sqlite:///{other}", name="keep", seed=1)
+    unrelated.optimize(lambda trial: {"loss": trial.params["x"]}, n_trials=2)
+    unrelated.storage.close()
+    study = _study(f"sqlite:///{path}", trials=6)
+    study.optimize(lambda trial: {"loss": trial.params["x"]}, n_trials=3)
+    shutil.copy(other, tmp_path / "copy.db")
+    os.replace(tmp_path / "copy.db", path)  # what rsync does: a copy renamed over the file in use
+    with pytest.raises(StorageLost, match=r"is saved as .*study\.db\.lost-<time>-<pid>"):
+        study.trials  # noqa: B018 - the read is the behaviour under test
+    study.storage.close()
+    assert not (tmp_path / "study.db-wal").exists() and not (tmp_path / "study.db-shm").exists()
+    assert [s.name for s in ts.storage.open_storage(f"sqlite:///{path}").list_studies()] == ["keep"]
+    (saved,) = tmp_path.glob("study.db.lost-*")
+    kept = ts.Study.load("s", storage=f"sqlite:///{saved}")
+    assert [t.number for t in kept.trials] == [0, 1, 2]
+
+
+def test_a_database_deleted_in_use_is_saved_beside_where_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "study.db"
+    study = _study(f"sqlite:///{path}", trials=6)
+    study.optimize(lambda trial: {"loss": trial.params["x"]}, n_trials=3)
+    _delete_database(path)
+    with pytest.raises(StorageLost, match="was deleted while in use"):
+        study.trials  # noqa: B018 - the read is the behaviour under test
+    study.storage.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("study.db")) == [
+        next(tmp_path.glob("study.db.lost-*")).name
+    ]
+    assert len(ts.Study.load("s", storage=f"sqlite:///{next(tmp_path.glob('study.db.lost-*'))}").trials) == 3
+
+
 # Commands that write: a database deleted after their last read or write -------------------------------------
 RUN_CONFIG = """\
 name = "s"

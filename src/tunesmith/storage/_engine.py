@@ -284,9 +284,9 @@ def _sqlite_engine(
         cargs[0] = uri
         cparams["uri"] = True
 
-    sa.event.listen(engine, "connect", lambda _conn, _record: database_file.connection_opened())
-    sa.event.listen(engine, "close", lambda _conn, _record: database_file.connection_closed())
-    sa.event.listen(engine, "close_detached", lambda _conn: database_file.connection_closed())
+    sa.event.listen(engine, "connect", lambda conn, _record: database_file.connection_opened(conn))
+    sa.event.listen(engine, "close", lambda conn, _record: database_file.connection_closed(conn))
+    sa.event.listen(engine, "close_detached", lambda conn: database_file.connection_closed(conn))
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

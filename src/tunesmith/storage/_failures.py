@@ -191,17 +191,19 @@ def no_file_path(url: str) -> StorageError:
     )
 
 
-def lost(path: str, what: str, last_trial: int | None) -> StorageLost:
+def lost(path: str, what: str, last_trial: int | None, saved: bool = False) -> StorageLost:
     """The database file went away while in use: ``what`` says how (was deleted, replaced, truncated,
-    had its -wal file deleted)."""
+    had its -wal file deleted); ``saved``: what the open connections still read of it is saved beside it when the
+    storage closes (`DatabaseFile`)."""
     if last_trial is None:
         stored = "nothing this process wrote since it opened the file is sure to be stored"
     else:
         stored = f"nothing after trial {last_trial} was stored"
-    return StorageLost(
-        f"the SQLite database {os.path.abspath(path)} {what} while in use: {stored}; "
-        "restore the file or start a new study"
-    )
+    where = os.path.abspath(path)
+    keep = (f" (when this process closes the storage, what it still reads of the old file is saved as "
+            f"{where}.lost-<time>-<pid>, and its -wal and -shm are taken from the path)" if saved else "")  # fmt: skip
+    return StorageLost(f"the SQLite database {where} {what} while in use: {stored}; restore the file or start a new "
+                       f"study{keep}")  # fmt: skip
 
 
 def wal_lost(path: str, what: str) -> StorageLost:

@@ -9,12 +9,22 @@ file's identity and size when the storage opens it, and the ``-wal`` file's iden
 in use), so the study stops at the first write after the loss instead of reporting a budget spent into
 nowhere, and a reader (a `Study` held in a session, a command's summary, report or export) stops at its
 first read instead of serving a database that is gone from the open connections.
+
+A file deleted or replaced under the storage leaves its ``-wal`` and ``-shm`` at the path, and SQLite, seeing the
+file moved, neither merges nor deletes them when its connections close: the next program to open the path (a
+``tunesmith studies`` after the stop) applied the old database's log to the new file, whose contents were lost. So
+when the last connection to the file opened closes, `DatabaseFile` saves what that connection still reads of it (the
+deleted file with its log) to ``<path>.lost-<time>-<pid>`` with SQLite's backup, and only then removes the ``-wal``
+and ``-shm`` it wrote, each checked to be the file its connections used.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -25,6 +35,8 @@ from tunesmith.errors import StorageError, StorageLost
 from tunesmith.storage._failures import lost, wal_lost
 
 __all__ = ["AccessMode", "DatabaseFile", "access_mode", "connection_uri", "from_file_uri", "requested_mode"]
+
+_log = logging.getLogger("tunesmith")
 
 # rw: read and write an existing file (SQLite never creates it: the storage does, once);
 # ro: read only; immutable: read only, without the -shm file a read-only directory cannot hold.
@@ -146,7 +158,12 @@ class DatabaseFile:
         self._size = stat.st_size
         self._lock = threading.Lock()
         self._lost: str | None = None
+        self._moved = False  # deleted or replaced: the open connections still read the file opened
         self._wal_lost: str | None = None
+        # The connections open on the file opened (by id): when the file moved, the last of them to close saves what
+        # it reads of it (`_save_moved`), which no new connection can reach.
+        self._open: dict[int, sqlite3.Connection] = {}
+        self._shm: tuple[int, int] | None = None  # the -shm file's identity, read with the -wal's
         # The -wal file's (st_dev, st_ino), read by the first check that finds it while this storage holds a
         # connection, so that it is the file those connections write. SQLite deletes the -wal itself when the
         # last connection to the database closes, so it is forgotten when this storage's last one closes.
@@ -164,27 +181,66 @@ class DatabaseFile:
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
+            self._moved = True
             return "was deleted"
         except OSError:
             return None  # cannot look (a permission on the way): the database itself will say
         if (stat.st_dev, stat.st_ino) != self._identity:
+            self._moved = True
             return "was replaced by another file"
         if stat.st_size < self._size:
             return f"was truncated ({stat.st_size} bytes, {self._size} before)"
         self._size = stat.st_size
         return None
 
-    def connection_opened(self) -> None:
-        """The storage opened a connection to the file (the pool's ``connect`` event)."""
+    def connection_opened(self, connection: sqlite3.Connection | None = None) -> None:
+        """The storage opened a connection to the file (the pool's ``connect`` event); ``connection``, the driver's,
+        is kept while it is open on the file opened (not once the path holds another)."""
         with self._lock:
             self._connections += 1
+            if connection is not None and not self._moved and self._problem() is None:
+                self._open[id(connection)] = connection
 
-    def connection_closed(self) -> None:
-        """The storage closed one (the pool's ``close`` events): after its last, SQLite may delete the -wal."""
+    def connection_closed(self, connection: sqlite3.Connection | None = None) -> None:
+        """The storage is closing one (the pool's ``close`` events, before the driver closes it): after its last,
+        SQLite may delete the -wal. When the file was deleted or replaced, the last connection open on it saves
+        what it reads (`_save_moved`) and the -wal and -shm it left at the path are removed."""
         with self._lock:
             self._connections = max(0, self._connections - 1)
+            held = self._open.pop(id(connection), None) if connection is not None else None
+            if self._moved and not self.read_only and held is not None and not self._open:
+                self._save_moved(held)
             if not self._connections:
-                self._wal = None
+                self._wal = self._shm = None
+
+    def _save_moved(self, connection: sqlite3.Connection) -> None:
+        """Save what ``connection``, the last one open on the file opened, reads of it (the file deleted or replaced
+        since, with its log) to ``<path>.lost-<time>-<pid>``, then remove the ``-wal`` and ``-shm`` it left at the
+        path (those its connections used: a program opening the path would apply that log to the file there now).
+        What it cannot save, it leaves in place, and says so."""
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        target = f"{self.path}.lost-{stamp}-{os.getpid()}"
+        try:
+            copy = sqlite3.connect(target)
+            try:
+                connection.backup(copy)
+            finally:
+                copy.close()
+        except (sqlite3.Error, OSError) as exc:
+            _log.warning(
+                "tunesmith: the SQLite database %s %s while in use, and what this process still read of it could not "
+                "be saved to %s (%s): its -wal and -shm are left at the path; move them aside before opening the "
+                "file there now, or SQLite applies the old log to it",
+                self.path, self._lost, target, exc,
+            )  # fmt: skip
+            return
+        removed = [suffix for suffix, identity in (("-wal", self._wal), ("-shm", self._shm))
+                   if identity is not None and _remove_if(f"{self.path}{suffix}", identity)]  # fmt: skip
+        what = f"; its {' and '.join(removed)} removed from the path" if removed else ""
+        _log.warning(
+            "tunesmith: the SQLite database %s %s while in use: what this process still read of it is saved in %s%s",
+            self.path, self._lost, target, what,
+        )  # fmt: skip
 
     def _wal_problem(self) -> str | None:
         if self.read_only or not self._connections:
@@ -197,6 +253,11 @@ class DatabaseFile:
             return None
         if self._wal is None:
             self._wal = (stat.st_dev, stat.st_ino)
+            try:
+                shm = os.stat(f"{self.path}-shm")
+                self._shm = (shm.st_dev, shm.st_ino)
+            except OSError:
+                self._shm = None
         elif (stat.st_dev, stat.st_ino) != self._wal:
             return "was replaced by another file"
         return None
@@ -209,7 +270,7 @@ class DatabaseFile:
                 if self._lost is None:
                     self._wal_lost = self._wal_problem()
             if self._lost is not None:
-                return lost(self.path, self._lost, self._stored)
+                return lost(self.path, self._lost, self._stored, saved=self._moved and not self.read_only)
             if self._wal_lost is not None:
                 return wal_lost(self.path, self._wal_lost)
             if self._unconfirmed is not None:
@@ -226,3 +287,15 @@ class DatabaseFile:
         """Trial ``number``'s result was written: stored for sure once the next `check` finds the file intact."""
         with self._lock:
             self._unconfirmed = number
+
+
+def _remove_if(path: str, identity: tuple[int, int]) -> bool:
+    """Remove ``path`` when it is still the file of ``identity`` (device, inode); whether it was removed."""
+    try:
+        stat = os.stat(path)
+        if (stat.st_dev, stat.st_ino) != identity:
+            return False
+        os.remove(path)
+    except OSError:
+        return False
+    return True
