@@ -151,12 +151,12 @@ def test_an_opening_is_recorded_even_when_the_evaluation_crashes() -> None:
         ts.finalize(study, holdout)
 
 
-def test_a_holdout_result_without_the_metric_is_refused_naming_the_keys_and_the_recorded_opening() -> None:
+def test_a_holdout_result_without_the_metric_is_refused_naming_the_keys_and_its_opening_voided() -> None:
     study = tuned(5)
-    with pytest.raises(ConfigError, match=r"return it as 'holdout_acc' or 'acc'.* this opening is recorded: after "
-                       r"the fix, finalize again with force=True"):  # fmt: skip
+    with pytest.raises(ConfigError, match=r"return it as 'holdout_acc' or 'acc'.* this opening judged nothing and is "
+                       r"recorded in holdout_log as voided for its keys: the next one needs no force"):  # fmt: skip
         ts.finalize(study, lambda params, seed: {"something": 1.0})
-    assert len(study.attrs["holdout_log"]) == 1
+    assert [entry.get("voided") for entry in study.attrs["holdout_log"]] == ["key"]
 
 
 def test_the_report_reads_the_recorded_attributes() -> None:

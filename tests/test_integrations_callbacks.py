@@ -17,7 +17,7 @@ from sklearn.datasets import load_breast_cancer, load_digits
 import tunesmith as ts
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
-from tunesmith.errors import MissingExtra
+from tunesmith.errors import MissingExtra, require
 from tunesmith.integrations._callbacks import MetricNotReported
 from tunesmith.schedulers import Scheduler
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
@@ -95,6 +95,20 @@ def test_a_missing_library_names_the_extra_to_install(extra: str, monkeypatch: p
     monkeypatch.delitem(sys.modules, f"tunesmith.integrations.{extra}", raising=False)
     with pytest.raises(MissingExtra, match=rf"pip install 'tunesmith\[{extra}\]'"):
         importlib.import_module(f"tunesmith.integrations.{extra}")
+
+
+def test_an_installed_library_that_fails_on_what_it_imports_names_that_not_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Keras 3 without TensorFlow, its default backend: installing tunesmith[keras] again would change nothing.
+    (tmp_path / "needs_backend").mkdir()
+    (tmp_path / "needs_backend" / "__init__.py").write_text("import backend_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(MissingExtra) as raised:
+        require("needs_backend", "keras", when_broken="set KERAS_BACKEND=torch")
+    assert str(raised.value) == ("'needs_backend' is installed, but importing it failed: No module named "
+                                 "'backend_not_installed' (a module needs_backend imports): set KERAS_BACKEND=torch")
+    assert "pip install" not in str(raised.value)
 
 
 def test_integrations_are_reached_from_the_package_without_an_import(monkeypatch: pytest.MonkeyPatch) -> None:

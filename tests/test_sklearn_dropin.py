@@ -14,6 +14,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import cross_validate, train_test_split
+from sklearn.tree import DecisionTreeClassifier
 
 import tunesmith as ts
 from tunesmith.discipline.conventions import folds_of
@@ -154,3 +155,14 @@ def test_a_scheduler_table_fits_on_the_searchs_resource_range(iris: tuple[np.nda
     fitted = search("memory", n_iter=4, scheduler={"name": "asha", "eta": 3}, resource="n_samples",
                     min_resource=20).fit(x, y)  # fmt: skip
     assert min(fitted.cv_results_["resource"]) == 20 and max(fitted.cv_results_["resource"]) == fitted.max_resource_
+
+
+def test_a_space_of_one_configuration_is_fitted_once_with_scikit_learns_warning(
+    iris: tuple[np.ndarray, np.ndarray],
+) -> None:
+    # Every parameter given one value: RandomizedSearchCV fits it once and warns; n_iter fits of it repeated one fit.
+    x, y = iris
+    with pytest.warns(UserWarning, match=r"The total space of parameters 1 is smaller than n_iter=5. Running 1 "):
+        search = TunesmithSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [3]}, n_iter=5, cv=3,
+                                   random_state=0).fit(x, y)  # fmt: skip
+    assert search.cv_results_["params"] == [{"max_depth": 3}]

@@ -97,3 +97,47 @@ def test_a_configuration_stopped_at_a_rung_counts_as_one_that_worked() -> None:
     study.tell(stopped)
     assert [r.state for r in study.trials] == [ts.TrialState.FAILED, ts.TrialState.STOPPED]
     check_some_worked(study.trials)
+
+
+def cheapest_within_one_standard_error(results: dict) -> int:
+    """scikit-learn's one-standard-error rule: the fastest fit within one standard error of the best mean."""
+    means, spreads = results["mean_test_score"], results["std_test_score"]
+    best = int(np.nanargmax(means))
+    near = np.flatnonzero(means >= means[best] - spreads[best])
+    return int(near[np.argmin(results["mean_fit_time"][near])])
+
+
+def test_a_refit_callable_chooses_among_the_fits_at_max_resource_alone(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    # Over every row, the fastest fit within one standard error was one cut short at 18 trees: best_estimator_ had 18.
+    from scipy.stats import loguniform, randint
+    from sklearn.ensemble import RandomForestClassifier
+
+    seen: list[set[float]] = []
+
+    def rule(results: dict) -> int:
+        seen.append(set(np.asarray(results["resource"], dtype=float)))
+        assert sorted(results["rank_test_score"]) == list(range(1, len(results["params"]) + 1))
+        return cheapest_within_one_standard_error(results)
+
+    x, y = digits
+    search = ts.integrations.sklearn.TunesmithSearchCV(
+        RandomForestClassifier(random_state=0), {"max_depth": randint(2, 12), "max_features": loguniform(0.05, 1)},
+        n_iter=9, cv=3, random_state=0, scheduler="asha", resource="n_estimators", min_resource=2, max_resource=54,
+        refit=rule,
+    ).fit(x[:600], y[:600])  # fmt: skip
+    assert seen == [{54.0}]
+    assert search.cv_results_["resource"][search.best_index_] == 54
+    assert search.best_estimator_.n_estimators == 54 and search.best_params_["n_estimators"] == 54
+
+
+def test_a_refit_callable_index_past_the_rows_it_was_given_is_refused(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = digits
+    search = ts.integrations.sklearn.TunesmithSearchCV(
+        RandomForestClassifier(random_state=0), {"max_depth": [2, 4, 6, 8]}, n_iter=4, cv=3, random_state=0,
+        scheduler="asha", resource="n_estimators", min_resource=2, max_resource=18, refit=lambda results: 99,
+    )  # fmt: skip
+    with pytest.raises(IndexError, match=r"the refit callable was given the \d+ rows of cv_results_ fitted at "
+                       r"n_estimators=18 .* and returned 99"):  # fmt: skip
+        search.fit(x[:300], y[:300])

@@ -155,13 +155,21 @@ class MissingExtra(TunesmithError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 
 
-def require(module: str, extra: str) -> object:
-    """Import an optional dependency or raise `MissingExtra` naming the extra that provides it."""
+def require(module: str, extra: str, *, when_broken: str = "") -> object:
+    """Import an optional dependency or raise `MissingExtra` naming the extra that provides it; when the dependency is
+    installed but importing it failed on something else it imports (Keras 3 without its backend), the error names
+    that instead, with ``when_broken`` as the fix: installing the extra again would change nothing."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        missing = exc.name
+        if missing is not None and missing.split(".")[0] != module.split(".")[0]:
+            fix = when_broken or f"install {missing.split('.')[0]}"
+            raise MissingExtra(
+                f"{module!r} is installed, but importing it failed: {exc} (a module {module} imports): {fix}"
+            ) from exc
         raise MissingExtra(
             f"{module!r} is needed for this feature: install it with pip install 'tunesmith[{extra}]'"
         ) from exc

@@ -62,7 +62,15 @@ from tunesmith.discipline._drops import BaselineShift, BaselineSlices, shifted_c
 from tunesmith.discipline._front import chosen_from_front, front_check, several_objectives
 from tunesmith.discipline._guard_checks import WatchedMetrics, guardrail_check, proxy_check, proxy_watch
 from tunesmith.discipline._margin import baseline_check
-from tunesmith.discipline._reruns import BASELINE_NUMBER, RunFailed, RunLimits, SeedRun, completed, run_bounded
+from tunesmith.discipline._reruns import (
+    BASELINE_NUMBER,
+    LIMIT_KINDS,
+    RunFailed,
+    RunLimits,
+    SeedRun,
+    completed,
+    run_bounded,
+)
 from tunesmith.discipline.conventions import SHIFTED, SLICE, holdout_key, holdout_keys, slices_of
 from tunesmith.discipline.gap import (
     Z_ONE_SIDED_95,
@@ -274,8 +282,10 @@ def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
 
 def _refuse_broken_reruns(study: Study) -> None:
     """Refuse to open the holdout after a `validate_top` that stopped on a broken objective: no winner, and every
-    run of its candidates failed (`seeds._stop_if_broken`). The verdict would fail seed stability on a bug in the
-    setup, not on the configuration, and spend the holdout on it; fixed and run again, `validate_top` replaces them.
+    run of its candidates failed, none at a per-run limit (`seeds._stop_if_broken`). The verdict would fail seed
+    stability on a bug in the setup, not on the configuration, and spend the holdout on it; fixed and run again,
+    `validate_top` replaces them. Runs that ended at ``trial_timeout`` or ``memory_limit`` say something of the
+    configurations (they hang or grow on other seeds), which the verdict judges.
 
     Raises:
         ObjectiveError: the re-runs say the objective given to `validate_top` is broken.
@@ -285,7 +295,7 @@ def _refuse_broken_reruns(study: Study) -> None:
         return
     runs = [SeedRun.from_json(run) for run in stability.runs or ()]
     tried = [run for run in runs if run.candidate != BASELINE_NUMBER]
-    if not tried or any(run.state != "failed" for run in tried):
+    if not tried or any(run.state != "failed" or run.kind in LIMIT_KINDS for run in tried):
         return
     first = next((run.reason for run in tried if run.reason), None) or "no reason recorded"
     raise ObjectiveError(

@@ -17,7 +17,11 @@ from typing import Any
 
 from tunesmith.errors import require
 
-require("keras", "keras")  # raises MissingExtra naming the extra when Keras is absent
+# raises MissingExtra naming the extra when Keras is absent, and the backend when Keras cannot import it
+require("keras", "keras", when_broken=(
+    "Keras 3 imports its backend when it is imported, TensorFlow unless KERAS_BACKEND names another: set "
+    "KERAS_BACKEND=torch (pip install 'tunesmith[torch]') or jax before importing it, or install tensorflow"
+))
 
 import keras  # noqa: E402
 

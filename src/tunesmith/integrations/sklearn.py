@@ -627,6 +627,16 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
     def _run_search(self, evaluate_candidates: Callable[..., dict[str, Any]]) -> None:
         budget = self._budget()
         space, translation = read_distributions(self.param_distributions, self.forbidden)
+        if not space.dimensions and budget > 1:
+            # One configuration (every parameter given one value): fitting it n_iter times would fit it again and
+            # again, where RandomizedSearchCV fits it once; a search never fits one configuration twice.
+            warnings.warn(
+                f"The total space of parameters 1 is smaller than n_iter={budget}. Running 1 iterations: every "
+                "parameter has one value, so there is one configuration to fit",
+                UserWarning,
+                stacklevel=3,
+            )
+            budget = 1
         from joblib import effective_n_jobs
 
         # Split once, as scikit-learn's searches do: every configuration and every rung is scored on the same
@@ -829,8 +839,11 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
 
     def _select_best_index(self, refit: Any, refit_metric: str, results: Mapping[str, Any]) -> int:
         """The best row among fits at ``max_resource`` (a partial fit never beats a full one); when the scheduler
-        stopped every configuration before it, the best at the furthest resource fitted, with a warning."""
-        if callable(refit) or "resource" not in results or self.max_resource_ is None:
+        stopped every configuration before it, the best at the furthest resource fitted, with a warning. A ``refit``
+        callable (scikit-learn's one-standard-error rule) chooses among those rows alone: it is handed
+        ``cv_results_`` cut to them, ranked among themselves, and its index is mapped back (before, it read every
+        row and could hand back a configuration cut short, as ``best_estimator_``)."""
+        if "resource" not in results or self.max_resource_ is None:
             return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
         resource = np.asarray(results["resource"], dtype=float)
         level = float(self.max_resource_)
@@ -845,5 +858,37 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 EarlyStoppingWarning,
                 stacklevel=3,
             )
+        rows = np.flatnonzero(resource == level)
+        if callable(refit):
+            chosen = refit(_rows_of(results, rows))
+            if not isinstance(chosen, numbers.Integral):
+                return chosen  # scikit-learn refuses it: "best_index_ returned is not an integer"
+            if not 0 <= int(chosen) < len(rows):
+                raise IndexError(
+                    f"best_index_ index out of range: the refit callable was given the {len(rows)} rows of "
+                    f"cv_results_ fitted at {self.resource}={level:g} (the ones that compete for best_params_) and "
+                    f"returned {chosen}: return an index into the results it is given"
+                )
+            return int(rows[int(chosen)])
         ranks = np.asarray(results[f"rank_test_{refit_metric}"], dtype=float)
         return int(np.argmin(np.where(resource == level, ranks, np.inf)))
+
+
+def _rows_of(results: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """``results`` (``cv_results_``) cut to ``rows``, each ``rank_test_*`` ranked again among them as scikit-learn
+    ranks (the best mean first, ties at the lowest rank, a NaN mean last)."""
+    from scipy.stats import rankdata
+
+    cut: dict[str, Any] = {}
+    for key, value in results.items():
+        cut[key] = value[rows] if isinstance(value, np.ndarray) else [value[int(i)] for i in rows]
+    for key in results:
+        if not key.startswith("rank_test_") or f"mean_test_{key[len('rank_test_') :]}" not in cut:
+            continue
+        means = np.asarray(cut[f"mean_test_{key[len('rank_test_') :]}"], dtype=float)
+        if np.isnan(means).all():
+            ranks = np.ones(len(means))
+        else:
+            ranks = rankdata(-np.nan_to_num(means, nan=np.nanmin(means) - 1), method="min")
+        cut[key] = ranks.astype(np.int32)
+    return cut
