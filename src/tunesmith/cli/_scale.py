@@ -3,7 +3,6 @@ storage's schema."""
 
 from __future__ import annotations
 
-import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from tunesmith._text import terminal_safe
 from tunesmith.attributes import ObjectiveReferenceAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
+    _command_line,
     _confirm_stored,
     _friendly_errors,
     _interruptible,
@@ -195,8 +195,9 @@ def _worker_objective(
                    "value other than the stored one is refused.")  # fmt: skip
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="When the budget is spent, wait for other workers' trials and run what lost ones free.")  # fmt: skip
+@click.pass_context
 def worker(
-    study_name: str, storage: str, objective: str | None, workers: int,
+    ctx: click.Context, study_name: str, storage: str, objective: str | None, workers: int,
     executor: str | None, heartbeat_interval: float | None, grace: float | None, wait: bool,
 ) -> None:  # fmt: skip
     """Join the study STUDY_NAME from this machine and run its trials until its budget is spent.
@@ -220,9 +221,10 @@ def worker(
     def kept(exc: BaseException) -> str:
         stopped = stopped_by(exc)
         recorded = "no trial was running" if stopped is None else stopped.describe()
+        # The command as typed, --storage included: the study's name alone names no storage.
         return (
             f"interrupted: the trials this worker finished are kept in {redact_url(url)}; {recorded}. Carry on "
-            f"with: tunesmith worker {shlex.quote(study_name)} (the same storage and objective)"
+            f"with:\n  {_command_line(ctx)}"
         )
 
     with _interruptible(kept), _friendly_errors():

@@ -27,7 +27,14 @@ from tunesmith.executors.base import (
 )
 from tunesmith.trial import Trial, TrialKind
 
-__all__ = ["InlineExecutor", "asked_extra", "noting_interrupts", "run_job"]
+__all__ = [
+    "InlineExecutor",
+    "asked_extra",
+    "holding_interrupts",
+    "noting_interrupts",
+    "restore_held_handlers",
+    "run_job",
+]
 
 # The signals whose Python handler may raise `KeyboardInterrupt` in the main thread: Ctrl-C's, and those a command
 # turns into one (`tunesmith run` raises its `Terminated` on SIGTERM and SIGHUP).
@@ -199,6 +206,53 @@ def noting_interrupts() -> Iterator[list[KeyboardInterrupt]]:
         for number, handler in former.items():
             if signal.getsignal(number) is wrappers[number]:  # a handler the objective set stays, as without us
                 signal.signal(number, handler)
+
+
+# The handlers a hold replaced, while the outermost hold lasts: a trial process forked meanwhile sets them again.
+_HELD: dict[int, Any] = {}
+
+
+@contextmanager
+def holding_interrupts(*, replay: bool = False) -> Iterator[list[int]]:
+    """Within the block, SIGINT, SIGTERM and SIGHUP raise nothing: each is noted (the list yielded holds their
+    numbers) and the former handlers come back afterwards; with ``replay``, the first one noted is then handed to its
+    handler (Ctrl-C's raises `KeyboardInterrupt` there, after the block).
+
+    Without ``replay``, for the block that ends a run an interruption stopped: killing its trial processes (stopped
+    with SIGSTOP, then killed) and recording them FAILED (interrupted), bounded work that a second Ctrl-C, or
+    ``timeout -s INT``'s second signal, cut in two: the run hung waiting on a stopped trial process, or left trials
+    RUNNING and said none was. With ``replay``, around forking a trial process: a signal whose handler ran inside
+    the fork's hooks (logging's lock release after the fork) left that lock held, and the next log line hung the run.
+    A process forked within the block sets the former handlers again (`restore_held_handlers`). Outside the main
+    thread, which alone runs signal handlers, nothing changes."""
+    noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, _frame: FrameType | None) -> None:
+        noted.append(signum)
+
+    former = {number: signal.signal(number, note) for number in _INTERRUPTING}
+    outermost = not _HELD
+    if outermost:
+        _HELD.update(former)
+    try:
+        yield noted
+    finally:
+        if outermost:
+            _HELD.clear()
+        for number, handler in former.items():
+            # A handler not set from Python (None) cannot be set again: the default stands in for it.
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+    if replay and noted and callable(handler := former[noted[0]]):
+        handler(noted[0], None)
+
+
+def restore_held_handlers() -> None:
+    """In a process forked while `holding_interrupts` held them, set the signal handlers it replaced again."""
+    for number, handler in list(_HELD.items()):
+        signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 def _storage_failure(exc: BaseException) -> bool:

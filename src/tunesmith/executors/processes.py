@@ -72,7 +72,7 @@ from tunesmith.executors.base import (
     TrialOutcome,
     decide_report,
 )
-from tunesmith.executors.inline import run_job
+from tunesmith.executors.inline import holding_interrupts, restore_held_handlers, run_job
 from tunesmith.trial import TrialKind
 
 __all__ = ["ProcessExecutor"]
@@ -385,6 +385,7 @@ def _child_main(
     trial holds, ``CUDA_VISIBLE_DEVICES``).
     """
     try:
+        restore_held_handlers()  # forked while the driver held interruptions: its own handlers, not the hold's
         os.environ[MARK] = token
         os.environ.update(environment or {})
         if parent_pid is None:
@@ -576,15 +577,19 @@ class ProcessExecutor(Executor):
             name=f"tunesmith-trial-{job.number}",
             daemon=True,
         )
-        try:
-            process.start()
-        except BaseException:
-            self._give_back(gpus)
-            raise
-        child_conn.close()
-        if self._watch is not None:
-            self._watch.tell(b"+", process.pid)
-        self._running[job.number] = _Running(job, process, parent_conn, time.monotonic(), token, crash_log, gpus=gpus)
+        # An interruption is held while the trial process forks, and raised once it is recorded as running, so that
+        # shutdown kills it (`holding_interrupts`: one landing in the fork's hooks hung the run).
+        with holding_interrupts(replay=True):
+            try:
+                process.start()
+            except BaseException:
+                self._give_back(gpus)
+                raise
+            child_conn.close()
+            if self._watch is not None:
+                self._watch.tell(b"+", process.pid)
+            started = _Running(job, process, parent_conn, time.monotonic(), token, crash_log, gpus=gpus)
+            self._running[job.number] = started
 
     def busy(self) -> int:
         return len(self._running) + len(self._done)

@@ -37,6 +37,7 @@ from tunesmith.errors import (
 )
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors.base import GPUS, REFUSED_REPORT, TRAINED_TO
+from tunesmith.executors.inline import holding_interrupts
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.pareto import pareto_front
 from tunesmith.samplers.grid import Grid, SparseGridWarning
@@ -1466,6 +1467,23 @@ def _untold_note(study: Study, records: Sequence[TrialRecord]) -> str | None:
 
 
 def _stop(
+    study: Study,
+    runner: Executor,
+    exc: BaseException,
+    held: Sequence[TrialOutcome],
+    telling: int | None,
+    pending: set[int],
+    since: float,
+    observers: Observers,
+) -> Stopped:
+    """`_record_stop`, with interruptions held until it is done (`holding_interrupts`): a second Ctrl-C cut it in
+    two, between stopping a trial process (SIGSTOP) and killing it, and the run hung waiting on it; or between the
+    trials' records, and the run left them RUNNING while its summary said none was. The run is stopping already."""
+    with holding_interrupts():
+        return _record_stop(study, runner, exc, held, telling, pending, since, observers)
+
+
+def _record_stop(
     study: Study,
     runner: Executor,
     exc: BaseException,

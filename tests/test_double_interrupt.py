@@ -1,0 +1,114 @@
+"""Two interruptions close together (``timeout -s INT`` sends two; a user presses Ctrl-C twice) end a run as one
+does: exit code 130, every trial that was running recorded FAILED (interrupted), and a summary that says so. The
+second one used to land in the shutdown, between stopping a trial process (SIGSTOP) and killing it, and the run
+waited on the stopped process for ever; or between the trials' records, which it left RUNNING while saying none
+was; or in a fork's hooks, where it left logging's lock held and the next log line hung the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tunesmith.executors.inline import holding_interrupts
+
+SLOW = textwrap.dedent(
+    """\
+    import time
+
+    def objective(trial):
+        time.sleep(2.0)
+        return {"loss": (trial.params["x"] - 1.0) ** 2}
+    """
+)
+
+CONFIG = textwrap.dedent(
+    """\
+    name = "twice"
+    objective = "slow:objective"
+    storage = "sqlite:///twice.db"
+    seed = 0
+    workers = 2
+    executor = "processes"
+    sampler = "random"
+    [metric]
+    name = "loss"
+    direction = "min"
+    [budget]
+    trials = 50
+    [space]
+    x = { type = "float", low = -3.0, high = 3.0 }
+    """
+)
+
+
+def _states(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with closing(sqlite3.connect(db)) as conn:
+        try:
+            return [row[0] for row in conn.execute("SELECT state FROM trials")]
+        except sqlite3.OperationalError:  # the run is creating its tables
+            return []
+
+
+def _interrupt_twice(folder: Path, gap: float) -> tuple[int, str]:
+    tunesmith = Path(sys.executable).with_name("tunesmith")
+    run = subprocess.Popen(
+        [str(tunesmith), "run", "twice.toml", "--no-report"], cwd=folder, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal starts it
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _states(folder / "twice.db").count("complete") < 2:  # trials run, and new ones are forking
+            assert run.poll() is None and time.monotonic() < deadline, "no trial finished"
+            time.sleep(0.1)
+        run.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=30)  # hung for ever before
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    return run.returncode, err
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.0, 0.005, 0.02])
+def test_two_interruptions_close_together_end_the_run_with_every_trial_recorded(tmp_path: Path, gap: float) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    (tmp_path / "twice.toml").write_text(CONFIG)
+    code, err = _interrupt_twice(tmp_path, gap)
+    assert code in (130, -signal.SIGINT), err[-2000:]  # a second one during the interpreter's exit kills it so
+    states = _states(tmp_path / "twice.db")
+    assert "running" not in states, (states, err[-2000:])
+    assert "Traceback" not in err and "Aborted!" not in err, err[-2000:]
+    if code == 130:
+        said = " ".join(err.split())
+        assert "interrupted: study 'twice' keeps its" in said, err[-2000:]
+        assert ("no trial was running" in said) == ("failed" not in states), err[-2000:]
+
+
+def test_interruptions_held_in_a_block_are_noted_and_the_first_replayed_after_it() -> None:
+    former = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), holding_interrupts(replay=True) as noted:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs here, and raises nothing
+            assert noted == [signal.SIGINT]
+        with holding_interrupts() as noted:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        assert noted == [signal.SIGINT]  # without replay, nothing is raised after the block either
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, former)
