@@ -110,3 +110,11 @@ def test_the_command_copies_and_says_where(tmp_path: Path) -> None:
     assert _flat(f"from study 's' of {source} with 4 trials") in _flat(status.output)
     again = CliRunner().invoke(cli, ["copy", "s", "--storage", source, "--to", target, "--as", "archived"])
     assert again.exit_code == 1 and "Traceback" not in again.output and "never merged" in again.output
+
+
+def test_the_command_refuses_a_copy_into_memory_which_would_end_with_it(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path / 'a.db'}"
+    _study(source)
+    result = CliRunner().invoke(cli, ["copy", "s", "--storage", source, "--to", "memory"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "--to memory keeps the copy only inside this command's process" in " ".join(result.output.split())

@@ -589,3 +589,16 @@ def test_a_warm_start_drops_earlier_results_that_breach_this_studys_guardrails_a
         ts.Study(space, metric=ts.Metric("acc", "max"), guardrails=[ts.Guardrail("latency_ms", "<=", 50.0)],
                  budget=ts.Budget(trials=3), storage="memory", seed=1, name="bare",
                  warm_start=[{"x": 0.2, "acc": 0.2}, {"x": 0.9, "acc": 0.9, "latency_ms": 90.0}])  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["invalidate", "revalidate"])
+def test_a_trial_number_past_64_bits_is_no_trial_of_the_study(tmp_path: Path, command: str) -> None:
+    # SQLite's driver raised OverflowError for it, a traceback of 24 frames.
+    url = f"sqlite:///{tmp_path}/big.db"
+    _run(_study(SQLStorage(url)), 2)
+    arguments = [command, "--study", "known", "--storage", url, "99999999999999999999"]
+    result = CliRunner().invoke(cli, [*arguments, "--reason", "x"] if command == "invalidate" else arguments)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"{command}: study 'known' has no trial #99999999999999999999: its trials are #0-#1" in " ".join(
+        result.output.split()
+    ), result.output

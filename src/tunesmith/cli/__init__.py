@@ -8,6 +8,11 @@ invalidate, revalidate). `_common` holds what they share.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from typing import Any, NoReturn
+
 import click
 
 from tunesmith.cli._discipline import finalize_command, lr_find, plan_command
@@ -43,4 +48,57 @@ def main() -> None:
 
     # `run` and `demo` state the number of fully trained configurations in their own words.
     warnings.filterwarnings("ignore", category=ShortTrainingWarning)
-    cli(prog_name="tunesmith")
+    sys.stdout = _Stdout(sys.stdout)
+    try:
+        cli(prog_name="tunesmith")
+    except StdoutRefused as exc:
+        _say_stdout_refused(exc)
+
+
+class StdoutRefused(OSError):
+    """Standard output refused what the command wrote to it (a full disk, ``> /dev/full``): the `OSError` it raised,
+    marked as standard output's, so that the command ends with one line, never a traceback."""
+
+
+class _Stdout:
+    """Standard output, whose ``write`` and ``flush`` raise `StdoutRefused` for the `OSError` the stream raised; every
+    other attribute is the stream's (rich and click read ``encoding``, ``isatty`` and ``fileno`` from it)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except OSError as exc:
+            raise StdoutRefused(exc.errno, exc.strerror) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise StdoutRefused(exc.errno, exc.strerror) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _say_stdout_refused(exc: OSError) -> NoReturn:
+    """End the command with one line on standard error and exit code 1, instead of a traceback, when standard output
+    refused what the command wrote; standard output is pointed at the null device first, so that the interpreter's
+    own flush at exit does not fail again."""
+    reason = exc.strerror or str(exc)
+    try:
+        sys.stderr.write(
+            f"Error: cannot write to standard output ({reason}): what this command printed is incomplete; what it "
+            "stored in the storage is kept. Write its output where there is room (or drop the redirection), and run "
+            "it again\n"
+        )
+        sys.stderr.flush()
+    except OSError:
+        pass
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    raise SystemExit(1)

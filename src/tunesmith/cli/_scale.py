@@ -356,6 +356,11 @@ def copy(study_name: str, storage: str, to_storage: str, to_name: str | None) ->
         except StudyNotFound:
             raise no_study(study_name, source, storage) from None
         target = open_storage(to_storage)
+        if target.url == "memory":  # the copy would end with this command, reported as done
+            raise CliError(
+                "--to memory keeps the copy only inside this command's process, so it is gone when the command ends: "
+                "copy to a SQLite file (--to sqlite:///copy.db) or a PostgreSQL server"
+            )
         copied = copy_study(study_name, source, target, to_name=to_name)
     for line in copied.lines():
         console.print(terminal_safe(line))

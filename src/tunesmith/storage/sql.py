@@ -442,6 +442,8 @@ class SQLStorage(Storage):
             cached = self._finished.get(study_id, number, revision)
             if cached is not None:
                 return cached
+            if not _INT64[0] <= number <= _INT64[1]:  # no column holds it: SQLite's driver raised OverflowError
+                raise _no_trial(conn, study_id, number)
             row = conn.execute(sa.select(t).where(t.c.study_id == study_id, t.c.number == number)).first()
             if row is None:
                 raise _no_trial(conn, study_id, number)
@@ -724,6 +726,10 @@ class SQLStorage(Storage):
 
 # The trials that spend no trial budget (`counts_toward_budget`): few, so counted from the cache's index.
 _SPENDS_NO_BUDGET = Facet("spends no trial budget", lambda record: not counts_toward_budget(record))
+
+
+# The numbers a trial number column can hold (a 64-bit integer, in SQLite and PostgreSQL alike).
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _no_trial(conn: Connection, study_id: int, number: int) -> TunesmithError:
