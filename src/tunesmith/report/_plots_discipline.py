@@ -148,7 +148,9 @@ def guardrails(data: ReportData) -> go.Figure | None:
 
 
 def seed_stability(section: SeedStabilityAttr | Mapping[str, Any]) -> go.Figure:
-    """The metric of each candidate across seeds (attribute ``seed_stability``, see `tunesmith.attributes`).
+    """The metric of each candidate across seeds (attribute ``seed_stability``, see `tunesmith.attributes`), and beside
+    the winner its runs on the fresh seeds after the pick when it has them: those are what the verdict's seed
+    stability and baseline margin judge it on (the figure showed the runs that picked it alone).
 
     Raises:
         AttributeShapeError: when the attribute is not in its shape or has no candidates.
@@ -161,6 +163,11 @@ def seed_stability(section: SeedStabilityAttr | Mapping[str, Any]) -> go.Figure:
     for candidate in stability.candidates:
         values = [float(v) for v in candidate.values]
         fig.add_trace(go.Box(y=values, name=candidate.label, boxpoints="all", jitter=0.3, pointpos=0, showlegend=False))
+        confirmed = [float(v) for v in candidate.confirm_values or ()]
+        if confirmed:
+            fig.add_trace(go.Box(y=confirmed, name=f"{candidate.label}: {len(confirmed)} fresh seeds after the pick",
+                                 boxpoints="all", jitter=0.3, pointpos=0, showlegend=False,
+                                 marker_color="#54a24b"))  # fmt: skip
     return fig
 
 
