@@ -1298,7 +1298,11 @@ def optimize(
                     notes.append(off_axis)
     except BaseException as exc:
         error = exc
-        stopped = _stop(study, runner, exc, held, telling, pending, loop_began, observers)
+        # Interruptions are held while it records the stop: a second Ctrl-C cut it in two, between stopping a trial
+        # process (SIGSTOP) and killing it, and the run hung waiting on it; or between the trials' records, and the
+        # run left them RUNNING while its summary said none was. The run is stopping already.
+        with holding_interrupts():
+            stopped = _stop(study, runner, exc, held, telling, pending, loop_began, observers)
         with contextlib.suppress(Exception):
             observers.notify("on_optimize_end", study, None)
         stopped.attach(exc)
@@ -1467,23 +1471,6 @@ def _untold_note(study: Study, records: Sequence[TrialRecord]) -> str | None:
 
 
 def _stop(
-    study: Study,
-    runner: Executor,
-    exc: BaseException,
-    held: Sequence[TrialOutcome],
-    telling: int | None,
-    pending: set[int],
-    since: float,
-    observers: Observers,
-) -> Stopped:
-    """`_record_stop`, with interruptions held until it is done (`holding_interrupts`): a second Ctrl-C cut it in
-    two, between stopping a trial process (SIGSTOP) and killing it, and the run hung waiting on it; or between the
-    trials' records, and the run left them RUNNING while its summary said none was. The run is stopping already."""
-    with holding_interrupts():
-        return _record_stop(study, runner, exc, held, telling, pending, since, observers)
-
-
-def _record_stop(
     study: Study,
     runner: Executor,
     exc: BaseException,
