@@ -170,7 +170,8 @@ def _fails_with_the_loss(result: Result, database: Path) -> str:
     assert "Traceback" not in output
     last = output.strip().splitlines()[-1]
     assert last.startswith(f"Error: the SQLite database {database} was deleted while in use: "), output
-    assert last.endswith("restore the file or start a new study"), output
+    assert "restore the file or start a new study (when this process closes the storage, what it still reads of the " \
+        "old file is saved as" in last, output
     return output
 
 
