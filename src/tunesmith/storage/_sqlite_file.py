@@ -198,7 +198,10 @@ class DatabaseFile:
         is kept while it is open on the file opened (not once the path holds another)."""
         with self._lock:
             self._connections += 1
-            if connection is not None and not self._moved and self._problem() is None:
+            if connection is None or self._lost is not None:
+                return
+            self._lost = self._problem()  # once lost, always lost: the next check says it
+            if self._lost is None:
                 self._open[id(connection)] = connection
 
     def connection_closed(self, connection: sqlite3.Connection | None = None) -> None:
