@@ -27,6 +27,7 @@ __all__ = [
     "ReferencePointWarning",
     "crowding_distance",
     "derive_reference",
+    "front_scores",
     "hypervolume",
     "hypervolume_contributions",
     "hypervolume_history",
@@ -248,6 +249,26 @@ def crowding_distance(losses: np.ndarray) -> np.ndarray:
         if span > 0:
             distance[order[1:-1]] += (column[order[2:]] - column[order[:-2]]) / span
     return distance
+
+
+def front_scores(losses: np.ndarray) -> np.ndarray:
+    """A score for each row, lower is better, that ranks rows as `nondominated_order` does (by non-dominated front,
+    then by crowding distance, the more isolated first) and is equal for rows nothing tells apart: the same front and
+    the same crowding distance, which equal rows share (their crowding is read once per distinct row). The extremes
+    of a front share an infinite crowding distance: each is the best on an objective, and no score orders them.
+
+    A rung keeps every trial tied with the last one it keeps (`tunesmith.schedulers`); with trial numbers breaking
+    these ties, of two extremes or of two identical results the newer trial was always stopped."""
+    losses = np.asarray(losses, dtype=float)
+    ranks = nondominated_ranks(losses)
+    crowding = np.zeros(len(losses))
+    for rank in np.unique(ranks):
+        members = np.flatnonzero(ranks == rank)
+        distinct, inverse = np.unique(losses[members], axis=0, return_inverse=True)
+        crowding[members] = crowding_distance(distinct)[np.asarray(inverse).reshape(-1)]
+    keys = sorted({(int(r), -float(c)) for r, c in zip(ranks, crowding, strict=True)})
+    place = {key: float(i) for i, key in enumerate(keys)}
+    return np.array([place[(int(r), -float(c))] for r, c in zip(ranks, crowding, strict=True)], dtype=float)
 
 
 def nondominated_order(losses: np.ndarray) -> np.ndarray:

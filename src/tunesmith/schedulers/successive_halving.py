@@ -37,7 +37,7 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.fidelity import is_rung_peer, value_at
-from tunesmith.pareto import losses_of, nondominated_order
+from tunesmith.pareto import front_scores, losses_of
 from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers._final_model import predicted_finals
 from tunesmith.schedulers.base import Promotion, Scheduler
@@ -120,6 +120,21 @@ def value_at_rung(record: TrialRecord, metric: str, level: float) -> float | Non
     return None if crossing is None else value_at(record, metric, crossing)
 
 
+def _not_finite_at_rung(record: TrialRecord, metric: str, level: float) -> bool:
+    """Whether the reading of ``metric`` a rung at ``level`` judges ``record`` by (`value_at_rung`'s) is there and
+    not finite: a value reported NaN or infinite, where a metric never reported is no reading at all."""
+    crossing = min((step for step in record.intermediate if step >= level), default=None)
+    if crossing is None:
+        return False
+    value = None
+    for step, reported in sorted(record.intermediate.items()):
+        if step > crossing:
+            break
+        if metric in reported:
+            value = reported[metric]
+    return value is not None and not math.isfinite(value)
+
+
 def _diverged_after(record: TrialRecord) -> bool:
     """Whether ``record`` was stopped for diverging (the study's divergence check): at a rung it reached with a finite
     value, it still counts, ranked last (`_Rungs.ranked`)."""
@@ -153,10 +168,11 @@ class _Standing:
     peers: int  # the trials ranked at the rung, itself included
     keep: int  # the top ``keep`` go on, and any tied with the last of them
     kept: bool
-    score: float | None  # its loss, or predicted final loss, at the rung (None when ranked by fronts)
+    score: float | None  # its loss, or predicted final loss, at the rung (by fronts: its `front_scores` place)
     cutoff: float | None  # the last kept trial's
     ranking: Ranking
     diverged: int = 0  # of the peers, those that diverged after the rung (ranked last)
+    not_finite: bool = False  # its value of an objective there is not finite: ranked last with the diverged
 
     def placing(self, context: SearchContext, where: str) -> str:
         """``ranked 5 of 9 at the rung at resource 3<where>, by its loss there (0.93; the last kept: 0.71)``: the
@@ -171,6 +187,8 @@ class _Standing:
                 mine, theirs = _apart(sign * self.score, sign * self.cutoff)
                 by += f" ({mine}; {last}: {theirs})"
         later = f" ({self.diverged} of them diverged after it: ranked last)" if self.diverged else ""
+        if self.not_finite:
+            by += "; a value of an objective there is not finite, so it ranks after every trial whose values are"
         return f"ranked {self.rank} of {self.peers}{later} at the rung at resource {self.level:g}{where}, {by}"
 
 
@@ -248,9 +266,13 @@ class _Rungs:
         share of, and never take a place in it.
 
         With several objectives (``len(context.objectives) > 1``) as MO-ASHA ranks them: by non-dominated
-        front, ties inside a front by crowding distance (the more isolated first), then by trial number;
-        the score is then ``None`` (fronts have no single score), and a member lacking an objective's value
-        at the level is not ranked.
+        front, ties inside a front by crowding distance (the more isolated first), then by trial number; the score
+        is then `front_scores`' (equal for members nothing tells apart, which `top` keeps together: the extremes of
+        a front, identical results), and a member lacking an objective's value at the level is not ranked. A member
+        whose value of an objective there is not finite (a NaN or infinite value of an objective the divergence check
+        does not watch) follows the peers with the diverged ones: it counts, and never takes a place in the top
+        share (it was never ranked, so it went on to the end however bad its other objectives); when no peer has
+        finite values there (an objective reported NaN until the end, by every trial), none is ranked.
         """
         # A trial that diverged after the rung reached it, so it counts among the trials the top share is taken of,
         # but last: its value there said nothing of how it ended. One that failed or was declared infeasible keeps
@@ -259,10 +281,15 @@ class _Rungs:
         reached = [
             r for r in members if _diverged_after(r) and all(value_at_rung(r, n, level) is not None for n in names)
         ]
-        last: list[tuple[float | None, TrialRecord]] = [(None, r) for r in sorted(reached, key=lambda r: r.number)]
         members = [r for r in members if is_rung_peer(r)]
         if len(context.objectives) > 1:
-            return [(None, r) for r in self._ranked_by_fronts(members, level, context)] + last, "fronts"
+            broken = [r for r in members if any(_not_finite_at_rung(r, n, level) for n in names)]
+            fronts = self._ranked_by_fronts([r for r in members if r not in broken], level, context)
+            if fronts:  # with no finite peer to rank them after (an objective reported NaN until the end), none is
+                reached += broken
+            last = [(None, r) for r in sorted(reached, key=lambda r: r.number)]
+            return [*fronts, *last], "fronts"
+        last = [(None, r) for r in sorted(reached, key=lambda r: r.number)]
         sign = context.metric.sign()
         name = context.metric.name
         scored = [(sign * v, r) for r in members if (v := value_at_rung(r, name, level)) is not None]
@@ -288,7 +315,10 @@ class _Rungs:
         return [r for i, (score, r) in enumerate(scored) if i < keep or (cutoff is not None and score == cutoff)]
 
     @staticmethod
-    def _ranked_by_fronts(members: Sequence[TrialRecord], level: float, context: SearchContext) -> list[TrialRecord]:
+    def _ranked_by_fronts(
+        members: Sequence[TrialRecord], level: float, context: SearchContext
+    ) -> list[tuple[float | None, TrialRecord]]:
+        """The members with every objective's value at ``level``, best first, each with its `front_scores` score."""
         reached: list[TrialRecord] = []
         rows: list[list[float]] = []
         for record in sorted(members, key=lambda r: r.number):
@@ -297,8 +327,9 @@ class _Rungs:
             if losses is not None:
                 reached.append(record)
                 rows.append(losses)
-        order = nondominated_order(np.asarray(rows, dtype=float).reshape(len(rows), len(context.objectives)))
-        return [reached[i] for i in order]
+        scores = front_scores(np.asarray(rows, dtype=float).reshape(len(rows), len(context.objectives)))
+        ranked = sorted(zip(scores.tolist(), reached, strict=True), key=lambda item: (item[0], item[1].number))
+        return [(float(score), record) for score, record in ranked]
 
     def keep(self, reached: int, at_least_one: bool = True) -> int:
         """How many of ``reached`` trials go on from a rung."""
@@ -312,7 +343,9 @@ class _Rungs:
         rank = next((i + 1 for i, (_, record) in enumerate(scored) if record.number == trial.number), None)
         score = None if rank is None else scored[rank - 1][0]
         cutoff = scored[min(keep, len(scored)) - 1][0] if keep >= 1 and scored else None
-        return _Standing(level, rank, len(scored), keep, trial.number in top, score, cutoff, ranking, _diverged(scored))
+        not_finite = ranking == "fronts" and rank is not None and score is None and not _diverged_after(trial)
+        return _Standing(level, rank, len(scored), keep, trial.number in top, score, cutoff, ranking, _diverged(scored),
+                         not_finite)  # fmt: skip
 
     def standing_at(self, trial: TrialRecord, members: Sequence[TrialRecord], level: float,
                     context: SearchContext) -> _Standing:  # fmt: skip
