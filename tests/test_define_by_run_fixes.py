@@ -197,3 +197,27 @@ def test_reversed_bounds_say_low_may_equal_high_rather_than_offer_fixed() -> Non
     with pytest.raises(DefinitionError, match=r"low <= high must hold, got low=2, high=1: swap them \(low == high: a "
                        r"constant\)$"):  # fmt: skip
         Trial(0, {}, 1, space=Space.empty()).suggest_int("k", 2, 1)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes", "auto"])
+def test_an_enqueued_value_outside_the_definition_fails_its_trial_alone_and_the_samplers_go_on(
+    sampler: str, tmp_path: Path
+) -> None:
+    # The queue took "c" and "abc" before any trial asked for the parameters; the objective then asked for other
+    # values, so that trial failed, keeping them in its parameters, and every model sampler's next ask raised
+    # SpaceError (or int()'s ValueError) on encoding it, on every resume too.
+    def objective(trial: Trial) -> float:
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        n = trial.suggest_int("n", 1, 5)
+        return trial.suggest_float("x", 0.0, 1.0) + n + (kind == "b")
+
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    study = ts.Study(metric="value", storage=url, name="queue", seed=1, sampler=sampler)
+    study.enqueue({"kind": "b", "n": 2})
+    study.enqueue({"kind": "c", "n": "abc"})
+    study.optimize(objective, n_trials=13, progress=False)
+    states = [record.state for record in study.trials]
+    assert states[1] is TrialState.FAILED and states.count(TrialState.COMPLETE) == 12, states
+    again = ts.Study.load("queue", storage=url)
+    again.optimize(objective, n_trials=2, progress=False)
+    assert len(again.trials) == 15

@@ -310,9 +310,9 @@ def test_the_encoding_memo_serves_the_copies_a_multifidelity_view_makes_of_a_rec
     calls: list[dict[str, Any]] = []
     real = Space.encode
 
-    def counting(self: Space, params: Mapping[str, Any]) -> np.ndarray:
+    def counting(self: Space, params: Mapping[str, Any], **options: Any) -> np.ndarray:
         calls.append(dict(params))
-        return real(self, params)
+        return real(self, params, **options)
 
     monkeypatch.setattr(Space, "encode", counting)
     cache = EncodingCache()

@@ -50,7 +50,7 @@ class EncodingCache:
         hit = self._rows.get(id(record.params))
         if hit is not None and hit[0] is record.params and hit[1] is space:
             return hit[2]
-        row = space.encode(record.params)
+        row = space.encode(record.params, recorded=True)
         if record.state.is_finished:
             if len(self._rows) >= self._max_size:
                 self._rows.clear()
@@ -187,7 +187,7 @@ def _observe(
     pending: list[np.ndarray] = []
     used: list[np.ndarray] = []
     for record in history:
-        row = cache.encode(space, record) if cache is not None else space.encode(record.params)
+        row = cache.encode(space, record) if cache is not None else space.encode(record.params, recorded=True)
         used.append(row)
         state = record.state
         if state in (TrialState.RUNNING, TrialState.PAUSED):

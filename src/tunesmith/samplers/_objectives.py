@@ -69,7 +69,7 @@ def observe_objectives(
     pending: list[np.ndarray] = []
     used: list[np.ndarray] = []
     for record in history:
-        row = cache.encode(space, record) if cache is not None else space.encode(record.params)
+        row = cache.encode(space, record) if cache is not None else space.encode(record.params, recorded=True)
         used.append(row)
         state = record.state
         if state in (TrialState.RUNNING, TrialState.PAUSED):

@@ -66,7 +66,7 @@ def _sobol_points(space: Space, history: Sequence[TrialRecord], seed: int | None
         return np.asarray(block[index : index + count])
     # The shift that put the earliest trial held on its own index: trial 0's unless it was invalidated.
     anchor = min(own_trials(history), key=lambda record: record.number)
-    held = space.encode(anchor.params)
+    held = space.encode(anchor.params, recorded=True)
     held = np.where(np.isnan(held), 0.5, held)
     shift = _to_bits(held) ^ _to_bits(block[anchor.number])
     return np.asarray(((_to_bits(block[index : index + count]) ^ shift) + 0.5) / _SCALE)

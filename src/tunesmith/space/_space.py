@@ -594,13 +594,23 @@ class Space(Mapping[str, Param]):
                 out[name] = given[name] if given is not None and name in given else param.decode(u)
         return out
 
-    def encode(self, params: Mapping[str, Any]) -> np.ndarray:
-        """Map a configuration to the unit cube; inactive dimensions are ``NaN``."""
+    def encode(self, params: Mapping[str, Any], *, recorded: bool = False) -> np.ndarray:
+        """Map a configuration to the unit cube; inactive dimensions are ``NaN``.
+
+        ``recorded``: ``params`` are a trial's as stored, which may hold a value the parameter cannot encode (an
+        enqueued option a define-by-run objective then asked for with other choices, text where it asked for an
+        integer: that trial failed, naming both); such a dimension reads ``NaN``, as an inactive one does, instead
+        of raising: the samplers read every trial of the history, and the next ask of every model sampler raised, on
+        every resume of the study. A number outside the range encodes at the bound, as it always did."""
         dims = self.dimensions
         out = np.full(len(dims), np.nan)
         for i, name in enumerate(dims):
             if name in params and self.is_active(name, params):
-                out[i] = self._params[name].encode(params[name])
+                try:
+                    out[i] = self._params[name].encode(params[name])
+                except (SpaceError, TypeError, ValueError, OverflowError):
+                    if not recorded:
+                        raise
         return out
 
     def decode(self, u: Sequence[float] | np.ndarray) -> dict[str, Any]:
@@ -775,3 +785,4 @@ class Space(Mapping[str, Param]):
         if not stored:  # a config file's: a clause that never holds is a mistake to fix there (a stored one was said)
             space._warn_never_holding(stacklevel=2)
         return space
+
