@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tunesmith as ts
 from tunesmith import Choice, Fixed, Float, Int, Space, SpaceError, SpaceWarning, TunesmithError
 
 
@@ -286,3 +288,17 @@ def test_a_numpy_option_that_is_not_a_json_scalar_is_still_refused() -> None:
         Choice([np.float64("nan"), 1.0])
     with pytest.raises(SpaceError, match="options must be unique, got 1 twice"):
         Choice([np.int64(1), 1])
+
+
+@pytest.mark.parametrize("steps", [2, 7])
+def test_a_stepped_range_far_from_zero_that_float_accepts_is_stored_and_read_back_unchanged(
+    steps: int, tmp_path: Path
+) -> None:
+    # Read back with a fixed slack, 1000000.1 + 2 * 0.1 read as one step short (Study refused it) and + 7 * 0.1 lost
+    # its top value (the grid never tried it, enqueue refused it).
+    space = ts.Space({"x": ts.Float(1000000.1, 1000000.1 + steps * 0.1, step=0.1)})
+    url = f"sqlite:///{tmp_path / 'far.db'}"
+    study = ts.Study(space, metric="value", storage=url, name="far", seed=0, sampler="grid")
+    assert study.space == space and ts.Study.load("far", storage=url).space == space
+    study.optimize(lambda trial: -trial.params["x"], n_trials=20, progress=False)  # ends once the grid is used up
+    assert len(study.trials) == steps + 1

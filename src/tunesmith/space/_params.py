@@ -189,6 +189,15 @@ def _whole_steps_error(low: Decimal, high: Decimal, step: Decimal, given: str, w
     )
 
 
+def _whole_steps(low: float, high: float, step: float) -> bool:
+    """Whether ``high - low`` is a whole number of ``step`` up to float rounding, which grows with the magnitude of
+    the bounds over the step: `Float`'s check, and the one a stored range is read back with (a fixed slack there read
+    ``Float(1000000.1, 1000000.3, step=0.1)``, which `Float` accepts, as one step short, and a study refused it)."""
+    steps = (high - low) / step
+    slack = _WHOLE_STEPS_SLACK + _WHOLE_STEPS_RELATIVE * (steps + max(abs(low), abs(high)) / step)
+    return abs(steps - round(steps)) <= slack
+
+
 def _onto_the_grid(kind: str, fields_: dict[str, Any]) -> dict[str, Any]:
     """A stored stepped range whose step does not divide it, its ``high`` moved down to the last value of its grid
     (what an older version drew at most); any other range as it is."""
@@ -206,7 +215,7 @@ def _onto_the_grid(kind: str, fields_: dict[str, Any]) -> dict[str, Any]:
     if size <= 0 or width < size:
         return fields_
     steps = width / size
-    if abs(float(steps) - round(float(steps))) <= _WHOLE_STEPS_SLACK:
+    if _whole_steps(float(low), float(high), float(step)):  # what `Float` accepts is read back as it is
         return fields_
     return {**fields_, "high": float(_DECIMAL.add(first, _DECIMAL.multiply(math.floor(steps), size)))}
 
@@ -261,9 +270,7 @@ class Float(Param):
                     f"step must leave fewer than 2**63 values in [low, high], got step={self.step!r} for high - low "
                     f"= {high - low!r}: use a larger step, or step=None for a continuous range"
                 )
-            steps = (high - low) / step
-            slack = _WHOLE_STEPS_SLACK + _WHOLE_STEPS_RELATIVE * (steps + max(abs(low), abs(high)) / step)
-            if abs(steps - round(steps)) > slack:
+            if not _whole_steps(low, high, step):
                 given = f"low={self.low!r}, high={self.high!r}, step={self.step!r}"
                 raise _whole_steps_error(_decimal(low), _decimal(high), _decimal(step), given, whole=False)
             object.__setattr__(self, "step", step)
