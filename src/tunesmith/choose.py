@@ -189,6 +189,8 @@ def _bound_noise(bound: Guardrail, chosen: TrialRecord) -> str:
     true value may break the bound: choose.best reads bounds on the values), of unknown noise, or nothing (met
     beyond the noise)."""
     value, stderr = chosen.metrics[bound.metric], chosen.metrics.get(f"{STDERR}{bound.metric}")
+    if stderr == 0 and not chosen.metrics.get(f"{COUNT}{bound.metric}"):
+        return ""  # a stderr of 0 the objective recorded itself (not per-example values all alike): exact
     if stderr is None or not math.isfinite(stderr) or stderr <= 0:
         return (f"{bound.describe()} is read on #{chosen.number}'s value {value:.4g}, of no recorded noise: "
                 f"whether its true value meets the bound is unknown (per-example values of {bound.metric} would "

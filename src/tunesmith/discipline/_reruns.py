@@ -624,8 +624,10 @@ def across_runs(runs: Sequence[SeedRun], key: str) -> tuple[float, Noise | None,
     noise = None
     if len(values) > 1 or within:
         typical = float(np.mean([n.stderr for n in within])) if within else 0.0
-        noise = Noise(math.hypot(spread, typical), f"{len(values)} seeds",
-                      dof=_degrees_of_freedom(spread, len(values), typical, within))  # fmt: skip
+        # Every run exact (a stderr of 0 it recorded) and all alike: the mean is exact too, not a spread unmeasured.
+        exact = len(within) == len(measured) and all(n.stderr == 0 and n.dof == math.inf for n in within)
+        dof = math.inf if exact and spread == 0 else _degrees_of_freedom(spread, len(values), typical, within)
+        noise = Noise(math.hypot(spread, typical), f"{len(values)} seeds", dof=dof)
     return float(np.mean(values)), noise, len(values)
 
 

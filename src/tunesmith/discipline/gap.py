@@ -124,10 +124,14 @@ def noise_of(metrics: Mapping[str, float], name: str, scale: float = 1.0) -> Noi
     """The sampling noise of ``metrics[name]``: per-example standard error, else the spread of its
     per-fold values over the square root of their count; ``None`` when the result carries neither. ``scale`` is
     the full range of a proportion's values (100 for a percentage: per-example values of 0 and 100), for a score
-    whose examples all agree."""
+    whose examples all agree. A ``stderr:<name>`` of 0 the objective recorded itself (no ``count:<name>`` beside
+    it: not read from per-example values) is an exact measurement, a parameter count say: noise 0 on infinite
+    degrees of freedom, which decides, where it read as no noise recorded and no bound on it could ever hold."""
     stderr = metrics.get(f"{STDERR}{name}")
     if stderr is not None and math.isfinite(stderr):
         count = metrics.get(f"{COUNT}{name}")
+        if stderr == 0 and not count:  # recorded so by the objective, not read from per-example values: exact
+            return Noise(0.0, f"exact ({STDERR}{name} recorded as 0)", dof=math.inf)
         if stderr == 0:  # every example alike: a perfect (or nil) score still carries its sampling noise
             return _all_alike(metrics.get(name), count, scale)
         examples = int(count) if count and count >= 2 else None
