@@ -602,3 +602,10 @@ def test_a_trial_number_past_64_bits_is_no_trial_of_the_study(tmp_path: Path, co
     assert f"{command}: study 'known' has no trial #99999999999999999999: its trials are #0-#1" in " ".join(
         result.output.split()
     ), result.output
+
+
+def test_an_integer_cell_past_2_to_the_53_is_read_exactly() -> None:
+    from tunesmith.study._known import from_text
+
+    assert from_text(ts.Int(0, 2**62), "1152921504606847308") == 1152921504606847308
+    assert from_text(ts.Int(0, 2**62), "1e3") == 1000  # written as a float, still an integer

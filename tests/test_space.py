@@ -302,3 +302,9 @@ def test_a_stepped_range_far_from_zero_that_float_accepts_is_stored_and_read_bac
     assert study.space == space and ts.Study.load("far", storage=url).space == space
     study.optimize(lambda trial: -trial.params["x"], n_trials=20, progress=False)  # ends once the grid is used up
     assert len(study.trials) == steps + 1
+
+
+def test_a_condition_reads_a_numpy_scalar_parent_as_its_value() -> None:
+    space = Space({"c": Choice([1, 2]), "n": Int(0, 10, when={"c": 1})})
+    assert space.validate({"c": np.int64(1), "n": np.int64(4)}) == {"c": 1, "n": 4}
+    assert not space.is_active("n", {"c": np.int64(2)})

@@ -470,7 +470,8 @@ class Space(Mapping[str, Param]):
         for parent, allowed in self._params[name].conditions.items():
             if parent not in params or not self.is_active(parent, params):
                 return False
-            key = json.dumps(params[parent])
+            value = params[parent]  # a NumPy scalar read as its Python value, as `contains` reads it
+            key = json.dumps(value.item() if isinstance(value, np.generic) else value)
             if not any(json.dumps(v) == key for v in allowed):
                 return False
         return True

@@ -288,12 +288,17 @@ def from_text(param: Param | None, text: str) -> Any:
                 "(Study.enqueue, or a warm start from the study or from records), where each option keeps its type"
             )
         return named[0] if named else text
+    if isinstance(param, Int):
+        try:
+            return int(text.strip())  # exact: through float, integers past 2**53 changed (1152921504606847308)
+        except ValueError:
+            pass
     try:
         number = float(text)
     except ValueError:
         return text
     if isinstance(param, Int) and number.is_integer():
-        return int(number)
+        return int(number)  # written as a float ("3.0", "1e3")
     return number if isinstance(param, Float) else text
 
 
