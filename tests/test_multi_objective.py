@@ -496,3 +496,24 @@ def test_a_choice_made_after_the_last_trial_reaches_the_dashboards_cached_figure
     names = [trace.get("name", "") for trace in after["data"]]
     assert any(f"#{chosen.number}" in name for name in names), names
     assert after != before
+
+
+def test_best_says_when_the_recorded_rule_now_picks_another_trial_of_the_front(tmp_path: Path) -> None:
+    # The choice is on the front still, so nothing said it no longer is what its rule picks until the verdict,
+    # after validate_top and finalize had spent their runs and the holdout on it.
+    def trade_off(trial: ts.Trial) -> dict[str, float]:
+        return {"err": trial.params["x"], "lat": 30 - 20 * trial.params["x"]}
+
+    url = f"sqlite:///{tmp_path / 'stale.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metrics=[ts.Metric("err"), ts.Metric("lat")],
+                     budget=ts.Budget(trials=5), storage=url, name="stale", seed=0, sampler="random")  # fmt: skip
+    study.optimize(trade_off, progress=False)
+    chosen = study.choose(ts.choose.best("err", bounds={"lat": ("<=", 22)}))
+    study.extend_budget(trials=12)
+    study.optimize(trade_off, progress=False)
+    now = ts.choose.best("err", bounds={"lat": ("<=", 22)}).pick(study.pareto_front, study.objectives)[0]
+    assert now.number != chosen.number and any(r.number == chosen.number for r in study.pareto_front)
+    result = CliRunner().invoke(cli, ["best", "stale", "--storage", url])
+    said = " ".join(result.output.split())
+    assert f"re-applied to the front as it is now ({len(study.pareto_front)} trials), picks #{now.number}" in said, said
+    assert f"not the chosen #{chosen.number}" in said and "choose again" in said

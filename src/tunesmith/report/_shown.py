@@ -350,7 +350,7 @@ def choice_off_front(data: ReportData) -> str | None:
         return None
     front = sorted(data.front, key=lambda r: (data.metric.sign() * r.metrics[data.metric.name], r.number))
     if any(r.number == choice.trial for r in front):
-        return None
+        return _rule_picks_another(data, front)
     from tunesmith.discipline._front import dominators, noise_unknown
 
     fix = f"choose again from the front as it is now: study.choose({_rule_call(choice.rule)})"
@@ -374,6 +374,35 @@ def choice_off_front(data: ReportData) -> str | None:
         noise = ", but only within the recorded noise of the objectives: the evidence cannot tell them apart"
     return (f"the chosen trial {_point(chosen, data.objectives)} is no longer on the Pareto front: dominated by "
             f"{named}{more}{noise}; {fix}")  # fmt: skip
+
+
+def _rule_picks_another(data: ReportData, front: list[TrialRecord]) -> str | None:
+    """What to say when the recorded choice is on the front still but its rule, re-applied to the front as it is now,
+    picks another trial (as the verdict's front check re-applies it, `discipline._front.reapply_choice`): that trial,
+    whether the chosen one lies behind it beyond the noise of what the rule reads, and the fix, before
+    `validate_top` and `finalize` spend their runs and the holdout on the old choice; ``None`` when it picks the
+    chosen one still, or the rule cannot be read."""
+    choice = data.choice
+    assert choice is not None
+    try:
+        rule = rule_from_json(choice.rule)
+        picked = rule.judge(front, data.objectives)
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return None
+    if picked.chosen.number == choice.trial:
+        return None
+    chosen = next(r for r in front if r.number == choice.trial)
+    behind, cut = picked.standing(choice.trial), picked.cut
+    if cut is None or behind is None:
+        noise = "whether it lies within noise of the new pick is unknown (no standard error recorded for it)"
+    elif behind > cut:
+        noise = f"the chosen trial lies {behind:.1f} standard errors behind it, beyond the noise (more than {cut:.1f})"
+    else:
+        noise = f"the chosen trial lies {behind:.1f} standard errors behind it, within the noise (up to {cut:.1f})"
+    return (f"the recorded rule {_rule_call(choice.rule)}, re-applied to the front as it is now ({len(front)} trials), "
+            f"picks {_point(picked.chosen, data.objectives)}, not the chosen {_point(chosen, data.objectives)}: "
+            f"{noise}; choose again (study.choose({_rule_call(choice.rule)})) before ts.validate_top and "
+            "ts.finalize, which judge the choice as recorded")  # fmt: skip
 
 
 def _point(record: TrialRecord, objectives: tuple[Metric, ...]) -> str:
