@@ -16,13 +16,19 @@ from typing import Any, TypeVar, cast
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
-__all__ = ["ViewMemo", "is_rung_peer", "rung_view", "value_at"]
+__all__ = ["ViewMemo", "is_rung_peer", "reported_at", "rung_view", "value_at"]
 
 T = TypeVar("T")
 
 
 def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
-    """The last value of ``metric`` reported at or before ``level``, if the trial reached ``level``."""
+    """The last value of ``metric`` reported at or before ``level``, if the trial reached ``level`` and it is finite."""
+    value = reported_at(record, metric, level)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def reported_at(record: TrialRecord, metric: str, level: float) -> float | None:
+    """The last value of ``metric`` reported at or before ``level``, finite or not, if the trial reached ``level``."""
     if record.resource < level:
         return None
     value = None
@@ -31,7 +37,7 @@ def value_at(record: TrialRecord, metric: str, level: float) -> float | None:
             break
         if metric in reported:
             value = reported[metric]
-    return value if value is not None and math.isfinite(value) else None
+    return value
 
 
 class ViewMemo:

@@ -36,7 +36,7 @@ from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.fidelity import is_rung_peer, value_at
+from tunesmith.fidelity import is_rung_peer, reported_at, value_at
 from tunesmith.pareto import front_scores, losses_of
 from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers._final_model import predicted_finals
@@ -124,14 +124,7 @@ def _not_finite_at_rung(record: TrialRecord, metric: str, level: float) -> bool:
     """Whether the reading of ``metric`` a rung at ``level`` judges ``record`` by (`value_at_rung`'s) is there and
     not finite: a value reported NaN or infinite, where a metric never reported is no reading at all."""
     crossing = min((step for step in record.intermediate if step >= level), default=None)
-    if crossing is None:
-        return False
-    value = None
-    for step, reported in sorted(record.intermediate.items()):
-        if step > crossing:
-            break
-        if metric in reported:
-            value = reported[metric]
+    value = None if crossing is None else reported_at(record, metric, crossing)
     return value is not None and not math.isfinite(value)
 
 
