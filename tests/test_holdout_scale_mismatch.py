@@ -173,3 +173,21 @@ def test_a_holdout_without_the_studys_metric_is_refused_and_its_opening_voided_s
     assert opened.passed and opened.decided, opened.detail
     assert "opened 2 times, 1 of them voided (returned without the study's metric" in opened.detail
     assert [entry.get("voided") for entry in study.attrs["holdout_log"]] == ["key", None]
+
+
+def test_a_baseline_holdout_without_the_metric_after_the_winners_was_read_counts_the_opening() -> None:
+    # The winner's holdout score was read in the same opening (the baseline is scored beside it for its slices), so
+    # that opening is no voided one: the error says it is recorded, and a second needs force.
+    study = ts.Study(SPACE, metric=ts.Metric("val_acc", "max"), budget=ts.Budget(trials=3), storage="memory",
+                     seed=1, baseline={"x": 0.5})  # fmt: skip
+    study.optimize(objective)
+
+    def baseline_misnamed(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        scores = {"slice:young:holdout_acc": 0.8}
+        key = "test_acc" if params["x"] == 0.5 else "holdout_acc"
+        return {**scores, key: in_fractions(params, seed)["holdout_acc"]}
+
+    with pytest.raises(ConfigError, match="The winner's holdout score was read, so this opening is recorded") as raised:
+        ts.finalize(study, baseline_misnamed, holdout="h")
+    assert not isinstance(raised.value, HoldoutKeyMissing)
+    assert [entry.get("voided") for entry in study.attrs["holdout_log"]] == [None]

@@ -430,16 +430,23 @@ def _bounded(evaluate: Evaluate, limits: RunLimits, number: int) -> Evaluate:
     return bounded
 
 
-def _metric_key(metric: Metric, scores: Mapping[str, float], what: str) -> str:
-    """Where the ``what`` evaluation's result keeps the study's metric; refused when it has none (`HoldoutKeyMissing`:
-    the caller records its opening as voided, since no check read a score)."""
+def _metric_key(metric: Metric, scores: Mapping[str, float], what: str, *, first: bool = True) -> str:
+    """Where the ``what`` evaluation's result keeps the study's metric; refused when it has none. ``first``: it is
+    the opening's first evaluation (the winner's), so no score was read yet and the caller records the opening as
+    voided (`HoldoutKeyMissing`); after it (the baseline's, in the same opening), the winner's score was read and the
+    opening counts (`ConfigError`)."""
     key = holdout_key(metric, scores)
     if key is None:
         names = " or ".join(repr(k) for k in holdout_keys(metric))
+        wrong = (f"the {what} evaluation returned {sorted(scores)}, without the study's metric: return it as {names} "
+                 "('holdout_<metric>')")  # fmt: skip
+        if not first:
+            raise ConfigError(f"{wrong}. The winner's holdout score was read, so this opening is recorded: after the "
+                              "fix, finalize again with force=True (tunesmith finalize --force), which the verdict "
+                              "records")  # fmt: skip
         raise HoldoutKeyMissing(
-            f"the {what} evaluation returned {sorted(scores)}, without the study's metric: return it as {names} "
-            "('holdout_<metric>') and finalize again. No check read any of its scores, so this opening judged "
-            "nothing and is recorded in holdout_log as voided for its keys: the next one needs no force"
+            f"{wrong} and finalize again. No check read any of its scores, so this opening judged nothing and is "
+            "recorded in holdout_log as voided for its keys: the next one needs no force"
         )
     return key
 
@@ -489,7 +496,7 @@ def _score_baseline(metric: Metric, params: dict[str, Any], seed: int, evaluate:
     the winner has a shifted score; the baseline is scored for its slices alone otherwise."""
     scores, examples = _evaluate(evaluate, params, seed, "baseline's holdout", opened)
     bar.update(advance=1)
-    key = _metric_key(metric, scores, "baseline's holdout")
+    key = _metric_key(metric, scores, "baseline's holdout", first=False)
     winner_key, winner_examples, winner_shift = winner
     slices = BaselineSlices(dict(scores), {
         name: noise for name, values in winner_examples.items()
