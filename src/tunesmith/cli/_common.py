@@ -205,7 +205,9 @@ class Terminated(KeyboardInterrupt):
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM or SIGHUP (the terminal closed) raises `Terminated` in the main thread; the previous
-    handlers are restored afterwards. The block always ends with `Terminated` once one was raised.
+    handlers are restored afterwards. The block always ends with `Terminated` once one was raised. Ctrl-C raises
+    `KeyboardInterrupt` as Python's handler does, except that a second one is ignored while the first is being handled
+    (``timeout -s INT`` sends two; a double Ctrl-C), for the reason below.
 
     A later signal is ignored while that `Terminated` is being handled, which is when the command records what it cut
     short (``timeout`` signals the command and then its whole process group, so one SIGTERM often comes twice; a
@@ -243,22 +245,42 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
     def on_unraisable(unraisable: Any) -> None:
         nonlocal in_hook
-        if raised is None or unraisable.exc_value is not raised or os.getpid() != owner:
+        dropped = unraisable.exc_value
+        ours = dropped is not None and (dropped is raised or dropped is first_interrupt)
+        if not ours or os.getpid() != owner:
             former_hook(unraisable)
             return
         # Dropped where no exception can propagate, and not ignored after all: no "Exception ignored" message. The
         # signal comes again, to raise where the main thread next runs Python code.
         in_hook = True
         try:
-            _deliver_again(raised.signum)
+            _deliver_again(raised.signum if raised is not None and dropped is raised else signal.SIGINT)
         finally:
             in_hook = False
+
+    first_interrupt: KeyboardInterrupt | None = None
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        # Ctrl-C as Python's own handler, but a second one is ignored while the first is being handled: the run is
+        # recording what it cut short, and a KeyboardInterrupt landing there (between a lock's acquire and the block
+        # that releases it, in a finally of the unwinding) hung the command or cut its records short.
+        # One dropped where no exception can propagate (a weakref callback the garbage collector ran, reported as
+        # "Exception ignored in: ..."; the Ctrl-C was lost and the run went on) comes again, as SIGTERM's does.
+        nonlocal first_interrupt
+        if in_hook:
+            _deliver_again(signum)
+            return
+        if os.getpid() != owner or first_interrupt is None or not _being_handled(first_interrupt):
+            first_interrupt = KeyboardInterrupt()
+            raise first_interrupt
 
     previous = {
         number: signal.signal(number, on_signal)
         for number in _TERMINATING
         if signal.getsignal(number) is not signal.SIG_IGN
     }
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored, nor set by the caller
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, on_interrupt)
     if previous:
         sys.unraisablehook = on_unraisable
     try:
