@@ -609,3 +609,28 @@ def test_an_integer_cell_past_2_to_the_53_is_read_exactly() -> None:
 
     assert from_text(ts.Int(0, 2**62), "1152921504606847308") == 1152921504606847308
     assert from_text(ts.Int(0, 2**62), "1e3") == 1000  # written as a float, still an integer
+
+
+def test_an_empty_csv_cell_is_the_empty_option_where_the_parameter_is_active_and_offers_one(tmp_path: Path) -> None:
+    """An empty cell marks an inactive parameter, so a result that chose `Choice(["", ...])`'s "" was dropped as
+    lacking it; where the parameter is active and offers "", the cell is that option (a child still reads empty as
+    switched off)."""
+    space = ts.Space({
+        "prefix": ts.Choice(["", "pre"]),
+        "tag": ts.Choice(["", "t"], when={"prefix": "pre"}),
+        "x": ts.Float(0, 1),
+    })
+    rows = [
+        {"prefix": "", "tag": "", "x": 0.5, "loss": 1.0},
+        {"prefix": "pre", "tag": "", "x": 0.2, "loss": 2.0},
+        {"prefix": "pre", "tag": "t", "x": 0.3, "loss": 3.0},
+    ]
+    path = _write_csv(tmp_path / "earlier.csv", rows)
+    study = ts.Study(space=space, metric="loss", storage=f"sqlite:///{tmp_path}/e.db", name="e", warm_start=path)
+    stored = read_attr(study.attrs, WarmStartAttr)
+    assert stored is not None and not stored.dropped
+    assert [p["params"] for p in stored.points] == [
+        {"prefix": "", "x": 0.5},
+        {"prefix": "pre", "tag": "", "x": 0.2},
+        {"prefix": "pre", "tag": "t", "x": 0.3},
+    ]

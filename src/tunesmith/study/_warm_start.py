@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from tunesmith.attributes import WarmStartAttr, read_attr, write_attr
 from tunesmith.errors import ConfigError, SpaceError
 from tunesmith.objective import Guardrail, Metric
-from tunesmith.space import Fixed, Space
+from tunesmith.space import Choice, Fixed, Space
 from tunesmith.space._scalars import is_json_scalar
 from tunesmith.space._scalars import plain as unwrapped
 from tunesmith.study._known import from_text, plain
@@ -128,7 +128,9 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
             "this study, or start a new one"
         )
     rows = _rows(study, given.source)
-    unknown = sorted({name for params, _ in rows for name in params} - set(study.space))
+    text = _is_csv(given.source)
+    named = {name for params, _ in rows for name, value in params.items() if not (text and value == "")}
+    unknown = sorted(named - set(study.space))
     if unknown:
         # Define-by-run: a parameter no trial has asked for has no range yet, so its results could be neither
         # checked nor encoded for the samplers; the study's space must know it before the warm start is read.
@@ -139,7 +141,6 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
             "parameters from the source, or give them in the space (ts.Study(space=...), which define-by-run "
             "objectives may still extend)"
         )
-    text = _is_csv(given.source)
     rows = [(_filled(study.space, _typed(study.space, params, text=text), fill), values) for params, values in rows]
     _refuse_lacking(study.space, rows, described)
     rows, breaching, unguarded = _guarded_rows(rows, study.guardrails)
@@ -233,7 +234,18 @@ def _filled_text(fill: Mapping[str, Any]) -> str:
 
 def _typed(space: Space, params: Mapping[str, Any], *, text: bool) -> dict[str, Any]:
     """A result's parameters as the values the space holds (a CSV cell read as its parameter's type)."""
-    return {k: from_text(space[k], v) if text else plain(space[k], v) for k, v in params.items()}
+    if not text:
+        return {k: plain(space[k], v) for k, v in params.items()}
+    out = {k: from_text(space[k], v) for k, v in params.items() if v != ""}  # an empty cell: inactive, else below
+    for name in space:  # parents first: an empty option may be what switches a child on
+        if params.get(name) == "" and _offers_empty(space[name]) and space.is_active(name, out):
+            out[name] = ""
+    return out
+
+
+def _offers_empty(param: Any) -> bool:
+    """Whether an empty CSV cell may be ``param``'s value (``Choice(["", ...])``) rather than an inactive one."""
+    return isinstance(param, Choice | Fixed) and "" in (param.options if isinstance(param, Choice) else (param.value,))
 
 
 def _filled(space: Space, params: dict[str, Any], fill: Mapping[str, Any]) -> dict[str, Any]:
@@ -375,8 +387,9 @@ def _record_rows(records: Iterable[TrialRecord], objectives: Sequence[Metric], g
 
 
 def _csv_rows(path: Path, objectives: Sequence[Metric], guarded: Sequence[str]) -> list[_Row]:
-    """One row per result: a column per parameter and the metric's column (an empty cell: an inactive
-    parameter); or the file ``tunesmith export`` writes (``params.<name>``, ``metrics.<name>``, ``state``;
+    """One row per result: a column per parameter and the metric's column (an empty cell: an inactive parameter, or
+    the empty option of an active `Choice`, as `_typed` decides); or the file ``tunesmith export`` writes
+    (``params.<name>``, ``metrics.<name>``, ``state``;
     its invalidated trials, with an ``invalidated`` reason, are left out)."""
     try:
         with path.open(newline="") as handle:
@@ -408,7 +421,7 @@ def _csv_rows(path: Path, objectives: Sequence[Metric], guarded: Sequence[str]) 
             )
     return [
         (
-            {name: row[c] for c, name in params_of.items() if row.get(c) not in (None, "")},
+            {name: row[c] for c, name in params_of.items() if row.get(c) is not None},  # "": `_typed` reads it
             {name: row.get(column) for name, column in value_columns.items()}
             | {g: row[c] for g, c in guard_columns.items() if row.get(c) not in (None, "")},
         )
