@@ -7,6 +7,7 @@ them, and a config file's ``[space]`` table lists the clauses under ``forbidden`
 
 from __future__ import annotations
 
+import ast
 import json
 import textwrap
 from pathlib import Path
@@ -184,6 +185,22 @@ def test_validate_refuses_a_forbidden_configuration_naming_the_clause() -> None:
         refused.value
     )
 
+
+
+def test_a_mapping_clause_is_named_in_the_expression_form_it_is_read_back_as() -> None:
+    """A name that is no Python name, or a keyword, was named bare ("max-depth > 3 and lambda == 2"), which the
+    expression form cannot parse: the text a message names must work as a clause."""
+    clause = ts.Forbidden({"max-depth": ts.Above(3), "lambda": 2, "act": ["relu", "gelu"]})
+    space = ts.Space(
+        {"max-depth": ts.Int(1, 10), "lambda": ts.Int(1, 3), "act": ts.Choice(["relu", "gelu", "tanh"])},
+        forbidden=[clause],
+    )
+
+    text = ast.literal_eval(str(clause))  # str() quotes the clause as a Python string
+    assert text == "`max-depth` > 3 and `lambda` == 2 and act in ['gelu', 'relu']"
+    again = ts.Forbidden(text)
+    for config in ({"max-depth": 5, "lambda": 2, "act": "relu"}, {"max-depth": 3, "lambda": 2, "act": "gelu"}):
+        assert (space.forbids(config) is not None) == again.holds(config)
 
 # Stored as JSON ------------------------------------------------------------------------------------------------------
 def test_the_clauses_round_trip_through_json_text() -> None:

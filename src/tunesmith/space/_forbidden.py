@@ -196,6 +196,9 @@ def _test_json(test: _Test) -> Any:
 
 
 def _test_text(name: str, test: _Test) -> str:
+    """A mapping's test as the expression form reads it back (a name that is no Python name in backticks)."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        name = f"`{name}`"
     if isinstance(test, _Between):
         return f"{test.above!r} < {name} < {test.below!r}"
     if isinstance(test, Above | Below):
