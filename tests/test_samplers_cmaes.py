@@ -91,6 +91,17 @@ def test_integers_steps_and_log_scales_are_respected() -> None:
     assert state.mean[0] == pytest.approx(0.2, abs=0.03)
 
 
+
+def test_an_integer_of_more_values_than_float64_tells_apart_in_the_unit_cube_is_searched_as_continuous() -> None:
+    """With margin, CMA-ES overflowed on a lattice of 2**56 points in the unit cube (its spacing, 2**-56, is below
+    float64's resolution near 1) and every ask failed once the first generation was told."""
+    space = Space({"n": Int(0, 2**62), "x": Float(0.0, 1.0)})
+
+    history = run_history(CMAES(popsize=4), space, lambda p: (p["n"] / 2**62 - 0.3) ** 2 + p["x"], 30, seed=0)
+
+    assert all(isinstance(r.params["n"], int) and 0 <= r.params["n"] <= 2**62 for r in history)
+    assert min(r.metrics["loss"] for r in history) < 0.05
+
 def test_categorical_parameters_are_learned_by_the_fallback() -> None:
     space = Space(
         {"x": Float(-5.0, 5.0), "y": Float(-5.0, 5.0), "z": Float(-5.0, 5.0), "kind": Choice(["a", "b", "c"])}

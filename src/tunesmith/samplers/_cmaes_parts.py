@@ -36,6 +36,10 @@ __all__ = [
 # The initial step size in the unit cube: a third of the cube lies within one sigma either side.
 SIGMA0 = 1.0 / 6.0
 _NOISE_TAG = 0xC3A
+# The most values a dimension searched with margin may have: a finer lattice in the unit cube is near float64's
+# resolution there (2**-53), and CMA-ES with margin overflowed on it (an `Int` of 2**56 values); such a dimension is
+# searched as a continuous one, rounded when decoded.
+_MARGIN_COUNT = 2**40
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class Layout:
         for k, i in enumerate(numeric):
             param = params[i]
             count = param.cardinality()
-            if not discrete or not math.isfinite(count) or count < 2:
+            if not discrete or not math.isfinite(count) or not 2 <= count <= _MARGIN_COUNT:
                 continue
             if isinstance(param, Int) and (param.base is not None or not param.log):
                 steps[k] = 1.0 / count  # equal bins: values sit at the bin centres
