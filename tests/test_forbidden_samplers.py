@@ -93,6 +93,23 @@ def test_the_grid_visits_each_allowed_configuration_once_then_ends() -> None:
     )
 
 
+
+def test_the_grid_tests_the_clauses_once_per_space_not_at_every_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ask listed the grid again, testing every combination against the clauses: 0.23 s a suggestion on a
+    5,488-point grid. A changed space (another clause) is listed afresh."""
+    listed: list[int] = []
+    grid = ts.Space.grid
+    monkeypatch.setattr(ts.Space, "grid", lambda space, points=5: listed.append(points) or grid(space, points))
+    sampler = Grid()
+
+    proposed = _run(sampler, KERNELS, 11)
+    assert len(listed) == 2  # grid_size lists it to count the allowed points, then the sampler keeps it
+    narrower = ts.Space(dict(KERNELS.items()), forbidden=[*KERNELS.forbidden, ts.Forbidden({"kernel": "poly"})])
+    again = sampler.suggest(narrower, [], np.random.default_rng(0), CONTEXT)
+
+    assert len(listed) == 4 and narrower.forbids(again) is None
+    assert len({json.dumps(p, sort_keys=True) for p in proposed}) == 11
+
 def test_sobol_replaces_a_forbidden_point_without_running_a_configuration_twice() -> None:
     proposed = _run(Sobol(), MIXED, 30)
 
