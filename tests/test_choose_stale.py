@@ -4,11 +4,16 @@ it, and leans when that noise is not recorded; `reapply_choice` offers the same 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pytest
 
 import tunesmith as ts
+from tunesmith.attributes import HoldoutLogAttr, read_attr
+from tunesmith.discipline import StaleChoiceWarning
+from tunesmith.discipline._front import front_check as verdict_front_check
 
 OBJECTIVES = [ts.Metric("error"), ts.Metric("latency_ms")]
 RULE = ts.choose.best("error", bounds={"latency_ms": ("<=", 30.0)})
@@ -34,7 +39,16 @@ def chosen_then(first: Mapping[str, object], later: Sequence[Mapping[str, object
 
 
 def front_check(study: ts.Study) -> ts.Check:
-    return ts.finalize(study, lambda params, seed: {"holdout_error": 0.2}).check("Pareto front")
+    """The verdict's front check; `finalize` warns before opening the holdout when it cannot decide."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check = ts.finalize(study, lambda params, seed: {"holdout_error": 0.2}).check("Pareto front")
+    warned = [w for w in caught if issubclass(w.category, StaleChoiceWarning)]
+    assert len(warned) == (not check.decided), [str(w.message) for w in caught]
+    if warned:
+        said = str(warned[0].message)  # nothing was opened yet: its fix needs no force
+        assert said.endswith(check.detail.replace(" (force=True)", "")) and "force" not in said
+    return check
 
 
 def test_a_choice_its_rule_now_passes_over_beyond_the_noise_fails_the_front_check_naming_both_trials() -> None:
@@ -42,10 +56,16 @@ def test_a_choice_its_rule_now_passes_over_beyond_the_noise_fails_the_front_chec
     chosen #0 stays on the front, faster, and the check said "of 2 on the front"."""
     chosen = {"error": measured(0.3, 0.01), "latency_ms": measured(10.0, 0.1)}
     better = {"error": measured(0.2, 0.01), "latency_ms": measured(20.0, 0.1)}
-    check = front_check(chosen_then(chosen, [better]))
+    study = chosen_then(chosen, [better])
+    check = verdict_front_check(study, study.chosen, opened=False)
     assert not check.passed and check.decided
     assert "now picks #1 (error 0.2, latency_ms 20)" in check.detail and "#0 lies 7.1 standard errors" in check.detail
     assert "study.choose(ts.choose.best('error', bounds={'latency_ms': ('<=', 30)}))" in check.detail
+    # No holdout score could make it ready: finalize refuses before opening, so the holdout is not spent on it.
+    with pytest.raises(ts.ConfigError) as refused:
+        ts.finalize(study, lambda params, seed: {"holdout_error": 0.2})
+    assert str(refused.value).endswith(f"the holdout was not opened: {check.detail}")
+    assert read_attr(study.attrs, HoldoutLogAttr) is None
 
 
 def test_a_choice_its_rule_now_passes_over_within_the_noise_is_undecided_and_says_so() -> None:

@@ -166,8 +166,11 @@ def test_a_choice_dominated_by_trials_run_since_fails_the_front_check_and_an_inv
     # the same size, now better and 5 ms faster: it dominates
     study.enqueue({"size": chosen.params["size"]}, repeat=True)
     study.optimize(lambda trial: measured(0.29 - 0.2 * trial.params["size"], 5 + 40 * trial.params["size"]))
-    check = ts.finalize(study, lambda params, seed: {"holdout_error": 0.2}).check("Pareto front")
-    assert not check.passed and "is dominated by #" in check.detail and "choose again" in check.detail
+    with pytest.raises(ts.ConfigError) as refused:  # refused before the holdout opens: no score could make it ready
+        ts.finalize(study, lambda params, seed: {"holdout_error": 0.2})
+    said = str(refused.value)
+    assert "Pareto front check fails on it whatever the holdout scores; the holdout was not opened" in said
+    assert "is dominated by #" in said and "choose again" in said
     study.invalidate(chosen.number, reason="leak found")
     with pytest.raises(ts.ConfigError, match=rf"recorded choice .* trial #{chosen.number}, was invalidated since"):
         ts.validate_top(study, lambda trial: {"error": 0.1, "latency_ms": 10.0})

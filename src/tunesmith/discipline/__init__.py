@@ -19,6 +19,7 @@ from tunesmith.discipline.holdout import (
     HoldoutKeyMissing,
     HoldoutOpened,
     HoldoutScaleMismatch,
+    StaleChoiceWarning,
     Thresholds,
     finalize,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "Rule",
     "SeedReport",
     "SeedRun",
+    "StaleChoiceWarning",
     "Thresholds",
     "TopKUnusedWarning",
     "Verdict",

@@ -106,12 +106,13 @@ class Reapplied:
     detail: str
 
 
-def reapply_choice(study: Study, chosen: TrialRecord | None = None) -> Reapplied | None:
+def reapply_choice(study: Study, chosen: TrialRecord | None = None, *, opened: bool = True) -> Reapplied | None:
     """The rule `Study.choose` recorded, re-applied to the current Pareto front: whether it picks ``chosen`` (the
     recorded trial when ``None``) still, and if not whether ``chosen`` lies behind the new pick beyond the recorded
     noise of what the rule reads (`tunesmith.choose.Pick`: each score's standard error, at the level the knee
     reads its extremes, shared among the trials the rule ranks). ``None`` when no choice is recorded, ``chosen``
-    is not the recorded trial, or it has left the front (`front_check` judges what dominates it)."""
+    is not the recorded trial, or it has left the front (`front_check` judges what dominates it). ``opened``: the
+    holdout was opened on ``chosen`` (the fix then opens it again, forced)."""
     choice = read_attr(study.attrs, ChoiceAttr)
     chosen = chosen if chosen is not None else study.chosen
     if choice is None or chosen is None or chosen.number != choice.trial:
@@ -128,8 +129,7 @@ def reapply_choice(study: Study, chosen: TrialRecord | None = None) -> Reapplied
     then = f" (its recorded reason was given on the front of {len(choice.front)})" if choice.front else ""
     said = (f"its rule {rule.describe()}, re-applied to the current front of {len(front)}, now picks "
             f"{describe(picked.chosen, study)}{new}{then}")  # fmt: skip
-    fix = (f"choose again (study.choose({rule.describe()})), then re-run validate_top and finalize "
-           "(force=True)")  # fmt: skip
+    fix = f"choose again (study.choose({rule.describe()})), {_then(opened)}"
     behind, cut = picked.standing(chosen.number), picked.cut
     if cut is None or behind is None:
         lacking = ", ".join(picked.unrecorded) or "what the rule reads"
@@ -146,19 +146,25 @@ def reapply_choice(study: Study, chosen: TrialRecord | None = None) -> Reapplied
         f"rule picks; more examples per evaluation would decide, or {fix}"))  # fmt: skip
 
 
-def front_check(study: Study, chosen: TrialRecord) -> Check:
+def _then(opened: bool) -> str:
+    """What follows choosing again: after the holdout was opened on the old choice, a forced opening."""
+    return "then re-run validate_top and finalize (force=True)" if opened else "then re-run validate_top and finalize"
+
+
+def front_check(study: Study, chosen: TrialRecord, *, opened: bool = True) -> Check:
     """The verdict's line on the front: the chosen trial and its neighbours. When trials run since the choice
     dominate it, it fails if one of them dominates it beyond the recorded noise (`dominators`: on every objective,
     with the level shared among them), else it is undecided: within the noise, or with the noise of an objective
     unknown (then it leans, as the slice and shift checks do on unknown noise). On the front still, it re-applies
     the recorded rule (`reapply_choice`): it fails when the rule now picks another trial beyond the noise of the
-    chosen one, is undecided when within it, and leans when that noise is not recorded."""
+    chosen one, is undecided when within it, and leans when that noise is not recorded. ``opened``: as for
+    `reapply_choice` (`finalize` reads the check before the holdout opens, to refuse a choice it fails on)."""
     around = front_around(study, chosen)
     beside = "; neighbours on the front: " + ", ".join(describe(r, study) for r in around) if around else ""
     front = study.pareto_front
     if any(r.number == chosen.number for r in front):
         on = f"chosen {describe(chosen, study)}, of {len(front)} on the front"
-        again = reapply_choice(study, chosen)
+        again = reapply_choice(study, chosen, opened=opened)
         if again is None or again.staleness is Staleness.CURRENT:
             return Check("Pareto front", True, f"{on}{beside}")
         detail = f"{on}, but {again.detail}{beside}"
@@ -169,7 +175,7 @@ def front_check(study: Study, chosen: TrialRecord) -> Check:
     found = dominators(front, chosen, study.objectives)
     if not found.members:
         return Check("Pareto front", True, f"chosen {describe(chosen, study)}, no longer on the front")
-    fix = "choose again (study.choose(rule)), then re-run validate_top and finalize (force=True)"
+    fix = f"choose again (study.choose(rule)), {_then(opened)}"
     if found.beyond:
         named = ", ".join(describe(r, study) for r in found.beyond[:3])
         return Check("Pareto front", False, f"chosen {describe(chosen, study)} is dominated by {named}, run since "

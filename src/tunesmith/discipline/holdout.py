@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -134,6 +135,11 @@ class HoldoutScaleMismatch(TunesmithError, ValueError):
 class HoldoutKeyMissing(ConfigError):
     """The holdout evaluation returned no score under any name the study's metric is read by (`holdout_keys`): a
     typo in ``evaluate``'s keys. Its opening is recorded as voided (`VoidedOpening`): no check read anything."""
+
+
+class StaleChoiceWarning(UserWarning):
+    """`finalize` opens the holdout on a choice from the Pareto front that trials run since may have overtaken: the
+    verdict's front check cannot show it is what its rule picks now (within noise, or noise not recorded)."""
 
 
 class VoidedOpening(Enum):
@@ -278,6 +284,28 @@ def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: nothing to score on the holdout")
     entry = _own_reruns(stability, best.number)  # e.g. the re-run winner was invalidated since
     return best, "best validation score" + (", re-run" if entry is not None else ""), entry
+
+
+def _judge_choice_before_opening(study: Study, record: TrialRecord) -> None:
+    """Read the verdict's Pareto front check on a study of several objectives before the holdout opens: refuse a
+    choice it fails on decided evidence (trials run since dominate it, or its rule now picks another, beyond the
+    noise), which no holdout score could make ready, so the holdout is not spent on it; warn
+    (`StaleChoiceWarning`) when it cannot decide. `best`, `status` and the report say the same beforehand."""
+    if not several_objectives(study):
+        return
+    check = front_check(study, record, opened=False)
+    if check.decided and not check.passed:
+        raise ConfigError(
+            f"finalize would judge trial #{record.number}, the recorded choice, and the verdict's Pareto front check "
+            f"fails on it whatever the holdout scores; the holdout was not opened: {check.detail}"
+        )
+    if not check.decided:
+        warnings.warn(
+            f"finalize opens the holdout on trial #{record.number}, the recorded choice, which the verdict's Pareto "
+            f"front check cannot show current: {check.detail}",
+            StaleChoiceWarning,
+            stacklevel=3,
+        )
 
 
 def _refuse_broken_reruns(study: Study) -> None:
@@ -820,6 +848,7 @@ def finalize(
     limits = thresholds or Thresholds()
     _refuse_broken_reruns(study)
     record, how, entry = _chosen(study)
+    _judge_choice_before_opening(study, record)
     evaluate = _bounded(evaluate, run_limits, record.number)  # named above: the set's name is the function's
     shifted = None if shifted is None else _bounded(shifted, run_limits, record.number)
     validation = float(record.metrics[study.metric.name])  # the score that selected it: the bias lives there
