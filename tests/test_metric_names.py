@@ -45,3 +45,25 @@ def test_numbered_objectives_of_a_study_with_several_are_not_read_as_f1_scores()
     assert [m.direction for m in study.objectives] == ["min", "min"]
     with pytest.warns(MetricDirectionWarning, match="metric 'f1' reads like a score"):
         ts.Study(SPACE, metric=ts.Metric("f1"), storage="memory")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # Keras spells a class name's IoU "io_u": MeanIoU logs val_mean_io_u
+        "val_mean_io_u", "io_u", "val_binary_io_u", "one_hot_mean_io_u",
+        "val_specificity_at_sensitivity", "sensitivity_at_specificity", "concordance_correlation",
+        "val_psnr", "val_ssim", "eval_meteor", "eval_chrf", "eval_gleu", "val_fbeta", "mrr@10",
+    ],
+)  # fmt: skip
+def test_keras_torchmetrics_and_evaluate_score_names_are_refused_as_bare_names(name: str) -> None:
+    """These were read as neither a score nor a loss, so a bare name minimised them without a word: a study on
+    Keras's MeanIoU picked the model of the worst IoU."""
+    with pytest.raises(ts.ConfigError, match=rf"metric '{name}' reads like a score where higher is better"):
+        ts.Study(SPACE, metric=name, storage="memory")
+
+
+@pytest.mark.parametrize("name", ["pessimistic_bound", "radio_u", "io_unit", "cosine_similarity"])
+def test_words_that_only_contain_a_score_s_letters_are_not_read_as_one(name: str) -> None:
+    """Keras's cosine_similarity loss is minimised: the name alone cannot say."""
+    assert not reads_as_score(name)

@@ -222,12 +222,15 @@ def _check_keys(what: str, data: Mapping[str, Any], known: tuple[str, ...]) -> N
 # has a word of `_SCORE_OF_LOSS_WORDS`. Every scikit-learn scorer name (`sklearn.metrics.get_scorer_names()`, all
 # higher-is-better) reads as a score: f1, jaccard, matthews_corrcoef, explained_variance, d2_*_score,
 # positive_likelihood_ratio and the neg_* losses; so do XGBoost's and LightGBM's built-in scores (aucpr, pre@k,
-# map, ndcg) and those of Hugging Face's evaluate (pearson, spearmanr, exact_match, SQuAD's exact), and their
-# built-in losses read as losses (l1, l2, mape, rmsle, mphe, the nloglik and deviance metrics).
+# map, ndcg) and those of Hugging Face's evaluate (pearson, spearmanr, exact_match, SQuAD's exact, meteor, chrf,
+# gleu), Keras's (every IoU, as it spells them: mean_io_u; specificity_at_sensitivity) and torchmetrics' image scores
+# (psnr, ssim), and their built-in losses read as losses (l1, l2, mape, rmsle, mphe, the nloglik and deviance
+# metrics). Keras's cosine_similarity is left out: its loss of that name is minimised.
 _SCORE_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "aucpr", "precision", "pre", "recall", "r2",
                           "iou", "dice", "ndcg", "bleu", "rouge", "map", "mcc", "kappa", "score", "reward", "neg",
                           "f1", "jaccard", "matthews", "corrcoef", "explained", "d2", "likelihood", "pearson",
-                          "spearman", "exact", "exactmatch"})  # fmt: skip
+                          "spearman", "exact", "exactmatch", "psnr", "ssim", "meteor", "chrf", "gleu", "specificity",
+                          "sensitivity", "concordance", "fbeta", "mrr"})  # fmt: skip
 _LOSS_WORDS = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "rmsle", "mape", "mphe", "l1", "l2", "nll",
                          "nloglik", "deviance", "perplexity", "ppl", "cost", "latency", "regret", "wer", "cer", "time",
                          "ms", "brier", "negative"})  # fmt: skip
@@ -240,15 +243,17 @@ _SCORE_OF_LOSS_WORDS = frozenset({"neg", "d2"})
 _QUALIFIER_WORDS = frozenset({"time", "ms", "negative"})
 
 
-# Words long enough to be found inside a name written without separators (``valaccuracy``, ``trainloss``); "time"
-# and "exact" are too often part of another word (runtime, inexact).
-_LONG_WORDS = frozenset(w for w in _SCORE_WORDS | _LOSS_WORDS if len(w) >= 4) - {"time", "exact"}
+# Words long enough to be found inside a name written without separators (``valaccuracy``, ``trainloss``); "time",
+# "exact" and "ssim" are too often part of another word (runtime, inexact, pessimistic).
+_LONG_WORDS = frozenset(w for w in _SCORE_WORDS | _LOSS_WORDS if len(w) >= 4) - {"time", "exact", "ssim"}
 
 
 def name_words(name: str, inside: Collection[str] = ()) -> set[str]:
     """The words of a metric's name, lower-cased: split at anything but letters and digits and at camelCase humps
     (``valAcc``, ``testAUC``, ``F1Score``), plus each of ``inside`` found within a word that is not itself one of
     them (``valaccuracy``, ``trainloss``)."""
+    # Keras writes a class name's "IoU" as "io_u" (MeanIoU logs mean_io_u): one word.
+    name = re.sub(r"(?i)(?<![a-z])io_u(?![a-z0-9])", "iou", name)
     humps = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
     words = {w for w in re.split(r"[^a-z0-9]+", humps.lower()) if w}
     found = {known for w in words.difference(inside) for known in inside if known in w}
