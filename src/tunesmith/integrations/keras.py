@@ -13,6 +13,7 @@ backend (TensorFlow, JAX or PyTorch; set ``KERAS_BACKEND`` before Keras is first
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 from tunesmith.errors import require
@@ -75,7 +76,13 @@ class TunesmithCallback(keras.callbacks.Callback):
             name is missing from every trial (a misspelt ``monitor=``), the trial is marked refused, and
             `Study.optimize` stops the run at once. For a ``val_`` monitor, also at the end of a fit's first
             epoch when no epoch of the fit will validate, or at the end of training when it never came in a
-            fit whose arguments could not be read.
+            fit whose arguments could not be read. Also (the run stops likewise) when the logs hold ``monitor``
+            only numbered (``val_auc_1``): Keras numbers a metric built without ``name=`` when one of that name was
+            built before in the process, so the name changes from trial to trial; the error says to name it or to
+            call ``keras.backend.clear_session()``.
+
+    A fit of a trial the study has stopped (a second phase of the objective, fine-tuning) trains no epoch: check
+    ``trial.should_stop()`` between phases, since such a fit's history is empty.
     """
 
     def __init__(self, trial: Trial, monitor: str = "val_loss", *, extra: Extra | None = None) -> None:
@@ -87,12 +94,20 @@ class TunesmithCallback(keras.callbacks.Callback):
         self._last: dict[str, float] = {}
         self._first = True  # the next epoch is the first of a fit
         self._first_end = True  # the next epoch end is the first of a fit
+        self._skipped = False  # this fit was skipped, its trial stopped: model._initial_epoch was set to its end
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         epochs = (self.params or {}).get("epochs")
         if isinstance(epochs, int) and epochs > 0:
             self.trial.plan(epochs)
         self._first = self._first_end = True
+        self._skipped = False
+        if self.trial.should_stop():  # a second fit of a trial the study stopped (a fine-tuning phase): none trains
+            self.model.stop_training = True
+            if isinstance(epochs, int) and hasattr(self.model, "_initial_epoch"):
+                # Keras reads the first epoch from model._initial_epoch after on_train_begin (BackupAndRestore
+                # resumes so): starting at the last, the fit trains nothing. Without it, it stops after a batch.
+                self.model._initial_epoch, self._skipped = epochs, True
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # Keras tells callbacks a fit's initial_epoch only through its first epoch, before anything is trained
@@ -112,6 +127,8 @@ class TunesmithCallback(keras.callbacks.Callback):
             if report_without_monitor(self.trial, done, metrics, where=where, extra=self.extra):
                 self.model.stop_training = True
             return
+        if self.monitor not in metrics:
+            self._refuse_a_numbered_monitor(done, metrics)
         # The first epoch with monitor's kind of entries logs all of that kind: one missing then never comes.
         complete, self._seen = not self._seen, True
         stop = report_and_decide(
@@ -120,6 +137,26 @@ class TunesmithCallback(keras.callbacks.Callback):
         )  # fmt: skip
         if stop:
             self.model.stop_training = True
+
+    def _refuse_a_numbered_monitor(self, done: int, metrics: dict[str, float]) -> None:
+        """Raise `MetricNotReported` when ``monitor`` is in the logs only with a number after it (``val_auc_1``):
+        Keras names a metric object built without ``name=`` after its class, numbered when one of that name was
+        built before in the process (the previous trial's model), so the name changes from trial to trial and the
+        objective's own reading of ``history`` breaks too. Every trial after the first would fail alike: the trial
+        is marked refused and the run stops."""
+        numbered = sorted(name for name in metrics if re.fullmatch(re.escape(self.monitor) + r"_\d+", name))
+        if not numbered:
+            return
+        base = self.monitor.removeprefix("val_")
+        error = MetricNotReported(
+            f"the monitored metric must be among the metrics reported, but {self.monitor!r} is not in Keras's logs at "
+            f"epoch {done}, which hold {', '.join(map(repr, numbered))}: Keras numbers a metric built without a name "
+            f"when one of the same name was built before in this process (an earlier trial's model), so the name "
+            f"changes from trial to trial; give the metric a fixed name where it is built (name={base!r}), or "
+            "call keras.backend.clear_session() at the start of the objective"
+        )
+        self.trial.refuse(str(error))
+        raise error
 
     def _refuse_a_fit_that_never_validates(self, done: int, metrics: dict[str, float]) -> None:
         """Raise `MetricNotReported` when no epoch from ``done`` to the fit's last will log a ``val_`` entry."""
@@ -147,6 +184,9 @@ class TunesmithCallback(keras.callbacks.Callback):
         )
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._skipped:  # the model's next fit starts where it is told again
+            self.model._initial_epoch, self._skipped = None, False
+            return
         if not self._seen and self.monitor.startswith("val_") and not self.trial.should_stop():
             available = ", ".join(repr(name) for name in sorted(self._last)) or "none"
             raise MetricNotReported(

@@ -120,12 +120,17 @@ class TunesmithCallback(pl.Callback):
         trainer.callbacks = [callback for callback in trainer.callbacks if callback is not self._after_the_module]
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A fit starts afresh: a trainer.validate() before it, or an earlier fit, neither validated nor stopped any
+        # of its epochs (a validation before the fit read as its first epoch's, and that epoch was refused).
+        self._validated_in = self._stopped_at = None
         if trainer.max_epochs is not None and trainer.max_epochs > 0:
             self.trial.plan(trainer.max_epochs)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # not on_fit_start: Lightning restores the epoch from ckpt_path after it, before this
         refuse_going_back(self.trial, trainer.current_epoch, unit="epoch", counted_by="trainer.current_epoch", fix=_FIX)
+        if self.trial.should_stop():  # a second fit of a trial the study stopped (a fine-tuning phase): none trains
+            self._stop(trainer, trainer.current_epoch)
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:

@@ -179,6 +179,8 @@ class TunesmithCallback(transformers.TrainerCallback):
             self.trial.plan(planned)
         self._per_round = _evaluations_per_round(_running_trainer())
         self._training = True
+        if self.trial.should_stop():  # a second training of a trial the study stopped: the Trainer ends after a step
+            control.should_training_stop = True
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._end_round(control)

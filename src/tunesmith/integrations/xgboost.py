@@ -133,7 +133,7 @@ class TunesmithCallback(xgboost.callback.TrainingCallback):
         refuse_going_back(
             self.trial, self.starting_round, unit="round", counted_by="num_boosted_rounds()", fix=_FIX, cv="xgboost.cv"
         )
-        self._stop = False
+        self._stop = self.trial.should_stop()  # a second training of a trial the study stopped: no round
         self._reported = 0
         self._evals_log = None
         rounds = planned_rounds()
