@@ -218,3 +218,22 @@ def test_n_trials_counts_new_trials_and_trials_run_counts_each_trial_once_under_
         result = study.optimize(_nine_steps, n_trials=10)
     assert len(study.trials) == 10 and result.trials_run == 10
     assert any(r.resource > 1 for r in study.trials), "some were promoted and resumed in the call"
+
+
+@pytest.mark.parametrize(("low", "high", "eta"), [(1, 2, 3), (1, 2.9, 3), (10, 15, 2)])
+def test_hyperband_over_less_than_one_halving_is_refused_and_auto_and_the_planner_pass_it_over(
+    low: float, high: float, eta: float
+) -> None:
+    """Its only bracket trained every trial to max_resource: a random search under Hyperband's name, where ASHA
+    over the same range stops at min_resource."""
+    from tunesmith.discipline import Fidelity, Method, plan
+    from tunesmith.schedulers.auto import choose_scheduler
+
+    with pytest.raises(ts.ConfigError, match=r"is below eta=.*its only bracket trains every trial to max_resource"):
+        Hyperband(low, high, eta)
+    chosen, why = choose_scheduler(high, min_resource=low, eta=eta, early_signal=None)
+    assert isinstance(chosen, ASHA) and "span less than one halving" in why
+    options = plan(ts.Space({"x": ts.Float(0.0, 1.0)}), fidelity=Fidelity(min_resource=low, max_resource=high, eta=eta),
+                   budget=ts.Budget(trials=30))
+    hyperband = next(o for o in options.options if o.method is Method.HYPERBAND)
+    assert not hyperband.fits and "a single bracket that stops nothing" in hyperband.note

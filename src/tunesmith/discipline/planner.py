@@ -30,7 +30,7 @@ from tunesmith.schedulers import FIFO, Scheduler, make_scheduler
 from tunesmith.schedulers._deck import MAX_PLAYED, DeckRun, _group_sizes, _played, _promoted, simulate
 from tunesmith.schedulers.auto import PBT_MIN_ROUNDS, AutoScheduler, choose_scheduler
 from tunesmith.schedulers.pbt import PBT
-from tunesmith.schedulers.successive_halving import bracket_sizes, rung_levels
+from tunesmith.schedulers.successive_halving import bracket_sizes, most_aggressive_bracket, rung_levels
 from tunesmith.space import Space
 from tunesmith.study import MIN_FULLY_TRAINED
 from tunesmith.study._limits import _promote_deck, _smaller_eta, _spread, trained_fully
@@ -565,12 +565,16 @@ def _options(space: Space, full: float | None, workers: int, fidelity: Fidelity 
             + ("" if signal else "; early results do not predict final ones"),
         )
     )
+    hedges = most_aggressive_bracket(fidelity.min_resource, fidelity.max_resource, fidelity.eta) > 0
     options.append(
         PlanOption(
             Method.HYPERBAND,
-            signal,
+            signal and hedges,
             None if resource is None else math.floor(resource / per_hyperband),
-            f"about {per_hyperband:.3g} units per configuration over its brackets",
+            f"about {per_hyperband:.3g} units per configuration over its brackets"
+            if hedges
+            else f"{fidelity.min_resource:g} to {fidelity.max_resource:g} units span less than one halving "
+            f"(eta={fidelity.eta:g}): a single bracket that stops nothing",
         )
     )
     interval = max(1, math.floor(fidelity.max_resource / (2 * PBT_MIN_ROUNDS)))

@@ -28,7 +28,7 @@ from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
 from tunesmith.schedulers.hyperband import Hyperband
 from tunesmith.schedulers.pbt import PBT
-from tunesmith.schedulers.successive_halving import ASHA, rung_levels
+from tunesmith.schedulers.successive_halving import ASHA, most_aggressive_bracket, rung_levels
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
 
@@ -87,6 +87,12 @@ def choose_scheduler(
         return FIFO(), (
             f"fifo: early results do not predict final ones{read}, so stopping early would kill late bloomers"
             f"{passed_over}"
+        )
+    if early_signal is None and most_aggressive_bracket(min_resource, max_resource, eta) == 0:
+        return ASHA(min_resource, max_resource, eta), (
+            f"asha: an early signal whose onset is uncertain{read}, but {min_resource:g} to {max_resource:g} units "
+            f"span less than one halving (eta={eta:g}), too short for Hyperband's hedging brackets: one rung at "
+            f"{min_resource:g}{passed_over}"
         )
     if early_signal is None:
         return Hyperband(min_resource, max_resource, eta), (

@@ -10,6 +10,7 @@ import numpy as np
 from tunesmith._validate import integer
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
+from tunesmith.errors import ConfigError
 from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers.base import Promotion, Scheduler
 from tunesmith.schedulers.successive_halving import (
@@ -58,6 +59,14 @@ class Hyperband(Scheduler):
                  mode: Mode = "stop", few_peers: FewPeers = "vouched",
                  predict_final: bool = True) -> None:  # fmt: skip
         s_max = most_aggressive_bracket(min_resource, max_resource, eta)
+        if s_max == 0:  # bracket 0 alone: every trial trains to max_resource, a plain random search
+            raise ConfigError(
+                f"Hyperband's brackets start their rungs at max_resource / eta**s, each at least min_resource, but "
+                f"max_resource / min_resource = {max_resource / min_resource:g} is below eta={eta:g}: its only bracket "
+                "trains every trial to max_resource and stops none; pass a smaller eta (at most "
+                f"{max_resource / min_resource:g}) or min_resource (at most {max_resource / eta:g}), or use ASHA, "
+                "whose rungs start at min_resource"
+            )
         if brackets is None:
             brackets = s_max + 1
         integer("brackets", brackets, minimum=1, maximum=s_max + 1)
