@@ -6,12 +6,11 @@ noise is unknown."""
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 
 import tunesmith as ts
+from tests.test_choose_stale import front_check
 from tunesmith.attributes import ChoiceAttr, read_attr
-from tunesmith.discipline import StaleChoiceWarning
 from tunesmith.report._data import ReportData
 from tunesmith.report._shown import choice_off_front
 
@@ -33,19 +32,6 @@ def chosen_then(first: Mapping[str, object], later: Sequence[Mapping[str, object
         study.tell(study.ask(), result)
     assert study.chosen is not None and study.chosen.number not in {r.number for r in study.pareto_front}
     return study
-
-
-def front_check(study: ts.Study) -> ts.Check:
-    """The verdict's front check; `finalize` warns before opening the holdout when it cannot decide."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        check = ts.finalize(study, lambda params, seed: {"holdout_error": 0.2}).check("Pareto front")
-    warned = [w for w in caught if issubclass(w.category, StaleChoiceWarning)]
-    assert len(warned) == (not check.decided), [str(w.message) for w in caught]
-    if warned:
-        said = str(warned[0].message)  # nothing was opened yet: its fix needs no force
-        assert said.endswith(check.detail.replace(" (force=True)", "")) and "force" not in said
-    return check
 
 
 def test_a_trial_beyond_the_noise_on_one_objective_only_does_not_dominate_the_choice_beyond_it() -> None:
