@@ -266,3 +266,55 @@ def test_hyperbands_final_retire_names_the_bracket_of_each_trial_its_rung_outran
     assert promotion.outranked[numbers[2]].startswith(
         "not promoted: ranked 3 of 3 at the rung at resource 1 of bracket 2, by its loss there (0.6; the best: 0.1)"
     )
+
+
+def test_a_rung_waits_for_its_metric_when_a_step_is_reported_in_two_calls() -> None:
+    """train_loss first, then val_loss at the same step (which the report rules allow): the rung decided on the first
+    call, by the step before's val_loss, and stopped the trial whose rung value was the best of all."""
+    space = ts.Space({"c": ts.Choice(["a", "b", "late"])})
+    val = {"a": [1.0, 0.9, 0.5], "b": [1.0, 0.95, 0.6], "late": [1.0, 5.0, 0.01]}  # val_loss at steps 1-3
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        loss = 0.0
+        for epoch in trial.steps(9):
+            trial.report(train_loss=0.1)
+            if trial.should_stop():
+                break
+            curve = val[trial.params["c"]]
+            loss = curve[epoch] if epoch < 3 else curve[2] - 0.001 * epoch
+            trial.report(val_loss=loss)
+            if trial.should_stop():
+                break
+        return {"val_loss": loss}
+
+    study = ts.Study(space, metric="val_loss", scheduler=ts.ASHA(1, 9, 3, predict_final=False),
+                     budget=ts.Budget(trials=3), storage="memory", seed=0, sampler="grid")  # fmt: skip
+    for c in ("a", "b", "late"):
+        study.enqueue({"c": c})
+    study.optimize(objective)
+
+    late = next(r for r in study.trials if r.params["c"] == "late")
+    assert late.resource == 9 and study.best is not None and study.best.params == {"c": "late"}
+
+
+def test_median_stopping_judges_a_trial_only_at_a_report_of_its_metric() -> None:
+    """Identical curves, val_loss reported in a second call at each step: at the first call the trial's best so far
+    lacked the step its peers had reached, and 7 of 12 identical trials were stopped."""
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        loss = 1.0
+        for epoch in trial.steps(20):
+            loss = 0.5 + 1.0 / (epoch + 1)  # the same curve for every configuration
+            trial.report(train_loss=loss / 2)
+            if trial.should_stop():
+                break
+            trial.report(val_loss=loss)
+            if trial.should_stop():
+                break
+        return {"val_loss": loss}
+
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="val_loss", scheduler=ts.MedianStop(),
+                     budget=ts.Budget(trials=12), storage="memory", seed=0, sampler="random")  # fmt: skip
+    study.optimize(objective)
+
+    assert [r.state for r in study.trials] == [TrialState.COMPLETE] * 12

@@ -36,7 +36,7 @@ from tunesmith._validate import integer, real
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
-from tunesmith.fidelity import is_rung_peer, reported_at, value_at
+from tunesmith.fidelity import is_rung_peer
 from tunesmith.pareto import front_scores, losses_of
 from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers._final_model import predicted_finals
@@ -93,10 +93,15 @@ def rung_levels(min_resource: float, max_resource: float, eta: float) -> list[fl
     return levels
 
 
-def crossed_level(record: TrialRecord, levels: Sequence[float]) -> float | None:
-    """The highest rung the trial's latest report crossed (``None`` when it crossed none)."""
-    steps = sorted(record.intermediate)
-    if not steps:
+def crossed_level(record: TrialRecord, levels: Sequence[float], metrics: Sequence[str] = ()) -> float | None:
+    """The highest rung the trial's latest report crossed (``None`` when it crossed none).
+
+    With ``metrics`` (what the rungs rank by), only the reports that carry all of them count: a rung is crossed,
+    and decided, at the first report at or past it that carries them. A report of other metrics first (a train
+    loss, then the validation loss in a second call at the same step) or at an epoch that did not validate
+    decides nothing: the rung waits for the value it ranks by, which once came from the step before."""
+    steps = sorted(step for step, values in record.intermediate.items() if all(m in values for m in metrics))
+    if not steps or steps[-1] != max(record.intermediate):
         return None
     latest = steps[-1]
     previous = steps[-2] if len(steps) > 1 else float(record.attrs.get("start_step", 0))
@@ -104,27 +109,37 @@ def crossed_level(record: TrialRecord, levels: Sequence[float]) -> float | None:
     return crossed[-1] if crossed else None
 
 
-def value_at_rung(record: TrialRecord, metric: str, level: float) -> float | None:
-    """The value of ``metric`` a rung at ``level`` judges ``record`` by: the reading it had when it crossed the
-    rung, at its first report at or past ``level``, which is when its decision there is taken.
+def ranked_by(context: SearchContext) -> tuple[str, ...]:
+    """The metrics a rung ranks trials by: every objective of a study with several, else the metric."""
+    return tuple(m.name for m in context.objectives) if len(context.objectives) > 1 else (context.metric.name,)
 
-    For a trial whose reports carry ``metric`` that is its report at the rung, else its first report after it:
-    a trial that reports every few steps is judged, and serves as a peer, on a value from the rung or past it,
-    never on one from before it (which once ranked a step-8 value against peers' step-9 values), and a trial
-    that reports every step is read at the rung itself. When the crossing report lacks ``metric`` (it is
-    evaluated every other step, say), its last value before that report stands, as it did when the trial was
-    decided. ``None`` while the trial has not reported at or past ``level`` (it is no peer there yet), when it
-    had no value of ``metric`` by then, or when that value is not finite (divergence is the study's).
+
+def value_at_rung(record: TrialRecord, metric: str, level: float) -> float | None:
+    """The value of ``metric`` a rung at ``level`` judges ``record`` by: its first report of ``metric`` at or past
+    ``level`` (`crossed_level` with the metric), which is when its decision there is taken.
+
+    For a trial whose reports carry ``metric`` at every step that is its report at the rung, else its first report
+    of it after the rung: a trial that reports (or validates) every few steps is judged, and serves as a peer, on a
+    value from the rung or past it, never on one from before it (which once ranked a step-8 value against peers'
+    step-9 values, and a value from the step before the rung when the rung's report came in two calls). ``None``
+    while the trial has not reported ``metric`` at or past ``level`` (it is no peer there yet), or when that value
+    is not finite (divergence is the study's).
     """
-    crossing = min((step for step in record.intermediate if step >= level), default=None)
-    return None if crossing is None else value_at(record, metric, crossing)
+    value = _reading_at_rung(record, metric, level)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _reading_at_rung(record: TrialRecord, metric: str, level: float) -> float | None:
+    """`value_at_rung`'s reading, finite or not."""
+    crossing = min((step for step, values in record.intermediate.items() if step >= level and metric in values),
+                   default=None)  # fmt: skip
+    return None if crossing is None else record.intermediate[crossing][metric]
 
 
 def _not_finite_at_rung(record: TrialRecord, metric: str, level: float) -> bool:
     """Whether the reading of ``metric`` a rung at ``level`` judges ``record`` by (`value_at_rung`'s) is there and
     not finite: a value reported NaN or infinite, where a metric never reported is no reading at all."""
-    crossing = min((step for step in record.intermediate if step >= level), default=None)
-    value = None if crossing is None else reported_at(record, metric, crossing)
+    value = _reading_at_rung(record, metric, level)
     return value is not None and not math.isfinite(value)
 
 
@@ -270,7 +285,7 @@ class _Rungs:
         # A trial that diverged after the rung reached it, so it counts among the trials the top share is taken of,
         # but last: its value there said nothing of how it ended. One that failed or was declared infeasible keeps
         # no place at all.
-        names = [m.name for m in context.objectives] if len(context.objectives) > 1 else [context.metric.name]
+        names = ranked_by(context)
         reached = [
             r for r in members if _diverged_after(r) and all(value_at_rung(r, n, level) is not None for n in names)
         ]
@@ -522,7 +537,7 @@ class ASHA(Scheduler):
         return Deck((levels,), (0,), float(self.max_resource), float(self.eta), self.few_peers == "vouched")
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
-        level = crossed_level(trial, self._rungs.levels)
+        level = crossed_level(trial, self._rungs.levels, ranked_by(context))
         if level is None:
             return Decision.CONTINUE
         if self.mode == "promote":
@@ -539,7 +554,7 @@ class ASHA(Scheduler):
     def explain_in(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext, *,
                    where: str) -> str | None:  # fmt: skip
         """`explain`, with ``where`` after the rung's name (Hyperband's ``" of bracket 2"``)."""
-        level = crossed_level(trial, self._rungs.levels)
+        level = crossed_level(trial, self._rungs.levels, ranked_by(context))
         if level is None or self.mode == "promote":
             return None
         return self._rungs.why_stopped(trial, history, level, context, vouched=self.few_peers == "vouched", where=where)
@@ -600,7 +615,8 @@ class SuccessiveHalving(Scheduler):
         return Deck((levels,), (0,), float(self.max_resource), float(self.eta), group=self.population)
 
     def decide(self, trial: TrialRecord, history: Sequence[TrialRecord], context: SearchContext) -> Decision:
-        return Decision.PAUSE if crossed_level(trial, self._rungs.levels) is not None else Decision.CONTINUE
+        crossed = crossed_level(trial, self._rungs.levels, ranked_by(context))
+        return Decision.PAUSE if crossed is not None else Decision.CONTINUE
 
     def promote(self, history: Sequence[TrialRecord], context: SearchContext, *, final: bool) -> RungPromotion:
         """The first PAUSED trial in the top share of its rung, once the rung is settled: every member of its group has

@@ -13,7 +13,7 @@ from tunesmith.decision import Decision
 from tunesmith.objective import Guardrail, Metric, MissingMetric, keys_of, normalise_result
 from tunesmith.schedulers import Scheduler
 from tunesmith.schedulers.base import NOTHING_LEFT_TO_TRAIN
-from tunesmith.schedulers.successive_halving import crossed_level
+from tunesmith.schedulers.successive_halving import crossed_level, ranked_by
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -309,8 +309,12 @@ def decide_at_report(
         return Decision.STOP, StopNote(TrialKind.BUDGET, spent.message)
     # An invalidated trial never sets the bar at a rung (`Study.invalidate`).
     judged = [r for r in history if r is record or r.invalidated is None]
-    decision = scheduler.decide(record, judged, context)
-    blind = unranked(record, scheduler, context, pausing=decision is Decision.PAUSE)
+    # A report of other metrics (train_loss, with val_loss to come in a second call at the same step, or at an epoch
+    # that does not validate) decides nothing: the scheduler ranked it by the step before's value.
+    carried = record.intermediate.get(step, {})
+    ranks = all(name in carried for name in ranked_by(context))
+    decision = scheduler.decide(record, judged, context) if ranks else Decision.CONTINUE
+    blind = unranked(record, scheduler, context)
     if blind is not None:
         return Decision.STOP, StopNote(TrialKind.MISSING_METRIC, blind)
     if decision is not Decision.CONTINUE:
@@ -320,21 +324,21 @@ def decide_at_report(
     return decision, None
 
 
-def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext, *, pausing: bool) -> str | None:
-    """Why ``scheduler`` cannot rank ``record`` at its rungs, judged at the report that crossed the deciding
-    rung: a trial that pauses there (``pausing``) must carry the metric at that rung to be promoted from it;
-    one that runs on, by the last rung below the full resource at the latest, or no rung compared it.
+def unranked(record: TrialRecord, scheduler: Scheduler, context: SearchContext) -> str | None:
+    """Why ``scheduler`` cannot rank ``record`` at its rungs, judged at the report that crossed the last rung below
+    the full resource (whatever it carries): a rung decides, stops or pauses, at the first report of its metric at
+    or past it, so a trial whose reports up to there never carried the metric was compared by no rung.
 
     Returns the sentence for the trial's error (the same for every trial that makes the mistake, so that
     the study's fail-fast sees one failure repeated), or ``None`` when the metric was reported in time.
     """
     levels = sorted(scheduler.rungs())[:-1]  # the last entry is the full resource, where nothing is compared
-    if not levels or (scheduler.pauses and not pausing):
+    if not levels:
         return None
-    if not scheduler.pauses and record.resource < levels[-1]:
+    if record.resource < levels[-1]:
         return None  # before the last rung: nothing to judge yet (and no sort of the reports on every step)
-    deciding = crossed_level(record, levels) if scheduler.pauses else levels[-1]
-    if deciding is None or crossed_level(record, [deciding]) is None:
+    deciding = levels[-1]
+    if crossed_level(record, [deciding]) is None:
         return None
     names = [m.name for m in (context.objectives or (context.metric,))]
     # The rung reads a trial at its first report at or past the rung (`value_at_rung`): one that reports every
