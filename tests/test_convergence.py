@@ -120,6 +120,23 @@ def test_the_noise_is_the_stored_standard_error_else_the_folds_spread() -> None:
     assert trial_noise(one_fold, metric) is None
 
 
+
+def test_a_perfect_score_on_counted_examples_carries_the_noise_best_shows_and_an_exact_one_reads_without_crashing(
+    tmp_path: Path,
+) -> None:
+    """100 of 100 examples right stores a standard error of 0: status and tunesmith run divided the bound by it
+    (ZeroDivisionError), where best showed 0.00985 from the share with one success and one failure added."""
+    from tunesmith.samplers._gp_regret import RegretBound
+    from tunesmith.study._convergence import Convergence, room_text
+
+    metric = ts.Metric("acc", "max")
+    perfect = TrialRecord(0, {"x": 0.5}, 1, TrialState.COMPLETE,
+                          metrics={"acc": 1.0, "stderr:acc": 0.0, "count:acc": 100.0})  # fmt: skip
+    assert trial_noise(perfect, metric) == pytest.approx(math.sqrt((101 / 102) * (1 / 102) / 100))
+    bound = RegretBound(bound=0.02, best_upper=0.0, space_lower=-0.02, fitted=30, beta=4.0)
+    said = room_text(Convergence(trials=30, bound=bound, noise=0.0, best=0), metric)
+    assert said is not None and "recorded without noise, so no bound is within it" in said
+
 def test_fold_scores_stop_a_cross_validated_search() -> None:
     draws = np.random.default_rng(3)
 

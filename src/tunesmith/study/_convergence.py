@@ -29,7 +29,7 @@ import numpy as np
 
 from tunesmith.attributes import ConvergenceAttr, read_attr
 from tunesmith.budget import Budget
-from tunesmith.objective import STDERR, Metric, folds_of
+from tunesmith.objective import COUNT, STDERR, Metric, folds_of
 from tunesmith.samplers._gp_regret import MIN_FITTED, RegretBound, fitted_rows, regret_bound
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -49,6 +49,13 @@ MIN_TRIALS = MIN_FITTED
 def trial_noise(record: TrialRecord, metric: Metric) -> float | None:
     """The standard error of ``record``'s ``metric``: the stored one, else its folds' (``None``: neither)."""
     stored = record.metrics.get(f"{STDERR}{metric.name}")
+    count = record.metrics.get(f"{COUNT}{metric.name}")
+    value = record.metrics.get(metric.name)
+    if stored == 0 and count is not None and count >= 1 and value in (0.0, 1.0):
+        # every example right (or every one wrong): a share's noise is not 0, as `best` and the verdict read it
+        # (`discipline.gap`), from the share with one success and one failure added
+        share = (count * value + 1.0) / (count + 2.0)
+        return math.sqrt(share * (1.0 - share) / count)
     if stored is not None and math.isfinite(stored) and stored >= 0:
         return float(stored)
     folds = folds_of(record.metrics, metric.name)
@@ -101,6 +108,8 @@ def room_text(check: Convergence, metric: Metric) -> str | None:
             f"{head}, below the standard error of a score ({noise:.3g}): the search has converged, and further trials "
             "could not be told apart from the best by their scores (ts.Budget(until_converged=True) stops there)"
         )
+    if noise <= 0:  # scores recorded exact (a standard error of 0): no bound lies within their noise
+        return f"{head}; the scores were recorded without noise, so no bound is within it: more trials may find better"
     return f"{head}, {bound / noise:.1f} times the standard error of a score ({noise:.3g}): more trials may find better"
 
 
