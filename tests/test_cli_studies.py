@@ -40,10 +40,37 @@ def test_studies_lists_each_study_with_its_states_times_and_best(tmp_path: Path)
     assert [entry["name"] for entry in listed] == ["s", "empty"]
     first, empty = listed
     assert first["states"] == {"complete": 4} and first["trials"] == 4
-    assert first["best"] == {"trial": best.number, "metric": "loss", "value": best.value("loss")}
+    assert first["best"] == {"trial": best.number, "metric": "loss", "value": best.value("loss"), "rerun_pick": False}
     assert first["last_active"] == max(t.finished_at or 0.0 for t in study.trials)
     assert empty == {"name": "empty", "trials": 0, "created_at": empty["created_at"], "states": {}, "last_active": None,
                      "best": None}  # fmt: skip
     text = CliRunner().invoke(cli, ["studies", "--storage", url])
     assert _flat("s 4 trials (4 complete); created") in _flat(text.output)
     assert _flat(f"best loss {best.value('loss'):.6g} (#{best.number})") in _flat(text.output)
+
+
+def test_studies_names_the_seed_re_runs_pick_as_status_and_best_do(tmp_path: Path) -> None:
+    """After `validate_top` picked another trial than the search's best, `studies` names that pick, as `status`,
+    `best` and the report do (it named the search's best, which they say the re-runs passed over)."""
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=6), storage=url, name="s", seed=0,
+                     sampler="random")  # fmt: skip
+
+    study.optimize(lambda trial: trial.params["x"])
+    search_best = study.best
+    assert search_best is not None
+
+    def rerun(trial: ts.Trial) -> float:  # the search's best is the worst on the re-runs' seeds
+        x = trial.params["x"]
+        return x + (10.0 if x == search_best.params["x"] else 0.0)
+
+    ts.validate_top(study, rerun, k=3, seeds=2)
+    shown = CliRunner().invoke(cli, ["best", "s", "--storage", url, "--json"])
+    pick = json.loads(shown.output)["number"]
+    assert pick != search_best.number
+    result = CliRunner().invoke(cli, ["studies", "--storage", url, "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert listed["best"]["trial"] == pick and listed["best"]["rerun_pick"] is True
+    text = CliRunner().invoke(cli, ["studies", "--storage", url])
+    assert _flat(f"(#{pick}, the re-runs' pick)") in _flat(text.output)

@@ -45,14 +45,14 @@ from tunesmith.objective import Metric
 from tunesmith.samplers import Random
 from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, configurations
 from tunesmith.space import Space
-from tunesmith.storage import StudyInfo, redact_url
+from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._convergence import recorded_text
 from tunesmith.study._known import _priors, valid
 from tunesmith.study._optimize import failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
 from tunesmith.study._validation_set import earlier_studies, validation_set
-from tunesmith.trial import TrialRecord, TrialState, best_record
+from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.report._shown import SchedulerStops, ShownBest
@@ -583,7 +583,7 @@ def studies(storage: str, as_json: bool) -> None:
     with _friendly_errors():
         infos = store.list_studies()
         for info in infos:
-            listed = _Listed.of(info, store.get_trials(info.id))
+            listed = _Listed.of(Study.load(info.name, store))
             if as_json:
                 _print_json(listed.to_json())
             else:
@@ -593,7 +593,8 @@ def studies(storage: str, as_json: bool) -> None:
 @dataclass(frozen=True)
 class _Listed:
     """What `studies` says of one study: its trials by state, when it was created and last active, and its best
-    (one objective: the best COMPLETE trial, invalidated ones left out, as `Study.best`)."""
+    (one objective): the trial `status`, `best` and the report show as best (`report._shown.picked_best`), the seed
+    re-runs' pick when they picked one (``rerun``), else the best COMPLETE trial, invalidated ones left out."""
 
     name: str
     created_at: float
@@ -602,21 +603,26 @@ class _Listed:
     metric: Metric | None
     objectives: int
     best: TrialRecord | None
+    rerun: bool = False
 
     @classmethod
-    def of(cls, info: StudyInfo, records: list[TrialRecord]) -> _Listed:
-        stored = info.spec.get("metric")
-        metric = Metric.from_json(stored) if isinstance(stored, dict) else None
-        objectives = len(info.spec.get("objectives") or ()) or 1
+    def of(cls, study: Study) -> _Listed:
+        from tunesmith.report import report_data
+        from tunesmith.report._shown import picked_best
+
+        records = study.trials
         times = [t for r in records for t in (r.finished_at, r.heartbeat_at, r.started_at) if t is not None]
+        objectives = max(len(study.objectives), 1)
+        picked = picked_best(report_data(study)) if objectives == 1 else None
         return cls(
-            name=info.name,
-            created_at=info.created_at,
+            name=study.name,
+            created_at=study.info.created_at,
             states=states_of(records),
             last_active=max(times, default=None),
-            metric=metric,
+            metric=study.metric,
             objectives=objectives,
-            best=best_record(records, metric) if metric is not None and objectives == 1 else None,
+            best=None if picked is None else picked.record,
+            rerun=picked is not None and picked.rerun,
         )
 
     def line(self) -> str:
@@ -629,13 +635,15 @@ class _Listed:
             parts.append(f"{self.objectives} objectives (tunesmith status {shlex.quote(self.name)} shows the front)")
         elif self.best is not None and self.metric is not None:
             value = self.best.value(self.metric.name)
-            parts.append(f"best {self.metric.name} {value:.6g} (#{self.best.number})")
+            pick = ", the re-runs' pick" if self.rerun else ""
+            parts.append(f"best {self.metric.name} {value:.6g} (#{self.best.number}{pick})")
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         best = None
         if self.best is not None and self.metric is not None:
-            best = {"trial": self.best.number, "metric": self.metric.name, "value": self.best.value(self.metric.name)}
+            best = {"trial": self.best.number, "metric": self.metric.name, "value": self.best.value(self.metric.name),
+                    "rerun_pick": self.rerun}  # fmt: skip
         return {"name": self.name, "trials": sum(self.states.values()), "created_at": self.created_at,
                 "states": self.states, "last_active": self.last_active, "best": best}  # fmt: skip
 
