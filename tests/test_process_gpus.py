@@ -265,6 +265,10 @@ import os
 
 def objective(trial):
     return {"loss": trial.params["x"], "gpu": float(os.environ["CUDA_VISIBLE_DEVICES"])}
+
+
+def where(trial):
+    return {"loss": trial.params["x"], "pid": float(os.getpid())}
 """
 
 
@@ -349,3 +353,16 @@ def test_a_workers_option_keeps_the_configs_gpus_per_trial(folder: Path) -> None
     ran = cli_run("run", config, "--storage", storage, "--workers", "3", "--no-progress", "--no-report")
     assert ran.exit_code == 0, ran.output
     assert all(r.attrs["gpus"] == [str(int(r.metrics["gpu"]))] for r in ts.Study.load("g", storage).trials)
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_a_workers_option_keeps_the_executor_the_config_names(folder: Path, workers: str) -> None:
+    """``--workers`` changes how many trials run at once, not where: a config naming ``processes`` still runs each
+    trial in its own process (``--workers 1`` ran them inline, so a crash meant to fail one trial killed the CLI)."""
+    config = write_config(folder, '"processes"', workers=2)
+    config.write_text(config.read_text().replace(":objective", ":where"))
+    storage = f"sqlite:///{folder / 'g.db'}"
+    ran = cli_run("run", str(config), "--storage", storage, "--workers", workers, "--no-progress", "--no-report")
+    assert ran.exit_code == 0, ran.output
+    pids = {r.metrics["pid"] for r in ts.Study.load("g", storage).trials}
+    assert len(pids) >= 1 and os.getpid() not in pids

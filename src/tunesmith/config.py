@@ -110,6 +110,7 @@ class StudyConfig:
     seed: int | None = None
     workers: int = 1
     executor: str | dict[str, Any] = "inline"  # its name, or a table of its name and options (`_executor`)
+    executor_named: bool = False  # whether the file names it (else it follows workers: `_executor`)
     memory_limit: int | None = None
     trial_timeout: float | None = None
     fail_fast: int | None = 3  # `Study.optimize`'s; ``fail_fast = false`` in the file: never stop on failures
@@ -312,6 +313,7 @@ def load_config(path: str | Path) -> StudyConfig:
         seed=_int_setting(data, "seed", None, 0),
         workers=workers,
         executor=executor,
+        executor_named=data.get("executor") is not None,
         memory_limit=memory_limit,
         trial_timeout=trial_timeout,
         fail_fast=_fail_fast(data),

@@ -142,10 +142,13 @@ def run(
         objective = cfg.load_objective()
         named = _imported_objective(cfg.objective, cfg.path.parent)
         worker_count = workers or cfg.workers
-        # A table's options (gpus_per_trial) hold for any count of workers; a name follows the count.
+        # An executor the file names (processes, ray, a table with options) holds for any count of workers: --workers
+        # replaced it, so a crash meant for one FAILED trial's process killed the CLI inline, and Ray never started.
+        # One the file leaves to its default follows the count, and so does inline, which runs one trial at a time.
+        named_executor = cfg.executor_named and cfg.executor != "inline"
         executor = (
             cfg.executor
-            if worker_count == cfg.workers or isinstance(cfg.executor, dict)
+            if worker_count == cfg.workers or named_executor
             else ("processes" if worker_count > 1 else "inline")
         )
         _check_before_storing(cfg, executor, worker_count)
