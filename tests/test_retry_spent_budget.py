@@ -60,7 +60,7 @@ def test_retrying_under_a_spent_resource_budget_is_refused_with_the_resource_to_
     message = str(refused.value)
     assert f"resource budget spent ({study.usage().resource:g}/30)" in message
     assert "no new trial starts once the wall-time or resource budget is spent" in message
-    assert f"tunesmith extend r --resource {needed:g}" in message
+    assert f"tunesmith extend r --storage {study.storage.url} --resource {needed:g}" in message
 
 
 def test_a_refused_retry_leaves_the_failures_counting_towards_the_trial_budget(tmp_path: Path) -> None:
@@ -109,4 +109,4 @@ def test_retrying_under_a_spent_wall_time_budget_is_refused_with_the_wall_time_t
 
     message = str(refused.value)
     assert "wall-time budget spent (12s/10s)" in message
-    assert "tunesmith extend w --wall-time 17" in message  # 12 s spent, and one retry of about 4 s
+    assert f"tunesmith extend w --storage {study.storage.url} --wall-time 17" in message  # 12 s spent, and one retry of about 4 s

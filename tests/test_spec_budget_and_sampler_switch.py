@@ -104,7 +104,9 @@ def test_reopening_an_unbounded_study_with_a_trial_limit_points_to_tunesmith_ext
 
     message = str(caught.value)
     assert "with budget unbounded, not trials=5" in message, "the stored and the given values"
-    assert "run `tunesmith extend s --trials 5` (or study.extend_budget(trials=5)), then resume" in message
+    assert "added only before its first trial (`tunesmith extend s --trials 5`, or study.extend_budget(trials=5))" in (
+        message
+    )
     assert "added only before its first trial" in message
     assert "leave trials out of the config's [budget]" in message and "tunesmith run CONFIG --name NEW" in message
 

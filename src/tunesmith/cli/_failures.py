@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ from tunesmith.objective import COUNT, DIGEST, STDERR, Guardrail, Metric, withou
 from tunesmith.study import CheckpointStore, Study
 from tunesmith.study._checkpoints import CHECKPOINTED
 from tunesmith.study._retry import CODE_FAILURES, FAILED_KINDS, owed_retry
-from tunesmith.study._search_progress import listing_arguments
+from tunesmith.study._search_progress import command_arguments
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 
@@ -173,7 +172,7 @@ def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
 
 def _named(study: Study) -> str:
     """The study's name and storage as a command pasted back takes them (``NAME --storage URL``)."""
-    return listing_arguments(study.name, study.storage.url) or shlex.quote(study.name)
+    return command_arguments(study.name, study.storage.url)
 
 
 def _other_kinds(study: Study, chosen: Sequence[TrialKind], *, defaulted: bool) -> str:

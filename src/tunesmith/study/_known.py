@@ -57,6 +57,7 @@ from tunesmith.space._params import JsonScalar, Param
 from tunesmith.storage import Proposal
 from tunesmith.storage._trial_cache import Facet, TrialHistory, matching
 from tunesmith.storage.base import count_budgeted
+from tunesmith.study._search_progress import command_arguments
 from tunesmith.trial import INVALIDATED, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -554,8 +555,8 @@ def queue_beyond_budget(
     needed = limit + count - left
     return (
         f"{count} enqueued configuration(s) wait, but the trial budget has {left} of {limit} trials left: they run "
-        f"only once it is raised (study.extend_budget(trials={needed}), or tunesmith extend {study.name} "
-        f"--trials {needed})"
+        f"only once it is raised (study.extend_budget(trials={needed}), or tunesmith extend "
+        f"{command_arguments(study.name, study.storage.url)} --trials {needed})"
     )
 
 

@@ -68,7 +68,7 @@ from tunesmith.study._limits import (
 from tunesmith.study._observers import Observer, Observers
 from tunesmith.study._outcome import ran_all_steps, trained_to_the_end
 from tunesmith.study._recovery import Stopped, cut_short_by, naming_the_result, outcome_text
-from tunesmith.study._search_progress import SearchProgress, listing_arguments, resume_hint
+from tunesmith.study._search_progress import SearchProgress, command_arguments, listing_arguments, resume_hint
 from tunesmith.study._validation_set import record_validation_set
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState, best_record
 
@@ -1156,9 +1156,10 @@ def optimize(
     # a count given beside an instance built for another).
     count = 1 if workers is None else workers
     if n_trials is None and study.budget.is_unbounded() and timeout is None:
+        named = command_arguments(study.name, study.storage.url)
         raise ConfigError(
             f"study {study.name!r} has no budget and no n_trials, so nothing would end the run: give it a trial "
-            f"budget: from a config, `tunesmith extend {study.name} --trials N` (a study gains a limit before its "
+            f"budget: from a config, `tunesmith extend {named} --trials N` (a study gains a limit before its "
             "first trial), or `tunesmith run CONFIG --trials N` for this run only; in Python, "
             "budget=ts.Budget(trials=N) for a new study, study.extend_budget(trials=N), or n_trials=N"
         )

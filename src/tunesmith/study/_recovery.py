@@ -157,7 +157,8 @@ def gone_notes(
 
     A gone trial spends no budget once reaped, so ``tunesmith retry`` needs a trial of the budget to run it again:
     ``trials``, the study's trial budget (``None``: none, or not known), says whether one is left, and the note asks
-    for ``tunesmith extend`` first when none is (`_rerun_hint`)."""
+    for ``tunesmith extend`` first when none is (`_rerun_hint`). ``study`` is the study as those commands take it:
+    its name and storage (`_search_progress.command_arguments`)."""
     found = find_lost(history, worker=worker_id(), own=(), now=now, grace=grace)
     gone = {lost.record.number: lost for lost in found}
     # What the budget counts once the gone trials are reaped: they stop counting.

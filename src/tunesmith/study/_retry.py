@@ -11,6 +11,7 @@ from tunesmith.errors import ConfigError
 from tunesmith.schedulers.pbt import RESUMES
 from tunesmith.storage.base import count_budgeted
 from tunesmith.study._limits import spent_beyond_trials
+from tunesmith.study._search_progress import command_arguments
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ def retry_failed(study: Study, kinds: Iterable[TrialKind]) -> list[int]:
             f"the trial budget has {limit - spent} of {limit} trials left, but retrying {len(unpaid)} "
             f"interrupted or lost trial(s) ({', '.join(f'#{n}' for n in unpaid)}) needs {len(unpaid)}: they never "
             f"counted towards the budget, so their retries would never run; raise it first "
-            f"(study.extend_budget(trials={needed}), or tunesmith extend {study.name} --trials {needed})"
+            f"(study.extend_budget(trials={needed}), or tunesmith extend "
+            f"{command_arguments(study.name, study.storage.url)} --trials {needed})"
         )
     queued: list[int] = []
     for record in owed:
@@ -133,7 +135,8 @@ def _refuse_beyond_trials(study: Study, history: Sequence[TrialRecord], owed: Se
         f"{'; '.join(found.message for found in spent)}: a retry runs as a new trial, and no new trial starts once "
         "the wall-time or resource budget is spent (a failure gives back its place in the trial budget, not the time "
         f"it ran or the units it trained); raise the budget first ({'; '.join(estimates)}): "
-        f"study.extend_budget({keywords}), or tunesmith extend {study.name} {options}"
+        f"study.extend_budget({keywords}), or tunesmith extend {command_arguments(study.name, study.storage.url)} "
+        f"{options}"
     )
 
 

@@ -191,6 +191,12 @@ def resume_hint(study: Study) -> str:
     )
 
 
+def command_arguments(name: str, url: str) -> str:
+    """``NAME --storage URL`` as a command pasted back takes them (`listing_arguments`); the quoted name alone for a
+    study in memory."""
+    return listing_arguments(name, url) or shlex.quote(name)
+
+
 def listing_arguments(name: str, url: str) -> str:
     """``NAME --storage URL`` as a shell reads them (quoted where needed), for a command that lists a study's trials;
     ``""`` for a study in memory, which no command can read. A password in the URL shows as ``***``."""

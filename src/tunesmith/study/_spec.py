@@ -25,6 +25,7 @@ from tunesmith.samplers import make_sampler
 from tunesmith.schedulers import make_scheduler
 from tunesmith.space import Space, SpaceWarning
 from tunesmith.study._define_by_run import learned_space
+from tunesmith.study._search_progress import command_arguments
 
 if TYPE_CHECKING:
     from tunesmith.storage import Storage, StudyInfo
@@ -239,17 +240,19 @@ class StudySpec:
             return  # the budget before a recorded extension: the study resumes with the extended one
         changed = _raised_or_added_limits(self.budget, given)
         if changed:
-            flags = " ".join(f"--{key.replace('_', '-')} {plain_number(value)}" for key, value in changed.items())
-            arguments = ", ".join(f"{key}={value!r}" for key, value in changed.items())
-            fix = (
-                f"a stored budget changes only by an explicit, recorded extension: run `tunesmith extend {name} "
-                f"{flags}` (or study.extend_budget({arguments})), then resume"
-            )
             added = [key for key in changed if getattr(self.budget, key) is None]
+            raised = {key: value for key, value in changed.items() if key not in added}
+            if raised:
+                fix = (
+                    "a stored budget changes only by an explicit, recorded extension: run "
+                    f"`{_extend_command(name, where, raised)}` (or study.extend_budget({_arguments(raised)})), "
+                    "then resume"
+                )
             if added:
-                fix += (
-                    f". A limit the study lacks ({', '.join(added)}) is added only before its first trial; once it "
-                    f"has trials, {_keep_or_rename(name, added)}"
+                fix = (f"{fix}. A" if raised else "a") + (
+                    f" limit the study lacks ({', '.join(added)}) is added only before its first trial "
+                    f"(`{_extend_command(name, where, changed)}`, or study.extend_budget({_arguments(changed)})); "
+                    f"once it has trials, {_keep_or_rename(name, added)}"
                 )
         else:
             fix = (
@@ -419,6 +422,17 @@ def _budget_config(budget: Budget) -> str:
     """``budget`` as a config writes it: ``[budget] trials = 20, wall_time = 7200``, or ``no [budget]``."""
     limits = [f"{key} = {plain_number(getattr(budget, key))}" for key in _LIMITS if getattr(budget, key) is not None]
     return "[budget] " + ", ".join(limits) if limits else "no [budget]"
+
+
+def _extend_command(name: str, where: str, limits: Mapping[str, Any]) -> str:
+    """The ``tunesmith extend`` command that raises ``limits`` of study ``name`` in the storage at URL ``where``, as a
+    shell reads it: the name quoted where needed, and the storage, which the command's default is not."""
+    flags = " ".join(f"--{key.replace('_', '-')} {plain_number(value)}" for key, value in limits.items())
+    return f"tunesmith extend {command_arguments(name, where)} {flags}"
+
+
+def _arguments(limits: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in limits.items())
 
 
 def _keep_or_rename(name: str, added: Sequence[str]) -> str:

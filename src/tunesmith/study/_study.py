@@ -51,6 +51,7 @@ from tunesmith.study._outcome import (
 from tunesmith.study._pickling import StorageHandle
 from tunesmith.study._recovery import start_heartbeat, worker_id
 from tunesmith.study._retry import CODE_FAILURES
+from tunesmith.study._search_progress import command_arguments
 from tunesmith.study._settings import Settings, check_grace, check_search_objectives
 from tunesmith.study._spec import StudySpec
 from tunesmith.study._validation_set import GIVEN, checked_name, record_validation_set
@@ -666,7 +667,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
     def _gone(self, history: Sequence[TrialRecord]) -> dict[int, str]:
         """`gone_trials` of ``history`` (read by the caller); this object's own running trials are never gone."""
         others = [r for r in history if r.number not in self._running]
-        return _recovery.gone_notes(others, study=self.name, grace=self.grace, retries=self.retries, now=self._clock(),
+        named = command_arguments(self.name, self._storage.url)
+        return _recovery.gone_notes(others, study=named, grace=self.grace, retries=self.retries, now=self._clock(),
                                     trials=self.budget.trials)  # fmt: skip
 
     def retry_failed(self, kinds: Iterable[TrialKind] = CODE_FAILURES) -> list[int]:
