@@ -118,3 +118,39 @@ def test_the_command_refuses_a_copy_into_memory_which_would_end_with_it(tmp_path
     result = CliRunner().invoke(cli, ["copy", "s", "--storage", source, "--to", "memory"])
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert "--to memory keeps the copy only inside this command's process" in " ".join(result.output.split())
+
+
+def _saving(trial: ts.Trial) -> float:
+    """Keeps a checkpoint file that names its trial's ``x``: what a resumption would train on."""
+    folder = Path(trial.checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.txt").write_text(repr(trial.params["x"]))
+    return trial.params["x"]
+
+
+def test_a_copy_keeps_its_checkpoints_in_a_folder_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy shared the source's checkpoint folder: going on, it pruned folders of trials not among its own best,
+    the source's best among them. It now gets a folder of its own, with the source's files copied in."""
+    monkeypatch.chdir(tmp_path)
+    source, target = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=3), storage=source, name="s", seed=0,
+                     keep_checkpoints=1)  # fmt: skip
+    study.optimize(_saving)
+    kept = sorted(p.name for p in study.checkpoint_root.iterdir())
+    copied = ts.copy_study("s", source, target)
+    copy = ts.Study.load("s", target, keep_checkpoints=1)
+    assert copy.checkpoint_root != study.checkpoint_root
+    assert str(copy.checkpoint_root) == copied.checkpoint_folder and copied.checkpoints_copied == len(kept)
+    assert sorted(p.name for p in copy.checkpoint_root.iterdir()) == kept
+    assert _flat(f"copied to {copied.checkpoint_folder}, the copy's own") in _flat(" ".join(copied.lines()))
+    # the source goes on and finds a new best; the copy goes on and finds worse trials than the source's new best
+    study.extend_budget(trials=4)
+    study.enqueue({"x": 0.0})
+    study.optimize(_saving)
+    best = study.best
+    assert best is not None and best.number == 3
+    copy.extend_budget(trials=4)
+    copy.enqueue({"x": 1.0})
+    copy.optimize(_saving)
+    assert (study.checkpoint_root / "trial-000003" / "model.txt").read_text() == "0.0", "the copy pruned none of it"
+    assert not (copy.checkpoint_root / "trial-000003" / "model.txt").exists(), "the copy pruned its own worse trial"

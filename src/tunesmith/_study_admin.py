@@ -13,7 +13,9 @@ told to, refuses a study whose trials are running (their workers would write on)
 from __future__ import annotations
 
 import shlex
+import shutil
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +142,10 @@ class CopiedStudy:
         source: the study's name in the source storage.
         from_storage, to_storage: the two storages (URLs, passwords hidden).
         trials: how many trials of each state it holds.
-        checkpoint_folder: where its paused trials' checkpoint files are, when it has paused trials.
+        checkpoint_folder: the copy's own checkpoint folder (``None``: the source recorded none), which it never
+            shares with the source: a worker of either would prune the other's best trials' files.
+        checkpoints_copied: how many trials' checkpoint folders were copied into it from the source's.
+        paused: whether the copy has paused trials, which resume from those files.
     """
 
     name: str
@@ -149,6 +154,8 @@ class CopiedStudy:
     to_storage: str
     trials: dict[str, int] = field(default_factory=dict)
     checkpoint_folder: str | None = None
+    checkpoints_copied: int = 0
+    paused: bool = False
 
     def lines(self) -> list[str]:
         """What was copied and what to know of the copy, one statement a line."""
@@ -158,10 +165,18 @@ class CopiedStudy:
             f"({held_text(self.trials)})",
             "the two are separate studies from now on: workers on either storage add trials to that one alone",
         ]
-        if self.checkpoint_folder:
+        if self.checkpoint_folder and self.checkpoints_copied:
+            plural = "s" * (self.checkpoints_copied != 1)
             said.append(
-                f"its paused trials resume from the checkpoint files in {self.checkpoint_folder}: a worker on another "
-                "machine needs that folder (a shared file system)"
+                f"the checkpoint folder{plural} of {self.checkpoints_copied} trial{plural} copied to "
+                f"{self.checkpoint_folder}, the copy's own"
+                + (": its paused trials resume from there, so a worker on another machine needs that folder (a "
+                   "shared file system)" if self.paused else "")
+            )  # fmt: skip
+        elif self.paused:
+            said.append(
+                "its paused trials' checkpoint files were not found on this machine, so none was copied: a worker "
+                f"resumes them only where the files are put into {self.checkpoint_folder or 'its checkpoint folder'}"
             )
         return said
 
@@ -233,17 +248,52 @@ def _copy(source: Storage, target: Storage, name: str, to_name: str | None) -> C
     copies = read_attr(info.attrs, CopiesAttr) or CopiesAttr()
     entry = CopyAttr(source=where, study=info.name, at=time.time(), trials=len(records))
     attrs = {**info.attrs, CopiesAttr.KEY: CopiesAttr((*copies.copies, entry)).to_json()}
-    copied = target.insert_study(copy_name, info.spec, attrs=attrs, created_at=info.created_at, trials=records)
     root = read_attr(info.attrs, CheckpointRootAttr)
-    paused = any(r.state is TrialState.PAUSED for r in records)
+    own, copied_folders = (None, 0) if root is None else _copy_checkpoints(Path(root.path), copy_name)
+    if own is not None:
+        attrs[CheckpointRootAttr.KEY] = CheckpointRootAttr(path=str(own)).to_json()
+    try:
+        copied = target.insert_study(copy_name, info.spec, attrs=attrs, created_at=info.created_at, trials=records)
+    except BaseException:
+        if own is not None:  # the copy is whole or not at all: its files too
+            shutil.rmtree(own, ignore_errors=True)
+        raise
     return CopiedStudy(
         name=copied.name,
         source=info.name,
         from_storage=where,
         to_storage=to,
         trials=states_of(records),
-        checkpoint_folder=root.path if paused and root is not None else None,
+        checkpoint_folder=None if own is None else str(own),
+        checkpoints_copied=copied_folders,
+        paused=any(r.state is TrialState.PAUSED for r in records),
     )
+
+
+def _copy_checkpoints(source: Path, name: str) -> tuple[Path, int]:
+    """A checkpoint folder of the copy's own beside the source's ``source``, named after the copy (``name``) with a
+    short random suffix, and the trials' folders copied into it when ``source`` is on this machine; and how many
+    were. A copy that kept the source's folder shared it: each study's worker pruned the folders of trials that
+    are not among its own best, the other's best among them, and resumed its paused trials from files the other
+    may have moved on."""
+    from tunesmith.study._checkpoints import default_checkpoint_root
+
+    base = source.parent / default_checkpoint_root(name).name
+    while True:
+        own = base.with_name(f"{base.name}-copy-{uuid.uuid4().hex[:8]}")
+        if not own.exists():
+            break
+    if not source.is_dir():
+        return own, 0  # on another machine: the copy still never writes to the source's folder, wherever it runs
+    trials = sorted(p for p in source.iterdir() if p.is_dir() and p.name.startswith("trial-"))
+    own.mkdir(parents=True)
+    try:
+        for folder in trials:
+            shutil.copytree(folder, own / folder.name, symlinks=True)
+    except BaseException:
+        shutil.rmtree(own, ignore_errors=True)
+        raise
+    return own, len(trials)
 
 
 def _openings(info: StudyInfo) -> list[Any]:
