@@ -562,7 +562,8 @@ def test_enqueueing_beyond_a_spent_trial_budget_says_it_will_not_run_until_the_b
     study = _study(url, budget=ts.Budget(trials=3))
     study.optimize(lambda t: t.params["x"])
     with pytest.warns(QueueBeyondBudgetWarning, match=r"1 enqueued configuration\(s\) wait, but the trial budget "
-                      r"has 0 of 3 trials left.*tunesmith extend known --storage sqlite:///\S+ --trials 4"):  # fmt: skip
+                      r"has 0 of 3 trials left.*tunesmith extend known --storage sqlite:///\S+ "
+                      r"--trials 4"):  # fmt: skip
         study.enqueue({"x": 0.5, "depth": 2, "act": "relu"})
     result = study.optimize(lambda t: t.params["x"])
     assert result.trials_run == 0 and any("enqueued configuration(s) wait" in note for note in result.notes)

@@ -109,4 +109,5 @@ def test_retrying_under_a_spent_wall_time_budget_is_refused_with_the_wall_time_t
 
     message = str(refused.value)
     assert "wall-time budget spent (12s/10s)" in message
-    assert f"tunesmith extend w --storage {study.storage.url} --wall-time 17" in message  # 12 s spent, and one retry of about 4 s
+    # 12 s spent, and one retry of about 4 s
+    assert f"tunesmith extend w --storage {study.storage.url} --wall-time 17" in message
