@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 import tunesmith as ts
 from tunesmith.analysis._common import format_value
 from tunesmith.cli import cli
+from tunesmith.discipline import fold_metrics
 from tunesmith.discipline.gap import noise_of
 from tunesmith.report import write_report
 from tunesmith.report._data import value_text
@@ -163,3 +164,19 @@ def test_a_trial_within_a_perfect_best_s_noise_is_said_to_be_within_it() -> None
                      sampler="grid", budget=ts.Budget(trials=2))  # fmt: skip
     study.optimize(lambda t: {"acc": [1.0] * 200 if t.params["k"] == 1 else [1.0] * 196 + [0.0] * 4})
     assert [r.params["k"] for r in within_noise_of_best(ReportData.from_study(study), 5)] == [2]
+
+
+def test_trials_within_the_best_s_fold_noise_are_said_to_be_within_it() -> None:
+    """Per-fold results (`fold_metrics`, as `TunesmithSearchCV` records them) carry their noise in the folds'
+    spread, which `status` reads to say the search cannot tell them apart: the tie note named no trial, since it read
+    only a per-example standard error."""
+    from tunesmith.report._data import ReportData, tie_note, within_noise_of_best
+
+    folds = {1: [0.80, 0.86, 0.83, 0.78, 0.88], 2: [0.79, 0.85, 0.82, 0.77, 0.87], 3: [0.50, 0.52, 0.51, 0.49, 0.53]}
+    study = ts.Study(ts.Space({"k": ts.Int(1, 3)}), metric=ts.Metric("acc", "max"), storage="memory", seed=0,
+                     sampler="grid", budget=ts.Budget(trials=3))  # fmt: skip
+    study.optimize(lambda t: {"acc": sum(folds[t.params["k"]]) / 5, **fold_metrics("acc", folds[t.params["k"]])})
+    data = ReportData.from_study(study)
+    assert [r.params["k"] for r in within_noise_of_best(data)] == [2], "k=3 trails by 16 times the noise"
+    note = tie_note(data)
+    assert note is not None and "within two standard errors of the best's acc (noise of the folds' spread;" in note

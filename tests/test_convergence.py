@@ -19,6 +19,7 @@ from tunesmith.budget import Budget
 from tunesmith.cli import cli
 from tunesmith.config import load_config
 from tunesmith.dashboard._data import SnapshotCache, snapshot
+from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.sequence import search_left
 from tunesmith.errors import ConfigError
 from tunesmith.study._convergence import MIN_TRIALS, trial_noise
@@ -118,6 +119,16 @@ def test_the_noise_is_the_stored_standard_error_else_the_folds_spread() -> None:
     assert trial_noise(TrialRecord(2, {"x": 0.5}, 1, TrialState.COMPLETE, metrics={"acc": 0.93}), metric) is None
     one_fold = TrialRecord(3, {"x": 0.5}, 1, TrialState.COMPLETE, metrics={"acc": 0.93, "fold:0:acc": 0.93})
     assert trial_noise(one_fold, metric) is None
+
+
+def test_a_perfect_score_in_percent_reads_the_noise_the_verdict_reads_on_its_scale() -> None:
+    """100 of 100 right, recorded in percent: the noise is the adjusted share's on that scale, as
+    `discipline.gap.noise_of` reads it (it read 0, a measurement without noise, since 100 is no share of 1)."""
+    metric = ts.Metric("acc", "max", scale=100)
+    metrics = {"acc": 100.0, "stderr:acc": 0.0, "count:acc": 100.0}
+    record = TrialRecord(0, {"x": 0.5}, 1, TrialState.COMPLETE, metrics=metrics)
+    read = noise_of(metrics, "acc", 100.0)
+    assert read is not None and trial_noise(record, metric) == pytest.approx(read.stderr) and read.stderr > 0.9
 
 
 

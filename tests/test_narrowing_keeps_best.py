@@ -5,6 +5,8 @@ bound fell below the range's low end and no advice was given at all."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 import tunesmith as ts
@@ -99,6 +101,30 @@ def test_a_narrowing_that_would_cut_a_trial_within_noise_of_the_best_is_not_advi
     text = _suggestion(result, "underfitting")
     assert text.startswith(f"lr is not narrowed: it would cut 1 trial whose loss is within noise of the best's, "
                            f"#{best.number}"), text  # fmt: skip
+    assert "#17 (lr=0.4)" in text, text
+
+
+def test_a_narrowing_keeps_trials_within_the_noise_their_results_carry() -> None:
+    """Results with a per-example standard error (0.02 here) are told apart from the best by that noise, as the
+    tie note of `status` and the report reads them: trial 17 trails the best by 0.02, one standard error, and the
+    curves' step noise (0.001) alone would have let the narrowing cut it."""
+    space = ts.Space({"lr": ts.Float(1e-4, 1.0, log=True)})
+    rng = np.random.default_rng(0)
+    records = []
+    for number in range(12):
+        curve = 0.2 + 0.9 * np.exp(-STEPS / 2) + rng.normal(0.0, 0.001, len(STEPS))
+        records.append(_record(number, 10 ** (-4 + number * 0.2), curve))
+    for number in range(12, 17):
+        records.append(_record(number, 0.06 + 0.01 * (number - 12), _levelled()))
+    best = min(records, key=lambda r: r.metrics["loss"])
+    near = 0.2 + 0.9 * np.exp(-STEPS / 2) + rng.normal(0.0, 0.001, len(STEPS))
+    near[-1] = best.metrics["loss"] + 0.02
+    records.append(_record(17, 0.4, near))
+    records = [replace(r, metrics={**r.metrics, "stderr:loss": 0.02}) for r in records]
+    text = _suggestion(diagnose(records, space, LOSS), "underfitting")
+    assert text.startswith(f"lr is not narrowed: it would cut 1 trial whose loss is within noise of the best's, "
+                           f"#{best.number} (within two standard errors of the difference, by the noise the results "
+                           "carry)"), text  # fmt: skip
     assert "#17 (lr=0.4)" in text, text
 
 

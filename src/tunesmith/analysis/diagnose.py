@@ -68,6 +68,7 @@ from tunesmith.objective import Guardrail, Metric
 from tunesmith.pareto import pareto_front
 from tunesmith.schedulers._noise import losses, study_noise
 from tunesmith.space import Choice, Float, Int, Param, Space
+from tunesmith.study._convergence import trial_noise
 from tunesmith.trial import TrialRecord, TrialState, best_record
 
 __all__ = ["Attribution", "Diagnosis", "Rule", "Suggestion", "diagnose"]
@@ -528,11 +529,14 @@ def _narrowing_on_front(narrowing: _Narrowing, front: Sequence[TrialRecord]) -> 
 @dataclass(frozen=True)
 class _NearBest:
     """The trials a narrowing must keep besides the best: those whose final value noise alone could have ranked
-    first (within ``margin`` of the best's, in ``metric``'s units; ``margin`` 0: exact ties)."""
+    first (within ``margin`` of the best's, in ``metric``'s units, by the curves' step noise; ``margin`` 0: exact
+    ties), or within two standard errors of the difference by the noise their results carry (``measured``: a
+    per-example standard error, a count, folds; `study._convergence.trial_noise`)."""
 
     trials: tuple[TrialRecord, ...]
     margin: float
     metric: str
+    measured: bool = False
 
 
 # A trial is within noise of the best when its final value trails the best's by less than this many standard
@@ -546,7 +550,10 @@ def _within_noise_of_best(
     """The trials that qualify as best (`best_record`'s rule) and trail ``best`` by less than noise explains.
 
     The noise is the median step-to-step noise of the healthy trials' curves of ``metric`` (`study_noise`; a
-    diverged curve's swings are not measurement noise), and two final values differ by ``sqrt(2)`` times it.
+    diverged curve's swings are not measurement noise), and two final values differ by ``sqrt(2)`` times it; where
+    the best and a trial both carry the noise of their results (`trial_noise`: a per-example standard error, a
+    count, folds: what `status` and the report read to say which trials the search cannot tell from the best), the
+    larger of the two margins holds, so that no advice cuts a trial the same screen calls within noise.
     """
     best_value = None if best is None else best.value(metric.name)
     if best is None or best_value is None:
@@ -554,14 +561,21 @@ def _within_noise_of_best(
     sign = 1.0 if metric.direction == "min" else -1.0
     noise = study_noise(losses(r, metric.name, sign) for r in healthy)
     margin = NEAR_BEST_Z * math.sqrt(2.0) * noise
-    near = []
+    best_noise = trial_noise(best, metric)
+    near, measured = [], False
     for record in records:
         value = record.value(metric.name)
         if record.number == best.number or record.state is not TrialState.COMPLETE or value is None:
             continue
+        own = trial_noise(record, metric)
+        # two standard errors, as `report._data.within_noise_of_best` reads them for every view's tie note
+        by_results = None if best_noise is None or own is None else 2.0 * math.hypot(best_noise, own)
         if sign * (value - best_value) <= margin:
             near.append(record)
-    return _NearBest(tuple(near), margin, metric.name)
+        elif by_results is not None and sign * (value - best_value) < by_results:
+            near.append(record)
+            measured = True
+    return _NearBest(tuple(near), margin, metric.name, measured)
 
 
 def _narrowing_keeping_best(narrowing: _Narrowing, best: TrialRecord, near_best: _NearBest) -> str:
@@ -577,8 +591,9 @@ def _narrowing_keeping_best(narrowing: _Narrowing, best: TrialRecord, near_best:
     named = ", ".join(f"#{r.number} ({name}={format_value(r.params[name])})" for r in cut[:FRONT_NAMED])
     more = f" and {len(cut) - FRONT_NAMED} more" if len(cut) > FRONT_NAMED else ""
     count = "1 trial" if len(cut) == 1 else f"{len(cut)} trials"
-    how = (f"within {format_value(near_best.margin)}, what the curves' step-to-step noise allows a difference at 95%"
-           if near_best.margin > 0 else "tied exactly")  # fmt: skip
+    how = ("within two standard errors of the difference, by the noise the results carry" if near_best.measured
+           else f"within {format_value(near_best.margin)}, what the curves' step-to-step noise allows a difference at "
+           "95%" if near_best.margin > 0 else "tied exactly")  # fmt: skip
     return (f"{name} is not narrowed: it would cut {count} whose {near_best.metric} is within noise of the best's, "
             f"#{best.number} ({how}): {named}{more}")  # fmt: skip
 

@@ -316,20 +316,18 @@ def value_text(
 
 def within_noise_of_best(data: ReportData, top_k: int | None = None) -> list[TrialRecord]:
     """The ranked trials (the best left out; ``top_k``: only among the best ``top_k``, ``None``: every one) whose
-    metric lies within two standard errors of the difference from the best's, when both carry their per-example
-    standard error (for counted examples that all agree, the adjusted proportion's, `discipline.gap.noise_of`): the
-    search cannot tell them from the best. Every view reads them all: the noise does not end where a table does."""
+    metric lies within two standard errors of the difference from the best's, when both carry their noise as the
+    verdict reads it (`discipline.gap.noise_of`: a per-example standard error, for counted examples that all agree
+    the adjusted proportion's, else their folds' spread): the search cannot tell them from the best. Every view
+    reads them all: the noise does not end where a table does."""
     ranked = data.ranked() if top_k is None else data.ranked()[:top_k]
     if not ranked:
         return []
     name = data.metric.name
 
-    def error_of(record: TrialRecord) -> float | None:  # a perfect score's noise as the verdict reads it, not 0
-        error = record.metrics.get(f"{STDERR}{name}")
-        if error == 0 and record.metrics.get(f"{COUNT}{name}"):
-            noise = noise_of(record.metrics, name, 1.0 if data.metric.scale is None else data.metric.scale)
-            return None if noise is None else noise.stderr
-        return error
+    def error_of(record: TrialRecord) -> float | None:  # as the verdict reads it: a perfect score's is not 0
+        noise = noise_of(record.metrics, name, 1.0 if data.metric.scale is None else data.metric.scale)
+        return None if noise is None or not math.isfinite(noise.stderr) else noise.stderr
 
     best, best_error = ranked[0], error_of(ranked[0])
     if best_error is None:
@@ -413,8 +411,11 @@ def _covering_k(data: ReportData, tied: Sequence[TrialRecord]) -> int:
 
 
 def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
-    others = len(data.ranked()) - 1
-    said = (f"{_named(tied)} lie within two standard errors of the best's {data.metric.name} (per-example noise; "
+    ranked = data.ranked()
+    others = len(ranked) - 1
+    noise = noise_of(ranked[0].metrics, data.metric.name, 1.0 if data.metric.scale is None else data.metric.scale)
+    kind = "per-example noise" if noise is None or "fold" not in noise.source else "noise of the folds' spread"
+    said = (f"{_named(tied)} lie within two standard errors of the best's {data.metric.name} ({kind}; "
             f"{len(tied)} of the {others} other ranked trials): the search cannot tell them apart")  # fmt: skip
     k = _covering_k(data, tied)
     stability = read_attr(data.attrs, SeedStabilityAttr)

@@ -47,15 +47,17 @@ MIN_TRIALS = MIN_FITTED
 
 
 def trial_noise(record: TrialRecord, metric: Metric) -> float | None:
-    """The standard error of ``record``'s ``metric``: the stored one, else its folds' (``None``: neither)."""
+    """The standard error of ``record``'s ``metric``: the stored one, else its folds' (``None``: neither), as the
+    verdict reads it (`discipline.gap.noise_of`)."""
     stored = record.metrics.get(f"{STDERR}{metric.name}")
     count = record.metrics.get(f"{COUNT}{metric.name}")
     value = record.metrics.get(metric.name)
-    if stored == 0 and count is not None and count >= 1 and value in (0.0, 1.0):
+    scale = 1.0 if metric.scale is None else metric.scale
+    if stored == 0 and count is not None and count >= 1 and value is not None and value / scale in (0.0, 1.0):
         # every example right (or every one wrong): a share's noise is not 0, as `best` and the verdict read it
-        # (`discipline.gap`), from the share with one success and one failure added
-        share = (count * value + 1.0) / (count + 2.0)
-        return math.sqrt(share * (1.0 - share) / count)
+        # (`discipline.gap`), from the share with one success and one failure added, on the metric's scale
+        share = (count * value / scale + 1.0) / (count + 2.0)
+        return scale * math.sqrt(share * (1.0 - share) / count)
     if stored is not None and math.isfinite(stored) and stored >= 0:
         return float(stored)
     folds = folds_of(record.metrics, metric.name)
