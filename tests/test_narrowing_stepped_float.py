@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
+import pytest
 
 import tunesmith as ts
 from tunesmith.analysis import Diagnosis, diagnose
@@ -69,3 +71,17 @@ def test_narrowing_a_stepped_float_from_below_advises_a_range_the_space_accepts(
     assert side == "least"
     narrowed = ts.Float(bound, drop.high, step=drop.step)  # raises SpaceError for a bound off the grid
     assert narrowed.low == min(v for v in grid if v > 0.3)
+
+
+@pytest.mark.timeout(30)
+def test_narrowing_a_wide_int_range_names_its_bound_without_listing_the_range() -> None:
+    """``Int(1, 10**15)``: the bound is found by bisection of the values; listing them (Int(1, 2e7) took 0.8 s and
+    530 MB) would never end here."""
+    wide = ts.Int(1, 10**15)
+    values = [int(v) for v in np.geomspace(1, 10**15, 36)]
+    records = [replace(_record(i, 0.0, v > 10**12), params={"n": v}) for i, v in enumerate(values)]
+    found = [s.text for s in diagnose(records, ts.Space({"n": wide}), LOSS).suggestions if "narrow n" in s.text]
+    kept = max(v for v in values if v <= 10**12)
+    assert len(found) == 1 and found[0].startswith("narrow n to at most "), found
+    bound = int(found[0].rsplit(" ", 1)[1])
+    assert kept <= bound < min(v for v in values if v > 10**12)

@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -620,15 +621,23 @@ def _narrowing(rule: Rule, param: Param, signature: Label, region: Sequence[floa
             return _Narrowing(name, "!=", rule.value, text)
         return None
     if isinstance(param, Int):
+        # The values in ascending order (a `range` for a plain or stepped grid): searched by bisection, since
+        # listing them took 0.8 s and 530 MB for Int(1, 2e7).
         allowed = param.values()
         if rule.op == ">=":
-            below = [v for v in allowed if v < rule.value] if allowed else [int(rule.value) - 1]
-            bound = max(below) if below else None
+            if allowed is None:
+                bound: int | None = math.ceil(rule.value) - 1
+            else:
+                at = bisect.bisect_left(allowed, rule.value)
+                bound = allowed[at - 1] if at > 0 else None
             if bound is None or bound < param.low:
                 return None
             return _Narrowing(name, "<=", bound, f"narrow {name} to at most {bound}")
-        above = [v for v in allowed if v > rule.value] if allowed else [int(rule.value) + 1]
-        bound = min(above) if above else None
+        if allowed is None:
+            bound = math.floor(rule.value) + 1
+        else:
+            at = bisect.bisect_right(allowed, rule.value)
+            bound = allowed[at] if at < len(allowed) else None
         if bound is None or bound > param.high:
             return None
         return _Narrowing(name, ">=", bound, f"narrow {name} to at least {bound}")
