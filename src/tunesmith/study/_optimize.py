@@ -44,7 +44,7 @@ from tunesmith.samplers.grid import Grid, SparseGridWarning
 from tunesmith.schedulers.pbt import RoundWatch
 from tunesmith.space._define_by_run import ONE_DEFINITION, DefinitionError
 from tunesmith.storage.base import count_budgeted
-from tunesmith.study import _define_by_run, _multi
+from tunesmith.study import _ask, _define_by_run, _multi
 from tunesmith.study._convergence import unchecked_note
 from tunesmith.study._known import queue_beyond_budget
 from tunesmith.study._limits import (
@@ -1335,6 +1335,14 @@ def optimize(
         study._simulated = False
     systematic.at_end()  # raises ObjectiveError: nothing worked in a run that failed again and again
     records = study.trials
+    spent_now = None if ended_by in (None, "trials") else spent_beyond_trials(study.budget, records, ended)
+    if study.scheduler.pauses and spent_now is not None:
+        # The run ended on its spent wall-time or resource budget, whose last `ask` retired the paused trials; one
+        # told PAUSE before whose objective returned after it (a teardown, a slow worker) was left PAUSED for good,
+        # its time uncounted once its heartbeat stopped. It ends where it paused, as those did. (A run stopped or
+        # timed out leaves them to the next call, which the user may give an extended budget first.)
+        _ask.retire_paused(study, records, f"{spent_now.message} while it waited at its rung for a promotion")
+        records = study.trials
     states: dict[str, int] = {}
     for record in records:
         states[record.state.value] = states.get(record.state.value, 0) + 1
