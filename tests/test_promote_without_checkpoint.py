@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,47 @@ def test_a_trial_that_paused_before_its_first_save_stops_the_study_naming_the_tr
                        r"trials #1, #2 saved one: the objective saves less often than it reports"):  # fmt: skip
         study.ask()  # the trial budget is spent: its final promotion resumes trial 0
     assert study.trials[0].state is TrialState.FAILED and study.trials[0].resource == 1
+
+
+def _own_loop(step_given: bool) -> Callable[[ts.Trial], float]:
+    """A loop of its own, as Optuna and Ray users write one: train an epoch, save the state, then report it."""
+
+    def objective(trial: ts.Trial) -> float:
+        state = trial.load_checkpoint() or {"trained": 0}
+        loss = 1.0
+        while state["trained"] < 9:
+            state["trained"] += 1
+            loss = trial.params["x"] + 1.0 / state["trained"]
+            if step_given:
+                trial.save_checkpoint(state, step=state["trained"])
+            else:
+                trial.save_checkpoint(state)
+            trial.report(step=state["trained"], loss=loss)
+            if trial.should_stop():
+                break
+        return loss
+
+    return objective
+
+
+def test_a_loop_of_its_own_that_saves_before_it_reports_resumes_given_the_step(tmp_path: Path) -> None:
+    """Saved before ``report(step=n)`` outside a `steps` loop, the state was stamped with the step before it, and
+    the first promotion stopped the study, saying the files held that step; ``save_checkpoint(state, step=n)``
+    stamps the step the state holds."""
+    study = _promote_study(tmp_path / "given", trials=12, max_resource=9)
+    study.optimize(_own_loop(step_given=True), progress=False)
+    states = {r.state for r in study.trials}
+    assert TrialState.FAILED not in states and TrialState.PAUSED not in states
+    best = study.best
+    assert best is not None and best.resource == 9
+
+    unstamped = _promote_study(tmp_path / "stamped", trials=12, max_resource=9)
+    with pytest.raises(CheckpointMissing, match=r"trial.save_checkpoint\(state, step=n\)"):
+        unstamped.optimize(_own_loop(step_given=False), progress=False)
+
+
+@pytest.mark.parametrize("step", [-1, 1.5, "2", True])
+def test_a_checkpoint_step_that_is_no_count_of_steps_is_refused(tmp_path: Path, step: object) -> None:
+    trial = ts.Study(SPACE, metric="loss", storage="memory", checkpoint_dir=tmp_path).ask()
+    with pytest.raises(ts.TunesmithError, match="step"):
+        trial.save_checkpoint({"a": 1}, step=step)  # type: ignore[arg-type]

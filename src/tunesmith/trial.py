@@ -481,14 +481,16 @@ class Trial:
         """Whether the trial starts from a checkpoint (after a pause, or as a PBT continuation)."""
         return self.start_step > 0
 
-    def save_checkpoint(self, state: Mapping[str, Any]) -> Path:
+    def save_checkpoint(self, state: Mapping[str, Any], *, step: int | None = None) -> Path:
         """Save plain state: JSON values with string keys, and numpy arrays (kept exactly in an ``.npz``).
 
-        The step is stored alongside, so a continuation given these files starts where they stand: the last step
-        reported, or inside a `steps` loop the step its iteration trains, whether saved before or after its
-        report. Writes are atomic: the arrays go to a file of their own first and the state that names them
-        replaces the old one in one rename, so a crash mid-save leaves the previous checkpoint intact, arrays and
-        all.
+        The step is stored alongside, so a continuation given these files starts where they stand: ``step``, the
+        steps of training the state holds, when given; else the last step reported, or inside a `steps` loop the
+        step its iteration trains, whether saved before or after its report. A loop of its own that saves before
+        it reports (train, save, ``report(step=n)``) passes ``step=n``: else the state is stamped with the step
+        reported before, and a promotion refuses to resume it (`CheckpointMissing`). Writes are atomic: the arrays
+        go to a file of their own first and the state that names them replaces the old one in one rename, so a
+        crash mid-save leaves the previous checkpoint intact, arrays and all.
 
         Raises:
             TunesmithError: a value JSON cannot hold, or a key that is not a string (``{1: 2}`` loads as ``{"1": 2}``).
@@ -496,10 +498,11 @@ class Trial:
             CheckpointWriteError: the folder cannot be created or written (a full disk, no permission); the
                 previous checkpoint stands and nothing of this one is left.
         """
+        given = integer("step", step, minimum=0, allow_none=True, context="save_checkpoint", error=TunesmithError)
         directory = self.checkpoint_dir
         # Inside a `steps` loop the state is that of the step this iteration trains, whether it is saved before
         # its report or after: a continuation or a resume starts from the step its files hold.
-        save_state(directory, max(self._step, self._training or 0), state)
+        save_state(directory, max(self._step, self._training or 0) if given is None else given, state)
         return directory
 
     def _refuse_if_orphaned(self) -> None:

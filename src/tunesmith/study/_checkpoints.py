@@ -207,7 +207,9 @@ class CheckpointStore:
             f"while its curve and resource claim {start - saved} step(s) it never trained, and it cannot go back to "
             f"step {saved}, since {reported} reported already (the rungs ranked it on them). "
             f"Save the checkpoint at every step you report, after that step's training (trial.save_checkpoint(state) "
-            f"in each iteration of trial.steps(...), before or after trial.report): study {study!r} stops, the trial "
+            f"in each iteration of trial.steps(...), before or after trial.report); a loop of your own that saves "
+            f"before trial.report(step=n) passes the step its state holds, trial.save_checkpoint(state, step=n), "
+            f"else the state is stamped with the step reported before it: study {study!r} stops, the trial "
             "is recorded FAILED, and `tunesmith retry --kind exception` runs its configuration again from the start"
         )
 
