@@ -137,6 +137,50 @@ def test_a_report_after_a_pause_fails_the_trial_instead_of_storing_its_result_be
     assert record.metrics == record.intermediate[1], "the final value it returned past the pause is not stored"
 
 
+def _logs_after_the_loss(trial: ts.Trial) -> dict[str, float]:
+    """Reports the ranked loss, then the learning rate at the same step: the docs' split report."""
+    trial.load_checkpoint()
+    loss = 1.0
+    for epoch in trial.steps(9):
+        loss = trial.params["x"] + 1 / (epoch + 1)
+        trial.save_checkpoint({})
+        trial.report(loss=loss)
+        trial.report(lr=0.01 * 0.9**epoch)
+    return {"loss": loss}
+
+
+@pytest.mark.parametrize(("executor", "mode"), [("inline", "stop"), ("processes", "stop"), ("inline", "promote")])
+def test_a_metric_that_joins_the_step_a_trial_was_stopped_at_is_recorded_and_the_stop_stands(
+    executor: str, mode: str, tmp_path: object
+) -> None:
+    """The split report the docs allow (loss, then lr at the same step) stopped the whole study the first time ASHA
+    stopped a trial: the second call was refused as a report after the stop."""
+    study = ts.Study(SPACE, metric="loss", scheduler=asha(mode), budget=ts.Budget(trials=12), storage="memory",
+                     seed=0, sampler="random", checkpoint_dir=f"{tmp_path}/ckpt")  # fmt: skip
+    quiet_optimize(study, _logs_after_the_loss, executor=executor)
+    states = {r.state for r in study.trials}
+    assert TrialState.FAILED not in states and TrialState.STOPPED in states, [r.error for r in study.trials]
+    for record in study.trials:
+        last = max(record.intermediate)
+        assert record.resource == last and set(record.intermediate[last]) == {"loss", "lr"}, record
+
+
+def test_a_metric_reported_again_at_the_step_a_trial_was_stopped_at_is_still_refused() -> None:
+    study = ts.Study(SPACE, metric="loss", scheduler=ts.MedianStop(warmup_steps=0, min_trials=1), storage="memory",
+                     seed=0)  # fmt: skip
+    for _ in range(3):
+        done = study.ask()
+        done.report(step=1, loss=0.1)
+        study.tell(done, 0.1)
+    trial = study.ask()
+    assert trial.report(step=1, loss=5.0) is Decision.STOP
+    with pytest.raises(ReportRefused, match="told to stop at step 1 and reported step 1"):
+        trial.report(step=1, loss=0.2)
+    assert trial.report(step=1, acc=0.5) is Decision.STOP, "a new metric joins the step; the stop stands"
+    with pytest.raises(ReportRefused, match="told to stop at step 1 and reported step 2"):
+        trial.report(step=2, acc=0.6)
+
+
 def _swallows_refusal(trial: ts.Trial) -> dict[str, float]:
     for epoch in range(9):
         with contextlib.suppress(ts.TunesmithError):

@@ -573,7 +573,8 @@ class Trial:
 
         Steps must increase: after the last one reported (the same step again only with metrics not reported at
         it yet, which join it), and for a resumed trial after ``start_step``. Once the
-        study answered STOP or PAUSE, the trial reports nothing more. Returns the study's decision;
+        study answered STOP or PAUSE, the trial reports nothing more but metrics that join the step it was told
+        at (logged after the one the scheduler ranks by); the decision stands. Returns the study's decision;
         `should_stop` turns true on STOP or PAUSE.
 
         Raises:
@@ -594,7 +595,10 @@ class Trial:
             step = rules.report_step(step)
         values = {str(k): rules.report_value(str(k), v) for k, v in metrics.items()}
         again = set(values) & self._reported_at_step
-        if self._decision is not Decision.CONTINUE:
+        # Metrics not reported yet at the very step the study stopped or paused the trial join that step: logging
+        # them (a learning rate after the loss) trains nothing more, and the decision stands.
+        joins_its_last_step = step == self._step and not again
+        if self._decision is not Decision.CONTINUE and not joins_its_last_step:
             refused: str | None = rules.after_stop(self.number, self._decision, self._step, step)
         elif counted and step == self._step and again:
             refused = rules.twice_in_a_step(self.number, step, again)
@@ -607,7 +611,8 @@ class Trial:
             self._refused = self._refused or refused
             raise ReportRefused(refused)
         if self._reporter is not None:
-            self._decision = self._reporter(step, values)
+            told = self._reporter(step, values)
+            self._decision = told if self._decision is Decision.CONTINUE else self._decision
         self._reported_at_step = set(values) | (self._reported_at_step if step == self._step else set())
         self._step = step  # once recorded: a report the study raised for (not running any more) recorded nothing
         return self._decision

@@ -521,7 +521,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
 
         The rules of `Trial.report` hold: steps increase (the same step again only with metrics not stored at
         it, which join them), checked on the stored curve, so from any `Study` object on the storage; and
-        a trial this object told to stop or pause reports nothing more.
+        a trial this object told to stop or pause reports nothing more but metrics that join the step it was
+        told at, which leave the decision as it was.
 
         Raises:
             ReportRefused: a step at or below the trial's last stored one, or a report after this object
@@ -531,9 +532,15 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         step = rules.report_step(step)
         values = {str(k): rules.report_value(str(k), v) for k, v in metrics.items()}
         told = self._decisions.get(number, Decision.CONTINUE)
-        if told is not Decision.CONTINUE:
-            raise rules.ReportRefused(rules.after_stop(number, told, self._told_at.get(number, step), step))
         now = self._clock()
+        if told is not Decision.CONTINUE:
+            at = self._told_at.get(number, step)
+            if step != at:
+                raise rules.ReportRefused(rules.after_stop(number, told, at, step))
+            # Metrics that join the step it was told at (storage refuses one stored there already): recorded, and
+            # the decision stands, since they train nothing more.
+            self._storage.add_report(self._info.id, number, step, values, now)
+            return told
         self._storage.add_report(self._info.id, number, step, values, now)
         timed = self.budget.wall_time is not None or self.budget.compute is not None
         if self.scheduler.reads_history or timed or self.budget.resource is not None:
