@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import tunesmith as ts
 from tests.conftest import BIN
 from tunesmith.cli import cli
+from tunesmith.config import load_config
 
 CONFIG = """
 name = "quad"
@@ -88,6 +89,44 @@ def test_yaml_configs_work(objectives_dir: Path, tmp_path: Path) -> None:
     )
     result = invoke("run", str(path), "--storage", f"sqlite:///{tmp_path}/y.db", "--no-progress", "--no-report")
     assert result.exit_code == 0 and "trial budget spent (3/3)" in result.output  # type: ignore[attr-defined]
+
+
+YAML = ("objective: objectives:quadratic\nmetric: loss\nbudget: {trials: 3}\n"
+        "space:\n  x: {type: float, low: 0.0, high: 1.0}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (YAML + "budget: {trials: 30}\n", "cannot parse quad.yaml: key 'budget' is given twice (first at line 3): keep "
+         "one (at line 6, column 1)"),
+        ("name: 00123\n" + YAML, "a study name must be a non-empty string, got name=83 (int): quote it"),
+        ("name: yes\n" + YAML, "got name=True (bool)"),
+        ('name: ""\n' + YAML, 'got name="" (str): write a name, or leave name out for the file\'s, \'quad\''),
+        ("space: [a\n" + YAML, "cannot parse quad.yaml: while parsing a flow sequence: expected ',' or ']'"),
+    ],
+)
+def test_a_yaml_config_is_refused_where_yaml_would_read_it_otherwise_than_written(
+    objectives_dir: Path, tmp_path: Path, text: str, message: str
+) -> None:
+    """YAML kept the last of a key given twice (TOML refuses it), and read an unquoted name 00123 as 83 and yes as
+    true, each a study of its own; a parse error quoted the text over several lines."""
+    path = objectives_dir / "quad.yaml"
+    path.write_text(text)
+    result = invoke("run", str(path), "--storage", f"sqlite:///{tmp_path}/y.db", "--no-progress", "--no-report")
+    assert result.exit_code == 1 and message in result.output, result.output  # type: ignore[attr-defined]
+    assert len(result.output.strip().splitlines()) == 1, result.output  # type: ignore[attr-defined]
+    assert not (tmp_path / "y.db").exists()
+
+
+def test_yaml_anchors_and_merge_keys_still_read(objectives_dir: Path, tmp_path: Path) -> None:
+    path = objectives_dir / "quad.yaml"
+    path.write_text(
+        "objective: objectives:quadratic\nmetric: loss\nbudget: {trials: 3}\n"
+        "space:\n  x: &unit {type: float, low: 0.0, high: 1.0}\n  y:\n    <<: *unit\n    high: 2.0\n"
+    )
+    config = load_config(path)
+    assert config.space["y"] == ts.Float(0.0, 2.0) and config.space["x"] == ts.Float(0.0, 1.0)
 
 
 @pytest.mark.parametrize(

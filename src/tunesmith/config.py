@@ -204,6 +204,36 @@ def _raised_at_import(module_name: str, what: str, exc: BaseException) -> Config
     return ConfigError(f"importing module {module_name!r} for the {what} raised {raised}: {fix}{where}")
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping, as TOML does: YAML kept the last silently, so a
+    config that set ``trials`` twice ran with whichever came last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may appear beside keys it also holds
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: the safe loader's own error names it
+                break
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (first at line {first + 1}): keep one", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_error(exc: Exception) -> str:
+    """A parser's error in one line: YAML's names its problem and where, then quotes the text over several lines."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        context = f"{exc.context}: " if exc.context else ""
+        return f"{context}{exc.problem} (at line {mark.line + 1}, column {mark.column + 1})"
+    return str(exc)
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
@@ -212,11 +242,11 @@ def _read(path: Path) -> dict[str, Any]:
         if path.suffix == ".toml":
             data: Any = tomllib.loads(text)
         elif path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_UniqueKeys)
         else:
             raise ConfigError(f"config must be .toml, .yaml or .yml, got {path.name!r}")
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot parse {path.name}: {exc}") from None
+        raise ConfigError(f"cannot parse {path.name}: {_parse_error(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path.name} must hold a table of settings at the top level")
     return data
@@ -549,6 +579,14 @@ def _is_toml(path: Path) -> bool:
 def _study_name(value: Any, path: Path) -> str:
     """The config's ``name`` (the file's stem when absent), refused with white space at its ends, as `Study` refuses
     it: "quad " and "quad" would be two studies that every listing prints alike."""
+    if value is not None and (not isinstance(value, str) or not value):
+        # YAML reads an unquoted 00123 as the number 83 and yes as true; an empty name fell back on the file's
+        quoted = f'"{value}"' if isinstance(value, str) else repr(value)
+        raise ConfigError(
+            f"{path.name}: a study name must be a non-empty string, got name={quoted} ({type(value).__name__}): "
+            + ("quote it in the file, as YAML reads an unquoted 00123 as a number and yes as true"
+               if value != "" else f"write a name, or leave name out for the file's, {path.stem!r}")
+        )  # fmt: skip
     name = str(value or path.stem)
     if name == name.strip():
         return name
