@@ -83,6 +83,26 @@ def test_a_study_with_running_trials_is_not_copied(tmp_path: Path) -> None:
     assert ts.Study.names(target) == []
 
 
+def test_a_trial_whose_worker_is_gone_does_not_block_the_copy(tmp_path: Path) -> None:
+    """A trial recorded RUNNING by a worker that died writes nothing more: it blocked every copy for good (copy said
+    to wait until it ends, which it never does without a run that spends budget). It is copied as recorded, and the
+    next worker of the copy records it FAILED."""
+    from tests.test_gone_workers import _killed_mid_trial
+
+    url, number = _killed_mid_trial(tmp_path)
+    target = f"sqlite:///{tmp_path / 'b.db'}"
+    copied = ts.copy_study("gone", url, target)
+    assert copied.gone == (number,)
+    assert _flat(f"trial #{number}, recorded running by a worker that is gone, copied as recorded") in _flat(
+        " ".join(copied.lines())
+    )
+    copy = ts.Study.load("gone", target)
+    assert [r.state for r in copy.trials] == [ts.TrialState.RUNNING]
+    copy.reap_lost_trials()
+    assert [r.state for r in copy.trials] == [ts.TrialState.FAILED]
+    assert [r.state for r in ts.Study.load("gone", url).trials] == [ts.TrialState.RUNNING], "the source is unchanged"
+
+
 def test_a_copy_is_never_merged_and_a_copy_of_a_copy_remembers_both(tmp_path: Path) -> None:
     a, b, c = (f"sqlite:///{tmp_path / f'{n}.db'}" for n in "abc")
     _study(a)

@@ -26,6 +26,7 @@ from tunesmith.attributes import CheckpointRootAttr, CopiesAttr, CopyAttr, Valid
 from tunesmith.errors import ConfigError, DeletionRefused, StudyInUse, StudyNotFound
 from tunesmith.storage import Storage, open_storage
 from tunesmith.storage.base import StudyInfo
+from tunesmith.study._settings import DEFAULT_GRACE
 from tunesmith.study._validation_set import _COMPARED
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -146,6 +147,7 @@ class CopiedStudy:
             shares with the source: a worker of either would prune the other's best trials' files.
         checkpoints_copied: how many trials' checkpoint folders were copied into it from the source's.
         paused: whether the copy has paused trials, which resume from those files.
+        gone: the trials recorded RUNNING whose worker is gone, copied as recorded.
     """
 
     name: str
@@ -156,6 +158,7 @@ class CopiedStudy:
     checkpoint_folder: str | None = None
     checkpoints_copied: int = 0
     paused: bool = False
+    gone: tuple[int, ...] = ()
 
     def lines(self) -> list[str]:
         """What was copied and what to know of the copy, one statement a line."""
@@ -177,6 +180,13 @@ class CopiedStudy:
             said.append(
                 "its paused trials' checkpoint files were not found on this machine, so none was copied: a worker "
                 f"resumes them only where the files are put into {self.checkpoint_folder or 'its checkpoint folder'}"
+            )
+        if self.gone:
+            numbers = ", ".join(f"#{n}" for n in self.gone)
+            said.append(
+                f"trial{'s' * (len(self.gone) != 1)} {numbers}, recorded running by a worker that is gone, copied as "
+                "recorded: the next worker of either study records it FAILED (interrupted or lost worker), outside "
+                "the trial budget"
             )
         return said
 
@@ -227,7 +237,8 @@ def _copy(source: Storage, target: Storage, name: str, to_name: str | None) -> C
     copy_name = info.name if to_name is None else _study_name(to_name)
     _refuse_control_characters(target, copy_name)
     records = source.get_trials(info.id)
-    running = [r for r in records if r.state is TrialState.RUNNING]
+    gone = _gone(info, records)
+    running = [r for r in records if r.state is TrialState.RUNNING and r.number not in gone]
     where, to = _where(source), _where(target)
     if running:
         raise StudyInUse(
@@ -267,7 +278,20 @@ def _copy(source: Storage, target: Storage, name: str, to_name: str | None) -> C
         checkpoint_folder=None if own is None else str(own),
         checkpoints_copied=copied_folders,
         paused=any(r.state is TrialState.PAUSED for r in records),
+        gone=tuple(sorted(gone)),
     )
+
+
+def _gone(info: StudyInfo, records: list[TrialRecord]) -> dict[int, str]:
+    """The RUNNING trials whose worker is gone (its process on this machine, or no heartbeat for the study's grace),
+    by number, each with why: they write nothing more, so the copy may take them as recorded, and the next worker
+    of either study records them FAILED (`Study.reap_lost_trials`). A trial whose worker lives blocks the copy."""
+    from tunesmith.study._recovery import find_lost, worker_id
+    from tunesmith.study._spec import StudySpec
+
+    grace = StudySpec.from_json(info.spec).grace or DEFAULT_GRACE
+    lost = find_lost(records, worker=worker_id(), own=(), now=time.time(), grace=grace)
+    return {found.record.number: found.detail for found in lost}
 
 
 def _copy_checkpoints(source: Path, name: str) -> tuple[Path, int]:
