@@ -93,6 +93,30 @@ def test_resuming_a_study_with_a_cv_that_splits_differently_is_refused_naming_a_
         search(storage=storage, study_name="lr", cv=KFold(3, shuffle=True, random_state=1), resume=True).fit(x, y)
 
 
+def test_resuming_a_study_with_another_estimator_or_other_fixed_settings_is_refused(
+    tmp_path: Path, iris: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """A LogisticRegression study resumed with SVC kept a LogisticRegression score as its best, ranked beside SVC's
+    as one 'score'; so did one resumed with another max_iter. Settings that only change how it runs (warm_start), the
+    tuned ones and an estimator equal in every setting resume."""
+    from sklearn.svm import SVC
+
+    x, y = iris
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    search(storage=storage, study_name="lr").fit(x, y)
+    with pytest.raises(ts.ConfigError, match=r"another estimator's \(LogisticRegression\), and this fit's is SVC"):
+        TunesmithSearchCV(SVC(), C_RANGE, n_iter=2, cv=3, random_state=0, storage=storage, study_name="lr",
+                          resume=True).fit(x, y)  # fmt: skip
+    with pytest.raises(ts.ConfigError, match=r"LogisticRegression's with other settings than this fit's"):
+        TunesmithSearchCV(LogisticRegression(max_iter=50), C_RANGE, n_iter=2, cv=3, random_state=0, storage=storage,
+                          study_name="lr", resume=True).fit(x, y)  # fmt: skip
+    assert len(ts.Study.load("lr", storage).trials) == 2
+    ts.Study.load("lr", storage).extend_budget(trials=4)
+    TunesmithSearchCV(LogisticRegression(max_iter=1000, warm_start=True, C=5.0), C_RANGE, n_iter=4, cv=3, random_state=0,
+                      storage=storage, study_name="lr", resume=True).fit(x, y)  # fmt: skip
+    assert len(ts.Study.load("lr", storage).trials) == 4
+
+
 def test_the_study_records_the_trial_a_refit_callable_chose_beside_its_own_best(
     tmp_path: Path, iris: tuple[np.ndarray, np.ndarray]
 ) -> None:

@@ -59,7 +59,7 @@ import numbers
 import pickle
 import uuid
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NamedTuple, Self
 
@@ -137,6 +137,8 @@ class _ScoringAttr(JsonObject):
         best_params_trial: the trial whose configuration the last fit's ``best_params_`` is (the one ``refit``
             chose: with a ``refit`` callable, not necessarily the study's best, which is the top mean score);
             ``None`` when the fit chose none (``refit=False`` with several metrics).
+        estimator: the estimator's class and a hash of its settings that no search sets (`_estimator_print`);
+            ``None`` in studies stored before it was recorded, which resume unchecked on it.
     """
 
     KEY: ClassVar[str] = "sklearn_scoring"
@@ -145,13 +147,14 @@ class _ScoringAttr(JsonObject):
     splits: str | None = None
     fit_params: str | None = None
     best_params_trial: int | None = None
+    estimator: str | None = None
 
     @classmethod
     def from_json(cls, value: Any, where: str | None = None) -> _ScoringAttr:
         r = Fields(value, where or cls.KEY)
         return cls(scoring=r.text("scoring", required=True), rows=r.text("rows"), splits=r.text("splits"),
                    fit_params=r.text("fit_params"), best_params_trial=r.integer("best_params_trial"),
-                   **r.rest())  # fmt: skip
+                   estimator=r.text("estimator"), **r.rest())  # fmt: skip
 
 
 class _Evaluated(NamedTuple):
@@ -242,6 +245,32 @@ def _digest(value: Any) -> str:
     from joblib import hash as joblib_hash  # type: ignore[import-untyped]
 
     return str(joblib_hash(value))[:12]
+
+
+# Settings that change how an estimator runs, not what it scores: a resumed search may change them.
+_RUN_SETTINGS = frozenset({"n_jobs", "verbose", "memory", "pre_dispatch", "copy_X", "warm_start"})
+
+
+def _estimator_print(estimator: Any, searched: Collection[str]) -> str:
+    """The estimator's class and a hash of its settings that no search sets (``searched``: the tuned parameters and
+    the resource, with what lies under each in a pipeline): the scores of another estimator, or of the same one
+    with another fixed setting (``n_estimators``), are other scores. Settings that only change how it runs
+    (`_RUN_SETTINGS`) are left out, and an object's memory address in its text."""
+    import re
+
+    def fixed(name: str) -> bool:
+        return not any(name == s or name.startswith(f"{s}__") for s in searched) and (
+            name.rsplit("__", 1)[-1] not in _RUN_SETTINGS
+        )
+
+    def text(value: Any) -> str:
+        if hasattr(value, "get_params") and not isinstance(value, type):
+            return type(value).__qualname__  # its own settings are listed beside it (deep=True)
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+    settings = sorted((name, text(v)) for name, v in estimator.get_params(deep=True).items() if fixed(name))
+    kind = type(estimator)
+    return f"{kind.__qualname__} #{_digest(f'{kind.__module__}.{kind.__qualname__} {settings}')}"
 
 
 def _rows_print(X: Any, y: Any, groups: Any) -> str:
@@ -516,17 +545,19 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             )
 
     def _open_study(
-        self, space: Space, scheduler: Scheduler, budget: int, *, rows: str, splits: str, fit_params: str
-    ) -> Study:
+        self, space: Space, scheduler: Scheduler, budget: int, *, rows: str, splits: str, fit_params: str,
+        estimator: str,
+    ) -> Study:  # fmt: skip
         """The study this fit tells its trials to: a new one, or with ``resume`` the stored ``study_name``.
 
-        ``rows``, ``splits`` and ``fit_params`` (`_rows_print`, `_splits_print`, `_fit_params_print`) say what this
-        fit scores on and with; they are recorded with the scoring.
+        ``rows``, ``splits``, ``fit_params`` and ``estimator`` (`_rows_print`, `_splits_print`, `_fit_params_print`,
+        `_estimator_print`) say what this fit scores on and with; they are recorded with the scoring.
 
         Raises:
             ConfigError: ``resume`` is not a bool; without ``resume``, ``study_name`` names a stored study that
-                holds trials; a stored study whose scores are another ``scoring``'s, or were measured on other data,
-                other splits or with other fit parameters (``sample_weight``).
+                holds trials; a stored study whose scores are another ``scoring``'s, another estimator's (or the
+                same one's with other fixed settings), or were measured on other data, other splits or with other
+                fit parameters (``sample_weight``).
         """
         if not isinstance(self.resume, bool | np.bool_):
             raise ConfigError(f"resume must be True or False, got resume={self.resume!r}: pass resume=True or drop it")
@@ -556,15 +587,37 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 "ranked as one 'score'. Pass the stored scoring to resume it, or a new study_name for this scoring"
             )
         if stored is not None and study.trials:
+            self._refuse_other_estimator(study.name, stored, estimator)
             self._refuse_other_rows(study.name, stored, rows, splits, fit_params)
+        given = (scoring, rows, splits, fit_params, estimator)
         if stored is None:
-            write_attr(study, _ScoringAttr(scoring=scoring, rows=rows, splits=splits, fit_params=fit_params))
-        elif (stored.scoring, stored.rows, stored.splits, stored.fit_params) != (scoring, rows, splits, fit_params):
-            write_attr(study, replace(stored, scoring=scoring, rows=rows, splits=splits, fit_params=fit_params))
+            write_attr(study, _ScoringAttr(scoring=scoring, rows=rows, splits=splits, fit_params=fit_params,
+                                           estimator=estimator))  # fmt: skip
+        elif (stored.scoring, stored.rows, stored.splits, stored.fit_params, stored.estimator) != given:
+            write_attr(study, replace(stored, scoring=scoring, rows=rows, splits=splits, fit_params=fit_params,
+                                      estimator=estimator))  # fmt: skip
         # What every fit scores on: another search on the same data, splits and scorer compared on the same set.
         record_validation_set(study, f"scikit-learn: {rows}; {splits}; {fit_params}", "data", scoring=scoring)
         record_translation(study, self.param_distributions)  # for the discipline: `estimator_params`
         return study
+
+    def _refuse_other_estimator(self, name: str, stored: _ScoringAttr, estimator: str) -> None:
+        """Refuse to resume study ``name`` with another estimator, or the same with other fixed settings: its
+        stored configurations keep the scores the other one earned, ranked beside this one's as one ``score``
+        (a study tuned with LogisticRegression and resumed with SVC kept a LogisticRegression score as its best,
+        which SVC did not reach on those parameters). A study stored before it was recorded cannot be checked."""
+        if stored.estimator is None or stored.estimator == estimator:
+            return
+        before, now = stored.estimator.split(" #")[0], estimator.split(" #")[0]
+        what = (f"another estimator's ({before}), and this fit's is {now}" if before != now else
+                f"{before}'s with other settings than this fit's (a setting no search tunes: n_estimators, a "
+                "pipeline's step, max_iter)")  # fmt: skip
+        raise ConfigError(
+            f"a resumed study keeps the scores of one estimator, but study {name!r} holds the scores of {what}: "
+            "resumed, the stored configurations would keep the scores the other one earned beside this fit's, "
+            "ranked as one 'score'. Resume it with the estimator it was scored with, or pass a new study_name; to "
+            "compare estimators in one search, tune the step itself (param_distributions={'clf': [...]})"
+        )
 
     def _refuse_other_rows(self, name: str, stored: _ScoringAttr, rows: str, splits: str, fit_params: str) -> None:
         """Refuse to resume study ``name`` when its scores were measured on other data, other splits or with other
@@ -663,6 +716,8 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         stratify = self.resource == "n_samples" and is_classifier(self.estimator)
         if stratify and levels[0] is not None:  # before any trial: a first rung too small for every class
             SubsampledSplits(splits, levels[0], 0, stratify=True).check(*self._fit_data)
+        searched = {translation.names.get(name, name) for name in space if name != BRANCH}
+        searched |= {self.resource} if isinstance(self.resource, str) else set()
         study = self._open_study(
             space,
             scheduler,
@@ -670,6 +725,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             rows=_rows_print(*self._fit_data),
             splits=_splits_print(split_list),
             fit_params=_fit_params_print(self._fit_params),
+            estimator=_estimator_print(self.estimator, searched),
         )
         batch = max(1, int(effective_n_jobs(self.n_jobs)))
         failures: list[str] = []
