@@ -112,8 +112,9 @@ def test_resuming_a_study_with_another_estimator_or_other_fixed_settings_is_refu
                           study_name="lr", resume=True).fit(x, y)  # fmt: skip
     assert len(ts.Study.load("lr", storage).trials) == 2
     ts.Study.load("lr", storage).extend_budget(trials=4)
-    TunesmithSearchCV(LogisticRegression(max_iter=1000, warm_start=True, C=5.0), C_RANGE, n_iter=4, cv=3, random_state=0,
-                      storage=storage, study_name="lr", resume=True).fit(x, y)  # fmt: skip
+    same = LogisticRegression(max_iter=1000, warm_start=True, C=5.0)  # C is tuned: its own value is no setting
+    TunesmithSearchCV(same, C_RANGE, n_iter=4, cv=3, random_state=0, storage=storage, study_name="lr",
+                      resume=True).fit(x, y)  # fmt: skip
     assert len(ts.Study.load("lr", storage).trials) == 4
 
 
