@@ -52,6 +52,34 @@ def test_finalize_hands_evaluate_the_estimators_parameters_of_a_search_over_a_li
     assert all(not isinstance(value, str) for value in received[0].values())
 
 
+def test_finalize_judges_the_configuration_a_refit_callable_handed_back(tmp_path: Path) -> None:
+    """A refit callable (the one-standard-error rule) hands back a configuration below the top score as
+    best_params_ and best_estimator_: finalize opened the holdout on the top score's, a model the user does not
+    ship, and said nothing."""
+    storage = f"sqlite:///{tmp_path / 'pick.db'}"
+
+    def smallest_c(results: dict[str, Any]) -> int:
+        return int(np.argmin([p["clf__C"] for p in results["params"]]))
+
+    search = TunesmithSearchCV(PIPE, {"clf__C": ts.Float(1e-2, 1e2, log=True)}, n_iter=5, cv=3, random_state=0,
+                               refit=smallest_c, storage=storage, study_name="pick")  # fmt: skip
+    search.fit(X_SEARCH, Y_SEARCH)
+    study = ts.Study.load("pick", storage=storage)
+    shipped = int(search.cv_results_["trial"][search.best_index_])
+    best = study.best
+    assert best is not None and shipped != best.number
+    received: list[dict[str, Any]] = []
+
+    def evaluate(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        received.append(params)
+        model = clone(PIPE).set_params(**params).fit(X_SEARCH, Y_SEARCH)
+        return {"holdout_score": model.predict(X_HOLDOUT) == Y_HOLDOUT}
+
+    verdict = ts.finalize(study, evaluate, holdout="breast-cancer-holdout")
+    assert received == [search.best_params_]
+    assert f"best_params_, the refit's pick over the top score's #{best.number}, trial #{shipped}" in verdict.summary()
+
+
 def test_an_evaluate_that_raises_keeps_the_holdout_locked_and_says_how_to_open_it_again(tmp_path: Path) -> None:
     study = _swap_the_step_search(tmp_path)
 

@@ -40,6 +40,7 @@ from tunesmith.cli._common import (
 )
 from tunesmith.cli._failures import _named, _when, metric_text, shown_metrics
 from tunesmith.cli._known import known_lines
+from tunesmith.discipline.holdout import refit_pick
 from tunesmith.errors import StudyNotFound
 from tunesmith.objective import Metric
 from tunesmith.samplers import Random
@@ -58,11 +59,6 @@ if TYPE_CHECKING:
     from tunesmith.report._shown import SchedulerStops, ShownBest
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
-
-# The key of `tunesmith.integrations.sklearn._ScoringAttr`, looked up before that module is imported: it imports
-# scikit-learn's model selection, a second that `status` and `best` on a study no search stored need not pay.
-_SKLEARN_SCORING = "sklearn_scoring"
-
 
 def _one_line_errors(command: _Command) -> _Command:
     """The command with every `TunesmithError` (a damaged database, a server gone) shown as one line, exit
@@ -200,9 +196,9 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     if shown is None:
         raise CliError(f"study {study.name!r} has {_why_no_result(study) or 'no COMPLETE trial yet'}")
     chosen = shown.record
-    refit_pick = _refit_pick(study)
+    pick = refit_pick(study)
     if as_json:
-        _print_json({"study": study.name, **_best_json(study, shown, refit_pick)})
+        _print_json({"study": study.name, **_best_json(study, shown, pick)})
         return
     console.print(f"[bold]{terminal_safe(study.name)}[/bold] best trial #{chosen.number} (seed {chosen.seed})"
                   f"{terminal_safe(shown.label)}")  # fmt: skip
@@ -211,7 +207,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
         console.print(f"[{colour}]{terminal_safe(line)}[/{colour}]")
     for caveat in shown.caveats:  # the scheduler's few trained fully, the trials it cannot be told from
         console.print(f"[yellow]{terminal_safe(caveat)}[/yellow]")
-    if (said := _refit_line(study, refit_pick, chosen)) is not None:
+    if (said := _refit_line(study, pick, chosen)) is not None:
         console.print(f"[yellow]{terminal_safe(said)}[/yellow]")
     for key, value in chosen.params.items():
         console.print(terminal_safe(f"  {key} = {_fmt(value)}"))
@@ -220,7 +216,7 @@ def best(study_name: str | None, storage: str, as_json: bool) -> None:
     _verdict_lines(study)
 
 
-def _best_json(study: Study, shown: ShownBest, refit_pick: TrialRecord | None) -> dict[str, Any]:
+def _best_json(study: Study, shown: ShownBest, pick: TrialRecord | None) -> dict[str, Any]:
     """`best --json` of one objective, named as the dashboard and `finalize --json` name them: at the top the trial
     the text shows (the seed re-runs' winner when it stands, else the search's best), ``validated`` (true only when
     the text calls it "the validated winner": the re-runs' pick, told apart from every other candidate beyond
@@ -233,7 +229,7 @@ def _best_json(study: Study, shown: ShownBest, refit_pick: TrialRecord | None) -
     `status` say them; null when none), ``few_trained`` (a scheduler trained too few fully to pick it, as `status`
     says; null when not), ``lineage`` (a PBT continuation's schedule, root first: each trial's ``params`` with the
     ``first_step`` and ``last_step`` it trained, as ``note`` says it; null for a trial its parameters trained from
-    scratch), ``best_params_trial`` (``refit_pick``: the trial whose configuration the last `TunesmithSearchCV`
+    scratch), ``best_params_trial`` (``pick``: the trial whose configuration the last `TunesmithSearchCV`
     fit's ``best_params_`` and ``best_estimator_`` are, which a ``refit`` callable need not pick at the top; null
     for a study no search fitted) and ``verdict`` (null before `finalize`): the trial it judged, its status and why
     it is stale."""
@@ -246,27 +242,8 @@ def _best_json(study: Study, shown: ShownBest, refit_pick: TrialRecord | None) -
         "search_best": _record_json(shown.search),
         "note": shown.note, "ties": shown.ties, "few_trained": shown.few_trained,
         "lineage": None if shown.schedule is None else [stretch.to_json() for stretch in shown.schedule],
-        "best_params_trial": None if refit_pick is None else _record_json(refit_pick), "verdict": _verdict_json(study),
+        "best_params_trial": None if pick is None else _record_json(pick), "verdict": _verdict_json(study),
     }  # fmt: skip
-
-
-def _refit_pick(study: Study) -> TrialRecord | None:
-    """The trial whose configuration the last `TunesmithSearchCV` fit on ``study`` handed back as ``best_params_``
-    (its ``refit``'s choice, recorded as ``best_params_trial`` of ``sklearn_scoring``); ``None`` for a study no search
-    fitted, or one whose fit chose none (``refit=False`` with several metrics).
-
-    Raises:
-        AttributeShapeError: ``sklearn_scoring`` not in the shape tunesmith writes.
-    """
-    attrs = study.attrs
-    if _SKLEARN_SCORING not in attrs:
-        return None
-    from tunesmith.integrations.sklearn import _ScoringAttr
-
-    stored = read_attr(attrs, _ScoringAttr)
-    if stored is None or stored.best_params_trial is None:
-        return None
-    return next((r for r in study.trials if r.number == stored.best_params_trial), None)
 
 
 def _refit_line(study: Study, pick: TrialRecord | None, best: TrialRecord | None) -> str | None:
@@ -382,7 +359,7 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
             console.print(f"[yellow]{terminal_safe(stops.few_trained)}[/yellow]")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
-    if (pick := _refit_pick(study)) is not None and (said := _refit_line(study, pick, _shown_record(study))):
+    if (pick := refit_pick(study)) is not None and (said := _refit_line(study, pick, _shown_record(study))):
         console.print(f"[yellow]{terminal_safe(said)}[/yellow]")  # the summary below shows the study's best
     _verdict_lines(study)
     for number, note in gone.items():

@@ -259,11 +259,33 @@ def _fraction_fix(thresholds: Thresholds, name: str) -> str:
     return f"pass a fraction such as {name}={getattr(Thresholds, name)} {default}"
 
 
+def refit_pick(study: Study) -> TrialRecord | None:
+    """The trial whose configuration the last `TunesmithSearchCV` fit on ``study`` handed back as ``best_params_``
+    (its ``refit``'s choice, recorded as ``best_params_trial`` of ``sklearn_scoring``); ``None`` for a study no search
+    fitted, or one whose fit chose none (``refit=False`` with several metrics).
+
+    Raises:
+        AttributeShapeError: ``sklearn_scoring`` not in the shape tunesmith writes.
+    """
+    attrs = study.attrs
+    # The key of `integrations.sklearn._ScoringAttr`, looked up before that module is imported: it imports
+    # scikit-learn's model selection, a second that `status` and `best` on a study no search stored need not pay.
+    if "sklearn_scoring" not in attrs:
+        return None
+    from tunesmith.integrations.sklearn import _ScoringAttr
+
+    stored = read_attr(attrs, _ScoringAttr)
+    if stored is None or stored.best_params_trial is None:
+        return None
+    return next((r for r in study.trials if r.number == stored.best_params_trial), None)
+
+
 def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
     """The configuration to test, how it was chosen, and its seed-stability entry.
 
     After `validate_top` it is the re-run winner; when re-runs exist but no candidate was eligible it
-    is the search's best, and the seed-stability check fails.
+    is the search's best, and the seed-stability check fails. Without a winner, a `TunesmithSearchCV` study's is
+    the configuration its last fit handed back (`refit_pick`: a ``refit`` callable's choice), else the best.
     """
     stability = read_attr(study.attrs, SeedStabilityAttr)
     records = {r.number: r for r in study.trials if r.invalidated is None}  # a winner invalidated since is not chosen
@@ -282,6 +304,12 @@ def _chosen(study: Study) -> tuple[TrialRecord, str, SeedCandidateAttr | None]:
     best = study.best
     if best is None:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: nothing to score on the holdout")
+    pick = refit_pick(study)
+    if pick is not None and pick.number != best.number and pick.number in records:
+        # The model a TunesmithSearchCV fit handed back (best_estimator_), which a refit callable (the one-standard-
+        # error rule) picks below the top score: the verdict judged the top score's, a model the user does not ship.
+        how = f"best_params_, the refit's pick over the top score's #{best.number}"
+        return records[pick.number], how, _own_reruns(stability, pick.number)
     entry = _own_reruns(stability, best.number)  # e.g. the re-run winner was invalidated since
     return best, "best validation score" + (", re-run" if entry is not None else ""), entry
 
