@@ -80,6 +80,38 @@ def test_finalize_judges_the_configuration_a_refit_callable_handed_back(tmp_path
     assert f"best_params_, the refit's pick over the top score's #{best.number}, trial #{shipped}" in verdict.summary()
 
 
+def test_class_weight_dicts_keyed_by_class_label_reach_finalize_as_given(tmp_path: Path) -> None:
+    """``class_weight={0: 1, 1: 10}``, scikit-learn's form keyed by class label, could not be stored (JSON keys are
+    strings), and finalize refused every trial that chose one, after the search was paid for."""
+    storage = f"sqlite:///{tmp_path / 'cw.db'}"
+    weights = [{0: 1, 1: 5}, {0: 1, 1: 10}]
+    search = TunesmithSearchCV(PIPE, {"clf__class_weight": weights}, n_iter=2, cv=3, random_state=0,
+                               storage=storage, study_name="cw")  # fmt: skip
+    search.fit(X_SEARCH, Y_SEARCH)
+    received: list[dict[str, Any]] = []
+
+    def evaluate(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        received.append(params)
+        model = clone(PIPE).set_params(**params).fit(X_SEARCH, Y_SEARCH)
+        return {"holdout_score": model.predict(X_HOLDOUT) == Y_HOLDOUT}
+
+    ts.finalize(ts.Study.load("cw", storage=storage), evaluate, holdout="breast-cancer-holdout")
+    assert received == [search.best_params_] and received[0]["clf__class_weight"] in weights
+
+
+def test_an_option_storage_cannot_rebuild_is_said_at_the_fit() -> None:
+    """A step defined inside a function has no importable name to rebuild it from: finalize refused the trials that
+    chose it, and the fit said nothing."""
+    from tunesmith.integrations._sklearn_space import OptionNotStoredWarning
+
+    class LocalScaler(StandardScaler):
+        pass
+
+    search = TunesmithSearchCV(PIPE, {"scale": [StandardScaler(), LocalScaler()]}, n_iter=2, cv=3, random_state=0)
+    with pytest.warns(OptionNotStoredWarning, match=r"the options scale=LocalScaler\(\) cannot be stored"):
+        search.fit(X_SEARCH, Y_SEARCH)
+
+
 def test_an_evaluate_that_raises_keeps_the_holdout_locked_and_says_how_to_open_it_again(tmp_path: Path) -> None:
     study = _swap_the_step_search(tmp_path)
 

@@ -96,12 +96,28 @@ class EstimatorParamsAttr(JsonObject):
         return cls(names=names, options={k: dict(v) for k, v in options.items()}, **r.rest())
 
 
+class OptionNotStoredWarning(UserWarning):
+    """A `TunesmithSearchCV` option (an object in a list of ``param_distributions``) that storage cannot rebuild:
+    the discipline cannot hand a trial that chose it its estimator's parameters."""
+
+
 def record_translation(study: Study, param_distributions: Any) -> None:
     """Record in ``study`` how its trials' parameters map to the estimator's (`EstimatorParamsAttr`)."""
     _, translation = read_distributions(param_distributions)
     options = {name: {label: _stored(value) for label, value in labels.items()}
                for name, labels in translation.labels.items()}  # fmt: skip
     write_attr(study, EstimatorParamsAttr(names=dict(translation.names), options=options))
+    lost = [f"{translation.names.get(name, name)}={label}" for name, labels in options.items()
+            for label, stored in labels.items() if stored is None]  # fmt: skip
+    if lost:  # said at the fit, not first at finalize, after the search was paid for
+        warnings.warn(
+            f"the options {', '.join(lost)} cannot be stored to be rebuilt (only estimators whose get_params() "
+            "rebuild them, top-level classes and functions, JSON values and tuples, lists and dicts of them are): "
+            "the search runs, but ts.finalize, ts.validate_top and tunesmith best cannot hand a trial that chose one "
+            "its estimator's parameters; give such an option as one of those (a top-level function, not a lambda)",
+            OptionNotStoredWarning,
+            stacklevel=4,
+        )
 
 
 def internal_names(params: Mapping[str, Any]) -> list[str]:
@@ -160,6 +176,8 @@ def _to_json(value: Any) -> dict[str, Any]:
         return {type(value).__name__: [_to_json(v) for v in value]}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"dict": {k: _to_json(v) for k, v in value.items()}}
+    if isinstance(value, dict):  # keys JSON objects cannot hold: class_weight={0: 1, 1: 10}, keyed by class label
+        return {"pairs": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
     if isinstance(value, np.ndarray):
         return {"array": value.tolist()}
     if isinstance(value, type) or (callable(value) and not hasattr(value, "get_params")):
@@ -186,6 +204,8 @@ def _rebuilt(data: Mapping[str, Any]) -> Any:
         return tuple(items) if "tuple" in data else items
     if "dict" in data:
         return {k: _rebuilt(v) for k, v in data["dict"].items()}
+    if "pairs" in data:
+        return {_rebuilt(k): _rebuilt(v) for k, v in data["pairs"]}
     if "array" in data:
         return np.asarray(data["array"])
     if "reference" in data:
