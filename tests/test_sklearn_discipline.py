@@ -167,3 +167,27 @@ def test_nested_cv_refuses_a_multi_metric_scoring_naming_a_single_scorer() -> No
     with pytest.raises(ConfigError, match=r"multi-metric scoring=.*pass a single scorer, e.g. scoring='accuracy'"):
         ts.discipline.nested_cv(PIPE, {"clf__C": ts.Float(1e-2, 1e2, log=True)}, X_SEARCH, Y_SEARCH,
                                 outer=2, inner=2, n_trials=2, scoring={"acc": "accuracy", "ll": "neg_log_loss"})
+
+
+def test_a_baseline_is_declared_with_the_estimator_objects_the_search_chose_among(tmp_path: Path) -> None:
+    """``declare_baseline({"scale": StandardScaler(), ...})`` raised JSON's TypeError: only the label the space
+    chooses the object by was taken, which nothing documents. The object is stored by its label, and the baseline's
+    objective is handed the object again."""
+    storage = f"sqlite:///{tmp_path / 'b.db'}"
+    space = {"scale": [StandardScaler(), MinMaxScaler()], "clf__C": ts.Float(1e-2, 1e2, log=True)}
+    TunesmithSearchCV(PIPE, space, n_iter=2, cv=3, random_state=0, storage=storage, study_name="b").fit(
+        X_SEARCH, Y_SEARCH
+    )
+    study = ts.Study.load("b", storage=storage)
+    with pytest.raises(ConfigError, match=r"baseline parameter scale=.*cannot be stored.*'StandardScaler\(\)'"):
+        study.declare_baseline({"scale": object(), "clf__C": 1.0}, seeds=2)
+    study.declare_baseline({"scale": StandardScaler(), "clf__C": 1.0}, seeds=2)
+    handed: list[dict[str, Any]] = []
+
+    def objective(trial: ts.Trial) -> float:
+        handed.append(dict(trial.params))
+        model = clone(PIPE).set_params(**trial.params).fit(X_SEARCH, Y_SEARCH)
+        return float(model.score(X_HOLDOUT, Y_HOLDOUT))
+
+    ts.evaluate_baseline(study, objective)
+    assert all(isinstance(params["scale"], StandardScaler) for params in handed) and len(handed) == 2

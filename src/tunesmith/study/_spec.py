@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._attribute_json import Fields, JsonObject, shape_error
+from tunesmith._text import excerpt
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, BudgetChangeAttr, BudgetLogAttr, read_attr, write_attr
 from tunesmith.budget import Budget, plain_number
@@ -571,11 +572,34 @@ def switch_sampler(storage: Storage, info: StudyInfo, given: Any, now: float) ->
     return True
 
 
+def _stored_baseline(space: Space | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The baseline's ``params`` as storage keeps them: a value JSON cannot hold that is an option of the space by
+    its label (a `TunesmithSearchCV` study chooses ``StandardScaler()`` by its repr, and hands the objective the
+    object again) becomes that label; any other is refused, naming it (it raised JSON's TypeError)."""
+    stored: dict[str, Any] = {}
+    for name, value in params.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            param = None if space is None or name not in space else space[name]
+            options = getattr(param, "options", ())
+            if repr(value) not in options:
+                raise ConfigError(
+                    f"baseline parameter {name}={excerpt(repr(value))} cannot be stored (storage keeps JSON values: "
+                    "numbers, strings, lists and dicts of them): pass a value the space offers"
+                    + (f", one of {', '.join(map(repr, options))}" if options else "")
+                ) from None
+            value = repr(value)
+        stored[str(name)] = value
+    return stored
+
+
 def declare_baseline(study: Any, params: Mapping[str, Any], seeds: int) -> None:
     """`Study.declare_baseline`: the baseline recorded with the study (``study`` has ``attrs``/``set_attr``)."""
     if not isinstance(params, Mapping):
         raise ConfigError(f"baseline must be a dict of parameters, got baseline={params!r}: pass the defaults")
     integer("seeds", seeds, minimum=2, fix="use 5 seeds to measure the spread")
+    params = _stored_baseline(getattr(study, "space", None), params)
     current = read_attr(study.attrs, BaselineAttr)
     if current is None or not current.runs:
         write_attr(study, BaselineAttr(params=dict(params), seed_count=seeds))
