@@ -55,6 +55,7 @@ evaluates it beside others). As in scikit-learn, the search raises when no fit s
 
 from __future__ import annotations
 
+import math
 import numbers
 import pickle
 import uuid
@@ -245,6 +246,20 @@ def _digest(value: Any) -> str:
     from joblib import hash as joblib_hash  # type: ignore[import-untyped]
 
     return str(joblib_hash(value))[:12]
+
+
+# scikit-learn's scorers whose values are shares in [0, 1] (each name, and those it starts: f1_macro, roc_auc_ovr).
+_SHARE_SCORERS = ("accuracy", "balanced_accuracy", "top_k_accuracy", "average_precision", "roc_auc", "f1",
+                  "precision", "recall", "jaccard")  # fmt: skip
+
+def _scores_accuracy(estimator: Any) -> bool:
+    """Whether ``estimator.score`` is scikit-learn's accuracy: a classifier's that does not override it (a
+    pipeline's is its last step's)."""
+    from sklearn.base import ClassifierMixin
+
+    steps = getattr(estimator, "steps", None)
+    last = steps[-1][1] if isinstance(steps, list) and steps else estimator
+    return is_classifier(last) and getattr(type(last), "score", None) is ClassifierMixin.score
 
 
 # Settings that change how an estimator runs, not what it scores: a resumed search may change them.
@@ -567,7 +582,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             self._refuse_stored(store, name)
         study = Study(
             space,
-            metric=Metric("score", "max"),
+            metric=self._metric(store, name),
             sampler=self.sampler,
             scheduler=scheduler,
             budget=Budget(trials=budget, until_converged=self.until_converged),
@@ -600,6 +615,26 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         record_validation_set(study, f"scikit-learn: {rows}; {splits}; {fit_params}", "data", scoring=scoring)
         record_translation(study, self.param_distributions)  # for the discipline: `estimator_params`
         return study
+
+    def _metric(self, store: Storage, name: Any) -> Metric:
+        """The study's metric, ``score``: with a scale of 1 when the scoring is a share in [0, 1] (accuracy, AUC,
+        F1, precision, recall, average precision, Jaccard; a classifier's own ``score``, its accuracy), so the
+        verdict reads its differences in points, as it reads a metric named so: a gap of 0.034 in accuracy read
+        as +3.4% of the score, and a score near 0 asked for a scale no `TunesmithSearchCV` argument gives. A study
+        stored before keeps the metric it was stored with (a resume with another would be refused)."""
+        try:
+            stored = store.load_study(name).spec.get("metric") if isinstance(name, str) else None
+        except StudyNotFound:
+            stored = None
+        if isinstance(stored, Mapping):
+            return Metric.from_json(stored)
+        scoring = self.refit if isinstance(self.refit, str) and isinstance(self.scoring, list | tuple | dict) else (
+            self.scoring)  # fmt: skip
+        bounded = (_scores_accuracy(self.estimator) if scoring is None else
+                   isinstance(scoring, str) and scoring.startswith(_SHARE_SCORERS))  # fmt: skip
+        error = float(self.error_score) if isinstance(self.error_score, numbers.Real) else None  # "raise": no score
+        within = error is None or math.isnan(error) or 0.0 <= error <= 1.0
+        return Metric("score", "max", scale=1.0 if bounded and within else None)
 
     def _refuse_other_estimator(self, name: str, stored: _ScoringAttr, estimator: str) -> None:
         """Refuse to resume study ``name`` with another estimator, or the same with other fixed settings: its
