@@ -92,6 +92,21 @@ def test_an_early_signal_buys_many_more_configurations_with_asha() -> None:
     assert isinstance(plan.make_scheduler(), ASHA)
 
 
+def test_a_finite_space_the_compute_trains_whole_gets_a_grid_without_early_stopping() -> None:
+    """72 configurations, compute for 100 full-length trials: the plan was ASHA over 900 trials ("at least 27 train
+    fully"); the run ended after the 72, 5 trained fully and 236 of 2,700 units spent. Every method's count is now
+    capped at the space's, and where the compute trains them all the plan is a grid with FIFO."""
+    rates = ts.Choice([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    space = ts.Space({"a": ts.Choice(["x", "y", "z"]), "b": ts.Int(1, 4), "c": rates})
+    covered = ts.plan(space, ts.Budget(trials=100), fidelity=27)
+    assert (covered.sampler, covered.scheduler["name"], covered.configurations) == ("grid", "fifo", 72)
+    assert all(o.configurations in (None, 72) for o in covered.options)
+    assert next(o for o in covered.options if o.method is Method.GRID).fits
+    assert "the space holds 72 configurations and this compute trains 72 to the full resource" in covered.summary()
+    partial = ts.plan(space, ts.Budget(trials=30), fidelity=27)
+    assert max(o.configurations or 0 for o in partial.options) == 72 and partial.configurations <= 72
+
+
 def test_an_uncertain_signal_gets_hyperband_and_none_gets_fifo() -> None:
     assert ts.plan(SPACE, 100, fidelity=ts.Fidelity(27, early_signal=None)).scheduler["name"] == "hyperband"
     fifo = ts.plan(SPACE, 100, fidelity=ts.Fidelity(27, early_signal=False))

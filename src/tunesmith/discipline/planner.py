@@ -25,7 +25,7 @@ from tunesmith.budget import Budget, parse_duration, plain_number
 from tunesmith.discipline.priors import DEFAULTS, priority_of
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
-from tunesmith.samplers import Auto, Grid, Sampler, SearchContext, make_sampler
+from tunesmith.samplers import Auto, Grid, Sampler, SearchContext, _tried, make_sampler
 from tunesmith.schedulers import FIFO, Scheduler, make_scheduler
 from tunesmith.schedulers._deck import MAX_PLAYED, DeckRun, _group_sizes, _played, _promoted, simulate
 from tunesmith.schedulers.auto import PBT_MIN_ROUNDS, AutoScheduler, choose_scheduler
@@ -418,6 +418,21 @@ def _plan(
         # Rounded: a product of floats (986.5499999999998) is no budget a person types.
         resource = budget.resource or round(full * fidelity.max_resource, 6)
         study_budget = replace(budget, trials=configurations, resource=resource)
+    distinct = distinct_configurations(space)
+    covered = distinct is not None and full_length is not None and full_length >= distinct
+    if covered and scheduled is not None:
+        # Every configuration trains fully on this compute: early stopping would only cut some short on early
+        # readings (72 configurations under ASHA: 5 trained fully, 236 of 2,700 units spent, the rest unused).
+        scheduler_why = (
+            f"fifo: the space holds {distinct} configurations and this compute trains {full_length} to the full "
+            f"resource, so every one trains fully without early stopping ({scheduler.name} would cut most of them "
+            "short on early readings, and leave the compute unspent)"
+        )
+        scheduler, scheduled, configurations = FIFO(), None, distinct
+        study_budget = without_early_stopping()
+    if distinct is not None and configurations is not None and configurations > distinct:
+        configurations = distinct  # the search ends once every configuration ran (SearchSpaceExhausted)
+
     # The run's own estimate (its scheduler's deck played on this budget), so that the plan and the run agree.
     stated = trained_fully(study_budget, scheduler)
     run = _deck_run(study_budget, scheduler)
@@ -437,7 +452,6 @@ def _plan(
         )
         scheduler, scheduled, configurations = FIFO(), None, full_length
         study_budget, stated, run = without_early_stopping(), None, None
-
     trials_for_sampler = None if configurations is None else max(1, configurations)
     context = SearchContext(
         metric=Metric("value"), budget=Budget(trials=trials_for_sampler), workers=workers, trial_cost=trial_cost,
@@ -446,6 +460,12 @@ def _plan(
     chosen, sampler_why = Auto().choose(space, context)
     sampler = chosen.name
     reasons = [sampler_why]
+    if covered and scheduled is None:
+        sampler = "grid"
+        reasons = [
+            f"grid: the budget trains every one of the space's {distinct} configurations fully, so a grid runs each "
+            "once; a model would only choose their order, and may draw one twice"
+        ]
     startup = getattr(chosen, "startup_trials", None)
     if not isinstance(chosen, Grid) and callable(startup) and configurations is not None:
         first = int(startup(space))
@@ -526,7 +546,30 @@ def _low_priority_note(space: Space, configurations: int | None) -> str | None:
     )
 
 
+def distinct_configurations(space: Space) -> int | None:
+    """How many configurations a finite space holds, conditions and forbidden combinations respected
+    (`samplers._tried.configurations`); ``None`` for a continuous space, or one too large to list."""
+    bound = space.cardinality()
+    if not math.isfinite(bound) or bound > _tried.ENUMERATION_LIMIT:
+        return None
+    return len(_tried.configurations(space))
+
+
 def _options(space: Space, full: float | None, workers: int, fidelity: Fidelity | None) -> list[PlanOption]:
+    options = _uncapped_options(space, full, workers, fidelity)
+    distinct = distinct_configurations(space)
+    if distinct is None:
+        return options
+    # No method evaluates more configurations than the space holds: the search ends once each ran.
+    capped = [replace(o, configurations=min(o.configurations, distinct)) if o.configurations is not None else o
+              for o in options]  # fmt: skip
+    if full is not None and math.floor(full) >= distinct:
+        note = f"{distinct} configurations, each trained fully on this compute: a grid covers the space"
+        capped = [replace(o, fits=True, note=note) if o.method is Method.GRID else o for o in capped]
+    return capped
+
+
+def _uncapped_options(space: Space, full: float | None, workers: int, fidelity: Fidelity | None) -> list[PlanOption]:
     n = None if full is None else max(0, math.floor(full))
     dims = [space[name] for name in space.dimensions]
     grid = space.grid_size()
