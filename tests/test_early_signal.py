@@ -228,6 +228,9 @@ def test_a_plan_takes_its_early_signal_and_first_rung_from_a_pilot(tmp_path: Pat
     unsure = CliRunner().invoke(cli, ["plan", str(config), "--early-signal-from", "asha", "--json"])
     assert unsure.exit_code == 0, unsure.output
     assert json.loads(unsure.output)["early_signal_from"]["early_signal"] is None
+    said = CliRunner().invoke(cli, ["plan", str(config), "--early-signal-from", "asha"], terminal_width=400)
+    assert "planned with early signal: unsure (not read: asha chose which trials of study 'asha' trained" in said.output
+    assert "read from study 'asha'" not in said.output, "no reading is claimed where none was made"
 
 
 def test_trials_given_as_a_one_pass_iterable_read_as_the_list_does() -> None:

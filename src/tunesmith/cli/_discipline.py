@@ -65,13 +65,14 @@ def plan_command(
             )
         url = storage_url(storage, storage_file, config=cfg.storage, say=not as_json)
         stated, start, measured = _measured_signal(url, signal_from)
+        read = measured["source"]
         if min_resource is None:
             min_resource = start
     with _friendly_errors():
         plan = plan_for_config(
             cfg, trial_cost=trial_cost, trials=trials, workers=workers, max_resource=max_resource,
             min_resource=min_resource, early_signal=stated, adaptive=adaptive,
-            signal_read=None if measured is None else f"read from study {signal_from!r}",
+            signal_read=None if measured is None else read,
         )  # fmt: skip
     if as_json:
         _print_json(plan.to_json() if measured is None else {**plan.to_json(), "early_signal_from": measured})
@@ -97,9 +98,15 @@ def _measured_signal(url: str, name: str) -> tuple[bool | None, float | None, di
     stated, start = signal.stated()
     word = {True: "yes", None: "unsure", False: "no"}[stated]
     at = "" if start is None else f", min_resource={start:g}"
-    lines = [*signal.lines(), f"planned with early signal: {word}{at} (read from study {name!r})"]
+    # A study whose curves could not tell (a rung scheduler chose which trials trained to the end, or too few did)
+    # leaves the plan hedging; said so, where the plan said it read "unsure" from the study.
+    kept, unread = signal.kept_by, all(r.reading == "too few" for r in signal.rungs)
+    source = (f"not read: {kept} chose which trials of study {name!r} trained to the end" if kept is not None else
+              f"not read: too few trials of study {name!r} trained to the end" if unread else
+              f"read from study {name!r}")  # fmt: skip
+    lines = [*signal.lines(), f"planned with early signal: {word}{at} ({source})"]
     return stated, start, {"study": name, "early_signal": stated, "min_resource": start, "lines": lines,
-                           "reading": signal.to_json()}  # fmt: skip
+                           "reading": signal.to_json(), "source": source}  # fmt: skip
 
 
 @click.command("finalize")
