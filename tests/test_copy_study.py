@@ -73,6 +73,23 @@ def test_the_discipline_reads_a_copied_study_as_it_did_at_home(tmp_path: Path) -
     assert "by 1 earlier study on this storage that tuned on validation set 'val' ('s': 3)" in checks["optimism"].detail
 
 
+def test_a_copy_on_the_same_storage_counts_its_source_s_configurations_once(tmp_path: Path) -> None:
+    """``tunesmith copy --as`` on one storage: a later study on the same validation set counted the source's
+    configurations twice, once as the copy's ('s': 3, 'backup': 3); the copy's own later trials still count."""
+    from tunesmith.study._validation_set import earlier_studies
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    _study(url, validation_set="val")
+    ts.copy_study("s", url, url, to_name="backup")
+    later = _study(url, name="later", validation_set="val")
+    assert {e.name: len(e.records) for e in earlier_studies(later)} == {"s": 3}
+    backup = ts.Study.load("backup", url)
+    backup.extend_budget(trials=6)
+    backup.optimize(objective, fail_fast=None)
+    again = _study(url, name="again", validation_set="val")
+    assert {e.name: len(e.records) for e in earlier_studies(again)} == {"s": 3, "backup": 2, "later": 3}
+
+
 def test_a_study_with_running_trials_is_not_copied(tmp_path: Path) -> None:
     source, target = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
     study = _study(source)

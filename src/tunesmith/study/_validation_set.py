@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tunesmith._text import controls_in, terminal_safe
-from tunesmith.attributes import ValidationSetAttr, read_attr, write_attr
+from tunesmith.attributes import CopiesAttr, ValidationSetAttr, read_attr, write_attr
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
+    from tunesmith.storage import StudyInfo
     from tunesmith.study._study import Study
 
 __all__ = [
@@ -114,6 +115,16 @@ def record_validation_set(study: Study, name: str, source: str, scoring: str | N
         write_attr(study, ValidationSetAttr(name=name, source=source, scoring=scoring))
 
 
+def _copied_here(info: StudyInfo, url: str) -> tuple[str, int] | None:
+    """The study of this storage (at ``url``) that ``info`` was last copied from, with how many trials the copy took
+    (`CopiesAttr`); ``None`` for a study not copied here."""
+    copies = read_attr(info.attrs, CopiesAttr)
+    if copies is None or not copies.copies or copies.copies[-1].source != url:
+        return None
+    last = copies.copies[-1]
+    return last.study, last.trials
+
+
 def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
     """The studies on ``study``'s storage created before it that tuned on its validation set, with the same metric
     (name, direction and scale) and scoring, oldest first, each with the trials it compared (none listed that
@@ -126,7 +137,10 @@ def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
         return ()
     metric = study.metric.name
     found = []
-    for info in studies[: studies.index(this)]:  # created before it
+    before = studies[: studies.index(this)]  # created before it
+    named = {info.name for info in before} | {this.name}
+    copied = {info.name: _copied_here(info, study.storage.url) for info in [*before, this]}
+    for info in before:
         if ValidationSetAttr.KEY not in info.attrs:
             continue
         other = ValidationSetAttr.from_json(info.attrs[ValidationSetAttr.KEY],
@@ -136,8 +150,15 @@ def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
             continue
         if Metric.from_json(stored) != study.metric:
             continue
+        # A copy on this storage holds its source's trials, numbered as they were: counted once, with the source
+        # (or as this study's own, when this study is the copy), where 'A' and 'A-backup' counted them twice.
+        own = copied.get(info.name)
+        mine_copied = copied.get(this.name)
+        shared = (own[1] if own is not None and own[0] in named else 0) or (
+            mine_copied[1] if mine_copied is not None and mine_copied[0] == info.name else 0)  # fmt: skip
         records = tuple(r for r in study.storage.get_trials(info.id)
-                        if r.state in _COMPARED and r.invalidated is None and r.value(metric) is not None)  # fmt: skip
+                        if r.state in _COMPARED and r.invalidated is None and r.value(metric) is not None
+                        and r.number >= shared)  # fmt: skip
         if records:
             found.append(EarlierStudy(info.name, records))
     return tuple(found)
