@@ -119,6 +119,26 @@ def test_a_yaml_config_is_refused_where_yaml_would_read_it_otherwise_than_writte
     assert not (tmp_path / "y.db").exists()
 
 
+def test_a_config_space_past_what_its_names_mean_warns_as_python_does_in_one_line_each(
+    objectives_dir: Path, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """A dropout up to 1.5 or a negative learning rate drew a `SpaceWarning` in Python and nothing from a config;
+    the command line says each warning on one line, without the library's file and line."""
+    path = objectives_dir / "quad.toml"
+    path.write_text(
+        'objective = "objectives:quadratic"\nmetric = "loss"\n[budget]\ntrials = 2\n[space]\n'
+        'x = { type = "float", low = 0.0, high = 1.0 }\ndropout = { type = "float", low = 0.0, high = 1.5 }\n'
+    )
+    with pytest.warns(ts.SpaceWarning, match=r"'dropout' spans \[0.0, 1.5\], outside \[0, 1\]"):
+        load_config(path)
+    command = [str(BIN / "tunesmith"), "run", str(path), "--storage", f"sqlite:///{tmp_path}/w.db", "--no-report",
+               "--no-progress"]  # fmt: skip
+    ran = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "warning (SpaceWarning): 'dropout' spans [0.0, 1.5], outside [0, 1]" in ran.stderr
+    assert ".py:" not in ran.stderr, ran.stderr
+
+
 def test_yaml_anchors_and_merge_keys_still_read(objectives_dir: Path, tmp_path: Path) -> None:
     path = objectives_dir / "quad.yaml"
     path.write_text(

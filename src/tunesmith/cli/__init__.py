@@ -40,6 +40,13 @@ for _command in (
     cli.add_command(_command)
 
 
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  line: str | None = None) -> str:  # fmt: skip
+    """A warning as the command line says it: its kind and its message, not the library's file and line, which
+    name where it was raised, not what the user wrote (a config's space, a budget)."""
+    return f"warning ({category.__name__}): {message}\n"
+
+
 def main() -> None:
     """Console-script entry point."""
     import warnings
@@ -48,6 +55,7 @@ def main() -> None:
 
     # `run` and `demo` state the number of fully trained configurations in their own words.
     warnings.filterwarnings("ignore", category=ShortTrainingWarning)
+    warnings.formatwarning = _warning_line
     sys.stdout = _Stdout(sys.stdout)
     try:
         cli(prog_name="tunesmith")

@@ -785,5 +785,7 @@ class Space(Mapping[str, Param]):
                 _READING_STORED.reset(reading)
         if not stored:  # a config file's: a clause that never holds is a mistake to fix there (a stored one was said)
             space._warn_never_holding(stacklevel=2)
+            for name in space:  # and so are bounds past what the parameter's name can mean, as in Python
+                Space._check_meaningful(name, space[name])
         return space
 
