@@ -11,6 +11,7 @@ import tunesmith as ts
 from tunesmith.config import load_config
 from tunesmith.discipline.sequence import (
     RecordedVerdict,
+    SearchLeft,
     after_search,
     before_search,
     demo_verdict,
@@ -67,6 +68,25 @@ def test_a_config_with_a_holdout_table_runs_baseline_search_seeds_holdout_and_ve
     again = after_search(study, cfg, objective)  # the holdout is not opened twice
     assert isinstance(again, RecordedVerdict) and again.verdict.ready and len(study.attrs["holdout_log"]) == 1
     assert recorded_verdict(study) == again.verdict
+
+
+def test_the_holdout_waits_for_trials_other_workers_still_run_once_the_budget_is_spent(tmp_path: Path) -> None:
+    """A run that took the last place of the budget re-ran the top candidates and opened the holdout while another
+    worker's trial still ran: once it ended, the verdict was stale and the holdout spent."""
+    cfg = load_config(write_config(tmp_path, '[holdout]\nevaluate = "seqmod:evaluate"\ntop = 2\nseeds = 2\n'))
+    objective = cfg.load_objective()
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    study = ts.Study(cfg.space, metric=cfg.metric, sampler=cfg.sampler, budget=cfg.budget, storage=url, name="w",
+                     seed=cfg.seed)  # fmt: skip
+    other = ts.Study.load("w", url).ask()  # another worker's trial, still running
+    study.optimize(objective)
+    waiting = after_search(study, cfg, objective)
+    assert isinstance(waiting, SearchLeft) and waiting.running == (other.number,)
+    assert f"trial #{other.number} of other workers still run: the holdout opens once they end" in waiting.note()
+    assert "holdout_log" not in study.attrs and "seed_stability" not in study.attrs, "nothing re-run or opened"
+    ts.Study.load("w", url).tell(other, objective(other))
+    verdict = after_search(study, cfg, objective)
+    assert verdict is not None and not isinstance(verdict, SearchLeft) and "holdout_log" in study.attrs
 
 
 def test_a_plain_holdout_reference_works_and_no_holdout_is_a_no_op(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ from tunesmith.discipline.seeds import (
 from tunesmith.discipline.verdict import Verdict
 from tunesmith.errors import ConfigError
 from tunesmith.study._limits import spent_beyond_trials
-from tunesmith.trial import Trial
+from tunesmith.trial import Trial, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
@@ -177,13 +177,23 @@ def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], A
 @dataclass(frozen=True)
 class SearchLeft:
     """The budget a study's search has left after a run that a per-call limit (``--trials``, ``n_trials``) ended
-    before the study's own budget was spent: the re-runs and the holdout wait until it is."""
+    before the study's own budget was spent, or the trials other workers still run once it is (``running``): the
+    re-runs and the holdout wait until it is spent and they end."""
 
     budget: Budget
     usage: BudgetUsage
+    running: tuple[int, ...] = ()
 
     def note(self) -> str:
         """One line for people: what is left, when the holdout opens, and how to go on."""
+        if self.running:
+            named = ", ".join(f"#{n}" for n in self.running)
+            return (
+                f"the budget is spent, but trial{'s' * (len(self.running) != 1)} {named} of other workers still "
+                "run: the holdout opens once they end, so that the verdict judges the whole search (opened now, it "
+                "would be stale when they end, and the holdout spent); run again then to re-run the top candidates "
+                "and open it"
+            )
         budget, usage = self.budget, self.usage
         left = []
         if budget.trials is not None:
@@ -213,7 +223,9 @@ def search_left(study: Study, search: StudyResult | None = None) -> SearchLeft |
     now = time.time()
     usage = Budget.usage(history, now)
     if budget.exhausted_limit(usage) is not None or spent_beyond_trials(budget, history, now) is not None:
-        return None
+        gone = study.gone_trials()  # a dead worker's trial ends as nothing: it holds no verdict back
+        running = tuple(r.number for r in history if r.state is TrialState.RUNNING and r.number not in gone)
+        return SearchLeft(budget, usage, running) if running else None
     return SearchLeft(budget, usage)
 
 
