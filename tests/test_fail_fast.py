@@ -401,3 +401,39 @@ def test_the_command_that_lists_the_failures_names_the_study_and_its_storage(tmp
     listed = CliRunner().invoke(cli, ["trials", "my study", "--storage", url, "--failed"])
     assert listed.exit_code == 0, listed.output
     assert "KeyError" in listed.output
+
+
+_WORKER = """
+import sys, time
+import tunesmith as ts
+
+def broken(trial):
+    time.sleep(0.4)  # the workers' trials overlap
+    raise ValueError("broken objective")
+
+study = ts.Study.load("ff", sys.argv[1])
+try:
+    study.optimize(broken)
+except ts.study.ObjectiveError as exc:
+    print(str(exc).splitlines()[0])
+"""
+
+
+@pytest.mark.slow  # three worker processes
+def test_workers_of_one_study_count_each_others_failures_towards_fail_fast(tmp_path: Path) -> None:
+    """Each worker counted only its own failures: three workers of a broken objective ran nine failing trials (three
+    each, every one calling its own "the first 3 trials") before all stopped. The study's failures count, whichever
+    worker ran them."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'ff.db'}"
+    ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="ff", budget=ts.Budget(trials=30))
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    workers = [subprocess.Popen([sys.executable, str(script), url], stdout=subprocess.PIPE, text=True)
+               for _ in range(3)]  # fmt: skip
+    said = [worker.communicate(timeout=120)[0] for worker in workers]
+    failed = len(ts.Study.load("ff", url).trials)
+    assert failed <= 6, (failed, said)  # the first three failures, and what each worker had running then
+    assert all("failed the same way and none worked" in line for line in said), said

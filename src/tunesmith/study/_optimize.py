@@ -367,6 +367,7 @@ class _SystematicFailure:
         self.finished = 0
         self.failed = 0
         self.texts: Counter[tuple[TrialKind | None, str]] = Counter()
+        self.seen = {r.number for r in history if r.state.is_finished}  # the finished trials read, of any worker
         for record in history:
             self._tally(record)
         if not self.worked:
@@ -374,9 +375,39 @@ class _SystematicFailure:
                 if record.state.is_finished:
                     self._count(record)
 
+    @property
+    def reads_others(self) -> bool:
+        """Whether `see_others` has anything to judge: fail-fast is on and no trial of the study worked yet."""
+        return self.limit is not None and not self.worked
+
+    def see_others(self, history: Sequence[TrialRecord]) -> None:
+        """Read the trials other workers of the study finished since the last look (``history``: the study's trials;
+        this run's own are read by `see` as they end), as the study's earlier trials are read: before any trial worked,
+        their failures count towards the same limits, so three workers of a broken objective stop after its first
+        failures between them, where each ran ``limit`` of its own (nine) and a worker joining later ran more."""
+        if self.limit is None:
+            return
+        fresh = sorted((r for r in history if r.state.is_finished and r.number not in self.seen),
+                       key=lambda r: r.number)  # fmt: skip
+        counted = False
+        for record in fresh:
+            self.seen.add(record.number)
+            self._tally(record)
+            if self.worked or _worked(record):
+                self.worked = True
+                continue
+            counted = self._count(record) or counted
+        if self.worked or not fresh:
+            return
+        if counted and len(self.failures) >= _every_failed(self.limit):
+            raise self._nothing_worked(self._first_failed())
+        if len(self.streak) >= self.limit and self.streak[-1] in fresh:
+            self._raise_streak(self.streak[-1])
+
     def see(self, record: TrialRecord) -> None:
         if self.limit is None:
             return
+        self.seen.add(record.number)
         self._undefinable(record)
         self._lost_in_a_row(record)
         self._tally(record)
@@ -393,22 +424,26 @@ class _SystematicFailure:
         if counted and len(self.failures) >= _every_failed(self.limit):
             raise self._nothing_worked(self._first_failed())
         if self.streak and self.streak[-1] is record and len(self.streak) >= self.limit:
-            numbers = ", ".join(f"#{r.number}" for r in self.streak)
-            if _checkpoints_not_written(self.streak):
-                raise ObjectiveError(
-                    f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
-                    f"{failure_text(self.streak[0])}. {_CHECKPOINT_ADVICE}\nThe last traceback:\n"
-                    f"{_stored_text(record)}",
-                    record.error,
-                )
+            self._raise_streak(record)
+
+    def _raise_streak(self, record: TrialRecord) -> None:
+        """Stop the run: the streak of identical failures ending with ``record`` reached the limit."""
+        numbers = ", ".join(f"#{n}" for n in sorted(r.number for r in self.streak))  # other workers' come in later
+        if _checkpoints_not_written(self.streak):
             raise ObjectiveError(
                 f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
-                f"{failure_text(self.streak[0])}{_the_last(self.streak)}. The study stopped instead of spending its "
-                "budget on a broken objective; fix it and run again (the failures stay recorded, with their "
-                "tracebacks), or pass fail_fast=None (in a config file: fail_fast = false) to keep going.\n"
-                f"{self._on_purpose()}The last traceback:\n{_stored_text(record)}",
+                f"{failure_text(self.streak[0])}. {_CHECKPOINT_ADVICE}\nThe last traceback:\n"
+                f"{_stored_text(record)}",
                 record.error,
             )
+        raise ObjectiveError(
+            f"the first {len(self.streak)} trials ({numbers}) failed the same way and none worked: "
+            f"{failure_text(self.streak[0])}{_the_last(self.streak)}. The study stopped instead of spending its "
+            "budget on a broken objective; fix it and run again (the failures stay recorded, with their "
+            "tracebacks), or pass fail_fast=None (in a config file: fail_fast = false) to keep going.\n"
+            f"{self._on_purpose()}The last traceback:\n{_stored_text(record)}",
+            record.error,
+        )
 
     def _on_purpose(self) -> str:
         """How to tell a streak of identical failures in different configurations that raise on purpose from a bug,
@@ -1293,6 +1328,8 @@ def optimize(
                 observers.notify("on_trial_end", study, record)
                 systematic.refused(record, outcome.extra.get(REFUSED_REPORT))  # raises ObjectiveError
                 systematic.see(record)  # raises ObjectiveError: the objective is broken, not the configurations
+                if systematic.reads_others:  # other workers' failures count too, until a trial worked
+                    systematic.see_others(study.trials)
                 unspent.see(record)  # raises ConfigError: trials that report no step never end a resource budget
                 if off_axis := axis.see(record):
                     warnings.warn(off_axis, ResourceAxisWarning, stacklevel=3)
