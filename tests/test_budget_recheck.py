@@ -60,3 +60,23 @@ def test_a_spent_budget_names_the_trials_other_workers_still_run(tmp_path: Path)
     with pytest.raises(BudgetExhausted, match=r"trial budget spent \(2/2\); 1 trial of other workers still run "
                        r"\(#1\): they end there, or if their worker is gone"):  # fmt: skip
         first.ask()
+
+
+def slow_first(trial: ts.Trial) -> float:
+    import time
+
+    time.sleep(3.0 if trial.number == 1 else 0.1)  # trial 1 runs on after the ask that finds the budget spent
+    return float(trial.params["x"])
+
+
+def test_the_run_s_stop_reason_names_only_the_trials_other_workers_still_run_when_it_ends(tmp_path: Path) -> None:
+    """The stop reason was read at the ask that found the budget spent: it named another worker's trial as still
+    running, and said so after that trial ended, while this run's own trial finished."""
+    import threading
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    runner, other = _study(url, trials=3), ts.Study.load("s", url)
+    theirs = other.ask()
+    threading.Timer(1.5, lambda: other.tell(theirs, 0.5)).start()
+    result = runner.optimize(slow_first, workers=2, executor="processes", progress=False)
+    assert result.stop_reason == "trial budget spent (3/3)", result.stop_reason

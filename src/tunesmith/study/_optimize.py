@@ -1372,6 +1372,11 @@ def optimize(
         study._simulated = False
     systematic.at_end()  # raises ObjectiveError: nothing worked in a run that failed again and again
     records = study.trials
+    if ended_by == "trials" and study.budget.trials is not None:
+        # What other workers still run, read now: at the ask that found the budget spent, a trial another worker
+        # ran was named as still running, and the line said so after it ended while this run's own trials finished.
+        places = study.budget.trials
+        stop_reason = f"trial budget spent ({places}/{places}){study._others_running()}"
     spent_now = None if ended_by in (None, "trials") else spent_beyond_trials(study.budget, records, ended)
     if study.scheduler.pauses and spent_now is not None:
         # The run ended on its spent wall-time or resource budget, whose last `ask` retired the paused trials; one
