@@ -284,9 +284,9 @@ class Storage(ABC):
         record = self.get_trial(study_id, number)
         if record.state is not TrialState.PAUSED:
             return None
-        self.update_trial(
-            study_id, number, state=TrialState.RUNNING, worker=worker, heartbeat_at=now, attrs=paused_until(record, now)
-        )
+        # The pause's reason ("pause by asha at step 1") no longer says why the trial is where it is.
+        self.update_trial(study_id, number, state=TrialState.RUNNING, worker=worker, heartbeat_at=now,
+                          attrs=paused_until(record, now), reason=None, kind=None)  # fmt: skip
         return self.get_trial(study_id, number)
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -686,6 +686,8 @@ class SQLStorage(Storage):
                     worker=worker,
                     heartbeat_at=now,
                     attrs=_dumps({**paused.attrs, **paused_until(paused, now)}),
+                    reason=None,  # the pause's ("pause by asha at step 1") no longer says why it is where it is
+                    kind=None,
                 )
             ).rowcount
             return number if changed else None

@@ -226,6 +226,19 @@ def check_update_and_heartbeat(make: MakeStorage) -> None:
     assert storage.get_trial(info.id, 0).heartbeat_at == 12.0
 
 
+def check_a_resumed_trial_drops_its_pause_reason(make: MakeStorage) -> None:
+    """A PAUSED trial moved back to RUNNING no longer carries the pause's reason: it was listed running with
+    "pause by asha at step 1"."""
+    storage = make()
+    info, _ = storage.get_or_create_study("resumed", SPEC, now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    storage.update_trial(info.id, 0, state=TrialState.PAUSED, reason="pause by asha at step 1",
+                         kind=TrialKind.SCHEDULER)  # fmt: skip
+    resumed = storage.resume_trial(info.id, lambda history: 0, worker="h:2", now=5.0)
+    assert resumed is not None and resumed.state is TrialState.RUNNING and resumed.worker == "h:2"
+    assert (resumed.reason, resumed.kind) == (None, None)
+
+
 def check_records_are_json(make: MakeStorage) -> None:
     storage = make()
     info, _ = storage.get_or_create_study("json", SPEC, now=1.0)
@@ -390,6 +403,7 @@ def check_attribute_updates_are_atomic(make: MakeStorage) -> None:
 
 
 STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
+    check_a_resumed_trial_drops_its_pause_reason,
     check_create_and_load_study,
     check_missing_study_raises,
     check_study_attrs_round_trip,
