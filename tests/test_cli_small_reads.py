@@ -244,3 +244,13 @@ def test_the_optuna_import_quotes_the_name_and_the_storage_in_its_resume_command
 
     words = _pasted(_said(result), "tunesmith worker ", " --objective")
     assert words == ["tunesmith", "worker", ODD_NAME, "--storage", target]
+
+
+def test_status_says_a_budget_of_fractional_seconds_as_given(tmp_path: Path) -> None:
+    """A 5.5 s wall-time budget read "5s/6s"."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="w",
+                     budget=ts.Budget(wall_time=5.5, trials=1))  # fmt: skip
+    study.optimize(lambda trial: trial.params["x"])
+    said = _said(_invoke("status", "w", "--storage", url))
+    assert re.search(r"wall time \d+\.\ds/5\.5s counted while trials ran", said), said
