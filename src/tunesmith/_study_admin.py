@@ -310,6 +310,8 @@ def _copy_checkpoints(source: Path, name: str) -> tuple[Path, int]:
     if not source.is_dir():
         return own, 0  # on another machine: the copy still never writes to the source's folder, wherever it runs
     trials = sorted(p for p in source.iterdir() if p.is_dir() and p.name.startswith("trial-"))
+    if not trials:
+        return own, 0  # nothing to copy: the folder is made when a trial of the copy first saves
     own.mkdir(parents=True)
     try:
         for folder in trials:
