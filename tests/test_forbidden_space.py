@@ -111,6 +111,15 @@ def test_an_expression_dividing_by_zero_at_a_value_of_the_range_is_refused() -> 
     assert "cannot be computed for {'batch_size': 32, 'grad_accum': 1}: 32 / 0 divides by zero" in message
 
 
+def test_an_expression_dividing_by_zero_inside_an_integer_range_is_refused_when_the_space_is_built() -> None:
+    """b = 1 lies inside Int(0, 4), neither an end nor the middle: the space was built, a sampler met b = 1 and the
+    study stopped part-way, and the stored study refused the fixed clause as another space."""
+    with pytest.raises(ts.SpaceError, match=r"cannot be computed for \{'a': 0, 'b': 1\}: 0 / 0 divides by zero"):
+        ts.Space({"a": ts.Int(0, 3), "b": ts.Int(0, 4)}, forbidden=[ts.Forbidden("a / (b - 1) > 1")])
+    with pytest.raises(ts.SpaceError, match=r"divides by zero"):  # 1.0 lies inside a float range
+        ts.Space({"a": ts.Float(0.5, 3.0), "b": ts.Float(0.0, 4.0)}, forbidden=[ts.Forbidden("a / (b - 1) > 1")])
+
+
 def test_a_function_call_is_refused_as_not_allowed() -> None:
     with pytest.raises(ts.SpaceError, match=r"'max\(degree, 2\)' calls a function, which is not allowed"):
         ts.Forbidden("max(degree, 2) > 3")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import itertools
 import json
 import keyword
 import math
@@ -575,6 +576,30 @@ def _arithmetic(node: ast.expr) -> bool:
 
 
 # What a parameter takes, for the checks and their messages ------------------------------------------------
+# The most combinations of its parameters' telling values a clause is computed at when it is built.
+_PROBED = 1024
+_SMALL = 64  # a discrete parameter with at most this many values is probed at every one
+
+
+def _probes(param: Param) -> tuple[Any, ...]:
+    """The values a clause is computed at for ``param``: every one of a choice, a Fixed value or a small integer
+    range; else the range's ends and middle, and 0, 1 and -1 where it holds them (where a denominator or a
+    logarithm tends to fail)."""
+    values = _values_of(param)
+    if values is not None:
+        return values
+    assert isinstance(param, Float | Int)
+    if isinstance(param, Int) and param.base is None and not param.log:
+        count = (param.high - param.low) // param.step + 1
+        if count <= _SMALL:
+            return tuple(range(param.low, param.high + 1, param.step))
+    low, high = param.low, param.high
+    middle = (low + high) // 2 if isinstance(param, Int) else (low + high) / 2.0
+    special = [v for v in (0, 1, -1) if low <= v <= high]
+    kind = int if isinstance(param, Int) else float
+    return tuple(dict.fromkeys(kind(v) for v in (low, middle, high, *special)))
+
+
 def _values_of(param: Param) -> tuple[JsonScalar, ...] | None:
     """A `Choice`'s options or a `Fixed` value; ``None`` for a range."""
     if isinstance(param, Choice):
@@ -882,9 +907,10 @@ class Forbidden:
                 "parameters take computes (e.g. a * b > 10, not a / b > 10 where b may be 0)"
             ) from None
 
-    def check(self, params: Mapping[str, Param]) -> None:
+    def check(self, params: Mapping[str, Param], *, probe: bool = True) -> None:
         """Check the clause against a space's parameters: each name one of them, each test able to hold, every
-        computation on numbers (tried at each parameter's lowest, middle and highest value).
+        computation on numbers, and with ``probe`` (not for a stored space, which must read back) computable at its
+        parameters' telling values (`_compute_at_probes`).
 
         Raises:
             SpaceError: naming the clause, the parameter and the value, and the fix.
@@ -905,6 +931,24 @@ class Forbidden:
                     _check_values(self, name, params[name], test)
             return
         self._expression.check(self, params)
+        if probe:
+            self._compute_at_probes(params)
+
+    def _compute_at_probes(self, params: Mapping[str, Param]) -> None:
+        """Compute the expression at every combination of its parameters' telling values (`_probes`: each value of
+        a small discrete parameter, a range's ends, middle, 0, 1 and -1), so that one that cannot be computed
+        somewhere (``a / (b - 1)`` at b = 1) is refused here with the values: found by a sampler, it stopped the
+        study part-way, and the stored study could not take the clause fixed. At most `_PROBED` combinations, the
+        rest left to the draws."""
+        names = list(self.names)
+        values = [_probes(params[name]) for name in names]
+        combinations = 1
+        for probes in values:
+            combinations *= len(probes)
+        if combinations > _PROBED:
+            return
+        for combination in itertools.product(*values):
+            self.holds(dict(zip(names, combination, strict=True)))  # raises SpaceError naming the values
         for u in (0.0, 0.5, 1.0):
             self.holds({name: params[name].decode(u) for name in self.names})
 

@@ -238,7 +238,7 @@ class Space(Mapping[str, Param]):
                 raise SpaceError(
                     f"each forbidden clause must be a Forbidden, got {clause!r}: wrap it, Forbidden({clause!r})"
                 )
-            clause.check(self._params)
+            clause.check(self._params, probe=not _READING_STORED.get())
             clauses.setdefault(json.dumps(clause.to_json(), sort_keys=True), clause)
         if clauses and FORBIDDEN_KEY in self._params:
             raise SpaceError(
