@@ -635,3 +635,23 @@ def test_an_empty_csv_cell_is_the_empty_option_where_the_parameter_is_active_and
         {"prefix": "pre", "tag": "", "x": 0.2},
         {"prefix": "pre", "tag": "t", "x": 0.3},
     ]
+
+
+def test_a_csv_warm_start_reads_a_numeric_choice_pandas_wrote_as_floats(tmp_path: Path) -> None:
+    """pandas writes a column holding an empty cell as floats: a conditional Choice([16, 32]) read "16.0", and
+    every result that chose it was dropped as outside the space."""
+    space = ts.Space({
+        "opt": ts.Choice(["adam", "sgd"]),
+        "batch": ts.Choice([16, 32], when={"opt": "sgd"}),
+        "x": ts.Float(0, 1),
+    })
+    rows = [
+        {"opt": "adam", "batch": "", "x": 0.5, "loss": 1.0},
+        {"opt": "sgd", "batch": "16.0", "x": 0.2, "loss": 2.0},
+        {"opt": "sgd", "batch": "32.0", "x": 0.3, "loss": 3.0},
+    ]
+    path = _write_csv(tmp_path / "earlier.csv", rows)
+    study = ts.Study(space=space, metric="loss", storage=f"sqlite:///{tmp_path}/e.db", name="e", warm_start=path)
+    stored = read_attr(study.attrs, WarmStartAttr)
+    assert stored is not None and not stored.dropped
+    assert [p["params"].get("batch") for p in stored.points] == [None, 16, 32]

@@ -265,6 +265,15 @@ def _range(param: Param) -> str:
     return repr(param)
 
 
+def _number(text: str) -> float | None:
+    """``text`` read as a finite number, else ``None``."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def from_text(param: Param | None, text: str) -> Any:
     """A CSV cell (or a command line's ``name=value``) as the value ``param`` holds (left as text when it is
     none of them: then it is outside). Without a ``param`` (one no trial has asked for yet): a number,
@@ -288,7 +297,13 @@ def from_text(param: Param | None, text: str) -> Any:
                 f"{' and '.join(repr(o) for o in named)} of {list(options)} are all written: give it from Python "
                 "(Study.enqueue, or a warm start from the study or from records), where each option keeps its type"
             )
-        return named[0] if named else text
+        if named:
+            return named[0]
+        # A number written as another number's text: pandas writes a column holding an empty cell as floats, so a
+        # conditional Choice([16, 32]) reads "16.0" (every such row was dropped as outside the space).
+        number = _number(text)
+        equal = [o for o in options if isinstance(o, int | float) and not isinstance(o, bool) and o == number]
+        return equal[0] if number is not None and len(equal) == 1 else text
     if isinstance(param, Int):
         try:
             return int(text.strip())  # exact: through float, integers past 2**53 changed (1152921504606847308)
