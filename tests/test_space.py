@@ -308,3 +308,15 @@ def test_a_condition_reads_a_numpy_scalar_parent_as_its_value() -> None:
     space = Space({"c": Choice([1, 2]), "n": Int(0, 10, when={"c": 1})})
     assert space.validate({"c": np.int64(1), "n": np.int64(4)}) == {"c": 1, "n": 4}
     assert not space.is_active("n", {"c": np.int64(2)})
+
+
+def test_a_float_grid_holds_its_ends_as_given_and_clean_points_between() -> None:
+    """Decoded, 1e-4 came out as 0.00010000000000000009 and 0.3 as 0.30000000000000004: a configuration enqueued with
+    the clean value was not known as the grid's and ran again (19 trials for 18 grid points)."""
+    assert ts.Float(0.1, 0.9).grid_values(5) == [0.1, 0.3, 0.5, 0.7, 0.9]
+    assert ts.Float(1e-4, 1e-1, log=True).grid_values(4) == [1e-4, 1e-3, 1e-2, 1e-1]
+    space = ts.Space({"lr": ts.Float(1e-4, 1e-1, log=True), "x": ts.Float(0.1, 0.9), "c": ts.Choice(["a", "b"])})
+    study = ts.Study(space, metric="loss", storage="memory", seed=0, sampler={"name": "grid", "points": 3})
+    study.enqueue({"lr": 1e-4, "x": 0.1, "c": "a"})
+    study.optimize(lambda t: t.params["lr"] + t.params["x"], n_trials=40)
+    assert len(study.trials) == len(space.grid(points=3)) == 18

@@ -333,7 +333,13 @@ class Float(Param):
     def grid_values(self, points: int = 5) -> list[Any]:
         if self.step is not None and self._count() <= max(points, 1) * 4:
             return [self._grid_value(k) for k in range(self._count())]
-        return sorted({self.decode(u) for u in np.linspace(0.0, 1.0, max(points, 2))})
+        # The ends as given and the points between at 12 significant digits: decoded, 1e-4 came out as
+        # 0.00010000000000000009 and 0.3 as 0.30000000000000004, so a configuration enqueued with the clean value
+        # was not known as the grid's and ran again.
+        spread = np.linspace(0.0, 1.0, max(points, 2))
+        values = {self.low, self.high} | {min(self.high, max(self.low, float(f"{self.decode(u):.12g}")))
+                                          for u in spread[1:-1]}  # fmt: skip
+        return sorted(values)
 
     def cardinality(self) -> float:
         return float(self._count()) if self.step is not None else math.inf
