@@ -320,3 +320,13 @@ def test_a_float_grid_holds_its_ends_as_given_and_clean_points_between() -> None
     study.enqueue({"lr": 1e-4, "x": 0.1, "c": "a"})
     study.optimize(lambda t: t.params["lr"] + t.params["x"], n_trials=40)
     assert len(study.trials) == len(space.grid(points=3)) == 18
+
+
+@pytest.mark.parametrize("name", ["log_lr", "log10_lr", "log_learning_rate", "exp_lr"])
+def test_a_learning_rate_named_as_its_exponent_draws_no_warning_on_negative_bounds(name: str) -> None:
+    """``10 ** log_lr`` over [-6, -1] drew "a learning rate is positive": the name says it is the rate's exponent."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ts.SpaceWarning)
+        ts.Space({name: ts.Float(-6.0, -1.0)})
+    with pytest.warns(ts.SpaceWarning, match="a learning rate is positive"):
+        ts.Space({"lr": ts.Float(-6.0, -1.0)})

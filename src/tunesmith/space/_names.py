@@ -50,6 +50,17 @@ _PHRASES: tuple[tuple[tuple[str, ...], str], ...] = tuple(
 )
 
 
+# Words naming a transform of the quantity that follows them: ``log_lr`` is its exponent (10 ** log_lr).
+_TRANSFORMS = frozenset({"log", "ln", "exp", "logit", "sqrt"})
+
+
+def transformed(name: str) -> bool:
+    """Whether ``name`` is spelt as a transform of the quantity it names (``log_lr``, ``log10_lr``, ``exp_lr``):
+    its values are not the quantity's, so the bounds the quantity's kind allows say nothing of them."""
+    words = [w for w in _words(name) if not w.isdigit()]
+    return len(words) > 1 and words[0] in _TRANSFORMS
+
+
 def kind_of(name: str) -> str | None:
     """The kind of parameter ``name`` is spelt as (``"learning_rate"``, ``"batch_size"``, ``"weight_decay"``,
     ``"dropout"``, ``"depth"``, ``"width"``, ``"adam_beta1"``, ``"adam_beta2"``, ``"adam_eps"``, ``"momentum"``),

@@ -18,7 +18,7 @@ import numpy as np
 
 from tunesmith.errors import SpaceError
 from tunesmith.space._forbidden import Forbidden
-from tunesmith.space._names import kind_of
+from tunesmith.space._names import kind_of, transformed
 from tunesmith.space._params import Choice, Fixed, Float, Int, Param
 from tunesmith.space._scalars import JsonScalar, normalise_when
 
@@ -418,7 +418,8 @@ class Space(Mapping[str, Param]):
 
     @staticmethod
     def _check_meaningful(name: str, param: Param) -> None:
-        meaningful = _MEANINGFUL.get(kind_of(name) or "")
+        # log_lr over [-6, -1] is an exponent: a learning rate's bounds say nothing of it
+        meaningful = None if transformed(name) else _MEANINGFUL.get(kind_of(name) or "")
         if meaningful is None:
             return
         low, high, types, why = meaningful
