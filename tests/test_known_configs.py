@@ -626,11 +626,7 @@ def test_an_empty_csv_cell_is_the_empty_option_where_the_parameter_is_active_and
         {"prefix": "pre", "tag": "", "x": 0.2, "loss": 2.0},
         {"prefix": "pre", "tag": "t", "x": 0.3, "loss": 3.0},
     ]
-    path = _write_csv(tmp_path / "earlier.csv", rows)
-    study = ts.Study(space=space, metric="loss", storage=f"sqlite:///{tmp_path}/e.db", name="e", warm_start=path)
-    stored = read_attr(study.attrs, WarmStartAttr)
-    assert stored is not None and not stored.dropped
-    assert [p["params"] for p in stored.points] == [
+    assert [p["params"] for p in _kept_from_csv(tmp_path, space, rows)] == [
         {"prefix": "", "x": 0.5},
         {"prefix": "pre", "tag": "", "x": 0.2},
         {"prefix": "pre", "tag": "t", "x": 0.3},
@@ -650,8 +646,13 @@ def test_a_csv_warm_start_reads_a_numeric_choice_pandas_wrote_as_floats(tmp_path
         {"opt": "sgd", "batch": "16.0", "x": 0.2, "loss": 2.0},
         {"opt": "sgd", "batch": "32.0", "x": 0.3, "loss": 3.0},
     ]
+    assert [p["params"].get("batch") for p in _kept_from_csv(tmp_path, space, rows)] == [None, 16, 32]
+
+
+def _kept_from_csv(tmp_path: Path, space: ts.Space, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points a study warm-started from ``rows`` written as a CSV keeps, every row kept."""
     path = _write_csv(tmp_path / "earlier.csv", rows)
     study = ts.Study(space=space, metric="loss", storage=f"sqlite:///{tmp_path}/e.db", name="e", warm_start=path)
     stored = read_attr(study.attrs, WarmStartAttr)
     assert stored is not None and not stored.dropped
-    assert [p["params"].get("batch") for p in stored.points] == [None, 16, 32]
+    return list(stored.points)
