@@ -120,6 +120,14 @@ def test_an_expression_dividing_by_zero_inside_an_integer_range_is_refused_when_
         ts.Space({"a": ts.Float(0.5, 3.0), "b": ts.Float(0.0, 4.0)}, forbidden=[ts.Forbidden("a / (b - 1) > 1")])
 
 
+def test_a_clause_of_too_many_combinations_to_probe_is_still_computed_at_its_ends_and_middles() -> None:
+    """Five float ranges give 5**5 combinations of telling values, past `_PROBED`: the clause is computed at the
+    parameters' lowest, middle and highest values together, as before the probes."""
+    params = {name: ts.Float(-2.0, 2.0) for name in "abcde"}
+    with pytest.raises(ts.SpaceError, match="divides by zero"):  # every middle is 0
+        ts.Space(params, forbidden=[ts.Forbidden("a / (b + c + d + e) > 1")])
+
+
 def test_a_function_call_is_refused_as_not_allowed() -> None:
     with pytest.raises(ts.SpaceError, match=r"'max\(degree, 2\)' calls a function, which is not allowed"):
         ts.Forbidden("max(degree, 2) > 3")

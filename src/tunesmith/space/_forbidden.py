@@ -931,26 +931,22 @@ class Forbidden:
                     _check_values(self, name, params[name], test)
             return
         self._expression.check(self, params)
-        if probe:
-            self._compute_at_probes(params)
+        self._compute_at_probes(params, probe=probe)
 
-    def _compute_at_probes(self, params: Mapping[str, Param]) -> None:
-        """Compute the expression at every combination of its parameters' telling values (`_probes`: each value of
-        a small discrete parameter, a range's ends, middle, 0, 1 and -1), so that one that cannot be computed
-        somewhere (``a / (b - 1)`` at b = 1) is refused here with the values: found by a sampler, it stopped the
-        study part-way, and the stored study could not take the clause fixed. At most `_PROBED` combinations, the
-        rest left to the draws."""
+    def _compute_at_probes(self, params: Mapping[str, Param], *, probe: bool) -> None:
+        """Compute the expression at each parameter's lowest, middle and highest value together; with ``probe``, at
+        every combination of its parameters' telling values instead (`_probes`: each value of a small discrete
+        parameter, a range's ends, middle, 0, 1 and -1, at most `_PROBED` combinations), so that one that cannot
+        be computed somewhere (``a / (b - 1)`` at b = 1) is refused here with the values: found by a sampler, it
+        stopped the study part-way, and the stored study could not take the clause fixed."""
         names = list(self.names)
-        values = [_probes(params[name]) for name in names]
-        combinations = 1
-        for probes in values:
-            combinations *= len(probes)
-        if combinations > _PROBED:
+        values = [_probes(params[name]) for name in names] if probe else []
+        if probe and math.prod(len(v) for v in values) <= _PROBED:
+            for combination in itertools.product(*values):
+                self.holds(dict(zip(names, combination, strict=True)))  # raises SpaceError naming the values
             return
-        for combination in itertools.product(*values):
-            self.holds(dict(zip(names, combination, strict=True)))  # raises SpaceError naming the values
         for u in (0.0, 0.5, 1.0):
-            self.holds({name: params[name].decode(u) for name in self.names})
+            self.holds({name: params[name].decode(u) for name in names})
 
     def never_holds(self, params: Mapping[str, Param]) -> str | None:
         """Why the clause provably never holds on a space's parameters (``None``: logic cannot rule it out).
