@@ -65,14 +65,13 @@ def plan_command(
             )
         url = storage_url(storage, storage_file, config=cfg.storage, say=not as_json)
         stated, start, measured = _measured_signal(url, signal_from)
-        read = measured["source"]
         if min_resource is None:
             min_resource = start
     with _friendly_errors():
         plan = plan_for_config(
             cfg, trial_cost=trial_cost, trials=trials, workers=workers, max_resource=max_resource,
             min_resource=min_resource, early_signal=stated, adaptive=adaptive,
-            signal_read=None if measured is None else read,
+            signal_read=None if measured is None else measured["source"],
         )  # fmt: skip
     if as_json:
         _print_json(plan.to_json() if measured is None else {**plan.to_json(), "early_signal_from": measured})

@@ -252,6 +252,7 @@ def _digest(value: Any) -> str:
 _SHARE_SCORERS = ("accuracy", "balanced_accuracy", "top_k_accuracy", "average_precision", "roc_auc", "f1",
                   "precision", "recall", "jaccard")  # fmt: skip
 
+
 def _scores_accuracy(estimator: Any) -> bool:
     """Whether ``estimator.score`` is scikit-learn's accuracy: a classifier's that does not override it (a
     pipeline's is its last step's)."""

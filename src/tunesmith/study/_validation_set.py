@@ -139,7 +139,7 @@ def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
     found = []
     before = studies[: studies.index(this)]  # created before it
     named = {info.name for info in before} | {this.name}
-    copied = {info.name: _copied_here(info, study.storage.url) for info in [*before, this]}
+    this_copied = _copied_here(this, study.storage.url)
     for info in before:
         if ValidationSetAttr.KEY not in info.attrs:
             continue
@@ -152,10 +152,11 @@ def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
             continue
         # A copy on this storage holds its source's trials, numbered as they were: counted once, with the source
         # (or as this study's own, when this study is the copy), where 'A' and 'A-backup' counted them twice.
-        own = copied.get(info.name)
-        mine_copied = copied.get(this.name)
-        shared = (own[1] if own is not None and own[0] in named else 0) or (
-            mine_copied[1] if mine_copied is not None and mine_copied[0] == info.name else 0)  # fmt: skip
+        shared = 0
+        if (theirs := _copied_here(info, study.storage.url)) is not None and theirs[0] in named:
+            shared = theirs[1]
+        elif this_copied is not None and this_copied[0] == info.name:
+            shared = this_copied[1]
         records = tuple(r for r in study.storage.get_trials(info.id)
                         if r.state in _COMPARED and r.invalidated is None and r.value(metric) is not None
                         and r.number >= shared)  # fmt: skip
