@@ -100,6 +100,7 @@ YAML = ("objective: objectives:quadratic\nmetric: loss\nbudget: {trials: 3}\n"
     [
         (YAML + "budget: {trials: 30}\n", "cannot parse quad.yaml: key 'budget' is given twice (first at line 3): keep "
          "one (at line 6, column 1)"),
+        (YAML.replace("{trials: 3}", "{trials: 3, trials: 5}"), "key 'trials' is given twice (first at line 3)"),
         ("name: 00123\n" + YAML, "a study name must be a non-empty string, got name=83 (int): quote it"),
         ("name: yes\n" + YAML, "got name=True (bool)"),
         ('name: ""\n' + YAML, 'got name="" (str): write a name, or leave name out for the file\'s, \'quad\''),

@@ -215,13 +215,14 @@ class _UniqueKeys(yaml.SafeLoader):
                 continue
             key = self.construct_object(key_node, deep=deep)
             try:
-                first = seen.setdefault(key, key_node.start_mark.line)
+                first = seen.get(key)
             except TypeError:  # an unhashable key: the safe loader's own error names it
                 break
-            if first != key_node.start_mark.line:
+            if first is not None:  # by the key, not its line: {trials: 3, trials: 5} holds both on one
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} is given twice (first at line {first + 1}): keep one", key_node.start_mark
                 )
+            seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
 
