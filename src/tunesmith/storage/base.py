@@ -289,6 +289,20 @@ class Storage(ABC):
                           attrs=paused_until(record, now), reason=None, kind=None)  # fmt: skip
         return self.get_trial(study_id, number)
 
+    def pause_lost_trial(self, study_id: int, number: int, *, worker: str, reason: str) -> bool:
+        """Atomically move trial ``number`` back to PAUSED where it is still RUNNING for ``worker``, a worker found
+        gone: a pausing scheduler's trial lost while it trained on after a promotion waits at its rung again, to
+        resume from its checkpoint (`tunesmith.study._recovery.reap`). Returns ``False``, changing nothing, when the
+        trial moved on since it was read (another worker reaped or resumed it).
+
+        Its heartbeat stays its last one, which a resumption counts its wait from (`paused_until`). This default
+        is atomic only within one process; the storages override it with their lock."""
+        record = self.get_trial(study_id, number)
+        if record.state is not TrialState.RUNNING or record.worker != worker:
+            return False
+        self.update_trial(study_id, number, state=TrialState.PAUSED, reason=reason, kind=None)
+        return True
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; a storage holding them waits for those in use on other threads (a study's
         heartbeat thread) first. Further use is undefined (`SQLStorage` raises `StorageError`)."""

@@ -198,6 +198,10 @@ class MemoryStorage(Storage):
         with self._lock:
             return super().resume_trial(study_id, pick, worker=worker, now=now)
 
+    def pause_lost_trial(self, study_id: int, number: int, *, worker: str, reason: str) -> bool:
+        with self._lock:
+            return super().pause_lost_trial(study_id, number, worker=worker, reason=reason)
+
     def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:
         with self._lock:
             for number in numbers:

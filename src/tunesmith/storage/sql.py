@@ -708,6 +708,32 @@ class SQLStorage(Storage):
         number = self._locked(study_id, resume, Landing(landed, what, holds))
         return None if number is None else self.get_trial(study_id, number)
 
+    def pause_lost_trial(self, study_id: int, number: int, *, worker: str, reason: str) -> bool:
+        t = trials_table
+        running = (t.c.study_id == study_id, t.c.number == number, t.c.state == TrialState.RUNNING.value,
+                   t.c.worker == worker)  # fmt: skip
+
+        def pause(conn: Connection) -> bool:
+            changed = conn.execute(
+                sa.update(t).where(*running).values(state=TrialState.PAUSED.value, reason=reason, kind=None)
+            ).rowcount
+            return bool(changed)
+
+        def landed(conn: Connection, paused: bool) -> bool:
+            if not paused:
+                return True  # it wrote nothing
+            query = sa.select(t.c.state, t.c.reason).where(t.c.study_id == study_id, t.c.number == number)
+            row = conn.execute(query).first()
+            return row is not None and tuple(row) == (TrialState.PAUSED.value, reason)
+
+        def what(paused: bool) -> str | None:
+            return f"the pause of lost trial #{number} of study {study_id}" if paused else None
+
+        def holds(_: bool) -> str:
+            return f"storage holds trial #{number} either PAUSED or still RUNNING for its gone worker {worker}"
+
+        return bool(self._locked(study_id, pause, Landing(landed, what, holds)))
+
     def heartbeat(self, study_id: int, numbers: Sequence[int], now: float) -> None:
         if not numbers:
             return

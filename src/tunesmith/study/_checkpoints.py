@@ -118,6 +118,12 @@ class CheckpointStore:
         folder = self.trial_dir(number)
         return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
+    def holds_step(self, number: int, step: int) -> bool:
+        """Whether trial ``number``'s folder holds a whole checkpoint saved at ``step`` (`Trial.save_checkpoint`
+        stamps the step its state holds; files the objective wrote itself carry none, so they hold no known step)."""
+        folder = self.trial_dir(number)
+        return saved_step(folder) == step and whole(folder)
+
     def missing(
         self,
         record: TrialRecord,

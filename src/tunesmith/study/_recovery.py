@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Real
@@ -148,7 +148,14 @@ def find_lost(
 
 
 def gone_notes(
-    history: Sequence[TrialRecord], *, study: str, grace: float, retries: int, now: float, trials: int | None = None
+    history: Sequence[TrialRecord],
+    *,
+    study: str,
+    grace: float,
+    retries: int,
+    now: float,
+    trials: int | None = None,
+    waiting: Callable[[Lost], int | None] = lambda lost: None,
 ) -> dict[int, str]:
     """What a reader that runs no trial (``tunesmith status``, ``trials``, the dashboard) says of each
     RUNNING trial whose worker is gone, by trial number. Storage keeps such a trial RUNNING until a
@@ -158,7 +165,8 @@ def gone_notes(
     A gone trial spends no budget once reaped, so ``tunesmith retry`` needs a trial of the budget to run it again:
     ``trials``, the study's trial budget (``None``: none, or not known), says whether one is left, and the note asks
     for ``tunesmith extend`` first when none is (`_rerun_hint`). ``study`` is the study as those commands take it:
-    its name and storage (`_search_progress.command_arguments`)."""
+    its name and storage (`_search_progress.command_arguments`). ``waiting`` names the step a gone trial will wait
+    PAUSED at, to resume from its checkpoint there, rather than end FAILED (`waits_again` of the study)."""
     found = find_lost(history, worker=worker_id(), own=(), now=now, grace=grace)
     gone = {lost.record.number: lost for lost in found}
     # What the budget counts once the gone trials are reaped: they stop counting.
@@ -166,6 +174,14 @@ def gone_notes(
     others_run = any(r.state is TrialState.RUNNING and r.number not in gone for r in history)
     notes: dict[int, str] = {}
     for lost in found:
+        step = waiting(lost)
+        if step is not None:
+            notes[lost.record.number] = (
+                f"its worker is gone ({lost.detail}); the next worker of this study (tunesmith run or worker) "
+                f"records it PAUSED again, at its rung, to be promoted anew and go on from its checkpoint at step "
+                f"{step}"
+            )
+            continue
         if int(lost.record.attrs.get("retries", 0)) < retries:  # a retry is handed out before any new trial
             rerun = "and runs it again (retries)"
         else:
@@ -463,13 +479,47 @@ def cut_short_by(exc: BaseException) -> tuple[str, str]:
     return "interrupted", "the study loop was interrupted"
 
 
+def waits_again(study: Study, lost: Lost) -> int | None:
+    """The step at which ``lost`` waits PAUSED at its rung again, to be promoted anew from its checkpoint there,
+    instead of ending FAILED; ``None`` when it ends FAILED.
+
+    A pausing scheduler (ASHA or Hyperband in promote mode, `SuccessiveHalving`) resumed the trial from a rung (it
+    waited paused before: `TrialRecord.paused`) and its process died on this host while it trained on. Its rung
+    readings stand, and its folder holds a whole checkpoint saved at its last reported step, so nothing it trained
+    is lost: ended FAILED, it dropped out of every rung, its checkpoint was pruned, and the configuration the rungs
+    had promoted (often the best so far) never trained to the end. A trial that never paused has no rung reading
+    to wait on (the sampler, or ``retries``, runs its place, as for any lost trial); one whose checkpoint is older
+    than its last report could not go on from it (`Checkpoints.behind`); and one whose worker is only silent (no
+    heartbeat for ``grace`` seconds, or on another host) may still be alive and end it itself: each ends FAILED."""
+    record = lost.record
+    step = int(record.resource)
+    if not (lost.dead and study.scheduler.pauses and record.paused and step > 0):
+        return None
+    return step if study._checkpoints.holds_step(record.number, step) else None
+
+
+def _waiting_reason(lost: Lost, step: int) -> str:
+    return (
+        f"paused again at step {step}: its worker died while it trained on after a promotion ({lost.detail}); it "
+        f"waits at its rung to be promoted again, and goes on from its checkpoint at step {step}"
+    )
+
+
 def reap(study: Study, history: Sequence[TrialRecord]) -> list[int]:
     """Record ``study``'s lost trials in ``history`` FAILED (see `Study.reap_lost_trials`), each `CHECKPOINTED` when
-    its folder holds files (PBT resumes it from them, and a resumption that finds them gone must say so), then tell
-    the running `optimize`'s observers (a tracker showed them running)."""
+    its folder holds files (PBT resumes it from them, and a resumption that finds them gone must say so), or PAUSED
+    at its rung again where it can go on from its checkpoint (`waits_again`), then tell the running `optimize`'s
+    observers (a tracker showed them running)."""
     now = study._clock()
     reaped: list[int] = []
     for lost in find_lost(history, worker=study._worker, own=study._running, now=now, grace=study.grace):
+        step = waits_again(study, lost)
+        if step is not None:
+            why = _waiting_reason(lost, step)
+            if study.storage.pause_lost_trial(study._info.id, lost.record.number, worker=lost.record.worker or "",
+                                              reason=why):  # fmt: skip
+                reaped.append(lost.record.number)
+            continue
         if study.storage.finish_trial(
             study._info.id,
             lost.record.number,

@@ -661,7 +661,10 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
 
         The reason is ``"interrupted"`` when the worker ran on this host and its process no longer
         exists, ``"lost worker"`` when it has not sent a heartbeat for ``grace`` seconds (from any
-        host). Neither spends the trial budget; with ``retries`` the trial is re-queued.
+        host). Neither spends the trial budget; with ``retries`` the trial is re-queued. A trial a pausing
+        scheduler had promoted, interrupted with a checkpoint at its last report, is PAUSED at its rung again
+        instead, to be promoted anew and go on from that checkpoint (`_recovery.waits_again`); its number is
+        returned too.
         """
         return _recovery.reap(self, self.trials if history is None else history)
 
@@ -676,7 +679,8 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         others = [r for r in history if r.number not in self._running]
         named = command_arguments(self.name, self._storage.url)
         return _recovery.gone_notes(others, study=named, grace=self.grace, retries=self.retries, now=self._clock(),
-                                    trials=self.budget.trials)  # fmt: skip
+                                    trials=self.budget.trials,
+                                    waiting=lambda lost: _recovery.waits_again(self, lost))  # fmt: skip
 
     def retry_failed(self, kinds: Iterable[TrialKind] = CODE_FAILURES) -> list[int]:
         """Re-queue, each once, the FAILED trials of ``kinds`` (default: the code's failures) after a fix; returns

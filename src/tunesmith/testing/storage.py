@@ -239,6 +239,22 @@ def check_a_resumed_trial_drops_its_pause_reason(make: MakeStorage) -> None:
     assert (resumed.reason, resumed.kind) == (None, None)
 
 
+def check_a_lost_trial_pauses_only_while_its_gone_worker_holds_it(make: MakeStorage) -> None:
+    """`Storage.pause_lost_trial` moves a trial back to PAUSED only while it is RUNNING for the worker found gone:
+    a second reaper, or one that read it before another worker resumed it, changes nothing."""
+    storage = make()
+    info, _ = storage.get_or_create_study("lost", SPEC, now=1.0)
+    storage.create_trial(info.id, _propose, max_trials=None, worker="h:1", now=1.0)
+    assert storage.pause_lost_trial(info.id, 0, worker="h:1", reason="paused again")
+    record = storage.get_trial(info.id, 0)
+    assert (record.state, record.reason, record.kind) == (TrialState.PAUSED, "paused again", None)
+    assert not storage.pause_lost_trial(info.id, 0, worker="h:1", reason="twice"), "a second reaper"
+    storage.resume_trial(info.id, lambda history: 0, worker="h:2", now=5.0)
+    assert not storage.pause_lost_trial(info.id, 0, worker="h:1", reason="stale"), "resumed by another worker"
+    record = storage.get_trial(info.id, 0)
+    assert (record.state, record.worker, record.reason) == (TrialState.RUNNING, "h:2", None)
+
+
 def check_records_are_json(make: MakeStorage) -> None:
     storage = make()
     info, _ = storage.get_or_create_study("json", SPEC, now=1.0)
@@ -404,6 +420,7 @@ def check_attribute_updates_are_atomic(make: MakeStorage) -> None:
 
 STORAGE_CHECKS: list[Callable[[MakeStorage], None]] = [
     check_a_resumed_trial_drops_its_pause_reason,
+    check_a_lost_trial_pauses_only_while_its_gone_worker_holds_it,
     check_create_and_load_study,
     check_missing_study_raises,
     check_study_attrs_round_trip,
