@@ -83,3 +83,13 @@ def test_the_executor_option_beats_the_configs(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert int((tmp_path / "pid-1").read_text()) == os.getpid()
+
+
+def test_a_worker_says_it_ran_in_processes_where_inline_cannot_keep_the_configs_trial_timeout(tmp_path: Path) -> None:
+    url = _start_study(tmp_path, "timed", "records_its_pid", "trial_timeout = 30")
+
+    result = CliRunner().invoke(cli, ["worker", "timed", "--storage", url, "--executor", "inline"])
+
+    assert result.exit_code == 0, result.output
+    assert int((tmp_path / "pid-1").read_text()) != os.getpid(), "the trial_timeout needs a trial process"
+    assert "trials ran in child processes (executor='processes'): trial_timeout" in " ".join(result.output.split())

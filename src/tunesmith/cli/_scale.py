@@ -248,10 +248,12 @@ def worker(
                 chosen = config.executor
         chosen = chosen or ("processes" if workers > 1 else "inline")
         ran, stop_reason = 0, "done"
+        notes: dict[str, None] = {}  # each run's notes (inline switched to processes for a trial_timeout), once
         while True:
             result = study.optimize(run_objective, workers=workers, executor=chosen, **limits)
             ran += result.trials_run
             stop_reason = result.stop_reason
+            notes.update(dict.fromkeys(result.notes))
             if not wait:
                 break
             # Others' trials still running are waited for; then the study is asked again, so that the line below
@@ -261,6 +263,8 @@ def worker(
                 break
     where = f"{study.name} in {redact_url(url)}"
     console.print(terminal_safe(f"worker ran {ran} trials of {where}; stopped: {stop_reason}"))
+    for note in notes:
+        console.print(terminal_safe(note))
     _confirm_stored(study)
 
 
