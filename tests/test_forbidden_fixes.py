@@ -410,3 +410,22 @@ def test_bounds_that_cannot_combine_are_refused(test: Any, refusal: str) -> None
 def test_both_bounds_with_no_value_between_them_are_refused_as_never_holding() -> None:
     with pytest.raises(ts.SpaceError, match=r"1 < degree < 2 never holds, since degree takes integers in \[1, 5\]"):
         ts.Space({"degree": ts.Int(1, 5)}, forbidden=[ts.Forbidden({"degree": ts.Above(1) & ts.Below(2)})])
+
+
+def _product_space(clause: str) -> ts.Space:
+    return ts.Space({"batch": ts.Int(32, 4096, base=2), "accum": ts.Int(1, 8)}, forbidden=[ts.Forbidden(clause)])
+
+
+def test_a_stored_clause_reopens_written_with_other_spacing_or_parentheses(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/spaced.db"
+    study = ts.Study(_product_space("batch * accum > 4096"), metric="loss", storage=url, name="spaced", seed=0)
+    study.optimize(_loss, n_trials=2)
+    for text in ("batch*accum > 4096", "(batch * accum) > 4096", "batch * accum>4096"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nor is the stored space replaced: it has trials, and it is the same
+            reopened = ts.Study(_product_space(text), metric="loss", storage=url, name="spaced")
+        assert [clause.to_json() for clause in reopened.space.forbidden] == ["batch * accum > 4096"], "as stored"
+    assert _product_space("batch*accum > 4096") == _product_space("batch * accum > 4096")
+    assert hash(_product_space("batch*accum > 4096")) == hash(_product_space("batch * accum > 4096"))
+    with pytest.raises(ts.ConfigError, match="changed forbidden"):  # another clause is another space
+        ts.Study(_product_space("batch * accum > 2048"), metric="loss", storage=url, name="spaced")

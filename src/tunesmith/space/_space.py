@@ -239,13 +239,13 @@ class Space(Mapping[str, Param]):
                     f"each forbidden clause must be a Forbidden, got {clause!r}: wrap it, Forbidden({clause!r})"
                 )
             clause.check(self._params, probe=not _READING_STORED.get())
-            clauses.setdefault(json.dumps(clause.to_json(), sort_keys=True), clause)
+            clauses.setdefault(clause.form, clause)
         if clauses and FORBIDDEN_KEY in self._params:
             raise SpaceError(
                 f"a parameter named {FORBIDDEN_KEY!r} cannot sit beside forbidden clauses, got both: the space's JSON "
                 f"and a config file's [space] table list the clauses under that name; rename the parameter"
             )
-        return tuple(clauses[key] for key in sorted(clauses))
+        return tuple(sorted(clauses.values(), key=lambda clause: json.dumps(clause.to_json(), sort_keys=True)))
 
     def _warn_never_holding(self, stacklevel: int) -> None:
         """Say (a `SpaceWarning`) which clauses provably never hold (`Forbidden.never_holds`): they forbid nothing."""
@@ -446,10 +446,18 @@ class Space(Mapping[str, Param]):
         return len(self._params)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Space) and self.to_json() == other.to_json()
+        """The same parameters, and the same forbidden clauses however their expressions are spaced
+        (`Forbidden.form`)."""
+        return isinstance(other, Space) and self._compared() == other._compared()
 
     def __hash__(self) -> int:
-        return hash(json.dumps(self.to_json(), sort_keys=True))
+        return hash(self._compared())
+
+    def _compared(self) -> tuple[str, tuple[str, ...]]:
+        """The parameters' JSON in any order (a study stored by name order opens with its space in another), and
+        the clauses' forms."""
+        params = json.dumps({name: param.to_json() for name, param in self._params.items()}, sort_keys=True)
+        return params, tuple(sorted({clause.form for clause in self._forbidden}))
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{n!r}: {p!r}" for n, p in self._params.items())
