@@ -131,8 +131,8 @@ def test_the_sampler_proposes_every_learned_parameter_at_ask_time() -> None:
     study = ts.Study(sampler="random", storage="memory", seed=1)
     study.optimize(objective, n_trials=4)
     trial = study.ask()
-    assert set(trial.params) == set(ASKED)  # proposed before the objective asks
-    assert trial.suggest_float("lr", 1e-4, 1e-1, log=True) == trial.params["lr"]
+    assert set(trial.proposed) == set(ASKED) and not trial.params  # proposed before the objective asks
+    assert trial.suggest_float("lr", 1e-4, 1e-1, log=True) == trial.proposed["lr"] == trial.params["lr"]
 
 
 def test_a_new_parameter_is_drawn_from_its_prior_with_the_trials_seed() -> None:
@@ -232,7 +232,7 @@ def test_study_load_resumes_with_the_learned_space(tmp_path: Path) -> None:
     ts.Study(storage=url, name="dbr", sampler="tpe", seed=8).optimize(objective, n_trials=6)
     resumed = ts.Study.load("dbr", storage=url)
     assert list(resumed.space) == ASKED
-    assert set(resumed.ask().params) == set(ASKED)
+    assert set(resumed.ask().proposed) == set(ASKED)
     resumed.optimize(objective, n_trials=3)
     assert len(resumed.trials) == 10  # the trial asked above is still running
     assert all(set(r.params) <= set(ASKED) and "lr" in r.params for r in resumed.trials)

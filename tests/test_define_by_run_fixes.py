@@ -51,6 +51,44 @@ def test_a_trial_is_keyed_without_the_parameter_it_never_asked_for_and_an_asked_
     assert {"kind": "rbf", "gamma": 0.01} not in tried
 
 
+def _params_seen(trial: Trial) -> dict[str, object]:
+    """``kernel``'s branches, returning what ``trial.params`` held inside the objective once they asked."""
+    if trial.suggest_categorical("kind", ["linear", "rbf"]) == "rbf":
+        trial.suggest_float("gamma", 1e-4, 1.0, log=True)
+    return {"value": 0.5, **{f"seen_{name}": 1.0 for name in trial.params}}
+
+
+@pytest.mark.parametrize("executor", ["inline", "processes"])
+def test_inside_the_objective_params_holds_only_what_the_branch_asked_for(executor: str) -> None:
+    study = ts.Study(metric="value", sampler="tpe", storage="memory", seed=0)
+    study.optimize(_params_seen, n_trials=8, executor=executor)
+    linear = [r for r in study.trials if r.params.get("kind") == "linear" and r.number > 1]
+    assert linear and all("seen_gamma" not in r.metrics for r in linear), "a linear trial saw the study's gamma"
+    rbf = [r for r in study.trials if r.params.get("kind") == "rbf"]
+    assert rbf and all("seen_gamma" in r.metrics for r in rbf)
+
+
+def test_a_handle_from_ask_holds_a_learned_parameter_once_it_asks_for_it() -> None:
+    study = ts.Study(metric="value", sampler="sobol", storage="memory", seed=0)
+    for _ in range(4):
+        trial = study.ask()
+        study.tell(trial, {"value": kernel(trial)})
+    trial = study.ask()
+    assert "gamma" not in trial.params and "gamma" in trial.proposed, "the study proposed gamma; none asked yet"
+    proposed = trial.proposed["gamma"]
+    trial.suggest_categorical("kind", ["linear", "rbf"])
+    assert trial.suggest_float("gamma", 1e-4, 1.0, log=True) == proposed == trial.params["gamma"]
+
+
+@pytest.mark.parametrize("sampler", ["sobol", "tpe"])
+def test_a_branch_tried_already_does_not_hand_the_next_trials_point_to_this_one(sampler: str) -> None:
+    # Sobol's point for a tried branch (linear) moved on to the next trial's point, which that trial ran again.
+    study = ts.Study(metric="value", sampler=sampler, storage="memory", seed=0)
+    study.optimize(kernel, n_trials=12)
+    asked = [tuple(sorted(r.params.items())) for r in study.trials if "gamma" in r.params]
+    assert len(asked) == len(set(asked)), "an rbf configuration ran twice"
+
+
 def test_a_trial_that_asked_only_for_a_constant_does_not_use_up_the_space() -> None:
     """Trial 0 asks ``suggest_int('k_1', 1, 1)`` only: it took no branch on a value, so it does not stand for
     every configuration of the parameters later trials ask for."""

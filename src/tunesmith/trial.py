@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
@@ -327,6 +327,9 @@ class Trial:
     trial's value, a new one is drawn from its prior with the trial's seed (the study learns it when the
     trial is told). Without ``space`` the trial re-runs a fixed configuration (the discipline's seed
     re-runs, a baseline): asking for a parameter it lacks raises `SpaceError` instead of drawing one.
+    ``learned`` names the parameters of ``params`` the study learned from trials that asked for them: ``params``
+    holds one only once this trial's objective asks for it, so a branch that never asks (``momentum`` in an adam
+    trial) never sees a value for it (`proposed` holds the whole proposal).
 
         >>> def objective(trial):                   # ts.Study() with no space learns it from these
         ...     lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
@@ -355,12 +358,14 @@ class Trial:
         parent_pid: int | None = None,
         space: Space | None = None,
         study: StudyRef | None = None,
+        learned: Collection[str] = (),
     ) -> None:
         self.number = number
         self.study = study
-        self.params: dict[str, Any] = dict(params)
+        self.params: dict[str, Any] = {name: value for name, value in params.items() if name not in learned}
         self.seed = seed
-        self._asked = AskedParams(number, self.params, seed, space)
+        offered = {name: params[name] for name in learned if name in params}
+        self._asked = AskedParams(number, self.params, seed, space, offered)
         self.start_step = start_step
         self._checkpoint_dir = checkpoint_dir
         self._parent_pid = parent_pid
@@ -441,6 +446,17 @@ class Trial:
             f"and call suggest_* inside that run, and read the recorded trial from study.trials (a handle kept after "
             "the objective returned, in a list or a closure, cannot add to it; a new evaluation is a new trial)"
         )
+
+    @property
+    def proposed(self) -> dict[str, Any]:
+        """The configuration the study proposed: `params` and the values of learned parameters (ones trials asked
+        for by name) the objective has not asked for, which `params` holds only once it asks."""
+        return {**self.params, **self._asked.offered}
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """The learned parameters of `proposed` not yet asked for (see `proposed`)."""
+        return tuple(self._asked.offered)
 
     @property
     def asked(self) -> dict[str, Param]:

@@ -64,7 +64,8 @@ class TrialJob:
     """One trial to run: what the objective's `Trial` handle is built from.
 
     ``space`` is the study's space when the trial was handed out, for an objective that asks for its
-    parameters by name (`Trial.suggest_float`...); ``None`` runs ``params`` as a fixed configuration.
+    parameters by name (`Trial.suggest_float`...); ``None`` runs ``params`` as a fixed configuration. ``learned``
+    names the parameters of ``params`` the objective sees only once it asks for them (`Trial`'s ``learned``).
     ``number`` names the job to the executor, unique among those it runs at once; ``shown_number``, when given, is
     the number the objective's `Trial` carries instead (re-runs of one configuration on several seeds at once each
     show the configuration's trial number: `tunesmith.discipline._reruns.run_many`).
@@ -77,6 +78,7 @@ class TrialJob:
     checkpoint_dir: str | None = None
     space: Space | None = None
     shown_number: int | None = None
+    learned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def run_job(
         checkpoint_dir=Path(job.checkpoint_dir) if job.checkpoint_dir else None,
         parent_pid=parent_pid,
         space=job.space,
+        learned=job.learned,
     )
     stopped: BaseException | None = None
     try:

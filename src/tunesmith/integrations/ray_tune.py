@@ -152,7 +152,7 @@ class TunesmithSearch(Searcher):
         except (BudgetExhausted, SearchSpaceExhausted, SearchConverged):
             return Searcher.FINISHED  # type: ignore[return-value]  # Ray documents it; its type says dict
         self._trials[trial_id] = trial
-        return dict(trial.params)
+        return dict(trial.proposed)  # a trainable is handed its whole configuration: it asks for nothing by name
 
     def on_trial_result(self, trial_id: str, result: Mapping[str, Any]) -> None:
         """Report ``result``'s numbers to the trial at its ``training_iteration``. Results of a Ray Tune trial that no

@@ -47,6 +47,7 @@ __all__ = [
     "config_key",
     "configurations",
     "first_asked",
+    "holds_continuous",
     "is_interruption",
     "is_warm_start",
     "next_number",
@@ -115,6 +116,12 @@ def next_number(history: Sequence[TrialRecord]) -> int:
 
 def _continuous(param: Param) -> bool:
     return isinstance(param, Float) and param.step is None
+
+
+def holds_continuous(space: Space, config: Mapping[str, Any]) -> bool:
+    """Whether ``config`` gives a continuous float a value: such a configuration never comes back exactly, so no
+    later `Tried` will hold it."""
+    return any(_continuous(space[name]) for name in config if name in space)
 
 
 def _always_continuous(space: Space, names: Sequence[str]) -> list[str]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.context import SearchContext
-from tunesmith.samplers._tried import Tried, next_number, own_trials, untried
+from tunesmith.samplers._tried import Tried, holds_continuous, next_number, own_trials, untried
 from tunesmith.samplers.base import Sampler
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord
@@ -79,7 +79,10 @@ def untried_sobol_point(
 
     After `_SKIPS` tried points, an untried configuration at random (`tunesmith.samplers._tried.untried`). A point
     the space forbids (`Space.forbids`) is replaced by an allowed configuration at random at once: the later points
-    are later trials' own, and a continuous configuration is never `Tried`, so taking one would run it twice.
+    are later trials' own, and a continuous configuration is never `Tried`, so taking one would run it twice. So
+    is a later point that gives a continuous float a value (`holds_continuous`): a define-by-run branch tried
+    already (``{"opt": "adam"}``, which asks for no ``momentum``) took the next trial's point, and that trial ran
+    it again (3 of 12 Sobol trials repeated one exactly).
 
     Raises:
         SearchSpaceExhausted: every configuration of a finite space has been tried.
@@ -90,7 +93,7 @@ def untried_sobol_point(
     if space.forbids(config) is None:
         for u in _sobol_points(space, history, seed, _SKIPS + 1)[1:]:
             later = space.decode(u)
-            if later not in tried:
+            if later not in tried and not holds_continuous(space, later):
                 return later
     other = untried(space, tried, rng)
     return config if other is None else other

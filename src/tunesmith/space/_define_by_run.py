@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import traceback
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -115,13 +115,17 @@ class AskedParams:
         seed: the trial's seed; a new parameter's value is drawn from ``[seed, crc32(name)]``.
         known: the study's space when the trial was handed out (`Space.empty` before any parameter is
             known), or ``None`` for a fixed configuration, which never draws.
+        offered: the values the study proposed for learned parameters (ones trials asked for by name), kept
+            out of ``params`` until the objective asks for them: a branch that never asks for one never sees it.
     """
 
-    def __init__(self, number: int, params: dict[str, Any], seed: int, known: Space | None) -> None:
+    def __init__(self, number: int, params: dict[str, Any], seed: int, known: Space | None,
+                 offered: Mapping[str, Any] | None = None) -> None:  # fmt: skip
         self._number = number
         self._params = params
         self._seed = seed
         self._known = known
+        self.offered: dict[str, Any] = dict(offered or {})
         self.definitions: dict[str, Param] = {}
 
     def suggest_float(self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None) -> Any:
@@ -166,6 +170,8 @@ class AskedParams:
                 f"{name!r} is asked for as {describe(name, param)}, but the study defines it as "
                 f"{describe(name, known)}: {ONE_DEFINITION}{constant}"
             )
+        if name not in self._params and name in self.offered:  # asked for now: the study's proposal is its value
+            self._params[name] = self.offered.pop(name)
         if name in self._params:
             value = plain(param, self._params[name])
             if not param.contains(value):

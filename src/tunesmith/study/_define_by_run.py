@@ -57,6 +57,13 @@ class DefinedSpace:
         self._handed: weakref.WeakValueDictionary[int, Trial] = weakref.WeakValueDictionary()
         self.refresh(attrs)
 
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """The parameters of `current` that trials asked for by name (outside the space given up front): a trial
+        holds one in its ``params`` only once its objective asks for it (`Trial`'s ``learned``)."""
+        given = self.given
+        return tuple(name for name in self.current if given is None or name not in given)
+
     def hand_out(self, trial: Trial) -> Trial:
         """``trial``, remembered (weakly) until it is told."""
         self._handed[trial.number] = trial

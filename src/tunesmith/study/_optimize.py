@@ -1306,11 +1306,12 @@ def optimize(
                 runner.submit(
                     TrialJob(
                         trial.number,
-                        trial.params,
+                        trial.proposed,
                         trial.seed,
                         start_step=trial.start_step,
                         checkpoint_dir=str(study.trial_checkpoint_dir(trial.number)),
                         space=study.space,  # for an objective that asks for parameters by name
+                        learned=trial.learned,
                     )
                 )
             if runner.busy() == 0:

@@ -495,7 +495,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         return self._defined.hand_out(Trial(
             record.number, record.params, record.seed, lambda step, metrics: self.report(record.number, step, metrics),
             start_step=start, checkpoint_dir=self.trial_checkpoint_dir(record.number), space=self.space,
-            study=StudyRef(self.name, self._info.id),
+            study=StudyRef(self.name, self._info.id), learned=self._defined.learned,
         ))  # fmt: skip
 
     def _handle(self, record: TrialRecord) -> Trial:
