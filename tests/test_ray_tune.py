@@ -4,6 +4,7 @@ study records every trial as Ray Tune saw it."""
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is part of the test insta
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 
-from tunesmith.integrations.ray_tune import ResumedTrialWarning, TunesmithSearch  # noqa: E402
+from tunesmith.integrations.ray_tune import ResumedTrialWarning, TrainedOnWarning, TunesmithSearch  # noqa: E402
 
 pytestmark = [
     *RAY_WARNINGS,
@@ -79,6 +80,8 @@ def test_every_ray_tune_trial_is_recorded_with_its_curve_and_result(local_ray: N
         assert sorted(record.intermediate) == list(range(1, 10))
         assert record.intermediate[9]["lr_seen"] == pytest.approx(result.config["x"] / 10)
         assert "time_total_s" not in record.metrics and "training_iteration" not in record.metrics
+        # Ray Tune hands the searcher its results flattened: the configuration comes as config/x, no metric.
+        assert set(record.metrics) == set(record.intermediate[9]) == {"loss", "lr_seen"}, record
     best = grid.get_best_result(metric="loss", mode="min")
     assert study.best.params["x"] == pytest.approx(best.config["x"])
     failed = [r for r in records if r.state is TrialState.FAILED]
@@ -132,6 +135,41 @@ def test_a_trial_told_stopped_by_an_outside_scheduler_is_recorded_so_unless_it_d
     blown.report(1, loss=0.5)
     blown.report(2, loss=float("nan"))
     assert study.tell(blown, stopped="stopped by Ray Tune's scheduler").kind is TrialKind.DIVERGED
+
+
+def _resource_study(tmp_path: Path) -> ts.Study:
+    """A study whose resource budget (12 steps) ends inside the second of its nine-iteration trials."""
+    return ts.Study(SPACE, metric="loss", budget=ts.Budget(resource=12), storage=f"sqlite:///{tmp_path / 's.db'}",
+                    name="tuned", seed=3, sampler="random")  # fmt: skip
+
+
+def _one_at_a_time(tmp_path: Path, search: TunesmithSearch, **run: Any) -> tune.ResultGrid:
+    tuner = tune.Tuner(
+        train,
+        tune_config=tune.TuneConfig(search_alg=search, num_samples=-1, max_concurrent_trials=1),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "ray-results"), verbose=0, **run),
+    )
+    return tuner.fit()
+
+
+def test_the_searchers_stopper_stops_a_trial_where_the_study_stopped_it(local_ray: None, tmp_path: Path) -> None:
+    study = _resource_study(tmp_path)
+    search = TunesmithSearch(study)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainedOnWarning)
+        grid = _one_at_a_time(tmp_path, search, stop=search.stopper)
+    records = ts.Study.load("tuned", f"sqlite:///{tmp_path / 's.db'}").trials
+    trained = {round(r.config["x"], 12): r.metrics["training_iteration"] for r in grid if r.error is None}
+    assert any(r.kind is TrialKind.BUDGET for r in records), records
+    for record in records:
+        if record.state is not TrialState.FAILED:
+            assert trained[round(record.params["x"], 12)] == max(record.intermediate), "Ray trained past the stop"
+    assert sum(max(r.intermediate, default=0) for r in records) == 12, "the budget counts what Ray Tune trained"
+
+
+def test_a_trial_ray_tune_trains_on_after_the_study_stopped_it_is_warned_of(local_ray: None, tmp_path: Path) -> None:
+    with pytest.warns(TrainedOnWarning, match=r"tune.RunConfig\(stop=search.stopper\)"):
+        _one_at_a_time(tmp_path, TunesmithSearch(_resource_study(tmp_path)))
 
 
 def checkpointed(config: dict[str, Any]) -> None:

@@ -20,16 +20,18 @@ The space, the metric and its direction are the study's: a ``param_space`` with 
 other than the study's, is refused, since the configurations Ray Tune runs would not be the ones recorded. Ray Tune
 runs and stops the trials (its scheduler, ``ASHAScheduler``, decides early stopping), so the study's own scheduler
 must be FIFO. Each result Ray Tune receives is reported to the trial at its ``training_iteration``, with every
-number in it but Ray Tune's own bookkeeping (``AUTO_RESULT_KEYS``, ``done``, ``trial_id``...). A trial whose
+number in it but Ray Tune's own bookkeeping (``AUTO_RESULT_KEYS``, ``done``, ``trial_id``...) and the
+configuration it carries (``config/x``). A trial whose
 trainable returned, or that reached ``max_t`` iterations (``TunesmithSearch(study, max_t=...)``: ASHAScheduler's
 ``max_t``, which stops a trial there), is told its last result, judged as `Study.tell` judges (guardrails, a missing
 or non-finite metric). One that Ray Tune ended before (its scheduler or a stopper decided on a result, which Ray Tune
 then hands the searcher only as the trial's last) is recorded STOPPED, of kind SCHEDULER, so that the study never
 counts it as trained to the end. One that raised is recorded FAILED (Ray Tune keeps its traceback in the trial's
-folder: `ResultGrid.errors`). A trial whose loss diverged
-(`Study`'s ``divergence_factor``) is recorded STOPPED as diverged; Ray Tune cannot be told to stop it, so the results
-it sends afterwards are not reported. When the study's budget is spent (or its space used up), the searcher answers
-Ray Tune that it is finished.
+folder: `ResultGrid.errors`). A trial the study stops itself, its loss diverged (`Study`'s ``divergence_factor``) or
+its resource or wall-time budget spent, is recorded STOPPED as such. A searcher cannot stop a trial: pass the
+searcher's stopper, ``tune.RunConfig(stop=search.stopper)``, and Ray Tune stops it at the result the study stopped it
+on; without it the trial trains on, and what it sends afterwards is not recorded, with one `TrainedOnWarning` per
+trial. When the study's budget is spent (or its space used up), the searcher answers Ray Tune that it is finished.
 
 The searcher pickles as the study's storage URL and name (Ray Tune saves it with its experiment) and reopens the
 study with `Study.load` when unpickled; a study in ``"memory"`` storage cannot be reopened so. Which study trial each
@@ -68,12 +70,20 @@ require("ray", "ray")
 from ray.tune.result import AUTO_RESULT_KEYS  # noqa: E402 - after the check that names the extra
 from ray.tune.search import Searcher  # noqa: E402
 from ray.tune.search.sample import Domain  # noqa: E402
+from ray.tune.utils import flatten_dict  # noqa: E402
 
-__all__ = ["ResumedTrialWarning", "TunesmithSearch"]
+__all__ = ["ResumedTrialWarning", "TrainedOnWarning", "TunesmithSearch"]
 
 # What Ray Tune adds to every result: bookkeeping, not metrics of the trial.
 _RAY_KEYS = frozenset(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "should_checkpoint", "warmup_time"}
 _STOPPED_BY_RAY = "stopped by Ray Tune's scheduler or stopper before it finished"
+# How Ray Tune names the configuration's entries in the flattened results it hands a searcher ("config/lr").
+_CONFIG_PREFIX = "config/"
+
+
+class TrainedOnWarning(UserWarning):
+    """Ray Tune trains a trial on after the study stopped it (its budget spent, or the trial diverged): its later
+    results are not recorded. ``tune.RunConfig(stop=search.stopper)`` stops it where the study does."""
 
 
 class ResumedTrialWarning(UserWarning):
@@ -118,11 +128,23 @@ class TunesmithSearch(Searcher):
         self._max_t = integer("max_t", max_t, minimum=1, allow_none=True, fix="pass ASHAScheduler's max_t, e.g. 100")
         self._trials: dict[str, Trial] = {}  # Ray Tune's trial id -> the study's trial
         self._unrecorded: set[str] = set()  # Ray Tune's trials whose results no study trial records
+        self._trained_on: set[str] = set()  # Ray Tune's trials that sent results after the study stopped them
 
     @property
     def study(self) -> Study:
         """The study that proposes the configurations and records the trials."""
         return self._study
+
+    def stopper(self, trial_id: str, result: Mapping[str, Any]) -> bool:
+        """A Ray Tune stopper, ``tune.RunConfig(stop=search.stopper)``: it reports ``result`` to the study and stops
+        the trial the study stopped (its budget spent, or the trial diverged). A searcher cannot stop a trial, and
+        Ray Tune asks the stopper before it hands the searcher the result: without it, such a trial trains on, and
+        what it sends after the stop is recorded nowhere (a `TrainedOnWarning` names it)."""
+        trial = self._trials.get(trial_id)
+        if trial is None:
+            return False
+        _report(trial, _flattened(result))
+        return trial.should_stop()
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: Mapping[str, Any],
                               **spec: Any) -> bool:  # fmt: skip
@@ -160,6 +182,7 @@ class TunesmithSearch(Searcher):
         trial recorded FAILED) are not recorded, with one `ResumedTrialWarning` per trial."""
         trial = self._trials.get(trial_id)
         if trial is not None:
+            self._warn_trained_on(trial_id, trial, result)
             _report(trial, result)
         elif trial_id not in self._unrecorded:
             self._unrecorded.add(trial_id)
@@ -170,6 +193,25 @@ class TunesmithSearch(Searcher):
                 ResumedTrialWarning,
                 stacklevel=2,
             )
+
+    def _warn_trained_on(self, trial_id: str, trial: Trial, result: Mapping[str, Any]) -> None:
+        """Say, once per trial, that Ray Tune trains ``trial`` on after the study stopped it, and that what it sends
+        from now on is recorded nowhere: it was dropped without a word, while the study counted a resource budget
+        spent that Ray Tune went on spending."""
+        step = result.get("training_iteration")
+        if trial_id in self._trained_on or not trial.should_stop() or not isinstance(step, int) or step <= trial.step:
+            return
+        self._trained_on.add(trial_id)
+        record = self._study.trials[trial.number]
+        warnings.warn(
+            f"Ray Tune trains trial {trial_id} (#{trial.number} of study {self._study.name!r}) on at iteration "
+            f"{step}, though the study stopped it at step {trial.step} ({record.reason or 'stopped'}): a searcher "
+            "cannot stop a trial, so its later results are not recorded, nor counted in the study's budget. Pass "
+            "the searcher's stopper, tune.RunConfig(stop=search.stopper), and Ray Tune stops such a trial where the "
+            "study stops it",
+            TrainedOnWarning,
+            stacklevel=2,
+        )
 
     def on_trial_complete(self, trial_id: str, result: Mapping[str, Any] | None = None, error: bool = False) -> None:
         """Tell the study how the trial ended: its trainable returned (or it reached ``max_t``), Ray Tune cut it
@@ -251,9 +293,17 @@ def _report(trial: Trial, result: Mapping[str, Any]) -> None:
 
 
 def _metrics(result: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers of ``result`` a trial reports: every finite or non-finite number but Ray Tune's bookkeeping."""
+    """The numbers of ``result`` a trial reports: every finite or non-finite number but Ray Tune's bookkeeping and
+    the trial's configuration, which Ray Tune hands a searcher flattened (``config/lr``): recorded as metrics, every
+    numeric parameter read as a curve and a result beside the trainable's own."""
     return {str(key): float(value) for key, value in result.items()
-            if key not in _RAY_KEYS and isinstance(value, numbers.Real) and not isinstance(value, bool)}  # fmt: skip
+            if key not in _RAY_KEYS and not str(key).startswith(_CONFIG_PREFIX)
+            and isinstance(value, numbers.Real) and not isinstance(value, bool)}  # fmt: skip
+
+
+def _flattened(result: Mapping[str, Any]) -> dict[str, Any]:
+    """``result`` as Ray Tune hands it a searcher: nested dicts flattened, their keys joined by ``/``."""
+    return dict(flatten_dict(dict(result)))
 
 
 def _flat(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
