@@ -160,3 +160,22 @@ def test_a_loss_that_blows_up_beside_an_accuracy_at_chance_from_the_start_is_div
     assert found[10].signature is Signature.DIVERGED, found[10].detail
     assert found[10].detail.startswith("mse blew up from 1e+08 at step 1"), found[10].detail
     assert not any(found[i].signature is Signature.DIVERGED for i in range(10))
+
+
+def _rungs(number: int, state: TrialState, scores: dict[int, float]) -> TrialRecord:
+    """A trial that reported ``score`` at the given rungs (a subsample fit at each: independent noisy readings)."""
+    return TrialRecord(number, {"C": 0.1 * (number + 1)}, number, state, {"score": scores[max(scores)]},
+                       {step: {"score": value} for step, value in scores.items()})  # fmt: skip
+
+
+def test_a_dip_as_deep_as_the_step_noise_of_the_curves_that_show_it_is_no_collapse() -> None:
+    # ASHA on n_samples: rungs stop most trials at one or two reports, which show no step noise; counted as
+    # noiseless they pulled the study's noise to 0, and a dip every curve shared at rung 42 read as a collapse.
+    records = [
+        _rungs(0, TrialState.COMPLETE, {14: 0.851, 42: 0.772, 126: 0.880, 400: 0.939}),
+        _rungs(1, TrialState.STOPPED, {14: 0.851, 42: 0.772, 126: 0.880}),
+        _rungs(2, TrialState.STOPPED, {14: 0.851, 42: 0.772}),
+        *(_rungs(n, TrialState.STOPPED, {14: 0.80 + 0.004 * n}) for n in range(3, 12)),
+    ]
+    found = classify_curves(records, ts.Metric("score", "max"))
+    assert all(d.signature is not Signature.DIVERGED for d in found.values()), found

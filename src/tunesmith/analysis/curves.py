@@ -70,7 +70,8 @@ best loss reached by any trial at or before ``t``. The thresholds are fractions 
 (see `SignatureThresholds`), so the rules do not depend on the metric's units. A rise must also
 stand out of the study's measurement noise: three standard errors of the difference of two points,
 the noise being the median over the curves of a robust step-to-step spread (from second
-differences). Without that, 30 trials with one true curve scored on 500 examples each epoch drew
+differences; only curves of 4 points or more show one, so shorter ones are left out of the median).
+Without that, 30 trials with one true curve scored on 500 examples each epoch drew
 "unstable" or "overfitting" for 43% of them.
 
 Underfitting compares a trial with the study's best, which is the luckiest of many draws: 30 trials of
@@ -394,9 +395,11 @@ def judge_curves(
     shaped: list[tuple[TrialRecord, tuple[np.ndarray, np.ndarray]]] = []
     # Cut short by the scheduler or the budget: the curve ends where training was stopped, not where it levelled.
     truncated = {r.number for r in finished if r.state is TrialState.STOPPED and r.kind in _CUT_SHORT}
-    # A collapse must stand out of the step-to-step noise of every curve's finite points (the median over them).
-    noises = {number: _noise(values[np.isfinite(values)]) for number, (_, values) in curves.items()}
-    every_noise = float(np.median(list(noises.values()))) if noises else 0.0
+    # A collapse must stand out of the step-to-step noise of the curves' finite points (the median over the curves
+    # long enough to show it: a curve of fewer than 4 points has none to read, and counted as noiseless it pulled the
+    # median to 0 where rungs stopped most trials early, so any dip of a subsample's fit read as a collapse).
+    noises = {number: step_noise(values[np.isfinite(values)]) for number, (_, values) in curves.items()}
+    every_noise = _median_noise(noises.values())
     reported = {record.number: _reported(record) for record in finished}
     typical = _typical_magnitudes(reported.values())
     watched = _watched(finished, as_metric(metric), read, declared)
@@ -433,7 +436,7 @@ def judge_curves(
             without_curve.append(number)
     # The step-to-step noise typical of the study's curves (the median over them): a rise no larger than
     # that is measurement noise, not a rebound, in a study whose every curve is that noisy.
-    noise = float(np.median([noises[r.number] for r, _ in shaped])) if shaped else 0.0
+    noise = _median_noise(noises[r.number] for r, _ in shaped)
     seeds = _SeedNoise.of([(r, c) for r, c in shaped if r.number not in truncated and len(c[1]) >= 2])
     for record, curve in shaped:
         number = record.number
@@ -1404,10 +1407,12 @@ def _nearest_pairs(points: np.ndarray) -> np.ndarray:
     return np.array(sorted(pairs), dtype=int).reshape(-1, 2)
 
 
-def _noise(values: np.ndarray) -> float:
-    """The step-to-step noise of a curve: a robust standard deviation from its second differences (which a smooth
-    trend barely moves; each is the sum of three noisy points, variance 6 sigma^2); 0 for fewer than 4 points."""
-    return step_noise(values) or 0.0
+def _median_noise(noises: Iterable[float | None]) -> float:
+    """The median of the curves' step-to-step noise (`step_noise`: a robust standard deviation from second
+    differences, which a smooth trend barely moves), over the curves with enough points to show it; 0 when none
+    has."""
+    known = [noise for noise in noises if noise is not None]
+    return float(np.median(known)) if known else 0.0
 
 
 def _climbs(steps: np.ndarray, values: np.ndarray) -> bool:
