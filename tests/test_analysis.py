@@ -563,3 +563,24 @@ def test_a_crash_is_told_apart_by_the_exception_type_storage_recorded() -> None:
         2: "crash (killed by SIGSEGV)",
         3: "timeout",
     }
+
+
+def test_a_conditional_child_does_not_take_its_parents_importance() -> None:
+    # Only the optimizer matters; momentum (sgd only) does not. Its inactive trials once sat on a value of their own,
+    # which told the trees what the optimizer does: each read about 35%, "indistinguishable so far".
+    results = [
+        importance(_records(60, lambda u, p, rng: float(p["optimizer"] == "sgd") + 0.5 * rng.normal(), seed), SPACE,
+                   "loss")
+        for seed in range(3, 8)
+    ]  # fmt: skip
+    assert all(result.ranking()[0] == "optimizer" for result in results), [r.main for r in results]
+    optimizer, momentum = (float(np.mean([r.of(name).mean for r in results])) for name in ("optimizer", "momentum"))
+    assert optimizer > 4 * momentum, (optimizer, momentum)
+
+
+def test_a_conditional_child_that_matters_where_it_is_active_is_found() -> None:
+    def loss(u: np.ndarray, p: dict[str, Any], rng: np.random.Generator) -> float:
+        return 40 * (p["momentum"] - 0.9) ** 2 if p["optimizer"] == "sgd" else 0.2
+
+    result = importance(_records(200, loss, seed=4), SPACE, "loss")
+    assert result.ranking()[0] == "momentum" and result.of("momentum").mean > 0.3, result.main

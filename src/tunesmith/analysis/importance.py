@@ -118,9 +118,8 @@ __all__ = [
     "importance",
 ]
 
-# A parameter inactive in more than this share of trials gets at most this share of its
-# extended dimension, so that the active part never shrinks to nothing.
-_MAX_INACTIVE_SHARE = 0.9
+# The stream (beside the importance seed) that draws the values inactive cells take (`_extend_inactive`).
+_INACTIVE_STREAM = 0x1AC7
 
 # Every claim importance makes that something matters is held to this level together (`ImportanceResult.released`):
 # the forest's test and the main effects' tests may each release the advice, and each at 5% released a claim in
@@ -690,7 +689,7 @@ def importance(
     noise = SpreadBeyondNoise.of(kept, y, metric_.name)  # on the values as measured, before they are ranked
     y = _ranks(y, metric_)
     encoded = np.vstack([space.encode(r.params) for r in kept])
-    x, lower, used = _extend_inactive(encoded)
+    x, lower, used = _extend_inactive(encoded, seed)
     drawn, rng = _test_sample(len(y), seed)
     head = None  # the permutation test's forest on the trials, where the forest holds it as its first trees
     if _holds_test_forest(len(y), n_trees, max_tree_trials):
@@ -1088,15 +1087,21 @@ def _first_trees_oob(forest: Any, x: np.ndarray, trees: int) -> np.ndarray:
     return np.divide(total, count, out=np.full(len(x), np.nan), where=count > 0)
 
 
-def _extend_inactive(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Fill inactive (NaN) cells below 0 and return the inputs, each dimension's lower end and the used columns."""
-    inactive_share = np.isnan(x).mean(axis=0)
-    used = [i for i in range(x.shape[1]) if inactive_share[i] < 1.0]
-    x = x[:, used]
-    share = np.minimum(inactive_share[used], _MAX_INACTIVE_SHARE)
-    width = share / (1.0 - share)  # the inactive segment [-width, 0) holds `share` of the extended dimension
-    x = np.where(np.isnan(x), -width / 2.0, x)
-    return x, -width, used
+def _extend_inactive(x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Fill inactive (NaN) cells and return the inputs, each dimension's lower end (0: the unit range) and the used
+    columns (those active in some trial).
+
+    An inactive cell takes a value drawn uniformly over the parameter's range (from ``seed``), so that it tells the
+    trees nothing. Filled with a value of its own below the range, it told them exactly what the parent that
+    switches the parameter off says (momentum is inactive where the optimizer is adam), and a child took its
+    parent's importance: the trees split on either alike, the forest gave each about half, and the two read as
+    indistinguishable "until more trials" that could never tell them apart. Drawn, the child's share is what it
+    explains where it is active (diluted by the trials where it is not), and the parent keeps its own."""
+    inactive = np.isnan(x)
+    used = [i for i in range(x.shape[1]) if not inactive[:, i].all()]
+    x, inactive = x[:, used], inactive[:, used]
+    drawn = np.random.default_rng([seed, _INACTIVE_STREAM]).random(x.shape)
+    return np.where(inactive, drawn, x), np.zeros(len(used)), used
 
 
 def _fit_forest(
