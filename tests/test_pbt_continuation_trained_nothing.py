@@ -80,3 +80,29 @@ def test_the_donor_s_end_it_showed_is_known_so_the_next_replacement_does_not_con
         record = study.trials[trial.number]
         assert (record.attrs.get("parent"), trial.start_step) != (donor.number, STEPS), record.attrs
         study.tell(trial, 0.5)
+
+
+def test_a_donor_whose_checkpoint_holds_the_last_step_is_not_continued(tmp_path: Path) -> None:
+    """A loop that saves in `Trial.steps` before it reports stamps the step it trains: a donor in its last iteration
+    showed a step left by its reports while its checkpoint held the last one. Its continuation trained nothing, was
+    itself replaced from the same donor, and so on, until the run stopped on trials that spent nothing."""
+    study = ts.Study(SPACE, metric="loss", scheduler=ts.PBT(perturbation_interval=2, min_population=3),
+                     storage=f"sqlite:///{tmp_path / 'study.db'}", seed=0,
+                     checkpoint_dir=tmp_path / "ckpt")  # fmt: skip
+    finished, donor, third, victim = (study.ask() for _ in range(4))
+    for step in range(1, STEPS + 1):  # one member trained to the end: where training ends is known
+        finished.report(loss=0.1 - 0.001 * step)
+    study.tell(finished, 0.1 - 0.001 * STEPS)
+    for step in range(1, STEPS):
+        donor.report(loss=0.2 - 0.01 * step)
+    donor.save_checkpoint({"loss": 0.1}, step=STEPS)  # saved in its last iteration, before that step's report
+    for loss in (0.6, 0.59, 0.58, 0.57):
+        third.report(loss=loss)
+        third.save_checkpoint({"loss": loss})
+    victim.report(loss=0.9)
+    victim.report(loss=0.9)
+    assert victim.should_stop(), "PBT stops the bottom member at its round"
+    study.tell(victim)
+    number = study.ask().number
+    child = study.trials[number]
+    assert child.attrs.get("parent") != donor.number, child.attrs

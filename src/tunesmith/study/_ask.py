@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tunesmith._checkpoint_file import saved_step
 from tunesmith.environment import TRIAL_KEY, record_environment
 from tunesmith.errors import SearchSpaceExhausted, SpaceError
 from tunesmith.schedulers.base import Continuation, Promotion, known_length
@@ -184,7 +185,7 @@ def _propose(study: Study, number: int, history: Sequence[TrialRecord], known: K
     if queued is not None:
         return queued_proposal(study, queued, known.for_samplers(history), rng, context, seed)
     continuation = study.scheduler.propose(study.space, valid(history), rng, context)
-    if continuation is not None and continuation.start_step < full_length(history):
+    if continuation is not None and _steps_left(study, continuation, full_length(history)):
         return _continued(study, continuation, seed)
     space = study.space
     if not space:  # no parameter at all before a define-by-run study's first trial asked for one
@@ -227,6 +228,20 @@ def _resumption(study: Study, history: Sequence[TrialRecord]) -> Proposal | None
         return None
     member = next(r for r in shown if r.number == continuation.parent)
     return _continued(study, continuation, member.seed)
+
+
+def _steps_left(study: Study, continuation: Continuation, length: float) -> bool:
+    """Whether ``continuation`` has steps left to train before ``length`` (`full_length`), counted from the step its
+    donor's checkpoint holds when that is further on than the donor's last report: the copy starts there
+    (`hand_over_checkpoint`). A loop that saves in `Trial.steps` before it reports stamps the step it trains, so
+    a donor in its last iteration showed steps left by its reports while its checkpoint held the last step: the
+    continuation trained nothing, was recorded STOPPED as such, became PBT's next member to replace, and was
+    replaced from the same donor again, a chain of empty trials that took no time and ended the run ("the last 10
+    trials ... spent 0"). The sampler proposes instead, and the member it was to replace waits for a donor with
+    steps left."""
+    held = saved_step(study._checkpoints.trial_dir(continuation.parent))
+    start = max(continuation.start_step, held) if held is not None else continuation.start_step
+    return start < length
 
 
 def _continued(study: Study, continuation: Continuation, seed: int) -> Proposal:

@@ -178,8 +178,8 @@ def _trained_nothing(record: TrialRecord) -> Outcome | None:
     return Outcome(
         TrialState.STOPPED,
         {},
-        f"{NOTHING_LEFT_TO_TRAIN}: it continued #{parent} from step {start} and reported no step after it (#{parent} "
-        "had reported its last step)",
+        f"{NOTHING_LEFT_TO_TRAIN}: it continued #{parent} from step {start} and reported no step after it (training "
+        f"ends at step {start}, which #{parent} had trained)",
         f"what the objective returned scores #{parent}'s training to step {start}, not these hyperparameters, which "
         "trained no step: it is not recorded as this trial's metrics",
         TrialKind.SCHEDULER,
