@@ -4,6 +4,7 @@ momentum or beta1, the weights it trains, and a checkpoint that resumes from ``t
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable
 from typing import Any
@@ -241,6 +242,47 @@ def test_a_run_resumed_from_a_weights_only_checkpoint_equals_the_uninterrupted_r
     assert np.array_equal(np.asarray(rates), uninterrupted[0])
     assert np.array_equal(np.asarray(momenta), uninterrupted[1])
     assert torch.equal(weights, uninterrupted[2])
+
+
+@pytest.mark.parametrize(
+    ("schedule", "mirror"),
+    [
+        (Exponential(0.1, gamma=0.9), lambda optimizer, last: lr_scheduler.ExponentialLR(optimizer, 0.9, last)),
+        (OneCycle(0.1, 40), None),
+        (CosineAnnealing(0.1, 20, min_lr=0.01), None),
+    ],
+)
+def test_a_scheduler_built_with_the_saved_last_epoch_goes_on_as_the_uninterrupted_run(
+    schedule: Schedule, mirror: Callable[[Any, int], Any] | None
+) -> None:
+    """The resume idiom: the optimizer's state loaded, the scheduler built with the steps taken. The rate ran one
+    step ahead (PyTorch's constructor counts a step, which a closed-form schedule read as one more step taken)."""
+
+    def rates(make: Callable[[Any, int], Any]) -> tuple[list[float], list[float]]:
+        """The rates at steps 5-9 of an uninterrupted run, and of one resumed from its state after step 5."""
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+        scheduler = make(optimizer, -1)
+        seen = []
+        for step in range(10):
+            if step == 5:
+                saved, last = copy.deepcopy(optimizer.state_dict()), scheduler.last_epoch
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        again = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+        again.load_state_dict(saved)
+        resumed_scheduler = make(again, last)
+        resumed = []
+        for _ in range(5):
+            resumed.append(again.param_groups[0]["lr"])
+            again.step()
+            resumed_scheduler.step()
+        return seen[5:], resumed
+
+    uninterrupted, resumed = rates(lambda optimizer, last: schedule.torch(optimizer, last_epoch=last))
+    assert resumed == pytest.approx(uninterrupted, rel=1e-12)
+    if mirror is not None:  # and PyTorch's own scheduler resumes the same way
+        assert rates(mirror)[1] == pytest.approx(resumed, rel=1e-12)
 
 
 def test_a_state_saved_for_another_schedule_is_refused() -> None:

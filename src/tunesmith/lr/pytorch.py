@@ -61,7 +61,11 @@ class ScheduleLR(LRScheduler):
     Args:
         optimizer: the optimizer whose param groups to drive.
         schedule: the tunesmith schedule to follow.
-        last_epoch: as in PyTorch; ``-1`` starts a run.
+        last_epoch: ``-1`` starts a run; a resumed run passes the steps it took (the saved scheduler's
+            ``last_epoch``, its optimizer's state loaded first, as PyTorch asks): the rate is then the schedule's
+            at that step, and each `step` goes on as the uninterrupted run did. (PyTorch's constructor counts one
+            step more; a closed-form schedule set from that count ran a step ahead. `load_state_dict` resumes
+            alike.)
         cycle_momentum: cycle momentum / ``beta1`` (`OneCycle` and `Cyclical` only). Default: when the
             optimizer has either (PyTorch's default is ``True`` and refuses an optimizer with neither).
         base_momentum, max_momentum: the bounds of that cycle; default PyTorch's, 0.85 and 0.95 for
@@ -103,7 +107,9 @@ class ScheduleLR(LRScheduler):
         )
         defaults = getattr(optimizer, "defaults", {})
         self.momentum_key = "betas" if "betas" in defaults else "momentum"  # PyTorch's choice, beta1 first
-        super().__init__(optimizer, last_epoch)
+        # PyTorch's constructor takes one step (`last_epoch + 1`), keeping a resumed optimizer's loaded rate where
+        # its schedulers chain from it; this one computes the rate at the step it counts, so it starts one short.
+        super().__init__(optimizer, last_epoch - 1 if last_epoch > 0 else last_epoch)
 
     def get_lr(self) -> list[float | torch.Tensor]:
         """The rate of every param group at the current step (``last_epoch``); also sets the momentum."""
