@@ -189,6 +189,23 @@ def test_schedule_params_refuse_invalid_settings(kwargs: dict[str, object], mess
         schedule_params(1000, **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("total", "kwargs", "message"),
+    [
+        (10, {"kinds": ["warmup_cosine"], "warmup": (0.0, 0.99)}, r"offers 'warmup_cosine' at warmup=0.99, which "
+                                                                  r"cannot run total_steps=10"),
+        (3, {"kinds": ["constant", "one_cycle"]}, r"offers 'one_cycle', which cannot run total_steps=3 .*leave "
+                                                  r"'one_cycle' out of kinds"),
+    ],
+)
+def test_a_kind_that_cannot_run_the_steps_at_an_end_of_its_ranges_is_refused_when_the_space_is_built(
+    total: int, kwargs: dict[str, object], message: str
+) -> None:
+    # Accepted, every trial of one_cycle over 3 steps failed, and 5 in 200 of a warmup drawn up to 0.99 of 10 steps.
+    with pytest.raises(ConfigError, match=message):
+        schedule_params(total, **kwargs)  # type: ignore[arg-type]
+
+
 def test_building_from_params_missing_a_needed_parameter_names_it() -> None:
     with pytest.raises(ConfigError, match=r"parameter 'warmup' is missing"):
         schedule_from_params({"schedule": "warmup_cosine", "peak_lr": 0.1}, 100)

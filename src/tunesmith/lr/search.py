@@ -160,7 +160,39 @@ def schedule_params(
             )
         params[names["cycle_steps"]] = Int(low_c, high_c, log=True, when={names["schedule"]: cycle_kinds})
     params[names["min_lr_ratio"]] = Fixed(float(min_lr_ratio))
+    _check_runnable(params, total, prefix)
     return params
+
+
+def _check_runnable(params: Mapping[str, Param], total: int, prefix: str) -> None:
+    """Refuse a space one of whose kinds cannot run ``total`` steps at an end of its ranges: built at the longest
+    warmup and at each end of the cycle, as `schedule_from_params` builds a trial's. Accepted, it failed trial after
+    trial (``one_cycle`` over 3 steps: every one of 200; a warmup up to 0.99 of 10 steps: 5 of 200), with a fix
+    naming ``pct_start``, which this space does not take."""
+    names = _names(prefix)
+    kinds, peak, floor = params[names["schedule"]], params[names["peak_lr"]], params[names["min_lr_ratio"]]
+    offered = kinds.options if isinstance(kinds, Choice) else (kinds.value,) if isinstance(kinds, Fixed) else ()
+    highest = peak.high if isinstance(peak, Float) else None
+    ratio = floor.value if isinstance(floor, Fixed) else 0.0
+    for kind in offered:
+        ends: list[dict[str, Any]] = [{}]
+        warmup = params.get(names["warmup"])
+        if isinstance(warmup, Float) and kind in _WITH_WARMUP:
+            ends = [{names["warmup"]: warmup.low}, {names["warmup"]: warmup.high}]
+        cycle = params.get(names["cycle_steps"])
+        if isinstance(cycle, Int) and kind in _WITH_CYCLE:
+            ends = [{names["cycle_steps"]: cycle.low}, {names["cycle_steps"]: cycle.high}]
+        for end in ends:
+            trial = {names["schedule"]: kind, names["peak_lr"]: highest, names["min_lr_ratio"]: ratio, **end}
+            try:
+                schedule_from_params(trial, total, prefix=prefix)
+            except ConfigError as exc:
+                at = ", ".join(f"{name}={value!r}" for name, value in end.items())
+                raise ConfigError(
+                    f"schedule_params offers {kind!r}{f' at {at}' if at else ''}, which cannot run total_steps={total} "
+                    f"({exc}): narrow that range so that every value fits {total} steps, give a longer run, or leave "
+                    f"{kind!r} out of kinds"
+                ) from None
 
 
 def schedule_from_params(params: Mapping[str, Any], total_steps: int, *, prefix: str = "") -> Schedule:
