@@ -489,3 +489,16 @@ def test_the_baseline_margin_allows_for_picking_the_best_of_several_candidates()
     ts.validate_top(study, objective, k=3, seeds=5, confirm=0)  # no fresh seeds: the pairs are the selection's
     margin = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.8}).check("baseline margin")
     assert "(one-sided t-test at 1.67% for the best of 3 candidates)" in margin.detail
+
+
+def test_runs_that_all_recorded_one_value_average_to_it_with_no_spread() -> None:
+    # Six runs of 0.9875 averaged 0.9874999999999999 +- 1.2e-16: the report printed "mean 0.987 +- 1.22e-16" for the
+    # baseline beside a best of 0.988, the same value.
+    from tunesmith.discipline._reruns import mean_and_sd
+
+    assert mean_and_sd([0.9875] * 6) == (0.9875, 0.0)
+    assert mean_and_sd([0.1, 0.2, 0.3]) == (pytest.approx(0.2), pytest.approx(0.1))
+    assert mean_and_sd([0.4]) == (0.4, 0.0)
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("acc", "max"), storage="memory", seed=0)
+    baseline = ts.evaluate_baseline(study, lambda trial: {"acc": 0.9875}, {"x": 0.5}, seeds=6, progress=False)
+    assert (baseline.mean, baseline.std) == (0.9875, 0.0)

@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from tunesmith._progress import Progress, check_progress
 from tunesmith.attributes import BaselineAttr, read_attr, write_attr
 from tunesmith.discipline._reruns import (
@@ -21,6 +19,7 @@ from tunesmith.discipline._reruns import (
     SeedRun,
     check_keep_checkpoints,
     completed,
+    mean_and_sd,
     run_many,
     seed_list,
     typical_duration,
@@ -180,8 +179,8 @@ def _fix(params: Mapping[str, Any]) -> str:
 def _measured(params: Mapping[str, Any], runs: tuple[SeedRun, ...], metric: Metric) -> Baseline:
     """The baseline with the mean and spread of its runs that completed (at least one did)."""
     values = [r.metrics[metric.name] for r in runs if r.state != TrialState.FAILED.value and metric.name in r.metrics]
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
-    return Baseline(dict(params), runs, float(np.mean(values)), std)
+    mean, std = mean_and_sd(values)
+    return Baseline(dict(params), runs, mean, std if len(values) > 1 else None)
 
 
 def run_baseline_on_seeds(

@@ -70,6 +70,7 @@ from tunesmith.discipline._reruns import (
     RunLimits,
     SeedRun,
     completed,
+    mean_and_sd,
     run_bounded,
 )
 from tunesmith.discipline.conventions import SHIFTED, SLICE, holdout_key, holdout_keys, slices_of
@@ -755,8 +756,8 @@ def _every_objective(study: Study, trial: int, primary: _Spread, runs: Sequence[
         if len(values) < seeds:
             missing.append(f"{metric.name} ({len(values)} of {seeds} re-runs returned it)")
             continue
-        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-        readings.append(_spread_reading(metric, float(np.mean(values)), std, values, limit))
+        mean, std = mean_and_sd(values)
+        readings.append(_spread_reading(metric, mean, std, values, limit))
     others = "; ".join(r.words(f"over the same {seeds} seeds") + r.relative for r in readings[1:])
     detail = head + (f"; {others}" if others else "")
     failed = [r.metric for r in readings if not r.passed]
@@ -1419,8 +1420,7 @@ def _unseen_runs(study: Study, record: TrialRecord, entry: SeedCandidateAttr | N
     values = [float(run.metrics[metric.name]) for run in measured]
     if len(values) < 2 or not all(math.isfinite(v) for v in values):
         return None
-    mean, count = float(np.mean(values)), len(values)
-    std = float(np.std(values, ddof=1))
+    (mean, std), count = mean_and_sd(values), len(values)
     if std <= 1e-9 * max(1.0, abs(mean)):  # runs that agree up to rounding measured no spread
         std = 0.0
     seeds = std * math.sqrt(1.0 + 1.0 / count)  # the mean's seed noise and the holdout run's own seed draw
@@ -1507,7 +1507,7 @@ def _objective_spread(study: Study, record: TrialRecord, entry: SeedCandidateAtt
     values = [float(run.metrics[metric.name]) for run in runs if metric.name in run.metrics]
     if len(values) < 2:
         return None
-    mean, std = float(np.mean(values)), float(np.std(values, ddof=1))
+    mean, std = mean_and_sd(values)
     source = f"{len(values)} fresh seeds run after the pick" if confirmed else f"{len(values)} seeds"
     # Runs that all gave the same value up to rounding (1e-16 of a mean of floats) measured no spread: 0.
     return mean, (0.0 if std <= 1e-9 * max(1.0, abs(mean)) else std), len(values), source

@@ -61,6 +61,7 @@ from tunesmith.discipline._reruns import (
     SeedRun,
     across_runs,
     check_keep_checkpoints,
+    mean_and_sd,
     run_many,
     seed_list,
     typical_duration,
@@ -287,8 +288,7 @@ def _summarise(
     # A run whose objective raised `Infeasible` measured nothing: it counts against the candidate, as a failure does.
     values = tuple(run.metrics[metric.name] for run in runs
                    if run.state != TrialState.FAILED.value and metric.name in run.metrics)  # fmt: skip
-    mean = float(np.mean(values)) if values else math.nan
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if values else math.nan)
+    mean, std = mean_and_sd(values) if values else (math.nan, math.nan)
     notes: list[str] = []  # each one keeps the candidate from winning
     failed = [run for run in runs if run.state == TrialState.FAILED.value]
     if failed:
