@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import tunesmith as ts
+from tunesmith.analysis._common import format_value
 from tunesmith.cli import cli
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
@@ -46,7 +47,7 @@ def test_studies_lists_each_study_with_its_states_times_and_best(tmp_path: Path)
                      "best": None}  # fmt: skip
     text = CliRunner().invoke(cli, ["studies", "--storage", url])
     assert _flat("s 4 trials (4 complete); created") in _flat(text.output)
-    assert _flat(f"best loss {best.value('loss'):.6g} (#{best.number})") in _flat(text.output)
+    assert _flat(f"best loss {format_value(best.value('loss'))} (#{best.number})") in _flat(text.output)
 
 
 def test_studies_names_the_seed_re_runs_pick_as_status_and_best_do(tmp_path: Path) -> None:
@@ -74,3 +75,15 @@ def test_studies_names_the_seed_re_runs_pick_as_status_and_best_do(tmp_path: Pat
     assert listed["best"]["trial"] == pick and listed["best"]["rerun_pick"] is True
     text = CliRunner().invoke(cli, ["studies", "--storage", url])
     assert _flat(f"(#{pick}, the re-runs' pick)") in _flat(text.output)
+
+
+def test_a_feasible_best_on_a_guardrails_bound_reads_as_every_view_prints_it_never_as_the_bound(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    study = ts.Study(SPACE, metric="loss", guardrails=[ts.Guardrail("loss", "<", 0.1)], storage=url, name="g", seed=0)
+    trial = study.ask()
+    study.tell(trial, {"loss": 0.09999996})
+    listed = CliRunner().invoke(cli, ["studies", "--storage", url])
+    status = CliRunner().invoke(cli, ["status", "g", "--storage", url])
+    assert listed.exit_code == 0 and status.exit_code == 0, listed.output + status.output
+    assert "best loss 0.09999996" in " ".join(listed.output.split()), listed.output
+    assert "0.1 " not in status.output and status.output.count("0.09999996") >= 2, status.output  # best and top 5

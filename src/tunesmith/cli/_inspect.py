@@ -42,7 +42,7 @@ from tunesmith.cli._failures import _named, _when, metric_text, shown_metrics
 from tunesmith.cli._known import known_lines
 from tunesmith.discipline.holdout import refit_pick
 from tunesmith.errors import StudyNotFound
-from tunesmith.objective import Metric
+from tunesmith.objective import Guardrail, Metric
 from tunesmith.samplers import Random
 from tunesmith.samplers._tried import ENUMERATION_LIMIT, Tried, configurations
 from tunesmith.space import Space
@@ -587,6 +587,7 @@ class _Listed:
     objectives: int
     best: TrialRecord | None
     rerun: bool = False
+    guardrails: tuple[Guardrail, ...] = ()
 
     @classmethod
     def of(cls, study: Study) -> _Listed:
@@ -606,6 +607,7 @@ class _Listed:
             objectives=objectives,
             best=None if picked is None else picked.record,
             rerun=picked is not None and picked.rerun,
+            guardrails=tuple(study.guardrails),
         )
 
     def line(self) -> str:
@@ -617,9 +619,12 @@ class _Listed:
         if self.objectives > 1:
             parts.append(f"{self.objectives} objectives (tunesmith status {shlex.quote(self.name)} shows the front)")
         elif self.best is not None and self.metric is not None:
-            value = self.best.value(self.metric.name)
+            from tunesmith.report._data import value_text  # the report package loads the analyses: only when printed
+
+            # As every view prints it: a feasible value on a guardrail's bound never reads as the bound.
+            value = value_text(self.best.metrics, self.metric.name, scale=self.metric.scale, guardrails=self.guardrails)
             pick = ", the re-runs' pick" if self.rerun else ""
-            parts.append(f"best {self.metric.name} {value:.6g} (#{self.best.number}{pick})")
+            parts.append(f"best {self.metric.name} {value} (#{self.best.number}{pick})")
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:

@@ -25,8 +25,7 @@ from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._advice import LEAD_CONFIDENCE, _lead
 from tunesmith.analysis._common import format_value
-from tunesmith.discipline.gap import noise_of, point_unit
-from tunesmith.objective import COUNT, STDERR, Metric
+from tunesmith.objective import Metric
 from tunesmith.report._data import (
     Findings,
     ReportData,
@@ -221,7 +220,8 @@ def _top_table(data: ReportData, top_k: int, width: int, importance: ImportanceR
     """
     records = data.ranked()[:top_k]
     numbers = [str(record.number) for record in records]
-    values = [_value_text(record, data.metric) for record in records]
+    metric_ = data.metric
+    values = [value_text(r.metrics, metric_.name, scale=metric_.scale, guardrails=data.guardrails) for r in records]
     metric = terminal_safe(data.metric.name)
     names = list(data.space.dimensions)
     cells = {n: [terminal_safe(format_value(r.params[n])) if n in r.params else "-" for r in records] for n in names}
@@ -242,20 +242,6 @@ def _top_table(data: ReportData, top_k: int, width: int, importance: ImportanceR
     for i, number in enumerate(numbers):
         table.add_row(number, values[i], *(cells[name][i] for name in shown))
     return table, len(names) - len(shown)
-
-
-def _value_text(record: TrialRecord, metric: Metric) -> str:
-    """The trial's value of ``metric``, with its standard error when the objective reported one: for counted examples
-    that all agree, the one the verdict reads (`discipline.gap.noise_of`), as `report._data.value_text` shows it,
-    never a certain "± 0"."""
-    name = metric.name
-    error = record.metrics.get(f"{STDERR}{name}")
-    if error == 0 and record.metrics.get(f"{COUNT}{name}"):
-        noise = noise_of(record.metrics, name, point_unit(metric))
-        if noise is None:
-            return f"{format_value(record.value(name))} (all alike)"
-        error = noise.stderr
-    return format_value(record.value(name)) + ("" if error is None else f" ± {format_value(error)}")
 
 
 def _column_width(header: str, cells: list[str]) -> int:
