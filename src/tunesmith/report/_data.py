@@ -411,11 +411,19 @@ def _covering_k(data: ReportData, tied: Sequence[TrialRecord]) -> int:
 
 
 def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
+    from tunesmith.report._shown import picked_best  # _shown builds on this module
+
     ranked = data.ranked()
     others = len(ranked) - 1
     noise = noise_of(ranked[0].metrics, data.metric.name, 1.0 if data.metric.scale is None else data.metric.scale)
     kind = "per-example noise" if noise is None or "fold" not in noise.source else "noise of the folds' spread"
-    said = (f"{_named(tied)} lie within two standard errors of the best's {data.metric.name} ({kind}; "
+    # The trials are read against the search's best; where the seed re-runs picked another, every view shows that
+    # one as best, and "within two standard errors of the best" named the shown best as tied with itself.
+    shown = picked_best(data)
+    best = "the best's"
+    if shown is not None and shown.rerun and shown.record.number != ranked[0].number:
+        best = f"the search's best, #{ranked[0].number}'s,"
+    said = (f"{_named(tied)} lie within two standard errors of {best} {data.metric.name} ({kind}; "
             f"{len(tied)} of the {others} other ranked trials): the search cannot tell them apart")  # fmt: skip
     k = _covering_k(data, tied)
     stability = read_attr(data.attrs, SeedStabilityAttr)
