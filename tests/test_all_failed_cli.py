@@ -103,3 +103,18 @@ def test_the_views_say_why_there_is_no_best_once_every_trial_failed(tmp_path: Pa
     shown = CliRunner().invoke(cli, [command, "same", "--storage", _url(tmp_path)])
     assert "all 6 trials that finished failed" in " ".join(shown.output.split()), shown.output
     assert ts.Study.load("same", _url(tmp_path)).best is None
+
+
+def test_every_result_invalidated_is_said_so_with_the_fix_not_that_no_trial_completed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'inv.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="inv", seed=0)
+    study.optimize(lambda trial: trial.params["x"], n_trials=2)
+    for number in (0, 1):
+        study.invalidate(number, "data leak")
+    said = {command: CliRunner().invoke(cli, [command, "inv", "--storage", url]) for command in ("status", "best")}
+    assert said["best"].exit_code == 1
+    for result in said.values():
+        text = " ".join(result.output.split())
+        assert "every trial that completed with one is invalidated (2: #0 (data leak), #1 (data leak))" in text, text
+        assert "tunesmith revalidate --study inv --storage" in text and "no COMPLETE trial" not in text, text
+        assert "No trial has completed" not in text, text

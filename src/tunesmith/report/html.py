@@ -64,7 +64,7 @@ from tunesmith.report.terminal import _standing_out
 from tunesmith.space import Space
 from tunesmith.study._convergence import recorded_text
 from tunesmith.study._validation_set import compared_text
-from tunesmith.trial import TrialRecord
+from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["render_report", "write_report"]
 
@@ -403,6 +403,8 @@ def _front_html(data: ReportData) -> str:
 def _top_html(data: ReportData) -> str:
     ranked = data.ranked()[:TOP_K]
     if not ranked:
+        if any(r.state is TrialState.COMPLETE and r.invalidated is not None for r in data.records):
+            return "<p>No trial ranks: every one that completed is invalidated (said above).</p>"
         return "<p>No completed trials yet.</p>"
     names = list(data.space.dimensions)
     rows = [

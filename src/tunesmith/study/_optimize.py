@@ -858,6 +858,9 @@ def no_feasible_note(
     infeasible = [r for r in valid if r.state is TrialState.INFEASIBLE]
     if feasible:
         return None
+    invalidated = _invalidated_results(records, metric)
+    if invalidated:
+        return invalidated_note(invalidated, where)
     if not infeasible:
         return _all_failed_note(valid, metric, where)
     why = _infeasible_note(infeasible, guardrails)
@@ -876,6 +879,27 @@ def no_feasible_note(
     return (f"no feasible trial: of the {total} trials that finished, {n_failed} failed and {n_infeasible} "
             f"{'is' if n_infeasible == 1 else 'are'} INFEASIBLE, so none gave a feasible result. The {first[0]} "
             f"first, {order}: {first[1]}. Then the {then[0]}: {then[1]}")  # fmt: skip
+
+
+def _invalidated_results(records: Sequence[TrialRecord], metric: Metric) -> list[TrialRecord]:
+    """The invalidated trials of ``records`` that completed with a finite ``metric``: the results there would be."""
+    return [
+        r for r in records
+        if r.invalidated is not None and r.state is TrialState.COMPLETE and math.isfinite(r.metrics.get(metric.name,
+                                                                                                        math.nan))
+    ]  # fmt: skip
+
+
+def invalidated_note(invalidated: Sequence[TrialRecord], where: str | None) -> str:
+    """Why there is no result when every trial with one was invalidated: which, why, and how to count one again
+    (``where``: `listing_arguments`, ``""`` for a study in memory). It said "no trial has completed" beside
+    "2 complete", and `tunesmith best` "no COMPLETE trial yet"."""
+    named = ", ".join(f"#{r.number} ({r.invalidated})" for r in invalidated[:5])
+    more = f" and {len(invalidated) - 5} more" if len(invalidated) > 5 else ""
+    n = len(invalidated)
+    undo = "study.revalidate(N)" if where == "" else f"tunesmith revalidate --study {where or 'STUDY'} N"
+    return (f"no result that counts: every trial that completed with one is invalidated ({n}: {named}{more}); "
+            f"{undo} counts one again once its reason no longer holds, else run more trials")
 
 
 def _infeasible_note(infeasible: Sequence[TrialRecord], guardrails: Sequence[Guardrail]) -> str:
