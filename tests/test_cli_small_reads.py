@@ -254,3 +254,17 @@ def test_status_says_a_budget_of_fractional_seconds_as_given(tmp_path: Path) -> 
     study.optimize(lambda trial: trial.params["x"])
     said = _said(_invoke("status", "w", "--storage", url))
     assert re.search(r"wall time \d+\.\ds/5\.5s counted while trials ran", said), said
+
+
+def test_the_diagnosis_does_not_say_no_trial_finished_beside_trials_complete_without_a_curve(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'curves.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("score", "max"), storage=url, name="c",
+                     seed=0)  # fmt: skip
+    study.optimize(lambda trial: trial.params["x"], n_trials=3)  # results without curves
+    running = study.ask()
+    study.report(running.number, 1, {"score": 0.5})
+    result = CliRunner().invoke(cli, ["status", "c", "--storage", url])
+    text = " ".join(result.output.split())
+    assert "no finished trial" not in text, text
+    assert ("no curve to diagnose yet: the 3 finished trials reported no curve of 'score', and 1 trial reported "
+            "'score' and is still running") in text, text

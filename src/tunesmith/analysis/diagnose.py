@@ -200,8 +200,13 @@ class Diagnosis:
         suggestions = [s.text for s in self.suggestions]
         judged_any = bool(self.curves or self.too_short or self.failures)
         if not judged_any and self.unfinished:
-            return [f"no finished trial to diagnose yet: {self.unfinished} trials reported {self.metric!r} and are "
-                    "still running or paused at a rung", *suggestions]  # fmt: skip
+            running = (f"{self.unfinished} trial{'s' * (self.unfinished != 1)} reported {self.metric!r} and "
+                       f"{'is' if self.unfinished == 1 else 'are'} still running or paused at a rung")  # fmt: skip
+            if self.without_curve:  # finished, with a result and no curve: "no finished trial" read beside "3 complete"
+                done = len(self.without_curve)
+                return [f"no curve to diagnose yet: the {done} finished trial{'s' * (done != 1)} reported no curve of "
+                        f"{self.metric!r}, and {running}", *suggestions]  # fmt: skip
+            return [f"no finished trial to diagnose yet: {running}", *suggestions]
         if not judged_any:
             return [f"no learning curves of {self.metric!r} to diagnose: report it at each step with trial.report()",
                     *suggestions]  # fmt: skip
