@@ -268,3 +268,17 @@ def test_the_diagnosis_does_not_say_no_trial_finished_beside_trials_complete_wit
     assert "no finished trial" not in text, text
     assert ("no curve to diagnose yet: the 3 finished trials reported no curve of 'score', and 1 trial reported "
             "'score' and is still running") in text, text
+
+
+def test_status_says_why_it_cannot_read_what_is_left_to_find(tmp_path: Path) -> None:
+    # The quick start: "whatever the budget, tunesmith status says what is left to find". Plain scores said nothing.
+    url = f"sqlite:///{tmp_path / 'left.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="left", seed=0)
+    study.optimize(lambda trial: trial.params["x"], n_trials=3)
+    text = " ".join(CliRunner().invoke(cli, ["status", "left", "--storage", url]).output.split())
+    assert "left to find: not read yet, 3 complete trials of the 20 the bound needs" in text, text
+    study.optimize(lambda trial: trial.params["x"], n_trials=20)
+    text = " ".join(CliRunner().invoke(cli, ["status", "left", "--storage", url]).output.split())
+    assert "left to find: not read, since loss carries no standard error (0 of the 20 best" in text, text
+    said = json.loads(CliRunner().invoke(cli, ["status", "left", "--storage", url, "--json"]).output)
+    assert said["left_to_find"] is None and "carries no standard error" in said["left_to_find_unread"]

@@ -273,7 +273,8 @@ def test_status_says_what_is_left_to_find_whatever_the_budget(tmp_path: Path) ->
     shown = " ".join(CliRunner().invoke(cli, ["status", "precise", "--storage", url]).output.split())
     assert "left to find: at most " in shown and "(a Gaussian process's bound at 90%, 30 complete trials), " in shown
     assert "times the standard error of a score (1e-05): more trials may find better" in shown
-    assert "left to find" not in CliRunner().invoke(cli, ["status", "plain", "--storage", url]).output
+    said = " ".join(CliRunner().invoke(cli, ["status", "plain", "--storage", url]).output.split())
+    assert "left to find: not read, since loss carries no standard error" in said, said  # not a bound: why not
     left = json.loads(CliRunner().invoke(cli, ["status", "precise", "--storage", url, "--json"]).output)["left_to_find"]
     assert left["noise"] == 1e-05 and left["bound"] > left["noise"] and left["trials"] == 30 and not left["converged"]
     assert f"at most {left['bound']:.3g} of loss better than the best (#{left['best']})" in shown

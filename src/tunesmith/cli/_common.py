@@ -29,7 +29,7 @@ from tunesmith.objective import without_digests
 from tunesmith.samplers import Auto
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study, StudyResult
-from tunesmith.study._convergence import Convergence, assess, room_text
+from tunesmith.study._convergence import Convergence, assess, room_text, room_unread
 from tunesmith.study._spec import sampler_changes
 from tunesmith.study._validation_set import earlier_studies, reuse_line, validation_set
 from tunesmith.trial import TrialRecord
@@ -478,8 +478,11 @@ def _summary(
         console.print(f"[yellow]{terminal_safe(reused)}[/yellow]")
     with _friendly_errors():
         left = left_to_find(study)
+        unread = left_unread(study) if left is None else None
     if left is not None and (room := room_text(left, study.metric)) is not None:
         console.print(terminal_safe(room))
+    elif unread is not None:
+        console.print(terminal_safe(unread))
     summary(study, console=console, analyses=analyses, findings=findings, why_no_result_below=why_no_result_below)
 
 
@@ -492,6 +495,15 @@ def left_to_find(study: Study) -> Convergence | None:
         return None
     check = assess(study.space, study.trials, study.metric)
     return None if check is None or check.bound is None else check
+
+
+def left_unread(study: Study) -> str | None:
+    """Why the summary cannot say what is left to find where `left_to_find` has nothing (`room_unread`: too few
+    complete trials, or scores without a standard error); ``None`` where it says nothing of it by design (several
+    objectives, a recorded convergence) or before any trial completed."""
+    if study.objectives or (study.budget.until_converged and read_attr(study.attrs, ConvergenceAttr) is not None):
+        return None
+    return room_unread(study.trials, study.metric)
 
 
 def _sampler_line(info: StudyInfo, given: Mapping[str, Any]) -> str | None:

@@ -35,6 +35,7 @@ from tunesmith.cli._common import (
     console,
     json_option,
     left_to_find,
+    left_unread,
     storage_option,
     verdict_colour,
 )
@@ -446,6 +447,7 @@ def _status_json(
         },
         "converged": None if converged is None else converged.to_json(),
         "left_to_find": _left_json(study),
+        "left_to_find_unread": left_unread(study),
         "states": states,
         "forbidden": [clause.to_json() for clause in study.space.forbidden],  # as the space's JSON stores them
         "space_used_up": None if used_up is None else used_up.to_json(),

@@ -167,6 +167,27 @@ def assess(space: Space, records: Sequence[TrialRecord], metric: Metric) -> Conv
     return Convergence(trials=len(complete), bound=bound, noise=noise, best=complete[int(np.argmin(loss))].number)
 
 
+def room_unread(records: Sequence[TrialRecord], metric: Metric) -> str | None:
+    """Why what is left to find cannot be said (`room_text`) on ``records``: too few complete trials, or scores
+    without a standard error, with what would let it be read; ``None`` when it can be, or before any trial
+    completed. `tunesmith status` said nothing at all, where the quick start promises it says what is left."""
+    complete = _complete(records, metric)
+    if not complete:
+        return None
+    if len(complete) < MIN_TRIALS:
+        return (f"left to find: not read yet, {len(complete)} complete trial{'s' * (len(complete) != 1)} of the "
+                f"{MIN_TRIALS} the bound needs")  # fmt: skip
+    noise, measured, fitted = _noise(complete, _losses(complete, metric), metric)
+    if noise is not None:
+        return None
+    return (
+        f"left to find: not read, since {metric.name} carries no standard error ({measured} of the {fitted} best "
+        f"trials measured one), which the bound is weighed against: return per-example values (an array, one value "
+        f"per validation example) or per-fold scores (**ts.discipline.fold_metrics('{metric.name}', scores) beside "
+        "the mean)"
+    )
+
+
 def unchecked_note(records: Sequence[TrialRecord], metric: Metric) -> str | None:
     """What `optimize` says when ``until_converged`` could not judge the search: too few trials, or no noise."""
     complete = _complete(records, metric)
