@@ -63,10 +63,10 @@ def test_a_further_objectives_declared_scale_refuses_a_holdout_outside_it() -> N
 def test_the_opening_refused_for_a_further_objectives_scale_is_voided_and_the_next_needs_no_force() -> None:
     study = searched(ts.Metric("val_recall", "max"))
     with pytest.raises(HoldoutScaleMismatch):
-        ts.finalize(study, holdout(recall=84.0))
+        ts.finalize(study, holdout(recall=84.0), holdout="recall-set")
     (opening,) = study.attrs["holdout_log"]
     assert opening["voided"] == "scale"
-    verdict = ts.finalize(study, holdout(recall=0.84))
+    verdict = ts.finalize(study, holdout(recall=0.84), holdout="recall-set")
     assert verdict.check("holdout opened once").status == "ok"
 
 
@@ -87,3 +87,12 @@ def test_every_objective_off_its_scale_is_named_in_the_one_refusal() -> None:
     message = str(raised.value)
     assert "val_acc reads in points of [0, 1]" in message and "holdout_acc=85" in message
     assert "val_recall reads in points of [0, 1]" in message and "holdout_recall=84" in message
+
+
+def test_an_unnamed_holdout_after_a_voided_opening_is_undecided_across_studies() -> None:
+    """This study's log passes the check; other studies' openings of an unnamed set cannot be looked for."""
+    study = searched(ts.Metric("val_recall", "max"))
+    with pytest.raises(HoldoutScaleMismatch):
+        ts.finalize(study, holdout(recall=84.0))
+    check = ts.finalize(study, holdout(recall=0.84)).check("holdout opened once")
+    assert check.status == "undecided" and "pass finalize(..., holdout='<name of the set>')" in check.detail

@@ -1073,7 +1073,9 @@ def _opened_across_studies(within: Check | None, name: str | None,
     study's own log). An opening of a set that other studies opened before (``followed``) fails it, decided: the
     new study was searched with that holdout's verdicts known, so its score is no longer an untouched estimate,
     whatever this study's log says. An unnamed set (``name`` ``None``) cannot be looked for, which the detail
-    says, with how to name it."""
+    says, with how to name it: the check is then "not checked" where this study's log has nothing to say (it read
+    "ok", a decided pass, while its detail said other studies' openings could not be found), and undecided where
+    this study's log passed it."""
     if followed:
         studies = sorted({o.study for o in followed})
         shown = "; ".join(str(o) for o in followed[:5]) + (f"; and {len(followed) - 5} more" if len(followed) > 5
@@ -1093,8 +1095,8 @@ def _opened_across_studies(within: Check | None, name: str | None,
                "is not stable across runs), so openings of it by other studies on this storage cannot be found: "
                "pass finalize(..., holdout='<name of the set>'), the same name wherever that set is read")  # fmt: skip
     if within is None:
-        return Check("holdout opened once", True, unnamed)
-    return replace(within, detail=f"{within.detail}; {unnamed}")
+        return Check("holdout opened once", True, unnamed, checked=False)
+    return replace(within, detail=f"{within.detail}; {unnamed}", decided=within.decided and not within.passed)
 
 
 def _refuse_other_scale(study: Study, opening: HoldoutOpeningAttr, how: str, scores: Mapping[str, float], key: str,
