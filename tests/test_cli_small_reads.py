@@ -282,3 +282,22 @@ def test_status_says_why_it_cannot_read_what_is_left_to_find(tmp_path: Path) -> 
     assert "left to find: not read, since loss carries no standard error (0 of the 20 best" in text, text
     said = json.loads(CliRunner().invoke(cli, ["status", "left", "--storage", url, "--json"]).output)
     assert said["left_to_find"] is None and "carries no standard error" in said["left_to_find_unread"]
+
+
+def test_distinct_values_in_a_ranking_print_distinctly() -> None:
+    # 1.0039, 1.0029 and 1.0010 printed "1" three times in status's top table, a ranking that read as a tie.
+    import io
+
+    from rich.console import Console
+
+    from tunesmith.analysis._common import telling_digits
+    from tunesmith.report import summary
+
+    assert telling_digits([1.0039, 1.0029, 1.0010, 0.5]) == 4
+    assert telling_digits([0.25, 0.5, 0.25]) == 3
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("acc", "max"), storage="memory", seed=0)
+    for value in (1.0039, 1.0029, 1.0010, 0.5):
+        study.tell(study.ask(), {"acc": value})
+    out = io.StringIO()
+    summary(study, console=Console(file=out, width=120), analyses=False)
+    assert all(figure in out.getvalue() for figure in ("1.004", "1.003", "1.001")), out.getvalue()

@@ -283,7 +283,12 @@ def metrics_text(
 
 
 def value_text(
-    metrics: Mapping[str, float], name: str, *, scale: float | None = None, guardrails: Sequence[Guardrail] = ()
+    metrics: Mapping[str, float],
+    name: str,
+    *,
+    scale: float | None = None,
+    guardrails: Sequence[Guardrail] = (),
+    digits: int = 3,
 ) -> str:
     """Metric ``name``'s value, with its standard error and count when it was returned per example
     (``0.965 ± 0.0141 (n=171)``); ``-`` when the metrics lack it.
@@ -295,12 +300,14 @@ def value_text(
     Counted examples that all agree have a sample spread of 0, which is no certainty: a proportion (every example
     right, or every one wrong, on ``scale``: `Metric.scale`, 1 when ``None``) shows the standard error the verdict
     reads for it (`discipline.gap.noise_of`: ``1 ± 0.0194 (n=50, all alike)``); any other value says its noise is
-    unknown. A standard error recorded without a count (by hand) is shown as given.
+    unknown. A standard error recorded without a count (by hand) is shown as given. ``digits``: the fewest
+    significant digits of the value (a table's `telling_digits`, so that distinct values in it never read alike).
     """
     value = metrics.get(name)
     if value is None:
         return "-"
-    shown = format_value(value, bounds=[guardrail.bound for guardrail in guardrails if guardrail.metric == name])
+    bounds = [guardrail.bound for guardrail in guardrails if guardrail.metric == name]
+    shown = format_value(value, bounds=bounds, digits=digits)
     stderr, count = metrics.get(f"{STDERR}{name}"), metrics.get(f"{COUNT}{name}")
     if stderr is None:
         return shown

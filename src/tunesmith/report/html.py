@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tunesmith._attribute_json import json_safe
-from tunesmith.analysis._common import format_value
+from tunesmith.analysis._common import format_value, telling_digits
 from tunesmith.attributes import (
     BaselineAttr,
     EnvironmentAttr,
@@ -407,12 +407,15 @@ def _top_html(data: ReportData) -> str:
             return "<p>No trial ranks: every one that completed is invalidated (said above).</p>"
         return "<p>No completed trials yet.</p>"
     names = list(data.space.dimensions)
+    metric = data.metric
+    digits = telling_digits(r.metrics.get(metric.name) for r in ranked)  # distinct values never read as a tie
+    shown = {r.number: value_text(r.metrics, metric.name, scale=metric.scale, guardrails=data.guardrails,
+                                  digits=digits) for r in ranked}  # fmt: skip
     rows = [
-        [str(r.number), value_text(r.metrics, data.metric.name, scale=data.metric.scale, guardrails=data.guardrails)]
-        + [format_value(r.params[n]) if n in r.params else "-" for n in names]
+        [str(r.number), shown[r.number]] + [format_value(r.params[n]) if n in r.params else "-" for n in names]
         for r in ranked
     ]
-    return _table(["trial", data.metric.name, *names], rows)
+    return _table(["trial", metric.name, *names], rows)
 
 
 def _invalidated_html(data: ReportData) -> str:

@@ -24,7 +24,7 @@ from rich.text import Text
 from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._advice import LEAD_CONFIDENCE, _lead
-from tunesmith.analysis._common import format_value
+from tunesmith.analysis._common import format_value, telling_digits
 from tunesmith.objective import Metric
 from tunesmith.report._data import (
     Findings,
@@ -221,7 +221,9 @@ def _top_table(data: ReportData, top_k: int, width: int, importance: ImportanceR
     records = data.ranked()[:top_k]
     numbers = [str(record.number) for record in records]
     metric_ = data.metric
-    values = [value_text(r.metrics, metric_.name, scale=metric_.scale, guardrails=data.guardrails) for r in records]
+    digits = telling_digits(r.metrics.get(metric_.name) for r in records)  # distinct values never read as a tie
+    values = [value_text(r.metrics, metric_.name, scale=metric_.scale, guardrails=data.guardrails, digits=digits)
+              for r in records]  # fmt: skip
     metric = terminal_safe(data.metric.name)
     names = list(data.space.dimensions)
     cells = {n: [terminal_safe(format_value(r.params[n])) if n in r.params else "-" for r in records] for n in names}
