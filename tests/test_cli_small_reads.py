@@ -301,3 +301,13 @@ def test_distinct_values_in_a_ranking_print_distinctly() -> None:
     out = io.StringIO()
     summary(study, console=Console(file=out, width=120), analyses=False)
     assert all(figure in out.getvalue() for figure in ("1.004", "1.003", "1.001")), out.getvalue()
+
+
+def test_best_prints_a_parameter_as_status_and_the_report_do(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'digits.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="d", seed=0)
+    study.enqueue({"x": 0.53241})
+    study.optimize(lambda trial: trial.params["x"], n_trials=1)
+    best = " ".join(CliRunner().invoke(cli, ["best", "d", "--storage", url]).output.split())
+    status = " ".join(CliRunner().invoke(cli, ["status", "d", "--storage", url]).output.split())
+    assert "x = 0.532" in best and "0.5324" not in best and "0.532" in status, best

@@ -408,11 +408,11 @@ def verdict_colour(ready: bool | None, failed_decided: bool) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-            return f"{value:.3g}"
-        return f"{value:.4g}"
-    return str(value)
+    """A value as the report and `status` print it (`format_value`): `best` printed a parameter to 4 digits
+    (``x = 0.5324``) where they print 0.532."""
+    from tunesmith.analysis._common import format_value
+
+    return format_value(value)
 
 
 def _params_text(params: dict[str, Any]) -> str:
