@@ -167,44 +167,51 @@ def assess(space: Space, records: Sequence[TrialRecord], metric: Metric) -> Conv
     return Convergence(trials=len(complete), bound=bound, noise=noise, best=complete[int(np.argmin(loss))].number)
 
 
+def _unread(records: Sequence[TrialRecord], metric: Metric) -> tuple[int, tuple[int, int] | None] | None:
+    """Why `assess` reads no bound on ``records``: the complete trials' count, with ``None`` when they are fewer than
+    `MIN_TRIALS`, else how many of the best trials measured a standard error of how many were read (too few carry
+    one); ``None`` when the bound can be read."""
+    complete = _complete(records, metric)
+    if len(complete) < MIN_TRIALS:
+        return len(complete), None
+    noise, measured, fitted = _noise(complete, _losses(complete, metric), metric)
+    return None if noise is not None else (len(complete), (measured, fitted))
+
+
+def _no_noise(metric: Metric, measured: int, fitted: int) -> str:
+    """That ``metric`` carries no standard error, and how to give it one."""
+    return (
+        f"{metric.name} carries no standard error ({measured} of the {fitted} best trials measured one): return "
+        "per-example values (an array, one value per validation example) or per-fold scores "
+        f"(**ts.discipline.fold_metrics('{metric.name}', scores) beside the mean)"
+    )
+
+
 def room_unread(records: Sequence[TrialRecord], metric: Metric) -> str | None:
     """Why what is left to find cannot be said (`room_text`) on ``records``: too few complete trials, or scores
     without a standard error, with what would let it be read; ``None`` when it can be, or before any trial
     completed. `tunesmith status` said nothing at all, where the quick start promises it says what is left."""
-    complete = _complete(records, metric)
-    if not complete:
+    unread = _unread(records, metric)
+    if unread is None or unread[0] == 0:
         return None
-    if len(complete) < MIN_TRIALS:
-        return (f"left to find: not read yet, {len(complete)} complete trial{'s' * (len(complete) != 1)} of the "
-                f"{MIN_TRIALS} the bound needs")  # fmt: skip
-    noise, measured, fitted = _noise(complete, _losses(complete, metric), metric)
-    if noise is not None:
-        return None
-    return (
-        f"left to find: not read, since {metric.name} carries no standard error ({measured} of the {fitted} best "
-        f"trials measured one), which the bound is weighed against: return per-example values (an array, one value "
-        f"per validation example) or per-fold scores (**ts.discipline.fold_metrics('{metric.name}', scores) beside "
-        "the mean)"
-    )
+    count, noise = unread
+    if noise is None:
+        trials = f"{count} complete trial{'s' * (count != 1)}"
+        return f"left to find: not read yet, {trials} of the {MIN_TRIALS} the bound needs"
+    return f"left to find: not read, since {_no_noise(metric, *noise)}"
 
 
 def unchecked_note(records: Sequence[TrialRecord], metric: Metric) -> str | None:
     """What `optimize` says when ``until_converged`` could not judge the search: too few trials, or no noise."""
-    complete = _complete(records, metric)
-    if len(complete) < MIN_TRIALS:
-        return (
-            f"until_converged: not judged, {len(complete)} complete trials of the {MIN_TRIALS} the check needs "
-            "before it reads the search"
-        )
-    noise, measured, fitted = _noise(complete, _losses(complete, metric), metric)
-    if noise is not None:
+    unread = _unread(records, metric)
+    if unread is None:
         return None
-    return (
-        f"until_converged: never judged converged, since {metric.name} carries no standard error ({measured} of the "
-        f"{fitted} best trials measured one): return per-example values (an array, one value per validation "
-        f"example) or per-fold scores (**ts.discipline.fold_metrics('{metric.name}', scores) beside the mean), or "
-        "the search runs to its other limits"
-    )
+    count, noise = unread
+    if noise is None:
+        return (f"until_converged: not judged, {count} complete trials of the {MIN_TRIALS} the check needs before it "
+                "reads the search")  # fmt: skip
+    return (f"until_converged: never judged converged, since {_no_noise(metric, *noise)}, or the search runs to its "
+            "other limits")  # fmt: skip
 
 
 class ConvergenceWatch:
