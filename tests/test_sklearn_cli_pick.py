@@ -45,7 +45,7 @@ def test_best_names_the_trial_the_refit_chose_and_that_the_fitted_estimator_is_i
     out = invoke("best", "lr", "--storage", storage)
     assert out.startswith("lr best trial #1 ")
     said = (
-        f"refit chose trial #{chosen} (C=0.01, score 0.8733), not the best trial #1: the last fit's best_params_ "
+        f"refit chose trial #{chosen} (C=0.01, score 0.873), not the best trial #1: the last fit's best_params_ "
         f"and best_estimator_ are trial #{chosen}'s"
     )
     assert said in out
@@ -54,7 +54,7 @@ def test_best_names_the_trial_the_refit_chose_and_that_the_fitted_estimator_is_i
 def test_status_names_the_trial_the_refit_chose_beside_the_best_it_shows(fitted: tuple[str, int]) -> None:
     storage, chosen = fitted
     out = invoke("status", "lr", "--storage", storage)
-    assert f"refit chose trial #{chosen} (C=0.01, score 0.8733), not the best trial #1" in out
+    assert f"refit chose trial #{chosen} (C=0.01, score 0.873), not the best trial #1" in out
     assert "Best: trial 1 " in out
 
 
