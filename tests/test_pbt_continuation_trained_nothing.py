@@ -24,6 +24,19 @@ def _objective(trial: ts.Trial, losses: list[float]) -> float:
     return float(state["loss"])
 
 
+def _train_and_stop_the_bottom(study: ts.Study, members: dict[ts.Trial, list[float]], victim: ts.Trial) -> None:
+    """Each of ``members`` reports its losses, saving each step's state; ``victim`` reports 0.9 twice, is stopped by
+    PBT at its round (checked) and told."""
+    for member, losses in members.items():
+        for loss in losses:
+            member.report(loss=loss)
+            member.save_checkpoint({"loss": loss})
+    victim.report(loss=0.9)
+    victim.report(loss=0.9)
+    assert victim.should_stop(), "PBT stops the bottom member at its round"
+    study.tell(victim)
+
+
 def _continuation_of_a_donor_at_its_last_step(tmp_path: Path) -> tuple[ts.Study, ts.Trial, ts.Trial, float]:
     """Four members, none finished: the donor, the best, ran its loop to its last step and its objective has not
     returned yet; two reported step 4; the worst is stopped at step 2. The continuation that replaces it (checked:
@@ -39,14 +52,7 @@ def _continuation_of_a_donor_at_its_last_step(tmp_path: Path) -> tuple[ts.Study,
     )
     donor, second, third, victim = (study.ask() for _ in range(4))
     _objective(donor, [0.2 - 0.01 * k for k in range(STEPS)])
-    for member, losses in ((second, [0.6, 0.59, 0.58, 0.57]), (third, [0.61, 0.6, 0.59, 0.58])):
-        for loss in losses:
-            member.report(loss=loss)
-            member.save_checkpoint({"loss": loss})
-    victim.report(loss=0.9)
-    victim.report(loss=0.9)
-    assert victim.should_stop(), "PBT stops the bottom member at its round"
-    study.tell(victim)
+    _train_and_stop_the_bottom(study, {second: [0.6, 0.59, 0.58, 0.57], third: [0.61, 0.6, 0.59, 0.58]}, victim)
     child = study.ask()
     assert (study.trials[child.number].attrs.get("parent"), child.start_step) == (donor.number, STEPS)
     returned = _objective(child, [9.0] * STEPS)
@@ -96,13 +102,7 @@ def test_a_donor_whose_checkpoint_holds_the_last_step_is_not_continued(tmp_path:
     for step in range(1, STEPS):
         donor.report(loss=0.2 - 0.01 * step)
     donor.save_checkpoint({"loss": 0.1}, step=STEPS)  # saved in its last iteration, before that step's report
-    for loss in (0.6, 0.59, 0.58, 0.57):
-        third.report(loss=loss)
-        third.save_checkpoint({"loss": loss})
-    victim.report(loss=0.9)
-    victim.report(loss=0.9)
-    assert victim.should_stop(), "PBT stops the bottom member at its round"
-    study.tell(victim)
+    _train_and_stop_the_bottom(study, {third: [0.6, 0.59, 0.58, 0.57]}, victim)
     number = study.ask().number
     child = study.trials[number]
     assert child.attrs.get("parent") != donor.number, child.attrs
