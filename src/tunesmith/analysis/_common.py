@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from tunesmith._numbers import format_value, telling_digits
 from tunesmith.errors import TunesmithError
 from tunesmith.objective import Metric, metric_named
 from tunesmith.trial import TrialRecord, TrialState
@@ -18,6 +19,7 @@ __all__ = [
     "finished_values",
     "format_value",
     "round_sig",
+    "telling_digits",
     "valid_records",
 ]
 
@@ -62,46 +64,3 @@ def round_sig(value: float, digits: int) -> float:
     if value == 0 or not math.isfinite(value):
         return value
     return round(value, digits - 1 - math.floor(math.log10(abs(value))))
-
-
-def format_value(value: object, *, bounds: Iterable[float] = (), digits: int = 3) -> str:
-    """A short human form of a value: ``0.04``, ``3e-05``, ``256``, ``adam``.
-
-    ``bounds``: limits the value is judged against (a guardrail's bound on its metric). A float then gets digits
-    beyond the usual three until the figure printed compares with every bound as the value does: ``0.099996``
-    under ``latency < 0.1`` prints ``0.099996``, never ``0.1``, the figure of a trial that breached it.
-    ``digits``: the fewest significant digits (a table's `telling_digits`).
-    """
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        number, limits = float(value), [float(bound) for bound in bounds]
-        for shown in range(digits, _ROUND_TRIP_DIGITS):
-            text = f"{number:.{shown}g}"
-            if all(_side(float(text), bound) == _side(number, bound) for bound in limits):
-                return text
-        return f"{number:.{_ROUND_TRIP_DIGITS}g}"  # reads back as the value itself, so it compares as the value does
-    return str(value)
-
-
-# Significant digits that print every float so that it reads back exactly.
-_ROUND_TRIP_DIGITS = 17
-# The most significant digits a table gives its values to tell them apart (`telling_digits`).
-_TELLING_DIGITS = 8
-
-
-def telling_digits(values: Iterable[object]) -> int:
-    """The fewest significant digits, from three, at which the distinct floats of ``values`` print distinctly (at
-    most `_TELLING_DIGITS`): a ranking of 1.0039, 1.0029 and 1.0010 printed "1" three times, and read as a tie."""
-    numbers = {float(v) for v in values if isinstance(v, float | np.floating) and math.isfinite(float(v))}
-    for digits in range(3, _TELLING_DIGITS):
-        if len({f"{v:.{digits}g}" for v in numbers}) == len(numbers):
-            return digits
-    return _TELLING_DIGITS
-
-
-def _side(value: float, bound: float) -> int:
-    """-1, 0 or 1: ``value`` below, at or above ``bound`` (0 for NaN, which compares with nothing)."""
-    return (value > bound) - (value < bound)
