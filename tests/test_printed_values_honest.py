@@ -79,6 +79,13 @@ def test_a_value_no_bound_is_near_keeps_its_three_digits() -> None:
     assert format_value(0.456789, bounds=[BOUND]) == format_value(0.456789)
 
 
+def test_a_whole_number_prints_as_one_below_a_million() -> None:
+    """A guardrail bound of 5000 read ``n_params <= 5e+03`` and a latency of 1000 ms ``1e+03``."""
+    assert [format_value(v) for v in (1000.0, 5000.0, -250.0, 999999.0)] == ["1000", "5000", "-250", "999999"]
+    assert [format_value(v) for v in (1e8, 1234.5)] == ["1e+08", "1.23e+03"]  # larger, or not whole: g's form
+    assert ts.Guardrail("n_params", "<=", 5000).describe() == "n_params <= 5000"
+
+
 def test_show_prints_a_feasible_guarded_value_below_the_bound_its_breach_equals(guarded: tuple[str, ts.Study]) -> None:
     url, _ = guarded
 

@@ -32,6 +32,8 @@ def format_value(value: object, *, bounds: Iterable[float] = (), digits: int = 3
         return str(int(value))
     if isinstance(value, float | np.floating):
         number, limits = float(value), [float(bound) for bound in bounds]
+        if number.is_integer() and abs(number) < _WHOLE_UP_TO:
+            return str(int(number))  # 5000, not 5e+03: exact, so it compares with any bound as the value does
         for shown in range(digits, _ROUND_TRIP_DIGITS):
             text = f"{number:.{shown}g}"
             if all(_side(float(text), bound) == _side(number, bound) for bound in limits):
@@ -40,6 +42,9 @@ def format_value(value: object, *, bounds: Iterable[float] = (), digits: int = 3
     return str(value)
 
 
+# A float holding a whole number below this prints as the integer (1000, not 1e+03); above, ``g``'s exponent reads
+# more easily (1e+08).
+_WHOLE_UP_TO = 1e6
 # Significant digits that print every float so that it reads back exactly.
 _ROUND_TRIP_DIGITS = 17
 # The most significant digits a table gives its values to tell them apart (`telling_digits`).

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tunesmith._numbers import format_value
 from tunesmith._text import excerpt
 from tunesmith._validate import checked_arguments, real
 from tunesmith.errors import ConfigError
@@ -353,7 +354,21 @@ class Guardrail:
         return math.isfinite(value) and _OPS[self.op](value, float(self.bound))
 
     def describe(self) -> str:
-        return f"{self.metric} {self.op} {self.bound:g}"
+        """``latency_ms <= 20``: the bound printed in full (``1234567``, never ``1.23457e+06``)."""
+        return f"{self.metric} {self.op} {self.bound_text()}"
+
+    def bound_text(self) -> str:
+        """The bound, printed so that it reads back as itself."""
+        bound = float(self.bound)
+        text = f"{bound:g}"
+        if float(text) == bound:
+            return text
+        return str(int(bound)) if bound.is_integer() else repr(bound)
+
+    def value_text(self, value: float, digits: int = 3) -> str:
+        """``value`` of the metric, printed on the side of the bound it lies on: 50.0000001 under ``<= 50`` prints
+        ``50.0000001``, never ``50``, the figure of a value that holds."""
+        return format_value(float(value), bounds=[float(self.bound)], digits=digits)
 
     def to_json(self) -> dict[str, Any]:
         exact = {"exact": True} if self.exact else {}  # a guardrail stored before reads the same
