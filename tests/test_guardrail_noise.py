@@ -10,6 +10,7 @@ import pytest
 import tunesmith as ts
 from tunesmith.discipline.gap import Noise
 from tunesmith.discipline.guardrails import GuardrailOutcome, read_guardrail
+from tunesmith.study._optimize import NoFeasibleTrialWarning
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
 LATENCY = ts.Guardrail("latency_ms", "<=", 20.0)
@@ -149,3 +150,17 @@ def test_a_search_result_1_8_standard_errors_inside_the_bound_is_undecided_and_s
     assert not check.passed and "cannot tell in the search" in check.detail
     said = "needs 1.97 (Student's t on 399 degrees of freedom), as the reading was chosen for falling inside the bound"
     assert said in check.detail
+
+
+def test_a_breach_is_printed_on_its_side_of_the_bound_and_the_bound_in_full() -> None:
+    """A value just past the bound read ``(got 50)`` under ``<= 50``, the figure of one that holds, and a bound of
+    1234567 printed as 1.23457e+06."""
+    with pytest.warns(NoFeasibleTrialWarning, match="nearest to it latency_ms = 50.0000001"):
+        study = tuned(guardrails=(ts.Guardrail("latency_ms", "<=", 50.0),), latency=50.0000001)
+    reasons = {record.reason for record in study.trials}
+    assert reasons == {"guardrail breached: latency_ms <= 50 (got 50.0000001)"}
+    big = ts.Guardrail("params", "<", 1234567)
+    assert big.describe() == "params < 1234567" and float(big.value_text(1234567.4)) >= 1234567
+    assert "'params': ('<', 1234567)" in ts.choose.best("loss", bounds={"params": ("<", 1234567)}).describe()
+    reading = read_guardrail(ts.Guardrail("latency_ms", "<=", 50.0), 50.00001)
+    assert "(50.00001;" in reading.describe() and "breached" in reading.describe()

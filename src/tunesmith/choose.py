@@ -172,7 +172,7 @@ class Best:
 
     def describe(self) -> str:
         """The call that states this rule."""
-        bounds = ", ".join(f"{b.metric!r}: ({b.op!r}, {b.bound:g})" for b in self.bounds)
+        bounds = ", ".join(f"{b.metric!r}: ({b.op!r}, {b.bound_text()})" for b in self.bounds)
         return f"ts.choose.best({self.metric!r}{f', bounds={{{bounds}}}' if bounds else ''})"
 
     def to_json(self) -> dict[str, Any]:
@@ -189,10 +189,11 @@ def _bound_noise(bound: Guardrail, chosen: TrialRecord) -> str:
     true value may break the bound: choose.best reads bounds on the values), of unknown noise, or nothing (met
     beyond the noise)."""
     value, stderr = chosen.metrics[bound.metric], chosen.metrics.get(f"{STDERR}{bound.metric}")
+    shown = bound.value_text(value, 4)  # on the side of the bound it lies on
     if stderr == 0 and not chosen.metrics.get(f"{COUNT}{bound.metric}"):
         return ""  # a stderr of 0 the objective recorded itself (not per-example values all alike): exact
     if stderr is None or not math.isfinite(stderr) or stderr <= 0:
-        return (f"{bound.describe()} is read on #{chosen.number}'s value {value:.4g}, of no recorded noise: "
+        return (f"{bound.describe()} is read on #{chosen.number}'s value {shown}, of no recorded noise: "
                 f"whether its true value meets the bound is unknown (per-example values of {bound.metric} would "
                 "tell)")  # fmt: skip
     inside = abs(value - float(bound.bound)) / stderr
@@ -200,7 +201,7 @@ def _bound_noise(bound: Guardrail, chosen: TrialRecord) -> str:
         return ""
     count = chosen.metrics.get(f"{COUNT}{bound.metric}")
     on = f" on {int(count)} examples" if count is not None and math.isfinite(count) else ""
-    return (f"{bound.describe()} is met only within noise by #{chosen.number} ({value:.4g} +- {stderr:.2g}{on}: "
+    return (f"{bound.describe()} is met only within noise by #{chosen.number} ({shown} +- {stderr:.2g}{on}: "
             f"{inside:.1f} standard errors inside the bound, beyond the noise needs more than {_BOUND_CUT:.2f}), "
             "so its true value may break it; more examples per evaluation would tell, and the verdict reads the "
             "bound on the re-runs of ts.validate_top")  # fmt: skip

@@ -576,7 +576,7 @@ def _judged(result: Any, candidate: int, seed: int, metric: Metric, guardrails: 
                 seed,
                 TrialState.INFEASIBLE.value,
                 metrics,
-                f"guardrail breached: {guardrail.describe()} (got {observed:g})",
+                f"guardrail breached: {guardrail.describe()} (got {guardrail.value_text(observed)})",
                 examples,
                 TrialKind.GUARDRAIL,
             )

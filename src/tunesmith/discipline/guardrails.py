@@ -937,16 +937,17 @@ class GuardrailReading:
         """``latency_ms <= 20: cannot tell on the holdout (20.07 +- 0.354 (400 examples), 0.2 standard errors
         beyond; ...)``: the rule, the outcome ``where`` it was measured, the value and its noise."""
         rule, at = self.guardrail.describe(), f" {where}" if where else ""
+        point = self.guardrail.value_text(self.value, 4)  # on the side of the bound it lies on
         if self.noise is not None and unmeasured_zero(self.noise):
             return self._describe_unmeasured_zero(rule, at, self.noise)
         if self.noise is None or not self.noise_known:
             if self.outcome is GuardrailOutcome.BREACHED:
-                return (f"{rule}: breached{at} ({self.value:.4g}; its noise is unknown, so this reads the point, and "
+                return (f"{rule}: breached{at} ({point}; its noise is unknown, so this reads the point, and "
                         "beyond the bound a point is a breach)")  # fmt: skip
             measures = _what_measures(self.guardrail)
-            return (f"{rule}: not shown to hold{at} ({self.value:.4g}, inside the bound on the point; its noise is "
+            return (f"{rule}: not shown to hold{at} ({point}, inside the bound on the point; its noise is "
                     f"unknown, so the point alone cannot show that it holds: {measures})")  # fmt: skip
-        value = f"{self.value:.4g} +- {self.noise.stderr:.3g} ({self.noise.source})"
+        value = f"{point} +- {self.noise.stderr:.3g} ({self.noise.source})"
         if self.noise.stderr <= 0:
             return f"{rule}: {self.outcome.value}{at} ({value})"
         z = self.inside / self.noise.stderr
@@ -960,7 +961,7 @@ class GuardrailReading:
     def _describe_unmeasured_zero(self, rule: str, at: str, noise: Noise) -> str:
         """The detail of a reading whose runs agreed exactly (`unmeasured_zero`): a breach on the point, else not
         shown to hold, with what would measure the noise the agreement hides."""
-        alike = f"{self.value:.4g} on all {noise.source}: runs that agree exactly"
+        alike = f"{self.guardrail.value_text(self.value, 4)} on all {noise.source}: runs that agree exactly"
         if self.outcome is GuardrailOutcome.BREACHED:
             return (f"{rule}: breached{at} ({alike}, with no per-example or per-fold values, leave its noise unknown, "
                     "so this reads the point, and beyond the bound a point is a breach)")  # fmt: skip

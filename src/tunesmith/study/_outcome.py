@@ -155,7 +155,7 @@ def judge(
             return Outcome(
                 TrialState.INFEASIBLE,
                 metrics,
-                f"guardrail breached: {guardrail.describe()} (got {observed:g})",
+                f"guardrail breached: {guardrail.describe()} (got {guardrail.value_text(observed)})",
                 kind=TrialKind.GUARDRAIL,
             )
     return Outcome(TrialState.COMPLETE, metrics)
