@@ -247,3 +247,16 @@ def test_the_dashboards_front_carries_each_objective_with_its_standard_error(fro
     rows = {row["number"]: row for row in _dashboard(study)["front"]["trials"]}
     expected = {r.number: {m.name: value_text(r.metrics, m.name) for m in study.objectives} for r in study.pareto_front}
     assert {number: row.get("texts") for number, row in rows.items()} == expected
+
+
+def test_the_dashboards_best_reads_a_percentage_all_alike_on_its_scale_as_best_does(tmp_path: Path) -> None:
+    """A best whose examples were all right (100 on a percentage) has the standard error of a proportion on its
+    scale; the dashboard read it on a scale of 1 and showed ``100 (n=50, all alike, noise unknown)``."""
+    url = f"sqlite:///{tmp_path / 'pct.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("acc_pct", "max", scale=100),
+                     budget=ts.Budget(trials=3), storage=url, name="pct", seed=0, sampler="random")  # fmt: skip
+    study.optimize(lambda t: {"acc_pct": [100.0] * 50 if t.number == 1 else [100.0] * 40 + [0.0] * 10})
+    expected = value_text(study.best.metrics, "acc_pct", scale=100)
+    assert "all alike" in expected
+    assert _dashboard(study)["best"]["text"] == expected
+    assert expected in _said("best", "pct", "--storage", url)

@@ -174,7 +174,8 @@ def snapshot(
     shown = shown_best(data)  # several objectives: no best, the front instead
     best_json = None if shown is None else {
         "number": shown.record.number, "value": shown.record.value(metric),
-        "text": value_text(shown.record.metrics, metric, guardrails=data.guardrails), "params": shown.record.params,
+        "text": value_text(shown.record.metrics, metric, scale=data.metric.scale, guardrails=data.guardrails),
+        "params": shown.record.params,
         # As `best --json` says them: the re-runs' pick, whether it is told apart beyond noise (only then validated)
         # and from which candidates it is not, so that the page never calls a pick within noise validated.
         "validated": shown.validated, "rerun_pick": shown.record.number if shown.rerun else None,
