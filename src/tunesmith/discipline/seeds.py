@@ -450,8 +450,8 @@ class SeedReport:
             mark = "*" if self.winner is not None and c.trial == self.winner.trial else " "
             if not c.eligible and c.trial != BASELINE_NUMBER:
                 status = f" not eligible: {c.note}"
-            elif c.trial != BASELINE_NUMBER and (better := _beaten_on_every_seed(c, eligible, self.metric)) is not None:
-                status = f" beaten on every seed by #{better}"
+            elif c.trial != BASELINE_NUMBER and (better := _dominated_by(c, eligible, self.metric)) is not None:
+                status = f" left out: {better.text()}"
             else:
                 status = ""
             completed = sum(1 for run in c.runs if run.state != TrialState.FAILED.value)
@@ -534,10 +534,29 @@ def _confirmed(confirmation: Candidate, metric: Metric) -> str:
     return line + (f" ({confirmation.note})" if confirmation.note else "")
 
 
-def _beaten_on_every_seed(candidate: Candidate, others: Sequence[Candidate], metric: Metric) -> int | None:
-    """The trial number of a candidate at least as good as ``candidate`` on every seed and better on one
-    (``None``: none is), comparing the runs of each seed (all completed: the candidates are eligible)."""
+@dataclass(frozen=True)
+class _Dominated:
+    """Another candidate, ``by``, at least as good as a candidate on every one of the ``seeds`` and better on
+    ``beaten`` of them (at least one)."""
+
+    by: int
+    beaten: int
+    seeds: int
+
+    def text(self) -> str:
+        """What the summary says: beaten on every seed only when it was; a tie on the others is named, since a
+        one-seed difference says nothing of noise (the rule is admissibility: on no seed did it do better)."""
+        if self.beaten == self.seeds:
+            return f"beaten on every seed by #{self.by}"
+        return (f"#{self.by} matched it on {self.seeds - self.beaten} of the {self.seeds} seeds and beat it on "
+                f"{self.beaten}, so it was better on none")
+
+
+def _dominated_by(candidate: Candidate, others: Sequence[Candidate], metric: Metric) -> _Dominated | None:
+    """A candidate at least as good as ``candidate`` on every seed and better on one (``None``: none is), comparing
+    the runs of each seed (all completed: the candidates are eligible); of several, the one better on most seeds."""
     mine = [run.metrics.get(metric.name) for run in candidate.runs]
+    found: list[_Dominated] = []
     for other in others:
         if other is candidate:
             continue
@@ -545,9 +564,10 @@ def _beaten_on_every_seed(candidate: Candidate, others: Sequence[Candidate], met
         pairs = [(a, b) for a, b in zip(mine, theirs, strict=True) if a is not None and b is not None]
         if len(pairs) != len(mine) or not pairs:
             continue
-        if all(not metric.better(a, b) for a, b in pairs) and any(metric.better(b, a) for a, b in pairs):
-            return other.trial
-    return None
+        beaten = sum(1 for a, b in pairs if metric.better(b, a))
+        if beaten and all(not metric.better(a, b) for a, b in pairs):
+            found.append(_Dominated(other.trial, beaten, len(pairs)))
+    return max(found, key=lambda d: d.beaten, default=None)
 
 
 # The one-sided level at which the winner must beat each other eligible candidate, shared among the candidates it was
@@ -1015,9 +1035,9 @@ def validate_top(
                        keep_checkpoint=keep_checkpoints, limits=limits, ended=ended)  # fmt: skip
     candidates.extend(summarised(ran))
     eligible = [c for c in candidates if c.eligible]
-    # Every candidate ran on the same seeds: one beaten on every seed by another has nothing to offer the rule,
+    # Every candidate ran on the same seeds: one another matches or beats on every seed has nothing to offer the rule,
     # however steady it is (on two seeds, a spread of 0 by chance would otherwise win the lower bound).
-    undominated = [c for c in eligible if _beaten_on_every_seed(c, eligible, study.metric) is None]
+    undominated = [c for c in eligible if _dominated_by(c, eligible, study.metric) is None]
     winner = None
     for c in undominated:  # in the search's ranking: of candidates level on the score the best in the search wins
         if winner is None or study.metric.better(c.score, winner.score):
