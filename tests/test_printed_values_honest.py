@@ -79,10 +79,13 @@ def test_a_value_no_bound_is_near_keeps_its_three_digits() -> None:
     assert format_value(0.456789, bounds=[BOUND]) == format_value(0.456789)
 
 
-def test_a_whole_number_prints_as_one_below_a_million() -> None:
-    """A guardrail bound of 5000 read ``n_params <= 5e+03`` and a latency of 1000 ms ``1e+03``."""
+def test_a_value_from_a_thousand_to_a_million_prints_without_an_exponent() -> None:
+    """A guardrail bound of 5000 read ``n_params <= 5e+03``, a latency of 1000 ms ``1e+03`` and a size of 1950.46
+    ``1.95e+03`` beside its bound of 1500."""
     assert [format_value(v) for v in (1000.0, 5000.0, -250.0, 999999.0)] == ["1000", "5000", "-250", "999999"]
-    assert [format_value(v) for v in (1e8, 1234.5)] == ["1e+08", "1.23e+03"]  # larger, or not whole: g's form
+    assert [format_value(v) for v in (1950.46, 999.96, 123456.7)] == ["1950", "1000", "123457"]
+    assert format_value(1950.46, bounds=[1950.3]) == "1950.5"  # the digits that keep it on its side of the bound
+    assert [format_value(v) for v in (1e8, 0.000123)] == ["1e+08", "0.000123"]  # a million on: g's form
     assert ts.Guardrail("n_params", "<=", 5000).describe() == "n_params <= 5000"
 
 

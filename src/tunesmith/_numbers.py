@@ -19,7 +19,7 @@ __all__ = ["format_value", "telling_digits"]
 
 
 def format_value(value: object, *, bounds: Iterable[float] = (), digits: int = 3) -> str:
-    """A short human form of a value: ``0.04``, ``3e-05``, ``256``, ``adam``.
+    """A short human form of a value: ``0.04``, ``3e-05``, ``256``, ``1950``, ``adam``.
 
     ``bounds``: limits the value is judged against (a guardrail's bound on its metric). A float then gets digits
     beyond the usual three until the figure printed compares with every bound as the value does: ``0.099996``
@@ -32,18 +32,18 @@ def format_value(value: object, *, bounds: Iterable[float] = (), digits: int = 3
         return str(int(value))
     if isinstance(value, float | np.floating):
         number, limits = float(value), [float(bound) for bound in bounds]
-        if number.is_integer() and abs(number) < _WHOLE_UP_TO:
-            return str(int(number))  # 5000, not 5e+03: exact, so it compares with any bound as the value does
         for shown in range(digits, _ROUND_TRIP_DIGITS):
             text = f"{number:.{shown}g}"
+            if "e+" in text and abs(number) < _WHOLE_UP_TO:
+                text = f"{number:.0f}"  # 1950 beside a bound of 1500, not 1.95e+03: more digits, never fewer
             if all(_side(float(text), bound) == _side(number, bound) for bound in limits):
                 return text
         return f"{number:.{_ROUND_TRIP_DIGITS}g}"  # reads back as the value itself, so it compares as the value does
     return str(value)
 
 
-# A float holding a whole number below this prints as the integer (1000, not 1e+03); above, ``g``'s exponent reads
-# more easily (1e+08).
+# A float below this that ``g`` would print with an exponent prints rounded to a whole number instead (1000 and 1950,
+# not 1e+03 and 1.95e+03); above, the exponent reads more easily (1e+08).
 _WHOLE_UP_TO = 1e6
 # Significant digits that print every float so that it reads back exactly.
 _ROUND_TRIP_DIGITS = 17
