@@ -43,7 +43,7 @@ from tunesmith.report._shown import (
 )
 from tunesmith.space import Space
 from tunesmith.study import Study
-from tunesmith.study._optimize import no_feasible_note
+from tunesmith.study._optimize import failed_some_note, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
 from tunesmith.trial import TrialRecord
 
@@ -91,6 +91,8 @@ def summary(
     aims = ", ".join(f"{m.name} ({m.direction})" for m in (data.objectives or (data.metric,)))
     heading = terminal_safe(f"{aims}, {counts}")
     out.rule(f"[bold]{terminal_safe(data.name)}[/bold]: {heading}")
+    if failed := failed_some_note(data.records, where):
+        out.print(Text(_plain(failed), style="yellow"))
     shown = shown_best(data)
     # Before the top-k table, whose parameter columns are chosen by importance when the width cannot hold them all.
     found = findings if findings is not None else (analyse(data) if analyses else None)

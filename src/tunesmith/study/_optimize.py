@@ -77,8 +77,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STOPPED_BY_STUDY", "AllTrialsFailedWarning", "Callback", "NoFeasibleTrialWarning", "NotOptimizing", "Objective",
-    "ObjectiveError", "StudyResult", "failure_text", "no_feasible_note", "no_result_traceback", "optimize",
-    "request_stop",
+    "ObjectiveError", "StudyResult", "failed_some_note", "failure_text", "no_feasible_note", "no_result_traceback",
+    "optimize", "request_stop",
 ]  # fmt: skip
 
 Objective = Callable[[Trial], Any]
@@ -1082,6 +1082,38 @@ def _whose(failed: Sequence[TrialRecord]) -> str:
     return (f"{said}: too few to tell a broken objective from a part of the space that fails ({needed} configurations "
             f"failing so would put that chance under {_BLAME_LEVEL:.0%}; one configuration known to work that fails "
             "so decides it)")  # fmt: skip
+
+
+# The failures `failed_some_note` names one by one, the most common first; the rest it counts.
+_FAILURES_NAMED = 2
+
+
+def failed_some_note(records: Sequence[TrialRecord], where: str | None) -> str | None:
+    """What to say of the trials that failed in a study that has results: how many of the finished trials, the
+    commonest failures (`_same_way`) with their trials, where the tracebacks are and how to re-queue them after a fix
+    (``where``: as `no_feasible_note` takes it); ``None`` when none failed, a retry re-ran each, or nothing gave a
+    result (then `no_feasible_note` says why).
+
+    A run whose objective raised in 5 of its 12 trials (a guardrail metric missing where x <= 0.3, the region of the
+    best losses) ended with exit code 0 and a heading that said "5 failed" and nothing of why, while the best it
+    printed came from the region the failures left. Interruptions and lost workers are the machinery's, not the
+    objective's: not counted."""
+    valid = [r for r in records if r.invalidated is None]
+    retried = {r.attrs["retry_of"] for r in valid if "retry_of" in r.attrs}
+    failed = [r for r in valid if r.state is TrialState.FAILED and _failed_trial(r) and r.number not in retried]
+    if not failed or not any(_worked(r) for r in valid):
+        return None
+    finished = sum(1 for r in valid if r.state.is_finished)
+    groups = sorted(_failures_by_way(failed), key=len, reverse=True)  # stable: the earliest first among equals
+    named = "; ".join(f"{len(g)} x {failure_text(g[0])} ({_numbers(g)})" for g in groups[:_FAILURES_NAMED])
+    others = sum(len(g) for g in groups[_FAILURES_NAMED:])
+    more = f"; {others} more, failing {len(groups) - _FAILURES_NAMED} other ways" if others else ""
+    if where == "":
+        read = "each one's traceback or reason is its `error` or `reason` in `study.trials`"
+    else:
+        read = f"`tunesmith trials {where or 'STUDY'} --failed` lists them with their reasons and tracebacks"
+    return (f"{len(failed)} of the {finished} finished trials failed and gave no result: {named}{more}. {read}; "
+            f"fix the objective, then {_requeue(failed, where)}")
 
 
 def _requeue(failed: Sequence[TrialRecord], where: str | None) -> str:
