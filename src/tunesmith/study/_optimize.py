@@ -926,7 +926,7 @@ def _infeasible_note(infeasible: Sequence[TrialRecord], guardrails: Sequence[Gua
         if finite:
             ceiling = guardrail.op in ("<=", "<")
             value, number = min(finite, key=lambda b: (b[0] if ceiling else -b[0], b[1]))
-            said += f", the nearest to it {guardrail.metric} = {_beside_bound(value, guardrail)} (trial #{number})"
+            said += f", the nearest to it {guardrail.metric} = {guardrail.value_text(value)} (trial #{number})"
         broken.append(said)
     which = "; ".join(broken) or "each trial's reason says which guardrail it broke"
     return (
@@ -1133,16 +1133,6 @@ def _requeue(failed: Sequence[TrialRecord], where: str | None) -> str:
         return f"re-queue {them} with study.retry_failed({asked}) ({spends})"
     flags = "".join(f" --kind {kind.value}" for kind in kinds)
     return f"re-queue {them} with `tunesmith retry {where or 'STUDY'}{flags}` ({spends})"
-
-
-def _beside_bound(value: float, guardrail: Guardrail) -> str:
-    """``value`` with three significant digits, or as many more as it takes for the figure to breach ``guardrail``
-    as the value does: 20.0004 under ``<= 20`` printed as ``20`` would read as a trial that met it."""
-    for digits in range(3, 18):
-        text = f"{value:.{digits}g}"
-        if guardrail.holds(float(text)) == guardrail.holds(value):
-            return text
-    return repr(value)
 
 
 def _budget_left(study: Study, records: Sequence[TrialRecord], usage: BudgetUsage, now: float) -> bool:
