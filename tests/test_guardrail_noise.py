@@ -164,3 +164,13 @@ def test_a_breach_is_printed_on_its_side_of_the_bound_and_the_bound_in_full() ->
     assert "'params': ('<', 1234567)" in ts.choose.best("loss", bounds={"params": ("<", 1234567)}).describe()
     reading = read_guardrail(ts.Guardrail("latency_ms", "<=", 50.0), 50.00001)
     assert "(50.00001;" in reading.describe() and "breached" in reading.describe()
+
+
+def test_re_runs_that_breach_just_past_the_bound_are_printed_past_it() -> None:
+    """Each re-run breaching ``latency_ms <= 20`` at 20.0000004 was listed as ``seed N: 20``."""
+    study = tuned()
+    ts.validate_top(study, lambda trial: {"loss": (trial.params["x"] - 0.3) ** 2, "latency_ms": 20.0000004},
+                    k=1, seeds=3)  # fmt: skip
+    verdict = ts.finalize(study, lambda params, seed: {"holdout_loss": 0.1})
+    detail = verdict.check("guardrails").detail
+    assert "3 of 3 re-runs breached it" in detail and ": 20.0000004" in detail and ": 20," not in detail

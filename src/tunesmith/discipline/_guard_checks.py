@@ -229,10 +229,11 @@ def _part(reading: GuardrailReading, where: str, rule: str, *, shown: bool) -> s
     """One reading in the detail; ``shown``: readings with known noise (or a breach) decide the guardrail, and a
     point of unknown noise inside the bound is then only named."""
     if shown and not reading.noise_known and reading.outcome is GuardrailOutcome.UNDECIDED:
+        point = reading.guardrail.value_text(reading.value, 4)  # on the side of the bound it lies on
         if reading.noise is not None and unmeasured_zero(reading.noise):
-            return (f"inside the bound {where} ({reading.value:.4g} on all {reading.noise.source}: runs that agree "
+            return (f"inside the bound {where} ({point} on all {reading.noise.source}: runs that agree "
                     "exactly measure no noise, so this point shows nothing)")  # fmt: skip
-        return f"inside the bound {where} ({reading.value:.4g}; its noise is unknown, so this point shows nothing)"
+        return f"inside the bound {where} ({point}; its noise is unknown, so this point shows nothing)"
     return reading.describe(where).removeprefix(f"{rule}: ")
 
 
@@ -274,7 +275,8 @@ def _breached_on_their_own(breaching: Sequence[SeedRun], runs: int, guardrail: G
                            shown: Sequence[SeedRun] = ()) -> str:  # fmt: skip
     """What the detail says of re-runs that breached ``guardrail`` each on its own (recorded INFEASIBLE), ``shown``
     those among them beyond their own noise (`_beyond_its_noise`)."""
-    named = ", ".join(f"seed {run.seed}: {run.metrics[guardrail.metric]:.4g}" for run in breaching[:5])
+    named = ", ".join(f"seed {run.seed}: {guardrail.value_text(run.metrics[guardrail.metric], 4)}"
+                      for run in breaching[:5])  # fmt: skip
     more = f" and {len(breaching) - 5} more" if len(breaching) > 5 else ""
     said = f"{len(breaching)} of {runs} re-runs breached it (each recorded INFEASIBLE; {named}{more})"
     fix = "find what breaches on those seeds, fix it and re-run ts.validate_top(study, objective)"
