@@ -6,6 +6,8 @@ nothing of why."""
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from click.testing import CliRunner
 
 import tunesmith as ts
 from tunesmith.cli import cli
+from tunesmith.dashboard._data import SnapshotCache, snapshot
+from tunesmith.report import write_report
 from tunesmith.study._optimize import failed_some_note
 from tunesmith.trial import TrialKind
 
@@ -84,3 +88,18 @@ def test_no_note_without_a_result_or_a_failure() -> None:
         broken.optimize(lambda trial: 1 / 0, fail_fast=None)
     assert [r.kind for r in broken.trials] == [TrialKind.EXCEPTION] * 3
     assert failed_some_note(broken.trials, "") is None
+
+
+def test_the_report_says_what_status_says_of_the_failures(flaky: tuple[str, ts.Study], tmp_path: Path) -> None:
+    _, study = flaky
+    page = write_report(study, tmp_path / "flaky.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", " ", page, flags=re.S)))
+    words = " ".join(text.split())
+    assert "Failed trials 6 of the 12 finished trials failed and gave no result: 4 x KeyError: 'sometimes'" in words
+    assert "`tunesmith trials STUDY --failed` lists them" in words
+
+
+def test_the_dashboard_carries_the_same_words(flaky: tuple[str, ts.Study]) -> None:
+    _, study = flaky
+    said = snapshot(study.info, study.trials, SnapshotCache())["failed"]
+    assert said == failed_some_note(study.trials, None) and said.startswith("6 of the 12 finished trials failed")

@@ -32,6 +32,7 @@ from tunesmith.schedulers import make_scheduler
 from tunesmith.storage import StudyInfo
 from tunesmith.study import DEFAULT_GRACE, StudySpec, gone_notes
 from tunesmith.study._convergence import recorded_text
+from tunesmith.study._optimize import failed_some_note
 from tunesmith.trial import TrialRecord
 
 __all__ = ["FIGURES", "FRONT_FIGURES", "LATEST", "SnapshotCache", "json_safe", "snapshot", "study_data", "trial_json"]
@@ -212,6 +213,7 @@ def snapshot(
             "converged": recorded_text(data.attrs, data.budget, data.metric),  # null unless it converged
             "best": best_json,
             "no_feasible": no_feasible_note(data),  # no best: every finished trial broke a guardrail
+            "failed": failed_some_note(data.records, None),  # some trials failed beside the results: which, as status
             "front": _front_json(data),
             "verdict": verdict_json(info.attrs, records),  # null before finalize; the best is not ready until it says
             "latest": [trial_json(r, metric, gone.get(r.number)) for r in latest],

@@ -63,6 +63,7 @@ from tunesmith.report.export import not_written
 from tunesmith.report.terminal import _standing_out
 from tunesmith.space import Space
 from tunesmith.study._convergence import recorded_text
+from tunesmith.study._optimize import failed_some_note
 from tunesmith.study._validation_set import compared_text
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -151,6 +152,8 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
         out.append(_Section("Best configuration", _best_html(data)))
     ranked_by = f" by {data.metric.name}, the first objective" if data.several else ""
     out.append(_Section(f"Top {TOP_K} trials{ranked_by}", _top_html(data)))
+    if failed := failed_some_note(data.records, None):  # as the terminal summary says it, under its heading
+        out.append(_Section("Failed trials", f"<p>{html.escape(failed)}</p>"))
     if data.invalidated:
         out.append(_Section("Invalidated trials", _invalidated_html(data)))
     environments = _environments_section(data)

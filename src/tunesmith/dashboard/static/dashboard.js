@@ -122,7 +122,8 @@
         (data.front.off_front ? "; " + data.front.off_front : "") +
         // what `tunesmith best` and status say under the front
         (data.front.few_trained ? "; " + data.front.few_trained : "") +
-        (data.front.near_front ? "; " + data.front.near_front : "") :
+        (data.front.near_front ? "; " + data.front.near_front : "") +
+        (data.failed ? "; " + data.failed : "") :
       data.no_feasible || "no complete trial with every objective yet";
     var head = el("tr");
     ["#"].concat(names, ["parameters"]).forEach(function (title) { head.appendChild(el("th", title)); });
@@ -152,7 +153,8 @@
     $("ts-best-value").textContent = data.metric.name + " = " + (data.best.text || fmt(data.best.value)) + " (" +
       data.metric.direction + ") at trial " + data.best.number +
       (data.best.label || "") +
-      (data.best.note ? "; " + data.best.note : "");
+      (data.best.note ? "; " + data.best.note : "") +
+      (data.failed ? "; " + data.failed : "");  // as status says it under its heading
     Object.keys(data.best.params).forEach(function (key) {
       var row = el("tr");
       row.appendChild(el("th", key));
