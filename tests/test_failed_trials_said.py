@@ -7,6 +7,7 @@ nothing of why."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -103,3 +104,11 @@ def test_the_dashboard_carries_the_same_words(flaky: tuple[str, ts.Study]) -> No
     _, study = flaky
     said = snapshot(study.info, study.trials, SnapshotCache())["failed"]
     assert said == failed_some_note(study.trials, None) and said.startswith("6 of the 12 finished trials failed")
+
+
+def test_status_json_carries_the_words_status_prints(flaky: tuple[str, ts.Study]) -> None:
+    url, _ = flaky
+    result = CliRunner().invoke(cli, ["status", "flaky", "--storage", url, "--json"], catch_exceptions=False)
+    failed = json.loads(result.output)["failed"]
+    assert failed.startswith("6 of the 12 finished trials failed") and " ".join(failed.split()) in _said(
+        "status", "flaky", "--storage", url)

@@ -51,7 +51,7 @@ from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._convergence import recorded_text
 from tunesmith.study._known import _priors, valid
-from tunesmith.study._optimize import failure_text, no_feasible_note
+from tunesmith.study._optimize import failed_some_note, failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
 from tunesmith.study._validation_set import earlier_studies, validation_set
 from tunesmith.trial import TrialRecord, TrialState
@@ -431,7 +431,8 @@ def _status_json(
     """`status --json`: the budget spent and its limits (null: no such limit), the trials by state, the space used
     up (null while it is not), the search's convergence (null unless ``until_converged`` stopped it) and what is left
     to find (`_left_json`), the scheduler's stops (null for a scheduler that stops none by design, FIFO), the recorded
-    verdict (null before `finalize`) and the validation set (`_validation_set_json`)."""
+    verdict (null before `finalize`), the validation set (`_validation_set_json`) and the failures beside the
+    results (`failed_some_note`)."""
     budget = study.budget
     states: dict[str, int] = {}
     for record in records:
@@ -449,6 +450,8 @@ def _status_json(
         "left_to_find": _left_json(study),
         "left_to_find_unread": left_unread(study),
         "states": states,
+        # the failures beside the study's results, in the words status prints under its heading (null: none)
+        "failed": failed_some_note(records, listing_arguments(study.name, study.storage.url)),
         "forbidden": [clause.to_json() for clause in study.space.forbidden],  # as the space's JSON stores them
         "space_used_up": None if used_up is None else used_up.to_json(),
         "scheduler": None if stops is None else stops.to_json(),
