@@ -197,13 +197,16 @@ def front_check(study: Study, chosen: TrialRecord, *, opened: bool = True) -> Ch
 def near_front(front: Sequence[TrialRecord], records: Sequence[TrialRecord],
                objectives: Sequence[Metric]) -> list[TrialRecord]:  # fmt: skip
     """The COMPLETE ``records`` off the ``front`` that it dominates only within the recorded noise of the
-    objectives: no front member that dominates one does so beyond the noise on every objective (`dominators`),
-    so the front cannot be told from them. Only records whose every objective carries its noise count (with a
-    record's noise unknown, whether the front dominates it beyond noise is unknown, not within it)."""
+    objectives: every front member that dominates one is within the noise on some objective whose noise is
+    recorded (`dominators`: dominance beyond noise needs every objective), so the front cannot be told from them.
+    A record without noise on any objective never counts: whether the front dominates it beyond noise is unknown,
+    not within it; nor does one beyond the noise wherever it is recorded and of unknown noise elsewhere. An
+    objective without noise beside a noisy one (an exact latency beside an error rate) no longer hides a trial
+    within the error rate's noise of the front: it had, and status said nothing of it."""
     on_front = {r.number for r in front}
     near = []
     for record in records:
-        if record.number in on_front or any(noise_of(record.metrics, m.name) is None for m in objectives):
+        if record.number in on_front or all(noise_of(record.metrics, m.name) is None for m in objectives):
             continue
         if record.state is not TrialState.COMPLETE or any(m.name not in record.metrics for m in objectives):
             continue
