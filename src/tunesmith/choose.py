@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tunesmith._numbers import format_value
 from tunesmith.errors import ConfigError
 from tunesmith.objective import COUNT, STDERR, Guardrail, Metric
 from tunesmith.pareto import loss_matrix
@@ -129,8 +130,11 @@ def _objective(name: str, objectives: Sequence[Metric], what: str) -> Metric:
     )
 
 
-def _describe(record: TrialRecord, objectives: Sequence[Metric]) -> str:
-    return ", ".join(f"{m.name} {record.metrics[m.name]:.4g}" for m in objectives)
+def _describe(record: TrialRecord, objectives: Sequence[Metric], bounds: Sequence[Guardrail] = ()) -> str:
+    """``record``'s objectives, each printed on its side of the ``bounds`` on it (10.00001 beside ``<= 10``)."""
+    shown = {m.name: format_value(record.metrics[m.name], bounds=[b.bound for b in bounds if b.metric == m.name],
+                                  digits=4) for m in objectives}  # fmt: skip
+    return ", ".join(f"{name} {text}" for name, text in shown.items())
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,7 @@ class Best:
         least summed distance outside them) and its objectives; the fix is the caller's to give."""
         closest = min(front, key=lambda r: sum(_excess(b, r.metrics[b.metric]) for b in self.bounds))
         return (f"no trial on the Pareto front meets {self._bounds_text()} (closest: #{closest.number} with "
-                f"{_describe(closest, objectives)})")  # fmt: skip
+                f"{_describe(closest, objectives, self.bounds)})")  # fmt: skip
 
     def _bounds_text(self) -> str:
         return " and ".join(b.describe() for b in self.bounds)

@@ -135,9 +135,12 @@ class Metric:
     def outside_scale(self, value: float, what: str) -> str:
         """Why ``value`` (``what`` it is, e.g. "the result") cannot be a value of this metric: the rule, the value
         and the fix; call it when `within_scale` is false."""
+        ends = [0.0] if self.scale is None else [0.0, float(self.scale)]
+        shown = format_value(float(value), bounds=ends, digits=6)  # 100.0000001, never 100, which the scale holds
         return (
             f"metric {self.name!r} has a declared scale of {self.scale:g}, so its values lie in [0, {self.scale:g}], "
-            f"but {what} gives {self.name}={value:.6g}: return it on that scale ("
+            f"but {what} gives {self.name}={shown}: "
+            "return it on that scale ("
             f"{'divide a percentage by 100' if self.scale == 1 else f'multiply a fraction by {self.scale:g}'}), or "
             f"declare the scale it is reported on (ts.Metric({self.name!r}, {self.direction!r}, scale=100) for a "
             "percentage, scale=1 for a fraction, no scale for a metric without bounds)"

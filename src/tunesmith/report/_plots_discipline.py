@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from tunesmith.analysis._common import FINAL_STATES
 from tunesmith.attributes import HoldoutAttr, SeedStabilityAttr
 from tunesmith.budget import Budget, counts_toward_budget, running_clock
 from tunesmith.discipline.gap import noise_of
@@ -120,7 +121,9 @@ def guardrails(data: ReportData) -> go.Figure | None:
     groups = {GuardrailOutcome.HELD: ("holds", "#4c78a8"), GuardrailOutcome.UNDECIDED: ("cannot tell", "#f2a541"),
               GuardrailOutcome.BREACHED: ("breached", "#e45756")}  # fmt: skip
     for k, guard in enumerate(usable, start=1):
-        measured = [r for r in data.valid if guard.metric in r.metrics and r.value(name) is not None]
+        # finished trials only: a trial a scheduler stopped (or one still running) was never judged against it
+        measured = [r for r in data.valid if r.state in FINAL_STATES and guard.metric in r.metrics
+                    and r.value(name) is not None]  # fmt: skip
         # judged as the verdict judges it: against each measurement's recorded noise
         outcome = {r.number: read_guardrail(guard, r.metrics[guard.metric], noise_of(r.metrics, guard.metric)).outcome
                    for r in measured}  # fmt: skip

@@ -379,9 +379,11 @@ def _front_html(data: ReportData) -> str:
         return "<p>No trial has completed with every objective finite yet.</p>"
     choice = data.choice
     names = list(data.space.dimensions)
+    digits = {m.name: telling_digits(r.metrics.get(m.name) for r in front) for m in data.objectives}  # as status
     rows = [
         [("* " if choice is not None and r.number == choice.trial else "") + str(r.number)]
-        + [value_text(r.metrics, m.name, scale=m.scale, guardrails=data.guardrails) for m in data.objectives]
+        + [value_text(r.metrics, m.name, scale=m.scale, guardrails=data.guardrails, digits=digits[m.name])
+           for m in data.objectives]
         + [format_value(r.params[n]) if n in r.params else "-" for n in names]
         for r in front
     ]
