@@ -361,12 +361,8 @@ class Guardrail:
         return f"{self.metric} {self.op} {self.bound_text()}"
 
     def bound_text(self) -> str:
-        """The bound, printed so that it reads back as itself."""
-        bound = float(self.bound)
-        text = f"{bound:g}"
-        if float(text) == bound:
-            return text
-        return str(int(bound)) if bound.is_integer() else repr(bound)
+        """The bound, printed so that it reads back as itself: on its own side of itself (`format_value`)."""
+        return format_value(float(self.bound), bounds=[float(self.bound)])
 
     def value_text(self, value: float, digits: int = 3) -> str:
         """``value`` of the metric, printed on the side of the bound it lies on: 50.0000001 under ``<= 50`` prints

@@ -939,7 +939,7 @@ class GuardrailReading:
         rule, at = self.guardrail.describe(), f" {where}" if where else ""
         point = self.guardrail.value_text(self.value, 4)  # on the side of the bound it lies on
         if self.noise is not None and unmeasured_zero(self.noise):
-            return self._describe_unmeasured_zero(rule, at, self.noise)
+            return self._describe_unmeasured_zero(rule, at, self.noise, point)
         if self.noise is None or not self.noise_known:
             if self.outcome is GuardrailOutcome.BREACHED:
                 return (f"{rule}: breached{at} ({point}; its noise is unknown, so this reads the point, and "
@@ -958,10 +958,10 @@ class GuardrailReading:
         return (f"{rule}: cannot tell{at} ({value}, {side}; a one-sided 95% decision needs {needs:.2f}"
                 f"{self._why_needed(beyond=z < 0)}): {_what_decides(abs(z), needs)}")  # fmt: skip
 
-    def _describe_unmeasured_zero(self, rule: str, at: str, noise: Noise) -> str:
+    def _describe_unmeasured_zero(self, rule: str, at: str, noise: Noise, point: str) -> str:
         """The detail of a reading whose runs agreed exactly (`unmeasured_zero`): a breach on the point, else not
         shown to hold, with what would measure the noise the agreement hides."""
-        alike = f"{self.guardrail.value_text(self.value, 4)} on all {noise.source}: runs that agree exactly"
+        alike = f"{point} on all {noise.source}: runs that agree exactly"
         if self.outcome is GuardrailOutcome.BREACHED:
             return (f"{rule}: breached{at} ({alike}, with no per-example or per-fold values, leave its noise unknown, "
                     "so this reads the point, and beyond the bound a point is a breach)")  # fmt: skip

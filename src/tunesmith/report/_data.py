@@ -21,7 +21,7 @@ from tunesmith.analysis import (
     importance,
 )
 from tunesmith.analysis._advice import MIN_ADVICE_TRIALS
-from tunesmith.analysis._common import finished_values, format_value, valid_records
+from tunesmith.analysis._common import finished_values, format_value, telling_digits, valid_records
 from tunesmith.analysis.importance import MORE_TRIALS
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
@@ -280,6 +280,12 @@ def metrics_text(
     scales = {metric.name: metric.scale for metric in objectives}
     return ", ".join(f"{name}={value_text(metrics, name, scale=scales.get(name), guardrails=guardrails)}"
                      for name in metrics if not name.startswith((STDERR, COUNT, DIGEST)))  # fmt: skip
+
+
+def objective_digits(records: Sequence[TrialRecord], objectives: Sequence[Metric]) -> dict[str, int]:
+    """Each objective's `telling_digits` over ``records`` (a front): 0.1000001 and 0.1000002 printed "0.1" twice,
+    and read as members that dominate each other."""
+    return {m.name: telling_digits(r.metrics.get(m.name) for r in records) for m in objectives}
 
 
 def value_text(

@@ -45,6 +45,7 @@ from tunesmith.report._data import (
     differing_packages,
     environment_note,
     metrics_text,
+    objective_digits,
     report_data,
     trial_runs_text,
     value_text,
@@ -379,7 +380,7 @@ def _front_html(data: ReportData) -> str:
         return "<p>No trial has completed with every objective finite yet.</p>"
     choice = data.choice
     names = list(data.space.dimensions)
-    digits = {m.name: telling_digits(r.metrics.get(m.name) for r in front) for m in data.objectives}  # as status
+    digits = objective_digits(front, data.objectives)  # as status
     rows = [
         [("* " if choice is not None and r.number == choice.trial else "") + str(r.number)]
         + [value_text(r.metrics, m.name, scale=m.scale, guardrails=data.guardrails, digits=digits[m.name])

@@ -32,6 +32,7 @@ from tunesmith.report._data import (
     analyse,
     environment_note,
     metrics_text,
+    objective_digits,
     report_data,
     value_text,
 )
@@ -187,9 +188,7 @@ def front_table(data: ReportData, front: list[TrialRecord], chosen: int | None =
         table.add_column(terminal_safe(f"{metric.name} ({metric.direction})"), justify="right", style="bold")
     for name in names:
         table.add_column(terminal_safe(name), justify="right")
-    # the digits that tell the members apart on each objective: 0.1000001 and 0.1000002 printed "0.1" twice, and
-    # read as members that dominate each other
-    digits = {m.name: telling_digits(r.metrics.get(m.name) for r in front) for m in data.objectives}
+    digits = objective_digits(front, data.objectives)
     for record in front:
         cells = [terminal_safe(format_value(record.params[n])) if n in record.params else "-" for n in names]
         mark = "*" if record.number == chosen else ""
