@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import tunesmith as ts
+from tunesmith.dashboard._data import SnapshotCache, snapshot
 from tunesmith.report import plots
 from tunesmith.report._data import report_data
 from tunesmith.report.terminal import front_table
@@ -62,3 +63,10 @@ def test_the_guardrails_figure_judges_finished_trials_only() -> None:
     assert figure is not None
     shown = {trace.name: sorted(trace.x) for trace in figure.data}
     assert shown["breached"] == breached
+
+
+def test_the_dashboards_front_tells_its_members_apart_as_status_does() -> None:
+    study = _study([{"error": 0.1000001, "latency_ms": 5.0}, {"error": 0.1000002, "latency_ms": 4.0},
+                    {"error": 0.1000003, "latency_ms": 3.0}])  # fmt: skip
+    rows = snapshot(study.info, study.trials, SnapshotCache())["front"]["trials"]
+    assert sorted(row["texts"]["error"] for row in rows) == ["0.1000001", "0.1000002", "0.1000003"]

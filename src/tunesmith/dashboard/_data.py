@@ -19,7 +19,7 @@ from tunesmith._attribute_json import json_safe
 from tunesmith.analysis import diagnose
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
-from tunesmith.report._data import value_text
+from tunesmith.report._data import objective_digits, value_text
 from tunesmith.report._shown import (
     choice_off_front,
     few_trained_note,
@@ -75,6 +75,7 @@ def _front_json(data: ReportData) -> dict[str, Any] | None:
     primary = data.metric
     front = sorted(data.front, key=lambda r: (primary.sign() * r.metrics[primary.name], r.number))
     choice = data.choice
+    digits = objective_digits(front, data.objectives)  # as status and the report print the front
     return {
         "objectives": [m.to_json() for m in data.objectives],
         "trials": [
@@ -82,7 +83,8 @@ def _front_json(data: ReportData) -> dict[str, Any] | None:
                 "number": r.number,
                 "values": {m.name: r.metrics[m.name] for m in data.objectives},
                 "texts": {
-                    m.name: value_text(r.metrics, m.name, scale=m.scale, guardrails=data.guardrails)
+                    m.name: value_text(r.metrics, m.name, scale=m.scale, guardrails=data.guardrails,
+                                       digits=digits[m.name])
                     for m in data.objectives
                 },
                 "params": r.params,
