@@ -12,9 +12,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tunesmith"
 # Each layer may import its own and lower layers only.
 LAYERS: list[set[str]] = [
     # the core: data types, plug-in protocols and implementations, storage, executors, the study
-    {"errors", "_validate", "_registry", "_attribute_json", "_text", "_numbers", "_progress", "decision", "environment",
-     "space", "trial", "objective", "budget", "context", "attributes", "fidelity", "samplers", "schedulers", "storage",
-     "executors", "study", "testing", "pareto",
+    {"errors", "_validate", "_registry", "_attribute_json", "_text", "_numbers", "_noise", "_progress", "decision",
+     "environment", "space", "trial", "objective", "budget", "context", "attributes", "fidelity", "samplers",
+     "schedulers", "storage", "executors", "study", "testing", "pareto",
      "_attributes_judging", "choose", "_checkpoint_file", "_report_rules", "_trial_table", "_stable_name"},
     # built on the study: configs, the learning-rate toolkit, the scikit-learn search, the demo's study
     {"config", "lr", "integrations", "demo"},

@@ -42,12 +42,13 @@ import itertools
 import math
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tunesmith.discipline.conventions import folds_of, holdout_keys
-from tunesmith.objective import COUNT, STDERR, Metric, digest_level, digest_of, name_words, reads_as_unbounded_loss
+from tunesmith._noise import Noise, noise_of
+from tunesmith.discipline.conventions import holdout_keys
+from tunesmith.objective import STDERR, Metric, digest_level, digest_of, name_words, reads_as_unbounded_loss
 
 __all__ = [
     "Z_ONE_SIDED_95",
@@ -101,57 +102,6 @@ _INSIDE_WORDS = frozenset(w for w in _BOUNDED_WORDS | _UNBOUNDED_WORDS | _CORREL
 _WHOLE_SET_WORDS = frozenset({"rmse", "rmsle", "auc", "auroc", "auprc", "aucpr", "ap", "f1", "fbeta", "fscore",
                               "f1score", "precision", "recall", "perplexity", "ppl",
                               *_CORRELATION_WORDS, *_R2_WORDS})  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Noise:
-    """The standard error of one score, where it came from (``"200 examples"``, ``"5 folds"``) and, for a mean of
-    per-example values, how many examples it averages (``None`` otherwise). ``floor`` is the part that more
-    examples do not shrink: the seed-to-seed spread of one run, for a score read on one seed whose noise is
-    that spread (0 for sampling noise). ``dof``: the degrees of freedom ``stderr`` was estimated with when it
-    is read from a spread over a few values (n - 1 over n runs, k - 1 over k folds), so that a decision on it
-    reads Student's t; ``None`` when it does not say (a mean of ``examples`` per-example values has
-    ``examples - 1``)."""
-
-    stderr: float
-    source: str
-    examples: int | None = None
-    floor: float = 0.0
-    dof: float | None = None
-
-
-def noise_of(metrics: Mapping[str, float], name: str, scale: float = 1.0) -> Noise | None:
-    """The sampling noise of ``metrics[name]``: per-example standard error, else the spread of its
-    per-fold values over the square root of their count; ``None`` when the result carries neither. ``scale`` is
-    the full range of a proportion's values (100 for a percentage: per-example values of 0 and 100), for a score
-    whose examples all agree. A ``stderr:<name>`` of 0 the objective recorded itself (no ``count:<name>`` beside
-    it: not read from per-example values) is an exact measurement, a parameter count say: noise 0 on infinite
-    degrees of freedom, which decides, where it read as no noise recorded and no bound on it could ever hold."""
-    stderr = metrics.get(f"{STDERR}{name}")
-    if stderr is not None and math.isfinite(stderr):
-        count = metrics.get(f"{COUNT}{name}")
-        if stderr == 0 and not count:  # recorded so by the objective, not read from per-example values: exact
-            return Noise(0.0, f"exact ({STDERR}{name} recorded as 0)", dof=math.inf)
-        if stderr == 0:  # every example alike: a perfect (or nil) score still carries its sampling noise
-            return _all_alike(metrics.get(name), count, scale)
-        examples = int(count) if count and count >= 2 else None
-        return Noise(float(stderr), f"{int(count)} examples" if count else "per-example values", examples)
-    folds = folds_of(metrics, name)
-    if len(folds) >= 2:
-        return Noise(statistics.stdev(folds) / math.sqrt(len(folds)), f"{len(folds)} folds", dof=len(folds) - 1)
-    return None
-
-
-def _all_alike(value: float | None, count: float | None, scale: float = 1.0) -> Noise | None:
-    """The noise of a score whose examples all agree: for a proportion (every example right, or every one
-    wrong, on a ``scale`` of 1 or 100) the standard error of the adjusted proportion (x + 1) / (n + 2), which a
-    sample of n cannot rule out; for anything else unknown (``None``)."""
-    if value is None or value / scale not in (0.0, 1.0) or not count or count < 1:
-        return None
-    n = float(count)
-    adjusted = (n * float(value) / scale + 1.0) / (n + 2.0)
-    return Noise(scale * math.sqrt(adjusted * (1.0 - adjusted) / n), f"{int(n)} examples, all alike",
-                 int(n) if n >= 2 else None)  # fmt: skip
 
 
 def scored_in_points(metric: Metric, values: Sequence[float]) -> bool:
@@ -744,7 +694,7 @@ def _count(dof: float) -> str:
 
 def _binomial_stderr(share: float, examples: int) -> float:
     """The standard error of a share of ``examples`` each 0 or 1, as `summarise` writes it (a spread with n - 1),
-    and, for a share of 0 or 1, as `_all_alike` reads it."""
+    and, for a share of 0 or 1, as `noise_of` reads it."""
     if share in (0.0, 1.0):
         adjusted = (examples * share + 1.0) / (examples + 2.0)
         return math.sqrt(adjusted * (1.0 - adjusted) / examples)
