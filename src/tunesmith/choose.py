@@ -8,12 +8,16 @@ A rule is a frozen value a user can state and the study records (``to_json``):
   the knee is the point farthest, on the side of the ideal point, from the line (with three or more objectives,
   the hyperplane) through the front's extremes (each objective's best trial). When the extremes do not span
   such a plane (e.g. one trial is best on two objectives), it is the point nearest the ideal point instead.
-  When the trials record standard errors (``stderr:<objective>``, from per-example values), the farthest point
-  must lie beyond the noise in its distance from that plane (one-sided, 5% over the front's points, Bonferroni);
-  a front whose knee is within the noise is said to have none, and the point nearest the ideal point is chosen;
+  When the trials record their noise (``stderr:<objective>`` from per-example values, or per-fold values, read as
+  the verdict reads them: `tunesmith._noise.noise_of`; a ``stderr:`` of 0 the objective recorded itself is exact),
+  the farthest point must lie beyond the noise in its distance from that plane (one-sided, 5% over the front's
+  points, Bonferroni); a front whose knee is within the noise is said to have none, and the point nearest the ideal
+  point is chosen;
 * `weights` ``({"val_loss": 0.7, "latency_ms": 0.3})``: the smallest weighted sum of the objectives scaled to
-  [0, 1] over the front (weights of objectives left out are 0). The reason names the trials whose weighted sum is
-  within the recorded noise of the pick's (at the knee's level, `Pick.tied`): points picked among them by luck.
+  [0, 1] over the front (weights of objectives left out are 0).
+
+Every rule's reason names the trials whose score by the rule lies within the recorded noise of the pick's (at the
+knee's level, `Pick.tied`; on exact values, those level with it): points picked among them by luck, or by number.
 
 A rule's `judge` gives its `Pick`: the trial, the reason, and how far behind it each other trial the rule ranked
 lies in standard errors of the recorded noise; the verdict re-applies a recorded rule with it to the current front.
@@ -34,9 +38,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tunesmith._noise import noise_of
 from tunesmith._numbers import format_value
 from tunesmith.errors import ConfigError
-from tunesmith.objective import COUNT, STDERR, Guardrail, Metric
+from tunesmith.objective import Guardrail, Metric
 from tunesmith.pareto import loss_matrix
 from tunesmith.trial import TrialRecord
 
@@ -70,6 +75,8 @@ class Pick:
         cut: the standard errors a trial must lie behind to be behind beyond the noise; ``None`` when the noise of
             what the rule reads is not recorded (`unrecorded`), so that nothing can be said within or beyond it.
         unrecorded: the objectives the rule reads for which a ranked trial records no standard error.
+        exact: every value the rule read is exact (a recorded standard error of 0): a trial is behind by any margin
+            and tied only when level.
     """
 
     chosen: TrialRecord
@@ -78,6 +85,7 @@ class Pick:
     behind: tuple[tuple[int, float], ...] = ()
     cut: float | None = None
     unrecorded: tuple[str, ...] = ()
+    exact: bool = False
 
     def standing(self, number: int) -> float | None:
         """How many standard errors trial ``number``'s score lies behind the chosen one's (0 for the chosen trial;
@@ -100,24 +108,32 @@ def _spans(losses: np.ndarray) -> np.ndarray:
     return np.asarray(np.where(high > low, high - low, 1.0))
 
 
+def _stderr(record: TrialRecord, metric: Metric) -> float | None:
+    """``record``'s standard error of ``metric`` as the verdict reads it (`noise_of`: per-example or per-fold
+    values, 0 for an exact value the objective recorded so); ``None`` when its noise is unknown."""
+    noise = noise_of(record.metrics, metric.name, _unit(metric))
+    return None if noise is None else noise.stderr
+
+
+def _unit(metric: Metric) -> float:
+    """The full range of ``metric``'s values for `noise_of` (a proportion's examples all alike): its scale, else 1."""
+    return 1.0 if metric.scale is None else metric.scale
+
+
 def _scaled_errors(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> np.ndarray | None:
-    """Each trial's recorded standard errors (``stderr:<objective>``) on the scale of `_scaled`; ``None`` when a
-    value of the front lacks one (its noise is unknown, and so is the knee's: a missing one read as 0 claimed
-    knees "beyond the noise" on a straight front) or none is above 0."""
-    recorded = [[r.metrics.get(f"{STDERR}{m.name}") for m in objectives] for r in front]
-    if any(e is None or not math.isfinite(e) for row in recorded for e in row):
-        return None
-    errors = np.asarray(recorded, dtype=float)
-    if not np.any(errors > 0):
+    """Each trial's standard errors (`_stderr`) on the scale of `_scaled`; ``None`` when a value of the front lacks
+    one (its noise is unknown, and so is the knee's: a missing one read as 0 claimed knees "beyond the noise" on a
+    straight front)."""
+    recorded = [[_stderr(r, m) for m in objectives] for r in front]
+    if any(e is None for row in recorded for e in row):
         return None
     _, losses = loss_matrix(front, objectives)
-    return np.asarray(errors / _spans(losses))
+    return np.asarray(np.asarray(recorded, dtype=float) / _spans(losses))
 
 
 def _unrecorded(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> list[str]:
-    """The objectives for which a trial of the front records no standard error."""
-    return [m.name for m in objectives if any(not math.isfinite(r.metrics.get(f"{STDERR}{m.name}", math.nan))
-                                              for r in front)]  # fmt: skip
+    """The objectives for which a trial of the front records no noise (`_stderr`)."""
+    return [m.name for m in objectives if any(_stderr(r, m) is None for r in front)]
 
 
 def _objective(name: str, objectives: Sequence[Metric], what: str) -> Metric:
@@ -159,10 +175,14 @@ class Best:
         best = min(range(len(allowed)), key=lambda i: (metric.sign() * allowed[i].metrics[metric.name],
                                                        allowed[i].number))  # fmt: skip
         where = f" under {self._bounds_text()}" if self.bounds else ""
-        notes = [note for bound in self.bounds if (note := _bound_noise(bound, allowed[best]))]
+        notes = [note for bound in self.bounds
+                 if (note := _bound_noise(bound, allowed[best], _objective(bound.metric, objectives, "")))]
         why = "; ".join([f"best {metric.name}{where} among {len(allowed)} of the front's {len(front)} trials", *notes])
         scores = np.asarray([metric.sign() * r.metrics[metric.name] for r in allowed])
-        return _ranked(allowed, best, scores, _stderrs(allowed, metric.name), why, _unrecorded(allowed, [metric]))
+        picked = _ranked(allowed, best, scores, _stderrs(allowed, metric), why, _unrecorded(allowed, [metric]))
+        if len(allowed) == 1:
+            return picked
+        return replace(picked, why=f"{why}; {_ties_said(picked, objectives, metric.name)}")
 
     def unmet(self, front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> str:
         """That no trial of the non-empty ``front`` meets the bounds, with the one closest to meeting them (the
@@ -188,37 +208,32 @@ class Best:
 _BOUND_CUT = NormalDist().inv_cdf(0.95)
 
 
-def _bound_noise(bound: Guardrail, chosen: TrialRecord) -> str:
-    """What the reason says of ``bound`` on the ``chosen`` trial's value: met only within its recorded noise (its
-    true value may break the bound: choose.best reads bounds on the values), of unknown noise, or nothing (met
-    beyond the noise)."""
-    value, stderr = chosen.metrics[bound.metric], chosen.metrics.get(f"{STDERR}{bound.metric}")
+def _bound_noise(bound: Guardrail, chosen: TrialRecord, metric: Metric) -> str:
+    """What the reason says of ``bound`` on the ``chosen`` trial's value of ``metric``: met only within its noise
+    (`_stderr`: its true value may break the bound, as choose.best reads bounds on the values), of unknown noise, or
+    nothing (met beyond the noise, or exact)."""
+    value, noise = chosen.metrics[bound.metric], noise_of(chosen.metrics, metric.name, _unit(metric))
     shown = bound.value_text(value, 4)  # on the side of the bound it lies on
-    if stderr == 0 and not chosen.metrics.get(f"{COUNT}{bound.metric}"):
-        return ""  # a stderr of 0 the objective recorded itself (not per-example values all alike): exact
-    if stderr is None or not math.isfinite(stderr) or stderr <= 0:
+    if noise is None:
         return (f"{bound.describe()} is read on #{chosen.number}'s value {shown}, of no recorded noise: "
                 f"whether its true value meets the bound is unknown (per-example values of {bound.metric} would "
                 "tell)")  # fmt: skip
-    inside = abs(value - float(bound.bound)) / stderr
+    if noise.stderr == 0:
+        return ""  # a stderr of 0 the objective recorded itself (not per-example values all alike): exact
+    inside = abs(value - float(bound.bound)) / noise.stderr
     if inside > _BOUND_CUT:
         return ""
-    count = chosen.metrics.get(f"{COUNT}{bound.metric}")
-    on = f" on {int(count)} examples" if count is not None and math.isfinite(count) else ""
-    return (f"{bound.describe()} is met only within noise by #{chosen.number} ({shown} +- {stderr:.2g}{on}: "
+    return (f"{bound.describe()} is met only within noise by #{chosen.number} ({shown} +- {noise.stderr:.2g} on "
+            f"{noise.source}: "
             f"{inside:.1f} standard errors inside the bound, beyond the noise needs more than {_BOUND_CUT:.2f}), "
             "so its true value may break it; more examples per evaluation would tell, and the verdict reads the "
             "bound on the re-runs of ts.validate_top")  # fmt: skip
 
 
-def _stderrs(records: Sequence[TrialRecord], name: str) -> np.ndarray | None:
-    """Each record's standard error of ``name`` (``stderr:<name>``); ``None`` when one lacks it or none is above 0,
-    as `_scaled_errors`."""
-    recorded = [r.metrics.get(f"{STDERR}{name}") for r in records]
-    if any(e is None or not math.isfinite(e) for e in recorded):
-        return None
-    errors = np.asarray(recorded, dtype=float)
-    return errors if np.any(errors > 0) else None
+def _stderrs(records: Sequence[TrialRecord], metric: Metric) -> np.ndarray | None:
+    """Each record's standard error of ``metric`` (`_stderr`); ``None`` when one's noise is unknown."""
+    recorded = [_stderr(r, metric) for r in records]
+    return None if any(e is None for e in recorded) else np.asarray(recorded, dtype=float)
 
 
 def _excess(bound: Guardrail, value: float) -> float:
@@ -267,7 +282,9 @@ class Knee:
                 rejected = _knee_rejected(front, objectives, scaled, errors, extremes_of, farthest, within)
                 if rejected is None:
                     distance, cut = within
-                    how += f" ({distance:.1f} standard errors from the line, beyond its noise: more than {cut:.1f})"
+                    how += (" (off the line on values of no noise: their standard errors are recorded as 0)"
+                            if math.isinf(distance) else
+                            f" ({distance:.1f} standard errors from the line, beyond its noise: more than {cut:.1f})")
                 else:
                     scores, plane = np.linalg.norm(scaled, axis=1), None
                     how = (f"the front has no knee beyond its noise ({rejected}), so the point nearest the ideal point "
@@ -276,7 +293,11 @@ class Knee:
         spread = None
         if errors is not None:
             spread = _radial(scaled, errors) if plane is None else _along(errors, plane)
-        return _ranked(front, order[0], scores, spread, f"knee point: {how}", _unrecorded(front, objectives))
+        picked = _ranked(front, order[0], scores, spread, f"knee point: {how}", _unrecorded(front, objectives))
+        if not picked.tied:
+            return picked  # the reason said the noise: unknown, or the knee beyond it
+        score = "its distance from the line" if plane is not None else "its distance to the ideal point"
+        return replace(picked, why=f"{picked.why}; {_ties_said(picked, objectives, score)}")
 
     def describe(self) -> str:
         """The call that states this rule."""
@@ -317,7 +338,8 @@ def _ranked(records: Sequence[TrialRecord], best: int, scores: np.ndarray, error
     within, gaps = _within_noise_of(scores, errors, best, cut), _behind(scores, errors, best)
     others = [i for i in range(len(records)) if i != best]
     return Pick(records[best], why, tied=tuple(records[i] for i in others if within[i]),
-                behind=tuple((records[i].number, float(gaps[i])) for i in others), cut=cut)  # fmt: skip
+                behind=tuple((records[i].number, float(gaps[i])) for i in others), cut=cut,
+                exact=not np.any(errors > 0))  # fmt: skip
 
 
 def _ties_said(picked: Pick, objectives: Sequence[Metric], score: str) -> str:
@@ -326,9 +348,15 @@ def _ties_said(picked: Pick, objectives: Sequence[Metric], score: str) -> str:
     if picked.cut is None:
         lacking = f" for {', '.join(picked.unrecorded)}" if picked.unrecorded else ""
         return f"no standard errors recorded{lacking}: which trials lie within noise of it on {score} is unknown"
+    if picked.exact:
+        if not picked.tied:
+            return f"no other trial of the front is level with it on {score} (values of no noise)"
+        return (f"level with it on {score}, on values of no noise: {_named(picked.tied, objectives)}; the rule takes "
+                f"the earliest trial of those level, #{picked.chosen.number}")  # fmt: skip
     if not picked.tied:
         return f"no other trial of the front lies within noise of it on {score}"
-    return (f"within noise of it on {score} (at 5% over the front's trials): {_named(picked.tied, objectives)}; "
+    return (f"within noise of it on {score} (at 5% over the {len(picked.behind) + 1} trials ranked): "
+            f"{_named(picked.tied, objectives)}; "
             f"which of these and #{picked.chosen.number} is truly best on it this evidence cannot tell, more examples "
             "per evaluation would tell them apart")  # fmt: skip
 
@@ -368,13 +396,15 @@ def _knee_rejected(
     The main line's figures alone read as a contradiction when a rival line rejected the knee ("3.4 standard errors
     from it, a knee needs more than 2.5", and no knee), so the rejecting line's own figures are given."""
     distance, cut = within
-    said = (f"the point farthest from the line through its extremes, #{front[farthest].number}, lies {distance:.1f} "
-            "standard errors from it")  # fmt: skip
+    said = f"the point farthest from the line through its extremes, #{front[farthest].number}, lies "
     if distance <= cut:
-        return f"{said}, within its noise: a knee needs more than {cut:.1f}"
+        return f"{said}{distance:.1f} standard errors from it, within its noise: a knee needs more than {cut:.1f}"
     if errors is None:
         return None  # no noise to draw other extremes from
-    said += f", more than the {cut:.1f} a knee needs, but"
+    if math.isinf(distance):
+        said += "off it on values of no noise, but"
+    else:
+        said += f"{distance:.1f} standard errors from it, more than the {cut:.1f} a knee needs, but"
     for rival in _rival_extremes(scaled, errors, extremes):
         if farthest in rival:
             name = objectives[rival.index(farthest)].name
@@ -388,7 +418,9 @@ def _knee_rejected(
         if beside is None or beside[0] > beside[1]:
             continue
         through = " and ".join(f"#{front[i].number}" for i in rival)
-        if beside[0] < 0:
+        if math.isinf(beside[0]):
+            where = "on its far side from the ideal point"
+        elif beside[0] < 0:
             where = f"on its far side from the ideal point, {-beside[0]:.1f} standard errors from it"
         else:
             where = (f"only {beside[0]:.1f} standard errors from it, within its noise: a knee needs more than "
@@ -410,7 +442,8 @@ def _within_noise(
 
     The distance's standard error combines the point's errors and the largest of the extremes' (the plane
     moves with them) along the plane's normal; the farthest of n points is judged at a one-sided Bonferroni
-    level of `_KNEE_LEVEL` / n, as the largest of n noisy distances is the one picked."""
+    level of `_KNEE_LEVEL` / n, as the largest of n noisy distances is the one picked. Where that error is 0 (the
+    values are exact), a distance off the plane is infinitely many standard errors."""
     if errors is None:
         return None
     from scipy.stats import norm
@@ -418,7 +451,9 @@ def _within_noise(
     along = _along(errors, normal)
     error = math.hypot(float(along[farthest]), max(float(along[i]) for i in extremes))
     cut = float(norm.ppf(1.0 - _KNEE_LEVEL / len(errors)))
-    return None if error == 0.0 else (distance / error, cut)
+    if error == 0.0:
+        return (math.copysign(math.inf, distance) if distance else 0.0), cut
+    return distance / error, cut
 
 
 def _along(errors: np.ndarray, normal: np.ndarray) -> np.ndarray:

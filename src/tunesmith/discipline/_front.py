@@ -137,7 +137,11 @@ def reapply_choice(study: Study, chosen: TrialRecord | None = None, *, opened: b
             f"{said}; no standard errors were recorded for {lacking}, so whether #{chosen.number} lies within noise "
             f"of it is unknown: return per-example values (a list or an array) for {lacking} so that the check can "
             f"judge it, or {fix}"))  # fmt: skip
-    standing = f"#{chosen.number} lies {behind:.1f} standard errors behind it by the rule"
+    standing = (f"#{chosen.number} lies behind it by the rule on values of no noise" if math.isinf(behind) else
+                f"#{chosen.number} lies {behind:.1f} standard errors behind it by the rule")  # fmt: skip
+    if math.isinf(behind):
+        return Reapplied(Staleness.STALE, chosen, picked.chosen, f"{said}: {standing}, so it is no longer what its "
+                         f"rule picks; {fix}")  # fmt: skip
     if behind > cut:
         return Reapplied(Staleness.STALE, chosen, picked.chosen, f"{said}: {standing}, beyond the noise (more than "
                          f"{cut:.1f}), so it is no longer what its rule picks; {fix}")  # fmt: skip
