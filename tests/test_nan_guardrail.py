@@ -64,3 +64,13 @@ def test_a_nan_guardrail_metric_in_a_seed_re_run_fails_the_run_not_infeasible() 
     assert runs and {run["state"] for run in runs} == {"failed"}, runs
     assert "latency_ms is nan" in runs[0]["reason"]
     assert report is not None
+
+
+def test_a_guardrail_metric_missing_from_the_result_is_said_with_what_the_result_has_and_the_fix() -> None:
+    study = _study(trials=1)
+    study.optimize(lambda trial: {"loss": trial.params["x"], "latency": 12.0}, fail_fast=None)
+    (record,) = study.trials
+    assert (record.state, record.kind) == (ts.TrialState.FAILED, ts.TrialKind.MISSING_METRIC)
+    assert record.reason == ("guardrail metric 'latency_ms' missing from the result: the objective must return it "
+                             "beside the metric, as every guardrail is judged on each finished trial; did you mean "
+                             "'latency'? it has 2 key(s): ['latency', 'loss']")  # fmt: skip

@@ -137,10 +137,12 @@ def judge(
     for guardrail in guardrails:
         observed = metrics.get(guardrail.metric)
         if observed is None:
+            keys = keys_of(metrics, guardrail.metric, taken=[m.name for m in objectives or [metric]])
             return Outcome(
                 TrialState.FAILED,
                 metrics,
-                f"guardrail metric {guardrail.metric!r} missing from the result",
+                f"guardrail metric {guardrail.metric!r} missing from the result: the objective must return it beside "
+                f"the metric, as every guardrail is judged on each finished trial; {keys}",
                 kind=TrialKind.MISSING_METRIC,
             )
         if not math.isfinite(observed):  # a broken measurement, not a breach: it fails as a non-finite objective does
