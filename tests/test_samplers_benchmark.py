@@ -51,3 +51,21 @@ def test_overhead_measures_both_sides() -> None:
 
     rows = measure([20], [], repeats=2)
     assert rows[0]["sampler"] == "tpe" and rows[0]["tunesmith_s"] > 0 and rows[0]["optuna_s"] > 0
+
+
+def test_a_noisy_run_is_scored_by_the_true_loss_of_the_trial_it_reports_best(tmp_path: Path) -> None:
+    code = main(["--problems", "branin", "--methods", "tunesmith-auto", "--budget", "6", "--seeds", "2", "--noise",
+                 "0.5", "--no-overhead", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["config"]["noise"] == 0.5
+    for run in data["runs"]:
+        observed, true = run["observed"], run["losses"]
+        assert len(observed) == len(true) == 6 and observed != true  # told noisy values, scored on the true ones
+        assert run["best"] == true[observed.index(min(observed))]
+    assert "Gaussian noise of 0.5 x the problem's spread" in (tmp_path / "results.md").read_text()
+
+
+def test_noise_is_refused_on_a_cross_validated_task(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--problems", "svm_cancer", "--noise", "0.1", "--no-overhead", "--seeds", "1"]) == 2
+    assert "--noise applies to synthetic problems only, got ['svm_cancer']" in capsys.readouterr().err
