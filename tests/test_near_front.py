@@ -85,3 +85,17 @@ def test_an_exact_objective_beside_a_noisy_one_hides_no_trial_within_the_noisy_o
     assert near and all(r.number not in front for r in near)
     for record in near:  # each is within the error's noise of every front member that dominates it
         assert any(abs(record.metrics["error"] - f.metrics["error"]) < 2 * 0.05 for f in study.pareto_front)
+
+
+def test_a_percentage_whose_examples_all_agree_carries_its_noise_on_its_scale() -> None:
+    """Accuracy in percent, 100 on each of 50 examples: the front's checks read its noise as the verdict does (the
+    adjusted proportion on a scale of 100), where they read it as unknown and the front check leaned."""
+    from tunesmith.discipline._front import Dominance, dominance
+
+    objectives = [ts.Metric("acc", "max", scale=100), ts.Metric("cost")]
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metrics=objectives, budget=ts.Budget(trials=2),
+                     storage="memory", sampler="random", seed=0)  # fmt: skip
+    for cost in (1.0, 0.9):
+        study.tell(study.ask(), {"acc": [100.0] * 50, "cost": cost, "stderr:cost": 0.0})
+    chosen, cheaper = study.trials
+    assert dominance(cheaper, chosen, objectives) is Dominance.WITHIN_NOISE  # level on acc, within its noise

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.choose import from_json, neighbours
-from tunesmith.discipline.gap import noise_of
+from tunesmith.discipline.gap import Noise, noise_of, point_unit
 from tunesmith.discipline.verdict import Check
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
@@ -210,7 +210,7 @@ def near_front(front: Sequence[TrialRecord], records: Sequence[TrialRecord],
     on_front = {r.number for r in front}
     near = []
     for record in records:
-        if record.number in on_front or all(noise_of(record.metrics, m.name) is None for m in objectives):
+        if record.number in on_front or all(_noise(record, m) is None for m in objectives):
             continue
         if record.state is not TrialState.COMPLETE or any(m.name not in record.metrics for m in objectives):
             continue
@@ -260,7 +260,7 @@ def dominance(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric], comp
     unknown = False
     for m in objectives:
         gain = m.sign() * (b.metrics[m.name] - a.metrics[m.name])
-        error = _difference_error(a, b, m.name)
+        error = _difference_error(a, b, m)
         if error is None:
             unknown = True
         elif not (gain > z * error if error > 0 else gain >= 0):
@@ -268,10 +268,15 @@ def dominance(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric], comp
     return Dominance.NOISE_UNKNOWN if unknown else Dominance.BEYOND_NOISE
 
 
-def _difference_error(a: TrialRecord, b: TrialRecord, name: str) -> float | None:
-    """The standard error of ``a`` minus ``b`` on objective ``name``; with one side's noise unknown, the other's
+def _noise(record: TrialRecord, metric: Metric) -> Noise | None:
+    """``record``'s noise on objective ``metric``, a proportion's examples all alike read on its scale."""
+    return noise_of(record.metrics, metric.name, point_unit(metric))
+
+
+def _difference_error(a: TrialRecord, b: TrialRecord, metric: Metric) -> float | None:
+    """The standard error of ``a`` minus ``b`` on objective ``metric``; with one side's noise unknown, the other's
     taken for it; ``None`` when neither side's is known."""
-    errors = [n.stderr for r in (a, b) if (n := noise_of(r.metrics, name)) is not None]
+    errors = [n.stderr for r in (a, b) if (n := _noise(r, metric)) is not None]
     if not errors:
         return None
     return math.hypot(errors[0], errors[-1]) if len(errors) == 2 else math.sqrt(2.0) * errors[0]
@@ -279,7 +284,7 @@ def _difference_error(a: TrialRecord, b: TrialRecord, name: str) -> float | None
 
 def noise_unknown(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric]) -> list[str]:
     """The objectives on which neither ``a`` nor ``b`` records its noise."""
-    return [m.name for m in objectives if _difference_error(a, b, m.name) is None]
+    return [m.name for m in objectives if _difference_error(a, b, m) is None]
 
 
 @dataclass(frozen=True)
