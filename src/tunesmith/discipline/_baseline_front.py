@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
 from tunesmith.discipline._front import DOMINANCE_LEVEL
 from tunesmith.discipline._reruns import BASELINE_NUMBER, SeedRun, across_runs, completed
-from tunesmith.discipline.gap import Noise, noise_of
+from tunesmith.discipline.gap import Noise, noise_of, point_unit
 from tunesmith.discipline.verdict import Check
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord
@@ -127,16 +127,16 @@ def _reading(metric: Metric, record: TrialRecord, chosen: Sequence[SeedRun], bas
     """The choice against the baseline on ``metric``: paired over the seeds both ran when two or more, else
     unpaired (the choice's re-run mean, or its search result, against the baseline's mean)."""
     level = _LEVEL / max(objectives, 1)
-    sampling = noise_of(record.metrics, metric.name)
+    sampling = noise_of(record.metrics, metric.name, point_unit(metric))
     pairs = _by_seed(chosen, metric.name), _by_seed(base, metric.name)
     seeds = [s for s in pairs[0] if s in pairs[1]]
     if len(seeds) >= 2:
         return _paired(metric, [pairs[0][s] for s in seeds], [pairs[1][s] for s in seeds], sampling, level)
-    base_read = across_runs(base, metric.name)
+    base_read = across_runs(base, metric.name, point_unit(metric))
     if base_read is None:  # `front_margin` refuses a baseline without every objective before reading one
         raise AssertionError(f"no baseline run returned {metric.name}")
     base_mean, base_noise, base_seeds = base_read
-    own = across_runs(chosen, metric.name)
+    own = across_runs(chosen, metric.name, point_unit(metric))
     if own is not None:
         value, noise, how = own[0], own[1], f"unpaired: the choice's {own[2]} re-runs, the baseline's {base_seeds}"
     else:

@@ -279,7 +279,7 @@ def _across_seeds(runs: Sequence[SeedRun], slice_name: str, metric: Metric) -> N
     runs' per-example standard error (the same examples in every run); unknown (``None``) without two runs or
     without per-example values, since the spread alone leaves out the sampling noise of the slice's examples."""
     key = f"{SLICE}{slice_name}:{metric.name}"
-    measured = across_runs(runs, key)
+    measured = across_runs(runs, key, point_unit(metric))
     if measured is None or measured[2] < 2:
         return None
     if any(noise_of(run.metrics, key, point_unit(metric)) is None for run in runs if key in run.metrics):

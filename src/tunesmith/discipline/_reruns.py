@@ -606,20 +606,21 @@ def completed(runs: Iterable[Mapping[str, Any]] | None, candidate: int | None) -
     return [run for run in found if run.candidate == candidate and run.state != TrialState.FAILED.value and run.metrics]
 
 
-def across_runs(runs: Sequence[SeedRun], key: str) -> tuple[float, Noise | None, int] | None:
+def across_runs(runs: Sequence[SeedRun], key: str, scale: float = 1.0) -> tuple[float, Noise | None, int] | None:
     """The mean of ``key`` over the runs that measured it, the mean's noise and how many runs measured it
     (``None``: none did). The noise is the runs' spread over the square root of their number with, when the runs
     carry per-example or per-fold noise, their typical standard error (every run scored the same validation
     examples: that part does not average out); unknown (``None``) for one run without such noise. Its degrees of
     freedom (`Noise.dof`) are those of that sum (`_degrees_of_freedom`): a spread read from n runs has n - 1, so
-    a decision on two or three runs reads Student's t, not the normal."""
+    a decision on two or three runs reads Student's t, not the normal. ``scale``: as `noise_of` reads it (a
+    proportion's full range, 100 for a percentage)."""
     measured = [run for run in runs if key in run.metrics]
     if not measured:
         return None
     values = [float(run.metrics[key]) for run in measured]
     mean, sd = mean_and_sd(values)  # equal values' np.std may be 1e-15, which read as noise: "held at 1e12 s.e."
     spread = sd / math.sqrt(len(values))
-    within = [n for run in measured if (n := noise_of(run.metrics, key)) is not None]
+    within = [n for run in measured if (n := noise_of(run.metrics, key, scale)) is not None]
     noise = None
     if len(values) > 1 or within:
         typical = float(np.mean([n.stderr for n in within])) if within else 0.0

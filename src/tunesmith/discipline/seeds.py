@@ -68,7 +68,7 @@ from tunesmith.discipline._reruns import (
 )
 from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_baseline_on_seeds, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
-from tunesmith.discipline.gap import noise_of
+from tunesmith.discipline.gap import noise_of, point_unit
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
@@ -721,7 +721,8 @@ def _contest(winner: int, runs: Mapping[int, Sequence[SeedRun]], metric: Metric)
     if len(mine) < 2:
         return None
     level = _CONTEST_LEVEL / len(runs)
-    own = [n.stderr for run in runs[winner] if (n := noise_of(run.metrics, metric.name)) is not None]
+    unit = point_unit(metric)
+    own = [n.stderr for run in runs[winner] if (n := noise_of(run.metrics, metric.name, unit)) is not None]
     sampling = float(norm.ppf(1.0 - level)) * float(np.mean(own)) if own else 0.0
     rivals = []
     for trial in runs:
