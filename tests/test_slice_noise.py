@@ -144,3 +144,17 @@ def test_a_shifted_drop_within_the_limit_of_unknown_noise_is_undecided_naming_th
     assert shifted.passed and not shifted.decided and not shifted.leans, shifted.detail
     unknown = "within the limit on the point, but the shifted set gave one number without per-example values"
     assert unknown in shifted.detail
+
+
+def test_a_slice_drop_beyond_the_limit_but_not_shown_above_zero_does_not_lean() -> None:
+    """6 of 10 right on the night slice against 9 of 10 by day: 15 points below the slices' average, beyond the
+    10-point limit, but its bounds reach below zero, so no drop is shown at all: undecided, and the winner is not
+    held back on which side of the limit the estimate fell."""
+    study = searched(lambda trial: {"acc": correct(180, 200)})
+    day, night = correct(9, 10), correct(6, 10)
+    verdict = ts.finalize(study, returning({"holdout_acc": np.concatenate([day, night]), **slice_metrics(
+        "holdout_acc", {"day": day, "night": night})}))  # fmt: skip
+    worst = verdict.check("worst slice")
+    assert worst.passed and not worst.decided and not worst.leans, worst.detail
+    assert "beyond the limit but within noise of it" in worst.detail
+    assert "and no drop at all is shown (it is within noise of 0)" in worst.detail

@@ -105,12 +105,15 @@ def _drop(metric: Metric, name: str, reference: _Side, worse: _Side, threshold: 
         outcome = f"within the limit, and so is its upper bound {show(upper)}"
     else:  # the limit lies within z standard errors of the drop, so stderr > 0
         more = more_data(abs(drop - threshold) / stderr, "the examples", z, against="the limit")
+        shown = "" if drop <= threshold or lower > 0 else ", and no drop at all is shown (it is within noise of 0)"
         outcome = (f"{'beyond' if drop > threshold else 'within'} the limit but within noise of it (bounds "
-                   f"{show(lower)} to {show(upper)}): not evidence of a drop beyond the limit, nor of its absence; "
-                   f"{more}")  # fmt: skip
+                   f"{show(lower)} to {show(upper)}){shown}: not evidence of a drop beyond the limit, nor of its "
+                   f"absence; {more}")  # fmt: skip
     spread = show(stderr).lstrip("+")
     detail = f"{compared}: {show(drop)} +- {spread} ({limit}; bounds at {z:.2f} standard errors): {outcome}"
-    return Check(name, not flagged, detail, decided=decided, leans=not decided and drop > threshold)
+    # Leans (not shown ready) only on a drop shown above zero whose size lies beyond the limit within noise, as the
+    # holdout gap: on the estimate's side of the limit alone, a coin flip where the noise spans the limit.
+    return Check(name, not flagged, detail, decided=decided, leans=not decided and drop > threshold and lower > 0)
 
 
 def slice_check(
@@ -361,7 +364,7 @@ def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: 
         detail = (f"{compared} ({on_holdout}): its noise is unknown, as the shifted set gave {lacking} one number "
                   "without per-example values, so whether the gain holds under the shift cannot be told from sampling "
                   "noise: return one value per example (a list or an array) from the shifted evaluation")  # fmt: skip
-        lost = held = over = False
+        lost = held = over = past = False
         leans = gain <= 0  # an estimate of no gain, whose noise cannot tell: not shown to fail, nor shown ready
         if leans:
             detail += (f"; the estimate, {show(gain)}, is no gain over the baseline, so the check leans towards "
@@ -373,9 +376,11 @@ def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: 
         shrank = shrink is not None and shrink[0] - Z_ONE_SIDED_95 * shrink[1] > 0
         # The drop the baseline does not share is the tuning's own: judged against the limit, as the winner's whole
         # drop is without a baseline (a +8.3-point gain down to +0.9 passed here while that path failed it).
-        over = shrink is not None and shrink[0] > threshold
+        past = shrink is not None and shrink[0] > threshold  # its estimate: beyond the limit
+        over = past and shrank  # a shrink shown above zero whose size lies beyond the limit, within noise of it
         beyond = shrink is not None and shrink[0] - Z_ONE_SIDED_95 * shrink[1] > threshold and not lost
-        # Leans: over the limit within noise, or shrunk beyond noise and not shown above zero.
+        # Leans: a shrink shown beyond noise, over the limit within noise or with the gain not shown above zero. A
+        # shrink within noise of zero does not lean on which side of the limit its estimate falls, a coin flip.
         leans = not lost and not beyond and (over or (shrank and not held))
         detail = (f"{compared} +- {_size(show, noise)} ({noise.source}; {on_holdout}; decided beyond "
                   f"{Z_ONE_SIDED_95:.2f} standard errors): ")  # fmt: skip
@@ -396,6 +401,11 @@ def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: 
         elif held and over:
             detail += (f"the gain holds above zero under the shift, but {shrunk}, by more than the limit of {limit} "
                        "within noise, so the check leans towards failing (not shown ready)")  # fmt: skip
+        elif held and past and shrink is not None:
+            detail += (f"the gain holds under the shift, beyond noise; it may have shrunk from the holdout's by more "
+                       f"than the limit of {limit} (by {show(shrink[0]).lstrip('+')} +- "
+                       f"{show(shrink[1]).lstrip('+')}), but no shrink is shown beyond noise: not evidence either "
+                       "way")  # fmt: skip
         elif held:
             detail += "the gain holds under the shift, beyond noise" + (f", but {shrunk}" if shrank else "")
         else:
@@ -403,14 +413,14 @@ def _gain_under_shift(metric: Metric, holdout: _Side, shifted: _Side, baseline: 
             if shrank:
                 detail += (f"but {shrunk}, and it is not shown above zero there, so the check leans towards failing "
                            "(not shown ready); ")  # fmt: skip
-            elif over and shrink is not None:
+            elif past and shrink is not None:
                 detail += (f"it may have shrunk by more than the limit of {limit} (by {show(shrink[0]).lstrip('+')} "
-                           "within noise), so the check leans towards failing (not shown ready); ")  # fmt: skip
+                           "within noise), but no shrink is shown beyond noise; ")  # fmt: skip
             detail += _what_decides_the_gain(gain, noise.stderr, show)
         lost = lost or beyond
     detail += _drops_of_both(metric, holdout, shifted, baseline, threshold, points, lost, shrank)
     detail += read_relative(metric, read)
-    return Check("shifted data", not lost, detail, decided=lost or (held and not over), leans=leans)
+    return Check("shifted data", not lost, detail, decided=lost or (held and not past), leans=leans)
 
 
 def _shrink(gain: float, noise: Noise, held_gain: float, held_noise: Noise | None) -> tuple[float, float] | None:
