@@ -12,9 +12,9 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tunesmith.objective import COUNT, STDERR, folds_of
+from tunesmith.objective import COUNT, STDERR, Metric, folds_of
 
-__all__ = ["Noise", "noise_of"]
+__all__ = ["Noise", "metric_noise", "noise_of", "point_unit"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,16 @@ def _all_alike(value: float | None, count: float | None, scale: float = 1.0) -> 
     adjusted = (n * float(value) / scale + 1.0) / (n + 2.0)
     return Noise(scale * math.sqrt(adjusted * (1.0 - adjusted) / n), f"{int(n)} examples, all alike",
                  int(n) if n >= 2 else None)  # fmt: skip
+
+
+def point_unit(metric: Metric) -> float:
+    """What one whole of ``metric`` is when its differences read in points (a point is a hundredth of it): its
+    declared scale, else 1 (a score in [0, 1], a correlation in [-1, 1], R^2); the full range `noise_of` reads a
+    proportion whose examples all agree on."""
+    return 1.0 if metric.scale is None else metric.scale
+
+
+def metric_noise(metrics: Mapping[str, float], metric: Metric) -> Noise | None:
+    """`noise_of` ``metric``'s value in ``metrics``, read on its scale (`point_unit`): a percentage right on every
+    example carries the noise the same fraction does."""
+    return noise_of(metrics, metric.name, point_unit(metric))

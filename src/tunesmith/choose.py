@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tunesmith._noise import noise_of
+from tunesmith._noise import metric_noise
 from tunesmith._numbers import format_value
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Guardrail, Metric
@@ -111,13 +111,8 @@ def _spans(losses: np.ndarray) -> np.ndarray:
 def _stderr(record: TrialRecord, metric: Metric) -> float | None:
     """``record``'s standard error of ``metric`` as the verdict reads it (`noise_of`: per-example or per-fold
     values, 0 for an exact value the objective recorded so); ``None`` when its noise is unknown."""
-    noise = noise_of(record.metrics, metric.name, _unit(metric))
+    noise = metric_noise(record.metrics, metric)
     return None if noise is None else noise.stderr
-
-
-def _unit(metric: Metric) -> float:
-    """The full range of ``metric``'s values for `noise_of` (a proportion's examples all alike): its scale, else 1."""
-    return 1.0 if metric.scale is None else metric.scale
 
 
 def _scaled_errors(front: Sequence[TrialRecord], objectives: Sequence[Metric]) -> np.ndarray | None:
@@ -212,7 +207,7 @@ def _bound_noise(bound: Guardrail, chosen: TrialRecord, metric: Metric) -> str:
     """What the reason says of ``bound`` on the ``chosen`` trial's value of ``metric``: met only within its noise
     (`_stderr`: its true value may break the bound, as choose.best reads bounds on the values), of unknown noise, or
     nothing (met beyond the noise, or exact)."""
-    value, noise = chosen.metrics[bound.metric], noise_of(chosen.metrics, metric.name, _unit(metric))
+    value, noise = chosen.metrics[bound.metric], metric_noise(chosen.metrics, metric)
     shown = bound.value_text(value, 4)  # on the side of the bound it lies on
     if noise is None:
         return (f"{bound.describe()} is read on #{chosen.number}'s value {shown}, of no recorded noise: "

@@ -17,10 +17,11 @@ from enum import Enum
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+from tunesmith._noise import metric_noise
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
 from tunesmith.discipline._front import DOMINANCE_LEVEL
 from tunesmith.discipline._reruns import BASELINE_NUMBER, SeedRun, across_runs, completed
-from tunesmith.discipline.gap import Noise, noise_of, point_unit
+from tunesmith.discipline.gap import Noise, point_unit
 from tunesmith.discipline.verdict import Check
 from tunesmith.objective import Metric
 from tunesmith.trial import TrialRecord
@@ -127,7 +128,7 @@ def _reading(metric: Metric, record: TrialRecord, chosen: Sequence[SeedRun], bas
     """The choice against the baseline on ``metric``: paired over the seeds both ran when two or more, else
     unpaired (the choice's re-run mean, or its search result, against the baseline's mean)."""
     level = _LEVEL / max(objectives, 1)
-    sampling = noise_of(record.metrics, metric.name, point_unit(metric))
+    sampling = metric_noise(record.metrics, metric)
     pairs = _by_seed(chosen, metric.name), _by_seed(base, metric.name)
     seeds = [s for s in pairs[0] if s in pairs[1]]
     if len(seeds) >= 2:

@@ -16,9 +16,9 @@ from enum import Enum
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+from tunesmith._noise import metric_noise
 from tunesmith.attributes import ChoiceAttr, read_attr
 from tunesmith.choose import from_json, neighbours
-from tunesmith.discipline.gap import Noise, noise_of, point_unit
 from tunesmith.discipline.verdict import Check
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
@@ -137,11 +137,10 @@ def reapply_choice(study: Study, chosen: TrialRecord | None = None, *, opened: b
             f"{said}; no standard errors were recorded for {lacking}, so whether #{chosen.number} lies within noise "
             f"of it is unknown: return per-example values (a list or an array) for {lacking} so that the check can "
             f"judge it, or {fix}"))  # fmt: skip
-    standing = (f"#{chosen.number} lies behind it by the rule on values of no noise" if math.isinf(behind) else
-                f"#{chosen.number} lies {behind:.1f} standard errors behind it by the rule")  # fmt: skip
-    if math.isinf(behind):
-        return Reapplied(Staleness.STALE, chosen, picked.chosen, f"{said}: {standing}, so it is no longer what its "
-                         f"rule picks; {fix}")  # fmt: skip
+    if math.isinf(behind):  # behind on exact values: stale, whatever the cut
+        return Reapplied(Staleness.STALE, chosen, picked.chosen, f"{said}: #{chosen.number} lies behind it by the rule "
+                         f"on values of no noise, so it is no longer what its rule picks; {fix}")  # fmt: skip
+    standing = f"#{chosen.number} lies {behind:.1f} standard errors behind it by the rule"
     if behind > cut:
         return Reapplied(Staleness.STALE, chosen, picked.chosen, f"{said}: {standing}, beyond the noise (more than "
                          f"{cut:.1f}), so it is no longer what its rule picks; {fix}")  # fmt: skip
@@ -210,7 +209,7 @@ def near_front(front: Sequence[TrialRecord], records: Sequence[TrialRecord],
     on_front = {r.number for r in front}
     near = []
     for record in records:
-        if record.number in on_front or all(_noise(record, m) is None for m in objectives):
+        if record.number in on_front or all(metric_noise(record.metrics, m) is None for m in objectives):
             continue
         if record.state is not TrialState.COMPLETE or any(m.name not in record.metrics for m in objectives):
             continue
@@ -268,15 +267,10 @@ def dominance(a: TrialRecord, b: TrialRecord, objectives: Sequence[Metric], comp
     return Dominance.NOISE_UNKNOWN if unknown else Dominance.BEYOND_NOISE
 
 
-def _noise(record: TrialRecord, metric: Metric) -> Noise | None:
-    """``record``'s noise on objective ``metric``, a proportion's examples all alike read on its scale."""
-    return noise_of(record.metrics, metric.name, point_unit(metric))
-
-
 def _difference_error(a: TrialRecord, b: TrialRecord, metric: Metric) -> float | None:
     """The standard error of ``a`` minus ``b`` on objective ``metric``; with one side's noise unknown, the other's
     taken for it; ``None`` when neither side's is known."""
-    errors = [n.stderr for r in (a, b) if (n := _noise(r, metric)) is not None]
+    errors = [n.stderr for r in (a, b) if (n := metric_noise(r.metrics, metric)) is not None]
     if not errors:
         return None
     return math.hypot(errors[0], errors[-1]) if len(errors) == 2 else math.sqrt(2.0) * errors[0]

@@ -10,12 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tunesmith._noise import metric_noise
 from tunesmith.attributes import ChoiceAttr, SeedStabilityAttr, read_attr
 from tunesmith.choose import Best, Weights, from_json
 from tunesmith.discipline._front import several_objectives
 from tunesmith.discipline._reruns import SeedRun, across_runs, completed
 from tunesmith.discipline.conventions import holdout_key, holdout_keys
-from tunesmith.discipline.gap import Noise, noise_of, point_unit
+from tunesmith.discipline.gap import Noise, noise_of
 from tunesmith.discipline.guardrails import (
     GuardrailOutcome,
     GuardrailReading,
@@ -503,7 +504,7 @@ class _PrimaryNoise:
     @classmethod
     def of(cls, study: Study, judged: TrialRecord) -> _PrimaryNoise | None:
         """``None``: neither measured."""
-        own = noise_of(judged.metrics, study.metric.name, point_unit(study.metric))
+        own = metric_noise(judged.metrics, study.metric)
         stability = read_attr(study.attrs, SeedStabilityAttr)
         entry = None if stability is None else stability.candidate(judged.number)
         seeds = entry.std if entry is not None and entry.std is not None and math.isfinite(entry.std) else 0.0
@@ -514,7 +515,7 @@ class _PrimaryNoise:
     def of_difference(self, other: TrialRecord) -> float:
         """The standard error of ``judged``'s primary result less ``other``'s (unpaired: a bound that pairing on
         the same examples would only narrow)."""
-        measured = noise_of(other.metrics, self.metric.name, point_unit(self.metric))
+        measured = metric_noise(other.metrics, self.metric)
         theirs = self.own if measured is None else measured.stderr
         mine = theirs if self.own is None else self.own
         return math.sqrt((mine or 0.0) ** 2 + (theirs or 0.0) ** 2 + 2.0 * self.seeds**2)

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunesmith._noise import metric_noise
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
 from tunesmith.discipline._baseline_front import front_margin
 from tunesmith.discipline._front import several_objectives
 from tunesmith.discipline._reruns import BASELINE_NUMBER, ExampleValues, SeedRun, completed
-from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise, noise_of, point_unit
+from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise
 from tunesmith.discipline.optimism import Optimism, chosen_flattery
 from tunesmith.discipline.verdict import Check
 from tunesmith.trial import TrialRecord
@@ -83,7 +84,7 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
               and (v := r.value(metric.name)) is not None]  # fmt: skip
     # What the gap check takes back from the same score: the chosen configuration's own flattery, at most its lead
     selection = chosen_flattery(optimism, searched, scores, metric.sign())
-    winner = noise_of(record.metrics, metric.name, point_unit(metric))
+    winner = metric_noise(record.metrics, metric)
     taken_back = 0.0  # the selection optimism the winner's score was moved back by
     if rerun is not None:
         runs = _winner_runs(study, stability, entry, rerun)

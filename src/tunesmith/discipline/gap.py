@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tunesmith._noise import Noise, noise_of
+from tunesmith._noise import Noise, noise_of, point_unit
 from tunesmith.discipline.conventions import holdout_keys
 from tunesmith.objective import STDERR, Metric, digest_level, digest_of, name_words, reads_as_unbounded_loss
 
@@ -115,12 +115,6 @@ def scored_in_points(metric: Metric, values: Sequence[float]) -> bool:
         return True
     bounds = _range_by_name(metric.name)
     return bounds is not None and all(bounds[0] <= v <= bounds[1] for v in values)
-
-
-def point_unit(metric: Metric) -> float:
-    """What one whole of ``metric`` is when its differences read in points (a point is a hundredth of it): its
-    declared scale, else 1 (a score in [0, 1], a correlation in [-1, 1], R^2)."""
-    return 1.0 if metric.scale is None else metric.scale
 
 
 def point_range(metric: Metric) -> tuple[float, float]:

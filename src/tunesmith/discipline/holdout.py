@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from tunesmith._noise import metric_noise
 from tunesmith._progress import Progress, check_progress
 from tunesmith._stable_name import stable_name
 from tunesmith._validate import real
@@ -1213,7 +1214,7 @@ def _validation_noise(record: TrialRecord, metric: Metric, spread: tuple[float, 
     search scored it once, on one seed), widened by `_few_runs_widening` for the few runs it was read on and for
     ``selection`` (the optimism `gap_test` is given to take back, in the metric's units), which was read at the
     same spread."""
-    noise = noise_of(record.metrics, metric.name, point_unit(metric))
+    noise = metric_noise(record.metrics, metric)
     if noise is not None or spread is None:
         return noise
     std, runs, source = spread
@@ -1426,7 +1427,7 @@ def _unseen_runs(study: Study, record: TrialRecord, entry: SeedCandidateAttr | N
     if std <= 1e-9 * max(1.0, abs(mean)):  # runs that agree up to rounding measured no spread
         std = 0.0
     seeds = std * math.sqrt(1.0 + 1.0 / count)  # the mean's seed noise and the holdout run's own seed draw
-    within = [n for run in measured if (n := noise_of(run.metrics, metric.name, point_unit(metric))) is not None]
+    within = [n for run in measured if (n := metric_noise(run.metrics, metric)) is not None]
     typical = float(np.mean([n.stderr for n in within])) if within else 0.0
     source = f"{count} runs on {after}"
     if seeds == 0 and typical == 0:
@@ -1465,7 +1466,7 @@ def _beyond_the_luckiest(study: Study, metric: Metric, test: GapTest, validation
     own = noise or holdout_noise or Noise(0.0, "")  # an unknown side is taken as the known one's
     # The choice favours a run whose noise reads low as well (the low mean of a skewed score comes with a low
     # spread): its own standard error understates its noise, the compared runs' typical one does not.
-    errors = [n.stderr for r in _valid(study) if (n := noise_of(r.metrics, metric.name, point_unit(metric)))]
+    errors = [n.stderr for r in _valid(study) if (n := metric_noise(r.metrics, metric))]
     typical = math.sqrt(float(np.mean(np.square(errors)))) if errors else 0.0
     if typical > own.stderr:
         freedom = own.dof if own.dof is not None or own.examples is None else own.examples - 1.0

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunesmith._noise import metric_noise
 from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr, write_attr
@@ -68,7 +69,6 @@ from tunesmith.discipline._reruns import (
 )
 from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_baseline_on_seeds, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
-from tunesmith.discipline.gap import noise_of, point_unit
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
@@ -721,8 +721,7 @@ def _contest(winner: int, runs: Mapping[int, Sequence[SeedRun]], metric: Metric)
     if len(mine) < 2:
         return None
     level = _CONTEST_LEVEL / len(runs)
-    unit = point_unit(metric)
-    own = [n.stderr for run in runs[winner] if (n := noise_of(run.metrics, metric.name, unit)) is not None]
+    own = [n.stderr for run in runs[winner] if (n := metric_noise(run.metrics, metric)) is not None]
     sampling = float(norm.ppf(1.0 - level)) * float(np.mean(own)) if own else 0.0
     rivals = []
     for trial in runs:

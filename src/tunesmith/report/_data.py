@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunesmith._noise import metric_noise, point_unit
 from tunesmith.analysis import (
     Diagnosis,
     EarlySignal,
@@ -339,7 +340,7 @@ def within_noise_of_best(data: ReportData, top_k: int | None = None) -> list[Tri
     name = data.metric.name
 
     def error_of(record: TrialRecord) -> float | None:  # as the verdict reads it: a perfect score's is not 0
-        noise = noise_of(record.metrics, name, 1.0 if data.metric.scale is None else data.metric.scale)
+        noise = noise_of(record.metrics, name, point_unit(data.metric))
         return None if noise is None or not math.isfinite(noise.stderr) else noise.stderr
 
     best, best_error = ranked[0], error_of(ranked[0])
@@ -428,7 +429,7 @@ def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
 
     ranked = data.ranked()
     others = len(ranked) - 1
-    noise = noise_of(ranked[0].metrics, data.metric.name, 1.0 if data.metric.scale is None else data.metric.scale)
+    noise = metric_noise(ranked[0].metrics, data.metric)
     kind = "per-example noise" if noise is None or "fold" not in noise.source else "noise of the folds' spread"
     # The trials are read against the search's best; where the seed re-runs picked another, every view shows that
     # one as best, and "within two standard errors of the best" named the shown best as tied with itself.
