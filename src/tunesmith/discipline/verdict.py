@@ -24,9 +24,10 @@ class Check:
         decided: ``False`` when it ran but the evidence could not decide (what would is in ``detail``):
             passed when the burden of proof lies on a failure (the holdout gap, seed spread, slices,
             shifted data), failed when it lies on the configuration (guardrails, the baseline margin).
-        leans: an undecided pass whose estimate lies beyond the check's limit (a gap, a spread or a drop past
-            it, within noise of it): not shown to fail, and not shown to pass either, so the verdict is "not
-            shown ready" rather than "ready".
+        leans: an undecided pass whose estimate lies beyond the check's limit, within noise of it (a seed
+            spread; a holdout gap, a slice or a shifted drop only when shown above zero as well, since on the
+            estimate's side of the limit alone it is a coin flip), or of unknown noise: not shown to fail, and not
+            shown to pass either, so the verdict is "not shown ready" rather than "ready".
     """
 
     name: str
