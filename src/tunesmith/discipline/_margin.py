@@ -328,7 +328,7 @@ class _ExampleBars:
                           f"{self.seeds})", f"the t-test's bar ({needed:.3g})"),
                          (f"about {(own / gain) ** 2:.1f}x the validation examples",
                           f"the examples' own part ({own:.3g})"))  # fmt: skip
-        seeds = self._seeds_to_clear(gain, spread, level) if own < gain else None
+        seeds = self.seeds_to_clear(gain, spread, level) if own < gain else None
         more_seeds = (f"about {seeds} paired seeds for both (now {self.seeds})" if seeds is not None else
                       f"over {_MOST_BASELINE_SEEDS} paired seeds for both (now {self.seeds})")  # fmt: skip
         if needed >= gain:
@@ -342,7 +342,7 @@ class _ExampleBars:
             return _one((more_examples, f"the bar ({bar:.3g})"), other)
         return f"{more_seeds}, or {more_examples}, would decide, bringing the bar ({bar:.3g}) below the gain"
 
-    def _seeds_to_clear(self, gain: float, spread: float, level: float) -> int | None:
+    def seeds_to_clear(self, gain: float, spread: float, level: float) -> int | None:
         """The fewest paired seeds on which every bar lies below ``gain`` at these spreads (``None``: none up to
         `_MOST_BASELINE_SEEDS`); the bars fall as the seeds grow."""
         from scipy.stats import t as student

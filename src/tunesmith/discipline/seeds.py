@@ -51,7 +51,7 @@ from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr, write_attr
 from tunesmith.discipline._front import chosen_from_front, describe, front_around, several_objectives
-from tunesmith.discipline._margin import _paired_advice, _seeds_to_clear, _within_noise
+from tunesmith.discipline._margin import _ExampleBars, _paired_advice, _seeds_to_clear, _within_noise
 from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
     LIMIT_KINDS,
@@ -69,6 +69,7 @@ from tunesmith.discipline._reruns import (
 )
 from tunesmith.discipline.baseline import Baseline, evaluate_baseline, run_baseline_on_seeds, run_pending_baseline
 from tunesmith.discipline.conventions import slices_of
+from tunesmith.discipline.gap import Z_ONE_SIDED_95
 from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, read_guardrail
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
@@ -595,8 +596,15 @@ class Rival:
         spread: the standard deviation of that advantage across the seeds.
         seeds: how many seeds are paired.
         t_bar: what ``gain`` must exceed for the one-sided paired t-test at the contest's level.
-        sampling_bar: what it must exceed for the validation examples' noise every seed shares, which pairing does
-            not remove: the winner's per-example or per-fold standard error, at the same level (0: none recorded).
+        sampling_bar: what it must exceed for the validation examples' noise every seed shares, which pairing by
+            seed does not remove (0: none recorded). With both candidates' per-example values on every paired seed
+            (``examples``), `Z_ONE_SIDED_95` standard errors of their per-example differences, as the baseline
+            margin reads them: on one validation set two models' errors are correlated, so the difference is far
+            less noisy than either score. Else the winner's own per-example or per-fold standard error at the
+            contest's level.
+        combined_bar: with ``examples``, the t-test's bar and the examples' own part in quadrature (0: without).
+        examples: the two candidates' per-example values paired seed by seed and example by example (``None``: not
+            both kept them, alike, on every paired seed).
     """
 
     trial: int
@@ -606,10 +614,12 @@ class Rival:
     seeds: int
     t_bar: float
     sampling_bar: float
+    combined_bar: float = 0.0
+    examples: _ExampleBars | None = None
 
     @property
     def bar(self) -> float:
-        return max(self.t_bar, self.sampling_bar)
+        return max(self.t_bar, self.sampling_bar, self.combined_bar)
 
     @property
     def beaten(self) -> bool:
@@ -665,7 +675,11 @@ class Contest:
         runner_up = self.runner_up
         if runner_up is None or self.standing is not Standing.WITHIN_NOISE or runner_up.gain <= 0:
             return None
-        if runner_up.t_bar < runner_up.gain or _within_noise(runner_up.gain, runner_up.bar) is not None:
+        if _within_noise(runner_up.gain, runner_up.bar) is not None:
+            return None
+        if runner_up.examples is not None:  # more seeds lower the t-test's bar and the seed-by-example part
+            return runner_up.examples.seeds_to_clear(runner_up.gain, runner_up.spread, self.level)
+        if runner_up.t_bar < runner_up.gain:
             return None
         return _seeds_to_clear(runner_up.gain, runner_up.spread, self.level, runner_up.seeds)
 
@@ -685,7 +699,12 @@ class Contest:
                 f"{runner_up.seeds} paired seeds")  # fmt: skip
         picked = f", 5% over {self.compared} candidates" if self.compared > 1 else ""
         bar = f"{runner_up.bar:.3g} (one-sided paired t-test at {self.level:.2%}{picked}"
-        bar += f"; the examples' noise {runner_up.sampling_bar:.3g})" if runner_up.sampling_bar > 0 else ")"
+        if runner_up.examples is not None:
+            bar += (f"; the examples' noise {runner_up.sampling_bar:.3g}, {Z_ONE_SIDED_95:.3g} standard errors of the "
+                    f"per-example differences paired over {runner_up.examples.examples} examples, "
+                    f"{runner_up.combined_bar:.3g} with the t-test's bar in quadrature)")  # fmt: skip
+        else:
+            bar += f"; the examples' noise {runner_up.sampling_bar:.3g})" if runner_up.sampling_bar > 0 else ")"
         if self.separated:
             beaten = (f"every other candidate beyond noise; the closest, #{runner_up.trial}:" if len(self.rivals) > 1
                       else f"#{runner_up.trial} beyond noise:")  # fmt: skip
@@ -699,8 +718,11 @@ class Contest:
             return (f"{apart}: #{runner_up.trial} does as well or better on average (the winner gains {test}); "
                     "the rule picked the winner on more than its mean, so more seeds are not expected to show it "
                     "better")  # fmt: skip
-        advice = _paired_advice(runner_up.gain, runner_up.t_bar, runner_up.sampling_bar, runner_up.spread, self.level,
-                                runner_up.seeds)  # fmt: skip
+        if runner_up.examples is not None:
+            advice = runner_up.examples.advice(runner_up.gain, runner_up.t_bar, runner_up.spread, self.level)
+        else:
+            advice = _paired_advice(runner_up.gain, runner_up.t_bar, runner_up.sampling_bar, runner_up.spread,
+                                    self.level, runner_up.seeds)  # fmt: skip
         seeds = self.seeds_to_decide
         call = f" if the gain and its spread held (validate_top with seeds={seeds})" if seeds is not None else ""
         return f"{apart}: it gains {test}, within noise: beyond it needs more than {bar}; {advice}{call}"
@@ -710,14 +732,17 @@ def _contest(winner: int, runs: Mapping[int, Sequence[SeedRun]], metric: Metric)
     """The winner against every other eligible candidate; ``runs`` holds each eligible candidate's runs (the winner's
     too) by trial number, in the search's ranking. ``None`` when the winner has fewer than two seeds to pair."""
 
-    def by_seed(trial: int) -> dict[int, float]:
-        return {run.seed: run.metrics[metric.name] for run in runs[trial]
+    def measured(trial: int) -> dict[int, SeedRun]:
+        return {run.seed: run for run in runs[trial]
                 if run.state != TrialState.FAILED.value and metric.name in run.metrics}  # fmt: skip
+
+    def by_seed(trial: int) -> dict[int, float]:
+        return {seed: run.metrics[metric.name] for seed, run in measured(trial).items()}
 
     from scipy.stats import norm
     from scipy.stats import t as student
 
-    mine = by_seed(winner)
+    mine, own_runs = by_seed(winner), measured(winner)
     if len(mine) < 2:
         return None
     level = _CONTEST_LEVEL / len(runs)
@@ -731,10 +756,14 @@ def _contest(winner: int, runs: Mapping[int, Sequence[SeedRun]], metric: Metric)
             continue
         differences = [metric.sign() * (theirs[s] - mine[s]) for s in shared]
         spread = statistics.stdev(differences)
+        t_bar = float(student.ppf(1.0 - level, len(shared) - 1)) * spread / math.sqrt(len(shared))
+        examples = _ExampleBars.of([(own_runs[s].examples, measured(trial)[s].examples) for s in shared],
+                                   metric.sign())  # fmt: skip
+        sampling_bar, combined_bar = examples.bars(t_bar, level) if examples is not None else (sampling, 0.0)
         rivals.append(Rival(
             trial=trial, identical=all(theirs[s] == mine[s] for s in shared), gain=math.fsum(differences) / len(shared),
-            spread=spread, seeds=len(shared), sampling_bar=sampling,
-            t_bar=float(student.ppf(1.0 - level, len(shared) - 1)) * spread / math.sqrt(len(shared)),
+            spread=spread, seeds=len(shared), t_bar=t_bar, sampling_bar=sampling_bar, combined_bar=combined_bar,
+            examples=examples,
         ))  # fmt: skip
     return Contest(winner, level, len(runs), tuple(rivals))
 
