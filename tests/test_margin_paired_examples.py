@@ -13,7 +13,8 @@ import pytest
 
 import tunesmith as ts
 from tunesmith.attributes import BaselineAttr, SeedStabilityAttr, read_attr
-from tunesmith.discipline._margin import _ExampleBars, _Paired, _PairedBars
+from tunesmith.discipline._margin import _Paired, _PairedBars
+from tunesmith.discipline._paired import ExampleBars
 from tunesmith.discipline._reruns import ExampleValues, SeedRun, seed_list
 
 CONFIGS = ts.Space({"config": ts.Choice(["a", "b"])})
@@ -119,7 +120,7 @@ def paired_bars(winner: np.ndarray, baseline: np.ndarray) -> _PairedBars:
     pairs: list[tuple[ExampleValues | None, ExampleValues | None]] = [
         (ExampleValues.of(w), ExampleValues.of(b)) for w, b in zip(winner, baseline, strict=True)
     ]
-    return _PairedBars.of(_Paired(differences, 1, float(baseline.mean()), _ExampleBars.of(pairs, -1.0)), None)
+    return _PairedBars.of(_Paired(differences, 1, float(baseline.mean()), ExampleBars.of(pairs, -1.0)), None)
 
 
 @pytest.mark.slow

@@ -15,6 +15,13 @@ from tunesmith._noise import metric_noise
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr
 from tunesmith.discipline._baseline_front import front_margin
 from tunesmith.discipline._front import several_objectives
+from tunesmith.discipline._paired import (
+    MOST_SEEDS,
+    ExampleBars,
+    one_remedy,
+    paired_advice,
+    within_noise,
+)
 from tunesmith.discipline._reruns import BASELINE_NUMBER, ExampleValues, SeedRun, completed
 from tunesmith.discipline.gap import Z_ONE_SIDED_95, Noise
 from tunesmith.discipline.optimism import Optimism, chosen_flattery
@@ -46,7 +53,7 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     errors of the difference: the winner's own (a validation set of a few hundred examples moves a score by more
     than many tuning gains) combined with the baseline mean's across its seeds. The winner's standard error
     stands in for its share of the difference's, which the per-example values of both models give paired only on
-    the seeds both ran (`_ExampleBars`, in the paired check): on one validation set the two models' errors are
+    the seeds both ran (`ExampleBars`, in the paired check): on one validation set the two models' errors are
     correlated, and the winner's own standard error is the difference's when they correlate at 0.5. The seed bar
     is one seed standard deviation when the winner's score is a mean over re-runs (the baseline's or the winner's
     spread, the larger: on five seeds each, about a one-sided 95% test of the means); without re-runs the search's
@@ -256,111 +263,6 @@ def _short_once_corrected(gain: float, bar: float, taken_back: float) -> str:
 
 
 @dataclass(frozen=True)
-class _ExampleBars:
-    """The winner's and the baseline's per-example values paired on the seeds both ran (`ExampleValues`): how far
-    the examples' noise takes their seed-by-seed mean gain. The per-example difference averaged over the seeds
-    has the standard error ``stderr`` over the ``examples`` (positive: the winner is better); the two models' errors
-    on one validation set are correlated, so it is far smaller than either model's own.
-
-    Part of that noise, ``interaction`` (a variance: the two-way residual mean square over seeds and examples, over
-    ``seeds * examples``), is how the difference on an example moves from seed to seed, which the seed-by-seed
-    spread of the paired t-test reads too; the rest, ``beyond``, is the examples' own. The bar on the gain is the
-    t-test's bar and the examples' own part combined in quadrature (each at the test's level: the interaction
-    counted once, in the t-test's, on its degrees of freedom), and never below `Z_ONE_SIDED_95` standard errors
-    of the per-example differences. Either bar alone ignores the other's noise: the larger of the two passed up
-    to 8% of null studies where both are alike (5 seeds, simulated), the quadrature at most 5%.
-    """
-
-    examples: int
-    seeds: int
-    stderr: float
-    interaction: float
-
-    @classmethod
-    def of(cls, pairs: list[tuple[ExampleValues | None, ExampleValues | None]], sign: float) -> _ExampleBars | None:
-        """The winner's and the baseline's values on each shared seed (``None`` unless both carry as many values on
-        every one); ``sign`` is the metric's (`Metric.sign`), so that a positive difference is the winner's gain."""
-        both = [(winner, base) for winner, base in pairs if winner is not None and base is not None]
-        if len(both) < 2 or len(both) < len(pairs) or len({v.count for pair in both for v in pair}) != 1:
-            return None
-        gains = sign * np.array([base.values() - winner.values() for winner, base in both])
-        seeds, examples = gains.shape
-        by_example = gains.mean(axis=0)
-        residual = gains - gains.mean(axis=1, keepdims=True) - by_example + gains.mean()
-        within = float(np.sum(residual**2)) / ((seeds - 1) * (examples - 1))
-        return cls(examples, seeds, float(np.std(by_example, ddof=1)) / math.sqrt(examples),
-                   within / (seeds * examples))  # fmt: skip
-
-    @property
-    def beyond(self) -> float:
-        """The variance of the mean gain that the examples add beyond the seed-by-example part (0 when that part
-        reads larger: a variance is never negative)."""
-        return max(0.0, self.stderr**2 - self.interaction)
-
-    def bars(self, needed: float, level: float, seeds: int | None = None, scale: float = 1.0) -> tuple[float, float]:
-        """The sampling bar (`Z_ONE_SIDED_95` standard errors of the per-example differences) and the combined bar
-        (the t-test's bar ``needed`` and the examples' own part in quadrature, at ``level``), on ``seeds`` paired
-        seeds (``None``: these) and ``scale`` times these examples; ``needed`` is the t-test's bar on those seeds."""
-        from scipy.stats import norm
-
-        factor = (self.seeds / seeds if seeds is not None else 1.0) / scale
-        # On these seeds and examples, the standard error itself (its parts as read, before the one is floored)
-        variance = (self.stderr**2 - self.interaction) / scale + self.interaction * factor
-        sampling = Z_ONE_SIDED_95 * math.sqrt(max(0.0, variance))
-        own = float(norm.ppf(1.0 - level)) * math.sqrt(self.beyond / scale)
-        return sampling, math.hypot(needed, own)
-
-    def advice(self, gain: float, needed: float, spread: float, level: float) -> str:
-        """What would decide a positive (or, `_undecided`, a shortfall's) ``gain`` below these bars (the t-test's
-        ``needed``, on the seeds' ``spread`` at ``level``): more paired seeds lower the t-test's bar and the
-        seed-by-example part, more validation examples the examples' part; each is named with about how much would
-        do if the gain and the spreads stayed, and both when each bar alone lies above the gain."""
-        from scipy.stats import norm
-
-        sampling, combined = self.bars(needed, level)
-        bar = max(needed, sampling, combined)
-        hopeless = _within_noise(gain, bar)
-        if hopeless is not None:
-            return hopeless
-        own = float(norm.ppf(1.0 - level)) * math.sqrt(self.beyond)  # the part more seeds do not lower
-        if needed >= gain and own >= gain:
-            return _both((f"about {_seeds_to_clear(gain, spread, level, self.seeds)} paired seeds for both (now "
-                          f"{self.seeds})", f"the t-test's bar ({needed:.3g})"),
-                         (f"about {(own / gain) ** 2:.1f}x the validation examples",
-                          f"the examples' own part ({own:.3g})"))  # fmt: skip
-        seeds = self.seeds_to_clear(gain, spread, level) if own < gain else None
-        more_seeds = (f"about {seeds} paired seeds for both (now {self.seeds})" if seeds is not None else
-                      f"over {_MOST_BASELINE_SEEDS} paired seeds for both (now {self.seeds})")  # fmt: skip
-        if needed >= gain:
-            return _one((more_seeds, f"the bar ({bar:.3g})"), f"the examples' own part ({own:.3g})" if own > 0 else "")
-        # More examples leave the t-test's bar where it is (its spread's part from the examples is left in: about)
-        room = gain**2 - needed**2
-        scale = max((Z_ONE_SIDED_95 * self.stderr / gain) ** 2, float(norm.ppf(1.0 - level)) ** 2 * self.beyond / room)
-        more_examples = f"about {scale:.1f}x the validation examples"
-        if own >= gain:
-            other = f"the t-test's bar ({needed:.3g})" if needed > 0 else ""
-            return _one((more_examples, f"the bar ({bar:.3g})"), other)
-        return f"{more_seeds}, or {more_examples}, would decide, bringing the bar ({bar:.3g}) below the gain"
-
-    def seeds_to_clear(self, gain: float, spread: float, level: float) -> int | None:
-        """The fewest paired seeds on which every bar lies below ``gain`` at these spreads (``None``: none up to
-        `_MOST_BASELINE_SEEDS`); the bars fall as the seeds grow."""
-        from scipy.stats import t as student
-
-        def bar(seeds: int) -> float:
-            needed = float(student.ppf(1.0 - level, seeds - 1)) * spread / math.sqrt(seeds)
-            return max(needed, *self.bars(needed, level, seeds))
-
-        if bar(_MOST_BASELINE_SEEDS) >= gain:
-            return None
-        low, high = self.seeds, _MOST_BASELINE_SEEDS  # the bar at low is at or above the gain, at high below it
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (low, middle) if bar(middle) < gain else (middle, high)
-        return high
-
-
-@dataclass(frozen=True)
 class _Paired:
     """The winner's and the baseline's re-runs on the seeds both ran: ``differences`` (positive: the winner
     is better), ``candidates``, how many configurations the winner was picked from, ``baseline_mean``, the
@@ -370,7 +272,7 @@ class _Paired:
     differences: tuple[float, ...]
     candidates: int
     baseline_mean: float
-    examples: _ExampleBars | None = None
+    examples: ExampleBars | None = None
 
 
 def _paired(study: Study, stability: SeedStabilityAttr | None, entry: SeedCandidateAttr | None,
@@ -397,7 +299,7 @@ def _paired(study: Study, stability: SeedStabilityAttr | None, entry: SeedCandid
     if len(seeds) < 2:
         return None
     candidates = 1 if rerun.confirmation else _candidates(stability)
-    examples = _ExampleBars.of([(winner[s].examples, base[s].examples) for s in seeds], sign)
+    examples = ExampleBars.of([(winner[s].examples, base[s].examples) for s in seeds], sign)
     return _Paired(tuple(sign * (base[s].metrics[name] - winner[s].metrics[name]) for s in seeds), candidates,
                    math.fsum(base[s].metrics[name] for s in seeds) / len(seeds), examples)  # fmt: skip
 
@@ -406,7 +308,7 @@ def _paired(study: Study, stability: SeedStabilityAttr | None, entry: SeedCandid
 class _PairedBars:
     """What the paired margin decides on: the winner's ``mean`` gain seed by seed and its ``spread`` across the
     seeds, the t-test's ``level`` and its bar ``needed``, the ``sampling`` bar (0 when no sampling noise is known)
-    and, with per-example values paired, the ``combined`` bar (`_ExampleBars`; else 0)."""
+    and, with per-example values paired, the ``combined`` bar (`ExampleBars`; else 0)."""
 
     mean: float
     spread: float
@@ -462,7 +364,7 @@ def _paired_check(study: Study, paired: _Paired, winner: Noise | None, value: fl
     does); a result carrying its sampling noise must also beat `Z_ONE_SIDED_95` of its standard errors, the
     noise of the validation examples every seed shares, which pairing by seed does not remove. When both models'
     runs kept their per-example values, that noise is read from the per-example differences instead, and the gain
-    must clear the two bars combined (`_ExampleBars`). ``value`` is the winner's score, which ``what`` names; the
+    must clear the two bars combined (`ExampleBars`). ``value`` is the winner's score, which ``what`` names; the
     baseline's is its mean on the paired seeds, beside its mean over all its seeds when it ran more (the winner's
     confirmation seeds after its selection seeds)."""
     metric, n, examples = study.metric, len(paired.differences), paired.examples
@@ -505,7 +407,7 @@ def _paired_check(study: Study, paired: _Paired, winner: Noise | None, value: fl
         def advice(size: float) -> str:
             if examples is not None:
                 return examples.advice(size, needed, spread, level)
-            return _paired_advice(size, needed, sampling, spread, level, n)
+            return paired_advice(size, needed, sampling, spread, level, n)
 
         outcome = _undecided(mean, advice)
     return Check("baseline margin", bars.passed, f"{head}: {test}{outcome}", decided=bars.passed or short)
@@ -535,68 +437,6 @@ def _undecided(gain: float, advice: Callable[[float], str]) -> str:
             f"short: {more}")  # fmt: skip
 
 
-# A gain a tenth of a standard error or less from zero is within noise: more data would not decide it soon (over
-# (1.645 / 0.1) ** 2, about 270, times as much), as `more_data` says of any difference that close.
-_WITHIN_NOISE_Z = 0.1
-
-
-def _within_noise(gain: float, bar: float) -> str | None:
-    """What the check says of a ``gain`` too small for any practical amount of data to clear ``bar`` (a one-sided
-    95% bar: about `Z_ONE_SIDED_95` standard errors); ``None`` when more data could."""
-    if Z_ONE_SIDED_95 * gain / bar > _WITHIN_NOISE_Z:
-        return None
-    return (f"the gain itself is within noise: {gain:.3g} is a tenth of a standard error or less (the bar, {bar:.3g}, "
-            f"is {Z_ONE_SIDED_95:.3g} of them), so no practical amount of seeds or examples would decide")  # fmt: skip
-
-
-def _paired_advice(gain: float, needed: float, sampling: float, spread: float, level: float, seeds: int) -> str:
-    """What would decide a positive (or, `_undecided`, a shortfall's) paired ``gain`` that does not clear both
-    bars: more paired seeds lower the t-test's bar ``needed`` (not the sampling bar), more validation examples the
-    ``sampling`` bar (not the t-test's); each is named with how many would clear it if the gain and the spreads
-    stayed, and both when both are above."""
-    hopeless = _within_noise(gain, max(needed, sampling))
-    if hopeless is not None:
-        return hopeless
-    more_seeds = (f"about {_seeds_to_clear(gain, spread, level, seeds)} paired seeds for both (now {seeds})",
-                  f"the t-test's bar ({needed:.3g})")  # fmt: skip
-    more_examples = (f"about {(sampling / gain) ** 2:.1f}x the validation examples",
-                     f"the sampling bar ({sampling:.3g})")  # fmt: skip
-    if needed >= gain and sampling >= gain:
-        return _both(more_seeds, more_examples)
-    if needed >= gain:
-        return _one(more_seeds, more_examples[1] if sampling > 0 else "")
-    return _one(more_examples, more_seeds[1] if needed > 0 else "")
-
-
-def _seeds_to_clear(gain: float, spread: float, level: float, seeds: int) -> int:
-    """The fewest paired seeds whose one-sided t-test at ``level`` clears ``gain`` at this ``spread`` of the
-    differences (more than ``seeds``): the bar falls with the square root of the seeds and with the t quantile."""
-    from scipy.stats import norm
-    from scipy.stats import t as student
-
-    # The normal quantile is below every t quantile: no fewer seeds than it asks for can clear the gain.
-    count = max(seeds + 1, math.ceil((float(norm.ppf(1.0 - level)) * spread / gain) ** 2))
-    while float(student.ppf(1.0 - level, count - 1)) * spread / math.sqrt(count) >= gain:
-        count += 1
-    return count
-
-
-def _one(remedy: tuple[str, str], other: str) -> str:
-    """``remedy`` (how much more data, the bar it lowers) in words, the ``other`` bar (if any) below the gain."""
-    below = f"; {other} is below the gain already" if other else ""
-    return f"{remedy[0]} would decide, bringing {remedy[1]} below the gain{below}"
-
-
-def _both(more_seeds: tuple[str, str], more_examples: tuple[str, str]) -> str:
-    """Both remedies in words, when both bars lie above the gain."""
-    return (f"both bars lie above the gain, so neither more seeds nor more examples alone would decide: "
-            f"{more_seeds[0]} would bring {more_seeds[1]} below it, and {more_examples[0]} "
-            f"{more_examples[1]}")  # fmt: skip
-
-
-# Baseline seeds beyond which the seed bar of a single run is not sought further: it is then within a hair of its
-# floor (`_SingleRun.floor`), which no number of baseline seeds lowers.
-_MOST_BASELINE_SEEDS = 10_000
 _QUADRATURE_NODES = 64  # per dimension of `_best_over_spread`'s integral: its level to about 1e-4
 
 
@@ -680,10 +520,10 @@ class _SingleRun:
 
     def seeds_to_clear(self, gain: float) -> int | None:
         """The fewest baseline seeds whose bar lies below ``gain`` at this spread (``None``: none up to
-        `_MOST_BASELINE_SEEDS`); the bar falls as the seeds grow."""
-        if self.floor >= gain or self.bar(_MOST_BASELINE_SEEDS) >= gain:
+        `MOST_SEEDS`); the bar falls as the seeds grow."""
+        if self.floor >= gain or self.bar(MOST_SEEDS) >= gain:
             return None
-        low, high = self.seeds, _MOST_BASELINE_SEEDS  # the bar at low is at or above the gain, at high below it
+        low, high = self.seeds, MOST_SEEDS  # the bar at low is at or above the gain, at high below it
         while high - low > 1:
             middle = (low + high) // 2
             low, high = (low, middle) if self.bar(middle) < gain else (middle, high)
@@ -744,10 +584,10 @@ class _Welch:
         return float(student.ppf(1.0 - self.level, degrees)) * math.sqrt(variance)
 
     def seeds_to_clear(self, gain: float) -> int | None:
-        """The fewest seeds for each whose bar lies below ``gain`` (``None``: none up to `_MOST_BASELINE_SEEDS`)."""
-        if self.bar(_MOST_BASELINE_SEEDS) >= gain:
+        """The fewest seeds for each whose bar lies below ``gain`` (``None``: none up to `MOST_SEEDS`)."""
+        if self.bar(MOST_SEEDS) >= gain:
             return None
-        low, high = 1, _MOST_BASELINE_SEEDS  # the bar at low is unbounded, at high below the gain
+        low, high = 1, MOST_SEEDS  # the bar at low is unbounded, at high below the gain
         while high - low > 1:
             middle = (low + high) // 2
             low, high = (low, middle) if self.bar(middle) < gain else (middle, high)
@@ -802,7 +642,7 @@ class _UnpairedBars:
         sampling = math.hypot(own, baseline_part)
         seed_bar = (self.single.bar() if self.single is not None else self.welch.bar() if self.welch is not None
                     else self.seed_noise)  # fmt: skip
-        hopeless = _within_noise(gain, max(seed_bar, sampling))
+        hopeless = within_noise(gain, max(seed_bar, sampling))
         if hopeless is not None:
             return hopeless
         if self.welch is not None and seed_bar >= gain:
@@ -842,14 +682,14 @@ class _UnpairedBars:
                 other = f"the seed bar ({seed_bar:.3g})"
             else:
                 other = f"one seed standard deviation ({self.seed_noise:.3g})" if self.seed_noise > 0 else ""
-            return _one(examples, other)
+            return one_remedy(examples, other)
         more_seeds = (f"about {seeds} baseline seeds (now {self.single.seeds}; ts.evaluate_baseline(study, "
                       f"objective, seeds={seeds}))", f"the seed bar ({seed_bar:.3g})")  # fmt: skip
         if bar >= gain:
             return (f"both bars lie above the gain, so neither more baseline seeds nor more examples alone would "
                     f"decide: {more_seeds[0]} would bring {more_seeds[1]} below it, and {examples[0]} "
                     f"{examples[1]}")  # fmt: skip
-        return _one(more_seeds, examples[1] if bar > 0 else "")
+        return one_remedy(more_seeds, examples[1] if bar > 0 else "")
 
 
 def _how_to_pair(rerun: _Rerun | None, entry: SeedCandidateAttr | None) -> str:

@@ -51,7 +51,7 @@ from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, SeedCandidateAttr, SeedStabilityAttr, read_attr, write_attr
 from tunesmith.discipline._front import chosen_from_front, describe, front_around, several_objectives
-from tunesmith.discipline._margin import _ExampleBars, _paired_advice, _seeds_to_clear, _within_noise
+from tunesmith.discipline._paired import ExampleBars, paired_advice, seeds_to_clear, within_noise
 from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
     LIMIT_KINDS,
@@ -615,7 +615,7 @@ class Rival:
     t_bar: float
     sampling_bar: float
     combined_bar: float = 0.0
-    examples: _ExampleBars | None = None
+    examples: ExampleBars | None = None
 
     @property
     def bar(self) -> float:
@@ -675,13 +675,13 @@ class Contest:
         runner_up = self.runner_up
         if runner_up is None or self.standing is not Standing.WITHIN_NOISE or runner_up.gain <= 0:
             return None
-        if _within_noise(runner_up.gain, runner_up.bar) is not None:
+        if within_noise(runner_up.gain, runner_up.bar) is not None:
             return None
         if runner_up.examples is not None:  # more seeds lower the t-test's bar and the seed-by-example part
             return runner_up.examples.seeds_to_clear(runner_up.gain, runner_up.spread, self.level)
         if runner_up.t_bar < runner_up.gain:
             return None
-        return _seeds_to_clear(runner_up.gain, runner_up.spread, self.level, runner_up.seeds)
+        return seeds_to_clear(runner_up.gain, runner_up.spread, self.level, runner_up.seeds)
 
     def describe(self, metric: str) -> str:
         """The summary's line on it (empty: no other eligible candidate)."""
@@ -721,7 +721,7 @@ class Contest:
         if runner_up.examples is not None:
             advice = runner_up.examples.advice(runner_up.gain, runner_up.t_bar, runner_up.spread, self.level)
         else:
-            advice = _paired_advice(runner_up.gain, runner_up.t_bar, runner_up.sampling_bar, runner_up.spread,
+            advice = paired_advice(runner_up.gain, runner_up.t_bar, runner_up.sampling_bar, runner_up.spread,
                                     self.level, runner_up.seeds)  # fmt: skip
         seeds = self.seeds_to_decide
         call = f" if the gain and its spread held (validate_top with seeds={seeds})" if seeds is not None else ""
@@ -757,7 +757,7 @@ def _contest(winner: int, runs: Mapping[int, Sequence[SeedRun]], metric: Metric)
         differences = [metric.sign() * (theirs[s] - mine[s]) for s in shared]
         spread = statistics.stdev(differences)
         t_bar = float(student.ppf(1.0 - level, len(shared) - 1)) * spread / math.sqrt(len(shared))
-        examples = _ExampleBars.of([(own_runs[s].examples, measured(trial)[s].examples) for s in shared],
+        examples = ExampleBars.of([(own_runs[s].examples, measured(trial)[s].examples) for s in shared],
                                    metric.sign())  # fmt: skip
         sampling_bar, combined_bar = examples.bars(t_bar, level) if examples is not None else (sampling, 0.0)
         rivals.append(Rival(
