@@ -1338,6 +1338,8 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
         return None, f"{metric.name} not judged: trial #{record.number} has no finite validation {metric.name}"
     read = _choice_read(study, record, metric)
     holdout_noise = noise_of(scores, key, point_unit(metric))
+    if (same := _model_property(study, record, scores, metric, holdout_noise, threshold)) is not None:
+        return same
     unseen = _unseen_runs(study, record, entry, metric)
     if unseen is not None:
         seen = [holdout, unseen.mean, *_validation_scores(study, metric)]
@@ -1364,6 +1366,33 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
                  f"estimate, the best of the configurations compared, is {study.metric.name}'s")  # fmt: skip
     return test, (f"validation {metric.name} {validation:.4g} ({rerun}{taken}) vs holdout {holdout:.4g}: "
                   f"{test.detail}{read_relative(metric, seen)}")  # fmt: skip
+
+
+def _model_property(study: Study, record: TrialRecord, scores: Mapping[str, float], metric: Metric,
+                    holdout_noise: Noise | None, threshold: float) -> tuple[GapTest, str] | None:  # fmt: skip
+    """The gap of a further objective that the holdout gave exactly as the search's run of ``record`` did, on
+    neither side a mean of per-example values (no noise, or recorded exact), while the first objective's holdout
+    score differs from its search score (so the holdout is other data): the holdout's model was trained with that
+    run's seed, and a value that other data leaves unchanged to every digit is a property of the trained model (its
+    size, a count of its parameters), not of the data it is scored on, so there is no gap to judge (``None``: not
+    so). Compared with the mean of re-runs on other seeds, such a value read their seed-to-seed spread as a gap, and
+    the check asked for per-example holdout values of a model's size."""
+    validation, holdout = record.value(metric.name), scores.get(holdout_key(metric, scores) or "")
+    first_key = holdout_key(study.metric, scores)
+    first = record.value(study.metric.name)
+    if validation is None or holdout is None or first_key is None or first is None or holdout != validation:
+        return None
+    # No noise, or recorded exact (a stderr of 0 the objective gave, no per-example values behind it), on each side.
+    if not all(noise is None or (noise.stderr == 0.0 and noise.examples is None)
+               for noise in (holdout_noise, noise_of(record.metrics, metric.name, point_unit(metric)))):  # fmt: skip
+        return None
+    if scores[first_key] == first:  # the holdout may be the validation data itself: the first objective's check says
+        return None
+    detail = (f"{metric.name} {holdout:.6g} on the holdout, the same to every digit as in the search's run of "
+              f"#{record.number}, whose seed trained the holdout's model, while {study.metric.name} differs "
+              f"({first:.4g} against {scores[first_key]:.4g}): a property of the trained model, not of the data it is "
+              "scored on, so there is no gap to judge")  # fmt: skip
+    return GapTest(0.0, "relative", None, threshold, False, True, detail), detail
 
 
 def _choice_read(study: Study, record: TrialRecord, metric: Metric) -> str:
