@@ -323,17 +323,21 @@ def _interruptible(say: Callable[[BaseException], str]) -> Iterator[None]:
     ``say(exc)`` starts with "interrupted"; after SIGTERM that word reads "terminated (SIGTERM)", after SIGHUP
     "terminated (SIGHUP)". A closed terminal may refuse the message: the exit code still says what happened.
     """
-    try:
-        with _sigterm_as_interrupt():
+    # The interruption is reported inside the handlers' block, so that a second signal while ``say`` reads storage
+    # is ignored as one during the unwinding is: outside it, Python's own handler raised there, click printed
+    # "Aborted!" and the command exited 1 without saying what was kept.
+    with _sigterm_as_interrupt():
+        try:
             yield
-    except KeyboardInterrupt as exc:
-        text, code = say(exc), INTERRUPTED_EXIT
-        if isinstance(exc, Terminated):
-            cause, code = f"terminated ({signal.Signals(exc.signum).name})", _TERMINATING[exc.signum]
-            text = cause + text.removeprefix("interrupted") if text.startswith("interrupted") else f"{cause}: {text}"
-        with suppress(OSError):  # stderr on a terminal that hung up
-            click.echo(terminal_safe(text, markup=False, multiline=True), err=True)
-        raise click.exceptions.Exit(code) from None
+        except KeyboardInterrupt as exc:
+            text, code = say(exc), INTERRUPTED_EXIT
+            if isinstance(exc, Terminated):
+                cause, code = f"terminated ({signal.Signals(exc.signum).name})", _TERMINATING[exc.signum]
+                said = text.startswith("interrupted")
+                text = cause + text.removeprefix("interrupted") if said else f"{cause}: {text}"
+            with suppress(OSError):  # stderr on a terminal that hung up
+                click.echo(terminal_safe(text, markup=False, multiline=True), err=True)
+            raise click.exceptions.Exit(code) from None
 
 
 def _command_line(ctx: click.Context) -> str:
