@@ -736,13 +736,11 @@ def _contest(winner: int, runs: Mapping[int, Sequence[SeedRun]], metric: Metric)
         return {run.seed: run for run in runs[trial]
                 if run.state != TrialState.FAILED.value and metric.name in run.metrics}  # fmt: skip
 
-    def by_seed(trial: int) -> dict[int, float]:
-        return {seed: run.metrics[metric.name] for seed, run in measured(trial).items()}
-
     from scipy.stats import norm
     from scipy.stats import t as student
 
-    mine, own_runs = by_seed(winner), measured(winner)
+    own_runs = measured(winner)
+    mine = {seed: run.metrics[metric.name] for seed, run in own_runs.items()}
     if len(mine) < 2:
         return None
     level = _CONTEST_LEVEL / len(runs)
@@ -750,15 +748,15 @@ def _contest(winner: int, runs: Mapping[int, Sequence[SeedRun]], metric: Metric)
     sampling = float(norm.ppf(1.0 - level)) * float(np.mean(own)) if own else 0.0
     rivals = []
     for trial in runs:
-        theirs = by_seed(trial)
+        their_runs = measured(trial)
+        theirs = {seed: run.metrics[metric.name] for seed, run in their_runs.items()}
         shared = [seed for seed in mine if seed in theirs]
         if trial == winner or len(shared) < 2:
             continue
         differences = [metric.sign() * (theirs[s] - mine[s]) for s in shared]
         spread = statistics.stdev(differences)
         t_bar = float(student.ppf(1.0 - level, len(shared) - 1)) * spread / math.sqrt(len(shared))
-        examples = ExampleBars.of([(own_runs[s].examples, measured(trial)[s].examples) for s in shared],
-                                   metric.sign())  # fmt: skip
+        examples = ExampleBars.of([(own_runs[s].examples, their_runs[s].examples) for s in shared], metric.sign())
         sampling_bar, combined_bar = examples.bars(t_bar, level) if examples is not None else (sampling, 0.0)
         rivals.append(Rival(
             trial=trial, identical=all(theirs[s] == mine[s] for s in shared), gain=math.fsum(differences) / len(shared),
