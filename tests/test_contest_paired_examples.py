@@ -15,7 +15,7 @@ import numpy as np
 
 import tunesmith as ts
 from tunesmith.discipline._reruns import seed_list
-from tunesmith.discipline.seeds import SeedReport, Standing
+from tunesmith.discipline.seeds import Contest, Rival, SeedReport, Standing
 
 EXAMPLES = 300
 SEEDS = seed_list(0, 5)  # the fresh seeds validate_top gives a study of seed 0, seeds=5
@@ -41,12 +41,18 @@ def correlated(trial: ts.Trial) -> dict[str, Any]:
     return {"acc": correct}
 
 
-def test_a_winner_right_on_more_examples_on_every_seed_is_told_apart_beyond_the_noise_of_the_difference() -> None:
-    report = validated(correlated)
+def contested(objective: Any, ahead: int) -> tuple[SeedReport, Contest, Rival]:
+    """The re-runs of ``objective``, their contest and its rival, "b": "a" wins, ``ahead`` examples better."""
+    report = validated(objective)
     contest = report.contest
     assert contest is not None and report.winner is not None and report.winner.trial == 0
     rival = contest.rival(1)
-    assert rival is not None and abs(rival.gain - 12 / EXAMPLES) < 1e-12
+    assert rival is not None and abs(rival.gain - ahead / EXAMPLES) < 1e-12
+    return report, contest, rival
+
+
+def test_a_winner_right_on_more_examples_on_every_seed_is_told_apart_beyond_the_noise_of_the_difference() -> None:
+    report, contest, rival = contested(correlated, 12)
     # The difference's noise: 12 of 300 examples differ, so about 0.011 a standard error, against 0.023 for a score
     # of 0.8 on 300 examples alone (0.045 at the contest's level, above the gain).
     assert rival.beaten and contest.standing is Standing.BEYOND_NOISE, contest.describe("acc")
@@ -70,11 +76,7 @@ def unrelated(trial: ts.Trial) -> dict[str, Any]:
 
 
 def test_unrelated_models_are_not_told_apart_on_a_gain_within_the_noise_of_their_difference() -> None:
-    report = validated(unrelated)
-    contest = report.contest
-    assert contest is not None and report.winner is not None and report.winner.trial == 0
-    rival = contest.rival(1)
-    assert rival is not None and abs(rival.gain - 14 / EXAMPLES) < 1e-12
+    _, contest, rival = contested(unrelated, 14)
     # Unpaired, the difference of two 80% scores on 300 examples has a standard error about 0.033: 14 examples
     # (0.047) are within its bar, though beyond the winner's own standard error at the contest's level (0.039).
     assert not rival.beaten and contest.standing is Standing.WITHIN_NOISE, contest.describe("acc")
