@@ -23,7 +23,7 @@ from tunesmith.analysis import (
 )
 from tunesmith.analysis._advice import MIN_ADVICE_TRIALS
 from tunesmith.analysis._common import finished_values, format_value, telling_digits, valid_records
-from tunesmith.analysis.importance import MORE_TRIALS
+from tunesmith.analysis.importance import MORE_TRIALS, SpreadBeyondNoise
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.gap import noise_of
@@ -581,6 +581,11 @@ def _rung_trials(data: ReportData) -> int:
     return max(MIN_ADVICE_TRIALS, 2 * len(data.space))
 
 
+# A rung importance could read (``None``: the final values), the history seen there, and whether its values spread
+# beyond their per-example noise (``None``: too few store a standard error to tell).
+_Readable = tuple[float | None, list[TrialRecord], SpreadBeyondNoise | None]
+
+
 def _rung_to_read(data: ReportData, objective: Metric) -> tuple[float | None, list[TrialRecord]]:
     """The rung importance reads (``None``: the final values) and the history seen there (`fidelity.rung_view`):
     the highest rung that `_rung_trials` trials reached whose values there spread beyond their per-example noise
@@ -596,7 +601,7 @@ def _rung_to_read(data: ReportData, objective: Metric) -> tuple[float | None, li
                 readable[0][:2])  # fmt: skip
 
 
-def _rungs_to_read(data: ReportData, objective: Metric) -> list[tuple[float | None, list[TrialRecord], Any]]:
+def _rungs_to_read(data: ReportData, objective: Metric) -> list[_Readable]:
     """Every rung that `_rung_trials` trials reached (``None``: the final values), the highest first, with the history
     seen there and whether the values there spread beyond their per-example noise (`SpreadBeyondNoise`; ``None``:
     too few store a standard error to tell).
@@ -607,13 +612,11 @@ def _rungs_to_read(data: ReportData, objective: Metric) -> list[tuple[float | No
     explain, and importance read there said that no parameter mattered while the 92 showed a learning rate taking
     45% of the variation. Choosing the rung on the values alone, never on how they relate to the parameters, leaves
     the tests of importance at their level."""
-    from tunesmith.analysis.importance import SpreadBeyondNoise
-
     wanted = _rung_trials(data)
     top, records = rung_view(data.valid, objective, data.rungs, min_observations=wanted)
     if top is None and data.rungs and len(finished_values(records, objective)[0]) < wanted:
         return []
-    found: list[tuple[float | None, list[TrialRecord], Any]] = []
+    found: list[_Readable] = []
     levels = sorted(data.rungs)
     level: float | None = top
     while True:
