@@ -1338,7 +1338,7 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
         return None, f"{metric.name} not judged: trial #{record.number} has no finite validation {metric.name}"
     read = _choice_read(study, record, metric)
     holdout_noise = noise_of(scores, key, point_unit(metric))
-    if (same := _model_property(study, record, scores, metric, holdout_noise, threshold)) is not None:
+    if (same := _model_property(study, record, scores, metric, (validation, holdout, holdout_noise), threshold)):
         return same
     unseen = _unseen_runs(study, record, entry, metric)
     if unseen is not None:
@@ -1368,23 +1368,25 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
                   f"{test.detail}{read_relative(metric, seen)}")  # fmt: skip
 
 
-def _model_property(study: Study, record: TrialRecord, scores: Mapping[str, float], metric: Metric,
-                    holdout_noise: Noise | None, threshold: float) -> tuple[GapTest, str] | None:  # fmt: skip
+def _model_property(
+    study: Study, record: TrialRecord, scores: Mapping[str, float], metric: Metric,
+    read: tuple[float, float, Noise | None], threshold: float,
+) -> tuple[GapTest, str] | None:  # fmt: skip
     """The gap of a further objective that the holdout gave exactly as the search's run of ``record`` did, on
     neither side a mean of per-example values (no noise, or recorded exact), while the first objective's holdout
     score differs from its search score (so the holdout is other data): the holdout's model was trained with that
     run's seed, and a value that other data leaves unchanged to every digit is a property of the trained model (its
     size, a count of its parameters), not of the data it is scored on, so there is no gap to judge (``None``: not
     so). Compared with the mean of re-runs on other seeds, such a value read their seed-to-seed spread as a gap, and
-    the check asked for per-example holdout values of a model's size."""
-    validation, holdout = record.value(metric.name), scores.get(holdout_key(metric, scores) or "")
-    first_key = holdout_key(study.metric, scores)
-    first = record.value(study.metric.name)
-    if validation is None or holdout is None or first_key is None or first is None or holdout != validation:
+    the check asked for per-example holdout values of a model's size. ``read``: ``metric``'s search value, its
+    holdout value and the holdout's noise, as `_objective_gap` read them."""
+    validation, holdout, holdout_noise = read
+    first_key, first = holdout_key(study.metric, scores), record.value(study.metric.name)
+    if first_key is None or first is None or holdout != validation:
         return None
     # No noise, or recorded exact (a stderr of 0 the objective gave, no per-example values behind it), on each side.
     if not all(noise is None or (noise.stderr == 0.0 and noise.examples is None)
-               for noise in (holdout_noise, noise_of(record.metrics, metric.name, point_unit(metric)))):  # fmt: skip
+               for noise in (holdout_noise, metric_noise(record.metrics, metric))):  # fmt: skip
         return None
     if scores[first_key] == first:  # the holdout may be the validation data itself: the first objective's check says
         return None

@@ -501,10 +501,10 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     measured for each: the first one's is shown, and the advice reads every one."""
     objectives = data.objectives if data.several else (data.metric,)
     scratch, continued = _from_scratch(data)
-    level, found = _importance_at_rung(scratch, data.metric, seed, n_trees)
+    level, found, passed = _importance_at_rung(scratch, data.metric, seed, n_trees)
     results = [found] if isinstance(found, ImportanceResult) else []
     for objective in objectives[1:]:
-        _, other = _importance_at_rung(scratch, objective, seed, n_trees)
+        _, other, _ = _importance_at_rung(scratch, objective, seed, n_trees)
         if isinstance(other, ImportanceResult):
             results.append(other)
     from tunesmith.report._shown import picked_best  # _shown builds on this module
@@ -527,7 +527,7 @@ def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
              f"{', '.join(o.name for o in objectives)})")  # fmt: skip
     notes = [first if data.several else None, found.explained_note(), left_out]
     if level is not None:
-        notes.append(_rung_note(data, level, found))
+        notes.append(_rung_note(data, level, found, passed))
     return Findings(found if found.shown else None, "; ".join(n for n in notes if n) or None, diagnosis, signal)
 
 
@@ -565,15 +565,16 @@ def _continuations_note(continued: Sequence[int]) -> str | None:
 
 def _importance_at_rung(
     data: ReportData, objective: Metric, seed: int, n_trees: int
-) -> tuple[float | None, ImportanceResult | NotEnoughTrials]:
-    """The importance for ``objective`` (or why there is none) and the rung it was measured at (``None``: the
-    final values). Under early stopping, trials are compared at one rung (final values of stopped trials come from
-    less training), the one `_rung_to_read` picks. Invalidated trials are out of every analysis (`Study.invalidate`)."""
-    level, records = _rung_to_read(data, objective)
+) -> tuple[float | None, ImportanceResult | NotEnoughTrials, list[_PassedOver]]:
+    """The importance for ``objective`` (or why there is none), the rung it was measured at (``None``: the final
+    values) and the higher rungs passed over. Under early stopping, trials are compared at one rung (final values of
+    stopped trials come from less training), the one `_rung_to_read` picks. Invalidated trials are out of every
+    analysis (`Study.invalidate`)."""
+    level, records, passed = _rung_to_read(data, objective)
     try:
-        return level, importance(records, data.space, objective, seed=seed, n_trees=n_trees)
+        return level, importance(records, data.space, objective, seed=seed, n_trees=n_trees), passed
     except NotEnoughTrials as exc:
-        return level, exc
+        return level, exc, passed
 
 
 def _rung_trials(data: ReportData) -> int:
@@ -584,21 +585,28 @@ def _rung_trials(data: ReportData) -> int:
 # A rung importance could read (``None``: the final values), the history seen there, and whether its values spread
 # beyond their per-example noise (``None``: too few store a standard error to tell).
 _Readable = tuple[float | None, list[TrialRecord], SpreadBeyondNoise | None]
+# A higher rung importance passed over, and the test that showed its values alike within their noise.
+_PassedOver = tuple[float | None, SpreadBeyondNoise]
 
 
-def _rung_to_read(data: ReportData, objective: Metric) -> tuple[float | None, list[TrialRecord]]:
-    """The rung importance reads (``None``: the final values) and the history seen there (`fidelity.rung_view`):
-    the highest rung that `_rung_trials` trials reached whose values there spread beyond their per-example noise
-    (`_rungs_to_read`), else the first rung, which every trial that reported reaches.
+def _rung_to_read(data: ReportData, objective: Metric) -> tuple[float | None, list[TrialRecord], list[_PassedOver]]:
+    """The rung importance reads (``None``: the final values), the history seen there (`fidelity.rung_view`) and the
+    higher rungs passed over: the highest rung that `_rung_trials` trials reached whose values there spread beyond
+    their per-example noise (`_rungs_to_read`), else the highest of them, else the first rung, which every trial that
+    reported reaches.
 
     A trial reaches a rung above the first only by ranking high on the metric below it, so the higher the rung, the
     fewer its trials and the less they vary in what drives the metric: the highest rung that 10 trials reached read
     the 11 survivors of ASHA's cut at rung 27 out of 300 trials where lr alone set the loss, and found no effect."""
     readable = _rungs_to_read(data, objective)
     if not readable:
-        return _first_rung(data, objective)
-    return next(((level, records) for level, records, spread in readable if spread is None or spread.exceeded),
-                readable[0][:2])  # fmt: skip
+        return (*_first_rung(data, objective), [])
+    passed: list[_PassedOver] = []
+    for level, records, spread in readable:
+        if spread is None or spread.exceeded:
+            return level, records, passed
+        passed.append((level, spread))
+    return readable[0][0], readable[0][1], []  # alike within noise everywhere: the highest, as before
 
 
 def _rungs_to_read(data: ReportData, objective: Metric) -> list[_Readable]:
@@ -638,13 +646,11 @@ def _first_rung(data: ReportData, objective: Metric) -> tuple[float | None, list
     return rung_view(data.valid, objective, (min(data.rungs), math.inf), min_observations=1)
 
 
-def _rung_note(data: ReportData, level: float, found: ImportanceResult) -> str:
+def _rung_note(data: ReportData, level: float, found: ImportanceResult, passed: Sequence[_PassedOver]) -> str:
     """Which rung importance read (`_rung_to_read`), over how many of the trials started, and what the scheduler's
     selection on the metric did to the trials there and above."""
     wanted, finished = _rung_trials(data), sum(1 for r in data.valid if r.state.is_finished)
     said = f"importance measured at resource {level:g} over the {found.n_trials} trials that reached it (of {finished})"
-    passed = [(above, spread) for above, _, spread in _rungs_to_read(data, data.metric)
-              if spread is not None and (above is None or above > level)]  # fmt: skip
     if passed:
         where = "; ".join(f"{'the final values' if above is None else f'resource {above:g}'}: {spread.text()}"
                           for above, spread in passed)  # fmt: skip
