@@ -39,7 +39,7 @@ import json
 import math
 import statistics
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -74,7 +74,7 @@ from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, 
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.integrations._sklearn_space import estimator_params
-from tunesmith.objective import Guardrail, Metric
+from tunesmith.objective import DIGEST, Guardrail, Metric
 from tunesmith.study import ObjectiveError
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -97,6 +97,7 @@ __all__ = [
     "recorded_contest",
     "run_pending_baseline",
     "seed_list",
+    "same_result_as",
     "top_configurations",
     "validate_top",
 ]
@@ -810,7 +811,44 @@ def across_seeds(per_seed_winners: Sequence[int], winner: int | None, tied: Sequ
 
 
 def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -> list[TrialRecord]:
-    """The best ``k`` COMPLETE, valid (not invalidated) trials with distinct configurations, best first."""
+    """The best ``k`` COMPLETE, valid (not invalidated) trials with distinct configurations and distinct results,
+    best first.
+
+    A trial whose per-example values of the metric are those of a better-ranked one (their fingerprints,
+    ``digest:<metric>``, agree) is left out: it made the same predictions on every validation example, on another
+    seed and with other parameters, so the parameters it differs by did not act there (a tree's depth past the
+    depth it grew to, a regularisation too weak to move a single prediction). Re-running it beside the other
+    re-runs the same model: 3 of 3 candidates alike on every seed told nothing apart, where the next distinct
+    results could be paired with the best example by example. `same_result_as` names the trials so left out.
+    """
+    out: list[TrialRecord] = []
+    for record, alike in _ranked_configurations(records, metric):
+        if alike is None:
+            out.append(record)
+        if len(out) == k:
+            break
+    return out
+
+
+def same_result_as(records: Sequence[TrialRecord], metric: Metric) -> dict[int, int]:
+    """For each ranked trial that `top_configurations` leaves out for giving a better-ranked trial's per-example
+    values of ``metric`` (their fingerprints agree), the number of the first trial that gave them. A repeat of an
+    earlier trial's configuration is not in it: re-running the configuration re-runs it."""
+    return {
+        record.number: alike
+        for record, alike in _ranked_configurations(records, metric)
+        if alike is not None and alike >= 0
+    }
+
+
+# What `_ranked_configurations` marks a repeated configuration with, in place of the trial whose result it repeats.
+_SAME_CONFIGURATION = -1
+
+
+def _ranked_configurations(records: Sequence[TrialRecord], metric: Metric) -> Iterator[tuple[TrialRecord, int | None]]:
+    """The COMPLETE, valid trials best first, each with ``None`` when it is a configuration and a result of its own,
+    else `_SAME_CONFIGURATION` (a configuration ranked before) or the number of the first trial whose per-example
+    values of ``metric`` it gave."""
     ranked = sorted(
         (
             r
@@ -819,16 +857,20 @@ def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -
         ),
         key=lambda r: (metric.sign() * (r.value(metric.name) or 0.0), r.number),
     )
-    seen: set[str] = set()
-    out: list[TrialRecord] = []
+    configurations: set[str] = set()
+    results: dict[float, int] = {}
     for record in ranked:
         key = json.dumps(record.params, sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            out.append(record)
-        if len(out) == k:
-            break
-    return out
+        fingerprint = record.metrics.get(f"{DIGEST}{metric.name}")
+        if key in configurations:
+            yield record, _SAME_CONFIGURATION
+        elif fingerprint is not None and fingerprint in results:
+            yield record, results[fingerprint]
+        else:
+            configurations.add(key)
+            if fingerprint is not None:
+                results[fingerprint] = record.number
+            yield record, None
 
 
 def _check_rule(rule: Rule | str, confidence: float) -> Rule:
@@ -963,7 +1005,9 @@ def validate_top(
     Args:
         study: the study whose trials are ranked.
         objective: the same objective the search ran (it receives the fresh seed as ``trial.seed``).
-        k: how many distinct configurations to re-run (``None``: 3; with several objectives, 1: see above).
+        k: how many distinct configurations to re-run (``None``: 3; with several objectives, 1: see above). A trial
+            whose per-example values of the metric are a better-ranked trial's is not counted or re-run: it made
+            the same predictions (`top_configurations`).
         seeds: how many seeds each runs with (the same seeds for all).
         rule: how the winner is picked (see `Rule`).
         confidence: the one-sided level of ``Rule.LCB``.

@@ -27,7 +27,7 @@ from tunesmith.analysis.importance import MORE_TRIALS, SpreadBeyondNoise
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.gap import noise_of
-from tunesmith.discipline.seeds import lineage_of
+from tunesmith.discipline.seeds import lineage_of, same_result_as, top_configurations
 from tunesmith.environment import TRIAL_KEY
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.fidelity import rung_view
@@ -407,21 +407,34 @@ def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
     # Name the trial every view shows, as the headline does: the seed re-runs' pick once they ran, not the earliest.
     shown = picked_best(data)
     if shown is not None and shown.rerun:
-        return (f"{said}: nothing in the search's results tells them apart; #{shown.record.number} is shown as best, "
+        said = (f"{said}: nothing in the search's results tells them apart; #{shown.record.number} is shown as best, "
                 "the seed re-runs' pick")  # fmt: skip
-    return f"{said}: nothing in the results tells them apart, and the earliest, #{best.number}, is shown as best"
+    else:
+        said = f"{said}: nothing in the results tells them apart, and the earliest, #{best.number}, is shown as best"
+    alike = same_result_as(data.records, data.metric)
+    same = [r for r in exact if alike.get(r.number) == best.number]
+    if not same:
+        return said
+    which = f"the {len(exact)} others" if len(same) == len(exact) else f"{len(same)} of the {len(exact)} others"
+    return (f"{said}; {which} ({_named(same)}) gave #{best.number}'s value on every validation "
+            "example (their per-example fingerprints agree): the same predictions there, which no score on these "
+            "examples tells apart, so validate_top re-runs them as one, and only other examples (a larger "
+            "validation set, or folds) could")  # fmt: skip
 
 
 def _covering_k(data: ReportData, tied: Sequence[TrialRecord]) -> int:
-    """The ``k`` for `validate_top` whose top ``k`` distinct configurations hold the best and every one of ``tied``
-    (it re-runs distinct configurations, best first: `discipline.seeds.top_configurations`)."""
-    wanted = {json.dumps(r.params, sort_keys=True, default=str) for r in tied}
-    seen: set[str] = set()
-    for record in data.ranked():
-        seen.add(json.dumps(record.params, sort_keys=True, default=str))
-        if wanted <= seen:
-            break
-    return len(seen)
+    """The ``k`` for `validate_top` whose top ``k`` configurations hold the best and every one of ``tied``, or the
+    trial whose configuration or per-example values each repeats (it re-runs distinct configurations with distinct
+    results, best first: `top_configurations`)."""
+    top = top_configurations(data.records, data.metric, len(data.records))
+    place = {json.dumps(r.params, sort_keys=True, default=str): k for k, r in enumerate(top, start=1)}
+    at = {r.number: k for k, r in enumerate(top, start=1)}
+    alike = same_result_as(data.records, data.metric)
+    needed = [
+        at[alike[r.number]] if r.number in alike else place.get(json.dumps(r.params, sort_keys=True, default=str), 1)
+        for r in [*data.ranked()[:1], *tied]
+    ]
+    return max(needed)
 
 
 def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
