@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import math
 import numbers
 import os
@@ -20,10 +22,12 @@ from tunesmith.errors import OrphanedTrialError, TrialNotRunning, TunesmithError
 from tunesmith.objective import Metric
 from tunesmith.space import JsonScalar, Param, Space
 from tunesmith.space._define_by_run import AskedParams
+from tunesmith.space._scalars import plain
 
 __all__ = [
     "INVALIDATED", "MAX_STEP", "PAUSED_SPANS", "OptunaAttributeError", "OptunaHabitError", "OptunaReportError",
-    "ReportRefused", "StopFlag", "StudyRef", "Trial", "TrialKind", "TrialRecord", "TrialState", "best_record",
+    "ReportRefused", "StopFlag", "StudyRef", "Trial", "TrialKind", "TrialParams", "TrialRecord", "TrialState",
+    "best_record",
 ]  # fmt: skip
 
 # The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
@@ -311,6 +315,49 @@ class StudyRef:
     id: int
 
 
+class TrialParams(dict[str, Any]):
+    """A trial's configuration, a dict whose missing key says why it is missing: a parameter its condition
+    switches off in this trial, one defined by run that this trial has not asked for yet, or a name the trial has
+    no parameter of (a typo), with the fix. A bare ``KeyError: 'y'`` sent people to the traceback, and fail-fast
+    suggested that some configurations might raise it on purpose. It pickles and copies as a plain dict."""
+
+    def __init__(self, values: Mapping[str, Any], space: Space | None, learned: Collection[str]) -> None:
+        super().__init__(values)
+        self._space = space
+        self._learned = frozenset(learned)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (dict(self),)
+
+    def __missing__(self, name: str) -> Any:
+        raise KeyError(self._why_missing(name))
+
+    def _why_missing(self, name: object) -> str:
+        space = self._space
+        names = [] if space is None else list(space)
+        if space is not None and name in names and not space.is_active(str(name), self):
+            conditions = space[str(name)].conditions
+            parent = next((parent for parent, allowed in conditions.items()
+                           if parent not in self or not space.is_active(parent, self)
+                           or json.dumps(plain(self[parent])) not in {json.dumps(v) for v in allowed}),
+                          next(iter(conditions)))  # fmt: skip
+            here = f"= {self[parent]!r}" if parent in self else "is not set"
+            return (f"{name!r} is not active in this trial: it is set only when {parent} is one of "
+                    f"{[*conditions[parent]]!r}, and here {parent} {here}; read it with trial.params.get({name!r}, "
+                    "default), or only where its condition holds")  # fmt: skip
+        if name in self._learned:
+            return (f"{name!r} is a parameter defined by run that this trial has not asked for yet: ask for it with "
+                    f"trial.suggest_float/suggest_int/suggest_categorical({name!r}, ...) before reading "
+                    "trial.params")  # fmt: skip
+        known = sorted({*self, *self._learned, *names})
+        close = difflib.get_close_matches(str(name), known, n=1)
+        guess = f" Did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(known) if known else "none"
+        return (f"{name!r} is not a parameter of this trial (its parameters: {listed}).{guess} Declare it in the "
+                f"space, or ask for it by run with trial.suggest_float({name!r}, low, high) (or suggest_int, "
+                "suggest_categorical)")  # fmt: skip
+
+
 class Trial:
     """The handle an objective receives.
 
@@ -362,7 +409,9 @@ class Trial:
     ) -> None:
         self.number = number
         self.study = study
-        self.params: dict[str, Any] = {name: value for name, value in params.items() if name not in learned}
+        self.params: dict[str, Any] = TrialParams(
+            {name: value for name, value in params.items() if name not in learned}, space, learned
+        )
         self.seed = seed
         offered = {name: params[name] for name in learned if name in params}
         self._asked = AskedParams(number, self.params, seed, space, offered)
