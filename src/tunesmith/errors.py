@@ -35,6 +35,15 @@ class SpaceArgumentError(SpaceError, TypeError):
     """A parameter class was called with an argument it does not take: `ArgumentError`'s twin for spaces."""
 
 
+class MissingParameterError(TunesmithError, KeyError):
+    """A key ``trial.params`` does not hold: the message says why (a condition switches the parameter off in this
+    trial, a parameter defined by run not asked for yet, or no such parameter) and the fix. A `KeyError`, which is
+    what a dict raises, printed as its message rather than quoted."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class AttributeShapeError(TunesmithError, ValueError):
     """A stored study attribute is not in the shape tunesmith writes (see `tunesmith.attributes`)."""
 

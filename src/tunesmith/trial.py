@@ -18,7 +18,7 @@ from tunesmith._checkpoint_file import load_state, not_written, save_state
 from tunesmith._report_rules import MAX_STEP, ReportRefused, StopFlag
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
-from tunesmith.errors import OrphanedTrialError, TrialNotRunning, TunesmithError, not_running
+from tunesmith.errors import MissingParameterError, OrphanedTrialError, TrialNotRunning, TunesmithError, not_running
 from tunesmith.objective import Metric
 from tunesmith.space import JsonScalar, Param, Space
 from tunesmith.space._define_by_run import AskedParams
@@ -316,10 +316,11 @@ class StudyRef:
 
 
 class TrialParams(dict[str, Any]):
-    """A trial's configuration, a dict whose missing key says why it is missing: a parameter its condition
-    switches off in this trial, one defined by run that this trial has not asked for yet, or a name the trial has
-    no parameter of (a typo), with the fix. A bare ``KeyError: 'y'`` sent people to the traceback, and fail-fast
-    suggested that some configurations might raise it on purpose. It pickles and copies as a plain dict."""
+    """A trial's configuration, a dict whose missing key raises `MissingParameterError` (a `KeyError`) that says
+    why: a parameter its condition switches off in this trial, one defined by run that this trial has not asked
+    for yet, or a name the trial has no parameter of (a typo), with the fix. A bare ``KeyError: 'y'`` sent people
+    to the traceback, and fail-fast suggested that some configurations might raise it on purpose (it no longer
+    does for this error). It pickles and copies as a plain dict."""
 
     def __init__(self, values: Mapping[str, Any], space: Space | None, learned: Collection[str]) -> None:
         super().__init__(values)
@@ -330,7 +331,7 @@ class TrialParams(dict[str, Any]):
         return dict, (dict(self),)
 
     def __missing__(self, name: str) -> Any:
-        raise KeyError(self._why_missing(name))
+        raise MissingParameterError(self._why_missing(name))
 
     def _why_missing(self, name: object) -> str:
         space = self._space

@@ -27,6 +27,7 @@ from tunesmith.errors import (
     BudgetExhausted,
     BudgetLimit,
     ConfigError,
+    MissingParameterError,
     SearchConverged,
     SearchSpaceExhausted,
     StorageError,
@@ -120,6 +121,13 @@ def _out_of_memory(record: TrialRecord) -> bool:
     line = _failure_line(record)
     raised = line.split(":", 1)[0].strip().rsplit(".", 1)[-1]
     return raised in _OUT_OF_MEMORY_TYPES or _OUT_OF_MEMORY_SAID.search(line) is not None
+
+
+def _read_a_missing_parameter(record: TrialRecord) -> bool:
+    """Whether ``record`` failed on reading a key ``trial.params`` does not hold (`MissingParameterError`): the
+    objective's code, whatever the configuration, never a configuration that cannot run."""
+    raised = _failure_line(record).split(":", 1)[0].strip().rsplit(".", 1)[-1]
+    return raised == MissingParameterError.__name__
 
 
 def _worked(record: TrialRecord) -> bool:
@@ -449,7 +457,7 @@ class _SystematicFailure:
         """How to tell a streak of identical failures in different configurations that raise on purpose from a bug,
         and what to do then, as a line of the message (empty when the streak tried one configuration only)."""
         configurations = len({repr(sorted(r.params.items())) for r in self.streak})
-        if configurations < 2 or self.streak[0].kind in _CODE_ONLY:
+        if configurations < 2 or self.streak[0].kind in _CODE_ONLY or _read_a_missing_parameter(self.streak[0]):
             return ""  # a result without the study's metric, or of the wrong type, is the objective's code
         return (
             f"These trials tried {configurations} different configurations ({_tried_ranges(self.streak)}). If only "
