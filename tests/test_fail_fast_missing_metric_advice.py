@@ -38,7 +38,7 @@ def test_a_forgotten_return_gets_no_advice_about_regions_that_raise_on_purpose()
     with pytest.raises(ObjectiveError) as stopped:
         _study().optimize(_forgot_return, progress=False)
     message = str(stopped.value)
-    assert "returned NoneType" in message
+    assert "the objective returned None: it ended without a return statement reaching its result" in message
     assert "ts.Infeasible" not in message and "different configurations" not in message
 
 

@@ -468,8 +468,10 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
     if not isinstance(result, Mapping):
         if len(objectives) > 1:
             raise ValueError(_not_a_dict_of_objectives(result, [m.name for m in objectives]))
+        returned = ("None: it ended without a return statement reaching its result (a missing return, or one only "
+                    "in some branch)") if result is None else type(result).__name__  # fmt: skip
         raise ValueError(
-            f"the objective returned {type(result).__name__}; return a float or a dict such as {{'{metric.name}': 0.1}}"
+            f"the objective returned {returned}; return a float or a dict such as {{'{metric.name}': 0.1}}"
         )
     checked = (metric, *(m for m in objectives if m.name != metric.name))
     names = {m.name for m in checked}
