@@ -49,6 +49,7 @@ def test_trials_with_the_best_per_example_values_are_not_re_run_beside_it() -> N
     assert contest is not None and report.winner is not None and report.winner.trial == 0
     rival = contest.rival(3)
     assert rival is not None and not rival.identical and abs(rival.gain - 5 / EXAMPLES) < 1e-12
+    assert "not re-run: #1, #2 gave #0's per-example values in the search" in report.summary(), report.summary()
     assert [depth[r.number] for r in seeds.top_configurations(study.trials, study.metric, 3)] == [6, 3, 2]
     assert seeds.same_result_as(study.trials, study.metric) == {1: 0, 2: 0}
 

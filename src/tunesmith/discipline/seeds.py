@@ -410,6 +410,9 @@ class SeedReport:
             (in words, and their numbers).
         confirm_seeds: the fresh seeds the winner re-ran on after the pick (empty: it did not).
         confirmation: the winner's runs on ``confirm_seeds`` (``None``: it did not re-run).
+        alike: ``(trial, candidate)`` for each trial ranked among the candidates that was not re-run because its
+            per-example values in the search were the candidate's (`top_configurations`); not stored in the
+            attribute, where the trials' fingerprints say it again (`same_result_as`).
     """
 
     metric: Metric
@@ -424,6 +427,7 @@ class SeedReport:
     around_trials: tuple[int, ...] = ()
     confirm_seeds: tuple[int, ...] = ()
     confirmation: Candidate | None = None
+    alike: tuple[tuple[int, int], ...] = ()
 
     @property
     def changes_across_seeds(self) -> bool:
@@ -463,6 +467,8 @@ class SeedReport:
                 f" {mark} {c.label:>9} {self.metric.name} {c.mean:.4g} +- {c.std:.2g} ({origin}; "
                 f"score {c.score:.4g}){status}"
             )
+        if self.alike:
+            lines.append(_alike_line(self.alike))
         for c in self.candidates:  # an ineligible one's note, shown above, names its lineage already
             if c.lineage is not None and c.eligible:
                 searched = "" if c.original is None else f" that scored {c.original:.4g}"
@@ -810,6 +816,20 @@ def across_seeds(per_seed_winners: Sequence[int], winner: int | None, tied: Sequ
     return f"#{per_seed_winners[0]} is the best candidate on every seed, level with the winner on at least one"
 
 
+def _alike_line(alike: Sequence[tuple[int, int]]) -> str:
+    """The summary's line on the trials not re-run for giving a candidate's per-example values."""
+    by: dict[int, list[int]] = {}
+    for trial, candidate in alike:
+        by.setdefault(candidate, []).append(trial)
+    said = "; ".join(
+        f"{', '.join(f'#{n}' for n in trials[:5])}{f' and {len(trials) - 5} more' if len(trials) > 5 else ''} "
+        f"gave #{candidate}'s"
+        for candidate, trials in by.items()
+    )
+    return (f"not re-run: {said} per-example values in the search (the same predictions, under other parameters "
+            "and seeds): the candidate's re-runs stand for them")  # fmt: skip
+
+
 def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -> list[TrialRecord]:
     """The best ``k`` COMPLETE, valid (not invalidated) trials with distinct configurations and distinct results,
     best first.
@@ -839,6 +859,23 @@ def same_result_as(records: Sequence[TrialRecord], metric: Metric) -> dict[int, 
         for record, alike in _ranked_configurations(records, metric)
         if alike is not None and alike >= 0
     }
+
+
+def _passed_over_alike(records: Sequence[TrialRecord], metric: Metric, top: Sequence[TrialRecord]) -> tuple[
+    tuple[int, int], ...
+]:
+    """``(trial, candidate)`` for each trial ranked before the last of ``top`` that `top_configurations` left out for
+    giving a candidate's per-example values."""
+    if not top:
+        return ()
+    out: list[tuple[int, int]] = []
+    last = top[-1].number
+    for record, alike in _ranked_configurations(records, metric):
+        if record.number == last:
+            break
+        if alike is not None and alike >= 0:
+            out.append((record.number, alike))
+    return tuple(out)
 
 
 # What `_ranked_configurations` marks a repeated configuration with, in place of the trial whose result it repeats.
@@ -1154,6 +1191,7 @@ def validate_top(
         around_trials=tuple(r.number for r in front_around(study, top[0])) if several else (),
         confirm_seeds=confirm_seeds,
         confirmation=confirmation,
+        alike=() if several else _passed_over_alike(trials, study.metric, top),
     )
     write_attr(study, report.attribute())
     warn_if_judged(study.attrs, "validate_top")
