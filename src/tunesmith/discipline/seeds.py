@@ -42,7 +42,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -98,6 +98,7 @@ __all__ = [
     "run_pending_baseline",
     "seed_list",
     "same_result_as",
+    "stand_ins",
     "top_configurations",
     "validate_top",
 ]
@@ -842,9 +843,9 @@ def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -
     results could be paired with the best example by example. `same_result_as` names the trials so left out.
     """
     out: list[TrialRecord] = []
-    for record, alike in _ranked_configurations(records, metric):
-        if alike is None:
-            out.append(record)
+    for ranked in _ranked_configurations(records, metric):
+        if ranked.stands_for == ranked.record.number:
+            out.append(ranked.record)
         if len(out) == k:
             break
     return out
@@ -854,11 +855,13 @@ def same_result_as(records: Sequence[TrialRecord], metric: Metric) -> dict[int, 
     """For each ranked trial that `top_configurations` leaves out for giving a better-ranked trial's per-example
     values of ``metric`` (their fingerprints agree), the number of the first trial that gave them. A repeat of an
     earlier trial's configuration is not in it: re-running the configuration re-runs it."""
-    return {
-        record.number: alike
-        for record, alike in _ranked_configurations(records, metric)
-        if alike is not None and alike >= 0
-    }
+    return {r.record.number: r.stands_for for r in _ranked_configurations(records, metric) if r.same_result}
+
+
+def stand_ins(records: Sequence[TrialRecord], metric: Metric) -> dict[int, int]:
+    """For each ranked trial, the trial of `top_configurations` whose re-runs stand for it: itself, the first trial
+    of its configuration, or the first that gave its per-example values of ``metric``."""
+    return {r.record.number: r.stands_for for r in _ranked_configurations(records, metric)}
 
 
 def _passed_over_alike(records: Sequence[TrialRecord], metric: Metric, top: Sequence[TrialRecord]) -> tuple[
@@ -869,23 +872,26 @@ def _passed_over_alike(records: Sequence[TrialRecord], metric: Metric, top: Sequ
     if not top:
         return ()
     out: list[tuple[int, int]] = []
-    last = top[-1].number
-    for record, alike in _ranked_configurations(records, metric):
-        if record.number == last:
+    for ranked in _ranked_configurations(records, metric):
+        if ranked.record.number == top[-1].number:
             break
-        if alike is not None and alike >= 0:
-            out.append((record.number, alike))
+        if ranked.same_result:
+            out.append((ranked.record.number, ranked.stands_for))
     return tuple(out)
 
 
-# What `_ranked_configurations` marks a repeated configuration with, in place of the trial whose result it repeats.
-_SAME_CONFIGURATION = -1
+class _Ranked(NamedTuple):
+    """A ranked trial and the trial whose re-runs stand for it (its own number when it is re-run itself)."""
+
+    record: TrialRecord
+    stands_for: int
+    same_result: bool = False  # it stands in for giving that trial's per-example values, not its configuration
 
 
-def _ranked_configurations(records: Sequence[TrialRecord], metric: Metric) -> Iterator[tuple[TrialRecord, int | None]]:
-    """The COMPLETE, valid trials best first, each with ``None`` when it is a configuration and a result of its own,
-    else `_SAME_CONFIGURATION` (a configuration ranked before) or the number of the first trial whose per-example
-    values of ``metric`` it gave."""
+def _ranked_configurations(records: Sequence[TrialRecord], metric: Metric) -> Iterator[_Ranked]:
+    """The COMPLETE, valid trials best first, each with the trial that stands for it: itself when it is a
+    configuration and a result of its own, else the first trial of its configuration, or the first trial whose
+    per-example values of ``metric`` it gave."""
     ranked = sorted(
         (
             r
@@ -894,20 +900,21 @@ def _ranked_configurations(records: Sequence[TrialRecord], metric: Metric) -> It
         ),
         key=lambda r: (metric.sign() * (r.value(metric.name) or 0.0), r.number),
     )
-    configurations: set[str] = set()
+    configurations: dict[str, int] = {}
     results: dict[float, int] = {}
     for record in ranked:
         key = json.dumps(record.params, sort_keys=True, default=str)
         fingerprint = record.metrics.get(f"{DIGEST}{metric.name}")
         if key in configurations:
-            yield record, _SAME_CONFIGURATION
+            yield _Ranked(record, configurations[key])
         elif fingerprint is not None and fingerprint in results:
-            yield record, results[fingerprint]
+            configurations[key] = results[fingerprint]
+            yield _Ranked(record, results[fingerprint], same_result=True)
         else:
-            configurations.add(key)
+            configurations[key] = record.number
             if fingerprint is not None:
                 results[fingerprint] = record.number
-            yield record, None
+            yield _Ranked(record, record.number)
 
 
 def _check_rule(rule: Rule | str, confidence: float) -> Rule:

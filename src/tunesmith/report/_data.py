@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 from collections.abc import Mapping, Sequence
@@ -27,7 +26,7 @@ from tunesmith.analysis.importance import MORE_TRIALS, SpreadBeyondNoise
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.gap import noise_of
-from tunesmith.discipline.seeds import lineage_of, same_result_as, top_configurations
+from tunesmith.discipline.seeds import lineage_of, same_result_as, stand_ins, top_configurations
 from tunesmith.environment import TRIAL_KEY
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.fidelity import rung_view
@@ -424,17 +423,11 @@ def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
 
 def _covering_k(data: ReportData, tied: Sequence[TrialRecord]) -> int:
     """The ``k`` for `validate_top` whose top ``k`` configurations hold the best and every one of ``tied``, or the
-    trial whose configuration or per-example values each repeats (it re-runs distinct configurations with distinct
-    results, best first: `top_configurations`)."""
-    top = top_configurations(data.records, data.metric, len(data.records))
-    place = {json.dumps(r.params, sort_keys=True, default=str): k for k, r in enumerate(top, start=1)}
-    at = {r.number: k for k, r in enumerate(top, start=1)}
-    alike = same_result_as(data.records, data.metric)
-    needed = [
-        at[alike[r.number]] if r.number in alike else place.get(json.dumps(r.params, sort_keys=True, default=str), 1)
-        for r in [*data.ranked()[:1], *tied]
-    ]
-    return max(needed)
+    trial whose re-runs stand for each (`stand_ins`: it re-runs distinct configurations with distinct results, best
+    first, `top_configurations`)."""
+    place = {r.number: k for k, r in enumerate(top_configurations(data.records, data.metric, len(data.records)), 1)}
+    standing = stand_ins(data.records, data.metric)
+    return max(place.get(standing.get(r.number, r.number), 1) for r in [*data.ranked()[:1], *tied])
 
 
 def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
