@@ -902,6 +902,63 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             del self._fit_data, self._fit_params, self._fit_errors, self._study
         return self
 
+    def seed_objective(self, X: Any, y: Any = None, **params: Any) -> Callable[[Trial], dict[str, float]]:
+        """An objective for the discipline's seed re-runs (`ts.validate_top`, `ts.evaluate_baseline`) of this
+        search's study: it fits the estimator with the trial's parameters and every ``random_state`` (a pipeline's
+        steps' too) set to the trial's seed, at the full resource, on this search's splits of ``X, y``, and returns
+        its scorer's mean test score with each independent fold's (``fold:<i>:score``), as the search stored them.
+
+        The search fits the estimator as given, its own ``random_state`` included, so its scores say nothing of
+        the seed; a study made by a search needs an objective that reads the seed to be judged across seeds, and
+        the search's scores are on its splits, so the re-runs must be too.
+
+        Args:
+            X, y: the data the search was fitted on.
+            **params: what ``fit`` was given beside them (``groups``, ``sample_weight``).
+
+        Raises:
+            ConfigError: before ``fit``; with several scorers and no ``refit`` naming one; data, splits or fit
+                parameters other than the search's (a ``cv`` that shuffles without a fixed ``random_state`` splits
+                differently on each call), since re-runs scored on them would not compare with its scores.
+        """
+        from sklearn.base import clone
+        from sklearn.model_selection import cross_validate
+
+        if not hasattr(self, "study_name_"):
+            raise ConfigError("seed_objective needs a fitted search: call fit(X, y) first")
+        scorer = self.scorer_
+        if isinstance(scorer, Mapping):
+            if not isinstance(self.refit, str) or self.refit not in scorer:
+                raise ConfigError(f"the search scored with several scorers ({', '.join(scorer)}) and refit names "
+                                  "none of them: the study's score is one scorer's; refit with refit='<scorer>'")
+            scorer = scorer[self.refit]
+        groups = params.get("groups")
+        splits = list(check_cv(self.cv, y, classifier=is_classifier(self.estimator)).split(X, y, groups))
+        stored = read_attr(Study.load(self.study_name_, storage=self.storage).attrs, _ScoringAttr)
+        given = (_rows_print(X, y, groups), _splits_print(splits), _fit_params_print(params))
+        if stored is not None and stored.rows is not None and (
+            (stored.rows, stored.splits) != given[:2] or stored.fit_params not in (None, given[2])
+        ):
+            raise ConfigError(
+                f"the search scored study {self.study_name_!r} on {stored.rows}, {stored.splits} with "
+                f"{stored.fit_params}, and seed_objective was given {given[0]}, {given[1]} with {given[2]}: re-runs "
+                "on other data, splits or fit parameters would not compare with its scores. Pass the X, y and fit "
+                "parameters the search was fitted with; a cv that shuffles needs a fixed random_state"
+            )
+        independent = _independent_folds(splits)
+        fit_params = {name: value for name, value in params.items() if name != "groups"}
+        full = {} if self.resource in (None, "n_samples") else {self.resource: self.max_resource_}
+
+        def objective(trial: Trial) -> dict[str, float]:
+            estimator = clone(self.estimator).set_params(**{**trial.params, **full})
+            estimator.set_params(**{name: trial.seed for name in estimator.get_params()
+                                    if name == "random_state" or name.endswith("__random_state")})  # fmt: skip
+            scores = cross_validate(estimator, X, y, cv=splits, scoring=scorer, params=fit_params or None,
+                                    error_score="raise")["test_score"]
+            return {"score": float(np.mean(scores)), **_fold_metrics([float(v) for v in scores[:independent]])}
+
+        return objective
+
     def _record_best_params_trial(self) -> None:
         """Record in the study which trial ``best_params_`` is (``best_params_trial`` of ``sklearn_scoring``).
 

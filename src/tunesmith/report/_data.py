@@ -453,10 +453,16 @@ def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
                  f"{len(stability.seeds or ())} seeds")  # fmt: skip
         left = [r for r in tied if r.number not in rerun]
         if left:
-            said += (f"; {_named(left)} were not re-run: ts.validate_top(study, objective, k={k}) re-runs "
+            said += (f"; {_named(left)} were not re-run: ts.validate_top(study, {_objective(data)}, k={k}) re-runs "
                      "the top trials across seeds")  # fmt: skip
         return said
-    return f"{said}; ts.validate_top(study, objective, k={k}) re-runs them across seeds"
+    return f"{said}; ts.validate_top(study, {_objective(data)}, k={k}) re-runs them across seeds"
+
+
+def _objective(data: ReportData) -> str:
+    """What `validate_top`'s advice passes as the objective: a `TunesmithSearchCV` study's users have none of their
+    own, and the search's fits do not read the seed, so its ``seed_objective`` makes the one that does."""
+    return "search.seed_objective(X, y)" if "sklearn_scoring" in data.attrs else "objective"
 
 
 def report_data(
