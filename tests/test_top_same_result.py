@@ -87,3 +87,26 @@ def test_ties_whose_per_example_values_differ_are_re_run_apart() -> None:
     study.optimize(shifted)
     assert seeds.same_result_as(study.trials, study.metric) == {}
     assert [r.params["depth"] for r in seeds.top_configurations(study.trials, study.metric, 2)] == [6, 5]
+
+
+def test_a_near_tie_whose_values_a_re_run_candidate_gave_is_not_called_not_re_run() -> None:
+    """Depth 2 grows depth 3's tree: once #3 re-ran, the tie note lists #4 among neither the ties left out nor the
+    advice's k."""
+    levels = {6: 4, 5: 4, 4: 4, 3: 3, 2: 3, 1: 1}
+
+    def stunted(trial: ts.Trial) -> dict[str, Any]:
+        correct = np.zeros(EXAMPLES)
+        correct[: 150 + 5 * levels[trial.params["depth"]]] = 1.0
+        return {"acc": correct}
+
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="grid", budget=ts.Budget(trials=6),
+                     storage="memory", name="stunted", seed=0)  # fmt: skip
+    study.optimize(stunted)
+    assert seeds.same_result_as(study.trials, study.metric) == {1: 0, 2: 0, 4: 3}
+    report = ts.validate_top(study, stunted, k=2, seeds=2, confirm=0)
+    assert [c.trial for c in report.candidates] == [0, 3]
+    data = ReportData(name="stunted", space=SPACE, metric=study.metric, records=tuple(study.trials),
+                      attrs=study.attrs)  # fmt: skip
+    note = " ".join((tie_note(data) or "").split())
+    assert "the seed re-runs of #0, #3 picked #0" in note, note
+    assert "across 2 seeds; #5 were not re-run: ts.validate_top(study, objective, k=3)" in note, note

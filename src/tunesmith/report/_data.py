@@ -451,7 +451,8 @@ def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
         rerun = [c.trial for c in stability.candidates or () if c.trial is not None and c.trial >= 0]
         said += (f"; the seed re-runs of {', '.join(f'#{n}' for n in rerun)} picked #{stability.winner} across "
                  f"{len(stability.seeds or ())} seeds")  # fmt: skip
-        left = [r for r in tied if r.number not in rerun]
+        standing = stand_ins(data.records, data.metric)  # a trial whose stand-in re-ran was re-run as that trial
+        left = [r for r in tied if standing.get(r.number, r.number) not in rerun]
         if left:
             said += (f"; {_named(left)} were not re-run: ts.validate_top(study, {_objective(data)}, k={k}) re-runs "
                      "the top trials across seeds")  # fmt: skip
