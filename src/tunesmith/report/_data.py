@@ -454,13 +454,13 @@ def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
         standing = stand_ins(data.records, data.metric)  # a trial whose stand-in re-ran was re-run as that trial
         left = [r for r in tied if standing.get(r.number, r.number) not in rerun]
         if left:
-            said += (f"; {_named(left)} were not re-run: ts.validate_top(study, {_objective(data)}, k={k}) re-runs "
-                     "the top trials across seeds")  # fmt: skip
+            said += (f"; {_named(left)} were not re-run: ts.validate_top(study, {rerun_objective(data)}, k={k}) "
+                     "re-runs the top trials across seeds")  # fmt: skip
         return said
-    return f"{said}; ts.validate_top(study, {_objective(data)}, k={k}) re-runs them across seeds"
+    return f"{said}; ts.validate_top(study, {rerun_objective(data)}, k={k}) re-runs them across seeds"
 
 
-def _objective(data: ReportData) -> str:
+def rerun_objective(data: ReportData) -> str:
     """What `validate_top`'s advice passes as the objective: a `TunesmithSearchCV` study's users have none of their
     own, and the search's fits do not read the seed, so its ``seed_objective`` makes the one that does."""
     return "search.seed_objective(X, y)" if "sklearn_scoring" in data.attrs else "objective"

@@ -23,7 +23,7 @@ from tunesmith.choose import from_json as rule_from_json
 from tunesmith.discipline.seeds import Contest, lineage_of, recorded_contest
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.objective import Metric
-from tunesmith.report._data import ReportData, metrics_text, tie_note
+from tunesmith.report._data import ReportData, metrics_text, rerun_objective, tie_note
 from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note
 from tunesmith.study._optimize import no_feasible_note as _no_feasible
 from tunesmith.study._verdict_state import standing
@@ -212,7 +212,7 @@ def picked_best(data: ReportData) -> ShownBest | None:
             f"was invalidated since ({winner.invalidated})" if winner.invalidated is not None
             else f"is {winner.state.value}, not COMPLETE")  # fmt: skip
         said = (f"the seed re-runs picked trial {stability.winner}, which {gone}: it validates nothing now, so the "
-                "search's best is shown; run ts.validate_top(study, objective) again")  # fmt: skip
+                f"search's best is shown; run ts.validate_top(study, {rerun_objective(data)}) again")  # fmt: skip
         return ShownBest(search, search, lines=(said,))
     metric = stability.metric or data.metric.name
     seeds = f"{len(stability.seeds)} seeds" if stability.seeds else "seeds"
@@ -227,7 +227,8 @@ def picked_best(data: ReportData) -> ShownBest | None:
                          separated=separated, not_told_apart_from=apart)  # fmt: skip
     rerun = _rerun_text(stability, search.number, metric)
     fate = (f"re-run on the same seeds{rerun}, not the rule's pick" if rerun else
-            "not re-run: ts.validate_top(study, objective) re-runs the top trials across seeds")  # fmt: skip
+            f"not re-run: ts.validate_top(study, {rerun_objective(data)}) re-runs the top trials across "
+            "seeds")  # fmt: skip
     beside = (f"the search's best is trial {search.number} (seed {search.seed}): {metrics_text(search.metrics)} on "
               f"its one seed; {fate}")  # fmt: skip
     return ShownBest(winner, search, f", {called}", (picked, beside), rerun=True, separated=separated,
