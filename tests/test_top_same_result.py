@@ -1,10 +1,10 @@
 """validate_top re-runs distinct results, not only distinct configurations: a trial whose per-example values are a
-better-ranked trial's (their fingerprints agree) made the same predictions, so it is not re-run beside it.
+better-ranked trial's (their fingerprints agree) gave the same result example by example, so it is not re-run beside it.
 
 A tree's depth past the depth it grows to changes nothing: a logistic regression's C over a plateau tied 28 of 40
 trials on 120 examples, each with the same per-example values. validate_top re-ran three of those identical models,
 which tied on every seed and told nothing, and the summary advised ``k=39`` to reach the 11 trials within noise
-behind them; the tie note never said that the ties were the same predictions.
+behind them; the tie note never said that the ties were the same result example by example.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def test_the_tie_note_says_the_ties_made_the_same_predictions_and_counts_k_witho
     note = " ".join((tie_note(data) or "").split())
     assert note.startswith("3 trials tie exactly at the best's acc = 0.85 (#0, #1, #2)"), note
     assert ("the 2 others (#1, #2) gave #0's value on every validation example (their per-example fingerprints "
-            "agree): the same predictions there") in note  # fmt: skip
+            "agree): the same result example by example") in note  # fmt: skip
     # Depths 3 to 1 (#3 to #5) lie within two standard errors of 0.85: validate_top reaches them at k=4, where
     # counting configurations alone took k=6, every trial.
     assert "#3, #4, #5 lie within two standard errors" in note and "k=4)" in note, note

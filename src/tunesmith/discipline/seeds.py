@@ -827,8 +827,8 @@ def _alike_line(alike: Sequence[tuple[int, int]]) -> str:
         f"gave #{candidate}'s"
         for candidate, trials in by.items()
     )
-    return (f"not re-run: {said} per-example values in the search (the same predictions, under other parameters "
-            "and seeds): the candidate's re-runs stand for them")  # fmt: skip
+    return (f"not re-run: {said} per-example values in the search (the same result example by example, under "
+            "other parameters and seeds): the candidate's re-runs stand for them")  # fmt: skip
 
 
 def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -> list[TrialRecord]:
@@ -836,11 +836,13 @@ def top_configurations(records: Sequence[TrialRecord], metric: Metric, k: int) -
     best first.
 
     A trial whose per-example values of the metric are those of a better-ranked one (their fingerprints,
-    ``digest:<metric>``, agree) is left out: it made the same predictions on every validation example, on another
+    ``digest:<metric>``, agree) is left out: it gave the same value on every validation example, on another
     seed and with other parameters, so the parameters it differs by did not act there (a tree's depth past the
     depth it grew to, a regularisation too weak to move a single prediction). Re-running it beside the other
-    re-runs the same model: 3 of 3 candidates alike on every seed told nothing apart, where the next distinct
-    results could be paired with the best example by example. `same_result_as` names the trials so left out.
+    re-runs the same model, most likely: 3 of 3 candidates alike on every seed told nothing apart, where the next
+    distinct results could be paired with the best example by example. Two models that differ can give the same
+    values on a small set by chance (right or wrong on 20 examples); this set cannot tell them apart either way.
+    `same_result_as` names the trials so left out.
     """
     out: list[TrialRecord] = []
     for ranked in _ranked_configurations(records, metric):
@@ -1051,7 +1053,7 @@ def validate_top(
         objective: the same objective the search ran (it receives the fresh seed as ``trial.seed``).
         k: how many distinct configurations to re-run (``None``: 3; with several objectives, 1: see above). A trial
             whose per-example values of the metric are a better-ranked trial's is not counted or re-run: it made
-            the same predictions (`top_configurations`).
+            the same result example by example (`top_configurations`).
         seeds: how many seeds each runs with (the same seeds for all).
         rule: how the winner is picked (see `Rule`).
         confidence: the one-sided level of ``Rule.LCB``.

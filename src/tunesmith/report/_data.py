@@ -416,8 +416,8 @@ def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
         return said
     which = f"the {len(exact)} others" if len(same) == len(exact) else f"{len(same)} of the {len(exact)} others"
     return (f"{said}; {which} ({_named(same)}) gave #{best.number}'s value on every validation "
-            "example (their per-example fingerprints agree): the same predictions there, which no score on these "
-            "examples tells apart, so validate_top re-runs them as one, and only other examples (a larger "
+            "example (their per-example fingerprints agree): the same result example by example, which no score on "
+            "these examples tells apart, so validate_top re-runs them as one, and only other examples (a larger "
             "validation set, or folds) could")  # fmt: skip
 
 
