@@ -1052,7 +1052,7 @@ def validate_top(
         study: the study whose trials are ranked.
         objective: the same objective the search ran (it receives the fresh seed as ``trial.seed``).
         k: how many distinct configurations to re-run (``None``: 3; with several objectives, 1: see above). A trial
-            whose per-example values of the metric are a better-ranked trial's is not counted or re-run: it made
+            whose per-example values of the metric are a better-ranked trial's is not counted or re-run: it gave
             the same result example by example (`top_configurations`).
         seeds: how many seeds each runs with (the same seeds for all).
         rule: how the winner is picked (see `Rule`).

@@ -26,7 +26,7 @@ from tunesmith.analysis.importance import MORE_TRIALS, SpreadBeyondNoise
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.gap import noise_of
-from tunesmith.discipline.seeds import lineage_of, same_result_as, stand_ins, top_configurations
+from tunesmith.discipline.seeds import lineage_of, same_result_as, stand_ins
 from tunesmith.environment import TRIAL_KEY
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.fidelity import rung_view
@@ -424,9 +424,9 @@ def _exact_tie_note(data: ReportData, exact: list[TrialRecord]) -> str:
 def _covering_k(data: ReportData, tied: Sequence[TrialRecord]) -> int:
     """The ``k`` for `validate_top` whose top ``k`` configurations hold the best and every one of ``tied``, or the
     trial whose re-runs stand for each (`stand_ins`: it re-runs distinct configurations with distinct results, best
-    first, `top_configurations`)."""
-    place = {r.number: k for k, r in enumerate(top_configurations(data.records, data.metric, len(data.records)), 1)}
-    standing = stand_ins(data.records, data.metric)
+    first, `discipline.seeds.top_configurations`)."""
+    standing = stand_ins(data.records, data.metric)  # in ranked order: those standing for themselves are the top
+    place = {number: k for k, number in enumerate((n for n, stand_in in standing.items() if n == stand_in), 1)}
     return max(place.get(standing.get(r.number, r.number), 1) for r in [*data.ranked()[:1], *tied])
 
 
