@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from typing import Any, NoReturn
 
 import click
 
+from tunesmith.cli._common import PROCESS_ENDS_WITH_COMMAND
 from tunesmith.cli._discipline import finalize_command, lr_find, plan_command
 from tunesmith.cli._failures import retry, show
 from tunesmith.cli._inspect import best, dashboard_command, export, report, status, studies, trials
@@ -57,10 +59,17 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=ShortTrainingWarning)
     warnings.formatwarning = _warning_line
     sys.stdout = _Stdout(sys.stdout)
+    PROCESS_ENDS_WITH_COMMAND.set(True)
     try:
         cli(prog_name="tunesmith")
     except StdoutRefused as exc:
         _say_stdout_refused(exc)
+    finally:
+        # The command is over and what it stored is committed; the interpreter only exits now. Ctrl-C there ends it
+        # by the signal's default action, as SIGTERM does, where Python's handler raised in an atexit finalizer (a
+        # storage engine's disposal) and printed a traceback after the command's last line.
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class StdoutRefused(OSError):

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -184,6 +185,12 @@ if hasattr(signal, "SIGHUP"):  # not on Windows
     _TERMINATING[signal.SIGHUP] = HUNG_UP_EXIT
 
 
+# Set by the console script (`tunesmith.cli.main`), whose process ends with the command: a Ctrl-C after an
+# interruption's report then ends it by the signal's default action (see `_sigterm_as_interrupt`), where a command
+# invoked from Python (click's test runner, a notebook) gets its caller's handler back.
+PROCESS_ENDS_WITH_COMMAND: ContextVar[bool] = ContextVar("PROCESS_ENDS_WITH_COMMAND", default=False)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's `KeyboardInterrupt`, so that `Study.optimize`
     records the running trials as interrupted and kills their processes before the command exits.
@@ -288,8 +295,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         if raised is not None:  # caught and dropped without a trace: a terminated command still ends terminated
             raise Terminated(raised.signum)
     finally:
+        ending = PROCESS_ENDS_WITH_COMMAND.get() and (raised is not None or first_interrupt is not None)
         for number, handler in previous.items():
-            signal.signal(number, handler)
+            # A console script interrupted goes on only to exit: a later Ctrl-C (the second of ``timeout -s INT``'s,
+            # landing in click's exit or an atexit finalizer: "Exception ignored in atexit callback" and a traceback
+            # after the report) ends it at once and silently, as SIGTERM's default does, with all recorded.
+            ending_on = ending and number == signal.SIGINT and handler is signal.default_int_handler
+            signal.signal(number, signal.SIG_DFL if ending_on else handler)
         if sys.unraisablehook is on_unraisable:  # a hook set inside the block stays, as without us
             sys.unraisablehook = former_hook
 
