@@ -241,8 +241,6 @@ def _deconvolved(losses: np.ndarray, errors: np.ndarray) -> tuple[np.ndarray, np
     No shape is assumed: near-equal configurations come out as one tight lump (every score shrunk toward
     it), one clearly best configuration as a lump of its own (left where it is). ``losses`` and ``errors`` of
     shape ``(..., n)`` are deconvolved row by row (a grid ``(..., GRID)``, posteriors ``(..., n, GRID)``)."""
-    from scipy.stats import norm
-
     errors = np.broadcast_to(errors, losses.shape)
     support = np.linspace(losses.min(axis=-1), losses.max(axis=-1), GRID, axis=-1)
     spacing = np.maximum(support[..., 1] - support[..., 0], 1e-12)
@@ -262,12 +260,21 @@ def _deconvolved(losses: np.ndarray, errors: np.ndarray) -> tuple[np.ndarray, np
     # A score without noise (every example right: a standard error of 0), or one no local points resolve, is
     # located to the even grid's spacing.
     widths = np.where(resolved & noisy, errors, np.maximum(errors, spacing[..., None]))[..., None]
-    likelihood = norm.pdf((losses[..., :, None] - support[..., None, :]) / widths) / widths
-    weights = np.full(support.shape, 1.0 / support.shape[-1])
+    standard = (losses[..., :, None] - support[..., None, :]) / widths
+    likelihood = np.exp(-0.5 * standard * standard) / (math.sqrt(2.0 * math.pi) * widths)  # the normal density
+    # EM is blind to a factor on one configuration's likelihoods (its density takes the same factor, and its share of
+    # each point does not), so each row is scaled to a largest value of 1 and the rounds, which read the likelihoods
+    # 600 times, run as products of single-precision matrices: twice as fast as einsum in double precision. The
+    # optimism of finalize after seed re-runs (400 worlds of 20 configurations) took 0.47 s, now 0.14 s; posterior
+    # means move by about 1e-7 of the scores' range, far inside the estimate's own error. The posteriors are formed
+    # in double precision.
+    scaled = (likelihood / np.maximum(likelihood.max(axis=-1, keepdims=True), 1e-300)).astype(np.float32)
+    weights = np.full(support.shape, 1.0 / support.shape[-1], dtype=np.float32)
+    share = np.float32(1.0 / losses.shape[-1])
     for _ in range(EM_ROUNDS):  # the mean posterior, as products: the posteriors themselves are not formed
-        density = np.maximum(np.einsum("...ng,...g->...n", likelihood, weights), 1e-300)
-        weights = weights * np.einsum("...ng,...n->...g", likelihood, 1.0 / density) / losses.shape[-1]
-    joint = likelihood * weights[..., None, :]
+        density = np.maximum((scaled @ weights[..., None])[..., 0], np.float32(1e-30))
+        weights = weights * (np.reciprocal(density)[..., None, :] @ scaled)[..., 0, :] * share
+    joint = likelihood * weights.astype(np.float64)[..., None, :]
     return support, joint / np.maximum(joint.sum(axis=-1, keepdims=True), 1e-300)
 
 
@@ -279,7 +286,7 @@ def c4(runs: int) -> float:
 
 
 # Worlds `_seed_noise` simulates its own bias in, at most; fewer beyond WORLD_BUDGET configurations * worlds, for
-# the deconvolution's cost grows with both (400 worlds of 20 configurations: about 0.15 s; 10 of 5,000: 1.5 s).
+# the deconvolution's cost grows with both (400 worlds of 20 configurations: about 0.05 s; 10 of 5,000: 0.2 s).
 # The bias they read errs by about 0.7 noise / sqrt(worlds): 0.035 noise at 400 (0.07 at 100 misread 300 studies
 # of 20 equal configurations by 6% when they all drew the same worlds).
 WORLDS = 400
