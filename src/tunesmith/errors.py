@@ -44,6 +44,12 @@ class MissingParameterError(TunesmithError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ReadOnlyParamsError(TunesmithError, TypeError):
+    """The objective changed ``trial.params`` (set, deleted or popped a key): that dict is the configuration the study
+    records for the trial, so a change would run values the records do not hold. A `TypeError`, as a read-only
+    mapping raises; the message names the change and the fix (copy it first)."""
+
+
 class AttributeShapeError(TunesmithError, ValueError):
     """A stored study attribute is not in the shape tunesmith writes (see `tunesmith.attributes`)."""
 

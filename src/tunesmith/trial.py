@@ -11,14 +11,21 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tunesmith import _report_rules as rules
 from tunesmith._checkpoint_file import load_state, not_written, save_state
 from tunesmith._report_rules import MAX_STEP, ReportRefused, StopFlag
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
-from tunesmith.errors import MissingParameterError, OrphanedTrialError, TrialNotRunning, TunesmithError, not_running
+from tunesmith.errors import (
+    MissingParameterError,
+    OrphanedTrialError,
+    ReadOnlyParamsError,
+    TrialNotRunning,
+    TunesmithError,
+    not_running,
+)
 from tunesmith.objective import Metric
 from tunesmith.space import JsonScalar, Param, Space
 from tunesmith.space._define_by_run import AskedParams
@@ -320,7 +327,13 @@ class TrialParams(dict[str, Any]):
     why: a parameter its condition switches off in this trial, one defined by run that this trial has not asked
     for yet, or a name the trial has no parameter of (a typo), with the fix. A bare ``KeyError: 'y'`` sent people
     to the traceback, and fail-fast suggested that some configurations might raise it on purpose (it no longer
-    does for this error). It pickles and copies as a plain dict."""
+    does for this error). It pickles and copies as a plain dict.
+
+    It is read-only to the objective: setting, deleting or popping a key raises `ReadOnlyParamsError`. It is the
+    configuration the study records, and a change ran values the records did not hold; in a study defined by run
+    the change was recorded instead of what the trial asked for (``params.pop("x")`` lost ``x`` from the trial's
+    record, and a sampler fitted values its trials never drew). The trial's own answers to ``suggest_*`` are
+    stored past the refusal (`tunesmith.space._define_by_run.AskedParams`)."""
 
     def __init__(self, values: Mapping[str, Any], space: Space | None, learned: Collection[str]) -> None:
         super().__init__(values)
@@ -332,6 +345,40 @@ class TrialParams(dict[str, Any]):
 
     def __missing__(self, name: str) -> Any:
         raise MissingParameterError(self._why_missing(name))
+
+    def _refuse(self, change: str) -> NoReturn:
+        raise ReadOnlyParamsError(
+            f"{change} changes trial.params, which is read-only: it is the configuration the study records for this "
+            "trial, and a change would run values the records do not hold. Copy it first and change the copy "
+            "(params = dict(trial.params)); to try other values, put them in the space or enqueue them "
+            "(study.enqueue)"
+        )
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._refuse(f"trial.params[{name!r}] = {value!r}")
+
+    def __delitem__(self, name: str) -> None:
+        self._refuse(f"del trial.params[{name!r}]")
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        self._refuse("trial.params |= ...")
+
+    def pop(self, name: str, *default: Any) -> Any:
+        self._refuse(f"trial.params.pop({name!r})")
+
+    def popitem(self) -> tuple[str, Any]:
+        self._refuse("trial.params.popitem()")
+
+    def clear(self) -> None:
+        self._refuse("trial.params.clear()")
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        if name in self:
+            return self[name]
+        self._refuse(f"trial.params.setdefault({name!r}, {default!r})")
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("trial.params.update(...)")
 
     def _why_missing(self, name: object) -> str:
         space = self._space

@@ -171,7 +171,7 @@ class AskedParams:
                 f"{describe(name, known)}: {ONE_DEFINITION}{constant}"
             )
         if name not in self._params and name in self.offered:  # asked for now: the study's proposal is its value
-            self._params[name] = self.offered.pop(name)
+            _store(self._params, name, self.offered.pop(name))
         if name in self._params:
             value = plain(param, self._params[name])
             if not param.contains(value):
@@ -185,7 +185,7 @@ class AskedParams:
                     f"trial {self._number}'s configuration holds {name}={value!r}, which {describe(name, param)} "
                     f"cannot take: ask with the definition the configuration was made with"
                 )
-            self._params[name] = value
+            _store(self._params, name, value)
         elif self._known is None:
             raise SpaceError(
                 f"trial {self._number} re-runs a fixed configuration, which has no {name!r} (it has "
@@ -201,9 +201,15 @@ class AskedParams:
         else:
             Space._check_meaningful(name, param)  # a `SpaceWarning`, in the objective, for a new parameter
             value = param.sample(np.random.default_rng([self._seed, zlib.crc32(name.encode())]))
-            self._params[name] = value
+            _store(self._params, name, value)
         self.definitions[name] = param
         return value
+
+
+def _store(params: dict[str, Any], name: str, value: Any) -> None:
+    """Set ``params[name]`` to the trial's answer: past the refusal of `tunesmith.trial.TrialParams`, which is read-only
+    to the objective's code, not to the trial's own ``suggest_*`` calls."""
+    dict.__setitem__(params, name, value)
 
 
 def _one_value(low: Any, high: Any) -> bool:

@@ -28,6 +28,7 @@ from tunesmith.errors import (
     BudgetLimit,
     ConfigError,
     MissingParameterError,
+    ReadOnlyParamsError,
     SearchConverged,
     SearchSpaceExhausted,
     StorageError,
@@ -123,11 +124,12 @@ def _out_of_memory(record: TrialRecord) -> bool:
     return raised in _OUT_OF_MEMORY_TYPES or _OUT_OF_MEMORY_SAID.search(line) is not None
 
 
-def _read_a_missing_parameter(record: TrialRecord) -> bool:
-    """Whether ``record`` failed on reading a key ``trial.params`` does not hold (`MissingParameterError`): the
-    objective's code, whatever the configuration, never a configuration that cannot run."""
+def _misused_the_params(record: TrialRecord) -> bool:
+    """Whether ``record`` failed on reading a key ``trial.params`` does not hold (`MissingParameterError`) or on
+    changing it (`ReadOnlyParamsError`): the objective's code, whatever the configuration, never a configuration that
+    cannot run."""
     raised = _failure_line(record).split(":", 1)[0].strip().rsplit(".", 1)[-1]
-    return raised == MissingParameterError.__name__
+    return raised in (MissingParameterError.__name__, ReadOnlyParamsError.__name__)
 
 
 def _worked(record: TrialRecord) -> bool:
@@ -457,7 +459,7 @@ class _SystematicFailure:
         """How to tell a streak of identical failures in different configurations that raise on purpose from a bug,
         and what to do then, as a line of the message (empty when the streak tried one configuration only)."""
         configurations = len({repr(sorted(r.params.items())) for r in self.streak})
-        if configurations < 2 or self.streak[0].kind in _CODE_ONLY or _read_a_missing_parameter(self.streak[0]):
+        if configurations < 2 or self.streak[0].kind in _CODE_ONLY or _misused_the_params(self.streak[0]):
             return ""  # a result without the study's metric, or of the wrong type, is the objective's code
         return (
             f"These trials tried {configurations} different configurations ({_tried_ranges(self.streak)}). If only "
