@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -604,6 +604,36 @@ def completed(runs: Iterable[Mapping[str, Any]] | None, candidate: int | None) -
         return []
     found = (SeedRun.from_json(data) for data in runs)
     return [run for run in found if run.candidate == candidate and run.state != TrialState.FAILED.value and run.metrics]
+
+
+# Why every run of a configuration gave the same result whatever its seed; the fix for the likelier cause.
+SEED_BLIND_WHY = ("its training does not seem to depend on the seed, being deterministic, or run by an objective that "
+                  "does not read trial.seed (random_state=trial.seed, torch.manual_seed(trial.seed))")
+
+
+class SeedBlind(NamedTuple):
+    """Every configuration re-run on two seeds or more gave one result (`seed_blind`): ``candidates`` counts them;
+    ``examples`` is the words for per-example values that agreed too (``""``: the runs returned none)."""
+
+    candidates: int
+    examples: str
+
+
+def seed_blind(runs: Iterable[SeedRun], metric: str) -> SeedBlind | None:
+    """Whether every configuration in ``runs`` that completed on two seeds or more gave the same ``metric`` on each,
+    and the same per-example values where the runs returned them (``None``: some differ, or none ran twice). The
+    seed then moved nothing: a deterministic training, or an objective that does not read ``trial.seed``, which a
+    forgotten ``random_state=trial.seed`` turns into a configuration that reads perfectly stable."""
+    kept: dict[int, list[SeedRun]] = {}
+    for run in runs:
+        if run.state != TrialState.FAILED.value and metric in run.metrics:
+            kept.setdefault(run.candidate, []).append(run)
+    repeated = [own for own in kept.values() if len({run.seed for run in own}) > 1]
+    if not repeated or any(len({run.metrics[metric] for run in own}) > 1 or len({run.examples for run in own}) > 1
+                           for own in repeated):  # fmt: skip
+        return None
+    examples = all(run.examples is not None for own in repeated for run in own)
+    return SeedBlind(len(repeated), " and the same per-example values" if examples else "")
 
 
 def across_runs(runs: Sequence[SeedRun], key: str, scale: float = 1.0) -> tuple[float, Noise | None, int] | None:

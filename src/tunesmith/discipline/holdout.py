@@ -67,12 +67,14 @@ from tunesmith.discipline._margin import baseline_check
 from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
     LIMIT_KINDS,
+    SEED_BLIND_WHY,
     RunFailed,
     RunLimits,
     SeedRun,
     completed,
     mean_and_sd,
     run_bounded,
+    seed_blind,
 )
 from tunesmith.discipline.conventions import SHIFTED, SLICE, holdout_key, holdout_keys, slices_of
 from tunesmith.discipline.gap import (
@@ -682,7 +684,13 @@ def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandid
         mean, std, values = float(entry.mean), float(entry.std), entry.values
         seeds, caveat = f"over {len(values)} seeds", _picked_on_these_runs(stability, record)
     primary = _spread_reading(study.metric, mean, std, [float(v) for v in values], thresholds.seed_cv)
-    head = f"{primary.words(seeds)}{beside}{caveat}{primary.relative}"
+    repeats = [*completed(stability.runs, record.number), *completed(stability.confirm_runs, record.number)]
+    blind = seed_blind(repeats, study.metric.name)
+    # Passed all the same: a deterministic training is stable; an objective blind to the seed is said with its fix.
+    alike = "" if blind is None else (
+        f"; its {len(repeats)} runs gave the same {study.metric.name}{blind.examples} on every seed: "
+        f"{SEED_BLIND_WHY}, so this spread measures no seed noise")  # fmt: skip
+    head = f"{primary.words(seeds)}{beside}{caveat}{primary.relative}{alike}"
     if not several_objectives(study):
         return Check(name, primary.passed, head, decided=primary.decided, leans=primary.leans)
     runs = (stability.confirm_runs if entry.confirm_values is not None else stability.runs) or ()

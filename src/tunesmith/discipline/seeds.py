@@ -55,6 +55,7 @@ from tunesmith.discipline._paired import ExampleBars, paired_advice, seeds_to_cl
 from tunesmith.discipline._reruns import (
     BASELINE_NUMBER,
     LIMIT_KINDS,
+    SEED_BLIND_WHY,
     UNBOUNDED,
     Objective,
     RunJob,
@@ -64,6 +65,7 @@ from tunesmith.discipline._reruns import (
     check_keep_checkpoints,
     mean_and_sd,
     run_many,
+    seed_blind,
     seed_list,
     typical_duration,
 )
@@ -487,6 +489,13 @@ class SeedReport:
             lines.append(contest.describe(self.metric.name))
         if self.confirmation is not None:
             lines.append(_confirmed(self.confirmation, self.metric))
+        confirmed = () if self.confirmation is None else self.confirmation.runs
+        blind = seed_blind([*(run for c in self.candidates for run in c.runs), *confirmed], self.metric.name)
+        if blind is not None:
+            every = "the candidate" if blind.candidates == 1 else f"each of {blind.candidates} candidates"
+            lines.append(f"{every} gave the same {self.metric.name}{blind.examples} on every seed it ran: "
+                         f"{SEED_BLIND_WHY}; these re-runs then measure no seed noise, and only more validation "
+                         "examples can tell candidates apart")  # fmt: skip
         return "\n".join(lines)
 
     def _overturn(self, contest: Contest | None) -> str:
