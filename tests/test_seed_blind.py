@@ -11,6 +11,7 @@ import numpy as np
 
 import tunesmith as ts
 from tunesmith.discipline._reruns import ExampleValues, SeedRun, seed_blind
+from tunesmith.report._data import report_data, tie_note
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
 ERROR = ts.Metric("error")
@@ -34,27 +35,32 @@ def holdout(params: dict[str, float], seed: int) -> dict[str, np.ndarray]:
     return {"holdout_error": wrong(params["x"], np.random.default_rng(seed + 1))}
 
 
-def judged(objective: Callable[[ts.Trial], dict[str, np.ndarray]]) -> tuple[str, str]:
+def judged(objective: Callable[[ts.Trial], dict[str, np.ndarray]]) -> tuple[str, str, str]:
+    """`validate_top`'s summary, the verdict's seed-stability detail and what status says of the trials tied with
+    the best, for a study of ``objective``."""
     study = ts.Study(SPACE, metric=ERROR, budget=ts.Budget(trials=12), storage="memory", seed=0, sampler="random")
     study.optimize(objective, progress=False)
-    report = ts.validate_top(study, objective, k=3, seeds=3, progress=False)
+    report = ts.validate_top(study, objective, k=2, seeds=3, progress=False)
     check = ts.finalize(study, holdout, progress=False).check("seed stability")
     assert check.checked and check.passed
-    return report.summary(), check.detail
+    return report.summary(), check.detail, tie_note(report_data(study)) or ""
 
 
 def test_runs_alike_on_every_seed_are_said_to_measure_no_seed_noise_with_the_fix() -> None:
-    summary, detail = judged(ignores_the_seed)
-    assert ("each of 3 candidates gave the same error and the same per-example values on every seed it ran: its "
+    summary, detail, tied = judged(ignores_the_seed)
+    assert ("each of 2 candidates gave the same error and the same per-example values on every seed it ran: its "
             "training does not seem to depend on the seed, being deterministic, or run by an objective that does not "
             "read trial.seed (random_state=trial.seed") in summary  # fmt: skip
     assert "its 6 runs gave the same error and the same per-example values on every seed" in detail
     assert "so this spread measures no seed noise" in detail
+    # More re-runs would repeat the same results: status no longer advises them for the trials left out.
+    assert "were not re-run, and re-runs would not tell them apart" in tied and "ts.validate_top(" not in tied
 
 
 def test_runs_that_the_seed_moves_say_nothing_of_it() -> None:
-    summary, detail = judged(reads_the_seed)
+    summary, detail, tied = judged(reads_the_seed)
     assert "on every seed it ran" not in summary and "measures no seed noise" not in detail
+    assert "re-runs would not tell them apart" not in tied and "ts.validate_top(study, objective, k=" in tied
 
 
 def run(candidate: int, seed: int, error: float, examples: list[float] | None = None) -> SeedRun:

@@ -25,6 +25,7 @@ from tunesmith.analysis._common import finished_values, format_value, telling_di
 from tunesmith.analysis.importance import MORE_TRIALS, SpreadBeyondNoise
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
+from tunesmith.discipline._reruns import SEED_BLIND_WHY, SeedRun, seed_blind
 from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.seeds import lineage_of, same_result_as, stand_ins
 from tunesmith.environment import TRIAL_KEY
@@ -453,7 +454,12 @@ def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
                  f"{len(stability.seeds or ())} seeds")  # fmt: skip
         standing = stand_ins(data.records, data.metric)  # a trial whose stand-in re-ran was re-run as that trial
         left = [r for r in tied if standing.get(r.number, r.number) not in rerun]
-        if left:
+        runs = [SeedRun.from_json(run) for run in (*(stability.runs or ()), *(stability.confirm_runs or ()))]
+        if left and seed_blind(runs, data.metric.name) is not None:  # more re-runs would repeat the same results
+            said += (f"; {_named(left)} were not re-run, and re-runs would not tell them apart: every re-run gave "
+                     f"the same {data.metric.name} on every seed ({SEED_BLIND_WHY}), so only more validation "
+                     "examples would")  # fmt: skip
+        elif left:
             said += (f"; {_named(left)} were not re-run: ts.validate_top(study, {rerun_objective(data)}, k={k}) "
                      "re-runs the top trials across seeds")  # fmt: skip
         return said
