@@ -26,6 +26,7 @@ from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text, rerun_objective, tie_note
 from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note
 from tunesmith.study._optimize import no_feasible_note as _no_feasible
+from tunesmith.study._validation_set import mixed_examples_note
 from tunesmith.study._verdict_state import standing
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -86,6 +87,7 @@ class ShownBest:
     few_trained: str | None = None
     lineage: str | None = None
     schedule: tuple[Stretch, ...] | None = None
+    mixed_sets: str | None = None
 
     @property
     def validated(self) -> bool:
@@ -100,9 +102,10 @@ class ShownBest:
 
     @property
     def caveats(self) -> tuple[str, ...]:
-        """The caveats said beside the best: its lineage first (its parameters alone did not earn its score), then the
-        scheduler's (it weighs on every trial the ties name)."""
-        return tuple(c for c in (self.lineage, self.few_trained, self.ties) if c is not None)
+        """The caveats said beside the best: scores read from different validation sets first (they weigh on the
+        ranking itself), its lineage (its parameters alone did not earn its score), then the scheduler's (it weighs
+        on every trial the ties name)."""
+        return tuple(c for c in (self.mixed_sets, self.lineage, self.few_trained, self.ties) if c is not None)
 
     @property
     def note(self) -> str | None:
@@ -120,7 +123,8 @@ def shown_best(data: ReportData) -> ShownBest | None:
         return None
     schedule = trained_schedule(picked.record, data.records)
     lineage = None if schedule is None else lineage_note(picked, schedule, data.metric)
-    return replace(picked, ties=tie_note(data), few_trained=few_trained_note(data), lineage=lineage, schedule=schedule)
+    return replace(picked, ties=tie_note(data), few_trained=few_trained_note(data), lineage=lineage, schedule=schedule,
+                   mixed_sets=mixed_examples_note(data.records, data.metric))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from tunesmith.report._shown import (
     shown_best,
 )
 from tunesmith.space import Space
+from tunesmith.study._validation_set import mixed_examples_note
 
 __all__ = [
     "FileNotWritten", "best_text", "log_to_mlflow", "log_to_tensorboard", "not_written", "trial_rows", "write_csv",
@@ -239,7 +240,8 @@ def _best_text(data: ReportData, shown: ShownBest | None) -> str:
             choice = data.choice
             lines.append(front_text(front, None if choice is None else choice.trial,
                                     None if choice is None else choice.why))  # fmt: skip
-        said = (few_trained_note(data), near_front_note(data), data.void_choice, choice_off_front(data))
+        said = (mixed_examples_note(data.records, data.metric), few_trained_note(data), near_front_note(data),
+                data.void_choice, choice_off_front(data))  # fmt: skip
         lines.extend(note for note in said if note is not None)
     elif shown is None:
         why = no_feasible_note(data) or f"no complete trial has a finite {data.metric.name}"

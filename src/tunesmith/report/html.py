@@ -65,7 +65,7 @@ from tunesmith.report.terminal import _standing_out
 from tunesmith.space import Space
 from tunesmith.study._convergence import recorded_text
 from tunesmith.study._optimize import failed_some_note
-from tunesmith.study._validation_set import compared_text
+from tunesmith.study._validation_set import compared_text, mixed_examples_note
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = ["render_report", "write_report"]
@@ -400,7 +400,7 @@ def _front_html(data: ReportData) -> str:
     text = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
     if left := choice_off_front(data):
         text += f'<p class="warn">{html.escape(left)}</p>'
-    for caveat in (few_trained_note(data), near_front_note(data)):  # as `tunesmith best` says them
+    for caveat in (mixed_examples_note(data.records, data.metric), few_trained_note(data), near_front_note(data)):
         if caveat is not None:
             text += f'<p class="warn">{html.escape(caveat)}</p>'
     return text + _table(["trial", *(f"{m.name} ({m.direction})" for m in data.objectives), *names], rows)

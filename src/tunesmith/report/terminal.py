@@ -46,6 +46,7 @@ from tunesmith.space import Space
 from tunesmith.study import Study
 from tunesmith.study._optimize import failed_some_note, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
+from tunesmith.study._validation_set import mixed_examples_note
 from tunesmith.trial import TrialRecord
 
 __all__ = ["front_table", "importance_bars", "summary"]
@@ -164,7 +165,7 @@ def _print_front(data: ReportData, out: Console, why_no_result_below: bool = Fal
     choice = data.choice
     out.print(Text(f"Pareto front: {len(front)} trials", style="bold green"))
     out.print(front_table(data, front, None if choice is None else choice.trial))
-    for caveat in (few_trained_note(data), near_front_note(data)):  # as `tunesmith best` says them
+    for caveat in (mixed_examples_note(data.records, data.metric), few_trained_note(data), near_front_note(data)):
         if caveat is not None:
             out.print(Text(_plain(caveat), style="yellow"))
     out.print(_plain(data.hypervolume_line()))

@@ -33,6 +33,7 @@ from tunesmith.study._recovery import ResultDiscardedWarning, gone_notes
 from tunesmith.study._settings import DEFAULT_GRACE
 from tunesmith.study._spec import StudySpec
 from tunesmith.study._study import Study, trial_seed
+from tunesmith.study._validation_set import ExampleCountWarning
 from tunesmith.study._warm_start import WarmStart, WarmStartWarning
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "CheckpointStore",
     "CheckpointWarning",
     "CheckpointWriteError",
+    "ExampleCountWarning",
     "HoldoutSpentWarning",
     "NoFeasibleTrialWarning",
     "NotOptimizing",

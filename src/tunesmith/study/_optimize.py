@@ -71,7 +71,7 @@ from tunesmith.study._observers import Observer, Observers
 from tunesmith.study._outcome import ran_all_steps, trained_to_the_end
 from tunesmith.study._recovery import Stopped, cut_short_by, naming_the_result, outcome_text
 from tunesmith.study._search_progress import SearchProgress, command_arguments, listing_arguments, resume_hint
-from tunesmith.study._validation_set import record_validation_set
+from tunesmith.study._validation_set import ExampleCountWarning, ExampleCountWatch, record_validation_set
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
@@ -1312,6 +1312,7 @@ def optimize(
     pending: set[int] = set()  # submitted, not told: an inline trial cut short is in no executor's list
     loop_began = study._clock()
     axis = AxisWatch(study.scheduler, history)
+    examples = ExampleCountWatch(study.metric, history)
     unspent = UnspentResource(
         study.budget,
         history,
@@ -1391,6 +1392,9 @@ def optimize(
                 if off_axis := axis.see(record):
                     warnings.warn(off_axis, ResourceAxisWarning, stacklevel=3)
                     notes.append(off_axis)
+                if other_set := examples.see(record):
+                    warnings.warn(other_set, ExampleCountWarning, stacklevel=3)
+                    notes.append(other_set)
     except BaseException as exc:
         error = exc
         # Interruptions are held while it records the stop: a second Ctrl-C cut it in two, between stopping a trial

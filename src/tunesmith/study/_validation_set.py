@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from tunesmith._text import controls_in, terminal_safe
 from tunesmith.attributes import CopiesAttr, ValidationSetAttr, read_attr, write_attr
 from tunesmith.errors import ConfigError
-from tunesmith.objective import Metric
+from tunesmith.objective import COUNT, Metric
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -39,9 +39,12 @@ __all__ = [
     "GIVEN",
     "UNNAMED",
     "EarlierStudy",
+    "ExampleCountWatch",
+    "ExampleCountWarning",
     "checked_name",
     "compared_text",
     "earlier_studies",
+    "mixed_examples_note",
     "record_validation_set",
     "reuse_line",
     "validation_set",
@@ -219,3 +222,71 @@ def _by_study(counts: Mapping[str, int], shown: int = 5) -> str:
     """``"'v1': 40, 'v2': 10"``: the first ``shown`` studies' counts, then how many more."""
     listed = ", ".join(f"{study!r}: {count}" for study, count in list(counts.items())[:shown])
     return listed + (f", and {len(counts) - shown} more" if len(counts) > shown else "")
+
+
+class ExampleCountWarning(UserWarning):
+    """A trial's metric was scored on another number of validation examples than the study's earlier trials'
+    (`ExampleCountWatch`): another validation set, whose scores do not compare with theirs."""
+
+
+# What ranking across sets does, and the fix: said by the run's warning and by every view of the best.
+_MIXED_WHY = ("scores on different validation sets do not compare (a set's difficulty moves every score on it), so "
+              "ranking them together can pick a trial for an easier set; score every trial of a study on one set, "
+              "and tune on a changed set in a new study (name it with validation_set=)")
+
+
+def example_counts(records: Sequence[TrialRecord], metric: Metric) -> dict[int, list[int]]:
+    """The numbers of validation examples (or folds) the COMPLETE trials' ``metric`` was read from (its
+    ``count:<name>``, which per-example results carry), each with its trials' numbers; trials without one are left
+    out."""
+    counts: dict[int, list[int]] = {}
+    for record in records:
+        count = record.metrics.get(f"{COUNT}{metric.name}")
+        if record.state is TrialState.COMPLETE and count is not None and math.isfinite(count):
+            counts.setdefault(int(count), []).append(record.number)
+    return counts
+
+
+def mixed_examples_note(records: Sequence[TrialRecord], metric: Metric) -> str | None:
+    """What to say when the complete trials' ``metric`` was read from different numbers of validation examples
+    (``None``: one number, or none recorded)."""
+    counts = example_counts(records, metric)
+    if len(counts) < 2:
+        return None
+    parts = ", ".join(f"{count} for {_trials(numbers)}" for count, numbers in sorted(counts.items()))
+    return f"the trials' {metric.name} was read from different numbers of validation examples ({parts}): {_MIXED_WHY}"
+
+
+def _trials(numbers: Sequence[int], shown: int = 3) -> str:
+    """``trial #4`` or ``12 trials (#0, #1, #2 and 9 more)``."""
+    if len(numbers) == 1:
+        return f"trial #{numbers[0]}"
+    named = ", ".join(f"#{n}" for n in numbers[:shown])
+    more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
+    return f"{len(numbers)} trials ({named}{more})"
+
+
+class ExampleCountWatch:
+    """Says once when a trial finishes whose metric was read from another number of validation examples than the
+    study's earlier complete trials: the data changed under the study (a resumed study on a new split), or the
+    objective scores each trial on a subset of its own; either way the trials' scores stop comparing."""
+
+    def __init__(self, metric: Metric, history: Sequence[TrialRecord]) -> None:
+        self.metric = metric
+        self.counts = example_counts(history, metric)
+        self.said = False
+
+    def see(self, record: TrialRecord) -> str | None:
+        """The warning ``record`` calls for, once a run; ``None`` otherwise."""
+        count = example_counts([record], self.metric)
+        if not count:
+            return None
+        ((examples, _),) = count.items()
+        earlier = sorted(self.counts)
+        self.counts.setdefault(examples, []).append(record.number)
+        if self.said or not earlier or examples in earlier:
+            return None
+        self.said = True
+        before = " or ".join(str(c) for c in earlier)
+        return (f"trial #{record.number}'s {self.metric.name} was read from {examples} validation examples, the "
+                f"study's earlier trials' from {before}: {_MIXED_WHY}")
