@@ -69,3 +69,15 @@ def test_the_watch_reads_complete_trials_with_a_count_and_says_a_new_count_once(
     mixed = ExampleCountWatch(ERROR, [record(0, 150), record(1, 300)])
     assert mixed.see(record(2, 300)) is None  # a count the study had already
     assert ExampleCountWatch(ERROR, []).see(record(0, 150)) is None
+
+
+def test_re_runs_read_from_another_set_than_the_search_warn() -> None:
+    study = ts.Study(SPACE, metric=ERROR, budget=ts.Budget(trials=6), storage="memory", seed=0)
+    study.optimize(scored_on(150), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExampleCountWarning)
+        ts.validate_top(study, scored_on(150), k=2, seeds=2, progress=False)
+    with pytest.warns(ExampleCountWarning, match=r"the re-runs of #\d+ read error from 300 validation examples, its "
+                      r"trial in the search from 150: the objective given to validate_top scores another validation "
+                      r"set than the search's"):  # fmt: skip
+        ts.validate_top(study, scored_on(300), k=2, seeds=2, progress=False)

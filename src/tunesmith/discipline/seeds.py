@@ -76,8 +76,8 @@ from tunesmith.discipline.guardrails import GuardrailOutcome, GuardrailReading, 
 from tunesmith.discipline.verdict import warn_if_judged
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.integrations._sklearn_space import estimator_params
-from tunesmith.objective import DIGEST, Guardrail, Metric
-from tunesmith.study import ObjectiveError
+from tunesmith.objective import COUNT, DIGEST, Guardrail, Metric
+from tunesmith.study import ExampleCountWarning, ObjectiveError
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -1212,5 +1212,28 @@ def validate_top(
         alike=() if several else _passed_over_alike(trials, study.metric, top),
     )
     write_attr(study, report.attribute())
+    elsewhere = _read_elsewhere(top, (*candidates, *([confirmation] if confirmation is not None else [])),
+                                study.metric)  # fmt: skip
+    if elsewhere is not None:
+        warnings.warn(elsewhere, ExampleCountWarning, stacklevel=2)
     warn_if_judged(study.attrs, "validate_top")
     return report
+
+
+def _read_elsewhere(top: Sequence[TrialRecord], candidates: Sequence[Candidate], metric: Metric) -> str | None:
+    """What to say when a candidate's re-runs read ``metric`` from another number of validation examples than its
+    trial in the search did (``None``: the same, or no count on either side): the objective given to `validate_top`
+    scores another set than the search's, and the re-runs' scores do not compare with the search's."""
+    counts = {record.number: record.metrics.get(f"{COUNT}{metric.name}") for record in top}
+    for candidate in candidates:
+        searched = counts.get(candidate.trial)
+        rerun = {run.metrics[f"{COUNT}{metric.name}"] for run in candidate.runs
+                 if f"{COUNT}{metric.name}" in run.metrics}  # fmt: skip
+        if searched is None or not rerun or rerun == {searched}:
+            continue
+        read = " and ".join(f"{count:.0f}" for count in sorted(rerun))
+        return (f"the re-runs of #{candidate.trial} read {metric.name} from {read} validation examples, its trial in "
+                f"the search from {searched:.0f}: the objective given to validate_top scores another validation set "
+                "than the search's, so the re-runs' scores do not compare with the search's (its ranking, each "
+                "candidate's search value); pass validate_top the objective the search ran")  # fmt: skip
+    return None
