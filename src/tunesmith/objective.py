@@ -438,6 +438,26 @@ def is_per_example(value: Any) -> bool:
     return isinstance(value, list | tuple) or (hasattr(value, "__len__") and hasattr(value, "__iter__"))
 
 
+def non_finite_examples(result: Any, name: str) -> str | None:
+    """Which of the per-example values ``result`` holds for ``name`` are not finite, in words (``None``: it holds no
+    such sequence, or every value is finite). Their mean is NaN or infinite, and the failure said only that: a
+    per-example loss that is NaN on a few examples is a log(0) or a division by zero there, not a divergence."""
+    values = result.get(name) if isinstance(result, Mapping) else None
+    if values is None or not is_per_example(values):
+        return None
+    try:
+        numbers = [float(v) for v in values]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    bad = [i for i, number in enumerate(numbers) if not math.isfinite(number)]
+    if not bad:
+        return None
+    kinds = sorted({"NaN" if math.isnan(numbers[i]) else "infinite" for i in bad})
+    where = ", ".join(str(i) for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    return (f"{len(bad)} of its {len(numbers)} per-example values {'is' if len(bad) == 1 else 'are'} "
+            f"{' or '.join(kinds)}, at example{'s' if len(bad) > 1 else ''} {where} (counting from 0)")
+
+
 def _is_bool(value: Any) -> bool:
     """Whether ``value`` is a truth value, Python's or an array library's (``numpy.bool_``, a 0-d bool array or
     tensor), which ``float()`` would read as 1.0 or 0.0."""

@@ -29,7 +29,7 @@ from tunesmith.errors import ConfigError, Infeasible, TunesmithError
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors._gpus import gpu_pool, gpu_share
 from tunesmith.executors.inline import noting_interrupts
-from tunesmith.objective import Guardrail, Metric, is_per_example, keys_of, normalise_result
+from tunesmith.objective import Guardrail, Metric, is_per_example, keys_of, non_finite_examples, normalise_result
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __all__ = [
@@ -554,7 +554,9 @@ def _judged(result: Any, candidate: int, seed: int, metric: Metric, guardrails: 
         return SeedRun(candidate, seed, failed, {}, f"bad result: {exc}", kind=TrialKind.BAD_RESULT)
     value = metrics[metric.name]
     if not math.isfinite(value):
-        return SeedRun(candidate, seed, failed, metrics, f"{metric.name} is {value}", kind=TrialKind.NON_FINITE)
+        where = non_finite_examples(result, metric.name)
+        said = f"{metric.name} is {value}" + ("" if where is None else f": {where}")
+        return SeedRun(candidate, seed, failed, metrics, said, kind=TrialKind.NON_FINITE)
     missing = [g.metric for g in guardrails if g.metric not in metrics]
     if missing:  # as in the search: a result without a guardrail's metric is the objective's failure, not a breach
         has = keys_of(metrics, missing[0])

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from tunesmith.budget import Budget
 from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
-from tunesmith.objective import Guardrail, Metric, MissingMetric, keys_of, normalise_result
+from tunesmith.objective import Guardrail, Metric, MissingMetric, keys_of, non_finite_examples, normalise_result
 from tunesmith.schedulers import Scheduler
 from tunesmith.schedulers.base import NOTHING_LEFT_TO_TRAIN
 from tunesmith.schedulers.successive_halving import crossed_level, ranked_by
@@ -119,7 +119,9 @@ def judge(
         if stopped:
             return Outcome(TrialState.STOPPED, metrics, stop_text or "stopped", kind=stop_kind)
         missing = TrialKind.MISSING_METRIC if value is None else TrialKind.NON_FINITE
-        return Outcome(TrialState.FAILED, metrics, f"{metric.name} is {value}", kind=missing)
+        where = None if value is None else non_finite_examples(result, metric.name)
+        said = f"{metric.name} is {value}" + ("" if where is None else f": {where}")
+        return Outcome(TrialState.FAILED, metrics, said, kind=missing)
     # A stopped or paused trial was judged on partial training: guardrails apply to finished results.
     if decision is Decision.PAUSE:
         return Outcome(TrialState.PAUSED, metrics, stop_text)
