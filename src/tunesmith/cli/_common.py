@@ -290,12 +290,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, on_interrupt)
     if previous:
         sys.unraisablehook = on_unraisable
+    unwinding = True  # until the block ends without an exception: an interruption ends the command by one
     try:
         yield
         if raised is not None:  # caught and dropped without a trace: a terminated command still ends terminated
             raise Terminated(raised.signum)
+        unwinding = False
     finally:
-        ending = PROCESS_ENDS_WITH_COMMAND.get() and (raised is not None or first_interrupt is not None)
+        interrupted = raised is not None or first_interrupt is not None
+        ending = unwinding and interrupted and PROCESS_ENDS_WITH_COMMAND.get()
         for number, handler in previous.items():
             # A console script interrupted goes on only to exit: a later Ctrl-C (the second of ``timeout -s INT``'s,
             # landing in click's exit or an atexit finalizer: "Exception ignored in atexit callback" and a traceback
