@@ -85,6 +85,27 @@ def test_studies_on_other_sets_other_metrics_or_created_later_are_not_counted(ur
     assert stored.validation_set == "split-b"
 
 
+EXAMPLES = {"read": 300}  # how many examples `sized` reads: another set on another day, under one function's name
+
+
+def sized(trial: ts.Trial) -> dict[str, Any]:
+    rng = np.random.default_rng([int(trial.params["x"] * 1e9), trial.seed])
+    return {"acc": rng.random(EXAMPLES["read"]) < 0.8}
+
+
+def test_one_functions_studies_read_from_different_numbers_of_examples_are_not_one_set(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(EXAMPLES, "read", 150)
+    tuned(url, "small", 12, run=sized)
+    monkeypatch.setitem(EXAMPLES, "read", 300)
+    tuned(url, "same", 12, run=sized)
+    judged = tuned(url, "large", 8, run=sized)
+    assert [e.name for e in earlier_studies(judged)] == ["same"]  # "small" read 150 examples: another set
+    given = tuned(url, "given-large", 8, run=sized, validation_set=f"{__name__}:sized")
+    assert [e.name for e in earlier_studies(given)] == ["small", "same", "large"]  # the name given stands
+
+
 def test_invalidated_trials_of_an_earlier_study_are_not_counted(url: str) -> None:
     first = tuned(url, "first", 12)
     for number in (0, 1, 2):
