@@ -29,6 +29,10 @@ def scored_on(examples: int) -> ts.Objective:
     return objective
 
 
+def holdout(params: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+    return {"holdout_error": (np.random.default_rng(seed).random(300) < 0.1 + 0.1 * params["x"]).astype(float)}
+
+
 def test_a_study_resumed_on_another_set_warns_once_and_every_view_of_the_best_says_so() -> None:
     study = ts.Study(SPACE, metric=ERROR, budget=ts.Budget(trials=5), storage="memory", name="s", seed=0)
     study.optimize(scored_on(150), progress=False)
@@ -43,6 +47,8 @@ def test_a_study_resumed_on_another_set_warns_once_and_every_view_of_the_best_sa
     assert said in result.notes
     shown = shown_best(report_data(study))
     assert shown is not None and shown.caveats[0] == mixed_examples_note(study.trials, ERROR)
+    verdict = ts.finalize(study, holdout, progress=False)
+    assert shown.caveats[0] in verdict.check("optimism").detail  # not compared on the same data, whatever it says
     assert ("the trials' error was read from different numbers of validation examples (150 for 5 trials (#0, #1, #2 "
             "and 2 more), 300 for 5 trials (#5, #6, #7 and 2 more))") in shown.caveats[0]  # fmt: skip
 

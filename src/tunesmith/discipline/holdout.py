@@ -98,7 +98,14 @@ from tunesmith.executors import TrialJob
 from tunesmith.integrations._sklearn_space import estimator_params, internal_names
 from tunesmith.objective import DIGEST, Metric, is_per_example, summarise
 from tunesmith.study import ObjectiveError
-from tunesmith.study._validation_set import UNNAMED, EarlierStudy, compared_text, earlier_studies, validation_set
+from tunesmith.study._validation_set import (
+    UNNAMED,
+    EarlierStudy,
+    compared_text,
+    earlier_studies,
+    mixed_examples_note,
+    validation_set,
+)
 from tunesmith.trial import Trial, TrialRecord
 
 if TYPE_CHECKING:
@@ -969,9 +976,12 @@ def finalize(
     set_name = None if tuned_on is None else tuned_on.name
     counted = {e.name: len(e.records) for e in earlier}
     if optimism is not None:  # an estimate of NaN (noise unknown) measured nothing: not checked, as the detail says
-        unnamed = "" if tuned_on is not None else f"; {UNNAMED}"
+        caveats = "" if tuned_on is not None else f"; {UNNAMED}"
+        # Configurations read from different sets were not compared on the same data, whatever this estimate says.
+        mixed = mixed_examples_note(study.trials, study.metric)
+        caveats += "" if mixed is None else f"; {mixed}"
         compared = compared_text(optimism.compared, counted, set_name, across, optimism.estimate)
-        checks.append(Check("optimism", True, f"{compared}; {optimism.detail}{unnamed}",
+        checks.append(Check("optimism", True, f"{compared}; {optimism.detail}{caveats}",
                             checked=math.isfinite(optimism.estimate)))  # fmt: skip
     read = dict(scores)
     if baseline_scored is not None:
