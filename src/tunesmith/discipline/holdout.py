@@ -978,7 +978,7 @@ def finalize(
     if optimism is not None:  # an estimate of NaN (noise unknown) measured nothing: not checked, as the detail says
         caveats = "" if tuned_on is not None else f"; {UNNAMED}"
         # Configurations read from different sets were not compared on the same data, whatever this estimate says.
-        mixed = mixed_examples_note(study.trials, study.metric)
+        mixed = mixed_examples_note(own, study.metric)
         caveats += "" if mixed is None else f"; {mixed}"
         compared = compared_text(optimism.compared, counted, set_name, across, optimism.estimate)
         checks.append(Check("optimism", True, f"{compared}; {optimism.detail}{caveats}",

@@ -141,10 +141,7 @@ def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
     metric = study.metric.name
     found = []
     before = studies[: studies.index(this)]  # created before it
-    # A name derived from the objective is the function's, which may read another set on another day: where both
-    # studies' per-example results say how many examples they were read from, and no count is shared, the sets
-    # differ (a name the user gave stands: they said it is one set).
-    sizes = set(example_counts(study.trials, study.metric)) if mine.source != GIVEN else set()
+    sizes: set[int] | None = None  # this study's numbers of examples: read once an earlier study matches by name
     named = {info.name for info in before} | {this.name}
     this_copied = _copied_here(this, study.storage.url)
     for info in before:
@@ -167,9 +164,17 @@ def earlier_studies(study: Study) -> tuple[EarlierStudy, ...]:
         records = tuple(r for r in study.storage.get_trials(info.id)
                         if r.state in _COMPARED and r.invalidated is None and r.value(metric) is not None
                         and r.number >= shared)  # fmt: skip
-        theirs_sizes = set(example_counts(records, study.metric))
-        if records and not (sizes and theirs_sizes and sizes.isdisjoint(theirs_sizes)):
-            found.append(EarlierStudy(info.name, records))
+        if not records:
+            continue
+        # A name derived from the objective is the function's, which may read another set on another day: where both
+        # studies' per-example results say how many examples they were read from, and no count is shared, the sets
+        # differ (a name the user gave stands: they said it is one set).
+        if mine.source != GIVEN:
+            sizes = set(example_counts(study.trials, study.metric)) if sizes is None else sizes
+            their_sizes = set(example_counts(records, study.metric))
+            if sizes and their_sizes and sizes.isdisjoint(their_sizes):
+                continue
+        found.append(EarlierStudy(info.name, records))
     return tuple(found)
 
 
