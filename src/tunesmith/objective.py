@@ -51,6 +51,10 @@ COUNT = "count:"
 # A metric's per-fold results, "fold:<i>:<metric>" (`tunesmith.discipline.fold_metrics` writes them; the study's
 # convergence check and the scikit-learn search read and write them too, below the discipline).
 FOLD = "fold:"
+# A metric's result on one slice of the examples, "slice:<slice>:<metric>", and on a shifted or time-split set,
+# "shifted:<metric>" (`tunesmith.discipline.slice_metrics` writes the first; the discipline reads both).
+SLICE = "slice:"
+SHIFTED = "shifted:"
 
 
 def folds_of(metrics: Mapping[str, float], metric: str) -> list[float]:

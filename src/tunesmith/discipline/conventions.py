@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import SupportsFloat
 
-from tunesmith.objective import FOLD, Metric, folds_of, is_per_example, summarise, without_digests
+from tunesmith.objective import FOLD, SHIFTED, SLICE, Metric, folds_of, is_per_example, summarise, without_digests
 
 __all__ = [
     "FOLD",
@@ -33,8 +33,6 @@ __all__ = [
     "slices_of",
 ]
 
-SLICE = "slice:"
-SHIFTED = "shifted:"
 _VALIDATION_PREFIXES = ("val_", "valid_", "validation_")
 
 
