@@ -20,9 +20,12 @@ from tunesmith._validate import checked_arguments, real
 from tunesmith.errors import ConfigError
 
 __all__ = [
+    "ANNOTATIONS",
     "COUNT",
     "DIGEST",
     "FOLD",
+    "SHIFTED",
+    "SLICE",
     "STDERR",
     "Guardrail",
     "Metric",
@@ -71,6 +74,9 @@ def folds_of(metrics: Mapping[str, float], metric: str) -> list[float]:
 # Bookkeeping, never a metric: a fingerprint of the per-example values in order (`digest_of`), by which the holdout
 # check knows a holdout that is the validation set when their means tie by chance too often to tell.
 DIGEST = "digest:"
+# Keys of a result that annotate a metric rather than name one (its noise, its fingerprint, a fold's, a slice's or a
+# shifted score).
+ANNOTATIONS = (STDERR, COUNT, DIGEST, FOLD, SLICE, SHIFTED)
 # Per-example values are fingerprinted to this many significant digits, so that a difference in the last bits of
 # how one value was computed (0.1 + 0.2 against 0.3) does not change the fingerprint.
 _DIGEST_DIGITS = 12

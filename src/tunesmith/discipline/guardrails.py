@@ -33,10 +33,9 @@ from typing import Any
 import numpy as np
 
 from tunesmith._validate import integer
-from tunesmith.discipline.conventions import FOLD, SHIFTED, SLICE
 from tunesmith.discipline.gap import Noise, more_data
 from tunesmith.errors import ConfigError
-from tunesmith.objective import COUNT, DIGEST, STDERR, Direction, Guardrail, Metric, name_words, reads_as_score
+from tunesmith.objective import ANNOTATIONS, STDERR, Direction, Guardrail, Metric, name_words, reads_as_score
 from tunesmith.trial import TrialRecord, TrialState
 
 __all__ = [
@@ -77,11 +76,6 @@ _CALIBRATION_PAIRS = (frozenset({"log", "loss"}), frozenset({"log", "likelihood"
 _TRAINING_WORDS = frozenset({"train", "training"})
 # Words also found inside a longer word (``miscalibration``, ``valLogloss``, ``binarycrossentropy``).
 _CALIBRATION_INSIDE = frozenset(w for w in _CALIBRATION_WORDS if len(w) >= 5)
-# Keys of a result that annotate a metric rather than name one (its noise, its fingerprint, a fold's, a slice's or a
-# shifted score).
-_ANNOTATIONS = (STDERR, COUNT, DIGEST, FOLD, SLICE, SHIFTED)
-
-
 def _reads_as_calibration(name: str) -> bool:
     """Whether a metric's name, read by words in any case (``val_ece``, ``ECE``, ``calibration_error``,
     ``holdout_log_loss``, ``val_nll``, ``brierScore``), says it measures calibration, and not on the training data."""
@@ -115,7 +109,7 @@ def _bounds_a_cost(guardrail: Guardrail) -> bool:
 def _calibration_metrics(records: Sequence[TrialRecord], leave_out: Collection[str]) -> list[Metric]:
     """The metrics ``records`` report whose names read as calibration, in the order first reported, but
     ``leave_out``: each minimised, unless its name reads as a score (``neg_log_loss``, ``log_likelihood``)."""
-    names = dict.fromkeys(name for r in records for name in r.metrics if not name.startswith(_ANNOTATIONS))
+    names = dict.fromkeys(name for r in records for name in r.metrics if not name.startswith(ANNOTATIONS))
     return [Metric(name, "max" if reads_as_score(name) else "min") for name in names
             if name not in leave_out and _reads_as_calibration(name)]  # fmt: skip
 
