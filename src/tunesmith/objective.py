@@ -42,6 +42,7 @@ __all__ = [
     "reads_as_score",
     "reads_as_unbounded_loss",
     "summarise",
+    "unread_key",
     "warn_if_minimised_score",
     "without_digests",
 ]
@@ -528,6 +529,8 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
         out[str(key)] = _number(key, value)
     if metric.name not in out:
         raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); {keys_of(out, metric.name)}")
+    if (unread := unread_key(out, names, metric.name)) is not None:
+        raise ValueError(unread)
     return _on_scale(out, checked)
 
 
@@ -596,6 +599,46 @@ def keys_of(result: Mapping[str, Any], wanted: str, *, taken: Collection[str] = 
     more = f", and {len(keys) - shown} more" if len(keys) > shown else ""
     hint = f"did you mean {' or '.join(excerpt(repr(k), 80) for k in close)}? " if close else ""
     return f"{hint}it has {len(keys)} key(s): [{listed}{more}]"
+
+
+def unread_key(result: Mapping[str, Any], names: Collection[str], primary: str) -> str | None:
+    """Why a key of ``result`` in one of the forms the discipline reads (``slice:<slice>:<metric>``,
+    ``fold:<i>:<metric>``, ``shifted:<metric>``) would be read by nothing, with the rule and the fix; ``None`` when
+    each such key names a metric the result returns or one of ``names`` (the names its metric is read by: a holdout
+    result's slices may name the validation metric). ``primary``: the metric the fix's example names.
+
+    Such a key read nowhere left the check it was written for "not checked" in silence (``slice:digit:3``, the slice
+    and its value, reads as slice ``digit`` of a metric ``3``)."""
+    known = {str(k) for k in result if not str(k).startswith(ANNOTATIONS)} | set(names)
+    unread: list[tuple[str, str, str]] = []  # (key, what it reads as, the fix)
+    for key in map(str, result):
+        if key.startswith(SLICE):
+            name, colon, of = key[len(SLICE) :].rpartition(":")
+            if colon and name and of in known:
+                continue
+            example = f"{name}_{of}" if name and not any(c.isalpha() for c in of) else (name or of or "night")
+            reads = f"slice {name!r} of a metric {of!r}" if name and colon else "no slice: it names one part, not two"
+            unread.append((key, reads, f"a slice key is 'slice:<slice>:<metric>', the slice's name (no ':') "
+                                       f"then the metric it slices, e.g. {SLICE}{example}:{primary}"))  # fmt: skip
+        elif key.startswith(FOLD):
+            index, colon, of = key[len(FOLD) :].partition(":")
+            if colon and index.isdigit() and of in known:
+                continue
+            reads = (f"fold {index} of a metric {of!r}" if colon and index.isdigit()
+                     else "no fold: its first part is not a fold's number")  # fmt: skip
+            unread.append((key, reads, f"a fold key is 'fold:<i>:<metric>', e.g. {FOLD}0:{primary} "
+                                       "(ts.discipline.fold_metrics writes them)"))  # fmt: skip
+        elif key.startswith(SHIFTED) and key[len(SHIFTED) :] not in known:
+            unread.append((key, f"a metric {key[len(SHIFTED):]!r} on shifted data",
+                           f"a shifted key is 'shifted:<metric>', e.g. {SHIFTED}{primary}"))  # fmt: skip
+    if not unread:
+        return None
+    key, reads, fix = unread[0]
+    more = f" (and {len(unread) - 1} more such key(s))" if len(unread) > 1 else ""
+    metrics = sorted(str(k) for k in result if not str(k).startswith(ANNOTATIONS))
+    listed = ", ".join(excerpt(repr(n), 40) for n in metrics[:6]) + (", ..." if len(metrics) > 6 else "")
+    return (f"the result returns {excerpt(repr(key), 80)}{more}, which reads as {reads}, but its metrics are "
+            f"{listed or 'none'}: nothing would read it; {fix}")
 
 
 class MissingMetric(ValueError):

@@ -96,7 +96,7 @@ from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.executors import TrialJob
 from tunesmith.integrations._sklearn_space import estimator_params, internal_names
-from tunesmith.objective import DIGEST, Metric, is_per_example, summarise
+from tunesmith.objective import DIGEST, Metric, is_per_example, summarise, unread_key
 from tunesmith.study import ObjectiveError
 from tunesmith.study._validation_set import (
     UNNAMED,
@@ -144,8 +144,10 @@ class HoldoutScaleMismatch(TunesmithError, ValueError):
 
 
 class HoldoutKeyMissing(ConfigError):
-    """The holdout evaluation returned no score under any name the study's metric is read by (`holdout_keys`): a
-    typo in ``evaluate``'s keys. Its opening is recorded as voided (`VoidedOpening`): no check read anything."""
+    """The holdout evaluation returned no score under any name the study's metric is read by (`holdout_keys`), or a
+    key in a form the checks read (``slice:<slice>:<metric>``, ``shifted:<metric>``) that names no metric it returns
+    (`unread_key`): a typo in ``evaluate``'s keys. Its opening is recorded as voided (`VoidedOpening`): no check read
+    anything."""
 
 
 class StaleChoiceWarning(UserWarning):
@@ -158,13 +160,15 @@ class VoidedOpening(Enum):
     opening does not make the next one need ``force``."""
 
     SCALE = "scale"  # scored on another scale than validation (`HoldoutScaleMismatch`)
-    KEY = "key"  # returned without the study's metric under any name it is read by (`HoldoutKeyMissing`)
+    KEY = "key"  # returned without the study's metric under any name it is read by, or a key naming no metric it
+    # returns (`HoldoutKeyMissing`)
 
     @property
     def words(self) -> str:
         """Why an opening voided so judged nothing, in a check's words."""
         if self is VoidedOpening.KEY:
-            return "returned without the study's metric, refused before any check read it"
+            return ("returned without the study's metric, or with a key naming no metric it returns, refused before "
+                    "any check read it")
         return "the holdout scored on another scale than validation, refused before any check read it"
 
 
@@ -516,6 +520,21 @@ def _metric_key(metric: Metric, scores: Mapping[str, float], what: str, *, first
             "recorded in holdout_log as voided for its keys: the next one needs no force"
         )
     return key
+
+
+def _refuse_unread_keys(study: Study, scores: Mapping[str, float]) -> None:
+    """Refuse the winner's holdout result when a key of it in a form the checks read (``slice:<slice>:<metric>``,
+    ``shifted:<metric>``) names no metric it returns nor one of the study's (`unread_key`): the check it was
+    written for would say "not checked" and the verdict could read ready. No check read a score yet, so the
+    opening is voided as for a missing key (`HoldoutKeyMissing`)."""
+    names = [name for m in study.objectives for name in holdout_keys(m)]
+    unread = unread_key(scores, names, holdout_key(study.metric, scores) or study.metric.name)
+    if unread is not None:
+        raise HoldoutKeyMissing(
+            f"the holdout evaluation: {unread}. Fix the key and finalize again: no check read any of its scores, so "
+            "this opening judged nothing and is recorded in holdout_log as voided for its keys: the next one needs "
+            "no force"
+        )
 
 
 @dataclass(frozen=True)
@@ -916,6 +935,7 @@ def finalize(
         bar.update(advance=1)
         try:
             key = _metric_key(study.metric, scores, "holdout")
+            _refuse_unread_keys(study, scores)
         except HoldoutKeyMissing:
             _record_read(study, opening, dict(scores), how, void=VoidedOpening.KEY)
             raise

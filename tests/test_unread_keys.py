@@ -1,0 +1,88 @@
+"""A result key in a form the discipline reads (slice:, fold:, shifted:) that names no metric is refused, loudly.
+
+``slice:digit:3`` (the slice and its value) reads as slice ``digit`` of a metric ``3``: before, nothing read it, the
+worst-slice check said "no per-slice metrics reported" and the verdict read ready. The search's trials now fail with
+the rule and the fix (fail-fast stops the run), and a holdout result is refused before any check reads it, its
+opening voided so that the fixed evaluation needs no force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tunesmith as ts
+from tunesmith.discipline.holdout import HoldoutKeyMissing
+from tunesmith.study import ObjectiveError
+from tunesmith.objective import unread_key
+from tunesmith.trial import TrialKind, TrialState
+
+SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
+
+
+def errors(seed: int, n: int = 300) -> np.ndarray:
+    return (np.random.default_rng(seed).random(n) < 0.2).astype(float)
+
+
+def test_keys_that_name_a_metric_the_result_returns_or_the_study_reads_it_by_are_read() -> None:
+    result = {"val_err": 0.2, "latency_ms": 3.0, "slice:night:val_err": 0.3, "stderr:slice:night:val_err": 0.01,
+              "slice:night:latency_ms": 4.0, "fold:0:val_err": 0.2, "fold:1:val_err": 0.25,
+              "shifted:val_err": 0.3}  # fmt: skip
+    assert unread_key(result, ["val_err"], "val_err") is None
+    # a holdout result names its score holdout_err, and its slices may name the study's metric
+    assert unread_key({"holdout_err": 0.2, "slice:night:val_err": 0.3, "shifted:val_err": 0.3},
+                      ["holdout_err", "val_err"], "holdout_err") is None  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key", "reads", "fix"),
+    [
+        ("slice:digit:3", "slice 'digit' of a metric '3'", "e.g. slice:digit_3:val_err"),
+        ("slice:night", "no slice: it names one part, not two", "'slice:<slice>:<metric>'"),
+        ("slice:night:val_error", "slice 'night' of a metric 'val_error'", "e.g. slice:night:val_err"),
+        ("fold:val_err:0", "no fold: its first part is not a fold's number", "e.g. fold:0:val_err"),
+        ("fold:2:acc", "fold 2 of a metric 'acc'", "'fold:<i>:<metric>'"),
+        ("shifted:holdout_error", "a metric 'holdout_error' on shifted data", "e.g. shifted:val_err"),
+    ],
+)
+def test_a_key_that_names_no_metric_says_what_it_reads_as_what_the_result_holds_and_the_fix(
+        key: str, reads: str, fix: str) -> None:  # fmt: skip
+    message = unread_key({"val_err": 0.2, key: 0.1}, ["val_err"], "val_err")
+    assert message is not None
+    assert f"returns {key!r}, which reads as {reads}, but its metrics are 'val_err': nothing would read it" in message
+    assert fix in message
+
+
+def test_a_search_whose_objective_writes_slices_that_name_no_metric_stops_with_the_rule() -> None:
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        err = errors(trial.seed)
+        return {"val_err": err, **{f"slice:digit:{d}": err[d::3] for d in range(3)}}
+
+    study = ts.Study(SPACE, metric="val_err", budget=ts.Budget(trials=10), storage="memory", seed=0)
+    with pytest.raises(ObjectiveError, match=r"the first 3 trials \(#0, #1, #2\) failed the same way") as raised:
+        study.optimize(objective)
+    assert "'slice:digit:0' (and 2 more such key(s)), which reads as slice 'digit' of a metric '0'" in str(raised.value)
+    assert [(t.state, t.kind) for t in study.trials] == [(TrialState.FAILED, TrialKind.BAD_RESULT)] * 3
+
+
+def test_a_holdout_whose_slices_name_no_metric_is_refused_before_any_check_and_its_opening_voided() -> None:
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        return {"val_err": errors(trial.seed)}
+
+    def holdout(params: dict[str, Any], seed: int, *, key: str) -> dict[str, Any]:
+        err = errors(seed + 1, 600)
+        return {"holdout_err": err, **{key.format(d): err[d::3] for d in range(3)}}
+
+    study = ts.Study(SPACE, metric="val_err", budget=ts.Budget(trials=4), storage="memory", seed=0)
+    study.optimize(objective)
+    with pytest.raises(HoldoutKeyMissing) as raised:
+        ts.finalize(study, lambda p, s: holdout(p, s, key="slice:digit:{}"), holdout="h")
+    message = str(raised.value)
+    assert "returns 'slice:digit:0' (and 2 more such key(s)), which reads as slice 'digit' of a metric '0'" in message
+    assert "e.g. slice:digit_0:holdout_err" in message and "the next one needs no force" in message
+    assert [entry.get("voided") for entry in study.attrs["holdout_log"]] == ["key"]
+    verdict = ts.finalize(study, lambda p, s: holdout(p, s, key="slice:digit_{}:holdout_err"), holdout="h")
+    sliced = verdict.check("worst slice")
+    assert sliced.checked and "slice 'digit_" in sliced.detail, sliced.detail
+    assert verdict.check("holdout opened once").passed
