@@ -33,6 +33,7 @@ __all__ = [
     "MissingMetric",
     "digest_level",
     "digest_of",
+    "example_numbers",
     "folds_of",
     "is_per_example",
     "metric_named",
@@ -390,6 +391,35 @@ class Guardrail:
         return cls(str(data["metric"]), str(data["op"]), data["bound"], data.get("exact", False))  # checked there
 
 
+def example_numbers(name: str, values: Any) -> list[float]:
+    """Metric ``name``'s per-example values as floats, one per example: a column (an array or a tensor of shape
+    ``(n, 1)``) is read as its ``n`` values, as a sequence of numbers is.
+
+    Raises:
+        ValueError: with the rule and the fix, when ``values`` holds more than one value per example (a table, an
+            array of shape ``(n, k)``) or something that is not a number.
+    """
+    shape = getattr(values, "shape", None)
+    if isinstance(shape, tuple) and len(shape) > 1:  # an array, a tensor (torch.Size is a tuple) or a table
+        if hasattr(values, "columns"):
+            raise ValueError(f"metric {name!r} holds a table of shape {tuple(shape)}, where per-example values are "
+                             "one number per example: return its column of them (table['column'])")  # fmt: skip
+        if any(d != 1 for d in shape[1:]):
+            raise ValueError(f"metric {name!r} holds {len(shape)}-dimensional values of shape {tuple(shape)}, where "
+                             "per-example values are one number per example: reduce each example's row to one value "
+                             "(its loss, or whether its prediction was right)")  # fmt: skip
+        values = values.reshape(-1)  # one value per example, as a column: (n, 1)
+    try:
+        numbers = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"metric {name!r} holds per-example values that are not all numbers: "
+                         f"{_first_not_a_number(values)}; return one number per example") from None
+    except Exception as exc:  # noqa: BLE001 - an int beyond a float's range, a device tensor's own error
+        raise ValueError(f"metric {name!r} holds per-example values that float() cannot read: "
+                         f"{type(exc).__name__}: {excerpt(str(exc))}") from None  # fmt: skip
+    return numbers
+
+
 def summarise(name: str, values: Any) -> dict[str, float]:
     """``{name: mean, "stderr:<name>": standard error, "count:<name>": n, "digest:<name>": fingerprint}`` of
     per-example values (the standard error and the fingerprint from two values on).
@@ -402,13 +432,7 @@ def summarise(name: str, values: Any) -> dict[str, float]:
     Raises:
         ValueError: when ``values`` is empty or holds something that is not a number.
     """
-    try:
-        numbers = [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise ValueError(f"metric {name!r} holds per-example values that are not all numbers") from None
-    except Exception as exc:  # noqa: BLE001 - an int beyond a float's range, a device tensor's own error
-        raise ValueError(f"metric {name!r} holds per-example values that float() cannot read: "
-                         f"{type(exc).__name__}: {excerpt(str(exc))}") from None  # fmt: skip
+    numbers = example_numbers(name, values)
     if not numbers:
         raise ValueError(f"metric {name!r} is an empty sequence: return one value per validation example")
     n = len(numbers)
@@ -440,6 +464,16 @@ def without_digests(metrics: Mapping[str, float]) -> dict[str, float]:
     return {name: value for name, value in metrics.items() if not name.startswith(DIGEST)}
 
 
+def _first_not_a_number(values: Any) -> str:
+    """The first of ``values`` that ``float()`` cannot read, with its place and type."""
+    for index, value in enumerate(values):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return f"the value at index {index} is {excerpt(repr(value), 60)} ({type(value).__name__})"
+    return "one of them cannot be read as a number"
+
+
 def is_per_example(value: Any) -> bool:
     """Whether a result value is a sequence of per-example values (a list, a tuple, an array), not one number."""
     if isinstance(value, str | bytes | Mapping):
@@ -457,8 +491,8 @@ def non_finite_examples(result: Any, name: str) -> str | None:
     if values is None or not is_per_example(values):
         return None
     try:
-        numbers = [float(v) for v in values]
-    except (TypeError, ValueError, OverflowError):
+        numbers = example_numbers(name, values)
+    except ValueError:
         return None
     bad = [i for i, number in enumerate(numbers) if not math.isfinite(number)]
     if not bad:

@@ -29,7 +29,15 @@ from tunesmith.errors import ConfigError, Infeasible, TunesmithError
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
 from tunesmith.executors._gpus import gpu_pool, gpu_share
 from tunesmith.executors.inline import noting_interrupts
-from tunesmith.objective import Guardrail, Metric, is_per_example, keys_of, non_finite_examples, normalise_result
+from tunesmith.objective import (
+    Guardrail,
+    Metric,
+    example_numbers,
+    is_per_example,
+    keys_of,
+    non_finite_examples,
+    normalise_result,
+)
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
 __all__ = [
@@ -263,7 +271,7 @@ class ExampleValues:
         fewer than two, not all finite as float32, or would take more than `_MOST_EXAMPLE_BYTES`."""
         if len(values) > 8 * _MOST_EXAMPLE_BYTES:  # more than a bit each would hold: not read at all
             return None
-        numbers = np.array([float(v) for v in values], dtype=np.float64)
+        numbers = np.array(example_numbers("", values), dtype=np.float64)  # a column of shape (n, 1) too
         if numbers.size < 2 or not np.all(np.isfinite(numbers)):
             return None
         levels = np.unique(numbers)

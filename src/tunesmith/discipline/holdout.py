@@ -46,6 +46,7 @@ import numpy as np
 from tunesmith._noise import metric_noise
 from tunesmith._progress import Progress, check_progress
 from tunesmith._stable_name import stable_name
+from tunesmith._text import excerpt
 from tunesmith._validate import real
 from tunesmith.attributes import (
     BaselineAttr,
@@ -96,7 +97,7 @@ from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.executors import TrialJob
 from tunesmith.integrations._sklearn_space import estimator_params, internal_names
-from tunesmith.objective import DIGEST, Metric, is_per_example, summarise, unread_key
+from tunesmith.objective import DIGEST, Metric, example_numbers, is_per_example, summarise, unread_key
 from tunesmith.study import ObjectiveError
 from tunesmith.study._validation_set import (
     UNNAMED,
@@ -115,6 +116,7 @@ __all__ = [
     "Evaluate",
     "HoldoutEvaluationFailed",
     "HoldoutKeyMissing",
+    "HoldoutResultUnreadable",
     "HoldoutOpened",
     "HoldoutScaleMismatch",
     "Thresholds",
@@ -150,6 +152,12 @@ class HoldoutKeyMissing(ConfigError):
     anything."""
 
 
+class HoldoutResultUnreadable(ConfigError):
+    """An evaluation returned something other than a dict of numbers and per-example sequences of numbers. The
+    winner's holdout evaluation is the opening's first, so no check read anything and its opening is recorded as
+    voided (`VoidedOpening`); after it (the shifted or the baseline's evaluation), the opening counts."""
+
+
 class StaleChoiceWarning(UserWarning):
     """`finalize` opens the holdout on a choice from the Pareto front that trials run since may have overtaken: the
     verdict's front check cannot show it is what its rule picks now (within noise, or noise not recorded)."""
@@ -160,12 +168,15 @@ class VoidedOpening(Enum):
     opening does not make the next one need ``force``."""
 
     SCALE = "scale"  # scored on another scale than validation (`HoldoutScaleMismatch`)
+    UNREADABLE = "unreadable"  # returned a value that is no number nor one per example (`HoldoutResultUnreadable`)
     KEY = "key"  # returned without the study's metric under any name it is read by, or a key naming no metric it
     # returns (`HoldoutKeyMissing`)
 
     @property
     def words(self) -> str:
         """Why an opening voided so judged nothing, in a check's words."""
+        if self is VoidedOpening.UNREADABLE:
+            return "returned a value that is no number nor one number per example, refused before any check read it"
         if self is VoidedOpening.KEY:
             return ("returned without the study's metric, or with a key naming no metric it returns, refused before "
                     "any check read it")
@@ -456,20 +467,32 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str,
             "open the holdout again with ts.finalize(study, evaluate, force=True) (tunesmith finalize --force), which "
             "the verdict records as a forced opening"
         ) from exc
+    # The opening's first evaluation (the winner's holdout) is voided when refused: no check read anything yet.
+    then = ("No check read any of its scores, so this opening judged nothing and is recorded in holdout_log as voided "
+            "for its result: fix the evaluation and finalize again, with no force" if what == "holdout" else
+            "The winner's holdout score was read, so this opening is recorded: after the fix, finalize again with "
+            "force=True (tunesmith finalize --force), which the verdict records")  # fmt: skip
     if not isinstance(result, Mapping):
-        raise ConfigError(f"the {what} evaluation must return a dict of metrics, got {type(result).__name__}")
+        raise HoldoutResultUnreadable(f"the {what} evaluation must return a dict of metrics, got "
+                                      f"{type(result).__name__}. {then}")  # fmt: skip
     values: Mapping[str, Any] = result  # per-example sequences too, though `Evaluate` says numbers
     scores: dict[str, float] = {}
     examples: dict[str, np.ndarray] = {}
-    try:
-        for key, value in values.items():
+    for key, value in values.items():
+        try:
             if is_per_example(value):
-                scores.update(summarise(str(key), value))  # per-example values: mean, count, standard error
-                examples[str(key)] = np.array([float(v) for v in value])  # as `summarise` reads them
+                numbers = example_numbers(str(key), value)
+                scores.update(summarise(str(key), numbers))  # per-example values: mean, count, standard error
+                examples[str(key)] = np.array(numbers)
+            elif isinstance(value, str | bytes):  # float() would read "0.5" as 0.5: text where a number was meant
+                raise TypeError(value)
             else:
                 scores[str(key)] = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"the {what} evaluation returned a value that is not a number: {dict(result)!r}") from None
+        except (TypeError, ValueError, OverflowError) as exc:  # names the key and the type, no holdout score
+            said = (str(exc) if is_per_example(value)
+                    else f"metric {excerpt(repr(key))} is no number ({type(value).__name__})")
+            raise HoldoutResultUnreadable(f"the {what} evaluation returned a result that cannot be read: {said}; "
+                                          f"return a number, or one number per example. {then}") from None
     return scores, examples
 
 
@@ -931,7 +954,11 @@ def finalize(
                    per_configuration * (1 + (baseline_params is not None and shifted is not None)),
                    unit="evaluations", per_unit=record.duration, show=progress)  # fmt: skip
     with bar:
-        scores, examples = _evaluate(evaluate, params, record.seed, "holdout", opened)
+        try:
+            scores, examples = _evaluate(evaluate, params, record.seed, "holdout", opened)
+        except HoldoutResultUnreadable:
+            _record_read(study, opening, {}, how, void=VoidedOpening.UNREADABLE)
+            raise
         bar.update(advance=1)
         try:
             key = _metric_key(study.metric, scores, "holdout")
