@@ -9,6 +9,7 @@ tuning's own estimate is.
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 import uuid
@@ -59,6 +60,13 @@ class NestedCVResult:
         return float(np.std(self.outer_scores, ddof=1)) if len(self.outer_scores) > 1 else 0.0
 
     @property
+    def stderr(self) -> float | None:
+        """The standard error of `mean` over the outer folds (``None`` with one fold). The folds' models share
+        training rows, so their scores are not independent and this understates the noise somewhat (no unbiased
+        estimate exists: Bengio and Grandvalet, 2004)."""
+        return self.std / math.sqrt(len(self.outer_scores)) if len(self.outer_scores) > 1 else None
+
+    @property
     def optimism(self) -> float:
         """How much the mean inner best score flatters the mean outer score: inner less outer when higher is
         better (as scikit-learn's scores), outer less inner for a loss; positive is optimistic."""
@@ -100,10 +108,13 @@ class NestedCVResult:
             sure = (f"+- {error:.4f}, a standard error over the folds: within the noise (one-sided t-test, 5%), "
                     "so the folds cannot tell whether the inner scores flatter; more outer folds would")  # fmt: skip
         of = "" if self.metric is None else f" of {self.metric}"
+        spread = ("" if self.stderr is None else
+                  f" +- {self.stderr:.4f} (a standard error over the folds, a little small since their models share "
+                  f"training rows; the fold scores' sd is {self.std:.4f})")  # fmt: skip
+        flatters = "flatters it by" if self.optimism >= 0 else "falls short of it by"
         return (
-            f"nested CV{of} over {len(self.outer_scores)} outer folds: {self.mean:.4f} +- {self.std:.4f} "
-            f"(the inner tuning reported {np.mean(self.inner_best_scores):.4f}: optimistic by {self.optimism:+.4f} "
-            f"{sure})"
+            f"nested CV{of} over {len(self.outer_scores)} outer folds: {self.mean:.4f}{spread}; the inner tuning "
+            f"reported {np.mean(self.inner_best_scores):.4f}: it {flatters} {abs(self.optimism):.4f} {sure}"
         )
 
 
