@@ -461,9 +461,31 @@ def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
                      "examples would")  # fmt: skip
         elif left:
             said += (f"; {_named(left)} were not re-run: ts.validate_top(study, {rerun_objective(data)}, k={k}) "
-                     "re-runs the top trials across seeds")  # fmt: skip
+                     f"re-runs the top trials across seeds{_rerun_cost(k, len(ranked))}")  # fmt: skip
         return said
-    return f"{said}; ts.validate_top(study, {rerun_objective(data)}, k={k}) re-runs them across seeds"
+    return (f"{said}; ts.validate_top(study, {rerun_objective(data)}, k={k}) re-runs them across "
+            f"seeds{_rerun_cost(k, len(ranked))}")  # fmt: skip
+
+
+_RERUN_SEEDS = 5  # validate_top's default seeds, and the winner's confirmation seeds after them
+_LARGE_FIELD = 10  # tied trials from which the advice also says what decides for less than re-running them all
+
+
+def _rerun_cost(k: int, trials: int) -> str:
+    """What `validate_top` with ``k`` candidates costs on its default seeds, beside the ``trials`` the search ran,
+    once ``k`` is above its default 3 (``""`` below): a tied field of hundreds was advised as ``k=367`` alone, more
+    runs than the search made; and, for a large field whose re-runs would cost half the search or more, what decides
+    for less."""
+    if k <= 3:
+        return ""
+    runs = k * _RERUN_SEEDS + _RERUN_SEEDS
+    cost = (f" ({runs:,} runs on its default {_RERUN_SEEDS} seeds, {runs / trials:.2g} times the search's "
+            f"{trials:,} trials")  # fmt: skip
+    if k < _LARGE_FIELD or runs * 2 < trials:
+        return cost + ")"
+    return (cost + "; a smaller k re-runs the best-ranked of them, which the search's scores cannot tell from the "
+            "rest, and a validation set m times larger shrinks each score's noise by sqrt(m), which may separate "
+            "them for less)")
 
 
 def rerun_objective(data: ReportData) -> str:
