@@ -199,7 +199,7 @@ def test_nested_cv_says_how_sure_its_optimism_is() -> None:
     assert noisy.optimism_stderr == pytest.approx(np.std([0.03, -0.02, -0.01], ddof=1) / np.sqrt(3))
     assert "within the noise (one-sided t-test, 5%), so the folds cannot tell" in noisy.summary()
     clear = NestedCVResult((0.90, 0.91, 0.90, 0.90), (0.95, 0.96, 0.95, 0.955), ({}, {}, {}, {}))
-    assert "optimistic by +0.0513 +- 0.0013, a standard error over the folds; beyond their noise" in clear.summary()
+    assert "it flatters it by 0.0513 +- 0.0013, a standard error over the folds; beyond their noise" in clear.summary()
     pessimistic = NestedCVResult((0.95, 0.96, 0.95, 0.955), (0.90, 0.91, 0.90, 0.90), ({}, {}, {}, {}))
     assert not pessimistic.optimistic and "within the noise" in pessimistic.summary(), "one-sided: flattering only"
 
