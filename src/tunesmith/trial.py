@@ -562,8 +562,9 @@ class Trial:
 
     def defined_by_run(self) -> dict[str, Any] | None:
         """What flows back to the study when the objective asked for parameters by name (JSON: the trial's
-        ``params`` and the ``definitions`` asked for); ``None`` when it asked for none."""
-        return self._asked.to_json() if self._asked.definitions else None
+        ``params``, the ``definitions`` asked for and the names whose enqueued value an ask ``refused``); ``None``
+        when it asked for none."""
+        return self._asked.to_json() if self._asked.definitions or self._asked.refused else None
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -127,6 +127,9 @@ class AskedParams:
         self._known = known
         self.offered: dict[str, Any] = dict(offered or {})
         self.definitions: dict[str, Param] = {}
+        # Names whose enqueued value the ask refused (outside what it asks for): the objective asked for them, and
+        # stopped there, so the names it never reached were not left unused by its design.
+        self.refused: set[str] = set()
 
     def suggest_float(self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None) -> Any:
         call = f"suggest_float({name!r}, {low!r}, {high!r}, log={log!r}, step={step!r})"
@@ -143,8 +146,10 @@ class AskedParams:
         return self._answer(name, _built(call, lambda: Choice(choices)), call)
 
     def to_json(self) -> dict[str, Any]:
-        """What flows back to the study: the configuration and the definitions asked for (JSON)."""
-        return {"params": dict(self._params), "definitions": {n: p.to_json() for n, p in self.definitions.items()}}
+        """What flows back to the study: the configuration and the definitions asked for (JSON), and the names whose
+        enqueued value an ask refused (``refused``, only when there are any)."""
+        out = {"params": dict(self._params), "definitions": {n: p.to_json() for n, p in self.definitions.items()}}
+        return out | ({"refused": sorted(self.refused)} if self.refused else {})
 
     def _answer(self, name: str, param: Param, call: str) -> Any:
         if not isinstance(name, str) or not name:
@@ -176,6 +181,7 @@ class AskedParams:
             value = plain(param, self._params[name])
             if not param.contains(value):
                 if self._known is not None:  # only `Study.enqueue` gives a value the study has not checked
+                    self.refused.add(name)
                     raise SpaceError(
                         f"trial {self._number} was given {name}={value!r} by study.enqueue, which "
                         f"{describe(name, param)} cannot take: enqueue a value inside the range asked for, or "

@@ -95,12 +95,15 @@ def record(study: Study, number: int, asked: Mapping[str, Any] | None) -> str | 
     error raised in the objective does.
 
     A name an enqueued configuration gave that the study's space lacks and the trial did not ask for is left out
-    of its ``params``, with an `EnqueuedParameterUnusedWarning` (`tunesmith.study._known.unasked_enqueued`)."""
+    of its ``params``, with an `EnqueuedParameterUnusedWarning` (`tunesmith.study._known.unasked_enqueued`), unless
+    an ask refused its enqueued value (``refused``): the trial failed there, its error naming the value, and the
+    names after it were never reached, so neither they nor it were left unused."""
     stored = study.storage.get_trial(study._info.id, number)
     if stored.state.is_finished:
         return None  # a finished record never changes (a trial told twice, or reaped as lost meanwhile)
-    unasked = unasked_enqueued(study._defined.current, stored, asked["definitions"] if asked else ())
-    if unasked:
+    refused = asked.get("refused", ()) if asked else ()
+    unasked = unasked_enqueued(study._defined.current, stored, [*(asked["definitions"] if asked else ()), *refused])
+    if unasked and not refused:  # an ask that refused its enqueued value stopped the objective before the rest
         warn_unasked(study.name, number, unasked)
     if not asked:
         if unasked:
