@@ -19,7 +19,10 @@ resampled (explored). When every member of the top ``quantile`` reached the step
 have no step left to hand on), the best member above the bottom ``quantile`` with steps left donates instead, and
 the replacement says so in its ``donor_note``; with none, the study starts a trial from its sampler and the stopped
 member waits for a donor. Before any trial finished, no member is taken to be at its last step.
-The replacement records its parent, the trial it replaces and its whole lineage.
+The replacement records its parent, the trial it replaces and its whole lineage. The objective saves its state as
+it trains (``trial.save_checkpoint``) and loads it when ``trial.resumed``: a study none of whose trials saved a
+checkpoint stops at its first replacement (`tunesmith.study.CheckpointMissing`), since every replacement would train
+from scratch under the steps it borrowed.
 A member whose worker was lost while it trained (a crash, a kill, a lost heartbeat: FAILED, of kind
 `TrialKind.INTERRUPTED` or `TrialKind.LOST_WORKER`) is continued from its own checkpoint before the study starts any
 other trial (`PBT.resumption`), so that the population keeps the training it had.

@@ -136,7 +136,8 @@ class CheckpointStore:
     ) -> str | None:
         """Why ``record`` cannot resume at ``start``, its checkpoint folder being empty: the files it (or its PBT
         parent, read with ``trial``) left are not here, or it paused having saved none (`never_saved`, which reads
-        the study's trials with ``history``). ``None`` for a PBT continuation whose donor held none (a
+        the study's trials with ``history``), or it is a PBT continuation and no trial of the study ever saved one
+        (`_no_donor_ever_saved`). ``None`` for a PBT continuation whose donor alone held none (a
         `CheckpointWarning` instead, once per study, since it trains from nothing under its donor's steps), and
         with ``simulated`` (`executors.SimulatedExecutor`, whose curves compute each step from ``trial.step``, so
         a resumption loses nothing) for a paused trial."""
@@ -146,6 +147,8 @@ class CheckpointStore:
             source = trial(parent)
         if not source.attrs.get(CHECKPOINTED):
             if source is not record:
+                if not simulated and not self._saved_by(history(), record.number):
+                    return self._no_donor_ever_saved(record, source.number, start, study=study)
                 self._warn_no_donor_checkpoint(record, source.number, start)
                 return None
             return None if simulated else self.never_saved(record, start, study=study, history=history())
@@ -168,12 +171,7 @@ class CheckpointStore:
         `CHECKPOINTED`, none unfinished holding files), the objective keeps none at all; when some did, this one
         paused before its first save (an objective that saves less often than it reports).
         """
-        saved = sorted(
-            r.number
-            for r in history
-            if r.number != record.number
-            and (r.attrs.get(CHECKPOINTED) or (not r.state.is_finished and self.holds_files(r.number)))
-        )
+        saved = self._saved_by(history, record.number)
         if saved:
             shown = ", ".join(f"#{n}" for n in saved[:5]) + (", ..." if len(saved) > 5 else "")
             evidence = (
@@ -191,6 +189,31 @@ class CheckpointStore:
             'use mode="stop" (ASHA, Hyperband), which needs none. Study '
             f"{study!r} stops and the trial is recorded FAILED; once the objective checkpoints, "
             "`tunesmith retry --kind exception` runs its configuration again from the start"
+        )
+
+    def _saved_by(self, history: Sequence[TrialRecord], other_than: int) -> list[int]:
+        """The trials of ``history`` but ``other_than`` that saved a checkpoint (`CHECKPOINTED`, or unfinished and
+        holding files), in number order."""
+        return sorted(
+            r.number
+            for r in history
+            if r.number != other_than
+            and (r.attrs.get(CHECKPOINTED) or (not r.state.is_finished and self.holds_files(r.number)))
+        )
+
+    def _no_donor_ever_saved(self, record: TrialRecord, donor: int, start: int, *, study: str) -> str:
+        """Why PBT continuation ``record`` cannot start: its donor, like every trial of the study, saved no
+        checkpoint. The objective keeps none, so every continuation would train from scratch under the steps it
+        borrowed, its curve and results claiming training it never had: a systematic error, which stops the study
+        (`CheckpointMissing`), where a donor that alone lacks files while others saved is a `CheckpointWarning`."""
+        return (
+            f"PBT continues trial #{donor}'s training in trial #{record.number} from step {start}, but no trial of "
+            f"study {study!r} has saved a checkpoint (trial #{donor}'s folder {self.trial_dir(donor)} holds no file, "
+            "nor does any other's): the objective keeps none, so every continuation would train from scratch while "
+            "its curve and results claim the steps it borrowed. Call trial.save_checkpoint(state) at each report (in "
+            "each iteration of trial.steps(...)) and trial.load_checkpoint() at start (it returns the donor's state "
+            f"when trial.resumed), or use a scheduler that needs none (ASHA, Hyperband). Study {study!r} stops and "
+            "the trial is recorded FAILED"
         )
 
     def behind(self, record: TrialRecord, start: int, *, study: str) -> str | None:
