@@ -14,8 +14,8 @@ import pytest
 
 import tunesmith as ts
 from tunesmith.discipline.holdout import HoldoutKeyMissing
-from tunesmith.study import ObjectiveError
 from tunesmith.objective import unread_key
+from tunesmith.study import ObjectiveError
 from tunesmith.trial import TrialKind, TrialState
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
