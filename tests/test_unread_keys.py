@@ -86,3 +86,27 @@ def test_a_holdout_whose_slices_name_no_metric_is_refused_before_any_check_and_i
     sliced = verdict.check("worst slice")
     assert sliced.checked and "slice 'digit_" in sliced.detail, sliced.detail
     assert verdict.check("holdout opened once").passed
+
+
+def test_a_shifted_set_scored_without_the_metric_is_refused_before_any_check_not_taken_for_no_shifted_set() -> None:
+    """It read as "no shifted or time-split test set given", the verdict ready with the shift not checked."""
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        return {"val_err": errors(trial.seed)}
+
+    def holdout(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return {"holdout_err": errors(seed + 1, 600)}
+
+    def shifted(params: dict[str, Any], seed: int, *, key: str) -> dict[str, Any]:
+        return {key: (np.random.default_rng(seed + 2).random(600) < 0.3).astype(float)}
+
+    study = ts.Study(SPACE, metric="val_err", budget=ts.Budget(trials=4), storage="memory", seed=0)
+    study.optimize(objective)
+    with pytest.raises(HoldoutKeyMissing) as raised:
+        ts.finalize(study, holdout, shifted=lambda p, s: shifted(p, s, key="test_err"), holdout="h")
+    message = str(raised.value)
+    assert "the shifted evaluation returned ['test_err'], without the study's metric" in message
+    assert "the next one needs no force" in message
+    assert [entry.get("voided") for entry in study.attrs["holdout_log"]] == ["key"]
+    verdict = ts.finalize(study, holdout, shifted=lambda p, s: shifted(p, s, key="holdout_err"), holdout="h")
+    assert verdict.check("shifted data").checked, verdict.check("shifted data").detail

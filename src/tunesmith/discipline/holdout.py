@@ -97,7 +97,7 @@ from tunesmith.discipline.verdict import Check, Verdict, evidence_of
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.executors import TrialJob
 from tunesmith.integrations._sklearn_space import estimator_params, internal_names
-from tunesmith.objective import DIGEST, Metric, example_numbers, is_per_example, summarise, unread_key
+from tunesmith.objective import ANNOTATIONS, DIGEST, Metric, example_numbers, is_per_example, summarise, unread_key
 from tunesmith.study import ObjectiveError
 from tunesmith.study._validation_set import (
     UNNAMED,
@@ -469,7 +469,8 @@ def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str,
         ) from exc
     # The opening's first evaluation (the winner's holdout) is voided when refused: no check read anything yet.
     then = ("No check read any of its scores, so this opening judged nothing and is recorded in holdout_log as voided "
-            "for its result: fix the evaluation and finalize again, with no force" if what == "holdout" else
+            "for its result: fix the evaluation and finalize again, with no force" if what in ("holdout", "shifted")
+            else
             "The winner's holdout score was read, so this opening is recorded: after the fix, finalize again with "
             "force=True (tunesmith finalize --force), which the verdict records")  # fmt: skip
     if not isinstance(result, Mapping):
@@ -526,13 +527,15 @@ def _bounded(evaluate: Evaluate, limits: RunLimits, number: int) -> Evaluate:
 
 def _metric_key(metric: Metric, scores: Mapping[str, float], what: str, *, first: bool = True) -> str:
     """Where the ``what`` evaluation's result keeps the study's metric; refused when it has none. ``first``: it is
-    the opening's first evaluation (the winner's), so no score was read yet and the caller records the opening as
-    voided (`HoldoutKeyMissing`); after it (the baseline's, in the same opening), the winner's score was read and the
-    opening counts (`ConfigError`)."""
+    one of the winner's evaluations (the holdout's, or the shifted set's after it), read before any check, so the
+    caller records the opening as voided (`HoldoutKeyMissing`); after them (the baseline's, in the same opening), the
+    winner's score was judged and the opening counts (`ConfigError`). A shifted set's result without the metric was
+    read as no shifted set at all: "no shifted or time-split test set given"."""
     key = holdout_key(metric, scores)
     if key is None:
         names = " or ".join(repr(k) for k in holdout_keys(metric))
-        wrong = (f"the {what} evaluation returned {sorted(scores)}, without the study's metric: return it as {names} "
+        returned = sorted(k for k in scores if not k.startswith(ANNOTATIONS))  # not the count: and stderr: beside them
+        wrong = (f"the {what} evaluation returned {returned}, without the study's metric: return it as {names} "
                  "('holdout_<metric>')")  # fmt: skip
         if not first:
             raise ConfigError(f"{wrong}. The winner's holdout score was read, so this opening is recorded: after the "
@@ -966,7 +969,14 @@ def finalize(
         except HoldoutKeyMissing:
             _record_read(study, opening, dict(scores), how, void=VoidedOpening.KEY)
             raise
-        shifted_result = None if shifted is None else _evaluate(shifted, params, record.seed, "shifted", opened)
+        try:  # the winner's shifted score, read before any check too: a result without the metric voids the opening
+            shifted_result = None if shifted is None else _evaluate(shifted, params, record.seed, "shifted", opened)
+            if shifted_result is not None:
+                _metric_key(study.metric, shifted_result[0], "shifted")
+        except (HoldoutKeyMissing, HoldoutResultUnreadable) as refused:
+            void = VoidedOpening.KEY if isinstance(refused, HoldoutKeyMissing) else VoidedOpening.UNREADABLE
+            _record_read(study, opening, dict(scores), how, void=void)
+            raise
         bar.update(advance=shifted is not None)
         shifted_scores = None if shifted_result is None else shifted_result[0]
         objective_keys = [k for m in study.objectives[1:] if (k := holdout_key(m, scores)) is not None]
