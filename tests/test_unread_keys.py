@@ -110,3 +110,19 @@ def test_a_shifted_set_scored_without_the_metric_is_refused_before_any_check_not
     assert [entry.get("voided") for entry in study.attrs["holdout_log"]] == ["key"]
     verdict = ts.finalize(study, holdout, shifted=lambda p, s: shifted(p, s, key="holdout_err"), holdout="h")
     assert verdict.check("shifted data").checked, verdict.check("shifted data").detail
+
+
+def test_slices_of_another_metric_alone_are_named_where_the_check_said_none_were_reported() -> None:
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        return {"val_err": errors(trial.seed)}
+
+    def holdout(params: dict[str, Any], seed: int) -> dict[str, Any]:
+        return {"holdout_err": errors(seed + 1, 600), "predict_ms": 2.0, "slice:cpu:predict_ms": 3.0,
+                "slice:gpu:predict_ms": 1.0}  # fmt: skip
+
+    study = ts.Study(SPACE, metric="val_err", budget=ts.Budget(trials=3), storage="memory", seed=0)
+    study.optimize(objective)
+    sliced = ts.finalize(study, holdout, holdout="h").check("worst slice")
+    assert not sliced.checked
+    assert sliced.detail == ("no slices of val_err reported (slice:<name>:val_err keys); the results slice "
+                             "'predict_ms', which this check does not read: it judges the study's metric")

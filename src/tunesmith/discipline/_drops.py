@@ -143,7 +143,7 @@ def slice_check(
         slices, where, of = dict(slices_seen), "validation, across seeds", metric.name
         noises = {s: _across_seeds(runs, s, metric) for s in slices}
     if len(slices) < 2:
-        return Check(name, True, "no per-slice metrics reported (slice:<name>:<metric> keys)", checked=False), {}
+        return Check(name, True, _no_slices(metric, key, scores, runs, len(slices)), checked=False), {}
     k = len(slices)
     average = sum(slices.values()) / k
     worst = max(slices, key=lambda s: metric.sign() * slices[s])
@@ -176,6 +176,19 @@ def slice_check(
     if baseline is not None and where == "holdout":
         return _against_baseline(metric, of, slices, noises, baseline, threshold, z, runs, (worst, check)), slices
     return _noted(check, read_relative(metric, list(slices.values()))), slices
+
+
+def _no_slices(metric: Metric, key: str, scores: Mapping[str, float], runs: Sequence[SeedRun], found: int) -> str:
+    """Why the worst-slice check read no slices: none reported, one alone, or slices of other metrics only (of a
+    guardrail, say), which it does not read; it said "no per-slice metrics reported" for those too."""
+    if found == 1:
+        return f"one slice of {metric.name} reported: a worst slice needs two or more (slice:<name>:<metric> keys)"
+    sliced = sorted({k.rpartition(":")[2] for source in (scores, *(run.metrics for run in runs)) for k in source
+                     if k.startswith(SLICE)} - {key, metric.name})  # fmt: skip
+    if not sliced:
+        return "no per-slice metrics reported (slice:<name>:<metric> keys)"
+    return (f"no slices of {metric.name} reported (slice:<name>:{metric.name} keys); the results slice "
+            f"{', '.join(repr(m) for m in sliced)}, which this check does not read: it judges the study's metric")
 
 
 @dataclass(frozen=True)
