@@ -131,12 +131,14 @@ def _failed_table(records: list[TrialRecord], title: str, retries: dict[int, int
 def _trial_json(record: TrialRecord, metric: str, gone: dict[int, str]) -> dict[str, Any]:
     """A `trials --json` row: the common fields, ``value`` (the study's ``metric``, as the table's column and the
     export's ``value`` have it; null for a FAILED trial, whose ``metrics`` are only what it reported before it
-    failed, or nothing, by how it was stopped), the failure's kind and its whole traceback, and for a RUNNING trial
-    whose worker is gone, why (``worker_gone``; else null)."""
+    failed, or nothing, by how it was stopped), the failure's kind and its whole traceback, when and where it ran
+    (``started_at``, ``finished_at``: Unix times, as the export's columns; ``worker``: host and process, as `show`
+    prints it), and for a RUNNING trial whose worker is gone, why (``worker_gone``; else null)."""
     kind = None if record.kind is None else record.kind.value
     value = None if record.state is TrialState.FAILED else record.metrics.get(metric)
     return {
         **_record_json(record), "value": value, "kind": kind, "error": record.error, "invalidated": record.invalidated,
+        "started_at": record.started_at, "finished_at": record.finished_at, "worker": record.worker,
         "worker_gone": gone.get(record.number), "retry_of": record.attrs.get("retry_of"),
         "counts_toward_budget": counts_toward_budget(record) and record.number not in gone,
     }  # fmt: skip
