@@ -330,9 +330,12 @@ def diagnose(
         param = space[found.rule.param]
         inside = [r for r in judged if found.rule.holds(r.params)]
         region = [] if found.rule.op == "=" else [float(r.params[found.rule.param]) for r in inside]
-        narrowing = _narrowing(found.rule, param, signature, region)
+        bug = signature if isinstance(signature, Failure) and _code_error(signature) else None
+        narrowing = None if bug is not None else _narrowing(found.rule, param, signature, region)
         suggestion = None if narrowing is None else narrowing.text
-        if narrowing is None and found.rule.op != "=":
+        if bug is not None:
+            suggestion = _fix_the_code(found.rule, bug)
+        elif narrowing is None and found.rule.op != "=":
             suggestion = _no_room(found.rule, param)
         elif narrowing is not None and several:
             suggestion = _narrowing_on_front(narrowing, front)
@@ -457,6 +460,31 @@ def _cut_rule(name: str, param: Float | Int, lo: float, hi: float, upper: bool) 
             threshold = candidate
             break
     return Rule(name, ">" if upper else "<", threshold)
+
+
+# Exceptions that a bug in the objective's code raises (a name, key, attribute or index it looks up; a call with the
+# wrong arguments; a failed assertion), not a configuration that cannot train: a region of the space where they are
+# raised is code to fix, never a range to drop. A ValueError or a RuntimeError may be a library refusing a
+# combination of parameters (a solver that takes no such penalty), which narrowing the space answers.
+CODE_ERRORS = frozenset({
+    "AssertionError", "AttributeError", "ImportError", "IndentationError", "IndexError", "KeyError",
+    "ModuleNotFoundError", "NameError", "NotImplementedError", "SyntaxError", "TypeError", "UnboundLocalError",
+})  # fmt: skip
+
+
+def _code_error(failure: Failure) -> bool:
+    """Whether ``failure`` is an exception that a bug in the objective's code raises (`CODE_ERRORS`)."""
+    return failure.kind is FailureKind.EXCEPTION and failure.cause.rpartition(".")[2] in CODE_ERRORS
+
+
+def _fix_the_code(rule: Rule, signature: Failure) -> str:
+    """The advice for a code error confined to ``rule``'s region: fix the code that region runs, not the space. It
+    advised dropping the option (``drop sgd from opt's options``), hiding the bug, while the samplers, steered away
+    from the failures, had left the region unsearched."""
+    return (f"fix the objective's code for {rule.describe()}: {signature.cause} is a programming error (a name, key, "
+            "attribute or argument the code gets wrong there), not a configuration that cannot train, and those "
+            "trials gave no result, so the samplers steer away and that region goes unsearched; fix it, then retry "
+            "the failures (tunesmith retry, or study.retry_failed())")
 
 
 def _verb(signature: Label) -> str:
