@@ -209,8 +209,9 @@ class CheckpointStore:
         return (
             f"PBT continues trial #{donor}'s training in trial #{record.number} from step {start}, but no trial of "
             f"study {study!r} has saved a checkpoint (trial #{donor}'s folder {self.trial_dir(donor)} holds no file, "
-            "nor does any other's): the objective keeps none, so every continuation would train from scratch while "
-            "its curve and results claim the steps it borrowed. Call trial.save_checkpoint(state) at each report (in "
+            "nor does any other's): the objective keeps none, or saves less often than PBT's perturbation interval, "
+            "so its continuations would train from scratch while their curves and results claim the steps they "
+            "borrowed. Call trial.save_checkpoint(state) at each report (in "
             "each iteration of trial.steps(...)) and trial.load_checkpoint() at start (it returns the donor's state "
             f"when trial.resumed), or use a scheduler that needs none (ASHA, Hyperband). Study {study!r} stops and "
             "the trial is recorded FAILED"
