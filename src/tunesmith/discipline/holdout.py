@@ -154,8 +154,8 @@ class HoldoutKeyMissing(ConfigError):
 
 class HoldoutResultUnreadable(ConfigError):
     """An evaluation returned something other than a dict of numbers and per-example sequences of numbers. The
-    winner's holdout evaluation is the opening's first, so no check read anything and its opening is recorded as
-    voided (`VoidedOpening`); after it (the shifted or the baseline's evaluation), the opening counts."""
+    winner's evaluations (the holdout's, then the shifted set's) come before any check, so its opening is recorded as
+    voided (`VoidedOpening`); for the baseline's, after them, the opening counts, as for its missing key."""
 
 
 class StaleChoiceWarning(UserWarning):
@@ -529,7 +529,7 @@ def _metric_key(metric: Metric, scores: Mapping[str, float], what: str, *, first
     """Where the ``what`` evaluation's result keeps the study's metric; refused when it has none. ``first``: it is
     one of the winner's evaluations (the holdout's, or the shifted set's after it), read before any check, so the
     caller records the opening as voided (`HoldoutKeyMissing`); after them (the baseline's, in the same opening), the
-    winner's score was judged and the opening counts (`ConfigError`). A shifted set's result without the metric was
+    winner's scores were read and the opening counts (`ConfigError`). A shifted set's result without the metric was
     read as no shifted set at all: "no shifted or time-split test set given"."""
     key = holdout_key(metric, scores)
     if key is None:
