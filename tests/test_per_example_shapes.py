@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
-import torch
 
 import tunesmith as ts
 from tunesmith.discipline import HoldoutResultUnreadable
@@ -26,8 +24,17 @@ def reason_of(value: Any) -> tuple[TrialState, TrialKind | None, str]:
     return trial.state, trial.kind, trial.reason or ""
 
 
-@pytest.mark.parametrize("column", [ERRORS.reshape(-1, 1), torch.tensor(ERRORS).reshape(-1, 1)])
-def test_a_column_of_per_example_values_is_read_as_one_value_per_example(column: Any) -> None:
+def _column(kind: str) -> Any:
+    """The errors as a column of shape (n, 1): a numpy array, or a torch tensor (skipped without torch)."""
+    if kind == "numpy":
+        return ERRORS.reshape(-1, 1)
+    torch = pytest.importorskip("torch")
+    return torch.tensor(ERRORS).reshape(-1, 1)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_a_column_of_per_example_values_is_read_as_one_value_per_example(kind: str) -> None:
+    column = _column(kind)
     assert summarise("val_err", column) == summarise("val_err", ERRORS)
     assert reason_of(column)[:2] == (TrialState.COMPLETE, None)
 
@@ -37,8 +44,6 @@ def test_a_column_of_per_example_values_is_read_as_one_value_per_example(column:
     [
         (np.stack([ERRORS, ERRORS], axis=1), "holds 2-dimensional values of shape (200, 2), where per-example values "
          "are one number per example: reduce each example's row to one value"),
-        (pd.DataFrame({"err": ERRORS}), "holds a table of shape (200, 1), where per-example values are one number "
-         "per example: return its column of them (table['column'])"),
         ([[0.1], [0.2]], "holds per-example values that are not all numbers: the value at index 0 is [0.1] (list); "
          "return one number per example"),
     ],
@@ -48,6 +53,14 @@ def test_values_that_are_not_one_number_per_example_fail_the_trial_with_their_sh
     state, kind, reason = reason_of(value)
     assert (state, kind) == (TrialState.FAILED, TrialKind.BAD_RESULT)
     assert f"metric 'val_err' {said}" in reason
+
+
+def test_a_table_fails_the_trial_asking_for_its_column() -> None:
+    pandas = pytest.importorskip("pandas")
+    state, kind, reason = reason_of(pandas.DataFrame({"err": ERRORS}))
+    assert (state, kind) == (TrialState.FAILED, TrialKind.BAD_RESULT)
+    assert ("metric 'val_err' holds a table of shape (200, 1), where per-example values are one number per example: "
+            "return its column of them (table['column'])") in reason
 
 
 def test_a_holdout_given_as_a_column_is_judged_and_one_that_cannot_be_read_voids_its_opening() -> None:
