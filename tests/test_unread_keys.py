@@ -126,3 +126,18 @@ def test_slices_of_another_metric_alone_are_named_where_the_check_said_none_were
     assert not sliced.checked
     assert sliced.detail == ("no slices of val_err reported (slice:<name>:val_err keys); the results slice "
                              "'predict_ms', which this check does not read: it judges the study's metric")
+
+
+def test_a_search_result_with_a_shifted_score_fails_the_trial_since_only_the_holdout_is_read_for_one() -> None:
+    """The shifted check reads a shifted score from the holdout alone: one the objective returned in the search was
+    stored, and the verdict said "no shifted or time-split test set given"."""
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        return {"val_err": errors(trial.seed), "shifted:val_err": errors(trial.seed + 1)}
+
+    study = ts.Study(SPACE, metric="val_err", budget=ts.Budget(trials=4), storage="memory", seed=0)
+    with pytest.raises(ObjectiveError) as raised:
+        study.optimize(objective)
+    message = str(raised.value)
+    assert "the result returns 'shifted:val_err', but a shifted score is read from the holdout only" in message
+    assert "finalize(..., shifted=evaluate_on_shifted)" in message and "(e.g. 'val_err_shifted')" in message

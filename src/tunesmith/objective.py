@@ -519,7 +519,9 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
     metric's per-example values: see `summarise`; its ``stderr:`` or ``count:`` key returned beside them is refused
     (`_refuse_noise_beside`), while beside one number it is the objective's own noise. Raises `ValueError` with the
     reason when the result lacks the primary metric, holds something that is not a number, gives an objective as a
-    bool, or gives an objective outside its declared scale (`Metric.scale`; a per-example metric by its mean).
+    bool, or gives an objective outside its declared scale (`Metric.scale`; a per-example metric by its mean); or holds
+    a ``slice:``/``fold:`` key naming no metric it returns (`unread_key`) or a ``shifted:`` key (`_refuse_shifted`),
+    which nothing reads in a search.
     ``objectives`` are every objective of a multi-objective study (empty for one): a result that is not a dict is
     then told to be one with each of them, and each objective it holds is checked as the primary metric is.
     """
@@ -565,7 +567,25 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
         raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); {keys_of(out, metric.name)}")
     if (unread := unread_key(out, names, metric.name)) is not None:
         raise ValueError(unread)
+    _refuse_shifted(out)
     return _on_scale(out, checked)
+
+
+def _refuse_shifted(out: Mapping[str, float]) -> None:
+    """Refuse a search's (or a re-run's) result holding a ``shifted:<metric>`` key: the shifted-data check reads one
+    from the holdout only (finalize's ``evaluate`` beside the holdout score, or its ``shifted`` evaluation), so here
+    nothing would, and the verdict said "no shifted or time-split test set given" of a study that returned one."""
+    shifted = [key for key in out if key.startswith(SHIFTED)]
+    if not shifted:
+        return
+    more = f" (and {len(shifted) - 1} more)" if len(shifted) > 1 else ""
+    name = shifted[0][len(SHIFTED) :]
+    raise ValueError(
+        f"the result returns {excerpt(repr(shifted[0]), 80)}{more}, but a shifted score is read from the holdout only: "
+        f"return it from finalize's evaluate beside the holdout score ('shifted:holdout_<metric>'), or pass "
+        f"finalize(..., shifted=evaluate_on_shifted); in the search nothing would read it, so to keep it as a metric "
+        f"name it without the prefix (e.g. {excerpt(repr(name + '_shifted'), 60)})"
+    )
 
 
 def _refuse_noise_beside(key: object, result: Mapping[Any, Any]) -> None:
