@@ -84,6 +84,7 @@ if TYPE_CHECKING:
     from tunesmith.study import Study
 
 __all__ = [
+    "DEFAULT_SEEDS",
     "Baseline",
     "Candidate",
     "Contest",
@@ -940,6 +941,9 @@ def _check_rule(rule: Rule | str, confidence: float) -> Rule:
     return chosen
 
 
+# The seeds `validate_top` re-runs each candidate on unless told otherwise (the winner's confirmation runs too).
+DEFAULT_SEEDS = 5
+
 # The rules that read a candidate's spread: the winner they pick is partly the one whose runs happened to agree,
 # so its spread measured on those runs reads low (3 candidates all at a 10% spread: the verdict caught it in 29% of
 # studies on 3 seeds and 55% on 5, against 48% and 66% for one candidate; on confirmation runs, 48% and 67%).
@@ -1015,7 +1019,7 @@ def validate_top(
     study: Study,
     objective: Objective,
     k: int | None = None,
-    seeds: int = 5,
+    seeds: int = DEFAULT_SEEDS,
     *,
     rule: Rule | str = Rule.LCB,
     confidence: float = 0.9,

@@ -40,6 +40,7 @@ from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.discipline.conventions import SHIFTED
 from tunesmith.discipline.holdout import Evaluate, Thresholds, _holdout_name, _utc, finalize, holdout_name, voided
 from tunesmith.discipline.seeds import (
+    DEFAULT_SEEDS,
     SeedReport,
     evaluate_baseline,
     spread_flattered,
@@ -81,7 +82,7 @@ class HoldoutPlan:
     evaluate: Evaluate
     shifted: Evaluate | None = None
     top: int = 3
-    seeds: int = 5
+    seeds: int = DEFAULT_SEEDS
     confirm: int | None = None
     baseline: Mapping[str, Any] | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)

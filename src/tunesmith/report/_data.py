@@ -27,7 +27,7 @@ from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr
 from tunesmith.budget import Budget
 from tunesmith.discipline._reruns import SEED_BLIND_WHY, SeedRun, seed_blind
 from tunesmith.discipline.gap import noise_of
-from tunesmith.discipline.seeds import lineage_of, same_result_as, stand_ins
+from tunesmith.discipline.seeds import DEFAULT_SEEDS, lineage_of, same_result_as, stand_ins
 from tunesmith.environment import TRIAL_KEY
 from tunesmith.errors import AttributeShapeError, ConfigError
 from tunesmith.fidelity import rung_view
@@ -467,7 +467,6 @@ def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
             f"seeds{_rerun_cost(k, len(ranked))}")  # fmt: skip
 
 
-_RERUN_SEEDS = 5  # validate_top's default seeds, and the winner's confirmation seeds after them
 _LARGE_FIELD = 10  # tied trials from which the advice also says what decides for less than re-running them all
 
 
@@ -478,8 +477,8 @@ def _rerun_cost(k: int, trials: int) -> str:
     for less."""
     if k <= 3:
         return ""
-    runs = k * _RERUN_SEEDS + _RERUN_SEEDS
-    cost = (f" ({runs:,} runs on its default {_RERUN_SEEDS} seeds, {runs / trials:.2g} times the search's "
+    runs = k * DEFAULT_SEEDS + DEFAULT_SEEDS
+    cost = (f" ({runs:,} runs on its default {DEFAULT_SEEDS} seeds, {runs / trials:.2g} times the search's "
             f"{trials:,} trials")  # fmt: skip
     if k < _LARGE_FIELD or runs * 2 < trials:
         return cost + ")"

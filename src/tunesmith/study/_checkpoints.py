@@ -64,6 +64,9 @@ CHECKPOINTED = "checkpointed"
 # A PBT continuation's attribute when the files it got carry no step (`_ask.hand_over_checkpoint`): why its
 # ``start_step`` may be short.
 START_STEP_UNSURE = "start_step_unsure"
+# How an objective keeps its training across a pause or a PBT continuation, as the errors that need it say.
+_SAVE_AND_LOAD = ("Call trial.save_checkpoint(state) at each report (in each iteration of trial.steps(...)) and "
+                  "trial.load_checkpoint() at start")
 
 
 class CheckpointMissing(TunesmithError, RuntimeError):
@@ -184,8 +187,7 @@ class CheckpointStore:
             f"promote mode continues a paused trial from its checkpoint, but trial #{record.number} paused at "
             f"resource {start} with no checkpoint saved (its folder {self.trial_dir(record.number)} holds no file, "
             f"{evidence}): resumed, it would train from scratch while its curve and resource claim the {start} "
-            "step(s) before its pause. Call trial.save_checkpoint(state) at each report (in each iteration of "
-            "trial.steps(...)) and trial.load_checkpoint() at start (it returns that state when trial.resumed), or "
+            f"step(s) before its pause. {_SAVE_AND_LOAD} (it returns that state when trial.resumed), or "
             'use mode="stop" (ASHA, Hyperband), which needs none. Study '
             f"{study!r} stops and the trial is recorded FAILED; once the objective checkpoints, "
             "`tunesmith retry --kind exception` runs its configuration again from the start"
@@ -211,9 +213,8 @@ class CheckpointStore:
             f"study {study!r} has saved a checkpoint (trial #{donor}'s folder {self.trial_dir(donor)} holds no file, "
             "nor does any other's): the objective keeps none, or saves less often than PBT's perturbation interval, "
             "so its continuations would train from scratch while their curves and results claim the steps they "
-            "borrowed. Call trial.save_checkpoint(state) at each report (in "
-            "each iteration of trial.steps(...)) and trial.load_checkpoint() at start (it returns the donor's state "
-            f"when trial.resumed), or use a scheduler that needs none (ASHA, Hyperband). Study {study!r} stops and "
+            f"borrowed. {_SAVE_AND_LOAD} (it returns the donor's state when trial.resumed), or use a scheduler that "
+            f"needs none (ASHA, Hyperband). Study {study!r} stops and "
             "the trial is recorded FAILED"
         )
 
