@@ -141,3 +141,15 @@ def test_a_search_result_with_a_shifted_score_fails_the_trial_since_only_the_hol
     message = str(raised.value)
     assert "the result returns 'shifted:val_err', but a shifted score is read from the holdout only" in message
     assert "finalize(..., shifted=evaluate_on_shifted)" in message and "(e.g. 'val_err_shifted')" in message
+
+
+def test_a_misspelt_shifted_key_in_a_search_result_is_told_where_shifted_scores_go_not_another_spelling() -> None:
+    """Its fix read "a shifted key is 'shifted:<metric>', e.g. shifted:val_err", a key the search refuses too."""
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        return {"val_err": errors(trial.seed), "shifted:val_er": 0.3}
+
+    study = ts.Study(SPACE, metric="val_err", budget=ts.Budget(trials=3), storage="memory", seed=0)
+    study.optimize(objective, fail_fast=None)
+    reason = study.trials[0].reason or ""
+    assert "a shifted score is read from the holdout only" in reason and "e.g. shifted:val_err" not in reason, reason

@@ -565,9 +565,9 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
         out[str(key)] = _number(key, value)
     if metric.name not in out:
         raise MissingMetric(f"the result has no {metric.name!r} (the study's metric); {keys_of(out, metric.name)}")
+    _refuse_shifted(out)  # first: unread_key's fix for a shifted key names one, which a search cannot take either
     if (unread := unread_key(out, names, metric.name)) is not None:
         raise ValueError(unread)
-    _refuse_shifted(out)
     return _on_scale(out, checked)
 
 
