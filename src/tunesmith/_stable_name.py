@@ -1,6 +1,7 @@
 """A function's name that stays the same across runs and programs: what the discipline records a data set under
 when the user names none (the holdout `finalize` reads, the validation set a search scores on); and a function's
-signature as messages show it."""
+signature as messages show it, and the refusal of a function that cannot take the arguments it is called
+with."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["as_called", "stable_name"]
+from tunesmith.errors import ConfigError
+
+__all__ = ["as_called", "callable_with", "stable_name"]
 
 
 def stable_name(function: Any) -> str | None:
@@ -35,3 +38,22 @@ def as_called(signature: inspect.Signature) -> inspect.Signature:
     """``signature`` without its annotations, as a message shows how a function is called: ``(trial, train)``."""
     bare = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
     return signature.replace(parameters=bare, return_annotation=inspect.Signature.empty)
+
+
+def callable_with(function: Any, name: str, shape: str, arguments: int) -> None:
+    """Refuse, before any trial, a ``function`` that cannot be called with ``arguments`` positional arguments."""
+    if not callable(function):
+        raise ConfigError(f"{name} must be a function, {shape}, got {type(function).__name__} {function!r}")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to read (some builtins): leave it to the call
+        return
+    try:
+        signature.bind(*([None] * arguments))
+    except TypeError as exc:
+        shown = as_called(signature)
+        raise ConfigError(
+            f"{name} {getattr(function, '__qualname__', type(function).__name__)}{shown} cannot be called as "
+            f"{shape} ({exc}): define it so, with {arguments} positional parameters, and pass other inputs with "
+            "functools.partial or a closure"
+        ) from None

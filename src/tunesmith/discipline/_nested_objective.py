@@ -9,7 +9,6 @@ fold. The mean of the outer scores estimates the whole procedure, tuning include
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith._stable_name import as_called
+from tunesmith._stable_name import callable_with
 from tunesmith.attributes import NestedFoldAttr, write_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline.nested_cv import NestedCVResult, _check_groups, _fold_study_names, _group_folds
@@ -117,8 +116,8 @@ def nested_cv_objective(
     from sklearn.utils.multiclass import type_of_target
 
     count = _rows_count(rows)
-    _callable_with(objective, "objective", "objective(trial, train)", 2)
-    _callable_with(evaluate, "evaluate", "evaluate(params, seed, train, test)", 4)
+    callable_with(objective, "objective", "objective(trial, train)", 2)
+    callable_with(evaluate, "evaluate", "evaluate(params, seed, train, test)", 4)
     chosen = metric if isinstance(metric, Metric) else Metric(metric) if isinstance(metric, str) else None
     if chosen is None:
         raise ConfigError(f"metric must be a name or a ts.Metric, got {metric!r}: pass e.g. metric='val_loss'")
@@ -184,25 +183,6 @@ def _rows_count(rows: Any) -> int:
             "rows=len(X); the folds are arrays of indices into them"
         )
     return int(rows)
-
-
-def _callable_with(function: Any, name: str, shape: str, arguments: int) -> None:
-    """Refuse, before any trial, a ``function`` that cannot be called with ``arguments`` positional arguments."""
-    if not callable(function):
-        raise ConfigError(f"{name} must be a function, {shape}, got {type(function).__name__} {function!r}")
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):  # no signature to read (some builtins): leave it to the call
-        return
-    try:
-        signature.bind(*([None] * arguments))
-    except TypeError as exc:
-        shown = as_called(signature)
-        raise ConfigError(
-            f"{name} {getattr(function, '__qualname__', type(function).__name__)}{shown} cannot be called as "
-            f"{shape} ({exc}): define it so, with {arguments} positional parameters, and pass other inputs with "
-            "functools.partial or a closure"
-        ) from None
 
 
 def _fold_budget(n_trials: int | None, options: dict[str, Any]) -> Budget:
