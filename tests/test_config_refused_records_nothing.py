@@ -39,6 +39,10 @@ def needs_data(params, data):
 
 def evaluate(params, seed):
     return {"loss": params["x"]}
+
+
+def needs_split(params, seed, split):
+    return {"loss": params["x"]}
 """
 
 NO_ENVIRONMENT: dict[str, str | None] = {"TUNESMITH_STORAGE": None, "TUNESMITH_STORAGE_FILE": None}
@@ -157,8 +161,11 @@ def test_an_objective_no_executor_can_run_is_refused_before_the_database_is_crea
         (f'evaluate = "{MODULE}:evaluate"\ntopp = 3', "unknown holdout keys ['topp']"),
         ('evaluate = "missing_module:evaluate"', "cannot import module 'missing_module' for the holdout evaluation"),
         (f'evaluate = "{MODULE}:evaluate"\ntop = 0', "holdout.top must be a positive integer, got holdout.top=0"),
+        (f'evaluate = "{MODULE}:objective"', "finalize calls evaluate(params, seed) with the chosen configuration's"),
+        (f'evaluate = "{MODULE}:evaluate"\nshifted = "{MODULE}:needs_split"',
+         "shifted needs_split(params, seed, split) cannot"),
     ],
-    ids=["unknown-key", "import", "top"],
+    ids=["unknown-key", "import", "top", "evaluate-of-a-trial", "shifted-of-other-arguments"],
 )
 def test_a_refused_holdout_entry_creates_no_database(folder: Path, holdout: str, refusal: str) -> None:
     database = folder / "s.db"

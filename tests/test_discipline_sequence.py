@@ -135,7 +135,7 @@ def test_a_holdout_entry_with_a_bad_number_is_refused_before_anything_runs(
     entry: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        holdout_plan({"evaluate": "os:getcwd", **entry})
+        holdout_plan({"evaluate": "operator:add", **entry})
 
 
 def test_a_config_holdout_table_names_the_set_and_the_metrics_to_watch(tmp_path: Path) -> None:

@@ -158,4 +158,4 @@ def test_a_holdout_confirm_that_is_not_0_or_at_least_2_is_refused_before_anythin
     confirm: object, message: str
 ) -> None:
     with pytest.raises(ts.ConfigError, match=message):
-        holdout_plan({"evaluate": "os:getcwd", "confirm": confirm})
+        holdout_plan({"evaluate": "operator:add", "confirm": confirm})

@@ -40,8 +40,9 @@ def as_called(signature: inspect.Signature) -> inspect.Signature:
     return signature.replace(parameters=bare, return_annotation=inspect.Signature.empty)
 
 
-def callable_with(function: Any, name: str, shape: str, arguments: int) -> None:
-    """Refuse, before any trial, a ``function`` that cannot be called with ``arguments`` positional arguments."""
+def callable_with(function: Any, name: str, shape: str, arguments: int, fix: str | None = None) -> None:
+    """Refuse, before any trial, a ``function`` that cannot be called with ``arguments`` positional arguments;
+    ``fix``: what the message says to do instead of the general fix (define it with that many parameters)."""
     if not callable(function):
         raise ConfigError(f"{name} must be a function, {shape}, got {type(function).__name__} {function!r}")
     try:
@@ -54,6 +55,7 @@ def callable_with(function: Any, name: str, shape: str, arguments: int) -> None:
         shown = as_called(signature)
         raise ConfigError(
             f"{name} {getattr(function, '__qualname__', type(function).__name__)}{shown} cannot be called as "
-            f"{shape} ({exc}): define it so, with {arguments} positional parameters, and pass other inputs with "
-            "functools.partial or a closure"
+            f"{shape} ({exc}): "
+            + (fix or f"define it so, with {arguments} positional parameters, and pass other inputs with "
+               "functools.partial or a closure")
         ) from None

@@ -32,6 +32,7 @@ hard slice every model shares and passed a slice the tuning broke.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
@@ -45,7 +46,7 @@ import numpy as np
 
 from tunesmith._noise import metric_noise
 from tunesmith._progress import Progress, check_progress
-from tunesmith._stable_name import stable_name
+from tunesmith._stable_name import callable_with, stable_name
 from tunesmith._text import excerpt
 from tunesmith._validate import real
 from tunesmith.attributes import (
@@ -445,6 +446,27 @@ def _record_read(study: Study, opening: HoldoutOpeningAttr, read: dict[str, floa
                                     for o in openings)).to_json()  # fmt: skip
 
     return HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, fill))
+
+
+def refuse_uncallable(evaluate: Any, what: str) -> None:
+    """Refuse an ``evaluate`` (``what``: ``"evaluate"`` or ``"shifted"``) that cannot be called as
+    ``what(params, seed)``, before the holdout opens (and, from a config, before the search): inside the opening the
+    call would raise and spend it, and the forced opening the fix then needs would stay in the verdict. A function
+    of one argument, most likely the search's objective of a trial, is told what `finalize` passes instead.
+
+    Raises:
+        ConfigError: ``evaluate`` is no function, or cannot take ``(params, seed)``.
+    """
+    try:
+        inspect.signature(evaluate).bind(None)
+        of_one = True
+    except (TypeError, ValueError):
+        of_one = False
+    fix = (f"finalize calls {what}(params, seed) with the chosen configuration's params (a dict) and the seed of "
+           "its search run, not with a trial, so the search's objective does not fit here: define "
+           f"def {what}(params, seed) that trains with those params and that seed and returns the metrics it scores "
+           "on the holdout")  # fmt: skip
+    callable_with(evaluate, what, f"{what}(params, seed)", 2, fix=fix if of_one else None)
 
 
 def _evaluate(evaluate: Evaluate, params: dict[str, Any], seed: int, what: str,
@@ -929,9 +951,13 @@ def finalize(
         HoldoutScaleMismatch: when the holdout scored an objective on another scale than validation (see
             `_refuse_other_scale`); that opening is recorded as voided, and the next one needs no ``force``.
         HoldoutEvaluationFailed: ``evaluate`` or ``shifted`` raised, or ran past a limit; the opening is recorded.
-        ConfigError: when ``holdout`` is not a non-empty string, or a limit is no number of seconds or size.
+        ConfigError: when ``evaluate`` or ``shifted`` cannot be called as ``(params, seed)``, ``holdout`` is not a
+            non-empty string, or a limit is no number of seconds or size; before the holdout opens.
     """
     check_progress(progress)
+    refuse_uncallable(evaluate, "evaluate")
+    if shifted is not None:
+        refuse_uncallable(shifted, "shifted")
     run_limits = RunLimits.checked(trial_timeout, memory_limit)
     watched = proxy_watch(study, _valid(study), watch)
     named = _holdout_name(evaluate, holdout)

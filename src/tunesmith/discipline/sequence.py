@@ -38,7 +38,16 @@ from tunesmith.attributes import (
 )
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.discipline.conventions import SHIFTED
-from tunesmith.discipline.holdout import Evaluate, Thresholds, _holdout_name, _utc, finalize, holdout_name, voided
+from tunesmith.discipline.holdout import (
+    Evaluate,
+    Thresholds,
+    _holdout_name,
+    _utc,
+    finalize,
+    holdout_name,
+    refuse_uncallable,
+    voided,
+)
 from tunesmith.discipline.seeds import (
     DEFAULT_SEEDS,
     SeedReport,
@@ -102,13 +111,17 @@ def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
     if unknown:
         raise ConfigError(f"unknown holdout keys {unknown}: known keys are {sorted(_KEYS)}")
     evaluate = import_object(entry["evaluate"], base_dir=base_dir, what="holdout evaluation")
-    shifted = entry.get("shifted")
+    refuse_uncallable(evaluate, "evaluate")
+    shifted = None
+    if entry.get("shifted") is not None:
+        shifted = import_object(entry["shifted"], base_dir=base_dir, what="shifted evaluation")
+        refuse_uncallable(shifted, "shifted")
     baseline = entry.get("baseline")
     if baseline is not None and not isinstance(baseline, Mapping):
         raise ConfigError(f"holdout.baseline must be a table of parameters, got {baseline!r}")
     return HoldoutPlan(
         evaluate=evaluate,
-        shifted=None if shifted is None else import_object(shifted, base_dir=base_dir, what="shifted evaluation"),
+        shifted=shifted,
         top=integer("holdout.top", entry.get("top", 3), minimum=1, fix="re-run the best 3: top = 3"),
         seeds=integer(
             "holdout.seeds",
