@@ -75,7 +75,7 @@ from tunesmith.objective import Guardrail, Metric, metric_named
 from tunesmith.samplers import make_sampler
 from tunesmith.schedulers import make_scheduler
 from tunesmith.space import Space
-from tunesmith.study._optimize import _refuse_unrunnable
+from tunesmith.study._optimize import refuse_unrunnable
 from tunesmith.study._settings import check_objectives, check_search_objectives
 from tunesmith.study._validation_set import checked_name
 
@@ -141,7 +141,7 @@ class StudyConfig:
                 f"{type(objective).__name__} {excerpt(repr(objective))}: name the function, e.g. def "
                 f"objective(trial), in {self.path.name}"
             )
-        _refuse_unrunnable(objective)
+        refuse_unrunnable(objective)
         return objective
 
 

@@ -1239,7 +1239,7 @@ def optimize(
             f"objective must be a function of a trial, got {type(objective).__name__} {objective!r}: pass the "
             "function itself, study.optimize(objective), not what calling it returned"
         )
-    _refuse_unrunnable(objective)
+    refuse_unrunnable(objective)
     integer("workers", workers, minimum=1, allow_none=True, fix="pass workers=1, or the trials to run at once")
     if (named := stable_name(objective)) is not None:  # the set it scores on, unless one was named
         record_validation_set(study, named, "objective")
@@ -1529,7 +1529,7 @@ def _last_promotions_due(study: Study, running: bool) -> bool:
     return spent_beyond_trials(study.budget, records, study._clock()) is not None
 
 
-def _refuse_unrunnable(objective: Objective) -> None:
+def refuse_unrunnable(objective: Objective) -> None:
     """Refuse, before the first trial, an objective no executor can run: a coroutine function (``async def``, or an
     object whose ``__call__`` is one), whose call makes a coroutine nothing awaits, and one that cannot be called
     with the trial as its one positional argument (``def objective(params, data)``), which fails every trial.
