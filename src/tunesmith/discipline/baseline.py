@@ -29,6 +29,7 @@ from tunesmith.errors import ConfigError
 from tunesmith.integrations._sklearn_space import estimator_params
 from tunesmith.objective import Metric
 from tunesmith.study import ObjectiveError
+from tunesmith.study._optimize import refuse_unrunnable
 from tunesmith.trial import TrialState
 
 if TYPE_CHECKING:
@@ -102,11 +103,13 @@ def evaluate_baseline(
             run (`validate_top`'s).
 
     Raises:
-        ConfigError: when no configuration is given or declared, a limit is no number of seconds or size, or
-            ``workers`` or ``gpus_per_trial`` is out of its range (`validate_top`'s).
+        ConfigError: when no configuration is given or declared, the objective is none an executor can run (not a
+            function of the trial alone, or ``async def``), a limit is no number of seconds or size, or ``workers``
+            or ``gpus_per_trial`` is out of its range (`validate_top`'s).
         ObjectiveError: when every baseline run failed (a `TunesmithError`); the failed runs are recorded first.
     """
     check_progress(progress)
+    refuse_unrunnable(objective, "evaluate_baseline")
     check_keep_checkpoints(keep_checkpoints)
     limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial, executor)
     limits.check_gpus()

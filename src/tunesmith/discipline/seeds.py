@@ -78,6 +78,7 @@ from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.integrations._sklearn_space import estimator_params
 from tunesmith.objective import COUNT, DIGEST, Guardrail, Metric
 from tunesmith.study import ExampleCountWarning, ObjectiveError
+from tunesmith.study._optimize import refuse_unrunnable
 from tunesmith.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -1091,7 +1092,8 @@ def validate_top(
 
     Raises:
         TunesmithError: when the study has no COMPLETE trial.
-        ConfigError: a ``trial_timeout`` that is not a positive number of seconds, a ``memory_limit`` that is no
+        ConfigError: an objective no executor can run (not a function of the trial alone, or ``async def``), a
+            ``trial_timeout`` that is not a positive number of seconds, a ``memory_limit`` that is no
             memory size, ``workers`` below 1, a ``gpus_per_trial`` that is no whole number of GPUs nor a share of
             one, GPUs asked for that the machine does not have, another executor, or options Ray refuses
             (``memory_limit``; its GPUs are ``num_gpus``), all before anything runs.
@@ -1102,6 +1104,7 @@ def validate_top(
             is recorded and raises nothing (the baseline's is warned about, `BaselineFailuresWarning`).
     """
     check_progress(progress)
+    refuse_unrunnable(objective, "validate_top")
     check_keep_checkpoints(keep_checkpoints)
     limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial, executor)
     limits.check_gpus()

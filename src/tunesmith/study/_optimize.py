@@ -1529,21 +1529,28 @@ def _last_promotions_due(study: Study, running: bool) -> bool:
     return spent_beyond_trials(study.budget, records, study._clock()) is not None
 
 
-def refuse_unrunnable(objective: Objective) -> None:
-    """Refuse, before the first trial, an objective no executor can run: a coroutine function (``async def``, or an
-    object whose ``__call__`` is one), whose call makes a coroutine nothing awaits, and one that cannot be called
-    with the trial as its one positional argument (``def objective(params, data)``), which fails every trial.
+def refuse_unrunnable(objective: Objective, caller: str = "study.optimize") -> None:
+    """Refuse, before the first trial, an objective no executor can run: no function at all, a coroutine function
+    (``async def``, or an object whose ``__call__`` is one), whose call makes a coroutine nothing awaits, and one that
+    cannot be called with the trial as its one positional argument (``def objective(params, data)``), which fails
+    every trial. ``caller``: what runs it, as the message names it (``validate_top`` and ``evaluate_baseline`` run
+    it too, where a failed run is recorded and fails the verdict until the runs are made again).
 
     The signature read is the callable's own (a ``functools.partial``'s what is left to pass, a callable object's
     ``__call__``'s, a decorator's wrapper's rather than the function it wraps, since the wrapper is what is called);
     one that cannot be read (some builtins) is not refused.
     """
+    if not callable(objective):
+        raise ConfigError(
+            f"objective must be a function of a trial, got {type(objective).__name__} {excerpt(repr(objective))}: "
+            f"pass the function itself to {caller}, not what calling it returned"
+        )
     inner = objective.func if isinstance(objective, functools.partial) else objective
     name = getattr(inner, "__qualname__", None) or type(inner).__name__
     call = type(objective).__call__  # a callable object's method (a function's type has a plain slot wrapper)
     if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (objective, call)):
         raise ConfigError(
-            f"objective {name} is a coroutine function (async def): study.optimize calls objective(trial) and "
+            f"objective {name} is a coroutine function (async def): {caller} calls objective(trial) and "
             "records what it returns, which would be a coroutine that never runs. Make the objective a plain def "
             "and run the async code inside it: def objective(trial): return asyncio.run(async_objective(trial))"
         )
@@ -1555,9 +1562,10 @@ def refuse_unrunnable(objective: Objective) -> None:
         signature.bind(None)  # what every executor passes: the trial, positionally
     except TypeError as exc:
         shown = as_called(signature)
+        each = "trial" if caller == "study.optimize" else "run"
         raise ConfigError(
-            f"objective {name}{shown} cannot be called with the trial alone ({exc}): study.optimize calls "
-            "objective(trial), with one positional argument, in every trial. Define it as def objective(trial) and "
+            f"objective {name}{shown} cannot be called with the trial alone ({exc}): {caller} calls "
+            f"objective(trial), with one positional argument, in every {each}. Define it as def objective(trial) and "
             f"read the configuration from trial.params (or trial.suggest_float(...)); pass other inputs with "
             f"functools.partial({name}, data=data) or a closure"
         ) from None
