@@ -102,8 +102,6 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import cKDTree
 
 from tunesmith._validate import integer, real
 from tunesmith.analysis._common import as_metric, format_value
@@ -907,6 +905,8 @@ class _Peers:
             noise = _trimmed_spread(np.sort(np.abs(logs[pairs[:, 0]] - logs[pairs[:, 1]]))) if len(pairs) else math.inf
             # Alike draws spread more than 2z sd only if their highest or their lowest lies more than z from their
             # mean: z gives each of those half the chance `_ALIKE_LEVEL` among this many trials.
+            from scipy import stats  # imported here: 0.8 s that every CLI command paid on start
+
             z = float(stats.norm.ppf((1.0 - _ALIKE_LEVEL / 2.0) ** (1.0 / len(kept))))
             self.paces[step] = _Paces(float(np.exp(logs.min())), noise, len(kept), 2.0 * z * noise)
         return self.paces[step]
@@ -1349,6 +1349,8 @@ def _above_the_best(distance: np.ndarray, others: int) -> np.ndarray:
 def _above_the_best_table(others: int) -> np.ndarray:
     """`_above_the_best` at each of `_DISTANCES`: for the trial's own draw x, P(min Y >= x - d) = Phi(d - x)^m,
     integrated over x; the tail as -expm1 keeps small chances exact."""
+    from scipy import stats
+
     log_below = stats.norm.logcdf(_DISTANCES[:, None] - _GRID[None, :])
     tail = -np.expm1(others * log_below)
     chances = np.trapezoid(stats.norm.pdf(_GRID)[None, :] * tail, _GRID, axis=1)
@@ -1381,6 +1383,8 @@ def _ranks(values: Sequence[float]) -> np.ndarray:
     """Ranks scaled to [0, 1] (ties share their average rank; 0 for every value when there is one)."""
     if len(values) < 2:
         return np.zeros(len(values))
+    from scipy import stats
+
     return (stats.rankdata(values, method="average") - 1.0) / (len(values) - 1.0)
 
 
@@ -1393,6 +1397,8 @@ def _nearest_pairs(points: np.ndarray) -> np.ndarray:
     groups = np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1)
     nearest = np.zeros(len(unique), dtype=int)
     if len(unique) >= 2:
+        from scipy.spatial import cKDTree
+
         _, found = cKDTree(unique).query(unique, k=2)
         nearest = np.where(found[:, 0] == np.arange(len(unique)), found[:, 1], found[:, 0])
     pairs: set[tuple[int, int]] = set()
