@@ -112,6 +112,7 @@ def test_the_demo_ends_with_a_verdict() -> None:
     assert report.winner is not None and verdict.trial == report.winner.trial
     assert verdict.check("baseline margin").checked and verdict.check("holdout gap").checked
     headline = verdict.summary().splitlines()[0]  # three trials: too few to compare a proxy on
+    assert "watched metric (val_loss)" in verdict.check("proxy overfitting").detail  # the log loss is watched
     # 360 holdout examples rarely put the gap's upper bound within the 2-point limit: then it is undecided. Two
     # seeds put the seed spread's upper bound within 5% only for a spread under 0.3%: else it is undecided too.
     ready = tuple(f"ready ({undecided}not checked: proxy overfitting, worst slice, shifted data)"

@@ -571,11 +571,13 @@ DEMO_BASELINE: dict[str, Any] = {
 
 def demo_verdict(study: Study, *, top: int = 3, seeds: int = 3, workers: int = 1) -> tuple[SeedReport, Verdict]:
     """The demo's Test step: baseline across seeds, top candidates across seeds (``workers`` runs at once, as the
-    search ran), the holdout once, the verdict."""
+    search ran), the holdout once, the verdict. The proxy check watches ``val_loss``, the validation log loss, which
+    the demo's trials report beside the accuracy the search maximises: the accuracy a run gains while its predicted
+    probabilities grow overconfident is the guide's proxy overfitting, and no calibration word names that loss."""
     from tunesmith import demo
 
     current = read_attr(study.attrs, BaselineAttr)
     if current is None or not current.runs:
         evaluate_baseline(study, demo.objective, DEMO_BASELINE, seeds, workers=workers)
     report = validate_top(study, demo.objective, k=top, seeds=seeds, workers=workers)
-    return report, finalize(study, demo.evaluate_holdout)
+    return report, finalize(study, demo.evaluate_holdout, watch=["val_loss"])
