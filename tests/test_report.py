@@ -383,7 +383,7 @@ def test_the_html_top_table_and_the_dashboards_best_show_a_per_example_metric_wi
     best = study.best
     assert best is not None
     shown = f"{best.metrics['acc']:.3g} ± {best.metrics['stderr:acc']:.3g} (n=200)"
-    top = write_report(study, tmp_path / "r.html").read_text().split("<h2>Top 10 trials</h2>", 1)[1].split("<h2>")[0]
+    top = write_report(study, tmp_path / "r.html").read_text().split("<h2>Top 4 trials</h2>", 1)[1].split("<h2>")[0]
     assert shown in top
     assert snapshot(study.info, study.trials, SnapshotCache())["best"]["text"] == shown
 

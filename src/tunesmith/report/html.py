@@ -152,7 +152,8 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     else:
         out.append(_Section("Best configuration", _best_html(data)))
     ranked_by = f" by {data.metric.name}, the first objective" if data.several else ""
-    out.append(_Section(f"Top {TOP_K} trials{ranked_by}", _top_html(data)))
+    listed = min(TOP_K, len(data.ranked())) or TOP_K  # the rows the table holds: "Top 10" over 9 misled
+    out.append(_Section(f"Top {listed} trials{ranked_by}", _top_html(data)))
     if failed := failed_some_note(data.records, None):  # as the terminal summary says it, under its heading
         out.append(_Section("Failed trials", f"<p>{html.escape(failed)}</p>"))
     if data.invalidated:

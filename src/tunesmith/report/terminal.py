@@ -242,7 +242,7 @@ def _top_table(data: ReportData, top_k: int, width: int, importance: ImportanceR
         chosen.add(name)
         room -= needed
     shown = [name for name in names if name in chosen]
-    table = Table(title=f"Top {top_k}", title_justify="left", show_edge=False)
+    table = Table(title=f"Top {len(records)}", title_justify="left", show_edge=False)  # "Top 5" over 3 rows misled
     table.add_column("trial", justify="right", no_wrap=True)
     table.add_column(metric, justify="right", style="bold", no_wrap=True)
     for name in shown:
