@@ -34,9 +34,10 @@ signature, the first that applies in this order, or is too short to judge (see t
 - **overfitting**: the curve reached its minimum before the end, then climbed back steadily (a
   least-squares slope above zero by two standard errors) by a sizeable share of what it had gained.
 - **unstable**: the curve rebounded by a large amount at least twice (large oscillation).
-- **underfitting**: the curve flattened out while still far above the best value any trial
-  had reached by the same step, and further above the best of the other trials than seed luck
-  explains (see below).
+- **underfitting**: the curve ended far above the best value any trial had reached by the same step, having
+  flattened out, or improving at a pace that would not bring it near the best in one more training of the same
+  length (a learning rate far too low gains a little every step while it sits far below the rest), and further
+  above the best of the other trials than seed luck explains (see below).
 - **healthy**: none of the above, on a curve of at least `SignatureThresholds.min_points` reports.
 - **too short to judge**: none of the above on a shorter curve (a trial that ASHA stopped at its first rung, with
   one report): the rebounds and climbs its shape would show are not there to see, so it is not called healthy and
@@ -197,7 +198,8 @@ class SignatureThresholds:
             what it had gained from its start to that minimum (and by at least ``rebound / 2`` of the gap).
         underfit_gap: underfitting when more than this fraction of the gap is still open at the
             last step.
-        plateau: and the last third of the curve closed less than this fraction of the gap.
+        plateau: and the last third of the curve closed less than this fraction of the gap, or too little to
+            close what is still open (all but ``underfit_gap``) at that pace in one more training of its length.
         level: and seed luck alone leaves a trial of the best configuration that far above the best of the
             others with at most this probability (one-sided): the share of such trials called underfitting.
         min_points: curves with fewer finite points are judged only for divergence and underfitting; one that is
@@ -1127,15 +1129,24 @@ def _shape(
     third = steps >= steps[0] + (last_step - steps[0]) * 2 / 3
     closed_late = float(values[third][0] - values[-1]) / gap if third.any() else 0.0
     reached = f"{name} reached {shown(values[-1])} at step {int(last_step)}"
+    # Still improving is healthy while the last third's pace would bring it within `underfit_gap` of the best in one
+    # more training of the same length (three more thirds): a learning rate far too low gains a little at every step
+    # while it sits far below the rest (digits at 0.07 -> 0.2 accuracy in 12 epochs, where the others reach 0.98).
+    catching_up = closed_late >= rules.plateau and 3.0 * closed_late >= open_share - rules.underfit_gap
     if (
         len(values) < 2
         or truncated
         or open_share <= rules.underfit_gap
         or float(values[-1] - best) <= noise_rise
-        or closed_late >= rules.plateau
+        or catching_up
     ):
         return CurveDiagnosis(number, Signature.HEALTHY, reached)
     far = f"{open_share:.0%} of the gap above the best by then ({shown(best)})"
+    if closed_late >= rules.plateau:  # improving, too slowly to catch up: the curve never levelled off
+        trainings = (open_share - rules.underfit_gap) / (3.0 * closed_late)
+        far = (f"{far}, still improving but at a pace that needs about {trainings:.0f} more trainings of this length "
+               f"to come within {rules.underfit_gap:.0%} of the gap of it (a learning rate too low, or too few steps)")
+    levelled = "levelled off" if closed_late < rules.plateau else "was still far off"
     standing = seeds.standing(number, last_step, float(values[-1]))
     if standing is None:
         unchecked = (
@@ -1144,13 +1155,13 @@ def _shape(
             else "with no other trial trained to the end by then"
         )
         return CurveDiagnosis(number, Signature.UNDERFITTING, (
-            f"{name} levelled off at {shown(values[-1])} by step {int(last_step)}, {far}; not checked against the "
+            f"{name} {levelled} at {shown(values[-1])} by step {int(last_step)}, {far}; not checked against the "
             f"trials' seed noise, {unchecked}"
         ))  # fmt: skip
     chance = standing.words(shown, rules.level)
     if standing.p_value <= rules.level:
         return CurveDiagnosis(number, Signature.UNDERFITTING, (
-            f"{name} levelled off at {shown(values[-1])} by step {int(last_step)}, {far}; {chance}"
+            f"{name} {levelled} at {shown(values[-1])} by step {int(last_step)}, {far}; {chance}"
         ), standing.p_value)  # fmt: skip
     return CurveDiagnosis(number, Signature.HEALTHY, f"{reached}, {far}, but {chance}", standing.p_value)
 
