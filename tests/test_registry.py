@@ -42,6 +42,18 @@ def test_a_spec_of_no_accepted_form_is_refused_with_the_forms() -> None:
         make_sampler(3)  # type: ignore[arg-type]
 
 
+def test_a_table_that_names_its_kind_with_type_is_told_to_write_name() -> None:
+    """A space's parameters say ``type = "float"``, so a config's scheduler table written the same way read as no
+    accepted form, listing the schedulers without saying which key was wrong."""
+    from tunesmith.schedulers import make_scheduler
+
+    with pytest.raises(ConfigError, match=r"scheduler names its kind with 'name', not 'type' \(the key a space's "
+                                          r"parameter takes\), got .*: write name = 'asha', beside eta = 3$"):
+        make_scheduler({"type": "asha", "eta": 3})
+    with pytest.raises(ConfigError, match=r"write name = 'tpe'$"):
+        make_sampler({"type": "tpe"})
+
+
 def test_a_registered_plugin_is_built_by_name() -> None:
     registry: Registry[Sampler] = Registry("sampler", Sampler, {"random": Random})
     registry["mine"] = Grid

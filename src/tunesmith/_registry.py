@@ -134,6 +134,12 @@ class Registry(MutableMapping[str, Callable[..., T]], Generic[T]):
         elif isinstance(spec, Mapping) and "name" in spec:
             table = {str(key): value for key, value in spec.items()}
             name = str(table.pop("name"))
+        elif isinstance(spec, Mapping) and isinstance(spec.get("type"), str):  # the key a space's parameter takes
+            rest = ", ".join(f"{key} = {value!r}" for key, value in spec.items() if key != "type")
+            raise self.error(
+                f"{self.kind} names its kind with 'name', not 'type' (the key a space's parameter takes), got "
+                f"{spec!r}: write name = {spec['type']!r}" + (f", beside {rest}" if rest else "")
+            )
         else:
             raise self.error(
                 f"{self.kind} must be a name or a table with 'name', got {spec!r}: "
