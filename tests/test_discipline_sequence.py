@@ -143,7 +143,7 @@ def test_a_config_holdout_table_names_the_set_and_the_metrics_to_watch(tmp_path:
     cfg = load_config(write_config(tmp_path, '[holdout]\nevaluate = "seqmod:evaluate"\nname = "seq-holdout"\n'
                                              'watch = ["val_ece"]\n'))  # fmt: skip
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
-    assert (plan.name, plan.watch) == ("seq-holdout", ("val_ece",))
+    assert (plan.name, plan.watch) == ("seq-holdout", (ts.Metric("val_ece"),))
     with pytest.raises(ConfigError, match=r"holdout.watch must be a list of metric names"):
         holdout_plan({"evaluate": "seqmod:evaluate", "watch": "val_ece"}, tmp_path)
     with pytest.raises(ConfigError, match=r"holdout.name must name the holdout set"):

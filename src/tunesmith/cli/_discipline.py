@@ -24,6 +24,7 @@ from tunesmith.cli._common import (
     verdict_colour,
 )
 from tunesmith.lr.range_test import BOTTOM_IN_NOISE, FALL_IN_NOISE, MIN_READ_STEPS
+from tunesmith.objective import Metric, metric_named
 
 
 @click.command("plan")
@@ -108,6 +109,14 @@ def _measured_signal(url: str, name: str) -> tuple[bool | None, float | None, di
                            "reading": signal.to_json(), "source": source}  # fmt: skip
 
 
+def _watched(given: str) -> Metric:
+    """A ``--watch`` value: ``NAME`` (minimised, refused where it reads like a score) or ``NAME:max``/``NAME:min``."""
+    name, _, direction = given.rpartition(":")
+    if name and direction in ("max", "min"):
+        return Metric(name, "max" if direction == "max" else "min")
+    return metric_named(given, fix=f"write --watch {given}:max (or {given}:min if lower really is better)")
+
+
 @click.command("finalize")
 @click.argument("study_name", required=False)
 @storage_option
@@ -116,7 +125,8 @@ def _measured_signal(url: str, name: str) -> tuple[bool | None, float | None, di
 @click.option("--force", is_flag=True, help="Open the holdout again although it was opened (recorded as forced).")
 @click.option("--holdout-name", default=None,
               help="The holdout set's name, the same wherever it is read (default: the evaluate reference).")
-@click.option("--watch", "watch", multiple=True, help="A metric the proxy-overfitting check watches (repeatable).")
+@click.option("--watch", "watch", multiple=True,
+              help="A metric the proxy-overfitting check watches (repeatable): NAME (minimised) or NAME:max.")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
 @json_option
@@ -135,11 +145,12 @@ def finalize_command(
 
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
+        watched = [_watched(name) for name in watch]
         evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
         shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
         with _interruptible(lambda _: _opening_kept(study.name)):
             verdict = finalize(study, evaluate, force=force, shifted=shifted, progress=progress,
-                               holdout=holdout_name, watch=watch)  # fmt: skip
+                               holdout=holdout_name, watch=watched)  # fmt: skip
     if as_json:
         _print_json(verdict.to_attr())
     else:

@@ -384,7 +384,7 @@ def _check_before_storing(cfg: StudyConfig, executor: str | dict[str, Any], work
     from tunesmith.discipline.sequence import holdout_plan
 
     if "holdout" in cfg.extra:
-        holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+        holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
     if executor == "ray" or (isinstance(executor, dict) and executor["name"] == "ray"):
         require("ray", "ray")  # the executor imports it only once the first trial is about to start
     if isinstance(executor, dict):

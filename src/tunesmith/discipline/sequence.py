@@ -58,6 +58,7 @@ from tunesmith.discipline.seeds import (
 )
 from tunesmith.discipline.verdict import Verdict
 from tunesmith.errors import ConfigError
+from tunesmith.objective import Metric
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import Trial, TrialState
 
@@ -96,11 +97,12 @@ class HoldoutPlan:
     baseline: Mapping[str, Any] | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     name: str | None = None
-    watch: tuple[str, ...] = ()
+    watch: tuple[Metric, ...] = ()
 
 
-def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
-    """Parse a config's ``holdout`` entry (a ``"module:function"`` string or a table)."""
+def holdout_plan(entry: Any, base_dir: Path | None = None, config: Path | None = None) -> HoldoutPlan:
+    """Parse a config's ``holdout`` entry (a ``"module:function"`` string or a table); ``config``: the file it came
+    from, whose format (TOML or YAML) the fixes are written in (``None``: TOML)."""
     from tunesmith.config import import_object
 
     if isinstance(entry, str):
@@ -132,7 +134,7 @@ def holdout_plan(entry: Any, base_dir: Path | None = None) -> HoldoutPlan:
         confirm=_confirm(entry),
         baseline=baseline,
         name=_name(entry),
-        watch=_watch(entry),
+        watch=_watch(entry, config or Path("config.toml")),
         thresholds=Thresholds(
             **{
                 k: real(f"holdout.{k}", entry[k], exclusive_minimum=0, fix="give a fraction, e.g. 0.02")
@@ -152,13 +154,23 @@ def _name(entry: Mapping[str, Any]) -> str | None:
     return name
 
 
-def _watch(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    """The entry's ``watch``: names of metrics the proxy-overfitting check watches (minimised)."""
+def _watch(entry: Mapping[str, Any], config: Path) -> tuple[Metric, ...]:
+    """The entry's ``watch``: the metrics the proxy-overfitting check watches, each a name (minimised, refused where
+    it reads like a score) or a table with ``name`` and ``direction``, as ``[metric]`` takes; read when the config is
+    loaded, so a score given as a bare name is refused before the search, not after it when the holdout would open.
+    ``config``: the config file, whose format the fix is written in."""
+    from tunesmith.config import _metric
+
     watch = entry.get("watch", [])
-    if not isinstance(watch, list) or not all(isinstance(w, str) and w for w in watch):
+    if not isinstance(watch, list) or not all(isinstance(w, Mapping) or (isinstance(w, str) and w) for w in watch):
         raise ConfigError(f"holdout.watch must be a list of metric names, got holdout.watch={watch!r}: e.g. "
                           'watch = ["val_ece"]')  # fmt: skip
-    return tuple(watch)
+    return tuple(_metric(w, "a holdout.watch entry", config) for w in watch)
+
+
+def watched_names(plan: HoldoutPlan) -> tuple[str, ...]:
+    """The names of the metrics ``plan`` watches, sorted, as the opening records them."""
+    return tuple(sorted({m.name for m in plan.watch}))
 
 
 def _confirm(entry: Mapping[str, Any]) -> int | None:
@@ -180,7 +192,7 @@ def before_search(study: Study, cfg: StudyConfig, objective: Callable[[Trial], A
     ``executor``'s GPUs (`_limits`: the search's, where ``tunesmith run --workers`` overrides the config's)."""
     if "holdout" not in cfg.extra:
         return
-    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
     if plan.baseline is not None:
         study.declare_baseline(plan.baseline, plan.seeds)
         current = read_attr(study.attrs, BaselineAttr)
@@ -283,7 +295,7 @@ def after_search(
     """
     if "holdout" not in cfg.extra:
         return None
-    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
     log = read_attr(study.attrs, HoldoutLogAttr)
     if log is not None and (counted := [o for o in log.openings if voided(o) is None]):  # a voided one judged nothing
         verdict, opening = recorded_verdict(study), _verdict_opening(study)
@@ -302,7 +314,7 @@ def after_search(
     if (opening := _verdict_opening(study)) is not None:
         write_attr(study, _JudgedUnderAttr(
             opened=opening.at, seed_cv=plan.thresholds.seed_cv, slice=plan.thresholds.slice,
-            shift=plan.thresholds.shift, shifted=_shifted_name(plan, cfg), watch=tuple(sorted(set(plan.watch))),
+            shift=plan.thresholds.shift, shifted=_shifted_name(plan, cfg), watch=watched_names(plan),
         ))  # fmt: skip
     return verdict
 
@@ -416,7 +428,7 @@ def holdout_edits(study: Study, cfg: StudyConfig) -> str | None:
     opening = _verdict_opening(study)
     if opening is None:
         return None
-    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent)
+    plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
     edits = _set_and_gap_edits(study, plan, opening) + _baseline_edits(study, plan) + _rerun_edits(study, cfg, plan)
     edits += _judging_edits(study, cfg, plan, opening)
     if not edits:
@@ -504,7 +516,7 @@ def _judging_edits(study: Study, cfg: StudyConfig, plan: HoldoutPlan, opening: H
         edits.append(_Edit("shifted", f"shifted evaluation {name!r} (the verdict read none)", _Apply.REOPEN))
     elif name is not None and used is not None and name != read:
         edits.append(_Edit("shifted", f"shifted evaluation {name!r} (the verdict read {said})", _Apply.REOPEN))
-    watch = tuple(sorted(set(plan.watch)))
+    watch = watched_names(plan)
     if used is not None and watch != used.watch:
         watched = ", ".join(used.watch) if used.watch else "none"
         edits.append(_Edit("watch", f"watch {', '.join(watch) or 'none'} (the verdict watched {watched})",
@@ -526,7 +538,9 @@ def _how_to_apply(cfg: StudyConfig, plan: HoldoutPlan, edits: list[_Edit]) -> st
     if plan.shifted is not None:
         args.append("shifted=shifted")
     if plan.watch:
-        args.append(f"watch={list(plan.watch)!r}")
+        watched = [repr(m.name) if m.direction == "min" else f"ts.Metric({m.name!r}, {m.direction!r})"
+                   for m in plan.watch]  # fmt: skip
+        args.append(f"watch=[{', '.join(watched)}]")
     if plan.name is not None:
         args.append(f"holdout={plan.name!r}")
     reopen = f"open its holdout again, ts.finalize(study, evaluate, {', '.join(args)})"
