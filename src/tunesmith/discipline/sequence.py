@@ -127,7 +127,7 @@ def holdout_plan(entry: Any, base_dir: Path | None = None, config: Path | None =
         top=integer("holdout.top", entry.get("top", 3), minimum=1, fix="re-run the best 3: top = 3"),
         seeds=integer(
             "holdout.seeds",
-            entry.get("seeds", 5),
+            entry.get("seeds", DEFAULT_SEEDS),
             minimum=2,
             fix="give at least 2 seeds, so that the runs have a spread: seeds = 5",
         ),
