@@ -153,3 +153,24 @@ def test_the_verdicts_seed_stability_line_says_a_tie_and_a_pick_within_noise_as_
     assert report.winner is not None and report.winner.params["c"] == "b"
     within = ts.finalize(study, lambda params, seed: {"holdout_acc": 0.92}).check("seed stability")
     assert "but not beyond noise" in within.detail and "overturned" not in within.detail, within.detail
+
+
+def test_a_winner_within_noise_of_several_candidates_names_every_one_of_them() -> None:
+    """Naming only the one whose gain fell furthest below its bar read as if the winner beat the rest, which the
+    same runs could not tell from it either."""
+
+    def objective(trial: ts.Trial) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(trial.seed)
+        return {"err": (rng.random(300) < 0.2 + 0.1 * trial.params["x"]).astype(float)}
+
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="err", budget=ts.Budget(trials=4), storage="memory",
+                     seed=0)  # fmt: skip
+    study.optimize(objective)
+    report = ts.validate_top(study, objective, k=4, seeds=2)
+    contest = report.contest
+    assert contest is not None and contest.standing is Standing.WITHIN_NOISE
+    unbeaten = [r.trial for r in contest.rivals if not r.beaten]
+    assert len(unbeaten) > 1 and contest.runner_up is not None
+    names = ", ".join(f"#{n}" for n in unbeaten[:-1]) + f" or #{unbeaten[-1]}"
+    assert (f"the winner cannot be told apart from {names} on these seeds; against #{contest.runner_up.trial}, whose "
+            "gain falls furthest below its noise bar: it gains") in report.summary()

@@ -733,6 +733,11 @@ class Contest:
                         "weigh it against)")  # fmt: skip
             return f"the winner beats {beaten} it gains {test}, beyond {bar}"
         apart = f"the winner cannot be told apart from #{runner_up.trial} on these seeds"
+        unbeaten = [r for r in self.rivals if not r.beaten]  # naming one of several read as the others beaten
+        if len(unbeaten) > 1:
+            names = ", ".join(f"#{r.trial}" for r in unbeaten[:-1]) + f" or #{unbeaten[-1].trial}"
+            apart = (f"the winner cannot be told apart from {names} on these seeds; against #{runner_up.trial}, "
+                     "whose gain falls furthest below its noise bar")
         if runner_up.gain <= 0:
             return (f"{apart}: #{runner_up.trial} does as well or better on average (the winner gains {test}); "
                     "the rule picked the winner on more than its mean, so more seeds are not expected to show it "
