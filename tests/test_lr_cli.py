@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 import uuid
@@ -85,6 +86,8 @@ def test_lr_find_prints_the_suggestions_and_the_bounds_to_put_in_the_space(proje
     assert result.exit_code == 0, result.output
     assert "suggested" in result.output and "steepest" in result.output and "min_div_10" in result.output
     assert 'put in the space: lr = { type = "float", low = ' in result.output
+    title = result.output.splitlines()[0]  # on one line: it wrapped to the narrow table's width
+    assert re.fullmatch(r"LR range test \(\d+ steps, \w+\)\s*", title), result.output
 
 
 def test_lr_find_json_holds_the_curve_and_a_suggestion_below_two_over_l(project: tuple[Path, str]) -> None:

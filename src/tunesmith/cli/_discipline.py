@@ -194,7 +194,7 @@ def lr_find(
         _print_json(outcome.to_json())
         return
     title = terminal_safe(f"LR range test ({len(result.lrs)} steps, {result.stop_reason})")
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", min_width=len(title))  # the title on one line, not wrapped
     table.add_column("suggestion")
     table.add_column("learning rate", justify="right")
     for name, lr in result.suggestions.items():
