@@ -361,7 +361,7 @@ def _objectives(data: Mapping[str, Any], path: Path) -> tuple[Metric, tuple[Metr
     list of several (`check_objectives`: distinct names; one entry is a study of one objective)."""
     if "metrics" in data:
         return check_objectives(None, _metric_list(data["metrics"], path))
-    return _metric(data["metric"], "metric", path), ()
+    return metric_entry(data["metric"], "metric", path), ()
 
 
 def _one_metric_entry(data: Mapping[str, Any], path: Path) -> None:
@@ -382,7 +382,7 @@ def _one_metric_entry(data: Mapping[str, Any], path: Path) -> None:
         raise ConfigError(f"{path.name} needs a 'metric' entry (or 'metrics', a list of them, for several objectives)")
 
 
-def _metric(value: Any, what: str, path: Path) -> Metric:
+def metric_entry(value: Any, what: str, path: Path) -> Metric:
     """One metric of the config: a name (minimised, unless it reads like a score) or a table (`Metric.from_json`)."""
     if isinstance(value, str):
         if what == "metric":
@@ -412,7 +412,7 @@ def _metric_list(value: Any, path: Path) -> list[Metric]:
             example = "a list, e.g. metrics: [{name: error, direction: min}, {name: latency_ms, direction: min}]"
         raise ConfigError(f"metrics must be a non-empty list of metrics, got metrics={excerpt(repr(value))}: "
                           f"write {example}")  # fmt: skip
-    return [_metric(entry, f"metrics entry {i} of {len(value)}", path) for i, entry in enumerate(value, 1)]
+    return [metric_entry(entry, f"metrics entry {i} of {len(value)}", path) for i, entry in enumerate(value, 1)]
 
 
 def _objective_named(name: Any, objectives: tuple[Metric, ...], what: str) -> str:

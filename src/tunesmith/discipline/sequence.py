@@ -159,13 +159,13 @@ def _watch(entry: Mapping[str, Any], config: Path) -> tuple[Metric, ...]:
     it reads like a score) or a table with ``name`` and ``direction``, as ``[metric]`` takes; read when the config is
     loaded, so a score given as a bare name is refused before the search, not after it when the holdout would open.
     ``config``: the config file, whose format the fix is written in."""
-    from tunesmith.config import _metric
+    from tunesmith.config import metric_entry
 
     watch = entry.get("watch", [])
     if not isinstance(watch, list) or not all(isinstance(w, Mapping) or (isinstance(w, str) and w) for w in watch):
         raise ConfigError(f"holdout.watch must be a list of metric names, got holdout.watch={watch!r}: e.g. "
                           'watch = ["val_ece"]')  # fmt: skip
-    return tuple(_metric(w, "a holdout.watch entry", config) for w in watch)
+    return tuple(metric_entry(w, "a holdout.watch entry", config) for w in watch)
 
 
 def watched_names(plan: HoldoutPlan) -> tuple[str, ...]:

@@ -461,28 +461,29 @@ def _noise_note(data: ReportData, tied: list[TrialRecord]) -> str:
                      "examples would")  # fmt: skip
         elif left:
             said += (f"; {_named(left)} were not re-run: ts.validate_top(study, {rerun_objective(data)}, k={k}) "
-                     f"re-runs the top trials across seeds{_rerun_cost(k, data)}")  # fmt: skip
+                     f"re-runs the top trials across seeds{_rerun_cost(k, data, ranked[0])}")  # fmt: skip
         return said
     return (f"{said}; ts.validate_top(study, {rerun_objective(data)}, k={k}) re-runs them across "
-            f"seeds{_rerun_cost(k, data)}")  # fmt: skip
+            f"seeds{_rerun_cost(k, data, ranked[0])}")  # fmt: skip
 
 
 _LARGE_FIELD = 10  # tied trials from which the advice also says what decides for less than re-running them all
 
 
-def _rerun_cost(k: int, data: ReportData) -> str:
+def _rerun_cost(k: int, data: ReportData, best: TrialRecord) -> str:
     """What `validate_top` with ``k`` candidates costs on its default seeds, beside what the search spent, once ``k``
     is above its default 3 (``""`` below): a tied field of hundreds was advised as ``k=367`` alone, more runs than the
     search made; and, for a large field whose re-runs would cost half the search or more, what decides for less.
 
     The search's cost is its trials, or, when a scheduler stopped some before they trained as far as the ranked best
     did, the resource they all trained (the steps they reported): each re-run trains as far as that best, so 45 runs
-    set against an ASHA search's 9 complete trials read as 5 times a search that trained 60."""
+    set against an ASHA search's 9 complete trials read as 5 times a search that trained 60. ``best``: the ranked
+    best, which the caller has ranked already."""
     if k <= 3:
         return ""
     runs = k * DEFAULT_SEEDS + DEFAULT_SEEDS
     trials = len(data.records)
-    full = data.ranked()[0].resource
+    full = best.resource
     spent = sum(r.resource for r in data.records)
     if full > 0 and any(r.resource < full for r in data.records):
         ratio = runs * full / spent

@@ -152,8 +152,8 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     else:
         out.append(_Section("Best configuration", _best_html(data)))
     ranked_by = f" by {data.metric.name}, the first objective" if data.several else ""
-    listed = min(TOP_K, len(data.ranked())) or TOP_K  # the rows the table holds: "Top 10" over 9 misled
-    out.append(_Section(f"Top {listed} trials{ranked_by}", _top_html(data)))
+    top = data.ranked()[:TOP_K]
+    out.append(_Section(f"Top {len(top) or TOP_K} trials{ranked_by}", _top_html(data, top)))  # "Top 10" over 9 misled
     if failed := failed_some_note(data.records, None):  # as the terminal summary says it, under its heading
         out.append(_Section("Failed trials", f"<p>{html.escape(failed)}</p>"))
     if data.invalidated:
@@ -407,8 +407,8 @@ def _front_html(data: ReportData) -> str:
     return text + _table(["trial", *(f"{m.name} ({m.direction})" for m in data.objectives), *names], rows)
 
 
-def _top_html(data: ReportData) -> str:
-    ranked = data.ranked()[:TOP_K]
+def _top_html(data: ReportData, ranked: list[TrialRecord]) -> str:
+    """The table of ``ranked``, the best `TOP_K` ranked trials."""
     if not ranked:
         if any(r.state is TrialState.COMPLETE and r.invalidated is not None for r in data.records):
             return "<p>No trial ranks: every one that completed is invalidated (said above).</p>"
