@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
 
+import tunesmith as ts
 from tunesmith.budget import Budget, BudgetUsage, counts_toward_budget
 from tunesmith.errors import BudgetExhausted
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
@@ -128,7 +131,8 @@ def test_a_wall_time_budget_overrun_by_a_trial_that_never_reports_says_why_and_t
     space = ts.Space({"x": ts.Float(0.0, 1.0)})
     overrun = ts.Study(space, storage="memory", seed=0, budget=ts.Budget(wall_time=0.3)).optimize(silent)
     note = next(n for n in overrun.notes if "wall-time budget" in n)
-    assert "ran to 2s" in note and "(#0 reported none)" in note
+    assert re.search(r"ran to 1\.\ds/0\.3s", note) and "(#0 reported none)" in note
+    assert overrun.stop_reason.endswith(f"({note.split('ran to ')[1].split(':')[0]})"), (overrun.stop_reason, note)
     assert "trial.report" in note and "trial_timeout=" in note
     stopped = ts.Study(space, storage="memory", seed=0, budget=ts.Budget(wall_time=0.3)).optimize(reporting)
     assert stopped.usage.elapsed < 1.0 and not [n for n in stopped.notes if "wall-time budget" in n]
@@ -167,3 +171,26 @@ def test_a_running_trial_whose_worker_is_gone_stops_spending_wall_time_at_its_la
     running = TrialRecord(number=0, params={}, seed=0, state=TrialState.RUNNING, started_at=0.0, heartbeat_at=5.0)
     assert Budget.usage([running], now=20.0).elapsed == 20.0  # its worker may be alive: it runs until now
     assert Budget.usage([running], now=20.0, gone={0}).elapsed == 5.0
+
+
+def _sleeps_its_turn(trial: ts.Trial) -> float:
+    time.sleep(1.0 + 2.0 * (trial.number % 2))  # the second trial runs on well past the first
+    return float(trial.params["x"])
+
+
+def test_a_run_whose_running_trials_pass_the_wall_time_budget_gives_one_figure_for_the_time_it_spent(
+    tmp_path: Path,
+) -> None:
+    """The budget is found spent when the first trial ends and the next is asked for; the second ran on. The stop
+    reason gave the time when it was found spent ("(8s/6s)", a 5.5 s budget rounded to 6), and the overrun note
+    beside it the time the run spent ("ran to 14s")."""
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    study = ts.Study(
+        space, storage=f"sqlite:///{tmp_path / 'w.db'}", seed=0, budget=ts.Budget(wall_time=0.5, trials=10)
+    )
+    result = study.optimize(_sleeps_its_turn, workers=2, executor="processes")
+    spent = re.fullmatch(r"wall-time budget spent \((\d+\.\d)s/0\.5s\)", result.stop_reason)
+    assert spent, result.stop_reason
+    assert float(spent.group(1)) >= 3.0, result.stop_reason  # the second trial's 3 s, not the first's 1
+    note = next(n for n in result.notes if "wall-time budget ran to" in n)
+    assert f"ran to {spent.group(1)}s/0.5s" in note, note

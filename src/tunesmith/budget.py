@@ -24,6 +24,7 @@ __all__ = [
     "parse_duration",
     "running_clock",
     "running_time",
+    "seconds_of",
     "spent_resource",
 ]
 
@@ -68,6 +69,13 @@ def plain_number(value: float) -> str:
     """``7200`` for 7200.0, ``0.5`` for 0.5: a number as a person (or a command line) writes it."""
     number = float(value)
     return str(int(number)) if number.is_integer() and abs(number) < 1e16 else repr(number)
+
+
+def seconds_of(spent: float, limit: float) -> str:
+    """``12s/60s``: the seconds spent of a limit, the limit as given (a 5.5 s budget reads "5.5s", and the seconds
+    spent of it a tenth of a second, not "6s/6s")."""
+    shown = f"{spent:.0f}" if float(limit).is_integer() else f"{spent:.1f}"
+    return f"{shown}s/{plain_number(limit)}s"
 
 
 # The attribute `Study.retry_failed` sets on a FAILED trial it re-queues: its retry spends the budget instead.
@@ -297,15 +305,19 @@ class Budget:
     def exhausted_by(self, usage: BudgetUsage) -> str | None:
         """A sentence naming the limit `exhausted_limit` returns, or ``None`` while budget remains."""
         limit = self.exhausted_limit(usage)
+        return None if limit is None else self.spent_sentence(limit, usage)
+
+    def spent_sentence(self, limit: BudgetLimit, usage: BudgetUsage) -> str:
+        """``wall-time budget spent (14s/5.5s)``: what ``usage`` spent of the ``limit`` it names (which may be spent
+        past it: a run ends when its running trials end)."""
         if limit == "trials":
             return f"trial budget spent ({usage.trials}/{self.trials})"
-        if limit == "wall_time":
-            return f"wall-time budget spent ({usage.elapsed:.0f}s/{self.wall_seconds:.0f}s)"
-        if limit == "compute":
-            return f"compute budget spent ({usage.compute:.0f}s/{self.compute_seconds:.0f}s of trial time x devices)"
-        if limit == "resource":
-            return f"resource budget spent ({usage.resource:g}/{self.resource:g})"
-        return None
+        if limit == "wall_time" and self.wall_seconds is not None:
+            return f"wall-time budget spent ({seconds_of(usage.elapsed, self.wall_seconds)})"
+        if limit == "compute" and self.compute_seconds is not None:
+            return f"compute budget spent ({seconds_of(usage.compute, self.compute_seconds)} of trial time x devices)"
+        of = "" if self.resource is None else f"/{self.resource:g}"
+        return f"resource budget spent ({usage.resource:g}{of})"
 
     def fraction_spent(self, usage: BudgetUsage) -> float:
         """The largest fraction spent over the limits (0 for an unbounded budget)."""

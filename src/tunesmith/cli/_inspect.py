@@ -20,7 +20,7 @@ from rich.table import Table
 from tunesmith._study_admin import held_text, states_of
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import ConvergenceAttr, SeedStabilityAttr, WarmStartAttr, read_attr
-from tunesmith.budget import RETRY_REQUESTED, Budget, BudgetUsage, counts_toward_budget, plain_number
+from tunesmith.budget import RETRY_REQUESTED, Budget, BudgetUsage, counts_toward_budget, seconds_of
 from tunesmith.cli._common import (
     CliError,
     _confirm_stored,
@@ -398,12 +398,6 @@ def _shown_record(study: Study) -> TrialRecord | None:
     return None if shown is None else shown.record
 
 
-def _seconds(spent: float, limit: float) -> str:
-    """``12s/60s``: the seconds spent of a limit, the limit as given (a 5.5 s budget read "5s/6s")."""
-    shown = f"{spent:.0f}" if float(limit).is_integer() else f"{spent:.1f}"
-    return f"{shown}s/{plain_number(limit)}s"
-
-
 def _budget_line(budget: Budget, usage: BudgetUsage) -> str:
     """`status`'s budget line: what the study spent as storage will count it once a worker reaps the RUNNING trials
     whose worker is gone (``usage``: `Budget.usage` given `Study.gone_trials`). Such a trial spends no trial budget
@@ -413,9 +407,9 @@ def _budget_line(budget: Budget, usage: BudgetUsage) -> str:
     if budget.trials is not None:
         parts.append(f"trials {usage.trials}/{budget.trials}")
     if budget.wall_seconds is not None:
-        parts.append(f"wall time {_seconds(usage.elapsed, budget.wall_seconds)} counted while trials ran")
+        parts.append(f"wall time {seconds_of(usage.elapsed, budget.wall_seconds)} counted while trials ran")
     if budget.compute_seconds is not None:
-        parts.append(f"compute {_seconds(usage.compute, budget.compute_seconds)} of trial time x devices")
+        parts.append(f"compute {seconds_of(usage.compute, budget.compute_seconds)} of trial time x devices")
     if budget.resource is not None:
         parts.append(f"resource {usage.resource:g}/{budget.resource:g}")
     if budget.until_converged:

@@ -15,6 +15,7 @@ from tunesmith.budget import (
     counts_toward_budget,
     plain_number,
     running_time,
+    seconds_of,
     spent_resource,
 )
 from tunesmith.errors import BudgetLimit, ConfigError
@@ -60,7 +61,7 @@ def overrun_note(budget: Budget, elapsed: float, finished: Sequence[TrialRecord]
     silent = [f"#{r.number}" for r in finished if not r.intermediate]
     who = f" ({', '.join(silent[:5])}{', ...' if len(silent) > 5 else ''} reported none)" if silent else ""
     return (
-        f"the wall-time budget of {plain_number(wall)}s ran to {elapsed:.0f}s: a running trial is stopped only "
+        f"the wall-time budget ran to {seconds_of(elapsed, wall)}: a running trial is stopped only "
         f"when it reports a step{who}; report each step (trial.report, or yield from the objective) so that "
         "the budget can stop it, or cap every trial with trial_timeout= (a trial cut off loses its work)"
     )

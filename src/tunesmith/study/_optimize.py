@@ -1468,6 +1468,10 @@ def optimize(
         warnings.warn(uncompared, PopulationWarning, stacklevel=3)
         notes.append(uncompared)
     usage = Budget.usage(records, ended)
+    if ended_by in ("wall_time", "compute"):
+        # The limit was found spent when a trial was asked for; the trials running then ran on, and their time
+        # counts: the reason gives the time the run spent, as `status` and the overrun note give it.
+        stop_reason = study.budget.spent_sentence(ended_by, usage)
     if overrun := overrun_note(study.budget, usage.elapsed, finished):
         notes.append(overrun)
     if blocked := queue_beyond_budget(study, records):
