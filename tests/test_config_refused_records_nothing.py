@@ -164,8 +164,10 @@ def test_an_objective_no_executor_can_run_is_refused_before_the_database_is_crea
         (f'evaluate = "{MODULE}:objective"', "finalize calls evaluate(params, seed) with the chosen configuration's"),
         (f'evaluate = "{MODULE}:evaluate"\nshifted = "{MODULE}:needs_split"',
          "shifted needs_split(params, seed, split) cannot"),
+        (f'evaluate = "{MODULE}:evaluate"\nbaseline = {{ xx = 0.5 }}',
+         "holdout.baseline: 'xx' is not a parameter of the space, got xx=0.5: did you mean 'x'?"),
     ],
-    ids=["unknown-key", "import", "top", "evaluate-of-a-trial", "shifted-of-other-arguments"],
+    ids=["unknown-key", "import", "top", "evaluate-of-a-trial", "shifted-of-other-arguments", "baseline-typo"],
 )
 def test_a_refused_holdout_entry_creates_no_database(folder: Path, holdout: str, refusal: str) -> None:
     database = folder / "s.db"

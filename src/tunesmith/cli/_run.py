@@ -382,9 +382,12 @@ def _check_before_storing(cfg: StudyConfig, executor: str | dict[str, Any], work
     ("already exists ... with a different space"), so nothing is stored until every check has passed.
     """
     from tunesmith.discipline.sequence import holdout_plan
+    from tunesmith.study._known import refuse_unknown_names
 
     if "holdout" in cfg.extra:
-        holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
+        plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
+        if plan.baseline is not None:  # a typo of a parameter's name; `declare_baseline` checks it against the trials
+            refuse_unknown_names(cfg.space, plan.baseline, "holdout.baseline", refused_new=None)
     if executor == "ray" or (isinstance(executor, dict) and executor["name"] == "ray"):
         require("ray", "ray")  # the executor imports it only once the first trial is about to start
     if isinstance(executor, dict):

@@ -29,6 +29,7 @@ from tunesmith.errors import ConfigError
 from tunesmith.integrations._sklearn_space import estimator_params
 from tunesmith.objective import Metric
 from tunesmith.study import ObjectiveError
+from tunesmith.study._known import refuse_unread_baseline
 from tunesmith.study._optimize import refuse_unrunnable
 from tunesmith.trial import TrialState
 
@@ -113,6 +114,7 @@ def evaluate_baseline(
     check_keep_checkpoints(keep_checkpoints)
     limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial, executor)
     limits.check_gpus()
+    what = "evaluate_baseline's params"
     if params is None:
         declared = read_attr(study.attrs, BaselineAttr)
         if declared is None or declared.params is None:
@@ -120,11 +122,13 @@ def evaluate_baseline(
                 "no baseline configuration: pass params=... or declare one with ts.Study(..., baseline={...})"
             )
         params = declared.params
+        what = "the baseline declared with the study (study.declare_baseline({...}) replaces it until it has run)"
         if seeds is None:
             seeds = declared.seed_count
     seeds = DEFAULT_SEEDS if seeds is None else seeds
     if not isinstance(params, Mapping):
         raise ConfigError(f"a baseline must be a dict of parameters, got {params!r}")
+    refuse_unread_baseline(study, params, what)  # before a run: the study's trials may have shown its names since
     seed_values = seed_list(study.seed, seeds)
     label = f"baseline of {study.name} across {len(seed_values)} seeds"
     runs = _run(study, objective, params, list(enumerate(seed_values)), label, progress, keep_checkpoints, limits)

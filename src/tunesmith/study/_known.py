@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from tunesmith._text import excerpt
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr
 from tunesmith.context import SearchContext
 from tunesmith.errors import ConfigError, SearchSpaceExhausted, SpaceError
@@ -76,6 +77,8 @@ __all__ = [
     "plain",
     "queue_beyond_budget",
     "read_known",
+    "refuse_unknown_names",
+    "refuse_unread_baseline",
     "unasked_enqueued",
     "valid",
     "waiting",
@@ -415,6 +418,41 @@ def _snapped(param: Param, value: Any) -> Any:
     if param.step is not None:
         return param.decode(param.encode(value))  # the grid value nearest ``value``: its bin's centre decoded
     return min(param.high, max(param.low, float(value)))
+
+
+def refuse_unknown_names(space: Space, params: Mapping[str, Any], what: str, *, refused_new: str | None) -> None:
+    """Refuse a name of ``params`` that ``space`` lacks when it is close to one of its names (a likely typo), and
+    any such name when ``refused_new`` says why the study takes no new name (``None``: it may learn one, which a
+    trial asks for by name). Only the names: a value outside a range is left to the caller (a baseline may lie
+    outside the searched range)."""
+    for name, value in params.items():
+        if name in space:
+            continue
+        close = difflib.get_close_matches(str(name), list(space), n=1)
+        if not close and refused_new is None:
+            continue
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        why = f"; {refused_new}" if refused_new is not None else ""
+        raise SpaceError(
+            f"{what}: {name!r} is not a parameter of the space, got {name}={excerpt(repr(value))}: {hint}the space "
+            f"has {', '.join(space) or 'no parameters'}{why}"
+        )
+
+
+def refuse_unread_baseline(study: Study, params: Mapping[str, Any], what: str = "baseline") -> None:
+    """Refuse a baseline configuration with a name the study's space lacks, before it is recorded or run: a typo of
+    a parameter's name (the objective then ran the baseline without it, or failed every run on a KeyError) and, once
+    the study's trials showed its objective reads only its given space, any new name, whose value no run would read
+    while the verdict's baseline claimed it."""
+    space = study._defined.refresh(study.attrs)
+    unread = None
+    if _why_no_new_names(study, space, study.trials) is not None:
+        unread = (
+            f"study {study.name!r} was given its space up front and its trials asked for no other parameter by "
+            "name, so no baseline run would read it, and the verdict's baseline would claim a value that never ran: "
+            "leave it out, or add the parameter to the space (a new study)"
+        )
+    refuse_unknown_names(space, params, what, refused_new=unread)
 
 
 def _why_no_new_names(study: Study, space: Space, trials: Sequence[TrialRecord]) -> str | None:

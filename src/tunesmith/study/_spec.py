@@ -26,6 +26,7 @@ from tunesmith.samplers import make_sampler
 from tunesmith.schedulers import make_scheduler
 from tunesmith.space import Space, SpaceWarning
 from tunesmith.study._define_by_run import learned_space
+from tunesmith.study._known import refuse_unread_baseline
 from tunesmith.study._search_progress import command_arguments
 
 if TYPE_CHECKING:
@@ -599,6 +600,7 @@ def declare_baseline(study: Any, params: Mapping[str, Any], seeds: int) -> None:
     if not isinstance(params, Mapping):
         raise ConfigError(f"baseline must be a dict of parameters, got baseline={params!r}: pass the defaults")
     integer("seeds", seeds, minimum=2, fix="use 5 seeds to measure the spread")
+    refuse_unread_baseline(study, params)
     params = _stored_baseline(getattr(study, "space", None), params)
     current = read_attr(study.attrs, BaselineAttr)
     if current is None or not current.runs:
