@@ -5,6 +5,7 @@ Every test runs the real Optuna: studies are created in a SQLite file with Optun
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import warnings
 from pathlib import Path
@@ -295,3 +296,19 @@ def test_tunesmith_sampler_maximizes_with_pruned_trials_and_dynamic_parameters()
     assert study.best_value > -0.5  # the maximum is 0.03; a sampler minimising would end near -50
     for trial in study.trials:
         assert ("amount" in trial.params) == (trial.params["bonus"] == "yes")
+
+
+def test_import_optuna_prints_the_space_as_a_config_writes_it(legacy: str, tmp_path: Path) -> None:
+    """The space was printed as Python dicts (``x={'type': 'float', ..., 'step': None}``), which no config takes; the
+    lines printed now, under ``[space]``, load as the imported space, the conditional ``momentum`` included."""
+    import tomllib
+
+    target = f"sqlite:///{tmp_path}/tunesmith.db"
+    result = invoke("import-optuna", "--from", legacy, "--study", "legacy", "--storage", target)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index("space, as a config's [space] table writes it:") + 1
+    table = [line.strip() for line in itertools.takewhile(lambda line: line.startswith("  "), lines[start:])]
+    assert any(line.startswith("momentum = {") and "when = {optimizer = " in line for line in table), table
+    loaded = ts.Space.from_json(tomllib.loads("\n".join(table)))
+    assert loaded.to_json() == ts.Study.load("legacy", target).space.to_json()

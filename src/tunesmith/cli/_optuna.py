@@ -10,6 +10,7 @@ from tunesmith._text import terminal_safe
 from tunesmith.budget import Budget
 from tunesmith.cli._common import _confirm_stored, _friendly_errors, console, storage_option
 from tunesmith.storage import redact_url
+from tunesmith.study._spec import config_entry
 
 
 @click.command("import-optuna")
@@ -51,7 +52,11 @@ def import_optuna(
     console.print(
         terminal_safe(f"imported {result.trials} trials of Optuna study {study_name!r} into {where}: {counts}")
     )
-    console.print(terminal_safe(f"space: {', '.join(f'{n}={p.to_json()}' for n, p in study.space.items())}"))
+    console.print("space, as a config's [space] table writes it:", markup=False)
+    for name, param in study.space.items():
+        console.print(terminal_safe(f"  {config_entry(name, param.to_json())}"), soft_wrap=True)
+    if any(None in getattr(param, "options", ()) for param in study.space.values()):
+        console.print("(TOML has no null: a choice of None is written in a YAML config)")
     if result.non_finite:
         which = "; ".join(f"#{number}: {why}" for number, why in sorted(result.non_finite.items()))
         count = len(result.non_finite)

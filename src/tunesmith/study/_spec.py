@@ -9,6 +9,7 @@ fixed) replaces it, saying what changed.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import warnings
 from collections.abc import Mapping, Sequence
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
     from tunesmith.study._settings import Settings
 
 __all__ = [
-    "SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "check_space_current", "extend_budget", "param_text",
-    "replace_space", "sampler_changes",
+    "SAMPLER_LOG", "SPEC_VERSION", "SamplerChange", "StudySpec", "check_space_current", "config_entry",
+    "extend_budget", "param_text", "replace_space", "sampler_changes",
 ]  # fmt: skip
 
 _LIMITS = ("trials", "wall_time", "resource", "compute")
@@ -379,11 +380,35 @@ def param_text(definition: Mapping[str, Any]) -> str:
     if definition.get("type") == "int":
         defaults["step"] = 1
     fields = [
-        f"{key} = {json.dumps(value)}"
+        f"{key} = {_config_value(value)}"
         for key, value in definition.items()
         if not (key in defaults and value == defaults[key])
     ]
     return "{" + ", ".join(fields) + "}"
+
+
+def config_entry(name: str, definition: Mapping[str, Any]) -> str:
+    """A parameter's line in a config's ``[space]`` table: ``lr = {type = "float", ...}``, the name quoted when TOML
+    needs it."""
+    return f"{_config_key(name)} = {param_text(definition)}"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _config_key(key: Any) -> str:
+    return str(key) if _BARE_KEY.fullmatch(str(key)) else json.dumps(str(key))
+
+
+def _config_value(value: Any) -> str:
+    """``value`` as a TOML config writes it: a table inline (``{optimizer = ["sgd"]}``, where JSON wrote
+    ``{"optimizer": ["sgd"]}``), a key quoted only when TOML needs it. ``None``, which TOML cannot write, stays
+    JSON's ``null``, as a YAML config writes it."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_config_key(key)} = {_config_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_config_value(item) for item in value) + "]"
+    return json.dumps(value)
 
 
 def _unscaled(study: StudySpec | Settings) -> tuple[tuple[str, str], ...]:
