@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from types import FrameType
@@ -166,6 +166,26 @@ class CliError(click.ClickException):
             _print_json({"error": self.message})
         else:
             super().show(file)
+
+
+@contextmanager
+def shown_warnings() -> Iterator[set[str]]:
+    """The messages of the warnings shown while the block runs (those the filters let through), as they are shown:
+    a run's notes (`StudyResult.notes`) repeat the warnings it gave, and the summary leaves out those the user saw
+    when they happened (an `ExampleCountWarning` was printed as it came and again, word for word, under
+    "stopped:")."""
+    import warnings
+
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def noting(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+            shown.add(str(message))
+            show(message, *args, **kwargs)
+
+        warnings.showwarning = noting
+        yield shown
 
 
 @contextmanager
@@ -475,9 +495,11 @@ def _summary(
     analyses: bool = True,
     findings: Findings | None = None,
     why_no_result_below: bool = False,
+    said: Collection[str] = (),
 ) -> None:
     """Where the study lives and how this run ended, then the report's terminal summary (``why_no_result_below``:
-    the command says why the study has no result after it, as `summary` takes it)."""
+    the command says why the study has no result after it, as `summary` takes it; ``said``: the run's warnings
+    shown as they came, `shown_warnings`, whose notes are not printed again)."""
     from tunesmith.report import summary
 
     console.print(f"[bold]{terminal_safe(study.name)}[/bold] in {terminal_safe(redact_url(study.storage.url))}")
@@ -485,11 +507,12 @@ def _summary(
         ran = f"this run: {result.trials_run} trials in {result.elapsed:.1f}s"
         console.print(terminal_safe(f"stopped: {result.stop_reason}; {ran}"))
         for note in result.notes:
-            console.print(terminal_safe(note))
+            if note not in said:
+                console.print(terminal_safe(note))
     with _friendly_errors():
-        said = _sampler_line(study.info, study.sampler.describe())
-    if said is not None:
-        console.print(terminal_safe(said))
+        sampler = _sampler_line(study.info, study.sampler.describe())
+    if sampler is not None:
+        console.print(terminal_safe(sampler))
     with _friendly_errors():  # the studies that tuned on the same validation set before this one
         named = validation_set(study)
         reused = None if named is None else reuse_line(named, earlier_studies(study))

@@ -25,6 +25,7 @@ from tunesmith.cli._common import (
     _open,
     _summary,
     console,
+    shown_warnings,
     storage_option,
     storage_options,
     storage_url,
@@ -196,7 +197,7 @@ def run(
 
         study.set_attr("config", str(cfg.path))  # lets `tunesmith worker` join without --objective
         before_search(study, cfg, objective, workers=worker_count, executor=executor)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), shown_warnings() as said:
             # `_no_result` says it below, with exit code 1, once the summary and the report are out.
             warnings.simplefilter("ignore", NoFeasibleTrialWarning)
             result = study.optimize(
@@ -218,7 +219,8 @@ def run(
         kept = _kept(no_report)
         no_result = _no_result(study, result, kept)  # said with exit code 1 once the report is written
         # Why there is no result is said once, in that error: the notes and the summary say the rest, and point to it
-        _summary(study, _without_no_result(result, no_result), findings=findings, why_no_result_below=bool(no_result))
+        _summary(study, _without_no_result(result, no_result), findings=findings, why_no_result_below=bool(no_result),
+                 said=said)  # fmt: skip
         # Identify, Fix, Test: top candidates across seeds, the holdout opened once, the verdict; not before the
         # study's budget is spent (a run cut short by --trials leaves the rest of the search to come), nor without
         # the choice that the discipline judges with several objectives, nor without a result to judge.
@@ -348,9 +350,10 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
             f"storage {terminal_safe(redact_url(storage))}"
         )
         _state_training(study)
-        result = study.optimize(demo_study.objective, workers=workers, executor="processes", progress=show)
+        with shown_warnings() as said:
+            result = study.optimize(demo_study.objective, workers=workers, executor="processes", progress=show)
         findings, took = _analyse(study)
-        _summary(study, result, findings=findings)
+        _summary(study, result, findings=findings, said=said)
     if result.best is None:
         raise CliError("no trial completed: nothing to score on the holdout")
     from tunesmith.discipline.sequence import demo_verdict

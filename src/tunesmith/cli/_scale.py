@@ -21,6 +21,7 @@ from tunesmith.cli._common import (
     _open,
     console,
     no_study,
+    shown_warnings,
     storage_option,
 )
 from tunesmith.errors import StudyNotFound
@@ -250,10 +251,11 @@ def worker(
         ran, stop_reason = 0, "done"
         notes: dict[str, None] = {}  # each run's notes (inline switched to processes for a trial_timeout), once
         while True:
-            result = study.optimize(run_objective, workers=workers, executor=chosen, **limits)
+            with shown_warnings() as said:
+                result = study.optimize(run_objective, workers=workers, executor=chosen, **limits)
             ran += result.trials_run
             stop_reason = result.stop_reason
-            notes.update(dict.fromkeys(result.notes))
+            notes.update(dict.fromkeys(note for note in result.notes if note not in said))  # said as they came
             if not wait:
                 break
             # Others' trials still running are waited for; then the study is asked again, so that the line below
