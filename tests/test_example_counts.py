@@ -6,11 +6,13 @@ mixed them silently (only the ``n=`` beside each score differed)."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tunesmith as ts
+from tunesmith.report import write_report
 from tunesmith.report._data import report_data
 from tunesmith.report._shown import shown_best
 from tunesmith.study import ExampleCountWarning
@@ -33,7 +35,7 @@ def holdout(params: dict[str, float], seed: int) -> dict[str, np.ndarray]:
     return {"holdout_error": (np.random.default_rng(seed).random(300) < 0.1 + 0.1 * params["x"]).astype(float)}
 
 
-def test_a_study_resumed_on_another_set_warns_once_and_every_view_of_the_best_says_so() -> None:
+def test_a_study_resumed_on_another_set_warns_once_and_every_view_of_the_best_says_so(tmp_path: Path) -> None:
     study = ts.Study(SPACE, metric=ERROR, budget=ts.Budget(trials=5), storage="memory", name="s", seed=0)
     study.optimize(scored_on(150), progress=False)
     assert mixed_examples_note(study.trials, ERROR) is None
@@ -48,7 +50,13 @@ def test_a_study_resumed_on_another_set_warns_once_and_every_view_of_the_best_sa
     shown = shown_best(report_data(study))
     assert shown is not None and shown.caveats[0] == mixed_examples_note(study.trials, ERROR)
     verdict = ts.finalize(study, holdout, progress=False)
-    assert shown.caveats[0] in verdict.check("optimism").detail  # not compared on the same data, whatever it says
+    optimism = verdict.check("optimism").detail
+    assert shown.caveats[0] in optimism  # not compared on the same data, whatever it says
+    # It said so after it had said the opposite: "10 configurations compared on the same validation data; ...".
+    assert optimism.startswith("10 configurations compared on validation sets of different sizes;"), optimism
+    assert "the same validation data" not in optimism
+    page = write_report(study, tmp_path / "report.html").read_text()
+    assert "10 configurations compared on validation sets of different sizes." in page
     assert ("the trials' error was read from different numbers of validation examples (150 for 5 trials (#0, #1, #2 "
             "and 2 more), 300 for 5 trials (#5, #6, #7 and 2 more))") in shown.caveats[0]  # fmt: skip
 

@@ -1063,7 +1063,7 @@ def finalize(
         # Configurations read from different sets were not compared on the same data, whatever this estimate says.
         mixed = mixed_examples_note(own, study.metric)
         caveats += "" if mixed is None else f"; {mixed}"
-        compared = compared_text(optimism.compared, counted, set_name, across, optimism.estimate)
+        compared = compared_text(optimism.compared, counted, set_name, across, optimism.estimate, mixed=bool(mixed))
         checks.append(Check("optimism", True, f"{compared}; {optimism.detail}{caveats}",
                             checked=math.isfinite(optimism.estimate)))  # fmt: skip
     read = dict(scores)

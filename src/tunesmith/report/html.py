@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import time
@@ -200,7 +201,10 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
             out.append(section)
     for heading, body in (
         ("Baseline", _optional(data.attrs, BaselineAttr, _baseline_html)),
-        ("Optimism of the best validation score", _optional(data.attrs, OptimismAttr, _optimism_html)),
+        ("Optimism of the best validation score", _optional(
+            data.attrs, OptimismAttr,
+            functools.partial(_optimism_html, mixed=mixed_examples_note(data.records, data.metric) is not None),
+        )),
         ("Holdout openings", _optional(data.attrs, HoldoutLogAttr, _holdout_log_html)),
     ):
         if body is not None:
@@ -280,9 +284,10 @@ def _baseline_html(baseline: BaselineAttr) -> str:
     )
 
 
-def _optimism_html(optimism: OptimismAttr) -> str:
+def _optimism_html(optimism: OptimismAttr, *, mixed: bool = False) -> str:
+    """The optimism section (``mixed``: the trials' scores were read from validation sets of different sizes)."""
     compared = html.escape(compared_text(int(optimism.compared), optimism.earlier, optimism.validation_set,
-                                         optimism.across, optimism.estimate))  # fmt: skip
+                                         optimism.across, optimism.estimate, mixed=mixed))  # fmt: skip
     if optimism.estimate is None or optimism.corrected is None:  # the noise is unknown: the detail says why
         return f"<p>{compared}.</p><p>{html.escape(optimism.detail or '')}</p>"
     return (

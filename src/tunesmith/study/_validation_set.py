@@ -186,12 +186,15 @@ UNNAMED = (
 
 
 def compared_text(
-    compared: int, earlier: Mapping[str, int], name: str | None, across: float | None = None, own: float | None = None
-) -> str:
-    """``"40 configurations compared on the same validation data"``, and, when studies created before this one
-    compared more on it (``earlier``: how many, by study), how many, by which, on which set (``name``), with the
-    optimism of the best of them all (``across``) beside this study's own (``own``), when both are known."""
-    said = f"{compared} configurations compared on the same validation data"
+    compared: int, earlier: Mapping[str, int], name: str | None, across: float | None = None, own: float | None = None,
+    *, mixed: bool = False,
+) -> str:  # fmt: skip
+    """``"40 configurations compared on the same validation data"`` (``mixed``: their scores were read from
+    validation sets of different sizes, `mixed_examples_note`, which says which), and, when studies created before
+    this one compared more on it (``earlier``: how many, by study), how many, by which, on which set (``name``), with
+    the optimism of the best of them all (``across``) beside this study's own (``own``), when both are known."""
+    data = "validation sets of different sizes" if mixed else "the same validation data"
+    said = f"{compared} configurations compared on {data}"
     if not earlier:
         return said
     more = sum(earlier.values())
