@@ -327,7 +327,7 @@ def test_a_search_that_goes_on_after_the_holdout_was_opened_is_warned_and_the_ve
     ts.finalize(study, holdout)
     assert stale_note(study.attrs, study.trials) is None, "just judged: not stale"
     study.extend_budget(trials=8)
-    with pytest.warns(HoldoutSpentWarning, match="opened 1 time\\(s\\) already for trial #"):
+    with pytest.warns(HoldoutSpentWarning, match="opened once already for trial #"):
         result = study.optimize(noisy_objective)
     assert any("holdout of this study was opened" in note for note in result.notes)
     note = stale_note(study.attrs, study.trials)

@@ -61,6 +61,6 @@ def test_an_unforced_opening_while_the_first_is_being_scored_is_refused_and_the_
         return holdout(params, seed)
 
     ts.finalize(study, slow, progress=False)
-    assert refused and "opened 1 time(s) already" in str(refused[0])
+    assert refused and "opened once already" in str(refused[0])
     (entry,) = ts.Study.load("s", storage=url).attrs["holdout_log"]
     assert entry["forced"] is False and entry["scores"] is not None

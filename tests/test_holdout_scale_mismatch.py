@@ -89,7 +89,7 @@ def test_an_opening_after_a_voided_one_counts_so_a_third_needs_force() -> None:
     with pytest.raises(HoldoutScaleMismatch):
         ts.finalize(study, in_percent)
     ts.finalize(study, in_fractions)
-    with pytest.raises(HoldoutOpened, match="opened 1 time"):
+    with pytest.raises(HoldoutOpened, match="opened once"):
         ts.finalize(study, in_fractions)
 
 

@@ -102,7 +102,7 @@ def test_a_missing_objective_is_a_missing_metric_failure() -> None:
     result = s.optimize(lambda t: {"f1": 0.5}, n_trials=1, fail_fast=None)
     record = s.trials[0]
     assert record.state is TrialState.FAILED and record.kind is TrialKind.MISSING_METRIC
-    assert record.reason == "the result has no 'f2' (the study's objectives are 'f1', 'f2'); it has 1 key(s): ['f1']"
+    assert record.reason == "the result has no 'f2' (the study's objectives are 'f1', 'f2'); it has 1 key: ['f1']"
     assert result.trials_run == 1
 
 

@@ -73,4 +73,4 @@ def test_a_guardrail_metric_missing_from_the_result_is_said_with_what_the_result
     assert (record.state, record.kind) == (ts.TrialState.FAILED, ts.TrialKind.MISSING_METRIC)
     assert record.reason == ("guardrail metric 'latency_ms' missing from the result: the objective must return it "
                              "beside the metric, as every guardrail is judged on each finished trial; did you mean "
-                             "'latency'? it has 2 key(s): ['latency', 'loss']")  # fmt: skip
+                             "'latency'? it has 2 keys: ['latency', 'loss']")  # fmt: skip

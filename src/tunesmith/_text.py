@@ -18,7 +18,9 @@ import hashlib
 import re
 import unicodedata
 
-__all__ = ["ERROR_CHARS", "EXCERPT_CHARS", "bounded_error", "excerpt", "safe_file_name", "terminal_safe"]
+__all__ = [
+    "ERROR_CHARS", "EXCERPT_CHARS", "bounded_error", "counted", "excerpt", "safe_file_name", "terminal_safe", "times",
+]
 
 # Invisible characters that reorder the text around them (Trojan Source): shown, never obeyed.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -130,3 +132,14 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     three quarters from the head (the exception's type and the start of its message) and a quarter from the tail."""
     head = limit * 3 // 4
     return _cut(text, head, limit - head)
+
+
+def times(count: int) -> str:
+    """``once``, ``2 times``: how often something happened (``1 time(s)`` read as a form, not a sentence)."""
+    return "once" if count == 1 else f"{count} times"
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 key``, ``2 keys``: a count with its noun (``plural``: when it is not the noun with an s)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tunesmith._numbers import format_value
-from tunesmith._text import excerpt
+from tunesmith._text import counted, excerpt
 from tunesmith._validate import checked_arguments, real
 from tunesmith.errors import ConfigError
 
@@ -652,7 +652,7 @@ def keys_of(result: Mapping[str, Any], wanted: str, *, taken: Collection[str] = 
     listed = ", ".join(excerpt(repr(k), 80) for k in keys[:shown])
     more = f", and {len(keys) - shown} more" if len(keys) > shown else ""
     hint = f"did you mean {' or '.join(excerpt(repr(k), 80) for k in close)}? " if close else ""
-    return f"{hint}it has {len(keys)} key(s): [{listed}{more}]"
+    return f"{hint}it has {counted(len(keys), 'key')}: [{listed}{more}]"
 
 
 def unread_key(result: Mapping[str, Any], names: Collection[str], primary: str) -> str | None:

@@ -47,7 +47,7 @@ import numpy as np
 from tunesmith._noise import metric_noise
 from tunesmith._progress import Progress, check_progress
 from tunesmith._stable_name import callable_with, stable_name
-from tunesmith._text import excerpt
+from tunesmith._text import excerpt, times
 from tunesmith._validate import real
 from tunesmith.attributes import (
     BaselineAttr,
@@ -415,7 +415,7 @@ def _open(study: Study, force: bool, trial: int, name: str | None = None,
         if counted and not force:
             first = counted[0]
             raise HoldoutOpened(
-                f"the holdout of study {study.name!r} was opened {len(counted)} time(s) already (first for trial "
+                f"the holdout of study {study.name!r} was opened {times(len(counted))} already (first for trial "
                 f"#{first.trial} at {_utc(first.at)}): "
                 "a holdout is scored once, or it becomes another validation set; pass force=True (tunesmith "
                 "finalize --force) to open it again (the forcing is recorded and shown in the verdict)"
@@ -1184,7 +1184,7 @@ def _opened_across_studies(within: Check | None, name: str | None,
                                                             else "")  # fmt: skip
         detail = (
             f"a holdout set is opened once, across every study it judges, but the holdout {name!r} was opened "
-            f"{len(followed)} time(s) before by {len(studies)} other stud{'y' if len(studies) == 1 else 'ies'} on "
+            f"{times(len(followed))} before by {len(studies)} other stud{'y' if len(studies) == 1 else 'ies'} on "
             f"this storage: {shown}. What one search's holdout score showed informs the next (a tweaked space, a new "
             "study name), so this score is no longer an untouched estimate: split off a new, untouched holdout set "
             "and finalize on it; pass another holdout= name only if this truly is another set"

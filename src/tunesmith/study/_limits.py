@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunesmith._text import times
 from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import (
     Budget,
@@ -204,7 +205,7 @@ def holdout_spent_note(attrs: Mapping[str, Any]) -> str | None:
     trial = counted[-1].trial
     judged = "" if trial is None else f" for trial #{trial}"
     return (
-        f"the holdout of this study was opened {len(counted)} time(s) already{judged}: a trial that finishes "
+        f"the holdout of this study was opened {times(len(counted))} already{judged}: a trial that finishes "
         "now comes after it, and from then on the recorded verdict no longer judges the study as it stands (it is "
         "shown as stale); a new verdict needs a forced opening (finalize(..., force=True)), which it records; a "
         "search that goes on after seeing the holdout makes it one more validation set"
