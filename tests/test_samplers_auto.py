@@ -33,6 +33,13 @@ def test_a_low_dimensional_search_gets_a_gp_after_a_sobol_start() -> None:
     assert "Sobol" in why and "gp" in why
 
 
+def test_the_reason_counts_one_parameter_in_the_singular() -> None:
+    _, why = Auto().choose(Space({"lr": Float(1e-5, 1e-1, log=True)}), context(60))
+    assert why.startswith("gp: 1 parameter and a budget of 60 trials"), why  # it read "1 parameters"
+    _, why = Auto().choose(Space({"a": Choice([1, 2, 3])}), context(2))
+    assert why.startswith("grid: 1 parameter with at most"), why
+
+
 def test_a_large_space_gets_tpe() -> None:
     space = Space({f"x{i}": Float(0.0, 1.0) for i in range(20)})
     sampler, why = Auto().choose(space, context(60))
@@ -93,7 +100,7 @@ def test_early_stopping_without_a_small_trial_budget_gets_tpe_and_says_why() -> 
     study = ts.Study(LOW_DIM, metric="loss", scheduler=ts.ASHA(1, 27, 3), budget=ts.Budget(resource=2000),
                      storage="memory", seed=0)  # fmt: skip
     choice = study.info.attrs["sampler_choice"]
-    assert choice["sampler"]["name"] == "tpe" and "early stopping at 3 rung(s)" in choice["why"]
+    assert choice["sampler"]["name"] == "tpe" and "early stopping at 3 rungs" in choice["why"]
     small = ts.Study(LOW_DIM, metric="loss", scheduler=ts.ASHA(1, 27, 3), budget=ts.Budget(trials=60),
                      storage="memory", seed=0)  # fmt: skip
     assert small.info.attrs["sampler_choice"]["sampler"]["name"] == "gp"

@@ -9,6 +9,7 @@ generations, where an evolutionary search keeps improving the whole front at no 
 
 from __future__ import annotations
 
+from tunesmith._text import counted
 from tunesmith.context import SearchContext
 from tunesmith.samplers.base import Sampler
 from tunesmith.samplers.gp import GP
@@ -55,7 +56,7 @@ def choose_multiobjective(space: Space, context: SearchContext, gp: GP, tpe: TPE
     budget = "an unbounded budget" if trials is None else f"a budget of {trials} trials"
     how = "expected hypervolume improvement" if k <= 3 else "ParEGO (random Chebyshev scalarisations)"
     return gp, (
-        f"gp: {k} objectives, {d} parameters and {budget} - after {gp.startup_trials(space)} Sobol trials, "
+        f"gp: {k} objectives, {counted(d, 'parameter')} and {budget} - after {gp.startup_trials(space)} Sobol trials, "
         f"one GP per objective with {how} is the most sample-efficient"
         + (f" (MOTPE takes over after {MO_GP_MAX_TRIALS} trials)" if trials is None else "")
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._text import counted
 from tunesmith.context import SearchContext
 from tunesmith.samplers._auto_multiobjective import MO_GP_MAX_TRIALS, choose_multiobjective
 from tunesmith.samplers._objectives import is_multiobjective
@@ -108,11 +109,12 @@ class Auto(Sampler):
             if trials is not None and trials < size:
                 # The budget covers part of the grid: in grid order it would be one corner, all first values.
                 return Grid(shuffle=True), (
-                    f"grid: {d} parameter(s) with at most {GRID_MAX_VALUES} values each ({size} configurations), "
-                    f"visited in a shuffled order - a budget of {trials} trials covers {trials} of them"
+                    f"grid: {counted(d, 'parameter')} with at most {GRID_MAX_VALUES} values each ({size} "
+                    f"configurations), visited in a shuffled order - a budget of {trials} trials covers {trials} of "
+                    "them"
                 )
             return Grid(), (
-                f"grid: {d} parameter(s) with at most {GRID_MAX_VALUES} values each "
+                f"grid: {counted(d, 'parameter')} with at most {GRID_MAX_VALUES} values each "
                 f"({size} configurations) - a tiny space is covered exhaustively"
             )
         if is_multiobjective(context):
@@ -122,7 +124,7 @@ class Auto(Sampler):
         cost = context.trial_cost
         if context.rungs and (trials is None or trials > GP_MAX_TRIALS):
             return self._tpe, (
-                f"tpe: early stopping at {len(context.rungs) - 1} rung(s) and "
+                f"tpe: early stopping at {counted(len(context.rungs) - 1, 'rung')} and "
                 + ("an unbounded trial budget" if trials is None else f"a budget of {trials} trials")
                 + f" - after {self._tpe.startup_trials(space)} Sobol trials, TPE reads hundreds of trials stopped "
                 "at low rungs at milliseconds per suggestion, where a GP's cost grows with them"
@@ -159,7 +161,7 @@ class Auto(Sampler):
         budget = "an unbounded budget" if trials is None else f"a budget of {trials} trials"
         successor = "CMA-ES" if self.continuous_dominated(space) else "TPE"
         return self._gp, (
-            f"gp: {d} parameters and {budget} - after {self._gp.startup_trials(space)} Sobol trials, "
+            f"gp: {counted(d, 'parameter')} and {budget} - after {self._gp.startup_trials(space)} Sobol trials, "
             "Gaussian-process BO is the most sample-efficient for expensive low-dimensional searches"
             + (f" ({successor} takes over after {GP_MAX_TRIALS} trials)" if trials is None else "")
         )
