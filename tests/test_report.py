@@ -307,6 +307,19 @@ def test_the_html_importance_section_carries_its_caveat_beside_the_figure(tmp_pa
     assert "the shares divide noise" not in diagnosis
 
 
+
+def test_a_study_whose_trials_report_no_steps_gets_a_line_for_its_learning_curves_not_an_empty_figure(
+    tmp_path: Path,
+) -> None:
+    space = ts.Space({"a": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metric="loss", storage="memory", seed=1, sampler="random", budget=ts.Budget(trials=5))
+    study.optimize(lambda t: t.params["a"])  # a result, no step
+    page = write_report(study, tmp_path / "flat.html").read_text()
+    section = page.split("<h2>Learning curves</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "No trial reported &#x27;loss&#x27; at a step: report it in the training loop" in section, section
+    assert 'class="ts-figure"' not in section  # the figure drew empty axes
+
+
 AB = ts.Space({"a": ts.Float(0.0, 1.0), "b": ts.Float(0.0, 1.0)})
 
 

@@ -169,13 +169,18 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
         out.append(_Section("Early signal", f"<p>{html.escape(lines[0])}</p>" + (f"<ul>{items}</ul>" if items else "")))
     out.append(_Section("Optimisation history", "", plots.history(data)))
-    out.append(
-        _Section(
-            "Learning curves",
-            "<p>Colour shows each trial's failure signature; the buttons switch to its state.</p>",
-            plots.learning_curves(data, found.diagnosis),
+    if any(record.curve(data.metric.name) for record in data.valid):
+        out.append(
+            _Section(
+                "Learning curves",
+                "<p>Colour shows each trial's failure signature; the buttons switch to its state.</p>",
+                plots.learning_curves(data, found.diagnosis),
+            )
         )
-    )
+    else:  # an empty figure's axes said nothing the diagnosis does not say in words
+        out.append(_Section("Learning curves", f"<p>No trial reported {html.escape(repr(data.metric.name))} at a "
+                                               "step: report it in the training loop (trial.report) to see its "
+                                               "curves and their failure signatures.</p>"))  # fmt: skip
     out.append(
         _Section(
             "Hyperparameter importance",
