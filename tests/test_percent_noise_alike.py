@@ -52,3 +52,14 @@ def test_the_re_runs_mean_reads_a_perfect_percentage_on_its_scale() -> None:
     assert as_fraction is not None and as_percent is not None
     assert as_fraction[1] is not None and as_percent[1] is not None
     assert as_percent[1].stderr == pytest.approx(100.0 * as_fraction[1].stderr)
+
+
+def test_a_standard_error_the_objective_recorded_itself_is_named_as_such_not_as_per_example_values() -> None:
+    """A bootstrap standard error given as ``stderr:auc`` (no ``count:auc`` beside it, so no values behind it) was
+    named "per-example values" in the gap check's noise."""
+    from tunesmith._noise import noise_of
+
+    given = noise_of({"auc": 0.9, "stderr:auc": 0.01}, "auc")
+    assert given is not None and given.source == "its recorded stderr:auc"
+    read = noise_of({"auc": 0.9, "stderr:auc": 0.01, "count:auc": 300.0}, "auc")
+    assert read is not None and read.source == "300 examples"

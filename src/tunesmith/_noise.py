@@ -49,7 +49,8 @@ def noise_of(metrics: Mapping[str, float], name: str, scale: float = 1.0) -> Noi
         if stderr == 0:  # every example alike: a perfect (or nil) score still carries its sampling noise
             return _all_alike(metrics.get(name), count, scale)
         examples = int(count) if count and count >= 2 else None
-        return Noise(float(stderr), f"{int(count)} examples" if count else "per-example values", examples)
+        # Without a count the objective gave the standard error itself (a bootstrap's, say), no values behind it.
+        return Noise(float(stderr), f"{int(count)} examples" if count else f"its recorded {STDERR}{name}", examples)
     folds = folds_of(metrics, name)
     if len(folds) >= 2:
         return Noise(statistics.stdev(folds) / math.sqrt(len(folds)), f"{len(folds)} folds", dof=len(folds) - 1)
