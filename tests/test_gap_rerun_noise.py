@@ -140,3 +140,22 @@ def test_runs_that_agree_to_rounding_measure_no_seed_noise_and_no_optimism_is_re
     optimism, gap = verdict.check("optimism").detail, verdict.check("holdout gap").detail
     assert "seed noise" not in optimism and "their noise is unknown" in optimism
     assert "of which about" not in gap and "no noise is known" in gap
+
+
+def test_a_validation_noise_read_from_seed_re_runs_takes_the_validation_sets_sampling_noise_as_the_holdouts() -> None:
+    """The search's scores are single numbers, re-run on seeds that barely move them; the holdout gives 200
+    per-example values. Re-runs on the same validation examples cannot measure how easy those examples happened to
+    be, which moves the gap as much as the holdout's own draw does: read at the seed spread alone, a gap of 8 points
+    against a 2-point limit failed as overfitting beyond noise (its bound 8 - 1.645 x 2.8 = 3.4 points); with the
+    validation set's sampling noise taken as the holdout's it is within noise of the limit."""
+    study = ts.Study(SPACE, metric=METRIC, sampler="random", budget=ts.Budget(trials=1), storage="memory", seed=0)
+    study.optimize(lambda trial: {"score": 0.88}, progress=False)
+    seeds = seed_list(0, 3)
+    ts.validate_top(study, lambda trial: {"score": 0.88 + 0.002 * (seeds.index(trial.seed) - 1)}, k=1, seeds=3,
+                    progress=False)  # fmt: skip
+    right = np.array([1.0] * 160 + [0.0] * 40)  # 0.80 on 200 holdout examples: a standard error of 2.8 points
+    gap = ts.finalize(study, lambda params, seed: {"holdout_score": right}).check("holdout gap")
+    assert gap.passed and not gap.decided, gap.detail
+    assert "the validation set's sampling noise, which re-runs on its examples cannot measure" in gap.detail
+    holdout = float(right.std(ddof=1) / math.sqrt(len(right)))
+    assert study.attrs["holdout"]["gap_stderr"] > math.sqrt(2) * holdout  # both sets' draws, and the seeds'

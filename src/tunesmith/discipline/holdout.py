@@ -1026,10 +1026,13 @@ def finalize(
     selection = _selection(study, validation, optimism)
     unit = point_unit(study.metric)
     seen = [holdout_score, *_validation_scores(study)]
+    holdout_noise = noise_of(scores, key, unit)
+    validation_noise = _validation_noise(record, study.metric, _run_spread(entry), selection)
     gap = gap_test(
         study.metric, validation, holdout_score,
-        validation_noise=_validation_noise(record, study.metric, _run_spread(entry), selection),
-        holdout_noise=noise_of(scores, key, unit),
+        validation_noise=validation_noise if metric_noise(record.metrics, study.metric) is not None
+        else _with_set_noise(validation_noise, holdout_noise),
+        holdout_noise=holdout_noise,
         threshold=limits.gap, points=scored_in_points(study.metric, seen),
         selection=selection, compared=optimism.compared if optimism else 1,
         estimate=optimism.estimate if optimism is not None and optimism.measured else None,
@@ -1329,6 +1332,24 @@ def _validation_noise(record: TrialRecord, metric: Metric, spread: tuple[float, 
     return Noise(std * widening, f"one run's spread over {source}, x{widening:.2f}: {why}", floor=std)
 
 
+def _with_set_noise(validation: Noise | None, holdout: Noise | None) -> Noise | None:
+    """``validation``, a noise read from seed re-runs alone (``floor``: the seed spread), with the validation set's own
+    sampling noise, unmeasured, taken as the holdout's (sets of similar size, as `gap_test` takes an unmeasured side):
+    re-runs on the same validation examples do not move which examples they are, yet an easier validation set moves
+    the gap as a harder holdout does. Without it the holdout gap read the search's single run of a 200-example
+    validation set at its seed spread alone and failed the search as overfitted in 3% of studies with nothing to
+    find. A per-example or per-fold noise has it already (the callers pass it unchanged), and a validation noise
+    unknown `gap_test` takes as the holdout's."""
+    if validation is None or holdout is None or validation.floor <= 0 or not holdout.stderr > 0:
+        return validation
+    return Noise(
+        math.hypot(validation.stderr, holdout.stderr),
+        f"{validation.source}; and the validation set's sampling noise, which re-runs on its examples cannot "
+        "measure, taken as the holdout's",
+        floor=validation.floor,
+    )  # fmt: skip
+
+
 def _run_spread(entry: SeedCandidateAttr | None) -> tuple[float, int, str] | None:
     """The standard deviation of one run of the chosen configuration across seeds, how many runs measured it and
     which, in words (``None``: fewer than two). The confirmation runs on fresh seeds after the pick when there are
@@ -1444,7 +1465,8 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     unseen = _unseen_runs(study, record, entry, metric)
     if unseen is not None:
         seen = [holdout, unseen.mean, *_validation_scores(study, metric)]
-        test = gap_test(metric, unseen.mean, holdout, validation_noise=unseen.noise, holdout_noise=holdout_noise,
+        validation_noise = unseen.noise if unseen.sampled else _with_set_noise(unseen.noise, holdout_noise)
+        test = gap_test(metric, unseen.mean, holdout, validation_noise=validation_noise, holdout_noise=holdout_noise,
                         threshold=threshold, points=scored_in_points(metric, seen))  # fmt: skip
         searched = (f"the search's run, {validation:.4g}, which the choice read ({read}), is not compared" if read
                     else f"not the search's run, {validation:.4g}")  # fmt: skip
@@ -1454,6 +1476,8 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     seen = [holdout, *_validation_scores(study, metric)]
     spread = _objective_spread(study, record, entry, metric)
     noise = _validation_noise(record, metric, None if spread is None else spread[1:], 0.0)
+    if metric_noise(record.metrics, metric) is None:  # read from the seeds alone
+        noise = _with_set_noise(noise, holdout_noise)
     points = scored_in_points(metric, seen)
     test = gap_test(metric, validation, holdout, validation_noise=noise, holdout_noise=holdout_noise,
                     threshold=threshold, points=points)  # fmt: skip
@@ -1526,6 +1550,7 @@ class _Unseen:
     mean: float
     noise: Noise | None
     source: str
+    sampled: bool = True  # whether ``noise`` holds the validation set's sampling noise (the runs' own, per example)
 
 
 def _unseen_runs(study: Study, record: TrialRecord, entry: SeedCandidateAttr | None,
@@ -1574,7 +1599,7 @@ def _unseen_runs(study: Study, record: TrialRecord, entry: SeedCandidateAttr | N
     said = f"{within[0].source} a run" if within else "no per-example noise"
     noise = Noise(math.hypot(seeds, typical), f"{count} runs' spread {std:.3g} (over their mean and the holdout's "
                   f"one seed) and {said}", floor=seeds, dof=dof)  # fmt: skip
-    return _Unseen(mean, noise, source)
+    return _Unseen(mean, noise, source, sampled=typical > 0)
 
 
 def _beyond_the_luckiest(study: Study, metric: Metric, test: GapTest, validation: tuple[float, Noise | None],
