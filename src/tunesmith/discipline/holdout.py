@@ -1337,9 +1337,9 @@ def _with_set_noise(validation: Noise | None, holdout: Noise | None) -> Noise | 
     sampling noise, unmeasured, taken as the holdout's (sets of similar size, as `gap_test` takes an unmeasured side):
     re-runs on the same validation examples do not move which examples they are, yet an easier validation set moves
     the gap as a harder holdout does. Without it the holdout gap read the search's single run of a 200-example
-    validation set at its seed spread alone and failed the search as overfitted in 3% of studies with nothing to
-    find. A per-example or per-fold noise has it already (the callers pass it unchanged), and a validation noise
-    unknown `gap_test` takes as the holdout's."""
+    validation set at its seed spread alone and failed the search as overfitted in 6% of studies with nothing to
+    find, 10% with a gap at the limit (`benchmarks.discipline --part floats`). A per-example or per-fold noise has
+    it already (the callers pass it unchanged), and a validation noise unknown `gap_test` takes as the holdout's."""
     if validation is None or holdout is None or validation.floor <= 0 or not holdout.stderr > 0:
         return validation
     return Noise(
