@@ -67,3 +67,26 @@ def test_a_define_by_run_study_takes_a_baseline_name_its_trials_will_ask_for(tmp
     study.optimize(by_name)
     with pytest.raises(ts.SpaceError, match="did you mean 'lr'"):
         study.declare_baseline({"lrr": 0.01})
+
+
+def test_a_scikit_learn_search_takes_a_baseline_in_its_estimators_terms(tmp_path: Path) -> None:
+    """A list of dicts keeps ``kernel`` apart per dict (``kernel@0``, ``kernel@1``); the baseline names the
+    estimator's ``kernel``, which the search's objective hands to ``set_params``."""
+    from scipy.stats import loguniform
+    from sklearn.datasets import load_iris
+    from sklearn.svm import SVC
+
+    from tunesmith.integrations._sklearn_space import EstimatorParamsAttr
+    from tunesmith.study._known import SKLEARN_PARAMS
+
+    assert EstimatorParamsAttr.KEY == SKLEARN_PARAMS
+    x, y = load_iris(return_X_y=True)
+    distributions = [{"kernel": ["linear"], "C": loguniform(1e-2, 1e2)},
+                     {"kernel": ["rbf"], "C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-3, 1.0)}]  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'svc.db'}"
+    search = ts.TunesmithSearchCV(SVC(), distributions, n_iter=4, storage=url, study_name="svc", random_state=0)
+    search.fit(x, y)
+    study = ts.Study.load("svc", storage=url)
+    assert "kernel" not in study.space
+    baseline = ts.evaluate_baseline(study, search.seed_objective(x, y), params={"kernel": "rbf", "C": 1.0}, seeds=2)
+    assert baseline.mean > 0.9

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENQUEUE_ID",
+    "SKLEARN_PARAMS",
     "EnqueuedParameterUnusedWarning",
     "Known",
     "KnownConfigs",
@@ -439,11 +440,19 @@ def refuse_unknown_names(space: Space, params: Mapping[str, Any], what: str, *, 
         )
 
 
+# `integrations._sklearn_space.EstimatorParamsAttr.KEY`, which this layer cannot import: a `TunesmithSearchCV` study's.
+SKLEARN_PARAMS = "sklearn_params"
+
+
 def refuse_unread_baseline(study: Study, params: Mapping[str, Any], what: str = "baseline") -> None:
     """Refuse a baseline configuration with a name the study's space lacks, before it is recorded or run: a typo of
     a parameter's name (the objective then ran the baseline without it, or failed every run on a KeyError) and, once
     the study's trials showed its objective reads only its given space, any new name, whose value no run would read
-    while the verdict's baseline claimed it."""
+    while the verdict's baseline claimed it. A scikit-learn search's study is left alone: its baseline is in the
+    estimator's terms (``kernel``, where its space keeps ``kernel@0`` and ``kernel@1`` apart), and its objective
+    hands every name to the estimator's ``set_params``, which refuses a name it lacks."""
+    if SKLEARN_PARAMS in study.attrs:
+        return
     space = study._defined.refresh(study.attrs)
     unread = None
     if _why_no_new_names(study, space, study.trials) is not None:
