@@ -142,4 +142,3 @@ def times(count: int) -> str:
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``1 key``, ``2 keys``: a count with its noun (``plural``: when it is not the noun with an s)."""
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
-
