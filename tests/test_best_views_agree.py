@@ -207,7 +207,7 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ts.Study]:
 
 
 def _near_note(status: str) -> str:
-    found = re.search(r"\d+ more trial\(s\) \(.*?\) are dominated by the front only within the recorded noise.*?;"
+    found = re.search(r"\d+ more trials? \(.*?\) (?:is|are) dominated by the front only within the recorded noise.*?;"
                       r" more examples per trial would[^;]*?(?= hypervolume|$)", status)  # fmt: skip
     assert found is not None, status
     return found.group(0)

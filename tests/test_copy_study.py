@@ -95,7 +95,7 @@ def test_a_study_with_running_trials_is_not_copied(tmp_path: Path) -> None:
     study = _study(source)
     study.extend_budget(trials=5)
     study.ask()
-    with pytest.raises(ts.StudyInUse, match=r"1 running trial\(s\) \(#4\), so it is not copied: a copy is a snapshot"):
+    with pytest.raises(ts.StudyInUse, match=r"1 running trial \(#4\), so it is not copied: a copy is a snapshot"):
         ts.copy_study("s", source, target)
     assert ts.Study.names(target) == []
 

@@ -55,7 +55,7 @@ def test_a_study_with_a_running_trial_is_kept_unless_forced(tmp_path: Path) -> N
         ts.delete_study("s", url)
     assert refused.value.running == (running.number,)
     said = str(refused.value)
-    assert f"1 running trial(s) (#{running.number} on " in said
+    assert f"1 running trial (#{running.number} on " in said
     assert re.search(r"last heard \d+ s ago\)", said), said
     assert "tunesmith delete s --force" in said
     assert len(ts.Study.load("s", url).trials) == 4, "a refused deletion deletes nothing"
@@ -79,7 +79,7 @@ def test_a_study_that_opened_the_holdout_is_kept_unless_forced(tmp_path: Path) -
     assert deleted.lines()[1:] == [
         "3 configurations it compared on validation set 'val-2026' are no longer counted by the studies on this "
         "storage that tune on that set: their optimism now leaves them out",
-        "its 1 holdout opening(s) went with it: a later study's finalize no longer knows that holdout set was read",
+        "its 1 holdout opening went with it: a later study's finalize no longer knows that holdout set was read",
     ]
 
 
@@ -132,7 +132,7 @@ def test_the_command_asks_first_and_refuses_to_guess_without_a_terminal(
     assert ts.Study.names(url) == ["s"]
     result = CliRunner().invoke(cli, ["delete", "s", "--storage", url], input="y\n")
     assert result.exit_code == 0, result.output
-    assert _flat(f"delete study 's' and its 3 trial(s) from {url}? [y/N]") in _flat(result.output)
+    assert _flat(f"delete study 's' and its 3 trials from {url}? [y/N]") in _flat(result.output)
     assert ts.Study.names(url) == []
 
 
@@ -143,7 +143,7 @@ def test_the_command_keeps_a_study_with_running_trials_in_one_line_until_forced(
     study.ask()
     result = CliRunner().invoke(cli, ["delete", "s", "--storage", url, "--yes"])
     assert result.exit_code == 1
-    assert "Traceback" not in result.output and _flat("has 1 running trial(s)") in _flat(result.output)
+    assert "Traceback" not in result.output and _flat("has 1 running trial") in _flat(result.output)
     result = CliRunner().invoke(cli, ["delete", "s", "--storage", url, "--yes", "--force"])
     assert result.exit_code == 0, result.output
     assert ts.Study.names(url) == []

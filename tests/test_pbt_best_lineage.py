@@ -193,7 +193,7 @@ def test_the_importance_note_names_the_continuations_left_out(tmp_path: Path) ->
     named = ", ".join(f"#{n}" for n in continued[:5])
     found = analyse(report_data(study))
     assert found.importance_note is not None
-    assert (f"{len(continued)} PBT continuation(s) ({named} and {len(continued) - 5} more) left out of importance"
+    assert (f"{len(continued)} PBT continuations ({named} and {len(continued) - 5} more) left out of importance"
             in found.importance_note)  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith._attributes_judging import HoldoutLogAttr
+from tunesmith._text import counted
 from tunesmith.attributes import CheckpointRootAttr, CopiesAttr, CopyAttr, ValidationSetAttr, read_attr
 from tunesmith.errors import ConfigError, DeletionRefused, StudyInUse, StudyNotFound
 from tunesmith.storage import Storage, open_storage
@@ -84,8 +85,8 @@ class DeletedStudy:
             )
         if self.holdout_openings:
             said.append(
-                f"its {self.holdout_openings} holdout opening(s) went with it: a later study's finalize no longer "
-                "knows that holdout set was read"
+                f"its {counted(self.holdout_openings, 'holdout opening')} went with it: a later study's finalize no "
+                "longer knows that holdout set was read"
             )
         if self.checkpoint_folder:
             said.append(f"its checkpoint files are left in {self.checkpoint_folder}: remove the folder when done")
@@ -242,9 +243,10 @@ def _copy(source: Storage, target: Storage, name: str, to_name: str | None) -> C
     where, to = _where(source), _where(target)
     if running:
         raise StudyInUse(
-            f"study {info.name!r} has {len(running)} running trial(s) ({', '.join(f'#{r.number}' for r in running)}),"
-            " so it is not copied: a copy is a snapshot, and their workers would go on writing their results to "
-            f"{where} alone. Copy it once they end (tunesmith status {shlex.quote(info.name)} shows them)",
+            f"study {info.name!r} has {counted(len(running), 'running trial')} "
+            f"({', '.join(f'#{r.number}' for r in running)}), so it is not copied: a copy is a snapshot, and their "
+            f"workers would go on writing their results to {where} alone. Copy it once they end (tunesmith status "
+            f"{shlex.quote(info.name)} shows them)",
             tuple(r.number for r in running),
         )
     try:
@@ -359,9 +361,9 @@ def _running_text(name: str, records: list[TrialRecord], store: Storage) -> str:
     ) + ("; ..." if len(running) > 5 else "")  # fmt: skip
     status = f"tunesmith status {shlex.quote(name)} --storage {shlex.quote(_where(store))}"
     return (
-        f"study {name!r} has {len(running)} running trial(s) ({shown}), so it is not deleted: their workers would "
-        f"go on writing to a study that is gone. Stop them first ({status} shows them), or, when their workers are "
-        "gone for good (a machine that died), delete it anyway with force=True "
+        f"study {name!r} has {counted(len(running), 'running trial')} ({shown}), so it is not deleted: their "
+        f"workers would go on writing to a study that is gone. Stop them first ({status} shows them), or, when "
+        "their workers are gone for good (a machine that died), delete it anyway with force=True "
         f"(tunesmith delete {shlex.quote(name)} --force)"
     )
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tunesmith._text import terminal_safe
+from tunesmith._text import counted, terminal_safe
 from tunesmith.attributes import ObjectiveReferenceAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
@@ -332,7 +332,7 @@ def delete(study_name: str, storage: str, yes: bool, force: bool) -> None:
             raise no_study(study_name, store, storage) from None
         if not yes:
             held = len(store.get_trials(info.id))
-            question = f"delete study {info.name!r} and its {held} trial(s) from {redact_url(storage)}?"
+            question = f"delete study {info.name!r} and its {counted(held, 'trial')} from {redact_url(storage)}?"
             if not _answerable():
                 raise CliError(f"tunesmith delete asks before it deletes ({question}), but there is no terminal to "
                                "answer on: pass --yes to delete without asking")  # fmt: skip

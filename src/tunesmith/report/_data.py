@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunesmith._noise import metric_noise, point_unit
+from tunesmith._text import counted
 from tunesmith.analysis import (
     Diagnosis,
     EarlySignal,
@@ -612,8 +613,9 @@ def _continuations_note(continued: Sequence[int]) -> str | None:
     if not continued:
         return None
     named = _numbers_named(continued, CONTINUATIONS_NAMED)
-    return (f"{len(continued)} PBT continuation(s) ({named}) left out of importance: each trained its ancestors' "
-            "parameters before its own, so its score measures a schedule, not its parameters from scratch")  # fmt: skip
+    return (f"{counted(len(continued), 'PBT continuation')} ({named}) left out of importance: each trained its "
+            "ancestors' parameters before its own, so its score measures a schedule, not its parameters from "
+            "scratch")  # fmt: skip
 
 
 def _importance_at_rung(

@@ -445,7 +445,9 @@ def near_front_note(data: ReportData) -> str | None:
         return None
     named = ", ".join(f"#{r.number}" for r in near[:NEAR_NAMED])
     more = f" and {len(near) - NEAR_NAMED} more" if len(near) > NEAR_NAMED else ""
-    return (f"{len(near)} more trial(s) ({named}{more}) are dominated by the front only within the recorded noise of "
+    are = "is" if len(near) == 1 else "are"
+    return (f"{len(near)} more {'trial' if len(near) == 1 else 'trials'} ({named}{more}) {are} dominated by the front "
+            "only within the recorded noise of "
             "the objectives (no front member that dominates one does so beyond one-sided 95% of the difference's "
             "standard error on every objective): the data cannot tell them from the front; more examples per trial "
             "would narrow the standard errors, which may then tell them apart")  # fmt: skip
