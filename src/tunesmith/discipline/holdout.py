@@ -1027,11 +1027,9 @@ def finalize(
     unit = point_unit(study.metric)
     seen = [holdout_score, *_validation_scores(study)]
     holdout_noise = noise_of(scores, key, unit)
-    validation_noise = _validation_noise(record, study.metric, _run_spread(entry), selection)
     gap = gap_test(
         study.metric, validation, holdout_score,
-        validation_noise=validation_noise if metric_noise(record.metrics, study.metric) is not None
-        else _with_set_noise(validation_noise, holdout_noise),
+        validation_noise=_validation_noise(record, study.metric, _run_spread(entry), selection, holdout_noise),
         holdout_noise=holdout_noise,
         threshold=limits.gap, points=scored_in_points(study.metric, seen),
         selection=selection, compared=optimism.compared if optimism else 1,
@@ -1312,12 +1310,12 @@ def _other_rows(study: Study, record: TrialRecord, scores: Mapping[str, float], 
 
 
 def _validation_noise(record: TrialRecord, metric: Metric, spread: tuple[float, int, str] | None,
-                      selection: float) -> Noise | None:  # fmt: skip
+                      selection: float, holdout: Noise | None) -> Noise | None:  # fmt: skip
     """The noise of ``metric``'s validation score of ``record``: its per-example or per-fold standard error, else,
     when it was re-run across seeds, the spread of one run (``spread``: `_run_spread`, `_objective_spread`; the
     search scored it once, on one seed), widened by `_few_runs_widening` for the few runs it was read on and for
     ``selection`` (the optimism `gap_test` is given to take back, in the metric's units), which was read at the
-    same spread."""
+    same spread, together with the validation set's sampling noise taken as ``holdout``'s (`_with_set_noise`)."""
     noise = metric_noise(record.metrics, metric)
     if noise is not None or spread is None:
         return noise
@@ -1329,7 +1327,8 @@ def _validation_noise(record: TrialRecord, metric: Metric, spread: tuple[float, 
     why = (f"{runs} runs measure it loosely, and the optimism taken back was read at it (noncentral Student's t, "
            f"{runs - 1} degrees of freedom)") if shift > 0 else (
            f"{runs} runs measure it loosely (Student's t, {runs - 1} degrees of freedom)")  # fmt: skip
-    return Noise(std * widening, f"one run's spread over {source}, x{widening:.2f}: {why}", floor=std)
+    return _with_set_noise(Noise(std * widening, f"one run's spread over {source}, x{widening:.2f}: {why}", floor=std),
+                           holdout)  # fmt: skip
 
 
 def _with_set_noise(validation: Noise | None, holdout: Noise | None) -> Noise | None:
@@ -1339,7 +1338,7 @@ def _with_set_noise(validation: Noise | None, holdout: Noise | None) -> Noise | 
     the gap as a harder holdout does. Without it the holdout gap read the search's single run of a 200-example
     validation set at its seed spread alone and failed the search as overfitted in 6% of studies with nothing to
     find, 10% with a gap at the limit (`benchmarks.discipline --part floats`). A per-example or per-fold noise has
-    it already (the callers pass it unchanged), and a validation noise unknown `gap_test` takes as the holdout's."""
+    it already (its callers read one first), and a validation noise unknown `gap_test` takes as the holdout's."""
     if validation is None or holdout is None or validation.floor <= 0 or not holdout.stderr > 0:
         return validation
     return Noise(
@@ -1475,9 +1474,7 @@ def _objective_gap(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
                       f"{test.detail}{read_relative(metric, seen)}")  # fmt: skip
     seen = [holdout, *_validation_scores(study, metric)]
     spread = _objective_spread(study, record, entry, metric)
-    noise = _validation_noise(record, metric, None if spread is None else spread[1:], 0.0)
-    if metric_noise(record.metrics, metric) is None:  # read from the seeds alone
-        noise = _with_set_noise(noise, holdout_noise)
+    noise = _validation_noise(record, metric, None if spread is None else spread[1:], 0.0, holdout_noise)
     points = scored_in_points(metric, seen)
     test = gap_test(metric, validation, holdout, validation_noise=noise, holdout_noise=holdout_noise,
                     threshold=threshold, points=points)  # fmt: skip

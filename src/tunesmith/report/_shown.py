@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._text import counted
 from tunesmith.analysis._common import format_value
 from tunesmith.attributes import SeedStabilityAttr, VerdictAttr, read_attr
 from tunesmith.budget import Budget, BudgetUsage, plain_number
@@ -446,11 +447,10 @@ def near_front_note(data: ReportData) -> str | None:
     named = ", ".join(f"#{r.number}" for r in near[:NEAR_NAMED])
     more = f" and {len(near) - NEAR_NAMED} more" if len(near) > NEAR_NAMED else ""
     are = "is" if len(near) == 1 else "are"
-    return (f"{len(near)} more {'trial' if len(near) == 1 else 'trials'} ({named}{more}) {are} dominated by the front "
-            "only within the recorded noise of "
-            "the objectives (no front member that dominates one does so beyond one-sided 95% of the difference's "
-            "standard error on every objective): the data cannot tell them from the front; more examples per trial "
-            "would narrow the standard errors, which may then tell them apart")  # fmt: skip
+    return (f"{counted(len(near), 'more trial')} ({named}{more}) {are} dominated by the front only within the "
+            "recorded noise of the objectives (no front member that dominates one does so beyond one-sided 95% of the "
+            "difference's standard error on every objective): the data cannot tell them from the front; more examples "
+            "per trial would narrow the standard errors, which may then tell them apart")  # fmt: skip
 
 
 def no_feasible_note(data: ReportData) -> str | None:

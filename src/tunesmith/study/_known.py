@@ -346,17 +346,13 @@ def checked_params(
             if learns and not close and isinstance(name, str) and name:
                 out[name] = _unlearned(name, value, what)
                 continue
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            later = f"; {refused_new}" if refused_new else ""
+            later = refused_new or None
             if learns and close:
                 later = (
-                    f"; if {name!r} is a new parameter the objective asks for by name, enqueue it once a trial has "
+                    f"if {name!r} is a new parameter the objective asks for by name, enqueue it once a trial has "
                     "asked for it, or add it to the space"
                 )
-            raise SpaceError(
-                f"{what}: {name!r} is not a parameter of the space, got {name}={value!r}: {hint}"
-                f"the space has {', '.join(space) or 'no parameters'}{later}"
-            )
+            raise _not_in_space(what, name, repr(value), space, close, later)
         out[name] = plain(space[name], value)
         given = out[name]
         integral = isinstance(space[name], Int)
@@ -430,14 +426,16 @@ def refuse_unknown_names(space: Space, params: Mapping[str, Any], what: str, *, 
         if name in space:
             continue
         close = difflib.get_close_matches(str(name), list(space), n=1)
-        if not close and refused_new is None:
-            continue
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        why = f"; {refused_new}" if refused_new is not None else ""
-        raise SpaceError(
-            f"{what}: {name!r} is not a parameter of the space, got {name}={excerpt(repr(value))}: {hint}the space "
-            f"has {', '.join(space) or 'no parameters'}{why}"
-        )
+        if close or refused_new is not None:
+            raise _not_in_space(what, name, excerpt(repr(value)), space, close, refused_new)
+
+
+def _not_in_space(what: str, name: Any, shown: str, space: Space, close: Sequence[str], why: str | None) -> SpaceError:
+    """The refusal of ``name`` (its value ``shown``), which ``space`` lacks: the close name it may mean (``close``),
+    the space's names, and ``why`` the study takes no new one, with the fix (``None``: nothing to add)."""
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return SpaceError(f"{what}: {name!r} is not a parameter of the space, got {name}={shown}: {hint}the space has "
+                      f"{', '.join(space) or 'no parameters'}{'' if why is None else f'; {why}'}")  # fmt: skip
 
 
 # `integrations._sklearn_space.EstimatorParamsAttr.KEY`, which this layer cannot import: a `TunesmithSearchCV` study's.
