@@ -40,6 +40,20 @@ def test_the_reason_counts_one_parameter_in_the_singular() -> None:
     assert why.startswith("grid: 1 parameter with at most"), why
 
 
+def test_the_reason_names_a_budget_without_a_trial_count_as_bounded() -> None:
+    # It read "an unbounded budget" for a study given an hour.
+    hour = SearchContext(metric=Metric("loss"), budget=ts.Budget(wall_time="1h"))
+    _, why = Auto().choose(LOW_DIM, hour)
+    assert why.startswith("gp: 3 parameters and a budget with no trial count (wall_time=3600s) - "), why
+    assert f"CMA-ES takes over after {GP_MAX_TRIALS} trials" in why
+    _, why = Auto().choose(LOW_DIM, context())
+    assert why.startswith("gp: 3 parameters and an unbounded budget - "), why
+    objectives = (Metric("loss"), Metric("ms"))
+    two = SearchContext(metric=Metric("loss"), budget=ts.Budget(compute="2h"), objectives=objectives)
+    _, why = Auto().choose(LOW_DIM, two)
+    assert why.startswith("gp: 2 objectives, 3 parameters and a budget with no trial count (compute=7200s) - "), why
+
+
 def test_a_large_space_gets_tpe() -> None:
     space = Space({f"x{i}": Float(0.0, 1.0) for i in range(20)})
     sampler, why = Auto().choose(space, context(60))
@@ -101,6 +115,8 @@ def test_early_stopping_without_a_small_trial_budget_gets_tpe_and_says_why() -> 
                      storage="memory", seed=0)  # fmt: skip
     choice = study.info.attrs["sampler_choice"]
     assert choice["sampler"]["name"] == "tpe" and "early stopping at 3 rungs" in choice["why"]
+    # A resource budget bounds the search: it has no trial count, but it is no unbounded budget.
+    assert "early stopping at 3 rungs and a budget with no trial count (resource=2000) - " in choice["why"], choice
     small = ts.Study(LOW_DIM, metric="loss", scheduler=ts.ASHA(1, 27, 3), budget=ts.Budget(trials=60),
                      storage="memory", seed=0)  # fmt: skip
     assert small.info.attrs["sampler_choice"]["sampler"]["name"] == "gp"

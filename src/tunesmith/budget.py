@@ -260,6 +260,15 @@ class Budget:
     def is_unbounded(self) -> bool:
         return self.trials is None and self.wall_time is None and self.resource is None and self.compute is None
 
+    def trial_words(self) -> str:
+        """The budget as a sampler's choice reads it, by its trial count: ``"a budget of 40 trials"``, ``"an
+        unbounded budget"``, or ``"a budget with no trial count (resource=2000)"`` when other limits bound it."""
+        if self.trials is not None:
+            return f"a budget of {self.trials} trials"
+        if self.is_unbounded():
+            return "an unbounded budget"
+        return f"a budget with no trial count ({self.describe()})"
+
     def describe(self) -> str:
         """The limits as arguments, ``"trials=20, wall_time=7200s"`` (``"unbounded"`` when there is none)."""
         parts = [] if self.trials is None else [f"trials={self.trials}"]

@@ -53,10 +53,10 @@ def choose_multiobjective(space: Space, context: SearchContext, gp: GP, tpe: TPE
         )
     if cost is not None and cost < CHEAP_TRIAL_SECONDS:
         return tpe, f"tpe: {k} objectives and trials of about {cost:.2g}s - too cheap for a GP each; {tpe_start}"
-    budget = "an unbounded budget" if trials is None else f"a budget of {trials} trials"
     how = "expected hypervolume improvement" if k <= 3 else "ParEGO (random Chebyshev scalarisations)"
     return gp, (
-        f"gp: {k} objectives, {counted(d, 'parameter')} and {budget} - after {gp.startup_trials(space)} Sobol trials, "
+        f"gp: {k} objectives, {counted(d, 'parameter')} and {context.budget.trial_words()} - after "
+        f"{gp.startup_trials(space)} Sobol trials, "
         f"one GP per objective with {how} is the most sample-efficient"
         + (f" (MOTPE takes over after {MO_GP_MAX_TRIALS} trials)" if trials is None else "")
     )

@@ -125,7 +125,7 @@ class Auto(Sampler):
         if context.rungs and (trials is None or trials > GP_MAX_TRIALS):
             return self._tpe, (
                 f"tpe: early stopping at {counted(len(context.rungs) - 1, 'rung')} and "
-                + ("an unbounded trial budget" if trials is None else f"a budget of {trials} trials")
+                + context.budget.trial_words()
                 + f" - after {self._tpe.startup_trials(space)} Sobol trials, TPE reads hundreds of trials stopped "
                 "at low rungs at milliseconds per suggestion, where a GP's cost grows with them"
             )
@@ -158,10 +158,10 @@ class Auto(Sampler):
                 f"tpe: trials take about {cost:.2g}s - too cheap for a GP's per-suggestion cost; "
                 f"{self._tpe.startup_trials(space)} Sobol trials first"
             )
-        budget = "an unbounded budget" if trials is None else f"a budget of {trials} trials"
         successor = "CMA-ES" if self.continuous_dominated(space) else "TPE"
         return self._gp, (
-            f"gp: {counted(d, 'parameter')} and {budget} - after {self._gp.startup_trials(space)} Sobol trials, "
+            f"gp: {counted(d, 'parameter')} and {context.budget.trial_words()} - after "
+            f"{self._gp.startup_trials(space)} Sobol trials, "
             "Gaussian-process BO is the most sample-efficient for expensive low-dimensional searches"
             + (f" ({successor} takes over after {GP_MAX_TRIALS} trials)" if trials is None else "")
         )
