@@ -158,7 +158,7 @@ def test_yaml_anchors_and_merge_keys_still_read(objectives_dir: Path, tmp_path: 
         (lambda c: c.replace('objectives:quadratic', 'no_such_module:f'), "cannot import module"),
         (lambda c: c.replace('direction = "min"', 'direction = "down"'), "direction must be 'min' or 'max'"),
         (lambda c: c.replace('trials = 12', 'trials = -1'), "trials must be a positive integer"),
-        (lambda c: "bogus = 1\n" + c, "unknown keys ['bogus']"),
+        (lambda c: "bogus = 1\n" + c, "unknown key 'bogus' in "),
         (lambda c: c + "\nbogus = 1\n", "parameter 'bogus': must be a table with a 'type' key"),
         (lambda c: c.replace('op = "<="', 'op = "=~"'), "guardrail op must be one of"),
         (lambda c: c.replace('[metric]', '[metrc]'), "did you mean 'metrc' -> 'metric'"),

@@ -74,6 +74,13 @@ def test_workers_beside_an_executor_instance_running_another_count_is_refused() 
     assert study.trials == []
 
 
+def test_workers_beside_an_inline_executor_count_its_one_trial_in_the_singular() -> None:
+    study = _study()
+    with pytest.raises(ConfigError, match=r"with InlineExecutor \(running 1 trial at once\); InlineExecutor runs 1 "
+                                          r"trial at once: use ProcessExecutor\(workers=2\)"):  # fmt: skip
+        study.optimize(_quick, executor=InlineExecutor(), workers=2)  # it read "1 trial(s) at once"
+
+
 def test_an_explicit_workers_1_beside_an_executor_built_for_4_is_refused() -> None:
     study = _study()
     with pytest.raises(

@@ -114,7 +114,7 @@ def test_re_runs_without_a_guardrail_metric_are_failures_and_a_broken_re_run_obj
 
     report = ts.validate_top(study, forgets_once, k=2, seeds=3)
     failed = [c for c in report.candidates if not c.eligible]
-    assert len(failed) == 1 and "lacks the guardrail metric(s) ['latency_ms']" in failed[0].note
+    assert len(failed) == 1 and "lacks the guardrail metric ['latency_ms']" in failed[0].note
 
 
 def test_the_reports_guardrail_figure_marks_each_trial_as_the_verdict_judges_it() -> None:

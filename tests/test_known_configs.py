@@ -561,12 +561,12 @@ def test_enqueueing_beyond_a_spent_trial_budget_says_it_will_not_run_until_the_b
     url = f"sqlite:///{tmp_path}/spent.db"
     study = _study(url, budget=ts.Budget(trials=3))
     study.optimize(lambda t: t.params["x"])
-    with pytest.warns(QueueBeyondBudgetWarning, match=r"1 enqueued configuration\(s\) wait, but the trial budget "
+    with pytest.warns(QueueBeyondBudgetWarning, match=r"1 enqueued configuration waits, but the trial budget "
                       r"has 0 of 3 trials left.*tunesmith extend known --storage sqlite:///\S+ "
                       r"--trials 4"):  # fmt: skip
         study.enqueue({"x": 0.5, "depth": 2, "act": "relu"})
     result = study.optimize(lambda t: t.params["x"])
-    assert result.trials_run == 0 and any("enqueued configuration(s) wait" in note for note in result.notes)
+    assert result.trials_run == 0 and any("1 enqueued configuration waits" in note for note in result.notes)
     status = CliRunner().invoke(cli, ["status", "known", "--storage", url], catch_exceptions=False)
     assert "has 0 of 3 trials left" in " ".join(status.output.split())
     study.extend_budget(trials=4)

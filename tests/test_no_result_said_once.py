@@ -120,7 +120,7 @@ def test_the_run_keeps_its_other_notes(tmp_path: Path) -> None:
     result = _run(tmp_path, "refuse")
     assert result.exit_code == 1, result.output
     said = _said(result)
-    assert "2 enqueued configuration(s) wait, but the trial budget has 0 of 4 trials left" in said
+    assert "2 enqueued configurations wait, but the trial budget has 0 of 4 trials left" in said
     assert said.count(DECLARED) == 1, result.output
 
 

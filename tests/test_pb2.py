@@ -100,7 +100,7 @@ def test_with_too_few_intervals_a_replacement_is_explored_as_pbt_explores_and_sa
     continuation = pb2.propose(SPACE, short, np.random.default_rng(0), CONTEXT)
     assert continuation is not None
     assert continuation.params["lr"] == pytest.approx(short[continuation.parent].params["lr"] * 2.0)
-    assert continuation.attrs[EXPLORER] == (f"PBT's perturbation: the model had 0 interval(s) with varying changes "
+    assert continuation.attrs[EXPLORER] == (f"PBT's perturbation: the model had 0 intervals with varying changes "
                                             f"of the loss, {MIN_INTERVALS} needed")  # fmt: skip
 
 

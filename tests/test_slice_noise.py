@@ -66,7 +66,7 @@ def test_holdout_slices_given_as_means_beyond_the_limit_are_undecided_and_the_de
         "holdout_acc", {"day": 0.9, "night": 0.45})}))  # fmt: skip
     worst = verdict.check("worst slice")
     assert worst.passed and worst.checked and not worst.decided and "beyond the limit, but" in worst.detail
-    assert "slice(s) 'day', 'night' as a mean only" in worst.detail
+    assert "slices 'day', 'night' as a mean only" in worst.detail
     assert "ts.discipline.slice_metrics('holdout_acc', {'night': <one value per example" in worst.detail
 
 
@@ -126,7 +126,7 @@ def test_a_drop_within_the_limit_of_unknown_noise_passes_undecided_and_says_what
         "holdout_acc", {"day": 0.91, "night": 0.89})}))  # fmt: skip
     worst = verdict.check("worst slice")
     assert worst.passed and worst.checked and not worst.decided and not worst.leans
-    assert "within the limit on the point, but the holdout result gives slice(s) 'day', 'night'" in worst.detail
+    assert "within the limit on the point, but the holdout result gives slices 'day', 'night'" in worst.detail
     assert "ts.discipline.slice_metrics('holdout_acc'" in worst.detail
 
 
@@ -158,3 +158,16 @@ def test_a_slice_drop_beyond_the_limit_but_not_shown_above_zero_does_not_lean() 
     assert worst.passed and not worst.decided and not worst.leans, worst.detail
     assert "beyond the limit but within noise of it" in worst.detail
     assert "and no drop at all is shown (it is within noise of 0)" in worst.detail
+
+
+def test_a_slice_measured_on_one_re_run_is_named_in_the_singular() -> None:
+    from tunesmith.discipline._drops import _slice_noise_unknown
+    from tunesmith.discipline._reruns import SeedRun
+
+    runs = [SeedRun(0, 0, "complete", {"acc": 0.9, "slice:night:acc": 0.8}), SeedRun(0, 1, "complete", {"acc": 0.9})]
+    one = _slice_noise_unknown(["night"], "night", "acc", ts.Metric("acc", "max"), runs, on_holdout=False)
+    assert one.startswith("slice 'night' was measured on 1 re-run: their spread across seeds is unknown"), one
+    two = _slice_noise_unknown(["day", "night"], "day", "acc", ts.Metric("acc", "max"), runs[1:], on_holdout=False)
+    assert two.startswith("slices 'day', 'night' were measured on no re-run:"), two  # "slice(s) ... re-run(s)"
+    held = _slice_noise_unknown(["night"], "night", "acc", ts.Metric("acc", "max"), runs, on_holdout=True)
+    assert held.startswith("the holdout result gives slice 'night' as a mean only"), held

@@ -104,5 +104,5 @@ def test_a_baseline_result_without_the_slices_leaves_them_against_their_average_
 
     check = ts.finalize(tuned(), holdout).check("worst slice")
     assert not check.passed and "wins on average but collapses on a slice" in check.detail
-    assert ("the baseline's holdout result gives no finite slice(s) 'a', 'b', 'c', 'hard' of holdout_acc, so the "
+    assert ("the baseline's holdout result gives no finite slices 'a', 'b', 'c', 'hard' of holdout_acc, so the "
             "slices are judged against their average, not against the baseline") in check.detail  # fmt: skip

@@ -62,7 +62,7 @@ def test_a_search_whose_objective_writes_slices_that_name_no_metric_stops_with_t
     study = ts.Study(SPACE, metric="val_err", budget=ts.Budget(trials=10), storage="memory", seed=0)
     with pytest.raises(ObjectiveError, match=r"the first 3 trials \(#0, #1, #2\) failed the same way") as raised:
         study.optimize(objective)
-    assert "'slice:digit:0' (and 2 more such key(s)), which reads as slice 'digit' of a metric '0'" in str(raised.value)
+    assert "'slice:digit:0' (and 2 more such keys), which reads as slice 'digit' of a metric '0'" in str(raised.value)
     assert [(t.state, t.kind) for t in study.trials] == [(TrialState.FAILED, TrialKind.BAD_RESULT)] * 3
 
 
@@ -79,7 +79,7 @@ def test_a_holdout_whose_slices_name_no_metric_is_refused_before_any_check_and_i
     with pytest.raises(HoldoutKeyMissing) as raised:
         ts.finalize(study, lambda p, s: holdout(p, s, key="slice:digit:{}"), holdout="h")
     message = str(raised.value)
-    assert "returns 'slice:digit:0' (and 2 more such key(s)), which reads as slice 'digit' of a metric '0'" in message
+    assert "returns 'slice:digit:0' (and 2 more such keys), which reads as slice 'digit' of a metric '0'" in message
     assert "e.g. slice:digit_0:holdout_err" in message and "the next one needs no force" in message
     assert [entry.get("voided") for entry in study.attrs["holdout_log"]] == ["key"]
     verdict = ts.finalize(study, lambda p, s: holdout(p, s, key="slice:digit_{}:holdout_err"), holdout="h")

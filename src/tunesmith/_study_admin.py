@@ -373,8 +373,10 @@ def _holdout_text(name: str, openings: list[Any], store: Storage) -> str:
 
     sets = sorted({repr(holdout_name(o)) if holdout_name(o) else "unnamed" for o in openings})
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(max(o.at for o in openings)))
+    sets_word = "set" if len(sets) == 1 else "sets"
     return (
-        f"study {name!r} opened the locked holdout ({len(openings)} opening(s), holdout set(s) {', '.join(sets)}, "
+        f"study {name!r} opened the locked holdout ({counted(len(openings), 'opening')}, holdout {sets_word} "
+        f"{', '.join(sets)}, "
         f"the last on {when}), so it is not deleted: its openings are how a later study on {_where(store)} learns "
         "that the set was read already, and without them the set would judge another winner as if it were fresh. "
         "Keep the study (a finished one costs only its rows), or, if that holdout set will judge no other study "

@@ -296,7 +296,9 @@ def load_config(path: str | Path) -> StudyConfig:
             f"{key!r} -> {close[0]!r}" for key in unknown if (close := difflib.get_close_matches(key, _KNOWN_KEYS, 1))
         ]
         hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
-        raise ConfigError(f"unknown keys {unknown} in {path.name}{hint}: known keys are {sorted(_KNOWN_KEYS)}")
+        keys = "key" if len(unknown) == 1 else "keys"
+        raise ConfigError(f"unknown {keys} {', '.join(map(repr, unknown))} in {path.name}{hint}: known keys are "
+                          f"{sorted(_KNOWN_KEYS)}")  # fmt: skip
     for key in ("objective", "space"):
         if key not in data:
             raise ConfigError(f"{path.name} needs a {key!r} entry")
@@ -535,7 +537,8 @@ def _known_keys(what: str, table: Mapping[str, Any], known: tuple[str, ...]) -> 
     if unknown:
         close = difflib.get_close_matches(unknown[0], known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ConfigError(f"{what} has unknown key(s) {', '.join(map(repr, unknown))}: {hint}its keys are "
+        keys = "key" if len(unknown) == 1 else "keys"
+        raise ConfigError(f"{what} has unknown {keys} {', '.join(map(repr, unknown))}: {hint}its keys are "
                           f"{', '.join(known)}")  # fmt: skip
 
 

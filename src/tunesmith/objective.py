@@ -229,7 +229,8 @@ def _check_keys(what: str, data: Mapping[str, Any], known: tuple[str, ...]) -> N
         close = difflib.get_close_matches(unknown[0], known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
-            f"{what} has unknown key(s) {', '.join(map(repr, unknown))}: {hint}its keys are {', '.join(known)}"
+            f"{what} has unknown {'key' if len(unknown) == 1 else 'keys'} {', '.join(map(repr, unknown))}: {hint}its "
+            f"keys are {', '.join(known)}"
         )
 
 
@@ -688,7 +689,7 @@ def unread_key(result: Mapping[str, Any], names: Collection[str], primary: str) 
     if not unread:
         return None
     key, reads, fix = unread[0]
-    more = f" (and {len(unread) - 1} more such key(s))" if len(unread) > 1 else ""
+    more = f" (and {counted(len(unread) - 1, 'more such key')})" if len(unread) > 1 else ""
     metrics = sorted(str(k) for k in result if not str(k).startswith(ANNOTATIONS))
     listed = ", ".join(excerpt(repr(n), 40) for n in metrics[:6]) + (", ..." if len(metrics) > 6 else "")
     return (f"the result returns {excerpt(repr(key), 80)}{more}, which reads as {reads}, but its metrics are "

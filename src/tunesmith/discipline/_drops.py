@@ -216,9 +216,10 @@ def _against_baseline(metric: Metric, of: str, slices: Mapping[str, float], nois
     if missing:
         check = average[1]
         return replace(check, detail=(
-            f"{check.detail}; the baseline's holdout result gives no finite slice(s) {', '.join(map(repr, missing))} "
-            f"of {of}, so the slices are judged against their average, not against the baseline: return every slice "
-            "for every configuration"))  # fmt: skip
+            f"{check.detail}; the baseline's holdout result gives no finite "
+            f"{'slice' if len(missing) == 1 else 'slices'} {', '.join(map(repr, missing))} of {of}, so the slices are "
+            "judged against their average, not against the baseline: return every slice for every "
+            "configuration"))  # fmt: skip
     base = {s: float(v) for s, v in against.items() if v is not None}
     points = scored_in_points(metric, [*slices.values(), *base.values()])
     paired = {s: baseline.paired[f"{SLICE}{s}:{of}"] for s in slices if f"{SLICE}{s}:{of}" in baseline.paired}
@@ -262,7 +263,7 @@ def _slice_noise_unknown(slices: Sequence[str], example: str, of: str, metric: M
     holdout's, else ``metric``'s name) is unknown, and how to supply it: per-example values through
     `slice_metrics`, or, for a metric computed on the whole set (`computed_on_whole_set`: RMSE, AUC, F1), whose
     per-example values do not average to it, a bootstrap standard error beside each slice's score."""
-    named = ", ".join(repr(s) for s in slices)
+    named = ("slice " if len(slices) == 1 else "slices ") + ", ".join(repr(s) for s in slices)
     whole = computed_on_whole_set(metric.name)
     how = (f"ts.discipline.slice_metrics({of!r}, {{{example!r}: <one value per example of the slice>, ...}})"
            if not whole else bootstrapped(f"{SLICE}{example}:{of}", "the slice's examples"))  # fmt: skip
@@ -273,19 +274,20 @@ def _slice_noise_unknown(slices: Sequence[str], example: str, of: str, metric: M
                   "noise")  # fmt: skip
     if on_holdout:
         if whole:
-            return (f"the holdout result gives slice(s) {named} each as one number, without its noise, {cannot}: "
+            return (f"the holdout result gives {named} each as one number, without its noise, {cannot}: "
                     f"{not_a_mean} from the holdout evaluation, {how}")  # fmt: skip
-        return (f"the holdout result gives slice(s) {named} as a mean only: without per-example values their noise "
+        return (f"the holdout result gives {named} as a mean only: without per-example values their noise "
                 f"is unknown, {cannot}: return per-example values from the holdout evaluation, {how}")  # fmt: skip
     seeds = max(sum(f"{SLICE}{s}:{of}" in run.metrics for run in runs) for s in slices)
     if seeds < 2:
-        return (f"slice(s) {named} were measured on {seeds} re-run(s): their spread across seeds is unknown, "
-                f"{cannot}: return every slice from the objective on every seed")  # fmt: skip
+        verb = "was" if len(slices) == 1 else "were"
+        return (f"{named} {verb} measured on {'no re-run' if seeds == 0 else '1 re-run'}: their spread across seeds "
+                f"is unknown, {cannot}: return every slice from the objective on every seed")  # fmt: skip
     if whole:
-        return (f"the re-runs give slice(s) {named} as one number each: their spread across {seeds} seeds is the "
+        return (f"the re-runs give {named} as one number each: their spread across {seeds} seeds is the "
                 "seeds' noise, and the sampling noise of the slice's examples (the same in every run) is unknown, "
                 f"{cannot}: {not_a_mean} from the objective on every seed, {how}")  # fmt: skip
-    return (f"the re-runs give slice(s) {named} as a mean only: their spread across {seeds} seeds is the seeds' "
+    return (f"the re-runs give {named} as a mean only: their spread across {seeds} seeds is the seeds' "
             "noise, and without per-example values the sampling noise of the slice's examples (the same in every "
             f"run) is unknown, {cannot}: return per-example values from the objective, {how}")  # fmt: skip
 

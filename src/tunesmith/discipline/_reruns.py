@@ -568,9 +568,10 @@ def _judged(result: Any, candidate: int, seed: int, metric: Metric, guardrails: 
     missing = [g.metric for g in guardrails if g.metric not in metrics]
     if missing:  # as in the search: a result without a guardrail's metric is the objective's failure, not a breach
         has = keys_of(metrics, missing[0])
+        lacks = f"the guardrail {'metric' if len(missing) == 1 else 'metrics'} {missing} ({has})"
         return SeedRun(candidate, seed, failed, metrics,
-                       f"bad result: it lacks the guardrail metric(s) {missing} ({has}): return every guardrail's "
-                       "metric from the objective", kind=TrialKind.MISSING_METRIC)  # fmt: skip
+                       f"bad result: it lacks {lacks}: return every guardrail's metric from the objective",
+                       kind=TrialKind.MISSING_METRIC)  # fmt: skip
     broken = [g.metric for g in guardrails if not math.isfinite(metrics[g.metric])]
     if broken:  # a measurement that is no number is broken, not a breach (as in the search)
         return SeedRun(candidate, seed, failed, metrics,

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._text import counted
 from tunesmith._validate import integer
 from tunesmith.discipline.gap import Noise, more_data
 from tunesmith.errors import ConfigError
@@ -792,8 +793,8 @@ def _scan(
         floor = f" >= {threshold:.2f}" if threshold is not None else ""
         shared = ""
         if len(tests) > 1:
-            shared = (f" <= {level:.3f}: {significance:.0%} shared among {len(tests)} tests, {len(compared)} "
-                      "metric(s) watched over their windows of the best trials")  # fmt: skip
+            shared = (f" <= {level:.3f}: {significance:.0%} shared among {len(tests)} tests, "
+                      f"{counted(len(compared), 'metric')} watched over their windows of the best trials")  # fmt: skip
         detail = (f"across {found.window}, {name} gets worse as {metric.name} improves (Spearman "
                   f"{found.correlation:.2f}{floor}, one-sided {_shown(found.p_value)}{shared})")  # fmt: skip
         findings.append(ProxyFinding(name, found.correlation, found.trials, detail, directions[name]))

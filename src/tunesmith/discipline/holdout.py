@@ -1164,7 +1164,8 @@ def _opened_check(log: HoldoutLogAttr, judged: int) -> Check | None:
                      "before it and is the one judged now, so this holdout informed no choice")  # fmt: skip
     scored = ", ".join(f"#{t}" for t in others)
     return Check(name, True, (
-        f"{opened_as}; the voided opening(s) scored trial {scored}, but trial #{judged} is judged now: the choice "
+        f"{opened_as}; the voided {'opening' if len(void) == 1 else 'openings'} scored trial {scored}, but trial "
+        f"#{judged} is judged now: the choice "
         "moved after the holdout's scores were seen (the error that voided the opening shows them), and whether "
         "they moved it cannot be told, so the holdout cannot be called untouched, nor shown to have been used"),
         decided=False, leans=True)  # fmt: skip

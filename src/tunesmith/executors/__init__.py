@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._registry import Registry
+from tunesmith._text import counted
 from tunesmith.errors import ConfigError
 from tunesmith.executors.base import Executor, TrialJob, TrialOutcome
 from tunesmith.executors.inline import InlineExecutor
@@ -129,16 +130,17 @@ def _as_built(executor: Executor, workers: int | None, options: Mapping[str, Any
             )
         else:
             fixes.append(f"{name} takes no {option}: drop it")
+    running = counted(executor.capacity, "trial")
     if workers is not None and workers != executor.capacity:
         given.append(f"workers={workers}")
         if "workers" in takes:
             fixes.append(f"set workers on {name}(workers={workers})")
         else:
-            fixes.append(f"{name} runs {executor.capacity} trial(s) at once: use ProcessExecutor(workers={workers})")
+            fixes.append(f"{name} runs {running} at once: use ProcessExecutor(workers={workers})")
     if given:
         raise ConfigError(
             f"options given beside an executor instance are not passed to it, and it was not built with them: got "
-            f"{', '.join(given)} with {name} (running {executor.capacity} trial(s) at once); {'; '.join(fixes)}, "
+            f"{', '.join(given)} with {name} (running {running} at once); {'; '.join(fixes)}, "
             "and pass only executor=... to optimize"
         )
     return executor

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from tunesmith._text import excerpt
+from tunesmith._text import counted, excerpt
 from tunesmith._validate import duration, integer, real
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, TunesmithError, require
@@ -495,10 +495,10 @@ class RayExecutor(Executor):
             for ref in finished:
                 self._collect(ref)
         _log.warning(
-            "tunesmith: Ray's report hub died (%s); %d trial(s) in flight recorded as lost worker (run again when "
+            "tunesmith: Ray's report hub died (%s); %s in flight recorded as lost worker (run again when "
             "the study has retries); a new hub takes the reports",
             _first_line(exc),
-            len(self._running),
+            counted(len(self._running), "trial"),
         )
         for ref, job in list(self._running.items()):
             with contextlib.suppress(Exception):  # the task may be gone already

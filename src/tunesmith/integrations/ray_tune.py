@@ -52,6 +52,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tunesmith._text import counted
 from tunesmith._validate import integer
 from tunesmith.errors import (
     BudgetExhausted,
@@ -266,7 +267,7 @@ class TunesmithSearch(Searcher):
                 ended.append(f"{key} (#{number}, {self._study.trials[int(number)].state.value})")
         if ended:
             warnings.warn(
-                f"Ray Tune resumes {len(ended)} trial(s) that study {self._study.name!r} already ended: "
+                f"Ray Tune resumes {counted(len(ended), 'trial')} that study {self._study.name!r} already ended: "
                 f"{', '.join(ended)}; their further results are not recorded (a trial reaped as lost is re-run when "
                 "the study has retries): restore within the study's grace, or give it a longer one "
                 "(ts.Study(..., grace=...))",

@@ -107,7 +107,9 @@ def probe_settings(entry: object) -> LrProbeSettings:
         )
     unknown = sorted(set(entry) - _SETTINGS)
     if unknown:
-        raise ConfigError(f"unknown keys {unknown} in lr_probe: known keys are {sorted(_SETTINGS)}")
+        keys = "key" if len(unknown) == 1 else "keys"
+        raise ConfigError(f"unknown {keys} {', '.join(map(repr, unknown))} in lr_probe: known keys are "
+                          f"{sorted(_SETTINGS)}")  # fmt: skip
     params = entry.get("params", {})
     if not isinstance(params, Mapping):
         raise ConfigError(f"lr_probe.params must be a table of parameter values, got {params!r}")

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from tunesmith._text import counted
 from tunesmith.context import SearchContext
 from tunesmith.samplers._gp_model import GPModel, fit_hyper, transform_outputs
 from tunesmith.samplers._history import categorical_dims
@@ -155,8 +156,8 @@ class PB2(PBT):
         upcoming = float((int(donor.resource) // self.perturbation_interval + 1) * self.perturbation_interval)
         training = [r for r in history if r.state is TrialState.RUNNING]
         if len(seen) < MIN_INTERVALS or float(np.ptp(seen.change)) <= 0.0 or not space.dimensions:
-            why = (f"PBT's perturbation: the model had {len(seen)} interval(s) with varying changes of the loss, "
-                   f"{MIN_INTERVALS} needed")  # fmt: skip
+            why = (f"PBT's perturbation: the model had {counted(len(seen), 'interval')} with varying changes of the "
+                   f"loss, {MIN_INTERVALS} needed")  # fmt: skip
             return (*self._explore(space, donor.params, rng), why)
         chosen = _choose(space, seen, upcoming, training, donor, rng)
         if chosen is None:
@@ -164,7 +165,7 @@ class PB2(PBT):
             return (*self._explore(space, donor.params, rng), why)
         changes = {name: f"{_shown(donor.params.get(name))} -> {_shown(value)}" for name, value in chosen.items()
                    if donor.params.get(name) != value}  # fmt: skip
-        return space.validate(chosen), changes, f"PB2: upper confidence bound over {len(seen)} interval(s)"
+        return space.validate(chosen), changes, f"PB2: upper confidence bound over {counted(len(seen), 'interval')}"
 
 
 def _choose(

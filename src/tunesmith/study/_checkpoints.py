@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith._checkpoint_file import saved_step, whole
-from tunesmith._text import safe_file_name
+from tunesmith._text import counted, safe_file_name
 from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.errors import TunesmithError
 from tunesmith.objective import Metric
@@ -186,8 +186,9 @@ class CheckpointStore:
         return (
             f"promote mode continues a paused trial from its checkpoint, but trial #{record.number} paused at "
             f"resource {start} with no checkpoint saved (its folder {self.trial_dir(record.number)} holds no file, "
-            f"{evidence}): resumed, it would train from scratch while its curve and resource claim the {start} "
-            f"step(s) before its pause. {_SAVE_AND_LOAD} (it returns that state when trial.resumed), or "
+            f"{evidence}): resumed, it would train from scratch while its curve and resource claim the "
+            f"{'step' if start == 1 else f'{start} steps'} before its pause. {_SAVE_AND_LOAD} (it returns that state "
+            "when trial.resumed), or "
             'use mode="stop" (ASHA, Hyperband), which needs none. Study '
             f"{study!r} stops and the trial is recorded FAILED; once the objective checkpoints, "
             "`tunesmith retry --kind exception` runs its configuration again from the start"
@@ -235,7 +236,8 @@ class CheckpointStore:
         return (
             f"trial {record.number} would resume at step {start}, its last report, but its checkpoint in "
             f"{self.trial_dir(record.number)} was saved at step {saved}: it would train on from step {saved}'s state "
-            f"while its curve and resource claim {start - saved} step(s) it never trained, and it cannot go back to "
+            f"while its curve and resource claim {counted(start - saved, 'step')} it never trained, and it cannot go "
+            "back to "
             f"step {saved}, since {reported} reported already (the rungs ranked it on them). "
             f"Save the checkpoint at every step you report, after that step's training (trial.save_checkpoint(state) "
             f"in each iteration of trial.steps(...), before or after trial.report); a loop of your own that saves "

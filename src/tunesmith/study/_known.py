@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from tunesmith._text import excerpt
+from tunesmith._text import counted, excerpt
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr
 from tunesmith.context import SearchContext
 from tunesmith.errors import ConfigError, SearchSpaceExhausted, SpaceError
@@ -614,7 +614,8 @@ def queue_beyond_budget(
         return None
     needed = limit + count - left
     return (
-        f"{count} enqueued configuration(s) wait, but the trial budget has {left} of {limit} trials left: they run "
+        f"{counted(count, 'enqueued configuration')} {'waits' if count == 1 else 'wait'}, but the trial budget has "
+        f"{left} of {limit} trials left: {'it runs' if count == 1 else 'they run'} "
         f"only once it is raised (study.extend_budget(trials={needed}), or tunesmith extend "
         f"{command_arguments(study.name, study.storage.url)} --trials {needed})"
     )

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from tunesmith._text import counted
 from tunesmith.budget import RETRY_REQUESTED, Budget, compute_time, counts_toward_budget, plain_number, running_time
 from tunesmith.errors import ConfigError
 from tunesmith.schedulers.pbt import RESUMES
@@ -74,9 +75,10 @@ def retry_failed(study: Study, kinds: Iterable[TrialKind]) -> list[int]:
     if unpaid and limit is not None and (spent := count_budgeted(history)) + len(unpaid) > limit:
         needed = spent + len(unpaid)
         raise ConfigError(
-            f"the trial budget has {limit - spent} of {limit} trials left, but retrying {len(unpaid)} "
-            f"interrupted or lost trial(s) ({', '.join(f'#{n}' for n in unpaid)}) needs {len(unpaid)}: they never "
-            f"counted towards the budget, so their retries would never run; raise it first "
+            f"the trial budget has {limit - spent} of {limit} trials left, but retrying "
+            f"{counted(len(unpaid), 'interrupted or lost trial')} ({', '.join(f'#{n}' for n in unpaid)}) needs "
+            f"{len(unpaid)}: {'it' if len(unpaid) == 1 else 'they'} never counted towards the budget, so "
+            f"{'its retry' if len(unpaid) == 1 else 'their retries'} would never run; raise it first "
             f"(study.extend_budget(trials={needed}), or tunesmith extend "
             f"{command_arguments(study.name, study.storage.url)} --trials {needed})"
         )
@@ -131,7 +133,7 @@ def _refuse_beyond_trials(study: Study, history: Sequence[TrialRecord], owed: Se
     keywords = ", ".join(f"{keyword}={value}" for keyword, _, value in raised)
     options = " ".join(f"{option} {value}" for _, option, value in raised)
     raise ConfigError(
-        f"retry_failed would queue {count} failed trial(s) ({', '.join(f'#{r.number}' for r in owed)}), but "
+        f"retry_failed would queue {counted(count, 'failed trial')} ({', '.join(f'#{r.number}' for r in owed)}), but "
         f"{'; '.join(found.message for found in spent)}: a retry runs as a new trial, and no new trial starts once "
         "the wall-time or resource budget is spent (a failure gives back its place in the trial budget, not the time "
         f"it ran or the units it trained); raise the budget first ({'; '.join(estimates)}): "
