@@ -226,8 +226,21 @@ def test_a_study_name_with_control_characters_is_refused_and_the_refusal_shows_t
     assert CLEAR_SCREEN not in result.output
     assert "study name '\\x1b[2Jrun' holds control characters (\\x1b)" in result.output
     assert "name='[2Jrun'" in result.output
+    # Refused before storage is opened: it created the database and said so ("created a new database ...").
+    assert not (tmp_path / "r.db").exists() and "created a new database" not in result.output
     with pytest.raises(ts.ConfigError, match=r"holds control characters \(\\x00\)"):
         ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), storage="memory", name="run\x001")
+    with pytest.raises(ts.ConfigError, match=r"holds control characters"):
+        ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), storage=f"sqlite:///{tmp_path}/api.db", name="run\x1b1")
+    assert not (tmp_path / "api.db").exists()
+    url = f"sqlite:///{tmp_path}/source.db"
+    make_study(url, "plain")
+    copied = invoke("copy", "plain", "--storage", url, "--to", f"sqlite:///{tmp_path}/to.db", "--as", "x\x1by")
+    assert copied.exit_code == 1 and "holds control characters (\\x1b)" in copied.output, copied.output
+    assert not (tmp_path / "to.db").exists()
+    with pytest.raises(ts.ConfigError, match=r"holds control characters"):
+        ts.copy_study("plain", url, f"sqlite:///{tmp_path}/to2.db", to_name="x\x1by")
+    assert not (tmp_path / "to2.db").exists()
 
 
 def test_escape_sequences_in_names_in_an_error_reach_the_terminal_escaped(

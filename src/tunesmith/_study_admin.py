@@ -220,6 +220,10 @@ def copy_study(
     """
     source = open_storage(from_storage, create=False)
     try:
+        if to_name is not None:  # refused before a new SQLite file is created for it
+            from tunesmith.study._study import _study_name, refuse_control_characters
+
+            refuse_control_characters(to_storage, _study_name(to_name))
         target = open_storage(to_storage)
         try:
             return _copy(source, target, name, to_name)
@@ -232,11 +236,11 @@ def copy_study(
 
 
 def _copy(source: Storage, target: Storage, name: str, to_name: str | None) -> CopiedStudy:
-    from tunesmith.study._study import _refuse_control_characters, _study_name
+    from tunesmith.study._study import _study_name, refuse_control_characters
 
     info = source.load_study(name)
     copy_name = info.name if to_name is None else _study_name(to_name)
-    _refuse_control_characters(target, copy_name)
+    refuse_control_characters(target, copy_name)
     records = source.get_trials(info.id)
     gone = _gone(info, records)
     running = [r for r in records if r.state is TrialState.RUNNING and r.number not in gone]

@@ -37,6 +37,7 @@ from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import MIN_FULLY_TRAINED, Study, StudyResult, StudySpec, trained_fully
 from tunesmith.study._optimize import NoFeasibleTrialWarning
 from tunesmith.study._recovery import stopped_by
+from tunesmith.study._study import refuse_control_characters
 
 if TYPE_CHECKING:
     from tunesmith.config import StudyConfig
@@ -155,6 +156,7 @@ def run(
         _check_before_storing(cfg, executor, worker_count)
         url = storage_url(storage, storage_file, config=cfg.storage)
         resumed = _budgeted_storage(url, name or cfg.name, cfg, n_trials)
+        refuse_control_characters(url, name or cfg.name)  # before a new SQLite file is created
         created = _new_sqlite_file(url)
         store = resumed or _open(url, create=True)
         if created is not None:  # a relative path read from another directory would start a study afresh

@@ -361,6 +361,10 @@ def copy(study_name: str, storage: str, to_storage: str, to_name: str | None) ->
             source.load_study(study_name)
         except StudyNotFound:
             raise no_study(study_name, source, storage) from None
+        if to_name is not None:  # refused before a new SQLite file is created for it
+            from tunesmith.study._study import _study_name, refuse_control_characters
+
+            refuse_control_characters(to_storage, _study_name(to_name))
         target = open_storage(to_storage)
         if target.url == "memory":  # the copy would end with this command, reported as done
             raise CliError(

@@ -19,7 +19,14 @@ from tunesmith.attributes import CheckpointRootAttr, ChoiceAttr, read_attr, writ
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
 from tunesmith.environment import record_environment
-from tunesmith.errors import BudgetExhausted, ConfigError, SearchConverged, StudyNotFound, TrialNotRunning
+from tunesmith.errors import (
+    BudgetExhausted,
+    ConfigError,
+    SearchConverged,
+    StorageUnavailable,
+    StudyNotFound,
+    TrialNotRunning,
+)
 from tunesmith.executors import Executor
 from tunesmith.objective import Guardrail, Metric, warn_if_minimised_score
 from tunesmith.samplers import Sampler, SearchContext, make_sampler
@@ -72,16 +79,17 @@ def _study_name(name: Any) -> str:
     return name_forms(name)[0]
 
 
-def _refuse_control_characters(storage: Storage, name: str) -> None:
+def refuse_control_characters(storage: str | Storage | None, name: str) -> None:
     """Refuse to create a study whose name holds a control character (ESC, NUL, a bidi override): every listing shows
     it escaped, and the shown form names no study, so no command line could name it again. One stored so by an older
-    version opens as before."""
+    version opens as before. ``storage`` given as a URL is opened without creating anything, so that a refused name
+    leaves no new database file behind."""
     controls = controls_in(name)
     if not controls:
         return
     try:
-        storage.load_study(name)
-    except StudyNotFound:
+        open_storage(storage, create=False).load_study(name)
+    except (StudyNotFound, StorageUnavailable):
         raise ConfigError(
             f"study name '{terminal_safe(name, markup=False)}' holds control characters ({', '.join(controls)}), which "
             "every listing shows escaped and no command line can pass back: pass a name without them, e.g. "
@@ -195,9 +203,9 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         self._beater: threading.Thread | None = None
         self._clock: Callable[[], float] = time.time
         self._simulated = False  # `optimize` on `SimulatedExecutor`: a paused trial resumes without a checkpoint
-        self._storage = open_storage(storage)
         self.name = _study_name(name) if name else f"study-{uuid.uuid4().hex[:8]}"
-        _refuse_control_characters(self._storage, self.name)
+        refuse_control_characters(storage, self.name)  # before a new SQLite file is created
+        self._storage = open_storage(storage)
         root = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_root(self.name)
         self._checkpoints = CheckpointStore(root.absolute(), self.keep_checkpoints)
         self._worker = worker_id()
