@@ -82,3 +82,24 @@ def test_fail_fast_calls_a_change_of_the_params_the_codes_error_in_every_configu
     with pytest.raises(ObjectiveError, match=r"ReadOnlyParamsError: trial.params\['x'\] = 0\.\d+ changes") as caught:
         study.optimize(objective, progress=False)
     assert "raise this on purpose" not in str(caught.value)
+
+
+def test_an_objective_written_for_a_dict_of_params_is_told_they_are_trial_params() -> None:
+    """``def objective(params): return params["x"]`` failed on "'Trial' object is not subscriptable", and fail-fast
+    spent a fourth trial on it and asked whether some configurations raise it on purpose."""
+
+    def objective(params: Any) -> float:
+        return float(params["x"])
+
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=10), storage="memory", seed=0, sampler="random")
+    with pytest.raises(ObjectiveError, match=r"the first 3 trials \(#0, #1, #2\) failed the same way.*NotTheParams"
+                                             r"Error: 'Trial' object is not subscriptable: the objective receives a "
+                                             r"ts.Trial, whose parameters are trial.params .*trial.params\['x'\]"
+                       ) as caught:  # fmt: skip
+        study.optimize(objective, progress=False)
+    assert "raise this on purpose" not in str(caught.value)
+    trial = study.ask()
+    with pytest.raises(AttributeError, match=r"'Trial' object has no attribute 'get': the objective receives a "
+                                             r"ts.Trial, whose parameters are trial.params"):  # fmt: skip
+        trial.get("x")  # type: ignore[attr-defined]
+    assert not hasattr(trial, "items") and hasattr(trial, "params")

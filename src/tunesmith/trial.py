@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from tunesmith import _report_rules as rules
 from tunesmith._checkpoint_file import load_state, not_written, save_state
 from tunesmith._report_rules import MAX_STEP, ReportRefused, StopFlag
+from tunesmith._text import excerpt
 from tunesmith._validate import integer
 from tunesmith.decision import Decision
 from tunesmith.errors import (
@@ -32,9 +33,9 @@ from tunesmith.space._define_by_run import AskedParams
 from tunesmith.space._scalars import plain
 
 __all__ = [
-    "INVALIDATED", "MAX_STEP", "PAUSED_SPANS", "OptunaAttributeError", "OptunaHabitError", "OptunaReportError",
-    "ReportRefused", "StopFlag", "StudyRef", "Trial", "TrialKind", "TrialParams", "TrialRecord", "TrialState",
-    "best_record",
+    "INVALIDATED", "MAX_STEP", "PAUSED_SPANS", "NotTheParamsError", "OptunaAttributeError", "OptunaHabitError",
+    "OptunaReportError", "ReportRefused", "StopFlag", "StudyRef", "Trial", "TrialKind", "TrialParams", "TrialRecord",
+    "TrialState", "best_record",
 ]  # fmt: skip
 
 # The trial attribute `Study.invalidate` writes: the reason, for people; its presence is what code reads.
@@ -267,6 +268,12 @@ class OptunaAttributeError(OptunaHabitError, AttributeError):
     """An Optuna attribute a `Trial` does not have (``should_prune``, ``set_user_attr``, ``user_attrs``)."""
 
 
+class NotTheParamsError(TunesmithError, TypeError):
+    """The objective read the `Trial` it receives as its parameters (``trial["lr"]``, an objective written as
+    ``def objective(params)``): the parameters are ``trial.params``. A `TypeError`, as Python raises for an object
+    that is not subscriptable, with the fix in its message."""
+
+
 class OptunaReportError(OptunaHabitError, TypeError):
     """``trial.report(value, step)``, Optuna's order, where a `Trial` takes the step and then metrics by name."""
 
@@ -278,6 +285,10 @@ _USER_ATTRS_FIX = (
     "attributes in study.trials[i].attrs['user_attrs']"
 )
 # Optuna's `Trial` attributes that a tunesmith `Trial` lacks, with what to write instead.
+# What an objective written for a dict of parameters calls on the trial it is handed instead.
+_MAPPING_METHODS = frozenset({"get", "keys", "items", "values"})
+_PARAMS_FIX = "the objective receives a ts.Trial, whose parameters are trial.params (def objective(trial): ...)"
+
 _OPTUNA_ATTRIBUTES = {
     "should_prune": (
         "trial.should_prune() is Optuna's; a tunesmith trial asks trial.should_stop(), true once the study's "
@@ -678,7 +689,15 @@ class Trial:
             fix = _OPTUNA_ATTRIBUTES.get(name)
             if fix is not None:
                 raise OptunaAttributeError(fix)
+            if name in _MAPPING_METHODS:  # def objective(params): params.get("lr") on the trial it is handed
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}: {_PARAMS_FIX}",
+                                     name=name, obj=self)  # fmt: skip
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+
+        def __getitem__(self, key: object) -> Any:
+            """``trial["lr"]``: refused with the fix, the parameters being ``trial.params``."""
+            raise NotTheParamsError(f"{type(self).__name__!r} object is not subscriptable: {_PARAMS_FIX}, e.g. "
+                                    f"trial.params[{excerpt(repr(key), 40)}]")  # fmt: skip
 
     def report(self, step: int | None = None, *optuna_order: object, **metrics: float) -> Decision:
         """Record intermediate metrics at ``step``: by default the steps done, inside a `steps` loop (a loop that

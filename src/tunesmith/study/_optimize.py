@@ -72,7 +72,7 @@ from tunesmith.study._outcome import ran_all_steps, trained_to_the_end
 from tunesmith.study._recovery import Stopped, cut_short_by, naming_the_result, outcome_text
 from tunesmith.study._search_progress import SearchProgress, command_arguments, listing_arguments, resume_hint
 from tunesmith.study._validation_set import ExampleCountWarning, ExampleCountWatch, record_validation_set
-from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState, best_record
+from tunesmith.trial import NotTheParamsError, Trial, TrialKind, TrialRecord, TrialState, best_record
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
@@ -129,7 +129,7 @@ def _misused_the_params(record: TrialRecord) -> bool:
     changing it (`ReadOnlyParamsError`): the objective's code, whatever the configuration, never a configuration that
     cannot run."""
     raised = _failure_line(record).split(":", 1)[0].strip().rsplit(".", 1)[-1]
-    return raised in (MissingParameterError.__name__, ReadOnlyParamsError.__name__)
+    return raised in (MissingParameterError.__name__, ReadOnlyParamsError.__name__, NotTheParamsError.__name__)
 
 
 def _worked(record: TrialRecord) -> bool:
