@@ -249,8 +249,8 @@ def test_restore_attaches_the_trials_still_running_and_warns_of_those_the_study_
     search.save(str(tmp_path / "searcher.json"))
     study.tell(1, stopped="reaped, say")  # the study ended Ray Tune's trial "ray-b" while the driver was down
     restored = pickle.loads(pickle.dumps(search))  # as Ray Tune restores it: reopened from storage
-    with pytest.warns(ResumedTrialWarning, match=r"1 trial\(s\) that study 'tuned' already ended: ray-b \(#1, "
-                                                 r"stopped\); their further results are not recorded"):  # fmt: skip
+    with pytest.warns(ResumedTrialWarning, match=r"1 trial that study 'tuned' already ended: ray-b \(#1, "
+                                                 r"stopped\); its further results are not recorded"):  # fmt: skip
         restored.restore(str(tmp_path / "searcher.json"))
     restored.on_trial_result("ray-a", {"training_iteration": 2, "loss": 0.7})
     restored.on_trial_result("ray-b", {"training_iteration": 2, "loss": 0.6})

@@ -268,9 +268,9 @@ class TunesmithSearch(Searcher):
         if ended:
             warnings.warn(
                 f"Ray Tune resumes {counted(len(ended), 'trial')} that study {self._study.name!r} already ended: "
-                f"{', '.join(ended)}; their further results are not recorded (a trial reaped as lost is re-run when "
-                "the study has retries): restore within the study's grace, or give it a longer one "
-                "(ts.Study(..., grace=...))",
+                f"{', '.join(ended)}; {'its' if len(ended) == 1 else 'their'} further results are not recorded (a "
+                "trial reaped as lost is re-run when the study has retries): restore within the study's grace, or "
+                "give it a longer one (ts.Study(..., grace=...))",
                 ResumedTrialWarning,
                 stacklevel=2,
             )
