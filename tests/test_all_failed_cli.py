@@ -116,5 +116,5 @@ def test_every_result_invalidated_is_said_so_with_the_fix_not_that_no_trial_comp
     for result in said.values():
         text = " ".join(result.output.split())
         assert "every trial that completed with one is invalidated (2: #0 (data leak), #1 (data leak))" in text, text
-        assert "tunesmith revalidate --study inv --storage" in text and "no COMPLETE trial" not in text, text
+        assert "tunesmith revalidate inv --storage" in text and "no COMPLETE trial" not in text, text
         assert "No trial has completed" not in text, text

@@ -208,7 +208,7 @@ def test_tunesmith_enqueue_queues_a_configuration_from_the_command_line(tmp_path
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "enqueued for cli: x=0.5, depth=3, act=tanh" in _text(result.output)
-    assert "1 configurations waiting" in _text(result.output)
+    assert "1 configuration waiting" in _text(result.output)  # it read "1 configurations"
     bad = CliRunner().invoke(cli, ["enqueue", "--study", "cli", "--storage", url, "depth=30"])
     assert bad.exit_code == 1 and "depth=30 is outside the parameter's range, [1, 8]" in _text(bad.output)
     study = ts.Study.load("cli", url)
@@ -456,9 +456,38 @@ def test_tunesmith_trials_show_and_status_mark_an_invalidated_trial(tmp_path: Pa
     shown = CliRunner().invoke(cli, ["show", "known", "1", "--storage", url])
     assert "complete, invalidated: evaluated on the training split" in _text(shown.output)
     status = CliRunner().invoke(cli, ["status", "known", "--storage", url])
-    assert "invalidated: 1 trials (#1)" in _text(status.output)
+    assert "invalidated: 1 trial (#1)" in _text(status.output)  # it read "1 trials"
     undo = CliRunner().invoke(cli, ["revalidate", "--study", "known", "--storage", url, "1"])
     assert undo.exit_code == 0 and ts.Study.load("known", url).trials[1].invalidated is None
+
+
+def test_enqueue_invalidate_and_revalidate_take_the_study_first_as_show_does(tmp_path: Path) -> None:
+    """``tunesmith invalidate known 1`` was refused ("'known' is not a valid integer"): these three took the study
+    only as --study, where `show`, `best` and `status` take it as their first argument. Both forms work now."""
+    url = f"sqlite:///{tmp_path}/first.db"
+    study = _study(url)
+    _run(study, 2)
+
+    def invoke(*args: str) -> str:
+        result = CliRunner().invoke(cli, [*args, "--storage", url])
+        assert result.exit_code == 0, result.output
+        return _text(result.output)
+
+    assert "trial #1 of known invalidated: a leaked fold" in invoke("invalidate", "known", "1", "--reason",
+                                                                    "a leaked fold")  # fmt: skip
+    assert "trial #1 of known counts again" in invoke("revalidate", "known", "1")
+    assert "enqueued for known: x=0.5, depth=3" in invoke("enqueue", "known", "x=0.5", "depth=3")
+    assert "enqueued for known: x=0.25" in invoke("enqueue", "--study", "known", "x=0.25")
+    for args, said in [
+        (["invalidate", "known", "--reason", "r"], "invalidate takes the study's name and then NUMBER, got only "
+                                                   "'known': tunesmith invalidate STUDY_NAME NUMBER"),
+        (["revalidate", "known", "one"], "the trial number must be an integer, got 'one': e.g. tunesmith revalidate "
+                                         "known 3"),
+        (["revalidate", "known", "1", "2"], "revalidate takes the study's name and one trial number, got known 1 2"),
+        (["enqueue", "x=0.5"], "enqueue takes the study's name and then NAME=VALUE..., got only 'x=0.5'"),
+    ]:  # fmt: skip
+        refused = CliRunner().invoke(cli, [*args, "--storage", url])
+        assert refused.exit_code == 1 and said in _text(refused.output), refused.output
 
 
 def _branching(trial: ts.Trial) -> float:

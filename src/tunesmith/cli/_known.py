@@ -7,7 +7,7 @@ import warnings
 
 import click
 
-from tunesmith._text import terminal_safe
+from tunesmith._text import counted, terminal_safe
 from tunesmith.attributes import CopiesAttr, EnqueuedAttr, NestedFoldAttr, WarmStartAttr, read_attr
 from tunesmith.budget import RETRY_REQUESTED
 from tunesmith.cli._common import (
@@ -31,7 +31,26 @@ from tunesmith.study._known import (
 )
 from tunesmith.trial import TrialRecord
 
-study_option = click.option("--study", "study_name", required=True, help="The study's name.")
+# The study is named first, as `show`, `best` and `status` name it; --study, the older form, still names it.
+study_option = click.option("--study", "study_name", default=None,
+                            help="The study's name, when not given as the first argument.")  # fmt: skip
+
+
+def _named_first(
+    command: str, study_name: str | None, given: tuple[str, ...], rest: str
+) -> tuple[str, tuple[str, ...]]:
+    """The study's name and the arguments after it: the first of ``given`` unless --study named it (``study_name``).
+
+    Raises:
+        CliError: no study named, or nothing after it (``rest``: what comes after the name, for the usage shown).
+    """
+    usage = f"tunesmith {command} STUDY_NAME {rest}"
+    if study_name is not None:
+        return study_name, given
+    if len(given) < 2:
+        got = f"got only {given[0]!r}" if given else "got nothing"
+        raise CliError(f"{command} takes the study's name and then {rest}, {got}: {usage}")
+    return given[0], given[1:]
 
 
 # Why a warm start drops an earlier result (`tunesmith.study._warm_start.record_warm_start`), each a cause it counts.
@@ -89,7 +108,8 @@ def known_lines(study: Study) -> list[str]:
     invalid = [r.number for r in records if r.invalidated is not None]
     if invalid:
         numbers = ", ".join(f"#{n}" for n in invalid)
-        lines.append(f"invalidated: {len(invalid)} trials ({numbers}), out of best, the samplers and the discipline")
+        lines.append(f"invalidated: {counted(len(invalid), 'trial')} ({numbers}), out of best, the samplers and the "
+                     "discipline")  # fmt: skip
     return lines
 
 
@@ -98,7 +118,7 @@ def queue_lines(study: Study, queue: EnqueuedAttr | None, records: list[TrialRec
     if queue is None or not queue.configs:
         return []
     count = waiting(queue, records)
-    lines = [f"enqueued: {count} configurations waiting, {len(queue.configs) - count} run"]
+    lines = [f"enqueued: {counted(count, 'configuration')} waiting, {len(queue.configs) - count} run"]
     if blocked := queue_beyond_budget(study, records):
         lines.append(blocked)
     return lines
@@ -146,11 +166,12 @@ def _parse(study: Study, storage: str, pairs: tuple[str, ...]) -> dict[str, obje
 @storage_option
 @click.option("--note", default=None, help="Why this configuration (kept with it and its trial).")
 @click.option("--repeat", is_flag=True, help="Queue it even if a trial already ran it or the queue holds it.")
-@click.argument("params", nargs=-1, required=True, metavar="NAME=VALUE...")
-def enqueue(study_name: str, storage: str, note: str | None, repeat: bool, params: tuple[str, ...]) -> None:
-    """Queue a configuration for STUDY: the next trial any worker starts runs it, before the sampler's
+@click.argument("given", nargs=-1, required=True, metavar="STUDY_NAME NAME=VALUE...")
+def enqueue(study_name: str | None, storage: str, note: str | None, repeat: bool, given: tuple[str, ...]) -> None:
+    """Queue a configuration for STUDY_NAME: the next trial any worker starts runs it, before the sampler's
     proposals. Parameters left out are drawn by the sampler. One a trial already ran, or the queue holds, is not
     queued again unless --repeat is given."""
+    study_name, params = _named_first("enqueue", study_name, given, "NAME=VALUE...")
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
         values = _parse(study, storage, params)
@@ -175,11 +196,12 @@ def enqueue(study_name: str, storage: str, note: str | None, repeat: bool, param
 @click.command()
 @study_option
 @storage_option
-@click.argument("number", type=int)
+@click.argument("given", nargs=-1, required=True, metavar="STUDY_NAME NUMBER")
 @click.option("--reason", required=True, help="Why the trial's result cannot be trusted (kept for the audit).")
-def invalidate(study_name: str, storage: str, number: int, reason: str) -> None:
-    """Take trial NUMBER of STUDY out of best, the samplers, the schedulers and the discipline; it stays
+def invalidate(study_name: str | None, storage: str, given: tuple[str, ...], reason: str) -> None:
+    """Take trial NUMBER of STUDY_NAME out of best, the samplers, the schedulers and the discipline; it stays
     stored and listed, marked with the reason (`tunesmith revalidate` undoes it)."""
+    study_name, number = _study_and_number("invalidate", study_name, given)
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
         study.invalidate(number, reason)
@@ -197,11 +219,25 @@ def invalidate(study_name: str, storage: str, number: int, reason: str) -> None:
 @click.command()
 @study_option
 @storage_option
-@click.argument("number", type=int)
-def revalidate(study_name: str, storage: str, number: int) -> None:
-    """Undo `tunesmith invalidate`: trial NUMBER of STUDY counts again."""
+@click.argument("given", nargs=-1, required=True, metavar="STUDY_NAME NUMBER")
+def revalidate(study_name: str | None, storage: str, given: tuple[str, ...]) -> None:
+    """Undo `tunesmith invalidate`: trial NUMBER of STUDY_NAME counts again."""
+    study_name, number = _study_and_number("revalidate", study_name, given)
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
         study.revalidate(number)
     console.print(terminal_safe(f"trial #{number} of {study.name} counts again"))
     _confirm_stored(study)
+
+
+def _study_and_number(command: str, study_name: str | None, given: tuple[str, ...]) -> tuple[str, int]:
+    """The study and the trial number of ``command`` (`_named_first`), the number refused unless it is one."""
+    name, rest = _named_first(command, study_name, given, "NUMBER")
+    if len(rest) != 1:
+        raise CliError(f"{command} takes the study's name and one trial number, got {' '.join(given)}: "
+                       f"tunesmith {command} STUDY_NAME NUMBER")  # fmt: skip
+    try:
+        return name, int(rest[0])
+    except ValueError:
+        raise CliError(f"the trial number must be an integer, got {rest[0]!r}: e.g. tunesmith {command} "
+                       f"{name} 3") from None  # fmt: skip

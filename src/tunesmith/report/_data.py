@@ -266,7 +266,7 @@ def environment_note(data: ReportData) -> str | None:
     if best is not None:
         group = next(g for g in groups if best.number in g.trials)
         said += f"; the best, #{best.number}, ran under {group.label(packages)}"
-    fix = f"tunesmith invalidate --study {shlex.quote(data.name)} N --reason 'objective changed'"
+    fix = f"tunesmith invalidate {shlex.quote(data.name)} N --reason 'objective changed'"
     return (f"{said}. Results of other code or packages may not compare: if the objective changed, invalidate the "
             f"trials run before ({fix}, once per trial) or compare trials within one environment")  # fmt: skip
 

@@ -115,7 +115,7 @@ class KnownConfigs:
         parameter needs its parents given. A value a hair outside a bound or off a step grid (a float's rounding,
         within the space's tolerance) is stored and run as the bound or the grid value.
         The trial records ``attrs["enqueued"] = True`` (and ``attrs["note"]``) and spends the budget as
-        any trial does. CLI: ``tunesmith enqueue --study NAME key=value ...``.
+        any trial does. CLI: ``tunesmith enqueue NAME key=value ...``.
 
         A configuration that repeats one already run (a trial that did not fail and is not invalidated, running
         ones included) or still queued, as a script run twice enqueues it, is not queued again: a
@@ -185,7 +185,7 @@ class KnownConfigs:
         and it still spent its budget (``extend_budget`` buys a replacement). `revalidate` undoes it.
         Every invalidate and revalidate is appended to ``attrs["judgements"]`` with its time, so a later
         reason or a revalidation never erases an earlier reason.
-        CLI: ``tunesmith invalidate --study NAME N --reason "..."``.
+        CLI: ``tunesmith invalidate NAME N --reason "..."``.
 
         Raises:
             ConfigError: no such trial, a trial still running or paused, or an empty reason.

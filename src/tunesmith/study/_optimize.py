@@ -907,7 +907,7 @@ def invalidated_note(invalidated: Sequence[TrialRecord], where: str | None) -> s
     named = ", ".join(f"#{r.number} ({r.invalidated})" for r in invalidated[:5])
     more = f" and {len(invalidated) - 5} more" if len(invalidated) > 5 else ""
     n = len(invalidated)
-    undo = "study.revalidate(N)" if where == "" else f"tunesmith revalidate --study {where or 'STUDY'} N"
+    undo = "study.revalidate(N)" if where == "" else f"tunesmith revalidate {where or 'STUDY'} N"
     return (f"no result that counts: every trial that completed with one is invalidated ({n}: {named}{more}); "
             f"{undo} counts one again once its reason no longer holds, else run more trials")
 
