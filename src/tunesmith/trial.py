@@ -145,6 +145,23 @@ class TrialRecord:
     worker: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """One readable line: number, state (with its reason), parameters, final metrics, seed, resource and how many
+        steps were reported; the curve, the traceback and the attributes stay in their fields (a 50-epoch trial's
+        dataclass form ran to thousands of characters, printed by ``print(study.best)``)."""
+        reason = self.reason
+        if reason is not None and len(reason) > 60:  # its head, "stop by pbt at step 5": the rest is in .reason
+            reason = reason.split(": ", 1)[0] + ": ..."
+        state = self.state.value + (f" ({excerpt(reason, 80)})" if reason else "")
+        steps = sorted(self.intermediate)
+        curve = "" if not steps else (
+            f", {len(steps)} steps reported ({steps[0]} to {steps[-1]})" if len(steps) > 1 else f", step {steps[0]} "
+            "reported")  # fmt: skip
+        resource = f", resource={self.resource:g}" if self.resource else ""
+        worker = "" if self.worker is None else f", worker={self.worker!r}"
+        return (f"TrialRecord(#{self.number} {state}, params={self.params!r}, metrics={self.metrics!r}, "
+                f"seed={self.seed}{resource}{curve}{worker})")
+
     @property
     def duration(self) -> float | None:
         """Seconds it ran: from its start to its end, less the time it waited paused at a rung."""

@@ -823,6 +823,22 @@ class StudyResult:
     chosen: TrialRecord | None = None
     _no_single_best: str | None = field(default=None, repr=False)  # why, with several objectives
 
+    def __repr__(self) -> str:
+        """One readable line: what the run did, why it stopped, and the best trial (or the front) by number and
+        values; the records themselves are in their fields (the dataclass form printed every one of them, curves
+        and all)."""
+        if self._no_single_best is not None:
+            front = ", ".join(f"#{r.number}" for r in self.front or ())
+            result = f"front=[{front}]" + ("" if self.chosen is None else f", chosen=#{self.chosen.number}")
+        elif self._best is None:
+            result = "best=None"
+        else:
+            result = f"best=#{self._best.number} {self._best.metrics!r} {self._best.params!r}"
+        more = "".join(f", {name}={len(items)}" for name, items in (("failures", self.failures), ("notes", self.notes))
+                       if items)  # fmt: skip
+        return (f"StudyResult(trials_run={self.trials_run}, states={self.states!r}, stop_reason={self.stop_reason!r}, "
+                f"elapsed={self.elapsed:.1f}s, {result}{more})")
+
     @property
     def best(self) -> TrialRecord | None:
         """The best trial (``None`` while none has completed); refused with several objectives, as `Study.best`."""
