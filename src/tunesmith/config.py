@@ -71,7 +71,7 @@ from tunesmith.budget import Budget, parse_duration
 from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.executors import EXECUTORS, make_executor
 from tunesmith.executors._gpus import gpu_share
-from tunesmith.objective import Guardrail, Metric, metric_named
+from tunesmith.objective import Guardrail, Metric, check_keys, metric_named
 from tunesmith.samplers import make_sampler
 from tunesmith.schedulers import make_scheduler
 from tunesmith.space import Space
@@ -493,7 +493,7 @@ def _choose(value: Any, objectives: tuple[Metric, ...], path: Path) -> ChoiceRul
             f"write e.g. {example}"
         )
     kind = str(value["rule"])
-    _known_keys(f"choose (rule {kind!r})", value, _CHOOSE_KEYS[kind])
+    check_keys(f"choose (rule {kind!r})", value, _CHOOSE_KEYS[kind])
     if kind == "knee":
         return choose_rules.knee()
     if kind == "weights":
@@ -515,7 +515,7 @@ def _choose(value: Any, objectives: tuple[Metric, ...], path: Path) -> ChoiceRul
         )
     checked: dict[str, tuple[str, float]] = {}
     for bound in bounds:
-        _known_keys("each of choose.bounds", bound, _BOUND_KEYS)
+        check_keys("each of choose.bounds", bound, _BOUND_KEYS)
         missing = [key for key in _BOUND_KEYS if key not in bound]
         if missing:
             raise ConfigError(f"each of choose.bounds needs metric, op and bound, got {dict(bound)!r}, which lacks "
@@ -528,18 +528,6 @@ def _choose(value: Any, objectives: tuple[Metric, ...], path: Path) -> ChoiceRul
         return choose_rules.best(metric, checked)  # checks each op and bound
     except ConfigError as exc:
         raise ConfigError(f"choose.bounds: {exc}") from None
-
-
-def _known_keys(what: str, table: Mapping[str, Any], known: tuple[str, ...]) -> None:
-    """Refuse keys of ``table`` other than ``known``, with the closest known one: a misspelt key is dropped silently
-    otherwise."""
-    unknown = sorted(str(key) for key in table if key not in known)
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], known, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        keys = "key" if len(unknown) == 1 else "keys"
-        raise ConfigError(f"{what} has unknown {keys} {', '.join(map(repr, unknown))}: {hint}its keys are "
-                          f"{', '.join(known)}")  # fmt: skip
 
 
 def _holdout_of_several(holdout: Any, objectives: tuple[Metric, ...], rule: ChoiceRule | None, path: Path) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "Metric",
     "MetricDirectionWarning",
     "MissingMetric",
+    "check_keys",
     "digest_level",
     "digest_of",
     "example_numbers",
@@ -178,7 +179,7 @@ class Metric:
         """A metric from its table (a config file's, or a stored spec's): ``name``, ``direction`` and optionally
         ``scale``; without a direction, a name that reads like a score is refused, as a bare name is
         (`metric_named`)."""
-        _check_keys("metric", data, ("name", "direction", "scale"))
+        check_keys("metric", data, ("name", "direction", "scale"))
         scale = data.get("scale")
         if "direction" not in data:
             named = metric_named(
@@ -220,8 +221,9 @@ def warn_if_minimised_score(metric: Metric, objectives: Sequence[Metric] = ()) -
         )
 
 
-def _check_keys(what: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
-    """Refuse keys of a ``what`` table other than ``known``: a misspelt one would be dropped silently."""
+def check_keys(what: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """Refuse keys of a ``what`` table other than ``known``, with the closest known one: a misspelt one would be
+    dropped silently."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{what} must be a table with keys {', '.join(known)}, got {data!r}")
     unknown = sorted(str(k) for k in data if k not in known)
@@ -388,7 +390,7 @@ class Guardrail:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Guardrail:
-        _check_keys("guardrail", data, ("metric", "op", "bound", "exact"))
+        check_keys("guardrail", data, ("metric", "op", "bound", "exact"))
         return cls(str(data["metric"]), str(data["op"]), data["bound"], data.get("exact", False))  # checked there
 
 
