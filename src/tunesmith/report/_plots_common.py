@@ -5,7 +5,8 @@ Private to `tunesmith.report`: import figures and colours from `tunesmith.report
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,9 @@ SIGNATURE_COLOURS: dict[Signature, str] = {
 }
 BEST_COLOUR = "#111827"
 INVALIDATED_COLOUR = "#6b7280"  # trials taken out of the search, shown for the audit
+# Values all positive and spread over more than this factor (two decades) are read on a log axis: on a linear one a
+# few early or diverged losses of 25 drew every loss near 0.005 as one line along zero.
+LOG_SPREAD = 100.0
 _LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
@@ -65,6 +69,24 @@ def _thin(
         picks = np.random.default_rng(seed).choice(len(rest), size=min(room, len(rest)), replace=False)
         kept += [rest[i] for i in sorted(picks.tolist())]
     return sorted(kept, key=lambda r: r.number)
+
+
+def value_axis(fig: go.Figure, values: Iterable[float], title: str, *, clip: bool = False) -> None:
+    """The y axis of ``values`` (titled ``title``): logarithmic when they are all positive and spread over more than
+    `LOG_SPREAD` (the title says so), else linear. ``clip``: the view kept to their 1st to 97th percentile, padded,
+    where a few diverged curves reach values the others never come near."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return
+    log = min(finite) > 0 and max(finite) > LOG_SPREAD * min(finite)
+    if log:
+        fig.update_yaxes(type="log", title_text=f"{title} (log scale)")
+    if not clip:
+        return
+    read = np.log10(finite) if log else np.asarray(finite)  # a log axis takes its range in decades
+    low, high = float(np.percentile(read, 1)), float(np.percentile(read, 97))
+    pad = 0.08 * (high - low or abs(high) or 1.0)
+    fig.update_yaxes(range=[low - pad, high + pad])
 
 
 def _empty(fig: go.Figure, message: str) -> go.Figure:

@@ -23,6 +23,7 @@ from tunesmith.report._plots_common import (
     _figure,
     _thin,
     plot_text,
+    value_axis,
 )
 from tunesmith.report._shown import Marked, marked_trials
 from tunesmith.trial import TrialRecord, TrialState
@@ -81,12 +82,16 @@ def history(data: ReportData) -> go.Figure:
         baseline = read_attr(data.attrs, BaselineAttr)
     except AttributeShapeError:
         baseline = None  # the report's baseline section says what is wrong with it
+    drawn = [v for _, ys in by_state.values() for v in ys] + [v for v in steps_y if v is not None]
+    drawn += [v for r in invalid if (v := r.value(name)) is not None]
     if baseline is not None and baseline.mean is not None:
         # Results are read relative to the model's defaults (the DRIFT baseline).
         fig.add_hline(
             y=float(baseline.mean), line={"dash": "dash", "color": "#555555"},
             annotation_text="baseline (defaults)", annotation_position="top left",
         )  # fmt: skip
+        drawn.append(float(baseline.mean))
+    value_axis(fig, drawn, plot_text(name))
     return fig
 
 
@@ -164,12 +169,8 @@ def learning_curves(data: ReportData, diagnosis: Diagnosis, max_curves: int = MA
             }
         ]
     )
-    finite = [v for r in shown for _, v in r.curve(name) if math.isfinite(v)]
-    if finite:
-        # Diverged curves reach enormous values; clip the view to where the other curves live.
-        low, high = float(np.percentile(finite, 1)), float(np.percentile(finite, 97))
-        pad = 0.08 * (high - low or abs(high) or 1.0)
-        fig.update_yaxes(range=[low - pad, high + pad])
+    # Diverged curves reach enormous values: the view is clipped to where the other curves live.
+    value_axis(fig, (v for r in shown for _, v in r.curve(name)), plot_text(name), clip=True)
     return fig
 
 
