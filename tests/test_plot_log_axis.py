@@ -34,3 +34,13 @@ def test_losses_over_decades_read_on_a_log_axis_and_others_on_a_linear_one() -> 
     near = ReportData.from_study(_study(50.0))  # 50 to 75: a linear axis shows it well
     assert plots.history(near).layout.yaxis.type in (None, "linear")
     assert plots.learning_curves(near, analyse(near).diagnosis).layout.yaxis.type in (None, "linear")
+
+
+def test_an_empty_figure_wraps_its_message_and_shows_markup_as_text() -> None:
+    """Importance's note of some three hundred characters was one annotation line that ran off both sides."""
+    note = "the trials do not yet show which parameters matter: " + "the shares divide noise, not effects; " * 6
+    fig = plots.importance(None, note + "lr <b> 0.1")
+    (shown,) = fig.layout.annotations
+    lines = shown.text.split("<br>")
+    assert len(lines) > 3 and all(len(line) <= 90 for line in lines), lines
+    assert lines[-1].endswith("lr &lt;b&gt; 0.1")  # a name's markup is drawn as written

@@ -603,7 +603,7 @@ class ImportanceResult:
                     f"{self.n_trials} trials cannot yet attribute the differences to parameters, and more trials "
                     f"would (try {self.n_trials} more: twice the trials)")  # fmt: skip
         if more is None:
-            return (f"{seen}; no effect shows at all yet: any the parameters have is too small for "
+            return (f"{seen}; no effect shows at all yet: any effect the parameters have is too small for "
                     f"{self.n_trials} trials to show, and at least {self.n_trials} more (twice the trials) would be "
                     "needed")  # fmt: skip
         if more > 10 * self.n_trials:

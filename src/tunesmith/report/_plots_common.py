@@ -6,6 +6,7 @@ Private to `tunesmith.report`: import figures and colours from `tunesmith.report
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ INVALIDATED_COLOUR = "#6b7280"  # trials taken out of the search, shown for the 
 # Values all positive and spread over more than this factor (two decades) are read on a log axis: on a linear one a
 # few early or diverged losses of 25 drew every loss near 0.005 as one line along zero.
 LOG_SPREAD = 100.0
+EMPTY_LINE_CHARS = 90  # a line of an empty figure's message: about what a report's figure holds at size 14
 _LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
@@ -90,7 +92,11 @@ def value_axis(fig: go.Figure, values: Iterable[float], title: str, *, clip: boo
 
 
 def _empty(fig: go.Figure, message: str) -> go.Figure:
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
+    """``fig`` with no data: ``message`` in its middle, wrapped (an annotation is one line, and importance's note of
+    three hundred characters ran off both sides of the figure)."""
+    lines = textwrap.wrap(message, EMPTY_LINE_CHARS) or [""]
+    fig.add_annotation(text="<br>".join(plot_text(line) for line in lines), showarrow=False, x=0.5, y=0.5,
+                       xref="paper", yref="paper", font={"size": 14})  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
