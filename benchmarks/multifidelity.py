@@ -9,7 +9,8 @@ lower, with a sign test, since a median over a few seeds, some never reaching, m
 
 Methods: random search (every trial trained fully), tunesmith's default multi-fidelity setting
 (``scheduler={"name": "auto", "max_resource": 81}`` with the default sampler and divergence check),
-ASHA (stop and promote mode) and Hyperband under a random sampler, ASHA and Hyperband with TPE (BOHB-like); peers:
+ASHA (stop and promote mode) and Hyperband under a random sampler, ASHA and Hyperband with TPE (BOHB-like), and, when
+named, ``oracle-asha`` and ``oracle-default``: the same with a perfect early signal (`ORACLES`), a bound; peers:
 Optuna's SuccessiveHalving, Hyperband and Wilcoxon pruners (under its default TPE sampler),
 Syne Tune's ASHA and BOHB, DEHB and SMAC3's multi-fidelity facade (see
 `benchmarks.multifidelity_peers`). Problems: see `benchmarks.multifidelity_problems`. Trials run
@@ -42,7 +43,12 @@ from benchmarks.multifidelity_problems import PROBLEMS, CurveCache, CurveProblem
 __all__ = ["METHODS", "PROBLEMS", "main", "paired", "run_method"]
 
 OURS = ["random", "default", "default-raw", "asha", "asha-promote", "hyperband", "asha-tpe", "hyperband-tpe"]
-METHODS = OURS + PEERS
+# Bounds, not methods: ASHA (random sampler) and the default as they would do with a perfect early signal, every
+# report the run's final loss (its value at max_resource), so that each rung ranks configurations as the end will.
+# What they reach is what no early-stopping rule, however good its prediction of the final value, can beat with
+# the same rungs and sampler. Run only when named.
+ORACLES = ["oracle-asha", "oracle-default"]
+METHODS = OURS + PEERS + ORACLES
 DEFAULT_PROBLEMS = ["curves", "late-bloomers", "divergence", "sgd-digits", "mlp-digits"]
 # Random search (the target) runs on seeds of its own: with the methods' seeds, tunesmith's samplers would share
 # its first configurations, and a method would "reach" its target by drawing the same lucky configuration.
@@ -73,15 +79,16 @@ def _study(method: str, problem: CurveProblem, resource: int, seed: int) -> ts.S
 def _run_tunesmith(method: str, problem: CurveProblem, resource: int, seed: int, workers: int) -> Trace:
     cache = CurveCache(problem)
     meter = Meter(problem.max_resource)
+    oracle = method in ORACLES
 
     def objective(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
         # The executor asks for a step when it starts; the step is charged then, and continues the trial's run.
         for step in range(trial.step + 1, problem.max_resource + 1):
-            loss = cache.loss(trial.number, trial.params, trial.seed, step)
+            loss = cache.loss(trial.number, trial.params, trial.seed, problem.max_resource if oracle else step)
             meter.charge(step, loss)
             yield 1.0, {"loss": loss}
 
-    study = _study(method, problem, resource, seed)
+    study = _study(method.removeprefix("oracle-") if oracle else method, problem, resource, seed)
     study.optimize(objective, executor=ts.SimulatedExecutor(workers=workers))
     return Trace(meter.events, len(study.trials), meter.spent)
 
@@ -227,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.multifidelity", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="two problems, two seeds, tunesmith methods only")
     parser.add_argument("--problems", default=",".join(DEFAULT_PROBLEMS), help=f"of {', '.join(PROBLEMS)}")
-    parser.add_argument("--methods", default=",".join(METHODS[1:]), help="random search always runs (the target)")
+    parser.add_argument("--methods", default=",".join([*OURS[1:], *PEERS]),
+                        help=f"random search always runs (the target); the bounds {', '.join(ORACLES)} when named")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--random-configs", type=int, default=60, help="configurations random search trains fully")
     parser.add_argument("--workers", default="1,4", help="trainers at once on the simulated clock, comma-separated")

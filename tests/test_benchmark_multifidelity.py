@@ -20,6 +20,18 @@ def test_asha_spends_exactly_the_budget_and_evaluates_more_configurations() -> N
     assert asha.configurations > 4 * random.configurations
 
 
+def test_the_oracle_bound_ranks_each_rung_by_the_final_loss_its_run_will_reach() -> None:
+    """``oracle-asha`` is ASHA told each run's final loss at every step, so its rungs rank configurations as their
+    ends will: on late bloomers, drawing what plain ASHA draws, it trains to the end one that ends at least as low
+    (plain ASHA cuts the late bloomers early)."""
+    problem = PROBLEMS["late-bloomers"]
+    oracle = run_method("oracle-asha", problem, resource=6 * 81, seed=0)
+    plain = run_method("asha", problem, resource=6 * 81, seed=0)
+    assert oracle.spent == plain.spent == 6 * 81 and oracle.configurations > 6
+    finals = [loss for _, loss in oracle.events]
+    assert finals and min(finals) <= min(loss for _, loss in plain.events)  # late bloomers no longer cut early
+
+
 def test_four_workers_on_the_simulated_clock_spend_the_same_budget() -> None:
     trace = run_method("asha", PROBLEMS["divergence"], resource=6 * 81, seed=1, workers=4)
     assert trace.spent == 6 * 81
