@@ -166,8 +166,13 @@ def test_a_slice_measured_on_one_re_run_is_named_in_the_singular() -> None:
 
     runs = [SeedRun(0, 0, "complete", {"acc": 0.9, "slice:night:acc": 0.8}), SeedRun(0, 1, "complete", {"acc": 0.9})]
     one = _slice_noise_unknown(["night"], "night", "acc", ts.Metric("acc", "max"), runs, on_holdout=False)
-    assert one.startswith("slice 'night' was measured on 1 re-run: their spread across seeds is unknown"), one
+    assert one.startswith("slice 'night' was measured on 1 re-run: its spread across seeds is unknown"), one
     two = _slice_noise_unknown(["day", "night"], "day", "acc", ts.Metric("acc", "max"), runs[1:], on_holdout=False)
     assert two.startswith("slices 'day', 'night' were measured on no re-run:"), two  # "slice(s) ... re-run(s)"
     held = _slice_noise_unknown(["night"], "night", "acc", ts.Metric("acc", "max"), runs, on_holdout=True)
-    assert held.startswith("the holdout result gives slice 'night' as a mean only"), held
+    assert held.startswith("the holdout result gives slice 'night' as a mean only: without per-example values its "
+                           "noise is unknown"), held
+    runs = [SeedRun(0, seed, "complete", {"auc": 0.9, "slice:day:auc": 0.8, "slice:night:auc": 0.7}) for seed in (0, 1)]
+    whole = _slice_noise_unknown(["day", "night"], "day", "auc", ts.Metric("auc", "max"), runs, on_holdout=False)
+    assert whole.startswith("the re-runs give slices 'day', 'night' as one number each: their spread across 2 "
+                            "seeds is the seeds' noise"), whole

@@ -264,6 +264,7 @@ def _slice_noise_unknown(slices: Sequence[str], example: str, of: str, metric: M
     `slice_metrics`, or, for a metric computed on the whole set (`computed_on_whole_set`: RMSE, AUC, F1), whose
     per-example values do not average to it, a bootstrap standard error beside each slice's score."""
     named = ("slice " if len(slices) == 1 else "slices ") + ", ".join(repr(s) for s in slices)
+    their = "its" if len(slices) == 1 else "their"
     whole = computed_on_whole_set(metric.name)
     how = (f"ts.discipline.slice_metrics({of!r}, {{{example!r}: <one value per example of the slice>, ...}})"
            if not whole else bootstrapped(f"{SLICE}{example}:{of}", "the slice's examples"))  # fmt: skip
@@ -272,22 +273,23 @@ def _slice_noise_unknown(slices: Sequence[str], example: str, of: str, metric: M
     not_a_mean = (f"{metric.name} is computed on the whole set, not averaged over its examples, so per-example "
                   "values can give neither a slice's score nor its noise: return each slice's score with its own "
                   "noise")  # fmt: skip
+    each = "" if len(slices) == 1 else " each"
     if on_holdout:
         if whole:
-            return (f"the holdout result gives {named} each as one number, without its noise, {cannot}: "
+            return (f"the holdout result gives {named} as one number{each}, without its noise, {cannot}: "
                     f"{not_a_mean} from the holdout evaluation, {how}")  # fmt: skip
-        return (f"the holdout result gives {named} as a mean only: without per-example values their noise "
+        return (f"the holdout result gives {named} as a mean only: without per-example values {their} noise "
                 f"is unknown, {cannot}: return per-example values from the holdout evaluation, {how}")  # fmt: skip
     seeds = max(sum(f"{SLICE}{s}:{of}" in run.metrics for run in runs) for s in slices)
     if seeds < 2:
         verb = "was" if len(slices) == 1 else "were"
-        return (f"{named} {verb} measured on {'no re-run' if seeds == 0 else '1 re-run'}: their spread across seeds "
-                f"is unknown, {cannot}: return every slice from the objective on every seed")  # fmt: skip
+        return (f"{named} {verb} measured on {'no re-run' if seeds == 0 else '1 re-run'}: {their} spread across "
+                f"seeds is unknown, {cannot}: return every slice from the objective on every seed")  # fmt: skip
     if whole:
-        return (f"the re-runs give {named} as one number each: their spread across {seeds} seeds is the "
+        return (f"the re-runs give {named} as one number{each}: {their} spread across {seeds} seeds is the "
                 "seeds' noise, and the sampling noise of the slice's examples (the same in every run) is unknown, "
                 f"{cannot}: {not_a_mean} from the objective on every seed, {how}")  # fmt: skip
-    return (f"the re-runs give {named} as a mean only: their spread across {seeds} seeds is the seeds' "
+    return (f"the re-runs give {named} as a mean only: {their} spread across {seeds} seeds is the seeds' "
             "noise, and without per-example values the sampling noise of the slice's examples (the same in every "
             f"run) is unknown, {cannot}: return per-example values from the objective, {how}")  # fmt: skip
 
