@@ -281,3 +281,21 @@ def test_python_dash_m_tunesmith_runs_the_same_command_line(tmp_path: Path, cli_
     usage = subprocess.run([sys.executable, "-m", "tunesmith", "--help"], env=cli_env, capture_output=True, text=True,
                            timeout=120)  # fmt: skip
     assert usage.returncode == 0 and "Usage: tunesmith" in usage.stdout, usage.stderr
+
+
+def test_a_demo_on_a_storage_whose_earlier_demos_opened_the_holdout_says_its_verdict_will_fail(tmp_path: Path) -> None:
+    """A second `tunesmith demo` (`make demo` twice) ended "not ready: holdout opened once" with nothing said before:
+    it read as a broken demo. It says so before its search now, and how to get a fresh one."""
+    import tunesmith as ts
+    from tunesmith.cli._run import _earlier_demos
+
+    url = f"sqlite:///{tmp_path}/demo.db"
+    space = ts.Space({"x": ts.Float(0.0, 1.0)})
+    first = ts.Study(space, metric="loss", storage=url, name="digits-mlp-20260101-000000")
+    now = ts.Study(space, metric="loss", storage=url, name="digits-mlp-20260101-000100")
+    assert _earlier_demos(now) is None  # the first demo opened nothing yet
+    first.set_attr("holdout_log", [])
+    said = _earlier_demos(now)
+    assert said is not None and said.startswith(f"note: {url} holds 1 earlier demo (digits-mlp-20260101-000000) "
+                                                "whose verdict opened the holdout set this demo opens too")  # fmt: skip
+    assert said.endswith(f"for a fresh demo, remove {tmp_path}/demo.db or pass --storage sqlite:///another.db")

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tunesmith._progress import Progress, showing, shown
-from tunesmith._text import safe_file_name, terminal_safe
-from tunesmith.attributes import HoldoutAttr, read_attr
+from tunesmith._text import counted, safe_file_name, terminal_safe
+from tunesmith.attributes import HoldoutAttr, HoldoutLogAttr, read_attr
 from tunesmith.cli._common import (
     DEMO_STORAGE,
     CliError,
@@ -315,6 +315,26 @@ def _kept(no_report: bool) -> str:
     return "the trials are kept" if no_report else "the trials and the report are kept"
 
 
+def _earlier_demos(study: Study) -> str | None:
+    """What a demo says before its search when its storage holds earlier demos whose verdicts opened the holdout set
+    it opens too: its verdict will fail "holdout opened once", which read as a broken demo to one who ran it twice."""
+    earlier = [info.name for info in study.storage.list_studies()
+               if info.name != study.name and info.name.startswith(_DEMO_PREFIX) and HoldoutLogAttr.KEY in info.attrs]
+    if not earlier:
+        return None
+    shown = ", ".join(earlier[-3:]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+    where = redact_url(study.storage.url)
+    other = "--storage sqlite:///another.db"
+    fresh = f"remove {where.removeprefix('sqlite:///')} or pass {other}" if where.startswith("sqlite:///") else other
+    verdicts = "verdict" if len(earlier) == 1 else "verdicts"
+    return (f"note: {where} holds {counted(len(earlier), 'earlier demo')} ({shown}) whose {verdicts} opened the "
+            "holdout set this demo opens too, so its verdict will fail 'holdout opened once', as the discipline fails "
+            f"any reused holdout; for a fresh demo, {fresh}")  # fmt: skip
+
+
+_DEMO_PREFIX = "digits-mlp-"
+
+
 @click.command()
 @storage_option(default=DEMO_STORAGE)
 @click.option("--trials", "n_trials", type=click.IntRange(min=2), default=60, show_default=True)
@@ -329,7 +349,7 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
     from tunesmith import demo as demo_study
 
     started = time.monotonic()
-    name = f"digits-mlp-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = f"{_DEMO_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}"
     show = shown(progress)
 
     def kept(_: BaseException) -> str:
@@ -351,6 +371,8 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
             f"{demo_study.EPOCHS} epochs each (ASHA stops the weak at 2 and 6), "
             f"storage {terminal_safe(redact_url(storage))}"
         )
+        if (earlier := _earlier_demos(study)) is not None:
+            console.print(terminal_safe(earlier), markup=False)
         _state_training(study)
         with shown_warnings() as said:
             result = study.optimize(demo_study.objective, workers=workers, executor="processes", progress=show)
