@@ -3,7 +3,12 @@ reported step (a 50-epoch trial's ran to thousands of characters)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from click.testing import CliRunner
+
 import tunesmith as ts
+from tunesmith.cli import cli
 
 
 def _objective(trial: ts.Trial) -> dict[str, float]:
@@ -34,3 +39,22 @@ def test_a_trial_record_and_a_run_result_read_as_one_short_line() -> None:
                            "spent (6/6)', elapsed="), said  # fmt: skip
     assert said.endswith(f"best=#{best.number} {best.metrics!r} {best.params!r}, failures=1)"), said
     assert len(said) < 300, said
+
+
+def test_tunesmith_trials_cuts_a_long_reason_to_its_head_and_says_where_it_is_whole(tmp_path: Path) -> None:
+    """A scheduler's stop reason of several hundred characters made each row of `tunesmith trials` a paragraph."""
+    url = f"sqlite:///{tmp_path}/long.db"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", storage=url, name="long", seed=0)
+    trial = study.ask()
+    long = "stop by a rule at step 3: " + "because " * 40
+    study.tell(trial, stopped=long)
+    short = study.ask()
+    study.tell(short, stopped="stopped by hand")
+    listed = " ".join(CliRunner().invoke(cli, ["trials", "long", "--storage", url]).output.split())
+    assert "stop by a rule at step 3: ..." in listed and "because because" not in listed, listed
+    assert "stopped by hand" in listed
+    said = f"a reason ending ': ...' is cut to its head: tunesmith show long --storage {url} N prints it whole"
+    assert said in listed
+    assert study.trials[trial.number].brief_reason(60) == "stop by a rule at step 3: ..."
+    shown = " ".join(CliRunner().invoke(cli, ["show", "long", str(trial.number), "--storage", url]).output.split())
+    assert "because " * 10 in shown + " "  # show prints it whole

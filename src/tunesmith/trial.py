@@ -149,10 +149,8 @@ class TrialRecord:
         """One readable line: number, state (with its reason), parameters, final metrics, seed, resource and how many
         steps were reported; the curve, the traceback and the attributes stay in their fields (a 50-epoch trial's
         dataclass form ran to thousands of characters, printed by ``print(study.best)``)."""
-        reason = self.reason
-        if reason is not None and len(reason) > 60:  # its head, "stop by pbt at step 5": the rest is in .reason
-            reason = reason.split(": ", 1)[0] + ": ..."
-        state = self.state.value + (f" ({excerpt(reason, 80)})" if reason else "")
+        reason = self.brief_reason(60)
+        state = self.state.value + (f" ({reason})" if reason else "")
         steps = sorted(self.intermediate)
         curve = "" if not steps else (
             f", {len(steps)} steps reported ({steps[0]} to {steps[-1]})" if len(steps) > 1 else f", step {steps[0]} "
@@ -161,6 +159,15 @@ class TrialRecord:
         worker = "" if self.worker is None else f", worker={self.worker!r}"
         return (f"TrialRecord(#{self.number} {state}, params={self.params!r}, metrics={self.metrics!r}, "
                 f"seed={self.seed}{resource}{curve}{worker})")
+
+    def brief_reason(self, limit: int) -> str | None:
+        """``reason``, or when it is longer than ``limit`` characters its head, the words before its first colon
+        ("stop by pbt at step 5: ..."), at most ``limit`` characters with the marker: a listing's cell or a repr, where
+        a scheduler's reason of several hundred characters made each row a paragraph (`reason` holds it whole)."""
+        if self.reason is None or len(self.reason) <= limit:
+            return self.reason
+        head = self.reason.split(": ", 1)[0]
+        return (head if len(head) <= limit - 5 else head[: limit - 8].rstrip() + "...") + ": ..."
 
     @property
     def duration(self) -> float | None:

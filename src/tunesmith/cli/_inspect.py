@@ -73,6 +73,10 @@ def _one_line_errors(command: _Command) -> _Command:
     return guarded  # type: ignore[return-value]
 
 
+# A longer reason is cut to its head in the trials table (a scheduler's stop reason runs to hundreds of characters).
+_REASON_CHARS = 100
+
+
 def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: dict[int, str]) -> Table:
     """Every trial, a RUNNING one whose worker is gone marked so, with why (``gone``: `Study.gone_trials`). A FAILED
     trial's value cells stay empty: what storage holds of its metrics is a partial report, or none, by how it was
@@ -92,7 +96,7 @@ def _trials_table(study: Study, records: list[TrialRecord], title: str, gone: di
                   else metric_text(record.metrics, m.name, m.scale, study.guardrails) for m in objectives]  # fmt: skip
         invalid = record.invalidated
         state = record.state.value if invalid is None else f"{record.state.value}, invalidated"
-        reason = record.reason or "" if invalid is None else f"invalidated: {invalid}"
+        reason = (record.brief_reason(_REASON_CHARS) or "") if invalid is None else f"invalidated: {invalid}"
         if record.number in gone:
             state, reason = f"{state} (worker gone)", gone[record.number]
         table.add_row(
@@ -172,6 +176,9 @@ def trials(study_name: str | None, storage: str, as_json: bool, state: str | Non
         console.print(terminal_safe(f"one in full: tunesmith show {_named(study)} N"), soft_wrap=True)
         return
     console.print(_trials_table(study, records, terminal_safe(f"{study.name}: {len(records)} trials"), gone))
+    if any(r.invalidated is None and r.brief_reason(_REASON_CHARS) != r.reason for r in records):
+        console.print(terminal_safe(f"a reason ending ': ...' is cut to its head: tunesmith show {_named(study)} N "
+                                    "prints it whole"), soft_wrap=True)  # fmt: skip
 
 
 @click.command()
