@@ -413,6 +413,15 @@ def no_study(name: str, store: Storage, storage: str) -> CliError:
     return CliError(f"no study named {name!r} in {redact_url(storage)} (studies: {known})")
 
 
+def trial_number(text: str, example: str) -> int:
+    """``text``, a trial number given on the command line, refused unless it is an integer (``example``: the command
+    to show, as ``tunesmith show NAME``, to which the number 3 is added)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise CliError(f"the trial number must be an integer, got {text!r}: e.g. {example} 3") from None
+
+
 def _resolve_study(storage: str, name: str | None) -> Study:
     store = _open(storage)
     with _friendly_errors():

@@ -20,6 +20,7 @@ from tunesmith.cli._common import (
     _resolve_study,
     json_option,
     storage_option,
+    trial_number,
 )
 from tunesmith.objective import COUNT, DIGEST, STDERR, Guardrail, Metric, without_digests
 from tunesmith.study import CheckpointStore, Study
@@ -150,10 +151,7 @@ def show(target: tuple[str, ...], storage: str, as_json: bool) -> None:
     a failure, its whole traceback."""
     if len(target) > 2:
         raise CliError(f"show takes a study name and a trial number, got {len(target)} arguments: {' '.join(target)}")
-    try:
-        number = int(target[-1])
-    except ValueError:
-        raise CliError(f"the trial number must be an integer, got {target[-1]!r}: e.g. tunesmith show NAME 3") from None
+    number = trial_number(target[-1], "tunesmith show NAME")
     study = _resolve_study(storage, target[0] if len(target) == 2 else None)
     with _friendly_errors():
         records = study.trials

@@ -18,6 +18,7 @@ from tunesmith.cli._common import (
     _resolve_study,
     console,
     storage_option,
+    trial_number,
 )
 from tunesmith.cli._failures import _when
 from tunesmith.storage import redact_url
@@ -236,8 +237,4 @@ def _study_and_number(command: str, study_name: str | None, given: tuple[str, ..
     if len(rest) != 1:
         raise CliError(f"{command} takes the study's name and one trial number, got {' '.join(given)}: "
                        f"tunesmith {command} STUDY_NAME NUMBER")  # fmt: skip
-    try:
-        return name, int(rest[0])
-    except ValueError:
-        raise CliError(f"the trial number must be an integer, got {rest[0]!r}: e.g. tunesmith {command} "
-                       f"{name} 3") from None  # fmt: skip
+    return name, trial_number(rest[0], f"tunesmith {command} {name}")
