@@ -29,7 +29,10 @@ def test_the_oracle_bound_ranks_each_rung_by_the_final_loss_its_run_will_reach()
     plain = run_method("asha", problem, resource=6 * 81, seed=0)
     assert oracle.spent == plain.spent == 6 * 81 and oracle.configurations > 6
     finals = [loss for _, loss in oracle.events]
-    assert finals and min(finals) <= min(loss for _, loss in plain.events)  # late bloomers no longer cut early
+    # Late bloomers are no longer cut early: strictly lower (0.110 against 0.116 on this seed), and other rungs
+    # kept (106 configurations against 86), so an oracle that read the curves as plain ASHA does fails here.
+    assert finals and min(finals) < min(loss for _, loss in plain.events)
+    assert oracle.configurations != plain.configurations
 
 
 def test_four_workers_on_the_simulated_clock_spend_the_same_budget() -> None:
