@@ -294,7 +294,9 @@ def test_a_demo_on_a_storage_whose_earlier_demos_opened_the_holdout_says_its_ver
     first = ts.Study(space, metric="loss", storage=url, name="digits-mlp-20260101-000000")
     now = ts.Study(space, metric="loss", storage=url, name="digits-mlp-20260101-000100")
     assert _earlier_demos(now) is None  # the first demo opened nothing yet
-    first.set_attr("holdout_log", [])
+    first.set_attr("holdout_log", [{"at": 1.0, "trial": 0, "scores": None, "voided": "key"}])
+    assert _earlier_demos(now) is None  # an opening voided (no metric returned) judged nothing, and counts for nothing
+    first.set_attr("holdout_log", [{"at": 1.0, "trial": 0, "scores": {"holdout_loss": 0.1}}])
     said = _earlier_demos(now)
     assert said is not None and said.startswith(f"note: {url} holds 1 earlier demo (digits-mlp-20260101-000000) "
                                                 "whose verdict opened the holdout set this demo opens too")  # fmt: skip

@@ -318,8 +318,15 @@ def _kept(no_report: bool) -> str:
 def _earlier_demos(study: Study) -> str | None:
     """What a demo says before its search when its storage holds earlier demos whose verdicts opened the holdout set
     it opens too: its verdict will fail "holdout opened once", which read as a broken demo to one who ran it twice."""
+    from tunesmith.discipline.holdout import voided
+
+    def opened(info: StudyInfo) -> bool:  # an opening that counts: a voided one judged nothing
+        stored = info.attrs.get(HoldoutLogAttr.KEY)
+        log = HoldoutLogAttr.from_json(stored, f"{HoldoutLogAttr.KEY} of study {info.name!r}") if stored else None
+        return log is not None and any(voided(o) is None for o in log.openings)
+
     earlier = [info.name for info in study.storage.list_studies()
-               if info.name != study.name and info.name.startswith(_DEMO_PREFIX) and HoldoutLogAttr.KEY in info.attrs]
+               if info.name != study.name and info.name.startswith(_DEMO_PREFIX) and opened(info)]  # fmt: skip
     if not earlier:
         return None
     shown = ", ".join(earlier[-3:]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
