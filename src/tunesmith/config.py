@@ -26,6 +26,9 @@ A config names everything a `Study` and `Study.optimize` need::
     lr = { type = "float", low = 1e-5, high = 1e-1, log = true }
     batch_size = { type = "int", low = 16, high = 256, base = 2 }
 
+Without ``[space]`` the study is defined by run: it learns its parameters from what the objective asks for
+(``trial.suggest_float(...)``), as `Study` does with no space.
+
 A study of several objectives lists them in ``[[metrics]]`` in place of ``[metric]`` (the first is the primary),
 with an optional ``[reference_point]`` (the hypervolume's bound, by objective name) and an optional ``[choose]``
 (the rule `Study.choose` records once the search's budget is spent; needed with a ``[holdout]``)::
@@ -100,7 +103,7 @@ class StudyConfig:
     path: Path
     name: str
     objective: str
-    space: Space
+    space: Space | None  # None: no [space], the study learns its parameters from what the objective asks for
     metric: Metric  # the only objective, or the primary (the first) of several
     guardrails: list[Guardrail] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
@@ -299,16 +302,17 @@ def load_config(path: str | Path) -> StudyConfig:
         keys = "key" if len(unknown) == 1 else "keys"
         raise ConfigError(f"unknown {keys} {', '.join(map(repr, unknown))} in {path.name}{hint}: known keys are "
                           f"{sorted(_KNOWN_KEYS)}")  # fmt: skip
-    for key in ("objective", "space"):
-        if key not in data:
-            raise ConfigError(f"{path.name} needs a {key!r} entry")
+    if "objective" not in data:
+        entry = 'objective = "module:function"' if _is_toml(path) else 'objective: "module:function"'
+        raise ConfigError(f"{path.name} needs an 'objective' entry, the function a trial runs: write {entry} "
+                          "(the module is found beside the config too)")  # fmt: skip
     _one_metric_entry(data, path)
     try:
         metric, objectives = _objectives(data, path)
         reference_point = _reference_point(data.get("reference_point"), objectives, path)
         rule = _choose(data.get("choose"), objectives, path)
         guardrails = [Guardrail.from_json(g) for g in data.get("guardrails", [])]
-        space = Space.from_json(data["space"])
+        space = Space.from_json(data["space"]) if "space" in data else None
         budget = Budget.from_json(data.get("budget"))
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path.name}: missing or invalid field {exc}") from None

@@ -25,6 +25,7 @@ from tunesmith.cli._common import (
 )
 from tunesmith.lr.range_test import BOTTOM_IN_NOISE, FALL_IN_NOISE, MIN_READ_STEPS
 from tunesmith.objective import Metric, metric_named
+from tunesmith.space import Space
 
 
 @click.command("plan")
@@ -68,11 +69,14 @@ def plan_command(
         stated, start, measured = _measured_signal(url, signal_from)
         if min_resource is None:
             min_resource = start
+    learned = None
+    if cfg.space is None:  # defined by run: the space its stored trials asked for, when the study has run
+        learned = _learned_space(storage_url(storage, storage_file, config=cfg.storage, say=False), cfg.name)
     with _friendly_errors():
         plan = plan_for_config(
             cfg, trial_cost=trial_cost, trials=trials, workers=workers, max_resource=max_resource,
             min_resource=min_resource, early_signal=stated, adaptive=adaptive,
-            signal_read=None if measured is None else measured["source"],
+            signal_read=None if measured is None else measured["source"], space=learned,
         )  # fmt: skip
     if as_json:
         _print_json(plan.to_json() if measured is None else {**plan.to_json(), "early_signal_from": measured})
@@ -81,6 +85,15 @@ def plan_command(
         for line in measured["lines"]:
             click.echo(terminal_safe(line, markup=False))
     click.echo(terminal_safe(plan.summary(), markup=False, multiline=True))
+
+
+def _learned_space(url: str, name: str) -> Space | None:
+    """The space study ``name`` in ``url`` learned from what its trials asked for; ``None`` when the storage or the
+    study does not exist yet (nothing is created to find out)."""
+    try:
+        return _resolve_study(url, name).space
+    except CliError:
+        return None
 
 
 def _measured_signal(url: str, name: str) -> tuple[bool | None, float | None, dict[str, Any]]:

@@ -420,7 +420,7 @@ def _check_before_storing(cfg: StudyConfig, executor: str | dict[str, Any], work
 
     if "holdout" in cfg.extra:
         plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
-        if plan.baseline is not None:  # a typo of a parameter's name; `declare_baseline` checks it against the trials
+        if plan.baseline is not None and cfg.space is not None:  # a typo; `declare_baseline` checks it against trials
             refuse_unknown_names(cfg.space, plan.baseline, "holdout.baseline", refused_new=None)
     if executor == "ray" or (isinstance(executor, dict) and executor["name"] == "ray"):
         require("ray", "ray")  # the executor imports it only once the first trial is about to start

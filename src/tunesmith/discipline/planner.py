@@ -673,8 +673,12 @@ def plan_for_config(
     workers: int | None = None,
     trials: int | None = None,
     signal_read: str | None = None,
+    space: Space | None = None,
 ) -> Plan:
     """`plan` for a config file's space, budget and workers (``tunesmith plan CONFIG``).
+
+    ``space`` stands in for a config without ``[space]``, whose study learns its parameters as trials ask for them
+    (the stored study's); without either the planner has no dimensions to count, and says so.
 
     The resource axis comes from the arguments, else from the config's scheduler table
     (``max_resource``/``min_resource``/``eta``, with the scheduler's defaults); without either the plan has no
@@ -716,7 +720,15 @@ def plan_for_config(
         )
     workers = workers or cfg.workers
     budget, seconds = _check(budget, trial_cost, workers)
-    return _plan(cfg.space, budget, seconds, workers, fidelity, named if fidelity is not None else None)
+    space = space if space is not None else cfg.space
+    if space is None or not space:
+        raise ConfigError(
+            f"{cfg.path.name} has no [space]: its study learns the parameters from what trials ask for, and no "
+            f"stored trial of study {cfg.name!r} has asked for one yet, so the planner has no dimensions to count; "
+            f"run a few trials first (tunesmith run {cfg.path.name} --trials 3) and plan again, or add a [space] "
+            "table"
+        )
+    return _plan(space, budget, seconds, workers, fidelity, named if fidelity is not None else None)
 
 
 def _rung_scheduler(spec: Any) -> Scheduler | None:

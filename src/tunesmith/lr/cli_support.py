@@ -41,6 +41,7 @@ import numpy as np
 from tunesmith._validate import integer, real
 from tunesmith.errors import ConfigError
 from tunesmith.lr.range_test import MIN_READ_STEPS, RangeTestResult, range_test
+from tunesmith.space import Space
 
 __all__ = ["LrFindOutcome", "LrProbeSettings", "probe_settings", "run_lr_find"]
 
@@ -179,8 +180,9 @@ def run_lr_find(
         max_lr=settings.max_lr if max_lr is None else max_lr,
         num_steps=settings.num_steps if num_steps is None else num_steps,
     )
-    if settings.param not in cfg.space:
-        close = difflib.get_close_matches(settings.param, list(cfg.space), n=1)
+    space = cfg.space or Space.empty()  # a study defined by run: the probe's own params alone
+    if settings.param not in space:
+        close = difflib.get_close_matches(settings.param, list(space), n=1)
         if close:  # a new parameter is fine (the bounds are to be added); a misspelt one would miss the old range
             raise ConfigError(
                 f"lr_probe.param {settings.param!r} is not in the space, but {close[0]!r} is: did you mean "
@@ -189,8 +191,7 @@ def run_lr_find(
     factory = import_object(settings.function, base_dir=cfg.path.parent, what="lr_probe")
     if not callable(factory):
         raise ConfigError(f"lr_probe {settings.function!r} is not callable: {_CONTRACT}")
-    dims = cfg.space.dimensions
-    centre = cfg.space.decode(np.full(len(dims), 0.5))
+    centre = space.decode(np.full(len(space.dimensions), 0.5)) if space else {}
     params = {**centre, **settings.params}
     # A seed fixed in lr_probe.params is the probe's own choice; the config's seed only fills in for it.
     if seed is not None:
