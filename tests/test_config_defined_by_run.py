@@ -22,10 +22,19 @@ from tunesmith.config import load_config
 from tunesmith.errors import ConfigError
 
 OBJECTIVES = """
+import numpy as np
+
+
 def objective(trial):
     x = trial.suggest_float("x", -3.0, 3.0)
     kind = trial.suggest_categorical("kind", ["a", "b"])
     return {"loss": (x - 1.0) ** 2 + (0.5 if kind == "b" else 0.0)}
+
+
+def seeded_by_number(trial):
+    rng = np.random.default_rng(trial.number)
+    x = trial.suggest_float("x", -3.0, 3.0)
+    return {"loss": (x - 1.0) ** 2 + rng.normal(0.0, 0.01)}
 
 
 def holdout(params, seed):
@@ -145,3 +154,18 @@ def test_lr_find_runs_on_a_config_without_a_space(project: tuple[Path, str]) -> 
     assert result.exit_code == 0, result.output
     assert "suggested" in result.output.lower()
 
+
+def test_a_baseline_that_seeds_from_the_trial_number_fails_with_why_and_the_fix(project: tuple[Path, str]) -> None:
+    folder, module = project
+    config = write_config(folder, module, objective="seeded_by_number", extra=f"""
+        [holdout]
+        evaluate = "{module}:holdout"
+        baseline = {{ x = 0.0 }}
+        seeds = 2
+    """)  # fmt: skip
+
+    result = CliRunner().invoke(cli, ["run", str(config)])
+
+    assert result.exit_code != 0
+    assert "The baseline runs as trial number -1" in result.output
+    assert "seed from trial.seed" in result.output

@@ -144,8 +144,9 @@ def evaluate_baseline(
         first = failed[0].reason or ""
         raise ObjectiveError(
             f"every baseline run failed ({len(runs)} of {len(runs)} seeds; the first: "
-            f"{first.splitlines()[0] if first else 'no reason'}): {fix}. The failed runs are recorded in the study "
-            f"attribute baseline, so the verdict's baseline margin fails until then.\nThe first failure:\n{first}",
+            f"{first.splitlines()[0] if first else 'no reason'}): {fix}.{_negative_number_hint(first)} The failed "
+            "runs are recorded in the study attribute baseline, so the verdict's baseline margin fails until then."
+            f"\nThe first failure:\n{first}",
             first,
         )
     if failed:
@@ -175,6 +176,20 @@ def _run(study: Study, objective: Objective, params: Mapping[str, Any], seeds: S
         done = run_many(objective, jobs, metric=study.metric, keep_checkpoint=keep_checkpoints, limits=limits,
                         ended=lambda runs: bar.update(advance=1))  # fmt: skip
     return tuple(done)
+
+
+# What NumPy says of a negative seed (`default_rng`, and `RandomState`, which scikit-learn's random_state reaches).
+_NEGATIVE_SEED_REFUSALS = ("expected non-negative integer", "Seed must be between")
+
+
+def _negative_number_hint(reason: str) -> str:
+    """Why a baseline run whose objective seeded from ``trial.number`` failed, when NumPy refused the seed: the
+    baseline is no trial of the search and runs as number `BASELINE_NUMBER`; empty for any other failure."""
+    if not any(refusal in reason for refusal in _NEGATIVE_SEED_REFUSALS):
+        return ""
+    return (f" The baseline runs as trial number {BASELINE_NUMBER}, since no trial of the search ran it, and NumPy "
+            "refuses a negative seed: an objective seeding from trial.number (np.random.default_rng(trial.number), "
+            "random_state=trial.number) fails on it; seed from trial.seed, which each run gets its own of.")
 
 
 def _fix(params: Mapping[str, Any]) -> str:
