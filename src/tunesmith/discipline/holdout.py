@@ -413,18 +413,23 @@ def _open(study: Study, force: bool, trial: int, name: str | None = None,
         openings = () if current is None else HoldoutLogAttr.from_json(current).openings
         counted = [o for o in openings if voided(o) is None]  # a voided opening judged nothing
         if counted and not force:
-            first = counted[0]
-            raise HoldoutOpened(
-                f"the holdout of study {study.name!r} was opened {times(len(counted))} already (first for trial "
-                f"#{first.trial} at {_utc(first.at)}): "
-                "a holdout is scored once, or it becomes another validation set; pass force=True (tunesmith "
-                "finalize --force) to open it again (the forcing is recorded and shown in the verdict)"
-            )
+            raise _opened_before(study.name, counted)
         opening = HoldoutOpeningAttr(at=at, forced=bool(counted) and force, trial=trial, extra=extra)
         return HoldoutLogAttr((*openings, opening)).to_json()
 
     stored = HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, append))
     return next(o for o in reversed(stored.openings) if o.at == at and o.trial == trial)
+
+
+def _opened_before(name: str, counted: Sequence[HoldoutOpeningAttr]) -> HoldoutOpened:
+    """The refusal to open study ``name``'s holdout again without ``force``, after the openings ``counted``."""
+    first = counted[0]
+    return HoldoutOpened(
+        f"the holdout of study {name!r} was opened {times(len(counted))} already (first for trial "
+        f"#{first.trial} at {_utc(first.at)}): "
+        "a holdout is scored once, or it becomes another validation set; pass force=True (tunesmith "
+        "finalize --force) to open it again (the forcing is recorded and shown in the verdict)"
+    )
 
 
 def _record_read(study: Study, opening: HoldoutOpeningAttr, read: dict[str, float], how: str,
