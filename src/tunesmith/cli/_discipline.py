@@ -26,6 +26,7 @@ from tunesmith.cli._common import (
 from tunesmith.lr.range_test import BOTTOM_IN_NOISE, FALL_IN_NOISE, MIN_READ_STEPS
 from tunesmith.objective import Metric, metric_named
 from tunesmith.space import Space
+from tunesmith.study import Study
 
 
 @click.command("plan")
@@ -140,27 +141,43 @@ def _watched(given: str) -> Metric:
               help="The holdout set's name, the same wherever it is read (default: the evaluate reference).")
 @click.option("--watch", "watch", multiple=True,
               help="A metric the proxy-overfitting check watches (repeatable): NAME (minimised) or NAME:max.")
+@click.option("--rerun-top", "rerun_top", type=click.IntRange(min=1), default=None, metavar="K",
+              help="First re-run the top K configurations across fresh seeds with the study's objective "
+                   "(ts.validate_top), so that the verdict judges their pick and its seed stability.")  # fmt: skip
+@click.option("--seeds", type=click.IntRange(min=2), default=None,
+              help="Fresh seeds each re-run configuration gets (default: 5); needs --rerun-top.")  # fmt: skip
+@click.option("--objective", "objective_ref", default=None,
+              help="module:function the re-runs call (default: the one the study records; another is refused).")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
 @json_option
 def finalize_command(
     study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool,
-    holdout_name: str | None, watch: tuple[str, ...], progress: bool | None, as_json: bool,
+    holdout_name: str | None, watch: tuple[str, ...], rerun_top: int | None, seeds: int | None,
+    objective_ref: str | None, progress: bool | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Score the chosen configuration of STUDY_NAME once on the locked holdout and print the verdict.
 
-    Ctrl-C exits with code 130; the opening stays recorded (``--force`` opens the holdout again).
+    With --rerun-top K the top K configurations are re-run across fresh seeds first, as a config's [holdout]
+    table has `tunesmith run` do, and the holdout scores the configuration the re-runs pick. Ctrl-C exits with
+    code 130; the opening stays recorded (``--force`` opens the holdout again).
     """
     from pathlib import Path
 
     from tunesmith.config import import_object
     from tunesmith.discipline.holdout import finalize
 
+    if rerun_top is None and (seeds is not None or objective_ref is not None):
+        given = "--seeds" if seeds is not None else "--objective"
+        raise CliError(f"{given} sets the seed re-runs, which only --rerun-top K asks for: add --rerun-top 3 (the top "
+                       f"three configurations), or drop {given}")  # fmt: skip
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
         watched = [_watched(name) for name in watch]
         evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
         shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
+        if rerun_top is not None:
+            _rerun_top(study, rerun_top, seeds, objective_ref, force=force, progress=progress, say=not as_json)
         with _interruptible(lambda _: _opening_kept(study.name)):
             verdict = finalize(study, evaluate, force=force, shifted=shifted, progress=progress,
                                holdout=holdout_name, watch=watched)  # fmt: skip
@@ -170,6 +187,29 @@ def finalize_command(
         summary = terminal_safe(verdict.summary(), markup=False, multiline=True)
         click.secho(summary, fg=verdict_colour(verdict.ready, bool(verdict.failed_decided)))
     _confirm_stored(study)  # the opening and the verdict are recorded only if the database is still there
+
+
+def _rerun_top(study: Study, k: int, seeds: int | None, objective_ref: str | None, *, force: bool,
+               progress: bool | None, say: bool) -> None:  # fmt: skip
+    """`finalize --rerun-top`: `validate_top` on the study's objective (``objective_ref``, else the one it records,
+    as `tunesmith worker` finds it) under the limits of the config it records, once the holdout may be opened."""
+    from tunesmith.cli._scale import _recorded_config, _worker_objective
+    from tunesmith.discipline.holdout import refuse_reopening
+    from tunesmith.discipline.seeds import DEFAULT_SEEDS, validate_top
+
+    refuse_reopening(study, force)  # before the re-runs, which only this opening would read
+    config, unread = _recorded_config(study)
+    objective = _worker_objective(study, objective_ref, config, unread)
+    def kept(_: BaseException) -> str:  # `validate_top` records its re-runs once they have all ended
+        return (f"interrupted: the holdout of study {study.name!r} was not opened, and its re-runs were not "
+                "recorded: run the command again")
+
+    with _interruptible(kept):
+        report = validate_top(study, objective, k=k, seeds=DEFAULT_SEEDS if seeds is None else seeds,
+                              progress=progress, trial_timeout=None if config is None else config.trial_timeout,
+                              memory_limit=None if config is None else config.memory_limit)  # fmt: skip
+    if say:
+        click.echo(terminal_safe(report.summary(), markup=False, multiline=True))
 
 
 def _opening_kept(name: str) -> str:

@@ -124,6 +124,7 @@ __all__ = [
     "VoidedOpening",
     "finalize",
     "holdout_name",
+    "refuse_reopening",
     "voided",
 ]
 
@@ -419,6 +420,19 @@ def _open(study: Study, force: bool, trial: int, name: str | None = None,
 
     stored = HoldoutLogAttr.from_json(study.storage.update_study_attr(study.info.id, HoldoutLogAttr.KEY, append))
     return next(o for o in reversed(stored.openings) if o.at == at and o.trial == trial)
+
+
+def refuse_reopening(study: Study, force: bool) -> None:
+    """Refuse, before work that only the opening would use (`tunesmith finalize --rerun-top`'s re-runs), what
+    `finalize` refuses at the opening: a holdout opened before, without ``force``.
+
+    Raises:
+        HoldoutOpened: the holdout was opened (an opening voided for what it read judged nothing, so not counted).
+    """
+    log = read_attr(study.attrs, HoldoutLogAttr)
+    counted = [] if log is None else [o for o in log.openings if voided(o) is None]
+    if counted and not force:
+        raise _opened_before(study.name, counted)
 
 
 def _opened_before(name: str, counted: Sequence[HoldoutOpeningAttr]) -> HoldoutOpened:
@@ -717,9 +731,9 @@ def _reruns_check(study: Study, record: TrialRecord, how: str, entry: SeedCandid
     name = "seed stability"
     stability = read_attr(study.attrs, SeedStabilityAttr)
     if stability is None:
-        return Check(
-            name, True, "the top candidates were not re-run: call ts.validate_top(study, objective)", checked=False
-        )
+        return Check(name, True, "the top candidates were not re-run across seeds before the holdout was opened: "
+                     "ts.validate_top(study, objective) re-runs them (tunesmith finalize --rerun-top K)",
+                     checked=False)  # fmt: skip
     own = stability.candidate(record.number)
     if entry is None and own is None and stability.winner is not None:  # the re-runs judged other trials
         rerun = ", ".join(f"#{c.trial}" for c in stability.candidates or () if c.trial is not None)

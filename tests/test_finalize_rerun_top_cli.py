@@ -1,0 +1,128 @@
+"""``tunesmith finalize --rerun-top K``: the seed re-runs before the opening, from the command line.
+
+The CLI's finalize opened the holdout on the search's best with seed stability "not checked", and its advice was
+Python's (``ts.validate_top(study, objective)``): a study run from a config without ``[holdout]`` had no command
+that re-ran its top configurations across seeds before the holdout was spent.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import tunesmith as ts
+from tunesmith.cli import cli
+
+OBJECTIVES = """
+import numpy as np
+
+
+def objective(trial):
+    x = trial.suggest_float("x", -3.0, 3.0)
+    noise = np.random.default_rng(trial.seed).normal(0.0, 0.05)
+    return {"loss": 1.0 + (x - 1.0) ** 2 + noise}
+
+
+def holdout(params, seed):
+    return {"loss": 1.0 + (params["x"] - 1.0) ** 2}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    """A config run to its budget from the command line, its objective in a module under a unique name."""
+    module = f"rerun_cli_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(OBJECTIVES)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv("TUNESMITH_STORAGE", raising=False)
+    monkeypatch.delenv("TUNESMITH_STORAGE_FILE", raising=False)
+    (tmp_path / "study.toml").write_text(textwrap.dedent(f"""
+        name = "s"
+        objective = "{module}:objective"
+        storage = "sqlite:///s.db"
+        seed = 0
+
+        [metric]
+        name = "loss"
+        direction = "min"
+
+        [budget]
+        trials = 10
+    """))  # fmt: skip
+    ran = CliRunner().invoke(cli, ["run", "study.toml", "--no-report"])
+    assert ran.exit_code == 0, ran.output
+    yield tmp_path, module
+    sys.modules.pop(module, None)
+
+
+def finalize(module: str, *extra: str) -> Result:
+    return CliRunner().invoke(cli, ["finalize", "s", "--storage", "sqlite:///s.db", "--evaluate",
+                                    f"{module}:holdout", *extra])  # fmt: skip
+
+
+def test_rerun_top_re_runs_the_top_configurations_with_the_recorded_objective_before_the_opening(
+    project: tuple[Path, str],
+) -> None:
+    _, module = project
+
+    result = finalize(module, "--rerun-top", "3", "--seeds", "3")
+
+    assert result.exit_code == 0, result.output
+    assert "3 candidates x 3 seeds" in result.output
+    study = ts.Study.load("s", "sqlite:///s.db")
+    stability = study.attrs["seed_stability"]
+    assert len(stability["candidates"]) == 3 and stability["seeds"] and len(stability["seeds"]) == 3
+    verdict = study.attrs["verdict"]
+    seed_line = next(r for r in verdict["reasons"] if r.startswith("seed stability"))
+    assert "[not checked]" not in seed_line, seed_line
+    assert study.attrs["holdout_log"][0]["trial"] == stability["winner"]
+
+
+def test_without_rerun_top_the_unchecked_seed_stability_names_the_option(project: tuple[Path, str]) -> None:
+    _, module = project
+
+    result = finalize(module)
+
+    assert result.exit_code == 0, result.output
+    assert "tunesmith finalize --rerun-top K" in result.output
+
+
+def test_a_holdout_opened_before_is_refused_before_any_re_run(project: tuple[Path, str]) -> None:
+    _, module = project
+    assert finalize(module).exit_code == 0
+
+    again = finalize(module, "--rerun-top", "2")
+
+    assert again.exit_code == 1
+    assert "was opened once already" in again.output and "--force" in again.output
+    assert "seed_stability" not in ts.Study.load("s", "sqlite:///s.db").attrs
+
+
+@pytest.mark.parametrize("option", [["--seeds", "3"], ["--objective", "m:f"]])
+def test_a_re_run_setting_without_rerun_top_is_refused_and_nothing_is_opened(
+    project: tuple[Path, str], option: list[str]
+) -> None:
+    _, module = project
+
+    result = finalize(module, *option)
+
+    assert result.exit_code != 0
+    assert "only --rerun-top K asks for" in result.output
+    assert "holdout_log" not in ts.Study.load("s", "sqlite:///s.db").attrs
+
+
+def test_another_objective_than_the_recorded_one_is_refused(project: tuple[Path, str]) -> None:
+    _, module = project
+
+    result = finalize(module, "--rerun-top", "2", "--objective", f"{module}:holdout")
+
+    assert result.exit_code != 0
+    assert "not the objective of study 's'" in result.output
+    assert "seed_stability" not in ts.Study.load("s", "sqlite:///s.db").attrs
