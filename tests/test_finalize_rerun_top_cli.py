@@ -126,3 +126,58 @@ def test_another_objective_than_the_recorded_one_is_refused(project: tuple[Path,
     assert result.exit_code != 0
     assert "not the objective of study 's'" in result.output
     assert "seed_stability" not in ts.Study.load("s", "sqlite:///s.db").attrs
+
+
+def test_on_a_study_of_several_objectives_rerun_top_re_runs_the_recorded_choice_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = f"rerun_cli_mo_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent("""
+        import numpy as np
+
+
+        def objective(trial):
+            x = trial.suggest_float("x", 0.0, 1.0)
+            noise = np.random.default_rng(trial.seed).normal(0.0, 0.01)
+            return {"error": 0.2 + 0.5 * x + noise, "latency": 2.0 - x}
+
+
+        def holdout(params, seed):
+            return {"error": 0.2 + 0.5 * params["x"], "latency": 2.0 - params["x"]}
+    """))  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv("TUNESMITH_STORAGE", raising=False)
+    monkeypatch.delenv("TUNESMITH_STORAGE_FILE", raising=False)
+    (tmp_path / "mo.toml").write_text(textwrap.dedent(f"""
+        name = "s"
+        objective = "{module}:objective"
+        storage = "sqlite:///s.db"
+        seed = 0
+
+        [[metrics]]
+        name = "error"
+        direction = "min"
+
+        [[metrics]]
+        name = "latency"
+        direction = "min"
+
+        [choose]
+        rule = "knee"
+
+        [budget]
+        trials = 10
+    """))  # fmt: skip
+    try:
+        assert CliRunner().invoke(cli, ["run", "mo.toml", "--no-report"]).exit_code == 0
+
+        result = finalize(module, "--rerun-top", "3", "--seeds", "2")
+
+        assert result.exit_code == 0, result.output
+        assert "--rerun-top 3: study 's' has several objectives" in result.output
+        study = ts.Study.load("s", "sqlite:///s.db")
+        chosen = study.attrs["choice"]["trial"]
+        assert [c["trial"] for c in study.attrs["seed_stability"]["candidates"]] == [chosen]
+    finally:
+        sys.modules.pop(module, None)

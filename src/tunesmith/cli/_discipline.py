@@ -198,6 +198,12 @@ def _rerun_top(study: Study, k: int, seeds: int | None, objective_ref: str | Non
     from tunesmith.discipline.seeds import DEFAULT_SEEDS, validate_top
 
     refuse_reopening(study, force)  # before the re-runs, which only this opening would read
+    several = len(study.objectives) > 1
+    if several and k != 1 and say:  # what `TopKUnusedWarning` says to Python's k, in the option's terms
+        click.echo(terminal_safe(
+            f"--rerun-top {k}: study {study.name!r} has several objectives, so the re-runs judge the one "
+            f"configuration its recorded choice picked from the Pareto front, not the top {k} on one objective",
+            markup=False))  # fmt: skip
     config, unread = _recorded_config(study)
     objective = _worker_objective(study, objective_ref, config, unread)
     def kept(_: BaseException) -> str:  # `validate_top` records its re-runs once they have all ended
@@ -205,8 +211,9 @@ def _rerun_top(study: Study, k: int, seeds: int | None, objective_ref: str | Non
                 "recorded: run the command again")
 
     with _interruptible(kept):
-        report = validate_top(study, objective, k=k, seeds=DEFAULT_SEEDS if seeds is None else seeds,
-                              progress=progress, trial_timeout=None if config is None else config.trial_timeout,
+        report = validate_top(study, objective, k=None if several else k,
+                              seeds=DEFAULT_SEEDS if seeds is None else seeds, progress=progress,
+                              trial_timeout=None if config is None else config.trial_timeout,
                               memory_limit=None if config is None else config.memory_limit)  # fmt: skip
     if say:
         click.echo(terminal_safe(report.summary(), markup=False, multiline=True))
