@@ -96,6 +96,15 @@ def test_a_sequence_returned_to_several_objectives_is_told_to_return_a_dict_of_e
     assert "return a float" not in message, "one number is never two objectives"
 
 
+def test_a_sequence_returned_to_one_objective_says_how_many_values_and_both_readings_of_them() -> None:
+    loss = ts.Metric("loss", "min")
+    with pytest.raises(ValueError) as raised:
+        normalise_result((0.3, 0.7), loss)
+    message = str(raised.value)
+    assert "the objective returned 2 values (tuple), but the study has one objective, 'loss'" in message
+    assert "declare them (metrics=[...])" in message and "{'loss': values}" in message
+
+
 def test_a_multi_objective_study_whose_objective_returns_a_tuple_stops_with_the_dict_to_return() -> None:
     study = ts.Study(SPACE, metrics=[ts.Metric("err", "min"), ts.Metric("lat", "min")], storage="memory", seed=0,
                      budget=ts.Budget(trials=6))  # fmt: skip
