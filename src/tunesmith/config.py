@@ -82,12 +82,12 @@ from tunesmith.study._optimize import refuse_unrunnable
 from tunesmith.study._settings import check_objectives, check_search_objectives
 from tunesmith.study._validation_set import checked_name
 
-__all__ = ["StudyConfig", "import_object", "load_config"]
+__all__ = ["StudyConfig", "WarmStartSource", "import_object", "load_config"]
 
 _KNOWN_KEYS = {
     "name", "objective", "storage", "seed", "workers", "executor", "sampler", "scheduler", "metric", "metrics",
     "reference_point", "choose", "guardrails", "budget", "space", "memory_limit", "trial_timeout", "holdout",
-    "lr_probe", "fail_fast", "validation_set",
+    "lr_probe", "fail_fast", "validation_set", "warm_start",
 }  # fmt: skip
 # The keys of each rule's [choose] table: the rule's own form as the study records it (`choose.Best.to_json`...).
 _CHOOSE_KEYS = {"best": ("rule", "metric", "bounds"), "knee": ("rule",), "weights": ("rule", "weights")}
@@ -122,6 +122,7 @@ class StudyConfig:
     reference_point: dict[str, float] | None = None
     choose: ChoiceRule | None = None  # [choose]: the rule the study records once the search's budget is spent
     validation_set: str | None = None  # `Study`'s: the validation set the objective scores on
+    warm_start: WarmStartSource | None = None  # earlier results the samplers read first (`Study`'s warm_start)
 
     def study_metrics(self) -> dict[str, Any]:
         """`Study`'s arguments for what the config optimises: ``metric`` for one objective; ``metrics`` and
@@ -359,7 +360,56 @@ def load_config(path: str | Path) -> StudyConfig:
         reference_point=reference_point,
         choose=rule,
         validation_set=validation_set,
+        warm_start=_warm_start(data.get("warm_start"), path),
     )
+
+
+@dataclass(frozen=True)
+class WarmStartSource:
+    """A config's ``warm_start``: a CSV file (``csv``, resolved from the config's folder) or a stored study
+    (``study``, in ``storage``, else the storage the run uses), with the values the earlier runs used for
+    parameters they lack (``fill``, `ts.WarmStart`'s)."""
+
+    csv: Path | None = None
+    study: str | None = None
+    storage: str | None = None
+    fill: dict[str, Any] = field(default_factory=dict)
+
+
+_WARM_START_KEYS = ("csv", "study", "storage", "fill")
+
+
+def _warm_start(value: Any, path: Path) -> WarmStartSource | None:
+    """The config's ``warm_start``: a string is a CSV file's path, a table names ``csv`` or ``study`` (with
+    ``storage``) and a ``fill``; a CSV file that does not exist is refused here, before storage is opened."""
+    if value is None:
+        return None
+    toml = _is_toml(path)
+    example = ('warm_start = "earlier.csv", or [warm_start] study = "stage1" with fill = { dropout = 0.1 }' if toml
+               else "warm_start: earlier.csv, or warm_start: {study: stage1, fill: {dropout: 0.1}}")  # fmt: skip
+    table = {"csv": value} if isinstance(value, str) else value
+    check_keys("warm_start", table, _WARM_START_KEYS)
+    given = [key for key in ("csv", "study") if key in table]
+    if len(given) != 1 or not all(isinstance(table[key], str) and table[key] for key in given):
+        raise ConfigError(
+            f"{path.name}: warm_start names one source, a CSV file (csv) or a stored study (study), each a non-empty "
+            f"string, got {excerpt(repr(value))}: write {example}"
+        )
+    storage, fill = table.get("storage"), table.get("fill", {})
+    if storage is not None and ("study" not in table or not isinstance(storage, str)):
+        raise ConfigError(f"{path.name}: warm_start.storage is the URL of the study warm_start.study names, got "
+                          f"storage={excerpt(repr(storage))}{'' if 'study' in table else ' beside a csv'}: "
+                          f"write {example}")  # fmt: skip
+    if not isinstance(fill, Mapping):
+        raise ConfigError(f"{path.name}: warm_start.fill maps parameter names to the values the earlier runs used, "
+                          f"got {excerpt(repr(fill))}: write {example}")  # fmt: skip
+    if "study" in table:
+        return WarmStartSource(study=table["study"], storage=storage, fill=dict(fill))
+    csv = (path.parent / table["csv"]).resolve()
+    if not csv.is_file():
+        raise ConfigError(f"{path.name}: warm_start.csv {table['csv']!r} is no file ({csv}; a relative path is read "
+                          f"from the config's folder): give the CSV `tunesmith export` wrote")  # fmt: skip
+    return WarmStartSource(csv=csv, fill=dict(fill))
 
 
 def _objectives(data: Mapping[str, Any], path: Path) -> tuple[Metric, tuple[Metric, ...]]:

@@ -25,6 +25,7 @@ from tunesmith.cli._common import (
     _open,
     _summary,
     console,
+    no_study,
     shown_warnings,
     storage_option,
     storage_options,
@@ -32,9 +33,9 @@ from tunesmith.cli._common import (
     verdict_colour,
 )
 from tunesmith.cli._scale import _hold_objective, _imported_objective
-from tunesmith.errors import ConfigError, StorageUnavailable, StudyNotFound, require
+from tunesmith.errors import ConfigError, StorageUnavailable, StudyNotFound, TunesmithError, require
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
-from tunesmith.study import MIN_FULLY_TRAINED, Study, StudyResult, StudySpec, trained_fully
+from tunesmith.study import MIN_FULLY_TRAINED, Study, StudyResult, StudySpec, WarmStart, trained_fully
 from tunesmith.study._optimize import NoFeasibleTrialWarning
 from tunesmith.study._recovery import stopped_by
 from tunesmith.study._study import refuse_control_characters
@@ -157,6 +158,7 @@ def run(
         url = storage_url(storage, storage_file, config=cfg.storage)
         resumed = _budgeted_storage(url, name or cfg.name, cfg, n_trials)
         refuse_control_characters(url, name or cfg.name)  # before a new SQLite file is created
+        warm_start = _warm_start(cfg, url)  # its study read before this run's storage is created
         created = _new_sqlite_file(url)
         store = resumed or _open(url, create=True)
         if created is not None:  # a relative path read from another directory would start a study afresh
@@ -182,6 +184,7 @@ def run(
             name=name or cfg.name,
             seed=cfg.seed,
             validation_set=cfg.validation_set,
+            warm_start=warm_start,
         )
         opened.append(study)
         _hold_objective(store, study.info, named, label, fix)  # recorded by the study's first run (or worker)
@@ -405,6 +408,28 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         f"{terminal_safe(shlex.join(['tunesmith', 'best', '--storage', redact_url(storage), study.name]))}"
     )
     _confirm_stored(study)
+
+
+def _warm_start(cfg: StudyConfig, url: str) -> WarmStart | None:
+    """The config's ``warm_start`` as `Study` takes it: its CSV file, or its study loaded from its storage (the
+    run's, ``url``, unless it names one), which must exist: nothing is created to find out."""
+    given = cfg.warm_start
+    if given is None:
+        return None
+    if given.csv is not None:
+        return WarmStart(str(given.csv), fill=given.fill)
+    assert given.study is not None  # `load_config` names one source
+    source_url = given.storage or url
+    where = f"warm_start.study {given.study!r} in {cfg.path.name}"
+    try:
+        store = open_storage(source_url, create=False)
+    except TunesmithError as exc:
+        raise CliError(f"{where}: {exc}") from None
+    try:
+        source = Study.load(given.study, store)
+    except StudyNotFound:
+        raise CliError(f"{where}: {no_study(given.study, store, source_url)}") from None
+    return WarmStart(source, fill=given.fill)
 
 
 def _check_before_storing(cfg: StudyConfig, executor: str | dict[str, Any], workers: int) -> None:
