@@ -605,8 +605,8 @@ def _choice_needed(objectives: tuple[Metric, ...], path: Path) -> str:
         f"{path.name} declares a holdout and {len(objectives)} objectives ({', '.join(m.name for m in objectives)}) "
         "but no choose rule: the re-runs across seeds and the holdout judge the one configuration a rule picks from "
         f"the Pareto front, and the run cannot pick it for you; add {add}, which is applied once the search's budget "
-        "is spent, or drop the holdout, run the search, pick with study.choose(...) in Python after looking at the "
-        "front, and open the holdout with `tunesmith finalize`"
+        "is spent, or drop the holdout, run the search, pick with `tunesmith choose` (or study.choose(...) in Python) "
+        "after looking at the front (`tunesmith best`), and open the holdout with `tunesmith finalize`"
     )
 
 

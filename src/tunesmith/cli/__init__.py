@@ -2,8 +2,8 @@
 
 The group `cli` lives here; its commands, one module per kind: `_run` (run, demo), `_inspect` (trials,
 best, status, studies, report, export, dashboard), `_failures` (show, retry), `_discipline` (plan, finalize,
-lr-find), `_scale` (worker, extend, copy, delete, storage upgrade), `_optuna` (import-optuna) and `_known` (enqueue,
-invalidate, revalidate). `_common` holds what they share.
+lr-find), `_choose` (choose), `_scale` (worker, extend, copy, delete, storage upgrade), `_optuna`
+(import-optuna) and `_known` (enqueue, invalidate, revalidate). `_common` holds what they share.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
+from tunesmith.cli._choose import choose
 from tunesmith.cli._common import PROCESS_ENDS_WITH_COMMAND
 from tunesmith.cli._discipline import finalize_command, lr_find, plan_command
 from tunesmith.cli._failures import retry, show
@@ -37,7 +38,7 @@ def cli() -> None:
 for _command in (
     run, trials, best, status, studies, demo, report, export, lr_find, worker, storage_group, plan_command,
     finalize_command, dashboard_command, extend, show, retry, import_optuna, enqueue, invalidate, revalidate,
-    delete, copy,
+    delete, copy, choose,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -318,7 +318,8 @@ def _print_front(study: Study, as_json: bool) -> None:
     if void is not None:
         console.print(f"[yellow]{terminal_safe(void)}[/yellow]")
     elif choice is None:
-        console.print("no choice recorded: study.choose(ts.choose.knee()) picks one (* marks it)")
+        console.print(terminal_safe(f"no choice recorded: tunesmith choose {shlex.quote(study.name)} --knee "
+                                    "(study.choose(ts.choose.knee()) in Python) picks one (* marks it)"))
     else:
         console.print(terminal_safe(f"* chosen: trial #{choice.trial} ({choice.why})"))
         if left is not None:

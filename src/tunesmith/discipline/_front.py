@@ -10,6 +10,7 @@ one dominated beyond the noise, and re-applies the recorded rule to the current 
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -67,7 +68,8 @@ def chosen_from_front(study: Study, what: str) -> TrialRecord:
         raise ConfigError(
             f"{what} needs one configuration, but study {study.name!r} has several objectives ({names}) and no "
             "recorded choice: pick one from the Pareto front first with study.choose(ts.choose.knee()) (or "
-            "ts.choose.best('<metric>', bounds={...}), ts.choose.weights({...}))"
+            "ts.choose.best('<metric>', bounds={...}), ts.choose.weights({...})), or from the command line with "
+            f"tunesmith choose {shlex.quote(study.name)} --knee (or --best, --weight)"
         )
     return chosen
 
