@@ -91,3 +91,16 @@ def test_best_and_finalize_without_a_choice_name_the_command_that_records_one(
     assert "no choice recorded: tunesmith choose mo --knee" in shown.output
     assert refused.exit_code == 1
     assert "tunesmith choose mo --knee (or --best, --weight)" in refused.output
+
+
+def test_the_run_summary_of_a_front_without_a_choice_names_the_command_beside_python(storage: str) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from tunesmith.report.terminal import summary
+
+    out = StringIO()
+    summary(ts.Study.load("mo", storage), console=Console(file=out, width=200), analyses=False)
+
+    assert "study.choose(ts.choose.knee()) (tunesmith choose mo --knee) picks one" in out.getvalue()

@@ -172,7 +172,8 @@ def _print_front(data: ReportData, out: Console, why_no_result_below: bool = Fal
     if data.void_choice is not None:
         out.print(Text(_plain(data.void_choice), style="yellow"))
     elif choice is None:
-        out.print(_plain("no choice recorded: study.choose(ts.choose.knee()) picks one for the discipline"))
+        out.print(_plain(f"no choice recorded: study.choose(ts.choose.knee()) (tunesmith choose "
+                         f"{shlex.quote(data.name)} --knee) picks one for the discipline"))
     else:
         out.print(_plain(f"chosen: trial {choice.trial} ({choice.why})"))
         if left := choice_off_front(data):
