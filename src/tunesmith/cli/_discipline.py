@@ -206,6 +206,7 @@ def _rerun_top(study: Study, k: int, seeds: int | None, objective_ref: str | Non
             markup=False))  # fmt: skip
     config, unread = _recorded_config(study)
     objective = _worker_objective(study, objective_ref, config, unread)
+
     def kept(_: BaseException) -> str:  # `validate_top` records its re-runs once they have all ended
         return (f"interrupted: the holdout of study {study.name!r} was not opened, and its re-runs were not "
                 "recorded: run the command again")
