@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import uuid
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -90,8 +92,30 @@ def cli_env(objectives_dir: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], str]]:
+    """``user_module(prefix, source)`` writes ``source`` as a module under a unique name beginning with ``prefix``
+    into ``tmp_path``, the working directory from then on, and returns its name, as a user's config folder holds
+    its objective. ``sys.path`` and the storage environment variables are restored afterwards, and every module
+    written is dropped from ``sys.modules``, so no later test imports a stale one."""
+    written: list[str] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv("TUNESMITH_STORAGE", raising=False)
+    monkeypatch.delenv("TUNESMITH_STORAGE_FILE", raising=False)
+
+    def write(prefix: str, source: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        written.append(name)
+        return name
+
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)
+
+
 # Appended for the PostgreSQL tests (the imports above belong to the original fixtures).
-from collections.abc import Iterator  # noqa: E402
 
 from tests.pg import PostgresServer  # noqa: E402
 

@@ -8,6 +8,7 @@ not record the pick between them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -79,13 +80,12 @@ def test_a_rule_stated_wrongly_is_refused_and_nothing_is_recorded(
 
 
 def test_best_and_finalize_without_a_choice_name_the_command_that_records_one(
-    storage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    storage: str, user_module: Callable[[str, str], str]
 ) -> None:
-    (tmp_path / "mo_holdout.py").write_text("def evaluate(params, seed):\n    return {'error': 0.2, 'latency_ms': 30.0}\n")
-    monkeypatch.chdir(tmp_path)
+    module = user_module("mo_holdout", "def evaluate(params, seed):\n    return {'error': 0.2, 'latency_ms': 30.0}\n")
 
     shown = CliRunner().invoke(cli, ["best", "mo", "--storage", storage])
-    refused = CliRunner().invoke(cli, ["finalize", "mo", "--storage", storage, "--evaluate", "mo_holdout:evaluate"])
+    refused = CliRunner().invoke(cli, ["finalize", "mo", "--storage", storage, "--evaluate", f"{module}:evaluate"])
 
     assert shown.exit_code == 0, shown.output
     assert "no choice recorded: tunesmith choose mo --knee" in shown.output

@@ -7,10 +7,8 @@ CLI could not run what `Study(None, ...)` runs in Python.
 
 from __future__ import annotations
 
-import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,16 +51,9 @@ def lr_probe(params):
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
-    """The working directory, holding the objectives under a unique module name; sys.modules restored after."""
-    module = f"by_run_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(OBJECTIVES)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delenv("TUNESMITH_STORAGE", raising=False)
-    monkeypatch.delenv("TUNESMITH_STORAGE_FILE", raising=False)
-    yield tmp_path, module
-    sys.modules.pop(module, None)
+def project(tmp_path: Path, user_module: Callable[[str, str], str]) -> tuple[Path, str]:
+    """The working directory, holding the objectives under a unique module name."""
+    return tmp_path, user_module("by_run", OBJECTIVES)
 
 
 def write_config(folder: Path, module: str, *, objective: str = "objective", trials: int = 12, extra: str = "") -> Path:

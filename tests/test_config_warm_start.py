@@ -6,10 +6,8 @@ A config could not name earlier results: a second stage that added a parameter h
 
 from __future__ import annotations
 
-import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,17 +43,11 @@ x = {{ type = "float", low = -3.0, high = 3.0 }}
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
-    """A folder with the objective under a unique module name and a first stage's config; sys.modules restored."""
-    module = f"warm_cfg_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(OBJECTIVE)
+def project(tmp_path: Path, user_module: Callable[[str, str], str]) -> tuple[Path, str]:
+    """A folder with the objective under a unique module name and a first stage's config."""
+    module = user_module("warm_cfg", OBJECTIVE)
     (tmp_path / "stage1.toml").write_text(STAGE.format(name="stage1", module=module, db=tmp_path / "s.db"))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delenv("TUNESMITH_STORAGE", raising=False)
-    monkeypatch.delenv("TUNESMITH_STORAGE_FILE", raising=False)
-    yield tmp_path, module
-    sys.modules.pop(module, None)
+    return tmp_path, module
 
 
 def second_stage(folder: Path, module: str, warm_start: str, *, db: str = "s.db") -> Path:

@@ -7,10 +7,8 @@ that re-ran its top configurations across seeds before the holdout was spent.
 
 from __future__ import annotations
 
-import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,14 +33,9 @@ def holdout(params, seed):
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+def project(tmp_path: Path, user_module: Callable[[str, str], str]) -> tuple[Path, str]:
     """A config run to its budget from the command line, its objective in a module under a unique name."""
-    module = f"rerun_cli_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(OBJECTIVES)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delenv("TUNESMITH_STORAGE", raising=False)
-    monkeypatch.delenv("TUNESMITH_STORAGE_FILE", raising=False)
+    module = user_module("rerun_cli", OBJECTIVES)
     (tmp_path / "study.toml").write_text(textwrap.dedent(f"""
         name = "s"
         objective = "{module}:objective"
@@ -58,8 +51,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[P
     """))  # fmt: skip
     ran = CliRunner().invoke(cli, ["run", "study.toml", "--no-report"])
     assert ran.exit_code == 0, ran.output
-    yield tmp_path, module
-    sys.modules.pop(module, None)
+    return tmp_path, module
 
 
 def finalize(module: str, *extra: str) -> Result:
@@ -129,10 +121,9 @@ def test_another_objective_than_the_recorded_one_is_refused(project: tuple[Path,
 
 
 def test_on_a_study_of_several_objectives_rerun_top_re_runs_the_recorded_choice_and_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, user_module: Callable[[str, str], str]
 ) -> None:
-    module = f"rerun_cli_mo_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent("""
+    module = user_module("rerun_cli_mo", """
         import numpy as np
 
 
@@ -144,11 +135,7 @@ def test_on_a_study_of_several_objectives_rerun_top_re_runs_the_recorded_choice_
 
         def holdout(params, seed):
             return {"error": 0.2 + 0.5 * params["x"], "latency": 2.0 - params["x"]}
-    """))  # fmt: skip
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delenv("TUNESMITH_STORAGE", raising=False)
-    monkeypatch.delenv("TUNESMITH_STORAGE_FILE", raising=False)
+    """)  # fmt: skip
     (tmp_path / "mo.toml").write_text(textwrap.dedent(f"""
         name = "s"
         objective = "{module}:objective"
@@ -169,15 +156,12 @@ def test_on_a_study_of_several_objectives_rerun_top_re_runs_the_recorded_choice_
         [budget]
         trials = 10
     """))  # fmt: skip
-    try:
-        assert CliRunner().invoke(cli, ["run", "mo.toml", "--no-report"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["run", "mo.toml", "--no-report"]).exit_code == 0
 
-        result = finalize(module, "--rerun-top", "3", "--seeds", "2")
+    result = finalize(module, "--rerun-top", "3", "--seeds", "2")
 
-        assert result.exit_code == 0, result.output
-        assert "--rerun-top 3: study 's' has several objectives" in result.output
-        study = ts.Study.load("s", "sqlite:///s.db")
-        chosen = study.attrs["choice"]["trial"]
-        assert [c["trial"] for c in study.attrs["seed_stability"]["candidates"]] == [chosen]
-    finally:
-        sys.modules.pop(module, None)
+    assert result.exit_code == 0, result.output
+    assert "--rerun-top 3: study 's' has several objectives" in result.output
+    study = ts.Study.load("s", "sqlite:///s.db")
+    chosen = study.attrs["choice"]["trial"]
+    assert [c["trial"] for c in study.attrs["seed_stability"]["candidates"]] == [chosen]
