@@ -125,7 +125,7 @@ def queue_lines(study: Study, queue: EnqueuedAttr | None, records: list[TrialRec
     return lines
 
 
-def _split(study: Study, storage: str, pair: str) -> tuple[str, str]:
+def _split(study: Study, storage: str, pair: str, example: str = "tunesmith enqueue ...") -> tuple[str, str]:
     """``pair`` as (name, value text), cut at the '=' after a parameter's name: a name may hold '=' (the space takes
     it) and so may a value (a choice "a=b"), so only the space's names can tell where the name ends."""
     space = study.space
@@ -145,15 +145,18 @@ def _split(study: Study, storage: str, pair: str) -> tuple[str, str]:
     # A name the study does not know yet (define-by-run) ends at the first '='.
     name, sep, text = pair.partition("=")
     if not sep or not name:
-        raise CliError(f"parameters are given as name=value, got {pair!r}: e.g. tunesmith enqueue ... lr=0.01")
+        raise CliError(f"parameters are given as name=value, got {pair!r}: e.g. {example} lr=0.01")
     return name, text
 
 
-def _parse(study: Study, storage: str, pairs: tuple[str, ...]) -> dict[str, object]:
+def parse_params(study: Study, storage: str, pairs: tuple[str, ...], example: str = "tunesmith enqueue ..."
+                 ) -> dict[str, object]:  # fmt: skip
+    """``NAME=VALUE`` texts as parameters, each value read against the study's space (``example``: the command a
+    refusal shows them in)."""
     params: dict[str, object] = {}
     given: dict[str, str] = {}  # name -> the pair that gave it, to name both when it comes again
     for pair in pairs:
-        name, text = _split(study, storage, pair)
+        name, text = _split(study, storage, pair, example)
         if name in given:  # keeping either value would queue a configuration the user may not have meant
             raise CliError(f"{name} given twice ({given[name]}, {pair}): give each parameter once")
         given[name] = pair
@@ -175,7 +178,7 @@ def enqueue(study_name: str | None, storage: str, note: str | None, repeat: bool
     study_name, params = _named_first("enqueue", study_name, given, "NAME=VALUE...")
     study = _resolve_study(storage, study_name)
     with _friendly_errors():
-        values = _parse(study, storage, params)
+        values = parse_params(study, storage, params)
         with warnings.catch_warnings(record=True) as said:  # said below, with the queue
             warnings.simplefilter("ignore", QueueBeyondBudgetWarning)
             warnings.simplefilter("always", QueuedConfigurationRepeatWarning)
