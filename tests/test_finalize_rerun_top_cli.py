@@ -84,6 +84,7 @@ def test_without_rerun_top_the_unchecked_seed_stability_names_the_option(project
 
     assert result.exit_code == 0, result.output
     assert "tunesmith finalize --rerun-top K" in result.output
+    assert "tunesmith finalize --rerun-top K --baseline NAME=VALUE" in result.output
 
 
 def test_a_holdout_opened_before_is_refused_before_any_re_run(project: tuple[Path, str]) -> None:
@@ -165,3 +166,32 @@ def test_on_a_study_of_several_objectives_rerun_top_re_runs_the_recorded_choice_
     study = ts.Study.load("s", "sqlite:///s.db")
     chosen = study.attrs["choice"]["trial"]
     assert [c["trial"] for c in study.attrs["seed_stability"]["candidates"]] == [chosen]
+
+
+def test_a_baseline_given_runs_on_the_re_runs_seeds_and_the_verdict_reads_the_margin_on_it(
+    project: tuple[Path, str],
+) -> None:
+    _, module = project
+
+    result = finalize(module, "--rerun-top", "2", "--seeds", "3", "--baseline", "x=-2.5")
+
+    assert result.exit_code == 0, result.output
+    study = ts.Study.load("s", "sqlite:///s.db")
+    baseline = study.attrs["baseline"]
+    assert baseline["params"] == {"x": -2.5} and len(baseline["runs"]) >= 3
+    margin = next(r for r in study.attrs["verdict"]["reasons"] if r.startswith("baseline margin"))
+    # plain floats carry no validation noise, so the margin is read but left undecided: its figures are the baseline's
+    assert "vs baseline 13.2" in margin and "on the same seeds" in margin, margin
+
+
+def test_a_baseline_is_refused_without_rerun_top_and_beside_another_evaluated_one(project: tuple[Path, str]) -> None:
+    _, module = project
+    alone = finalize(module, "--baseline", "x=0")
+    assert alone.exit_code != 0 and "--baseline sets the seed re-runs" in alone.output
+    assert finalize(module, "--rerun-top", "2", "--seeds", "2", "--baseline", "x=0").exit_code == 0
+
+    other = finalize(module, "--rerun-top", "2", "--force", "--baseline", "x=1")
+
+    assert other.exit_code == 1
+    assert "evaluated its baseline {'x': 0.0} already" in other.output, other.output
+    assert ts.Study.load("s", "sqlite:///s.db").attrs["baseline"]["params"] == {"x": 0.0}

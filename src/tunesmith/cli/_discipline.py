@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import click
@@ -148,13 +149,17 @@ def _watched(given: str) -> Metric:
               help="Fresh seeds each re-run configuration gets (default: 5); needs --rerun-top.")  # fmt: skip
 @click.option("--objective", "objective_ref", default=None,
               help="module:function the re-runs call (default: the one the study records; another is refused).")
+@click.option("--baseline", "baseline", multiple=True, metavar="NAME=VALUE",
+              help="A parameter of the baseline configuration (the model's defaults), repeatable: it runs on the "
+                   "re-runs' seeds and the verdict's baseline margin judges the winner against it; needs "
+                   "--rerun-top.")  # fmt: skip
 @click.option("--progress/--no-progress", default=None,
               help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
 @json_option
 def finalize_command(
     study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool,
     holdout_name: str | None, watch: tuple[str, ...], rerun_top: int | None, seeds: int | None,
-    objective_ref: str | None, progress: bool | None, as_json: bool,
+    objective_ref: str | None, baseline: tuple[str, ...], progress: bool | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Score the chosen configuration of STUDY_NAME once on the locked holdout and print the verdict.
 
@@ -167,8 +172,8 @@ def finalize_command(
     from tunesmith.config import import_object
     from tunesmith.discipline.holdout import finalize
 
-    if rerun_top is None and (seeds is not None or objective_ref is not None):
-        given = "--seeds" if seeds is not None else "--objective"
+    if rerun_top is None and (seeds is not None or objective_ref is not None or baseline):
+        given = "--seeds" if seeds is not None else "--objective" if objective_ref is not None else "--baseline"
         raise CliError(f"{given} sets the seed re-runs, which only --rerun-top K asks for: add --rerun-top 3 (the top "
                        f"three configurations), or drop {given}")  # fmt: skip
     study = _resolve_study(storage, study_name)
@@ -177,7 +182,8 @@ def finalize_command(
         evaluate = import_object(evaluate_ref, base_dir=Path.cwd(), what="holdout evaluation")
         shifted = None if shifted_ref is None else import_object(shifted_ref, base_dir=Path.cwd(), what="shifted")
         if rerun_top is not None:
-            _rerun_top(study, rerun_top, seeds, objective_ref, force=force, progress=progress, say=not as_json)
+            _rerun_top(study, rerun_top, seeds, objective_ref, force=force, progress=progress, say=not as_json,
+                       baseline=baseline, storage=storage)  # fmt: skip
         with _interruptible(lambda _: _opening_kept(study.name)):
             verdict = finalize(study, evaluate, force=force, shifted=shifted, progress=progress,
                                holdout=holdout_name, watch=watched)  # fmt: skip
@@ -189,15 +195,36 @@ def finalize_command(
     _confirm_stored(study)  # the opening and the verdict are recorded only if the database is still there
 
 
+def _declare_baseline(study: Study, storage: str, pairs: tuple[str, ...]) -> None:
+    """`finalize --baseline`: declare the baseline ``pairs`` give, for `validate_top` to run on its seeds; refused
+    when the study evaluated another baseline already, which the verdict would judge against instead."""
+    from tunesmith.attributes import BaselineAttr, read_attr
+    from tunesmith.cli._known import parse_params
+
+    params = parse_params(study, storage, pairs, example=f"tunesmith finalize {shlex.quote(study.name)} --baseline")
+    evaluated = read_attr(study.attrs, BaselineAttr)
+    if evaluated is not None and evaluated.runs and dict(evaluated.params or {}) != params:
+        raise CliError(
+            f"study {study.name!r} evaluated its baseline {evaluated.params} already, which the verdict judges "
+            f"against, got --baseline for {params}: drop --baseline, or replace the evaluated one in Python with "
+            "ts.evaluate_baseline(study, objective, params={...})"
+        )
+    with _friendly_errors():
+        study.declare_baseline(params)
+
+
 def _rerun_top(study: Study, k: int, seeds: int | None, objective_ref: str | None, *, force: bool,
-               progress: bool | None, say: bool) -> None:  # fmt: skip
+               progress: bool | None, say: bool, baseline: tuple[str, ...], storage: str) -> None:  # fmt: skip
     """`finalize --rerun-top`: `validate_top` on the study's objective (``objective_ref``, else the one it records,
-    as `tunesmith worker` finds it) under the limits of the config it records, once the holdout may be opened."""
+    as `tunesmith worker` finds it) under the limits of the config it records, once the holdout may be opened; a
+    ``baseline`` given (``NAME=VALUE`` texts) is declared first, so that it runs on the same seeds."""
     from tunesmith.cli._scale import _recorded_config, _worker_objective
     from tunesmith.discipline.holdout import refuse_reopening
     from tunesmith.discipline.seeds import DEFAULT_SEEDS, validate_top
 
     refuse_reopening(study, force)  # before the re-runs, which only this opening would read
+    if baseline:
+        _declare_baseline(study, storage, baseline)
     several = len(study.objectives) > 1
     if several and k != 1 and say:  # what `TopKUnusedWarning` says to Python's k, in the option's terms
         click.echo(terminal_safe(

@@ -70,7 +70,9 @@ def baseline_check(study: Study, record: TrialRecord, entry: SeedCandidateAttr |
     baseline = read_attr(study.attrs, BaselineAttr)
     name = "baseline margin"
     if baseline is None:
-        return Check(name, True, "no baseline evaluated: declare ts.Study(..., baseline={...defaults})", checked=False)
+        return Check(name, True, "no baseline evaluated: declare ts.Study(..., baseline={...defaults}) (tunesmith "
+                     "finalize --rerun-top K --baseline NAME=VALUE; a config's [holdout] baseline)",
+                     checked=False)  # fmt: skip
     if not baseline.values:
         if baseline.runs:  # it ran, and every run failed
             return _all_failed(baseline)
