@@ -144,6 +144,9 @@ def test_lr_find_runs_on_a_config_without_a_space(project: tuple[Path, str]) -> 
 
     assert result.exit_code == 0, result.output
     assert "suggested" in result.output.lower()
+    # no [space] to put the bounds in: the objective's own call takes them
+    assert "ask for it in the objective: trial.suggest_float('lr', " in result.output
+    assert "put in the space" not in result.output
 
 
 def test_a_baseline_that_seeds_from_the_trial_number_fails_with_why_and_the_fix(project: tuple[Path, str]) -> None:

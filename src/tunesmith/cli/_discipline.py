@@ -317,6 +317,6 @@ def lr_find(
         console.print(terminal_safe(f"the suggestions the bottom allows: {one_run}"))
     if not result.diverged:
         console.print("the loss did not diverge before max_lr: raise --max-lr to see where it does")
-    console.print(terminal_safe(f"put in the space: {outcome.bounds_entry()}"))
+    console.print(terminal_safe(outcome.where_to_put()))
     if plot_path is not None:
         console.print(terminal_safe(f"plot written to {plot_path}"))

@@ -72,12 +72,23 @@ class LrFindOutcome:
     settings: LrProbeSettings
     result: RangeTestResult
     seed: int | None = None  # the probe's params["seed"]; None when it was handed none
+    defined_by_run: bool = False  # the config has no [space]: its objective asks for the rate by name
 
     def bounds_entry(self) -> str:
         """The config line for the searched parameter, e.g. ``lr = { type = "float", ... }``."""
         bounds = self.result.bounds()
         low, high = f"{bounds.low:.3g}", f"{bounds.high:.3g}"
         return f'{self.settings.param} = {{ type = "float", low = {low}, high = {high}, log = true }}'
+
+    def where_to_put(self) -> str:
+        """The line saying where the bounds go: the config's ``[space]``, or, for a config without one, the
+        objective's own ``trial.suggest_float`` call (or a ``[space]`` table added)."""
+        if not self.defined_by_run:
+            return f"put in the space: {self.bounds_entry()}"
+        bounds = self.result.bounds()
+        return (f"ask for it in the objective: trial.suggest_float({self.settings.param!r}, {bounds.low:.3g}, "
+                f"{bounds.high:.3g}, log=True) (the config has no [space]), or add a [space] table with "
+                f"{self.bounds_entry()}")  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """The settings, the curve, the suggestions and the bounds as JSON values."""
@@ -202,7 +213,8 @@ def run_lr_find(
     result = range_test(step, settings.min_lr, settings.max_lr, settings.num_steps)
     handed = params.get("seed")
     outcome = LrFindOutcome(
-        config=cfg.path, settings=settings, result=result, seed=handed if isinstance(handed, int) else None
+        config=cfg.path, settings=settings, result=result, seed=handed if isinstance(handed, int) else None,
+        defined_by_run=cfg.space is None,
     )
     _ = result.suggested_lr  # raise RangeTestError now, with its advice, when the curve is unusable
     return outcome
