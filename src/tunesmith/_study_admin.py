@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith._attributes_judging import HoldoutLogAttr
 from tunesmith._text import counted
 from tunesmith.attributes import CheckpointRootAttr, CopiesAttr, CopyAttr, ValidationSetAttr, read_attr
 from tunesmith.errors import ConfigError, DeletionRefused, StudyInUse, StudyNotFound
@@ -330,10 +329,9 @@ def _copy_checkpoints(source: Path, name: str) -> tuple[Path, int]:
 
 def _openings(info: StudyInfo) -> list[Any]:
     """The study's holdout openings that judged a winner (not voided)."""
-    from tunesmith.discipline.holdout import voided
+    from tunesmith.discipline.holdout import counted_openings
 
-    log = read_attr(info.attrs, HoldoutLogAttr)
-    return [] if log is None else [o for o in log.openings if voided(o) is None]
+    return counted_openings(info.attrs)
 
 
 def _what_goes(info: StudyInfo, records: list[TrialRecord], store: Storage, running: tuple[int, ...],

@@ -541,10 +541,9 @@ def normalise_result(result: Any, metric: Metric, *, objectives: Sequence[Metric
         if is_per_example(result):  # Optuna's objectives return a tuple for several objectives
             raise ValueError(
                 f"the objective returned {counted(len(result), 'value')} ({type(result).__name__}), but the study "
-                "has one "
-                f"objective, {metric.name!r}: return a float or a dict such as {{'{metric.name}': 0.1}}; for several "
-                f"objectives declare them (metrics=[...]) and return a dict naming each, and per-example values go "
-                f"under the metric's name, {{'{metric.name}': values}}"
+                f"has one objective, {metric.name!r}: return a float or a dict such as {{'{metric.name}': 0.1}}; for "
+                "several objectives declare them (metrics=[...]) and return a dict naming each, and per-example "
+                f"values go under the metric's name, {{'{metric.name}': values}}"
             )
         returned = ("None: it ended without a return statement reaching its result (a missing return, or one only "
                     "in some branch)") if result is None else type(result).__name__  # fmt: skip

@@ -13,7 +13,7 @@ import click
 
 from tunesmith._progress import Progress, showing, shown
 from tunesmith._text import counted, safe_file_name, terminal_safe
-from tunesmith.attributes import HoldoutAttr, HoldoutLogAttr, read_attr
+from tunesmith.attributes import HoldoutAttr, read_attr
 from tunesmith.cli._common import (
     DEMO_STORAGE,
     CliError,
@@ -23,9 +23,9 @@ from tunesmith.cli._common import (
     _friendly_errors,
     _interruptible,
     _open,
+    _resolve_study,
     _summary,
     console,
-    no_study,
     shown_warnings,
     storage_option,
     storage_options,
@@ -33,7 +33,7 @@ from tunesmith.cli._common import (
     verdict_colour,
 )
 from tunesmith.cli._scale import _hold_objective, _imported_objective
-from tunesmith.errors import ConfigError, StorageUnavailable, StudyNotFound, TunesmithError, require
+from tunesmith.errors import ConfigError, StorageUnavailable, StudyNotFound, require
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import MIN_FULLY_TRAINED, Study, StudyResult, StudySpec, WarmStart, trained_fully
 from tunesmith.study._optimize import NoFeasibleTrialWarning
@@ -321,15 +321,10 @@ def _kept(no_report: bool) -> str:
 def _earlier_demos(study: Study) -> str | None:
     """What a demo says before its search when its storage holds earlier demos whose verdicts opened the holdout set
     it opens too: its verdict will fail "holdout opened once", which read as a broken demo to one who ran it twice."""
-    from tunesmith.discipline.holdout import voided
+    from tunesmith.discipline.holdout import counted_openings
 
-    def opened(info: StudyInfo) -> bool:  # an opening that counts: a voided one judged nothing
-        stored = info.attrs.get(HoldoutLogAttr.KEY)
-        log = HoldoutLogAttr.from_json(stored, f"{HoldoutLogAttr.KEY} of study {info.name!r}") if stored else None
-        return log is not None and any(voided(o) is None for o in log.openings)
-
-    earlier = [info.name for info in study.storage.list_studies()
-               if info.name != study.name and info.name.startswith(_DEMO_PREFIX) and opened(info)]  # fmt: skip
+    earlier = [info.name for info in study.storage.list_studies()  # an opening that counts: not a voided one
+               if info.name != study.name and info.name.startswith(_DEMO_PREFIX) and counted_openings(info.attrs)]
     if not earlier:
         return None
     shown = ", ".join(earlier[-3:]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
@@ -419,16 +414,10 @@ def _warm_start(cfg: StudyConfig, url: str) -> WarmStart | None:
     if given.csv is not None:
         return WarmStart(str(given.csv), fill=given.fill)
     assert given.study is not None  # `load_config` names one source
-    source_url = given.storage or url
-    where = f"warm_start.study {given.study!r} in {cfg.path.name}"
-    try:
-        store = open_storage(source_url, create=False)
-    except TunesmithError as exc:
-        raise CliError(f"{where}: {exc}") from None
-    try:
-        source = Study.load(given.study, store)
-    except StudyNotFound:
-        raise CliError(f"{where}: {no_study(given.study, store, source_url)}") from None
+    try:  # opened without creating: a missing database or study is refused, as a reading command refuses it
+        source = _resolve_study(given.storage or url, given.study)
+    except CliError as exc:
+        raise CliError(f"warm_start.study {given.study!r} in {cfg.path.name}: {exc.message}") from None
     return WarmStart(source, fill=given.fill)
 
 

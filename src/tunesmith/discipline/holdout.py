@@ -122,6 +122,7 @@ __all__ = [
     "HoldoutScaleMismatch",
     "Thresholds",
     "VoidedOpening",
+    "counted_openings",
     "finalize",
     "holdout_name",
     "refuse_reopening",
@@ -422,6 +423,13 @@ def _open(study: Study, force: bool, trial: int, name: str | None = None,
     return next(o for o in reversed(stored.openings) if o.at == at and o.trial == trial)
 
 
+def counted_openings(attrs: Mapping[str, Any]) -> list[HoldoutOpeningAttr]:
+    """The openings of the holdout a study's ``attrs`` record that count: those that judged a winner (a voided one,
+    `voided`, judged nothing), in their order."""
+    log = read_attr(attrs, HoldoutLogAttr)
+    return [] if log is None else [o for o in log.openings if voided(o) is None]
+
+
 def refuse_reopening(study: Study, force: bool) -> None:
     """Refuse, before work that only the opening would use (`tunesmith finalize --rerun-top`'s re-runs), what
     `finalize` refuses at the opening: a holdout opened before, without ``force``.
@@ -429,8 +437,7 @@ def refuse_reopening(study: Study, force: bool) -> None:
     Raises:
         HoldoutOpened: the holdout was opened (an opening voided for what it read judged nothing, so not counted).
     """
-    log = read_attr(study.attrs, HoldoutLogAttr)
-    counted = [] if log is None else [o for o in log.openings if voided(o) is None]
+    counted = counted_openings(study.attrs)
     if counted and not force:
         raise _opened_before(study.name, counted)
 

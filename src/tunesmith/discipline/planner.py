@@ -721,7 +721,7 @@ def plan_for_config(
     workers = workers or cfg.workers
     budget, seconds = _check(budget, trial_cost, workers)
     space = space if space is not None else cfg.space
-    if space is None or not space:
+    if not space:
         raise ConfigError(
             f"{cfg.path.name} has no [space]: its study learns the parameters from what trials ask for, and no "
             f"stored trial of study {cfg.name!r} has asked for one yet, so the planner has no dimensions to count; "

@@ -29,7 +29,6 @@ from tunesmith.attributes import (
     BaselineAttr,
     ConvergenceAttr,
     HoldoutAttr,
-    HoldoutLogAttr,
     HoldoutOpeningAttr,
     SeedStabilityAttr,
     VerdictAttr,
@@ -43,10 +42,10 @@ from tunesmith.discipline.holdout import (
     Thresholds,
     _holdout_name,
     _utc,
+    counted_openings,
     finalize,
     holdout_name,
     refuse_uncallable,
-    voided,
 )
 from tunesmith.discipline.seeds import (
     DEFAULT_SEEDS,
@@ -296,8 +295,7 @@ def after_search(
     if "holdout" not in cfg.extra:
         return None
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
-    log = read_attr(study.attrs, HoldoutLogAttr)
-    if log is not None and (counted := [o for o in log.openings if voided(o) is None]):  # a voided one judged nothing
+    if counted := counted_openings(study.attrs):  # a voided opening judged nothing
         verdict, opening = recorded_verdict(study), _verdict_opening(study)
         if verdict is None or opening is None:
             return None
@@ -371,8 +369,7 @@ def _verdict_opening(study: Study) -> HoldoutOpeningAttr | None:
     the trial the verdict names (an opening whose evaluation failed recorded no verdict); ``None`` when the holdout
     was not opened, else the last opening not voided when none matches (a verdict stored before openings kept their
     scores)."""
-    log = read_attr(study.attrs, HoldoutLogAttr)
-    counted = [] if log is None else [opening for opening in log.openings if voided(opening) is None]
+    counted = counted_openings(study.attrs)
     if not counted:
         return None
     stored = read_attr(study.attrs, VerdictAttr)
@@ -391,8 +388,7 @@ def config_choice(study: Study, cfg: StudyConfig, search: StudyResult | None = N
     """
     if cfg.choose is None or search_left(study, search) is not None:
         return
-    log = read_attr(study.attrs, HoldoutLogAttr)
-    if log is not None and any(voided(opening) is None for opening in log.openings):
+    if counted_openings(study.attrs):
         return
     study.choose(cfg.choose)
 
