@@ -163,3 +163,16 @@ def test_a_baseline_that_seeds_from_the_trial_number_fails_with_why_and_the_fix(
     assert result.exit_code != 0
     assert "The baseline runs as trial number -1" in result.output
     assert "seed from trial.seed" in result.output
+
+
+def test_plan_says_a_storage_that_does_not_answer_as_it_is_not_as_a_study_yet_to_run(
+    project: tuple[Path, str],
+) -> None:
+    folder, module = project
+    config = write_config(folder, module)
+    (folder / "by_run.db").write_text("not a database, but a file of text " * 40)
+
+    result = CliRunner().invoke(cli, ["plan", str(config)])
+
+    assert result.exit_code == 1
+    assert "has no [space]" not in result.output and "--trials 3" not in result.output, result.output

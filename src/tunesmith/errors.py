@@ -66,6 +66,11 @@ class StorageUnavailable(StorageError):
     """
 
 
+class DatabaseMissing(StorageUnavailable):
+    """The SQLite file a command reads does not exist (nothing was created to find out): told apart from a storage
+    that exists but does not answer, which is no sign that a study has not run yet."""
+
+
 class StorageLost(StorageError):
     """The database went away while in use: deleted, replaced, truncated or damaged.
 

@@ -90,12 +90,17 @@ def plan_command(
 
 
 def _learned_space(url: str, name: str) -> Space | None:
-    """The space study ``name`` in ``url`` learned from what its trials asked for; ``None`` when the storage or the
-    study does not exist yet (nothing is created to find out)."""
-    try:
-        return _resolve_study(url, name).space
-    except CliError:
-        return None
+    """The space study ``name`` in ``url`` learned from what its trials asked for; ``None`` when the SQLite file or
+    the study does not exist yet (nothing is created to find out). A storage that does not answer is said as it is:
+    read as "no trial yet", its advice to run a few trials misled."""
+    from tunesmith.errors import DatabaseMissing, StudyNotFound
+    from tunesmith.storage import open_storage
+
+    with _friendly_errors():
+        try:
+            return Study.load(name, open_storage(url, create=False)).space
+        except (DatabaseMissing, StudyNotFound):
+            return None
 
 
 def _measured_signal(url: str, name: str) -> tuple[bool | None, float | None, dict[str, Any]]:

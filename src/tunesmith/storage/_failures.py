@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tunesmith.errors import StorageError, StorageLost, StorageUnavailable
+from tunesmith.errors import DatabaseMissing, StorageError, StorageLost, StorageUnavailable
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -139,10 +139,10 @@ def missing_driver(url: str, drivername: str, exc: ImportError) -> StorageError:
     return StorageError(f"the driver for {drivername!r} ({url}) is not installed ({exc}): {fix}")
 
 
-def missing_database(url: str, database: str) -> StorageUnavailable:
+def missing_database(url: str, database: str) -> DatabaseMissing:
     """A reading command was pointed at a SQLite file that does not exist (``database``: the URL's path)."""
     relative = "" if os.path.isabs(database) else f"; a relative path is read from {os.getcwd()}: {SQLITE_FORMS}"
-    return StorageUnavailable(
+    return DatabaseMissing(
         f"no database at {os.path.abspath(database)} ({url}): check the path (`tunesmith run CONFIG` creates "
         f"it){relative}"
     )
