@@ -66,7 +66,7 @@ def test_knee_and_weights_record_their_rule_and_choosing_again_replaces_the_choi
         (["--knee", "--bound", "latency_ms<=30"], "--bound limits the trials --best ranks"),
         (["--best", "error", "--bound", "latency_ms=30"], "a bound is NAME<=VALUE"),
         (["--weight", "error"], "a weight is NAME=W"),
-        (["--best", "eror"], "eror"),
+        (["--best", "eror"], "must name one of the study's objectives ['error', 'latency_ms'], got 'eror'"),
     ],
 )
 def test_a_rule_stated_wrongly_is_refused_and_nothing_is_recorded(
