@@ -94,7 +94,10 @@ class CommitRelay:
         self.cuts = 0
         self.on_cut: Callable[[], None] | None = None
         self._armed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()  # every connection's two ends, closed by close()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
 
     def url(self, database_url: str) -> str:
         return database_url.replace(f":{self.server_port}/", f":{self.port}/")
@@ -103,7 +106,17 @@ class CommitRelay:
         self._armed.set()
 
     def close(self) -> None:
+        """Stop listening and end every connection, and wait for the relay's threads: nothing of it outlives
+        the test. Closing a listening socket alone leaves a thread blocked in accept() on Linux, and the port
+        still taking connections; shutting it down first wakes that thread."""
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
+        with self._lock:
+            _close(*self._open)
+        for thread in self._threads:
+            thread.join(timeout=10)
+            assert not thread.is_alive(), f"the relay's thread {thread.name} did not end"
 
     def _accept(self) -> None:
         while True:
@@ -114,10 +127,18 @@ class CommitRelay:
             if self.down:
                 client.close()
                 continue
-            upstream = socket.create_connection(("127.0.0.1", self.server_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.server_port))
+            except OSError:  # the server is down: the storage sees its connection closed, as it would
+                client.close()
+                continue
+            with self._lock:
+                self._open.update((client, upstream))
             cut = threading.Event()  # set once this connection carried the armed COMMIT
-            threading.Thread(target=self._to_server, args=(client, upstream, cut), daemon=True).start()
-            threading.Thread(target=self._to_client, args=(upstream, client, cut), daemon=True).start()
+            for target, ends in ((self._to_server, (client, upstream)), (self._to_client, (upstream, client))):
+                thread = threading.Thread(target=target, args=(*ends, cut), daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def _to_server(self, client: socket.socket, upstream: socket.socket, cut: threading.Event) -> None:
         while data := _receive(client):
