@@ -525,3 +525,12 @@ def test_runs_that_all_recorded_one_value_average_to_it_with_no_spread() -> None
     study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric=ts.Metric("acc", "max"), storage="memory", seed=0)
     baseline = ts.evaluate_baseline(study, lambda trial: {"acc": 0.9875}, {"x": 0.5}, seeds=6, progress=False)
     assert (baseline.mean, baseline.std) == (0.9875, 0.0)
+
+
+def test_a_k_beyond_the_studys_distinct_configurations_re_runs_them_all_and_says_how_many_were_asked() -> None:
+    study = searched(SEARCH)
+    report = ts.validate_top(study, lucky_on_one_seed, k=10, seeds=3)
+    assert len(report.candidates) == 3 and report.asked == 10
+    assert "10 were asked for: the study has no other distinct completed configuration" in report.summary()
+    exact = ts.validate_top(study, lucky_on_one_seed, k=3, seeds=3)
+    assert exact.asked is None and "asked for" not in exact.summary()

@@ -418,6 +418,8 @@ class SeedReport:
         alike: ``(trial, candidate)`` for each trial ranked among the candidates that was not re-run because its
             per-example values in the search were the candidate's (`top_configurations`); not stored in the
             attribute, where the trials' fingerprints say it again (`same_result_as`).
+        asked: the ``k`` given when the study had fewer distinct COMPLETE configurations than it, all re-run
+            (``None``: as many re-ran as were asked for, or ``k`` was left to its default).
     """
 
     metric: Metric
@@ -433,6 +435,7 @@ class SeedReport:
     confirm_seeds: tuple[int, ...] = ()
     confirmation: Candidate | None = None
     alike: tuple[tuple[int, int], ...] = ()
+    asked: int | None = None
 
     @property
     def changes_across_seeds(self) -> bool:
@@ -474,6 +477,8 @@ class SeedReport:
             )
         if self.alike:
             lines.append(_alike_line(self.alike))
+        if self.asked is not None:
+            lines.append(f"{self.asked} were asked for: the study has no other distinct completed configuration")
         for c in self.candidates:  # an ineligible one's note, shown above, names its lineage already
             if c.lineage is not None and c.eligible:
                 searched = "" if c.original is None else f" that scored {c.original:.4g}"
@@ -1222,6 +1227,7 @@ def validate_top(
         confirm_seeds=confirm_seeds,
         confirmation=confirmation,
         alike=() if several else _passed_over_alike(trials, study.metric, top),
+        asked=k if k is not None and not several and len(top) < count else None,
     )
     write_attr(study, report.attribute())
     elsewhere = _read_elsewhere(top, (*candidates, *([confirmation] if confirmation is not None else [])),
