@@ -114,10 +114,24 @@ def test_a_gap_beyond_the_limit_without_noise_information_is_not_shown_ready_and
 def test_an_honest_validation_passes_the_gap_check() -> None:
     study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=20),
                      storage="memory", seed=3)  # fmt: skip
+    study.optimize(per_example_objective)
+    verdict = ts.finalize(study, per_example_holdout)
+    assert verdict.check("holdout gap").checked and verdict.check("holdout gap").passed and verdict.ready
+    assert study.attrs["verdict"]["status"] == "warn"  # ready, with checks that could not run
+
+
+def test_a_verdict_no_check_of_the_configuration_could_read_is_not_shown_ready() -> None:
+    """Plain-float scores on both sides, no re-runs, no baseline: every check lacks what it reads, and "ready
+    (not checked: every check)" rested on no evidence at all."""
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), sampler="random", budget=ts.Budget(trials=20),
+                     storage="memory", seed=3)  # fmt: skip
     study.optimize(lambda trial: {"acc": true_accuracy(trial.params)})
     verdict = ts.finalize(study, holdout)
-    assert verdict.check("holdout gap").passed and verdict.ready
-    assert study.attrs["verdict"]["status"] == "warn"  # ready, with checks that could not run
+    assert verdict.check("holdout gap").passed and not verdict.check("holdout gap").checked
+    assert not verdict.ready and verdict.unsupported
+    assert verdict.headline.startswith("not shown ready (no check of the configuration could run: baseline margin, "
+                                       "holdout gap, seed stability")  # fmt: skip
+    assert study.attrs["verdict"]["status"] == "warn" and study.attrs["verdict"]["ready"] is False
 
 
 def test_the_holdout_cannot_be_opened_twice_without_force_and_forcing_is_recorded() -> None:
@@ -268,7 +282,9 @@ def test_a_deterministic_pipeline_without_per_example_values_cannot_pass_the_mar
     assert margin.passed and not margin.checked, margin.detail
     assert "better by" in margin.detail and "but no noise is known" in margin.detail
     assert "return per-example values (e.g. {'acc': correct_per_example})" in margin.detail
-    assert verdict.headline.startswith("ready (not checked: baseline margin")
+    # without re-runs no check reads any noise, and nothing supports a "ready"
+    assert verdict.headline.startswith("ready (" if rerun else "not shown ready (no check of the configuration")
+    assert "not checked: baseline margin" in verdict.headline or "could run: baseline margin" in verdict.headline
 
 
 def test_per_example_optimism_shrinks_near_equal_scores_together_and_leaves_a_clear_winner() -> None:

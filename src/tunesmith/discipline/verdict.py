@@ -11,6 +11,10 @@ from tunesmith.study._verdict_state import evidence_of, stale_note, warn_if_judg
 
 __all__ = ["Check", "Verdict", "evidence_of", "stale_note", "warn_if_judged"]
 
+# Checks that judge no property of the configuration: the optimism is information only, and the holdout's
+# openings are the procedure's. A "ready" needs some other check to have run.
+_ABOUT_THE_PROCEDURE = frozenset({"optimism", "holdout opened once"})
+
 
 @dataclass(frozen=True)
 class Check:
@@ -69,9 +73,10 @@ class Verdict:
 
     ``ready`` is true when no check failed and none leans beyond its limit (`Check.leans`); checks that could not
     run, and passed checks whose evidence could not decide but whose estimate lies within their limit, are listed
-    in the headline but do not block. A check that failed for want of evidence (`Check.decided` false) blocks
-    "ready" as a decided failure does, but the verdict then reads "not shown ready", never "not ready": the
-    evidence could not tell, and it never fails on a coin flip.
+    in the headline but do not block, as long as one check of the configuration ran (`unsupported`): when none
+    could, nothing supports a "ready", and the verdict reads "not shown ready". A check that failed for want of
+    evidence (`Check.decided` false) blocks "ready" as a decided failure does, but the verdict then reads "not shown
+    ready", never "not ready": the evidence could not tell, and it never fails on a coin flip.
     """
 
     checks: tuple[Check, ...]
@@ -83,7 +88,14 @@ class Verdict:
 
     @property
     def ready(self) -> bool:
-        return all(check.passed and not check.leans for check in self.checks)
+        return all(check.passed and not check.leans for check in self.checks) and not self.unsupported
+
+    @property
+    def unsupported(self) -> bool:
+        """Whether no check of the configuration could run (the optimism and the holdout's openings judge none):
+        plain-float scores with no re-runs and no baseline give every check nothing to read, and a "ready" would
+        rest on no evidence at all."""
+        return not any(c.checked for c in self.checks if c.name not in _ABOUT_THE_PROCEDURE)
 
     @property
     def leaning(self) -> tuple[Check, ...]:
@@ -127,7 +139,8 @@ class Verdict:
     def headline(self) -> str:
         """The verdict in a line, printed and stored alike: "not ready" with every decided failure's reason, then
         those of the checks that failed undecided, marked so; else "not shown ready (the evidence cannot decide)"
-        with the reason of every check that failed undecided or leans beyond its limit within noise; else "ready",
+        with the reason of every check that failed undecided or leans beyond its limit within noise; else, when no
+        check of the configuration could run (`unsupported`), "not shown ready" naming them; else "ready",
         qualified by the checks whose evidence could not decide and those that could not run (it rests on the
         others)."""
         if self.failed_decided:
@@ -138,6 +151,12 @@ class Verdict:
             return "not shown ready (the evidence cannot decide): " + "; ".join(
                 f"{c.name} - {c.detail}" for c in self.unshown
             )
+        if self.unsupported:
+            names = ", ".join(c.name for c in self.unchecked if c.name not in _ABOUT_THE_PROCEDURE)
+            if not names:
+                return "not shown ready (no check of the configuration was made)"
+            return (f"not shown ready (no check of the configuration could run: {names}; each check says what it "
+                    "needs)")  # fmt: skip
         qualifiers = [f"{what}: {', '.join(c.name for c in checks)}"
                       for what, checks in (("undecided", self.undecided), ("not checked", self.unchecked))
                       if checks]  # fmt: skip
