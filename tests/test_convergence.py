@@ -287,3 +287,23 @@ def test_the_planner_keeps_it_in_the_budget_it_recommends_and_says_so() -> None:
     plan = ts.discipline.plan(space, Budget(trials=60, until_converged=True), fidelity=27)
     assert plan.budget.until_converged, plan.budget  # the trial limit became a resource budget under early stopping
     assert "until_converged may end the search sooner" in plan.summary()
+
+
+def test_per_example_values_returned_under_another_name_than_the_metric_are_named_with_the_fix() -> None:
+    """``{"acc": 0.9, "example:acc": hits}``: the noise sits beside the metric, under a name nothing reads as its
+    noise, and "return per-example values" alone left the user sure they had."""
+
+    def objective(trial: ts.Trial) -> dict[str, Any]:
+        hits = np.random.default_rng(trial.seed).random(200) < 0.7 + 0.2 * trial.params["x"]
+        return {"acc": float(hits.mean()), "example:acc": hits}
+
+    study = ts.Study(SPACE, metric=ts.Metric("acc", "max"), budget=ts.Budget(trials=22, until_converged=True),
+                     storage="memory", seed=1)  # fmt: skip
+    result = study.optimize(objective, progress=False)
+    said = [n for n in result.notes if n.startswith("until_converged")]
+    assert said and "'example:acc' holds per-example values whose mean is acc in every trial: return them as acc " \
+        "itself ({'acc': values})" in said[0], result.notes
+    plain = ts.Study(SPACE, metric=ts.Metric("acc", "max"), budget=ts.Budget(trials=22, until_converged=True),
+                     storage="memory", seed=1)  # fmt: skip
+    notes = plain.optimize(lambda trial: {"acc": 0.7 + 0.2 * trial.params["x"]}, progress=False).notes
+    assert not any("holds per-example values" in n for n in notes), notes

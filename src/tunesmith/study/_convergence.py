@@ -29,7 +29,7 @@ import numpy as np
 
 from tunesmith.attributes import ConvergenceAttr, read_attr
 from tunesmith.budget import Budget
-from tunesmith.objective import COUNT, STDERR, Metric, folds_of
+from tunesmith.objective import ANNOTATIONS, COUNT, STDERR, Metric, folds_of
 from tunesmith.samplers._gp_regret import MIN_FITTED, RegretBound, fitted_rows, regret_bound
 from tunesmith.space import Space
 from tunesmith.trial import TrialRecord, TrialState
@@ -178,13 +178,35 @@ def _unread(records: Sequence[TrialRecord], metric: Metric) -> tuple[int, tuple[
     return None if noise is not None else (len(complete), (measured, fitted))
 
 
-def _no_noise(metric: Metric, measured: int, fitted: int) -> str:
+def _no_noise(metric: Metric, measured: int, fitted: int, records: Sequence[TrialRecord]) -> str:
     """That ``metric`` carries no standard error, and how to give it one."""
-    return (
+    said = (
         f"{metric.name} carries no standard error ({measured} of the {fitted} best trials measured one): return "
         "per-example values (an array, one value per validation example) or per-fold scores "
         f"(**ts.discipline.fold_metrics('{metric.name}', scores) beside the mean)"
     )
+    twin = _per_example_twin(_complete(records, metric), metric)
+    if twin is None:
+        return said
+    return (f"{said}; {twin!r} holds per-example values whose mean is {metric.name} in every trial: return them as "
+            f"{metric.name} itself ({{'{metric.name}': values}}), since only the metric's own are read as its noise")
+
+
+def _per_example_twin(complete: Sequence[TrialRecord], metric: Metric) -> str | None:
+    """Another key of ``complete``'s results that holds per-example values (a standard error beside it) whose mean is
+    ``metric``'s value in every trial: the objective returned the metric as a float and its per-example values
+    under another name (``{"acc": 0.9, "acc_per_example": hits}``); ``None`` when there is none."""
+    if not complete:
+        return None
+    first = complete[0].metrics
+    for key in first:
+        if key == metric.name or key.startswith(ANNOTATIONS) or f"{STDERR}{key}" not in first:
+            continue
+        if all(f"{STDERR}{key}" in r.metrics and isinstance(r.metrics.get(key), float | int)
+               and math.isclose(r.metrics[key], r.metrics[metric.name], rel_tol=1e-9, abs_tol=1e-12)
+               for r in complete):  # fmt: skip
+            return key
+    return None
 
 
 def room_unread(records: Sequence[TrialRecord], metric: Metric) -> str | None:
@@ -198,7 +220,7 @@ def room_unread(records: Sequence[TrialRecord], metric: Metric) -> str | None:
     if noise is None:
         trials = f"{count} complete trial{'s' * (count != 1)}"
         return f"left to find: not read yet, {trials} of the {MIN_TRIALS} the bound needs"
-    return f"left to find: not read, since {_no_noise(metric, *noise)}"
+    return f"left to find: not read, since {_no_noise(metric, *noise, records)}"
 
 
 def unchecked_note(records: Sequence[TrialRecord], metric: Metric) -> str | None:
@@ -210,8 +232,8 @@ def unchecked_note(records: Sequence[TrialRecord], metric: Metric) -> str | None
     if noise is None:
         return (f"until_converged: not judged, {count} complete trials of the {MIN_TRIALS} the check needs before it "
                 "reads the search")  # fmt: skip
-    return (f"until_converged: never judged converged, since {_no_noise(metric, *noise)}, or the search runs to its "
-            "other limits")  # fmt: skip
+    return (f"until_converged: never judged converged, since {_no_noise(metric, *noise, records)}, or the search "
+            "runs to its other limits")  # fmt: skip
 
 
 class ConvergenceWatch:
