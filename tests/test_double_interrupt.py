@@ -71,6 +71,7 @@ def _interrupt_twice(folder: Path, gap: float) -> tuple[int, str]:
         [str(tunesmith), "run", "twice.toml", "--no-report"], cwd=folder, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal starts it
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT prints every thread's stack: see _hung
     ) as run:  # fmt: skip
         try:
             deadline = time.monotonic() + 60
@@ -80,12 +81,30 @@ def _interrupt_twice(folder: Path, gap: float) -> tuple[int, str]:
             run.send_signal(signal.SIGINT)
             time.sleep(gap)
             run.send_signal(signal.SIGINT)
-            _, err = run.communicate(timeout=30)  # hung for ever before
+            try:
+                _, err = run.communicate(timeout=30)  # hung for ever before
+            except subprocess.TimeoutExpired:
+                _hung(run)
         finally:
             if run.poll() is None:
                 run.kill()
                 run.communicate()
     return run.returncode, err
+
+
+def _hung(run: subprocess.Popen[str]) -> None:
+    """Fail with where the hung run waits: its processes (the trial processes of its session among them) and every
+    thread's stack, which SIGABRT makes the run print under PYTHONFAULTHANDLER. The hang was seen once in a few
+    thousand runs on a loaded machine and not again, so the failure must say where it was."""
+    processes = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:24,args", "-s", str(run.pid)], capture_output=True,
+                               text=True, check=False).stdout  # fmt: skip
+    run.send_signal(signal.SIGABRT)
+    try:
+        _, err = run.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        err = "(no stack: the run did not end on SIGABRT either)"
+    pytest.fail(f"the run did not end within 30 s of the two interruptions; its processes:\n{processes}\n"
+                f"its stderr, with its threads' stacks:\n{err[-6000:]}")
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.0, 0.005, 0.02])
