@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import tunesmith as ts
+from tunesmith.cli import cli
 from tunesmith.config import load_config
 from tunesmith.discipline.sequence import (
     RecordedVerdict,
@@ -179,3 +182,50 @@ def test_watched_metrics_edited_after_the_opening_are_named_with_the_ones_the_ve
     said = holdout_edits(study, load_config(config))
     assert said is not None and said.startswith("study.toml now declares watch none (the verdict watched size): ")
     assert "open its holdout again, ts.finalize(study, evaluate, force=True)" in said
+
+
+def test_a_second_run_prints_the_recorded_headline_as_status_does_even_where_todays_rules_read_the_checks_otherwise(
+    tmp_path: Path, user_module: Callable[[str, str], str]
+) -> None:
+    """A verdict recorded by an earlier version under rules since changed (a plain-float study recorded "ready (not
+    checked: ...)"): the second run said "the recorded verdict, not recomputed" and printed a headline recomputed
+    from the stored checks, which contradicted the stored one that `status` prints."""
+    module = user_module("recorded", """
+        def objective(trial):
+            return {"loss": (trial.params["x"] - 0.3) ** 2}
+
+        def evaluate(params, seed):
+            return {"holdout_loss": (params["x"] - 0.3) ** 2 + 0.001}
+    """)
+    (tmp_path / "study.toml").write_text(textwrap.dedent(f"""
+        name = "rec"
+        objective = "{module}:objective"
+        storage = "sqlite:///rec.db"
+        seed = 1
+        sampler = "random"
+        [metric]
+        name = "loss"
+        [budget]
+        trials = 6
+        [space]
+        x = {{ type = "float", low = 0.0, high = 1.0 }}
+        [holdout]
+        evaluate = "{module}:evaluate"
+        top = 2
+        seeds = 2
+    """))  # fmt: skip
+    runner = CliRunner(env={"COLUMNS": "300"})
+    first = runner.invoke(cli, ["run", "study.toml", "--no-report"])
+    assert first.exit_code == 0, first.output
+    study = ts.Study.load("rec", storage="sqlite:///rec.db")
+    stored = dict(study.attrs["verdict"])
+    recomputed = recorded_verdict(study).headline  # type: ignore[union-attr]
+    earlier = "ready (not checked: baseline margin, holdout gap, seed stability)"  # as an earlier version recorded
+    assert stored["summary"] == recomputed != earlier
+    study.set_attr("verdict", {**stored, "summary": earlier, "ready": True})
+    again = runner.invoke(cli, ["run", "study.toml", "--no-report"])
+    status = runner.invoke(cli, ["status", "rec", "--storage", "sqlite:///rec.db"])
+    assert again.exit_code == 0 and status.exit_code == 0, again.output + status.output
+    assert "the recorded verdict, read back from storage, not recomputed" in again.output
+    assert earlier in again.output and f"verdict: {earlier}" in status.output
+    assert recomputed not in again.output

@@ -258,12 +258,29 @@ def search_left(study: Study, search: StudyResult | None = None) -> SearchLeft |
 class RecordedVerdict:
     """The verdict `finalize` stored when the study's holdout was opened, read back by `after_search` instead of a
     second opening: nothing was re-run or recomputed. ``opening`` is the opening it judged (`_verdict_opening`),
-    ``openings`` how many openings count (forced ones included; voided ones judged nothing)."""
+    ``openings`` how many openings count (forced ones included; voided ones judged nothing). ``stored`` is the
+    attribute as written: its headline and readiness are printed as recorded (`summary`, `ready`), as `tunesmith
+    status` prints them, since the rules that make a headline of the checks may have changed since."""
 
     verdict: Verdict
     study: str
     opening: HoldoutOpeningAttr
     openings: int
+    stored: VerdictAttr
+
+    @property
+    def ready(self) -> bool:
+        return self.verdict.ready if self.stored.ready is None else self.stored.ready
+
+    @property
+    def failed(self) -> bool:
+        """Whether the recorded verdict failed on decided evidence (stored status "fail")."""
+        return self.stored.status == "fail"
+
+    def summary(self) -> str:
+        """The recorded headline, then one line per recorded check."""
+        lines = self.verdict.summary().splitlines()
+        return "\n".join([self.stored.summary or lines[0], *lines[1:]])
 
     def note(self) -> str:
         """One line for people, above the verdict: that it is the recorded one, when the holdout was opened and for
@@ -296,10 +313,10 @@ def after_search(
         return None
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
     if counted := counted_openings(study.attrs):  # a voided opening judged nothing
-        verdict, opening = recorded_verdict(study), _verdict_opening(study)
-        if verdict is None or opening is None:
+        verdict, opening, stored = recorded_verdict(study), _verdict_opening(study), read_attr(study.attrs, VerdictAttr)
+        if verdict is None or opening is None or stored is None:
             return None
-        return RecordedVerdict(verdict, study.name, opening, len(counted))
+        return RecordedVerdict(verdict, study.name, opening, len(counted), stored)
     if (left := search_left(study, search)) is not None:
         return left
     # with several objectives the one candidate is the configuration the config's choose rule picked
