@@ -96,6 +96,7 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
+from tunesmith.analysis._ranks import holm, later_ranks, scaled_later_rank
 from tunesmith.errors import ConfigError
 from tunesmith.objective import STDERR, Metric
 from tunesmith.space import Choice, Space
@@ -852,7 +853,7 @@ def _main_effect_tests(
         seed: seeds the draws of the null distribution.
         level: the chance of finding some parameter without effect that Holm's correction allows.
 
-    Each trial's metric is read by its rank among itself and the trials created after it (`_later_ranks`), and a
+    Each trial's metric is read by its rank among itself and the trials created after it (`later_ranks`), and a
     parameter's statistic is how far these ranks line up with its features (`_main_effect_features`), whitened by
     their variance under chance: a chi-square-like sum of squares with one term per feature. Under chance that rank
     is uniform and independent of the trial's configuration whatever the sampler, since the sampler chose the
@@ -863,7 +864,7 @@ def _main_effect_tests(
     default sampler; this one in 4.4% and 5.0%, both at 5%.) Holm's correction then holds the chance of finding any
     parameter without effect to ``level``. A parameter stops counting draws once its p-value over all of them would
     exceed ``level`` whatever the rest give (Holm's largest threshold): the decision is the full test's."""
-    ranks, variance = _later_ranks(y)
+    ranks, variance = later_ranks(y)
     whitened = [_whiten(_main_effect_features(x[:, k], options[k]), variance) for k in range(x.shape[1])]
     tested = [k for k, features in enumerate(whitened) if features.shape[1] > 0]
     if not tested:
@@ -879,13 +880,13 @@ def _main_effect_tests(
     open_ = np.ones(len(tested), dtype=bool)  # still able to be found
     while counted.max() < drawn and open_.any():
         batch = min(_DEAL_BATCH, drawn - int(counted.max()))
-        dealt = _scaled_later_rank(np.floor(rng.random((batch, len(y))) * later) + 1.0, later)
+        dealt = scaled_later_rank(np.floor(rng.random((batch, len(y))) * later) + 1.0, later)
         statistic = np.add.reduceat((dealt @ stacked) ** 2, starts, axis=1)
         reached += open_ * (statistic >= own - _ROUNDING * np.maximum(1.0, own)).sum(axis=0)
         counted += open_ * batch
         open_ &= (1 + reached) / (drawn + 1) <= level
     p_values = (1 + reached) / (counted + 1)
-    adjusted = _holm(p_values)
+    adjusted = holm(p_values)
     tests = [
         MainEffectTest(
             names[k], float(own[i]), float(p_values[i]), float(adjusted[i]), int(counted[i]), len(tested), level
@@ -895,43 +896,12 @@ def _main_effect_tests(
     return tuple(sorted(tests, key=lambda test: (test.adjusted, test.p_value, -test.statistic)))
 
 
-def _later_ranks(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each value's rank among itself and the values after it (ties counted half), centred and scaled by how many
-    those are (`_scaled_later_rank`), and the variance such a rank has under chance: a value followed by ``m - 1``
-    others takes each rank from 1 to ``m`` alike, whatever came before it, so its scaled rank has mean 0 and
-    variance ``(m² - 1) / (12 m²)``."""
-    n = len(y)
-    position = np.searchsorted(np.unique(y), y)  # each value's place among the distinct values
-    below = np.zeros(len(np.unique(y)) + 1, dtype=int)  # a Fenwick tree of the later values seen, by place
-    rank = np.empty(n)
-    for t in range(n - 1, -1, -1):
-        smaller = _fenwick_count(below, position[t])  # later values strictly below, and itself excluded
-        same = _fenwick_count(below, position[t] + 1) - smaller
-        rank[t] = 1.0 + smaller + 0.5 * same
-        _fenwick_add(below, position[t] + 1)
-    later = np.arange(n, 0, -1).astype(float)
-    return _scaled_later_rank(rank, later), (later**2 - 1.0) / (12.0 * later**2)
 
 
-def _scaled_later_rank(rank: np.ndarray, later: np.ndarray) -> np.ndarray:
-    """A rank from 1 to ``later`` centred on 0 and divided by ``later``."""
-    return (rank - (later + 1.0) / 2.0) / later
 
 
-def _fenwick_count(tree: np.ndarray, places: int) -> int:
-    """How many values the Fenwick ``tree`` holds at the first ``places`` places."""
-    total = 0
-    while places > 0:
-        total += int(tree[places])
-        places -= places & -places
-    return total
 
 
-def _fenwick_add(tree: np.ndarray, place: int) -> None:
-    """Add one value to the Fenwick ``tree`` at ``place`` (from 1)."""
-    while place < len(tree):
-        tree[place] += 1
-        place += place & -place
 
 
 def _main_effect_features(column: np.ndarray, options: int | None) -> np.ndarray:
@@ -972,14 +942,6 @@ def _whiten(features: np.ndarray, variance: np.ndarray) -> np.ndarray:
     return features @ (vectors[:, keep] / np.sqrt(eigenvalues[keep]))
 
 
-def _holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjustment of ``p_values``: the smallest is multiplied by their number, the next by one
-    less, each at least the one before it and at most 1."""
-    order = np.argsort(p_values, kind="stable")
-    scaled = p_values[order] * (len(p_values) - np.arange(len(p_values)))
-    adjusted = np.empty(len(p_values))
-    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
-    return adjusted
 
 
 def _test_r2(x: np.ndarray, y: np.ndarray, seed: int) -> float | None:
