@@ -8,6 +8,7 @@ and the run went on (a second one was then ignored as the first was being handle
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import signal
@@ -210,3 +211,46 @@ def test_a_ctrl_c_while_the_command_exits_ends_it_without_a_traceback(tmp_path: 
     done = subprocess.run([sys.executable, "exiting.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == -signal.SIGINT, (done.returncode, done.stderr[-2000:])
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr[-2000:]
+
+
+class _Child:
+    """A process as `processes._cut_off` handles one: pid, kill and join."""
+
+    def __init__(self) -> None:
+        self.popen = subprocess.Popen(["sleep", "30"])
+        self.pid = self.popen.pid
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+    def join(self) -> None:
+        self.popen.wait()
+
+
+def test_an_interruption_between_stopping_and_killing_a_trial_process_comes_after_the_kill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C landing in the walk of the process tree, after the trial process was stopped (SIGSTOP) and before it was
+    # killed, left it stopped: nothing killed it afterwards, and the run waited on it as it exited.
+    from tunesmith.executors import processes
+
+    child = _Child()
+    walk = processes.end_descendants
+
+    def interrupted_walk(pid: int) -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # Python's handler would raise here
+        return walk(pid)
+
+    monkeypatch.setattr(processes, "end_descendants", interrupted_walk)
+    former = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):  # still raised: after the kill
+            processes._cut_off(child)
+        ended = child.popen.poll()  # None: stopped, and left so
+    finally:
+        signal.signal(signal.SIGINT, former)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGKILL)
+        child.popen.wait()
+    assert ended == -signal.SIGKILL

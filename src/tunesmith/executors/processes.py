@@ -218,10 +218,13 @@ def _kill_group(pid: int | None) -> None:
 
 def _cut_off(process: Any) -> None:
     """Kill a trial process that has not ended by itself (timed out, or the study is shutting down) and every
-    process below it (`_end_tree`); joined."""
-    _end_tree(process.pid)
-    process.kill()
-    process.join()
+    process below it (`_end_tree`); joined. An interruption is held until then and replayed after (Ctrl-C's
+    `KeyboardInterrupt` is raised once the process is gone): one landing between the SIGSTOP and the SIGKILL left the
+    process stopped for ever, and the run waited on it as it exited."""
+    with holding_interrupts(replay=True):
+        _end_tree(process.pid)
+        process.kill()
+        process.join()
 
 
 @dataclass
@@ -744,4 +747,5 @@ class ProcessExecutor(Executor):
         too), re-parented to the driver: a trial process that ended by itself (exit code 0) or was cut off left
         nothing."""
         if run.process.exitcode != 0 and self._was_subreaper is not None:
-            end_orphans(run.token, spared={other.process.pid for other in self._running.values()})
+            with holding_interrupts(replay=True):  # they are stopped, then killed: never left stopped
+                end_orphans(run.token, spared={other.process.pid for other in self._running.values()})
