@@ -9,10 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.analysis._common import format_value
+from tunesmith.analysis._common import format_value, round_sig
+from tunesmith.analysis._edges import AT_THE_END
 from tunesmith.analysis.importance import ALPHA, PLANTED, ImportanceResult, ParamImportance
 from tunesmith.objective import Metric
 from tunesmith.pareto import pareto_front
+from tunesmith.space import Float, Int, Space
 from tunesmith.trial import TrialRecord, best_record
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "Suggestion",
     "budget_advice",
     "front_advice",
+    "range_end_advice",
 ]
 
 # "Little effect": a main effect (and every interaction with it) below this share of the variance of the metric's
@@ -432,3 +435,76 @@ def _little_effects(result: ImportanceResult, among: set[str] | None = None) -> 
     interacting = {name for pair in result.pairs if pair.mean >= LITTLE_EFFECT for name in pair.params}
     candidates = [item for item in result.main[1:] if item.name not in interacting]
     return {item.name for item in candidates if (among is None or item.name in among) and _little(result, item)}
+
+
+def range_end_advice(result: ImportanceResult, space: Space, best: TrialRecord | None) -> list[Suggestion]:
+    """Advice to widen a numeric parameter's range past an end that may cut better configurations off: where the
+    metric improves towards that end beyond chance (`RangeEndTest.found`, Holm over every end tested) and ``best``,
+    the trial the views show as best, lies at it (its value at the bound, or within `AT_THE_END` of the range in
+    the parameter's encoding). Neither alone is evidence enough (see `_edges`). An end with nothing beyond it on the
+    parameter's scale (an `Int` of powers of a base, or a log `Int`, at 1) is not advised on."""
+    if best is None:
+        return []
+    out: list[Suggestion] = []
+    for test in result.ends:
+        if not test.found or test.name not in space:
+            continue
+        param = space[test.name]
+        value = best.params.get(test.name)
+        if not isinstance(param, Float | Int) or value is None:
+            continue
+        high = test.end == "high"
+        bound = param.high if high else param.low
+        u = param.encode(value)
+        at_bound = value == bound
+        if not (at_bound or (u >= 1.0 - AT_THE_END if high else u <= AT_THE_END)):
+            continue
+        wider = _widened(param, high)
+        if wider is None:  # nothing lies beyond on the parameter's scale
+            continue
+        where = "at the bound" if at_bound else f"in the {'top' if high else 'bottom'} tenth of the range"
+        shown = format_value(bound)
+        scale = ", on its log scale" if _logged(param) else ""
+        out.append(
+            Suggestion(
+                f"{test.name}'s range may cut better configurations off {'above' if high else 'below'} {shown}: "
+                f"{result.metric} improves towards that end ({test.describe(result.metric)}), and the best trial's "
+                f"{test.name}, {format_value(value)} (trial #{best.number}), lies {where}; widen the range to about "
+                f"{format_value(wider)} (a quarter of its span further{scale}) unless {shown} is as far as "
+                f"{test.name} can go",
+                test.name,
+                f"range end test: statistic {test.statistic:.3g}, p = {test.p_value:.3g}, Holm-adjusted "
+                f"{test.adjusted:.3g} over {test.family} ends; {test.name}={format_value(value)} at u={u:.3f}",
+            )
+        )
+    return out
+
+
+def _logged(param: Float | Int) -> bool:
+    """Whether the parameter's range is spread on a log scale (a log range, or an `Int` of powers of a base)."""
+    return bool(param.log) or (isinstance(param, Int) and param.base is not None)
+
+
+def _widened(param: Float | Int, high: bool) -> float | int | None:
+    """The bound a quarter of the range's span (in its scale) past the end, on the parameter's grid: one more power
+    for an `Int` of powers of a base, whole steps for a stepped range; ``None`` where no such value exists (a log
+    range's low end cannot go below 1 for an `Int`)."""
+    if isinstance(param, Int) and param.base is not None:
+        if high:
+            return param.high * param.base
+        return param.low // param.base if param.low >= param.base else None
+    if param.log:
+        factor = (param.high / param.low) ** 0.25
+        moved = param.high * factor if high else param.low / factor
+        if isinstance(param, Int):
+            whole = round(moved)
+            return whole if whole >= 1 and whole != (param.high if high else param.low) else None
+        return round_sig(moved, 2)
+    span = param.high - param.low
+    if param.step is not None:
+        steps = max(1, round(span / param.step / 4))
+        moved = steps * param.step
+        bound = param.high + moved if high else param.low - moved
+        return int(bound) if isinstance(param, Int) else round_sig(bound, 12)
+    moved = round_sig(span / 4, 2)
+    return param.high + moved if high else param.low - moved

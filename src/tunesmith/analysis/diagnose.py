@@ -50,7 +50,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tunesmith._validate import integer
-from tunesmith.analysis._advice import Suggestion, budget_advice, front_advice
+from tunesmith.analysis._advice import Suggestion, budget_advice, front_advice, range_end_advice
 from tunesmith.analysis._chance import f1, family_p_values
 from tunesmith.analysis._common import as_metric, format_value, round_sig, valid_records
 from tunesmith.analysis.curves import (
@@ -345,8 +345,11 @@ def diagnose(
             suggestions.append(Suggestion(suggestion, found.rule.param, attributions[-1].describe()))
     results = [importance] if isinstance(importance, ImportanceResult) else list(importance or ())
     if results:
-        advice = (front_advice(results, records, objectives, best=best) if several
-                  else budget_advice(results[0], records, metric_, best=best))  # fmt: skip
+        if several:
+            advice = front_advice(results, records, objectives, best=best)
+        else:
+            advice = budget_advice(results[0], records, metric_, best=best)
+            advice += range_end_advice(results[0], space, best)
         if importance_level is not None:
             weaker = f" (measured at resource {importance_level:g}, not after full training: weaker evidence)"
             advice = [Suggestion(a.text + weaker, a.param, a.because) for a in advice]

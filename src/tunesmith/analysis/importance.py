@@ -96,10 +96,11 @@ import numpy as np
 
 from tunesmith._validate import integer
 from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
+from tunesmith.analysis._edges import RangeEndTest, range_end_tests
 from tunesmith.analysis._ranks import holm, later_ranks, scaled_later_rank
 from tunesmith.errors import ConfigError
 from tunesmith.objective import STDERR, Metric
-from tunesmith.space import Choice, Space
+from tunesmith.space import Choice, Float, Int, Param, Space
 from tunesmith.trial import TrialRecord, TrialState
 
 # What `importance` advises when too few trials finished (`tunesmith.report` words it otherwise for a PBT population).
@@ -196,6 +197,8 @@ _DEAL_BATCH = 128
 # A basis column whose singular value is below this share of the largest adds nothing (a parameter with one value,
 # options that never occur).
 _BASIS_TOLERANCE = 1e-9
+# An `Int` of fewer values has no range ends to test (`_has_ends`).
+_FEWEST_VALUES = 4
 # Seeds the main-effect tests' deals together with `importance`'s seed, as a stream apart from the forest test's.
 _MAIN_EFFECT_STREAM = 0x6D61696E
 
@@ -408,6 +411,9 @@ class ImportanceResult:
     # Each parameter's main effect tested on its own against chance, Holm-corrected (`MainEffectTest`), smallest p
     # first; a parameter that never varied among the trials is not tested.
     effects: tuple[MainEffectTest, ...] = ()
+    # Each end of each numeric parameter's range tested for a trend of the metric towards it (`_edges`), Holm-corrected
+    # at `ALPHA` over the ends, smallest p first.
+    ends: tuple[RangeEndTest, ...] = ()
     # What the forest was fitted on, for `dropped` (not stored, not compared).
     _fit: _Fit | None = field(default=None, compare=False, repr=False)
 
@@ -727,6 +733,8 @@ def importance(
     # The forest's test passes its part of ALPHA on to the main effects' once it has shown importance.
     level = ALPHA if _shown(explained, chance) else MAIN_EFFECT_ALPHA
     effects = _main_effect_tests(encoded[created][:, used], y[created], names, options, seed, level)
+    with_ends = [_has_ends(space[name]) for name in names]
+    ends = range_end_tests(encoded[created][:, used], y[created], names, with_ends, seed, ALPHA)
     # Refits without a parameter (`ImportanceResult.dropped`) are compared like for like with the forest's first
     # trees, as many as a refit has.
     refit_trees = n_trees if len(y) <= _FULL_DROPPED_TRIALS else min(n_trees, _DROPPED_TREES)
@@ -744,8 +752,15 @@ def importance(
         deals=deals,
         noise=noise,
         effects=effects,
+        ends=ends,
         _fit=_Fit(x, y, tuple(names), reference, refit_trees, seed, max_tree_trials, lower, test),
     )
+
+
+def _has_ends(param: Param) -> bool:
+    """Whether a parameter's range has ends worth widening: a `Float`, or an `Int` of at least `_FEWEST_VALUES`
+    values (a flag of two or three values has no "beyond")."""
+    return isinstance(param, Float) or (isinstance(param, Int) and param.cardinality() >= _FEWEST_VALUES)
 
 
 def _ranks(values: np.ndarray, metric: Metric) -> np.ndarray:
