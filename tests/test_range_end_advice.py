@@ -113,3 +113,21 @@ def test_the_widened_bound_is_a_quarter_of_the_span_further_on_the_parameter_s_g
     param: ts.Float | ts.Int, high: bool, widened: float | None
 ) -> None:
     assert _widened(param, high) == (pytest.approx(widened) if widened is not None else None)
+
+
+def test_a_study_of_several_objectives_is_told_for_the_objective_that_improves_towards_the_bound() -> None:
+    objectives = [ts.Metric("loss"), ts.Metric("size")]
+    study = ts.Study(SPACE, metrics=objectives, budget=ts.Budget(trials=40), storage="memory", seed=0,
+                     sampler="random")  # fmt: skip
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        noise = np.random.default_rng([0, trial.number]).normal(0.0, 0.1)
+        return {"loss": -math.log10(trial.params["lr"]) + noise, "size": 0.5 + trial.params["width"]}
+
+    study.optimize(objective)
+    results = [importance(study.trials, SPACE, o) for o in objectives]
+    found = diagnose(study.trials, SPACE, objectives[0], importance=results, objectives=objectives)
+    lines = [s.text for s in found.suggestions if "range may cut better configurations off" in s.text]
+    (line,) = [text for text in lines if text.startswith("for loss: ")]
+    assert line.startswith("for loss: lr's range may cut better configurations off above 0.1: loss improves"), line
+    assert "and lr in the Pareto front's best trial on loss, " in line, line

@@ -25,6 +25,7 @@ __all__ = [
     "Suggestion",
     "budget_advice",
     "front_advice",
+    "front_range_end_advice",
     "range_end_advice",
 ]
 
@@ -437,12 +438,15 @@ def _little_effects(result: ImportanceResult, among: set[str] | None = None) -> 
     return {item.name for item in candidates if (among is None or item.name in among) and _little(result, item)}
 
 
-def range_end_advice(result: ImportanceResult, space: Space, best: TrialRecord | None) -> list[Suggestion]:
+def range_end_advice(
+    result: ImportanceResult, space: Space, best: TrialRecord | None, *, best_is: str = "the best trial"
+) -> list[Suggestion]:
     """Advice to widen a numeric parameter's range past an end that may cut better configurations off: where the
     metric improves towards that end beyond chance (`RangeEndTest.found`, Holm over every end tested) and ``best``,
     the trial the views show as best, lies at it (its value at the bound, or within `AT_THE_END` of the range in
     the parameter's encoding). Neither alone is evidence enough (see `_edges`). An end with nothing beyond it on the
-    parameter's scale (an `Int` of powers of a base, or a log `Int`, at 1) is not advised on."""
+    parameter's scale (an `Int` of powers of a base, or a log `Int`, at 1) is not advised on. ``best_is`` names
+    ``best`` in the advice."""
     if best is None:
         return []
     out: list[Suggestion] = []
@@ -468,8 +472,8 @@ def range_end_advice(result: ImportanceResult, space: Space, best: TrialRecord |
         out.append(
             Suggestion(
                 f"{test.name}'s range may cut better configurations off {'above' if high else 'below'} {shown}: "
-                f"{result.metric} improves towards that end ({test.describe(result.metric)}), and the best trial's "
-                f"{test.name}, {format_value(value)} (trial #{best.number}), lies {where}; widen the range to about "
+                f"{result.metric} improves towards that end ({test.describe(result.metric)}), and {test.name} in "
+                f"{best_is}, {format_value(value)} (trial #{best.number}), lies {where}; widen the range to about "
                 f"{format_value(wider)} (a quarter of its span further{scale}) unless {shown} is as far as "
                 f"{test.name} can go",
                 test.name,
@@ -477,6 +481,24 @@ def range_end_advice(result: ImportanceResult, space: Space, best: TrialRecord |
                 f"{test.adjusted:.3g} over {test.family} ends; {test.name}={format_value(value)} at u={u:.3f}",
             )
         )
+    return out
+
+
+def front_range_end_advice(
+    results: Sequence[ImportanceResult], space: Space, records: Sequence[TrialRecord], objectives: Sequence[Metric]
+) -> list[Suggestion]:
+    """`range_end_advice` for a study of several objectives: for each objective whose importance was measured, an
+    end it improves towards beyond chance where the Pareto front's best trial on that objective lies, each statement
+    naming its objective. Widening the range there may extend the front along that objective."""
+    front = pareto_front(records, objectives)
+    out: list[Suggestion] = []
+    for result in results:
+        objective = next((o for o in objectives if o.name == result.metric), None)
+        if objective is None:
+            continue
+        best = min(front, key=lambda r: (objective.sign() * r.metrics[objective.name], r.number), default=None)
+        said = range_end_advice(result, space, best, best_is=f"the Pareto front's best trial on {objective.name}")
+        out += [Suggestion(f"for {objective.name}: {s.text}", s.param, s.because) for s in said]
     return out
 
 

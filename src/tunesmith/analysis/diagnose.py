@@ -50,7 +50,13 @@ from typing import Any, Literal
 import numpy as np
 
 from tunesmith._validate import integer
-from tunesmith.analysis._advice import Suggestion, budget_advice, front_advice, range_end_advice
+from tunesmith.analysis._advice import (
+    Suggestion,
+    budget_advice,
+    front_advice,
+    front_range_end_advice,
+    range_end_advice,
+)
 from tunesmith.analysis._chance import f1, family_p_values
 from tunesmith.analysis._common import as_metric, format_value, round_sig, valid_records
 from tunesmith.analysis.curves import (
@@ -347,6 +353,7 @@ def diagnose(
     if results:
         if several:
             advice = front_advice(results, records, objectives, best=best)
+            advice += front_range_end_advice(results, space, records, objectives)
         else:
             advice = budget_advice(results[0], records, metric_, best=best)
             advice += range_end_advice(results[0], space, best)
