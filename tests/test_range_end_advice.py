@@ -131,3 +131,22 @@ def test_a_study_of_several_objectives_is_told_for_the_objective_that_improves_t
     (line,) = [text for text in lines if text.startswith("for loss: ")]
     assert line.startswith("for loss: lr's range may cut better configurations off above 0.1: loss improves"), line
     assert "and lr in the Pareto front's best trial on loss, " in line, line
+
+
+def test_an_end_beyond_which_trials_failed_is_not_one_to_widen() -> None:
+    # The loss falls with lr up to 0.3 and every trial above diverges: the diagnosis narrows lr to at most about 0.3,
+    # and the trials that did not fail improve towards the bound, with the best of them in the top tenth of the range.
+    space = ts.Space({"lr": ts.Float(1e-3, 0.5, log=True), "width": ts.Float(0.0, 1.0)})
+    study = ts.Study(space, metric="loss", budget=ts.Budget(trials=60), storage="memory", seed=0, sampler="random")
+
+    def objective(trial: ts.Trial) -> float:
+        lr = trial.params["lr"]
+        return math.nan if lr > 0.3 else -math.log10(lr) + np.random.default_rng([0, trial.number]).normal(0, 0.1)
+
+    study.optimize(objective)
+    result = importance(study.trials, space, study.metric)
+    assert any(t.found and (t.name, t.end) == ("lr", "high") for t in result.ends)
+    found = diagnose(study.trials, space, study.metric, importance=result)
+    texts = [s.text for s in found.suggestions]
+    assert any(text.startswith("narrow lr to at most") for text in texts), texts
+    assert not any("range may cut better configurations off" in text for text in texts), texts

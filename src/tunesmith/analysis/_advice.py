@@ -439,19 +439,26 @@ def _little_effects(result: ImportanceResult, among: set[str] | None = None) -> 
 
 
 def range_end_advice(
-    result: ImportanceResult, space: Space, best: TrialRecord | None, *, best_is: str = "the best trial"
+    result: ImportanceResult,
+    space: Space,
+    best: TrialRecord | None,
+    *,
+    best_is: str = "the best trial",
+    failing: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[Suggestion]:
     """Advice to widen a numeric parameter's range past an end that may cut better configurations off: where the
     metric improves towards that end beyond chance (`RangeEndTest.found`, Holm over every end tested) and ``best``,
     the trial the views show as best, lies at it (its value at the bound, or within `AT_THE_END` of the range in
     the parameter's encoding). Neither alone is evidence enough (see `_edges`). An end with nothing beyond it on the
     parameter's scale (an `Int` of powers of a base, or a log `Int`, at 1) is not advised on. ``best_is`` names
-    ``best`` in the advice."""
+    ``best`` in the advice. ``failing`` holds the ends, as ``(parameter, "low" | "high")``, beyond which a rule of the
+    diagnosis put failed trials (``lr > 0.3`` for diverged ones): widening there would add failures, however the
+    trials that did not fail improve towards it."""
     if best is None:
         return []
     out: list[Suggestion] = []
     for test in result.ends:
-        if not test.found or test.name not in space:
+        if not test.found or test.name not in space or (test.name, test.end) in failing:
             continue
         param = space[test.name]
         value = best.params.get(test.name)
@@ -485,7 +492,12 @@ def range_end_advice(
 
 
 def front_range_end_advice(
-    results: Sequence[ImportanceResult], space: Space, records: Sequence[TrialRecord], objectives: Sequence[Metric]
+    results: Sequence[ImportanceResult],
+    space: Space,
+    records: Sequence[TrialRecord],
+    objectives: Sequence[Metric],
+    *,
+    failing: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[Suggestion]:
     """`range_end_advice` for a study of several objectives: for each objective whose importance was measured, an
     end it improves towards beyond chance where the Pareto front's best trial on that objective lies, each statement
@@ -497,7 +509,8 @@ def front_range_end_advice(
         if objective is None:
             continue
         best = min(front, key=lambda r: (objective.sign() * r.metrics[objective.name], r.number), default=None)
-        said = range_end_advice(result, space, best, best_is=f"the Pareto front's best trial on {objective.name}")
+        on = f"the Pareto front's best trial on {objective.name}"
+        said = range_end_advice(result, space, best, best_is=on, failing=failing)
         out += [Suggestion(f"for {objective.name}: {s.text}", s.param, s.because) for s in said]
     return out
 

@@ -351,12 +351,15 @@ def diagnose(
             suggestions.append(Suggestion(suggestion, found.rule.param, attributions[-1].describe()))
     results = [importance] if isinstance(importance, ImportanceResult) else list(importance or ())
     if results:
+        # An end beyond which a rule put failed trials is not one to widen.
+        failing = frozenset((a.rule.param, "high" if a.rule.op in (">", ">=") else "low")
+                            for a in attributions if a.rule.op != "=")  # fmt: skip
         if several:
             advice = front_advice(results, records, objectives, best=best)
-            advice += front_range_end_advice(results, space, records, objectives)
+            advice += front_range_end_advice(results, space, records, objectives, failing=failing)
         else:
             advice = budget_advice(results[0], records, metric_, best=best)
-            advice += range_end_advice(results[0], space, best)
+            advice += range_end_advice(results[0], space, best, failing=failing)
         if importance_level is not None:
             weaker = f" (measured at resource {importance_level:g}, not after full training: weaker evidence)"
             advice = [Suggestion(a.text + weaker, a.param, a.because) for a in advice]
