@@ -40,7 +40,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from tunesmith.analysis._ranks import holm
 
@@ -112,6 +111,8 @@ def range_end_tests(
         level: the chance of naming some end without a trend that Holm's correction allows.
 
     A parameter's ends are tested only where the trials take at least two of its values."""
+    from scipy.stats import rankdata  # imported on first use: the commands that read a study back load no scipy
+
     drawn = max(END_DEALS, math.ceil(_HOLM_STEPS * 2 * sum(tested) / level) - 1)
     ends: list[tuple[str, str, float, int, int]] = []  # name, end, statistic, deals reaching it, deals drawn
     for k, name in enumerate(names):
