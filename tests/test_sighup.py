@@ -77,6 +77,11 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def _hang_ups_end_it() -> None:
+    """In the started command's process, before it runs: SIGHUP ends it unless it says otherwise."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 class Start(Protocol):
     def __call__(self, args: list[str], *, ignore_sighup: bool = False) -> tuple[subprocess.Popen[str], list[int]]: ...
 
@@ -97,8 +102,11 @@ def start(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[Start]:
         with (tmp_path / "out.txt").open("w") as out:
             # PYTHONFAULTHANDLER: SIGABRT prints every thread's stack (see _hang_up)
             env = {**cli_env, "PYTHONFAULTHANDLER": "1"}
+            # SIGHUP's default action, as a terminal starts a command, whatever the suite inherited: started under
+            # nohup, its workers ignored SIGHUP, the commands inherited that, and the two tests that hang up waited.
             command = subprocess.Popen([*nohup, str(BIN / "tunesmith"), *args], cwd=tmp_path, env=env, text=True,
-                                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+                                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                       preexec_fn=_hang_ups_end_it)  # fmt: skip
         commands.append(command)
 
         def started() -> bool:
