@@ -494,15 +494,14 @@ def range_end_advice(
 def front_range_end_advice(
     results: Sequence[ImportanceResult],
     space: Space,
-    records: Sequence[TrialRecord],
+    front: Sequence[TrialRecord],
     objectives: Sequence[Metric],
     *,
     failing: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[Suggestion]:
     """`range_end_advice` for a study of several objectives: for each objective whose importance was measured, an
-    end it improves towards beyond chance where the Pareto front's best trial on that objective lies, each statement
-    naming its objective. Widening the range there may extend the front along that objective."""
-    front = pareto_front(records, objectives)
+    end it improves towards beyond chance where the Pareto ``front``'s best trial on that objective lies, each
+    statement naming its objective. Widening the range there may extend the front along that objective."""
     out: list[Suggestion] = []
     for result in results:
         objective = next((o for o in objectives if o.name == result.metric), None)

@@ -35,13 +35,12 @@ range costs a few trials and finds the bottom inside it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from tunesmith.analysis._ranks import holm
+from tunesmith.analysis._ranks import DEAL_BATCH, deals_for, holm
 
 __all__ = ["AT_THE_END", "END_DEALS", "RangeEndTest", "range_end_tests"]
 
@@ -49,12 +48,9 @@ __all__ = ["AT_THE_END", "END_DEALS", "RangeEndTest", "range_end_tests"]
 # parameter's encoding), or at the bound itself.
 AT_THE_END = 0.1
 
-# Each end is tested by at least this many deals of the trials' ranks ...
+# Each end is tested by at least this many deals of the trials' ranks, and by enough for Holm's strictest threshold
+# to span ten steps of p (`_ranks.deals_for`), `_ranks.DEAL_BATCH` at a time.
 END_DEALS = 999
-# ... and by enough for Holm's strictest threshold, the level over the ends tested, to span this many steps of p.
-_HOLM_STEPS = 10
-# The deals are drawn this many at a time; an end stops counting them once it cannot be found whatever the rest give.
-_DEAL_BATCH = 128
 # A deal's statistic within this share of the trials' own counts as reaching it (the same sum in another order).
 _ROUNDING = 1e-12
 # Seeds the deals together with `importance`'s seed, as a stream apart from its other tests'.
@@ -113,7 +109,7 @@ def range_end_tests(
     A parameter's ends are tested only where the trials take at least two of its values."""
     from scipy.stats import rankdata  # imported on first use: the commands that read a study back load no scipy
 
-    drawn = max(END_DEALS, math.ceil(_HOLM_STEPS * 2 * sum(tested) / level) - 1)
+    drawn = deals_for(2 * sum(tested), level, END_DEALS)
     ends: list[tuple[str, str, float, int, int]] = []  # name, end, statistic, deals reaching it, deals drawn
     for k, name in enumerate(names):
         u = x[:, k]
@@ -149,7 +145,7 @@ def _deal(
     test's."""
     reached = counted = 0
     while counted < drawn and (1 + reached) / (drawn + 1) <= level:
-        batch = min(_DEAL_BATCH, drawn - counted)
+        batch = min(DEAL_BATCH, drawn - counted)
         dealt = rng.permuted(np.broadcast_to(ranks, (batch, len(ranks))), axis=1)
         reached += int((-(dealt @ nearness) >= own - _ROUNDING * max(1.0, abs(own))).sum())
         counted += batch

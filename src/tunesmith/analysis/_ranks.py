@@ -1,12 +1,28 @@
 """Ranks read the way a sequential search allows: each trial's rank among itself and the trials created after it,
 which is uniform under chance whatever the sampler chose (`later_ranks`), and Holm's step-down adjustment of a family
-of p-values. The main effects' tests (`importance`) deal such ranks for their null distribution."""
+of p-values, with how many deals a permutation test corrected by it draws (`deals_for`). The main effects' tests
+(`importance`) deal such ranks for their null distribution; the range ends' (`_edges`) deal the trials' own ranks."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["holm", "later_ranks", "scaled_later_rank"]
+__all__ = ["DEAL_BATCH", "deals_for", "holm", "later_ranks", "scaled_later_rank"]
+
+# A permutation test over a family, corrected by Holm, draws enough deals for Holm's strictest threshold (the level
+# over the number tested) to span this many steps of p (`deals_for`) ...
+_HOLM_STEPS = 10
+# ... this many at a time: a member stops counting them once it cannot be found whatever the rest give (its p-value
+# over all of them would exceed the level, Holm's largest threshold).
+DEAL_BATCH = 128
+
+
+def deals_for(tested: int, level: float, least: int) -> int:
+    """How many deals a family of ``tested`` members, held to ``level`` by Holm's correction, draws: at least
+    ``least``, and enough for Holm's strictest threshold to span `_HOLM_STEPS` steps of p."""
+    return max(least, math.ceil(_HOLM_STEPS * tested / level) - 1)
 
 
 def later_ranks(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -356,7 +356,7 @@ def diagnose(
                             for a in attributions if a.rule.op != "=")  # fmt: skip
         if several:
             advice = front_advice(results, records, objectives, best=best)
-            advice += front_range_end_advice(results, space, records, objectives, failing=failing)
+            advice += front_range_end_advice(results, space, front, objectives, failing=failing)
         else:
             advice = budget_advice(results[0], records, metric_, best=best)
             advice += range_end_advice(results[0], space, best, failing=failing)

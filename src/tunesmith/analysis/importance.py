@@ -97,7 +97,7 @@ import numpy as np
 from tunesmith._validate import integer
 from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
 from tunesmith.analysis._edges import RangeEndTest, range_end_tests
-from tunesmith.analysis._ranks import holm, later_ranks, scaled_later_rank
+from tunesmith.analysis._ranks import DEAL_BATCH, deals_for, holm, later_ranks, scaled_later_rank
 from tunesmith.errors import ConfigError
 from tunesmith.objective import STDERR, Metric
 from tunesmith.space import Choice, Float, Int, Param, Space
@@ -188,12 +188,8 @@ _ROUNDING = 1e-12
 # Each parameter's main effect is tested on its own (`MainEffectTest`) by at least this many deals of the trials' ranks
 # to the configurations (cheap: one product of matrices per deal, not a forest) ...
 MAIN_EFFECT_DEALS = 999
-# ... and by enough for Holm's strictest threshold, the level over the parameters tested, to span this many steps
-# of p.
-_HOLM_STEPS = 10
-# The deals are drawn this many at a time; a parameter stops counting them once it cannot be found whatever the rest
-# give (its p-value over all of them would exceed the level, Holm's largest threshold).
-_DEAL_BATCH = 128
+# ... and by enough for Holm's strictest threshold to span ten steps of p (`_ranks.deals_for`), `_ranks.DEAL_BATCH` at a
+# time.
 # A basis column whose singular value is below this share of the largest adds nothing (a parameter with one value,
 # options that never occur).
 _BASIS_TOLERANCE = 1e-9
@@ -887,14 +883,14 @@ def _main_effect_tests(
     stacked = np.hstack([whitened[k] for k in tested])
     starts = np.cumsum([0] + [whitened[k].shape[1] for k in tested[:-1]])
     own = np.add.reduceat((ranks @ stacked) ** 2, starts)
-    drawn = max(MAIN_EFFECT_DEALS, math.ceil(_HOLM_STEPS * len(tested) / level) - 1)
+    drawn = deals_for(len(tested), level, MAIN_EFFECT_DEALS)
     later = np.arange(len(y), 0, -1)  # how many trials each one is ranked among
     rng = np.random.default_rng([seed, _MAIN_EFFECT_STREAM])  # apart from the forest test's stream
     reached = np.zeros(len(tested), dtype=int)  # draws explaining at least as much as the trials' own ranks
     counted = np.zeros(len(tested), dtype=int)
     open_ = np.ones(len(tested), dtype=bool)  # still able to be found
     while counted.max() < drawn and open_.any():
-        batch = min(_DEAL_BATCH, drawn - int(counted.max()))
+        batch = min(DEAL_BATCH, drawn - int(counted.max()))
         dealt = scaled_later_rank(np.floor(rng.random((batch, len(y))) * later) + 1.0, later)
         statistic = np.add.reduceat((dealt @ stacked) ** 2, starts, axis=1)
         reached += open_ * (statistic >= own - _ROUNDING * np.maximum(1.0, own)).sum(axis=0)

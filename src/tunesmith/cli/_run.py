@@ -239,9 +239,10 @@ def run(
         elif verdict is not None:
             if isinstance(verdict, RecordedVerdict):  # word for word the first run's: said so, or it reads as new
                 click.echo(_plain(verdict.note()))
-                click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, verdict.failed))
+                failed = verdict.failed
             else:
-                click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, bool(verdict.failed_decided)))
+                failed = bool(verdict.failed_decided)
+            click.secho(_plain(verdict.summary()), fg=verdict_colour(verdict.ready, failed))
             if stale := stale_note(study.attrs, study.trials):
                 click.secho(_plain(stale), fg="yellow")
             if edited := holdout_edits(study, cfg):

@@ -313,7 +313,8 @@ def after_search(
         return None
     plan = holdout_plan(cfg.extra["holdout"], cfg.path.parent, cfg.path)
     if counted := counted_openings(study.attrs):  # a voided opening judged nothing
-        verdict, opening, stored = recorded_verdict(study), _verdict_opening(study), read_attr(study.attrs, VerdictAttr)
+        stored, opening = read_attr(study.attrs, VerdictAttr), _verdict_opening(study)
+        verdict = _stored_verdict(stored)
         if verdict is None or opening is None or stored is None:
             return None
         return RecordedVerdict(verdict, study.name, opening, len(counted), stored)
@@ -575,9 +576,13 @@ def _params_text(params: Mapping[str, Any] | None) -> str:
 
 def recorded_verdict(study: Study) -> Verdict | None:
     """The verdict stored with the study by `finalize` (``None`` when there is none)."""
+    return _stored_verdict(read_attr(study.attrs, VerdictAttr))
+
+
+def _stored_verdict(stored: VerdictAttr | None) -> Verdict | None:
+    """The `Verdict` of a stored verdict attribute's checks (``None`` without one, or one that stored none)."""
     from tunesmith.discipline.verdict import Check
 
-    stored = read_attr(study.attrs, VerdictAttr)
     if stored is None or stored.checks is None:
         return None
     return Verdict([Check(c.name, c.passed, c.detail, c.checked, c.decided, c.leans) for c in stored.checks],
