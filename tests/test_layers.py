@@ -15,7 +15,8 @@ LAYERS: list[set[str]] = [
     {"errors", "_validate", "_registry", "_attribute_json", "_text", "_numbers", "_noise", "_progress", "decision",
      "environment", "space", "trial", "objective", "budget", "context", "attributes", "fidelity", "samplers",
      "schedulers", "storage", "executors", "study", "testing", "pareto",
-     "_attributes_judging", "choose", "_checkpoint_file", "_report_rules", "_trial_table", "_stable_name"},
+     "_attributes_judging", "choose", "_checkpoint_file", "_report_rules", "_trial_table", "_stable_name",
+     "_trial_warnings"},
     # built on the study: configs, the learning-rate toolkit, the scikit-learn search, the demo's study
     {"config", "lr", "integrations", "demo"},
     # reading results

@@ -49,6 +49,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tunesmith._trial_warnings import recorded
 from tunesmith._validate import integer
 from tunesmith.analysis._advice import (
     Suggestion,
@@ -78,12 +79,33 @@ from tunesmith.space import Choice, Float, Int, Param, Space
 from tunesmith.study._convergence import trial_noise
 from tunesmith.trial import TrialRecord, TrialState, best_record
 
-__all__ = ["Attribution", "Diagnosis", "Rule", "Suggestion", "diagnose"]
+__all__ = ["Attribution", "Diagnosis", "Rule", "Suggestion", "Warned", "diagnose"]
 
 Op = Literal[">", "<", ">=", "<=", "="]
 
-# What a failure rule explains: a curve's failure signature, or a failure no curve shows (an exception, a timeout...).
-Label = Signature | Failure
+
+
+@dataclass(frozen=True)
+class Warned:
+    """A kind of warning the objective raised in some trials (`tunesmith._trial_warnings`): no failure, since those
+    trials gave results, but evidence about them (a model that did not converge), attributed as failures are. Its
+    rule is said and no range is narrowed for it: the warned trials may score well."""
+
+    category: str
+    where: str
+
+    @property
+    def value(self) -> str:
+        return f"warned ({self.category} at {self.where})"
+
+    @property
+    def is_failure(self) -> bool:
+        return False
+
+
+# What a rule explains: a curve's failure signature, a failure no curve shows (an exception, a timeout...), or a kind
+# of warning the objective raised.
+Label = Signature | Failure | Warned
 
 # A rule is kept when it covers this share of the signature's trials ...
 MIN_RECALL = 0.6
@@ -178,6 +200,8 @@ class Diagnosis:
         no_curve: how many of the trials counted (judged, too short, failed or without a curve) reported no curve of
             the curve metric: those ``without_curve``, and failures such as a NaN returned or an exception before the
             first report.
+        warned: the judged trials (failed, with a signature or without a curve) whose objective raised a warning;
+            each kind that enough of them share is attributed as a failure is (`Warned`).
     """
 
     metric: str
@@ -190,6 +214,7 @@ class Diagnosis:
     failures: dict[int, FailureDiagnosis] = field(default_factory=dict)
     without_curve: tuple[int, ...] = ()
     no_curve: int = 0
+    warned: tuple[int, ...] = ()  # the counted trials whose objective raised a warning (`tunesmith._trial_warnings`)
 
     @property
     def counts(self) -> dict[Signature, int]:
@@ -204,7 +229,8 @@ class Diagnosis:
         """The diagnosis in sentences: counts, attributions, then suggestions (the advice on where to spend the
         budget is said whether or not the trials reported learning curves)."""
         suggestions = [s.text for s in self.suggestions]
-        judged_any = bool(self.curves or self.too_short or self.failures)
+        # A rule over trials without curves (which warned) is a finding too: said after their counts.
+        judged_any = bool(self.curves or self.too_short or self.failures or self.attributions)
         if not judged_any and self.unfinished:
             running = (f"{self.unfinished} trial{'s' * (self.unfinished != 1)} reported {self.metric!r} and "
                        f"{'is' if self.unfinished == 1 else 'are'} still running or paused at a rung")  # fmt: skip
@@ -237,7 +263,7 @@ class Diagnosis:
             if self.no_curve:
                 blind = self.no_curve
                 judged += f" ({blind} of them reported no curve of {self.metric!r}: judged by their results alone)"
-        out = [f"signatures of {judged}: {', '.join(parts)}"]
+        out = [f"signatures of {judged}: {', '.join(parts)}" + (f"; {len(self.warned)} warned" if self.warned else "")]
         out += [a.describe() for a in self.attributions]
         out += suggestions
         return out
@@ -251,6 +277,7 @@ class Diagnosis:
             "too_short": {str(n): why for n, why in self.too_short.items()},
             "failures": {str(n): {"failure": d.failure.value, "detail": d.detail} for n, d in self.failures.items()},
             "without_curve": list(self.without_curve),
+            "warned": list(self.warned),
             "attributions": [a.to_json() for a in self.attributions],
             "suggestions": [s.to_json() for s in self.suggestions],
         }
@@ -324,6 +351,10 @@ def diagnose(
     failed: list[Failure] = sorted({d.failure for d in failures.values()}, key=_order)
     kinds: list[Label] = [*(s for s in Signature if s.is_failure), *failed]
     positives = {kind: np.array([labels[r.number] == kind for r in judged], dtype=bool) for kind in kinds}
+    # The kinds of warning the objective raised join the family: which trials warned is a labelling as a failure is.
+    warned = {r.number: {Warned(*w.kind) for w in recorded(r.attrs)} for r in judged}
+    for kind in sorted(set().union(*warned.values()), key=lambda k: (k.category, k.where)):
+        positives[kind] = np.array([kind in warned[r.number] for r in judged], dtype=bool)
     tested = {s: positive for s, positive in positives.items() if positive.sum() >= min_trials}
     p_values = family_p_values(judged, tested, space)
     for signature, positive in tested.items():
@@ -333,6 +364,8 @@ def diagnose(
         attributions.append(
             Attribution(signature, found.rule, found.matched, int(positive.sum()), found.covered, p_values[signature])
         )
+        if isinstance(signature, Warned):
+            continue
         param = space[found.rule.param]
         inside = [r for r in judged if found.rule.holds(r.params)]
         region = [] if found.rule.op == "=" else [float(r.params[found.rule.param]) for r in inside]
@@ -352,8 +385,8 @@ def diagnose(
     results = [importance] if isinstance(importance, ImportanceResult) else list(importance or ())
     if results:
         # An end beyond which a rule put failed trials is not one to widen.
-        failing = frozenset((a.rule.param, "high" if a.rule.op in (">", ">=") else "low")
-                            for a in attributions if a.rule.op != "=")  # fmt: skip
+        failing = frozenset((a.rule.param, "high" if a.rule.op in (">", ">=") else "low") for a in attributions
+                            if a.rule.op != "=" and not isinstance(a.signature, Warned))  # fmt: skip
         if several:
             advice = front_advice(results, records, objectives, best=best)
             advice += front_range_end_advice(results, space, front, objectives, failing=failing)
@@ -382,6 +415,7 @@ def diagnose(
         failures,
         judgements.without_curve,
         no_curve,
+        tuple(sorted(n for n, kinds in warned.items() if kinds)),
     )
 
 
@@ -501,6 +535,8 @@ def _fix_the_code(rule: Rule, signature: Failure) -> str:
 
 
 def _verb(signature: Label) -> str:
+    if isinstance(signature, Warned):
+        return "warned"
     if isinstance(signature, Failure):
         cause = signature.cause
         return {
@@ -522,6 +558,8 @@ def _verb(signature: Label) -> str:
 def _trials(signature: Label) -> str:
     """The trials with ``signature``, as a count names them: ``diverged trials``, ``exception trials (MemoryError)``,
     ``timeout trials``."""
+    if isinstance(signature, Warned):
+        return f"trials that warned ({signature.category} at {signature.where})"
     if isinstance(signature, Failure):
         cause = f" ({signature.cause})" if signature.cause else ""
         return f"{signature.kind.value} trials{cause}"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from tunesmith._text import terminal_safe
+from tunesmith import _trial_warnings as trial_warnings
+from tunesmith._text import terminal_safe, times
 from tunesmith.attributes import CheckpointRootAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
@@ -132,10 +133,12 @@ def _show_record(
         ("started", _when(record.started_at)),
         ("finished", f"{_when(record.finished_at)} ({duration})"),
         ("heartbeat", _when(record.heartbeat_at)),
-        ("attrs", _pairs(record.attrs)),
+        ("attrs", _pairs({k: v for k, v in record.attrs.items() if k != trial_warnings.KEY})),
         ("checkpoint", checkpoint),
     ):
         _echo(f"  {label:<10} {value}")
+    for found in trial_warnings.recorded(record.attrs):  # the objective's, each kind once with its count
+        _echo(f"  {'warned':<10} {found.describe()}, {times(found.count)}: {found.message}")
     if record.error:
         click.echo("traceback:" if "Traceback" in record.error else "error:")
         click.echo(terminal_safe(record.error.rstrip("\n"), markup=False, multiline=True))

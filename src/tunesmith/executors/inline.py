@@ -8,9 +8,11 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from tunesmith import _trial_warnings as trial_warnings
 from tunesmith._text import bounded_error, excerpt
 from tunesmith.decision import Decision
 from tunesmith.errors import Infeasible, StorageError, TrialNotRunning
@@ -42,6 +44,18 @@ _INTERRUPTING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "S
 
 
 def run_job(
+    objective: Objective, job: TrialJob, on_report: ReportHandler | None, *, parent_pid: int | None = None
+) -> TrialOutcome:
+    """`_run_job`, with the warnings the objective raised caught (`tunesmith._trial_warnings`: each kind shown once
+    in a run) and put in the outcome's ``extra[KEY]`` for the study to record on the trial."""
+    with trial_warnings.caught() as caught:
+        outcome = _run_job(objective, job, on_report, parent_pid=parent_pid)
+    if not caught:
+        return outcome
+    return replace(outcome, extra={**outcome.extra, trial_warnings.KEY: [w.to_json() for w in caught.warnings]})
+
+
+def _run_job(
     objective: Objective, job: TrialJob, on_report: ReportHandler | None, *, parent_pid: int | None = None
 ) -> TrialOutcome:
     """Run one trial in this process; the objective's exceptions become a failed outcome, never escape, and its

@@ -16,10 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
+from tunesmith import _trial_warnings as trial_warnings
 from tunesmith._checkpoint_file import CheckpointWriteError
 from tunesmith._progress import check_progress
 from tunesmith._stable_name import as_called, stable_name
 from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
+from tunesmith._trial_warnings import recorded
 from tunesmith._validate import integer, memory_size, real
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
@@ -1301,6 +1303,7 @@ def optimize(
         notes.append(f"trials ran in child processes (executor='processes'): {why} need a process per trial")
     runner = make_executor(executor, workers if isinstance(executor, Executor) else count, **options)
     study._workers = runner.capacity
+    trial_warnings.forget_shown()  # each kind of the objective's warnings is shown once a run
     if lonely := population_note(study.scheduler, runner.capacity):
         warnings.warn(lonely, PopulationWarning, stacklevel=3)
         notes.append(lonely)
@@ -1494,6 +1497,8 @@ def optimize(
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     if untold := _untold_note(study, records):
         notes.append(untold)
+    if warned := trial_warnings.warned_note(finished, len({r.number for r in finished})):
+        notes.append(warned)
     no_result: str | None = None
     if study.budget.until_converged and not converged and (
         unjudged := unchecked_note(records, study.metric)
@@ -1731,11 +1736,27 @@ def _record_gpus(study: Study, number: int, gpus: object) -> None:
     study.storage.update_trial(study._info.id, number, attrs={GPUS: held})
 
 
+def _record_warnings(study: Study, number: int, found: object) -> None:
+    """Keep the warnings trial ``number``'s objective raised (`tunesmith._trial_warnings`) in its
+    ``attrs["warnings"]``, added to those of its earlier runs (a paused trial resumed), and note their kinds as shown
+    (a trial process showed them)."""
+    if not isinstance(found, list) or not found:
+        return
+    caught = recorded({trial_warnings.KEY: found})
+    trial_warnings.mark_shown(caught)
+    record = study.storage.get_trial(study._info.id, number)
+    if record.state.is_finished:
+        return  # a finished record never changes (reaped as lost meanwhile)
+    kept = trial_warnings.merged(recorded(record.attrs), caught)
+    study.storage.update_trial(study._info.id, number, attrs={trial_warnings.KEY: [w.to_json() for w in kept]})
+
+
 def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
     if outcome.decision is not Decision.CONTINUE and study._decisions.get(outcome.number) is Decision.CONTINUE:
         study._decisions[outcome.number] = outcome.decision
     conflict = _define_by_run.record(study, outcome.number, outcome.extra.get("defined_by_run"))
     _record_gpus(study, outcome.number, outcome.extra.get(GPUS))
+    _record_warnings(study, outcome.number, outcome.extra.get(trial_warnings.KEY))
     if conflict and not outcome.failed:
         return study.tell(outcome.number, reason=_define_by_run.CONFLICT, error=conflict, kind=TrialKind.EXCEPTION)
     if outcome.failed:
