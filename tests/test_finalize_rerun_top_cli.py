@@ -195,3 +195,51 @@ def test_a_baseline_is_refused_without_rerun_top_and_beside_another_evaluated_on
     assert other.exit_code == 1
     assert "evaluated its baseline {'x': 0.0} already" in other.output, other.output
     assert ts.Study.load("s", "sqlite:///s.db").attrs["baseline"]["params"] == {"x": 0.0}
+
+
+SCRIPT = """
+import tunesmith as ts
+
+from {module} import objective
+
+
+def local_objective(trial):
+    return objective(trial)
+
+
+if __name__ == "__main__":
+    study = ts.Study(metric="loss", storage="sqlite:///script.db", name="script", seed=0, budget=ts.Budget(trials=6))
+    study.optimize(local_objective)
+"""
+
+
+def test_a_study_run_from_a_script_is_told_which_objective_to_name(
+    tmp_path: Path, user_module: Callable[[str, str], str]
+) -> None:
+    """A study run by ``python tune.py`` records no objective to import; the refusal named only the option's form.
+    It now names the script's function as --objective takes it, and the folder to run from."""
+    import os
+    import subprocess
+    import sys
+
+    from tunesmith.discipline.holdout import counted_openings
+
+    module = user_module("rerun_script", OBJECTIVES)
+    (tmp_path / "tune.py").write_text(textwrap.dedent(SCRIPT.format(module=module)))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TUNESMITH_")}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [".", *sys.path]))
+    done = subprocess.run([sys.executable, "tune.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=environment)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    base = ["finalize", "script", "--storage", "sqlite:///script.db", "--evaluate", f"{module}:holdout"]
+    refused = CliRunner().invoke(cli, [*base, "--rerun-top", "2", "--seeds", "2"])
+    assert refused.exit_code == 1
+    assert (f"study 'script' records no objective (attribute 'objective' or 'config'): pass --objective "
+            f"module:function: it ran local_objective of the script {tmp_path.resolve() / 'tune.py'} from Python, so "
+            f"pass --objective tune:local_objective from {tmp_path.resolve()}, once that script starts no search when "
+            "imported (keep its study.optimize under if __name__ == '__main__')") in " ".join(refused.output.split())
+    assert counted_openings(ts.Study.load("script", storage="sqlite:///script.db").attrs) == []
+    told = CliRunner().invoke(cli, [*base, "--rerun-top", "2", "--seeds", "2", "--objective", "tune:local_objective"])
+    assert told.exit_code == 0, told.output
+    assert "2 candidates x 2 seeds" in told.output
+    assert len(counted_openings(ts.Study.load("script", storage="sqlite:///script.db").attrs)) == 1

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tunesmith._text import counted, terminal_safe
-from tunesmith.attributes import ObjectiveReferenceAttr, read_attr
+from tunesmith.attributes import ObjectiveReferenceAttr, ValidationSetAttr, read_attr
 from tunesmith.cli._common import (
     CliError,
     _command_line,
@@ -132,6 +132,24 @@ def _other_objective(name: str, this: str, recorded: str, fix: str) -> CliError:
     )
 
 
+def _objective_hint(study: Study) -> str:
+    """What the study's validation set, when named after the objective (`study.optimize` names it so, and records no
+    reference to import), says of the ``--objective`` to pass: a script's file gives ``stem:function`` read from its
+    folder, whose module must not start a search when imported; empty when nothing names it."""
+    named = read_attr(study.attrs, ValidationSetAttr)
+    if named is None or named.source != "objective" or ":" not in named.name:
+        return ""
+    module, _, function = named.name.rpartition(":")
+    if not module.endswith(".py"):
+        return f": it ran {module}:{function} from Python (--objective {module}:{function})"
+    script = Path(module)
+    return (
+        f": it ran {function} of the script {script} from Python, so pass --objective {script.stem}:{function} "
+        f"from {script.parent}, once that script starts no search when imported (keep its study.optimize under "
+        "if __name__ == '__main__')"
+    )
+
+
 def _worker_objective(
     study: Study, reference: str | None, config: StudyConfig | None, unread: str | None
 ) -> Callable[..., Any]:  # fmt: skip
@@ -160,7 +178,7 @@ def _worker_objective(
     else:
         raise CliError(
             f"study {study.name!r} records no objective (attribute 'objective' or 'config'): "
-            "pass --objective module:function"
+            f"pass --objective module:function{_objective_hint(study)}"
         )
 
     def fix(recorded: str) -> str:
