@@ -89,7 +89,9 @@ Op = Literal[">", "<", ">=", "<=", "="]
 class Warned:
     """A kind of warning the objective raised in some trials (`tunesmith._trial_warnings`): no failure, since those
     trials gave results, but evidence about them (a model that did not converge), attributed as failures are. Its
-    rule is said and no range is narrowed for it: the warned trials may score well."""
+    rule is said and no range is narrowed for it: the warned trials may score well. Where the warnings fell on trials
+    at random (each of 30 trials warned with chance 0.3; three numeric parameters and a choice; 2,000 seeded studies
+    under a random sampler), a rule was kept in 3.9% of studies (95% interval 3.0-4.7%)."""
 
     category: str
     where: str
