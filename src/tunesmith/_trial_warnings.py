@@ -36,7 +36,7 @@ from tunesmith._text import excerpt
 __all__ = ["KEY", "Caught", "TrialWarning", "caught", "forget_shown", "mark_shown", "recorded", "warned_note"]
 
 KEY = "warnings"  # the trial attribute, and `TrialOutcome.extra`'s key, that hold a trial's warnings
-MAX_KINDS = 20  # kinds kept per trial (the rest are counted in `Caught.more`)
+MAX_KINDS = 20  # kinds kept per run of a trial: a later kind is still shown, once a run, but not kept
 MESSAGE_CHARS = 200  # of a kind's first message, its first line
 
 Kind = tuple[str, str]  # (category, where)
@@ -96,7 +96,6 @@ class Caught:
 
     def __init__(self) -> None:
         self._kinds: dict[Kind, TrialWarning] = {}
-        self.more = 0  # warnings of kinds past `MAX_KINDS`
 
     def add(self, message: Warning | str, category: type[Warning], filename: str, lineno: int) -> Kind:
         kind = (category.__name__, f"{_short(filename)}:{lineno}")
@@ -107,8 +106,6 @@ class Caught:
             text = str(message).strip()
             first = text.splitlines()[0].rstrip(": ") if text else ""  # "lbfgs failed to converge ... (status=1):"
             self._kinds[kind] = TrialWarning(kind[0], kind[1], excerpt(first, MESSAGE_CHARS))
-        else:
-            self.more += 1
         return kind
 
     @property

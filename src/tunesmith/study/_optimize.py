@@ -21,7 +21,6 @@ from tunesmith._checkpoint_file import CheckpointWriteError
 from tunesmith._progress import check_progress
 from tunesmith._stable_name import as_called, stable_name
 from tunesmith._text import ERROR_CHARS, bounded_error, excerpt
-from tunesmith._trial_warnings import recorded
 from tunesmith._validate import integer, memory_size, real
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
@@ -1742,12 +1741,12 @@ def _record_warnings(study: Study, number: int, found: object) -> None:
     (a trial process showed them)."""
     if not isinstance(found, list) or not found:
         return
-    caught = recorded({trial_warnings.KEY: found})
+    caught = trial_warnings.recorded({trial_warnings.KEY: found})
     trial_warnings.mark_shown(caught)
     record = study.storage.get_trial(study._info.id, number)
     if record.state.is_finished:
         return  # a finished record never changes (reaped as lost meanwhile)
-    kept = trial_warnings.merged(recorded(record.attrs), caught)
+    kept = trial_warnings.merged(trial_warnings.recorded(record.attrs), caught)
     study.storage.update_trial(study._info.id, number, attrs={trial_warnings.KEY: [w.to_json() for w in kept]})
 
 
