@@ -189,6 +189,17 @@ def test_a_changed_space_in_a_config_gives_the_command_line_fixes(folder: Path) 
     assert result.exit_code == 1
     assert "changed x (stored" in result.output and "high = 5.0}" in result.output
     assert "[space]" in result.output and "tunesmith run --name NEW" in result.output
+    # Widening a range, as the diagnosis may advise, keeps what the first study learned when the fix is followed.
+    said = " ".join(result.output.split())
+    assert ("warm-started from this study so that its results still inform the search (a config's [warm_start] "
+            "table with study = \"sc\"; in Python warm_start=ts.Study.load('sc', storage=...))") in said
+    (folder / "wide.toml").write_text(wider.replace('name = "sc"', 'name = "sc-wide"').format(
+        plugins='sampler = "random"', trials=4, extra='[warm_start]\nstudy = "sc"'))  # fmt: skip
+    again = CliRunner().invoke(cli, ["run", str(folder / "wide.toml"), "--storage", f"sqlite:///{folder}/sc.db",
+                                     "--no-progress", "--no-report"], catch_exceptions=False)  # fmt: skip
+    assert again.exit_code == 0, again.output
+    warm = ts.Study.load("sc-wide", storage=f"sqlite:///{folder}/sc.db").attrs["warm_start"]
+    assert warm["source"].startswith("study 'sc'") and len(warm["points"]) == 4
 
 
 def test_a_study_reopened_in_python_keeps_its_sampler_and_scheduler_or_records_a_switch(tmp_path: Path) -> None:

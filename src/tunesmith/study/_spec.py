@@ -295,7 +295,9 @@ def _plugin_value(form: Mapping[str, Any]) -> str:
 
 def _space_mismatch(name: str, where: str, stored: Space | None, given: Space) -> str:
     """Study ``name`` is stored with a space other than ``given``: each parameter that differs, and the fixes."""
-    new_name = (f"use a new name for the new space (tunesmith run --name NEW, or name= in Python), or delete the "
+    new_name = (f"use a new name for the new space (tunesmith run --name NEW, or name= in Python), warm-started from "
+                f"this study so that its results still inform the search (a config's [warm_start] table with study "
+                f"= {json.dumps(name)}; in Python warm_start=ts.Study.load({name!r}, storage=...)), or delete the "
                 f"stored study to start over under its name (tunesmith delete {shlex.quote(name)}, "
                 "ts.delete_study)")  # fmt: skip
     resume = "drop space= (ts.Study.load(name, storage)) to resume it as stored"
