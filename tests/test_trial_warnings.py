@@ -73,6 +73,7 @@ def test_each_kind_is_shown_once_and_every_trial_keeps_its_own() -> None:
     first = min(r.number for r in warned)
     assert "FitWarning at tests/test_trial_warnings.py:" in note
     assert f"in {len(warned)} of 40 trials (first #{first}: no convergence at x=" in note
+    assert "are kept in its attrs['warnings'], and the diagnosis" in note  # a study in memory: no command reads it
 
 
 def test_the_diagnosis_says_which_parameter_explains_the_trials_that_warned() -> None:
@@ -208,6 +209,8 @@ def test_tunesmith_run_shows_a_kind_once_per_worker_and_show_lists_a_trials(tmp_
     assert f"the objective warned: {kind} in {len(warned)} of 24 trials (first #{warned[0]}: lbfgs failed to " \
            "converge at x=" in done.stdout  # fmt: skip
     assert f"trials that warned ({kind}) have x > 0." in done.stdout
+    assert f"are kept in its attrs['warnings'] (tunesmith show warned --storage sqlite:///warned.db {warned[0]})," \
+           in done.stdout  # fmt: skip
     shows = _tunesmith(tmp_path, "show", "warned", str(warned[0]), "--storage", "sqlite:///warned.db")
     x = study.trials[warned[0]].params["x"]
     assert f"  warned     {kind}, once: lbfgs failed to converge at x={x:.4f}\n" in shows.stdout

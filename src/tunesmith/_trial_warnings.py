@@ -193,10 +193,11 @@ def _short(filename: str) -> str:
     return path.replace(os.sep, "/")
 
 
-def warned_note(records: Sequence[Any], total: int, limit: int = 3) -> str | None:
+def warned_note(records: Sequence[Any], total: int, listing: str = "", limit: int = 3) -> str | None:
     """What a run's summary says of the warnings ``records`` (the trials it finished, ``total`` of them) recorded:
     each kind with the trials that gave it, the most common first (``limit`` of them, then how many more), and the
-    first message; ``None`` when none warned."""
+    first message; ``None`` when none warned. ``listing``: the study's ``NAME --storage URL`` for the command that
+    shows a trial (empty for a study in memory, which no command reads)."""
     trials: dict[Kind, list[int]] = {}
     first: dict[Kind, TrialWarning] = {}
     latest = {r.number: r for r in records}  # a trial paused and resumed in the run is listed once per run
@@ -212,8 +213,9 @@ def warned_note(records: Sequence[Any], total: int, limit: int = 3) -> str | Non
         numbers, w = trials[kind], first[kind]
         parts.append(f"{w.describe()} in {len(numbers)} of {total} trials (first #{numbers[0]}: {w.message})")
     more = f"; {len(order) - limit} more kinds" if len(order) > limit else ""
+    shown = f" (tunesmith show {listing} {trials[order[0]][0]})" if listing else ""
     return (
         f"the objective warned: {'; '.join(parts)}{more}. Each kind was shown once, as it first came; every trial's "
-        "are kept in its attrs['warnings'] (tunesmith show STUDY N), and the diagnosis says when a parameter "
-        "explains which trials warned"
+        f"are kept in its attrs['warnings']{shown}, and the diagnosis says when a parameter explains which trials "
+        "warned"
     )

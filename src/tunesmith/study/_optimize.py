@@ -1496,7 +1496,8 @@ def optimize(
         notes.append(blocked)  # enqueued configurations the spent budget never ran
     if untold := _untold_note(study, records):
         notes.append(untold)
-    if warned := trial_warnings.warned_note(finished, len({r.number for r in finished})):
+    listing = listing_arguments(study.name, study.storage.url)
+    if warned := trial_warnings.warned_note(finished, len({r.number for r in finished}), listing):
         notes.append(warned)
     no_result: str | None = None
     if study.budget.until_converged and not converged and (
