@@ -228,3 +228,18 @@ def _tunesmith(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def _line_of(text: str) -> int:
     lines = Path(__file__).read_text().splitlines()
     return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+def test_the_seed_re_runs_show_each_kind_once() -> None:
+    """`validate_top` re-runs the top configurations on fresh seeds: 3 candidates x 3 seeds printed 9 warnings, then
+    the winner's confirmation runs as many again."""
+    study = _study()
+    objective = _warns_above(-1.0)  # every run warns
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        study.optimize(objective, n_trials=8)
+        searched = len(shown)
+        ts.validate_top(study, objective, k=3, seeds=3)
+    assert searched == 1
+    re_runs = [w for w in shown[searched:] if issubclass(w.category, FitWarning)]
+    assert 1 <= len(re_runs) <= 2, [str(w.message) for w in re_runs]  # once for the candidates, once confirming

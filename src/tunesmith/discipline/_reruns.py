@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tunesmith import _trial_warnings as trial_warnings
 from tunesmith._text import excerpt
 from tunesmith._validate import duration, integer, memory_size
 from tunesmith.decision import Decision
@@ -194,6 +195,7 @@ def run_bounded(objective: Objective, job: TrialJob, limits: RunLimits) -> Trial
             done = runner.wait(None)
     finally:
         runner.shutdown(kill=True)
+    trial_warnings.mark_shown(trial_warnings.recorded(done[0].extra))  # the run's process showed them
     return done[0]
 
 
@@ -477,6 +479,7 @@ def run_many(
     its candidate, as in `run_once`; the executor tells the runs apart by their place in ``jobs``.
     """
     runs: list[SeedRun | None] = [None] * len(jobs)
+    trial_warnings.forget_shown()  # the objective's warnings: each kind shown once in these runs, as in a search's
     if limits.ray is None and (limits.workers == 1 or len(jobs) <= 1):
         for place, job in enumerate(jobs):
             runs[place] = run_once(objective, job.params, job.seed, candidate=job.candidate, metric=metric,
@@ -500,6 +503,7 @@ def run_many(
                                        shown_number=job.candidate))  # fmt: skip
                 started.add(place)
             for outcome in runner.wait(None):
+                trial_warnings.mark_shown(trial_warnings.recorded(outcome.extra))
                 job = jobs[outcome.number]
                 started.discard(outcome.number)
                 if job.checkpoint_dir is not None and not keep_checkpoint:
@@ -524,7 +528,7 @@ def _run_here(
     objective caught it (`noting_interrupts`)."""
     trial = Trial(candidate, params, seed, checkpoint_dir=checkpoint_dir)
     failure: Exception | None = None
-    with noting_interrupts() as noted:
+    with noting_interrupts() as noted, trial_warnings.caught():  # each kind of warning shown once (`run_many`)
         try:
             result = objective(trial)
         except Exception as exc:  # noqa: BLE001 - a user's error is recorded, the validation goes on
