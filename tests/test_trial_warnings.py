@@ -243,3 +243,25 @@ def test_the_seed_re_runs_show_each_kind_once() -> None:
     assert searched == 1
     re_runs = [w for w in shown[searched:] if issubclass(w.category, FitWarning)]
     assert 1 <= len(re_runs) <= 2, [str(w.message) for w in re_runs]  # once for the candidates, once confirming
+
+
+def test_the_scikit_learn_search_shows_each_kind_once_and_keeps_each_trials() -> None:
+    """`TunesmithSearchCV` fits through scikit-learn's own loop: 12 configurations of a logistic regression x 3 folds
+    printed 36 ConvergenceWarnings."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from tunesmith.integrations.sklearn import TunesmithSearchCV
+
+    features, labels = load_breast_cancer(return_X_y=True)
+    search = TunesmithSearchCV(LogisticRegression(max_iter=20), {"C": ts.Float(1e-3, 1e2, log=True)}, n_trials=12,
+                               cv=3, random_state=0)  # fmt: skip
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        search.fit(features, labels)
+    # The search's one kind, and the refit on the whole data after it (a fit of its own, outside the search).
+    assert 1 <= sum(issubclass(w.category, ConvergenceWarning) for w in shown) <= 2
+    kept = [trial_warnings.recorded(r.attrs) for r in search.trials_]
+    assert all(len(found) == 1 and found[0].category == "ConvergenceWarning" for found in kept)
+    assert all(found[0].count == 3 for found in kept)  # one per fold

@@ -70,6 +70,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
 
+from tunesmith import _trial_warnings as trial_warnings
 from tunesmith._attribute_json import Fields, JsonObject
 from tunesmith._validate import integer
 from tunesmith.attributes import read_attr, write_attr
@@ -92,6 +93,7 @@ from tunesmith.schedulers.successive_halving import rung_levels
 from tunesmith.space import Forbidden, Space
 from tunesmith.storage import Storage, open_storage
 from tunesmith.study import Study
+from tunesmith.study._optimize import record_warnings
 from tunesmith.study._validation_set import record_validation_set
 from tunesmith.trial import Trial, TrialKind, TrialRecord, TrialState
 
@@ -764,6 +766,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
             estimator=_estimator_print(self.estimator, searched),
         )
         batch = max(1, int(effective_n_jobs(self.n_jobs)))
+        trial_warnings.forget_shown()  # each kind of the fits' warnings is shown once in the search
         failures: list[str] = []
         evaluated = [0]
 
@@ -834,7 +837,12 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
         alive = list(trials)
         last: dict[int, _Evaluated] = {}
         for level in levels:
-            results = evaluate(alive, level)
+            # The fits' warnings, each kind shown once in the search; kept on the trial when the batch is one trial
+            # (n_jobs=1: scikit-learn fits in this thread), since a batch's cannot be told apart.
+            with trial_warnings.caught() as caught:
+                results = evaluate(alive, level)
+            if caught and len(alive) == 1:
+                record_warnings(study, alive[0].number, [w.to_json() for w in caught.warnings])
             still = []
             for trial, result in zip(alive, results, strict=True):
                 score, error, every_fold = result.score

@@ -1736,7 +1736,7 @@ def _record_gpus(study: Study, number: int, gpus: object) -> None:
     study.storage.update_trial(study._info.id, number, attrs={GPUS: held})
 
 
-def _record_warnings(study: Study, number: int, found: object) -> None:
+def record_warnings(study: Study, number: int, found: object) -> None:
     """Keep the warnings trial ``number``'s objective raised (`tunesmith._trial_warnings`) in its
     ``attrs["warnings"]``, added to those of its earlier runs (a paused trial resumed), and note their kinds as shown
     (a trial process showed them)."""
@@ -1756,7 +1756,7 @@ def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
         study._decisions[outcome.number] = outcome.decision
     conflict = _define_by_run.record(study, outcome.number, outcome.extra.get("defined_by_run"))
     _record_gpus(study, outcome.number, outcome.extra.get(GPUS))
-    _record_warnings(study, outcome.number, outcome.extra.get(trial_warnings.KEY))
+    record_warnings(study, outcome.number, outcome.extra.get(trial_warnings.KEY))
     if conflict and not outcome.failed:
         return study.tell(outcome.number, reason=_define_by_run.CONFLICT, error=conflict, kind=TrialKind.EXCEPTION)
     if outcome.failed:
