@@ -133,6 +133,33 @@ def test_a_study_of_several_objectives_is_told_for_the_objective_that_improves_t
     assert "and lr in the Pareto front's best trial on loss, " in line, line
 
 
+def test_an_end_that_another_objective_worsens_towards_is_called_the_front_s_trade_off() -> None:
+    """Two objectives that pull a parameter opposite ways (accuracy up with a model's width, latency down) have the
+    front's extremes at its bounds by construction: "may cut better configurations off" promised configurations better
+    on both, where a wider range only extends the trade-off."""
+    objectives = [ts.Metric("loss"), ts.Metric("cost")]
+    study = ts.Study(SPACE, metrics=objectives, budget=ts.Budget(trials=40), storage="memory", seed=0,
+                     sampler="random")  # fmt: skip
+
+    def objective(trial: ts.Trial) -> dict[str, float]:
+        noise = np.random.default_rng([0, trial.number]).normal(0.0, 0.1, size=2)
+        lr = math.log10(trial.params["lr"])
+        return {"loss": -lr + noise[0], "cost": 4.0 + lr + noise[1]}
+
+    study.optimize(objective)
+    results = [importance(study.trials, SPACE, o) for o in objectives]
+    found = diagnose(study.trials, SPACE, objectives[0], importance=results, objectives=objectives)
+    texts = [s.text for s in found.suggestions]
+    assert not [t for t in texts if "range may cut better configurations off" in t], texts
+    (loss,) = [t for t in texts if t.startswith("for loss: lr's range ends the front's trade-off above 0.1: ")]
+    assert " while cost improves towards the other end (p = " in loss, loss
+    assert loss.endswith("a wider range would extend the front to better loss at that cost, not reach configurations "
+                         "better on both; widen the range to about 0.56 (a quarter of its span further, on its log "
+                         "scale) only if that part of the trade-off is wanted"), loss  # fmt: skip
+    (cost,) = [t for t in texts if t.startswith("for cost: lr's range ends the front's trade-off below 0.0001: ")]
+    assert " while loss improves towards the other end (p = " in cost, cost
+
+
 def test_an_end_beyond_which_trials_failed_is_not_one_to_widen() -> None:
     # The loss falls with lr up to 0.3 and every trial above diverges: the diagnosis narrows lr to at most about 0.3,
     # and the trials that did not fail improve towards the bound, with the best of them in the top tenth of the range.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -445,6 +445,7 @@ def range_end_advice(
     *,
     best_is: str = "the best trial",
     failing: frozenset[tuple[str, str]] = frozenset(),
+    traded: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Suggestion]:
     """Advice to widen a numeric parameter's range past an end that may cut better configurations off: where the
     metric improves towards that end beyond chance (`RangeEndTest.found`, Holm over every end tested) and ``best``,
@@ -453,7 +454,10 @@ def range_end_advice(
     parameter's scale (an `Int` of powers of a base, or a log `Int`, at 1) is not advised on. ``best_is`` names
     ``best`` in the advice. ``failing`` holds the ends, as ``(parameter, "low" | "high")``, beyond which a rule of the
     diagnosis put failed trials (``lr > 0.3`` for diverged ones): widening there would add failures, however the
-    trials that did not fail improve towards it."""
+    trials that did not fail improve towards it. ``traded`` (several objectives) holds the ends, as ``(parameter,
+    "low" | "high")``, that another objective worsens towards beyond chance, with that objective's evidence in a
+    clause: the advice there says that a wider range would extend the front into a trade-off, not reach better
+    configurations."""
     if best is None:
         return []
     out: list[Suggestion] = []
@@ -476,13 +480,22 @@ def range_end_advice(
         where = "at the bound" if at_bound else f"in the {'top' if high else 'bottom'} tenth of the range"
         shown = format_value(bound)
         scale = ", on its log scale" if _logged(param) else ""
+        widen = f"widen the range to about {format_value(wider)} (a quarter of its span further{scale})"
+        cost = (traded or {}).get((test.name, test.end))
+        if cost is None:
+            text = (f"{test.name}'s range may cut better configurations off {'above' if high else 'below'} {shown}: "
+                    f"{result.metric} improves towards that end ({test.describe(result.metric)}), and {test.name} in "
+                    f"{best_is}, {format_value(value)} (trial #{best.number}), lies {where}; {widen} unless {shown} "
+                    f"is as far as {test.name} can go")  # fmt: skip
+        else:  # the front's own trade-off: the end extends it, at a cost the other objective says
+            text = (f"{test.name}'s range ends the front's trade-off {'above' if high else 'below'} {shown}: "
+                    f"{result.metric} improves towards that end ({test.describe(result.metric)}) while {cost}, and "
+                    f"{test.name} in {best_is}, {format_value(value)} (trial #{best.number}), lies {where}: a wider "
+                    f"range would extend the front to better {result.metric} at that cost, not reach configurations "
+                    f"better on both; {widen} only if that part of the trade-off is wanted")  # fmt: skip
         out.append(
             Suggestion(
-                f"{test.name}'s range may cut better configurations off {'above' if high else 'below'} {shown}: "
-                f"{result.metric} improves towards that end ({test.describe(result.metric)}), and {test.name} in "
-                f"{best_is}, {format_value(value)} (trial #{best.number}), lies {where}; widen the range to about "
-                f"{format_value(wider)} (a quarter of its span further{scale}) unless {shown} is as far as "
-                f"{test.name} can go",
+                text,
                 test.name,
                 f"range end test: statistic {test.statistic:.3g}, p = {test.p_value:.3g}, Holm-adjusted "
                 f"{test.adjusted:.3g} over {test.family} ends; {test.name}={format_value(value)} at u={u:.3f}",
@@ -501,7 +514,9 @@ def front_range_end_advice(
 ) -> list[Suggestion]:
     """`range_end_advice` for a study of several objectives: for each objective whose importance was measured, an
     end it improves towards beyond chance where the Pareto ``front``'s best trial on that objective lies, each
-    statement naming its objective. Widening the range there may extend the front along that objective."""
+    statement naming its objective. Widening the range there may extend the front along that objective; where
+    another objective improves towards the other end beyond chance (a smaller model: lower latency, lower accuracy),
+    the end is the front's own trade-off, and the advice says so rather than promise better configurations."""
     out: list[Suggestion] = []
     for result in results:
         objective = next((o for o in objectives if o.name == result.metric), None)
@@ -509,7 +524,16 @@ def front_range_end_advice(
             continue
         best = min(front, key=lambda r: (objective.sign() * r.metrics[objective.name], r.number), default=None)
         on = f"the Pareto front's best trial on {objective.name}"
-        said = range_end_advice(result, space, best, best_is=on, failing=failing)
+        traded: dict[tuple[str, str], str] = {}
+        for other in results:
+            if other is result:
+                continue
+            for test in other.ends:
+                mine = (test.name, "low" if test.end == "high" else "high")  # this end, the other's worse one
+                if test.found and mine not in traded:
+                    traded[mine] = (f"{other.metric} improves towards the other end (p = {test.adjusted:.2g}, Holm "
+                                    f"over its {test.family} range ends)")  # fmt: skip
+        said = range_end_advice(result, space, best, best_is=on, failing=failing, traded=traded)
         out += [Suggestion(f"for {objective.name}: {s.text}", s.param, s.because) for s in said]
     return out
 
