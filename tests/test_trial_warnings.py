@@ -9,6 +9,7 @@ parameter explains the trials that warned, with its permutation test.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -211,6 +212,11 @@ def test_tunesmith_run_shows_a_kind_once_per_worker_and_show_lists_a_trials(tmp_
     assert f"trials that warned ({kind}) have x > 0." in done.stdout
     assert f"are kept in its attrs['warnings'] (tunesmith show warned --storage sqlite:///warned.db {warned[0]})," \
            in done.stdout  # fmt: skip
+    # status says it again from storage, long after the run's notes scrolled away, in text and JSON alike
+    said = f"the objective warned: {kind} in {len(warned)} of 24 trials (first #{warned[0]}: lbfgs failed to converge"
+    assert said in _tunesmith(tmp_path, "status", "warned", "--storage", "sqlite:///warned.db").stdout
+    status = json.loads(_tunesmith(tmp_path, "status", "warned", "--storage", "sqlite:///warned.db", "--json").stdout)
+    assert status["warned"].startswith(said)
     shows = _tunesmith(tmp_path, "show", "warned", str(warned[0]), "--storage", "sqlite:///warned.db")
     x = study.trials[warned[0]].params["x"]
     assert f"  warned     {kind}, once: lbfgs failed to converge at x={x:.4f}\n" in shows.stdout

@@ -9,7 +9,7 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +19,7 @@ from rich.table import Table
 
 from tunesmith._study_admin import held_text, states_of
 from tunesmith._text import terminal_safe
+from tunesmith._trial_warnings import warned_note
 from tunesmith.attributes import ConvergenceAttr, SeedStabilityAttr, WarmStartAttr, read_attr
 from tunesmith.budget import RETRY_REQUESTED, Budget, BudgetUsage, counts_toward_budget, seconds_of
 from tunesmith.cli._common import (
@@ -370,6 +371,8 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
             console.print(f"[yellow]{terminal_safe(stops.few_trained)}[/yellow]")
     for line in known_lines(study):  # warm start, enqueued configurations, invalidated trials
         console.print(terminal_safe(line))
+    if (warned := _warned(study, records)) is not None:  # what each run's notes said, over every trial stored
+        console.print(terminal_safe(warned))
     if (pick := refit_pick(study)) is not None and (said := _refit_line(study, pick, _shown_record(study))):
         console.print(f"[yellow]{terminal_safe(said)}[/yellow]")  # the summary below shows the study's best
     _verdict_lines(study)
@@ -456,12 +459,21 @@ def _status_json(
         "states": states,
         # the failures beside the study's results, in the words status prints under its heading (null: none)
         "failed": failed_some_note(records, listing_arguments(study.name, study.storage.url)),
+        # the kinds of warning the objective raised, in the words status prints (null: none)
+        "warned": _warned(study, records),
         "forbidden": [clause.to_json() for clause in study.space.forbidden],  # as the space's JSON stores them
         "space_used_up": None if used_up is None else used_up.to_json(),
         "scheduler": None if stops is None else stops.to_json(),
         "verdict": _verdict_json(study),
         "validation_set": _validation_set_json(study),
     }  # fmt: skip
+
+
+def _warned(study: Study, records: Sequence[TrialRecord]) -> str | None:
+    """The kinds of warning the objective raised over the study's finished trials, as a run's notes say them
+    (`tunesmith._trial_warnings.warned_note`); ``None`` when none warned."""
+    finished = [r for r in records if r.state.is_finished]
+    return warned_note(finished, len(finished), listing_arguments(study.name, study.storage.url))
 
 
 def _left_json(study: Study) -> dict[str, Any] | None:
