@@ -1665,6 +1665,9 @@ def _stop(
             with contextlib.suppress(Exception):
                 observers.notify("on_trial_end", study, record)
         for number in sorted(cut_short | (outcomes.keys() - set(stored))):
+            if number == telling and answers and _recorded_finished(study, number):
+                stored.append(number)  # the recording ``exc`` broke off had committed: storage holds its outcome
+                continue
             ended = outcomes.get(number)
             text = None if ended is None else outcome_text(number, ended.result, _failure(ended))
             if text is not None:
@@ -1686,6 +1689,17 @@ def _stop(
             with contextlib.suppress(Exception):
                 observers.notify("on_trial_end", study, told)
     return Stopped(reason, tuple(stored), tuple(interrupted), tuple(running), tuple(unstored))
+
+
+def _recorded_finished(study: Study, number: int) -> bool:
+    """Whether storage holds trial ``number`` finished: its recording, broken off by the exception that stops the
+    loop, had committed. Told again, it was discarded (``ResultDiscardedWarning``) while the run's last message said
+    it was "recorded FAILED (interrupted)" and its result "not stored", and storage held it COMPLETE. A storage that
+    does not answer leaves it to be recorded cut short, as before."""
+    try:
+        return study.storage.get_trial(study._info.id, number).state.is_finished
+    except Exception:  # noqa: BLE001 - the loop is stopping for another exception; this read must not hide it
+        return False
 
 
 def _failure(outcome: TrialOutcome) -> str | None:
