@@ -28,6 +28,8 @@ NOT_BOUNDED = [
     "mean_absolute_percentage_error", "mape", "huber_error", "l2_error", "relative_error",
     "log_loss", "LogLoss", "logloss", "cross_entropy", "CrossEntropyError", "binary_crossentropy_error",
     "perplexity", "ppl", "val_loss", "heatmap", "heatmap_l2", "heatmap_mse",
+    "sq_err", "val_sq_err", "sq_error", "mean_sq_err", "squared_err", "abs_err", "val_abs_error", "rel_err", "sse",
+    "rss",
 ]  # fmt: skip
 
 
@@ -64,9 +66,9 @@ def _judged_on(name: str, validation: npt.NDArray[np.float64], holdout: npt.NDAr
     return ts.finalize(study, evaluate)
 
 
-def test_a_holdout_38_percent_worse_in_mean_squared_error_fails_the_gap_check_under_either_name() -> None:
+def test_a_holdout_38_percent_worse_in_mean_squared_error_fails_the_gap_check_under_each_of_its_names() -> None:
     validation = np.random.default_rng(0).exponential(0.05, 2000)  # per-example squared errors, mean about 0.05
     holdout = 1.38 * validation  # 38% worse: 1.9 points, within the 2-point limit were it read as a bounded score
-    for name in ("val_mean_squared_error", "val_mse"):
+    for name in ("val_mean_squared_error", "val_mse", "sq_err"):
         gap = _judged_on(name, validation, holdout).check("holdout gap")
         assert gap.status == "FAILED" and "gap +38.0%" in gap.detail, (name, gap.detail)

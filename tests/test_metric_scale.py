@@ -94,7 +94,7 @@ def test_a_scale_that_is_not_a_positive_finite_number_is_refused(scale: Any) -> 
 
 
 @pytest.mark.parametrize("name", ["val_log_loss", "valid_0-binary_logloss", "nll", "cross_entropy", "rmse",
-                                  "mean_squared_error", "val_mae"])  # fmt: skip
+                                  "mean_squared_error", "val_mae", "sq_err", "val_abs_error", "sse"])  # fmt: skip
 def test_a_scale_on_a_loss_never_negative_and_without_bound_is_refused_with_the_fix(name: str) -> None:
     with pytest.raises(ConfigError, match=r"no upper bound .* but got scale=1: .* drop scale="):
         ts.Metric(name, "min", scale=1)

@@ -251,8 +251,8 @@ _SCORE_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "aucpr", "
                           "spearman", "exact", "exactmatch", "psnr", "ssim", "meteor", "chrf", "gleu", "specificity",
                           "sensitivity", "concordance", "fbeta", "mrr"})  # fmt: skip
 _LOSS_WORDS = frozenset({"loss", "error", "err", "mse", "mae", "rmse", "rmsle", "mape", "mphe", "l1", "l2", "nll",
-                         "nloglik", "deviance", "perplexity", "ppl", "cost", "latency", "regret", "wer", "cer", "time",
-                         "ms", "brier", "negative"})  # fmt: skip
+                         "nloglik", "deviance", "perplexity", "ppl", "cost", "latency", "regret", "wer", "cer",
+                         "sse", "rss", "time", "ms", "brier", "negative"})  # fmt: skip
 # Words that make a score of a loss: scikit-learn's negated losses (neg_log_loss, neg_negative_likelihood_ratio)
 # and D² scores, the share of a loss's deviance explained (d2_log_loss_score).
 _SCORE_OF_LOSS_WORDS = frozenset({"neg", "d2"})
@@ -308,9 +308,11 @@ def reads_as_loss(name: str) -> bool:
 # an error rate) and a negated one (``neg_log_loss``) are not among them.
 _UNBOUNDED_LOSS_WORDS = frozenset({"mse", "mae", "rmse", "msle", "rmsle", "mape", "logloss", "nll", "nloglik",
                                    "crossentropy", "xent", "bce", "perplexity", "ppl", "huber", "hinge", "deviance",
-                                   "kld"})  # fmt: skip
-_UNBOUNDED_LOSS_PAIRS = (frozenset({"log", "loss"}), frozenset({"cross", "entropy"}), frozenset({"squared", "error"}),
-                         frozenset({"absolute", "error"}), frozenset({"negative", "log", "likelihood"}))  # fmt: skip
+                                   "kld", "sse", "rss"})  # fmt: skip
+_UNBOUNDED_LOSS_PAIRS = (frozenset({"log", "loss"}), frozenset({"cross", "entropy"}),
+                         *(frozenset({size, error}) for size in ("squared", "sq", "absolute", "abs")
+                           for error in ("error", "err")),
+                         frozenset({"negative", "log", "likelihood"}))  # fmt: skip
 
 
 def reads_as_unbounded_loss(name: str) -> bool:

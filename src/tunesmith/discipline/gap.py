@@ -78,7 +78,10 @@ _BOUNDED_WORDS = frozenset({"acc", "accuracy", "auc", "auroc", "auprc", "ap", "m
                             "f1score", "precision", "recall", "sensitivity", "specificity", "tpr", "fpr", "tnr",
                             "fnr", "iou", "miou", "jaccard", "dice", "ndcg", "mrr", "error", "err",
                             "misclassification", "hamming"})  # fmt: skip
-_UNBOUNDED_WORDS = frozenset({"squared", "absolute", "mse", "mae", "rmse", "msle", "rmsle", "mape", "smape",
+# "sq", "abs" and "rel" are the abbreviations of "squared", "absolute" and "relative" (``sq_err``, ``abs_error``,
+# ``rel_err``); "sse" and "rss" sums of squared errors.
+_UNBOUNDED_WORDS = frozenset({"squared", "sq", "absolute", "abs", "rel", "sse", "rss", "mse", "mae", "rmse", "msle",
+                              "rmsle", "mape", "smape",
                               "huber", "l1", "l2", "log", "logloss", "entropy", "crossentropy", "xent", "bce", "nll",
                               "perplexity", "ppl", "deviance", "poisson", "tweedie", "hinge", "kl", "kld",
                               "divergence", "relative"})  # fmt: skip
