@@ -3,40 +3,87 @@ sampling noise of the trials behind a lead of one parameter over another."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
+
 import numpy as np
+import pytest
+from rich.console import Console
 
 import tunesmith as ts
 from tunesmith.analysis import importance
 from tunesmith.analysis._advice import budget_advice
-from tunesmith.analysis.importance import SpreadBeyondNoise
+from tunesmith.analysis.importance import SpreadBeyondNoise, seed_noise_of
+from tunesmith.report.terminal import summary
 
 
-def _per_example_study(spread: float) -> ts.Study:
-    """12 trials whose accuracy on 400 examples is drawn per trial around 0.8 with ``spread``, whatever the
-    parameters: the configurations differ (for ``spread`` > 0), but nothing in them predicts how."""
-    space = ts.Space({"a": ts.Float(0.0, 1.0), "b": ts.Float(0.0, 1.0)})
+def _objective(spread: float, by: str) -> Callable[[ts.Trial], dict[str, object]]:
+    """Accuracy on 400 examples drawn around 0.8 with ``spread``, whatever the parameters: around a rate drawn from
+    the trial's seed (``by="seed"``: training's seed moves it) or from its configuration (``by="params"``: the
+    configurations differ, and the seed draws only which examples come out right)."""
 
     def objective(trial: ts.Trial) -> dict[str, object]:
-        rng = np.random.default_rng(trial.seed)
-        rate = float(np.clip(0.8 + spread * rng.normal(), 0.05, 0.95))
-        return {"acc": (rng.random(400) < rate).astype(float)}
+        drawn = trial.seed if by == "seed" else int(1e9 * trial.params["a"])
+        rate = float(np.clip(0.8 + spread * np.random.default_rng(drawn).normal(), 0.05, 0.95))
+        return {"acc": (np.random.default_rng(trial.seed).random(400) < rate).astype(float)}
 
+    return objective
+
+
+def _per_example_study(spread: float, by: str = "seed") -> ts.Study:
+    """12 trials of `_objective`: nothing in the parameters predicts how their values differ."""
+    space = ts.Space({"a": ts.Float(0.0, 1.0), "b": ts.Float(0.0, 1.0)})
     study = ts.Study(space, metric=ts.Metric("acc", "max"), budget=ts.Budget(trials=12), storage="memory", seed=1,
                      sampler="random")  # fmt: skip
-    study.optimize(objective)
+    study.optimize(_objective(spread, by))
     return study
 
 
-def test_configurations_differing_beyond_their_stored_noise_are_not_said_to_have_too_small_effects() -> None:
+def test_values_differing_beyond_their_per_example_noise_are_not_said_to_have_too_small_effects() -> None:
     study = _per_example_study(spread=0.1)
     result = importance(study.trials, study.space, study.metric, seed=0)
     assert result.explains_nothing  # the path that asserted "too small"
     note = result.explained_note()
     assert note is not None
-    assert "the configurations do differ beyond their noise" in note, note
+    assert "the values differ beyond their per-example noise" in note, note
     assert "cannot yet attribute the differences to parameters" in note
     assert "too small" not in note
     assert "divide noise" not in note
+
+
+def test_a_spread_beyond_per_example_noise_is_not_said_to_be_the_configurations_while_the_seeds_noise_is_unknown() -> (
+    None
+):
+    # The seed alone draws each trial's rate here: more trials would never attribute it to parameters.
+    note = importance(*_study_parts(_per_example_study(spread=0.1)), seed=0).explained_note()
+    assert note is not None
+    assert "the configurations do differ" not in note, note
+    assert "leaves out how much training's seed moves them" in note and "ts.validate_top" in note, note
+
+
+def _study_parts(study: ts.Study) -> tuple[list[ts.TrialRecord], ts.Space, ts.Metric]:
+    return list(study.trials), study.space, study.metric
+
+
+@pytest.mark.parametrize("by", ["seed", "params"])
+def test_the_seed_noise_re_runs_measured_decides_whether_the_configurations_differ(by: str) -> None:
+    study = _per_example_study(spread=0.1, by=by)
+    ts.validate_top(study, _objective(0.1, by), k=2, seeds=5)
+    seeds = seed_noise_of(study.info.attrs, "acc", primary=True)
+    # The two candidates' 5 runs each, the winner's 5 confirmation runs pooled with its own.
+    assert seeds is not None and seeds.configurations == 2 and seeds.dof == 4 + 9, seeds
+    result = importance(*_study_parts(study), seed=0, seed_noise=seeds)
+    assert result.noise is not None and result.noise.seed is seeds
+    buffer = io.StringIO()
+    summary(study, console=Console(file=buffer, width=400, color_system=None))
+    page = buffer.getvalue()
+    if by == "seed":  # the seed's spread, about 0.1, explains the trials'
+        assert not result.noise.exceeded, result.noise
+        assert "differ beyond" not in page
+    else:  # re-runs of one configuration spread by the examples' draw alone: the configurations do differ
+        assert result.noise.exceeded, result.noise
+        assert "the configurations do differ beyond their noise" in " ".join(page.split()), page
+        assert "by an F test of heterogeneity" in " ".join(page.split()), page
 
 
 def test_values_within_their_stored_noise_are_not_read_as_differing() -> None:

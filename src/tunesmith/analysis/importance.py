@@ -88,16 +88,18 @@ import copy
 import itertools
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from tunesmith._attributes_judging import SeedStabilityAttr
 from tunesmith._validate import integer
 from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
 from tunesmith.analysis._edges import RangeEndTest, range_end_tests
 from tunesmith.analysis._ranks import DEAL_BATCH, deals_for, holm, later_ranks, scaled_later_rank
+from tunesmith.attributes import AttributeShapeError, BaselineAttr, read_attr
 from tunesmith.errors import ConfigError
 from tunesmith.objective import STDERR, Metric
 from tunesmith.space import Choice, Float, Int, Param, Space
@@ -116,8 +118,10 @@ __all__ = [
     "ImportanceResult",
     "MainEffectTest",
     "ParamImportance",
+    "SeedNoise",
     "SpreadBeyondNoise",
     "importance",
+    "seed_noise_of",
 ]
 
 # The stream (beside the importance seed) that draws the values inactive cells take (`_extend_inactive`).
@@ -225,6 +229,57 @@ class ParamImportance:
 
 
 @dataclass(frozen=True)
+class SeedNoise:
+    """How much training's seed moves a configuration's value on the same validation examples: the pooled variance of
+    the runs of each configuration re-run across seeds (`seed_noise_of`), which per-example standard errors leave out.
+
+    Attributes:
+        variance: the pooled variance over seeds, one configuration's runs about their own mean.
+        dof: its degrees of freedom (runs less configurations).
+        configurations: how many configurations' runs it pools.
+    """
+
+    variance: float
+    dof: int
+    configurations: int
+
+    def text(self) -> str:
+        return (f"the seed's spread, sd {math.sqrt(self.variance):.3g} pooled over {self.configurations} "
+                f"{'configuration' if self.configurations == 1 else 'configurations'} re-run across seeds")
+
+
+def seed_noise_of(attrs: Mapping[str, Any], metric: str, *, primary: bool) -> SeedNoise | None:
+    """The seed noise of ``metric`` that a study's re-runs measured (``None``: none measured it): each configuration
+    `validate_top` re-ran (the baseline among them; the winner's confirmation runs with its own), else, for the
+    study's ``primary`` metric, the baseline's runs (`evaluate_baseline`). Runs of one configuration share its
+    parameters and the validation examples, so their spread is the seed's alone. A damaged attribute measures
+    nothing here (the report notes its shape where it draws it)."""
+    groups: list[Sequence[float]] = []
+    stability = _intact(attrs, SeedStabilityAttr)
+    if stability is not None and stability.metric == metric:
+        groups = [(*c.values, *(c.confirm_values or ())) for c in stability.candidates or ()]
+    baseline = _intact(attrs, BaselineAttr)
+    if not groups and primary and baseline is not None and baseline.values:
+        groups = [baseline.values]
+    groups = [g for g in groups if len(g) >= 2 and all(math.isfinite(v) for v in g)]
+    dof = sum(len(g) - 1 for g in groups)
+    if not dof:
+        return None
+    squares = sum(float(np.sum((np.asarray(g, dtype=float) - np.mean(g)) ** 2)) for g in groups)
+    return SeedNoise(squares / dof, dof, len(groups))
+
+
+_Attr = TypeVar("_Attr", SeedStabilityAttr, BaselineAttr)
+
+
+def _intact(attrs: Mapping[str, Any], kind: type[_Attr]) -> _Attr | None:
+    try:
+        return read_attr(attrs, kind)
+    except AttributeShapeError:
+        return None
+
+
+@dataclass(frozen=True)
 class SpreadBeyondNoise:
     """Whether the trials' values spread more than the per-example noise stored with them allows (``stderr:<m>``):
     Cochran's heterogeneity test, the squared distances of the values from their precision-weighted mean in units
@@ -232,17 +287,25 @@ class SpreadBeyondNoise:
 
     Configurations scored on the same validation examples share part of that noise, which moves them alike: their
     values then spread less than their standard errors say, so the test errs towards "within the noise", never the
-    other way.
+    other way. But each trial trains with its own seed, and a per-example standard error leaves out how much the
+    seed moves the value: on lr-digits (an MLP, 359 examples) the seed's spread was 3 times the per-example
+    standard error, and 24 trials spread 6.5 times as much as those errors allowed (p = 1e-20), which the seed alone
+    explained. So where re-runs measured the seed's noise (`seed_noise_of`), its variance is added to each trial's
+    and the statistic is read against F on ``trials - 1`` and the seed variance's degrees of freedom (the variance is
+    itself estimated); where none did, `text` says that the spread may be the seed's.
 
     Attributes:
         trials: the trials tested (those that store a standard error above 0).
         statistic: Cochran's Q.
-        p_value: how often noise alone spreads the values as far (chi-square on ``trials - 1`` degrees of freedom).
+        p_value: how often noise alone spreads the values as far (chi-square on ``trials - 1`` degrees of freedom,
+            or F with the seed's noise).
+        seed: the seed noise counted (``None``: none measured, so the per-example noise alone was).
     """
 
     trials: int
     statistic: float
     p_value: float
+    seed: SeedNoise | None = None
 
     @property
     def exceeded(self) -> bool:
@@ -251,26 +314,34 @@ class SpreadBeyondNoise:
 
     def text(self) -> str:
         ratio = self.statistic / (self.trials - 1)
+        if self.seed is None:
+            return (f"the values of {self.trials} trials vary {ratio:.1f} times as much as their per-example "
+                    f"standard errors allow, p = {self.p_value:.2g} by a chi-square test of heterogeneity")  # fmt: skip
         return (f"the values of {self.trials} trials vary {ratio:.1f} times as much as their per-example standard "
-                f"errors allow, p = {self.p_value:.2g} by a chi-square test of heterogeneity")  # fmt: skip
+                f"errors and {self.seed.text()} allow, p = {self.p_value:.2g} by an F test of "
+                "heterogeneity")  # fmt: skip
 
     @classmethod
-    def of(cls, records: Sequence[TrialRecord], values: np.ndarray, metric: str) -> SpreadBeyondNoise | None:
-        """The test over the ``records`` (with their ``values`` of ``metric``) that store a standard error above 0;
-        ``None`` when fewer than 3 do. A standard error of 0 (every example scored alike) would weigh its trial
-        without limit: such trials are left out, which can hide a difference but never invent one."""
-        from scipy.stats import chi2
+    def of(cls, records: Sequence[TrialRecord], values: np.ndarray, metric: str,
+           seed: SeedNoise | None = None) -> SpreadBeyondNoise | None:  # fmt: skip
+        """The test over the ``records`` (with their ``values`` of ``metric``) that store a standard error above 0,
+        each trial's variance the square of its standard error plus ``seed``'s variance; ``None`` when fewer than 3
+        store one. A standard error of 0 (every example scored alike) would weigh its trial without limit: such
+        trials are left out, which can hide a difference but never invent one."""
+        from scipy.stats import chi2, f
 
         errors = np.array([r.metrics.get(f"{STDERR}{metric}", math.nan) for r in records], dtype=float)
         usable = np.isfinite(errors) & (errors > 0.0)
         if usable.sum() < 3:
             return None
-        weights = 1.0 / errors[usable] ** 2
+        weights = 1.0 / (errors[usable] ** 2 + (seed.variance if seed is not None else 0.0))
         kept = values[usable]
         centre = float(weights @ kept / weights.sum())
         statistic = float(weights @ (kept - centre) ** 2)
         trials = int(usable.sum())
-        return cls(trials, statistic, float(chi2.sf(statistic, trials - 1)))
+        if seed is None or seed.variance == 0.0:  # none measured, or measured nil: the objective ignores the seed
+            return cls(trials, statistic, float(chi2.sf(statistic, trials - 1)), seed)
+        return cls(trials, statistic, float(f.sf(statistic / (trials - 1), trials - 1, seed.dof)), seed)
 
 
 @dataclass(frozen=True)
@@ -602,6 +673,15 @@ class ImportanceResult:
             # The stored noise shows real differences: the parameters (or their interplay) cause them, but a forest
             # on these trials cannot yet say which, so nothing here bounds the effects' size.
             assert self.noise is not None
+            if self.noise.seed is None:
+                # Per-example errors leave the seed out: the spread may be the seed's, which more trials never
+                # attribute to parameters.
+                return (f"{seen}; yet the values differ beyond their per-example noise ({self.noise.text()}), which "
+                        "leaves out how much training's seed moves them: if the configurations differ, the "
+                        f"{self.n_trials} trials cannot yet attribute the differences to parameters, and more "
+                        f"trials would (try {self.n_trials} more: twice the trials); if the seed does, no number "
+                        "of trials would: re-running a few configurations across seeds (ts.validate_top) tells "
+                        "which")  # fmt: skip
             return (f"{seen}; yet the configurations do differ beyond their noise ({self.noise.text()}): the "
                     f"{self.n_trials} trials cannot yet attribute the differences to parameters, and more trials "
                     f"would (try {self.n_trials} more: twice the trials)")  # fmt: skip
@@ -650,6 +730,7 @@ def importance(
     seed: int = 0,
     states: frozenset[TrialState] = FINAL_STATES,
     max_tree_trials: int | None = MAX_TREE_TRIALS,
+    seed_noise: SeedNoise | None = None,
 ) -> ImportanceResult:
     """The fANOVA importance of each parameter and pair for ``metric`` over finished trials.
 
@@ -665,6 +746,9 @@ def importance(
         states: which trial states count as finished evaluations.
         max_tree_trials: each tree's bootstrap draws at most this many trials (``None``: as many as there are);
             the default moves the shares by hundredths of a percentage point (see `MAX_TREE_TRIALS`).
+        seed_noise: how much the seed moves the metric's values of these ``records`` (`seed_noise_of` reads it off
+            a study's re-runs), counted when testing whether the values differ beyond their noise; ``None``: not
+            measured, and the note says that the spread may be the seed's.
 
     Returns:
         The importances, largest first, as shares of the variance of the metric's ranks (`_ranks`).
@@ -689,7 +773,7 @@ def importance(
         raise NotEnoughTrials(
             f"{metric_.name!r} has the same value ({y[0]:g}) in all {len(kept)} trials: nothing to explain"
         )
-    noise = SpreadBeyondNoise.of(kept, y, metric_.name)  # on the values as measured, before they are ranked
+    noise = SpreadBeyondNoise.of(kept, y, metric_.name, seed_noise)  # on the values as measured, before ranking
     y = _ranks(y, metric_)
     encoded = np.vstack([space.encode(r.params) for r in kept])
     x, lower, used = _extend_inactive(encoded, seed)

@@ -23,7 +23,7 @@ from tunesmith.analysis import (
 )
 from tunesmith.analysis._advice import MIN_ADVICE_TRIALS
 from tunesmith.analysis._common import finished_values, format_value, telling_digits, valid_records
-from tunesmith.analysis.importance import MORE_TRIALS, SpreadBeyondNoise
+from tunesmith.analysis.importance import MORE_TRIALS, SpreadBeyondNoise, seed_noise_of
 from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
 from tunesmith.budget import Budget
 from tunesmith.discipline._reruns import SEED_BLIND_WHY, SeedRun, seed_blind
@@ -626,8 +626,10 @@ def _importance_at_rung(
     stopped trials come from less training), the one `_rung_to_read` picks. Invalidated trials are out of every
     analysis (`Study.invalidate`)."""
     level, records, passed = _rung_to_read(data, objective)
+    # The re-runs measure the seed's noise on values trained to the end, not at a rung.
+    seeds = None if level is not None else seed_noise_of(data.attrs, objective.name, primary=objective == data.metric)
     try:
-        return level, importance(records, data.space, objective, seed=seed, n_trees=n_trees), passed
+        return level, importance(records, data.space, objective, seed=seed, n_trees=n_trees, seed_noise=seeds), passed
     except NotEnoughTrials as exc:
         return level, exc, passed
 
