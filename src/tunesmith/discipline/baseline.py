@@ -114,6 +114,16 @@ def evaluate_baseline(
     check_keep_checkpoints(keep_checkpoints)
     limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial, executor)
     limits.check_gpus()
+    return _evaluate(study, objective, params, seeds, progress, keep_checkpoints, limits, caller=3)
+
+
+def _evaluate(study: Study, objective: Objective, params: Mapping[str, Any] | None, seeds: int | None,
+              progress: bool | None, keep_checkpoints: bool, limits: RunLimits, *, caller: int,
+              judged: bool = True) -> Baseline:  # fmt: skip
+    """`evaluate_baseline`'s body, its arguments checked. ``caller``: the stack level, from here, of the user's call
+    that its warnings point at; ``judged``: whether to warn that a recorded verdict went stale, which a caller that
+    warns so itself (`validate_top`) leaves to itself, so that a user who never called `evaluate_baseline` is not
+    told that it ran."""
     what = "evaluate_baseline's params"
     if params is None:
         declared = read_attr(study.attrs, BaselineAttr)
@@ -140,7 +150,8 @@ def evaluate_baseline(
         # Recorded before raising: the verdict's baseline margin then fails on these runs, rather than reading
         # as a baseline never run, and `run_pending_baseline` runs it again once the objective is fixed.
         write_attr(study, Baseline(dict(params), runs, math.nan, None).attribute(study.metric, seed_count=seeds))
-        warn_if_judged(study.attrs, "evaluate_baseline")
+        if judged:
+            warn_if_judged(study.attrs, "evaluate_baseline", stacklevel=caller + 1)
         first = failed[0].reason or ""
         raise ObjectiveError(
             f"every baseline run failed ({len(runs)} of {len(runs)} seeds; the first: "
@@ -156,11 +167,12 @@ def evaluate_baseline(
             + ("" if len(values) > 1 else ", and with one its seed spread is unknown")
             + f": {fix}",
             BaselineFailuresWarning,
-            stacklevel=2,
+            stacklevel=caller,
         )
     baseline = _measured(params, runs, study.metric)
     write_attr(study, baseline.attribute(study.metric, seed_count=seeds))
-    warn_if_judged(study.attrs, "evaluate_baseline")
+    if judged:
+        warn_if_judged(study.attrs, "evaluate_baseline", stacklevel=caller + 1)
     return baseline
 
 
@@ -261,11 +273,11 @@ def run_pending_baseline(
     keep_checkpoints: bool = False,
     limits: RunLimits = UNBOUNDED,
 ) -> Baseline | None:
-    """Evaluate a declared baseline that has not run yet, or whose every run failed (`validate_top` and the
-    config-driven sequence call it; the study itself never runs it), on ``seeds`` seeds (default: the declared
-    count), each run under ``limits``."""
+    """Evaluate a declared baseline that has not run yet, or whose every run failed (`validate_top` calls it, its
+    arguments checked; the study itself never runs it), on ``seeds`` seeds (default: the declared count), each run
+    under ``limits``. Its warnings point at the line that called the caller; that a recorded
+    verdict went stale is the caller's to say."""
     declared = read_attr(study.attrs, BaselineAttr)
     if declared is not None and declared.params is not None and not completed(declared.runs, BASELINE_NUMBER):
-        return evaluate_baseline(study, objective, seeds=seeds, progress=progress, keep_checkpoints=keep_checkpoints,
-                                 **limits.arguments())
+        return _evaluate(study, objective, None, seeds, progress, keep_checkpoints, limits, caller=4, judged=False)
     return None
