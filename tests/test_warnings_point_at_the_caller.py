@@ -1,14 +1,17 @@
 """A warning tunesmith gives a Python caller points at the caller's line, as Python's own do: the line shown under it
-is the user's call, not a line inside tunesmith ("return _optimize.optimize(" under `Study.optimize`'s warnings), and a
+is the user's call, not a line inside tunesmith ("return _optimize.optimize(" under `Study.optimize`'s warnings, "init(
+self, *args, **kwargs)" under a space's), however many of tunesmith's frames lie between (`outside_stacklevel`), and a
 function the caller did not call is not named as having run."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import tunesmith as ts
+from tunesmith._caller import outside_stacklevel
 from tunesmith.discipline.baseline import BaselineFailuresWarning
 from tunesmith.study import HoldoutSpentWarning, PopulationWarning, ShortTrainingWarning
 
@@ -74,3 +77,25 @@ def test_the_baselines_failures_in_validate_top_are_warned_at_the_callers_line()
     assert failures and [w.filename for w in failures] == [__file__] * len(failures), [
         (w.filename, w.lineno) for w in failures
     ]
+
+
+def test_a_spaces_warning_points_past_the_argument_check_that_wraps_its_constructor() -> None:
+    said = _caught(lambda: ts.Space({"alpha": ts.Float(0.0, 1.0)}, forbidden=[ts.Forbidden("alpha > alpha")]))
+    assert [w.category for w in said] == [ts.SpaceWarning] and said[0].filename == __file__, said
+
+
+def test_a_warning_raised_in_the_objective_points_at_the_objectives_line() -> None:
+    lines: list[int] = []
+
+    def objective(trial: ts.Trial) -> float:
+        lines.append(inspect.currentframe().f_lineno + 1)  # type: ignore[union-attr]
+        return trial.suggest_float("dropout", 0.0, 2.0)  # a dropout rate beyond 1: a range no such rate has
+
+    study = ts.Study(storage="memory", budget=ts.Budget(trials=1), seed=0)
+    said = _caught(lambda: study.optimize(objective))
+    meaningless = [w for w in said if w.category is ts.SpaceWarning]
+    assert meaningless and (meaningless[0].filename, meaningless[0].lineno) == (__file__, lines[0]), said
+
+
+def test_the_stack_level_counts_to_the_first_frame_outside_tunesmith() -> None:
+    assert outside_stacklevel() == 1  # called here, outside tunesmith: this frame

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._numbers import format_value
 from tunesmith._text import counted, excerpt
 from tunesmith._validate import checked_arguments, real
@@ -209,7 +210,7 @@ def warn_if_minimised_score(metric: Metric, objectives: Sequence[Metric] = ()) -
             f"pass ts.Metric({metric.name!r}, 'max'); if lower really is better, name it so (e.g. "
             f"'{metric.name}_error') or filter this warning",
             MetricDirectionWarning,
-            stacklevel=4,
+            stacklevel=outside_stacklevel(),
         )
     elif metric.direction == "max" and reads_as_loss(metric.name):
         warnings.warn(
@@ -217,7 +218,7 @@ def warn_if_minimised_score(metric: Metric, objectives: Sequence[Metric] = ()) -
             f"pass ts.Metric({metric.name!r}, 'min'); if higher really is better (a negated loss), name it so "
             f"(e.g. 'neg_{metric.name}') or filter this warning",
             MetricDirectionWarning,
-            stacklevel=4,
+            stacklevel=outside_stacklevel(),
         )
 
 

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tunesmith import _trial_warnings as trial_warnings
+from tunesmith._caller import outside_stacklevel
 from tunesmith._text import excerpt
 from tunesmith._validate import duration, integer, memory_size
 from tunesmith.decision import Decision
@@ -606,7 +607,7 @@ def _clear(folder: Path) -> None:
             f"not emptying the re-run checkpoint folder {folder}: it is a link (to {folder.resolve()}), so the re-run "
             "may load the state left there; remove the link, and tunesmith makes a folder of its own there",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
         return
     shutil.rmtree(folder, ignore_errors=True)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._progress import Progress, check_progress
 from tunesmith.attributes import BaselineAttr, read_attr, write_attr
 from tunesmith.discipline._reruns import (
@@ -114,16 +115,14 @@ def evaluate_baseline(
     check_keep_checkpoints(keep_checkpoints)
     limits = RunLimits.checked(trial_timeout, memory_limit, workers, gpus_per_trial, executor)
     limits.check_gpus()
-    return _evaluate(study, objective, params, seeds, progress, keep_checkpoints, limits, caller=3)
+    return _evaluate(study, objective, params, seeds, progress, keep_checkpoints, limits)
 
 
 def _evaluate(study: Study, objective: Objective, params: Mapping[str, Any] | None, seeds: int | None,
-              progress: bool | None, keep_checkpoints: bool, limits: RunLimits, *, caller: int,
-              judged: bool = True) -> Baseline:  # fmt: skip
-    """`evaluate_baseline`'s body, its arguments checked. ``caller``: the stack level, from here, of the user's call
-    that its warnings point at; ``judged``: whether to warn that a recorded verdict went stale, which a caller that
-    warns so itself (`validate_top`) leaves to itself, so that a user who never called `evaluate_baseline` is not
-    told that it ran."""
+              progress: bool | None, keep_checkpoints: bool, limits: RunLimits, *, judged: bool = True) -> Baseline:
+    """`evaluate_baseline`'s body, its arguments checked. ``judged``: whether to warn that a recorded verdict went
+    stale, which a caller that warns so itself (`validate_top`) leaves to itself, so that a user who never called
+    `evaluate_baseline` is not told that it ran."""
     what = "evaluate_baseline's params"
     if params is None:
         declared = read_attr(study.attrs, BaselineAttr)
@@ -151,7 +150,7 @@ def _evaluate(study: Study, objective: Objective, params: Mapping[str, Any] | No
         # as a baseline never run, and `run_pending_baseline` runs it again once the objective is fixed.
         write_attr(study, Baseline(dict(params), runs, math.nan, None).attribute(study.metric, seed_count=seeds))
         if judged:
-            warn_if_judged(study.attrs, "evaluate_baseline", stacklevel=caller + 1)
+            warn_if_judged(study.attrs, "evaluate_baseline")
         first = failed[0].reason or ""
         raise ObjectiveError(
             f"every baseline run failed ({len(runs)} of {len(runs)} seeds; the first: "
@@ -167,12 +166,12 @@ def _evaluate(study: Study, objective: Objective, params: Mapping[str, Any] | No
             + ("" if len(values) > 1 else ", and with one its seed spread is unknown")
             + f": {fix}",
             BaselineFailuresWarning,
-            stacklevel=caller,
+            stacklevel=outside_stacklevel(),
         )
     baseline = _measured(params, runs, study.metric)
     write_attr(study, baseline.attribute(study.metric, seed_count=seeds))
     if judged:
-        warn_if_judged(study.attrs, "evaluate_baseline", stacklevel=caller + 1)
+        warn_if_judged(study.attrs, "evaluate_baseline")
     return baseline
 
 
@@ -259,7 +258,7 @@ def run_baseline_on_seeds(
             f"{(failed[0].reason or 'no reason').splitlines()[0]}; each error is in the study attribute baseline); the "
             f"baseline margin pairs the winner with the baseline on the other seeds only: {_fix(recorded.params)}",
             BaselineFailuresWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
     return baseline
 
@@ -275,9 +274,8 @@ def run_pending_baseline(
 ) -> Baseline | None:
     """Evaluate a declared baseline that has not run yet, or whose every run failed (`validate_top` calls it, its
     arguments checked; the study itself never runs it), on ``seeds`` seeds (default: the declared count), each run
-    under ``limits``. Its warnings point at the line that called the caller; that a recorded
-    verdict went stale is the caller's to say."""
+    under ``limits``. That a recorded verdict went stale is the caller's to say."""
     declared = read_attr(study.attrs, BaselineAttr)
     if declared is not None and declared.params is not None and not completed(declared.runs, BASELINE_NUMBER):
-        return _evaluate(study, objective, None, seeds, progress, keep_checkpoints, limits, caller=4, judged=False)
+        return _evaluate(study, objective, None, seeds, progress, keep_checkpoints, limits, judged=False)
     return None

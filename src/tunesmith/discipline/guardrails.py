@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._text import counted
 from tunesmith._validate import integer
 from tunesmith.discipline.gap import Noise, more_data
@@ -683,7 +684,7 @@ def _warn_threshold(threshold: float | None) -> None:
             "the best trials loses power as trials grow, so the one-sided p-value alone should decide; drop the "
             "argument (it still also requires the correlation to reach it)",
             FutureWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
 
 

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._noise import metric_noise
 from tunesmith._progress import Progress, check_progress
 from tunesmith._stable_name import callable_with, stable_name
@@ -361,7 +362,7 @@ def _judge_choice_before_opening(study: Study, record: TrialRecord) -> None:
             f"finalize opens the holdout on trial #{record.number}, the recorded choice, which the verdict's Pareto "
             f"front check cannot show current: {check.detail}",
             StaleChoiceWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
 
 

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._noise import metric_noise
 from tunesmith._progress import Progress, check_progress
 from tunesmith._validate import integer
@@ -1134,7 +1135,7 @@ def validate_top(
             "(or pass k=1); to weigh another point of the front, choose it with study.choose(...) and run "
             "validate_top again",
             TopKUnusedWarning,
-            stacklevel=2,
+            stacklevel=outside_stacklevel(),
         )
     if not top:
         raise TunesmithError(f"study {study.name!r} has no COMPLETE trial: run the search before validate_top")
@@ -1233,7 +1234,7 @@ def validate_top(
     elsewhere = _read_elsewhere(top, (*candidates, *([confirmation] if confirmation is not None else [])),
                                 study.metric)  # fmt: skip
     if elsewhere is not None:
-        warnings.warn(elsewhere, ExampleCountWarning, stacklevel=2)
+        warnings.warn(elsewhere, ExampleCountWarning, stacklevel=outside_stacklevel())
     warn_if_judged(study.attrs, "validate_top")
     return report
 

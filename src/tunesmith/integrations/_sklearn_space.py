@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from tunesmith._attribute_json import Fields, JsonObject, is_object
+from tunesmith._caller import outside_stacklevel
 from tunesmith.attributes import read_attr, write_attr
 from tunesmith.errors import ConfigError, SpaceError
 from tunesmith.space import Choice, Fixed, Float, Forbidden, Int, Param, Space, SpaceWarning
@@ -116,7 +117,7 @@ def record_translation(study: Study, param_distributions: Any) -> None:
             "the search runs, but ts.finalize, ts.validate_top and tunesmith best cannot hand a trial that chose one "
             "its estimator's parameters; give such an option as one of those (a top-level function, not a lambda)",
             OptionNotStoredWarning,
-            stacklevel=4,
+            stacklevel=outside_stacklevel(),
         )
 
 

@@ -59,6 +59,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, require
 from tunesmith.integrations._tracking import (
@@ -341,7 +342,7 @@ class MLflowCallback(Observer):
                 "(each '@' becomes '_at_', every other character MLflow refuses '_', and a hash of the name keeps "
                 "two names apart); MLflowCallback.renamed lists every such name",
                 MetricRenamedWarning,
-                stacklevel=2,
+                stacklevel=outside_stacklevel(),
             )
 
     def _log_params(self, client: Any, key: tuple[str, int], params: Mapping[str, Any]) -> None:

@@ -52,6 +52,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._text import counted
 from tunesmith._validate import integer
 from tunesmith.errors import (
@@ -192,7 +193,7 @@ class TunesmithSearch(Searcher):
                 "study ended it: a trial Tuner.restore resumed after it errored, say); they are not recorded: "
                 "the study re-runs a failed trial when it has retries (ts.Study(..., retries=...))",
                 ResumedTrialWarning,
-                stacklevel=2,
+                stacklevel=outside_stacklevel(),
             )
 
     def _warn_trained_on(self, trial_id: str, trial: Trial, result: Mapping[str, Any]) -> None:
@@ -211,7 +212,7 @@ class TunesmithSearch(Searcher):
             "the searcher's stopper, tune.RunConfig(stop=search.stopper), and Ray Tune stops such a trial where the "
             "study stops it",
             TrainedOnWarning,
-            stacklevel=2,
+            stacklevel=outside_stacklevel(),
         )
 
     def on_trial_complete(self, trial_id: str, result: Mapping[str, Any] | None = None, error: bool = False) -> None:
@@ -272,7 +273,7 @@ class TunesmithSearch(Searcher):
                 "trial reaped as lost is re-run when the study has retries): restore within the study's grace, or "
                 "give it a longer one (ts.Study(..., grace=...))",
                 ResumedTrialWarning,
-                stacklevel=2,
+                stacklevel=outside_stacklevel(),
             )
 
     def __reduce__(self) -> tuple[Any, ...]:

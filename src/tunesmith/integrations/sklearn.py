@@ -72,6 +72,7 @@ from sklearn.model_selection._search import BaseSearchCV
 
 from tunesmith import _trial_warnings as trial_warnings
 from tunesmith._attribute_json import Fields, JsonObject
+from tunesmith._caller import outside_stacklevel
 from tunesmith._validate import integer
 from tunesmith.attributes import read_attr, write_attr
 from tunesmith.budget import Budget
@@ -725,7 +726,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 f"The total space of parameters 1 is smaller than n_iter={budget}. Running 1 iterations: every "
                 "parameter has one value, so there is one configuration to fit",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=outside_stacklevel(),
             )
             budget = 1
         from joblib import effective_n_jobs
@@ -748,7 +749,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 f"fitted at every level: give n_iter > {scheduler.min_trials}, a lower min_trials "
                 "(scheduler={'name': 'median', 'min_trials': 2}), or scheduler='asha'",
                 EarlyStoppingWarning,
-                stacklevel=2,
+                stacklevel=outside_stacklevel(),
             )
         levels = self._levels(scheduler, resources)
         stratify = self.resource == "n_samples" and is_classifier(self.estimator)
@@ -788,7 +789,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 # scikit-learn refuses a call whose every fit failed; in a sequential search that is one
                 # configuration's failure, not the search's: record it and go on
                 failures.append(str(exc))
-                warnings.warn(FitFailedWarning(str(exc)), stacklevel=2)
+                warnings.warn(FitFailedWarning(str(exc)), stacklevel=outside_stacklevel())
                 return [_Evaluated(Score(float("nan"), str(exc).strip(), every_fold=True), ())] * len(trials)
             evaluated[0] += 1
             count = len(trials)
@@ -1013,7 +1014,7 @@ class TunesmithSearchCV(_RefusesHalvingArguments, BaseSearchCV):
                 "that a configuration reaches max_resource (Hyperband needs enough configurations in a bracket to "
                 "promote one that far), or scheduler='asha', which trains its first configuration fully",
                 EarlyStoppingWarning,
-                stacklevel=3,
+                stacklevel=outside_stacklevel(),
             )
         rows = np.flatnonzero(resource == level)
         if callable(refit):

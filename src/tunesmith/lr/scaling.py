@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._validate import integer, real
 from tunesmith.errors import ConfigError
 from tunesmith.lr.schedules import WarmupCosine, WarmupLinear
@@ -93,7 +94,7 @@ def _warn_beyond_checked(rule: Rule, base_lr: float, lr: float, base_batch: int,
             f"lr-find with the probe at that batch) and train at its suggestion, or grow the batch at most "
             f"{CHECKED_FACTOR:g}x"
         ),
-        stacklevel=3,  # the caller of the public function, not this helper
+        stacklevel=outside_stacklevel(),  # the caller of the public function, not this helper
     )
 
 

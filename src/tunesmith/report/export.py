@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._trial_table import trial_table
 from tunesmith.errors import FileNotWritten, not_written, require
 from tunesmith.integrations._tracking import logged_values
@@ -172,7 +173,7 @@ def log_to_mlflow(
                 log_at(logged(record.metrics), max(record.intermediate, default=0))
     for name, as_logged in renamed.items():
         warnings.warn(f"MLflow refuses the metric name {name!r}: it is logged as {as_logged!r}",
-                      MetricRenamedWarning, stacklevel=2)  # fmt: skip
+                      MetricRenamedWarning, stacklevel=outside_stacklevel())  # fmt: skip
     return str(parent.info.run_id)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith.errors import SpaceError
 from tunesmith.space._forbidden import Forbidden
 from tunesmith.space._names import kind_of, transformed
@@ -191,7 +192,7 @@ class Space(Mapping[str, Param]):
         for name, param in self._params.items():
             self._check_meaningful(name, param)
         self._forbidden: tuple[Forbidden, ...] = self._checked_clauses(forbidden)
-        self._warn_never_holding(stacklevel=3)
+        self._warn_never_holding()
         self._tally = _Tally()
         if self._forbidden and not _READING_STORED.get():
             self._check_allows_some()
@@ -247,7 +248,7 @@ class Space(Mapping[str, Param]):
             )
         return tuple(sorted(clauses.values(), key=lambda clause: json.dumps(clause.to_json(), sort_keys=True)))
 
-    def _warn_never_holding(self, stacklevel: int) -> None:
+    def _warn_never_holding(self) -> None:
         """Say (a `SpaceWarning`) which clauses provably never hold (`Forbidden.never_holds`): they forbid nothing."""
         for clause in self._forbidden:
             never = clause.never_holds(self._params)
@@ -256,7 +257,7 @@ class Space(Mapping[str, Param]):
                     f"forbidden clause {clause} never holds ({never}), so it forbids nothing: fix it (a typo?), or "
                     "drop it",
                     SpaceWarning,
-                    stacklevel=stacklevel + 1,
+                    stacklevel=outside_stacklevel(),
                 )
 
     def _check_allows_some(self) -> None:
@@ -432,7 +433,7 @@ class Space(Mapping[str, Param]):
         warnings.warn(
             f"{name!r} spans [{param.low}, {param.high}], {bounds}: {why}; narrow the bounds unless you mean it",
             SpaceWarning,
-            stacklevel=4,
+            stacklevel=outside_stacklevel(),
         )
 
     # Mapping protocol -------------------------------------------------------------------
@@ -592,7 +593,7 @@ class Space(Mapping[str, Param]):
             "so that the clauses cut less, or state the constraint as a condition (when=) or a reparametrisation (e.g. "
             "a total and a fraction of it rather than two parts whose sum is bounded)",
             SpaceWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
 
     def _draw(self, rng: np.random.Generator, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -793,7 +794,7 @@ class Space(Mapping[str, Param]):
             finally:
                 _READING_STORED.reset(reading)
         if not stored:  # a config file's: a clause that never holds is a mistake to fix there (a stored one was said)
-            space._warn_never_holding(stacklevel=2)
+            space._warn_never_holding()
             for name in space:  # and so are bounds past what the parameter's name can mean, as in Python
                 Space._check_meaningful(name, space[name])
         return space

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._checkpoint_file import saved_step, whole
 from tunesmith._text import counted, safe_file_name
 from tunesmith.attributes import CheckpointRootAttr, read_attr
@@ -258,7 +259,7 @@ class CheckpointStore:
             "and to load it when trial.resumed (trial.load_checkpoint()); without them each continuation trains "
             "from scratch under borrowed steps. Shown once per study",
             CheckpointWarning,
-            stacklevel=5,
+            stacklevel=outside_stacklevel(),
         )
 
     def copy(self, source: int, target: int) -> int | None:
@@ -376,7 +377,7 @@ class CheckpointStore:
                 f"not deleting checkpoint folder {path}: it is a link or resolves to {target}, not a folder "
                 f"inside the study's checkpoint root {root}; delete it yourself if it is a checkpoint",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=outside_stacklevel(),
             )
             return
         shutil.rmtree(target, ignore_errors=True)

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith._text import counted, excerpt
 from tunesmith.attributes import EnqueuedAttr, WarmStartAttr
 from tunesmith.context import SearchContext
@@ -171,11 +172,11 @@ class KnownConfigs:
                 "of the same configuration adds nothing to the search): pass repeat=True to run it again, e.g. to "
                 "measure a noisy objective's spread",
                 QueuedConfigurationRepeatWarning,
-                stacklevel=2,
+                stacklevel=outside_stacklevel(),
             )
             return
         if blocked := queue_beyond_budget(study, trials, queue=written):
-            warnings.warn(blocked, QueueBeyondBudgetWarning, stacklevel=2)
+            warnings.warn(blocked, QueueBeyondBudgetWarning, stacklevel=outside_stacklevel())
 
     def invalidate(self, number: int, reason: str) -> TrialRecord:
         """Take finished trial ``number`` out of the search: never `best`, never in the samplers' or
@@ -898,7 +899,7 @@ def _refuse(study: Study, why: Mapping[str, tuple[str, str]]) -> None:
             f"the enqueued configuration {entry['params']!r}{note} cannot run in study {study.name!r}: "
             f"{entry[REFUSED]}; it is skipped (marked refused in the queue) and the queue goes on: {fix}",
             QueuedConfigurationRefusedWarning,
-            stacklevel=2,
+            stacklevel=outside_stacklevel(),
         )
 
 
@@ -1173,5 +1174,5 @@ def warn_unasked(study_name: str, number: int, unasked: Mapping[str, Any]) -> No
         "lacks and the objective never asked for by name (trial.suggest_*): it is left out of the trial's params, "
         "since no value of it ran; add it to the space, or ask for it in the objective, for it to count",
         EnqueuedParameterUnusedWarning,
-        stacklevel=3,
+        stacklevel=outside_stacklevel(),
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from tunesmith import _trial_warnings as trial_warnings
+from tunesmith._caller import outside_stacklevel
 from tunesmith._checkpoint_file import CheckpointWriteError
 from tunesmith._progress import check_progress
 from tunesmith._stable_name import as_called, stable_name
@@ -1234,11 +1235,6 @@ def request_stop(study: Study) -> None:
     switch.requested = True
 
 
-# The stack level of the caller of `Study.optimize`, which `optimize`'s warnings point at: past `Study.optimize` and
-# `_stoppable`'s wrapper. Level 3 pointed at `Study.optimize`'s own line in tunesmith ("return _optimize.optimize(").
-_CALLER = 4
-
-
 @_stoppable
 def optimize(
     study: Study,
@@ -1292,9 +1288,9 @@ def optimize(
     fully = trained_fully(study.budget, study.scheduler)
     forecast = fully[1] if fully is not None and fully[0] < MIN_FULLY_TRAINED else None
     if forecast:
-        warnings.warn(forecast, ShortTrainingWarning, stacklevel=_CALLER)
+        warnings.warn(forecast, ShortTrainingWarning, stacklevel=outside_stacklevel())
     if isinstance(study.sampler, Grid) and (sparse := study.sampler.coverage_note(study.space, study.budget.trials)):
-        warnings.warn(sparse, SparseGridWarning, stacklevel=_CALLER)
+        warnings.warn(sparse, SparseGridWarning, stacklevel=outside_stacklevel())
     options: dict[str, Any] = {}
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
@@ -1309,7 +1305,7 @@ def optimize(
     study._workers = runner.capacity
     trial_warnings.forget_shown()  # each kind of the objective's warnings is shown once a run
     if lonely := population_note(study.scheduler, runner.capacity):
-        warnings.warn(lonely, PopulationWarning, stacklevel=_CALLER)
+        warnings.warn(lonely, PopulationWarning, stacklevel=outside_stacklevel())
         notes.append(lonely)
     study._clock = runner.clock  # a simulated executor brings its own clock
     study._simulated = runner.simulated  # and curves that resume at any step without a checkpoint
@@ -1379,7 +1375,7 @@ def optimize(
                     known.add(trial.number)
                 pending.add(trial.number)  # before the warning: a warning raised as an error records it interrupted
                 if spent is not None:
-                    warnings.warn(spent, HoldoutSpentWarning, stacklevel=_CALLER)
+                    warnings.warn(spent, HoldoutSpentWarning, stacklevel=outside_stacklevel())
                     notes.insert(0, spent)
                     spent = None  # once a run
                 observers.trial_start(study, trial)
@@ -1413,10 +1409,10 @@ def optimize(
                     systematic.see_others(study.trials)
                 unspent.see(record)  # raises ConfigError: trials that report no step never end a resource budget
                 if off_axis := axis.see(record):
-                    warnings.warn(off_axis, ResourceAxisWarning, stacklevel=_CALLER)
+                    warnings.warn(off_axis, ResourceAxisWarning, stacklevel=outside_stacklevel())
                     notes.append(off_axis)
                 if other_set := examples.see(record):
-                    warnings.warn(other_set, ExampleCountWarning, stacklevel=_CALLER)
+                    warnings.warn(other_set, ExampleCountWarning, stacklevel=outside_stacklevel())
                     notes.append(other_set)
     except BaseException as exc:
         error = exc
@@ -1475,20 +1471,20 @@ def optimize(
     finished_any = bool(states.get(TrialState.COMPLETE.value))
     beyond = spent_beyond_trials(study.budget, records, ended)  # what the next call's first ask does with them
     if waiting := paused_note(records, finished_any=finished_any, budget=study.budget, spent=beyond):
-        warnings.warn(waiting, PausedTrialsWarning, stacklevel=_CALLER)
+        warnings.warn(waiting, PausedTrialsWarning, stacklevel=outside_stacklevel())
         notes.append(waiting)
     if untrained := none_trained_note(records, study.scheduler, study.budget):
-        warnings.warn(untrained, ShortTrainingWarning, stacklevel=_CALLER)
+        warnings.warn(untrained, ShortTrainingWarning, stacklevel=outside_stacklevel())
         notes.append(untrained)
     elif (  # unless the forecast said it already: once is enough
         ended_by is not None
         and forecast is None
         and (short := short_training_note(records, study.scheduler, study.budget, ended_by))
     ):
-        warnings.warn(short, ShortTrainingWarning, stacklevel=_CALLER)
+        warnings.warn(short, ShortTrainingWarning, stacklevel=outside_stacklevel())
         notes.append(short)
     if not lonely and (uncompared := rounds.note()):  # with too few workers, `population_note` said why
-        warnings.warn(uncompared, PopulationWarning, stacklevel=_CALLER)
+        warnings.warn(uncompared, PopulationWarning, stacklevel=outside_stacklevel())
         notes.append(uncompared)
     usage = Budget.usage(records, ended)
     if ended_by in ("wall_time", "compute"):
@@ -1518,7 +1514,8 @@ def optimize(
         nothing = f"the budget is spent and study {study.name!r} has no result: {nothing}; the trials are kept"
         failed = _no_result_failures([r for r in records if r.invalidated is None])
         # At the caller's line, which Python's default filter shows once.
-        warnings.warn(nothing, AllTrialsFailedWarning if failed else NoFeasibleTrialWarning, stacklevel=_CALLER)
+        category = AllTrialsFailedWarning if failed else NoFeasibleTrialWarning
+        warnings.warn(nothing, category, stacklevel=outside_stacklevel())
         notes.append(nothing)
         no_result = nothing
     several = len(study.objectives) > 1  # no single best: the front, and the choice if one stands

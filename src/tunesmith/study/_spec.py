@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._attribute_json import Fields, JsonObject, shape_error
+from tunesmith._caller import outside_stacklevel
 from tunesmith._text import excerpt
 from tunesmith._validate import integer
 from tunesmith.attributes import BaselineAttr, BudgetChangeAttr, BudgetLogAttr, read_attr, write_attr
@@ -346,7 +347,7 @@ def replace_space(storage: Storage, info: StudyInfo, given: Space | None, where:
         f"{'; '.join(differences) or 'the same definitions, as now written'}. Every worker must reopen it with the "
         "new space (one opened before refuses to draw at its first ask: `check_space_current`)",
         SpaceWarning,
-        stacklevel=3,
+        stacklevel=outside_stacklevel(),
     )
     return True
 

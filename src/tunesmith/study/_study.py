@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tunesmith import _report_rules as rules
+from tunesmith._caller import outside_stacklevel
 from tunesmith._text import controls_in, terminal_safe
 from tunesmith._validate import checked_arguments
 from tunesmith.attributes import CheckpointRootAttr, ChoiceAttr, read_attr, write_attr
@@ -632,7 +633,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         if not recorded:  # it had ended already: say what was thrown away, loudly, never overwrite it
             stored = self._storage.get_trial(self._info.id, number)
             warnings.warn(_recovery.discarded_note(stored, outcome.state, dict(outcome.metrics), self.grace),
-                          _recovery.ResultDiscardedWarning, stacklevel=2)  # fmt: skip
+                          _recovery.ResultDiscardedWarning, stacklevel=outside_stacklevel())  # fmt: skip
         if self._checkpoints.holds_files(number):  # a resumption that finds none has lost them
             self._storage.update_trial(self._info.id, number, attrs={CHECKPOINTED: True})
         self._running.discard(number)

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith.attributes import (
     BaselineAttr,
     ChoiceAttr,
@@ -87,10 +88,9 @@ def evidence_of(attrs: Mapping[str, Any]) -> dict[str, str]:
             for key in _EVIDENCE}  # fmt: skip
 
 
-def warn_if_judged(attrs: Mapping[str, Any], what: str, stacklevel: int = 3) -> None:
+def warn_if_judged(attrs: Mapping[str, Any], what: str) -> None:
     """Warn (`HoldoutSpentWarning`) when ``what`` ran after a verdict was recorded: it changed evidence the verdict
-    read, so the verdict is stale, and only a forced opening of the holdout can judge again. ``stacklevel``: the
-    user's line, from here (by default the caller's caller: the public function that called this)."""
+    read, so the verdict is stale, and only a forced opening of the holdout can judge again."""
     if read_attr(attrs, VerdictAttr) is None:
         return
     warnings.warn(
@@ -98,7 +98,7 @@ def warn_if_judged(attrs: Mapping[str, Any], what: str, stacklevel: int = 3) -> 
         "stale (status and the report say so); a new verdict needs a forced opening of the holdout "
         "(ts.finalize(..., force=True), tunesmith finalize --force), which it records",
         HoldoutSpentWarning,
-        stacklevel=stacklevel,
+        stacklevel=outside_stacklevel(),
     )
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from tunesmith._caller import outside_stacklevel
 from tunesmith.attributes import WarmStartAttr, read_attr, write_attr
 from tunesmith.errors import ConfigError, SpaceError
 from tunesmith.objective import Guardrail, Metric
@@ -164,7 +165,7 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
             f"breaching this study's guardrails{_forbidden_text(forbidden)}); {len(points)} inform the sampler"
             f"{untested}",
             WarmStartWarning,
-            stacklevel=4,
+            stacklevel=outside_stacklevel(),
         )
     attr = WarmStartAttr(source=described, metric=study.metric.name, points=tuple(points), dropped=dropped,
                          at=study._clock(), fill=dict(fill))  # fmt: skip
@@ -200,7 +201,7 @@ def refit_to_space(study: Study) -> None:
         f"results (outside a range, an option or a branch it no longer has, or a combination it forbids); they are "
         f"dropped and {left}: warm-start a new study from the same source to read it against the new space",
         WarmStartWarning,
-        stacklevel=4,
+        stacklevel=outside_stacklevel(),
     )
 
 
