@@ -319,3 +319,32 @@ def test_the_widest_integer_range_allowed_works_in_every_sampler(sampler: str) -
 def test_a_guardrail_bound_that_is_not_a_number_in_a_config_is_a_config_error() -> None:
     with pytest.raises(ts.ConfigError, match=r"bound must be a finite number, got bound='fifty': pass the limit"):
         ts.Guardrail.from_json({"metric": "latency_ms", "op": "<=", "bound": "fifty"})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        # The closest name said "did you mean 'trial_cost'?": seconds a trial takes, not a count of trials.
+        ({"n_trials": 30}, "got an unexpected argument 'n_trials': write budget=ts.Budget(trials=N) (or"),
+        ({"direction": "maximize"}, "write metric=ts.Metric(name, 'max') (a bare metric name is minimised)"),
+        ({"directions": ["maximize", "minimize"]}, "write metrics=[ts.Metric(name, 'max'), ts.Metric(other, 'min')]"),
+        ({"study_name": "lr"}, "write name= instead"),
+        ({"pruner": None}, "write scheduler= (ts.ASHA(...)"),
+        ({"load_if_exists": True}, "creating a study whose name the storage holds resumes it"),
+    ],
+)
+def test_a_keyword_another_tuners_study_takes_says_what_to_write_instead(arguments: dict[str, Any],
+                                                                          expected: str) -> None:  # fmt: skip
+    with pytest.raises(ArgumentError) as caught:
+        ts.Study(SPACE, storage="memory", **arguments)
+    assert expected in str(caught.value) and "did you mean" not in str(caught.value), str(caught.value)
+
+
+def test_a_keyword_another_tuners_optimize_takes_says_what_to_write_instead() -> None:
+    study = ts.Study(SPACE, storage="memory", budget=ts.Budget(trials=1))
+    with pytest.raises(ArgumentError, match=r"Study.optimize got an unexpected argument 'n_jobs': write workers=N"):
+        study.optimize(lambda trial: 0.0, n_jobs=2)  # type: ignore[call-arg]
+    with pytest.raises(ArgumentError, match=r"'worker': did you mean 'workers'\? It takes objective, n_trials"):
+        study.optimize(lambda trial: 0.0, worker=2)  # type: ignore[call-arg]
+    assert study.trials == []  # refused before any trial
+    assert list(inspect.signature(ts.Study.optimize).parameters)[:3] == ["self", "objective", "n_trials"]

@@ -23,14 +23,16 @@ import inspect
 import math
 import numbers
 import re
-from collections.abc import Callable
-from typing import Any, Literal, NoReturn, TypeVar, overload
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 from tunesmith.errors import ArgumentError, ConfigError
 
 __all__ = ["checked_arguments", "duration", "integer", "real"]
 
 _C = TypeVar("_C", bound=type)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def _fail(name: str, value: object, rule: str, fix: str, context: str | None, error: type[Exception]) -> NoReturn:
@@ -404,17 +406,54 @@ def _call_form(parameters: list[inspect.Parameter]) -> str:
     return f"({', '.join(parts)})"
 
 
-def checked_arguments(error: type[TypeError] = ArgumentError) -> Callable[[_C], _C]:
+def unknown_argument(owner: str, unknown: str, names: Sequence[str], instead: Mapping[str, str] | None = None) -> str:
+    """What to say of a keyword ``unknown`` that ``owner`` does not take: what to write in its place when ``instead``
+    names it (another library's name for an argument: Optuna's ``n_trials`` on a study, where the closest name
+    ``trial_cost`` means something else), else the closest of ``names``; then all of them."""
+    takes = ", ".join(names) or "no arguments"
+    if instead and unknown in instead:
+        return f"{owner} got an unexpected argument {unknown!r}: write {instead[unknown]} instead. It takes {takes}"
+    close = difflib.get_close_matches(unknown, names, n=1)
+    hint = f"did you mean {close[0]!r}? It takes {takes}" if close else f"it takes {takes}"
+    return f"{owner} got an unexpected argument {unknown!r}: {hint}"
+
+
+def checked_call(instead: Mapping[str, str]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A function decorator: a call with a keyword the function does not take raises `ArgumentError` saying what to
+    write instead (``instead``: other libraries' names, each with what to write here), else the closest name it
+    takes, and all of them (`unknown_argument`), where Python's TypeError named the keyword alone. Other calls
+    that do not bind raise as Python makes them."""
+
+    def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
+        signature = inspect.signature(function)
+        names = [p.name for p in signature.parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]  # fmt: skip
+
+        @functools.wraps(function)
+        def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            unknown = [k for k in kwargs if k not in signature.parameters]
+            if unknown:
+                raise ArgumentError(unknown_argument(function.__qualname__, unknown[0], names, instead))
+            return function(*args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
+def checked_arguments(error: type[TypeError] = ArgumentError,
+                      instead: Mapping[str, str] | None = None) -> Callable[[_C], _C]:  # fmt: skip
     """A class decorator: calls with arguments the constructor cannot take raise ``error``, explained.
 
-    An unknown keyword gets the closest name the constructor takes and the list of all of them;
-    a missing, repeated or surplus positional argument gets the constructor's call form. Calls
-    that bind are passed on unchanged (the constructor's own checks then apply). Put it above
-    ``@dataclass``, so that it wraps the generated ``__init__``.
+    An unknown keyword gets what to write instead (``instead``, by the keyword: other libraries' names), else the
+    closest name the constructor takes, and the list of all of them (`unknown_argument`); a missing, repeated or
+    surplus positional argument gets the constructor's call form. Calls that bind are passed on unchanged (the
+    constructor's own checks then apply). Put it above ``@dataclass``, so that it wraps the generated ``__init__``.
 
     Args:
         error: the exception to raise: a `TunesmithError` that is also a `TypeError`
             (`ArgumentError`, or `SpaceArgumentError` for parameters).
+        instead: keywords other libraries use, each with what to write here.
 
     Example:
         >>> import tunesmith as ts
@@ -443,11 +482,8 @@ It takes low, high, log, step, when
             except TypeError as exc:
                 owner = type(self).__name__
                 unknown = [] if takes_any_keyword else [k for k in kwargs if k not in names]
-                takes = ", ".join(names) or "no arguments"
                 if unknown:
-                    close = difflib.get_close_matches(unknown[0], names, n=1)
-                    hint = f"did you mean {close[0]!r}? It takes {takes}" if close else f"it takes {takes}"
-                    message = f"{owner} got an unexpected argument {unknown[0]!r}: {hint}"
+                    message = unknown_argument(owner, unknown[0], names, instead)
                 else:
                     message = f"{owner}: {exc}; call it as {owner}{_call_form(parameters)}"
                 raise error(message) from None

@@ -15,7 +15,7 @@ import numpy as np
 from tunesmith import _report_rules as rules
 from tunesmith._caller import outside_stacklevel
 from tunesmith._text import controls_in, terminal_safe
-from tunesmith._validate import checked_arguments
+from tunesmith._validate import checked_arguments, checked_call
 from tunesmith.attributes import CheckpointRootAttr, ChoiceAttr, read_attr, write_attr
 from tunesmith.budget import Budget, BudgetUsage
 from tunesmith.decision import Decision
@@ -98,7 +98,33 @@ def refuse_control_characters(storage: str | Storage | None, name: str) -> None:
         ) from None
 
 
-@checked_arguments()
+# What to write for the arguments other tuners' studies take (Optuna's create_study, Ray Tune's TuneConfig): the closest
+# name said "n_trials: did you mean 'trial_cost'?", seconds a trial takes.
+_OTHER_TUNERS = {
+    "n_trials": "budget=ts.Budget(trials=N) (or study.optimize(objective, n_trials=N) for one call)",
+    "num_samples": "budget=ts.Budget(trials=N)",
+    "direction": "metric=ts.Metric(name, 'max') (a bare metric name is minimised)",
+    "mode": "metric=ts.Metric(name, 'max') (a bare metric name is minimised)",
+    "directions": "metrics=[ts.Metric(name, 'max'), ts.Metric(other, 'min')]",
+    "objectives": "metrics=[ts.Metric(name, 'max'), ts.Metric(other, 'min')]",
+    "study_name": "name=",
+    "pruner": "scheduler= (ts.ASHA(...), ts.MedianStop(), or {'name': 'auto', 'max_resource': N})",
+    "search_alg": "sampler= ('auto', 'tpe', 'gp', ... or a ts sampler)",
+    "search_space": "space=",
+    "param_space": "space=",
+    "load_if_exists": "nothing: creating a study whose name the storage holds resumes it (ts.Study.load(name, "
+                      "storage=...) opens one from storage alone)",
+}  # fmt: skip
+# ... and their optimize's.
+_OTHER_OPTIMIZE = {
+    "n_jobs": "workers=N (trials then run in child processes, executor='processes')",
+    "catch": "nothing: a trial that raises is recorded FAILED with its traceback and the run goes on, unless the "
+             "first trials all fail the same way (fail_fast=None runs on even then)",
+    "show_progress_bar": "progress=True",
+}  # fmt: skip
+
+
+@checked_arguments(instead=_OTHER_TUNERS)
 class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
     """A named tuning experiment whose every trial lives in storage.
 
@@ -772,6 +798,7 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
         _optimize.request_stop(self)
 
     # The loop ------------------------------------------------------------------------------------
+    @checked_call(_OTHER_OPTIMIZE)
     def optimize(
         self, objective: Objective, *, n_trials: int | None = None, workers: int | None = None,
         executor: str | Mapping[str, Any] | Executor = "inline", timeout: float | None = None,
