@@ -28,7 +28,7 @@ from typing import Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 from tunesmith.errors import ArgumentError, ConfigError
 
-__all__ = ["checked_arguments", "duration", "integer", "real"]
+__all__ = ["checked_arguments", "checked_call", "duration", "integer", "real", "unknown_argument"]
 
 _C = TypeVar("_C", bound=type)
 _P = ParamSpec("_P")
@@ -428,10 +428,11 @@ def checked_call(instead: Mapping[str, str]) -> Callable[[Callable[_P, _R]], Cal
         signature = inspect.signature(function)
         names = [p.name for p in signature.parameters.values()
                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]  # fmt: skip
+        takes_any_keyword = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
 
         @functools.wraps(function)
         def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            unknown = [k for k in kwargs if k not in signature.parameters]
+            unknown = [] if takes_any_keyword else [k for k in kwargs if k not in names]
             if unknown:
                 raise ArgumentError(unknown_argument(function.__qualname__, unknown[0], names, instead))
             return function(*args, **kwargs)
