@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import tunesmith as ts
 from tunesmith.analysis._common import format_value
 from tunesmith.cli import cli
+from tunesmith.storage import open_storage
 
 SPACE = ts.Space({"x": ts.Float(0.0, 1.0)})
 
@@ -87,3 +88,13 @@ def test_a_feasible_best_on_a_guardrails_bound_reads_as_every_view_prints_it_nev
     assert listed.exit_code == 0 and status.exit_code == 0, listed.output + status.output
     assert "best loss 0.09999996" in " ".join(listed.output.split()), listed.output
     assert "0.1 " not in status.output and status.output.count("0.09999996") >= 2, status.output  # best and top 5
+
+
+def test_studies_on_a_storage_without_any_says_so_on_stderr_and_lists_none(tmp_path: Path) -> None:
+    # It printed nothing at all, which reads as a command that did not run.
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_storage(url, create=True).close()
+    result = CliRunner().invoke(cli, ["studies", "--storage", url])
+    assert result.exit_code == 0 and result.stdout == "", result.output
+    assert _flat(f"no studies in {url} yet") in _flat(result.stderr), result.stderr
+    assert CliRunner().invoke(cli, ["studies", "--storage", url, "--json"]).output == ""  # JSON lines: none

@@ -586,6 +586,9 @@ def studies(storage: str, as_json: bool) -> None:
         )
     with _friendly_errors():
         infos = store.list_studies()
+        if not infos and not as_json:  # said on stderr: standard output still lists none, a line per study
+            click.echo(terminal_safe(f"no studies in {redact_url(store.url)} yet: `tunesmith run CONFIG --storage "
+                                     "URL`, or a study created from Python, stores one", markup=False), err=True)
         for info in infos:
             listed = _Listed.of(Study.load(info.name, store))
             if as_json:
