@@ -74,6 +74,7 @@ __all__ = [
     "VerdictAttr",
     "WarmStartAttr",
     "read_attr",
+    "read_intact",
     "write_attr",
 ]
 
@@ -107,6 +108,15 @@ def read_attr(attrs: Mapping[str, Any], kind: type[_A]) -> _A | None:
     if kind.KEY not in attrs:
         return None
     return kind.from_json(attrs[kind.KEY])
+
+
+def read_intact(attrs: Mapping[str, Any], kind: type[_A]) -> _A | None:
+    """`read_attr`, with ``None`` also when the stored value is not in its shape: for a reader that goes on without
+    it (a report section, an analysis) while the part that draws the attribute says what is wrong with it."""
+    try:
+        return read_attr(attrs, kind)
+    except AttributeShapeError:
+        return None
 
 
 def write_attr(target: AttributeTarget, value: StudyAttribute) -> None:

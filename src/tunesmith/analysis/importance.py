@@ -90,7 +90,7 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +99,7 @@ from tunesmith._validate import integer
 from tunesmith.analysis._common import FINAL_STATES, NotEnoughTrials, as_metric, finished_values
 from tunesmith.analysis._edges import RangeEndTest, range_end_tests
 from tunesmith.analysis._ranks import DEAL_BATCH, deals_for, holm, later_ranks, scaled_later_rank
-from tunesmith.attributes import AttributeShapeError, BaselineAttr, read_attr
+from tunesmith.attributes import BaselineAttr, read_intact
 from tunesmith.errors import ConfigError
 from tunesmith.objective import STDERR, Metric
 from tunesmith.space import Choice, Float, Int, Param, Space
@@ -255,10 +255,10 @@ def seed_noise_of(attrs: Mapping[str, Any], metric: str, *, primary: bool) -> Se
     parameters and the validation examples, so their spread is the seed's alone. A damaged attribute measures
     nothing here (the report notes its shape where it draws it)."""
     groups: list[Sequence[float]] = []
-    stability = _intact(attrs, SeedStabilityAttr)
+    stability = read_intact(attrs, SeedStabilityAttr)
     if stability is not None and stability.metric == metric:
         groups = [(*c.values, *(c.confirm_values or ())) for c in stability.candidates or ()]
-    baseline = _intact(attrs, BaselineAttr)
+    baseline = read_intact(attrs, BaselineAttr)
     if not groups and primary and baseline is not None and baseline.values:
         groups = [baseline.values]
     groups = [g for g in groups if len(g) >= 2 and all(math.isfinite(v) for v in g)]
@@ -267,16 +267,6 @@ def seed_noise_of(attrs: Mapping[str, Any], metric: str, *, primary: bool) -> Se
         return None
     squares = sum(float(np.sum((np.asarray(g, dtype=float) - np.mean(g)) ** 2)) for g in groups)
     return SeedNoise(squares / dof, dof, len(groups))
-
-
-_Attr = TypeVar("_Attr", SeedStabilityAttr, BaselineAttr)
-
-
-def _intact(attrs: Mapping[str, Any], kind: type[_Attr]) -> _Attr | None:
-    try:
-        return read_attr(attrs, kind)
-    except AttributeShapeError:
-        return None
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,20 @@ from tunesmith.analysis import (
 from tunesmith.analysis._advice import MIN_ADVICE_TRIALS
 from tunesmith.analysis._common import finished_values, format_value, telling_digits, valid_records
 from tunesmith.analysis.importance import MORE_TRIALS, SpreadBeyondNoise, seed_noise_of
-from tunesmith.attributes import ChoiceAttr, EnvironmentAttr, ReferencePointAttr, SeedStabilityAttr, read_attr
+from tunesmith.attributes import (
+    ChoiceAttr,
+    EnvironmentAttr,
+    ReferencePointAttr,
+    SeedStabilityAttr,
+    read_attr,
+    read_intact,
+)
 from tunesmith.budget import Budget
 from tunesmith.discipline._reruns import SEED_BLIND_WHY, SeedRun, seed_blind
 from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.seeds import DEFAULT_SEEDS, lineage_of, same_result_as, stand_ins
 from tunesmith.environment import TRIAL_KEY
-from tunesmith.errors import AttributeShapeError, ConfigError
+from tunesmith.errors import ConfigError
 from tunesmith.fidelity import rung_view
 from tunesmith.objective import COUNT, DIGEST, STDERR, Guardrail, Metric, metric_named
 from tunesmith.pareto import (
@@ -184,10 +191,8 @@ class ReportData:
     def environment_groups(self) -> list[EnvironmentGroup]:
         """The trials by the environment they ran under (their ``attrs["environment"]`` fingerprint), in the
         order each first ran; those that recorded none (run by an older tunesmith) form a group of their own."""
-        try:
-            stored = read_attr(self.attrs, EnvironmentAttr)
-        except AttributeShapeError:  # the HTML report notes the shape; the trials still say which ran together
-            stored = None
+        # The HTML report notes a stored one out of its shape; the trials still say which ran together.
+        stored = read_intact(self.attrs, EnvironmentAttr)
         known = {} if stored is None else dict(stored.environments)
         if stored is not None and stored.fingerprint is not None:
             known.setdefault(stored.fingerprint, stored)

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from tunesmith.analysis import Diagnosis
-from tunesmith.attributes import AttributeShapeError, BaselineAttr, read_attr
+from tunesmith.attributes import BaselineAttr, read_intact
 from tunesmith.report._data import ReportData
 from tunesmith.report._plots_common import (
     BEST_COLOUR,
@@ -78,10 +78,7 @@ def history(data: ReportData) -> go.Figure:
                 x=steps_x, y=steps_y, mode="lines", name="best so far", line={"color": BEST_COLOUR, "shape": "hv"}
             )
         )
-    try:
-        baseline = read_attr(data.attrs, BaselineAttr)
-    except AttributeShapeError:
-        baseline = None  # the report's baseline section says what is wrong with it
+    baseline = read_intact(data.attrs, BaselineAttr)  # the report's baseline section says what is wrong with it
     drawn = [v for _, ys in by_state.values() for v in ys] + [v for v in steps_y if v is not None]
     drawn += [v for r in invalid if (v := r.value(name)) is not None]
     if baseline is not None and baseline.mean is not None:

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith._text import counted
 from tunesmith.analysis._common import format_value
-from tunesmith.attributes import SeedStabilityAttr, VerdictAttr, read_attr
+from tunesmith.attributes import SeedStabilityAttr, VerdictAttr, read_attr, read_intact
 from tunesmith.budget import Budget, BudgetUsage, plain_number
 from tunesmith.choose import from_json as rule_from_json
 from tunesmith.discipline.seeds import Contest, lineage_of, recorded_contest
-from tunesmith.errors import AttributeShapeError, ConfigError
+from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text, rerun_objective, tie_note
 from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note
@@ -316,10 +316,7 @@ def _either(trials: list[int]) -> str:
 def _seed_stability(data: ReportData) -> SeedStabilityAttr | None:
     """The recorded re-runs; ``None`` when absent or not in their shape (the HTML report's seed stability section
     then says what is wrong with it)."""
-    try:
-        return read_attr(data.attrs, SeedStabilityAttr)
-    except AttributeShapeError:
-        return None
+    return read_intact(data.attrs, SeedStabilityAttr)
 
 
 def _rerun_text(stability: SeedStabilityAttr, trial: int, metric: str) -> str:
