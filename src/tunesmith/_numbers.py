@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["format_value", "telling_digits"]
+__all__ = ["detached", "format_value", "telling_digits"]
 
 
 def format_value(value: object, *, bounds: Iterable[float] = (), digits: int = 3) -> str:
@@ -59,6 +59,14 @@ def telling_digits(values: Iterable[object]) -> int:
         if len({f"{v:.{digits}g}" for v in numbers}) == len(numbers):
             return digits
     return _TELLING_DIGITS
+
+
+def detached(value: object) -> object:
+    """A tensor without its autograd graph (``value.detach()``), anything else as it is. A metric returned or
+    reported as the loss tensor the training computed requires grad, and ``float()`` of one makes PyTorch warn
+    ("Converting a tensor with requires_grad=True to a scalar"), from tunesmith's line, of a value read correctly."""
+    detach = getattr(value, "detach", None)
+    return detach() if callable(detach) else value
 
 
 def _side(value: float, bound: float) -> int:

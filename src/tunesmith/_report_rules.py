@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from tunesmith._numbers import detached
 from tunesmith._text import excerpt
 from tunesmith.decision import Decision
 from tunesmith.errors import TunesmithError
@@ -84,7 +85,7 @@ def report_value(name: str, value: object) -> float:
     torch scalar among them, never a bool or a string."""
     if not isinstance(value, bool | str | bytes):
         try:
-            return float(value)  # type: ignore[arg-type]
+            return float(detached(value))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             pass
     raise TunesmithError(

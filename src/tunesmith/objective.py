@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tunesmith._caller import outside_stacklevel
-from tunesmith._numbers import format_value
+from tunesmith._numbers import detached, format_value
 from tunesmith._text import counted, excerpt
 from tunesmith._validate import checked_arguments, real
 from tunesmith.errors import ConfigError
@@ -405,6 +405,7 @@ def example_numbers(name: str, values: Any) -> list[float]:
         ValueError: with the rule and the fix, when ``values`` holds more than one value per example (a table, an
             array of shape ``(n, k)``) or something that is not a number.
     """
+    values = detached(values)
     shape = getattr(values, "shape", None)
     if isinstance(shape, tuple) and len(shape) > 1:  # an array, a tensor (torch.Size is a tuple) or a table
         if hasattr(values, "columns"):
@@ -416,7 +417,8 @@ def example_numbers(name: str, values: Any) -> list[float]:
                              "(its loss, or whether its prediction was right)")  # fmt: skip
         values = values.reshape(-1)  # one value per example, as a column: (n, 1)
     try:
-        numbers = [float(v) for v in values]
+        # an array's or a tensor's values in one copy (a GPU tensor's element by element: a device sync each)
+        numbers = [float(v) for v in (values.tolist() if callable(getattr(values, "tolist", None)) else values)]
     except (TypeError, ValueError):
         raise ValueError(f"metric {name!r} holds per-example values that are not all numbers: "
                          f"{_first_not_a_number(values)}; return one number per example") from None
@@ -648,6 +650,7 @@ def _number(key: object, value: Any, *, item: bool = False) -> float:
     ``float()`` raises, an ``OverflowError`` for an int beyond a float's range or a framework's error from a
     tensor's conversion too, is the result's fault, and a trial failed for it is recorded, never left running."""
     try:
+        value = detached(value)
         return float(value.item() if item else value)
     except (TypeError, ValueError):
         raise ValueError(f"metric {excerpt(repr(key))} is not a number: {excerpt(repr(value))}") from None
