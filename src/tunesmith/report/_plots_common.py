@@ -45,6 +45,12 @@ _LAYOUT: dict[str, Any] = {
 }
 
 
+def time_unit(seconds: float) -> tuple[str, float]:
+    """The unit a time axis spanning ``seconds`` reads in, and the seconds in one: seconds under two minutes, minutes
+    under three hours, hours beyond."""
+    return ("seconds", 1.0) if seconds < 120 else ("minutes", 60.0) if seconds < 3 * 3600 else ("hours", 3600.0)
+
+
 def plot_text(text: str) -> str:
     """A user's name (a parameter, a metric) as plotly text: plotly reads ``<b>``, ``<i>``, ``<br>`` in figure
     text as markup, so ``optimizer<b>`` was drawn as ``optimizer``; its entities show the name as stored."""

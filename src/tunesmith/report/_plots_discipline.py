@@ -18,7 +18,7 @@ from tunesmith.budget import Budget, counts_toward_budget, running_clock
 from tunesmith.discipline.gap import noise_of
 from tunesmith.discipline.guardrails import GuardrailOutcome, read_guardrail
 from tunesmith.report._data import ReportData
-from tunesmith.report._plots_common import _LAYOUT, _empty, _figure, plot_text
+from tunesmith.report._plots_common import _LAYOUT, _empty, _figure, plot_text, time_unit
 from tunesmith.trial import TrialRecord
 
 __all__ = ["budget_burn", "guardrails", "holdout", "holdout_rows", "seed_stability"]
@@ -66,7 +66,7 @@ def budget_burn(data: ReportData) -> go.Figure:
     clock = running_clock(data.records, max(r.finished_at or 0.0 for r in finished))
     elapsed = [clock(r.finished_at or 0.0) for r in finished]
     span = max(max(elapsed), data.budget.wall_seconds or 0.0)
-    unit, per = ("seconds", 1.0) if span < 120 else ("minutes", 60.0) if span < 3 * 3600 else ("hours", 3600.0)
+    unit, per = time_unit(span)
     times = [t / per for t in elapsed]
     # Trials as the trial budget counts them: not an interrupted one, nor a failure re-queued for a retry.
     trials = np.cumsum([1 if counts_toward_budget(r) else 0 for r in finished]).tolist()
