@@ -23,6 +23,7 @@ __all__ = [
     "counts_toward_budget",
     "parse_duration",
     "running_clock",
+    "running_spans",
     "running_time",
     "seconds_of",
     "spent_resource",
@@ -110,6 +111,12 @@ def running_time(records: Iterable[TrialRecord], now: float, gone: Collection[in
     trial waited paused at a rung before it was resumed (`TrialRecord.paused`) are not running time.
     """
     return sum(end - start for start, end in _merged(_running_spans(records, now, gone)))
+
+
+def running_spans(record: TrialRecord, now: float, gone: Collection[int] = ()) -> list[tuple[float, float]]:
+    """The (start, end) wall-clock spans during which ``record`` ran, as `running_time` reads them: a wait paused
+    at a rung is cut out, and a trial lost with its worker ends at its last heartbeat."""
+    return _running_spans([record], now, gone)
 
 
 def _running_spans(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> list[tuple[float, float]]:

@@ -51,6 +51,8 @@ from tunesmith.report._data import (
     trial_runs_text,
     value_text,
 )
+from tunesmith.report._plots_timeline import caption as timeline_caption
+from tunesmith.report._plots_timeline import lanes as timeline_lanes
 from tunesmith.report._shown import (
     SchedulerStops,
     best_is_shown,
@@ -195,6 +197,9 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     out.append(_Section("Parallel coordinates", caption, plots.parallel_coordinates(data, order)))
     out.append(_Section("Slices", caption, plots.slices(data, order)))
     out.append(_Section("Budget", _budget_html(data), plots.budget_burn(data)))
+    laid = timeline_lanes(data.records, time.time(), data.gone)
+    if laid is not None and laid.rows > 1:  # one trial at a time: the history and the budget figure say it all
+        out.append(_Section("Timeline", f"<p>{html.escape(timeline_caption(laid))}</p>", plots.timeline(data, laid)))
     guard = plots.guardrails(data)
     if guard is not None:
         out.append(_Section("Guardrails", "", guard))

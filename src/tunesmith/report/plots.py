@@ -3,7 +3,8 @@
 Every function takes a `ReportData` (and the analyses where it needs them) and returns a
 figure that stands alone. Large studies are thinned where drawing every point would not show
 more: learning curves and slice plots keep at most a few thousand trials (failures and the
-best trial always among them); histories, parallel coordinates and budget curves show all.
+best trial always among them); histories, parallel coordinates and budget curves show all, and
+the timeline its latest few thousand stretches of running trials.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from tunesmith.report._plots_discipline import budget_burn, guardrails, holdout,
 from tunesmith.report._plots_front import hypervolume_history, pareto_front
 from tunesmith.report._plots_params import MAX_SLICE_POINTS as MAX_SLICE_POINTS
 from tunesmith.report._plots_params import importance, parallel_coordinates, slices
+from tunesmith.report._plots_timeline import MAX_TIMELINE_SPANS as MAX_TIMELINE_SPANS
+from tunesmith.report._plots_timeline import timeline
 
 __all__ = [
     "STATE_COLOURS",
@@ -32,4 +35,5 @@ __all__ = [
     "pareto_front",
     "seed_stability",
     "slices",
+    "timeline",
 ]
