@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 
 import tunesmith as ts
+from tests.browser import chromium
 from tunesmith.report import ReportData, write_report
 from tunesmith.report._plots_timeline import lanes, timeline
 from tunesmith.trial import TrialRecord, TrialState
@@ -84,6 +87,15 @@ def test_a_report_of_trials_run_at_once_has_a_timeline_and_of_trials_one_by_one_
 
     parallel = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=6), storage="memory", seed=0)
     parallel.optimize(objective, workers=3, executor="processes")
-    text = write_report(parallel, tmp_path / "parallel.html").read_text()
+    path = write_report(parallel, tmp_path / "parallel.html")
+    text = path.read_text()
     assert "Trials over running time" in text
     assert "trials ran at once, and they filled" in text
+    # and it draws in a browser, as every other figure does
+    done = chromium("--virtual-time-budget=15000", "--dump-dom", path.as_uri(), profile=tmp_path / "profile",
+                    timeout=120)  # fmt: skip
+    status = re.search(r'<p id="ts-status"([^>]*)>', done.stdout)
+    assert status is not None, done.stderr[-2000:]
+    attrs = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', status[1]))
+    assert json.loads(attrs["data-errors"].replace("&quot;", '"')) == []
+    assert attrs["data-rendered"] == attrs["data-expected"]
