@@ -214,16 +214,3 @@ def test_where_re_runs_go_is_checked_before_any_run() -> None:
         RunLimits.checked(executor="dask")
     with pytest.raises(ConfigError, match="gpus_per_trial given twice"):
         RunLimits.checked(gpus_per_trial=1, executor={"name": "processes", "gpus_per_trial": 0.5})
-
-
-@pytest.mark.parametrize("given", [
-    {},
-    {"trial_timeout": 30.0, "memory_limit": "1GB", "workers": 3, "gpus_per_trial": 0.5},
-    {"workers": 2, "executor": {"name": "ray", "num_gpus": 1, "address": "auto"}},
-])  # fmt: skip
-def test_limits_give_back_the_arguments_they_were_checked_from(given: dict[str, object]) -> None:
-    # run_pending_baseline hands a validate_top's limits on to evaluate_baseline as its arguments.
-    from tunesmith.discipline._reruns import RunLimits
-
-    limits = RunLimits.checked(**given)
-    assert RunLimits.checked(**limits.arguments()) == limits

@@ -122,13 +122,6 @@ class RunLimits:
             make_executor({"name": "ray", **limits.ray}, count, **limits.options())
         return limits
 
-    def arguments(self) -> dict[str, Any]:
-        """The arguments `checked` builds these limits from (``trial_timeout``... ``executor``), for a call that takes
-        them as `validate_top` and `evaluate_baseline` do."""
-        return {"trial_timeout": self.trial_timeout, "memory_limit": self.memory_limit, "workers": self.workers,
-                "gpus_per_trial": self.gpus_per_trial,
-                "executor": None if self.ray is None else {"name": "ray", **self.ray}}  # fmt: skip
-
     @property
     def bounded(self) -> bool:
         """Whether a limit is set (``trial_timeout``, ``memory_limit``)."""
