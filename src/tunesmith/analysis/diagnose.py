@@ -389,11 +389,14 @@ def diagnose(
         # An end beyond which a rule put failed trials is not one to widen.
         failing = frozenset((a.rule.param, "high" if a.rule.op in (">", ">=") else "low") for a in attributions
                             if a.rule.op != "=" and not isinstance(a.signature, Warned))  # fmt: skip
+        # Where to spend the budget is a choice among parameters: with one, "tune it first" said nothing, and "no
+        # advice yet: about 91 more trials to run" sent a search on for advice it could never give.
+        among = len(space.dimensions) > 1
         if several:
-            advice = front_advice(results, records, objectives, best=best)
+            advice = front_advice(results, records, objectives, best=best) if among else []
             advice += front_range_end_advice(results, space, front, objectives, failing=failing)
         else:
-            advice = budget_advice(results[0], records, metric_, best=best)
+            advice = budget_advice(results[0], records, metric_, best=best) if among else []
             advice += range_end_advice(results[0], space, best, failing=failing)
         if importance_level is not None:
             weaker = f" (measured at resource {importance_level:g}, not after full training: weaker evidence)"
