@@ -145,29 +145,25 @@ def record_warm_start(study: Study, source: WarmStartSource | None) -> None:
     rows = [(_filled(study.space, _typed(study.space, params, text=text), fill), values) for params, values in rows]
     _refuse_lacking(study.space, rows, described)
     rows, breaching, unguarded = _guarded_rows(rows, study.guardrails)
-    points, outside, unfit, no_value, forbidden = _points(
-        study.space, rows, _objectives(study), _by_run(study, given.source)
-    )
-    dropped = outside + unfit + no_value + breaching + forbidden
+    points, dropped = _points(study.space, rows, _objectives(study), _by_run(study, given.source))
+    dropped = replace(dropped, breaching=breaching)
+    causes = dropped.causes(_names(study))
     if not points:
         raise ConfigError(
-            f"warm start from {described}: none of its {dropped} results is usable ({outside} outside the "
-            f"space's bounds, {unfit} {_UNFIT}, {no_value} without a finite {_names(study)}, {breaching} breaching "
-            f"this study's guardrails{_forbidden_text(forbidden)}): give results of this search (declare a parameter "
-            "only some branches use with when={...}, so results of the other branches may leave it out)"
+            f"warm start from {described}: none of its {dropped.total} results is usable ({causes}): give results of "
+            "this search (declare a parameter only some branches use with when={...}, so results of the other "
+            "branches may leave it out)"
         )
-    if dropped or unguarded:
+    if dropped.total or unguarded:
         untested = (f"; {unguarded} of those kept never measured {', '.join(sorted(_guarded(study)))}, so they are "
                    "taken as feasible" if unguarded else "")  # fmt: skip
         warnings.warn(
-            f"warm start from {described}: {dropped} of {len(rows) + breaching} results dropped ({outside} outside "
-            f"the space's bounds, {unfit} {_UNFIT}, {no_value} without a finite {_names(study)}, {breaching} "
-            f"breaching this study's guardrails{_forbidden_text(forbidden)}); {len(points)} inform the sampler"
-            f"{untested}",
+            f"warm start from {described}: {dropped.total} of {len(rows) + breaching} results dropped ({causes}); "
+            f"{len(points)} inform the sampler{untested}",
             WarmStartWarning,
             stacklevel=outside_stacklevel(),
         )
-    attr = WarmStartAttr(source=described, metric=study.metric.name, points=tuple(points), dropped=dropped,
+    attr = WarmStartAttr(source=described, metric=study.metric.name, points=tuple(points), dropped=dropped.total,
                          at=study._clock(), fill=dict(fill))  # fmt: skip
     write_attr(study, attr)
 
@@ -205,9 +201,26 @@ def refit_to_space(study: Study) -> None:
     )
 
 
-def _forbidden_text(forbidden: int) -> str:
-    """The count of results a study's forbidden clauses dropped, for the messages (nothing when none did)."""
-    return f", {forbidden} forbidden by the space's clauses" if forbidden else ""
+@dataclass(frozen=True)
+class _Dropped:
+    """How many earlier results a warm start dropped, by cause."""
+
+    outside: int = 0  # a value outside its parameter's range or options
+    unfit: int = 0  # `_UNFIT`
+    no_value: int = 0  # without a finite value of an objective
+    breaching: int = 0  # breaching this study's guardrails
+    forbidden: int = 0  # a combination the space's clauses forbid
+
+    @property
+    def total(self) -> int:
+        return self.outside + self.unfit + self.no_value + self.breaching + self.forbidden
+
+    def causes(self, names: str) -> str:
+        """Each cause's count, for the messages (``names``: the objectives a value is needed for); the forbidden
+        clauses only when they dropped some."""
+        forbidden = f", {self.forbidden} forbidden by the space's clauses" if self.forbidden else ""
+        return (f"{self.outside} outside the space's bounds, {self.unfit} {_UNFIT}, {self.no_value} without a finite "
+                f"{names}, {self.breaching} breaching this study's guardrails{forbidden}")  # fmt: skip
 
 
 def _checked_fill(space: Space, fill: Mapping[str, Any], described: str) -> dict[str, Any]:
@@ -480,10 +493,11 @@ def _ran_without(source: Study) -> frozenset[str]:
 
 def _points(
     space: Space, rows: list[_Row], objectives: Sequence[Metric], by_run: frozenset[str]
-) -> tuple[list[dict[str, Any]], int, int, int, int]:
+) -> tuple[list[dict[str, Any]], _Dropped]:
     """The usable results (``rows`` typed and filled) as ``{"params", "value"}``, and how many were outside the
     space's bounds, did not give the parameters the space makes active (`_Unfit`), had no value, or ran a combination
-    the space forbids (`Space.forbids`: a sampler would learn where to go from a configuration it may never propose).
+    the space forbids (`Space.forbids`: a sampler would learn where to go from a configuration it may never propose)
+    (`_Dropped`, its guardrails' count left to the caller).
 
     A parameter defined by run (``by_run``) that some results give and others lack is one their objective asked
     for on some branches only: a result without it keeps it inactive, as the study's own trials do, instead of
@@ -512,7 +526,7 @@ def _points(
         if len(objectives) > 1:
             point["values"] = values
         points.append(point)
-    return points, outside, unfit, no_value, forbidden
+    return points, _Dropped(outside=outside, unfit=unfit, no_value=no_value, forbidden=forbidden)
 
 
 def _checked(space: Space, params: dict[str, Any], branching: frozenset[str]) -> dict[str, Any]:
