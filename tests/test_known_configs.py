@@ -315,8 +315,21 @@ def test_status_names_every_cause_a_warm_start_s_dropped_count_covers_not_the_sp
         _study(url, name="after", warm_start=str(path))
     said = _text(CliRunner().invoke(cli, ["status", "after", "--storage", url], catch_exceptions=False).output)
     assert "dropped, outside the space" not in said
-    assert "1 dropped (outside the space's bounds, lacking a parameter the space makes active or giving one it " \
-           "switches off, without a finite value, or breaching this study's guardrails" in said  # fmt: skip
+    assert "1 dropped (outside the space's bounds, giving text where a number goes, lacking a parameter the space " \
+           "makes active or giving one it switches off, without a finite value, or breaching this study's " \
+           "guardrails" in said  # fmt: skip
+
+
+def test_a_csv_cell_of_text_for_a_number_is_counted_as_such_not_as_outside_the_bounds(tmp_path: Path) -> None:
+    rows = [{"x": 0.1, "depth": 2, "act": "relu", "loss": 0.3}, {"x": "n/a", "depth": 3, "act": "relu", "loss": 0.2},
+            {"x": 0.5, "depth": "three", "act": "relu", "loss": 0.4},
+            {"x": 7.0, "depth": 2, "act": "relu", "loss": 0.1}]  # fmt: skip
+    path = _write_csv(tmp_path / "earlier.csv", rows)
+    with pytest.warns(WarmStartWarning) as caught:
+        _study(warm_start=str(path))
+    (said,) = [str(w.message) for w in caught if w.category is WarmStartWarning]
+    assert "3 of 4 results dropped (1 outside the space's bounds, 2 giving text where a number goes ('n/a' for 'x' " \
+           "and more), 0 lacking" in said, said  # fmt: skip
 
 
 def test_a_csv_with_a_parameter_outside_the_space_or_without_the_metric_is_refused(tmp_path: Path) -> None:

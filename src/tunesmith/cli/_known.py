@@ -56,8 +56,9 @@ def _named_first(
 
 # Why a warm start drops an earlier result (`tunesmith.study._warm_start.record_warm_start`), each a cause it counts.
 _DROPPED = (
-    "dropped (outside the space's bounds, lacking a parameter the space makes active or giving one it switches off, "
-    "without a finite value, or breaching this study's guardrails; the warning at the warm start counted each)"
+    "dropped (outside the space's bounds, giving text where a number goes, lacking a parameter the space makes active "
+    "or giving one it switches off, without a finite value, or breaching this study's guardrails; the warning at the "
+    "warm start counted each)"
 )
 
 

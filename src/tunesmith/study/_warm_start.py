@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from tunesmith._caller import outside_stacklevel
+from tunesmith._text import excerpt
 from tunesmith.attributes import WarmStartAttr, read_attr, write_attr
 from tunesmith.errors import ConfigError, SpaceError
 from tunesmith.objective import Guardrail, Metric
-from tunesmith.space import Choice, Fixed, Space
+from tunesmith.space import Choice, Fixed, Float, Int, Space
 from tunesmith.space._scalars import is_json_scalar
 from tunesmith.space._scalars import plain as unwrapped
 from tunesmith.study._known import from_text, plain
@@ -206,6 +207,10 @@ class _Dropped:
     """How many earlier results a warm start dropped, by cause."""
 
     outside: int = 0  # a value outside its parameter's range or options
+    # Text where a number goes (a CSV cell "abc" or "n/a" for a learning rate), with the first such (name, text): it
+    # was counted outside the bounds, and a reader looked for a value beyond a range.
+    unread: int = 0
+    first_unread: tuple[str, str] | None = None
     unfit: int = 0  # `_UNFIT`
     no_value: int = 0  # without a finite value of an objective
     breaching: int = 0  # breaching this study's guardrails
@@ -213,14 +218,19 @@ class _Dropped:
 
     @property
     def total(self) -> int:
-        return self.outside + self.unfit + self.no_value + self.breaching + self.forbidden
+        return self.outside + self.unread + self.unfit + self.no_value + self.breaching + self.forbidden
 
     def causes(self, names: str) -> str:
         """Each cause's count, for the messages (``names``: the objectives a value is needed for); the forbidden
         clauses only when they dropped some."""
         forbidden = f", {self.forbidden} forbidden by the space's clauses" if self.forbidden else ""
-        return (f"{self.outside} outside the space's bounds, {self.unfit} {_UNFIT}, {self.no_value} without a finite "
-                f"{names}, {self.breaching} breaching this study's guardrails{forbidden}")  # fmt: skip
+        unread = ""
+        if self.first_unread is not None:
+            name, text = self.first_unread
+            unread = (f", {self.unread} giving text where a number goes ({excerpt(repr(text), 40)} for "
+                      f"{excerpt(repr(name), 40)}{' and more' if self.unread > 1 else ''})")  # fmt: skip
+        return (f"{self.outside} outside the space's bounds{unread}, {self.unfit} {_UNFIT}, {self.no_value} without a "
+                f"finite {names}, {self.breaching} breaching this study's guardrails{forbidden}")  # fmt: skip
 
 
 def _checked_fill(space: Space, fill: Mapping[str, Any], described: str) -> dict[str, Any]:
@@ -506,11 +516,18 @@ def _points(
     given = [frozenset(params) for params, _ in rows]
     branching = (frozenset().union(*given) - frozenset.intersection(*given) if given else frozenset()) & by_run
     points: list[dict[str, Any]] = []
-    outside = unfit = no_value = forbidden = 0
+    outside = unread = unfit = no_value = forbidden = 0
+    first_unread: tuple[str, str] | None = None
     for params, raw in rows:
         values = {name: _value(v) for name, v in raw.items()}
         if any(v is None for v in values.values()):
             no_value += 1
+            continue
+        text = [(name, v) for name, v in params.items()
+                if isinstance(v, str) and isinstance(space.get(name), Float | Int)]  # fmt: skip
+        if text:
+            unread += 1
+            first_unread = first_unread or text[0]
             continue
         try:
             point: dict[str, Any] = {"params": _checked(space, params, branching), "value": values[objectives[0].name]}
@@ -526,7 +543,8 @@ def _points(
         if len(objectives) > 1:
             point["values"] = values
         points.append(point)
-    return points, _Dropped(outside=outside, unfit=unfit, no_value=no_value, forbidden=forbidden)
+    return points, _Dropped(outside=outside, unread=unread, first_unread=first_unread, unfit=unfit, no_value=no_value,
+                            forbidden=forbidden)  # fmt: skip
 
 
 def _checked(space: Space, params: dict[str, Any], branching: frozenset[str]) -> dict[str, Any]:
