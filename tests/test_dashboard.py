@@ -130,7 +130,7 @@ def test_api_study_matches_storage(server: DashboardServer, db: str) -> None:
                               "until_converged": False}  # fmt: skip
     assert data["fraction_spent"] == pytest.approx(6 / 400)
     assert [t["number"] for t in data["latest"]] == [5, 4, 3, 2, 1, 0]
-    assert set(data["figures"]) == {"history", "learning_curves", "budget_burn"}
+    assert set(data["figures"]) == {"history", "learning_curves", "budget_burn", "timeline"}
     history_traces = [t["name"] for t in data["figures"]["history"]["data"]]
     assert "best so far" in history_traces
     assert data["figures"]["learning_curves"]["data"], "no learning curves"
@@ -322,8 +322,8 @@ def test_the_page_shows_the_study_live_in_headless_chromium(server: DashboardSer
     print(f"chromium: {attrs}; storage had {before} trials before and {after} after; screenshot {screenshot}")
     assert attrs["data-done"] == "1"
     assert json.loads(attrs["data-errors"]) == []
-    assert attrs["data-expected"] == "3"
-    assert attrs["data-rendered"] == "3"
+    assert attrs["data-expected"] == "4"
+    assert attrs["data-rendered"] == "4"
     assert int(attrs["data-polls"]) >= 2, "the page read the study once and never refreshed"
     shown = int(attrs["data-trials"])
     assert 6 < before <= shown <= after, "the count shown is not the study's count while it ran"
@@ -334,7 +334,7 @@ def test_the_page_shows_the_study_live_in_headless_chromium(server: DashboardSer
     numbers = [int(n) for n in re.findall(r'<tr data-number="(\d+)">', done.stdout)]
     assert numbers[0] == shown - 1, "the latest trial listed is not the newest in storage"
     assert numbers == sorted(numbers, reverse=True)
-    for chart in ("history", "learning_curves", "budget_burn"):
+    for chart in ("history", "learning_curves", "budget_burn", "timeline"):
         assert re.search(rf'<div class="ts-chart js-plotly-plot" id="ts-chart-{chart}"', done.stdout), chart
     assert "best so far" in done.stdout
     assert screenshot.stat().st_size > 20_000

@@ -99,3 +99,15 @@ def test_a_report_of_trials_run_at_once_has_a_timeline_and_of_trials_one_by_one_
     attrs = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', status[1]))
     assert json.loads(attrs["data-errors"].replace("&quot;", '"')) == []
     assert attrs["data-rendered"] == attrs["data-expected"]
+
+
+def test_the_dashboard_draws_a_running_trial_up_to_now_and_says_when_none_ran_at_once() -> None:
+    from tunesmith.dashboard._data import _timeline
+
+    running = TrialRecord(1, {"x": 0.5}, 1, TrialState.RUNNING, started_at=105.0, heartbeat_at=115.0)
+    figure = _timeline(_data([_record(0, 100.0, 110.0), running]), now=130.0)
+    bars = {trace["name"]: list(zip(trace["base"], trace["x"], strict=True)) for trace in figure["data"]}
+    assert bars == {"complete": [(0.0, 10.0)], "running": [(5.0, 25.0)]}  # seconds from the first start
+    alone = _timeline(_data([_record(0, 100.0, 110.0)]), now=130.0)
+    assert not alone["data"]
+    assert "no two trials have run at once yet" in alone["layout"]["annotations"][0]["text"]

@@ -20,6 +20,7 @@ from tunesmith.analysis import diagnose
 from tunesmith.budget import Budget
 from tunesmith.report import ReportData, plots
 from tunesmith.report._data import objective_digits, value_text
+from tunesmith.report._plots_timeline import lanes as timeline_lanes
 from tunesmith.report._shown import (
     choice_off_front,
     few_trained_note,
@@ -38,7 +39,7 @@ from tunesmith.trial import TrialRecord
 __all__ = ["FIGURES", "FRONT_FIGURES", "LATEST", "SnapshotCache", "json_safe", "snapshot", "study_data", "trial_json"]
 
 # The charts the page draws, in page order.
-FIGURES = ("history", "learning_curves", "budget_burn")
+FIGURES = ("history", "learning_curves", "budget_burn", "timeline")
 # Drawn too for a study with several objectives (the page adds a chart for each, above the others).
 FRONT_FIGURES = ("pareto_front", "hypervolume")
 # Trials listed in the table of latest trials.
@@ -219,6 +220,13 @@ def snapshot(
             "front": _front_json(data),
             "verdict": verdict_json(info.attrs, records),  # null before finalize; the best is not ready until it says
             "latest": [trial_json(r, metric, gone.get(r.number)) for r in latest],
-            "figures": cache.figures(data),
+            # the timeline apart from the cache: a running trial's bar grows with the clock, not with what storage holds
+            "figures": {**cache.figures(data), "timeline": _timeline(data, time.time() if now is None else now)},
         }
     )
+
+
+def _timeline(data: ReportData, now: float) -> dict[str, Any]:
+    """The report's timeline of the trials so far, running ones up to ``now`` (a figure that says none ran at once
+    while none has: the report then leaves it out)."""
+    return dict(json.loads(plots.timeline(data, timeline_lanes(data.records, now, data.gone)).to_json()))

@@ -132,6 +132,7 @@ _PAGE = """<!DOCTYPE html>
 <section><div class="ts-chart" id="ts-chart-history"></div></section>
 <section><div class="ts-chart" id="ts-chart-learning_curves"></div></section>
 <section><div class="ts-chart" id="ts-chart-budget_burn"></div></section>
+<section><div class="ts-chart" id="ts-chart-timeline"></div></section>
 <section><h2>Latest trials</h2><div class="scroll"><table id="ts-latest"></table></div></section>
 <p id="ts-status" class="warn" data-done="0" data-polls="0">charts not drawn: is JavaScript on?</p>
 </main>

@@ -24,7 +24,7 @@ from tunesmith._numbers import format_value
 from tunesmith._progress import format_seconds
 from tunesmith.budget import running_clock, running_spans, running_time
 from tunesmith.report._data import ReportData
-from tunesmith.report._plots_common import STATE_COLOURS, _figure, plot_text, time_unit
+from tunesmith.report._plots_common import STATE_COLOURS, _empty, _figure, plot_text, time_unit
 from tunesmith.trial import TrialRecord
 
 __all__ = ["MAX_TIMELINE_SPANS", "Lanes", "Span", "lanes", "timeline"]
@@ -91,11 +91,16 @@ def caption(laid: Lanes) -> str:
     )
 
 
-def timeline(data: ReportData, laid: Lanes, *, limit: int = MAX_TIMELINE_SPANS) -> go.Figure:
-    """The timeline figure of ``laid`` (from `lanes`): a horizontal bar per span, one trace per state."""
+def timeline(data: ReportData, laid: Lanes | None, *, limit: int = MAX_TIMELINE_SPANS) -> go.Figure:
+    """The timeline figure of ``laid`` (from `lanes`): a horizontal bar per span, one trace per state; while no two
+    trials have run at once (``laid`` ``None`` or of one row), a figure that says so."""
+    title = "Trials over running time, one row per trial running at once"
+    if laid is None or laid.rows < 2:
+        return _empty(_figure(title, height=220), "no two trials have run at once yet: this figure shows when each "
+                      "trial ran, one row per trial running at once")  # fmt: skip
     spans = sorted(laid.spans, key=lambda span: span.start)[-limit:]
     unit, per = time_unit(max(span.end for span in spans))
-    title = "Trials over running time, one row per trial running at once"
+    title += f" (at most {laid.rows}, the rows {laid.busy:.0%} busy)"
     if len(spans) < len(laid.spans):
         title += f" (the latest {len(spans)} of {len(laid.spans)} stretches)"
     fig = _figure(title, height=min(900, 160 + 22 * laid.rows), barmode="overlay")
