@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 import tunesmith as ts
 from tests.conftest import BIN
+from tunesmith import _progress
 from tunesmith._progress import PLAIN_INTERVAL, Progress, format_seconds, showing
 from tunesmith.cli import cli
 from tunesmith.errors import ConfigError
@@ -106,6 +107,57 @@ def test_optimize_shows_nothing_when_stderr_is_not_a_terminal_or_progress_is_fal
     assert capsys.readouterr().err == ""
     with pytest.raises(ConfigError, match="progress must be True, False or None"):
         new_study(3).optimize(sleepy, progress="yes")  # type: ignore[arg-type]
+
+
+def test_a_log_gets_a_line_a_minute_once_a_phase_has_run_a_minute_and_nothing_from_a_short_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A search of hours on a cluster printed nothing to its log until its summary. The minute is shortened here.
+    monkeypatch.setattr(_progress, "PULSE_INTERVAL", 0.3)
+    short = io.StringIO()
+    with Progress("short", 5, unit="trials", stream=short) as bar:
+        bar.update(advance=5)
+    assert short.getvalue() == ""
+    long = io.StringIO()
+    with Progress("long", 5, unit="trials", stream=long) as bar:
+        bar.update(advance=1)
+        assert long.getvalue() == ""  # not before an interval has passed since the phase began
+        time.sleep(0.35)
+        bar.update(advance=1)
+        bar.update(advance=1)  # at most one line an interval
+    lines = long.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("long: 2/5 trials, about") and LEFT.search(lines[0]), lines
+    assert lines[1].startswith("long: 3/5 trials, done after"), lines
+    quiet = io.StringIO()
+    with Progress("quiet", 5, stream=quiet, show=False) as bar:
+        time.sleep(0.35)
+        bar.update(advance=1)
+    assert quiet.getvalue() == ""
+    with showing(False):  # --no-progress
+        quiet = io.StringIO()
+        with Progress("quiet", 5, stream=quiet) as bar:
+            time.sleep(0.35)
+            bar.update(advance=1)
+        assert quiet.getvalue() == ""
+
+
+def test_a_long_search_pulses_in_a_log_and_the_cli_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_progress, "PULSE_INTERVAL", 0.3)
+    new_study(8, name="pulse").optimize(sleepy)  # 8 trials of 0.08 s: longer than the interval
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and lines[0].startswith("search pulse: "), lines
+    assert re.match(r"search pulse: 8/8 trials, done after", lines[-1]), lines
+    monkeypatch.setenv("TS_TEST_SLEEP", "0.1")
+    config = write_config(tmp_path, trials=6, holdout=False)
+    ran = CliRunner().invoke(cli, ["run", str(config), "--storage", f"sqlite:///{tmp_path}/p.db", "--no-report"],
+                             catch_exceptions=False)  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert any(line.startswith("search waits: ") for line in ran.stderr.splitlines()), ran.stderr
+    quiet = CliRunner().invoke(cli, ["run", str(config), "--storage", f"sqlite:///{tmp_path}/q.db", "--no-report",
+                                     "--no-progress"], catch_exceptions=False)  # fmt: skip
+    assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
 def test_a_wall_time_budget_counts_down_its_seconds(capsys: pytest.CaptureFixture[str]) -> None:

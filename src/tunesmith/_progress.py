@@ -5,7 +5,10 @@
 * stderr is a terminal: a rich bar on stderr, redrawn `REFRESH_PER_SECOND` times a second at most;
 * shown on a stream that is not a terminal (``progress=True`` in a log): one plain line per update, at
   most one every `PLAIN_INTERVAL` seconds, plus the first estimate and the end;
-* not shown: nothing (``progress=False``, or the default where stderr is not a terminal).
+* by default where stderr is not a terminal (a log, a batch job's output, a notebook): a pulse, nothing while a phase
+  is short, then one plain line every `PULSE_INTERVAL` seconds at most once it has run that long, and its end (a
+  search of hours on a cluster printed nothing until its summary);
+* not shown: nothing (``progress=False``, ``--no-progress``).
 
 Updating is cheap (a few assignments; drawing is throttled), so a loop may update after every unit.
 ``show=None`` means: the ambient default set by `showing` (the CLI's ``--progress/--no-progress``),
@@ -26,10 +29,21 @@ from typing import IO, Any
 from tunesmith._text import terminal_safe
 from tunesmith.errors import ConfigError
 
-__all__ = ["PLAIN_INTERVAL", "REFRESH_PER_SECOND", "Progress", "check_progress", "format_seconds", "shown", "showing"]
+__all__ = [
+    "PLAIN_INTERVAL",
+    "PULSE_INTERVAL",
+    "REFRESH_PER_SECOND",
+    "Progress",
+    "check_progress",
+    "format_seconds",
+    "pulsed",
+    "shown",
+    "showing",
+]
 
 REFRESH_PER_SECOND = 4
 PLAIN_INTERVAL = 5.0  # a log wants a pulse, not a flood
+PULSE_INTERVAL = 60.0  # by default, in a log: a line a minute once a phase has run a minute, none for a short one
 _RATE = object()  # `update(eta=...)` not given: estimate from the rate
 
 _ambient: ContextVar[bool | None] = ContextVar("tunesmith_progress", default=None)
@@ -60,6 +74,12 @@ def shown(progress: bool | None, stream: IO[str] | None = None) -> bool:
         return bool(progress)
     ambient = _ambient.get()
     return ambient if ambient is not None else _is_terminal(stream or sys.stderr)
+
+
+def pulsed(progress: bool | None, stream: IO[str] | None = None) -> bool:
+    """Whether a phase that is not `shown` still gives a pulse: by default (``progress`` ``None`` and no ambient
+    default) where ``stream`` (default stderr) is not a terminal."""
+    return check_progress(progress) is None and _ambient.get() is None and not _is_terminal(stream or sys.stderr)
 
 
 @contextlib.contextmanager
@@ -137,8 +157,10 @@ class Progress:
             self._view = _RichView(self, target) if _is_terminal(target) else _PlainView(self, target)
             if isinstance(self._view, _RichView) and _live_displays[0]:
                 self._view = None
-            if self._view is not None:
-                self._view.start()
+        elif pulsed(show, stream):
+            self._view = _PulseView(self, stream or sys.stderr)
+        if self._view is not None:
+            self._view.start()
 
     @property
     def enabled(self) -> bool:
@@ -257,6 +279,27 @@ class _PlainView(_View):
 
     def stop(self, now: float) -> None:
         self._line(now)
+
+
+class _PulseView(_PlainView):
+    """The default in a log: nothing while the phase is short; once it has run `PULSE_INTERVAL` seconds, a plain line
+    at each update at most every `PULSE_INTERVAL` seconds, and its end."""
+
+    def __init__(self, progress: Progress, stream: IO[str]) -> None:
+        super().__init__(progress, stream)
+        self.said = False
+
+    def start(self) -> None:
+        self.last = time.monotonic()  # the first line comes a whole interval after the phase began
+
+    def update(self, now: float) -> None:
+        if self.progress.done < self.progress.total and now - self.last >= PULSE_INTERVAL:
+            self._line(now)
+            self.said = True
+
+    def stop(self, now: float) -> None:
+        if self.said:
+            self._line(now)
 
 
 class _RichView(_View):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tunesmith._progress import Progress, showing, shown
+from tunesmith._progress import Progress, showing
 from tunesmith._text import counted, safe_file_name, terminal_safe
 from tunesmith.attributes import HoldoutAttr, read_attr
 from tunesmith.cli._common import (
@@ -139,8 +139,7 @@ def run(
     from tunesmith.config import load_config
 
     opened: list[Study] = []
-    show = shown(progress)
-    with _interruptible(lambda exc: _interrupted(ctx, opened, exc)), showing(show), _friendly_errors():
+    with _interruptible(lambda exc: _interrupted(ctx, opened, exc)), showing(progress), _friendly_errors():
         cfg = load_config(config)  # every setting checked, the sampler, scheduler and executor by building them
         objective = cfg.load_objective()
         named = _imported_objective(cfg.objective, cfg.path.parent)
@@ -213,7 +212,7 @@ def run(
                 memory_limit=cfg.memory_limit,
                 trial_timeout=cfg.trial_timeout,
                 fail_fast=cfg.fail_fast,
-                progress=show,
+                progress=progress,  # None: a bar on a terminal, in a log a line a minute once the run is long
             )
         try:
             config_choice(study, cfg, result)  # before the summary and the report, which show the choice
@@ -357,12 +356,10 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
 
     started = time.monotonic()
     name = f"{_DEMO_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}"
-    show = shown(progress)
-
     def kept(_: BaseException) -> str:
         return f"interrupted: the demo's trials so far are kept in {redact_url(storage)} as study {name!r}"
 
-    with _interruptible(kept), showing(show), _friendly_errors():
+    with _interruptible(kept), showing(progress), _friendly_errors():
         study = Study(
             demo_study.make_space(),
             metric=demo_study.METRIC,
@@ -382,14 +379,14 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
             console.print(terminal_safe(earlier), markup=False)
         _state_training(study)
         with shown_warnings() as said:
-            result = study.optimize(demo_study.objective, workers=workers, executor="processes", progress=show)
+            result = study.optimize(demo_study.objective, workers=workers, executor="processes", progress=progress)
         findings, took = _analyse(study)
         _summary(study, result, findings=findings, said=said)
     if result.best is None:
         raise CliError("no trial completed: nothing to score on the holdout")
     from tunesmith.discipline.sequence import demo_verdict
 
-    with _interruptible(kept), showing(show), _friendly_errors():
+    with _interruptible(kept), showing(progress), _friendly_errors():
         # Test: the baseline and the top 3 across 3 new seeds, then the locked holdout, opened once.
         stability, verdict = demo_verdict(study, workers=workers)
         console.print(_plain(stability.summary()), markup=False)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tunesmith._progress import REFRESH_PER_SECOND, Progress, shown
+from tunesmith._progress import REFRESH_PER_SECOND, Progress, pulsed, shown
 from tunesmith.budget import Budget, compute_time, counts_toward_budget
 from tunesmith.pareto import hypervolume, loss_matrix, pareto_front
 from tunesmith.study._multi import sampler_reference
@@ -48,14 +48,15 @@ class _Limit:
 
 
 class SearchProgress:
-    """The search's progress; every method is a no-op when it is not shown (storage is then never read)."""
+    """The search's progress; every method is a no-op when it is neither shown nor pulsed (`tunesmith._progress`:
+    storage is then never read)."""
 
     def __init__(
         self, study: Study, *, n_trials: int | None, timeout: float | None, show: bool | None, workers: int
     ) -> None:
         self.study = study
         self.bar: Progress | None = None
-        if not shown(show):
+        if not shown(show) and not pulsed(show):
             return
         records = study.trials
         self.started = time.monotonic()
@@ -87,7 +88,7 @@ class SearchProgress:
         self.per_unit = None if study.trial_cost is None else study.trial_cost / max(1, workers)
         self.next_draw = 0.0
         done, total, unit, eta, detail = self._state()
-        self.bar = Progress(f"search {study.name}", total, unit=unit, done=done, show=True)
+        self.bar = Progress(f"search {study.name}", total, unit=unit, done=done, show=True if shown(show) else None)
         self.bar.update(eta=eta, detail=detail)
 
     def finished(self, record: TrialRecord) -> None:
