@@ -159,7 +159,8 @@ def _watched(given: str) -> Metric:
                    "re-runs' seeds and the verdict's baseline margin judges the winner against it; needs "
                    "--rerun-top.")  # fmt: skip
 @click.option("--progress/--no-progress", default=None,
-              help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
+              help="Show progress and the time left on stderr (default: a bar on a terminal; elsewhere, as in a log, "
+                   "a line a minute once a phase has run a minute).")  # fmt: skip
 @json_option
 def finalize_command(
     study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool,

@@ -115,7 +115,8 @@ def _name_option(_ctx: click.Context, _param: click.Parameter, name: str | None)
 @click.option("--trials", "n_trials", type=click.IntRange(min=1), default=None, help="Start at most N trials now.")
 @click.option("--name", default=None, callback=_name_option, help="Overrides the config's study name.")
 @click.option("--progress/--no-progress", default=None,
-              help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
+              help="Show progress and the time left on stderr (default: a bar on a terminal; elsewhere, as in a log, "
+                   "a line a minute once a phase has run a minute).")  # fmt: skip
 @click.option("--report", "report_path", default=None,
               help="HTML report path (default: STUDY-report.html, STUDY made a safe file name).")  # fmt: skip
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report.")
@@ -347,7 +348,8 @@ _DEMO_PREFIX = "digits-mlp-"
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--progress/--no-progress", default=None,
-              help="Show progress and the time left on stderr (default: when stderr is a terminal).")  # fmt: skip
+              help="Show progress and the time left on stderr (default: a bar on a terminal; elsewhere, as in a log, "
+                   "a line a minute once a phase has run a minute).")  # fmt: skip
 @click.option("--report", "report_path", default="tunesmith-demo-report.html", show_default=True,
               help="HTML report path ('' for none).")  # fmt: skip
 def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | None, report_path: str) -> None:
