@@ -235,7 +235,9 @@ def _trials_to(study: ts.Study, target: float, cap: int) -> int:
     return cap + 1
 
 
-@pytest.mark.parametrize(("sampler", "seeds", "earlier"), [("tpe", 5, 30), ("gp", 3, 12)])
+# TPE over 10 seeds: over 5 one seed (warm 13 trials, cold 21) left the ratio at 2.9; over 20 it is 4.7 (warm 64, cold
+# 302; 5.9 before its good group's kernels took the gaps between its values, one seed making most of the difference)
+@pytest.mark.parametrize(("sampler", "seeds", "earlier"), [("tpe", 10, 30), ("gp", 3, 12)])
 def test_warm_starting_from_an_earlier_study_reaches_a_good_value_in_fewer_trials(
     sampler: str, seeds: int, earlier: int
 ) -> None:
