@@ -1,6 +1,6 @@
 """TPE's good group gets kernels as wide as the gaps between its values, so they narrow where good trials crowd; the
 rest keep one width. With one width everywhere, the search could not refine a good region: on a 5-dimensional sphere
-it ended three to seven times further from the optimum than it does now."""
+it ended three to eight times further from the optimum than it does now."""
 
 from __future__ import annotations
 
