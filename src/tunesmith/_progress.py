@@ -164,7 +164,7 @@ class Progress:
 
     @property
     def enabled(self) -> bool:
-        """Whether anything is drawn."""
+        """Whether anything may be drawn: a bar, plain lines, or the pulse a log gets by default."""
         return self._view is not None
 
     def update(
