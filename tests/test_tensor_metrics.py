@@ -30,7 +30,8 @@ SCRIPT = textwrap.dedent(
         for _ in trial.steps(3):
             trial.report(loss=(w - 0.5) ** 2)  # the loss tensor itself, as a training loop has it
         per_example = (w - target) ** 2  # reduction="none": one loss per example, still in the graph
-        return {"loss": (w - 0.5) ** 2, "per_example": per_example}
+        listed = [(w - t) ** 2 for t in target[:5]]  # a list of loss tensors, each in the graph
+        return {"loss": (w - 0.5) ** 2, "per_example": per_example, "listed": listed}
 
     study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", budget=ts.Budget(trials=3),
                      storage="memory", seed=0)
@@ -38,6 +39,7 @@ SCRIPT = textwrap.dedent(
     print(json.dumps([
         {"state": r.state.value, "reason": r.reason, "loss": r.metrics.get("loss"), "x": r.params["x"],
          "per_example": r.metrics.get("per_example"), "count": r.metrics.get("count:per_example"),
+         "listed": r.metrics.get("count:listed"),
          "curve": [value for _, value in r.curve("loss")]}
         for r in study.trials
     ]))
@@ -54,6 +56,6 @@ def test_a_loss_tensor_that_requires_grad_is_read_without_a_warning() -> None:
         expected = (t["x"] - 0.5) ** 2
         assert t["loss"] == pytest.approx(expected, rel=1e-5)
         assert t["curve"] == pytest.approx([expected] * 3, rel=1e-5)
-        assert t["count"] == 50
+        assert t["count"] == 50 and t["listed"] == 5
         assert t["per_example"] == pytest.approx(sum((t["x"] - i / 49) ** 2 for i in range(50)) / 50, rel=1e-4)
     assert "requires_grad" not in done.stderr

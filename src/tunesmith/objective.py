@@ -417,8 +417,10 @@ def example_numbers(name: str, values: Any) -> list[float]:
                              "(its loss, or whether its prediction was right)")  # fmt: skip
         values = values.reshape(-1)  # one value per example, as a column: (n, 1)
     try:
-        # an array's or a tensor's values in one copy (a GPU tensor's element by element: a device sync each)
-        numbers = [float(v) for v in (values.tolist() if callable(getattr(values, "tolist", None)) else values)]
+        # an array's or a tensor's values in one copy (a GPU tensor's element by element: a device sync each); a list
+        # of loss tensors, each still in the graph, one by one
+        listed = values.tolist() if callable(getattr(values, "tolist", None)) else values
+        numbers = [float(detached(v)) for v in listed]
     except (TypeError, ValueError):
         raise ValueError(f"metric {name!r} holds per-example values that are not all numbers: "
                          f"{_first_not_a_number(values)}; return one number per example") from None
