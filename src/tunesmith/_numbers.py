@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def telling_digits(values: Iterable[object]) -> int:
     return _TELLING_DIGITS
 
 
-def detached(value: object) -> object:
+def detached(value: Any) -> Any:
     """A tensor without its autograd graph (``value.detach()``), anything else as it is. A metric returned or
     reported as the loss tensor the training computed requires grad, and ``float()`` of one makes PyTorch warn
     ("Converting a tensor with requires_grad=True to a scalar"), from tunesmith's line, of a value read correctly."""

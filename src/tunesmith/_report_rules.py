@@ -85,7 +85,7 @@ def report_value(name: str, value: object) -> float:
     torch scalar among them, never a bool or a string."""
     if not isinstance(value, bool | str | bytes):
         try:
-            return float(detached(value))  # type: ignore[arg-type]
+            return float(detached(value))
         except (TypeError, ValueError):
             pass
     raise TunesmithError(
