@@ -17,6 +17,7 @@ import pytest
 import tunesmith as ts
 from tunesmith.analysis import ImportanceResult, importance
 from tunesmith.analysis.importance import ALPHA
+from tunesmith.samplers import TPE
 from tunesmith.trial import TrialRecord
 
 SPACE = ts.Space({"a": ts.Float(0.0, 1.0), "b": ts.Float(0.0, 1.0), "c": ts.Float(0.0, 1.0)})
@@ -38,7 +39,9 @@ def _main_share_of_ranks(records: list[TrialRecord], weight: float) -> float:
 @pytest.fixture(scope="module")
 def noiseless_at_the_boundary() -> ImportanceResult:
     """Study 21 of the measurement: one planted forest read b above the trials' share, so p was 0.05."""
-    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=80), storage="memory", seed=21, sampler="tpe")
+    # TPE with one kernel width, as TPE was before 2026-12-07 (`TPE(gap_widths=False)`): the measurement's trials
+    study = ts.Study(SPACE, metric="loss", budget=ts.Budget(trials=80), storage="memory", seed=21,
+                     sampler=TPE(gap_widths=False))  # fmt: skip
     study.optimize(lambda t: {"loss": 3 * t.params["a"] + AT_FIVE_PERCENT_OF_RANKS * t.params["b"]})
     share = _main_share_of_ranks(study.trials, AT_FIVE_PERCENT_OF_RANKS)
     assert abs(share - 0.05) < 0.0005, share  # the set-up the test is about: b at the boundary, on the ranks

@@ -61,11 +61,25 @@ def test_under_a_rung_scheduler_the_good_group_keeps_one_width() -> None:
     history, context = study.trials, study.context
     assert context.rungs
 
-    def proposed(gaps: bool | None) -> dict[str, float]:
-        tpe, rng = TPE(), np.random.default_rng(5)
+    def proposed(gaps: bool | None, tpe: TPE | None = None) -> dict[str, float]:
+        tpe, rng = tpe or TPE(), np.random.default_rng(5)
         if gaps is None:
             return tpe.suggest(space, history, rng, context)
         obs = observe(space, history, context, EncodingCache())
         return space.decode(tpe.propose(space, obs, rng, Tried(space, history, EncodingCache()), gaps=gaps))
 
     assert proposed(None) == proposed(False) != proposed(True)
+    assert proposed(None, TPE(gap_widths=True)) == proposed(True)  # asked for, it holds there too
+
+
+def test_gap_widths_may_be_turned_off_and_a_default_tpe_describes_itself_as_before() -> None:
+    assert "gap_widths" not in TPE().describe()  # a study stored before the option reopens with the same sampler
+    assert TPE(gap_widths=False).describe()["gap_widths"] is False
+    space = ts.Space({"x": ts.Float(-5.0, 5.0), "y": ts.Float(-5.0, 5.0)})
+    ends = {}
+    for widths in (None, False):
+        study = ts.Study(space, metric="loss", budget=ts.Budget(trials=60), storage="memory", seed=1,
+                         sampler=TPE(gap_widths=widths))  # fmt: skip
+        study.optimize(lambda trial: trial.params["x"] ** 2 + trial.params["y"] ** 2)
+        ends[widths] = [r.params["x"] for r in study.trials]
+    assert ends[None][:10] == ends[False][:10] and ends[None] != ends[False]  # the same Sobol start, then apart

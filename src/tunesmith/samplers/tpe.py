@@ -182,6 +182,8 @@ class TPE(Sampler):
         max_good: cap on the size of the good group.
         prior_weight: weight of the flat prior component in each density.
         multivariate: model the joint density (True) or each parameter on its own.
+        gap_widths: the good group's kernels as wide as the gaps between its values (True, `_gap_widths`) or all of
+            one width (False); default ``None``: the gaps, except under a rung scheduler (see `propose`).
     """
 
     name = "tpe"
@@ -194,6 +196,7 @@ class TPE(Sampler):
         max_good: int = 25,
         prior_weight: float = 1.0,
         multivariate: bool = True,
+        gap_widths: bool | None = None,
     ) -> None:
         self.n_startup = integer("n_startup", n_startup, minimum=1, allow_none=True)
         self.n_candidates = integer("n_candidates", n_candidates, minimum=1)
@@ -201,6 +204,7 @@ class TPE(Sampler):
         self.max_good = integer("max_good", max_good, minimum=1)
         self.prior_weight = real("prior_weight", prior_weight, exclusive_minimum=0, finite=False)
         self.multivariate = bool(multivariate)
+        self.gap_widths = None if gap_widths is None else bool(gap_widths)
         self._cache = EncodingCache()
 
     def describe(self) -> dict[str, Any]:
@@ -212,6 +216,8 @@ class TPE(Sampler):
             "max_good": self.max_good,
             "prior_weight": self.prior_weight,
             "multivariate": self.multivariate,
+            # only when set: a study stored before the option existed describes its sampler as it did
+            **({} if self.gap_widths is None else {"gap_widths": self.gap_widths}),
         }
 
     def startup_trials(self, space: Space) -> int:
@@ -231,11 +237,16 @@ class TPE(Sampler):
             if many.n_finished < self.startup_trials(space) or len(many.x) == 0:
                 return untried_sobol_point(space, history, rng, None, tried)
             good, bad = self.split_fronts(many)
-            return space.decode(self._propose_groups(space, good, bad, rng, tried, gaps=not context.rungs))
+            return space.decode(self._propose_groups(space, good, bad, rng, tried, gaps=self._gaps(context)))
         obs = observe(space, history, context, self._cache)
         if obs.n_finished < self.startup_trials(space) or len(obs.x) == 0:
             return untried_sobol_point(space, history, rng, None, tried)
-        return space.decode(self.propose(space, obs, rng, tried, gaps=not context.rungs))
+        return space.decode(self.propose(space, obs, rng, tried, gaps=self._gaps(context)))
+
+    def _gaps(self, context: SearchContext) -> bool:
+        """Whether the good group's kernels take the gaps between its values (``gap_widths``, else: not under a rung
+        scheduler)."""
+        return (not context.rungs) if self.gap_widths is None else self.gap_widths
 
     def split(self, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
         """The good and bad groups, as encoded points."""
