@@ -152,10 +152,10 @@ def compute_time(records: Iterable[TrialRecord], now: float, gone: Collection[in
     return total
 
 
-def running_clock(records: Iterable[TrialRecord], now: float) -> Callable[[float], float]:
-    """A function from a wall-clock time to the study's running time by then (see `running_time`): what a
-    wall-time budget had spent at that moment, for figures drawn against it."""
-    merged = _merged(_running_spans(records, now))
+def running_clock(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> Callable[[float], float]:
+    """A function from a wall-clock time to the study's running time by then (see `running_time`, which it gives at
+    ``now``): what a wall-time budget had spent at that moment, for figures drawn against it."""
+    merged = _merged(_running_spans(records, now, gone))
     starts = [start for start, _ in merged]
     before = list(itertools.accumulate((end - start for start, end in merged), initial=0.0))
 

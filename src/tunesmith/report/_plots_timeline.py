@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from tunesmith._numbers import format_value
 from tunesmith._progress import format_seconds
-from tunesmith.budget import running_clock, running_spans, running_time
+from tunesmith.budget import running_clock, running_spans
 from tunesmith.report._data import ReportData
 from tunesmith.report._plots_common import STATE_COLOURS, _empty, _figure, plot_text, time_unit
 from tunesmith.trial import TrialRecord
@@ -65,8 +65,8 @@ def lanes(records: Sequence[TrialRecord], now: float, gone: Collection[int] = ()
     )
     if not walls:
         return None
-    clock = running_clock(records, now)
-    running = running_time(records, now, gone)
+    clock = running_clock(records, now, gone)  # the spans above, merged: the clock runs while a trial does
+    running = clock(now)
     ends: list[tuple[float, int]] = []  # (end, row) of the rows in use
     free: list[int] = []
     spans = []
