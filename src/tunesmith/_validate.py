@@ -418,6 +418,17 @@ def unknown_argument(owner: str, unknown: str, names: Sequence[str], instead: Ma
     return f"{owner} got an unexpected argument {unknown!r}: {hint}"
 
 
+def _unknown_keywords(
+    parameters: Sequence[inspect.Parameter],
+) -> tuple[list[str], Callable[[Mapping[str, Any]], list[str]]]:
+    """The names ``parameters`` take as keywords, and a function giving the keywords of a call that none of them
+    takes (none when they take ``**kwargs``)."""
+    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return names, lambda _: []
+    return names, lambda kwargs: [k for k in kwargs if k not in names]
+
+
 def checked_call(instead: Mapping[str, str]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """A function decorator: a call with a keyword the function does not take raises `ArgumentError` saying what to
     write instead (``instead``: other libraries' names, each with what to write here), else the closest name it
@@ -425,15 +436,12 @@ def checked_call(instead: Mapping[str, str]) -> Callable[[Callable[_P, _R]], Cal
     that do not bind raise as Python makes them."""
 
     def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
-        signature = inspect.signature(function)
-        names = [p.name for p in signature.parameters.values()
-                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]  # fmt: skip
-        takes_any_keyword = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+        names, unknown_in = _unknown_keywords([p for p in inspect.signature(function).parameters.values()
+                                               if p.name != "self"])  # fmt: skip
 
         @functools.wraps(function)
         def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            unknown = [] if takes_any_keyword else [k for k in kwargs if k not in names]
-            if unknown:
+            if unknown := unknown_in(kwargs):
                 raise ArgumentError(unknown_argument(function.__qualname__, unknown[0], names, instead))
             return function(*args, **kwargs)
 
@@ -473,8 +481,7 @@ It takes low, high, log, step, when
         else:
             signature = inspect.signature(init)
         parameters = list(signature.parameters.values())[1:]
-        takes_any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters)
-        names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        names, unknown_in = _unknown_keywords(parameters)
 
         @functools.wraps(init)
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -482,8 +489,7 @@ It takes low, high, log, step, when
                 signature.bind(self, *args, **kwargs)
             except TypeError as exc:
                 owner = type(self).__name__
-                unknown = [] if takes_any_keyword else [k for k in kwargs if k not in names]
-                if unknown:
+                if unknown := unknown_in(kwargs):
                     message = unknown_argument(owner, unknown[0], names, instead)
                 else:
                     message = f"{owner}: {exc}; call it as {owner}{_call_form(parameters)}"
