@@ -14,7 +14,7 @@ from tunesmith.cli import cli
 from tunesmith.config import load_config
 from tunesmith.discipline.planner import plan_for_config
 from tunesmith.errors import ConfigError
-from tunesmith.schedulers import ASHA, FIFO, PBT, make_scheduler
+from tunesmith.schedulers import ASHA, PBT, make_scheduler
 from tunesmith.schedulers.auto import choose_scheduler
 from tunesmith.study import MIN_FULLY_TRAINED, trained_fully
 from tunesmith.study._limits import population_note
@@ -102,19 +102,21 @@ def test_the_plan_states_the_average_and_the_spread_of_configurations_trained_fu
     assert f"at least {stated[0]:.3g} configurations train to the full resource in 9 runs of 10" in line
 
 
-def test_a_rung_scheduler_that_trains_too_few_fully_gives_way_to_fifo_that_trains_enough() -> None:
+def test_a_rung_scheduler_that_trains_few_fully_stays_and_warns_rather_than_give_way_to_blind_trainings() -> None:
+    # The same compute without early stopping trains 10 fully, but 10 drawn blind: on the benchmark's curves the
+    # rungs' best few of many ended lower on most seeds (docs/benchmarks.md, "A small budget").
     small = ts.plan(SPACE, ts.Budget(trials=10), fidelity=50)
-    assert small.scheduler == FIFO().describe()
-    assert small.budget == ts.Budget(trials=10) and small.configurations == 10 >= MIN_FULLY_TRAINED
-    why = next(r for r in small.reasons if r.startswith("fifo:"))
-    assert "asha would start" in why and f"fewer than {MIN_FULLY_TRAINED} in more than 1 run of 10" in why
-    assert small.trained_fully is None and not any(r.startswith("warning") for r in small.reasons)
-    # With compute enough for the rungs, ASHA stays.
+    assert small.scheduler["name"] == "asha" and small.configurations is not None and small.configurations > 10
+    assert small.trained_fully is not None and small.trained_fully < MIN_FULLY_TRAINED
+    warning = " ".join(r for r in small.reasons if r.startswith("warning"))
+    assert f"fewer than {MIN_FULLY_TRAINED} in more than 1 run of 10" in warning and "the run will warn" in warning
+    assert "without early stopping the same compute trains 10 fully, but blind" in warning
+    assert not any(r.startswith("fifo") for r in small.reasons)
     assert ts.plan(SPACE, ts.Budget(trials=100), fidelity=50).scheduler["name"] == "asha"
 
 
 def test_the_plan_advises_no_smaller_eta_when_eta_2_trains_no_more_than_the_minimum() -> None:
-    # Four full-length trials: too few for FIFO as well, so ASHA stays and the plan warns.
+    # Four full-length trials: the plan warns that ASHA trains too few fully, and so would FIFO.
     plan = ts.plan(SPACE, ts.Budget(trials=4), fidelity=27)
     warning = next(r for r in plan.reasons if r.startswith("warning"))
     at_two = trained_fully(plan.budget, ASHA(1, 27, 2))
