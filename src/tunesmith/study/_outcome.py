@@ -430,6 +430,18 @@ def trained_to_the_end(study: Study, number: int, steps: object) -> None:
         study.storage.update_trial(study._info.id, number, resource=float(steps))
 
 
+def trained_fully_when_spent(record: TrialRecord, scheduler: Scheduler, note: StopNote | None) -> bool:
+    """Whether the budget's stop of ``record`` (``note``) came at a report at the rung scheduler's full resource:
+    the trial had trained fully, and the stop (its next report would not fit) cut nothing short, as for
+    `ran_all_steps`. Recorded STOPPED, it was not counted trained fully, and four workers that each trained a
+    trial to the end as a resource budget ran out ended the study with no best."""
+    levels = scheduler.rungs()
+    return (
+        note is not None and note.kind is TrialKind.BUDGET and bool(levels)
+        and record.resource >= levels[-1] * (1.0 - 1e-9)
+    )  # fmt: skip
+
+
 def ran_all_steps(decisions: dict[int, Decision], notes: dict[int, StopNote], number: int) -> None:
     """A trial that reported every step it planned is finished: a STOP answered at its last report
     (a budget running out) cut nothing short, so its decision goes back to CONTINUE. A divergence still counts."""

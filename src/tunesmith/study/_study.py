@@ -54,6 +54,7 @@ from tunesmith.study._outcome import (
     judge,
     never_compared,
     ran_all_steps,
+    trained_fully_when_spent,
     trained_to_the_end,
 )
 from tunesmith.study._pickling import StorageHandle
@@ -645,6 +646,11 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             decision, note = Decision.STOP, StopNote(TrialKind.SCHEDULER, stopped)
         self._told_at.pop(number, None)
         record = self._storage.get_trial(self._info.id, number)
+        if decision is Decision.STOP and trained_fully_when_spent(record, self.scheduler, note):
+            # Finished, not cut: an objective that returned nothing on the stop ends on its last report.
+            decision, note = Decision.CONTINUE, None
+            if result is None and record.intermediate:
+                result = dict(record.intermediate[max(record.intermediate)])
         if decision is Decision.CONTINUE and note is None and error is None and reason is None and kind is None:
             blind = never_compared(record, self.scheduler, self.context)  # ran to its end, out of the scheduler's reach
             note = None if blind is None else StopNote(TrialKind.MISSING_METRIC, blind)
