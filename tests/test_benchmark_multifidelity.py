@@ -1,4 +1,4 @@
-"""The multi-fidelity benchmark runs end to end on tiny configurations, spends budgets exactly, writes its tables."""
+"""The multi-fidelity benchmark runs end to end on tiny configurations, spends its budgets, writes its tables."""
 
 from __future__ import annotations
 
@@ -11,12 +11,17 @@ from benchmarks.multifidelity_peers import available
 from benchmarks.multifidelity_problems import PROBLEMS, CurveCache
 
 
-def test_asha_spends_exactly_the_budget_and_evaluates_more_configurations() -> None:
+def _spent_but_a_full_training(spent: int, resource: int) -> bool:
+    """ASHA spends the budget, less what is left when too little is to train another configuration to the end."""
+    return resource - 81 < spent <= resource
+
+
+def test_asha_spends_the_budget_and_evaluates_more_configurations() -> None:
     problem = PROBLEMS["curves"]
     random = run_method("random", problem, resource=4 * 81, seed=0)
     asha = run_method("asha", problem, resource=4 * 81, seed=0)
     assert random.configurations == 4 and random.spent == 4 * 81 and len(random.events) == 4
-    assert asha.spent == 4 * 81
+    assert _spent_but_a_full_training(asha.spent, 4 * 81)
     assert asha.configurations > 4 * random.configurations
 
 
@@ -27,17 +32,18 @@ def test_the_oracle_bound_ranks_each_rung_by_the_final_loss_its_run_will_reach()
     problem = PROBLEMS["late-bloomers"]
     oracle = run_method("oracle-asha", problem, resource=6 * 81, seed=0)
     plain = run_method("asha", problem, resource=6 * 81, seed=0)
-    assert oracle.spent == plain.spent == 6 * 81 and oracle.configurations > 6
+    assert _spent_but_a_full_training(oracle.spent, 6 * 81) and _spent_but_a_full_training(plain.spent, 6 * 81)
+    assert oracle.configurations > 6
     finals = [loss for _, loss in oracle.events]
     # Late bloomers are no longer cut early: strictly lower (0.110 against 0.116 on this seed), and other rungs
-    # kept (106 configurations against 86), so an oracle that read the curves as plain ASHA does fails here.
+    # kept (98 configurations against 84), so an oracle that read the curves as plain ASHA does fails here.
     assert finals and min(finals) < min(loss for _, loss in plain.events)
     assert oracle.configurations != plain.configurations
 
 
 def test_four_workers_on_the_simulated_clock_spend_the_same_budget() -> None:
     trace = run_method("asha", PROBLEMS["divergence"], resource=6 * 81, seed=1, workers=4)
-    assert trace.spent == 6 * 81
+    assert _spent_but_a_full_training(trace.spent, 6 * 81)
     assert [spent for spent, _ in trace.events] == sorted(spent for spent, _ in trace.events)
 
 

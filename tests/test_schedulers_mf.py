@@ -142,7 +142,8 @@ def test_hyperband_evaluates_about_ten_times_the_configurations_of_random_search
     study = ts.Study(SPACE, metric="loss", scheduler=Hyperband(1, 81, 3), storage="memory", seed=0,
                      sampler="random", budget=ts.Budget(resource=full_trainings * 81))  # fmt: skip
     study.optimize(curve, executor=SimulatedExecutor(workers=1))
-    assert study.usage().resource == full_trainings * 81
+    # Spent but for what could not train another configuration to the end.
+    assert full_trainings * 81 - 81 < study.usage().resource <= full_trainings * 81
     assert len(study.trials) >= 8 * full_trainings  # Hyperband's own bracket sizes: about 5x
 
 

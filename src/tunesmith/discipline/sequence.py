@@ -247,7 +247,8 @@ def search_left(study: Study, search: StudyResult | None = None) -> SearchLeft |
     history = study.trials
     now = time.time()
     usage = Budget.usage(history, now)
-    if budget.exhausted_limit(usage) is not None or spent_beyond_trials(budget, history, now) is not None:
+    spent = spent_beyond_trials(budget, history, now, scheduler=study.scheduler)
+    if budget.exhausted_limit(usage) is not None or spent is not None:
         gone = study.gone_trials()  # a dead worker's trial ends as nothing: it holds no verdict back
         running = tuple(r.number for r in history if r.state is TrialState.RUNNING and r.number not in gone)
         return SearchLeft(budget, usage, running) if running else None

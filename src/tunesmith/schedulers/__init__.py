@@ -8,7 +8,7 @@ from typing import Any
 from tunesmith._registry import Registry
 from tunesmith.decision import Decision
 from tunesmith.schedulers.auto import AutoScheduler
-from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
+from tunesmith.schedulers.base import Continuation, FinishLine, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
 from tunesmith.schedulers.hyperband import Hyperband
 from tunesmith.schedulers.median import MedianStop
@@ -19,6 +19,7 @@ from tunesmith.schedulers.successive_halving import ASHA, SuccessiveHalving
 __all__ = [
     "ASHA",
     "FIFO",
+    "FinishLine",
     "AutoScheduler",
     "PB2",
     "PBT",

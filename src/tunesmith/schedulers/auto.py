@@ -24,7 +24,7 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.schedulers._deck import Deck
-from tunesmith.schedulers.base import Continuation, Promotion, Scheduler
+from tunesmith.schedulers.base import Continuation, FinishLine, Promotion, Scheduler
 from tunesmith.schedulers.fifo import FIFO
 from tunesmith.schedulers.hyperband import Hyperband
 from tunesmith.schedulers.pbt import PBT
@@ -177,6 +177,9 @@ class AutoScheduler(Scheduler):
 
     def first_decision(self) -> tuple[float, str] | None:
         return self.chosen.first_decision()
+
+    def finish_line(self, number: int) -> FinishLine | None:
+        return self.chosen.finish_line(number)
 
     def describe(self) -> dict[str, Any]:
         return {

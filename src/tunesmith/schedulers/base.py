@@ -21,6 +21,7 @@ __all__ = [
     "NOTHING_LEFT_TO_TRAIN",
     "Continuation",
     "Decision",
+    "FinishLine",
     "Promotion",
     "Scheduler",
     "known_length",
@@ -86,6 +87,14 @@ class Continuation:
     parent: int
     start_step: int
     attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FinishLine:
+    """`Scheduler.finish_line`: from resource ``past`` on, a trial trains to ``end`` unless it diverges."""
+
+    past: float
+    end: float
 
 
 class Scheduler(ABC):
@@ -167,6 +176,13 @@ class Scheduler(ABC):
     def deck(self) -> Deck | None:
         """The rungs and brackets trials are dealt to, for estimating how many a budget trains fully
         (`tunesmith.schedulers._deck.simulate`); ``None`` (the default) when the scheduler has none to play."""
+        return None
+
+    def finish_line(self, number: int) -> FinishLine | None:
+        """Where trial ``number`` is past this scheduler's last say: once it has trained to ``past`` it is stopped no
+        more and trains on to ``end`` (save divergence and the budget), the only trials that can end trained fully.
+        A resource budget keeps what such a trial still needs (`spent_beyond_trials`). ``None`` (the default) when
+        the scheduler cannot say: no rungs, or trials that pause and wait for a promotion."""
         return None
 
     def first_decision(self) -> tuple[float, str] | None:

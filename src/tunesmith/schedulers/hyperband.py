@@ -12,7 +12,7 @@ from tunesmith.context import SearchContext
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError
 from tunesmith.schedulers._deck import Deck
-from tunesmith.schedulers.base import Promotion, Scheduler
+from tunesmith.schedulers.base import FinishLine, Promotion, Scheduler
 from tunesmith.schedulers.successive_halving import (
     ASHA,
     FewPeers,
@@ -118,6 +118,13 @@ class Hyperband(Scheduler):
         levels = tuple(() if (asha := self._asha[s]) is None else tuple(asha.rungs()[:-1]) for s in brackets)
         order = tuple(brackets.index(s) for s in self._deck)
         return Deck(levels, order, float(self.max_resource), float(self.eta), self.few_peers == "vouched")
+
+    def finish_line(self, number: int) -> FinishLine | None:
+        """Within the trial's bracket, as `ASHA.finish_line` (bracket 0 stops none: from the start), in stop mode."""
+        if self.mode != "stop":
+            return None
+        asha = self._asha[self.bracket_of(number)]
+        return FinishLine(0.0, float(self.max_resource)) if asha is None else asha.finish_line(number)
 
     def bracket_of(self, number: int) -> int:
         """The bracket (``s``) of trial ``number``."""

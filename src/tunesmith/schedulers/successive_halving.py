@@ -40,7 +40,7 @@ from tunesmith.fidelity import is_rung_peer
 from tunesmith.pareto import front_scores, losses_of
 from tunesmith.schedulers._deck import Deck
 from tunesmith.schedulers._final_model import predicted_finals
-from tunesmith.schedulers.base import Promotion, Scheduler
+from tunesmith.schedulers.base import FinishLine, Promotion, Scheduler
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = ["ASHA", "RungPromotion", "SuccessiveHalving", "bracket_sizes", "most_aggressive_bracket", "rung_levels"]
@@ -528,6 +528,14 @@ class ASHA(Scheduler):
     def full_resource_share(self) -> float:
         """``eta ** -(rungs below the full resource)``: the share promoted through every rung."""
         return float(self.eta ** -len(self._rungs.levels))
+
+    def finish_line(self, number: int) -> FinishLine | None:
+        """In stop mode, past the last rung below the full resource (``None`` in promote mode: a trial paused at a
+        rung may wait and go on later)."""
+        if self.mode != "stop":
+            return None
+        levels = self._rungs.levels
+        return FinishLine(float(levels[-1]) if levels else 0.0, float(self.max_resource))
 
     def deck(self) -> Deck | None:
         """One bracket, in stop mode (``None`` in promote mode: promotions wait on the trials started meanwhile)."""

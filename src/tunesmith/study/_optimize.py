@@ -1170,7 +1170,7 @@ def _budget_left(study: Study, records: Sequence[TrialRecord], usage: BudgetUsag
     budget = study.budget
     if budget.is_unbounded() or budget.exhausted_limit(usage) is not None:
         return False
-    return spent_beyond_trials(budget, records, now) is None
+    return spent_beyond_trials(budget, records, now, scheduler=study.scheduler) is None
 
 
 # `StudyResult.stop_reason` when a callback, an observer or the objective called `Study.stop`.
@@ -1457,7 +1457,9 @@ def optimize(
         # ran was named as still running, and the line said so after it ended while this run's own trials finished.
         places = study.budget.trials
         stop_reason = f"trial budget spent ({places}/{places}){study._others_running()}"
-    spent_now = None if ended_by in (None, "trials") else spent_beyond_trials(study.budget, records, ended)
+    spent_now = None
+    if ended_by not in (None, "trials"):
+        spent_now = spent_beyond_trials(study.budget, records, ended, scheduler=study.scheduler)
     if study.scheduler.pauses and spent_now is not None:
         # The run ended on its spent wall-time or resource budget, whose last `ask` retired the paused trials; one
         # told PAUSE before whose objective returned after it (a teardown, a slow worker) was left PAUSED for good,
@@ -1469,7 +1471,7 @@ def optimize(
     for record in records:
         states[record.state.value] = states.get(record.state.value, 0) + 1
     finished_any = bool(states.get(TrialState.COMPLETE.value))
-    beyond = spent_beyond_trials(study.budget, records, ended)  # what the next call's first ask does with them
+    beyond = spent_beyond_trials(study.budget, records, ended, scheduler=study.scheduler)  # the next call's first ask
     if waiting := paused_note(records, finished_any=finished_any, budget=study.budget, spent=beyond):
         warnings.warn(waiting, PausedTrialsWarning, stacklevel=outside_stacklevel())
         notes.append(waiting)
@@ -1553,7 +1555,7 @@ def _last_promotions_due(study: Study, running: bool) -> bool:
     trials = study.budget.trials
     if trials is not None and count_budgeted(records) >= trials:
         return True
-    return spent_beyond_trials(study.budget, records, study._clock()) is not None
+    return spent_beyond_trials(study.budget, records, study._clock(), scheduler=study.scheduler) is not None
 
 
 def refuse_unrunnable(objective: Objective, caller: str = "study.optimize") -> None:

@@ -308,7 +308,7 @@ def decide_at_report(
     diverged = divergence(record, metric, divergence_factor, history)
     if diverged:
         return Decision.STOP, StopNote(TrialKind.DIVERGED, diverged)
-    spent = spent_beyond_trials(budget, history, now, step_for=record.number)
+    spent = spent_beyond_trials(budget, history, now, step_for=record.number, scheduler=scheduler)
     if spent is not None:
         return Decision.STOP, StopNote(TrialKind.BUDGET, spent.message)
     # An invalidated trial never sets the bar at a rung (`Study.invalidate`).

@@ -106,7 +106,7 @@ def _refuse_beyond_trials(study: Study, history: Sequence[TrialRecord], owed: Se
             Budget(compute=stored.compute),
             Budget(resource=stored.resource),
         )
-        if (found := spent_beyond_trials(limit, history, now)) is not None
+        if (found := spent_beyond_trials(limit, history, now, scheduler=study.scheduler)) is not None
     ]
     if not spent:
         return

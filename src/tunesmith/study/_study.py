@@ -431,10 +431,10 @@ class Study(_known.KnownConfigs, _multi.MultiObjective, StorageHandle):
             self._next_reap = time.monotonic() + min(self.heartbeat_interval, self.grace)
             if self.reap_lost_trials(history):
                 history = self.trials
-        spent = spent_beyond_trials(self.budget, history, self._clock())
+        spent = spent_beyond_trials(self.budget, history, self._clock(), scheduler=self.scheduler)
         if spent is not None and self._look_again():
             history = self.trials
-            spent = spent_beyond_trials(self.budget, history, self._clock())
+            spent = spent_beyond_trials(self.budget, history, self._clock(), scheduler=self.scheduler)
         if spent is not None:
             if self.scheduler.pauses:  # nothing is left to resume them with: they end where they paused
                 _ask.retire_paused(self, history, f"{spent.message} while it waited at its rung for a promotion")
