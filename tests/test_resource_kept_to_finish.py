@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
+
 import tunesmith as ts
 from tunesmith.executors import SimulatedExecutor
+from tunesmith.report._shown import _few_trained_note
 from tunesmith.schedulers import ASHA, FIFO, FinishLine, Hyperband
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialRecord, TrialState
@@ -103,3 +106,24 @@ def test_parallel_workers_on_a_small_resource_budget_train_trials_to_the_end_rat
         assert complete and cut == 0, (seed, cut, [(r.number, r.state, r.resource, r.reason) for r in records])
         assert sum(r.resource for r in records) <= 3 * 27
         assert study.best is not None
+
+
+def _steps(trial: ts.Trial) -> float:
+    x = trial.params["x"]
+    for step in trial.steps(27):
+        trial.report(loss=(x - 0.3) ** 2 + 1.0 / (step + 1))
+    return (x - 0.3) ** 2 + 1 / 27
+
+
+def test_a_best_among_few_trained_fully_is_not_told_to_run_on_when_what_is_left_trains_none_to_the_end() -> None:
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", budget=ts.Budget(resource=4 * 27), seed=1,
+                     storage="memory", scheduler=ASHA(1, 27, 3))  # fmt: skip
+    with pytest.warns(ts.study.ShortTrainingWarning):
+        result = study.optimize(_steps, progress=False)
+    assert result.stop_reason.endswith("too little left to train a new trial to the end (27 more)")
+    usage = study.usage()
+    assert usage.resource is not None and usage.resource < 4 * 27  # not all spent: what is left trains none
+    note = _few_trained_note(study.scheduler, study.budget, study.trials, usage)
+    # It said "the budget is not spent, so run the study on", and a run on would start nothing.
+    assert note is not None and "not spent" not in note and "before the resource budget ran out" in note
+    assert "raise the resource budget" in note
