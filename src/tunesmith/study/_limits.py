@@ -567,7 +567,7 @@ def spent_beyond_trials(
     number = 1 + max((r.number for r in history), default=-1) if reporting is None else reporting.number
     line = None if scheduler is None else scheduler.finish_line(number)
     if scheduler is not None and line is not None:
-        return _kept_to_finish(budget.resource, usage.resource, history, reporting, first, scheduler, line)
+        return _kept_to_finish(budget.resource, usage.resource, history, reporting, number, first, scheduler, line)
     in_flight = sum(_next_interval(r, first) for r in history if r.state is TrialState.RUNNING and r.number != step_for)
     own = first if reporting is None else _next_interval(reporting, first)
     if usage.resource + in_flight + own <= budget.resource:
@@ -581,13 +581,12 @@ def spent_beyond_trials(
 
 
 def _kept_to_finish(
-    limit: float, used: float, history: Sequence[TrialRecord], reporting: TrialRecord | None, first: float,
-    scheduler: Scheduler, line: FinishLine,
+    limit: float, used: float, history: Sequence[TrialRecord], reporting: TrialRecord | None, number: int,
+    first: float, scheduler: Scheduler, line: FinishLine,
 ) -> Spent | None:  # fmt: skip
-    """`spent_beyond_trials`'s rule under a scheduler with a `FinishLine` (``line``: the reporting trial's, or a new
-    one's): ``None`` when the trial's next step fits, else why it does not. A trial at the end of its training
-    needs nothing more, so the budget never stops it there."""
-    number = 1 + max((r.number for r in history), default=-1) if reporting is None else reporting.number
+    """`spent_beyond_trials`'s rule under a scheduler with a `FinishLine` (``line``: that of trial ``number``, the
+    reporting one or a new one): ``None`` when the trial's next step fits, else why it does not. A trial at the end
+    of its training needs nothing more, so the budget never stops it there."""
 
     def to_finish(record: TrialRecord) -> float | None:
         """What ``record`` still needs to train to the end, once past its finish line (``None`` before it, and
