@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import tunesmith as ts
+from tunesmith.cli import cli
 from tunesmith.executors import SimulatedExecutor
 from tunesmith.report._shown import _few_trained_note
 from tunesmith.schedulers import ASHA, FIFO, FinishLine, Hyperband
@@ -127,3 +130,19 @@ def test_a_best_among_few_trained_fully_is_not_told_to_run_on_when_what_is_left_
     # It said "the budget is not spent, so run the study on", and a run on would start nothing.
     assert note is not None and "not spent" not in note and "before the resource budget ran out" in note
     assert "raise the resource budget" in note
+
+
+def test_status_says_when_the_resource_left_cannot_train_a_new_trial_to_the_end(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'left.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name="left", metric="loss", budget=ts.Budget(resource=4 * 27),
+                     seed=1, storage=url, scheduler=ASHA(1, 27, 3))  # fmt: skip
+    with pytest.warns(ts.study.ShortTrainingWarning):
+        study.optimize(_steps, progress=False)
+    left = 4 * 27 - study.usage().resource
+    assert 0 < left < 27
+    shown = CliRunner().invoke(cli, ["status", "left", "--storage", url])
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.output.split())
+    assert f"budget: resource {4 * 27 - left:g}/108" in said
+    assert (f"the resource left ({left:g}) cannot train a new trial to the end, so a run on starts none: raise the "
+            "resource budget to go on (tunesmith extend --resource)") in said  # fmt: skip

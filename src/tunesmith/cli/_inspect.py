@@ -52,6 +52,7 @@ from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._convergence import recorded_text
 from tunesmith.study._known import _priors, valid
+from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.study._optimize import failed_some_note, failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
 from tunesmith.study._validation_set import earlier_studies, validation_set
@@ -358,6 +359,8 @@ def status(study_name: str | None, storage: str, as_json: bool) -> None:
         _print_json(_status_json(study, records, usage, used_up, stops))
         return
     console.print(_budget_line(study.budget, usage))
+    if (left := _too_little_left(study, records, usage)) is not None:
+        console.print(terminal_safe(left))
     for line in _forbidden_lines(study.space):  # the used-up line below counts only the configurations they allow
         console.print(terminal_safe(line))
     if used_up is not None:
@@ -407,6 +410,23 @@ def _shown_record(study: Study) -> TrialRecord | None:
 
     shown = shown_best(report_data(study))
     return None if shown is None else shown.record
+
+
+def _too_little_left(study: Study, records: Sequence[TrialRecord], usage: BudgetUsage) -> str | None:
+    """Under `_budget_line`, when no trial runs and the resource left is too little for `Study.ask` to start one
+    (`spent_beyond_trials`: under ASHA or Hyperband a new trial starts only where it could train to the end): what
+    a run on would do, and the fix. Alone, the line's "88% spent" read as room for more."""
+    budget = study.budget
+    running = any(r.state is TrialState.RUNNING for r in records)
+    if budget.resource is None or usage.resource >= budget.resource or running:
+        return None
+    if spent_beyond_trials(Budget(resource=budget.resource), records, time.time(), scheduler=study.scheduler) is None:
+        return None
+    left = budget.resource - usage.resource
+    return (
+        f"the resource left ({left:g}) cannot train a new trial to the end, so a run on starts none: raise the "
+        "resource budget to go on (tunesmith extend --resource)"
+    )
 
 
 def _budget_line(budget: Budget, usage: BudgetUsage) -> str:
