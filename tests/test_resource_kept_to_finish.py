@@ -73,7 +73,8 @@ def test_a_trial_short_of_its_last_rung_goes_on_only_beside_what_the_finishing_t
 
 
 def test_a_trial_at_the_end_of_its_training_is_never_stopped_by_the_budget() -> None:
-    history = [_stopped(0, 69), _running(1, 27), _running(2, 3)]  # 99 used of 100, a step of trial 2 in flight
+    # 99 used of 100 and a step each of trials 2 and 3 in flight: past the budget, yet trial 1 needs nothing more.
+    history = [_stopped(0, 66), _running(1, 27), _running(2, 3), _running(3, 3)]
     assert spent_beyond_trials(ts.Budget(resource=100), history, now=0.0, step_for=1, scheduler=ASHA(1, 27, 3)) is None
 
 
