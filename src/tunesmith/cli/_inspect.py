@@ -52,7 +52,7 @@ from tunesmith.storage import redact_url
 from tunesmith.study import Study
 from tunesmith.study._convergence import recorded_text
 from tunesmith.study._known import _priors, valid
-from tunesmith.study._limits import spent_beyond_trials
+from tunesmith.study._limits import starts_no_trial
 from tunesmith.study._optimize import failed_some_note, failure_text, no_feasible_note
 from tunesmith.study._search_progress import listing_arguments
 from tunesmith.study._validation_set import earlier_studies, validation_set
@@ -414,13 +414,13 @@ def _shown_record(study: Study) -> TrialRecord | None:
 
 def _too_little_left(study: Study, records: Sequence[TrialRecord], usage: BudgetUsage) -> str | None:
     """Under `_budget_line`, when no trial runs and the resource left is too little for `Study.ask` to start one
-    (`spent_beyond_trials`: under ASHA or Hyperband a new trial starts only where it could train to the end): what
+    (`starts_no_trial`: under ASHA or Hyperband a new trial starts only where it could train to the end): what
     a run on would do, and the fix. Alone, the line's "88% spent" read as room for more."""
     budget = study.budget
     running = any(r.state is TrialState.RUNNING for r in records)
     if budget.resource is None or usage.resource >= budget.resource or running:
         return None
-    if spent_beyond_trials(Budget(resource=budget.resource), records, time.time(), scheduler=study.scheduler) is None:
+    if not starts_no_trial(budget, records, study.scheduler):
         return None
     left = budget.resource - usage.resource
     return (

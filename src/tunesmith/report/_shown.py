@@ -25,7 +25,7 @@ from tunesmith.discipline.seeds import Contest, lineage_of, recorded_contest
 from tunesmith.errors import ConfigError
 from tunesmith.objective import Metric
 from tunesmith.report._data import ReportData, metrics_text, rerun_objective, tie_note
-from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note, spent_beyond_trials
+from tunesmith.study._limits import MIN_FULLY_TRAINED, none_trained_note, short_training_note, starts_no_trial
 from tunesmith.study._optimize import no_feasible_note as _no_feasible
 from tunesmith.study._validation_set import mixed_examples_note
 from tunesmith.study._verdict_state import standing
@@ -604,10 +604,8 @@ def _few_trained_note(
         return None
     chosen = f"the best was chosen among only {trained} trained fully"
     limit = budget.exhausted_limit(usage)
-    if limit is None and budget.resource is not None:
-        # Spent for new trials as `Study.ask` counts it: what is left cannot train one to the end.
-        spent = spent_beyond_trials(Budget(resource=budget.resource), records, time.time(), scheduler=scheduler)
-        limit = None if spent is None else spent.limit
+    if limit is None and starts_no_trial(budget, records, scheduler):
+        limit = "resource"  # spent for new trials as `Study.ask` counts it: what is left cannot train one to the end
     if limit is not None and (note := short_training_note(records, scheduler, budget, limit)) is not None:
         return f"{chosen}: {note}"
     return (

@@ -42,6 +42,7 @@ __all__ = [
     "report_interval",
     "short_training_note",
     "spent_beyond_trials",
+    "starts_no_trial",
     "trained_fully",
 ]
 
@@ -564,10 +565,10 @@ def spent_beyond_trials(
         return None
     first = first_report_interval(history)
     reporting = next((r for r in history if r.number == step_for), None)
-    number = 1 + max((r.number for r in history), default=-1) if reporting is None else reporting.number
-    line = None if scheduler is None else scheduler.finish_line(number)
-    if scheduler is not None and line is not None:
-        return _kept_to_finish(budget.resource, usage.resource, history, reporting, number, first, scheduler, line)
+    if scheduler is not None:
+        number = 1 + max((r.number for r in history), default=-1) if reporting is None else reporting.number
+        if (line := scheduler.finish_line(number)) is not None:
+            return _kept_to_finish(budget.resource, usage.resource, history, reporting, number, first, scheduler, line)
     in_flight = sum(_next_interval(r, first) for r in history if r.state is TrialState.RUNNING and r.number != step_for)
     own = first if reporting is None else _next_interval(reporting, first)
     if usage.resource + in_flight + own <= budget.resource:
@@ -578,6 +579,15 @@ def spent_beyond_trials(
     elif own > 1:
         message += f": a new trial first reports {own:g} steps in, as the trials so far did, so it would pass it"
     return Spent("resource", message)
+
+
+def starts_no_trial(budget: Budget, history: Sequence[TrialRecord], scheduler: Scheduler) -> bool:
+    """Whether ``budget``'s resource limit leaves too little for `Study.ask` to start a trial (`spent_beyond_trials`;
+    under ASHA or Hyperband, one that could train to the end), reached or not: what `status` and the few-trained
+    note say a run on would do. False without a resource limit."""
+    if budget.resource is None:
+        return False
+    return spent_beyond_trials(Budget(resource=budget.resource), history, 0.0, scheduler=scheduler) is not None
 
 
 def _kept_to_finish(
