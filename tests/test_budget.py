@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import tunesmith as ts
-from tunesmith.budget import Budget, BudgetUsage, counts_toward_budget
+from tunesmith.budget import Budget, BudgetUsage, counts_toward_budget, seconds_of
 from tunesmith.errors import BudgetExhausted
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -194,3 +194,11 @@ def test_a_run_whose_running_trials_pass_the_wall_time_budget_gives_one_figure_f
     assert float(spent.group(1)) >= 3.0, result.stop_reason  # the second trial's 3 s, not the first's 1
     note = next(n for n in result.notes if "wall-time budget ran to" in n)
     assert f"ran to {spent.group(1)}s/0.5s" in note, note
+
+
+def test_seconds_short_of_a_whole_limit_are_not_rounded_up_to_it() -> None:
+    # "5s/5s" read as spent with 0.4 s left; whole seconds otherwise, and tenths of a limit given in tenths.
+    assert seconds_of(4.6, 5) == "4.6s/5s"
+    assert seconds_of(7199.7, 7200) == "7199.7s/7200s"
+    assert seconds_of(5.0, 5) == "5s/5s" and seconds_of(6.2, 5) == "6s/5s" and seconds_of(12.3, 60) == "12s/60s"
+    assert seconds_of(4.2, 5.5) == "4.2s/5.5s"

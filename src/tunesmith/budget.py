@@ -74,8 +74,10 @@ def plain_number(value: float) -> str:
 
 def seconds_of(spent: float, limit: float) -> str:
     """``12s/60s``: the seconds spent of a limit, the limit as given (a 5.5 s budget reads "5.5s", and the seconds
-    spent of it a tenth of a second, not "6s/6s")."""
-    shown = f"{spent:.0f}" if float(limit).is_integer() else f"{spent:.1f}"
+    spent of it a tenth of a second, not "6s/6s"; so does a time short of the limit that whole seconds would round up
+    to it: "4.6s/5s", not "5s/5s")."""
+    whole = float(limit).is_integer() and not limit - 0.5 <= spent < limit
+    shown = f"{spent:.0f}" if whole else f"{spent:.1f}"
     return f"{shown}s/{plain_number(limit)}s"
 
 
