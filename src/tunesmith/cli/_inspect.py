@@ -413,16 +413,19 @@ def _shown_record(study: Study) -> TrialRecord | None:
 
 
 def _too_little_left(study: Study, records: Sequence[TrialRecord], usage: BudgetUsage) -> str | None:
-    """Under `_budget_line`, when no trial runs and the resource left is too little for `Study.ask` to start one
-    (`starts_no_trial`: under ASHA or Hyperband a new trial starts only where it could train to the end): what
-    a run on would do, and the fix. Alone, the line's "88% spent" read as room for more."""
+    """Under `_budget_line`, when no trial runs and the resource or wall time left is too little for `Study.ask` to
+    start one (`starts_no_trial`: a new trial starts only where it could train to the end): what a run on would do,
+    and the fix. Alone, the line's "88% spent" read as room for more."""
     budget = study.budget
     running = any(r.state is TrialState.RUNNING for r in records)
-    if budget.resource is None or usage.resource >= budget.resource or running:
+    if running or budget.exhausted_limit(usage) is not None:
         return None
-    if not starts_no_trial(budget, records, study.scheduler):
+    spent = starts_no_trial(budget, records, study.scheduler)
+    if spent is None:
         return None
-    left = budget.resource - usage.resource
+    if spent.limit == "wall_time":
+        return f"a run on starts no trial: {spent.message}"
+    left = (budget.resource or 0.0) - usage.resource
     return (
         f"the resource left ({left:g}) cannot train a new trial to the end, so a run on starts none: raise the "
         "resource budget to go on (tunesmith extend --resource)"

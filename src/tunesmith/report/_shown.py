@@ -604,8 +604,8 @@ def _few_trained_note(
         return None
     chosen = f"the best was chosen among only {trained} trained fully"
     limit = budget.exhausted_limit(usage)
-    if limit is None and starts_no_trial(budget, records, scheduler):
-        limit = "resource"  # spent for new trials as `Study.ask` counts it: what is left cannot train one to the end
+    if limit is None and (refused := starts_no_trial(budget, records, scheduler)) is not None:
+        limit = refused.limit  # spent for new trials as `Study.ask` counts it: what is left cannot train one to the end
     if limit is not None and (note := short_training_note(records, scheduler, budget, limit)) is not None:
         return f"{chosen}: {note}"
     return (

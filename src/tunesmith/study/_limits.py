@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunesmith._progress import format_seconds
 from tunesmith._text import times
 from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import (
@@ -48,6 +50,10 @@ __all__ = [
 
 # Fewer configurations trained to the full resource cannot tell a winner from noise.
 MIN_FULLY_TRAINED = 5
+
+# A wall-time budget starts no new trial that would train to the end in the time left less often than this, judged
+# from how long the trials that did took (`_too_late_to_finish`).
+FINISH_CHANCE = 0.05
 
 
 class ShortTrainingWarning(UserWarning):
@@ -545,6 +551,9 @@ def spent_beyond_trials(
     by the budget while new ones spent it on their first rungs: with 4 workers and 3 full trainings' worth, every
     seed of a test cut 19 to 45 units past the last rung and trained none fully. One worker leaves unspent what
     could not train another configuration to the end.
+
+    A wall-time budget, likewise, starts no new trial that would not train to the end in the time left, judged
+    from how long the trials that did took (`_too_late_to_finish`); the running trials go on to its end.
     """
     if budget.wall_time is None and budget.resource is None and budget.compute is None:
         return None  # nothing to add up: this is on every ask and report
@@ -561,10 +570,14 @@ def spent_beyond_trials(
         return Spent(limit, _overrun_message(budget.resource, usage.resource, history, step_for))
     if limit is not None:
         return Spent(limit, no_trials.exhausted_by(usage) or limit)
+    reporting = next((r for r in history if r.number == step_for), None)
+    if reporting is None and budget.wall_seconds is not None and scheduler is not None:
+        late = _too_late_to_finish(budget.wall_seconds, usage.elapsed, history, scheduler)
+        if late is not None:
+            return late
     if budget.resource is None:
         return None
     first = first_report_interval(history)
-    reporting = next((r for r in history if r.number == step_for), None)
     if scheduler is not None:
         number = 1 + max((r.number for r in history), default=-1) if reporting is None else reporting.number
         if (line := scheduler.finish_line(number)) is not None:
@@ -581,13 +594,21 @@ def spent_beyond_trials(
     return Spent("resource", message)
 
 
-def starts_no_trial(budget: Budget, history: Sequence[TrialRecord], scheduler: Scheduler) -> bool:
-    """Whether ``budget``'s resource limit leaves too little for `Study.ask` to start a trial (`spent_beyond_trials`;
-    under ASHA or Hyperband, one that could train to the end), reached or not: what `status` and the few-trained
-    note say a run on would do. False without a resource limit."""
-    if budget.resource is None:
-        return False
-    return spent_beyond_trials(Budget(resource=budget.resource), history, 0.0, scheduler=scheduler) is not None
+def starts_no_trial(
+    budget: Budget, history: Sequence[TrialRecord], scheduler: Scheduler, now: float | None = None
+) -> Spent | None:
+    """The resource or wall-time limit of ``budget`` that leaves too little for `Study.ask` to start a trial
+    (`spent_beyond_trials`: one that could train to the end, under ASHA or Hyperband for the resource, under those
+    and FIFO for the wall time), reached or not, and why; ``None`` when neither does. What `status` and the
+    few-trained note say a run on would do. ``now`` (default: the time now) ends the running trials' time."""
+    if budget.resource is not None:
+        spent = spent_beyond_trials(Budget(resource=budget.resource), history, 0.0, scheduler=scheduler)
+        if spent is not None:
+            return spent
+    if budget.wall_time is None:
+        return None
+    moment = time.time() if now is None else now
+    return spent_beyond_trials(Budget(wall_time=budget.wall_time), history, moment, scheduler=scheduler)
 
 
 def _kept_to_finish(
@@ -635,6 +656,77 @@ def _kept_to_finish(
     reach = "to the end" if own_rest is not None else "to its next report"
     return Spent("resource", f"resource budget spent ({used:g} used of {limit:g}{held}{flying}): too little left "
                              f"to train {what} {reach} ({own:g} more)")  # fmt: skip
+
+
+def _too_late_to_finish(
+    limit: float, elapsed: float, history: Sequence[TrialRecord], scheduler: Scheduler
+) -> Spent | None:
+    """Why a wall-time budget starts no new trial, or ``None``: the time left would train one to the end less often
+    than `FINISH_CHANCE`, judged from how long the trials that trained to the end took (`_full_trainings`), by the
+    predictive t distribution of one more such time on the log scale (their spread counted, and how few they are).
+
+    Only a trial trained to the end can be the best; one started in the last minutes was cut by the budget at its
+    next report (its work lost) or, reporting nothing, ran past the budget to its end. A new trial faster than every
+    one so far may still fit, so nothing is refused while the time left is above the fastest, nor on fewer than two
+    full trainings (no spread to judge by)."""
+    left = limit - elapsed
+    took = _full_trainings(history, scheduler)
+    if len(took) < 2 or left >= min(took):
+        return None
+    chance = _finish_chance(took, left)
+    if chance >= FINISH_CHANCE:
+        return None
+    fastest, slowest = _seconds(min(took)), _seconds(max(took))
+    span = fastest if fastest == slowest else f"{fastest} to {slowest}"
+    odds = f"{chance:.1%}" if chance >= 0.001 else "under 0.1%"
+    return Spent(
+        "wall_time",
+        f"wall-time budget spent for new trials ({seconds_of(elapsed, limit)}): the {_seconds(left)} left would "
+        f"not train one to the end: the {len(took)} trials that did took {span} each, and one more like them "
+        f"finishes in {_seconds(left)} {odds} of the time (under {FINISH_CHANCE:.0%}); raise the wall-time "
+        "budget to go on (tunesmith extend --wall-time)",
+    )
+
+
+def _seconds(seconds: float) -> str:
+    """A duration as `format_seconds` gives it, with tenths under 10 seconds ("0.4s", not "0s")."""
+    return f"{seconds:.1f}s" if seconds < 10 else format_seconds(seconds)
+
+
+def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> list[float]:
+    """The seconds each trial of ``history`` that trained to the end took, from its start and without pauses: under
+    a scheduler with a `FinishLine`, those COMPLETE at their line's end; under one that trains every trial to its
+    end (FIFO), every COMPLETE trial. None under the others, whose trials pause, continue others (PBT) or end where
+    the results say (median stopping): what a new trial needs cannot be read there."""
+    line = scheduler.finish_line(1 + max((r.number for r in history), default=-1))
+    if line is None and (scheduler.pauses or scheduler.full_resource_share() != 1.0):
+        return []
+    took = []
+    for record in history:
+        if record.state is not TrialState.COMPLETE or record.attrs.get("start_step", 0) or record.paused:
+            continue
+        if line is not None:
+            mark = scheduler.finish_line(record.number)
+            if mark is None or record.resource < mark.end - 1e-9:
+                continue
+        duration = record.duration
+        if duration is not None and duration > 0:
+            took.append(duration)
+    return took
+
+
+def _finish_chance(took: Sequence[float], left: float) -> float:
+    """The chance that one more trial, timed as ``took`` were (log-normal, its mean and spread unknown), takes at
+    most ``left`` seconds: the predictive t distribution with ``len(took) - 1`` degrees of freedom."""
+    from scipy import stats
+
+    logs = [math.log(t) for t in took]
+    n = len(logs)
+    mean = sum(logs) / n
+    spread = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
+    if spread == 0.0:
+        return 1.0 if left >= took[0] else 0.0
+    return float(stats.t.cdf((math.log(left) - mean) / (spread * math.sqrt(1.0 + 1.0 / n)), df=n - 1))
 
 
 def _trials(numbers: Sequence[int]) -> str:

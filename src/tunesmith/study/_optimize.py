@@ -1491,8 +1491,13 @@ def optimize(
     usage = Budget.usage(records, ended)
     if ended_by in ("wall_time", "compute"):
         # The limit was found spent when a trial was asked for; the trials running then ran on, and their time
-        # counts: the reason gives the time the run spent, as `status` and the overrun note give it.
-        stop_reason = study.budget.spent_sentence(ended_by, usage)
+        # counts: the reason gives the time the run spent, as `status` and the overrun note give it. One ended short
+        # of the limit, where too little was left to train a new trial to the end, gives that rule's reason, read
+        # at the end as the next run's first ask would read it.
+        if not study.budget.exhausted_limit(usage) and spent_now is not None and spent_now.limit == ended_by:
+            stop_reason = spent_now.message
+        else:
+            stop_reason = study.budget.spent_sentence(ended_by, usage)
     if overrun := overrun_note(study.budget, usage.elapsed, finished):
         notes.append(overrun)
     if blocked := queue_beyond_budget(study, records):
