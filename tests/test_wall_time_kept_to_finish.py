@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import tunesmith as ts
 from tunesmith.cli import cli
 from tunesmith.executors import SimulatedExecutor
-from tunesmith.schedulers import ASHA, FIFO, PBT
+from tunesmith.schedulers import ASHA, FIFO, PBT, MedianStop
 from tunesmith.study._limits import spent_beyond_trials
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -78,6 +78,18 @@ def test_under_asha_only_the_trials_trained_to_the_end_say_how_long_a_new_one_ne
     budget = ts.Budget(wall_time=elapsed + 60)
     assert spent_beyond_trials(budget, history, now=5000.0, scheduler=ASHA(1, 27, 3, mode="promote")) is None
     assert spent_beyond_trials(budget, history, now=5000.0, scheduler=PBT(perturbation_interval=3)) is None
+
+
+def test_under_median_stopping_the_trials_it_let_finish_say_how_long_a_new_one_needs() -> None:
+    # A trial stopped early cannot be the best: a new one needs a whole training, as the COMPLETE ones took.
+    history = [_done(n, 1000.0 + 30 * n, 30.0, resource=3, state=TrialState.STOPPED) for n in range(4)]
+    start = 1120.0
+    for number, each in zip(range(4, 7), [99.0, 100.0, 102.0], strict=True):
+        history.append(_done(number, start, each))
+        start += each
+    budget = ts.Budget(wall_time=120 + 301 + 60)
+    spent = spent_beyond_trials(budget, history, now=5000.0, scheduler=MedianStop())
+    assert spent is not None and "the 3 trials that did took 1m 39s to 1m 42s each" in spent.message
 
 
 def _ten_seconds(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:

@@ -22,7 +22,7 @@ from tunesmith.budget import (
     spent_resource,
 )
 from tunesmith.errors import BudgetLimit, ConfigError
-from tunesmith.schedulers import FinishLine, Scheduler, make_scheduler
+from tunesmith.schedulers import PBT, FinishLine, Scheduler, make_scheduler
 from tunesmith.schedulers._deck import REPLICATES, Deck, DeckRun, resource_for, shown_short, simulate, trials_for
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
@@ -598,9 +598,9 @@ def starts_no_trial(
     budget: Budget, history: Sequence[TrialRecord], scheduler: Scheduler, now: float | None = None
 ) -> Spent | None:
     """The resource or wall-time limit of ``budget`` that leaves too little for `Study.ask` to start a trial
-    (`spent_beyond_trials`: one that could train to the end, under ASHA or Hyperband for the resource, under those
-    and FIFO for the wall time), reached or not, and why; ``None`` when neither does. What `status` and the
-    few-trained note say a run on would do. ``now`` (default: the time now) ends the running trials' time."""
+    (`spent_beyond_trials`: one that could train to the end, under ASHA or Hyperband for the resource, under those,
+    FIFO and median stopping for the wall time), reached or not, and why; ``None`` when neither does. What `status`
+    and the few-trained note say a run on would do. ``now`` (default: the time now) ends the running trials' time."""
     if budget.resource is not None:
         spent = spent_beyond_trials(Budget(resource=budget.resource), history, 0.0, scheduler=scheduler)
         if spent is not None:
@@ -695,12 +695,14 @@ def _seconds(seconds: float) -> str:
 
 def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> list[float]:
     """The seconds each trial of ``history`` that trained to the end took, from its start and without pauses: under
-    a scheduler with a `FinishLine`, those COMPLETE at their line's end; under one that trains every trial to its
-    end (FIFO), every COMPLETE trial. None under the others, whose trials pause, continue others (PBT) or end where
-    the results say (median stopping): what a new trial needs cannot be read there."""
-    line = scheduler.finish_line(1 + max((r.number for r in history), default=-1))
-    if line is None and (scheduler.pauses or scheduler.full_resource_share() != 1.0):
+    a scheduler with a `FinishLine`, those COMPLETE at their line's end; under FIFO and median stopping, every
+    COMPLETE trial started from scratch (one stopped early cannot be the best, so a new trial needs its whole
+    training). None where trials pause for a promotion or continue others (PBT): what a new trial needs is not one
+    whole training there."""
+    chosen = getattr(scheduler, "chosen", scheduler)  # what `AutoScheduler` delegates to
+    if scheduler.pauses or isinstance(chosen, PBT):
         return []
+    line = scheduler.finish_line(1 + max((r.number for r in history), default=-1))
     took = []
     for record in history:
         if record.state is not TrialState.COMPLETE or record.attrs.get("start_step", 0) or record.paused:
