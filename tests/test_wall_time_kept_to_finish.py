@@ -130,3 +130,22 @@ def test_status_says_a_run_on_starts_no_trial_and_extending_the_wall_time_lets_o
     again = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name="left", metric="loss", storage=url, sampler="random")
     again.optimize(_ten_seconds, executor=SimulatedExecutor(workers=1, start_time=100), progress=False)
     assert [r.state for r in again.trials] == [TrialState.COMPLETE] * 8
+
+
+def test_a_compute_budget_starts_no_trial_whose_device_seconds_would_not_fit() -> None:
+    # Seven trials of 100 s on 2 GPUs spent 1,400 device-seconds of 1,500: a new one needs about 200.
+    history = []
+    for number in range(7):
+        start = 1000.0 + 100.0 * number
+        history.append(_done(number, start, 100.0 + number % 3, gpus=[0, 1]))
+    used = sum(2 * (100.0 + n % 3) for n in range(7))
+    budget = ts.Budget(compute=used + 100)
+    spent = spent_beyond_trials(budget, history, now=5000.0, scheduler=FIFO())
+    assert spent is not None and spent.limit == "compute"
+    assert spent.message.startswith(
+        f"compute budget spent for new trials ({used:.0f}s/{used + 100:.0f}s of trial time x devices): the 1m 40s left "
+        "would not train one to the end: the 7 trials that did spent 3m 20s to 3m 24s each"
+    )
+    assert spent.message.endswith("raise the compute budget to go on (tunesmith extend --compute)")
+    # The wall time the same trials ran (about 700 s) leaves 100 s for one of about 100 s: not refused on its own.
+    assert spent_beyond_trials(ts.Budget(wall_time=used / 2 + 100), history, now=5000.0, scheduler=FIFO()) is None

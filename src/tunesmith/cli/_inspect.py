@@ -413,9 +413,9 @@ def _shown_record(study: Study) -> TrialRecord | None:
 
 
 def _too_little_left(study: Study, records: Sequence[TrialRecord], usage: BudgetUsage) -> str | None:
-    """Under `_budget_line`, when no trial runs and the resource or wall time left is too little for `Study.ask` to
-    start one (`starts_no_trial`: a new trial starts only where it could train to the end): what a run on would do,
-    and the fix. Alone, the line's "88% spent" read as room for more."""
+    """Under `_budget_line`, when no trial runs and the resource, wall time or compute left is too little for
+    `Study.ask` to start one (`starts_no_trial`: a new trial starts only where it could train to the end): what a
+    run on would do, and the fix. Alone, the line's "88% spent" read as room for more."""
     budget = study.budget
     running = any(r.state is TrialState.RUNNING for r in records)
     if running or budget.exhausted_limit(usage) is not None:
@@ -423,7 +423,7 @@ def _too_little_left(study: Study, records: Sequence[TrialRecord], usage: Budget
     spent = starts_no_trial(budget, records, study.scheduler)
     if spent is None:
         return None
-    if spent.limit == "wall_time":
+    if spent.limit in ("wall_time", "compute"):
         return f"a run on starts no trial: {spent.message}"
     left = (budget.resource or 0.0) - usage.resource
     return (

@@ -554,8 +554,8 @@ def spent_beyond_trials(
     seed of a test cut 19 to 45 units past the last rung and trained none fully. One worker leaves unspent what
     could not train another configuration to the end.
 
-    A wall-time budget, likewise, starts no new trial that would not train to the end in the time left, judged
-    from how long the trials that did took (`_too_late_to_finish`); the running trials go on to its end.
+    A wall-time or compute budget, likewise, starts no new trial that would not train to the end in the time left,
+    judged from how long the trials that did took (`_too_late_to_finish`); the running trials go on to its end.
     """
     if budget.wall_time is None and budget.resource is None and budget.compute is None:
         return None  # nothing to add up: this is on every ask and report
@@ -573,10 +573,14 @@ def spent_beyond_trials(
     if limit is not None:
         return Spent(limit, no_trials.exhausted_by(usage) or limit)
     reporting = next((r for r in history if r.number == step_for), None)
-    if reporting is None and budget.wall_seconds is not None and scheduler is not None:
-        late = _too_late_to_finish(budget.wall_seconds, usage.elapsed, history, scheduler)
-        if late is not None:
-            return late
+    if reporting is None and scheduler is not None:
+        timed: tuple[tuple[BudgetLimit, float | None, float], ...] = (
+            ("wall_time", budget.wall_seconds, usage.elapsed),
+            ("compute", budget.compute_seconds, usage.compute),
+        )
+        for name, cap, spent in timed:
+            if cap is not None and (late := _too_late_to_finish(name, cap, spent, history, scheduler)) is not None:
+                return late
     if budget.resource is None:
         return None
     first = first_report_interval(history)
@@ -599,18 +603,19 @@ def spent_beyond_trials(
 def starts_no_trial(
     budget: Budget, history: Sequence[TrialRecord], scheduler: Scheduler, now: float | None = None
 ) -> Spent | None:
-    """The resource or wall-time limit of ``budget`` that leaves too little for `Study.ask` to start a trial
+    """The resource, wall-time or compute limit of ``budget`` that leaves too little for `Study.ask` to start a trial
     (`spent_beyond_trials`: one that could train to the end, under ASHA or Hyperband for the resource, under those,
-    FIFO and median stopping for the wall time), reached or not, and why; ``None`` when neither does. What `status`
+    FIFO and median stopping for the time), reached or not, and why; ``None`` when neither does. What `status`
     and the few-trained note say a run on would do. ``now`` (default: the time now) ends the running trials' time."""
     if budget.resource is not None:
         spent = spent_beyond_trials(Budget(resource=budget.resource), history, 0.0, scheduler=scheduler)
         if spent is not None:
             return spent
-    if budget.wall_time is None:
+    if budget.wall_time is None and budget.compute is None:
         return None
     moment = time.time() if now is None else now
-    return spent_beyond_trials(Budget(wall_time=budget.wall_time), history, moment, scheduler=scheduler)
+    return spent_beyond_trials(Budget(wall_time=budget.wall_time, compute=budget.compute), history, moment,
+                               scheduler=scheduler)  # fmt: skip
 
 
 def _kept_to_finish(
@@ -661,11 +666,13 @@ def _kept_to_finish(
 
 
 def _too_late_to_finish(
-    limit: float, elapsed: float, history: Sequence[TrialRecord], scheduler: Scheduler
+    name: BudgetLimit, limit: float, elapsed: float, history: Sequence[TrialRecord], scheduler: Scheduler
 ) -> Spent | None:
     """Why a wall-time budget starts no new trial, or ``None``: the time left would train one to the end less often
     than `FINISH_CHANCE`, judged from how long the trials that trained to the end took (`_full_trainings`), by the
     predictive t distribution of one more such time on the log scale (their spread counted, and how few they are).
+    A compute budget (``name``: "compute") likewise, on the device-seconds each spent: a new trial needs its own
+    whatever the others running beside it spend, so one that cannot have them does not start.
 
     Only a trial trained to the end can be the best; one started in the last minutes was cut by the budget at its
     next report (its work lost) or, reporting nothing, ran past the budget to its end. A new trial faster than every
@@ -677,7 +684,7 @@ def _too_late_to_finish(
     4.7% of runs refused a trial that would have finished (1.5% on log-normal and log-uniform times); with the gate
     left out, 11.7% on 2 trainings with 1 configuration in 5 ten times faster."""
     left = limit - elapsed
-    took = _full_trainings(history, scheduler)
+    took = _full_trainings(history, scheduler, devices=name == "compute")
     if len(took) < MIN_TIMED or left >= min(took):
         return None
     chance = _finish_chance(took, left)
@@ -686,12 +693,15 @@ def _too_late_to_finish(
     fastest, slowest = _seconds(min(took)), _seconds(max(took))
     span = fastest if fastest == slowest else f"{fastest} to {slowest}"
     odds = f"{chance:.1%}" if chance >= 0.001 else "under 0.1%"
+    compute = name == "compute"
+    spent = seconds_of(elapsed, limit) + (" of trial time x devices" if compute else "")
+    which = "compute" if compute else "wall-time"
     return Spent(
-        "wall_time",
-        f"wall-time budget spent for new trials ({seconds_of(elapsed, limit)}): the {_seconds(left)} left would "
-        f"not train one to the end: the {len(took)} trials that did took {span} each, and one more like them "
-        f"finishes in {_seconds(left)} {odds} of the time (under {FINISH_CHANCE:.0%}); raise the wall-time "
-        "budget to go on (tunesmith extend --wall-time)",
+        name,
+        f"{which} budget spent for new trials ({spent}): the {_seconds(left)} left would not train one to the end: "
+        f"the {len(took)} trials that did {'spent' if compute else 'took'} {span} each, and one more like them "
+        f"finishes in {_seconds(left)} {odds} of the time (under {FINISH_CHANCE:.0%}); raise the {which} budget "
+        f"to go on (tunesmith extend --{which})",
     )
 
 
@@ -700,8 +710,9 @@ def _seconds(seconds: float) -> str:
     return f"{seconds:.1f}s" if seconds < 10 else format_seconds(seconds)
 
 
-def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> list[float]:
-    """The seconds each trial of ``history`` that trained to the end took, from its start and without pauses: under
+def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler, *, devices: bool = False) -> list[float]:
+    """The seconds each trial of ``history`` that trained to the end took, from its start and without pauses (times
+    the devices it held, with ``devices``: the compute it spent, as `compute_time` counts it): under
     a scheduler with a `FinishLine`, those COMPLETE at their line's end; under FIFO and median stopping, every
     COMPLETE trial started from scratch (one stopped early cannot be the best, so a new trial needs its whole
     training). None where trials pause for a promotion or continue others (PBT): what a new trial needs is not one
@@ -720,7 +731,7 @@ def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> lis
                 continue
         duration = record.duration
         if duration is not None and duration > 0:
-            took.append(duration)
+            took.append(duration * (max(1, len(record.attrs.get("gpus") or ())) if devices else 1))
     return took
 
 
