@@ -51,8 +51,8 @@ __all__ = [
 # Fewer configurations trained to the full resource cannot tell a winner from noise.
 MIN_FULLY_TRAINED = 5
 
-# A wall-time budget starts no new trial that would train to the end in the time left less often than this, judged
-# from how long the trials that did took (`_too_late_to_finish`).
+# A wall-time or compute budget starts no new trial that would train to the end in what is left less often than this,
+# judged from how long the trials that did took (`_too_late_to_finish`).
 FINISH_CHANCE = 0.05
 # ... and judges from this many trials trained to the end on: fewer may all be the slow ones (`_too_late_to_finish`).
 MIN_TIMED = 7
