@@ -218,7 +218,10 @@ class Budget:
             which at least one of its trials ran (`running_time`). Time while no trial runs (between two
             runs of a study, before a resumed one starts again) is not spent, so a study stopped after
             29 s and resumed the next day has the rest of its wall time left; the moments between one
-            trial and the next on a worker (the sampler's turn) are not counted either.
+            trial and the next on a worker (the sampler's turn) are not counted either. A running trial is
+            stopped at its next report once it is spent; a new trial does not start when the time left would
+            train it to the end less than 5% of the time, judged from the trials that did (from 7 of them on:
+            `tunesmith.study._limits.spent_beyond_trials`).
         resource: the sum of resource units over all trials, each trial's the furthest step it reported (a
             report every 5 epochs spends 5 units); kept exact where the report interval allows. A finite
             number: a trial that reports no step spends none, and when trials keep ending so with nothing else
@@ -226,7 +229,8 @@ class Budget:
         compute: seconds, or a duration such as ``"200h"``, of trial time times the devices each trial held
             (`compute_time`): GPU-hours when trials hold GPUs, trial-hours otherwise. Unlike ``wall_time``, trials
             running at once each spend it, so it bounds what the search costs however many workers run it. As with
-            wall time, a running trial is stopped at its next report once it is spent.
+            wall time, a running trial is stopped at its next report once it is spent, and a new one does not start
+            when what is left would train it to the end less than 5% of the time.
         until_converged: also end the search once what is left to find is below the metric's noise: a Gaussian
             process's bound on the improvement still possible, at 90%, below the median standard error of the
             best trials (`tunesmith.study._convergence`). It needs one of the limits above beside it, since a
