@@ -149,3 +149,30 @@ def test_a_compute_budget_starts_no_trial_whose_device_seconds_would_not_fit() -
     assert spent.message.endswith("raise the compute budget to go on (tunesmith extend --compute)")
     # The wall time the same trials ran (about 700 s) leaves 100 s for one of about 100 s: not refused on its own.
     assert spent_beyond_trials(ts.Budget(wall_time=used / 2 + 100), history, now=5000.0, scheduler=FIFO()) is None
+
+
+def test_extend_says_when_a_run_on_would_still_start_no_trial(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'still.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name="still", metric="loss", budget=ts.Budget(wall_time=75),
+                     seed=0, storage=url, sampler="random")  # fmt: skip
+    study.optimize(_ten_seconds, executor=SimulatedExecutor(workers=1, start_time=0), progress=False)
+    # 70 s spent: 7 s left trains no trial of 10 s to the end. It read as done, and the run on ended at once.
+    raised = CliRunner().invoke(cli, ["extend", "still", "--storage", url, "--wall-time", "77"])
+    assert raised.exit_code == 0, raised.output
+    said = " ".join(raised.output.split())
+    assert "wall_time=75s -> wall_time=77s" in said
+    assert ("note: a run on still starts no trial: wall-time budget spent for new trials (70s/77s): the 7.0s left would "
+            "not train one to the end") in said  # fmt: skip
+    enough = CliRunner().invoke(cli, ["extend", "still", "--storage", url, "--wall-time", "90"])
+    assert enough.exit_code == 0 and "note:" not in enough.output, enough.output
+
+
+def test_extend_names_another_limit_that_is_spent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name="other", metric="loss", seed=0, storage=url,
+                     budget=ts.Budget(trials=3, wall_time=100), sampler="random")  # fmt: skip
+    study.optimize(_ten_seconds, executor=SimulatedExecutor(workers=1, start_time=0), progress=False)
+    raised = CliRunner().invoke(cli, ["extend", "other", "--storage", url, "--wall-time", "200"])
+    assert raised.exit_code == 0, raised.output
+    assert ("note: a run on still starts no trial: trial budget spent (3/3); raise it too (tunesmith extend other "
+            "--trials N, a total above the stored one)") in " ".join(raised.output.split())  # fmt: skip

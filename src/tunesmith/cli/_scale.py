@@ -4,6 +4,7 @@ storage's schema."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ import click
 
 from tunesmith._text import counted, terminal_safe
 from tunesmith.attributes import ObjectiveReferenceAttr, ValidationSetAttr, read_attr
+from tunesmith.budget import Budget
 from tunesmith.cli._common import (
     CliError,
     _command_line,
@@ -27,6 +29,7 @@ from tunesmith.cli._common import (
 from tunesmith.errors import StudyNotFound
 from tunesmith.storage import Storage, StudyInfo, open_storage, redact_url
 from tunesmith.study import Study
+from tunesmith.study._limits import starts_no_trial
 from tunesmith.study._recovery import stopped_by
 from tunesmith.trial import TrialRecord, TrialState
 
@@ -325,7 +328,31 @@ def extend(
                                     until_converged=False if past_convergence else None)  # fmt: skip
     where = f"{study.name} in {redact_url(url)}"
     console.print(terminal_safe(f"extended the budget of {where}: {before.describe()} -> {after.describe()}"))
+    if (still := _still_starts_none(study, after)) is not None:
+        console.print(terminal_safe(still))
     _confirm_stored(study)
+
+
+# The option of `extend` that raises each limit.
+_EXTEND_OPTIONS: dict[str, str] = {"trials": "--trials N", "wall_time": "--wall-time 2h", "compute": "--compute 200h",
+                                   "resource": "--resource R"}  # fmt: skip
+
+
+def _still_starts_none(study: Study, after: Budget) -> str | None:
+    """When no trial runs and the extended budget ``after`` still lets `Study.ask` start none, what holds it and the
+    fix: another limit that is spent, or what is left of a raised one too little to train a new trial to the end
+    (`starts_no_trial`); ``None`` when a run on starts one. Without it, the extension read as done, and the run on
+    ended at once."""
+    records = study.trials
+    if any(r.state is TrialState.RUNNING for r in records):
+        return None  # a run under way goes on under the new budget
+    usage = Budget.usage(records, time.time())
+    if (limit := after.exhausted_limit(usage)) is not None:
+        return (f"note: a run on still starts no trial: {after.spent_sentence(limit, usage)}; raise it too "
+                f"(tunesmith extend {study.name} {_EXTEND_OPTIONS[limit]}, a total above the stored one)")  # fmt: skip
+    if (spent := starts_no_trial(after, records, study.scheduler)) is not None:
+        return f"note: a run on still starts no trial: {spent.message}"
+    return None
 
 
 @click.command()
