@@ -161,8 +161,8 @@ def test_extend_says_when_a_run_on_would_still_start_no_trial(tmp_path: Path) ->
     assert raised.exit_code == 0, raised.output
     said = " ".join(raised.output.split())
     assert "wall_time=75s -> wall_time=77s" in said
-    assert ("note: a run on still starts no trial: wall-time budget spent for new trials (70s/77s): the 7.0s left would "
-            "not train one to the end") in said  # fmt: skip
+    assert ("note: a run on still starts no trial: wall-time budget spent for new trials (70s/77s): the 7.0s left "
+            "would not train one to the end") in said  # fmt: skip
     enough = CliRunner().invoke(cli, ["extend", "still", "--storage", url, "--wall-time", "90"])
     assert enough.exit_code == 0 and "note:" not in enough.output, enough.output
 
