@@ -114,19 +114,29 @@ def test_a_run_ends_when_too_little_time_is_left_to_train_a_new_trial_rather_tha
     assert study.usage().elapsed == 70.0
 
 
-def test_status_says_a_run_on_starts_no_trial_and_extending_the_wall_time_lets_one_start(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'left.db'}"
-    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name="left", metric="loss", budget=ts.Budget(wall_time=75),
+def _said(args: list[str]) -> str:
+    """What the command line printed for ``args``, its lines joined; it must have exited 0."""
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def _out_of_time(tmp_path: Path, name: str) -> str:
+    """A stored study of trials of 10 s run on a 75 s budget, which ends after 7 with 5 s left; its storage URL."""
+    url = f"sqlite:///{tmp_path / name}.db"
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name=name, metric="loss", budget=ts.Budget(wall_time=75),
                      seed=0, storage=url, sampler="random")  # fmt: skip
     study.optimize(_ten_seconds, executor=SimulatedExecutor(workers=1, start_time=0), progress=False)
-    shown = CliRunner().invoke(cli, ["status", "left", "--storage", url])
-    assert shown.exit_code == 0, shown.output
-    said = " ".join(shown.output.split())
+    return url
+
+
+def test_status_says_a_run_on_starts_no_trial_and_extending_the_wall_time_lets_one_start(tmp_path: Path) -> None:
+    url = _out_of_time(tmp_path, "left")
+    said = _said(["status", "left", "--storage", url])
     assert "budget: wall time 70s/75s counted while trials ran (93% spent)" in said
     assert ("a run on starts no trial: wall-time budget spent for new trials (70s/75s): the 5.0s left would not train "
             "one to the end") in said  # fmt: skip
-    extended = CliRunner().invoke(cli, ["extend", "left", "--storage", url, "--wall-time", "85"])
-    assert extended.exit_code == 0, extended.output
+    _said(["extend", "left", "--storage", url, "--wall-time", "85"])
     again = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name="left", metric="loss", storage=url, sampler="random")
     again.optimize(_ten_seconds, executor=SimulatedExecutor(workers=1, start_time=100), progress=False)
     assert [r.state for r in again.trials] == [TrialState.COMPLETE] * 8
@@ -152,19 +162,13 @@ def test_a_compute_budget_starts_no_trial_whose_device_seconds_would_not_fit() -
 
 
 def test_extend_says_when_a_run_on_would_still_start_no_trial(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'still.db'}"
-    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name="still", metric="loss", budget=ts.Budget(wall_time=75),
-                     seed=0, storage=url, sampler="random")  # fmt: skip
-    study.optimize(_ten_seconds, executor=SimulatedExecutor(workers=1, start_time=0), progress=False)
+    url = _out_of_time(tmp_path, "still")
     # 70 s spent: 7 s left trains no trial of 10 s to the end. It read as done, and the run on ended at once.
-    raised = CliRunner().invoke(cli, ["extend", "still", "--storage", url, "--wall-time", "77"])
-    assert raised.exit_code == 0, raised.output
-    said = " ".join(raised.output.split())
+    said = _said(["extend", "still", "--storage", url, "--wall-time", "77"])
     assert "wall_time=75s -> wall_time=77s" in said
     assert ("note: a run on still starts no trial: wall-time budget spent for new trials (70s/77s): the 7.0s left "
             "would not train one to the end") in said  # fmt: skip
-    enough = CliRunner().invoke(cli, ["extend", "still", "--storage", url, "--wall-time", "90"])
-    assert enough.exit_code == 0 and "note:" not in enough.output, enough.output
+    assert "note:" not in _said(["extend", "still", "--storage", url, "--wall-time", "90"])
 
 
 def test_extend_names_another_limit_that_is_spent(tmp_path: Path) -> None:
@@ -172,7 +176,6 @@ def test_extend_names_another_limit_that_is_spent(tmp_path: Path) -> None:
     study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), name="other", metric="loss", seed=0, storage=url,
                      budget=ts.Budget(trials=3, wall_time=100), sampler="random")  # fmt: skip
     study.optimize(_ten_seconds, executor=SimulatedExecutor(workers=1, start_time=0), progress=False)
-    raised = CliRunner().invoke(cli, ["extend", "other", "--storage", url, "--wall-time", "200"])
-    assert raised.exit_code == 0, raised.output
+    said = _said(["extend", "other", "--storage", url, "--wall-time", "200"])
     assert ("note: a run on still starts no trial: trial budget spent (3/3); raise it too (tunesmith extend other "
-            "--trials N, a total above the stored one)") in " ".join(raised.output.split())  # fmt: skip
+            "--trials N, a total above the stored one)") in said  # fmt: skip
