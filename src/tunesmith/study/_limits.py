@@ -573,13 +573,15 @@ def spent_beyond_trials(
     if limit is not None:
         return Spent(limit, no_trials.exhausted_by(usage) or limit)
     reporting = next((r for r in history if r.number == step_for), None)
-    if reporting is None and scheduler is not None:
+    if reporting is None and scheduler is not None and (budget.wall_time is not None or budget.compute is not None):
+        trained = _full_trainings(history, scheduler)  # read once for both limits: this is on every ask
         timed: tuple[tuple[BudgetLimit, float | None, float], ...] = (
             ("wall_time", budget.wall_seconds, usage.elapsed),
             ("compute", budget.compute_seconds, usage.compute),
         )
         for name, cap, spent in timed:
-            if cap is not None and (late := _too_late_to_finish(name, cap, spent, history, scheduler)) is not None:
+            took = [seconds * (devices if name == "compute" else 1) for seconds, devices in trained]
+            if cap is not None and (late := _too_late_to_finish(name, cap, spent, took)) is not None:
                 return late
     if budget.resource is None:
         return None
@@ -665,11 +667,9 @@ def _kept_to_finish(
                              f"to train {what} {reach} ({own:g} more)")  # fmt: skip
 
 
-def _too_late_to_finish(
-    name: BudgetLimit, limit: float, elapsed: float, history: Sequence[TrialRecord], scheduler: Scheduler
-) -> Spent | None:
+def _too_late_to_finish(name: BudgetLimit, limit: float, elapsed: float, took: Sequence[float]) -> Spent | None:
     """Why a wall-time budget starts no new trial, or ``None``: the time left would train one to the end less often
-    than `FINISH_CHANCE`, judged from how long the trials that trained to the end took (`_full_trainings`), by the
+    than `FINISH_CHANCE`, judged from how long the trials that trained to the end ``took`` (`_full_trainings`), by the
     predictive t distribution of one more such time on the log scale (their spread counted, and how few they are).
     A compute budget (``name``: "compute") likewise, on the device-seconds each spent: a new trial needs its own
     whatever the others running beside it spend, so one that cannot have them does not start.
@@ -684,7 +684,6 @@ def _too_late_to_finish(
     4.7% of runs refused a trial that would have finished (1.5% on log-normal and log-uniform times); with the gate
     left out, 11.7% on 2 trainings with 1 configuration in 5 ten times faster."""
     left = limit - elapsed
-    took = _full_trainings(history, scheduler, devices=name == "compute")
     if len(took) < MIN_TIMED or left >= min(took):
         return None
     chance = _finish_chance(took, left)
@@ -710,18 +709,18 @@ def _seconds(seconds: float) -> str:
     return f"{seconds:.1f}s" if seconds < 10 else format_seconds(seconds)
 
 
-def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler, *, devices: bool = False) -> list[float]:
-    """The seconds each trial of ``history`` that trained to the end took, from its start and without pauses (times
-    the devices it held, with ``devices``: the compute it spent, as `compute_time` counts it): under
-    a scheduler with a `FinishLine`, those COMPLETE at their line's end; under FIFO and median stopping, every
-    COMPLETE trial started from scratch (one stopped early cannot be the best, so a new trial needs its whole
-    training). None where trials pause for a promotion or continue others (PBT): what a new trial needs is not one
-    whole training there."""
+def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> list[tuple[float, int]]:
+    """The seconds each trial of ``history`` that trained to the end took, from its start (a trial that waited paused
+    is left out), with the devices it held (its ``attrs["gpus"]``, else one: the compute it spent is their product,
+    as `compute_time` counts it): under a scheduler with a `FinishLine`, those COMPLETE at their line's end; under
+    FIFO and median stopping, every COMPLETE trial started from scratch (one stopped early cannot be the best, so a
+    new trial needs its whole training). None where trials pause for a promotion or continue others (PBT): what a
+    new trial needs is not one whole training there."""
     chosen = getattr(scheduler, "chosen", scheduler)  # what `AutoScheduler` delegates to
     if scheduler.pauses or isinstance(chosen, PBT):
         return []
     line = scheduler.finish_line(1 + max((r.number for r in history), default=-1))
-    took = []
+    trained = []
     for record in history:
         if record.state is not TrialState.COMPLETE or record.attrs.get("start_step", 0) or record.paused:
             continue
@@ -729,10 +728,10 @@ def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler, *, dev
             mark = scheduler.finish_line(record.number)
             if mark is None or record.resource < mark.end - 1e-9:
                 continue
-        duration = record.duration
-        if duration is not None and duration > 0:
-            took.append(duration * (max(1, len(record.attrs.get("gpus") or ())) if devices else 1))
-    return took
+        if record.started_at is None or record.finished_at is None or record.finished_at <= record.started_at:
+            continue
+        trained.append((record.finished_at - record.started_at, max(1, len(record.attrs.get("gpus") or ()))))
+    return trained
 
 
 def _finish_chance(took: Sequence[float], left: float) -> float:
