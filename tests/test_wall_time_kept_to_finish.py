@@ -179,3 +179,12 @@ def test_extend_names_another_limit_that_is_spent(tmp_path: Path) -> None:
     said = _said(["extend", "other", "--storage", url, "--wall-time", "200"])
     assert ("note: a run on still starts no trial: trial budget spent (3/3); raise it too (tunesmith extend other "
             "--trials N, a total above the stored one)") in said  # fmt: skip
+
+
+def test_under_asha_a_trial_that_ended_itself_short_of_the_end_says_nothing_of_a_whole_training() -> None:
+    # Seven objectives that returned at step 3 in 12 s each are COMPLETE, yet short of 27: a full training is longer.
+    history = [_done(n, 1000.0 + 12 * n, 12.0, resource=3) for n in range(7)]
+    budget = ts.Budget(wall_time=7 * 12 + 6)
+    assert spent_beyond_trials(budget, history, now=5000.0, scheduler=ASHA(1, 27, 3)) is None
+    # Under FIFO they are whole trainings, and 6 s left is too little for one.
+    assert spent_beyond_trials(budget, history, now=5000.0, scheduler=FIFO()) is not None
