@@ -320,8 +320,9 @@ def _print_front(study: Study, as_json: bool) -> None:
     if void is not None:
         console.print(f"[yellow]{terminal_safe(void)}[/yellow]")
     elif choice is None:
-        console.print(terminal_safe(f"no choice recorded: tunesmith choose {shlex.quote(study.name)} --knee "
-                                    "(study.choose(ts.choose.knee()) in Python) picks one (* marks it)"))
+        pick = f"tunesmith choose {shlex.quote(study.name)} --knee"
+        console.print(terminal_safe(f"no choice recorded: {pick} (study.choose(ts.choose.knee()) in Python) picks one "
+                                    "(* marks it)"), soft_wrap=True)  # fmt: skip
     else:
         console.print(terminal_safe(f"* chosen: trial #{choice.trial} ({choice.why})"))
         if left is not None:

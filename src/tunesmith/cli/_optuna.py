@@ -78,5 +78,5 @@ def import_optuna(
         console.print(terminal_safe(f"waiting trial {number} not queued: {why}"))
     console.print(terminal_safe(f"resume: tunesmith worker {shlex.quote(study.name)} --storage "
                                 f"{shlex.quote(redact_url(storage))} "
-                                "--objective module:function"))  # fmt: skip
+                                "--objective module:function"), soft_wrap=True)  # fmt: skip
     _confirm_stored(study)

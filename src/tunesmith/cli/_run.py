@@ -401,7 +401,8 @@ def demo(storage: str, n_trials: int, workers: int, seed: int, progress: bool | 
         _write_report(study, report_path, findings, took)
     console.print(
         f"done in {time.monotonic() - started:.0f}s; read it back with: "
-        f"{terminal_safe(shlex.join(['tunesmith', 'best', '--storage', redact_url(storage), study.name]))}"
+        f"{terminal_safe(shlex.join(['tunesmith', 'best', '--storage', redact_url(storage), study.name]))}",
+        soft_wrap=True,  # a command to paste: never broken in two, on a terminal too
     )
     _confirm_stored(study)
 

@@ -115,7 +115,7 @@ def summary(
         if hidden:
             named = shlex.quote(data.name)
             more = f"+{hidden} parameter{'s' * (hidden != 1)} not shown: tunesmith show {named} N lists them all"
-            out.print(Text(_plain(f"{more} for trial N")))
+            out.print(Text(_plain(f"{more} for trial N")), soft_wrap=True)  # a command to paste
         for caveat in shown.caveats:  # as every view says them (`shown_best`): ties, few trained fully
             out.print(Text(_plain(caveat), style="yellow"))
     for record in data.invalidated:  # listed for the audit; out of best, top-k and the analyses
@@ -173,7 +173,7 @@ def _print_front(data: ReportData, out: Console, why_no_result_below: bool = Fal
         out.print(Text(_plain(data.void_choice), style="yellow"))
     elif choice is None:
         out.print(_plain(f"no choice recorded: study.choose(ts.choose.knee()) (tunesmith choose "
-                         f"{shlex.quote(data.name)} --knee) picks one for the discipline"))
+                         f"{shlex.quote(data.name)} --knee) picks one for the discipline"), soft_wrap=True)
     else:
         out.print(_plain(f"chosen: trial {choice.trial} ({choice.why})"))
         if left := choice_off_front(data):
