@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 DEFAULT_STORAGE = "sqlite:///tunesmith.db"
 DEMO_STORAGE = "sqlite:///tunesmith-demo.db"
 
+
 class _Console(Console):
     """rich's console, with text left whole where standard output is no terminal (a file, a pipe, a batch job's
     log): rich broke every line at 80 columns there, in the middle of a path, a URL or a command printed to paste
