@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import tunesmith as ts
+from tunesmith._console import WholeLinesConsole
 from tunesmith.cli import _common, _inspect, cli
+from tunesmith.report import summary
 
 NAME = "latency-against-error-of-the-ranking-model"
 # The commands `best` and `status` print for a study of several objectives without a choice.
@@ -49,7 +51,7 @@ def test_into_a_file_every_message_is_one_line(storage: str) -> None:
 def test_on_a_terminal_text_wraps_to_its_width_and_a_command_stays_whole(
     storage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    terminal = _common._Console(force_terminal=True, color_system=None, width=60, highlight=False, emoji=False)
+    terminal = WholeLinesConsole(force_terminal=True, color_system=None, width=60, highlight=False, emoji=False)
     for module in (_common, _inspect):
         monkeypatch.setattr(module, "console", terminal)
 
@@ -60,3 +62,14 @@ def test_on_a_terminal_text_wraps_to_its_width_and_a_command_stays_whole(
     assert PICK_TOO in status
     assert max(len(line) for line in [*best, *status] if line not in (PICK, PICK_TOO)) <= 60
     assert f"{NAME} in " in status, "the premise: a line longer than the terminal was wrapped"
+
+
+def test_the_terminal_summary_printed_from_python_into_a_log_keeps_each_message_whole(
+    storage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary(ts.Study.load(NAME, storage))
+
+    advice = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  • for error: ")]
+    assert len(advice) == 1, advice
+    assert len(advice[0]) > 200, "the premise: a message longer than 80 columns"
+    assert advice[0].endswith("only if that part of the trade-off is wanted"), advice

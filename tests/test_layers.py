@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
      "environment", "space", "trial", "objective", "budget", "context", "attributes", "fidelity", "samplers",
      "schedulers", "storage", "executors", "study", "testing", "pareto",
      "_attributes_judging", "choose", "_checkpoint_file", "_report_rules", "_trial_table", "_stable_name",
-     "_trial_warnings", "_caller"},
+     "_trial_warnings", "_caller", "_console"},
     # built on the study: configs, the learning-rate toolkit, the scikit-learn search, the demo's study
     {"config", "lr", "integrations", "demo"},
     # reading results

@@ -19,10 +19,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
-from rich.text import Text
 
 from tunesmith._attribute_json import json_safe
+from tunesmith._console import WholeLinesConsole
 from tunesmith._progress import Progress
 from tunesmith._text import terminal_safe
 from tunesmith.attributes import ConvergenceAttr, SamplerChoiceAttr, read_attr
@@ -43,21 +42,8 @@ DEFAULT_STORAGE = "sqlite:///tunesmith.db"
 DEMO_STORAGE = "sqlite:///tunesmith-demo.db"
 
 
-class _Console(Console):
-    """rich's console, with text left whole where standard output is no terminal (a file, a pipe, a batch job's
-    log): rich broke every line at 80 columns there, in the middle of a path, a URL or a command printed to paste
-    ("read it back with: tunesmith best --storage" on one line, the URL on the next), where `click.echo`'s lines
-    (the verdict's) stayed whole. On a terminal rich wraps text to its width, as before. Tables keep their layout
-    either way; text (a `str`, a `Text`) alone is left whole."""
-
-    def print(self, *objects: Any, soft_wrap: bool | None = None, **options: Any) -> None:
-        if soft_wrap is None and not self.is_terminal and all(isinstance(o, (str, Text)) for o in objects):
-            soft_wrap = True
-        super().print(*objects, soft_wrap=soft_wrap, **options)
-
-
 # Names are data: no highlighting, no :emoji: codes; every user-supplied string goes through `terminal_safe`.
-console = _Console(highlight=False, emoji=False)
+console = WholeLinesConsole(highlight=False, emoji=False)
 
 
 def storage_options(*, default: str | None = DEFAULT_STORAGE, config: bool = False) -> Callable[[Any], Any]:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tunesmith._console import WholeLinesConsole
 from tunesmith._text import terminal_safe
 from tunesmith.analysis import ImportanceResult
 from tunesmith.analysis._advice import LEAD_CONFIDENCE, _lead
@@ -86,7 +87,7 @@ def summary(
     that read and re-queue its failures with its name and storage (`listing_arguments`), as ``tunesmith run`` does,
     where a `ReportData` or bare records leave ``STUDY`` to fill in.
     """
-    out = console or Console(emoji=False)
+    out = console or WholeLinesConsole(emoji=False)
     data = report_data(source, space=space, metric=metric)
     where = listing_arguments(source.name, source.storage.url) if isinstance(source, Study) else None
     counts = ", ".join(f"{n} {state}" for state, n in sorted(data.state_counts().items())) or "no trials"
