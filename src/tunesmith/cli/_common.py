@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 DEFAULT_STORAGE = "sqlite:///tunesmith.db"
 DEMO_STORAGE = "sqlite:///tunesmith-demo.db"
 
-
 # Names are data: no highlighting, no :emoji: codes; every user-supplied string goes through `terminal_safe`.
 console = WholeLinesConsole(highlight=False, emoji=False)
 
