@@ -2,7 +2,7 @@
 
 A wall-time budget starts no new trial that would train to the end in the time left less often than
 `FINISH_CHANCE` (5%), judged from the times of the trials that trained to the end, from `MIN_TIMED` of them on
-(`tunesmith.study._limits._too_late_to_finish`). Each run here builds a FIFO study's history of ``n`` trials that
+(`tunesmith.study._time_left.too_late_to_finish`). Each run here builds a FIFO study's history of ``n`` trials that
 trained to the end one after another, their times drawn from a law, leaves ``left`` (a share of the law's median)
 of the budget, asks the rule (`spent_beyond_trials`, as `Study.ask` does) and draws the time the new trial would
 have taken. It prints, per law, ``n`` and share:
@@ -29,7 +29,8 @@ import numpy as np
 
 import tunesmith as ts
 from tunesmith.schedulers import FIFO
-from tunesmith.study._limits import FINISH_CHANCE, MIN_TIMED, _finish_chance, spent_beyond_trials
+from tunesmith.study._limits import spent_beyond_trials
+from tunesmith.study._time_left import FINISH_CHANCE, MIN_TIMED, finish_chance
 from tunesmith.trial import TrialRecord, TrialState
 
 Law = Callable[[np.random.Generator, int], np.ndarray]
@@ -78,7 +79,7 @@ def _row(law: Law, n: int, share: float, runs: int, rng: np.random.Generator) ->
         new = float(law(rng, 1)[0])
         budget = ts.Budget(wall_time=float(took.sum()) + left)
         stop = spent_beyond_trials(budget, _history(took), now=1e12, scheduler=FIFO()) is not None
-        ungated = left < took.min() and _finish_chance(list(took), left) < FINISH_CHANCE
+        ungated = left < took.min() and finish_chance(list(took), left) < FINISH_CHANCE
         refused += stop
         wrong += stop and new <= left
         wrong_ungated += ungated and new <= left

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tunesmith._progress import format_seconds
 from tunesmith._text import times
 from tunesmith.attributes import HoldoutLogAttr, read_attr
 from tunesmith.budget import (
@@ -22,8 +21,9 @@ from tunesmith.budget import (
     spent_resource,
 )
 from tunesmith.errors import BudgetLimit, ConfigError
-from tunesmith.schedulers import PBT, FinishLine, Scheduler, make_scheduler
+from tunesmith.schedulers import FinishLine, Scheduler, make_scheduler
 from tunesmith.schedulers._deck import REPLICATES, Deck, DeckRun, resource_for, shown_short, simulate, trials_for
+from tunesmith.study._time_left import full_trainings, too_late_to_finish
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
@@ -51,11 +51,6 @@ __all__ = [
 # Fewer configurations trained to the full resource cannot tell a winner from noise.
 MIN_FULLY_TRAINED = 5
 
-# A wall-time or compute budget starts no new trial that would train to the end in what is left less often than this,
-# judged from how long the trials that did took (`_too_late_to_finish`).
-FINISH_CHANCE = 0.05
-# ... and judges from this many trials trained to the end on: fewer may all be the slow ones (`_too_late_to_finish`).
-MIN_TIMED = 7
 
 
 class ShortTrainingWarning(UserWarning):
@@ -555,7 +550,7 @@ def spent_beyond_trials(
     could not train another configuration to the end.
 
     A wall-time or compute budget, likewise, starts no new trial that would not train to the end in the time left,
-    judged from how long the trials that did took (`_too_late_to_finish`); the running trials go on to its end.
+    judged from how long the trials that did took (`too_late_to_finish`); the running trials go on to its end.
     """
     if budget.wall_time is None and budget.resource is None and budget.compute is None:
         return None  # nothing to add up: this is on every ask and report
@@ -574,15 +569,15 @@ def spent_beyond_trials(
         return Spent(limit, no_trials.exhausted_by(usage) or limit)
     reporting = next((r for r in history if r.number == step_for), None)
     if reporting is None and scheduler is not None and (budget.wall_time is not None or budget.compute is not None):
-        trained = _full_trainings(history, scheduler)  # read once for both limits: this is on every ask
+        trained = full_trainings(history, scheduler)  # read once for both limits: this is on every ask
         timed: tuple[tuple[BudgetLimit, float | None, float], ...] = (
             ("wall_time", budget.wall_seconds, usage.elapsed),
             ("compute", budget.compute_seconds, usage.compute),
         )
         for name, cap, spent in timed:
             took = [seconds * (devices if name == "compute" else 1) for seconds, devices in trained]
-            if cap is not None and (late := _too_late_to_finish(name, cap, spent, took)) is not None:
-                return late
+            if cap is not None and (late := too_late_to_finish(name, cap, spent, took)) is not None:
+                return Spent(name, late)
     if budget.resource is None:
         return None
     first = first_report_interval(history)
@@ -665,87 +660,6 @@ def _kept_to_finish(
     reach = "to the end" if own_rest is not None else "to its next report"
     return Spent("resource", f"resource budget spent ({used:g} used of {limit:g}{held}{flying}): too little left "
                              f"to train {what} {reach} ({own:g} more)")  # fmt: skip
-
-
-def _too_late_to_finish(name: BudgetLimit, limit: float, elapsed: float, took: Sequence[float]) -> Spent | None:
-    """Why a wall-time budget starts no new trial, or ``None``: the time left would train one to the end less often
-    than `FINISH_CHANCE`, judged from how long the trials that trained to the end ``took`` (`_full_trainings`), by the
-    predictive t distribution of one more such time on the log scale (their spread counted, and how few they are).
-    A compute budget (``name``: "compute") likewise, on the device-seconds each spent: a new trial needs its own
-    whatever the others running beside it spend, so one that cannot have them does not start.
-
-    Only a trial trained to the end can be the best; one started in the last minutes was cut by the budget at its
-    next report (its work lost) or, reporting nothing, ran past the budget to its end. A new trial faster than every
-    one so far may still fit, so nothing is refused while the time left is above the fastest, nor on fewer than
-    `MIN_TIMED` full trainings. Times that fall in two groups (a model ten times faster for a share ``p`` of the
-    configurations) break the log-normal model: when all ``n`` trainings seen came from the slow group and the new
-    one is fast, a refusal is wrong, ``(1 - p)**n * p`` of the time, at most about ``1 / (e * (n + 1))``, under 5%
-    from 7 on. ``python -m benchmarks.wall_time_rule`` measures it (docs/benchmarks.md): from 7 trainings on, at most
-    4.7% of runs refused a trial that would have finished (1.5% on log-normal and log-uniform times); with the gate
-    left out, 11.7% on 2 trainings with 1 configuration in 5 ten times faster."""
-    left = limit - elapsed
-    if len(took) < MIN_TIMED or left >= min(took):
-        return None
-    chance = _finish_chance(took, left)
-    if chance >= FINISH_CHANCE:
-        return None
-    fastest, slowest = _seconds(min(took)), _seconds(max(took))
-    span = fastest if fastest == slowest else f"{fastest} to {slowest}"
-    odds = f"{chance:.1%}" if chance >= 0.001 else "under 0.1%"
-    compute = name == "compute"
-    spent = seconds_of(elapsed, limit) + (" of trial time x devices" if compute else "")
-    which = "compute" if compute else "wall-time"
-    return Spent(
-        name,
-        f"{which} budget spent for new trials ({spent}): the {_seconds(left)} left would not train one to the end: "
-        f"the {len(took)} trials that did {'spent' if compute else 'took'} {span} each, and one more like them "
-        f"finishes in {_seconds(left)} {odds} of the time (under {FINISH_CHANCE:.0%}); raise the {which} budget "
-        f"to go on (tunesmith extend --{which})",
-    )
-
-
-def _seconds(seconds: float) -> str:
-    """A duration as `format_seconds` gives it, with tenths under 10 seconds ("0.4s", not "0s")."""
-    return f"{seconds:.1f}s" if seconds < 10 else format_seconds(seconds)
-
-
-def _full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> list[tuple[float, int]]:
-    """The seconds each trial of ``history`` that trained to the end took, from its start (a trial that waited paused
-    is left out), with the devices it held (its ``attrs["gpus"]``, else one: the compute it spent is their product,
-    as `compute_time` counts it): under a scheduler with a `FinishLine`, those COMPLETE at their line's end; under
-    FIFO and median stopping, every COMPLETE trial started from scratch (one stopped early cannot be the best, so a
-    new trial needs its whole training). None where trials pause for a promotion or continue others (PBT): what a
-    new trial needs is not one whole training there."""
-    chosen = getattr(scheduler, "chosen", scheduler)  # what `AutoScheduler` delegates to
-    if scheduler.pauses or isinstance(chosen, PBT):
-        return []
-    line = scheduler.finish_line(1 + max((r.number for r in history), default=-1))
-    trained = []
-    for record in history:
-        if record.state is not TrialState.COMPLETE or record.attrs.get("start_step", 0) or record.paused:
-            continue
-        if line is not None:
-            mark = scheduler.finish_line(record.number)
-            if mark is None or record.resource < mark.end - 1e-9:
-                continue
-        if record.started_at is None or record.finished_at is None or record.finished_at <= record.started_at:
-            continue
-        trained.append((record.finished_at - record.started_at, max(1, len(record.attrs.get("gpus") or ()))))
-    return trained
-
-
-def _finish_chance(took: Sequence[float], left: float) -> float:
-    """The chance that one more trial, timed as ``took`` were (log-normal, its mean and spread unknown), takes at
-    most ``left`` seconds: the predictive t distribution with ``len(took) - 1`` degrees of freedom."""
-    from scipy import stats
-
-    logs = [math.log(t) for t in took]
-    n = len(logs)
-    mean = sum(logs) / n
-    spread = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
-    if spread == 0.0:
-        return 1.0 if left >= took[0] else 0.0
-    return float(stats.t.cdf((math.log(left) - mean) / (spread * math.sqrt(1.0 + 1.0 / n)), df=n - 1))
 
 
 def _trials(numbers: Sequence[int]) -> str:

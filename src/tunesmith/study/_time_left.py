@@ -1,0 +1,102 @@
+"""How long a new trial needs to train to the end, and whether the wall time or compute left gives it that: the rule
+by which a time budget starts no trial it would cut (`tunesmith.study._limits.spent_beyond_trials` applies it)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from tunesmith._progress import format_seconds
+from tunesmith.budget import seconds_of
+from tunesmith.errors import BudgetLimit
+from tunesmith.schedulers import PBT, Scheduler
+from tunesmith.trial import TrialRecord, TrialState
+
+__all__ = ["FINISH_CHANCE", "MIN_TIMED", "finish_chance", "full_trainings", "seconds_text", "too_late_to_finish"]
+
+# A wall-time or compute budget starts no new trial that would train to the end in what is left less often than this,
+# judged from how long the trials that did took (`too_late_to_finish`).
+FINISH_CHANCE = 0.05
+# ... and judges from this many trials trained to the end on: fewer may all be the slow ones (`too_late_to_finish`).
+MIN_TIMED = 7
+
+
+def too_late_to_finish(name: BudgetLimit, limit: float, elapsed: float, took: Sequence[float]) -> str | None:
+    """Why a wall-time budget starts no new trial, in words, or ``None``: the time left would train one to the end
+    less often than `FINISH_CHANCE`, judged from how long the trials that trained to the end ``took``
+    (`full_trainings`), by the predictive t distribution of one more such time on the log scale (their spread
+    counted, and how few they are).
+    A compute budget (``name``: "compute") likewise, on the device-seconds each spent: a new trial needs its own
+    whatever the others running beside it spend, so one that cannot have them does not start.
+
+    Only a trial trained to the end can be the best; one started in the last minutes was cut by the budget at its
+    next report (its work lost) or, reporting nothing, ran past the budget to its end. A new trial faster than every
+    one so far may still fit, so nothing is refused while the time left is above the fastest, nor on fewer than
+    `MIN_TIMED` full trainings. Times that fall in two groups (a model ten times faster for a share ``p`` of the
+    configurations) break the log-normal model: when all ``n`` trainings seen came from the slow group and the new
+    one is fast, a refusal is wrong, ``(1 - p)**n * p`` of the time, at most about ``1 / (e * (n + 1))``, under 5%
+    from 7 on. ``python -m benchmarks.wall_time_rule`` measures it (docs/benchmarks.md): from 7 trainings on, at most
+    4.7% of runs refused a trial that would have finished (1.5% on log-normal and log-uniform times); with the gate
+    left out, 11.7% on 2 trainings with 1 configuration in 5 ten times faster."""
+    left = limit - elapsed
+    if len(took) < MIN_TIMED or left >= min(took):
+        return None
+    chance = finish_chance(took, left)
+    if chance >= FINISH_CHANCE:
+        return None
+    fastest, slowest = seconds_text(min(took)), seconds_text(max(took))
+    span = fastest if fastest == slowest else f"{fastest} to {slowest}"
+    odds = f"{chance:.1%}" if chance >= 0.001 else "under 0.1%"
+    compute = name == "compute"
+    spent = seconds_of(elapsed, limit) + (" of trial time x devices" if compute else "")
+    which = "compute" if compute else "wall-time"
+    return (
+        f"{which} budget spent for new trials ({spent}): the {seconds_text(left)} left would not train one to the end: "
+        f"the {len(took)} trials that did {'spent' if compute else 'took'} {span} each, and one more like them "
+        f"finishes in {seconds_text(left)} {odds} of the time (under {FINISH_CHANCE:.0%}); raise the {which} budget "
+        f"to go on (tunesmith extend --{which})"
+    )
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration as `format_seconds` gives it, with tenths under 10 seconds ("0.4s", not "0s")."""
+    return f"{seconds:.1f}s" if seconds < 10 else format_seconds(seconds)
+
+
+def full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> list[tuple[float, int]]:
+    """The seconds each trial of ``history`` that trained to the end took, from its start (a trial that waited paused
+    is left out), with the devices it held (its ``attrs["gpus"]``, else one: the compute it spent is their product,
+    as `compute_time` counts it): under a scheduler with a `FinishLine`, those COMPLETE at their line's end; under
+    FIFO and median stopping, every COMPLETE trial started from scratch (one stopped early cannot be the best, so a
+    new trial needs its whole training). None where trials pause for a promotion or continue others (PBT): what a
+    new trial needs is not one whole training there."""
+    chosen = getattr(scheduler, "chosen", scheduler)  # what `AutoScheduler` delegates to
+    if scheduler.pauses or isinstance(chosen, PBT):
+        return []
+    line = scheduler.finish_line(1 + max((r.number for r in history), default=-1))
+    trained = []
+    for record in history:
+        if record.state is not TrialState.COMPLETE or record.attrs.get("start_step", 0) or record.paused:
+            continue
+        if line is not None:
+            mark = scheduler.finish_line(record.number)
+            if mark is None or record.resource < mark.end - 1e-9:
+                continue
+        if record.started_at is None or record.finished_at is None or record.finished_at <= record.started_at:
+            continue
+        trained.append((record.finished_at - record.started_at, max(1, len(record.attrs.get("gpus") or ()))))
+    return trained
+
+
+def finish_chance(took: Sequence[float], left: float) -> float:
+    """The chance that one more trial, timed as ``took`` were (log-normal, its mean and spread unknown), takes at
+    most ``left`` seconds: the predictive t distribution with ``len(took) - 1`` degrees of freedom."""
+    from scipy import stats
+
+    logs = [math.log(t) for t in took]
+    n = len(logs)
+    mean = sum(logs) / n
+    spread = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
+    if spread == 0.0:
+        return 1.0 if left >= took[0] else 0.0
+    return float(stats.t.cdf((math.log(left) - mean) / (spread * math.sqrt(1.0 + 1.0 / n)), df=n - 1))
