@@ -188,3 +188,68 @@ def test_under_asha_a_trial_that_ended_itself_short_of_the_end_says_nothing_of_a
     assert spent_beyond_trials(budget, history, now=5000.0, scheduler=ASHA(1, 27, 3)) is None
     # Under FIFO they are whole trainings, and 6 s left is too little for one.
     assert spent_beyond_trials(budget, history, now=5000.0, scheduler=FIFO()) is not None
+
+
+def _running(number: int, start: float, resource: int) -> TrialRecord:
+    reports = {step: {"loss": 1.0 / step} for step in range(1, resource + 1)}
+    return TrialRecord(number, {"x": 0.5}, seed=number, state=TrialState.RUNNING, intermediate=reports,
+                       resource=float(resource), started_at=start)  # fmt: skip
+
+
+def test_a_compute_budget_keeps_what_the_trials_still_running_are_expected_to_spend() -> None:
+    # Seven trials of about 100 s spent 700 s of 1,000; three more started 20 s ago and will spend about 240 s more.
+    history = _one_after_another([98.0, 101.0, 100.0, 103.0, 99.0, 102.0, 100.0])
+    used = sum(r.finished_at - r.started_at for r in history if r.finished_at and r.started_at)
+    now = 2000.0
+    history += [_running(n, now - 20.0, 2) for n in (7, 8, 9)]
+    budget = ts.Budget(compute=used + 60 + 250)  # 250 s left once the three have run their 60 s so far
+    spent = spent_beyond_trials(budget, history, now=now, scheduler=FIFO())
+    assert spent is not None and spent.limit == "compute", "the running trials' 240 s leave a new one 10 s"
+    assert spent.message.startswith(
+        "compute budget spent for new trials (763s/1013s of trial time x devices; about 4m 01s more expected of the 3 "
+        "trials still running): the 8.7s left beside them would not train one to the end: the 7 trials that did spent "
+        "1m 38s to 1m 43s each"
+    )
+    # Wall time is shared by trials running side by side: the same 250 s left start one.
+    assert spent_beyond_trials(ts.Budget(wall_time=used + 20 + 250), history, now=now, scheduler=FIFO()) is None
+    # Once they are done, what they spent is counted and what is left trains one more.
+    assert spent_beyond_trials(ts.Budget(compute=used + 60 + 250), history[:7], now=now, scheduler=FIFO()) is None
+
+
+def test_a_running_trial_a_rung_scheduler_likely_stops_keeps_little_of_a_compute_budget() -> None:
+    # Under ASHA, 18 of 27 trials stopped at rung 1 and 2 at rung 3; 7 trained to 27 in about 100 s.
+    history = [_done(n, 1000.0 + 4 * n, 4.0, resource=1, state=TrialState.STOPPED) for n in range(18)]
+    history += [_done(n, 1100.0 + 12 * n, 12.0, resource=3, state=TrialState.STOPPED) for n in range(18, 20)]
+    start = 1200.0
+    for number, each in enumerate([98.0, 101.0, 100.0, 103.0, 99.0, 102.0, 100.0], start=20):
+        history.append(_done(number, start, each, resource=27))
+        start += each
+    used = sum((r.finished_at or 0.0) - (r.started_at or 0.0) for r in history)
+    now = 3000.0
+    # At rung 1, where 7 of 27 went on to 27: the three keep about 3 x 7 / 27 x 98 s, 77 s, and 103 s trains one more.
+    history += [_running(n, now - 2.0, 1) for n in (27, 28, 29)]
+    left = 180.0
+    budget = ts.Budget(compute=used + 6.0 + left)
+    assert spent_beyond_trials(budget, history, now=now, scheduler=ASHA(1, 27, 3)) is None
+    # Past the last rung, each trains to the end: the three keep about 3 x 98 s, and a new trial does not start.
+    history[-3:] = [_running(n, now - 2.0, 9) for n in (27, 28, 29)]
+    spent = spent_beyond_trials(budget, history, now=now, scheduler=ASHA(1, 27, 3))
+    assert spent is not None and "more expected of the 3 trials still running" in spent.message
+
+
+def test_eight_workers_on_a_compute_budget_start_no_trial_it_would_cut() -> None:
+    # Trials of 10 steps of about 1 s: after 16 trained, 45 s is left. All eight workers started a trial, and the
+    # budget cut every one halfway; four fit.
+    study = ts.Study(ts.Space({"x": ts.Float(0.0, 1.0)}), metric="loss", budget=ts.Budget(compute=205), seed=0,
+                     storage="memory", sampler="random")  # fmt: skip
+    study.optimize(_about_ten_seconds, executor=SimulatedExecutor(workers=8, start_time=0), progress=False)
+    states = [(r.number, r.state, r.resource) for r in study.trials]
+    assert all(state is TrialState.COMPLETE for _, state, _ in states), states
+    assert len(states) == 20
+    assert study.usage().compute <= 205
+
+
+def _about_ten_seconds(trial: ts.Trial) -> Iterator[tuple[float, dict[str, float]]]:
+    each = 0.9 + 0.2 * ((trial.number * 7919) % 101) / 100.0  # 0.9 to 1.1 s a step, trial by trial
+    for step in range(trial.step + 1, 11):
+        yield each, {"loss": (trial.params["x"] - 0.3) ** 2 + 1.0 / step}

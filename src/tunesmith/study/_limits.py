@@ -23,7 +23,7 @@ from tunesmith.budget import (
 from tunesmith.errors import BudgetLimit, ConfigError
 from tunesmith.schedulers import FinishLine, Scheduler, make_scheduler
 from tunesmith.schedulers._deck import REPLICATES, Deck, DeckRun, resource_for, shown_short, simulate, trials_for
-from tunesmith.study._time_left import full_trainings, too_late_to_finish
+from tunesmith.study._time_left import MIN_TIMED, full_trainings, running_need, too_late_to_finish
 from tunesmith.trial import TrialKind, TrialRecord, TrialState
 
 __all__ = [
@@ -550,7 +550,8 @@ def spent_beyond_trials(
     could not train another configuration to the end.
 
     A wall-time or compute budget, likewise, starts no new trial that would not train to the end in the time left,
-    judged from how long the trials that did took (`too_late_to_finish`); the running trials go on to its end.
+    judged from how long the trials that did took (`too_late_to_finish`); the running trials go on to its end, and a
+    compute budget keeps for them what they are expected to spend first (`running_need`).
     """
     if budget.wall_time is None and budget.resource is None and budget.compute is None:
         return None  # nothing to add up: this is on every ask and report
@@ -575,8 +576,12 @@ def spent_beyond_trials(
             ("compute", budget.compute_seconds, usage.compute),
         )
         for name, cap, spent in timed:
-            took = [seconds * (devices if name == "compute" else 1) for seconds, devices in trained]
-            if cap is not None and (late := too_late_to_finish(name, cap, spent, took)) is not None:
+            if cap is None:
+                continue
+            took = [each.seconds * (each.devices if name == "compute" else 1) for each in trained]
+            # Trials running side by side share the wall time, but each spends its own compute.
+            running = running_need(history, trained, now) if name == "compute" and len(took) >= MIN_TIMED else None
+            if (late := too_late_to_finish(name, cap, spent, took, running)) is not None:
                 return Spent(name, late)
     if budget.resource is None:
         return None
