@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,15 +44,29 @@ _LEAD_Z = 1.959964
 # The trials to run that advice asks for measure the missing ones in this share of runs (the planner's deck asks as
 # much of a budget: `schedulers._deck.SURE`).
 _SURE = 0.9
+# Advice withheld because importance is not shown, where the importance note beside it says why (`Suggestion.said`).
+_WITHHELD_BRIEF = ("no advice on where to spend the budget: the trials do not yet show which parameters matter (the "
+                   "importance note says why, and what would show it)")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A concrete change to the search, with the evidence behind it."""
+    """A concrete change to the search, with the evidence behind it.
+
+    ``withheld`` names the metric whose importance, not shown beyond chance, withholds advice on where to spend the
+    budget (``None`` for any other suggestion): the importance note says the same reason at length, so a view that
+    shows that note shortens this one to ``brief`` (`said`)."""
 
     text: str
     param: str | None = None
     because: str = ""
+    withheld: str | None = None
+    brief: str | None = None
+
+    def said(self, told: str | None = None) -> str:
+        """The sentence to show where the importance note of metric ``told`` is shown too: ``brief`` when this
+        suggestion only repeats that note's reason, else ``text``."""
+        return self.brief if told is not None and self.withheld == told and self.brief else self.text
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "param": self.param, "because": self.because}
@@ -231,7 +245,7 @@ def front_advice(
     for objective in objectives:
         result = by_name.get(objective.name)
         said = _objective_advice(result, objective, records)
-        out += [Suggestion(f"for {objective.name}: {s.text}", s.param, s.because) for s in said]
+        out += [_for(objective, s) for s in said]
         # Only a parameter of little effect on the first objective can be one on every objective: the others
         # are not refitted without it.
         among = bounds[0] if bounds else None
@@ -307,7 +321,8 @@ def _withheld(result: ImportanceResult, records: Sequence[TrialRecord]) -> Sugge
         )  # fmt: skip
     if not result.released:
         counted = _counted(result.n_trials, _finished(records))
-        return Suggestion(f"no advice on where to spend the budget: {result.explained_note()}{counted}", None, evidence)
+        return Suggestion(f"no advice on where to spend the budget: {result.explained_note()}{counted}", None, evidence,
+                          withheld=result.metric, brief=_WITHHELD_BRIEF)  # fmt: skip
     return None
 
 
@@ -534,8 +549,14 @@ def front_range_end_advice(
                     traded[mine] = (f"{other.metric} improves towards the other end (p = {test.adjusted:.2g}, Holm "
                                     f"over its {test.family} range ends)")  # fmt: skip
         said = range_end_advice(result, space, best, best_is=on, failing=failing, traded=traded)
-        out += [Suggestion(f"for {objective.name}: {s.text}", s.param, s.because) for s in said]
+        out += [_for(objective, s) for s in said]
     return out
+
+
+def _for(objective: Metric, suggestion: Suggestion) -> Suggestion:
+    """``suggestion`` said of ``objective``, one of several."""
+    brief = None if suggestion.brief is None else f"for {objective.name}: {suggestion.brief}"
+    return replace(suggestion, text=f"for {objective.name}: {suggestion.text}", brief=brief)
 
 
 def _logged(param: Float | Int) -> bool:

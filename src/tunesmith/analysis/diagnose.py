@@ -44,7 +44,7 @@ import bisect
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -227,10 +227,12 @@ class Diagnosis:
         found = self.curves.get(number)
         return None if found is None else found.signature
 
-    def lines(self) -> list[str]:
+    def lines(self, told: str | None = None) -> list[str]:
         """The diagnosis in sentences: counts, attributions, then suggestions (the advice on where to spend the
-        budget is said whether or not the trials reported learning curves)."""
-        suggestions = [s.text for s in self.suggestions]
+        budget is said whether or not the trials reported learning curves). ``told``: the metric whose importance
+        note the view shows beside these lines, whose reason a withheld advice then does not repeat
+        (`Suggestion.said`)."""
+        suggestions = [s.said(told) for s in self.suggestions]
         # A rule over trials without curves (which warned) is a finding too: said after their counts.
         judged_any = bool(self.curves or self.too_short or self.failures or self.attributions)
         if not judged_any and self.unfinished:
@@ -400,7 +402,7 @@ def diagnose(
             advice += range_end_advice(results[0], space, best, failing=failing)
         if importance_level is not None:
             weaker = f" (measured at resource {importance_level:g}, not after full training: weaker evidence)"
-            advice = [Suggestion(a.text + weaker, a.param, a.because) for a in advice]
+            advice = [replace(a, text=a.text + weaker) for a in advice]
         suggestions += advice
     name = curve.name
     unfinished = sum(
