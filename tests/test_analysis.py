@@ -584,3 +584,12 @@ def test_a_conditional_child_that_matters_where_it_is_active_is_found() -> None:
 
     result = importance(_records(200, loss, seed=4), SPACE, "loss")
     assert result.ranking()[0] == "momentum" and result.of("momentum").mean > 0.3, result.main
+
+
+def test_a_small_positive_share_of_the_variation_is_not_said_as_zero() -> None:
+    """An out-of-bag R² of 0.004 read "the parameters predict 0% of the variation" beside "an effect as large as this
+    one"; whole percent elsewhere."""
+    from tunesmith.analysis.importance import percent
+
+    assert percent(0.004) == "0.4%"
+    assert (percent(0.0), percent(0.006), percent(0.23), percent(-0.1)) == ("0%", "1%", "23%", "-10%")

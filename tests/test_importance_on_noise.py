@@ -56,4 +56,4 @@ def test_how_many_more_trials_an_effect_needs_is_said_as_a_floor() -> None:
     notes = [note for seed in range(10) if (note := _findings(20, 1.5, seed).importance_note)]
     counted = [note for note in notes if re.search(r"\b\d+ more trials\b", note)]
     assert counted, notes
-    assert all(re.search(r"at least \d+ more trials would be needed, likely more", note) for note in counted), counted
+    assert all(re.search(r"at least \d+ more trials, likely more, would be needed", note) for note in counted), counted

@@ -11,7 +11,7 @@ import numpy as np
 
 from tunesmith.analysis._common import format_value, round_sig
 from tunesmith.analysis._edges import AT_THE_END
-from tunesmith.analysis.importance import ALPHA, PLANTED, ImportanceResult, ParamImportance
+from tunesmith.analysis.importance import ALPHA, PLANTED, ImportanceResult, ParamImportance, percent
 from tunesmith.objective import Metric
 from tunesmith.pareto import pareto_front
 from tunesmith.space import Float, Int, Space
@@ -134,7 +134,7 @@ def _of_what(result: ImportanceResult) -> str:
     if result.explained is None:
         return f"the variance of {result.metric}'s ranks"
     return (f"the part of the variation in {result.metric}'s ranks that the parameters predict "
-            f"({result.explained:.0%}, out of bag)")  # fmt: skip
+            f"({percent(result.explained)}, out of bag)")  # fmt: skip
 
 
 def _little(result: ImportanceResult, item: ParamImportance) -> bool:

@@ -121,6 +121,7 @@ __all__ = [
     "SeedNoise",
     "SpreadBeyondNoise",
     "importance",
+    "percent",
     "seed_noise_of",
 ]
 
@@ -436,11 +437,17 @@ class _Fit:
     heads: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+def percent(share: float) -> str:
+    """A share of the variation in whole percent, or to a tenth where that rounds a positive share to "0%" (a forest
+    whose R² of 0.004 read "predicts 0% of the variation" beside "an effect as large as this one")."""
+    return f"{share:.1%}" if 0.0 < share < 0.005 else f"{share:.0%}"
+
+
 def _at_least(more: int) -> str:
     """How `ImportanceResult.trials_to_show` is said: a floor, since the forest's reading of a small effect grows
     slower than the projection assumes (said as "about N more trials would show it", it came true 5-20% of the
     time)."""
-    return f"at least {more} more trials would be needed, likely more"
+    return f"at least {more} more trials, likely more, would be needed"
 
 
 @dataclass(frozen=True)
@@ -611,7 +618,7 @@ class ImportanceResult:
         if self.shown:
             spread = "" if self.explained_error is None else f", standard error {self.explained_error:.0%}"
             return (
-                f"the parameters predict {self.explained:.0%} of the variation in the ranks of {self.metric!r} "
+                f"the parameters predict {percent(self.explained)} of the variation in the ranks of {self.metric!r} "
                 f"across trials (out-of-bag R²{spread}; {self._chance_text()}); the shares divide that part"
                 f"{'; ' + self._found_text() if self.matters else ''}"
             )
@@ -651,8 +658,9 @@ class ImportanceResult:
                 seen += ": the shares divide noise, not effects"
         else:
             seen = (
-                f"the parameters predict {self.explained:.0%} of the variation in the ranks of {self.metric!r} out "
-                f"of bag, but no more than chance would ({self._chance_text()}): the shares may rank noise"
+                f"the parameters predict {percent(self.explained)} of the variation in the ranks of "
+                f"{self.metric!r} out of bag, but no more than chance would ({self._chance_text()}): the shares may "
+                "rank noise"
             )
         more = None if self.explains_nothing else self.trials_to_show()
         if self.matters:
