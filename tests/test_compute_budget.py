@@ -87,3 +87,17 @@ def test_the_planner_counts_the_trials_it_buys_whatever_the_workers() -> None:
         assert "the budget pays for about 20 full-length trials" in plan.summary()
     with pytest.raises(ConfigError, match="a compute budget needs trial_cost"):
         ts.discipline.plan(space, Budget(compute="10h"))
+
+
+def test_a_trial_sharing_a_gpu_counts_its_share_of_it() -> None:
+    from tunesmith.budget import devices_held
+
+    def held(**attrs: object) -> float:
+        record = TrialRecord(0, {"x": 0.1}, 1, TrialState.COMPLETE, started_at=0.0, finished_at=10.0, attrs=attrs)
+        assert compute_time([record], now=10.0) == pytest.approx(10.0 * devices_held(record))
+        return devices_held(record)
+
+    assert held() == 1.0  # no GPU: the trial's own time
+    assert held(gpus=["0", "1"]) == 2.0
+    assert held(gpus=["0"], gpu_share=0.5) == 0.5  # Ray's num_gpus=0.5: two trials on one GPU, each half of it
+    assert held(gpus=["0"], gpu_share="half") == 1.0  # a value written by hand that is no share counts whole

@@ -19,7 +19,7 @@ import pytest
 
 import tunesmith as ts
 from tests.ray_env import RAY_WARNINGS  # sets Ray's environment before Ray is imported
-from tunesmith.budget import counts_toward_budget
+from tunesmith.budget import compute_time, counts_toward_budget
 from tunesmith.errors import ConfigError
 from tunesmith.study import ObjectiveError
 
@@ -88,6 +88,11 @@ def test_a_fractional_gpu_request_puts_two_trials_on_one_gpu(cluster: Cluster) -
     first, second = (r.metrics for r in study.trials)
     assert first["gpu"] == second["gpu"] == 0.0, "both trials saw the one GPU"
     assert first["start"] < second["end"] and second["start"] < first["end"], "they shared it at the same time"
+    # Each held half of it: a compute budget counts half its time (it counted every Ray trial as one device).
+    for record in study.trials:
+        assert (record.attrs.get("gpus"), record.attrs.get("gpu_share")) == (["0"], 0.5), record.attrs
+        took = (record.finished_at or 0.0) - (record.started_at or 0.0)
+        assert compute_time([record], now=0.0) == pytest.approx(0.5 * took)
 
 
 def test_seed_re_runs_go_to_the_search_s_ray_cluster_and_record_what_local_re_runs_record(cluster: Cluster) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "BudgetUsage",
     "compute_time",
     "counts_toward_budget",
+    "devices_held",
     "parse_duration",
     "running_clock",
     "running_spans",
@@ -143,13 +144,27 @@ def _running_spans(records: Iterable[TrialRecord], now: float, gone: Collection[
     return spans
 
 
+def devices_held(record: TrialRecord) -> float:
+    """The devices ``record`` held, as a compute budget counts them: the GPUs of its ``attrs["gpus"]``
+    (`ProcessExecutor(gpus_per_trial=...)`, a Ray task's), each for the share of it the trial held where trials
+    shared one (``attrs["gpu_share"]``: Ray's ``num_gpus=0.5`` puts two trials on a GPU, each half of it), else one
+    (a trial without GPUs spends its own time)."""
+    gpus = record.attrs.get("gpus") or ()
+    if not gpus:
+        return 1.0
+    share = record.attrs.get("gpu_share")
+    if isinstance(share, float) and 0.0 < share < 1.0:
+        return len(gpus) * share
+    return float(len(gpus))
+
+
 def compute_time(records: Iterable[TrialRecord], now: float, gone: Collection[int] = ()) -> float:
     """Device-seconds ``records`` ran by ``now``: each trial's own running time (as `running_time` reads a trial's
-    spans, but every trial counted on its own: two trials at once spend twice) times the devices it held, the GPUs
-    of its ``attrs["gpus"]`` (`ProcessExecutor(gpus_per_trial=...)`), else one."""
+    spans, but every trial counted on its own: two trials at once spend twice) times the devices it held
+    (`devices_held`)."""
     total = 0.0
     for record in records:
-        devices = max(1, len(record.attrs.get("gpus") or ()))
+        devices = devices_held(record)
         total += devices * sum(end - start for start, end in _running_spans([record], now, gone))  # disjoint
     return total
 

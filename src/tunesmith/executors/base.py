@@ -16,8 +16,8 @@ from tunesmith.space import Space
 from tunesmith.trial import TrialKind
 
 __all__ = [
-    "GPUS", "REFUSED_REPORT", "TRAINED_TO", "Executor", "ReportHandler", "StopStudy", "TrialJob", "TrialOutcome",
-    "decide_report", "infeasible_outcome",
+    "GPUS", "GPU_SHARE", "REFUSED_REPORT", "TRAINED_TO", "Executor", "ReportHandler", "StopStudy", "TrialJob",
+    "TrialOutcome", "decide_report", "infeasible_outcome",
 ]  # fmt: skip
 
 # (trial number, step, metrics) -> the study's decision for that trial.
@@ -26,8 +26,11 @@ ReportHandler = Callable[[int, int, dict[str, float]], Decision]
 REFUSED_REPORT = "refused_report"
 # Its key for the last step a `Trial.steps` loop trained when it ran to its end (`Trial.trained_to`).
 TRAINED_TO = "trained_to"
-# Its key, and the trial attribute's, for the GPUs the trial's process held (`ProcessExecutor(gpus_per_trial=...)`).
+# Its key, and the trial attribute's, for the GPUs the trial's process held (`ProcessExecutor(gpus_per_trial=...)`, a
+# Ray task's).
 GPUS = "gpus"
+# ... and for the share of each that it held, where trials shared a GPU (Ray's fractional ``num_gpus``); absent: whole.
+GPU_SHARE = "gpu_share"
 
 
 class StopStudy(BaseException):

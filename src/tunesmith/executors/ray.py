@@ -38,13 +38,23 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from tunesmith._text import counted, excerpt
 from tunesmith._validate import duration, integer, real
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, TunesmithError, require
-from tunesmith.executors.base import Executor, Objective, ReportHandler, TrialJob, TrialOutcome, decide_report
+from tunesmith.executors.base import (
+    GPU_SHARE,
+    GPUS,
+    Executor,
+    Objective,
+    ReportHandler,
+    TrialJob,
+    TrialOutcome,
+    decide_report,
+)
 from tunesmith.executors.inline import run_job
 from tunesmith.executors.processes import _plain
 from tunesmith.trial import TrialKind
@@ -149,6 +159,7 @@ def _run_trial(objective: Objective, job: TrialJob, hub: Any) -> TrialOutcome:
             return Decision.STOP
 
     outcome = run_job(objective, job, on_report)
+    outcome = replace(outcome, extra={**outcome.extra, **_gpus_held()})
     if hub_died:
         return _hub_lost(job.number, hub_died[0], outcome.decision, outcome.extra)
     if outcome.failed:
@@ -158,8 +169,25 @@ def _run_trial(objective: Objective, job: TrialJob, hub: Any) -> TrialOutcome:
         result=_plain(outcome.result),
         decision=outcome.decision,
         ran_all_steps=outcome.ran_all_steps,
-        extra=outcome.extra,  # what a define-by-run objective asked for by name
+        extra=outcome.extra,  # what a define-by-run objective asked for by name, and the GPUs it held
     )
+
+
+def _gpus_held() -> dict[str, Any]:
+    """The GPUs Ray gave this task (``TrialOutcome.extra``'s `GPUS`), and the share of each where a fractional
+    ``num_gpus`` shares one among trials (`GPU_SHARE`), for the study to record: a compute budget counts a trial's
+    time times them (`budget.devices_held`), and without them counted every Ray trial as one device, two GPUs or
+    half of one."""
+    import ray
+
+    gpus = [str(gpu) for gpu in ray.get_gpu_ids()]
+    if not gpus:
+        return {}
+    held: dict[str, Any] = {GPUS: gpus}
+    share = ray.get_runtime_context().get_assigned_resources().get("GPU")
+    if share is not None and 0.0 < share < 1.0:
+        held[GPU_SHARE] = float(share)
+    return held
 
 
 def _hub_lost(number: int, exc: BaseException, decision: Decision, extra: dict[str, Any] | None = None) -> TrialOutcome:

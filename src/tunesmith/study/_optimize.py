@@ -40,7 +40,7 @@ from tunesmith.errors import (
     TunesmithError,
 )
 from tunesmith.executors import Executor, TrialJob, TrialOutcome, make_executor
-from tunesmith.executors.base import GPUS, REFUSED_REPORT, TRAINED_TO
+from tunesmith.executors.base import GPU_SHARE, GPUS, REFUSED_REPORT, TRAINED_TO
 from tunesmith.executors.inline import holding_interrupts
 from tunesmith.objective import Guardrail, Metric
 from tunesmith.pareto import pareto_front
@@ -1746,9 +1746,10 @@ def _started_here(study: Study, since: float) -> set[int]:
     }
 
 
-def _record_gpus(study: Study, number: int, gpus: object) -> None:
-    """Keep the GPUs trial ``number``'s process held (`ProcessExecutor(gpus_per_trial=...)`) in its ``attrs["gpus"]``,
-    after those of its earlier runs (a paused trial resumed on other GPUs): nothing for a trial that held none."""
+def _record_gpus(study: Study, number: int, gpus: object, share: object = None) -> None:
+    """Keep the GPUs trial ``number``'s process held (`ProcessExecutor(gpus_per_trial=...)`, a Ray task's) in its
+    ``attrs["gpus"]``, after those of its earlier runs (a paused trial resumed on other GPUs), and the ``share`` of
+    each it held where Ray shared a GPU among trials in ``attrs["gpu_share"]``: nothing for a trial that held none."""
     if not isinstance(gpus, list) or not gpus:
         return
     record = study.storage.get_trial(study._info.id, number)
@@ -1756,7 +1757,10 @@ def _record_gpus(study: Study, number: int, gpus: object) -> None:
         return  # a finished record never changes (reaped as lost meanwhile)
     held = [str(gpu) for gpu in record.attrs.get(GPUS) or ()]
     held += [gpu for gpu in map(str, gpus) if gpu not in held]
-    study.storage.update_trial(study._info.id, number, attrs={GPUS: held})
+    attrs: dict[str, Any] = {GPUS: held}
+    if isinstance(share, float) and 0.0 < share < 1.0:
+        attrs[GPU_SHARE] = share
+    study.storage.update_trial(study._info.id, number, attrs=attrs)
 
 
 def record_warnings(study: Study, number: int, found: object) -> None:
@@ -1778,7 +1782,7 @@ def _finish(study: Study, outcome: TrialOutcome) -> TrialRecord:
     if outcome.decision is not Decision.CONTINUE and study._decisions.get(outcome.number) is Decision.CONTINUE:
         study._decisions[outcome.number] = outcome.decision
     conflict = _define_by_run.record(study, outcome.number, outcome.extra.get("defined_by_run"))
-    _record_gpus(study, outcome.number, outcome.extra.get(GPUS))
+    _record_gpus(study, outcome.number, outcome.extra.get(GPUS), outcome.extra.get(GPU_SHARE))
     record_warnings(study, outcome.number, outcome.extra.get(trial_warnings.KEY))
     if conflict and not outcome.failed:
         return study.tell(outcome.number, reason=_define_by_run.CONFLICT, error=conflict, kind=TrialKind.EXCEPTION)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from tunesmith._progress import format_seconds
-from tunesmith.budget import compute_time, seconds_of
+from tunesmith.budget import compute_time, devices_held, seconds_of
 from tunesmith.errors import BudgetLimit
 from tunesmith.schedulers import PBT, Scheduler
 from tunesmith.trial import TrialRecord, TrialState
@@ -87,12 +87,11 @@ def seconds_text(seconds: float) -> str:
 
 class Training(NamedTuple):
     """A trial that trained to the end (`full_trainings`): its number, the seconds it took from its start and the
-    devices it held (its ``attrs["gpus"]``, else one: the compute it spent is their product, as `compute_time` counts
-    it)."""
+    devices it held (`devices_held`: the compute it spent is their product, as `compute_time` counts it)."""
 
     number: int
     seconds: float
-    devices: int
+    devices: float
 
 
 def full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> list[Training]:
@@ -115,8 +114,7 @@ def full_trainings(history: Sequence[TrialRecord], scheduler: Scheduler) -> list
                 continue
         if record.started_at is None or record.finished_at is None or record.finished_at <= record.started_at:
             continue
-        devices = max(1, len(record.attrs.get("gpus") or ()))
-        trained.append(Training(record.number, record.finished_at - record.started_at, devices))
+        trained.append(Training(record.number, record.finished_at - record.started_at, devices_held(record)))
     return trained
 
 
