@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import tunesmith as ts
+from tunesmith.budget import devices_held
 from tunesmith.cli import cli
 from tunesmith.config import load_config
 from tunesmith.decision import Decision
@@ -161,6 +162,42 @@ def test_the_study_records_in_each_trial_the_gpu_its_process_was_given() -> None
     study.optimize(gpu_as_metric, executor=ProcessExecutor(workers=4, gpus_per_trial=1))
     assert len(study.trials) == 6
     assert [r.attrs["gpus"] for r in study.trials] == [[str(int(r.metrics["gpu"]))] for r in study.trials]
+
+
+def report_then_end(trial: ts.Trial) -> float:
+    time.sleep(0.2)
+    trial.report(value=trial.params["x"])
+    return trial.params["x"]
+
+
+class _RunningDevices:
+    """Reads, at each report, what storage holds of the reporting trial, still running: the devices a compute
+    budget counts for it."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[object, object, float]] = []
+
+    def on_report(self, study: ts.Study, number: int, step: int, metrics: Any, decision: Decision) -> None:
+        record = next(r for r in study.trials if r.number == number)
+        assert record.state is ts.TrialState.RUNNING
+        self.seen.append((record.attrs.get("gpus"), record.attrs.get("gpu_share"), devices_held(record)))
+
+
+@pytest.mark.parametrize(("per_trial", "devices"), [(2, 2.0), (0.5, 0.5)])
+@pytest.mark.usefixtures("four_gpus")
+def test_a_running_trial_counts_its_gpus_from_its_start(per_trial: float, devices: float) -> None:
+    """The GPUs were recorded when the trial ended, so a running trial of two GPUs counted as one device against a
+    compute budget (and one of half a GPU as a whole one) until it finished."""
+    study = ts.Study(
+        ts.Space({"x": ts.Float(0.0, 1.0)}), metric="value", storage="memory", budget=ts.Budget(trials=2), seed=0
+    )
+    watch = _RunningDevices()
+    study.optimize(report_then_end, executor=ProcessExecutor(workers=2, gpus_per_trial=per_trial), callbacks=[watch])
+    assert len(watch.seen) == 2
+    for gpus, share, held in watch.seen:
+        assert isinstance(gpus, list) and len(gpus) == max(1, int(per_trial))
+        assert share == (per_trial if per_trial < 1 else None) and held == devices
+    assert all(devices_held(r) == devices for r in study.trials)
 
 
 # Refusals, at construction ------------------------------------------------------------------------------------------

@@ -177,3 +177,10 @@ class Executor(ABC):
     @abstractmethod
     def shutdown(self, kill: bool = False) -> list[int]:
         """Release resources; with ``kill`` also end running trials. Returns the numbers left unfinished."""
+
+    def devices(self, number: int) -> dict[str, Any]:
+        """The GPUs running trial ``number`` holds, as its outcome's ``extra`` carries them at its end (`GPUS`, and
+        `GPU_SHARE` where trials share one), for the study to record from its start: a compute budget counts a
+        running trial's time times them (`tunesmith.budget.devices_held`). Empty (the default) where the executor
+        hands out no GPUs, or knows them only once the trial ran (Ray)."""
+        return {}

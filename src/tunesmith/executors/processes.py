@@ -63,6 +63,7 @@ from tunesmith.executors._gpus import gpu_pool
 from tunesmith.executors._orphans import MARK, become_subreaper, end_orphans, new_token, restore_subreaper
 from tunesmith.executors._process_tree import end_descendants, start_time
 from tunesmith.executors.base import (
+    GPU_SHARE,
     GPUS,
     Executor,
     Objective,
@@ -597,6 +598,18 @@ class ProcessExecutor(Executor):
     def busy(self) -> int:
         return len(self._running) + len(self._done)
 
+    def devices(self, number: int) -> dict[str, Any]:
+        run = self._running.get(number)
+        return {} if run is None else self._held(run.gpus)
+
+    def _held(self, gpus: tuple[str, ...]) -> dict[str, Any]:
+        """``gpus`` as a trial's outcome carries them (`Executor.devices`), with the share of each it held where
+        ``gpus_per_trial`` is a fraction (two trials on a GPU each hold half of it)."""
+        if not gpus or self._gpus is None:
+            return {}
+        share = self._gpus.per_trial
+        return {GPUS: list(gpus), **({GPU_SHARE: float(share)} if share < 1 else {})}
+
     def wait(self, timeout: float | None) -> list[TrialOutcome]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._done and self._running:
@@ -696,8 +709,7 @@ class ProcessExecutor(Executor):
         if run.crash_log is not None:
             run.crash_log.close()
         self._give_back(run.gpus)  # its process and everything it started are gone: nothing holds them now
-        if run.gpus:
-            outcome = replace(outcome, extra={**outcome.extra, GPUS: list(run.gpus)})
+        outcome = replace(outcome, extra={**outcome.extra, **self._held(run.gpus)})
         self._done.append(outcome)
 
     def _give_back(self, gpus: tuple[str, ...]) -> None:

@@ -1390,6 +1390,9 @@ def optimize(
                         learned=trial.learned,
                     )
                 )
+                # From its start, so that a compute budget counts the running trial's time times its GPUs.
+                if gpus := runner.devices(trial.number):
+                    _record_gpus(study, trial.number, gpus.get(GPUS), gpus.get(GPU_SHARE))
             if runner.busy() == 0:
                 break
             held = runner.wait(timeout=1.0)
