@@ -137,6 +137,12 @@ def _watched(given: str) -> Metric:
     return metric_named(given, fix=f"write --watch {given}:max (or {given}:min if lower really is better)")
 
 
+# `finalize --require-ready`'s exit codes: a check failed on evidence that decided it ("not ready"), or the evidence
+# could not decide ("not shown ready"); a pipeline may hold either, or retry the second with more data.
+NOT_READY_EXIT = 3
+NOT_SHOWN_READY_EXIT = 4
+
+
 @click.command("finalize")
 @click.argument("study_name", required=False)
 @storage_option
@@ -161,11 +167,15 @@ def _watched(given: str) -> Metric:
 @click.option("--progress/--no-progress", default=None,
               help="Show progress and the time left on stderr (default: a bar on a terminal; elsewhere, as in a log, "
                    "a line a minute once a phase has run a minute).")  # fmt: skip
+@click.option("--require-ready", is_flag=True,
+              help=f"Exit {NOT_READY_EXIT} when the verdict is not ready and {NOT_SHOWN_READY_EXIT} when it is not "
+                   "shown ready (the evidence cannot decide), for a pipeline to gate on; the verdict is printed and "
+                   "stored as without it.")  # fmt: skip
 @json_option
 def finalize_command(
     study_name: str | None, storage: str, evaluate_ref: str, shifted_ref: str | None, force: bool,
     holdout_name: str | None, watch: tuple[str, ...], rerun_top: int | None, seeds: int | None,
-    objective_ref: str | None, baseline: tuple[str, ...], progress: bool | None, as_json: bool,
+    objective_ref: str | None, baseline: tuple[str, ...], progress: bool | None, require_ready: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Score the chosen configuration of STUDY_NAME once on the locked holdout and print the verdict.
 
@@ -199,6 +209,9 @@ def finalize_command(
         summary = terminal_safe(verdict.summary(), markup=False, multiline=True)
         click.secho(summary, fg=verdict_colour(verdict.ready, bool(verdict.failed_decided)))
     _confirm_stored(study)  # the opening and the verdict are recorded only if the database is still there
+    if require_ready and not verdict.ready:
+        click.get_current_context().exit(NOT_READY_EXIT if verdict.failed_decided else NOT_SHOWN_READY_EXIT)
+
 
 
 def _declare_baseline(study: Study, storage: str, pairs: tuple[str, ...]) -> None:
