@@ -80,3 +80,45 @@ def test_a_check_failed_on_decided_evidence_exits_3(tmp_path: Path, user_module:
     result = _finalize(module, "far_worse", "--require-ready", "--json")
     assert result.exit_code == 3, result.output
     assert '"status": "fail"' in result.output
+
+
+RUN_MODULE = """
+import numpy as np
+
+
+def objective(trial):
+    x = trial.suggest_float("x", 0.0, 1.0)
+    return {"acc": np.random.default_rng(trial.seed).random(4000) < 0.95}
+
+
+def far_worse(params, seed):
+    return {"acc": np.arange(4000) % 100 < 70}
+"""
+
+
+def _config(tmp_path: Path, module: str, holdout: bool) -> Path:
+    table = f'\n[holdout]\nevaluate = "{module}:far_worse"\ntop = 2\nseeds = 2\n' if holdout else ""
+    path = tmp_path / "study.toml"
+    path.write_text(f'name = "r"\nobjective = "{module}:objective"\nstorage = "sqlite:///r.db"\nseed = 0\n'
+                    f'[metric]\nname = "acc"\ndirection = "max"\n[budget]\ntrials = 6\n{table}')  # fmt: skip
+    return path
+
+
+def test_run_gates_on_its_configs_verdict(tmp_path: Path, user_module: Callable[[str, str], str]) -> None:
+    module = user_module("gaterun", RUN_MODULE)
+    config = str(_config(tmp_path, module, holdout=True))
+    # Part of the budget: no verdict yet, so nothing is shown ready.
+    part = CliRunner().invoke(cli, ["run", config, "--trials", "3", "--no-report", "--require-ready"])
+    assert part.exit_code == 4, part.output
+    # The rest: the holdout 25 points below validation on 4,000 examples fails the gap on decided evidence.
+    rest = CliRunner().invoke(cli, ["run", config, "--no-report", "--require-ready"])
+    assert rest.exit_code == 3, rest.output
+    assert "not ready: " in rest.output
+
+
+def test_run_refuses_the_gate_without_a_holdout_table(tmp_path: Path, user_module: Callable[[str, str], str]) -> None:
+    module = user_module("gaterun", RUN_MODULE)
+    result = CliRunner().invoke(cli, ["run", str(_config(tmp_path, module, holdout=False)), "--require-ready"])
+    assert result.exit_code == 1
+    assert "--require-ready gates on the verdict, which study.toml asks for with a [holdout] table" in result.output
+    assert not (tmp_path / "r.db").exists(), "refused before anything ran"

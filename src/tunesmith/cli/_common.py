@@ -199,6 +199,10 @@ def _friendly_errors() -> Iterator[None]:
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 TERMINATED_EXIT = 143  # 128 + SIGTERM, what a shell reports for a command stopped by `kill`, `timeout`, a supervisor
 HUNG_UP_EXIT = 129  # 128 + SIGHUP, what a shell reports for a command whose terminal closed (an ssh session dropped)
+# `--require-ready`'s exit codes (`finalize`, `run`): a check failed on evidence that decided it ("not ready"), or the
+# evidence could not decide ("not shown ready"); a pipeline may hold either, or retry the second with more data.
+NOT_READY_EXIT = 3
+NOT_SHOWN_READY_EXIT = 4
 # The signals that end a command as Ctrl-C does, but say "terminated (SIG...)", with their exit codes.
 _TERMINATING: dict[int, int] = {signal.SIGTERM: TERMINATED_EXIT}
 if hasattr(signal, "SIGHUP"):  # not on Windows

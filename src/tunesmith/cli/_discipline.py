@@ -11,6 +11,8 @@ from rich.table import Table
 
 from tunesmith._text import terminal_safe
 from tunesmith.cli._common import (
+    NOT_READY_EXIT,
+    NOT_SHOWN_READY_EXIT,
     CliError,
     _confirm_stored,
     _friendly_errors,
@@ -135,12 +137,6 @@ def _watched(given: str) -> Metric:
     if name and direction in ("max", "min"):
         return Metric(name, "max" if direction == "max" else "min")
     return metric_named(given, fix=f"write --watch {given}:max (or {given}:min if lower really is better)")
-
-
-# `finalize --require-ready`'s exit codes: a check failed on evidence that decided it ("not ready"), or the evidence
-# could not decide ("not shown ready"); a pipeline may hold either, or retry the second with more data.
-NOT_READY_EXIT = 3
-NOT_SHOWN_READY_EXIT = 4
 
 
 @click.command("finalize")

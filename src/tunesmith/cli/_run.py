@@ -16,6 +16,8 @@ from tunesmith._text import counted, safe_file_name, terminal_safe
 from tunesmith.attributes import HoldoutAttr, read_attr
 from tunesmith.cli._common import (
     DEMO_STORAGE,
+    NOT_READY_EXIT,
+    NOT_SHOWN_READY_EXIT,
     CliError,
     _analyse,
     _command_line,
@@ -120,10 +122,15 @@ def _name_option(_ctx: click.Context, _param: click.Parameter, name: str | None)
 @click.option("--report", "report_path", default=None,
               help="HTML report path (default: STUDY-report.html, STUDY made a safe file name).")  # fmt: skip
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report.")
+@click.option("--require-ready", is_flag=True,
+              help=f"With a [holdout] table: exit {NOT_READY_EXIT} when the verdict is not ready and "
+                   f"{NOT_SHOWN_READY_EXIT} when it is not shown ready or not reached yet (the search goes on), for a "
+                   "pipeline to gate on.")  # fmt: skip
 @click.pass_context
 def run(
     ctx: click.Context, config: str, storage: str | None, storage_file: str | None, workers: int | None,
     n_trials: int | None, name: str | None, progress: bool | None, report_path: str | None, no_report: bool,
+    require_ready: bool,
 ) -> None:  # fmt: skip
     """Run (or resume) the study described by CONFIG (TOML or YAML).
 
@@ -142,6 +149,10 @@ def run(
     opened: list[Study] = []
     with _interruptible(lambda exc: _interrupted(ctx, opened, exc)), showing(progress), _friendly_errors():
         cfg = load_config(config)  # every setting checked, the sampler, scheduler and executor by building them
+        if require_ready and "holdout" not in cfg.extra:
+            raise CliError(f"--require-ready gates on the verdict, which {cfg.path.name} asks for with a [holdout] "
+                           "table (evaluate = \"module:function\"): add one, or run the search and then `tunesmith "
+                           "finalize STUDY --evaluate module:function --require-ready`")  # fmt: skip
         objective = cfg.load_objective()
         named = _imported_objective(cfg.objective, cfg.path.parent)
         worker_count = workers or cfg.workers
@@ -234,6 +245,7 @@ def run(
             if unchosen is None and no_result is None
             else None
         )
+        failed = False
         if isinstance(verdict, SearchLeft):  # nothing re-run, nothing opened
             click.echo(_plain(verdict.note()))
         elif verdict is not None:
@@ -254,6 +266,8 @@ def run(
             raise CliError(no_result)
         if unchosen is not None:
             raise CliError(_unchosen(study, cfg, unchosen, kept))
+        if require_ready and (isinstance(verdict, SearchLeft) or verdict is None or not verdict.ready):
+            ctx.exit(NOT_READY_EXIT if failed else NOT_SHOWN_READY_EXIT)  # no verdict yet is not shown ready
 
 
 def _no_result(study: Study, result: StudyResult, kept: str) -> str | None:
