@@ -209,7 +209,6 @@ def finalize_command(
         click.get_current_context().exit(NOT_READY_EXIT if verdict.failed_decided else NOT_SHOWN_READY_EXIT)
 
 
-
 def _declare_baseline(study: Study, storage: str, pairs: tuple[str, ...]) -> None:
     """`finalize --baseline`: declare the baseline ``pairs`` give, for `validate_top` to run on its seeds; refused
     when the study evaluated another baseline already, which the verdict would judge against instead."""
