@@ -593,3 +593,10 @@ def _sampler_line(info: StudyInfo, given: Mapping[str, Any]) -> str | None:
 def _sampler_name(form: Any) -> str:
     """A stored sampler's name: its table's ``name`` (a ``describe()`` form), or the name itself."""
     return str(form.get("name")) if isinstance(form, Mapping) else str(form)
+
+
+def exit_unless_ready(ready: bool, failed: bool) -> None:
+    """`--require-ready`, once the verdict is printed and stored: exit `NOT_READY_EXIT` when a check ``failed`` on
+    evidence that decided it, `NOT_SHOWN_READY_EXIT` when the verdict is otherwise not ``ready`` (or not reached)."""
+    if not ready:
+        click.get_current_context().exit(NOT_READY_EXIT if failed else NOT_SHOWN_READY_EXIT)

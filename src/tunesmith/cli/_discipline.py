@@ -20,6 +20,7 @@ from tunesmith.cli._common import (
     _print_json,
     _resolve_study,
     console,
+    exit_unless_ready,
     json_option,
     storage_option,
     storage_options,
@@ -205,8 +206,8 @@ def finalize_command(
         summary = terminal_safe(verdict.summary(), markup=False, multiline=True)
         click.secho(summary, fg=verdict_colour(verdict.ready, bool(verdict.failed_decided)))
     _confirm_stored(study)  # the opening and the verdict are recorded only if the database is still there
-    if require_ready and not verdict.ready:
-        click.get_current_context().exit(NOT_READY_EXIT if verdict.failed_decided else NOT_SHOWN_READY_EXIT)
+    if require_ready:
+        exit_unless_ready(verdict.ready, bool(verdict.failed_decided))
 
 
 def _declare_baseline(study: Study, storage: str, pairs: tuple[str, ...]) -> None:

@@ -28,6 +28,7 @@ from tunesmith.cli._common import (
     _resolve_study,
     _summary,
     console,
+    exit_unless_ready,
     shown_warnings,
     storage_option,
     storage_options,
@@ -266,8 +267,8 @@ def run(
             raise CliError(no_result)
         if unchosen is not None:
             raise CliError(_unchosen(study, cfg, unchosen, kept))
-        if require_ready and (isinstance(verdict, SearchLeft) or verdict is None or not verdict.ready):
-            ctx.exit(NOT_READY_EXIT if failed else NOT_SHOWN_READY_EXIT)  # no verdict yet is not shown ready
+        if require_ready:  # no verdict yet (the search goes on) is not shown ready
+            exit_unless_ready(verdict is not None and not isinstance(verdict, SearchLeft) and verdict.ready, failed)
 
 
 def _no_result(study: Study, result: StudyResult, kept: str) -> str | None:

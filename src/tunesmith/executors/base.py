@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from tunesmith.trial import TrialKind
 
 __all__ = [
     "GPUS", "GPU_SHARE", "REFUSED_REPORT", "TRAINED_TO", "Executor", "ReportHandler", "StopStudy", "TrialJob",
-    "TrialOutcome", "decide_report", "infeasible_outcome",
+    "TrialOutcome", "decide_report", "gpus_held", "infeasible_outcome",
 ]  # fmt: skip
 
 # (trial number, step, metrics) -> the study's decision for that trial.
@@ -31,6 +31,14 @@ TRAINED_TO = "trained_to"
 GPUS = "gpus"
 # ... and for the share of each that it held, where trials shared a GPU (Ray's fractional ``num_gpus``); absent: whole.
 GPU_SHARE = "gpu_share"
+
+
+def gpus_held(gpus: Sequence[str], share: float | None) -> dict[str, Any]:
+    """A trial's GPUs as its outcome's ``extra`` (and `Executor.devices`) carry them: `GPUS`, and `GPU_SHARE` where it
+    held a ``share`` of each below one (trials sharing a GPU); empty for a trial that held none."""
+    if not gpus:
+        return {}
+    return {GPUS: list(gpus), **({GPU_SHARE: float(share)} if share is not None and 0.0 < share < 1.0 else {})}
 
 
 class StopStudy(BaseException):

@@ -63,8 +63,6 @@ from tunesmith.executors._gpus import gpu_pool
 from tunesmith.executors._orphans import MARK, become_subreaper, end_orphans, new_token, restore_subreaper
 from tunesmith.executors._process_tree import end_descendants, start_time
 from tunesmith.executors.base import (
-    GPU_SHARE,
-    GPUS,
     Executor,
     Objective,
     ReportHandler,
@@ -72,6 +70,7 @@ from tunesmith.executors.base import (
     TrialJob,
     TrialOutcome,
     decide_report,
+    gpus_held,
 )
 from tunesmith.executors.inline import holding_interrupts, restore_held_handlers, run_job
 from tunesmith.trial import TrialKind
@@ -603,12 +602,8 @@ class ProcessExecutor(Executor):
         return {} if run is None else self._held(run.gpus)
 
     def _held(self, gpus: tuple[str, ...]) -> dict[str, Any]:
-        """``gpus`` as a trial's outcome carries them (`Executor.devices`), with the share of each it held where
-        ``gpus_per_trial`` is a fraction (two trials on a GPU each hold half of it)."""
-        if not gpus or self._gpus is None:
-            return {}
-        share = self._gpus.per_trial
-        return {GPUS: list(gpus), **({GPU_SHARE: float(share)} if share < 1 else {})}
+        """``gpus`` as a trial's outcome carries them, each held for ``gpus_per_trial`` where that is a fraction."""
+        return {} if self._gpus is None else gpus_held(gpus, self._gpus.per_trial)
 
     def wait(self, timeout: float | None) -> list[TrialOutcome]:
         deadline = None if timeout is None else time.monotonic() + timeout

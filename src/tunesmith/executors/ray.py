@@ -46,14 +46,13 @@ from tunesmith._validate import duration, integer, real
 from tunesmith.decision import Decision
 from tunesmith.errors import ConfigError, TunesmithError, require
 from tunesmith.executors.base import (
-    GPU_SHARE,
-    GPUS,
     Executor,
     Objective,
     ReportHandler,
     TrialJob,
     TrialOutcome,
     decide_report,
+    gpus_held,
 )
 from tunesmith.executors.inline import run_job
 from tunesmith.executors.processes import _plain
@@ -159,7 +158,7 @@ def _run_trial(objective: Objective, job: TrialJob, hub: Any) -> TrialOutcome:
             return Decision.STOP
 
     outcome = run_job(objective, job, on_report)
-    outcome = replace(outcome, extra={**outcome.extra, **_gpus_held()})
+    outcome = replace(outcome, extra={**outcome.extra, **_ray_gpus()})
     if hub_died:
         return _hub_lost(job.number, hub_died[0], outcome.decision, outcome.extra)
     if outcome.failed:
@@ -173,7 +172,7 @@ def _run_trial(objective: Objective, job: TrialJob, hub: Any) -> TrialOutcome:
     )
 
 
-def _gpus_held() -> dict[str, Any]:
+def _ray_gpus() -> dict[str, Any]:
     """The GPUs Ray gave this task (``TrialOutcome.extra``'s `GPUS`), and the share of each where a fractional
     ``num_gpus`` shares one among trials (`GPU_SHARE`), for the study to record: a compute budget counts a trial's
     time times them (`budget.devices_held`), and without them counted every Ray trial as one device, two GPUs or
@@ -181,13 +180,7 @@ def _gpus_held() -> dict[str, Any]:
     import ray
 
     gpus = [str(gpu) for gpu in ray.get_gpu_ids()]
-    if not gpus:
-        return {}
-    held: dict[str, Any] = {GPUS: gpus}
-    share = ray.get_runtime_context().get_assigned_resources().get("GPU")
-    if share is not None and 0.0 < share < 1.0:
-        held[GPU_SHARE] = float(share)
-    return held
+    return gpus_held(gpus, ray.get_runtime_context().get_assigned_resources().get("GPU") if gpus else None)
 
 
 def _hub_lost(number: int, exc: BaseException, decision: Decision, extra: dict[str, Any] | None = None) -> TrialOutcome:

@@ -553,6 +553,12 @@ class Findings:
     diagnosis: Diagnosis
     early_signal: EarlySignal | None = None  # whether early values ranked the final ones (`analysis.early_signal`)
 
+    def diagnosis_lines(self) -> list[str]:
+        """The diagnosis as a view that shows the importance note beside it says it: a withheld advice points to
+        the note rather than repeat its reason (`Diagnosis.lines`; the note is the study's metric's, the one the
+        diagnosis is of)."""
+        return self.diagnosis.lines(told=self.diagnosis.metric if self.importance_note else None)
+
 
 def analyse(data: ReportData, *, seed: int = 0, n_trees: int = 64) -> Findings:
     """Run importance and diagnosis on ``data``; a study too small for importance, or whose trials do not yet

@@ -165,8 +165,7 @@ def _sections(data: ReportData, found: Findings) -> list[_Section]:
     several = environment_note(data) is not None
     if environments is not None and several:  # results of other code may not compare: said before any figure
         out.append(environments)
-    # The importance section's note says at length why advice is withheld: the diagnosis does not say it again.
-    out.append(_Section("Diagnosis", _diagnosis_html(found, data.metric.name if found.importance_note else None)))
+    out.append(_Section("Diagnosis", _diagnosis_html(found)))
     if found.early_signal is not None:
         lines = found.early_signal.lines()
         items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
@@ -460,9 +459,9 @@ def _when(record: TrialRecord) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(at))) if isinstance(at, int | float) else "-"
 
 
-def _diagnosis_html(found: Findings, told: str | None) -> str:
+def _diagnosis_html(found: Findings) -> str:
     diagnosis = found.diagnosis
-    lines = diagnosis.lines(told=told)
+    lines = found.diagnosis_lines()  # beside the importance section's note
     counts = "".join(
         f'<span class="chip" style="border-color:{plots.SIGNATURE_COLOURS[s]}">{s.value}: {n}</span>'
         for s, n in diagnosis.counts.items()

@@ -132,8 +132,7 @@ def summary(
     elif found.importance_note:
         out.print(Text(f"importance: {_plain(found.importance_note)}", style="yellow"))
     out.print(Text("Diagnosis", style="bold"))
-    # The importance note above says at length why advice is withheld: the diagnosis does not say it again.
-    for line in found.diagnosis.lines(told=data.metric.name if found.importance_note else None):
+    for line in found.diagnosis_lines():  # beside the importance note above
         out.print(Text(f"  • {_plain(line)}"))
     signal = found.early_signal
     if signal is not None and signal.kept_by is None:  # under early stopping it is not read: the report says why

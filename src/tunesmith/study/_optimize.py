@@ -1760,10 +1760,9 @@ def _record_gpus(study: Study, number: int, gpus: object, share: object = None) 
         return  # a finished record never changes (reaped as lost meanwhile)
     held = [str(gpu) for gpu in record.attrs.get(GPUS) or ()]
     held += [gpu for gpu in map(str, gpus) if gpu not in held]
-    attrs: dict[str, Any] = {GPUS: held}
-    if isinstance(share, float) and 0.0 < share < 1.0:
-        attrs[GPU_SHARE] = share
-    study.storage.update_trial(study._info.id, number, attrs=attrs)
+    attrs: dict[str, Any] = {GPUS: held, **({GPU_SHARE: share} if isinstance(share, float) else {})}
+    if any(record.attrs.get(key) != value for key, value in attrs.items()):  # at its end, what its start recorded
+        study.storage.update_trial(study._info.id, number, attrs=attrs)
 
 
 def record_warnings(study: Study, number: int, found: object) -> None:

@@ -123,13 +123,19 @@ def finish_chance(took: Sequence[float], left: float) -> float:
     most ``left`` seconds: the predictive t distribution with ``len(took) - 1`` degrees of freedom."""
     from scipy import stats
 
-    logs = [math.log(t) for t in took]
-    n = len(logs)
-    mean = sum(logs) / n
-    spread = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
+    n = len(took)
+    mean, spread = _log_fit(took)
     if spread == 0.0:
         return 1.0 if left >= took[0] else 0.0
     return float(stats.t.cdf((math.log(left) - mean) / (spread * math.sqrt(1.0 + 1.0 / n)), df=n - 1))
+
+
+def _log_fit(times: Sequence[float]) -> tuple[float, float]:
+    """The mean and the sample standard deviation of the logs of ``times`` (at least two): the log-normal the rule
+    reads training times with."""
+    logs = [math.log(t) for t in times]
+    mean = sum(logs) / len(logs)
+    return mean, math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
 
 
 @dataclass(frozen=True)
@@ -157,10 +163,7 @@ def running_need(history: Sequence[TrialRecord], trained: Sequence[Training], no
     this is the expected reservation, not a bound."""
     from scipy.stats import norm  # imported on first use: keeps `import tunesmith` light
 
-    costs = [each.seconds * each.devices for each in trained]
-    logs = [math.log(cost) for cost in costs]
-    mean = sum(logs) / len(logs)
-    spread = math.sqrt(sum((x - mean) ** 2 for x in logs) / max(1, len(logs) - 1))
+    mean, spread = _log_fit([each.seconds * each.devices for each in trained])
     full = {each.number for each in trained}
     ended = [r for r in history if r.state in (TrialState.COMPLETE, TrialState.STOPPED)
              and not r.attrs.get("start_step", 0) and not r.paused]  # fmt: skip
